@@ -1,0 +1,1 @@
+"""why502.analyzers layer (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""why502.app layer (see DESIGN.md)."""

@@ -1,0 +1,95 @@
+"""Entry point of the ``why502`` console script.
+
+Start-up must stay fast (``why502 --help`` and ``why502 explain`` target < 150 ms, measured by
+``bench/startup.py``): this module and the ``cmd_*`` modules import only the standard library at
+module level; each command imports its heavy parts (polars, rich, crossplane) inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from why502 import __version__
+from why502.errors import EXIT_INTERNAL, EXIT_USAGE, Why502Error
+
+# name -> (module, one-line help).  Order is the order shown by --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "diagnose": ("why502.cli.cmd_diagnose", "find the root cause of 502/503/504 on this host"),
+    "classify": ("why502.cli.cmd_classify", "recognise upstream failures in log lines (any format)"),
+    "explain": ("why502.cli.cmd_explain", "explain a cause/symptom ID, a status code or a log line"),
+    "causes": ("why502.cli.cmd_causes", "list the catalog of symptoms, events and root causes"),
+    "stats": ("why502.cli.cmd_stats", "access-log analytics: 5xx timeline, per-upstream truth"),
+    "lint": ("why502.cli.cmd_lint", "find 502/504 pitfalls in an nginx config before they bite"),
+    "render": ("why502.cli.cmd_render", "re-render a saved JSON report as html, markdown or text"),
+    "lab": ("why502.cli.cmd_lab", "reproduce each root cause on a real nginx on loopback"),
+}
+
+EXIT_CODES_EPILOG = (
+    "exit codes: 0 healthy / no findings, 1 findings, 2 usage error, "
+    "3 inputs unreadable, 4 internal error"
+)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    """Build the parser; every command module contributes its own arguments."""
+    parser = argparse.ArgumentParser(
+        prog="why502",
+        description="Why is this proxy returning 502/503/504? The root cause, the evidence, the fix.",
+        epilog=EXIT_CODES_EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"why502 {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules: dict[str, ModuleType] = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        modules[name] = module
+        command_parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=getattr(module, "DESCRIPTION", help_text),
+            epilog=EXIT_CODES_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(command_parser)
+    return parser, modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the process exit code (never raises, never prints a traceback)."""
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        code: int = modules[args.command].run(args)
+        return code
+    except Why502Error as err:
+        print(f"why502: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("why502: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `why502 classify big.log | head`: the reader went away; that is not an error.
+        _silence_stdout()
+        return 0
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, exit 4
+        if os.environ.get("WHY502_DEBUG"):
+            raise
+        print(f"why502: internal error: {type(err).__name__}: {err} "
+              "(set WHY502_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass

@@ -1,0 +1,1 @@
+"""why502.evidence layer (see DESIGN.md)."""

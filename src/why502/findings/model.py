@@ -1,0 +1,172 @@
+"""The diagnosis result as plain typed data, and its versioned JSON form.
+
+Reporters render a ``Report`` and nothing else (DESIGN.md: "reporters render a saved Report"), so
+every field a reporter needs lives here and survives a JSON round trip: ``Report.from_dict(
+report.to_dict()) == report``.  The JSON contract (DESIGN.md, "Interfaces that are contracts")
+is ``{"schema_version", "findings": [...], "diagnostics": [...], "inputs": {...}}`` plus the
+optional incident data (timeline, events, upstreams) used by the HTML and Markdown reports.
+The JSON Schema shipped in ``why502/schemas/report.schema.json`` describes exactly this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+SCHEMA_VERSION = "1.0"
+
+Confidence = float  # 0.0 .. 1.0; findings are ordered by it, highest first.
+Severity = Literal["info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One fact behind a finding.
+
+    ``kind`` says where it came from: ``log`` (a log line), ``config`` (file:line of the nginx or
+    PHP-FPM config), ``probe`` (a live probe result), ``listener`` (the socket table), ``process``,
+    ``unit`` (systemd), ``kernel``, ``stat`` (an aggregate such as "412 of 415 requests").
+    """
+
+    kind: str
+    summary: str
+    source: str | None = None  # path (or "probe", "/proc/net/tcp", ...)
+    line: int | None = None  # 1-based line in ``source`` when it is a file
+    time: str | None = None  # ISO 8601, local time when the log had no zone
+    text: str | None = None  # the raw line / output, verbatim (hostile: escape when rendering)
+    symptom: str | None = None  # symptom or evidence-event ID (causes.md) for log evidence
+    count: int | None = None  # how many lines like this one, when aggregated
+
+
+@dataclass(frozen=True)
+class Fix:
+    """What to change.  ``diff`` is a unified diff against the real file when the fix is config."""
+
+    summary: str
+    commands: list[str] = field(default_factory=list)
+    diff: str | None = None
+    file: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One root cause (an ID from causes.md), the symptoms it explains, and why we believe it."""
+
+    cause: str
+    title: str
+    confidence: Confidence
+    status_codes: list[int]
+    symptoms: list[str]
+    explanation: str
+    upstream: str | None = None
+    target: str | None = None
+    evidence: list[EvidenceItem] = field(default_factory=list)
+    fix: Fix | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    count: int = 0  # failed requests explained by this finding
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A tool-side problem (unreadable file, unparsable lines), kept apart from findings."""
+
+    severity: Severity
+    message: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """Counts of proxy 5xx (and totals) in one minute; ``minute`` is ``YYYY-MM-DDTHH:MM``."""
+
+    minute: str
+    counts: dict[str, int]  # status code as string -> count, e.g. {"502": 3, "504": 1}
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """An evidence event placed on the incident timeline (OOM kill, restart, first 502, ...)."""
+
+    time: str
+    kind: str  # symptom or evidence-event ID
+    label: str
+    source: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamSummary:
+    """Per-upstream panel: what the config says, what the logs and probes saw."""
+
+    name: str
+    targets: list[str] = field(default_factory=list)
+    symptoms: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    config: str | None = None  # file:line of the upstream / proxy_pass
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a reporter may show.  ``findings`` are ordered most likely first."""
+
+    findings: list[Finding] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    timeline: list[TimelinePoint] = field(default_factory=list)
+    events: list[TimelineEvent] = field(default_factory=list)
+    upstreams: list[UpstreamSummary] = field(default_factory=list)
+    generated_at: str | None = None
+    host: str | None = None
+    tool_version: str | None = None
+    schema_version: str = SCHEMA_VERSION
+
+    @property
+    def healthy(self) -> bool:
+        """No finding at all: the answer is "nothing is wrong that why502 can see"."""
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract; ``schema_version`` first so readers can dispatch on it."""
+        data = asdict(self)
+        ordered: dict[str, Any] = {"schema_version": data.pop("schema_version")}
+        ordered["healthy"] = self.healthy
+        ordered.update(data)
+        return ordered
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """Rebuild a report saved by ``to_dict`` (``why502 render``).  Unknown keys are ignored."""
+        if not isinstance(data, dict) or "findings" not in data:
+            raise ValueError("not a why502 report: no 'findings' key")
+        major = str(data.get("schema_version", "")).split(".")[0]
+        if major != SCHEMA_VERSION.split(".")[0]:
+            raise ValueError(f"unsupported report schema_version {data.get('schema_version')!r}")
+        return cls(
+            findings=[_finding_from(f) for f in data.get("findings", [])],
+            diagnostics=[_build(Diagnostic, d) for d in data.get("diagnostics", [])],
+            inputs=dict(data.get("inputs", {})),
+            timeline=[_build(TimelinePoint, t) for t in data.get("timeline", [])],
+            events=[_build(TimelineEvent, e) for e in data.get("events", [])],
+            upstreams=[_build(UpstreamSummary, u) for u in data.get("upstreams", [])],
+            generated_at=data.get("generated_at"),
+            host=data.get("host"),
+            tool_version=data.get("tool_version"),
+            schema_version=str(data.get("schema_version", SCHEMA_VERSION)),
+        )
+
+
+def _build(cls: Any, data: dict[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _finding_from(data: dict[str, Any]) -> Finding:
+    values = {k: v for k, v in data.items() if k in {f.name for f in fields(Finding)}}
+    values["evidence"] = [_build(EvidenceItem, e) for e in data.get("evidence", [])]
+    fix = data.get("fix")
+    values["fix"] = _build(Fix, fix) if fix else None
+    return Finding(**values)

@@ -1,0 +1,1 @@
+"""why502.lab layer (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""why502.parsers layer (see DESIGN.md)."""

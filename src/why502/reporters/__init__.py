@@ -1,0 +1,1 @@
+"""why502.reporters layer (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""why502.sources layer (see DESIGN.md)."""
