@@ -1,15 +1,153 @@
-"""`why502 render` (placeholder until its issue lands)."""
+"""`why502 render REPORT.json`: re-render a saved JSON report as html, markdown or text.
+
+DESIGN.md: "reporters render a saved Report and nothing else, so `why502 render report.json
+--format html` works with no inputs at hand".  The exit code follows ``diagnose`` (0 healthy,
+1 findings) so scripts can branch on a saved report too; a missing file or a JSON document that
+is not a why502 report is an input error (exit 3, one line).
+
+Heavy imports (rich, the reporters) happen inside ``run`` only, so ``why502 --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from why502.errors import UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
+
+if TYPE_CHECKING:
+    from why502.findings.model import Report
+
+DESCRIPTION = """\
+Re-render a report saved with `why502 diagnose --format json` -- no logs, config or host needed.
+
+  why502 render report.json                      # text on the terminal
+  why502 render report.json --format html -o incident.html
+  why502 render report.json --format markdown    # for a ticket or chat
+  why502 diagnose --format json | why502 render - --format markdown
+
+The HTML page is one self-contained file (chart library and styles inline, strict
+Content-Security-Policy): it works offline from file:// and makes no network request.
+Without --format, the format follows the -o suffix (.html/.htm, .md/.markdown), else text.
+"""
+
+FORMATS = ("html", "markdown", "text")
+_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """``REPORT`` (a path or ``-``), ``--format``, ``-o``."""
+    parser.add_argument(
+        "report", metavar="REPORT", help="JSON report file (from diagnose --format json), or - for stdin"
+    )
+    parser.add_argument(
+        "--format",
+        "-f",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: from the -o suffix, else text)",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout"
+    )
+
+
+def load_report(source: str) -> Report:
+    """Read and validate a saved report; every failure is a one-line ``InputError``."""
+    from why502.findings.model import Report
+
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read()
+            name = "<stdin>"
+        else:
+            raw = Path(source).read_bytes()
+            name = source
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{source}: is a directory, not a report") from None
+    except PermissionError:
+        raise InputError(f"{source}: permission denied") from None
+    except OSError as err:
+        raise InputError(f"{source}: cannot read: {err.strerror or err}") from None
+    try:
+        data: Any = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: not a why502 report (not UTF-8 text)") from None
+    except json.JSONDecodeError as err:
+        raise InputError(
+            f"{name}: not a why502 report (invalid JSON at line {err.lineno}: {err.msg})"
+        ) from None
+    try:
+        return Report.from_dict(data)
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if not message.startswith(("not a why502 report", "unsupported")):
+            message = f"not a why502 report ({message})"
+        raise InputError(f"{name}: {message}") from None
+
+
+def render(report: Report, fmt: str, name: str = "report") -> str:
+    """Render in ``fmt``; a report whose fields have the wrong types is an input error."""
+    try:
+        if fmt == "html":
+            from why502.reporters.html import render_html
+
+            return render_html(report)
+        if fmt == "markdown":
+            from why502.reporters.markdown import render_markdown
+
+            return render_markdown(report)
+        return _render_text(report)
+    except (TypeError, ValueError, AttributeError, KeyError) as err:
+        raise InputError(f"{name}: malformed report ({type(err).__name__}: {err})") from None
+
+
+def _render_text(report: Report) -> str:
+    """The terminal reporter when it exists (diagnose area), else the plain-text fallback."""
+    if importlib.util.find_spec("why502.reporters.terminal") is not None:
+        module = importlib.import_module("why502.reporters.terminal")
+        render_terminal = getattr(module, "render_terminal", None)
+        if render_terminal is not None:
+            from rich.console import Console
+
+            buffer = io.StringIO()
+            to_tty = sys.stdout.isatty()
+            console = Console(
+                file=buffer,
+                force_terminal=to_tty,
+                color_system="auto" if to_tty else None,
+                width=None if to_tty else 100,
+                soft_wrap=False,
+            )
+            render_terminal(report, console)
+            return buffer.getvalue()
+    from why502.reporters.markdown import render_text
+
+    return render_text(report)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'render' is not implemented yet")
+    """Load, render, write; exit 0 when the report is healthy, 1 when it has findings."""
+    fmt: str | None = args.format
+    if fmt is None:
+        fmt = _SUFFIXES.get(Path(args.output).suffix.lower(), "text") if args.output else "text"
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    report = load_report(args.report)
+    text = render(report, fmt, "<stdin>" if args.report == "-" else args.report)
+    if args.output and args.output != "-":
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"{args.output}: cannot write: {err.strerror or err}") from None
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_HEALTHY if report.healthy else EXIT_FINDINGS

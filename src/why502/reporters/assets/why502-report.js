@@ -1,0 +1,77 @@
+// why502 HTML report: draws the incident timeline with uPlot from the JSON data block.
+// It reads only #why502-data (JSON.parse) and writes text via textContent / setAttribute --
+// never innerHTML -- so nothing in the (hostile) log data can become markup.
+(function(){
+  "use strict";
+  var block = document.getElementById("why502-data");
+  if (!block) return;
+  var data = JSON.parse(block.textContent);
+  var el = document.getElementById("chart");
+  var summary = document.getElementById("chart-summary");
+  if (!el || !data.x.length) return;
+  function fmtMinute(t){ return new Date(t*1000).toISOString().slice(0,16).replace("T"," "); }
+  var series = [{}];
+  var cols = [data.x];
+  data.series.forEach(function(s){
+    series.push({label: s.status, stroke: s.colour, fill: s.colour + "33", width: 2,
+                 points: {show: true, size: 5}, paths: uPlot.paths.stepped({align: 1})});
+    cols.push(s.values);
+  });
+  var lo = data.x[0], hi = data.x[data.x.length - 1] + 60;
+  data.events.forEach(function(ev){ if (ev.t !== null) { lo = Math.min(lo, ev.t - 60); hi = Math.max(hi, ev.t + 60); } });
+  function drawMarkers(u){
+    var old = u.over.querySelectorAll(".evmark");
+    for (var i = 0; i < old.length; i++) old[i].remove();
+    var placed = 0;
+    data.events.forEach(function(ev){
+      if (ev.t === null) return;
+      var left = u.valToPos(ev.t, "x");
+      var mark = document.createElement("div");
+      mark.className = "evmark";
+      mark.style.left = left + "px";
+      mark.style.borderColor = ev.colour;
+      mark.setAttribute("data-kind", ev.kind);
+      mark.setAttribute("data-n", String(ev.n));
+      mark.title = ev.time + "  " + ev.kind + ": " + ev.label;
+      var badge = document.createElement("span");
+      badge.style.background = ev.colour;
+      badge.style.top = (2 + (placed % 4) * 20) + "px";
+      badge.textContent = String(ev.n);
+      mark.appendChild(badge);
+      u.over.appendChild(mark);
+      placed++;
+    });
+    el.setAttribute("data-markers", String(placed));
+  }
+  var opts = {
+    width: Math.max(320, el.clientWidth || 1000), height: 300,
+    tzDate: function(ts){ return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
+    scales: {x: {time: true, range: function(){ return [lo, hi]; }}, y: {range: function(u, mn, mx){ return [0, Math.max(1, Math.ceil(mx * 1.1))]; }}},
+    axes: [{}, {label: "5xx per minute"}],
+    series: series,
+    hooks: {draw: [drawMarkers]}
+  };
+  var plot = new uPlot(opts, cols, el);
+  window.addEventListener("resize", function(){ plot.setSize({width: Math.max(320, el.clientWidth), height: 300}); });
+  // A text summary written from the same data, so the numbers are readable without the canvas.
+  if (summary) {
+    summary.textContent = "";
+    summary.className = "";
+    var first = document.createElement("span");
+    first.textContent = fmtMinute(data.x[0]) + " → " + fmtMinute(data.x[data.x.length - 1]) + " (" + data.x.length + " minutes): ";
+    summary.appendChild(first);
+    data.series.forEach(function(s){
+      var total = 0, peak = 0, at = 0;
+      s.values.forEach(function(v, i){ total += v; if (v > peak) { peak = v; at = i; } });
+      var item = document.createElement("span");
+      item.className = "status-total";
+      item.setAttribute("data-status", s.status);
+      item.setAttribute("data-total", String(total));
+      item.setAttribute("data-peak", String(peak));
+      item.style.color = s.colour;
+      item.textContent = s.status + ": " + total + " (peak " + peak + " at " + fmtMinute(data.x[at]) + ") ";
+      summary.appendChild(item);
+    });
+  }
+  el.setAttribute("data-rendered", String(data.x.length));
+})();
