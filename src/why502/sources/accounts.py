@@ -1,0 +1,258 @@
+"""Unix-socket permissions: who owns the socket, who nginx's workers run as, may they connect.
+
+Why: ``connect() to unix:/run/php/php8.2-fpm.sock failed (13: Permission denied)`` (502) is a
+mismatch between the socket's owner/group/mode (PHP-FPM ``listen.owner``/``listen.group``/
+``listen.mode``) and nginx's worker user.  unix(7): "In order to connect to a stream socket, the
+calling process must have write permission on the socket" — plus search (``x``) permission on every
+directory of the path (path_resolution(7)).  ``can_connect`` is that check as a pure function so
+the rule is unit-tested; ``check_socket_access`` applies it to a real path.
+
+nginx's worker identity (``src/core/nginx.c`` ``ngx_set_user()``, ``ngx_core_module_init_conf()``;
+``src/os/unix/ngx_process_cycle.c`` ``ngx_worker_process_init()``): the ``user USER [GROUP]``
+directive; GROUP defaults to a group named like USER; with no directive the compile-time default
+``nobody`` (group ``nobody`` or ``nogroup``, ``auto/unix``) is used; workers call
+``initgroups(USER, GROUP)`` so they also get USER's supplementary groups from ``/etc/group``; all
+of this only when the master runs as root — otherwise workers keep the master's identity.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from why502.findings import Diagnostic
+
+
+class StatLike(Protocol):
+    """What ``can_connect`` needs: ``os.stat_result`` and ``PathStat`` both fit."""
+
+    @property
+    def st_mode(self) -> int: ...
+
+    @property
+    def st_uid(self) -> int: ...
+
+    @property
+    def st_gid(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PathStat:
+    """``stat()`` of a path, in terms a report can print."""
+
+    path: str
+    exists: bool
+    is_socket: bool = False
+    is_dir: bool = False
+    st_mode: int = 0
+    st_uid: int = -1
+    st_gid: int = -1
+    owner: str | None = None
+    group: str | None = None
+    error: str | None = None  # "No such file or directory", "Permission denied", ...
+    errno: int | None = None
+
+    @property
+    def mode(self) -> str:
+        """``0660`` (permission bits, octal)."""
+        return f"{stat.S_IMODE(self.st_mode):04o}"
+
+    def describe(self) -> str:
+        """``/run/php/x.sock: socket www-data:www-data 0660`` or the error."""
+        if not self.exists:
+            return f"{self.path}: {self.error or 'does not exist'}"
+        kind = "socket" if self.is_socket else ("directory" if self.is_dir else "not a socket")
+        return f"{self.path}: {kind} {self.owner}:{self.group} {self.mode}"
+
+
+def _name_of_uid(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _name_of_gid(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def stat_path(path: str | os.PathLike[str]) -> PathStat:
+    """``stat()`` ``path`` (following symlinks, as ``connect()`` does); errors become fields."""
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except OSError as err:
+        return PathStat(p, exists=False, error=err.strerror or str(err), errno=err.errno)
+    return PathStat(
+        path=p,
+        exists=True,
+        is_socket=stat.S_ISSOCK(st.st_mode),
+        is_dir=stat.S_ISDIR(st.st_mode),
+        st_mode=st.st_mode,
+        st_uid=st.st_uid,
+        st_gid=st.st_gid,
+        owner=_name_of_uid(st.st_uid),
+        group=_name_of_gid(st.st_gid),
+    )
+
+
+def _allowed(st: StatLike, uid: int, gids: set[int], bit_owner: int, bit_group: int, bit_other: int) -> str:
+    """Which class of the mode applies (Linux ``generic_permission``/``acl_permission_check``).
+
+    Only ONE class is consulted: the owner bits if the uid owns the file (even when the group or
+    other bits would allow more), else the group bits if any of the process's groups matches,
+    else the other bits.  Returns ``"owner"``/``"group"``/``"other"`` when allowed, ``""`` when not.
+    """
+    mode = st.st_mode
+    if uid == st.st_uid:
+        return "owner" if mode & bit_owner else ""
+    if st.st_gid in gids:
+        return "group" if mode & bit_group else ""
+    return "other" if mode & bit_other else ""
+
+
+def can_connect(st: StatLike, uid: int, gids: set[int] | list[int] | tuple[int, ...]) -> tuple[bool, str]:
+    """May a process with ``uid`` and groups ``gids`` ``connect()`` to the socket ``st``?
+
+    ``connect()`` on a unix socket needs write permission on the socket inode (unix(7)).  uid 0
+    passes (``CAP_DAC_OVERRIDE``).  POSIX ACLs are not considered (``getfacl`` would show them).
+    Returns ``(allowed, reason)``; the reason names the mode class that decided.
+    """
+    groups = set(gids)
+    mode = stat.S_IMODE(st.st_mode)
+    if uid == 0:
+        return True, "root may connect to any socket (CAP_DAC_OVERRIDE)"
+    who = _allowed(st, uid, groups, stat.S_IWUSR, stat.S_IWGRP, stat.S_IWOTH)
+    if who == "owner":
+        return True, f"uid {uid} owns the socket and mode {mode:04o} gives the owner write permission"
+    if who == "group":
+        return True, (
+            f"the socket's group {st.st_gid} is one of the caller's groups and mode {mode:04o} "
+            "gives the group write permission"
+        )
+    if who == "other":
+        return True, f"mode {mode:04o} gives everyone write permission"
+    if uid == st.st_uid:
+        return False, f"uid {uid} owns the socket but mode {mode:04o} gives the owner no write permission"
+    if st.st_gid in groups:
+        return False, (
+            f"the caller is in the socket's group {st.st_gid} but mode {mode:04o} "
+            "gives the group no write permission"
+        )
+    return False, (
+        f"uid {uid} is not the owner ({st.st_uid}) nor in the group ({st.st_gid}), and mode {mode:04o} "
+        "gives others no write permission"
+    )
+
+
+def can_search(st: StatLike, uid: int, gids: set[int] | list[int] | tuple[int, ...]) -> bool:
+    """Search (``x``) permission on a directory, needed to reach a path below it."""
+    if uid == 0:
+        return True
+    return bool(_allowed(st, uid, set(gids), stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH))
+
+
+def user_groups(user: str) -> tuple[int, int, list[int]]:
+    """``(uid, primary gid, all gids incl. supplementary)`` of ``user`` as ``initgroups()`` gives them.
+
+    Raises ``KeyError`` when the user does not exist.
+    """
+    pw = pwd.getpwnam(user)
+    return pw.pw_uid, pw.pw_gid, sorted({pw.pw_gid, *_member_gids(user)})
+
+
+def _member_gids(user: str) -> set[int]:
+    """Groups that list ``user`` as a member in the group database (``getgrouplist()``'s source)."""
+    return {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    """Who nginx's workers run as, and how we know."""
+
+    user: str
+    group: str
+    uid: int | None
+    gid: int | None
+    gids: list[int]
+    source: str  # "user directive", "nginx default (nobody)", ...
+
+
+def nginx_worker_identity(user_directive: str | None) -> tuple[WorkerIdentity | None, list[Diagnostic]]:
+    """Resolve nginx's worker user from the ``user`` directive value (``"www-data"`` or ``"nginx nginx"``).
+
+    Without a directive nginx uses its compile-time default ``nobody`` (Debian's packaged
+    ``nginx.conf`` sets ``user www-data;``).  The group defaults to the user's name when omitted
+    (``ngx_set_user()``); the compile-time group is ``nobody`` or ``nogroup`` (``auto/unix``).
+    """
+    diags: list[Diagnostic] = []
+    if user_directive:
+        parts = user_directive.split()
+        user = parts[0]
+        group = parts[1] if len(parts) > 1 else user
+        source = "user directive"
+    else:
+        user = "nobody"
+        group = "nobody"
+        try:
+            grp.getgrnam("nobody")
+        except KeyError:
+            group = "nogroup"
+        source = "nginx default (no user directive)"
+    try:
+        uid, _pgid, _gids = user_groups(user)
+    except KeyError:
+        diags.append(Diagnostic("warning", f"nginx worker user {user!r} does not exist on this host"))
+        return WorkerIdentity(user, group, None, None, [], source), diags
+    try:
+        gid: int | None = grp.getgrnam(group).gr_gid
+    except KeyError:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            diags.append(Diagnostic("warning", f"nginx worker group {group!r} does not exist on this host"))
+            gid = None
+    # initgroups(user, gid) = gid + the groups listing USER as a member; the passwd primary group
+    # counts only if it is the directive's group or lists USER (getgrouplist(3)).
+    all_gids = sorted(_member_gids(user) | ({gid} if gid is not None else set()))
+    return WorkerIdentity(user, group, uid, gid, all_gids, source), diags
+
+
+@dataclass(frozen=True)
+class SocketAccess:
+    """The answer to "can this user connect to this socket path?", with every fact behind it."""
+
+    path: str
+    allowed: bool
+    reason: str
+    socket: PathStat
+    blocking_dir: PathStat | None = None
+
+
+def check_socket_access(path: str, uid: int, gids: list[int] | set[int]) -> SocketAccess:
+    """Walk every directory of ``path`` (search permission), then the socket (write permission)."""
+    sock = stat_path(path)
+    absolute = Path(os.path.abspath(path))
+    for parent in reversed(absolute.parents):
+        pst = stat_path(parent)
+        if not pst.exists:
+            if sock.exists:
+                continue  # we could not stat it but the socket stats fine: not a blocker for us
+            return SocketAccess(path, False, f"directory {parent}: {pst.error}", sock, pst)
+        if not can_search(pst, uid, gids):
+            why = f"no search (x) permission on directory {pst.describe()} for uid {uid}"
+            return SocketAccess(path, False, why, sock, pst)
+    if not sock.exists:
+        return SocketAccess(path, False, sock.error or "does not exist", sock)
+    if not sock.is_socket:
+        return SocketAccess(path, False, f"{path} exists but is not a socket", sock)
+    ok, reason = can_connect(sock, uid, gids)
+    return SocketAccess(path, ok, reason, sock)
