@@ -93,10 +93,7 @@ def decode_address(hexaddr: str, byteorder: ByteOrder = sys.byteorder) -> tuple[
     addr_hex, _, port_hex = hexaddr.partition(":")
     if len(addr_hex) not in (8, 32) or not port_hex:
         raise ValueError(f"not a /proc/net address: {hexaddr!r}")
-    raw = b"".join(
-        int(addr_hex[i : i + 8], 16).to_bytes(4, byteorder)
-        for i in range(0, len(addr_hex), 8)
-    )
+    raw = b"".join(int(addr_hex[i : i + 8], 16).to_bytes(4, byteorder) for i in range(0, len(addr_hex), 8))
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     ip = ipaddress.IPv4Address(raw) if len(raw) == 4 else ipaddress.IPv6Address(raw)
     return str(ip), int(port_hex, 16)

@@ -1,0 +1,194 @@
+"""PHP-FPM pools and error log, read from disk (``--fpm-conf PATH`` or discovered).
+
+Why: nginx's ``fastcgi_pass`` target must match a pool's ``listen``; the pool's
+``listen.owner/group/mode``, ``pm.max_children`` and ``request_terminate_timeout`` explain
+``permission-denied``, ``backlog-full``/``read-timeout`` and ``premature-close``; the FPM error log
+holds ``server reached pm.max_children`` and ``execution timed out``.  Parsing is pure
+(``why502.parsers.fpm_config``); this module finds the files, expands ``include=`` globs like
+``fpm_conf_ini_parser_include()`` (``glob()``, at most 5 levels) and reports what it could not read.
+
+``--fpm-conf`` accepts a ``php-fpm.conf``, a single pool file, or a directory (every ``*.conf``
+in it).  Without it: ``/etc/php/*/fpm/php-fpm.conf`` (Debian/Ubuntu), then ``/etc/php-fpm.conf``
++ ``/etc/php-fpm.d/*.conf`` (RHEL), then ``/usr/local/etc/php-fpm.conf`` (source builds, the
+official Docker image).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from why502.findings import Diagnostic
+from why502.parsers.fpm_config import (
+    FpmConfigModel,
+    FpmLine,
+    FpmPool,
+    build_config,
+    parse_fpm_text,
+    resolve_fpm_path,
+)
+
+__all__ = ["FpmConfig", "FpmPool", "discover_pools", "fpm_log_paths", "load_fpm_config"]
+
+MAX_INCLUDE_DEPTH = 5  # fpm_conf_load_ini_file(): "failed to include more than 5 files recursively"
+PHP_PREFIX = "/usr"  # Debian's PHP_PREFIX: relative include= paths
+PHP_LOCALSTATEDIR = "/var"  # Debian's PHP_LOCALSTATEDIR: relative error_log/slowlog paths
+
+DISCOVERY = (
+    "/etc/php/*/fpm/php-fpm.conf",
+    "/etc/php-fpm.conf",
+    "/usr/local/etc/php-fpm.conf",
+)
+
+
+@dataclass
+class FpmConfig:
+    """Everything read about PHP-FPM: pools, the global settings, files, log path, diagnostics."""
+
+    pools: list[FpmPool] = field(default_factory=list)
+    model: FpmConfigModel = field(default_factory=FpmConfigModel)
+    files: list[str] = field(default_factory=list)
+    error_log: str | None = None  # resolved global error_log ("syslog" when logging to syslog)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _read(path: str, diags: list[Diagnostic]) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError as err:
+        diags.append(Diagnostic("warning", f"cannot read PHP-FPM config {path}: {err.strerror or err}", path))
+        return None
+
+
+def _expand(
+    path: str, prefix: str | None, depth: int, out: list[FpmLine], files: list[str], diags: list[Diagnostic]
+) -> None:
+    if depth > MAX_INCLUDE_DEPTH:
+        diags.append(
+            Diagnostic(
+                "warning",
+                f"{path}: includes nested deeper than {MAX_INCLUDE_DEPTH}; PHP-FPM itself refuses this",
+                path,
+            )
+        )
+        return
+    text = _read(path, diags)
+    if text is None:
+        return
+    files.append(path)
+    for ln in parse_fpm_text(text, path):
+        if ln.kind != "include":
+            out.append(ln)
+            continue
+        pattern = resolve_fpm_path(ln.value, prefix, PHP_PREFIX)
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            diags.append(Diagnostic("info", f"{path}:{ln.line}: include={ln.value} matches no file", path))
+        for inc in matches:
+            _expand(inc, prefix, depth + 1, out, files, diags)
+
+
+def _discover() -> list[str]:
+    found: list[str] = []
+    for pattern in DISCOVERY:
+        found.extend(sorted(glob.glob(pattern)))
+    return found
+
+
+def load_fpm_config(fpm_conf: str | None = None, prefix: str | None = None) -> FpmConfig:
+    """Read PHP-FPM config from ``fpm_conf`` (file or directory) or the usual places.
+
+    ``prefix`` is FPM's ``--prefix`` (``-p``) when the service uses one.  Several discovered
+    ``php-fpm.conf`` (several PHP versions) are read one after the other.
+    """
+    result = FpmConfig()
+    if fpm_conf:
+        if os.path.isdir(fpm_conf):
+            roots = sorted(glob.glob(os.path.join(fpm_conf, "*.conf")))
+            if not roots:
+                result.diagnostics.append(
+                    Diagnostic("warning", f"{fpm_conf}: no *.conf file in this directory", fpm_conf)
+                )
+        elif os.path.exists(fpm_conf):
+            roots = [fpm_conf]
+        else:
+            result.diagnostics.append(
+                Diagnostic("error", f"PHP-FPM config {fpm_conf} does not exist", fpm_conf)
+            )
+            return result
+    else:
+        roots = _discover()
+        if not roots:
+            result.diagnostics.append(
+                Diagnostic(
+                    "info",
+                    "no PHP-FPM config found (looked for "
+                    + ", ".join(DISCOVERY)
+                    + "); pass --fpm-conf PATH if PHP-FPM is used",
+                )
+            )
+            return result
+    all_pools: list[FpmPool] = []
+    for root in roots:
+        lines: list[FpmLine] = []
+        _expand(root, prefix, 0, lines, result.files, result.diagnostics)
+        first = build_config(lines)
+        raw_log = first.global_settings.get("error_log")
+        if raw_log is not None:
+            error_log: str | None = resolve_fpm_path(raw_log.value, prefix, PHP_LOCALSTATEDIR)
+        elif any(ln.kind == "section" and ln.name.lower() == "global" for ln in lines):
+            error_log = resolve_fpm_path("log/php-fpm.log", prefix, PHP_LOCALSTATEDIR)
+        else:
+            error_log = None  # a lone pool file: the global section lives elsewhere
+        model = build_config(lines, error_log)
+        for file, line, message in model.errors:
+            result.diagnostics.append(Diagnostic("warning", f"{file}:{line}: {message}", file))
+        if error_log and result.error_log is None:
+            result.error_log = error_log
+        result.model.global_settings.update(model.global_settings)
+        result.model.errors.extend(model.errors)
+        all_pools.extend(model.pools)
+    result.pools = all_pools
+    result.model.pools = all_pools
+    if not all_pools and result.files:
+        result.diagnostics.append(
+            Diagnostic("warning", "PHP-FPM config read, but it defines no pool: " + ", ".join(result.files))
+        )
+    return result
+
+
+def discover_pools(fpm_conf: str | None = None, prefix: str | None = None) -> list[FpmPool]:
+    """The pools only (``load_fpm_config`` also returns diagnostics and the error log path)."""
+    return load_fpm_config(fpm_conf, prefix).pools
+
+
+def fpm_log_paths(fpm_log: str | None = None, config: FpmConfig | None = None) -> list[str]:
+    """Where the FPM error log is: ``--fpm-log``, else the config's ``error_log``, else Debian's.
+
+    Returns existing files first; ``syslog`` means the journal (``journalctl -u php*-fpm``) and is
+    not a path, so it is left out.
+    """
+    if fpm_log:
+        return [fpm_log]
+    candidates: list[str] = []
+    if config is not None and config.error_log and config.error_log != "syslog":
+        candidates.append(config.error_log)
+    versions = sorted(
+        {
+            m.group(1)
+            for f in (config.files if config else [])
+            if (m := re.search(r"/etc/php/([\d.]+)/fpm/", f))
+        }
+    ) or sorted(Path(p).parts[3] for p in glob.glob("/etc/php/*/fpm") if len(Path(p).parts) > 3)
+    for version in versions:
+        candidates.append(f"/var/log/php{version}-fpm.log")
+    candidates.append("/var/log/php-fpm.log")
+    seen: list[str] = []
+    for c in candidates:
+        if c not in seen:
+            seen.append(c)
+    return [c for c in seen if os.path.exists(c)] + [c for c in seen if not os.path.exists(c)][:1]
