@@ -1,0 +1,838 @@
+"""Access-log statistics: pure, streaming aggregation of nginx access-log chunks with polars.
+
+Why this shape: access logs are big (millions of lines a day) and the answers are small (a few
+hundred minutes of timeline, a handful of upstreams).  So every chunk of bytes is parsed and
+reduced to small partial aggregates at once, and only the aggregates are kept: memory does not
+grow with the file.  The exceptions are the 5xx requests themselves (kept, up to
+``MAX_5XX_ROWS``, for the per-request join with the error log) and the unparsed-line samples.
+
+Parsing (``LineParser``): with nginx's default escaping a ``"`` never appears inside a value
+(``ngx_http_log_escape()`` writes it as ``\\x22``), so splitting a line at every ``"`` gives the
+same pieces as the ``log_format`` string split at its literal quotes.  polars' multi-threaded CSV
+reader does that split (separator ``"``, no quoting), then each piece that holds wanted variables
+is matched with a small anchored regex.  Lines whose pieces do not fit (``escape=json`` values
+with ``\\"``, ``escape=none``, foreign lines) are re-matched against the whole-line regex from
+``parsers.log_format``; what still does not match is counted as unparsed, with samples.
+
+Who made a 5xx (proxy-messages.md section 1.3, ``ngx_http_upstream_next()``): nginx writes its own
+502/504 into ``$upstream_status`` for a failed attempt, so the status alone proves nothing.  A
+numeric ``$upstream_header_time`` on the last attempt means the backend sent a response header,
+i.e. the backend made the status; ``-`` means the attempt failed inside nginx.  Without
+``$upstream_header_time`` in the format, an error-log line joined to the request says "nginx";
+no line (when an error log was read) says "backend"; otherwise "unknown".
+
+Percentiles: timings go into fixed logarithmic buckets (``BUCKET_RATIO`` = 2% wide, offset by
+1 ms), per upstream address; a percentile is the bucket's geometric middle, so it is within
+about +-1% (+-0.5 ms below 50 ms) of the exact value; ``max`` is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import polars as pl
+
+from why502.parsers.log_format import FIXED_SHAPES, CompiledFormat, compile_format
+
+BUCKET_RATIO = 1.02
+_K = 1.0 / math.log(BUCKET_RATIO)
+MAX_5XX_ROWS = 2_000_000
+UNPARSED_SAMPLES = 5
+NEAR_TIMEOUT_FRACTION = 0.8
+TOP_N = 15
+
+_UPSTREAM_FIELDS = ("upstream_addr", "upstream_status", "upstream_connect_time",
+                    "upstream_header_time", "upstream_response_time")
+_SHORT = {"upstream_addr": "ua", "upstream_status": "us", "upstream_connect_time": "uct",
+          "upstream_header_time": "uht", "upstream_response_time": "urt"}
+_VALIDATE = ("status", "time_local", "time_iso8601", "msec")
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
+
+
+class ChunkLike(Protocol):
+    """A batch of whole lines: ``path``, ``first_line`` (1-based) and the text."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def first_line(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ByteChunk:
+    """Whole lines as bytes (ends at a newline or at the end of the input)."""
+
+    path: str
+    first_line: int
+    data: bytes
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing
+
+
+def _split_segments(fmt: str) -> list[str]:
+    return fmt.split('"')
+
+
+@dataclass(frozen=True)
+class _Segment:
+    index: int
+    kind: str  # single | literal | mixed | skip
+    text: str
+    var: str | None = None
+    pattern: str | None = None
+    fields: tuple[str, ...] = ()
+
+
+class LineParser:
+    """Parse chunks of lines in one ``log_format`` into a frame of the captured variables."""
+
+    def __init__(self, fmt: CompiledFormat) -> None:
+        self.fmt = fmt
+        self.full = re.compile(fmt.pattern)
+        segs = _split_segments(fmt.format)
+        self.n = len(segs)
+        self.segments: list[_Segment] = []
+        seen: set[str] = set()
+        for i, text in enumerate(segs):
+            vars_ = re.findall(r"\$\{?([A-Za-z0-9_]+)\}?", text)
+            if not vars_:
+                self.segments.append(_Segment(i, "literal" if text else "skip", text))
+                continue
+            if re.fullmatch(r"\$\{?[A-Za-z0-9_]+\}?", text):
+                var = vars_[0]
+                if var in fmt.fields and var not in seen:
+                    seen.add(var)
+                    self.segments.append(_Segment(i, "single", text, var=var))
+                else:
+                    self.segments.append(_Segment(i, "skip", text))
+                continue
+            wanted = frozenset(v for v in vars_ if v in fmt.fields and v not in seen)
+            if not wanted:
+                self.segments.append(_Segment(i, "skip", text))
+                continue
+            sub = _compile_segment(text, fmt.escape, wanted)
+            seen |= set(sub.fields)
+            self.segments.append(_Segment(i, "mixed", text, pattern=sub.pattern, fields=sub.fields))
+        self.columns = sorted({s.index for s in self.segments if s.kind != "skip"} | {self.n})
+        self.header = ('"'.join(f"c{i}" for i in range(self.n + 1)) + "\n").encode()
+        self.fields = fmt.fields
+
+    def parse(self, data: bytes) -> tuple[pl.DataFrame, int, list[tuple[int, str]], int]:
+        """Return (parsed frame with ``_row``, unparsed count, unparsed samples (row, text), rows).
+
+        Blank lines are skipped silently (nginx never writes one).
+        """
+        if not data.strip():
+            return _empty_frame(self.fields), 0, [], 0
+        df = pl.read_csv(
+            self.header + data, separator='"', quote_char=None, has_header=True, infer_schema=False,
+            truncate_ragged_lines=True, columns=[f"c{i}" for i in self.columns],
+            encoding="utf8-lossy", comment_prefix=None, eol_char="\n", raise_if_empty=False,
+        )
+        rows = df.height
+        exprs: list[pl.Expr] = []
+        oks: list[pl.Expr] = [pl.col(f"c{self.n}").is_null()]
+        for seg in self.segments:
+            col = pl.col(f"c{seg.index}")
+            if seg.kind == "single":
+                assert seg.var is not None
+                exprs.append(col.fill_null("").alias(seg.var))
+                if seg.var in _VALIDATE:
+                    oks.append(col.str.contains("^(?:" + FIXED_SHAPES[seg.var] + r")\r?$"))
+            elif seg.kind == "literal":
+                oks.append(col == seg.text.rstrip("\r") if seg.index == self.n - 1 else col == seg.text)
+            elif seg.kind == "mixed":
+                assert seg.pattern is not None
+                ex = col.str.extract_groups(seg.pattern)
+                for f in seg.fields:
+                    exprs.append(ex.struct.field(f).alias(f))
+                oks.append(col.str.contains(seg.pattern) if not seg.fields else
+                           ex.struct.field(seg.fields[0]).is_not_null())
+        ok = pl.all_horizontal(oks).fill_null(False).alias("_ok")
+        out = df.select([*exprs, ok]).with_row_index("_row")
+        good = out.filter(pl.col("_ok")).drop("_ok")
+        bad_rows = out.filter(~pl.col("_ok"))["_row"].to_list()
+        unparsed = 0
+        samples: list[tuple[int, str]] = []
+        if bad_rows:
+            lines = data.split(b"\n")
+            texts: list[str] = []
+            idx: list[int] = []
+            for r in bad_rows:
+                if r < len(lines):
+                    t = lines[r].decode("utf-8", errors="replace").rstrip("\r")
+                    if not t.strip():
+                        continue
+                    texts.append(t)
+                    idx.append(r)
+            if texts:
+                ser = pl.Series("line", texts, dtype=pl.String)
+                ex = ser.str.extract_groups(self.fmt.pattern).struct.unnest()
+                ex = ex.with_columns(pl.Series("_row", idx, dtype=pl.UInt32))
+                matched = ex.filter(pl.col(self.fields[0]).is_not_null()) if self.fields else ex.head(0)
+                miss_mask = ex[self.fields[0]].is_null() if self.fields else pl.Series([True] * len(idx))
+                for r, t, miss in zip(idx, texts, miss_mask.to_list()):
+                    if miss:
+                        unparsed += 1
+                        if len(samples) < UNPARSED_SAMPLES:
+                            samples.append((r, t))
+                if matched.height:
+                    good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
+        return good, unparsed, samples, rows
+
+
+def _compile_segment(text: str, escape: str | None, wanted: frozenset[str]) -> CompiledFormat:
+    """A regex for one quote-free piece of the format."""
+    return compile_format(text, escape, capture=wanted, require_status=False)
+
+
+def _empty_frame(fields: Iterable[str]) -> pl.DataFrame:
+    cols = {f: pl.Series(f, [], dtype=pl.String) for f in fields}
+    cols["_row"] = pl.Series("_row", [], dtype=pl.UInt32)
+    return pl.DataFrame(cols)
+
+
+# ---------------------------------------------------------------------------------------------
+# timing histograms
+
+
+@dataclass
+class Histogram:
+    """Counts of timings in 2% logarithmic buckets (see module docstring for the precision)."""
+
+    buckets: Counter[int] = field(default_factory=Counter)
+    count: int = 0
+    max: float = 0.0
+
+    def add(self, bucket_counts: Iterable[tuple[int, int]], max_value: float | None) -> None:
+        for b, n in bucket_counts:
+            self.buckets[b] += n
+            self.count += n
+        if max_value is not None and max_value > self.max:
+            self.max = max_value
+
+    @staticmethod
+    def value_of(bucket: int) -> float:
+        """Seconds at the geometric middle of ``bucket``."""
+        return max(0.0, (math.exp((bucket + 0.5) / _K) - 1.0) / 1000.0)
+
+    @staticmethod
+    def bucket_of(seconds: float) -> int:
+        return int(math.floor(math.log(seconds * 1000.0 + 1.0) * _K))
+
+    def quantile(self, q: float) -> float | None:
+        if not self.count:
+            return None
+        rank = q * self.count
+        seen = 0
+        for b in sorted(self.buckets):
+            seen += self.buckets[b]
+            if seen >= rank:
+                return min(self.value_of(b), self.max)
+        return self.max
+
+    def at_least(self, seconds: float) -> int:
+        """How many timings are >= ``seconds`` (to bucket precision)."""
+        lo = self.bucket_of(seconds)
+        return sum(n for b, n in self.buckets.items() if b >= lo)
+
+    def summary(self) -> dict[str, float | int | None]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 3)
+        return {"count": self.count, "p50": r(self.quantile(0.5)), "p95": r(self.quantile(0.95)),
+                "p99": r(self.quantile(0.99)), "max": r(self.max if self.count else None)}
+
+
+def _bucket_expr(col: str) -> pl.Expr:
+    return ((pl.col(col) * 1000.0 + 1.0).log() * _K).floor().cast(pl.Int32)
+
+
+# ---------------------------------------------------------------------------------------------
+# result types
+
+
+@dataclass
+class UpstreamStats:
+    """One upstream address (per attempt, as ``$upstream_addr`` lists it)."""
+
+    address: str
+    attempts: int = 0
+    failed_attempts: int = 0  # no response header: nginx gave up on this attempt
+    statuses: Counter[str] = field(default_factory=Counter)
+    requests_5xx: int = 0  # requests whose final 5xx came from an attempt here
+    made_by: Counter[str] = field(default_factory=Counter)
+    rescued_failures: int = 0  # failed attempts here that a later attempt rescued
+    header_time: Histogram = field(default_factory=Histogram)
+    response_time: Histogram = field(default_factory=Histogram)
+    connect_time: Histogram = field(default_factory=Histogram)
+    timeout: float | None = None  # configured read timeout (seconds), when known
+    timeout_source: str | None = None  # file:line or "default"
+
+    @property
+    def near_timeout(self) -> int:
+        if self.timeout is None:
+            return 0
+        hist = self.header_time if self.header_time.count else self.response_time
+        return hist.at_least(self.timeout * NEAR_TIMEOUT_FRACTION)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address, "attempts": self.attempts, "failed_attempts": self.failed_attempts,
+            "statuses": dict(sorted(self.statuses.items())), "requests_5xx": self.requests_5xx,
+            "made_by": dict(self.made_by), "rescued_failures": self.rescued_failures,
+            "header_time": self.header_time.summary(), "response_time": self.response_time.summary(),
+            "connect_time": self.connect_time.summary(), "timeout": self.timeout,
+            "timeout_source": self.timeout_source, "near_timeout": self.near_timeout,
+        }
+
+
+@dataclass
+class Incident:
+    """A burst of 5xx: consecutive hot minutes (gaps of up to 2 minutes merged)."""
+
+    start: str  # ISO minute, log's local time
+    end: str  # ISO minute (inclusive)
+    total_5xx: int
+    by_status: dict[str, int]
+    peak_per_minute: int
+    requests: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class AccessStats:
+    """Everything ``why502 stats`` reports; ``diagnose`` reads ``upstreams``, ``made_by``,
+    ``timeline`` and ``incidents`` (see docs/dev/interfaces.md, stats section)."""
+
+    log_format: str
+    format_name: str | None
+    files: list[str] = field(default_factory=list)
+    lines: int = 0
+    requests: int = 0
+    unparsed: int = 0
+    unparsed_samples: list[dict[str, Any]] = field(default_factory=list)
+    filtered_out: int = 0
+    first_time: str | None = None
+    last_time: str | None = None
+    by_status: dict[str, int] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    made_by: dict[str, int] = field(default_factory=dict)
+    upstreams: list[UpstreamStats] = field(default_factory=list)
+    by_host: list[dict[str, Any]] = field(default_factory=list)
+    by_location: list[dict[str, Any]] = field(default_factory=list)
+    by_uri: list[dict[str, Any]] = field(default_factory=list)
+    by_client: list[dict[str, Any]] = field(default_factory=list)
+    rescued: int = 0
+    retried: int = 0
+    redirected: int = 0
+    errorlog: dict[str, Any] | None = None
+    requests_5xx: list[dict[str, Any]] = field(default_factory=list)  # a sample, for display
+    notes: list[str] = field(default_factory=list)
+    has_header_time: bool = False
+
+    @property
+    def total_5xx(self) -> int:
+        return sum(n for s, n in self.by_status.items() if s.startswith("5"))
+
+    def upstream(self, address: str) -> UpstreamStats | None:
+        return next((u for u in self.upstreams if u.address == address), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "log_format": self.log_format, "format_name": self.format_name, "files": self.files,
+            "lines": self.lines, "requests": self.requests, "unparsed": self.unparsed,
+            "unparsed_samples": self.unparsed_samples, "filtered_out": self.filtered_out,
+            "first_time": self.first_time, "last_time": self.last_time,
+            "by_status": self.by_status, "total_5xx": self.total_5xx, "timeline": self.timeline,
+            "incidents": [i.to_dict() for i in self.incidents], "made_by": self.made_by,
+            "upstreams": [u.to_dict() for u in self.upstreams], "by_host": self.by_host,
+            "by_location": self.by_location, "by_uri": self.by_uri, "by_client": self.by_client,
+            "rescued": self.rescued, "retried": self.retried, "redirected": self.redirected,
+            "errorlog": self.errorlog, "requests_5xx": self.requests_5xx, "notes": self.notes,
+            "percentile_precision": f"+-{(BUCKET_RATIO - 1) * 50:.0f}% (log buckets); max exact",
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregation
+
+
+def _time_kind(fmt: CompiledFormat) -> str | None:
+    return fmt.time_field
+
+
+def _minute_expr(kind: str | None) -> pl.Expr:
+    if kind == "time_local":
+        return pl.col("time").str.slice(0, 17)
+    if kind == "time_iso8601":
+        return pl.col("time").str.slice(0, 16)
+    if kind == "msec":
+        return (pl.col("time").cast(pl.Float64, strict=False) // 60).cast(pl.Int64).cast(pl.String)
+    return pl.lit("")
+
+
+def minute_to_iso(key: str, kind: str | None) -> str:
+    """The per-minute key of a chunk as ``YYYY-MM-DDTHH:MM`` (the log's own local time)."""
+    if not key:
+        return ""
+    if kind == "time_local":  # 20/Nov/2026:00:00
+        try:
+            return f"{key[7:11]}-{_MONTHS[key[3:6]]:02d}-{key[0:2]}T{key[12:17]}"
+        except (KeyError, IndexError):
+            return key
+    if kind == "msec":
+        return datetime.utcfromtimestamp(int(key) * 60).strftime("%Y-%m-%dT%H:%M")
+    return key
+
+
+def _time_expr(kind: str | None) -> pl.Expr:
+    """Naive local datetime of the request (the wall time the log shows; offsets dropped, as
+    nginx writes the error log in local time without an offset)."""
+    if kind == "time_local":
+        return pl.col("time").str.slice(0, 20).str.strptime(pl.Datetime("us"), "%d/%b/%Y:%H:%M:%S",
+                                                            strict=False)
+    if kind == "time_iso8601":
+        return pl.col("time").str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S",
+                                                            strict=False)
+    if kind == "msec":
+        return (pl.col("time").cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64).cast(
+            pl.Datetime("us"))
+    return pl.lit(None, dtype=pl.Datetime("us"))
+
+
+class StatsAccumulator:
+    """Feed chunks with ``add``; ``finish`` builds the ``AccessStats``."""
+
+    def __init__(self, fmt: CompiledFormat, *, since: datetime | None = None,
+                 until: datetime | None = None) -> None:
+        self.fmt = fmt
+        self.parser = LineParser(fmt)
+        self.kind = _time_kind(fmt)
+        self.since = since
+        self.until = until
+        self.has_uht = fmt.has("upstream_header_time")
+        self.has_up = fmt.has("upstream_addr")
+        self.lines = 0
+        self.requests = 0
+        self.unparsed = 0
+        self.samples: list[dict[str, Any]] = []
+        self.filtered = 0
+        self.by_status: Counter[str] = Counter()
+        self.timeline: dict[str, Counter[str]] = defaultdict(Counter)
+        self.hosts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.ups: dict[str, UpstreamStats] = {}
+        self.rescued = 0
+        self.retried = 0
+        self.redirected = 0
+        self.fivexx: list[pl.DataFrame] = []
+        self.fivexx_rows = 0
+        self.fivexx_dropped = 0
+        self.files: list[str] = []
+        self.first_key: str | None = None
+        self.last_key: str | None = None
+
+    def _up(self, addr: str) -> UpstreamStats:
+        u = self.ups.get(addr)
+        if u is None:
+            u = self.ups[addr] = UpstreamStats(addr)
+        return u
+
+    def add(self, chunk: ByteChunk) -> None:
+        """Parse and aggregate one chunk of whole lines."""
+        if chunk.path not in self.files:
+            self.files.append(chunk.path)
+        good, unparsed, samples, rows = self.parser.parse(chunk.data)
+        self.lines += rows
+        self.unparsed += unparsed
+        for r, text in samples:
+            if len(self.samples) < UNPARSED_SAMPLES:
+                self.samples.append({"file": chunk.path, "line": chunk.first_line + r, "text": text[:500]})
+        if good.height == 0:
+            return
+        self._aggregate(good, chunk)
+
+    def _normalise(self, df: pl.DataFrame, chunk: ByteChunk) -> pl.DataFrame:
+        f = self.fmt
+        cols: list[pl.Expr] = [pl.col("_row")]
+
+        def get(name: str, alias: str) -> pl.Expr:
+            return pl.col(name).alias(alias) if f.has(name) else pl.lit(None, dtype=pl.String).alias(alias)
+
+        tf = f.time_field
+        cols.append(get(tf, "time") if tf else pl.lit(None, dtype=pl.String).alias("time"))
+        cols.append(pl.col("status").cast(pl.Int16, strict=False))
+        cols.append(get("remote_addr", "client"))
+        if f.has("request"):
+            cols.append(pl.col("request"))
+        elif f.has("request_uri"):
+            cols.append(pl.col("request_uri").alias("request"))
+        else:
+            cols.append(get("uri", "request"))
+        hf = f.host_field
+        cols.append(get(hf, "host") if hf else pl.lit(None, dtype=pl.String).alias("host"))
+        cols.append(get("request_time", "request_time"))
+        for name in _UPSTREAM_FIELDS:
+            cols.append(get(name, _SHORT[name]))
+        out = df.select(cols)
+        out = out.with_columns(_minute_expr(self.kind).alias("minute"))
+        if self.since is not None or self.until is not None:
+            out = out.with_columns(_time_expr(self.kind).alias("ts"))
+            keep = pl.lit(True)
+            if self.since is not None:
+                keep = keep & (pl.col("ts") >= self.since)
+            if self.until is not None:
+                keep = keep & (pl.col("ts") <= self.until)
+            before = out.height
+            out = out.filter(keep.fill_null(False))
+            self.filtered += before - out.height
+            out = out.drop("ts")
+        return out
+
+    def _aggregate(self, raw: pl.DataFrame, chunk: ByteChunk) -> None:
+        df = self._normalise(raw, chunk)
+        if df.height == 0:
+            return
+        self.requests += df.height
+        # 1. status and timeline
+        tl = df.group_by("minute", "status").len()
+        for minute, status, n in tl.iter_rows():
+            s = "???" if status is None else f"{status:03d}"
+            self.timeline[minute][s] += n
+        mins = [m for m in (df["minute"][0], df["minute"][-1]) if m]
+        if mins:
+            if self.first_key is None:
+                self.first_key = mins[0]
+            self.last_key = mins[-1]
+        # 2. hosts
+        if self.fmt.host_field:
+            hs = df.group_by("host").agg(pl.len(), (pl.col("status") >= 500).sum().alias("e"))
+            for host, n, e in hs.iter_rows():
+                h = self.hosts[host or "-"]
+                h[0] += n
+                h[1] += int(e or 0)
+        # 3. upstream attempts
+        if self.has_up:
+            self._attempts(df)
+        # 4. keep the 5xx rows (small) for the join and the breakdowns
+        five = df.filter(pl.col("status") >= 500)
+        if five.height:
+            if self.fivexx_rows + five.height <= MAX_5XX_ROWS:
+                five = five.with_columns(
+                    pl.lit(chunk.path).alias("file"),
+                    (pl.col("_row").cast(pl.Int64) + chunk.first_line).alias("line"))
+                self.fivexx.append(five)
+                self.fivexx_rows += five.height
+            else:
+                self.fivexx_dropped += five.height
+
+    def _attempts(self, df: pl.DataFrame) -> None:
+        has_up = pl.col("ua").is_not_null() & (pl.col("ua") != "-") & (pl.col("ua") != "")
+        multi = pl.col("ua").str.contains(", ", literal=True) | pl.col("ua").str.contains(" : ", literal=True)
+        up = df.filter(has_up).select("status", "ua", "us", "uct", "uht", "urt")
+        single = up.filter(~multi)
+        many = up.filter(multi)
+        att_cols = ["ua", "us", "uct", "uht", "urt"]
+        frames = [single.select(att_cols)]
+        if many.height:
+            self.redirected += many.filter(pl.col("ua").str.contains(" : ", literal=True)).height
+            self.retried += many.filter(pl.col("ua").str.contains(", ", literal=True)).height
+            lists = many.with_columns(
+                [pl.col(c).fill_null("").str.replace_all(" : ", ", ", literal=True).str.split(", ")
+                 for c in att_cols])
+            # rescued: the final status is not a 5xx but an earlier attempt got one
+            resc = lists.filter((pl.col("status") < 500)
+                                & pl.col("us").list.eval(pl.element().str.starts_with("5")).list.any())
+            self.rescued += resc.height
+            if resc.height:
+                lens = resc.select(pl.col("ua").list.len() == pl.col("us").list.len()).to_series()
+                ex = resc.filter(lens).explode(["ua", "us"])
+                for addr, n in ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len().iter_rows():
+                    self._up(addr).rescued_failures += n
+            same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in att_cols])
+            aligned = lists.filter(same)
+            frames.append(aligned.select(att_cols).explode(att_cols))
+        att = pl.concat(frames).with_columns(
+            pl.col("uht").cast(pl.Float64, strict=False).alias("h"),
+            pl.col("urt").cast(pl.Float64, strict=False).alias("r"),
+            pl.col("uct").cast(pl.Float64, strict=False).alias("c"),
+        )
+        per = att.group_by("ua", "us").agg(
+            pl.len(), (pl.col("h").is_null() & pl.lit(self.has_uht)).sum().alias("f"))
+        for addr, us, n, failed in per.iter_rows():
+            u = self._up(addr)
+            u.attempts += n
+            u.statuses[us or "-"] += n
+            if self.has_uht and us != "-":
+                u.failed_attempts += int(failed)
+        for col, attr in (("h", "header_time"), ("r", "response_time"), ("c", "connect_time")):
+            src = {"h": "uht", "r": "urt", "c": "uct"}[col]
+            if not self.fmt.has({"uht": "upstream_header_time", "urt": "upstream_response_time",
+                                 "uct": "upstream_connect_time"}[src]):
+                continue
+            valid = att.filter(pl.col(col).is_not_null())
+            if valid.height == 0:
+                continue
+            h = valid.group_by("ua", _bucket_expr(col).alias("b")).len()
+            mx = valid.group_by("ua").agg(pl.col(col).max())
+            per_addr: dict[str, list[tuple[int, int]]] = defaultdict(list)
+            for addr, b, n in h.iter_rows():
+                per_addr[addr].append((b, n))
+            maxes = dict(mx.iter_rows())
+            for addr, bc in per_addr.items():
+                getattr(self._up(addr), attr).add(bc, maxes.get(addr))
+
+    def finish(self, *, errors: pl.DataFrame | None = None, timeouts: Mapping[str, tuple[float, str]] | None = None,
+               locations: list[tuple[str | None, str, str]] | None = None) -> AccessStats:
+        """Build the result.  ``errors``: classified error-log lines (columns ``time`` naive
+        datetime, ``client``, ``request``, ``host``, ``upstream``, ``symptom``, ``message``,
+        ``file``, ``line``); ``timeouts``: upstream address -> (read timeout s, where);
+        ``locations``: (server_name or None, location label, prefix) for the by-location view."""
+        st = AccessStats(log_format=self.fmt.format, format_name=self.fmt.name, files=self.files)
+        st.lines, st.requests, st.unparsed = self.lines, self.requests, self.unparsed
+        st.unparsed_samples = self.samples
+        st.filtered_out = self.filtered
+        st.has_header_time = self.has_uht
+        for counts in self.timeline.values():
+            self.by_status.update(counts)
+        st.by_status = dict(sorted(self.by_status.items()))
+        # timeline, sorted by real minute
+        rows = []
+        for key, counts in self.timeline.items():
+            iso = minute_to_iso(key, self.kind)
+            five = {s: n for s, n in counts.items() if s.startswith("5")}
+            rows.append({"minute": iso, "requests": sum(counts.values()), "5xx": sum(five.values()),
+                         **{s: five.get(s, 0) for s in ("502", "503", "504")},
+                         "other_5xx": sum(n for s, n in five.items() if s not in ("502", "503", "504"))})
+        rows.sort(key=lambda r: r["minute"])
+        st.timeline = rows
+        if rows:
+            st.first_time, st.last_time = rows[0]["minute"], rows[-1]["minute"]
+        st.incidents = detect_incidents(rows)
+        st.rescued, st.retried, st.redirected = self.rescued, self.retried, self.redirected
+        st.by_host = sorted(({"host": h, "requests": v[0], "5xx": v[1]} for h, v in self.hosts.items()),
+                            key=lambda d: (-d["5xx"], -d["requests"]))[:TOP_N * 2]
+        if timeouts:
+            for addr, u in self.ups.items():
+                if addr in timeouts:
+                    u.timeout, u.timeout_source = timeouts[addr]
+        five = pl.concat(self.fivexx, how="vertical_relaxed") if self.fivexx else None
+        if self.fivexx_dropped:
+            st.notes.append(f"{self.fivexx_dropped} 5xx requests beyond {MAX_5XX_ROWS} were counted but "
+                            "not joined to the error log")
+        if five is not None and five.height:
+            five = self._who_made(five, errors, st)
+            self._breakdowns(five, st, locations)
+        elif errors is not None:
+            st.errorlog = {"lines": errors.height, "matched_5xx": 0, "unmatched_5xx": 0, "by_symptom": {},
+                           "unmatched_samples": []}
+        st.upstreams = sorted(self.ups.values(), key=lambda u: (-u.requests_5xx, -u.failed_attempts,
+                                                                  -u.attempts))
+        return st
+
+    def _who_made(self, five: pl.DataFrame, errors: pl.DataFrame | None, st: AccessStats) -> pl.DataFrame:
+        last = [pl.col(c).fill_null("-").str.split(" : ").list.last().str.split(", ").list.last()
+                .alias(c + "_last") for c in ("ua", "us", "uht")]
+        five = five.with_columns(last).with_columns(_time_expr(self.kind).alias("ts"))
+        no_up = pl.col("ua_last").is_in(["-", ""])
+        five = five.with_row_index("_id")
+        matched = pl.lit(False)
+        if errors is not None:
+            five, info = join_errors(five, errors)
+            st.errorlog = info
+            matched = pl.col("symptom").is_not_null()
+        else:
+            five = five.with_columns(pl.lit(None, dtype=pl.String).alias("symptom"),
+                                     pl.lit(None, dtype=pl.String).alias("error_message"))
+        if self.has_uht:
+            who = (pl.when(no_up).then(pl.lit("nginx"))
+                   .when(pl.col("uht_last") == "-").then(pl.lit("nginx"))
+                   .when(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null()).then(pl.lit("backend"))
+                   .otherwise(pl.lit("unknown")))
+        elif errors is not None:
+            who = (pl.when(no_up | matched).then(pl.lit("nginx"))
+                   .when(pl.col("us_last") == pl.col("status").cast(pl.String)).then(pl.lit("backend"))
+                   .otherwise(pl.lit("unknown")))
+            st.notes.append("no $upstream_header_time in the log format: who made each 5xx is judged from "
+                            "the error log (a joined error line = nginx) -- add $upstream_header_time")
+        else:
+            who = pl.when(no_up).then(pl.lit("nginx")).otherwise(pl.lit("unknown"))
+            st.notes.append("no $upstream_header_time and no error log: cannot tell whether nginx or the "
+                            "backend made each 5xx (add $upstream_header_time or give --error-log)")
+        five = five.with_columns(who.alias("made_by"))
+        st.made_by = dict(sorted(Counter(dict(five.group_by("made_by").len().iter_rows())).items()))
+        per = five.filter(~no_up).group_by("ua_last", "made_by").len()
+        for addr, made, n in per.iter_rows():
+            u = self._up(addr)
+            u.requests_5xx += n
+            u.made_by[made] += n
+        return five
+
+    def _breakdowns(self, five: pl.DataFrame, st: AccessStats,
+                    locations: list[tuple[str | None, str, str]] | None) -> None:
+        five = five.with_columns(uri_template(pl.col("request")).alias("uri"))
+
+        def top(col: str) -> list[dict[str, Any]]:
+            g = five.group_by(col).agg(pl.len().alias("5xx"),
+                                       *(((pl.col("status") == s).sum().alias(str(s))) for s in (502, 503, 504)),
+                                       (pl.col("made_by") == "nginx").sum().alias("by_nginx"),
+                                       (pl.col("made_by") == "backend").sum().alias("by_backend"))
+            g = g.sort("5xx", descending=True).head(TOP_N)
+            return [dict(zip(g.columns, r)) for r in g.iter_rows()]
+
+        st.by_uri = top("uri")
+        st.by_client = top("client")
+        if locations:
+            five = five.with_columns(_location_expr(locations).alias("location"))
+            st.by_location = top("location")
+        sample = five.sort("ts", nulls_last=True).head(200)
+        keep = ["file", "line", "minute", "client", "host", "request", "status", "ua", "us", "uht",
+                "made_by", "symptom", "error_message"]
+        keep = [c for c in keep if c in sample.columns]
+        st.requests_5xx = [dict(zip(keep, r)) for r in sample.select(keep).iter_rows()]
+        for d in st.requests_5xx:
+            d["minute"] = minute_to_iso(d.get("minute") or "", self.kind)
+
+
+def _location_expr(locations: list[tuple[str | None, str, str]]) -> pl.Expr:
+    """Longest matching prefix location (regex locations are not evaluated: PCRE != Rust regex)."""
+    path = pl.col("request").str.extract(r"^\S+ (\S+)").fill_null("")
+    expr = pl.lit("(no location matched)")
+    for _server, label, prefix in sorted(locations, key=lambda t: len(t[2])):
+        expr = pl.when(path.str.starts_with(prefix)).then(pl.lit(label)).otherwise(expr)
+    return expr
+
+
+def uri_template(request: pl.Expr) -> pl.Expr:
+    """``GET /api/v1/users/12345?x=1 HTTP/1.1`` -> ``GET /api/v1/users/{id}``: ids, hashes and
+    UUIDs collapsed, the query string dropped, so the same endpoint groups together."""
+    method = request.str.extract(r"^(\S+) ").fill_null("")
+    path = request.str.extract(r"^\S+ ([^ ?#]*)").fill_null(request)
+    path = path.str.replace_all(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+                                "{uuid}")
+    path = path.str.replace_all(r"/[0-9a-fA-F]{16,}(/|$)", "/{hash}$1")
+    for _ in range(2):
+        path = path.str.replace_all(r"/[0-9]+(/|$|\.)", "/{id}$1")
+    return pl.when(method == "").then(path).otherwise(pl.concat_str([method, pl.lit(" "), path]))
+
+
+def detect_incidents(rows: list[dict[str, Any]], min_count: int = 5) -> list[Incident]:
+    """Minutes whose 5xx count is far above the usual (>= max(min_count, 4*median+4)) and at least
+    1% of the minute's requests; hot minutes up to 2 minutes apart form one incident."""
+    if not rows:
+        return []
+    counts = sorted(r["5xx"] for r in rows)
+    median = counts[len(counts) // 2]
+    threshold = max(min_count, 4 * median + 4)
+    hot = [r for r in rows if r["5xx"] >= threshold and r["5xx"] >= 0.01 * max(1, r["requests"])]
+    out: list[Incident] = []
+    group: list[dict[str, Any]] = []
+
+    def close() -> None:
+        if not group:
+            return
+        by: Counter[str] = Counter()
+        for r in group:
+            for s in ("502", "503", "504", "other_5xx"):
+                by[s] += r[s]
+        out.append(Incident(start=group[0]["minute"], end=group[-1]["minute"],
+                            total_5xx=sum(r["5xx"] for r in group), by_status={k: v for k, v in by.items() if v},
+                            peak_per_minute=max(r["5xx"] for r in group),
+                            requests=sum(r["requests"] for r in group)))
+
+    prev: datetime | None = None
+    for r in hot:
+        try:
+            t = datetime.strptime(r["minute"], "%Y-%m-%dT%H:%M")
+        except ValueError:
+            continue
+        if prev is not None and t - prev > timedelta(minutes=3):
+            close()
+            group = []
+        group.append(r)
+        prev = t
+    close()
+    return out
+
+
+_PEER = r"^[A-Za-z0-9+]+://(unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*)"
+
+
+def join_errors(five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
+                ) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Match each 5xx access line to the error-log line nginx wrote for it.
+
+    Keys: same client address and request line, error time at or before the access time (the
+    access line is written when the request ends, ``ngx_http_log_handler``) by at most
+    ``tolerance_s`` seconds plus nothing else: the last failed attempt's error is the nearest one.
+    The host (``$host`` vs the error's ``host:`` = Host header, possibly with a port) and the
+    upstream peer are checked loosely afterwards (``upstream_agrees``).
+    """
+    err = errors.select(
+        pl.col("time").cast(pl.Datetime("us")).alias("ts"),
+        pl.col("client").cast(pl.String), pl.col("request").cast(pl.String),
+        pl.col("host").cast(pl.String).alias("err_host"),
+        pl.col("upstream").cast(pl.String).str.extract(_PEER).alias("err_peer"),
+        pl.col("symptom").cast(pl.String),
+        pl.col("message").cast(pl.String).alias("error_message"),
+    ).filter(pl.col("ts").is_not_null() & pl.col("client").is_not_null() & pl.col("request").is_not_null())
+    err = err.with_row_index("_err").sort("ts")
+    left = five.with_columns(pl.col("client").cast(pl.String), pl.col("request").cast(pl.String))
+    has_ts = left.filter(pl.col("ts").is_not_null()).sort("ts")
+    no_ts = left.filter(pl.col("ts").is_null())
+    j = has_ts.join_asof(err, on="ts", by=["client", "request"], strategy="backward",
+                         tolerance=timedelta(seconds=tolerance_s), check_sortedness=False)
+    j = j.drop("ts_right", strict=False)
+    if no_ts.height:
+        no_ts = no_ts.with_columns(pl.lit(None, dtype=pl.UInt32).alias("_err"),
+                                   pl.lit(None, dtype=pl.String).alias("err_host"),
+                                   pl.lit(None, dtype=pl.String).alias("err_peer"),
+                                   pl.lit(None, dtype=pl.String).alias("symptom"),
+                                   pl.lit(None, dtype=pl.String).alias("error_message"))
+        j = pl.concat([j, no_ts.select(j.columns)], how="vertical_relaxed")
+    j = j.sort("_id")
+    matched = j.filter(pl.col("symptom").is_not_null())
+    unmatched = j.filter(pl.col("symptom").is_null())
+    agree = matched.filter(pl.col("err_peer").is_null() | (pl.col("err_peer") == pl.col("ua_last"))
+                           | pl.col("err_peer").str.starts_with(pl.col("ua_last"))).height
+    used = matched["_err"].n_unique() if matched.height else 0
+    backend_like = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null()).height
+    samples = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_null()).head(UNPARSED_SAMPLES)
+    info = {
+        "lines": errors.height,
+        "matched_5xx": matched.height,
+        "unmatched_5xx": unmatched.height,
+        "unmatched_with_backend_header": backend_like,
+        "upstream_agrees": agree,
+        "error_lines_used": used,
+        "error_lines_unused": max(0, err.height - used),
+        "by_symptom": dict(sorted(Counter(dict(matched.group_by("symptom").len().iter_rows())).items(),
+                                  key=lambda kv: -kv[1])),
+        "unmatched_samples": [
+            {"file": r[0], "line": r[1], "status": r[2], "request": r[3], "client": r[4]}
+            for r in samples.select("file", "line", "status", "request", "client").iter_rows()],
+    }
+    return j, info
+
+
+def compute_stats(batches: Iterable[ByteChunk], fmt: CompiledFormat, *, since: datetime | None = None,
+                  until: datetime | None = None, errors: pl.DataFrame | None = None,
+                  timeouts: Mapping[str, tuple[float, str]] | None = None,
+                  locations: list[tuple[str | None, str, str]] | None = None) -> AccessStats:
+    """Aggregate ``batches`` (whole lines) in format ``fmt`` into an ``AccessStats``."""
+    acc = StatsAccumulator(fmt, since=since, until=until)
+    for b in batches:
+        acc.add(b)
+    return acc.finish(errors=errors, timeouts=timeouts, locations=locations)
