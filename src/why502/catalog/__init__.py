@@ -4,7 +4,14 @@ The entries live in ``catalog/data/*.toml`` (one file per kind) and carry their 
 nginx/Apache/HAProxy/PHP-FPM/kernel/systemd source file emits each message.  ``why502 explain``,
 ``why502 causes`` and the generated pages in ``docs/causes/`` all read this one place.
 
+Status-code pages (500, 502, 503, 504, 499, 009, Cloudflare 52x/530, AWS ALB 46x/561) live in
+``catalog/data/statuses.toml`` and are loaded by :func:`load_statuses`.
+
 Loading uses only the standard library (``tomllib``) so ``why502 explain`` stays fast.
+
+One ID may exist in two kinds (``port-exhaustion`` is both the symptom nginx logs and the root
+cause behind it); :meth:`Catalog.get` without a kind then prefers the root cause, and
+:meth:`Catalog.find` returns every entry with that ID.
 """
 
 from __future__ import annotations
@@ -23,11 +30,15 @@ else:  # pragma: no cover - Python 3.10
 Kind = Literal["symptom", "event", "cause"]
 KINDS: tuple[Kind, ...] = ("symptom", "event", "cause")
 _FILES: dict[Kind, str] = {"symptom": "symptoms.toml", "event": "events.toml", "cause": "causes.toml"}
+# Which kind wins when an ID exists in several kinds and no kind was asked for.
+_PREFERENCE: tuple[Kind, ...] = ("cause", "symptom", "event")
+KIND_LABELS: dict[Kind, str] = {"symptom": "symptom", "event": "evidence event", "cause": "root cause"}
 
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a message comes from: ``repo`` + ``path`` (+ ``function``) of the emitting program."""
+    """Where a message comes from: the exact text, ``repo path function()`` of the program that
+    writes it, and an optional note (level, status, version differences)."""
 
     message: str
     source: str
@@ -36,7 +47,12 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Entry:
-    """One catalog entry.  Every field is required data for the docs page and ``explain``."""
+    """One catalog entry.  Every field is required data for the docs page and ``explain``.
+
+    ``confirm`` and ``fix`` are shell lines a person can paste; a line starting with ``#`` is a
+    comment (a manual step or the reason for the next command).  ``status_codes`` uses 9 for the
+    access-log status ``009`` (an HTTP/0.9 response passed through by nginx).
+    """
 
     id: str
     kind: Kind
@@ -52,17 +68,69 @@ class Entry:
     examples: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     evidence: str | None = None  # causes: what proves it (causes.md's third column)
+    summary: str | None = None  # one line for listings; defaults to the title
+
+
+@dataclass(frozen=True)
+class Producer:
+    """One proxy/CDN/load balancer that emits a status code, and when it does."""
+
+    proxy: str
+    when: str
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """A status-code page: what produces ``code`` per proxy and which symptoms/causes lead to it.
+
+    ``code`` is a string because ``009`` (nginx's access-log status for an HTTP/0.9 response) must
+    keep its leading zeros.
+    """
+
+    code: str
+    title: str
+    family: str
+    explanation: str
+    produced_by: list[Producer]
+    confirm: list[str]
+    references: list[str]
+    symptoms: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)
+    related_statuses: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Catalog:
-    entries: dict[str, Entry]
+    """All entries, per kind.  ``entries`` maps an ID to its preferred entry (cause first)."""
 
-    def get(self, entry_id: str) -> Entry | None:
+    by_kind: dict[Kind, dict[str, Entry]]
+    entries: dict[str, Entry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        merged: dict[str, Entry] = {}
+        for kind in reversed(_PREFERENCE):
+            merged.update(self.by_kind.get(kind, {}))
+        object.__setattr__(self, "entries", merged)
+
+    def get(self, entry_id: str, kind: Kind | None = None) -> Entry | None:
+        """The entry ``entry_id`` of ``kind``; without a kind the root cause wins a tie."""
+        if kind is not None:
+            return self.by_kind.get(kind, {}).get(entry_id)
         return self.entries.get(entry_id)
 
+    def find(self, entry_id: str) -> list[Entry]:
+        """Every entry with this ID, preferred kind first (usually zero or one)."""
+        return [self.by_kind[k][entry_id] for k in _PREFERENCE if entry_id in self.by_kind.get(k, {})]
+
     def of_kind(self, kind: Kind) -> list[Entry]:
-        return [e for e in self.entries.values() if e.kind == kind]
+        return list(self.by_kind.get(kind, {}).values())
+
+    def all(self) -> list[Entry]:
+        """Every entry: symptoms, then events, then causes, each in file order."""
+        return [e for kind in KINDS for e in self.by_kind.get(kind, {}).values()]
+
+    def ids(self) -> set[str]:
+        return set(self.entries)
 
 
 def _entry(kind: Kind, raw: dict[str, Any]) -> Entry:
@@ -71,16 +139,41 @@ def _entry(kind: Kind, raw: dict[str, Any]) -> Entry:
     return Entry(kind=kind, provenance=prov, **raw)
 
 
+def _data_text(name: str) -> str:
+    return resources.files("why502.catalog").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+
+
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     """Read the TOML data once per process."""
-    entries: dict[str, Entry] = {}
-    base = resources.files("why502.catalog").joinpath("data")
+    by_kind: dict[Kind, dict[str, Entry]] = {}
     for kind, name in _FILES.items():
-        data = tomllib.loads(base.joinpath(name).read_text(encoding="utf-8"))
+        data = tomllib.loads(_data_text(name))
+        table: dict[str, Entry] = {}
         for raw in data.get(kind, []):
             entry = _entry(kind, raw)
-            if entry.id in entries:
+            if entry.id in table:
                 raise ValueError(f"duplicate catalog id {entry.id!r} in {name}")
-            entries[entry.id] = entry
-    return Catalog(entries)
+            table[entry.id] = entry
+        by_kind[kind] = table
+    return Catalog(by_kind)
+
+
+@lru_cache(maxsize=1)
+def load_statuses() -> dict[str, StatusPage]:
+    """Status-code pages keyed by the code as written in logs (``"502"``, ``"009"``)."""
+    data = tomllib.loads(_data_text("statuses.toml"))
+    pages: dict[str, StatusPage] = {}
+    for raw in data.get("status", []):
+        raw = dict(raw)
+        producers = [Producer(**p) for p in raw.pop("produced_by", [])]
+        page = StatusPage(produced_by=producers, **raw)
+        if page.code in pages:
+            raise ValueError(f"duplicate status page {page.code!r} in statuses.toml")
+        pages[page.code] = page
+    return pages
+
+
+def format_status(code: int) -> str:
+    """``9`` -> ``"009"``, ``502`` -> ``"502"``: how the access log writes it (``%03ui``)."""
+    return f"{code:03d}"
