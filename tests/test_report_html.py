@@ -141,3 +141,20 @@ def test_assets_ship_as_package_data() -> None:
     for asset in resources.files("why502.reporters").joinpath("assets").iterdir():
         rel = f"reporters/assets/{asset.name}"
         assert any(fnmatch.fnmatch(rel, p) for p in patterns), rel
+
+
+def test_long_window_table_lists_only_minutes_with_5xx_and_huge_lines_are_cut() -> None:
+    from why502.findings.model import EvidenceItem, Finding, TimelinePoint
+
+    points = [TimelinePoint(minute=f"2026-11-21T{h:02d}:{m:02d}", counts={"502": 0})
+              for h in range(4) for m in range(60)]
+    points.append(TimelinePoint(minute="2026-11-21T05:30", counts={"502": 7}))
+    huge = "GET /" + "A" * 50_000
+    finding = Finding("app-fatal-error", "t", 0.5, [502], [], "e",
+                      evidence=[EvidenceItem(kind="log", summary="s", text=huge)])
+    page = render_html(Report(findings=[finding], timeline=points))
+    table = re.search(r'<table class="minutes">(.*?)</table>', page, re.S)
+    assert table and table.group(1).count("<tr>") == 2  # header + the one minute with 5xx
+    assert "<td>2026-11-21 05:30</td><td>7</td>" in table.group(1)
+    assert "330 minutes without 5xx not listed." in page
+    assert "GET /" + "A" * 3995 + "… (46,005 more characters)" in page and "A" * 3996 not in page

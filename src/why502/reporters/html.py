@@ -76,6 +76,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EVENT_MARGIN = timedelta(minutes=15)
 # A gap-filled timeline longer than this (one week of minutes) is drawn as given.
 _MAX_FILL_MINUTES = 7 * 24 * 60
+# The per-minute table lists every minute up to this many, else only the minutes with 5xx.
+_MAX_TABLE_MINUTES = 120
+# Raw log lines longer than this are cut in the page (the JSON report keeps them whole).
+MAX_RAW_CHARS = 4000
 
 
 def safe_text(value: object) -> str:
@@ -84,6 +88,13 @@ def safe_text(value: object) -> str:
     HTML escaping is done separately (``_e``); Markdown has its own rules.
     """
     return _BIDI.sub("", strip_terminal_escapes(str(value)))
+
+
+def _cut(text: str) -> str:
+    """Cut a huge raw line for display, saying how much was left out."""
+    if len(text) <= MAX_RAW_CHARS:
+        return text
+    return f"{text[:MAX_RAW_CHARS]}… ({len(text) - MAX_RAW_CHARS:,} more characters)"
 
 
 def _e(value: object) -> str:
@@ -264,7 +275,7 @@ def _evidence_html(items: list[EvidenceItem]) -> str:
     for item in items:
         what = f"<div>{_e(item.summary)}</div>"
         if item.text:
-            what += f'<pre class="raw">{_e(item.text)}</pre>'
+            what += f'<pre class="raw">{_e(_cut(item.text))}</pre>'
         extra = []
         if item.symptom:
             extra.append(f'<span class="tag">{_e(item.symptom)}</span>')
@@ -345,7 +356,14 @@ def _timeline_html(report: Report, data: dict[str, Any]) -> str:
         statuses = [s["status"] for s in data["series"]]
         head = "".join(f"<th>{_e(s)}</th>" for s in statuses)
         rows = []
-        for i, x in enumerate(data["x"]):
+        shown: list[int] = list(range(len(data["x"])))
+        note = ""
+        if len(data["x"]) > _MAX_TABLE_MINUTES:
+            # A long window: list the minutes that had 5xx, not hours of zeros.
+            shown = [i for i in shown if any(s["values"][i] for s in data["series"])]
+            note = f'<p class="muted">{len(data["x"]) - len(shown)} minutes without 5xx not listed.</p>'
+        for i in shown:
+            x = data["x"][i]
             minute = datetime.fromtimestamp(x, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
             cells = "".join(f"<td>{s['values'][i]}</td>" for s in data["series"])
             rows.append(f"<tr><td>{minute}</td>{cells}<td>{data['totals'][i]}</td></tr>")
@@ -353,7 +371,9 @@ def _timeline_html(report: Report, data: dict[str, Any]) -> str:
             '<details><summary>Per-minute counts (table)</summary><table class="minutes">'
             f"<thead><tr><th>minute</th>{head}<th>total</th></tr></thead><tbody>"
             + "".join(rows)
-            + "</tbody></table></details>"
+            + "</tbody></table>"
+            + note
+            + "</details>"
         )
         chart = (
             '<div id="chart" role="img" aria-label="5xx per minute by status"></div>'
@@ -365,7 +385,7 @@ def _timeline_html(report: Report, data: dict[str, Any]) -> str:
         items = []
         for event, meta in zip(report.events, data["events"]):
             where = f' <span class="muted">{_e(event.source)}</span>' if event.source else ""
-            raw = f'<pre class="raw">{_e(event.text)}</pre>' if event.text else ""
+            raw = f'<pre class="raw">{_e(_cut(event.text))}</pre>' if event.text else ""
             off = (
                 ""
                 if meta["t"] is not None or not data["x"]

@@ -6,6 +6,11 @@
   var block = document.getElementById("why502-data");
   if (!block) return;
   var data = JSON.parse(block.textContent);
+  // Printing (or "save as PDF") shows the collapsed sections too.
+  window.addEventListener("beforeprint", function(){
+    var all = document.querySelectorAll("details");
+    for (var i = 0; i < all.length; i++) all[i].open = true;
+  });
   var el = document.getElementById("chart");
   var summary = document.getElementById("chart-summary");
   if (!el || !data.x.length) return;
@@ -23,6 +28,7 @@
     var old = u.over.querySelectorAll(".evmark");
     for (var i = 0; i < old.length; i++) old[i].remove();
     var placed = 0;
+    var rows = [];  // x position of the last badge in each row, to stack badges that would overlap
     data.events.forEach(function(ev){
       if (ev.t === null) return;
       var left = u.valToPos(ev.t, "x");
@@ -35,7 +41,10 @@
       mark.title = ev.time + "  " + ev.kind + ": " + ev.label;
       var badge = document.createElement("span");
       badge.style.background = ev.colour;
-      badge.style.top = (2 + (placed % 4) * 20) + "px";
+      var row = 0;
+      while (rows[row] !== undefined && Math.abs(rows[row] - left) < 20) row++;
+      rows[row] = left;
+      badge.style.top = (2 + row * 20) + "px";
       badge.textContent = String(ev.n);
       mark.appendChild(badge);
       u.over.appendChild(mark);
