@@ -1,15 +1,118 @@
-"""`why502 diagnose` (placeholder until its issue lands)."""
+"""`why502 diagnose`: the root cause of 502/503/504 on this host, its evidence, and the fix.
+
+Only the standard library is imported here at module level (``why502 --help`` stays fast);
+polars, rich and crossplane are imported inside ``run``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from why502.errors import UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
+
+DESCRIPTION = """\
+Find why this reverse proxy returns 502/503/504: read nginx's config (nginx -T) and the logs it
+names, PHP-FPM's pools and log, the kernel's OOM kills and systemd's restarts, look at what
+listens where and probe every target of the config; then print the root cause first, with the
+evidence that proves it and the fix (commands and a diff against the real file).
+
+examples:
+  why502 diagnose                         # this host, everything discovered
+  why502 diagnose --since 30m             # only the last 30 minutes of logs
+  why502 diagnose --offline --nginx-conf nginx-T.txt --error-log error.log
+  why502 diagnose --format json -o report.json
+  why502 diagnose --demo                  # a recorded real incident, no nginx needed
+
+exit codes: 0 healthy, 1 findings, 2 usage error, 3 inputs unreadable, 4 internal error
+"""
+
+FORMATS = ("text", "json", "html", "markdown")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Flags of ``why502 diagnose``."""
+    parser.add_argument("--nginx-conf", metavar="FILE",
+                        help="nginx config file or saved 'nginx -T' dump ('-' = stdin); "
+                             "default: nginx -T, else /etc/nginx/nginx.conf")
+    parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
+                        help="nginx error log (repeatable; rotated .1/.gz siblings are read too); "
+                             "default: the config's error_log")
+    parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
+                        help="nginx access log (repeatable); default: the config's access_log")
+    parser.add_argument("--fpm-conf", metavar="FILE",
+                        help="PHP-FPM config (php-fpm.conf or a pool file); default: discovered")
+    parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
+                        help="PHP-FPM error log (repeatable); default: from the FPM config")
+    parser.add_argument("--kernel-log", metavar="FILE",
+                        help="kernel log file (dmesg output, kern.log); default: dmesg/journal")
+    parser.add_argument("--since", metavar="WHEN",
+                        help="only log lines since WHEN: 30m, 2h, 1d or an ISO time")
+    parser.add_argument("--offline", action="store_true",
+                        help="no live checks: no probes, no /proc, no journal, no dmesg")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="output format (default: text)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--demo", action="store_true",
+                        help="diagnose the recorded lab incident bundled with why502")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show all evidence")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'diagnose' is not implemented yet")
+    from why502.app.diagnose import DiagnoseOptions, diagnose
+
+    if args.demo and (args.nginx_conf or args.error_log or args.access_log or args.fpm_conf
+                      or args.fpm_log or args.kernel_log):
+        raise UsageError("--demo reads the bundled incident; it takes no input flags")
+    options = DiagnoseOptions(
+        nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
+        access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
+        kernel_log=args.kernel_log, since=args.since, offline=bool(args.offline or args.demo),
+        demo=bool(args.demo))
+    report = diagnose(options)
+    text = _render(report, args.format, args.verbose, to_file=bool(args.output))
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as err:
+            raise InputError(f"cannot write {args.output}: {err.strerror or err}") from None
+        if args.format != "text":
+            print(f"why502: report written to {args.output} "
+                  f"({'healthy' if report.healthy else f'{len(report.findings)} finding(s)'})",
+                  file=sys.stderr)
+    elif text:
+        sys.stdout.write(text)
+    return EXIT_HEALTHY if report.healthy else EXIT_FINDINGS
+
+
+def _render(report: object, fmt: str, verbose: bool, to_file: bool) -> str:
+    from why502.findings.model import Report
+
+    assert isinstance(report, Report)
+    if fmt == "json":
+        from why502.reporters.json_report import to_json
+
+        return to_json(report)
+    if fmt == "html":
+        from why502.reporters.html import render_html
+
+        return render_html(report)
+    if fmt == "markdown":
+        from why502.reporters.markdown import render_markdown
+
+        return render_markdown(report)
+    import io
+
+    from rich.console import Console
+
+    from why502.reporters.terminal import render_terminal
+
+    if to_file:
+        buf = io.StringIO()
+        render_terminal(report, Console(file=buf, no_color=True, width=110, highlight=False),
+                        verbose=verbose)
+        return buf.getvalue()
+    console = Console(highlight=False, soft_wrap=False)
+    render_terminal(report, console, verbose=verbose)
+    return ""

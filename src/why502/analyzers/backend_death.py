@@ -1,0 +1,166 @@
+"""The backend died mid-request: backend-oom-killed, backend-crashed.
+
+A killed backend drops its in-flight connections, so nginx logs ``upstream prematurely closed
+connection while reading response header from upstream`` or ``recv() failed (104: Connection reset
+by peer)`` (``ngx_http_upstream.c`` ``ngx_http_upstream_process_header()``), then ``connect()
+failed (111: Connection refused)`` until it is back.  The kernel's ``Out of memory: Killed process
+PID (NAME)`` (``mm/oom_kill.c`` ``__oom_kill_process()``) names the victim; it explains those lines
+when the victim is the process serving the target (identity: pid, process name, unit) and the
+failures start when it died (time).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from why502.analyzers.base import (
+    Candidate,
+    by_peer,
+    claims,
+    config_item,
+    event_item,
+    group_items,
+    groups_of,
+    iso,
+    listener_item,
+    make_finding,
+    process_matches,
+    upstream_name,
+)
+from why502.evidence.model import Evidence, LogEvent, SymptomGroup
+from why502.findings.model import EvidenceItem, Fix
+
+DEATH_SYMPTOMS = ("premature-close", "connection-reset", "broken-pipe")
+AFTER_DEATH = ("connection-refused", "socket-not-found")
+_BEFORE = timedelta(seconds=3)  # log timestamps are per-second and clocks of two logs may skew
+_AFTER = timedelta(minutes=5)
+
+
+def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = []
+    ooms = [e for e in ev.events if e.kind == "oom-kill"]
+    death_groups = by_peer(groups_of(ev, *DEATH_SYMPTOMS, *AFTER_DEATH))
+    explained: set[tuple[str, str | None]] = set()
+    for peer, groups in death_groups.items():
+        cand = _oom(ev, peer, groups, ooms)
+        if cand:
+            out.append(cand)
+            explained |= cand.claims
+    for peer, groups in by_peer(groups_of(ev, *DEATH_SYMPTOMS)).items():
+        rest = [g for g in groups if (g.symptom, g.peer) not in explained]
+        if rest:
+            out.append(_crashed(ev, peer, rest))
+    return out
+
+
+def _near(g: SymptomGroup, t: datetime | None) -> bool:
+    if t is None:
+        return False
+    times = g.times or tuple(x for x in (g.first, g.last) if x)
+    return any(t - _BEFORE <= x <= t + _AFTER for x in times)
+
+
+def _identity(ev: Evidence, peer: str | None, oom: LogEvent) -> str | None:
+    """Why this OOM victim is the backend of ``peer`` (None when no identity link is known)."""
+    if peer is None:
+        return None
+    for lst in ev.listeners_for(peer):
+        if oom.pid is not None and lst.pid == oom.pid:
+            return f"pid {oom.pid} was listening on {peer}"
+        if process_matches(lst.process, oom.process):
+            return f"{lst.process} (pid {lst.pid}) listens on {peer} now"
+    target = ev.target(peer)
+    if target is not None and target.kind == "fastcgi" and process_matches(oom.process, "php-fpm"):
+        return f"{peer} is served by PHP-FPM"
+    for pool in ev.fpm_pools:
+        if pool.key == peer and process_matches(oom.process, "php-fpm"):
+            return f"PHP-FPM pool [{pool.name}] listens on {peer}"
+    for unit in ev.units.values():
+        if oom.unit and oom.unit == unit.name:
+            return f"{unit.name} serves {peer}"
+    return None
+
+
+def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
+         ooms: list[LogEvent]) -> Candidate | None:
+    best: tuple[float, LogEvent, str | None, list[SymptomGroup]] | None = None
+    for oom in ooms:
+        who = _identity(ev, peer, oom)
+        near = [g for g in groups if _near(g, oom.time)]
+        if not near and not who:
+            continue
+        if not near:
+            continue
+        conf = 0.95 if who else (0.75 if len(ooms) == 1 else 0.6)
+        if best is None or conf > best[0]:
+            best = (conf, oom, who, near)
+    if best is None:
+        return None
+    conf, oom, who, near = best
+    victim = f"{oom.process or 'a process'}" + (f" pid {oom.pid}" if oom.pid else "")
+    when = f" at {oom.time:%Y-%m-%d %H:%M:%S}" if oom.time else ""
+    same = [e for e in ooms if e is not oom and process_matches(e.process, oom.process)]
+    items: list[EvidenceItem] = [event_item(oom, f"kernel OOM-killed {victim}{when}")]
+    items += [event_item(e, f"another OOM kill of {e.process}") for e in same[:2]]
+    if who:
+        items.append(EvidenceItem(kind="listener", summary=f"identity: {who}", source="listeners"))
+    items += [i for g in near for i in group_items(g)]
+    first_fail = min((g.first for g in near if g.first), default=None)
+    if first_fail and oom.time:
+        items.append(EvidenceItem(kind="stat", summary=f"failures to {peer} start {iso(first_fail)}, "
+                                  f"{(first_fail - oom.time).total_seconds():+.0f}s from the OOM kill"))
+    target = ev.target(peer)
+    if target:
+        items.append(config_item(target))
+    for lst in ev.listeners_for(peer or "")[:1]:
+        items.append(listener_item(lst))
+    name = oom.process or "the backend"
+    fix = Fix(summary=f"give {name} the memory it needs or cap its memory use per worker "
+                      "(fewer workers, a leak fixed, a memory limit that restarts it gracefully)",
+              commands=["journalctl -k --grep 'Out of memory' --since -1d",
+                        f"ps -o pid,rss,cmd -C {name.split()[0]}", "free -m"],
+              notes=["PHP-FPM: lower pm.max_children so max_children × memory per child fits "
+                     "in RAM; set pm.max_requests to recycle leaky children",
+                     "systemd: MemoryMax= on the backend's unit makes the kernel kill only it"])
+    return Candidate(
+        finding=make_finding(
+            "backend-oom-killed", confidence=conf, groups=near,
+            explanation=f"The kernel ran out of memory and killed {victim}{when}"
+                        + (f" ({who})" if who else "")
+                        + f"; its in-flight requests failed and {peer} stopped answering, "
+                          "which is exactly when nginx's errors start.",
+            evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(near))
+
+
+def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    crashes = [e for e in ev.events if e.kind in {"worker-crashed", "worker-timeout"}]
+    unit_kills = [e for e in ev.events if e.kind == "unit-failed"
+                  and any(s in e.text for s in ("code=killed", "code=dumped", "signal"))]
+    near = [e for e in crashes + unit_kills if any(_near(g, e.time) for g in groups)] or crashes
+    items = [i for g in groups for i in group_items(g)]
+    items += [event_item(e, e.detail or f"{e.source}: {e.kind}") for e in near[:3]]
+    target = ev.target(peer)
+    if target:
+        items.append(config_item(target))
+    if near:
+        conf, fallback = 0.85, False
+        why = "the backend's own log shows its workers dying at the same time"
+    else:
+        conf, fallback = 0.45, True
+        why = ("no crash, OOM or restart record was found, so this is the likely reading of the "
+               "symptoms alone")
+    timeouts = [e for e in near if e.kind == "worker-timeout"]
+    summary = ("find why the backend's workers die (signal, exception, timeout kill) in its own log"
+               if not timeouts else "the backend's own timeout killed the worker: make the request "
+               "faster or raise the app server's timeout (gunicorn --timeout, uwsgi harakiri, "
+               "request_terminate_timeout)")
+    fix = Fix(summary=summary, commands=["journalctl -u <backend unit> --since -1h",
+                                        "grep -i -E 'signal|segfault|timeout|exited' <backend log>"])
+    return Candidate(
+        finding=make_finding(
+            "backend-crashed", confidence=conf, groups=groups,
+            explanation=f"{peer or 'The backend'} closed or reset connections while nginx waited "
+                        f"for the response: {why}.",
+            evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups), fallback=fallback)

@@ -1,0 +1,249 @@
+"""Connect failures: backend-not-running, wrong-target, backend-crash-loop.
+
+nginx logs ``connect() failed (111: Connection refused)`` when nothing accepts on a TCP peer and
+``connect() to unix:... failed (2: No such file or directory)`` when the socket path does not
+exist (``src/event/ngx_event_connect.c`` ``ngx_event_connect_peer()``, ``ngx_http_upstream.c``
+``ngx_http_upstream_test_connect()``).  Which root cause it is depends on what listens *now* and
+*where*: nothing anywhere (not running), the same port on another address family or another
+socket path (wrong target), or a unit that keeps restarting (crash loop).
+"""
+
+from __future__ import annotations
+
+from why502.analyzers.base import (
+    Candidate,
+    by_peer,
+    claims,
+    config_item,
+    event_item,
+    group_items,
+    groups_of,
+    make_finding,
+    probe_item,
+    upstream_name,
+)
+from why502.evidence.model import (
+    Evidence,
+    FpmPoolFact,
+    ListenerFact,
+    SymptomGroup,
+    TargetFact,
+    UnitFact,
+    split_key,
+)
+from why502.evidence.patch import replace_line
+from why502.findings.model import EvidenceItem, Fix
+
+CONNECT_SYMPTOMS = ("connection-refused", "socket-not-found")
+
+
+def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = []
+    for peer, groups in by_peer(groups_of(ev, *CONNECT_SYMPTOMS)).items():
+        if peer is None:
+            continue
+        target = ev.target(peer)
+        wrong = _wrong_target(ev, peer, target, groups)
+        if wrong:
+            out.append(wrong)
+            continue
+        loop = _crash_loop(ev, peer, target, groups)
+        if loop:
+            out.append(loop)
+            continue
+        out.append(_not_running(ev, peer, target, groups))
+    return out
+
+
+def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tuple[str, str, str]]:
+    """Where the backend really is: (new key, who, why) for listeners/pools near ``peer``."""
+    _host, port, path = split_key(peer)
+    alts: list[tuple[str, str, str]] = []
+    targeted = {t.key for t in ev.targets}
+    if path is not None:
+        for pool in ev.fpm_pools:
+            if pool.key != peer and pool.key not in targeted and _pool_running(ev, pool):
+                alts.append((pool.key, f"PHP-FPM pool [{pool.name}]",
+                             f"listen = {pool.listen} ({pool.file}:{pool.listen_line or pool.line})"))
+        for lst in ev.listeners or ():
+            if (lst.proto == "unix" and lst.path and lst.key != peer and lst.key not in targeted
+                    and _similar_socket(path, lst.path) and lst.key not in {a[0] for a in alts}):
+                alts.append((lst.key, _who(lst), f"listens on {lst.key}"))
+        return alts
+    if port is None:
+        return alts
+    for lst in ev.listeners or ():
+        if lst.proto != "unix" and lst.port == port and lst.key != peer:
+            alts.append((lst.key, _who(lst), f"listens on {lst.key}"))
+    if target is not None and target.kind == "fastcgi":
+        for pool in ev.fpm_pools:
+            if pool.key not in targeted and pool.key != peer and _pool_running(ev, pool):
+                alts.append((pool.key, f"PHP-FPM pool [{pool.name}]", f"listen = {pool.listen}"))
+    return alts
+
+
+def _pool_running(ev: Evidence, pool: FpmPoolFact) -> bool:
+    if ev.listeners is None:
+        return True  # cannot tell; the pool config is still the best lead
+    return bool(ev.listeners_for(pool.key if not pool.key.startswith("0.0.0.0:")
+                                 else "127.0.0.1:" + pool.key.split(":")[1]))
+
+
+def _similar_socket(a: str, b: str) -> bool:
+    name_a, name_b = a.rsplit("/", 1)[-1], b.rsplit("/", 1)[-1]
+    return _stem(name_a) == _stem(name_b) or ("fpm" in name_a and "fpm" in name_b)
+
+
+def _stem(name: str) -> str:
+    return "".join(ch for ch in name.split(".")[0] if ch.isalpha())
+
+
+def _who(lst: ListenerFact) -> str:
+    if lst.process and lst.pid:
+        return f"{lst.process} pid {lst.pid}"
+    return lst.process or "a process"
+
+
+def _wrong_target(ev: Evidence, peer: str, target: TargetFact | None,
+                  groups: list[SymptomGroup]) -> Candidate | None:
+    if ev.listeners is not None and ev.listeners_for(peer):
+        return None  # something listens there now
+    alts = _alternatives(ev, peer, target)
+    if not alts:
+        return None
+    new_key, who, why = alts[0]
+    items: list[EvidenceItem] = [*(i for g in groups for i in group_items(g))]
+    if target:
+        items.append(config_item(target))
+    if ev.probes and peer in ev.probes:
+        items.append(probe_item(ev.probes[peer]))
+    items.append(EvidenceItem(kind="listener" if "pool" not in who else "config",
+                              summary=f"nothing listens on {peer}, but {who} {why}",
+                              source="listeners" if "pool" not in who else None))
+    fix = _retarget_fix(ev, target, peer, new_key)
+    nothing = "nothing listens on" if ev.listeners is not None else "nginx could not connect to"
+    return Candidate(
+        finding=make_finding(
+            "wrong-target", confidence=0.92 if ev.listeners is not None else 0.75, groups=groups,
+            explanation=f"nginx sends requests to {peer}, but {nothing} {peer}; {who} {why}. "
+                        "Point nginx at the address the backend really uses (or make the backend "
+                        "listen where nginx points).",
+            evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups))
+
+
+def _retarget_fix(ev: Evidence, target: TargetFact | None, old: str, new: str) -> Fix:
+    diff = None
+    file = None
+    if target and target.file and target.line:
+        lines = ev.files.get(target.file)
+        if lines and 1 <= target.line <= len(lines):
+            text = lines[target.line - 1]
+            new_text = _swap_address(text, target, old, new)
+            if new_text != text:
+                diff = replace_line(ev.files, target.file, target.line, [new_text])
+                file = target.file
+    new_addr = new if not new.startswith("0.0.0.0:") else "127.0.0.1:" + new.split(":")[1]
+    return Fix(summary=f"point nginx at {new_addr} instead of {old}, then reload nginx",
+               commands=["nginx -t", "systemctl reload nginx"], diff=diff, file=file,
+               notes=["or change the backend to listen on " + old])
+
+
+def _swap_address(text: str, target: TargetFact, old: str, new: str) -> str:
+    new = new if not new.startswith("0.0.0.0:") else "127.0.0.1:" + new.split(":")[1]
+    candidates = [old]
+    if target.host and target.port:
+        candidates.append(f"{target.host}:{target.port}")
+    if target.unix_path:
+        candidates.append(f"unix:{target.unix_path}")
+    for c in candidates:
+        if c in text:
+            return text.replace(c, new, 1)
+    return text
+
+
+def _units_for(ev: Evidence, peer: str) -> list[UnitFact]:
+    names = {lst.process for lst in ev.listeners_for(peer) if lst.process}
+    out = []
+    for unit in ev.units.values():
+        stem = unit.name.removesuffix(".service")
+        if stem in names or any(stem.startswith((n or "")[:6]) for n in names):
+            out.append(unit)
+    if not out and len(ev.units) == 1:
+        out = list(ev.units.values())
+    return out
+
+
+def _crash_loop(ev: Evidence, peer: str, target: TargetFact | None,
+                groups: list[SymptomGroup]) -> Candidate | None:
+    restarts = [e for e in ev.events if e.kind in {"unit-restart"}]
+    failed = [e for e in ev.events if e.kind == "unit-failed"]
+    units = [u for u in ev.units.values() if (u.n_restarts or 0) >= 3]
+    if len(restarts) < 2 and not units:
+        return None
+    items = [*(i for g in groups for i in group_items(g))]
+    items += [event_item(e, f"{e.unit or 'unit'}: {e.detail or 'restart'}") for e in restarts[-3:]]
+    items += [event_item(e, f"{e.unit or 'unit'} failed") for e in failed[-2:]]
+    for u in units:
+        items.append(EvidenceItem(kind="unit", summary=f"{u.name}: {u.active_state}/{u.sub_state}, "
+                                  f"restarted {u.n_restarts} times", source="systemd"))
+    if target:
+        items.append(config_item(target))
+    unit = (units[0].name if units else next((e.unit for e in restarts if e.unit), None)) or "<unit>"
+    fix = Fix(summary=f"find why {unit} exits right after starting, fix that, then start it once",
+              commands=[f"systemctl status {unit}", f"journalctl -u {unit} -n 100 --no-pager",
+                        f"systemctl reset-failed {unit} && systemctl start {unit}"])
+    return Candidate(
+        finding=make_finding(
+            "backend-crash-loop", confidence=0.85, groups=groups,
+            explanation=f"{unit} keeps dying and being restarted by systemd; while it is down nginx "
+                        f"gets connection refused from {peer}. The restarts hide the real error: "
+                        "read the unit's journal for the exit reason.",
+            evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups))
+
+
+def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
+                 groups: list[SymptomGroup]) -> Candidate:
+    items = [*(i for g in groups for i in group_items(g))]
+    if target:
+        items.append(config_item(target))
+    probe = ev.probes.get(peer) if ev.probes else None
+    if probe:
+        items.append(probe_item(probe))
+    up_now = bool(ev.listeners_for(peer)) or (probe is not None and probe.ok)
+    pools = [p for p in ev.fpm_pools if p.key == peer]
+    for pool in pools:
+        items.append(EvidenceItem(kind="config", summary=f"PHP-FPM pool [{pool.name}] is configured "
+                                  f"to listen on {pool.listen}", source=pool.file,
+                                  line=pool.listen_line or pool.line))
+    unit_name = "php-fpm" if pools or (target and target.kind == "fastcgi") else "<backend unit>"
+    for unit in ev.units.values():
+        items.append(EvidenceItem(kind="unit", summary=f"{unit.name}: {unit.active_state}/"
+                                  f"{unit.sub_state}" + (f" (result {unit.result})" if unit.result else ""),
+                                  source="systemd"))
+        if unit.active_state in {"failed", "inactive"}:
+            unit_name = unit.name
+    if ev.listeners is not None and not up_now:
+        items.append(EvidenceItem(kind="listener", summary=f"no process listens on {peer}",
+                                  source="listeners"))
+    if up_now:
+        confidence = 0.55
+        how = (f"Something listens on {peer} now, so the backend was down at the time of these "
+               "errors and has come back (restarted or started late).")
+    elif ev.listeners is not None or probe is not None:
+        confidence = 0.9
+        how = f"Nothing listens on {peer} now and nothing similar listens elsewhere."
+    else:
+        confidence = 0.7
+        how = "Live checks were off (--offline), so whether it is still down was not checked."
+    kind = "socket file does not exist" if peer.startswith("unix:") else "connection refused"
+    fix = Fix(summary=f"start the backend that should serve {peer} and make it start on boot",
+              commands=[f"systemctl status {unit_name}", f"systemctl start {unit_name}",
+                        f"systemctl enable {unit_name}"])
+    return Candidate(
+        finding=make_finding(
+            "backend-not-running", confidence=confidence, groups=groups,
+            explanation=f"nginx could not connect to {peer} ({kind}): no backend was serving it. {how}",
+            evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups))

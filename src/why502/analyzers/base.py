@@ -1,0 +1,211 @@
+"""What every analyzer returns, and the small helpers they share.
+
+An analyzer is a pure function ``analyze(ev: Evidence) -> list[Candidate]``.  A ``Candidate`` is
+a ``Finding`` plus the symptom groups it *claims* to explain, so ranking can fold symptoms into
+the most likely root cause (``why502.analyzers.rank``) instead of listing them twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from why502.catalog import load_catalog
+from why502.evidence.model import (
+    Evidence,
+    ListenerFact,
+    LogEvent,
+    ProbeFact,
+    Sample,
+    SymptomGroup,
+    TargetFact,
+)
+from why502.findings.model import EvidenceItem, Finding, Fix
+
+GroupKey = tuple[str, str | None]  # (symptom, peer)
+
+# Used only when the catalog (catalog/data/causes.toml) lacks an entry; the catalog wins.
+_FALLBACK_TITLES: dict[str, str] = {
+    "backend-not-running": "The backend is not running",
+    "backend-crash-loop": "The backend keeps crashing and restarting",
+    "backend-oom-killed": "The kernel killed the backend for memory (OOM)",
+    "backend-crashed": "The backend died or dropped the connection mid-request",
+    "wrong-target": "nginx points where the backend is not listening",
+    "socket-permissions": "nginx may not connect to the backend's unix socket",
+    "selinux-denial": "SELinux/AppArmor blocks nginx's connection to the backend",
+    "backend-too-slow": "The backend answers later than nginx waits",
+    "workers-exhausted": "Every backend worker is busy",
+    "buffer-too-small": "The backend's response headers exceed nginx's buffer",
+    "keepalive-race": "The backend closes idle keep-alive connections nginx reuses",
+    "keepalive-misconfigured": "Upstream keepalive without HTTP/1.1 and an empty Connection header",
+    "all-upstreams-down": "Every server of the upstream group is marked down",
+    "dns-unresolvable": "The upstream name does not resolve",
+    "upstream-tls-mismatch": "TLS between nginx and the backend fails",
+    "protocol-mismatch": "nginx speaks the wrong protocol to the backend",
+    "upstream-returned-5xx": "The backend itself returned the 5xx",
+    "port-exhaustion": "Ephemeral ports to the backend are used up",
+    "fd-limit": "nginx hit its open-files / worker_connections limit",
+    "app-fatal-error": "The application failed the request (fatal error)",
+    "network-unreachable": "The backend host or route is unreachable",
+    "proxy-misrouted": "Requests never reach the intended backend",
+    "proxy-rate-limited": "nginx's own limit_req/limit_conn rejects requests (503)",
+}
+
+
+@dataclass
+class Candidate:
+    """A finding plus the symptom groups it explains.
+
+    ``fallback``: a generic reading of the symptoms (e.g. "backend crashed" from premature closes)
+    that is dropped when a more specific root cause already explains every group it claims.
+    """
+
+    finding: Finding
+    claims: frozenset[GroupKey] = field(default_factory=frozenset)
+    fallback: bool = False
+
+
+def title(cause: str) -> str:
+    """The catalog title of a root cause."""
+    entry = _catalog_entry(cause)
+    return entry.title if entry else _FALLBACK_TITLES.get(cause, cause)
+
+
+def catalog_fix(cause: str) -> list[str]:
+    """The catalog's generic fix steps for a cause (shown as notes under the specific fix)."""
+    entry = _catalog_entry(cause)
+    return list(entry.fix) if entry else []
+
+
+def _catalog_entry(cause: str):  # type: ignore[no-untyped-def]
+    try:
+        return load_catalog().get(cause)
+    except (OSError, ValueError, TypeError, KeyError, FileNotFoundError, ModuleNotFoundError):
+        return None
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat(timespec="seconds") if t else None
+
+
+def sample_item(s: Sample, summary: str, symptom: str | None, count: int | None = None) -> EvidenceItem:
+    return EvidenceItem(kind="log", summary=summary, source=s.file, line=s.line, time=iso(s.time),
+                        text=s.text, symptom=symptom, count=count)
+
+
+def group_items(g: SymptomGroup, what: str | None = None) -> list[EvidenceItem]:
+    """Evidence for one symptom group: the first line as proof, with the count and time span."""
+    span = ""
+    if g.first and g.last:
+        span = f" between {g.first:%Y-%m-%d %H:%M:%S} and {g.last:%H:%M:%S}"
+    codes = ", ".join(f"{n}×{s}" for s, n in sorted(g.statuses.items()))
+    summary = (what or f"{g.count} × {g.symptom}" + (f" to {g.peer}" if g.peer else "")) + span
+    if codes:
+        summary += f" (client got {codes})"
+    if not g.samples:
+        return [EvidenceItem(kind="stat", summary=summary, symptom=g.symptom, count=g.count)]
+    return [sample_item(g.samples[0], summary, g.symptom, g.count)]
+
+
+def event_item(e: LogEvent, summary: str) -> EvidenceItem:
+    kind = "kernel" if e.source == "kernel" else ("unit" if e.source == "systemd" else "log")
+    return EvidenceItem(kind=kind, summary=summary, source=e.file, line=e.line, time=iso(e.time),
+                        text=e.text, symptom=e.kind)
+
+
+def config_item(t: TargetFact, summary: str | None = None) -> EvidenceItem:
+    directive = f"{t.kind}_pass" if t.kind != "proxy" else "proxy_pass"
+    where = t.pass_file or t.file
+    line = t.pass_line or t.line
+    return EvidenceItem(kind="config", summary=summary or f"{directive} to {t.key}"
+                        + (f" (upstream {t.group})" if t.group else "")
+                        + (f" in server {t.server}" if t.server else "")
+                        + (f" location {t.location}" if t.location else ""),
+                        source=where, line=line)
+
+
+def probe_item(p: ProbeFact) -> EvidenceItem:
+    parts = [f"probe {p.key}:"]
+    parts.append("ok" if p.ok else (p.error or p.connect or "failed"))
+    if p.protocol:
+        parts.append(f"protocol={p.protocol}")
+    if p.detail:
+        parts.append(f"({p.detail})")
+    return EvidenceItem(kind="probe", summary=" ".join(parts), source="probe",
+                        text=p.detail)
+
+
+def listener_item(lst: ListenerFact, summary: str | None = None) -> EvidenceItem:
+    who = f"{lst.process or '?'} pid {lst.pid}" if lst.pid else (lst.process or "a process")
+    return EvidenceItem(kind="listener", summary=summary or f"{who} listens on {lst.key}",
+                        source="listeners")
+
+
+def make_finding(cause: str, *, confidence: float, groups: Sequence[SymptomGroup],
+                 explanation: str, evidence: Iterable[EvidenceItem], fix: Fix | None,
+                 upstream: str | None = None, target: str | None = None,
+                 status_codes: Iterable[int] = ()) -> Finding:
+    """Build a Finding whose count, time span, symptoms and statuses come from ``groups``."""
+    statuses: set[int] = set(status_codes)
+    firsts = [g.first for g in groups if g.first]
+    lasts = [g.last for g in groups if g.last]
+    symptoms: list[str] = []
+    for g in groups:
+        statuses.update(s for s in g.statuses if s >= 500 or s == 9)
+        if g.symptom not in symptoms:
+            symptoms.append(g.symptom)
+    return Finding(
+        cause=cause,
+        title=title(cause),
+        confidence=round(max(0.0, min(1.0, confidence)), 2),
+        status_codes=sorted(statuses),
+        symptoms=symptoms,
+        explanation=explanation,
+        upstream=upstream,
+        target=target,
+        evidence=list(evidence),
+        fix=fix,
+        first_seen=iso(min(firsts)) if firsts else None,
+        last_seen=iso(max(lasts)) if lasts else None,
+        count=sum(g.count for g in groups),
+    )
+
+
+def claims(groups: Iterable[SymptomGroup]) -> frozenset[GroupKey]:
+    return frozenset((g.symptom, g.peer) for g in groups)
+
+
+def groups_of(ev: Evidence, *symptoms: str) -> list[SymptomGroup]:
+    wanted = set(symptoms)
+    return [g for g in ev.symptoms if g.symptom in wanted]
+
+
+def by_peer(groups: Iterable[SymptomGroup]) -> dict[str | None, list[SymptomGroup]]:
+    out: dict[str | None, list[SymptomGroup]] = {}
+    for g in groups:
+        out.setdefault(g.peer, []).append(g)
+    return out
+
+
+def upstream_name(ev: Evidence, peer: str | None) -> str | None:
+    t = ev.target(peer)
+    return t.group if t and t.group else peer
+
+
+def process_matches(a: str | None, b: str | None) -> bool:
+    """Process names match loosely: ``php-fpm8.2`` ~ ``php-fpm: pool www`` ~ ``php-fpm``."""
+    if not a or not b:
+        return False
+    x, y = _norm_proc(a), _norm_proc(b)
+    return bool(x) and bool(y) and (x == y or x.startswith(y) or y.startswith(x))
+
+
+def _norm_proc(name: str) -> str:
+    n = name.strip().lower().split(":")[0].split()[0] if name.strip() else ""
+    n = n.rsplit("/", 1)[-1]
+    for suffix in ("8.1", "8.2", "8.3", "8.4", "7.4", "3"):
+        if n.endswith(suffix) and n != suffix:
+            n = n[: -len(suffix)]
+            break
+    return n

@@ -1,0 +1,168 @@
+"""Capacity: backend-too-slow, workers-exhausted.
+
+``upstream timed out (110: Connection timed out) while reading response header from upstream``
+is nginx's own ``proxy_read_timeout`` timer firing (``ngx_http_upstream.c``
+``ngx_http_upstream_next()`` with ``NGX_HTTP_UPSTREAM_FT_TIMEOUT`` → 504; default 60s,
+``ngx_http_proxy_merge_loc_conf``).  The proof that the backend is merely slow is the access
+log: upstream response times sitting at the configured timeout.  When every worker is busy
+instead, PHP-FPM says ``server reached pm.max_children setting`` (``sapi/fpm/fpm/fpm_process_ctl.c``)
+and a full unix-socket backlog makes connect() fail with EAGAIN (``(11: Resource temporarily
+unavailable)``, special-cased for Linux unix sockets in ``ngx_event_connect_peer()``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from why502.analyzers.base import (
+    Candidate,
+    by_peer,
+    claims,
+    event_item,
+    group_items,
+    groups_of,
+    make_finding,
+    upstream_name,
+)
+from why502.evidence.model import Evidence, FpmPoolFact, Setting, SymptomGroup, TargetFact
+from why502.evidence.patch import replace_line, set_directive
+from why502.findings.model import EvidenceItem, Fix
+
+_SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
+
+
+def seconds(value: str | None) -> float | None:
+    """nginx time value (``60s``, ``2m``, ``500ms``, ``90``) in seconds (``ngx_parse_time``)."""
+    if not value:
+        return None
+    m = _SECONDS.match(value.strip())
+    if not m:
+        return None
+    n = float(m.group(1))
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = []
+    fpm_max = [e for e in ev.events if e.kind == "fpm-max-children"]
+    busy = groups_of(ev, "backlog-full")
+    local_ct = [g for g in groups_of(ev, "connect-timeout") if _is_local(g.peer)]
+    slow_groups = by_peer(groups_of(ev, "read-timeout", "send-timeout"))
+    if fpm_max or busy or local_ct:
+        out.append(_exhausted(ev, fpm_max, busy + local_ct, slow_groups))
+    for peer, groups in slow_groups.items():
+        out.append(_slow(ev, peer, groups, bool(fpm_max)))
+    return out
+
+
+def _is_local(peer: str | None) -> bool:
+    return bool(peer) and (peer.startswith(("unix:", "127.", "[::1]", "localhost")))  # type: ignore[union-attr]
+
+
+def _timeout_setting(t: TargetFact | None) -> tuple[str, Setting | None]:
+    kind = t.kind if t else "proxy"
+    name = f"{kind}_read_timeout"
+    return name, (t.settings.get(name) if t else None)
+
+
+def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: bool) -> Candidate:
+    target = ev.target(peer)
+    name, setting = _timeout_setting(target)
+    timeout = seconds(setting.value) if setting else 60.0
+    items = [i for g in groups for i in group_items(g)]
+    if target:
+        where = "nginx default" if (setting is None or setting.is_default) else \
+            f"{setting.file}:{setting.line}"
+        items.append(EvidenceItem(kind="config", summary=f"{name} {setting.value if setting else '60s'} "
+                                  f"({where})", source=setting.file if setting else target.file,
+                                  line=setting.line if setting else target.line))
+    timing = _timing(ev, peer, target)
+    conf = 0.7
+    if timing is not None:
+        items.append(EvidenceItem(
+            kind="stat", summary=f"access log: {timing.at_timeout} of {timing.requests} requests to "
+                                 f"{timing.upstream} took ≥ the {timeout:g}s timeout"
+                                 + (f"; p95 {timing.p95_ms / 1000:.1f}s" if timing.p95_ms else ""),
+            count=timing.at_timeout))
+        if timing.at_timeout:
+            conf = 0.9
+    if fpm_busy:
+        conf -= 0.15  # busy workers queue requests: exhaustion explains the wait better
+    fix_diff = None
+    if target and timeout:
+        new = f"{int(max(timeout * 2, 30))}s"
+        fix_diff = set_directive(ev.files, name, new, setting_file=setting.file if setting else None,
+                                 setting_line=setting.line if setting else None,
+                                 is_default=setting.is_default if setting else True,
+                                 anchor_file=target.pass_file or target.file,
+                                 anchor_line=target.pass_line or target.line)
+    fix = Fix(summary="make the slow requests faster (profile the endpoint, add an index, move work "
+                      f"to a queue); if they are legitimately slow, raise {name} for that location",
+              commands=["nginx -t", "systemctl reload nginx"], diff=fix_diff,
+              file=(setting.file if setting and not setting.is_default else
+                    (target.pass_file or target.file) if target else None))
+    return Candidate(finding=make_finding(
+        "backend-too-slow", confidence=conf, groups=groups,
+        explanation=f"{peer or 'The backend'} did not send its response header within {name} "
+                    f"({timeout:g}s), so nginx gave up and answered 504.",
+        evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups))
+
+
+def _timing(ev: Evidence, peer: str | None, target: TargetFact | None):  # type: ignore[no-untyped-def]
+    for key in (peer, target.group if target else None):
+        if key and key in ev.access:
+            return ev.access[key]
+    return None
+
+
+def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type: ignore[type-arg]
+               slow: dict[str | None, list[SymptomGroup]]) -> Candidate:
+    items: list[EvidenceItem] = [event_item(e, e.detail or "PHP-FPM reached pm.max_children")
+                                 for e in fpm_max[:2]]
+    if len(fpm_max) > 2:
+        items.append(EvidenceItem(kind="stat", summary=f"{len(fpm_max)} × pm.max_children warnings",
+                                  count=len(fpm_max)))
+    claimed = list(groups)
+    if fpm_max:
+        # queued behind busy children, requests time out: those timeouts are this cause's symptoms
+        for peer, gs in slow.items():
+            if any(p.key == peer for p in ev.fpm_pools) or (ev.target(peer) and
+                                                             ev.target(peer).kind == "fastcgi"):  # type: ignore[union-attr]
+                claimed += gs
+    items += [i for g in claimed for i in group_items(g)]
+    pool = _pool(ev, fpm_max)
+    fix = _pool_fix(ev, pool)
+    conf = 0.9 if fpm_max and (groups or claimed) else (0.8 if fpm_max or groups else 0.6)
+    peer = groups[0].peer if groups else (pool.key if pool else None)
+    return Candidate(finding=make_finding(
+        "workers-exhausted", confidence=conf, groups=claimed,
+        explanation="Every backend worker was busy: new requests queued (or were refused when the "
+                    "listen backlog filled) until nginx gave up."
+                    + (f" PHP-FPM pool [{pool.name}] hit pm.max_children = {pool.max_children}."
+                       if pool and pool.max_children else ""),
+        evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(claimed))
+
+
+def _pool(ev: Evidence, fpm_max: list) -> FpmPoolFact | None:  # type: ignore[type-arg]
+    names = {e.pool for e in fpm_max if e.pool}
+    for p in ev.fpm_pools:
+        if p.name in names:
+            return p
+    return ev.fpm_pools[0] if len(ev.fpm_pools) == 1 else None
+
+
+def _pool_fix(ev: Evidence, pool: FpmPoolFact | None) -> Fix:
+    if pool is None:
+        return Fix(summary="add backend workers (gunicorn --workers, uwsgi processes, "
+                           "pm.max_children) or make requests faster so workers free up sooner",
+                   commands=["ps -eLf | grep -c <backend>"])
+    new = (pool.max_children or 5) * 2
+    diff = None
+    if pool.max_children_line:
+        diff = replace_line(ev.files, pool.file, pool.max_children_line, [f"pm.max_children = {new}"])
+    return Fix(summary=f"raise pm.max_children of pool [{pool.name}] (check RAM: max_children × "
+                       "memory per child must fit), or make the slow scripts faster",
+               commands=["ps -o rss= -C php-fpm8.2 | sort -n | tail -3", "systemctl reload php*-fpm"],
+               diff=diff, file=pool.file)

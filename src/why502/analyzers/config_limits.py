@@ -1,0 +1,206 @@
+"""Config-caused failures: buffer-too-small, keepalive-misconfigured, keepalive-race.
+
+- ``upstream sent too big header while reading response header from upstream``: the status line
+  and headers did not fit ``proxy_buffer_size`` (default one memory page, 4k/8k;
+  ``ngx_http_proxy_module.c`` ``ngx_http_proxy_merge_loc_conf``), 502.
+- Upstream ``keepalive`` only keeps connections open when nginx speaks HTTP/1.1 and does not send
+  ``Connection: close`` (nginx's default for proxied requests is HTTP/1.0 + ``Connection: close``;
+  docs: ngx_http_upstream_module ``keepalive``).
+- With keep-alive working, a backend whose idle timeout is shorter than nginx's reuse window closes
+  the connection just as nginx reuses it: sporadic resets / premature closes.
+"""
+
+from __future__ import annotations
+
+from why502.analyzers.base import (
+    Candidate,
+    by_peer,
+    claims,
+    config_item,
+    group_items,
+    groups_of,
+    make_finding,
+    upstream_name,
+)
+from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.evidence.patch import combine, insert_after, set_directive
+from why502.findings.model import EvidenceItem, Fix
+
+_UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
+
+
+def size_bytes(value: str | None) -> int | None:
+    """nginx size value (``4k``, ``8K``, ``1m``, ``4096``) in bytes (``ngx_parse_size``)."""
+    if not value:
+        return None
+    v = value.strip()
+    mult = _UNITS.get(v[-1:], 1)
+    digits = v[:-1] if v[-1:] in _UNITS else v
+    return int(digits) * mult if digits.isdigit() else None
+
+
+def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = []
+    for peer, groups in by_peer(groups_of(ev, "header-too-big")).items():
+        out.append(_buffer(ev, peer, groups))
+    out += _keepalive(ev)
+    return out
+
+
+def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    target = ev.target(peer)
+    kind = target.kind if target else "proxy"
+    name = f"{kind}_buffer_size"
+    setting = target.settings.get(name) if target else None
+    current = size_bytes(setting.value) if setting else 4096
+    current = current or 4096
+    probe = ev.probes.get(peer) if ev.probes and peer else None
+    needed = probe.header_bytes if probe and probe.header_bytes else None
+    new_bytes = max(current * 2, 8192)
+    if needed:
+        while new_bytes < needed + 1024:
+            new_bytes *= 2
+    new = f"{new_bytes // 1024}k"
+    items = [i for g in groups for i in group_items(g)]
+    items.append(EvidenceItem(
+        kind="config", summary=f"{name} {setting.value if setting else '4k'}"
+        + (" (nginx default: one memory page)" if setting is None or setting.is_default else ""),
+        source=setting.file if setting and not setting.is_default else (target.file if target else None),
+        line=setting.line if setting and not setting.is_default else (target.line if target else None)))
+    if needed:
+        items.append(EvidenceItem(kind="probe", summary=f"the backend's response header is {needed} "
+                                  f"bytes, more than {current}", source="probe"))
+    diff = None
+    if target:
+        lines = [f"{name} {new};"]
+        # proxy_busy_buffers_size defaults to 2 × max(buffer_size, buffers.size) and must stay
+        # below (buffers.num - 1) × buffers.size (ngx_http_proxy_merge_loc_conf): above 8k the
+        # default "8 4k" buffers are too small, so raise them with it.
+        if new_bytes > 8192:
+            lines.append(f"{kind}_buffers 8 {new};")
+        if setting and not setting.is_default:
+            diff = set_directive(ev.files, name, new, setting_file=setting.file,
+                                 setting_line=setting.line, is_default=False,
+                                 anchor_file=target.pass_file or target.file,
+                                 anchor_line=target.pass_line or target.line)
+            if new_bytes > 8192:
+                diff = combine([diff]) if diff else None
+        else:
+            diff = insert_after(ev.files, target.pass_file or target.file,
+                                target.pass_line or target.line, lines)
+    return Candidate(finding=make_finding(
+        "buffer-too-small", confidence=0.93, groups=groups,
+        explanation=f"The response headers from {peer or 'the backend'} (often many or large "
+                    f"Set-Cookie / CSP headers) did not fit {name} ({setting.value if setting else '4k'}), "
+                    "so nginx refused the response with 502.",
+        evidence=items,
+        fix=Fix(summary=f"raise {name} to {new} for this location (or send smaller headers)",
+                commands=["nginx -t", "systemctl reload nginx",
+                          f"curl -sI http://{peer or 'backend'}/ | wc -c  # header size"],
+                diff=diff, file=(target.pass_file or target.file) if target else None),
+        upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
+
+
+def _keepalive_ok(t: TargetFact) -> tuple[bool, list[str]]:
+    """Is upstream keep-alive effective for this location?  Returns (ok, what is missing)."""
+    if t.kind != "proxy":
+        keep = t.settings.get("fastcgi_keep_conn")
+        ok = t.kind != "fastcgi" or (keep is not None and keep.value == "on")
+        return ok, [] if ok else ["fastcgi_keep_conn on;"]
+    missing = []
+    version = t.settings.get("proxy_http_version")
+    if version is None or version.value != "1.1":
+        missing.append("proxy_http_version 1.1;")
+    conn = t.settings.get("proxy_set_header:Connection")
+    if conn is None or conn.value.strip("\"'") != "":
+        missing.append('proxy_set_header Connection "";')
+    return not missing, missing
+
+
+def _keepalive(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = []
+    drop_symptoms = ("connection-reset", "premature-close", "broken-pipe")
+    exhaustion = groups_of(ev, "port-exhaustion")
+    for gname, group in ev.groups.items():
+        if not group.keepalive:
+            continue
+        members = [t for t in ev.targets if t.group == gname]
+        if not members:
+            continue
+        peers = set(group.servers) | {gname}
+        related = [g for g in ev.symptoms if g.peer in peers]
+        bad = [t for t in members if not _keepalive_ok(t)[0]]
+        if bad:
+            t = bad[0]
+            _, missing = _keepalive_ok(t)
+            tw = sum(ev.time_wait.get(p, 0) for p in group.servers)
+            claimed = [g for g in exhaustion if g.peer in peers]
+            if not related and tw < 1000 and not ev.access.get(gname):
+                conf = 0.35
+            else:
+                conf = 0.75 if claimed or tw >= 1000 else 0.4
+            items = [EvidenceItem(kind="config", summary=f"upstream {gname} has keepalive "
+                                  f"{group.keepalive}", source=group.file, line=group.line),
+                     config_item(t, f"proxy_pass to {gname} without {' '.join(missing)}")]
+            if tw:
+                items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {gname} in TIME_WAIT",
+                                          count=tw))
+            items += [i for g in claimed for i in group_items(g)]
+            diff = insert_after(ev.files, t.pass_file or t.file, t.pass_line or t.line, missing)
+            out.append(Candidate(finding=make_finding(
+                "keepalive-misconfigured", confidence=conf, groups=claimed,
+                explanation=f"upstream {gname} asks for keep-alive connections, but nginx proxies "
+                            "with HTTP/1.0 and 'Connection: close' unless told otherwise, so every "
+                            "request opens a new connection (and leaves a TIME_WAIT socket).",
+                evidence=items,
+                fix=Fix(summary="speak HTTP/1.1 to the upstream and clear the Connection header",
+                        commands=["nginx -t", "systemctl reload nginx"], diff=diff,
+                        file=t.pass_file or t.file),
+                upstream=gname, target=t.key), claims=claims(claimed)))
+            continue
+        drops = [g for g in related if g.symptom in drop_symptoms]
+        if not drops:
+            continue
+        timing = ev.access.get(gname)
+        total = timing.requests if timing else 0
+        n = sum(g.count for g in drops)
+        sporadic = bool(total) and n / total < 0.05
+        conf = 0.7 if sporadic else 0.55
+        items = [i for g in drops for i in group_items(g)]
+        items.append(EvidenceItem(kind="config", summary=f"upstream {gname} keeps {group.keepalive} "
+                                  "idle connections per worker (keepalive_timeout 60s default)",
+                                  source=group.file, line=group.line))
+        if total:
+            items.append(EvidenceItem(kind="stat", summary=f"{n} of {total} requests failed "
+                                      f"({100 * n / total:.2f}%): sporadic, not a dead backend"))
+        anchor = group.file, group.line
+        diff = None
+        if group.file and group.line:
+            diff = _after_keepalive(ev, gname)
+        out.append(Candidate(finding=make_finding(
+            "keepalive-race", confidence=conf, groups=drops,
+            explanation=f"The servers of upstream {gname} close idle keep-alive connections sooner "
+                        "than nginx stops reusing them, so a request sometimes lands on a "
+                        "connection the backend is closing.",
+            evidence=items,
+            fix=Fix(summary="make nginx drop idle upstream connections before the backend does "
+                            "(keepalive_timeout below the backend's idle timeout), or raise the "
+                            "backend's keep-alive timeout",
+                    commands=["nginx -t", "systemctl reload nginx"], diff=diff, file=anchor[0],
+                    notes=["gunicorn: --keep-alive 75; node: server.keepAliveTimeout = 75000"]),
+            upstream=gname), claims=claims(drops)))
+    return out
+
+
+def _after_keepalive(ev: Evidence, gname: str) -> str | None:
+    group = ev.groups[gname]
+    lines = ev.files.get(group.file or "")
+    if not lines or not group.line:
+        return None
+    for i in range(group.line - 1, min(len(lines), group.line + 40)):
+        if lines[i].strip().startswith("keepalive ") or lines[i].strip().startswith("keepalive\t"):
+            return insert_after(ev.files, group.file, i + 1, ["keepalive_timeout 4s;"])
+        if lines[i].strip() == "}":
+            break
+    return set_directive(ev.files, "keepalive_timeout", "4s", setting_file=None, setting_line=None,
+                         is_default=True, anchor_file=group.file, anchor_line=group.line)

@@ -1,0 +1,195 @@
+"""Reaching the backend at all: all-upstreams-down, dns-unresolvable, network-unreachable,
+port-exhaustion, fd-limit.
+
+- ``no live upstreams while connecting to upstream``: the balancer found every server failed
+  (``max_fails`` within ``fail_timeout``) or ``down`` (``ngx_http_upstream_round_robin.c``
+  ``ngx_http_upstream_get_round_robin_peer()`` → ``NGX_BUSY``), 502.
+- ``host not found in upstream`` / ``%V could not be resolved`` / ``no resolver defined to resolve``
+  (``ngx_http_upstream.c`` ``ngx_http_upstream_resolve_handler()``, ``…init_request()``), 502.
+- ``(113: No route to host)`` / ``(101: Network is unreachable)`` and connect timeouts to remote
+  hosts: the route or a firewall.
+- ``(99: Cannot assign requested address) while connecting to upstream``: no free ephemeral port
+  towards that peer (``ngx_event_connect_peer()`` [crit]).
+- ``socket() failed (24: Too many open files)`` / ``worker_connections are not enough``: nginx
+  itself ran out of descriptors (``ngx_event_connect_peer()``, ``ngx_get_connection()``), 500.
+"""
+
+from __future__ import annotations
+
+from why502.analyzers.base import (
+    Candidate,
+    by_peer,
+    claims,
+    config_item,
+    event_item,
+    group_items,
+    groups_of,
+    make_finding,
+    probe_item,
+    upstream_name,
+)
+from why502.evidence.model import Evidence, SymptomGroup, split_key
+from why502.evidence.patch import insert_after, set_directive
+from why502.findings.model import EvidenceItem, Fix
+
+
+def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = []
+    for peer, groups in by_peer(groups_of(ev, "no-live-upstreams")).items():
+        out.append(_all_down(ev, peer, groups))
+    for peer, groups in by_peer(groups_of(ev, "dns-failure")).items():
+        out.append(_dns(ev, peer, groups))
+    unreachable = groups_of(ev, "unreachable") + [
+        g for g in groups_of(ev, "connect-timeout") if not _local(g.peer)]
+    for peer, groups in by_peer(unreachable).items():
+        out.append(_unreachable(ev, peer, groups))
+    for peer, groups in by_peer(groups_of(ev, "port-exhaustion")).items():
+        out.append(_ports(ev, peer, groups))
+    fd = groups_of(ev, "fd-exhaustion")
+    if fd:
+        out.append(_fd(ev, fd))
+    return out
+
+
+def _local(peer: str | None) -> bool:
+    if not peer:
+        return False
+    host, _, path = split_key(peer)
+    return path is not None or (host or "").startswith("127.") or host in {"::1", "localhost"}
+
+
+def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Candidate:
+    group = ev.groups.get(name or "")
+    items = [i for g in groups for i in group_items(g)]
+    marked = [e for e in ev.events if e.kind == "upstream-marked-down"]
+    items += [event_item(e, "nginx marked a server down") for e in marked[:2]]
+    marked_groups = [g for g in ev.symptoms if g.symptom == "upstream-marked-down"]
+    items += [i for g in marked_groups[:2] for i in group_items(g)]
+    if group:
+        items.append(EvidenceItem(kind="config", summary=f"upstream {group.name}: servers "
+                                  f"{', '.join(group.servers)}", source=group.file, line=group.line))
+        causes = [g for g in ev.symptoms if g.peer in group.servers
+                  and g.symptom not in {"upstream-marked-down"}]
+        for g in causes[:3]:
+            items += group_items(g, f"{g.count} × {g.symptom} to {g.peer} (what marked it failed)")
+    return Candidate(finding=make_finding(
+        "all-upstreams-down", confidence=0.8, groups=groups + marked_groups,
+        explanation=f"Every server of upstream {name} was marked failed (max_fails within "
+                    "fail_timeout) or down, so nginx had no server to try and answered 502 at once. "
+                    "The failures that marked them are the real problem (see the other findings).",
+        evidence=items,
+        fix=Fix(summary="fix the failing servers (other findings); then consider max_fails/"
+                        "fail_timeout and a backup server",
+                commands=["nginx -T | grep -A8 'upstream " + (name or "") + "'"]),
+        upstream=name, target=name), claims=claims(groups + marked_groups))
+
+
+def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    target = ev.target(peer)
+    items = [i for g in groups for i in group_items(g)]
+    text = " ".join(s.text for g in groups for s in g.samples)
+    no_resolver = "no resolver defined" in text
+    variable = [t for t in ev.targets if t.uses_variables]
+    probe = ev.probes.get(peer) if ev.probes and peer else None
+    if probe:
+        items.append(probe_item(probe))
+    if target:
+        items.append(config_item(target))
+    diff = None
+    if no_resolver and variable:
+        t = variable[0]
+        items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
+        diff = insert_after(ev.files, t.pass_file or t.file, t.pass_line or t.line,
+                            ["resolver 127.0.0.53 valid=30s;"])
+    host = split_key(peer)[0] if peer else None
+    return Candidate(finding=make_finding(
+        "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,
+        explanation=("proxy_pass uses variables, so nginx resolves the name per request and needs a "
+                     "'resolver' directive, which is missing." if no_resolver else
+                     f"The upstream name {host or peer} does not resolve, so nginx cannot connect."),
+        evidence=items,
+        fix=Fix(summary="add a resolver for the variable proxy_pass" if no_resolver else
+                f"fix the name {host or ''} (typo, DNS record, /etc/hosts) or use an address",
+                commands=[f"getent hosts {host or '<name>'}", "nginx -t", "systemctl reload nginx"],
+                diff=diff, file=(variable[0].pass_file or variable[0].file) if diff else None),
+        upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
+
+
+def _unreachable(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    host = split_key(peer)[0] if peer else None
+    items = [i for g in groups for i in group_items(g)]
+    probe = ev.probes.get(peer) if ev.probes and peer else None
+    if probe:
+        items.append(probe_item(probe))
+    target = ev.target(peer)
+    if target:
+        items.append(config_item(target))
+    return Candidate(finding=make_finding(
+        "network-unreachable", confidence=0.8 if probe and not probe.ok else 0.7, groups=groups,
+        explanation=f"The route to {peer} is down or filtered: packets do not reach the backend "
+                    "host (host down, firewall dropping/rejecting, no route).",
+        evidence=items,
+        fix=Fix(summary=f"restore the route/host or open the firewall towards {peer}",
+                commands=[f"ip route get {host or '<host>'}", f"ping -c2 {host or '<host>'}",
+                          "iptables -S | head -50"]),
+        upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
+
+
+def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    items = [i for g in groups for i in group_items(g)]
+    rng = ev.sysctls.get("net.ipv4.ip_local_port_range")
+    if rng:
+        items.append(EvidenceItem(kind="process", summary=f"net.ipv4.ip_local_port_range = {rng}",
+                                  source="/proc/sys/net/ipv4/ip_local_port_range"))
+    tw = ev.time_wait.get(peer or "", 0)
+    if tw:
+        items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {peer} in TIME_WAIT", count=tw))
+    target = ev.target(peer)
+    diff = None
+    if target and target.group and target.group in ev.groups and not ev.groups[target.group].keepalive:
+        g = ev.groups[target.group]
+        diff = insert_after(ev.files, g.file, g.line, ["keepalive 32;"])
+    return Candidate(finding=make_finding(
+        "port-exhaustion", confidence=0.85, groups=groups,
+        explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "
+                    "connect() fails with EADDRNOTAVAIL: each request opens a new connection.",
+        evidence=items,
+        fix=Fix(summary="reuse connections: upstream keepalive + proxy_http_version 1.1 + "
+                        "proxy_set_header Connection \"\"; widen the port range",
+                commands=[f"ss -tan state time-wait dst {(peer or '').split(':')[0]} | wc -l",
+                          "sysctl -w net.ipv4.ip_local_port_range='1024 65000'"], diff=diff),
+        upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
+
+
+def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
+    items = [i for g in groups for i in group_items(g)]
+    s = ev.worker_rlimit_nofile
+    wc = ev.worker_connections
+    nofile = ev.limits.get("nginx-nofile")
+    if nofile:
+        items.append(EvidenceItem(kind="process", summary=f"nginx worker open-files limit {nofile}"))
+    if wc:
+        items.append(EvidenceItem(kind="config", summary=f"worker_connections {wc.value}",
+                                  source=wc.file, line=wc.line))
+    text = " ".join(x.text for g in groups for x in g.samples)
+    conns = "worker_connections are not enough" in text
+    diff = None
+    if conns and wc and wc.file and not wc.is_default:
+        n = int(wc.value) * 4 if wc.value.isdigit() else 4096
+        diff = set_directive(ev.files, "worker_connections", str(n), setting_file=wc.file,
+                             setting_line=wc.line, is_default=False, anchor_file=None, anchor_line=None)
+    elif ev.nginx_conf_file and (s is None or s.is_default):
+        lines = ev.files.get(ev.nginx_conf_file, ())
+        idx = next((i + 1 for i, x in enumerate(lines) if x.strip().startswith("worker_processes")), None)
+        if idx:
+            diff = insert_after(ev.files, ev.nginx_conf_file, idx, ["worker_rlimit_nofile 65535;"])
+    return Candidate(finding=make_finding(
+        "fd-limit", confidence=0.9, groups=groups,
+        explanation=("nginx ran out of worker_connections (each proxied request needs two)."
+                     if conns else "nginx workers hit their open-files limit, so socket() fails "
+                     "and nginx answers 500."),
+        evidence=items,
+        fix=Fix(summary="raise worker_rlimit_nofile / worker_connections (and LimitNOFILE= of "
+                        "nginx.service)", commands=["cat /proc/$(pgrep -o nginx)/limits | grep files",
+                                                    "nginx -t", "systemctl reload nginx"],
+                diff=diff, file=ev.nginx_conf_file if diff else None)), claims=claims(groups))

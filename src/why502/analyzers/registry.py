@@ -1,0 +1,48 @@
+"""THE list of analyzers (one module per cause family).
+
+One explicit registry, no discovery magic (DESIGN.md, "listed in one explicit registry"): adding a
+family means adding a module and one line here.  Each entry is a pure function
+``Evidence -> list[Candidate]``; ``why502.analyzers.rank.run_all`` calls them in this order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from why502.analyzers import (
+    application,
+    backend_death,
+    backend_down,
+    capacity,
+    config_limits,
+    connectivity,
+    permissions,
+    protocol,
+    routing,
+)
+from why502.analyzers.base import Candidate
+from why502.evidence.model import Evidence
+
+Analyzer = Callable[[Evidence], list[Candidate]]
+
+# family name -> (analyzer, root causes it can produce)
+REGISTRY: dict[str, tuple[Analyzer, tuple[str, ...]]] = {
+    "backend-down": (backend_down.analyze,
+                     ("backend-not-running", "wrong-target", "backend-crash-loop")),
+    "backend-death": (backend_death.analyze, ("backend-oom-killed", "backend-crashed")),
+    "permissions": (permissions.analyze, ("socket-permissions", "selinux-denial")),
+    "capacity": (capacity.analyze, ("backend-too-slow", "workers-exhausted")),
+    "config-limits": (config_limits.analyze,
+                      ("buffer-too-small", "keepalive-misconfigured", "keepalive-race")),
+    "connectivity": (connectivity.analyze,
+                     ("all-upstreams-down", "dns-unresolvable", "network-unreachable",
+                      "port-exhaustion", "fd-limit")),
+    "protocol": (protocol.analyze, ("upstream-tls-mismatch", "protocol-mismatch")),
+    "application": (application.analyze, ("upstream-returned-5xx", "app-fatal-error")),
+    "routing": (routing.analyze, ("proxy-rate-limited", "proxy-misrouted")),
+}
+
+
+def causes() -> list[str]:
+    """Every root cause some analyzer can produce."""
+    return [c for _, produced in REGISTRY.values() for c in produced]

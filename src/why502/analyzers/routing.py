@@ -1,0 +1,59 @@
+"""Requests that never reach the right backend: proxy-rate-limited, proxy-misrouted.
+
+- ``limiting requests, excess: ... by zone "%V"`` / ``limiting connections by zone "%V"``: nginx's
+  own ``limit_req``/``limit_conn`` rejected the request with ``limit_req_status`` /
+  ``limit_conn_status`` (default 503; ``ngx_http_limit_req_module.c``,
+  ``ngx_http_limit_conn_module.c``).  No backend was involved.
+- A ``proxy_pass`` whose target is one of nginx's own ``listen`` addresses sends requests back into
+  nginx (a loop that ends in ``worker_connections are not enough`` or 508/500/502): the request
+  never reaches the intended backend.
+"""
+
+from __future__ import annotations
+
+from why502.analyzers.base import (
+    Candidate,
+    claims,
+    config_item,
+    group_items,
+    make_finding,
+)
+from why502.evidence.model import Evidence
+from why502.findings.model import EvidenceItem, Fix
+
+RATE_SYMPTOMS = ("rate-limited", "limit-req", "limit-conn", "proxy-rate-limited", "limit-exceeded")
+
+
+def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = []
+    limited = [g for g in ev.symptoms if g.symptom in RATE_SYMPTOMS]
+    if limited:
+        items = [i for g in limited for i in group_items(g)]
+        items += [EvidenceItem(kind="config", summary=f"{s.value}", source=s.file, line=s.line)
+                  for s in ev.limits_config[:3]]
+        zone = next((s.value for s in ev.limits_config), None)
+        out.append(Candidate(finding=make_finding(
+            "proxy-rate-limited", confidence=0.92, groups=limited,
+            explanation="nginx itself rejected these requests with 503: they exceeded a limit_req / "
+                        "limit_conn zone. The backend never saw them.",
+            evidence=items,
+            fix=Fix(summary="raise the zone's rate/burst (add nodelay) if the traffic is legitimate, "
+                            "or set limit_req_status 429 so clients can tell it from an outage",
+                    commands=["nginx -T | grep -n -E 'limit_(req|conn)'"],
+                    notes=[f"current: {zone}"] if zone else []),
+            status_codes=[503]), claims=claims(limited)))
+    own = set(ev.nginx_listens)
+    for t in ev.targets:
+        if t.key in own or (t.host in {"127.0.0.1", "localhost"} and f"0.0.0.0:{t.port}" in own):
+            related = [g for g in ev.symptoms if g.peer == t.key]
+            items = [config_item(t, f"{t.kind}_pass to {t.key}, which is nginx's own listen address")]
+            items += [i for g in related for i in group_items(g)]
+            out.append(Candidate(finding=make_finding(
+                "proxy-misrouted", confidence=0.8 if related else 0.5, groups=related,
+                explanation=f"proxy_pass sends requests to {t.key}, where nginx itself listens: "
+                            "the request loops back into nginx instead of reaching the backend.",
+                evidence=items,
+                fix=Fix(summary="point proxy_pass at the backend's address, not nginx's own listener",
+                        commands=["nginx -T | grep -n -E 'listen|proxy_pass'"]),
+                upstream=t.group or t.key, target=t.key), claims=claims(related)))
+    return out

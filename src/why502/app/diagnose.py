@@ -1,0 +1,598 @@
+"""``why502 diagnose``: read the world once, join the evidence, run the analyzers, build a Report.
+
+What is read (DESIGN.md, "the pipeline"):
+
+- the nginx config (``--nginx-conf``, else ``nginx -T``, else ``/etc/nginx/nginx.conf``);
+- the error and access logs it names (or ``--error-log``/``--access-log``), rotated sets included,
+  limited to ``--since``;
+- PHP-FPM pools and log (``--fpm-conf``/``--fpm-log`` or discovered), the kernel log
+  (``--kernel-log`` or ``dmesg``/journal);
+- live: the listening sockets and their processes, a probe of every target of the config (and
+  nothing else), unix-socket permissions, systemd units, SELinux, sysctls.  ``--offline`` turns
+  every live/system read off (no probes, no /proc, no journal).
+
+Every input that cannot be read becomes a ``Diagnostic``; only "nothing at all to read" is an
+``InputError`` (exit 3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from why502 import __version__
+from why502.analyzers.rank import run_all
+from why502.errors import InputError, UsageError
+from why502.evidence.build import (
+    LogAggregator,
+    config_facts,
+    fpm_pool_fact,
+    limit_settings,
+    listener_fact,
+    nginx_listens,
+    probe_fact,
+)
+from why502.evidence.model import Evidence, Setting, SocketStat, UnitFact, UpstreamTiming, split_key
+from why502.findings.model import (
+    Diagnostic,
+    Report,
+    TimelineEvent,
+    TimelinePoint,
+    UpstreamSummary,
+)
+
+BATCH_BYTES = 8 << 20
+
+
+@dataclass
+class DiagnoseOptions:
+    """Command-line choices of ``why502 diagnose`` (all optional: discovery fills the rest)."""
+
+    nginx_conf: str | None = None
+    error_logs: list[str] = field(default_factory=list)
+    access_logs: list[str] = field(default_factory=list)
+    fpm_conf: str | None = None
+    fpm_logs: list[str] = field(default_factory=list)
+    kernel_log: str | None = None
+    since: str | None = None
+    offline: bool = False
+    demo: bool = False
+    probe_timeout: float = 2.0
+    now: datetime | None = None  # for tests / recorded incidents: "now" for --since
+
+
+def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
+    """``30m``, ``2h``, ``1d``, ``90s`` ago, or an ISO time (``2026-05-01T08:00``)."""
+    if not value:
+        return None
+    now = now or datetime.now()
+    v = value.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if v[:-1].isdigit() and v[-1:] in units:
+        return now - timedelta(seconds=int(v[:-1]) * units[v[-1]])
+    try:
+        return datetime.fromisoformat(v).replace(tzinfo=None)
+    except ValueError:
+        raise UsageError(f"--since {value!r}: use 30m, 2h, 1d or an ISO time like 2026-05-01T08:00"
+                         ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def diagnose(options: DiagnoseOptions) -> Report:
+    """Run the whole diagnosis and return the Report (findings ordered most likely first)."""
+    if options.demo:
+        return _demo(options)
+    started = time.monotonic()
+    diags: list[Diagnostic] = []
+    inputs: dict[str, Any] = {"offline": options.offline}
+    since = parse_since(options.since, options.now)
+    if since:
+        inputs["since"] = since.isoformat(timespec="seconds")
+
+    cfg = _load_config(options, diags, inputs)
+    targets, groups, files = config_facts(cfg) if cfg is not None else ([], {}, {})
+    inputs["targets"] = sorted({t.key for t in targets})
+
+    # logs -------------------------------------------------------------------------------
+    error_logs = _log_paths(options.error_logs, cfg, "error", diags)
+    access_logs = _log_paths(options.access_logs, cfg, "access", diags)
+    fpm_pools_raw: list[Any] = []
+    fpm_config: Any = None
+    if options.fpm_conf or not options.offline:
+        fpm_pools_raw, fpm_config = _fpm_pools(options.fpm_conf, diags,
+                                               explicit=bool(options.fpm_conf))
+    fpm_logs = list(options.fpm_logs) or _fpm_log_paths(fpm_config, options)
+    kernel_logs = [options.kernel_log] if options.kernel_log else []
+    if cfg is None and not (error_logs or access_logs or fpm_logs or kernel_logs):
+        raise InputError(_nothing_reason(options))
+    agg = LogAggregator()
+    read: dict[str, list[str]] = {}
+    for kind, paths in (("error_logs", error_logs), ("fpm_logs", fpm_logs),
+                        ("kernel_logs", kernel_logs)):
+        read[kind] = _classify_into(agg, paths, since, diags, explicit=_explicit(kind, options))
+    inputs.update(read)
+
+    # FPM facts need the pool files' lines for diffs
+    for pool in fpm_pools_raw:
+        pfile = getattr(pool, "file", None)
+        if pfile and pfile not in files:
+            with contextlib.suppress(OSError):
+                files[pfile] = tuple(Path(pfile).read_text(encoding="utf-8", errors="replace")
+                                     .splitlines())
+    fpm_pools = tuple(fpm_pool_fact(p, files) for p in fpm_pools_raw)
+
+    # live / system ------------------------------------------------------------------------
+    live: dict[str, Any] = {}
+    if not options.offline:
+        live = _live(cfg, targets, fpm_pools, since, diags, options, agg)
+    events = agg.events() + live.get("events", [])
+    access = _access(access_logs, cfg, targets, since, diags, inputs)
+
+    ev = Evidence(
+        targets=tuple(targets), groups=groups, symptoms=tuple(agg.groups()),
+        events=tuple(sorted(events, key=lambda e: e.time or datetime.min)),
+        probes=live.get("probes"), listeners=live.get("listeners"), fpm_pools=fpm_pools,
+        sockets=live.get("sockets", {}), units=live.get("units", {}), access=access,
+        nginx_user=live.get("user") or (cfg.user.split()[0] if cfg is not None and cfg.user else None),
+        nginx_user_groups=live.get("user_groups", ()),
+        nginx_conf_file=cfg.main_file if cfg is not None else None,
+        worker_connections=_wc(cfg), worker_rlimit_nofile=_rlimit(cfg),
+        selinux_mode=live.get("selinux"), sysctls=live.get("sysctls", {}),
+        limits=live.get("limits", {}), time_wait=live.get("time_wait", {}), files=files,
+        nginx_listens=nginx_listens(cfg) if cfg is not None else (),
+        limits_config=limit_settings(cfg) if cfg is not None else (),
+        offline=options.offline, now=options.now or datetime.now())
+    findings, adiags = run_all(ev)
+    diags += adiags
+    inputs["log_lines_recognised"] = agg.lines
+    inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    return Report(
+        findings=findings, diagnostics=diags, inputs=inputs,
+        timeline=_timeline(ev, access), events=_events(ev),
+        upstreams=_upstreams(ev, live.get("probe_dicts", {})),
+        generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+        host=socket.gethostname(), tool_version=__version__)
+
+
+def _explicit(kind: str, options: DiagnoseOptions) -> bool:
+    return {"error_logs": bool(options.error_logs), "fpm_logs": bool(options.fpm_logs),
+            "kernel_logs": bool(options.kernel_log)}[kind]
+
+
+def _nothing_reason(options: DiagnoseOptions) -> str:
+    from why502.sources.nginx import DEFAULT_CONF, find_nginx
+
+    if options.nginx_conf:
+        return f"cannot read nginx config {options.nginx_conf}"
+    if find_nginx() is None and not os.path.exists(DEFAULT_CONF):
+        return ("nothing to diagnose: nginx is not installed and /etc/nginx/nginx.conf does not "
+                "exist (pass --nginx-conf FILE and/or --error-log FILE, or try --demo)")
+    return ("nothing to diagnose: no readable nginx config or log (pass --nginx-conf/--error-log; "
+            "run as root to read /etc/nginx and /var/log/nginx)")
+
+
+def _load_config(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict[str, Any]) -> Any:
+    from why502.sources.nginx import DEFAULT_CONF, find_nginx, load_config
+
+    if options.nginx_conf is None and find_nginx() is None and not os.path.exists(DEFAULT_CONF):
+        diags.append(Diagnostic("info", "nginx is not installed and /etc/nginx/nginx.conf does not "
+                                "exist: diagnosing from the logs given only"))
+        return None
+    try:
+        cfg = load_config(options.nginx_conf)
+    except InputError as err:
+        if options.nginx_conf is not None:
+            raise
+        diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
+        return None
+    for p in cfg.problems:
+        sev = p.severity if p.severity in ("info", "warning", "error") else "warning"
+        diags.append(Diagnostic(sev, p.message, f"{p.file}:{p.line}" if p.file else None))  # type: ignore[arg-type]
+    inputs["nginx_conf"] = cfg.main_file
+    inputs["nginx_conf_source"] = cfg.source
+    inputs["config_files"] = list(cfg.files)
+    return cfg
+
+
+def _log_paths(given: list[str], cfg: Any, kind: str, diags: list[Diagnostic]) -> list[str]:
+    if given:
+        return list(given)
+    if cfg is None:
+        return []
+    targets = cfg.error_logs if kind == "error" else cfg.access_logs
+    out: list[str] = []
+    for lt in targets:
+        path = lt.path
+        if lt.is_off or path.startswith(("syslog:", "memory:")) or path in ("stderr", "/dev/stderr",
+                                                                          "/dev/stdout"):
+            continue
+        if "$" in path:
+            diags.append(Diagnostic("info", f"{kind} log path with variables not read: {path}"))
+            continue
+        if path not in out:
+            out.append(path)
+    return out
+
+
+def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
+                   diags: list[Diagnostic], explicit: bool) -> list[str]:
+    """Classify every line of ``paths`` (rotated sets, .gz) into ``agg``; return files read."""
+    if not paths:
+        return []
+    import polars as pl
+
+    from why502.parsers.errorlog_batch import classify_series
+    from why502.sources.logfiles import expand_inputs, iter_batches
+
+    done: list[str] = []
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            if explicit:
+                raise InputError(f"cannot read {path}: No such file or directory")
+            diags.append(Diagnostic("warning", f"log not found: {path}", path))
+            continue
+        try:
+            files = [str(p) for p in expand_inputs([path])]
+        except OSError as err:
+            if explicit:
+                raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+            diags.append(Diagnostic("warning", f"cannot read {path}: {err.strerror or err}", path))
+            continue
+        for f in files:
+            try:
+                for batch in iter_batches([f], batch_bytes=BATCH_BYTES):
+                    lines = batch.lines if isinstance(batch.lines, list) else \
+                        str(batch.lines).splitlines()
+                    series = pl.Series("line", lines, dtype=pl.Utf8)
+                    df = classify_series(series)
+                    if df.height == 0:
+                        continue
+                    df = df.with_columns(
+                        pl.Series("text", series.gather(df["idx"].cast(pl.UInt32)).to_list(),
+                                  dtype=pl.Utf8),
+                        (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
+                        pl.lit(batch.path or f).alias("file"))
+                    if since is not None:
+                        cutoff = since.isoformat(timespec="seconds")
+                        df = df.filter(pl.col("time").is_null()
+                                       | (pl.col("time").cast(pl.Utf8) >= cutoff))
+                    agg.add(df)
+                done.append(f)
+            except OSError as err:
+                if explicit:
+                    raise InputError(f"cannot read {f}: {err.strerror or err}") from None
+                diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
+    return done
+
+
+def _fpm_pools(fpm_conf: str | None, diags: list[Diagnostic], explicit: bool) -> tuple[list[Any], Any]:
+    """PHP-FPM pools (``sources.fpm.load_fpm_config``) and the config object for log discovery."""
+    try:
+        from why502.sources.fpm import load_fpm_config
+    except ImportError:
+        return [], None
+    try:
+        result = load_fpm_config(fpm_conf)
+    except OSError as err:
+        if explicit:
+            raise InputError(f"cannot read {fpm_conf}: {err.strerror or err}") from None
+        diags.append(Diagnostic("warning", f"PHP-FPM config not read: {err}"))
+        return [], None
+    if explicit and not result.pools and any(d.severity == "error" for d in result.diagnostics):
+        raise InputError(next(d.message for d in result.diagnostics if d.severity == "error"))
+    diags += [d for d in result.diagnostics if explicit or d.severity != "info"]
+    return list(result.pools), result
+
+
+def _split_diags(result: Any) -> tuple[Any, list[Diagnostic]]:
+    """Sources return ``data`` or ``(data, diagnostics)``; accept both."""
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], list) and all(
+            isinstance(d, Diagnostic) for d in result[1]):
+        return result[0], list(result[1])
+    for attr in ("pools", "listeners", "events", "units", "denials"):
+        if hasattr(result, attr) and hasattr(result, "diagnostics"):
+            return getattr(result, attr), list(result.diagnostics)
+    return result, []
+
+
+def _fpm_log_paths(fpm_config: Any, options: DiagnoseOptions) -> list[str]:
+    if fpm_config is None:
+        return []
+    try:
+        from why502.sources.fpm import fpm_log_paths
+
+        return [p for p in fpm_log_paths(None, fpm_config) if os.path.exists(p)]
+    except (ImportError, OSError):
+        return []
+
+
+def _wc(cfg: Any) -> Setting | None:
+    if cfg is None:
+        return None
+    d = cfg.worker_connections_line
+    return Setting(str(cfg.worker_connections), d.file if d else None, d.line if d else None,
+                   d is None)
+
+
+def _rlimit(cfg: Any) -> Setting | None:
+    if cfg is None or cfg.worker_rlimit_nofile is None:
+        return None
+    return Setting(str(cfg.worker_rlimit_nofile), None, None, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# live
+
+
+def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datetime | None,
+          diags: list[Diagnostic], options: DiagnoseOptions, agg: LogAggregator) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        from why502.sources.listeners import read_listener_table
+
+        table = read_listener_table()
+        out["listeners"] = tuple(listener_fact(x) for x in table.listeners)
+        diags += table.diagnostics
+    except (ImportError, OSError) as err:
+        diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
+    # probes: every target of the config, and nothing else
+    try:
+        from why502.sources.probes import probe_all
+
+        real = [t for t in targets if not t.uses_variables and (t.host or t.unix_path)]
+        seen: dict[str, Any] = {}
+        for t in real:
+            seen.setdefault(t.key, t)
+        results = probe_all(list(seen.values()), timeout=options.probe_timeout) if seen else []
+        out["probes"] = {k: probe_fact(k, r) for k, r in zip(seen, results)}
+        out["probe_dicts"] = {k: r.to_dict() for k, r in zip(seen, results)}
+    except ImportError as err:
+        diags.append(Diagnostic("warning", f"probes unavailable: {err}"))
+    # sockets and nginx's worker identity
+    try:
+        from why502.sources.accounts import nginx_worker_identity, stat_path
+
+        ident, more = nginx_worker_identity(cfg.user if cfg is not None else None)
+        diags += more
+        if ident is not None:
+            out["user"] = ident.user
+            import grp
+
+            names = []
+            for gid in ident.gids:
+                try:
+                    names.append(grp.getgrgid(gid).gr_name)
+                except KeyError:
+                    names.append(str(gid))
+            out["user_groups"] = tuple(names)
+        paths = {t.unix_path for t in targets if t.unix_path}
+        paths |= {split_key(p.key)[2] for p in fpm_pools if p.key.startswith("unix:")}
+        sockets = {}
+        for path in sorted(x for x in paths if x):
+            st = stat_path(path)
+            sockets[path] = SocketStat(path=path, exists=st.exists, is_socket=st.is_socket,
+                                       owner=st.owner, group=st.group,
+                                       uid=st.st_uid if st.exists else None,
+                                       gid=st.st_gid if st.exists else None,
+                                       mode=(st.st_mode & 0o7777) if st.exists else None,
+                                       error=st.error)
+        out["sockets"] = sockets
+    except ImportError:
+        pass
+    # kernel, journal, units, selinux, sysctls (the system engineer's sources)
+    try:
+        from why502.sources import system
+    except ImportError:
+        system = None  # type: ignore[assignment]
+    if system is not None:
+        _system(system, out, since, diags, options, agg, out.get("listeners") or ())
+    return out
+
+
+def _system(system: Any, out: dict[str, Any], since: datetime | None, diags: list[Diagnostic],
+            options: DiagnoseOptions, agg: LogAggregator, listeners: Iterable[Any]) -> None:
+    from why502.evidence.build import event_from_text
+
+    events = []
+    if not options.kernel_log and hasattr(system, "read_kernel_events"):
+        try:
+            data, more = _split_diags(system.read_kernel_events(None, since))
+            diags += more
+            for e in data or []:
+                events.append(_as_event(e, event_from_text))
+        except Exception as err:
+            diags.append(Diagnostic("warning", f"kernel log not read: {err}"))
+    units = _unit_names(listeners)
+    if units and hasattr(system, "read_unit_states"):
+        try:
+            data, more = _split_diags(system.read_unit_states(units))
+            diags += more
+            out["units"] = {u.name: UnitFact(name=u.name, active_state=getattr(u, "active_state", None),
+                                             sub_state=getattr(u, "sub_state", None),
+                                             result=getattr(u, "result", None),
+                                             n_restarts=getattr(u, "n_restarts", None),
+                                             main_pid=getattr(u, "main_pid", None))
+                            for u in (data or []) if getattr(u, "name", None)}
+        except Exception as err:
+            diags.append(Diagnostic("warning", f"systemd units not read: {err}"))
+    if units and hasattr(system, "read_journal"):
+        try:
+            data, more = _split_diags(system.read_journal(units, since))
+            diags += more
+            for e in data or []:
+                events.append(_as_event(e, event_from_text))
+        except Exception as err:
+            diags.append(Diagnostic("warning", f"journal not read: {err}"))
+    if hasattr(system, "selinux_denials"):
+        try:
+            data, more = _split_diags(system.selinux_denials(since))
+            diags += more
+            for e in data or []:
+                events.append(_as_event(e, event_from_text, "selinux-avc"))
+        except Exception as err:
+            diags.append(Diagnostic("warning", f"SELinux audit log not read: {err}"))
+    for name in ("selinux_mode", "read_selinux_mode"):
+        if hasattr(system, name):
+            try:
+                mode = getattr(system, name)()
+                out["selinux"] = mode[0] if isinstance(mode, tuple) else mode
+            except Exception:  # noqa: S110
+                pass
+            break
+    for name in ("read_sysctls", "sysctls"):
+        if hasattr(system, name):
+            try:
+                data, more = _split_diags(getattr(system, name)())
+                out["sysctls"] = dict(data or {})
+            except Exception:  # noqa: S110
+                pass
+            break
+    out["events"] = [e for e in events if e is not None]
+
+
+def _as_event(e: Any, make: Any, default_kind: str | None = None) -> Any:
+    """A system event (duck-typed) as a LogEvent, classifying its text when it has no kind."""
+    from why502.evidence.build import parse_time
+
+    text = str(getattr(e, "text", None) or getattr(e, "message", None) or e)
+    kind = getattr(e, "kind", None) or getattr(e, "symptom", None) or default_kind
+    if kind is None:
+        try:
+            from why502.parsers.errorlog import classify_line
+
+            c = classify_line(text)
+            kind = c.symptom if c else None
+        except ImportError:
+            kind = None
+    if kind is None:
+        return None
+    ev = make(str(kind), text, source=str(getattr(e, "source", "") or "kernel"),
+              time=parse_time(getattr(e, "time", None)), file=getattr(e, "file", None),
+              line=getattr(e, "line", None))
+    pid = getattr(e, "pid", None)
+    process = getattr(e, "process", None)
+    unit = getattr(e, "unit", None)
+    return replace(ev, pid=pid or ev.pid, process=process or ev.process, unit=unit or ev.unit)
+
+
+def _unit_names(listeners: Iterable[Any]) -> list[str]:
+    names = []
+    for lst in listeners:
+        proc = getattr(lst, "process", None)
+        if proc and proc not in ("nginx",) and f"{proc}.service" not in names:
+            names.append(f"{proc}.service")
+    return names[:20]
+
+
+# ---------------------------------------------------------------------------------------------
+# access logs
+
+
+def _access(paths: list[str], cfg: Any, targets: list[Any], since: datetime | None,
+            diags: list[Diagnostic], inputs: dict[str, Any]) -> dict[str, UpstreamTiming]:
+    """Per-upstream truth from the access logs (the stats engineer's AccessStats)."""
+    inputs["access_logs"] = []
+    if not paths:
+        return {}
+    try:
+        from why502.app.stats import access_timings  # type: ignore[attr-defined]
+    except ImportError:
+        access_timings = None
+    if access_timings is None:
+        diags.append(Diagnostic("info", "access-log statistics unavailable in this build"))
+        return {}
+    try:
+        result = access_timings(paths, cfg, since=since)
+    except InputError:
+        raise
+    except OSError as err:
+        diags.append(Diagnostic("warning", f"access log not read: {err}"))
+        return {}
+    inputs["access_logs"] = list(paths)
+    return dict(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# report extras
+
+
+def _timeline(ev: Evidence, access: dict[str, UpstreamTiming]) -> list[TimelinePoint]:
+    counts: dict[str, Counter[str]] = {}
+    for g in ev.symptoms:
+        times: Iterator[datetime] = iter(g.times)
+        for t in times:
+            minute = t.strftime("%Y-%m-%dT%H:%M")
+            status = next(iter(g.statuses), None)
+            counts.setdefault(minute, Counter())[str(status or g.symptom)] += 1
+    return [TimelinePoint(minute=m, counts=dict(c), total=sum(c.values()))
+            for m, c in sorted(counts.items())][-1440:]
+
+
+def _events(ev: Evidence) -> list[TimelineEvent]:
+    out = [TimelineEvent(time=e.time.isoformat(timespec="seconds"), kind=e.kind,
+                         label=e.detail or e.kind, source=e.file, text=e.text)
+           for e in ev.events if e.time][:200]
+    for g in ev.symptoms:
+        if g.first:
+            out.append(TimelineEvent(time=g.first.isoformat(timespec="seconds"), kind=g.symptom,
+                                     label=f"first {g.symptom}" + (f" to {g.peer}" if g.peer else ""),
+                                     source=g.samples[0].file if g.samples else None,
+                                     text=g.samples[0].text if g.samples else None))
+    out.sort(key=lambda e: e.time)
+    return out
+
+
+def _upstreams(ev: Evidence, probe_dicts: dict[str, Any]) -> list[UpstreamSummary]:
+    names: dict[str, list[str]] = {}
+    where: dict[str, str] = {}
+    for t in ev.targets:
+        name = t.group or t.key
+        names.setdefault(name, [])
+        if t.key not in names[name]:
+            names[name].append(t.key)
+        if t.pass_file:
+            where.setdefault(name, f"{t.pass_file}:{t.pass_line}")
+    out = []
+    for name, keys in names.items():
+        sym: Counter[str] = Counter()
+        statuses: Counter[str] = Counter()
+        for g in ev.symptoms:
+            if g.peer in keys or g.peer == name:
+                sym[g.symptom] += g.count
+                for s, n in g.statuses.items():
+                    statuses[str(s)] += n
+        timing = ev.access.get(name)
+        if timing:
+            for s, n in timing.statuses.items():
+                statuses[str(s)] = max(statuses[str(s)], n)
+        out.append(UpstreamSummary(name=name, targets=keys, symptoms=dict(sym),
+                                   statuses=dict(statuses),
+                                   probes=[probe_dicts[k] for k in keys if k in probe_dicts],
+                                   config=where.get(name)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# demo
+
+
+def _demo(options: DiagnoseOptions) -> Report:
+    """Diagnose the recorded lab incident bundled in ``why502/demo`` (offline, no nginx needed)."""
+    from why502.app.demo_bundle import demo_options  # type: ignore[import-not-found]
+
+    opts, cleanup = demo_options()
+    try:
+        report = diagnose(opts)
+    finally:
+        cleanup()
+    return replace(report, inputs={**report.inputs, "demo": True})

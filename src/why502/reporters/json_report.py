@@ -1,0 +1,26 @@
+"""``--format json``: the versioned JSON contract (DESIGN.md, "Interfaces that are contracts").
+
+The document is exactly ``Report.to_dict()``; ``why502/schemas/report.schema.json`` describes it
+and the tests validate real outputs against it.  Text from logs is kept verbatim (JSON escaping
+makes it inert); consumers rendering it must escape it themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from why502.findings.model import Report
+
+
+def to_json(report: Report, *, indent: int | None = 2) -> str:
+    """The report as a JSON document (UTF-8 text, trailing newline)."""
+    return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False) + "\n"
+
+
+def load_schema() -> dict[str, Any]:
+    """The shipped JSON Schema of the report document."""
+    text = resources.files("why502").joinpath("schemas/report.schema.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data

@@ -1,0 +1,148 @@
+"""Answer-first terminal output of a diagnosis (rich).
+
+The person on call reads the first lines only: so the first line is the verdict (the most likely
+root cause, or "healthy"), then for each finding its evidence and the fix (commands, diff).
+Everything that came from an input (log lines, paths, config text) goes through
+``strip_terminal_escapes`` and is appended as plain ``Text`` (never parsed as rich markup), so a
+hostile request line cannot recolour or retitle the terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from why502.findings.model import EvidenceItem, Finding, Report
+from why502.textutil import shorten, strip_terminal_escapes
+
+_KIND_LABEL = {"log": "log", "config": "config", "probe": "probe", "listener": "socket",
+               "process": "system", "unit": "systemd", "kernel": "kernel", "stat": "count"}
+
+
+def clean(value: Any) -> str:
+    """Input-derived text made inert for a terminal."""
+    return strip_terminal_escapes(str(value)) if value is not None else ""
+
+
+def render_terminal(report: Report, console: Console, *, verbose: bool = False) -> None:
+    """Print ``report`` answer-first to ``console``."""
+    console.print(_headline(report))
+    if report.healthy:
+        console.print(Text(_healthy_detail(report), style="dim"))
+    for n, finding in enumerate(report.findings, 1):
+        console.print()
+        _finding(console, n, finding, verbose)
+    _diagnostics(console, report)
+
+
+def _headline(report: Report) -> Text:
+    t = Text()
+    if report.healthy:
+        t.append("✔ healthy: ", style="bold green")
+        t.append("no root cause of 502/503/504 found.")
+        return t
+    top = report.findings[0]
+    t.append("✘ ", style="bold red")
+    t.append(clean(top.title), style="bold")
+    t.append(f"  ({top.cause}, confidence {top.confidence:.0%})", style="dim")
+    if len(report.findings) > 1:
+        t.append(f"  + {len(report.findings) - 1} more finding"
+                 + ("s" if len(report.findings) > 2 else ""), style="dim")
+    return t
+
+
+def _healthy_detail(report: Report) -> str:
+    inp = report.inputs
+    parts = []
+    if inp.get("demo"):
+        parts.append("demo bundle")
+    logs = len(inp.get("error_logs", [])) + len(inp.get("access_logs", []))
+    parts.append(f"{logs} log file{'s' if logs != 1 else ''} read")
+    targets = inp.get("targets", [])
+    parts.append(f"{len(targets)} target{'s' if len(targets) != 1 else ''} in the config")
+    if inp.get("offline"):
+        parts.append("offline: no live checks")
+    else:
+        probes = sum(len(u.probes) for u in report.upstreams)
+        parts.append(f"{probes} probed")
+    if inp.get("since"):
+        parts.append(f"since {inp['since']}")
+    return "   " + ", ".join(parts)
+
+
+def _finding(console: Console, n: int, f: Finding, verbose: bool) -> None:
+    head = Text()
+    head.append(f"{n}. ", style="bold")
+    head.append(clean(f.title), style="bold red" if n == 1 else "bold yellow")
+    head.append(f"  [{f.cause} · {f.confidence:.0%}", style="dim")
+    if f.count:
+        codes = "/".join(str(c) for c in f.status_codes) or "errors"
+        head.append(f" · {codes} × {f.count}", style="dim")
+    head.append("]", style="dim")
+    console.print(head)
+    where = Text("   ")
+    if f.upstream or f.target:
+        where.append("upstream ", style="dim")
+        where.append(clean(f.upstream or f.target))
+        if f.target and f.target != f.upstream:
+            where.append(" → ")
+            where.append(clean(f.target))
+    if f.first_seen:
+        where.append(f"   {clean(f.first_seen)}" + (f" … {clean(f.last_seen)}"
+                                                   if f.last_seen and f.last_seen != f.first_seen
+                                                   else ""), style="dim")
+    if where.plain.strip():
+        console.print(where)
+    console.print(Text("   " + clean(f.explanation)))
+    if f.evidence:
+        console.print(Text("   Evidence", style="bold"))
+        limit = None if verbose else 6
+        for item in f.evidence[:limit]:
+            _evidence(console, item)
+        if limit and len(f.evidence) > limit:
+            console.print(Text(f"     … {len(f.evidence) - limit} more (--format json shows all)",
+                               style="dim"))
+    if f.fix:
+        fix = Text("   Fix: ", style="bold green")
+        fix.append(clean(f.fix.summary))
+        console.print(fix)
+        for cmd in f.fix.commands:
+            console.print(Text("     $ " + clean(cmd), style="cyan"))
+        if f.fix.diff:
+            for line in clean_block(f.fix.diff):
+                style = "green" if line.startswith("+") and not line.startswith("+++") else (
+                    "red" if line.startswith("-") and not line.startswith("---") else "dim")
+                console.print(Text("     " + line, style=style))
+        for note in f.fix.notes[:3]:
+            console.print(Text("     • " + clean(note), style="dim"))
+
+
+def clean_block(text: str) -> list[str]:
+    return [strip_terminal_escapes(line) for line in text.splitlines()]
+
+
+def _evidence(console: Console, item: EvidenceItem) -> None:
+    t = Text("     • ")
+    t.append(f"{_KIND_LABEL.get(item.kind, item.kind)}: ", style="dim")
+    t.append(clean(item.summary))
+    if item.source and item.kind in ("config", "log", "kernel", "unit"):
+        loc = clean(item.source) + (f":{item.line}" if item.line else "")
+        t.append(f"  ({loc})", style="dim")
+    console.print(t)
+    if item.text and item.kind != "probe":
+        console.print(Text("         " + shorten(clean(item.text), 220), style="dim italic"))
+
+
+def _diagnostics(console: Console, report: Report) -> None:
+    shown = [d for d in report.diagnostics if d.severity != "info"]
+    if not shown:
+        return
+    console.print()
+    console.print(Text(f"Notes ({len(shown)} input problem{'s' if len(shown) != 1 else ''}, "
+                       "not findings):", style="dim bold"))
+    for d in shown[:8]:
+        console.print(Text(f"  {d.severity}: {clean(d.message)}", style="dim"))
+    if len(shown) > 8:
+        console.print(Text(f"  … {len(shown) - 8} more", style="dim"))
