@@ -93,7 +93,7 @@ def load_report(source: str) -> Report:
         raise InputError(f"{name}: {message}") from None
 
 
-def render(report: Report, fmt: str, name: str = "report") -> str:
+def render(report: Report, fmt: str, name: str = "report", to_file: bool = False) -> str:
     """Render in ``fmt``; a report whose fields have the wrong types is an input error."""
     try:
         if fmt == "html":
@@ -104,12 +104,12 @@ def render(report: Report, fmt: str, name: str = "report") -> str:
             from why502.reporters.markdown import render_markdown
 
             return render_markdown(report)
-        return _render_text(report)
+        return _render_text(report, to_file)
     except (TypeError, ValueError, AttributeError, KeyError) as err:
         raise InputError(f"{name}: malformed report ({type(err).__name__}: {err})") from None
 
 
-def _render_text(report: Report) -> str:
+def _render_text(report: Report, to_file: bool = False) -> str:
     """The terminal reporter when it exists (diagnose area), else the plain-text fallback."""
     if importlib.util.find_spec("why502.reporters.terminal") is not None:
         module = importlib.import_module("why502.reporters.terminal")
@@ -118,12 +118,13 @@ def _render_text(report: Report) -> str:
             from rich.console import Console
 
             buffer = io.StringIO()
-            to_tty = sys.stdout.isatty()
+            colour = sys.stdout.isatty() and not to_file
             console = Console(
                 file=buffer,
-                force_terminal=to_tty,
-                color_system="auto" if to_tty else None,
-                width=None if to_tty else 100,
+                force_terminal=colour,
+                no_color=not colour,
+                width=None if colour else 110,
+                highlight=False,
                 soft_wrap=False,
             )
             render_terminal(report, console)
@@ -141,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     report = load_report(args.report)
-    text = render(report, fmt, "<stdin>" if args.report == "-" else args.report)
+    to_file = bool(args.output and args.output != "-")
+    text = render(report, fmt, "<stdin>" if args.report == "-" else args.report, to_file)
     if args.output and args.output != "-":
         try:
             Path(args.output).write_text(text, encoding="utf-8")
