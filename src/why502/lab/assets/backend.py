@@ -1,0 +1,243 @@
+"""A tiny, deliberately misbehaving backend for ``why502 lab`` (standard library only).
+
+The lab copies this file into its temp dir and starts it with ``sys.executable``.  Each ``--mode``
+reproduces one way a real backend makes nginx return 502/503/504; the bytes on the wire are what
+matters, so the HTTP handling is written by hand on raw sockets instead of ``http.server`` (which
+would always answer politely).
+
+When the socket is listening the script creates ``--ready FILE`` so the lab can wait for it
+without connecting (a connection would disturb the ``blackhole`` and ``keepalive-closer`` modes).
+Only loopback addresses are accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def read_head(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes] | None:
+    """Read up to the end of the request head; returns (head, rest) or None on EOF."""
+    data = pending
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+        if not looks_like_http(data):
+            # TLS ClientHello, a FastCGI record...: answer like any plain HTTP server would.
+            conn.sendall(response("400 Bad Request", b"bad request\n"))
+            return None
+        if len(data) > 1 << 20:
+            return None
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def looks_like_http(data: bytes) -> bool:
+    """True while ``data`` can still be the start of an HTTP/1.x request line."""
+    method = data.split(b" ", 1)[0]
+    return method[:16].isalpha() and method[:16].isupper() if method else True
+
+
+def content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return int(value.strip())
+            except ValueError:
+                return 0
+    return 0
+
+
+def read_body(conn: socket.socket, head: bytes, rest: bytes) -> bytes:
+    """Consume the request body (Content-Length only; nginx never sends chunked upstream)."""
+    need = content_length(head) - len(rest)
+    leftover = b""
+    while need > 0:
+        chunk = conn.recv(min(need, 65536))
+        if not chunk:
+            break
+        need -= len(chunk)
+    if need < 0:
+        leftover = rest[content_length(head):]
+    return leftover
+
+
+def response(status: str, body: bytes, extra: list[str] | None = None, keepalive: bool = False) -> bytes:
+    lines = [f"HTTP/1.1 {status}", "Content-Type: text/plain", f"Content-Length: {len(body)}",
+             "Connection: keep-alive" if keepalive else "Connection: close"]
+    lines.extend(extra or [])
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def wants_keepalive(head: bytes) -> bool:
+    first = head.split(b"\r\n", 1)[0]
+    lower = head.lower()
+    if first.endswith(b"HTTP/1.0"):
+        return b"connection: keep-alive" in lower
+    return b"connection: close" not in lower
+
+
+def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
+    mode = args.mode
+    served = 0
+    last = time.monotonic()
+    pending = b""
+    try:
+        while True:
+            got = read_head(conn, pending)
+            if got is None:
+                return
+            head, rest = got
+            idle = time.monotonic() - last
+            if mode == "banner":
+                # Not HTTP at all (a Redis/memcached-style reply): nginx relays it as HTTP/0.9.
+                conn.sendall(b"-ERR unknown command 'GET'\r\n")
+                return
+            if mode == "noread":
+                # Never read the body: the kernel buffers fill and nginx's send stalls.
+                time.sleep(args.delay)
+                return
+            if mode == "close-early":
+                # Give up on the request as soon as the head arrived, body still streaming in.
+                conn.shutdown(socket.SHUT_RDWR)
+                return
+            pending = read_body(conn, head, rest)
+            keep = wants_keepalive(head) and mode in {"ok", "keepalive-closer", "slow"}
+            if mode == "keepalive-closer" and served > 0 and idle > args.idle_timeout:
+                # The backend's idle timer fired just as nginx reused the connection: the request
+                # lands on a socket the backend is closing (RST because data is unread).
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            if mode == "slow":
+                time.sleep(args.delay)
+            elif mode == "crash":
+                time.sleep(args.delay)
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif mode == "reset":
+                time.sleep(args.delay)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            if mode == "status502":
+                conn.sendall(response("502 Bad Gateway", b"backend says: bad gateway\n"))
+                return
+            if mode == "status503":
+                conn.sendall(response("503 Service Unavailable", b"backend says: overloaded\n",
+                                      ["Retry-After: 5"]))
+                return
+            if mode == "bigheader":
+                cookie = "x" * args.header_bytes
+                conn.sendall(response("200 OK", b"ok\n", [f"Set-Cookie: session={cookie}"]))
+                return
+            if mode == "invalid-header":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Bad\x01Header: yes\r\n\r\nok\n")
+                return
+            body = f"ok from {args.name}\n".encode()
+            conn.sendall(response("200 OK", body, keepalive=keep))
+            served += 1
+            last = time.monotonic()
+            if not keep:
+                return
+    except OSError:
+        return
+    finally:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+def run_tcp(args: argparse.Namespace) -> None:
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    srv.bind((args.host, args.port))
+    if args.mode == "blackhole":
+        # A server that stopped calling accept(): the accept queue fills, then the kernel drops new
+        # SYNs, so connects hang until the proxy's connect timeout (a stuck sync worker pool).
+        srv.listen(0)
+        fillers: list[socket.socket] = []
+        for _ in range(3):
+            c = socket.socket(family, socket.SOCK_STREAM)
+            c.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                c.connect((args.host, args.port))
+            fillers.append(c)
+        time.sleep(0.3)
+        open(args.ready, "w").close()
+        while True:
+            time.sleep(3600)
+    srv.listen(args.backlog)
+    context = None
+    if args.mode == "tls" or args.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+    open(args.ready, "w").close()
+    while True:
+        conn, _ = srv.accept()
+        if context is not None:
+            try:
+                conn.settimeout(5)
+                conn = context.wrap_socket(conn, server_side=True)
+                conn.settimeout(None)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                continue
+        threading.Thread(target=serve_connection, args=(conn, args), daemon=True).start()
+
+
+def run_dns(args: argparse.Namespace) -> None:
+    """A loopback DNS server that answers NXDOMAIN to everything (``dns-nxdomain``) or nothing."""
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    srv = socket.socket(family, socket.SOCK_DGRAM)
+    srv.bind((args.host, args.port))
+    open(args.ready, "w").close()
+    while True:
+        data, peer = srv.recvfrom(4096)
+        if args.mode == "dns-silent" or len(data) < 12:
+            continue
+        ident = data[:2]
+        flags = struct.pack("!H", 0x8183)  # response, RD, RA, rcode 3 = NXDOMAIN
+        counts = struct.pack("!HHHH", 1, 0, 0, 0)
+        question = data[12:]
+        srv.sendto(ident + flags + counts + question, peer)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--mode", default="ok")
+    p.add_argument("--name", default="backend")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--ready", required=True)
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--header-bytes", type=int, default=16384)
+    p.add_argument("--idle-timeout", type=float, default=0.5)
+    p.add_argument("--backlog", type=int, default=64)
+    p.add_argument("--tls", action="store_true")
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    args = p.parse_args()
+    if args.host not in LOOPBACK:
+        sys.exit("backend.py: only loopback addresses are allowed")
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    if args.mode.startswith("dns-"):
+        run_dns(args)
+    else:
+        run_tcp(args)
+
+
+if __name__ == "__main__":
+    main()

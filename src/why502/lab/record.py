@@ -1,0 +1,113 @@
+"""Record what a lab scenario made nginx and PHP-FPM write, as a portable fixture directory.
+
+``scripts/record-fixtures`` uses this to fill ``tests/fixtures/recorded/<scenario>/`` and the demo
+bundle builder uses it for ``why502/demo/``.  The copies are verbatim except that the stack's temp
+directory is replaced by ``/lab`` (:data:`ROOT_PLACEHOLDER`) everywhere, so fixtures do not change
+with the random temp path and never leak a local path.
+
+Layout of one recording (stable: the classify and diagnose tests read it)::
+
+    <dest>/meta.json       what was done, expected cause/symptoms, versions, date, file map
+    <dest>/nginx.conf      the config nginx ran with (paths normalised)
+    <dest>/error.log       nginx error log
+    <dest>/access.log      nginx access log (log_format "why502", see meta.json "log_format")
+    <dest>/php-fpm.conf    PHP-FPM global config, when the scenario used PHP-FPM
+    <dest>/php-fpm.d/*.conf  its pools
+    <dest>/php-fpm.log     PHP-FPM's log (and php-fpm-slow.log when a slowlog was written)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+from why502.lab.runtime import (
+    LOG_FORMAT,
+    LOG_FORMAT_NAME,
+    Stack,
+    find_nginx,
+    find_php_fpm,
+    is_root,
+    program_version,
+)
+from why502.lab.scenarios import Scenario, ScenarioRun
+
+ROOT_PLACEHOLDER = "/lab"
+
+
+def normalise(text: str, stack: Stack) -> str:
+    """Replace the stack's temp dir with ``/lab`` (also its unresolved ``/tmp`` spelling)."""
+    root = str(stack.root)
+    return text.replace(root, ROOT_PLACEHOLDER)
+
+
+def versions() -> dict[str, str]:
+    """Versions of the programs that wrote the logs (``nginx -v``, ``php-fpm -v``)."""
+    out = {"python": platform.python_version(), "kernel": platform.release()}
+    nginx = find_nginx()
+    out["nginx"] = program_version(nginx) if nginx else "not installed"
+    fpm = find_php_fpm()
+    out["php_fpm"] = program_version(fpm) if fpm else "not installed"
+    return out
+
+
+def _copy(src: Path, dest: Path, stack: Stack) -> bool:
+    if not src.exists():
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(normalise(src.read_text(errors="replace"), stack))
+    return True
+
+
+def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
+            extra_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Copy the scenario's config and logs into ``dest`` and write ``meta.json``; returns the meta."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    p = stack.p
+    files: dict[str, str] = {}
+    if _copy(p.nginx_conf, dest / "nginx.conf", stack):
+        files["nginx_conf"] = "nginx.conf"
+    if _copy(p.error_log, dest / "error.log", stack):
+        files["error_log"] = "error.log"
+    if _copy(p.access_log, dest / "access.log", stack):
+        files["access_log"] = "access.log"
+    if p.fpm_conf.exists():
+        _copy(p.fpm_conf, dest / "php-fpm.conf", stack)
+        files["fpm_conf"] = "php-fpm.conf"
+        for pool in sorted(p.fpm_pool_dir.glob("*.conf")):
+            _copy(pool, dest / "php-fpm.d" / pool.name, stack)
+        if _copy(p.fpm_log, dest / "php-fpm.log", stack):
+            files["fpm_log"] = "php-fpm.log"
+        slow = p.root / "logs" / "php-fpm-slow.log"
+        if _copy(slow, dest / "php-fpm-slow.log", stack):
+            files["fpm_slowlog"] = "php-fpm-slow.log"
+    meta: dict[str, Any] = {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "description": scenario.description,
+        "cause": scenario.cause,
+        "symptoms": list(scenario.symptoms),
+        "expect": [list(e) for e in scenario.expect],
+        "steps": [normalise(s, stack) for s in run.steps],
+        "responses": [{"request": label, "status": status} for label, status in run.responses],
+        "backends": [{"name": b.name, "kind": b.kind, "address": b.address}
+                     for b in stack.backends.values()],
+        "fpm_pools": [{"name": pool.name, "listen": normalise(pool.listen, stack)}
+                      for pool in stack.pools.values()],
+        "files": files,
+        "log_format": {"name": LOG_FORMAT_NAME, "format": LOG_FORMAT},
+        "root_placeholder": ROOT_PLACEHOLDER,
+        "ran_as_root": is_root(),
+        "versions": versions(),
+        "recorded_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "recorded_by": "scripts/record-fixtures (why502.lab.record)",
+    }
+    meta.update(extra_meta or {})
+    (dest / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
