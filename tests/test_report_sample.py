@@ -254,3 +254,16 @@ def test_sample_round_trips_through_json() -> None:
     again = Report.from_dict(json.loads(json.dumps(report.to_dict())))
     assert again == report
     assert sum(sum(p.counts.values()) for p in again.timeline) == TOTAL_502 + TOTAL_504
+
+
+def test_sample_is_valid_against_the_shipped_report_schema() -> None:
+    import pytest
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+
+    schema_file = resources.files("why502").joinpath("schemas", "report.schema.json")
+    if not schema_file.is_file():
+        pytest.skip("why502/schemas/report.schema.json is not there yet (diagnose area)")
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(json.dumps(sample_report(HOSTILE_REQUEST).to_dict())), schema)

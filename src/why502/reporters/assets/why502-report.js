@@ -42,8 +42,8 @@
       var badge = document.createElement("span");
       badge.style.background = ev.colour;
       var row = 0;
-      while (rows[row] !== undefined && Math.abs(rows[row] - left) < 20) row++;
-      rows[row] = left;
+      while (row < 12 && rows[row] !== undefined && Math.abs(rows[row] - left) < 20) row++;
+      rows[row] = left;  // past 12 rows (a storm of events) badges overlap rather than overflow
       badge.style.top = (2 + row * 20) + "px";
       badge.textContent = String(ev.n);
       mark.appendChild(badge);
