@@ -1,0 +1,93 @@
+"""The classify rules (``catalog/data/patterns.toml``) as typed data.
+
+One table feeds both classify engines (the per-line ``why502.parsers.errorlog`` and the vectorised
+``why502.parsers.errorlog_batch``) and the catalog docs pages, which list the patterns of each
+symptom with their provenance (the emitting program's source file and function).  Facts behind
+every entry are in ``/work/shared/reference/proxy-messages.md``.
+
+Loading uses only ``tomllib`` so ``why502 explain "<pasted line>"`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class PatternInfo:
+    """One rule.  ``key`` rules match parsed line parts (nginx phrase, HAProxy termination state);
+    ``match`` rules search a regex in the message part.  Order in the file is priority."""
+
+    id: str
+    source: str
+    symptom: str
+    status: int | None
+    text: str
+    provenance: str
+    example: str
+    key: tuple[str, ...] = ()
+    prefix: bool = False
+    match: str | None = None
+    needle: tuple[str, ...] = ()
+    errno: tuple[int, ...] = ()
+    action: tuple[str, ...] = ()
+    action_optional: bool = False
+    level: tuple[str, ...] = ()
+    detail: tuple[str, ...] = ()
+    order: int = 0
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """Literal texts, lower-cased, one of which appears in every line this rule matches.
+
+        Used by the batch engine's cheap prefilter; an empty tuple means "cannot prefilter"."""
+        if self.key:
+            # the part before any quote: shippers may have escaped quotes as \"
+            return tuple(k.split('"')[0].lower() for k in self.key)
+        return tuple(n.lower() for n in self.needle)
+
+
+_LIST_FIELDS = ("key", "errno", "action", "level", "detail", "needle")
+
+
+def _info(order: int, raw: dict[str, Any]) -> PatternInfo:
+    data = dict(raw)
+    if isinstance(data.get("needle"), str):
+        data["needle"] = [data["needle"]]
+    for name in _LIST_FIELDS:
+        if name in data:
+            data[name] = tuple(data[name])
+    data.setdefault("status", None)
+    return PatternInfo(order=order, **data)
+
+
+@lru_cache(maxsize=1)
+def load_patterns() -> tuple[PatternInfo, ...]:
+    """All patterns, in priority order (first match wins).  Raises ``ValueError`` on bad data."""
+    text = resources.files("why502.catalog").joinpath("data", "patterns.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text).get("pattern", [])
+    out = tuple(_info(i, r) for i, r in enumerate(raw))
+    seen: set[str] = set()
+    for p in out:
+        if p.id in seen:
+            raise ValueError(f"duplicate pattern id {p.id!r}")
+        seen.add(p.id)
+        if bool(p.key) == bool(p.match):
+            raise ValueError(f"pattern {p.id!r} needs exactly one of key/match")
+        if not p.needles or not all(p.needles):
+            raise ValueError(f"pattern {p.id!r} needs non-empty needles (prefilter)")
+    return out
+
+
+def patterns_for_symptom(symptom: str) -> list[PatternInfo]:
+    """The patterns that yield ``symptom`` (for the docs pages of the catalog)."""
+    return [p for p in load_patterns() if p.symptom == symptom]

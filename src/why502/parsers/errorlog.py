@@ -1,0 +1,486 @@
+"""Per-line classifier: recognise one log line of any supported program, without being told.
+
+This is the pure-Python engine (``re`` only, no polars) behind ``why502 explain "<pasted line>"``
+and the reference for the vectorised engine in ``why502.parsers.errorlog_batch``: both use the
+regexes defined here and the same ``resolve`` function over ``catalog/data/patterns.toml``, so they
+give identical records (a test checks it on every fixture line).
+
+nginx lines are cut into parts following ``src/core/ngx_log.c`` ``ngx_log_error_core()`` and
+``src/http/ngx_http_request.c`` ``ngx_http_log_error_handler()``::
+
+    <YYYY/MM/DD HH:MM:SS> [<level>] <pid>#<tid>: *<conn> <message>[ (<errno>: <text>)][ while
+    <action>], client: <addr>, server: <name>[, request: "..."][, upstream: "..."][, host: "..."]
+
+and the pattern is chosen from (key phrase, errno, action, level, detail).  Regexes used by both
+engines stay within the syntax common to Python ``re`` and Rust ``regex``: no lookaround, no
+backreferences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from functools import lru_cache
+
+from why502.catalog.patterns import PatternInfo, load_patterns
+from why502.parsers import wrappers
+
+# ----------------------------------------------------------------------------------------------
+# Regexes shared with the batch engine (Rust-regex compatible)
+# ----------------------------------------------------------------------------------------------
+
+NGINX_HEAD = (
+    r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] \d+#\d+: (?:\*\d+ )?(?P<msg>.*)$"
+)
+ERRNO = r"\((\d{1,9}): "
+ACTION = r" while ([^,()]*(?:,|$))"
+CLIENT = r", client: ([^,]*)"
+SERVER = r", server: ([^,]*)"
+REQUEST = r', request: "(.*?)"(?:, (?:subrequest|upstream|host|referrer): "|$)'
+UPSTREAM = r', upstream: "([^"]*)"'
+HOST = r', host: "([^"]*)"'
+
+_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _:/,'\"=<>@%;!`")
+
+
+def rx_escape(text: str) -> str:
+    """Escape a literal for both Python ``re`` and Rust ``regex`` (only ASCII punctuation)."""
+    return "".join(c if c in _SAFE or ord(c) > 127 else "\\" + c for c in text)
+
+
+@lru_cache(maxsize=1)
+def nginx_keys() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(plain keys, keys preceded by one variable word), longest first."""
+    plain: set[str] = set()
+    prefixed: set[str] = set()
+    for p in load_patterns():
+        if p.source == "nginx":
+            (prefixed if p.prefix else plain).update(p.key)
+    order = lambda keys: tuple(sorted(keys, key=lambda k: (-len(k), k)))  # noqa: E731
+    return order(plain), order(prefixed)
+
+
+@lru_cache(maxsize=1)
+def key_regex() -> str:
+    """``^(?:(?P<k1>plain keys)|\\S+ (?P<k2>prefixed keys))`` applied to the nginx message."""
+    plain, prefixed = nginx_keys()
+    return (
+        "^(?:(?P<k1>" + "|".join(rx_escape(k) for k in plain) + ")"
+        "|[^ ]+ (?P<k2>" + "|".join(rx_escape(k) for k in prefixed) + "))"
+    )
+
+
+@lru_cache(maxsize=1)
+def detail_regexes() -> dict[str, str]:
+    """key -> alternation of the detail literals some pattern of that key requires."""
+    out: dict[str, list[str]] = {}
+    for p in load_patterns():
+        if p.source == "nginx" and p.detail:
+            for k in p.key:
+                bucket = out.setdefault(k, [])
+                bucket.extend(d for d in p.detail if d not in bucket)
+    return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# The record
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One recognised line: the fields of ``why502 classify --format jsonl`` (minus line/file).
+
+    ``pattern`` is the id of the rule that matched (kept out of the JSON contract)."""
+
+    source: str
+    symptom: str
+    status: int | None
+    time: str | None
+    level: str | None
+    upstream: str | None
+    client: str | None
+    server: str | None
+    request: str | None
+    host: str | None
+    message: str
+    pattern: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON fields (without ``pattern``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pattern"}
+
+
+RECORD_FIELDS: tuple[str, ...] = (
+    "source", "symptom", "status", "time", "level", "upstream", "client", "server", "request",
+    "host", "message",
+)
+
+# ----------------------------------------------------------------------------------------------
+# Rule resolution (shared by both engines)
+# ----------------------------------------------------------------------------------------------
+
+
+def _action_ok(p: PatternInfo, action: str | None) -> bool:
+    if not p.action:
+        return True
+    if action is None:
+        return p.action_optional
+    if action.endswith(","):
+        return action[:-1] in p.action
+    # cut short inside the action: accept the actions it is a prefix of
+    return any(a.startswith(action) for a in p.action)
+
+
+@lru_cache(maxsize=4096)
+def resolve(
+    source: str, key: str | None, errno: int | None, action: str | None, level: str | None,
+    detail: str | None,
+) -> PatternInfo | None:
+    """The first ``key`` pattern of ``source`` whose conditions all hold, or None."""
+    if key is None:
+        return None
+    for p in _key_patterns(source):
+        if key not in p.key:
+            continue
+        if p.errno and errno not in p.errno:
+            continue
+        if p.level and level not in p.level:
+            continue
+        if p.detail and detail not in p.detail:
+            continue
+        if not _action_ok(p, action):
+            continue
+        return p
+    return None
+
+
+@lru_cache(maxsize=32)
+def _key_patterns(source: str) -> tuple[PatternInfo, ...]:
+    return tuple(p for p in load_patterns() if p.source == source and p.key)
+
+
+# ----------------------------------------------------------------------------------------------
+# nginx
+# ----------------------------------------------------------------------------------------------
+
+_HEAD = re.compile(NGINX_HEAD)
+_NGINX_STDERR = re.compile(r"^nginx: \[(?P<level>[a-z]+)\] (?P<msg>.*)$")
+_ERRNO = re.compile(ERRNO)
+_ACTION = re.compile(ACTION)
+_CLIENT = re.compile(CLIENT)
+_SERVER = re.compile(SERVER)
+_REQUEST = re.compile(REQUEST)
+_UPSTREAM = re.compile(UPSTREAM)
+_HOST = re.compile(HOST)
+
+
+@lru_cache(maxsize=1)
+def _key_re() -> re.Pattern[str]:
+    return re.compile(key_regex())
+
+
+@lru_cache(maxsize=1)
+def _headless_re() -> re.Pattern[str]:
+    plain, _ = nginx_keys()
+    return re.compile(r"(?:^|[\s:\]])(" + "|".join(rx_escape(k) for k in plain) + ")")
+
+
+@lru_cache(maxsize=64)
+def _detail_re(key: str) -> re.Pattern[str] | None:
+    rx = detail_regexes().get(key)
+    return re.compile(rx) if rx else None
+
+
+def _group(rx: re.Pattern[str], text: str) -> str | None:
+    m = rx.search(text)
+    return m.group(1) if m else None
+
+
+def nginx_time(raw: str) -> str:
+    """``2024/05/01 12:00:01`` -> ``2024-05-01T12:00:01`` (local time: nginx writes no zone)."""
+    return raw.replace("/", "-").replace(" ", "T", 1)
+
+
+def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Classified | None:
+    """Classify the message part of an nginx error-log line (after ``*N ``)."""
+    msg = msg.replace('\\"', '"')
+    km = _key_re().match(msg)
+    if not km:
+        return None
+    key = km.group("k1") or km.group("k2")
+    errno_s = _group(_ERRNO, msg)
+    action = _group(_ACTION, msg)
+    drx = _detail_re(key)
+    detail = _group(drx, msg) if drx is not None else None
+    p = resolve("nginx", key, int(errno_s) if errno_s else None, action, level, detail)
+    if p is None:
+        return None
+    return Classified(
+        source="nginx", symptom=p.symptom, status=p.status, time=time, level=level,
+        upstream=_group(_UPSTREAM, msg), client=_group(_CLIENT, msg), server=_group(_SERVER, msg),
+        request=_group(_REQUEST, msg), host=_group(_HOST, msg), message=msg, pattern=p.id,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Other sources (per-line only; the batch engine sends these lines here)
+# ----------------------------------------------------------------------------------------------
+
+_APACHE = re.compile(
+    r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
+    r"\[(?:(?P<module>[\w-]+):)?(?P<level>[a-z]+\d?)\] (?P<rest>.*)$"
+)
+_APACHE_PID = re.compile(r"^\[pid \d+(?::tid \d+)?\] ")
+_APACHE_FILE = re.compile(r"^\S+\(\d+\): ")
+_APACHE_ERRNO = re.compile(r"^\((?:OS |EAI )?(?P<errno>-?\d+)\)[^:]*: ")
+_APACHE_CLIENT = re.compile(r"^\[(?:client|remote) (?P<client>[^\]]*)\] ")
+_APACHE_ERRNO_ANY = re.compile(r"\((\d+)\)[A-Za-z][^:()]*: ")
+_HAPROXY_HTTP = re.compile(
+    r"(?P<client>[\w.:\[\]-]+?):\d+ \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)?)\] "
+    r"(?P<frontend>\S+) (?P<backend>[^/\s]+)/(?P<server>\S+) -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ "
+    r"(?P<status>-?\d+) \+?\d+ \S+ \S+ (?P<ts>[-A-Za-z]{2})[-A-Za-z]{2} "
+)
+_HAPROXY_TCP = re.compile(
+    r"(?P<client>[\w.:\[\]-]+?):\d+ \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)?)\] "
+    r"(?P<frontend>\S+) (?P<backend>[^/\s]+)/(?P<server>\S+) -?\d+/-?\d+/\+?-?\d+ \+?\d+ "
+    r"(?P<ts>[-A-Za-z]{2}) "
+)
+_HAPROXY_REQUEST = re.compile(r'"([^"]*)"?$')
+_FPM = re.compile(
+    r"^\[(?P<time>\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?)\] (?P<level>[A-Z]+): "
+    r"(?:pid \d+, [^,]*, line \d+: )?(?P<msg>.*)$"
+)
+_FPM_BARE = re.compile(r"^(?:\[(?P<level>[A-Z]+)\]|(?P<level2>NOTICE|WARNING|ERROR|ALERT):) (?P<msg>.*)$")
+_GUNICORN = re.compile(
+    r"^\[(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?: (?P<zone>[+-]\d{4}))?\] \[\d+\] "
+    r"\[(?P<level>[A-Z]+)\] (?P<msg>.*)$"
+)
+_PM2 = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?): PM2 (?:log|error): (?P<msg>.*)$"
+)
+_UWSGI = re.compile(
+    r"^(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d \d{4}) - (?P<msg>.*)$"
+)
+_AUDIT = re.compile(r"audit\((?P<epoch>\d+(?:\.\d+)?):\d+\)")
+_ENVOY = re.compile(
+    r'^\[(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?)\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
+)
+_ENVOY_UPSTREAM = re.compile(r'"(?P<upstream>[^"]*)"$')
+_SYSTEMD_UNIT = re.compile(r"(?P<unit>[\w@.:\\-]+\.(?:service|scope|socket|mount|slice|timer)): ")
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
+@dataclass
+class _Head:
+    msg: str
+    time: str | None = None
+    level: str | None = None
+    errno: int | None = None
+    client: str | None = None
+    request: str | None = None
+    upstream: str | None = None
+    server: str | None = None
+
+
+def _apache_time(raw: str) -> str | None:
+    # "Tue Oct 26 17:27:20.477742 2021"
+    parts = raw.split()
+    if len(parts) != 5 or parts[1] not in _MONTHS:
+        return None
+    return f"{parts[4]}-{_MONTHS[parts[1]]:02d}-{int(parts[2]):02d}T{parts[3]}"
+
+
+def _fpm_time(raw: str) -> str | None:
+    # "01-May-2024 12:00:01"
+    date, clock = raw.split(" ", 1)
+    d, mon, y = date.split("-")
+    if mon not in _MONTHS:
+        return None
+    return f"{y}-{_MONTHS[mon]:02d}-{d}T{clock}"
+
+
+def _haproxy_time(raw: str) -> str | None:
+    # "06/Feb/2009:12:14:14.655"
+    d, mon, rest = raw.split("/", 2)
+    y, clock = rest.split(":", 1)
+    if mon not in _MONTHS:
+        return None
+    return f"{y}-{_MONTHS[mon]:02d}-{d}T{clock}"
+
+
+def _head_apache(text: str) -> _Head | None:
+    m = _APACHE.match(text)
+    if not m:
+        me = _APACHE_ERRNO_ANY.search(text)
+        return _Head(msg=text, errno=int(me.group(1)) if me else None) if me else None
+    head = _Head(msg="", time=_apache_time(m.group("time")), level=m.group("level"))
+    rest = m.group("rest")
+    for _ in range(5):
+        mm = _APACHE_PID.match(rest) or _APACHE_FILE.match(rest)
+        if mm:
+            rest = rest[mm.end():]
+            continue
+        mm = _APACHE_ERRNO.match(rest)
+        if mm:
+            head.errno = int(mm.group("errno"))
+            rest = rest[mm.end():]
+            continue
+        mm = _APACHE_CLIENT.match(rest)
+        if mm:
+            head.client = mm.group("client")
+            rest = rest[mm.end():]
+            continue
+        break
+    head.msg = rest
+    return head
+
+
+def _head_haproxy(text: str) -> _Head | None:
+    m = _HAPROXY_HTTP.search(text) or _HAPROXY_TCP.search(text)
+    if not m:
+        return None
+    rq = _HAPROXY_REQUEST.search(text[m.end():])
+    return _Head(
+        msg=text, time=_haproxy_time(m.group("time")), client=m.group("client"),
+        upstream=f"{m.group('backend')}/{m.group('server')}", server=m.group("frontend"),
+        request=rq.group(1) if rq else None,
+    )
+
+
+def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> _Head | None:
+    m = rx.match(text)
+    if not m:
+        return None
+    gd = m.groupdict()
+    raw_time = gd.get("time")
+    time: str | None = None
+    if raw_time:
+        if conv == "fpm":
+            time = _fpm_time(raw_time)
+        elif conv == "uwsgi":
+            time = _apache_time(raw_time)
+        elif conv == "gunicorn":
+            zone = gd.get("zone")
+            time = raw_time.replace(" ", "T") + (f"{zone[:3]}:{zone[3:]}" if zone else "")
+        else:
+            time = wrappers.iso_time(raw_time)
+    level = gd.get("level") or gd.get("level2")
+    return _Head(msg=gd["msg"], time=time, level=level.lower() if level else None)
+
+
+def _head_for(source: str, text: str) -> _Head | None:
+    if source == "apache":
+        return _head_apache(text)
+    if source == "php-fpm":
+        return _head_simple(_FPM, text, "fpm") or _head_simple(_FPM_BARE, text, "")
+    if source == "gunicorn":
+        return _head_simple(_GUNICORN, text, "gunicorn")
+    if source == "node":
+        return _head_simple(_PM2, text, "")
+    if source == "uwsgi":
+        return _head_simple(_UWSGI, text, "uwsgi")
+    if source == "selinux":
+        m = _AUDIT.search(text)
+        return _Head(msg=text, time=wrappers.epoch_iso(m.group("epoch"))) if m else None
+    if source == "envoy":
+        m = _ENVOY.match(text)
+        if not m:
+            return None
+        up = _ENVOY_UPSTREAM.search(text)
+        upstream = up.group("upstream") if up and up.group("upstream") != "-" else None
+        return _Head(msg=text, time=wrappers.iso_time(m.group("time")), request=m.group("request"),
+                     upstream=upstream)
+    if source == "systemd":
+        m = _SYSTEMD_UNIT.search(text)
+        return _Head(msg=text, upstream=m.group("unit")) if m else None
+    return None
+
+
+@lru_cache(maxsize=1)
+def _match_rules() -> tuple[tuple[PatternInfo, re.Pattern[str]], ...]:
+    return tuple((p, re.compile(p.match)) for p in load_patterns() if p.match)
+
+
+def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
+    low = text.lower()
+    heads: dict[str, _Head | None] = {}
+    # HAProxy: termination-state rules
+    if "[" in text and "/" in text:
+        hh = _head_haproxy(text)
+        if hh is not None:
+            p = resolve("haproxy", _haproxy_ts(text), None, None, None,
+                        "<NOSRV>" if hh.upstream and hh.upstream.endswith("/<NOSRV>") else None)
+            if p is not None:
+                return _record(p, hh, text, wrapper_time)
+    for p, rx in _match_rules():
+        if not any(n in low for n in p.needles):
+            continue
+        if p.source not in heads:
+            heads[p.source] = _head_for(p.source, text)
+        head = heads[p.source]
+        target = head.msg if head is not None else text
+        m = rx.search(target)
+        if not m:
+            continue
+        if p.errno and (head is None or head.errno not in p.errno):
+            continue
+        if head is None:
+            head = _Head(msg=text)
+        gd = {k: v for k, v in m.groupdict().items() if v}
+        upstream = gd.get("upstream") or gd.get("upstream2") or gd.get("backend") or head.upstream
+        if p.source == "kernel":
+            upstream = gd.get("comm") or gd.get("comm2")
+        filled = _Head(msg=target, time=head.time, level=head.level, errno=head.errno,
+                       client=gd.get("client") or head.client, request=head.request,
+                       upstream=upstream, server=head.server)
+        return _record(p, filled, target, wrapper_time)
+    return None
+
+
+def _haproxy_ts(text: str) -> str | None:
+    m = _HAPROXY_HTTP.search(text) or _HAPROXY_TCP.search(text)
+    return m.group("ts") if m else None
+
+
+def _record(p: PatternInfo, head: _Head, message: str, wrapper_time: str | None) -> Classified:
+    return Classified(
+        source=p.source, symptom=p.symptom, status=p.status, time=head.time or wrapper_time,
+        level=head.level, upstream=head.upstream, client=head.client, server=head.server,
+        request=head.request, host=None, message=message, pattern=p.id,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------------
+
+
+def classify_line(text: str, year: int = 1970) -> Classified | None:
+    """Recognise one raw log line (any format, any wrapper); None when it is not a known failure.
+
+    Client aborts (499), client-side TLS noise, ``Primary script unknown`` (404), buffering
+    warnings and static-file errors return None: they are not upstream failures.
+    ``year`` fills in BSD syslog stamps, which carry none.
+    """
+    line = text.rstrip("\r\n")
+    m = _HEAD.match(line)
+    if m:
+        return classify_nginx_message(m.group("msg"), nginx_time(m.group("time")), m.group("level"))
+    un = wrappers.unwrap(line, year=year)
+    inner = un.text
+    m = _HEAD.match(inner)
+    if m:
+        return classify_nginx_message(m.group("msg"), nginx_time(m.group("time")), m.group("level"))
+    m = _NGINX_STDERR.match(inner)
+    if m:
+        return classify_nginx_message(m.group("msg"), un.time, m.group("level"))
+    other = _classify_other(inner, un.time)
+    if other is not None:
+        return other
+    # headless nginx line (cut at the start, or a prefix we do not know)
+    hm = _headless_re().search(inner)
+    if hm and "upstream" in inner[hm.start(1):]:
+        return classify_nginx_message(inner[hm.start(1):], un.time, None)
+    return None

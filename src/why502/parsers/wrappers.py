@@ -1,0 +1,190 @@
+"""Peel the wrappers that real log pipelines put around a log line.
+
+Logs rarely arrive as the program wrote them: docker's json-file driver, CRI runtimes (containerd,
+CRI-O), ``docker logs --timestamps`` / ``kubectl logs --timestamps``, docker compose's service
+prefix, syslog and journald (plain or ``journalctl -o json``), ``dmesg`` and log shippers that
+JSON-escape quotes.  ``unwrap`` removes those layers (up to a few, in any order) and keeps the
+outermost timestamp it saw, so a line is classified by its own content whatever carried it.
+
+Pure standard library, no third-party imports: ``why502 explain "<pasted line>"`` uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+_ISO = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+# CRI (containerd / CRI-O) log file line: "<RFC3339Nano> <stream> <P|F> <text>"
+_CRI = re.compile(rf"^(?P<time>{_ISO}) (?:stdout|stderr) [FP] ?")
+# syslog RFC 5424 / journalctl -o short-iso: "<ISO> host tag[pid]: "
+_SYSLOG_ISO = re.compile(rf"^(?:\d \S+ )?(?P<time>{_ISO}) \S+ (?P<tag>[\w./@-]+)(?:\[\d+\])?: ")
+# RFC 5424 with structured data: "<ISO> host app procid msgid - "
+_SYSLOG_5424 = re.compile(rf"^(?P<time>{_ISO}) \S+ (?P<tag>\S+) \S+ \S+ (?:-|\[.*?\]) ")
+# BSD syslog / journalctl default: "May  1 12:00:01 host tag[pid]: "
+_SYSLOG_BSD = re.compile(
+    r"^(?P<time>[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?) \S+ (?P<tag>[\w./@-]+)(?:\[\d+\])?: "
+)
+# docker logs --timestamps / kubectl logs --timestamps: "<RFC3339Nano> <text>"
+_TS_PREFIX = re.compile(rf"^(?P<time>{_ISO}) ")
+# docker compose: "web-1  | ", "web_1  | ", "nginx  | "
+_COMPOSE = re.compile(r"^[A-Za-z0-9][\w.-]*\s+\| ?")
+_PRI = re.compile(r"^<\d{1,3}>(?:1 )?")
+_DMESG = re.compile(r"^\[\s*\d+\.\d+\] ")
+_KERNEL_TAG = re.compile(r"^kernel: (?:\[\s*\d+\.\d+\] )?")
+_JSON_FIELD = re.compile(r'"(?:log|MESSAGE|message|msg)"\s*:\s*"((?:[^"\\]|\\.)*)')
+_JSON_TIME = re.compile(r'"(?:time|@timestamp|timestamp|ts)"\s*:\s*"([^"]*)"')
+_ISO_PARTS = re.compile(
+    r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?"
+)
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
+@dataclass(frozen=True)
+class Unwrapped:
+    """The innermost text, the outermost wrapper's time (ISO 8601) and the syslog tag, if any."""
+
+    text: str
+    time: str | None = None
+    tag: str | None = None
+
+
+def iso_time(raw: str) -> str | None:
+    """Normalise an RFC 3339-ish timestamp to ``YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]``."""
+    m = _ISO_PARTS.match(raw.strip())
+    if not m:
+        return None
+    date, clock, frac, zone = m.groups()
+    out = f"{date}T{clock}"
+    if frac:
+        out += "." + frac[:6]
+    if zone:
+        out += "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
+    return out
+
+
+def bsd_time(raw: str, year: int) -> str | None:
+    """``May  1 12:00:01`` (no year in BSD syslog) to ISO, with the year the caller assumes."""
+    parts = raw.split()
+    if len(parts) != 3 or parts[0] not in _MONTHS:
+        return None
+    return f"{year:04d}-{_MONTHS[parts[0]]:02d}-{int(parts[1]):02d}T{parts[2]}"
+
+
+def _decode_json_string(body: str) -> str:
+    try:
+        value = json.loads(f'"{body}"')
+        return value if isinstance(value, str) else body
+    except ValueError:
+        return body.replace('\\"', '"').replace("\\n", "\n").replace("\\t", "\t").replace("\\\\", "\\")
+
+
+def _from_json(text: str) -> tuple[str, str | None] | None:
+    """docker json-file, journalctl -o json, generic shippers; truncated objects too."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict):
+        for name in ("log", "MESSAGE", "message", "msg"):
+            value = obj.get(name)
+            if isinstance(value, list):  # journald binary MESSAGE: list of byte values
+                try:
+                    value = bytes(int(v) & 0xFF for v in value).decode("utf-8", "replace")
+                except (TypeError, ValueError):
+                    value = None
+            if isinstance(value, str):
+                time: str | None = None
+                for tname in ("time", "@timestamp", "timestamp", "ts"):
+                    if isinstance(obj.get(tname), str):
+                        time = iso_time(obj[tname])
+                        break
+                if time is None and isinstance(obj.get("__REALTIME_TIMESTAMP"), str):
+                    time = _epoch_iso(obj["__REALTIME_TIMESTAMP"], micro=True)
+                return value, time
+        return None
+    m = _JSON_FIELD.search(text)  # cut-short JSON: take what is there
+    if not m:
+        return None
+    tm = _JSON_TIME.search(text)
+    return _decode_json_string(m.group(1)), (iso_time(tm.group(1)) if tm else None)
+
+
+def _epoch_iso(raw: str, micro: bool = False) -> str | None:
+    import datetime as _dt
+
+    try:
+        value = int(raw) / 1_000_000 if micro else float(raw)
+        stamp = _dt.datetime.fromtimestamp(value, tz=_dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return stamp.isoformat()
+
+
+def epoch_iso(raw: str) -> str | None:
+    """Seconds since the epoch (audit's ``msg=audit(1714564801.123:456)``) as UTC ISO 8601."""
+    return _epoch_iso(raw)
+
+
+def unwrap(line: str, year: int = 1970) -> Unwrapped:
+    """Remove transport layers from ``line`` (see module doc).  Never raises.
+
+    ``year`` is used for BSD syslog stamps, which carry none (callers pass the current year).
+    """
+    text = line.rstrip("\r\n")
+    time: str | None = None
+    tag: str | None = None
+    for _ in range(8):
+        before = text
+        stripped = text.lstrip()
+        if stripped.startswith("{"):
+            got = _from_json(stripped)
+            if got is not None:
+                text = got[0].rstrip("\r\n")
+                time = time or got[1]
+                continue
+        m = _CRI.match(text)
+        if m:
+            time = time or iso_time(m.group("time"))
+            text = text[m.end():]
+            continue
+        m = _PRI.match(text)
+        if m:
+            text = text[m.end():]
+            continue
+        m = _SYSLOG_ISO.match(text) or _SYSLOG_5424.match(text)
+        if m:
+            time = time or iso_time(m.group("time"))
+            tag = tag or m.group("tag")
+            text = text[m.end():]
+            continue
+        m = _SYSLOG_BSD.match(text)
+        if m:
+            time = time or bsd_time(m.group("time"), year)
+            tag = tag or m.group("tag")
+            text = text[m.end():]
+            continue
+        m = _TS_PREFIX.match(text)
+        if m:
+            time = time or iso_time(m.group("time"))
+            text = text[m.end():]
+            continue
+        m = _COMPOSE.match(text)
+        if m:
+            text = text[m.end():]
+            continue
+        m = _DMESG.match(text) or _KERNEL_TAG.match(text)
+        if m:
+            tag = tag or "kernel"
+            text = text[m.end():]
+            continue
+        if text == before:
+            break
+    if '\\"' in text:  # JSON-escaped by a shipper but not wrapped in an object
+        text = text.replace('\\"', '"')
+    if text.endswith("\\n"):
+        text = text[:-2]
+    return Unwrapped(text=text, time=time, tag=tag)

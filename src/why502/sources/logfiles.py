@@ -1,0 +1,188 @@
+"""Read log files as a stream of bounded batches: plain, ``.gz``, rotated sets, stdin.
+
+Logs can be far larger than memory, so nothing here ever holds a whole file: bytes are read in
+chunks (4 MiB by default), cut at the last newline, decoded with ``errors="replace"`` (logs carry
+client-controlled bytes that are not UTF-8) and handed out as one text block per batch.  A line
+longer than ``max_line_bytes`` is cut there (nginx itself caps its lines at ``NGX_MAX_ERROR_STR``
+= 2048 bytes, ``src/core/ngx_log.h``), so memory stays bounded even without newlines.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import os
+import re
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from why502.errors import InputError
+
+STDIN = "-"
+DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_LINE = 1024 * 1024
+_ROTATED = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
+
+
+@dataclass(frozen=True)
+class LineBatch:
+    """``text`` holds whole lines joined by ``\\n`` (no trailing newline); ``first_line`` is the
+    1-based number of its first line in ``path``; ``count`` the number of lines."""
+
+    path: str
+    first_line: int
+    text: str
+    count: int
+    bytes_done: int = 0
+    bytes_total: int = 0
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.split("\n") if self.count else []
+
+
+def _rotation_key(path: Path) -> tuple[str, int]:
+    """Sort key putting ``x.log.3.gz, x.log.2.gz, x.log.1, x.log`` oldest first."""
+    m = _ROTATED.match(path.name)
+    if not m:
+        return (str(path), 0)
+    n = int(m.group("n")) if m.group("n") else 0
+    return (str(path.with_name(m.group("base"))), -n)
+
+
+def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
+    """Expand globs and (with ``rotated``) the rotated siblings of each base name.
+
+    Files of one rotated set are ordered oldest first (``error.log.2.gz error.log.1 error.log``);
+    separate sets keep the order given.  ``-`` stands for stdin.  Raises ``InputError`` for a
+    pattern or file that matches nothing.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        if raw == STDIN:
+            out.append(Path(STDIN))
+            continue
+        if glob.has_magic(raw):
+            matches = [Path(p) for p in glob.glob(raw)]
+            if not matches:
+                raise InputError(f"cannot read {raw}: no file matches this pattern")
+        else:
+            matches = [Path(raw)]
+            if rotated:
+                base = Path(raw)
+                for cand in base.parent.glob(glob.escape(base.name) + ".*"):
+                    m = re.fullmatch(r"\.\d+(?:\.gz)?", cand.name[len(base.name):])
+                    if m:
+                        matches.append(cand)
+        for p in _order_rotated(matches):
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def _order_rotated(paths: list[Path]) -> list[Path]:
+    groups: dict[str, list[Path]] = {}
+    order: list[str] = []
+    for p in paths:
+        base = _rotation_key(p)[0]
+        if base not in groups:
+            groups[base] = []
+            order.append(base)
+        groups[base].append(p)
+    result: list[Path] = []
+    for base in order:
+        result.extend(sorted(groups[base], key=lambda p: _rotation_key(p)[1]))
+    return result
+
+
+def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
+    """(reader, raw file for progress, total bytes).  Gzip is detected by its magic bytes."""
+    if str(path) == STDIN:
+        raw = sys.stdin.buffer
+        head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+        if head == b"\x1f\x8b":
+            return gzip.GzipFile(fileobj=raw), raw, 0  # type: ignore[return-value]
+        return raw, raw, 0
+    try:
+        if path.is_dir():
+            raise InputError(f"cannot read {path}: is a directory")
+        f = open(path, "rb")  # noqa: SIM115 - closed by iter_batches
+        size = os.fstat(f.fileno()).st_size
+        magic = f.read(2)
+        f.seek(0)
+    except InputError:
+        raise
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=f), f, size  # type: ignore[return-value]
+    return f, f, size
+
+
+def iter_batches(
+    paths: Iterable[Path | str],
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE,
+) -> Iterator[LineBatch]:
+    """Yield ``LineBatch`` es for each input in order; memory is bounded by ``batch_bytes`` plus
+    one (cut) line.  Raises ``InputError`` (one line) for unreadable or corrupt inputs."""
+    for p in paths:
+        path = Path(p)
+        name = STDIN if str(path) == STDIN else str(path)
+        reader, raw, total = _open(path)
+        try:
+            yield from _batches(reader, raw, name, total, batch_bytes, max_line_bytes)
+        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+            raise InputError(f"cannot read {name}: {err}") from None
+        finally:
+            if name != STDIN:
+                reader.close()
+                raw.close()
+
+
+def _batches(
+    reader: BinaryIO, raw: BinaryIO, name: str, total: int, batch_bytes: int, max_line: int,
+) -> Iterator[LineBatch]:
+    line_no = 1
+    carry = b""
+    skipping = False  # inside an over-long line whose head was already kept
+    while True:
+        chunk = reader.read(batch_bytes)
+        if not chunk:
+            break
+        if skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                continue
+            chunk = chunk[nl + 1:]
+            skipping = False
+        buf = carry + chunk if carry else chunk
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            carry = buf
+            if len(carry) > max_line:
+                carry, skipping = carry[:max_line] + b"\n", True
+                buf, cut = carry, len(carry) - 1
+            else:
+                continue
+        carry = buf[cut + 1:]
+        body = buf[:cut]
+        text = body.decode("utf-8", errors="replace")
+        count = text.count("\n") + 1
+        yield LineBatch(name, line_no, text, count, _tell(raw), total)
+        line_no += count
+    if carry:
+        text = carry[:max_line].decode("utf-8", errors="replace")
+        yield LineBatch(name, line_no, text, 1, _tell(raw), total)
+
+
+def _tell(raw: BinaryIO) -> int:
+    try:
+        return raw.tell()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return 0
