@@ -1,15 +1,208 @@
-"""`why502 lab` (placeholder until its issue lands)."""
+"""`why502 lab`: reproduce each root cause on a real nginx on loopback, then diagnose it.
+
+Only the standard library is imported at module level (``why502 --help`` stays fast); the lab,
+diagnose and the reporters are imported inside ``run``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
-from why502.errors import UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
+
+DESCRIPTION = """\
+Reproduce a cause of 502/503/504 for real -- a real nginx, real PHP-FPM and real backends on
+127.0.0.1/::1 in a temp dir, random ports -- provoke it with a few requests, run `why502 diagnose`
+on the still-running stack (live probes on), print the report, then stop every process by PID and
+delete the temp dir (unless --keep).  For learning, and for checking why502 itself.
+
+examples:
+  why502 lab list                       # the scenarios and the root cause each reproduces
+  why502 lab run backend-too-slow       # reproduce, diagnose, show the report
+  why502 lab run keepalive-race --keep  # keep the temp dir (config, logs) to look at
+  why502 lab check                      # run every scenario: does diagnose find the cause?
+
+exit codes: run: 0 when diagnose ranks the expected cause first, 1 otherwise;
+check: 0 when every scenario that could run was diagnosed right; 2 usage; 3 lab unavailable
+"""
+
+FORMATS = ("text", "json", "markdown", "html")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Subcommands ``list``, ``run NAME`` and ``check``."""
+    sub = parser.add_subparsers(dest="lab_command", metavar="SUBCOMMAND")
+    lst = sub.add_parser("list", help="list the scenarios")
+    lst.add_argument("--all", action="store_true",
+                     help="also list the recording-only recipes used for test fixtures")
+    run = sub.add_parser("run", help="reproduce one scenario and diagnose it")
+    run.add_argument("name", metavar="NAME", help="scenario name (see `why502 lab list`)")
+    run.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    run.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    run.add_argument("--keep", action="store_true",
+                     help="keep the temp dir (config and logs) after the processes are stopped")
+    run.add_argument("--show-logs", action="store_true", help="also print what nginx/PHP-FPM logged")
+    run.add_argument("-v", "--verbose", action="store_true", help="show all evidence")
+    check = sub.add_parser("check", help="run every scenario and compare diagnose's answer")
+    check.add_argument("names", nargs="*", metavar="NAME", help="only these scenarios")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'lab' is not implemented yet")
+    command = getattr(args, "lab_command", None)
+    if command == "list":
+        return _list(bool(args.all))
+    if command == "run":
+        return _run_one(args)
+    if command == "check":
+        return _check(list(args.names))
+    raise UsageError("lab: choose a subcommand: list, run NAME, check (see `why502 lab --help`)")
+
+
+def _scenarios(include_all: bool = False) -> dict[str, Any]:
+    from why502.lab.scenarios import RECORDINGS, SCENARIOS
+
+    return dict(RECORDINGS if include_all else SCENARIOS)
+
+
+def _list(include_all: bool) -> int:
+    from why502.lab.runtime import LabSkip
+
+    for name, sc in _scenarios(include_all).items():
+        note = ""
+        try:
+            sc.check_requirements()
+        except LabSkip as err:
+            note = f"  [cannot run here: {err}]"
+        lab = "" if sc.lab else " (recording only)"
+        print(f"{name:30} {sc.cause or '-':24} {sc.title}{lab}{note}")
+    return EXIT_HEALTHY
+
+
+def _lookup(name: str) -> Any:
+    scenarios = _scenarios(include_all=True)
+    if name not in scenarios:
+        known = ", ".join(_scenarios())
+        raise UsageError(f"lab: unknown scenario {name!r}; known: {known}")
+    return scenarios[name]
+
+
+def _diagnose_stack(stack: Any, result: Any) -> Any:
+    """Run diagnose on the live stack: its config, logs and PHP-FPM files, probes on."""
+    from why502.app.diagnose import DiagnoseOptions, diagnose
+
+    options = DiagnoseOptions(
+        nginx_conf=str(result.nginx_conf),
+        error_logs=[str(result.error_log)],
+        access_logs=[str(result.access_log)],
+        fpm_conf=str(result.fpm_conf) if result.fpm_conf else None,
+        fpm_logs=[str(result.fpm_log)] if result.fpm_log else [],
+        offline=False,
+        probe_timeout=1.0,
+    )
+    return diagnose(options)
+
+
+def _run_one(args: argparse.Namespace) -> int:
+    from why502.lab.runtime import Stack
+    from why502.textutil import strip_terminal_escapes
+
+    scenario = _lookup(args.name)
+    scenario.check_requirements()
+    err = sys.stderr
+    print(f"why502 lab: {scenario.name} -- {scenario.title}", file=err)
+    print(f"  {scenario.description}", file=err)
+    with Stack(keep=bool(args.keep)) as stack:
+        result = scenario.run(stack)
+        for step in result.steps:
+            print(f"  * {step}", file=err)
+        statuses = ", ".join(f"{label} -> {status if status is not None else 'no response'}"
+                             for label, status in result.responses)
+        print(f"  client saw: {statuses}", file=err)
+        if args.show_logs:
+            for label, path in (("nginx error.log", result.error_log), ("php-fpm.log", result.fpm_log)):
+                if path is not None and path.exists():
+                    print(f"  --- {label}", file=err)
+                    for line in path.read_text(errors="replace").splitlines()[-20:]:
+                        print(f"  {strip_terminal_escapes(line)[:300]}", file=err)
+        report = _diagnose_stack(stack, result)
+        if args.keep:
+            print(f"  kept: {stack.root}", file=err)
+    print(file=err)
+    _emit(report, args.format, args.output, bool(args.verbose))
+    top = report.findings[0].cause if report.findings else None
+    if top == scenario.cause:
+        print(f"\nwhy502 lab: diagnose ranked the expected cause first: {scenario.cause}", file=err)
+        return EXIT_HEALTHY
+    print(f"\nwhy502 lab: expected {scenario.cause}, diagnose ranked first: {top or 'nothing'}", file=err)
+    return EXIT_FINDINGS
+
+
+def _emit(report: Any, fmt: str, output: str | None, verbose: bool) -> None:
+    if fmt == "json":
+        from why502.reporters.json_report import to_json
+
+        text = to_json(report)
+    elif fmt == "markdown":
+        from why502.reporters.markdown import render_markdown
+
+        text = render_markdown(report)
+    elif fmt == "html":
+        from why502.reporters.html import render_html
+
+        text = render_html(report)
+    else:
+        import io
+
+        from rich.console import Console
+
+        from why502.reporters.terminal import render_terminal
+
+        if output is None:
+            render_terminal(report, Console(highlight=False), verbose=verbose)
+            return
+        buf = io.StringIO()
+        render_terminal(report, Console(file=buf, no_color=True, width=110, highlight=False),
+                        verbose=verbose)
+        text = buf.getvalue()
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as err:
+        raise InputError(f"cannot write {output}: {err.strerror or err}") from None
+
+
+def _check(names: list[str]) -> int:
+    from why502.lab.runtime import LabError, LabSkip, Stack
+
+    scenarios = _scenarios()
+    for name in names:
+        _lookup(name)
+    selected = [_lookup(n) for n in names] if names else list(scenarios.values())
+    wrong = 0
+    for scenario in selected:
+        try:
+            with Stack() as stack:
+                result = scenario.run(stack)
+                unmet = scenario.unmet(result)
+                report = _diagnose_stack(stack, result)
+        except LabSkip as err:
+            print(f"skip  {scenario.name:30} {err}")
+            continue
+        except LabError as err:
+            print(f"ERROR {scenario.name:30} {err}")
+            wrong += 1
+            continue
+        found = [f.cause for f in report.findings]
+        top = found[0] if found else "nothing"
+        ok = top == scenario.cause
+        wrong += 0 if ok else 1
+        extra = f"  (symptoms not logged: {unmet})" if unmet else ""
+        others = f"  also: {', '.join(found[1:4])}" if len(found) > 1 else ""
+        print(f"{'ok   ' if ok else 'WRONG'} {scenario.name:30} expected {scenario.cause:24} "
+              f"got {top}{others}{extra}")
+    return EXIT_HEALTHY if wrong == 0 else EXIT_FINDINGS
