@@ -1,12 +1,14 @@
 """The HTML report in a real headless Chromium (DESIGN.md: "the HTML report in a real headless
 Chromium").
 
-Three launches, each bounded by a timeout and killed by its process group on expiry:
+Four launches, each bounded by a timeout and killed by its process group on expiry:
 
 * ``--dump-dom`` + ``--log-net-log`` on the incident report whose request line is hostile: the
   chart script ran (uPlot's canvas exists, our JS wrote per-status totals and event markers),
-  the injected ``<script>``/``onerror`` did not run or become elements, and the page made no
-  network request;
+  the injected ``<script>``/``onerror`` did not run or become elements, the console is silent
+  (no JS error, no CSP violation) and the page made no network request;
+* the same page with raw markup spliced in (an escaping bug simulated): the CSP's script hashes
+  still refuse it;
 * ``--screenshot``: the page paints into a non-trivial PNG;
 * a negative control page that does fetch over http, proving the net-log check can see page
   requests at all (otherwise "no request" would prove nothing).
@@ -86,10 +88,16 @@ def page_requests(net_log: Path) -> list[tuple[str, str]]:
     return found
 
 
+def console_lines(stderr: str) -> list[str]:
+    """The page's console output (JS errors, CSP violations) from ``--enable-logging=stderr``."""
+    return [line for line in stderr.splitlines() if ":CONSOLE:" in line or "Uncaught" in line]
+
+
 @dataclass
 class Loaded:
     dom: str
     requests: list[tuple[str, str]]
+    console: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +117,11 @@ def hostile_page(work: Path) -> Path:
 def loaded(work: Path, hostile_page: Path) -> Loaded:
     net_log = work / "net.json"
     result = run_chromium(hostile_page.as_uri(), work, "--dump-dom", f"--log-net-log={net_log}",
-                          "--window-size=1280,2000")
+                          "--window-size=1280,2000", "--enable-logging=stderr", "--v=0")
     dom = result.stdout.decode("utf-8", "replace")
-    assert "</html>" in dom, result.stderr.decode("utf-8", "replace")[-2000:]
-    return Loaded(dom=dom, requests=page_requests(net_log))
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert "</html>" in dom, stderr[-2000:]
+    return Loaded(dom=dom, requests=page_requests(net_log), console=console_lines(stderr))
 
 
 def test_chart_script_ran_and_shows_the_incident(loaded: Loaded) -> None:
@@ -149,6 +158,30 @@ def test_injected_markup_does_not_execute(loaded: Loaded) -> None:
         "read-timeout: first 504: GET /<script>document.title='PWNED'</script>"
         "<img src=x onerror=\"document.title='PWNED'\">|`x`| HTTP/1.1"
     )
+
+
+def test_page_runs_without_errors_or_csp_violations(loaded: Loaded) -> None:
+    # Our own scripts are allowed by their hashes; nothing else tried to run or load.
+    assert loaded.console == []
+
+
+def test_csp_blocks_injected_script_even_if_escaping_failed(work: Path) -> None:
+    # Simulate an escaping bug: put raw markup into the rendered page, outside any escaping.
+    page = render_html(sample_report()).replace(
+        "<main>",
+        "<main><script>document.title='PWNED'</script><img src=x onerror=\"document.title='PWNED'\">",
+        1,
+    )
+    broken = work / "broken.html"
+    broken.write_text(page, encoding="utf-8")
+    result = run_chromium(broken.as_uri(), work, "--dump-dom", "--enable-logging=stderr", "--v=0")
+    dom = result.stdout.decode("utf-8", "replace")
+    title = re.search(r"<title>(.*?)</title>", dom, re.S)
+    assert title and html.unescape(title.group(1)) == EXPECTED_TITLE
+    assert 'data-rendered="30"' in dom  # while our own scripts still ran
+    console = console_lines(result.stderr.decode("utf-8", "replace"))
+    violations = [c for c in console if "Content Security" in c]
+    assert len(violations) >= 2, violations  # the inline script and the onerror handler
 
 
 def test_no_request_leaves_file_url(loaded: Loaded) -> None:
