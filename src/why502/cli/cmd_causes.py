@@ -1,15 +1,59 @@
-"""`why502 causes` (placeholder until its issue lands)."""
+"""`why502 causes`: list the catalog (ID, kind, status codes, title).
+
+Only the standard library at module level (fast ``--help``); the catalog is loaded in ``run``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import sys
 
-from why502.errors import UsageError
+DESCRIPTION = """\
+List the catalog: root causes, symptoms (one proxy error-log line each), evidence events (lines
+from PHP-FPM, app servers, the kernel, systemd) and status-code pages.
+
+examples:
+  why502 causes                       everything but status pages
+  why502 causes --kind cause          root causes only
+  why502 causes --kind status         status-code pages (500, 502, 503, 504, 499, 009, 52x, 46x ...)
+  why502 causes --format json
+"""
+
+_KINDS = ("cause", "symptom", "event", "status")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    parser.add_argument("--kind", choices=_KINDS, action="append",
+                        help="only this kind (repeatable); default: cause, symptom and event")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'causes' is not implemented yet")
+    from why502.catalog import KIND_LABELS, format_status, load_catalog, load_statuses
+    from why502.catalog.explain import render_listing, render_status_listing
+
+    kinds = args.kind or ["cause", "symptom", "event"]
+    catalog = load_catalog()
+    entries = [e for k in ("cause", "symptom", "event") if k in kinds for e in catalog.of_kind(k)]
+    pages = list(load_statuses().values()) if "status" in kinds else []
+    if args.format == "json":
+        rows = [{"id": e.id, "kind": e.kind, "kind_label": KIND_LABELS[e.kind],
+                 "status_codes": [format_status(c) for c in e.status_codes], "title": e.title}
+                for e in entries]
+        rows += [{"id": p.code, "kind": "status", "kind_label": "status code", "family": p.family,
+                  "status_codes": [p.code], "title": p.title} for p in pages]
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    width = min(120, shutil.get_terminal_size((100, 24)).columns)
+    out = []
+    if entries:
+        out.append(render_listing(entries, width))
+    if pages:
+        out.append(render_status_listing(pages, width))
+    sys.stdout.write("\n".join(out))
+    if not args.kind:
+        sys.stdout.write("\nwhy502 explain ID prints a page; status-code pages: "
+                         "why502 causes --kind status\n")
+    return 0

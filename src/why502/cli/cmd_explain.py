@@ -1,15 +1,47 @@
-"""`why502 explain` (placeholder until its issue lands)."""
+"""`why502 explain ARG`: print the catalog page for an ID, a status code or a pasted log line.
+
+Start-up matters (``why502 explain ID`` targets < 150 ms, ``bench/startup.py``): this module imports
+only the standard library; the catalog is loaded inside ``run``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import sys
 
-from why502.errors import UsageError
+DESCRIPTION = """\
+Explain a root cause, symptom or evidence-event ID, a status code, or a pasted log line.
+
+examples:
+  why502 explain backend-not-running     the cause page: what it is, how to confirm, the fix
+  why502 explain 502                     502 vs 503 vs 504: who produces each and why
+  why502 explain '2024/05/01 12:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) ...'
+                                         a pasted log line: what it means, then the symptom page
+  why502 explain read-timeout --format json
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    parser.add_argument("arg", nargs="+", metavar="ARG",
+                        help="an ID (why502 causes lists them), a status code (502, 009, 524, 460 ...) "
+                             "or a log line (quote it)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'explain' is not implemented yet")
+    from why502.app.explain import explain, render_text
+
+    result = explain(" ".join(args.arg))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return 0
+    width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
+    sys.stdout.write(render_text(result, width=width, color=_use_color()))
+    return 0

@@ -1,0 +1,119 @@
+"""``why502 explain ARG``: an ID, a status code, or a pasted log line -> the catalog page(s).
+
+The pure parts (resolving IDs and codes, rendering) are in ``why502.catalog.explain``; this module
+adds the one thing the catalog layer may not do: classify a pasted log line with
+``why502.parsers.errorlog.classify_line`` (imported lazily, so ``why502 explain ID`` never loads the
+classifier's regex tables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from why502.catalog import Entry, StatusPage, format_status, load_catalog
+from why502.catalog import explain as cat
+from why502.errors import UsageError
+from why502.textutil import shorten, strip_terminal_escapes
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    """What the classifier recognised in a pasted line (fields of ``classify --format jsonl``)."""
+
+    fields: dict[str, Any]
+
+    @property
+    def symptom(self) -> str:
+        return str(self.fields.get("symptom") or "")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The answer to one ``explain`` argument: catalog entries, a status page, or a classified line."""
+
+    query: str
+    type: str  # "id" | "status" | "line"
+    entries: list[Entry] = field(default_factory=list)
+    status: StatusPage | None = None
+    line: LineInfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "type": self.type,
+            "entries": [cat.entry_to_dict(e) for e in self.entries],
+            "status": cat.status_to_dict(self.status) if self.status else None,
+            "line": self.line.fields if self.line else None,
+        }
+
+
+def explain(arg: str) -> Explanation:
+    """Resolve ``arg``.  Raises :class:`UsageError` (exit 2) with a one-line reason when it cannot."""
+    text = arg.strip()
+    if not text:
+        raise UsageError("nothing to explain: give a cause/symptom ID, a status code or a log line")
+    code = cat.normalize_status(text)
+    if code is not None:
+        return Explanation(query=text, type="status", status=cat.resolve_status(code))
+    catalog = load_catalog()
+    if cat.looks_like_log_line(text):
+        # "backend not running" is an ID typed with spaces, not a log line.
+        as_id = cat.normalize_id(text)
+        if catalog.find(as_id):
+            return Explanation(query=text, type="id", entries=catalog.find(as_id))
+        return _explain_line(text)
+    return Explanation(query=text, type="id", entries=cat.resolve_id(text, catalog))
+
+
+def _explain_line(text: str) -> Explanation:
+    from why502.parsers.errorlog import classify_line  # lazy: only pasted lines need the classifier
+
+    first = next((ln for ln in text.splitlines() if ln.strip()), text)
+    record = classify_line(first)
+    if record is None:
+        shown = shorten(strip_terminal_escapes(first.strip()), 70)
+        raise UsageError(
+            f"not a known upstream-failure line: {shown!r} "
+            "(why502 recognises nginx, Apache, HAProxy, PHP-FPM, uWSGI, gunicorn, kernel and systemd lines)"
+        )
+    fields = record.to_dict()
+    catalog = load_catalog()
+    entries = catalog.find(record.symptom)
+    # A symptom ID that is also a root cause (port-exhaustion): show the symptom page first.
+    entries.sort(key=lambda e: 0 if e.kind in ("symptom", "event") else 1)
+    return Explanation(query=text, type="line", entries=entries, line=LineInfo(fields))
+
+
+def render_text(result: Explanation, width: int = 100, color: bool = False) -> str:
+    """The terminal page for ``result``; everything that came from the input is made inert."""
+    catalog = load_catalog()
+    parts: list[str] = []
+    if result.line is not None:
+        parts.append(_line_summary(result.line, result.entries, width))
+    if result.status is not None:
+        parts.append(cat.render_status_text(result.status, catalog, width=width, color=color))
+    for entry in result.entries:
+        parts.append(cat.render_entry_text(entry, catalog, width=width, color=color))
+    return ("\n" + "-" * min(width, 100) + "\n\n").join(parts)
+
+
+def _line_summary(line: LineInfo, entries: list[Entry], width: int) -> str:
+    f = {k: strip_terminal_escapes(str(v)) for k, v in line.fields.items() if v not in (None, "")}
+    status = line.fields.get("status")
+    lines = ["This log line is: " + (entries[0].title if entries else f.get("symptom", "?"))]
+    lines.append(f"  symptom:  {f.get('symptom', '?')}    source: {f.get('source', '?')}"
+                 + (f"    level: {f['level']}" if "level" in f else ""))
+    if isinstance(status, int):
+        lines.append(f"  status:   the client got {format_status(status)} from this failure")
+    elif entries and entries[0].kind == "event":
+        lines.append("  status:   none: evidence from outside the proxy that explains proxy errors")
+    elif "while reading upstream" in str(line.fields.get("message", "")):
+        lines.append("  status:   none from this line: headers were already sent, so the access log keeps")
+        lines.append("            the backend's status (usually 2xx) and the client got a truncated body")
+    else:
+        lines.append("  status:   not determined by this line alone")
+    for key in ("time", "upstream", "request", "server", "host", "client"):
+        if key in f:
+            lines.append(f"  {key + ':':<9} {shorten(f[key], max(20, width - 12))}")
+    return "\n".join(lines) + "\n"
