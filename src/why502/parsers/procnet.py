@@ -94,9 +94,12 @@ def decode_address(hexaddr: str, byteorder: ByteOrder = sys.byteorder) -> tuple[
     if len(addr_hex) not in (8, 32) or not port_hex:
         raise ValueError(f"not a /proc/net address: {hexaddr!r}")
     raw = b"".join(int(addr_hex[i : i + 8], 16).to_bytes(4, byteorder) for i in range(0, len(addr_hex), 8))
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
-    ip = ipaddress.IPv4Address(raw) if len(raw) == 4 else ipaddress.IPv6Address(raw)
-    return str(ip), int(port_hex, 16)
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw)), int(port_hex, 16)
+    ip6 = ipaddress.IPv6Address(raw)
+    if ip6.ipv4_mapped is not None:  # print ::ffff:127.0.0.1 on every Python version
+        return f"::ffff:{ip6.ipv4_mapped}", int(port_hex, 16)
+    return str(ip6), int(port_hex, 16)
 
 
 def parse_tcp_table(text: str, proto: str = "tcp", byteorder: ByteOrder = sys.byteorder) -> list[TcpEntry]:
