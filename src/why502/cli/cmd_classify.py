@@ -1,15 +1,176 @@
-"""`why502 classify` (placeholder until its issue lands)."""
+"""`why502 classify [FILE ...]`: recognise upstream failures in log lines of any format.
+
+Heavy imports (polars, rich) happen inside ``run`` so ``why502 --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING, Any
 
-from why502.errors import UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
+
+if TYPE_CHECKING:
+    from why502.app.classify import ClassifySummary
+
+DESCRIPTION = """\
+Recognise every upstream failure in log lines without being told their format: nginx error logs
+(proxy, fastcgi, uwsgi, scgi, grpc, memcached; glibc and musl errno texts), Apache mod_proxy,
+HAProxy, Envoy, PHP-FPM, gunicorn, uWSGI, Node/PM2, kernel OOM, systemd and SELinux lines, even
+wrapped by docker/kubectl/compose/syslog/journald or cut short.  Reads FILEs (plain, .gz, globs,
+rotated sets) or stdin.  Client aborts (499), client TLS noise, "Primary script unknown" (404)
+and static-file errors are not reported.
+
+examples:
+  why502 classify /var/log/nginx/error.log --rotated --since 2h
+  kubectl logs deploy/ingress-nginx | why502 classify --format jsonl
+  why502 classify 'error.log*' --format jsonl | jq -r .symptom | sort | uniq -c
+
+exit: 0 no upstream-failure symptom, 1 some found, 2 usage error, 3 unreadable input"""
+
+_BIG = 64 * 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="log files, globs or - for stdin (default: stdin)")
+    parser.add_argument("--format", choices=("summary", "jsonl"), default="summary",
+                        help="summary tables (default) or one JSON object per recognised line")
+    parser.add_argument("--since", metavar="TIME",
+                        help="only lines at/after TIME: ISO 8601 or relative (30m, 2h, 1d)")
+    parser.add_argument("--rotated", action="store_true",
+                        help="also read FILE.1, FILE.2.gz ... (oldest first)")
+    parser.add_argument("--top", type=int, default=10, metavar="N",
+                        help="rows per summary table (default 10)")
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'classify' is not implemented yet")
+    from why502.app.classify import JSONL_COLUMNS, ClassifySummary, classify_paths
+
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    summary = ClassifySummary()
+    progress = _Progress(enabled=not args.no_progress)
+    frames = classify_paths(args.files, since=args.since, rotated=args.rotated,
+                            on_batch=lambda b: (summary.add_batch(b), progress.update(b)))
+    try:
+        for df in frames:
+            summary.add(df)
+            if args.format == "jsonl":
+                df.select(*JSONL_COLUMNS).write_ndjson(sys.stdout)
+                sys.stdout.flush()
+    finally:
+        progress.close()
+    if args.format == "summary":
+        render_summary(summary, args.top)
+    return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
+
+
+class _Progress:
+    """A rich progress bar on stderr, only for big files and only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+        self.path: str | None = None
+
+    def update(self, batch: Any) -> None:
+        if not self.enabled or batch.bytes_total < _BIG:
+            return
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress("[progress.description]{task.description}", BarColumn(),
+                                DownloadColumn(), TimeRemainingColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+        if batch.path != self.path:
+            from why502.textutil import strip_terminal_escapes
+
+            self.path = batch.path
+            self.task = self.bar.add_task(strip_terminal_escapes(batch.path)[-40:],
+                                          total=batch.bytes_total)
+        self.bar.update(self.task, completed=batch.bytes_done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def render_summary(summary: ClassifySummary, top: int) -> None:
+    """Rich tables: counts per symptom and per upstream, first/last seen, what the top mean."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from why502.app.classify import is_event
+    from why502.textutil import shorten, strip_terminal_escapes
+
+    console = Console()
+    clean = strip_terminal_escapes
+    files = ", ".join(clean(f) for f in summary.files) or "(no input)"
+    if len(summary.files) > 3:
+        files = f"{len(summary.files)} files ({clean(summary.files[0])} ... {clean(summary.files[-1])})"
+    console.print(f"[bold]why502 classify[/bold]: {summary.lines_read:,} lines read from "
+                  f"{shorten(files, 200)}; {summary.recognised:,} recognised, "
+                  f"{summary.failures():,} upstream failures", highlight=False)
+    if not summary.symptoms:
+        console.print("No upstream failure found.")
+        return
+    table = Table(title="Symptoms (and evidence events)", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("id", no_wrap=True)
+    table.add_column("lines", justify="right")
+    table.add_column("status")
+    table.add_column("source")
+    table.add_column("first seen", overflow="fold")
+    table.add_column("last seen", overflow="fold")
+    for sym, st in summary.ranked()[:top]:
+        statuses = ", ".join(f"{'009' if s == 9 else s}×{n}" if len(st.statuses) > 1 else
+                             ("009" if s == 9 else str(s)) for s, n in st.statuses.most_common())
+        label = f"{sym} [dim](event)[/dim]" if is_event(sym) else sym
+        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(st.sources),
+                      (st.first or "-").replace("T", " "), (st.last or "-").replace("T", " "))
+    console.print(table)
+    if summary.upstreams:
+        ut = Table(title="Per upstream / process", title_justify="left", box=box.SIMPLE_HEAD)
+        ut.add_column("upstream")
+        ut.add_column("lines", justify="right")
+        ut.add_column("symptoms")
+        ranked = sorted(summary.upstreams.items(), key=lambda kv: -kv[1].count)[:top]
+        for upstream, us in ranked:
+            ut.add_row(shorten(clean(upstream), 70), f"{us.count:,}",
+                       ", ".join(f"{k} {n:,}" for k, n in us.symptoms.most_common(4)))
+        console.print(ut)
+    _explain_top(console, summary)
+
+
+def _explain_top(console: Any, summary: ClassifySummary) -> None:
+    """The catalog's explanation of the top symptoms; tolerate a missing or partial catalog."""
+    from rich.markup import escape
+
+    from why502.app.classify import is_event
+    from why502.textutil import shorten
+
+    try:
+        from why502.catalog import load_catalog
+
+        catalog: Any = load_catalog()
+    except Exception:  # noqa: BLE001 - the catalog is optional for this view
+        catalog = None
+    top = [s for s, _ in summary.ranked() if not is_event(s)][:3]
+    if not top:
+        return
+    console.print("[bold]What the top symptoms mean[/bold]")
+    for sym in top:
+        entry = catalog.get(sym) if catalog is not None else None
+        if entry is None:
+            console.print(f"• [bold]{sym}[/bold]: no catalog entry yet "
+                          f"(see docs/causes/ or `why502 explain {sym}`)", highlight=False)
+            continue
+        console.print(f"• [bold]{sym}[/bold] — {escape(entry.title)}", highlight=False)
+        console.print("  " + escape(shorten(" ".join(entry.explanation.split()), 400)), highlight=False)
+        console.print(f"  more: why502 explain {sym}", style="dim", highlight=False)
