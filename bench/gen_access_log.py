@@ -93,11 +93,23 @@ class Gen:
     def __init__(self, seed: int) -> None:
         self.rnd = random.Random(seed)
         self.truth: dict[str, Any] = {
-            "requests": 0, "unparsed": 0, "by_status": Counter(), "timeline_5xx": defaultdict(Counter),
-            "upstream_attempts": Counter(), "upstream_failed_attempts": Counter(),
-            "made_by": Counter(), "rescued": 0, "retried": 0, "redirected": 0,
-            "error_lines": 0, "error_lines_for_5xx": 0, "nginx_5xx_without_error_line": 0,
-            "near_timeout": Counter(), "by_host_5xx": Counter(), "by_symptom": Counter(),
+            "requests": 0,
+            "unparsed": 0,
+            "by_status": Counter(),
+            "timeline_5xx": defaultdict(Counter),
+            "upstream_attempts": Counter(),
+            "upstream_failed_attempts": Counter(),
+            "made_by": Counter(),
+            "rescued": 0,
+            "retried": 0,
+            "redirected": 0,
+            "error_lines": 0,
+            "error_lines_for_5xx": 0,
+            "nginx_5xx_without_error_line": 0,
+            "near_timeout": Counter(),
+            "by_host_5xx": Counter(),
+            "by_symptom": Counter(),
+            "by_symptom_requests": Counter(),
         }
         self.clients = [f"203.0.{i // 250}.{i % 250 + 1}" for i in range(3000)]
 
@@ -106,7 +118,9 @@ class Gen:
         c = self.rnd.random() * 0.002
         return (addr, str(status), f"{c:.3f}", f"{t:.3f}", f"{t + 0.001:.3f}", None)
 
-    def request(self, phase: str) -> tuple[str, str, list[list[tuple[str, str, str, str, str, str | None]]], int]:
+    def request(
+        self, phase: str
+    ) -> tuple[str, str, list[list[tuple[str, str, str, str, str, str | None]]], int]:
         """Return (host, request line, attempt groups, final status)."""
         r = self.rnd.random()
         rnd = self.rnd
@@ -182,18 +196,34 @@ INCIDENTS = [
 ]
 
 ERR = {
-    "connection-refused": ("error", "connect() failed (111: Connection refused) while connecting to upstream"),
-    "socket-not-found": ("crit", "connect() to unix:/run/php/php8.2-fpm.sock failed "
-                         "(2: No such file or directory) while connecting to upstream"),
-    "read-timeout": ("error", "upstream timed out (110: Connection timed out) while reading response "
-                     "header from upstream"),
-    "premature-close": ("error", "upstream prematurely closed connection while reading response header "
-                        "from upstream"),
+    "connection-refused": (
+        "error",
+        "connect() failed (111: Connection refused) while connecting to upstream",
+    ),
+    "socket-not-found": (
+        "crit",
+        "connect() to unix:/run/php/php8.2-fpm.sock failed "
+        "(2: No such file or directory) while connecting to upstream",
+    ),
+    "read-timeout": (
+        "error",
+        "upstream timed out (110: Connection timed out) while reading response header from upstream",
+    ),
+    "premature-close": (
+        "error",
+        "upstream prematurely closed connection while reading response header from upstream",
+    ),
 }
 
 
-def generate(lines: int, out: Path, seed: int = 1, rate: float = 60.0, rotate: int = 1,
-             start: str = "2026-11-20T00:00:00") -> dict[str, Any]:
+def generate(
+    lines: int,
+    out: Path,
+    seed: int = 1,
+    rate: float = 60.0,
+    rotate: int = 1,
+    start: str = "2026-11-20T00:00:00",
+) -> dict[str, Any]:
     """Write the logs and the truth into ``out``; return the truth."""
     out.mkdir(parents=True, exist_ok=True)
     g = Gen(seed)
@@ -221,15 +251,18 @@ def generate(lines: int, out: Path, seed: int = 1, rate: float = 60.0, rotate: i
             name = files[i // per_file]
             idx = name.rsplit(".", 1)[-1]
             if idx.isdigit() and int(idx) >= 2:
-                fh = gzip.open(out / (name + ".gz"), "wt", encoding="utf-8")
+                fh = gzip.open(out / (name + ".gz"), "wt", encoding="utf-8")  # noqa: SIM115
             else:
                 fh = open(out / name, "w", encoding="utf-8")  # noqa: SIM115
         sec = int(i / rate)
         if sec not in tl_cache:
             tl_cache.clear()
             dt = t0 + timedelta(seconds=sec)
-            tl_cache[sec] = (dt.strftime("%d/%b/%Y:%H:%M:%S %z"), dt.strftime("%Y/%m/%d %H:%M:%S"),
-                             dt.strftime("%Y-%m-%dT%H:%M"))
+            tl_cache[sec] = (
+                dt.strftime("%d/%b/%Y:%H:%M:%S %z"),
+                dt.strftime("%Y/%m/%d %H:%M:%S"),
+                dt.strftime("%Y-%m-%dT%H:%M"),
+            )
         tlocal, _etime, minute = tl_cache[sec]
         if i % 50_000 == 49_999:
             buf.append(f"garbage line that is not an access log entry {i}\n")
@@ -253,8 +286,10 @@ def generate(lines: int, out: Path, seed: int = 1, rate: float = 60.0, rotate: i
             total = 0.0
         rt = total + 0.001
         size = 0 if status >= 500 else rnd.randint(200, 40000)
-        buf.append(f'{client} - - [{tlocal}] "{req}" {status} {size} "-" "{ua_s}" "{host}" rt={rt:.3f} '
-                   f'ua="{ua}" us="{us}" uct="{uct}" uht="{uht}" urt="{urt}"\n')
+        buf.append(
+            f'{client} - - [{tlocal}] "{req}" {status} {size} "-" "{ua_s}" "{host}" rt={rt:.3f} '
+            f'ua="{ua}" us="{us}" uct="{uct}" uht="{uht}" urt="{urt}"\n'
+        )
         # Truth about attempts, who made the status, rescues.
         attempts = [a for grp in groups for a in grp]
         for a in attempts:
@@ -282,8 +317,10 @@ def generate(lines: int, out: Path, seed: int = 1, rate: float = 60.0, rotate: i
                 scheme = "fastcgi" if a[0].startswith("unix:") else "http"
                 upstream = f"{scheme}://{a[0]}:" if a[0].startswith("unix:") else f"{scheme}://{a[0]}{path}"
                 err_lines.append(
-                    f"{et.strftime('%Y/%m/%d %H:%M:%S')} [{level}] 2107#2107: *{conn} {msg}, client: {client}, "
-                    f'server: {host}, request: "{req}", upstream: "{upstream}", host: "{host}"\n')
+                    f"{et.strftime('%Y/%m/%d %H:%M:%S')} [{level}] 2107#2107: *{conn} {msg}, "
+                    f"client: {client}, "
+                    f'server: {host}, request: "{req}", upstream: "{upstream}", host: "{host}"\n'
+                )
                 truth["error_lines"] += 1
                 if status >= 500:
                     truth["error_lines_for_5xx"] += 1
@@ -293,17 +330,20 @@ def generate(lines: int, out: Path, seed: int = 1, rate: float = 60.0, rotate: i
             err_lines.append(
                 f"{(t0 + timedelta(seconds=sec)).strftime('%Y/%m/%d %H:%M:%S')} [error] 2107#2107: *{conn} "
                 f'limiting requests, excess: 100.500 by zone "perip", client: {client}, server: {host}, '
-                f'request: "{req}", host: "{host}"\n')
+                f'request: "{req}", host: "{host}"\n'
+            )
             truth["error_lines"] += 1
             truth["error_lines_for_5xx"] += 1
-            truth["by_symptom"]["limit-req"] += 1
+            truth["by_symptom"]["rate-limited"] += 1
         ebuf.extend(reversed(err_lines))
         if status >= 500:
             truth["timeline_5xx"][minute][str(status)] += 1
             truth["by_host_5xx"][host] += 1
             if not groups:
-                truth["made_by"]["nginx"] += 1
-            elif attempts[-1][3] == "-":
+                truth["by_symptom_requests"]["rate-limited"] += 1
+            elif attempts[-1][5] is not None:
+                truth["by_symptom_requests"][attempts[-1][5]] += 1
+            if not groups or attempts[-1][3] == "-":
                 truth["made_by"]["nginx"] += 1
             else:
                 truth["made_by"]["backend"] += 1
@@ -322,20 +362,32 @@ def generate(lines: int, out: Path, seed: int = 1, rate: float = 60.0, rotate: i
     (out / "nginx.conf").write_text(NGINX_CONF.format(out=out, fmt=LOG_FORMAT), encoding="utf-8")
     incidents = []
     for lo, hi, name in INCIDENTS:
-        a = t0 + timedelta(seconds=int(lo * span))
-        b = t0 + timedelta(seconds=int(hi * span))
-        incidents.append({"phase": name, "start": a.strftime("%Y-%m-%dT%H:%M"), "end": b.strftime("%Y-%m-%dT%H:%M")})
+        ta = t0 + timedelta(seconds=int(lo * span))
+        tb = t0 + timedelta(seconds=int(hi * span))
+        incidents.append(
+            {"phase": name, "start": ta.strftime("%Y-%m-%dT%H:%M"), "end": tb.strftime("%Y-%m-%dT%H:%M")}
+        )
     result = {
-        "log_format": LOG_FORMAT, "lines": written + truth["unparsed"], "requests": truth["requests"],
-        "unparsed": truth["unparsed"], "by_status": dict(truth["by_status"]),
+        "log_format": LOG_FORMAT,
+        "lines": written + truth["unparsed"],
+        "requests": truth["requests"],
+        "unparsed": truth["unparsed"],
+        "by_status": dict(truth["by_status"]),
         "timeline_5xx": {k: dict(v) for k, v in sorted(truth["timeline_5xx"].items())},
         "upstream_attempts": dict(truth["upstream_attempts"]),
         "upstream_failed_attempts": dict(truth["upstream_failed_attempts"]),
-        "made_by": dict(truth["made_by"]), "rescued": truth["rescued"], "retried": truth["retried"],
-        "redirected": truth["redirected"], "error_lines": truth["error_lines"],
-        "error_lines_for_5xx": truth["error_lines_for_5xx"], "near_timeout": dict(truth["near_timeout"]),
-        "by_host_5xx": dict(truth["by_host_5xx"]), "by_symptom": dict(truth["by_symptom"]),
-        "incidents": incidents, "files": [n for n in files],
+        "made_by": dict(truth["made_by"]),
+        "rescued": truth["rescued"],
+        "retried": truth["retried"],
+        "redirected": truth["redirected"],
+        "error_lines": truth["error_lines"],
+        "error_lines_for_5xx": truth["error_lines_for_5xx"],
+        "near_timeout": dict(truth["near_timeout"]),
+        "by_host_5xx": dict(truth["by_host_5xx"]),
+        "by_symptom": dict(truth["by_symptom"]),
+        "by_symptom_requests": dict(truth["by_symptom_requests"]),
+        "incidents": incidents,
+        "files": [n for n in files],
     }
     (out / "truth.json").write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
     return result

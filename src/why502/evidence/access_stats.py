@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from why502.parsers.log_format import FIXED_SHAPES, CompiledFormat, compile_format
+from why502.parsers.log_format import FIXED_SHAPES, FIXED_WIDTH, CompiledFormat, compile_format, split_pieces
 
 BUCKET_RATIO = 1.02
 _K = 1.0 / math.log(BUCKET_RATIO)
@@ -47,13 +47,27 @@ UNPARSED_SAMPLES = 5
 NEAR_TIMEOUT_FRACTION = 0.8
 TOP_N = 15
 
-_UPSTREAM_FIELDS = ("upstream_addr", "upstream_status", "upstream_connect_time",
-                    "upstream_header_time", "upstream_response_time")
-_SHORT = {"upstream_addr": "ua", "upstream_status": "us", "upstream_connect_time": "uct",
-          "upstream_header_time": "uht", "upstream_response_time": "urt"}
+_UPSTREAM_FIELDS = (
+    "upstream_addr",
+    "upstream_status",
+    "upstream_connect_time",
+    "upstream_header_time",
+    "upstream_response_time",
+)
+_SHORT = {
+    "upstream_addr": "ua",
+    "upstream_status": "us",
+    "upstream_connect_time": "uct",
+    "upstream_header_time": "uht",
+    "upstream_response_time": "urt",
+}
 _VALIDATE = ("status", "time_local", "time_iso8601", "msec")
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    )
+}
 
 
 class ChunkLike(Protocol):
@@ -86,11 +100,59 @@ def _split_segments(fmt: str) -> list[str]:
 @dataclass(frozen=True)
 class _Segment:
     index: int
-    kind: str  # single | literal | mixed | skip
+    kind: str  # single | literal | mixed | positional | skip
     text: str
     var: str | None = None
     pattern: str | None = None
     fields: tuple[str, ...] = ()
+    # positional: (field, prefix length or None, suffix length or None, width or None, stop char)
+    slices: tuple[tuple[str, int | None, int | None, int | None, str | None], ...] = ()
+
+
+def _positional(
+    text: str, wanted: frozenset[str], last: bool
+) -> tuple[tuple[str, int | None, int | None, int | None, str | None], ...] | None:
+    """Cheap slicing instead of a regex when each wanted variable sits at a fixed offset from
+    the start or the end of its piece (e.g. ``$status`` in `` $status $body_bytes_sent ``) or
+    at a fixed offset and ends at a character it cannot contain."""
+    pieces = split_pieces(text)
+    out: list[tuple[str, int | None, int | None, int | None, str | None]] = []
+
+    def length(ps: list[tuple[str, str]]) -> int | None:
+        total = 0
+        for kind, value in ps:
+            if kind == "lit":
+                total += len(value)
+            elif value in FIXED_WIDTH:
+                total += FIXED_WIDTH[value]
+            else:
+                return None
+        return total
+
+    for k, (kind, value) in enumerate(pieces):
+        if kind != "var" or value not in wanted:
+            continue
+        pre = length(pieces[:k])
+        suf = length(pieces[k + 1 :])
+        width = FIXED_WIDTH.get(value)
+        nxt = pieces[k + 1] if k + 1 < len(pieces) else None
+        if width is not None and pre is not None:
+            out.append((value, pre, None, width, None))
+        elif width is not None and suf is not None and not last:
+            out.append((value, None, suf, width, None))
+        elif (pre is not None and nxt is not None and nxt[0] == "lit" and value not in FIXED_SHAPES) or (
+            pre is not None
+            and nxt is not None
+            and nxt[0] == "lit"
+            and nxt[1][0] not in " ,:"
+            and value.startswith("upstream_")
+        ):
+            out.append((value, pre, None, None, nxt[1][0]))
+        elif pre is not None and nxt is None and not last:
+            out.append((value, pre, None, None, None))
+        else:
+            return None
+    return tuple(out)
 
 
 class LineParser:
@@ -122,7 +184,11 @@ class LineParser:
                 continue
             sub = _compile_segment(text, fmt.escape, wanted)
             seen |= set(sub.fields)
-            self.segments.append(_Segment(i, "mixed", text, pattern=sub.pattern, fields=sub.fields))
+            pos = _positional(text, wanted, last=(i == len(segs) - 1))
+            if pos is not None:
+                self.segments.append(_Segment(i, "positional", text, fields=sub.fields, slices=pos))
+            else:
+                self.segments.append(_Segment(i, "mixed", text, pattern=sub.pattern, fields=sub.fields))
         self.columns = sorted({s.index for s in self.segments if s.kind != "skip"} | {self.n})
         self.header = ('"'.join(f"c{i}" for i in range(self.n + 1)) + "\n").encode()
         self.fields = fmt.fields
@@ -135,9 +201,17 @@ class LineParser:
         if not data.strip():
             return _empty_frame(self.fields), 0, [], 0
         df = pl.read_csv(
-            self.header + data, separator='"', quote_char=None, has_header=True, infer_schema=False,
-            truncate_ragged_lines=True, columns=[f"c{i}" for i in self.columns],
-            encoding="utf8-lossy", comment_prefix=None, eol_char="\n", raise_if_empty=False,
+            self.header + data,
+            separator='"',
+            quote_char=None,
+            has_header=True,
+            infer_schema=False,
+            truncate_ragged_lines=True,
+            columns=[f"c{i}" for i in self.columns],
+            encoding="utf8-lossy",
+            comment_prefix=None,
+            eol_char="\n",
+            raise_if_empty=False,
         )
         rows = df.height
         exprs: list[pl.Expr] = []
@@ -151,13 +225,35 @@ class LineParser:
                     oks.append(col.str.contains("^(?:" + FIXED_SHAPES[seg.var] + r")\r?$"))
             elif seg.kind == "literal":
                 oks.append(col == seg.text.rstrip("\r") if seg.index == self.n - 1 else col == seg.text)
+            elif seg.kind == "positional":
+                for name, pre, suf, width, stop in seg.slices:
+                    e = col
+                    if pre is not None and width is not None:
+                        e = col.str.slice(pre, width)
+                    elif suf is not None and width is not None:
+                        e = col.str.slice(-(suf + width), width)
+                    else:
+                        if pre:
+                            e = e.str.slice(pre)
+                        if stop is not None:
+                            e = e.str.split_exact(stop, 1).struct.field("field_0")
+                    exprs.append(e.alias(name))
+                    if name == "status":
+                        oks.append(e.cast(pl.Int16, strict=False).is_not_null())
+                    elif name in _VALIDATE:
+                        oks.append(e.str.contains("^(?:" + FIXED_SHAPES[name] + ")$"))
+                    else:
+                        oks.append(col.is_not_null())
             elif seg.kind == "mixed":
                 assert seg.pattern is not None
                 ex = col.str.extract_groups(seg.pattern)
                 for f in seg.fields:
                     exprs.append(ex.struct.field(f).alias(f))
-                oks.append(col.str.contains(seg.pattern) if not seg.fields else
-                           ex.struct.field(seg.fields[0]).is_not_null())
+                oks.append(
+                    col.str.contains(seg.pattern)
+                    if not seg.fields
+                    else ex.struct.field(seg.fields[0]).is_not_null()
+                )
         ok = pl.all_horizontal(oks).fill_null(False).alias("_ok")
         out = df.select([*exprs, ok]).with_row_index("_row")
         good = out.filter(pl.col("_ok")).drop("_ok")
@@ -177,10 +273,10 @@ class LineParser:
                     idx.append(r)
             if texts:
                 ser = pl.Series("line", texts, dtype=pl.String)
-                ex = ser.str.extract_groups(self.fmt.pattern).struct.unnest()
-                ex = ex.with_columns(pl.Series("_row", idx, dtype=pl.UInt32))
-                matched = ex.filter(pl.col(self.fields[0]).is_not_null()) if self.fields else ex.head(0)
-                miss_mask = ex[self.fields[0]].is_null() if self.fields else pl.Series([True] * len(idx))
+                exf = ser.str.extract_groups(self.fmt.pattern).struct.unnest()
+                exf = exf.with_columns(pl.Series("_row", idx, dtype=pl.UInt32))
+                matched = exf.filter(pl.col(self.fields[0]).is_not_null()) if self.fields else exf.head(0)
+                miss_mask = exf[self.fields[0]].is_null() if self.fields else pl.Series([True] * len(idx))
                 for r, t, miss in zip(idx, texts, miss_mask.to_list()):
                     if miss:
                         unparsed += 1
@@ -228,7 +324,7 @@ class Histogram:
 
     @staticmethod
     def bucket_of(seconds: float) -> int:
-        return int(math.floor(math.log(seconds * 1000.0 + 1.0) * _K))
+        return math.floor(math.log(seconds * 1000.0 + 1.0) * _K)
 
     def quantile(self, q: float) -> float | None:
         if not self.count:
@@ -249,8 +345,14 @@ class Histogram:
     def summary(self) -> dict[str, float | int | None]:
         def r(v: float | None) -> float | None:
             return None if v is None else round(v, 3)
-        return {"count": self.count, "p50": r(self.quantile(0.5)), "p95": r(self.quantile(0.95)),
-                "p99": r(self.quantile(0.99)), "max": r(self.max if self.count else None)}
+
+        return {
+            "count": self.count,
+            "p50": r(self.quantile(0.5)),
+            "p95": r(self.quantile(0.95)),
+            "p99": r(self.quantile(0.99)),
+            "max": r(self.max if self.count else None),
+        }
 
 
 def _bucket_expr(col: str) -> pl.Expr:
@@ -287,12 +389,19 @@ class UpstreamStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "address": self.address, "attempts": self.attempts, "failed_attempts": self.failed_attempts,
-            "statuses": dict(sorted(self.statuses.items())), "requests_5xx": self.requests_5xx,
-            "made_by": dict(self.made_by), "rescued_failures": self.rescued_failures,
-            "header_time": self.header_time.summary(), "response_time": self.response_time.summary(),
-            "connect_time": self.connect_time.summary(), "timeout": self.timeout,
-            "timeout_source": self.timeout_source, "near_timeout": self.near_timeout,
+            "address": self.address,
+            "attempts": self.attempts,
+            "failed_attempts": self.failed_attempts,
+            "statuses": dict(sorted(self.statuses.items())),
+            "requests_5xx": self.requests_5xx,
+            "made_by": dict(self.made_by),
+            "rescued_failures": self.rescued_failures,
+            "header_time": self.header_time.summary(),
+            "response_time": self.response_time.summary(),
+            "connect_time": self.connect_time.summary(),
+            "timeout": self.timeout,
+            "timeout_source": self.timeout_source,
+            "near_timeout": self.near_timeout,
         }
 
 
@@ -352,16 +461,32 @@ class AccessStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "log_format": self.log_format, "format_name": self.format_name, "files": self.files,
-            "lines": self.lines, "requests": self.requests, "unparsed": self.unparsed,
-            "unparsed_samples": self.unparsed_samples, "filtered_out": self.filtered_out,
-            "first_time": self.first_time, "last_time": self.last_time,
-            "by_status": self.by_status, "total_5xx": self.total_5xx, "timeline": self.timeline,
-            "incidents": [i.to_dict() for i in self.incidents], "made_by": self.made_by,
-            "upstreams": [u.to_dict() for u in self.upstreams], "by_host": self.by_host,
-            "by_location": self.by_location, "by_uri": self.by_uri, "by_client": self.by_client,
-            "rescued": self.rescued, "retried": self.retried, "redirected": self.redirected,
-            "errorlog": self.errorlog, "requests_5xx": self.requests_5xx, "notes": self.notes,
+            "log_format": self.log_format,
+            "format_name": self.format_name,
+            "files": self.files,
+            "lines": self.lines,
+            "requests": self.requests,
+            "unparsed": self.unparsed,
+            "unparsed_samples": self.unparsed_samples,
+            "filtered_out": self.filtered_out,
+            "first_time": self.first_time,
+            "last_time": self.last_time,
+            "by_status": self.by_status,
+            "total_5xx": self.total_5xx,
+            "timeline": self.timeline,
+            "incidents": [i.to_dict() for i in self.incidents],
+            "made_by": self.made_by,
+            "upstreams": [u.to_dict() for u in self.upstreams],
+            "by_host": self.by_host,
+            "by_location": self.by_location,
+            "by_uri": self.by_uri,
+            "by_client": self.by_client,
+            "rescued": self.rescued,
+            "retried": self.retried,
+            "redirected": self.redirected,
+            "errorlog": self.errorlog,
+            "requests_5xx": self.requests_5xx,
+            "notes": self.notes,
             "percentile_precision": f"+-{(BUCKET_RATIO - 1) * 50:.0f}% (log buckets); max exact",
         }
 
@@ -402,22 +527,49 @@ def _time_expr(kind: str | None) -> pl.Expr:
     """Naive local datetime of the request (the wall time the log shows; offsets dropped, as
     nginx writes the error log in local time without an offset)."""
     if kind == "time_local":
-        return pl.col("time").str.slice(0, 20).str.strptime(pl.Datetime("us"), "%d/%b/%Y:%H:%M:%S",
-                                                            strict=False)
+        return (
+            pl.col("time").str.slice(0, 20).str.strptime(pl.Datetime("us"), "%d/%b/%Y:%H:%M:%S", strict=False)
+        )
     if kind == "time_iso8601":
-        return pl.col("time").str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S",
-                                                            strict=False)
+        return (
+            pl.col("time").str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
+        )
     if kind == "msec":
-        return (pl.col("time").cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64).cast(
-            pl.Datetime("us"))
+        return (
+            (pl.col("time").cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us"))
+        )
     return pl.lit(None, dtype=pl.Datetime("us"))
+
+
+@dataclass
+class Partial:
+    """One chunk's aggregates (small frames), produced by ``StatsAccumulator.partial``."""
+
+    path: str
+    rows: int = 0
+    unparsed: int = 0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    filtered: int = 0
+    requests: int = 0
+    timeline: pl.DataFrame | None = None
+    first_key: str | None = None
+    last_key: str | None = None
+    hosts: pl.DataFrame | None = None
+    rescued: int = 0
+    retried: int = 0
+    redirected: int = 0
+    rescued_by: pl.DataFrame | None = None
+    per_status: pl.DataFrame | None = None
+    hists: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
+    five: pl.DataFrame | None = None
 
 
 class StatsAccumulator:
     """Feed chunks with ``add``; ``finish`` builds the ``AccessStats``."""
 
-    def __init__(self, fmt: CompiledFormat, *, since: datetime | None = None,
-                 until: datetime | None = None) -> None:
+    def __init__(
+        self, fmt: CompiledFormat, *, since: datetime | None = None, until: datetime | None = None
+    ) -> None:
         self.fmt = fmt
         self.parser = LineParser(fmt)
         self.kind = _time_kind(fmt)
@@ -452,19 +604,91 @@ class StatsAccumulator:
 
     def add(self, chunk: ByteChunk) -> None:
         """Parse and aggregate one chunk of whole lines."""
-        if chunk.path not in self.files:
-            self.files.append(chunk.path)
-        good, unparsed, samples, rows = self.parser.parse(chunk.data)
-        self.lines += rows
-        self.unparsed += unparsed
-        for r, text in samples:
-            if len(self.samples) < UNPARSED_SAMPLES:
-                self.samples.append({"file": chunk.path, "line": chunk.first_line + r, "text": text[:500]})
-        if good.height == 0:
-            return
-        self._aggregate(good, chunk)
+        self.merge(self.partial(chunk))
 
-    def _normalise(self, df: pl.DataFrame, chunk: ByteChunk) -> pl.DataFrame:
+    def partial(self, chunk: ByteChunk) -> Partial:
+        """The chunk's small aggregates.  Touches no shared state, so chunks can be computed in
+        parallel threads (polars releases the GIL) and merged in order with ``merge``."""
+        good, unparsed, samples, rows = self.parser.parse(chunk.data)
+        part = Partial(
+            path=chunk.path,
+            rows=rows,
+            unparsed=unparsed,
+            samples=[{"file": chunk.path, "line": chunk.first_line + r, "text": t[:500]} for r, t in samples],
+        )
+        if good.height == 0:
+            return part
+        df = self._normalise(good, part)
+        if df.height == 0:
+            return part
+        part.requests = df.height
+        part.timeline = df.group_by("minute", "status").len()
+        keys = [m for m in (df["minute"][0], df["minute"][-1]) if m]
+        part.first_key = keys[0] if keys else None
+        part.last_key = keys[-1] if keys else None
+        if self.fmt.host_field:
+            part.hosts = df.group_by("host").agg(pl.len(), (pl.col("status") >= 500).sum().alias("e"))
+        if self.has_up:
+            self._attempts(df, part)
+        five = df.filter(pl.col("status") >= 500)
+        if five.height:
+            part.five = five.with_columns(
+                pl.lit(chunk.path).alias("file"),
+                (pl.col("_row").cast(pl.Int64) + chunk.first_line).alias("line"),
+            )
+        return part
+
+    def merge(self, part: Partial) -> None:
+        """Fold a chunk's ``Partial`` into the totals (call in input order)."""
+        if part.path not in self.files:
+            self.files.append(part.path)
+        self.lines += part.rows
+        self.unparsed += part.unparsed
+        self.filtered += part.filtered
+        for smp in part.samples:
+            if len(self.samples) < UNPARSED_SAMPLES:
+                self.samples.append(smp)
+        self.requests += part.requests
+        if part.timeline is not None:
+            for minute, status, n in part.timeline.iter_rows():
+                self.timeline[minute]["???" if status is None else f"{status:03d}"] += n
+        if part.first_key and self.first_key is None:
+            self.first_key = part.first_key
+        if part.last_key:
+            self.last_key = part.last_key
+        if part.hosts is not None:
+            for host, n, e in part.hosts.iter_rows():
+                h = self.hosts[host or "-"]
+                h[0] += n
+                h[1] += int(e or 0)
+        self.rescued += part.rescued
+        self.retried += part.retried
+        self.redirected += part.redirected
+        if part.rescued_by is not None:
+            for addr, n in part.rescued_by.iter_rows():
+                self._up(addr).rescued_failures += n
+        if part.per_status is not None:
+            for addr, us, n, failed in part.per_status.iter_rows():
+                u = self._up(addr)
+                u.attempts += n
+                u.statuses[us or "-"] += n
+                if self.has_uht and us != "-":
+                    u.failed_attempts += int(failed)
+        for attr, (hist, mx) in part.hists.items():
+            per_addr: dict[str, list[tuple[int, int]]] = defaultdict(list)
+            for addr, b, n in hist.iter_rows():
+                per_addr[addr].append((b, n))
+            maxes = dict(mx.iter_rows())
+            for addr, bc in per_addr.items():
+                getattr(self._up(addr), attr).add(bc, maxes.get(addr))
+        if part.five is not None:
+            if self.fivexx_rows + part.five.height <= MAX_5XX_ROWS:
+                self.fivexx.append(part.five)
+                self.fivexx_rows += part.five.height
+            else:
+                self.fivexx_dropped += part.five.height
+
+    def _normalise(self, df: pl.DataFrame, part: Partial) -> pl.DataFrame:
         f = self.fmt
         cols: list[pl.Expr] = [pl.col("_row")]
 
@@ -483,11 +707,9 @@ class StatsAccumulator:
             cols.append(get("uri", "request"))
         hf = f.host_field
         cols.append(get(hf, "host") if hf else pl.lit(None, dtype=pl.String).alias("host"))
-        cols.append(get("request_time", "request_time"))
         for name in _UPSTREAM_FIELDS:
             cols.append(get(name, _SHORT[name]))
-        out = df.select(cols)
-        out = out.with_columns(_minute_expr(self.kind).alias("minute"))
+        out = df.select(cols).with_columns(_minute_expr(self.kind).alias("minute"))
         if self.since is not None or self.until is not None:
             out = out.with_columns(_time_expr(self.kind).alias("ts"))
             keep = pl.lit(True)
@@ -496,49 +718,11 @@ class StatsAccumulator:
             if self.until is not None:
                 keep = keep & (pl.col("ts") <= self.until)
             before = out.height
-            out = out.filter(keep.fill_null(False))
-            self.filtered += before - out.height
-            out = out.drop("ts")
+            out = out.filter(keep.fill_null(False)).drop("ts")
+            part.filtered = before - out.height
         return out
 
-    def _aggregate(self, raw: pl.DataFrame, chunk: ByteChunk) -> None:
-        df = self._normalise(raw, chunk)
-        if df.height == 0:
-            return
-        self.requests += df.height
-        # 1. status and timeline
-        tl = df.group_by("minute", "status").len()
-        for minute, status, n in tl.iter_rows():
-            s = "???" if status is None else f"{status:03d}"
-            self.timeline[minute][s] += n
-        mins = [m for m in (df["minute"][0], df["minute"][-1]) if m]
-        if mins:
-            if self.first_key is None:
-                self.first_key = mins[0]
-            self.last_key = mins[-1]
-        # 2. hosts
-        if self.fmt.host_field:
-            hs = df.group_by("host").agg(pl.len(), (pl.col("status") >= 500).sum().alias("e"))
-            for host, n, e in hs.iter_rows():
-                h = self.hosts[host or "-"]
-                h[0] += n
-                h[1] += int(e or 0)
-        # 3. upstream attempts
-        if self.has_up:
-            self._attempts(df)
-        # 4. keep the 5xx rows (small) for the join and the breakdowns
-        five = df.filter(pl.col("status") >= 500)
-        if five.height:
-            if self.fivexx_rows + five.height <= MAX_5XX_ROWS:
-                five = five.with_columns(
-                    pl.lit(chunk.path).alias("file"),
-                    (pl.col("_row").cast(pl.Int64) + chunk.first_line).alias("line"))
-                self.fivexx.append(five)
-                self.fivexx_rows += five.height
-            else:
-                self.fivexx_dropped += five.height
-
-    def _attempts(self, df: pl.DataFrame) -> None:
+    def _attempts(self, df: pl.DataFrame, part: Partial) -> None:
         has_up = pl.col("ua").is_not_null() & (pl.col("ua") != "-") & (pl.col("ua") != "")
         multi = pl.col("ua").str.contains(", ", literal=True) | pl.col("ua").str.contains(" : ", literal=True)
         up = df.filter(has_up).select("status", "ua", "us", "uct", "uht", "urt")
@@ -547,59 +731,60 @@ class StatsAccumulator:
         att_cols = ["ua", "us", "uct", "uht", "urt"]
         frames = [single.select(att_cols)]
         if many.height:
-            self.redirected += many.filter(pl.col("ua").str.contains(" : ", literal=True)).height
-            self.retried += many.filter(pl.col("ua").str.contains(", ", literal=True)).height
+            part.redirected = many.filter(pl.col("ua").str.contains(" : ", literal=True)).height
+            part.retried = many.filter(pl.col("ua").str.contains(", ", literal=True)).height
             lists = many.with_columns(
-                [pl.col(c).fill_null("").str.replace_all(" : ", ", ", literal=True).str.split(", ")
-                 for c in att_cols])
+                [
+                    pl.col(c).fill_null("").str.replace_all(" : ", ", ", literal=True).str.split(", ")
+                    for c in att_cols
+                ]
+            )
             # rescued: the final status is not a 5xx but an earlier attempt got one
-            resc = lists.filter((pl.col("status") < 500)
-                                & pl.col("us").list.eval(pl.element().str.starts_with("5")).list.any())
-            self.rescued += resc.height
+            resc = lists.filter(
+                (pl.col("status") < 500)
+                & pl.col("us").list.eval(pl.element().str.starts_with("5")).list.any()
+            )
+            part.rescued = resc.height
             if resc.height:
                 lens = resc.select(pl.col("ua").list.len() == pl.col("us").list.len()).to_series()
                 ex = resc.filter(lens).explode(["ua", "us"])
-                for addr, n in ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len().iter_rows():
-                    self._up(addr).rescued_failures += n
+                part.rescued_by = ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len()
             same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in att_cols])
-            aligned = lists.filter(same)
-            frames.append(aligned.select(att_cols).explode(att_cols))
+            frames.append(lists.filter(same).select(att_cols).explode(att_cols))
         att = pl.concat(frames).with_columns(
             pl.col("uht").cast(pl.Float64, strict=False).alias("h"),
             pl.col("urt").cast(pl.Float64, strict=False).alias("r"),
             pl.col("uct").cast(pl.Float64, strict=False).alias("c"),
         )
-        per = att.group_by("ua", "us").agg(
-            pl.len(), (pl.col("h").is_null() & pl.lit(self.has_uht)).sum().alias("f"))
-        for addr, us, n, failed in per.iter_rows():
-            u = self._up(addr)
-            u.attempts += n
-            u.statuses[us or "-"] += n
-            if self.has_uht and us != "-":
-                u.failed_attempts += int(failed)
-        for col, attr in (("h", "header_time"), ("r", "response_time"), ("c", "connect_time")):
-            src = {"h": "uht", "r": "urt", "c": "uct"}[col]
-            if not self.fmt.has({"uht": "upstream_header_time", "urt": "upstream_response_time",
-                                 "uct": "upstream_connect_time"}[src]):
+        part.per_status = att.group_by("ua", "us").agg(
+            pl.len(), (pl.col("h").is_null() & pl.lit(self.has_uht)).sum().alias("f")
+        )
+        for col, attr, var in (
+            ("h", "header_time", "upstream_header_time"),
+            ("r", "response_time", "upstream_response_time"),
+            ("c", "connect_time", "upstream_connect_time"),
+        ):
+            if not self.fmt.has(var):
                 continue
             valid = att.filter(pl.col(col).is_not_null())
             if valid.height == 0:
                 continue
-            h = valid.group_by("ua", _bucket_expr(col).alias("b")).len()
-            mx = valid.group_by("ua").agg(pl.col(col).max())
-            per_addr: dict[str, list[tuple[int, int]]] = defaultdict(list)
-            for addr, b, n in h.iter_rows():
-                per_addr[addr].append((b, n))
-            maxes = dict(mx.iter_rows())
-            for addr, bc in per_addr.items():
-                getattr(self._up(addr), attr).add(bc, maxes.get(addr))
+            part.hists[attr] = (
+                valid.group_by("ua", _bucket_expr(col).alias("b")).len(),
+                valid.group_by("ua").agg(pl.col(col).max()),
+            )
 
-    def finish(self, *, errors: pl.DataFrame | None = None, timeouts: Mapping[str, tuple[float, str]] | None = None,
-               locations: list[tuple[str | None, str, str]] | None = None) -> AccessStats:
+    def finish(
+        self,
+        *,
+        errors: pl.DataFrame | None = None,
+        timeouts: Mapping[str, tuple[float, str]] | None = None,
+        locations: list[LocationRule] | None = None,
+    ) -> AccessStats:
         """Build the result.  ``errors``: classified error-log lines (columns ``time`` naive
         datetime, ``client``, ``request``, ``host``, ``upstream``, ``symptom``, ``message``,
         ``file``, ``line``); ``timeouts``: upstream address -> (read timeout s, where);
-        ``locations``: (server_name or None, location label, prefix) for the by-location view."""
+        ``locations``: the config's locations, for the by-location view."""
         st = AccessStats(log_format=self.fmt.format, format_name=self.fmt.name, files=self.files)
         st.lines, st.requests, st.unparsed = self.lines, self.requests, self.unparsed
         st.unparsed_samples = self.samples
@@ -609,42 +794,64 @@ class StatsAccumulator:
             self.by_status.update(counts)
         st.by_status = dict(sorted(self.by_status.items()))
         # timeline, sorted by real minute
-        rows = []
+        rows: list[dict[str, Any]] = []
         for key, counts in self.timeline.items():
             iso = minute_to_iso(key, self.kind)
             five = {s: n for s, n in counts.items() if s.startswith("5")}
-            rows.append({"minute": iso, "requests": sum(counts.values()), "5xx": sum(five.values()),
-                         **{s: five.get(s, 0) for s in ("502", "503", "504")},
-                         "other_5xx": sum(n for s, n in five.items() if s not in ("502", "503", "504"))})
+            rows.append(
+                {
+                    "minute": iso,
+                    "requests": sum(counts.values()),
+                    "5xx": sum(five.values()),
+                    **{s: five.get(s, 0) for s in ("502", "503", "504")},
+                    "other_5xx": sum(n for s, n in five.items() if s not in ("502", "503", "504")),
+                }
+            )
         rows.sort(key=lambda r: r["minute"])
         st.timeline = rows
         if rows:
             st.first_time, st.last_time = rows[0]["minute"], rows[-1]["minute"]
         st.incidents = detect_incidents(rows)
         st.rescued, st.retried, st.redirected = self.rescued, self.retried, self.redirected
-        st.by_host = sorted(({"host": h, "requests": v[0], "5xx": v[1]} for h, v in self.hosts.items()),
-                            key=lambda d: (-d["5xx"], -d["requests"]))[:TOP_N * 2]
+        hosts = sorted(self.hosts.items(), key=lambda kv: (-kv[1][1], -kv[1][0]))[: TOP_N * 2]
+        st.by_host = [{"host": h, "requests": v[0], "5xx": v[1]} for h, v in hosts]
         if timeouts:
             for addr, u in self.ups.items():
                 if addr in timeouts:
                     u.timeout, u.timeout_source = timeouts[addr]
-        five = pl.concat(self.fivexx, how="vertical_relaxed") if self.fivexx else None
+        fivexx = pl.concat(self.fivexx, how="vertical_relaxed") if self.fivexx else None
         if self.fivexx_dropped:
-            st.notes.append(f"{self.fivexx_dropped} 5xx requests beyond {MAX_5XX_ROWS} were counted but "
-                            "not joined to the error log")
-        if five is not None and five.height:
-            five = self._who_made(five, errors, st)
-            self._breakdowns(five, st, locations)
+            st.notes.append(
+                f"{self.fivexx_dropped} 5xx requests beyond {MAX_5XX_ROWS} were counted but "
+                "not joined to the error log"
+            )
+        if fivexx is not None and fivexx.height:
+            joined = self._who_made(fivexx, errors, st)
+            self._breakdowns(joined, st, locations)
         elif errors is not None:
-            st.errorlog = {"lines": errors.height, "matched_5xx": 0, "unmatched_5xx": 0, "by_symptom": {},
-                           "unmatched_samples": []}
-        st.upstreams = sorted(self.ups.values(), key=lambda u: (-u.requests_5xx, -u.failed_attempts,
-                                                                  -u.attempts))
+            st.errorlog = {
+                "lines": errors.height,
+                "matched_5xx": 0,
+                "unmatched_5xx": 0,
+                "by_symptom": {},
+                "unmatched_samples": [],
+            }
+        st.upstreams = sorted(
+            self.ups.values(), key=lambda u: (-u.requests_5xx, -u.failed_attempts, -u.attempts)
+        )
         return st
 
     def _who_made(self, five: pl.DataFrame, errors: pl.DataFrame | None, st: AccessStats) -> pl.DataFrame:
-        last = [pl.col(c).fill_null("-").str.split(" : ").list.last().str.split(", ").list.last()
-                .alias(c + "_last") for c in ("ua", "us", "uht")]
+        last = [
+            pl.col(c)
+            .fill_null("-")
+            .str.split(" : ")
+            .list.last()
+            .str.split(", ")
+            .list.last()
+            .alias(c + "_last")
+            for c in ("ua", "us", "uht")
+        ]
         five = five.with_columns(last).with_columns(_time_expr(self.kind).alias("ts"))
         no_up = pl.col("ua_last").is_in(["-", ""])
         five = five.with_row_index("_id")
@@ -654,23 +861,38 @@ class StatsAccumulator:
             st.errorlog = info
             matched = pl.col("symptom").is_not_null()
         else:
-            five = five.with_columns(pl.lit(None, dtype=pl.String).alias("symptom"),
-                                     pl.lit(None, dtype=pl.String).alias("error_message"))
+            five = five.with_columns(
+                pl.lit(None, dtype=pl.String).alias("symptom"),
+                pl.lit(None, dtype=pl.String).alias("error_message"),
+            )
         if self.has_uht:
-            who = (pl.when(no_up).then(pl.lit("nginx"))
-                   .when(pl.col("uht_last") == "-").then(pl.lit("nginx"))
-                   .when(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null()).then(pl.lit("backend"))
-                   .otherwise(pl.lit("unknown")))
+            who = (
+                pl.when(no_up)
+                .then(pl.lit("nginx"))
+                .when(pl.col("uht_last") == "-")
+                .then(pl.lit("nginx"))
+                .when(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null())
+                .then(pl.lit("backend"))
+                .otherwise(pl.lit("unknown"))
+            )
         elif errors is not None:
-            who = (pl.when(no_up | matched).then(pl.lit("nginx"))
-                   .when(pl.col("us_last") == pl.col("status").cast(pl.String)).then(pl.lit("backend"))
-                   .otherwise(pl.lit("unknown")))
-            st.notes.append("no $upstream_header_time in the log format: who made each 5xx is judged from "
-                            "the error log (a joined error line = nginx) -- add $upstream_header_time")
+            who = (
+                pl.when(no_up | matched)
+                .then(pl.lit("nginx"))
+                .when(pl.col("us_last") == pl.col("status").cast(pl.String))
+                .then(pl.lit("backend"))
+                .otherwise(pl.lit("unknown"))
+            )
+            st.notes.append(
+                "no $upstream_header_time in the log format: who made each 5xx is judged from "
+                "the error log (a joined error line = nginx) -- add $upstream_header_time"
+            )
         else:
             who = pl.when(no_up).then(pl.lit("nginx")).otherwise(pl.lit("unknown"))
-            st.notes.append("no $upstream_header_time and no error log: cannot tell whether nginx or the "
-                            "backend made each 5xx (add $upstream_header_time or give --error-log)")
+            st.notes.append(
+                "no $upstream_header_time and no error log: cannot tell whether nginx or the "
+                "backend made each 5xx (add $upstream_header_time or give --error-log)"
+            )
         five = five.with_columns(who.alias("made_by"))
         st.made_by = dict(sorted(Counter(dict(five.group_by("made_by").len().iter_rows())).items()))
         per = five.filter(~no_up).group_by("ua_last", "made_by").len()
@@ -680,15 +902,16 @@ class StatsAccumulator:
             u.made_by[made] += n
         return five
 
-    def _breakdowns(self, five: pl.DataFrame, st: AccessStats,
-                    locations: list[tuple[str | None, str, str]] | None) -> None:
+    def _breakdowns(self, five: pl.DataFrame, st: AccessStats, locations: list[LocationRule] | None) -> None:
         five = five.with_columns(uri_template(pl.col("request")).alias("uri"))
 
         def top(col: str) -> list[dict[str, Any]]:
-            g = five.group_by(col).agg(pl.len().alias("5xx"),
-                                       *(((pl.col("status") == s).sum().alias(str(s))) for s in (502, 503, 504)),
-                                       (pl.col("made_by") == "nginx").sum().alias("by_nginx"),
-                                       (pl.col("made_by") == "backend").sum().alias("by_backend"))
+            g = five.group_by(col).agg(
+                pl.len().alias("5xx"),
+                *(((pl.col("status") == s).sum().alias(str(s))) for s in (502, 503, 504)),
+                (pl.col("made_by") == "nginx").sum().alias("by_nginx"),
+                (pl.col("made_by") == "backend").sum().alias("by_backend"),
+            )
             g = g.sort("5xx", descending=True).head(TOP_N)
             return [dict(zip(g.columns, r)) for r in g.iter_rows()]
 
@@ -698,21 +921,90 @@ class StatsAccumulator:
             five = five.with_columns(_location_expr(locations).alias("location"))
             st.by_location = top("location")
         sample = five.sort("ts", nulls_last=True).head(200)
-        keep = ["file", "line", "minute", "client", "host", "request", "status", "ua", "us", "uht",
-                "made_by", "symptom", "error_message"]
+        keep = [
+            "file",
+            "line",
+            "minute",
+            "client",
+            "host",
+            "request",
+            "status",
+            "ua",
+            "us",
+            "uht",
+            "made_by",
+            "symptom",
+            "error_message",
+        ]
         keep = [c for c in keep if c in sample.columns]
         st.requests_5xx = [dict(zip(keep, r)) for r in sample.select(keep).iter_rows()]
         for d in st.requests_5xx:
             d["minute"] = minute_to_iso(d.get("minute") or "", self.kind)
 
 
-def _location_expr(locations: list[tuple[str | None, str, str]]) -> pl.Expr:
-    """Longest matching prefix location (regex locations are not evaluated: PCRE != Rust regex)."""
-    path = pl.col("request").str.extract(r"^\S+ (\S+)").fill_null("")
-    expr = pl.lit("(no location matched)")
-    for _server, label, prefix in sorted(locations, key=lambda t: len(t[2])):
-        expr = pl.when(path.str.starts_with(prefix)).then(pl.lit(label)).otherwise(expr)
-    return expr
+@dataclass(frozen=True)
+class LocationRule:
+    """One ``location`` of one ``server``, as the by-location breakdown needs it."""
+
+    server_names: tuple[str, ...]
+    default_server: bool
+    label: str
+    kind: str  # prefix | exact | prefix_stop (^~) | regex | regex_ci
+    pattern: str
+
+
+def _rust_regex_ok(pattern: str) -> bool:
+    try:
+        pl.Series([""]).str.contains(pattern)
+    except Exception:
+        return False
+    return True
+
+
+def _location_expr(rules: list[LocationRule]) -> pl.Expr:
+    """Which location served each request, nginx's way (``ngx_http_core_find_location()``):
+    an exact match, else the longest prefix if it is ``^~``, else the first regex in config
+    order, else the longest prefix.  The server is chosen by ``$host`` among ``server_name``s
+    (exact names only), else the default server.  Regexes that the Rust engine cannot compile
+    (PCRE-only syntax) are skipped."""
+    path = pl.col("request").str.extract(r"^\S+ ([^ ?]*)").fill_null("")
+    by_server: dict[tuple[tuple[str, ...], bool], list[LocationRule]] = {}
+    for r in rules:
+        by_server.setdefault((r.server_names, r.default_server), []).append(r)
+    servers = list(by_server)
+    default = next((k for k in servers if k[1]), servers[0] if servers else None)
+    result: pl.Expr = pl.lit("(no location matched)")
+
+    def for_server(rs: list[LocationRule]) -> pl.Expr:
+        e: pl.Expr = pl.lit("(no location matched)")
+        prefixes = sorted(
+            (r for r in rs if r.kind in ("prefix", "prefix_stop")), key=lambda r: len(r.pattern)
+        )
+        longest: pl.Expr = pl.lit(None, dtype=pl.String)
+        stop: pl.Expr = pl.lit(False)
+        for r in prefixes:
+            hit = path.str.starts_with(r.pattern)
+            longest = pl.when(hit).then(pl.lit(r.label)).otherwise(longest)
+            stop = pl.when(hit).then(pl.lit(r.kind == "prefix_stop")).otherwise(stop)
+        e = longest.fill_null(pl.lit("(no location matched)"))
+        for r in reversed([r for r in rs if r.kind in ("regex", "regex_ci")]):
+            pat = ("(?i)" + r.pattern) if r.kind == "regex_ci" else r.pattern
+            if _rust_regex_ok(pat):
+                e = pl.when(~stop & path.str.contains(pat)).then(pl.lit(r.label)).otherwise(e)
+        for r in rs:
+            if r.kind == "exact":
+                e = pl.when(path == r.pattern).then(pl.lit(r.label)).otherwise(e)
+        return e
+
+    if default is not None:
+        result = for_server(by_server[default])
+    for key in servers:
+        names = [n for n in key[0] if n and "*" not in n and not n.startswith("~")]
+        if names and key != default:
+            result = pl.when(pl.col("host").is_in(names)).then(for_server(by_server[key])).otherwise(result)
+        elif names and key == default:
+            continue
+    return result
 
 
 def uri_template(request: pl.Expr) -> pl.Expr:
@@ -720,8 +1012,9 @@ def uri_template(request: pl.Expr) -> pl.Expr:
     UUIDs collapsed, the query string dropped, so the same endpoint groups together."""
     method = request.str.extract(r"^(\S+) ").fill_null("")
     path = request.str.extract(r"^\S+ ([^ ?#]*)").fill_null(request)
-    path = path.str.replace_all(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-                                "{uuid}")
+    path = path.str.replace_all(
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "{uuid}"
+    )
     path = path.str.replace_all(r"/[0-9a-fA-F]{16,}(/|$)", "/{hash}$1")
     for _ in range(2):
         path = path.str.replace_all(r"/[0-9]+(/|$|\.)", "/{id}$1")
@@ -747,10 +1040,16 @@ def detect_incidents(rows: list[dict[str, Any]], min_count: int = 5) -> list[Inc
         for r in group:
             for s in ("502", "503", "504", "other_5xx"):
                 by[s] += r[s]
-        out.append(Incident(start=group[0]["minute"], end=group[-1]["minute"],
-                            total_5xx=sum(r["5xx"] for r in group), by_status={k: v for k, v in by.items() if v},
-                            peak_per_minute=max(r["5xx"] for r in group),
-                            requests=sum(r["requests"] for r in group)))
+        out.append(
+            Incident(
+                start=group[0]["minute"],
+                end=group[-1]["minute"],
+                total_5xx=sum(r["5xx"] for r in group),
+                by_status={k: v for k, v in by.items() if v},
+                peak_per_minute=max(r["5xx"] for r in group),
+                requests=sum(r["requests"] for r in group),
+            )
+        )
 
     prev: datetime | None = None
     for r in hot:
@@ -770,8 +1069,9 @@ def detect_incidents(rows: list[dict[str, Any]], min_count: int = 5) -> list[Inc
 _PEER = r"^[A-Za-z0-9+]+://(unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*)"
 
 
-def join_errors(five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
-                ) -> tuple[pl.DataFrame, dict[str, Any]]:
+def join_errors(
+    five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Match each 5xx access line to the error-log line nginx wrote for it.
 
     Keys: same client address and request line, error time at or before the access time (the
@@ -782,7 +1082,8 @@ def join_errors(five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
     """
     err = errors.select(
         pl.col("time").cast(pl.Datetime("us")).alias("ts"),
-        pl.col("client").cast(pl.String), pl.col("request").cast(pl.String),
+        pl.col("client").cast(pl.String),
+        pl.col("request").cast(pl.String),
         pl.col("host").cast(pl.String).alias("err_host"),
         pl.col("upstream").cast(pl.String).str.extract(_PEER).alias("err_peer"),
         pl.col("symptom").cast(pl.String),
@@ -792,24 +1093,37 @@ def join_errors(five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
     left = five.with_columns(pl.col("client").cast(pl.String), pl.col("request").cast(pl.String))
     has_ts = left.filter(pl.col("ts").is_not_null()).sort("ts")
     no_ts = left.filter(pl.col("ts").is_null())
-    j = has_ts.join_asof(err, on="ts", by=["client", "request"], strategy="backward",
-                         tolerance=timedelta(seconds=tolerance_s), check_sortedness=False)
+    j = has_ts.join_asof(
+        err,
+        on="ts",
+        by=["client", "request"],
+        strategy="backward",
+        tolerance=timedelta(seconds=tolerance_s),
+        check_sortedness=False,
+    )
     j = j.drop("ts_right", strict=False)
     if no_ts.height:
-        no_ts = no_ts.with_columns(pl.lit(None, dtype=pl.UInt32).alias("_err"),
-                                   pl.lit(None, dtype=pl.String).alias("err_host"),
-                                   pl.lit(None, dtype=pl.String).alias("err_peer"),
-                                   pl.lit(None, dtype=pl.String).alias("symptom"),
-                                   pl.lit(None, dtype=pl.String).alias("error_message"))
+        no_ts = no_ts.with_columns(
+            pl.lit(None, dtype=pl.UInt32).alias("_err"),
+            pl.lit(None, dtype=pl.String).alias("err_host"),
+            pl.lit(None, dtype=pl.String).alias("err_peer"),
+            pl.lit(None, dtype=pl.String).alias("symptom"),
+            pl.lit(None, dtype=pl.String).alias("error_message"),
+        )
         j = pl.concat([j, no_ts.select(j.columns)], how="vertical_relaxed")
     j = j.sort("_id")
     matched = j.filter(pl.col("symptom").is_not_null())
     unmatched = j.filter(pl.col("symptom").is_null())
-    agree = matched.filter(pl.col("err_peer").is_null() | (pl.col("err_peer") == pl.col("ua_last"))
-                           | pl.col("err_peer").str.starts_with(pl.col("ua_last"))).height
+    agree = matched.filter(
+        pl.col("err_peer").is_null()
+        | (pl.col("err_peer") == pl.col("ua_last"))
+        | pl.col("err_peer").str.starts_with(pl.col("ua_last"))
+    ).height
     used = matched["_err"].n_unique() if matched.height else 0
     backend_like = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null()).height
-    samples = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_null()).head(UNPARSED_SAMPLES)
+    samples = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_null()).head(
+        UNPARSED_SAMPLES
+    )
     info = {
         "lines": errors.height,
         "matched_5xx": matched.height,
@@ -818,19 +1132,29 @@ def join_errors(five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
         "upstream_agrees": agree,
         "error_lines_used": used,
         "error_lines_unused": max(0, err.height - used),
-        "by_symptom": dict(sorted(Counter(dict(matched.group_by("symptom").len().iter_rows())).items(),
-                                  key=lambda kv: -kv[1])),
+        "by_symptom": dict(
+            sorted(
+                Counter(dict(matched.group_by("symptom").len().iter_rows())).items(), key=lambda kv: -kv[1]
+            )
+        ),
         "unmatched_samples": [
             {"file": r[0], "line": r[1], "status": r[2], "request": r[3], "client": r[4]}
-            for r in samples.select("file", "line", "status", "request", "client").iter_rows()],
+            for r in samples.select("file", "line", "status", "request", "client").iter_rows()
+        ],
     }
     return j, info
 
 
-def compute_stats(batches: Iterable[ByteChunk], fmt: CompiledFormat, *, since: datetime | None = None,
-                  until: datetime | None = None, errors: pl.DataFrame | None = None,
-                  timeouts: Mapping[str, tuple[float, str]] | None = None,
-                  locations: list[tuple[str | None, str, str]] | None = None) -> AccessStats:
+def compute_stats(
+    batches: Iterable[ByteChunk],
+    fmt: CompiledFormat,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    errors: pl.DataFrame | None = None,
+    timeouts: Mapping[str, tuple[float, str]] | None = None,
+    locations: list[LocationRule] | None = None,
+) -> AccessStats:
     """Aggregate ``batches`` (whole lines) in format ``fmt`` into an ``AccessStats``."""
     acc = StatsAccumulator(fmt, since=since, until=until)
     for b in batches:

@@ -37,8 +37,7 @@ MAIN = COMBINED + ' "$http_x_forwarded_for"'
 # The format why502 recommends (README, stats section): combined plus the host and every
 # upstream field needed to tell who made a 5xx (proxy-messages.md section 1.3).
 WHY502 = (
-    COMBINED
-    + ' "$host" rt=$request_time ua="$upstream_addr" us="$upstream_status"'
+    COMBINED + ' "$host" rt=$request_time ua="$upstream_addr" us="$upstream_status"'
     ' uct="$upstream_connect_time" uht="$upstream_header_time" urt="$upstream_response_time"'
 )
 
@@ -69,12 +68,29 @@ PREDEFINED: dict[str, tuple[str, str | None]] = {
 }
 
 # Variables the statistics read.  Everything else in a format is matched but not captured.
-CAPTURED = frozenset({
-    "remote_addr", "time_local", "time_iso8601", "msec", "request", "request_uri", "uri",
-    "request_method", "status", "host", "http_host", "server_name", "request_time",
-    "upstream_addr", "upstream_status", "upstream_connect_time", "upstream_header_time",
-    "upstream_response_time", "body_bytes_sent",
-})
+CAPTURED = frozenset(
+    {
+        "remote_addr",
+        "time_local",
+        "time_iso8601",
+        "msec",
+        "request",
+        "request_uri",
+        "uri",
+        "status",
+        "host",
+        "http_host",
+        "server_name",
+        "upstream_addr",
+        "upstream_status",
+        "upstream_connect_time",
+        "upstream_header_time",
+        "upstream_response_time",
+    }
+)
+
+# Variables nginx always writes with the same number of characters.
+FIXED_WIDTH: dict[str, int] = {"status": 3, "time_local": 26}
 
 # One value of a multi-valued $upstream_* variable, then more joined by ", " (attempts) or
 # " : " (internal redirects): ngx_http_upstream.c ngx_http_upstream_addr_variable(),
@@ -147,8 +163,9 @@ class CompiledFormat:
         return None
 
 
-def resolve_format(spec: str, log_formats: dict[str, tuple[str, str | None]] | None = None
-                   ) -> tuple[str | None, str, str | None]:
+def resolve_format(
+    spec: str, log_formats: dict[str, tuple[str, str | None]] | None = None
+) -> tuple[str | None, str, str | None]:
     """Turn ``--log-format`` (a name or a format string) into ``(name, format, escape)``.
 
     A value without ``$`` is taken as a name: first the formats defined in the nginx config
@@ -159,7 +176,7 @@ def resolve_format(spec: str, log_formats: dict[str, tuple[str, str | None]] | N
         text = spec.strip()
         m = re.match(r"escape=(default|json|none)\s+", text)
         if m:
-            escape, text = m.group(1), text[m.end():]
+            escape, text = m.group(1), text[m.end() :]
         return None, text, escape
     name = spec.strip()
     if log_formats and name in log_formats:
@@ -169,8 +186,10 @@ def resolve_format(spec: str, log_formats: dict[str, tuple[str, str | None]] | N
         fmt, escape = PREDEFINED[name]
         return name, fmt, escape
     known = sorted(set(PREDEFINED) | set(log_formats or {}))
-    raise UsageError(f"unknown log format name {name!r} (known: {', '.join(known)}; "
-                     "or give the format string itself, with its $variables)")
+    raise UsageError(
+        f"unknown log format name {name!r} (known: {', '.join(known)}; "
+        "or give the format string itself, with its $variables)"
+    )
 
 
 def _generic(next_char: str | None, escape: str | None) -> str:
@@ -184,8 +203,27 @@ def _generic(next_char: str | None, escape: str | None) -> str:
     return "[^" + re.escape(next_char).replace("]", r"\]") + "]*"
 
 
-def compile_format(fmt: str, escape: str | None = None, name: str | None = None,
-                   capture: frozenset[str] = CAPTURED, require_status: bool = True) -> CompiledFormat:
+def split_pieces(fmt: str) -> list[tuple[str, str]]:
+    """``fmt`` as ``("lit", text)`` and ``("var", name)`` pieces, in order."""
+    pieces: list[tuple[str, str]] = []
+    pos = 0
+    for m in _VAR.finditer(fmt):
+        if m.start() > pos:
+            pieces.append(("lit", fmt[pos : m.start()]))
+        pieces.append(("var", m.group(1) or m.group(2)))
+        pos = m.end()
+    if pos < len(fmt):
+        pieces.append(("lit", fmt[pos:]))
+    return pieces
+
+
+def compile_format(
+    fmt: str,
+    escape: str | None = None,
+    name: str | None = None,
+    capture: frozenset[str] = CAPTURED,
+    require_status: bool = True,
+) -> CompiledFormat:
     """Compile ``fmt`` (the log_format string, quotes already joined) into a ``CompiledFormat``.
 
     Raises ``UsageError`` when the format has no ``$status`` (nothing to count) or no variable
@@ -193,15 +231,7 @@ def compile_format(fmt: str, escape: str | None = None, name: str | None = None,
     """
     if escape not in (None, "default", "json", "none"):
         raise UsageError(f"unknown log_format escape {escape!r} (default, json, none)")
-    pieces: list[tuple[str, str]] = []  # ("lit", text) | ("var", name)
-    pos = 0
-    for m in _VAR.finditer(fmt):
-        if m.start() > pos:
-            pieces.append(("lit", fmt[pos:m.start()]))
-        pieces.append(("var", m.group(1) or m.group(2)))
-        pos = m.end()
-    if pos < len(fmt):
-        pieces.append(("lit", fmt[pos:]))
+    pieces = split_pieces(fmt)
     variables = tuple(p[1] for p in pieces if p[0] == "var")
     if not variables and require_status:
         raise UsageError("the log format has no $variables")
@@ -234,5 +264,6 @@ def compile_format(fmt: str, escape: str | None = None, name: str | None = None,
         else:
             out.append(f"(?:{body})")
     out.append(r"\r?$")
-    return CompiledFormat(name=name, format=fmt, escape=escape, pattern="".join(out),
-                          fields=tuple(fields), variables=variables)
+    return CompiledFormat(
+        name=name, format=fmt, escape=escape, pattern="".join(out), fields=tuple(fields), variables=variables
+    )

@@ -1,0 +1,469 @@
+"""Wiring for ``why502 stats``: inputs, format choice, config facts, error log -> ``AccessStats``.
+
+The heavy lifting is pure (``evidence.access_stats``); this module decides *what* to read:
+
+- the files, a rotated set in time order (``access.log.2.gz`` < ``access.log.1`` < ``access.log``);
+- the ``log_format``: ``--log-format`` (a string or a name), else the format named by the
+  ``access_log`` directive for that file in the nginx config (``--nginx-conf``), else the
+  predefined format that matches the first lines best;
+- the configured read timeout of each upstream address (``proxy_read_timeout`` and the
+  fastcgi/uwsgi/scgi/grpc equivalents of the location that passes to it, nginx default 60s);
+- the error log (``--error-log`` or the config's ``error_log``) for the per-request join.
+
+Files are read in byte chunks cut at the last newline (``.gz`` decompressed as a stream), and
+chunks are parsed by two worker threads (polars releases the GIL) while the main thread merges the
+results in order, so memory stays flat: at most ``workers + 1`` chunks are in flight.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from why502.errors import InputError, UsageError
+from why502.evidence.access_stats import AccessStats, ByteChunk, LocationRule, Partial, StatsAccumulator
+from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from why502.parsers.nginx_config import NginxConfig
+
+CHUNK_BYTES = 16 << 20
+_ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
+_TIMEOUT_DIRECTIVE = {
+    "proxy": "proxy_read_timeout",
+    "fastcgi": "fastcgi_read_timeout",
+    "uwsgi": "uwsgi_read_timeout",
+    "scgi": "scgi_read_timeout",
+    "grpc": "grpc_read_timeout",
+}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class StatsOptions:
+    """What ``why502 stats`` was asked (CLI flags, or diagnose's choices)."""
+
+    paths: list[str] = field(default_factory=list)
+    log_format: str | None = None
+    nginx_conf: str | None = None
+    config: NginxConfig | None = None
+    error_logs: list[str] | None = None
+    no_error_log: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    chunk_bytes: int = CHUNK_BYTES
+    workers: int = 2
+    progress: Progress | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs (a minimal byte reader: why502.sources.logfiles yields text lines, the CSV-based
+# parser needs bytes; see the report)
+
+
+def order_rotated(paths: list[str]) -> list[str]:
+    """Order a rotated set oldest first: higher suffix numbers are older, the bare name newest
+    (logrotate's ``access.log``, ``access.log.1``, ``access.log.2.gz``).  Different base names
+    keep the order they were given in."""
+    bases: list[str] = []
+    for p in paths:
+        if _base(p) not in bases:
+            bases.append(_base(p))
+    return sorted(paths, key=lambda p: (bases.index(_base(p)), -_age(p)))
+
+
+def _base(p: str) -> str:
+    m = _ROTATED.match(p)
+    return m.group("base") if m else p
+
+
+def _age(p: str) -> int:
+    """Bigger is older: ``.N`` suffixes count up with age; ``-YYYYMMDD`` (dateext) count down."""
+    m = _ROTATED.match(os.path.basename(p))
+    if not m or not m.group("n"):
+        return 0
+    n = int(m.group("n"))
+    return 10**9 - n if len(m.group("n")) >= 8 else n
+
+
+def _open(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    head = fh.read(2)
+    fh.seek(0)
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def iter_byte_chunks(
+    paths: list[str], chunk_bytes: int = CHUNK_BYTES, progress: Progress | None = None
+) -> Iterator[ByteChunk]:
+    """Whole-line byte chunks of each file in turn (``.gz`` streamed, ``-`` = stdin)."""
+    total = sum(_size(p) for p in paths)
+    done = 0
+    for path in paths:
+        fh = _open(path)
+        raw = getattr(fh, "fileobj", None) or fh
+        line = 1
+        carry = b""
+        try:
+            while True:
+                try:
+                    block = fh.read(chunk_bytes)
+                except (OSError, EOFError) as err:
+                    raise InputError(f"{path}: cannot read: {err}") from None
+                if not block:
+                    break
+                data = carry + block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                carry = data[cut + 1 :]
+                whole = data[: cut + 1]
+                yield ByteChunk(path, line, whole)
+                line += whole.count(b"\n")
+                if progress is not None and path != "-":
+                    try:
+                        pos = raw.tell()
+                    except (OSError, ValueError):
+                        pos = 0
+                    progress(done + pos, total)
+            if carry:
+                yield ByteChunk(path, line, carry + b"\n")
+        finally:
+            if fh is not sys.stdin.buffer:
+                fh.close()
+        done += _size(path)
+        if progress is not None:
+            progress(done, total)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0
+
+
+def _head_lines(path: str, n: int = 200) -> list[str]:
+    if path == "-":
+        return []
+    fh = _open(path)
+    try:
+        data = fh.read(256 << 10)
+    finally:
+        fh.close()
+    return [ln.decode("utf-8", "replace").rstrip("\r") for ln in data.split(b"\n")[:n] if ln.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# format
+
+
+def guess_format(lines: list[str]) -> tuple[str, int]:
+    """The predefined format matching most of ``lines`` (ties: the richer format)."""
+    best, score = "combined", -1
+    for name, (fmt, escape) in PREDEFINED.items():
+        cf = compile_format(fmt, escape, name=name)
+        rx = re.compile(cf.pattern)
+        hits = sum(1 for ln in lines if rx.match(ln))
+        if hits > score or (
+            hits == score and len(cf.fields) > len(compile_format(*PREDEFINED[best], name=best).fields)
+        ):
+            best, score = name, hits
+    return best, score
+
+
+def choose_format(
+    opts: StatsOptions, cfg: NginxConfig | None, paths: list[str]
+) -> tuple[CompiledFormat, str]:
+    """Return the compiled format and a sentence saying where it came from."""
+    formats: dict[str, tuple[str, str | None]] = {}
+    if cfg is not None:
+        formats = {
+            name: (lf.format, lf.escape if lf.escape != "default" else None)
+            for name, lf in cfg.log_formats.items()
+        }
+    if opts.log_format:
+        name, fmt, escape = resolve_format(opts.log_format, formats)
+        return compile_format(fmt, escape, name=name), f"--log-format {name or 'string'}"
+    if cfg is not None:
+        chosen = _config_format_name(cfg, paths)
+        if chosen is not None:
+            name, where = chosen
+            name_, fmt, escape = resolve_format(name, formats)
+            return compile_format(fmt, escape, name=name_), f"log_format {name} ({where})"
+    sample = _head_lines(paths[0]) if paths else []
+    name, hits = guess_format(sample)
+    fmt, escape = PREDEFINED[name]
+    return compile_format(fmt, escape, name=name), f"guessed: {name} ({hits}/{len(sample)} first lines match)"
+
+
+def _config_format_name(cfg: NginxConfig, paths: list[str]) -> tuple[str, str] | None:
+    logs = [a for a in cfg.access_logs if not a.is_off]
+    if not logs:
+        return None
+    want = {os.path.basename(_base(p)) for p in paths}
+    wantfull = {os.path.realpath(p) for p in paths}
+    for a in logs:
+        if os.path.realpath(a.path) in wantfull or os.path.basename(a.path) in want:
+            return a.format or "combined", f"access_log {a.path} at {a.file}:{a.line}"
+    a = logs[0]
+    return a.format or "combined", f"first access_log {a.path} at {a.file}:{a.line}"
+
+
+# ---------------------------------------------------------------------------------------------
+# config facts
+
+
+def timeouts_from_config(cfg: NginxConfig) -> dict[str, tuple[float, str]]:
+    """Upstream address -> (read timeout in seconds, where it is set).
+
+    For an upstream group every member gets the location's timeout.  When several locations
+    pass to the same address, the shortest timeout is kept (the first to produce 504s).
+    """
+    out: dict[str, tuple[float, str]] = {}
+    try:
+        targets = cfg.targets()
+    except Exception:
+        return out
+    for t in targets:
+        directive = _TIMEOUT_DIRECTIVE.get(t.kind)
+        if directive is None or t.context != "http":
+            continue
+        loc = cfg.location_of(t)
+        if loc is None:
+            continue
+        setting = loc.effective(directive)
+        secs = setting.seconds
+        if secs is None:
+            continue
+        where = setting.where or f"default {setting.value}"
+        where = f"{directive} {setting.value} ({where})"
+        addrs: list[str] = []
+        if t.group and t.group in cfg.upstreams:
+            addrs = [
+                s.address if not s.unix_path else f"unix:{s.unix_path}"
+                for s in cfg.upstreams[t.group].servers
+            ]
+            addrs.append(t.group)  # "no live upstreams" shows the group name
+        else:
+            addrs = [t.address]
+        for a in addrs:
+            if a not in out or secs < out[a][0]:
+                out[a] = (secs, where)
+    return out
+
+
+def locations_from_config(cfg: NginxConfig) -> list[LocationRule]:
+    """Every non-named location of every http server, for the by-location breakdown."""
+    out: list[LocationRule] = []
+    kinds = {None: "prefix", "": "prefix", "=": "exact", "^~": "prefix_stop", "~": "regex", "~*": "regex_ci"}
+    for server in cfg.servers:
+        if server.context != "http":
+            continue
+        default = any("default_server" in ln.params or "default" in ln.params for ln in server.listens)
+        for loc in server.all_locations():
+            if loc.is_named or loc.modifier not in kinds:
+                continue
+            out.append(
+                LocationRule(
+                    tuple(server.server_names),
+                    default,
+                    f"{server.name or '_'} {loc.label}",
+                    kinds[loc.modifier],
+                    loc.path,
+                )
+            )
+    return out
+
+
+def error_logs_from_config(cfg: NginxConfig) -> list[str]:
+    paths = []
+    for e in cfg.error_logs:
+        p = e.path
+        if e.is_off or p.startswith(("syslog:", "stderr", "memory:")) or p == "/dev/null":
+            continue
+        if p not in paths and os.path.isfile(p):
+            paths.append(p)
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# error log
+
+
+def read_error_lines(paths: list[str]) -> pl.DataFrame:
+    """Classified error-log lines that name a client and a request (the ones a 5xx can match).
+
+    Uses the classify engine (``parsers.errorlog_batch.classify_series`` when present, else the
+    per-line ``parsers.errorlog.classify_line``) so each line carries its symptom ID.
+    """
+    import polars as pl
+
+    frames: list[pl.DataFrame] = []
+    batch_fn: Any = None
+    try:
+        from why502.parsers.errorlog_batch import classify_series  # type: ignore[import-not-found]
+
+        batch_fn = classify_series
+    except ImportError:
+        batch_fn = None
+    from why502.parsers.errorlog import classify_line
+
+    for chunk in iter_byte_chunks(order_rotated(paths), 8 << 20):
+        lines = pl.Series("line", chunk.data.decode("utf-8", "replace").split("\n"), dtype=pl.String)
+        keep = lines.str.contains(", client: ", literal=True) & lines.str.contains(
+            ", request: ", literal=True
+        )
+        lines = lines.filter(keep)
+        if lines.len() == 0:
+            continue
+        if batch_fn is not None:
+            df = batch_fn(lines)
+            if df.height:
+                frames.append(
+                    df.select("time", "client", "request", "host", "upstream", "symptom", "message")
+                )
+            continue
+        rows = []
+        for text in lines.to_list():
+            c = classify_line(text.rstrip("\r"))
+            if c is None or c.source != "nginx":
+                continue
+            rows.append((c.time, c.client, c.request, c.host, c.upstream, c.symptom, c.message))
+        if rows:
+            frames.append(
+                pl.DataFrame(
+                    rows,
+                    schema=["time", "client", "request", "host", "upstream", "symptom", "message"],
+                    orient="row",
+                )
+            )
+    schema = {c: pl.String for c in ("time", "client", "request", "host", "upstream", "symptom", "message")}
+    if not frames:
+        return pl.DataFrame(schema=schema).with_columns(pl.col("time").cast(pl.Datetime("us")))
+    df = pl.concat([f.select([pl.col(c).cast(pl.String) for c in schema]) for f in frames])
+    return df.with_columns(
+        pl.col("time").str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
+    """Compute the statistics; returns them and where the log format came from."""
+    cfg = opts.config
+    if cfg is None and opts.nginx_conf is not None:
+        from why502.sources.nginx import load_config
+
+        cfg = load_config(opts.nginx_conf)
+    paths = list(opts.paths)
+    if not paths and cfg is not None:
+        paths = [a.path for a in cfg.access_logs if not a.is_off and os.path.isfile(a.path)]
+        if not paths:
+            raise InputError("no access log given and none of the config's access_log files is readable")
+    if not paths:
+        raise UsageError("give an access log file (or - for stdin), or --nginx-conf to find it")
+    for p in paths:
+        if p != "-" and not os.path.exists(p):
+            raise InputError(f"{p}: no such file")
+    paths = order_rotated(paths)
+    fmt, fmt_source = choose_format(opts, cfg, paths)
+    acc = StatsAccumulator(fmt, since=opts.since, until=opts.until)
+    chunks = iter_byte_chunks(paths, opts.chunk_bytes, opts.progress)
+    if opts.workers > 1:
+        with ThreadPoolExecutor(max_workers=opts.workers) as pool:
+            pending: list[Future[Partial]] = []
+            for chunk in chunks:
+                pending.append(pool.submit(acc.partial, chunk))
+                while len(pending) > opts.workers:
+                    acc.merge(pending.pop(0).result())
+            for fut in pending:
+                acc.merge(fut.result())
+    else:
+        for chunk in chunks:
+            acc.add(chunk)
+    if acc.lines and acc.requests + acc.filtered == 0:
+        sample = acc.samples[0]["text"] if acc.samples else ""
+        raise InputError(
+            f"none of the {acc.lines} lines matches the log format ({fmt_source}): "
+            f"{fmt.format!r}; first line: {sample[:200]!r} -- give --log-format or --nginx-conf"
+        )
+    errors = None
+    error_paths: list[str] = []
+    if not opts.no_error_log:
+        if opts.error_logs:
+            error_paths = list(opts.error_logs)
+        elif cfg is not None:
+            error_paths = error_logs_from_config(cfg)
+        for p in error_paths:
+            if not os.path.exists(p):
+                raise InputError(f"{p}: no such file")
+        if error_paths:
+            errors = read_error_lines(error_paths)
+    timeouts = timeouts_from_config(cfg) if cfg is not None else None
+    locations = locations_from_config(cfg) if cfg is not None else None
+    st = acc.finish(errors=errors, timeouts=timeouts, locations=locations)
+    st.notes.insert(0, f"log format: {fmt_source}")
+    if error_paths:
+        st.notes.insert(1, "error log: " + ", ".join(error_paths))
+    if acc.unparsed and acc.lines:
+        share = 100.0 * acc.unparsed / acc.lines
+        st.notes.append(f"{acc.unparsed} of {acc.lines} lines ({share:.2f}%) do not match the log format")
+    return st, fmt_source
+
+
+def compute_for_diagnose(
+    access_logs: list[str],
+    *,
+    config: NginxConfig | None = None,
+    log_format: str | None = None,
+    error_logs: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AccessStats:
+    """The ``AccessStats`` diagnose needs: per-upstream timings next to the configured timeouts,
+    who made each 5xx (``made_by``, ``UpstreamStats.made_by``), the per-minute timeline and the
+    incidents.  Raises ``InputError`` like ``why502 stats`` does."""
+    opts = StatsOptions(
+        paths=access_logs,
+        log_format=log_format,
+        config=config,
+        error_logs=error_logs,
+        no_error_log=error_logs is None and config is None,
+        since=since,
+        until=until,
+    )
+    st, _ = run_stats(opts)
+    return st
+
+
+def existing(paths: list[str]) -> list[str]:
+    """Keep the paths that exist (helper for callers that collect candidates)."""
+    return [p for p in paths if p == "-" or Path(p).exists()]

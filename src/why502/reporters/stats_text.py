@@ -1,0 +1,226 @@
+"""Terminal rendering of ``why502 stats`` (rich tables) from the ``AccessStats.to_dict()`` form.
+
+Reporters render saved data only (import-linter contract), so this takes the plain dict.  Every
+string that came from a log (hosts, URIs, clients, upstream names, samples) is hostile: it goes
+through ``strip_terminal_escapes`` and into ``rich.text.Text`` so neither escape sequences nor
+rich markup in a request line can reach the terminal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from why502.textutil import shorten, strip_terminal_escapes
+
+_SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def _t(value: Any, width: int = 80, style: str = "") -> Text:
+    return Text(shorten(strip_terminal_escapes("" if value is None else str(value)), width), style=style)
+
+
+def _n(value: Any) -> Text:
+    return Text(
+        "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value), justify="right"
+    )
+
+
+def _s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+
+
+def sparkline(values: list[int], width: int = 72) -> tuple[str, int]:
+    """Values squeezed into ``width`` characters (max per character); returns (line, minutes per char)."""
+    if not values:
+        return "", 1
+    per = max(1, -(-len(values) // width))
+    cols = [max(values[i : i + per]) for i in range(0, len(values), per)]
+    top = max(cols) or 1
+    return "".join(_SPARK[min(8, -(-v * 8 // top))] if v else " " for v in cols), per
+
+
+def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> None:
+    """Print the statistics, most useful first: status, who made the 5xx, incidents, upstreams."""
+    c = console
+    files = ", ".join(strip_terminal_escapes(f) for f in d.get("files", []))
+    c.print(Text.assemble(("why502 stats", "bold"), "  ", _t(files, 200)))
+    for note in d.get("notes", []):
+        c.print(_t(note, 300, "dim"))
+    total = d.get("requests", 0)
+    c.print(
+        Text(
+            f"{d.get('lines', 0):,} lines, {total:,} requests, {d.get('unparsed', 0):,} unparsed"
+            + (f", {d['filtered_out']:,} outside --since/--until" if d.get("filtered_out") else "")
+            + (f"; {d.get('first_time')} .. {d.get('last_time')}" if d.get("first_time") else "")
+        )
+    )
+    if d.get("unparsed_samples"):
+        c.print(Text("lines that do not match the log format (first ones):", style="yellow"))
+        for smp in d["unparsed_samples"][:3]:
+            c.print(Text.assemble(f"  {smp['file']}:{smp['line']}: ", _t(smp["text"], 160)))
+
+    t = Table(title="Status codes", title_justify="left")
+    t.add_column("status")
+    t.add_column("requests", justify="right")
+    t.add_column("share", justify="right")
+    for status, n in sorted(d.get("by_status", {}).items()):
+        style = "red" if status.startswith("5") else ""
+        t.add_row(Text(status, style=style), _n(n), f"{100.0 * n / max(1, total):.2f}%")
+    c.print(t)
+
+    made = d.get("made_by") or {}
+    if d.get("total_5xx"):
+        parts = [f"{k}: {v:,}" for k, v in made.items()]
+        c.print(Text.assemble(("Who made the 5xx: ", "bold"), ", ".join(parts) or "-"))
+        resc = d.get("rescued", 0)
+        if resc:
+            c.print(
+                Text(
+                    f"Rescued by proxy_next_upstream (a failed attempt, then a success): {resc:,} "
+                    "requests -- the 502s users did not see yet",
+                    style="yellow",
+                )
+            )
+
+    tl = d.get("timeline", [])
+    if tl and d.get("total_5xx"):
+        line, per = sparkline([r["5xx"] for r in tl])
+        c.print(
+            Text.assemble(
+                ("5xx per minute ", "bold"), f"({per} min/char, {tl[0]['minute']} .. {tl[-1]['minute']})"
+            )
+        )
+        c.print(Text(line, style="red"))
+    inc = d.get("incidents", [])
+    if inc:
+        t = Table(title="Incident windows (5xx bursts)", title_justify="left")
+        for col in ("start", "end", "5xx", "502", "503", "504", "peak/min", "requests"):
+            t.add_column(col, justify="right" if col not in ("start", "end") else "left")
+        for i in inc:
+            by = i.get("by_status", {})
+            t.add_row(
+                i["start"],
+                i["end"],
+                _n(i["total_5xx"]),
+                _n(by.get("502", 0)),
+                _n(by.get("503", 0)),
+                _n(by.get("504", 0)),
+                _n(i["peak_per_minute"]),
+                _n(i["requests"]),
+            )
+        c.print(t)
+
+    ups = d.get("upstreams", [])
+    if ups:
+        t = Table(title="Upstreams (per attempt; timings of $upstream_header_time)", title_justify="left")
+        for col in (
+            "upstream",
+            "attempts",
+            "failed",
+            "5xx",
+            "by nginx",
+            "by backend",
+            "rescued",
+            "p50",
+            "p95",
+            "p99",
+            "max",
+            "timeout",
+            "near timeout",
+        ):
+            t.add_column(col, justify="left" if col == "upstream" else "right")
+        for u in ups[: top * 2]:
+            h = u["header_time"] if u["header_time"]["count"] else u["response_time"]
+            mb = u.get("made_by", {})
+            near = u.get("near_timeout", 0)
+            t.add_row(
+                _t(u["address"], 40),
+                _n(u["attempts"]),
+                _n(u["failed_attempts"]),
+                _n(u["requests_5xx"]),
+                _n(mb.get("nginx", 0)),
+                _n(mb.get("backend", 0)),
+                _n(u.get("rescued_failures", 0)),
+                _s(h["p50"]),
+                _s(h["p95"]),
+                _s(h["p99"]),
+                _s(h["max"]),
+                _s(u["timeout"]) if u.get("timeout") is not None else "?",
+                Text(f"{near:,}", style="yellow" if near else "", justify="right"),
+            )
+        c.print(t)
+
+    for key, title, col in (
+        ("by_location", "5xx by location", "location"),
+        ("by_host", "By host", "host"),
+        ("by_uri", "5xx by URI template", "uri"),
+        ("by_client", "5xx by client", "client"),
+    ):
+        rows = d.get(key) or []
+        if not rows or (key != "by_host" and not d.get("total_5xx")):
+            continue
+        t = Table(title=title, title_justify="left")
+        t.add_column(col)
+        extra = [k for k in rows[0] if k != col]
+        for k in extra:
+            t.add_column(k, justify="right")
+        for r in rows[:top]:
+            t.add_row(_t(r[col], 60), *(_n(r.get(k)) for k in extra))
+        c.print(t)
+
+    el = d.get("errorlog")
+    if el:
+        c.print(
+            Text.assemble(
+                ("Error-log join: ", "bold"),
+                f"{el['matched_5xx']:,} 5xx requests matched an error-log line, "
+                f"{el['unmatched_5xx']:,} did not"
+                + (
+                    f" ({el.get('unmatched_with_backend_header', 0):,} of them have a backend "
+                    "response header: the backend made them)"
+                    if el.get("unmatched_5xx")
+                    else ""
+                ),
+            )
+        )
+        if el.get("by_symptom"):
+            t = Table(title="Symptoms of the 5xx (from the error log)", title_justify="left")
+            t.add_column("symptom")
+            t.add_column("requests", justify="right")
+            for sym, n in el["by_symptom"].items():
+                t.add_row(_t(sym, 40), _n(n))
+            c.print(t)
+        for smp in el.get("unmatched_samples", [])[:3]:
+            c.print(
+                Text.assemble(
+                    "  unmatched: ",
+                    f"{smp['file']}:{smp['line']} {smp['status']} ",
+                    _t(smp["request"], 100),
+                    " from ",
+                    _t(smp["client"], 40),
+                )
+            )
+    reqs = d.get("requests_5xx") or []
+    if reqs:
+        t = Table(
+            title=f"First 5xx requests ({min(top, len(reqs))} of {d.get('total_5xx', 0):,})",
+            title_justify="left",
+        )
+        for col in ("minute", "status", "request", "upstream", "made by", "symptom"):
+            t.add_column(col)
+        for r in reqs[:top]:
+            t.add_row(
+                _t(r.get("minute")),
+                _t(r.get("status")),
+                _t(r.get("request"), 60),
+                _t(r.get("ua"), 40),
+                _t(r.get("made_by")),
+                _t(r.get("symptom") or ""),
+            )
+        c.print(t)
