@@ -15,15 +15,24 @@
   var summary = document.getElementById("chart-summary");
   if (!el || !data.x.length) return;
   function fmtMinute(t){ return new Date(t*1000).toISOString().slice(0,16).replace("T"," "); }
-  var series = [{}];
-  var cols = [data.x];
+  // Each value is a one-minute bucket drawn as a step from its minute to the next one, so the
+  // x axis gets one extra point (end of the last minute) repeating the last value; the legend
+  // shows "--" there because it is not a minute of its own.
+  var n = data.x.length;
+  var end = data.x[n - 1] + 60;
+  function bucketValue(u, v, si, idx){ return idx === n || v === null ? "--" : String(v); }
+  var series = [{value: function(u, v, si, idx){ return idx === n || v === null ? "--" : fmtMinute(v); }}];
+  var cols = [data.x.concat([end])];
   data.series.forEach(function(s){
     series.push({label: s.status, stroke: s.colour, fill: s.colour + "33", width: 2,
-                 points: {show: true, size: 5}, paths: uPlot.paths.stepped({align: 1})});
-    cols.push(s.values);
+                 points: {show: false}, value: bucketValue, paths: uPlot.paths.stepped({align: 1})});
+    cols.push(s.values.concat([s.values[n - 1]]));
   });
-  var lo = data.x[0], hi = data.x[data.x.length - 1] + 60;
-  data.events.forEach(function(ev){ if (ev.t !== null) { lo = Math.min(lo, ev.t - 60); hi = Math.max(hi, ev.t + 60); } });
+  var lo = data.x[0], hi = end;
+  data.events.forEach(function(ev){
+    if (ev.t !== null) { lo = Math.min(lo, ev.t - 60); hi = Math.max(hi, ev.t + 60); }
+  });
+  if (hi - lo < 600) { var pad = (600 - (hi - lo)) / 2; lo -= pad; hi += pad; }  // at least 10 min
   function drawMarkers(u){
     var old = u.over.querySelectorAll(".evmark");
     for (var i = 0; i < old.length; i++) old[i].remove();
@@ -56,7 +65,10 @@
     width: Math.max(320, el.clientWidth || 1000), height: 300,
     tzDate: function(ts){ return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
     scales: {x: {time: true, range: function(){ return [lo, hi]; }}, y: {range: function(u, mn, mx){ return [0, Math.max(1, Math.ceil(mx * 1.1))]; }}},
-    axes: [{}, {label: "5xx per minute"}],
+    axes: [{values: function(u, splits){
+      // 24-hour wall-clock labels; the date too when the window spans more than a day.
+      return splits.map(function(v){ return hi - lo > 86400 ? fmtMinute(v).slice(5) : fmtMinute(v).slice(11); });
+    }}, {label: "5xx per minute"}],
     series: series,
     hooks: {draw: [drawMarkers]}
   };
@@ -67,7 +79,7 @@
     summary.textContent = "";
     summary.className = "";
     var first = document.createElement("span");
-    first.textContent = fmtMinute(data.x[0]) + " → " + fmtMinute(data.x[data.x.length - 1]) + " (" + data.x.length + " minutes): ";
+    first.textContent = fmtMinute(data.x[0]) + " → " + fmtMinute(data.x[data.x.length - 1]) + " (" + n + (n === 1 ? " minute): " : " minutes): ");
     summary.appendChild(first);
     data.series.forEach(function(s){
       var total = 0, peak = 0, at = 0;
