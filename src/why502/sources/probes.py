@@ -82,6 +82,8 @@ class ProbeTarget:
     host: str | None = None
     port: int | None = None
     unix_path: str | None = None
+    group: str | None = None  # an upstream{} name: probe its servers instead
+    uses_variables: bool = False  # the address is only known per request
 
     @property
     def label(self) -> str:
@@ -122,6 +124,8 @@ def as_probe_target(target: TargetLike | ProbeTarget) -> ProbeTarget:
         host=getattr(target, "host", None),
         port=getattr(target, "port", None),
         unix_path=getattr(target, "unix_path", None),
+        group=getattr(target, "group", None),
+        uses_variables=bool(getattr(target, "uses_variables", False)),
     )
 
 
@@ -639,6 +643,11 @@ def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0) -> ProbeResult
             symptom,
         )
 
+    if t.group and not t.unix_path and t.port is None:
+        why = f"names upstream group {t.group!r}: probe each of its servers"
+        return done(False, "not probed", None, why, None)
+    if t.uses_variables:
+        return done(False, "not probed", None, "the address uses variables: known only per request", None)
     if t.unix_path:
         sock, attempt = connect_unix(t.unix_path, timeout)
         attempts.append(attempt)
