@@ -1,15 +1,113 @@
-"""`why502 lint` (placeholder until its issue lands)."""
+"""`why502 lint [NGINX_CONF]`: 502/504 pitfalls in an nginx config, before they bite.
+
+Heavy modules (crossplane, rich) are imported inside ``run`` only, so ``why502 --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 from why502.errors import UsageError
 
+DESCRIPTION = """\
+Check an nginx configuration for settings that cause 502/503/504: upstream keepalive without
+HTTP/1.1, names resolved only at start, variable proxy_pass without resolver, buffers smaller than
+the backend's headers, timeouts shorter than the backend's, PHP-FPM socket path/permissions/backlog,
+and more (why502 lint --list-rules).
+
+NGINX_CONF: a config file (includes followed), a saved `nginx -T` dump, or - for a dump on stdin.
+Without it: `nginx -T` when nginx is installed, else /etc/nginx/nginx.conf; host facts (FPM pools,
+net.core.somaxconn, MemTotal, nginx's open-files limit) are then read from this machine too.
+
+examples:
+  why502 lint
+  nginx -T | why502 lint - --format sarif > why502.sarif
+  why502 lint /etc/nginx/nginx.conf --fpm-conf /etc/php/8.2/fpm --header-bytes 9000 --fail-on warning
+"""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text.rstrip("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return int(text)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    parser.add_argument("nginx_conf", nargs="?", metavar="NGINX_CONF",
+                        help="config file, nginx -T dump, or - (default: nginx -T / /etc/nginx/nginx.conf)")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
+                        help="exit 1 when a finding is at or above this severity (default: error)")
+    parser.add_argument("--rule", action="append", default=[], metavar="CODE|NAME",
+                        help="run only this rule (repeatable)")
+    parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    parser.add_argument("--fpm-conf", action="append", default=[], metavar="PATH",
+                        help="PHP-FPM config file or directory (repeatable; default: discovered)")
+    parser.add_argument("--header-bytes", type=_positive_int, metavar="N",
+                        help="largest response header the backend sends (enables W502-004)")
+    parser.add_argument("--backend-timeout", type=_positive_float, metavar="SECONDS",
+                        help="the backend's own request timeout, e.g. gunicorn --timeout (W502-005)")
+    parser.add_argument("--backend-keepalive", type=_positive_float, metavar="SECONDS",
+                        help="the backend's idle keep-alive timeout, e.g. gunicorn --keep-alive (W502-021)")
+    parser.add_argument("--somaxconn", type=_positive_int, metavar="N", help="net.core.somaxconn to assume")
+    parser.add_argument("--mem-total", metavar="SIZE", help="memory to assume, e.g. 2g (W502-012)")
+    parser.add_argument("--nofile", type=_positive_int, metavar="N",
+                        help="open-files limit nginx runs with when worker_rlimit_nofile is unset")
+    host = parser.add_mutually_exclusive_group()
+    host.add_argument("--host", dest="host", action="store_true", default=None,
+                      help="read FPM pools and limits from this machine even with NGINX_CONF")
+    host.add_argument("--no-host", dest="host", action="store_false",
+                      help="never read facts from this machine")
+    parser.add_argument("--root", metavar="DIR",
+                        help="resolve absolute include paths under DIR (a config tree copied from elsewhere)")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'lint' is not implemented yet")
+    from why502.analyzers.lint import load_rules
+    from why502.app.lint import (
+        LintOptions,
+        exit_code,
+        gather,
+        parse_mem,
+        render_text,
+        to_json,
+        to_sarif_log,
+    )
+
+    if args.list_rules:
+        for rule in load_rules().values():
+            print(f"{rule.code}  {rule.severity:<7}  {rule.name}: {rule.title}")
+        return 0
+    if args.nginx_conf == "-" and args.root:
+        raise UsageError("--root makes no sense with a dump on stdin")
+    options = LintOptions(
+        nginx_conf=args.nginx_conf, fpm_conf=list(args.fpm_conf), host=args.host,
+        header_bytes=args.header_bytes, backend_timeout=args.backend_timeout,
+        backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
+        mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
+        rules=list(args.rule), root=args.root,
+    )
+    outcome = gather(options)
+    if args.format == "json":
+        json.dump(to_json(outcome), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "sarif":
+        json.dump(to_sarif_log(outcome), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        color = {"always": True, "never": False}.get(args.color)
+        render_text(outcome, sys.stdout, color)
+    return exit_code(outcome.findings, args.fail_on)

@@ -994,15 +994,15 @@ def _statement_re(directive: str) -> re.Pattern[str]:
     return re.compile(rf"(?P<indent>^|(?<=[;{{}}\s])){re.escape(directive)}\s[^;]*;")
 
 
-def make_directive_diff(text: str, path: str, *, directive: str, value: str, block_line: int,
-                        existing_line: int | None = None) -> str:
-    """A unified diff that sets ``directive value;`` in the block opened at ``block_line``.
+def set_directive_text(text: str, *, directive: str, value: str, block_line: int,
+                       existing_line: int | None = None, path: str = "config") -> str:
+    """Return ``text`` with ``directive value;`` set in the block opened at ``block_line``.
 
     With ``existing_line`` the statement on that line is replaced in place (other statements on
     the line are kept); otherwise a new line is inserted right after the line holding the
     block's ``{``, indented like the block's first statement (or one level deeper than the
-    block, with the file's tab/space style).  Pure: works on ``text``; ``path`` labels the diff.
-    Raises ``ValueError`` when the line numbers do not fit the text.
+    block, with the file's tab/space style).  Raises ``ValueError`` when the line numbers do not
+    fit the text.
     """
     lines = text.splitlines(keepends=True)
     new = list(lines)
@@ -1011,37 +1011,55 @@ def make_directive_diff(text: str, path: str, *, directive: str, value: str, blo
         if not 1 <= existing_line <= len(lines):
             raise ValueError(f"line {existing_line} is outside {path}")
         old = lines[existing_line - 1]
-        replaced, n = _statement_re(directive).subn(stmt, old, count=1)
+        replaced, n = _statement_re(directive).subn(lambda _m: stmt, old, count=1)
         if n == 0:
             raise ValueError(f"{path}:{existing_line} has no complete '{directive}' statement")
         new[existing_line - 1] = replaced
-    else:
-        if not 1 <= block_line <= len(lines):
-            raise ValueError(f"line {block_line} is outside {path}")
-        idx = block_line - 1
-        while idx < len(lines) and "{" not in _strip_comment(lines[idx]):
-            idx += 1
-        if idx >= len(lines):
-            raise ValueError(f"no '{{' at or after {path}:{block_line}")
-        opener = lines[idx]
-        block_indent = re.match(r"[ \t]*", lines[block_line - 1])
-        base = block_indent.group(0) if block_indent else ""
-        indent = None
-        for follow in lines[idx + 1:]:
-            if follow.strip() and not follow.strip().startswith("}"):
-                lead = re.match(r"[ \t]*", follow)
-                cand = lead.group(0) if lead else ""
-                if len(cand) > len(base):
-                    indent = cand
-                break
-        if indent is None:
-            indent = base + ("\t" if "\t" in base else "    ")
-        newline = "\r\n" if opener.endswith("\r\n") else "\n"
-        if not opener.endswith("\n"):
-            new[idx] = opener + newline
-        new.insert(idx + 1, f"{indent}{stmt}{newline}")
+        return "".join(new)
+    if not 1 <= block_line <= len(lines):
+        raise ValueError(f"line {block_line} is outside {path}")
+    idx = block_line - 1
+    while idx < len(lines) and "{" not in _strip_comment(lines[idx]):
+        idx += 1
+    if idx >= len(lines):
+        raise ValueError(f"no '{{' at or after {path}:{block_line}")
+    opener = lines[idx]
+    block_indent = re.match(r"[ \t]*", lines[block_line - 1])
+    base = block_indent.group(0) if block_indent else ""
+    indent = None
+    for follow in lines[idx + 1:]:
+        if follow.strip() and not follow.strip().startswith("}"):
+            lead = re.match(r"[ \t]*", follow)
+            cand = lead.group(0) if lead else ""
+            if len(cand) > len(base):
+                indent = cand
+            break
+    if indent is None:
+        indent = base + ("\t" if "\t" in base else "    ")
+    newline = "\r\n" if opener.endswith("\r\n") else "\n"
+    if not opener.endswith("\n"):
+        new[idx] = opener + newline
+    new.insert(idx + 1, f"{indent}{stmt}{newline}")
+    return "".join(new)
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    """``diff -u`` of two versions of ``path`` with ``a/``/``b/`` labels (``patch -p1`` applies it)."""
     label = path.lstrip("/")
-    return "".join(difflib.unified_diff(lines, new, fromfile=f"a/{label}", tofile=f"b/{label}"))
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        fromfile=f"a/{label}", tofile=f"b/{label}"))
+
+
+def make_directive_diff(text: str, path: str, *, directive: str, value: str, block_line: int,
+                        existing_line: int | None = None) -> str:
+    """A unified diff that sets ``directive value;`` in the block opened at ``block_line``.
+
+    Pure: works on ``text`` (the real file's content); ``path`` labels the diff.  See
+    ``set_directive_text`` for where the line goes.  Raises ``ValueError`` on bad line numbers.
+    """
+    new = set_directive_text(text, directive=directive, value=value, block_line=block_line,
+                             existing_line=existing_line, path=path)
+    return unified_diff(text, new, path)
 
 
 def _strip_comment(line: str) -> str:

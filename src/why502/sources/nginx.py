@@ -8,11 +8,12 @@ back to reading ``/etc/nginx/nginx.conf`` ourselves and say why in ``config.prob
 
 from __future__ import annotations
 
+import grp
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from why502.errors import InputError
@@ -91,3 +92,61 @@ def _load_path(path: str) -> NginxConfig:
         raise InputError(f"{path}: permission denied") from None
     except (OSError, ValueError, UnicodeError) as err:
         raise InputError(f"{path}: cannot read: {err}") from None
+
+
+@dataclass
+class HostFacts:
+    """What lint compares the config with on this host (each may be unknown)."""
+
+    somaxconn: int | None = None
+    mem_total: int | None = None  # bytes
+    nofile: int | None = None  # soft open-files limit of the running nginx master
+    nginx_groups: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+
+def _nginx_pid(cfg: NginxConfig) -> int | None:
+    pid_dirs = cfg.main.get("pid")
+    candidates = [pid_dirs[-1].args[0]] if pid_dirs and pid_dirs[-1].args else []
+    candidates += ["/run/nginx.pid", "/var/run/nginx.pid"]
+    for path in candidates:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return int(text)
+    return None
+
+
+def host_facts(cfg: NginxConfig, proc: str = "/proc") -> HostFacts:
+    """somaxconn, MemTotal, the nginx master's open-files limit, the worker user's groups."""
+    from why502.sources.accounts import nginx_worker_identity
+    from why502.sources.system import read_net_limits, read_process_limits
+
+    facts = HostFacts()
+    facts.somaxconn = read_net_limits(proc).somaxconn
+    try:
+        for line in Path(proc, "meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                facts.mem_total = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError, IndexError):
+        facts.notes.append(f"cannot read {proc}/meminfo")
+    pid = _nginx_pid(cfg)
+    if pid is not None:
+        limit = read_process_limits(pid, proc).max_open_files
+        soft = getattr(limit, "soft", None) if limit is not None else None
+        if isinstance(soft, int):
+            facts.nofile = soft
+    user = f"{cfg.user} {cfg.group}" if cfg.user and cfg.group else cfg.user
+    ident, _diags = nginx_worker_identity(user)
+    if ident is not None:
+        names = []
+        for gid in ident.gids:
+            try:
+                names.append(grp.getgrgid(gid).gr_name)
+            except KeyError:
+                continue
+        facts.nginx_groups = tuple(names)
+    return facts

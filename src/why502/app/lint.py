@@ -1,0 +1,362 @@
+"""``why502 lint`` wiring: read the config (and, for this host, FPM pools and limits), run the
+rules, render text / JSON / SARIF; also generates the rule docs pages and the corpus table.
+
+Host facts are used only when linting this host's nginx (no NGINX_CONF argument, or ``--host``):
+a config copied from another machine must not be judged against this machine's somaxconn.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from why502 import __version__
+from why502.analyzers.lint import LintFinding, LintInput, LintRule, load_rules, run_lint, severity_rank
+from why502.analyzers.lint.fpm import PoolInfo, pool_info
+from why502.errors import InputError, UsageError
+from why502.parsers.nginx_config import NginxConfig, parse_size
+from why502.reporters.sarif import SarifNotification, SarifResult, SarifRule, SarifRun, to_sarif
+from why502.textutil import strip_terminal_escapes
+
+DOCS_BASE_URL = "https://github.com/why502/why502/blob/main/docs/lint/"
+"""Where the generated rule pages are published (SARIF ``helpUri``)."""
+
+
+@dataclass
+class LintOptions:
+    nginx_conf: str | None = None
+    fpm_conf: list[str] = field(default_factory=list)
+    host: bool | None = None  # None: only when nginx_conf is None
+    header_bytes: int | None = None
+    backend_timeout: float | None = None
+    backend_keepalive: float | None = None
+    somaxconn: int | None = None
+    mem_total: int | None = None
+    nofile: int | None = None
+    rules: list[str] = field(default_factory=list)
+    root: str | None = None
+
+
+@dataclass
+class LintOutcome:
+    config: NginxConfig
+    findings: list[LintFinding]
+    notes: list[tuple[str, str, str | None, int | None]]  # (severity, message, file, line)
+    inputs: dict[str, Any]
+
+
+Note = tuple[str, str, str | None, int | None]  # (severity, message, file, line)
+
+
+def _pools_from_files(paths: list[str], notes: list[Note]) -> list[PoolInfo]:
+    """FPM pools: the system area's loader (includes, discovery), per given path."""
+    from why502.sources.fpm import load_fpm_config
+
+    pools: list[PoolInfo] = []
+    for path in paths or [None]:  # type: ignore[list-item]
+        fpm = load_fpm_config(path)
+        for d in fpm.diagnostics:
+            if path is not None or d.severity != "info":
+                notes.append((d.severity, d.message, d.source, None))
+        pools.extend(pool_info(p) for p in fpm.pools)
+    return pools
+
+
+def gather(options: LintOptions) -> LintOutcome:
+    """Read everything lint needs (sources), then run the pure rules."""
+    from why502.sources.nginx import load_config
+
+    if options.root is not None:
+        from why502.parsers.nginx_config import parse_nginx
+
+        if not options.nginx_conf:
+            raise UsageError("--root needs NGINX_CONF")
+        try:
+            cfg = parse_nginx(options.nginx_conf, root=options.root)
+        except OSError as err:
+            raise InputError(f"{options.nginx_conf}: {err.strerror or err}") from None
+    else:
+        cfg = load_config(options.nginx_conf)
+    notes: list[tuple[str, str, str | None, int | None]] = [
+        (p.severity, p.message, p.file, p.line) for p in cfg.problems]
+    use_host = options.host if options.host is not None else options.nginx_conf is None
+    pools: list[PoolInfo] = []
+    if options.fpm_conf:
+        pools = _pools_from_files(options.fpm_conf, notes)
+    elif use_host:
+        pools = _pools_from_files([], notes)
+    somaxconn, mem_total, nofile = options.somaxconn, options.mem_total, options.nofile
+    groups: tuple[str, ...] = ()
+    if use_host:
+        from why502.sources.nginx import host_facts
+
+        facts = host_facts(cfg)
+        somaxconn = somaxconn or facts.somaxconn
+        mem_total = mem_total or facts.mem_total
+        nofile = nofile or facts.nofile
+        groups = facts.nginx_groups
+        notes.extend(("info", m, None, None) for m in facts.notes)
+    inp = LintInput(config=cfg, pools=tuple(pools), header_bytes=options.header_bytes,
+                    backend_timeout=options.backend_timeout, backend_keepalive=options.backend_keepalive,
+                    somaxconn=somaxconn, mem_total=mem_total, nofile=nofile, nginx_groups=groups)
+    rules = load_rules()
+    only: set[str] | None = None
+    if options.rules:
+        known = set(rules) | {r.name for r in rules.values()}
+        unknown = [r for r in options.rules if r not in known]
+        if unknown:
+            raise UsageError(f"unknown lint rule {unknown[0]!r} (see 'why502 lint --list-rules')")
+        only = set(options.rules)
+    findings = run_lint(inp, only)
+    inputs = {
+        "nginx_conf": options.nginx_conf or cfg.source, "files": cfg.files,
+        "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": use_host,
+        "somaxconn": somaxconn, "mem_total": mem_total, "nofile": nofile,
+        "header_bytes": options.header_bytes, "backend_timeout": options.backend_timeout,
+        "backend_keepalive": options.backend_keepalive,
+    }
+    return LintOutcome(cfg, findings, notes, inputs)
+
+
+def exit_code(findings: list[LintFinding], fail_on: str) -> int:
+    """1 when a finding is at or above ``fail_on`` (``never`` disables), else 0."""
+    if fail_on == "never":
+        return 0
+    limit = severity_rank(fail_on)
+    return 1 if any(severity_rank(f.severity) >= limit for f in findings) else 0
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render_text(outcome: LintOutcome, out: TextIO, color: bool | None = None) -> None:
+    """Human output: one block per finding (file:line, severity, code, message, fix diff)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(file=out, highlight=False, soft_wrap=True,
+                      force_terminal=color if color is not None else None,
+                      no_color=color is False)
+    rules = load_rules()
+    for sev, msg, file, line in outcome.notes:
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        console.print(f"[dim]note ({sev}): {escape(strip_terminal_escapes(where + msg))}[/dim]")
+    for f in outcome.findings:
+        style = _STYLE.get(f.severity, "")
+        where = escape(strip_terminal_escapes(f.where))
+        console.print(f"[bold]{where}[/bold]  [{style}]{f.severity}[/{style}]  {f.code} {f.name}")
+        console.print("  " + escape(strip_terminal_escapes(f.message)))
+        for rf, rl in f.related:
+            console.print(f"  [dim]see {escape(strip_terminal_escapes(f'{rf}:{rl}'))}[/dim]")
+        if f.diff:
+            for dl in strip_terminal_escapes(f.diff).splitlines():
+                st = "green" if dl.startswith("+") else "red" if dl.startswith("-") else "dim"
+                console.print(f"    [{st}]{escape(dl)}[/{st}]")
+        console.print(f"  [dim]docs: {DOCS_BASE_URL}{f.code}.md ({rules[f.code].title})[/dim]")
+    counts = Counter(f.severity for f in outcome.findings)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
+    summary = summary or "no findings"
+    console.print(f"{len(outcome.config.files)} file(s) checked: {summary}")
+
+
+def to_json(outcome: LintOutcome) -> dict[str, Any]:
+    return {
+        "tool": "why502 lint", "version": __version__,
+        "findings": [f.to_dict() for f in outcome.findings],
+        "diagnostics": [{"severity": s, "message": m, "file": f, "line": ln}
+                        for s, m, f, ln in outcome.notes],
+        "inputs": outcome.inputs,
+    }
+
+
+def sarif_rules() -> list[SarifRule]:
+    return [SarifRule(r.code, r.name, r.title, f"{r.what}\n\n{r.why}".replace("\n", " ").replace("  ", " "),
+                      f"{DOCS_BASE_URL}{r.code}.md", rule_page(r), r.severity)
+            for r in load_rules().values()]
+
+
+def to_sarif_log(outcome: LintOutcome) -> dict[str, Any]:
+    results = [SarifResult(f.code, f.severity, f.message, f.file, f.line, f.related, f.diff)
+               for f in outcome.findings]
+    notes = [SarifNotification(s, m, f, ln) for s, m, f, ln in outcome.notes]
+    return to_sarif(SarifRun(__version__, sarif_rules(), results, notes))
+
+
+# --- docs pages (generated from lint_rules.toml; tests fail when docs/lint is stale) ---------
+
+
+def rule_page(rule: LintRule) -> str:
+    """The Markdown page of one rule; sections: What it means, Why it causes 502/504, How to
+    confirm, Example, Fix, References."""
+    lines = [
+        f"# {rule.code} {rule.name}",
+        "",
+        "<!-- generated from src/why502/catalog/data/lint_rules.toml by "
+        "`python -m why502.app.lint docs docs/lint`; do not edit -->",
+        "",
+        f"**{rule.title}**",
+        "",
+        f"Severity: `{rule.severity}`"
+        + (f" · Root cause: [`{rule.cause}`](../causes/{rule.cause}.md)" if rule.cause else "")
+        + (f" · Needs: {', '.join(rule.needs)}" if rule.needs else ""),
+        "",
+        "## What it means",
+        "",
+        rule.what,
+        "",
+        "## Why it causes 502 or 504",
+        "",
+        rule.why,
+        "",
+        "## How to confirm",
+        "",
+        "```sh",
+        *rule.confirm,
+        "```",
+        "",
+        "## Example",
+        "",
+        "```nginx",
+        rule.example.rstrip(),
+        "```",
+        "",
+        "## Fix",
+        "",
+        rule.fix,
+        "",
+        "```nginx",
+        rule.fix_example.rstrip(),
+        "```",
+        "",
+        "## References",
+        "",
+        *[f"- <{ref}>" for ref in rule.references],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def index_page(rules: list[LintRule]) -> str:
+    lines = [
+        "# why502 lint rules",
+        "",
+        "<!-- generated from src/why502/catalog/data/lint_rules.toml by "
+        "`python -m why502.app.lint docs docs/lint`; do not edit -->",
+        "",
+        "`why502 lint [NGINX_CONF]` checks an nginx configuration for settings that cause 502/503/504.",
+        "Rules marked *needs* only run when that input is given (see `why502 lint --help`).",
+        "",
+        "| code | name | severity | title |",
+        "|---|---|---|---|",
+        *[f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.severity} | {r.title} |" for r in rules],
+        "",
+        "Corpus results (false-positive review): [corpus-results.md](corpus-results.md).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def docs_files() -> dict[str, str]:
+    rules = list(load_rules().values())
+    files = {f"{r.code}.md": rule_page(r) for r in rules}
+    files["README.md"] = index_page(rules)
+    return files
+
+
+# --- corpus table ------------------------------------------------------------------------------
+
+
+def corpus_entries(corpus: Path) -> list[tuple[str, Path, Path | None]]:
+    """(name, main file, root) per corpus entry; a folder's shallowest nginx.conf is its main."""
+    out: list[tuple[str, Path, Path | None]] = []
+    for entry in sorted(corpus.iterdir()):
+        if entry.name == "README.md" or entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            mains = sorted((p for p in entry.rglob("nginx.conf")), key=lambda p: (len(p.parts), str(p)))
+            mains = mains or sorted(entry.rglob("*.conf"))
+            if mains:
+                out.append((entry.name, mains[0], entry))
+        else:
+            out.append((entry.name, entry, None))
+    return out
+
+
+def corpus_results(corpus: Path, judgements: dict[str, str]) -> str:
+    """Markdown: per-rule finding counts over the corpus, with the reviewer's FP judgement."""
+    rules = load_rules()
+    per_rule: Counter[str] = Counter()
+    per_file: dict[str, Counter[str]] = {}
+    crashed: list[str] = []
+    for name, main, root in corpus_entries(corpus):
+        try:
+            from why502.parsers.nginx_config import parse_nginx
+
+            cfg = parse_nginx(main, root=str(root) if root else None)
+            findings = run_lint(LintInput(config=cfg))
+        except Exception as err:
+            crashed.append(f"{name}: {type(err).__name__}: {err}")
+            continue
+        c = Counter(f.code for f in findings)
+        per_file[name] = c
+        per_rule.update(c)
+    lines = [
+        "# why502 lint on the real-config corpus",
+        "",
+        "<!-- generated by `python -m why502.app.lint corpus /work/shared/corpus/nginx-configs "
+        "docs/lint/corpus-results.md`; judgements are kept in app/lint.py CORPUS_JUDGEMENTS -->",
+        "",
+        f"{len(per_file)} configurations parsed and linted (no host facts, no FPM pools, no observed "
+        f"header sizes), {len(crashed)} crashed.",
+        "",
+        "| rule | findings | configs | judgement |",
+        "|---|---:|---:|---|",
+    ]
+    for code, rule in rules.items():
+        configs = sum(1 for c in per_file.values() if c[code])
+        lines.append(f"| {code} `{rule.name}` | {per_rule[code]} | {configs} | "
+                     f"{judgements.get(code, '')} |")
+    lines += ["", "## Per configuration", "", "| config | findings |", "|---|---|"]
+    for name, c in per_file.items():
+        detail = ", ".join(f"{k}×{v}" for k, v in sorted(c.items())) or "—"
+        lines.append(f"| {name} | {detail} |")
+    if crashed:
+        lines += ["", "## Crashes", "", *[f"- {c}" for c in crashed]]
+    lines.append("")
+    return "\n".join(lines)
+
+
+CORPUS_JUDGEMENTS: dict[str, str] = {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m why502.app.lint docs DIR`` | ``corpus CORPUS_DIR OUT.md``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 2 and args[0] == "docs":
+        target = Path(args[1])
+        target.mkdir(parents=True, exist_ok=True)
+        for name, text in docs_files().items():
+            (target / name).write_text(text, encoding="utf-8")
+        return 0
+    if len(args) == 3 and args[0] == "corpus":
+        Path(args[2]).write_text(corpus_results(Path(args[1]), CORPUS_JUDGEMENTS), encoding="utf-8")
+        return 0
+    print("usage: python -m why502.app.lint docs DIR | corpus CORPUS_DIR OUT.md", file=sys.stderr)
+    return 2
+
+
+def parse_mem(text: str) -> int:
+    size = parse_size(text)
+    if size is None:
+        raise UsageError(f"bad size {text!r} (e.g. 2048m, 4g)")
+    return size
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
