@@ -508,7 +508,11 @@ def fastcgi_probe(sock: socket.socket, timeout: float) -> ProtocolResult:
             detail="closed the connection without answering FCGI_GET_VALUES",
             elapsed_ms=_ms(start),
         )
-    return ProtocolResult("fastcgi", answer, first_bytes=repr(data[:32]), detail=what, elapsed_ms=_ms(start))
+    hint = {
+        "http": f"not FastCGI: answered {what} — this port speaks HTTP (proxy_pass, not fastcgi_pass)",
+        "tls": f"not FastCGI: {what}",
+    }.get(answer, f"not FastCGI: {what}")
+    return ProtocolResult("fastcgi", answer, first_bytes=repr(data[:32]), detail=hint, elapsed_ms=_ms(start))
 
 
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
@@ -699,7 +703,7 @@ def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0) -> ProbeResult
         if protocol.answer == "fastcgi":
             return done(True, None, None, protocol.detail + partial, None)
         symptom = "workers-exhausted" if protocol.answer == "timeout" else "protocol-mismatch"
-        return done(False, f"not FastCGI: {protocol.detail}", None, protocol.detail + partial, symptom)
+        return done(False, protocol.detail, None, protocol.detail + partial, symptom)
 
     if t.kind in ("uwsgi", "scgi", "memcached"):
         protocol = ProtocolResult(
