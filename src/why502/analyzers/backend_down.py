@@ -10,6 +10,8 @@ socket path (wrong target), or a unit that keeps restarting (crash loop).
 
 from __future__ import annotations
 
+import os.path
+
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -62,12 +64,13 @@ def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tu
     targeted = {t.key for t in ev.targets}
     if path is not None:
         for pool in ev.fpm_pools:
-            if pool.key != peer and pool.key not in targeted and _pool_running(ev, pool):
+            if pool.key != peer and pool.key not in targeted and _pool_running(ev, pool, True):
                 alts.append((pool.key, f"PHP-FPM pool [{pool.name}]",
                              f"listen = {pool.listen} ({pool.file}:{pool.listen_line or pool.line})"))
         for lst in ev.listeners or ():
             if (lst.proto == "unix" and lst.path and lst.key != peer and lst.key not in targeted
-                    and _similar_socket(path, lst.path) and lst.key not in {a[0] for a in alts}):
+                    and _similar_socket(path, lst.path) and lst.key not in {a[0] for a in alts}
+                    and os.path.dirname(lst.path) == os.path.dirname(path)):
                 alts.append((lst.key, _who(lst), f"listens on {lst.key}"))
         return alts
     if port is None:
@@ -82,9 +85,10 @@ def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tu
     return alts
 
 
-def _pool_running(ev: Evidence, pool: FpmPoolFact) -> bool:
+def _pool_running(ev: Evidence, pool: FpmPoolFact, strict: bool = False) -> bool:
+    """Does the pool listen now?  Offline (no listener table) the pool config is the best lead."""
     if ev.listeners is None:
-        return True  # cannot tell; the pool config is still the best lead
+        return True
     return bool(ev.listeners_for(pool.key if not pool.key.startswith("0.0.0.0:")
                                  else "127.0.0.1:" + pool.key.split(":")[1]))
 

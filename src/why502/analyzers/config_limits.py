@@ -135,10 +135,9 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             _, missing = _keepalive_ok(t)
             tw = sum(ev.time_wait.get(p, 0) for p in group.servers)
             claimed = [g for g in exhaustion if g.peer in peers]
-            if not related and tw < 1000 and not ev.access.get(gname):
-                conf = 0.35
-            else:
-                conf = 0.75 if claimed or tw >= 1000 else 0.4
+            # Ineffective keepalive is a defect even before it bites (every request opens a new
+            # connection and leaves a TIME_WAIT socket); it becomes the cause once ports run out.
+            conf = 0.75 if claimed or tw >= 1000 else 0.5
             items = [EvidenceItem(kind="config", summary=f"upstream {gname} has keepalive "
                                   f"{group.keepalive}", source=group.file, line=group.line),
                      config_item(t, f"proxy_pass to {gname} without {' '.join(missing)}")]

@@ -65,15 +65,21 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
     items += [event_item(e, "nginx marked a server down") for e in marked[:2]]
     marked_groups = [g for g in ev.symptoms if g.symptom == "upstream-marked-down"]
     items += [i for g in marked_groups[:2] for i in group_items(g)]
+    members: list[SymptomGroup] = []
+    conf = 0.8
     if group:
         items.append(EvidenceItem(kind="config", summary=f"upstream {group.name}: servers "
                                   f"{', '.join(group.servers)}", source=group.file, line=group.line))
-        causes = [g for g in ev.symptoms if g.peer in group.servers
-                  and g.symptom not in {"upstream-marked-down"}]
-        for g in causes[:3]:
+        members = [g for g in ev.symptoms if g.peer in group.servers
+                   and g.symptom not in {"upstream-marked-down"}]
+        for g in members[:3]:
             items += group_items(g, f"{g.count} × {g.symptom} to {g.peer} (what marked it failed)")
+        if {g.peer for g in members} >= set(group.servers):
+            conf = 0.93  # every server failed: the group is the unit of the outage
+        else:
+            members = []
     return Candidate(finding=make_finding(
-        "all-upstreams-down", confidence=0.8, groups=groups + marked_groups,
+        "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
         explanation=f"Every server of upstream {name} was marked failed (max_fails within "
                     "fail_timeout) or down, so nginx had no server to try and answered 502 at once. "
                     "The failures that marked them are the real problem (see the other findings).",
@@ -81,7 +87,7 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         fix=Fix(summary="fix the failing servers (other findings); then consider max_fails/"
                         "fail_timeout and a backup server",
                 commands=["nginx -T | grep -A8 'upstream " + (name or "") + "'"]),
-        upstream=name, target=name), claims=claims(groups + marked_groups))
+        upstream=name, target=name), claims=claims(groups + marked_groups + members))
 
 
 def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:

@@ -24,9 +24,9 @@ from why502.analyzers.base import (
     probe_item,
     upstream_name,
 )
-from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.evidence.model import Evidence, SymptomGroup, TargetFact, split_key
 from why502.evidence.patch import insert_after, replace_line
-from why502.findings.model import Fix
+from why502.findings.model import EvidenceItem, Fix
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -41,12 +41,18 @@ def analyze(ev: Evidence) -> list[Candidate]:
         target = ev.target(peer)
         if probe and target and _mismatch(target, probe.protocol):
             out.append(_protocol(ev, peer, groups))
+        elif target and target.kind != "fastcgi" and _fpm_port(ev, peer) and not (
+                probe and probe.protocol in _PROTOCOLS):
+            out.append(_protocol(ev, peer, groups, fpm=True))
     return out
 
 
+_PROTOCOLS = {"http", "fastcgi", "http2", "tls", "uwsgi"}
+
+
 def _mismatch(t: TargetFact, protocol: str | None) -> bool:
-    if not protocol or protocol == "unknown":
-        return False
+    if protocol not in _PROTOCOLS:
+        return False  # reset / empty / timeout: not a protocol, the backend may just be dying
     spoken = {"proxy": "tls" if t.scheme == "https" else "http", "fastcgi": "fastcgi",
               "uwsgi": "uwsgi", "grpc": "http2"}.get(t.kind)
     return spoken is not None and protocol != spoken and not (spoken == "http2" and protocol == "http")
@@ -96,7 +102,22 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
 
-def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+def _fpm_port(ev: Evidence, peer: str | None) -> bool:
+    """Is ``peer`` a PHP-FPM pool's listen address (so it speaks FastCGI)?"""
+    if not peer:
+        return False
+    _, port, path = split_key(peer)
+    for pool in ev.fpm_pools:
+        if pool.key == peer:
+            return True
+        p_host, p_port, p_path = split_key(pool.key)
+        if path is None and p_path is None and p_port == port and p_host in ("0.0.0.0", "::", None):  # noqa: S104
+            return True
+    return False
+
+
+def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: bool = False
+              ) -> Candidate:
     target = ev.target(peer)
     text = _text(groups)
     probe = ev.probes.get(peer) if ev.probes and peer else None
@@ -105,7 +126,14 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Can
         items.append(probe_item(probe))
     if target:
         items.append(config_item(target))
-    speaks = probe.protocol if probe and probe.protocol and probe.protocol != "unknown" else None
+    speaks = probe.protocol if probe and probe.protocol in _PROTOCOLS else None
+    if speaks is None and fpm:
+        speaks = "fastcgi"
+        pool = next(p for p in ev.fpm_pools if _fpm_port(ev, p.key) and (
+            p.key == peer or split_key(p.key)[1] == split_key(peer or "")[1]))
+        items.append(EvidenceItem(kind="config", summary=f"PHP-FPM pool [{pool.name}] listens on "
+                                  f"{pool.listen}: it speaks FastCGI", source=pool.file,
+                                  line=pool.listen_line or pool.line))
     if speaks is None:
         if "FastCGI protocol version: 72" in text:
             speaks = "http"
@@ -129,7 +157,7 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Can
             "not-http": "something that is not HTTP"}.get(speaks or "", "another protocol")
     spoken = (target.kind if target and target.kind != "proxy" else
               ("https" if target and target.scheme == "https" else "http"))
-    conf = 0.9 if (probe and speaks) or "72" in text else 0.7
+    conf = 0.9 if (probe and speaks) or "72" in text else (0.85 if fpm else 0.7)
     return Candidate(finding=make_finding(
         "protocol-mismatch", confidence=conf, groups=groups,
         explanation=f"nginx speaks {spoken} to {peer}, but the backend there speaks {said}, so its "

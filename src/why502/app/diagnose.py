@@ -34,13 +34,23 @@ from why502.errors import InputError, UsageError
 from why502.evidence.build import (
     LogAggregator,
     config_facts,
+    event_from_text,
     fpm_pool_fact,
     limit_settings,
     listener_fact,
     nginx_listens,
     probe_fact,
 )
-from why502.evidence.model import Evidence, Setting, SocketStat, UnitFact, UpstreamTiming, split_key
+from why502.evidence.model import (
+    Evidence,
+    ListenerFact,
+    LogEvent,
+    Setting,
+    SocketStat,
+    UnitFact,
+    UpstreamTiming,
+    split_key,
+)
 from why502.findings.model import (
     Diagnostic,
     Report,
@@ -112,13 +122,17 @@ def diagnose(options: DiagnoseOptions) -> Report:
         fpm_pools_raw, fpm_config = _fpm_pools(options.fpm_conf, diags,
                                                explicit=bool(options.fpm_conf))
     fpm_logs = list(options.fpm_logs) or _fpm_log_paths(fpm_config, options)
-    kernel_logs = [options.kernel_log] if options.kernel_log else []
-    if cfg is None and not (error_logs or access_logs or fpm_logs or kernel_logs):
+    kernel_events: list[LogEvent] = []
+    if options.kernel_log:
+        if not os.path.exists(options.kernel_log):
+            raise InputError(f"cannot read {options.kernel_log}: No such file or directory")
+        kernel_events = kernel_log_events(options.kernel_log, since, diags)
+        inputs["kernel_log"] = options.kernel_log
+    if cfg is None and not (error_logs or access_logs or fpm_logs or options.kernel_log):
         raise InputError(_nothing_reason(options))
     agg = LogAggregator()
     read: dict[str, list[str]] = {}
-    for kind, paths in (("error_logs", error_logs), ("fpm_logs", fpm_logs),
-                        ("kernel_logs", kernel_logs)):
+    for kind, paths in (("error_logs", error_logs), ("fpm_logs", fpm_logs)):
         read[kind] = _classify_into(agg, paths, since, diags, explicit=_explicit(kind, options))
     inputs.update(read)
 
@@ -135,8 +149,9 @@ def diagnose(options: DiagnoseOptions) -> Report:
     live: dict[str, Any] = {}
     if not options.offline:
         live = _live(cfg, targets, fpm_pools, since, diags, options, agg)
-    events = agg.events() + live.get("events", [])
-    access = _access(access_logs, cfg, targets, since, diags, inputs)
+    events = agg.events() + kernel_events + live.get("events", [])
+    access, access_stats = _access(access_logs, cfg, read["error_logs"], since, diags, inputs,
+                                   explicit=bool(options.access_logs))
 
     ev = Evidence(
         targets=tuple(targets), groups=groups, symptoms=tuple(agg.groups()),
@@ -158,15 +173,14 @@ def diagnose(options: DiagnoseOptions) -> Report:
     inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
     return Report(
         findings=findings, diagnostics=diags, inputs=inputs,
-        timeline=_timeline(ev, access), events=_events(ev),
+        timeline=_timeline(ev, access_stats), events=_events(ev),
         upstreams=_upstreams(ev, live.get("probe_dicts", {})),
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
         host=socket.gethostname(), tool_version=__version__)
 
 
 def _explicit(kind: str, options: DiagnoseOptions) -> bool:
-    return {"error_logs": bool(options.error_logs), "fpm_logs": bool(options.fpm_logs),
-            "kernel_logs": bool(options.kernel_log)}[kind]
+    return {"error_logs": bool(options.error_logs), "fpm_logs": bool(options.fpm_logs)}[kind]
 
 
 def _nothing_reason(options: DiagnoseOptions) -> str:
@@ -232,7 +246,11 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
     import polars as pl
 
     from why502.parsers.errorlog_batch import classify_series
-    from why502.sources.logfiles import expand_inputs, iter_batches
+
+    try:
+        from why502.sources.logfiles import expand_inputs, iter_batches
+    except ImportError:  # pragma: no cover - until the classify engineer's reader lands
+        expand_inputs, iter_batches = _plain_expand, _plain_batches  # type: ignore[assignment]
 
     done: list[str] = []
     for path in paths:
@@ -273,6 +291,37 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                     raise InputError(f"cannot read {f}: {err.strerror or err}") from None
                 diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
     return done
+
+
+@dataclass
+class _PlainBatch:
+    path: str
+    first_line: int
+    lines: list[str]
+
+
+def _plain_expand(paths: list[str]) -> list[Path]:
+    return [Path(p) for p in paths]
+
+
+def _plain_batches(paths: list[str], batch_bytes: int = BATCH_BYTES) -> Iterator[_PlainBatch]:
+    """Fallback reader (plain and .gz files, in order, in batches of lines)."""
+    import gzip
+
+    for path in paths:
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
+            batch: list[str] = []
+            first = 1
+            size = 0
+            for n, line in enumerate(fh, 1):
+                batch.append(line.rstrip("\n"))
+                size += len(line)
+                if size >= batch_bytes:
+                    yield _PlainBatch(str(path), first, batch)
+                    batch, first, size = [], n + 1, 0
+            if batch:
+                yield _PlainBatch(str(path), first, batch)
 
 
 def _fpm_pools(fpm_conf: str | None, diags: list[Diagnostic], explicit: bool) -> tuple[list[Any], Any]:
@@ -390,99 +439,100 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
     except ImportError:
         pass
     # kernel, journal, units, selinux, sysctls (the system engineer's sources)
-    try:
-        from why502.sources import system
-    except ImportError:
-        system = None  # type: ignore[assignment]
-    if system is not None:
-        _system(system, out, since, diags, options, agg, out.get("listeners") or ())
+    _system(out, since, diags, options, out.get("listeners") or ())
+    tw = out.pop("time_wait_ports", {})
+    out["time_wait"] = {t.key: tw[t.port] for t in targets if t.port and t.port in tw}
     return out
 
 
-def _system(system: Any, out: dict[str, Any], since: datetime | None, diags: list[Diagnostic],
-            options: DiagnoseOptions, agg: LogAggregator, listeners: Iterable[Any]) -> None:
-    from why502.evidence.build import event_from_text
+def kernel_log_events(path: str | None, since: datetime | None,
+                      diags: list[Diagnostic]) -> list[LogEvent]:
+    """OOM kills and segfaults (``sources.system.read_kernel_events``) as LogEvents."""
+    from why502.evidence.build import parse_time
+    from why502.sources import system
 
-    events = []
-    if not options.kernel_log and hasattr(system, "read_kernel_events"):
+    res = system.read_kernel_events(path, since)
+    diags += res.diagnostics
+    out = []
+    for k in res.events:
+        if k.kind not in ("oom-kill", "segfault"):
+            continue  # the constraint/invoked/chosen lines repeat the same kill
+        detail = (f"kernel OOM-killed {k.process} pid {k.pid}" if k.kind == "oom-kill"
+                  else f"{k.process} pid {k.pid} segfaulted")
+        out.append(LogEvent(kind=k.event_id, text=k.raw, source="kernel", time=parse_time(k.time),
+                            file=path or res.source, line=k.line or None, pid=k.pid,
+                            process=k.process, detail=detail,
+                            unit=_unit_from_memcg(getattr(k, "memcg", None))))
+    return out
+
+
+def _unit_from_memcg(memcg: str | None) -> str | None:
+    if memcg and memcg.endswith(".service"):
+        return memcg.rsplit("/", 1)[-1]
+    return None
+
+
+def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic],
+            options: DiagnoseOptions, listeners: Iterable[ListenerFact]) -> None:
+    """Kernel, systemd, SELinux, sysctls, nginx's fd limit; each failure is a Diagnostic."""
+    from why502.evidence.build import parse_time
+    from why502.sources import system
+
+    events: list[LogEvent] = []
+    if not options.kernel_log:
         try:
-            data, more = _split_diags(system.read_kernel_events(None, since))
-            diags += more
-            for e in data or []:
-                events.append(_as_event(e, event_from_text))
+            events += kernel_log_events(None, since, diags)
         except Exception as err:
             diags.append(Diagnostic("warning", f"kernel log not read: {err}"))
+    listeners = list(listeners)
     units = _unit_names(listeners)
-    if units and hasattr(system, "read_unit_states"):
+    try:
+        states = system.read_unit_states(units)
+        diags += states.diagnostics
+        found = {u.name: UnitFact(name=u.name, active_state=u.active_state,
+                                  sub_state=u.sub_state, result=u.result,
+                                  n_restarts=u.n_restarts, main_pid=u.main_pid)
+                 for u in states.units if u.exists}
+        out["units"] = found
+        if found:
+            journal = system.read_journal(list(found), since)
+            diags += journal.diagnostics
+            for e in journal.entries:
+                if e.event:
+                    item = event_from_text(e.event, e.message, source="systemd",
+                                           time=parse_time(e.time), file="journal")
+                    events.append(replace(item, unit=e.unit or item.unit))
+    except Exception as err:
+        diags.append(Diagnostic("warning", f"systemd state not read: {err}"))
+    try:
+        se = system.selinux_denials(since)
+        diags += se.diagnostics
+        out["selinux"] = se.mode
+        for d in se.denials:
+            if d.comm in (None, "nginx"):
+                events.append(LogEvent(kind="selinux-avc", text=d.raw, source="audit",
+                                       time=parse_time(d.time), pid=d.pid, process=d.comm,
+                                       detail="SELinux denied " + " ".join(d.permissions)
+                                       + (f" to port {d.dest_port}" if d.dest_port else "")))
+    except Exception as err:
+        diags.append(Diagnostic("warning", f"SELinux state not read: {err}"))
+    try:
+        net = system.read_net_limits()
+        if net.port_range:
+            out["sysctls"] = {"net.ipv4.ip_local_port_range": f"{net.port_range[0]} {net.port_range[1]}"}
+        out["time_wait_ports"] = dict(net.time_wait_by_remote_port)
+    except Exception as err:
+        diags.append(Diagnostic("warning", f"network limits not read: {err}"))
+    nginx_pids = [x.pid for x in listeners if x.process == "nginx" and x.pid]
+    if nginx_pids:
         try:
-            data, more = _split_diags(system.read_unit_states(units))
-            diags += more
-            out["units"] = {u.name: UnitFact(name=u.name, active_state=getattr(u, "active_state", None),
-                                             sub_state=getattr(u, "sub_state", None),
-                                             result=getattr(u, "result", None),
-                                             n_restarts=getattr(u, "n_restarts", None),
-                                             main_pid=getattr(u, "main_pid", None))
-                            for u in (data or []) if getattr(u, "name", None)}
-        except Exception as err:
-            diags.append(Diagnostic("warning", f"systemd units not read: {err}"))
-    if units and hasattr(system, "read_journal"):
-        try:
-            data, more = _split_diags(system.read_journal(units, since))
-            diags += more
-            for e in data or []:
-                events.append(_as_event(e, event_from_text))
-        except Exception as err:
-            diags.append(Diagnostic("warning", f"journal not read: {err}"))
-    if hasattr(system, "selinux_denials"):
-        try:
-            data, more = _split_diags(system.selinux_denials(since))
-            diags += more
-            for e in data or []:
-                events.append(_as_event(e, event_from_text, "selinux-avc"))
-        except Exception as err:
-            diags.append(Diagnostic("warning", f"SELinux audit log not read: {err}"))
-    for name in ("selinux_mode", "read_selinux_mode"):
-        if hasattr(system, name):
-            try:
-                mode = getattr(system, name)()
-                out["selinux"] = mode[0] if isinstance(mode, tuple) else mode
-            except Exception:  # noqa: S110
-                pass
-            break
-    for name in ("read_sysctls", "sysctls"):
-        if hasattr(system, name):
-            try:
-                data, more = _split_diags(getattr(system, name)())
-                out["sysctls"] = dict(data or {})
-            except Exception:  # noqa: S110
-                pass
-            break
-    out["events"] = [e for e in events if e is not None]
-
-
-def _as_event(e: Any, make: Any, default_kind: str | None = None) -> Any:
-    """A system event (duck-typed) as a LogEvent, classifying its text when it has no kind."""
-    from why502.evidence.build import parse_time
-
-    text = str(getattr(e, "text", None) or getattr(e, "message", None) or e)
-    kind = getattr(e, "kind", None) or getattr(e, "symptom", None) or default_kind
-    if kind is None:
-        try:
-            from why502.parsers.errorlog import classify_line
-
-            c = classify_line(text)
-            kind = c.symptom if c else None
-        except ImportError:
-            kind = None
-    if kind is None:
-        return None
-    ev = make(str(kind), text, source=str(getattr(e, "source", "") or "kernel"),
-              time=parse_time(getattr(e, "time", None)), file=getattr(e, "file", None),
-              line=getattr(e, "line", None))
-    pid = getattr(e, "pid", None)
-    process = getattr(e, "process", None)
-    unit = getattr(e, "unit", None)
-    return replace(ev, pid=pid or ev.pid, process=process or ev.process, unit=unit or ev.unit)
+            lim = system.read_process_limits(nginx_pids[0])
+            soft = getattr(lim.max_open_files, "soft", None)
+            if isinstance(soft, int):
+                out["limits"] = {"nginx-nofile": soft}
+        except Exception:  # noqa: S110
+            pass
+    out["events"] = events
 
 
 def _unit_names(listeners: Iterable[Any]) -> list[str]:
@@ -498,42 +548,77 @@ def _unit_names(listeners: Iterable[Any]) -> list[str]:
 # access logs
 
 
-def _access(paths: list[str], cfg: Any, targets: list[Any], since: datetime | None,
-            diags: list[Diagnostic], inputs: dict[str, Any]) -> dict[str, UpstreamTiming]:
-    """Per-upstream truth from the access logs (the stats engineer's AccessStats)."""
+def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime | None,
+            diags: list[Diagnostic], inputs: dict[str, Any], explicit: bool
+            ) -> tuple[dict[str, UpstreamTiming], Any]:
+    """Per-upstream truth from the access logs (the stats engineer's ``compute_for_diagnose``)."""
     inputs["access_logs"] = []
-    if not paths:
-        return {}
+    readable = [p for p in paths if os.path.exists(p)]
+    for p in paths:
+        if p not in readable:
+            if explicit:
+                raise InputError(f"cannot read {p}: No such file or directory")
+            diags.append(Diagnostic("warning", f"access log not found: {p}", p))
+    if not readable:
+        return {}, None
+    from why502.app.stats import compute_for_diagnose
+
     try:
-        from why502.app.stats import access_timings  # type: ignore[attr-defined]
-    except ImportError:
-        access_timings = None
-    if access_timings is None:
-        diags.append(Diagnostic("info", "access-log statistics unavailable in this build"))
-        return {}
-    try:
-        result = access_timings(paths, cfg, since=since)
-    except InputError:
-        raise
+        st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since)
+    except InputError as err:
+        if explicit:
+            raise
+        diags.append(Diagnostic("warning", f"access log not used: {err}"))
+        return {}, None
     except OSError as err:
-        diags.append(Diagnostic("warning", f"access log not read: {err}"))
-        return {}
-    inputs["access_logs"] = list(paths)
-    return dict(result)
+        diags.append(Diagnostic("warning", f"access log not read: {err.strerror or err}"))
+        return {}, None
+    inputs["access_logs"] = list(readable)
+    inputs["access_requests"] = st.requests
+    for note in st.notes:
+        if "cannot tell" in note or "no $upstream_header_time" in note:
+            diags.append(Diagnostic("info", note))
+    return {u.address: timing_from_stats(u) for u in st.upstreams}, st
+
+
+def timing_from_stats(u: Any) -> UpstreamTiming:
+    """``evidence.access_stats.UpstreamStats`` -> ``UpstreamTiming``."""
+    statuses = {int(k): v for k, v in u.statuses.items() if str(k).isdigit()}
+    five = sorted(((n, s) for s, n in statuses.items() if s >= 500), reverse=True)
+    backend = int(u.made_by.get("backend", 0))
+    rt = u.header_time if u.header_time.count else u.response_time
+    p50 = rt.quantile(0.5)
+    p95 = rt.quantile(0.95)
+    return UpstreamTiming(
+        upstream=u.address, requests=u.attempts, statuses=statuses,
+        backend_5xx={five[0][1]: backend} if five and backend else {},
+        proxy_5xx={five[0][1]: int(u.made_by.get("nginx", 0))} if five and u.made_by.get("nginx") else {},
+        p50_ms=p50 * 1000 if p50 is not None else None,
+        p95_ms=p95 * 1000 if p95 is not None else None,
+        max_ms=rt.max * 1000 if rt.count else None,
+        at_timeout=int(u.near_timeout), timeout_s=u.timeout)
 
 
 # ---------------------------------------------------------------------------------------------
 # report extras
 
 
-def _timeline(ev: Evidence, access: dict[str, UpstreamTiming]) -> list[TimelinePoint]:
+def _timeline(ev: Evidence, stats: Any) -> list[TimelinePoint]:
+    """Per-minute 5xx counts: from the access log when read, else from the error-log times."""
+    if stats is not None and getattr(stats, "timeline", None):
+        out = []
+        for row in stats.timeline:
+            per = {k: int(v) for k, v in row.items() if k.isdigit() and int(k) >= 500 and v}
+            if row.get("other_5xx"):
+                per["5xx"] = int(row["other_5xx"])
+            out.append(TimelinePoint(minute=str(row["minute"])[:16], counts=per,
+                                     total=int(row.get("requests", 0) or 0)))
+        return out[-1440:]
     counts: dict[str, Counter[str]] = {}
     for g in ev.symptoms:
-        times: Iterator[datetime] = iter(g.times)
-        for t in times:
-            minute = t.strftime("%Y-%m-%dT%H:%M")
-            status = next(iter(g.statuses), None)
-            counts.setdefault(minute, Counter())[str(status or g.symptom)] += 1
+        status = str(next(iter(g.statuses), None) or g.symptom)
+        for t in g.times:
+            counts.setdefault(t.strftime("%Y-%m-%dT%H:%M"), Counter())[status] += 1
     return [TimelinePoint(minute=m, counts=dict(c), total=sum(c.values()))
             for m, c in sorted(counts.items())][-1440:]
 
