@@ -38,12 +38,9 @@ import pytest
 from test_report_sample import HOSTILE_REQUEST, TOTAL_502, TOTAL_504, sample_report
 from why502.reporters.html import render_html
 
-pytestmark = pytest.mark.browser
-
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-if CHROMIUM is None:
-    pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped",
-                allow_module_level=True)
+NO_CHROMIUM = "chromium is not installed (apt-get install chromium); browser tests skipped"
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
 
 TIMEOUT = 60.0
 EXPECTED_TITLE = "why502: PHP-FPM pool 'www' ran out of workers (pm.max_children = 5) on web1"
