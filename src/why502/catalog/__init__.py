@@ -174,6 +174,24 @@ def load_statuses() -> dict[str, StatusPage]:
     return pages
 
 
+def status_leads(page: StatusPage, catalog: Catalog) -> tuple[list[Entry], list[Entry]]:
+    """(symptoms, causes) that lead to ``page.code``: the page's own list first (most common
+    first), then every other entry whose ``status_codes`` contain the code, in catalog order."""
+    result: list[list[Entry]] = []
+    for kind, listed in (("symptom", page.symptoms), ("cause", page.causes)):
+        k: Kind = "symptom" if kind == "symptom" else "cause"
+        entries = [e for e in (catalog.get(i, k) for i in listed) if e is not None]
+        entries += [e for e in catalog.of_kind(k)
+                    if has_status(e.status_codes, page.code) and e not in entries]
+        result.append(entries)
+    return result[0], result[1]
+
+
+def has_status(codes: list[int], code: str) -> bool:
+    """True when ``code`` (as logged, ``"009"``) is one of ``codes``."""
+    return any(format_status(c) == code for c in codes)
+
+
 def format_status(code: int) -> str:
     """``9`` -> ``"009"``, ``502`` -> ``"502"``: how the access log writes it (``%03ui``)."""
     return f"{code:03d}"

@@ -20,7 +20,7 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from why502.catalog import KIND_LABELS, Catalog, Entry, Kind, StatusPage, format_status
+from why502.catalog import KIND_LABELS, Catalog, Entry, Kind, StatusPage, format_status, status_leads
 
 GENERATOR = "python -m why502.app.docs --write docs"
 _DIRS: dict[Kind, str] = {"cause": "", "symptom": "symptoms/", "event": "events/"}
@@ -156,14 +156,12 @@ def render_status_page(page: StatusPage, catalog: Catalog, statuses: Mapping[str
     out += ["## What it means", "", *_prose(page.explanation)]
     out += ["## Who produces it", "", "| proxy | when |", "|---|---|"]
     out += [f"| {_cell(p.proxy)} | {_cell(p.when)} |" for p in page.produced_by] + [""]
-    for title, ids, kind in (("Symptoms that lead to it", page.symptoms, "symptom"),
-                             ("Root causes that lead to it", page.causes, "cause")):
-        if ids:
+    symptoms, causes = status_leads(page, catalog)
+    for title, entries in (("Symptoms that lead to it", symptoms), ("Root causes that lead to it", causes)):
+        if entries:
             out += [f"## {title}", ""]
-            for entry_id in ids:
-                entry = catalog.get(entry_id, kind)  # type: ignore[arg-type]
-                if entry is not None:
-                    out.append(f"- [{entry.id}]({_link(path, entry_path(entry))}): {entry.title}")
+            for entry in entries:
+                out.append(f"- [{entry.id}]({_link(path, entry_path(entry))}): {entry.title}")
             out.append("")
     out += ["## How to confirm", "", *_fence("\n".join(page.confirm), "sh"), ""]
     if page.related_statuses:

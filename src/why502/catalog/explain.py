@@ -25,6 +25,7 @@ from why502.catalog import (
     format_status,
     load_catalog,
     load_statuses,
+    status_leads,
 )
 from why502.errors import UsageError
 
@@ -229,14 +230,12 @@ def render_status_text(page: StatusPage, catalog: Catalog | None = None, width: 
     for prod in page.produced_by:
         out += textwrap.wrap(prod.when, width=max(20, width), initial_indent=f"  {prod.proxy:<11} ",
                              subsequent_indent=" " * 14, break_long_words=False)
-    for label, ids, kind in (("Symptoms that lead to it", page.symptoms, "symptom"),
-                             ("Root causes that lead to it", page.causes, "cause")):
-        if ids:
+    symptoms, causes = status_leads(page, catalog)
+    for label, entries in (("Symptoms that lead to it", symptoms), ("Root causes that lead to it", causes)):
+        if entries:
             out += ["", st.head(label)]
-            for entry_id in ids:
-                entry = catalog.get(entry_id, kind)  # type: ignore[arg-type]
-                title = entry.title if entry else "(missing from the catalog)"
-                out.append(f"  {entry_id:<26} {title}")
+            for entry in entries:
+                out.append(f"  {entry.id:<26} {entry.title}")
     out += ["", st.head("How to confirm")]
     out += _shell_lines(page.confirm, st)
     if page.related_statuses:
