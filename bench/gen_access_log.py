@@ -223,6 +223,7 @@ def generate(
     rate: float = 60.0,
     rotate: int = 1,
     start: str = "2026-11-20T00:00:00",
+    garbage_every: int = 50_000,
 ) -> dict[str, Any]:
     """Write the logs and the truth into ``out``; return the truth."""
     out.mkdir(parents=True, exist_ok=True)
@@ -264,7 +265,7 @@ def generate(
                 dt.strftime("%Y-%m-%dT%H:%M"),
             )
         tlocal, _etime, minute = tl_cache[sec]
-        if i % 50_000 == 49_999:
+        if i % garbage_every == garbage_every - 1:
             buf.append(f"garbage line that is not an access log entry {i}\n")
             truth["unparsed"] += 1
         phase = phase_at(i / lines)

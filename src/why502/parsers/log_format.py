@@ -49,6 +49,15 @@ UPSTREAM_TIME = (
     'uht="$upstream_header_time" urt="$upstream_response_time"'
 )
 
+# combined + key="value" upstream fields: the format of the recorded lab fixtures
+# (tests/fixtures/recorded/*/nginx.conf, ``log_format why502`` there) and a common style.
+UPSTREAM_KV = (
+    COMBINED
+    + ' upstream_addr="$upstream_addr" upstream_status="$upstream_status"'
+    ' upstream_connect_time="$upstream_connect_time" upstream_header_time="$upstream_header_time"'
+    ' upstream_response_time="$upstream_response_time" request_time=$request_time'
+)
+
 # A typical JSON access log (``escape=json``).
 JSON = (
     '{"time":"$time_iso8601","remote_addr":"$remote_addr","host":"$host",'
@@ -64,6 +73,7 @@ PREDEFINED: dict[str, tuple[str, str | None]] = {
     "main": (MAIN, None),
     "why502": (WHY502, None),
     "upstream_time": (UPSTREAM_TIME, None),
+    "upstream_kv": (UPSTREAM_KV, None),
     "json": (JSON, "json"),
 }
 
