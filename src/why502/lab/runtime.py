@@ -324,7 +324,8 @@ class Stack:
 
     def add_backend(self, kind: str = "ok", *, name: str | None = None, host: str = "127.0.0.1",
                     port: int | None = None, delay: float = 0.0, header_bytes: int = 16384,
-                    idle_timeout: float = 0.5, backlog: int = 64, tls: bool = False) -> Backend:
+                    idle_timeout: float = 0.5, backlog: int = 64, tls: bool = False,
+                    fail_path: str = "") -> Backend:
         """Start a Python backend (``lab/assets/backend.py``) in mode ``kind``.
 
         Modes: ``ok``, ``slow`` (``delay`` s), ``crash`` (SIGKILLs itself mid-request), ``reset``
@@ -333,7 +334,8 @@ class Stack:
         (drops a reused keep-alive connection idle for more than ``idle_timeout``), ``noread``
         (never reads the body), ``close-early`` (closes while the body is still arriving),
         ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``dns-nxdomain``
-        / ``dns-silent`` (UDP DNS).  ``host`` must be ``127.0.0.1`` or ``::1``.
+        / ``dns-silent`` (UDP DNS).  ``host`` must be ``127.0.0.1`` or ``::1``.  With ``fail_path``
+        only requests whose path starts with it misbehave (the rest get 200, like a health check).
         """
         if host not in ("127.0.0.1", "::1"):
             raise LabError(f"lab backends listen on loopback only, not {host!r}")
@@ -349,6 +351,8 @@ class Stack:
                 "--host", host, "--port", str(port), "--ready", str(ready), "--delay", str(delay),
                 "--header-bytes", str(header_bytes), "--idle-timeout", str(idle_timeout),
                 "--backlog", str(backlog)]
+        if fail_path:
+            argv += ["--fail-path", fail_path]
         if tls or kind == "tls":
             cert, key = self.tls_cert()
             argv += ["--tls", "--cert", str(cert), "--key", str(key)]

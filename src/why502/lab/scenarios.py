@@ -94,6 +94,7 @@ class Scenario:
         result.access_log = paths.access_log
         if paths.fpm_conf.exists():
             result.fpm_conf = paths.fpm_conf
+        if paths.fpm_log.exists():
             result.fpm_log = paths.fpm_log
         return result
 
@@ -171,9 +172,10 @@ def _backend_down_fpm_stale_socket(stack: Stack, run: ScenarioRun) -> None:
 
 def _backend_down_fpm_missing_socket(stack: Stack, run: ScenarioRun) -> None:
     sock = stack.p.run / "php8.2-fpm.sock"
-    stack.write_file("www/index.php", PHP_SCRIPTS["index.php"])
+    # PHP-FPM is installed and configured for this socket, but the service is stopped.
+    stack.add_php_fpm({"listen": str(sock)}, scripts=PHP_SCRIPTS, start=False)
     stack.start_nginx(server(stack, php_location(stack, f"unix:{sock}")))
-    run.steps.append(f"PHP-FPM is stopped and its socket {sock} is gone")
+    run.steps.append(f"PHP-FPM (configured to listen on {sock}) is stopped; the socket is gone")
     run.record("GET /index.php", stack.requests("/index.php", count=3))
 
 
@@ -215,13 +217,15 @@ def _backend_crashed_php_segfault(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _backend_crashed_reset(stack: Stack, run: ScenarioRun) -> None:
-    app = stack.add_backend("reset", name="app", delay=0.1)
+    app = stack.add_backend("reset", name="app", delay=0.1, fail_path="/checkout")
     stack.start_nginx(server(stack, f"""
         location / {{
             proxy_pass http://{app.address};
         }}
     """))
-    run.steps.append("the app's worker dies mid-request and the kernel resets the connection")
+    run.record("GET /", stack.requests("/", count=2))
+    run.steps.append("the app's worker dies in the middle of every /checkout request and the kernel "
+                     "resets the connection; other pages work")
     run.record("POST /checkout", stack.requests("/checkout", count=3, method="POST", body=b"cart=42"))
 
 
@@ -332,8 +336,12 @@ def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
             }
         ''')}
     """)
-    run.steps.append("upstream app_cluster has 3 servers; all three app instances are stopped")
-    run.record("GET /", stack.requests("/", count=4))
+    run.steps.append("a rolling deploy restarts all 3 servers of upstream app_cluster at once")
+    run.record("GET /", stack.requests("/", count=1))
+    for n, port in enumerate(ports, 1):
+        stack.add_backend("ok", name=f"app{n}", port=port)
+    run.steps.append("the 3 servers are back, but nginx keeps them marked failed for fail_timeout=30s")
+    run.record("GET /", stack.requests("/", count=3))
 
 
 def _dns_unresolvable(stack: Stack, run: ScenarioRun) -> None:
@@ -660,7 +668,8 @@ _ALL = [
        "The upstream has keepalive 16 but proxy_http_version is 1.0 and Connection is not cleared.",
        (), (("access", r'" 200 '),), _keepalive_misconfigured),
     _S("all-upstreams-down", "all-upstreams-down", "Every server of an upstream group failed",
-       "All three servers of upstream app_cluster refuse connections and get marked down.",
+       "All three servers of upstream app_cluster were restarting at once: nginx marked them failed "
+       "and answers 502 'no live upstreams' for fail_timeout, even after they are back.",
        ("connection-refused", "no-live-upstreams", "upstream-marked-down"),
        (("error", r"no live upstreams while connecting to upstream"),
         ("error", r"upstream server temporarily disabled")),

@@ -90,8 +90,12 @@ def wants_keepalive(head: bytes) -> bool:
     return b"connection: close" not in lower
 
 
+def request_path(head: bytes) -> str:
+    parts = head.split(b"\r\n", 1)[0].split(b" ")
+    return parts[1].decode("latin-1") if len(parts) > 1 else "/"
+
+
 def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
-    mode = args.mode
     served = 0
     last = time.monotonic()
     pending = b""
@@ -102,6 +106,9 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
                 return
             head, rest = got
             idle = time.monotonic() - last
+            mode = args.mode
+            if args.fail_path and not request_path(head).startswith(args.fail_path):
+                mode = "ok"  # only the buggy endpoint misbehaves; health checks still pass
             if mode == "banner":
                 # Not HTTP at all (a Redis/memcached-style reply): nginx relays it as HTTP/0.9.
                 conn.sendall(b"-ERR unknown command 'GET'\r\n")
@@ -226,6 +233,7 @@ def main() -> None:
     p.add_argument("--header-bytes", type=int, default=16384)
     p.add_argument("--idle-timeout", type=float, default=0.5)
     p.add_argument("--backlog", type=int, default=64)
+    p.add_argument("--fail-path", default="", help="misbehave only for paths with this prefix")
     p.add_argument("--tls", action="store_true")
     p.add_argument("--cert")
     p.add_argument("--key")

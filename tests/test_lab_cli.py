@@ -1,0 +1,38 @@
+"""`why502 lab` command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from why502.cli.main import main
+from why502.lab.runtime import find_nginx
+from why502.lab.scenarios import SCENARIOS
+
+
+def test_lab_list_names_every_scenario_and_cause(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "list"]) == 0
+    out = capsys.readouterr().out
+    for name, scenario in SCENARIOS.items():
+        assert name in out and str(scenario.cause) in out
+
+
+def test_lab_run_unknown_scenario_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "run", "no-such-scenario"]) == 2
+    assert "unknown scenario" in capsys.readouterr().err
+
+
+def test_lab_without_subcommand_is_a_usage_error() -> None:
+    assert main(["lab"]) == 2
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+def test_lab_run_diagnoses_the_live_stack_as_json(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    out = tmp_path / "r.json"
+    code = main(["lab", "run", "buffer-too-small", "--format", "json", "-o", str(out)])
+    report = json.loads(out.read_text())
+    assert report["findings"][0]["cause"] == "buffer-too-small"
+    assert code == 0
+    assert "upstream sent too big header" in json.dumps(report)

@@ -1,0 +1,85 @@
+"""The lab runtime starts real programs on loopback and always cleans up by PID."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from why502.lab.runtime import LabError, Stack, find_nginx, free_port
+
+pytestmark = [
+    pytest.mark.real,
+    pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed"),
+]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0): check /proc state
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_stack_proxies_and_stops_everything_by_pid() -> None:
+    with Stack() as stack:
+        app = stack.add_backend("ok", name="app")
+        stack.start_nginx(f"server {{ listen {stack.listen}; location / {{ proxy_pass http://{app.address}; }} }}")
+        resp = stack.request("/hello")
+        assert resp.status == 200
+        assert resp.body == b"ok from app\n"
+        pids = [p.pid for p in stack.processes]
+        root = stack.root
+        assert stack.wait_for_log(stack.p.access_log, '"GET /hello HTTP/1.1" 200')
+        line = stack.p.access_log.read_text().splitlines()[-1]
+        assert f'upstream_addr="{app.address}"' in line
+        assert 'upstream_status="200"' in line
+        assert "upstream_header_time=" in line and "request_time=" in line
+        assert len(pids) == 2
+    assert not root.exists()
+    assert not any(_pid_alive(pid) for pid in pids)
+
+
+def test_stack_cleans_up_when_the_body_raises_and_keep_leaves_files() -> None:
+    pids: list[int] = []
+    with pytest.raises(RuntimeError), Stack(keep=True) as stack:
+        stack.add_backend("slow", delay=5)
+        pids = [p.pid for p in stack.processes]
+        root = stack.root
+        raise RuntimeError("scenario failed half-way")
+    assert not any(_pid_alive(pid) for pid in pids)
+    assert (root / "assets" / "backend.py").exists()
+    import shutil
+
+    shutil.rmtree(root)
+
+
+def test_bad_nginx_config_is_a_lab_error_with_nginx_message() -> None:
+    with Stack() as stack, pytest.raises(LabError, match="unknown directive"):
+        stack.start_nginx(f"server {{ listen {stack.listen}; no_such_directive on; }}")
+
+
+def test_backends_refuse_non_loopback_addresses() -> None:
+    with Stack() as stack, pytest.raises(LabError, match="loopback only"):
+        stack.add_backend("ok", host="0.0.0.0")
+
+
+def test_requests_are_bounded_and_concurrent() -> None:
+    with Stack() as stack:
+        app = stack.add_backend("slow", delay=0.3)
+        stack.start_nginx(f"server {{ listen {stack.listen}; location / {{ proxy_pass http://{app.address}; }} }}")
+        responses = stack.requests("/", count=4, concurrency=4)
+        assert [r.status for r in responses] == [200, 200, 200, 200]
+
+
+def test_free_port_is_bindable_on_loopback() -> None:
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))

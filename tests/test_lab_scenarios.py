@@ -1,0 +1,61 @@
+"""Every lab scenario really reproduces its failure on a real nginx, and diagnose names the cause.
+
+``test_scenario_produces_its_symptoms`` proves the lab on its own (the messages nginx / PHP-FPM
+wrote); ``test_diagnose_ranks_the_expected_cause_first`` checks why502 end to end on the live
+stack (probes on).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from why502.lab.runtime import LabSkip, Stack, find_nginx
+from why502.lab.scenarios import RECORDINGS, SCENARIOS, Scenario
+
+pytestmark = [
+    pytest.mark.real,
+    pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed"),
+]
+
+
+def _run(scenario: Scenario, stack: Stack):  # type: ignore[no-untyped-def]
+    try:
+        return scenario.run(stack)
+    except LabSkip as err:
+        pytest.skip(str(err))
+
+
+@pytest.mark.parametrize("name", list(RECORDINGS))
+def test_scenario_produces_its_symptoms(name: str) -> None:
+    scenario = RECORDINGS[name]
+    with Stack() as stack:
+        result = _run(scenario, stack)
+        assert scenario.unmet(result) == []
+        assert result.responses, "the scenario sent no request"
+        pids = [p.pid for p in stack.processes]
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            import os
+
+            os.kill(pid, 0)
+
+
+def test_at_least_fifteen_lab_scenarios_with_distinct_causes() -> None:
+    assert len(SCENARIOS) >= 15
+    assert len({s.cause for s in SCENARIOS.values()}) >= 15
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_diagnose_ranks_the_expected_cause_first(name: str) -> None:
+    from why502.app.diagnose import DiagnoseOptions, diagnose
+
+    scenario = SCENARIOS[name]
+    with Stack() as stack:
+        result = _run(scenario, stack)
+        report = diagnose(DiagnoseOptions(
+            nginx_conf=str(result.nginx_conf), error_logs=[str(result.error_log)],
+            access_logs=[str(result.access_log)],
+            fpm_conf=str(result.fpm_conf) if result.fpm_conf else None,
+            fpm_logs=[str(result.fpm_log)] if result.fpm_log else [], probe_timeout=1.0))
+    causes = [f.cause for f in report.findings]
+    assert causes and causes[0] == scenario.cause, causes
