@@ -27,7 +27,10 @@ def test_combined_matches_a_real_line_and_captures_fields() -> None:
 
 def test_multi_valued_upstream_fields() -> None:
     cf = compile_format('$status ua="$upstream_addr" us="$upstream_status" urt="$upstream_response_time"')
-    line = '200 ua="10.0.0.2:8080, 10.0.0.3:8080 : unix:/run/php.sock" us="502, 200 : 404" urt="0.000, 0.031 : 0.010"'
+    line = (
+        '200 ua="10.0.0.2:8080, 10.0.0.3:8080 : unix:/run/php.sock" us="502, 200 : 404" '
+        'urt="0.000, 0.031 : 0.010"'
+    )
     m = re.match(cf.pattern, line)
     assert m
     assert m.group("upstream_addr") == "10.0.0.2:8080, 10.0.0.3:8080 : unix:/run/php.sock"

@@ -187,7 +187,7 @@ def test_lines_in_another_format_are_an_input_error(
 ) -> None:
     log = tmp_path / "access.log"
     log.write_text("this is not\nan access log\n")
-    with pytest.raises(InputError, match="none of the 2 lines matches the log format.*this is not"):
+    with pytest.raises(InputError, match=r"none of the 2 lines matches the log format.*this is not"):
         run_stats(StatsOptions(paths=[str(log)], log_format="combined"))
     assert main(["stats", str(log), "--log-format", "combined"]) == 3
     assert "none of the 2 lines" in capsys.readouterr().err
