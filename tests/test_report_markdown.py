@@ -125,3 +125,16 @@ def test_plain_text_fallback_is_answer_first_and_escape_free() -> None:
     assert "FIX: Raise pm.max_children" in text and "    +pm.max_children = 20" in text
     assert "\x1b" not in text and "\x07" not in text
     assert "ALSO POSSIBLE: The kernel OOM-killed a php-fpm8.2 worker" in text
+
+
+def test_long_reports_stay_postable() -> None:
+    from why502.findings.model import EvidenceItem, Finding, TimelineEvent
+
+    events = [TimelineEvent(f"2026-11-21T10:{i % 60:02d}:00", "unit-restart", f"restart {i}")
+              for i in range(80)]
+    finding = Finding("backend-crash-loop", "t", 0.8, [502], [], "e",
+                      evidence=[EvidenceItem(kind="log", summary="s", text="x" * 5000)])
+    md = render_markdown(Report(findings=[finding], events=events))
+    assert "| 50 | " in md and "| 51 | " not in md
+    assert "(30 more events in the JSON/HTML report.)" in md
+    assert "`" + "x" * 600 + "…`" in md and "x" * 601 not in md

@@ -39,6 +39,9 @@ _AUTOLINK = re.compile(r"(?i)(www)\.|(://)")
 _BACKTICKS = re.compile(r"`+")
 # The timeline table lists at most this many minutes (those with the most 5xx are kept).
 MAX_TIMELINE_ROWS = 40
+# Tickets and chat have limits: at most this many events, raw lines cut to this many characters.
+MAX_EVENT_ROWS = 50
+MAX_RAW_CHARS = 600
 
 
 def md_text(value: object) -> str:
@@ -141,7 +144,8 @@ def _evidence(items: list[EvidenceItem]) -> list[str]:
     for item in items:
         what = md_text(item.summary)
         if item.text:
-            what += "<br>" + md_code(item.text)
+            raw = item.text if len(item.text) <= MAX_RAW_CHARS else item.text[:MAX_RAW_CHARS] + "…"
+            what += "<br>" + md_code(raw)
         if item.count is not None:
             what += f" ×{item.count}"
         rows.append([md_text(item.kind), md_code(_where(item)), _cell(item.time), what])
@@ -174,9 +178,11 @@ def _timeline(report: Report) -> list[str]:
     if report.events:
         rows = [
             [str(n), _cell(e.time), md_code(e.kind), md_text(e.label), md_code(e.source or "")]
-            for n, e in enumerate(report.events, start=1)
+            for n, e in enumerate(report.events[:MAX_EVENT_ROWS], start=1)
         ]
         out += ["**Events**", "", *_table(["#", "time", "kind", "what", "where"], rows), ""]
+        if len(report.events) > MAX_EVENT_ROWS:
+            out += [f"({len(report.events) - MAX_EVENT_ROWS} more events in the JSON/HTML report.)", ""]
     if not out:
         out = ["No per-minute data and no events.", ""]
     return out
