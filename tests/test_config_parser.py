@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from why502.app.lint import corpus_entries
 from why502.errors import InputError
 from why502.parsers.nginx_config import (
     directive_info,
@@ -32,26 +33,6 @@ def write(tmp: Path, name: str, text: str) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(textwrap.dedent(text))
     return p
-
-
-def corpus_entries() -> list[tuple[str, Path, Path | None]]:
-    """(name, main file, root) for each corpus entry; folders use their nginx.conf as main."""
-    if not CORPUS.is_dir():
-        return []
-    out: list[tuple[str, Path, Path | None]] = []
-    for entry in sorted(CORPUS.iterdir()):
-        if entry.name == "README.md":
-            continue
-        if entry.is_dir():
-            mains = sorted((p for p in entry.rglob("*") if p.name == "nginx.conf"),
-                           key=lambda p: len(p.parts))
-            if not mains:
-                mains = sorted(p for p in entry.rglob("*.conf"))
-            # a layout copied from an installed system (etc/nginx/...) is parsed from its root
-            out.append((entry.name, mains[0], entry))
-        else:
-            out.append((entry.name, entry, None))
-    return out
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -117,13 +98,15 @@ def test_corpus_globbed_includes_never_read_decoy() -> None:
 
 
 def test_corpus_parses_without_crash() -> None:
-    entries = corpus_entries()
-    if not entries:
+    if not CORPUS.is_dir():
         pytest.skip(f"corpus folder {CORPUS} is absent")
+    entries = corpus_entries(CORPUS)
+    assert len(entries) > 50
     total_targets = 0
-    for name, main, root in entries:
-        cfg = parse_nginx(main, root=str(root) if root else None)
-        assert cfg.files, name
+    for entry in entries:
+        cfg = parse_nginx(entry.main, root=entry.root, aliases=entry.aliases)
+        assert cfg.files, entry.name
+        assert all("/etc/nginx" not in f for f in cfg.files), "read this machine's /etc/nginx"
         total_targets += len(cfg.targets())
         for loc in cfg.all_locations():
             loc.effective("proxy_read_timeout")

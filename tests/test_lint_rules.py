@@ -117,7 +117,7 @@ def test_docs_pages_are_current() -> None:
     for name, text in expected.items():
         page = DOCS / name
         assert page.exists(), f"docs/lint/{name} missing: run python -m why502.app.lint docs docs/lint"
-        assert page.read_text() == text, f"docs/lint/{name} is stale: run python -m why502.app.lint docs docs/lint"
+        assert page.read_text() == text, f"docs/lint/{name} is stale: regenerate (see the page header)"
     for code in load_rules():
         text = expected[f"{code}.md"]
         for section in ("## What it means", "## Why it causes 502 or 504", "## How to confirm",

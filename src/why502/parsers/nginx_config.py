@@ -713,9 +713,10 @@ def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> 
 
 class _Builder:
     def __init__(self, prefix: str, files: _FileSet, realpaths: dict[str, str],
-                 root: str | None = None) -> None:
+                 root: str | None = None, aliases: dict[str, str] | None = None) -> None:
         self.prefix = prefix
         self.root = root
+        self.aliases = aliases or {}
         self.files = files
         self.realpaths = realpaths  # display path -> path on disk (temp copies for dumps)
         self.problems: list[ParseProblem] = []
@@ -760,7 +761,10 @@ class _Builder:
         return tuple(out)
 
     def include(self, pattern: str, display: str, line: int) -> list[Directive]:
-        if os.path.isabs(pattern):
+        alias = next((a for a in self.aliases if pattern.startswith(a.rstrip("/") + "/")), None)
+        if os.path.isabs(pattern) and alias is not None:
+            full = os.path.normpath(os.path.join(self.aliases[alias], pattern[len(alias.rstrip("/")) + 1:]))
+        elif os.path.isabs(pattern):
             full = os.path.normpath(self.root + pattern) if self.root else pattern
         else:
             full = os.path.normpath(os.path.join(self.prefix, pattern))
@@ -782,12 +786,13 @@ class _Builder:
 
 
 def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None,
-                root: str | None = None) -> NginxConfig:
+                root: str | None = None, aliases: dict[str, str] | None = None) -> NginxConfig:
     """Parse a config file (following includes), or an ``nginx -T`` dump.
 
     ``path_or_dump`` is a file path; when its text (or ``text``, for stdin) carries the dump
     markers it is read as a dump.  ``root`` makes absolute include paths resolve under that
-    directory (a config tree copied from another machine, like the test corpus).  Unreadable
+    directory (a config tree copied from another machine, like the test corpus); ``aliases``
+    maps absolute prefixes to directories (``{"/etc/nginx": "./copy"}``) first.  Unreadable
     files raise ``OSError`` only for the main file;
     everything else becomes a ``ParseProblem`` in ``config.problems``.
     """
@@ -803,7 +808,8 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
         return _parse_texts({path: text}, path, source="file")
     main = os.path.abspath(path)
     builder = _Builder(os.path.dirname(main), _FileSet(None), {},
-                       os.path.abspath(root) if root else None)
+                       os.path.abspath(root) if root else None,
+                       {k: os.path.abspath(v) for k, v in (aliases or {}).items()})
     directives = builder.load(main)
     if not builder.read:
         raise OSError(f"cannot read {main}")

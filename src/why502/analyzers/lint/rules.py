@@ -64,6 +64,12 @@ def _loc_targets(cfg: NginxConfig, server: Server, loc: Location) -> list[Target
             for d in loc.directives if d.name in PASS_DIRECTIVES and d.args]
 
 
+def _unreadable_include(cfg: NginxConfig, loc: Location) -> bool:
+    """An include of this location's files could not be read: it may set what we miss."""
+    files = {s.file for s in loc.scopes}
+    return any(p.message.startswith("include ") and p.file in files for p in cfg.problems)
+
+
 def _scope_with(loc: Location, d: Directive) -> Scope | None:
     for scope in loc.scopes:
         if any(x is d for x in scope.directives):
@@ -206,6 +212,8 @@ def check_hostname_resolved_once(inp: LintInput, rule: LintRule) -> list[LintFin
     for t in cfg.targets():
         if t.group or t.uses_variables or t.unix_path or not _literal_hostname(t.host):
             continue
+        if t.port is None and t.kind in ("fastcgi", "uwsgi", "scgi", "memcached"):
+            continue  # no port and no upstream: W502-023 (nginx refuses it outright)
         out.append(_finding(rule, f"{t.raw} names host {t.host}: resolved once when nginx starts; "
                             "a new address needs a reload", t.file, t.line))
     for group in list(cfg.upstreams.values()) + list(cfg.stream_upstreams.values()):
@@ -276,8 +284,8 @@ def check_variable_pass_resolver(inp: LintInput, rule: LintRule) -> list[LintFin
             if _is_ip(host) or host in cfg.upstreams:
                 continue
             detail = f"host {host} must be resolved per request"
-        if not loc.effective("resolver").is_default:
-            continue
+        if not loc.effective("resolver").is_default or _unreadable_include(cfg, loc):
+            continue  # a resolver applies, or an unreadable include may define one
         out.append(_finding(rule, f"{t.raw} uses variables ({detail}) and no resolver applies here: "
                             '"no resolver defined to resolve" -> 502', t.file, t.line))
     return out
@@ -591,8 +599,8 @@ def check_read_below_connect(inp: LintInput, rule: LintRule) -> list[LintFinding
             continue
         read = loc.effective(f"{t.kind}_read_timeout")
         conn = loc.effective(f"{t.kind}_connect_timeout")
-        if read.seconds is None or conn.seconds is None or read.seconds >= conn.seconds:
-            continue
+        if read.is_default or read.seconds is None or conn.seconds is None or read.seconds >= conn.seconds:
+            continue  # only an explicitly set read timeout can be a unit slip
         where = (read.file, read.line) if read.file else (conn.file or t.file, conn.line or t.line)
         out.append(_finding(rule, f"{t.kind}_read_timeout {read.value} is shorter than "
                             f"{t.kind}_connect_timeout {conn.value}", where[0], where[1]))
@@ -628,8 +636,7 @@ def check_script_filename(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         params = loc.effective("fastcgi_param")
         if any(e.args and e.args[0] == "SCRIPT_FILENAME" for e in params.entries):
             continue
-        files = {s.file for s in loc.scopes}
-        if any("include" in p.message and p.file in files for p in cfg.problems):
+        if _unreadable_include(cfg, loc):
             continue  # an unreadable include (fastcgi.conf, snippets/fastcgi-php.conf) may set it
         edits = _Edits(cfg)
         where = _array_block(loc, params)
