@@ -80,3 +80,24 @@ def test_real_report_timeline_in_chromium(tmp_path: Path) -> None:
     shown = dict(re.findall(r'class="status-total" data-status="([^"]+)" data-total="(\d+)"', dom))
     assert shown == expected and {"502", "504"} <= set(shown)
     assert console_lines(result.stderr.decode("utf-8", "replace")) == []
+
+
+def test_demo_report_renders(tmp_path: Path) -> None:
+    """`why502 diagnose --demo` (the bundled recorded incident) re-rendered as HTML and Markdown."""
+    from importlib import resources
+
+    try:
+        bundled = resources.files("why502").joinpath("demo").is_dir()
+    except (ModuleNotFoundError, FileNotFoundError):
+        bundled = False
+    if not bundled:
+        pytest.skip("the demo incident (src/why502/demo, lab area) is not bundled yet")
+    saved = tmp_path / "demo.json"
+    assert main(["diagnose", "--demo", "--format", "json", "-o", str(saved)]) == 1
+    report = Report.from_dict(json.loads(saved.read_text(encoding="utf-8")))
+    assert report.findings and report.timeline
+    page, md = tmp_path / "demo.html", tmp_path / "demo.md"
+    assert main(["render", str(saved), "-o", str(page)]) == 1
+    assert main(["render", str(saved), "-o", str(md)]) == 1
+    assert f"<code>{report.findings[0].cause}</code>" in page.read_text(encoding="utf-8")
+    assert f"`{report.findings[0].cause}`" in md.read_text(encoding="utf-8")
