@@ -3,7 +3,8 @@
 Why one file with everything inline: the page is attached to tickets, mailed, opened from
 ``file://`` on a laptop with no network.  So the charting library (uPlot, MIT, see
 ``assets/README.md``) and all styles are inlined, and a strict Content-Security-Policy meta tag
-(``default-src 'none'``) makes the browser refuse any request the page might try to make.
+(``default-src 'none'``, scripts allowed only by their SHA-256) makes the browser refuse any
+request the page might try to make and any script that is not ours.
 
 Why it is built the way it is:
 
@@ -35,7 +36,7 @@ from typing import Any
 from why502.findings.model import EvidenceItem, Finding, Fix, Report, UpstreamSummary
 from why502.textutil import strip_terminal_escapes
 
-__all__ = ["render_html", "safe_text", "script_json"]
+__all__ = ["chart_data", "content_security_policy", "render_html", "safe_text", "script_json"]
 
 # Colours per status (also used by the JS legend); anything else falls back to grey.
 STATUS_COLOURS: dict[str, str] = {
@@ -64,6 +65,7 @@ EVENT_COLOURS: dict[str, str] = {
 }
 _SYMPTOM_COLOUR = "#555555"
 
+
 def content_security_policy(*scripts: str) -> str:
     """The page's CSP: nothing may load; only *our* inline scripts may run.
 
@@ -80,6 +82,7 @@ def content_security_policy(*scripts: str) -> str:
         f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
+
 
 # Bidi overrides/isolates can make a log line read differently from what it is ("trojan
 # source"); they are removed with the terminal escapes.
@@ -414,11 +417,7 @@ def _timeline_html(report: Report, data: dict[str, Any]) -> str:
     return (
         '<section id="timeline"><h2>Incident timeline</h2>'
         '<p class="muted">Proxy 5xx per minute by status; '
-        "numbered markers are the evidence events listed below.</p>"
-        + chart
-        + table
-        + events
-        + "</section>"
+        "numbered markers are the evidence events listed below.</p>" + chart + table + events + "</section>"
     )
 
 
