@@ -46,10 +46,15 @@ def analyze(ev: Evidence) -> list[Candidate]:
         if cand:
             out.append(cand)
             explained |= cand.claims
+    after = by_peer(groups_of(ev, *AFTER_DEATH))
     for peer, groups in by_peer(groups_of(ev, *DEATH_SYMPTOMS)).items():
         rest = [g for g in groups if (g.symptom, g.peer) not in explained]
         if rest:
-            out.append(_crashed(ev, peer, rest))
+            died = min((g.first for g in rest if g.first), default=None)
+            # died mid-request, then refused: the death explains the refusals that follow it
+            down = [g for g in after.get(peer, []) if (g.symptom, g.peer) not in explained
+                    and died is not None and g.first is not None and g.first >= died - _BEFORE]
+            out.append(_crashed(ev, peer, rest, down))
     return out
 
 
@@ -133,7 +138,8 @@ def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
         claims=claims(near))
 
 
-def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
+             down: list[SymptomGroup] | None = None) -> Candidate:
     crashes = [e for e in ev.events if e.kind in {"worker-crashed", "worker-timeout"}]
     unit_kills = [e for e in ev.events if e.kind == "unit-failed"
                   and any(s in e.text for s in ("code=killed", "code=dumped", "signal"))]
@@ -143,9 +149,17 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Cand
     target = ev.target(peer)
     if target:
         items.append(config_item(target))
+    down = down or []
+    if down:
+        items += [i for g in down for i in group_items(
+            g, f"then {g.count} × {g.symptom} to {g.peer}: it did not come back")]
     if near:
         conf, fallback = 0.85, False
         why = "the backend's own log shows its workers dying at the same time"
+    elif down:
+        conf, fallback = 0.8, False
+        why = ("it dropped an in-flight request and from then on refused connections: the "
+               "process died and nothing restarted it")
     else:
         conf, fallback = 0.45, True
         why = ("no crash, OOM or restart record was found, so this is the likely reading of the "
@@ -159,8 +173,8 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Cand
                                         "grep -i -E 'signal|segfault|timeout|exited' <backend log>"])
     return Candidate(
         finding=make_finding(
-            "backend-crashed", confidence=conf, groups=groups,
+            "backend-crashed", confidence=conf, groups=groups + down,
             explanation=f"{peer or 'The backend'} closed or reset connections while nginx waited "
                         f"for the response: {why}.",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
-        claims=claims(groups), fallback=fallback)
+        claims=claims(groups + down), fallback=fallback)

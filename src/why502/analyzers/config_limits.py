@@ -56,8 +56,11 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
     current = current or 4096
     probe = ev.probes.get(peer) if ev.probes and peer else None
     needed = probe.header_bytes if probe and probe.header_bytes else None
-    new_bytes = max(current * 2, 8192)
+    # The error line does not say how big the header was.  Without a measured size, 16k covers
+    # the usual offenders (large cookies, CSP) with room; with one, the next power of two above it.
+    new_bytes = max(current * 2, 16384)
     if needed:
+        new_bytes = max(current * 2, 8192)
         while new_bytes < needed + 1024:
             new_bytes *= 2
     new = f"{new_bytes // 1024}k"

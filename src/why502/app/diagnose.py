@@ -98,11 +98,41 @@ def parse_since(value: str | None, now: datetime | None = None) -> datetime | No
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Gathered:
+    """Everything read for one diagnosis, before the analyzers run (tests inspect it)."""
+
+    evidence: Evidence
+    diagnostics: list[Diagnostic]
+    inputs: dict[str, Any]
+    access_stats: Any = None
+    probe_dicts: dict[str, Any] = field(default_factory=dict)
+
+
 def diagnose(options: DiagnoseOptions) -> Report:
     """Run the whole diagnosis and return the Report (findings ordered most likely first)."""
     if options.demo:
         return _demo(options)
     started = time.monotonic()
+    return report_from(gather(options), started)
+
+
+def report_from(g: Gathered, started: float | None = None) -> Report:
+    """Run the analyzers on gathered evidence and build the Report."""
+    findings, adiags = run_all(g.evidence)
+    inputs = dict(g.inputs)
+    if started is not None:
+        inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    return Report(
+        findings=findings, diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
+        timeline=_timeline(g.evidence, g.access_stats), events=_events(g.evidence),
+        upstreams=_upstreams(g.evidence, g.probe_dicts),
+        generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+        host=socket.gethostname(), tool_version=__version__)
+
+
+def gather(options: DiagnoseOptions) -> Gathered:
+    """Read every input (config, logs, live state) into typed evidence."""
     diags: list[Diagnostic] = []
     inputs: dict[str, Any] = {"offline": options.offline}
     since = parse_since(options.since, options.now)
@@ -167,16 +197,8 @@ def diagnose(options: DiagnoseOptions) -> Report:
         nginx_listens=nginx_listens(cfg) if cfg is not None else (),
         limits_config=limit_settings(cfg) if cfg is not None else (),
         offline=options.offline, now=options.now or datetime.now())
-    findings, adiags = run_all(ev)
-    diags += adiags
     inputs["log_lines_recognised"] = agg.lines
-    inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
-    return Report(
-        findings=findings, diagnostics=diags, inputs=inputs,
-        timeline=_timeline(ev, access_stats), events=_events(ev),
-        upstreams=_upstreams(ev, live.get("probe_dicts", {})),
-        generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
-        host=socket.gethostname(), tool_version=__version__)
+    return Gathered(ev, diags, inputs, access_stats, live.get("probe_dicts", {}))
 
 
 def _explicit(kind: str, options: DiagnoseOptions) -> bool:
