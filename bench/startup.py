@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 TARGET_MS = 150.0
@@ -30,6 +31,16 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("why502 explain 502", ["explain", "502"]),
     ("why502 explain backend-not-running", ["explain", "backend-not-running"]),
 ]
+
+
+@dataclass
+class Row:
+    command: str
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    heavy: list[str] = field(default_factory=list)
+    top_imports: list[str] = field(default_factory=list)
 
 
 def why502_argv() -> list[str]:
@@ -81,34 +92,31 @@ def main() -> int:
     args = parser.parse_args()
 
     base = why502_argv()
-    rows = []
     baseline = time_runs([sys.executable, "-c", "pass"], args.runs)
-    rows.append({"command": "python -c pass (baseline)", "median_ms": statistics.median(baseline),
-                 "min_ms": min(baseline), "max_ms": max(baseline), "heavy": [], "top_imports": []})
+    rows = [Row("python -c pass (baseline)", statistics.median(baseline), min(baseline), max(baseline))]
     failed = False
     for label, cmd_args in COMMANDS:
         times = time_runs(base + cmd_args, args.runs)
         mods, top = imported_modules(cmd_args)
         heavy = sorted(m for m in HEAVY if m in mods)
         failed |= bool(heavy)
-        rows.append({"command": label, "median_ms": statistics.median(times), "min_ms": min(times),
-                     "max_ms": max(times), "heavy": heavy,
-                     "top_imports": [f"{name} {us / 1000:.1f}ms" for us, name in top]})
+        rows.append(Row(label, statistics.median(times), min(times), max(times), heavy,
+                        [f"{name} {us / 1000:.1f}ms" for us, name in top]))
     if args.json:
         print(json.dumps({"runs": args.runs, "target_ms": TARGET_MS, "python": sys.version.split()[0],
-                          "argv": base, "results": rows}, indent=2))
+                          "argv": base, "results": [asdict(r) for r in rows]}, indent=2))
         return 1 if failed else 0
     print(f"why502 start-up: {args.runs} runs each after 1 warm-up; target < {TARGET_MS:.0f} ms; "
           f"python {sys.version.split()[0]}; {' '.join(base)}")
     print(f"{'command':<40} {'median':>8} {'min':>8} {'max':>8}  target  heavy imports")
     for r in rows:
-        is_baseline = r["command"].startswith("python")
-        verdict = "" if is_baseline else ("ok" if r["median_ms"] < TARGET_MS else "SLOW")
-        heavy = ", ".join(r["heavy"]) or ("-" if verdict else "")
-        print(f"{r['command']:<40} {r['median_ms']:>6.1f}ms {r['min_ms']:>6.1f}ms {r['max_ms']:>6.1f}ms"
-              f"  {verdict:<6}  {heavy}")
+        is_baseline = r.command.startswith("python")
+        verdict = "" if is_baseline else ("ok" if r.median_ms < TARGET_MS else "SLOW")
+        heavy_text = ", ".join(r.heavy) or ("-" if verdict else "")
+        print(f"{r.command:<40} {r.median_ms:>6.1f}ms {r.min_ms:>6.1f}ms {r.max_ms:>6.1f}ms"
+              f"  {verdict:<6}  {heavy_text}")
     for r in rows[1:]:
-        print(f"  costliest imports for {r['command']}: {', '.join(r['top_imports'])}")
+        print(f"  costliest imports for {r.command}: {', '.join(r.top_imports)}")
     if failed:
         print("FAIL: a heavy module (polars/rich/crossplane) is imported on a start-up path")
     return 1 if failed else 0
