@@ -170,13 +170,13 @@ class KernelEvent:
 
 _KILLED = re.compile(
     r"(?:(?P<why>Out of memory(?: \(oom_kill_allocating_task\))?|Memory cgroup out of memory):\s+)?"
-    r"Killed process (?P<pid>\d+) \((?P<comm>[^)]*)\)"
+    r"Killed process (?P<pid>\d+) \((?P<comm>.*?)\)(?=,| total-vm|\s*$)"
     r"(?:,? total-vm:(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB)?"
     r"(?:.*?UID:(?P<uid>\d+))?"
 )
 _CHOSEN = re.compile(
     r"(?:(?P<why>Out of memory(?: \(oom_kill_allocating_task\))?|Memory cgroup out of memory):\s+)?"
-    r"Kill process (?P<pid>\d+) \((?P<comm>[^)]*)\) score"
+    r"Kill process (?P<pid>\d+) \((?P<comm>.*?)\) score"
 )
 _CONSTRAINT = re.compile(r"oom-kill:constraint=(?P<constraint>[^,]+),(?P<body>.*)$")
 _INVOKED = re.compile(r"^(?P<comm>.+?) invoked oom-killer: ")
