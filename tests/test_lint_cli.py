@@ -1,0 +1,202 @@
+"""`why502 lint` end to end: exit codes, JSON, SARIF (schema-validated), stdin dumps from the real
+nginx, the `nginx -T` discovery path, and fix diffs that the real nginx accepts."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from why502.cli.main import main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lint"
+SARIF_SCHEMA = Path("/work/shared/schemas/sarif-2.1.0.json")
+NGINX = "/usr/sbin/nginx"
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["lint", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    error_fixture = str(FIXTURES / "W502-018/fire-regex.conf")  # an error-severity rule
+    warn_fixture = str(FIXTURES / "W502-002/fire-proxy-host.conf")  # warnings only
+    assert run_cli([error_fixture, "--no-host"], capsys)[0] == 1
+    code, out, _ = run_cli([warn_fixture, "--no-host"], capsys)
+    assert code == 0 and "W502-002" in out  # default --fail-on error
+    assert run_cli([warn_fixture, "--no-host", "--fail-on", "warning"], capsys)[0] == 1
+    assert run_cli([error_fixture, "--no-host", "--fail-on", "never"], capsys)[0] == 0
+    assert run_cli([str(FIXTURES / "W502-018/silent-prefix-or-var.conf"), "--no-host",
+                    "--fail-on", "info"], capsys)[0] == 0
+
+
+def test_unreadable_config_is_exit_3_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli([str(tmp_path / "missing.conf")], capsys)
+    assert code == 3 and out == ""
+    assert err.count("\n") == 1 and "no such file" in err
+    code, _, err = run_cli(["--rule", "W999-999", str(FIXTURES / "W502-002/fire-proxy-host.conf")], capsys)
+    assert code == 2 and "unknown lint rule" in err
+
+
+def test_rule_filter_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(FIXTURES / "W502-001/fire-defaults.conf")
+    rule = "upstream-keepalive-without-http11"
+    code, out, _ = run_cli([path, "--no-host", "--format", "json", "--rule", rule], capsys)
+    data = json.loads(out)
+    assert code == 0
+    assert [f["code"] for f in data["findings"]] == ["W502-001"]
+    f = data["findings"][0]
+    assert f["file"] == path and f["line"] == 10 and f["severity"] == "warning"
+    assert "+            proxy_http_version 1.1;" in f["diff"]
+    assert '+            proxy_set_header Connection "";' in f["diff"]
+
+
+def test_sarif_validates_against_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    if not SARIF_SCHEMA.exists():
+        pytest.skip(f"{SARIF_SCHEMA} is absent")
+    path = FIXTURES / "W502-017/fire-replaced-params.conf"
+    code, out, _ = run_cli([str(path), "--no-host", "--format", "sarif"], capsys)
+    assert code == 1
+    log = json.loads(out)
+    schema = json.loads(SARIF_SCHEMA.read_text())
+    jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).validate(log)
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert len(rules) == 23
+    assert all(r["helpUri"].endswith(f"docs/lint/{r['id']}.md") for r in rules)
+    (result,) = [r for r in run["results"] if r["ruleId"] == "W502-017"]
+    loc = result["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == path.resolve().as_uri()
+    assert loc["region"]["startLine"] == 9
+    assert result["level"] == "error" and rules[result["ruleIndex"]]["id"] == "W502-017"
+
+
+def test_text_output_strips_terminal_escapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events { }\nhttp { server { location / {\n"
+                    "proxy_pass http://evil\x1b]0;pwned\x07.example; } } }\n")
+    _code, out, _ = run_cli([str(conf), "--no-host", "--color", "never"], capsys)
+    assert "W502-002" in out
+    assert "\x1b" not in out and "\x07" not in out
+
+
+# --- real nginx -----------------------------------------------------------------------------
+
+
+def nginx_site(tmp_path: Path) -> Path:
+    if not os.access(NGINX, os.X_OK):
+        pytest.skip("nginx is not installed")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(textwrap.dedent("""\
+        pid nginx.pid;
+        error_log stderr;
+        events { worker_connections 64; }
+        http {
+            access_log off;
+            upstream app { server 127.0.0.1:9; keepalive 4; }
+            include conf.d/*.conf;
+        }
+        """))
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d/site.conf").write_text(textwrap.dedent("""\
+        server {
+            listen 127.0.0.1:18080;
+            location / {
+                proxy_pass http://app;
+            }
+        }
+        """))
+    return conf
+
+
+def test_stdin_dump_from_real_nginx(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = nginx_site(tmp_path)
+    dump = subprocess.run([NGINX, "-T", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+    monkeypatch.setattr(sys, "stdin", io.StringIO(dump))
+    _code, out, _ = run_cli(["-", "--format", "json", "--no-host"], capsys)
+    data = json.loads(out)
+    (finding,) = [f for f in data["findings"] if f["code"] == "W502-001"]
+    assert finding["file"] == str(tmp_path / "conf.d/site.conf") and finding["line"] == 4
+    # the diff is against the dumped file's text, with its real path
+    assert f"--- a{tmp_path}/conf.d/site.conf" in finding["diff"]
+
+
+def test_default_runs_nginx_T(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """No NGINX_CONF: why502 runs `nginx -T` (here a wrapper pinning the real nginx to a temp
+    prefix), and falls back to the default file when nginx -T fails."""
+    conf = nginx_site(tmp_path)
+    wrapper = tmp_path / "nginx-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nexec {NGINX} -p "{tmp_path}" -c "{conf}" -e stderr "$@"\n')
+    wrapper.chmod(0o755)
+    import why502.sources.nginx as src
+
+    monkeypatch.setattr(src, "find_nginx", lambda: str(wrapper))
+    code, out, _ = run_cli(["--format", "json", "--no-host"], capsys)
+    data = json.loads(out)
+    assert code == 0  # warnings/info only, default --fail-on error
+    assert data["inputs"]["nginx_conf"] == "nginx -T"
+    assert any(f["code"] == "W502-001" for f in data["findings"])
+
+    broken = tmp_path / "broken-nginx"
+    broken.write_text("#!/bin/sh\necho 'nginx: [emerg] open() failed (13: Permission denied)' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(src, "find_nginx", lambda: str(broken))
+    monkeypatch.setattr(src, "DEFAULT_CONF", str(conf))
+    _code, out, _ = run_cli(["--format", "json", "--no-host"], capsys)
+    data = json.loads(out)
+    assert any("Permission denied" in d["message"] for d in data["diagnostics"])
+    assert any(f["code"] == "W502-001" for f in data["findings"])
+
+
+def nginx_accepts(conf: Path, prefix: Path) -> tuple[bool, str]:
+    proc = subprocess.run([NGINX, "-t", "-q", "-p", str(prefix), "-c", str(conf), "-e", "stderr"],
+                          capture_output=True, text=True, check=False, timeout=30)
+    return proc.returncode == 0, proc.stderr
+
+
+FIXED_BY_DIFF = [
+    "W502-001/fire-defaults.conf", "W502-001/fire-version-only.conf", "W502-004/fire-default-buffer.conf",
+    "W502-005/fire-backend-timeout.conf", "W502-017/fire-replaced-params.conf",
+    "W502-021/fire-default-timeout.conf",
+]
+
+
+@pytest.mark.parametrize("fixture", FIXED_BY_DIFF)
+def test_fix_diffs_pass_nginx_t(fixture: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each fix diff, applied with `patch`, gives a config the real nginx accepts (`nginx -t`)."""
+    if not os.access(NGINX, os.X_OK):
+        pytest.skip("nginx is not installed")
+    src = FIXTURES / fixture
+    conf = tmp_path / "nginx.conf"
+    text = src.read_text()
+    conf.write_text("pid nginx.pid;\nerror_log stderr;\n" + text)
+    ok, err = nginx_accepts(conf, tmp_path)
+    assert ok, f"fixture itself is not valid nginx config: {err}"
+    opts = [a for line in text.splitlines() if line.startswith("# why502-lint:")
+            for a in line.split(":", 1)[1].split()]
+    flags = []
+    for opt in opts:
+        key, _, value = opt.partition("=")
+        flags += [f"--{key.replace('_', '-')}", value]
+    args = [str(conf), "--no-host", "--format", "json", "--rule", fixture.split("/")[0], *flags]
+    _code, out, _ = run_cli(args, capsys)
+    diffs = [f["diff"] for f in json.loads(out)["findings"] if f["diff"]]
+    assert diffs
+    depth = len(Path(str(conf).lstrip("/")).parts)
+    subprocess.run(["patch", f"-p{depth}", "-s", "-i", "-", str(conf)], input=diffs[0], text=True, check=True)
+    ok, err = nginx_accepts(conf, tmp_path)
+    assert ok, err
+    shutil.rmtree(tmp_path / "conf.d", ignore_errors=True)
