@@ -229,7 +229,7 @@ def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Cla
 
 _APACHE = re.compile(
     r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
-    r"\[(?:(?P<module>[\w-]+):)?(?P<level>[a-z]+\d?)\] (?P<rest>.*)$"
+    r"\[(?:(?P<module>[\w-]+):)?(?P<level>[a-z]+\d?)\] ?(?P<rest>.*)$"
 )
 _APACHE_PID = re.compile(r"^\[pid \d+(?::tid \d+)?\] ")
 _APACHE_FILE = re.compile(r"^\S+\(\d+\): ")
@@ -431,7 +431,7 @@ def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
         gd = {k: v for k, v in m.groupdict().items() if v}
         upstream = gd.get("upstream") or gd.get("upstream2") or gd.get("backend") or head.upstream
         if p.source == "kernel":
-            upstream = gd.get("comm") or gd.get("comm2")
+            upstream = gd.get("comm") or gd.get("comm2") or gd.get("comm3")
         filled = _Head(msg=target, time=head.time, level=head.level, errno=head.errno,
                        client=gd.get("client") or head.client, request=head.request,
                        upstream=upstream, server=head.server)
