@@ -16,6 +16,7 @@ import shutil
 import socket
 import struct
 import tempfile
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -310,3 +311,57 @@ def test_probe_all_dedupes(stack: object) -> None:
     t = ProbeTarget("proxy", "http", host, port)
     results = probe_all([t, t])
     assert len(results) == 2 and results[0] is results[1]
+
+
+def _fcgi_request(path: str, script: str) -> bytes:
+    """A real FastCGI request (BEGIN_REQUEST, PARAMS, STDIN) for ``script``; returns the answer."""
+
+    def record(rtype: int, body: bytes) -> bytes:
+        return struct.pack("!BBHHBB", 1, rtype, 1, len(body), 0, 0) + body
+
+    def pair(k: str, v: str) -> bytes:
+        return bytes([len(k), len(v)]) + k.encode() + v.encode()
+
+    params = b"".join(
+        pair(k, v)
+        for k, v in {
+            "SCRIPT_FILENAME": script,
+            "REQUEST_METHOD": "GET",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+        }.items()
+    )
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(path)
+    c.sendall(record(1, struct.pack("!HB5x", 1, 0)) + record(4, params) + record(4, b"") + record(5, b""))
+    data = b""
+    while chunk := c.recv(4096):
+        data += chunk
+    c.close()
+    return data
+
+
+def test_fpm_with_every_worker_busy_does_not_answer() -> None:
+    """pm.max_children=1 and one slow script running: connect() succeeds (the backlog queues it)
+    but nothing answers FCGI_GET_VALUES — the live face of workers-exhausted."""
+    import threading
+
+    if runtime.find_php_fpm() is None:
+        pytest.skip("php-fpm is not installed")
+    with runtime.Stack(prefix="why502-busy-") as st:
+        pool = st.add_php_fpm(
+            {"pm.max_children": "1"}, name="busy", scripts={"slow.php": "<?php sleep(3); echo 'done';"}
+        )
+        script = str(st.root / "www" / "slow.php")
+        answers: list[bytes] = []
+        worker = threading.Thread(target=lambda: answers.append(_fcgi_request(pool.listen, script)))
+        worker.start()
+        time.sleep(0.5)  # let the only child pick the slow request up
+        busy = probe(ProbeTarget("fastcgi", "http", None, None, pool.listen), timeout=1.0)
+        worker.join(15)
+        idle = probe(ProbeTarget("fastcgi", "http", None, None, pool.listen), timeout=2.0)
+    assert busy.connect[0].ok and not busy.ok
+    assert busy.protocol is not None and busy.protocol.answer == "timeout"
+    assert busy.symptom == "workers-exhausted"
+    assert answers and b"done" in answers[0]  # the slow request itself completed
+    assert idle.ok  # and once the worker is free, the pool answers again
