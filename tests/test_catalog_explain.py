@@ -99,6 +99,14 @@ def test_explain_pasted_nginx_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "connection-refused  (symptom)" in out  # then the symptom page
 
 
+def test_explain_line_from_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n" + REFUSED + "\nsecond line ignored\n"))
+    code, out, _ = run(capsys, "explain", "-")
+    assert code == 0 and "symptom:  connection-refused" in out
+
+
 def test_explain_line_while_reading_upstream_headers_sent(capsys: pytest.CaptureFixture[str]) -> None:
     line = REFUSED.replace("connect() failed (111: Connection refused) while connecting to upstream",
                            "upstream timed out (110: Connection timed out) while reading upstream")

@@ -20,6 +20,8 @@ examples:
   why502 explain 502                     502 vs 503 vs 504: who produces each and why
   why502 explain '2024/05/01 12:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) ...'
                                          a pasted log line: what it means, then the symptom page
+  tail -1 /var/log/nginx/error.log | why502 explain -
+                                         the line read from stdin
   why502 explain read-timeout --format json
 """
 
@@ -27,7 +29,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arg", nargs="+", metavar="ARG",
                         help="an ID (why502 causes lists them), a status code (502, 009, 524, 460 ...) "
-                             "or a log line (quote it)")
+                             "or a log line (quote it; - reads it from stdin)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
 
@@ -38,7 +40,10 @@ def _use_color() -> bool:
 def run(args: argparse.Namespace) -> int:
     from why502.app.explain import explain, render_text
 
-    result = explain(" ".join(args.arg))
+    text = " ".join(args.arg)
+    if args.arg == ["-"]:
+        text = next((ln for ln in sys.stdin if ln.strip()), "")
+    result = explain(text)
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return 0
