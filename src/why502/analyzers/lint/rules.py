@@ -65,8 +65,9 @@ def _loc_targets(cfg: NginxConfig, server: Server, loc: Location) -> list[Target
 
 
 def _unreadable_include(cfg: NginxConfig, loc: Location) -> bool:
-    """An include of this location's files could not be read: it may set what we miss."""
-    files = {s.file for s in loc.scopes}
+    """An include in this location's files (or in files they include) could not be read: it may
+    set what we miss."""
+    files = {s.file for s in loc.scopes} | {d.file for s in loc.scopes for d in s.directives}
     return any(p.message.startswith("include ") and p.file in files for p in cfg.problems)
 
 
