@@ -369,3 +369,33 @@ def test_make_directive_diff_replace_and_insert(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         make_directive_diff(text, "x", directive="proxy_read_timeout", value="1s", block_line=1,
                             existing_line=3)
+
+
+def test_diff_keeps_tab_indentation_and_fragment_model(tmp_path: Path) -> None:
+    text = "server {\n\tlisten 80;\n\tlocation / {\n\t\tproxy_pass http://127.0.0.1:8000;\n\t}\n}\n"
+    diff = make_directive_diff(text, "site.conf", directive="proxy_read_timeout", value="120s", block_line=3)
+    assert "+\t\tproxy_read_timeout 120s;\n" in diff
+    # a conf.d file (server blocks, no http) is read as if included in http {}
+    cfg = parse_nginx(write(tmp_path, "site.conf", text))
+    assert len(cfg.servers) == 1 and cfg.targets()[0].port == 8000
+    assert any("fragment" in p.message for p in cfg.problems)
+    # a server-level snippet (locations only) is read inside a pseudo server
+    snippet = parse_nginx(write(tmp_path, "snippet.conf", "location /a { proxy_pass http://127.0.0.1:1; }\n"))
+    assert snippet.targets()[0].location == "/a"
+
+
+def test_user_directive_and_default(tmp_path: Path) -> None:
+    cfg = parse_nginx(write(tmp_path, "a.conf", "user nginx web;\nevents { worker_connections 2048; }\n"))
+    assert (cfg.user, cfg.group, cfg.user_is_default, cfg.worker_connections) == ("nginx", "web", False, 2048)
+    info = directive_info("user")
+    assert info is not None and info.default == "nobody nobody"  # nginx's compiled-in default
+
+
+def test_host_facts_from_this_machine(tmp_path: Path) -> None:
+    """somaxconn and MemTotal come from the real /proc."""
+    from why502.sources.nginx import host_facts
+
+    cfg = parse_nginx(write(tmp_path, "a.conf", "events { }\n"))
+    facts = host_facts(cfg)
+    assert facts.somaxconn == int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert facts.mem_total and facts.mem_total > 64 * 1024 * 1024
