@@ -145,7 +145,7 @@ def resolve(
             continue
         if p.errno and errno not in p.errno:
             continue
-        if p.level and level not in p.level:
+        if p.level and level is not None and level not in p.level:  # unknown level: cut-off head
             continue
         if p.detail and detail not in p.detail:
             continue
@@ -165,6 +165,8 @@ def _key_patterns(source: str) -> tuple[PatternInfo, ...]:
 # ----------------------------------------------------------------------------------------------
 
 _HEAD = re.compile(NGINX_HEAD)
+_NGINX_PARTIAL = re.compile(r"(?:\[(?P<level>[a-z]+)\] )?\d+#\d+: (?:\*\d+ )?(?P<msg>.*)$")
+_NGINX_PID_TAIL = re.compile(r"\d+#\d+: (?:\*\d+ )?$")
 _NGINX_STDERR = re.compile(r"^nginx: \[(?P<level>[a-z]+)\] (?P<msg>.*)$")
 _ERRNO = re.compile(ERRNO)
 _ACTION = re.compile(ACTION)
@@ -182,8 +184,11 @@ def _key_re() -> re.Pattern[str]:
 
 @lru_cache(maxsize=1)
 def _headless_re() -> re.Pattern[str]:
-    plain, _ = nginx_keys()
-    return re.compile(r"(?:^|[\s:\]])(" + "|".join(rx_escape(k) for k in plain) + ")")
+    plain, prefixed = nginx_keys()
+    return re.compile(
+        r"(?:^|[\s:\]])(?P<m>(?:" + "|".join(rx_escape(k) for k in plain) + ")"
+        r"|[^ ]+ (?:" + "|".join(rx_escape(k) for k in prefixed) + "))"
+    )
 
 
 @lru_cache(maxsize=64)
@@ -479,8 +484,16 @@ def classify_line(text: str, year: int = 1970) -> Classified | None:
     other = _classify_other(inner, un.time)
     if other is not None:
         return other
-    # headless nginx line (cut at the start, or a prefix we do not know)
+    # nginx line cut at the start, or behind a prefix we do not know: find "pid#tid: *conn "
+    pm = _NGINX_PARTIAL.search(inner)
+    if pm:
+        got = classify_nginx_message(pm.group("msg"), un.time, pm.group("level"))
+        if got is not None:
+            return got
+    # no head left at all: find a key phrase
     hm = _headless_re().search(inner)
-    if hm and "upstream" in inner[hm.start(1):]:
-        return classify_nginx_message(inner[hm.start(1):], un.time, None)
+    if hm:
+        rest = inner[hm.start("m"):]
+        if "upstream" in rest or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")]):
+            return classify_nginx_message(rest, un.time, None)
     return None
