@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from why502.parsers.nginx_config import NginxConfig
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
 _ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
 _TIMEOUT_DIRECTIVE = {
     "proxy": "proxy_read_timeout",

@@ -632,6 +632,9 @@ class StatsAccumulator:
             self._attempts(df, part)
         five = df.filter(pl.col("status") >= 500)
         if five.height:
+            # A filtered string column still points into the whole chunk's buffers (polars
+            # string views); kept 5xx rows must own their bytes or every chunk stays in memory.
+            five = pl.DataFrame(five.to_dict(as_series=False), schema=five.schema)
             part.five = five.with_columns(
                 pl.lit(chunk.path).alias("file"),
                 (pl.col("_row").cast(pl.Int64) + chunk.first_line).alias("line"),

@@ -1,0 +1,186 @@
+"""Benchmark `why502 stats` against GoAccess, the seeds' awk one-liner and `grep -c`, in one go.
+
+All tools read the same generated log (bench/gen_access_log.py: upstream fields, incident
+bursts, retries, internal redirects), from the page cache (the file is read once first).  Each
+tool runs once; wall time and peak RSS (``os.wait4`` rusage of that child) are printed with the
+ratios.  A second why502 run on a 1/5 prefix of the log shows whether RSS is flat in file size.
+
+    python bench/stats_bench.py                    # 5,000,000 lines (about 1.3 GB), ~3 minutes
+    python bench/stats_bench.py --lines 500000     # quicker look
+
+Targets (issue "Access-log analytics"): the full analysis faster than GoAccess on its narrower
+question; within 3x of `LC_ALL=C grep -c ' 502 '`; peak RSS < 400 MB and flat in file size.
+GoAccess missing: its rows say "skipped: goaccess not installed".  GoAccess < 1.8 has no
+``-j``: that row says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+GOACCESS_FORMAT = '%h %^[%d:%t %^] "%r" %s %b "%R" "%u" "%v" %^'
+AWK_ONE_LINER = "{if($9==502) c++} END {print c+0}"
+
+
+def run(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+) -> tuple[float, float, int, str]:
+    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status, stdout)."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    return wall, usage.ru_maxrss / 1024.0, proc.returncode, text
+
+
+def warm(path: Path) -> None:
+    with open(path, "rb") as fh:
+        while fh.read(16 << 20):
+            pass
+
+
+def prefix(src: Path, dst: Path, lines: int) -> None:
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        for i, line in enumerate(fi):
+            if i >= lines:
+                break
+            fo.write(line)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=5_000_000)
+    ap.add_argument("--out", type=Path, default=HERE / "out" / "stats")
+    ap.add_argument("--reuse", action="store_true", help="reuse a log already generated in --out")
+    args = ap.parse_args()
+    out: Path = args.out
+    log = out / "access.log"
+    truth_file = out / "truth.json"
+    truth = json.loads(truth_file.read_text()) if truth_file.exists() else None
+    if not (args.reuse and truth and truth["requests"] == args.lines):
+        from gen_access_log import generate
+
+        t0 = time.perf_counter()
+        truth = generate(args.lines, out, seed=1, rate=60.0)
+        print(f"generated {args.lines:,} lines in {time.perf_counter() - t0:.0f}s -> {log}")
+    assert truth is not None
+    size = log.stat().st_size
+    small = out / "access.small.log"
+    prefix(log, small, args.lines // 5)
+    warm(log)
+    print(f"log: {log} ({size / 1e6:.0f} MB, {args.lines:,} lines); machine: {os.cpu_count()} cores")
+
+    py = sys.executable
+    why = [py, "-m", "why502", "stats", "--log-format", "why502", "--format", "json", "--no-progress"]
+    rows: list[tuple[str, float | None, float | None, str]] = []
+
+    def add(
+        name: str,
+        cmd: list[str] | None,
+        skip: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> tuple[float, float, int, str] | None:
+        if cmd is None:
+            rows.append((name, None, None, skip or "skipped"))
+            print(f"{name:58s} {skip}")
+            return None
+        res = run(cmd, env=env, cwd=cwd)
+        wall, rss, code, _ = res
+        note = "" if code == 0 else f"exit {code}"
+        rows.append((name, wall, rss, note))
+        print(f"{name:58s} {wall:8.2f}s {rss:8.0f} MB {note}")
+        return res
+
+    full = add(
+        "why502 stats (timeline+upstreams+percentiles+error-log join)",
+        [*why, "--error-log", str(out / "error.log"), str(log)],
+    )
+    add("why502 stats (same, no error log)", [*why, "--no-error-log", str(log)])
+    add(
+        f"why502 stats on a 1/5 prefix ({args.lines // 5:,} lines, RSS flatness)",
+        [*why, "--no-error-log", str(small)],
+    )
+    goaccess = shutil.which("goaccess")
+    with tempfile.TemporaryDirectory() as tmp:
+        ga = None
+        if goaccess:
+            ga = [
+                goaccess,
+                str(log),
+                f"--log-format={GOACCESS_FORMAT}",
+                "--date-format=%d/%b/%Y",
+                "--time-format=%T",
+                "--no-global-config",
+                "--no-progress",
+                "-o",
+                f"{tmp}/report.json",
+            ]
+        add("goaccess (single thread)", ga, "skipped: goaccess not installed")
+        help_text = (
+            subprocess.run([goaccess, "--help"], capture_output=True, text=True).stdout if goaccess else ""
+        )
+        if goaccess and "--jobs" in help_text:
+            add("goaccess -j 2", [*(ga or []), "-j", "2"])
+        else:
+            add(
+                "goaccess -j 2",
+                None,
+                "skipped: goaccess not installed"
+                if not goaccess
+                else "skipped: this goaccess has no -j/--jobs (added in GoAccess 1.8)",
+            )
+    awk = shutil.which("mawk") and shutil.which("awk")
+    add(
+        "awk '{if($9==502) c++} END {print c}'",
+        ["awk", AWK_ONE_LINER, str(log)] if awk else None,
+        "skipped: awk not installed",
+    )
+    env = dict(os.environ, LC_ALL="C")
+    add("LC_ALL=C grep -c ' 502 '", ["grep", "-c", " 502 ", str(log)], env=env)
+
+    # sanity: why502's counts are the truth
+    if full and full[2] == 0:
+        got = json.loads(full[3])
+        ok = got["by_status"] == truth["by_status"] and got["made_by"] == truth["made_by"]
+        print(f"why502 counts equal the generator's truth: {ok}")
+    t = {name: wall for name, wall, _, _ in rows if wall is not None}
+    r = {name: rss for name, _, rss, _ in rows if rss is not None}
+    w = t.get("why502 stats (timeline+upstreams+percentiles+error-log join)")
+    w2 = t.get("why502 stats (same, no error log)")
+    print()
+    if w and w2:
+        for name, wall in t.items():
+            if not name.startswith("why502"):
+                print(
+                    f"  {name:40s} / why502 full: {wall / w:6.2f}x   / why502 no-error-log: {wall / w2:6.2f}x"
+                )
+        g = t.get("LC_ALL=C grep -c ' 502 '")
+        if g:
+            print(f"  why502 full / grep -c: {w / g:.2f}x;  why502 no-error-log / grep -c: {w2 / g:.2f}x")
+        rs = [v for k, v in r.items() if k.startswith("why502")]
+        print(
+            f"  why502 peak RSS: {max(rs):.0f} MB (full log) vs "
+            f"{r.get(next(k for k in r if 'prefix' in k), 0):.0f} MB (1/5 prefix)"
+        )
+    print(f"  lines/s why502 full: {args.lines / w:,.0f}" if w else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
