@@ -38,6 +38,7 @@ class PoolInfo:
     max_children: int | None = None
     request_terminate_timeout: float | None = None
     memory_limit: int | None = None
+    max_execution_time: float | None = None  # pool php_(admin_)value[max_execution_time], if set
     lines: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -83,6 +84,13 @@ def pool_info(pool: FpmPool) -> PoolInfo:
         except ValueError:
             mode = None
     rtt = pool.request_terminate_timeout
+    met: float | None = None
+    for key in ("php_admin_value[max_execution_time]", "php_value[max_execution_time]"):
+        st = pool.php_values.get(key)
+        if st is not None and st.value.strip().isdigit():
+            met = float(st.value.strip()) or None
+            lines.setdefault("max_execution_time", st.line)
+            break
     return PoolInfo(
         name=pool.name, file=pool.file, line=pool.line, listen=pool.listen,
         listen_owner=pool.listen_owner or None, listen_group=pool.listen_group or None,
@@ -90,7 +98,8 @@ def pool_info(pool: FpmPool) -> PoolInfo:
         listen_acl_users=_value(pool, "listen.acl_users"),
         listen_acl_groups=_value(pool, "listen.acl_groups"),
         user=pool.user, group=pool.group, pm=pool.pm, max_children=pool.max_children,
-        request_terminate_timeout=float(rtt) if rtt else None, memory_limit=mem, lines=lines,
+        request_terminate_timeout=float(rtt) if rtt else None, memory_limit=mem,
+        max_execution_time=met, lines=lines,
     )
 
 

@@ -375,6 +375,12 @@ def check_read_timeout_vs_backend(inp: LintInput, rule: LintRule) -> list[LintFi
                     source = (f"PHP-FPM pool [{pool.name}] request_terminate_timeout "
                               f"({pool.file}:{pool.line_of('request_terminate_timeout')})")
                     break
+                if pool and pool.max_execution_time:
+                    # PHP counts CPU time here on Linux (ITIMER_PROF), so wall time may be longer
+                    backend = pool.max_execution_time
+                    source = (f"PHP-FPM pool [{pool.name}] max_execution_time "
+                              f"({pool.file}:{pool.line_of('max_execution_time')}, CPU seconds)")
+                    break
         if backend is None and inp.backend_timeout:
             backend, source = inp.backend_timeout, "the backend's own timeout (--backend-timeout)"
         if not backend:
