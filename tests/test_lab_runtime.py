@@ -31,7 +31,8 @@ def _pid_alive(pid: int) -> bool:
 def test_stack_proxies_and_stops_everything_by_pid() -> None:
     with Stack() as stack:
         app = stack.add_backend("ok", name="app")
-        stack.start_nginx(f"server {{ listen {stack.listen}; location / {{ proxy_pass http://{app.address}; }} }}")
+        stack.start_nginx(f"server {{ listen {stack.listen}; "
+                          f"location / {{ proxy_pass http://{app.address}; }} }}")
         resp = stack.request("/hello")
         assert resp.status == 200
         assert resp.body == b"ok from app\n"
@@ -74,7 +75,8 @@ def test_backends_refuse_non_loopback_addresses() -> None:
 def test_requests_are_bounded_and_concurrent() -> None:
     with Stack() as stack:
         app = stack.add_backend("slow", delay=0.3)
-        stack.start_nginx(f"server {{ listen {stack.listen}; location / {{ proxy_pass http://{app.address}; }} }}")
+        stack.start_nginx(f"server {{ listen {stack.listen}; "
+                          f"location / {{ proxy_pass http://{app.address}; }} }}")
         responses = stack.requests("/", count=4, concurrency=4)
         assert [r.status for r in responses] == [200, 200, 200, 200]
 

@@ -118,8 +118,15 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
                 time.sleep(args.delay)
                 return
             if mode == "close-early":
-                # Give up on the request as soon as the head arrived, body still streaming in.
-                conn.shutdown(socket.SHUT_RDWR)
+                # Take part of the body (nginx is busy in its writev() loop), then give up with
+                # bytes unread: close() then makes the kernel send a RST (RFC 1122 4.2.2.13).
+                got_bytes = len(rest)
+                while got_bytes < args.read_bytes:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    got_bytes += len(chunk)
+                conn.close()
                 return
             pending = read_body(conn, head, rest)
             keep = wants_keepalive(head) and mode in {"ok", "keepalive-closer", "slow"}
@@ -233,6 +240,7 @@ def main() -> None:
     p.add_argument("--header-bytes", type=int, default=16384)
     p.add_argument("--idle-timeout", type=float, default=0.5)
     p.add_argument("--backlog", type=int, default=64)
+    p.add_argument("--read-bytes", type=int, default=4 << 20, help="close-early: body bytes read first")
     p.add_argument("--fail-path", default="", help="misbehave only for paths with this prefix")
     p.add_argument("--tls", action="store_true")
     p.add_argument("--cert")
