@@ -48,6 +48,14 @@ def test_unreadable_config_is_exit_3_one_line(tmp_path: Path, capsys: pytest.Cap
     assert code == 2 and "unknown lint rule" in err
 
 
+def test_not_an_nginx_config_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    garbage = tmp_path / "passwd"
+    garbage.write_text("root:x:0:0:root:/root:/bin/bash\n\x1b[31mred\n")
+    code, out, err = run_cli([str(garbage)], capsys)
+    assert code == 3 and out == "" and err.count("\n") == 1
+    assert "not a readable nginx config" in err and "\x1b" not in err
+
+
 def test_rule_filter_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(FIXTURES / "W502-001/fire-defaults.conf")
     rule = "upstream-keepalive-without-http11"

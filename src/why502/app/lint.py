@@ -80,8 +80,12 @@ def gather(options: LintOptions) -> LintOutcome:
             raise InputError(f"{options.nginx_conf}: {err.strerror or err}") from None
     else:
         cfg = load_config(options.nginx_conf)
-    notes: list[tuple[str, str, str | None, int | None]] = [
-        (p.severity, p.message, p.file, p.line) for p in cfg.problems]
+    errors = [p for p in cfg.problems if p.severity == "error"]
+    if not cfg.main.directives and errors:
+        where = f"{errors[0].file}:{errors[0].line}" if errors[0].line else (errors[0].file or cfg.main_file)
+        msg = strip_terminal_escapes(f"{where}: not a readable nginx config: {errors[0].message}")
+        raise InputError(msg.splitlines()[0] if msg else "not a readable nginx config")
+    notes: list[Note] = [(p.severity, p.message, p.file, p.line) for p in cfg.problems]
     use_host = options.host if options.host is not None else options.nginx_conf is None
     pools: list[PoolInfo] = []
     if options.fpm_conf:

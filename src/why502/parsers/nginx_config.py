@@ -706,6 +706,8 @@ def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> 
     for entry in payload.get("config", []):
         for e in entry.get("errors", []):
             msg = str(e.get("error", "")).replace(path, display)
+            if not msg.strip():  # crossplane reports a bare end of input as an empty error
+                msg = 'unexpected end of file (a statement without ";" or a block without "}")'
             problems.append(ParseProblem("error", msg, display, e.get("line")))
         out = entry.get("parsed", [])
     return out
