@@ -233,7 +233,7 @@ def rule_page(rule: LintRule) -> str:
         "",
         rule.fix,
         "",
-        "```nginx",
+        f"```{rule.fix_lang}",
         rule.fix_example.rstrip(),
         "```",
         "",

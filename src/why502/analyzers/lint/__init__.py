@@ -43,6 +43,7 @@ class LintRule:
     fix_example: str
     references: tuple[str, ...]
     needs: tuple[str, ...] = ()
+    fix_lang: str = "nginx"  # code-fence language of fix_example (ini for PHP-FPM / sysctl files)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def load_rules() -> dict[str, LintRule]:
             title=raw["title"], what=raw["what"].strip(), why=raw["why"].strip(),
             confirm=tuple(raw["confirm"]), example=raw["example"], fix=raw["fix"].strip(),
             fix_example=raw["fix_example"], references=tuple(raw["references"]),
-            needs=tuple(raw.get("needs", [])),
+            needs=tuple(raw.get("needs", [])), fix_lang=raw.get("fix_lang", "nginx"),
         )
         if rule.code in rules:
             raise ValueError(f"duplicate lint rule code {rule.code}")
