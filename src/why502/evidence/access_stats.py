@@ -754,14 +754,25 @@ class StatsAccumulator:
                 part.rescued_by = ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len()
             same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in att_cols])
             frames.append(lists.filter(same).select(att_cols).explode(att_cols))
-        att = pl.concat(frames).with_columns(
-            pl.col("uht").cast(pl.Float64, strict=False).alias("h"),
-            pl.col("urt").cast(pl.Float64, strict=False).alias("r"),
-            pl.col("uct").cast(pl.Float64, strict=False).alias("c"),
+        # Addresses are few: group on a categorical (integer keys) and let polars run the
+        # independent group-bys of one lazy plan in parallel.
+        att = (
+            pl.concat(frames)
+            .lazy()
+            .select(
+                pl.col("ua").cast(pl.Categorical),
+                pl.col("us"),
+                pl.col("uht").cast(pl.Float64, strict=False).alias("h"),
+                pl.col("urt").cast(pl.Float64, strict=False).alias("r"),
+                pl.col("uct").cast(pl.Float64, strict=False).alias("c"),
+            )
         )
-        part.per_status = att.group_by("ua", "us").agg(
-            pl.len(), (pl.col("h").is_null() & pl.lit(self.has_uht)).sum().alias("f")
-        )
+        queries = [
+            att.group_by("ua", "us").agg(
+                pl.len(), (pl.col("h").is_null() & pl.lit(self.has_uht)).sum().alias("f")
+            )
+        ]
+        wanted: list[str] = []
         for col, attr, var in (
             ("h", "header_time", "upstream_header_time"),
             ("r", "response_time", "upstream_response_time"),
@@ -769,13 +780,19 @@ class StatsAccumulator:
         ):
             if not self.fmt.has(var):
                 continue
-            valid = att.filter(pl.col(col).is_not_null())
-            if valid.height == 0:
-                continue
-            part.hists[attr] = (
-                valid.group_by("ua", _bucket_expr(col).alias("b")).len(),
-                valid.group_by("ua").agg(pl.col(col).max()),
+            wanted.append(attr)
+            queries.append(
+                att.select("ua", col)
+                .drop_nulls(col)
+                .group_by("ua", _bucket_expr(col).alias("b"))
+                .agg(pl.len(), pl.col(col).max().alias("m"))
             )
+        results = pl.collect_all(queries)
+        part.per_status = results[0].with_columns(pl.col("ua").cast(pl.String))
+        for attr, res in zip(wanted, results[1:]):
+            if res.height:
+                res = res.with_columns(pl.col("ua").cast(pl.String))
+                part.hists[attr] = (res.select("ua", "b", "len"), res.group_by("ua").agg(pl.col("m").max()))
 
     def finish(
         self,
