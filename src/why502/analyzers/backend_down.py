@@ -11,6 +11,7 @@ socket path (wrong target), or a unit that keeps restarting (crash loop).
 from __future__ import annotations
 
 import os.path
+from dataclasses import replace
 
 from why502.analyzers.base import (
     Candidate,
@@ -54,6 +55,15 @@ def analyze(ev: Evidence) -> list[Candidate]:
             out.append(loop)
             continue
         out.append(_not_running(ev, peer, target, groups))
+    # Down right now, before any request failed (or outside the logs read): the live probe says so.
+    seen = {g.peer for g in groups_of(ev, *CONNECT_SYMPTOMS)}
+    for key, probe in (ev.probes or {}).items():
+        if key in seen or probe.ok or probe.connect not in CONNECT_SYMPTOMS:
+            continue
+        target = ev.target(key)
+        cand = _wrong_target(ev, key, target, []) or _not_running(ev, key, target, [])
+        cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.6))
+        out.append(cand)
     return out
 
 
@@ -245,6 +255,8 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
     fix = Fix(summary=f"start the backend that should serve {peer} and make it start on boot",
               commands=[f"systemctl status {unit_name}", f"systemctl start {unit_name}",
                         f"systemctl enable {unit_name}"])
+    if not groups:
+        how += " No request has failed in the logs read yet: found by the live probe."
     return Candidate(
         finding=make_finding(
             "backend-not-running", confidence=confidence, groups=groups,

@@ -71,10 +71,9 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     timeout = seconds(setting.value) if setting else 60.0
     items = [i for g in groups for i in group_items(g)]
     if target:
-        where = "nginx default" if (setting is None or setting.is_default) else \
-            f"{setting.file}:{setting.line}"
-        items.append(EvidenceItem(kind="config", summary=f"{name} {setting.value if setting else '60s'} "
-                                  f"({where})", source=setting.file if setting else target.file,
+        where = " (nginx default)" if (setting is None or setting.is_default) else ""
+        items.append(EvidenceItem(kind="config", summary=f"{name} {setting.value if setting else '60s'}"
+                                  f"{where}", source=setting.file if setting else target.file,
                                   line=setting.line if setting else target.line))
     timing = _timing(ev, peer, target)
     conf = 0.7

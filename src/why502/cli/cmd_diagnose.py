@@ -110,9 +110,11 @@ def _render(report: object, fmt: str, verbose: bool, to_file: bool) -> str:
 
     if to_file:
         buf = io.StringIO()
-        render_terminal(report, Console(file=buf, no_color=True, width=110, highlight=False),
+        render_terminal(report, Console(file=buf, no_color=True, width=160, highlight=False),
                         verbose=verbose)
         return buf.getvalue()
-    console = Console(highlight=False, soft_wrap=False)
+    # piped / redirected: long lines stay whole (grep-able); a terminal wraps at its width
+    console = Console(highlight=False, soft_wrap=False,
+                      width=None if sys.stdout.isatty() else 160)
     render_terminal(report, console, verbose=verbose)
     return ""

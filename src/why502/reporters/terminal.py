@@ -61,12 +61,17 @@ def _healthy_detail(report: Report) -> str:
     logs = len(inp.get("error_logs", [])) + len(inp.get("access_logs", []))
     parts.append(f"{logs} log file{'s' if logs != 1 else ''} read")
     targets = inp.get("targets", [])
-    parts.append(f"{len(targets)} target{'s' if len(targets) != 1 else ''} in the config")
+    if targets:
+        parts.append(f"{len(targets)} target{'s' if len(targets) != 1 else ''} in the config")
+    elif inp.get("nginx_conf"):
+        parts.append("the config proxies to nothing (no proxy_pass/fastcgi_pass)")
     if inp.get("offline"):
         parts.append("offline: no live checks")
     else:
-        probes = sum(len(u.probes) for u in report.upstreams)
-        parts.append(f"{probes} probed")
+        probes = [p for u in report.upstreams for p in u.probes]
+        if probes:
+            ok = sum(1 for p in probes if p.get("ok"))
+            parts.append(f"{ok} of {len(probes)} probed target{'s' if len(probes) != 1 else ''} answer")
     if inp.get("since"):
         parts.append(f"since {inp['since']}")
     return "   " + ", ".join(parts)
