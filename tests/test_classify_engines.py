@@ -165,9 +165,9 @@ def test_non_utf8_and_control_bytes() -> None:
 
 
 def test_very_long_line() -> None:
-    line = ('2024/05/01 12:00:01 [error] 7#7: *9 upstream timed out (110: Connection timed out) while reading '
-            'response header from upstream, client: 1.2.3.4, server: x, request: "GET /' + "a" * 200_000
-            + ' HTTP/1.1", upstream: "http://10.0.0.1:80/"')
+    line = ('2024/05/01 12:00:01 [error] 7#7: *9 upstream timed out (110: Connection timed out) while '
+            'reading response header from upstream, client: 1.2.3.4, server: x, request: "GET /'
+            + "a" * 200_000 + ' HTTP/1.1", upstream: "http://10.0.0.1:80/"')
     c = classify_line(line)
     assert c is not None and (c.symptom, c.status, c.upstream) == ("read-timeout", 504, "http://10.0.0.1:80/")
     assert_engines_agree([line])

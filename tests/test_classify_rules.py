@@ -1,3 +1,4 @@
+# ruff: noqa: E501 -- tables of verbatim log lines read better unwrapped
 """Table-driven tests of the classify rules (catalog/data/patterns.toml) on real lines.
 
 Real lines come from tests/fixtures/recorded/ (the lab's recordings of a real nginx 1.22 and

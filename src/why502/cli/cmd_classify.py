@@ -48,13 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from why502.app.classify import JSONL_COLUMNS, ClassifySummary, classify_paths
+    from why502.sources.logfiles import LineBatch
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     summary = ClassifySummary()
     progress = _Progress(enabled=not args.no_progress)
-    frames = classify_paths(args.files, since=args.since, rotated=args.rotated,
-                            on_batch=lambda b: (summary.add_batch(b), progress.update(b)))
+    def on_batch(batch: LineBatch) -> None:
+        summary.add_batch(batch)
+        progress.update(batch)
+
+    frames = classify_paths(args.files, since=args.since, rotated=args.rotated, on_batch=on_batch)
     try:
         for df in frames:
             summary.add(df)
@@ -159,7 +163,7 @@ def _explain_top(console: Any, summary: ClassifySummary) -> None:
         from why502.catalog import load_catalog
 
         catalog: Any = load_catalog()
-    except Exception:  # noqa: BLE001 - the catalog is optional for this view
+    except Exception:
         catalog = None
     top = [s for s, _ in summary.ranked() if not is_event(s)][:3]
     if not top:

@@ -56,8 +56,12 @@ def nginx_keys() -> tuple[tuple[str, ...], tuple[str, ...]]:
     for p in load_patterns():
         if p.source == "nginx":
             (prefixed if p.prefix else plain).update(p.key)
-    order = lambda keys: tuple(sorted(keys, key=lambda k: (-len(k), k)))  # noqa: E731
-    return order(plain), order(prefixed)
+    return _longest_first(plain), _longest_first(prefixed)
+
+
+def _longest_first(keys: set[str]) -> tuple[str, ...]:
+    # leftmost-first alternation: a longer key must be tried before a key that is its prefix
+    return tuple(sorted(keys, key=lambda k: (-len(k), k)))
 
 
 @lru_cache(maxsize=1)
@@ -262,7 +266,8 @@ _GUNICORN = re.compile(
     r"\[(?P<level>[A-Z]+)\] (?P<msg>.*)$"
 )
 _PM2 = re.compile(
-    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?): PM2 (?:log|error): (?P<msg>.*)$"
+    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?): "
+    r"PM2 (?:log|error): (?P<msg>.*)$"
 )
 _UWSGI = re.compile(
     r"^(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d \d{4}) - (?P<msg>.*)$"
