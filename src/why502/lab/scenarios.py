@@ -48,6 +48,8 @@ class ScenarioRun:
     access_log: Path | None = None
     fpm_conf: Path | None = None
     fpm_log: Path | None = None
+    # called once at the height of an incident (the demo builder records listeners and probes)
+    snapshot_hook: Callable[[Stack], None] | None = None
 
     def record(self, label: str, responses: list[Response]) -> None:
         for resp in responses:
@@ -82,10 +84,10 @@ class Scenario:
         if "ipv6" in self.needs and not ipv6_loopback_available():
             raise LabSkip(f"{self.name} needs IPv6 on the loopback interface (::1)")
 
-    def run(self, stack: Stack) -> ScenarioRun:
+    def run(self, stack: Stack, snapshot_hook: Callable[[Stack], None] | None = None) -> ScenarioRun:
         """Configure, provoke, and return where the evidence is."""
         self.check_requirements()
-        result = ScenarioRun()
+        result = ScenarioRun(snapshot_hook=snapshot_hook)
         self.func(stack, result)
         time.sleep(0.3)  # nginx writes the access-log line after the response went out
         paths = stack.p
@@ -593,6 +595,48 @@ def _client_abort(stack: Stack, run: ScenarioRun) -> None:
     time.sleep(1.5)
 
 
+PHP_DEMO_SCRIPTS = {
+    **PHP_SCRIPTS,
+    "export.php": "<?php\n// builds a CSV export synchronously: seconds of work per request\n"
+                  "usleep((int)($_GET['ms'] ?? 3500) * 1000);\nheader('Content-Type: text/csv');\n"
+                  "echo \"id,total\\n1,42\\n\";\n",
+}
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def _demo_fpm_exhausted(stack: Stack, run: ScenarioRun) -> None:
+    """The demo incident: a slow export endpoint eats every PHP-FPM worker of the pool."""
+    import threading
+
+    pool = stack.add_php_fpm({
+        "pm": "dynamic", "pm.max_children": "4", "pm.start_servers": "2",
+        "pm.min_spare_servers": "1", "pm.max_spare_servers": "3", "listen.backlog": "4",
+        "request_slowlog_timeout": "1s", "slowlog": str(stack.p.root / "logs" / "php-fpm-slow.log"),
+    }, scripts=PHP_DEMO_SCRIPTS)
+    stack.start_nginx(server(stack, php_location(stack, pool.fastcgi_pass, "fastcgi_read_timeout 3s;")
+                             + "location / {\n    try_files $uri /index.php?$query_string;\n}\n"))
+    ua = {"User-Agent": BROWSER}
+    run.steps.append("normal traffic: pages answered by PHP-FPM in milliseconds")
+    for page in range(1, 9):
+        run.record("GET /index.php", [stack.request(f"/index.php?page={page}", headers=ua)])
+    run.steps.append("a customer's script starts 12 CSV exports at once (/export.php, 3.5 s each); "
+                     "the pool has pm.max_children = 4 and listen.backlog = 4")
+    exports: list[Response] = []
+    burst = threading.Thread(target=lambda: exports.extend(
+        stack.requests("/export.php?ms=3500", count=12, concurrency=12, headers=ua)))
+    burst.start()
+    time.sleep(0.5)
+    run.steps.append("meanwhile ordinary visitors get 502s (backlog full) and 504s (queued too long)")
+    run.record("GET /index.php", stack.requests("/index.php?page=home", count=6, concurrency=3, headers=ua))
+    if run.snapshot_hook is not None:
+        run.snapshot_hook(stack)
+    burst.join(timeout=20)
+    run.record("GET /export.php", exports)
+    stack.wait_for_log(stack.p.fpm_log, "max_children", timeout=2)
+    run.steps.append("after the burst the pool recovers")
+    run.record("GET /index.php", stack.requests("/index.php?page=after", count=3, headers=ua))
+
+
 def _S(name: str, cause: str | None, title: str, description: str, symptoms: tuple[str, ...],
        expect: tuple[tuple[str, str], ...], func: Callable[[Stack, ScenarioRun], None],
        needs: tuple[str, ...] = (), lab: bool = True) -> Scenario:
@@ -775,6 +819,17 @@ _ALL = [
        ("premature-close", "worker-crashed"),
        (("fpm", r"exited on signal 9 \(SIGKILL\)"),),
        _php_child_killed, needs=("php-fpm",), lab=False),
+    _S("demo-fpm-exhausted", "workers-exhausted", "Slow exports exhaust the PHP-FPM pool",
+       "Normal traffic, then 12 concurrent 3.5 s CSV exports against a pool of 4 workers with a "
+       "listen backlog of 4: backlog-full 502s, 504 read timeouts, pm.max_children and slowlog "
+       "warnings; the pool recovers afterwards (the bundled `why502 diagnose --demo` incident).",
+       ("backlog-full", "read-timeout", "fpm-max-children", "slow-request"),
+       (("error", r"\(11: Resource temporarily unavailable\) while connecting to upstream"),
+        ("error", r"upstream timed out \(110: Connection timed out\) while reading response header"),
+        ("fpm", r"server reached (pm\.)?max_children setting \(4\)"),
+        ("fpm", r"executing too slow"),
+        ("access", r'" 502 '), ("access", r'" 504 '), ("access", r'" 200 ')),
+       _demo_fpm_exhausted, needs=("php-fpm",), lab=False),
     _S("client-abort", None, "Clients give up first (499, not a backend failure)",
        "Near-miss: the client closes before the backend answers; nginx logs 499 at info level.",
        (),
