@@ -411,9 +411,12 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
             acc.add(chunk)
     if acc.lines and acc.requests + acc.filtered == 0:
         sample = acc.samples[0]["text"] if acc.samples else ""
+        hint = "give --log-format or --nginx-conf"
+        if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
+            hint = "the lines start like this format but go on after it: give the full log_format"
         raise InputError(
             f"none of the {acc.lines} lines matches the log format ({fmt_source}): "
-            f"{fmt.format!r}; first line: {sample[:200]!r} -- give --log-format or --nginx-conf"
+            f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}"
         )
     errors = None
     error_paths: list[str] = []

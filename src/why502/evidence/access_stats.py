@@ -61,6 +61,7 @@ _SHORT = {
     "upstream_header_time": "uht",
     "upstream_response_time": "urt",
 }
+_LONG = {v: k for k, v in _SHORT.items()}
 _VALIDATE = ("status", "time_local", "time_iso8601", "msec")
 _MONTHS = {
     m: i + 1
@@ -732,6 +733,9 @@ class StatsAccumulator:
         single = up.filter(~multi)
         many = up.filter(multi)
         att_cols = ["ua", "us", "uct", "uht", "urt"]
+        # only the fields the format has are lists; the others stay null after the explode
+        present = [c for c in att_cols if self.fmt.has(_LONG[c])]
+        missing = [pl.lit(None, dtype=pl.String).alias(c) for c in att_cols if c not in present]
         frames = [single.select(att_cols)]
         if many.height:
             part.redirected = many.filter(pl.col("ua").str.contains(" : ", literal=True)).height
@@ -739,21 +743,23 @@ class StatsAccumulator:
             lists = many.with_columns(
                 [
                     pl.col(c).fill_null("").str.replace_all(" : ", ", ", literal=True).str.split(", ")
-                    for c in att_cols
+                    for c in present
                 ]
             )
-            # rescued: the final status is not a 5xx but an earlier attempt got one
-            resc = lists.filter(
-                (pl.col("status") < 500)
-                & pl.col("us").list.eval(pl.element().str.starts_with("5")).list.any()
-            )
-            part.rescued = resc.height
-            if resc.height:
-                lens = resc.select(pl.col("ua").list.len() == pl.col("us").list.len()).to_series()
-                ex = resc.filter(lens).explode(["ua", "us"])
-                part.rescued_by = ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len()
-            same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in att_cols])
-            frames.append(lists.filter(same).select(att_cols).explode(att_cols))
+            if "us" in present:
+                # rescued: the final status is not a 5xx but an earlier attempt got one
+                resc = lists.filter(
+                    (pl.col("status") < 500)
+                    & pl.col("us").list.eval(pl.element().str.starts_with("5")).list.any()
+                )
+                part.rescued = resc.height
+                if resc.height:
+                    lens = resc.select(pl.col("ua").list.len() == pl.col("us").list.len()).to_series()
+                    ex = resc.filter(lens).explode(["ua", "us"])
+                    part.rescued_by = ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len()
+            same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in present])
+            exploded = lists.filter(same).select(present).explode(present)
+            frames.append(exploded.with_columns(missing).select(att_cols) if missing else exploded)
         # Addresses are few: group on a categorical (integer keys) and let polars run the
         # independent group-bys of one lazy plan in parallel.
         att = (
