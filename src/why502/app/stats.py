@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 from why502.errors import InputError, UsageError
 from why502.evidence.access_stats import AccessStats, ByteChunk, LocationRule, Partial, StatsAccumulator
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
+from why502.textutil import strip_terminal_escapes
 
 if TYPE_CHECKING:
     import polars as pl
@@ -410,7 +411,7 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
         for chunk in chunks:
             acc.add(chunk)
     if acc.lines and acc.requests + acc.filtered == 0:
-        sample = acc.samples[0]["text"] if acc.samples else ""
+        sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
         hint = "give --log-format or --nginx-conf"
         if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
             hint = "the lines start like this format but go on after it: give the full log_format"
