@@ -365,3 +365,35 @@ def test_fpm_with_every_worker_busy_does_not_answer() -> None:
     assert busy.symptom == "workers-exhausted"
     assert answers and b"done" in answers[0]  # the slow request itself completed
     assert idle.ok  # and once the worker is free, the pool answers again
+
+
+def test_http_over_unix_socket(open_dir: str) -> None:
+    """``proxy_pass http://unix:/path:`` — a real Python HTTP server bound to a unix socket."""
+    import http.server
+    import socketserver
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class UnixHTTPServer(socketserver.UnixStreamServer):
+        def get_request(self):  # type: ignore[no-untyped-def]
+            conn, _ = super().get_request()
+            return conn, ("local", 0)  # BaseHTTPRequestHandler wants a (host, port) peer
+
+    path = os.path.join(open_dir, "http.sock")
+    server = UnixHTTPServer(path, Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        r = probe(ProbeTarget("proxy", "http", None, None, path))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.ok and r.protocol is not None and r.protocol.status == 204
+    assert r.target.label == f"http://unix:{path}"

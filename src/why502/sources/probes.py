@@ -298,6 +298,18 @@ def connect_tcp(address: str, port: int, timeout: float) -> tuple[socket.socket 
     return sock, ConnectAttempt(label, True, elapsed_ms=_ms(start))
 
 
+def _enough(data: bytes) -> bool:
+    """Enough bytes to name the protocol: a line, a TLS record header, a FastCGI record header,
+    or an HTTP/2 SETTINGS/GOAWAY frame header (servers then wait for us, so don't wait for more)."""
+    if b"\n" in data:
+        return True
+    if len(data) >= 5 and data[0] in (0x15, 0x16) and data[1] == 0x03:
+        return len(data) >= 7 or data[0] == 0x16
+    if len(data) >= 8 and data[0] == 0x01:
+        return True
+    return len(data) >= 9 and data[3] in (0x04, 0x07)
+
+
 def _read_some(sock: socket.socket | ssl.SSLSocket, limit: int = 4096) -> tuple[bytes, str | None]:
     """Read until a line ends, the peer closes, ``limit`` bytes or the socket's timeout."""
     data = b""
@@ -307,7 +319,7 @@ def _read_some(sock: socket.socket | ssl.SSLSocket, limit: int = 4096) -> tuple[
             if not chunk:
                 return data, "closed"
             data += chunk
-            if b"\n" in data or (data[:1] in (b"\x15", b"\x16", b"\x01") and len(data) >= 8):
+            if _enough(data):
                 return data, None
     except TimeoutError:
         return data, "timeout"
