@@ -397,3 +397,8 @@ def test_http_over_unix_socket(open_dir: str) -> None:
         server.server_close()
     assert r.ok and r.protocol is not None and r.protocol.status == 204
     assert r.target.label == f"http://unix:{path}"
+
+
+def test_hostile_status_line_is_made_inert() -> None:
+    answer, text = classify_answer(b"HTTP/1.1 200 \x1b]0;pwned\x07OK\x1b[31m\r\n")
+    assert answer == "http" and "\x1b" not in text and "\x07" not in text and text.startswith("HTTP/1.1 200")

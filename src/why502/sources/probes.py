@@ -37,6 +37,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from why502.textutil import strip_terminal_escapes
+
 DEFAULT_PORTS = {"http": 80, "https": 443, "grpc": 80, "grpcs": 443}
 
 # errno -> causes.md symptom ID, for the connect() step.
@@ -345,7 +347,10 @@ def classify_answer(data: bytes) -> tuple[str, str]:
     if not data:
         return "empty", "closed the connection without answering"
     if data.startswith(b"HTTP/"):
-        return "http", data.split(b"\r\n", 1)[0].decode("latin-1")
+        # the status line is the backend's text: make it inert before it reaches a terminal
+        return "http", strip_terminal_escapes(data.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("latin-1"))[
+            :200
+        ]
     if len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03:
         kind = "alert" if data[0] == 0x15 else "handshake"
         extra = ""
