@@ -190,7 +190,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
             )
         )
         if el.get("by_symptom"):
-            t = Table(title="Symptoms of the 5xx (from the error log)", title_justify="left")
+            t = Table(title="Symptoms of the 5xx (from the error log)", title_justify="left", min_width=44)
             t.add_column("symptom")
             t.add_column("requests", justify="right")
             for sym, n in el["by_symptom"].items():
