@@ -83,3 +83,22 @@ def test_hostile_request_lines_are_inert_in_text_output(
     out = capsys.readouterr().out
     assert "\x1b]0" not in out and "\x07" not in out
     assert "[bold red]x[/]" in out  # shown literally, not interpreted as markup
+
+
+def test_stdin_plain_and_gzip_with_format_guessed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+    import io
+
+    raw = (RECORDED / "backend-down-tcp" / "access.log").read_bytes()
+    for data in (raw, gzip.compress(raw)):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+        assert main(["stats", "-", "--format", "json"]) == 0
+        d = json.loads(capsys.readouterr().out)
+        assert d["requests"] == 3 and d["by_status"] == {"502": 3}
+        assert (
+            d["format_name"] == "upstream_kv"
+            if data is raw
+            else d["format_name"] in ("upstream_kv", "combined")
+        )

@@ -21,12 +21,13 @@ import gzip
 import os
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from why502.errors import InputError, UsageError
 from why502.evidence.access_stats import AccessStats, ByteChunk, LocationRule, Partial, StatsAccumulator
@@ -98,9 +99,47 @@ def _age(p: str) -> int:
     return 10**9 - n if len(m.group("n")) >= 8 else n
 
 
+class _Stdin:
+    """stdin with its first bytes peeked (to guess the format, to spot gzip) and replayed."""
+
+    def __init__(self) -> None:
+        self.stream: IO[bytes] = sys.stdin.buffer
+        self.head = b""
+        self.peeked = False
+
+    def peek(self, n: int) -> bytes:
+        if not self.peeked:
+            self.head = self.stream.read(n)
+            self.peeked = True
+        return self.head
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            out, self.head = self.head[:n] if n >= 0 else self.head, self.head[n:] if n >= 0 else b""
+            return out
+        self.peeked = True
+        return self.stream.read(n)
+
+    def close(self) -> None:
+        """stdin stays open."""
+
+
+_stdin: _Stdin | None = None
+
+
+def _stdin_source() -> _Stdin:
+    global _stdin
+    if _stdin is None or _stdin.stream is not sys.stdin.buffer:
+        _stdin = _Stdin()
+    return _stdin
+
+
 def _open(path: str) -> IO[bytes]:
     if path == "-":
-        return sys.stdin.buffer
+        src = _stdin_source()
+        if src.peek(256 << 10)[:2] == b"\x1f\x8b":
+            return cast("IO[bytes]", gzip.GzipFile(fileobj=cast("IO[bytes]", src), mode="rb"))
+        return cast("IO[bytes]", src)
     try:
         fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
     except FileNotFoundError:
@@ -155,8 +194,7 @@ def iter_byte_chunks(
             if carry:
                 yield ByteChunk(path, line, carry + b"\n")
         finally:
-            if fh is not sys.stdin.buffer:
-                fh.close()
+            fh.close()
         done += _size(path)
         if progress is not None:
             progress(done, total)
@@ -171,12 +209,18 @@ def _size(path: str) -> int:
 
 def _head_lines(path: str, n: int = 200) -> list[str]:
     if path == "-":
-        return []
-    fh = _open(path)
-    try:
-        data = fh.read(256 << 10)
-    finally:
-        fh.close()
+        data = _stdin_source().peek(256 << 10)
+        if data[:2] == b"\x1f\x8b":
+            try:
+                data = zlib.decompressobj(31).decompress(data, 1 << 20)
+            except zlib.error:
+                return []
+    else:
+        fh = _open(path)
+        try:
+            data = fh.read(256 << 10)
+        finally:
+            fh.close()
     return [ln.decode("utf-8", "replace").rstrip("\r") for ln in data.split(b"\n")[:n] if ln.strip()]
 
 
@@ -389,6 +433,8 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
         paths = [a.path for a in cfg.access_logs if not a.is_off and os.path.isfile(a.path)]
         if not paths:
             raise InputError("no access log given and none of the config's access_log files is readable")
+    if not paths and not sys.stdin.isatty():
+        paths = ["-"]
     if not paths:
         raise UsageError("give an access log file (or - for stdin), or --nginx-conf to find it")
     for p in paths:
