@@ -402,3 +402,42 @@ def test_http_over_unix_socket(open_dir: str) -> None:
 def test_hostile_status_line_is_made_inert() -> None:
     answer, text = classify_answer(b"HTTP/1.1 200 \x1b]0;pwned\x07OK\x1b[31m\r\n")
     assert answer == "http" and "\x1b" not in text and "\x07" not in text and text.startswith("HTTP/1.1 200")
+
+
+def test_https_over_unix_socket(open_dir: str, stack: object) -> None:
+    """``proxy_pass https://unix:/path:`` — TLS on a unix socket (Python ssl server, lab cert)."""
+    import ssl
+    import threading
+
+    cert, key = stack.tls_cert()  # type: ignore[attr-defined]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    path = os.path.join(open_dir, "tls.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(8)
+    srv.settimeout(5)
+
+    def serve() -> None:
+        for _ in range(3):  # no-SNI (+ GET), SNI, verify: one connection each
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(2)
+                    if tls.recv(4096):
+                        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except (OSError, ssl.SSLError):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        r = probe(ProbeTarget("proxy", "https", None, None, path))
+    finally:
+        thread.join(10)
+        srv.close()
+    assert r.ok, r.detail
+    assert r.tls[0].ok and r.protocol is not None and r.protocol.status == 200

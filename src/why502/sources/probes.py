@@ -672,6 +672,7 @@ def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0) -> ProbeResult
     if t.unix_path:
         sock, attempt = connect_unix(t.unix_path, timeout)
         attempts.append(attempt)
+        connected_family, connected_sockaddr = socket.AF_UNIX, t.unix_path
     else:
         port = t.effective_port
         if not t.host or port is None:
