@@ -134,6 +134,7 @@ def test_debian_shipped_config() -> None:
     www_conf = f"/etc/php/{version}/fpm/pool.d/www.conf"
     assert cfg.files[:2] == [DEBIAN_CONF, www_conf]
     assert cfg.error_log == f"/var/log/php{version}-fpm.log"
+    assert cfg.pid_file == f"/run/php/php{version}-fpm.pid"
     www = next(p for p in cfg.pools if p.name == "www")
     assert www.listen == f"/run/php/php{version}-fpm.sock"
     assert (www.listen_owner, www.listen_group, www.user, www.group) == ("www-data",) * 4
@@ -247,6 +248,11 @@ def test_real_fpm_agrees_on_pool_include_and_prefix(tmp_path: Path) -> None:
             assert os.path.exists(pool.listen or ""), f"php-fpm did not create {pool.listen}"
         assert os.path.exists(cfg.error_log or "")
         assert fpm_log_paths(None, cfg)[0] == cfg.error_log
+        assert cfg.pid_file == f"{run}/fpm.pid"
+        deadline = time.monotonic() + 5
+        while cfg.master_pid() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cfg.master_pid() == proc.pid
         deadline = time.monotonic() + 5
         while "ready to handle connections" not in Path(cfg.error_log or "").read_text():
             assert time.monotonic() < deadline

@@ -52,7 +52,18 @@ class FpmConfig:
     model: FpmConfigModel = field(default_factory=FpmConfigModel)
     files: list[str] = field(default_factory=list)
     error_log: str | None = None  # resolved global error_log ("syslog" when logging to syslog)
+    pid_file: str | None = None  # resolved global ``pid`` (the master's PID file), when set
     diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def master_pid(self) -> int | None:
+        """The running master's PID from ``pid_file`` when it names a live process."""
+        if not self.pid_file:
+            return None
+        try:
+            pid = int(Path(self.pid_file).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if os.path.exists(f"/proc/{pid}") else None
 
 
 def _read(path: str, diags: list[Diagnostic]) -> str | None:
@@ -149,6 +160,9 @@ def load_fpm_config(fpm_conf: str | None = None, prefix: str | None = None) -> F
             result.diagnostics.append(Diagnostic("warning", f"{file}:{line}: {message}", file))
         if error_log and result.error_log is None:
             result.error_log = error_log
+        raw_pid = model.global_settings.get("pid")
+        if raw_pid is not None and result.pid_file is None:
+            result.pid_file = resolve_fpm_path(raw_pid.value, prefix, PHP_LOCALSTATEDIR)
         result.model.global_settings.update(model.global_settings)
         result.model.errors.extend(model.errors)
         all_pools.extend(model.pools)
