@@ -90,7 +90,7 @@ def test_json_output_validates_against_the_shipped_schema(name: str) -> None:
     doc = json.loads(res.stdout)
     jsonschema.validate(doc, load_schema())
     assert doc["healthy"] == (res.returncode == 0)
-    assert list(doc)[0] == "schema_version"
+    assert next(iter(doc)) == "schema_version"
     confs = [f["confidence"] for f in doc["findings"]]
     assert confs == sorted(confs, reverse=True)
     assert Report.from_dict(doc).to_dict() == doc

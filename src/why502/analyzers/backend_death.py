@@ -169,8 +169,12 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
                if not timeouts else "the backend's own timeout killed the worker: make the request "
                "faster or raise the app server's timeout (gunicorn --timeout, uwsgi harakiri, "
                "request_terminate_timeout)")
-    fix = Fix(summary=summary, commands=["journalctl -u <backend unit> --since -1h",
-                                        "grep -i -E 'signal|segfault|timeout|exited' <backend log>"])
+    commands = ["journalctl -u <backend unit> --since -1h",
+                "grep -i -E 'signal|segfault|timeout|exited' <backend log>"]
+    if down:
+        summary += "; it is still down: start it again (and let systemd restart it: Restart=on-failure)"
+        commands.append("systemctl start <backend unit>")
+    fix = Fix(summary=summary, commands=commands)
     return Candidate(
         finding=make_finding(
             "backend-crashed", confidence=conf, groups=groups + down,

@@ -54,7 +54,11 @@ def analyze(ev: Evidence) -> list[Candidate]:
         if loop:
             out.append(loop)
             continue
-        out.append(_not_running(ev, peer, target, groups))
+        cand = _not_running(ev, peer, target, groups)
+        if _died_first(ev, peer, groups):
+            # it dropped a request before refusing: a death (backend_death) explains the refusals
+            cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.6))
+        out.append(cand)
     # Down right now, before any request failed (or outside the logs read): the live probe says so.
     seen = {g.peer for g in groups_of(ev, *CONNECT_SYMPTOMS)}
     for key, probe in (ev.probes or {}).items():
@@ -65,6 +69,13 @@ def analyze(ev: Evidence) -> list[Candidate]:
         cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.6))
         out.append(cand)
     return out
+
+
+def _died_first(ev: Evidence, peer: str, groups: list[SymptomGroup]) -> bool:
+    refused = min((g.first for g in groups if g.first), default=None)
+    died = min((g.first for g in ev.symptoms if g.peer == peer and g.first
+                and g.symptom in ("premature-close", "connection-reset", "broken-pipe")), default=None)
+    return refused is not None and died is not None and died <= refused
 
 
 def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tuple[str, str, str]]:

@@ -283,6 +283,11 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
             continue
         try:
             files = [str(p) for p in expand_inputs([path])]
+        except InputError as err:
+            if explicit:
+                raise
+            diags.append(Diagnostic("warning", str(err), path))
+            continue
         except OSError as err:
             if explicit:
                 raise InputError(f"cannot read {path}: {err.strerror or err}") from None
@@ -312,6 +317,10 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 if explicit:
                     raise InputError(f"cannot read {f}: {err.strerror or err}") from None
                 diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
+            except InputError as err:
+                if explicit:
+                    raise
+                diags.append(Diagnostic("warning", str(err), f))
     return done
 
 
@@ -427,6 +436,7 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
         results = probe_all(list(seen.values()), timeout=options.probe_timeout) if seen else []
         out["probes"] = {k: probe_fact(k, r) for k, r in zip(seen, results)}
         out["probe_dicts"] = {k: r.to_dict() for k, r in zip(seen, results)}
+        _tls_second_look(seen, results, out, options.probe_timeout)
     except ImportError as err:
         diags.append(Diagnostic("warning", f"probes unavailable: {err}"))
     # sockets and nginx's worker identity
@@ -492,6 +502,28 @@ def _unit_from_memcg(memcg: str | None) -> str | None:
     if memcg and memcg.endswith(".service"):
         return memcg.rsplit("/", 1)[-1]
     return None
+
+
+def _tls_second_look(seen: dict[str, Any], results: list[Any], out: dict[str, Any],
+                     timeout: float) -> None:
+    """An http:// target that resets a plain request may be a TLS port: ask it in TLS too.
+
+    Still the same target of the config (nothing else is probed); a TLS server drops a plaintext
+    request, which looks like a crash in nginx's log (``recv() failed (104: ...)``).
+    """
+    from why502.sources.probes import ProbeTarget, probe
+
+    for (key, t), res in zip(seen.items(), results):
+        answer = getattr(getattr(res, "protocol", None), "answer", None)
+        if t.kind != "proxy" or t.scheme != "http" or answer not in ("reset", "empty"):
+            continue
+        again = probe(ProbeTarget(kind="proxy", scheme="https", host=t.host, port=t.port,
+                                  unix_path=t.unix_path), timeout=timeout)
+        if any(getattr(x, "ok", False) for x in again.tls):
+            fact = out["probes"][key]
+            out["probes"][key] = replace(fact, protocol="tls",
+                                         detail=f"{fact.detail}; it completes a TLS handshake: "
+                                                "the port speaks TLS")
 
 
 def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic],

@@ -40,6 +40,13 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
 def _headline(report: Report) -> Text:
     t = Text()
     if report.healthy:
+        unread = [d for d in report.diagnostics if d.severity != "info"
+                  and ("cannot read" in d.message or "permission denied" in d.message.lower())]
+        if unread:
+            t.append("✔ no root cause found ", style="bold yellow")
+            t.append(f"in what could be read; {len(unread)} input"
+                     f"{'s' if len(unread) != 1 else ''} unreadable (run as root to read them).")
+            return t
         t.append("✔ healthy: ", style="bold green")
         t.append("no root cause of 502/503/504 found.")
         return t

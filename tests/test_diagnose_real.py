@@ -1,0 +1,122 @@
+"""End to end: a real nginx (lab runtime) fails for real, `why502 diagnose` runs live on it.
+
+Live means everything the host offers: the listener table of /proc, probes of every target of the
+config, socket permissions, PHP-FPM config.  Each lab scenario's cause must come out first, and
+for config fixes the diff is applied with `patch` and nginx reloaded: the failing request must
+then succeed (the fix really fixes).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from why502.lab.runtime import LabSkip, Stack, find_nginx
+from why502.lab.scenarios import RECORDINGS, SCENARIOS, ScenarioRun
+
+pytestmark = [pytest.mark.real,
+              pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")]
+
+CASES = sorted(name for name, s in SCENARIOS.items() if s.cause)
+EXTRA = [name for name in ("protocol-http-to-tls", "backend-crashed-exit") if name in RECORDINGS]
+
+
+def diagnose_live(run: ScenarioRun, *extra: str) -> tuple[int, dict[str, Any]]:
+    args = ["--nginx-conf", str(run.nginx_conf), "--error-log", str(run.error_log),
+            "--access-log", str(run.access_log), "--format", "json", *extra]
+    if run.fpm_conf:
+        args += ["--fpm-conf", str(run.fpm_conf)]
+    if run.fpm_log:
+        args += ["--fpm-log", str(run.fpm_log)]
+    res = subprocess.run([sys.executable, "-m", "why502", "diagnose", *args], capture_output=True,
+                         text=True, timeout=120)
+    assert "Traceback" not in res.stderr, res.stderr
+    return res.returncode, json.loads(res.stdout)
+
+
+@pytest.mark.parametrize("name", CASES + EXTRA)
+def test_live_diagnosis_names_the_scenario_cause(name: str) -> None:
+    scenario = SCENARIOS.get(name) or RECORDINGS[name]
+    with Stack() as stack:
+        try:
+            run = scenario.run(stack)
+        except LabSkip as skip:
+            pytest.skip(str(skip))
+        code, doc = diagnose_live(run)
+    causes = [(f["cause"], f["confidence"]) for f in doc["findings"]]
+    assert code == 1, causes
+    assert doc["findings"][0]["cause"] == scenario.cause, causes
+    assert doc["inputs"]["offline"] is False
+
+
+def _apply(diff: str, path: str) -> None:
+    res = subprocess.run(["patch", "--forward", "--batch", path], input=diff, text=True,
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+@pytest.mark.parametrize("name,path", [("wrong-target-ipv6", "/api/items"),
+                                       ("buffer-too-small", "/login")])
+def test_the_fix_diff_fixes_the_real_failure(name: str, path: str) -> None:
+    scenario = SCENARIOS[name]
+    with Stack() as stack:
+        try:
+            run = scenario.run(stack)
+        except LabSkip as skip:
+            pytest.skip(str(skip))
+        before = stack.request(path)
+        assert before.status == 502
+        _, doc = diagnose_live(run)
+        top = doc["findings"][0]
+        assert top["cause"] == scenario.cause
+        assert top["fix"]["diff"] and top["fix"]["file"] == str(run.nginx_conf)
+        _apply(top["fix"]["diff"], str(run.nginx_conf))
+        test = subprocess.run([find_nginx() or "nginx", "-t", "-c", str(run.nginx_conf)],
+                              capture_output=True, text=True, timeout=30)
+        assert test.returncode == 0, test.stderr
+        stack.reload_nginx()
+        after = stack.request(path)
+        assert after.status == 200, (after.status, top["fix"]["diff"])
+
+
+def test_healthy_live_stack_exits_0() -> None:
+    with Stack() as stack:
+        app = stack.add_backend("ok", name="app")
+        stack.start_nginx(f"""
+            server {{
+                listen {stack.listen};
+                location / {{ proxy_pass http://{app.address}; }}
+            }}
+        """)
+        assert stack.request("/").status == 200
+        run = ScenarioRun(nginx_conf=stack.p.nginx_conf, error_log=stack.p.error_log,
+                          access_log=stack.p.access_log)
+        code, doc = diagnose_live(run)
+    assert code == 0 and doc["healthy"] is True, doc["findings"]
+    probes = [p for u in doc["upstreams"] for p in u["probes"]]
+    assert probes and all(p["ok"] for p in probes)  # the target was probed live
+
+
+def test_backend_stopped_before_any_request_is_found_by_the_probe() -> None:
+    with Stack() as stack:
+        app = stack.add_backend("ok", name="app")
+        stack.start_nginx(f"""
+            server {{
+                listen {stack.listen};
+                location / {{ proxy_pass http://{app.address}; }}
+            }}
+        """)
+        assert app.process is not None
+        stack.stop_process(app.process)
+        run = ScenarioRun(nginx_conf=stack.p.nginx_conf, error_log=stack.p.error_log,
+                          access_log=stack.p.access_log)
+        code, doc = diagnose_live(run)
+        offline_code, offline = diagnose_live(run, "--offline")
+    assert code == 1 and doc["findings"][0]["cause"] == "backend-not-running"
+    assert offline_code == 0 and offline["healthy"]  # offline: no probe, nothing in the logs
