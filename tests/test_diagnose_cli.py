@@ -243,3 +243,33 @@ def test_unprivileged_user_with_readable_inputs_gets_the_cause(tmp_path: Path) -
     no_traceback(res)
     doc = json.loads(res.stdout)
     assert res.returncode == 1 and doc["findings"]
+
+
+# -- the demo ----------------------------------------------------------------------------------
+
+
+def _demo_expected() -> str | None:
+    manifest = ROOT / "src" / "why502" / "demo" / "manifest.json"
+    if not manifest.exists():
+        return None
+    cause: str = json.loads(manifest.read_text())["expected"]["cause"]
+    return cause
+
+
+@pytest.mark.skipif(_demo_expected() is None, reason="no demo bundle")
+def test_demo_works_without_nginx_and_ranks_the_real_cause_first(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path)}  # no nginx, nothing on PATH
+    res = why502("--demo", env=env)
+    no_traceback(res)
+    assert res.returncode == 1, res.stderr
+    assert _demo_expected() in res.stdout.splitlines()[0]
+    assert "/tmp/why502-demo" not in res.stdout  # paths shown as the recording's /lab
+    js = why502("--demo", "--format", "json", env=env)
+    doc = json.loads(js.stdout)
+    jsonschema.validate(doc, load_schema())
+    top = doc["findings"][0]
+    assert top["cause"] == _demo_expected() and doc["inputs"]["demo"] is True
+    assert doc["inputs"]["offline"] is True
+    assert top["fix"]["diff"] and "pm.max_children" in top["fix"]["diff"]
+    kinds = {e["kind"] for e in top["evidence"]}
+    assert {"log", "probe", "config"} <= kinds  # recorded logs + the snapshot probe + the pool

@@ -29,6 +29,7 @@ from why502.evidence.patch import replace_line, set_directive
 from why502.findings.model import EvidenceItem, Fix
 
 _SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
+_SCRIPT = re.compile(r"script '([^']+)'|(/\S+\.php)")
 
 
 def seconds(value: str | None) -> float | None:
@@ -131,6 +132,23 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
                 claimed += gs
     items += [i for g in claimed for i in group_items(g)]
     pool = _pool(ev, fpm_max)
+    slowlog = [e for e in ev.events if e.kind in ("slow-request", "worker-timeout")]
+    if slowlog:
+        scripts = sorted({(m.group(1) or m.group(2)) for e in slowlog if (m := _SCRIPT.search(e.text))})
+        items.append(EvidenceItem(
+            kind="log", summary=f"{len(slowlog)} × PHP-FPM 'executing too slow' / timeout"
+            + (f" ({', '.join(scripts[:3])})" if scripts else "") + ": the workers were busy with these",
+            source=slowlog[0].file, line=slowlog[0].line, text=slowlog[0].text, symptom=slowlog[0].kind,
+            count=len(slowlog)))
+    peer_key = groups[0].peer if groups else (pool.key if pool else None)
+    probe = ev.probes.get(peer_key) if ev.probes and peer_key else None
+    if probe is not None and not probe.ok:
+        items.append(EvidenceItem(kind="probe", summary=f"probe {probe.key}: {probe.error or probe.detail}",
+                                  source="probe", text=probe.detail))
+    if pool and pool.listen_backlog is not None:
+        items.append(EvidenceItem(kind="config", summary=f"pool [{pool.name}]: pm.max_children = "
+                                  f"{pool.max_children}, listen.backlog = {pool.listen_backlog}",
+                                  source=pool.file, line=pool.max_children_line or pool.line))
     fix = _pool_fix(ev, pool)
     conf = 0.9 if fpm_max and (groups or claimed) else (0.8 if fpm_max or groups else 0.6)
     peer = groups[0].peer if groups else (pool.key if pool else None)

@@ -726,12 +726,71 @@ def _upstreams(ev: Evidence, probe_dicts: dict[str, Any]) -> list[UpstreamSummar
 
 
 def _demo(options: DiagnoseOptions) -> Report:
-    """Diagnose the recorded lab incident bundled in ``why502/demo`` (offline, no nginx needed)."""
-    from why502.app.demo_bundle import demo_options  # type: ignore[import-not-found]
+    """Diagnose the recorded lab incident bundled in ``why502/demo`` (offline, no nginx needed).
 
-    opts, cleanup = demo_options()
+    The bundle (format described in ``why502/demo/README.md``) is unpacked into a temp dir where
+    the recording's ``/lab`` paths become real again, diagnosed offline with the recording's
+    "now", and the socket table and probes taken at the height of the incident are used as the
+    live evidence.  Paths in the report are shown as ``/lab/...`` again.
+    """
+    import json
+    import shutil
+    import tempfile
+    from importlib import resources
+
+    bundle = resources.files("why502").joinpath("demo")
     try:
-        report = diagnose(opts)
+        manifest = json.loads(bundle.joinpath("manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"the demo bundle is missing or broken: {err}") from None
+    if str(manifest.get("format", "")).split(".")[0] != "1":
+        raise InputError(f"unsupported demo bundle format {manifest.get('format')!r}")
+    placeholder = manifest.get("root_placeholder", "/lab")
+    tmp = Path(tempfile.mkdtemp(prefix="why502-demo-"))
+    try:
+        where: dict[str, Path] = {}
+        for recorded, name in manifest["tree"].items():
+            dest = tmp / recorded[len(placeholder) + 1:]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            text = bundle.joinpath(name).read_bytes().decode("utf-8", errors="replace")
+            dest.write_text(text.replace(placeholder, str(tmp)), encoding="utf-8")
+            where[name] = dest
+        files = manifest["files"]
+        opts = DiagnoseOptions(
+            nginx_conf=str(where[files["nginx_conf"]]),
+            error_logs=[str(where[f]) for f in files.get("error_logs", [])],
+            access_logs=[str(where[f]) for f in files.get("access_logs", [])],
+            fpm_conf=str(where[files["fpm_conf"]]) if files.get("fpm_conf") else None,
+            fpm_logs=[str(where[f]) for f in files.get("fpm_logs", [])],
+            since=options.since, offline=True,
+            now=datetime.fromisoformat(manifest["now"]) if manifest.get("now") else None)
+        started = time.monotonic()
+        g = gather(opts)
+        snap = json.loads(json.dumps(manifest.get("snapshot") or {}).replace(placeholder, str(tmp)))
+        listeners = tuple(listener_fact(_ns(x)) for x in snap.get("listeners", []))
+        probes = {}
+        for raw in snap.get("probes", []):
+            t = raw.get("target", {})
+            key = (f"unix:{t['unix_path']}" if t.get("unix_path") else
+                   f"{t.get('host')}:{t.get('port')}")
+            probes[key] = probe_fact(key, _ns(raw))
+        g = replace(g, evidence=replace(g.evidence, listeners=listeners or g.evidence.listeners,
+                                        probes=probes or g.evidence.probes),
+                    inputs={**g.inputs, "demo": True, "demo_title": manifest.get("title"),
+                            "recorded_at": manifest.get("recorded_at")})
+        report = report_from(g, started)
+        doc = json.loads(json.dumps(report.to_dict()).replace(str(tmp), placeholder))
+        return Report.from_dict(doc)
     finally:
-        cleanup()
-    return replace(report, inputs={**report.inputs, "demo": True})
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _ns(value: Any) -> Any:
+    """JSON dicts as attribute objects, for the duck-typed evidence builders."""
+    from types import SimpleNamespace
+
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: _ns(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_ns(v) for v in value]
+    return value
