@@ -14,6 +14,7 @@ Layout of one recording (stable: the classify and diagnose tests read it)::
     <dest>/php-fpm.conf    PHP-FPM global config, when the scenario used PHP-FPM
     <dest>/php-fpm.d/*.conf  its pools
     <dest>/php-fpm.log     PHP-FPM's log (and php-fpm-slow.log when a slowlog was written)
+    <dest>/app-<name>.log  what a backend printed (stdout+stderr), when it printed anything
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
         slow = p.root / "logs" / "php-fpm-slow.log"
         if _copy(slow, dest / "php-fpm-slow.log", stack):
             files["fpm_slowlog"] = "php-fpm-slow.log"
+    app_logs = []
+    for out in sorted((p.root / "logs").glob("backend-*.out")):
+        if out.stat().st_size and _copy(out, dest / f"app-{out.stem.removeprefix('backend-')}.log", stack):
+            app_logs.append(f"app-{out.stem.removeprefix('backend-')}.log")
     meta: dict[str, Any] = {
         "scenario": scenario.name,
         "title": scenario.title,
@@ -101,6 +106,7 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
         "fpm_pools": [{"name": pool.name, "listen": normalise(pool.listen, stack)}
                       for pool in stack.pools.values()],
         "files": files,
+        "app_logs": app_logs,
         "log_format": {"name": LOG_FORMAT_NAME, "format": LOG_FORMAT},
         "root_placeholder": ROOT_PLACEHOLDER,
         "ran_as_root": is_root(),

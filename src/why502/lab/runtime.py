@@ -333,7 +333,8 @@ class Stack:
         ``bigheader`` (a ``header_bytes`` Set-Cookie), ``invalid-header``, ``keepalive-closer``
         (drops a reused keep-alive connection idle for more than ``idle_timeout``), ``noread``
         (never reads the body), ``close-early`` (closes while the body is still arriving),
-        ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``dns-nxdomain``
+        ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``tls-sni`` (HTTPS
+        that rejects handshakes without SNI), ``dns-nxdomain``
         / ``dns-silent`` (UDP DNS).  ``host`` must be ``127.0.0.1`` or ``::1``.  With ``fail_path``
         only requests whose path starts with it misbehave (the rest get 200, like a health check).
         """
@@ -353,7 +354,7 @@ class Stack:
                 "--backlog", str(backlog)]
         if fail_path:
             argv += ["--fail-path", fail_path]
-        if tls or kind == "tls":
+        if tls or kind in ("tls", "tls-sni"):
             cert, key = self.tls_cert()
             argv += ["--tls", "--cert", str(cert), "--key", str(key)]
         proc = self._spawn(f"backend-{name}", argv)
@@ -361,6 +362,51 @@ class Stack:
         backend = Backend(name=name, kind=kind, host=host, port=port, process=proc)
         self.backends[name] = backend
         return backend
+
+    def add_node_backend(self, *, name: str = "node-app", host: str = "127.0.0.1",
+                         port: int | None = None) -> Backend:
+        """Start ``lab/assets/node_backend.js`` with Node.js (optional: LabSkip without ``node``).
+
+        A real Node process behaves like production Node apps: an uncaught exception in a
+        request callback terminates the whole process, printing the stack and ``Node.js vNN``.
+        """
+        node = shutil.which("node")
+        if node is None:
+            raise LabSkip("node (Node.js) is not installed; this scenario is optional")
+        if host not in ("127.0.0.1", "::1"):
+            raise LabError(f"lab backends listen on loopback only, not {host!r}")
+        port = port or free_port(host)
+        dest = self.p.root / "assets" / "node_backend.js"
+        if not dest.exists():
+            shutil.copyfile(Path(__file__).with_name("assets") / "node_backend.js", dest)
+        ready = self.p.run / f"{name}.ready"
+        proc = self._spawn(f"backend-{name}", [node, str(dest), host, str(port), str(ready)])
+        _wait_for(lambda: ready.exists(), proc, f"node backend {name} on {host}:{port}")
+        backend = Backend(name=name, kind="node", host=host, port=port, process=proc)
+        self.backends[name] = backend
+        return backend
+
+    def wait_backend_exit(self, backend: Backend, wait: float = 5.0) -> None:
+        """Wait (bounded) until a backend that crashes on purpose has really exited."""
+        if backend.process is None:
+            return
+        try:
+            backend.process.popen.wait(timeout=wait)
+        except subprocess.TimeoutExpired as err:
+            raise LabError(f"backend {backend.name} did not exit within {wait}s") from err
+
+    def restart_backend(self, backend: Backend, wait: float = 5.0) -> Backend:
+        """Start ``backend`` again on the same address once its process has exited (a supervisor:
+        systemd ``Restart=always``, pm2...).  Waits (bounded) for the old process to be gone."""
+        old = backend.process
+        if old is not None:
+            self.wait_backend_exit(backend, wait)
+            if old in self.processes:
+                self.processes.remove(old)
+        (self.p.run / f"{backend.name}.ready").unlink(missing_ok=True)
+        if backend.kind == "node":
+            return self.add_node_backend(name=backend.name, host=backend.host, port=backend.port)
+        raise LabError("restart_backend supports node backends only")
 
     def write_file(self, relative: str, text: str) -> Path:
         """Write a file under the stack root (PHP scripts, extra config)."""

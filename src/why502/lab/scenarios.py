@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -81,6 +82,8 @@ class Scenario:
                           "user that the socket does not admit")
         if "php-fpm" in self.needs and find_php_fpm() is None:
             raise LabSkip(f"{self.name} needs php-fpm (apt-get install php-fpm)")
+        if "node" in self.needs and shutil.which("node") is None:
+            raise LabSkip(f"{self.name} is optional and needs node (Node.js), not installed here")
         if "ipv6" in self.needs and not ipv6_loopback_available():
             raise LabSkip(f"{self.name} needs IPv6 on the loopback interface (::1)")
 
@@ -229,6 +232,24 @@ def _backend_crashed_reset(stack: Stack, run: ScenarioRun) -> None:
     run.steps.append("the app's worker dies in the middle of every /checkout request and the kernel "
                      "resets the connection; other pages work")
     run.record("POST /checkout", stack.requests("/checkout", count=3, method="POST", body=b"cart=42"))
+
+
+def _backend_crashed_node(stack: Stack, run: ScenarioRun) -> None:
+    app = stack.add_node_backend(name="api")
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://{app.address};
+        }}
+    """))
+    run.record("GET /api/health", stack.requests("/api/health", count=2))
+    run.steps.append("a Node.js API throws an uncaught TypeError in /api/report: the process exits "
+                     "mid-request; requests during the restart are refused")
+    run.record("GET /api/report", stack.requests("/api/report?month=11", count=1))
+    stack.wait_backend_exit(app)
+    run.record("GET /api/health", stack.requests("/api/health", count=1))
+    run.steps.append("its supervisor (systemd Restart=always, pm2) starts it again")
+    app = stack.restart_backend(app)
+    run.record("GET /api/health", stack.requests("/api/health", count=2))
 
 
 def _backend_too_slow(stack: Stack, run: ScenarioRun) -> None:
@@ -411,6 +432,19 @@ def _tls_verify(stack: Stack, run: ScenarioRun) -> None:
     """))
     run.steps.append("the backend's certificate is self-signed; proxy_ssl_verify on with another CA")
     run.record("GET /invoices", stack.requests("/invoices", count=2))
+
+
+def _tls_no_sni(stack: Stack, run: ScenarioRun) -> None:
+    app = stack.add_backend("tls-sni", name="edge")
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass https://{app.address};
+            proxy_set_header Host api.partner.example;
+        }}
+    """))
+    run.steps.append("the HTTPS upstream needs SNI to choose a certificate; nginx sends none "
+                     "(proxy_ssl_server_name is off by default)")
+    run.record("GET /v2/quote", stack.requests("/v2/quote", count=2))
 
 
 def _protocol_http_to_fastcgi(stack: Stack, run: ScenarioRun) -> None:
@@ -686,6 +720,13 @@ _ALL = [
        ("connection-reset",),
        (("error", r"recv\(\) failed \(104: Connection reset by peer\) while reading response header"),),
        _backend_crashed_reset),
+    _S("backend-crashed-node", "backend-crashed", "A Node.js app crashes on an uncaught exception",
+       "A real Node process dies mid-request (uncaught TypeError), is refused while it restarts, "
+       "then serves again. Optional: needs `node`.",
+       ("premature-close", "connection-refused"),
+       (("error", r"upstream prematurely closed connection while reading response header"),
+        ("error", r"connect\(\) failed \(111: Connection refused\)")),
+       _backend_crashed_node, needs=("node",)),
     _S("backend-too-slow", "backend-too-slow", "The backend answers after proxy_read_timeout",
        "The app needs 2.5 s, nginx waits 1 s: 504 Gateway Timeout (plus one client abort, 499).",
        ("read-timeout",),
@@ -749,6 +790,11 @@ _ALL = [
        ("tls-failure",),
        (("error", r"upstream SSL certificate verify error: \(18:self-signed certificate\)"),),
        _tls_verify, needs=("openssl",), lab=False),
+    _S("tls-no-sni", "upstream-tls-mismatch", "HTTPS upstream requires SNI",
+       "proxy_pass https:// to a server that rejects handshakes without SNI (alert 112).",
+       ("tls-failure",),
+       (("error", r"SSL_do_handshake\(\) failed .*unrecognized name"),),
+       _tls_no_sni, needs=("openssl",), lab=False),
     _S("protocol-mismatch", "protocol-mismatch", "proxy_pass http:// to a PHP-FPM port",
        "nginx speaks HTTP to PHP-FPM's FastCGI port.",
        ("premature-close",),

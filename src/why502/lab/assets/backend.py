@@ -195,9 +195,16 @@ def run_tcp(args: argparse.Namespace) -> None:
             time.sleep(3600)
     srv.listen(args.backlog)
     context = None
-    if args.mode == "tls" or args.tls:
+    if args.mode in ("tls", "tls-sni") or args.tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.key)
+        if args.mode == "tls-sni":
+            # Like a shared ingress/CDN edge: without SNI it cannot pick a certificate and
+            # rejects the handshake with alert 112 (unrecognized_name, RFC 6066 section 3).
+            def need_sni(sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> int | None:
+                return None if name else ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+
+            context.sni_callback = need_sni  # type: ignore[assignment]
     open(args.ready, "w").close()
     while True:
         conn, _ = srv.accept()
