@@ -18,6 +18,7 @@ from why502.analyzers.base import (
     by_peer,
     claims,
     config_item,
+    died_then_refused,
     event_item,
     group_items,
     groups_of,
@@ -50,10 +51,9 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for peer, groups in by_peer(groups_of(ev, *DEATH_SYMPTOMS)).items():
         rest = [g for g in groups if (g.symptom, g.peer) not in explained]
         if rest:
-            died = min((g.first for g in rest if g.first), default=None)
             # died mid-request, then refused: the death explains the refusals that follow it
             down = [g for g in after.get(peer, []) if (g.symptom, g.peer) not in explained
-                    and died is not None and g.first is not None and g.first >= died - _BEFORE]
+                    and died_then_refused(ev, peer, [g])]
             out.append(_crashed(ev, peer, rest, down))
     return out
 

@@ -18,6 +18,7 @@ from why502.analyzers.base import (
     by_peer,
     claims,
     config_item,
+    died_then_refused,
     event_item,
     group_items,
     groups_of,
@@ -55,7 +56,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
             out.append(loop)
             continue
         cand = _not_running(ev, peer, target, groups)
-        if _died_first(ev, peer, groups):
+        if died_then_refused(ev, peer, groups):
             # it dropped a request before refusing: a death (backend_death) explains the refusals
             cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.6))
         out.append(cand)
@@ -69,13 +70,6 @@ def analyze(ev: Evidence) -> list[Candidate]:
         cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.6))
         out.append(cand)
     return out
-
-
-def _died_first(ev: Evidence, peer: str, groups: list[SymptomGroup]) -> bool:
-    refused = min((g.first for g in groups if g.first), default=None)
-    died = min((g.first for g in ev.symptoms if g.peer == peer and g.first
-                and g.symptom in ("premature-close", "connection-reset", "broken-pipe")), default=None)
-    return refused is not None and died is not None and died <= refused
 
 
 def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tuple[str, str, str]]:

@@ -209,3 +209,28 @@ def _norm_proc(name: str) -> str:
             n = n[: -len(suffix)]
             break
     return n
+
+
+DEATH_SYMPTOMS = ("premature-close", "connection-reset", "broken-pipe")
+
+
+def died_then_refused(ev: Evidence, peer: str | None, refused: Iterable[SymptomGroup],
+                      window_s: float = 60.0) -> bool:
+    """Did ``peer`` drop a request (premature close/reset) shortly before it started refusing?
+
+    The signature of a backend that died mid-request and did not come back: the last death
+    symptom at most ``window_s`` before the first refusal (or in the same second).
+    """
+    refused = list(refused)
+    first = min((g.first for g in refused if g.first), default=None)
+    last = max((g.last for g in refused if g.last), default=None)
+    if first is None or last is None:
+        return False
+    deaths = [t for g in ev.symptoms if g.peer == peer and g.symptom in DEATH_SYMPTOMS
+              for t in (g.times or tuple(x for x in (g.first, g.last) if x))]
+    just_before = [t for t in deaths if 0 <= (first - t).total_seconds() <= window_s]
+    # background noise (closes scattered all day) is not a death: most closes must sit at the
+    # start of the outage
+    around = [t for t in deaths if -window_s <= (t - first).total_seconds()
+              and (t - last).total_seconds() <= window_s]
+    return bool(just_before) and len(around) * 2 >= len(deaths)

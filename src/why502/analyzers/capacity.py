@@ -86,6 +86,8 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
             count=timing.at_timeout))
         if timing.at_timeout:
             conf = 0.9
+        elif timing.requests >= 20:
+            conf = 0.5  # the access log does not show requests waiting that long: doubtful
     if fpm_busy:
         conf -= 0.15  # busy workers queue requests: exhaustion explains the wait better
     fix_diff = None

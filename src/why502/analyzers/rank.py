@@ -1,6 +1,7 @@
 """Run every analyzer, then order and fold (most likely first, symptoms counted once).
 
-Folding: each candidate claims the symptom groups it explains.  Walking candidates from the most
+Order: confidence weighted by impact (``score``).  Folding: each candidate claims the symptom
+groups it explains.  Walking candidates from the most
 to the least confident, a *fallback* candidate (a generic reading of symptoms, e.g. "the backend
 crashed" from premature closes alone) whose groups are all claimed already is dropped, and any
 candidate that explains nothing new beyond what a stronger one explains is folded into it (its
@@ -34,14 +35,22 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
     return fold(candidates), diagnostics
 
 
-def _order(c: Candidate) -> tuple[float, int, int]:
-    return (-c.finding.confidence, -len(c.claims), -c.finding.count)
+def score(f: Finding, biggest: int) -> float:
+    """Rank = confidence weighted by impact: among equally sure explanations, the one behind
+    thousands of failed requests comes before one behind a handful (background noise)."""
+    share = f.count / biggest if biggest else 0.0
+    return f.confidence * (0.6 + 0.4 * share) if biggest else f.confidence
 
 
 def fold(candidates: list[Candidate]) -> list[Finding]:
-    """Order by confidence and fold candidates whose symptoms a stronger one already explains."""
+    """Order most likely first and fold candidates whose symptoms a stronger one explains."""
     kept: list[tuple[Candidate, list[EvidenceItem]]] = []
     owner: dict[GroupKey, int] = {}
+    biggest = max((c.finding.count for c in candidates), default=0)
+
+    def _order(c: Candidate) -> tuple[float, float, int, int]:
+        return (-score(c.finding, biggest), -c.finding.confidence, -len(c.claims), -c.finding.count)
+
     for c in sorted(candidates, key=_order):
         new = c.claims - owner.keys()
         if c.claims and not new:

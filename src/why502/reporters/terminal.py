@@ -17,6 +17,8 @@ from rich.text import Text
 from why502.findings.model import EvidenceItem, Finding, Report
 from why502.textutil import shorten, strip_terminal_escapes
 
+DETAILED = 3  # findings shown with evidence and fix; the rest one line each
+MAX_LISTED = 15
 _KIND_LABEL = {"log": "log", "config": "config", "probe": "probe", "listener": "socket",
                "process": "system", "unit": "systemd", "kernel": "kernel", "stat": "count"}
 
@@ -31,9 +33,23 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
     console.print(_headline(report))
     if report.healthy:
         console.print(Text(_healthy_detail(report), style="dim"))
-    for n, finding in enumerate(report.findings, 1):
+    detailed = report.findings if verbose else report.findings[:DETAILED]
+    for n, finding in enumerate(detailed, 1):
         console.print()
         _finding(console, n, finding, verbose)
+    rest = report.findings[len(detailed):]
+    if rest:
+        console.print()
+        console.print(Text(f"{len(rest)} less likely finding{'s' if len(rest) != 1 else ''} "
+                           "(-v or --format json for details):", style="bold"))
+        for n, f in enumerate(rest[:MAX_LISTED], len(detailed) + 1):
+            line = Text(f"  {n}. ")
+            line.append(clean(f.cause))
+            line.append(f"  {clean(f.target or f.upstream or '')}  {f.confidence:.0%}"
+                        + (f", {f.count} failed" if f.count else ""), style="dim")
+            console.print(line)
+        if len(rest) > MAX_LISTED:
+            console.print(Text(f"  … {len(rest) - MAX_LISTED} more", style="dim"))
     _diagnostics(console, report)
 
 
