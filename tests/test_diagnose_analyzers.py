@@ -356,3 +356,30 @@ def test_patch_helpers_make_applicable_diffs() -> None:
                        anchor_file=None, anchor_line=None)
     assert d2 and "-    keepalive 16;" in d2 and "+    keepalive 32;" in d2
     assert insert_after(files, "/nope", 1, ["x;"]) is None
+
+
+def test_crash_loop_from_systemd_restart_lines() -> None:
+    lines = [  # systemd's own texts (proxy-messages.md section 9, src/core/service.c)
+        "systemd[1]: app.service: Main process exited, code=exited, status=1/FAILURE",
+        "systemd[1]: app.service: Scheduled restart job, restart counter is at 3.",
+        "systemd[1]: app.service: Scheduled restart job, restart counter is at 4.",
+        "systemd[1]: app.service: Start request repeated too quickly.",
+    ]
+    kinds = ["unit-failed", "unit-restart", "unit-restart", "unit-restart"]
+    events = tuple(event_from_text(k, t, source="systemd", time=T0 + timedelta(seconds=i))
+                   for i, (k, t) in enumerate(zip(kinds, lines)))
+    e = ev(symptoms=(group("connection-refused"),), events=events, listeners=())
+    f = run_all(e)[0][0]
+    assert f.cause == "backend-crash-loop"
+    assert f.fix is not None and any("app.service" in c for c in f.fix.commands)
+
+
+def test_impact_orders_equally_sure_findings() -> None:
+    """A cause behind 900 failed requests comes before an equally sure one behind 5."""
+    e = ev(targets=(target(), target("127.0.0.1:9090")), listeners=(),
+           symptoms=(group("read-timeout", peer="127.0.0.1:9090", count=5, status=504),
+                     group("connection-refused", count=900)),
+           probes={"127.0.0.1:8080": ProbeFact("127.0.0.1:8080", ok=False,
+                                               connect="connection-refused")})
+    findings, _ = run_all(e)
+    assert [f.cause for f in findings][:2] == ["backend-not-running", "backend-too-slow"]

@@ -273,3 +273,39 @@ def test_demo_works_without_nginx_and_ranks_the_real_cause_first(tmp_path: Path)
     assert top["fix"]["diff"] and "pm.max_children" in top["fix"]["diff"]
     kinds = {e["kind"] for e in top["evidence"]}
     assert {"log", "probe", "config"} <= kinds  # recorded logs + the snapshot probe + the pool
+
+
+# -- correlation with the kernel log (--kernel-log) ----------------------------------------------
+
+
+@pytest.mark.parametrize("style", ["syslog", "iso"])
+def test_kernel_oom_kill_at_the_failure_time_is_the_root_cause(tmp_path: Path, style: str) -> None:
+    """The recorded backend death (premature close, then refusals) + an OOM kill of a python3 at
+    that second (kernel format of mm/oom_kill.c, proxy-messages.md section 8)."""
+    d = FIXTURES / "backend-crashed-exit"
+    first = (d / "error.log").read_text().splitlines()[0][:19]  # "YYYY/MM/DD HH:MM:SS"
+    from datetime import datetime
+
+    when = datetime.strptime(first, "%Y/%m/%d %H:%M:%S")
+    stamp = (when.strftime("%b %d %H:%M:%S") if style == "syslog"
+             else when.astimezone().isoformat(timespec="microseconds"))
+    kern = tmp_path / "kern.log"
+    kern.write_text(
+        f"{stamp} host kernel: [ 9123.456789] Out of memory: Killed process 412 (python3) "
+        "total-vm:1716580kB, anon-rss:1461342kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:3371kB "
+        "oom_score_adj:0\n")
+    res = why502(*fixture_args("backend-crashed-exit"), "--kernel-log", str(kern), "--format", "json")
+    no_traceback(res)
+    doc = json.loads(res.stdout)
+    top = doc["findings"][0]
+    assert top["cause"] == "backend-oom-killed", [f["cause"] for f in doc["findings"]]
+    assert set(top["symptoms"]) == {"premature-close", "connection-refused"}
+    assert [f["cause"] for f in doc["findings"]] == ["backend-oom-killed"]  # the rest is folded
+    assert any(e["kind"] == "kernel" and "Killed process 412" in (e["text"] or "")
+               for e in top["evidence"])
+    # an OOM kill a day earlier explains nothing
+    kern.write_text(kern.read_text().replace(stamp, (when.replace(day=when.day - 1) if when.day > 1
+                                                     else when.replace(month=when.month % 12 + 1))
+                                             .strftime("%b %d %H:%M:%S")))
+    res = why502(*fixture_args("backend-crashed-exit"), "--kernel-log", str(kern), "--format", "json")
+    assert json.loads(res.stdout)["findings"][0]["cause"] == "backend-crashed"

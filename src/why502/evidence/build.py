@@ -67,14 +67,18 @@ def peer_of(upstream: str | None, message: str | None = None) -> tuple[str | Non
 
 
 def parse_time(value: Any) -> datetime | None:
+    """A naive *local* time: nginx writes local time without a zone (``ngx_times.c``), so zoned
+    times (journal, ISO syslog) are converted to the local zone before comparing them."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    try:
-        return datetime.fromisoformat(str(value)).replace(tzinfo=None)
-    except ValueError:
-        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    if value.tzinfo is not None:
+        value = value.astimezone()
+    return value.replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------------------------------
