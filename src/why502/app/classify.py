@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from why502.errors import UsageError
+from why502.parsers.errorlog import FIELD_NAMES
 from why502.parsers.errorlog_batch import classify_series
 from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
 
@@ -84,36 +86,57 @@ def _filter_since(df: pl.DataFrame, cutoff: dt.datetime) -> pl.DataFrame:
     return df.filter(time.is_null() | (local >= stamp))
 
 
+def _classify_batch(batch: LineBatch, year: int, fields: tuple[str, ...]) -> pl.DataFrame:
+    series = pl.Series("line", [batch.text]).str.split("\n").explode()
+    df = classify_series(series, year=year, fields=fields)
+    return df.with_columns(
+        (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
+        pl.lit(batch.path).alias("file"),
+    ).select(*JSONL_COLUMNS, "pattern")
+
+
 def classify_paths(
     paths: Sequence[str],
     since: str | dt.datetime | None = None,
     rotated: bool = False,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     on_batch: Callable[[LineBatch], None] | None = None,
+    fields: Sequence[str] = FIELD_NAMES,
+    workers: int = 2,
 ) -> Iterator[pl.DataFrame]:
-    """Yield one frame per batch: ``line`` (1-based in its file), ``file`` + the record fields.
+    """Yield one frame per batch, in input order: ``line`` (1-based in its file), ``file`` + the
+    record fields (``fields`` limits the request fields extracted from nginx lines).
 
-    ``paths`` may hold globs and ``-`` (stdin); none means stdin.  Raises ``InputError`` for
-    unreadable inputs and ``UsageError`` for a bad ``since``.
+    Batches are classified by ``workers`` threads (polars releases the GIL) while the next batch
+    is read; at most ``workers + 1`` batches are in flight, so memory stays bounded.  ``paths``
+    may hold globs and ``-`` (stdin); none means stdin.  Raises ``InputError`` for unreadable
+    inputs and ``UsageError`` for a bad ``since``.
     """
     cutoff = parse_since(since) if isinstance(since, str) else since
     files = expand_inputs(paths or ["-"], rotated=rotated)
     year = dt.date.today().year
-    for batch in iter_batches(files, batch_bytes=batch_bytes):
-        if on_batch is not None:
-            on_batch(batch)
-        series = pl.Series("line", [batch.text]).str.split("\n").explode()
-        df = classify_series(series, year=year)
-        if df.height == 0:
-            continue
-        df = df.with_columns(
-            (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
-            pl.lit(batch.path).alias("file"),
-        ).select(*JSONL_COLUMNS, "pattern")
-        if cutoff is not None:
+    wanted = tuple(fields)
+
+    def finish(future: Future[pl.DataFrame]) -> pl.DataFrame | None:
+        df = future.result()
+        if cutoff is not None and df.height:
             df = _filter_since(df, cutoff)
-        if df.height:
-            yield df
+        return df if df.height else None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque[Future[pl.DataFrame]] = deque()
+        for batch in iter_batches(files, batch_bytes=batch_bytes):
+            if on_batch is not None:
+                on_batch(batch)
+            pending.append(pool.submit(_classify_batch, batch, year, wanted))
+            if len(pending) > max(1, workers):
+                done = finish(pending.popleft())
+                if done is not None:
+                    yield done
+        while pending:
+            done = finish(pending.popleft())
+            if done is not None:
+                yield done
 
 
 @dataclass

@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from why502.app.classify import JSONL_COLUMNS, ClassifySummary, classify_paths
+    from why502.parsers.errorlog import FIELD_NAMES
     from why502.sources.logfiles import LineBatch
 
     if args.top < 1:
@@ -58,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
         summary.add_batch(batch)
         progress.update(batch)
 
-    frames = classify_paths(args.files, since=args.since, rotated=args.rotated, on_batch=on_batch)
+    # the summary needs only the upstream of each line; jsonl needs every field
+    fields = ("upstream",) if args.format == "summary" else FIELD_NAMES
+    frames = classify_paths(args.files, since=args.since, rotated=args.rotated, on_batch=on_batch,
+                            fields=fields)
     try:
         for df in frames:
             summary.add(df)
@@ -121,7 +125,7 @@ def render_summary(summary: ClassifySummary, top: int) -> None:
         files = f"{len(summary.files)} files ({clean(summary.files[0])} ... {clean(summary.files[-1])})"
     console.print(f"[bold]why502 classify[/bold]: {summary.lines_read:,} lines read from "
                   f"{shorten(files, 200)}; {summary.recognised:,} recognised, "
-                  f"{summary.failures():,} upstream failures", highlight=False)
+                  f"{summary.failures():,} upstream failures", highlight=False, soft_wrap=True)
     if not summary.symptoms:
         console.print("No upstream failure found.")
         return

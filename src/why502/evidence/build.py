@@ -71,14 +71,17 @@ def parse_time(value: Any) -> datetime | None:
     times (journal, ISO syslog) are converted to the local zone before comparing them."""
     if value is None:
         return None
-    if not isinstance(value, datetime):
+    when: datetime
+    if isinstance(value, datetime):
+        when = value
+    else:
         try:
-            value = datetime.fromisoformat(str(value))
+            when = datetime.fromisoformat(str(value))
         except ValueError:
             return None
-    if value.tzinfo is not None:
-        value = value.astimezone()
-    return value.replace(tzinfo=None)
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    return when.replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,13 +32,22 @@ from why502.parsers import wrappers
 NGINX_HEAD = (
     r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] \d+#\d+: (?:\*\d+ )?(?P<msg>.*)$"
 )
+# The same head, split for the batch engine: the Rust regex engine resolves capture groups over
+# the whole match span, so a ``(?P<msg>.*)`` capture costs a pass over every line; the batch
+# engine tests/strips this capture-free prefix instead and slices the fixed-width time.
+NGINX_HEAD_PREFIX = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
+NGINX_LEVEL = r"^.{19} \[([a-z]+)\]"
 ERRNO = r"\((\d{1,9}): "
 ACTION = r" while ([^,()]*(?:,|$))"
-CLIENT = r", client: ([^,]*)"
-SERVER = r", server: ([^,]*)"
-REQUEST = r', request: "(.*?)"(?:, (?:subrequest|upstream|host|referrer): "|$)'
-UPSTREAM = r', upstream: "([^"]*)"'
-HOST = r', host: "([^"]*)"'
+# The request context nginx appends, in its fixed order (ngx_http_log_error_handler()):
+# one regex, one scan per line.  A line cut inside a field keeps the fields before it.
+FIELDS = (
+    r', client: (?P<client>[^,]*)(?:, server: (?P<server>[^,]*))?(?:, request: "(?P<request>[^"]*)")?'
+    r'(?:, subrequest: "[^"]*")?(?:, upstream: "[^"]*")?(?:, host: "(?P<host>[^"]*)")?'
+)
+# The upstream on its own (the summary needs only this one; a cheap literal-led regex).
+UPSTREAM_ONLY = r', upstream: "([^"]*)"'
+FIELD_NAMES: tuple[str, ...] = ("upstream", "client", "server", "request", "host")
 
 _SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _:/,'\"=<>@%;!`")
 
@@ -174,11 +183,8 @@ _NGINX_PID_TAIL = re.compile(r"\d+#\d+: (?:\*\d+ )?$")
 _NGINX_STDERR = re.compile(r"^nginx: \[(?P<level>[a-z]+)\] (?P<msg>.*)$")
 _ERRNO = re.compile(ERRNO)
 _ACTION = re.compile(ACTION)
-_CLIENT = re.compile(CLIENT)
-_SERVER = re.compile(SERVER)
-_REQUEST = re.compile(REQUEST)
-_UPSTREAM = re.compile(UPSTREAM)
-_HOST = re.compile(HOST)
+_FIELDS = re.compile(FIELDS)
+_UPSTREAM_ONLY = re.compile(UPSTREAM_ONLY)
 
 
 @lru_cache(maxsize=1)
@@ -225,10 +231,12 @@ def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Cla
     p = resolve("nginx", key, int(errno_s) if errno_s else None, action, level, detail)
     if p is None:
         return None
+    fm = _FIELDS.search(msg)
+    f = fm.groupdict() if fm else {}
     return Classified(
         source="nginx", symptom=p.symptom, status=p.status, time=time, level=level,
-        upstream=_group(_UPSTREAM, msg), client=_group(_CLIENT, msg), server=_group(_SERVER, msg),
-        request=_group(_REQUEST, msg), host=_group(_HOST, msg), message=msg, pattern=p.id,
+        upstream=_group(_UPSTREAM_ONLY, msg), client=f.get("client"), server=f.get("server"),
+        request=f.get("request"), host=f.get("host"), message=msg, pattern=p.id,
     )
 
 
