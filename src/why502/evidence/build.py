@@ -71,17 +71,14 @@ def parse_time(value: Any) -> datetime | None:
     times (journal, ISO syslog) are converted to the local zone before comparing them."""
     if value is None:
         return None
-    when: datetime
-    if isinstance(value, datetime):
-        when = value
-    else:
+    if not isinstance(value, datetime):
         try:
-            when = datetime.fromisoformat(str(value))
+            value = datetime.fromisoformat(str(value))
         except ValueError:
             return None
-    if when.tzinfo is not None:
-        when = when.astimezone()
-    return when.replace(tzinfo=None)
+    if value.tzinfo is not None:
+        value = value.astimezone()
+    return value.replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------------------------------
