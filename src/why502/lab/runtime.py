@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,7 +325,7 @@ class Stack:
     def add_backend(self, kind: str = "ok", *, name: str | None = None, host: str = "127.0.0.1",
                     port: int | None = None, delay: float = 0.0, header_bytes: int = 16384,
                     idle_timeout: float = 0.5, backlog: int = 64, tls: bool = False,
-                    fail_path: str = "") -> Backend:
+                    fail_path: str = "", body_bytes: int = 0) -> Backend:
         """Start a Python backend (``lab/assets/backend.py``) in mode ``kind``.
 
         Modes: ``ok``, ``slow`` (``delay`` s), ``crash`` (SIGKILLs itself mid-request), ``reset``
@@ -354,6 +354,8 @@ class Stack:
                 "--backlog", str(backlog)]
         if fail_path:
             argv += ["--fail-path", fail_path]
+        if body_bytes:
+            argv += ["--body-bytes", str(body_bytes)]
         if tls or kind in ("tls", "tls-sni"):
             cert, key = self.tls_cert()
             argv += ["--tls", "--cert", str(cert), "--key", str(key)]
@@ -684,11 +686,10 @@ def _can_connect(address: str, timeout: float = 0.3) -> bool:
         return False
 
 
-def _wait_for(check: object, proc: Process, what: str, log: Path | None = None,
+def _wait_for(check: Callable[[], bool], proc: Process, what: str, log: Path | None = None,
               timeout: float = READY_TIMEOUT) -> None:
     """Wait (bounded) until ``check()`` is true; fail fast with the process output if it died."""
     deadline = time.monotonic() + timeout
-    assert callable(check)
     while time.monotonic() < deadline:
         if check():
             return

@@ -671,6 +671,34 @@ def _demo_fpm_exhausted(stack: Stack, run: ScenarioRun) -> None:
     run.record("GET /index.php", stack.requests("/index.php?page=after", count=3, headers=ua))
 
 
+def _near_misses(stack: Stack, run: ScenarioRun) -> None:
+    """Lines that look alarming next to 502s but are not upstream failures."""
+    pool = stack.add_php_fpm({}, scripts=PHP_SCRIPTS)
+    app = stack.add_backend("ok", name="files", body_bytes=8 << 20)
+    stack.start_nginx(server(stack, php_location(stack, pool.fastcgi_pass) + f"""
+        location /download/ {{
+            proxy_pass http://{app.address};
+            proxy_buffers 4 4k;
+        }}
+    """), error_level="info")
+    run.steps.append("a request for a PHP script that does not exist (PHP-FPM answers 404)")
+    run.record("GET /missing.php", stack.requests("/missing.php", count=1))
+    run.steps.append("a slow client downloads 8 MB through small proxy_buffers (nginx spools the "
+                     "response to a temp file)")
+    with socket.create_connection(("127.0.0.1", stack.nginx_port), timeout=5) as sock:
+        sock.sendall(b"GET /download/report.pdf HTTP/1.1\r\nHost: lab.example\r\nConnection: close\r\n\r\n")
+        time.sleep(0.5)
+        got = 0
+        while chunk := sock.recv(1 << 20):
+            got += len(chunk)
+        run.record("GET /download/report.pdf", [Response(status=200 if got > (8 << 20) else None)])
+    run.steps.append("a client that opens a keep-alive connection and leaves without a request")
+    with socket.create_connection(("127.0.0.1", stack.nginx_port), timeout=2) as sock:
+        sock.sendall(b"GET /index.php HTTP/1.1\r\nHost: lab.example\r\n\r\n")
+        sock.recv(65536)
+    time.sleep(0.3)
+
+
 def _S(name: str, cause: str | None, title: str, description: str, symptoms: tuple[str, ...],
        expect: tuple[tuple[str, str], ...], func: Callable[[Stack, ScenarioRun], None],
        needs: tuple[str, ...] = (), lab: bool = True) -> Scenario:
@@ -876,6 +904,15 @@ _ALL = [
         ("fpm", r"executing too slow"),
         ("access", r'" 502 '), ("access", r'" 504 '), ("access", r'" 200 ')),
        _demo_fpm_exhausted, needs=("php-fpm",), lab=False),
+    _S("near-misses", None, "Alarming-looking lines that are not upstream failures",
+       "Primary script unknown (404), a response buffered to a temp file, a client closing its "
+       "keep-alive connection (info level).",
+       (),
+       (("error", r'FastCGI sent in stderr: "Primary script unknown"'),
+        ("error", r"an upstream response is buffered to a temporary file"),
+        ("error", r"client \d+\.\d+\.\d+\.\d+ closed keepalive connection|client closed keepalive"),
+        ("access", r'" 404 ')),
+       _near_misses, needs=("php-fpm",), lab=False),
     _S("client-abort", None, "Clients give up first (499, not a backend failure)",
        "Near-miss: the client closes before the backend answers; nginx logs 499 at info level.",
        (),

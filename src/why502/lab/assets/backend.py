@@ -159,6 +159,8 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Bad\x01Header: yes\r\n\r\nok\n")
                 return
             body = f"ok from {args.name}\n".encode()
+            if args.body_bytes:
+                body = (body * (args.body_bytes // len(body) + 1))[: args.body_bytes]
             conn.sendall(response("200 OK", body, keepalive=keep))
             served += 1
             last = time.monotonic()
@@ -247,6 +249,7 @@ def main() -> None:
     p.add_argument("--header-bytes", type=int, default=16384)
     p.add_argument("--idle-timeout", type=float, default=0.5)
     p.add_argument("--backlog", type=int, default=64)
+    p.add_argument("--body-bytes", type=int, default=0, help="ok: response body size")
     p.add_argument("--read-bytes", type=int, default=4 << 20, help="close-early: body bytes read first")
     p.add_argument("--fail-path", default="", help="misbehave only for paths with this prefix")
     p.add_argument("--tls", action="store_true")
