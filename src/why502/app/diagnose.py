@@ -282,7 +282,7 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
             diags.append(Diagnostic("warning", f"log not found: {path}", path))
             continue
         try:
-            files = [str(p) for p in expand_inputs([path])]
+            files = [str(p) for p in expand_inputs([path], rotated=True)]
         except InputError as err:
             if explicit:
                 raise
@@ -296,10 +296,10 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
         for f in files:
             try:
                 for batch in iter_batches([f], batch_bytes=BATCH_BYTES):
-                    lines = batch.lines if isinstance(batch.lines, list) else \
-                        str(batch.lines).splitlines()
+                    text = getattr(batch, "text", None)
+                    lines = text.split("\n") if isinstance(text, str) else list(batch.lines)
                     series = pl.Series("line", lines, dtype=pl.Utf8)
-                    df = classify_series(series)
+                    df = classify_series(series, fields=("upstream",))
                     if df.height == 0:
                         continue
                     df = df.with_columns(
@@ -331,7 +331,7 @@ class _PlainBatch:
     lines: list[str]
 
 
-def _plain_expand(paths: list[str]) -> list[Path]:
+def _plain_expand(paths: list[str], rotated: bool = False) -> list[Path]:
     return [Path(p) for p in paths]
 
 
