@@ -153,6 +153,9 @@ def _dead_port() -> int:
 
 
 def _backend_down_tcp(stack: Stack, run: ScenarioRun) -> None:
+    """A TCP connect to a closed loopback port completes asynchronously: nginx logs the
+    ``connect() failed (111: ...)`` form from ``ngx_http_upstream_test_connect()``, no peer in the
+    text (the peer is in ``upstream: "..."``)."""
     port = _dead_port()
     stack.start_nginx(server(stack, f"""
         location / {{
@@ -164,6 +167,8 @@ def _backend_down_tcp(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _backend_down_fpm_stale_socket(stack: Stack, run: ScenarioRun) -> None:
+    """A unix-socket connect fails synchronously: ``connect() to unix:... failed (111: ...)`` from
+    ``ngx_event_connect_peer()`` (src/event/ngx_event_connect.c)."""
     sock = stack.p.run / "php8.2-fpm.sock"
     # PHP-FPM was SIGKILLed: its socket file stays behind with nobody listening on it.
     leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -176,6 +181,8 @@ def _backend_down_fpm_stale_socket(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _backend_down_fpm_missing_socket(stack: Stack, run: ScenarioRun) -> None:
+    """ENOENT on the socket path: logged at ``[crit]`` (any errno outside the ``error`` list of
+    ``ngx_event_connect_peer()``)."""
     sock = stack.p.run / "php8.2-fpm.sock"
     # PHP-FPM is installed and configured for this socket, but the service is stopped.
     stack.add_php_fpm({"listen": str(sock)}, scripts=PHP_SCRIPTS, start=False)
@@ -204,6 +211,8 @@ def _wrong_target_fpm_socket(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _socket_permissions(stack: Stack, run: ScenarioRun) -> None:
+    """EACCES needs a worker user the socket does not admit, so this runs as root only
+    (nginx's ``user`` directive is ignored for non-root masters: ngx_process_cycle.c)."""
     os.chmod(stack.root, 0o711)  # noqa: S103 - let the unprivileged worker traverse to the socket
     pool = stack.add_php_fpm({"listen.owner": "root", "listen.group": "root", "listen.mode": "0660"},
                              scripts=PHP_SCRIPTS)
@@ -268,6 +277,9 @@ def _backend_too_slow(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _workers_exhausted_fpm(stack: Stack, run: ScenarioRun) -> None:
+    """A full unix-socket backlog makes a non-blocking connect() fail with EAGAIN, which nginx
+    logs at ``error`` (special case for Linux unix sockets in ``ngx_event_connect_peer()``);
+    PHP-FPM's maintenance timer logs ``server reached pm.max_children`` (fpm_process_ctl.c)."""
     pool = stack.add_php_fpm({"pm": "dynamic", "pm.max_children": "2", "pm.start_servers": "1",
                               "pm.min_spare_servers": "1", "pm.max_spare_servers": "2",
                               "listen.backlog": "2"}, scripts=PHP_SCRIPTS)
@@ -280,6 +292,9 @@ def _workers_exhausted_fpm(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _workers_exhausted_tcp(stack: Stack, run: ScenarioRun) -> None:
+    """When a listener's accept queue is full Linux drops new SYNs (tcp_abort_on_overflow = 0), so
+    nginx waits ``proxy_connect_timeout`` and logs ``upstream timed out ... while connecting to
+    upstream`` (504, ``ngx_http_upstream_next()`` with FT_TIMEOUT)."""
     app = stack.add_backend("blackhole", name="legacy")
     stack.start_nginx(server(stack, f"""
         location / {{
@@ -293,6 +308,8 @@ def _workers_exhausted_tcp(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _buffer_too_small(stack: Stack, run: ScenarioRun) -> None:
+    """The status line and headers must fit ``proxy_buffer_size`` (one page by default;
+    ``ngx_http_upstream_process_header()`` logs ``upstream sent too big header``)."""
     app = stack.add_backend("bigheader", name="sso", header_bytes=12000)
     stack.start_nginx(server(stack, f"""
         location / {{
@@ -304,6 +321,10 @@ def _buffer_too_small(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _keepalive_race(stack: Stack, run: ScenarioRun) -> None:
+    """An error on a cached keep-alive connection is retried once without counting a try
+    (``u->peer.cached`` in ``ngx_http_upstream_next()``), but a POST that was already sent is not
+    retried (``proxy_next_upstream`` needs ``non_idempotent``): the race shows as sporadic 502s on
+    non-idempotent requests."""
     app = stack.add_backend("keepalive-closer", name="api", idle_timeout=0.3)
     stack.start_nginx(f"""
         upstream api {{
@@ -347,6 +368,9 @@ def _keepalive_misconfigured(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
+    """``no live upstreams`` needs a group of two or more servers: a single-server group skips the
+    max_fails bookkeeping (``peers->single`` in ngx_http_upstream_round_robin.c). Failed peers stay
+    marked for ``fail_timeout`` even after they recover."""
     ports = [_dead_port() for _ in range(3)]
     servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in ports)
     stack.start_nginx(f"""
@@ -368,6 +392,8 @@ def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _dns_unresolvable(stack: Stack, run: ScenarioRun) -> None:
+    """A variable ``proxy_pass`` host is resolved per request by ``resolver``; NXDOMAIN becomes
+    ``%V could not be resolved (3: Host not found)`` (``ngx_http_upstream_resolve_handler()``)."""
     dns = stack.add_backend("dns-nxdomain", name="dns")
     stack.start_nginx(server(stack, f"""
         resolver 127.0.0.1:{dns.port} valid=10s;
@@ -407,6 +433,8 @@ def _dns_silent(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _tls_mismatch(stack: Stack, run: ScenarioRun) -> None:
+    """The plain server answers the ClientHello with ``HTTP/1.1 400``; OpenSSL reads that as a bad
+    record: ``wrong version number`` (``ngx_ssl_handshake()``, error level for this reason)."""
     app = stack.add_backend("ok", name="billing")
     stack.start_nginx(server(stack, f"""
         location / {{
@@ -420,6 +448,9 @@ def _tls_mismatch(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _tls_verify(stack: Stack, run: ScenarioRun) -> None:
+    """nginx's verify callback accepts everything and checks the result after the handshake, so the
+    failure is ``upstream SSL certificate verify error: (18:self-signed certificate)``
+    (``ngx_http_upstream_ssl_handshake()``), not a handshake error."""
     app = stack.add_backend("tls", name="billing")
     ca = stack.other_ca()
     stack.start_nginx(server(stack, f"""
@@ -479,6 +510,8 @@ def _backend_crashed_exit(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _protocol_http_to_banner(stack: Stack, run: ScenarioRun) -> None:
+    """A reply without an HTTP status line is relayed as HTTP/0.9: ``upstream sent no valid
+    HTTP/1.0 header`` and access-log status ``009`` (``ngx_http_proxy_process_status_line()``)."""
     app = stack.add_backend("banner", name="cache")
     stack.start_nginx(server(stack, f"""
         location / {{
@@ -502,6 +535,8 @@ def _protocol_http_to_tls(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _upstream_returned_5xx(stack: Stack, run: ScenarioRun) -> None:
+    """A 5xx sent by the backend is passed through without any error-log line; only a numeric
+    ``$upstream_header_time`` proves the backend produced it."""
     app = stack.add_backend("status502", name="gateway")
     stack.start_nginx(server(stack, f"""
         location / {{
@@ -513,6 +548,9 @@ def _upstream_returned_5xx(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _fd_limit(stack: Stack, run: ScenarioRun) -> None:
+    """The listening socket and the master-worker channel each hold one of the worker's
+    connections (``ngx_event_process_init()``), so with 3 the upstream connect fails in
+    ``ngx_get_connection()``: ``3 worker_connections are not enough`` and a 500."""
     app = stack.add_backend("ok", name="app")
     stack.start_nginx(server(stack, f"""
         location / {{
@@ -532,6 +570,8 @@ def _app_fatal_error(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _rate_limited(stack: Stack, run: ScenarioRun) -> None:
+    """``limit_req`` rejects with ``limit_req_status`` (503 by default) and logs ``limiting
+    requests, excess: ... by zone`` (ngx_http_limit_req_module.c)."""
     app = stack.add_backend("ok", name="api")
     stack.start_nginx(f"""
         limit_req_zone $binary_remote_addr zone=api_limit:1m rate=1r/s;
@@ -547,6 +587,8 @@ def _rate_limited(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _send_timeout(stack: Stack, run: ScenarioRun) -> None:
+    """Once the backend's receive buffer is full nginx's writes stall; ``proxy_send_timeout``
+    then ends the request with ``upstream timed out ... while sending request to upstream``."""
     app = stack.add_backend("noread", name="upload", delay=3)
     stack.start_nginx(server(stack, f"""
         client_max_body_size 64m;
@@ -589,6 +631,8 @@ def _invalid_header(stack: Stack, run: ScenarioRun) -> None:
 
 
 def _php_worker_timeout(stack: Stack, run: ScenarioRun) -> None:
+    """``request_terminate_timeout`` makes the FPM master SIGTERM the child
+    (``fpm_request_check_timed_out()``), after the slowlog warning at ``request_slowlog_timeout``."""
     pool = stack.add_php_fpm({"request_terminate_timeout": "2s", "request_slowlog_timeout": "1s",
                               "slowlog": str(stack.p.root / "logs" / "php-fpm-slow.log")},
                              scripts=PHP_SCRIPTS)
