@@ -212,7 +212,8 @@ def _wrong_target_fpm_socket(stack: Stack, run: ScenarioRun) -> None:
 
 def _socket_permissions(stack: Stack, run: ScenarioRun) -> None:
     """EACCES needs a worker user the socket does not admit, so this runs as root only
-    (nginx's ``user`` directive is ignored for non-root masters: ngx_process_cycle.c)."""
+    (nginx ignores ``user`` when the master is not root: ``ngx_set_user()``,
+    src/core/nginx.c)."""
     os.chmod(stack.root, 0o711)  # noqa: S103 - let the unprivileged worker traverse to the socket
     pool = stack.add_php_fpm({"listen.owner": "root", "listen.group": "root", "listen.mode": "0660"},
                              scripts=PHP_SCRIPTS)
@@ -549,8 +550,9 @@ def _upstream_returned_5xx(stack: Stack, run: ScenarioRun) -> None:
 
 def _fd_limit(stack: Stack, run: ScenarioRun) -> None:
     """The listening socket and the master-worker channel each hold one of the worker's
-    connections (``ngx_event_process_init()``), so with 3 the upstream connect fails in
-    ``ngx_get_connection()``: ``3 worker_connections are not enough`` and a 500."""
+    connections (``ngx_event_process_init()``, ``ngx_add_channel_event()``), so with 3 the
+    upstream connect fails in ``ngx_get_connection()``: ``3 worker_connections are not enough``
+    and a 500."""
     app = stack.add_backend("ok", name="app")
     stack.start_nginx(server(stack, f"""
         location / {{
