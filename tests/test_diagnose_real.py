@@ -120,3 +120,24 @@ def test_backend_stopped_before_any_request_is_found_by_the_probe() -> None:
         offline_code, offline = diagnose_live(run, "--offline")
     assert code == 1 and doc["findings"][0]["cause"] == "backend-not-running"
     assert offline_code == 0 and offline["healthy"]  # offline: no probe, nothing in the logs
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch(1)")
+def test_socket_permissions_fix_lets_the_worker_connect() -> None:
+    """The pool diff (listen.owner/group/mode for nginx's worker user), applied and PHP-FPM
+    restarted, makes the PHP page answer 200."""
+    scenario = SCENARIOS["socket-permissions"]
+    with Stack() as stack:
+        try:
+            run = scenario.run(stack)
+        except LabSkip as skip:
+            pytest.skip(str(skip))
+        assert stack.request("/index.php").status == 502
+        _, doc = diagnose_live(run)
+        top = doc["findings"][0]
+        assert top["cause"] == "socket-permissions"
+        assert any("may not connect" in e["summary"] for e in top["evidence"]), top["evidence"]
+        assert top["fix"]["diff"] and "listen.owner = nobody" in top["fix"]["diff"]
+        _apply(top["fix"]["diff"], top["fix"]["file"])
+        stack.start_php_fpm()
+        assert stack.request("/index.php").status == 200, top["fix"]["diff"]

@@ -73,15 +73,20 @@ def _socket(ev: Evidence, peer: str, groups: list[SymptomGroup]) -> Candidate:
         items.append(config_item(target))
     if stat is not None and stat.exists:
         items.append(EvidenceItem(kind="process", summary=_stat_text(stat), source=path))
+        if stat.worker_allowed is False and stat.worker_reason:
+            items.append(EvidenceItem(kind="process", summary=f"{user} may not connect: "
+                                      f"{stat.worker_reason}", source=path))
     items.append(EvidenceItem(kind="config", summary=f"nginx worker user: {user}"
                               + (f" (groups {', '.join(ev.nginx_user_groups)})"
                                  if ev.nginx_user_groups else ""),
                               source=ev.nginx_conf_file))
-    fix = _pool_fix(ev, pool, user) if pool else None
+    fix = _pool_fix(ev, pool, user, ev.nginx_group or user) if pool else None
     if fix is None:
         fix = Fix(summary=f"let {user} write to {path}: make it the socket's owner or group, mode 0660",
                   commands=[f"ls -l {path}", f"id {user}"])
     conf = 0.9 if stat is not None and stat.exists else 0.8
+    if stat is not None and stat.worker_allowed is False:
+        conf = 0.95  # checked now: the worker user really cannot connect
     return Candidate(finding=make_finding(
         "socket-permissions", confidence=conf, groups=groups,
         explanation=f"nginx's workers run as {user}, and connecting to the unix socket {path} "
@@ -95,14 +100,14 @@ def _stat_text(stat: SocketStat) -> str:
     return f"{stat.path}: owner {stat.owner or stat.uid}, group {stat.group or stat.gid}, mode {mode}"
 
 
-def _pool_fix(ev: Evidence, pool: FpmPoolFact, user: str) -> Fix | None:
+def _pool_fix(ev: Evidence, pool: FpmPoolFact, user: str, group: str) -> Fix | None:
     """Diff setting ``listen.owner/group`` to nginx's user and ``listen.mode = 0660``."""
     lines = ev.files.get(pool.file or "")
     if not lines or not pool.listen_line:
         return Fix(summary=f"in PHP-FPM pool [{pool.name}] set listen.owner = {user}, "
-                           f"listen.group = {user}, listen.mode = 0660, then restart php-fpm",
+                           f"listen.group = {group}, listen.mode = 0660, then restart php-fpm",
                    commands=["systemctl restart php-fpm*"], file=pool.file)
-    wanted = {"listen.owner": user, "listen.group": user, "listen.mode": "0660"}
+    wanted = {"listen.owner": user, "listen.group": group, "listen.mode": "0660"}
     # find existing settings inside this pool section
     start = (pool.line or 1) - 1
     end = len(lines)

@@ -189,7 +189,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         probes=live.get("probes"), listeners=live.get("listeners"), fpm_pools=fpm_pools,
         sockets=live.get("sockets", {}), units=live.get("units", {}), access=access,
         nginx_user=live.get("user") or (cfg.user.split()[0] if cfg is not None and cfg.user else None),
-        nginx_user_groups=live.get("user_groups", ()),
+        nginx_user_groups=live.get("user_groups", ()), nginx_group=live.get("group"),
         nginx_conf_file=cfg.main_file if cfg is not None else None,
         worker_connections=_wc(cfg), worker_rlimit_nofile=_rlimit(cfg),
         selinux_mode=live.get("selinux"), sysctls=live.get("sysctls", {}),
@@ -443,10 +443,14 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
     try:
         from why502.sources.accounts import nginx_worker_identity, stat_path
 
-        ident, more = nginx_worker_identity(cfg.user if cfg is not None else None)
+        directive = None
+        if cfg is not None and cfg.user:
+            directive = f"{cfg.user} {cfg.group}" if cfg.group else cfg.user
+        ident, more = nginx_worker_identity(directive)
         diags += more
         if ident is not None:
             out["user"] = ident.user
+            out["group"] = ident.group if ident.gid is not None else None
             import grp
 
             names = []
@@ -458,15 +462,23 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
             out["user_groups"] = tuple(names)
         paths = {t.unix_path for t in targets if t.unix_path}
         paths |= {split_key(p.key)[2] for p in fpm_pools if p.key.startswith("unix:")}
+        from why502.sources.accounts import check_socket_access
+
         sockets = {}
         for path in sorted(x for x in paths if x):
             st = stat_path(path)
+            allowed: bool | None = None
+            reason: str | None = None
+            if ident is not None and ident.uid is not None and st.exists:
+                access = check_socket_access(path, ident.uid, ident.gids)
+                allowed, reason = access.allowed, access.reason
             sockets[path] = SocketStat(path=path, exists=st.exists, is_socket=st.is_socket,
                                        owner=st.owner, group=st.group,
                                        uid=st.st_uid if st.exists else None,
                                        gid=st.st_gid if st.exists else None,
                                        mode=(st.st_mode & 0o7777) if st.exists else None,
-                                       error=st.error)
+                                       error=st.error, worker_allowed=allowed,
+                                       worker_reason=reason)
         out["sockets"] = sockets
     except ImportError:
         pass

@@ -192,6 +192,8 @@ class SocketStat:
     gid: int | None = None
     mode: int | None = None  # permission bits, e.g. 0o660
     error: str | None = None
+    worker_allowed: bool | None = None  # may nginx's worker user connect (dirs + socket)?
+    worker_reason: str | None = None  # why not, e.g. "no search (x) permission on /run/php ..."
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,7 @@ class Evidence:
     access: Mapping[str, UpstreamTiming] = field(default_factory=dict)
     nginx_user: str | None = None
     nginx_user_groups: tuple[str, ...] = ()  # primary + supplementary group names of the worker
+    nginx_group: str | None = None  # the worker's group (``user USER [GROUP]``)
     nginx_conf_file: str | None = None
     worker_connections: Setting | None = None
     worker_rlimit_nofile: Setting | None = None
