@@ -389,6 +389,8 @@ def read_error_lines(paths: list[str]) -> pl.DataFrame:
             continue
         if batch_fn is not None:
             df = batch_fn(lines)
+            if "source" in df.columns:
+                df = df.filter(pl.col("source") == "nginx")
             if df.height:
                 frames.append(
                     df.select("time", "client", "request", "host", "upstream", "symptom", "message")
