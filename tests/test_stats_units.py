@@ -1,0 +1,93 @@
+"""Pure helpers of the stats engine: histogram precision, incident windows, URI templates,
+rotated-set order, --since parsing."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from why502.app.stats import order_rotated
+from why502.cli.cmd_stats import parse_when
+from why502.errors import UsageError
+from why502.evidence.access_stats import Histogram, detect_incidents, uri_template
+
+
+def test_histogram_percentiles_within_one_percent() -> None:
+    rnd = random.Random(3)
+    values = sorted(round(rnd.lognormvariate(-2.0, 1.2), 3) for _ in range(20_000))
+    h = Histogram()
+    counts: dict[int, int] = {}
+    for v in values:
+        b = Histogram.bucket_of(v)
+        counts[b] = counts.get(b, 0) + 1
+    h.add(counts.items(), max(values))
+    for q in (0.5, 0.95, 0.99):
+        exact = values[int(q * len(values)) - 1]
+        got = h.quantile(q)
+        assert got is not None
+        assert abs(got - exact) <= 0.011 * exact + 0.0006, (q, got, exact)
+    assert h.summary()["max"] == round(max(values), 3)
+    assert h.at_least(values[-100]) >= 100
+
+
+def _row(minute: str, n5: int, req: int = 1000) -> dict[str, object]:
+    return {"minute": minute, "requests": req, "5xx": n5, "502": n5, "503": 0, "504": 0, "other_5xx": 0}
+
+
+def test_incidents_merge_close_minutes_and_ignore_background() -> None:
+    rows = [_row(f"2026-11-20T10:{m:02d}", 1) for m in range(60)]
+    for m in (10, 11, 13):  # one burst with a one-minute gap
+        rows[m] = _row(f"2026-11-20T10:{m:02d}", 80)
+    rows[40] = _row("2026-11-20T10:40", 30)
+    inc = detect_incidents(rows)
+    assert [(i.start, i.end, i.total_5xx) for i in inc] == [
+        ("2026-11-20T10:10", "2026-11-20T10:13", 240),
+        ("2026-11-20T10:40", "2026-11-20T10:40", 30),
+    ]
+    assert detect_incidents([_row(f"2026-11-20T10:{m:02d}", 2) for m in range(30)]) == []
+
+
+def test_uri_template_collapses_ids_hashes_uuids_and_queries() -> None:
+    df = pl.DataFrame(
+        {
+            "request": [
+                "GET /api/v1/users/12345 HTTP/1.1",
+                "GET /api/v1/orders/0123456789abcdef0123/items?x=1 HTTP/1.1",
+                "POST /u/3f2504e0-4f89-11d3-9a0c-0305e82c3301/a/1/2 HTTP/2.0",
+                "garbage",
+            ]
+        }
+    )
+    got = df.select(uri_template(pl.col("request"))).to_series().to_list()
+    assert got == [
+        "GET /api/v1/users/{id}",
+        "GET /api/v1/orders/{hash}/items",
+        "POST /u/{uuid}/a/{id}/{id}",
+        "garbage",
+    ]
+
+
+def test_rotated_sets_oldest_first() -> None:
+    assert order_rotated(["a/access.log", "a/access.log.1", "a/access.log.10.gz", "a/access.log.2.gz"]) == [
+        "a/access.log.10.gz",
+        "a/access.log.2.gz",
+        "a/access.log.1",
+        "a/access.log",
+    ]
+    assert order_rotated(["x.log-20261121", "x.log", "x.log-20261120.gz"]) == [
+        "x.log-20261120.gz",
+        "x.log-20261121",
+        "x.log",
+    ]
+
+
+def test_parse_when() -> None:
+    now = datetime(2026, 11, 21, 12, 0)
+    assert parse_when("2h", now) == datetime(2026, 11, 21, 10, 0)
+    assert parse_when("2026-11-20 10:00", now) == datetime(2026, 11, 20, 10, 0)
+    assert parse_when("2026-11-20T10:00:00+01:00", now) == datetime(2026, 11, 20, 10, 0)
+    with pytest.raises(UsageError):
+        parse_when("yesterday", now)
