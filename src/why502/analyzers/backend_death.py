@@ -169,11 +169,12 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
                if not timeouts else "the backend's own timeout killed the worker: make the request "
                "faster or raise the app server's timeout (gunicorn --timeout, uwsgi harakiri, "
                "request_terminate_timeout)")
-    commands = ["journalctl -u <backend unit> --since -1h",
+    unit = ev.target_units.get(peer or "") or "<backend unit>"
+    commands = [f"journalctl -u {unit} --since -1h",
                 "grep -i -E 'signal|segfault|timeout|exited' <backend log>"]
     if down:
         summary += "; it is still down: start it again (and let systemd restart it: Restart=on-failure)"
-        commands.append("systemctl start <backend unit>")
+        commands.append(f"systemctl start {unit}")
     fix = Fix(summary=summary, commands=commands)
     return Candidate(
         finding=make_finding(

@@ -32,7 +32,6 @@ from why502.evidence.model import (
     ListenerFact,
     SymptomGroup,
     TargetFact,
-    UnitFact,
     split_key,
 )
 from why502.evidence.patch import replace_line
@@ -181,23 +180,15 @@ def _swap_address(text: str, target: TargetFact, old: str, new: str) -> str:
     return text
 
 
-def _units_for(ev: Evidence, peer: str) -> list[UnitFact]:
-    names = {lst.process for lst in ev.listeners_for(peer) if lst.process}
-    out = []
-    for unit in ev.units.values():
-        stem = unit.name.removesuffix(".service")
-        if stem in names or any(stem.startswith((n or "")[:6]) for n in names):
-            out.append(unit)
-    if not out and len(ev.units) == 1:
-        out = list(ev.units.values())
-    return out
-
-
 def _crash_loop(ev: Evidence, peer: str, target: TargetFact | None,
                 groups: list[SymptomGroup]) -> Candidate | None:
-    restarts = [e for e in ev.events if e.kind in {"unit-restart"}]
-    failed = [e for e in ev.events if e.kind == "unit-failed"]
-    units = [u for u in ev.units.values() if (u.n_restarts or 0) >= 3]
+    mine = ev.target_units.get(peer)
+    restarts = [e for e in ev.events if e.kind == "unit-restart" and (mine is None or e.unit in
+                                                                       (None, mine))]
+    failed = [e for e in ev.events if e.kind == "unit-failed" and (mine is None or e.unit in
+                                                                    (None, mine))]
+    units = [u for u in ev.units.values() if (u.n_restarts or 0) >= 3 and (mine is None or
+                                                                          u.name == mine)]
     if len(restarts) < 2 and not units:
         return None
     items = [*(i for g in groups for i in group_items(g))]
@@ -236,12 +227,15 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
         items.append(EvidenceItem(kind="config", summary=f"PHP-FPM pool [{pool.name}] is configured "
                                   f"to listen on {pool.listen}", source=pool.file,
                                   line=pool.listen_line or pool.line))
-    unit_name = "php-fpm" if pools or (target and target.kind == "fastcgi") else "<backend unit>"
+    unit_name = ev.target_units.get(peer) or (
+        "php-fpm" if pools or (target and target.kind == "fastcgi") else "<backend unit>")
     for unit in ev.units.values():
+        if ev.target_units.get(peer) not in (None, unit.name):
+            continue
         items.append(EvidenceItem(kind="unit", summary=f"{unit.name}: {unit.active_state}/"
                                   f"{unit.sub_state}" + (f" (result {unit.result})" if unit.result else ""),
                                   source="systemd"))
-        if unit.active_state in {"failed", "inactive"}:
+        if unit.active_state in {"failed", "inactive"} and peer not in ev.target_units:
             unit_name = unit.name
     if ev.listeners is not None and not up_now:
         items.append(EvidenceItem(kind="listener", summary=f"no process listens on {peer}",

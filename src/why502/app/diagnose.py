@@ -194,6 +194,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         worker_connections=_wc(cfg), worker_rlimit_nofile=_rlimit(cfg),
         selinux_mode=live.get("selinux"), sysctls=live.get("sysctls", {}),
         limits=live.get("limits", {}), time_wait=live.get("time_wait", {}), files=files,
+        target_units=live.get("target_units", {}),
         nginx_listens=nginx_listens(cfg) if cfg is not None else (),
         limits_config=limit_settings(cfg) if cfg is not None else (),
         offline=options.offline, now=options.now or datetime.now())
@@ -483,7 +484,8 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
     except ImportError:
         pass
     # kernel, journal, units, selinux, sysctls (the system engineer's sources)
-    _system(out, since, diags, options, out.get("listeners") or ())
+    fpm_files = sorted({p.file for p in fpm_pools if p.file})
+    _system(out, since, diags, options, out.get("listeners") or (), targets, fpm_files)
     tw = out.pop("time_wait_ports", {})
     out["time_wait"] = {t.key: tw[t.port] for t in targets if t.port and t.port in tw}
     return out
@@ -539,7 +541,8 @@ def _tls_second_look(seen: dict[str, Any], results: list[Any], out: dict[str, An
 
 
 def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic],
-            options: DiagnoseOptions, listeners: Iterable[ListenerFact]) -> None:
+            options: DiagnoseOptions, listeners: Iterable[ListenerFact], targets: list[Any],
+            fpm_files: list[str]) -> None:
     """Kernel, systemd, SELinux, sysctls, nginx's fd limit; each failure is a Diagnostic."""
     from why502.evidence.build import parse_time
     from why502.sources import system
@@ -551,7 +554,9 @@ def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic]
         except Exception as err:
             diags.append(Diagnostic("warning", f"kernel log not read: {err}"))
     listeners = list(listeners)
-    units = _unit_names(listeners)
+    target_units = _target_units(targets, fpm_files, listeners)
+    out["target_units"] = target_units
+    units = sorted(set(target_units.values()))[:20]
     try:
         states = system.read_unit_states(units)
         diags += states.diagnostics
@@ -601,13 +606,29 @@ def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic]
     out["events"] = events
 
 
-def _unit_names(listeners: Iterable[Any]) -> list[str]:
-    names = []
-    for lst in listeners:
-        proc = getattr(lst, "process", None)
-        if proc and proc not in ("nginx",) and f"{proc}.service" not in names:
-            names.append(f"{proc}.service")
-    return names[:20]
+def _target_units(targets: list[Any], fpm_files: list[str],
+                  listeners: list[ListenerFact]) -> dict[str, str]:
+    """peer key -> the systemd unit serving it: the cgroup of the process listening there
+    (``/proc/PID/cgroup``); for PHP-FPM targets, Debian's ``phpX.Y-fpm.service`` from the pool's
+    config path (so a stopped FPM still gets its unit)."""
+    import re
+
+    from why502.sources.system import unit_of_pid
+
+    ev = Evidence(listeners=tuple(listeners))
+    out: dict[str, str] = {}
+    fpm_units = sorted({f"php{m.group(1)}-fpm.service" for f in fpm_files
+                        if (m := re.search(r"/etc/php/([\d.]+)/fpm/", f))})
+    for t in targets:
+        for lst in ev.listeners_for(t.key):
+            if lst.pid and lst.process != "nginx":
+                unit, _ = unit_of_pid(lst.pid)
+                if unit:
+                    out[t.key] = unit
+                    break
+        if t.key not in out and t.kind == "fastcgi" and len(fpm_units) == 1:
+            out[t.key] = fpm_units[0]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

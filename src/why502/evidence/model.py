@@ -240,6 +240,7 @@ class Evidence:
     fpm_pools: tuple[FpmPoolFact, ...] = ()
     sockets: Mapping[str, SocketStat] = field(default_factory=dict)
     units: Mapping[str, UnitFact] = field(default_factory=dict)
+    target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
     access: Mapping[str, UpstreamTiming] = field(default_factory=dict)
     nginx_user: str | None = None
     nginx_user_groups: tuple[str, ...] = ()  # primary + supplementary group names of the worker
