@@ -86,13 +86,33 @@ def _filter_since(df: pl.DataFrame, cutoff: dt.datetime) -> pl.DataFrame:
     return df.filter(time.is_null() | (local >= stamp))
 
 
-def _classify_batch(batch: LineBatch, year: int, fields: tuple[str, ...]) -> pl.DataFrame:
+def _classify_batch(
+    batch: LineBatch, year: int, fields: tuple[str, ...], cutoff: dt.datetime | None,
+) -> pl.DataFrame:
     series = pl.Series("line", [batch.text]).str.split("\n").explode()
     df = classify_series(series, year=year, fields=fields)
-    return df.with_columns(
+    df = df.with_columns(
         (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
         pl.lit(batch.path).alias("file"),
     ).select(*JSONL_COLUMNS, "pattern")
+    if cutoff is not None and df.height:
+        df = _filter_since(df, cutoff)
+    return df
+
+
+SUMMARY_KEYS = ("symptom", "status", "source", "upstream")
+
+
+def _summarize_batch(batch: LineBatch, year: int, cutoff: dt.datetime | None) -> pl.DataFrame:
+    """One small frame per batch (one row per symptom/status/source/upstream), computed in the
+    worker thread, so the summary costs one group_by per batch and no per-line Python."""
+    df = _classify_batch(batch, year, ("upstream",), cutoff)
+    return df.group_by(*SUMMARY_KEYS).agg(
+        pl.len().alias("n"),
+        pl.col("time").min().alias("first"),
+        pl.col("time").max().alias("last"),
+        pl.col("message").first().alias("example"),
+    )
 
 
 def classify_paths(
@@ -113,30 +133,58 @@ def classify_paths(
     inputs and ``UsageError`` for a bad ``since``.
     """
     cutoff = parse_since(since) if isinstance(since, str) else since
-    files = expand_inputs(paths or ["-"], rotated=rotated)
     year = dt.date.today().year
     wanted = tuple(fields)
+    for df in _run(paths, rotated, batch_bytes, on_batch, workers,
+                   lambda batch: _classify_batch(batch, year, wanted, cutoff)):
+        if df.height:
+            yield df
 
-    def finish(future: Future[pl.DataFrame]) -> pl.DataFrame | None:
-        df = future.result()
-        if cutoff is not None and df.height:
-            df = _filter_since(df, cutoff)
-        return df if df.height else None
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+def summarize_paths(
+    paths: Sequence[str],
+    since: str | dt.datetime | None = None,
+    rotated: bool = False,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    on_batch: Callable[[LineBatch], None] | None = None,
+    workers: int = 2,
+) -> ClassifySummary:
+    """The summary of ``classify_paths`` without materialising per-line records (the default
+    ``why502 classify`` output): each worker aggregates its batch, the totals merge small frames."""
+    cutoff = parse_since(since) if isinstance(since, str) else since
+    year = dt.date.today().year
+    summary = ClassifySummary()
+
+    def counted(batch: LineBatch) -> None:
+        summary.add_batch(batch)
+        if on_batch is not None:
+            on_batch(batch)
+
+    for agg in _run(paths, rotated, batch_bytes, counted, workers,
+                    lambda batch: _summarize_batch(batch, year, cutoff)):
+        summary.add_aggregate(agg)
+    return summary
+
+
+def _run(
+    paths: Sequence[str], rotated: bool, batch_bytes: int,
+    on_batch: Callable[[LineBatch], None] | None, workers: int,
+    work: Callable[[LineBatch], pl.DataFrame],
+) -> Iterator[pl.DataFrame]:
+    """Read batches in this thread, run ``work`` on ``workers`` threads (polars releases the
+    GIL), yield results in input order with at most ``workers + 1`` batches in flight."""
+    files = expand_inputs(paths or ["-"], rotated=rotated)
+    limit = max(1, workers)
+    with ThreadPoolExecutor(max_workers=limit) as pool:
         pending: deque[Future[pl.DataFrame]] = deque()
         for batch in iter_batches(files, batch_bytes=batch_bytes):
             if on_batch is not None:
                 on_batch(batch)
-            pending.append(pool.submit(_classify_batch, batch, year, wanted))
-            if len(pending) > max(1, workers):
-                done = finish(pending.popleft())
-                if done is not None:
-                    yield done
+            pending.append(pool.submit(work, batch))
+            if len(pending) > limit:
+                yield pending.popleft().result()
         while pending:
-            done = finish(pending.popleft())
-            if done is not None:
-                yield done
+            yield pending.popleft().result()
 
 
 @dataclass
@@ -171,14 +219,19 @@ class ClassifySummary:
             self.files.append(batch.path)
 
     def add(self, df: pl.DataFrame) -> None:
-        """Fold one classified frame into the totals."""
-        per = df.group_by("symptom").agg(
+        """Fold one classified (per-line) frame into the totals."""
+        self.add_aggregate(df.group_by(*SUMMARY_KEYS).agg(
             pl.len().alias("n"),
             pl.col("time").min().alias("first"),
             pl.col("time").max().alias("last"),
             pl.col("message").first().alias("example"),
-        )
-        for sym, n, first, last, example in per.iter_rows():
+        ))
+
+    def add_aggregate(self, agg: pl.DataFrame) -> None:
+        """Fold one aggregated frame (``SUMMARY_KEYS`` + n, first, last, example) into the totals."""
+        for sym, status, source, upstream, n, first, last, example in agg.select(
+            *SUMMARY_KEYS, "n", "first", "last", "example"
+        ).iter_rows():
             st = self.symptoms.setdefault(sym, SymptomStats())
             st.count += n
             if first is not None and (st.first is None or first < st.first):
@@ -186,16 +239,13 @@ class ClassifySummary:
             if last is not None and (st.last is None or last > st.last):
                 st.last = last
             st.example = st.example or example
-        for sym, status, n in df.group_by("symptom", "status").len().iter_rows():
             if status is not None:
-                self.symptoms[sym].statuses[status] += n
-        for sym, source, n in df.group_by("symptom", "source").len().iter_rows():
-            self.symptoms[sym].sources[source] += n
-        ups = df.filter(pl.col("upstream").is_not_null()).group_by("upstream", "symptom").len()
-        for upstream, sym, n in ups.iter_rows():
-            us = self.upstreams.setdefault(upstream, UpstreamStats())
-            us.count += n
-            us.symptoms[sym] += n
+                st.statuses[status] += n
+            st.sources[source] += n
+            if upstream is not None:
+                us = self.upstreams.setdefault(upstream, UpstreamStats())
+                us.count += n
+                us.symptoms[sym] += n
 
     @property
     def recognised(self) -> int:

@@ -47,26 +47,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from why502.app.classify import JSONL_COLUMNS, ClassifySummary, classify_paths
-    from why502.parsers.errorlog import FIELD_NAMES
-    from why502.sources.logfiles import LineBatch
+    from why502.app.classify import JSONL_COLUMNS, ClassifySummary, classify_paths, summarize_paths
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    summary = ClassifySummary()
     progress = _Progress(enabled=not args.no_progress)
-    def on_batch(batch: LineBatch) -> None:
-        summary.add_batch(batch)
-        progress.update(batch)
-
-    # the summary needs only the upstream of each line; jsonl needs every field
-    fields = ("upstream",) if args.format == "summary" else FIELD_NAMES
-    frames = classify_paths(args.files, since=args.since, rotated=args.rotated, on_batch=on_batch,
-                            fields=fields)
     try:
-        for df in frames:
-            summary.add(df)
-            if args.format == "jsonl":
+        if args.format == "summary":
+            # each worker aggregates its batch: no per-line records are materialised
+            summary = summarize_paths(args.files, since=args.since, rotated=args.rotated,
+                                      on_batch=progress.update)
+        else:
+            summary = ClassifySummary()
+
+            def on_batch(batch: Any) -> None:
+                summary.add_batch(batch)
+                progress.update(batch)
+
+            for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
+                                     on_batch=on_batch):
+                summary.add(df)
                 df.select(*JSONL_COLUMNS).write_ndjson(sys.stdout)
                 sys.stdout.flush()
     finally:
