@@ -85,3 +85,32 @@ def test_free_port_is_bindable_on_loopback() -> None:
     port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_nginx_moves_to_another_port_when_its_port_was_taken() -> None:
+    with Stack() as stack, socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", stack.nginx_port))
+        blocker.listen()
+        taken = stack.nginx_port
+        app = stack.add_backend("ok", name="app")
+        stack.start_nginx(f"server {{ listen {stack.listen}; "
+                          f"location / {{ proxy_pass http://{app.address}; }} }}")
+        assert stack.nginx_port != taken
+        assert stack.request("/").status == 200
+
+
+def test_backend_retries_when_its_free_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    import why502.lab.runtime as runtime
+
+    with Stack() as stack, socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        busy = blocker.getsockname()[1]
+        ports = iter([busy])
+        real = runtime.free_port
+        monkeypatch.setattr(runtime, "free_port", lambda *a: next(ports, None) or real(*a))
+        app = stack.add_backend("ok", name="app")
+        assert app.port != busy
+        stack.start_nginx(f"server {{ listen {stack.listen}; "
+                          f"location / {{ proxy_pass http://{app.address}; }} }}")
+        assert stack.request("/").body == b"ok from app\n"

@@ -343,6 +343,7 @@ class Stack:
         if host == "::1" and not ipv6_loopback_available():
             raise LabSkip("IPv6 loopback (::1) is not available on this machine")
         udp = kind.startswith("dns-")
+        auto_port = port is None
         port = port or free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
         with self._lock:
             self._counter += 1
@@ -359,8 +360,18 @@ class Stack:
         if tls or kind in ("tls", "tls-sni"):
             cert, key = self.tls_cert()
             argv += ["--tls", "--cert", str(cert), "--key", str(key)]
-        proc = self._spawn(f"backend-{name}", argv)
-        _wait_for(lambda: ready.exists(), proc, f"backend {name} ({kind}) on {host}:{port}")
+        for attempt in range(3):
+            proc = self._spawn(f"backend-{name}", argv)
+            try:
+                _wait_for(lambda: ready.exists(), proc, f"backend {name} ({kind}) on {host}:{port}")
+                break
+            except LabError as err:
+                # Another program took the "free" port between free_port() and bind(): retry.
+                if not (auto_port and "Address already in use" in str(err)) or attempt == 2:
+                    raise
+                self.stop_process(proc)
+                port = free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+                argv[argv.index("--port") + 1] = str(port)
         backend = Backend(name=name, kind=kind, host=host, port=port, process=proc)
         self.backends[name] = backend
         return backend
@@ -559,15 +570,36 @@ class Stack:
         text = self.nginx_config(http_body, error_level=error_level,
                                  worker_connections=worker_connections, main_extra=main_extra,
                                  worker_user=worker_user)
-        self.p.nginx_conf.write_text(text)
         base = [nginx, "-p", str(self.p.root), "-c", str(self.p.nginx_conf), "-e", str(self.p.error_log)]
-        check = subprocess.run([*base, "-t", "-q"], capture_output=True, text=True, timeout=15, check=False)
-        if check.returncode != 0:
-            raise LabError(f"nginx -t rejected the lab config: {check.stderr.strip()[-400:]}")
-        proc = self._spawn("nginx", base)
-        self.nginx = proc
-        _wait_for(lambda: _can_connect(self.listen), proc, "nginx", log=self.p.error_log)
-        return proc
+        for attempt in range(3):
+            self.p.nginx_conf.write_text(text)
+            check = subprocess.run([*base, "-t", "-q"], capture_output=True, text=True, timeout=15,
+                                   check=False)
+            error = check.stderr.strip()[-400:] if check.returncode != 0 else ""
+            if not error:
+                pidfile = self.p.run / "nginx.pid"
+                pidfile.unlink(missing_ok=True)
+                proc = self._spawn("nginx", base)
+
+                def ready(pidfile: Path = pidfile) -> bool:
+                    # nginx writes its pid file only after every listen socket is bound
+                    # (ngx_create_pidfile() runs after ngx_init_cycle(), src/core/nginx.c).
+                    return pidfile.exists() and _can_connect(self.listen)
+
+                try:
+                    _wait_for(ready, proc, "nginx", log=self.p.error_log)
+                    self.nginx = proc
+                    return proc
+                except LabError as err:
+                    self.stop_process(proc)
+                    error = str(err)
+            if "Address already in use" not in error or attempt == 2:
+                raise LabError(f"nginx could not start with the lab config: {error}")
+            # Another program took our "free" port in the meantime: move the server block.
+            old_listen = f"listen {self.listen};"
+            self.nginx_port = free_port()
+            text = text.replace(old_listen, f"listen {self.listen};")
+        raise LabError("nginx could not start")  # pragma: no cover - the loop returns or raises
 
     def reload_nginx(self) -> None:
         """Reload nginx (SIGHUP to the master we started) after ``nginx.conf`` changed."""
