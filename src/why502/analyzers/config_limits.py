@@ -163,18 +163,28 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
         drops = [g for g in related if g.symptom in drop_symptoms]
         if not drops:
             continue
-        timing = ev.access.get(gname)
-        total = timing.requests if timing else 0
+        total = sum(ev.access[k].requests for k in (gname, *group.servers) if k in ev.access)
         n = sum(g.count for g in drops)
+        ok = sum(c for k in (gname, *group.servers) if k in ev.access
+                 for st, c in ev.access[k].statuses.items() if 200 <= st < 400)
         sporadic = bool(total) and n / total < 0.05
-        conf = 0.7 if sporadic else 0.55
+        conf = 0.7 if sporadic or ok else 0.55
         items = [i for g in drops for i in group_items(g)]
+        kt = group.keepalive_timeout
         items.append(EvidenceItem(kind="config", summary=f"upstream {gname} keeps {group.keepalive} "
-                                  "idle connections per worker (keepalive_timeout 60s default)",
-                                  source=group.file, line=group.line))
+                                  "idle connections per worker for keepalive_timeout "
+                                  + (f"{kt.value}" if kt else "60s (default)"),
+                                  source=kt.file if kt else group.file,
+                                  line=kt.line if kt else (group.keepalive_line or group.line)))
         if total:
+            alive = "sporadic, not a dead backend" if sporadic else (
+                f"{ok} others were answered by the same backend: it is alive" if ok else "")
             items.append(EvidenceItem(kind="stat", summary=f"{n} of {total} requests failed "
-                                      f"({100 * n / total:.2f}%): sporadic, not a dead backend"))
+                                      f"({100 * n / total:.1f}%)" + (f": {alive}" if alive else "")))
+        if any(" \"POST " in x.text or "\"POST " in x.text for g in drops for x in g.samples):
+            items.append(EvidenceItem(kind="stat", summary="the failed requests are POSTs: nginx "
+                                      "does not retry a non-idempotent request on another "
+                                      "connection (proxy_next_upstream without non_idempotent)"))
         anchor = group.file, group.line
         diff = None
         if group.file and group.line:
@@ -195,14 +205,14 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
 
 
 def _after_keepalive(ev: Evidence, gname: str) -> str | None:
+    """Diff setting the upstream's ``keepalive_timeout`` below common backend idle timeouts
+    (gunicorn ``--keep-alive`` 2 s, Node.js ``keepAliveTimeout`` 5 s): edit it where it is set,
+    else add it after the ``keepalive`` line (``ngx_http_upstream_keepalive_module``)."""
     group = ev.groups[gname]
-    lines = ev.files.get(group.file or "")
-    if not lines or not group.line:
-        return None
-    for i in range(group.line - 1, min(len(lines), group.line + 40)):
-        if lines[i].strip().startswith("keepalive ") or lines[i].strip().startswith("keepalive\t"):
-            return insert_after(ev.files, group.file, i + 1, ["keepalive_timeout 4s;"])
-        if lines[i].strip() == "}":
-            break
-    return set_directive(ev.files, "keepalive_timeout", "4s", setting_file=None, setting_line=None,
-                         is_default=True, anchor_file=group.file, anchor_line=group.line)
+    kt = group.keepalive_timeout
+    if kt is not None and kt.file and kt.line:
+        return set_directive(ev.files, "keepalive_timeout", "1s", setting_file=kt.file,
+                             setting_line=kt.line, is_default=False, anchor_file=None,
+                             anchor_line=None)
+    anchor = group.keepalive_line or group.line
+    return insert_after(ev.files, group.file, anchor, ["keepalive_timeout 1s;"])

@@ -653,8 +653,8 @@ def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime |
     try:
         st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since)
     except InputError as err:
-        if explicit:
-            raise
+        # the files exist (checked above): lines that do not parse are a tool-side problem,
+        # a diagnostic (DESIGN.md), not a reason to withhold the diagnosis
         diags.append(Diagnostic("warning", f"access log not used: {err}"))
         return {}, None
     except OSError as err:

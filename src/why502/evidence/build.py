@@ -71,14 +71,17 @@ def parse_time(value: Any) -> datetime | None:
     times (journal, ISO syslog) are converted to the local zone before comparing them."""
     if value is None:
         return None
-    if not isinstance(value, datetime):
+    when: datetime
+    if isinstance(value, datetime):
+        when = value
+    else:
         try:
-            value = datetime.fromisoformat(str(value))
+            when = datetime.fromisoformat(str(value))
         except ValueError:
             return None
-    if value.tzinfo is not None:
-        value = value.astimezone()
-    return value.replace(tzinfo=None)
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    return when.replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +139,8 @@ def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFac
             name=name,
             servers=tuple(f"unix:{s.unix_path}" if s.unix_path else _hostport(s.host, s.port)
                           for s in g.servers),
-            keepalive=g.keepalive, file=g.file, line=g.line,
+            keepalive=g.keepalive, file=g.file, line=g.line, keepalive_line=g.keepalive_line,
+            keepalive_timeout=_group_setting(g, "keepalive_timeout"),
             max_fails={(f"unix:{s.unix_path}" if s.unix_path else _hostport(s.host, s.port)):
                        s.max_fails for s in g.servers})
         for name, g in cfg.upstreams.items()}
@@ -146,6 +150,13 @@ def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFac
         if text is not None:
             files[path] = tuple(text.splitlines())
     return targets, groups, files
+
+
+def _group_setting(g: Any, name: str) -> Setting | None:
+    for d in getattr(g, "directives", ()):
+        if d.name == name and d.args:
+            return Setting(" ".join(d.args), d.file, d.line, False)
+    return None
 
 
 def _hostport(host: str | None, port: int | None) -> str:

@@ -63,6 +63,8 @@ class GroupFact:
     file: str | None = None
     line: int | None = None
     max_fails: Mapping[str, int] = field(default_factory=dict)  # server key -> max_fails
+    keepalive_line: int | None = None
+    keepalive_timeout: Setting | None = None  # upstream-level keepalive_timeout (default 60s)
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,12 @@ class Evidence:
                 return t
         for t in self.targets:
             if t.group == key:
+                return t
+        # a config that names hosts: nginx logs the resolved address (``upstream: "http://10...``)
+        host, port, _ = split_key(key)
+        for t in self.targets:
+            probe = (self.probes or {}).get(t.key)
+            if probe is not None and t.port == port and host in probe.addresses:
                 return t
         return None
 
