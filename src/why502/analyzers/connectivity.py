@@ -78,14 +78,21 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
             conf = 0.93  # every server failed: the group is the unit of the outage
         else:
             members = []
+    kinds = sorted({g.symptom for g in members})
+    why = (f" Each server failed with {', '.join(kinds)}" + (
+        ": nothing listens on them, the backends are not running." if kinds == ["connection-refused"]
+        else ".") if kinds else " The failures that marked them are the real problem.")
+    summary = ("start the backends of upstream " + (name or "") + " (" + ", ".join(
+        group.servers if group else ()) + "), then check max_fails/fail_timeout and add a backup "
+        "server" if kinds == ["connection-refused"] else "fix what fails on every server (see the "
+        "evidence); then check max_fails/fail_timeout and add a backup server")
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
         explanation=f"Every server of upstream {name} was marked failed (max_fails within "
-                    "fail_timeout) or down, so nginx had no server to try and answered 502 at once. "
-                    "The failures that marked them are the real problem (see the other findings).",
+                    "fail_timeout) or down, so nginx had no server to try and answered 502 at once."
+                    + why,
         evidence=items,
-        fix=Fix(summary="fix the failing servers (other findings); then consider max_fails/"
-                        "fail_timeout and a backup server",
+        fix=Fix(summary=summary,
                 commands=["nginx -T | grep -A8 'upstream " + (name or "") + "'"]),
         upstream=name, target=name), claims=claims(groups + marked_groups + members))
 
