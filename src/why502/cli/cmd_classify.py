@@ -131,17 +131,19 @@ def render_summary(summary: ClassifySummary, top: int) -> None:
         return
     table = Table(title="Symptoms (and evidence events)", title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("id", no_wrap=True)
-    table.add_column("lines", justify="right")
-    table.add_column("status")
-    table.add_column("source")
+    table.add_column("lines", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("source", no_wrap=True)
     table.add_column("first seen", overflow="fold")
     table.add_column("last seen", overflow="fold")
     for sym, st in summary.ranked()[:top]:
         statuses = ", ".join(f"{'009' if s == 9 else s}×{n}" if len(st.statuses) > 1 else
                              ("009" if s == 9 else str(s)) for s, n in st.statuses.most_common())
         label = f"{sym} [dim](event)[/dim]" if is_event(sym) else sym
-        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(st.sources),
-                      (st.first or "-").replace("T", " "), (st.last or "-").replace("T", " "))
+        first, last = (st.first or "-").replace("T", " "), (st.last or "-").replace("T", " ")
+        if first[:10] == last[:10] and len(last) > 11:
+            last = last[11:]  # same day: the time is enough
+        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(st.sources), first, last)
     console.print(table)
     if summary.upstreams:
         ut = Table(title="Per upstream / process", title_justify="left", box=box.SIMPLE_HEAD)
