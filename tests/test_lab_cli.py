@@ -36,3 +36,19 @@ def test_lab_run_diagnoses_the_live_stack_as_json(tmp_path, capsys) -> None:  # 
     assert report["findings"][0]["cause"] == "buffer-too-small"
     assert code == 0
     assert "upstream sent too big header" in json.dumps(report)
+
+
+def test_lab_list_all_includes_recording_only_recipes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "list", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "send-timeout" in out and "(recording only)" in out
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+def test_lab_check_reports_each_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["lab", "check", "dns-unresolvable", "fd-limit"])
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in out] == ["dns-unresolvable", "fd-limit"]
+    assert all(line.startswith("ok ") for line in out), out
+    assert code == 0
