@@ -101,7 +101,7 @@ def _split_segments(fmt: str) -> list[str]:
 @dataclass(frozen=True)
 class _Segment:
     index: int
-    kind: str  # single | literal | mixed | positional | skip
+    kind: str  # single | literal | anchor | mixed | positional | skip
     text: str
     var: str | None = None
     pattern: str | None = None
@@ -190,6 +190,24 @@ class LineParser:
                 self.segments.append(_Segment(i, "positional", text, fields=sub.fields, slices=pos))
             else:
                 self.segments.append(_Segment(i, "mixed", text, pattern=sub.pattern, fields=sub.fields))
+        # Only the last literal piece is checked (each column read costs CPU); the layout is also
+        # guarded by the extra-column check, the status cast and the required upstream fields.
+        # The anchor: the last piece with literal text of its own, so never empty in a whole line
+        # (a truncated line or one with fewer quotes has it null).
+        with_text = [i for i, t in enumerate(segs) if re.sub(r"\$\{?[A-Za-z0-9_]+\}?", "", t).strip()]
+        self.anchor = with_text[-1] if with_text else None
+        self.segments = [
+            seg
+            if seg.kind != "literal" or seg.index == self.anchor
+            else _Segment(seg.index, "skip", seg.text)
+            for seg in self.segments
+        ]
+        self.segments = [
+            _Segment(seg.index, "anchor", seg.text)
+            if seg.kind == "skip" and seg.index == self.anchor
+            else seg
+            for seg in self.segments
+        ]
         self.columns = sorted({s.index for s in self.segments if s.kind != "skip"} | {self.n})
         self.header = ('"'.join(f"c{i}" for i in range(self.n + 1)) + "\n").encode()
         self.fields = fmt.fields
@@ -199,7 +217,7 @@ class LineParser:
 
         Blank lines are skipped silently (nginx never writes one).
         """
-        if not data.strip():
+        if not data or (len(data) < 4096 and not data.strip()):
             return _empty_frame(self.fields), 0, [], 0
         df = pl.read_csv(
             self.header + data,
@@ -221,9 +239,13 @@ class LineParser:
             col = pl.col(f"c{seg.index}")
             if seg.kind == "single":
                 assert seg.var is not None
-                exprs.append(col.fill_null("").alias(seg.var))
+                exprs.append(col.alias(seg.var))
                 if seg.var in _VALIDATE:
-                    oks.append(col.str.contains("^(?:" + FIXED_SHAPES[seg.var] + r")\r?$"))
+                    oks.append(_shape_ok(seg.var, col))
+                if seg.index == self.anchor:
+                    oks.append(col.is_not_null())
+            elif seg.kind == "anchor":
+                oks.append(col.is_not_null())
             elif seg.kind == "literal":
                 oks.append(col == seg.text.rstrip("\r") if seg.index == self.n - 1 else col == seg.text)
             elif seg.kind == "positional":
@@ -239,10 +261,8 @@ class LineParser:
                         if stop is not None:
                             e = e.str.split_exact(stop, 1).struct.field("field_0")
                     exprs.append(e.alias(name))
-                    if name == "status":
-                        oks.append(e.cast(pl.Int16, strict=False).is_not_null())
-                    elif name in _VALIDATE:
-                        oks.append(e.str.contains("^(?:" + FIXED_SHAPES[name] + ")$"))
+                    if name in _VALIDATE:
+                        oks.append(_shape_ok(name, e))
                     else:
                         oks.append(col.is_not_null())
             elif seg.kind == "mixed":
@@ -257,8 +277,12 @@ class LineParser:
                 )
         ok = pl.all_horizontal(oks).fill_null(False).alias("_ok")
         out = df.select([*exprs, ok]).with_row_index("_row")
-        good = out.filter(pl.col("_ok")).drop("_ok")
-        bad_rows = out.filter(~pl.col("_ok"))["_row"].to_list()
+        if out["_ok"].all():  # the usual case: no copy
+            good = out.drop("_ok")
+            bad_rows: list[int] = []
+        else:
+            good = out.filter(pl.col("_ok")).drop("_ok")
+            bad_rows = out.filter(~pl.col("_ok"))["_row"].to_list()
         unparsed = 0
         samples: list[tuple[int, str]] = []
         if bad_rows:
@@ -286,6 +310,17 @@ class LineParser:
                 if matched.height:
                     good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
         return good, unparsed, samples, rows
+
+
+def _shape_ok(var: str, e: pl.Expr) -> pl.Expr:
+    """A cheap check that a fixed-shape variable looks right (a regex per line costs more)."""
+    if var == "status":
+        return e.cast(pl.Int16, strict=False).is_not_null()
+    if var == "time_local":  # 20/Nov/2026:00:00:00 +0100
+        return (e.str.slice(2, 1) == "/") & (e.str.slice(11, 1) == ":")
+    if var == "time_iso8601":  # 2026-11-20T00:00:00+01:00
+        return (e.str.slice(4, 1) == "-") & (e.str.slice(10, 1) == "T")
+    return e.str.contains("^(?:" + FIXED_SHAPES[var] + r")\r?$")
 
 
 def _compile_segment(text: str, escape: str | None, wanted: frozenset[str]) -> CompiledFormat:

@@ -52,8 +52,7 @@ UPSTREAM_TIME = (
 # combined + key="value" upstream fields: the format of the recorded lab fixtures
 # (tests/fixtures/recorded/*/nginx.conf, ``log_format why502`` there) and a common style.
 UPSTREAM_KV = (
-    COMBINED
-    + ' upstream_addr="$upstream_addr" upstream_status="$upstream_status"'
+    COMBINED + ' upstream_addr="$upstream_addr" upstream_status="$upstream_status"'
     ' upstream_connect_time="$upstream_connect_time" upstream_header_time="$upstream_header_time"'
     ' upstream_response_time="$upstream_response_time" request_time=$request_time'
 )
@@ -260,6 +259,10 @@ def compile_format(
             # A fixed shape inside quotes can still be "-" (e.g. $upstream_* with no upstream).
             if value in ("status", "time_local", "time_iso8601", "msec"):
                 pass
+            elif value.startswith("upstream_"):
+                # "-" when unset; empty when nginx never got a peer name (e.g. socket() failed:
+                # tests/fixtures/recorded/fd-limit has upstream_addr="")
+                body = f"(?:{body}|-)?"
             else:
                 body = f"(?:{body}|-)"
         elif nxt is None:
