@@ -241,7 +241,6 @@ class Stack:
         self.nginx: Process | None = None
         self.fpm: Process | None = None
         self.nginx_port = 0
-        self.worker_user: str | None = None
         self._lock = threading.Lock()
         self._counter = 0
 
