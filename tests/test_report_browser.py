@@ -133,6 +133,8 @@ def test_chart_script_ran_and_shows_the_incident(loaded: Loaded) -> None:
     assert totals == {"502": str(TOTAL_502), "504": str(TOTAL_504)}
     assert 'data-status="502" data-total="108" data-peak="37"' in dom
     assert "502: 108 (peak 37 at 2026-11-21 09:55)" in dom
+    # All requests (the access-log totals) are plotted on their own axis: 30 x 180 + the 158 5xx.
+    assert '<span class="requests-total" data-total="5558">all requests: 5558</span>' in dom
     kinds = re.findall(r'class="evmark"[^>]*data-kind="([a-z-]+)"', dom)
     assert kinds == ["fpm-max-children", "read-timeout", "backlog-full", "oom-kill", "unit-restart",
                      "config-reload"]

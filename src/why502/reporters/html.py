@@ -229,6 +229,9 @@ def chart_data(report: Report) -> dict[str, Any]:
             for i, status in enumerate(statuses)
         ],
         "totals": [totals.get(m, 0) for m in minutes],
+        # ``total`` is all requests of the minute when diagnose read an access log, else just the
+        # 5xx sum; only in the first case is it a series of its own (traffic context).
+        "requests": any(totals.get(m, 0) > sum(points.get(m, {}).values()) for m in minutes),
         "events": events,
     }
 
@@ -372,6 +375,7 @@ def _timeline_html(report: Report, data: dict[str, Any]) -> str:
     else:
         statuses = [s["status"] for s in data["series"]]
         head = "".join(f"<th>{_e(s)}</th>" for s in statuses)
+        total_head = "all requests" if data["requests"] else "5xx"
         rows = []
         shown: list[int] = list(range(len(data["x"])))
         note = ""
@@ -386,7 +390,7 @@ def _timeline_html(report: Report, data: dict[str, Any]) -> str:
             rows.append(f"<tr><td>{minute}</td>{cells}<td>{data['totals'][i]}</td></tr>")
         table = (
             '<details><summary>Per-minute counts (table)</summary><table class="minutes">'
-            f"<thead><tr><th>minute</th>{head}<th>total</th></tr></thead><tbody>"
+            f"<thead><tr><th>minute</th>{head}<th>{total_head}</th></tr></thead><tbody>"
             + "".join(rows)
             + "</tbody></table>"
             + note
@@ -416,8 +420,13 @@ def _timeline_html(report: Report, data: dict[str, Any]) -> str:
         events = '<h3>Events</h3><ol class="events" id="events">' + "".join(items) + "</ol>"
     return (
         '<section id="timeline"><h2>Incident timeline</h2>'
-        '<p class="muted">Proxy 5xx per minute by status; '
-        "numbered markers are the evidence events listed below.</p>" + chart + table + events + "</section>"
+        '<p class="muted">Proxy 5xx per minute by status (left axis); '
+        + ("all requests per minute dashed (right axis); " if data["requests"] else "")
+        + "numbered markers are the evidence events listed below.</p>"
+        + chart
+        + table
+        + events
+        + "</section>"
     )
 
 

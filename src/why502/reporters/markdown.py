@@ -171,7 +171,8 @@ def _timeline(report: Report) -> list[str]:
             minute = datetime.fromtimestamp(data["x"][i], tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
             rows.append([minute] + [str(s["values"][i]) for s in data["series"]] + [str(data["totals"][i])])
         if rows:
-            out += _table(["minute", *[md_text(s) for s in statuses], "total"], rows)
+            total_head = "all requests" if data["requests"] else "5xx"
+            out += _table(["minute", *[md_text(s) for s in statuses], total_head], rows)
             if len(busy) > len(kept):
                 out.append(f"\n({len(busy) - len(kept)} more minutes with 5xx not shown.)")
             out.append("")

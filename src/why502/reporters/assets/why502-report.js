@@ -28,6 +28,22 @@
                  points: {show: false}, value: bucketValue, paths: uPlot.paths.stepped({align: 1})});
     cols.push(s.values.concat([s.values[n - 1]]));
   });
+  var axes = [{values: function(u, splits){
+    // 24-hour wall-clock labels; the date too when the window spans more than a day.
+    return splits.map(function(v){ return hi - lo > 86400 ? fmtMinute(v).slice(5) : fmtMinute(v).slice(11); });
+  }}, {label: "5xx per minute"}];
+  var scales = {
+    x: {time: true, range: function(){ return [lo, hi]; }},
+    y: {range: function(u, mn, mx){ return [0, Math.max(1, Math.ceil(mx * 1.1))]; }}
+  };
+  if (data.requests) {
+    // All requests per minute on their own right-hand axis: was there a traffic burst?
+    series.push({label: "all requests", scale: "req", stroke: "#8a94a0", dash: [5, 4], width: 1.5,
+                 points: {show: false}, value: bucketValue, paths: uPlot.paths.stepped({align: 1})});
+    cols.push(data.totals.concat([data.totals[n - 1]]));
+    scales.req = {range: function(u, mn, mx){ return [0, Math.max(1, Math.ceil(mx * 1.1))]; }};
+    axes.push({scale: "req", side: 1, label: "requests per minute", grid: {show: false}});
+  }
   var lo = data.x[0], hi = end;
   data.events.forEach(function(ev){
     if (ev.t !== null) { lo = Math.min(lo, ev.t - 60); hi = Math.max(hi, ev.t + 60); }
@@ -64,11 +80,8 @@
   var opts = {
     width: Math.max(320, el.clientWidth || 1000), height: 300,
     tzDate: function(ts){ return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
-    scales: {x: {time: true, range: function(){ return [lo, hi]; }}, y: {range: function(u, mn, mx){ return [0, Math.max(1, Math.ceil(mx * 1.1))]; }}},
-    axes: [{values: function(u, splits){
-      // 24-hour wall-clock labels; the date too when the window spans more than a day.
-      return splits.map(function(v){ return hi - lo > 86400 ? fmtMinute(v).slice(5) : fmtMinute(v).slice(11); });
-    }}, {label: "5xx per minute"}],
+    scales: scales,
+    axes: axes,
     series: series,
     hooks: {draw: [drawMarkers]}
   };
@@ -93,6 +106,15 @@
       item.textContent = s.status + ": " + total + " (peak " + peak + " at " + fmtMinute(data.x[at]) + ") ";
       summary.appendChild(item);
     });
+    if (data.requests) {
+      var all = 0;
+      data.totals.forEach(function(v){ all += v; });
+      var req = document.createElement("span");
+      req.className = "requests-total";
+      req.setAttribute("data-total", String(all));
+      req.textContent = "all requests: " + all;
+      summary.appendChild(req);
+    }
   }
   el.setAttribute("data-rendered", String(data.x.length));
 })();
