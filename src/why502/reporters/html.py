@@ -57,6 +57,8 @@ EVENT_COLOURS: dict[str, str] = {
     "listen-failed": "#1f5fbf",
     "fpm-max-children": "#d9730d",
     "worker-timeout": "#d9730d",
+    "slow-request": "#d9730d",
+    "listen-queue-full": "#d9730d",
     "config-reload": "#2e7d32",
     "nginx-reload": "#2e7d32",
     "reload": "#2e7d32",
