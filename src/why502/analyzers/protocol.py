@@ -94,11 +94,16 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     else:
         why = f"The TLS handshake with {peer} failed."
         summary = "check TLS versions/ciphers/SNI between nginx and the backend"
+    notes = []
+    host = split_key(peer or "")[0] or ""
+    if "SNI" in why and (host.replace(".", "").isdigit() or ":" in host):
+        notes.append(f"{host} is an IP address, and no SNI is sent for an IP: also set "
+                     "proxy_ssl_name to the name the backend's certificate is for")
     return Candidate(finding=make_finding(
         "upstream-tls-mismatch", confidence=0.9, groups=groups, explanation=why, evidence=items,
         fix=Fix(summary=summary, commands=[f"openssl s_client -connect {peer} -servername <name> </dev/null",
                                            "nginx -t", "systemctl reload nginx"],
-                diff=diff, file=anchor_file if diff else None),
+                diff=diff, file=anchor_file if diff else None, notes=notes),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
 
