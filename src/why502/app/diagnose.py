@@ -807,6 +807,7 @@ def _demo(options: DiagnoseOptions) -> Report:
             key = (f"unix:{t['unix_path']}" if t.get("unix_path") else
                    f"{t.get('host')}:{t.get('port')}")
             probes[key] = probe_fact(key, _ns(raw))
+            g.probe_dicts[key] = raw
         g = replace(g, evidence=replace(g.evidence, listeners=listeners or g.evidence.listeners,
                                         probes=probes or g.evidence.probes),
                     inputs={**g.inputs, "demo": True, "demo_title": manifest.get("title"),
