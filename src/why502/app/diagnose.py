@@ -248,6 +248,15 @@ def _log_paths(given: list[str], cfg: Any, kind: str, diags: list[Diagnostic]) -
         return []
     targets = cfg.error_logs if kind == "error" else cfg.access_logs
     out: list[str] = []
+    if not targets:
+        # no error_log/access_log directive: nginx's compiled-in path (Debian/upstream packages:
+        # --error-log-path / --http-log-path = /var/log/nginx/{error,access}.log)
+        default = f"/var/log/nginx/{kind}.log"
+        if os.path.exists(default):
+            diags.append(Diagnostic("info", f"no {kind}_log in the config: reading nginx's "
+                                    f"default {default}"))
+            return [default]
+        return []
     for lt in targets:
         path = lt.path
         if lt.is_off or path.startswith(("syslog:", "memory:")) or path in ("stderr", "/dev/stderr",
