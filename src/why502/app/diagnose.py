@@ -577,9 +577,17 @@ def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic]
         if found:
             journal = system.read_journal(list(found), since)
             diags += journal.diagnostics
+            from why502.parsers.errorlog import classify_line
+
             for e in journal.entries:
-                if e.event:
-                    item = event_from_text(e.event, e.message, source="systemd",
+                kind = e.event
+                source = "systemd"
+                if not kind:
+                    # the unit's own output (PHP-FPM with error_log = syslog, gunicorn, uwsgi)
+                    c = classify_line(e.message)
+                    kind, source = (c.symptom, c.source) if c else (None, "")
+                if kind:
+                    item = event_from_text(kind, e.message, source=source or "systemd",
                                            time=parse_time(e.time), file="journal")
                     events.append(replace(item, unit=e.unit or item.unit))
     except Exception as err:
