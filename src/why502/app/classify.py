@@ -101,13 +101,23 @@ def _classify_batch(
 
 
 SUMMARY_KEYS = ("symptom", "status", "source", "upstream")
+MAX_UPSTREAMS = 5000  # distinct upstreams kept in the summary; the rest are counted as "(other)"
+# nginx's `upstream: "<schema><peer>[:]<uri>"` (ngx_http_log_error_handler()): the peer part
+_PEER = r"^((?:[a-z0-9+.-]+://)?(?:unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*))"
+
+
+def upstream_peer(upstream: pl.Expr, source: pl.Expr) -> pl.Expr:
+    """The summary groups nginx lines by peer (``http://10.0.0.7:8000``), not by peer + URI, so
+    its size does not grow with the number of distinct request paths."""
+    return pl.when(source == "nginx").then(upstream.str.extract(_PEER, 1)).otherwise(upstream) \
+        .alias("upstream")
 
 
 def _summarize_batch(batch: LineBatch, year: int, cutoff: dt.datetime | None) -> pl.DataFrame:
     """One small frame per batch (one row per symptom/status/source/upstream), computed in the
     worker thread, so the summary costs one group_by per batch and no per-line Python."""
     df = _classify_batch(batch, year, ("upstream",), cutoff)
-    return df.group_by(*SUMMARY_KEYS).agg(
+    return df.with_columns(upstream_peer(pl.col("upstream"), pl.col("source"))).group_by(*SUMMARY_KEYS).agg(
         pl.len().alias("n"),
         pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),
@@ -220,6 +230,7 @@ class ClassifySummary:
 
     def add(self, df: pl.DataFrame) -> None:
         """Fold one classified (per-line) frame into the totals."""
+        df = df.with_columns(upstream_peer(pl.col("upstream"), pl.col("source")))
         self.add_aggregate(df.group_by(*SUMMARY_KEYS).agg(
             pl.len().alias("n"),
             pl.col("time").min().alias("first"),
@@ -243,6 +254,8 @@ class ClassifySummary:
                 st.statuses[status] += n
             st.sources[source] += n
             if upstream is not None:
+                if upstream not in self.upstreams and len(self.upstreams) >= MAX_UPSTREAMS:
+                    upstream = "(other)"
                 us = self.upstreams.setdefault(upstream, UpstreamStats())
                 us.count += n
                 us.symptoms[sym] += n
