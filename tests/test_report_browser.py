@@ -135,6 +135,10 @@ def test_chart_script_ran_and_shows_the_incident(loaded: Loaded) -> None:
     assert "502: 108 (peak 37 at 2026-11-21 09:55)" in dom
     # All requests (the access-log totals) are plotted on their own axis: 30 x 180 + the 158 5xx.
     assert '<span class="requests-total" data-total="5558">all requests: 5558</span>' in dom
+    # Badges: events seconds apart share one ("4–5" = the OOM kill and the restart 3 s later).
+    badges = re.findall(r'<div class="evbadge" data-events="(\d+)"[^>]*>([^<]+)</div>', dom)
+    assert sum(int(count) for count, _ in badges) == 6
+    assert ("2", "4–5") in badges
     kinds = re.findall(r'class="evmark"[^>]*data-kind="([a-z-]+)"', dom)
     assert kinds == ["fpm-max-children", "read-timeout", "backlog-full", "oom-kill", "unit-restart",
                      "config-reload"]

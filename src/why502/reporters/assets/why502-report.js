@@ -50,10 +50,12 @@
   });
   if (hi - lo < 600) { var pad = (600 - (hi - lo)) / 2; lo -= pad; hi += pad; }  // at least 10 min
   function drawMarkers(u){
-    var old = u.over.querySelectorAll(".evmark");
+    var old = u.over.querySelectorAll(".evmark, .evbadge");
     for (var i = 0; i < old.length; i++) old[i].remove();
+    // One dashed line per event; one numbered badge per cluster of events closer than a badge's
+    // width (a burst of events within seconds gets "2–9", not a column of overlapping badges).
     var placed = 0;
-    var rows = [];  // x position of the last badge in each row, to stack badges that would overlap
+    var clusters = [];
     data.events.forEach(function(ev){
       if (ev.t === null) return;
       var left = u.valToPos(ev.t, "x");
@@ -64,18 +66,30 @@
       mark.setAttribute("data-kind", ev.kind);
       mark.setAttribute("data-n", String(ev.n));
       mark.title = ev.time + "  " + ev.kind + ": " + ev.label;
-      var badge = document.createElement("span");
-      badge.style.background = ev.colour;
-      var row = 0;
-      while (row < 12 && rows[row] !== undefined && Math.abs(rows[row] - left) < 20) row++;
-      rows[row] = left;  // past 12 rows (a storm of events) badges overlap rather than overflow
-      badge.style.top = (2 + row * 20) + "px";
-      badge.textContent = String(ev.n);
-      mark.appendChild(badge);
       u.over.appendChild(mark);
       placed++;
+      var last = clusters[clusters.length - 1];
+      if (last && Math.abs(left - last.left) < 24) { last.events.push(ev); }
+      else { clusters.push({left: left, events: [ev]}); }
+    });
+    var rows = [];  // x of the last badge in each row, so badges that would still overlap stack
+    clusters.forEach(function(c){
+      var first = c.events[0], lastEv = c.events[c.events.length - 1];
+      var badge = document.createElement("div");
+      badge.className = "evbadge";
+      badge.style.left = c.left + "px";
+      badge.style.background = c.events.length === 1 ? first.colour : "#444";
+      badge.textContent = c.events.length === 1 ? String(first.n) : first.n + "–" + lastEv.n;
+      badge.setAttribute("data-events", String(c.events.length));
+      badge.title = c.events.map(function(ev){ return ev.n + ". " + ev.time + "  " + ev.kind + ": " + ev.label; }).join("\n");
+      var row = 0;
+      while (row < 6 && rows[row] !== undefined && Math.abs(rows[row] - c.left) < 40) row++;
+      rows[row] = c.left;
+      badge.style.top = (2 + row * 20) + "px";
+      u.over.appendChild(badge);
     });
     el.setAttribute("data-markers", String(placed));
+    el.setAttribute("data-badges", String(clusters.length));
   }
   var opts = {
     width: Math.max(320, el.clientWidth || 1000), height: 300,
