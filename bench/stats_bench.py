@@ -37,8 +37,11 @@ AWK_ONE_LINER = "{if($9==502) c++} END {print c+0}"
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
-    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status, stdout).
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status, stdout, CPU seconds).
+
+    CPU seconds (user + system of the child and its children) are printed too: on a shared
+    machine wall time depends on everyone else's load, CPU time much less.
 
     Peak RSS comes from GNU ``/usr/bin/time -f %M`` (the child's ``ru_maxrss``; time is a small
     C program, so its own pre-exec memory does not inflate the figure).  Without it, ``wait4``'s
@@ -58,7 +61,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float
                 peak_kb = int(rss.read().split()[-1])
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    return wall, peak_kb / 1024.0, proc.returncode, text
+    return wall, peak_kb / 1024.0, proc.returncode, text, usage.ru_utime + usage.ru_stime
 
 
 def warm(path: Path) -> None:
@@ -101,22 +104,26 @@ def main() -> int:
     py = sys.executable
     why = [py, "-m", "why502", "stats", "--log-format", "why502", "--format", "json", "--no-progress"]
     rows: list[tuple[str, float | None, float | None, str]] = []
+    cpu: dict[str, float] = {}
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"{'tool':58s} {'wall':>9s} {'peak RSS':>11s} {'CPU':>8s}")
 
     def add(
         name: str,
         cmd: list[str] | None,
         skip: str | None = None,
         env: dict[str, str] | None = None,
-    ) -> tuple[float, float, int, str] | None:
+    ) -> tuple[float, float, int, str, float] | None:
         if cmd is None:
             rows.append((name, None, None, skip or "skipped"))
             print(f"{name:58s} {skip}")
             return None
         res = run(cmd, env=env)
-        wall, rss, code, _ = res
+        wall, rss, code, _, cpu_s = res
+        cpu[name] = cpu_s
         note = "" if code == 0 else f"exit {code}"
         rows.append((name, wall, rss, note))
-        print(f"{name:58s} {wall:8.2f}s {rss:8.0f} MB {note}")
+        print(f"{name:58s} {wall:8.2f}s {rss:8.0f} MB {cpu_s:7.2f}s {note}")
         return res
 
     full = add(
@@ -190,7 +197,15 @@ def main() -> int:
             f"  why502 peak RSS: {max(rs):.0f} MB (full log) vs "
             f"{r.get(next(k for k in r if 'prefix' in k), 0):.0f} MB (1/5 prefix)"
         )
+    c, g2 = cpu.get("why502 stats (same, no error log)"), cpu.get("LC_ALL=C grep -c ' 502 '")
+    ga = cpu.get("goaccess (single thread)")
+    if c and g2:
+        print(
+            f"  CPU seconds: why502 no-error-log / grep -c: {c / g2:.2f}x"
+            + (f"; goaccess / why502: {ga / c:.2f}x" if ga else "")
+        )
     print(f"  lines/s why502 full: {args.lines / w:,.0f}" if w else "")
+    print(f"load average after: {os.getloadavg()[0]:.2f} (other work on this machine slows every row)")
     return 0
 
 
