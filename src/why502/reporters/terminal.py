@@ -17,6 +17,7 @@ from rich.text import Text
 from why502.findings.model import EvidenceItem, Finding, Report
 from why502.textutil import shorten, strip_terminal_escapes
 
+_UNREAD = ("cannot read", "permission denied", "not found", "not used", "does not exist")
 DETAILED = 3  # findings shown with evidence and fix; the rest one line each
 MAX_LISTED = 15
 _KIND_LABEL = {"log": "log", "config": "config", "probe": "probe", "listener": "socket",
@@ -56,12 +57,14 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
 def _headline(report: Report) -> Text:
     t = Text()
     if report.healthy:
-        unread = [d for d in report.diagnostics if d.severity != "info"
-                  and ("cannot read" in d.message or "permission denied" in d.message.lower())]
+        unread = [d for d in report.diagnostics if d.severity == "error" or (
+            d.severity == "warning" and any(k in d.message.lower() for k in _UNREAD))]
         if unread:
             t.append("✔ no root cause found ", style="bold yellow")
             t.append(f"in what could be read; {len(unread)} input"
-                     f"{'s' if len(unread) != 1 else ''} unreadable (run as root to read them).")
+                     f"{'s' if len(unread) != 1 else ''} could not be read or parsed (see the notes"
+                     + ("; run as root to read them)." if any("permission" in d.message.lower()
+                                                              for d in unread) else ")."))
             return t
         t.append("✔ healthy: ", style="bold green")
         t.append("no root cause of 502/503/504 found.")
