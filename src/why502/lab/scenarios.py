@@ -33,6 +33,8 @@ PHP_SCRIPTS = {
     "index.php": "<?php\necho \"ok from php\\n\";\n",
     "sleep.php": "<?php\nusleep((int)($_GET['ms'] ?? 2000) * 1000);\necho \"done\\n\";\n",
     "fatal.php": "<?php\n// a deploy removed the helper library\nrender_invoice_pdf($_GET['id'] ?? 1);\n",
+    "maintenance.php": "<?php\n// the app's own maintenance switch\nhttp_response_code(503);\n"
+                       "header('Retry-After: 120');\necho \"down for maintenance\\n\";\n",
     "segv.php": "<?php\n// a buggy extension segfaults the worker; posix_kill mimics it\n"
                 "posix_kill(getmypid(), 11);\nsleep(1);\necho \"unreachable\\n\";\n",
 }
@@ -551,6 +553,15 @@ def _upstream_returned_5xx(stack: Stack, run: ScenarioRun) -> None:
     run.record("GET /search", stack.requests("/search", count=4))
 
 
+def _php_returns_503(stack: Stack, run: ScenarioRun) -> None:
+    """The PHP app answers 503 itself (maintenance mode): PHP-FPM passes the status, nginx logs
+    nothing in its error log, ``$upstream_header_time`` is numeric."""
+    pool = stack.add_php_fpm({}, scripts=PHP_SCRIPTS)
+    stack.start_nginx(server(stack, php_location(stack, pool.fastcgi_pass)))
+    run.steps.append("the PHP application is switched to maintenance mode and answers 503 itself")
+    run.record("GET /maintenance.php", stack.requests("/maintenance.php", count=3))
+
+
 def _fd_limit(stack: Stack, run: ScenarioRun) -> None:
     """The listening socket and the master-worker channel each hold one of the worker's
     connections (``ngx_event_process_init()``, ``ngx_add_channel_event()``), so with 3 the
@@ -902,6 +913,11 @@ _ALL = [
        (),
        (("access", r'" 502 .*upstream_status="502" .*upstream_header_time="0\.\d+"'),),
        _upstream_returned_5xx),
+    _S("php-returns-503", "upstream-returned-5xx", "The PHP app answers 503 itself",
+       "A maintenance switch in the application returns 503 through PHP-FPM; nginx only relays it.",
+       (),
+       (("access", r'" 503 .*upstream_status="503" .*upstream_header_time="0\.\d+"'),),
+       _php_returns_503, needs=("php-fpm",), lab=False),
     _S("fd-limit", "fd-limit", "worker_connections exhausted",
        "worker_connections 3: no connection slot is left for the upstream connection (500).",
        ("fd-exhaustion",),
