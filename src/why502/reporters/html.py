@@ -330,7 +330,7 @@ def _facts_html(finding: Finding) -> str:
         facts.append(("symptoms", " ".join(f'<span class="tag">{_e(s)}</span>' for s in finding.symptoms)))
     if finding.upstream:
         facts.append(("upstream", f"<code>{_e(finding.upstream)}</code>"))
-    if finding.target:
+    if finding.target and finding.target != finding.upstream:
         facts.append(("target", f"<code>{_e(finding.target)}</code>"))
     if finding.first_seen or finding.last_seen:
         facts.append(("seen", f"{_e(finding.first_seen or '?')} → {_e(finding.last_seen or '?')}"))

@@ -101,7 +101,8 @@ def _facts(finding: Finding) -> list[str]:
     if finding.symptoms:
         lines.append("- **Symptoms:** " + ", ".join(md_code(s) for s in finding.symptoms))
     if finding.upstream or finding.target:
-        where = " → ".join(md_code(x) for x in (finding.upstream, finding.target) if x)
+        parts = [x for x in (finding.upstream, finding.target) if x]
+        where = " → ".join(md_code(x) for x in dict.fromkeys(parts))  # once when they are the same
         lines.append(f"- **Upstream:** {where}")
     if finding.first_seen or finding.last_seen:
         lines.append(
