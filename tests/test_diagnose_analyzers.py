@@ -383,3 +383,17 @@ def test_impact_orders_equally_sure_findings() -> None:
                                                connect="connection-refused")})
     findings, _ = run_all(e)
     assert [f.cause for f in findings][:2] == ["backend-not-running", "backend-too-slow"]
+
+
+def test_oom_identity_through_the_systemd_unit() -> None:
+    """The restarted backend has a new pid; the unit (kernel task_memcg / journal UNIT=) still
+    ties the kill to the target."""
+    kill = event_from_text(
+        "oom-kill", "systemd[1]: app.service: A process of this unit has been killed by the OOM "
+        "killer.", source="systemd", time=T0)
+    e = ev(symptoms=(group("premature-close", count=2),), events=(kill,),
+           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=2001, process="gunicorn"),),
+           target_units={"127.0.0.1:8080": "app.service"})
+    f = run_all(e)[0][0]
+    assert f.cause == "backend-oom-killed" and f.confidence >= 0.9
+    assert "app.service" in f.explanation

@@ -80,9 +80,9 @@ def _identity(ev: Evidence, peer: str | None, oom: LogEvent) -> str | None:
     for pool in ev.fpm_pools:
         if pool.key == peer and process_matches(oom.process, "php-fpm"):
             return f"PHP-FPM pool [{pool.name}] listens on {peer}"
-    for unit in ev.units.values():
-        if oom.unit and oom.unit == unit.name:
-            return f"{unit.name} serves {peer}"
+    unit = ev.target_units.get(peer)
+    if oom.unit and unit and oom.unit == unit:
+        return f"the kill was in {unit}, the unit that serves {peer}"
     return None
 
 
