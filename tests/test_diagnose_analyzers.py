@@ -397,3 +397,16 @@ def test_oom_identity_through_the_systemd_unit() -> None:
     f = run_all(e)[0][0]
     assert f.cause == "backend-oom-killed" and f.confidence >= 0.9
     assert "app.service" in f.explanation
+
+
+def test_servers_of_one_group_with_the_same_cause_are_one_finding() -> None:
+    g = GroupFact("app", ("127.0.0.1:8081", "127.0.0.1:8082"), file=CONF, line=1)
+    e = ev(targets=(target("127.0.0.1:8081", group="app"), target("127.0.0.1:8082", group="app")),
+           groups={"app": g}, listeners=(),
+           symptoms=(group("connection-refused", peer="127.0.0.1:8081", count=4),
+                     group("connection-refused", peer="127.0.0.1:8082", count=6)))
+    findings, _ = run_all(e)
+    assert len(findings) == 1
+    f = findings[0]
+    assert f.cause == "backend-not-running" and f.upstream == "app" and f.count == 10
+    assert f.target is not None and "127.0.0.1:8081" in f.target and "127.0.0.1:8082" in f.target

@@ -73,4 +73,44 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
         if extra:
             f = replace(f, evidence=[*f.evidence, *extra[:2]])
         out.append(f)
+    merged = merge_servers(out)
+    top = max((f.count for f in merged), default=0)
+    return sorted(merged, key=lambda f: (-score(f, top), -f.confidence))
+
+
+def merge_servers(findings: list[Finding]) -> list[Finding]:
+    """One finding per (cause, upstream group): "both servers of app3 are down" is one answer,
+    not two findings that differ only by port."""
+    out: list[Finding] = []
+    index: dict[tuple[str, str], int] = {}
+    for f in findings:
+        grouped = f.upstream is not None and f.target is not None and f.upstream != f.target
+        key = (f.cause, f.upstream or "")
+        if not grouped or key not in index:
+            if grouped:
+                index[key] = len(out)
+            out.append(f)
+            continue
+        first = out[index[key]]
+        seen = {(e.summary, e.source, e.line) for e in first.evidence}
+        diffs = [d for d in (first.fix.diff if first.fix else None, f.fix.diff if f.fix else None) if d]
+        fix = first.fix
+        if fix is not None and len(diffs) > 1 and diffs[1] not in diffs[0]:
+            fix = replace(fix, diff=diffs[0] + diffs[1])
+        out[index[key]] = replace(
+            first,
+            target=f"{first.target}, {f.target}",
+            confidence=max(first.confidence, f.confidence),
+            count=first.count + f.count,
+            status_codes=sorted(set(first.status_codes) | set(f.status_codes)),
+            symptoms=[*first.symptoms, *(s for s in f.symptoms if s not in first.symptoms)],
+            evidence=[*first.evidence, *(e for e in f.evidence
+                                         if (e.summary, e.source, e.line) not in seen)],
+            first_seen=min(x for x in (first.first_seen, f.first_seen) if x) if (
+                first.first_seen or f.first_seen) else None,
+            last_seen=max(x for x in (first.last_seen, f.last_seen) if x) if (
+                first.last_seen or f.last_seen) else None,
+            explanation=first.explanation + f" The same holds for {f.target} of upstream "
+                                            f"{f.upstream}.",
+            fix=fix)
     return out
