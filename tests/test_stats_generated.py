@@ -187,7 +187,9 @@ def test_lines_in_another_format_are_an_input_error(
 ) -> None:
     log = tmp_path / "access.log"
     log.write_text("this is not\nan access log\n")
-    with pytest.raises(InputError, match=r"none of the 2 lines matches the log format.*this is not"):
+    with pytest.raises(
+        InputError, match=r"none of the 2 lines of .*access.log matches the log format.*this is not"
+    ):
         run_stats(StatsOptions(paths=[str(log)], log_format="combined"))
     assert main(["stats", str(log), "--log-format", "combined"]) == 3
     assert "none of the 2 lines" in capsys.readouterr().err
@@ -204,3 +206,16 @@ def test_gzip_only_and_missing_file(tmp_path: Path, gen: tuple[Path, dict[str, A
     assert a.requests == b.requests > 0 and a.by_status == b.by_status
     with pytest.raises(InputError, match="no such file"):
         run_stats(StatsOptions(paths=[str(tmp_path / "nope.log")]))
+
+
+def test_logs_in_different_formats_are_folded_together(gen: tuple[Path, dict[str, Any]]) -> None:
+    out, truth = gen
+    recorded = Path(__file__).parent / "fixtures" / "recorded" / "upstream-returned-5xx" / "access.log"
+    st, source = run_stats(StatsOptions(paths=[*_files(out), str(recorded)], no_error_log=True))
+    d = st.to_dict()
+    assert "guessed: why502" in source and "guessed: upstream_kv" in source
+    assert d["requests"] == truth["requests"] + 4
+    want = dict(truth["by_status"])
+    want["502"] += 4
+    assert d["by_status"] == want
+    assert d["made_by"]["backend"] == truth["made_by"]["backend"] + 4

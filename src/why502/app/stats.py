@@ -443,30 +443,41 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
         if p != "-" and not os.path.exists(p):
             raise InputError(f"{p}: no such file")
     paths = order_rotated(paths)
-    fmt, fmt_source = choose_format(opts, cfg, paths)
-    acc = StatsAccumulator(fmt, since=opts.since, until=opts.until)
-    chunks = iter_byte_chunks(paths, opts.chunk_bytes, opts.progress)
-    if opts.workers > 1:
-        with ThreadPoolExecutor(max_workers=opts.workers) as pool:
-            pending: list[Future[Partial]] = []
-            for chunk in chunks:
-                pending.append(pool.submit(acc.partial, chunk))
-                while len(pending) > opts.workers:
-                    acc.merge(pending.pop(0).result())
-            for fut in pending:
-                acc.merge(fut.result())
-    else:
-        for chunk in chunks:
-            acc.add(chunk)
-    if acc.lines and acc.requests + acc.filtered == 0:
-        sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
-        hint = "give --log-format or --nginx-conf"
-        if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
-            hint = "the lines start like this format but go on after it: give the full log_format"
-        raise InputError(
-            f"none of the {acc.lines} lines matches the log format ({fmt_source}): "
-            f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}"
-        )
+    # One accumulator per rotated set (each may have its own log_format), folded together.
+    groups: dict[str, list[str]] = {}
+    for p in paths:
+        groups.setdefault(_base(p), []).append(p)
+    accs: list[StatsAccumulator] = []
+    sources: list[str] = []
+    total = sum(_size(p) for p in paths)
+    done = 0
+    for group in groups.values():
+        fmt, fmt_source = choose_format(opts, cfg, group)
+        acc = StatsAccumulator(fmt, since=opts.since, until=opts.until)
+        base_done = done
+
+        def progress(n: int, _total: int, base: int = base_done) -> None:
+            if opts.progress is not None:
+                opts.progress(base + n, total)
+
+        _feed(acc, iter_byte_chunks(group, opts.chunk_bytes, progress), opts.workers)
+        done += sum(_size(p) for p in group)
+        if acc.lines and acc.requests + acc.filtered == 0:
+            sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
+            hint = "give --log-format or --nginx-conf"
+            if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
+                hint = "the lines start like this format but go on after it: give the full log_format"
+            raise InputError(
+                f"none of the {acc.lines} lines of {group[-1]} matches the log format ({fmt_source}): "
+                f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}"
+            )
+        accs.append(acc)
+        if fmt_source not in sources:
+            sources.append(fmt_source)
+    acc = accs[0]
+    for other in accs[1:]:
+        acc.absorb(other)
+    fmt_source = "; ".join(sources)
     errors = None
     error_paths: list[str] = []
     if not opts.no_error_log:
@@ -489,6 +500,22 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
         share = 100.0 * acc.unparsed / acc.lines
         st.notes.append(f"{acc.unparsed} of {acc.lines} lines ({share:.2f}%) do not match the log format")
     return st, fmt_source
+
+
+def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> None:
+    """Parse chunks in ``workers`` threads, merge in input order (at most workers+1 in flight)."""
+    if workers <= 1:
+        for chunk in chunks:
+            acc.add(chunk)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: list[Future[Partial]] = []
+        for chunk in chunks:
+            pending.append(pool.submit(acc.partial, chunk))
+            while len(pending) > workers:
+                acc.merge(pending.pop(0).result())
+        for fut in pending:
+            acc.merge(fut.result())
 
 
 def compute_for_diagnose(

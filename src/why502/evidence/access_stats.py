@@ -588,8 +588,6 @@ class Partial:
     filtered: int = 0
     requests: int = 0
     timeline: pl.DataFrame | None = None
-    first_key: str | None = None
-    last_key: str | None = None
     hosts: pl.DataFrame | None = None
     rescued: int = 0
     retried: int = 0
@@ -629,8 +627,7 @@ class StatsAccumulator:
         self.fivexx_rows = 0
         self.fivexx_dropped = 0
         self.files: list[str] = []
-        self.first_key: str | None = None
-        self.last_key: str | None = None
+        self._iso: dict[str, str] = {}  # raw minute key -> ISO minute (few per chunk)
 
     def _up(self, addr: str) -> UpstreamStats:
         u = self.ups.get(addr)
@@ -659,15 +656,15 @@ class StatsAccumulator:
             return part
         part.requests = df.height
         part.timeline = df.group_by("minute", "status").len()
-        keys = [m for m in (df["minute"][0], df["minute"][-1]) if m]
-        part.first_key = keys[0] if keys else None
-        part.last_key = keys[-1] if keys else None
         if self.fmt.host_field:
             part.hosts = df.group_by("host").agg(pl.len(), (pl.col("status") >= 500).sum().alias("e"))
         if self.has_up:
             self._attempts(df, part)
         five = df.filter(pl.col("status") >= 500)
         if five.height:
+            five = five.with_columns(_time_expr(self.kind).alias("ts")).with_columns(
+                pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M").fill_null(pl.col("minute")).alias("minute")
+            )
             # A filtered string column still points into the whole chunk's buffers (polars
             # string views); kept 5xx rows must own their bytes or every chunk stays in memory.
             five = pl.DataFrame(five.to_dict(as_series=False), schema=five.schema)
@@ -690,11 +687,10 @@ class StatsAccumulator:
         self.requests += part.requests
         if part.timeline is not None:
             for minute, status, n in part.timeline.iter_rows():
-                self.timeline[minute]["???" if status is None else f"{status:03d}"] += n
-        if part.first_key and self.first_key is None:
-            self.first_key = part.first_key
-        if part.last_key:
-            self.last_key = part.last_key
+                iso = self._iso.get(minute)
+                if iso is None:
+                    iso = self._iso[minute] = minute_to_iso(minute or "", self.kind)
+                self.timeline[iso]["???" if status is None else f"{status:03d}"] += n
         if part.hosts is not None:
             for host, n, e in part.hosts.iter_rows():
                 h = self.hosts[host or "-"]
@@ -726,6 +722,40 @@ class StatsAccumulator:
                 self.fivexx_rows += part.five.height
             else:
                 self.fivexx_dropped += part.five.height
+
+    def absorb(self, other: StatsAccumulator) -> None:
+        """Fold in the totals of another accumulator (files in another log format), so one
+        ``AccessStats`` covers access logs written with different ``log_format``s."""
+        for path in other.files:
+            if path not in self.files:
+                self.files.append(path)
+        self.lines += other.lines
+        self.requests += other.requests
+        self.unparsed += other.unparsed
+        self.filtered += other.filtered
+        self.samples = (self.samples + other.samples)[:UNPARSED_SAMPLES]
+        for minute, counts in other.timeline.items():
+            self.timeline[minute].update(counts)
+        for host, (n, e) in other.hosts.items():
+            h = self.hosts[host]
+            h[0] += n
+            h[1] += e
+        self.rescued += other.rescued
+        self.retried += other.retried
+        self.redirected += other.redirected
+        for addr, o in other.ups.items():
+            u = self._up(addr)
+            u.attempts += o.attempts
+            u.failed_attempts += o.failed_attempts
+            u.statuses.update(o.statuses)
+            u.rescued_failures += o.rescued_failures
+            for attr in ("header_time", "response_time", "connect_time"):
+                h_o: Histogram = getattr(o, attr)
+                getattr(u, attr).add(h_o.buckets.items(), h_o.max if h_o.count else None)
+        self.fivexx.extend(other.fivexx)
+        self.fivexx_rows += other.fivexx_rows
+        self.fivexx_dropped += other.fivexx_dropped
+        self.has_uht = self.has_uht and other.has_uht
 
     def _normalise(self, df: pl.DataFrame, part: Partial) -> pl.DataFrame:
         f = self.fmt
@@ -856,8 +886,7 @@ class StatsAccumulator:
         st.by_status = dict(sorted(self.by_status.items()))
         # timeline, sorted by real minute
         rows: list[dict[str, Any]] = []
-        for key, counts in self.timeline.items():
-            iso = minute_to_iso(key, self.kind)
+        for iso, counts in self.timeline.items():
             five = {s: n for s, n in counts.items() if s.startswith("5")}
             rows.append(
                 {
@@ -913,7 +942,7 @@ class StatsAccumulator:
             .alias(c + "_last")
             for c in ("ua", "us", "uht")
         ]
-        five = five.with_columns(last).with_columns(_time_expr(self.kind).alias("ts"))
+        five = five.with_columns(last)
         no_up = pl.col("ua_last").is_in(["-", ""])
         five = five.with_row_index("_id")
         matched = pl.lit(False)
@@ -1000,7 +1029,7 @@ class StatsAccumulator:
         keep = [c for c in keep if c in sample.columns]
         st.requests_5xx = [dict(zip(keep, r)) for r in sample.select(keep).iter_rows()]
         for d in st.requests_5xx:
-            d["minute"] = minute_to_iso(d.get("minute") or "", self.kind)
+            d["minute"] = d.get("minute") or ""
 
 
 @dataclass(frozen=True)
