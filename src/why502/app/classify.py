@@ -117,12 +117,14 @@ def _summarize_batch(batch: LineBatch, year: int, cutoff: dt.datetime | None) ->
     """One small frame per batch (one row per symptom/status/source/upstream), computed in the
     worker thread, so the summary costs one group_by per batch and no per-line Python."""
     df = _classify_batch(batch, year, ("upstream",), cutoff)
-    return df.with_columns(upstream_peer(pl.col("upstream"), pl.col("source"))).group_by(*SUMMARY_KEYS).agg(
+    agg = df.with_columns(upstream_peer(pl.col("upstream"), pl.col("source"))).group_by(*SUMMARY_KEYS).agg(
         pl.len().alias("n"),
         pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),
-        pl.col("message").first().alias("example"),
     )
+    # Polars strings are views into the batch's buffers: a copy through Python (a few hundred
+    # rows) lets the whole batch be freed instead of pinned by a handful of strings.
+    return pl.DataFrame(agg.to_dict(as_series=False), schema=agg.schema)
 
 
 def classify_paths(
@@ -173,6 +175,7 @@ def summarize_paths(
     for agg in _run(paths, rotated, batch_bytes, counted, workers,
                     lambda batch: _summarize_batch(batch, year, cutoff)):
         summary.add_aggregate(agg)
+    summary.finish()
     return summary
 
 
@@ -204,7 +207,6 @@ class SymptomStats:
     sources: Counter[str] = field(default_factory=Counter)
     first: str | None = None
     last: str | None = None
-    example: str | None = None
 
 
 @dataclass
@@ -222,6 +224,7 @@ class ClassifySummary:
     lines_read: int = 0
     bytes_read: int = 0
     files: list[str] = field(default_factory=list)
+    _pending: list[pl.DataFrame] = field(default_factory=list, repr=False)
 
     def add_batch(self, batch: LineBatch) -> None:
         self.lines_read += batch.count
@@ -231,25 +234,34 @@ class ClassifySummary:
     def add(self, df: pl.DataFrame) -> None:
         """Fold one classified (per-line) frame into the totals."""
         df = df.with_columns(upstream_peer(pl.col("upstream"), pl.col("source")))
-        self.add_aggregate(df.group_by(*SUMMARY_KEYS).agg(
+        agg = df.group_by(*SUMMARY_KEYS).agg(
             pl.len().alias("n"),
             pl.col("time").min().alias("first"),
             pl.col("time").max().alias("last"),
-            pl.col("message").first().alias("example"),
-        ))
+        )
+        self.add_aggregate(pl.DataFrame(agg.to_dict(as_series=False), schema=agg.schema))
 
     def add_aggregate(self, agg: pl.DataFrame) -> None:
-        """Fold one aggregated frame (``SUMMARY_KEYS`` + n, first, last, example) into the totals."""
-        for sym, status, source, upstream, n, first, last, example in agg.select(
-            *SUMMARY_KEYS, "n", "first", "last", "example"
-        ).iter_rows():
+        """Queue one aggregated frame (``SUMMARY_KEYS`` + n, first, last); queued frames
+        are re-aggregated in polars every ``_COMPACT_EVERY`` frames, so the Python loop below
+        runs over a few hundred rows once, not once per batch."""
+        self._pending.append(agg.select(*SUMMARY_KEYS, "n", "first", "last"))
+        if len(self._pending) >= _COMPACT_EVERY:
+            self._pending = [_reaggregate(self._pending)]
+
+    def finish(self) -> None:
+        """Fold the queued aggregates into ``symptoms`` and ``upstreams`` (idempotent)."""
+        if not self._pending:
+            return
+        agg = _reaggregate(self._pending)
+        self._pending = []
+        for sym, status, source, upstream, n, first, last in agg.iter_rows():
             st = self.symptoms.setdefault(sym, SymptomStats())
             st.count += n
             if first is not None and (st.first is None or first < st.first):
                 st.first = first
             if last is not None and (st.last is None or last > st.last):
                 st.last = last
-            st.example = st.example or example
             if status is not None:
                 st.statuses[status] += n
             st.sources[source] += n
@@ -262,12 +274,24 @@ class ClassifySummary:
 
     @property
     def recognised(self) -> int:
+        self.finish()
         return sum(s.count for s in self.symptoms.values())
 
     def failures(self) -> int:
         """Lines with an upstream-failure symptom (not evidence events)."""
+        self.finish()
         return sum(s.count for k, s in self.symptoms.items() if not is_event(k))
 
     def ranked(self) -> list[tuple[str, SymptomStats]]:
         """Symptoms first (most lines first), then evidence events."""
+        self.finish()
         return sorted(self.symptoms.items(), key=lambda kv: (is_event(kv[0]), -kv[1].count, kv[0]))
+
+
+_COMPACT_EVERY = 64
+
+
+def _reaggregate(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(frames, how="vertical").group_by(*SUMMARY_KEYS, maintain_order=True).agg(
+        pl.col("n").sum(), pl.col("first").min(), pl.col("last").max(),
+    )

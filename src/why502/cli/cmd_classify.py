@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 summary.add(df)
                 df.select(*JSONL_COLUMNS).write_ndjson(sys.stdout)
                 sys.stdout.flush()
+            summary.finish()
     finally:
         progress.close()
     if args.format == "summary":
