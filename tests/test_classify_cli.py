@@ -185,3 +185,15 @@ def test_help_does_not_import_polars() -> None:
             "print(any(m.split('.')[0] in ('polars', 'rich') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_reader_cuts_endless_lines_and_keeps_numbering(tmp_path: Path) -> None:
+    from why502.sources.logfiles import iter_batches
+
+    log = tmp_path / "long.log"
+    log.write_bytes(b"x" * (3 * 1024 * 1024) + b"\n" + REFUSED.encode() + b"\n")
+    batches = list(iter_batches([log], batch_bytes=64 * 1024, max_line_bytes=256 * 1024))
+    lines = [(b.first_line + i, ln) for b in batches for i, ln in enumerate(b.lines)]
+    assert [n for n, _ in lines] == [1, 2]
+    assert len(lines[0][1]) == 256 * 1024 and lines[1][1] == REFUSED
+    assert max(len(b.text) for b in batches) <= 256 * 1024 + len(REFUSED) + 1
