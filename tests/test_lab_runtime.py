@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from why502.lab.runtime import LabError, Stack, find_nginx, free_port
+from why502.lab.runtime import LabError, Stack, find_nginx, find_php_fpm, free_port
 
 pytestmark = [
     pytest.mark.real,
@@ -114,3 +114,22 @@ def test_backend_retries_when_its_free_port_was_taken(monkeypatch: pytest.Monkey
         stack.start_nginx(f"server {{ listen {stack.listen}; "
                           f"location / {{ proxy_pass http://{app.address}; }} }}")
         assert stack.request("/").body == b"ok from app\n"
+
+
+@pytest.mark.skipif(find_php_fpm() is None, reason="php-fpm is not installed")
+def test_php_fpm_children_busy_with_a_request_are_stopped_too() -> None:
+    import threading
+    import time
+
+    with Stack() as stack:
+        pool = stack.add_php_fpm({"pm": "static", "pm.max_children": "2"},
+                                 scripts={"sleep.php": "<?php usleep(3000000); echo 'done';"})
+        stack.start_nginx(f"server {{ listen {stack.listen}; location ~ \\.php$ {{ "
+                          f"fastcgi_pass {pool.fastcgi_pass}; {stack.fastcgi_params()} }} }}")
+        worker = threading.Thread(target=stack.request, args=("/sleep.php",), kwargs={"timeout": 5})
+        worker.start()
+        time.sleep(0.5)
+        children = stack.fpm_children()
+        assert len(children) == 2
+    worker.join(timeout=5)
+    assert not any(_pid_alive(pid) for pid in children)
