@@ -104,6 +104,7 @@ SUMMARY_KEYS = ("symptom", "status", "source", "upstream")
 MAX_UPSTREAMS = 5000  # distinct upstreams kept in the summary; the rest are counted as "(other)"
 # nginx's `upstream: "<schema><peer>[:]<uri>"` (ngx_http_log_error_handler()): the peer part
 _PEER = r"^((?:[a-z0-9+.-]+://)?(?:unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*))"
+_PEER_IN_MESSAGE = r', upstream: "((?:[a-z0-9+.-]+://)?(?:unix:[^:"]*|\[[^\]"]*\](?::\d+)?|[^/"]*))'
 
 
 def upstream_peer(upstream: pl.Expr, source: pl.Expr) -> pl.Expr:
@@ -116,8 +117,11 @@ def upstream_peer(upstream: pl.Expr, source: pl.Expr) -> pl.Expr:
 def _summarize_batch(batch: LineBatch, year: int, cutoff: dt.datetime | None) -> pl.DataFrame:
     """One small frame per batch (one row per symptom/status/source/upstream), computed in the
     worker thread, so the summary costs one group_by per batch and no per-line Python."""
-    df = _classify_batch(batch, year, ("upstream",), cutoff)
-    agg = df.with_columns(upstream_peer(pl.col("upstream"), pl.col("source"))).group_by(*SUMMARY_KEYS).agg(
+    df = _classify_batch(batch, year, (), cutoff)  # nginx upstream: the peer, straight from the message
+    peer = pl.col("message").str.extract(_PEER_IN_MESSAGE, 1)
+    df = df.with_columns(pl.when(pl.col("source") == "nginx").then(peer).otherwise(pl.col("upstream"))
+                         .alias("upstream"))
+    agg = df.group_by(*SUMMARY_KEYS).agg(
         pl.len().alias("n"),
         pl.col("time").min().alias("first"),
         pl.col("time").max().alias("last"),

@@ -123,7 +123,8 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     df = df.join(rules, on=["key", "errno", "action", "level", "detail"], how="inner", nulls_equal=True)
     if set(fields) - {"upstream"}:  # client, server, request, host: one regex, one pass
         df = df.with_columns(msg.str.extract_groups(errorlog.FIELDS).alias("f")).unnest("f")
-    df = df.with_columns(msg.str.extract(errorlog.UPSTREAM_ONLY, 1).alias("upstream"))
+    if "upstream" in fields:
+        df = df.with_columns(msg.str.extract(errorlog.UPSTREAM_ONLY, 1).alias("upstream"))
     skipped = [n for n in errorlog.FIELD_NAMES if n not in fields]
     df = df.drop([n for n in skipped if n in df.columns]).with_columns(
         pl.lit(None, dtype=pl.String).alias(n) for n in skipped)
