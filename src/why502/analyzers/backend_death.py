@@ -170,12 +170,21 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
                "faster or raise the app server's timeout (gunicorn --timeout, uwsgi harakiri, "
                "request_terminate_timeout)")
     unit = ev.target_units.get(peer or "") or "<backend unit>"
+    logs = sorted({e.file for e in near if e.file and e.file != "journal"})
     commands = [f"journalctl -u {unit} --since -1h",
-                "grep -i -E 'signal|segfault|timeout|exited' <backend log>"]
+                f"grep -i -E 'signal|segfault|timeout|exited' {logs[0] if logs else '<backend log>'}"]
+    notes: list[str] = []
+    fpm = [e for e in near if e.pool or (e.process or "").startswith("php")]
+    if fpm and not timeouts:
+        summary = ("PHP-FPM children die on a signal mid-request (usually an extension or opcache "
+                   "bug, or a kill): get a backtrace and fix or disable the culprit")
+        notes += ["core dumps: rlimit_core = unlimited in the pool, and a kernel.core_pattern path; "
+                  "then gdb php-fpm <core> -ex bt",
+                  "check what changed: php -m, recently upgraded extensions, opcache settings"]
     if down:
         summary += "; it is still down: start it again (and let systemd restart it: Restart=on-failure)"
         commands.append(f"systemctl start {unit}")
-    fix = Fix(summary=summary, commands=commands)
+    fix = Fix(summary=summary, commands=commands, notes=notes)
     return Candidate(
         finding=make_finding(
             "backend-crashed", confidence=conf, groups=groups + down,
