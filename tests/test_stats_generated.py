@@ -93,6 +93,8 @@ def test_per_upstream_attempts_and_timeouts(gen: tuple[Path, dict[str, Any]], st
     # timeouts from the generated nginx.conf: proxy_read_timeout 60s, fastcgi_read_timeout 30s
     assert ups["10.0.0.1:8080"]["timeout"] == 60.0
     assert ups["unix:/run/php/php8.2-fpm.sock"]["timeout"] == 30.0
+    assert ups["unix:/run/php/php8.2-fpm.sock"]["locations"] == ["www.example.com ~ \\.php$"]
+    assert ups["10.0.0.2:8080"]["locations"] == ["api.example.com /api/"]
     assert {a: u["near_timeout"] for a, u in ups.items() if u["near_timeout"]} == truth["near_timeout"]
     slow = ups["10.0.0.3:8080"]["header_time"]
     assert slow["max"] is not None and 50 <= slow["max"] < 60

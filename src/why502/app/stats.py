@@ -284,13 +284,29 @@ def _config_format_name(cfg: NginxConfig, paths: list[str]) -> tuple[str, str] |
 # config facts
 
 
+def _peer(host: str | None, port: int | None, unix_path: str | None) -> str | None:
+    """An address the way ``$upstream_addr`` writes it: ``10.0.0.1:80``, ``[::1]:8080``,
+    ``unix:/run/x.sock`` (nginx prints the resolved address, so host names cannot be matched)."""
+    if unix_path:
+        return f"unix:{unix_path}"
+    if host is None:
+        return None
+    h = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{h}:{port or 80}"
+
+
 def timeouts_from_config(cfg: NginxConfig) -> dict[str, tuple[float, str]]:
     """Upstream address -> (read timeout in seconds, where it is set).
 
     For an upstream group every member gets the location's timeout.  When several locations
     pass to the same address, the shortest timeout is kept (the first to produce 504s).
     """
-    out: dict[str, tuple[float, str]] = {}
+    return {a: (secs, where) for a, (secs, where, _locs) in upstream_facts(cfg).items()}
+
+
+def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
+    """Upstream address -> (shortest read timeout s, where it is set, locations passing to it)."""
+    out: dict[str, tuple[float, str, list[str]]] = {}
     try:
         targets = cfg.targets()
     except Exception:
@@ -306,20 +322,23 @@ def timeouts_from_config(cfg: NginxConfig) -> dict[str, tuple[float, str]]:
         secs = setting.seconds
         if secs is None:
             continue
-        where = setting.where or f"default {setting.value}"
-        where = f"{directive} {setting.value} ({where})"
-        addrs: list[str] = []
+        where = f"{directive} {setting.value} ({setting.where or 'nginx default'})"
+        label = f"{t.server or '_'} {loc.label}"
+        addrs: list[str | None] = []
         if t.group and t.group in cfg.upstreams:
-            addrs = [
-                s.address if not s.unix_path else f"unix:{s.unix_path}"
-                for s in cfg.upstreams[t.group].servers
-            ]
+            addrs = [_peer(s.host, s.port, s.unix_path) for s in cfg.upstreams[t.group].servers]
             addrs.append(t.group)  # "no live upstreams" shows the group name
         else:
-            addrs = [t.address]
+            addrs = [_peer(t.host, t.port, t.unix_path) or t.address]
         for a in addrs:
-            if a not in out or secs < out[a][0]:
-                out[a] = (secs, where)
+            if a is None:
+                continue
+            prev = out.get(a)
+            locs = [*(prev[2] if prev else []), *([label] if not prev or label not in prev[2] else [])]
+            if prev is None or secs < prev[0]:
+                out[a] = (secs, where, locs)
+            else:
+                out[a] = (prev[0], prev[1], locs)
     return out
 
 
@@ -490,9 +509,13 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
                 raise InputError(f"{p}: no such file")
         if error_paths:
             errors = read_error_lines(error_paths)
-    timeouts = timeouts_from_config(cfg) if cfg is not None else None
+    facts = upstream_facts(cfg) if cfg is not None else {}
+    timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
     locations = locations_from_config(cfg) if cfg is not None else None
     st = acc.finish(errors=errors, timeouts=timeouts, locations=locations)
+    for u in st.upstreams:
+        if u.address in facts:
+            u.locations = facts[u.address][2]
     st.notes.insert(0, f"log format: {fmt_source}")
     if error_paths:
         st.notes.insert(1, "error log: " + ", ".join(error_paths))

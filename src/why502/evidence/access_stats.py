@@ -415,6 +415,7 @@ class UpstreamStats:
     connect_time: Histogram = field(default_factory=Histogram)
     timeout: float | None = None  # configured read timeout (seconds), when known
     timeout_source: str | None = None  # file:line or "default"
+    locations: list[str] = field(default_factory=list)  # config locations passing here
 
     @property
     def near_timeout(self) -> int:
@@ -437,6 +438,7 @@ class UpstreamStats:
             "connect_time": self.connect_time.summary(),
             "timeout": self.timeout,
             "timeout_source": self.timeout_source,
+            "locations": self.locations,
             "near_timeout": self.near_timeout,
         }
 

@@ -119,13 +119,12 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
     ups = d.get("upstreams", [])
     if ups:
         t = Table(title="Upstreams (per attempt; timings of $upstream_header_time)", title_justify="left")
-        for col in (
+        cols = (
             "upstream",
+            "location",
             "attempts",
             "failed",
-            "5xx",
-            "by nginx",
-            "by backend",
+            "5xx nginx/backend",
             "rescued",
             "p50",
             "p95",
@@ -133,19 +132,29 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
             "max",
             "timeout",
             "near timeout",
-        ):
-            t.add_column(col, justify="left" if col == "upstream" else "right")
+        )
+        for col in cols:
+            left = col in ("upstream", "location")
+            t.add_column(
+                col,
+                justify="left" if left else "right",
+                no_wrap=not left,
+                overflow="fold",
+                max_width=30 if left else None,
+            )
         for u in ups[: top * 2]:
             h = u["header_time"] if u["header_time"]["count"] else u["response_time"]
             mb = u.get("made_by", {})
             near = u.get("near_timeout", 0)
+            five = f"{u['requests_5xx']:,}"
+            if u["requests_5xx"]:
+                five += f" {mb.get('nginx', 0):,}/{mb.get('backend', 0):,}"
             t.add_row(
-                _t(u["address"], 40),
+                _t(u["address"], 60),
+                _t(", ".join(u.get("locations") or []) or "?", 60),
                 _n(u["attempts"]),
                 _n(u["failed_attempts"]),
-                _n(u["requests_5xx"]),
-                _n(mb.get("nginx", 0)),
-                _n(mb.get("backend", 0)),
+                Text(five, justify="right"),
                 _n(u.get("rescued_failures", 0)),
                 _s(h["p50"]),
                 _s(h["p95"]),
