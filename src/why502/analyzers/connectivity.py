@@ -112,8 +112,10 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     if no_resolver and variable:
         t = variable[0]
         items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
+        # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
+        ns = ev.resolvers[0] if ev.resolvers else "127.0.0.53"
         diff = insert_after(ev.files, t.pass_file or t.file, t.pass_line or t.line,
-                            ["resolver 127.0.0.53 valid=30s;"])
+                            [f"resolver {ns} valid=30s;"])
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
         "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,

@@ -194,7 +194,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         worker_connections=_wc(cfg), worker_rlimit_nofile=_rlimit(cfg),
         selinux_mode=live.get("selinux"), sysctls=live.get("sysctls", {}),
         limits=live.get("limits", {}), time_wait=live.get("time_wait", {}), files=files,
-        target_units=live.get("target_units", {}),
+        target_units=live.get("target_units", {}), resolvers=live.get("resolvers", ()),
         nginx_listens=nginx_listens(cfg) if cfg is not None else (),
         limits_config=limit_settings(cfg) if cfg is not None else (),
         offline=options.offline, now=options.now or datetime.now())
@@ -495,6 +495,7 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
     # kernel, journal, units, selinux, sysctls (the system engineer's sources)
     fpm_files = sorted({p.file for p in fpm_pools if p.file})
     _system(out, since, diags, options, out.get("listeners") or (), targets, fpm_files)
+    out["resolvers"] = _resolvers()
     tw = out.pop("time_wait_ports", {})
     out["time_wait"] = {t.key: tw[t.port] for t in targets if t.port and t.port in tw}
     return out
@@ -525,6 +526,20 @@ def _unit_from_memcg(memcg: str | None) -> str | None:
     if memcg and memcg.endswith(".service"):
         return memcg.rsplit("/", 1)[-1]
     return None
+
+
+def _resolvers(path: str = "/etc/resolv.conf") -> tuple[str, ...]:
+    """The host's nameservers (for a ``resolver`` fix that works here)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            out.append(f"[{parts[1]}]" if ":" in parts[1] else parts[1])
+    return tuple(out)
 
 
 def _tls_second_look(seen: dict[str, Any], results: list[Any], out: dict[str, Any],

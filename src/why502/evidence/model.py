@@ -255,6 +255,7 @@ class Evidence:
     limits: Mapping[str, int] = field(default_factory=dict)  # e.g. nginx-nofile
     time_wait: Mapping[str, int] = field(default_factory=dict)  # peer key -> TIME_WAIT sockets
     files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # config file -> lines
+    resolvers: tuple[str, ...] = ()  # nameservers of /etc/resolv.conf (live only)
     nginx_listens: tuple[str, ...] = ()  # nginx's own listen keys (a proxy loop targets one)
     limits_config: tuple[Setting, ...] = ()  # limit_req / limit_conn directives in the config
     offline: bool = False
