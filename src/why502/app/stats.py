@@ -480,6 +480,7 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
                 opts.progress(base + n, total)
 
         _feed(acc, iter_byte_chunks(group, opts.chunk_bytes, progress), opts.workers)
+        acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
         done += sum(_size(p) for p in group)
         if acc.lines and acc.requests + acc.filtered == 0:
             sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
