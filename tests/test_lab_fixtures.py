@@ -57,3 +57,8 @@ def test_fixtures_cover_the_symptoms_of_causes_md() -> None:
         "app-error", "fpm-max-children", "worker-crashed", "worker-timeout", "upstream-marked-down",
     }
     assert wanted <= covered, wanted - covered
+
+
+def test_php_crash_loop_recorded_the_emergency_reload() -> None:
+    log = (RECORDED / "php-crash-loop" / "php-fpm.log").read_text()
+    assert "failed processes threshold (3 in 10 sec) is reached, initiating reload" in log

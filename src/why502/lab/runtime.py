@@ -431,11 +431,13 @@ class Stack:
 
     def add_php_fpm(self, pool_options: dict[str, str] | None = None, *, name: str = "www",
                     tcp: bool = False, scripts: dict[str, str] | None = None,
-                    log_level: str = "notice", start: bool = True) -> FpmPool:
+                    log_level: str = "notice", start: bool = True,
+                    global_options: dict[str, str] | None = None) -> FpmPool:
         """Write ``php-fpm.conf`` + ``php-fpm.d/<name>.conf`` and start PHP-FPM in the foreground.
 
         The pool listens on ``run/<name>.sock`` (or ``127.0.0.1:PORT`` with ``tcp``) unless
-        ``pool_options`` sets ``listen``.  ``scripts`` are written to ``www/``.  Only one PHP-FPM
+        ``pool_options`` sets ``listen``.  ``scripts`` are written to ``www/``; ``global_options``
+        go to the ``[global]`` section.  Only one PHP-FPM
         master per stack; call once with every pool's options (pools added later need a restart).
         """
         fpm = find_php_fpm()
@@ -474,7 +476,8 @@ class Stack:
             f"log_level = {log_level}\n"
             "daemonize = no\n"
             "process_control_timeout = 2\n"
-            f"include = {self.p.fpm_pool_dir}/*.conf\n"
+            + "".join(f"{k} = {v}\n" for k, v in (global_options or {}).items())
+            + f"include = {self.p.fpm_pool_dir}/*.conf\n"
         )
         if start:
             self.start_php_fpm()
