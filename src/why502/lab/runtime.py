@@ -618,7 +618,8 @@ class Stack:
         """One HTTP/1.1 request to the lab nginx on 127.0.0.1 (``Connection: close``).
 
         Connection errors and client timeouts come back as ``Response(status=None, error=...)``:
-        a failing request is what the lab is for.  A client ``timeout`` shorter than the backend
+        a failing request is what the lab is for.  A response whose body is cut keeps its status
+        with ``error="truncated body: ..."``.  A client ``timeout`` shorter than the backend
         makes nginx log a 499 (client closed the connection).
         """
         start = time.monotonic()
@@ -628,7 +629,13 @@ class Stack:
         try:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
-            data = resp.read()
+            try:
+                data = resp.read()
+            except (OSError, http.client.HTTPException) as err:
+                # The status line arrived, the body was cut (an error "while reading upstream").
+                return Response(status=resp.status, headers=dict(resp.getheaders()),
+                                error=f"truncated body: {type(err).__name__}",
+                                elapsed=time.monotonic() - start)
             return Response(status=resp.status, body=data, headers=dict(resp.getheaders()),
                             elapsed=time.monotonic() - start)
         except (OSError, http.client.HTTPException) as err:

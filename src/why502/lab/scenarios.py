@@ -540,6 +540,34 @@ def _protocol_http_to_tls(stack: Stack, run: ScenarioRun) -> None:
     run.record("GET /invoices", stack.requests("/invoices", count=2))
 
 
+def _truncated_body(stack: Stack, run: ScenarioRun) -> None:
+    """A failure after the response header went out cannot change the status any more
+    (``u->header_sent`` in ``ngx_http_upstream_finalize_request()``): the error log says
+    ``... while reading upstream`` and the access log keeps the backend's 200."""
+    app = stack.add_backend("truncate", name="export")
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://{app.address};
+        }}
+    """))
+    run.steps.append("the backend sends 200 and 4 kB of a 1 MB body, then its process dies")
+    run.record("GET /export.csv", stack.requests("/export.csv", count=2))
+
+
+def _body_read_timeout(stack: Stack, run: ScenarioRun) -> None:
+    """``proxy_read_timeout`` also applies between two reads of the body: ``upstream timed out
+    ... while reading upstream``, logged with the 200 the client already received."""
+    app = stack.add_backend("stall-body", name="export", delay=3)
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://{app.address};
+            proxy_read_timeout 1s;
+        }}
+    """))
+    run.steps.append("the backend sends 200 and 4 kB, then stalls for 3 s; proxy_read_timeout 1s")
+    run.record("GET /export.csv", stack.requests("/export.csv", count=1))
+
+
 def _upstream_returned_5xx(stack: Stack, run: ScenarioRun) -> None:
     """A 5xx sent by the backend is passed through without any error-log line; only a numeric
     ``$upstream_header_time`` proves the backend produced it."""
@@ -926,6 +954,18 @@ _ALL = [
        ("connection-reset",),
        (("error", r"upstream prematurely closed|recv\(\) failed|no valid HTTP/1\.0 header"),),
        _protocol_http_to_tls, needs=("openssl",), lab=False),
+    _S("truncated-body", "backend-crashed", "The backend dies after sending the header (200, truncated)",
+       "Errors while reading the body leave the backend's 200 in the access log; the body is cut.",
+       ("premature-close",),
+       (("error", r"upstream prematurely closed connection while reading upstream"),
+        ("access", r'" 200 ')),
+       _truncated_body, lab=False),
+    _S("body-read-timeout", "backend-too-slow", "The backend stalls mid-body (200, truncated)",
+       "proxy_read_timeout fires between two body reads; the client already got 200.",
+       ("read-timeout",),
+       (("error", r"upstream timed out \(110: Connection timed out\) while reading upstream"),
+        ("access", r'" 200 ')),
+       _body_read_timeout, lab=False),
     _S("upstream-returned-5xx", "upstream-returned-5xx", "The 502 comes from the backend",
        "The backend is itself a gateway and answers 502; nginx only passes it on.",
        (),

@@ -155,6 +155,14 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
                 cookie = "x" * args.header_bytes
                 conn.sendall(response("200 OK", b"ok\n", [f"Set-Cookie: session={cookie}"]))
                 return
+            if mode in ("truncate", "stall-body"):
+                # Headers and the first part of the body go out, then the backend dies
+                # (truncate) or stops sending (stall-body): the client already has its 200.
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n"
+                             b"Content-Length: 1000000\r\nConnection: close\r\n\r\n" + b"x" * 4096)
+                if mode == "stall-body":
+                    time.sleep(args.delay)
+                return
             if mode == "invalid-header":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Bad\x01Header: yes\r\n\r\nok\n")
                 return
