@@ -796,14 +796,15 @@ class StatsAccumulator:
     def _attempts(self, df: pl.DataFrame, part: Partial) -> None:
         has_up = pl.col("ua").is_not_null() & (pl.col("ua") != "-") & (pl.col("ua") != "")
         multi = pl.col("ua").str.contains(", ", literal=True) | pl.col("ua").str.contains(" : ", literal=True)
-        up = df.filter(has_up).select("status", "ua", "us", "uct", "uht", "urt")
-        single = up.filter(~multi)
-        many = up.filter(multi)
         att_cols = ["ua", "us", "uct", "uht", "urt"]
+        # Single-attempt rows (nearly all) stay lazy: filtering them is fused into the plan below
+        # instead of copying every column; the few multi-attempt rows are handled eagerly.
+        single = df.lazy().filter(has_up & ~multi).select(att_cols)
+        many = df.filter(has_up & multi).select("status", *att_cols)
         # only the fields the format has are lists; the others stay null after the explode
         present = [c for c in att_cols if self.fmt.has(_LONG[c])]
         missing = [pl.lit(None, dtype=pl.String).alias(c) for c in att_cols if c not in present]
-        frames = [single.select(att_cols)]
+        frames = [single]
         if many.height:
             part.redirected = many.filter(pl.col("ua").str.contains(" : ", literal=True)).height
             part.retried = many.filter(pl.col("ua").str.contains(", ", literal=True)).height
@@ -826,19 +827,15 @@ class StatsAccumulator:
                     part.rescued_by = ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len()
             same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in present])
             exploded = lists.filter(same).select(present).explode(present)
-            frames.append(exploded.with_columns(missing).select(att_cols) if missing else exploded)
+            frames.append((exploded.with_columns(missing).select(att_cols) if missing else exploded).lazy())
         # Addresses are few: group on a categorical (integer keys) and let polars run the
         # independent group-bys of one lazy plan in parallel.
-        att = (
-            pl.concat(frames)
-            .lazy()
-            .select(
-                pl.col("ua").cast(pl.Categorical),
-                pl.col("us"),
-                pl.col("uht").cast(pl.Float64, strict=False).alias("h"),
-                pl.col("urt").cast(pl.Float64, strict=False).alias("r"),
-                pl.col("uct").cast(pl.Float64, strict=False).alias("c"),
-            )
+        att = pl.concat(frames).select(
+            pl.col("ua").cast(pl.Categorical),
+            pl.col("us"),
+            pl.col("uht").cast(pl.Float64, strict=False).alias("h"),
+            pl.col("urt").cast(pl.Float64, strict=False).alias("r"),
+            pl.col("uct").cast(pl.Float64, strict=False).alias("c"),
         )
         queries = [
             att.group_by("ua", "us").agg(
