@@ -118,7 +118,11 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
 
     ups = d.get("upstreams", [])
     if ups:
-        t = Table(title="Upstreams (per attempt; timings of $upstream_header_time)", title_justify="left")
+        t = Table(
+            title="Upstreams (per attempt; p50..max of $upstream_header_time, or of "
+            "$upstream_response_time where no header ever came)",
+            title_justify="left",
+        )
         cols = (
             "upstream",
             "location",
@@ -131,7 +135,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
             "p99",
             "max",
             "timeout",
-            "near timeout",
+            ">=80% timeout",
         )
         for col in cols:
             left = col in ("upstream", "location")
