@@ -34,7 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
@@ -71,16 +71,6 @@ _MONTHS = {
 }
 
 
-class ChunkLike(Protocol):
-    """A batch of whole lines: ``path``, ``first_line`` (1-based) and the text."""
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def first_line(self) -> int: ...
-
-
 @dataclass(frozen=True)
 class ByteChunk:
     """Whole lines as bytes (ends at a newline or at the end of the input)."""
@@ -92,10 +82,6 @@ class ByteChunk:
 
 # ---------------------------------------------------------------------------------------------
 # parsing
-
-
-def _split_segments(fmt: str) -> list[str]:
-    return fmt.split('"')
 
 
 @dataclass(frozen=True)
@@ -161,8 +147,7 @@ class LineParser:
 
     def __init__(self, fmt: CompiledFormat) -> None:
         self.fmt = fmt
-        self.full = re.compile(fmt.pattern)
-        segs = _split_segments(fmt.format)
+        segs = fmt.format.split('"')
         self.n = len(segs)
         self.segments: list[_Segment] = []
         seen: set[str] = set()
