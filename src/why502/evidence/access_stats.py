@@ -10,9 +10,12 @@ Parsing (``LineParser``): with nginx's default escaping a ``"`` never appears in
 (``ngx_http_log_escape()`` writes it as ``\\x22``), so splitting a line at every ``"`` gives the
 same pieces as the ``log_format`` string split at its literal quotes.  polars' multi-threaded CSV
 reader does that split (separator ``"``, no quoting), then each piece that holds wanted variables
-is matched with a small anchored regex.  Lines whose pieces do not fit (``escape=json`` values
-with ``\\"``, ``escape=none``, foreign lines) are re-matched against the whole-line regex from
-``parsers.log_format``; what still does not match is counted as unparsed, with samples.
+is sliced at known offsets (``$status`` in `` $status $body_bytes_sent ``) or matched with a small
+anchored regex.  A line is accepted when it has exactly the expected number of pieces, its last
+piece with literal text is there, and ``$status``/the time have their shape; others
+(``escape=json`` values with ``\\"``, ``escape=none``, foreign lines) are re-matched against the
+whole-line regex from ``parsers.log_format``; what still does not match is counted as unparsed,
+with samples.
 
 Who made a 5xx (proxy-messages.md section 1.3, ``ngx_http_upstream_next()``): nginx writes its own
 502/504 into ``$upstream_status`` for a failed attempt, so the status alone proves nothing.  A
