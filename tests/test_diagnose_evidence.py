@@ -43,6 +43,9 @@ def test_aggregation_counts_match_the_log() -> None:
     assert g.samples and "no live upstreams" in g.samples[0].text and g.samples[0].line
     assert g.first is not None and g.last is not None and g.first <= g.last
     assert sum(g.statuses.values()) <= g.count
+    # the per-minute timeline is exact (not limited to the sampled times)
+    assert sum(n for m in agg.per_minute.values() for n in m.values()) == df.height
+    assert all(len(m) == 16 and m[10] == "T" for m in agg.per_minute)
 
 
 def test_fpm_events_carry_pool_and_pid() -> None:

@@ -195,6 +195,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         selinux_mode=live.get("selinux"), sysctls=live.get("sysctls", {}),
         limits=live.get("limits", {}), time_wait=live.get("time_wait", {}), files=files,
         target_units=live.get("target_units", {}), resolvers=live.get("resolvers", ()),
+        per_minute=agg.per_minute,
         nginx_listens=nginx_listens(cfg) if cfg is not None else (),
         limits_config=limit_settings(cfg) if cfg is not None else (),
         offline=options.offline, now=options.now or datetime.now())
@@ -737,13 +738,8 @@ def _timeline(ev: Evidence, stats: Any) -> list[TimelinePoint]:
             out.append(TimelinePoint(minute=str(row["minute"])[:16], counts=per,
                                      total=int(row.get("requests", 0) or 0)))
         return out[-1440:]
-    counts: dict[str, Counter[str]] = {}
-    for g in ev.symptoms:
-        status = str(next(iter(g.statuses), None) or g.symptom)
-        for t in g.times:
-            counts.setdefault(t.strftime("%Y-%m-%dT%H:%M"), Counter())[status] += 1
     return [TimelinePoint(minute=m, counts=dict(c), total=sum(c.values()))
-            for m, c in sorted(counts.items())][-1440:]
+            for m, c in sorted(ev.per_minute.items())][-1440:]
 
 
 def _events(ev: Evidence) -> list[TimelineEvent]:

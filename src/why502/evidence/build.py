@@ -220,6 +220,8 @@ class LogAggregator:
         self._groups: dict[tuple[str, str | None], _Acc] = {}
         self._events: dict[str, list[LogEvent]] = {}
         self.lines = 0
+        # minute ("YYYY-MM-DDTHH:MM") -> status (or symptom when no status) -> count, exact
+        self.per_minute: dict[str, dict[str, int]] = {}
 
     def add(self, df: pl.DataFrame) -> None:
         if df.height == 0:
@@ -266,6 +268,13 @@ class LogAggregator:
         )
         st = df.filter(pl.col("status").is_not_null()).group_by(
             [*keys, "status"]).agg(pl.len().alias("n"))
+        minutes = df.filter(pl.col("time").is_not_null()).select(
+            pl.col("time").cast(pl.Utf8).str.slice(0, 16).alias("m"),
+            pl.coalesce(pl.col("status").cast(pl.Utf8), pl.col("symptom").cast(pl.Utf8)).alias("k"),
+        ).group_by(["m", "k"]).agg(pl.len().alias("n"))
+        for m, k, n in minutes.iter_rows():
+            bucket = self.per_minute.setdefault(m, {})
+            bucket[k] = bucket.get(k, 0) + n
         for row in agg.iter_rows(named=True):
             key = (row["symptom"], row["_peer"])
             acc = self._groups.get(key)

@@ -258,6 +258,7 @@ class Evidence:
     resolvers: tuple[str, ...] = ()  # nameservers of /etc/resolv.conf (live only)
     nginx_listens: tuple[str, ...] = ()  # nginx's own listen keys (a proxy loop targets one)
     limits_config: tuple[Setting, ...] = ()  # limit_req / limit_conn directives in the config
+    per_minute: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # proxy errors
     offline: bool = False
     now: datetime | None = None
 
