@@ -224,3 +224,21 @@ def test_logs_in_different_formats_are_folded_together(gen: tuple[Path, dict[str
     want["502"] += 4
     assert d["by_status"] == want
     assert d["made_by"]["backend"] == truth["made_by"]["backend"] + 4
+
+
+def test_counts_stay_exact_beyond_the_kept_5xx_rows(
+    gen: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import why502.evidence.access_stats as access_stats
+
+    out, truth = gen
+    monkeypatch.setattr(access_stats, "MAX_5XX_ROWS", 100)
+    st, _ = run_stats(
+        StatsOptions(paths=_files(out), log_format="why502", no_error_log=True, chunk_bytes=64 << 10)
+    )
+    d = st.to_dict()
+    assert d["made_by"] == truth["made_by"]
+    assert sum(u["requests_5xx"] for u in d["upstreams"]) == truth["made_by"]["backend"] + truth["made_by"][
+        "nginx"
+    ] - truth["by_symptom_requests"].get("rate-limited", 0)
+    assert any("were counted but not joined" in n for n in d["notes"])

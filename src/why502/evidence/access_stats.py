@@ -45,7 +45,7 @@ from why502.parsers.log_format import FIXED_SHAPES, FIXED_WIDTH, CompiledFormat,
 
 BUCKET_RATIO = 1.02
 _K = 1.0 / math.log(BUCKET_RATIO)
-MAX_5XX_ROWS = 2_000_000
+MAX_5XX_ROWS = 500_000
 UNPARSED_SAMPLES = 5
 NEAR_TIMEOUT_FRACTION = 0.8
 TOP_N = 15
@@ -586,6 +586,31 @@ class Partial:
     per_status: pl.DataFrame | None = None
     hists: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
     five: pl.DataFrame | None = None
+    made: pl.DataFrame | None = None  # (last upstream, made_by or null, count) of the 5xx
+
+
+def _last_exprs() -> list[pl.Expr]:
+    """The last attempt of the last internal redirect of ``$upstream_addr/status/header_time``:
+    the attempt whose outcome became the response status (``ngx_http_upstream_next()``)."""
+    return [
+        pl.col(c).fill_null("-").str.split(" : ").list.last().str.split(", ").list.last().alias(c + "_last")
+        for c in ("ua", "us", "uht")
+    ]
+
+
+def _who_by_header_time() -> pl.Expr:
+    """nginx when there was no upstream or the last attempt got no response header, backend when
+    it did (a numeric ``$upstream_header_time``), proxy-messages.md section 1.3."""
+    no_up = pl.col("ua_last").is_in(["-", ""])
+    return (
+        pl.when(no_up)
+        .then(pl.lit("nginx"))
+        .when(pl.col("uht_last") == "-")
+        .then(pl.lit("nginx"))
+        .when(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null())
+        .then(pl.lit("backend"))
+        .otherwise(pl.lit("unknown"))
+    )
 
 
 class StatsAccumulator:
@@ -618,6 +643,7 @@ class StatsAccumulator:
         self.fivexx_dropped = 0
         self.files: list[str] = []
         self._iso: dict[str, str] = {}  # raw minute key -> ISO minute (few per chunk)
+        self.made_counts: Counter[tuple[str, str | None]] = Counter()
 
     def _up(self, addr: str) -> UpstreamStats:
         u = self.ups.get(addr)
@@ -657,9 +683,14 @@ class StatsAccumulator:
             )
             # A filtered string column still points into the whole chunk's buffers (polars
             # string views); kept 5xx rows must own their bytes or every chunk stays in memory.
+            five = five.drop("time", "uct", "urt").with_columns(_last_exprs())
+            made = _who_by_header_time() if self.has_uht else pl.lit(None, dtype=pl.String)
+            five = five.with_columns(made.alias("made_by"))
+            # exact per-upstream counts, even for 5xx rows beyond MAX_5XX_ROWS
+            part.made = five.group_by("ua_last", "made_by").len()
             five = pl.DataFrame(five.to_dict(as_series=False), schema=five.schema)
             part.five = five.with_columns(
-                pl.lit(chunk.path).alias("file"),
+                pl.lit(chunk.path).cast(pl.Categorical).alias("file"),
                 (pl.col("_row").cast(pl.Int64) + chunk.first_line).alias("line"),
             )
         return part
@@ -706,6 +737,9 @@ class StatsAccumulator:
             maxes = dict(mx.iter_rows())
             for addr, bc in per_addr.items():
                 getattr(self._up(addr), attr).add(bc, maxes.get(addr))
+        if part.made is not None:
+            for addr, made, n in part.made.iter_rows():
+                self.made_counts[(addr, made)] += n
         if part.five is not None:
             if self.fivexx_rows + part.five.height <= MAX_5XX_ROWS:
                 self.fivexx.append(part.five)
@@ -742,6 +776,7 @@ class StatsAccumulator:
             for attr in ("header_time", "response_time", "connect_time"):
                 h_o: Histogram = getattr(o, attr)
                 getattr(u, attr).add(h_o.buckets.items(), h_o.max if h_o.count else None)
+        self.made_counts.update(other.made_counts)
         self.fivexx.extend(other.fivexx)
         self.fivexx_rows += other.fivexx_rows
         self.fivexx_dropped += other.fivexx_dropped
@@ -919,17 +954,6 @@ class StatsAccumulator:
         return st
 
     def _who_made(self, five: pl.DataFrame, errors: pl.DataFrame | None, st: AccessStats) -> pl.DataFrame:
-        last = [
-            pl.col(c)
-            .fill_null("-")
-            .str.split(" : ")
-            .list.last()
-            .str.split(", ")
-            .list.last()
-            .alias(c + "_last")
-            for c in ("ua", "us", "uht")
-        ]
-        five = five.with_columns(last)
         no_up = pl.col("ua_last").is_in(["-", ""])
         five = five.with_row_index("_id")
         matched = pl.lit(False)
@@ -943,16 +967,17 @@ class StatsAccumulator:
                 pl.lit(None, dtype=pl.String).alias("error_message"),
             )
         if self.has_uht:
-            who = (
-                pl.when(no_up)
-                .then(pl.lit("nginx"))
-                .when(pl.col("uht_last") == "-")
-                .then(pl.lit("nginx"))
-                .when(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null())
-                .then(pl.lit("backend"))
-                .otherwise(pl.lit("unknown"))
-            )
-        elif errors is not None:
+            # exact counts from every 5xx (not only the rows kept for the join)
+            made: Counter[str] = Counter()
+            for (addr, who_made), n in self.made_counts.items():
+                made[who_made or "unknown"] += n
+                if addr not in ("-", ""):
+                    u = self._up(addr)
+                    u.requests_5xx += n
+                    u.made_by[who_made or "unknown"] += n
+            st.made_by = dict(sorted(made.items()))
+            return five
+        if errors is not None:
             who = (
                 pl.when(no_up | matched)
                 .then(pl.lit("nginx"))
@@ -973,10 +998,12 @@ class StatsAccumulator:
         five = five.with_columns(who.alias("made_by"))
         st.made_by = dict(sorted(Counter(dict(five.group_by("made_by").len().iter_rows())).items()))
         per = five.filter(~no_up).group_by("ua_last", "made_by").len()
-        for addr, made, n in per.iter_rows():
+        for addr, who_made, n in per.iter_rows():
             u = self._up(addr)
             u.requests_5xx += n
-            u.made_by[made] += n
+            u.made_by[who_made] += n
+        if self.fivexx_dropped:
+            st.notes.append("who made the 5xx is counted on the first 5xx rows only (see above)")
         return five
 
     def _breakdowns(self, five: pl.DataFrame, st: AccessStats, locations: list[LocationRule] | None) -> None:
