@@ -114,7 +114,11 @@ def _render(report: object, fmt: str, verbose: bool, to_file: bool) -> str:
                         verbose=verbose)
         return buf.getvalue()
     # piped / redirected: long lines stay whole (grep-able); a terminal wraps at its width
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
     console = Console(highlight=False, soft_wrap=False,
-                      width=None if sys.stdout.isatty() else 160)
+                      width=None if sys.stdout.isatty() else
+                      (int(columns) if columns.isdigit() else 160))
     render_terminal(report, console, verbose=verbose)
     return ""

@@ -103,6 +103,17 @@ def _healthy_detail(report: Report) -> str:
     return "   " + ", ".join(parts)
 
 
+def _out(console: Console, text: Text, indent: int, hang: int = 0) -> None:
+    """Print ``text`` indented; wrapped lines keep the indent (+ ``hang``), no trailing blanks."""
+    if text.no_wrap:
+        console.print(Text(" " * indent) + text, no_wrap=True, overflow="ellipsis")
+        return
+    width = max(20, console.width - indent - hang)
+    for i, line in enumerate(text.wrap(console, width)):
+        line.rstrip()
+        console.print(Text(" " * (indent + (hang if i else 0))) + line, no_wrap=True)
+
+
 def _finding(console: Console, n: int, f: Finding, verbose: bool) -> None:
     head = Text()
     head.append(f"{n}. ", style="bold")
@@ -113,7 +124,7 @@ def _finding(console: Console, n: int, f: Finding, verbose: bool) -> None:
         head.append(f" · {codes} × {f.count}", style="dim")
     head.append("]", style="dim")
     console.print(head)
-    where = Text("   ")
+    where = Text()
     if f.upstream or f.target:
         where.append("upstream ", style="dim")
         where.append(clean(f.upstream or f.target))
@@ -125,29 +136,29 @@ def _finding(console: Console, n: int, f: Finding, verbose: bool) -> None:
                                                    if f.last_seen and f.last_seen != f.first_seen
                                                    else ""), style="dim")
     if where.plain.strip():
-        console.print(where)
-    console.print(Text("   " + clean(f.explanation)))
+        _out(console, where, 3)
+    _out(console, Text(clean(f.explanation)), 3)
     if f.evidence:
-        console.print(Text("   Evidence", style="bold"))
+        _out(console, Text("Evidence", style="bold"), 3)
         limit = None if verbose else 6
         for item in f.evidence[:limit]:
             _evidence(console, item)
         if limit and len(f.evidence) > limit:
-            console.print(Text(f"     … {len(f.evidence) - limit} more (--format json shows all)",
-                               style="dim"))
+            _out(console, Text(f"… {len(f.evidence) - limit} more (-v or --format json shows all)",
+                               style="dim"), 5)
     if f.fix:
-        fix = Text("   Fix: ", style="bold green")
+        fix = Text("Fix: ", style="bold green")
         fix.append(clean(f.fix.summary))
-        console.print(fix)
+        _out(console, fix, 3)
         for cmd in f.fix.commands:
-            console.print(Text("     $ " + clean(cmd), style="cyan"))
+            _out(console, Text("$ " + clean(cmd), style="cyan"), 5)
         if f.fix.diff:
             for line in clean_block(f.fix.diff):
                 style = "green" if line.startswith("+") and not line.startswith("+++") else (
                     "red" if line.startswith("-") and not line.startswith("---") else "dim")
-                console.print(Text("     " + line, style=style))
+                _out(console, Text(line, style=style, no_wrap=True, overflow="ellipsis"), 5)
         for note in f.fix.notes[:3]:
-            console.print(Text("     • " + clean(note), style="dim"))
+            _out(console, Text("• " + clean(note), style="dim"), 5, hang=2)
 
 
 def clean_block(text: str) -> list[str]:
@@ -155,15 +166,15 @@ def clean_block(text: str) -> list[str]:
 
 
 def _evidence(console: Console, item: EvidenceItem) -> None:
-    t = Text("     • ")
+    t = Text("• ")
     t.append(f"{_KIND_LABEL.get(item.kind, item.kind)}: ", style="dim")
     t.append(clean(item.summary))
     if item.source and item.kind in ("config", "log", "kernel", "unit"):
         loc = clean(item.source) + (f":{item.line}" if item.line else "")
         t.append(f"  ({loc})", style="dim")
-    console.print(t)
+    _out(console, t, 5, hang=2)
     if item.text and item.kind != "probe":
-        console.print(Text("         " + shorten(clean(item.text), 220), style="dim italic"))
+        _out(console, Text(shorten(clean(item.text), 220), style="dim italic"), 9)
 
 
 def _diagnostics(console: Console, report: Report) -> None:
