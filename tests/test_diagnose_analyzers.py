@@ -410,3 +410,14 @@ def test_servers_of_one_group_with_the_same_cause_are_one_finding() -> None:
     f = findings[0]
     assert f.cause == "backend-not-running" and f.upstream == "app" and f.count == 10
     assert f.target is not None and "127.0.0.1:8081" in f.target and "127.0.0.1:8082" in f.target
+
+
+def test_a_cause_seen_days_ago_ranks_below_a_current_one() -> None:
+    old = group("connection-refused", peer="127.0.0.1:8080", count=500, start=T0 - timedelta(days=3))
+    new = group("header-too-big", peer="127.0.0.1:9090", count=20)
+    e = ev(targets=(target(), target("127.0.0.1:9090")), symptoms=(old, new), listeners=(),
+           now=T0 + timedelta(minutes=5))
+    findings, _ = run_all(e)
+    assert findings[0].cause == "buffer-too-small"
+    stale = next(f for f in findings if f.cause == "backend-not-running")
+    assert "3 days ago" in stale.explanation

@@ -12,6 +12,7 @@ or access-log-only findings) are kept only if nothing else was found or they are
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from why502.analyzers.base import Candidate, GroupKey
 from why502.analyzers.registry import REGISTRY
@@ -32,7 +33,29 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         except Exception as err:
             diagnostics.append(Diagnostic("warning", f"analyzer {family} failed: "
                                           f"{type(err).__name__}: {err}"))
-    return fold(candidates), diagnostics
+    return fold([_age(c, ev.now) for c in candidates]), diagnostics
+
+
+STALE = timedelta(hours=24)
+
+
+def _age(c: Candidate, now: datetime | None) -> Candidate:
+    """A cause last seen days ago ranks below what is failing now (and says so)."""
+    last = c.finding.last_seen
+    if now is None or not last:
+        return c
+    try:
+        seen = datetime.fromisoformat(last)
+    except ValueError:
+        return c
+    age = now - seen
+    if age <= STALE:
+        return c
+    days = age.days
+    c.finding = replace(c.finding, confidence=round(c.finding.confidence * 0.5, 2),
+                        explanation=c.finding.explanation + f" (Last seen {days} day"
+                        f"{'s' if days != 1 else ''} ago: use --since to look at recent logs only.)")
+    return c
 
 
 def score(f: Finding, biggest: int) -> float:
