@@ -61,7 +61,7 @@ def write_config(root: Path) -> tuple[Path, list[str]]:
 
 def write_logs(root: Path, peers: list[str], total_mb: int, seed: int = 1) -> dict[str, int]:
     rnd = random.Random(seed)
-    start = datetime(2026, 5, 1, 6, 0, 0)
+    start = datetime.now().replace(microsecond=0) - timedelta(hours=2)  # logs end about now
     err_target = total_mb * 1024 * 1024 * 3 // 10
     acc_target = total_mb * 1024 * 1024 - err_target
     # both logs span the same two hours; the incident is 10 minutes at 60% of the span
