@@ -227,7 +227,7 @@ class LineParser:
             col = pl.col(f"c{seg.index}")
             if seg.kind == "single":
                 assert seg.var is not None
-                exprs.append(col.alias(seg.var))
+                exprs.append(col.fill_null("").alias(seg.var))  # "" and missing read as null
                 if seg.var in _VALIDATE:
                     oks.append(_shape_ok(seg.var, col))
                 if seg.index == self.anchor:
