@@ -309,3 +309,18 @@ def test_kernel_oom_kill_at_the_failure_time_is_the_root_cause(tmp_path: Path, s
                                              .strftime("%b %d %H:%M:%S")))
     res = why502(*fixture_args("backend-crashed-exit"), "--kernel-log", str(kern), "--format", "json")
     assert json.loads(res.stdout)["findings"][0]["cause"] == "backend-crashed"
+
+
+def test_since_skips_rotated_files_written_before_it(tmp_path: Path) -> None:
+    d = FIXTURES / "backend-down-tcp"
+    log = tmp_path / "error.log"
+    old = tmp_path / "error.log.1"
+    log.write_text("")
+    old.write_text((d / "error.log").read_text())
+    os.utime(old, (1_000_000_000, 1_000_000_000))  # 2001: rotated long ago
+    args = ["--offline", "--nginx-conf", str(d / "nginx.conf"), "--error-log", str(log),
+            "--format", "json"]
+    everything = json.loads(why502(*args).stdout)
+    assert everything["findings"] and str(old) in everything["inputs"]["error_logs"]  # rotated set
+    recent = json.loads(why502(*args, "--since", "2h").stdout)
+    assert recent["healthy"] and str(old) not in recent["inputs"]["error_logs"]

@@ -305,6 +305,9 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
             diags.append(Diagnostic("warning", f"cannot read {path}: {err.strerror or err}", path))
             continue
         for f in files:
+            if since is not None and f != "-" and _older_than(f, since):
+                diags.append(Diagnostic("info", f"skipped {f}: last written before --since", f))
+                continue
             try:
                 for batch in iter_batches([f], batch_bytes=BATCH_BYTES):
                     text = getattr(batch, "text", None)
@@ -364,6 +367,14 @@ def _plain_batches(paths: list[str], batch_bytes: int = BATCH_BYTES) -> Iterator
                     batch, first, size = [], n + 1, 0
             if batch:
                 yield _PlainBatch(str(path), first, batch)
+
+
+def _older_than(path: str, since: datetime) -> bool:
+    """A file last modified before ``since`` holds no line after it (rotated sets: skip it)."""
+    try:
+        return datetime.fromtimestamp(os.stat(path).st_mtime) < since
+    except OSError:
+        return False
 
 
 def _fpm_pools(fpm_conf: str | None, diags: list[Diagnostic], explicit: bool) -> tuple[list[Any], Any]:
