@@ -421,3 +421,15 @@ def test_a_cause_seen_days_ago_ranks_below_a_current_one() -> None:
     assert findings[0].cause == "buffer-too-small"
     stale = next(f for f in findings if f.cause == "backend-not-running")
     assert "2 days ago" in stale.explanation and stale.confidence < 0.5
+
+
+def test_busy_tcp_backend_is_not_fixed_by_an_unrelated_fpm_pool() -> None:
+    pool_conf = "/etc/php/8.2/fpm/pool.d/www.conf"
+    e = ev(symptoms=(group("connect-timeout", status=504),),
+           fpm_pools=(FpmPoolFact("www", "/run/php/php8.2-fpm.sock", pool_conf, 1, max_children=5,
+                                  max_children_line=4),),
+           files={CONF: CONF_LINES, pool_conf: ("[www]", "listen = /run/php/php8.2-fpm.sock",
+                                                "pm = dynamic", "pm.max_children = 5")})
+    f = run_all(e)[0][0]
+    assert f.cause == "workers-exhausted"
+    assert f.fix is not None and f.fix.diff is None and "pm.max_children" not in f.explanation

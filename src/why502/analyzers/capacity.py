@@ -133,7 +133,7 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
                                                              ev.target(peer).kind == "fastcgi"):  # type: ignore[union-attr]
                 claimed += gs
     items += [i for g in claimed for i in group_items(g)]
-    pool = _pool(ev, fpm_max)
+    pool = _pool(ev, fpm_max, {g.peer for g in claimed})
     slowlog = [e for e in ev.events if e.kind in ("slow-request", "worker-timeout")]
     if slowlog:
         scripts = sorted({(m.group(1) or m.group(2)) for e in slowlog if (m := _SCRIPT.search(e.text))})
@@ -164,12 +164,23 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
         claims=claims(claimed))
 
 
-def _pool(ev: Evidence, fpm_max: list) -> FpmPoolFact | None:  # type: ignore[type-arg]
+def _pool(ev: Evidence, fpm_max: list, peers: set[str | None]) -> FpmPoolFact | None:  # type: ignore[type-arg]
+    """The exhausted pool: named by FPM's warning, else the pool listening where nginx failed
+    (never an unrelated pool: a busy gunicorn is not fixed by raising pm.max_children)."""
     names = {e.pool for e in fpm_max if e.pool}
     for p in ev.fpm_pools:
-        if p.name in names:
+        if p.name in names or p.key in peers:
             return p
-    return ev.fpm_pools[0] if len(ev.fpm_pools) == 1 else None
+    if fpm_max and len(ev.fpm_pools) == 1:
+        return ev.fpm_pools[0]
+    return None
+
+
+def _fpm_process(ev: Evidence, pool: FpmPoolFact) -> str:
+    for lst in ev.listeners_for(pool.key):
+        if lst.process:
+            return lst.process
+    return "php-fpm"
 
 
 def _pool_fix(ev: Evidence, pool: FpmPoolFact | None) -> Fix:
@@ -183,5 +194,6 @@ def _pool_fix(ev: Evidence, pool: FpmPoolFact | None) -> Fix:
         diff = replace_line(ev.files, pool.file, pool.max_children_line, [f"pm.max_children = {new}"])
     return Fix(summary=f"raise pm.max_children of pool [{pool.name}] (check RAM: max_children × "
                        "memory per child must fit), or make the slow scripts faster",
-               commands=["ps -o rss= -C php-fpm8.2 | sort -n | tail -3", "systemctl reload php*-fpm"],
+               commands=[f"ps -o rss= -C {_fpm_process(ev, pool)} | sort -n | tail -3",
+                         f"systemctl reload {ev.target_units.get(pool.key, 'php*-fpm')}"],
                diff=diff, file=pool.file)
