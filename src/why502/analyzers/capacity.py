@@ -147,6 +147,12 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
     if probe is not None and not probe.ok:
         items.append(EvidenceItem(kind="probe", summary=f"probe {probe.key}: {probe.error or probe.detail}",
                                   source="probe", text=probe.detail))
+    for lst in ev.listeners_for(peer_key or ""):
+        if lst.accept_queue:
+            items.append(EvidenceItem(kind="listener", summary=f"{lst.accept_queue} connection"
+                                      f"{'s' if lst.accept_queue != 1 else ''} waiting in the accept "
+                                      f"queue of {lst.key} ({lst.process or 'backend'} is not "
+                                      "accepting)", source="listeners"))
     if pool and pool.listen_backlog is not None:
         items.append(EvidenceItem(kind="config", summary=f"pool [{pool.name}]: pm.max_children = "
                                   f"{pool.max_children}, listen.backlog = {pool.listen_backlog}",

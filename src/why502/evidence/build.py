@@ -366,7 +366,8 @@ def listener_fact(lst: Any) -> ListenerFact:
     return ListenerFact(proto=str(lst.proto), address=getattr(lst, "address", None),
                         port=getattr(lst, "port", None), path=getattr(lst, "path", None),
                         pid=getattr(lst, "pid", None), process=getattr(lst, "process", None),
-                        user=getattr(lst, "user", None))
+                        user=getattr(lst, "user", None),
+                        accept_queue=getattr(lst, "accept_queue", None))
 
 
 def probe_fact(key: str, res: Any) -> ProbeFact:

@@ -144,6 +144,7 @@ class ListenerFact:
     pid: int | None = None
     process: str | None = None
     user: str | None = None
+    accept_queue: int | None = None  # connections waiting to be accepted (TCP LISTEN rx_queue)
 
     @property
     def key(self) -> str:
