@@ -13,6 +13,7 @@ unavailable)``, special-cased for Linux unix sockets in ``ngx_event_connect_peer
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from why502.analyzers.base import (
     Candidate,
@@ -24,7 +25,7 @@ from why502.analyzers.base import (
     make_finding,
     upstream_name,
 )
-from why502.evidence.model import Evidence, FpmPoolFact, Setting, SymptomGroup, TargetFact
+from why502.evidence.model import Evidence, FpmPoolFact, Setting, SymptomGroup, TargetFact, split_key
 from why502.evidence.patch import replace_line, set_directive
 from why502.findings.model import EvidenceItem, Fix
 
@@ -158,6 +159,10 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
                                   f"{pool.max_children}, listen.backlog = {pool.listen_backlog}",
                                   source=pool.file, line=pool.max_children_line or pool.line))
     fix = _pool_fix(ev, pool)
+    procs = [lst.process for lst in ev.listeners_for(peer_key or "") if lst.process]
+    if pool is None and procs:
+        fix = replace(fix, commands=[f"ps -o pid,stat,etime,cmd -C {procs[0]}",
+                                     f"ss -ltn 'sport = :{split_key(peer_key or '')[1]}'"])
     conf = 0.9 if fpm_max and (groups or claimed) else (0.8 if fpm_max or groups else 0.6)
     peer = groups[0].peer if groups else (pool.key if pool else None)
     return Candidate(finding=make_finding(
