@@ -161,8 +161,9 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
     fix = _pool_fix(ev, pool)
     procs = [lst.process for lst in ev.listeners_for(peer_key or "") if lst.process]
     if pool is None and procs:
+        port = split_key(peer_key or "")[1]
         fix = replace(fix, commands=[f"ps -o pid,stat,etime,cmd -C {procs[0]}",
-                                     f"ss -ltn 'sport = :{split_key(peer_key or '')[1]}'"])
+                                     f"ss -ltn 'sport = :{port}'" if port else "ss -lx"])
     conf = 0.9 if fpm_max and (groups or claimed) else (0.8 if fpm_max or groups else 0.6)
     peer = groups[0].peer if groups else (pool.key if pool else None)
     return Candidate(finding=make_finding(
