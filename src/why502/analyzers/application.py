@@ -10,6 +10,8 @@ nginx as ``FastCGI sent in stderr: "PHP message: PHP Fatal error: ..."``
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -20,8 +22,8 @@ from why502.analyzers.base import (
     make_finding,
     upstream_name,
 )
-from why502.evidence.model import Evidence
-from why502.findings.model import EvidenceItem, Fix
+from why502.evidence.model import Evidence, UpstreamTiming
+from why502.findings.model import EvidenceItem, Finding, Fix
 
 _FATAL = ("fatal", "uncaught", "exception", "traceback", "allowed memory size", "maximum execution")
 
@@ -82,9 +84,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
     return out
 
 
-def _with_count(f, made: int, timing):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
+def _with_count(f: Finding, made: int, timing: UpstreamTiming) -> Finding:
     return replace(f, count=made, first_seen=timing.first.isoformat(timespec="seconds")
                    if timing.first else None,
                    last_seen=timing.last.isoformat(timespec="seconds") if timing.last else None)

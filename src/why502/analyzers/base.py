@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from why502.catalog import load_catalog
+from why502.catalog import Entry, load_catalog
 from why502.evidence.model import (
     Evidence,
     ListenerFact,
@@ -78,7 +78,7 @@ def catalog_fix(cause: str) -> list[str]:
     return list(entry.fix) if entry else []
 
 
-def _catalog_entry(cause: str):  # type: ignore[no-untyped-def]
+def _catalog_entry(cause: str) -> Entry | None:
     try:
         return load_catalog().get(cause)
     except (OSError, ValueError, TypeError, KeyError, FileNotFoundError, ModuleNotFoundError):

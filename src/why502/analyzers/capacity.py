@@ -25,7 +25,16 @@ from why502.analyzers.base import (
     make_finding,
     upstream_name,
 )
-from why502.evidence.model import Evidence, FpmPoolFact, Setting, SymptomGroup, TargetFact, split_key
+from why502.evidence.model import (
+    Evidence,
+    FpmPoolFact,
+    LogEvent,
+    Setting,
+    SymptomGroup,
+    TargetFact,
+    UpstreamTiming,
+    split_key,
+)
 from why502.evidence.patch import replace_line, set_directive
 from why502.findings.model import EvidenceItem, Fix
 
@@ -58,7 +67,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
 
 
 def _is_local(peer: str | None) -> bool:
-    return bool(peer) and (peer.startswith(("unix:", "127.", "[::1]", "localhost")))  # type: ignore[union-attr]
+    return peer is not None and peer.startswith(("unix:", "127.", "[::1]", "localhost"))
 
 
 def _timeout_setting(t: TargetFact | None) -> tuple[str, Setting | None]:
@@ -112,14 +121,14 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
         claims=claims(groups))
 
 
-def _timing(ev: Evidence, peer: str | None, target: TargetFact | None):  # type: ignore[no-untyped-def]
+def _timing(ev: Evidence, peer: str | None, target: TargetFact | None) -> UpstreamTiming | None:
     for key in (peer, target.group if target else None):
         if key and key in ev.access:
             return ev.access[key]
     return None
 
 
-def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type: ignore[type-arg]
+def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup],
                slow: dict[str | None, list[SymptomGroup]]) -> Candidate:
     items: list[EvidenceItem] = [event_item(e, e.detail or "PHP-FPM reached pm.max_children")
                                  for e in fpm_max[:2]]
@@ -130,8 +139,8 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
     if fpm_max:
         # queued behind busy children, requests time out: those timeouts are this cause's symptoms
         for peer, gs in slow.items():
-            if any(p.key == peer for p in ev.fpm_pools) or (ev.target(peer) and
-                                                             ev.target(peer).kind == "fastcgi"):  # type: ignore[union-attr]
+            target = ev.target(peer)
+            if any(p.key == peer for p in ev.fpm_pools) or (target and target.kind == "fastcgi"):
                 claimed += gs
     items += [i for g in claimed for i in group_items(g)]
     pool = _pool(ev, fpm_max, {g.peer for g in claimed})
@@ -176,7 +185,7 @@ def _exhausted(ev: Evidence, fpm_max: list, groups: list[SymptomGroup],  # type:
         claims=claims(claimed))
 
 
-def _pool(ev: Evidence, fpm_max: list, peers: set[str | None]) -> FpmPoolFact | None:  # type: ignore[type-arg]
+def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmPoolFact | None:
     """The exhausted pool: named by FPM's warning, else the pool listening where nginx failed
     (never an unrelated pool: a busy gunicorn is not fixed by raising pm.max_children)."""
     names = {e.pool for e in fpm_max if e.pool}
