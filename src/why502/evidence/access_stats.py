@@ -65,6 +65,7 @@ _SHORT = {
     "upstream_response_time": "urt",
 }
 _LONG = {v: k for k, v in _SHORT.items()}
+_DEFERRABLE = frozenset({"remote_addr"})  # needed for the 5xx rows only
 _VALIDATE = ("status", "time_local", "time_iso8601", "msec")
 _MONTHS = {
     m: i + 1
@@ -199,6 +200,13 @@ class LineParser:
         self.columns = sorted({s.index for s in self.segments if s.kind != "skip"} | {self.n})
         self.header = ('"'.join(f"c{i}" for i in range(self.n + 1)) + "\n").encode()
         self.fields = fmt.fields
+        self.deferred: dict[str, str] = {}  # field -> stop char, cut later (finish_deferred)
+
+    def finish_deferred(self, name: str, e: pl.Expr) -> pl.Expr:
+        """The real value of a deferred field (its piece is kept whole by ``parse``); also right
+        for rows the whole-line regex parsed (their value has no stop character)."""
+        stop = self.deferred.get(name)
+        return e if stop is None else e.str.split_exact(stop, 1).struct.field("field_0")
 
     def parse(self, data: bytes) -> tuple[pl.DataFrame, int, list[tuple[int, str]], int]:
         """Return (parsed frame with ``_row``, unparsed count, unparsed samples (row, text), rows).
@@ -243,16 +251,22 @@ class LineParser:
                         e = col.str.slice(pre, width)
                     elif suf is not None and width is not None:
                         e = col.str.slice(-(suf + width), width)
+                    elif name in _DEFERRABLE and not pre and stop is not None:
+                        # only the 5xx rows need it: cut it there (``finish_deferred``)
+                        self.deferred[name] = stop
                     else:
                         if pre:
                             e = e.str.slice(pre)
                         if stop is not None:
                             e = e.str.split_exact(stop, 1).struct.field("field_0")
-                    exprs.append(e.alias(name))
-                    if name in _VALIDATE:
+                    if name == "status":
+                        e = e.cast(pl.Int16, strict=False)
+                        oks.append(e.is_not_null())
+                    elif name in _VALIDATE:
                         oks.append(_shape_ok(name, e))
                     else:
                         oks.append(col.is_not_null())
+                    exprs.append(e.alias(name))
             elif seg.kind == "mixed":
                 assert seg.pattern is not None
                 ex = col.str.extract_groups(seg.pattern)
@@ -578,7 +592,6 @@ class Partial:
     filtered: int = 0
     requests: int = 0
     timeline: pl.DataFrame | None = None
-    hosts: pl.DataFrame | None = None
     rescued: int = 0
     retried: int = 0
     redirected: int = 0
@@ -671,9 +684,7 @@ class StatsAccumulator:
         if df.height == 0:
             return part
         part.requests = df.height
-        part.timeline = df.group_by("minute", "status").len()
-        if self.fmt.host_field:
-            part.hosts = df.group_by("host").agg(pl.len(), (pl.col("status") >= 500).sum().alias("e"))
+        part.timeline = df.group_by("minute", "status", "host").len()
         if self.has_up:
             self._attempts(df, part)
         five = df.filter(pl.col("status") >= 500)
@@ -683,7 +694,9 @@ class StatsAccumulator:
             )
             # A filtered string column still points into the whole chunk's buffers (polars
             # string views); kept 5xx rows must own their bytes or every chunk stays in memory.
-            five = five.drop("time", "uct", "urt").with_columns(_last_exprs())
+            five = five.drop("time", "uct", "urt").with_columns(
+                *_last_exprs(), self.parser.finish_deferred("remote_addr", pl.col("client")).alias("client")
+            )
             made = _who_by_header_time() if self.has_uht else pl.lit(None, dtype=pl.String)
             five = five.with_columns(made.alias("made_by"))
             # exact per-upstream counts, even for 5xx rows beyond MAX_5XX_ROWS
@@ -707,16 +720,17 @@ class StatsAccumulator:
                 self.samples.append(smp)
         self.requests += part.requests
         if part.timeline is not None:
-            for minute, status, n in part.timeline.iter_rows():
+            track_hosts = self.fmt.host_field is not None
+            for minute, status, host, n in part.timeline.iter_rows():
                 iso = self._iso.get(minute)
                 if iso is None:
                     iso = self._iso[minute] = minute_to_iso(minute or "", self.kind)
                 self.timeline[iso]["???" if status is None else f"{status:03d}"] += n
-        if part.hosts is not None:
-            for host, n, e in part.hosts.iter_rows():
-                h = self.hosts[host or "-"]
-                h[0] += n
-                h[1] += int(e or 0)
+                if track_hosts:
+                    h = self.hosts[host or "-"]
+                    h[0] += n
+                    if status is not None and status >= 500:
+                        h[1] += n
         self.rescued += part.rescued
         self.retried += part.retried
         self.redirected += part.redirected
