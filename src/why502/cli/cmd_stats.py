@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-format",
         metavar="FORMAT",
         help="a log_format string ('escape=json ...' allowed) or a name: combined, main, "
-        "why502, upstream_time, json, or one defined in --nginx-conf",
+        "why502, upstream_time, upstream_kv, json, or one defined in --nginx-conf",
     )
     parser.add_argument(
         "--error-log",
@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--since is after --until")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
+    if args.nginx_conf == "-" and (not args.files or "-" in args.files):
+        raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,
