@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `why502 classify big.log | head`: the reader went away; that is not an error.
         _silence_stdout()
         return 0
-    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, exit 4
+    except Exception as err:
         if os.environ.get("WHY502_DEBUG"):
             raise
         print(f"why502: internal error: {type(err).__name__}: {err} "
