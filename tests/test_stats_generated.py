@@ -96,6 +96,14 @@ def test_per_upstream_attempts_and_timeouts(gen: tuple[Path, dict[str, Any]], st
     assert ups["unix:/run/php/php8.2-fpm.sock"]["locations"] == ["www.example.com ~ \\.php$"]
     assert ups["10.0.0.2:8080"]["locations"] == ["api.example.com /api/"]
     assert {a: u["near_timeout"] for a, u in ups.items() if u["near_timeout"]} == truth["near_timeout"]
+    # per (upstream, location): the location's own timeout; redirected attempts kept apart
+    assert (
+        ups["10.0.0.3:8080"]["by_location"]["api.example.com /api/"]["near_timeout"]
+        == truth["near_timeout"]["10.0.0.3:8080"]
+    )
+    php = ups["unix:/run/php/php8.2-fpm.sock"]["by_location"]
+    assert php["(after an internal redirect)"]["count"] == 2 * truth["redirected"]
+    assert php["www.example.com ~ \\.php$"]["timeout"] == 30.0
     slow = ups["10.0.0.3:8080"]["header_time"]
     assert slow["max"] is not None and 50 <= slow["max"] < 60
     assert slow["p50"] < slow["p95"] <= slow["p99"] <= slow["max"]

@@ -342,6 +342,30 @@ def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
     return out
 
 
+def location_timeouts(cfg: NginxConfig | None) -> dict[str, tuple[float, str]]:
+    """``"server location"`` -> (effective read timeout s, where) for each location that passes
+    requests upstream (``proxy_read_timeout``, ``fastcgi_read_timeout``, ...)."""
+    out: dict[str, tuple[float, str]] = {}
+    if cfg is None:
+        return out
+    try:
+        targets = cfg.targets()
+    except Exception:
+        return out
+    for t in targets:
+        directive = _TIMEOUT_DIRECTIVE.get(t.kind)
+        loc = cfg.location_of(t) if directive and t.context == "http" else None
+        if loc is None or directive is None:
+            continue
+        setting = loc.effective(directive)
+        if setting.seconds is not None:
+            out[f"{t.server or '_'} {loc.label}"] = (
+                setting.seconds,
+                f"{directive} {setting.value} ({setting.where or 'nginx default'})",
+            )
+    return out
+
+
 def locations_from_config(cfg: NginxConfig) -> list[LocationRule]:
     """Every non-named location of every http server, for the by-location breakdown."""
     out: list[LocationRule] = []
@@ -471,9 +495,10 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
     total = sum(_size(p) for p in paths)
     done = 0
     skipped_notes: list[str] = []
+    locations = locations_from_config(cfg) if cfg is not None else None
     for group in groups.values():
         fmt, fmt_source = choose_format(opts, cfg, group)
-        acc = StatsAccumulator(fmt, since=opts.since, until=opts.until)
+        acc = StatsAccumulator(fmt, since=opts.since, until=opts.until, locations=locations)
         skipped = [p for p in group if _outside_window(p, fmt, opts.since, opts.until)]
         if skipped and len(skipped) < len(group):
             group = [p for p in group if p not in skipped]
@@ -520,8 +545,9 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
             errors = read_error_lines(error_paths)
     facts = upstream_facts(cfg) if cfg is not None else {}
     timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
-    locations = locations_from_config(cfg) if cfg is not None else None
-    st = acc.finish(errors=errors, timeouts=timeouts, locations=locations)
+    st = acc.finish(
+        errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(cfg)
+    )
     for u in st.upstreams:
         if u.address in facts:
             u.locations = facts[u.address][2]

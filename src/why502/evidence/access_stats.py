@@ -418,6 +418,8 @@ class UpstreamStats:
     timeout: float | None = None  # configured read timeout (seconds), when known
     timeout_source: str | None = None  # file:line or "default"
     locations: list[str] = field(default_factory=list)  # config locations passing here
+    # per location (when the config is known): timing summary + that location's timeout
+    by_location: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def near_timeout(self) -> int:
@@ -441,6 +443,7 @@ class UpstreamStats:
             "timeout": self.timeout,
             "timeout_source": self.timeout_source,
             "locations": self.locations,
+            "by_location": self.by_location,
             "near_timeout": self.near_timeout,
         }
 
@@ -600,6 +603,7 @@ class Partial:
     hists: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
     five: pl.DataFrame | None = None
     made: pl.DataFrame | None = None  # (last upstream, made_by or null, count) of the 5xx
+    loc_hist: pl.DataFrame | None = None  # (upstream, location, bucket, count, max)
 
 
 def _last_exprs() -> list[pl.Expr]:
@@ -630,9 +634,22 @@ class StatsAccumulator:
     """Feed chunks with ``add``; ``finish`` builds the ``AccessStats``."""
 
     def __init__(
-        self, fmt: CompiledFormat, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        fmt: CompiledFormat,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        locations: list[LocationRule] | None = None,
     ) -> None:
         self.fmt = fmt
+        # per (upstream, location) timings need the location of every proxied request: only
+        # when the config's locations are known and the log has the request line
+        self.loc_expr = (
+            _location_expr(locations)
+            if locations and (fmt.has("request") or fmt.has("request_uri"))
+            else None
+        )
+        self.loc_hists: dict[tuple[str, str], Histogram] = {}
         self.parser = LineParser(fmt)
         self.kind = _time_kind(fmt)
         self.since = since
@@ -751,6 +768,14 @@ class StatsAccumulator:
             maxes = dict(mx.iter_rows())
             for addr, bc in per_addr.items():
                 getattr(self._up(addr), attr).add(bc, maxes.get(addr))
+        if part.loc_hist is not None:
+            grouped: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+            loc_max: dict[tuple[str, str], float] = {}
+            for addr, where, b, n, m in part.loc_hist.iter_rows():
+                grouped[(addr, where)].append((b, n))
+                loc_max[(addr, where)] = max(loc_max.get((addr, where), 0.0), m)
+            for key, bc in grouped.items():
+                self.loc_hists.setdefault(key, Histogram()).add(bc, loc_max[key])
         if part.made is not None:
             for addr, made, n in part.made.iter_rows():
                 self.made_counts[(addr, made)] += n
@@ -791,6 +816,10 @@ class StatsAccumulator:
                 h_o: Histogram = getattr(o, attr)
                 getattr(u, attr).add(h_o.buckets.items(), h_o.max if h_o.count else None)
         self.made_counts.update(other.made_counts)
+        for key, h_o in other.loc_hists.items():
+            self.loc_hists.setdefault(key, Histogram()).add(
+                h_o.buckets.items(), h_o.max if h_o.count else None
+            )
         self.fivexx.extend(other.fivexx)
         self.fivexx_rows += other.fivexx_rows
         self.fivexx_dropped += other.fivexx_dropped
@@ -834,10 +863,14 @@ class StatsAccumulator:
         has_up = pl.col("ua").is_not_null() & (pl.col("ua") != "-") & (pl.col("ua") != "")
         multi = pl.col("ua").str.contains(", ", literal=True) | pl.col("ua").str.contains(" : ", literal=True)
         att_cols = ["ua", "us", "uct", "uht", "urt"]
+        loc = self.loc_expr is not None
+        keep = ["loc"] if loc else []
+        loc_col = [self.loc_expr.alias("loc")] if self.loc_expr is not None else []
         # Single-attempt rows (nearly all) stay lazy: filtering them is fused into the plan below
-        # instead of copying every column; the few multi-attempt rows are handled eagerly.
-        single = df.lazy().filter(has_up & ~multi).select(att_cols)
-        many = df.filter(has_up & multi).select("status", *att_cols)
+        # instead of copying every column; the few multi-attempt rows are handled eagerly.  The
+        # location is computed for proxied requests only.
+        single = df.lazy().filter(has_up & ~multi).select(*att_cols, *loc_col)
+        many = df.filter(has_up & multi).select("status", *att_cols, *loc_col)
         # only the fields the format has are lists; the others stay null after the explode
         present = [c for c in att_cols if self.fmt.has(_LONG[c])]
         missing = [pl.lit(None, dtype=pl.String).alias(c) for c in att_cols if c not in present]
@@ -863,8 +896,17 @@ class StatsAccumulator:
                     ex = resc.filter(lens).explode(["ua", "us"])
                     part.rescued_by = ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len()
             same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in present])
-            exploded = lists.filter(same).select(present).explode(present)
-            frames.append((exploded.with_columns(missing).select(att_cols) if missing else exploded).lazy())
+            if loc:  # after error_page/X-Accel-Redirect the attempts belong to another location
+                lists = lists.with_columns(
+                    pl.when(many["ua"].str.contains(" : ", literal=True))
+                    .then(pl.lit("(after an internal redirect)"))
+                    .otherwise(pl.col("loc"))
+                    .alias("loc")
+                )
+            exploded = lists.filter(same).select(*present, *keep).explode(present)
+            if missing:
+                exploded = exploded.with_columns(missing)
+            frames.append(exploded.select(*att_cols, *keep).lazy())
         # Addresses are few: group on a categorical (integer keys) and let polars run the
         # independent group-bys of one lazy plan in parallel.
         att = pl.concat(frames).select(
@@ -873,6 +915,7 @@ class StatsAccumulator:
             pl.col("uht").cast(pl.Float64, strict=False).alias("h"),
             pl.col("urt").cast(pl.Float64, strict=False).alias("r"),
             pl.col("uct").cast(pl.Float64, strict=False).alias("c"),
+            *([pl.col("loc").cast(pl.Categorical)] if loc else []),
         )
         queries = [
             att.group_by("ua", "us").agg(
@@ -894,7 +937,19 @@ class StatsAccumulator:
                 .group_by("ua", _bucket_expr(col).alias("b"))
                 .agg(pl.len(), pl.col(col).max().alias("m"))
             )
+        if loc:
+            col = "h" if self.has_uht else "r"
+            queries.append(
+                att.select("ua", "loc", col)
+                .drop_nulls(col)
+                .group_by("ua", "loc", _bucket_expr(col).alias("b"))
+                .agg(pl.len(), pl.col(col).max().alias("m"))
+            )
         results = pl.collect_all(queries)
+        if loc:
+            part.loc_hist = results.pop().with_columns(
+                pl.col("ua").cast(pl.String), pl.col("loc").cast(pl.String)
+            )
         part.per_status = results[0].with_columns(pl.col("ua").cast(pl.String))
         for attr, res in zip(wanted, results[1:]):
             if res.height:
@@ -907,6 +962,7 @@ class StatsAccumulator:
         errors: pl.DataFrame | None = None,
         timeouts: Mapping[str, tuple[float, str]] | None = None,
         locations: list[LocationRule] | None = None,
+        location_timeouts: Mapping[str, tuple[float, str]] | None = None,
     ) -> AccessStats:
         """Build the result.  ``errors``: classified error-log lines (columns ``time`` naive
         datetime, ``client``, ``request``, ``host``, ``upstream``, ``symptom``, ``message``,
@@ -945,6 +1001,15 @@ class StatsAccumulator:
             for addr, u in self.ups.items():
                 if addr in timeouts:
                     u.timeout, u.timeout_source = timeouts[addr]
+        for (addr, where), hist in self.loc_hists.items():
+            t = (location_timeouts or {}).get(where)
+            near = hist.at_least(t[0] * NEAR_TIMEOUT_FRACTION) if t else 0
+            self._up(addr).by_location[where] = {
+                **hist.summary(),
+                "timeout": t[0] if t else None,
+                "timeout_source": t[1] if t else None,
+                "near_timeout": near,
+            }
         fivexx = pl.concat(self.fivexx, how="vertical_relaxed") if self.fivexx else None
         if self.fivexx_dropped:
             st.notes.append(
@@ -1085,7 +1150,15 @@ def _location_expr(rules: list[LocationRule]) -> pl.Expr:
     order, else the longest prefix.  The server is chosen by ``$host`` among ``server_name``s
     (exact names only), else the default server.  Regexes that the Rust engine cannot compile
     (PCRE-only syntax) are skipped."""
-    path = pl.col("request").str.extract(r"^\S+ ([^ ?]*)").fill_null("")
+    # "GET /a/b?x HTTP/1.1" -> "/a/b" (cheaper than a regex on every proxied request)
+    path = (
+        pl.col("request")
+        .str.split_exact(" ", 2)
+        .struct.field("field_1")
+        .str.split_exact("?", 1)
+        .struct.field("field_0")
+        .fill_null("")
+    )
     by_server: dict[tuple[tuple[str, ...], bool], list[LocationRule]] = {}
     for r in rules:
         by_server.setdefault((r.server_names, r.default_server), []).append(r)
@@ -1274,7 +1347,7 @@ def compute_stats(
     locations: list[LocationRule] | None = None,
 ) -> AccessStats:
     """Aggregate ``batches`` (whole lines) in format ``fmt`` into an ``AccessStats``."""
-    acc = StatsAccumulator(fmt, since=since, until=until)
+    acc = StatsAccumulator(fmt, since=since, until=until, locations=locations)
     for b in batches:
         acc.add(b)
     return acc.finish(errors=errors, timeouts=timeouts, locations=locations)

@@ -169,6 +169,30 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
             )
         c.print(t)
 
+    split = [(u, loc, h) for u in ups for loc, h in (u.get("by_location") or {}).items()]
+    if any(len(u.get("by_location") or {}) > 1 for u in ups):
+        t = Table(
+            title="Timings by upstream and location (each location's own timeout)", title_justify="left"
+        )
+        for col in ("upstream", "location", "count", "p50", "p95", "p99", "max", "timeout", ">=80% timeout"):
+            left = col in ("upstream", "location")
+            t.add_column(
+                col, justify="left" if left else "right", overflow="fold", max_width=30 if left else None
+            )
+        for u, loc, h in split[: top * 3]:
+            t.add_row(
+                _t(u["address"], 60),
+                _t(loc, 60),
+                _n(h["count"]),
+                _s(h["p50"]),
+                _s(h["p95"]),
+                _s(h["p99"]),
+                _s(h["max"]),
+                _s(h["timeout"]) if h.get("timeout") is not None else "?",
+                _n(h.get("near_timeout", 0)),
+            )
+        c.print(t)
+
     for key, title, col in (
         ("by_location", "5xx by location", "location"),
         ("by_host", "By host", "host"),
