@@ -91,3 +91,35 @@ def test_parse_when() -> None:
     assert parse_when("2026-11-20T10:00:00+01:00", now) == datetime(2026, 11, 20, 10, 0)
     with pytest.raises(UsageError):
         parse_when("yesterday", now)
+
+
+def test_location_matching_follows_nginx_order() -> None:
+    from why502.evidence.access_stats import LocationRule, _location_expr
+
+    names = ("example.com",)
+    rules = [
+        LocationRule(names, False, "/", "prefix", "/"),
+        LocationRule(names, False, "/api/", "prefix", "/api/"),
+        LocationRule(names, False, "^~ /static/", "prefix_stop", "/static/"),
+        LocationRule(names, False, "~ \\.php$", "regex", "\\.php$"),
+        LocationRule(names, False, "~* \\.(png|jpg)$", "regex_ci", "\\.(png|jpg)$"),
+        LocationRule(names, False, "= /login", "exact", "/login"),
+        LocationRule(("other.org",), True, "other /", "prefix", "/"),
+    ]
+    df = pl.DataFrame(
+        {
+            "host": ["example.com"] * 7 + ["unknown.net"],
+            "request": [
+                "GET /api/v1/x HTTP/1.1",  # longest prefix
+                "GET /api/x.php HTTP/1.1",  # a regex beats a plain prefix
+                "GET /static/a.php HTTP/1.1",  # ^~ stops the regex search
+                "GET /img/A.PNG?x=1 HTTP/1.1",  # case-insensitive regex, query ignored
+                "GET /login HTTP/1.1",  # exact
+                "GET /login/x HTTP/1.1",
+                "GET /other HTTP/1.1",
+                "GET /x HTTP/1.1",  # unknown host: the default_server
+            ],
+        }
+    )
+    got = df.select(_location_expr(rules)).to_series().to_list()
+    assert got == ["/api/", "~ \\.php$", "^~ /static/", "~* \\.(png|jpg)$", "= /login", "/", "/", "other /"]
