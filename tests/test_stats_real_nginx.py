@@ -62,4 +62,9 @@ def test_json_log_retries_redirects_and_who_made_the_502() -> None:
     assert el["matched_5xx"] == 2 and el["by_symptom"] == {"connection-refused": 2}
     ups = {u["address"]: u for u in d["upstreams"]}
     assert ups[gw.address]["made_by"] == {"backend": 2}
+    # per location, with nginx's default proxy_read_timeout (60s) for /gw/
+    ((gw_loc, gw_t),) = ups[gw.address]["by_location"].items()
+    assert gw_loc.endswith(" /gw/") and gw_t["count"] == 2 and gw_t["timeout"] == 60.0
+    assert "nginx default" in gw_t["timeout_source"]
+    assert "(after an internal redirect)" in ups[ok.address]["by_location"]
     assert ups[f"127.0.0.1:{dead}"]["failed_attempts"] >= 5
