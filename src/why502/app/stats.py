@@ -542,7 +542,13 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
             if not os.path.exists(p):
                 raise InputError(f"{p}: no such file")
         if error_paths:
-            errors = read_error_lines(error_paths)
+            try:
+                errors = read_error_lines(error_paths)
+            except InputError as err:
+                if opts.error_logs:  # asked for explicitly: a real error
+                    raise
+                skipped_notes.append(f"error log from the config not read: {err}")
+                error_paths = []
     facts = upstream_facts(cfg) if cfg is not None else {}
     timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
     st = acc.finish(
