@@ -475,9 +475,13 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
         cfg = load_config(opts.nginx_conf)
     paths = list(opts.paths)
     if not paths and cfg is not None:
-        paths = [a.path for a in cfg.access_logs if not a.is_off and os.path.isfile(a.path)]
+        named = list(dict.fromkeys(a.path for a in cfg.access_logs if not a.is_off))
+        paths = [p for p in named if os.path.isfile(p) and os.access(p, os.R_OK)]
         if not paths:
-            raise InputError("no access log given and none of the config's access_log files is readable")
+            raise InputError(
+                "no access log given and none of the config's access_log files is readable: "
+                + (", ".join(named) or "none configured")
+            )
     if not paths and not sys.stdin.isatty():
         paths = ["-"]
     if not paths:
