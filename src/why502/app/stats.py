@@ -67,6 +67,7 @@ class StatsOptions:
     chunk_bytes: int = CHUNK_BYTES
     workers: int = 2
     progress: Progress | None = None
+    stdin_default: bool = True  # no file and stdin is a pipe: read it (the CLI only)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,7 +483,7 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
                 "no access log given and none of the config's access_log files is readable: "
                 + (", ".join(named) or "none configured")
             )
-    if not paths and not sys.stdin.isatty():
+    if not paths and opts.stdin_default and not sys.stdin.isatty():
         paths = ["-"]
     if not paths:
         raise UsageError("give an access log file (or - for stdin), or --nginx-conf to find it")
@@ -648,6 +649,7 @@ def compute_for_diagnose(
         config=config,
         error_logs=error_logs,
         no_error_log=error_logs is None and config is None,
+        stdin_default=False,
         since=since,
         until=until,
     )
