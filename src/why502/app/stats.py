@@ -643,6 +643,8 @@ def compute_for_diagnose(
     """The ``AccessStats`` diagnose needs: per-upstream timings next to the configured timeouts,
     who made each 5xx (``made_by``, ``UpstreamStats.made_by``), the per-minute timeline and the
     incidents.  Raises ``InputError`` like ``why502 stats`` does."""
+    if not access_logs and config is None:
+        raise InputError("no access log to read")
     opts = StatsOptions(
         paths=access_logs,
         log_format=log_format,
