@@ -118,7 +118,7 @@ def test_error_log_join_gives_each_5xx_a_symptom(
     assert el["unmatched_5xx"] == truth["made_by"]["backend"] == el["unmatched_with_backend_header"]
     assert el["by_symptom"] == truth["by_symptom_requests"]
     # the error line's upstream peer never contradicts the access line's last attempt
-    assert el["upstream_agrees"] == el["matched_5xx"]
+    assert el["upstream_agrees"] == el["matched_5xx"] == el["host_agrees"]
 
 
 def test_breakdowns(gen: tuple[Path, dict[str, Any]], stats: dict[str, Any]) -> None:

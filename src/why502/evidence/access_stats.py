@@ -1310,6 +1310,13 @@ def join_errors(
         | (pl.col("err_peer") == pl.col("ua_last"))
         | pl.col("err_peer").str.starts_with(pl.col("ua_last"))
     ).height
+    # the error line's host: is the Host header (may carry a port); $host is lowercased, no port
+    err_host = pl.col("err_host").str.to_lowercase().str.replace(r":\d+$", "")
+    host_agree = matched.filter(
+        pl.col("err_host").is_null()
+        | pl.col("host").is_null()
+        | (err_host == pl.col("host").str.to_lowercase())
+    ).height
     used = matched["_err"].n_unique() if matched.height else 0
     backend_like = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null()).height
     samples = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_null()).head(
@@ -1321,6 +1328,7 @@ def join_errors(
         "unmatched_5xx": unmatched.height,
         "unmatched_with_backend_header": backend_like,
         "upstream_agrees": agree,
+        "host_agrees": host_agree,
         "error_lines_used": used,
         "error_lines_unused": max(0, err.height - used),
         "by_symptom": dict(
