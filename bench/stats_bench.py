@@ -88,7 +88,7 @@ def main() -> int:
     log = out / "access.log"
     truth_file = out / "truth.json"
     truth = json.loads(truth_file.read_text()) if truth_file.exists() else None
-    if not (args.reuse and truth and truth["requests"] == args.lines):
+    if not (args.reuse and truth and truth["requests"] == args.lines and log.exists()):
         from gen_access_log import generate
 
         t0 = time.perf_counter()
