@@ -3,8 +3,10 @@ rotated-set order, --since parsing."""
 
 from __future__ import annotations
 
+import gzip
 import random
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -13,6 +15,7 @@ from why502.app.stats import order_rotated
 from why502.cli.cmd_stats import parse_when
 from why502.errors import UsageError
 from why502.evidence.access_stats import Histogram, detect_incidents, uri_template
+from why502.sources.byte_chunks import iter_byte_chunks
 
 
 def test_histogram_percentiles_within_one_percent() -> None:
@@ -82,6 +85,30 @@ def test_rotated_sets_oldest_first() -> None:
         "x.log-20261121",
         "x.log",
     ]
+
+
+def test_byte_chunks_whole_lines_numbered_plain_and_gzip(tmp_path: Path) -> None:
+    """Chunks end at newlines, carry their first line number, and together give the file back
+    (a missing final newline is added); .gz is read in place."""
+    rnd = random.Random(5)
+    lines = [("x" * rnd.randint(0, 300)).encode() + b" %d" % i for i in range(2000)]
+    body = b"\n".join(lines)  # no final newline
+    plain = tmp_path / "access.log"
+    plain.write_bytes(body)
+    gz = tmp_path / "access.log.1.gz"
+    gz.write_bytes(gzip.compress(body + b"\n"))
+    seen: list[tuple[int, int]] = []
+    for path in (plain, gz):
+        chunks = list(
+            iter_byte_chunks([str(path)], chunk_bytes=4096, progress=lambda d, t: seen.append((d, t)))
+        )
+        assert len(chunks) > 10
+        assert b"".join(c.data for c in chunks) == body + b"\n"
+        for c in chunks:
+            assert c.data.endswith(b"\n") and c.path == str(path)
+            first = c.data.split(b"\n", 1)[0]
+            assert first.endswith(b" %d" % (c.first_line - 1))
+        assert seen[-1] == (path.stat().st_size, path.stat().st_size)
 
 
 def test_parse_when() -> None:

@@ -10,28 +10,37 @@ The heavy lifting is pure (``evidence.access_stats``); this module decides *what
   fastcgi/uwsgi/scgi/grpc equivalents of the location that passes to it, nginx default 60s);
 - the error log (``--error-log`` or the config's ``error_log``) for the per-request join.
 
-Files are read in byte chunks cut at the last newline (``.gz`` decompressed as a stream), and
-chunks are parsed by two worker threads (polars releases the GIL) while the main thread merges the
-results in order, so memory stays flat: at most ``workers + 1`` chunks are in flight.
+Files are read by ``sources.byte_chunks`` in byte chunks cut at the last newline (``.gz``
+decompressed as a stream), and chunks are parsed by two worker threads (polars releases the
+GIL) while the main thread merges the results in order, so memory stays flat: at most
+``workers + 1`` chunks are in flight.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import sys
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from why502.errors import InputError, UsageError
 from why502.evidence.access_stats import AccessStats, ByteChunk, LocationRule, Partial, StatsAccumulator
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
+from why502.sources.byte_chunks import (
+    CHUNK_BYTES,
+    Progress,
+    file_size,
+    head_lines,
+    head_tail_lines,
+    iter_byte_chunks,
+    order_rotated,
+    rotated_base,
+)
 from why502.textutil import strip_terminal_escapes
 
 if TYPE_CHECKING:
@@ -39,8 +48,6 @@ if TYPE_CHECKING:
 
     from why502.parsers.nginx_config import NginxConfig
 
-CHUNK_BYTES = 8 << 20
-_ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
 _TIMEOUT_DIRECTIVE = {
     "proxy": "proxy_read_timeout",
     "fastcgi": "fastcgi_read_timeout",
@@ -48,8 +55,6 @@ _TIMEOUT_DIRECTIVE = {
     "scgi": "scgi_read_timeout",
     "grpc": "grpc_read_timeout",
 }
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -68,161 +73,6 @@ class StatsOptions:
     workers: int = 2
     progress: Progress | None = None
     stdin_default: bool = True  # no file and stdin is a pipe: read it (the CLI only)
-
-
-# ---------------------------------------------------------------------------------------------
-# inputs (a minimal byte reader: why502.sources.logfiles yields text lines, the CSV-based
-# parser needs bytes; see the report)
-
-
-def order_rotated(paths: list[str]) -> list[str]:
-    """Order a rotated set oldest first: higher suffix numbers are older, the bare name newest
-    (logrotate's ``access.log``, ``access.log.1``, ``access.log.2.gz``).  Different base names
-    keep the order they were given in."""
-    bases: list[str] = []
-    for p in paths:
-        if _base(p) not in bases:
-            bases.append(_base(p))
-    return sorted(paths, key=lambda p: (bases.index(_base(p)), -_age(p)))
-
-
-def _base(p: str) -> str:
-    m = _ROTATED.match(p)
-    return m.group("base") if m else p
-
-
-def _age(p: str) -> int:
-    """Bigger is older: ``.N`` suffixes count up with age; ``-YYYYMMDD`` (dateext) count down."""
-    m = _ROTATED.match(os.path.basename(p))
-    if not m or not m.group("n"):
-        return 0
-    n = int(m.group("n"))
-    return 10**9 - n if len(m.group("n")) >= 8 else n
-
-
-class _Stdin:
-    """stdin with its first bytes peeked (to guess the format, to spot gzip) and replayed."""
-
-    def __init__(self) -> None:
-        self.stream: IO[bytes] = sys.stdin.buffer
-        self.head = b""
-        self.peeked = False
-
-    def peek(self, n: int) -> bytes:
-        if not self.peeked:
-            self.head = self.stream.read(n)
-            self.peeked = True
-        return self.head
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            out, self.head = self.head[:n] if n >= 0 else self.head, self.head[n:] if n >= 0 else b""
-            return out
-        self.peeked = True
-        return self.stream.read(n)
-
-    def close(self) -> None:
-        """stdin stays open."""
-
-
-_stdin: _Stdin | None = None
-
-
-def _stdin_source() -> _Stdin:
-    global _stdin
-    if _stdin is None or _stdin.stream is not sys.stdin.buffer:
-        _stdin = _Stdin()
-    return _stdin
-
-
-def _open(path: str) -> IO[bytes]:
-    if path == "-":
-        src = _stdin_source()
-        if src.peek(256 << 10)[:2] == b"\x1f\x8b":
-            return cast("IO[bytes]", gzip.GzipFile(fileobj=cast("IO[bytes]", src), mode="rb"))
-        return cast("IO[bytes]", src)
-    try:
-        fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    head = fh.read(2)
-    fh.seek(0)
-    if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
-    return fh
-
-
-def iter_byte_chunks(
-    paths: list[str], chunk_bytes: int = CHUNK_BYTES, progress: Progress | None = None
-) -> Iterator[ByteChunk]:
-    """Whole-line byte chunks of each file in turn (``.gz`` streamed, ``-`` = stdin)."""
-    total = sum(_size(p) for p in paths)
-    done = 0
-    for path in paths:
-        fh = _open(path)
-        raw = getattr(fh, "fileobj", None) or fh
-        line = 1
-        carry = b""
-        try:
-            while True:
-                try:
-                    block = fh.read(chunk_bytes)
-                except (OSError, EOFError) as err:
-                    raise InputError(f"{path}: cannot read: {err}") from None
-                if not block:
-                    break
-                data = carry + block
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    carry = data
-                    continue
-                carry = data[cut + 1 :]
-                whole = data[: cut + 1]
-                yield ByteChunk(path, line, whole)
-                line += whole.count(b"\n")
-                if progress is not None and path != "-":
-                    try:
-                        pos = raw.tell()
-                    except (OSError, ValueError):
-                        pos = 0
-                    progress(done + pos, total)
-            if carry:
-                yield ByteChunk(path, line, carry + b"\n")
-        finally:
-            fh.close()
-        done += _size(path)
-        if progress is not None:
-            progress(done, total)
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path) if path != "-" else 0
-    except OSError:
-        return 0
-
-
-def _head_lines(path: str, n: int = 200) -> list[str]:
-    if path == "-":
-        data = _stdin_source().peek(256 << 10)
-        if data[:2] == b"\x1f\x8b":
-            try:
-                data = zlib.decompressobj(31).decompress(data, 1 << 20)
-            except zlib.error:
-                return []
-    else:
-        fh = _open(path)
-        try:
-            data = fh.read(256 << 10)
-        finally:
-            fh.close()
-    return [ln.decode("utf-8", "replace").rstrip("\r") for ln in data.split(b"\n")[:n] if ln.strip()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +112,7 @@ def choose_format(
             name, where = chosen
             name_, fmt, escape = resolve_format(name, formats)
             return compile_format(fmt, escape, name=name_), f"log_format {name} ({where})"
-    sample = _head_lines(paths[0]) if paths else []
+    sample = head_lines(paths[0]) if paths else []
     name, hits = guess_format(sample)
     fmt, escape = PREDEFINED[name]
     return compile_format(fmt, escape, name=name), f"guessed: {name} ({hits}/{len(sample)} first lines match)"
@@ -272,7 +122,7 @@ def _config_format_name(cfg: NginxConfig, paths: list[str]) -> tuple[str, str] |
     logs = [a for a in cfg.access_logs if not a.is_off]
     if not logs:
         return None
-    want = {os.path.basename(_base(p)) for p in paths}
+    want = {os.path.basename(rotated_base(p)) for p in paths}
     wantfull = {os.path.realpath(p) for p in paths}
     for a in logs:
         if os.path.realpath(a.path) in wantfull or os.path.basename(a.path) in want:
@@ -494,10 +344,10 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
     # One accumulator per rotated set (each may have its own log_format), folded together.
     groups: dict[str, list[str]] = {}
     for p in paths:
-        groups.setdefault(_base(p), []).append(p)
+        groups.setdefault(rotated_base(p), []).append(p)
     accs: list[StatsAccumulator] = []
     sources: list[str] = []
-    total = sum(_size(p) for p in paths)
+    total = sum(file_size(p) for p in paths)
     done = 0
     skipped_notes: list[str] = []
     locations = locations_from_config(cfg) if cfg is not None else None
@@ -519,7 +369,7 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
 
         _feed(acc, iter_byte_chunks(group, opts.chunk_bytes, progress), opts.workers)
         acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
-        done += sum(_size(p) for p in group)
+        done += sum(file_size(p) for p in group)
         if acc.lines and acc.requests + acc.filtered == 0:
             sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
             hint = "give --log-format or --nginx-conf"
@@ -592,22 +442,14 @@ def _outside_window(path: str, fmt: CompiledFormat, since: datetime | None, unti
     """True when a plain (seekable, not gzip) file lies wholly before ``since`` or after
     ``until``, judged by its first and last lines -- so ``--since 2h`` does not read a rotated
     set's older files at all.  Unknown -> False (read it)."""
-    if (since is None and until is None) or path == "-" or path.endswith(".gz"):
+    if since is None and until is None:
         return False
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(64 << 10)
-            if head[:2] == b"\x1f\x8b":
-                return False
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - (64 << 10)))
-            tail = fh.read()
-    except OSError:
+    ends = head_tail_lines(path)
+    if ends is None:
         return False
-    first_lines = [ln for ln in head.split(b"\n")[:20] if ln.strip()]
-    last_lines = [ln for ln in tail.split(b"\n")[-20:] if ln.strip()]
-    firsts = [t for ln in first_lines if (t := _line_time(ln.decode("utf-8", "replace").rstrip("\r"), fmt))]
-    lasts = [t for ln in last_lines if (t := _line_time(ln.decode("utf-8", "replace").rstrip("\r"), fmt))]
+    first_lines, last_lines = ends
+    firsts = [t for ln in first_lines if (t := _line_time(ln, fmt))]
+    lasts = [t for ln in last_lines if (t := _line_time(ln, fmt))]
     if not firsts or not lasts:
         return False
     if since is not None and max(lasts) < since:

@@ -41,7 +41,16 @@ from typing import Any
 
 import polars as pl
 
-from why502.parsers.log_format import FIXED_SHAPES, FIXED_WIDTH, CompiledFormat, compile_format, split_pieces
+from why502.parsers.log_format import (
+    FIXED_SHAPES,
+    FIXED_WIDTH,
+    CompiledFormat,
+    compile_format,
+    split_pieces,
+)
+
+# The chunk type lives in parsers (below both sources and evidence); re-exported here.
+from why502.parsers.log_format import ByteChunk as ByteChunk
 
 BUCKET_RATIO = 1.02
 _K = 1.0 / math.log(BUCKET_RATIO)
@@ -73,15 +82,6 @@ _MONTHS = {
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     )
 }
-
-
-@dataclass(frozen=True)
-class ByteChunk:
-    """Whole lines as bytes (ends at a newline or at the end of the input)."""
-
-    path: str
-    first_line: int
-    data: bytes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""Read access logs as whole-line byte chunks: plain files, ``.gz``, rotated sets, stdin.
+
+Why a second reader next to ``sources.logfiles``: that one hands out decoded text lines (the
+classify engines want ``str``), while the access-log statistics hand the raw bytes straight to
+polars (``evidence.access_stats.LineParser``), so decoding every line in Python first would only
+cost time.  Both keep memory flat the same way: read ``chunk_bytes`` at a time, cut at the last
+newline, carry the rest into the next chunk.  ``.gz`` files (and gzip on stdin) are detected by
+their magic bytes and decompressed as a stream.
+
+Rotated sets are ordered oldest first with logrotate's conventions: numbered suffixes count up
+with age (``access.log.2.gz`` < ``access.log.1`` < ``access.log``) and ``dateext`` suffixes
+(``-YYYYMMDD``, the rotation date) count down, the bare name being the newest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from typing import IO, cast
+
+from why502.errors import InputError
+from why502.parsers.log_format import ByteChunk
+
+__all__ = [
+    "CHUNK_BYTES",
+    "ByteChunk",
+    "Progress",
+    "file_size",
+    "head_lines",
+    "head_tail_lines",
+    "iter_byte_chunks",
+    "open_bytes",
+    "order_rotated",
+    "rotated_base",
+]
+
+CHUNK_BYTES = 8 << 20
+_ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
+
+Progress = Callable[[int, int], None]
+
+
+def order_rotated(paths: list[str]) -> list[str]:
+    """Order a rotated set oldest first: higher suffix numbers are older, the bare name newest
+    (logrotate's ``access.log``, ``access.log.1``, ``access.log.2.gz``).  Different base names
+    keep the order they were given in."""
+    bases: list[str] = []
+    for p in paths:
+        if rotated_base(p) not in bases:
+            bases.append(rotated_base(p))
+    return sorted(paths, key=lambda p: (bases.index(rotated_base(p)), -_age(p)))
+
+
+def rotated_base(p: str) -> str:
+    """The name of the set a file belongs to (``access.log.2.gz`` -> ``access.log``)."""
+    m = _ROTATED.match(p)
+    return m.group("base") if m else p
+
+
+def _age(p: str) -> int:
+    """Bigger is older: ``.N`` suffixes count up with age; ``-YYYYMMDD`` (dateext) count down."""
+    m = _ROTATED.match(os.path.basename(p))
+    if not m or not m.group("n"):
+        return 0
+    n = int(m.group("n"))
+    return 10**9 - n if len(m.group("n")) >= 8 else n
+
+
+class _Stdin:
+    """stdin with its first bytes peeked (to guess the format, to spot gzip) and replayed."""
+
+    def __init__(self) -> None:
+        self.stream: IO[bytes] = sys.stdin.buffer
+        self.head = b""
+        self.peeked = False
+
+    def peek(self, n: int) -> bytes:
+        if not self.peeked:
+            self.head = self.stream.read(n)
+            self.peeked = True
+        return self.head
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            out, self.head = self.head[:n] if n >= 0 else self.head, self.head[n:] if n >= 0 else b""
+            return out
+        self.peeked = True
+        return self.stream.read(n)
+
+    def close(self) -> None:
+        """stdin stays open."""
+
+
+_stdin: _Stdin | None = None
+
+
+def _stdin_source() -> _Stdin:
+    global _stdin
+    if _stdin is None or _stdin.stream is not sys.stdin.buffer:
+        _stdin = _Stdin()
+    return _stdin
+
+
+def open_bytes(path: str) -> IO[bytes]:
+    """A binary reader of ``path`` (``-`` = stdin), gunzipping when it starts with gzip's magic.
+
+    Raises ``InputError`` with one line for a missing, unreadable or directory path."""
+    if path == "-":
+        src = _stdin_source()
+        if src.peek(256 << 10)[:2] == b"\x1f\x8b":
+            return cast("IO[bytes]", gzip.GzipFile(fileobj=cast("IO[bytes]", src), mode="rb"))
+        return cast("IO[bytes]", src)
+    try:
+        fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    head = fh.read(2)
+    fh.seek(0)
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def iter_byte_chunks(
+    paths: list[str], chunk_bytes: int = CHUNK_BYTES, progress: Progress | None = None
+) -> Iterator[ByteChunk]:
+    """Whole-line byte chunks of each file in turn (``.gz`` streamed, ``-`` = stdin).
+
+    Each chunk ends at a newline (a last line without one gets it added) and knows the 1-based
+    number of its first line; ``progress(bytes_done, bytes_total)`` is called after each chunk
+    (compressed bytes for ``.gz``, nothing known for stdin)."""
+    total = sum(file_size(p) for p in paths)
+    done = 0
+    for path in paths:
+        fh = open_bytes(path)
+        raw = getattr(fh, "fileobj", None) or fh
+        line = 1
+        carry = b""
+        try:
+            while True:
+                try:
+                    block = fh.read(chunk_bytes)
+                except (OSError, EOFError) as err:
+                    raise InputError(f"{path}: cannot read: {err}") from None
+                if not block:
+                    break
+                data = carry + block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                carry = data[cut + 1 :]
+                whole = data[: cut + 1]
+                yield ByteChunk(path, line, whole)
+                line += whole.count(b"\n")
+                if progress is not None and path != "-":
+                    try:
+                        pos = raw.tell()
+                    except (OSError, ValueError):
+                        pos = 0
+                    progress(done + pos, total)
+            if carry:
+                yield ByteChunk(path, line, carry + b"\n")
+        finally:
+            fh.close()
+        done += file_size(path)
+        if progress is not None:
+            progress(done, total)
+
+
+def file_size(path: str) -> int:
+    """Bytes on disk (0 for stdin or an unreadable path): the progress total."""
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0
+
+
+def head_lines(path: str, n: int = 200) -> list[str]:
+    """The first ``n`` non-blank lines (of the first 256 KiB, decompressed), to guess a format.
+    For stdin the bytes are peeked and replayed later by ``iter_byte_chunks``."""
+    if path == "-":
+        data = _stdin_source().peek(256 << 10)
+        if data[:2] == b"\x1f\x8b":
+            try:
+                data = zlib.decompressobj(31).decompress(data, 1 << 20)
+            except zlib.error:
+                return []
+    else:
+        fh = open_bytes(path)
+        try:
+            data = fh.read(256 << 10)
+        finally:
+            fh.close()
+    return [ln.decode("utf-8", "replace").rstrip("\r") for ln in data.split(b"\n")[:n] if ln.strip()]
+
+
+def head_tail_lines(path: str, n: int = 20, window: int = 64 << 10) -> tuple[list[str], list[str]] | None:
+    """Up to ``n`` non-blank lines from the start and from the end of a plain file (its first and
+    last ``window`` bytes), so a caller can tell which time span a file covers without reading
+    it.  ``None`` for stdin, ``.gz`` (not seekable cheaply) or an unreadable file."""
+    if path == "-" or path.endswith(".gz"):
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(window)
+            if head[:2] == b"\x1f\x8b":
+                return None
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - window))
+            tail = fh.read()
+    except OSError:
+        return None
+    first = [ln for ln in head.split(b"\n")[:n] if ln.strip()]
+    last = [ln for ln in tail.split(b"\n")[-n:] if ln.strip()]
+    return (
+        [ln.decode("utf-8", "replace").rstrip("\r") for ln in first],
+        [ln.decode("utf-8", "replace").rstrip("\r") for ln in last],
+    )
