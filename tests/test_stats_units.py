@@ -11,11 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from why502.app.stats import order_rotated
 from why502.cli.cmd_stats import parse_when
 from why502.errors import UsageError
 from why502.evidence.access_stats import Histogram, detect_incidents, uri_template
-from why502.sources.byte_chunks import iter_byte_chunks
+from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
 
 
 def test_histogram_percentiles_within_one_percent() -> None:
