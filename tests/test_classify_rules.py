@@ -115,9 +115,13 @@ def test_every_symptom_and_event_has_a_real_line() -> None:
     for expect, _ in public_rows():
         if expect != "-":
             seen.add(expect.split("/")[0])
-    # queue-timeout (HAProxy sQ) has no public real line found yet: its pattern example is
-    # built from the HAProxy documentation's log format (see the report).
-    missing = (symptoms | events) - seen - {"queue-timeout"}
+    # real HAProxy / Apache / gunicorn lines (scripts/record-proxy-fixtures), e.g. HAProxy sQ
+    for path in sorted((FIXTURES / "recorded-proxies").glob("*/*.log")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            c = classify_line(line)
+            if c:
+                seen.add(c.symptom)
+    missing = (symptoms | events) - seen
     assert not missing, f"no real line for {sorted(missing)}"
 
 
