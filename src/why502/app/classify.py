@@ -14,13 +14,27 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import polars as pl
 
 from why502.errors import UsageError
 from why502.parsers.errorlog import FIELD_NAMES
-from why502.parsers.errorlog_batch import classify_series
-from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
+from why502.parsers.errorlog_batch import (
+    SUMMARY_KEYS,
+    aggregate_records,
+    classify_series,
+    summarize_series,
+)
+from why502.sources.logfiles import (
+    DEFAULT_BATCH_BYTES,
+    ByteBatch,
+    LineBatch,
+    expand_inputs,
+    iter_batches,
+    iter_byte_batches,
+)
 
 JSONL_COLUMNS: tuple[str, ...] = (
     "line", "file", "source", "symptom", "status", "time", "level", "upstream", "client", "server",
@@ -33,6 +47,9 @@ EVENT_IDS: frozenset[str] = frozenset({
     "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",
     "listen-failed", "selinux-avc", "upstream-marked-down", "slow-request", "listen-queue-full",
 })
+
+B = TypeVar("B")
+R = TypeVar("R")
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -100,35 +117,39 @@ def _classify_batch(
     return df
 
 
-SUMMARY_KEYS = ("symptom", "status", "source", "upstream")
 MAX_UPSTREAMS = 5000  # distinct upstreams kept in the summary; the rest are counted as "(other)"
-# nginx's `upstream: "<schema><peer>[:]<uri>"` (ngx_http_log_error_handler()): the peer part
-_PEER = r"^((?:[a-z0-9+.-]+://)?(?:unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*))"
-_PEER_IN_MESSAGE = r', upstream: "((?:[a-z0-9+.-]+://)?(?:unix:[^:"]*|\[[^\]"]*\](?::\d+)?|[^/"]*))'
 
 
-def upstream_peer(upstream: pl.Expr, source: pl.Expr) -> pl.Expr:
-    """The summary groups nginx lines by peer (``http://10.0.0.7:8000``), not by peer + URI, so
-    its size does not grow with the number of distinct request paths."""
-    return pl.when(source == "nginx").then(upstream.str.extract(_PEER, 1)).otherwise(upstream) \
-        .alias("upstream")
+def split_lines(data: bytes) -> pl.Series:
+    """Bytes of whole lines -> one string per line.  Polars checks UTF-8 far faster than Python
+    decodes it; only a batch with invalid bytes is decoded in Python (``errors="replace"``, as
+    ``sources.logfiles.iter_batches`` does)."""
+    try:
+        text = pl.Series("line", [data], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.ComputeError:
+        text = pl.Series("line", [data.decode("utf-8", errors="replace")])
+    return text.str.split("\n").explode()
 
 
-def _summarize_batch(batch: LineBatch, year: int, cutoff: dt.datetime | None) -> pl.DataFrame:
+def _summarize_lines(
+    lines: pl.Series, year: int, cutoff: dt.datetime | None, raw: bytes | None = None,
+) -> pl.DataFrame:
     """One small frame per batch (one row per symptom/status/source/upstream), computed in the
-    worker thread, so the summary costs one group_by per batch and no per-line Python."""
-    df = _classify_batch(batch, year, (), cutoff)  # nginx upstream: the peer, straight from the message
-    peer = pl.col("message").str.extract(_PEER_IN_MESSAGE, 1)
-    df = df.with_columns(pl.when(pl.col("source") == "nginx").then(peer).otherwise(pl.col("upstream"))
-                         .alias("upstream"))
-    agg = df.group_by(*SUMMARY_KEYS).agg(
-        pl.len().alias("n"),
-        pl.col("time").min().alias("first"),
-        pl.col("time").max().alias("last"),
-    )
+    worker thread: no per-line records, no per-line Python (``summarize_series``).  ``raw``: the
+    batch's bytes, searched (memchr-fast) for CR and escaped quotes instead of every line."""
+    since = cutoff.isoformat(timespec="seconds") if cutoff is not None else None
+    agg = summarize_series(lines, year=year, since=since,
+                           filter_records=None if cutoff is None else partial(_filter_since, cutoff=cutoff),
+                           may_have_cr=raw is None or b"\r" in raw,
+                           may_have_escapes=raw is None or b'\\"' in raw)
     # Polars strings are views into the batch's buffers: a copy through Python (a few hundred
     # rows) lets the whole batch be freed instead of pinned by a handful of strings.
     return pl.DataFrame(agg.to_dict(as_series=False), schema=agg.schema)
+
+
+def _summarize_chunk(chunk: ByteBatch, year: int, cutoff: dt.datetime | None) -> tuple[pl.DataFrame, int]:
+    lines = split_lines(chunk.data)
+    return _summarize_lines(lines, year, cutoff, chunk.data), lines.len()
 
 
 def classify_paths(
@@ -151,18 +172,25 @@ def classify_paths(
     cutoff = parse_since(since) if isinstance(since, str) else since
     year = dt.date.today().year
     wanted = tuple(fields)
-    for df in _run(paths, rotated, batch_bytes, on_batch, workers,
+    files = expand_inputs(paths or ["-"], rotated=rotated)
+    for df in _run(iter_batches(files, batch_bytes=batch_bytes), on_batch, workers,
                    lambda batch: _classify_batch(batch, year, wanted, cutoff)):
         if df.height:
             yield df
+
+
+# Summary batches: 4 MiB (~15k nginx lines).  Each batch costs ~25 polars calls of fixed
+# overhead, so 1 MiB batches spent ~30 % more CPU; the transient split buffers (~6x the batch,
+# polars' str.split) keep larger batches from paying off in RSS (bench/README.md).
+SUMMARY_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def summarize_paths(
     paths: Sequence[str],
     since: str | dt.datetime | None = None,
     rotated: bool = False,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
-    on_batch: Callable[[LineBatch], None] | None = None,
+    batch_bytes: int = SUMMARY_BATCH_BYTES,
+    on_batch: Callable[[ByteBatch], None] | None = None,
     workers: int = 2,
 ) -> ClassifySummary:
     """The summary of ``classify_paths`` without materialising per-line records (the default
@@ -171,30 +199,30 @@ def summarize_paths(
     year = dt.date.today().year
     summary = ClassifySummary()
 
-    def counted(batch: LineBatch) -> None:
-        summary.add_batch(batch)
+    def seen(chunk: ByteBatch) -> None:
+        summary.add_file(chunk.path)
         if on_batch is not None:
-            on_batch(batch)
+            on_batch(chunk)
 
-    for agg in _run(paths, rotated, batch_bytes, counted, workers,
-                    lambda batch: _summarize_batch(batch, year, cutoff)):
+    files = expand_inputs(paths or ["-"], rotated=rotated)
+    for agg, count in _run(iter_byte_batches(files, batch_bytes=batch_bytes), seen, workers,
+                           lambda chunk: _summarize_chunk(chunk, year, cutoff)):
+        summary.lines_read += count
         summary.add_aggregate(agg)
     summary.finish()
     return summary
 
 
 def _run(
-    paths: Sequence[str], rotated: bool, batch_bytes: int,
-    on_batch: Callable[[LineBatch], None] | None, workers: int,
-    work: Callable[[LineBatch], pl.DataFrame],
-) -> Iterator[pl.DataFrame]:
+    batches: Iterator[B], on_batch: Callable[[B], None] | None, workers: int,
+    work: Callable[[B], R],
+) -> Iterator[R]:
     """Read batches in this thread, run ``work`` on ``workers`` threads (polars releases the
     GIL), yield results in input order with at most ``workers + 1`` batches in flight."""
-    files = expand_inputs(paths or ["-"], rotated=rotated)
     limit = max(1, workers)
     with ThreadPoolExecutor(max_workers=limit) as pool:
-        pending: deque[Future[pl.DataFrame]] = deque()
-        for batch in iter_batches(files, batch_bytes=batch_bytes):
+        pending: deque[Future[R]] = deque()
+        for batch in batches:
             if on_batch is not None:
                 on_batch(batch)
             pending.append(pool.submit(work, batch))
@@ -232,17 +260,15 @@ class ClassifySummary:
 
     def add_batch(self, batch: LineBatch) -> None:
         self.lines_read += batch.count
-        if batch.path not in self.files:
-            self.files.append(batch.path)
+        self.add_file(batch.path)
+
+    def add_file(self, path: str) -> None:
+        if path not in self.files:
+            self.files.append(path)
 
     def add(self, df: pl.DataFrame) -> None:
         """Fold one classified (per-line) frame into the totals."""
-        df = df.with_columns(upstream_peer(pl.col("upstream"), pl.col("source")))
-        agg = df.group_by(*SUMMARY_KEYS).agg(
-            pl.len().alias("n"),
-            pl.col("time").min().alias("first"),
-            pl.col("time").max().alias("last"),
-        )
+        agg = aggregate_records(df)
         self.add_aggregate(pl.DataFrame(agg.to_dict(as_series=False), schema=agg.schema))
 
     def add_aggregate(self, agg: pl.DataFrame) -> None:

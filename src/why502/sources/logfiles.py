@@ -124,6 +124,18 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
     return f, f, size
 
 
+@dataclass(frozen=True)
+class ByteBatch:
+    """Raw bytes of whole lines (no trailing newline), not yet decoded or counted: for consumers
+    that decode and split in their worker threads (the classify summary), so the reading thread
+    does no per-byte work beyond finding the last newline."""
+
+    path: str
+    data: bytes
+    bytes_done: int = 0
+    bytes_total: int = 0
+
+
 def iter_batches(
     paths: Iterable[Path | str],
     batch_bytes: int = DEFAULT_BATCH_BYTES,
@@ -132,23 +144,42 @@ def iter_batches(
     """Yield ``LineBatch`` es for each input in order; memory is bounded by ``batch_bytes`` plus
     one (cut) line.  Raises ``InputError`` (one line) for unreadable or corrupt inputs."""
     for p in paths:
-        path = Path(p)
-        name = STDIN if str(path) == STDIN else str(path)
-        reader, raw, total = _open(path)
-        try:
-            yield from _batches(reader, raw, name, total, batch_bytes, max_line_bytes)
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-            raise InputError(f"cannot read {name}: {err}") from None
-        finally:
-            if name != STDIN:
-                reader.close()
-                raw.close()
+        line_no = 1
+        for chunk in _file_chunks(p, batch_bytes, max_line_bytes):
+            text = chunk.data.decode("utf-8", errors="replace")
+            count = text.count("\n") + 1
+            yield LineBatch(chunk.path, line_no, text, count, chunk.bytes_done, chunk.bytes_total)
+            line_no += count
 
 
-def _batches(
-    reader: BinaryIO, raw: BinaryIO, name: str, total: int, batch_bytes: int, max_line: int,
-) -> Iterator[LineBatch]:
-    line_no = 1
+def iter_byte_batches(
+    paths: Iterable[Path | str],
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE,
+) -> Iterator[ByteBatch]:
+    """Like ``iter_batches`` (same cuts, same over-long line handling) but undecoded bytes."""
+    for p in paths:
+        yield from _file_chunks(p, batch_bytes, max_line_bytes)
+
+
+def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int) -> Iterator[ByteBatch]:
+    """One input's batches; the file is closed when the generator ends."""
+    path = Path(p)
+    name = STDIN if str(path) == STDIN else str(path)
+    reader, raw, total = _open(path)
+    try:
+        for body in _chunks(reader, batch_bytes, max_line_bytes):
+            yield ByteBatch(name, body, _tell(raw), total)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise InputError(f"cannot read {name}: {err}") from None
+    finally:
+        if name != STDIN:
+            reader.close()
+            raw.close()
+
+
+def _chunks(reader: BinaryIO, batch_bytes: int, max_line: int) -> Iterator[bytes]:
+    """Whole lines joined by ``\\n`` (no trailing newline), about ``batch_bytes`` at a time."""
     carry = b""
     skipping = False  # inside an over-long line whose head was already kept
     while True:
@@ -161,24 +192,18 @@ def _batches(
                 continue
             chunk = chunk[nl + 1:]
             skipping = False
-        buf = carry + chunk if carry else chunk
-        cut = buf.rfind(b"\n")
+        cut = chunk.rfind(b"\n")
         if cut < 0:
-            carry = buf
+            carry += chunk
             if len(carry) > max_line:
-                carry, skipping = carry[:max_line] + b"\n", True
-                buf, cut = carry, len(carry) - 1
-            else:
-                continue
-        carry = buf[cut + 1:]
-        body = buf[:cut]
-        text = body.decode("utf-8", errors="replace")
-        count = text.count("\n") + 1
-        yield LineBatch(name, line_no, text, count, _tell(raw), total)
-        line_no += count
+                yield carry[:max_line]
+                carry, skipping = b"", True
+            continue
+        # one copy of the batch: the carried head of its first line + the chunk up to the cut
+        yield b"".join((carry, memoryview(chunk)[:cut])) if carry else chunk[:cut]
+        carry = chunk[cut + 1:]
     if carry:
-        text = carry[:max_line].decode("utf-8", errors="replace")
-        yield LineBatch(name, line_no, text, 1, _tell(raw), total)
+        yield carry[:max_line]
 
 
 def _tell(raw: BinaryIO) -> int:
