@@ -250,3 +250,26 @@ def test_counts_stay_exact_beyond_the_kept_5xx_rows(
         "nginx"
     ] - truth["by_symptom_requests"].get("rate-limited", 0)
     assert any("were counted but not joined" in n for n in d["notes"])
+
+
+def test_file_and_line_point_at_the_line(stats: dict[str, Any]) -> None:
+    """Chunks after the first of a file are numbered from the row counts (the reader does not
+    count newlines): every reported file:line must still be the line itself."""
+    texts: dict[str, list[str]] = {}
+
+    def line(path: str, n: int) -> str:
+        if path not in texts:
+            raw = Path(path).read_bytes()
+            raw = gzip.decompress(raw) if path.endswith(".gz") else raw
+            texts[path] = raw.decode("utf-8", "replace").split("\n")
+        return texts[path][n - 1].rstrip("\r")
+
+    assert stats["unparsed_samples"]
+    for s in stats["unparsed_samples"]:
+        assert line(s["file"], s["line"])[:500] == s["text"]
+    assert len(stats["requests_5xx"]) > 50
+    for r in stats["requests_5xx"]:
+        text = line(r["file"], r["line"])
+        assert f'"{r["request"]}" {r["status"]} ' in text, (r, text)
+    # past the first 256 KiB chunk of a file, in more than one file
+    assert len({r["file"] for r in stats["requests_5xx"] if r["line"] > 3000}) >= 2

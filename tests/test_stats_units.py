@@ -13,7 +13,8 @@ import pytest
 
 from why502.cli.cmd_stats import parse_when
 from why502.errors import UsageError
-from why502.evidence.access_stats import Histogram, detect_incidents, uri_template
+from why502.evidence.access_stats import Histogram, LineParser, detect_incidents, lines_at, uri_template
+from why502.parsers.log_format import PREDEFINED, compile_format
 from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
 
 
@@ -149,3 +150,25 @@ def test_location_matching_follows_nginx_order() -> None:
     )
     got = df.select(_location_expr(rules)).to_series().to_list()
     assert got == ["/api/", "~ \\.php$", "^~ /static/", "~* \\.(png|jpg)$", "= /login", "/", "/", "other /"]
+
+
+def test_lines_at_equals_split() -> None:
+    rnd = random.Random(11)
+    for _ in range(2000):
+        lines = [b"x" * rnd.choice([0, 1, 5, 80, 300, 70_000]) for _ in range(rnd.randint(0, 400))]
+        data = b"\n".join(lines) + (b"\n" if rnd.random() < 0.8 else b"")
+        ref = data.split(b"\n")
+        rows = sorted(rnd.sample(range(len(ref) + 2), min(len(ref) + 2, rnd.randint(0, 5))))
+        assert lines_at(data, rows) == [ref[r] if r < len(ref) else None for r in rows]
+
+
+def test_parser_reads_lines_that_are_not_utf8() -> None:
+    """Raw bytes (escape=none / json write header bytes as they came): the chunk is decoded
+    lossily, every line still parses and the row numbers stay the line numbers."""
+    fmt = compile_format(*PREDEFINED["combined"], name="combined")
+    ok = b'10.0.0.1 - - [20/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 502 5 "-" "curl"\n'
+    raw = b'10.0.0.2 - - [20/Nov/2026:10:00:01 +0100] "GET /\xff HTTP/1.1" 200 5 "-" "\xe9t\xe9"\n'
+    good, unparsed, _samples, rows = LineParser(fmt).parse(ok * 3 + raw + b"junk\n" + ok)
+    assert (rows, unparsed, good.height) == (6, 1, 5)
+    assert good.sort("_row")["request"].to_list()[3] == "GET /\ufffd HTTP/1.1"
+    assert good["status"].cast(pl.Int64).sum() == 4 * 502 + 200

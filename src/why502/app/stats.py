@@ -273,7 +273,7 @@ def read_error_lines(paths: list[str]) -> pl.DataFrame:
         batch_fn = None
     from why502.parsers.errorlog import classify_line
 
-    for chunk in iter_byte_chunks(order_rotated(paths), 8 << 20):
+    for chunk in iter_byte_chunks(order_rotated(paths), 8 << 20, count_lines=False):
         lines = pl.Series("line", chunk.data.decode("utf-8", "replace").split("\n"), dtype=pl.String)
         keep = lines.str.contains(", client: ", literal=True) & lines.str.contains(
             ", request: ", literal=True
@@ -367,7 +367,7 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
             if opts.progress is not None:
                 opts.progress(base + n, total)
 
-        _feed(acc, iter_byte_chunks(group, opts.chunk_bytes, progress), opts.workers)
+        _feed(acc, iter_byte_chunks(group, opts.chunk_bytes, progress, count_lines=False), opts.workers)
         acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
         done += sum(file_size(p) for p in group)
         if acc.lines and acc.requests + acc.filtered == 0:

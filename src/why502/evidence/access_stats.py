@@ -198,7 +198,12 @@ class LineParser:
             for seg in self.segments
         ]
         self.columns = sorted({s.index for s in self.segments if s.kind != "skip"} | {self.n})
-        self.header = ('"'.join(f"c{i}" for i in range(self.n + 1)) + "\n").encode()
+        # No header line is prepended (that would copy every chunk): the reader gets the n + 1
+        # columns as a schema and pads short lines with nulls; column n is non-null only for a
+        # line with more quotes than the format.
+        self._schema = {f"column_{i + 1}": pl.String for i in range(self.n + 1)}
+        self._read_cols = [f"column_{i + 1}" for i in self.columns]
+        self._rename = {f"column_{i + 1}": f"c{i}" for i in self.columns}
         self.fields = fmt.fields
         self.deferred: dict[str, str] = {}  # field -> stop char, cut later (finish_deferred)
 
@@ -208,6 +213,34 @@ class LineParser:
         stop = self.deferred.get(name)
         return e if stop is None else e.str.split_exact(stop, 1).struct.field("field_0")
 
+    def _read(self, data: bytes) -> pl.DataFrame:
+        """Split each line at its quotes (polars' CSV reader, no quoting); blank lines are rows
+        too, so row ``r`` is line ``r`` of the chunk.  Strict UTF-8 first (it is the common case
+        and decodes faster), lossy decoding when the chunk has bytes that are not UTF-8
+        (``escape=json``/``none`` formats write header bytes raw)."""
+        for encoding in ("utf8", "utf8-lossy"):
+            try:
+                df = pl.read_csv(
+                    data,
+                    separator='"',
+                    quote_char=None,
+                    has_header=False,
+                    schema=self._schema,
+                    missing_columns="insert",
+                    extra_columns="ignore",
+                    truncate_ragged_lines=True,
+                    columns=self._read_cols,
+                    encoding=encoding,
+                    comment_prefix=None,
+                    eol_char="\n",
+                    raise_if_empty=False,
+                )
+                return df.rename(self._rename)
+            except pl.exceptions.ComputeError as err:
+                if encoding != "utf8" or "utf-8" not in str(err).lower():
+                    raise
+        raise AssertionError("unreachable")
+
     def parse(self, data: bytes) -> tuple[pl.DataFrame, int, list[tuple[int, str]], int]:
         """Return (parsed frame with ``_row``, unparsed count, unparsed samples (row, text), rows).
 
@@ -215,19 +248,7 @@ class LineParser:
         """
         if not data or (len(data) < 4096 and not data.strip()):
             return _empty_frame(self.fields), 0, [], 0
-        df = pl.read_csv(
-            self.header + data,
-            separator='"',
-            quote_char=None,
-            has_header=True,
-            infer_schema=False,
-            truncate_ragged_lines=True,
-            columns=[f"c{i}" for i in self.columns],
-            encoding="utf8-lossy",
-            comment_prefix=None,
-            eol_char="\n",
-            raise_if_empty=False,
-        )
+        df = self._read(data)
         rows = df.height
         exprs: list[pl.Expr] = []
         oks: list[pl.Expr] = [pl.col(f"c{self.n}").is_null()]
@@ -288,12 +309,11 @@ class LineParser:
         unparsed = 0
         samples: list[tuple[int, str]] = []
         if bad_rows:
-            lines = data.split(b"\n")
             texts: list[str] = []
             idx: list[int] = []
-            for r in bad_rows:
-                if r < len(lines):
-                    t = lines[r].decode("utf-8", errors="replace").rstrip("\r")
+            for r, raw in zip(bad_rows, lines_at(data, bad_rows)):
+                if raw is not None:
+                    t = raw.decode("utf-8", errors="replace").rstrip("\r")
                     if not t.strip():
                         continue
                     texts.append(t)
@@ -312,6 +332,42 @@ class LineParser:
                 if matched.height:
                     good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
         return good, unparsed, samples, rows
+
+
+def lines_at(data: bytes, rows: list[int]) -> list[bytes | None]:
+    """The bytes of lines ``rows`` (0-based, ascending) of ``data`` (``None`` past the end).
+
+    The few lines that the fast parser rejects are needed as text, and splitting a whole chunk
+    into a list of lines for them costs more than the rest of the parse: instead newlines are
+    counted window by window (C speed) up to each wanted line.  Many wanted lines (a wrong
+    format): one split is cheaper."""
+    if len(rows) * 64 > len(data) // 128:
+        lines = data.split(b"\n")
+        return [lines[r] if r < len(lines) else None for r in rows]
+    out: list[bytes | None] = []
+    pos = 0  # an offset in data
+    seen = 0  # newlines in data[:pos]
+    window = 1 << 16
+    for r in rows:
+        while seen < r:
+            k = data.count(b"\n", pos, pos + window)
+            if seen + k < r and pos + window < len(data):
+                pos += window
+                seen += k
+                continue
+            while seen < r:
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    break
+                pos = nl + 1
+                seen += 1
+            break
+        if seen < r:
+            out.append(None)
+            continue
+        end = data.find(b"\n", pos)
+        out.append(data[pos : end if end >= 0 else len(data)])
+    return out
 
 
 def _shape_ok(var: str, e: pl.Expr) -> pl.Expr:
@@ -604,6 +660,11 @@ class Partial:
     five: pl.DataFrame | None = None
     made: pl.DataFrame | None = None  # (last upstream, made_by or null, count) of the 5xx
     loc_hist: pl.DataFrame | None = None  # (upstream, location, bucket, count, max)
+    # ``ByteChunk.first_line`` 0: the chunk continues the previous one of ``path`` and its line
+    # numbers (counted from 1 here) are shifted in ``merge``; ``newlines`` = lines in the chunk
+    renumber: bool = False
+    first_line: int = 1
+    newlines: int = 0
 
 
 def _last_exprs() -> list[pl.Expr]:
@@ -674,6 +735,7 @@ class StatsAccumulator:
         self.files: list[str] = []
         self._iso: dict[str, str] = {}  # raw minute key -> ISO minute (few per chunk)
         self.made_counts: Counter[tuple[str, str | None]] = Counter()
+        self._next_line: dict[str, int] = {}  # path -> number of the line after the last chunk
 
     def _up(self, addr: str) -> UpstreamStats:
         u = self.ups.get(addr)
@@ -689,11 +751,16 @@ class StatsAccumulator:
         """The chunk's small aggregates.  Touches no shared state, so chunks can be computed in
         parallel threads (polars releases the GIL) and merged in order with ``merge``."""
         good, unparsed, samples, rows = self.parser.parse(chunk.data)
+        first = chunk.first_line or 1
         part = Partial(
             path=chunk.path,
             rows=rows,
             unparsed=unparsed,
-            samples=[{"file": chunk.path, "line": chunk.first_line + r, "text": t[:500]} for r, t in samples],
+            samples=[{"file": chunk.path, "line": first + r, "text": t[:500]} for r, t in samples],
+            renumber=chunk.first_line == 0,
+            first_line=first,
+            # a chunk's rows are its lines (blank ones included), except a tiny all-blank chunk
+            newlines=rows if rows or not chunk.data else chunk.data.count(b"\n"),
         )
         if good.height == 0:
             return part
@@ -721,7 +788,7 @@ class StatsAccumulator:
             five = pl.DataFrame(five.to_dict(as_series=False), schema=five.schema)
             part.five = five.with_columns(
                 pl.lit(chunk.path).cast(pl.Categorical).alias("file"),
-                (pl.col("_row").cast(pl.Int64) + chunk.first_line).alias("line"),
+                (pl.col("_row").cast(pl.Int64) + first).alias("line"),
             )
         return part
 
@@ -729,6 +796,15 @@ class StatsAccumulator:
         """Fold a chunk's ``Partial`` into the totals (call in input order)."""
         if part.path not in self.files:
             self.files.append(part.path)
+        first = part.first_line
+        if part.renumber:  # number this chunk's lines after the previous chunk of the file
+            first = self._next_line.get(part.path, 1)
+            if first > 1:
+                for smp in part.samples:
+                    smp["line"] += first - 1
+                if part.five is not None:
+                    part.five = part.five.with_columns(pl.col("line") + (first - 1))
+        self._next_line[part.path] = first + part.newlines
         self.lines += part.rows
         self.unparsed += part.unparsed
         self.filtered += part.filtered

@@ -132,13 +132,22 @@ def open_bytes(path: str) -> IO[bytes]:
 
 
 def iter_byte_chunks(
-    paths: list[str], chunk_bytes: int = CHUNK_BYTES, progress: Progress | None = None
+    paths: list[str],
+    chunk_bytes: int = CHUNK_BYTES,
+    progress: Progress | None = None,
+    *,
+    count_lines: bool = True,
 ) -> Iterator[ByteChunk]:
     """Whole-line byte chunks of each file in turn (``.gz`` streamed, ``-`` = stdin).
 
     Each chunk ends at a newline (a last line without one gets it added) and knows the 1-based
     number of its first line; ``progress(bytes_done, bytes_total)`` is called after each chunk
-    (compressed bytes for ``.gz``, nothing known for stdin)."""
+    (compressed bytes for ``.gz``, nothing known for stdin).
+
+    ``count_lines=False`` skips counting the newlines of every chunk (a pass over all the bytes
+    in the reading thread) for a consumer that counts rows anyway: the first chunk of each file
+    then has ``first_line`` 1 and the following ones 0, meaning "continues the previous chunk
+    of this file" (``StatsAccumulator.merge`` numbers them from its row counts)."""
     total = sum(file_size(p) for p in paths)
     done = 0
     for path in paths:
@@ -154,15 +163,20 @@ def iter_byte_chunks(
                     raise InputError(f"{path}: cannot read: {err}") from None
                 if not block:
                     break
-                data = carry + block
-                cut = data.rfind(b"\n")
+                cut = block.rfind(b"\n")
                 if cut < 0:
-                    carry = data
+                    carry += block
                     continue
-                carry = data[cut + 1 :]
-                whole = data[: cut + 1]
+                # one copy of the block at most (chunks are megabytes; copies cost real time)
+                if carry:
+                    whole = b"".join((carry, memoryview(block)[: cut + 1]))
+                elif cut == len(block) - 1:
+                    whole = block
+                else:
+                    whole = block[: cut + 1]
+                carry = block[cut + 1 :]
                 yield ByteChunk(path, line, whole)
-                line += whole.count(b"\n")
+                line = line + whole.count(b"\n") if count_lines else 0
                 if progress is not None and path != "-":
                     try:
                         pos = raw.tell()
