@@ -120,15 +120,23 @@ def _classify_batch(
 MAX_UPSTREAMS = 5000  # distinct upstreams kept in the summary; the rest are counted as "(other)"
 
 
-def split_lines(data: bytes) -> pl.Series:
-    """Bytes of whole lines -> one string per line.  Polars checks UTF-8 far faster than Python
-    decodes it; only a batch with invalid bytes is decoded in Python (``errors="replace"``, as
-    ``sources.logfiles.iter_batches`` does)."""
+def split_lines(data: bytes) -> tuple[pl.Series, int]:
+    """Bytes of whole lines (no trailing newline) -> (one string per line, number of lines).
+
+    ``pl.read_lines`` (polars >= 1.3x, unstable) splits in Rust at half the cost of
+    ``str.split`` + ``explode``; it drops a last empty line and one ``\\r`` before each newline,
+    neither of which can classify, so only the count is corrected.  It rejects invalid UTF-8:
+    such a batch is decoded in Python (``errors="replace"``, as ``sources.logfiles`` does).
+    """
+    read_lines = getattr(pl, "read_lines", None)
+    if read_lines is None:  # older polars
+        text = pl.Series("line", [data.decode("utf-8", errors="replace")]).str.split("\n").explode()
+        return text, text.len()
     try:
-        text = pl.Series("line", [data], dtype=pl.Binary).cast(pl.String)
+        lines = read_lines(data).to_series()
     except pl.exceptions.ComputeError:
-        text = pl.Series("line", [data.decode("utf-8", errors="replace")])
-    return text.str.split("\n").explode()
+        lines = read_lines(data.decode("utf-8", errors="replace").encode()).to_series()
+    return lines, lines.len() + (not data or data.endswith(b"\n"))
 
 
 def _summarize_lines(
@@ -148,8 +156,8 @@ def _summarize_lines(
 
 
 def _summarize_chunk(chunk: ByteBatch, year: int, cutoff: dt.datetime | None) -> tuple[pl.DataFrame, int]:
-    lines = split_lines(chunk.data)
-    return _summarize_lines(lines, year, cutoff, chunk.data), lines.len()
+    lines, count = split_lines(chunk.data)
+    return _summarize_lines(lines, year, cutoff, chunk.data), count
 
 
 def classify_paths(
