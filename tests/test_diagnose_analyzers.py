@@ -240,6 +240,25 @@ def test_keepalive_race_on_a_working_keepalive_upstream() -> None:
     assert findings[0].fix is not None and "keepalive_timeout" in (findings[0].fix.diff or "")
 
 
+def test_segfault_of_another_program_does_not_make_a_keepalive_race_a_crash() -> None:
+    """Seen live: dmesg held an apache2 segfault from minutes before, and the Python backend of a
+    keepalive-race scenario was reported as backend-crashed because of it."""
+    settings = {"proxy_http_version": Setting("1.1", CONF, 9),
+                "proxy_set_header:Connection": Setting('""', CONF, 10)}
+    segv = ("apache2[28381]: segfault at 7f57401280b8 ip 00007f5743646180 sp 00007ffd98253fb8 "
+            "error 4 likely on CPU 1 (core 1, socket 0)")
+    e = ev(targets=(target(group="app", settings=settings),),
+           groups={"app": GroupFact("app", ("127.0.0.1:8080",), keepalive=16, file=CONF, line=1)},
+           symptoms=(group("connection-reset", count=3),),
+           events=(event_from_text("worker-crashed", segv, source="kernel", time=T0),),
+           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=977, process="python3"),),
+           access={"app": UpstreamTiming("app", requests=10000)})
+    findings, _ = run_all(e)
+    assert findings[0].cause == "keepalive-race"
+    assert not any("apache2" in (i.text or "") + i.summary for f in findings for i in f.evidence
+                   if f.cause == "backend-crashed")
+
+
 def test_keepalive_misconfigured_diff() -> None:
     e = ev(targets=(target(group="app"),),
            groups={"app": GroupFact("app", ("127.0.0.1:8080",), keepalive=16, file=CONF, line=1)})

@@ -138,12 +138,37 @@ def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
         claims=claims(near))
 
 
+def _could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
+    """False when we know who serves ``peer`` and ``event`` names a different process.
+
+    Unknown identities stay possible: an FPM log line names a pool, not a listener, and without
+    root the socket table does not name other users' processes.
+    """
+    if (not event.process and event.pid is None) or peer is None:
+        return True
+    target = ev.target(peer)
+    if target is not None and target.kind == "fastcgi" and process_matches(event.process, "php-fpm"):
+        return True
+    if any(pool.key == peer for pool in ev.fpm_pools) and process_matches(event.process, "php-fpm"):
+        return True
+    owners = [lst for lst in ev.listeners_for(peer) if lst.process or lst.pid is not None]
+    if not owners:
+        return True
+    return any((event.pid is not None and lst.pid == event.pid)
+               or process_matches(lst.process, event.process) for lst in owners)
+
+
 def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
              down: list[SymptomGroup] | None = None) -> Candidate:
     crashes = [e for e in ev.events if e.kind in {"worker-crashed", "worker-timeout"}]
     unit_kills = [e for e in ev.events if e.kind == "unit-failed"
                   and any(s in e.text for s in ("code=killed", "code=dumped", "signal"))]
-    near = [e for e in crashes + unit_kills if any(_near(g, e.time) for g in groups)] or crashes
+    # A crash record explains these failures only if it is the same backend (identity) and, when
+    # it carries a time, happened when they did: a segfault of some other program in dmesg an
+    # hour ago is not evidence (seen live: an apache2 segfault "explaining" a Python backend).
+    candidates = [e for e in crashes + unit_kills if _could_be_backend(ev, peer, e)]
+    near = [e for e in candidates if any(_near(g, e.time) for g in groups)] or [
+        e for e in candidates if e.time is None]
     items = [i for g in groups for i in group_items(g)]
     items += [event_item(e, e.detail or f"{e.source}: {e.kind}") for e in near[:3]]
     target = ev.target(peer)

@@ -43,6 +43,8 @@ _CHILD = re.compile(r"\[pool ([^\]]+)\] child (\d+) exited on signal (\d+) \((SI
 _POOL = re.compile(r"\[pool ([^\]]+)\]")
 _UNIT = re.compile(r"(?:systemd\[\d+\]: )?([\w@.\-]+\.service): ")
 _RESTARTS = re.compile(r"restart counter is at (\d+)")
+# kernel: "python3[4242]: segfault at 0 ip ... error 4 in ..." (arch/x86/mm/fault.c show_signal_msg())
+_SEGV = re.compile(r"(?:^|\s)([^\s\[\]]+)\[(\d+)\]: segfault at ")
 _PID = re.compile(r"\bpid[: ]+(\d+)|\(pid: ?(\d+)\)")
 
 # directives whose effective value the analyzers need, per pass kind
@@ -350,6 +352,9 @@ def event_from_text(kind: str, text: str, *, source: str = "", time: datetime | 
         r = _RESTARTS.search(text)
         if r:
             detail = f"restart counter is at {r.group(1)}"
+    if pid is None and (m6 := _SEGV.search(text)) is not None:
+        process, pid = m6.group(1), int(m6.group(2))
+        detail = f"{process} pid {pid} segfaulted"
     if pid is None:
         m5 = _PID.search(text)
         if m5:
