@@ -206,6 +206,68 @@ class LineParser:
         self._rename = {f"column_{i + 1}": f"c{i}" for i in self.columns}
         self.fields = fmt.fields
         self.deferred: dict[str, str] = {}  # field -> stop char, cut later (finish_deferred)
+        self._build_exprs()
+
+    def _build_exprs(self) -> None:
+        """The per-line expressions, built once (they do not depend on the data).
+
+        Two steps: the values (``_exprs``) and the checks that need the raw pieces
+        (``_raw_oks``), then the checks on the values themselves (``_ok``): a value is cut from
+        its piece once and checked where it is, instead of being cut again for the check."""
+        exprs: list[pl.Expr] = []
+        raw: list[pl.Expr] = [pl.col(f"c{self.n}").is_null()]
+        oks: list[pl.Expr] = []
+        for seg in self.segments:
+            col = pl.col(f"c{seg.index}")
+            if seg.kind == "single":
+                assert seg.var is not None
+                exprs.append(col.fill_null("").alias(seg.var))  # "" and missing read as null
+                if seg.var in _VALIDATE:  # the shapes reject "" as they reject a missing value
+                    oks.append(_shape_ok(seg.var, pl.col(seg.var)))
+                if seg.index == self.anchor:
+                    raw.append(col.is_not_null())
+            elif seg.kind == "anchor":
+                raw.append(col.is_not_null())
+            elif seg.kind == "literal":
+                raw.append(col == seg.text.rstrip("\r") if seg.index == self.n - 1 else col == seg.text)
+            elif seg.kind == "positional":
+                for name, pre, suf, width, stop in seg.slices:
+                    e = col
+                    if pre is not None and width is not None:
+                        e = col.str.slice(pre, width)
+                    elif suf is not None and width is not None:
+                        e = col.str.slice(-(suf + width), width)
+                    elif name in _DEFERRABLE and not pre and stop is not None:
+                        # only the 5xx rows need it: cut it there (``finish_deferred``)
+                        self.deferred[name] = stop
+                    else:
+                        if pre:
+                            e = e.str.slice(pre)
+                        if stop is not None:
+                            e = e.str.split_exact(stop, 1).struct.field("field_0")
+                    if name == "status":
+                        e = e.cast(pl.Int16, strict=False)
+                        oks.append(pl.col(name).is_not_null())
+                    elif name in _VALIDATE:
+                        oks.append(_shape_ok(name, pl.col(name)))
+                    else:
+                        raw.append(col.is_not_null())
+                    exprs.append(e.alias(name))
+            elif seg.kind == "mixed":
+                assert seg.pattern is not None
+                ex = col.str.extract_groups(seg.pattern)
+                for f in seg.fields:
+                    exprs.append(ex.struct.field(f).alias(f))
+                if seg.fields:
+                    oks.append(pl.col(seg.fields[0]).is_not_null())
+                else:
+                    raw.append(col.str.contains(seg.pattern))
+        self._exprs = exprs
+        self._out_cols = [pl.col(e.meta.output_name()) for e in exprs]
+        self._raw_oks = [e.alias(f"_k{i}") for i, e in enumerate(raw)]
+        self._ok = (
+            pl.all_horizontal([pl.col(f"_k{i}") for i in range(len(raw))] + oks).fill_null(False).alias("_ok")
+        )
 
     def finish_deferred(self, name: str, e: pl.Expr) -> pl.Expr:
         """The real value of a deferred field (its piece is kept whole by ``parse``); also right
@@ -250,56 +312,7 @@ class LineParser:
             return _empty_frame(self.fields), 0, [], 0
         df = self._read(data)
         rows = df.height
-        exprs: list[pl.Expr] = []
-        oks: list[pl.Expr] = [pl.col(f"c{self.n}").is_null()]
-        for seg in self.segments:
-            col = pl.col(f"c{seg.index}")
-            if seg.kind == "single":
-                assert seg.var is not None
-                exprs.append(col.fill_null("").alias(seg.var))  # "" and missing read as null
-                if seg.var in _VALIDATE:
-                    oks.append(_shape_ok(seg.var, col))
-                if seg.index == self.anchor:
-                    oks.append(col.is_not_null())
-            elif seg.kind == "anchor":
-                oks.append(col.is_not_null())
-            elif seg.kind == "literal":
-                oks.append(col == seg.text.rstrip("\r") if seg.index == self.n - 1 else col == seg.text)
-            elif seg.kind == "positional":
-                for name, pre, suf, width, stop in seg.slices:
-                    e = col
-                    if pre is not None and width is not None:
-                        e = col.str.slice(pre, width)
-                    elif suf is not None and width is not None:
-                        e = col.str.slice(-(suf + width), width)
-                    elif name in _DEFERRABLE and not pre and stop is not None:
-                        # only the 5xx rows need it: cut it there (``finish_deferred``)
-                        self.deferred[name] = stop
-                    else:
-                        if pre:
-                            e = e.str.slice(pre)
-                        if stop is not None:
-                            e = e.str.split_exact(stop, 1).struct.field("field_0")
-                    if name == "status":
-                        e = e.cast(pl.Int16, strict=False)
-                        oks.append(e.is_not_null())
-                    elif name in _VALIDATE:
-                        oks.append(_shape_ok(name, e))
-                    else:
-                        oks.append(col.is_not_null())
-                    exprs.append(e.alias(name))
-            elif seg.kind == "mixed":
-                assert seg.pattern is not None
-                ex = col.str.extract_groups(seg.pattern)
-                for f in seg.fields:
-                    exprs.append(ex.struct.field(f).alias(f))
-                oks.append(
-                    col.str.contains(seg.pattern)
-                    if not seg.fields
-                    else ex.struct.field(seg.fields[0]).is_not_null()
-                )
-        ok = pl.all_horizontal(oks).fill_null(False).alias("_ok")
-        out = df.select([*exprs, ok]).with_row_index("_row")
+        out = df.select(*self._exprs, *self._raw_oks).select(*self._out_cols, self._ok).with_row_index("_row")
         if out["_ok"].all():  # the usual case: no copy
             good = out.drop("_ok")
             bad_rows: list[int] = []
@@ -952,8 +965,9 @@ class StatsAccumulator:
         missing = [pl.lit(None, dtype=pl.String).alias(c) for c in att_cols if c not in present]
         frames = [single]
         if many.height:
-            part.redirected = many.filter(pl.col("ua").str.contains(" : ", literal=True)).height
-            part.retried = many.filter(pl.col("ua").str.contains(", ", literal=True)).height
+            redirected = many["ua"].str.contains(" : ", literal=True)
+            part.redirected = int(redirected.sum())
+            part.retried = int(many["ua"].str.contains(", ", literal=True).sum())
             lists = many.with_columns(
                 [
                     pl.col(c).fill_null("").str.replace_all(" : ", ", ", literal=True).str.split(", ")
@@ -974,7 +988,7 @@ class StatsAccumulator:
             same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in present])
             if loc:  # after error_page/X-Accel-Redirect the attempts belong to another location
                 lists = lists.with_columns(
-                    pl.when(many["ua"].str.contains(" : ", literal=True))
+                    pl.when(redirected)
                     .then(pl.lit("(after an internal redirect)"))
                     .otherwise(pl.col("loc"))
                     .alias("loc")
@@ -994,11 +1008,12 @@ class StatsAccumulator:
             *([pl.col("loc").cast(pl.Categorical)] if loc else []),
         )
         queries = [
-            att.group_by("ua", "us").agg(
-                pl.len(), (pl.col("h").is_null() & pl.lit(self.has_uht)).sum().alias("f")
-            )
+            att.group_by("ua", "us")
+            .agg(pl.len(), (pl.col("h").is_null() & pl.lit(self.has_uht)).sum().alias("f"))
+            .with_columns(pl.col("ua").cast(pl.String))
         ]
         wanted: list[str] = []
+        cols: list[str] = []
         for col, attr, var in (
             ("h", "header_time", "upstream_header_time"),
             ("r", "response_time", "upstream_response_time"),
@@ -1007,11 +1022,19 @@ class StatsAccumulator:
             if not self.fmt.has(var):
                 continue
             wanted.append(attr)
+            cols.append(col)
             queries.append(
                 att.select("ua", col)
                 .drop_nulls(col)
                 .group_by("ua", _bucket_expr(col).alias("b"))
-                .agg(pl.len(), pl.col(col).max().alias("m"))
+                .len()
+                .with_columns(pl.col("ua").cast(pl.String))
+            )
+        if cols:  # the exact maxima, all timings at once
+            queries.append(
+                att.group_by("ua")
+                .agg(pl.col(c).max() for c in cols)
+                .with_columns(pl.col("ua").cast(pl.String))
             )
         if loc:
             col = "h" if self.has_uht else "r"
@@ -1020,17 +1043,17 @@ class StatsAccumulator:
                 .drop_nulls(col)
                 .group_by("ua", "loc", _bucket_expr(col).alias("b"))
                 .agg(pl.len(), pl.col(col).max().alias("m"))
+                .with_columns(pl.col("ua").cast(pl.String), pl.col("loc").cast(pl.String))
             )
         results = pl.collect_all(queries)
         if loc:
-            part.loc_hist = results.pop().with_columns(
-                pl.col("ua").cast(pl.String), pl.col("loc").cast(pl.String)
-            )
-        part.per_status = results[0].with_columns(pl.col("ua").cast(pl.String))
-        for attr, res in zip(wanted, results[1:]):
-            if res.height:
-                res = res.with_columns(pl.col("ua").cast(pl.String))
-                part.hists[attr] = (res.select("ua", "b", "len"), res.group_by("ua").agg(pl.col("m").max()))
+            part.loc_hist = results.pop()
+        part.per_status = results[0]
+        if cols:
+            maxes = results.pop()
+            for attr, col, res in zip(wanted, cols, results[1:]):
+                if res.height:
+                    part.hists[attr] = (res, maxes.select("ua", pl.col(col).alias("m")).drop_nulls("m"))
 
     def finish(
         self,
