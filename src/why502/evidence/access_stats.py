@@ -964,11 +964,14 @@ class StatsAccumulator:
         present = [c for c in att_cols if self.fmt.has(_LONG[c])]
         missing = [pl.lit(None, dtype=pl.String).alias(c) for c in att_cols if c not in present]
         frames = [single]
+        extra: list[pl.LazyFrame] = []  # rescued count and rescued-by, in the one collect below
         if many.height:
+            # the few multi-attempt rows: a small materialised frame, the rest of their work is
+            # lazy and collected with the main plan (one planning pass per chunk)
             redirected = many["ua"].str.contains(" : ", literal=True)
             part.redirected = int(redirected.sum())
             part.retried = int(many["ua"].str.contains(", ", literal=True).sum())
-            lists = many.with_columns(
+            lists = many.lazy().with_columns(
                 [
                     pl.col(c).fill_null("").str.replace_all(" : ", ", ", literal=True).str.split(", ")
                     for c in present
@@ -980,15 +983,18 @@ class StatsAccumulator:
                     (pl.col("status") < 500)
                     & pl.col("us").list.eval(pl.element().str.starts_with("5")).list.any()
                 )
-                part.rescued = resc.height
-                if resc.height:
-                    lens = resc.select(pl.col("ua").list.len() == pl.col("us").list.len()).to_series()
-                    ex = resc.filter(lens).explode(["ua", "us"])
-                    part.rescued_by = ex.filter(pl.col("us").str.starts_with("5")).group_by("ua").len()
+                extra.append(resc.select(pl.len().alias("n")))
+                extra.append(
+                    resc.filter(pl.col("ua").list.len() == pl.col("us").list.len())
+                    .explode(["ua", "us"])
+                    .filter(pl.col("us").str.starts_with("5"))
+                    .group_by("ua")
+                    .len()
+                )
             same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in present])
             if loc:  # after error_page/X-Accel-Redirect the attempts belong to another location
                 lists = lists.with_columns(
-                    pl.when(redirected)
+                    pl.when(pl.lit(redirected))
                     .then(pl.lit("(after an internal redirect)"))
                     .otherwise(pl.col("loc"))
                     .alias("loc")
@@ -996,7 +1002,7 @@ class StatsAccumulator:
             exploded = lists.filter(same).select(*present, *keep).explode(present)
             if missing:
                 exploded = exploded.with_columns(missing)
-            frames.append(exploded.select(*att_cols, *keep).lazy())
+            frames.append(exploded.select(*att_cols, *keep))
         # Addresses are few: group on a categorical (integer keys) and let polars run the
         # independent group-bys of one lazy plan in parallel.
         att = pl.concat(frames).select(
@@ -1045,7 +1051,12 @@ class StatsAccumulator:
                 .agg(pl.len(), pl.col(col).max().alias("m"))
                 .with_columns(pl.col("ua").cast(pl.String), pl.col("loc").cast(pl.String))
             )
-        results = pl.collect_all(queries)
+        results = pl.collect_all(queries + extra)
+        if extra:
+            rescued_by = results.pop()
+            part.rescued = int(results.pop().item())
+            if part.rescued:
+                part.rescued_by = rescued_by
         if loc:
             part.loc_hist = results.pop()
         part.per_status = results[0]
