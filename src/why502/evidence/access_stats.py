@@ -1205,7 +1205,8 @@ class StatsAccumulator:
                 (pl.col("made_by") == "nginx").sum().alias("by_nginx"),
                 (pl.col("made_by") == "backend").sum().alias("by_backend"),
             )
-            g = g.sort("5xx", descending=True).head(TOP_N)
+            # ties broken by the key, so the same log always gives the same table
+            g = g.sort(["5xx", col], descending=[True, False], nulls_last=True).head(TOP_N)
             return [dict(zip(g.columns, r)) for r in g.iter_rows()]
 
         st.by_uri = top("uri")
@@ -1213,7 +1214,7 @@ class StatsAccumulator:
         if locations:
             five = five.with_columns(_location_expr(locations).alias("location"))
             st.by_location = top("location")
-        sample = five.sort("ts", nulls_last=True).head(200)
+        sample = five.sort(["ts", "_id"], nulls_last=True).head(200)  # ties: in log order
         keep = [
             "file",
             "line",
