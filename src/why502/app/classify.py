@@ -188,10 +188,13 @@ def classify_paths(
             yield df
 
 
-# Summary batches: 4 MiB (~15k nginx lines).  Each batch costs ~25 polars calls of fixed
-# overhead, so 1 MiB batches spent ~30 % more CPU; the transient split buffers (~6x the batch,
-# polars' str.split) keep larger batches from paying off in RSS (bench/README.md).
+# Summary batches: 4 MiB (~15k nginx lines).  Each batch has a fixed cost (~2 ms: query set-up,
+# rule resolution), so 1 MiB batches spent ~30 % more CPU; a worker's transient memory is ~15x
+# its batch (split buffers, extracted columns), so larger batches cost RSS (bench/README.md).
 SUMMARY_BATCH_BYTES = 4 * 1024 * 1024
+# One worker: the streaming query already spreads each batch over polars' threads; a second
+# worker bought nothing measurable on the shared 2-core VM and cost ~20 MiB of peak RSS.
+SUMMARY_WORKERS = 1
 
 
 def summarize_paths(
@@ -200,10 +203,11 @@ def summarize_paths(
     rotated: bool = False,
     batch_bytes: int = SUMMARY_BATCH_BYTES,
     on_batch: Callable[[ByteBatch], None] | None = None,
-    workers: int = 2,
+    workers: int = SUMMARY_WORKERS,
 ) -> ClassifySummary:
     """The summary of ``classify_paths`` without materialising per-line records (the default
-    ``why502 classify`` output): each worker aggregates its batch, the totals merge small frames."""
+    ``why502 classify`` output): this thread reads raw bytes ahead, the worker decodes, splits and
+    aggregates each batch (``summarize_series``), the totals merge small frames."""
     cutoff = parse_since(since) if isinstance(since, str) else since
     year = dt.date.today().year
     summary = ClassifySummary()
