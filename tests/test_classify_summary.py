@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from test_classify_engines import FRAGMENTS, WRAPPERS, YEAR, real_lines, recognised_real_lines
-from why502.app.classify import ClassifySummary, classify_paths, summarize_paths
+from why502.app.classify import ClassifySummary, classify_paths, split_lines, summarize_paths
 from why502.parsers.errorlog import classify_line
 from why502.parsers.errorlog_batch import SUMMARY_KEYS, aggregate_records, classify_series, summarize_series
 
@@ -160,3 +160,17 @@ def test_mixed_sources_end_to_end(tmp_path: Path) -> None:
     fast = summarize_paths([str(log)], batch_bytes=64 * 1024)
     assert_same_summary(fast, jsonl_summary(log))
     assert fast.recognised > len(recognised_real_lines())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"\xff", b"\xc3\xa9", b" "]), max_size=30)
+       .map(b"".join))
+def test_split_lines_matches_the_line_reader(data: bytes) -> None:
+    """``pl.read_lines`` drops a last empty line and one CR per line: the count stays that of
+    ``iter_batches`` and the lines classify the same once CRs are stripped."""
+    lines, count = split_lines(data)
+    expected = data.decode("utf-8", errors="replace").split("\n")
+    assert count == len(expected)
+    got = [ln.rstrip("\r") for ln in lines.to_list()]
+    assert got == [ln.rstrip("\r") for ln in expected][: len(got)]
+    assert all(ln.rstrip("\r") == "" for ln in expected[len(got):])
