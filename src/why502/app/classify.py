@@ -3,7 +3,8 @@
 Wiring only: ``sources.logfiles`` reads bounded batches (plain, ``.gz``, rotated sets, stdin),
 ``parsers.errorlog_batch`` classifies each batch column-wise, and this module adds the 1-based
 ``line``/``file`` columns, applies ``--since`` and keeps running totals for the summary, so
-memory stays flat whatever the input size.
+memory stays flat whatever the input size.  The summary (``summarize_paths``) reads raw bytes and
+aggregates each batch in a worker thread (``summarize_series``): no per-line records at all.
 """
 
 from __future__ import annotations

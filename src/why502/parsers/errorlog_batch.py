@@ -10,6 +10,11 @@ and joined back, so both engines share one decision function and give identical 
 Lines that are not plain nginx lines (wrapped, other programs, cut at the start) are rare in
 nginx logs; those passing a cheap literal prefilter (every pattern's needles, Aho-Corasick
 ``contains_any``) go through the per-line engine.
+
+``summarize_series`` is the default ``why502 classify`` output's path: counts per (symptom,
+status, source, upstream peer) without per-line records, from capture-free regexes in one
+streaming query per batch; whatever it does not take goes through ``classify_series``, and
+tests check it equals ``aggregate_records(classify_series(...))`` line for line.
 """
 
 from __future__ import annotations
