@@ -958,8 +958,10 @@ class StatsAccumulator:
         # Single-attempt rows (nearly all) stay lazy: filtering them is fused into the plan below
         # instead of copying every column; the few multi-attempt rows are handled eagerly.  The
         # location is computed for proxied requests only.
-        single = df.lazy().filter(has_up & ~multi).select(*att_cols, *loc_col)
-        many = df.filter(has_up & multi).select("status", *att_cols, *loc_col)
+        # (the substring searches run once, for both halves)
+        df = df.with_columns(has_up.alias("_up"), (has_up & multi).alias("_many"))
+        single = df.lazy().filter(pl.col("_up") & ~pl.col("_many")).select(*att_cols, *loc_col)
+        many = df.filter(pl.col("_many")).select("status", *att_cols, *loc_col)
         # only the fields the format has are lists; the others stay null after the explode
         present = [c for c in att_cols if self.fmt.has(_LONG[c])]
         missing = [pl.lit(None, dtype=pl.String).alias(c) for c in att_cols if c not in present]
