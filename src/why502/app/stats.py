@@ -341,38 +341,6 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
         if p != "-" and not os.path.exists(p):
             raise InputError(f"{p}: no such file")
     paths = order_rotated(paths)
-    error_paths: list[str] = []
-    if not opts.no_error_log:
-        if opts.error_logs:
-            error_paths = list(opts.error_logs)
-        elif cfg is not None:
-            error_paths = error_logs_from_config(cfg)
-    # The error log is independent of the access logs: classify it in a thread while the access
-    # logs are read (one core is often idle while the main thread reads and merges).  Errors
-    # surface where they did before (``result()`` below); stdin is never read from a thread.
-    with ThreadPoolExecutor(max_workers=1) as background:
-        prefetch: Future[pl.DataFrame] | None = None
-        if (
-            error_paths
-            and "-" not in error_paths
-            and "-" not in paths
-            and all(os.path.exists(p) for p in error_paths)
-        ):
-            prefetch = background.submit(read_error_lines, error_paths)
-        try:
-            return _run_access(opts, cfg, paths, error_paths, prefetch)
-        finally:
-            if prefetch is not None:
-                prefetch.cancel()
-
-
-def _run_access(
-    opts: StatsOptions,
-    cfg: NginxConfig | None,
-    paths: list[str],
-    error_paths: list[str],
-    prefetch: Future[pl.DataFrame] | None,
-) -> tuple[AccessStats, str]:
     # One accumulator per rotated set (each may have its own log_format), folded together.
     groups: dict[str, list[str]] = {}
     for p in paths:
@@ -419,13 +387,18 @@ def _run_access(
         acc.absorb(other)
     fmt_source = "; ".join(sources)
     errors = None
+    error_paths: list[str] = []
     if not opts.no_error_log:
+        if opts.error_logs:
+            error_paths = list(opts.error_logs)
+        elif cfg is not None:
+            error_paths = error_logs_from_config(cfg)
         for p in error_paths:
             if not os.path.exists(p):
                 raise InputError(f"{p}: no such file")
         if error_paths:
             try:
-                errors = prefetch.result() if prefetch is not None else read_error_lines(error_paths)
+                errors = read_error_lines(error_paths)
             except InputError as err:
                 if opts.error_logs:  # asked for explicitly: a real error
                     raise
