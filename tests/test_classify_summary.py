@@ -174,3 +174,13 @@ def test_split_lines_matches_the_line_reader(data: bytes) -> None:
     got = [ln.rstrip("\r") for ln in lines.to_list()]
     assert got == [ln.rstrip("\r") for ln in expected][: len(got)]
     assert all(ln.rstrip("\r") == "" for ln in expected[len(got):])
+
+
+@pytest.mark.parametrize("since", ["2000-01-01T00:00:00", "2016-11-06T11:03:02", "2030-01-01T00:00:00"])
+def test_since_without_a_record_filter(since: str) -> None:
+    lines = real_lines() + [WRAPPERS["docker-json"](ln) for ln in recognised_real_lines()]
+    series = pl.Series("line", lines)
+    records = classify_series(series, year=YEAR, fields=("upstream",))
+    records = records.filter(pl.col("time").is_null() | (pl.col("time") >= since))
+    expected = normalised(aggregate_records(records))
+    assert normalised(summarize_series(series, year=YEAR, since=since)) == expected

@@ -259,9 +259,7 @@ def summarize_series(
     if groups.get_column("exact").any():
         exact_rows = _exact_mask(text, may_have_escapes)
         records = classify_series(text.filter(exact_rows), year=year, fields=("upstream",))
-        if filter_records is not None and records.height:
-            records = filter_records(records)
-        parts.append(aggregate_records(records))
+        parts.append(aggregate_records(_since_records(records, since, filter_records)))
     groups = groups.filter(~pl.col("exact"))
     if groups.get_column("suspect").any():
         groups = pl.concat([groups.filter(~pl.col("suspect")),
@@ -271,13 +269,24 @@ def summarize_series(
         if exact_rows is None:
             exact_rows = _exact_mask(text, may_have_escapes)
         records = classify_series(text.filter(~exact_rows), year=year, fields=("upstream",))
-        if filter_records is not None and records.height:
-            records = filter_records(records)
-        elif since is not None and records.height:
-            records = records.filter(pl.col("time") >= since)
-        fast = aggregate_records(records)
+        fast = aggregate_records(_since_records(records, since, filter_records))
     parts.append(fast)
     return pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+
+
+def _since_records(
+    records: pl.DataFrame, since: str | None,
+    filter_records: Callable[[pl.DataFrame], pl.DataFrame] | None,
+) -> pl.DataFrame:
+    """``filter_records`` if given, else rows at/after ``since`` (rows without a time are kept,
+    as ``--since`` does); naive ISO strings compare in time order."""
+    if records.height == 0:
+        return records
+    if filter_records is not None:
+        return filter_records(records)
+    if since is not None:
+        return records.filter(pl.col("time").is_null() | (pl.col("time") >= since))
+    return records
 
 
 def _exact_mask(text: pl.Series, may_have_escapes: bool) -> pl.Series:
