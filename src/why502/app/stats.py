@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -273,37 +274,48 @@ def read_error_lines(paths: list[str]) -> pl.DataFrame:
         batch_fn = None
     from why502.parsers.errorlog import classify_line
 
-    for chunk in iter_byte_chunks(order_rotated(paths), 8 << 20, count_lines=False):
-        lines = pl.Series("line", chunk.data.decode("utf-8", "replace").split("\n"), dtype=pl.String)
+    def classify(data: bytes) -> pl.DataFrame | None:
+        lines = pl.Series("line", data.decode("utf-8", "replace").split("\n"), dtype=pl.String)
         keep = lines.str.contains(", client: ", literal=True) & lines.str.contains(
             ", request: ", literal=True
         )
         lines = lines.filter(keep)
         if lines.len() == 0:
-            continue
+            return None
         if batch_fn is not None:
-            df = batch_fn(lines)
+            df: pl.DataFrame = batch_fn(lines)
             if "source" in df.columns:
                 df = df.filter(pl.col("source") == "nginx")
-            if df.height:
-                frames.append(
-                    df.select("time", "client", "request", "host", "upstream", "symptom", "message")
-                )
-            continue
+            if not df.height:
+                return None
+            return df.select("time", "client", "request", "host", "upstream", "symptom", "message")
         rows = []
         for text in lines.to_list():
             c = classify_line(text.rstrip("\r"))
             if c is None or c.source != "nginx":
                 continue
             rows.append((c.time, c.client, c.request, c.host, c.upstream, c.symptom, c.message))
-        if rows:
-            frames.append(
-                pl.DataFrame(
-                    rows,
-                    schema=["time", "client", "request", "host", "upstream", "symptom", "message"],
-                    orient="row",
-                )
-            )
+        if not rows:
+            return None
+        return pl.DataFrame(
+            rows,
+            schema=["time", "client", "request", "host", "upstream", "symptom", "message"],
+            orient="row",
+        )
+
+    # chunks classified by two threads (polars releases the GIL), kept in input order
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending: deque[Future[pl.DataFrame | None]] = deque()
+        for chunk in iter_byte_chunks(order_rotated(paths), 8 << 20, count_lines=False):
+            pending.append(pool.submit(classify, chunk.data))
+            while len(pending) > 2:
+                frame = pending.popleft().result()
+                if frame is not None:
+                    frames.append(frame)
+        for fut in pending:
+            frame = fut.result()
+            if frame is not None:
+                frames.append(frame)
     schema = {c: pl.String for c in ("time", "client", "request", "host", "upstream", "symptom", "message")}
     if not frames:
         return pl.DataFrame(schema=schema).with_columns(pl.col("time").cast(pl.Datetime("us")))
