@@ -106,7 +106,7 @@ def main() -> int:
     rows: list[tuple[str, float | None, float | None, str]] = []
     cpu: dict[str, float] = {}
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    print(f"{'tool':58s} {'wall':>9s} {'peak RSS':>11s} {'CPU':>8s}")
+    print(f"{'tool':58s} {'wall':>9s} {'peak RSS':>11s} {'CPU':>8s} {'load':>6s}")
 
     def add(
         name: str,
@@ -118,12 +118,13 @@ def main() -> int:
             rows.append((name, None, None, skip or "skipped"))
             print(f"{name:58s} {skip}")
             return None
+        load = os.getloadavg()[0]  # the 1-minute load just before: the machine is shared
         res = run(cmd, env=env)
         wall, rss, code, _, cpu_s = res
         cpu[name] = cpu_s
         note = "" if code == 0 else f"exit {code}"
         rows.append((name, wall, rss, note))
-        print(f"{name:58s} {wall:8.2f}s {rss:8.0f} MB {cpu_s:7.2f}s {note}")
+        print(f"{name:58s} {wall:8.2f}s {rss:8.0f} MB {cpu_s:7.2f}s {load:6.2f} {note}")
         return res
 
     full = add(
@@ -198,11 +199,11 @@ def main() -> int:
             f"{r.get(next(k for k in r if 'prefix' in k), 0):.0f} MB (1/5 prefix)"
         )
     c, g2 = cpu.get("why502 stats (same, no error log)"), cpu.get("LC_ALL=C grep -c ' 502 '")
-    ga = cpu.get("goaccess (single thread)")
+    ga_cpu = cpu.get("goaccess (single thread)")
     if c and g2:
         print(
             f"  CPU seconds: why502 no-error-log / grep -c: {c / g2:.2f}x"
-            + (f"; goaccess / why502: {ga / c:.2f}x" if ga else "")
+            + (f"; goaccess / why502: {ga_cpu / c:.2f}x" if ga_cpu else "")
         )
     print(f"  lines/s why502 full: {args.lines / w:,.0f}" if w else "")
     print(f"load average after: {os.getloadavg()[0]:.2f} (other work on this machine slows every row)")
