@@ -76,7 +76,10 @@ def parse_when(text: str | None, now: datetime | None = None) -> datetime | None
     m = _REL.match(value)
     if m:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        return (now or datetime.now()) - timedelta(**{unit: int(m.group(1))})
+        try:
+            return (now or datetime.now()) - timedelta(**{unit: int(m.group(1))})
+        except OverflowError:  # before year 1, or beyond timedelta's range
+            raise UsageError(f"time {text!r} reaches back too far") from None
     try:
         parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
     except ValueError:
