@@ -87,12 +87,20 @@ def parse_since(value: str | None, now: datetime | None = None) -> datetime | No
     v = value.strip()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     if v[:-1].isdigit() and v[-1:] in units:
-        return now - timedelta(seconds=int(v[:-1]) * units[v[-1]])
+        try:
+            return now - timedelta(seconds=int(v[:-1]) * units[v[-1]])
+        except OverflowError:  # before year 1, or beyond timedelta's range
+            raise UsageError(f"--since {value!r}: reaches back too far") from None
     try:
-        return datetime.fromisoformat(v).replace(tzinfo=None)
+        parsed = datetime.fromisoformat(v)
     except ValueError:
         raise UsageError(f"--since {value!r}: use 30m, 2h, 1d or an ISO time like 2026-05-01T08:00"
                          ) from None
+    # nginx logs local time without a zone (src/core/ngx_times.c): a time with an offset is
+    # converted to local time, not stripped of its offset.
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone()
+    return parsed.replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------------------------------
