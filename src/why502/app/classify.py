@@ -71,7 +71,10 @@ def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
     text = value.strip()
     m = _RELATIVE.match(text)
     if m:
-        return now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        try:
+            return now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        except OverflowError:  # before year 1, or beyond timedelta's range
+            raise UsageError(f"--since: {value!r} reaches back too far") from None
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("/", "-"))
     except ValueError:
