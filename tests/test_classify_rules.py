@@ -146,6 +146,10 @@ def test_recorded_scenarios(scenario: str) -> None:
     meta = json.loads((d / "meta.json").read_text())
     got: set[str] = set()
     by_log = {"error": d / "error.log", "fpm": d / "php-fpm.log"}
+    # other logs a lab run hands to diagnose: the kernel's OOM lines, supervisord's log
+    for log, role in (("kernel", "kernel_log"), ("app", "app_log")):
+        if role in meta.get("files", {}):
+            by_log[log] = d / meta["files"][role]
     for path in by_log.values():
         if path.exists():
             for line in path.read_text(errors="replace").splitlines():

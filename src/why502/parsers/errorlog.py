@@ -285,6 +285,12 @@ _ENVOY = re.compile(
     r'^\[(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?)\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
 )
 _ENVOY_UPSTREAM = re.compile(r'"(?P<upstream>[^"]*)"$')
+# supervisord's own log (supervisor/loggers.py): "2026-11-21 21:53:05,120 INFO spawned: ..."; the
+# unwrapper may already have taken the time off (wrappers._TS_PREFIX)
+_SUPERVISORD = re.compile(
+    r"^(?:(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} )?"
+    r"(?P<level>CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) (?P<msg>.*)$"
+)
 _SYSTEMD_UNIT = re.compile(r"(?P<unit>[\w@.:\\-]+\.(?:service|scope|socket|mount|slice|timer)): ")
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
@@ -395,6 +401,8 @@ def _head_for(source: str, text: str) -> _Head | None:
         return _head_simple(_FPM, text, "fpm") or _head_simple(_FPM_BARE, text, "")
     if source == "gunicorn":
         return _head_simple(_GUNICORN, text, "gunicorn")
+    if source == "supervisord":
+        return _head_simple(_SUPERVISORD, text, "gunicorn")
     if source == "node":
         return _head_simple(_PM2, text, "")
     if source == "uwsgi":

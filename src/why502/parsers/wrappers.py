@@ -19,7 +19,11 @@ _ISO = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 # CRI (containerd / CRI-O) log file line: "<RFC3339Nano> <stream> <P|F> <text>"
 _CRI = re.compile(rf"^(?P<time>{_ISO}) (?:stdout|stderr) [FP] ?")
 # syslog RFC 5424 / journalctl -o short-iso: "<ISO> host tag[pid]: "
-_SYSLOG_ISO = re.compile(rf"^(?:\d \S+ )?(?P<time>{_ISO}) \S+ (?P<tag>[\w./@-]+)(?:\[\d+\])?: ")
+# (the host is never one of supervisord's level names: "<time>,ms INFO spawned: 'app' ..." is a
+# supervisord line, not "host INFO, tag spawned")
+_SYSLOG_ISO = re.compile(rf"^(?:\d \S+ )?(?P<time>{_ISO}) "
+                         r"(?!(?:CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) )\S+ "
+                         r"(?P<tag>[\w./@-]+)(?:\[\d+\])?: ")
 # RFC 5424 with structured data: "<ISO> host app procid msgid - "
 _SYSLOG_5424 = re.compile(rf"^(?P<time>{_ISO}) \S+ (?P<tag>\S+) \S+ \S+ (?:-|\[.*?\]) ")
 # BSD syslog / journalctl default: "May  1 12:00:01 host tag[pid]: "
