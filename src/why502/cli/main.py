@@ -16,6 +16,7 @@ from types import ModuleType
 
 from why502 import __version__
 from why502.errors import EXIT_INTERNAL, EXIT_USAGE, Why502Error
+from why502.textutil import strip_terminal_escapes
 
 # name -> (module, one-line help).  Order is the order shown by --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = modules[args.command].run(args)
         return code
     except Why502Error as err:
-        print(f"why502: {err}", file=sys.stderr)
+        # the message may quote a path or a value from an input (a glob, a config's error_log):
+        # made inert like any log text before it reaches the terminal
+        print(f"why502: {strip_terminal_escapes(str(err))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("why502: interrupted", file=sys.stderr)
