@@ -82,6 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `why502 classify big.log | head`: the reader went away; that is not an error.
         _silence_stdout()
         return 0
+    except SystemExit as exc:
+        # rich's Console.on_broken_pipe() answers the same EPIPE with SystemExit(1) (stdout
+        # already pointed at /dev/null): the same exit as a plain write, not "findings".
+        if isinstance(exc.__context__, BrokenPipeError):
+            return 0
+        raise
     except Exception as err:
         if os.environ.get("WHY502_DEBUG"):
             raise
