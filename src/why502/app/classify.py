@@ -222,6 +222,8 @@ def summarize_paths(
             on_batch(chunk)
 
     files = expand_inputs(paths or ["-"], rotated=rotated)
+    for f in files:  # in order, and an empty file (no batch at all) is named too
+        summary.add_file(str(f))
     for agg, count in _run(iter_byte_batches(files, batch_bytes=batch_bytes), seen, workers,
                            lambda chunk: _summarize_chunk(chunk, year, cutoff)):
         summary.lines_read += count
