@@ -11,7 +11,9 @@ ratios.  A second why502 run on a 1/5 prefix of the log shows whether RSS is fla
 Targets (issue "Access-log analytics"): the full analysis faster than GoAccess on its narrower
 question; within 3x of `LC_ALL=C grep -c ' 502 '`; peak RSS < 400 MB and flat in file size.
 GoAccess missing: its rows say "skipped: goaccess not installed".  GoAccess < 1.8 has no
-``-j``: that row says so.
+``-j``: that row says so.  ``--goaccess PATH`` picks the binary (default: ``goaccess`` from
+PATH); give it twice to compare two builds (e.g. Debian's 1.7 and a local 1.8+ build with
+``-j``) on the same log in the same run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,11 +81,39 @@ def prefix(src: Path, dst: Path, lines: int) -> None:
             fo.write(line)
 
 
+def goaccess_info(path: str) -> tuple[str, bool]:
+    """Return (version, has ``-j``) of the GoAccess binary at ``path``.
+
+    ``-j/--jobs`` (multi-threaded parsing) arrived in GoAccess 1.8; it is detected from the
+    ``--help`` text (which goes to stdout and exits 1 in 1.7-1.11), with the version from
+    ``--version`` ("GoAccess - 1.11.") only as a label.
+    """
+    ver = subprocess.run([path, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"GoAccess - (\d+(?:\.\d+)+)", ver)
+    help_proc = subprocess.run([path, "--help"], capture_output=True, text=True)
+    return (m.group(1) if m else "?"), "--jobs" in help_proc.stdout + help_proc.stderr
+
+
+def goaccess_totals(report: Path) -> str:
+    """``total_requests`` / ``failed_requests`` from a GoAccess JSON report (a parse check)."""
+    try:
+        general = json.loads(report.read_text())["general"]
+        return f"{general['total_requests']:,} requests, {general['failed_requests']:,} failed"
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"no report ({type(e).__name__})"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=5_000_000)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "stats")
     ap.add_argument("--reuse", action="store_true", help="reuse a log already generated in --out")
+    ap.add_argument(
+        "--goaccess",
+        action="append",
+        metavar="PATH",
+        help="GoAccess binary (default: goaccess from PATH); repeat to run several builds",
+    )
     args = ap.parse_args()
     out: Path = args.out
     log = out / "access.log"
@@ -136,35 +167,48 @@ def main() -> int:
         f"why502 stats on a 1/5 prefix ({args.lines // 5:,} lines, RSS flatness)",
         [*why, "--no-error-log", str(small)],
     )
-    goaccess = shutil.which("goaccess")
-    with tempfile.TemporaryDirectory() as tmp:
-        ga = None
-        if goaccess:
-            ga = [
-                goaccess,
-                str(log),
-                f"--log-format={GOACCESS_FORMAT}",
-                "--date-format=%d/%b/%Y",
-                "--time-format=%T",
-                "--no-global-config",
-                "--no-progress",
-                "-o",
-                f"{tmp}/report.json",
-            ]
-        add("goaccess (single thread)", ga, "skipped: goaccess not installed")
-        help_text = (
-            subprocess.run([goaccess, "--help"], capture_output=True, text=True).stdout if goaccess else ""
+    ga_checks: list[str] = []
+    for wanted in args.goaccess or ["goaccess"]:
+        goaccess = shutil.which(wanted)
+        missing = (
+            "skipped: goaccess not installed" if wanted == "goaccess" else f"skipped: {wanted} not found"
         )
-        if goaccess and "--jobs" in help_text:
-            add("goaccess -j 2", [*(ga or []), "-j", "2"])
-        else:
-            add(
-                "goaccess -j 2",
-                None,
-                "skipped: goaccess not installed"
-                if not goaccess
-                else "skipped: this goaccess has no -j/--jobs (added in GoAccess 1.8)",
+        version, has_jobs = goaccess_info(goaccess) if goaccess else ("", False)
+        label = f"goaccess {version}" if goaccess else ("goaccess" if wanted == "goaccess" else wanted)
+        if any(name.startswith(f"{label} ") for name, *_ in rows):  # two builds of one version
+            label = f"{label} {wanted}"
+        with tempfile.TemporaryDirectory() as tmp:
+            ga = None
+            if goaccess:
+                ga = [
+                    goaccess,
+                    str(log),
+                    f"--log-format={GOACCESS_FORMAT}",
+                    "--date-format=%d/%b/%Y",
+                    "--time-format=%T",
+                    "--no-global-config",
+                    "--no-progress",
+                ]
+            report = Path(tmp) / "report.json"
+            res = add(
+                f"{label} (single thread)",
+                [*ga, "-o", str(report)] if ga else None,
+                missing,
             )
+            if res:
+                ga_checks.append(f"{label} (single thread): {goaccess_totals(report)}")
+                report.unlink(missing_ok=True)
+            if ga and has_jobs:
+                if add(f"{label} -j 2", [*ga, "-j", "2", "-o", str(report)]):
+                    ga_checks.append(f"{label} -j 2: {goaccess_totals(report)}")
+            else:
+                add(
+                    f"{label} -j 2",
+                    None,
+                    missing
+                    if not goaccess
+                    else f"skipped: goaccess {version} has no -j/--jobs (added in GoAccess 1.8)",
+                )
     awk = shutil.which("mawk") and shutil.which("awk")
     add(
         "awk '{if($9==502) c++} END {print c}'",
@@ -179,6 +223,8 @@ def main() -> int:
         got = json.loads(full[3])
         ok = got["by_status"] == truth["by_status"] and got["made_by"] == truth["made_by"]
         print(f"why502 counts equal the generator's truth: {ok}")
+    for check in ga_checks:
+        print(f"{check} (truth: {truth['requests']:,} requests)")
     t = {name: wall for name, wall, _, _ in rows if wall is not None}
     r = {name: rss for name, _, rss, _ in rows if rss is not None}
     w = t.get("why502 stats (timeline+upstreams+percentiles+error-log join)")
@@ -199,12 +245,11 @@ def main() -> int:
             f"{r.get(next(k for k in r if 'prefix' in k), 0):.0f} MB (1/5 prefix)"
         )
     c, g2 = cpu.get("why502 stats (same, no error log)"), cpu.get("LC_ALL=C grep -c ' 502 '")
-    ga_cpu = cpu.get("goaccess (single thread)")
     if c and g2:
-        print(
-            f"  CPU seconds: why502 no-error-log / grep -c: {c / g2:.2f}x"
-            + (f"; goaccess / why502: {ga_cpu / c:.2f}x" if ga_cpu else "")
-        )
+        print(f"  CPU seconds: why502 no-error-log / grep -c: {c / g2:.2f}x")
+    for name, ga_cpu in cpu.items():
+        if c and name.startswith("goaccess"):
+            print(f"  CPU seconds: {name} / why502 no-error-log: {ga_cpu / c:.2f}x")
     print(f"  lines/s why502 full: {args.lines / w:,.0f}" if w else "")
     print(f"load average after: {os.getloadavg()[0]:.2f} (other work on this machine slows every row)")
     return 0
