@@ -90,6 +90,9 @@ def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
          ooms: list[LogEvent]) -> Candidate | None:
     best: tuple[float, LogEvent, str | None, list[SymptomGroup]] | None = None
     for oom in ooms:
+        if not _could_be_backend(ev, peer, oom) or _other_than_pool(ev, peer, oom):
+            # seen live: a python3 OOM kill minutes earlier "explained" a PHP-FPM segfault
+            continue
         who = _identity(ev, peer, oom)
         near = [g for g in groups if _near(g, oom.time)]
         if not near and not who:
@@ -156,6 +159,14 @@ def _could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
         return True
     return any((event.pid is not None and lst.pid == event.pid)
                or process_matches(lst.process, event.process) for lst in owners)
+
+
+def _other_than_pool(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
+    """True when a PHP-FPM pool's ``listen`` (its config) is ``peer`` and ``event`` names another
+    program: the config itself then says who serves ``peer``, even offline with no socket table."""
+    return (peer is not None and bool(event.process)
+            and any(pool.key == peer for pool in ev.fpm_pools)
+            and not process_matches(event.process, "php-fpm"))
 
 
 def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],

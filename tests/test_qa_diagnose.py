@@ -1,0 +1,60 @@
+"""QA as an on-call engineer: does ``why502 diagnose`` blame the right thing (subprocess)?
+
+Found live: after the lab's ``backend-oom-killed`` scenario had left a kernel OOM kill of a
+``python3`` process in dmesg, ``why502 lab run backend-crashed-php`` (a PHP-FPM child segfaulting,
+FPM's own log saying so) answered "the kernel killed the backend for memory" -- an OOM kill of
+another program, minutes earlier, blamed for PHP-FPM's crash. The recorded fixture reproduces it
+offline with one kernel line: the FPM pool config says PHP-FPM listens on the failing socket, so
+a ``python3`` OOM victim cannot be the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+WHY502 = str(Path(sys.executable).with_name("why502"))
+PHP = Path(__file__).parent / "fixtures" / "recorded" / "backend-crashed-php"
+# the kernel's line (mm/oom_kill.c __oom_kill_process()) as dmesg -T prints it, one second before
+# the recorded resets (21:13:44); the victim is a Python program, not PHP-FPM
+PYTHON_OOM = ("[Sat Nov 21 21:13:43 2026] Memory cgroup out of memory: Killed process 30069 "
+              "(python3) total-vm:97520kB, anon-rss:70908kB, file-rss:9764kB, shmem-rss:0kB, "
+              "UID:0 pgtables:220kB oom_score_adj:0\n")
+FPM_OOM = PYTHON_OOM.replace("(python3)", "(php-fpm8.2)")
+
+
+def diagnose(kernel_log: Path) -> dict[str, object]:
+    proc = subprocess.run(
+        [WHY502, "diagnose", "--offline", "--format", "json",
+         "--nginx-conf", str(PHP / "nginx.conf"), "--error-log", str(PHP / "error.log"),
+         "--fpm-conf", str(PHP / "php-fpm.d" / "www.conf"), "--fpm-log", str(PHP / "php-fpm.log"),
+         "--kernel-log", str(kernel_log)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "TZ": "UTC"}, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stderr
+    report: dict[str, object] = json.loads(proc.stdout)
+    return report
+
+
+def test_an_oom_kill_of_another_program_is_not_php_fpms_crash(tmp_path: Path) -> None:
+    kern = tmp_path / "kern.log"
+    kern.write_text(PYTHON_OOM, encoding="utf-8")
+    report = diagnose(kern)
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    causes = [f["cause"] for f in findings]
+    assert causes[0] == "backend-crashed", causes
+    assert "backend-oom-killed" not in causes
+
+
+def test_an_oom_kill_of_php_fpm_still_explains_the_resets(tmp_path: Path) -> None:
+    """The guard must not hide a real OOM kill of the pool's own process."""
+    kern = tmp_path / "kern.log"
+    kern.write_text(FPM_OOM, encoding="utf-8")
+    report = diagnose(kern)
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert findings[0]["cause"] == "backend-oom-killed", [f["cause"] for f in findings]
