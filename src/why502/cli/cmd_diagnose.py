@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
 
@@ -28,6 +29,8 @@ exit codes: 0 healthy, 1 findings, 2 usage error, 3 inputs unreadable, 4 interna
 """
 
 FORMATS = ("text", "json", "html", "markdown")
+_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
+             ".json": "json"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only log lines since WHEN: 30m, 2h, 1d or an ISO time")
     parser.add_argument("--offline", action="store_true",
                         help="no live checks: no probes, no /proc, no journal, no dmesg")
-    parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="output format (default: text)")
+    parser.add_argument("--format", choices=FORMATS,
+                        help="output format (default: from the -o suffix -- .html/.htm, "
+                             ".md/.markdown, .json -- else text)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     parser.add_argument("--demo", action="store_true",
                         help="diagnose the recorded lab incident bundled with why502")
@@ -70,14 +74,17 @@ def run(args: argparse.Namespace) -> int:
         kernel_log=args.kernel_log, since=args.since, offline=bool(args.offline or args.demo),
         demo=bool(args.demo))
     report = diagnose(options)
-    text = _render(report, args.format, args.verbose, to_file=bool(args.output))
+    # like `why502 render`: `-o incident.html` means HTML, not terminal text in a .html file
+    fmt: str = args.format or (_SUFFIXES.get(Path(args.output).suffix.lower(), "text")
+                               if args.output else "text")
+    text = _render(report, fmt, args.verbose, to_file=bool(args.output))
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError as err:
             raise InputError(f"cannot write {args.output}: {err.strerror or err}") from None
-        if args.format != "text":
+        if fmt != "text":
             print(f"why502: report written to {args.output} "
                   f"({'healthy' if report.healthy else f'{len(report.findings)} finding(s)'})",
                   file=sys.stderr)

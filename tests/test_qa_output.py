@@ -1,0 +1,42 @@
+"""QA: ``-o FILE`` as a user types it at 3 a.m. (subprocess).
+
+``why502 render report.json -o incident.html`` writes HTML (the format follows the suffix), so
+``why502 diagnose -o incident.html`` must not write the terminal text into a file named .html.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WHY502 = str(Path(sys.executable).with_name("why502"))
+
+
+def why502(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WHY502, *args], capture_output=True, text=True, timeout=120,
+                          check=False, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("name,check", [
+    ("incident.html", lambda t: t.startswith("<!DOCTYPE html>")),
+    ("incident.md", lambda t: t.startswith("# why502")),
+    ("report.json", lambda t: "findings" in json.loads(t)),
+    ("report.txt", lambda t: "workers-exhausted" in t and not t.startswith(("<", "{", "#"))),
+])
+def test_diagnose_output_format_follows_the_suffix(tmp_path: Path, name: str, check: object) -> None:
+    out = tmp_path / name
+    proc = why502("diagnose", "--demo", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    text = out.read_text(encoding="utf-8")
+    assert callable(check) and check(text), text[:200]
+
+
+def test_diagnose_explicit_format_wins_over_the_suffix(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    proc = why502("diagnose", "--demo", "--format", "json", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert "findings" in json.loads(out.read_text(encoding="utf-8"))
