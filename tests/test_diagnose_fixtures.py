@@ -86,6 +86,8 @@ def options_for(meta: dict[str, Any]) -> DiagnoseOptions:
         access_logs=[str(d / files["access_log"])] if "access_log" in files else [],
         fpm_conf=str(d / files["fpm_conf"]) if "fpm_conf" in files else None,
         fpm_logs=[str(d / files["fpm_log"])] if "fpm_log" in files else [],
+        kernel_log=str(d / files["kernel_log"]) if "kernel_log" in files else None,
+        app_logs=[str(d / files["app_log"])] if "app_log" in files else [],
         offline=True)
 
 

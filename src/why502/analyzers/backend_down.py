@@ -192,23 +192,37 @@ def _crash_loop(ev: Evidence, peer: str, target: TargetFact | None,
     if len(restarts) < 2 and not units:
         return None
     items = [*(i for g in groups for i in group_items(g))]
-    items += [event_item(e, f"{e.unit or 'unit'}: {e.detail or 'restart'}") for e in restarts[-3:]]
-    items += [event_item(e, f"{e.unit or 'unit'} failed") for e in failed[-2:]]
+    items += [event_item(e, e.detail if e.source == "supervisord" and e.detail
+                         else f"{e.unit or 'unit'}: {e.detail or 'restart'}") for e in restarts[-3:]]
+    items += [event_item(e, e.detail if e.source == "supervisord" and e.detail
+                         else f"{e.unit or 'unit'} failed") for e in failed[-2:]]
     for u in units:
         items.append(EvidenceItem(kind="unit", summary=f"{u.name}: {u.active_state}/{u.sub_state}, "
                                   f"restarted {u.n_restarts} times", source="systemd"))
     if target:
         items.append(config_item(target))
     unit = (units[0].name if units else next((e.unit for e in restarts if e.unit), None)) or "<unit>"
-    fix = Fix(summary=f"find why {unit} exits right after starting, fix that, then start it once",
-              commands=[f"systemctl status {unit}", f"journalctl -u {unit} -n 100 --no-pager",
-                        f"systemctl reset-failed {unit} && systemctl start {unit}"])
+    program = next((e.process for e in restarts if e.source == "supervisord" and e.process), None)
+    if program and not units:
+        # supervisord's own log (supervisor/process.py): the program, not a systemd unit, loops
+        fix = Fix(summary=f"find why program '{program}' exits right after starting, fix that, "
+                          "then start it once",
+                  commands=[f"supervisorctl status {program}", f"supervisorctl tail {program}",
+                            f"supervisorctl start {program}"])
+        who = f"program '{program}' keeps dying and being restarted by supervisord"
+        log = "the program's own log (its stdout_logfile)"
+    else:
+        fix = Fix(summary=f"find why {unit} exits right after starting, fix that, then start it once",
+                  commands=[f"systemctl status {unit}", f"journalctl -u {unit} -n 100 --no-pager",
+                            f"systemctl reset-failed {unit} && systemctl start {unit}"])
+        who = f"{unit} keeps dying and being restarted by systemd"
+        log = "the unit's journal"
     return Candidate(
         finding=make_finding(
             "backend-crash-loop", confidence=0.85, groups=groups,
-            explanation=f"{unit} keeps dying and being restarted by systemd; while it is down nginx "
+            explanation=f"{who}; while it is down nginx "
                         f"gets connection refused from {peer}. The restarts hide the real error: "
-                        "read the unit's journal for the exit reason.",
+                        f"read {log} for the exit reason.",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
 

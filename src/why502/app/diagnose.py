@@ -72,6 +72,8 @@ class DiagnoseOptions:
     fpm_conf: str | None = None
     fpm_logs: list[str] = field(default_factory=list)
     kernel_log: str | None = None
+    # other programs' logs classified like the FPM log: app servers, supervisord (restarts)
+    app_logs: list[str] = field(default_factory=list)
     since: str | None = None
     offline: bool = False
     demo: bool = False
@@ -166,11 +168,13 @@ def gather(options: DiagnoseOptions) -> Gathered:
             raise InputError(f"cannot read {options.kernel_log}: No such file or directory")
         kernel_events = kernel_log_events(options.kernel_log, since, diags)
         inputs["kernel_log"] = options.kernel_log
-    if cfg is None and not (error_logs or access_logs or fpm_logs or options.kernel_log):
+    if cfg is None and not (error_logs or access_logs or fpm_logs or options.kernel_log
+                            or options.app_logs):
         raise InputError(_nothing_reason(options))
     agg = LogAggregator()
     read: dict[str, list[str]] = {}
-    for kind, paths in (("error_logs", error_logs), ("fpm_logs", fpm_logs)):
+    for kind, paths in (("error_logs", error_logs), ("fpm_logs", fpm_logs),
+                        ("app_logs", list(options.app_logs))):
         read[kind] = _classify_into(agg, paths, since, diags, explicit=_explicit(kind, options))
     inputs.update(read)
 
@@ -212,7 +216,8 @@ def gather(options: DiagnoseOptions) -> Gathered:
 
 
 def _explicit(kind: str, options: DiagnoseOptions) -> bool:
-    return {"error_logs": bool(options.error_logs), "fpm_logs": bool(options.fpm_logs)}[kind]
+    return {"error_logs": bool(options.error_logs), "fpm_logs": bool(options.fpm_logs),
+            "app_logs": True}[kind]
 
 
 def _nothing_reason(options: DiagnoseOptions) -> str:

@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PHP-FPM config (php-fpm.conf or a pool file); default: discovered")
     parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
                         help="PHP-FPM error log (repeatable); default: from the FPM config")
+    parser.add_argument("--app-log", action="append", default=[], metavar="FILE",
+                        help="another log to read (repeatable): app server, supervisord (its "
+                             "restarts show a crash loop)")
     parser.add_argument("--kernel-log", metavar="FILE",
                         help="kernel log file (dmesg output, kern.log); default: dmesg/journal")
     parser.add_argument("--since", metavar="WHEN",
@@ -66,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
     if args.demo and (args.nginx_conf or args.error_log or args.access_log or args.fpm_conf
-                      or args.fpm_log or args.kernel_log):
+                      or args.fpm_log or args.kernel_log or args.app_log):
         raise UsageError("--demo reads the bundled incident; it takes no input flags")
     options = DiagnoseOptions(
         nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
-        kernel_log=args.kernel_log, since=args.since, offline=bool(args.offline or args.demo),
+        kernel_log=args.kernel_log, app_logs=list(args.app_log), since=args.since,
+        offline=bool(args.offline or args.demo),
         demo=bool(args.demo))
     report = diagnose(options)
     # like `why502 render`: `-o incident.html` means HTML, not terminal text in a .html file

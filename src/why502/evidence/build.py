@@ -45,6 +45,8 @@ _UNIT = re.compile(r"(?:systemd\[\d+\]: )?([\w@.\-]+\.service): ")
 _RESTARTS = re.compile(r"restart counter is at (\d+)")
 # kernel: "python3[4242]: segfault at 0 ip ... error 4 in ..." (arch/x86/mm/fault.c show_signal_msg())
 _SEGV = re.compile(r"(?:^|\s)([^\s\[\]]+)\[(\d+)\]: segfault at ")
+# supervisord (supervisor/process.py): "spawned: 'app' with pid 42", "exited: app (...)", "gave up: app"
+_SUPERVISOR = re.compile(r"spawned: '([^']+)' with pid (\d+)|exited: (\S+) \(|gave up: (\S+) entered FATAL")
 _PID = re.compile(r"\bpid[: ]+(\d+)|\(pid: ?(\d+)\)")
 
 # directives whose effective value the analyzers need, per pass kind
@@ -352,6 +354,13 @@ def event_from_text(kind: str, text: str, *, source: str = "", time: datetime | 
         r = _RESTARTS.search(text)
         if r:
             detail = f"restart counter is at {r.group(1)}"
+    if source == "supervisord" and (m7 := _SUPERVISOR.search(text)) is not None:
+        process = m7.group(1) or m7.group(3) or m7.group(4)
+        if m7.group(2):
+            pid = int(m7.group(2))
+        detail = (f"supervisord started program '{process}'" if m7.group(1) else
+                  f"program '{process}' exited unexpectedly" if m7.group(3) else
+                  f"supervisord gave up on program '{process}' (FATAL)")
     if pid is None and (m6 := _SEGV.search(text)) is not None:
         process, pid = m6.group(1), int(m6.group(2))
         detail = f"{process} pid {pid} segfaulted"
