@@ -12,7 +12,8 @@ from why502.lab.scenarios import RECORDINGS
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 DIRS = sorted(p for p in RECORDED.iterdir() if p.is_dir())
-LOGS = {"error": "error_log", "access": "access_log", "fpm": "fpm_log"}
+LOGS = {"error": "error_log", "access": "access_log", "fpm": "fpm_log", "kernel": "kernel_log",
+        "app": "app_log"}
 
 
 def test_every_recording_recipe_has_a_fixture() -> None:

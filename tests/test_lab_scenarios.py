@@ -47,15 +47,12 @@ def test_at_least_fifteen_lab_scenarios_with_distinct_causes() -> None:
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_diagnose_ranks_the_expected_cause_first(name: str) -> None:
-    from why502.app.diagnose import DiagnoseOptions, diagnose
+    from why502.app.diagnose import diagnose
 
     scenario = SCENARIOS[name]
     with Stack() as stack:
         result = _run(scenario, stack)
-        report = diagnose(DiagnoseOptions(
-            nginx_conf=str(result.nginx_conf), error_logs=[str(result.error_log)],
-            access_logs=[str(result.access_log)],
-            fpm_conf=str(result.fpm_conf) if result.fpm_conf else None,
-            fpm_logs=[str(result.fpm_log)] if result.fpm_log else [], probe_timeout=1.0))
+        with stack.inside():  # a namespaced stack is probed from inside its namespace
+            report = diagnose(result.diagnose_options(stack))
     causes = [f.cause for f in report.findings]
     assert causes and causes[0] == scenario.cause, causes

@@ -90,18 +90,11 @@ def _lookup(name: str) -> Any:
 
 def _diagnose_stack(stack: Any, result: Any) -> Any:
     """Run diagnose on the live stack: its config, logs and PHP-FPM files, probes on."""
-    from why502.app.diagnose import DiagnoseOptions, diagnose
+    from why502.app.diagnose import diagnose
 
-    options = DiagnoseOptions(
-        nginx_conf=str(result.nginx_conf),
-        error_logs=[str(result.error_log)],
-        access_logs=[str(result.access_log)],
-        fpm_conf=str(result.fpm_conf) if result.fpm_conf else None,
-        fpm_logs=[str(result.fpm_log)] if result.fpm_log else [],
-        offline=False,
-        probe_timeout=1.0,
-    )
-    return diagnose(options)
+    options = result.diagnose_options(stack)
+    with stack.inside():  # a stack in its own network namespace is probed from inside it
+        return diagnose(options)
 
 
 def _run_one(args: argparse.Namespace) -> int:
@@ -121,7 +114,10 @@ def _run_one(args: argparse.Namespace) -> int:
                              for label, status in result.responses)
         print(f"  client saw: {statuses}", file=err)
         if args.show_logs:
-            for label, path in (("nginx error.log", result.error_log), ("php-fpm.log", result.fpm_log)):
+            shown = [("nginx error.log", result.error_log), ("php-fpm.log", result.fpm_log),
+                     ("kernel.log", result.kernel_log)]
+            shown += [(p.name, p) for p in result.app_logs]
+            for label, path in shown:
                 if path is not None and path.exists():
                     print(f"  --- {label}", file=err)
                     for line in path.read_text(errors="replace").splitlines()[-20:]:

@@ -15,6 +15,8 @@ Layout of one recording (stable: the classify and diagnose tests read it)::
     <dest>/php-fpm.d/*.conf  its pools
     <dest>/php-fpm.log     PHP-FPM's log (and php-fpm-slow.log when a slowlog was written)
     <dest>/app-<name>.log  what a backend printed (stdout+stderr), when it printed anything
+    <dest>/kernel.log      the kernel's lines about the scenario's OOM kill (``dmesg -T``), if any
+    <dest>/<app log>       other logs the scenario hands to diagnose (``supervisord.log``), if any
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
         slow = p.root / "logs" / "php-fpm-slow.log"
         if _copy(slow, dest / "php-fpm-slow.log", stack):
             files["fpm_slowlog"] = "php-fpm-slow.log"
+    if run.kernel_log is not None and _copy(run.kernel_log, dest / "kernel.log", stack):
+        files["kernel_log"] = "kernel.log"
+    for n, extra in enumerate(run.app_logs):
+        if _copy(extra, dest / extra.name, stack):
+            files["app_log" if n == 0 else f"app_log_{n}"] = extra.name
     app_logs = []
     for out in sorted((p.root / "logs").glob("backend-*.out")):
         if out.stat().st_size and _copy(out, dest / f"app-{out.stem.removeprefix('backend-')}.log", stack):

@@ -23,9 +23,11 @@ socket and the file system freely: it is a test and learning harness, not part o
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import http.client
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -60,6 +62,16 @@ LOG_FORMAT = (
     "        'upstream_header_time=\"$upstream_header_time\" '\n"
     "        'upstream_response_time=\"$upstream_response_time\" request_time=$request_time'"
 )
+
+
+# Network namespaces (``ip netns``) the lab creates are named with this prefix, and the veth pairs
+# between two of them get addresses from this private range: they exist only inside those
+# namespaces (never in the host's, never routed anywhere).
+NETNS_PREFIX = "why502-"
+NETNS_DIR = Path("/run/netns")
+LAB_NET = "10.251."
+CLONE_NEWNET = 0x40000000  # <sched.h>; os.setns() only exists from Python 3.12
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 class LabError(Why502Error):
@@ -126,6 +138,66 @@ def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
 
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def netns_unavailable() -> str | None:
+    """Why this machine cannot run a stack in its own network namespace (None: it can)."""
+    if not is_root():
+        return "needs root: creating a network namespace (ip netns add) is privileged"
+    if shutil.which("ip") is None or shutil.which("nsenter") is None:
+        return "needs iproute2 (ip) and util-linux (nsenter)"
+    return None
+
+
+def _setns(fd: int) -> None:
+    """Move the calling thread into the network namespace open at ``fd`` (setns(2))."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise LabError(f"setns(CLONE_NEWNET) failed: {os.strerror(err)}")
+
+
+@dataclass(frozen=True)
+class NetNamespace:
+    """A network namespace this stack created (``ip netns add NAME``) and deletes in ``stop()``."""
+
+    name: str
+
+    @property
+    def path(self) -> Path:
+        return NETNS_DIR / self.name
+
+    def prefix(self) -> list[str]:
+        """argv prefix that runs a program inside it: ``nsenter --net=/run/netns/NAME --`` (the
+        program keeps nsenter's PID: nsenter execs it after setns(2), no fork)."""
+        return [shutil.which("nsenter") or "nsenter", f"--net={self.path}", "--"]
+
+
+def memory_cgroup_parent() -> tuple[Path, str]:
+    """Where a child memory cgroup can be made: (directory, "v1"|"v2").
+
+    cgroup v2 (``/sys/fs/cgroup/cgroup.controllers`` lists ``memory``) or the v1 ``memory``
+    hierarchy (``/sys/fs/cgroup/memory``); the child goes under this process's own cgroup so the
+    lab stays inside whatever the container already limits.  Raises LabSkip with the reason.
+    """
+    if not is_root():
+        raise LabSkip("needs root: creating a memory cgroup is privileged")
+    own: dict[str, str] = {}
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _id, ctrls, path = line.split(":", 2)
+            for c in ctrls.split(",") if ctrls else [""]:
+                own[c] = path
+    except (OSError, ValueError) as err:
+        raise LabSkip(f"cannot read /proc/self/cgroup: {err}") from err
+    v2 = CGROUP_ROOT / "cgroup.controllers"
+    if v2.exists() and "memory" in v2.read_text().split():
+        return CGROUP_ROOT / own.get("", "/").lstrip("/"), "v2"
+    v1 = CGROUP_ROOT / "memory"
+    if (v1 / "memory.limit_in_bytes").exists():
+        return v1 / own.get("memory", "/").lstrip("/"), "v1"
+    raise LabSkip("no writable memory cgroup controller (neither cgroup v2 with 'memory' in "
+                  "/sys/fs/cgroup/cgroup.controllers nor a v1 /sys/fs/cgroup/memory hierarchy)")
 
 
 @dataclass
@@ -243,6 +315,12 @@ class Stack:
         self.nginx_port = 0
         self._lock = threading.Lock()
         self._counter = 0
+        # network namespaces and memory cgroups this stack created (removed by name in stop())
+        self.netns: NetNamespace | None = None  # where nginx, backends and the client run
+        self.namespaces: list[NetNamespace] = []
+        self.cgroups: list[Path] = []
+        self.supervisord: Process | None = None
+        self._client_port = 20000  # explicit client source ports inside a namespace (see request)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -277,10 +355,21 @@ class Stack:
         return f"127.0.0.1:{self.nginx_port}"
 
     def stop(self) -> None:
-        """Stop every started process by PID: SIGTERM, a bounded wait, then SIGKILL its group."""
+        """Stop every started process by PID: SIGTERM, a bounded wait, then SIGKILL its group.
+
+        Then remove what the stack created outside its temp dir, by the names it recorded: its
+        memory cgroups (``rmdir``, once empty) and its network namespaces (``ip netns del``).
+        """
         for proc in reversed(self.processes):
             _stop_process(proc)
         self.processes.clear()
+        for cg in reversed(self.cgroups):
+            _remove_cgroup(cg)
+        self.cgroups.clear()
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, timeout=10, check=False)
+        self.namespaces.clear()
+        self.netns = None
 
     def stop_process(self, proc: Process) -> None:
         """Stop one process now (e.g. "the backend went away")."""
@@ -288,8 +377,144 @@ class Stack:
         if proc in self.processes:
             self.processes.remove(proc)
 
-    def _spawn(self, name: str, argv: Sequence[str], cwd: Path | None = None) -> Process:
+    # -- network namespaces and cgroups --------------------------------------------------------
+
+    def add_netns(self, label: str = "lab") -> NetNamespace:
+        """Create a fresh network namespace (only ``lo``, brought up) owned by this stack."""
+        why = netns_unavailable()
+        if why:
+            raise LabSkip(why)
+        ns = NetNamespace(f"{NETNS_PREFIX}{label}-{os.getpid()}-{secrets.token_hex(3)}")
+        res = subprocess.run(["ip", "netns", "add", ns.name], capture_output=True, text=True,
+                             timeout=10, check=False)
+        if res.returncode != 0:
+            raise LabSkip(f"cannot create a network namespace (ip netns add): {res.stderr.strip()}")
+        self.namespaces.append(ns)
+        self._ip(ns, "link", "set", "lo", "up")
+        return ns
+
+    def use_netns(self, sysctls: dict[str, str] | None = None) -> NetNamespace:
+        """Run this whole stack (nginx, backends, PHP-FPM, the lab client) in its own network
+        namespace, with per-namespace ``net.*`` sysctls; call it before starting anything."""
+        if self.processes:
+            raise LabError("use_netns() must come before any process is started")
+        ns = self.add_netns("lab")
+        self.netns = ns
+        for key, value in (sysctls or {}).items():
+            self.netns_sysctl(ns, key, value)
+        return ns
+
+    def netns_sysctl(self, ns: NetNamespace, key: str, value: str) -> None:
+        """Set a per-namespace ``net.*`` sysctl inside ``ns`` (never the host's)."""
+        if not key.startswith("net."):
+            raise LabError(f"only per-namespace net.* sysctls may be set, not {key}")
+        proc = Path("/proc/sys") / key.replace(".", "/")
+        self._run_in(ns, ["sh", "-c", 'echo "$1" > "$2"', "sh", value, str(proc)])
+        got = self._run_in(ns, ["cat", str(proc)]).split()
+        if got != value.split():
+            raise LabError(f"{key} is {' '.join(got)!r} in {ns.name}, wanted {value!r}")
+
+    def link_netns(self, a: NetNamespace, b: NetNamespace, addr_a: str, addr_b: str,
+                   prefix_len: int = 30) -> tuple[str, str]:
+        """Join two of this stack's namespaces with a veth pair created inside ``a`` (its peer
+        moved straight into ``b``: the host namespace never sees it).  Returns the two device
+        names.  Addresses must be in the lab range ``10.251.0.0/16``."""
+        if a not in self.namespaces or b not in self.namespaces:
+            raise LabError("link_netns joins namespaces this stack created only")
+        if not (addr_a.startswith(LAB_NET) and addr_b.startswith(LAB_NET)):
+            raise LabError(f"lab namespace addresses come from {LAB_NET}0.0/16 only")
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        dev_a, dev_b = f"w502a{n}", f"w502b{n}"
+        self._ip(a, "link", "add", dev_a, "type", "veth", "peer", "name", dev_b, "netns", b.name)
+        self._ip(a, "addr", "add", f"{addr_a}/{prefix_len}", "dev", dev_a)
+        self._ip(b, "addr", "add", f"{addr_b}/{prefix_len}", "dev", dev_b)
+        self._ip(a, "link", "set", dev_a, "up")
+        self._ip(b, "link", "set", dev_b, "up")
+        return dev_a, dev_b
+
+    def netns_ip(self, ns: NetNamespace, *args: str) -> None:
+        """``ip -n NAME ARGS`` in one of this stack's namespaces (routes, links)."""
+        if ns not in self.namespaces:
+            raise LabError("netns_ip works on namespaces this stack created only")
+        self._ip(ns, *args)
+
+    def _ip(self, ns: NetNamespace, *args: str) -> None:
+        res = subprocess.run(["ip", "-n", ns.name, *args], capture_output=True, text=True,
+                             timeout=10, check=False)
+        if res.returncode != 0:
+            raise LabError(f"ip -n {ns.name} {' '.join(args)}: {res.stderr.strip()}")
+
+    def _run_in(self, ns: NetNamespace, argv: list[str]) -> str:
+        res = subprocess.run([*ns.prefix(), *argv], capture_output=True, text=True, timeout=10,
+                             check=False)
+        if res.returncode != 0:
+            raise LabError(f"{' '.join(argv)} in {ns.name}: {res.stderr.strip()}")
+        return res.stdout
+
+    @contextlib.contextmanager
+    def inside(self, ns: NetNamespace | None = None) -> Iterator[None]:
+        """Run the body with the calling *thread* in ``ns`` (default: the stack's namespace; no-op
+        without one): sockets made there belong to it.  Threads started inside inherit it.  Used
+        for the lab client, readiness checks and the live diagnosis of a namespaced stack."""
+        ns = ns or self.netns
+        if ns is None:
+            yield
+            return
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            target = os.open(ns.path, os.O_RDONLY)
+            try:
+                _setns(target)
+            finally:
+                os.close(target)
+            try:
+                yield
+            finally:
+                _setns(own)
+        finally:
+            os.close(own)
+
+    def memory_cgroup(self, limit_mb: int) -> Path:
+        """A child memory cgroup (``why502-lab-...``) limited to ``limit_mb`` MiB with no swap;
+        removed in ``stop()``.  Raises LabSkip with the precise error when cgroups are not
+        writable here."""
+        parent, version = memory_cgroup_parent()
+        cg = parent / f"why502-lab-{os.getpid()}-{secrets.token_hex(3)}"
+        limit = str(limit_mb << 20)
+        try:
+            cg.mkdir()
+        except OSError as err:
+            raise LabSkip(f"cannot create a memory cgroup: mkdir {cg}: {err.strerror}") from err
+        self.cgroups.append(cg)
+        files = ({"memory.max": limit, "memory.swap.max": "0"} if version == "v2"
+                 else {"memory.limit_in_bytes": limit, "memory.memsw.limit_in_bytes": limit})
+        for fname, value in files.items():
+            if not (cg / fname).exists() and fname.startswith("memory.memsw"):
+                continue  # v1 without swap accounting: no swap limit to set
+            try:
+                (cg / fname).write_text(value)
+            except OSError as err:
+                raise LabSkip(f"cannot limit the memory cgroup: write {cg / fname}: "
+                              f"{err.strerror}") from err
+        return cg
+
+    def move_to_cgroup(self, proc: Process, cg: Path) -> None:
+        """Put one of our processes into a cgroup this stack created (``cgroup.procs``)."""
+        if cg not in self.cgroups or proc not in self.processes:
+            raise LabError("move_to_cgroup moves this stack's processes into its own cgroups only")
+        try:
+            (cg / "cgroup.procs").write_text(str(proc.pid))
+        except OSError as err:
+            raise LabSkip(f"cannot move pid {proc.pid} into {cg}: {err.strerror}") from err
+
+    def _spawn(self, name: str, argv: Sequence[str], cwd: Path | None = None,
+               netns: NetNamespace | None = None) -> Process:
         out = self.p.root / "logs" / f"{name}.out"
+        ns = netns or self.netns
+        if ns is not None:
+            argv = [*ns.prefix(), *argv]
         with open(out, "ab") as fh:
             popen = subprocess.Popen(
                 list(argv), stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
@@ -324,7 +549,8 @@ class Stack:
     def add_backend(self, kind: str = "ok", *, name: str | None = None, host: str = "127.0.0.1",
                     port: int | None = None, delay: float = 0.0, header_bytes: int = 16384,
                     idle_timeout: float = 0.5, backlog: int = 64, tls: bool = False,
-                    fail_path: str = "", body_bytes: int = 0) -> Backend:
+                    fail_path: str = "", body_bytes: int = 0, alloc_mb: int = 0,
+                    memory_limit_mb: int = 0, netns: NetNamespace | None = None) -> Backend:
         """Start a Python backend (``lab/assets/backend.py``) in mode ``kind``.
 
         Modes: ``ok``, ``slow`` (``delay`` s), ``crash`` (SIGKILLs itself mid-request), ``reset``
@@ -334,16 +560,24 @@ class Stack:
         (never reads the body), ``close-early`` (closes while the body is still arriving),
         ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``tls-sni`` (HTTPS
         that rejects handshakes without SNI), ``dns-nxdomain``
-        / ``dns-silent`` (UDP DNS).  ``host`` must be ``127.0.0.1`` or ``::1``.  With ``fail_path``
-        only requests whose path starts with it misbehave (the rest get 200, like a health check).
+        / ``dns-silent`` (UDP DNS), ``memhog`` (allocates ``alloc_mb`` MiB per request).
+        ``host`` must be ``127.0.0.1`` or ``::1`` -- or a ``10.251.x.x`` address of a veth this
+        stack made, with ``netns`` (the namespace to run in; default: the stack's own).  With
+        ``fail_path`` only requests whose path starts with it misbehave (the rest get 200, like a
+        health check).  ``memory_limit_mb`` runs the backend in its own memory cgroup.
         """
-        if host not in ("127.0.0.1", "::1"):
+        ns = netns or self.netns
+        if ns is not None and ns not in self.namespaces:
+            raise LabError("backends run in namespaces this stack created only")
+        lab_net = host.startswith(LAB_NET) and ns is not None
+        if host not in ("127.0.0.1", "::1") and not lab_net:
             raise LabError(f"lab backends listen on loopback only, not {host!r}")
         if host == "::1" and not ipv6_loopback_available():
             raise LabSkip("IPv6 loopback (::1) is not available on this machine")
         udp = kind.startswith("dns-")
         auto_port = port is None
-        port = port or free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+        with self.inside(ns):
+            port = port or free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
         with self._lock:
             self._counter += 1
             name = name or f"{kind}-{self._counter}"
@@ -356,11 +590,16 @@ class Stack:
             argv += ["--fail-path", fail_path]
         if body_bytes:
             argv += ["--body-bytes", str(body_bytes)]
+        if alloc_mb:
+            argv += ["--alloc-mb", str(alloc_mb)]
+        cgroup = self.memory_cgroup(memory_limit_mb) if memory_limit_mb else None
         if tls or kind in ("tls", "tls-sni"):
             cert, key = self.tls_cert()
             argv += ["--tls", "--cert", str(cert), "--key", str(key)]
         for attempt in range(3):
-            proc = self._spawn(f"backend-{name}", argv)
+            proc = self._spawn(f"backend-{name}", argv, netns=ns)
+            if cgroup is not None:
+                self.move_to_cgroup(proc, cgroup)
             try:
                 _wait_for(lambda: ready.exists(), proc, f"backend {name} ({kind}) on {host}:{port}")
                 break
@@ -369,7 +608,8 @@ class Stack:
                 if not (auto_port and "Address already in use" in str(err)) or attempt == 2:
                     raise
                 self.stop_process(proc)
-                port = free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+                with self.inside(ns):
+                    port = free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
                 argv[argv.index("--port") + 1] = str(port)
         backend = Backend(name=name, kind=kind, host=host, port=port, process=proc)
         self.backends[name] = backend
@@ -397,6 +637,65 @@ class Stack:
         backend = Backend(name=name, kind="node", host=host, port=port, process=proc)
         self.backends[name] = backend
         return backend
+
+    def add_supervised_backend(self, kind: str = "fail-start", *, name: str = "app",
+                               port: int | None = None, startretries: int = 3,
+                               startsecs: int = 1) -> Backend:
+        """Run a lab backend under a real supervisord (Debian's ``supervisor``) with its own
+        config, socket, pid file and logs in the temp dir: ``autorestart=true`` and
+        ``startretries``, so a backend that dies at start-up is restarted until supervisord gives
+        up (``supervisor/process.py``: ``spawned:``, ``exited: ... not expected``, ``gave up: ...
+        entered FATAL state``).  Does not wait for the backend to be ready; the supervisor's log is
+        ``stack.supervisor_log``.
+        """
+        supervisord = shutil.which("supervisord")
+        if supervisord is None:
+            raise LabSkip("supervisord is not installed (apt-get install supervisor)")
+        port = port or free_port()
+        r = self.p.root
+        ready = self.p.run / f"{name}.ready"
+        command = " ".join([sys.executable, str(self._backend_script()), "--mode", kind, "--name",
+                            name, "--host", "127.0.0.1", "--port", str(port), "--ready", str(ready)])
+        conf = r / "supervisord.conf"
+        conf.write_text(
+            "; why502 lab supervisor (everything under the stack's temp dir)\n"
+            "[unix_http_server]\n"
+            f"file={r}/run/supervisor.sock\n"
+            "chmod=0700\n"
+            "[supervisord]\n"
+            f"logfile={self.supervisor_log}\n"
+            f"pidfile={r}/run/supervisord.pid\n"
+            f"childlogdir={r}/logs\n"
+            "nodaemon=true\n"
+            "logfile_backups=0\n"
+            + ("user=root\n" if is_root() else "")
+            + "[rpcinterface:supervisor]\n"
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+            "[supervisorctl]\n"
+            f"serverurl=unix://{r}/run/supervisor.sock\n"
+            f"[program:{name}]\n"
+            f"command={command}\n"
+            f"directory={r}\n"
+            "autostart=true\n"
+            "autorestart=true\n"
+            f"startretries={startretries}\n"
+            f"startsecs={startsecs}\n"
+            "stopsignal=TERM\n"
+            "stopwaitsecs=2\n"
+            "redirect_stderr=true\n"
+            f"stdout_logfile={r}/logs/{name}.log\n"
+        )
+        proc = self._spawn("supervisord", [supervisord, "-n", "-c", str(conf)])
+        self.supervisord = proc
+        _wait_for(lambda: "spawned:" in _read(self.supervisor_log), proc, "supervisord",
+                  log=self.supervisor_log)
+        backend = Backend(name=name, kind=kind, host="127.0.0.1", port=port, process=None)
+        self.backends[name] = backend
+        return backend
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.p.root / "logs" / "supervisord.log"
 
     def wait_backend_exit(self, backend: Backend, wait: float = 5.0) -> None:
         """Wait (bounded) until a backend that crashes on purpose has really exited."""
@@ -496,7 +795,8 @@ class Stack:
         self.fpm = proc
 
         def ready() -> bool:
-            return all(_can_connect(pool.listen) for pool in self.pools.values())
+            with self.inside():
+                return all(_can_connect(pool.listen) for pool in self.pools.values())
 
         _wait_for(ready, proc, "php-fpm", log=self.p.fpm_log)
         return proc
@@ -586,7 +886,8 @@ class Stack:
                 def ready(pidfile: Path = pidfile) -> bool:
                     # nginx writes its pid file only after every listen socket is bound
                     # (ngx_create_pidfile() runs after ngx_init_cycle(), src/core/nginx.c).
-                    return pidfile.exists() and _can_connect(self.listen)
+                    with self.inside():
+                        return pidfile.exists() and _can_connect(self.listen)
 
                 try:
                     _wait_for(ready, proc, "nginx", log=self.p.error_log)
@@ -599,7 +900,8 @@ class Stack:
                 raise LabError(f"nginx could not start with the lab config: {error}")
             # Another program took our "free" port in the meantime: move the server block.
             old_listen = f"listen {self.listen};"
-            self.nginx_port = free_port()
+            with self.inside():
+                self.nginx_port = free_port()
             text = text.replace(old_listen, f"listen {self.listen};")
         raise LabError("nginx could not start")  # pragma: no cover - the loop returns or raises
 
@@ -623,10 +925,20 @@ class Stack:
         makes nginx log a 499 (client closed the connection).
         """
         start = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", self.nginx_port, timeout=timeout)
+        source: tuple[str, int] | None = None
+        if self.netns is not None:
+            # In a namespace whose ephemeral range may be tiny on purpose (port exhaustion), the
+            # client must not compete with nginx for it: bind explicit ports below the range.
+            with self._lock:
+                self._client_port = self._client_port + 1 if self._client_port < 29999 else 20001
+                source = ("127.0.0.1", self._client_port)
+        conn = http.client.HTTPConnection("127.0.0.1", self.nginx_port, timeout=timeout,
+                                          source_address=source)
         hdrs = {"Host": host, "Connection": "close", "User-Agent": "why502-lab"}
         hdrs.update(headers or {})
         try:
+            with self.inside():
+                conn.connect()  # the socket belongs to the namespace it was made in
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
             try:
@@ -765,6 +1077,28 @@ def _stop_process(proc: Process) -> None:
             os.killpg(popen.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             popen.wait(timeout=STOP_TIMEOUT)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _remove_cgroup(cg: Path, wait: float = 3.0) -> None:
+    """rmdir a cgroup we created once its processes are gone (bounded wait; EBUSY until then)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cg.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
 
 def _children_of(pid: int) -> list[int]:

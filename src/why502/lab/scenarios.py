@@ -24,8 +24,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from why502.lab.runtime import LabSkip, Response, Stack, free_port, ipv6_loopback_available, is_root
+from why502.lab.runtime import (
+    LabError,
+    LabSkip,
+    Response,
+    Stack,
+    free_port,
+    ipv6_loopback_available,
+    is_root,
+    netns_unavailable,
+)
+
+if TYPE_CHECKING:
+    from why502.app.diagnose import DiagnoseOptions
 
 SERVER_NAME = "lab.example"
 
@@ -51,12 +64,37 @@ class ScenarioRun:
     access_log: Path | None = None
     fpm_conf: Path | None = None
     fpm_log: Path | None = None
+    # diagnose inputs beyond nginx/PHP-FPM: the kernel log (OOM kills), supervisord's log
+    kernel_log: Path | None = None
+    app_logs: list[Path] = field(default_factory=list)
     # called once at the height of an incident (the demo builder records listeners and probes)
     snapshot_hook: Callable[[Stack], None] | None = None
 
     def record(self, label: str, responses: list[Response]) -> None:
         for resp in responses:
             self.responses.append((label, resp.status))
+
+    def diagnose_options(self, stack: Stack, **overrides: Any) -> DiagnoseOptions:
+        """``DiagnoseOptions`` for this run's files (live checks on, 1 s probes).
+
+        The kernel log is the scenario's own (the lines of its OOM kill) or an empty file, never
+        the machine's ``dmesg``: that holds the OOM kills of earlier lab runs, which diagnose
+        would rightly link to any backend that died in the same minutes.  Run ``diagnose`` inside
+        ``stack.inside()`` so a stack in its own network namespace is probed from there.
+        """
+        from why502.app.diagnose import DiagnoseOptions
+
+        kernel = self.kernel_log or stack.write_file("logs/kernel.log", "")
+        options = DiagnoseOptions(
+            nginx_conf=str(self.nginx_conf), error_logs=[str(self.error_log)],
+            access_logs=[str(self.access_log)],
+            fpm_conf=str(self.fpm_conf) if self.fpm_conf else None,
+            fpm_logs=[str(self.fpm_log)] if self.fpm_log else [],
+            kernel_log=str(kernel), app_logs=[str(p) for p in self.app_logs],
+            offline=False, probe_timeout=1.0)
+        for key, value in overrides.items():
+            setattr(options, key, value)
+        return options
 
 
 @dataclass(frozen=True)
@@ -88,9 +126,19 @@ class Scenario:
             raise LabSkip(f"{self.name} is optional and needs node (Node.js), not installed here")
         if "ipv6" in self.needs and not ipv6_loopback_available():
             raise LabSkip(f"{self.name} needs IPv6 on the loopback interface (::1)")
+        if "netns" in self.needs and (why := netns_unavailable()):
+            raise LabSkip(f"{self.name} runs in its own network namespaces and {why}")
+        if "cgroup" in self.needs and not is_root():
+            raise LabSkip(f"{self.name} needs root: it puts the backend in its own memory cgroup")
+        if "supervisord" in self.needs and shutil.which("supervisord") is None:
+            raise LabSkip(f"{self.name} needs supervisord (apt-get install supervisor)")
 
     def run(self, stack: Stack, snapshot_hook: Callable[[Stack], None] | None = None) -> ScenarioRun:
-        """Configure, provoke, and return where the evidence is."""
+        """Configure, provoke, and return where the evidence is.
+
+        A scenario that runs in network namespaces leaves ``stack.netns`` set: diagnose the live
+        stack inside it (``with stack.inside(): ...``) so probes reach what nginx reaches.
+        """
         self.check_requirements()
         result = ScenarioRun(snapshot_hook=snapshot_hook)
         self.func(stack, result)
@@ -108,7 +156,8 @@ class Scenario:
 
     def unmet(self, run: ScenarioRun) -> list[str]:
         """The ``expect`` patterns that do not match the logs of ``run`` (empty: all produced)."""
-        logs = {"error": run.error_log, "access": run.access_log, "fpm": run.fpm_log}
+        logs = {"error": run.error_log, "access": run.access_log, "fpm": run.fpm_log,
+                "kernel": run.kernel_log, "app": run.app_logs[0] if run.app_logs else None}
         missing = []
         for log, pattern in self.expect:
             path = logs.get(log)
@@ -804,6 +853,123 @@ def _near_misses(stack: Stack, run: ScenarioRun) -> None:
     time.sleep(0.3)
 
 
+# -- scenarios that need the machine: cgroups, network namespaces, a supervisor ------------------
+
+
+def _backend_oom_killed(stack: Stack, run: ScenarioRun) -> None:
+    """A real kernel OOM kill: the backend runs in a memory cgroup of 64 MiB (no swap) and one
+    endpoint allocates 256 MiB.  The kernel logs ``Memory cgroup out of memory: Killed process PID
+    (python3)`` (``mm/oom_kill.c`` ``__oom_kill_process()``); nginx sees the connection close
+    mid-request, then refusals.  The kernel lines about *this* kill (its PID, its cgroup) are
+    copied to ``logs/kernel.log`` for ``--kernel-log``."""
+    app = stack.add_backend("memhog", name="reports", alloc_mb=256, memory_limit_mb=64,
+                            fail_path="/reports/")
+    assert app.process is not None
+    cgroup = stack.cgroups[-1]
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://{app.address};
+        }}
+    """))
+    run.record("GET /health", stack.requests("/health", count=2))
+    run.steps.append(f"the backend (pid {app.process.pid}) runs in memory cgroup {cgroup.name} "
+                     "limited to 64 MiB, no swap; /reports/yearly builds a 256 MiB report in RAM")
+    run.record("GET /reports/yearly", stack.requests("/reports/yearly", count=1))
+    stack.wait_backend_exit(app)
+    run.steps.append("the kernel OOM-killed it; nothing restarts it")
+    run.record("GET /health", stack.requests("/health", count=2))
+    run.kernel_log = _kernel_log_for(stack, app.process.pid, cgroup.name)
+
+
+def _kernel_log_for(stack: Stack, pid: int, cgroup: str) -> Path:
+    """The kernel's lines about one OOM kill (``dmesg -T``: wall-clock stamps), by PID and cgroup."""
+    import subprocess
+
+    needles = (f"Killed process {pid} (", f"pid={pid},", f"/{cgroup}")
+    lines: list[str] = []
+    for _ in range(20):  # the kernel prints the report just after the kill: bounded wait
+        res = subprocess.run(["dmesg", "-T"], capture_output=True, text=True, timeout=10, check=False)
+        if res.returncode != 0:
+            raise LabSkip(f"cannot read the kernel log (dmesg -T): {res.stderr.strip()}")
+        lines = [ln for ln in res.stdout.splitlines() if any(n in ln for n in needles)]
+        if any("Killed process" in ln for ln in lines):
+            break
+        time.sleep(0.1)
+    else:
+        raise LabError(f"no OOM kill of pid {pid} in the kernel log")
+    return stack.write_file("logs/kernel.log", "\n".join(lines) + "\n")
+
+
+def _port_exhaustion(stack: Stack, run: ScenarioRun) -> None:
+    """nginx opens one new connection per request without upstream keepalive; each takes a local
+    port from ``net.ipv4.ip_local_port_range``.  In a private namespace the range is 4 ports, so
+    the fifth concurrent connect fails in ``ngx_event_connect_peer()`` with EADDRNOTAVAIL:
+    ``connect() to 127.0.0.1:P failed (99: Cannot assign requested address) while connecting to
+    upstream`` (``[crit]``: 99 is not in the list of "expected" connect errors)."""
+    ns = stack.use_netns({"net.ipv4.ip_local_port_range": "40000 40003",
+                          "net.ipv4.tcp_tw_reuse": "0"})
+    # a fixed port outside the tiny range: the namespace is private, nothing else listens there
+    app = stack.add_backend("slow", name="api", delay=1.0, port=8080)
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://{app.address};
+        }}
+    """))
+    run.steps.append(f"nginx and the backend run in network namespace {ns.name} whose "
+                     "ip_local_port_range is 40000-40003 (4 ephemeral ports); no upstream keepalive")
+    run.steps.append("10 concurrent requests to a backend that takes 1 s: every local port is busy")
+    run.record("GET /api/search", stack.requests("/api/search", count=10, concurrency=10))
+
+
+def _network_unreachable(stack: Stack, run: ScenarioRun) -> None:
+    """The backend host is in another network namespace, joined by a veth pair (10.251.0.0/30,
+    lab-private).  An ``unreachable`` route for it in nginx's namespace makes connect() fail with
+    EHOSTUNREACH: ``connect() to 10.251.0.2:P failed (113: No route to host) while connecting to
+    upstream`` (ngx_event_connect_peer())."""
+    web = stack.use_netns()
+    api = stack.add_netns("api")
+    stack.link_netns(web, api, "10.251.0.1", "10.251.0.2")
+    app = stack.add_backend("ok", name="api", host="10.251.0.2", port=8080, netns=api)
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://{app.address};
+            proxy_connect_timeout 1s;
+        }}
+    """))
+    run.steps.append(f"nginx runs in namespace {web.name} (10.251.0.1), the API host in "
+                     f"{api.name} (10.251.0.2), joined by a veth pair")
+    run.record("GET /api/items", stack.requests("/api/items", count=2))
+    stack.netns_ip(web, "route", "add", "unreachable", "10.251.0.2/32")
+    run.steps.append("a route change makes 10.251.0.2 unreachable from nginx's host "
+                     "(ip route add unreachable 10.251.0.2/32)")
+    run.record("GET /api/items", stack.requests("/api/items", count=3))
+
+
+def _backend_crash_loop(stack: Stack, run: ScenarioRun) -> None:
+    """supervisord (autorestart=true, startretries=2) restarts a backend that exits at start-up
+    until it gives up: ``spawned:``, ``exited: app (exit status 1; not expected)``, ``gave up: app
+    entered FATAL state, too many start retries too quickly`` (supervisor/process.py).  Meanwhile
+    nginx gets connection refused."""
+    app = stack.add_supervised_backend("fail-start", name="app", startretries=2, startsecs=5)
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://{app.address};
+        }}
+    """))
+    run.steps.append("a deploy broke the app: it exits at start-up (DATABASE_URL is not set); "
+                     "supervisord restarts it (autorestart=true, startretries=2)")
+    # backoff 1 s + 2 s between the three starts (supervisor/process.py); bounded at 15 s.  The
+    # app exits well within startsecs=5 even on a loaded machine, so every exit counts as a retry.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        run.record("GET /", [stack.request("/")])
+        if "gave up:" in stack.supervisor_log.read_text(errors="replace"):
+            break
+        time.sleep(0.7)
+    run.steps.append("supervisord gave up: the program is in FATAL state")
+    run.record("GET /", stack.requests("/", count=2))
+    run.app_logs.append(stack.supervisor_log)
+
 def _S(name: str, cause: str | None, title: str, description: str, symptoms: tuple[str, ...],
        expect: tuple[tuple[str, str], ...], func: Callable[[Stack, ScenarioRun], None],
        needs: tuple[str, ...] = (), lab: bool = True) -> Scenario:
@@ -1048,6 +1214,37 @@ _ALL = [
        (),
        (("access", r'" 499 '), ("error", r"client prematurely closed connection")),
        _client_abort, lab=False),
+    _S("backend-oom-killed", "backend-oom-killed", "The kernel OOM-kills the backend",
+       "A real OOM kill: the backend's memory cgroup allows 64 MiB, one request allocates 256 MiB. "
+       "Needs root and a writable memory cgroup.",
+       ("premature-close", "connection-refused", "oom-kill"),
+       (("error", r"upstream prematurely closed connection while reading response header"
+                  r"|recv\(\) failed \(104: Connection reset by peer\)"),
+        ("error", r"connect\(\) failed \(111: Connection refused\)"),
+        ("kernel", r"Memory cgroup out of memory: Killed process \d+ \(python[\d.]*\)")),
+       _backend_oom_killed, needs=("cgroup",)),
+    _S("port-exhaustion", "port-exhaustion", "Ephemeral ports to the backend run out",
+       "In its own network namespace with ip_local_port_range 40000-40003 and no upstream "
+       "keepalive, concurrent requests exhaust the local ports. Needs root.",
+       ("port-exhaustion",),
+       (("error", r"connect\(\) to 127\.0\.0\.1:8080 failed \(99: Cannot assign requested address\) "
+                  r"while connecting to upstream"),),
+       _port_exhaustion, needs=("netns",)),
+    _S("network-unreachable", "network-unreachable", "No route to the backend host",
+       "nginx and the API host live in two network namespaces joined by a veth pair; a route "
+       "change makes the API host unreachable. Needs root.",
+       ("unreachable",),
+       (("error", r"connect\(\) to 10\.251\.0\.2:8080 failed \(113: No route to host\) while "
+                  r"connecting to upstream"),),
+       _network_unreachable, needs=("netns",)),
+    _S("backend-crash-loop", "backend-crash-loop", "The backend keeps dying at start-up (supervisord)",
+       "A real supervisord restarts an app that exits at start-up until it gives up (FATAL); "
+       "nginx gets connection refused meanwhile. Needs supervisord.",
+       ("connection-refused", "unit-restart", "unit-failed"),
+       (("error", r"connect\(\) failed \(111: Connection refused\)"),
+        ("app", r"exited: app \(exit status 1; not expected\)"),
+        ("app", r"gave up: app entered FATAL state, too many start retries too quickly")),
+       _backend_crash_loop, needs=("supervisord",)),
 ]
 
 RECORDINGS: dict[str, Scenario] = {s.name: s for s in _ALL}

@@ -7,7 +7,8 @@ would always answer politely).
 
 When the socket is listening the script creates ``--ready FILE`` so the lab can wait for it
 without connecting (a connection would disturb the ``blackhole`` and ``keepalive-closer`` modes).
-Only loopback addresses are accepted.
+Only loopback addresses are accepted, plus ``10.251.0.0/16``: the addresses the lab gives to
+the veth pairs it creates between its own network namespaces (never routed to the host).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import threading
 import time
 
 LOOPBACK = {"127.0.0.1", "::1"}
+LAB_NETNS_PREFIX = "10.251."  # lab-private namespaces only (runtime.Stack.link_netns)
 
 
 def read_head(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes] | None:
@@ -137,6 +139,13 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
                 return
             if mode == "slow":
                 time.sleep(args.delay)
+            elif mode == "memhog":
+                # A request that needs far more memory than the backend may have (a report
+                # built in RAM): touch every page so the kernel must really charge it.
+                hog = []
+                for _ in range(args.alloc_mb):
+                    hog.append(bytearray(b"x" * (1 << 20)))
+                del hog
             elif mode == "crash":
                 time.sleep(args.delay)
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -263,9 +272,16 @@ def main() -> None:
     p.add_argument("--tls", action="store_true")
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--alloc-mb", type=int, default=256, help="memhog: MiB allocated per request")
     args = p.parse_args()
-    if args.host not in LOOPBACK:
+    if args.host not in LOOPBACK and not args.host.startswith(LAB_NETNS_PREFIX):
         sys.exit("backend.py: only loopback addresses are allowed")
+    if args.mode == "fail-start":
+        # A deploy broke the app: it dies at start-up, before it listens (a supervisor then
+        # restarts it again and again).
+        print(f"{args.name}: fatal: cannot load settings: DATABASE_URL is not set", file=sys.stderr,
+              flush=True)
+        sys.exit(1)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if args.mode.startswith("dns-"):
         run_dns(args)
