@@ -40,3 +40,11 @@ def test_diagnose_explicit_format_wins_over_the_suffix(tmp_path: Path) -> None:
     proc = why502("diagnose", "--demo", "--format", "json", "-o", str(out))
     assert proc.returncode == 1, proc.stderr
     assert "findings" in json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="the lab needs nginx")
+def test_lab_run_output_format_follows_the_suffix(tmp_path: Path) -> None:
+    out = tmp_path / "lab.html"
+    proc = why502("lab", "run", "backend-down-tcp", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

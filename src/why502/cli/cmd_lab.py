@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="also list the recording-only recipes used for test fixtures")
     run = sub.add_parser("run", help="reproduce one scenario and diagnose it")
     run.add_argument("name", metavar="NAME", help="scenario name (see `why502 lab list`)")
-    run.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    run.add_argument("--format", choices=FORMATS,
+                     help="report format (default: from the -o suffix -- .html/.htm, .md/.markdown, "
+                          ".json -- else text)")
     run.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     run.add_argument("--keep", action="store_true",
                      help="keep the temp dir (config and logs) after the processes are stopped")
@@ -135,7 +137,11 @@ def _run_one(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS
 
 
-def _emit(report: Any, fmt: str, output: str | None, verbose: bool) -> None:
+def _emit(report: Any, fmt: str | None, output: str | None, verbose: bool) -> None:
+    if fmt is None:  # like `why502 render`/`diagnose`: `-o report.html` means HTML
+        suffix = output.rsplit(".", 1)[-1].lower() if output and "." in output else ""
+        fmt = {"html": "html", "htm": "html", "md": "markdown", "markdown": "markdown",
+               "json": "json"}.get(suffix, "text")
     if fmt == "json":
         from why502.reporters.json_report import to_json
 
