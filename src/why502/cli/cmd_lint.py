@@ -47,7 +47,8 @@ def _positive_int(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("nginx_conf", nargs="?", metavar="NGINX_CONF",
                         help="config file, nginx -T dump, or - (default: nginx -T / /etc/nginx/nginx.conf)")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                        help="text (default), json, or SARIF 2.1.0 for code scanning")
     parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when a finding is at or above this severity (default: error)")
     parser.add_argument("--rule", action="append", default=[], metavar="CODE|NAME",
@@ -72,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="never read facts from this machine")
     parser.add_argument("--root", metavar="DIR",
                         help="resolve absolute include paths under DIR (a config tree copied from elsewhere)")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour the text output (default: auto, when stdout is a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
