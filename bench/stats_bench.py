@@ -40,8 +40,11 @@ AWK_ONE_LINER = "{if($9==502) c++} END {print c+0}"
 TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str, float]:
-    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status, stdout, CPU seconds).
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str, float, str]:
+    """Run ``cmd``; return (wall seconds, peak RSS MB, exit status, stdout, CPU seconds, stderr tail).
+
+    The last stderr line goes into a failed row's note (a tool that dies at start-up would
+    otherwise show only "exit 1" and an implausible 0.04 s).
 
     CPU seconds (user + system of the child and its children) are printed too: on a shared
     machine wall time depends on everyone else's load, CPU time much less.
@@ -51,10 +54,14 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float
     ``ru_maxrss`` is used: an upper bound, since Linux keeps the forked parent's high-water mark
     (this benchmark's Python, ~15-45 MB) across exec.
     """
-    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as rss:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as rss,
+    ):
         argv = [TIME, "-o", rss.name, "-f", "%M", *cmd] if TIME else cmd
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -64,7 +71,9 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float
                 peak_kb = int(rss.read().split()[-1])
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    return wall, peak_kb / 1024.0, proc.returncode, text, usage.ru_utime + usage.ru_stime
+        err.seek(max(0, err.seek(0, os.SEEK_END) - 4096))
+        tail = (err.read().decode("utf-8", "replace").strip().splitlines() or [""])[-1]
+    return wall, peak_kb / 1024.0, proc.returncode, text, usage.ru_utime + usage.ru_stime, tail
 
 
 def warm(path: Path) -> None:
@@ -144,16 +153,16 @@ def main() -> int:
         cmd: list[str] | None,
         skip: str | None = None,
         env: dict[str, str] | None = None,
-    ) -> tuple[float, float, int, str, float] | None:
+    ) -> tuple[float, float, int, str, float, str] | None:
         if cmd is None:
             rows.append((name, None, None, skip or "skipped"))
             print(f"{name:58s} {skip}")
             return None
         load = os.getloadavg()[0]  # the 1-minute load just before: the machine is shared
         res = run(cmd, env=env)
-        wall, rss, code, _, cpu_s = res
+        wall, rss, code, _, cpu_s, tail = res
         cpu[name] = cpu_s
-        note = "" if code == 0 else f"exit {code}"
+        note = "" if code == 0 else f"exit {code}" + (f": {tail[:200]}" if tail else "")
         rows.append((name, wall, rss, note))
         print(f"{name:58s} {wall:8.2f}s {rss:8.0f} MB {cpu_s:7.2f}s {load:6.2f} {note}")
         return res
@@ -224,7 +233,7 @@ def main() -> int:
         ok = got["by_status"] == truth["by_status"] and got["made_by"] == truth["made_by"]
         print(f"why502 counts equal the generator's truth: {ok}")
     for check in ga_checks:
-        print(f"{check} (truth: {truth['requests']:,} requests)")
+        print(f"{check} (truth: {truth['requests']:,} requests in {truth.get('lines', 0):,} lines)")
     t = {name: wall for name, wall, _, _ in rows if wall is not None}
     r = {name: rss for name, _, rss, _ in rows if rss is not None}
     w = t.get("why502 stats (timeline+upstreams+percentiles+error-log join)")
