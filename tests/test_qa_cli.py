@@ -72,3 +72,32 @@ def test_classify_names_an_empty_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     first = proc.stdout.splitlines()[0]
     assert "empty.log" in first and "(no input)" not in first, first
+
+
+def test_classify_without_a_file_on_a_terminal_says_what_it_wants() -> None:
+    """``why502 classify`` typed alone at a terminal waited silently for stdin (like a hang);
+    ``why502 stats`` says what to give. A pipe (``... | why502 classify``) still works."""
+    import pty
+    import select
+    import time
+
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([WHY502, "classify"], stdin=sub, stdout=sub, stderr=sub)
+    os.close(sub)
+    out = b""
+    deadline = time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if select.select([main], [], [], 0.2)[0]:
+                try:
+                    out += os.read(main, 4096)
+                except OSError:
+                    break
+        code = proc.poll()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(main)
+    assert code == 2, out
+    assert b"stdin" in out or b"pipe" in out, out

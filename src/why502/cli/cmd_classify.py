@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
+    if not args.files and sys.stdin.isatty():
+        # alone at a terminal it would wait silently for typed lines, which looks like a hang
+        raise UsageError("give a log file (or - to type lines), or pipe lines into it: "
+                         "kubectl logs ... | why502 classify")
     progress = _Progress(enabled=not args.no_progress)
     try:
         if args.format == "summary":
