@@ -58,3 +58,19 @@ def test_an_oom_kill_of_php_fpm_still_explains_the_resets(tmp_path: Path) -> Non
     findings = report["findings"]
     assert isinstance(findings, list)
     assert findings[0]["cause"] == "backend-oom-killed", [f["cause"] for f in findings]
+
+
+def test_a_truncated_gzip_kernel_log_is_a_note_not_an_internal_error(tmp_path: Path) -> None:
+    """``--kernel-log kern.log.2.gz`` cut short (a full disk, a copy interrupted)."""
+    import gzip
+
+    whole = gzip.compress((PYTHON_OOM * 200).encode())
+    kern = tmp_path / "kern.log.2.gz"
+    kern.write_bytes(whole[: len(whole) // 2])
+    proc = subprocess.run(
+        [WHY502, "diagnose", "--offline", "--nginx-conf", str(PHP / "nginx.conf"),
+         "--error-log", str(PHP / "error.log"), "--kernel-log", str(kern)],
+        capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL)
+    assert "internal error" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert "kern.log.2.gz" in proc.stdout  # said under the answer, like any unreadable input

@@ -18,6 +18,7 @@ import gzip
 import os
 import shutil
 import subprocess
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -124,8 +125,13 @@ def _since_arg(since: datetime) -> str:
 
 def _read_text(path: str) -> str:
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
-        text: str = fh.read(MAX_TEXT_BYTES)
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
+            text: str = fh.read(MAX_TEXT_BYTES)
+    except (EOFError, zlib.error) as err:
+        # a .gz cut short (full disk, interrupted copy) or corrupt: unreadable like any OSError,
+        # so callers turn it into a Diagnostic instead of an internal error
+        raise OSError(f"damaged gzip file ({err})") from None
     return text
 
 
