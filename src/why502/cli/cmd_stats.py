@@ -47,13 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a log_format string ('escape=json ...' allowed) or a name: combined, main, "
         "why502, upstream_time, upstream_kv, json, or one defined in --nginx-conf",
     )
-    parser.add_argument(
+    error_logs = parser.add_mutually_exclusive_group()
+    error_logs.add_argument(
         "--error-log",
         action="append",
         metavar="PATH",
         help="nginx error log to join with each 5xx (repeatable)",
     )
-    parser.add_argument("--no-error-log", action="store_true", help="do not read any error log")
+    error_logs.add_argument("--no-error-log", action="store_true", help="do not read any error log")
     parser.add_argument(
         "--since", metavar="TIME", help="ISO time (log's local time) or relative: 30m, 2h, 1d"
     )
