@@ -26,15 +26,22 @@ CASES = sorted(name for name, s in SCENARIOS.items() if s.cause)
 EXTRA = [name for name in ("protocol-http-to-tls", "backend-crashed-exit") if name in RECORDINGS]
 
 
-def diagnose_live(run: ScenarioRun, *extra: str) -> tuple[int, dict[str, Any]]:
+def diagnose_live(run: ScenarioRun, *extra: str, stack: Stack | None = None) -> tuple[int, dict[str, Any]]:
     args = ["--nginx-conf", str(run.nginx_conf), "--error-log", str(run.error_log),
             "--access-log", str(run.access_log), "--format", "json", *extra]
     if run.fpm_conf:
         args += ["--fpm-conf", str(run.fpm_conf)]
     if run.fpm_log:
         args += ["--fpm-log", str(run.fpm_log)]
-    res = subprocess.run([sys.executable, "-m", "why502", "diagnose", *args], capture_output=True,
-                         text=True, timeout=120)
+    # the scenario's own kernel lines (or none: the machine's dmesg holds other runs' OOM kills)
+    if stack is not None:
+        args += ["--kernel-log", str(run.kernel_log or stack.write_file("logs/kernel.log", ""))]
+    for app_log in run.app_logs:
+        args += ["--app-log", str(app_log)]
+    # a stack in its own network namespace is diagnosed (probed) from inside it, never the host's
+    prefix = stack.netns.prefix() if stack is not None and stack.netns is not None else []
+    res = subprocess.run([*prefix, sys.executable, "-m", "why502", "diagnose", *args],
+                         capture_output=True, text=True, timeout=120)
     assert "Traceback" not in res.stderr, res.stderr
     return res.returncode, json.loads(res.stdout)
 
@@ -47,7 +54,7 @@ def test_live_diagnosis_names_the_scenario_cause(name: str) -> None:
             run = scenario.run(stack)
         except LabSkip as skip:
             pytest.skip(str(skip))
-        code, doc = diagnose_live(run)
+        code, doc = diagnose_live(run, stack=stack)
     causes = [(f["cause"], f["confidence"]) for f in doc["findings"]]
     assert code == 1, causes
     assert doc["findings"][0]["cause"] == scenario.cause, causes

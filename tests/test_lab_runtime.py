@@ -133,3 +133,77 @@ def test_php_fpm_children_busy_with_a_request_are_stopped_too() -> None:
         assert len(children) == 2
     worker.join(timeout=5)
     assert not any(_pid_alive(pid) for pid in children)
+
+
+# -- network namespaces and memory cgroups (root only; everything removed by name) ----------------
+
+
+def _skip_unless_netns() -> None:
+    from why502.lab.runtime import netns_unavailable
+
+    why = netns_unavailable()
+    if why:
+        pytest.skip(why)
+
+
+def test_a_namespaced_stack_changes_nothing_on_the_host_and_is_deleted() -> None:
+    _skip_unless_netns()
+    from pathlib import Path
+
+    host_range = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    with Stack() as stack:
+        ns = stack.use_netns({"net.ipv4.ip_local_port_range": "40000 40003"})
+        app = stack.add_backend("ok", name="api", port=8080)
+        stack.start_nginx(f"server {{ listen {stack.listen}; "
+                          f"location / {{ proxy_pass http://{app.address}; }} }}")
+        assert stack.request("/").status == 200
+        import subprocess
+
+        inside = subprocess.run([*ns.prefix(), "cat", "/proc/sys/net/ipv4/ip_local_port_range"],
+                                capture_output=True, text=True, check=True).stdout.split()
+        assert inside == ["40000", "40003"]
+        assert ns.path.exists()
+        assert Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split() == host_range
+        with pytest.raises(LabError):
+            stack.netns_sysctl(ns, "kernel.pid_max", "4096")  # never a host-wide sysctl
+        pids = [p.pid for p in stack.processes]
+    assert not ns.path.exists(), "the namespace the stack created must be deleted"
+    assert not any(_pid_alive(pid) for pid in pids)
+
+
+def test_veth_addresses_are_lab_private_only() -> None:
+    _skip_unless_netns()
+    with Stack() as stack:
+        a = stack.use_netns()
+        b = stack.add_netns("peer")
+        with pytest.raises(LabError):
+            stack.link_netns(a, b, "192.168.1.1", "192.168.1.2")
+        dev_a, dev_b = stack.link_netns(a, b, "10.251.0.1", "10.251.0.2")
+        app = stack.add_backend("ok", name="api", host="10.251.0.2", port=8080, netns=b)
+        stack.start_nginx(f"server {{ listen {stack.listen}; "
+                          f"location / {{ proxy_pass http://{app.address}; }} }}")
+        assert stack.request("/").status == 200
+        with pytest.raises(LabError):
+            stack.add_backend("ok", name="bad", host="10.251.0.2")  # default netns has no such address
+        names = [ns.name for ns in stack.namespaces]
+    import subprocess
+
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    assert not any(n in listed for n in names)
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
+    assert dev_a not in links and dev_b not in links  # never created in the host's namespace
+
+
+def test_memory_cgroup_is_removed_after_the_stack() -> None:
+    from why502.lab.runtime import LabSkip
+
+    with Stack() as stack:
+        try:
+            cg = stack.memory_cgroup(64)
+        except LabSkip as err:
+            pytest.skip(str(err))
+        app = stack.add_backend("ok", name="api")
+        assert app.process is not None
+        stack.move_to_cgroup(app.process, cg)
+        assert str(app.process.pid) in (cg / "cgroup.procs").read_text().split()
+    assert not cg.exists()

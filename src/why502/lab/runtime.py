@@ -576,8 +576,12 @@ class Stack:
             raise LabSkip("IPv6 loopback (::1) is not available on this machine")
         udp = kind.startswith("dns-")
         auto_port = port is None
-        with self.inside(ns):
-            port = port or free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+        try:
+            with self.inside(ns):
+                port = port or free_port(host, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+        except OSError as err:
+            where = f"network namespace {ns.name}" if ns else "this host"
+            raise LabError(f"cannot listen on {host} in {where}: {err.strerror}") from err
         with self._lock:
             self._counter += 1
             name = name or f"{kind}-{self._counter}"
