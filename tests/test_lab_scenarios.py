@@ -56,3 +56,24 @@ def test_diagnose_ranks_the_expected_cause_first(name: str) -> None:
             report = diagnose(result.diagnose_options(stack))
     causes = [f.cause for f in report.findings]
     assert causes and causes[0] == scenario.cause, causes
+
+
+def test_machine_scenarios_skip_with_a_reason_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    import why502.lab.runtime as runtime
+    import why502.lab.scenarios as scenarios
+
+    monkeypatch.setattr(runtime, "is_root", lambda: False)
+    monkeypatch.setattr(scenarios, "is_root", lambda: False)
+    monkeypatch.setattr(scenarios, "netns_unavailable", runtime.netns_unavailable)
+    reasons = {}
+    for name in ("backend-oom-killed", "port-exhaustion", "network-unreachable"):
+        with pytest.raises(LabSkip) as err:
+            SCENARIOS[name].check_requirements()
+        reasons[name] = str(err.value)
+    assert "needs root" in reasons["backend-oom-killed"] and "cgroup" in reasons["backend-oom-killed"]
+    assert "network namespace" in reasons["port-exhaustion"]
+    with Stack() as stack, pytest.raises(LabSkip, match="needs root"):
+        stack.memory_cgroup(64)
+    monkeypatch.setattr(scenarios.shutil, "which", lambda name: None)
+    with pytest.raises(LabSkip, match="supervisord"):
+        SCENARIOS["backend-crash-loop"].check_requirements()
