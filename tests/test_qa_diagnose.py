@@ -74,3 +74,14 @@ def test_a_truncated_gzip_kernel_log_is_a_note_not_an_internal_error(tmp_path: P
     assert "internal error" not in proc.stderr, proc.stderr
     assert proc.returncode == 1, proc.stderr
     assert "kern.log.2.gz" in proc.stdout  # said under the answer, like any unreadable input
+
+
+def test_an_explicit_nginx_conf_that_is_not_a_config_is_unreadable_input() -> None:
+    """``--nginx-conf /bin/ls`` (the wrong file at 3 a.m.) said "no root cause found" and exit 0
+    -- healthy -- while ``why502 lint /bin/ls`` says it is not a readable nginx config (exit 3)."""
+    proc = subprocess.run([WHY502, "diagnose", "--offline", "--nginx-conf", "/bin/ls"],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 3, proc.stdout[:300]
+    assert "not a readable nginx config" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

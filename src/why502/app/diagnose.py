@@ -246,6 +246,12 @@ def _load_config(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict
             raise
         diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
         return None
+    errors = [p for p in cfg.problems if p.severity == "error"]
+    if options.nginx_conf is not None and not cfg.main.directives and errors:
+        # the wrong file given (a binary, a log): unreadable input like for `why502 lint`, not
+        # "no root cause found" and exit 0
+        why = (errors[0].message.splitlines() or [""])[0]
+        raise InputError(f"{options.nginx_conf}: not a readable nginx config: {why}")
     for p in cfg.problems:
         sev = p.severity if p.severity in ("info", "warning", "error") else "warning"
         diags.append(Diagnostic(sev, p.message, f"{p.file}:{p.line}" if p.file else None))  # type: ignore[arg-type]
