@@ -36,3 +36,19 @@ def test_every_option_has_a_description(command: str) -> None:
         if not (inline_help or next_is_help):
             bare.append(line.strip())
     assert not bare, f"why502 {command}: options without a description: {bare}"
+
+
+def test_lab_help_states_its_own_exit_codes_only() -> None:
+    """``lab run`` exits 0 when diagnose found the expected cause (findings and all): the generic
+    "0 healthy / no findings, 1 findings" line appended under it contradicted that."""
+    out = subprocess.run([WHY502, "lab", "--help"], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    assert "0 when diagnose ranks the expected cause first" in out
+    assert "1 findings" not in out, out
+
+
+@pytest.mark.parametrize("command", ["diagnose", "classify", "stats", "lint", "render", "explain"])
+def test_exit_codes_are_stated_once(command: str) -> None:
+    out = subprocess.run([WHY502, command, "--help"], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    assert len(re.findall(r"^exit( codes)?:", out, re.M)) == 1, out

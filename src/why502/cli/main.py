@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -49,11 +50,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         modules[name] = module
+        description = getattr(module, "DESCRIPTION", help_text)
+        # a command that states its own exit codes (lab run: 0 = the expected cause was found)
+        # must not get the generic line too: it said the opposite
+        own_codes = re.search(r"^exit( codes)?:", description, re.M) is not None
         command_parser = sub.add_parser(
             name,
             help=help_text,
-            description=getattr(module, "DESCRIPTION", help_text),
-            epilog=EXIT_CODES_EPILOG,
+            description=description,
+            epilog=None if own_codes else EXIT_CODES_EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(command_parser)
