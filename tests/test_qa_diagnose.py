@@ -85,3 +85,17 @@ def test_an_explicit_nginx_conf_that_is_not_a_config_is_unreadable_input() -> No
     assert proc.returncode == 3, proc.stdout[:300]
     assert "not a readable nginx config" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_oom_explanation_does_not_claim_exact_timing_a_minute_apart(tmp_path: Path) -> None:
+    """The OOM kill a minute before the first error may still be the cause (refusals while it
+    restarts), but "which is exactly when nginx's errors start" was said whatever the gap."""
+    kern = tmp_path / "kern.log"
+    kern.write_text(FPM_OOM.replace("21:13:43", "21:12:44"), encoding="utf-8")
+    report = diagnose(kern)
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    top = findings[0]
+    assert top["cause"] == "backend-oom-killed"
+    assert "exactly when" not in top["explanation"], top["explanation"]
+    assert "60s" in top["explanation"] or "1 min" in top["explanation"], top["explanation"]

@@ -136,7 +136,7 @@ def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
             explanation=f"The kernel ran out of memory and killed {victim}{when}"
                         + (f" ({who})" if who else "")
                         + f"; its in-flight requests failed and {peer} stopped answering, "
-                          "which is exactly when nginx's errors start.",
+                        + _timing(first_fail, oom.time),
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(near))
 
@@ -159,6 +159,15 @@ def _could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
         return True
     return any((event.pid is not None and lst.pid == event.pid)
                or process_matches(lst.process, event.process) for lst in owners)
+
+
+def _timing(first_fail: datetime | None, killed: datetime | None) -> str:
+    """How the first error relates to the kill: "exactly when" only if it is within seconds."""
+    if first_fail is None or killed is None or abs((first_fail - killed).total_seconds()) <= 5:
+        return "which is exactly when nginx's errors start."
+    gap = (first_fail - killed).total_seconds()
+    return (f"and nginx's errors start {gap:.0f}s after the kill (the backend still down or "
+            "restarting)." if gap > 0 else f"{-gap:.0f}s after nginx's first error.")
 
 
 def _other_than_pool(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
