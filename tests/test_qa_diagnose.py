@@ -99,3 +99,36 @@ def test_oom_explanation_does_not_claim_exact_timing_a_minute_apart(tmp_path: Pa
     assert top["cause"] == "backend-oom-killed"
     assert "exactly when" not in top["explanation"], top["explanation"]
     assert "60s" in top["explanation"] or "1 min" in top["explanation"], top["explanation"]
+
+
+def test_an_oom_kill_in_another_systemd_unit_is_not_the_backend() -> None:
+    """Same process name is not the same program: a ``python3`` OOM-killed in celery.service does
+    not explain resets from the ``python3`` gunicorn.service listening on the target (it was named
+    with 95 % confidence by the process name alone). Typed evidence: the CLI cannot get unit
+    names offline."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta
+
+    from why502.analyzers.rank import run_all
+    from why502.evidence.build import event_from_text
+    from why502.evidence.model import Evidence, ListenerFact, Sample, SymptomGroup
+
+    t0 = datetime(2026, 5, 1, 8, 15, 31)
+    times = tuple(t0 + timedelta(seconds=i) for i in range(3))
+    resets = SymptomGroup(symptom="connection-reset", peer="127.0.0.1:8080", count=3,
+                          first=times[0], last=times[-1], statuses={502: 3}, times=times,
+                          samples=(Sample("recv() failed (104: Connection reset by peer)",
+                                          "/var/log/nginx/error.log", 10, times[0]),))
+    kill = event_from_text(
+        "oom-kill", "2026-05-01T08:15:30.201514+00:00 host kernel: Out of memory: Killed process "
+        "412 (python3) total-vm:1716580kB, anon-rss:1461342kB, file-rss:0kB, shmem-rss:0kB, "
+        "UID:33 pgtables:3371kB oom_score_adj:0", source="kernel", time=t0 - timedelta(seconds=1))
+    assert kill is not None
+    listener = ListenerFact("tcp", "127.0.0.1", 8080, pid=2001, process="python3")
+    base = Evidence(symptoms=(resets,), listeners=(listener,),
+                    target_units={"127.0.0.1:8080": "gunicorn.service"},
+                    events=(replace(kill, unit="celery.service"),))
+    causes = [f.cause for f in run_all(base)[0]]
+    assert causes and causes[0] == "backend-crashed", causes
+    same_unit = replace(base, events=(replace(kill, unit="gunicorn.service"),))
+    assert run_all(same_unit)[0][0].cause == "backend-oom-killed"

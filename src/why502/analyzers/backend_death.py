@@ -171,10 +171,17 @@ def _timing(first_fail: datetime | None, killed: datetime | None) -> str:
 
 
 def _other_than_pool(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
-    """True when a PHP-FPM pool's ``listen`` (its config) is ``peer`` and ``event`` names another
-    program: the config itself then says who serves ``peer``, even offline with no socket table."""
-    return (peer is not None and bool(event.process)
-            and any(pool.key == peer for pool in ev.fpm_pools)
+    """True when what serves ``peer`` is known to be another program than ``event``'s: a PHP-FPM
+    pool's ``listen`` (its config, so even offline) is ``peer`` and ``event`` names another
+    process, or ``peer``'s systemd unit and ``event``'s unit differ."""
+    if peer is None:
+        return False
+    # systemd says which unit serves peer and which unit the kill was in: same name (python3,
+    # node) in another unit is another program
+    unit = ev.target_units.get(peer)
+    if unit and event.unit and event.unit != unit:
+        return True
+    return (bool(event.process) and any(pool.key == peer for pool in ev.fpm_pools)
             and not process_matches(event.process, "php-fpm"))
 
 
