@@ -48,3 +48,12 @@ def test_lab_run_output_format_follows_the_suffix(tmp_path: Path) -> None:
     proc = why502("lab", "run", "backend-down-tcp", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="the lab needs nginx")
+def test_lab_run_refuses_an_unwritable_output_before_starting_the_stack(tmp_path: Path) -> None:
+    """``-o /no/such/dir/r.json`` failed only after nginx, backends and diagnose had run."""
+    proc = why502("lab", "run", "backend-down-tcp", "-o", str(tmp_path / "missing" / "r.json"))
+    assert proc.returncode == 3, proc.stderr
+    assert "cannot write" in proc.stderr
+    assert "why502 lab: backend-down-tcp" not in proc.stderr  # nothing was started

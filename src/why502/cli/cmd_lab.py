@@ -105,6 +105,14 @@ def _run_one(args: argparse.Namespace) -> int:
 
     scenario = _lookup(args.name)
     scenario.check_requirements()
+    if args.output:  # fail before starting nginx and backends, not after the whole run
+        import os
+
+        parent = os.path.dirname(os.path.abspath(args.output))
+        if os.path.isdir(args.output) or not os.access(parent, os.W_OK):
+            why = "is a directory" if os.path.isdir(args.output) else (
+                "no such directory" if not os.path.isdir(parent) else "permission denied")
+            raise InputError(f"cannot write {args.output}: {why}")
     err = sys.stderr
     print(f"why502 lab: {scenario.name} -- {scenario.title}", file=err)
     print(f"  {scenario.description}", file=err)
