@@ -93,7 +93,8 @@ def test_classify_without_a_file_on_a_terminal_says_what_it_wants() -> None:
                     out += os.read(main, 4096)
                 except OSError:
                     break
-        code = proc.poll()
+        # the pty read can end (EIO) a moment before the process is reaped: wait, bounded
+        code = proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
