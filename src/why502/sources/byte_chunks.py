@@ -214,6 +214,8 @@ def head_lines(path: str, n: int = 200) -> list[str]:
         fh = open_bytes(path)
         try:
             data = fh.read(256 << 10)
+        except (OSError, EOFError) as err:  # a truncated or corrupt .gz, as iter_byte_chunks says
+            raise InputError(f"{path}: cannot read: {err}") from None
         finally:
             fh.close()
     return [ln.decode("utf-8", "replace").rstrip("\r") for ln in data.split(b"\n")[:n] if ln.strip()]
