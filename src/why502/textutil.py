@@ -31,3 +31,9 @@ def strip_terminal_escapes(text: str) -> str:
 def shorten(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` characters, marking the cut with an ellipsis."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``"1 line"``, ``"2,000 lines"``: a count with its noun, thousands separated."""
+    word = noun if count == 1 else (plural_form or noun + "s")
+    return f"{count:,} {word}"

@@ -136,14 +136,14 @@ def render_summary(summary: ClassifySummary, top: int) -> None:
     from rich.table import Table
 
     from why502.app.classify import is_event
-    from why502.textutil import shorten, strip_terminal_escapes
+    from why502.textutil import plural, shorten, strip_terminal_escapes
 
     console = Console()
     clean = strip_terminal_escapes
     files = ", ".join(clean(f) for f in summary.files) or "(no input)"
     if len(summary.files) > 3:
         files = f"{len(summary.files)} files ({clean(summary.files[0])} ... {clean(summary.files[-1])})"
-    console.print(f"[bold]why502 classify[/bold]: {summary.lines_read:,} lines read from "
+    console.print(f"[bold]why502 classify[/bold]: {plural(summary.lines_read, 'line')} read from "
                   f"{shorten(files, 200)}; {summary.recognised:,} recognised, "
                   f"{summary.failures():,} upstream failures", highlight=False, soft_wrap=True)
     if not summary.symptoms:

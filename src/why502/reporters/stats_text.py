@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from why502.textutil import shorten, strip_terminal_escapes
+from why502.textutil import plural, shorten, strip_terminal_escapes
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -49,13 +49,14 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
     """Print the statistics, most useful first: status, who made the 5xx, incidents, upstreams."""
     c = console
     files = ", ".join(strip_terminal_escapes(f) for f in d.get("files", []))
-    c.print(Text.assemble(("why502 stats", "bold"), "  ", _t(files, 200)))
+    c.print(Text.assemble(("why502 stats", "bold"), ": ", _t(files, 200)))
     for note in d.get("notes", []):
         c.print(_t(note, 300, "dim"))
     total = d.get("requests", 0)
     c.print(
         Text(
-            f"{d.get('lines', 0):,} lines, {total:,} requests, {d.get('unparsed', 0):,} unparsed"
+            f"{plural(d.get('lines', 0), 'line')}, {plural(total, 'request')}, "
+            f"{d.get('unparsed', 0):,} unparsed"
             + (f", {d['filtered_out']:,} outside --since/--until" if d.get("filtered_out") else "")
             + (f"; {d.get('first_time')} .. {d.get('last_time')}" if d.get("first_time") else "")
         )
