@@ -95,17 +95,48 @@ def sample_item(s: Sample, summary: str, symptom: str | None, count: int | None 
 
 
 def group_items(g: SymptomGroup, what: str | None = None) -> list[EvidenceItem]:
-    """Evidence for one symptom group: the first line as proof, with the count and time span."""
+    """Evidence for one symptom group: the first line as proof, with the count and time span.
+
+    Error-log lines are failed *attempts*: nginx logs each failed attempt and may retry it
+    (``proxy_next_upstream``; a failed cached keep-alive connection is retried without counting
+    a try, ``ngx_http_upstream_next`` in src/http/ngx_http_upstream.c), so what the clients got
+    is said only from the access log (``g.clients``, ``evidence.build.with_client_view``).
+    """
     span = ""
     if g.first and g.last:
         span = f" between {g.first:%Y-%m-%d %H:%M:%S} and {g.last:%H:%M:%S}"
-    codes = ", ".join(f"{n}×{s}" for s, n in sorted(g.statuses.items()))
     summary = (what or f"{g.count} × {g.symptom}" + (f" to {g.peer}" if g.peer else "")) + span
-    if codes:
-        summary += f" (client got {codes})"
+    tail = attempts_phrase(g)
+    if tail:
+        summary += f" ({tail})"
     if not g.samples:
         return [EvidenceItem(kind="stat", summary=summary, symptom=g.symptom, count=g.count)]
     return [sample_item(g.samples[0], summary, g.symptom, g.count)]
+
+
+def attempts_phrase(g: SymptomGroup) -> str:
+    """``6 failed attempts; clients got 3×502, 3 were retried and answered without a 5xx``."""
+    codes = sorted(s for s in g.statuses if s >= 500)
+    if not codes and g.clients is None:
+        return ""
+    plural = "s" if g.count != 1 else ""
+    out = f"{g.count} failed attempt{plural}"
+    if g.clients is None:
+        return out + f"; nginx answers {'/'.join(map(str, codes))} for this when it is the last attempt"
+    about = "about " if g.clients_estimated else ""
+    got = ", ".join(f"{n}×{s}" for s, n in sorted(g.clients.items()) if n)
+    out += f"; clients got {about}{got}" if got else "; no client got a 5xx from it"
+    if g.rescued:
+        were = "was" if g.rescued == 1 else "were"
+        out += f", {about if not got else ''}{g.rescued} {were} retried and answered without a 5xx"
+    if g.clients_estimated:
+        out += " (the access log's counts for this server shared out by error lines)"
+    return out
+
+
+def requests_of(g: SymptomGroup) -> int:
+    """Requests a group stands for: final 5xx from the access log when read, else its lines."""
+    return sum(g.clients.values()) if g.clients is not None else g.count
 
 
 def event_item(e: LogEvent, summary: str) -> EvidenceItem:
@@ -168,7 +199,7 @@ def make_finding(cause: str, *, confidence: float, groups: Sequence[SymptomGroup
         fix=fix,
         first_seen=iso(min(firsts)) if firsts else None,
         last_seen=iso(max(lasts)) if lasts else None,
-        count=sum(g.count for g in groups),
+        count=sum(requests_of(g) for g in groups),
     )
 
 

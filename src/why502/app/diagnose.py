@@ -40,6 +40,7 @@ from why502.evidence.build import (
     listener_fact,
     nginx_listens,
     probe_fact,
+    with_client_view,
 )
 from why502.evidence.model import (
     Evidence,
@@ -196,7 +197,8 @@ def gather(options: DiagnoseOptions) -> Gathered:
                                    explicit=bool(options.access_logs))
 
     ev = Evidence(
-        targets=tuple(targets), groups=groups, symptoms=tuple(agg.groups()),
+        targets=tuple(targets), groups=groups,
+        symptoms=tuple(with_client_view(agg.groups(), access_stats)),
         events=tuple(sorted(events, key=lambda e: e.time or datetime.min)),
         probes=live.get("probes"), listeners=live.get("listeners"), fpm_pools=fpm_pools,
         sockets=live.get("sockets", {}), units=live.get("units", {}), access=access,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -327,6 +327,53 @@ class LogAggregator:
         out = [e for bucket in self._events.values() for e in bucket]
         out.sort(key=lambda e: e.time or datetime.min)
         return out
+
+
+def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[SymptomGroup]:
+    """Add to each proxy symptom group what the clients got, from the access log (``stats``).
+
+    An error-log line is one failed *attempt*, not one answer: nginx writes a line per failed
+    attempt and retries with ``proxy_next_upstream`` (a failed cached keep-alive connection is
+    even retried without counting a try: ``ngx_http_upstream_next`` in
+    src/http/ngx_http_upstream.c), and a retry that succeeds gives the client a 2xx
+    (``$upstream_status "502, 200"``).  The access log knows per peer how many requests ended in
+    a 5xx nginx made there (``requests_5xx`` minus the backend-made ones) and how many failed
+    attempts a later attempt rescued (``rescued_failures``, evidence/access_stats.py).  When one
+    peer has several symptom groups its final 5xx are split by the symptom of the error line the
+    stats engine joined to each 5xx request (``errorlog.by_symptom``); what cannot be split that
+    way (rescued attempts, no join) is shared out by error lines (``clients_estimated``).
+    Groups without an access log for their peer are returned unchanged (``clients`` None).
+    """
+    groups = list(groups)
+    if stats is None:
+        return groups
+    finder = getattr(stats, "upstream", None)
+    # final 5xx requests per symptom of the error line joined to them (client + request + time)
+    joined: Mapping[str, int] = (getattr(stats, "errorlog", None) or {}).get("by_symptom") or {}
+    failing: dict[str, list[SymptomGroup]] = {}
+    for g in groups:
+        if g.peer and g.source == "nginx" and any(s >= 500 for s in g.statuses):
+            failing.setdefault(g.peer, []).append(g)
+    view: dict[tuple[str, str | None], SymptomGroup] = {}
+    for peer, gs in failing.items():
+        u = finder(peer) if callable(finder) else None
+        if u is None:
+            continue
+        made = getattr(u, "made_by", {}) or {}
+        final = max(0, int(getattr(u, "requests_5xx", 0)) - int(made.get("backend", 0)))
+        rescued = int(getattr(u, "rescued_failures", 0))
+        lines = {g.symptom: g.count for g in gs}
+        by_join = {g.symptom: int(joined.get(g.symptom, 0)) for g in gs}
+        final_w = by_join if sum(by_join.values()) else lines
+        for g in gs:
+            status = max((s for s in g.statuses if s >= 500), key=lambda s: g.statuses[s])
+            f_share = final_w[g.symptom] / (sum(final_w.values()) or 1)
+            r_share = g.count / (sum(lines.values()) or 1)
+            estimated = len(gs) > 1 and ((final and final_w is lines) or bool(rescued))
+            view[(g.symptom, g.peer)] = replace(
+                g, clients={status: round(final * f_share)}, rescued=round(rescued * r_share),
+                clients_estimated=estimated)
+    return [view.get((g.symptom, g.peer), g) for g in groups]
 
 
 def event_from_text(kind: str, text: str, *, source: str = "", time: datetime | None = None,

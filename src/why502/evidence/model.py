@@ -96,6 +96,15 @@ class SymptomGroup:
     source: str = "nginx"
     times: tuple[datetime, ...] = ()  # up to a few hundred event times, for time correlation
     message: str | None = None
+    # What clients actually got, from the access log (``None``: no access log for this peer).
+    # ``count`` is failed *attempts* (one error line each); a request can fail several times
+    # and a retry can rescue it, so these are the requests: final 5xx statuses nginx made ...
+    clients: Mapping[int, int] | None = None
+    # ... and the failed attempts a later attempt rescued (final status < 500)
+    rescued: int | None = None
+    # the peer's access-log counts were shared out between several symptom groups by their
+    # share of error lines (the access log does not say which symptom each request had)
+    clients_estimated: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+"""Error-log lines are failed *attempts*; what the client got comes from the access log only.
+
+One request can leave several error-log lines (nginx retries with ``proxy_next_upstream``; a
+failed cached keep-alive connection is retried without counting a try, ngx_http_upstream.c
+``ngx_http_upstream_next``), and a retried attempt that then succeeded gives the client a 200
+(``$upstream_status "502, 200"``).  The recorded keepalive-race run has 6 reset lines: 3 requests
+ended in 502, 3 were rescued by the retry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from test_diagnose_fixtures import _meta, diagnose_fixture, real  # noqa: F401
+from why502.findings.model import Finding, Report
+
+
+def _race(report: Report) -> tuple[Finding, str]:
+    f = report.findings[0]
+    assert f.cause == "keepalive-race"
+    resets = [e.summary for e in f.evidence if e.symptom == "connection-reset"]
+    assert resets, [e.summary for e in f.evidence]
+    return f, resets[0]
+
+
+def test_with_access_log_counts_requests_not_attempts(real: Any) -> None:  # noqa: F811
+    meta = real(_meta("keepalive-race"))
+    report, _ = diagnose_fixture(meta)
+    f, summary = _race(report)
+    assert "6 failed attempts" in summary
+    assert "clients got 3×502" in summary
+    assert "3 were retried and answered without a 5xx" in summary
+    assert "6×502" not in summary
+    assert f.count == 3  # requests that ended in 502, from the access log
+
+
+def test_without_access_log_claims_only_failed_attempts(real: Any) -> None:  # noqa: F811
+    meta = dict(real(_meta("keepalive-race")))
+    meta["files"] = {k: v for k, v in meta["files"].items() if k != "access_log"}
+    report, _ = diagnose_fixture(meta)
+    f, summary = _race(report)
+    assert "6 failed attempts" in summary
+    assert "nginx answers 502 for this when it is the last attempt" in summary
+    assert "clients got" not in summary and "client got" not in summary
+    assert f.count == 6  # attempts: nothing tells how many requests
+
+
+def test_terminal_header_uses_request_count(real: Any) -> None:  # noqa: F811
+    import io
+
+    from rich.console import Console
+
+    from why502.reporters.terminal import render_terminal
+
+    report, _ = diagnose_fixture(real(_meta("keepalive-race")))
+    buf = io.StringIO()
+    render_terminal(report, Console(file=buf, width=200, color_system=None))
+    out = buf.getvalue()
+    assert "502 × 3]" in out
+    assert "client got 6×502" not in out
+
+
+def test_two_symptoms_at_one_peer_are_split_by_the_joined_error_line(real: Any) -> None:  # noqa: F811
+    """backlog-full (502) and read-timeout (504) at the same FPM socket: the access log's 5xx
+    requests are split by the symptom the stats engine joined to each, not shared by guess."""
+    report, _ = diagnose_fixture(real(_meta("demo-fpm-exhausted")))
+    summaries = [e.summary for f in report.findings for e in f.evidence]
+    assert any("11 failed attempts; clients got 11×502" in s for s in summaries), summaries
+    assert any("7 failed attempts; clients got 7×504" in s for s in summaries), summaries
+    assert not any("about" in s for s in summaries)
