@@ -11,8 +11,12 @@ What is read (DESIGN.md, "the pipeline"):
   nothing else), unix-socket permissions, systemd units, SELinux, sysctls.  ``--offline`` turns
   every live/system read off (no probes, no /proc, no journal).
 
-Every input that cannot be read becomes a ``Diagnostic``; only "nothing at all to read" is an
-``InputError`` (exit 3).
+One rule for inputs: a file the user named with a flag (``--nginx-conf``, ``--error-log``,
+``--access-log``, ``--fpm-conf``, ``--fpm-log``, ``--kernel-log``, ``--app-log``) that is missing
+or unreadable is an ``InputError`` (exit 3: the user asked for it, and going on without it could
+print a false "healthy"); anything found by discovery (logs named by the config, rotated
+siblings, FPM pools under /etc/php, dmesg/journal, /proc) that cannot be read becomes a
+``Diagnostic`` (a note under the answer); "nothing at all to read" is an ``InputError`` too.
 """
 
 from __future__ import annotations
@@ -147,6 +151,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
     diags: list[Diagnostic] = []
     inputs: dict[str, Any] = {"offline": options.offline}
     since = parse_since(options.since, options.now)
+    check_named_inputs(options)
     if since:
         inputs["since"] = since.isoformat(timespec="seconds")
 
@@ -165,8 +170,6 @@ def gather(options: DiagnoseOptions) -> Gathered:
     fpm_logs = list(options.fpm_logs) or _fpm_log_paths(fpm_config, options)
     kernel_events: list[LogEvent] = []
     if options.kernel_log:
-        if not os.path.exists(options.kernel_log):
-            raise InputError(f"cannot read {options.kernel_log}: No such file or directory")
         kernel_events = kernel_log_events(options.kernel_log, since, diags)
         inputs["kernel_log"] = options.kernel_log
     if cfg is None and not (error_logs or access_logs or fpm_logs or options.kernel_log
@@ -215,6 +218,39 @@ def gather(options: DiagnoseOptions) -> Gathered:
         offline=options.offline, now=options.now or datetime.now())
     inputs["log_lines_recognised"] = agg.lines
     return Gathered(ev, diags, inputs, access_stats, live.get("probe_dicts", {}))
+
+
+def unreadable(path: str) -> str | None:
+    """Why ``path`` cannot be read (``No such file or directory``, ``Permission denied``), or None.
+
+    Opened for real (``os.access`` answers for the real uid and ignores ACLs/LSMs), non-blocking
+    so that a FIFO does not hang; a directory must be listable (``--fpm-conf`` takes one).
+    """
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
+def check_named_inputs(options: DiagnoseOptions) -> None:
+    """Every file named with a flag must be readable: else one-line ``InputError`` (exit 3).
+
+    The user asked for these; diagnosing without one could print a false "healthy".  Files
+    found by discovery are checked where they are read and become notes instead.
+    """
+    named = [("--nginx-conf", options.nginx_conf), ("--fpm-conf", options.fpm_conf),
+             ("--kernel-log", options.kernel_log),
+             *(("--error-log", p) for p in options.error_logs),
+             *(("--access-log", p) for p in options.access_logs),
+             *(("--fpm-log", p) for p in options.fpm_logs),
+             *(("--app-log", p) for p in options.app_logs)]
+    for flag, path in named:
+        if path and path != "-" and (why := unreadable(path)):
+            raise InputError(f"cannot read {path} ({flag}): {why}")
 
 
 def _explicit(kind: str, options: DiagnoseOptions) -> bool:
@@ -326,6 +362,8 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
             diags.append(Diagnostic("warning", f"cannot read {path}: {err.strerror or err}", path))
             continue
         for f in files:
+            # the named file itself is strict; its rotated siblings were found by why502: notes
+            strict = explicit and (f == path or os.path.realpath(f) == os.path.realpath(path))
             if since is not None and f != "-" and _older_than(f, since):
                 diags.append(Diagnostic("info", f"skipped {f}: last written before --since", f))
                 continue
@@ -349,11 +387,11 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                     agg.add(df)
                 done.append(f)
             except OSError as err:
-                if explicit:
+                if strict:
                     raise InputError(f"cannot read {f}: {err.strerror or err}") from None
                 diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
             except InputError as err:
-                if explicit:
+                if strict:
                     raise
                 diags.append(Diagnostic("warning", str(err), f))
     return done
@@ -709,12 +747,15 @@ def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime |
             ) -> tuple[dict[str, UpstreamTiming], Any]:
     """Per-upstream truth from the access logs (the stats engineer's ``compute_for_diagnose``)."""
     inputs["access_logs"] = []
-    readable = [p for p in paths if os.path.exists(p)]
+    readable = []
     for p in paths:
-        if p not in readable:
-            if explicit:
-                raise InputError(f"cannot read {p}: No such file or directory")
-            diags.append(Diagnostic("warning", f"access log not found: {p}", p))
+        why = unreadable(p)
+        if why is None:
+            readable.append(p)
+        elif explicit:  # checked up front (check_named_inputs); kept for direct callers
+            raise InputError(f"cannot read {p} (--access-log): {why}")
+        else:
+            diags.append(Diagnostic("warning", f"access log not read: cannot read {p}: {why}", p))
     if not readable:
         return {}, None
     from why502.app.stats import compute_for_diagnose

@@ -25,6 +25,14 @@ examples:
   why502 diagnose --format json -o report.json
   why502 diagnose --demo                  # a recorded real incident, no nginx needed
 
+inputs: a file named with a flag (--nginx-conf, --error-log, --access-log, --fpm-conf,
+--fpm-log, --kernel-log, --app-log) that is missing or unreadable is an error (exit 3); what
+why502 finds by itself (the config's logs, rotated siblings, PHP-FPM pools, dmesg/journal, /proc)
+and cannot read is a note under the answer; nothing readable at all exits 3.
+
+counts: an error-log line is one failed attempt (nginx may retry it); what clients got (final
+status, retries that rescued the request) is said only from the access log.
+
 exit codes: 0 healthy, 1 findings, 2 usage error, 3 inputs unreadable, 4 internal error
 """
 
