@@ -68,3 +68,20 @@ def test_two_symptoms_at_one_peer_are_split_by_the_joined_error_line(real: Any) 
     assert any("11 failed attempts; clients got 11×502" in s for s in summaries), summaries
     assert any("7 failed attempts; clients got 7×504" in s for s in summaries), summaries
     assert not any("about" in s for s in summaries)
+
+
+def test_an_ambiguous_join_is_not_trusted_beyond_the_lines(real: Any) -> None:  # noqa: F811
+    """Three identical ``GET /jobs`` in one second: 1 premature close, then 2 refusals, 3×502.
+    The per-request join cannot tell them apart; no symptom may get more requests than lines."""
+    _, g = diagnose_fixture(real(_meta("backend-crashed-exit")))
+    got = {s.symptom: s.clients for s in g.evidence.symptoms if s.clients is not None}
+    assert got == {"premature-close": {502: 1}, "connection-refused": {502: 2}}, got
+
+
+def test_lines_that_are_not_attempts_are_not_called_attempts(real: Any) -> None:  # noqa: F811
+    report, _ = diagnose_fixture(real(_meta("app-fatal-error")))
+    s = next(e.summary for e in report.findings[0].evidence if e.symptom == "app-error")
+    assert "3 lines the backend wrote to stderr" in s and "failed attempt" not in s
+    report, _ = diagnose_fixture(real(_meta("proxy-rate-limited")))
+    s = next(e.summary for e in report.findings[0].evidence if e.symptom == "rate-limited")
+    assert "4 requests rejected before any upstream attempt, nginx answered 503" in s, s

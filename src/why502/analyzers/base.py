@@ -120,9 +120,16 @@ def attempts_phrase(g: SymptomGroup) -> str:
     if not codes and g.clients is None:
         return ""
     plural = "s" if g.count != 1 else ""
+    said = "/".join(map(str, codes))
+    if g.symptom == "app-error":  # the backend answered; nginx copied its stderr
+        return (f"{g.count} line{plural} the backend wrote to stderr; the client gets the "
+                f"application's own answer{f', here {said}' if said else ''}")
+    if g.symptom == "rate-limited":  # limit_req/limit_conn: one line per rejected request
+        return (f"{g.count} request{plural} rejected before any upstream attempt"
+                f"{f', nginx answered {said}' if said else ''}")
     out = f"{g.count} failed attempt{plural}"
     if g.clients is None:
-        return out + f"; nginx answers {'/'.join(map(str, codes))} for this when it is the last attempt"
+        return out + f"; nginx answers {said} for this when it is the last attempt"
     about = "about " if g.clients_estimated else ""
     got = ", ".join(f"{n}×{s}" for s, n in sorted(g.clients.items()) if n)
     out += f"; clients got {about}{got}" if got else "; no client got a 5xx from it"

@@ -364,7 +364,10 @@ def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[Symptom
         rescued = int(getattr(u, "rescued_failures", 0))
         lines = {g.symptom: g.count for g in gs}
         by_join = {g.symptom: int(joined.get(g.symptom, 0)) for g in gs}
-        final_w = by_join if sum(by_join.values()) else lines
+        # the join is per request but ambiguous for identical requests in the same second; a
+        # symptom cannot have ended more requests than it has lines: else share out by lines
+        trust = sum(by_join.values()) and all(by_join[k] <= lines[k] for k in lines)
+        final_w = by_join if trust else lines
         for g in gs:
             status = max((s for s in g.statuses if s >= 500), key=lambda s: g.statuses[s])
             f_share = final_w[g.symptom] / (sum(final_w.values()) or 1)
