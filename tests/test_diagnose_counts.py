@@ -85,3 +85,17 @@ def test_lines_that_are_not_attempts_are_not_called_attempts(real: Any) -> None:
     report, _ = diagnose_fixture(real(_meta("proxy-rate-limited")))
     s = next(e.summary for e in report.findings[0].evidence if e.symptom == "rate-limited")
     assert "4 requests rejected before any upstream attempt, nginx answered 503" in s, s
+
+
+def test_an_access_log_of_other_minutes_says_nothing_about_these_clients(real: Any) -> None:  # noqa: F811
+    """Only the newest access.log given, the errors are older: no 'clients got' from it."""
+    meta = dict(real(_meta("keepalive-race")))
+    d = meta["dir"]
+    later = d / "access-later.log"
+    later.write_text((d / meta["files"]["access_log"]).read_text().replace("2026:21:18:",
+                                                                          "2026:21:25:"))
+    meta["files"] = {**meta["files"], "access_log": later.name}
+    report, _ = diagnose_fixture(meta)
+    f, summary = _race(report)
+    assert "6 failed attempts" in summary and "clients got" not in summary, summary
+    assert f.count == 6

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -340,8 +340,10 @@ def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[Symptom
     a 5xx nginx made there (``requests_5xx`` minus the backend-made ones) and how many failed
     attempts a later attempt rescued (``rescued_failures``, evidence/access_stats.py).  When one
     peer has several symptom groups its final 5xx are split by the symptom of the error line the
-    stats engine joined to each 5xx request (``errorlog.by_symptom``); what cannot be split that
-    way (rescued attempts, no join) is shared out by error lines (``clients_estimated``).
+    stats engine joined to each 5xx request (``errorlog.by_symptom``, exact for a symptom seen at
+    this peer only); the rest (and rescued attempts) is shared out by error lines, never more
+    than a group's own lines (``clients_estimated``).  A group outside the minutes the access
+    log covers keeps ``clients`` None: that log cannot say what those clients got.
     Groups without an access log for their peer are returned unchanged (``clients`` None).
     """
     groups = list(groups)
@@ -350,33 +352,64 @@ def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[Symptom
     finder = getattr(stats, "upstream", None)
     # final 5xx requests per symptom of the error line joined to them (client + request + time)
     joined: Mapping[str, int] = (getattr(stats, "errorlog", None) or {}).get("by_symptom") or {}
+    covered = _access_span(stats)
     failing: dict[str, list[SymptomGroup]] = {}
     for g in groups:
-        if g.peer and g.source == "nginx" and any(s >= 500 for s in g.statuses):
+        if (g.peer and g.source == "nginx" and any(s >= 500 for s in g.statuses)
+                and _within(g, covered)):
             failing.setdefault(g.peer, []).append(g)
+    peers_of: dict[str, int] = {}
+    for gs in failing.values():
+        for g in gs:
+            peers_of[g.symptom] = peers_of.get(g.symptom, 0) + 1
     view: dict[tuple[str, str | None], SymptomGroup] = {}
     for peer, gs in failing.items():
         u = finder(peer) if callable(finder) else None
         if u is None:
             continue
         made = getattr(u, "made_by", {}) or {}
-        final = max(0, int(getattr(u, "requests_5xx", 0)) - int(made.get("backend", 0)))
+        remaining = max(0, int(getattr(u, "requests_5xx", 0)) - int(made.get("backend", 0)))
         rescued = int(getattr(u, "rescued_failures", 0))
-        lines = {g.symptom: g.count for g in gs}
-        by_join = {g.symptom: int(joined.get(g.symptom, 0)) for g in gs}
-        # the join is per request but ambiguous for identical requests in the same second; a
-        # symptom cannot have ended more requests than it has lines: else share out by lines
-        trust = sum(by_join.values()) and all(by_join[k] <= lines[k] for k in lines)
-        final_w = by_join if trust else lines
+        # the join is global per symptom: exact for a symptom seen at this peer only, and
+        # never trusted beyond the symptom's own lines (identical requests in one second make
+        # it ambiguous)
+        got: dict[str, int] = {}
+        for g in gs:
+            n = int(joined.get(g.symptom, 0))
+            if peers_of[g.symptom] == 1 and 0 < n <= g.count:
+                got[g.symptom] = min(n, remaining)
+                remaining -= got[g.symptom]
+        rest = [g for g in gs if g.symptom not in got]
+        rest_lines = sum(g.count for g in rest) or 1
+        for g in rest:
+            got[g.symptom] = min(g.count, round(remaining * g.count / rest_lines))
+        all_lines = sum(g.count for g in gs) or 1
+        estimated = (len(rest) > 1 and remaining > 0) or (len(gs) > 1 and rescued > 0)
         for g in gs:
             status = max((s for s in g.statuses if s >= 500), key=lambda s: g.statuses[s])
-            f_share = final_w[g.symptom] / (sum(final_w.values()) or 1)
-            r_share = g.count / (sum(lines.values()) or 1)
-            estimated = len(gs) > 1 and ((final and final_w is lines) or bool(rescued))
             view[(g.symptom, g.peer)] = replace(
-                g, clients={status: round(final * f_share)}, rescued=round(rescued * r_share),
+                g, clients={status: got[g.symptom]},
+                rescued=min(g.count, round(rescued * g.count / all_lines)),
                 clients_estimated=estimated)
     return [view.get((g.symptom, g.peer), g) for g in groups]
+
+
+def _access_span(stats: Any) -> tuple[datetime, datetime] | None:
+    """The minutes the access log covers (``first_time``..``last_time``, ISO minutes)."""
+    try:
+        first = datetime.fromisoformat(str(stats.first_time)[:16])
+        last = datetime.fromisoformat(str(stats.last_time)[:16])
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return first, last + timedelta(minutes=1)
+
+
+def _within(g: SymptomGroup, span: tuple[datetime, datetime] | None) -> bool:
+    """Only an access log covering the group's whole time span can say what clients got."""
+    if span is None or g.first is None or g.last is None:
+        return span is not None
+    first, last = (t.replace(tzinfo=None) for t in (g.first, g.last))
+    return span[0] <= first and last < span[1]
 
 
 def event_from_text(kind: str, text: str, *, source: str = "", time: datetime | None = None,
