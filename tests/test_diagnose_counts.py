@@ -99,3 +99,19 @@ def test_an_access_log_of_other_minutes_says_nothing_about_these_clients(real: A
     f, summary = _race(report)
     assert "6 failed attempts" in summary and "clients got" not in summary, summary
     assert f.count == 6
+
+
+def test_backend_made_5xx_get_the_backend_status_not_nginx_s() -> None:
+    """One server: nginx made 502 for 677 failed attempts, the backend answered 503 388 times.
+    The backend's 5xx are 503s, not the peer's most frequent 5xx (nginx's 502)."""
+    from collections import Counter
+
+    from why502.app.diagnose import timing_from_stats
+    from why502.evidence.access_stats import UpstreamStats
+
+    u = UpstreamStats(address="10.0.0.1:8080", attempts=37663, failed_attempts=677,
+                      statuses=Counter({"200": 36598, "502": 677, "503": 388}),
+                      requests_5xx=574, made_by=Counter({"nginx": 186, "backend": 388}))
+    t = timing_from_stats(u)
+    assert dict(t.backend_5xx) == {503: 388}
+    assert dict(t.proxy_5xx) == {502: 186}

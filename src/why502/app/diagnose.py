@@ -781,15 +781,28 @@ def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime |
 def timing_from_stats(u: Any) -> UpstreamTiming:
     """``evidence.access_stats.UpstreamStats`` -> ``UpstreamTiming``."""
     statuses = {int(k): v for k, v in u.statuses.items() if str(k).isdigit()}
-    five = sorted(((n, s) for s, n in statuses.items() if s >= 500), reverse=True)
     backend = int(u.made_by.get("backend", 0))
+    nginx = int(u.made_by.get("nginx", 0))
+    # per-attempt 5xx mix nginx's own (a failed attempt is written as 502/504 in
+    # $upstream_status) with the backend's: take the failed attempts off 502, then 504, and
+    # name the backend's 5xx by what is left (a backend 503 is not nginx's more frequent 502)
+    left = {s: n for s, n in statuses.items() if s >= 500}
+    failed = int(getattr(u, "failed_attempts", 0))
+    for s in (502, 504):
+        take = min(failed, left.get(s, 0))
+        if s in left:
+            left[s] -= take
+        failed -= take
+    five = sorted(((n, s) for s, n in left.items() if n), reverse=True) or sorted(
+        ((n, s) for s, n in statuses.items() if s >= 500), reverse=True)
+    own = sorted(((n, s) for s, n in statuses.items() if s in (502, 504)), reverse=True) or five
     rt = u.header_time if u.header_time.count else u.response_time
     p50 = rt.quantile(0.5)
     p95 = rt.quantile(0.95)
     return UpstreamTiming(
         upstream=u.address, requests=u.attempts, statuses=statuses,
         backend_5xx={five[0][1]: backend} if five and backend else {},
-        proxy_5xx={five[0][1]: int(u.made_by.get("nginx", 0))} if five and u.made_by.get("nginx") else {},
+        proxy_5xx={own[0][1]: nginx} if own and nginx else {},
         p50_ms=p50 * 1000 if p50 is not None else None,
         p95_ms=p95 * 1000 if p95 is not None else None,
         max_ms=rt.max * 1000 if rt.count else None,
