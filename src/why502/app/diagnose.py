@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -336,11 +336,7 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
     import polars as pl
 
     from why502.parsers.errorlog_batch import classify_series
-
-    try:
-        from why502.sources.logfiles import expand_inputs, iter_batches
-    except ImportError:  # pragma: no cover - until the classify engineer's reader lands
-        expand_inputs, iter_batches = _plain_expand, _plain_batches  # type: ignore[assignment]
+    from why502.sources.logfiles import expand_inputs, iter_batches
 
     done: list[str] = []
     for path in paths:
@@ -395,37 +391,6 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                     raise
                 diags.append(Diagnostic("warning", str(err), f))
     return done
-
-
-@dataclass
-class _PlainBatch:
-    path: str
-    first_line: int
-    lines: list[str]
-
-
-def _plain_expand(paths: list[str], rotated: bool = False) -> list[Path]:
-    return [Path(p) for p in paths]
-
-
-def _plain_batches(paths: list[str], batch_bytes: int = BATCH_BYTES) -> Iterator[_PlainBatch]:
-    """Fallback reader (plain and .gz files, in order, in batches of lines)."""
-    import gzip
-
-    for path in paths:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]
-            batch: list[str] = []
-            first = 1
-            size = 0
-            for n, line in enumerate(fh, 1):
-                batch.append(line.rstrip("\n"))
-                size += len(line)
-                if size >= batch_bytes:
-                    yield _PlainBatch(str(path), first, batch)
-                    batch, first, size = [], n + 1, 0
-            if batch:
-                yield _PlainBatch(str(path), first, batch)
 
 
 def _older_than(path: str, since: datetime) -> bool:

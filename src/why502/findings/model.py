@@ -65,7 +65,9 @@ class Finding:
     fix: Fix | None = None
     first_seen: str | None = None
     last_seen: str | None = None
-    count: int = 0  # failed requests explained by this finding
+    # Failed requests explained by this finding when an access log was read (final statuses);
+    # without one, failed attempts from the error log (one request may leave several).
+    count: int = 0
 
 
 @dataclass(frozen=True)
