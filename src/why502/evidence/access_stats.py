@@ -312,9 +312,18 @@ class LineParser:
             return _empty_frame(self.fields), 0, [], 0
         df = self._read(data)
         rows = df.height
-        out = df.select(*self._exprs, *self._raw_oks).select(*self._out_cols, self._ok).with_row_index("_row")
+        # one lazy query (each eager step costs a planning pass per chunk, in the GIL-holding
+        # Python part that keeps the two worker threads from running side by side)
+        out = (
+            df.lazy()
+            .select(*self._exprs, *self._raw_oks)
+            .select(*self._out_cols, self._ok)
+            .with_row_index("_row")
+            .collect()
+        )
         if out["_ok"].all():  # the usual case: no copy
-            good = out.drop("_ok")
+            good = out
+            good.drop_in_place("_ok")
             bad_rows: list[int] = []
         else:
             good = out.filter(pl.col("_ok")).drop("_ok")
@@ -669,7 +678,7 @@ class Partial:
     redirected: int = 0
     rescued_by: pl.DataFrame | None = None
     per_status: pl.DataFrame | None = None
-    hists: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
+    hists: dict[str, pl.DataFrame] = field(default_factory=dict)  # (upstream, bucket, count, max)
     five: pl.DataFrame | None = None
     made: pl.DataFrame | None = None  # (last upstream, made_by or null, count) of the 5xx
     loc_hist: pl.DataFrame | None = None  # (upstream, location, bucket, count, max)
@@ -781,21 +790,35 @@ class StatsAccumulator:
         if df.height == 0:
             return part
         part.requests = df.height
-        part.timeline = df.group_by("minute", "status", "host").len()
+        # the timeline and the 5xx rows join the attempt queries' single collect (one planning
+        # pass per chunk, run in parallel by polars)
+        lazy = df.lazy()
+        first_queries = [
+            lazy.group_by("minute", "status", "host").len(),
+            lazy.filter(pl.col("status") >= 500),
+        ]
         if self.has_up:
-            self._attempts(df, part)
-        five = df.filter(pl.col("status") >= 500)
+            part.timeline, five = self._attempts(df, part, first_queries)
+        else:
+            part.timeline, five = pl.collect_all(first_queries)
         if five.height:
-            five = five.with_columns(_time_expr(self.kind).alias("ts")).with_columns(
-                pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M").fill_null(pl.col("minute")).alias("minute")
-            )
-            # A filtered string column still points into the whole chunk's buffers (polars
-            # string views); kept 5xx rows must own their bytes or every chunk stays in memory.
-            five = five.drop("time", "uct", "urt").with_columns(
-                *_last_exprs(), self.parser.finish_deferred("remote_addr", pl.col("client")).alias("client")
-            )
             made = _who_by_header_time() if self.has_uht else pl.lit(None, dtype=pl.String)
-            five = five.with_columns(made.alias("made_by"))
+            five = (
+                five.lazy()
+                .with_columns(_time_expr(self.kind).alias("ts"))
+                .with_columns(
+                    pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M").fill_null(pl.col("minute")).alias("minute")
+                )
+                # A filtered string column still points into the whole chunk's buffers (polars
+                # string views); kept 5xx rows must own their bytes or every chunk stays in memory.
+                .drop("time", "uct", "urt")
+                .with_columns(
+                    *_last_exprs(),
+                    self.parser.finish_deferred("remote_addr", pl.col("client")).alias("client"),
+                )
+                .with_columns(made.alias("made_by"))
+                .collect()
+            )
             # exact per-upstream counts, even for 5xx rows beyond MAX_5XX_ROWS
             part.made = five.group_by("ua_last", "made_by").len()
             five = pl.DataFrame(five.to_dict(as_series=False), schema=five.schema)
@@ -850,11 +873,13 @@ class StatsAccumulator:
                 u.statuses[us or "-"] += n
                 if self.has_uht and us != "-":
                     u.failed_attempts += int(failed)
-        for attr, (hist, mx) in part.hists.items():
+        for attr, hist in part.hists.items():
             per_addr: dict[str, list[tuple[int, int]]] = defaultdict(list)
-            for addr, b, n in hist.iter_rows():
+            maxes: dict[str, float] = {}
+            for addr, b, n, m in hist.iter_rows():
                 per_addr[addr].append((b, n))
-            maxes = dict(mx.iter_rows())
+                if m is not None and (addr not in maxes or m > maxes[addr]):
+                    maxes[addr] = m
             for addr, bc in per_addr.items():
                 getattr(self._up(addr), attr).add(bc, maxes.get(addr))
         if part.loc_hist is not None:
@@ -935,7 +960,7 @@ class StatsAccumulator:
         cols.append(get(hf, "host") if hf else pl.lit(None, dtype=pl.String).alias("host"))
         for name in _UPSTREAM_FIELDS:
             cols.append(get(name, _SHORT[name]))
-        out = df.select(cols).with_columns(_minute_expr(self.kind).alias("minute"))
+        out = df.lazy().select(cols).with_columns(_minute_expr(self.kind).alias("minute")).collect()
         if self.since is not None or self.until is not None:
             out = out.with_columns(_time_expr(self.kind).alias("ts"))
             keep = pl.lit(True)
@@ -948,7 +973,11 @@ class StatsAccumulator:
             part.filtered = before - out.height
         return out
 
-    def _attempts(self, df: pl.DataFrame, part: Partial) -> None:
+    def _attempts(
+        self, df: pl.DataFrame, part: Partial, first_queries: list[pl.LazyFrame]
+    ) -> list[pl.DataFrame]:
+        """Per-attempt aggregates of the chunk into ``part``; ``first_queries`` (other work on
+        the same chunk) are collected together with them and their results returned."""
         has_up = pl.col("ua").is_not_null() & (pl.col("ua") != "-") & (pl.col("ua") != "")
         multi = pl.col("ua").str.contains(", ", literal=True) | pl.col("ua").str.contains(" : ", literal=True)
         att_cols = ["ua", "us", "uct", "uht", "urt"]
@@ -1021,7 +1050,6 @@ class StatsAccumulator:
             .with_columns(pl.col("ua").cast(pl.String))
         ]
         wanted: list[str] = []
-        cols: list[str] = []
         for col, attr, var in (
             ("h", "header_time", "upstream_header_time"),
             ("r", "response_time", "upstream_response_time"),
@@ -1030,18 +1058,13 @@ class StatsAccumulator:
             if not self.fmt.has(var):
                 continue
             wanted.append(attr)
-            cols.append(col)
+            # each bucket's exact maximum rides along (the maximum per upstream is the largest
+            # of its buckets', taken in ``merge``): no separate pass over the timings for it
             queries.append(
                 att.select("ua", col)
                 .drop_nulls(col)
                 .group_by("ua", _bucket_expr(col).alias("b"))
-                .len()
-                .with_columns(pl.col("ua").cast(pl.String))
-            )
-        if cols:  # the exact maxima, all timings at once
-            queries.append(
-                att.group_by("ua")
-                .agg(pl.col(c).max() for c in cols)
+                .agg(pl.len(), pl.col(col).max().alias("m"))
                 .with_columns(pl.col("ua").cast(pl.String))
             )
         if loc:
@@ -1053,7 +1076,9 @@ class StatsAccumulator:
                 .agg(pl.len(), pl.col(col).max().alias("m"))
                 .with_columns(pl.col("ua").cast(pl.String), pl.col("loc").cast(pl.String))
             )
-        results = pl.collect_all(queries + extra)
+        results = pl.collect_all(first_queries + queries + extra)
+        firsts = results[: len(first_queries)]
+        results = results[len(first_queries) :]
         if extra:
             rescued_by = results.pop()
             part.rescued = int(results.pop().item())
@@ -1062,11 +1087,10 @@ class StatsAccumulator:
         if loc:
             part.loc_hist = results.pop()
         part.per_status = results[0]
-        if cols:
-            maxes = results.pop()
-            for attr, col, res in zip(wanted, cols, results[1:]):
-                if res.height:
-                    part.hists[attr] = (res, maxes.select("ua", pl.col(col).alias("m")).drop_nulls("m"))
+        for attr, res in zip(wanted, results[1:]):
+            if res.height:
+                part.hists[attr] = res
+        return firsts
 
     def finish(
         self,

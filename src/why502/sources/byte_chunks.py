@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import IO, cast
 
 from why502.errors import InputError
@@ -38,7 +38,9 @@ __all__ = [
     "rotated_base",
 ]
 
-CHUNK_BYTES = 8 << 20
+# 10 MiB: fewer per-chunk planning passes than 8 MiB (-6 % wall on the 5 M-line bench log) for
+# ~+40 MB RSS at three chunks in flight; 12 MiB took the error-log run past 400 MB
+CHUNK_BYTES = 10 << 20
 _ROTATED = re.compile(r"^(?P<base>.*?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
 
 Progress = Callable[[int, int], None]
@@ -156,6 +158,18 @@ def iter_byte_chunks(
         line = 1
         carry = b""
         try:
+            if raw is fh and path != "-":  # a plain file: positioned reads, no joined copy
+                pread = _pread_chunks(fh.fileno(), path, chunk_bytes)
+                while True:
+                    try:
+                        whole, pos = next(pread)
+                    except StopIteration as stop:
+                        fh.seek(stop.value)  # EOF, or a line longer than a chunk: go on below
+                        break
+                    yield ByteChunk(path, line, whole)
+                    line = line + whole.count(b"\n") if count_lines else 0
+                    if progress is not None:
+                        progress(done + pos, total)
             while True:
                 try:
                     block = fh.read(chunk_bytes)
@@ -190,6 +204,32 @@ def iter_byte_chunks(
         done += file_size(path)
         if progress is not None:
             progress(done, total)
+
+
+def _pread_chunks(fd: int, path: str, chunk_bytes: int) -> Generator[tuple[bytes, int], None, int]:
+    """Whole-line chunks of a plain file by positioned reads: the last newline is found in a
+    small read at the window's end, then the chunk is read exactly (``os.pread``, the kernel's
+    copy with the GIL released).  Reading a block and cutting it (``iter_byte_chunks``' general
+    path) copies each chunk once more while holding the GIL, which stalled the parsing threads.
+    Yields (chunk, offset after it); returns the offset where the general path must go on (the
+    last, short window, or a line longer than ``chunk_bytes``)."""
+    probe_len = min(64 << 10, chunk_bytes)
+    pos = 0
+    while True:
+        at = pos + chunk_bytes - probe_len
+        try:
+            probe = os.pread(fd, probe_len, at)
+            cut = probe.rfind(b"\n")
+            if len(probe) < probe_len or cut < 0:
+                return pos
+            end = at + cut + 1
+            whole = os.pread(fd, end - pos, pos)
+        except OSError as err:
+            raise InputError(f"{path}: cannot read: {err}") from None
+        if len(whole) != end - pos or not whole.endswith(b"\n"):  # the file changed under us
+            return pos
+        pos = end
+        yield whole, pos
 
 
 def file_size(path: str) -> int:
