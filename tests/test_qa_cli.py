@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-WHY502 = str(Path(sys.executable).with_name("why502"))
+from clirun import WHY502, why502
+
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 DEMO = RECORDED / "demo-fpm-exhausted"  # error log 21:11:54-57, access log 21:14 (local time)
-
-
-def why502(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("WHY502_DEBUG", None)
-    return subprocess.run([WHY502, *args], capture_output=True, text=True, errors="replace",
-                          timeout=120, check=False, env=full_env, stdin=subprocess.DEVNULL)
 
 
 HOSTILE = "x\x1b]0;pwned\x07\x1b[2J.log"

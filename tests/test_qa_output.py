@@ -7,18 +7,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-WHY502 = str(Path(sys.executable).with_name("why502"))
-
-
-def why502(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WHY502, *args], capture_output=True, text=True, timeout=120,
-                          check=False, stdin=subprocess.DEVNULL)
+from clirun import why502
 
 
 @pytest.mark.parametrize("name,check", [

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-WHY502 = str(Path(sys.executable).with_name("why502"))
+from clirun import WHY502, why502
+
 DEMO = Path(__file__).parent / "fixtures" / "recorded" / "demo-fpm-exhausted"
-
-
-def why502(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([WHY502, *args], capture_output=True, text=True, timeout=120,
-                          check=False, stdin=subprocess.DEVNULL)
 
 
 def test_stats_error_log_and_no_error_log_conflict() -> None:
