@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from why502.app.classify import JSONL_COLUMNS, classify_paths, parse_since
+from why502.app.classify import JSONL_COLUMNS, classify_paths
 
 WHY502 = str(Path(sys.executable).with_name("why502"))
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -174,10 +174,12 @@ def test_line_numbers_across_small_batches(tmp_path: Path) -> None:
 def test_parse_since_relative() -> None:
     import datetime as dt
 
+    from why502.timeargs import parse_time_arg
+
     now = dt.datetime(2024, 5, 1, 12, 0, 0)
-    assert parse_since("30m", now) == dt.datetime(2024, 5, 1, 11, 30)
-    assert parse_since("2h", now) == dt.datetime(2024, 5, 1, 10, 0)
-    assert parse_since("2024-05-01 10:00:00", now) == dt.datetime(2024, 5, 1, 10, 0)
+    assert parse_time_arg("30m", now=now) == dt.datetime(2024, 5, 1, 11, 30)
+    assert parse_time_arg("2h", now=now) == dt.datetime(2024, 5, 1, 10, 0)
+    assert parse_time_arg("2024-05-01 10:00:00", now=now) == dt.datetime(2024, 5, 1, 10, 0)
 
 
 def test_help_does_not_import_polars() -> None:

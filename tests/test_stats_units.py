@@ -11,7 +11,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from why502.cli.cmd_stats import parse_when
 from why502.errors import UsageError
 from why502.evidence.access_stats import Histogram, LineParser, detect_incidents, lines_at, uri_template
 from why502.parsers.log_format import PREDEFINED, compile_format
@@ -112,12 +111,18 @@ def test_byte_chunks_whole_lines_numbered_plain_and_gzip(tmp_path: Path) -> None
 
 
 def test_parse_when() -> None:
+    """stats reads --since/--until with the shared reader (why502.timeargs): an offset is
+    converted to local time, not dropped (tests/test_qa_timeargs.py pins the zone)."""
+    from why502.timeargs import parse_time_arg
+
     now = datetime(2026, 11, 21, 12, 0)
-    assert parse_when("2h", now) == datetime(2026, 11, 21, 10, 0)
-    assert parse_when("2026-11-20 10:00", now) == datetime(2026, 11, 20, 10, 0)
-    assert parse_when("2026-11-20T10:00:00+01:00", now) == datetime(2026, 11, 20, 10, 0)
-    with pytest.raises(UsageError):
-        parse_when("yesterday", now)
+    assert parse_time_arg("2h", "--since", now) == datetime(2026, 11, 21, 10, 0)
+    assert parse_time_arg("2026-11-20 10:00", "--since", now) == datetime(2026, 11, 20, 10, 0)
+    aware = datetime.fromisoformat("2026-11-20T10:00:00+01:00")
+    assert parse_time_arg("2026-11-20T10:00:00+01:00", "--until", now) == (
+        aware.astimezone().replace(tzinfo=None))
+    with pytest.raises(UsageError, match="^--until 'yesterday'"):
+        parse_time_arg("yesterday", "--until", now)
 
 
 def test_location_matching_follows_nginx_order() -> None:

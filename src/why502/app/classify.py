@@ -10,7 +10,6 @@ aggregates each batch in a worker thread (``summarize_series``): no per-line rec
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +19,6 @@ from typing import TypeVar
 
 import polars as pl
 
-from why502.errors import UsageError
 from why502.parsers.errorlog import FIELD_NAMES
 from why502.parsers.errorlog_batch import (
     SUMMARY_KEYS,
@@ -36,6 +34,7 @@ from why502.sources.logfiles import (
     iter_batches,
     iter_byte_batches,
 )
+from why502.timeargs import parse_time_arg
 
 JSONL_COLUMNS: tuple[str, ...] = (
     "line", "file", "source", "symptom", "status", "time", "level", "upstream", "client", "server",
@@ -52,38 +51,10 @@ EVENT_IDS: frozenset[str] = frozenset({
 B = TypeVar("B")
 R = TypeVar("R")
 
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 def is_event(symptom: str) -> bool:
     """True for evidence-event IDs (PHP-FPM, kernel, systemd ...), False for proxy symptoms."""
     return symptom in EVENT_IDS
-
-
-def parse_since(value: str, now: dt.datetime | None = None) -> dt.datetime:
-    """``2h``, ``30m``, ``1d`` or an ISO 8601 time -> a naive local datetime.
-
-    nginx writes local time without a zone (``src/core/ngx_times.c``), so comparisons are done
-    in naive local time; an ISO value with an offset is converted to local time first.
-    """
-    now = now or dt.datetime.now()
-    text = value.strip()
-    m = _RELATIVE.match(text)
-    if m:
-        try:
-            return now - dt.timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-        except OverflowError:  # before year 1, or beyond timedelta's range
-            raise UsageError(f"--since: {value!r} reaches back too far") from None
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("/", "-"))
-    except ValueError:
-        raise UsageError(
-            f"--since: cannot read {value!r} (use e.g. 2h, 30m, 1d or 2024-05-01T12:00:00)"
-        ) from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone().replace(tzinfo=None)
-    return parsed
 
 
 def _aware_to_local(value: str) -> str | None:
@@ -182,7 +153,7 @@ def classify_paths(
     may hold globs and ``-`` (stdin); none means stdin.  Raises ``InputError`` for unreadable
     inputs and ``UsageError`` for a bad ``since``.
     """
-    cutoff = parse_since(since) if isinstance(since, str) else since
+    cutoff = parse_time_arg(since, "--since") if isinstance(since, str) else since
     year = dt.date.today().year
     wanted = tuple(fields)
     files = expand_inputs(paths or ["-"], rotated=rotated)
@@ -212,7 +183,7 @@ def summarize_paths(
     """The summary of ``classify_paths`` without materialising per-line records (the default
     ``why502 classify`` output): this thread reads raw bytes ahead, the worker decodes, splits and
     aggregates each batch (``summarize_series``), the totals merge small frames."""
-    cutoff = parse_since(since) if isinstance(since, str) else since
+    cutoff = parse_time_arg(since, "--since") if isinstance(since, str) else since
     year = dt.date.today().year
     summary = ClassifySummary()
 

@@ -28,13 +28,13 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from why502 import __version__
 from why502.analyzers.rank import run_all
-from why502.errors import InputError, UsageError
+from why502.errors import InputError
 from why502.evidence.build import (
     LogAggregator,
     config_facts,
@@ -63,6 +63,7 @@ from why502.findings.model import (
     TimelinePoint,
     UpstreamSummary,
 )
+from why502.timeargs import parse_time_arg
 
 BATCH_BYTES = 8 << 20
 
@@ -84,30 +85,6 @@ class DiagnoseOptions:
     demo: bool = False
     probe_timeout: float = 2.0
     now: datetime | None = None  # for tests / recorded incidents: "now" for --since
-
-
-def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
-    """``30m``, ``2h``, ``1d``, ``90s`` ago, or an ISO time (``2026-05-01T08:00``)."""
-    if not value:
-        return None
-    now = now or datetime.now()
-    v = value.strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if v[:-1].isdigit() and v[-1:] in units:
-        try:
-            return now - timedelta(seconds=int(v[:-1]) * units[v[-1]])
-        except OverflowError:  # before year 1, or beyond timedelta's range
-            raise UsageError(f"--since {value!r}: reaches back too far") from None
-    try:
-        parsed = datetime.fromisoformat(v)
-    except ValueError:
-        raise UsageError(f"--since {value!r}: use 30m, 2h, 1d or an ISO time like 2026-05-01T08:00"
-                         ) from None
-    # nginx logs local time without a zone (src/core/ngx_times.c): a time with an offset is
-    # converted to local time, not stripped of its offset.
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone()
-    return parsed.replace(tzinfo=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,7 +127,8 @@ def gather(options: DiagnoseOptions) -> Gathered:
     """Read every input (config, logs, live state) into typed evidence."""
     diags: list[Diagnostic] = []
     inputs: dict[str, Any] = {"offline": options.offline}
-    since = parse_since(options.since, options.now)
+    since = (None if options.since is None
+             else parse_time_arg(options.since, "--since", options.now))
     check_named_inputs(options)
     if since:
         inputs["since"] = since.isoformat(timespec="seconds")

@@ -7,11 +7,10 @@ rich and the config parser are imported inside ``run``.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import datetime, timedelta
 
 from why502.errors import UsageError
+from why502.timeargs import parse_time_arg
 
 DESCRIPTION = """\
 Access-log analytics for 502/503/504: status breakdown, 5xx per minute with incident windows,
@@ -27,8 +26,6 @@ examples:
   why502 stats access.log --since 2h --format json
   why502 stats access.log --format csv > timeline.csv
 """
-
-_REL = re.compile(r"^(\d+)\s*([smhd])$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     error_logs.add_argument("--no-error-log", action="store_true", help="do not read any error log")
     parser.add_argument(
-        "--since", metavar="TIME", help="ISO time (log's local time) or relative: 30m, 2h, 1d"
+        "--since",
+        metavar="TIME",
+        help="ISO time (the log's local time, or with Z / +hh:mm) or relative: 30m, 2h, 1d, 1w",
     )
     parser.add_argument("--until", metavar="TIME", help="ISO time or relative, like --since")
     parser.add_argument(
@@ -69,30 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on big inputs")
 
 
-def parse_when(text: str | None, now: datetime | None = None) -> datetime | None:
-    """``2026-11-20T10:00[:00]``, ``2026-11-20 10:00`` or ``30m``/``2h``/``1d`` ago (naive local)."""
-    if text is None:
-        return None
-    value = text.strip()
-    m = _REL.match(value)
-    if m:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        try:
-            return (now or datetime.now()) - timedelta(**{unit: int(m.group(1))})
-        except OverflowError:  # before year 1, or beyond timedelta's range
-            raise UsageError(f"time {text!r} reaches back too far") from None
-    try:
-        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
-    except ValueError:
-        raise UsageError(f"cannot read time {text!r} (use 2026-11-20T10:00 or 30m, 2h, 1d)") from None
-    return parsed.replace(tzinfo=None)
-
-
 def run(args: argparse.Namespace) -> int:
     from why502.app.stats import StatsOptions, run_stats
     from why502.reporters.stats_json import stats_to_json, timeline_csv
 
-    since, until = parse_when(args.since), parse_when(args.until)
+    since = None if args.since is None else parse_time_arg(args.since, "--since")
+    until = None if args.until is None else parse_time_arg(args.until, "--until")
     if since and until and since > until:
         raise UsageError("--since is after --until")
     if args.top < 1:

@@ -1,0 +1,75 @@
+"""The one reader of ``--since``/``--until`` values (``classify``, ``diagnose``, ``stats``).
+
+Why a module of its own: the three commands had three copies that disagreed -- one dropped a
+time-zone offset, the others converted it -- so the same ``--since`` selected different lines.
+
+What it returns is a *naive local* datetime, because that is what the logs hold: nginx writes
+``$time_local`` and the error-log stamp from the cached local time (``ngx_time_update()`` in
+``src/core/ngx_times.c`` fills ``ngx_cached_err_log_time`` / ``ngx_cached_http_log_time`` from
+``ngx_localtime()``), and the error log carries no zone at all.  A value given with ``Z`` or an
+offset therefore names an instant: it is converted to local time, never stripped of its offset.
+
+Bottom layer: imports nothing from why502 except ``why502.errors`` (import-linter, pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from why502.errors import UsageError
+
+__all__ = ["parse_time_arg"]
+
+# ``30s``, ``30m``, ``2h``, ``1d``, ``1w`` ago.  ASCII digits only: ``int()`` would accept other
+# scripts' digits, which nobody means to type.
+_RELATIVE = re.compile(r"([0-9]+)\s*([smhdw])", re.ASCII)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# a trailing ``Z``/``z`` (UTC) -- Python 3.10's fromisoformat() does not read it
+_ZULU = re.compile(r"[Zz]$")
+_HINT = "use e.g. 30m, 2h, 1d, 1w or an ISO time like 2026-11-20T10:00 (+01:00 or Z allowed)"
+
+
+def parse_time_arg(value: str, flag: str = "--since", now: datetime | None = None) -> datetime:
+    """Read one ``--since``/``--until`` value into a naive local datetime.
+
+    Accepted: ``30s``/``30m``/``2h``/``1d``/``1w`` (that long before ``now``, default the local
+    clock), or an ISO 8601 date or time with ``T`` or a space (``2026-11-20``,
+    ``2026-11-20 10:00``, ``2026-11-20T10:00:00.5``), optionally with ``Z`` or ``+hh:mm``,
+    which is converted to local time.  ``now`` exists for tests and recorded incidents; an aware
+    ``now`` is converted to local time too.
+
+    Raises ``UsageError`` with one line that names ``flag`` for anything else, including values
+    that fall outside the years 1..9999 (``99999999d``, ``0001-01-01T00:00+14:00``).
+    """
+    text = value.strip()
+    m = _RELATIVE.fullmatch(text)
+    if m:
+        try:
+            base = datetime.now() if now is None else _local_naive(now)
+            return base - timedelta(seconds=int(m.group(1)) * _SECONDS[m.group(2)])
+        # before year 1, beyond timedelta's range, or more digits than int() reads (ValueError)
+        except (OverflowError, ValueError):
+            raise UsageError(f"{flag} {_shown(value)}: reaches back too far") from None
+    iso = _ZULU.sub("+00:00", text.replace("/", "-"))
+    if len(iso) > 10 and iso[10] == " ":
+        iso = f"{iso[:10]}T{iso[11:]}"
+    try:
+        return _local_naive(datetime.fromisoformat(iso))
+    except OverflowError:  # the offset moves it before year 1 or after 9999
+        raise UsageError(f"{flag} {_shown(value)}: out of range (years 1 to 9999 only)") from None
+    except ValueError:
+        raise UsageError(f"{flag} {_shown(value)}: cannot read this time ({_HINT})") from None
+
+
+def _shown(value: str) -> str:
+    """The value as typed, quoted with control characters escaped (``repr``: one line, inert on a
+    terminal) and cut to 60 characters so a pasted blob does not flood the error line."""
+    return repr(value) if len(value) <= 60 else repr(value[:60]) + "..."
+
+
+def _local_naive(when: datetime) -> datetime:
+    """An aware datetime as naive local time (what nginx writes); a naive one as it is."""
+    if when.tzinfo is None:
+        return when
+    return when.astimezone().replace(tzinfo=None)
