@@ -1,0 +1,358 @@
+"""Location matching (``evidence.location_match``) against a real nginx as the oracle.
+
+Every location of the test config answers with ``X-Loc: <token>`` (``add_header ... always``,
+so the 301 of an auto redirect carries it too); a request that no location took has no
+``X-Loc``.  A few hundred generated request targets and Host headers go to two ports of a real
+nginx (lab runtime, 127.0.0.1, random ports, stopped by PID), and the polars expression must
+name, for every one, the location nginx named.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import random
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from why502.evidence.location_match import (
+    NO_LOCATION,
+    location_expr,
+    match_location_py,
+    match_notes,
+    nginx_uri,
+    normalize_uri_py,
+    pcre_to_rust,
+    rules_from_config,
+    server_expr,
+)
+from why502.lab.runtime import Stack, find_nginx, free_port
+from why502.parsers.nginx_config import NginxConfig, parse_nginx
+
+R = 'add_header X-Loc "{t}" always; return 200 "{t}\\n";'
+
+# @@ becomes a unique token per location; PORT_A / PORT_B the two listen ports
+CONFIG = r"""
+server {
+    listen PORT_A; server_name exact.test www.exact.test;
+    location / { @@ }
+    location = / { @@ }
+    location = /exact { @@ }
+    location /exact { @@ }
+    location =/one-arg { @@ }
+    location /docs/ { @@
+        location /docs/deep/ { @@ }
+        location ~ \.txt$ { @@ }
+        location ^~ /docs/stop/ { @@ }
+    }
+    location ^~ /static/ { @@
+        location ~ \.css$ { @@ }
+    }
+    location ~ \.(php|txt)$ { @@ }
+    location ~* \.JPG$ { @@ }
+    location ~ ^/api/(?!internal) { @@ }
+    location ~ ^/(\w+)/\1$ { @@ }
+    location /api/ { @@ }
+    location /app/ { @@ proxy_pass http://127.0.0.1:DEAD; }
+    location = /exactapp/ { @@ fastcgi_pass 127.0.0.1:DEAD; }
+    location ~ ^/re(?<n>[0-9]+)\Z { @@
+        location ~ 7$ { @@ }
+    }
+    location @named { @@ }
+}
+server {
+    listen PORT_A; server_name *.wild.test;
+    location / { @@ }
+    location ~ ^/w { @@ }
+}
+server {
+    listen PORT_A; server_name deep.wild.test;
+    location / { @@ }
+}
+server {
+    listen PORT_A; server_name *.deep.wild.test;
+    location / { @@ }
+}
+server {
+    listen PORT_A; server_name .dot.test;
+    location / { @@ }
+}
+server {
+    listen PORT_A; server_name www.tail.*;
+    location / { @@ }
+}
+server {
+    listen PORT_A; server_name www.tail.co.*;
+    location / { @@ }
+}
+server {
+    listen PORT_A; server_name "~^(?<sub>[a-z]+)\.rx\.test$";
+    location / { @@ }
+    location ^~ /stop/ { @@ }
+    location ~ stop { @@ }
+}
+server {
+    listen PORT_A; server_name ~^UP\d+\.test$;
+    location / { @@ }
+}
+server {
+    listen PORT_A default_server; server_name def.test;
+    location /d/ { @@ }
+    location ~ ^/d[0-9] { @@ }
+}
+server {
+    listen PORT_B; server_name exact.test;
+    location ~ ^/ { @@ }
+    location = /exact/ { @@ }
+}
+server {
+    listen PORT_B; server_name other.test;
+    location /o/ { @@ }
+}
+"""
+
+HOSTS = [
+    "exact.test", "EXACT.test", "www.exact.test", "exact.test.", "a.wild.test", "a.b.wild.test",
+    "wild.test", "deep.wild.test", "x.deep.wild.test", "dot.test", "x.dot.test", "www.tail.com",
+    "www.tail.co.uk", "www.tail", "abc.rx.test", "ABC.rx.test", "1.rx.test", "up12.test",
+    "UP7.test", "unknown.test", "def.test", "127.0.0.1", "other.test",
+]
+SEGMENTS = [
+    "", "docs", "deep", "stop", "static", "api", "internal", "exact", "exactapp", "app", "w",
+    "d", "d1", "x.txt", "a.css", "b.php", "c.JPG", "c.jpg", "foo", "one-arg", "re12", "re7",
+    ".", "..", "%2e", "%2E%2E", "%2F", "%61pi", "a%3Fb", "%41", "o",
+]
+
+
+N_FIXED = 48
+
+
+def _targets(rng: random.Random, n: int) -> list[str]:
+    fixed = [
+        "/", "/exact", "/exact/", "/exactx", "/one-arg", "/=/one-arg", "/docs/", "/docs/a.txt",
+        "/docs/deep/a.txt", "/docs/stop/a.txt", "/docs/stop/a.css", "/static/a.css",
+        "/static/a.txt", "/a.JPG", "/a.jpg", "/api/x", "/api/internal", "/foo/foo", "/foo/bar",
+        "/app", "/app/", "/app/x", "/exactapp", "/exactapp/", "/re12", "/re17", "/re17?x",
+        "/docs//deep/x", "/docs/./deep/x", "/docs/x/../deep/y", "/%64ocs/deep/", "/..", "/a/%zz",
+        "/stop/a", "/stop", "/w", "/d/", "/d1", "/o/", "//app", "/x#frag", "/a%2Fb/../c.txt",
+        "/re1%0A", "/x.php%0A", "/docs/a.TXT", "/api/%69nternal",
+        "http://exact.test/docs/deep/", "/exact?x=/docs/",
+    ]
+    assert len(fixed) == N_FIXED
+    out = list(fixed)
+    while len(out) < n:
+        k = rng.randint(1, 4)
+        path = "/" + "/".join(rng.choice(SEGMENTS) for _ in range(k))
+        if rng.random() < 0.15:
+            path += "?q=" + rng.choice(SEGMENTS)
+        out.append(path)
+    return out
+
+
+def _build_config(dead: int, port_a: int, port_b: int) -> tuple[str, dict[str, str]]:
+    tokens = (f"L{i}" for i in itertools.count(1))
+    text = CONFIG.replace("PORT_A", f"127.0.0.1:{port_a}").replace("PORT_B", f"127.0.0.1:{port_b}")
+    text = text.replace("DEAD", str(dead))
+    text = re.sub(r"@@", lambda _m: R.format(t=next(tokens)), text)
+    return text, {}
+
+
+def _labels_by_token(cfg: NginxConfig) -> dict[str, str]:
+    """The token each location answers with -> the label the breakdown gives it (read from the
+    parsed config, not from location_match)."""
+    out: dict[str, str] = {}
+    for server in cfg.servers:
+        for loc in server.all_locations():
+            for d in loc.directives:
+                if d.name == "add_header" and d.args[0] == "X-Loc":
+                    out[d.args[1]] = f"{server.name or '_'} {loc.label}"
+    return out
+
+
+def _ask(port: int, target: str, host: str) -> tuple[int, str | None]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", host)
+        conn.putheader("Connection", "close")
+        conn.endheaders()
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, resp.getheader("X-Loc")
+    finally:
+        conn.close()
+
+
+def _request_host(target: str, host: str) -> str:
+    """``$host``: the host of an absolute target wins over the Host header."""
+    m = re.match(r"[a-z]+://([^/?#]*)", target)
+    return m.group(1) if m else host
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+def test_expression_names_the_location_nginx_chose() -> None:
+    rng = random.Random(502)
+    targets = _targets(rng, 260)
+    with Stack() as stack:
+        port_b = free_port()
+        text, _ = _build_config(free_port(), stack.nginx_port, port_b)
+        stack.start_nginx(text)
+        cfg = parse_nginx(str(stack.p.nginx_conf))
+        labels = _labels_by_token(cfg)
+        rows = []
+        plan = [(t, "exact.test", stack.nginx_port) for t in targets[:N_FIXED]]
+        plan += [("/o/x", "other.test", port_b), ("/exact/", "exact.test", port_b),
+                 ("/exact", "exact.test", port_b), ("/o/", "nobody.test", port_b)]
+        for i, target in enumerate(targets):
+            host = HOSTS[i % len(HOSTS)] if i % 3 else rng.choice(HOSTS)
+            plan.append((target, host, stack.nginx_port if i % 7 else port_b))
+        for target, host, port in plan:
+            status, token = _ask(port, target, host)
+            rows.append({"target": target, "host": _request_host(target, host), "port": port,
+                         "status": status, "nginx": labels[token] if token else NO_LOCATION})
+        stack.stop()
+    rules = rules_from_config(cfg)
+    df = pl.DataFrame(rows).with_columns(
+        location_expr(rules, nginx_uri(pl.col("target")), pl.col("host"), port_col=pl.col("port"))
+        .alias("ours")
+    )
+    bad = df.filter(pl.col("ours") != pl.col("nginx"))
+    assert bad.is_empty(), bad.select("target", "host", "port", "status", "nginx", "ours").rows()
+    # the oracle really exercised the hard cases
+    got = set(df["nginx"])
+    for want in ("exact.test = /exact", "exact.test /app/", "exact.test = /exactapp/",
+                 "exact.test ~ ^/api/(?!internal)", "exact.test ~ ^/(\\w+)/\\1$",
+                 "exact.test ~ \\.txt$", "exact.test ~ \\.css$", "exact.test ~ 7$",
+                 "*.deep.wild.test /", ".dot.test /", "www.tail.* /", "www.tail.co.* /",
+                 "~^UP\\d+\\.test$ /", "def.test /d/", "exact.test ~ ^/", "other.test /o/", NO_LOCATION):
+        assert want in got, want
+    assert (df["status"] == 301).any() and (df["status"] == 400).any()
+    # and the one-request reference agrees with nginx too
+    for r in df.iter_rows(named=True):
+        uri = normalize_uri_py(r["target"])
+        assert match_location_py(rules, uri, r["host"], str(r["port"])) == r["nginx"], r
+
+
+CONF_FOR_UNITS = """
+http {
+  server {
+    listen 8080 default_server; listen 8443 ssl; server_name a.test *.a.test;
+    location / {
+      location /x/ { proxy_pass http://127.0.0.1:9; }
+      if ($arg_q) { return 404; }
+    }
+    location =/exact { }
+    location ^~/stop { }
+    location ~*\\.PNG$ { }
+    location @fallback { }
+  }
+  server { listen 8080; }
+  server { server_name ~^(?<a>x)(?=y); location / { } }
+}
+"""
+
+
+def test_rules_keep_nesting_servers_and_one_argument_modifiers(tmp_path: Path) -> None:
+    p = tmp_path / "nginx.conf"
+    p.write_text(CONF_FOR_UNITS)
+    rules = rules_from_config(parse_nginx(str(p)))
+    shape = [(r.kind, r.pattern, r.label, r.parent, r.server) for r in rules]
+    assert shape == [
+        ("server", "", "a.test", None, 0),
+        ("prefix", "/", "a.test /", None, 0),
+        ("prefix", "/x/", "a.test /x/", 1, 0),
+        ("exact", "/exact", "a.test =/exact", None, 0),
+        ("prefix_stop", "/stop", "a.test ^~/stop", None, 0),
+        ("regex_ci", "\\.PNG$", "a.test ~*\\.PNG$", None, 0),
+        ("server", "", "_", None, 6),
+        ("server", "", "~^(?<a>x)(?=y)", None, 7),
+        ("prefix", "/", "~^(?<a>x)(?=y) /", None, 7),
+    ]
+    first = rules[0]
+    assert first.ports == ("8080", "8443") and first.default_ports == ("8080",)
+    assert first.server_names == ("a.test", "*.a.test")
+    assert rules[2].auto_redirect and not rules[1].auto_redirect
+    assert rules[6].server_names == ("",) and rules[7].ports == ("80",)
+    notes = match_notes(rules)
+    assert any("several ports" in n for n in notes)
+
+
+def test_server_choice_without_port_uses_the_busiest_port(tmp_path: Path) -> None:
+    p = tmp_path / "nginx.conf"
+    p.write_text(
+        "http {\n"
+        " server { listen 80; server_name a.test b.test; return 301 https://$host$request_uri; }\n"
+        " server { listen 443 ssl; server_name a.test; location / { } }\n"
+        " server { listen 443 ssl; server_name b.test; location / { } }\n"
+        "}\n"
+    )
+    rules = rules_from_config(parse_nginx(str(p)))
+    df = pl.DataFrame({"host": ["a.test", "B.TEST:443", "zzz"], "uri": ["/", "/", "/"]})
+    got = df.select(location_expr(rules, pl.col("uri"), pl.col("host"))).to_series().to_list()
+    assert got == ["a.test /", "b.test /", "a.test /"]  # zzz: 443's first server is its default
+    ids = df.select(server_expr(rules, pl.col("host"), pl.lit(80))).to_series().to_list()
+    assert ids == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("target", "uri"),
+    [
+        ("/a/b/../c?x=1", "/a/c"),
+        ("/a//b", "/a/b"),
+        ("/a/./b/.", "/a/b/"),
+        ("/a/%2e%2e/b", "/b"),
+        ("/%41%2F/x", "/A/x"),
+        ("/a%3Fb?c", "/a?b"),
+        ("/a%23b#frag", "/a#b"),
+        ("http://h.test/p?q", "/p"),
+        ("/..", None),
+        ("/a%zz", None),
+        ("/a%00", None),
+    ],
+)
+def test_uri_normalisation(target: str, uri: str | None) -> None:
+    assert normalize_uri_py(target) == uri
+    got = pl.DataFrame({"t": [target, "/plain?x"]}).select(nginx_uri(pl.col("t"))).to_series()
+    assert got.to_list() == [uri, "/plain"]
+
+
+def test_merge_slashes_off_keeps_them() -> None:
+    assert normalize_uri_py("/a//b/", merge_slashes=False) == "/a//b/"
+
+
+@pytest.mark.parametrize(
+    ("pcre", "rust"),
+    [
+        (r"\.php$", r"\.php(?:\n?\z)"),
+        (r"^/[\w-]+/\d", r"^/[0-9A-Za-z_-]+/[0-9]"),
+        (r"(?<id>\d+)", r"(?<id>[0-9]+)"),
+        (r"^/(?!api)", None),
+        (r"(a)\1", None),
+        (r"a++", None),
+        (r"(?>a)", None),
+    ],
+)
+def test_pcre_translation(pcre: str, rust: str | None) -> None:
+    assert pcre_to_rust(pcre) == rust
+
+
+def test_expression_agrees_with_the_reference_on_many_generated_requests(tmp_path: Path) -> None:
+    """No nginx here: the vectorised expression against the one-request port of
+    ngx_http_core_find_location() (which the real-nginx test checks) on 3000 requests."""
+    text, _ = _build_config(9, 8080, 8081)
+    p = tmp_path / "nginx.conf"
+    p.write_text("events {}\nhttp {\n" + text + "}\n")
+    rules = rules_from_config(parse_nginx(str(p)))
+    rng = random.Random(7)
+    targets = _targets(rng, 3000)
+    hosts = [rng.choice(HOSTS) for _ in targets]
+    ports = [rng.choice(["8080", "8081"]) for _ in targets]
+    df = pl.DataFrame({"t": targets, "h": hosts, "p": ports}).with_columns(
+        location_expr(rules, nginx_uri(pl.col("t")), pl.col("h"), port_col=pl.col("p")).alias("got")
+    )
+    want = [match_location_py(rules, normalize_uri_py(t), h, p) for t, h, p in zip(targets, hosts, ports)]
+    assert df["got"].to_list() == want
