@@ -13,7 +13,6 @@ import glob
 import gzip
 import io
 import os
-import re
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from why502.errors import InputError
+from why502.sources.rotation import is_rotated_sibling, order_rotated
 
 STDIN = "-"
 DEFAULT_BATCH_BYTES = 1024 * 1024  # 1 MiB: ~4k lines; larger batches cost RSS, not speed
 DEFAULT_MAX_LINE = 1024 * 1024
-_ROTATED = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d+))?(?P<gz>\.gz)?$")
 
 
 @dataclass(frozen=True)
@@ -46,21 +45,15 @@ class LineBatch:
         return self.text.split("\n") if self.count else []
 
 
-def _rotation_key(path: Path) -> tuple[str, int]:
-    """Sort key putting ``x.log.3.gz, x.log.2.gz, x.log.1, x.log`` oldest first."""
-    m = _ROTATED.match(path.name)
-    if not m:
-        return (str(path), 0)
-    n = int(m.group("n")) if m.group("n") else 0
-    return (str(path.with_name(m.group("base"))), -n)
-
-
 def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
     """Expand globs and (with ``rotated``) the rotated siblings of each base name.
 
-    Files of one rotated set are ordered oldest first (``error.log.2.gz error.log.1 error.log``);
-    separate sets keep the order given.  ``-`` stands for stdin.  Raises ``InputError`` for a
-    pattern or file that matches nothing.
+    Files of one rotated set are ordered oldest first (``error.log.2.gz error.log.1 error.log``,
+    ``error.log-20261120.gz error.log-20261121 error.log``) by ``sources.rotation`` -- the order
+    ``stats`` uses too -- whether they were named one by one, by a glob or found with
+    ``rotated``; separate sets keep the order given.  Rotated siblings are logrotate's numbered
+    and ``dateext`` names (``sources.rotation.is_rotated_sibling``).  ``-`` stands for stdin.
+    Raises ``InputError`` for a pattern or file that matches nothing.
     """
     out: list[Path] = []
     for raw in paths:
@@ -75,29 +68,15 @@ def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
             matches = [Path(raw)]
             if rotated:
                 base = Path(raw)
-                for cand in base.parent.glob(glob.escape(base.name) + ".*"):
-                    m = re.fullmatch(r"\.\d+(?:\.gz)?", cand.name[len(base.name):])
-                    if m:
+                for cand in base.parent.glob(glob.escape(base.name) + "[.-]*"):
+                    if is_rotated_sibling(str(base), str(cand)):
                         matches.append(cand)
-        for p in _order_rotated(matches):
-            if p not in out:
-                out.append(p)
-    return out
-
-
-def _order_rotated(paths: list[Path]) -> list[Path]:
-    groups: dict[str, list[Path]] = {}
-    order: list[str] = []
-    for p in paths:
-        base = _rotation_key(p)[0]
-        if base not in groups:
-            groups[base] = []
-            order.append(base)
-        groups[base].append(p)
-    result: list[Path] = []
-    for base in order:
-        result.extend(sorted(groups[base], key=lambda p: _rotation_key(p)[1]))
-    return result
+        for m in matches:
+            if m not in out:
+                out.append(m)
+    # one order for the whole list, like ``stats``: a shell's ``error.log*`` gives the newest
+    # file first (``error.log error.log-20261120.gz ...``), nginx wrote them the other way round
+    return [Path(p) for p in order_rotated([str(p) for p in out])]
 
 
 def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
