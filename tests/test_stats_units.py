@@ -121,7 +121,7 @@ def test_parse_when() -> None:
     aware = datetime.fromisoformat("2026-11-20T10:00:00+01:00")
     assert parse_time_arg("2026-11-20T10:00:00+01:00", "--until", now) == (
         aware.astimezone().replace(tzinfo=None))
-    with pytest.raises(UsageError, match="^--until 'yesterday'"):
+    with pytest.raises(UsageError, match=r"^--until 'yesterday'"):
         parse_time_arg("yesterday", "--until", now)
 
 
