@@ -296,19 +296,21 @@ def nginx_uri(target: pl.Expr, *, merge_slashes: bool = True) -> pl.Expr:
     """The request target (``/a//b/../c?x=1``) -> the URI nginx matches locations against
     (``/a/c``), null where nginx answers 400 (see :func:`normalize_uri_py`).
 
-    Vectorised: a plain target (no ``%``, ``//``, ``/.``, ``#``, starts with ``/``) is only cut
-    at ``?``; the others, usually few, go through :func:`normalize_uri_py` once per *unique*
-    value of the batch."""
+    Vectorised: every target is cut at its first ``?``; a path left with a ``%``, ``//``,
+    ``/.`` or ``#`` in it, or not starting with ``/`` (usually few), goes through
+    :func:`normalize_uri_py` once per *unique* value of the batch."""
 
     def complex_batch(s: pl.Series) -> pl.Series:
-        mask = (s.str.contains_any(_COMPLEX_MARKS) | ~s.str.starts_with("/")).fill_null(False)
-        out = s.str.split_exact("?", 1).struct.field("field_0")
+        # cut at the first raw "?" first: escapes in the query string (common) cost nothing
+        out = s.str.splitn("?", 2).struct.field("field_0")
+        mask = (out.str.contains_any(_COMPLEX_MARKS) | ~out.str.starts_with("/")).fill_null(False)
         if not mask.any():
             return out
-        uniq = s.filter(mask).unique()
+        hard = out.filter(mask)
+        uniq = hard.unique()
         done = pl.Series([normalize_uri_py(v, merge_slashes) for v in uniq.to_list()], dtype=pl.String)
-        mapped = s.replace_strict(uniq, done, default=None, return_dtype=pl.String)
-        return pl.select(pl.when(pl.lit(mask)).then(pl.lit(mapped)).otherwise(pl.lit(out))).to_series()
+        fixed = hard.replace_strict(uniq, done, default=None, return_dtype=pl.String)
+        return out.scatter(mask.arg_true(), fixed)
 
     return target.map_batches(complex_batch, return_dtype=pl.String, is_elementwise=True)
 
@@ -660,16 +662,7 @@ def _chain(conds: list[tuple[pl.Expr, int]] | list[tuple[pl.Expr, pl.Expr]], oth
     return out
 
 
-def server_expr(rules: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | None = None) -> pl.Expr:
-    """The id of the ``server`` rule that took each request (Int32).
-
-    ``host_col`` is ``$host`` (``$http_host`` works too: :func:`host_key` is applied).  With
-    ``port_col`` (``$server_port``) each port has its own names and default server, as in
-    nginx; without it every request is taken to have reached the port with the most servers
-    (:func:`_preferred`), which is exact whenever all servers share one port."""
-    servers = [r for r in rules if r.kind == "server"]
-    if not servers:
-        return pl.lit(None, dtype=pl.Int32)
+def _server_rows_expr(servers: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | None) -> pl.Expr:
     host = host_key(host_col)
     groups = _port_groups(servers)
     pref = _preferred(groups)
@@ -679,6 +672,36 @@ def server_expr(rules: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | N
     port = port_col.cast(pl.String)
     conds = [(port == g.key, _group_expr(g, host)) for g in groups if g is not pref]
     return _chain(conds, out, pl.Int32)
+
+
+def server_expr(rules: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | None = None) -> pl.Expr:
+    """The id of the ``server`` rule that took each request (Int32).
+
+    ``host_col`` is ``$host`` (``$http_host`` works too: :func:`host_key` is applied).  With
+    ``port_col`` (``$server_port``) each port has its own names and default server, as in
+    nginx; without it every request is taken to have reached the port with the most servers
+    (:func:`_preferred`), which is exact whenever all servers share one port.
+
+    A log has few distinct hosts, so the name tests run once per unique (host, port) of the
+    batch and a hash join carries the answer back to every row."""
+    servers = [r for r in rules if r.kind == "server"]
+    if not servers:
+        return pl.lit(None, dtype=pl.Int32)
+    if len(servers) == 1:
+        return pl.lit(servers[0].id, dtype=pl.Int32)
+    keys = {"h": host_col.cast(pl.String)}
+    if port_col is not None:
+        keys["p"] = port_col.cast(pl.String)
+    pure = _server_rows_expr(servers, pl.col("h"), pl.col("p") if port_col is not None else None)
+
+    def batch(s: pl.Series) -> pl.Series:
+        frame = s.struct.unnest()
+        uniq = frame.unique().with_columns(pure.alias("_sid"))
+        return frame.join(uniq, on=list(keys), how="left", nulls_equal=True,
+                          maintain_order="left")["_sid"]
+
+    packed = pl.struct(*[e.alias(k) for k, e in keys.items()])
+    return packed.map_batches(batch, return_dtype=pl.Int32, is_elementwise=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -695,16 +718,38 @@ def _children(rules: list[MatchRule]) -> dict[int, list[MatchRule]]:
     return kids
 
 
-Entry = tuple[pl.Expr, pl.Expr]
+Entry = tuple[pl.Expr, int]  # (condition, rule id)
 
 
-def _level(kids: dict[int, list[MatchRule]], node: int, uri: pl.Expr) -> tuple[list[Entry], list[Entry]]:
+class _Columns:
+    """The string tests of one server's locations, each computed once as a column of the
+    batch (``_lp<node>``: the longest prefix of a level, ``_rx<id>``: a regex), so the
+    decision lists below only combine integers and booleans."""
+
+    def __init__(self, uri: pl.Expr) -> None:
+        self.uri = uri
+        self.defs: dict[str, pl.Expr] = {}
+
+    def longest(self, node: int, ordered: list[MatchRule]) -> pl.Expr:
+        name = f"_lp{node}"
+        self.defs[name] = _chain([(self.uri.str.starts_with(r.pattern), r.id) for r in ordered],
+                                 pl.lit(None, dtype=pl.Int32), pl.Int32)
+        return pl.col(name)
+
+    def regex(self, rule: MatchRule) -> pl.Expr:
+        name = f"_rx{rule.id}"
+        self.defs[name] = _regex_of(rule).contains(self.uri)
+        return pl.col(name)
+
+
+def _level(kids: dict[int, list[MatchRule]], node: int, cols: _Columns) -> tuple[list[Entry], list[Entry]]:
     """Decision lists for one level of ``ngx_http_core_find_location()``: (final, fallback).
 
     ``final`` entries end the search (``NGX_OK``/``NGX_DONE``: an exact match, an auto
     redirect, a regex, or a final result of a nested level); ``fallback`` entries are the
     prefix remembered (``NGX_AGAIN``), deepest first, used when nothing final matched.  Each
     list is in nginx's order; the first true condition wins."""
+    uri = cols.uri
     locs = kids.get(node, [])
     static = [r for r in locs if r.is_static]
     regexes = [r for r in locs if r.is_regex]
@@ -715,21 +760,20 @@ def _level(kids: dict[int, list[MatchRule]], node: int, uri: pl.Expr) -> tuple[l
     for r in static:
         if r.kind == "exact" and r.pattern not in seen_exact:
             seen_exact.add(r.pattern)
-            final.append((uri == r.pattern, pl.lit(r.label)))
+            final.append((uri == r.pattern, r.id))
     # 2. auto redirect: the URI is the name without its last "/" and no location has that name
     names = {r.pattern for r in static}
     for r in static:
         if r.auto_redirect and r.pattern[:-1] not in names:
-            final.append((uri == r.pattern[:-1], pl.lit(r.label)))
+            final.append((uri == r.pattern[:-1], r.id))
     # 3. the longest prefix (the first location wins a duplicated name: nginx refuses those)
     prefixes: dict[str, MatchRule] = {}
     for r in static:
         if r.kind != "exact":
             prefixes.setdefault(r.pattern, r)
     ordered = sorted(prefixes.values(), key=lambda r: -len(r.pattern))
-    longest = _chain([(uri.str.starts_with(r.pattern), r.id) for r in ordered],
-                     pl.lit(None, dtype=pl.Int32), pl.Int32)
-    nested = {r.id: _level(kids, r.id, uri) for r in ordered}
+    longest = cols.longest(node, ordered) if ordered else pl.lit(None, dtype=pl.Int32)
+    nested = {r.id: _level(kids, r.id, cols) for r in ordered}
     for r in ordered:
         hit = longest == r.id
         final.extend((hit & c, v) for c, v in nested[r.id][0])
@@ -737,16 +781,72 @@ def _level(kids: dict[int, list[MatchRule]], node: int, uri: pl.Expr) -> tuple[l
     stop_ids = [r.id for r in ordered if r.kind == "prefix_stop"]
     allowed = longest.is_null() | ~longest.is_in(stop_ids) if stop_ids else pl.lit(True)
     for r in regexes:
-        hit = allowed & _regex_of(r).contains(uri)
-        sub_final, sub_fallback = _level(kids, r.id, uri)
+        hit = allowed & cols.regex(r)
+        sub_final, sub_fallback = _level(kids, r.id, cols)
         final.extend((hit & c, v) for c, v in sub_final + sub_fallback)
-        final.append((hit, pl.lit(r.label)))
+        final.append((hit, r.id))
     # 5. the prefix remembered (deeper ones first)
     for r in ordered:
         hit = longest == r.id
         fallback.extend((hit & c, v) for c, v in nested[r.id][1])
-        fallback.append((hit, pl.lit(r.label)))
+        fallback.append((hit, r.id))
     return final, fallback
+
+
+def _server_plans(rules: list[MatchRule]) -> dict[int, tuple[dict[str, pl.Expr], pl.Expr]]:
+    """Per server id: the columns to compute on its rows and the chain that picks the id."""
+    kids = _children(rules)
+    plans: dict[int, tuple[dict[str, pl.Expr], pl.Expr]] = {}
+    for s in (r for r in rules if r.kind == "server"):
+        cols = _Columns(pl.col("uri"))
+        final, fallback = _level(kids, s.id, cols)
+        if final or fallback:
+            plans[s.id] = (cols.defs, _chain(final + fallback, pl.lit(None, dtype=pl.Int32), pl.Int32))
+    return plans
+
+
+def location_id_expr(
+    rules: list[MatchRule],
+    path_col: pl.Expr,
+    host_col: pl.Expr,
+    *,
+    port_col: pl.Expr | None = None,
+) -> pl.Expr:
+    """The ``id`` of the location rule that served each request (Int32), null when nginx found
+    none; :func:`location_expr` turns it into the label.
+
+    Per batch: the server of each row (:func:`server_expr`, once per unique host), then the
+    *unique* (server, URI) pairs, split by server; each server's string tests run once per
+    pair as columns (:class:`_Columns`), a ``when/then`` chain of integer ids picks the
+    location (:func:`_level`), and a hash join brings the id back to every row.  All of it
+    polars; Python only runs once per batch to lay out the plan (and per unique URI for a
+    PCRE-only regex)."""
+    servers = [r for r in rules if r.kind == "server"]
+    if not servers:
+        return pl.lit(None, dtype=pl.Int32)
+    plans = _server_plans(rules)
+    sid = server_expr(rules, pl.col("h"), pl.col("p") if port_col is not None else None)
+    fields = {"uri": path_col.cast(pl.String), "h": host_col.cast(pl.String)}
+    if port_col is not None:
+        fields["p"] = port_col.cast(pl.String)
+
+    def batch(s: pl.Series) -> pl.Series:
+        frame = s.struct.unnest().select(sid.alias("sid"), "uri")
+        pairs = frame.filter(pl.col("uri").is_not_null()).unique()
+        parts = []
+        for key, part in pairs.partition_by("sid", as_dict=True).items():
+            plan = plans.get(int(key[0])) if key[0] is not None else None
+            if plan is None:
+                continue
+            defs, pick = plan
+            parts.append(part.with_columns(**defs).select("sid", "uri", pick.alias("_loc")))
+        if not parts:
+            return pl.Series([None] * frame.height, dtype=pl.Int32)
+        ids = pl.concat(parts)
+        return frame.join(ids, on=["sid", "uri"], how="left", maintain_order="left")["_loc"]
+
+    packed = pl.struct(*[e.alias(k) for k, e in fields.items()])
+    return packed.map_batches(batch, return_dtype=pl.Int32, is_elementwise=True)
 
 
 def location_expr(
@@ -761,23 +861,14 @@ def location_expr(
 
     ``path_col`` is the URI as nginx matches it (:func:`nginx_uri` of the request target);
     ``host_col`` is ``$host``; ``port_col`` (optional) ``$server_port``.  One polars expression
-    of string tests, no Python per row (except :func:`_python_contains` per unique URI for
-    PCRE-only regexes)."""
-    servers = [r for r in rules if r.kind == "server"]
-    if not servers:
+    of string tests, no Python per row (Python runs once per *unique* host, and once per
+    unique URI for PCRE-only regexes, :func:`_python_contains`)."""
+    locs = [r for r in rules if r.kind != "server"]
+    if not locs:
         return pl.lit(NO_LOCATION)
-    kids = _children(rules)
-    sid = server_expr(rules, host_col, port_col)
-    uri = path_col
-    per_server: list[Entry] = []
-    for s in servers:
-        final, fallback = _level(kids, s.id, uri)
-        entries = final + fallback
-        if not entries:
-            continue
-        per_server.append((sid == s.id, _chain(entries, pl.lit(NO_LOCATION), pl.String)))
-    out = _chain(per_server, pl.lit(NO_LOCATION), pl.String)
-    return pl.when(uri.is_null()).then(pl.lit(NO_LOCATION)).otherwise(out)
+    ids = location_id_expr(rules, path_col, host_col, port_col=port_col)
+    return ids.replace_strict([r.id for r in locs], [r.label for r in locs], default=NO_LOCATION,
+                              return_dtype=pl.String)
 
 
 # ---------------------------------------------------------------------------------------------
