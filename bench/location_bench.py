@@ -88,12 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"polars {pl.__version__}, {pl.thread_pool_size()} threads")
     run(parse_nginx(str(args.conf)), df, f"bench config {args.conf}", args.repeat)
     sys.path.insert(0, str(ROOT))
-    from tests.test_location_match import CONFIG, HOSTS, R  # the real-nginx test's config
+    from tests.test_location_match import HOSTS, build_config  # the real-nginx test's config
 
-    text = CONFIG.replace("PORT_A", "8080").replace("PORT_B", "8081").replace("DEAD", "9")
-    counter = itertools.count(1)
-    while "@@" in text:
-        text = text.replace("@@", R.format(t=f"L{next(counter)}"), 1)
+    text = build_config(9, 8080, 8081, 8082)
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "nginx.conf"
         p.write_text("events {}\nhttp {\n" + text + "}\n")

@@ -23,6 +23,7 @@ from why502.evidence.location_match import (
     location_expr,
     match_location_py,
     match_notes,
+    merge_slashes_from_config,
     nginx_uri,
     normalize_uri_py,
     pcre_to_rust,
@@ -34,7 +35,7 @@ from why502.parsers.nginx_config import NginxConfig, parse_nginx
 
 R = 'add_header X-Loc "{t}" always; return 200 "{t}\\n";'
 
-# @@ becomes a unique token per location; PORT_A / PORT_B the two listen ports
+# @@ becomes a unique token per location; PORT_A, PORT_B, PORT_C the listen ports
 CONFIG = r"""
 server {
     listen PORT_A; server_name exact.test www.exact.test;
@@ -112,7 +113,23 @@ server {
     listen PORT_B; server_name other.test;
     location /o/ { @@ }
 }
+server {
+    listen PORT_A; server_name nomerge.test; merge_slashes off;
+    location / { @@ }
+    location /x//y/ { @@ }
+}
+server {
+    listen PORT_C; server_name slashes.test; merge_slashes off;
+    location / { @@ }
+    location /a/ { @@ }
+    location /a//b/ { @@ }
+    location ~ ^/a//c { @@ }
+}
 """
+# merge_slashes is read from the port's default server, before the Host header picks one
+# (ngx_http_process_request_uri()): nomerge.test still gets merged slashes, port C does not.
+SLASH_TARGETS = ["/a//b/x", "/a/b/x", "//a//c", "/a//c", "/a/./b", "/a//b/../x", "//", "/a///b/",
+                 "/a%2F/b/", "/a/%2Fc"]
 
 HOSTS = [
     "exact.test", "EXACT.test", "www.exact.test", "exact.test.", "a.wild.test", "a.b.wild.test",
@@ -152,12 +169,12 @@ def _targets(rng: random.Random, n: int) -> list[str]:
     return out
 
 
-def _build_config(dead: int, port_a: int, port_b: int) -> tuple[str, dict[str, str]]:
+def build_config(dead: int, port_a: int, port_b: int, port_c: int) -> str:
+    """The test config with its ports filled in and a token per location."""
     tokens = (f"L{i}" for i in itertools.count(1))
     text = CONFIG.replace("PORT_A", f"127.0.0.1:{port_a}").replace("PORT_B", f"127.0.0.1:{port_b}")
-    text = text.replace("DEAD", str(dead))
-    text = re.sub(r"@@", lambda _m: R.format(t=next(tokens)), text)
-    return text, {}
+    text = text.replace("PORT_C", f"127.0.0.1:{port_c}").replace("DEAD", str(dead))
+    return re.sub(r"@@", lambda _m: R.format(t=next(tokens)), text)
 
 
 def _labels_by_token(cfg: NginxConfig) -> dict[str, str]:
@@ -198,15 +215,16 @@ def test_expression_names_the_location_nginx_chose() -> None:
     rng = random.Random(502)
     targets = _targets(rng, 260)
     with Stack() as stack:
-        port_b = free_port()
-        text, _ = _build_config(free_port(), stack.nginx_port, port_b)
-        stack.start_nginx(text)
+        port_b, port_c = free_port(), free_port()
+        stack.start_nginx(build_config(free_port(), stack.nginx_port, port_b, port_c))
         cfg = parse_nginx(str(stack.p.nginx_conf))
         labels = _labels_by_token(cfg)
         rows = []
         plan = [(t, "exact.test", stack.nginx_port) for t in targets[:N_FIXED]]
         plan += [("/o/x", "other.test", port_b), ("/exact/", "exact.test", port_b),
-                 ("/exact", "exact.test", port_b), ("/o/", "nobody.test", port_b)]
+                 ("/exact", "exact.test", port_b), ("/o/", "nobody.test", port_b),
+                 ("/x//y/z", "nomerge.test", stack.nginx_port), ("/x/y/z", "nomerge.test", stack.nginx_port)]
+        plan += [(t, h, port_c) for t in SLASH_TARGETS for h in ("slashes.test", "exact.test")]
         for i, target in enumerate(targets):
             host = HOSTS[i % len(HOSTS)] if i % 3 else rng.choice(HOSTS)
             plan.append((target, host, stack.nginx_port if i % 7 else port_b))
@@ -216,9 +234,11 @@ def test_expression_names_the_location_nginx_chose() -> None:
                          "status": status, "nginx": labels[token] if token else NO_LOCATION})
         stack.stop()
     rules = rules_from_config(cfg)
+    merge = pl.col("port") != port_c
+    uri = pl.when(merge).then(nginx_uri(pl.col("target"))).otherwise(
+        nginx_uri(pl.col("target"), merge_slashes=False))
     df = pl.DataFrame(rows).with_columns(
-        location_expr(rules, nginx_uri(pl.col("target")), pl.col("host"), port_col=pl.col("port"))
-        .alias("ours")
+        location_expr(rules, uri, pl.col("host"), port_col=pl.col("port")).alias("ours")
     )
     bad = df.filter(pl.col("ours") != pl.col("nginx"))
     assert bad.is_empty(), bad.select("target", "host", "port", "status", "nginx", "ours").rows()
@@ -228,13 +248,14 @@ def test_expression_names_the_location_nginx_chose() -> None:
                  "exact.test ~ ^/api/(?!internal)", "exact.test ~ ^/(\\w+)/\\1$",
                  "exact.test ~ \\.txt$", "exact.test ~ \\.css$", "exact.test ~ 7$",
                  "*.deep.wild.test /", ".dot.test /", "www.tail.* /", "www.tail.co.* /",
-                 "~^UP\\d+\\.test$ /", "def.test /d/", "exact.test ~ ^/", "other.test /o/", NO_LOCATION):
+                 "~^UP\\d+\\.test$ /", "def.test /d/", "exact.test ~ ^/", "other.test /o/",
+                 "slashes.test /a//b/", "slashes.test ~ ^/a//c", "nomerge.test /", NO_LOCATION):
         assert want in got, want
     assert (df["status"] == 301).any() and (df["status"] == 400).any()
     # and the one-request reference agrees with nginx too
     for r in df.iter_rows(named=True):
-        uri = normalize_uri_py(r["target"])
-        assert match_location_py(rules, uri, r["host"], str(r["port"])) == r["nginx"], r
+        want_uri = normalize_uri_py(r["target"], merge_slashes=r["port"] != port_c)
+        assert match_location_py(rules, want_uri, r["host"], str(r["port"])) == r["nginx"], r
 
 
 CONF_FOR_UNITS = """
@@ -320,8 +341,14 @@ def test_uri_normalisation(target: str, uri: str | None) -> None:
     assert got.to_list() == [uri, "/plain"]
 
 
-def test_merge_slashes_off_keeps_them() -> None:
+def test_merge_slashes_off_keeps_them(tmp_path: Path) -> None:
     assert normalize_uri_py("/a//b/", merge_slashes=False) == "/a//b/"
+    assert normalize_uri_py("/a//b/../c", merge_slashes=False) == "/a//c"
+    p = tmp_path / "nginx.conf"
+    p.write_text("http { merge_slashes off; server { listen 80; } }\n")
+    assert merge_slashes_from_config(parse_nginx(str(p))) is False
+    p.write_text("http { server { listen 80; } server { listen 80; merge_slashes off; } }\n")
+    assert merge_slashes_from_config(parse_nginx(str(p))) is True  # the default server's
 
 
 @pytest.mark.parametrize(
@@ -343,14 +370,14 @@ def test_pcre_translation(pcre: str, rust: str | None) -> None:
 def test_expression_agrees_with_the_reference_on_many_generated_requests(tmp_path: Path) -> None:
     """No nginx here: the vectorised expression against the one-request port of
     ngx_http_core_find_location() (which the real-nginx test checks) on 3000 requests."""
-    text, _ = _build_config(9, 8080, 8081)
+    text = build_config(9, 8080, 8081, 8082)
     p = tmp_path / "nginx.conf"
     p.write_text("events {}\nhttp {\n" + text + "}\n")
     rules = rules_from_config(parse_nginx(str(p)))
     rng = random.Random(7)
     targets = _targets(rng, 3000)
     hosts = [rng.choice(HOSTS) for _ in targets]
-    ports = [rng.choice(["8080", "8081"]) for _ in targets]
+    ports = [rng.choice(["8080", "8081", "8082"]) for _ in targets]
     df = pl.DataFrame({"t": targets, "h": hosts, "p": ports}).with_columns(
         location_expr(rules, nginx_uri(pl.col("t")), pl.col("h"), port_col=pl.col("p")).alias("got")
     )

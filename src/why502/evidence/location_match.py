@@ -184,6 +184,21 @@ def _server_rules(server: Server, first_id: int) -> list[MatchRule]:
     return out
 
 
+def merge_slashes_from_config(cfg: NginxConfig) -> bool:
+    """The ``merge_slashes`` that applies to the URI: the default server's of the port
+    :func:`server_expr` assumes.  nginx parses the request line before the ``Host`` header
+    chooses a server, so it uses the port's default server (``ngx_http_process_request_uri()``
+    in ``ngx_http_request.c`` reads ``cscf->merge_slashes`` of the server found so far)."""
+    servers = [r for r in rules_from_config(cfg) if r.kind == "server"]
+    if not servers:
+        return True
+    default = _preferred(_port_groups(servers)).default
+    for server in cfg.servers:
+        if server.context == "http" and (server.file, server.line) == (default.file, default.line):
+            return (server.effective("merge_slashes").value or "on") != "off"
+    return True
+
+
 # ---------------------------------------------------------------------------------------------
 # the URI as nginx matches it
 
