@@ -383,3 +383,75 @@ def test_expression_agrees_with_the_reference_on_many_generated_requests(tmp_pat
     )
     want = [match_location_py(rules, normalize_uri_py(t), h, p) for t, h, p in zip(targets, hosts, ports)]
     assert df["got"].to_list() == want
+
+
+# -- random location trees, nginx as the oracle ---------------------------------------------
+
+PIECES = ["a", "b", "ab", "x", "B"]
+REGEXES = ["a$", "^/a/b", "b", "\\.x$", "^/(a|b)/?$", "x/", "ab", "^/a(?=b)"]
+
+
+def _random_level(rng: random.Random, parent: str | None, depth: int, budget: list[int],
+                  names: list[str]) -> list[str]:
+    """Location blocks for one level.  ``parent`` is the enclosing prefix (None: the server or
+    a regex location, where only regexes may nest).  As nginx requires: a nested prefix starts
+    with its parent's name, no name twice at a level, nothing inside an exact location."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for _ in range(rng.randint(2, 5) if depth == 0 else rng.randint(1, 3)):
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        prefix_ok = depth == 0 or parent is not None
+        if prefix_ok and rng.random() < 0.6:
+            name = (parent or "").rstrip("/") + "/" + "/".join(
+                rng.choice(PIECES) for _ in range(rng.randint(1, 2)))
+            name += "/" if rng.random() < 0.3 else ""
+            names.append(name)
+            kind = rng.choice(["=", "^~", "", ""])
+            key = ("=" if kind == "=" else "") + name
+            if key in seen or name == parent:
+                continue
+            seen.add(key)
+            kids = _random_level(rng, name, depth + 1, budget, names) if kind != "=" and depth < 2 else []
+            out.append(f"location {kind} {name} {{ @@ {' '.join(kids)} }}")
+        else:
+            mod = rng.choice(["~", "~", "~*"])
+            rx = rng.choice(REGEXES)
+            if mod + rx in seen:
+                continue
+            seen.add(mod + rx)
+            kids = (_random_level(rng, None, depth + 1, budget, names)
+                    if depth < 2 and rng.random() < 0.3 else [])
+            out.append(f'location {mod} "{rx}" {{ @@ {" ".join(kids)} }}')
+    return out
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_location_trees_match_nginx(seed: int) -> None:
+    rng = random.Random(seed)
+    names: list[str] = []
+    body = " ".join(_random_level(rng, None, 0, [16], names))
+    tokens = (f"T{i}" for i in itertools.count(1))
+    server = "server { listen PORT; server_name r.test; " + body + " }"
+    tails = [*PIECES, "a.x", "", "x/"]
+    targets = [(rng.choice(names).rstrip("/")[: rng.randint(1, 12)] if names and rng.random() < 0.7 else "")
+               + "/" + "/".join(rng.choice(tails) for _ in range(rng.randint(0, 2))) for _ in range(150)]
+    with Stack() as stack:
+        stack.start_nginx(re.sub("@@", lambda _m: R.format(t=next(tokens)),
+                                 server.replace("PORT", stack.listen)))
+        cfg = parse_nginx(str(stack.p.nginx_conf))
+        labels = _labels_by_token(cfg)
+        rows = []
+        for t in targets:
+            status, token = _ask(stack.nginx_port, t, "r.test")
+            rows.append({"t": t, "status": status, "nginx": labels[token] if token else NO_LOCATION})
+        stack.stop()
+    rules = rules_from_config(cfg)
+    df = pl.DataFrame(rows).with_columns(
+        location_expr(rules, nginx_uri(pl.col("t")), pl.lit("r.test")).alias("ours"))
+    bad = df.filter(pl.col("ours") != pl.col("nginx"))
+    assert bad.is_empty(), (body, bad.rows())
+    assert df["nginx"].n_unique() >= 3  # the tree was really exercised
