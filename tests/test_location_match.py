@@ -455,3 +455,50 @@ def test_random_location_trees_match_nginx(seed: int) -> None:
     bad = df.filter(pl.col("ours") != pl.col("nginx"))
     assert bad.is_empty(), (body, bad.rows())
     assert df["nginx"].n_unique() >= 3  # the tree was really exercised
+
+
+URI_PIECES = ["a", "b", ".", "..", "%2e", "%2E%2e", "%2F", "%25", "%23", "%3F", "", "%41", "b%20c",
+              "%7e", "%C3%A9", "%zz", "%2", "x.y", "+", "%00"]
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+def test_uri_normalisation_matches_nginx_uri_variable() -> None:
+    """normalize_uri_py() against nginx's own ``$uri`` (or its 400) for generated targets,
+    with merge_slashes on (port A) and off (port B)."""
+    rng = random.Random(400)
+    targets = []
+    for _ in range(200):
+        t = "/" + "/".join(rng.choice(URI_PIECES) for _ in range(rng.randint(1, 5)))
+        t += rng.choice(["", "", "?q=%2F..", "#frag", "/"])
+        targets.append(t)
+    with Stack() as stack:
+        port_b = free_port()
+        stack.start_nginx(
+            f'server {{ listen {stack.listen}; location / {{ return 200 "$uri"; }} }}\n'
+            f'server {{ listen 127.0.0.1:{port_b}; merge_slashes off; '
+            'location / { return 200 "$uri"; } }\n'
+        )
+        seen = []
+        for t in targets:
+            for port, merge in ((stack.nginx_port, True), (port_b, False)):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                try:
+                    conn.putrequest("GET", t, skip_host=True, skip_accept_encoding=True)
+                    conn.putheader("Host", "u.test")
+                    conn.endheaders()
+                    resp = conn.getresponse()
+                    body = resp.read()
+                finally:
+                    conn.close()
+                want = body.decode("utf-8", "replace") if resp.status == 200 else None
+                seen.append((t, merge, resp.status, want, normalize_uri_py(t, merge)))
+        stack.stop()
+    bad = [row for row in seen if row[3] != row[4]]
+    assert not bad, bad[:10]
+    assert sum(1 for row in seen if row[3] is None) >= 5  # some 400s were in the mix
+    df = pl.DataFrame({"t": [r[0] for r in seen], "m": [r[1] for r in seen],
+                       "nginx": [r[3] for r in seen]})
+    df = df.with_columns(pl.when(pl.col("m")).then(nginx_uri(pl.col("t")))
+                         .otherwise(nginx_uri(pl.col("t"), merge_slashes=False)).alias("ours"))
+    assert df.filter(pl.col("ours").ne_missing(pl.col("nginx"))).is_empty()
