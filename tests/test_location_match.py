@@ -100,6 +100,10 @@ server {
     location / { @@ }
 }
 server {
+    listen PORT_A; server_name "~^(?!www\.)[a-z]+\.neg\.test$" Mixed.Test;
+    location / { @@ }
+}
+server {
     listen PORT_A default_server; server_name def.test;
     location /d/ { @@ }
     location ~ ^/d[0-9] { @@ }
@@ -112,6 +116,10 @@ server {
 server {
     listen PORT_B; server_name other.test;
     location /o/ { @@ }
+}
+server {
+    listen PORT_B;
+    location /nameless/ { @@ }
 }
 server {
     listen PORT_A; server_name nomerge.test; merge_slashes off;
@@ -135,7 +143,8 @@ HOSTS = [
     "exact.test", "EXACT.test", "www.exact.test", "exact.test.", "a.wild.test", "a.b.wild.test",
     "wild.test", "deep.wild.test", "x.deep.wild.test", "dot.test", "x.dot.test", "www.tail.com",
     "www.tail.co.uk", "www.tail", "abc.rx.test", "ABC.rx.test", "1.rx.test", "up12.test",
-    "UP7.test", "unknown.test", "def.test", "127.0.0.1", "other.test",
+    "UP7.test", "unknown.test", "def.test", "127.0.0.1", "other.test", "abc.neg.test",
+    "www.neg.test", "mixed.test", "exact.test:8080", "[::1]:80",
 ]
 SEGMENTS = [
     "", "docs", "deep", "stop", "static", "api", "internal", "exact", "exactapp", "app", "w",
@@ -189,11 +198,15 @@ def _labels_by_token(cfg: NginxConfig) -> dict[str, str]:
     return out
 
 
-def _ask(port: int, target: str, host: str) -> tuple[int, str | None]:
+def _ask(port: int, target: str, host: str | None) -> tuple[int, str | None]:
+    """One request; ``host=None`` sends HTTP/1.0 without a Host header."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    if host is None:
+        conn._http_vsn, conn._http_vsn_str = 10, "HTTP/1.0"  # type: ignore[attr-defined]
     try:
         conn.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", host)
+        if host is not None:
+            conn.putheader("Host", host)
         conn.putheader("Connection", "close")
         conn.endheaders()
         resp = conn.getresponse()
@@ -225,12 +238,15 @@ def test_expression_names_the_location_nginx_chose() -> None:
                  ("/exact", "exact.test", port_b), ("/o/", "nobody.test", port_b),
                  ("/x//y/z", "nomerge.test", stack.nginx_port), ("/x/y/z", "nomerge.test", stack.nginx_port)]
         plan += [(t, h, port_c) for t in SLASH_TARGETS for h in ("slashes.test", "exact.test")]
+        plan += [("/nameless/x", None, port_b), ("/d/", None, stack.nginx_port)]
         for i, target in enumerate(targets):
             host = HOSTS[i % len(HOSTS)] if i % 3 else rng.choice(HOSTS)
             plan.append((target, host, stack.nginx_port if i % 7 else port_b))
         for target, host, port in plan:
             status, token = _ask(port, target, host)
-            rows.append({"target": target, "host": _request_host(target, host), "port": port,
+            # without a Host header nginx looks up the empty name; $host would be "" or the
+            # chosen server's first name, both of which lead back to the same server
+            rows.append({"target": target, "host": _request_host(target, host or ""), "port": port,
                          "status": status, "nginx": labels[token] if token else NO_LOCATION})
         stack.stop()
     rules = rules_from_config(cfg)
@@ -249,7 +265,8 @@ def test_expression_names_the_location_nginx_chose() -> None:
                  "exact.test ~ \\.txt$", "exact.test ~ \\.css$", "exact.test ~ 7$",
                  "*.deep.wild.test /", ".dot.test /", "www.tail.* /", "www.tail.co.* /",
                  "~^UP\\d+\\.test$ /", "def.test /d/", "exact.test ~ ^/", "other.test /o/",
-                 "slashes.test /a//b/", "slashes.test ~ ^/a//c", "nomerge.test /", NO_LOCATION):
+                 "slashes.test /a//b/", "slashes.test ~ ^/a//c", "nomerge.test /", "_ /nameless/",
+                 "~^(?!www\\.)[a-z]+\\.neg\\.test$ /", NO_LOCATION):
         assert want in got, want
     assert (df["status"] == 301).any() and (df["status"] == 400).any()
     # and the one-request reference agrees with nginx too
