@@ -233,15 +233,16 @@ def test_expression_names_the_location_nginx_chose() -> None:
         cfg = parse_nginx(str(stack.p.nginx_conf))
         labels = _labels_by_token(cfg)
         rows = []
-        plan = [(t, "exact.test", stack.nginx_port) for t in targets[:N_FIXED]]
+        plan: list[tuple[str, str | None, int]] = [
+            (t, "exact.test", stack.nginx_port) for t in targets[:N_FIXED]]
         plan += [("/o/x", "other.test", port_b), ("/exact/", "exact.test", port_b),
                  ("/exact", "exact.test", port_b), ("/o/", "nobody.test", port_b),
                  ("/x//y/z", "nomerge.test", stack.nginx_port), ("/x/y/z", "nomerge.test", stack.nginx_port)]
         plan += [(t, h, port_c) for t in SLASH_TARGETS for h in ("slashes.test", "exact.test")]
         plan += [("/nameless/x", None, port_b), ("/d/", None, stack.nginx_port)]
         for i, target in enumerate(targets):
-            host = HOSTS[i % len(HOSTS)] if i % 3 else rng.choice(HOSTS)
-            plan.append((target, host, stack.nginx_port if i % 7 else port_b))
+            name = HOSTS[i % len(HOSTS)] if i % 3 else rng.choice(HOSTS)
+            plan.append((target, name, stack.nginx_port if i % 7 else port_b))
         for target, host, port in plan:
             status, token = _ask(port, target, host)
             # without a Host header nginx looks up the empty name; $host would be "" or the
