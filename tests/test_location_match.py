@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from why502.evidence import location_match
 from why502.evidence.location_match import (
     NO_LOCATION,
     location_expr,
@@ -224,7 +225,7 @@ def _request_host(target: str, host: str) -> str:
 
 @pytest.mark.real
 @pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
-def test_expression_names_the_location_nginx_chose() -> None:
+def test_expression_names_the_location_nginx_chose(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(502)
     targets = _targets(rng, 260)
     with Stack() as stack:
@@ -254,11 +255,13 @@ def test_expression_names_the_location_nginx_chose() -> None:
     merge = pl.col("port") != port_c
     uri = pl.when(merge).then(nginx_uri(pl.col("target"))).otherwise(
         nginx_uri(pl.col("target"), merge_slashes=False))
-    df = pl.DataFrame(rows).with_columns(
-        location_expr(rules, uri, pl.col("host"), port_col=pl.col("port")).alias("ours")
-    )
-    bad = df.filter(pl.col("ours") != pl.col("nginx"))
-    assert bad.is_empty(), bad.select("target", "host", "port", "status", "nginx", "ours").rows()
+    for direct in (0, 10_000):  # the unique-pairs plan, then every test on every row
+        monkeypatch.setattr(location_match, "DIRECT_TESTS", direct)
+        df = pl.DataFrame(rows).with_columns(
+            location_expr(rules, uri, pl.col("host"), port_col=pl.col("port")).alias("ours")
+        )
+        bad = df.filter(pl.col("ours") != pl.col("nginx"))
+        assert bad.is_empty(), bad.select("target", "host", "port", "status", "nginx", "ours").rows()
     # the oracle really exercised the hard cases
     got = set(df["nginx"])
     for want in ("exact.test = /exact", "exact.test /app/", "exact.test = /exactapp/",
