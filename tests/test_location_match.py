@@ -323,21 +323,25 @@ def test_rules_keep_nesting_servers_and_one_argument_modifiers(tmp_path: Path) -
     assert any("several ports" in n for n in notes)
 
 
-def test_server_choice_without_port_uses_the_busiest_port(tmp_path: Path) -> None:
+def test_server_choice_without_port_prefers_the_port_with_locations(tmp_path: Path) -> None:
     p = tmp_path / "nginx.conf"
     p.write_text(
         "http {\n"
-        " server { listen 80; server_name a.test b.test; return 301 https://$host$request_uri; }\n"
+        " server { listen 80; server_name a.test; return 301 https://$host$request_uri; }\n"
+        " server { listen 80; server_name b.test; return 301 https://$host$request_uri; }\n"
         " server { listen 443 ssl; server_name a.test; location / { } }\n"
-        " server { listen 443 ssl; server_name b.test; location / { } }\n"
+        " server { listen 443 ssl; server_name b.test; location / { } location /b/ { } }\n"
         "}\n"
     )
     rules = rules_from_config(parse_nginx(str(p)))
-    df = pl.DataFrame({"host": ["a.test", "B.TEST:443", "zzz"], "uri": ["/", "/", "/"]})
+    df = pl.DataFrame({"host": ["a.test", "B.TEST:443", "zzz"], "uri": ["/", "/b/", "/"]})
     got = df.select(location_expr(rules, pl.col("uri"), pl.col("host"))).to_series().to_list()
-    assert got == ["a.test /", "b.test /", "a.test /"]  # zzz: 443's first server is its default
-    ids = df.select(server_expr(rules, pl.col("host"), pl.lit(80))).to_series().to_list()
-    assert ids == [0, 0, 0]
+    assert got == ["a.test /", "b.test /b/", "a.test /"]  # zzz: 443's first server is its default
+    on80 = df.select(location_expr(rules, pl.col("uri"), pl.col("host"), port_col=pl.lit(80)))
+    assert on80.to_series().to_list() == [NO_LOCATION] * 3  # the redirect servers
+    ids = df.select(server_expr(rules, pl.col("host"), pl.lit("80"))).to_series().to_list()
+    assert ids == [0, 1, 0]
+    assert any("port 443" in n for n in match_notes(rules))
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,22 @@ Three steps, each a port of the nginx source (nginx/nginx, ``src/http``):
    plain prefix stops only the regexes of its own level, not the server's; and the regexes
    nested in a ``^~`` location are still tried.
 
+Use::
+
+    rules = rules_from_config(cfg)                      # once per config
+    uri = nginx_uri(target_from_request(pl.col("request")),
+                    merge_slashes=merge_slashes_from_config(cfg))
+    df.with_columns(location_expr(rules, uri, pl.col("host")).alias("location"))
+    notes = match_notes(rules)                          # what is approximate for this config
+
+(``port_col=pl.col("server_port")`` when the log has ``$server_port``).
+
+Speed: each prefix level and each regex is one column computed once per batch, the
+``when/then`` chains only combine integer rule ids, server names are resolved once per unique
+host, and with many string tests each server's tests run only on its own unique (server, URI)
+pairs (:func:`location_id_expr`).  ``bench/location_bench.py``: 1M rows in about 0.2 s with the
+bench config, 0.35 s with 50 virtual hosts x 10 locations.
+
 What is approximate (said again in :func:`match_notes` when a config needs it):
 
 - Listen sockets are told apart by port only (``listen 127.0.0.1:80`` and ``listen 80`` are one
@@ -54,7 +70,10 @@ What is approximate (said again in :func:`match_notes` when a config needs it):
 - ``merge_slashes`` is one flag for all servers (nginx takes it from the port's default
   server, since the URI is parsed before the ``Host`` header picks a server).
 - ``$hostname`` as a server name, ``server_name_in_redirect`` and case-insensitive file systems
-  are not modelled.
+  are not modelled.  ``host_col`` must be ``$host`` (or ``$http_host``): for an absolute
+  request target nginx takes the host from the request line, which only ``$host`` shows.
+- Labels are ``"<first server_name or _> <location>"`` as before, so two servers with the same
+  first name (one per port, say) share labels (:func:`match_notes` says so).
 """
 
 from __future__ import annotations
@@ -189,10 +208,10 @@ def merge_slashes_from_config(cfg: NginxConfig) -> bool:
     :func:`server_expr` assumes.  nginx parses the request line before the ``Host`` header
     chooses a server, so it uses the port's default server (``ngx_http_process_request_uri()``
     in ``ngx_http_request.c`` reads ``cscf->merge_slashes`` of the server found so far)."""
-    servers = [r for r in rules_from_config(cfg) if r.kind == "server"]
-    if not servers:
+    rules = rules_from_config(cfg)
+    if not rules:
         return True
-    default = _preferred(_port_groups(servers)).default
+    default = _preferred(_port_groups(rules)).default
     for server in cfg.servers:
         if server.context == "http" and (server.file, server.line) == (default.file, default.line):
             return (server.effective("merge_slashes").value or "on") != "off"
@@ -566,11 +585,17 @@ class _PortGroup:
     key: str
     servers: list[MatchRule]  # config order
     default: MatchRule
+    locations: int = 0  # how many locations its servers have
 
 
-def _port_groups(servers: list[MatchRule]) -> list[_PortGroup]:
+def _port_groups(rules: list[MatchRule]) -> list[_PortGroup]:
     """Servers per listen port, nginx's default first: ``ngx_http_add_server()`` keeps config
     order, the ``default_server`` one (else the first) answers unknown names."""
+    servers = [r for r in rules if r.kind == "server"]
+    per_server: dict[int, int] = {}
+    for r in rules:
+        if r.kind != "server":
+            per_server[r.server] = per_server.get(r.server, 0) + 1
     keys: list[str] = []
     for s in servers:
         keys.extend(k for k in s.ports if k not in keys)
@@ -578,14 +603,14 @@ def _port_groups(servers: list[MatchRule]) -> list[_PortGroup]:
     for k in keys:
         members = [s for s in servers if k in s.ports]
         default = next((s for s in members if k in s.default_ports), members[0])
-        groups.append(_PortGroup(k, members, default))
+        groups.append(_PortGroup(k, members, default, sum(per_server.get(s.id, 0) for s in members)))
     return groups
 
 
 def _preferred(groups: list[_PortGroup]) -> _PortGroup:
-    """Without the port in the log: the port with the most servers (the 443 of a site whose
-    port 80 only redirects), ties to the one listed first."""
-    return max(groups, key=lambda g: len(g.servers))
+    """Without the port in the log: the port whose servers have the most locations (the 443
+    of a site whose port 80 only redirects), then the most servers, then the first listed."""
+    return max(groups, key=lambda g: (g.locations, len(g.servers)))
 
 
 @dataclass
@@ -677,9 +702,9 @@ def _chain(conds: list[tuple[pl.Expr, int]] | list[tuple[pl.Expr, pl.Expr]], oth
     return out
 
 
-def _server_rows_expr(servers: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | None) -> pl.Expr:
+def _server_rows_expr(rules: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | None) -> pl.Expr:
     host = host_key(host_col)
-    groups = _port_groups(servers)
+    groups = _port_groups(rules)
     pref = _preferred(groups)
     out = _group_expr(pref, host)
     if port_col is None or len(groups) == 1:
@@ -694,8 +719,8 @@ def server_expr(rules: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | N
 
     ``host_col`` is ``$host`` (``$http_host`` works too: :func:`host_key` is applied).  With
     ``port_col`` (``$server_port``) each port has its own names and default server, as in
-    nginx; without it every request is taken to have reached the port with the most servers
-    (:func:`_preferred`), which is exact whenever all servers share one port.
+    nginx; without it every request is taken to have reached the port whose servers have the
+    most locations (:func:`_preferred`), which is exact whenever all servers share one port.
 
     A log has few distinct hosts, so the name tests run once per unique (host, port) of the
     batch and a hash join carries the answer back to every row."""
@@ -707,7 +732,7 @@ def server_expr(rules: list[MatchRule], host_col: pl.Expr, port_col: pl.Expr | N
     keys = {"h": host_col.cast(pl.String)}
     if port_col is not None:
         keys["p"] = port_col.cast(pl.String)
-    pure = _server_rows_expr(servers, pl.col("h"), pl.col("p") if port_col is not None else None)
+    pure = _server_rows_expr(rules, pl.col("h"), pl.col("p") if port_col is not None else None)
 
     def batch(s: pl.Series) -> pl.Series:
         frame = s.struct.unnest()
@@ -915,7 +940,7 @@ def match_location_py(rules: list[MatchRule], uri: str | None, host: str, port: 
         return NO_LOCATION
     h = host.lower()
     h = re.sub(r":[0-9]*$", "", h).removesuffix(".")
-    groups = _port_groups(servers)
+    groups = _port_groups(rules)
     g = next((g for g in groups if g.key == port), None) if port is not None else None
     g = g or _preferred(groups)
     sid = _find_server_py(_names(g.servers), g.default.id, h)
@@ -990,7 +1015,15 @@ def match_notes(rules: Iterable[MatchRule]) -> list[str]:
             notes.append(f"{what} ({r.file}:{r.line}): PCRE-only syntax, matched with Python's re "
                          "over the unique URIs")
     servers = [r for r in rs if r.kind == "server"]
-    groups = _port_groups(servers) if servers else []
+    by_label: dict[str, list[MatchRule]] = {}
+    for r in servers:
+        by_label.setdefault(r.label, []).append(r)
+    for label, same in by_label.items():
+        if len(same) > 1:
+            where = ", ".join(f"{r.file}:{r.line}" for r in same)
+            notes.append(f"{len(same)} servers are labelled {label!r} ({where}): their locations "
+                         "share labels in the breakdown")
+    groups = _port_groups(rs) if servers else []
     if len(groups) > 1:
         notes.append("servers listen on several ports: without $server_port in the log, requests "
                      f"are matched against the servers of port {_preferred(groups).key}")
