@@ -527,3 +527,88 @@ def test_uri_normalisation_matches_nginx_uri_variable() -> None:
     df = df.with_columns(pl.when(pl.col("m")).then(nginx_uri(pl.col("t")))
                          .otherwise(nginx_uri(pl.col("t"), merge_slashes=False)).alias("ours"))
     assert df.filter(pl.col("ours").ne_missing(pl.col("nginx"))).is_empty()
+
+
+# -- random server names and random regexes, nginx as the oracle -----------------------------
+
+NAME_POOL = ["a.test", "b.a.test", "*.a.test", ".a.test", "*.b.a.test", "www.*", "www.a.*", "b.*",
+             "~^b\\.", "~a\\.test$", "~^(?<x>[ab])\\.", "~^W", "~^(?!www)\\w+\\.a\\.", "x.test"]
+HOST_POOL = ["a.test", "b.a.test", "c.b.a.test", "www.a.test", "www.a.co", "www", "b.x", "w.a.test",
+             "A.test", "x.test", "www.a", "b.a.test.", "a.test:81", "wa.test", "c.a.test"]
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+@pytest.mark.parametrize("seed", [1, 2, 3, 16, 24])  # 16, 24: ".a.test" vs "a.test" / "*.a.test"
+def test_random_server_names_match_nginx(seed: int) -> None:
+    """Random server_name sets (exact, both wildcards, regexes, conflicts: nginx keeps the first)
+    and a random default_server; every server answers its own token at ``/``."""
+    rng = random.Random(seed)
+    n = rng.randint(3, 6)
+    default = rng.randrange(n + 1)  # n: no default_server, the first server is the default
+    blocks = []
+    for i in range(n):
+        names = " ".join(f'"{x}"' for x in rng.sample(NAME_POOL, rng.randint(1, 3)))
+        flag = " default_server" if i == default else ""
+        blocks.append(f"server {{ listen PORT{flag}; server_name srv{i}.invalid {names}; "
+                      "location / { @@ } }")
+    tokens = (f"S{i}" for i in itertools.count(1))
+    text = re.sub("@@", lambda _m: R.format(t=next(tokens)), "\n".join(blocks))
+    with Stack() as stack:
+        stack.start_nginx(text.replace("PORT", stack.listen))
+        cfg = parse_nginx(str(stack.p.nginx_conf))
+        labels = _labels_by_token(cfg)
+        rows = []
+        for host in HOST_POOL:
+            _status, token = _ask(stack.nginx_port, "/", host)
+            rows.append({"host": host, "nginx": labels[token] if token else NO_LOCATION})
+        stack.stop()
+    rules = rules_from_config(cfg)
+    df = pl.DataFrame(rows).with_columns(location_expr(rules, pl.lit("/"), pl.col("host")).alias("ours"))
+    bad = df.filter(pl.col("ours") != pl.col("nginx"))
+    assert bad.is_empty(), (text, bad.rows())
+    assert df["nginx"].n_unique() >= 2
+
+
+REGEX_PIECES = ["\\d+", "\\w", "[a-c]", "[^/]+", "\\.", "x{2}", "(a|b)", "\\b", "\\s", "[[:digit:]]",
+                "A", "\\W", "[\\d.]", "/", "z?", ".", "[A-Z]"]
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_regexes_match_nginx(seed: int) -> None:
+    """PCRE meaning on the Rust engine: ASCII classes, ``$``/``\\Z`` before a final newline,
+    ``\\b``, POSIX classes, ``~*``; random patterns against targets with digits, spaces, upper
+    case, a trailing newline and non-ASCII bytes."""
+    rng = random.Random(seed)
+    blocks: list[str] = []
+    seen: set[str] = set()
+    while len(blocks) < 8:
+        rx = "".join(rng.choice(REGEX_PIECES) for _ in range(rng.randint(1, 3)))
+        rx = ("^/" if rng.random() < 0.4 else "") + rx + rng.choice(["", "", "$", "\\Z"])
+        mod = rng.choice(["~", "~*"])
+        if mod + rx in seen:
+            continue
+        seen.add(mod + rx)
+        blocks.append(f'location {mod} "{rx}" {{ @@ }}')
+    tokens = (f"X{i}" for i in itertools.count(1))
+    server = "server { listen PORT; server_name r.test; location / { @@ } " + " ".join(blocks) + " }"
+    text = re.sub("@@", lambda _m: R.format(t=next(tokens)), server)
+    pieces = ["a", "B", "7", "42", "xx", "a.b", "%20", "%0A", "%C3%A9", "c", "_", "A1", "ab"]
+    targets = ["/" + "/".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))) for _ in range(150)]
+    with Stack() as stack:
+        stack.start_nginx(text.replace("PORT", stack.listen))
+        cfg = parse_nginx(str(stack.p.nginx_conf))
+        labels = _labels_by_token(cfg)
+        rows = []
+        for t in targets:
+            _status, token = _ask(stack.nginx_port, t, "r.test")
+            rows.append({"t": t, "nginx": labels[token] if token else NO_LOCATION})
+        stack.stop()
+    rules = rules_from_config(cfg)
+    df = pl.DataFrame(rows).with_columns(
+        location_expr(rules, nginx_uri(pl.col("t")), pl.lit("r.test")).alias("ours"))
+    bad = df.filter(pl.col("ours") != pl.col("nginx"))
+    assert bad.is_empty(), (blocks, bad.rows())
+    assert df["nginx"].n_unique() >= 3

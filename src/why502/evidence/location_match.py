@@ -622,33 +622,42 @@ class _Names:
 
 
 def _names(group: list[MatchRule]) -> _Names:
-    """Sort a port's server names the way ``ngx_http_server_names()`` hashes them; the first
-    server wins a name claimed twice ("conflicting server name ... ignored")."""
+    """Sort a port's server names the way ``ngx_http_server_names()`` adds them, in config
+    order, to its hashes with ``ngx_hash_add_key()`` (``src/core/ngx_hash.c``); a name that
+    conflicts is ignored ("conflicting server name"):
+
+    - ``example.com`` conflicts with an earlier ``example.com`` or ``.example.com``;
+    - ``.example.com`` conflicts with an earlier ``example.com``; otherwise it reserves
+      ``example.com`` at once, *then* conflicts with an earlier ``*.example.com`` or
+      ``.example.com`` (so after ``*.example.com`` it is dropped but still blocks a later
+      exact ``example.com``: checked against nginx);
+    - ``*.example.com`` conflicts with an earlier ``*.example.com`` or ``.example.com``;
+    - ``www.example.*`` with an earlier ``www.example.*``.
+    """
     names = _Names({}, [], [], [])
-    seen_heads: set[str] = set()
-    seen_tails: set[str] = set()
+    reserved: set[str] = set()  # ha->keys_hash: exact names and the bare form of .example.com
+    heads: dict[str, tuple[bool, int]] = {}  # ha->dns_wc_head_hash: "example.com" -> (bare, id)
+    tails: dict[str, int] = {}  # ha->dns_wc_tail_hash: "www.example" -> id
     for s in group:
         for raw in s.server_names:
             if raw.startswith("~"):
                 names.regexes.append((_server_name_regex(raw), s.id))
                 continue
             n = raw.lower()
-            if n.startswith("*."):
-                if n[1:] not in seen_heads:
-                    seen_heads.add(n[1:])
-                    names.heads.append((n[1:], False, s.id))
-            elif n.startswith(".") and len(n) > 1:
-                if n not in seen_heads:
-                    seen_heads.add(n)
-                    names.heads.append((n, True, s.id))
-            elif n.endswith(".*"):
-                if n[:-1] not in seen_tails:
-                    seen_tails.add(n[:-1])
-                    names.tails.append((n[:-1], s.id))
-            else:
-                names.exact.setdefault(n, s.id)
-    names.heads.sort(key=lambda h: -len(h[0]))
-    names.tails.sort(key=lambda t: -len(t[0]))
+            if len(n) > 1 and n.startswith("."):
+                if n[1:] in reserved:
+                    continue
+                reserved.add(n[1:])
+                heads.setdefault(n[1:], (True, s.id))
+            elif len(n) > 2 and n.startswith("*."):
+                heads.setdefault(n[2:], (False, s.id))
+            elif len(n) > 2 and n.endswith(".*"):
+                tails.setdefault(n[:-2], s.id)
+            elif "*" not in n and n not in reserved:
+                reserved.add(n)
+                names.exact[n] = s.id
+    names.heads = sorted(((f".{k}", bare, sid) for k, (bare, sid) in heads.items()), key=lambda h: -len(h[0]))
+    names.tails = sorted(((f"{k}.", sid) for k, sid in tails.items()), key=lambda t: -len(t[0]))
     return names
 
 
