@@ -21,6 +21,7 @@ import pytest
 from why502.evidence import location_match
 from why502.evidence.location_match import (
     NO_LOCATION,
+    byte_text,
     location_expr,
     match_location_py,
     match_notes,
@@ -64,6 +65,8 @@ server {
         location ~ 7$ { @@ }
     }
     location @named { @@ }
+    location /café/ { @@ }
+    location ~ "^/é.$" { @@ }
 }
 server {
     listen PORT_A; server_name *.wild.test;
@@ -154,7 +157,7 @@ SEGMENTS = [
 ]
 
 
-N_FIXED = 48
+N_FIXED = 54
 
 
 def _targets(rng: random.Random, n: int) -> list[str]:
@@ -166,7 +169,8 @@ def _targets(rng: random.Random, n: int) -> list[str]:
         "/docs//deep/x", "/docs/./deep/x", "/docs/x/../deep/y", "/%64ocs/deep/", "/..", "/a/%zz",
         "/stop/a", "/stop", "/w", "/d/", "/d1", "/o/", "//app", "/x#frag", "/a%2Fb/../c.txt",
         "/re1%0A", "/x.php%0A", "/docs/a.TXT", "/api/%69nternal",
-        "http://exact.test/docs/deep/", "/exact?x=/docs/",
+        "http://exact.test/docs/deep/", "/exact?x=/docs/", "/caf%C3%A9/x", "/caf%c3%a9/",
+        "/%C3%A9x", "/%C3%A9%C3%A9", "/%C3%A9%FF", "/caf%C3%A9",
     ]
     assert len(fixed) == N_FIXED
     out = list(fixed)
@@ -270,7 +274,8 @@ def test_expression_names_the_location_nginx_chose(monkeypatch: pytest.MonkeyPat
                  "*.deep.wild.test /", ".dot.test /", "www.tail.* /", "www.tail.co.* /",
                  "~^UP\\d+\\.test$ /", "def.test /d/", "exact.test ~ ^/", "other.test /o/",
                  "slashes.test /a//b/", "slashes.test ~ ^/a//c", "nomerge.test /", "_ /nameless/",
-                 "~^(?!www\\.)[a-z]+\\.neg\\.test$ /", NO_LOCATION):
+                 "~^(?!www\\.)[a-z]+\\.neg\\.test$ /", "exact.test /café/", "exact.test ~ ^/é.$",
+                 NO_LOCATION):
         assert want in got, want
     assert (df["status"] == 301).any() and (df["status"] == 400).any()
     # and the one-request reference agrees with nginx too
@@ -364,6 +369,13 @@ def test_uri_normalisation(target: str, uri: str | None) -> None:
     assert normalize_uri_py(target) == uri
     got = pl.DataFrame({"t": [target, "/plain?x"]}).select(nginx_uri(pl.col("t"))).to_series()
     assert got.to_list() == [uri, "/plain"]
+
+
+def test_bytes_survive_normalisation_and_count_as_nginx_counts_them() -> None:
+    uri = normalize_uri_py("/%FF%C3%A9")
+    assert uri == "/\uf7ffé"  # readable where UTF-8, the stray byte kept in the private-use area
+    assert byte_text(uri) == "/\xff\xc3\xa9"  # one character per byte for matching
+    assert byte_text("/plain") == "/plain"
 
 
 def test_merge_slashes_off_keeps_them(tmp_path: Path) -> None:
@@ -571,16 +583,16 @@ def test_random_server_names_match_nginx(seed: int) -> None:
 
 
 REGEX_PIECES = ["\\d+", "\\w", "[a-c]", "[^/]+", "\\.", "x{2}", "(a|b)", "\\b", "\\s", "[[:digit:]]",
-                "A", "\\W", "[\\d.]", "/", "z?", ".", "[A-Z]"]
+                "A", "\\W", "[\\d.]", "/", "z?", ".", "[A-Z]", "é", "[[:alpha:]]"]
 
 
 @pytest.mark.real
 @pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [2, 3, 4])
 def test_random_regexes_match_nginx(seed: int) -> None:
     """PCRE meaning on the Rust engine: ASCII classes, ``$``/``\\Z`` before a final newline,
     ``\\b``, POSIX classes, ``~*``; random patterns against targets with digits, spaces, upper
-    case, a trailing newline and non-ASCII bytes."""
+    case, a trailing newline and non-ASCII bytes (UTF-8 and not), ``é`` in a pattern."""
     rng = random.Random(seed)
     blocks: list[str] = []
     seen: set[str] = set()
@@ -595,7 +607,8 @@ def test_random_regexes_match_nginx(seed: int) -> None:
     tokens = (f"X{i}" for i in itertools.count(1))
     server = "server { listen PORT; server_name r.test; location / { @@ } " + " ".join(blocks) + " }"
     text = re.sub("@@", lambda _m: R.format(t=next(tokens)), server)
-    pieces = ["a", "B", "7", "42", "xx", "a.b", "%20", "%0A", "%C3%A9", "c", "_", "A1", "ab"]
+    pieces = ["a", "B", "7", "42", "xx", "a.b", "%20", "%0A", "%C3%A9", "c", "_", "A1", "ab", "%FF",
+              "%C3%89"]
     targets = ["/" + "/".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))) for _ in range(150)]
     with Stack() as stack:
         stack.start_nginx(text.replace("PORT", stack.listen))

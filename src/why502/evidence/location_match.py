@@ -78,7 +78,9 @@ What is approximate (said again in :func:`match_notes` when a config needs it):
 
 from __future__ import annotations
 
+import codecs
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -222,6 +224,51 @@ def merge_slashes_from_config(cfg: NginxConfig) -> bool:
 # the URI as nginx matches it
 
 
+# A URI is bytes to nginx.  nginx_uri() hands out readable text (UTF-8); a byte that is not
+# part of valid UTF-8 becomes U+F780 + (byte - 0x80), a private-use code point, so no byte is
+# lost.  For matching, byte_text() turns a URI or a location name into one character per
+# byte (Latin-1), so a regex's ".", "[^/]" or "\\W" consumes one byte, as PCRE does in nginx
+# (compiled without PCRE2_UTF, ngx_regex_compile() in src/core/ngx_regex.c).
+_PUA_BASE = 0xF700
+_PUA_ERRORS = "why502-uri-bytes"
+
+
+def _pua_handler(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    bad = err.object[err.start:err.end]
+    return "".join(chr(_PUA_BASE + b) for b in bad), err.end
+
+
+codecs.register_error(_PUA_ERRORS, _pua_handler)
+
+
+def byte_text(text: str) -> str:
+    """``"/café"`` -> ``"/cafÃ©"``: one character per byte of the URI nginx sees (undoing the
+    private-use escapes of :func:`normalize_uri_py`).  ASCII is unchanged."""
+    if text.isascii():
+        return text
+    out = bytearray()
+    for ch in text:
+        o = ord(ch)
+        if _PUA_BASE + 0x80 <= o <= _PUA_BASE + 0xFF:
+            out.append(o - _PUA_BASE)
+        else:
+            out += ch.encode("utf-8")
+    return out.decode("latin-1")
+
+
+def _byte_text_series(s: pl.Series) -> pl.Series:
+    """:func:`byte_text` on the non-ASCII values of ``s`` only, once per unique value."""
+    mask = (s.str.len_bytes() != s.str.len_chars()).fill_null(False)
+    if not mask.any():
+        return s
+    odd = s.filter(mask)
+    uniq = odd.unique()
+    conv = pl.Series([byte_text(v) for v in uniq.to_list()], dtype=pl.String)
+    return s.scatter(mask.arg_true(), odd.replace_strict(uniq, conv, return_dtype=pl.String))
+
+
 def _hex(c: int) -> int | None:
     if 48 <= c <= 57:
         return c - 48
@@ -319,7 +366,7 @@ def normalize_uri_py(target: str | None, merge_slashes: bool = True) -> str | No
         u.pop()
     elif state == dot_dot and not up_one():
         return None
-    return u.decode("utf-8", "replace")
+    return u.decode("utf-8", _PUA_ERRORS)
 
 
 # a target needing more than "cut at '?'": escapes, "//", "/.", "#" or an absolute URI
@@ -446,6 +493,10 @@ def pcre_to_rust(pattern: str) -> str | None:
             out.append("(?:\\n?\\z)")
             i += 1
             continue
+        if not c.isascii():  # a byte (byte_text): PCRE's default tables fold ASCII letters only
+            out.append(f"(?-i:{c})")
+            i += 1
+            continue
         out.append(c)
         i += 1
     if in_class:
@@ -453,9 +504,18 @@ def pcre_to_rust(pattern: str) -> str | None:
     return "".join(out)
 
 
-def pcre_to_python(pattern: str) -> str:
+_POSIX = {
+    "alpha": "A-Za-z", "digit": "0-9", "alnum": "0-9A-Za-z", "upper": "A-Z", "lower": "a-z",
+    "space": "\\t\\n\\x0B\\x0C\\r ", "blank": "\\t ", "xdigit": "0-9A-Fa-f", "word": "0-9A-Za-z_",
+    "punct": "!-/:-@\\[-`{-~", "cntrl": "\\x00-\\x1F\\x7F", "print": " -~", "graph": "!-~",
+    "ascii": "\\x00-\\x7F",
+}
+
+
+def pcre_to_python(pattern: str) -> str | None:
     """The same for Python's ``re`` (used with ``re.ASCII``): ``(?<name>`` -> ``(?P<name>``,
-    ``\\z`` -> ``\\Z``, PCRE's ``\\Z`` -> ``(?=\\n?\\Z)``; the rest is common syntax."""
+    ``\\z`` -> ``\\Z``, PCRE's ``\\Z`` -> ``(?=\\n?\\Z)``, POSIX classes (``[[:digit:]]``) ->
+    ASCII ranges; None for a negated POSIX class.  The rest is common syntax."""
     out: list[str] = []
     i, n = 0, len(pattern)
     in_class = False
@@ -474,6 +534,14 @@ def pcre_to_python(pattern: str) -> str:
         if in_class:
             if c == "]":
                 in_class = False
+            elif pattern.startswith("[:", i):
+                end = pattern.find(":]", i + 2)
+                posix = _POSIX.get(pattern[i + 2:end]) if end > 0 else None
+                if posix is None:
+                    return None
+                out.append(posix)
+                i = end + 2
+                continue
         elif c == "[":
             in_class = True
             out.append(c)
@@ -558,9 +626,12 @@ def compile_regex(pattern: str, caseless: bool) -> _Regex:
     if rust is not None and not _rust_ok(rust):
         rust = None
     py: re.Pattern[str] | None = None
+    translated = pcre_to_python(pattern)
     try:
-        py = re.compile(pcre_to_python(pattern), re.ASCII | (re.IGNORECASE if caseless else 0))
-    except re.error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "possible nested set": a PCRE construct re reads otherwise
+            py = re.compile(translated, re.ASCII | (re.IGNORECASE if caseless else 0)) if translated else None
+    except (re.error, FutureWarning):
         py = None
     got = _Regex(pattern, caseless, rust, py)
     _REGEX_CACHE[key] = got
@@ -568,7 +639,7 @@ def compile_regex(pattern: str, caseless: bool) -> _Regex:
 
 
 def _regex_of(rule: MatchRule) -> _Regex:
-    return compile_regex(rule.pattern, rule.kind == "regex_ci")
+    return compile_regex(byte_text(rule.pattern), rule.kind == "regex_ci")
 
 
 def _server_name_regex(name: str) -> _Regex:
@@ -781,7 +852,7 @@ class _Columns:
 
     def longest(self, node: int, ordered: list[MatchRule]) -> pl.Expr:
         name = f"_lp{node}"
-        self.defs[name] = _chain([(self.uri.str.starts_with(r.pattern), r.id) for r in ordered],
+        self.defs[name] = _chain([(self.uri.str.starts_with(byte_text(r.pattern)), r.id) for r in ordered],
                                  pl.lit(None, dtype=pl.Int32), pl.Int32)
         return pl.col(name)
 
@@ -809,12 +880,12 @@ def _level(kids: dict[int, list[MatchRule]], node: int, cols: _Columns) -> tuple
     for r in static:
         if r.kind == "exact" and r.pattern not in seen_exact:
             seen_exact.add(r.pattern)
-            final.append((uri == r.pattern, r.id))
+            final.append((uri == byte_text(r.pattern), r.id))
     # 2. auto redirect: the URI is the name without its last "/" and no location has that name
     names = {r.pattern for r in static}
     for r in static:
         if r.auto_redirect and r.pattern[:-1] not in names:
-            final.append((uri == r.pattern[:-1], r.id))
+            final.append((uri == byte_text(r.pattern[:-1]), r.id))
     # 3. the longest prefix (the first location wins a duplicated name: nginx refuses those)
     prefixes: dict[str, MatchRule] = {}
     for r in static:
@@ -894,6 +965,7 @@ def location_id_expr(
 
     def batch(s: pl.Series) -> pl.Series:
         frame = s.struct.unnest().select(sid.alias("sid"), "uri")
+        frame = frame.with_columns(_byte_text_series(frame["uri"]).alias("uri"))
         if len(all_defs) <= DIRECT_TESTS:
             # few string tests: running them on every row beats finding the unique pairs
             return frame.with_columns(**all_defs).select(pick_any.alias("_loc"))["_loc"]
@@ -947,6 +1019,7 @@ def match_location_py(rules: list[MatchRule], uri: str | None, host: str, port: 
     servers = [r for r in rules if r.kind == "server"]
     if not servers or uri is None:
         return NO_LOCATION
+    text = byte_text(uri)
     h = host.lower()
     h = re.sub(r":[0-9]*$", "", h).removesuffix(".")
     groups = _port_groups(rules)
@@ -961,16 +1034,16 @@ def match_location_py(rules: list[MatchRule], uri: str | None, host: str, port: 
     def static(node: int) -> tuple[str, MatchRule | None]:
         locs = [r for r in kids.get(node, []) if r.is_static]
         for r in locs:
-            if r.kind == "exact" and r.pattern == uri:
+            if r.kind == "exact" and byte_text(r.pattern) == text:
                 return ok, r
-        names = {r.pattern for r in locs}
+        names = {byte_text(r.pattern) for r in locs}
         for r in locs:
-            if r.auto_redirect and r.pattern[:-1] == uri and uri not in names:
+            if r.auto_redirect and byte_text(r.pattern[:-1]) == text and text not in names:
                 return done, r
         best: MatchRule | None = None
         for r in locs:
             longer = best is None or len(r.pattern) > len(best.pattern)
-            if r.kind != "exact" and uri.startswith(r.pattern) and longer:
+            if r.kind != "exact" and text.startswith(byte_text(r.pattern)) and longer:
                 best = r
         return (again, best) if best else (declined, None)
 
@@ -987,7 +1060,7 @@ def match_location_py(rules: list[MatchRule], uri: str | None, host: str, port: 
             return rc
         if not noregex:
             for r in kids.get(node, []):
-                if r.is_regex and _regex_of(r).search(uri):
+                if r.is_regex and _regex_of(r).search(text):
                     state["loc"] = r.id
                     find(r.id)
                     return ok
