@@ -57,16 +57,20 @@ bench config, 0.35 s with 50 virtual hosts x 10 locations.
 What is approximate (said again in :func:`match_notes` when a config needs it):
 
 - Listen sockets are told apart by port only (``listen 127.0.0.1:80`` and ``listen 80`` are one
-  group); without a port column the port with the most servers is assumed (see
-  :func:`server_expr`).  A server with no ``listen`` is on port 80 (nginx: 8000 when not root).
+  group); without a port column the port whose servers have the most locations is assumed
+  (see :func:`server_expr`).  A server with no ``listen`` is on port 80 (nginx: 8000 when not root).
 - Regexes run on polars' Rust engine after a translation to PCRE's meaning (``\\d \\w \\s`` are
   ASCII, ``$`` and ``\\Z`` also match before a final newline).  A regex Rust cannot run
   (look-around, back-references, possessive quantifiers, atomic groups) is run with Python's
   ``re`` (``re.ASCII``) over the *unique* URIs of each batch only (:func:`_python_contains`).  A
   regex neither can compile never matches and is named in :func:`match_notes`.
-- Paths are text: nginx matches bytes, so a non-ASCII URI can differ (``.`` is one code point
-  here, one byte in nginx; ``(?i)`` folds Unicode here).  Decoded bytes that are not UTF-8
-  become U+FFFD.
+- nginx matches bytes (PCRE without UTF).  Matching here runs on :func:`byte_text` (one
+  character per byte), so ``.``, ``[^/]`` and ``\\W`` count bytes as nginx does (checked with
+  percent-encoded UTF-8 and stray bytes against nginx).  Left over: a negated class under
+  ``~*`` that lists non-ASCII characters is case-folded by Rust's Unicode rules; a URI that
+  really contains U+F780..U+F7FF reads as the stray bytes :func:`normalize_uri_py` encodes
+  there; a log whose escapes (``\\xC3``) were not undone matches as that text.  Host names are
+  matched as text (nginx: bytes), which differs only for non-ASCII names.
 - ``merge_slashes`` is one flag for all servers (nginx takes it from the port's default
   server, since the URI is parsed before the ``Host`` header picks a server).
 - ``$hostname`` as a server name, ``server_name_in_redirect`` and case-insensitive file systems
@@ -375,7 +379,9 @@ _COMPLEX_MARKS = ["%", "//", "/.", "#"]
 
 def nginx_uri(target: pl.Expr, *, merge_slashes: bool = True) -> pl.Expr:
     """The request target (``/a//b/../c?x=1``) -> the URI nginx matches locations against
-    (``/a/c``), null where nginx answers 400 (see :func:`normalize_uri_py`).
+    (``/a/c``), null where nginx answers 400 (see :func:`normalize_uri_py`).  Readable text:
+    decoded UTF-8 stays UTF-8; a decoded byte that is not valid UTF-8 becomes U+F780 + (byte -
+    0x80) so that :func:`location_expr` still sees the byte.
 
     Vectorised: every target is cut at its first ``?``; a path left with a ``%``, ``//``,
     ``/.`` or ``#`` in it, or not starting with ``/`` (usually few), goes through
