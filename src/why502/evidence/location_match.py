@@ -622,6 +622,9 @@ _REGEX_CACHE: dict[tuple[str, bool], _Regex] = {}
 
 
 def compile_regex(pattern: str, caseless: bool) -> _Regex:
+    """A PCRE pattern (already :func:`byte_text` for locations) for both engines: Rust when
+    :func:`pcre_to_rust` translates it and polars compiles it, Python's ``re`` as the
+    fallback and as the one-request reference.  Cached: configs repeat their regexes."""
     key = (pattern, caseless)
     got = _REGEX_CACHE.get(key)
     if got is not None:
