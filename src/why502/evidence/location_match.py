@@ -88,6 +88,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import polars as pl
 
@@ -282,6 +283,10 @@ def _hex(c: int) -> int | None:
     return None
 
 
+# escapes the state machine must see: a decoded "/" or "." (segments), %00, a bad escape
+_SLOW_ESCAPES = re.compile(r"%(?:2[EeFf]|00|(?![0-9A-Fa-f]{2}))")
+
+
 def normalize_uri_py(target: str | None, merge_slashes: bool = True) -> str | None:
     """One request target -> the URI nginx searches locations with, or None where nginx answers
     400.  A port of ``ngx_http_parse_complex_uri()`` (``src/http/ngx_http_parse.c``, the
@@ -298,6 +303,10 @@ def normalize_uri_py(target: str | None, merge_slashes: bool = True) -> str | No
         target = target[m.end():] or "/"
         if not target.startswith("/"):
             target = "/" + target  # "http://h?x" -> nginx's empty_path_in_uri
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if "//" not in path and "/." not in path and not _SLOW_ESCAPES.search(path):
+        # the common case (escapes of ordinary bytes only): the state machine would only decode
+        return unquote_to_bytes(path).decode("utf-8", _PUA_ERRORS)
     p = target.encode("utf-8", "surrogateescape")
     u = bytearray()
     usual, slash, dot, dot_dot = 0, 1, 2, 3
