@@ -4,7 +4,7 @@ Both label the same rows of a generated access log (``bench/out/stats/access.log
 ``bench/gen_access_log.py``; its ``nginx.conf``) with the location that served them.  The new
 expression also normalises the URI (``nginx_uri``), the old one only cuts the query string.
 Two more configs show how the cost grows: the one ``tests/test_location_match.py`` runs nginx
-with (16 servers on 3 ports, 44 locations, nested ones, a look-ahead and a back-reference
+with (16 servers on 3 ports, 46 locations, nested ones, a look-ahead and a back-reference
 regex), and 50 virtual hosts with 9 locations each.  Each variant runs ``--repeat`` times
 (default 3); the best wall time is printed.
 
