@@ -12,18 +12,16 @@ them in November); the expected lines are counted here from each line's own stam
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from clirun import why502
+from genlog import gen_module
 from why502.errors import UsageError
 from why502.timeargs import parse_time_arg
 
@@ -44,21 +42,24 @@ def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 NOW = datetime(2026, 11, 21, 12, 0)
 
 
-@pytest.mark.parametrize(("value", "want"), [
-    ("30s", datetime(2026, 11, 21, 11, 59, 30)),
-    ("30m", datetime(2026, 11, 21, 11, 30)),
-    (" 2h ", datetime(2026, 11, 21, 10, 0)),
-    ("1d", datetime(2026, 11, 20, 12, 0)),
-    ("1w", datetime(2026, 11, 14, 12, 0)),
-    ("2026-11-20", datetime(2026, 11, 20, 0, 0)),
-    ("2026-11-20 10:00", datetime(2026, 11, 20, 10, 0)),
-    ("2026-11-20T10:00:05", datetime(2026, 11, 20, 10, 0, 5)),
-    # an instant: converted to Berlin's local time, never stripped of its offset
-    ("2026-11-20T10:00:00Z", datetime(2026, 11, 20, 11, 0)),
-    ("2026-11-20 10:00:00+00:00", datetime(2026, 11, 20, 11, 0)),
-    ("2026-11-20T10:00:00+05:30", datetime(2026, 11, 20, 5, 30)),
-    ("2026-07-20T10:00:00Z", datetime(2026, 7, 20, 12, 0)),  # summer time: +02:00
-])
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("30s", datetime(2026, 11, 21, 11, 59, 30)),
+        ("30m", datetime(2026, 11, 21, 11, 30)),
+        (" 2h ", datetime(2026, 11, 21, 10, 0)),
+        ("1d", datetime(2026, 11, 20, 12, 0)),
+        ("1w", datetime(2026, 11, 14, 12, 0)),
+        ("2026-11-20", datetime(2026, 11, 20, 0, 0)),
+        ("2026-11-20 10:00", datetime(2026, 11, 20, 10, 0)),
+        ("2026-11-20T10:00:05", datetime(2026, 11, 20, 10, 0, 5)),
+        # an instant: converted to Berlin's local time, never stripped of its offset
+        ("2026-11-20T10:00:00Z", datetime(2026, 11, 20, 11, 0)),
+        ("2026-11-20 10:00:00+00:00", datetime(2026, 11, 20, 11, 0)),
+        ("2026-11-20T10:00:00+05:30", datetime(2026, 11, 20, 5, 30)),
+        ("2026-07-20T10:00:00Z", datetime(2026, 7, 20, 12, 0)),  # summer time: +02:00
+    ],
+)
 def test_values_in_berlin(berlin: None, value: str, want: datetime) -> None:
     assert parse_time_arg(value, "--since", NOW) == want
 
@@ -68,17 +69,20 @@ def test_an_aware_now_is_local_time_too(berlin: None) -> None:
     assert parse_time_arg("1h", "--since", now) == datetime(2026, 11, 21, 11, 0)
 
 
-@pytest.mark.parametrize(("value", "words"), [
-    ("yesterday", "cannot read"),
-    ("", "cannot read"),
-    ("-2h", "cannot read"),
-    ("2h ago", "cannot read"),
-    ("2026-11-20T25:00", "cannot read"),
-    ("99999999d", "reaches back too far"),
-    ("9" * 5000 + "h", "reaches back too far"),  # more digits than int() reads: ValueError
-    ("0001-01-01T00:00:00+14:00", "out of range"),
-    ("9999-12-31T23:59:59-14:00", "out of range"),
-])
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("yesterday", "cannot read"),
+        ("", "cannot read"),
+        ("-2h", "cannot read"),
+        ("2h ago", "cannot read"),
+        ("2026-11-20T25:00", "cannot read"),
+        ("99999999d", "reaches back too far"),
+        ("9" * 5000 + "h", "reaches back too far"),  # more digits than int() reads: ValueError
+        ("0001-01-01T00:00:00+14:00", "out of range"),
+        ("9999-12-31T23:59:59-14:00", "out of range"),
+    ],
+)
 def test_bad_values_are_one_line_usage_errors_naming_the_flag(value: str, words: str) -> None:
     with pytest.raises(UsageError) as err:
         parse_time_arg(value, "--until", NOW)
@@ -91,20 +95,11 @@ def test_bad_values_are_one_line_usage_errors_naming_the_flag(value: str, words:
 # as a user: the same value selects the same instant in all three commands
 
 
-def _gen_module() -> Any:
-    spec = importlib.util.spec_from_file_location("gen_access_log", BENCH / "gen_access_log.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gen_access_log"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One hour of traffic, 10:30-11:30 at +0100, one request per second."""
     out = tmp_path_factory.mktemp("tz")
-    _gen_module().generate(3600, out, seed=3, rate=1.0, start="2026-11-20T10:30:00")
+    gen_module().generate(3600, out, seed=3, rate=1.0, start="2026-11-20T10:30:00")
     return out
 
 
@@ -126,8 +121,19 @@ def test_stats_since_with_an_offset_selects_exactly_the_lines_after_that_instant
     since = datetime.fromisoformat(SINCE)
     want = sum(1 for t in instants if t >= since)
     assert 0 < want < len(instants)  # the cut is inside the log
-    proc = why502("stats", str(logs / "access.log"), "--log-format", "why502", "--no-error-log",
-                  "--no-progress", "--format", "json", "--since", SINCE, env=BERLIN)
+    proc = why502(
+        "stats",
+        str(logs / "access.log"),
+        "--log-format",
+        "why502",
+        "--no-error-log",
+        "--no-progress",
+        "--format",
+        "json",
+        "--since",
+        SINCE,
+        env=BERLIN,
+    )
     assert proc.returncode == 0, proc.stderr
     d = json.loads(proc.stdout)
     assert d["requests"] == want
@@ -139,21 +145,34 @@ def test_stats_since_and_until_with_offsets(logs: Path) -> None:
     lo, hi = datetime.fromisoformat(SINCE), datetime.fromisoformat(UNTIL.replace("Z", "+00:00"))
     want = sum(1 for t in instants if lo <= t <= hi)
     assert 0 < want < len(instants)
-    proc = why502("stats", str(logs / "access.log"), "--log-format", "why502", "--no-error-log",
-                  "--no-progress", "--format", "json", "--since", SINCE, "--until", UNTIL,
-                  env=BERLIN)
+    proc = why502(
+        "stats",
+        str(logs / "access.log"),
+        "--log-format",
+        "why502",
+        "--no-error-log",
+        "--no-progress",
+        "--format",
+        "json",
+        "--since",
+        SINCE,
+        "--until",
+        UNTIL,
+        env=BERLIN,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["requests"] == want
 
 
 def test_classify_since_with_an_offset_is_the_same_instant(logs: Path) -> None:
     # error-log stamps carry no zone: they are Berlin local time (the generator's +0100 clock)
-    stamps = [datetime.strptime(ln[:19], "%Y/%m/%d %H:%M:%S")
-              for ln in (logs / "error.log").read_text(encoding="utf-8").splitlines()]
+    stamps = [
+        datetime.strptime(ln[:19], "%Y/%m/%d %H:%M:%S")
+        for ln in (logs / "error.log").read_text(encoding="utf-8").splitlines()
+    ]
     want = sum(1 for t in stamps if t >= datetime(2026, 11, 20, 11, 0))
     assert 0 < want < len(stamps)
-    proc = why502("classify", "--format", "jsonl", "--since", SINCE, str(logs / "error.log"),
-                  env=BERLIN)
+    proc = why502("classify", "--format", "jsonl", "--since", SINCE, str(logs / "error.log"), env=BERLIN)
     assert proc.returncode in (0, 1), proc.stderr
     times = [json.loads(r)["time"] for r in proc.stdout.splitlines() if r.strip()]
     assert len(times) == want
@@ -161,9 +180,19 @@ def test_classify_since_with_an_offset_is_the_same_instant(logs: Path) -> None:
 
 
 def test_diagnose_since_with_an_offset_is_the_same_instant(logs: Path) -> None:
-    proc = why502("diagnose", "--offline", "--nginx-conf", str(logs / "nginx.conf"),
-                  "--error-log", str(logs / "error.log"), "--format", "json", "--since", SINCE,
-                  env=BERLIN)
+    proc = why502(
+        "diagnose",
+        "--offline",
+        "--nginx-conf",
+        str(logs / "nginx.conf"),
+        "--error-log",
+        str(logs / "error.log"),
+        "--format",
+        "json",
+        "--since",
+        SINCE,
+        env=BERLIN,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert json.loads(proc.stdout)["inputs"]["since"] == "2026-11-20T11:00:00"
 
@@ -172,8 +201,14 @@ DEMO = RECORDED / "demo-fpm-exhausted"
 COMMANDS = {
     "classify": ["classify", str(DEMO / "error.log")],
     "stats": ["stats", str(DEMO / "access.log"), "--no-progress"],
-    "diagnose": ["diagnose", "--offline", "--nginx-conf", str(DEMO / "nginx.conf"),
-                 "--error-log", str(DEMO / "error.log")],
+    "diagnose": [
+        "diagnose",
+        "--offline",
+        "--nginx-conf",
+        str(DEMO / "nginx.conf"),
+        "--error-log",
+        str(DEMO / "error.log"),
+    ],
 }
 FLAGS = [(c, "--since") for c in sorted(COMMANDS)] + [("stats", "--until")]
 

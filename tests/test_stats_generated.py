@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from genlog import gen_module
 from why502.app.stats import StatsOptions, run_stats
 from why502.cli.main import main
 from why502.errors import InputError
@@ -18,19 +17,10 @@ from why502.errors import InputError
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def _gen_module() -> Any:
-    spec = importlib.util.spec_from_file_location("gen_access_log", BENCH / "gen_access_log.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["gen_access_log"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def gen(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("gen")
-    truth = _gen_module().generate(30_000, out, seed=7, rate=10.0, rotate=3, garbage_every=7_000)
+    truth = gen_module().generate(30_000, out, seed=7, rate=10.0, rotate=3, garbage_every=7_000)
     return out, truth
 
 
@@ -38,12 +28,19 @@ def _files(out: Path) -> list[str]:
     return [str(out / "access.log"), str(out / "access.log.1"), str(out / "access.log.2.gz")]
 
 
-@pytest.fixture(scope="module")
-def stats(gen: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+@pytest.fixture(scope="module", params=["auto", "chunks"])
+def stats(gen: tuple[Path, dict[str, Any]], request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Both engines: ``auto`` reads the plain files with polars' streaming scan and the ``.gz``
+    with the chunk reader; ``chunks`` reads everything in small chunks with two workers (many
+    chunk boundaries, merged out of thread order).  Every test below must hold for both."""
     out, _ = gen
-    # small chunks and two workers: many chunk boundaries, merged out of thread order
     st, _ = run_stats(
-        StatsOptions(paths=_files(out), nginx_conf=str(out / "nginx.conf"), chunk_bytes=256 << 10)
+        StatsOptions(
+            paths=_files(out),
+            nginx_conf=str(out / "nginx.conf"),
+            chunk_bytes=256 << 10,
+            engine=request.param,
+        )
     )
     return st.to_dict()
 

@@ -10,10 +10,13 @@ The heavy lifting is pure (``evidence.access_stats``); this module decides *what
   fastcgi/uwsgi/scgi/grpc equivalents of the location that passes to it, nginx default 60s);
 - the error log (``--error-log`` or the config's ``error_log``) for the per-request join.
 
-Files are read by ``sources.byte_chunks`` in byte chunks cut at the last newline (``.gz``
-decompressed as a stream), and chunks are parsed by two worker threads (polars releases the
-GIL) while the main thread merges the results in order, so memory stays flat: at most
-``workers + 1`` chunks are in flight.
+Plain files are read by polars' streaming engine (``sources.scan``), which runs the parse plan
+while it reads, in parallel; the main thread aggregates its batches ``GROUP_ROWS`` at a time.
+``.gz`` and stdin are read by ``sources.byte_chunks`` in byte chunks cut at the last newline
+(``.gz`` decompressed as a stream), parsed by two worker threads (polars releases the GIL) while
+the main thread merges the results in order.  Either way memory stays flat: only a few batches
+or chunks are in flight.  (Measured on a 5M-line log: the streaming scan takes ~20% less wall
+time than the chunk reader, which leaves ~0.5 core idle; bench/README.md.)
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import os
 import re
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,7 +45,19 @@ from why502.sources.byte_chunks import (
     order_rotated,
     rotated_base,
 )
+from why502.sources.localtime import local_zone_name
+from why502.sources.scan import (
+    BATCH_ROWS,
+    GROUP_ROWS,
+    is_invalid_utf8,
+    numbered_lines,
+    scan_split,
+    scannable,
+    small_reader_chunks,
+)
 from why502.textutil import strip_terminal_escapes
+
+ProgressBytes = Callable[[int], None]
 
 if TYPE_CHECKING:
     import polars as pl
@@ -73,6 +88,8 @@ class StatsOptions:
     chunk_bytes: int = CHUNK_BYTES
     workers: int = 2
     progress: Progress | None = None
+    engine: str = "auto"  # auto: streaming scan for plain files, chunks for .gz/stdin; scan | chunks
+    tz: str | None = None  # zone for $msec times; None: the machine's (sources.localtime)
     stdin_default: bool = True  # no file and stdin is a pipe: read it (the CLI only)
 
 
@@ -364,9 +381,10 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
     done = 0
     skipped_notes: list[str] = []
     locations = locations_from_config(cfg) if cfg is not None else None
+    tz = opts.tz or local_zone_name()
     for group in groups.values():
         fmt, fmt_source = choose_format(opts, cfg, group)
-        acc = StatsAccumulator(fmt, since=opts.since, until=opts.until, locations=locations)
+        acc = StatsAccumulator(fmt, since=opts.since, until=opts.until, locations=locations, tz=tz)
         skipped = [p for p in group if _outside_window(p, fmt, opts.since, opts.until)]
         if skipped and len(skipped) < len(group):
             group = [p for p in group if p not in skipped]
@@ -380,7 +398,21 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
             if opts.progress is not None:
                 opts.progress(base + n, total)
 
-        _feed(acc, iter_byte_chunks(group, opts.chunk_bytes, progress, count_lines=False), opts.workers)
+        # Files in time order; plain files go through polars' streaming scan, ``.gz`` and stdin
+        # through the chunk reader (``engine`` picks one path for all files, for tests).
+        offset = 0
+        for path in group:
+
+            def file_progress(n: int, base: int = offset) -> None:
+                progress(base + n, total)
+
+            if opts.engine == "scan" or (opts.engine == "auto" and scannable(path)):
+                _scan_file(acc, path, file_progress)
+            else:
+                chunks = iter_byte_chunks([path], opts.chunk_bytes, None, count_lines=False)
+                _feed(acc, _tracked(chunks, file_progress), opts.workers)
+            offset += file_size(path)
+            progress(offset, total)
         acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
         done += sum(file_size(p) for p in group)
         if acc.lines and acc.requests + acc.filtered == 0:
@@ -468,6 +500,71 @@ def _outside_window(path: str, fmt: CompiledFormat, since: datetime | None, unti
     if since is not None and max(lasts) < since:
         return True
     return until is not None and min(firsts) > until
+
+
+def _tracked(chunks: Iterator[ByteChunk], progress: ProgressBytes) -> Iterator[ByteChunk]:
+    """``chunks``, reporting the bytes handed out so far to ``progress``."""
+    done = 0
+    for chunk in chunks:
+        done += len(chunk.data)
+        progress(done)
+        yield chunk
+
+
+def _bytes_per_line(path: str) -> float:
+    """Average line length of ``path``'s first lines (progress of a scan is counted in lines)."""
+    sample = head_lines(path)
+    return sum(len(ln.encode("utf-8", "replace")) + 1 for ln in sample) / len(sample) if sample else 200.0
+
+
+def _scan_file(acc: StatsAccumulator, path: str, progress: ProgressBytes) -> None:
+    """Read one plain file with polars' streaming engine (``sources.scan``) into ``acc``.
+
+    The file is read into its own accumulator, folded into ``acc`` at the end: a file with bytes
+    that are not UTF-8 makes the strict reader fail part-way, and is then read again lossily
+    (U+FFFD) without counting its first part twice.  Lines the fast split rejected are fetched
+    by number after the scan and matched with the whole-line regex."""
+    import polars as pl
+
+    for lossy in (False, True):
+        sub = acc.fresh()
+        try:
+            _scan_into(sub, path, lossy, progress)
+        except pl.exceptions.ComputeError as err:
+            if lossy or not is_invalid_utf8(err):
+                raise InputError(f"{path}: cannot read: {str(err).splitlines()[0]}") from None
+            continue
+        break
+    bad = sub.bad_rows.pop(path, [])
+    if bad:
+        lines = numbered_lines(path, pl.concat(bad))
+        with small_reader_chunks():
+            for batch in sub.rematch_plan(lines).collect_batches(chunk_size=BATCH_ROWS):
+                sub.merge(sub.partial_rematched(batch, path))
+    acc.absorb(sub)
+
+
+def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: ProgressBytes) -> None:
+    """One streaming pass over ``path``.  The engine hands out small batches; they are
+    aggregated ``GROUP_ROWS`` at a time, because each aggregation call has a fixed cost of
+    ~10 ms (measured: 50k-row groups took 20% more CPU than 200k-row ones)."""
+    import polars as pl
+
+    size = file_size(path)
+    per_line = _bytes_per_line(path)
+    split = scan_split(path, acc.parser.split_columns, lossy=lossy)
+    plan = acc.typed_plan(acc.parser.fields_plan(split)).with_row_index("_row")
+    pending: list[pl.DataFrame] = []
+    rows = 0
+    for batch in plan.collect_batches(chunk_size=BATCH_ROWS):
+        pending.append(batch)
+        rows += batch.height
+        if rows >= GROUP_ROWS:
+            acc.merge(acc.partial_batch(pl.concat(pending, rechunk=False), path))
+            pending, rows = [], 0
+            progress(min(size, int(acc.lines * per_line)))
+    if pending:
+        acc.merge(acc.partial_batch(pl.concat(pending, rechunk=False), path))
 
 
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> None:

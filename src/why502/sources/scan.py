@@ -1,0 +1,131 @@
+"""Plain access-log files read by polars' streaming engine (the fast path of ``why502 stats``).
+
+Why: reading a big log in Python-sized chunks and parsing each with an eager polars call costs a
+planning pass and a hand-over per chunk, and leaves about half a core idle on a 2-core machine
+(measured, bench/README.md).  ``pl.scan_csv`` splits the file at its quotes in parallel, in
+pieces, while the parse plan (``evidence.access_stats``) runs on each piece as it arrives; the
+caller pulls compact batches with ``LazyFrame.collect_batches``.  Only regular, uncompressed files
+go this way: ``.gz`` and stdin keep the chunk reader (``sources.byte_chunks``).
+
+Memory: the reader's defaults (large read-ahead chunks, several in flight) took a 1.2 GB log to
+~500 MB RSS; 2 MiB chunks with two prefetched keep it flat at ~200 MB for ~5% more CPU
+(``POLARS_CSV_CHUNK_SIZE`` / ``POLARS_CSV_CHUNK_PREFETCH_LIMIT``, read by polars when a scan
+starts; a value the user set in the environment wins).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+READER_ENV = {"POLARS_CSV_CHUNK_SIZE": str(2 << 20), "POLARS_CSV_CHUNK_PREFETCH_LIMIT": "2"}
+BATCH_ROWS = 50_000
+GROUP_ROWS = 200_000
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def scannable(path: str) -> bool:
+    """True for a non-empty regular file that is not gzip (by its magic bytes, whatever its
+    name): the files ``scan_split`` can read."""
+    if path == "-":
+        return False
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(2) != _GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def scan_split(path: str, columns: int, *, lossy: bool = False) -> pl.LazyFrame:
+    """``path``'s lines split at every ``"`` into ``column_1..column_{columns}`` strings (short
+    lines padded with nulls, extra pieces dropped; blank lines are rows of nulls), one row per
+    line in order (number them with ``with_row_index`` after the work on them, so the engine
+    can do that work in parallel).  With the default escaping nginx never writes a raw ``"`` inside a
+    value (``ngx_http_log_escape()``), so the pieces are the format's pieces.
+
+    ``lossy``: bytes that are not UTF-8 become U+FFFD (strict UTF-8 is ~8% cheaper, so the caller
+    tries it first and scans again lossily only when polars reports invalid UTF-8)."""
+    import polars as pl
+
+    for key, value in READER_ENV.items():
+        os.environ.setdefault(key, value)
+    return pl.scan_csv(
+        path,
+        separator='"',
+        quote_char=None,
+        has_header=False,
+        schema={f"column_{i + 1}": pl.String for i in range(columns)},
+        missing_columns="insert",
+        extra_columns="ignore",
+        truncate_ragged_lines=True,
+        comment_prefix=None,
+        eol_char="\n",
+        encoding="utf8-lossy" if lossy else "utf8",
+        raise_if_empty=False,
+    )
+
+
+def numbered_lines(path: str, rows: pl.Series) -> pl.LazyFrame:
+    """The lines ``rows`` (0-based) of ``path`` as ``_row``, ``line`` (lossy UTF-8), read by a
+    streaming scan: the few lines the quote split rejected are needed as text, and a parallel
+    scan that filters by line number is cheaper than counting newlines in Python.
+
+    The scan is ``scan_csv`` with a separator no log line contains (a NUL byte; nginx writes
+    bytes outside 0x20..0x7e as ``\\xXX``, ``ngx_http_log_escape()``), so each line is one
+    field; ``pl.scan_lines`` would do the same but reads ahead in chunks that took ~500 MB on
+    a 1.2 GB log (measured); run it inside ``small_reader_chunks``."""
+    import polars as pl
+
+    for key, value in READER_ENV.items():
+        os.environ.setdefault(key, value)
+    return (
+        pl.scan_csv(
+            path,
+            separator="\x00",
+            quote_char=None,
+            has_header=False,
+            schema={"line": pl.String},
+            missing_columns="insert",
+            extra_columns="ignore",
+            truncate_ragged_lines=True,
+            comment_prefix=None,
+            eol_char="\n",
+            encoding="utf8-lossy",
+            raise_if_empty=False,
+        )
+        .with_row_index("_row")
+        .filter(pl.col("_row").is_in(rows.implode()))
+        .select(pl.col("_row").cast(pl.UInt32), pl.col("line").fill_null(""))
+    )
+
+
+@contextlib.contextmanager
+def small_reader_chunks(nbytes: int = 256 << 10) -> Iterator[None]:
+    """Run a scan with small read chunks: for ``numbered_lines``, whose whole lines are copied
+    out of every chunk (2 MiB chunks took that scan to ~350 MB on a 1.2 GB log, 256 KiB to
+    ~100 MB, measured).  polars reads the setting when a scan starts, so the scan must be
+    started (first batch pulled) inside the block."""
+    key = "POLARS_CSV_CHUNK_SIZE"
+    before = os.environ.get(key)
+    os.environ[key] = str(nbytes)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
+def is_invalid_utf8(err: BaseException) -> bool:
+    """True when a polars error means the file has bytes that are not UTF-8."""
+    return "utf-8" in str(err).lower() or "utf8" in str(err).lower()
