@@ -152,3 +152,33 @@ def test_msec_times_are_shown_in_the_local_zone(tmp_path: Path) -> None:
         assert first == want
         assert sum(r["requests"] for r in d["timeline"]) == 40
         assert d["by_status"] == {"200": 30, "502": 10}
+
+
+def test_kept_5xx_rows_spill_to_disk_and_are_cleaned_up(
+    generated: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With tiny spill blocks the 5xx rows go through temporary IPC files: the result must be
+    the same as in memory, and no temporary directory may be left behind."""
+    import tempfile
+
+    import why502.sources.spill as spill
+
+    out, truth = generated
+    in_memory = _run(out / "access.log", "scan")
+    monkeypatch.setattr(spill, "SPILL_ROWS", 7)
+    monkeypatch.setattr(spill.DiskFrames.__init__, "__defaults__", (7,))
+    spill_root = tmp_path / "spill"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    written: list[str] = []
+    real_flush = spill.DiskFrames._flush
+
+    def flush(self: Any) -> None:
+        real_flush(self)
+        written.extend(self._files)
+
+    monkeypatch.setattr(spill.DiskFrames, "_flush", flush)
+    assert _run(out / "access.log", "scan") == in_memory
+    assert written, "no block was written to disk"
+    assert list(spill_root.iterdir()) == []
+    assert in_memory["total_5xx"] == sum(v for k, v in truth["by_status"].items() if k.startswith("5"))

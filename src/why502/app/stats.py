@@ -55,6 +55,7 @@ from why502.sources.scan import (
     scannable,
     small_reader_chunks,
 )
+from why502.sources.spill import DiskFrames
 from why502.textutil import strip_terminal_escapes
 
 ProgressBytes = Callable[[int], None]
@@ -349,6 +350,15 @@ def read_error_lines(paths: list[str]) -> pl.DataFrame:
 
 def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
     """Compute the statistics; returns them and where the log format came from."""
+    stores: list[DiskFrames] = []
+    try:
+        return _run_stats(opts, stores)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStats, str]:
     cfg = opts.config
     if cfg is None and opts.nginx_conf is not None:
         from why502.sources.nginx import load_config
@@ -384,7 +394,11 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
     tz = opts.tz or local_zone_name()
     for group in groups.values():
         fmt, fmt_source = choose_format(opts, cfg, group)
-        acc = StatsAccumulator(fmt, since=opts.since, until=opts.until, locations=locations, tz=tz)
+        # kept 5xx rows wait on disk (sources.spill), so reading stays flat in memory
+        stores.append(DiskFrames())
+        acc = StatsAccumulator(
+            fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
+        )
         skipped = [p for p in group if _outside_window(p, fmt, opts.since, opts.until)]
         if skipped and len(skipped) < len(group):
             group = [p for p in group if p not in skipped]
@@ -531,6 +545,7 @@ def _scan_file(acc: StatsAccumulator, path: str, progress: ProgressBytes) -> Non
         try:
             _scan_into(sub, path, lossy, progress)
         except pl.exceptions.ComputeError as err:
+            sub.fivexx.close()
             if lossy or not is_invalid_utf8(err):
                 raise InputError(f"{path}: cannot read: {str(err).splitlines()[0]}") from None
             continue

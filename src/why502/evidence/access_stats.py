@@ -44,7 +44,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -719,6 +719,46 @@ def _time_expr(kind: str | None, tz: str | None = None) -> pl.Expr:
     return pl.lit(None, dtype=pl.Datetime("us"))
 
 
+class FrameStore(Protocol):
+    """Where the kept 5xx rows wait for the join: ``MemoryFrames`` here, or a store on disk
+    that the app passes in (``sources.spill.DiskFrames``) so a big log's 5xx rows do not
+    make the reading phase grow with the file."""
+
+    rows: int
+
+    def new(self) -> FrameStore: ...
+    def add(self, frame: pl.DataFrame) -> None: ...
+    def take(self, other: Any) -> None: ...
+    def frames(self) -> list[pl.DataFrame]: ...
+    def close(self) -> None: ...
+
+
+class MemoryFrames:
+    """A ``FrameStore`` in memory."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._frames: list[pl.DataFrame] = []
+
+    def new(self) -> MemoryFrames:
+        return MemoryFrames()
+
+    def add(self, frame: pl.DataFrame) -> None:
+        self._frames.append(frame)
+        self.rows += frame.height
+
+    def take(self, other: Any) -> None:
+        for frame in other.frames():
+            self.add(frame)
+        other.close()
+
+    def frames(self) -> list[pl.DataFrame]:
+        return list(self._frames)
+
+    def close(self) -> None:
+        self._frames, self.rows = [], 0
+
+
 @dataclass
 class Partial:
     """One chunk's aggregates (small frames), produced by ``StatsAccumulator.partial``."""
@@ -784,6 +824,7 @@ class StatsAccumulator:
         until: datetime | None = None,
         locations: list[LocationRule] | None = None,
         tz: str | None = None,
+        store: FrameStore | None = None,
     ) -> None:
         self.fmt = fmt
         self.tz = tz  # IANA zone for ``$msec`` times (the machine's), None = UTC
@@ -814,8 +855,7 @@ class StatsAccumulator:
         self.rescued = 0
         self.retried = 0
         self.redirected = 0
-        self.fivexx: list[pl.DataFrame] = []
-        self.fivexx_rows = 0
+        self.fivexx: FrameStore = store if store is not None else MemoryFrames()
         self.fivexx_dropped = 0
         self.files: list[str] = []
         self._iso: dict[str, str] = {}  # raw minute key -> ISO minute (few per chunk)
@@ -827,7 +867,12 @@ class StatsAccumulator:
         """An empty accumulator with the same format and options (one per file of a scan, so a
         file can be read again, e.g. with lossy UTF-8, without counting it twice)."""
         return StatsAccumulator(
-            self.fmt, since=self.since, until=self.until, locations=self.locations, tz=self.tz
+            self.fmt,
+            since=self.since,
+            until=self.until,
+            locations=self.locations,
+            tz=self.tz,
+            store=self.fivexx.new(),
         )
 
     def _up(self, addr: str) -> UpstreamStats:
@@ -1224,9 +1269,8 @@ class StatsAccumulator:
             for addr, made, n in part.made.iter_rows():
                 self.made_counts[(addr, made)] += n
         if part.five is not None:
-            if self.fivexx_rows + part.five.height <= MAX_5XX_ROWS:
-                self.fivexx.append(part.five)
-                self.fivexx_rows += part.five.height
+            if self.fivexx.rows + part.five.height <= MAX_5XX_ROWS:
+                self.fivexx.add(part.five)
             else:
                 self.fivexx_dropped += part.five.height
 
@@ -1264,12 +1308,11 @@ class StatsAccumulator:
             self.loc_hists.setdefault(key, Histogram()).add(
                 h_o.buckets.items(), h_o.max if h_o.count else None
             )
-        for five in other.fivexx:
-            if self.fivexx_rows + five.height <= MAX_5XX_ROWS:
-                self.fivexx.append(five)
-                self.fivexx_rows += five.height
-            else:
-                self.fivexx_dropped += five.height
+        if self.fivexx.rows + other.fivexx.rows <= MAX_5XX_ROWS:
+            self.fivexx.take(other.fivexx)
+        else:
+            self.fivexx_dropped += other.fivexx.rows
+            other.fivexx.close()
         self.fivexx_dropped += other.fivexx_dropped
         self.has_uht = self.has_uht and other.has_uht
 
@@ -1327,7 +1370,9 @@ class StatsAccumulator:
                 "timeout_source": t[1] if t else None,
                 "near_timeout": near,
             }
-        fivexx = pl.concat(self.fivexx, how="vertical_relaxed") if self.fivexx else None
+        kept = self.fivexx.frames()
+        fivexx = pl.concat(kept, how="vertical_relaxed") if kept else None
+        del kept
         if self.fivexx_dropped:
             st.notes.append(
                 f"{self.fivexx_dropped} 5xx requests beyond {MAX_5XX_ROWS} were counted but "
