@@ -125,19 +125,31 @@ def test_parse_when() -> None:
         parse_time_arg("yesterday", "--until", now)
 
 
-def test_location_matching_follows_nginx_order() -> None:
-    from why502.evidence.access_stats import LocationRule, _location_expr
+def test_location_matching_follows_nginx_order(tmp_path: Path) -> None:
+    """The by-location view names the location nginx would pick (``evidence.location_match``,
+    checked against a real nginx in tests/test_location_match.py); here: the wiring from a
+    config file and the request line."""
+    from why502.evidence.location_match import LocationModel
+    from why502.sources.nginx import load_config
 
-    names = ("example.com",)
-    rules = [
-        LocationRule(names, False, "/", "prefix", "/"),
-        LocationRule(names, False, "/api/", "prefix", "/api/"),
-        LocationRule(names, False, "^~ /static/", "prefix_stop", "/static/"),
-        LocationRule(names, False, "~ \\.php$", "regex", "\\.php$"),
-        LocationRule(names, False, "~* \\.(png|jpg)$", "regex_ci", "\\.(png|jpg)$"),
-        LocationRule(names, False, "= /login", "exact", "/login"),
-        LocationRule(("other.org",), True, "other /", "prefix", "/"),
-    ]
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        """events {}
+http {
+  server {
+    listen 8080; server_name example.com;
+    location / { return 200; }
+    location /api/ { return 200; }
+    location ^~ /static/ { return 200; }
+    location ~ \\.php$ { return 200; }
+    location ~* \\.(png|jpg)$ { return 200; }
+    location = /login { return 200; }
+  }
+  server { listen 8080 default_server; server_name other.org; location / { return 200; } }
+}
+"""
+    )
+    model = LocationModel.from_config(load_config(str(conf)))
     df = pl.DataFrame(
         {
             "host": ["example.com"] * 7 + ["unknown.net"],
@@ -148,13 +160,23 @@ def test_location_matching_follows_nginx_order() -> None:
                 "GET /img/A.PNG?x=1 HTTP/1.1",  # case-insensitive regex, query ignored
                 "GET /login HTTP/1.1",  # exact
                 "GET /login/x HTTP/1.1",
-                "GET /other HTTP/1.1",
+                "GET /a//b/../login HTTP/1.1",  # normalised first: /a/login
                 "GET /x HTTP/1.1",  # unknown host: the default_server
             ],
         }
     )
-    got = df.select(_location_expr(rules)).to_series().to_list()
-    assert got == ["/api/", "~ \\.php$", "^~ /static/", "~* \\.(png|jpg)$", "= /login", "/", "/", "other /"]
+    got = df.select(model.label_expr(pl.col("request"), pl.col("host"))).to_series().to_list()
+    ex = "example.com "
+    assert got == [
+        ex + "/api/",
+        ex + "~ \\.php$",
+        ex + "^~ /static/",
+        ex + "~* \\.(png|jpg)$",
+        ex + "= /login",
+        ex + "/",
+        ex + "/",
+        "other.org /",
+    ]
 
 
 def test_lines_at_equals_split() -> None:

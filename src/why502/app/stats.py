@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.errors import InputError, UsageError
-from why502.evidence.access_stats import AccessStats, ByteChunk, LocationRule, Partial, StatsAccumulator
+from why502.evidence.access_stats import AccessStats, ByteChunk, Partial, StatsAccumulator
+from why502.evidence.location_match import LocationModel
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
 from why502.sources.byte_chunks import (
     CHUNK_BYTES,
@@ -236,27 +237,10 @@ def location_timeouts(cfg: NginxConfig | None) -> dict[str, tuple[float, str]]:
     return out
 
 
-def locations_from_config(cfg: NginxConfig) -> list[LocationRule]:
-    """Every non-named location of every http server, for the by-location breakdown."""
-    out: list[LocationRule] = []
-    kinds = {None: "prefix", "": "prefix", "=": "exact", "^~": "prefix_stop", "~": "regex", "~*": "regex_ci"}
-    for server in cfg.servers:
-        if server.context != "http":
-            continue
-        default = any("default_server" in ln.params or "default" in ln.params for ln in server.listens)
-        for loc in server.all_locations():
-            if loc.is_named or loc.modifier not in kinds:
-                continue
-            out.append(
-                LocationRule(
-                    tuple(server.server_names),
-                    default,
-                    f"{server.name or '_'} {loc.label}",
-                    kinds[loc.modifier],
-                    loc.path,
-                )
-            )
-    return out
+def locations_from_config(cfg: NginxConfig) -> LocationModel:
+    """The config's servers and locations, for the by-location breakdown (nginx's own
+    matching order, ``evidence.location_match``)."""
+    return LocationModel.from_config(cfg)
 
 
 def error_logs_from_config(cfg: NginxConfig) -> list[str]:
@@ -473,6 +457,8 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
             u.locations = facts[u.address][2]
     st.notes.insert(0, f"log format: {fmt_source}")
     st.notes.extend(skipped_notes)
+    if locations:
+        st.notes.extend(f"location matching: {n}" for n in locations.notes())
     if error_paths:
         st.notes.insert(1, "error log: " + ", ".join(error_paths))
     if acc.unparsed and acc.lines:

@@ -49,6 +49,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
+from why502.evidence.location_match import LocationModel
 from why502.parsers.log_format import (
     FIXED_SHAPES,
     FIXED_WIDTH,
@@ -822,7 +823,7 @@ class StatsAccumulator:
         *,
         since: datetime | None = None,
         until: datetime | None = None,
-        locations: list[LocationRule] | None = None,
+        locations: LocationModel | None = None,
         tz: str | None = None,
         store: FrameStore | None = None,
     ) -> None:
@@ -831,11 +832,7 @@ class StatsAccumulator:
         self.locations = locations
         # per (upstream, location) timings need the location of every proxied request: only
         # when the config's locations are known and the log has the request line
-        self.loc_expr = (
-            _location_expr(locations)
-            if locations and (fmt.has("request") or fmt.has("request_uri"))
-            else None
-        )
+        self.loc_expr = self._location_of() if locations else None
         self.loc_hists: dict[tuple[str, str], Histogram] = {}
         self.parser = LineParser(fmt)
         self.kind = _time_kind(fmt)
@@ -862,6 +859,17 @@ class StatsAccumulator:
         self.made_counts: Counter[tuple[str, str | None]] = Counter()
         self._next_line: dict[str, int] = {}  # path -> number of the line after the last chunk
         self.bad_rows: dict[str, list[pl.Series]] = {}  # path -> rows to re-match (scan path)
+
+    def _location_of(self) -> pl.Expr | None:
+        """The location label of a row (``evidence.location_match``), from the ``request`` and
+        ``host`` columns of ``typed_plan``'s first step; None when the log has no request."""
+        if self.locations is None:
+            return None
+        f = self.fmt
+        target = "request" if f.has("request") else "request_uri" if f.has("request_uri") else "uri"
+        if target == "uri" and not f.has("uri"):
+            return None
+        return self.locations.label_expr(pl.col("request"), pl.col("host").fill_null(""), target=target)
 
     def fresh(self) -> StatsAccumulator:
         """An empty accumulator with the same format and options (one per file of a scan, so a
@@ -941,8 +949,6 @@ class StatsAccumulator:
         many = has_up & (ua.str.contains(", ", literal=True) | ua.str.contains(" : ", literal=True))
         typed += [has_up.alias("_up"), many.alias("_many")]
         typed += [pl.col(_SHORT[name]).alias(_SHORT[name]) for name in _UPSTREAM_FIELDS if f.has(name)]
-        if self.loc_expr is not None:
-            typed.append(pl.when(has_up).then(self.loc_expr).alias("loc"))
         return fields.select(names).select(typed)
 
     def _window_expr(self) -> pl.Expr:
@@ -1129,8 +1135,17 @@ class StatsAccumulator:
         cols = ["ua", "us", "uct", "uht", "urt"]
         missing = [pl.lit(None, dtype=pl.String).alias(c) for c in cols if c not in present]
         out: dict[str, pl.LazyFrame] = {}
-        single = lazy.filter(pl.col("_up") & ~pl.col("_many")).select(*present, *keep)
-        many = lazy.filter(pl.col("_many")).select("status", *present, *keep)
+        single = lazy.filter(pl.col("_up") & ~pl.col("_many"))
+        many = lazy.filter(pl.col("_many"))
+        if self.loc_expr is not None:
+            # The location is worked out here, per group, on the two disjoint sets of proxied
+            # rows (each row once): in the streaming plan its Python parts (unique hosts,
+            # PCRE-only regexes; ``evidence.location_match``) took the engine to 2 GB on one
+            # core, and on a common parent of both sets the lazy queries computed it twice.
+            single = single.with_columns(self.loc_expr.alias("loc"))
+            many = many.with_columns(self.loc_expr.alias("loc"))
+        single = single.select(*present, *keep)
+        many = many.select("status", *present, *keep)
         redirected = pl.col("ua").str.contains(" : ", literal=True)
         out["many_counts"] = many.select(
             redirected.sum().cast(pl.Int64).alias("redirected"),
@@ -1321,7 +1336,7 @@ class StatsAccumulator:
         *,
         errors: pl.DataFrame | None = None,
         timeouts: Mapping[str, tuple[float, str]] | None = None,
-        locations: list[LocationRule] | None = None,
+        locations: LocationModel | None = None,
         location_timeouts: Mapping[str, tuple[float, str]] | None = None,
     ) -> AccessStats:
         """Build the result.  ``errors``: classified error-log lines (columns ``time`` naive
@@ -1447,7 +1462,7 @@ class StatsAccumulator:
             st.notes.append("who made the 5xx is counted on the first 5xx rows only (see above)")
         return five
 
-    def _breakdowns(self, five: pl.DataFrame, st: AccessStats, locations: list[LocationRule] | None) -> None:
+    def _breakdowns(self, five: pl.DataFrame, st: AccessStats, locations: LocationModel | None) -> None:
         five = five.with_columns(uri_template(pl.col("request")).alias("uri"))
 
         def top(col: str) -> list[dict[str, Any]]:
@@ -1463,8 +1478,9 @@ class StatsAccumulator:
 
         st.by_uri = top("uri")
         st.by_client = top("client")
-        if locations:
-            five = five.with_columns(_location_expr(locations).alias("location"))
+        where = self._location_of() if locations else None
+        if where is not None:
+            five = five.with_columns(where.alias("location"))
             st.by_location = top("location")
         sample = five.sort(["ts", "_id"], nulls_last=True).head(200)  # ties: in log order
         keep = [
@@ -1486,79 +1502,6 @@ class StatsAccumulator:
         st.requests_5xx = [dict(zip(keep, r)) for r in sample.select(keep).iter_rows()]
         for d in st.requests_5xx:
             d["minute"] = d.get("minute") or ""
-
-
-@dataclass(frozen=True)
-class LocationRule:
-    """One ``location`` of one ``server``, as the by-location breakdown needs it."""
-
-    server_names: tuple[str, ...]
-    default_server: bool
-    label: str
-    kind: str  # prefix | exact | prefix_stop (^~) | regex | regex_ci
-    pattern: str
-
-
-def _rust_regex_ok(pattern: str) -> bool:
-    try:
-        pl.Series([""]).str.contains(pattern)
-    except Exception:
-        return False
-    return True
-
-
-def _location_expr(rules: list[LocationRule]) -> pl.Expr:
-    """Which location served each request, nginx's way (``ngx_http_core_find_location()``):
-    an exact match, else the longest prefix if it is ``^~``, else the first regex in config
-    order, else the longest prefix.  The server is chosen by ``$host`` among ``server_name``s
-    (exact names only), else the default server.  Regexes that the Rust engine cannot compile
-    (PCRE-only syntax) are skipped."""
-    # "GET /a/b?x HTTP/1.1" -> "/a/b" (cheaper than a regex on every proxied request)
-    path = (
-        pl.col("request")
-        .str.split_exact(" ", 2)
-        .struct.field("field_1")
-        .str.split_exact("?", 1)
-        .struct.field("field_0")
-        .fill_null("")
-    )
-    by_server: dict[tuple[tuple[str, ...], bool], list[LocationRule]] = {}
-    for r in rules:
-        by_server.setdefault((r.server_names, r.default_server), []).append(r)
-    servers = list(by_server)
-    default = next((k for k in servers if k[1]), servers[0] if servers else None)
-    result: pl.Expr = pl.lit("(no location matched)")
-
-    def for_server(rs: list[LocationRule]) -> pl.Expr:
-        e: pl.Expr = pl.lit("(no location matched)")
-        prefixes = sorted(
-            (r for r in rs if r.kind in ("prefix", "prefix_stop")), key=lambda r: len(r.pattern)
-        )
-        longest: pl.Expr = pl.lit(None, dtype=pl.String)
-        stop: pl.Expr = pl.lit(False)
-        for r in prefixes:
-            hit = path.str.starts_with(r.pattern)
-            longest = pl.when(hit).then(pl.lit(r.label)).otherwise(longest)
-            stop = pl.when(hit).then(pl.lit(r.kind == "prefix_stop")).otherwise(stop)
-        e = longest.fill_null(pl.lit("(no location matched)"))
-        for r in reversed([r for r in rs if r.kind in ("regex", "regex_ci")]):
-            pat = ("(?i)" + r.pattern) if r.kind == "regex_ci" else r.pattern
-            if _rust_regex_ok(pat):
-                e = pl.when(~stop & path.str.contains(pat)).then(pl.lit(r.label)).otherwise(e)
-        for r in rs:
-            if r.kind == "exact":
-                e = pl.when(path == r.pattern).then(pl.lit(r.label)).otherwise(e)
-        return e
-
-    if default is not None:
-        result = for_server(by_server[default])
-    for key in servers:
-        names = [n for n in key[0] if n and "*" not in n and not n.startswith("~")]
-        if names and key != default:
-            result = pl.when(pl.col("host").is_in(names)).then(for_server(by_server[key])).otherwise(result)
-        elif names and key == default:
-            continue
-    return result
 
 
 def uri_template(request: pl.Expr) -> pl.Expr:
@@ -1715,7 +1658,7 @@ def compute_stats(
     until: datetime | None = None,
     errors: pl.DataFrame | None = None,
     timeouts: Mapping[str, tuple[float, str]] | None = None,
-    locations: list[LocationRule] | None = None,
+    locations: LocationModel | None = None,
 ) -> AccessStats:
     """Aggregate ``batches`` (whole lines) in format ``fmt`` into an ``AccessStats``."""
     acc = StatsAccumulator(fmt, since=since, until=until, locations=locations)

@@ -1128,3 +1128,38 @@ def match_notes(rules: Iterable[MatchRule]) -> list[str]:
         notes.append("servers listen on several ports: without $server_port in the log, requests "
                      f"are matched against the servers of port {_preferred(groups).key}")
     return notes
+
+
+# ---------------------------------------------------------------------------------------------
+# what ``why502 stats`` holds on to
+
+
+@dataclass(frozen=True)
+class LocationModel:
+    """A config's servers and locations plus its ``merge_slashes``: everything needed to name
+    the location of a logged request (``why502 stats`` by-location breakdown and per-location
+    timings)."""
+
+    rules: list[MatchRule]
+    merge_slashes: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: NginxConfig) -> LocationModel:
+        return cls(rules_from_config(cfg), merge_slashes_from_config(cfg))
+
+    def __bool__(self) -> bool:
+        return any(r.kind != "server" for r in self.rules)
+
+    def label_expr(self, request: pl.Expr, host: pl.Expr, *, target: str = "request") -> pl.Expr:
+        """The location label of each row.  ``target`` says what ``request`` holds: the request
+        line (``$request``), the raw target (``$request_uri``) or the already normalised URI
+        (``$uri``, matched as is)."""
+        if target == "uri":
+            uri = request
+        else:
+            raw = target_from_request(request) if target == "request" else request
+            uri = nginx_uri(raw, merge_slashes=self.merge_slashes)
+        return location_expr(self.rules, uri, host)
+
+    def notes(self) -> list[str]:
+        return match_notes(self.rules)
