@@ -3,7 +3,8 @@
 All tools read the same generated log (bench/gen_access_log.py: upstream fields, incident
 bursts, retries, internal redirects), from the page cache (the file is read once first).  Each
 tool runs once; wall time and peak RSS (``os.wait4`` rusage of that child) are printed with the
-ratios.  A second why502 run on a 1/5 prefix of the log shows whether RSS is flat in file size.
+ratios.  why502 also runs on 1/5 and 1/2 of the log and on the log written twice over (2x),
+which shows whether RSS is flat in file size.
 
     python bench/stats_bench.py                    # 5,000,000 lines (about 1.3 GB), ~3 minutes
     python bench/stats_bench.py --lines 500000     # quicker look
@@ -136,8 +137,17 @@ def main() -> int:
         print(f"generated {args.lines:,} lines in {time.perf_counter() - t0:.0f}s -> {log}")
     assert truth is not None
     size = log.stat().st_size
-    small = out / "access.small.log"
-    prefix(log, small, args.lines // 5)
+    # RSS flatness: the same log cut to 1/5 and 1/2, and written twice over (2x)
+    sizes = {"1/5": args.lines // 5, "1/2": args.lines // 2}
+    flat_logs = {k: out / f"access.{k.replace('/', 'of')}.log" for k in sizes}
+    for k, n in sizes.items():
+        prefix(log, flat_logs[k], n)
+    double = out / "access.2x.log"
+    if not (args.reuse and double.exists() and double.stat().st_size == 2 * size):
+        with open(double, "wb") as fo:
+            for _ in range(2):
+                with open(log, "rb") as fi:
+                    shutil.copyfileobj(fi, fo, 16 << 20)
     warm(log)
     print(f"log: {log} ({size / 1e6:.0f} MB, {args.lines:,} lines); machine: {os.cpu_count()} cores")
 
@@ -172,10 +182,11 @@ def main() -> int:
         [*why, "--error-log", str(out / "error.log"), str(log)],
     )
     add("why502 stats (same, no error log)", [*why, "--no-error-log", str(log)])
-    add(
-        f"why502 stats on a 1/5 prefix ({args.lines // 5:,} lines, RSS flatness)",
-        [*why, "--no-error-log", str(small)],
-    )
+    flat: dict[str, tuple[int, str]] = {}
+    for k, n in [*sizes.items(), ("2x", 2 * args.lines)]:
+        name = f"why502 stats on {n:,} lines ({k} of the log, RSS flatness)"
+        flat[k] = (n, name)
+        add(name, [*why, "--no-error-log", str(flat_logs.get(k, double))])
     ga_checks: list[str] = []
     for wanted in args.goaccess or ["goaccess"]:
         goaccess = shutil.which(wanted)
@@ -248,10 +259,13 @@ def main() -> int:
         g = t.get("LC_ALL=C grep -c ' 502 '")
         if g:
             print(f"  why502 full / grep -c: {w / g:.2f}x;  why502 no-error-log / grep -c: {w2 / g:.2f}x")
-        rs = [v for k, v in r.items() if k.startswith("why502")]
+        by_lines = sorted(
+            [(n, r.get(name)) for n, name in flat.values()]
+            + [(args.lines, r.get("why502 stats (same, no error log)"))]
+        )
         print(
-            f"  why502 peak RSS: {max(rs):.0f} MB (full log) vs "
-            f"{r.get(next(k for k in r if 'prefix' in k), 0):.0f} MB (1/5 prefix)"
+            "  why502 peak RSS by log size (no error log): "
+            + ", ".join(f"{n:,} lines {v:.0f} MB" for n, v in by_lines if v is not None)
         )
     c, g2 = cpu.get("why502 stats (same, no error log)"), cpu.get("LC_ALL=C grep -c ' 502 '")
     if c and g2:
