@@ -45,6 +45,23 @@ class LineBatch:
         return self.text.split("\n") if self.count else []
 
 
+def file_identity(path: Path | str) -> tuple[int, int] | str:
+    """What makes two names one file: ``(st_dev, st_ino)`` -- a symlink, a hard link, ``./x`` and
+    ``../d/x`` are the file they point at -- else (no such file yet) the real path; ``-`` is stdin.
+
+    Why: ``--error-log error.log --error-log error.log.1`` names ``error.log.1`` once by hand and
+    once more as a rotated sibling of ``error.log``; reading both counted every line twice.
+    """
+    name = str(path)
+    if name == STDIN:
+        return STDIN
+    try:
+        st = os.stat(name)
+    except OSError:
+        return os.path.realpath(name)
+    return (st.st_dev, st.st_ino)
+
+
 def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
     """Expand globs and (with ``rotated``) the rotated siblings of each base name.
 
@@ -53,9 +70,12 @@ def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
     ``stats`` uses too -- whether they were named one by one, by a glob or found with
     ``rotated``; separate sets keep the order given.  Rotated siblings are logrotate's numbered
     and ``dateext`` names (``sources.rotation.is_rotated_sibling``).  ``-`` stands for stdin.
+    A file reached twice (named and found as a sibling, matched by two globs, through a symlink
+    or a hard link) is kept once, under the first name (``file_identity``).
     Raises ``InputError`` for a pattern or file that matches nothing.
     """
     out: list[Path] = []
+    seen: set[tuple[int, int] | str] = set()
     for raw in paths:
         if raw == STDIN:
             out.append(Path(STDIN))
@@ -72,7 +92,9 @@ def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
                     if is_rotated_sibling(str(base), str(cand)):
                         matches.append(cand)
         for m in matches:
-            if m not in out:
+            key = file_identity(m)
+            if key not in seen:
+                seen.add(key)
                 out.append(m)
     # one order for the whole list, like ``stats``: a shell's ``error.log*`` gives the newest
     # file first (``error.log error.log-20261120.gz ...``), nginx wrote them the other way round
