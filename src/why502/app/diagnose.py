@@ -65,7 +65,10 @@ from why502.findings.model import (
 )
 from why502.timeargs import parse_time_arg
 
-BATCH_BYTES = 8 << 20
+# 4 MiB batches, two classifying threads while the next batch is read (app.classify._run):
+# at most three batches in flight, each needing ~15x its size while it is classified
+BATCH_BYTES = 4 << 20
+CLASSIFY_WORKERS = 2
 
 
 @dataclass
@@ -155,9 +158,12 @@ def gather(options: DiagnoseOptions) -> Gathered:
         raise InputError(_nothing_reason(options))
     agg = LogAggregator()
     read: dict[str, list[str]] = {}
+    seen: set[tuple[int, int] | str] = set()  # one file is read once, whichever list names it
+    join: dict[str, list[Any]] = {}  # the error logs' rows for the access-log join, per file
     for kind, paths in (("error_logs", error_logs), ("fpm_logs", fpm_logs),
                         ("app_logs", list(options.app_logs))):
-        read[kind] = _classify_into(agg, paths, since, diags, explicit=_explicit(kind, options))
+        read[kind] = _classify_into(agg, paths, since, diags, explicit=_explicit(kind, options),
+                                    seen=seen, join=join if kind == "error_logs" else None)
     inputs.update(read)
 
     # FPM facts need the pool files' lines for diffs
@@ -175,7 +181,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         live = _live(cfg, targets, fpm_pools, since, diags, options, agg)
     events = agg.events() + kernel_events + live.get("events", [])
     access, access_stats = _access(access_logs, cfg, read["error_logs"], since, diags, inputs,
-                                   explicit=bool(options.access_logs))
+                                   explicit=bool(options.access_logs), join=join)
 
     ev = Evidence(
         targets=tuple(targets), groups=groups,
@@ -307,15 +313,27 @@ def _log_paths(given: list[str], cfg: Any, kind: str, diags: list[Diagnostic]) -
 
 
 def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
-                   diags: list[Diagnostic], explicit: bool) -> list[str]:
-    """Classify every line of ``paths`` (rotated sets, .gz) into ``agg``; return files read."""
+                   diags: list[Diagnostic], explicit: bool,
+                   seen: set[tuple[int, int] | str] | None = None,
+                   join: dict[str, list[Any]] | None = None) -> list[str]:
+    """Classify every line of ``paths`` (rotated sets, .gz) into ``agg``; return files read.
+
+    The loop is ``app.classify.classify_files`` (the ``why502 classify`` one); this adds the
+    per-file rules of diagnose (named files strict, discovered ones notes, ``--since`` skips old
+    files).  ``seen``: identities of the files read so far (``sources.logfiles.file_identity``),
+    shared by the calls of one run so no file is read twice -- ``--error-log error.log
+    --error-log error.log.1`` names ``error.log.1`` again after finding it as a sibling.
+    ``join``: when given, the rows of each file that the access-log join needs
+    (``error_join_rows``) are collected there per file, before ``--since`` (as ``app.stats``
+    reads them), so ``compute_for_diagnose`` need not read and classify the error log again.
+    """
     if not paths:
         return []
-    import polars as pl
+    from why502.app.classify import classify_files, filter_since
+    from why502.sources.logfiles import expand_inputs, file_identity
 
-    from why502.parsers.errorlog_batch import classify_series
-    from why502.sources.logfiles import expand_inputs, iter_batches
-
+    if seen is None:
+        seen = set()
     done: list[str] = []
     for path in paths:
         if path != "-" and not os.path.exists(path):
@@ -336,30 +354,25 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
             diags.append(Diagnostic("warning", f"cannot read {path}: {err.strerror or err}", path))
             continue
         for f in files:
+            key = file_identity(f)
+            if key in seen:  # named twice, or named and found as a rotated sibling: read once
+                continue
             # the named file itself is strict; its rotated siblings were found by why502: notes
             strict = explicit and (f == path or os.path.realpath(f) == os.path.realpath(path))
             if since is not None and f != "-" and _older_than(f, since):
                 diags.append(Diagnostic("info", f"skipped {f}: last written before --since", f))
                 continue
+            seen.add(key)
+            rows: list[Any] = []
             try:
-                for batch in iter_batches([f], batch_bytes=BATCH_BYTES):
-                    text = getattr(batch, "text", None)
-                    lines = text.split("\n") if isinstance(text, str) else list(batch.lines)
-                    series = pl.Series("line", lines, dtype=pl.Utf8)
-                    df = classify_series(series, fields=("upstream",))
-                    if df.height == 0:
-                        continue
-                    df = df.with_columns(
-                        pl.Series("text", series.gather(df["idx"].cast(pl.UInt32)).to_list(),
-                                  dtype=pl.Utf8),
-                        (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
-                        pl.lit(batch.path or f).alias("file"))
-                    if since is not None:
-                        cutoff = since.isoformat(timespec="seconds")
-                        df = df.filter(pl.col("time").is_null()
-                                       | (pl.col("time").cast(pl.Utf8) >= cutoff))
-                    agg.add(df)
+                for df in classify_files([f], batch_bytes=BATCH_BYTES, with_text=True,
+                                         workers=CLASSIFY_WORKERS):
+                    if join is not None:
+                        rows.append(error_join_rows(df))
+                    agg.add(df if since is None else filter_since(df, since))
                 done.append(f)
+                if join is not None:
+                    join[f] = rows
             except OSError as err:
                 if strict:
                     raise InputError(f"cannot read {f}: {err.strerror or err}") from None
@@ -369,6 +382,42 @@ def _classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                     raise
                 diags.append(Diagnostic("warning", str(err), f))
     return done
+
+
+# What ``app.stats.read_error_lines`` returns, in its order: the access-log join's input.
+JOIN_COLUMNS = ("time", "client", "request", "host", "upstream", "symptom", "message")
+
+
+def error_join_rows(df: Any) -> Any:
+    """The rows of one classified batch (``classify_files(with_text=True)``) that a 5xx access
+    line can be joined to, as ``app.stats.read_error_lines`` picks them: nginx's own lines whose
+    text names a client and a request (``ngx_http_log_error_handler`` appends ``, client: ``,
+    ``, request: "..."``), columns ``JOIN_COLUMNS`` as strings."""
+    import polars as pl
+
+    text = pl.col("text")
+    return df.filter(
+        text.str.contains(", client: ", literal=True) & text.str.contains(", request: ", literal=True)
+        & (pl.col("source") == "nginx")
+    ).select(pl.col(c).cast(pl.String) for c in JOIN_COLUMNS)
+
+
+def error_join_frame(join: dict[str, list[Any]], files: list[str]) -> Any:
+    """The frame ``compute_for_diagnose(errors=...)`` takes, equal to ``read_error_lines(files)``:
+    the files' rows oldest first (``order_rotated``, the order stats reads them in: the join
+    sorts by time and takes the nearest line, so ties keep this order), ``time`` a naive
+    datetime to the second."""
+    import polars as pl
+
+    from why502.sources.rotation import order_rotated
+
+    frames = [f for name in order_rotated(files) for f in join.get(name, []) if f.height]
+    if not frames:
+        return pl.DataFrame(schema={c: pl.String for c in JOIN_COLUMNS}).with_columns(
+            pl.col("time").cast(pl.Datetime("us")))
+    return pl.concat(frames).with_columns(
+        pl.col("time").str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S",
+                                                     strict=False))
 
 
 def _older_than(path: str, since: datetime) -> bool:
@@ -686,9 +735,14 @@ def _target_units(targets: list[Any], fpm_files: list[str],
 
 
 def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime | None,
-            diags: list[Diagnostic], inputs: dict[str, Any], explicit: bool
-            ) -> tuple[dict[str, UpstreamTiming], Any]:
-    """Per-upstream truth from the access logs (the stats engineer's ``compute_for_diagnose``)."""
+            diags: list[Diagnostic], inputs: dict[str, Any], explicit: bool,
+            join: dict[str, list[Any]] | None = None) -> tuple[dict[str, UpstreamTiming], Any]:
+    """Per-upstream truth from the access logs (the stats engineer's ``compute_for_diagnose``).
+
+    The error logs were classified already (``_classify_into``): their join rows go along
+    (``errors=``) instead of a second read.  When no error log was read, ``error_logs=None``
+    leaves stats its own fallback (the config's ``error_log``), as before.
+    """
     inputs["access_logs"] = []
     readable = []
     for p in paths:
@@ -704,7 +758,9 @@ def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime |
     from why502.app.stats import compute_for_diagnose
 
     try:
-        st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since)
+        errors = error_join_frame(join, error_logs) if join is not None and error_logs else None
+        st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
+                                  errors=errors)
     except InputError as err:
         # the files exist (checked above): lines that do not parse are a tool-side problem,
         # a diagnostic (DESIGN.md), not a reason to withhold the diagnosis

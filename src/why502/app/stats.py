@@ -93,6 +93,9 @@ class StatsOptions:
     engine: str = "auto"  # auto: streaming scan for plain files, chunks for .gz/stdin; scan | chunks
     tz: str | None = None  # zone for $msec times; None: the machine's (sources.localtime)
     stdin_default: bool = True  # no file and stdin is a pipe: read it (the CLI only)
+    # the error-log rows for the join, classified already (diagnose): used instead of reading
+    # ``error_logs`` again; the columns of ``read_error_lines``
+    errors: pl.DataFrame | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,7 +434,10 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     fmt_source = "; ".join(sources)
     errors = None
     error_paths: list[str] = []
-    if not opts.no_error_log:
+    if opts.errors is not None:  # diagnose classified these lines already: no second read
+        errors = opts.errors
+        error_paths = list(opts.error_logs or [])
+    elif not opts.no_error_log:
         if opts.error_logs:
             error_paths = list(opts.error_logs)
         elif cfg is not None:
@@ -592,10 +598,13 @@ def compute_for_diagnose(
     error_logs: list[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    errors: pl.DataFrame | None = None,
 ) -> AccessStats:
     """The ``AccessStats`` diagnose needs: per-upstream timings next to the configured timeouts,
     who made each 5xx (``made_by``, ``UpstreamStats.made_by``), the per-minute timeline and the
-    incidents.  Raises ``InputError`` like ``why502 stats`` does."""
+    incidents.  ``errors``: the rows of ``error_logs`` as ``read_error_lines`` returns them, when
+    the caller classified those files already (they are then not read again).  Raises
+    ``InputError`` like ``why502 stats`` does."""
     if not access_logs and config is None:
         raise InputError("no access log to read")
     opts = StatsOptions(
@@ -607,6 +616,7 @@ def compute_for_diagnose(
         stdin_default=False,
         since=since,
         until=until,
+        errors=errors,
     )
     st, _ = run_stats(opts)
     return st
