@@ -182,3 +182,19 @@ def test_kept_5xx_rows_spill_to_disk_and_are_cleaned_up(
     assert written, "no block was written to disk"
     assert list(spill_root.iterdir()) == []
     assert in_memory["total_5xx"] == sum(v for k, v in truth["by_status"].items() if k.startswith("5"))
+
+
+def test_a_file_named_twice_is_read_once(generated: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """The same access log under two names (itself, a symlink) counts once, as one file."""
+    out, truth = generated
+    link = tmp_path / "alias.log"
+    link.symlink_to(out / "access.log")
+    st, _ = run_stats(
+        StatsOptions(
+            paths=[str(out / "access.log"), str(link), str(out / "access.log")],
+            log_format="why502",
+            no_error_log=True,
+        )
+    )
+    assert st.requests == truth["requests"]
+    assert st.files == [str(out / "access.log")]

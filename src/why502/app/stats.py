@@ -47,6 +47,7 @@ from why502.sources.byte_chunks import (
     rotated_base,
 )
 from why502.sources.localtime import local_zone_name
+from why502.sources.logfiles import file_identity
 from why502.sources.scan import (
     BATCH_ROWS,
     GROUP_ROWS,
@@ -367,7 +368,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise InputError(f"{p}: no such file")
-    paths = order_rotated(paths)
+    paths = order_rotated(_distinct(paths))
     # One accumulator per rotated set (each may have its own log_format), folded together.
     groups: dict[str, list[str]] = {}
     for p in paths:
@@ -439,7 +440,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         error_paths = list(opts.error_logs or [])
     elif not opts.no_error_log:
         if opts.error_logs:
-            error_paths = list(opts.error_logs)
+            error_paths = _distinct(list(opts.error_logs))
         elif cfg is not None:
             error_paths = error_logs_from_config(cfg)
         for p in error_paths:
@@ -506,6 +507,19 @@ def _outside_window(path: str, fmt: CompiledFormat, since: datetime | None, unti
     if since is not None and max(lasts) < since:
         return True
     return until is not None and min(firsts) > until
+
+
+def _distinct(paths: list[str]) -> list[str]:
+    """``paths`` without a second name for a file already named (a symlink, a hard link,
+    ``./x`` and ``x``): read twice, every line would count twice."""
+    seen: set[object] = set()
+    out = []
+    for p in paths:
+        key = file_identity(p)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 def _tracked(chunks: Iterator[ByteChunk], progress: ProgressBytes) -> Iterator[ByteChunk]:
