@@ -68,7 +68,7 @@ def test_hostile_lines(
     good = [ln for ln in lines if not ln.startswith(b"garbage")]
     data = bytearray()
     data += b"\n".join(good[:3000]) + b"\n"
-    data += b"\n"  # blank line: skipped, not unparsed
+    data += b"\n\r\n"  # blank lines (one CRLF): skipped, not unparsed
     data += good[3000] + b"\r\n"  # CRLF
     data += b"x" * (300 << 10) + b"\n"  # one junk line longer than a chunk
     data += b"\n".join(good[3001:9000]) + b"\n"
@@ -92,11 +92,11 @@ def test_hostile_lines(
     assert scans == [False, True]  # strict UTF-8 failed part-way, then read again lossily
     assert d["requests"] == len(good)
     assert d["unparsed"] == 2
-    assert d["lines"] == len(good) + 3  # + the blank line and the two junk lines
+    assert d["lines"] == len(good) + 4  # + the two blank lines and the two junk lines
     samples = {s["line"]: s["text"] for s in d["unparsed_samples"]}
-    assert set(samples) == {3003, 9004}
-    assert samples[3003] == "x" * 500
-    assert "not a log line" in samples[9004]
+    assert set(samples) == {3004, 9005}
+    assert samples[3004] == "x" * 500
+    assert "not a log line" in samples[9005]
 
 
 def test_escaped_quote_in_json_escape_format(tmp_path: Path) -> None:

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.errors import InputError, UsageError
-from why502.evidence.access_stats import AccessStats, ByteChunk, Partial, StatsAccumulator
+from why502.evidence.access_stats import (
+    UNPARSED_SAMPLES,
+    AccessStats,
+    ByteChunk,
+    Partial,
+    StatsAccumulator,
+)
 from why502.evidence.location_match import LocationModel
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
 from why502.sources.byte_chunks import (
@@ -556,12 +562,17 @@ def _scan_file(acc: StatsAccumulator, path: str, progress: ProgressBytes) -> Non
                 raise InputError(f"{path}: cannot read: {str(err).splitlines()[0]}") from None
             continue
         break
+    # the rows to re-match, and the first few counted-unparsed rows (their text is only
+    # wanted for the samples): one pass over the file, stopped after the last row wanted
     bad = sub.bad_rows.pop(path, [])
-    if bad:
-        lines = numbered_lines(path, pl.concat(bad))
+    short = sub.short_rows.pop(path, [])
+    if bad or short:
+        counted = pl.concat(short).head(UNPARSED_SAMPLES) if short else None
+        wanted = pl.concat(bad + ([counted] if counted is not None else [])).unique().sort()
+        lines = numbered_lines(path, wanted)
         with small_reader_chunks():
             for batch in sub.rematch_plan(lines).collect_batches(chunk_size=BATCH_ROWS):
-                sub.merge(sub.partial_rematched(batch, path))
+                sub.merge(sub.partial_rematched(batch, path, counted))
     acc.absorb(sub)
 
 

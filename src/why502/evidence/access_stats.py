@@ -64,6 +64,7 @@ from why502.parsers.log_format import ByteChunk as ByteChunk
 BUCKET_RATIO = 1.02
 _K = 1.0 / math.log(BUCKET_RATIO)
 MAX_5XX_ROWS = 500_000
+BAD_BLANK, BAD_SHORT, BAD_RECHECK = 1, 2, 3  # why a row failed the fast split (``_bad``)
 UNPARSED_SAMPLES = 5
 NEAR_TIMEOUT_FRACTION = 0.8
 TOP_N = 15
@@ -282,6 +283,23 @@ class LineParser:
         self._ok = (
             pl.all_horizontal([pl.col(f"_k{i}") for i in range(len(raw))] + oks).fill_null(False).alias("_ok")
         )
+        # Why a row may fail (read only for rows that do): BAD_BLANK, a blank line (skipped, as
+        # nginx never writes one); BAD_SHORT, fewer quotes than the format, which no value can
+        # cause (escaping only ever adds quotes: ``\"`` with escape=json, raw with none), so
+        # the whole-line regex cannot match it either and it is unparsed without a second
+        # look; BAD_RECHECK, anything else (an escaped quote, a shape check), re-matched.
+        others = [pl.col(f"c{i}").is_null() for i in self.columns if i != 0]
+        first = [pl.col("c0").is_null() | (pl.col("c0") == "\r")] if 0 in self.columns else []
+        blank = pl.all_horizontal(others + first) if others + first else pl.lit(False)
+        short = pl.col(f"c{self.anchor}").is_null() if self.anchor is not None else pl.lit(False)
+        self._bad = (
+            pl.when(blank)
+            .then(pl.lit(BAD_BLANK, dtype=pl.Int8))
+            .when(short)
+            .then(pl.lit(BAD_SHORT, dtype=pl.Int8))
+            .otherwise(pl.lit(BAD_RECHECK, dtype=pl.Int8))
+            .alias("_bad")
+        )
 
     def finish_deferred(self, name: str, e: pl.Expr) -> pl.Expr:
         """The real value of a deferred field (its piece is kept whole by ``parse``); also right
@@ -304,8 +322,8 @@ class LineParser:
         return (
             split.select(_ROW, *self._read_cols)
             .rename(self._rename)
-            .select(_ROW, *self._exprs, *self._raw_oks)
-            .select(_ROW, *self._out_cols, self._ok)
+            .select(_ROW, *self._exprs, *self._raw_oks, self._bad)
+            .select(_ROW, *self._out_cols, self._ok, "_bad")
         )
 
     def _read(self, data: bytes) -> pl.DataFrame:
@@ -351,9 +369,10 @@ class LineParser:
         if out["_ok"].all():  # the usual case: no copy
             good = out
             good.drop_in_place("_ok")
+            good.drop_in_place("_bad")
             bad_rows: list[int] = []
         else:
-            good = out.filter(pl.col("_ok")).drop("_ok")
+            good = out.filter(pl.col("_ok")).drop("_ok", "_bad")
             bad_rows = out.filter(~pl.col("_ok"))["_row"].to_list()
         unparsed = 0
         samples: list[tuple[int, str]] = []
@@ -785,8 +804,10 @@ class Partial:
     renumber: bool = False
     first_line: int = 1
     newlines: int = 0
-    # scan path: 0-based rows the fast split rejected, re-matched later (``rematch_plan``)
+    # scan path: 0-based rows the fast split rejected, re-matched later (``rematch_plan``),
+    # and the first few rows already counted unparsed, whose text is wanted for samples
     bad_rows: pl.Series | None = None
+    short_rows: pl.Series | None = None
 
 
 def _last_exprs() -> list[pl.Expr]:
@@ -859,6 +880,7 @@ class StatsAccumulator:
         self.made_counts: Counter[tuple[str, str | None]] = Counter()
         self._next_line: dict[str, int] = {}  # path -> number of the line after the last chunk
         self.bad_rows: dict[str, list[pl.Series]] = {}  # path -> rows to re-match (scan path)
+        self.short_rows: dict[str, list[pl.Series]] = {}  # path -> counted rows, for samples
 
     def _location_of(self) -> pl.Expr | None:
         """The location label of a row (``evidence.location_match``), from the ``request`` and
@@ -922,6 +944,7 @@ class StatsAccumulator:
         names = [
             _ROW,
             pl.col("_ok"),
+            pl.col("^_bad$"),
             (get(tf) if tf else pl.lit(None, dtype=pl.String)).alias("time"),
             pl.col("status").cast(pl.Int16, strict=False).alias("status"),
             get("remote_addr").alias("client"),
@@ -933,6 +956,7 @@ class StatsAccumulator:
         typed: list[pl.Expr] = [
             _ROW,
             pl.col("_ok"),
+            pl.col("^_bad$"),
             pl.col("status"),
             _minute_expr(self.kind).alias("minute"),
             pl.col("host"),
@@ -993,13 +1017,18 @@ class StatsAccumulator:
 
     def partial_batch(self, batch: pl.DataFrame, path: str) -> Partial:
         """Aggregates of one batch of ``typed_plan`` rows read straight from ``path`` by the
-        streaming engine (``_row`` = line number - 1).  Rows that failed the fast split are not
-        judged here: their numbers go to ``Partial.bad_rows`` (the text is fetched once, after
-        the scan, and re-matched by ``rematch_plan``)."""
+        streaming engine (``_row`` = line number - 1).  Rows that failed the fast split are
+        judged by ``_bad``: blank ones are skipped, short ones counted unparsed (the first few
+        kept in ``Partial.short_rows`` for samples), the rest go to ``Partial.bad_rows``: their
+        text is fetched once, after the scan, and re-matched by ``rematch_plan``."""
         part = Partial(path=path, rows=batch.height, newlines=batch.height)
         ok = batch["_ok"]
         if not ok.all():
-            part.bad_rows = batch.filter(~ok)["_row"]
+            bad = batch.filter(~ok).select("_row", "_bad")
+            short = bad.filter(pl.col("_bad") == BAD_SHORT)["_row"]
+            part.unparsed += short.len()
+            part.short_rows = short.head(UNPARSED_SAMPLES)  # their text, for samples only
+            part.bad_rows = bad.filter(pl.col("_bad") == BAD_RECHECK)["_row"]
             batch = batch.filter(ok)
         if batch.height:
             self._aggregate(batch, part)
@@ -1024,12 +1053,14 @@ class StatsAccumulator:
             .with_columns(pl.when(~pl.col("_ok")).then(pl.col("_text")).alias("_text"))
         )
 
-    def partial_rematched(self, batch: pl.DataFrame, path: str) -> Partial:
-        """Aggregates of a batch of ``rematch_plan`` rows (``_row`` = line number - 1)."""
+    def partial_rematched(self, batch: pl.DataFrame, path: str, counted: pl.Series | None = None) -> Partial:
+        """Aggregates of a batch of ``rematch_plan`` rows (``_row`` = line number - 1).
+        ``counted``: rows already counted unparsed (fetched for their text only)."""
         part = Partial(path=path)
         ok = batch["_ok"]
         missed = batch.filter(~ok)
-        part.unparsed = missed.height
+        recount = missed if counted is None else missed.filter(~pl.col("_row").is_in(counted.implode()))
+        part.unparsed = recount.height
         part.samples = [
             {"file": path, "line": r + 1, "text": t[:500]}
             for r, t in missed.head(UNPARSED_SAMPLES).select("_row", "_text").iter_rows()
@@ -1231,6 +1262,10 @@ class StatsAccumulator:
         self._next_line[part.path] = first + part.newlines
         if part.bad_rows is not None and part.bad_rows.len():
             self.bad_rows.setdefault(part.path, []).append(part.bad_rows)
+        if part.short_rows is not None and part.short_rows.len():
+            have = self.short_rows.setdefault(part.path, [])
+            if sum(r.len() for r in have) < UNPARSED_SAMPLES:
+                have.append(part.short_rows)
         self.lines += part.rows
         self.unparsed += part.unparsed
         self.filtered += part.filtered

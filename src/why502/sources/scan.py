@@ -76,8 +76,9 @@ def scan_split(path: str, columns: int, *, lossy: bool = False) -> pl.LazyFrame:
 
 def numbered_lines(path: str, rows: pl.Series) -> pl.LazyFrame:
     """The lines ``rows`` (0-based) of ``path`` as ``_row``, ``line`` (lossy UTF-8), read by a
-    streaming scan: the few lines the quote split rejected are needed as text, and a parallel
-    scan that filters by line number is cheaper than counting newlines in Python.
+    streaming scan that stops after the last row wanted: the few lines the quote split
+    rejected are needed as text, and a parallel scan that filters by line number is cheaper
+    than counting newlines in Python.
 
     The scan is ``scan_csv`` with a separator no log line contains (a NUL byte; nginx writes
     bytes outside 0x20..0x7e as ``\\xXX``, ``ngx_http_log_escape()``), so each line is one
@@ -101,6 +102,7 @@ def numbered_lines(path: str, rows: pl.Series) -> pl.LazyFrame:
             eol_char="\n",
             encoding="utf8-lossy",
             raise_if_empty=False,
+            n_rows=int(rows.max()) + 1 if rows.len() else 0,  # type: ignore[arg-type]
         )
         .with_row_index("_row")
         .filter(pl.col("_row").is_in(rows.implode()))
