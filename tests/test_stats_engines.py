@@ -198,3 +198,56 @@ def test_a_file_named_twice_is_read_once(generated: tuple[Path, dict[str, Any]],
     )
     assert st.requests == truth["requests"]
     assert st.files == [str(out / "access.log")]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("request", "GET {path}?q=1 HTTP/1.1"), ("request_uri", "{path}?q=1"), ("uri", "{path}")],
+)
+def test_location_from_each_request_variable(tmp_path: Path, variable: str, value: str) -> None:
+    """The by-location view works whether the log has ``$request``, ``$request_uri`` (raw
+    target: normalised as nginx does) or ``$uri`` (already normalised), in both engines."""
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        """events {}
+http {
+  upstream app { server 127.0.0.1:9001; }
+  server {
+    listen 8080; server_name api.test;
+    location /api/ { proxy_pass http://app; }
+    location ~ \\.json$ { proxy_pass http://app; }
+    location / { proxy_pass http://app; }
+  }
+}
+"""
+    )
+    fmt = (
+        f'$remote_addr [$time_local] "${variable}" $status "$host" '
+        'ua="$upstream_addr" uht="$upstream_header_time"'
+    )
+    paths = ["/api/a", "/api//b/../c", "/x.json", "/other"]
+    rows = []
+    for i in range(40):
+        path = paths[i % 4]
+        if variable == "uri":
+            path = path.replace("//b/..", "")
+        rows.append(
+            f'127.0.0.1 [20/Nov/2026:10:00:{i:02d} +0100] "{value.format(path=path)}" 502 "api.test" '
+            'ua="127.0.0.1:9001" uht="-"'
+        )
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(rows) + "\n")
+    results = []
+    for engine in ("scan", "chunks"):
+        st, _ = run_stats(
+            StatsOptions(
+                paths=[str(log)],
+                log_format=fmt,
+                nginx_conf=str(conf),
+                no_error_log=True,
+                engine=engine,
+            )
+        )
+        results.append({r["location"]: r["5xx"] for r in st.by_location})
+    assert results[0] == results[1]
+    assert results[0] == {"api.test /api/": 20, "api.test ~ \\.json$": 10, "api.test /": 10}

@@ -916,7 +916,7 @@ class StatsAccumulator:
         self.merge(self.partial(chunk))
 
     # -----------------------------------------------------------------------------------------
-    # the row-wise plan: captured strings -> compact typed columns
+    # the row-wise plan: captured strings -> the grouping columns
 
     def typed_plan(self, fields: pl.LazyFrame) -> pl.LazyFrame:
         """Row-wise (so polars' streaming engine can run it while it reads): the captured
@@ -924,10 +924,10 @@ class StatsAccumulator:
 
         Nothing is converted per row beyond the status: timings stay strings because nginx
         writes them with millisecond precision (``ngx_http_upstream_response_time_variable()``,
-        ``%T.%03M``), so a chunk has a few thousand distinct values; grouping by the string and
-        converting only the distinct values is cheaper than parsing millions of floats
-        (measured: -35% CPU for the whole run).  Strings only 5xx rows need (time, client,
-        request) are kept for those rows only."""
+        ``%T.%03M``), so a group of rows has a few thousand distinct values: grouping by the
+        string and converting only the distinct values spares a float parse and a logarithm per
+        row.  Strings only 5xx rows need (time, client, request) are kept for those rows only
+        (and the request for every row when locations are matched)."""
         f = self.fmt
 
         def get(name: str) -> pl.Expr:
@@ -972,7 +972,7 @@ class StatsAccumulator:
         has_up = ua.is_not_null() & (ua != "-") & (ua != "")
         many = has_up & (ua.str.contains(", ", literal=True) | ua.str.contains(" : ", literal=True))
         typed += [has_up.alias("_up"), many.alias("_many")]
-        typed += [pl.col(_SHORT[name]).alias(_SHORT[name]) for name in _UPSTREAM_FIELDS if f.has(name)]
+        typed += [pl.col(_SHORT[name]) for name in _UPSTREAM_FIELDS if f.has(name)]
         return fields.select(names).select(typed)
 
     def _window_expr(self) -> pl.Expr:
@@ -1077,9 +1077,9 @@ class StatsAccumulator:
     def _aggregate(self, typed: pl.DataFrame, part: Partial) -> None:
         """Fold ``typed`` (rows of ``typed_plan`` that parsed) into ``part``.
 
-        Everything is one ``collect_all`` of lazy queries over the same rows: every eager step
-        costs a planning pass and a hand-over to polars' threads (~1 ms each, measured at ~10 ms
-        per call when the work was eight steps), which on 100+ batches was a third of the run."""
+        Everything is one ``collect_all`` of lazy queries over the same rows: polars plans them
+        once and runs them side by side, and each call has a fixed cost (~10 ms), which is why
+        the scan path hands over groups of ``GROUP_ROWS`` rows rather than its small batches."""
         lazy = typed.lazy()
         queries: dict[str, pl.LazyFrame] = {}
         if "_in" in typed.columns:
