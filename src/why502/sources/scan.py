@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 READER_ENV = {"POLARS_CSV_CHUNK_SIZE": str(2 << 20), "POLARS_CSV_CHUNK_PREFETCH_LIMIT": "2"}
 BATCH_ROWS = 50_000
-GROUP_ROWS = 200_000
+# rows per aggregation call: each call costs ~10 ms whatever its size (50k: +20% CPU against
+# 200k), and a group is held in memory (150k: ~20 MB less peak RSS than 200k for ~2% time)
+GROUP_ROWS = 150_000
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
