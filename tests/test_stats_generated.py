@@ -192,6 +192,26 @@ def test_text_output_names_the_answers(
         assert needle in text, needle
 
 
+def test_text_output_starts_with_the_answer(
+    gen: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first line says how many requests failed, with what and made by whom (exact numbers
+    from the truth), before any table or input detail."""
+    out, truth = gen
+    assert main(["stats", *_files(out), "--nginx-conf", str(out / "nginx.conf")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    five = sum(n for s, n in truth["by_status"].items() if s.startswith("5"))
+    assert lines[0].startswith(f"{five:,} of {truth['requests']:,} requests ended in a 5xx")
+    for status, n in truth["by_status"].items():
+        if status.startswith("5"):
+            assert f"{n:,}x{status}" in lines[0]
+    assert f"nginx itself {truth['made_by']['nginx']:,}" in lines[0]
+    assert f"the backend {truth['made_by']['backend']:,}" in lines[0]
+    head = "\n".join(lines[:6])
+    assert "worst upstream " in head and "leading error-log symptom: " in head
+    assert lines.index(next(ln for ln in lines if ln.startswith("why502 stats:"))) > 2
+
+
 def test_lines_in_another_format_are_an_input_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -45,9 +45,63 @@ def sparkline(values: list[int], width: int = 72) -> tuple[str, int]:
     return "".join(_SPARK[min(8, -(-v * 8 // top))] if v else " " for v in cols), per
 
 
+def headline(d: dict[str, Any]) -> list[str]:
+    """The answer in a few sentences, before any table: how many requests failed and with
+    what, who made the failures, the worst upstream (and how close it runs to its timeout),
+    the biggest burst, the leading error-log symptom.  Log-controlled strings are cleaned."""
+    total, five = d.get("requests", 0), d.get("total_5xx", 0)
+    if not total:
+        return ["no requests in the window read"]
+    if not five:
+        return [f"no 5xx in {plural(total, 'request')} ({d.get('first_time')} .. {d.get('last_time')})"]
+    by = d.get("by_status", {})
+    kinds = ", ".join(f"{n:,}x{s}" for s, n in sorted(by.items(), key=lambda kv: -kv[1]) if s.startswith("5"))
+    out = [f"{five:,} of {plural(total, 'request')} ended in a 5xx ({100.0 * five / total:.2f}%): {kinds}"]
+    made = {k: v for k, v in (d.get("made_by") or {}).items() if v}
+    if made:
+        who = ", ".join(
+            f"{'nginx itself' if k == 'nginx' else 'the backend' if k == 'backend' else k} {v:,}"
+            for k, v in sorted(made.items(), key=lambda kv: -kv[1])
+        )
+        out[-1] += f"; made by {who}"
+    ups = [u for u in d.get("upstreams", []) if u.get("requests_5xx") or u.get("near_timeout")]
+    if ups:
+        u = max(ups, key=lambda u: (u.get("requests_5xx", 0), u.get("near_timeout", 0)))
+        text = (
+            f"worst upstream {strip_terminal_escapes(u['address'])}: {u.get('requests_5xx', 0):,} 5xx, "
+            f"{plural(u.get('failed_attempts', 0), 'failed attempt')}"
+        )
+        if u.get("near_timeout") and u.get("timeout"):
+            text += (
+                f", {plural(u['near_timeout'], 'attempt')} at >= 80% of its {u['timeout']:g}s read timeout"
+            )
+        out.append(text)
+    inc = d.get("incidents", [])
+    if inc:
+        big = max(inc, key=lambda i: i["total_5xx"])
+        out.append(
+            f"{plural(len(inc), 'burst')} of 5xx; the largest {big['start']} .. {big['end']}: "
+            f"{big['total_5xx']:,} 5xx, peak {big['peak_per_minute']:,}/min"
+        )
+    if d.get("rescued"):
+        out.append(f"{d['rescued']:,} more requests failed an attempt and were rescued by a retry")
+    el = d.get("errorlog") or {}
+    if el.get("by_symptom"):
+        sym, n = next(iter(el["by_symptom"].items()))
+        out.append(
+            f"leading error-log symptom: {strip_terminal_escapes(str(sym))} ({n:,} of "
+            f"{el.get('matched_5xx', 0):,} joined 5xx; why502 explain {strip_terminal_escapes(str(sym))})"
+        )
+    return out
+
+
 def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> None:
-    """Print the statistics, most useful first: status, who made the 5xx, incidents, upstreams."""
+    """Print the statistics, the answer first (``headline``), then: inputs, status, who made
+    the 5xx, incidents, upstreams, breakdowns."""
     c = console
+    for i, line in enumerate(headline(d)):
+        c.print(Text(line, style="bold" if i == 0 else ""))
+    c.print()
     files = ", ".join(strip_terminal_escapes(f) for f in d.get("files", []))
     c.print(Text.assemble(("why502 stats", "bold"), ": ", _t(files, 200)))
     for note in d.get("notes", []):
