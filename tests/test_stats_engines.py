@@ -34,7 +34,11 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 
 def _run(path: Path, engine: str, **kw: Any) -> dict[str, Any]:
     opts = StatsOptions(
-        paths=[str(path)], log_format=kw.pop("log_format", "why502"), no_error_log=True, engine=engine, **kw
+        paths=[str(path)],
+        log_format=kw.pop("log_format", "why502"),
+        no_error_log=kw.pop("no_error_log", True),
+        engine=engine,
+        **kw,
     )
     st, _ = run_stats(opts)
     d = st.to_dict()
@@ -164,7 +168,10 @@ def test_kept_5xx_rows_spill_to_disk_and_are_cleaned_up(
     import why502.sources.spill as spill
 
     out, truth = generated
+    joined = {"no_error_log": False, "error_logs": [str(out / "error.log")]}
     in_memory = _run(out / "access.log", "scan")
+    in_memory_joined = _run(out / "access.log", "scan", **joined)
+    assert in_memory_joined["errorlog"]["matched_5xx"] > 0
     monkeypatch.setattr(spill, "SPILL_ROWS", 7)
     monkeypatch.setattr(spill.DiskFrames.__init__, "__defaults__", (7,))
     spill_root = tmp_path / "spill"
@@ -179,6 +186,8 @@ def test_kept_5xx_rows_spill_to_disk_and_are_cleaned_up(
 
     monkeypatch.setattr(spill.DiskFrames, "_flush", flush)
     assert _run(out / "access.log", "scan") == in_memory
+    # the join, the breakdowns and the sample are worked out block by block: same answers
+    assert _run(out / "access.log", "scan", **joined) == in_memory_joined
     assert written, "no block was written to disk"
     assert list(spill_root.iterdir()) == []
     assert in_memory["total_5xx"] == sum(v for k, v in truth["by_status"].items() if k.startswith("5"))

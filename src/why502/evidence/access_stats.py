@@ -3,8 +3,9 @@
 Why this shape: access logs are big (millions of lines a day) and the answers are small (a few
 hundred minutes of timeline, a handful of upstreams).  So every piece of the log is parsed and
 reduced to small partial aggregates at once, and only the aggregates are kept: memory does not
-grow with the file.  The exceptions are the 5xx requests themselves (kept, up to
-``MAX_5XX_ROWS``, for the per-request join with the error log) and the unparsed-line samples.
+grow with the file.  The exception is the 5xx requests themselves, kept (up to
+``MAX_5XX_ROWS``) for the per-request join with the error log and the breakdowns: the app keeps
+them on disk (``sources.spill``) and ``finish`` works through them one block at a time.
 
 Two ways in, one plan: ``LineParser.fields_plan`` (split pieces -> captured strings + ``_ok``)
 and ``StatsAccumulator.typed_plan`` (-> the grouping columns) are row-wise lazy plans.  A plain
@@ -41,7 +42,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -63,7 +64,22 @@ from why502.parsers.log_format import ByteChunk as ByteChunk
 
 BUCKET_RATIO = 1.02
 _K = 1.0 / math.log(BUCKET_RATIO)
-MAX_5XX_ROWS = 500_000
+MAX_5XX_ROWS = 2_000_000
+_SAMPLE_COLUMNS = (
+    "file",
+    "line",
+    "minute",
+    "client",
+    "host",
+    "request",
+    "status",
+    "ua",
+    "us",
+    "uht",
+    "made_by",
+    "symptom",
+    "error_message",
+)
 BAD_BLANK, BAD_SHORT, BAD_RECHECK = 1, 2, 3  # why a row failed the fast split (``_bad``)
 UNPARSED_SAMPLES = 5
 NEAR_TIMEOUT_FRACTION = 0.8
@@ -750,6 +766,7 @@ class FrameStore(Protocol):
     def add(self, frame: pl.DataFrame) -> None: ...
     def take(self, other: Any) -> None: ...
     def frames(self) -> list[pl.DataFrame]: ...
+    def blocks(self) -> Iterator[pl.DataFrame]: ...
     def close(self) -> None: ...
 
 
@@ -774,6 +791,9 @@ class MemoryFrames:
 
     def frames(self) -> list[pl.DataFrame]:
         return list(self._frames)
+
+    def blocks(self) -> Iterator[pl.DataFrame]:
+        yield from self._frames
 
     def close(self) -> None:
         self._frames, self.rows = [], 0
@@ -1420,17 +1440,13 @@ class StatsAccumulator:
                 "timeout_source": t[1] if t else None,
                 "near_timeout": near,
             }
-        kept = self.fivexx.frames()
-        fivexx = pl.concat(kept, how="vertical_relaxed") if kept else None
-        del kept
         if self.fivexx_dropped:
             st.notes.append(
                 f"{self.fivexx_dropped} 5xx requests beyond {MAX_5XX_ROWS} were counted but "
                 "not joined to the error log"
             )
-        if fivexx is not None and fivexx.height:
-            joined = self._who_made(fivexx, errors, st)
-            self._breakdowns(joined, st, locations)
+        if self.fivexx.rows:
+            self._finish_5xx(st, errors, locations)
         elif errors is not None:
             st.errorlog = {
                 "lines": errors.height,
@@ -1444,99 +1460,126 @@ class StatsAccumulator:
         )
         return st
 
-    def _who_made(self, five: pl.DataFrame, errors: pl.DataFrame | None, st: AccessStats) -> pl.DataFrame:
+    def _finish_5xx(
+        self, st: AccessStats, errors: pl.DataFrame | None, locations: LocationModel | None
+    ) -> None:
+        """Who made each kept 5xx, its error-log line, and the breakdowns, one spilled block at a
+        time (``FrameStore.blocks``): memory stays that of a block plus the small tables, however
+        many 5xx the log holds (all kept rows at once took 500 MB for 500k 5xx, measured)."""
+        err = prepare_errors(errors) if errors is not None else None
+        totals = JoinTotals(errors.height, err.height) if errors is not None and err is not None else None
         no_up = pl.col("ua_last").is_in(["-", ""])
-        five = five.with_row_index("_id")
-        matched = pl.lit(False)
-        if errors is not None:
-            five, info = join_errors(five, errors)
-            st.errorlog = info
-            matched = pl.col("symptom").is_not_null()
-        else:
-            five = five.with_columns(
-                pl.lit(None, dtype=pl.String).alias("symptom"),
-                pl.lit(None, dtype=pl.String).alias("error_message"),
+        who: pl.Expr | None = None
+        if not self.has_uht:
+            who = pl.when(no_up).then(pl.lit("nginx"))
+            if err is not None:
+                who = (
+                    who.when(pl.col("symptom").is_not_null())
+                    .then(pl.lit("nginx"))
+                    .when(pl.col("us_last") == pl.col("status").cast(pl.String))
+                    .then(pl.lit("backend"))
+                )
+            who = who.otherwise(pl.lit("unknown"))
+        made: Counter[str] = Counter()
+        per_up: Counter[tuple[str, str]] = Counter()
+        where = self._location_of() if locations else None
+        keys: dict[str, pl.Expr] = {"uri": uri_template(pl.col("request")), "client": pl.col("client")}
+        if where is not None:
+            keys["location"] = where
+        tables: dict[str, pl.DataFrame | None] = dict.fromkeys(keys)
+        sample: pl.DataFrame | None = None
+        offset = 0
+        for block in self.fivexx.blocks():
+            block = block.with_row_index("_id", offset=offset)
+            offset += block.height
+            if err is not None and totals is not None:
+                block, part = join_block(block, err)
+                totals.add(part)
+            else:
+                block = block.with_columns(
+                    pl.lit(None, dtype=pl.String).alias("symptom"),
+                    pl.lit(None, dtype=pl.String).alias("error_message"),
+                )
+            if who is not None:
+                block = block.with_columns(who.alias("made_by"))
+                made.update(dict(block.group_by("made_by").len().iter_rows()))
+                per_up.update(
+                    {
+                        (a, w): n
+                        for a, w, n in block.filter(~no_up).group_by("ua_last", "made_by").len().iter_rows()
+                    }
+                )
+            for name, key in keys.items():
+                g = block.group_by(key.alias(name)).agg(
+                    pl.len().alias("5xx"),
+                    *((pl.col("status") == s).sum().alias(str(s)) for s in (502, 503, 504)),
+                    (pl.col("made_by") == "nginx").sum().alias("by_nginx"),
+                    (pl.col("made_by") == "backend").sum().alias("by_backend"),
+                )
+                have = tables[name]
+                tables[name] = (
+                    g
+                    if have is None
+                    else pl.concat([have, g], how="vertical_relaxed").group_by(name).agg(pl.all().sum())
+                )
+            # the first 200 by time (ties: in log order), kept across blocks
+            cand = block.sort(["ts", "_id"], nulls_last=True).head(200)
+            cand = cand.select([c for c in _SAMPLE_COLUMNS if c in cand.columns] + ["ts", "_id"])
+            sample = (
+                cand
+                if sample is None
+                else pl.concat([sample, cand], how="vertical_relaxed")
+                .sort(["ts", "_id"], nulls_last=True)
+                .head(200)
             )
         if self.has_uht:
             # exact counts from every 5xx (not only the rows kept for the join)
-            made: Counter[str] = Counter()
+            counted: Counter[str] = Counter()
             for (addr, who_made), n in self.made_counts.items():
-                made[who_made or "unknown"] += n
+                counted[who_made or "unknown"] += n
                 if addr not in ("-", ""):
                     u = self._up(addr)
                     u.requests_5xx += n
                     u.made_by[who_made or "unknown"] += n
-            st.made_by = dict(sorted(made.items()))
-            return five
-        if errors is not None:
-            who = (
-                pl.when(no_up | matched)
-                .then(pl.lit("nginx"))
-                .when(pl.col("us_last") == pl.col("status").cast(pl.String))
-                .then(pl.lit("backend"))
-                .otherwise(pl.lit("unknown"))
-            )
-            st.notes.append(
-                "no $upstream_header_time in the log format: who made each 5xx is judged from "
-                "the error log (a joined error line = nginx) -- add $upstream_header_time"
-            )
+            st.made_by = dict(sorted(counted.items()))
         else:
-            who = pl.when(no_up).then(pl.lit("nginx")).otherwise(pl.lit("unknown"))
-            st.notes.append(
-                "no $upstream_header_time and no error log: cannot tell whether nginx or the "
-                "backend made each 5xx (add $upstream_header_time or give --error-log)"
-            )
-        five = five.with_columns(who.alias("made_by"))
-        st.made_by = dict(sorted(Counter(dict(five.group_by("made_by").len().iter_rows())).items()))
-        per = five.filter(~no_up).group_by("ua_last", "made_by").len()
-        for addr, who_made, n in per.iter_rows():
-            u = self._up(addr)
-            u.requests_5xx += n
-            u.made_by[who_made] += n
-        if self.fivexx_dropped:
-            st.notes.append("who made the 5xx is counted on the first 5xx rows only (see above)")
-        return five
+            st.made_by = dict(sorted(made.items()))
+            for (addr, who_made), n in per_up.items():
+                u = self._up(addr)
+                u.requests_5xx += n
+                u.made_by[who_made] += n
+            if err is not None:
+                st.notes.append(
+                    "no $upstream_header_time in the log format: who made each 5xx is judged from "
+                    "the error log (a joined error line = nginx) -- add $upstream_header_time"
+                )
+            else:
+                st.notes.append(
+                    "no $upstream_header_time and no error log: cannot tell whether nginx or the "
+                    "backend made each 5xx (add $upstream_header_time or give --error-log)"
+                )
+            if self.fivexx_dropped:
+                st.notes.append("who made the 5xx is counted on the first 5xx rows only (see above)")
+        if totals is not None:
+            st.errorlog = totals.info()
 
-    def _breakdowns(self, five: pl.DataFrame, st: AccessStats, locations: LocationModel | None) -> None:
-        five = five.with_columns(uri_template(pl.col("request")).alias("uri"))
-
-        def top(col: str) -> list[dict[str, Any]]:
-            g = five.group_by(col).agg(
-                pl.len().alias("5xx"),
-                *(((pl.col("status") == s).sum().alias(str(s))) for s in (502, 503, 504)),
-                (pl.col("made_by") == "nginx").sum().alias("by_nginx"),
-                (pl.col("made_by") == "backend").sum().alias("by_backend"),
-            )
+        def top(name: str) -> list[dict[str, Any]]:
+            g = tables.get(name)
+            if g is None:
+                return []
             # ties broken by the key, so the same log always gives the same table
-            g = g.sort(["5xx", col], descending=[True, False], nulls_last=True).head(TOP_N)
+            g = g.sort(["5xx", name], descending=[True, False], nulls_last=True).head(TOP_N)
             return [dict(zip(g.columns, r)) for r in g.iter_rows()]
 
         st.by_uri = top("uri")
         st.by_client = top("client")
-        where = self._location_of() if locations else None
         if where is not None:
-            five = five.with_columns(where.alias("location"))
             st.by_location = top("location")
-        sample = five.sort(["ts", "_id"], nulls_last=True).head(200)  # ties: in log order
-        keep = [
-            "file",
-            "line",
-            "minute",
-            "client",
-            "host",
-            "request",
-            "status",
-            "ua",
-            "us",
-            "uht",
-            "made_by",
-            "symptom",
-            "error_message",
-        ]
-        keep = [c for c in keep if c in sample.columns]
-        st.requests_5xx = [dict(zip(keep, r)) for r in sample.select(keep).iter_rows()]
-        for d in st.requests_5xx:
-            d["minute"] = d.get("minute") or ""
+        if sample is not None:
+            keep = [c for c in _SAMPLE_COLUMNS if c in sample.columns]
+            st.requests_5xx = [dict(zip(keep, r)) for r in sample.select(keep).iter_rows()]
+            for d in st.requests_5xx:
+                d["minute"] = d.get("minute") or ""
 
 
 def uri_template(request: pl.Expr) -> pl.Expr:
@@ -1601,17 +1644,9 @@ def detect_incidents(rows: list[dict[str, Any]], min_count: int = 5) -> list[Inc
 _PEER = r"^[A-Za-z0-9+]+://(unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*)"
 
 
-def join_errors(
-    five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Match each 5xx access line to the error-log line nginx wrote for it.
-
-    Keys: same client address and request line, error time at or before the access time (the
-    access line is written when the request ends, ``ngx_http_log_handler``) by at most
-    ``tolerance_s`` seconds plus nothing else: the last failed attempt's error is the nearest one.
-    The host (``$host`` vs the error's ``host:`` = Host header, possibly with a port) and the
-    upstream peer are checked loosely afterwards (``upstream_agrees``).
-    """
+def prepare_errors(errors: pl.DataFrame) -> pl.DataFrame:
+    """Classified error-log lines as ``join_block`` wants them: typed, those with a time, a
+    client and a request only, numbered (``_err``) and sorted by time."""
     err = errors.select(
         pl.col("time").cast(pl.Datetime("us")).alias("ts"),
         pl.col("client").cast(pl.String),
@@ -1621,7 +1656,23 @@ def join_errors(
         pl.col("symptom").cast(pl.String),
         pl.col("message").cast(pl.String).alias("error_message"),
     ).filter(pl.col("ts").is_not_null() & pl.col("client").is_not_null() & pl.col("request").is_not_null())
-    err = err.with_row_index("_err").sort("ts")
+    return err.with_row_index("_err").sort("ts")
+
+
+def join_block(
+    five: pl.DataFrame, err: pl.DataFrame, tolerance_s: int = 2
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Match each 5xx access line of ``five`` (with ``_id``) to the error-log line nginx wrote
+    for it (``err`` from ``prepare_errors``); return the rows with ``symptom``,
+    ``error_message`` (null when unmatched) and this block's counts for ``JoinTotals``.
+
+    Keys: same client address and request line, error time at or before the access time (the
+    access line is written when the request ends, ``ngx_http_log_handler``) by at most
+    ``tolerance_s`` seconds plus nothing else: the last failed attempt's error is the nearest one.
+    The host (``$host`` vs the error's ``host:`` = Host header, possibly with a port) and the
+    upstream peer are checked loosely afterwards (``upstream_agrees``).  Each access line is
+    matched on its own, so blocks of lines can be joined one at a time.
+    """
     left = five.with_columns(pl.col("client").cast(pl.String), pl.col("request").cast(pl.String))
     has_ts = left.filter(pl.col("ts").is_not_null()).sort("ts")
     no_ts = left.filter(pl.col("ts").is_null())
@@ -1658,31 +1709,75 @@ def join_errors(
         | pl.col("host").is_null()
         | (err_host == pl.col("host").str.to_lowercase())
     ).height
-    used = matched["_err"].n_unique() if matched.height else 0
-    backend_like = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null()).height
-    samples = unmatched.filter(pl.col("uht_last").cast(pl.Float64, strict=False).is_null()).head(
-        UNPARSED_SAMPLES
-    )
-    info = {
-        "lines": errors.height,
-        "matched_5xx": matched.height,
-        "unmatched_5xx": unmatched.height,
-        "unmatched_with_backend_header": backend_like,
-        "upstream_agrees": agree,
-        "host_agrees": host_agree,
-        "error_lines_used": used,
-        "error_lines_unused": max(0, err.height - used),
-        "by_symptom": dict(
-            sorted(
-                Counter(dict(matched.group_by("symptom").len().iter_rows())).items(), key=lambda kv: -kv[1]
-            )
-        ),
-        "unmatched_samples": [
+    header = pl.col("uht_last").cast(pl.Float64, strict=False)
+    samples = unmatched.filter(header.is_null()).head(UNPARSED_SAMPLES)
+    part = {
+        "matched": matched.height,
+        "unmatched": unmatched.height,
+        "backend_like": unmatched.filter(header.is_not_null()).height,
+        "agree": agree,
+        "host_agree": host_agree,
+        "used": set(matched["_err"].unique().to_list()) if matched.height else set(),
+        "by_symptom": Counter(dict(matched.group_by("symptom").len().iter_rows())),
+        "samples": [
             {"file": r[0], "line": r[1], "status": r[2], "request": r[3], "client": r[4]}
             for r in samples.select("file", "line", "status", "request", "client").iter_rows()
         ],
     }
-    return j, info
+    return j.drop("_err", "err_host", "err_peer"), part
+
+
+@dataclass
+class JoinTotals:
+    """The join's counts over all blocks (``join_block``), as ``AccessStats.errorlog``."""
+
+    lines: int  # classified error-log lines given
+    usable: int  # of them with a time, a client and a request
+    matched: int = 0
+    unmatched: int = 0
+    backend_like: int = 0
+    agree: int = 0
+    host_agree: int = 0
+    used: set[int] = field(default_factory=set)
+    by_symptom: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, part: dict[str, Any]) -> None:
+        self.matched += part["matched"]
+        self.unmatched += part["unmatched"]
+        self.backend_like += part["backend_like"]
+        self.agree += part["agree"]
+        self.host_agree += part["host_agree"]
+        self.used |= part["used"]
+        self.by_symptom.update(part["by_symptom"])
+        self.samples.extend(part["samples"][: UNPARSED_SAMPLES - len(self.samples)])
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "matched_5xx": self.matched,
+            "unmatched_5xx": self.unmatched,
+            "unmatched_with_backend_header": self.backend_like,
+            "upstream_agrees": self.agree,
+            "host_agrees": self.host_agree,
+            "error_lines_used": len(self.used),
+            "error_lines_unused": max(0, self.usable - len(self.used)),
+            # most first; ties by name, so the same logs always give the same order
+            "by_symptom": dict(sorted(self.by_symptom.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "unmatched_samples": self.samples,
+        }
+
+
+def join_errors(
+    five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """``join_block`` over one frame of 5xx rows (with ``_id``): the joined rows and the
+    ``AccessStats.errorlog`` counts."""
+    err = prepare_errors(errors)
+    joined, part = join_block(five, err, tolerance_s)
+    totals = JoinTotals(errors.height, err.height)
+    totals.add(part)
+    return joined, totals.info()
 
 
 def compute_stats(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -57,6 +58,15 @@ class DiskFrames:
         import polars as pl
 
         return [pl.read_ipc(f) for f in self._files] + list(self._pending)
+
+    def blocks(self) -> Iterator[pl.DataFrame]:
+        """The frames one block at a time, in order (one file in memory at once)."""
+        import polars as pl
+
+        for f in self._files:
+            yield pl.read_ipc(f)
+        if self._pending:
+            yield pl.concat(self._pending, how="vertical_relaxed")
 
     def close(self) -> None:
         for d in self._dirs:
