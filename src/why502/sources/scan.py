@@ -82,10 +82,11 @@ def numbered_lines(path: str, rows: pl.Series) -> pl.LazyFrame:
     rejected are needed as text, and a parallel scan that filters by line number is cheaper
     than counting newlines in Python.
 
-    The scan is ``scan_csv`` with a separator no log line contains (a NUL byte; nginx writes
-    bytes outside 0x20..0x7e as ``\\xXX``, ``ngx_http_log_escape()``), so each line is one
-    field; ``pl.scan_lines`` would do the same but reads ahead in chunks that took ~500 MB on
-    a 1.2 GB log (measured); run it inside ``small_reader_chunks``."""
+    The scan is ``scan_csv`` with a NUL byte as separator, so each line is one field: nginx
+    writes a NUL as ``\\x00`` (default escaping, ``ngx_http_log_escape()``) or ``\\u0000``
+    (``escape=json``); only with ``escape=none`` could one cut a line's text short here.
+    ``pl.scan_lines`` would do the same but reads ahead in chunks that took ~500 MB on a 1.2 GB
+    log (measured); run this inside ``small_reader_chunks``."""
     import polars as pl
 
     for key, value in READER_ENV.items():
