@@ -260,3 +260,23 @@ http {
         results.append({r["location"]: r["5xx"] for r in st.by_location})
     assert results[0] == results[1]
     assert results[0] == {"api.test /api/": 20, "api.test ~ \\.json$": 10, "api.test /": 10}
+
+
+def test_no_writable_temp_dir_keeps_the_5xx_rows_in_memory(
+    generated: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary directory that cannot be created (read-only /tmp, full disk) loses only the
+    memory bound, not the answer."""
+    import tempfile
+
+    import why502.sources.spill as spill
+
+    out, _ = generated
+    expected = _run(out / "access.log", "scan")
+    monkeypatch.setattr(spill.DiskFrames.__init__, "__defaults__", (7,))
+
+    def refuse(*_a: Any, **_k: Any) -> str:
+        raise PermissionError(13, "Permission denied", "/tmp")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    assert _run(out / "access.log", "scan") == expected

@@ -33,6 +33,7 @@ class DiskFrames:
         self._pending_rows = 0
         self._files: list[str] = []
         self._dirs: list[str] = []
+        self.in_memory = False  # set when the disk refused a block
 
     def new(self) -> DiskFrames:
         """An empty store of the same kind (for another accumulator)."""
@@ -49,10 +50,19 @@ class DiskFrames:
         """Move ``other``'s frames, in order, to the end of this list."""
         self._flush()
         other._flush()
+        if self._pending:  # this store could not write: the rest must follow in memory
+            for frame in other.blocks():
+                self._pending.append(frame)
+                self._pending_rows += frame.height
+            self.rows += other.rows
+            other.close()
+            return
         self._files.extend(other._files)
         self._dirs.extend(other._dirs)
+        self._pending, self._pending_rows = other._pending, other._pending_rows
+        self.in_memory = other.in_memory
         self.rows += other.rows
-        other._files, other._dirs, other.rows = [], [], 0
+        other._files, other._dirs, other._pending, other._pending_rows, other.rows = [], [], [], 0, 0
 
     def frames(self) -> list[pl.DataFrame]:
         import polars as pl
@@ -74,13 +84,21 @@ class DiskFrames:
         self._dirs, self._files, self._pending, self.rows = [], [], [], 0
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending or self.in_memory:
             return
         import polars as pl
 
-        if not self._dirs:
-            self._dirs.append(tempfile.mkdtemp(prefix="why502-5xx-"))
-        path = os.path.join(self._dirs[0], f"{len(self._files):05d}-{id(self):x}.arrow")
-        pl.concat(self._pending, how="vertical_relaxed").write_ipc(path)
+        block = pl.concat(self._pending, how="vertical_relaxed")
+        try:
+            if not self._dirs:
+                self._dirs.append(tempfile.mkdtemp(prefix="why502-5xx-"))
+            path = os.path.join(self._dirs[0], f"{len(self._files):05d}-{id(self):x}.arrow")
+            block.write_ipc(path)
+        except OSError:
+            # no writable temporary directory, or a full disk: keep the rows in memory (the
+            # answer is the same, only the memory bound is lost); read-only is not an error
+            self.in_memory = True
+            self._pending = [block]
+            return
         self._files.append(path)
         self._pending, self._pending_rows = [], 0
