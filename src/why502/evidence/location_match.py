@@ -434,6 +434,21 @@ _ASCII_CLASSES = {
 _PCRE_ONLY_ESCAPES = set("123456789gkKQEGhHvVRXCNpP")
 
 
+def _open_class(pattern: str, i: int, out: list[str]) -> int:
+    """Copy the ``[`` at ``i`` that opens a character class, with a leading ``^`` and a leading
+    ``]`` (a literal there in PCRE, written ``\\]`` for the other engines); return the index
+    after them.  Shared by both translators."""
+    out.append("[")
+    i += 1
+    if i < len(pattern) and pattern[i] == "^":
+        out.append("^")
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        out.append("\\]")
+        i += 1
+    return i
+
+
 def pcre_to_rust(pattern: str) -> str | None:
     """A PCRE pattern (nginx compiles without UTF, so classes are ASCII) -> the same regex for
     Rust's ``regex`` crate, or None when it needs PCRE-only syntax (look-around,
@@ -482,14 +497,7 @@ def pcre_to_rust(pattern: str) -> str | None:
             continue
         if c == "[":
             in_class = True
-            out.append(c)
-            i += 1
-            if i < n and pattern[i] == "^":
-                out.append("^")
-                i += 1
-            if i < n and pattern[i] == "]":
-                out.append("\\]")
-                i += 1
+            i = _open_class(pattern, i, out)
             continue
         if c == "(" and pattern.startswith("(?", i):
             rest = pattern[i + 2:]
@@ -559,14 +567,7 @@ def pcre_to_python(pattern: str) -> str | None:
                 continue
         elif c == "[":
             in_class = True
-            out.append(c)
-            i += 1
-            if i < n and pattern[i] == "^":
-                out.append("^")
-                i += 1
-            if i < n and pattern[i] == "]":
-                out.append("\\]")
-                i += 1
+            i = _open_class(pattern, i, out)
             continue
         elif pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
             out.append("(?P<")
