@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,11 +117,8 @@ def _access_instants(path: Path) -> list[datetime]:
     return out
 
 
-def test_stats_since_with_an_offset_selects_exactly_the_lines_after_that_instant(logs: Path) -> None:
-    instants = _access_instants(logs / "access.log")
-    since = datetime.fromisoformat(SINCE)
-    want = sum(1 for t in instants if t >= since)
-    assert 0 < want < len(instants)  # the cut is inside the log
+def _stats_json(logs: Path, *window: str) -> dict[str, Any]:
+    """``why502 stats --format json`` on the generated access log, in Berlin time."""
     proc = why502(
         "stats",
         str(logs / "access.log"),
@@ -130,12 +128,20 @@ def test_stats_since_with_an_offset_selects_exactly_the_lines_after_that_instant
         "--no-progress",
         "--format",
         "json",
-        "--since",
-        SINCE,
+        *window,
         env=BERLIN,
     )
     assert proc.returncode == 0, proc.stderr
-    d = json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_stats_since_with_an_offset_selects_exactly_the_lines_after_that_instant(logs: Path) -> None:
+    instants = _access_instants(logs / "access.log")
+    since = datetime.fromisoformat(SINCE)
+    want = sum(1 for t in instants if t >= since)
+    assert 0 < want < len(instants)  # the cut is inside the log
+    d = _stats_json(logs, "--since", SINCE)
     assert d["requests"] == want
     assert min(r["minute"] for r in d["timeline"]) == "2026-11-20T11:00"
 
@@ -145,23 +151,7 @@ def test_stats_since_and_until_with_offsets(logs: Path) -> None:
     lo, hi = datetime.fromisoformat(SINCE), datetime.fromisoformat(UNTIL.replace("Z", "+00:00"))
     want = sum(1 for t in instants if lo <= t <= hi)
     assert 0 < want < len(instants)
-    proc = why502(
-        "stats",
-        str(logs / "access.log"),
-        "--log-format",
-        "why502",
-        "--no-error-log",
-        "--no-progress",
-        "--format",
-        "json",
-        "--since",
-        SINCE,
-        "--until",
-        UNTIL,
-        env=BERLIN,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["requests"] == want
+    assert _stats_json(logs, "--since", SINCE, "--until", UNTIL)["requests"] == want
 
 
 def test_classify_since_with_an_offset_is_the_same_instant(logs: Path) -> None:
