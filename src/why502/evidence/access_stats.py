@@ -765,7 +765,6 @@ class FrameStore(Protocol):
     def new(self) -> FrameStore: ...
     def add(self, frame: pl.DataFrame) -> None: ...
     def take(self, other: Any) -> None: ...
-    def frames(self) -> list[pl.DataFrame]: ...
     def blocks(self) -> Iterator[pl.DataFrame]: ...
     def close(self) -> None: ...
 
@@ -785,12 +784,9 @@ class MemoryFrames:
         self.rows += frame.height
 
     def take(self, other: Any) -> None:
-        for frame in other.frames():
+        for frame in other.blocks():
             self.add(frame)
         other.close()
-
-    def frames(self) -> list[pl.DataFrame]:
-        return list(self._frames)
 
     def blocks(self) -> Iterator[pl.DataFrame]:
         yield from self._frames
@@ -1766,18 +1762,6 @@ class JoinTotals:
             "by_symptom": dict(sorted(self.by_symptom.items(), key=lambda kv: (-kv[1], kv[0]))),
             "unmatched_samples": self.samples,
         }
-
-
-def join_errors(
-    five: pl.DataFrame, errors: pl.DataFrame, tolerance_s: int = 2
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """``join_block`` over one frame of 5xx rows (with ``_id``): the joined rows and the
-    ``AccessStats.errorlog`` counts."""
-    err = prepare_errors(errors)
-    joined, part = join_block(five, err, tolerance_s)
-    totals = JoinTotals(errors.height, err.height)
-    totals.add(part)
-    return joined, totals.info()
 
 
 def compute_stats(

@@ -64,11 +64,6 @@ class DiskFrames:
         self.rows += other.rows
         other._files, other._dirs, other._pending, other._pending_rows, other.rows = [], [], [], 0, 0
 
-    def frames(self) -> list[pl.DataFrame]:
-        import polars as pl
-
-        return [pl.read_ipc(f) for f in self._files] + list(self._pending)
-
     def blocks(self) -> Iterator[pl.DataFrame]:
         """The frames one block at a time, in order (one file in memory at once)."""
         import polars as pl
