@@ -16,7 +16,9 @@ suffixes (``-YYYYMMDD``, the rotation date) count down, the bare name being the 
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Callable, Generator, Iterator
@@ -46,11 +48,13 @@ CHUNK_BYTES = 10 << 20
 Progress = Callable[[int, int], None]
 
 
-class _Stdin:
-    """stdin with its first bytes peeked (to guess the format, to spot gzip) and replayed."""
+class _Replay:
+    """A stream that cannot seek (stdin, a FIFO such as ``<(zcat ...)``) with its first bytes
+    peeked (to guess the format, to spot gzip) and replayed to the reader after."""
 
-    def __init__(self) -> None:
-        self.stream: IO[bytes] = sys.stdin.buffer
+    def __init__(self, stream: IO[bytes], owned: bool) -> None:
+        self.stream = stream
+        self.owned = owned  # opened here (a FIFO): closed with the reader; stdin stays open
         self.head = b""
         self.peeked = False
 
@@ -67,31 +71,62 @@ class _Stdin:
         self.peeked = True
         return self.stream.read(n)
 
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        raise io.UnsupportedOperation("a stream has no position")
+
     def close(self) -> None:
-        """stdin stays open."""
+        if self.owned:
+            self.stream.close()
 
 
-_stdin: _Stdin | None = None
+_replays: dict[str, _Replay] = {}
 
 
-def _stdin_source() -> _Stdin:
-    global _stdin
-    if _stdin is None or _stdin.stream is not sys.stdin.buffer:
-        _stdin = _Stdin()
-    return _stdin
+def _is_stream(path: str) -> bool:
+    """True for a path that cannot be read twice: a FIFO or a character device."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def _replay_source(path: str) -> _Replay:
+    """The one replaying reader of stdin (``-``) or of a stream path, so a peek made to guess
+    the format is not lost to the reading that follows."""
+    src = _replays.get(path)
+    if path == "-":
+        if src is None or src.stream is not sys.stdin.buffer:
+            src = _replays[path] = _Replay(sys.stdin.buffer, owned=False)
+        return src
+    if src is None or src.stream.closed:
+        try:
+            stream = open(path, "rb")  # noqa: SIM115 - closed by _Replay.close
+        except PermissionError:
+            raise InputError(f"{path}: permission denied") from None
+        except OSError as err:
+            raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+        src = _replays[path] = _Replay(stream, owned=True)
+    return src
 
 
 def open_bytes(path: str) -> IO[bytes]:
     """A binary reader of ``path`` (``-`` = stdin), gunzipping when it starts with gzip's magic.
 
     Raises ``InputError`` with one line for a missing, unreadable or directory path."""
-    if path == "-":
-        src = _stdin_source()
+    if path == "-" or _is_stream(path):
+        src = _replay_source(path)
         if src.peek(256 << 10)[:2] == b"\x1f\x8b":
             return cast("IO[bytes]", gzip.GzipFile(fileobj=cast("IO[bytes]", src), mode="rb"))
         return cast("IO[bytes]", src)
+    fh: io.BufferedReader | None = None
     try:
-        fh: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        # peek, not read + seek: a FIFO cannot seek, and a read error (EIO) is an input error
+        head = fh.peek(2)[:2]
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -99,9 +134,9 @@ def open_bytes(path: str) -> IO[bytes]:
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except OSError as err:
+        if fh is not None:
+            fh.close()
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    head = fh.read(2)
-    fh.seek(0)
     if head == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
     return fh
@@ -132,7 +167,8 @@ def iter_byte_chunks(
         line = 1
         carry = b""
         try:
-            if raw is fh and path != "-":  # a plain file: positioned reads, no joined copy
+            # a plain file: positioned reads, no joined copy (a FIFO, e.g. <(zcat ...), reads on)
+            if raw is fh and path != "-" and fh.seekable():
                 pread = _pread_chunks(fh.fileno(), path, chunk_bytes)
                 while True:
                     try:
@@ -217,8 +253,8 @@ def file_size(path: str) -> int:
 def head_lines(path: str, n: int = 200) -> list[str]:
     """The first ``n`` non-blank lines (of the first 256 KiB, decompressed), to guess a format.
     For stdin the bytes are peeked and replayed later by ``iter_byte_chunks``."""
-    if path == "-":
-        data = _stdin_source().peek(256 << 10)
+    if path == "-" or _is_stream(path):
+        data = _replay_source(path).peek(256 << 10)
         if data[:2] == b"\x1f\x8b":
             try:
                 data = zlib.decompressobj(31).decompress(data, 1 << 20)

@@ -114,8 +114,8 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
             raise InputError(f"cannot read {path}: is a directory")
         f = open(path, "rb")  # noqa: SIM115 - closed by iter_batches
         size = os.fstat(f.fileno()).st_size
-        magic = f.read(2)
-        f.seek(0)
+        # peek, not read + seek: a FIFO (``<(zcat ...)``) cannot seek
+        magic = f.peek(2)[:2]
     except InputError:
         raise
     except OSError as err:
