@@ -198,6 +198,14 @@ class NginxConfig:
         groups = self.stream_upstreams if target.context == "stream" else self.upstreams
         return group_peers(target, groups)
 
+    def worker_identity(self) -> tuple[str, str]:
+        """The user and group nginx's workers run as, by the config: ``user USER [GROUP];``
+        with GROUP defaulting to USER's name (``ngx_set_user()`` in ``src/core/nginx.c``); without
+        the directive the build's default, ``nobody``/``nogroup`` (``auto/options``: NGX_USER,
+        NGX_GROUP where no group ``nobody`` exists, as on Debian)."""
+        user = self.user or "nobody"
+        return user, self.group or (user if self.user else "nogroup")
+
     def directive_names(self) -> frozenset[str]:
         """The name of every directive in the config, at any depth (included files too)."""
         names: set[str] = set()

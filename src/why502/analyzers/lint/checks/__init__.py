@@ -1,0 +1,15 @@
+"""The lint checks, one module per family; importing this package registers every check
+(``why502.analyzers.lint.registry.rule``)."""
+
+from __future__ import annotations
+
+from why502.analyzers.lint.checks import (  # noqa: F401  (each module registers its checks)
+    buffers,
+    groups,
+    keepalive,
+    limits,
+    names,
+    php_fpm,
+    proxying,
+    timeouts,
+)
