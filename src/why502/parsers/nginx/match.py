@@ -56,10 +56,6 @@ class MatchRule:
         return self.kind in ("regex", "regex_ci")
 
 
-# ---------------------------------------------------------------------------------------------
-# building the rules
-
-
 def _kind_and_name(loc: Location) -> tuple[str, str] | None:
     """``location = /a``, ``location =/a`` (one argument) and so on -> (kind, name); nginx
     reads the one-argument forms too (``ngx_http_core_location()``)."""
