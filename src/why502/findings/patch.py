@@ -80,23 +80,24 @@ def replace_line(files: Mapping[str, Sequence[str]], path: str | None, line: int
                  new_lines: Sequence[str]) -> str | None:
     """Diff replacing 1-based ``line`` of ``path`` by ``new_lines`` (indentation kept); ``None``
     when the file or the line is not known."""
-    lines = files.get(path or "")
-    if not lines or line is None or not 1 <= line <= len(lines):
-        return None
-    pad = _indent(lines[line - 1])
-    after = [*lines[: line - 1], *(pad + n.strip() for n in new_lines), *lines[line:]]
-    return unified(path or "", lines, after)
+    return _splice(files, path, line, new_lines, keep=False)
 
 
 def insert_after(files: Mapping[str, Sequence[str]], path: str | None, line: int | None,
                  new_lines: Sequence[str]) -> str | None:
     """Diff inserting ``new_lines`` after 1-based ``line`` with that line's indentation; ``None``
     when the file or the line is not known."""
+    return _splice(files, path, line, new_lines, keep=True)
+
+
+def _splice(files: Mapping[str, Sequence[str]], path: str | None, line: int | None,
+            new_lines: Sequence[str], *, keep: bool) -> str | None:
+    """``new_lines`` after (``keep``) or instead of 1-based ``line``, indented like it."""
     lines = files.get(path or "")
     if not lines or line is None or not 1 <= line <= len(lines):
         return None
     pad = _indent(lines[line - 1])
-    after = [*lines[:line], *(pad + n.strip() for n in new_lines), *lines[line:]]
+    after = [*lines[: line if keep else line - 1], *(pad + n.strip() for n in new_lines), *lines[line:]]
     return unified(path or "", lines, after)
 
 

@@ -1,9 +1,4 @@
-"""The response-header buffer against the backend's headers.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""The response-header buffer against the backend's headers."""
 
 from __future__ import annotations
 

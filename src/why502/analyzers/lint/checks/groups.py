@@ -1,9 +1,4 @@
-"""Upstream groups that can run out of servers: max_fails, one server, all down, resolve without zone.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""Upstream groups that can run out of servers: max_fails, one server, all down, resolve without zone."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Upstream keep-alive that does not keep connections, or keeps them longer than the backend does.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""Upstream keep-alive that does not keep connections, or keeps them longer than the backend does."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""nginx's own limits: worker_connections against open files.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""nginx's own limits: worker_connections against open files."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Names and addresses of the targets: resolved once, needing a resolver, localhost, no port.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""Names and addresses of the targets: resolved once, needing a resolver, localhost, no port."""
 
 from __future__ import annotations
 

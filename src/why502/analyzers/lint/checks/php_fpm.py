@@ -1,9 +1,4 @@
-"""FastCGI to PHP-FPM: the pool behind fastcgi_pass, its socket, backlog, memory, SCRIPT_FILENAME.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""FastCGI to PHP-FPM: the pool behind fastcgi_pass, its socket, backlog, memory, SCRIPT_FILENAME."""
 
 from __future__ import annotations
 

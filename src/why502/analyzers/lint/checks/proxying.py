@@ -1,9 +1,4 @@
-"""How requests are proxied: retries, TLS SNI, intercepted errors, URI parts nginx refuses.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""How requests are proxied: retries, TLS SNI, intercepted errors, URI parts nginx refuses."""
 
 from __future__ import annotations
 

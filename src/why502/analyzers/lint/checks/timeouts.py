@@ -1,9 +1,4 @@
-"""nginx's timeouts against the backend's and against each other.
-
-Each check is pure: ``check(inp, rule) -> list[LintFinding]``; behaviour claims cite nginx's
-source (``nginx/nginx`` paths) or docs, the rule texts in ``lint_rules.toml`` say the same for
-users.
-"""
+"""nginx's timeouts against the backend's and against each other."""
 
 from __future__ import annotations
 
