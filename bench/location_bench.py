@@ -1,4 +1,4 @@
-"""Time ``evidence.location_match.location_expr`` against today's ``access_stats._location_expr``.
+"""Time ``why502.parsers.nginx.locations.location_expr`` against today's ``access_stats._location_expr``.
 
 Both label the same rows of a generated access log (``bench/out/stats/access.log`` from
 ``bench/gen_access_log.py``; its ``nginx.conf``) with the location that served them.  The new
@@ -27,14 +27,9 @@ import polars as pl
 
 from why502.app.stats import locations_from_config
 from why502.evidence.access_stats import _location_expr
-from why502.evidence.location_match import (
-    location_expr,
-    match_notes,
-    nginx_uri,
-    rules_from_config,
-    target_from_request,
-)
-from why502.parsers.nginx_config import NginxConfig, parse_nginx
+from why502.parsers.nginx import NginxConfig, parse_nginx
+from why502.parsers.nginx.locations import location_expr, match_notes, rules_from_config
+from why502.parsers.nginx.uri import nginx_uri, target_from_request
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from why502.app.lint import corpus_entries
 from why502.errors import InputError
-from why502.parsers.nginx_config import (
+from why502.parsers.nginx import (
     directive_info,
     make_directive_diff,
     parse_dump,
@@ -22,6 +21,7 @@ from why502.parsers.nginx_config import (
     parse_time,
     split_dump,
 )
+from why502.parsers.nginx.load import config_trees
 from why502.sources.nginx import load_config
 
 CORPUS = Path("/work/shared/corpus/nginx-configs")
@@ -100,7 +100,7 @@ def test_corpus_globbed_includes_never_read_decoy() -> None:
 def test_corpus_parses_without_crash() -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus folder {CORPUS} is absent")
-    entries = corpus_entries(CORPUS)
+    entries = config_trees(CORPUS)
     assert len(entries) > 50
     total_targets = 0
     for entry in entries:

@@ -28,7 +28,8 @@ from why502.evidence.model import (
     UpstreamTiming,
     serves,
 )
-from why502.evidence.patch import insert_after, set_directive
+from why502.findings.patch import insert_after
+from why502.parsers.nginx.edit import set_directive
 
 CAUSES_MD = Path("/work/shared/causes.md")
 T0 = datetime(2026, 5, 1, 8, 15, 31)
@@ -267,7 +268,7 @@ def test_keepalive_misconfigured_diff() -> None:
     diff = findings[0].fix.diff if findings[0].fix else ""
     assert diff and "+        proxy_http_version 1.1;" in diff
     assert '+        proxy_set_header Connection "";' in diff
-    assert diff.startswith(f"--- {CONF}\n+++ {CONF}\n")
+    assert diff.startswith(f"--- a{CONF}\n+++ b{CONF}\n")
 
 
 def test_socket_permissions_diff_sets_the_pool_owner() -> None:
@@ -370,7 +371,7 @@ def test_event_from_text_pulls_identity() -> None:
 def test_patch_helpers_make_applicable_diffs() -> None:
     files = {CONF: CONF_LINES}
     d = insert_after(files, CONF, 8, ["proxy_buffer_size 16k;"])
-    assert d and "+        proxy_buffer_size 16k;" in d and "@@ -7," in d
+    assert d and "+        proxy_buffer_size 16k;" in d and "@@ -6," in d
     d2 = set_directive(files, "keepalive", "32", setting_file=CONF, setting_line=3, is_default=False,
                        anchor_file=None, anchor_line=None)
     assert d2 and "-    keepalive 16;" in d2 and "+    keepalive 32;" in d2

@@ -208,3 +208,109 @@ def test_fix_diffs_pass_nginx_t(fixture: str, tmp_path: Path, capsys: pytest.Cap
     ok, err = nginx_accepts(conf, tmp_path)
     assert ok, err
     shutil.rmtree(tmp_path / "conf.d", ignore_errors=True)
+
+
+# --- silencing findings: --ignore and "# why502: ignore" ------------------------------------
+
+
+ONE_SERVER = FIXTURES / "W502-007/fire-one-server.conf"
+
+
+def codes_of(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    code, out, err = run_cli([*args, "--no-host", "--format", "json"], capsys)
+    assert code in (0, 1), err
+    return [f["code"] for f in json.loads(out)["findings"]]
+
+
+def test_ignore_option_silences_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "W502-007" in codes_of([str(ONE_SERVER)], capsys)
+    assert "W502-007" not in codes_of([str(ONE_SERVER), "--ignore", "W502-007"], capsys)
+    assert "W502-007" not in codes_of([str(ONE_SERVER), "--ignore", "single-server-upstream-without-backup"],
+                                      capsys)
+    both = codes_of([str(FIXTURES / "W502-002/fire-proxy-host.conf")], capsys)
+    assert "W502-002" in both
+    assert codes_of([str(FIXTURES / "W502-002/fire-proxy-host.conf"), "--ignore", "w502-002,W502-007",
+                     "--ignore", "W502-022"], capsys) == [c for c in both if c not in
+                                                          ("W502-002", "W502-007", "W502-022")]
+    code, out, err = run_cli([str(ONE_SERVER), "--ignore", "W502-999"], capsys)
+    assert code == 2 and out == "" and "unknown lint rule 'W502-999' in --ignore" in err
+
+
+def commented(tmp_path: Path, upstream_line: str, above: str = "") -> Path:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events { }\nhttp {\n" + (f"    {above}\n" if above else "")
+                    + f"    {upstream_line}\n        server 127.0.0.1:8000;\n    }}\n"
+                    "    server { listen 127.0.0.1:8080; location / { proxy_pass http://app; } }\n}\n")
+    return conf
+
+
+@pytest.mark.parametrize(("line", "above", "silenced"), [
+    ("upstream app {", "", False),  # no comment: it fires
+    ("upstream app {  # why502: ignore W502-007", "", True),
+    ("upstream app { # why502: ignore W502-002, W502-007 one backend by design", "", True),
+    ("upstream app { # why502:ignore single-server-upstream-without-backup", "", True),
+    ("upstream app { # why502: ignore", "", True),  # no codes: every rule
+    ("upstream app {", "# why502: ignore W502-007", True),  # alone on the line above
+    ("upstream app {", "# why502: ignore", True),
+    ("upstream app {  # why502: ignore W502-002", "", False),  # another rule's code
+    ("upstream app {", "# why502: ignore W502-001", False),
+    ("upstream app {", "map $x $y { default 1; }  # why502: ignore W502-007", False),  # not alone
+    ('upstream app { add_header X "# why502: ignore W502-007";', "", False),  # inside quotes
+])
+def test_inline_comment_silences_a_finding(line: str, above: str, silenced: bool, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    conf = commented(tmp_path, line, above)
+    assert ("W502-007" not in codes_of([str(conf)], capsys)) is silenced
+    assert "W502-007" in codes_of([str(conf), "--no-inline-ignores"], capsys)
+
+
+def test_inline_comment_in_an_included_file_and_a_dump(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comment is read from the file the finding points at: an included file, or the file's
+    text inside an `nginx -T` dump."""
+    conf = nginx_site(tmp_path)
+    site = tmp_path / "conf.d/site.conf"
+    assert "W502-001" in codes_of([str(conf)], capsys)
+    site.write_text(site.read_text().replace("proxy_pass http://app;",
+                                             "proxy_pass http://app;  # why502: ignore W502-001"))
+    assert "W502-001" not in codes_of([str(conf)], capsys)
+    dump = subprocess.run([NGINX, "-T", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+    monkeypatch.setattr(sys, "stdin", io.StringIO(dump))
+    assert "W502-001" not in codes_of(["-"], capsys)
+
+
+# --- why502 explain W502-xxx ---------------------------------------------------------------
+
+
+def test_explain_shows_every_lint_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    from why502.catalog.lint_rules import load_rules
+
+    for code, rule in load_rules().items():
+        for arg in (code, code.lower(), rule.name):
+            assert main(["explain", arg]) == 0
+            out = capsys.readouterr().out
+            assert out.startswith(code) and rule.title in out
+            for section in ("What it means", "Why it causes 502 or 504", "How to confirm", "Example",
+                            "Fix", "References"):
+                assert f"\n{section}\n" in out, (code, section)
+            assert f"# why502: ignore {code}" in out
+    assert main(["explain", "W502-001", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["type"] == "lint-rule" and doc["lint_rule"]["code"] == "W502-001"
+    assert doc["lint_rule"]["name"] == "upstream-keepalive-without-http11"
+    assert doc["lint_rule"]["docs"].endswith("docs/lint/W502-001.md")
+    assert main(["explain", "W502-999"]) == 2
+    assert "unknown lint rule 'W502-999'" in capsys.readouterr().err
+
+
+def test_explain_lint_rule_stays_light() -> None:
+    """`why502 explain W502-001` must not import polars, rich or crossplane (start-up time)."""
+    probe = ("import contextlib, io, sys\nfrom why502.cli.main import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    main(['explain', 'W502-001']); main(['explain', 'pass-without-port', '--format', 'json'])\n"
+             "print(sorted(m for m in ('polars', 'rich', 'crossplane') if m in sys.modules))\n")
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

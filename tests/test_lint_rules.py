@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from why502.analyzers.lint import LintFinding, LintInput, load_rules, run_lint
 from why502.analyzers.lint.fpm import parse_pools
-from why502.analyzers.lint.rules import CHECKS
-from why502.app.lint import docs_files
-from why502.parsers.nginx_config import parse_nginx, parse_size
+from why502.analyzers.lint.registry import registered
+from why502.catalog.lint_rules import rule_page
+from why502.parsers.nginx import parse_nginx, parse_size
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lint"
-DOCS = Path(__file__).parent.parent / "docs" / "lint"
+ROOT = Path(__file__).parent.parent
+DOCS = ROOT / "docs" / "lint"
+LINT_DOCS = ROOT / "scripts" / "lint_docs.py"
 
 
 def fixture_input(path: Path) -> LintInput:
@@ -54,7 +57,7 @@ def fixtures(kind: str) -> list[tuple[str, Path]]:
 
 def test_every_rule_has_data_check_and_fixtures() -> None:
     rules = load_rules()
-    assert list(rules) == list(CHECKS), "lint_rules.toml and rules.CHECKS must list the same codes in order"
+    assert list(rules) == list(registered()), "lint_rules.toml and the @rule checks must list the same codes"
     names = [r.name for r in rules.values()]
     assert len(set(names)) == len(names)
     for code, rule in rules.items():
@@ -113,28 +116,42 @@ def test_fix_diff_applies_and_silences(code: str, path: Path, tmp_path: Path) ->
 
 
 def test_docs_pages_are_current() -> None:
-    expected = docs_files()
-    for name, text in expected.items():
-        page = DOCS / name
-        assert page.exists(), f"docs/lint/{name} missing: run python -m why502.app.lint docs docs/lint"
-        assert page.read_text() == text, f"docs/lint/{name} is stale: regenerate (see the page header)"
-    for code in load_rules():
-        text = expected[f"{code}.md"]
+    res = subprocess.run([sys.executable, str(LINT_DOCS), "pages", str(DOCS), "--check"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert res.returncode == 0, f"docs/lint is stale: run scripts/lint-docs pages docs/lint\n{res.stderr}"
+    for code, rule in load_rules().items():
+        text = rule_page(rule)
+        assert (DOCS / f"{code}.md").read_text() == text
         for section in ("## What it means", "## Why it causes 502 or 504", "## How to confirm",
                         "## Example", "## Fix", "## References"):
             assert section in text
 
 
 def test_corpus_results_are_current() -> None:
-    """docs/lint/corpus-results.md is generated; every corpus config lints without a crash."""
-    from why502.app.lint import CORPUS_JUDGEMENTS, corpus_results
-
+    """docs/lint/corpus-results.md is generated; every corpus config lints without a crash and
+    every rule has a judgement (the script's --check fails otherwise)."""
     corpus = Path("/work/shared/corpus/nginx-configs")
     if not corpus.is_dir():
         pytest.skip(f"corpus folder {corpus} is absent")
-    text = corpus_results(corpus, CORPUS_JUDGEMENTS)
-    assert "0 crashed" in text
-    assert (DOCS / "corpus-results.md").read_text() == text, (
-        "docs/lint/corpus-results.md is stale: python -m why502.app.lint corpus "
-        "/work/shared/corpus/nginx-configs docs/lint/corpus-results.md")
-    assert set(CORPUS_JUDGEMENTS) == set(load_rules()), "every rule needs a corpus judgement"
+    res = subprocess.run([sys.executable, str(LINT_DOCS), "corpus", str(corpus),
+                          str(DOCS / "corpus-results.md"), "--check"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert "crashed:" not in res.stderr, res.stderr
+    assert res.returncode == 0, (
+        "docs/lint/corpus-results.md is stale: scripts/lint-docs corpus CORPUS_DIR "
+        f"docs/lint/corpus-results.md\n{res.stderr}")
+    assert " 0 crashed." in (DOCS / "corpus-results.md").read_text()
+
+
+@pytest.mark.parametrize("path", [p for _c, p in fixtures("fire") + fixtures("silent")], ids=lambda p: p.name)
+def test_declared_directives_are_needed(path: Path) -> None:
+    """``run_lint`` skips a check when the config has none of the directives it declares
+    (``@rule(code, directives=...)``).  Run every check directly on every fixture: wherever one
+    finds something, the config has one of its directives, so the skip never hides a finding."""
+    inp = fixture_input(path)
+    present = inp.config.directive_names()
+    rules = load_rules()
+    for code, check in registered().items():
+        if check.directives and check.func(inp, rules[code]):
+            assert check.directives & present, (
+                f"{code} finds something in {path.name} without any of {sorted(check.directives)}")

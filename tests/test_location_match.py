@@ -1,4 +1,4 @@
-"""Location matching (``evidence.location_match``) against a real nginx as the oracle.
+"""Location matching (``why502.parsers.nginx.locations``) against a real nginx as the oracle.
 
 Every location of the test config answers with ``X-Loc: <token>`` (``add_header ... always``,
 so the 301 of an auto redirect carries it too); a request that no location took has no
@@ -18,22 +18,18 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from why502.evidence import location_match
-from why502.evidence.location_match import (
-    NO_LOCATION,
-    byte_text,
+from why502.lab.runtime import Stack, find_nginx, free_port
+from why502.parsers.nginx import NginxConfig, locations, parse_nginx
+from why502.parsers.nginx.locations import (
     location_expr,
     match_location_py,
     match_notes,
     merge_slashes_from_config,
-    nginx_uri,
-    normalize_uri_py,
-    pcre_to_rust,
-    rules_from_config,
-    server_expr,
 )
-from why502.lab.runtime import Stack, find_nginx, free_port
-from why502.parsers.nginx_config import NginxConfig, parse_nginx
+from why502.parsers.nginx.match import NO_LOCATION, rules_from_config
+from why502.parsers.nginx.pcre import pcre_to_rust
+from why502.parsers.nginx.servers import server_expr
+from why502.parsers.nginx.uri import byte_text, nginx_uri, normalize_uri_py
 
 R = 'add_header X-Loc "{t}" always; return 200 "{t}\\n";'
 
@@ -193,7 +189,7 @@ def build_config(dead: int, port_a: int, port_b: int, port_c: int) -> str:
 
 def _labels_by_token(cfg: NginxConfig) -> dict[str, str]:
     """The token each location answers with -> the label the breakdown gives it (read from the
-    parsed config, not from location_match)."""
+    parsed config, not from the location matcher)."""
     out: dict[str, str] = {}
     for server in cfg.servers:
         for loc in server.all_locations():
@@ -260,7 +256,7 @@ def test_expression_names_the_location_nginx_chose(monkeypatch: pytest.MonkeyPat
     uri = pl.when(merge).then(nginx_uri(pl.col("target"))).otherwise(
         nginx_uri(pl.col("target"), merge_slashes=False))
     for direct in (0, 10_000):  # the unique-pairs plan, then every test on every row
-        monkeypatch.setattr(location_match, "DIRECT_TESTS", direct)
+        monkeypatch.setattr(locations, "DIRECT_TESTS", direct)
         df = pl.DataFrame(rows).with_columns(
             location_expr(rules, uri, pl.col("host"), port_col=pl.col("port")).alias("ours")
         )

@@ -280,7 +280,7 @@ def test_converter_accepts_config_targets() -> None:
     duck = SimpleNamespace(kind="fastcgi", scheme=None, host=None, port=None, unix_path="/run/php/x.sock")
     t = as_probe_target(duck)
     assert t == ProbeTarget("fastcgi", "http", None, None, "/run/php/x.sock")
-    nginx_config = pytest.importorskip("why502.parsers.nginx_config")
+    nginx_config = pytest.importorskip("why502.parsers.nginx")
     real = nginx_config.Target(
         kind="proxy",
         scheme="https",

@@ -129,7 +129,7 @@ def test_location_matching_follows_nginx_order(tmp_path: Path) -> None:
     """The by-location view names the location nginx would pick (``evidence.location_match``,
     checked against a real nginx in tests/test_location_match.py); here: the wiring from a
     config file and the request line."""
-    from why502.evidence.location_match import LocationModel
+    from why502.parsers.nginx.locations import LocationModel
     from why502.sources.nginx import load_config
 
     conf = tmp_path / "nginx.conf"

@@ -34,8 +34,8 @@ from why502.evidence.model import (
     TargetFact,
     split_key,
 )
-from why502.evidence.patch import replace_line
 from why502.findings.model import EvidenceItem, Fix
+from why502.findings.patch import replace_line
 
 CONNECT_SYMPTOMS = ("connection-refused", "socket-not-found")
 

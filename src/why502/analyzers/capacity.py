@@ -35,8 +35,9 @@ from why502.evidence.model import (
     UpstreamTiming,
     split_key,
 )
-from why502.evidence.patch import replace_line, set_directive
 from why502.findings.model import EvidenceItem, Fix
+from why502.findings.patch import replace_line
+from why502.parsers.nginx.edit import set_directive
 
 _SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
 _SCRIPT = re.compile(r"script '([^']+)'|(/\S+\.php)")

@@ -23,8 +23,9 @@ from why502.analyzers.base import (
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
-from why502.evidence.patch import combine, insert_after, set_directive
 from why502.findings.model import EvidenceItem, Fix
+from why502.findings.patch import combine, insert_after
+from why502.parsers.nginx.edit import set_directive
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
 

@@ -29,8 +29,9 @@ from why502.analyzers.base import (
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, split_key
-from why502.evidence.patch import insert_after, set_directive
 from why502.findings.model import EvidenceItem, Fix
+from why502.findings.patch import insert_after
+from why502.parsers.nginx.edit import set_directive
 
 
 def analyze(ev: Evidence) -> list[Candidate]:

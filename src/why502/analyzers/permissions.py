@@ -21,8 +21,8 @@ from why502.analyzers.base import (
     upstream_name,
 )
 from why502.evidence.model import Evidence, FpmPoolFact, SocketStat, SymptomGroup
-from why502.evidence.patch import unified
 from why502.findings.model import EvidenceItem, Fix
+from why502.findings.patch import unified
 
 
 def analyze(ev: Evidence) -> list[Candidate]:

@@ -25,8 +25,8 @@ from why502.analyzers.base import (
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact, split_key
-from why502.evidence.patch import insert_after, replace_line
 from why502.findings.model import EvidenceItem, Fix
+from why502.findings.patch import insert_after, replace_line
 
 
 def analyze(ev: Evidence) -> list[Candidate]:

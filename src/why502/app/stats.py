@@ -40,8 +40,8 @@ from why502.evidence.access_stats import (
     Partial,
     StatsAccumulator,
 )
-from why502.evidence.location_match import LocationModel
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
+from why502.parsers.nginx.locations import LocationModel
 from why502.sources.byte_chunks import (
     CHUNK_BYTES,
     Progress,
@@ -71,7 +71,7 @@ ProgressBytes = Callable[[int], None]
 if TYPE_CHECKING:
     import polars as pl
 
-    from why502.parsers.nginx_config import NginxConfig
+    from why502.parsers.nginx import NginxConfig
 
 _TIMEOUT_DIRECTIVE = {
     "proxy": "proxy_read_timeout",

@@ -27,6 +27,7 @@ from why502.catalog import (
     load_statuses,
     status_leads,
 )
+from why502.catalog.lint_rules import CODE_RE, DOCS_BASE_URL, LintRule, find_rule
 from why502.errors import UsageError
 
 _STATUS_RE = re.compile(r"^\d{1,3}$")
@@ -75,6 +76,17 @@ def resolve_id(arg: str, catalog: Catalog | None = None) -> list[Entry]:
     raise UsageError(_unknown_message(arg, entry_id, catalog))
 
 
+def resolve_lint_rule(arg: str) -> LintRule | None:
+    """The lint rule ``arg`` names (``W502-001``, any case, or its name
+    ``upstream-keepalive-without-http11``); ``None`` when ``arg`` is not about a lint rule.
+    A ``W502-...`` code that no rule has is a :class:`UsageError`."""
+    text = arg.strip()
+    rule = find_rule(text)
+    if rule is None and CODE_RE.match(text):
+        raise UsageError(f"unknown lint rule {text.upper()!r} (list them all: why502 lint --list-rules)")
+    return rule
+
+
 def resolve_status(code: str, statuses: dict[str, StatusPage] | None = None) -> StatusPage:
     """The status page for ``code`` (already normalized); :class:`UsageError` if there is none."""
     statuses = statuses if statuses is not None else load_statuses()
@@ -110,6 +122,13 @@ def entry_to_dict(entry: Entry) -> dict[str, Any]:
 
 def status_to_dict(page: StatusPage) -> dict[str, Any]:
     return asdict(page)
+
+
+def lint_rule_to_dict(rule: LintRule) -> dict[str, Any]:
+    """Every field of the rule, plus the URL of its page."""
+    data = asdict(rule)
+    data["docs"] = f"{DOCS_BASE_URL}{rule.code}.md"
+    return data
 
 
 # ----------------------------------------------------------------------------------------------
@@ -215,6 +234,39 @@ def render_entry_text(entry: Entry, catalog: Catalog | None = None, width: int =
             out.append(f"  {rel.id:<26} {KIND_LABELS[rel.kind]:<15} {rel.title}")
     out += ["", st.head("References")]
     out += ["  " + ref for ref in entry.references]
+    return "\n".join(out) + "\n"
+
+
+def render_lint_rule_text(rule: LintRule, width: int = 100, color: bool = False) -> str:
+    """The ``why502 explain W502-001`` page: the lint rule's title, severity, what it means, why
+    it causes 502/504, how to confirm, an example, the fix, references (the sections of its
+    ``docs/lint`` page)."""
+    st = Style(color)
+    out = [st.title(rule.code) + st.dim(f"  (lint rule {rule.name}, {rule.severity})"), st.head(rule.title)]
+    facts = [f"Severity: {rule.severity}"]
+    if rule.cause:
+        facts.append(f"Root cause: {rule.cause} (why502 explain {rule.cause})")
+    if rule.needs:
+        facts.append(f"Needs: {', '.join(rule.needs)}")
+    out += ["    ".join(facts), ""]
+    out.append(st.head("What it means"))
+    out += wrap_prose(rule.what, width)
+    out += ["", st.head("Why it causes 502 or 504")]
+    out += wrap_prose(rule.why, width)
+    out += ["", st.head("How to confirm")]
+    out += _shell_lines(list(rule.confirm), st)
+    out += ["", st.head("Example")]
+    out += ["    " + ln for ln in rule.example.rstrip().splitlines()]
+    out += ["", st.head("Fix")]
+    out += wrap_prose(rule.fix, width)
+    out += ["", "  " + st.dim(f"{rule.fix_lang}:")]
+    out += ["    " + ln for ln in rule.fix_example.rstrip().splitlines()]
+    out += ["", st.head("Silence it")]
+    out += wrap_prose(f"why502 lint --ignore {rule.code}, or a comment on the directive's line (or alone "
+                      f"on the line above it): # why502: ignore {rule.code}", width)
+    out += ["", st.head("References")]
+    out += ["  " + ref for ref in rule.references]
+    out += ["  " + st.dim(f"{DOCS_BASE_URL}{rule.code}.md")]
     return "\n".join(out) + "\n"
 
 

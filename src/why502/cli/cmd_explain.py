@@ -13,11 +13,12 @@ import shutil
 import sys
 
 DESCRIPTION = """\
-Explain a root cause, symptom or evidence-event ID, a status code, or a pasted log line.
+Explain a root cause, symptom or evidence-event ID, a status code, a lint rule, or a pasted log line.
 
 examples:
   why502 explain backend-not-running     the cause page: what it is, how to confirm, the fix
   why502 explain 502                     502 vs 503 vs 504: who produces each and why
+  why502 explain W502-001                a lint rule's page (its code or its name)
   why502 explain '2024/05/01 12:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) ...'
                                          a pasted log line: what it means, then the symptom page
   tail -1 /var/log/nginx/error.log | why502 explain -
@@ -28,7 +29,8 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arg", nargs="+", metavar="ARG",
-                        help="an ID (why502 causes lists them), a status code (502, 009, 524, 460 ...) "
+                        help="an ID (why502 causes lists them), a status code (502, 009, 524, 460 ...), "
+                             "a lint rule (W502-001 or its name, why502 lint --list-rules) "
                              "or a log line (quote it; - reads it from stdin)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
@@ -43,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     text = " ".join(args.arg)
     if args.arg == ["-"]:
         text = next((ln for ln in sys.stdin if ln.strip()), "")
+    if len(text.split()) == 1 and (lint := _lint_rule(text, args.format)) is not None:
+        sys.stdout.write(lint)
+        return 0
     result = explain(text)
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -50,3 +55,18 @@ def run(args: argparse.Namespace) -> int:
     width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
     sys.stdout.write(render_text(result, width=width, color=_use_color()))
     return 0
+
+
+def _lint_rule(text: str, fmt: str) -> str | None:
+    """The page of the lint rule ``text`` names, or None when it names none."""
+    from why502.catalog.explain import lint_rule_to_dict, render_lint_rule_text, resolve_lint_rule
+
+    rule = resolve_lint_rule(text)
+    if rule is None:
+        return None
+    if fmt == "json":
+        doc: dict[str, object] = {"query": text, "type": "lint-rule", "entries": [], "status": None,
+                                  "line": None, "lint_rule": lint_rule_to_dict(rule)}
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
+    return render_lint_rule_text(rule, width=width, color=_use_color())

@@ -21,8 +21,12 @@ NGINX_CONF: a config file (includes followed), a saved `nginx -T` dump, or - for
 Without it: `nginx -T` when nginx is installed, else /etc/nginx/nginx.conf; host facts (FPM pools,
 net.core.somaxconn, MemTotal, nginx's open-files limit) are then read from this machine too.
 
+Silence a finding: --ignore CODE (repeatable, or a comma list), or a comment in the config on the
+directive's line or alone on the line above it: # why502: ignore W502-007 (no codes: every rule).
+
 examples:
   why502 lint
+  why502 lint /etc/nginx/nginx.conf --ignore W502-007,W502-002
   nginx -T | why502 lint - --format sarif > why502.sarif
   why502 lint /etc/nginx/nginx.conf --fpm-conf /etc/php/8.2/fpm --header-bytes 9000 --fail-on warning
 """
@@ -52,7 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when a finding is at or above this severity (default: error)")
     parser.add_argument("--rule", action="append", default=[], metavar="CODE|NAME",
-                        help="run only this rule (repeatable)")
+                        help="run only this rule (repeatable, or a comma list)")
+    parser.add_argument("--ignore", action="append", default=[], metavar="CODE|NAME",
+                        help="never report this rule (repeatable, or a comma list)")
+    parser.add_argument("--no-inline-ignores", dest="inline_ignores", action="store_false",
+                        help="report findings silenced by '# why502: ignore' comments too")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--fpm-conf", action="append", default=[], metavar="PATH",
                         help="PHP-FPM config file or directory (repeatable; default: discovered)")
@@ -78,16 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from why502.analyzers.lint import load_rules
-    from why502.app.lint import (
-        LintOptions,
-        exit_code,
-        gather,
-        parse_mem,
-        render_text,
-        to_json,
-        to_sarif_log,
-    )
+    from why502 import __version__
+    from why502.app.lint import LintOptions, exit_code, gather, parse_mem
+    from why502.catalog.lint_rules import load_rules
 
     if args.list_rules:
         for rule in load_rules().values():
@@ -100,16 +101,24 @@ def run(args: argparse.Namespace) -> int:
         header_bytes=args.header_bytes, backend_timeout=args.backend_timeout,
         backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
-        rules=list(args.rule), root=args.root,
+        rules=list(args.rule), root=args.root, ignore=list(args.ignore),
+        inline_ignores=args.inline_ignores,
     )
     outcome = gather(options)
+    report = outcome.report()
     if args.format == "json":
-        json.dump(to_json(outcome), sys.stdout, indent=2)
+        from why502.reporters.lint_json import lint_json
+
+        json.dump(lint_json(report, __version__), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.format == "sarif":
-        json.dump(to_sarif_log(outcome), sys.stdout, indent=2)
+        from why502.reporters.sarif import lint_sarif
+
+        json.dump(lint_sarif(report, __version__), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        from why502.reporters.lint_text import render_lint_text
+
         color = {"always": True, "never": False}.get(args.color)
-        render_text(outcome, sys.stdout, color)
+        render_lint_text(report, sys.stdout, color)
     return exit_code(outcome.findings, args.fail_on)

@@ -50,7 +50,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from why502.evidence.location_match import LocationModel
 from why502.parsers.log_format import (
     FIXED_SHAPES,
     FIXED_WIDTH,
@@ -61,6 +60,7 @@ from why502.parsers.log_format import (
 
 # The chunk type lives in parsers (below both sources and evidence); re-exported here.
 from why502.parsers.log_format import ByteChunk as ByteChunk
+from why502.parsers.nginx.locations import LocationModel
 
 BUCKET_RATIO = 1.02
 _K = 1.0 / math.log(BUCKET_RATIO)

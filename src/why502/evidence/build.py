@@ -27,7 +27,7 @@ from why502.evidence.model import (
     SymptomGroup,
     TargetFact,
 )
-from why502.parsers.nginx_config import NginxConfig
+from why502.parsers.nginx import NginxConfig
 
 # proxy/backend-side symptom sources: lines nginx (or another proxy) wrote
 PROXY_SOURCES = {"nginx", "apache", "haproxy", "envoy"}

@@ -1,7 +1,7 @@
 """SARIF 2.1.0 output for ``why502 lint`` (code-scanning UIs, CI annotations).
 
-Why its own plain types: reporters may not import analyzers (import-linter contract), so the app
-converts lint findings into ``SarifRule``/``SarifResult`` and this module only renders them.
+:func:`lint_sarif` turns a lint report (``findings.lint``) and the rules of the catalog into one
+run; :func:`to_sarif` renders any run given as the plain ``SarifRule``/``SarifResult`` types.
 Shape follows the OASIS SARIF 2.1.0 spec: one run, ``tool.driver.rules`` (id, name,
 shortDescription, fullDescription, helpUri, help, defaultConfiguration.level), ``results`` with
 ``ruleId``/``ruleIndex``/``level``/``message`` and a ``physicalLocation`` (artifact URI +
@@ -14,6 +14,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from why502.catalog.lint_rules import DOCS_BASE_URL, load_rules, rule_page
+from why502.findings.lint import LintReport
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -128,3 +131,18 @@ def to_sarif(run: SarifRun) -> dict[str, Any]:
             "results": results,
         }],
     }
+
+
+def lint_rules_sarif() -> list[SarifRule]:
+    """Every lint rule of the catalog, with its page as the ``help`` text."""
+    return [SarifRule(r.code, r.name, r.title, f"{r.what}\n\n{r.why}".replace("\n", " ").replace("  ", " "),
+                      f"{DOCS_BASE_URL}{r.code}.md", rule_page(r), r.severity)
+            for r in load_rules().values()]
+
+
+def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
+    """``why502 lint --format sarif``: the report as a SARIF log (JSON-ready dict)."""
+    results = [SarifResult(f.code, f.severity, f.message, f.file, f.line, f.related, f.diff)
+               for f in report.findings]
+    notes = [SarifNotification(n.severity, n.message, n.file, n.line) for n in report.notes]
+    return to_sarif(SarifRun(tool_version, lint_rules_sarif(), results, notes))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from why502.errors import InputError
-from why502.parsers.nginx_config import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
+from why502.parsers.nginx import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")

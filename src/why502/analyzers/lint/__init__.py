@@ -1,49 +1,34 @@
 """``why502 lint``: 502/504 pitfalls found in an nginx config before they bite.
 
 Pure: ``run_lint(LintInput) -> list[LintFinding]``.  Rule knowledge (code, name, severity, the
-docs text) is data in ``catalog/data/lint_rules.toml``; the checks are in ``rules.py``, one
-function per code, listed in one explicit registry (``rules.CHECKS``).  Inputs that only the
+docs text) is data in ``catalog/data/lint_rules.toml``; each check registers next to its code
+(``checks/*.py``, ``@rule(code, directives=...)``, see ``registry``).  Inputs that only the
 host can tell (FPM pools, ``net.core.somaxconn``, MemTotal, the backend's own timeouts, observed
-header sizes) are optional; a rule that needs a missing input stays silent.
+header sizes) are optional; a rule that needs a missing input stays silent.  Findings can be
+silenced per run (``ignore``) or in the config with a ``# why502: ignore`` comment (``suppress``).
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-from typing import Any
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from why502.analyzers.lint.fpm import PoolInfo
-from why502.parsers.nginx_config import NginxConfig
+from why502.analyzers.lint.registry import registered
+from why502.analyzers.lint.suppress import Suppressions
+from why502.catalog.lint_rules import SEVERITIES, LintRule, load_rules, severity_rank
+from why502.findings.lint import LintFinding
+from why502.parsers.nginx.model import NginxConfig
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-SEVERITIES = ("info", "warning", "error")
-
-
-@dataclass(frozen=True)
-class LintRule:
-    """One rule of ``lint_rules.toml``: every field is required for the docs page."""
-
-    code: str
-    name: str
-    severity: str
-    cause: str
-    title: str
-    what: str
-    why: str
-    confirm: tuple[str, ...]
-    example: str
-    fix: str
-    fix_example: str
-    references: tuple[str, ...]
-    needs: tuple[str, ...] = ()
-    fix_lang: str = "nginx"  # code-fence language of fix_example (ini for PHP-FPM / sysctl files)
+__all__ = [
+    "SEVERITIES",
+    "LintFinding",
+    "LintInput",
+    "LintRule",
+    "load_rules",
+    "run_lint",
+    "severity_rank",
+]
 
 
 @dataclass(frozen=True)
@@ -61,81 +46,28 @@ class LintInput:
     nginx_groups: tuple[str, ...] = ()  # supplementary groups of nginx's worker user
 
 
-@dataclass(frozen=True)
-class LintFinding:
-    """One finding: where (file:line), what, and a fix (a unified diff when it is config)."""
-
-    code: str
-    name: str
-    severity: str
-    message: str
-    file: str | None
-    line: int | None
-    diff: str | None = None
-    related: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def where(self) -> str:
-        if self.file and self.line:
-            return f"{self.file}:{self.line}"
-        return self.file or ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code, "name": self.name, "severity": self.severity, "message": self.message,
-            "file": self.file, "line": self.line, "diff": self.diff,
-            "related": [{"file": f, "line": ln} for f, ln in self.related],
-        }
-
-
-@dataclass
-class LintResult:
-    findings: list[LintFinding] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # rule codes whose inputs were missing
-
-
-@lru_cache(maxsize=1)
-def load_rules() -> dict[str, LintRule]:
-    """The rules by code, in file order."""
-    text = resources.files("why502.catalog").joinpath("data").joinpath("lint_rules.toml").read_text(
-        encoding="utf-8")
-    data = tomllib.loads(text)
-    rules: dict[str, LintRule] = {}
-    for raw in data.get("rule", []):
-        rule = LintRule(
-            code=raw["code"], name=raw["name"], severity=raw["severity"], cause=raw.get("cause", ""),
-            title=raw["title"], what=raw["what"].strip(), why=raw["why"].strip(),
-            confirm=tuple(raw["confirm"]), example=raw["example"], fix=raw["fix"].strip(),
-            fix_example=raw["fix_example"], references=tuple(raw["references"]),
-            needs=tuple(raw.get("needs", [])), fix_lang=raw.get("fix_lang", "nginx"),
-        )
-        if rule.code in rules:
-            raise ValueError(f"duplicate lint rule code {rule.code}")
-        if rule.severity not in SEVERITIES:
-            raise ValueError(f"{rule.code}: bad severity {rule.severity!r}")
-        rules[rule.code] = rule
-    return rules
-
-
-def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
-
-
-def run_lint(inp: LintInput, only: set[str] | None = None) -> list[LintFinding]:
-    """Run every registered rule (or ``only`` these codes/names); findings sorted by file:line."""
-    from why502.analyzers.lint.rules import CHECKS
-
+def run_lint(inp: LintInput, only: Collection[str] | None = None, *, ignore: Collection[str] = (),
+             inline: bool = True) -> list[LintFinding]:
+    """Run every registered check (or ``only`` these codes/names, never the ``ignore`` ones);
+    findings sorted by file:line.  With ``inline``, a ``# why502: ignore`` comment on a
+    finding's line or the line above silences it (``suppress``)."""
     rules = load_rules()
+    present = inp.config.directive_names()
     out: list[LintFinding] = []
     seen: set[tuple[str, str | None, int | None, str]] = set()
-    for code, check in CHECKS.items():
+    for code, check in registered().items():
         rule = rules[code]
         if only and code not in only and rule.name not in only:
             continue
-        for f in check(inp, rule):
+        if code in ignore or rule.name in ignore or not check.applies(present):
+            continue
+        for f in check.func(inp, rule):
             key = (f.code, f.file, f.line, f.message)
             if key not in seen:
                 seen.add(key)
                 out.append(f)
+    if inline:
+        quiet = Suppressions(inp.config)
+        out = [f for f in out if not quiet.silences(f)]
     out.sort(key=lambda f: (f.file or "", f.line or 0, f.code))
     return out

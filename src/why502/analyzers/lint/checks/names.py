@@ -1,0 +1,144 @@
+"""Names and addresses of the targets: resolved once, needing a resolver, localhost, no port."""
+
+from __future__ import annotations
+
+import re
+
+from why502.analyzers.lint import LintInput
+from why502.analyzers.lint.common import (
+    PASSES,
+    all_groups,
+    finding,
+    is_ip,
+    literal_hostname,
+    unreadable_include,
+)
+from why502.analyzers.lint.registry import rule
+from why502.catalog.lint_rules import LintRule
+from why502.findings.lint import LintFinding
+from why502.parsers.nginx.model import NginxConfig
+from why502.parsers.nginx.tree import Directive
+
+
+@rule("W502-002", directives=(*PASSES, "upstream"))
+def check_hostname_resolved_once(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-002.  A literal name in ``*_pass`` or an upstream ``server`` is resolved by
+    ``ngx_parse_url()``/``ngx_inet_resolve_host()`` at configuration time only; ``resolver``
+    is used for variables and the ``resolve`` parameter (ngx_http_upstream.c)."""
+    cfg = inp.config
+    out: list[LintFinding] = []
+    for t in cfg.targets():
+        if t.group or t.uses_variables or t.unix_path or not literal_hostname(t.host):
+            continue
+        if t.port is None and t.kind in ("fastcgi", "uwsgi", "scgi", "memcached"):
+            continue  # no port and no upstream: W502-023 (nginx refuses it outright)
+        out.append(finding(rule, f"{t.raw} names host {t.host}: resolved once when nginx starts; "
+                            "a new address needs a reload", t.file, t.line))
+    for group in all_groups(cfg):
+        for s in group.servers:
+            if s.resolve or s.unix_path or s.service or not literal_hostname(s.host):
+                continue
+            out.append(finding(rule, f'upstream "{group.name}" server {s.address}: resolved once when '
+                                "nginx starts (no `resolve` parameter)", s.file, s.line))
+    return out
+
+
+_VAR = re.compile(r"^\$\{?(\w+)\}?$")
+
+
+def _var_values(cfg: NginxConfig, var: str) -> list[str] | None:
+    """Every literal value ``set``/``map`` can give ``$var``, or None when unknown."""
+    values: list[str] = []
+    found = False
+
+    def walk(ds: tuple[Directive, ...]) -> None:
+        nonlocal found
+        for d in ds:
+            if d.name == "set" and len(d.args) >= 2 and d.args[0] in (f"${var}", f"${{{var}}}"):
+                values.append(d.args[1])
+                found = True
+            elif d.name == "map" and len(d.args) >= 2 and d.args[1] in (f"${var}", f"${{{var}}}"):
+                found = True
+                # map entries are "key value;": crossplane gives directive=key, args=[value]
+                values.extend(c.args[0] if c.args else "" for c in d.block or ()
+                              if c.name not in ("hostnames", "volatile"))
+            if d.block:
+                walk(d.block)
+
+    walk(cfg.main.directives)
+    if not found:
+        return None
+    return values
+
+
+def _host_part(raw: str) -> str:
+    rest = raw.split("://", 1)[1] if "://" in raw else raw
+    host = rest.split("/", 1)[0]
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+@rule("W502-003", directives=PASSES)
+def check_variable_pass_resolver(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-003.  With variables, ``ngx_http_upstream_init_request()`` looks the host up among
+    the upstream blocks, else needs ``clcf->resolver``: "no resolver defined to resolve %V" (502)."""
+    cfg = inp.config
+    out: list[LintFinding] = []
+    for _server, loc, t in cfg.located_targets():
+        if not t.uses_variables or t.unix_path:
+            continue
+        host = _host_part(t.raw)
+        if host.startswith("unix:"):
+            continue
+        if "$" in host:
+            m = _VAR.match(host)
+            vals = _var_values(cfg, m.group(1)) if m else None
+            if vals is not None and all(
+                    is_ip(_host_part(v)) or _host_part(v) in cfg.upstreams or v.startswith("unix:")
+                    for v in vals):
+                continue
+            detail = f"the host comes from {host}"
+        else:
+            if is_ip(host) or host in cfg.upstreams:
+                continue
+            detail = f"host {host} must be resolved per request"
+        if not loc.effective("resolver").is_default or unreadable_include(cfg, loc):
+            continue  # a resolver applies, or an unreadable include may define one
+        out.append(finding(rule, f"{t.raw} uses variables ({detail}) and no resolver applies here: "
+                            '"no resolver defined to resolve" -> 502', t.file, t.line))
+    return out
+
+
+@rule("W502-022", directives=(*PASSES, "upstream"))
+def check_localhost(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-022.  ``ngx_inet_resolve_host()`` keeps every address of the name as a peer."""
+    cfg = inp.config
+    out: list[LintFinding] = []
+    for t in cfg.targets():
+        if t.host == "localhost" and not t.group and not t.uses_variables:
+            out.append(finding(rule, f"{t.raw}: localhost is ::1 and 127.0.0.1, two peers; a backend "
+                                "listening on one refuses the other", t.file, t.line))
+    for g in all_groups(cfg):
+        for s in g.servers:
+            if s.host == "localhost":
+                out.append(finding(rule, f'upstream "{g.name}" server {s.address}: localhost is ::1 and '
+                                    "127.0.0.1, two peers", s.file, s.line))
+    return out
+
+
+@rule("W502-023", directives=("fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass"))
+def check_pass_without_port(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-023.  ``ngx_http_upstream_add()`` with no port and no upstream of that name:
+    "no port in upstream" (fastcgi/uwsgi/scgi/memcached have no default port)."""
+    out: list[LintFinding] = []
+    for t in inp.config.targets():
+        if t.context != "http" or t.kind not in ("fastcgi", "uwsgi", "scgi", "memcached"):
+            continue
+        if t.uses_variables or t.unix_path or t.group or t.port is not None or not t.host:
+            continue
+        if t.scheme is not None:
+            continue
+        out.append(finding(rule, f'{t.kind}_pass {t.raw}: no upstream "{t.host}" is defined and there is '
+                            'no port: "no port in upstream"', t.file, t.line))
+    return out

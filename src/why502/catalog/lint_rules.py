@@ -1,0 +1,156 @@
+"""The lint rules as data: code, name, severity, and the text of each rule's page.
+
+The rules live in ``catalog/data/lint_rules.toml``; the checks that implement them register
+next to their code in ``why502.analyzers.lint`` (``@rule(code, ...)``) and a test keeps both
+lists equal.  ``why502 lint`` (titles, SARIF ``help``), ``why502 explain W502-001`` and the
+pages in ``docs/lint/`` (``scripts/lint-docs``) read this one place.
+
+Loading uses only the standard library (``tomllib``) so ``why502 explain`` stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+SEVERITIES = ("info", "warning", "error")
+
+DOCS_BASE_URL = "https://github.com/why502/why502/blob/main/docs/lint/"
+"""Where the generated rule pages are published (SARIF ``helpUri``, the text output's links)."""
+
+DOCS_GENERATOR = "scripts/lint-docs pages docs/lint"
+"""The command that writes ``docs/lint/`` (named in each page's header)."""
+
+CODE_RE = re.compile(r"^W502-\d{3}$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LintRule:
+    """One rule of ``lint_rules.toml``: every field is required for the docs page."""
+
+    code: str
+    name: str
+    severity: str
+    cause: str
+    title: str
+    what: str
+    why: str
+    confirm: tuple[str, ...]
+    example: str
+    fix: str
+    fix_example: str
+    references: tuple[str, ...]
+    needs: tuple[str, ...] = ()  # optional inputs the rule needs (FPM pools, --header-bytes, ...)
+    fix_lang: str = "nginx"  # code-fence language of fix_example (ini for PHP-FPM / sysctl files)
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> dict[str, LintRule]:
+    """The rules by code, in file order."""
+    text = resources.files("why502.catalog").joinpath("data").joinpath("lint_rules.toml").read_text(
+        encoding="utf-8")
+    data = tomllib.loads(text)
+    rules: dict[str, LintRule] = {}
+    for raw in data.get("rule", []):
+        rule = LintRule(
+            code=raw["code"], name=raw["name"], severity=raw["severity"], cause=raw.get("cause", ""),
+            title=raw["title"], what=raw["what"].strip(), why=raw["why"].strip(),
+            confirm=tuple(raw["confirm"]), example=raw["example"], fix=raw["fix"].strip(),
+            fix_example=raw["fix_example"], references=tuple(raw["references"]),
+            needs=tuple(raw.get("needs", [])), fix_lang=raw.get("fix_lang", "nginx"),
+        )
+        if rule.code in rules:
+            raise ValueError(f"duplicate lint rule code {rule.code}")
+        if rule.severity not in SEVERITIES:
+            raise ValueError(f"{rule.code}: bad severity {rule.severity!r}")
+        rules[rule.code] = rule
+    return rules
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else 0
+
+
+def find_rule(arg: str) -> LintRule | None:
+    """The rule a code (``W502-001``, any case) or a rule name
+    (``upstream-keepalive-without-http11``) names, else ``None``."""
+    text = arg.strip()
+    rules = load_rules()
+    if CODE_RE.match(text):
+        return rules.get(text.upper())
+    return next((r for r in rules.values() if r.name == text.lower()), None)
+
+
+def resolve_rules(args: list[str], option: str) -> set[str]:
+    """Codes for the rule codes or names given to ``option`` (``--rule``, ``--ignore``): each
+    argument may be a comma-separated list.  Raises ``ValueError`` naming the first unknown one."""
+    codes: set[str] = set()
+    for arg in args:
+        for part in arg.split(","):
+            if not part.strip():
+                continue
+            rule = find_rule(part)
+            if rule is None:
+                raise ValueError(f"unknown lint rule {part.strip()!r} in {option} "
+                                 "(see 'why502 lint --list-rules')")
+            codes.add(rule.code)
+    return codes
+
+
+def rule_page(rule: LintRule) -> str:
+    """The Markdown page of one rule; sections: What it means, Why it causes 502/504, How to
+    confirm, Example, Fix, References (``docs/lint/<code>.md`` and SARIF ``help.markdown``)."""
+    lines = [
+        f"# {rule.code} {rule.name}",
+        "",
+        "<!-- generated from src/why502/catalog/data/lint_rules.toml by "
+        f"`{DOCS_GENERATOR}`; do not edit -->",
+        "",
+        f"**{rule.title}**",
+        "",
+        f"Severity: `{rule.severity}`"
+        + (f" · Root cause: [`{rule.cause}`](../causes/{rule.cause}.md)" if rule.cause else "")
+        + (f" · Needs: {', '.join(rule.needs)}" if rule.needs else ""),
+        "",
+        "## What it means",
+        "",
+        rule.what,
+        "",
+        "## Why it causes 502 or 504",
+        "",
+        rule.why,
+        "",
+        "## How to confirm",
+        "",
+        "```sh",
+        *rule.confirm,
+        "```",
+        "",
+        "## Example",
+        "",
+        "```nginx",
+        rule.example.rstrip(),
+        "```",
+        "",
+        "## Fix",
+        "",
+        rule.fix,
+        "",
+        f"```{rule.fix_lang}",
+        rule.fix_example.rstrip(),
+        "```",
+        "",
+        "## References",
+        "",
+        *[f"- <{ref}>" for ref in rule.references],
+        "",
+    ]
+    return "\n".join(lines)

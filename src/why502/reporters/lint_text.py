@@ -1,0 +1,48 @@
+"""``why502 lint`` for a person: one block per finding (file:line, severity, code, message, the
+fix as a diff, the rule's page), then a one-line summary.
+
+Log and config text is hostile: terminal escapes are stripped and rich markup is escaped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TextIO
+
+from why502.catalog.lint_rules import DOCS_BASE_URL, load_rules
+from why502.findings.lint import LintReport
+from why502.textutil import strip_terminal_escapes
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render_lint_text(report: LintReport, out: TextIO, color: bool | None = None) -> None:
+    """Write the report; ``color`` None colours only a terminal."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(file=out, highlight=False, soft_wrap=True,
+                      force_terminal=color if color is not None else None,
+                      no_color=color is False)
+    rules = load_rules()
+    for note in report.notes:
+        file, line = note.file, note.line
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        console.print(f"[dim]note ({note.severity}): "
+                      f"{escape(strip_terminal_escapes(where + note.message))}[/dim]")
+    for f in report.findings:
+        style = _STYLE.get(f.severity, "")
+        where = escape(strip_terminal_escapes(f.where))
+        console.print(f"[bold]{where}[/bold]  [{style}]{f.severity}[/{style}]  {f.code} {f.name}")
+        console.print("  " + escape(strip_terminal_escapes(f.message)))
+        for rf, rl in f.related:
+            console.print(f"  [dim]see {escape(strip_terminal_escapes(f'{rf}:{rl}'))}[/dim]")
+        if f.diff:
+            for dl in strip_terminal_escapes(f.diff).splitlines():
+                st = "green" if dl.startswith("+") else "red" if dl.startswith("-") else "dim"
+                console.print(f"    [{st}]{escape(dl)}[/{st}]")
+        console.print(f"  [dim]docs: {DOCS_BASE_URL}{f.code}.md ({rules[f.code].title})[/dim]")
+    counts = Counter(f.severity for f in report.findings)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
+    summary = summary or "no findings"
+    console.print(f"{report.files_checked} file(s) checked: {summary}")
