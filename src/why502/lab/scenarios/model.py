@@ -3,17 +3,16 @@
 A scenario is one function that configures a :class:`~why502.lab.runtime.Stack`, provokes the
 failure with a few real requests (bounded in count and time: timeouts of about one second) and
 notes what it did in a :class:`ScenarioRun`.  ``@scenario(...)`` next to the function declares
-what it reproduces, with keyword arguments only::
+what it reproduces, with keyword arguments only (``needs``, ``lab`` and ``proxy`` have
+defaults)::
 
-    @scenario(
-        name="backend-down-tcp",
-        cause="backend-not-running",
-        title="The app behind nginx is stopped",
-        description="nginx proxies to a TCP port where nothing listens any more.",
-        symptoms=("connection-refused",),
-        expect=(("error", r"111: Connection refused"),),
-    )
-    def _backend_down_tcp(stack: Stack, run: ScenarioRun) -> None: ...
+    @scenario(name="...", cause="<catalog cause id>", title="...", description="...",
+              symptoms=("<catalog symptom or event id>", ...),
+              expect=(("error", r"<regex nginx really logs>"), ...), needs=("php-fpm",))
+    def _my_failure(stack: Stack, run: ScenarioRun) -> None:
+        app = stack.add_backend(...)
+        stack.start_nginx(...)
+        run.record("GET /", stack.requests("/", count=3))
 
 The declaration is checked when the module is imported (a misspelt ``needs`` would otherwise
 silently skip a requirement check), and :mod:`why502.lab.scenarios.registry` collects the
