@@ -100,15 +100,15 @@ def test_nginx_moves_to_another_port_when_its_port_was_taken() -> None:
 
 
 def test_backend_retries_when_its_free_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    import why502.lab.runtime as runtime
+    from why502.lab.runtime import machine
 
     with Stack() as stack, socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
         busy = blocker.getsockname()[1]
         ports = iter([busy])
-        real = runtime.free_port
-        monkeypatch.setattr(runtime, "free_port", lambda *a: next(ports, None) or real(*a))
+        real = machine.free_port
+        monkeypatch.setattr(machine, "free_port", lambda *a: next(ports, None) or real(*a))
         app = stack.add_backend("ok", name="app")
         assert app.port != busy
         stack.start_nginx(f"server {{ listen {stack.listen}; "

@@ -59,12 +59,11 @@ def test_diagnose_ranks_the_expected_cause_first(name: str) -> None:
 
 
 def test_machine_scenarios_skip_with_a_reason_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    import why502.lab.runtime as runtime
-    import why502.lab.scenarios as scenarios
+    import shutil
 
-    monkeypatch.setattr(runtime, "is_root", lambda: False)
-    monkeypatch.setattr(scenarios, "is_root", lambda: False)
-    monkeypatch.setattr(scenarios, "netns_unavailable", runtime.netns_unavailable)
+    from why502.lab.runtime import machine
+
+    monkeypatch.setattr(machine, "is_root", lambda: False)
     reasons = {}
     for name in ("backend-oom-killed", "port-exhaustion", "network-unreachable"):
         with pytest.raises(LabSkip) as err:
@@ -74,6 +73,6 @@ def test_machine_scenarios_skip_with_a_reason_without_root(monkeypatch: pytest.M
     assert "network namespace" in reasons["port-exhaustion"]
     with Stack() as stack, pytest.raises(LabSkip, match="needs root"):
         stack.memory_cgroup(64)
-    monkeypatch.setattr(scenarios.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(LabSkip, match="supervisord"):
         SCENARIOS["backend-crash-loop"].check_requirements()

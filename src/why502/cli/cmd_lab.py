@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
+
+if TYPE_CHECKING:
+    from why502.findings.model import Report
+    from why502.lab.runtime import Stack
+    from why502.lab.scenarios import Scenario, ScenarioRun
 
 DESCRIPTION = """\
 Reproduce a cause of 502/503/504 for real -- a real nginx, real PHP-FPM and real backends on
@@ -62,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     raise UsageError("lab: choose a subcommand: list, run NAME, check (see `why502 lab --help`)")
 
 
-def _scenarios(include_all: bool = False) -> dict[str, Any]:
+def _scenarios(include_all: bool = False) -> dict[str, Scenario]:
     from why502.lab.scenarios import RECORDINGS, SCENARIOS
 
     return dict(RECORDINGS if include_all else SCENARIOS)
@@ -82,7 +87,7 @@ def _list(include_all: bool) -> int:
     return EXIT_HEALTHY
 
 
-def _lookup(name: str) -> Any:
+def _lookup(name: str) -> Scenario:
     scenarios = _scenarios(include_all=True)
     if name not in scenarios:
         known = ", ".join(_scenarios())
@@ -90,7 +95,7 @@ def _lookup(name: str) -> Any:
     return scenarios[name]
 
 
-def _diagnose_stack(stack: Any, result: Any) -> Any:
+def _diagnose_stack(stack: Stack, result: ScenarioRun) -> Report:
     """Run diagnose on the live stack: its config, logs and PHP-FPM files, probes on."""
     from why502.app.diagnose import diagnose
 
@@ -145,7 +150,7 @@ def _run_one(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS
 
 
-def _emit(report: Any, fmt: str | None, output: str | None, verbose: bool) -> None:
+def _emit(report: Report, fmt: str | None, output: str | None, verbose: bool) -> None:
     if fmt is None:  # like `why502 render`/`diagnose`: `-o report.html` means HTML
         suffix = output.rsplit(".", 1)[-1].lower() if output and "." in output else ""
         fmt = {"html": "html", "htm": "html", "md": "markdown", "markdown": "markdown",

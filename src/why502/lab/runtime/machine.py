@@ -1,0 +1,81 @@
+"""What this machine offers the lab: which programs are installed, root, IPv6, free ports.
+
+Everything here only looks (no process is left running, nothing is changed).  The other runtime
+modules and the scenarios' requirement checks call these through the module (``machine.is_root()``),
+so a test can pretend to be another machine by patching one attribute.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+
+NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+
+
+def find_nginx() -> str | None:
+    """The nginx binary: ``$WHY502_NGINX``, then the usual install paths, then ``$PATH``."""
+    env = os.environ.get("WHY502_NGINX")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for cand in NGINX_CANDIDATES:
+        if os.access(cand, os.X_OK):
+            return cand
+    return shutil.which("nginx")
+
+
+def find_php_fpm() -> str | None:
+    """The PHP-FPM binary (Debian names it ``php-fpm8.2``; a glob finds any version)."""
+    env = os.environ.get("WHY502_PHP_FPM")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    found = sorted(glob.glob("/usr/sbin/php-fpm*")) + sorted(glob.glob("/usr/local/sbin/php-fpm*"))
+    for cand in found:
+        if os.access(cand, os.X_OK) and not cand.endswith(".conf"):
+            return cand
+    return shutil.which("php-fpm")
+
+
+def program_version(binary: str, flag: str = "-v") -> str:
+    """First line of ``binary -v`` (nginx prints it on stderr, php-fpm on stdout)."""
+    try:
+        out = subprocess.run([binary, flag], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"unknown ({err})"
+    text = (out.stderr or out.stdout).strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
+def ipv6_loopback_available() -> bool:
+    """True when ``::1`` can be bound (containers often run without IPv6)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port the kernel says is free right now on ``host`` (small race accepted: loopback only)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def netns_unavailable() -> str | None:
+    """Why this machine cannot run a stack in its own network namespace (None: it can)."""
+    if not is_root():
+        return "needs root: creating a network namespace (ip netns add) is privileged"
+    if shutil.which("ip") is None or shutil.which("nsenter") is None:
+        return "needs iproute2 (ip) and util-linux (nsenter)"
+    return None

@@ -1,0 +1,175 @@
+"""Backend down: nginx cannot connect because nothing listens where it connects.
+
+The backend is stopped (refused, a missing or stale unix socket), listens somewhere else (the
+other loopback family, another socket path), refuses nginx's workers the socket, or every server
+of an upstream group is marked failed.  nginx logs these from ngx_event_connect_peer()
+(src/event/ngx_event_connect.c) and ngx_http_upstream_next() (src/http/ngx_http_upstream.c).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from why502.lab.runtime import Stack
+from why502.lab.scenarios.common import PHP_SCRIPTS, dead_port, php_location, server
+from why502.lab.scenarios.model import ScenarioRun, scenario
+
+
+@scenario(
+    name="backend-down-tcp",
+    cause="backend-not-running",
+    title="The app behind nginx is stopped",
+    description="nginx proxies to a TCP port where nothing listens any more.",
+    symptoms=("connection-refused",),
+    expect=(("error", r"connect\(\) failed \(111: Connection refused\) while connecting to upstream"),
+            ("access", r'" 502 .*upstream_status="502"')),
+)
+def _backend_down_tcp(stack: Stack, run: ScenarioRun) -> None:
+    """A TCP connect to a closed loopback port completes asynchronously: nginx logs the
+    ``connect() failed (111: ...)`` form from ``ngx_http_upstream_test_connect()``, no peer in the
+    text (the peer is in ``upstream: "..."``)."""
+    port = dead_port()
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://127.0.0.1:{port};
+        }}
+    """))
+    run.steps.append(f"nginx proxies to 127.0.0.1:{port}; the app that should listen there is stopped")
+    run.record("GET /orders", stack.requests("/orders", count=3))
+
+
+@scenario(
+    name="backend-down-fpm",
+    cause="backend-not-running",
+    title="PHP-FPM is stopped (socket missing)",
+    description="fastcgi_pass points at PHP-FPM's unix socket, but PHP-FPM is not running and the "
+                "socket is gone.",
+    symptoms=("socket-not-found",),
+    expect=(("error", r"\[crit\].*connect\(\) to unix:\S+ failed \(2: No such file or directory\)"),),
+)
+def _backend_down_fpm_missing_socket(stack: Stack, run: ScenarioRun) -> None:
+    """ENOENT on the socket path: logged at ``[crit]`` (any errno outside the ``error`` list of
+    ``ngx_event_connect_peer()``)."""
+    sock = stack.p.run / "php8.2-fpm.sock"
+    # PHP-FPM is installed and configured for this socket, but the service is stopped.
+    stack.add_php_fpm({"listen": str(sock)}, scripts=PHP_SCRIPTS, start=False)
+    stack.start_nginx(server(stack, php_location(stack, f"unix:{sock}")))
+    run.steps.append(f"PHP-FPM (configured to listen on {sock}) is stopped; the socket is gone")
+    run.record("GET /index.php", stack.requests("/index.php", count=3))
+
+
+@scenario(
+    name="backend-down-fpm-stale-socket",
+    cause="backend-not-running",
+    title="PHP-FPM died, its socket file stayed",
+    description="PHP-FPM was killed; its socket file is still on disk but nothing listens on it.",
+    symptoms=("connection-refused",),
+    expect=(("error", r"connect\(\) to unix:\S+ failed \(111: Connection refused\)"),),
+    lab=False,
+)
+def _backend_down_fpm_stale_socket(stack: Stack, run: ScenarioRun) -> None:
+    """A unix-socket connect fails synchronously: ``connect() to unix:... failed (111: ...)`` from
+    ``ngx_event_connect_peer()`` (src/event/ngx_event_connect.c)."""
+    sock = stack.p.run / "php8.2-fpm.sock"
+    # PHP-FPM was SIGKILLed: its socket file stays behind with nobody listening on it.
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(sock))
+    leftover.close()
+    stack.write_file("www/index.php", PHP_SCRIPTS["index.php"])
+    stack.start_nginx(server(stack, php_location(stack, f"unix:{sock}")))
+    run.steps.append(f"PHP-FPM is not running; its old socket file {sock} is still there")
+    run.record("GET /index.php", stack.requests("/index.php", count=3))
+
+
+@scenario(
+    name="wrong-target-ipv6",
+    cause="wrong-target",
+    title="Backend on [::1], nginx on 127.0.0.1",
+    description="The backend binds the IPv6 loopback only, while proxy_pass names the IPv4 loopback.",
+    symptoms=("connection-refused",),
+    expect=(("error", r"connect\(\) failed \(111: Connection refused\) while connecting to upstream"),),
+    needs=("ipv6",),
+)
+def _wrong_target_ipv6(stack: Stack, run: ScenarioRun) -> None:
+    app = stack.add_backend("ok", name="api", host="::1")
+    stack.start_nginx(server(stack, f"""
+        location / {{
+            proxy_pass http://127.0.0.1:{app.port};
+        }}
+    """))
+    run.steps.append(f"the backend listens on [::1]:{app.port} only; nginx connects to 127.0.0.1:{app.port}")
+    run.record("GET /api/items", stack.requests("/api/items", count=3))
+
+
+@scenario(
+    name="wrong-target-fpm-socket",
+    cause="wrong-target",
+    title="fastcgi_pass names another socket path",
+    description="PHP-FPM listens on run/php-fpm.sock, nginx points at run/php8.2-fpm.sock "
+                "(after an upgrade).",
+    symptoms=("socket-not-found",),
+    expect=(("error", r"connect\(\) to unix:\S+php8\.2-fpm\.sock failed \(2: No such file or directory\)"),),
+    needs=("php-fpm",),
+)
+def _wrong_target_fpm_socket(stack: Stack, run: ScenarioRun) -> None:
+    pool = stack.add_php_fpm({"listen": str(stack.p.run / "php-fpm.sock")}, scripts=PHP_SCRIPTS)
+    wrong = stack.p.run / "php8.2-fpm.sock"
+    stack.start_nginx(server(stack, php_location(stack, f"unix:{wrong}")))
+    run.steps.append(f"PHP-FPM listens on {pool.listen}; nginx's fastcgi_pass points at {wrong}")
+    run.record("GET /index.php", stack.requests("/index.php", count=3))
+
+
+@scenario(
+    name="socket-permissions",
+    cause="socket-permissions",
+    title="nginx workers may not open the PHP-FPM socket",
+    description="The socket is root:root 0660 and nginx's workers run as nobody.",
+    symptoms=("permission-denied",),
+    expect=(("error", r"connect\(\) to unix:\S+ failed \(13: Permission denied\)"),),
+    needs=("root", "php-fpm"),
+)
+def _socket_permissions(stack: Stack, run: ScenarioRun) -> None:
+    """EACCES needs a worker user the socket does not admit, so this runs as root only
+    (nginx ignores ``user`` when the master is not root: ``ngx_set_user()``,
+    src/core/nginx.c)."""
+    os.chmod(stack.root, 0o711)  # noqa: S103 - let the unprivileged worker traverse to the socket
+    pool = stack.add_php_fpm({"listen.owner": "root", "listen.group": "root", "listen.mode": "0660"},
+                             scripts=PHP_SCRIPTS)
+    stack.start_nginx(server(stack, php_location(stack, pool.fastcgi_pass)), worker_user="nobody")
+    run.steps.append(f"PHP-FPM socket {pool.listen} is root:root 0660; nginx workers run as nobody")
+    run.record("GET /index.php", stack.requests("/index.php", count=3))
+
+
+@scenario(
+    name="all-upstreams-down",
+    cause="all-upstreams-down",
+    title="Every server of an upstream group failed",
+    description="All three servers of upstream app_cluster were restarting at once: nginx marked them failed "
+                "and answers 502 'no live upstreams' for fail_timeout, even after they are back.",
+    symptoms=("connection-refused", "no-live-upstreams", "upstream-marked-down"),
+    expect=(("error", r"no live upstreams while connecting to upstream"),
+            ("error", r"upstream server temporarily disabled")),
+)
+def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
+    """``no live upstreams`` needs a group of two or more servers: a single-server group skips the
+    max_fails bookkeeping (``peers->single`` in ngx_http_upstream_round_robin.c). Failed peers stay
+    marked for ``fail_timeout`` even after they recover."""
+    ports = [dead_port() for _ in range(3)]
+    servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in ports)
+    stack.start_nginx(f"""
+        upstream app_cluster {{
+        {servers}
+        }}
+        {server(stack, '''
+            location / {
+                proxy_pass http://app_cluster;
+            }
+        ''')}
+    """)
+    run.steps.append("a rolling deploy restarts all 3 servers of upstream app_cluster at once")
+    run.record("GET /", stack.requests("/", count=1))
+    for n, port in enumerate(ports, 1):
+        stack.add_backend("ok", name=f"app{n}", port=port)
+    run.steps.append("the 3 servers are back, but nginx keeps them marked failed for fail_timeout=30s")
+    run.record("GET /", stack.requests("/", count=3))
