@@ -152,7 +152,7 @@ def test_the_myths_are_stated_correctly() -> None:
 
 
 def test_nginx_doc_anchors_name_real_directives_or_variables() -> None:
-    """Every nginx.org reference anchor is a directive of the config area's table, or a variable."""
+    """Every nginx.org reference anchor is a directive of the directive table, or a variable."""
     path = ROOT / "src" / "why502" / "catalog" / "data" / "directives.toml"
     import tomllib
 

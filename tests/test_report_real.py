@@ -1,5 +1,5 @@
 """Reports made by the real pipeline, not by hand: `why502 diagnose --offline --format json` on
-incidents recorded from a real nginx + PHP-FPM (tests/fixtures/recorded, lab area), re-rendered
+incidents recorded from a real nginx + PHP-FPM (tests/fixtures/recorded), re-rendered
 with `why502 render` as HTML (checked in headless Chromium) and Markdown (checked with cmark-gfm).
 """
 

@@ -3,7 +3,7 @@
 The incident: PHP-FPM pool ``www`` (pm.max_children = 5) is exhausted during a burst; nginx
 returns 504 (read timeouts) and 502 (unix-socket backlog full, EAGAIN); the kernel OOM-kills a
 php-fpm child, systemd restarts the unit, the admin reloads nginx.  The log lines follow the
-message formats in /work/shared/reference/proxy-messages.md (nginx ngx_http_upstream.c /
+message formats in docs/reference/proxy-messages.md (nginx ngx_http_upstream.c /
 ngx_event_connect.c, php-fpm fpm_process_ctl.c, kernel oom_kill.c, systemd service.c).
 """
 

@@ -1,6 +1,6 @@
 """why502: tells the person on call why a reverse proxy returns 502/503/504.
 
-The package follows the pipeline of DESIGN.md: sources -> parsers -> evidence -> analyzers ->
+The package follows the pipeline of docs/architecture.md: sources -> parsers -> evidence -> analyzers ->
 findings -> reporters, wired by ``app`` and exposed by a thin ``cli``.  Import-linter enforces
 the direction (see ``[tool.importlinter]`` in pyproject.toml).
 """

@@ -52,7 +52,7 @@ Note = tuple[str, str, str | None, int | None]  # (severity, message, file, line
 
 
 def _pools_from_files(paths: list[str], notes: list[Note]) -> list[PoolInfo]:
-    """FPM pools: the system area's loader (includes, discovery), per given path."""
+    """FPM pools: ``sources.fpm``'s loader (includes, discovery), per given path."""
     from why502.sources.fpm import load_fpm_config
 
     pools: list[PoolInfo] = []

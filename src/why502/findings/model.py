@@ -1,8 +1,8 @@
 """The diagnosis result as plain typed data, and its versioned JSON form.
 
-Reporters render a ``Report`` and nothing else (DESIGN.md: "reporters render a saved Report"), so
+Reporters render a ``Report`` and nothing else (docs/architecture.md: "reporters render a saved Report"), so
 every field a reporter needs lives here and survives a JSON round trip: ``Report.from_dict(
-report.to_dict()) == report``.  The JSON contract (DESIGN.md, "Interfaces that are contracts")
+report.to_dict()) == report``.  The JSON contract (docs/architecture.md, "Interfaces that are contracts")
 is ``{"schema_version", "findings": [...], "diagnostics": [...], "inputs": {...}}`` plus the
 optional incident data (timeline, events, upstreams) used by the HTML and Markdown reports.
 The JSON Schema shipped in ``why502/schemas/report.schema.json`` describes exactly this.

@@ -1,6 +1,6 @@
 """The lab runtime: a real nginx, real PHP-FPM pools and real backends in one temp dir.
 
-Why real programs: the messages why502 matches are nginx's and PHP-FPM's own (DESIGN.md, "Real
+Why real programs: the messages why502 matches are nginx's and PHP-FPM's own (docs/architecture.md, "Real
 parts, real tests"), and their exact text, level and order depend on the build, the kernel and
 the libc.  A :class:`Stack` starts everything on loopback (``127.0.0.1``, ``::1`` or unix sockets
 inside its temp dir) on random free ports, waits for readiness with bounded timeouts, and stops

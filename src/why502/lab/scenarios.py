@@ -11,7 +11,7 @@ errors...).
 scenario really produced its symptoms, independently of ``diagnose``.  The message texts come
 from nginx's ``src/http/ngx_http_upstream.c``, ``src/event/ngx_event_connect.c`` and PHP-FPM's
 ``sapi/fpm/fpm/fpm_children.c`` / ``fpm_process_ctl.c`` / ``fpm_request.c`` (see
-``shared/reference/proxy-messages.md``).
+``docs/reference/proxy-messages.md``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ connect (``selinux-denial``), or ports/file descriptors ran out.  Reading these 
 lives in ``why502.sources.system``; the text rules are here so they are tested on recorded and
 public real lines.
 
-Message formats (``/work/shared/reference/proxy-messages.md`` sections 8 and 9):
+Message formats (``docs/reference/proxy-messages.md`` sections 8 and 9):
 
 - kernel ``mm/oom_kill.c``: ``<comm> invoked oom-killer: gfp_mask=...``,
   ``oom-kill:constraint=...,task_memcg=...,task=<comm>,pid=<pid>,uid=<uid>``,
