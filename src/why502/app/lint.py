@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from why502 import __version__
+from why502 import PROJECT_URL, __version__
 from why502.analyzers.lint import LintFinding, LintInput, LintRule, load_rules, run_lint, severity_rank
 from why502.analyzers.lint.fpm import PoolInfo, pool_info
 from why502.errors import InputError, UsageError
@@ -21,7 +21,7 @@ from why502.parsers.nginx_config import NginxConfig, parse_size
 from why502.reporters.sarif import SarifNotification, SarifResult, SarifRule, SarifRun, to_sarif
 from why502.textutil import strip_terminal_escapes
 
-DOCS_BASE_URL = "https://github.com/why502/why502/blob/main/docs/lint/"
+DOCS_BASE_URL = f"{PROJECT_URL}/blob/main/docs/lint/"
 """Where the generated rule pages are published (SARIF ``helpUri``)."""
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from why502 import PROJECT_URL
+
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -118,7 +120,7 @@ def to_sarif(run: SarifRun) -> dict[str, Any]:
             "tool": {"driver": {
                 "name": "why502",
                 "version": run.tool_version,
-                "informationUri": "https://github.com/why502/why502",
+                "informationUri": PROJECT_URL,
                 "rules": rules,
             }},
             "invocations": [{
