@@ -42,7 +42,7 @@ JSONL_COLUMNS: tuple[str, ...] = (
     "request", "host", "message",
 )
 
-# Evidence events of causes.md (+ the ones agreed with the catalog): not upstream failures by
+# Evidence events of the catalog (docs/causes/README.md): not upstream failures by
 # themselves, so they do not make ``classify`` exit 1.
 EVENT_IDS: frozenset[str] = frozenset({
     "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",

@@ -111,7 +111,7 @@ class SymptomGroup:
 class LogEvent:
     """One line from a log other than the proxy's (kernel, systemd, PHP-FPM, app server)."""
 
-    kind: str  # evidence-event ID (causes.md), e.g. oom-kill, worker-crashed, unit-restart
+    kind: str  # evidence-event ID (docs/causes/README.md), e.g. oom-kill, worker-crashed, unit-restart
     text: str
     source: str = ""  # kernel | systemd | php-fpm | gunicorn | ...
     time: datetime | None = None

@@ -34,7 +34,7 @@ class EvidenceItem:
     line: int | None = None  # 1-based line in ``source`` when it is a file
     time: str | None = None  # ISO 8601, local time when the log had no zone
     text: str | None = None  # the raw line / output, verbatim (hostile: escape when rendering)
-    symptom: str | None = None  # symptom or evidence-event ID (causes.md) for log evidence
+    symptom: str | None = None  # symptom or evidence-event ID (docs/causes/README.md) for log evidence
     count: int | None = None  # how many lines like this one, when aggregated
 
 
@@ -51,7 +51,7 @@ class Fix:
 
 @dataclass(frozen=True)
 class Finding:
-    """One root cause (an ID from causes.md), the symptoms it explains, and why we believe it."""
+    """One root cause (an ID of the catalog), the symptoms it explains, and why we believe it."""
 
     cause: str
     title: str

@@ -1,4 +1,4 @@
-"""Lab scenarios: each reproduces one root cause (causes.md) on a real nginx on loopback.
+"""Lab scenarios: each reproduces one root cause (docs/causes/README.md) on a real nginx on loopback.
 
 A scenario configures a :class:`~why502.lab.runtime.Stack`, provokes the failure with a few real
 requests (bounded in count and time: timeouts of about one second), and returns the files to

@@ -164,7 +164,7 @@ class KernelEvent:
 
     @property
     def event_id(self) -> str:
-        """The causes.md evidence-event ID: ``oom-kill`` or ``worker-crashed``."""
+        """The docs/causes/README.md evidence-event ID: ``oom-kill`` or ``worker-crashed``."""
         return "worker-crashed" if self.kind == "segfault" else "oom-kill"
 
 
@@ -386,7 +386,7 @@ class JournalEntry:
     comm: str | None = None
     identifier: str | None = None  # SYSLOG_IDENTIFIER
     priority: int | None = None
-    event: str | None = None  # causes.md evidence-event ID, when recognised
+    event: str | None = None  # docs/causes/README.md evidence-event ID, when recognised
 
 
 _UNIT_EVENTS = (
