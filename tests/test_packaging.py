@@ -48,7 +48,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> None:
     _, wheel = built
     assert wheel.name.startswith(f"why502-{why502.__version__}-")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    with zipfile.ZipFile(wheel) as whl:
+        names = set(whl.namelist())
+        dist_info = f"why502-{why502.__version__}.dist-info"
+        metadata = whl.read(f"{dist_info}/METADATA").decode()
     for required in ("why502/py.typed", "why502/schemas/report.schema.json",
                      "why502/reporters/assets/uPlot.LICENSE"):
         assert required in names, required
@@ -57,9 +60,8 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
     demo = {p.name for p in (ROOT / "src" / "why502" / "demo").iterdir() if p.is_file()}
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("why502/demo/")} == demo
     assert not any(n.startswith(("tests/", "docs/", "bench/")) for n in names)
-    dist_info = f"why502-{why502.__version__}.dist-info"
     assert f"{dist_info}/licenses/LICENSE" in names
-    meta = email.parser.Parser().parsestr(zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode())
+    meta = email.parser.Parser().parsestr(metadata)
     assert meta["Version"] == why502.__version__
     assert meta["License-Expression"] == "MIT"
     assert f"Homepage, {why502.PROJECT_URL}" in meta.get_all("Project-URL")
@@ -97,12 +99,13 @@ def test_sdist_carries_tests_fixtures_docs_and_scripts(built: tuple[Path, Path],
     assert res.returncode == 0, res.stderr
     (sdist,) = out.glob("why502-*.tar.gz")
     prefix = f"why502-{why502.__version__}/"
-    names = {n.removeprefix(prefix) for n in tarfile.open(sdist).getnames()}
+    with tarfile.open(sdist) as tar:
+        names = {n.removeprefix(prefix) for n in tar.getnames()}
     for required in ("LICENSE", "README.md", "CONTRIBUTING.md", "CHANGELOG.md", "BENCHMARKS.md",
                      "MANIFEST.in", "pyproject.toml", "scripts/test", ".ci/run", "bench/stats_bench.py",
                      "docs/architecture.md", "docs/reference/proxy-messages.md", "docs/causes/README.md",
-                     "tests/fixtures/schemas/sarif-2.1.0.json", "tests/fixtures/corpus/nginx-configs/README.md",
-                     "src/why502/py.typed"):
+                     "tests/fixtures/schemas/sarif-2.1.0.json",
+                     "tests/fixtures/corpus/nginx-configs/README.md", "src/why502/py.typed"):
         assert required in names, required
     assert any(n.startswith("tests/fixtures/recorded/") for n in names)
     assert any(n.startswith("tests/fixtures/corpus/LICENSES/") for n in names)
