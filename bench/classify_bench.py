@@ -157,8 +157,8 @@ def generate(path: Path, lines: int, seed: int = 502) -> None:
 def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, str]:
     """(wall s, CPU s (user+sys), peak RSS MiB, exit code, stdout) of one run.
 
-    CPU seconds are reported too because the dev machine is shared: wall time depends on what
-    the other engineers run, CPU time much less."""
+    CPU seconds are reported too because the machine may be busy: wall time depends on what
+    else runs, CPU time much less."""
     code = ("import json,resource,subprocess,sys,time;t=time.perf_counter();"
             "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
             "r=resource.getrusage(resource.RUSAGE_CHILDREN);"

@@ -1,6 +1,6 @@
 """Start-up benchmark: `why502 --help`, `why502 explain 502`, `why502 explain backend-not-running`.
 
-Target (DESIGN.md "Speed is a feature"; issue #2): each under 150 ms wall time, and none of them
+Target (docs/architecture.md "Speed is a feature"; issue #2): each under 150 ms wall time, and none of them
 imports polars, rich or crossplane.  Compared, in the same run, with a bare `python -c pass`
 (the interpreter's own start-up, which no CLI can beat).
 

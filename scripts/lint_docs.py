@@ -131,7 +131,7 @@ CORPUS_JUDGEMENTS: dict[str, str] = {
     "W502-015": "0: temporal (grpc_connect_timeout 75 vs default read 60s) fired before and was judged a "
                 "false positive (not a unit slip); the rule now needs an explicitly set read timeout",
     "W502-016": "true positive (info): fun-with-health-checks intercepts 502/503 with error_page",
-    "W502-017": "0: matomo/magento/nextcloud/swarm get SCRIPT_FILENAME from includes missing in the corpus "
+    "W502-017": "0: magento/nextcloud/swarm get SCRIPT_FILENAME from includes missing in the corpus "
                 "(fastcgi_params, snippets): silent by the unreadable-include guard",
     "W502-018": "none in the corpus",
     "W502-019": "none: nextcloud-docker and kubernetes demos use `resolve` with a zone",

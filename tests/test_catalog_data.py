@@ -1,4 +1,4 @@
-"""The catalog data: complete against shared/causes.md, every field filled, facts that matter.
+"""The catalog data: the cause contract holds, every field filled, facts that matter.
 
 The facts checked here are the ones the person on call gets wrong most often (nginx answers 504,
 not 502, on its own timeouts; fd exhaustion is a 500; Apache answers 503 on connect failure) and
@@ -9,7 +9,6 @@ scripts/record-fixtures), not only against the TOML.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -18,9 +17,7 @@ import pytest
 from why502.catalog import KINDS, format_status, load_catalog, load_statuses, status_leads
 
 ROOT = Path(__file__).resolve().parents[1]
-CAUSES_MD = Path(os.environ.get("WHY502_CAUSES_MD", ROOT.parent / "shared" / "causes.md"))
 RECORDED = ROOT / "tests" / "fixtures" / "recorded"
-_SECTION_KIND = {"Symptoms": "symptom", "Evidence events": "event", "Root causes": "cause"}
 AGREED_ADDITIONS = {
     "symptom": {"rate-limited", "queue-timeout"},
     "event": {"slow-request", "listen-queue-full"},
@@ -30,29 +27,36 @@ REQUIRED_STATUSES = {"500", "502", "503", "504", "499", "009", "520", "521", "52
                      "526", "530", "460", "463", "464", "561"}
 
 
-def causes_md_ids() -> dict[str, set[str]]:
-    """IDs per kind from the tables of shared/causes.md (first cell of each body row)."""
-    ids: dict[str, set[str]] = {k: set() for k in KINDS}
-    kind = None
-    for line in CAUSES_MD.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            kind = next((k for title, k in _SECTION_KIND.items() if line[3:].startswith(title)), None)
-            continue
-        m = re.match(r"^\|\s*([a-z0-9][a-z0-9-]*)\s*\|", line)
-        if kind and m and m.group(1) != "id":
-            ids[kind].add(m.group(1))
-    return ids
+def test_the_cause_contract_holds_in_the_catalog() -> None:
+    """docs/causes/README.md states the contract; the catalog is its one source.
 
+    Every root cause is produced by an analyzer of the registry and has a docs page; every
+    symptom and evidence event is produced by at least one classify rule and has a page.
+    """
+    from why502.analyzers.registry import causes
+    from why502.app.docs import generate
+    from why502.catalog.docs import entry_path
+    from why502.catalog.patterns import load_patterns
 
-def test_every_id_of_causes_md_is_in_the_catalog() -> None:
-    if not CAUSES_MD.is_file():
-        pytest.skip(f"{CAUSES_MD} not found (set WHY502_CAUSES_MD to the cause contract)")
-    expected = causes_md_ids()
-    assert len(expected["symptom"]) >= 19 and len(expected["event"]) >= 9 and len(expected["cause"]) >= 22
     catalog = load_catalog()
-    for kind, ids in expected.items():
-        have = {e.id for e in catalog.of_kind(kind)}
-        assert not ids - have, f"{kind}s of causes.md missing from the catalog: {sorted(ids - have)}"
+    counts = {kind: len(catalog.of_kind(kind)) for kind in KINDS}
+    assert counts["symptom"] >= 19 and counts["event"] >= 9 and counts["cause"] >= 22, counts
+    pages = generate()
+    docs = ROOT / "docs" / "causes"
+    produced = set(causes())
+    matched = {p.symptom for p in load_patterns()}
+    for entry in catalog.all():
+        page = entry_path(entry)
+        assert page in pages and (docs / page).is_file(), f"{entry.kind} {entry.id}: no docs page {page}"
+        if entry.kind == "cause":
+            assert entry.id in produced, f"root cause {entry.id}: no analyzer in the registry produces it"
+        else:
+            assert entry.id in matched, f"{entry.kind} {entry.id}: no classify rule produces it"
+    index = (docs / "README.md").read_text(encoding="utf-8")
+    for entry in catalog.all():
+        assert f"[{entry.id}]({entry_path(entry)})" in index, entry.id
+    for rule in load_patterns():
+        assert catalog.get(rule.symptom, "symptom") or catalog.get(rule.symptom, "event"), rule.id
 
 
 def test_agreed_additions_are_in_the_catalog() -> None:
@@ -148,10 +152,8 @@ def test_the_myths_are_stated_correctly() -> None:
 
 
 def test_nginx_doc_anchors_name_real_directives_or_variables() -> None:
-    """Every nginx.org reference anchor is a directive of the config area's table, or a variable."""
+    """Every nginx.org reference anchor is a directive of the directive table, or a variable."""
     path = ROOT / "src" / "why502" / "catalog" / "data" / "directives.toml"
-    if not path.is_file():
-        pytest.skip("directives.toml (config area) not present")
     import tomllib
 
     table = tomllib.loads(path.read_text(encoding="utf-8")).get("directive", {})
@@ -174,7 +176,9 @@ def test_nginx_doc_anchors_name_real_directives_or_variables() -> None:
 
 
 def _recordings() -> list[Path]:
-    return sorted(p.parent for p in RECORDED.glob("*/meta.json")) if RECORDED.is_dir() else []
+    found = sorted(p.parent for p in RECORDED.glob("*/meta.json"))
+    assert found, f"no recordings under {RECORDED}"
+    return found
 
 
 @pytest.mark.parametrize("scenario", _recordings(), ids=lambda p: p.name)

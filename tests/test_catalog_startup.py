@@ -12,7 +12,8 @@ import contextlib, io, json, sys
 from why502.cli.main import main
 paths = {}
 def heavy():
-    return sorted(m for m in ("polars", "crossplane", "rich") if m in sys.modules)
+    names = ("polars", "crossplane", "rich", "shtab", "argparse_manpage")
+    return sorted(m for m in names if m in sys.modules)
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         main(["--help"])
@@ -39,3 +40,4 @@ def test_help_and_explain_do_not_import_heavy_modules() -> None:
         assert "polars" not in loaded, path
         assert "crossplane" not in loaded, path
         assert "rich" not in loaded, path
+        assert "shtab" not in loaded and "argparse_manpage" not in loaded, path

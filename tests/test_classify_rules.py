@@ -14,17 +14,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from why502.catalog import load_catalog
 from why502.catalog.patterns import load_patterns, patterns_for_symptom
 from why502.parsers.errorlog import classify_line, key_regex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = FIXTURES / "recorded"
 PUBLIC = FIXTURES / "public" / "lines.tsv"
-CAUSES_MD = Path("/work/shared/causes.md")
-
-# IDs agreed with the catalog engineer in addition to causes.md
-EXTRA_SYMPTOMS = {"rate-limited", "queue-timeout"}
-EXTRA_EVENTS = {"slow-request", "listen-queue-full"}
 
 
 def public_rows() -> list[tuple[str, str]]:
@@ -49,14 +45,9 @@ def recorded_lines() -> list[tuple[str, str]]:
 
 
 def known_ids() -> tuple[set[str], set[str]]:
-    """Symptom and event IDs from causes.md (+ the agreed extra IDs)."""
-    text = CAUSES_MD.read_text(encoding="utf-8") if CAUSES_MD.exists() else ""
-    symptoms_part = text.split("## Symptoms", 1)[-1].split("## Evidence events", 1)[0]
-    events_part = text.split("## Evidence events", 1)[-1].split("## Root causes", 1)[0]
-    row = re.compile(r"^\| ([a-z0-9-]+) \|", re.M)
-    symptoms = {m for m in row.findall(symptoms_part) if m != "id"} | EXTRA_SYMPTOMS
-    events = {m for m in row.findall(events_part) if m != "id"} | EXTRA_EVENTS
-    return symptoms, events
+    """Symptom and event IDs of the catalog (the contract: docs/causes/README.md)."""
+    catalog = load_catalog()
+    return {e.id for e in catalog.of_kind("symptom")}, {e.id for e in catalog.of_kind("event")}
 
 
 def label(line: str) -> str:
@@ -71,7 +62,7 @@ def label(line: str) -> str:
 
 def test_patterns_load_with_provenance_and_known_ids() -> None:
     symptoms, events = known_ids()
-    assert len(symptoms) >= 20 and len(events) >= 10, "could not read causes.md tables"
+    assert len(symptoms) >= 20 and len(events) >= 10, "the catalog lost symptoms or events"
     patterns = load_patterns()
     assert len(patterns) > 80
     for p in patterns:

@@ -74,7 +74,6 @@ class OpenCounter:
 # read once
 
 
-@pytest.mark.skipif(not WITH_ACCESS, reason="no recorded fixtures with an access log")
 def test_the_error_log_is_opened_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     meta = materialize(next(m for m in WITH_ACCESS if m["scenario"] == "backend-crash-loop"),
                        tmp_path)
@@ -116,7 +115,6 @@ def test_the_old_path_opened_it_twice(tmp_path: Path, monkeypatch: pytest.Monkey
     assert opened.of(error_log) == 2  # the read_error_lines above; the call itself: none
 
 
-@pytest.mark.skipif(not WITH_ACCESS, reason="no recorded fixtures with an access log")
 @pytest.mark.parametrize("meta", WITH_ACCESS, ids=lambda m: m["scenario"])
 def test_join_unchanged_on_the_recorded_fixtures(meta: dict[str, Any], tmp_path: Path) -> None:
     m = materialize(meta, tmp_path)

@@ -15,12 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from why502.evidence.build import event_from_text
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded" / "backend-crash-loop"
-pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason="no backend-crash-loop recording")
 
 
 def _diagnose(tmp_path: Path, *extra: str) -> dict[str, object]:

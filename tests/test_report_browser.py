@@ -1,4 +1,4 @@
-"""The HTML report in a real headless Chromium (DESIGN.md: "the HTML report in a real headless
+"""The HTML report in a real headless Chromium (docs/architecture.md: "the HTML report in a real headless
 Chromium").
 
 Four launches, each bounded by a timeout and killed by its process group on expiry:

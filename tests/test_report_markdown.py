@@ -9,7 +9,8 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
+import cmarkgfm
+from cmarkgfm.cmark import Options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,9 +18,6 @@ from test_report_sample import FIX_DIFF, HOSTILE_REQUEST, sample_report
 from why502.findings.model import Report
 from why502.reporters.html import safe_text
 from why502.reporters.markdown import md_code, md_text, render_markdown, render_text
-
-cmarkgfm = pytest.importorskip("cmarkgfm", reason="cmarkgfm (dev dependency) is needed to render GFM")
-from cmarkgfm.cmark import Options  # noqa: E402
 
 
 def gfm(text: str) -> str:

@@ -1,5 +1,5 @@
 """Reports made by the real pipeline, not by hand: `why502 diagnose --offline --format json` on
-incidents recorded from a real nginx + PHP-FPM (tests/fixtures/recorded, lab area), re-rendered
+incidents recorded from a real nginx + PHP-FPM (tests/fixtures/recorded), re-rendered
 with `why502 render` as HTML (checked in headless Chromium) and Markdown (checked with cmark-gfm).
 """
 
@@ -23,8 +23,7 @@ SCENARIOS = ["workers-exhausted-fpm", "php-child-killed", "backend-too-slow"]
 def diagnose_fixture(name: str, out: Path) -> Report:
     """Run the real `diagnose` on a recorded incident and load the JSON it wrote."""
     src = RECORDED / name
-    if not (src / "error.log").is_file():
-        pytest.skip(f"recorded incident {name} is not there (lab area)")
+    assert (src / "error.log").is_file(), f"recorded incident {name} is missing"
     args = ["diagnose", "--offline", "--format", "json", "-o", str(out)]
     for flag, file in [("--nginx-conf", "nginx.conf"), ("--error-log", "error.log"),
                        ("--access-log", "access.log"), ("--fpm-conf", "php-fpm.conf"),
@@ -53,7 +52,7 @@ def test_real_report_renders_as_markdown_and_html(name: str, tmp_path: Path) -> 
     for item in top.evidence:
         if item.source and item.line is not None:
             assert f"{item.source}:{item.line}" in page  # evidence with file:line
-    cmarkgfm = pytest.importorskip("cmarkgfm")
+    import cmarkgfm
     rendered = cmarkgfm.github_flavored_markdown_to_html(md)
     for table in re.findall(r"<table>(.*?)</table>", rendered, re.S):
         header = len(re.findall(r"<th\b", table))
@@ -86,12 +85,7 @@ def test_demo_report_renders(tmp_path: Path) -> None:
     """`why502 diagnose --demo` (the bundled recorded incident) re-rendered as HTML and Markdown."""
     from importlib import resources
 
-    try:
-        bundled = resources.files("why502").joinpath("demo").is_dir()
-    except (ModuleNotFoundError, FileNotFoundError):
-        bundled = False
-    if not bundled:
-        pytest.skip("the demo incident (src/why502/demo, lab area) is not bundled yet")
+    assert resources.files("why502").joinpath("demo").is_dir(), "the demo incident is not bundled"
     saved = tmp_path / "demo.json"
     assert main(["diagnose", "--demo", "--format", "json", "-o", str(saved)]) == 1
     report = Report.from_dict(json.loads(saved.read_text(encoding="utf-8")))

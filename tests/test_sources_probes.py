@@ -22,6 +22,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from why502.lab import runtime
+from why502.parsers import nginx_config
 from why502.sources.probes import (
     ProbeTarget,
     as_probe_target,
@@ -31,8 +33,6 @@ from why502.sources.probes import (
     probe,
     probe_all,
 )
-
-runtime = pytest.importorskip("why502.lab.runtime")
 
 pytestmark = pytest.mark.real
 
@@ -280,7 +280,7 @@ def test_converter_accepts_config_targets() -> None:
     duck = SimpleNamespace(kind="fastcgi", scheme=None, host=None, port=None, unix_path="/run/php/x.sock")
     t = as_probe_target(duck)
     assert t == ProbeTarget("fastcgi", "http", None, None, "/run/php/x.sock")
-    nginx_config = pytest.importorskip("why502.parsers.nginx")
+    from why502.parsers import nginx as nginx_config
     real = nginx_config.Target(
         kind="proxy",
         scheme="https",

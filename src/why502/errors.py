@@ -1,4 +1,4 @@
-"""Errors that carry the documented exit codes (DESIGN.md, "Exit codes are documented").
+"""Errors that carry the documented exit codes (docs/architecture.md, "Exit codes are documented").
 
 Every layer may raise these; only ``why502.cli`` turns them into a one-line message and an exit
 code.  Anything else that escapes is a bug and exits 4 with a one-line message too (the

@@ -1,1 +1,1 @@
-"""why502.analyzers layer (see DESIGN.md)."""
+"""why502.analyzers layer (see docs/architecture.md)."""

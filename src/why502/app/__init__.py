@@ -1,1 +1,1 @@
-"""why502.app layer (see DESIGN.md)."""
+"""why502.app layer (see docs/architecture.md)."""

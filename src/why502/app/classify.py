@@ -42,7 +42,7 @@ JSONL_COLUMNS: tuple[str, ...] = (
     "request", "host", "message",
 )
 
-# Evidence events of causes.md (+ the ones agreed with the catalog): not upstream failures by
+# Evidence events of the catalog (docs/causes/README.md): not upstream failures by
 # themselves, so they do not make ``classify`` exit 1.
 EVENT_IDS: frozenset[str] = frozenset({
     "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",
@@ -193,7 +193,7 @@ def classify_files(
 # its batch (split buffers, extracted columns), so larger batches cost RSS (bench/README.md).
 SUMMARY_BATCH_BYTES = 4 * 1024 * 1024
 # One worker: the streaming query already spreads each batch over polars' threads; a second
-# worker bought nothing measurable on the shared 2-core VM and cost ~20 MiB of peak RSS.
+# worker bought nothing measurable on a busy 2-core VM and cost ~20 MiB of peak RSS.
 SUMMARY_WORKERS = 1
 
 

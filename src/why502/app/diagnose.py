@@ -1,6 +1,6 @@
 """``why502 diagnose``: read the world once, join the evidence, run the analyzers, build a Report.
 
-What is read (DESIGN.md, "the pipeline"):
+What is read (docs/architecture.md, "the pipeline"):
 
 - the nginx config (``--nginx-conf``, else ``nginx -T``, else ``/etc/nginx/nginx.conf``);
 - the error and access logs it names (or ``--error-log``/``--access-log``), rotated sets included,
@@ -559,7 +559,7 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
         out["sockets"] = sockets
     except ImportError:
         pass
-    # kernel, journal, units, selinux, sysctls (the system engineer's sources)
+    # kernel, journal, units, selinux, sysctls (sources.system)
     fpm_files = sorted({p.file for p in fpm_pools if p.file})
     _system(out, since, diags, options, out.get("listeners") or (), targets, fpm_files)
     out["resolvers"] = _resolvers()
@@ -737,7 +737,7 @@ def _target_units(targets: list[Any], fpm_files: list[str],
 def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime | None,
             diags: list[Diagnostic], inputs: dict[str, Any], explicit: bool,
             join: dict[str, list[Any]] | None = None) -> tuple[dict[str, UpstreamTiming], Any]:
-    """Per-upstream truth from the access logs (the stats engineer's ``compute_for_diagnose``).
+    """Per-upstream truth from the access logs (``app.stats.compute_for_diagnose``).
 
     The error logs were classified already (``_classify_into``): their join rows go along
     (``errors=``) instead of a second read.  When no error log was read, ``error_logs=None``
@@ -763,7 +763,7 @@ def _access(paths: list[str], cfg: Any, error_logs: list[str], since: datetime |
                                   errors=errors)
     except InputError as err:
         # the files exist (checked above): lines that do not parse are a tool-side problem,
-        # a diagnostic (DESIGN.md), not a reason to withhold the diagnosis
+        # a diagnostic (docs/architecture.md), not a reason to withhold the diagnosis
         diags.append(Diagnostic("warning", f"access log not used: {err}"))
         return {}, None
     except OSError as err:

@@ -3,8 +3,7 @@
 ``--check docs`` exits 1 (listing the files) when a committed page differs from what the
 generator produces, or a page exists for an entry that is gone; the test suite runs the same
 comparison.  Message patterns per symptom come from ``why502.catalog.patterns.load_patterns()``
-(the classify rules); if that module or its data is missing the pages are generated without the
-patterns table.
+(the classify rules).
 """
 
 from __future__ import annotations
@@ -16,14 +15,11 @@ from pathlib import Path
 
 from why502.catalog import load_catalog, load_statuses
 from why502.catalog.docs import PatternRow, render_all
+from why502.catalog.patterns import load_patterns
 
 
 def load_pattern_rows() -> dict[str, list[PatternRow]]:
-    """Classify rules grouped by the symptom/event ID they produce (empty if unavailable)."""
-    try:
-        from why502.catalog.patterns import load_patterns
-    except ImportError:  # the classify area has not shipped its rules
-        return {}
+    """Classify rules grouped by the symptom/event ID they produce."""
     rows: dict[str, list[PatternRow]] = {}
     for p in load_patterns():
         rows.setdefault(p.symptom, []).append(PatternRow(p.source, p.text, p.status, p.provenance))

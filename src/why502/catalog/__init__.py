@@ -1,4 +1,4 @@
-"""The knowledge catalog: every symptom, evidence event and root cause of causes.md, as data.
+"""The knowledge catalog: every symptom, evidence event and root cause, as data.
 
 The entries live in ``catalog/data/*.toml`` (one file per kind) and carry their provenance: which
 nginx/Apache/HAProxy/PHP-FPM/kernel/systemd source file emits each message.  ``why502 explain``,
@@ -67,7 +67,7 @@ class Entry:
     fix_snippet: str | None = None
     examples: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
-    evidence: str | None = None  # causes: what proves it (causes.md's third column)
+    evidence: str | None = None  # causes: what proves it (the evidence column of docs/causes/README.md)
     summary: str | None = None  # one line for listings; defaults to the title
 
 

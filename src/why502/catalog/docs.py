@@ -2,7 +2,8 @@
 
 Layout (paths relative to ``docs/causes/``):
 
-- ``README.md``: the index (root causes, symptoms, evidence events, status codes);
+- ``README.md``: the cause contract and the index (root causes, symptoms, evidence events,
+  status codes);
 - ``<cause-id>.md``: one page per root cause;
 - ``symptoms/<id>.md`` and ``events/<id>.md``: one page per symptom / evidence event (an ID may
   exist as a symptom and a root cause, ``port-exhaustion``, so kinds get their own folders);
@@ -177,17 +178,46 @@ def render_status_page(page: StatusPage, catalog: Catalog, statuses: Mapping[str
 
 
 def render_index(catalog: Catalog, statuses: Mapping[str, StatusPage]) -> str:
-    """``docs/causes/README.md``: every page, grouped by kind."""
-    out = [*_header("*.toml"), "# The why502 catalog", ""]
+    """``docs/causes/README.md``: the cause contract and every page, grouped by kind.
+
+    The IDs listed here are the contract: JSON output, docs URLs and tests use them verbatim, so
+    the page states the rules for them next to the tables that list them (all from the catalog).
+    """
+    out = [*_header("*.toml"), "# The why502 catalog: symptoms, evidence events, root causes", ""]
     out += [
-        "Every root cause, symptom and evidence event why502 knows, and the status codes they produce.",
-        "A **symptom** is what the proxy saw on one request (one error-log line, `why502 classify`);",
-        "an **evidence event** is a line from PHP-FPM, an application server, the kernel or systemd;",
-        "a **root cause** is why it happened, found by joining evidence (`why502 diagnose`).",
-        "`why502 explain ID` prints the same pages in the terminal.",
+        "why502 speaks about failures in two layers, plus the evidence that links them.",
         "",
+        "- A **symptom** is what the proxy saw on one request, readable from one error-log line",
+        "  (`why502 classify`). It needs no other evidence.",
+        "- An **evidence event** is a line from a log other than the proxy's: PHP-FPM, an application",
+        "  server, the kernel, systemd (`why502 classify` labels those lines too).",
+        "- A **root cause** is why it happened, found by joining evidence: config, live probes,",
+        "  listeners, process and unit state, kernel and PHP-FPM logs, access-log timings",
+        "  (`why502 diagnose`). A finding names one root cause, the symptoms it explains, and the",
+        "  evidence for it.",
+        "",
+        "Every ID is lowercase and hyphenated, and appears verbatim in JSON output (`cause`,",
+        "`symptoms`, `symptom`), in these pages' file names and in tests. IDs are added freely and",
+        "never renamed or reused. `why502 explain ID` prints the same pages in the terminal;",
+        "`why502 causes` lists them.",
+        "",
+        "Two traps the tables below account for: nginx writes its own 502/504 into `$upstream_status`,",
+        "so only \"no error-log line and a numeric `$upstream_header_time`\" proves the backend produced",
+        "the 5xx; and errors `while reading upstream` usually leave the backend's 2xx in the access",
+        "log with a truncated body. The messages, the source files that write them and the statuses",
+        "they lead to are in [the message reference](../reference/proxy-messages.md).",
+        "",
+        "## Root causes",
+        "",
+        "| ID | status | what is wrong | the evidence that proves it |",
+        "|---|---|---|---|",
     ]
-    for kind, title in (("cause", "Root causes"), ("symptom", "Symptoms"), ("event", "Evidence events")):
+    for e in catalog.of_kind("cause"):
+        codes = ", ".join(format_status(c) for c in e.status_codes)
+        out.append(f"| [{e.id}]({entry_path(e)}) | {codes} | {_cell(e.summary or e.title)} | "
+                   f"{_cell(e.evidence or '')} |")
+    out.append("")
+    for kind, title in (("symptom", "Symptoms"), ("event", "Evidence events")):
         out += [f"## {title}", "", "| ID | status | title |", "|---|---|---|"]
         for e in catalog.of_kind(kind):  # type: ignore[arg-type]
             codes = ", ".join(format_status(c) for c in e.status_codes)

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from why502 import PROJECT_URL
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +24,7 @@ else:  # pragma: no cover - Python 3.10
 
 SEVERITIES = ("info", "warning", "error")
 
-DOCS_BASE_URL = "https://github.com/why502/why502/blob/main/docs/lint/"
+DOCS_BASE_URL = f"{PROJECT_URL}/blob/main/docs/lint/"
 """Where the generated rule pages are published (SARIF ``helpUri``, the text output's links)."""
 
 DOCS_GENERATOR = "scripts/lint-docs pages docs/lint"

@@ -3,7 +3,7 @@
 One table feeds both classify engines (the per-line ``why502.parsers.errorlog`` and the vectorised
 ``why502.parsers.errorlog_batch``) and the catalog docs pages, which list the patterns of each
 symptom with their provenance (the emitting program's source file and function).  Facts behind
-every entry are in ``/work/shared/reference/proxy-messages.md``.
+every entry are in ``docs/reference/proxy-messages.md``.
 
 Loading uses only ``tomllib`` so ``why502 explain "<pasted line>"`` stays fast.
 """

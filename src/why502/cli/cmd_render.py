@@ -1,6 +1,6 @@
 """`why502 render REPORT.json`: re-render a saved JSON report as html, markdown or text.
 
-DESIGN.md: "reporters render a saved Report and nothing else, so `why502 render report.json
+docs/architecture.md: "reporters render a saved Report and nothing else, so `why502 render report.json
 --format html` works with no inputs at hand".  The exit code follows ``diagnose`` (0 healthy,
 1 findings) so scripts can branch on a saved report too; a missing file or a JSON document that
 is not a why502 report is an input error (exit 3, one line).
@@ -110,7 +110,7 @@ def render(report: Report, fmt: str, name: str = "report", to_file: bool = False
 
 
 def _render_text(report: Report, to_file: bool = False) -> str:
-    """The terminal reporter when it exists (diagnose area), else the plain-text fallback."""
+    """The terminal reporter (``reporters.terminal``) when it exists, else the plain-text fallback."""
     if importlib.util.find_spec("why502.reporters.terminal") is not None:
         module = importlib.import_module("why502.reporters.terminal")
         render_terminal = getattr(module, "render_terminal", None)

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("why502.cli.cmd_lint", "find 502/504 pitfalls in an nginx config before they bite"),
     "render": ("why502.cli.cmd_render", "re-render a saved JSON report as html, markdown or text"),
     "lab": ("why502.cli.cmd_lab", "reproduce each root cause on a real nginx on loopback"),
+    "completion": ("why502.cli.cmd_completion", "print a bash/zsh/fish completion script or the man page"),
 }
 
 EXIT_CODES_EPILOG = (
@@ -68,7 +69,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 # polars allocates through its own jemalloc, which by default keeps one arena per thread group
 # (8 on 2 cores) and holds freed pages in each for seconds: on a 1.2 GB log that was ~100 MB
 # of RSS that was free but not returned.  One arena: 460 -> 358 MB peak at the same speed
-# (bench/README.md, stats).  jemalloc reads this when polars first allocates, so it is set
+# (BENCHMARKS.md, stats).  jemalloc reads this when polars first allocates, so it is set
 # before any command imports polars; a value the user set wins.
 ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "narenas:1"}
 

@@ -1,1 +1,1 @@
-"""why502.evidence layer (see DESIGN.md)."""
+"""why502.evidence layer (see docs/architecture.md)."""

@@ -627,7 +627,7 @@ class Incident:
 @dataclass
 class AccessStats:
     """Everything ``why502 stats`` reports; ``diagnose`` reads ``upstreams``, ``made_by``,
-    ``timeline`` and ``incidents`` (see docs/dev/interfaces.md, stats section)."""
+    ``timeline`` and ``incidents`` (see docs/architecture.md, "Access-log statistics")."""
 
     log_format: str
     format_name: str | None

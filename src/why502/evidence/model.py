@@ -1,6 +1,6 @@
 """Typed evidence: the facts ``why502 diagnose`` joins before any analyzer runs.
 
-Why a layer of its own (DESIGN.md, "evidence joins facts"): analyzers must be pure functions of
+Why a layer of its own (docs/architecture.md, "evidence joins facts"): analyzers must be pure functions of
 facts, and they must not depend on *how* a fact was obtained (``nginx -T`` or a file, ``/proc`` or
 ``ss``, a recorded fixture or the live host).  Everything here is plain frozen data; the
 ``why502.app.diagnose`` wiring converts what ``sources`` and ``parsers`` return into these records
@@ -111,7 +111,7 @@ class SymptomGroup:
 class LogEvent:
     """One line from a log other than the proxy's (kernel, systemd, PHP-FPM, app server)."""
 
-    kind: str  # evidence-event ID (causes.md), e.g. oom-kill, worker-crashed, unit-restart
+    kind: str  # evidence-event ID (docs/causes/README.md), e.g. oom-kill, worker-crashed, unit-restart
     text: str
     source: str = ""  # kernel | systemd | php-fpm | gunicorn | ...
     time: datetime | None = None
@@ -222,7 +222,7 @@ class UnitFact:
 
 @dataclass(frozen=True)
 class UpstreamTiming:
-    """Access-log truth for one upstream peer/group (from the stats engineer's AccessStats)."""
+    """Access-log truth for one upstream peer/group (from ``AccessStats``)."""
 
     upstream: str
     requests: int = 0

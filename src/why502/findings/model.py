@@ -1,8 +1,8 @@
 """The diagnosis result as plain typed data, and its versioned JSON form.
 
-Reporters render a ``Report`` and nothing else (DESIGN.md: "reporters render a saved Report"), so
+Reporters render a ``Report`` and nothing else (docs/architecture.md: "reporters render a saved Report"), so
 every field a reporter needs lives here and survives a JSON round trip: ``Report.from_dict(
-report.to_dict()) == report``.  The JSON contract (DESIGN.md, "Interfaces that are contracts")
+report.to_dict()) == report``.  The JSON contract (docs/architecture.md, "Interfaces that are contracts")
 is ``{"schema_version", "findings": [...], "diagnostics": [...], "inputs": {...}}`` plus the
 optional incident data (timeline, events, upstreams) used by the HTML and Markdown reports.
 The JSON Schema shipped in ``why502/schemas/report.schema.json`` describes exactly this.
@@ -34,7 +34,7 @@ class EvidenceItem:
     line: int | None = None  # 1-based line in ``source`` when it is a file
     time: str | None = None  # ISO 8601, local time when the log had no zone
     text: str | None = None  # the raw line / output, verbatim (hostile: escape when rendering)
-    symptom: str | None = None  # symptom or evidence-event ID (causes.md) for log evidence
+    symptom: str | None = None  # symptom or evidence-event ID (docs/causes/README.md) for log evidence
     count: int | None = None  # how many lines like this one, when aggregated
 
 
@@ -51,7 +51,7 @@ class Fix:
 
 @dataclass(frozen=True)
 class Finding:
-    """One root cause (an ID from causes.md), the symptoms it explains, and why we believe it."""
+    """One root cause (an ID of the catalog), the symptoms it explains, and why we believe it."""
 
     cause: str
     title: str

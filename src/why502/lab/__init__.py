@@ -1,1 +1,1 @@
-"""why502.lab layer (see DESIGN.md)."""
+"""why502.lab layer (see docs/architecture.md)."""

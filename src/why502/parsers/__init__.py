@@ -1,1 +1,1 @@
-"""why502.parsers layer (see DESIGN.md)."""
+"""why502.parsers layer (see docs/architecture.md)."""

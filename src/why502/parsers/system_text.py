@@ -7,7 +7,7 @@ connect (``selinux-denial``), or ports/file descriptors ran out.  Reading these 
 lives in ``why502.sources.system``; the text rules are here so they are tested on recorded and
 public real lines.
 
-Message formats (``/work/shared/reference/proxy-messages.md`` sections 8 and 9):
+Message formats (``docs/reference/proxy-messages.md`` sections 8 and 9):
 
 - kernel ``mm/oom_kill.c``: ``<comm> invoked oom-killer: gfp_mask=...``,
   ``oom-kill:constraint=...,task_memcg=...,task=<comm>,pid=<pid>,uid=<uid>``,
@@ -164,7 +164,7 @@ class KernelEvent:
 
     @property
     def event_id(self) -> str:
-        """The causes.md evidence-event ID: ``oom-kill`` or ``worker-crashed``."""
+        """The docs/causes/README.md evidence-event ID: ``oom-kill`` or ``worker-crashed``."""
         return "worker-crashed" if self.kind == "segfault" else "oom-kill"
 
 
@@ -386,7 +386,7 @@ class JournalEntry:
     comm: str | None = None
     identifier: str | None = None  # SYSLOG_IDENTIFIER
     priority: int | None = None
-    event: str | None = None  # causes.md evidence-event ID, when recognised
+    event: str | None = None  # docs/causes/README.md evidence-event ID, when recognised
 
 
 _UNIT_EVENTS = (

@@ -1,1 +1,1 @@
-"""why502.reporters layer (see DESIGN.md)."""
+"""why502.reporters layer (see docs/architecture.md)."""

@@ -48,7 +48,7 @@ STATUS_COLOURS: dict[str, str] = {
 }
 _FALLBACK_COLOURS = ["#7f7f7f", "#bcbd22", "#1f77b4", "#e377c2", "#2ca02c"]
 
-# Marker colour per evidence-event family (causes.md "Evidence events"); symptoms are grey.
+# Marker colour per evidence-event family (docs/causes/README.md "Evidence events"); symptoms are grey.
 EVENT_COLOURS: dict[str, str] = {
     "oom-kill": "#b00020",
     "worker-crashed": "#b00020",

@@ -121,7 +121,7 @@ def to_sarif(run: SarifRun) -> dict[str, Any]:
             "tool": {"driver": {
                 "name": "why502",
                 "version": run.tool_version,
-                "informationUri": "https://github.com/why502/why502",
+                "informationUri": PROJECT_URL,
                 "rules": rules,
             }},
             "invocations": [{

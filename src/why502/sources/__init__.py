@@ -1,1 +1,1 @@
-"""why502.sources layer (see DESIGN.md)."""
+"""why502.sources layer (see docs/architecture.md)."""

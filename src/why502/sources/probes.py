@@ -41,7 +41,7 @@ from why502.textutil import strip_terminal_escapes
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "grpc": 80, "grpcs": 443}
 
-# errno -> causes.md symptom ID, for the connect() step.
+# errno -> docs/causes/README.md symptom ID, for the connect() step.
 ERRNO_SYMPTOMS: dict[int, str] = {
     errno_mod.ECONNREFUSED: "connection-refused",
     errno_mod.ENOENT: "socket-not-found",
@@ -151,7 +151,7 @@ class ConnectAttempt:
     errno: int | None = None
     errno_name: str | None = None  # "ECONNREFUSED"
     error: str | None = None  # "Connection refused" (glibc text, as nginx prints it)
-    symptom: str | None = None  # causes.md symptom ID this failure produces in nginx
+    symptom: str | None = None  # docs/causes/README.md symptom ID this failure produces in nginx
     elapsed_ms: float = 0.0
 
 
@@ -199,7 +199,7 @@ class ProbeResult:
     errno: int | None
     elapsed_ms: float
     detail: str
-    symptom: str | None = None  # causes.md symptom/cause hint: "connection-refused", "protocol-mismatch"
+    symptom: str | None = None  # symptom/cause ID hint: "connection-refused", "protocol-mismatch"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form (``UpstreamSummary.probes`` stores these)."""

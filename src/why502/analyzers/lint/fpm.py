@@ -1,4 +1,4 @@
-"""PHP-FPM pools as lint sees them (``PoolInfo``), built from the system area's parser.
+"""PHP-FPM pools as lint sees them (``PoolInfo``), built from the FPM config parser's pools.
 
 Parsing is ``why502.parsers.fpm_config`` (shared with diagnose); this module only converts its
 ``FpmPool`` into the numbers lint compares (octal mode, byte sizes, seconds, key -> line) and
@@ -68,7 +68,7 @@ class PoolInfo:
 
 
 def pool_info(pool: FpmPool) -> PoolInfo:
-    """Lint's view of a pool parsed by ``why502.parsers.fpm_config`` (the system area's parser)."""
+    """Lint's view of a pool parsed by ``why502.parsers.fpm_config``."""
     mem: int | None = PHP_MEMORY_LIMIT_DEFAULT
     lines = {key: st.line for key, st in pool.settings.items()}
     if pool.memory_limit is not None:
