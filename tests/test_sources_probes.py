@@ -23,7 +23,6 @@ from types import SimpleNamespace
 import pytest
 
 from why502.lab import runtime
-from why502.parsers import nginx_config
 from why502.sources.probes import (
     ProbeTarget,
     as_probe_target,

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
 from why502 import PROJECT_URL
 
 if sys.version_info >= (3, 11):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from why502 import PROJECT_URL
 from why502.catalog.lint_rules import DOCS_BASE_URL, load_rules, rule_page
 from why502.findings.lint import LintReport
 
