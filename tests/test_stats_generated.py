@@ -254,10 +254,10 @@ def test_logs_in_different_formats_are_folded_together(gen: tuple[Path, dict[str
 def test_counts_stay_exact_beyond_the_kept_5xx_rows(
     gen: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import why502.evidence.access_stats as access_stats
+    import why502.evidence.stats.accumulator as accumulator
 
     out, truth = gen
-    monkeypatch.setattr(access_stats, "MAX_5XX_ROWS", 100)
+    monkeypatch.setattr(accumulator, "MAX_5XX_ROWS", 100)
     st, _ = run_stats(
         StatsOptions(paths=_files(out), log_format="why502", no_error_log=True, chunk_bytes=64 << 10)
     )

@@ -1,6 +1,6 @@
 """Wiring for ``why502 stats``: inputs, format choice, config facts, error log -> ``AccessStats``.
 
-The heavy lifting is pure (``evidence.access_stats``); this module decides *what* to read:
+The heavy lifting is pure (``evidence.stats``); this module decides *what* to read:
 
 - the files, a rotated set in time order (``access.log.2.gz`` < ``access.log.1`` < ``access.log``);
 - the ``log_format``: ``--log-format`` (a string or a name), else the format named by the
@@ -33,15 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.errors import InputError, UsageError
-from why502.evidence.access_stats import (
-    UNPARSED_SAMPLES,
-    AccessStats,
-    ByteChunk,
-    Partial,
-    StatsAccumulator,
-)
 from why502.evidence.location_match import LocationModel
-from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
+from why502.evidence.stats import UNPARSED_SAMPLES, AccessStats, Partial, StatsAccumulator
+from why502.parsers.log_format import PREDEFINED, ByteChunk, CompiledFormat, compile_format, resolve_format
 from why502.sources.byte_chunks import (
     CHUNK_BYTES,
     Progress,
@@ -582,8 +576,8 @@ def _rematch(acc: StatsAccumulator, path: str) -> None:
     wanted = pl.concat(bad + ([counted] if counted is not None else [])).unique().sort()
     lines = numbered_lines(path, wanted)
     with small_reader_chunks():
-        for batch in acc.rematch_plan(lines).collect_batches(chunk_size=BATCH_ROWS):
-            acc.merge(acc.partial_rematched(batch, path, counted))
+        for batch in acc.reducer.rematch_plan(lines).collect_batches(chunk_size=BATCH_ROWS):
+            acc.merge(acc.reducer.partial_rematched(batch, path, counted))
 
 
 def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: ProgressBytes) -> None:
@@ -594,19 +588,19 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
 
     size = file_size(path)
     per_line = _bytes_per_line(path)
-    split = scan_split(path, acc.parser.split_columns, lossy=lossy)
-    plan = acc.typed_plan(acc.parser.fields_plan(split)).with_row_index("_row")
+    split = scan_split(path, acc.reducer.parser.split_columns, lossy=lossy)
+    plan = acc.reducer.scan_plan(split).with_row_index("_row")
     pending: list[pl.DataFrame] = []
     rows = 0
     for batch in plan.collect_batches(chunk_size=BATCH_ROWS):
         pending.append(batch)
         rows += batch.height
         if rows >= GROUP_ROWS:
-            acc.merge(acc.partial_batch(pl.concat(pending, rechunk=False), path))
+            acc.merge(acc.reducer.partial_batch(pl.concat(pending, rechunk=False), path))
             pending, rows = [], 0
             progress(min(size, int(acc.lines * per_line)))
     if pending:
-        acc.merge(acc.partial_batch(pl.concat(pending, rechunk=False), path))
+        acc.merge(acc.reducer.partial_batch(pl.concat(pending, rechunk=False), path))
 
 
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> None:
@@ -618,7 +612,7 @@ def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> N
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: list[Future[Partial]] = []
         for chunk in chunks:
-            pending.append(pool.submit(acc.partial, chunk))
+            pending.append(pool.submit(acc.reducer.partial, chunk))
             while len(pending) > workers:
                 acc.merge(pending.pop(0).result())
         for fut in pending:
