@@ -82,7 +82,7 @@ def test_hostile_lines(
     data += b"\n".join(good[9001:]) + b"\n"
     path = tmp_path / "access.log"
     path.write_bytes(bytes(data))
-    import why502.app.stats as app_stats
+    import why502.app.stats.read as app_stats
 
     scans: list[bool] = []
     real_scan = app_stats.scan_split
