@@ -6,7 +6,7 @@ Two ways it used to read more:
   classified it again (``read_error_lines``) for the join of 5xx access lines to error lines;
   now diagnose hands over the rows it classified (``errors=``).  The join must come out the
   same: checked against the old path (``compute_for_diagnose`` reading the files itself) on the
-  recorded lab fixtures and on the benchmark generator's logs.
+  recorded lab fixtures and on the generated logs of ``genlog``.
 - a file named with ``--error-log`` and also found as a rotated sibling of another named file
   (``--error-log error.log --error-log error.log.1``) was read twice: 14 lines counted as 17.
 """
@@ -138,9 +138,9 @@ def _config(opts: DiagnoseOptions) -> Any:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The stats benchmark's logs (two rotated access logs, one error log), 20k requests."""
+    """Generated logs (``genlog``: two rotated access logs, one error log), 20k requests."""
     out = tmp_path_factory.mktemp("gen")
-    genlog.gen_module().generate(20_000, out, rotate=2)
+    genlog.generate(20_000, out, rotate=2)
     return out
 
 

@@ -19,16 +19,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from genlog import gen_module
+from genlog import generate
 from why502.app.stats import StatsOptions, run_stats
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("engines")
-    truth = gen_module().generate(12_000, out, seed=11, rate=20.0, garbage_every=5_000)
+    truth = generate(12_000, out, seed=11, rate=20.0, garbage_every=5_000)
     return out, truth
 
 

@@ -1,4 +1,4 @@
-"""`why502 stats` against generated logs whose exact truth is known (bench/gen_access_log.py)."""
+"""`why502 stats` against generated logs whose exact truth is known (tests/genlog.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ from typing import Any
 
 import pytest
 
-from genlog import gen_module
+from genlog import generate
 from why502.app.stats import StatsOptions, run_stats
 from why502.cli.main import main
 from why502.errors import InputError
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.fixture(scope="module")
 def gen(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("gen")
-    truth = gen_module().generate(30_000, out, seed=7, rate=10.0, rotate=3, garbage_every=7_000)
+    truth = generate(30_000, out, seed=7, rate=10.0, rotate=3, garbage_every=7_000)
     return out, truth
 
 
