@@ -18,7 +18,6 @@ import polars as pl
 
 from why502.app.stats.inputs import distinct
 from why502.errors import InputError
-from why502.parsers.errorlog_batch import classify_series
 from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
 
 if TYPE_CHECKING:
@@ -78,6 +77,10 @@ def error_rows(
 def read_error_lines(paths: list[str]) -> pl.DataFrame:
     """Classified error-log lines that name a client and a request (the ones a 5xx can match),
     nginx's own lines only, with their symptom ID (``parsers.errorlog_batch.classify_series``)."""
+    # imported here, not at the top: loading the classify engine's patterns costs ~40 ms, which
+    # a run without an error log would pay for nothing
+    from why502.parsers.errorlog_batch import classify_series
+
     frames: list[pl.DataFrame] = []
 
     def classify(data: bytes) -> pl.DataFrame | None:
