@@ -27,7 +27,7 @@ from why502.evidence.stats.model import (
     UnparsedSample,
     UpstreamStats,
 )
-from why502.evidence.stats.plan import location_label
+from why502.evidence.stats.plan import RowPlan, location_label
 from why502.evidence.stats.reduce import Partial, Reducer
 from why502.evidence.stats.timeline import detect_incidents, timeline_rows
 from why502.evidence.stats.times import minute_to_iso
@@ -51,12 +51,11 @@ class StatsAccumulator:
         tz: str | None = None,
         store: FrameStore | None = None,
     ) -> None:
+        self.plan = RowPlan(fmt, since=since, until=until, locations=locations, tz=tz)
+        self.reducer = Reducer(self.plan)
         self.fmt = fmt
         self.tz = tz  # IANA zone for ``$msec`` times (the machine's), None = UTC
         self.locations = locations
-        self.since = since
-        self.until = until
-        self.reducer = Reducer(fmt, since=since, until=until, locations=locations, tz=tz)
         self.kind = fmt.time_field
         self.loc_hists: dict[tuple[str, str], Histogram] = {}
         self.has_uht = fmt.has("upstream_header_time")
@@ -84,13 +83,9 @@ class StatsAccumulator:
     def fresh(self) -> StatsAccumulator:
         """An empty accumulator with the same format and options (one per file of a scan, so a
         file can be read again, e.g. with lossy UTF-8, without counting it twice)."""
+        p = self.plan
         return StatsAccumulator(
-            self.fmt,
-            since=self.since,
-            until=self.until,
-            locations=self.locations,
-            tz=self.tz,
-            store=self.fivexx.new(),
+            p.fmt, since=p.since, until=p.until, locations=p.locations, tz=p.tz, store=self.fivexx.new()
         )
 
     def _up(self, addr: str) -> UpstreamStats:

@@ -9,6 +9,7 @@ file.  The grouping itself is ``reduce``'s.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -39,27 +40,29 @@ def location_label(fmt: CompiledFormat, locations: LocationModel | None) -> pl.E
     return locations.label_expr(pl.col("request"), pl.col("host").fill_null(""), target=target)
 
 
+@dataclass
 class RowPlan:
-    """The typed columns of one log format: ``typed`` is the plan, the attributes say what the
-    format has (``has_up``, ``has_uht``, ``upstream``: the short names of its upstream fields)."""
+    """The typed columns of one log format read with one run's options: ``typed`` is the plan;
+    the other attributes say what the format has (``has_up``, ``has_uht``, ``upstream``: the
+    short names of its upstream fields)."""
 
-    def __init__(
-        self,
-        fmt: CompiledFormat,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        locations: LocationModel | None = None,
-        tz: str | None = None,
-    ) -> None:
-        self.fmt = fmt
+    fmt: CompiledFormat
+    since: datetime | None = None
+    until: datetime | None = None
+    locations: LocationModel | None = None
+    tz: str | None = None  # IANA zone for ``$msec`` times (the machine's), None = UTC
+    kind: str | None = field(init=False)  # the time field
+    # per (upstream, location) timings need the location of every proxied request: only when
+    # the config's locations are known and the log has the request line
+    loc_expr: pl.Expr | None = field(init=False)
+    has_uht: bool = field(init=False)
+    has_up: bool = field(init=False)
+    upstream: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        fmt = self.fmt
         self.kind = fmt.time_field
-        self.since = since
-        self.until = until
-        self.tz = tz  # IANA zone for ``$msec`` times (the machine's), None = UTC
-        # per (upstream, location) timings need the location of every proxied request: only
-        # when the config's locations are known and the log has the request line
-        self.loc_expr = location_label(fmt, locations) if locations else None
+        self.loc_expr = location_label(fmt, self.locations) if self.locations else None
         self.has_uht = fmt.has("upstream_header_time")
         self.has_up = fmt.has("upstream_addr")
         self.upstream = [short for name, short in UPSTREAM_COLUMNS.items() if fmt.has(name)]

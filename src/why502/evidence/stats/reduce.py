@@ -17,17 +17,15 @@ header, i.e. the backend made the status; ``-`` means the attempt failed inside 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import polars as pl
 
-from why502.evidence.location_match import LocationModel
 from why502.evidence.stats.histogram import bucket_expr, seconds_of
 from why502.evidence.stats.model import UNPARSED_SAMPLES, UnparsedSample
 from why502.evidence.stats.parser import BAD_RECHECK, BAD_SHORT, LineParser
 from why502.evidence.stats.plan import UPSTREAM_COLUMNS, RowPlan
 from why502.evidence.stats.times import time_expr
-from why502.parsers.log_format import ByteChunk, CompiledFormat
+from why502.parsers.log_format import ByteChunk
 
 _TIMINGS = (
     ("upstream_header_time", "h"),
@@ -110,20 +108,12 @@ class Reducer:
     of bytes, ``partial_batch`` for a batch of a streaming scan, ``partial_rematched`` for the
     lines the fast split rejected)."""
 
-    def __init__(
-        self,
-        fmt: CompiledFormat,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        locations: LocationModel | None = None,
-        tz: str | None = None,
-    ) -> None:
-        self.fmt = fmt
-        self.parser = LineParser(fmt)
-        self.plan = RowPlan(fmt, since=since, until=until, locations=locations, tz=tz)
-        self.kind = self.plan.kind
-        self.tz = tz
+    def __init__(self, plan: RowPlan) -> None:
+        self.plan = plan
+        self.fmt = plan.fmt
+        self.parser = LineParser(plan.fmt)
+        self.kind = plan.kind
+        self.tz = plan.tz
         self.loc_expr = self.plan.loc_expr
         self.has_uht = self.plan.has_uht
         self.has_up = self.plan.has_up
