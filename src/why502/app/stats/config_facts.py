@@ -10,12 +10,13 @@ default 60s, ``ngx_http_proxy_module``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from why502.evidence.location_match import LocationModel
 
 if TYPE_CHECKING:
-    from why502.parsers.nginx_config import NginxConfig
+    from why502.parsers.nginx_config import NginxConfig, Target
 
 _TIMEOUT_DIRECTIVE = {
     "proxy": "proxy_read_timeout",
@@ -37,17 +38,14 @@ def _peer(host: str | None, port: int | None, unix_path: str | None) -> str | No
     return f"{h}:{port or 80}"
 
 
-def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
-    """Upstream address -> (shortest read timeout s, where it is set, locations passing to it).
-
-    For an upstream group every member gets the location's timeout.  When several locations
-    pass to the same address, the shortest timeout is kept (the first to produce 504s).
-    """
-    out: dict[str, tuple[float, str, list[str]]] = {}
+def _read_timeouts(cfg: NginxConfig) -> Iterator[tuple[Target, str, float, str]]:
+    """(target, ``"server location"``, effective read timeout s, where it is set) of each
+    ``*_pass`` in a location of the http block whose read timeout is known.  A config whose
+    targets cannot be worked out gives none (the facts are extras, not the answer)."""
     try:
         targets = cfg.targets()
     except Exception:
-        return out
+        return
     for t in targets:
         directive = _TIMEOUT_DIRECTIVE.get(t.kind)
         if directive is None or t.context != "http":
@@ -60,7 +58,17 @@ def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
         if secs is None:
             continue
         where = f"{directive} {setting.value} ({setting.where or 'nginx default'})"
-        label = f"{t.server or '_'} {loc.label}"
+        yield t, f"{t.server or '_'} {loc.label}", secs, where
+
+
+def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
+    """Upstream address -> (shortest read timeout s, where it is set, locations passing to it).
+
+    For an upstream group every member gets the location's timeout.  When several locations
+    pass to the same address, the shortest timeout is kept (the first to produce 504s).
+    """
+    out: dict[str, tuple[float, str, list[str]]] = {}
+    for t, label, secs, where in _read_timeouts(cfg):
         addrs: list[str | None] = []
         if t.group and t.group in cfg.upstreams:
             addrs = [_peer(s.host, s.port, s.unix_path) for s in cfg.upstreams[t.group].servers]
@@ -82,25 +90,9 @@ def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
 def location_timeouts(cfg: NginxConfig | None) -> dict[str, tuple[float, str]]:
     """``"server location"`` -> (effective read timeout s, where) for each location that passes
     requests upstream (``proxy_read_timeout``, ``fastcgi_read_timeout``, ...)."""
-    out: dict[str, tuple[float, str]] = {}
     if cfg is None:
-        return out
-    try:
-        targets = cfg.targets()
-    except Exception:
-        return out
-    for t in targets:
-        directive = _TIMEOUT_DIRECTIVE.get(t.kind)
-        loc = cfg.location_of(t) if directive and t.context == "http" else None
-        if loc is None or directive is None:
-            continue
-        setting = loc.effective(directive)
-        if setting.seconds is not None:
-            out[f"{t.server or '_'} {loc.label}"] = (
-                setting.seconds,
-                f"{directive} {setting.value} ({setting.where or 'nginx default'})",
-            )
-    return out
+        return {}
+    return {label: (secs, where) for _t, label, secs, where in _read_timeouts(cfg)}
 
 
 def locations_from_config(cfg: NginxConfig) -> LocationModel:
