@@ -247,7 +247,9 @@ class StatsAccumulator:
             for addr, u in self.ups.items():
                 if addr in timeouts:
                     u.timeout, u.timeout_source = timeouts[addr]
-        for (addr, where), hist in self.loc_hists.items():
+        # in label order, so the same log always gives the same document (the histograms come
+        # in polars' group_by order, which varies from run to run)
+        for (addr, where), hist in sorted(self.loc_hists.items(), key=lambda kv: kv[0][1]):
             t = (location_timeouts or {}).get(where)
             near = hist.at_least(t[0] * NEAR_TIMEOUT_FRACTION) if t else 0
             self._up(addr).by_location[where] = {
