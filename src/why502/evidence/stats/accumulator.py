@@ -273,8 +273,9 @@ class StatsAccumulator:
                 "by_symptom": {},
                 "unmatched_samples": [],
             }
+        # ties by address: the upstreams are met in polars' group_by order, which varies
         st.upstreams = sorted(
-            self.ups.values(), key=lambda u: (-u.requests_5xx, -u.failed_attempts, -u.attempts)
+            self.ups.values(), key=lambda u: (-u.requests_5xx, -u.failed_attempts, -u.attempts, u.address)
         )
         return st
 
