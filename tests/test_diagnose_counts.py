@@ -107,7 +107,7 @@ def test_backend_made_5xx_get_the_backend_status_not_nginx_s() -> None:
     from collections import Counter
 
     from why502.app.diagnose import timing_from_stats
-    from why502.evidence.access_stats import UpstreamStats
+    from why502.evidence.stats import UpstreamStats
 
     u = UpstreamStats(address="10.0.0.1:8080", attempts=37663, failed_attempts=677,
                       statuses=Counter({"200": 36598, "502": 677, "503": 388}),

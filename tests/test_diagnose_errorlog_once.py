@@ -6,7 +6,7 @@ Two ways it used to read more:
   classified it again (``read_error_lines``) for the join of 5xx access lines to error lines;
   now diagnose hands over the rows it classified (``errors=``).  The join must come out the
   same: checked against the old path (``compute_for_diagnose`` reading the files itself) on the
-  recorded lab fixtures and on the benchmark generator's logs.
+  recorded lab fixtures and on the generated logs of ``genlog``.
 - a file named with ``--error-log`` and also found as a rotated sibling of another named file
   (``--error-log error.log --error-log error.log.1``) was read twice: 14 lines counted as 17.
 """
@@ -28,10 +28,11 @@ from polars.testing import assert_frame_equal
 import genlog
 from clirun import why502
 from test_diagnose_fixtures import METAS, materialize, options_for
-from why502.app import stats as app_stats
 from why502.app.classify import classify_files
 from why502.app.diagnose import DiagnoseOptions, error_join_frame, error_join_rows, gather
-from why502.app.stats import compute_for_diagnose, read_error_lines
+from why502.app.stats import compute_for_diagnose
+from why502.app.stats import errorlog as app_stats
+from why502.app.stats.errorlog import read_error_lines
 from why502.sources.logfiles import expand_inputs, file_identity
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
@@ -135,9 +136,9 @@ def _config(opts: DiagnoseOptions) -> Any:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The stats benchmark's logs (two rotated access logs, one error log), 20k requests."""
+    """Generated logs (``genlog``: two rotated access logs, one error log), 20k requests."""
     out = tmp_path_factory.mktemp("gen")
-    genlog.gen_module().generate(20_000, out, rotate=2)
+    genlog.generate(20_000, out, rotate=2)
     return out
 
 

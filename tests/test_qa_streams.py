@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from clirun import WHY502, why502
-from genlog import gen_module
+from genlog import generate
 
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     out = tmp_path_factory.mktemp("streams")
-    truth = gen_module().generate(3000, out, seed=5, rate=10.0, garbage_every=1000)
+    truth = generate(3000, out, seed=5, rate=10.0, garbage_every=1000)
     (out / "access.log.gz").write_bytes(gzip.compress((out / "access.log").read_bytes()))
     return out, truth
 

@@ -6,7 +6,7 @@ and 11:00 local to classify on a machine in Berlin.  nginx writes local time
 (``src/core/ngx_times.c``), so an offset must be converted.  The zone is pinned (``TZ`` in the
 subprocess, ``time.tzset`` in-process) so local time differs from UTC whatever the machine runs.
 
-Logs come from ``bench/gen_access_log.py`` (lines stamped ``+0100``, as nginx in Berlin writes
+Logs come from ``tests/genlog.py`` (lines stamped ``+0100``, as nginx in Berlin writes
 them in November); the expected lines are counted here from each line's own stamp and offset.
 """
 
@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 
 from clirun import why502
-from genlog import gen_module
+from genlog import generate
 from why502.errors import UsageError
 from why502.timeargs import parse_time_arg
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 BERLIN = {"TZ": "Europe/Berlin"}  # +01:00 in November
 
@@ -100,7 +99,7 @@ def test_bad_values_are_one_line_usage_errors_naming_the_flag(value: str, words:
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One hour of traffic, 10:30-11:30 at +0100, one request per second."""
     out = tmp_path_factory.mktemp("tz")
-    gen_module().generate(3600, out, seed=3, rate=1.0, start="2026-11-20T10:30:00")
+    generate(3600, out, seed=3, rate=1.0, start="2026-11-20T10:30:00")
     return out
 
 

@@ -19,16 +19,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from genlog import gen_module
+from genlog import generate
 from why502.app.stats import StatsOptions, run_stats
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("engines")
-    truth = gen_module().generate(12_000, out, seed=11, rate=20.0, garbage_every=5_000)
+    truth = generate(12_000, out, seed=11, rate=20.0, garbage_every=5_000)
     return out, truth
 
 
@@ -82,7 +80,7 @@ def test_hostile_lines(
     data += b"\n".join(good[9001:]) + b"\n"
     path = tmp_path / "access.log"
     path.write_bytes(bytes(data))
-    import why502.app.stats as app_stats
+    import why502.app.stats.read as app_stats
 
     scans: list[bool] = []
     real_scan = app_stats.scan_split

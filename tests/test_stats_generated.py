@@ -1,4 +1,4 @@
-"""`why502 stats` against generated logs whose exact truth is known (bench/gen_access_log.py)."""
+"""`why502 stats` against generated logs whose exact truth is known (tests/genlog.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ from typing import Any
 
 import pytest
 
-from genlog import gen_module
+from genlog import generate
 from why502.app.stats import StatsOptions, run_stats
 from why502.cli.main import main
 from why502.errors import InputError
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.fixture(scope="module")
 def gen(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("gen")
-    truth = gen_module().generate(30_000, out, seed=7, rate=10.0, rotate=3, garbage_every=7_000)
+    truth = generate(30_000, out, seed=7, rate=10.0, rotate=3, garbage_every=7_000)
     return out, truth
 
 
@@ -254,10 +252,10 @@ def test_logs_in_different_formats_are_folded_together(gen: tuple[Path, dict[str
 def test_counts_stay_exact_beyond_the_kept_5xx_rows(
     gen: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import why502.evidence.access_stats as access_stats
+    import why502.evidence.stats.accumulator as accumulator
 
     out, truth = gen
-    monkeypatch.setattr(access_stats, "MAX_5XX_ROWS", 100)
+    monkeypatch.setattr(accumulator, "MAX_5XX_ROWS", 100)
     st, _ = run_stats(
         StatsOptions(paths=_files(out), log_format="why502", no_error_log=True, chunk_bytes=64 << 10)
     )

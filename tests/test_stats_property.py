@@ -1,5 +1,5 @@
 """Property test: for random log_formats built from real nginx variables, the fast quote-split
-parser (evidence.access_stats.LineParser) reads every field exactly as the whole-line regex
+parser (evidence.stats.parser.LineParser) reads every field exactly as the whole-line regex
 (parsers.log_format) does, and the regex reads back the values the line was built from."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from why502.evidence.access_stats import LineParser
+from why502.evidence.stats.parser import LineParser
 from why502.parsers.log_format import compile_format
 
 ip = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))

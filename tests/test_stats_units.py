@@ -12,7 +12,10 @@ import polars as pl
 import pytest
 
 from why502.errors import UsageError
-from why502.evidence.access_stats import Histogram, LineParser, detect_incidents, lines_at, uri_template
+from why502.evidence.stats.breakdown import uri_template
+from why502.evidence.stats.histogram import Histogram
+from why502.evidence.stats.parser import LineParser, lines_at
+from why502.evidence.stats.timeline import detect_incidents
 from why502.parsers.log_format import PREDEFINED, compile_format
 from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
 

@@ -138,8 +138,8 @@ _VAR = re.compile(r"\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 @dataclass(frozen=True)
 class ByteChunk:
     """Whole access-log lines as raw bytes (ending at a newline or at the end of the input), the
-    unit the parsers take: ``sources.byte_chunks`` produces them, ``evidence.access_stats``
-    parses them.  ``first_line`` is the 1-based number of the first line in ``path``."""
+    unit the parsers take: ``sources.byte_chunks`` produces them, ``evidence.stats`` parses them.
+    ``first_line`` is the 1-based number of the first line in ``path``."""
 
     path: str
     first_line: int

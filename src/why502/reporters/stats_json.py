@@ -23,7 +23,7 @@ def stats_to_json(d: dict[str, Any]) -> str:
     return json.dumps({"stats_version": STATS_JSON_VERSION, **d}, indent=2, ensure_ascii=False, default=str)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 

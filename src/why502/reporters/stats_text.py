@@ -19,11 +19,11 @@ from why502.textutil import plural, shorten, strip_terminal_escapes
 _SPARK = " ▁▂▃▄▅▆▇█"
 
 
-def _t(value: Any, width: int = 80, style: str = "") -> Text:
+def _t(value: object, width: int = 80, style: str = "") -> Text:
     return Text(shorten(strip_terminal_escapes("" if value is None else str(value)), width), style=style)
 
 
-def _n(value: Any) -> Text:
+def _n(value: object) -> Text:
     return Text(
         "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value), justify="right"
     )

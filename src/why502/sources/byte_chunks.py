@@ -2,7 +2,7 @@
 
 Why a second reader next to ``sources.logfiles``: that one hands out decoded text lines (the
 classify engines want ``str``), while the access-log statistics hand the raw bytes straight to
-polars (``evidence.access_stats.LineParser``), so decoding every line in Python first would only
+polars (``evidence.stats.parser.LineParser``), so decoding every line in Python first would only
 cost time.  Both keep memory flat the same way: read ``chunk_bytes`` at a time, cut at the last
 newline, carry the rest into the next chunk.  ``.gz`` files (and gzip on stdin) are detected by
 their magic bytes and decompressed as a stream.

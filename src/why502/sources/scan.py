@@ -3,7 +3,7 @@
 Why: reading a big log in Python-sized chunks and parsing each with an eager polars call costs a
 planning pass and a hand-over per chunk, and leaves about half a core idle on a 2-core machine
 (measured, bench/README.md).  ``pl.scan_csv`` splits the file at its quotes in parallel, in
-pieces, while the parse plan (``evidence.access_stats``) runs on each piece as it arrives; the
+pieces, while the parse plan (``evidence.stats``) runs on each piece as it arrives; the
 caller pulls compact batches with ``LazyFrame.collect_batches``.  Only regular, uncompressed files
 go this way: ``.gz`` and stdin keep the chunk reader (``sources.byte_chunks``).
 

@@ -24,7 +24,7 @@ SPILL_ROWS = 20_000
 
 class DiskFrames:
     """An append-only list of frames with the same columns, kept on disk in blocks of about
-    ``block_rows`` rows (the ``evidence.access_stats.FrameStore`` protocol)."""
+    ``block_rows`` rows (the ``evidence.stats.frames.FrameStore`` protocol)."""
 
     def __init__(self, block_rows: int = SPILL_ROWS) -> None:
         self.block_rows = block_rows

@@ -1,0 +1,92 @@
+"""Which ``log_format`` an access log is in: ``--log-format`` (a string or a name), else the
+format named by the config's ``access_log`` directive for that file (``--nginx-conf``), else the
+predefined format that matches the first lines best.
+
+Why guess last: a wrong format parses nothing, and the config says what nginx wrote; the guess
+only covers a log without its config.  When nothing parses, the error says which format was
+tried, where it came from, and what the first line looks like (``check_matched``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from why502.errors import InputError
+from why502.evidence.stats import StatsAccumulator
+from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
+from why502.sources.byte_chunks import head_lines, rotated_base
+from why502.textutil import strip_terminal_escapes
+
+if TYPE_CHECKING:
+    from why502.parsers.nginx import NginxConfig
+
+
+def guess_format(lines: list[str]) -> tuple[str, int]:
+    """The predefined format matching most of ``lines`` (ties: the richer format)."""
+    best, score = "combined", -1
+    for name, (fmt, escape) in PREDEFINED.items():
+        cf = compile_format(fmt, escape, name=name)
+        rx = re.compile(cf.pattern)
+        hits = sum(1 for ln in lines if rx.match(ln))
+        if hits > score or (
+            hits == score and len(cf.fields) > len(compile_format(*PREDEFINED[best], name=best).fields)
+        ):
+            best, score = name, hits
+    return best, score
+
+
+def choose_format(
+    log_format: str | None, cfg: NginxConfig | None, paths: list[str]
+) -> tuple[CompiledFormat, str]:
+    """The format of the rotated set ``paths``, given ``--log-format`` (``log_format``) and the
+    config; returns the compiled format and a sentence saying where it came from."""
+    formats: dict[str, tuple[str, str | None]] = {}
+    if cfg is not None:
+        formats = {
+            name: (lf.format, lf.escape if lf.escape != "default" else None)
+            for name, lf in cfg.log_formats.items()
+        }
+    if log_format:
+        name, fmt, escape = resolve_format(log_format, formats)
+        return compile_format(fmt, escape, name=name), f"--log-format {name or 'string'}"
+    if cfg is not None:
+        chosen = _config_format_name(cfg, paths)
+        if chosen is not None:
+            name, where = chosen
+            name_, fmt, escape = resolve_format(name, formats)
+            return compile_format(fmt, escape, name=name_), f"log_format {name} ({where})"
+    sample = head_lines(paths[0]) if paths else []
+    name, hits = guess_format(sample)
+    fmt, escape = PREDEFINED[name]
+    return compile_format(fmt, escape, name=name), f"guessed: {name} ({hits}/{len(sample)} first lines match)"
+
+
+def _config_format_name(cfg: NginxConfig, paths: list[str]) -> tuple[str, str] | None:
+    """The format name of the config's ``access_log`` for ``paths`` (by path, else by file
+    name, else the first ``access_log``) and where that directive is."""
+    logs = [a for a in cfg.access_logs if not a.is_off]
+    if not logs:
+        return None
+    want = {os.path.basename(rotated_base(p)) for p in paths}
+    wantfull = {os.path.realpath(p) for p in paths}
+    for a in logs:
+        if os.path.realpath(a.path) in wantfull or os.path.basename(a.path) in want:
+            return a.format or "combined", f"access_log {a.path} at {a.file}:{a.line}"
+    a = logs[0]
+    return a.format or "combined", f"first access_log {a.path} at {a.file}:{a.line}"
+
+
+def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_path: str) -> None:
+    """Raise ``InputError`` when ``acc`` read lines but none of them is a request in ``fmt``
+    (``source``: where the format came from), with the first line and a hint."""
+    if acc.lines and acc.requests + acc.filtered == 0:
+        sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
+        hint = "give --log-format or --nginx-conf"
+        if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
+            hint = "the lines start like this format but go on after it: give the full log_format"
+        raise InputError(
+            f"none of the {acc.lines} lines of {last_path} matches the log format ({source}): "
+            f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}"
+        )

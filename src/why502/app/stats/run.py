@@ -1,0 +1,167 @@
+"""``why502 stats`` from end to end: options -> files -> one accumulator per rotated set (each in
+its own ``log_format``) -> folded together -> joined with the error log -> ``AccessStats`` with
+the config's timeouts and the notes that say what was read and how.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from why502.app.stats.config_facts import location_timeouts, locations_from_config, upstream_facts
+from why502.app.stats.errorlog import error_rows
+from why502.app.stats.formats import check_matched, choose_format
+from why502.app.stats.inputs import access_paths, outside_window
+from why502.app.stats.read import read_files
+from why502.errors import InputError
+from why502.evidence.stats import AccessStats, StatsAccumulator
+from why502.sources.byte_chunks import CHUNK_BYTES, Progress, file_size, rotated_base
+from why502.sources.localtime import local_zone_name
+from why502.sources.spill import DiskFrames
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from why502.parsers.nginx import NginxConfig
+
+
+@dataclass
+class StatsOptions:
+    """What ``why502 stats`` was asked (CLI flags, or diagnose's choices)."""
+
+    paths: list[str] = field(default_factory=list)
+    log_format: str | None = None
+    nginx_conf: str | None = None
+    config: NginxConfig | None = None
+    error_logs: list[str] | None = None
+    no_error_log: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    chunk_bytes: int = CHUNK_BYTES
+    workers: int = 2
+    progress: Progress | None = None
+    engine: str = "auto"  # auto: streaming scan for plain files, chunks for .gz/stdin; scan | chunks
+    tz: str | None = None  # zone for $msec times; None: the machine's (sources.localtime)
+    stdin_default: bool = True  # no file and stdin is a pipe: read it (the CLI only)
+    # the error-log rows for the join, classified already (diagnose): used instead of reading
+    # ``error_logs`` again; the columns of ``errorlog.read_error_lines``
+    errors: pl.DataFrame | None = None
+
+
+def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
+    """Compute the statistics; returns them and where the log format came from."""
+    stores: list[DiskFrames] = []
+    try:
+        return _run_stats(opts, stores)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStats, str]:
+    cfg = opts.config
+    if cfg is None and opts.nginx_conf is not None:
+        from why502.sources.nginx import load_config
+
+        cfg = load_config(opts.nginx_conf)
+    paths = access_paths(opts.paths, cfg, opts.stdin_default)
+    # One accumulator per rotated set (each may have its own log_format), folded together.
+    groups: dict[str, list[str]] = {}
+    for p in paths:
+        groups.setdefault(rotated_base(p), []).append(p)
+    accs: list[StatsAccumulator] = []
+    sources: list[str] = []
+    total = sum(file_size(p) for p in paths)
+    done = 0
+    skipped_notes: list[str] = []
+    locations = locations_from_config(cfg) if cfg is not None else None
+    tz = opts.tz or local_zone_name()
+    for group in groups.values():
+        fmt, fmt_source = choose_format(opts.log_format, cfg, group)
+        # kept 5xx rows wait on disk (sources.spill), so reading stays flat in memory
+        stores.append(DiskFrames())
+        acc = StatsAccumulator(
+            fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
+        )
+        skipped = [p for p in group if outside_window(p, fmt, opts.since, opts.until)]
+        if skipped and len(skipped) < len(group):
+            group = [p for p in group if p not in skipped]
+            skipped_notes.append(
+                "not read (wholly outside --since/--until by their first and last lines): "
+                + ", ".join(skipped)
+            )
+
+        def progress(n: int, base: int = done) -> None:
+            if opts.progress is not None:
+                opts.progress(base + n, total)
+
+        read_files(
+            acc,
+            group,
+            engine=opts.engine,
+            chunk_bytes=opts.chunk_bytes,
+            workers=opts.workers,
+            progress=progress,
+        )
+        acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
+        done += sum(file_size(p) for p in group)
+        check_matched(acc, fmt, fmt_source, group[-1])
+        accs.append(acc)
+        if fmt_source not in sources:
+            sources.append(fmt_source)
+    acc = accs[0]
+    for other in accs[1:]:
+        acc.absorb(other)
+    fmt_source = "; ".join(sources)
+    errors, error_paths = error_rows(opts.errors, opts.error_logs, opts.no_error_log, cfg, skipped_notes)
+    facts = upstream_facts(cfg) if cfg is not None else {}
+    timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
+    st = acc.finish(
+        errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(cfg)
+    )
+    for u in st.upstreams:
+        if u.address in facts:
+            u.locations = facts[u.address][2]
+    st.notes.insert(0, f"log format: {fmt_source}")
+    st.notes.extend(skipped_notes)
+    if locations:
+        st.notes.extend(f"location matching: {n}" for n in locations.notes())
+    if error_paths:
+        st.notes.insert(1, "error log: " + ", ".join(error_paths))
+    if acc.unparsed and acc.lines:
+        share = 100.0 * acc.unparsed / acc.lines
+        st.notes.append(f"{acc.unparsed} of {acc.lines} lines ({share:.2f}%) do not match the log format")
+    return st, fmt_source
+
+
+def compute_for_diagnose(
+    access_logs: list[str],
+    *,
+    config: NginxConfig | None = None,
+    log_format: str | None = None,
+    error_logs: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    errors: pl.DataFrame | None = None,
+) -> AccessStats:
+    """The ``AccessStats`` diagnose needs: per-upstream timings next to the configured timeouts,
+    who made each 5xx (``made_by``, ``UpstreamStats.made_by``), the per-minute timeline and the
+    incidents.  ``errors``: the rows of ``error_logs`` as ``read_error_lines`` returns them, when
+    the caller classified those files already (they are then not read again).  Raises
+    ``InputError`` like ``why502 stats`` does."""
+    if not access_logs and config is None:
+        raise InputError("no access log to read")
+    opts = StatsOptions(
+        paths=access_logs,
+        log_format=log_format,
+        config=config,
+        error_logs=error_logs,
+        no_error_log=error_logs is None and config is None,
+        stdin_default=False,
+        since=since,
+        until=until,
+        errors=errors,
+    )
+    st, _ = run_stats(opts)
+    return st

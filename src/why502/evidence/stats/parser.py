@@ -1,0 +1,399 @@
+"""The line parser: chunks of access-log lines in one ``log_format`` -> a frame of the captured
+variables.
+
+Why split at quotes: with nginx's default escaping a ``"`` never appears inside a value
+(``ngx_http_log_escape()`` writes it as ``\\x22``), so splitting a line at every ``"`` gives the
+same pieces as the ``log_format`` string split at its literal quotes.  polars' multi-threaded CSV
+reader does that split (separator ``"``, no quoting), then each piece that holds wanted variables
+is sliced at known offsets (``$status`` in `` $status $body_bytes_sent ``) or matched with a small
+anchored regex.  A line is accepted when it has exactly the expected number of pieces, its last
+piece with literal text is there, and ``$status``/the time have their shape; others
+(``escape=json`` values with ``\\"``, ``escape=none``, foreign lines) are re-matched against the
+whole-line regex from ``parsers.log_format``; what still does not match is counted as unparsed,
+with samples.
+
+``LineParser.fields_plan`` (split pieces -> captured strings + ``_ok``) is a row-wise lazy plan:
+polars' streaming engine runs it on a plain file as it reads (``sources.scan``), and ``parse``
+runs it on a chunk of bytes (``.gz``, stdin).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from why502.evidence.stats.model import UNPARSED_SAMPLES
+from why502.parsers.log_format import (
+    FIXED_SHAPES,
+    FIXED_WIDTH,
+    CompiledFormat,
+    compile_format,
+    split_pieces,
+)
+
+BAD_BLANK, BAD_SHORT, BAD_RECHECK = 1, 2, 3  # why a row failed the fast split (``_bad``)
+_DEFERRABLE = frozenset({"remote_addr"})  # needed for the 5xx rows only
+_VALIDATE = ("status", "time_local", "time_iso8601", "msec")
+
+# ``_row`` when the frame has it (a streaming plan numbers its rows last, see ``fields_plan``)
+ROW = pl.col("^_row$")
+
+
+@dataclass(frozen=True)
+class _Segment:
+    index: int
+    kind: str  # single | literal | anchor | mixed | positional | skip
+    text: str
+    var: str | None = None
+    pattern: str | None = None
+    fields: tuple[str, ...] = ()
+    # positional: (field, prefix length or None, suffix length or None, width or None, stop char)
+    slices: tuple[tuple[str, int | None, int | None, int | None, str | None], ...] = ()
+
+
+def _positional(
+    text: str, wanted: frozenset[str], last: bool
+) -> tuple[tuple[str, int | None, int | None, int | None, str | None], ...] | None:
+    """Cheap slicing instead of a regex when each wanted variable sits at a fixed offset from
+    the start or the end of its piece (e.g. ``$status`` in `` $status $body_bytes_sent ``) or
+    at a fixed offset and ends at a character it cannot contain."""
+    pieces = split_pieces(text)
+    out: list[tuple[str, int | None, int | None, int | None, str | None]] = []
+
+    def length(ps: list[tuple[str, str]]) -> int | None:
+        total = 0
+        for kind, value in ps:
+            if kind == "lit":
+                total += len(value)
+            elif value in FIXED_WIDTH:
+                total += FIXED_WIDTH[value]
+            else:
+                return None
+        return total
+
+    for k, (kind, value) in enumerate(pieces):
+        if kind != "var" or value not in wanted:
+            continue
+        pre = length(pieces[:k])
+        suf = length(pieces[k + 1 :])
+        width = FIXED_WIDTH.get(value)
+        nxt = pieces[k + 1] if k + 1 < len(pieces) else None
+        if width is not None and pre is not None:
+            out.append((value, pre, None, width, None))
+        elif width is not None and suf is not None and not last:
+            out.append((value, None, suf, width, None))
+        elif (pre is not None and nxt is not None and nxt[0] == "lit" and value not in FIXED_SHAPES) or (
+            pre is not None
+            and nxt is not None
+            and nxt[0] == "lit"
+            and nxt[1][0] not in " ,:"
+            and value.startswith("upstream_")
+        ):
+            out.append((value, pre, None, None, nxt[1][0]))
+        elif pre is not None and nxt is None and not last:
+            out.append((value, pre, None, None, None))
+        else:
+            return None
+    return tuple(out)
+
+
+class LineParser:
+    """Parse chunks of lines in one ``log_format`` into a frame of the captured variables."""
+
+    def __init__(self, fmt: CompiledFormat) -> None:
+        self.fmt = fmt
+        segs = fmt.format.split('"')
+        self.n = len(segs)
+        self.segments: list[_Segment] = []
+        seen: set[str] = set()
+        for i, text in enumerate(segs):
+            vars_ = re.findall(r"\$\{?([A-Za-z0-9_]+)\}?", text)
+            if not vars_:
+                self.segments.append(_Segment(i, "literal" if text else "skip", text))
+                continue
+            if re.fullmatch(r"\$\{?[A-Za-z0-9_]+\}?", text):
+                var = vars_[0]
+                if var in fmt.fields and var not in seen:
+                    seen.add(var)
+                    self.segments.append(_Segment(i, "single", text, var=var))
+                else:
+                    self.segments.append(_Segment(i, "skip", text))
+                continue
+            wanted = frozenset(v for v in vars_ if v in fmt.fields and v not in seen)
+            if not wanted:
+                self.segments.append(_Segment(i, "skip", text))
+                continue
+            sub = _compile_segment(text, fmt.escape, wanted)
+            seen |= set(sub.fields)
+            pos = _positional(text, wanted, last=(i == len(segs) - 1))
+            if pos is not None:
+                self.segments.append(_Segment(i, "positional", text, fields=sub.fields, slices=pos))
+            else:
+                self.segments.append(_Segment(i, "mixed", text, pattern=sub.pattern, fields=sub.fields))
+        # Only the last literal piece is checked (each column read costs CPU); the layout is also
+        # guarded by the extra-column check, the status cast and the required upstream fields.
+        # The anchor: the last piece with literal text of its own, so never empty in a whole line
+        # (a truncated line or one with fewer quotes has it null).
+        with_text = [i for i, t in enumerate(segs) if re.sub(r"\$\{?[A-Za-z0-9_]+\}?", "", t).strip()]
+        self.anchor = with_text[-1] if with_text else None
+        self.segments = [
+            seg
+            if seg.kind != "literal" or seg.index == self.anchor
+            else _Segment(seg.index, "skip", seg.text)
+            for seg in self.segments
+        ]
+        self.segments = [
+            _Segment(seg.index, "anchor", seg.text)
+            if seg.kind == "skip" and seg.index == self.anchor
+            else seg
+            for seg in self.segments
+        ]
+        self.columns = sorted({s.index for s in self.segments if s.kind != "skip"} | {self.n})
+        # No header line is prepended (that would copy every chunk): the reader gets the n + 1
+        # columns as a schema and pads short lines with nulls; column n is non-null only for a
+        # line with more quotes than the format.
+        self._schema = {f"column_{i + 1}": pl.String for i in range(self.n + 1)}
+        self._read_cols = [f"column_{i + 1}" for i in self.columns]
+        self._rename = {f"column_{i + 1}": f"c{i}" for i in self.columns}
+        self.fields = fmt.fields
+        self.deferred: dict[str, str] = {}  # field -> stop char, cut later (finish_deferred)
+        self._build_exprs()
+
+    def _build_exprs(self) -> None:
+        """The per-line expressions, built once (they do not depend on the data).
+
+        Two steps: the values (``_exprs``) and the checks that need the raw pieces
+        (``_raw_oks``), then the checks on the values themselves (``_ok``): a value is cut from
+        its piece once and checked where it is, instead of being cut again for the check."""
+        exprs: list[pl.Expr] = []
+        raw: list[pl.Expr] = [pl.col(f"c{self.n}").is_null()]
+        oks: list[pl.Expr] = []
+        for seg in self.segments:
+            col = pl.col(f"c{seg.index}")
+            if seg.kind == "single":
+                assert seg.var is not None
+                exprs.append(col.fill_null("").alias(seg.var))  # "" and missing read as null
+                if seg.var in _VALIDATE:  # the shapes reject "" as they reject a missing value
+                    oks.append(_shape_ok(seg.var, pl.col(seg.var)))
+                if seg.index == self.anchor:
+                    raw.append(col.is_not_null())
+            elif seg.kind == "anchor":
+                raw.append(col.is_not_null())
+            elif seg.kind == "literal":
+                raw.append(col == seg.text.rstrip("\r") if seg.index == self.n - 1 else col == seg.text)
+            elif seg.kind == "positional":
+                for name, pre, suf, width, stop in seg.slices:
+                    e = col
+                    if pre is not None and width is not None:
+                        e = col.str.slice(pre, width)
+                    elif suf is not None and width is not None:
+                        e = col.str.slice(-(suf + width), width)
+                    elif name in _DEFERRABLE and not pre and stop is not None:
+                        # only the 5xx rows need it: cut it there (``finish_deferred``)
+                        self.deferred[name] = stop
+                    else:
+                        if pre:
+                            e = e.str.slice(pre)
+                        if stop is not None:
+                            e = e.str.split_exact(stop, 1).struct.field("field_0")
+                    if name == "status":
+                        e = e.cast(pl.Int16, strict=False)
+                        oks.append(pl.col(name).is_not_null())
+                    elif name in _VALIDATE:
+                        oks.append(_shape_ok(name, pl.col(name)))
+                    else:
+                        raw.append(col.is_not_null())
+                    exprs.append(e.alias(name))
+            elif seg.kind == "mixed":
+                assert seg.pattern is not None
+                ex = col.str.extract_groups(seg.pattern)
+                for f in seg.fields:
+                    exprs.append(ex.struct.field(f).alias(f))
+                if seg.fields:
+                    oks.append(pl.col(seg.fields[0]).is_not_null())
+                else:
+                    raw.append(col.str.contains(seg.pattern))
+        self._exprs = exprs
+        self._out_cols = [pl.col(e.meta.output_name()) for e in exprs]
+        self._raw_oks = [e.alias(f"_k{i}") for i, e in enumerate(raw)]
+        self._ok = (
+            pl.all_horizontal([pl.col(f"_k{i}") for i in range(len(raw))] + oks).fill_null(False).alias("_ok")
+        )
+        # Why a row may fail (read only for rows that do): BAD_BLANK, a blank line (skipped, as
+        # nginx never writes one); BAD_SHORT, fewer quotes than the format, which no value can
+        # cause (escaping only ever adds quotes: ``\"`` with escape=json, raw with none), so
+        # the whole-line regex cannot match it either and it is unparsed without a second
+        # look; BAD_RECHECK, anything else (an escaped quote, a shape check), re-matched.
+        others = [pl.col(f"c{i}").is_null() for i in self.columns if i != 0]
+        first = [pl.col("c0").is_null() | (pl.col("c0") == "\r")] if 0 in self.columns else []
+        blank = pl.all_horizontal(others + first) if others + first else pl.lit(False)
+        short = pl.col(f"c{self.anchor}").is_null() if self.anchor is not None else pl.lit(False)
+        self._bad = (
+            pl.when(blank)
+            .then(pl.lit(BAD_BLANK, dtype=pl.Int8))
+            .when(short)
+            .then(pl.lit(BAD_SHORT, dtype=pl.Int8))
+            .otherwise(pl.lit(BAD_RECHECK, dtype=pl.Int8))
+            .alias("_bad")
+        )
+
+    def finish_deferred(self, name: str, e: pl.Expr) -> pl.Expr:
+        """The real value of a deferred field (its piece is kept whole by ``parse``); also right
+        for rows the whole-line regex parsed (their value has no stop character)."""
+        stop = self.deferred.get(name)
+        return e if stop is None else e.str.split_exact(stop, 1).struct.field("field_0")
+
+    @property
+    def split_columns(self) -> int:
+        """How many columns a reader must give (``n`` pieces plus one that is non-null only
+        for a line with more quotes than the format)."""
+        return self.n + 1
+
+    def fields_plan(self, split: pl.LazyFrame) -> pl.LazyFrame:
+        """The captured variables (strings) and ``_ok`` of every row of ``split``, a frame of the
+        reader's ``column_1..column_{n+1}`` (pieces between quotes) and, if it has one, ``_row``;
+        row-wise only, so polars' streaming engine can run it while it reads (``sources.scan``).
+        A streaming plan should number its rows *after* this: a row index ahead of the work
+        makes the engine run the work in order on one thread (measured: 1.1 cores instead of 2)."""
+        return (
+            split.select(ROW, *self._read_cols)
+            .rename(self._rename)
+            .select(ROW, *self._exprs, *self._raw_oks, self._bad)
+            .select(ROW, *self._out_cols, self._ok, "_bad")
+        )
+
+    def _read(self, data: bytes) -> pl.DataFrame:
+        """Split each line at its quotes (polars' CSV reader, no quoting); blank lines are rows
+        too, so row ``r`` is line ``r`` of the chunk.  Strict UTF-8 first (it is the common case
+        and decodes faster), lossy decoding when the chunk has bytes that are not UTF-8
+        (``escape=json``/``none`` formats write header bytes raw)."""
+        for encoding in ("utf8", "utf8-lossy"):
+            try:
+                df = pl.read_csv(
+                    data,
+                    separator='"',
+                    quote_char=None,
+                    has_header=False,
+                    schema=self._schema,
+                    missing_columns="insert",
+                    extra_columns="ignore",
+                    truncate_ragged_lines=True,
+                    columns=self._read_cols,
+                    encoding=encoding,
+                    comment_prefix=None,
+                    eol_char="\n",
+                    raise_if_empty=False,
+                )
+                return df
+            except pl.exceptions.ComputeError as err:
+                if encoding != "utf8" or "utf-8" not in str(err).lower():
+                    raise
+        raise AssertionError("unreachable")
+
+    def parse(self, data: bytes) -> tuple[pl.DataFrame, int, list[tuple[int, str]], int]:
+        """Return (parsed frame with ``_row``, unparsed count, unparsed samples (row, text), rows).
+
+        Blank lines are skipped silently (nginx never writes one).
+        """
+        if not data or (len(data) < 4096 and not data.strip()):
+            return _empty_frame(self.fields), 0, [], 0
+        df = self._read(data)
+        rows = df.height
+        # one lazy query (each eager step costs a planning pass per chunk, in the GIL-holding
+        # Python part that keeps the two worker threads from running side by side)
+        out = self.fields_plan(df.lazy()).with_row_index("_row").collect()
+        if out["_ok"].all():  # the usual case: no copy
+            good = out
+            good.drop_in_place("_ok")
+            good.drop_in_place("_bad")
+            bad_rows: list[int] = []
+        else:
+            good = out.filter(pl.col("_ok")).drop("_ok", "_bad")
+            bad_rows = out.filter(~pl.col("_ok"))["_row"].to_list()
+        unparsed = 0
+        samples: list[tuple[int, str]] = []
+        if bad_rows:
+            texts: list[str] = []
+            idx: list[int] = []
+            for r, raw in zip(bad_rows, lines_at(data, bad_rows)):
+                if raw is not None:
+                    t = raw.decode("utf-8", errors="replace").rstrip("\r")
+                    if not t.strip():
+                        continue
+                    texts.append(t)
+                    idx.append(r)
+            if texts:
+                ser = pl.Series("line", texts, dtype=pl.String)
+                exf = ser.str.extract_groups(self.fmt.pattern).struct.unnest()
+                exf = exf.with_columns(pl.Series("_row", idx, dtype=pl.UInt32))
+                matched = exf.filter(pl.col(self.fields[0]).is_not_null()) if self.fields else exf.head(0)
+                miss_mask = exf[self.fields[0]].is_null() if self.fields else pl.Series([True] * len(idx))
+                for r, t, miss in zip(idx, texts, miss_mask.to_list()):
+                    if miss:
+                        unparsed += 1
+                        if len(samples) < UNPARSED_SAMPLES:
+                            samples.append((r, t))
+                if matched.height:
+                    good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
+        return good, unparsed, samples, rows
+
+
+def lines_at(data: bytes, rows: list[int]) -> list[bytes | None]:
+    """The bytes of lines ``rows`` (0-based, ascending) of ``data`` (``None`` past the end).
+
+    The few lines that the fast parser rejects are needed as text, and splitting a whole chunk
+    into a list of lines for them costs more than the rest of the parse: instead newlines are
+    counted window by window (C speed) up to each wanted line.  Many wanted lines (a wrong
+    format): one split is cheaper."""
+    if len(rows) * 64 > len(data) // 128:
+        lines = data.split(b"\n")
+        return [lines[r] if r < len(lines) else None for r in rows]
+    out: list[bytes | None] = []
+    pos = 0  # an offset in data
+    seen = 0  # newlines in data[:pos]
+    window = 1 << 16
+    for r in rows:
+        while seen < r:
+            k = data.count(b"\n", pos, pos + window)
+            if seen + k < r and pos + window < len(data):
+                pos += window
+                seen += k
+                continue
+            while seen < r:
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    break
+                pos = nl + 1
+                seen += 1
+            break
+        if seen < r:
+            out.append(None)
+            continue
+        end = data.find(b"\n", pos)
+        out.append(data[pos : end if end >= 0 else len(data)])
+    return out
+
+
+def _shape_ok(var: str, e: pl.Expr) -> pl.Expr:
+    """A cheap check that a fixed-shape variable looks right (a regex per line costs more)."""
+    if var == "status":
+        return e.cast(pl.Int16, strict=False).is_not_null()
+    if var == "time_local":  # 20/Nov/2026:00:00:00 +0100
+        return (e.str.slice(2, 1) == "/") & (e.str.slice(11, 1) == ":")
+    if var == "time_iso8601":  # 2026-11-20T00:00:00+01:00
+        return (e.str.slice(4, 1) == "-") & (e.str.slice(10, 1) == "T")
+    return e.str.contains("^(?:" + FIXED_SHAPES[var] + r")\r?$")
+
+
+def _compile_segment(text: str, escape: str | None, wanted: frozenset[str]) -> CompiledFormat:
+    """A regex for one quote-free piece of the format."""
+    return compile_format(text, escape, capture=wanted, require_status=False)
+
+
+def _empty_frame(fields: Iterable[str]) -> pl.DataFrame:
+    cols = {f: pl.Series(f, [], dtype=pl.String) for f in fields}
+    cols["_row"] = pl.Series("_row", [], dtype=pl.UInt32)
+    return pl.DataFrame(cols)
