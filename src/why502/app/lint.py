@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from why502 import __version__
 from why502.analyzers.lint import LintFinding, LintInput, LintRule, load_rules, run_lint, severity_rank
-from why502.analyzers.lint.fpm import PoolInfo, pool_info
 from why502.errors import InputError, UsageError
+from why502.facts.fpm import FpmPool
 from why502.parsers.nginx_config import NginxConfig, parse_size
 from why502.reporters.sarif import SarifNotification, SarifResult, SarifRule, SarifRun, to_sarif
 from why502.textutil import strip_terminal_escapes
@@ -51,17 +51,17 @@ class LintOutcome:
 Note = tuple[str, str, str | None, int | None]  # (severity, message, file, line)
 
 
-def _pools_from_files(paths: list[str], notes: list[Note]) -> list[PoolInfo]:
+def _pools_from_files(paths: list[str], notes: list[Note]) -> list[FpmPool]:
     """FPM pools: the system area's loader (includes, discovery), per given path."""
     from why502.sources.fpm import load_fpm_config
 
-    pools: list[PoolInfo] = []
+    pools: list[FpmPool] = []
     for path in paths or [None]:  # type: ignore[list-item]
         fpm = load_fpm_config(path)
         for d in fpm.diagnostics:
             if path is not None or d.severity != "info":
                 notes.append((d.severity, d.message, d.source, None))
-        pools.extend(pool_info(p) for p in fpm.pools)
+        pools.extend(fpm.pools)
     return pools
 
 
@@ -87,7 +87,7 @@ def gather(options: LintOptions) -> LintOutcome:
         raise InputError(msg.splitlines()[0] if msg else "not a readable nginx config")
     notes: list[Note] = [(p.severity, p.message, p.file, p.line) for p in cfg.problems]
     use_host = options.host if options.host is not None else options.nginx_conf is None
-    pools: list[PoolInfo] = []
+    pools: list[FpmPool] = []
     if options.fpm_conf:
         pools = _pools_from_files(options.fpm_conf, notes)
     elif use_host:

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+from why502.facts.system import AvcDenial, JournalEntry, KernelEvent, Limit, UnitState
 
 MONTHS = {
     m: i
@@ -143,29 +145,6 @@ def is_after(when: datetime | None, since: datetime | None) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # kernel events
-
-
-@dataclass(frozen=True)
-class KernelEvent:
-    """One kernel fact: an OOM kill (and its context lines) or a segfault."""
-
-    kind: str  # "oom-kill" | "oom-invoked" | "oom-constraint" | "oom-chosen" | "segfault"
-    time: str | None
-    pid: int | None
-    process: str | None
-    message: str
-    raw: str
-    line: int  # 1-based line in the source text
-    oom_type: str | None = None  # "global" | "memcg" | "allocating-task"
-    memcg: str | None = None  # task_memcg= (the systemd unit's cgroup, e.g. /system.slice/x.service)
-    uid: int | None = None
-    anon_rss_kb: int | None = None
-    total_vm_kb: int | None = None
-
-    @property
-    def event_id(self) -> str:
-        """The causes.md evidence-event ID: ``oom-kill`` or ``worker-crashed``."""
-        return "worker-crashed" if self.kind == "segfault" else "oom-kill"
 
 
 _KILLED = re.compile(
@@ -296,41 +275,6 @@ UNIT_PROPERTIES = (
 )
 
 
-@dataclass(frozen=True)
-class UnitState:
-    """``systemctl show`` of one unit, typed."""
-
-    name: str
-    load_state: str | None = None  # "loaded" | "not-found" | ...
-    active_state: str | None = None  # "active" | "failed" | "activating" | "inactive"
-    sub_state: str | None = None  # "running" | "auto-restart" | "dead" | "failed"
-    n_restarts: int | None = None
-    restart: str | None = None  # Restart= policy
-    result: str | None = None  # "success" | "oom-kill" | "exit-code" | "signal" | "start-limit-hit"
-    exec_main_pid: int | None = None
-    exec_main_status: int | None = None
-    main_pid: int | None = None
-    active_enter_timestamp: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def exists(self) -> bool:
-        return self.load_state not in (None, "not-found")
-
-    def describe(self) -> str:
-        """``php8.2-fpm.service: failed (failed), result oom-kill, 5 restarts``."""
-        if not self.exists:
-            return f"{self.name}: no such unit"
-        parts = [f"{self.name}: {self.active_state} ({self.sub_state})"]
-        if self.result and self.result != "success":
-            parts.append(f"result {self.result}")
-        if self.n_restarts:
-            parts.append(f"{self.n_restarts} restarts")
-        if self.main_pid:
-            parts.append(f"main PID {self.main_pid}")
-        return ", ".join(parts)
-
-
 def _opt_int(value: str | None) -> int | None:
     if value is None or not value.strip().lstrip("-").isdigit():
         return None
@@ -373,20 +317,6 @@ def parse_systemctl_show(text: str, names: list[str] | None = None) -> list[Unit
             )
         )
     return units
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One ``journalctl -o json`` record, the fields why502 uses."""
-
-    time: str | None  # ISO 8601 UTC from __REALTIME_TIMESTAMP
-    unit: str | None  # UNIT (systemd's messages about a unit) or _SYSTEMD_UNIT (the unit's own output)
-    message: str
-    pid: int | None = None
-    comm: str | None = None
-    identifier: str | None = None  # SYSLOG_IDENTIFIER
-    priority: int | None = None
-    event: str | None = None  # causes.md evidence-event ID, when recognised
 
 
 _UNIT_EVENTS = (
@@ -487,14 +417,6 @@ def unit_from_cgroup(text: str) -> str | None:
 # limits, sysctls
 
 
-@dataclass(frozen=True)
-class Limit:
-    name: str
-    soft: int | None  # None = unlimited
-    hard: int | None
-    units: str
-
-
 def parse_proc_limits(text: str) -> dict[str, Limit]:
     """Parse ``/proc/PID/limits`` (``Max open files  1024  524288  files``)."""
     out: dict[str, Limit] = {}
@@ -527,28 +449,6 @@ def parse_int_value(text: str) -> int | None:
 
 # --------------------------------------------------------------------------------------------
 # SELinux
-
-
-@dataclass(frozen=True)
-class AvcDenial:
-    """One SELinux AVC denial."""
-
-    time: str | None
-    permissions: list[str]
-    comm: str | None
-    pid: int | None
-    scontext: str | None
-    tcontext: str | None
-    tclass: str | None
-    permissive: bool | None
-    dest_port: int | None
-    path: str | None
-    raw: str
-
-    def describe(self) -> str:
-        what = " ".join(self.permissions)
-        target = f" port {self.dest_port}" if self.dest_port else (f" {self.path}" if self.path else "")
-        return f"SELinux denied {{ {what} }} for {self.comm or '?'}{target} ({self.tclass})"
 
 
 _AVC = re.compile(r"avc:\s+denied\s+\{(?P<perms>[^}]*)\}\s+for\s+(?P<body>.*)$")

@@ -21,11 +21,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from why502.facts.fpm import FpmPool
 from why502.findings import Diagnostic
 from why502.parsers.fpm_config import (
     FpmConfigModel,
     FpmLine,
-    FpmPool,
     build_config,
     parse_fpm_text,
     resolve_fpm_path,

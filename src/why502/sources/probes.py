@@ -34,12 +34,12 @@ import ssl
 import struct
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from why502.facts.probes import ConnectAttempt, DnsResult, ProtocolResult, TlsAttempt
+from why502.facts.probes import ProbeResult as ProbeResult  # what probe() returns
+from why502.facts.probes import ProbeTarget as ProbeTarget  # what probe() takes
 from why502.textutil import strip_terminal_escapes
-
-DEFAULT_PORTS = {"http": 80, "https": 443, "grpc": 80, "grpcs": 443}
 
 # errno -> causes.md symptom ID, for the connect() step.
 ERRNO_SYMPTOMS: dict[int, str] = {
@@ -75,45 +75,6 @@ class TargetLike(Protocol):
     def unix_path(self) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class ProbeTarget:
-    """What to probe: ``kind`` is the nginx module (proxy|fastcgi|uwsgi|scgi|grpc|memcached)."""
-
-    kind: str = "proxy"
-    scheme: str = "http"  # http|https|grpc|grpcs (uwsgi/scgi/fastcgi targets: "http" is ignored)
-    host: str | None = None
-    port: int | None = None
-    unix_path: str | None = None
-    group: str | None = None  # an upstream{} name: probe its servers instead
-    uses_variables: bool = False  # the address is only known per request
-
-    @property
-    def label(self) -> str:
-        """``http://127.0.0.1:8080``, ``fastcgi unix:/run/php/php8.2-fpm.sock`` (for summaries)."""
-        if self.unix_path:
-            where = f"unix:{self.unix_path}"
-        else:
-            host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "?")
-            where = f"{host}:{self.effective_port}"
-        if self.kind == "proxy":
-            return f"{self.scheme}://{where}"
-        if self.kind == "grpc":
-            return f"{self.scheme}://{where}"
-        return f"{self.kind} {where}"
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme in ("https", "grpcs")
-
-    @property
-    def effective_port(self) -> int | None:
-        if self.port is not None:
-            return self.port
-        if self.kind in ("proxy", "grpc"):
-            return DEFAULT_PORTS.get(self.scheme)
-        return None
-
-
 def as_probe_target(target: TargetLike | ProbeTarget) -> ProbeTarget:
     """Convert a config ``Target`` (duck-typed) into a ``ProbeTarget``."""
     if isinstance(target, ProbeTarget):
@@ -129,83 +90,6 @@ def as_probe_target(target: TargetLike | ProbeTarget) -> ProbeTarget:
         group=getattr(target, "group", None),
         uses_variables=bool(getattr(target, "uses_variables", False)),
     )
-
-
-@dataclass(frozen=True)
-class DnsResult:
-    """What ``getaddrinfo()`` returned for the target's host name."""
-
-    name: str
-    addresses: list[str] = field(default_factory=list)
-    error: str | None = None  # "Name or service not known", "timed out after 2.0s"
-    literal: bool = False  # the host was an IP address: no lookup was made
-    elapsed_ms: float = 0.0
-
-
-@dataclass(frozen=True)
-class ConnectAttempt:
-    """One ``connect()``: to an IP address or a unix socket."""
-
-    address: str  # "127.0.0.1:8080", "[::1]:8080", "unix:/run/php/x.sock"
-    ok: bool
-    errno: int | None = None
-    errno_name: str | None = None  # "ECONNREFUSED"
-    error: str | None = None  # "Connection refused" (glibc text, as nginx prints it)
-    symptom: str | None = None  # causes.md symptom ID this failure produces in nginx
-    elapsed_ms: float = 0.0
-
-
-@dataclass(frozen=True)
-class ProtocolResult:
-    """What the target answered to the protocol probe."""
-
-    sent: str  # "http", "fastcgi", "http2", "none"
-    answer: str  # "http", "fastcgi", "http2", "tls", "empty", "reset", "timeout", "unknown", "skipped"
-    status: int | None = None  # HTTP status when answer == "http"
-    status_line: str | None = None
-    first_bytes: str | None = None  # repr of the first bytes when the answer is not what we sent
-    values: dict[str, str] = field(default_factory=dict)  # FastCGI GET_VALUES result
-    detail: str = ""
-    elapsed_ms: float = 0.0
-
-
-@dataclass(frozen=True)
-class TlsAttempt:
-    """One TLS handshake: ``mode`` is ``no-sni`` (nginx default), ``sni`` or ``verify``."""
-
-    mode: str
-    server_name: str | None
-    ok: bool
-    version: str | None = None
-    cipher: str | None = None
-    error: str | None = None  # "wrong version number", "tlsv1 unrecognized name", ...
-    verify_code: int | None = None
-    verify_error: str | None = None  # "self-signed certificate" (OpenSSL text, as nginx logs it)
-    subject: str | None = None
-    elapsed_ms: float = 0.0
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """Everything one probe found, and a one-line human summary in ``detail``."""
-
-    target: ProbeTarget
-    dns: DnsResult | None
-    connect: list[ConnectAttempt]
-    protocol: ProtocolResult | None
-    tls: list[TlsAttempt]
-    ok: bool
-    error: str | None  # short reason when not ok: "connection refused", "not HTTP: TLS alert"
-    errno: int | None
-    elapsed_ms: float
-    detail: str
-    symptom: str | None = None  # causes.md symptom/cause hint: "connection-refused", "protocol-mismatch"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (``UpstreamSummary.probes`` stores these)."""
-        data = asdict(self)
-        data["target"]["label"] = self.target.label
-        return data
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from why502.analyzers.lint.fpm import PoolInfo
+from why502.facts.fpm import FpmPool
 from why502.parsers.nginx_config import NginxConfig
 
 if sys.version_info >= (3, 11):
@@ -51,7 +51,7 @@ class LintInput:
     """The config plus optional facts about the host and the backends."""
 
     config: NginxConfig
-    pools: tuple[PoolInfo, ...] = ()
+    pools: tuple[FpmPool, ...] = ()
     header_bytes: int | None = None  # largest response header seen from the backend
     backend_timeout: float | None = None  # gunicorn --timeout, max_execution_time, harakiri
     backend_keepalive: float | None = None  # backend idle keep-alive timeout (seconds)

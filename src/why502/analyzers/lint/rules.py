@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from why502.analyzers.lint import LintFinding, LintInput, LintRule
-from why502.analyzers.lint.fpm import FPM_BACKLOG_DEFAULT, PoolInfo
+from why502.facts.fpm import FPM_BACKLOG_DEFAULT, FpmPool
 from why502.parsers.nginx_config import (
     Directive,
     Location,
@@ -336,7 +336,7 @@ def check_buffer_size(inp: LintInput, rule: LintRule) -> list[LintFinding]:
     return out
 
 
-def _pool_for(inp: LintInput, t: Target) -> PoolInfo | None:
+def _pool_for(inp: LintInput, t: Target) -> FpmPool | None:
     for pool in inp.pools:
         if t.unix_path and pool.unix_path == t.unix_path:
             return pool
@@ -495,7 +495,7 @@ def check_socket_permissions(inp: LintInput, rule: LintRule) -> list[LintFinding
             else:
                 if pool.listen_owner is None and pool.listen_group is None:
                     continue
-                mode = pool.listen_mode if pool.listen_mode is not None else 0o660
+                mode = pool.listen_mode_bits if pool.listen_mode_bits is not None else 0o660
                 owner = pool.listen_owner
                 sgroup = pool.listen_group
                 if owner == user:
@@ -539,12 +539,12 @@ def check_max_children_memory(inp: LintInput, rule: LintRule) -> list[LintFindin
         return []
     out: list[LintFinding] = []
     for pool in inp.pools:
-        if not pool.max_children or not pool.memory_limit:
+        if not pool.max_children or not pool.memory_limit_bytes:
             continue
-        need = pool.max_children * pool.memory_limit
+        need = pool.max_children * pool.memory_limit_bytes
         if need > inp.mem_total:
             out.append(_finding(rule, f"pool [{pool.name}] pm.max_children {pool.max_children} x "
-                                f"memory_limit {pool.memory_limit // (1024 * 1024)}M = "
+                                f"memory_limit {pool.memory_limit_bytes // (1024 * 1024)}M = "
                                 f"{need // (1024 * 1024)} MiB > MemTotal "
                                 f"{inp.mem_total // (1024 * 1024)} MiB",
                                 pool.file, pool.line_of("pm.max_children")))
