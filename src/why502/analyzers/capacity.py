@@ -25,17 +25,11 @@ from why502.analyzers.base import (
     make_finding,
     upstream_name,
 )
-from why502.evidence.model import (
-    Evidence,
-    FpmPoolFact,
-    LogEvent,
-    Setting,
-    SymptomGroup,
-    TargetFact,
-    UpstreamTiming,
-    split_key,
-)
+from why502.evidence.model import Evidence, LogEvent, SymptomGroup, TargetFact, UpstreamTiming
 from why502.evidence.patch import replace_line, set_directive
+from why502.facts.fpm import FpmPool
+from why502.facts.net import split_key
+from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 
 _SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
@@ -155,7 +149,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
     peer_key = groups[0].peer if groups else (pool.key if pool else None)
     probe = ev.probes.get(peer_key) if ev.probes and peer_key else None
     if probe is not None and not probe.ok:
-        items.append(EvidenceItem(kind="probe", summary=f"probe {probe.key}: {probe.error or probe.detail}",
+        items.append(EvidenceItem(kind="probe", summary=f"probe {peer_key}: {probe.error or probe.detail}",
                                   source="probe", text=probe.detail))
     for lst in ev.listeners_for(peer_key or ""):
         if lst.accept_queue:
@@ -185,7 +179,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
         claims=claims(claimed))
 
 
-def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmPoolFact | None:
+def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmPool | None:
     """The exhausted pool: named by FPM's warning, else the pool listening where nginx failed
     (never an unrelated pool: a busy gunicorn is not fixed by raising pm.max_children)."""
     names = {e.pool for e in fpm_max if e.pool}
@@ -197,14 +191,14 @@ def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmP
     return None
 
 
-def _fpm_process(ev: Evidence, pool: FpmPoolFact) -> str:
+def _fpm_process(ev: Evidence, pool: FpmPool) -> str:
     for lst in ev.listeners_for(pool.key):
         if lst.process:
             return lst.process
     return "php-fpm"
 
 
-def _pool_fix(ev: Evidence, pool: FpmPoolFact | None) -> Fix:
+def _pool_fix(ev: Evidence, pool: FpmPool | None) -> Fix:
     if pool is None:
         return Fix(summary="add backend workers (gunicorn --workers, uwsgi processes, "
                            "pm.max_children) or make requests faster so workers free up sooner",

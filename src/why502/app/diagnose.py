@@ -39,23 +39,14 @@ from why502.evidence.build import (
     LogAggregator,
     config_facts,
     event_from_text,
-    fpm_pool_fact,
     limit_settings,
-    listener_fact,
     nginx_listens,
-    probe_fact,
     with_client_view,
 )
-from why502.evidence.model import (
-    Evidence,
-    ListenerFact,
-    LogEvent,
-    Setting,
-    SocketStat,
-    UnitFact,
-    UpstreamTiming,
-    split_key,
-)
+from why502.evidence.model import Evidence, LogEvent, SocketStat, UpstreamTiming
+from why502.facts.net import Listener, split_key
+from why502.facts.probes import ProbeResult
+from why502.facts.setting import Setting
 from why502.findings.model import (
     Diagnostic,
     Report,
@@ -168,12 +159,12 @@ def gather(options: DiagnoseOptions) -> Gathered:
 
     # FPM facts need the pool files' lines for diffs
     for pool in fpm_pools_raw:
-        pfile = getattr(pool, "file", None)
+        pfile = pool.file
         if pfile and pfile not in files:
             with contextlib.suppress(OSError):
                 files[pfile] = tuple(Path(pfile).read_text(encoding="utf-8", errors="replace")
                                      .splitlines())
-    fpm_pools = tuple(fpm_pool_fact(p, files) for p in fpm_pools_raw)
+    fpm_pools = tuple(fpm_pools_raw)
 
     # live / system ------------------------------------------------------------------------
     live: dict[str, Any] = {}
@@ -494,7 +485,7 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
         from why502.sources.listeners import read_listener_table
 
         table = read_listener_table()
-        out["listeners"] = tuple(listener_fact(x) for x in table.listeners)
+        out["listeners"] = tuple(table.listeners)
         diags += table.diagnostics
     except (ImportError, OSError) as err:
         diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
@@ -511,7 +502,7 @@ def _live(cfg: Any, targets: list[Any], fpm_pools: tuple[Any, ...], since: datet
         # in parallel: 40 blackholed targets must cost one timeout, not forty
         with ThreadPoolExecutor(max_workers=min(16, max(1, len(seen)))) as pool:
             results = list(pool.map(lambda t: probe(t, options.probe_timeout), seen.values()))
-        out["probes"] = {k: probe_fact(k, r) for k, r in zip(seen, results)}
+        out["probes"] = dict(zip(seen, results))
         out["probe_dicts"] = {k: r.to_dict() for k, r in zip(seen, results)}
         _tls_second_look(seen, results, out, options.probe_timeout)
     except ImportError as err:
@@ -619,20 +610,20 @@ def _tls_second_look(seen: dict[str, Any], results: list[Any], out: dict[str, An
     from why502.sources.probes import ProbeTarget, probe
 
     for (key, t), res in zip(seen.items(), results):
-        answer = getattr(getattr(res, "protocol", None), "answer", None)
-        if t.kind != "proxy" or t.scheme != "http" or answer not in ("reset", "empty"):
+        if t.kind != "proxy" or t.scheme != "http" or res.protocol is None or res.answer not in (
+                "reset", "empty"):
             continue
         again = probe(ProbeTarget(kind="proxy", scheme="https", host=t.host, port=t.port,
                                   unix_path=t.unix_path), timeout=timeout)
-        if any(getattr(x, "ok", False) for x in again.tls):
-            fact = out["probes"][key]
-            out["probes"][key] = replace(fact, protocol="tls",
+        if any(x.ok for x in again.tls):
+            fact: ProbeResult = out["probes"][key]
+            out["probes"][key] = replace(fact, protocol=replace(res.protocol, answer="tls"),
                                          detail=f"{fact.detail}; it completes a TLS handshake: "
                                                 "the port speaks TLS")
 
 
 def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic],
-            options: DiagnoseOptions, listeners: Iterable[ListenerFact], targets: list[Any],
+            options: DiagnoseOptions, listeners: Iterable[Listener], targets: list[Any],
             fpm_files: list[str]) -> None:
     """Kernel, systemd, SELinux, sysctls, nginx's fd limit; each failure is a Diagnostic."""
     from why502.evidence.build import parse_time
@@ -651,10 +642,7 @@ def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic]
     try:
         states = system.read_unit_states(units)
         diags += states.diagnostics
-        found = {u.name: UnitFact(name=u.name, active_state=u.active_state,
-                                  sub_state=u.sub_state, result=u.result,
-                                  n_restarts=u.n_restarts, main_pid=u.main_pid)
-                 for u in states.units if u.exists}
+        found = {u.name: u for u in states.units if u.exists}
         out["units"] = found
         if found:
             journal = system.read_journal(list(found), since)
@@ -706,7 +694,7 @@ def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic]
 
 
 def _target_units(targets: list[Any], fpm_files: list[str],
-                  listeners: list[ListenerFact]) -> dict[str, str]:
+                  listeners: list[Listener]) -> dict[str, str]:
     """peer key -> the systemd unit serving it: the cgroup of the process listening there
     (``/proc/PID/cgroup``); for PHP-FPM targets, Debian's ``phpX.Y-fpm.service`` from the pool's
     config path (so a stopped FPM still gets its unit)."""
@@ -917,13 +905,13 @@ def _demo(options: DiagnoseOptions) -> Report:
         started = time.monotonic()
         g = gather(opts)
         snap = json.loads(json.dumps(manifest.get("snapshot") or {}).replace(placeholder, str(tmp)))
-        listeners = tuple(listener_fact(_ns(x)) for x in snap.get("listeners", []))
+        listeners = tuple(Listener.from_dict(x) for x in snap.get("listeners", []))
         probes = {}
         for raw in snap.get("probes", []):
             t = raw.get("target", {})
             key = (f"unix:{t['unix_path']}" if t.get("unix_path") else
                    f"{t.get('host')}:{t.get('port')}")
-            probes[key] = probe_fact(key, _ns(raw))
+            probes[key] = ProbeResult.from_dict(raw)
             g.probe_dicts[key] = raw
         g = replace(g, evidence=replace(g.evidence, listeners=listeners or g.evidence.listeners,
                                         probes=probes or g.evidence.probes),
@@ -934,14 +922,3 @@ def _demo(options: DiagnoseOptions) -> Report:
         return Report.from_dict(doc)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _ns(value: Any) -> Any:
-    """JSON dicts as attribute objects, for the duck-typed evidence builders."""
-    from types import SimpleNamespace
-
-    if isinstance(value, dict):
-        return SimpleNamespace(**{k: _ns(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return [_ns(v) for v in value]
-    return value

@@ -1,9 +1,7 @@
-"""Turn parsed config, classified log rows and source results into typed evidence (pure).
+"""Turn parsed config, classified log rows and the access log's stats into typed evidence (pure).
 
 The app layer reads the world (``why502.sources``) and hands the results here; this module only
-reshapes them, so the same code serves the live host, recorded fixtures and tests.  Source
-results are taken duck-typed (``getattr``): evidence must not import ``why502.sources``
-(import-linter contract "parsers are pure").
+reshapes them, so the same code serves the live host, recorded fixtures and tests.
 """
 
 from __future__ import annotations
@@ -16,18 +14,12 @@ from typing import Any
 
 import polars as pl
 
-from why502.evidence.model import (
-    FpmPoolFact,
-    GroupFact,
-    ListenerFact,
-    LogEvent,
-    ProbeFact,
-    Sample,
-    Setting,
-    SymptomGroup,
-    TargetFact,
-)
-from why502.parsers.nginx_config import NginxConfig
+from why502.evidence.access_stats import AccessStats
+from why502.evidence.model import GroupFact, LogEvent, Sample, SymptomGroup, TargetFact
+from why502.facts.net import hostport
+from why502.facts.setting import Setting
+from why502.parsers.nginx_config import NginxConfig, UpstreamGroup, UpstreamServer
+from why502.parsers.nginx_config import Setting as EffectiveSetting
 
 # proxy/backend-side symptom sources: lines nginx (or another proxy) wrote
 PROXY_SOURCES = {"nginx", "apache", "haproxy", "envoy"}
@@ -92,9 +84,13 @@ def parse_time(value: Any) -> datetime | None:
 # config
 
 
-def _setting(s: Any) -> Setting:
-    return Setting(value=str(s.value) if s.value is not None else "", file=s.file, line=s.line,
-                   is_default=bool(s.is_default))
+def _setting(s: EffectiveSetting) -> Setting:
+    return Setting(value=s.value if s.value is not None else "", file=s.file, line=s.line,
+                   is_default=s.is_default)
+
+
+def _server_key(s: UpstreamServer) -> str:
+    return f"unix:{s.unix_path}" if s.unix_path else hostport(s.host, s.port)
 
 
 def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFact],
@@ -105,13 +101,7 @@ def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFac
         loc = cfg.location_of(t)
         settings: dict[str, Setting] = {}
         if loc is not None:
-            for suffix in _SETTINGS:
-                name = f"{t.kind}_{suffix}"
-                try:
-                    settings[name] = _setting(loc.effective(name))
-                except (KeyError, ValueError):
-                    continue
-            for name in _EXTRA:
+            for name in (*(f"{t.kind}_{suffix}" for suffix in _SETTINGS), *_EXTRA):
                 try:
                     settings[name] = _setting(loc.effective(name))
                 except (KeyError, ValueError):
@@ -125,28 +115,23 @@ def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFac
             except (KeyError, ValueError):
                 pass
         group = cfg.upstreams.get(t.group) if t.group else None
-        common = dict(kind=t.kind, scheme=t.scheme, uses_variables=t.uses_variables,
-                      server=t.server, location=t.location, settings=settings,
-                      pass_file=t.file, pass_line=t.line)
+        at_pass = TargetFact(key=t.address, kind=t.kind, scheme=t.scheme, host=t.host, port=t.port,
+                             unix_path=t.unix_path, group=t.group,
+                             uses_variables=t.uses_variables, file=t.file, line=t.line,
+                             server=t.server, location=t.location, settings=settings,
+                             pass_file=t.file, pass_line=t.line)
         if group is not None and group.servers:
-            for s in group.servers:
-                key = f"unix:{s.unix_path}" if s.unix_path else _hostport(s.host, s.port)
-                targets.append(TargetFact(key=key, host=s.host, port=s.port, unix_path=s.unix_path,
-                                          group=group.name, file=s.file, line=s.line,
-                                          **common))  # type: ignore[arg-type]
+            targets += [replace(at_pass, key=_server_key(s), host=s.host, port=s.port,
+                                unix_path=s.unix_path, group=group.name, file=s.file, line=s.line)
+                        for s in group.servers]
         else:
-            targets.append(TargetFact(key=t.address, host=t.host, port=t.port,
-                                      unix_path=t.unix_path, group=t.group, file=t.file,
-                                      line=t.line, **common))  # type: ignore[arg-type]
+            targets.append(at_pass)
     groups = {
         name: GroupFact(
-            name=name,
-            servers=tuple(f"unix:{s.unix_path}" if s.unix_path else _hostport(s.host, s.port)
-                          for s in g.servers),
+            name=name, servers=tuple(_server_key(s) for s in g.servers),
             keepalive=g.keepalive, file=g.file, line=g.line, keepalive_line=g.keepalive_line,
             keepalive_timeout=_group_setting(g, "keepalive_timeout"),
-            max_fails={(f"unix:{s.unix_path}" if s.unix_path else _hostport(s.host, s.port)):
-                       s.max_fails for s in g.servers})
+            max_fails={_server_key(s): s.max_fails for s in g.servers})
         for name, g in cfg.upstreams.items()}
     files: dict[str, tuple[str, ...]] = {}
     for path in cfg.files:
@@ -156,18 +141,11 @@ def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFac
     return targets, groups, files
 
 
-def _group_setting(g: Any, name: str) -> Setting | None:
-    for d in getattr(g, "directives", ()):
+def _group_setting(g: UpstreamGroup, name: str) -> Setting | None:
+    for d in g.directives:
         if d.name == name and d.args:
             return Setting(" ".join(d.args), d.file, d.line, False)
     return None
-
-
-def _hostport(host: str | None, port: int | None) -> str:
-    h = host or ""
-    if ":" in h and not h.startswith("["):
-        h = f"[{h}]"
-    return f"{h}:{port}" if port else h
 
 
 def nginx_listens(cfg: NginxConfig) -> tuple[str, ...]:
@@ -176,7 +154,7 @@ def nginx_listens(cfg: NginxConfig) -> tuple[str, ...]:
         for lst in s.listens:
             if lst.port:
                 addr = lst.address if lst.address not in ("", "*") else "0.0.0.0"  # noqa: S104
-                out.append(_hostport(addr, lst.port))
+                out.append(hostport(addr, lst.port))
     return tuple(out)
 
 
@@ -329,7 +307,7 @@ class LogAggregator:
         return out
 
 
-def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[SymptomGroup]:
+def with_client_view(groups: Iterable[SymptomGroup], stats: AccessStats | None) -> list[SymptomGroup]:
     """Add to each proxy symptom group what the clients got, from the access log (``stats``).
 
     An error-log line is one failed *attempt*, not one answer: nginx writes a line per failed
@@ -349,9 +327,8 @@ def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[Symptom
     groups = list(groups)
     if stats is None:
         return groups
-    finder = getattr(stats, "upstream", None)
     # final 5xx requests per symptom of the error line joined to them (client + request + time)
-    joined: Mapping[str, int] = (getattr(stats, "errorlog", None) or {}).get("by_symptom") or {}
+    joined: Mapping[str, int] = (stats.errorlog or {}).get("by_symptom") or {}
     covered = _access_span(stats)
     failing: dict[str, list[SymptomGroup]] = {}
     for g in groups:
@@ -364,12 +341,11 @@ def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[Symptom
             peers_of[g.symptom] = peers_of.get(g.symptom, 0) + 1
     view: dict[tuple[str, str | None], SymptomGroup] = {}
     for peer, gs in failing.items():
-        u = finder(peer) if callable(finder) else None
+        u = stats.upstream(peer)
         if u is None:
             continue
-        made = getattr(u, "made_by", {}) or {}
-        remaining = max(0, int(getattr(u, "requests_5xx", 0)) - int(made.get("backend", 0)))
-        rescued = int(getattr(u, "rescued_failures", 0))
+        remaining = max(0, u.requests_5xx - u.made_by.get("backend", 0))
+        rescued = u.rescued_failures
         # the join is global per symptom: exact for a symptom seen at this peer only, and
         # never trusted beyond the symptom's own lines (identical requests in one second make
         # it ambiguous)
@@ -394,12 +370,14 @@ def with_client_view(groups: Iterable[SymptomGroup], stats: Any) -> list[Symptom
     return [view.get((g.symptom, g.peer), g) for g in groups]
 
 
-def _access_span(stats: Any) -> tuple[datetime, datetime] | None:
+def _access_span(stats: AccessStats) -> tuple[datetime, datetime] | None:
     """The minutes the access log covers (``first_time``..``last_time``, ISO minutes)."""
+    if stats.first_time is None or stats.last_time is None:
+        return None
     try:
-        first = datetime.fromisoformat(str(stats.first_time)[:16])
-        last = datetime.fromisoformat(str(stats.last_time)[:16])
-    except (AttributeError, TypeError, ValueError):
+        first = datetime.fromisoformat(stats.first_time[:16])
+        last = datetime.fromisoformat(stats.last_time[:16])
+    except ValueError:
         return None
     return first, last + timedelta(minutes=1)
 
@@ -455,93 +433,3 @@ def event_from_text(kind: str, text: str, *, source: str = "", time: datetime | 
                     pid=pid, process=process, unit=unit, pool=pool, detail=detail)
 
 
-# ---------------------------------------------------------------------------------------------
-# sources (duck-typed)
-
-
-def listener_fact(lst: Any) -> ListenerFact:
-    return ListenerFact(proto=str(lst.proto), address=getattr(lst, "address", None),
-                        port=getattr(lst, "port", None), path=getattr(lst, "path", None),
-                        pid=getattr(lst, "pid", None), process=getattr(lst, "process", None),
-                        user=getattr(lst, "user", None),
-                        accept_queue=getattr(lst, "accept_queue", None))
-
-
-def probe_fact(key: str, res: Any) -> ProbeFact:
-    """From ``sources.probes.ProbeResult``."""
-    dns = getattr(res, "dns", None)
-    connect = list(getattr(res, "connect", []) or [])
-    proto = getattr(res, "protocol", None)
-    answer = getattr(proto, "answer", None) if proto is not None else None
-    tls = list(getattr(res, "tls", []) or [])
-    conn_state = None
-    if connect:
-        ok = [c for c in connect if getattr(c, "ok", False)]
-        conn_state = "ok" if ok else (getattr(connect[0], "symptom", None)
-                                      or getattr(connect[0], "error", None) or "failed")
-    header_bytes = None
-    if proto is not None:
-        values = getattr(proto, "values", {}) or {}
-        hb = values.get("header_bytes") if isinstance(values, dict) else None
-        header_bytes = int(hb) if hb and str(hb).isdigit() else None
-    return ProbeFact(
-        key=key, ok=bool(getattr(res, "ok", False)),
-        dns=None if dns is None or getattr(dns, "literal", False) else
-        ("ok" if getattr(dns, "addresses", None) else "failed"),
-        connect=conn_state, protocol=answer,
-        tls=(getattr(tls[0], "error", None) or ("ok" if getattr(tls[0], "ok", False) else None))
-        if tls else None,
-        error=getattr(res, "error", None), errno=getattr(res, "errno", None),
-        elapsed_ms=getattr(res, "elapsed_ms", None), detail=getattr(res, "detail", None),
-        addresses=tuple(getattr(dns, "addresses", []) or []) if dns is not None else (),
-        header_bytes=header_bytes)
-
-
-def fpm_pool_fact(pool: Any, files: Mapping[str, tuple[str, ...]]) -> FpmPoolFact:
-    """From ``sources.fpm.FpmPool``; finds the ``listen`` / ``pm.max_children`` lines for diffs."""
-    file = getattr(pool, "file", None)
-    start = getattr(pool, "line", None)
-    lines = files.get(file or "", ())
-    listen_line = getattr(pool, "listen_line", None)
-    mc_line = getattr(pool, "max_children_line", None)
-    settings = getattr(pool, "settings", None) or {}
-    for key, attr in (("listen", "listen"), ("pm.max_children", "mc")):
-        s = settings.get(key)
-        if s is not None and getattr(s, "file", None) == file and getattr(s, "line", None):
-            if attr == "listen":
-                listen_line = s.line
-            else:
-                mc_line = s.line
-    if lines and start:
-        for i in range(start, len(lines)):
-            text = lines[i].strip()
-            if text.startswith("[") and text.endswith("]"):
-                break
-            key = text.split("=", 1)[0].strip()
-            if key == "listen" and listen_line is None:
-                listen_line = i + 1
-            if key == "pm.max_children" and mc_line is None:
-                mc_line = i + 1
-    mc = getattr(pool, "max_children", None)
-    backlog = getattr(pool, "listen_backlog", None)
-    return FpmPoolFact(
-        name=str(getattr(pool, "name", "www")), listen=str(getattr(pool, "listen", "")),
-        file=file, line=start, listen_line=listen_line,
-        listen_owner=getattr(pool, "listen_owner", None),
-        listen_group=getattr(pool, "listen_group", None),
-        listen_mode=getattr(pool, "listen_mode", None),
-        listen_backlog=int(backlog) if isinstance(backlog, int | str) and str(backlog).lstrip("-").isdigit()
-        else None,
-        pm=getattr(pool, "pm", None),
-        max_children=int(mc) if isinstance(mc, int | str) and str(mc).isdigit() else None,
-        max_children_line=mc_line,
-        request_terminate_timeout=getattr(pool, "request_terminate_timeout", None),
-        user=getattr(pool, "user", None), group=getattr(pool, "group", None))
-
-
-def read_lines(texts: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
-    return {k: tuple(v.splitlines()) for k, v in texts.items()}
-
-
-def first(values: Iterable[Any]) -> Any:
-    return next(iter(values), None)
