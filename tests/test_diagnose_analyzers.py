@@ -13,7 +13,8 @@ from pathlib import Path
 
 from why502.analyzers.rank import fold, run_all
 from why502.analyzers.registry import REGISTRY, causes
-from why502.evidence.build import event_from_text, peer_of
+from why502.evidence.build import peer_of
+from why502.evidence.events import event_from_text
 from why502.evidence.model import (
     Evidence,
     GroupFact,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from why502.evidence.build import event_from_text
+from why502.evidence.events import event_from_text
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded" / "backend-crash-loop"
 pytestmark = pytest.mark.skipif(not RECORDED.is_dir(), reason="no backend-crash-loop recording")

@@ -110,7 +110,7 @@ def test_an_oom_kill_in_another_systemd_unit_is_not_the_backend() -> None:
     from datetime import datetime, timedelta
 
     from why502.analyzers.rank import run_all
-    from why502.evidence.build import event_from_text
+    from why502.evidence.events import event_from_text
     from why502.evidence.model import Evidence, Sample, SymptomGroup
     from why502.facts.net import Listener
 

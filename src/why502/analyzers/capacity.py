@@ -33,7 +33,6 @@ from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 
 _SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
-_SCRIPT = re.compile(r"script '([^']+)'|(/\S+\.php)")
 
 
 def seconds(value: str | None) -> float | None:
@@ -140,7 +139,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
     pool = _pool(ev, fpm_max, {g.peer for g in claimed})
     slowlog = [e for e in ev.events if e.kind in ("slow-request", "worker-timeout")]
     if slowlog:
-        scripts = sorted({(m.group(1) or m.group(2)) for e in slowlog if (m := _SCRIPT.search(e.text))})
+        scripts = sorted({script for e in slowlog if (script := e.capture("script"))})
         items.append(EvidenceItem(
             kind="log", summary=f"{len(slowlog)} × PHP-FPM 'executing too slow' / timeout"
             + (f" ({', '.join(scripts[:3])})" if scripts else "") + ": the workers were busy with these",

@@ -38,11 +38,11 @@ from why502.errors import InputError
 from why502.evidence.build import (
     LogAggregator,
     config_facts,
-    event_from_text,
     limit_settings,
     nginx_listens,
     with_client_view,
 )
+from why502.evidence.events import log_event
 from why502.evidence.model import Evidence, LogEvent, SocketStat, UpstreamTiming
 from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
@@ -567,16 +567,17 @@ def kernel_log_events(path: str | None, since: datetime | None,
 
     res = system.read_kernel_events(path, since)
     diags += res.diagnostics
+    # the oom-kill:constraint summary names the victim's memory cgroup (task_memcg=...); the
+    # kill line after it does not
+    memcg = {k.pid: k.memcg for k in res.events if k.kind == "oom-constraint" and k.memcg}
     out = []
     for k in res.events:
         if k.kind not in ("oom-kill", "segfault"):
             continue  # the constraint/invoked/chosen lines repeat the same kill
-        detail = (f"kernel OOM-killed {k.process} pid {k.pid}" if k.kind == "oom-kill"
-                  else f"{k.process} pid {k.pid} segfaulted")
-        out.append(LogEvent(kind=k.event_id, text=k.raw, source="kernel", time=parse_time(k.time),
-                            file=path or res.source, line=k.line or None, pid=k.pid,
-                            process=k.process, detail=detail,
-                            unit=_unit_from_memcg(getattr(k, "memcg", None))))
+        event = log_event(k.event_id, k.raw, source="kernel", pattern=k.pattern,
+                          captures=k.captures, time=parse_time(k.time), file=path or res.source,
+                          line=k.line or None)
+        out.append(replace(event, unit=_unit_from_memcg(k.memcg or memcg.get(k.pid))))
     return out
 
 
@@ -650,15 +651,12 @@ def _system(out: dict[str, Any], since: datetime | None, diags: list[Diagnostic]
             from why502.parsers.errorlog import classify_line
 
             for e in journal.entries:
-                kind = e.event
-                source = "systemd"
-                if not kind:
-                    # the unit's own output (PHP-FPM with error_log = syslog, gunicorn, uwsgi)
-                    c = classify_line(e.message)
-                    kind, source = (c.symptom, c.source) if c else (None, "")
-                if kind:
-                    item = event_from_text(kind, e.message, source=source or "systemd",
-                                           time=parse_time(e.time), file="journal")
+                # systemd's messages about the unit, or the unit's own output (PHP-FPM with
+                # error_log = syslog, gunicorn, uwsgi): recognised by the catalog once
+                c = classify_line(e.message)
+                if c is not None:
+                    item = log_event(c.symptom, e.message, source=c.source, pattern=c.pattern,
+                                     captures=c.captures, time=parse_time(e.time), file="journal")
                     events.append(replace(item, unit=e.unit or item.unit))
     except Exception as err:
         diags.append(Diagnostic("warning", f"systemd state not read: {err}"))

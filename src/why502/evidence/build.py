@@ -15,9 +15,11 @@ from typing import Any
 import polars as pl
 
 from why502.evidence.access_stats import AccessStats
+from why502.evidence.events import log_event
 from why502.evidence.model import GroupFact, LogEvent, Sample, SymptomGroup, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
+from why502.parsers.errorlog import UPSTREAM_PEER
 from why502.parsers.nginx_config import NginxConfig, UpstreamGroup, UpstreamServer
 from why502.parsers.nginx_config import Setting as EffectiveSetting
 
@@ -27,19 +29,9 @@ MAX_TIMES = 300
 MAX_SAMPLES = 3
 MAX_EVENTS_PER_KIND = 200
 
-_PEER = re.compile(r"^[A-Za-z0-9+.-]+://(unix:[^:]*|\[[^\]]+\](?::\d+)?|[^/:\s]+(?::\d+)?)")
+_PEER = re.compile(UPSTREAM_PEER)
 _RESOLVE = re.compile(r"(?:no resolver defined to resolve|host not found in upstream) \"?([^\s\",]+)"
                       r"|^([^\s]+) could not be resolved")
-_OOM = re.compile(r"Killed process (\d+) \(([^)]+)\)|oom-kill:.*?task=([^,]+),pid=\s*(\d+)")
-_CHILD = re.compile(r"\[pool ([^\]]+)\] child (\d+) exited on signal (\d+) \((SIG\w+)")
-_POOL = re.compile(r"\[pool ([^\]]+)\]")
-_UNIT = re.compile(r"(?:systemd\[\d+\]: )?([\w@.\-]+\.service): ")
-_RESTARTS = re.compile(r"restart counter is at (\d+)")
-# kernel: "python3[4242]: segfault at 0 ip ... error 4 in ..." (arch/x86/mm/fault.c show_signal_msg())
-_SEGV = re.compile(r"(?:^|\s)([^\s\[\]]+)\[(\d+)\]: segfault at ")
-# supervisord (supervisor/process.py): "spawned: 'app' with pid 42", "exited: app (...)", "gave up: app"
-_SUPERVISOR = re.compile(r"spawned: '([^']+)' with pid (\d+)|exited: (\S+) \(|gave up: (\S+) entered FATAL")
-_PID = re.compile(r"\bpid[: ]+(\d+)|\(pid: ?(\d+)\)")
 
 # directives whose effective value the analyzers need, per pass kind
 _SETTINGS = ("read_timeout", "send_timeout", "connect_timeout", "buffer_size", "buffers",
@@ -52,8 +44,8 @@ def peer_of(upstream: str | None, message: str | None = None) -> tuple[str | Non
     """``(peer key, scheme)`` from nginx's ``upstream: "..."`` field (or a DNS message)."""
     if upstream:
         m = _PEER.match(upstream)
-        if m:
-            return m.group(1), upstream.split("://", 1)[0]
+        if m and m.group("scheme") and m.group("peer"):
+            return m.group("peer"), m.group("scheme")
     if message:
         m = _RESOLVE.search(message)
         if m:
@@ -209,12 +201,16 @@ class LogAggregator:
         if df.height == 0:
             return
         self.lines += df.height
-        for col in ("upstream", "message", "text", "file", "time", "status", "source", "line"):
+        for col in ("upstream", "message", "text", "file", "time", "status", "source", "line",
+                    "pattern"):
             if col not in df.columns:
                 df = df.with_columns(pl.lit(None).alias(col))
+        # nginx's upstream field names the peer after its scheme; a field without one is no peer
+        up = pl.col("upstream").cast(pl.Utf8).str.extract_groups(UPSTREAM_PEER)
+        scheme, peer = up.struct.field("scheme"), up.struct.field("peer")
         df = df.with_columns(
-            pl.col("upstream").cast(pl.Utf8).str.extract(_PEER.pattern, 1).alias("_peer"),
-            pl.col("upstream").cast(pl.Utf8).str.extract(r"^([A-Za-z0-9+.-]+)://", 1).alias("_scheme"),
+            pl.when(scheme.is_not_null() & (peer != "")).then(peer).alias("_peer"),
+            scheme.alias("_scheme"),
         )
         proxy = df.filter(pl.col("source").cast(pl.Utf8).is_in(list(PROXY_SOURCES))
                           | pl.col("source").is_null())
@@ -285,10 +281,12 @@ class LogAggregator:
         bucket = self._events.setdefault(kind, [])
         if len(bucket) >= MAX_EVENTS_PER_KIND:
             return
-        bucket.append(event_from_text(kind, str(row.get("text") or row.get("message") or ""),
-                                      source=str(row.get("source") or ""),
-                                      time=parse_time(row.get("time")),
-                                      file=row.get("file"), line=row.get("line")))
+        captures = tuple((c["name"], c["value"]) for c in row.get("captures") or ())
+        bucket.append(log_event(kind, str(row.get("text") or row.get("message") or ""),
+                                source=str(row.get("source") or ""),
+                                pattern=str(row.get("pattern") or ""), captures=captures,
+                                time=parse_time(row.get("time")),
+                                file=row.get("file"), line=row.get("line")))
 
     def groups(self) -> list[SymptomGroup]:
         out = []
@@ -388,48 +386,3 @@ def _within(g: SymptomGroup, span: tuple[datetime, datetime] | None) -> bool:
         return span is not None
     first, last = (t.replace(tzinfo=None) for t in (g.first, g.last))
     return span[0] <= first and last < span[1]
-
-
-def event_from_text(kind: str, text: str, *, source: str = "", time: datetime | None = None,
-                    file: str | None = None, line: int | None = None) -> LogEvent:
-    """A LogEvent with pid/process/unit/pool pulled out of the line (kernel, FPM, systemd)."""
-    pid = process = unit = pool = detail = None
-    m = _OOM.search(text)
-    if m:
-        pid = int(m.group(1) or m.group(4))
-        process = (m.group(2) or m.group(3) or "").strip() or None
-        detail = f"OOM kill of {process} pid {pid}"
-    m2 = _CHILD.search(text)
-    if m2:
-        pool, pid, detail = m2.group(1), int(m2.group(2)), (
-            f"PHP-FPM pool [{m2.group(1)}] child {m2.group(2)} exited on {m2.group(4)}")
-        process = "php-fpm"
-    elif (m3 := _POOL.search(text)) is not None:
-        pool = m3.group(1)
-        process = "php-fpm"
-        if kind == "fpm-max-children":
-            detail = f"PHP-FPM pool [{pool}] reached pm.max_children"
-    m4 = _UNIT.search(text)
-    if m4:
-        unit = m4.group(1)
-        r = _RESTARTS.search(text)
-        if r:
-            detail = f"restart counter is at {r.group(1)}"
-    if source == "supervisord" and (m7 := _SUPERVISOR.search(text)) is not None:
-        process = m7.group(1) or m7.group(3) or m7.group(4)
-        if m7.group(2):
-            pid = int(m7.group(2))
-        detail = (f"supervisord started program '{process}'" if m7.group(1) else
-                  f"program '{process}' exited unexpectedly" if m7.group(3) else
-                  f"supervisord gave up on program '{process}' (FATAL)")
-    if pid is None and (m6 := _SEGV.search(text)) is not None:
-        process, pid = m6.group(1), int(m6.group(2))
-        detail = f"{process} pid {pid} segfaulted"
-    if pid is None:
-        m5 = _PID.search(text)
-        if m5:
-            pid = int(m5.group(1) or m5.group(2))
-    return LogEvent(kind=kind, text=text, source=source, time=time, file=file, line=line,
-                    pid=pid, process=process, unit=unit, pool=pool, detail=detail)
-
-

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from why502.facts.captures import Captures, find_capture
 from why502.facts.fpm import FpmPool
 from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
@@ -105,7 +106,12 @@ class SymptomGroup:
 
 @dataclass(frozen=True)
 class LogEvent:
-    """One line from a log other than the proxy's (kernel, systemd, PHP-FPM, app server)."""
+    """One line from a log other than the proxy's (kernel, systemd, PHP-FPM, app server).
+
+    ``pid``, ``process``, ``unit`` and ``pool`` name who the line is about (the identity the
+    analyzers match against listeners, pools and units); ``captures`` keeps every fact the
+    catalog pattern found in the line (``script``, ``signal``, ``uid``, ``restarts``, ...).
+    """
 
     kind: str  # evidence-event ID (causes.md), e.g. oom-kill, worker-crashed, unit-restart
     text: str
@@ -118,6 +124,12 @@ class LogEvent:
     unit: str | None = None
     pool: str | None = None
     detail: str | None = None
+    pattern: str = ""  # the catalog pattern that recognised the line
+    captures: Captures = ()
+
+    def capture(self, name: str) -> str | None:
+        """A fact the pattern found (``script``, ``signal``, ...), or None."""
+        return find_capture(self.captures, name)
 
 
 @dataclass(frozen=True)

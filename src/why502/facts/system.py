@@ -2,7 +2,7 @@
 SELinux denials, socket and file-descriptor limits.
 
 The text rules are in ``why502.parsers.system_text`` (kernel and systemd lines through the
-catalog's patterns, ``why502.catalog.data/patterns.toml``); reading the sources (``journalctl``,
+catalog's patterns, ``catalog/data/patterns.toml``); reading the sources (``journalctl``,
 ``dmesg``, ``/proc``) is ``why502.sources.system``.  Each reader returns its data plus
 ``Diagnostic`` items saying what could not be read and why.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from why502.facts.captures import Captures
 from why502.findings import Diagnostic
 
 
@@ -30,6 +31,8 @@ class KernelEvent:
     uid: int | None = None
     anon_rss_kb: int | None = None
     total_vm_kb: int | None = None
+    pattern: str = ""  # the catalog pattern that recognised the line ("" for oom-invoked)
+    captures: Captures = ()  # what its named groups found
 
     @property
     def event_id(self) -> str:
