@@ -146,7 +146,8 @@ def test_batch_frames_carry_captures_and_evidence_uses_them() -> None:
     kill = "Mar  2 17:35:10 web1 kernel: [2858609.598568] " + format_lines()[3]
     php = (FIXTURES / "recorded" / "php-child-killed" / "php-fpm.log").read_text().splitlines()
     supervisord = (FIXTURES / "recorded" / "backend-crash-loop" / "supervisord.log").read_text().splitlines()
-    restart = "Nov 21 09:55:33 web1 systemd[1]: php8.2-fpm.service: Scheduled restart job, restart counter is at 4."
+    restart = ("Nov 21 09:55:33 web1 systemd[1]: php8.2-fpm.service: Scheduled restart job, restart "
+               "counter is at 4.")
     agg = LogAggregator()
     agg.add(_frame([kill, *php, *supervisord, restart]))
     events = agg.events()
@@ -164,8 +165,8 @@ def test_batch_frames_carry_captures_and_evidence_uses_them() -> None:
 
 
 def test_slow_requests_name_their_script() -> None:
-    slow = [ln for ln in (FIXTURES / "recorded" / "demo-fpm-exhausted" / "php-fpm.log").read_text().splitlines()
-            if "executing too slow" in ln]
+    log = FIXTURES / "recorded" / "demo-fpm-exhausted" / "php-fpm.log"
+    slow = [ln for ln in log.read_text().splitlines() if "executing too slow" in ln]
     assert slow
     agg = LogAggregator()
     agg.add(_frame(slow))

@@ -30,7 +30,8 @@ from clirun import why502
 from test_diagnose_fixtures import METAS, materialize, options_for
 from why502.app import stats as app_stats
 from why502.app.classify import classify_files
-from why502.app.diagnose import DiagnoseOptions, error_join_frame, error_join_rows, gather
+from why502.app.diagnose import DiagnoseOptions, gather
+from why502.app.diagnose.logs import error_join_frame, error_join_rows
 from why502.app.stats import compute_for_diagnose, read_error_lines
 from why502.sources.logfiles import expand_inputs, file_identity
 
