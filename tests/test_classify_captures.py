@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from why502.catalog.patterns import load_patterns
-from why502.evidence.build import LogAggregator
+from why502.evidence.aggregate import LogAggregator
 from why502.parsers.errorlog import classify_line
 from why502.parsers.errorlog_batch import classify_series
 from why502.parsers.system_text import parse_kernel_line, parse_kernel_log

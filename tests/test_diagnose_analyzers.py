@@ -13,7 +13,7 @@ from pathlib import Path
 
 from why502.analyzers.rank import fold, run_all
 from why502.analyzers.registry import REGISTRY, causes
-from why502.evidence.build import peer_of
+from why502.evidence.aggregate import peer_of
 from why502.evidence.events import event_from_text
 from why502.evidence.model import (
     Evidence,

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from why502.app.diagnose import DiagnoseOptions, gather
-from why502.evidence.build import LogAggregator
+from why502.evidence.aggregate import LogAggregator
 from why502.parsers.errorlog_batch import classify_series
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded"

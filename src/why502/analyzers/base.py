@@ -94,7 +94,7 @@ def group_items(g: SymptomGroup, what: str | None = None) -> list[EvidenceItem]:
     Error-log lines are failed *attempts*: nginx logs each failed attempt and may retry it
     (``proxy_next_upstream``; a failed cached keep-alive connection is retried without counting
     a try, ``ngx_http_upstream_next`` in src/http/ngx_http_upstream.c), so what the clients got
-    is said only from the access log (``g.clients``, ``evidence.build.with_client_view``).
+    is said only from the access log (``g.clients``, ``evidence.client_view.with_client_view``).
     """
     span = ""
     if g.first and g.last:

@@ -21,13 +21,9 @@ from why502.app.diagnose.live import Live, read_live
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs, nothing_to_read
 from why502.evidence.access_stats import AccessStats
-from why502.evidence.build import (
-    LogAggregator,
-    config_facts,
-    limit_settings,
-    nginx_listens,
-    with_client_view,
-)
+from why502.evidence.aggregate import LogAggregator
+from why502.evidence.client_view import with_client_view
+from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
 from why502.evidence.model import Evidence, LogEvent
 from why502.facts.fpm import FpmPool
 from why502.findings.model import Diagnostic

@@ -1,7 +1,7 @@
 """The logs: nginx's error logs, PHP-FPM's, other programs' (``--app-log``) and the kernel's.
 
 Every line goes through the classify engines once (``app.classify.classify_files``, the loop of
-``why502 classify``); the classified rows feed the evidence (``evidence.build.LogAggregator``)
+``why502 classify``); the classified rows feed the evidence (``evidence.aggregate.LogAggregator``)
 and, for nginx's error log, the access-log join (``error_join_rows``), so no file is read or
 classified twice.  The kernel log is read by ``sources.system`` (``journalctl -k``, ``dmesg``,
 ``kern.log`` or ``--kernel-log``) and recognised by the same catalog patterns.
@@ -17,7 +17,7 @@ import polars as pl
 
 from why502.app.classify import classify_files, filter_since
 from why502.errors import InputError
-from why502.evidence.build import LogAggregator, parse_time
+from why502.evidence.aggregate import LogAggregator, parse_time
 from why502.evidence.events import log_event
 from why502.evidence.model import LogEvent
 from why502.findings.model import Diagnostic

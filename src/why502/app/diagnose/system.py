@@ -12,7 +12,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
-from why502.evidence.build import parse_time
+from why502.evidence.aggregate import parse_time
 from why502.evidence.events import log_event
 from why502.evidence.model import Evidence, LogEvent, SocketStat, TargetFact
 from why502.facts.accounts import WorkerIdentity
