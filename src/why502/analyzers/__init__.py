@@ -1,1 +1,1 @@
-"""why502.analyzers layer (see DESIGN.md)."""
+"""why502.analyzers: pure functions from ``Evidence`` to candidate findings (docs/architecture.md)."""

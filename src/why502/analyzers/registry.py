@@ -1,6 +1,6 @@
 """THE list of analyzers (one module per cause family).
 
-One explicit registry, no discovery magic (DESIGN.md, "listed in one explicit registry"): adding a
+One explicit registry, no discovery magic (docs/architecture.md): adding a
 family means adding a module and one line here.  Each entry is a pure function
 ``Evidence -> list[Candidate]``; ``why502.analyzers.rank.run_all`` calls them in this order.
 """

@@ -151,7 +151,7 @@ class SocketStat:
 
 @dataclass(frozen=True)
 class UpstreamTiming:
-    """Access-log truth for one upstream peer/group (from the stats engineer's AccessStats)."""
+    """Access-log truth for one upstream peer/group (from ``evidence.access_stats.AccessStats``)."""
 
     upstream: str
     requests: int = 0
