@@ -123,14 +123,14 @@ class FpmPool:
         return listen_key(self.listen or "")
 
     @property
-    def listen_is_unix(self) -> bool:
-        """FPM treats a ``listen`` starting with ``/`` as a unix socket path (``fpm_sockets.c``)."""
-        return bool(self.listen) and str(self.listen).startswith("/")
+    def unix_path(self) -> str | None:
+        """The socket path when ``listen`` is one: FPM treats a value starting with ``/`` as a unix
+        socket path (``fpm_sockets.c``)."""
+        return self.listen if self.listen and self.listen.startswith("/") else None
 
     @property
-    def unix_path(self) -> str | None:
-        """The socket path when ``listen`` is a path."""
-        return self.listen if self.listen and self.listen.startswith("/") else None
+    def listen_is_unix(self) -> bool:
+        return self.unix_path is not None
 
     def listen_tcp(self) -> tuple[str, int] | None:
         """``listen`` as (host, port): ``9000`` means all addresses, ``[::1]:9000`` IPv6."""
@@ -147,17 +147,11 @@ class FpmPool:
     @property
     def tcp(self) -> tuple[str | None, int] | None:
         """``(host or None for any, port)`` when ``listen`` is TCP (``9000``, ``127.0.0.1:9000``)."""
-        if not self.listen or self.listen.startswith("/"):
+        hp = self.listen_tcp()
+        if hp is None:
             return None
-        text = self.listen
-        if text.isdigit():
-            return None, int(text)
-        host, _, port = text.rpartition(":")
-        if not port.isdigit():
-            return None
-        host = host.strip("[]")
-        wildcard = ("", "*", "0.0.0.0", "::")  # noqa: S104 - FPM's "any address" spellings
-        return (None if host in wildcard else host), int(port)
+        wildcard = ("*", "0.0.0.0", "::")  # noqa: S104 - FPM's "any address" spellings
+        return (None if hp[0] in wildcard else hp[0]), hp[1]
 
     # -- numbers ---------------------------------------------------------------------------
 
