@@ -31,6 +31,16 @@ def php_size(text: str) -> int | None:
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
+_DEBIAN_CONF = re.compile(r"/etc/php/([\d.]+)/fpm/")
+
+
+def debian_php_version(path: str) -> str | None:
+    """``8.2`` for a file under ``/etc/php/8.2/fpm/``: Debian's packages run one FPM per PHP
+    version, as the unit ``php8.2-fpm.service`` logging to ``/var/log/php8.2-fpm.log``."""
+    m = _DEBIAN_CONF.search(path)
+    return m.group(1) if m else None
+
+
 def listen_key(listen: str) -> str:
     """Identity key of an FPM ``listen`` value (``/run/x.sock``, ``9000``, ``127.0.0.1:9000``).
 

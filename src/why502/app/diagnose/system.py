@@ -8,7 +8,6 @@ each failure becomes a ``Diagnostic``: a host without systemd or SELinux is norm
 from __future__ import annotations
 
 import grp
-import re
 from dataclasses import replace
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from why502.evidence.aggregate import parse_time
 from why502.evidence.events import log_event
 from why502.evidence.model import Evidence, LogEvent, SocketStat, TargetFact
 from why502.facts.accounts import WorkerIdentity
+from why502.facts.fpm import debian_php_version
 from why502.facts.net import Listener
 from why502.facts.system import UnitState
 from why502.findings.model import Diagnostic
@@ -72,8 +72,8 @@ def target_units(targets: list[TargetFact], fpm_files: list[str],
     config path (so a stopped FPM still gets its unit)."""
     ev = Evidence(listeners=tuple(listeners))
     out: dict[str, str] = {}
-    fpm_units = sorted({f"php{m.group(1)}-fpm.service" for f in fpm_files
-                        if (m := re.search(r"/etc/php/([\d.]+)/fpm/", f))})
+    fpm_units = sorted({f"php{version}-fpm.service" for f in fpm_files
+                        if (version := debian_php_version(f))})
     for t in targets:
         for lst in ev.listeners_for(t.key):
             if lst.pid and lst.process != "nginx":
