@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from why502.parsers.errorlog import Classified, classify_line
-from why502.parsers.errorlog_batch import classify_series
+from why502.parsers.errorlog_batch import captures_column, classify_series
 
 FIXTURES = Path(__file__).parent / "fixtures"
 YEAR = 2024
@@ -66,7 +66,8 @@ def assert_engines_agree(lines: list[str]) -> None:
     batch = {row.pop("idx"): row for row in df.iter_rows(named=True)}
     for i, line in enumerate(lines):
         c = classify_line(line, year=YEAR)
-        expected = None if c is None else {**c.to_dict(), "pattern": c.pattern}
+        expected = None if c is None else {**c.to_dict(), "pattern": c.pattern,
+                                           "captures": captures_column(c.captures)}
         assert batch.get(i) == expected, f"engines differ on line {i}: {line[:200]!r}"
     assert set(batch) <= set(range(len(lines)))
 

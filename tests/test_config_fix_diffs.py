@@ -68,13 +68,7 @@ def short_tmp() -> Iterator[Path]:
 # socket-permissions: the recorded nginx.conf says "user nobody nogroup;" but diagnose proposes
 # "listen.group = nobody" (it reads the user directive's user only, lint reads the group too:
 # NginxConfig.worker_identity()), and Debian has no group "nobody", so php-fpm -t refuses it.
-KNOWN_BAD = {"socket-permissions": "diagnose's FPM fix names group 'nobody', the config's is nogroup"}
-
-
-@pytest.mark.parametrize("meta", [pytest.param(m, marks=pytest.mark.xfail(reason=KNOWN_BAD[m["scenario"]],
-                                                                          strict=True))
-                                  if m["scenario"] in KNOWN_BAD else m for m in METAS],
-                         ids=[m["scenario"] for m in METAS])
+@pytest.mark.parametrize("meta", METAS, ids=[m["scenario"] for m in METAS])
 def test_fix_diffs_apply_with_patch_and_pass_the_real_checker(meta: dict[str, Any],
                                                               short_tmp: Path) -> None:
     if not os.access(NGINX, os.X_OK):

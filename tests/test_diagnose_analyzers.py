@@ -14,21 +14,22 @@ from pathlib import Path
 from why502.analyzers.rank import fold, run_all
 from why502.analyzers.registry import REGISTRY, causes
 from why502.catalog import load_catalog
-from why502.evidence.build import event_from_text, peer_of
+from why502.evidence.aggregate import peer_of
+from why502.evidence.events import event_from_text
 from why502.evidence.model import (
     Evidence,
-    FpmPoolFact,
     GroupFact,
-    ListenerFact,
-    ProbeFact,
     Sample,
-    Setting,
     SocketStat,
     SymptomGroup,
     TargetFact,
     UpstreamTiming,
     serves,
 )
+from why502.facts.fpm import FpmPool
+from why502.facts.net import Listener
+from why502.facts.probes import ConnectAttempt, ProbeResult, ProbeTarget
+from why502.facts.setting import Setting
 from why502.findings.patch import insert_after
 from why502.parsers.nginx.edit import set_directive
 
@@ -56,6 +57,13 @@ def target(key: str = "127.0.0.1:8080", **kw: object) -> TargetFact:
                                    pass_file=CONF, pass_line=8, server="example.com", location="/")
     base.update(kw)
     return TargetFact(**base)  # type: ignore[arg-type]
+
+
+def refused_probe(host: str, port: int, error: str | None = None) -> ProbeResult:
+    """A probe whose connect() was refused (what ``sources.probes.probe`` returns then)."""
+    return ProbeResult(ProbeTarget(host=host, port=port),
+                       connect=[ConnectAttempt(f"{host}:{port}", False, symptom="connection-refused")],
+                       error=error)
 
 
 def group(symptom: str, peer: str | None = "127.0.0.1:8080", count: int = 5, start: datetime = T0,
@@ -127,7 +135,7 @@ def test_oom_kill_of_the_listening_process_explains_premature_closes_and_refusal
     e = ev(symptoms=(group("premature-close", count=3), group("connection-refused",
                                                              start=T0 + timedelta(seconds=2))),
            events=(oom(),),
-           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=977, process="python3"),))
+           listeners=(Listener("tcp", "127.0.0.1", 8080, pid=977, process="python3"),))
     findings, _ = run_all(e)
     assert [f.cause for f in findings] == ["backend-oom-killed"], findings
     f = findings[0]
@@ -141,14 +149,14 @@ def test_oom_kill_of_the_listening_process_explains_premature_closes_and_refusal
 def test_oom_kill_long_before_the_errors_does_not_explain_them() -> None:
     e = ev(symptoms=(group("premature-close", count=3),),
            events=(oom(at=T0 - timedelta(hours=3)),),
-           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=977, process="python3"),))
+           listeners=(Listener("tcp", "127.0.0.1", 8080, pid=977, process="python3"),))
     assert top(e) == "backend-crashed"
 
 
 def test_oom_of_an_unrelated_process_ranks_below_an_identified_one() -> None:
     e = ev(symptoms=(group("premature-close", count=3),),
            events=(oom(pid=500, process="mysqld"), oom(pid=412)),
-           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=977, process="python3"),))
+           listeners=(Listener("tcp", "127.0.0.1", 8080, pid=977, process="python3"),))
     findings, _ = run_all(e)
     assert findings[0].cause == "backend-oom-killed"
     assert "python3" in findings[0].explanation and "mysqld" not in findings[0].explanation
@@ -171,23 +179,22 @@ def test_fpm_child_crash_is_backend_crashed_with_the_fpm_line() -> None:
 
 def test_wrong_target_ipv6_listener() -> None:
     e = ev(targets=(target(),), symptoms=(group("connection-refused"),),
-           listeners=(ListenerFact("tcp6", "::1", 8080, pid=412, process="python3"),))
+           listeners=(Listener("tcp6", "::1", 8080, pid=412, process="python3"),))
     findings, _ = run_all(e)
     assert findings[0].cause == "wrong-target"
     assert "python3 pid 412" in findings[0].explanation and "[::1]:8080" in findings[0].explanation
 
 
 def test_dual_stack_listener_serves_ipv4() -> None:
-    assert serves(ListenerFact("tcp6", "::", 8080), "127.0.0.1")
-    assert not serves(ListenerFact("tcp6", "::1", 8080), "127.0.0.1")
-    assert serves(ListenerFact("tcp", "0.0.0.0", 8080), "127.0.0.1")
-    assert not serves(ListenerFact("tcp", "0.0.0.0", 8080), "::1")
+    assert serves(Listener("tcp6", "::", 8080), "127.0.0.1")
+    assert not serves(Listener("tcp6", "::1", 8080), "127.0.0.1")
+    assert serves(Listener("tcp", "0.0.0.0", 8080), "127.0.0.1")
+    assert not serves(Listener("tcp", "0.0.0.0", 8080), "::1")
 
 
 def test_not_running_when_nothing_listens_anywhere() -> None:
     e = ev(symptoms=(group("connection-refused"),), listeners=(),
-           probes={"127.0.0.1:8080": ProbeFact("127.0.0.1:8080", ok=False, connect="connection-refused",
-                                               error="connection refused")})
+           probes={"127.0.0.1:8080": refused_probe("127.0.0.1", 8080, error="connection refused")})
     findings, _ = run_all(e)
     assert findings[0].cause == "backend-not-running" and findings[0].confidence >= 0.85
 
@@ -209,7 +216,7 @@ def test_all_upstreams_down_folds_the_per_server_refusals() -> None:
 
 def test_fold_drops_a_fallback_whose_symptoms_are_explained() -> None:
     e = ev(symptoms=(group("premature-close"),), events=(oom(),),
-           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=412, process="python3"),))
+           listeners=(Listener("tcp", "127.0.0.1", 8080, pid=412, process="python3"),))
     findings, _ = run_all(e)
     assert "backend-crashed" not in [f.cause for f in findings]
     assert fold([]) == []
@@ -250,7 +257,7 @@ def test_segfault_of_another_program_does_not_make_a_keepalive_race_a_crash() ->
            groups={"app": GroupFact("app", ("127.0.0.1:8080",), keepalive=16, file=CONF, line=1)},
            symptoms=(group("connection-reset", count=3),),
            events=(event_from_text("worker-crashed", segv, source="kernel", time=T0),),
-           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=977, process="python3"),),
+           listeners=(Listener("tcp", "127.0.0.1", 8080, pid=977, process="python3"),),
            access={"app": UpstreamTiming("app", requests=10000)})
     findings, _ = run_all(e)
     assert findings[0].cause == "keepalive-race"
@@ -276,7 +283,8 @@ def test_socket_permissions_diff_sets_the_pool_owner() -> None:
     e = ev(targets=(target("unix:/run/php/php8.2-fpm.sock", host=None, port=None, kind="fastcgi",
                            unix_path="/run/php/php8.2-fpm.sock"),),
            symptoms=(group("permission-denied", peer="unix:/run/php/php8.2-fpm.sock"),),
-           fpm_pools=(FpmPoolFact("www", "/run/php/php8.2-fpm.sock", pool_conf, 1, listen_line=3),),
+           fpm_pools=(FpmPool("www", pool_conf, 1, listen="/run/php/php8.2-fpm.sock",
+                               settings={"listen": Setting("/run/php/php8.2-fpm.sock", pool_conf, 3)}),),
            sockets={"/run/php/php8.2-fpm.sock": SocketStat("/run/php/php8.2-fpm.sock", True, True,
                                                             "root", "root", 0, 0, 0o660)},
            nginx_user="www-data", files={CONF: CONF_LINES, pool_conf: lines})
@@ -397,8 +405,7 @@ def test_impact_orders_equally_sure_findings() -> None:
     e = ev(targets=(target(), target("127.0.0.1:9090")), listeners=(),
            symptoms=(group("read-timeout", peer="127.0.0.1:9090", count=5, status=504),
                      group("connection-refused", count=900)),
-           probes={"127.0.0.1:8080": ProbeFact("127.0.0.1:8080", ok=False,
-                                               connect="connection-refused")})
+           probes={"127.0.0.1:8080": refused_probe("127.0.0.1", 8080)})
     findings, _ = run_all(e)
     assert [f.cause for f in findings][:2] == ["backend-not-running", "backend-too-slow"]
 
@@ -410,7 +417,7 @@ def test_oom_identity_through_the_systemd_unit() -> None:
         "oom-kill", "systemd[1]: app.service: A process of this unit has been killed by the OOM "
         "killer.", source="systemd", time=T0)
     e = ev(symptoms=(group("premature-close", count=2),), events=(kill,),
-           listeners=(ListenerFact("tcp", "127.0.0.1", 8080, pid=2001, process="gunicorn"),),
+           listeners=(Listener("tcp", "127.0.0.1", 8080, pid=2001, process="gunicorn"),),
            target_units={"127.0.0.1:8080": "app.service"})
     f = run_all(e)[0][0]
     assert f.cause == "backend-oom-killed" and f.confidence >= 0.9
@@ -444,8 +451,8 @@ def test_a_cause_seen_days_ago_ranks_below_a_current_one() -> None:
 def test_busy_tcp_backend_is_not_fixed_by_an_unrelated_fpm_pool() -> None:
     pool_conf = "/etc/php/8.2/fpm/pool.d/www.conf"
     e = ev(symptoms=(group("connect-timeout", status=504),),
-           fpm_pools=(FpmPoolFact("www", "/run/php/php8.2-fpm.sock", pool_conf, 1, max_children=5,
-                                  max_children_line=4),),
+           fpm_pools=(FpmPool("www", pool_conf, 1, listen="/run/php/php8.2-fpm.sock", max_children=5,
+                              settings={"pm.max_children": Setting("5", pool_conf, 4)}),),
            files={CONF: CONF_LINES, pool_conf: ("[www]", "listen = /run/php/php8.2-fpm.sock",
                                                 "pm = dynamic", "pm.max_children = 5")})
     f = run_all(e)[0][0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -321,3 +322,26 @@ def test_since_skips_rotated_files_written_before_it(tmp_path: Path) -> None:
     assert everything["findings"] and str(old) in everything["inputs"]["error_logs"]  # rotated set
     recent = json.loads(why502(*args, "--since", "2h").stdout)
     assert recent["healthy"] and str(old) not in recent["inputs"]["error_logs"]
+
+
+def test_demo_report_is_what_the_recording_diagnoses_to_today() -> None:
+    """``--demo`` shows the saved ``why502/demo/report.json``; it must stay what today's code
+    makes of the bundled recording.  After changing an analyzer, save it again:
+    ``python -c 'from pathlib import Path; from why502.app.diagnose.demo import
+    write_demo_report; write_demo_report(Path("src/why502/demo"))'``."""
+    from why502.app.diagnose.demo import build_demo_report, bundle_dir, saved_form
+    from why502.reporters.json_report import to_json
+
+    saved = bundle_dir().joinpath("report.json").read_text("utf-8")
+    assert to_json(saved_form(build_demo_report())) == saved
+
+
+def test_demo_is_stamped_with_this_run_and_takes_no_since() -> None:
+    from why502.app.diagnose import DiagnoseOptions, diagnose
+
+    report = diagnose(DiagnoseOptions(demo=True))
+    assert report.host == socket.gethostname() and report.generated_at and report.tool_version
+    assert list(report.inputs)[-1] == "elapsed_ms"
+    res = why502("--demo", "--since", "30m")
+    assert res.returncode == 2 and "--since" in res.stderr
+    no_traceback(res)

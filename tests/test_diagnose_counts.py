@@ -106,7 +106,7 @@ def test_backend_made_5xx_get_the_backend_status_not_nginx_s() -> None:
     The backend's 5xx are 503s, not the peer's most frequent 5xx (nginx's 502)."""
     from collections import Counter
 
-    from why502.app.diagnose import timing_from_stats
+    from why502.app.diagnose.access import timing_from_stats
     from why502.evidence.stats import UpstreamStats
 
     u = UpstreamStats(address="10.0.0.1:8080", attempts=37663, failed_attempts=677,

@@ -29,7 +29,8 @@ import genlog
 from clirun import why502
 from test_diagnose_fixtures import METAS, materialize, options_for
 from why502.app.classify import classify_files
-from why502.app.diagnose import DiagnoseOptions, error_join_frame, error_join_rows, gather
+from why502.app.diagnose import DiagnoseOptions, gather
+from why502.app.diagnose.logs import error_join_frame, error_join_rows
 from why502.app.stats import compute_for_diagnose
 from why502.app.stats import errorlog as app_stats
 from why502.app.stats.errorlog import read_error_lines

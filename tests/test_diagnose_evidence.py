@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from why502.app.diagnose import DiagnoseOptions, gather
-from why502.evidence.build import LogAggregator
+from why502.evidence.aggregate import LogAggregator
 from why502.parsers.errorlog_batch import classify_series
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded"
@@ -82,3 +82,29 @@ def test_gather_builds_targets_settings_and_pools_from_real_config(tmp_path: Pat
     assert lines[pool.max_children_line - 1].startswith("pm.max_children")
     assert ev.listeners is None and ev.probes is None  # offline: nothing live was read
     assert any(e.kind == "fpm-max-children" for e in ev.events)
+
+
+def test_oom_kill_in_the_uid_format_is_tied_to_the_backend_it_killed() -> None:
+    """RHEL 6's ``Killed process PID, UID N, (COMM)`` was classified as oom-kill but lost its pid
+    and process; now the catalog captures them and the kill is matched to the listener."""
+    from datetime import datetime, timedelta
+
+    from why502.analyzers.rank import run_all
+    from why502.evidence.events import event_from_text
+    from why502.evidence.model import Evidence, Sample, SymptomGroup
+    from why502.facts.net import Listener
+
+    t0 = datetime(2026, 5, 1, 8, 15, 31)
+    kill = event_from_text(
+        "oom-kill", "Mar  2 17:35:10 web1 kernel: [2858609.598568] Killed process 4242, UID 33, "
+        "(php-fpm8.2) total-vm:1716580kB, anon-rss:1461342kB, file-rss:0kB", source="kernel", time=t0)
+    assert (kill.pid, kill.process) == (4242, "php-fpm8.2")
+    resets = SymptomGroup(symptom="connection-reset", peer="127.0.0.1:9000", count=2, first=t0,
+                          last=t0 + timedelta(seconds=1), statuses={502: 2},
+                          samples=(Sample("recv() failed (104: Connection reset by peer)",
+                                          "/var/log/nginx/error.log", 3, t0),))
+    listener = Listener("tcp", "127.0.0.1", 9000, pid=4242, process="php-fpm8.2")
+    findings, _ = run_all(Evidence(symptoms=(resets,), listeners=(listener,), events=(kill,)))
+    top = findings[0]
+    assert top.cause == "backend-oom-killed"
+    assert any(i.summary == "identity: pid 4242 was listening on 127.0.0.1:9000" for i in top.evidence)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from why502.app.diagnose import DiagnoseOptions, Gathered, gather, report_from
-from why502.evidence.model import ListenerFact, split_key
+from why502.facts.net import Listener, split_key
 from why502.findings.model import Report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded"
@@ -91,20 +91,20 @@ def options_for(meta: dict[str, Any]) -> DiagnoseOptions:
         offline=True)
 
 
-def recorded_listeners(meta: dict[str, Any]) -> tuple[ListenerFact, ...]:
+def recorded_listeners(meta: dict[str, Any]) -> tuple[Listener, ...]:
     """The listening sockets of the recorded run (backends and FPM pools)."""
     out = []
     for b in meta.get("backends", []):
         host, port, _ = split_key(b["address"])
-        out.append(ListenerFact("tcp6" if ":" in (host or "") else "tcp", host, port, pid=None,
+        out.append(Listener("tcp6" if ":" in (host or "") else "tcp", host, port, pid=None,
                                 process="python3"))
     for p in meta.get("fpm_pools", []):
         listen = p["listen"]
         if listen.startswith("/"):
-            out.append(ListenerFact("unix", path=listen, process="php-fpm8.2"))
+            out.append(Listener("unix", path=listen, process="php-fpm8.2"))
         else:
             host, port, _ = split_key(listen if ":" in listen else f"0.0.0.0:{listen}")
-            out.append(ListenerFact("tcp", host, port, process="php-fpm8.2"))
+            out.append(Listener("tcp", host, port, process="php-fpm8.2"))
     return tuple(out)
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from why502.evidence.build import event_from_text
+from why502.evidence.events import event_from_text
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded" / "backend-crash-loop"
 

@@ -110,8 +110,9 @@ def test_an_oom_kill_in_another_systemd_unit_is_not_the_backend() -> None:
     from datetime import datetime, timedelta
 
     from why502.analyzers.rank import run_all
-    from why502.evidence.build import event_from_text
-    from why502.evidence.model import Evidence, ListenerFact, Sample, SymptomGroup
+    from why502.evidence.events import event_from_text
+    from why502.evidence.model import Evidence, Sample, SymptomGroup
+    from why502.facts.net import Listener
 
     t0 = datetime(2026, 5, 1, 8, 15, 31)
     times = tuple(t0 + timedelta(seconds=i) for i in range(3))
@@ -124,7 +125,7 @@ def test_an_oom_kill_in_another_systemd_unit_is_not_the_backend() -> None:
         "412 (python3) total-vm:1716580kB, anon-rss:1461342kB, file-rss:0kB, shmem-rss:0kB, "
         "UID:33 pgtables:3371kB oom_score_adj:0", source="kernel", time=t0 - timedelta(seconds=1))
     assert kill is not None
-    listener = ListenerFact("tcp", "127.0.0.1", 8080, pid=2001, process="python3")
+    listener = Listener("tcp", "127.0.0.1", 8080, pid=2001, process="python3")
     base = Evidence(symptoms=(resets,), listeners=(listener,),
                     target_units={"127.0.0.1:8080": "gunicorn.service"},
                     events=(replace(kill, unit="celery.service"),))

@@ -22,16 +22,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from why502.facts.probes import ProbeTarget
 from why502.lab import runtime
-from why502.sources.probes import (
-    ProbeTarget,
-    as_probe_target,
-    classify_answer,
-    fcgi_get_values_record,
-    parse_fcgi_pairs,
-    probe,
-    probe_all,
-)
+from why502.sources.probes import as_probe_target, probe, probe_all
+from why502.sources.probes.protocols import classify_answer, fcgi_get_values_record, parse_fcgi_pairs
 
 pytestmark = pytest.mark.real
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from why502.facts.net import Listener
 from why502.parsers.procnet import (
     decode_address,
     format_endpoint,
@@ -24,7 +25,6 @@ from why502.parsers.procnet import (
     state_counts_by_remote_port,
 )
 from why502.sources.listeners import (
-    Listener,
     describe_target_listeners,
     listeners_for,
     read_listener_table,

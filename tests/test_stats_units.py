@@ -129,7 +129,7 @@ def test_parse_when() -> None:
 
 
 def test_location_matching_follows_nginx_order(tmp_path: Path) -> None:
-    """The by-location view names the location nginx would pick (``evidence.location_match``,
+    """The by-location view names the location nginx would pick (``parsers.nginx.locations``,
     checked against a real nginx in tests/test_location_match.py); here: the wiring from a
     config file and the request line."""
     from why502.parsers.nginx.locations import LocationModel

@@ -1,1 +1,1 @@
-"""why502.analyzers layer (see docs/architecture.md)."""
+"""why502.analyzers: pure functions from ``Evidence`` to candidate findings (docs/architecture.md)."""

@@ -188,8 +188,9 @@ def _other_than_pool(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
 def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
              down: list[SymptomGroup] | None = None) -> Candidate:
     crashes = [e for e in ev.events if e.kind in {"worker-crashed", "worker-timeout"}]
+    # systemd: "Main process exited, code=killed|dumped" or "Failed with result 'signal'"
     unit_kills = [e for e in ev.events if e.kind == "unit-failed"
-                  and any(s in e.text for s in ("code=killed", "code=dumped", "signal"))]
+                  and (e.capture("code") in ("killed", "dumped") or e.capture("result") == "signal")]
     # A crash record explains these failures only if it is the same backend (identity) and, when
     # it carries a time, happened when they did: a segfault of some other program in dmesg an
     # hour ago is not evidence (seen live: an apache2 segfault "explaining" a Python backend).

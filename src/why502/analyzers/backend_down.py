@@ -26,14 +26,9 @@ from why502.analyzers.base import (
     probe_item,
     upstream_name,
 )
-from why502.evidence.model import (
-    Evidence,
-    FpmPoolFact,
-    ListenerFact,
-    SymptomGroup,
-    TargetFact,
-    split_key,
-)
+from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.facts.fpm import FpmPool
+from why502.facts.net import Listener, split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import replace_line
 
@@ -62,7 +57,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
     # Down right now, before any request failed (or outside the logs read): the live probe says so.
     seen = {g.peer for g in groups_of(ev, *CONNECT_SYMPTOMS)}
     for key, probe in (ev.probes or {}).items():
-        if key in seen or probe.ok or probe.connect not in CONNECT_SYMPTOMS:
+        if key in seen or probe.ok or probe.connect_state not in CONNECT_SYMPTOMS:
             continue
         target = ev.target(key)
         cand = _wrong_target(ev, key, target, []) or _not_running(ev, key, target, [])
@@ -99,7 +94,7 @@ def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tu
     return alts
 
 
-def _pool_running(ev: Evidence, pool: FpmPoolFact, strict: bool = False) -> bool:
+def _pool_running(ev: Evidence, pool: FpmPool, strict: bool = False) -> bool:
     """Does the pool listen now?  Offline (no listener table) the pool config is the best lead."""
     if ev.listeners is None:
         return True
@@ -116,7 +111,7 @@ def _stem(name: str) -> str:
     return "".join(ch for ch in name.split(".")[0] if ch.isalpha())
 
 
-def _who(lst: ListenerFact) -> str:
+def _who(lst: Listener) -> str:
     if lst.process and lst.pid:
         return f"{lst.process} pid {lst.pid}"
     return lst.process or "a process"
@@ -134,7 +129,7 @@ def _wrong_target(ev: Evidence, peer: str, target: TargetFact | None,
     if target:
         items.append(config_item(target))
     if ev.probes and peer in ev.probes:
-        items.append(probe_item(ev.probes[peer]))
+        items.append(probe_item(peer, ev.probes[peer]))
     items.append(EvidenceItem(kind="listener" if "pool" not in who else "config",
                               summary=f"nothing listens on {peer}, but {who} {why}",
                               source="listeners" if "pool" not in who else None))
@@ -234,7 +229,7 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
         items.append(config_item(target))
     probe = ev.probes.get(peer) if ev.probes else None
     if probe:
-        items.append(probe_item(probe))
+        items.append(probe_item(peer, probe))
     up_now = bool(ev.listeners_for(peer)) or (probe is not None and probe.ok)
     pools = [p for p in ev.fpm_pools if p.key == peer]
     for pool in pools:

@@ -12,15 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from why502.catalog import Entry, load_catalog
-from why502.evidence.model import (
-    Evidence,
-    ListenerFact,
-    LogEvent,
-    ProbeFact,
-    Sample,
-    SymptomGroup,
-    TargetFact,
-)
+from why502.evidence.model import Evidence, LogEvent, Sample, SymptomGroup, TargetFact
+from why502.facts.net import Listener
+from why502.facts.probes import ProbeResult
 from why502.findings.model import EvidenceItem, Finding, Fix
 
 GroupKey = tuple[str, str | None]  # (symptom, peer)
@@ -100,7 +94,7 @@ def group_items(g: SymptomGroup, what: str | None = None) -> list[EvidenceItem]:
     Error-log lines are failed *attempts*: nginx logs each failed attempt and may retry it
     (``proxy_next_upstream``; a failed cached keep-alive connection is retried without counting
     a try, ``ngx_http_upstream_next`` in src/http/ngx_http_upstream.c), so what the clients got
-    is said only from the access log (``g.clients``, ``evidence.build.with_client_view``).
+    is said only from the access log (``g.clients``, ``evidence.client_view.with_client_view``).
     """
     span = ""
     if g.first and g.last:
@@ -163,18 +157,19 @@ def config_item(t: TargetFact, summary: str | None = None) -> EvidenceItem:
                         source=where, line=line)
 
 
-def probe_item(p: ProbeFact) -> EvidenceItem:
-    parts = [f"probe {p.key}:"]
-    parts.append("ok" if p.ok else (p.error or p.connect or "failed"))
-    if p.protocol:
-        parts.append(f"protocol={p.protocol}")
+def probe_item(key: str | None, p: ProbeResult) -> EvidenceItem:
+    """The probe of target ``key`` as evidence: ``probe 127.0.0.1:8080: connection refused``."""
+    parts = [f"probe {key}:"]
+    parts.append("ok" if p.ok else (p.error or p.connect_state or "failed"))
+    if p.answer:
+        parts.append(f"protocol={p.answer}")
     if p.detail:
         parts.append(f"({p.detail})")
     return EvidenceItem(kind="probe", summary=" ".join(parts), source="probe",
                         text=p.detail)
 
 
-def listener_item(lst: ListenerFact, summary: str | None = None) -> EvidenceItem:
+def listener_item(lst: Listener, summary: str | None = None) -> EvidenceItem:
     who = f"{lst.process or '?'} pid {lst.pid}" if lst.pid else (lst.process or "a process")
     return EvidenceItem(kind="listener", summary=summary or f"{who} listens on {lst.key}",
                         source="listeners")

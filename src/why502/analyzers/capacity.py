@@ -25,22 +25,15 @@ from why502.analyzers.base import (
     make_finding,
     upstream_name,
 )
-from why502.evidence.model import (
-    Evidence,
-    FpmPoolFact,
-    LogEvent,
-    Setting,
-    SymptomGroup,
-    TargetFact,
-    UpstreamTiming,
-    split_key,
-)
+from why502.evidence.model import Evidence, LogEvent, SymptomGroup, TargetFact, UpstreamTiming
+from why502.facts.fpm import FpmPool
+from why502.facts.net import split_key
+from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import replace_line
 from why502.parsers.nginx.edit import set_directive
 
 _SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
-_SCRIPT = re.compile(r"script '([^']+)'|(/\S+\.php)")
 
 
 def seconds(value: str | None) -> float | None:
@@ -147,7 +140,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
     pool = _pool(ev, fpm_max, {g.peer for g in claimed})
     slowlog = [e for e in ev.events if e.kind in ("slow-request", "worker-timeout")]
     if slowlog:
-        scripts = sorted({(m.group(1) or m.group(2)) for e in slowlog if (m := _SCRIPT.search(e.text))})
+        scripts = sorted({script for e in slowlog if (script := e.capture("script"))})
         items.append(EvidenceItem(
             kind="log", summary=f"{len(slowlog)} × PHP-FPM 'executing too slow' / timeout"
             + (f" ({', '.join(scripts[:3])})" if scripts else "") + ": the workers were busy with these",
@@ -156,7 +149,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
     peer_key = groups[0].peer if groups else (pool.key if pool else None)
     probe = ev.probes.get(peer_key) if ev.probes and peer_key else None
     if probe is not None and not probe.ok:
-        items.append(EvidenceItem(kind="probe", summary=f"probe {probe.key}: {probe.error or probe.detail}",
+        items.append(EvidenceItem(kind="probe", summary=f"probe {peer_key}: {probe.error or probe.detail}",
                                   source="probe", text=probe.detail))
     for lst in ev.listeners_for(peer_key or ""):
         if lst.accept_queue:
@@ -186,7 +179,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
         claims=claims(claimed))
 
 
-def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmPoolFact | None:
+def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmPool | None:
     """The exhausted pool: named by FPM's warning, else the pool listening where nginx failed
     (never an unrelated pool: a busy gunicorn is not fixed by raising pm.max_children)."""
     names = {e.pool for e in fpm_max if e.pool}
@@ -198,14 +191,14 @@ def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmP
     return None
 
 
-def _fpm_process(ev: Evidence, pool: FpmPoolFact) -> str:
+def _fpm_process(ev: Evidence, pool: FpmPool) -> str:
     for lst in ev.listeners_for(pool.key):
         if lst.process:
             return lst.process
     return "php-fpm"
 
 
-def _pool_fix(ev: Evidence, pool: FpmPoolFact | None) -> Fix:
+def _pool_fix(ev: Evidence, pool: FpmPool | None) -> Fix:
     if pool is None:
         return Fix(summary="add backend workers (gunicorn --workers, uwsgi processes, "
                            "pm.max_children) or make requests faster so workers free up sooner",

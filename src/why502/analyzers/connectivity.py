@@ -28,7 +28,8 @@ from why502.analyzers.base import (
     probe_item,
     upstream_name,
 )
-from why502.evidence.model import Evidence, SymptomGroup, split_key
+from why502.evidence.model import Evidence, SymptomGroup
+from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import insert_after
 from why502.parsers.nginx.edit import set_directive
@@ -106,7 +107,7 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     variable = [t for t in ev.targets if t.uses_variables]
     probe = ev.probes.get(peer) if ev.probes and peer else None
     if probe:
-        items.append(probe_item(probe))
+        items.append(probe_item(peer, probe))
     if target:
         items.append(config_item(target))
     diff = None
@@ -136,7 +137,7 @@ def _unreachable(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> 
     items = [i for g in groups for i in group_items(g)]
     probe = ev.probes.get(peer) if ev.probes and peer else None
     if probe:
-        items.append(probe_item(probe))
+        items.append(probe_item(peer, probe))
     target = ev.target(peer)
     if target:
         items.append(config_item(target))

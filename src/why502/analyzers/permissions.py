@@ -20,7 +20,8 @@ from why502.analyzers.base import (
     make_finding,
     upstream_name,
 )
-from why502.evidence.model import Evidence, FpmPoolFact, SocketStat, SymptomGroup
+from why502.evidence.model import Evidence, SocketStat, SymptomGroup
+from why502.facts.fpm import FpmPool
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import unified
 
@@ -100,7 +101,7 @@ def _stat_text(stat: SocketStat) -> str:
     return f"{stat.path}: owner {stat.owner or stat.uid}, group {stat.group or stat.gid}, mode {mode}"
 
 
-def _pool_fix(ev: Evidence, pool: FpmPoolFact, user: str, group: str) -> Fix | None:
+def _pool_fix(ev: Evidence, pool: FpmPool, user: str, group: str) -> Fix | None:
     """Diff setting ``listen.owner/group`` to nginx's user and ``listen.mode = 0660``."""
     lines = ev.files.get(pool.file or "")
     if not lines or not pool.listen_line:

@@ -24,7 +24,8 @@ from why502.analyzers.base import (
     probe_item,
     upstream_name,
 )
-from why502.evidence.model import Evidence, SymptomGroup, TargetFact, split_key
+from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import insert_after, replace_line
 
@@ -39,10 +40,10 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for peer, groups in by_peer(groups_of(ev, "premature-close", "connection-reset")).items():
         probe = ev.probes.get(peer) if ev.probes and peer else None
         target = ev.target(peer)
-        if probe and target and _mismatch(target, probe.protocol):
+        if probe and target and _mismatch(target, probe.answer):
             out.append(_protocol(ev, peer, groups))
         elif target and target.kind != "fastcgi" and _fpm_port(ev, peer) and not (
-                probe and probe.protocol in _PROTOCOLS):
+                probe and probe.answer in _PROTOCOLS):
             out.append(_protocol(ev, peer, groups, fpm=True))
     return out
 
@@ -69,13 +70,13 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     items = [i for g in groups for i in group_items(g)]
     probe = ev.probes.get(peer) if ev.probes and peer else None
     if probe:
-        items.append(probe_item(probe))
+        items.append(probe_item(peer, probe))
     if target:
         items.append(config_item(target))
     diff = None
     anchor_file = target.pass_file or target.file if target else None
     anchor_line = target.pass_line or target.line if target else None
-    if "wrong version number" in text or (probe and probe.protocol == "http"):
+    if "wrong version number" in text or (probe and probe.answer == "http"):
         why = (f"nginx speaks TLS (https://) to {peer}, but the backend answers plain HTTP "
                "(OpenSSL: wrong version number).")
         summary = "use http:// for this backend (or enable TLS on it)"
@@ -128,10 +129,10 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
     probe = ev.probes.get(peer) if ev.probes and peer else None
     items = [i for g in groups for i in group_items(g)]
     if probe:
-        items.append(probe_item(probe))
+        items.append(probe_item(peer, probe))
     if target:
         items.append(config_item(target))
-    speaks = probe.protocol if probe and probe.protocol in _PROTOCOLS else None
+    speaks = probe.answer if probe and probe.answer in _PROTOCOLS else None
     if speaks is None and fpm:
         speaks = "fastcgi"
         pool = next(p for p in ev.fpm_pools if _fpm_port(ev, p.key) and (

@@ -92,7 +92,7 @@ def _classify_batch(
         (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
         pl.lit(batch.path).alias("file"),
         *extra,
-    ).select(*JSONL_COLUMNS, "pattern", *(["text"] if with_text else []))
+    ).select(*JSONL_COLUMNS, "pattern", *(["text", "captures"] if with_text else []))
     if cutoff is not None and df.height:
         df = filter_since(df, cutoff)
     return df
@@ -178,7 +178,8 @@ def classify_files(
     """``classify_paths`` for inputs already expanded (``expand_inputs``): ``files`` are read as
     named, in order -- no globs, no rotated siblings -- so a caller that handles each file on its
     own (``why502 diagnose``: strict for named files, notes for discovered ones) shares this
-    loop instead of copying it.  ``with_text`` adds ``text``, the raw line of each record;
+    loop instead of copying it.  ``with_text`` adds ``text``, the raw line of each record, and
+    ``captures``, the facts its pattern found (pid, process, pool, unit, ...);
     ``year`` fills in BSD syslog stamps (default: this year).  Yields only non-empty frames."""
     wanted = tuple(fields)
     stamp_year = dt.date.today().year if year is None else year

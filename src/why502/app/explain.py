@@ -21,7 +21,7 @@ from why502.textutil import shorten, strip_terminal_escapes
 class LineInfo:
     """What the classifier recognised in a pasted line (fields of ``classify --format jsonl``)."""
 
-    fields: dict[str, Any]
+    fields: dict[str, str | int | None]  # Classified.to_dict()
 
     @property
     def symptom(self) -> str:
@@ -38,7 +38,7 @@ class Explanation:
     status: StatusPage | None = None
     line: LineInfo | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:  # Any: the JSON document of ``explain --format json``
         return {
             "query": self.query,
             "type": self.type,

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from why502.analyzers.lint import LintFinding, LintInput, run_lint, severity_rank
-from why502.analyzers.lint.fpm import PoolInfo, pool_info
 from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
+from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintReport
 from why502.parsers.nginx import NginxConfig
 from why502.parsers.nginx.units import parse_size
@@ -49,17 +49,17 @@ class LintOutcome:
         return LintReport(tuple(self.findings), tuple(self.notes), self.inputs, len(self.config.files))
 
 
-def _pools_from_files(paths: list[str], notes: list[LintNote]) -> list[PoolInfo]:
+def _pools_from_files(paths: list[str], notes: list[LintNote]) -> list[FpmPool]:
     """FPM pools: the FPM config loader (includes, discovery), per given path."""
     from why502.sources.fpm import load_fpm_config
 
-    pools: list[PoolInfo] = []
+    pools: list[FpmPool] = []
     for path in paths or [None]:  # type: ignore[list-item]
         fpm = load_fpm_config(path)
         for d in fpm.diagnostics:
             if path is not None or d.severity != "info":
                 notes.append(LintNote(d.severity, d.message, d.source, None))
-        pools.extend(pool_info(p) for p in fpm.pools)
+        pools.extend(fpm.pools)
     return pools
 
 
@@ -94,7 +94,7 @@ def gather(options: LintOptions) -> LintOutcome:
         raise InputError(msg.splitlines()[0] if msg else "not a readable nginx config")
     notes = [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
     use_host = options.host if options.host is not None else options.nginx_conf is None
-    pools: list[PoolInfo] = []
+    pools: list[FpmPool] = []
     if options.fpm_conf:
         pools = _pools_from_files(options.fpm_conf, notes)
     elif use_host:

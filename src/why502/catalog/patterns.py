@@ -2,8 +2,9 @@
 
 One table feeds both classify engines (the per-line ``why502.parsers.errorlog`` and the vectorised
 ``why502.parsers.errorlog_batch``) and the catalog docs pages, which list the patterns of each
-symptom with their provenance (the emitting program's source file and function).  Facts behind
-every entry are in ``docs/reference/proxy-messages.md``.
+symptom with their provenance (the emitting program's source file and function).  A ``match``
+rule's named groups are the line's facts (pid, process, pool, unit, ...): the classified record
+carries them (``captures``) so nothing downstream recognises the same line again.
 
 Loading uses only ``tomllib`` so ``why502 explain "<pasted line>"`` stays fast.
 """
@@ -43,6 +44,8 @@ class PatternInfo:
     action_optional: bool = False
     level: tuple[str, ...] = ()
     detail: tuple[str, ...] = ()
+    upstream_from: str | None = None  # the capture that is the record's upstream (kernel: process)
+    event_summary: str | None = None  # "PHP-FPM pool [{pool}] child {pid} exited on {signal}"
     order: int = 0
 
     @property
@@ -86,6 +89,12 @@ def load_patterns() -> tuple[PatternInfo, ...]:
         if not p.needles or not all(p.needles):
             raise ValueError(f"pattern {p.id!r} needs non-empty needles (prefilter)")
     return out
+
+
+@lru_cache(maxsize=1)
+def patterns_by_id() -> dict[str, PatternInfo]:
+    """Every pattern by its id (records name the pattern that matched them)."""
+    return {p.id: p for p in load_patterns()}
 
 
 def patterns_for_symptom(symptom: str) -> list[PatternInfo]:

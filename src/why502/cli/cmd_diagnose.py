@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              ".md/.markdown, .json -- else text)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     parser.add_argument("--demo", action="store_true",
-                        help="diagnose the recorded lab incident bundled with why502")
+                        help="show the report of a real incident recorded by the lab and bundled "
+                             "with why502 (no nginx needed)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show all evidence")
 
 
@@ -77,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
     if args.demo and (args.nginx_conf or args.error_log or args.access_log or args.fpm_conf
-                      or args.fpm_log or args.kernel_log or args.app_log):
-        raise UsageError("--demo reads the bundled incident; it takes no input flags")
+                      or args.fpm_log or args.kernel_log or args.app_log or args.since):
+        raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
+                         "flags and no --since")
     options = DiagnoseOptions(
         nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),

@@ -1,18 +1,18 @@
 """Typed evidence: the facts ``why502 diagnose`` joins before any analyzer runs.
 
-Why a layer of its own (docs/architecture.md, "evidence joins facts"): analyzers must be pure functions of
-facts, and they must not depend on *how* a fact was obtained (``nginx -T`` or a file, ``/proc`` or
-``ss``, a recorded fixture or the live host).  Everything here is plain frozen data; the
-``why502.app.diagnose`` wiring converts what ``sources`` and ``parsers`` return into these records
-(see ``why502.evidence.build``), and tests build them from recorded lab fixtures.
+Why a layer of its own (docs/architecture.md, "evidence joins facts"): analyzers must be pure
+functions of facts, and they must not depend on *how* a fact was obtained (``nginx -T`` or a
+file, ``/proc`` or ``ss``, a recorded fixture or the live host).  Everything here is plain frozen
+data.  What the sources read is kept in its own types (``why502.facts``: ``ProbeResult``,
+``Listener``, ``FpmPool``, ``UnitState``); this module adds what only the join makes: the
+config's targets and groups, the log lines aggregated per symptom and peer, the events of
+other programs, the access log's view per upstream.  ``evidence.config_facts``, ``aggregate``,
+``events`` and ``client_view`` build them; tests build them from recorded lab fixtures.
 
-Identity keys are strings that both the config and the logs can produce:
-
-- a TCP peer is ``host:port`` with IPv6 in brackets (``127.0.0.1:8080``, ``[::1]:8080``), exactly
-  as nginx prints the peer in ``upstream: "http://127.0.0.1:8080/x"`` (``ngx_sock_ntop()``);
-- a unix socket is ``unix:/run/php/php8.2-fpm.sock`` (nginx prints ``unix:`` + path);
-- an upstream group is its name (``backend``), which nginx prints for ``no live upstreams``
-  (``ngx_http_upstream_round_robin.c``: ``pc->name = peers->name``).
+Identity keys are strings that both the config and the logs can produce (``why502.facts.net``):
+``host:port`` (IPv6 in brackets), ``unix:/path``, and an upstream group's name (``backend``),
+which nginx prints for ``no live upstreams`` (``ngx_http_upstream_round_robin.c``:
+``pc->name = peers->name``).
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
-@dataclass(frozen=True)
-class Setting:
-    """An effective directive value and where it comes from (``is_default``: nginx's default)."""
-
-    value: str
-    file: str | None = None
-    line: int | None = None
-    is_default: bool = False
+from why502.facts.captures import Captures, find_capture
+from why502.facts.fpm import FpmPool
+from why502.facts.net import Listener, split_key
+from why502.facts.probes import ProbeResult
+from why502.facts.setting import Setting
+from why502.facts.system import UnitState
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,12 @@ class SymptomGroup:
 
 @dataclass(frozen=True)
 class LogEvent:
-    """One line from a log other than the proxy's (kernel, systemd, PHP-FPM, app server)."""
+    """One line from a log other than the proxy's (kernel, systemd, PHP-FPM, app server).
+
+    ``pid``, ``process``, ``unit`` and ``pool`` name who the line is about (the identity the
+    analyzers match against listeners, pools and units); ``captures`` keeps every fact the
+    catalog pattern found in the line (``script``, ``signal``, ``uid``, ``restarts``, ...).
+    """
 
     kind: str  # evidence-event ID (docs/causes/README.md), e.g. oom-kill, worker-crashed, unit-restart
     text: str
@@ -122,73 +124,12 @@ class LogEvent:
     unit: str | None = None
     pool: str | None = None
     detail: str | None = None
+    pattern: str = ""  # the catalog pattern that recognised the line
+    captures: Captures = ()
 
-
-@dataclass(frozen=True)
-class ProbeFact:
-    """A live probe of one target (DNS, connect, protocol, TLS)."""
-
-    key: str
-    ok: bool
-    dns: str | None = None  # ok | failed | None (not applicable)
-    connect: str | None = None  # ok | refused | timeout | not-found | denied | unreachable | ...
-    protocol: str | None = None  # http | fastcgi | tls | unknown | None
-    tls: str | None = None
-    error: str | None = None
-    errno: int | None = None
-    elapsed_ms: float | None = None
-    detail: str | None = None
-    addresses: tuple[str, ...] = ()
-    header_bytes: int | None = None  # size of the response header the probe received
-
-
-@dataclass(frozen=True)
-class ListenerFact:
-    """A listening socket on this host and the process that owns it (if visible)."""
-
-    proto: str  # tcp | tcp6 | unix
-    address: str | None = None
-    port: int | None = None
-    path: str | None = None
-    pid: int | None = None
-    process: str | None = None
-    user: str | None = None
-    accept_queue: int | None = None  # connections waiting to be accepted (TCP LISTEN rx_queue)
-
-    @property
-    def key(self) -> str:
-        if self.proto == "unix":
-            return f"unix:{self.path}"
-        host = self.address or ""
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
-        return f"{host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class FpmPoolFact:
-    """A PHP-FPM pool and where its ``listen`` line is (for a diff)."""
-
-    name: str
-    listen: str
-    file: str | None = None
-    line: int | None = None  # the [pool] header line
-    listen_line: int | None = None
-    listen_owner: str | None = None
-    listen_group: str | None = None
-    listen_mode: str | None = None
-    listen_backlog: int | None = None
-    pm: str | None = None
-    max_children: int | None = None
-    max_children_line: int | None = None
-    request_terminate_timeout: str | None = None
-    user: str | None = None
-    group: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Identity key of the pool's listen address (``/path`` -> ``unix:/path``)."""
-        return listen_key(self.listen)
+    def capture(self, name: str) -> str | None:
+        """A fact the pattern found (``script``, ``signal``, ...), or None."""
+        return find_capture(self.captures, name)
 
 
 @dataclass(frozen=True)
@@ -206,18 +147,6 @@ class SocketStat:
     error: str | None = None
     worker_allowed: bool | None = None  # may nginx's worker user connect (dirs + socket)?
     worker_reason: str | None = None  # why not, e.g. "no search (x) permission on /run/php ..."
-
-
-@dataclass(frozen=True)
-class UnitFact:
-    """A systemd unit that serves a target (state + restart counter)."""
-
-    name: str
-    active_state: str | None = None
-    sub_state: str | None = None
-    result: str | None = None
-    n_restarts: int | None = None
-    main_pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -247,11 +176,11 @@ class Evidence:
     groups: Mapping[str, GroupFact] = field(default_factory=dict)
     symptoms: tuple[SymptomGroup, ...] = ()
     events: tuple[LogEvent, ...] = ()
-    probes: Mapping[str, ProbeFact] | None = None
-    listeners: tuple[ListenerFact, ...] | None = None
-    fpm_pools: tuple[FpmPoolFact, ...] = ()
+    probes: Mapping[str, ProbeResult] | None = None  # target key -> what its probe found
+    listeners: tuple[Listener, ...] | None = None
+    fpm_pools: tuple[FpmPool, ...] = ()
     sockets: Mapping[str, SocketStat] = field(default_factory=dict)
-    units: Mapping[str, UnitFact] = field(default_factory=dict)
+    units: Mapping[str, UnitState] = field(default_factory=dict)
     target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
     access: Mapping[str, UpstreamTiming] = field(default_factory=dict)
     nginx_user: str | None = None
@@ -290,7 +219,7 @@ class Evidence:
                 return t
         return None
 
-    def listeners_for(self, key: str) -> list[ListenerFact]:
+    def listeners_for(self, key: str) -> list[Listener]:
         """Listeners that serve exactly this key (wildcard binds serve every local address)."""
         if self.listeners is None:
             return []
@@ -308,32 +237,12 @@ class Evidence:
         return out
 
 
-def listen_key(listen: str) -> str:
-    """Identity key of an FPM ``listen`` value (``/run/x.sock``, ``9000``, ``127.0.0.1:9000``)."""
-    value = listen.strip()
-    if value.startswith("/"):
-        return f"unix:{value}"
-    if value.isdigit():
-        return f"0.0.0.0:{value}"  # PHP-FPM: a bare port listens on all addresses
-    return value
-
-
-def split_key(key: str) -> tuple[str | None, int | None, str | None]:
-    """``127.0.0.1:80`` -> (host, port, None); ``unix:/p`` -> (None, None, /p); ``[::1]:80``."""
-    if key.startswith("unix:"):
-        return None, None, key[5:]
-    host, sep, port = key.rpartition(":")
-    if not sep or not port.isdigit():
-        return key, None, None
-    return host.strip("[]") or None, int(port), None
-
-
 _LOOPBACK4 = {"127.0.0.1", "localhost"}
 _WILDCARD4 = {"0.0.0.0", "*", ""}  # noqa: S104 - a wildcard bind we read, not make
 _WILDCARD6 = {"::", "[::]"}
 
 
-def serves(listener: ListenerFact, host: str | None) -> bool:
+def serves(listener: Listener, host: str | None) -> bool:
     """Does a TCP listener accept connections addressed to ``host``?
 
     A ``0.0.0.0`` bind serves every IPv4 address; ``::`` serves IPv6 and, unless ``IPV6_V6ONLY``,

@@ -1,17 +1,22 @@
 """The diagnosis result as plain typed data, and its versioned JSON form.
 
-Reporters render a ``Report`` and nothing else (docs/architecture.md: "reporters render a saved Report"), so
-every field a reporter needs lives here and survives a JSON round trip: ``Report.from_dict(
-report.to_dict()) == report``.  The JSON contract (docs/architecture.md, "Interfaces that are contracts")
-is ``{"schema_version", "findings": [...], "diagnostics": [...], "inputs": {...}}`` plus the
-optional incident data (timeline, events, upstreams) used by the HTML and Markdown reports.
+Reporters render a ``Report`` and nothing else (docs/architecture.md), so every field a reporter
+needs lives here and survives a JSON round trip: ``Report.from_dict(report.to_dict()) ==
+report``.  The JSON contract is ``{"schema_version", "findings": [...], "diagnostics": [...],
+"inputs": {...}}`` plus the optional incident data (timeline, events, upstreams) used by the
+HTML and Markdown reports.
 The JSON Schema shipped in ``why502/schemas/report.schema.json`` describes exactly this.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 SCHEMA_VERSION = "1.0"
 
@@ -161,7 +166,8 @@ class Report:
         )
 
 
-def _build(cls: Any, data: dict[str, Any]) -> Any:
+def _build(cls: type[T], data: dict[str, Any]) -> T:
+    """A dataclass from its saved dict (unknown keys ignored: newer minor versions add some)."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
 

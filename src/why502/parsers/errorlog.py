@@ -19,10 +19,11 @@ backreferences.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 
 from why502.catalog.patterns import PatternInfo, load_patterns
+from why502.facts.captures import Captures, find_capture
 from why502.parsers import wrappers
 
 # ----------------------------------------------------------------------------------------------
@@ -47,6 +48,26 @@ FIELDS = (
 )
 # The upstream on its own (the summary needs only this one; a cheap literal-led regex).
 UPSTREAM_ONLY = r', upstream: "([^"]*)"'
+
+
+def upstream_peer(named: bool = True, stop: str = "") -> str:
+    """nginx's upstream field up to the peer, ``<schema><peer>`` of ``<schema><peer>[:]<uri>``
+    (``ngx_http_log_error_handler()``: ``u->schema``, the peer's name, then the URI): the
+    scheme (``http``, ``fastcgi``, ...; written as in the config, so any case) and the peer
+    (``127.0.0.1:8080``, ``[::1]:8080``, ``unix:/run/php.sock``, a group's name).
+
+    The one peer regex: ``named`` gives the groups ``scheme`` and ``peer``; without, it is
+    capture-free (the summary's fast path: a capture costs the Rust engine an extra pass).
+    ``stop``: characters the peer cannot hold (``"``: the field's closing quote, when the regex
+    runs over the whole message)."""
+    scheme = r"[A-Za-z0-9+.-]+"
+    peer = rf"unix:[^:{stop}]*|\[[^\]{stop}]*\](?::\d+)?|[^/{stop}]*"
+    if named:
+        return rf"(?:(?P<scheme>{scheme})://)?(?P<peer>{peer})"
+    return rf"(?:{scheme}://)?(?:{peer})"
+
+
+UPSTREAM_PEER = "^" + upstream_peer()
 FIELD_NAMES: tuple[str, ...] = ("upstream", "client", "server", "request", "host")
 
 _SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _:/,'\"=<>@%;!`")
@@ -104,7 +125,10 @@ def detail_regexes() -> dict[str, str]:
 class Classified:
     """One recognised line: the fields of ``why502 classify --format jsonl`` (minus line/file).
 
-    ``pattern`` is the id of the rule that matched (kept out of the JSON contract)."""
+    ``pattern`` is the id of the rule that matched and ``captures`` the facts its named groups
+    found (``(("pid", "4242"), ("process", "php-fpm8.2"))``); both are kept out of the JSON
+    contract.  Evidence reads pid, process, pool, unit, ... from ``captures`` instead of matching
+    the line again."""
 
     source: str
     symptom: str
@@ -118,10 +142,31 @@ class Classified:
     host: str | None
     message: str
     pattern: str = ""
+    captures: Captures = ()
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON fields (without ``pattern``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pattern"}
+    def to_dict(self) -> dict[str, str | int | None]:
+        """The JSON fields (without ``pattern`` and ``captures``)."""
+        return {"source": self.source, "symptom": self.symptom, "status": self.status,
+                "time": self.time, "level": self.level, "upstream": self.upstream,
+                "client": self.client, "server": self.server, "request": self.request,
+                "host": self.host, "message": self.message}
+
+    def capture(self, name: str) -> str | None:
+        """What the pattern's group ``name`` (or ``name2``, ...) found, or None."""
+        return find_capture(self.captures, name)
+
+
+_ALTERNATIVE = re.compile(r"\d+$")
+
+
+def captures_of(m: re.Match[str]) -> Captures:
+    """A match's named groups as captures: ``pid2`` is ``pid`` (a number only keeps the groups
+    of alternatives apart), empty groups are left out, the first of a name wins."""
+    out: dict[str, str] = {}
+    for name, value in m.groupdict().items():
+        if value:
+            out.setdefault(_ALTERNATIVE.sub("", name), value)
+    return tuple(out.items())
 
 
 RECORD_FIELDS: tuple[str, ...] = (
@@ -306,6 +351,7 @@ class _Head:
     request: str | None = None
     upstream: str | None = None
     server: str | None = None
+    unit: str | None = None  # systemd: the unit the message is about ("php8.2-fpm.service: ...")
 
 
 def _apache_time(raw: str) -> str | None:
@@ -420,7 +466,7 @@ def _head_for(source: str, text: str) -> _Head | None:
                      upstream=upstream)
     if source == "systemd":
         m = _SYSTEMD_UNIT.search(text)
-        return _Head(msg=text, upstream=m.group("unit")) if m else None
+        return _Head(msg=text, upstream=m.group("unit"), unit=m.group("unit")) if m else None
     return None
 
 
@@ -452,16 +498,20 @@ def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
             continue
         if p.errno and (head is None or head.errno not in p.errno):
             continue
-        if head is None:
-            head = _Head(msg=text)
-        gd = {k: v for k, v in m.groupdict().items() if v}
-        upstream = gd.get("upstream") or gd.get("upstream2") or gd.get("backend") or head.upstream
-        if p.source == "kernel":
-            upstream = gd.get("comm") or gd.get("comm2") or gd.get("comm3")
-        filled = _Head(msg=target, time=head.time, level=head.level, errno=head.errno,
-                       client=gd.get("client") or head.client, request=head.request,
-                       upstream=upstream, server=head.server)
-        return _record(p, filled, target, wrapper_time)
+        return _record(p, head or _Head(msg=text), target, wrapper_time, m)
+    return None
+
+
+def match_source(source: str, text: str) -> Classified | None:
+    """The first ``match`` rule of ``source`` found in ``text``, for callers that know which
+    program wrote it (the kernel log, journald's ``UNIT=`` messages, audit records): the same
+    rules and captures as ``classify_line``, without guessing the program from the line's head."""
+    low = text.lower()
+    for p, rx in _match_rules():
+        if p.source == source and any(n in low for n in p.needles):
+            m = rx.search(text)
+            if m:
+                return _record(p, _Head(msg=text), text, None, m)
     return None
 
 
@@ -470,11 +520,20 @@ def _haproxy_ts(text: str) -> str | None:
     return m.group("ts") if m else None
 
 
-def _record(p: PatternInfo, head: _Head, message: str, wrapper_time: str | None) -> Classified:
+def _record(p: PatternInfo, head: _Head, message: str, wrapper_time: str | None,
+            m: re.Match[str] | None = None) -> Classified:
+    """The record of a line rule ``p`` matched: the head's fields, the rule's captures (``m``)
+    over them where they name a record field (``upstream``, ``client``, ``upstream_from``)."""
+    captures = captures_of(m) if m is not None else ()
+    if head.unit:
+        captures = (*captures, ("unit", head.unit))
+    found = dict(captures)
+    upstream = found.get("upstream") or (found.get(p.upstream_from) if p.upstream_from else None)
     return Classified(
         source=p.source, symptom=p.symptom, status=p.status, time=head.time or wrapper_time,
-        level=head.level, upstream=head.upstream, client=head.client, server=head.server,
-        request=head.request, host=None, message=message, pattern=p.id,
+        level=head.level, upstream=upstream or head.upstream, client=found.get("client") or head.client,
+        server=head.server, request=head.request, host=None, message=message, pattern=p.id,
+        captures=captures,
     )
 
 

@@ -25,8 +25,11 @@ from functools import lru_cache
 import polars as pl
 
 from why502.catalog.patterns import load_patterns
+from why502.facts.captures import Captures
 from why502.parsers import errorlog
 
+# ``Classified.captures``: the facts a line rule's named groups found (null: none)
+CAPTURES_DTYPE = pl.List(pl.Struct({"name": pl.String(), "value": pl.String()}))
 OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "idx": pl.UInt32(),
     "source": pl.String(),
@@ -41,6 +44,7 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "host": pl.String(),
     "message": pl.String(),
     "pattern": pl.String(),
+    "captures": CAPTURES_DTYPE,
 }
 
 
@@ -51,6 +55,11 @@ def prefilter_needles() -> list[str]:
     for p in load_patterns():
         needles.update(p.needles)
     return sorted(needles)
+
+
+def captures_column(captures: Captures) -> list[dict[str, str]] | None:
+    """``Classified.captures`` as the ``captures`` column holds them."""
+    return [{"name": k, "value": v} for k, v in captures] or None
 
 
 def empty_frame() -> pl.DataFrame:
@@ -64,7 +73,9 @@ def classify_series(
     """Classify every line of ``lines``; return the recognised ones.
 
     Columns: ``idx`` (0-based row in ``lines``) and the ``classify --format jsonl`` fields plus
-    ``pattern`` (the matching rule id), ordered by ``idx``.  ``year`` fills in BSD syslog stamps.
+    ``pattern`` (the matching rule id) and ``captures`` (its named groups, as
+    ``[{"name", "value"}]``; null for nginx's own lines), ordered by ``idx``.  ``year`` fills in
+    BSD syslog stamps.
     ``fields`` names the request fields (upstream, client, server, request, host) to extract from
     nginx lines; the others stay null -- the summary needs only ``upstream``, and skipping the rest
     saves a third of the work.
@@ -143,6 +154,7 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         *(pl.col(name) for name in errorlog.FIELD_NAMES),
         msg.alias("message"),
         pl.col("pattern"),
+        pl.lit(None, dtype=CAPTURES_DTYPE).alias("captures"),
     )
 
 
@@ -154,7 +166,8 @@ def _classify_others(df: pl.DataFrame, year: int) -> pl.DataFrame:
     for idx, line in cand.iter_rows():
         c = errorlog.classify_line(line, year=year)
         if c is not None:
-            records.append({"idx": idx, **c.to_dict(), "pattern": c.pattern})
+            records.append({"idx": idx, **c.to_dict(), "pattern": c.pattern,
+                            "captures": captures_column(c.captures)})
     if not records:
         return empty_frame()
     return pl.DataFrame(records, schema=OUTPUT_SCHEMA)
@@ -169,11 +182,11 @@ SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "symptom": pl.String(), "status": pl.Int64(), "source": pl.String(), "upstream": pl.String(),
     "n": pl.Int64(), "first": pl.String(), "last": pl.String(),
 }
-# The peer part of nginx's ``upstream: "<schema><peer>[:]<uri>"`` (ngx_http_log_error_handler()):
-# the summary groups by peer (``http://10.0.0.7:8000``), not peer + URI, so it stays small.
-PEER = r"^((?:[a-z0-9+.-]+://)?(?:unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*))"
-# The same peer inside the message; quotes excluded so it cannot run past the field.
-_PEER_BODY = r'(?:[a-z0-9+.-]+://)?(?:unix:[^:"]*|\[[^\]"]*\](?::\d+)?|[^/"]*)'
+# The summary groups by ``<schema><peer>`` of nginx's upstream field (``http://10.0.0.7:8000``,
+# ``errorlog.upstream_peer``), not peer + URI, so it stays small.
+PEER = errorlog.UPSTREAM_PEER
+# The same peer inside the message, capture-free; quotes excluded so it cannot run past the field.
+_PEER_BODY = errorlog.upstream_peer(named=False, stop='"')
 _UPSTREAM_OPEN = ', upstream: "'
 _PEER0 = _UPSTREAM_OPEN + _PEER_BODY
 _UPSTREAM_FIELD0 = _PEER0 + '[^"]*"'  # the span errorlog.UPSTREAM_ONLY matches
@@ -214,7 +227,7 @@ def aggregate_records(df: pl.DataFrame) -> pl.DataFrame:
     if df.height == 0:
         return empty_summary()
     up, src = pl.col("upstream").cast(pl.String), pl.col("source")
-    df = df.with_columns(pl.when(src == "nginx").then(up.str.extract(PEER, 1)).otherwise(up)
+    df = df.with_columns(pl.when(src == "nginx").then(up.str.extract(PEER, 0)).otherwise(up)
                          .alias("upstream"), pl.col("time").cast(pl.String))
     agg = df.group_by(*SUMMARY_KEYS).agg(
         pl.len().cast(pl.Int64).alias("n"), pl.col("time").min().alias("first"),

@@ -27,6 +27,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from why502.facts.fpm import FpmPool
+from why502.facts.setting import Setting
+
 _TRUE = {"yes", "on", "true"}
 _FALSE = {"no", "off", "false", "none"}
 
@@ -41,19 +44,6 @@ class FpmLine:
     subkey: str | None = None  # "memory_limit" in php_admin_value[memory_limit]
     file: str = ""
     line: int = 0
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A configured value and where it was set."""
-
-    value: str
-    file: str
-    line: int
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*(?:;.*)?$")
@@ -134,61 +124,6 @@ def _int(value: str | None) -> int | None:
     return int(value.strip())
 
 
-@dataclass(frozen=True)
-class FpmPool:
-    """One pool with the settings that matter for 502/504s (``None`` = not set, FPM default)."""
-
-    name: str
-    file: str  # where the [pool] section starts
-    line: int
-    listen: str | None
-    listen_owner: str | None
-    listen_group: str | None
-    listen_mode: str | None  # FPM default 0660 when unset
-    listen_backlog: int | None  # FPM default 511 (-1 on Linux: capped by net.core.somaxconn)
-    pm: str | None  # static | dynamic | ondemand
-    max_children: int | None
-    start_servers: int | None
-    min_spare_servers: int | None
-    max_spare_servers: int | None
-    max_requests: int | None
-    request_terminate_timeout: int | None  # seconds; 0 or None = off
-    request_slowlog_timeout: int | None
-    slowlog: str | None
-    user: str | None
-    group: str | None
-    catch_workers_output: bool
-    memory_limit: str | None  # php_admin_value / php_value [memory_limit]
-    error_log: str | None  # the global error_log (resolved path or "syslog")
-    access_log: str | None = None
-    prefix: str | None = None
-    status_path: str | None = None
-    settings: dict[str, Setting] = field(default_factory=dict)  # key -> value + file:line
-    php_values: dict[str, Setting] = field(default_factory=dict)  # "php_admin_value[memory_limit]" -> ...
-
-    def where(self, key: str) -> str | None:
-        """``file:line`` of ``key`` in this pool, or ``None`` when it is not set."""
-        s = self.settings.get(key)
-        return s.where if s else None
-
-    @property
-    def listen_is_unix(self) -> bool:
-        """FPM treats a ``listen`` starting with ``/`` as a unix socket path (``fpm_sockets.c``)."""
-        return bool(self.listen) and str(self.listen).startswith("/")
-
-    def listen_tcp(self) -> tuple[str, int] | None:
-        """``listen`` as (host, port): ``9000`` means all addresses, ``[::1]:9000`` IPv6."""
-        if not self.listen or self.listen_is_unix:
-            return None
-        text = self.listen.strip()
-        if text.isdigit():
-            return "0.0.0.0", int(text)  # noqa: S104 -- FPM's meaning of a bare port
-        host, _, port = text.rpartition(":")
-        if not port.isdigit():
-            return None
-        return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104
-
-
 @dataclass
 class FpmConfigModel:
     """Global settings, pools, and problems found while assembling them."""
@@ -253,8 +188,8 @@ def build_config(lines: Iterable[FpmLine], error_log: str | None = None) -> FpmC
                 file=file,
                 line=line,
                 listen=get("listen"),
-                listen_owner=get("listen.owner"),
-                listen_group=get("listen.group"),
+                listen_owner=get("listen.owner") or None,  # "listen.owner =": FPM's default
+                listen_group=get("listen.group") or None,
                 listen_mode=get("listen.mode"),
                 listen_backlog=_int(get("listen.backlog")),
                 pm=(get("pm") or "").lower() or None,

@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from why502.facts.net import format_endpoint as format_endpoint
+
 ByteOrder = Literal["little", "big"]
 
 # include/net/tcp_states.h
@@ -176,8 +178,3 @@ def state_counts_by_remote_port(entries: Iterable[TcpEntry], state: str = "TIME_
 def state_counts(entries: Iterable[TcpEntry]) -> dict[str, int]:
     """Socket count per TCP state, most frequent first."""
     return dict(Counter(e.state for e in entries).most_common())
-
-
-def format_endpoint(address: str, port: int) -> str:
-    """``127.0.0.1:8080`` / ``[::1]:8080``, the way nginx prints peers."""
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

@@ -7,14 +7,20 @@ connect (``selinux-denial``), or ports/file descriptors ran out.  Reading these 
 lives in ``why502.sources.system``; the text rules are here so they are tested on recorded and
 public real lines.
 
-Message formats (``docs/reference/proxy-messages.md`` sections 8 and 9):
+The kernel, systemd and audit lines are recognised by the catalog's patterns
+(``catalog/data/patterns.toml`` through ``why502.parsers.errorlog.match_source``), the same rules
+``why502 classify`` uses, and the facts below come from their named groups.  Message formats:
 
 - kernel ``mm/oom_kill.c``: ``<comm> invoked oom-killer: gfp_mask=...``,
   ``oom-kill:constraint=...,task_memcg=...,task=<comm>,pid=<pid>,uid=<uid>``,
   ``[Out of memory|Memory cgroup out of memory]: Killed process <pid> (<comm>) total-vm:...kB,
   anon-rss:...kB, file-rss:...kB, shmem-rss:...kB[, UID:<uid> pgtables:...kB oom_score_adj:<n>]``
-  (older kernels: ``Kill process <pid> (<comm>) score <n> or sacrifice child`` then ``Killed
-  process ...`` without prefix); ``arch/x86/mm/fault.c``: ``<comm>[<pid>]: segfault at ...``.
+  (``__oom_kill_process()``; older kernels: ``Kill process <pid> (<comm>) score <n> or sacrifice
+  child`` then ``Killed process ...`` without prefix; RHEL 6's 2.6.32: ``Killed process <pid>,
+  UID <uid>, (<comm>) total-vm:...``); ``oom-kill:`` is ``dump_oom_victim()`` (``dump_oom_summary()``
+  before 6.x; 4.19 padded ``pid=%5d``); ``arch/x86/mm/fault.c`` ``show_signal_msg()``:
+  ``<comm>[<pid>]: segfault at <addr> ip <ip> sp <sp> error <n> in <vma>`` (6.2+ adds ``likely
+  on CPU <n> (core <n>, socket <n>)``).
 - systemd ``src/core/service.c``/``unit.c``: journal messages ``<unit>: Main process exited,
   code=killed, status=9/KILL``, ``Failed with result 'oom-kill'.``, ``Scheduled restart job, restart
   counter is at N.``, ``Start request repeated too quickly.``
@@ -26,8 +32,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+from why502.catalog.patterns import load_patterns
+from why502.facts.system import AvcDenial, JournalEntry, KernelEvent, Limit, UnitState
+from why502.parsers.errorlog import match_source
 
 MONTHS = {
     m: i
@@ -145,42 +156,16 @@ def is_after(when: datetime | None, since: datetime | None) -> bool:
 # kernel events
 
 
-@dataclass(frozen=True)
-class KernelEvent:
-    """One kernel fact: an OOM kill (and its context lines) or a segfault."""
-
-    kind: str  # "oom-kill" | "oom-invoked" | "oom-constraint" | "oom-chosen" | "segfault"
-    time: str | None
-    pid: int | None
-    process: str | None
-    message: str
-    raw: str
-    line: int  # 1-based line in the source text
-    oom_type: str | None = None  # "global" | "memcg" | "allocating-task"
-    memcg: str | None = None  # task_memcg= (the systemd unit's cgroup, e.g. /system.slice/x.service)
-    uid: int | None = None
-    anon_rss_kb: int | None = None
-    total_vm_kb: int | None = None
-
-    @property
-    def event_id(self) -> str:
-        """The docs/causes/README.md evidence-event ID: ``oom-kill`` or ``worker-crashed``."""
-        return "worker-crashed" if self.kind == "segfault" else "oom-kill"
-
-
-_KILLED = re.compile(
-    r"(?:(?P<why>Out of memory(?: \(oom_kill_allocating_task\))?|Memory cgroup out of memory):\s+)?"
-    r"Killed process (?P<pid>\d+) \((?P<comm>.*?)\)(?=,| total-vm|\s*$)"
-    r"(?:,? total-vm:(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB)?"
-    r"(?:.*?UID:(?P<uid>\d+))?"
-)
-_CHOSEN = re.compile(
-    r"(?:(?P<why>Out of memory(?: \(oom_kill_allocating_task\))?|Memory cgroup out of memory):\s+)?"
-    r"Kill process (?P<pid>\d+) \((?P<comm>.*?)\) score"
-)
-_CONSTRAINT = re.compile(r"oom-kill:constraint=(?P<constraint>[^,]+),(?P<body>.*)$")
+# "<comm> invoked oom-killer: gfp_mask=..." (mm/oom_kill.c dump_header()) opens an OOM report.
+# It is context, not a kill (the kill is its own line: the catalog's kernel-oom-killed), so the
+# catalog leaves it out -- classify must not count one OOM twice -- and it is recognised here only.
 _INVOKED = re.compile(r"^(?P<comm>.+?) invoked oom-killer: ")
-_SEGFAULT = re.compile(r"^(?P<comm>\S.*?)\[(?P<pid>\d+)\]: segfault at ")
+_INVOKED_NEEDLE = "invoked oom-killer"
+
+
+@lru_cache(maxsize=1)
+def _kernel_needles() -> tuple[str, ...]:
+    return (*(n for p in load_patterns() if p.source == "kernel" for n in p.needles), _INVOKED_NEEDLE)
 
 
 def _oom_type(why: str | None) -> str | None:
@@ -196,67 +181,38 @@ def _oom_type(why: str | None) -> str | None:
 def parse_kernel_line(
     line: str, number: int = 0, year: int | None = None, boot_time: datetime | None = None
 ) -> KernelEvent | None:
-    """Recognise one kernel OOM/segfault line (with any journal/syslog/dmesg prefix)."""
-    if (
-        "oom" not in line
-        and "Killed process" not in line
-        and "Kill process" not in line
-        and "segfault" not in line
-    ):
+    """Recognise one kernel OOM/segfault line (with any journal/syslog/dmesg prefix).
+
+    The kill, the ``oom-kill:constraint=`` summary and the segfault are the catalog's kernel
+    patterns (``match_source``), whose captures give the pid, comm, uid, memory and memcg; the
+    old kernels' ``Kill process <pid> (<comm>) score <n> or sacrifice child`` (the chosen
+    victim, before its ``Killed process`` line) is the same pattern with a ``score``."""
+    low = line.lower()
+    if not any(n in low for n in _kernel_needles()):
         return None
     ll = split_log_line(line, year, boot_time)
     msg = ll.message
     when = iso(ll.time)
-    m = _KILLED.search(msg)
-    if m:
-        return KernelEvent(
-            "oom-kill",
-            when,
-            int(m.group("pid")),
-            m.group("comm"),
-            msg,
-            ll.raw,
-            number,
-            oom_type=_oom_type(m.group("why")),
-            uid=int(m.group("uid")) if m.group("uid") else None,
-            anon_rss_kb=int(m.group("anon")) if m.group("anon") else None,
-            total_vm_kb=int(m.group("vm")) if m.group("vm") else None,
-        )
-    m = _CHOSEN.search(msg)
-    if m:
-        return KernelEvent(
-            "oom-chosen",
-            when,
-            int(m.group("pid")),
-            m.group("comm"),
-            msg,
-            ll.raw,
-            number,
-            oom_type=_oom_type(m.group("why")),
-        )
-    m = _CONSTRAINT.search(msg)
-    if m:
-        fields = dict(part.split("=", 1) for part in m.group("body").split(",") if "=" in part)
-        pid = fields.get("pid", "").strip()
-        uid = fields.get("uid", "").strip()
-        return KernelEvent(
-            "oom-constraint",
-            when,
-            int(pid) if pid.isdigit() else None,
-            fields.get("task"),
-            msg,
-            ll.raw,
-            number,
-            oom_type="memcg" if m.group("constraint") == "CONSTRAINT_MEMCG" else "global",
-            memcg=fields.get("task_memcg") or fields.get("oom_memcg"),
-            uid=int(uid) if uid.isdigit() else None,
-        )
+    # "php-fpm8.2[4243]: segfault at ..." with no prefix at all (dmesg --notime) reads like a
+    # syslog tag: split_log_line() took the task for the tag, so look at the whole line too
+    rec = match_source("kernel", msg) or match_source("kernel", ll.raw)
+    if rec is not None:
+        c = dict(rec.captures)
+        kind = ("segfault" if rec.symptom == "worker-crashed" else "oom-constraint" if "constraint" in c
+                else "oom-chosen" if "score" in c else "oom-kill")
+        if kind == "oom-constraint":
+            oom_type: str | None = "memcg" if c["constraint"] == "CONSTRAINT_MEMCG" else "global"
+        else:
+            oom_type = _oom_type(c.get("reason"))
+        return KernelEvent(kind, when, _opt_int(c.get("pid")), c.get("process"), msg, ll.raw, number,
+                           oom_type=None if kind == "segfault" else oom_type,
+                           memcg=c.get("task_memcg") or c.get("oom_memcg"), uid=_opt_int(c.get("uid")),
+                           anon_rss_kb=_opt_int(c.get("anon_rss")),
+                           total_vm_kb=_opt_int(c.get("total_vm")),
+                           pattern=rec.pattern, captures=rec.captures)
     m = _INVOKED.search(msg)
     if m:
         return KernelEvent("oom-invoked", when, None, m.group("comm"), msg, ll.raw, number)
-    m = _SEGFAULT.search(msg)
-    if m:
-        return KernelEvent("segfault", when, int(m.group("pid")), m.group("comm"), msg, ll.raw, number)
     return None
 
 
@@ -294,41 +250,6 @@ UNIT_PROPERTIES = (
     "ActiveEnterTimestamp",
     "InactiveEnterTimestamp",
 )
-
-
-@dataclass(frozen=True)
-class UnitState:
-    """``systemctl show`` of one unit, typed."""
-
-    name: str
-    load_state: str | None = None  # "loaded" | "not-found" | ...
-    active_state: str | None = None  # "active" | "failed" | "activating" | "inactive"
-    sub_state: str | None = None  # "running" | "auto-restart" | "dead" | "failed"
-    n_restarts: int | None = None
-    restart: str | None = None  # Restart= policy
-    result: str | None = None  # "success" | "oom-kill" | "exit-code" | "signal" | "start-limit-hit"
-    exec_main_pid: int | None = None
-    exec_main_status: int | None = None
-    main_pid: int | None = None
-    active_enter_timestamp: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def exists(self) -> bool:
-        return self.load_state not in (None, "not-found")
-
-    def describe(self) -> str:
-        """``php8.2-fpm.service: failed (failed), result oom-kill, 5 restarts``."""
-        if not self.exists:
-            return f"{self.name}: no such unit"
-        parts = [f"{self.name}: {self.active_state} ({self.sub_state})"]
-        if self.result and self.result != "success":
-            parts.append(f"result {self.result}")
-        if self.n_restarts:
-            parts.append(f"{self.n_restarts} restarts")
-        if self.main_pid:
-            parts.append(f"main PID {self.main_pid}")
-        return ", ".join(parts)
 
 
 def _opt_int(value: str | None) -> int | None:
@@ -375,40 +296,11 @@ def parse_systemctl_show(text: str, names: list[str] | None = None) -> list[Unit
     return units
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    """One ``journalctl -o json`` record, the fields why502 uses."""
-
-    time: str | None  # ISO 8601 UTC from __REALTIME_TIMESTAMP
-    unit: str | None  # UNIT (systemd's messages about a unit) or _SYSTEMD_UNIT (the unit's own output)
-    message: str
-    pid: int | None = None
-    comm: str | None = None
-    identifier: str | None = None  # SYSLOG_IDENTIFIER
-    priority: int | None = None
-    event: str | None = None  # docs/causes/README.md evidence-event ID, when recognised
-
-
-_UNIT_EVENTS = (
-    (re.compile(r"Scheduled restart job, restart counter is at \d+"), "unit-restart"),
-    (re.compile(r"Start request repeated too quickly"), "unit-restart"),
-    (re.compile(r"Service hold-off time over, scheduling restart"), "unit-restart"),
-    (re.compile(r"killed by the OOM killer|Failed with result 'oom-kill'"), "oom-kill"),
-    (
-        re.compile(r"Main process exited, code=(?:killed|dumped)|Failed with result '|Failed to start "),
-        "unit-failed",
-    ),
-)
-
-
 def classify_unit_message(message: str) -> str | None:
-    """The evidence-event ID of a systemd unit message (``unit-restart``, ``oom-kill``, ``unit-failed``)."""
-    for pattern, event in _UNIT_EVENTS:
-        if pattern.search(message):
-            return event
-    if re.search(r"Main process exited, code=exited, status=(?!0/)", message):
-        return "unit-failed"
-    return None
+    """The evidence-event ID of a systemd unit message (``unit-restart``, ``oom-kill``,
+    ``unit-failed``): the catalog's systemd patterns, as classify reads the same lines."""
+    rec = match_source("systemd", message)
+    return rec.symptom if rec is not None else None
 
 
 def _journal_message(value: object) -> str:
@@ -487,14 +379,6 @@ def unit_from_cgroup(text: str) -> str | None:
 # limits, sysctls
 
 
-@dataclass(frozen=True)
-class Limit:
-    name: str
-    soft: int | None  # None = unlimited
-    hard: int | None
-    units: str
-
-
 def parse_proc_limits(text: str) -> dict[str, Limit]:
     """Parse ``/proc/PID/limits`` (``Max open files  1024  524288  files``)."""
     out: dict[str, Limit] = {}
@@ -529,29 +413,6 @@ def parse_int_value(text: str) -> int | None:
 # SELinux
 
 
-@dataclass(frozen=True)
-class AvcDenial:
-    """One SELinux AVC denial."""
-
-    time: str | None
-    permissions: list[str]
-    comm: str | None
-    pid: int | None
-    scontext: str | None
-    tcontext: str | None
-    tclass: str | None
-    permissive: bool | None
-    dest_port: int | None
-    path: str | None
-    raw: str
-
-    def describe(self) -> str:
-        what = " ".join(self.permissions)
-        target = f" port {self.dest_port}" if self.dest_port else (f" {self.path}" if self.path else "")
-        return f"SELinux denied {{ {what} }} for {self.comm or '?'}{target} ({self.tclass})"
-
-
-_AVC = re.compile(r"avc:\s+denied\s+\{(?P<perms>[^}]*)\}\s+for\s+(?P<body>.*)$")
 _AUDIT_TIME = re.compile(r"audit\((?P<epoch>\d+)(?:\.(?P<frac>\d+))?:\d+\)")
 _KV = re.compile(r'(\w+)=("(?:[^"]*)"|\S+)')
 
@@ -560,8 +421,9 @@ def parse_avc_denials(text: str, since: datetime | None = None) -> list[AvcDenia
     """AVC denials in ``audit.log``, ``ausearch -m avc`` or journal/kernel text."""
     out: list[AvcDenial] = []
     for line in text.splitlines():
-        m = _AVC.search(line)
-        if not m:
+        rec = match_source("selinux", line) if "avc:" in line else None
+        body = rec.capture("fields") if rec is not None else None
+        if rec is None or body is None:
             continue
         when: datetime | None = None
         t = _AUDIT_TIME.search(line)
@@ -569,14 +431,14 @@ def parse_avc_denials(text: str, since: datetime | None = None) -> list[AvcDenia
             when = datetime.fromtimestamp(int(t.group("epoch")), tz=timezone.utc)
         if not is_after(when, since):
             continue
-        kv = {k: v.strip('"') for k, v in _KV.findall(m.group("body"))}
+        kv = {k: v.strip('"') for k, v in _KV.findall(body)}
         pid = kv.get("pid", "")
         dest = kv.get("dest", "")
         permissive = kv.get("permissive")
         out.append(
             AvcDenial(
                 time=iso(when),
-                permissions=m.group("perms").split(),
+                permissions=(rec.capture("perm") or "").split(),
                 comm=kv.get("comm"),
                 pid=int(pid) if pid.isdigit() else None,
                 scontext=kv.get("scontext"),

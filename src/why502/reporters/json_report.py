@@ -1,4 +1,4 @@
-"""``--format json``: the versioned JSON contract (docs/architecture.md, "Interfaces that are contracts").
+"""``--format json``: the versioned JSON contract (docs/architecture.md).
 
 The document is exactly ``Report.to_dict()``; ``why502/schemas/report.schema.json`` describes it
 and the tests validate real outputs against it.  Text from logs is kept verbatim (JSON escaping

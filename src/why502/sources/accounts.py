@@ -21,10 +21,10 @@ import grp
 import os
 import pwd
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from why502.facts.accounts import PathStat, SocketAccess, WorkerIdentity
 from why502.findings import Diagnostic
 
 
@@ -39,35 +39,6 @@ class StatLike(Protocol):
 
     @property
     def st_gid(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class PathStat:
-    """``stat()`` of a path, in terms a report can print."""
-
-    path: str
-    exists: bool
-    is_socket: bool = False
-    is_dir: bool = False
-    st_mode: int = 0
-    st_uid: int = -1
-    st_gid: int = -1
-    owner: str | None = None
-    group: str | None = None
-    error: str | None = None  # "No such file or directory", "Permission denied", ...
-    errno: int | None = None
-
-    @property
-    def mode(self) -> str:
-        """``0660`` (permission bits, octal)."""
-        return f"{stat.S_IMODE(self.st_mode):04o}"
-
-    def describe(self) -> str:
-        """``/run/php/x.sock: socket www-data:www-data 0660`` or the error."""
-        if not self.exists:
-            return f"{self.path}: {self.error or 'does not exist'}"
-        kind = "socket" if self.is_socket else ("directory" if self.is_dir else "not a socket")
-        return f"{self.path}: {kind} {self.owner}:{self.group} {self.mode}"
 
 
 def _name_of_uid(uid: int) -> str:
@@ -174,18 +145,6 @@ def _member_gids(user: str) -> set[int]:
     return {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
 
 
-@dataclass(frozen=True)
-class WorkerIdentity:
-    """Who nginx's workers run as, and how we know."""
-
-    user: str
-    group: str
-    uid: int | None
-    gid: int | None
-    gids: list[int]
-    source: str  # "user directive", "nginx default (nobody)", ...
-
-
 def nginx_worker_identity(user_directive: str | None) -> tuple[WorkerIdentity | None, list[Diagnostic]]:
     """Resolve nginx's worker user from the ``user`` directive value (``"www-data"`` or ``"nginx nginx"``).
 
@@ -224,17 +183,6 @@ def nginx_worker_identity(user_directive: str | None) -> tuple[WorkerIdentity | 
     # counts only if it is the directive's group or lists USER (getgrouplist(3)).
     all_gids = sorted(_member_gids(user) | ({gid} if gid is not None else set()))
     return WorkerIdentity(user, group, uid, gid, all_gids, source), diags
-
-
-@dataclass(frozen=True)
-class SocketAccess:
-    """The answer to "can this user connect to this socket path?", with every fact behind it."""
-
-    path: str
-    allowed: bool
-    reason: str
-    socket: PathStat
-    blocking_dir: PathStat | None = None
 
 
 def check_socket_access(path: str, uid: int, gids: list[int] | set[int]) -> SocketAccess:

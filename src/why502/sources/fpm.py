@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from why502.facts.fpm import FpmPool, debian_php_version
 from why502.findings import Diagnostic
 from why502.parsers.fpm_config import (
     FpmConfigModel,
     FpmLine,
-    FpmPool,
     build_config,
     parse_fpm_text,
     resolve_fpm_path,
@@ -193,9 +192,9 @@ def fpm_log_paths(fpm_log: str | None = None, config: FpmConfig | None = None) -
         candidates.append(config.error_log)
     versions = sorted(
         {
-            m.group(1)
+            version
             for f in (config.files if config else [])
-            if (m := re.search(r"/etc/php/([\d.]+)/fpm/", f))
+            if (version := debian_php_version(f))
         }
     ) or sorted(Path(p).parts[3] for p in glob.glob("/etc/php/*/fpm") if len(Path(p).parts) > 3)
     for version in versions:

@@ -13,50 +13,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import pwd
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from why502.facts.net import Listener, ListenerTable, format_endpoint
 from why502.findings import Diagnostic
-from why502.parsers.procnet import format_endpoint, parse_tcp_table, parse_unix_table
-
-
-@dataclass(frozen=True)
-class Listener:
-    """A listening socket and, when visible, its process."""
-
-    proto: str  # "tcp" | "tcp6" | "unix"
-    address: str | None  # IP for tcp/tcp6
-    port: int | None
-    path: str | None  # unix socket path ("@name" for abstract)
-    inode: int
-    pid: int | None = None
-    process: str | None = None  # /proc/<pid>/comm
-    user: str | None = None
-    accept_queue: int | None = None  # tcp LISTEN rx_queue: connections waiting to be accepted
-
-    @property
-    def endpoint(self) -> str:
-        """``127.0.0.1:8080``, ``[::1]:8080`` or ``unix:/run/php/php8.2-fpm.sock`` (nginx's spelling)."""
-        if self.proto == "unix":
-            return f"unix:{self.path}"
-        return format_endpoint(self.address or "?", self.port or 0)
-
-    def describe(self) -> str:
-        """``python3 pid 412 (user www-data) listens on [::1]:8080``."""
-        who = self.process or "unknown process"
-        if self.pid is not None:
-            who += f" pid {self.pid}"
-        if self.user:
-            who += f" (user {self.user})"
-        return f"{who} listens on {self.endpoint}"
-
-
-@dataclass
-class ListenerTable:
-    """All listeners plus what could not be read."""
-
-    listeners: list[Listener] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+from why502.parsers.procnet import parse_tcp_table, parse_unix_table
 
 
 def _user_name(uid: int) -> str:

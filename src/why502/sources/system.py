@@ -19,19 +19,22 @@ import os
 import shutil
 import subprocess
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from why502.facts.system import (
+    Journal,
+    KernelEvents,
+    NetLimits,
+    ProcessLimits,
+    SelinuxState,
+    UnitStates,
+)
 from why502.findings import Diagnostic
 from why502.parsers.procnet import parse_tcp_table, state_counts, state_counts_by_remote_port
 from why502.parsers.system_text import UNIT_PROPERTIES as UNIT_PROPERTIES
 from why502.parsers.system_text import (
-    AvcDenial,
-    JournalEntry,
-    KernelEvent,
-    Limit,
-    UnitState,
     parse_avc_denials,
     parse_int_value,
     parse_journal_json,
@@ -150,15 +153,6 @@ def boot_time(proc: str = "/proc") -> datetime | None:
 # kernel
 
 
-@dataclass
-class KernelEvents:
-    """OOM kills and segfaults, which source gave them, and why the others did not."""
-
-    events: list[KernelEvent] = field(default_factory=list)
-    source: str | None = None  # "file:/var/log/kern.log", "journalctl -k", "dmesg -T"
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-
 def read_kernel_events(path: str | None = None, since: datetime | None = None) -> KernelEvents:
     """Kernel OOM/segfault events from ``path`` or the first kernel log source that works."""
     result = KernelEvents()
@@ -217,12 +211,6 @@ def read_kernel_events(path: str | None = None, since: datetime | None = None) -
 # systemd
 
 
-@dataclass
-class UnitStates:
-    units: list[UnitState] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-
 def read_unit_states(names: list[str]) -> UnitStates:
     """``systemctl show`` for each unit (state, restarts, result, main PID)."""
     result = UnitStates()
@@ -243,12 +231,6 @@ def read_unit_states(names: list[str]) -> UnitStates:
         return result
     result.units = parse_systemctl_show(res.stdout, names)
     return result
-
-
-@dataclass
-class Journal:
-    entries: list[JournalEntry] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def read_journal(units: list[str], since: datetime | None = None) -> Journal:
@@ -302,14 +284,6 @@ def unit_of_pid(pid: int, proc: str = "/proc") -> tuple[str | None, list[Diagnos
 
 # --------------------------------------------------------------------------------------------
 # SELinux
-
-
-@dataclass
-class SelinuxState:
-    mode: str | None = None  # "enforcing" | "permissive" | "disabled" | None (unknown/not present)
-    denials: list[AvcDenial] = field(default_factory=list)
-    source: str | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def selinux_denials(
@@ -367,23 +341,6 @@ def selinux_denials(
 # limits: ports, backlog, file descriptors
 
 
-@dataclass
-class NetLimits:
-    """Host-wide numbers behind port-exhaustion, backlog and fd-limit findings."""
-
-    somaxconn: int | None = None
-    file_max: int | None = None
-    file_nr: tuple[int, int] | None = None  # (allocated, max) from /proc/sys/fs/file-nr
-    port_range: tuple[int, int] | None = None
-    tcp_states: dict[str, int] = field(default_factory=dict)
-    time_wait_by_remote_port: dict[int, int] = field(default_factory=dict)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-    @property
-    def ephemeral_ports(self) -> int | None:
-        return self.port_range[1] - self.port_range[0] + 1 if self.port_range else None
-
-
 def read_net_limits(proc: str = "/proc") -> NetLimits:
     """``net.core.somaxconn``, ``fs.file-max``, ``ip_local_port_range`` and TCP state counts."""
     result = NetLimits()
@@ -413,14 +370,6 @@ def read_net_limits(proc: str = "/proc") -> NetLimits:
     result.tcp_states = state_counts(entries)
     result.time_wait_by_remote_port = state_counts_by_remote_port(entries, "TIME_WAIT")
     return result
-
-
-@dataclass
-class ProcessLimits:
-    pid: int
-    max_open_files: Limit | None = None
-    open_files: int | None = None  # entries in /proc/PID/fd (root or same user only)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def read_process_limits(pid: int, proc: str = "/proc") -> ProcessLimits:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from why502.analyzers.lint.fpm import PoolInfo
 from why502.analyzers.lint.registry import registered
 from why502.analyzers.lint.suppress import Suppressions
 from why502.catalog.lint_rules import SEVERITIES, LintRule, load_rules, severity_rank
+from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.model import NginxConfig
 
@@ -36,7 +36,7 @@ class LintInput:
     """The config plus optional facts about the host and the backends."""
 
     config: NginxConfig
-    pools: tuple[PoolInfo, ...] = ()
+    pools: tuple[FpmPool, ...] = ()
     header_bytes: int | None = None  # largest response header seen from the backend
     backend_timeout: float | None = None  # gunicorn --timeout, max_execution_time, harakiri
     backend_keepalive: float | None = None  # backend idle keep-alive timeout (seconds)

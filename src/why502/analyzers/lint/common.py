@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from why502.analyzers.lint.fpm import PoolInfo
 from why502.catalog.lint_rules import LintRule
+from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.directives import PASS_DIRECTIVES
 from why502.parsers.nginx.edit import ConfigEdits
@@ -92,7 +92,7 @@ def array_block(loc: Location, eff: Setting) -> tuple[str, int] | None:
     return loc.file, loc.line
 
 
-def pool_for(pools: tuple[PoolInfo, ...], t: Target) -> PoolInfo | None:
+def pool_for(pools: tuple[FpmPool, ...], t: Target) -> FpmPool | None:
     """The PHP-FPM pool listening where ``t`` connects (unix path, or TCP port and address)."""
     for pool in pools:
         if t.unix_path and pool.unix_path == t.unix_path:

@@ -9,9 +9,9 @@ from why502.analyzers.lint.common import (
     pool_for,
     unreadable_include,
 )
-from why502.analyzers.lint.fpm import FPM_BACKLOG_DEFAULT
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
+from why502.facts.fpm import FPM_BACKLOG_DEFAULT
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.edit import ConfigEdits
 
@@ -64,7 +64,7 @@ def check_socket_permissions(inp: LintInput, rule: LintRule) -> list[LintFinding
             else:
                 if pool.listen_owner is None and pool.listen_group is None:
                     continue
-                mode = pool.listen_mode if pool.listen_mode is not None else 0o660
+                mode = pool.listen_mode_bits if pool.listen_mode_bits is not None else 0o660
                 owner = pool.listen_owner
                 sgroup = pool.listen_group
                 if owner == user:
@@ -110,12 +110,12 @@ def check_max_children_memory(inp: LintInput, rule: LintRule) -> list[LintFindin
         return []
     out: list[LintFinding] = []
     for pool in inp.pools:
-        if not pool.max_children or not pool.memory_limit:
+        if not pool.max_children or not pool.memory_limit_bytes:
             continue
-        need = pool.max_children * pool.memory_limit
+        need = pool.max_children * pool.memory_limit_bytes
         if need > inp.mem_total:
             out.append(finding(rule, f"pool [{pool.name}] pm.max_children {pool.max_children} x "
-                                f"memory_limit {pool.memory_limit // (1024 * 1024)}M = "
+                                f"memory_limit {pool.memory_limit_bytes // (1024 * 1024)}M = "
                                 f"{need // (1024 * 1024)} MiB > MemTotal "
                                 f"{inp.mem_total // (1024 * 1024)} MiB",
                                 pool.file, pool.line_of("pm.max_children")))

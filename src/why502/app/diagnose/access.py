@@ -1,0 +1,94 @@
+"""The access logs: what the clients got, per upstream (``app.stats.compute_for_diagnose``).
+
+An error-log line is one failed attempt; the access log says how requests ended (final status,
+a retry that rescued one), how long the backend took next to the configured timeout, and who
+made each 5xx (``$upstream_status`` vs ``$status``).  The error logs were classified already
+(``logs.classify_into``): their join rows go along instead of a second read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from why502.app.diagnose.logs import error_join_frame
+from why502.app.diagnose.options import unreadable
+from why502.app.stats import compute_for_diagnose
+from why502.errors import InputError
+from why502.evidence.model import UpstreamTiming
+from why502.evidence.stats import AccessStats, UpstreamStats
+from why502.findings.model import Diagnostic
+from why502.parsers.nginx import NginxConfig
+
+
+def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
+                 since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
+                 explicit: bool, join: dict[str, list[pl.DataFrame]] | None = None
+                 ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
+    """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
+
+    When no error log was read, ``error_logs=None`` leaves stats its own fallback (the config's
+    ``error_log``)."""
+    inputs["access_logs"] = []
+    readable = []
+    for p in paths:
+        why = unreadable(p)
+        if why is None:
+            readable.append(p)
+        elif explicit:  # checked up front (check_named_inputs); kept for direct callers
+            raise InputError(f"cannot read {p} (--access-log): {why}")
+        else:
+            diags.append(Diagnostic("warning", f"access log not read: cannot read {p}: {why}", p))
+    if not readable:
+        return {}, None
+    try:
+        errors = error_join_frame(join, error_logs) if join is not None and error_logs else None
+        st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
+                                  errors=errors)
+    except InputError as err:
+        # the files exist (checked above): lines that do not parse are a tool-side problem,
+        # a diagnostic, not a reason to withhold the diagnosis
+        diags.append(Diagnostic("warning", f"access log not used: {err}"))
+        return {}, None
+    except OSError as err:
+        diags.append(Diagnostic("warning", f"access log not read: {err.strerror or err}"))
+        return {}, None
+    inputs["access_logs"] = list(readable)
+    inputs["access_requests"] = st.requests
+    for note in st.notes:
+        if "cannot tell" in note or "no $upstream_header_time" in note:
+            diags.append(Diagnostic("info", note))
+    return {u.address: timing_from_stats(u) for u in st.upstreams}, st
+
+
+def timing_from_stats(u: UpstreamStats) -> UpstreamTiming:
+    """``evidence.stats.UpstreamStats`` -> ``UpstreamTiming``."""
+    statuses = {int(k): v for k, v in u.statuses.items() if str(k).isdigit()}
+    backend = int(u.made_by.get("backend", 0))
+    nginx = int(u.made_by.get("nginx", 0))
+    # per-attempt 5xx mix nginx's own (a failed attempt is written as 502/504 in
+    # $upstream_status) with the backend's: take the failed attempts off 502, then 504, and
+    # name the backend's 5xx by what is left (a backend 503 is not nginx's more frequent 502)
+    left = {s: n for s, n in statuses.items() if s >= 500}
+    failed = u.failed_attempts
+    for s in (502, 504):
+        take = min(failed, left.get(s, 0))
+        if s in left:
+            left[s] -= take
+        failed -= take
+    five = sorted(((n, s) for s, n in left.items() if n), reverse=True) or sorted(
+        ((n, s) for s, n in statuses.items() if s >= 500), reverse=True)
+    own = sorted(((n, s) for s, n in statuses.items() if s in (502, 504)), reverse=True) or five
+    rt = u.header_time if u.header_time.count else u.response_time
+    p50 = rt.quantile(0.5)
+    p95 = rt.quantile(0.95)
+    return UpstreamTiming(
+        upstream=u.address, requests=u.attempts, statuses=statuses,
+        backend_5xx={five[0][1]: backend} if five and backend else {},
+        proxy_5xx={own[0][1]: nginx} if own and nginx else {},
+        p50_ms=p50 * 1000 if p50 is not None else None,
+        p95_ms=p95 * 1000 if p95 is not None else None,
+        max_ms=rt.max * 1000 if rt.count else None,
+        at_timeout=int(u.near_timeout), timeout_s=u.timeout)

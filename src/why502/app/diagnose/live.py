@@ -1,0 +1,109 @@
+"""Live state, read only without ``--offline``: what listens where (and which process), a probe
+of every target, unix-socket permissions for nginx's worker, systemd, SELinux, limits.
+
+``Live()`` (all empty) is what an offline run knows: ``None`` listeners and probes mean "not
+read", which the analyzers tell apart from "read, and nothing there".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from why502.app.diagnose import probes, system
+from why502.app.diagnose.logs import kernel_log_events
+from why502.evidence.model import LogEvent, SocketStat, TargetFact
+from why502.facts.fpm import FpmPool
+from why502.facts.net import Listener, split_key
+from why502.facts.probes import ProbeResult
+from why502.facts.system import UnitState
+from why502.findings.model import Diagnostic
+from why502.parsers.nginx import NginxConfig
+from why502.sources import system as system_source
+from why502.sources.listeners import read_listener_table
+
+
+@dataclass
+class Live:
+    """What the live reads found (the ``Evidence`` fields of the same names)."""
+
+    listeners: tuple[Listener, ...] | None = None
+    probes: dict[str, ProbeResult] | None = None
+    probe_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # the report's JSON
+    user: str | None = None
+    group: str | None = None
+    user_groups: tuple[str, ...] = ()
+    sockets: dict[str, SocketStat] = field(default_factory=dict)
+    events: list[LogEvent] = field(default_factory=list)
+    target_units: dict[str, str] = field(default_factory=dict)
+    units: dict[str, UnitState] = field(default_factory=dict)
+    selinux: str | None = None
+    sysctls: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+    time_wait: dict[str, int] = field(default_factory=dict)
+    resolvers: tuple[str, ...] = ()
+
+
+def read_live(cfg: NginxConfig | None, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
+              since: datetime | None, diags: list[Diagnostic], probe_timeout: float,
+              kernel_log_given: bool) -> Live:
+    """Read the live state; every failure is a ``Diagnostic``, none stops the diagnosis."""
+    live = Live()
+    try:
+        table = read_listener_table()
+        live.listeners = tuple(table.listeners)
+        diags += table.diagnostics
+    except OSError as err:
+        diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
+    live.probes, live.probe_dicts = probes.probe_targets(targets, probe_timeout)
+    # sockets and nginx's worker identity
+    ident = system.worker_identity(cfg, diags)
+    if ident is not None:
+        live.user = ident.user
+        live.group = ident.group if ident.gid is not None else None
+        live.user_groups = system.group_names(ident)
+    paths = {t.unix_path for t in targets if t.unix_path}
+    paths |= {split_key(p.key)[2] or "" for p in fpm_pools if p.key.startswith("unix:")}
+    live.sockets = system.socket_stats(paths, ident)
+    _read_system(live, targets, fpm_pools, since, diags, kernel_log_given)
+    live.resolvers = system.resolvers()
+    return live
+
+
+def _read_system(live: Live, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
+                 since: datetime | None, diags: list[Diagnostic], kernel_log_given: bool) -> None:
+    """Kernel, systemd, SELinux, sysctls, nginx's fd limit; each failure is a Diagnostic."""
+    if not kernel_log_given:
+        try:
+            live.events += kernel_log_events(None, since, diags)
+        except Exception as err:
+            diags.append(Diagnostic("warning", f"kernel log not read: {err}"))
+    listeners = list(live.listeners or ())
+    fpm_files = sorted({p.file for p in fpm_pools if p.file})
+    live.target_units = system.target_units(targets, fpm_files, listeners)
+    try:
+        live.units = system.unit_states(sorted(set(live.target_units.values()))[:20], diags)
+        system.journal_events(list(live.units), since, diags, live.events)
+    except Exception as err:
+        diags.append(Diagnostic("warning", f"systemd state not read: {err}"))
+    try:
+        live.selinux = system.selinux(since, diags, live.events)
+    except Exception as err:
+        diags.append(Diagnostic("warning", f"SELinux state not read: {err}"))
+    time_wait_ports: dict[int, int] = {}
+    try:
+        net = system_source.read_net_limits()
+        if net.port_range:
+            live.sysctls = {"net.ipv4.ip_local_port_range": f"{net.port_range[0]} {net.port_range[1]}"}
+        time_wait_ports = dict(net.time_wait_by_remote_port)
+    except Exception as err:
+        diags.append(Diagnostic("warning", f"network limits not read: {err}"))
+    try:
+        soft = system.nofile_limit(listeners)
+        if soft is not None:
+            live.limits = {"nginx-nofile": soft}
+    except Exception:  # noqa: S110 -- /proc/PID/limits of a process that just exited
+        pass
+    live.time_wait = {t.key: time_wait_ports[t.port] for t in targets
+                      if t.port and t.port in time_wait_ports}

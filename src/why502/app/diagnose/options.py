@@ -1,0 +1,89 @@
+"""What ``why502 diagnose`` was asked to read, and the rule for inputs the user named.
+
+A file named with a flag (``--nginx-conf``, ``--error-log``, ``--access-log``, ``--fpm-conf``,
+``--fpm-log``, ``--kernel-log``, ``--app-log``) that is missing or unreadable is an
+``InputError`` (exit 3: the user asked for it, and going on without it could print a false
+"healthy"); anything found by discovery (logs named by the config, rotated siblings, FPM pools
+under /etc/php, dmesg/journal, /proc) that cannot be read becomes a ``Diagnostic``; "nothing at
+all to read" is an ``InputError`` too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from why502.errors import InputError
+from why502.sources.nginx import DEFAULT_CONF, find_nginx
+
+
+@dataclass
+class DiagnoseOptions:
+    """Command-line choices of ``why502 diagnose`` (all optional: discovery fills the rest)."""
+
+    nginx_conf: str | None = None
+    error_logs: list[str] = field(default_factory=list)
+    access_logs: list[str] = field(default_factory=list)
+    fpm_conf: str | None = None
+    fpm_logs: list[str] = field(default_factory=list)
+    kernel_log: str | None = None
+    # other programs' logs classified like the FPM log: app servers, supervisord (restarts)
+    app_logs: list[str] = field(default_factory=list)
+    since: str | None = None
+    offline: bool = False
+    demo: bool = False
+    probe_timeout: float = 2.0
+    now: datetime | None = None  # for tests / recorded incidents: "now" for --since
+
+    def named(self, kind: str) -> bool:
+        """Were the logs of ``kind`` (``error_logs``, ``fpm_logs``, ``app_logs``) named by the
+        user (strict) rather than discovered (notes)?  ``--app-log`` is the only source of
+        app logs."""
+        return {"error_logs": bool(self.error_logs), "fpm_logs": bool(self.fpm_logs),
+                "app_logs": True}[kind]
+
+
+def unreadable(path: str) -> str | None:
+    """Why ``path`` cannot be read (``No such file or directory``, ``Permission denied``), or None.
+
+    Opened for real (``os.access`` answers for the real uid and ignores ACLs/LSMs), non-blocking
+    so that a FIFO does not hang; a directory must be listable (``--fpm-conf`` takes one).
+    """
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
+def check_named_inputs(options: DiagnoseOptions) -> None:
+    """Every file named with a flag must be readable: else one-line ``InputError`` (exit 3).
+
+    The user asked for these; diagnosing without one could print a false "healthy".  Files
+    found by discovery are checked where they are read and become notes instead.
+    """
+    named = [("--nginx-conf", options.nginx_conf), ("--fpm-conf", options.fpm_conf),
+             ("--kernel-log", options.kernel_log),
+             *(("--error-log", p) for p in options.error_logs),
+             *(("--access-log", p) for p in options.access_logs),
+             *(("--fpm-log", p) for p in options.fpm_logs),
+             *(("--app-log", p) for p in options.app_logs)]
+    for flag, path in named:
+        if path and path != "-" and (why := unreadable(path)):
+            raise InputError(f"cannot read {path} ({flag}): {why}")
+
+
+def nothing_to_read(options: DiagnoseOptions) -> InputError:
+    """The one-line error when no config and no log could be read at all."""
+    if options.nginx_conf:
+        return InputError(f"cannot read nginx config {options.nginx_conf}")
+    if find_nginx() is None and not os.path.exists(DEFAULT_CONF):
+        return InputError("nothing to diagnose: nginx is not installed and /etc/nginx/nginx.conf "
+                          "does not exist (pass --nginx-conf FILE and/or --error-log FILE, or try "
+                          "--demo)")
+    return InputError("nothing to diagnose: no readable nginx config or log (pass "
+                      "--nginx-conf/--error-log; run as root to read /etc/nginx and /var/log/nginx)")

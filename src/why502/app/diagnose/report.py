@@ -1,0 +1,96 @@
+"""Run the analyzers on the evidence and assemble the ``Report`` (what every reporter renders).
+
+Besides the findings, the report carries the incident's shape for the HTML and Markdown pages:
+a per-minute timeline of 5xx, the events (OOM kills, restarts, the first error of each kind)
+and a panel per upstream (its targets, symptoms, statuses and the live probes).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from why502 import __version__
+from why502.analyzers.rank import run_all
+from why502.app.diagnose.gather import Gathered
+from why502.evidence.model import Evidence
+from why502.evidence.stats import AccessStats
+from why502.findings.model import Report, TimelineEvent, TimelinePoint, UpstreamSummary
+
+
+def report_from(g: Gathered, started: float | None = None) -> Report:
+    """Run the analyzers on gathered evidence and build the Report."""
+    findings, adiags = run_all(g.evidence)
+    inputs = dict(g.inputs)
+    if started is not None:
+        inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    return Report(
+        findings=findings, diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
+        timeline=timeline(g.evidence, g.access_stats), events=events(g.evidence),
+        upstreams=upstreams(g.evidence, g.probe_dicts),
+        generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+        host=socket.gethostname(), tool_version=__version__)
+
+
+def timeline(ev: Evidence, stats: AccessStats | None) -> list[TimelinePoint]:
+    """Per-minute 5xx counts: from the access log when read, else from the error-log times."""
+    if stats is not None and stats.timeline:
+        out = []
+        for row in stats.timeline:
+            by_status = {"502": row["502"], "503": row["503"], "504": row["504"]}
+            per = {k: v for k, v in by_status.items() if v}
+            if row["other_5xx"]:
+                per["5xx"] = row["other_5xx"]
+            out.append(TimelinePoint(minute=row["minute"][:16], counts=per, total=row["requests"]))
+        return out[-1440:]
+    return [TimelinePoint(minute=m, counts=dict(c), total=sum(c.values()))
+            for m, c in sorted(ev.per_minute.items())][-1440:]
+
+
+def events(ev: Evidence) -> list[TimelineEvent]:
+    """Other programs' events and the first line of each symptom group, in time order."""
+    out = [TimelineEvent(time=e.time.isoformat(timespec="seconds"), kind=e.kind,
+                         label=e.detail or e.kind, source=e.file, text=e.text)
+           for e in ev.events if e.time][:200]
+    for g in ev.symptoms:
+        if g.first:
+            out.append(TimelineEvent(time=g.first.isoformat(timespec="seconds"), kind=g.symptom,
+                                     label=f"first {g.symptom}" + (f" to {g.peer}" if g.peer else ""),
+                                     source=g.samples[0].file if g.samples else None,
+                                     text=g.samples[0].text if g.samples else None))
+    out.sort(key=lambda e: e.time)
+    return out
+
+
+def upstreams(ev: Evidence, probe_dicts: dict[str, dict[str, Any]]) -> list[UpstreamSummary]:
+    """One panel per upstream group (or lone target): symptoms, statuses, probes, config line."""
+    names: dict[str, list[str]] = {}
+    where: dict[str, str] = {}
+    for t in ev.targets:
+        name = t.group or t.key
+        names.setdefault(name, [])
+        if t.key not in names[name]:
+            names[name].append(t.key)
+        if t.pass_file:
+            where.setdefault(name, f"{t.pass_file}:{t.pass_line}")
+    out = []
+    for name, keys in names.items():
+        sym: Counter[str] = Counter()
+        statuses: Counter[str] = Counter()
+        for g in ev.symptoms:
+            if g.peer in keys or g.peer == name:
+                sym[g.symptom] += g.count
+                for s, n in g.statuses.items():
+                    statuses[str(s)] += n
+        timing = ev.access.get(name)
+        if timing:
+            for s, n in timing.statuses.items():
+                statuses[str(s)] = max(statuses[str(s)], n)
+        out.append(UpstreamSummary(name=name, targets=keys, symptoms=dict(sym),
+                                   statuses=dict(statuses),
+                                   probes=[probe_dicts[k] for k in keys if k in probe_dicts],
+                                   config=where.get(name)))
+    return out

@@ -1,0 +1,202 @@
+"""nginx's (and other proxies') error-log lines aggregated per symptom and peer, and other
+programs' lines as events, from the classify engines' frames.
+
+Aggregated because a busy host has millions of lines: the analyzers need counts, the time span,
+the statuses and a few real lines to show.  The peer comes from nginx's ``upstream: "..."``
+field (``parsers.errorlog.UPSTREAM_PEER``, the regex the classify summary uses too) or, for DNS
+failures, from the message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from why502.evidence.events import log_event
+from why502.evidence.model import LogEvent, Sample, SymptomGroup
+from why502.parsers.errorlog import UPSTREAM_PEER
+
+# proxy/backend-side symptom sources: lines nginx (or another proxy) wrote
+PROXY_SOURCES = {"nginx", "apache", "haproxy", "envoy"}
+MAX_TIMES = 300
+MAX_SAMPLES = 3
+MAX_EVENTS_PER_KIND = 200
+
+_PEER = re.compile(UPSTREAM_PEER)
+_RESOLVE = re.compile(r"(?:no resolver defined to resolve|host not found in upstream) \"?([^\s\",]+)"
+                      r"|^([^\s]+) could not be resolved")
+
+
+def peer_of(upstream: str | None, message: str | None = None) -> tuple[str | None, str | None]:
+    """``(peer key, scheme)`` from nginx's ``upstream: "..."`` field (or a DNS message)."""
+    if upstream:
+        m = _PEER.match(upstream)
+        if m and m.group("scheme") and m.group("peer"):
+            return m.group("peer"), m.group("scheme")
+    if message:
+        m = _RESOLVE.search(message)
+        if m:
+            name = (m.group(1) or m.group(2) or "").strip('"')
+            return name or None, None
+    return None, None
+
+
+def parse_time(value: datetime | str | None) -> datetime | None:
+    """A naive *local* time: nginx writes local time without a zone (``ngx_times.c``), so zoned
+    times (journal, ISO syslog) are converted to the local zone before comparing them."""
+    if value is None:
+        return None
+    when: datetime
+    if isinstance(value, datetime):
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    return when.replace(tzinfo=None)
+
+
+@dataclass
+class _Acc:
+    symptom: str
+    peer: str | None
+    scheme: str | None
+    source: str
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    statuses: dict[int, int] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)
+    message: str | None = None
+
+
+class LogAggregator:
+    """Accumulates classified rows (polars frames, batch by batch) into groups and events.
+
+    Frames need the ``classify`` columns (``symptom, source, status, time, upstream, message``)
+    plus ``file``, ``line`` and ``text`` (the raw line).  Aggregation is vectorised per batch so
+    a 100 MB log costs one group_by per batch, not a Python loop per line.
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str | None], _Acc] = {}
+        self._events: dict[str, list[LogEvent]] = {}
+        self.lines = 0
+        # minute ("YYYY-MM-DDTHH:MM") -> status (or symptom when no status) -> count, exact
+        self.per_minute: dict[str, dict[str, int]] = {}
+
+    def add(self, df: pl.DataFrame) -> None:
+        if df.height == 0:
+            return
+        self.lines += df.height
+        for col in ("upstream", "message", "text", "file", "time", "status", "source", "line",
+                    "pattern"):
+            if col not in df.columns:
+                df = df.with_columns(pl.lit(None).alias(col))
+        # nginx's upstream field names the peer after its scheme; a field without one is no peer
+        up = pl.col("upstream").cast(pl.Utf8).str.extract_groups(UPSTREAM_PEER)
+        scheme, peer = up.struct.field("scheme"), up.struct.field("peer")
+        df = df.with_columns(
+            pl.when(scheme.is_not_null() & (peer != "")).then(peer).alias("_peer"),
+            scheme.alias("_scheme"),
+        )
+        proxy = df.filter(pl.col("source").cast(pl.Utf8).is_in(list(PROXY_SOURCES))
+                          | pl.col("source").is_null())
+        other = df.filter(~(pl.col("source").cast(pl.Utf8).is_in(list(PROXY_SOURCES))
+                            | pl.col("source").is_null()))
+        if proxy.height:
+            self._add_proxy(proxy)
+        if other.height:
+            for row in other.head(5000).iter_rows(named=True):
+                self._add_event(row)
+
+    def _add_proxy(self, df: pl.DataFrame) -> None:
+        # rows without upstream: take the peer from DNS messages
+        missing = df.filter(pl.col("_peer").is_null() & pl.col("message").is_not_null())
+        if missing.height:
+            fill = [peer_of(None, m)[0] for m in missing["message"].to_list()]
+            missing = missing.with_columns(pl.Series("_peer", fill, dtype=pl.Utf8))
+            df = pl.concat([df.filter(~(pl.col("_peer").is_null() & pl.col("message").is_not_null())),
+                            missing], how="vertical_relaxed")
+        keys = ["symptom", "_peer"]
+        agg = df.group_by(keys, maintain_order=True).agg(
+            pl.len().alias("n"),
+            pl.col("time").cast(pl.Utf8).min().alias("tmin"),
+            pl.col("time").cast(pl.Utf8).max().alias("tmax"),
+            pl.col("time").cast(pl.Utf8).head(MAX_TIMES).alias("times"),
+            pl.col("text").cast(pl.Utf8).head(MAX_SAMPLES).alias("texts"),
+            pl.col("file").cast(pl.Utf8).head(MAX_SAMPLES).alias("files"),
+            pl.col("line").cast(pl.Int64).head(MAX_SAMPLES).alias("lines"),
+            pl.col("time").cast(pl.Utf8).head(MAX_SAMPLES).alias("stimes"),
+            pl.col("_scheme").first().alias("scheme"),
+            pl.col("source").cast(pl.Utf8).first().alias("src"),
+            pl.col("message").cast(pl.Utf8).first().alias("msg"),
+        )
+        st = df.filter(pl.col("status").is_not_null()).group_by(
+            [*keys, "status"]).agg(pl.len().alias("n"))
+        minutes = df.filter(pl.col("time").is_not_null()).select(
+            pl.col("time").cast(pl.Utf8).str.slice(0, 16).alias("m"),
+            pl.coalesce(pl.col("status").cast(pl.Utf8), pl.col("symptom").cast(pl.Utf8)).alias("k"),
+        ).group_by(["m", "k"]).agg(pl.len().alias("n"))
+        for m, k, n in minutes.iter_rows():
+            bucket = self.per_minute.setdefault(m, {})
+            bucket[k] = bucket.get(k, 0) + n
+        for row in agg.iter_rows(named=True):
+            key = (row["symptom"], row["_peer"])
+            acc = self._groups.get(key)
+            if acc is None:
+                acc = self._groups[key] = _Acc(row["symptom"], row["_peer"], row["scheme"],
+                                               row["src"] or "nginx", message=row["msg"])
+            acc.count += row["n"]
+            for t in (parse_time(row["tmin"]), parse_time(row["tmax"])):
+                if t is not None:
+                    acc.first = t if acc.first is None or t < acc.first else acc.first
+                    acc.last = t if acc.last is None or t > acc.last else acc.last
+            if len(acc.times) < MAX_TIMES:
+                acc.times += [x for x in (parse_time(v) for v in row["times"]) if x][
+                    : MAX_TIMES - len(acc.times)]
+            for text, file, line, t in zip(row["texts"], row["files"], row["lines"], row["stimes"]):
+                if len(acc.samples) < MAX_SAMPLES:
+                    acc.samples.append(Sample(text=text or "", file=file, line=line,
+                                              time=parse_time(t)))
+        for row in st.iter_rows(named=True):
+            acc = self._groups[(row["symptom"], row["_peer"])]
+            status = int(row["status"])
+            acc.statuses[status] = acc.statuses.get(status, 0) + row["n"]
+
+    def _add_event(self, row: Mapping[str, Any]) -> None:  # Any: a polars row (JSON-like values)
+        kind = str(row.get("symptom") or "")
+        bucket = self._events.setdefault(kind, [])
+        if len(bucket) >= MAX_EVENTS_PER_KIND:
+            return
+        captures = tuple((c["name"], c["value"]) for c in row.get("captures") or ())
+        bucket.append(log_event(kind, str(row.get("text") or row.get("message") or ""),
+                                source=str(row.get("source") or ""),
+                                pattern=str(row.get("pattern") or ""), captures=captures,
+                                time=parse_time(row.get("time")),
+                                file=row.get("file"), line=row.get("line")))
+
+    def groups(self) -> list[SymptomGroup]:
+        out = []
+        for acc in self._groups.values():
+            out.append(SymptomGroup(
+                symptom=acc.symptom, peer=acc.peer, count=acc.count, first=acc.first,
+                last=acc.last, statuses=dict(acc.statuses), samples=tuple(acc.samples),
+                scheme=acc.scheme, source=acc.source, times=tuple(sorted(acc.times)),
+                message=acc.message))
+        out.sort(key=lambda g: -g.count)
+        return out
+
+    def events(self) -> list[LogEvent]:
+        out = [e for bucket in self._events.values() for e in bucket]
+        out.sort(key=lambda e: e.time or datetime.min)
+        return out
