@@ -1,7 +1,7 @@
 """Write a big access log shaped like production nginx traffic, with its error log and config, for
 the benchmarks (``stats_bench.py``, ``location_bench.py``).
 
-Why a generator of its own: the tests have theirs (``tests/genlog.py``), which keeps the exact
+Why a generator of its own: the tests have theirs (``tests/support/genlog.py``), which keeps the exact
 truth of every field; tests and benchmarks do not import each other.  A benchmark needs volume
 and the mix of a real log -- mostly proxied 200s, static files, a PHP-FPM socket, retries and
 internal redirects, bursts of 5xx with the error lines nginx writes for them -- and only the

@@ -33,28 +33,44 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         except Exception as err:
             diagnostics.append(Diagnostic("warning", f"analyzer {family} failed: "
                                           f"{type(err).__name__}: {err}"))
-    return fold([_age(c, ev.now) for c in candidates]), diagnostics
+    newest = _newest(candidates)
+    return fold([_age(c, newest) for c in candidates]), diagnostics
 
 
 STALE = timedelta(hours=24)
 
 
-def _age(c: Candidate, now: datetime | None) -> Candidate:
-    """A cause last seen days ago ranks below what is failing now (and says so)."""
-    last = c.finding.last_seen
-    if now is None or not last:
-        return c
+def _last_seen(c: Candidate) -> datetime | None:
     try:
-        seen = datetime.fromisoformat(last)
+        seen = datetime.fromisoformat(c.finding.last_seen) if c.finding.last_seen else None
     except ValueError:
+        return None
+    return seen.replace(tzinfo=None) if seen else None
+
+
+def _newest(candidates: list[Candidate]) -> datetime | None:
+    """The latest failure any candidate has seen: the moment the inputs end.
+
+    Age is measured from there, not from the wall clock, so a bundle of logs diagnosed a week
+    after the incident ranks its causes as it would have on the day, and a live host's ranking is
+    the same (its newest failure is minutes old)."""
+    seen = [t for c in candidates if (t := _last_seen(c)) is not None]
+    return max(seen) if seen else None
+
+
+def _age(c: Candidate, newest: datetime | None) -> Candidate:
+    """A cause last seen days before the latest failure ranks below what failed then (and says so)."""
+    seen = _last_seen(c)
+    if newest is None or seen is None:
         return c
-    age = now - seen
+    age = newest - seen
     if age <= STALE:
         return c
     days = age.days
     c.finding = replace(c.finding, confidence=round(c.finding.confidence * 0.5, 2),
                         explanation=c.finding.explanation + f" (Last seen {days} day"
-                        f"{'s' if days != 1 else ''} ago: use --since to look at recent logs only.)")
+                        f"{'s' if days != 1 else ''} before the latest failure in these inputs: "
+                        "use --since to look at recent logs only.)")
     return c
 
 

@@ -11,7 +11,7 @@ drift from ``--help``: a new command or option appears in them without a change 
   (every command and its options) as roff; an EXIT STATUS section and the project URL are added.
 
 Both libraries are imported inside :func:`run` only: ``why502 --help`` must not pay for them
-(``tests/test_catalog_startup.py``).
+(``tests/catalog/test_catalog_startup.py``).
 """
 
 from __future__ import annotations

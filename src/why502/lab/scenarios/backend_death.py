@@ -190,7 +190,7 @@ def _php_worker_timeout(stack: Stack, run: ScenarioRun) -> None:
     description="Repeated SIGSEGVs trip emergency_restart_threshold and the PHP-FPM master reloads.",
     symptoms=("connection-reset", "worker-crashed"),
     # the log also holds "failed processes threshold (3 in 10 sec) is reached, initiating
-    # reload" (checked by tests/test_lab_fixtures.py, not listed here for classify's sake)
+    # reload" (checked by tests/lab/test_lab_fixtures.py, not listed here for classify's sake)
     expect=(("fpm", r"exited on signal 11 \(SIGSEGV"),),
     needs=("php-fpm",),
     lab=False,

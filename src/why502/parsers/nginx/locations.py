@@ -2,7 +2,7 @@
 
 The by-location breakdown of ``why502 stats`` names the location that served each 5xx.  These
 modules reproduce nginx's choice as one vectorised polars expression, checked against a real
-nginx in ``tests/test_location_match.py`` (every request there is answered by the location's own
+nginx in ``tests/nginx_config/test_location_match.py`` (every request there is answered by the location's own
 label, and the expression must give the same label).
 
 Three steps, each a port of the nginx source (nginx/nginx, ``src/http``); the first is

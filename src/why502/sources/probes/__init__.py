@@ -21,7 +21,7 @@ short timeout and nothing changes state on the backend:
 
 Steps: ``connect`` (DNS, connect), ``protocols`` (HTTP, FastCGI, HTTP/2), ``tls``; ``probe`` here
 runs them in order.  Tests run these against real servers on loopback
-(``tests/test_sources_probes.py``).
+(``tests/sources/test_sources_probes.py``).
 """
 
 

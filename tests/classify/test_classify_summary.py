@@ -1,0 +1,188 @@
+"""The summary fast path (``summarize_series``, default ``why502 classify`` output) must count
+exactly what the per-line records say.
+
+It skips per-line records (capture-free regexes, one rule decision per distinct combination) and
+hands anything unusual to the exact engine, so it is checked against both engines' records on
+every real fixture line, their wrapped and cut variants, a long log made of them, odd
+inputs, and generated text (hypothesis); end to end, ``summarize_paths`` (the default output)
+against the ``--format jsonl`` path on the same file, with and without ``--since``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.classify.test_classify_engines import FRAGMENTS, WRAPPERS, YEAR, real_lines, recognised_real_lines
+from why502.app.classify import ClassifySummary, classify_paths, split_lines, summarize_paths
+from why502.parsers.errorlog import classify_line
+from why502.parsers.errorlog_batch import SUMMARY_KEYS, aggregate_records, classify_series, summarize_series
+
+
+def normalised(df: pl.DataFrame) -> list[tuple[Any, ...]]:
+    agg = df.group_by(*SUMMARY_KEYS).agg(pl.col("n").sum(), pl.col("first").min(), pl.col("last").max())
+    return sorted(agg.rows(), key=repr)
+
+
+def per_line_summary(lines: list[str]) -> list[tuple[Any, ...]]:
+    """The summary built from the pure-Python engine's records, one line at a time."""
+    records = []
+    for line in lines:
+        c = classify_line(line, year=YEAR)
+        if c is not None:
+            records.append({**c.to_dict(), "pattern": c.pattern})
+    if not records:
+        return []
+    return normalised(aggregate_records(pl.DataFrame(records, infer_schema_length=None)))
+
+
+def assert_summary_exact(lines: list[str], **kwargs: Any) -> None:
+    series = pl.Series("line", lines, dtype=pl.String)
+    fast = normalised(summarize_series(series, year=YEAR, **kwargs))
+    exact = normalised(aggregate_records(classify_series(series, year=YEAR, fields=("upstream",))))
+    assert fast == exact
+    assert fast == per_line_summary(lines)
+
+
+def test_real_lines() -> None:
+    lines = real_lines()
+    assert len(recognised_real_lines()) > 100
+    assert_summary_exact(lines)
+
+
+@pytest.mark.parametrize("wrapper", sorted(WRAPPERS))
+def test_wrapped_real_lines(wrapper: str) -> None:
+    assert_summary_exact([WRAPPERS[wrapper](ln) for ln in real_lines()])
+
+
+def test_cut_real_lines() -> None:
+    lines = []
+    for line in recognised_real_lines():
+        lines += [line[:end] for end in range(0, len(line), 5)]
+    assert_summary_exact(lines)
+
+
+def test_the_raw_byte_hints_only_skip_work() -> None:
+    lines = [ln for ln in real_lines() if "\r" not in ln and '\\"' not in ln]
+    assert_summary_exact(lines, may_have_cr=False, may_have_escapes=False)
+
+
+HEAD = "2024/05/01 12:00:01 [error] 7#7: *9 "
+REFUSED = HEAD + ("connect() failed (111: Connection refused) while connecting to upstream, client: 1.2.3.4, "
+                  'server: x, request: "GET / HTTP/1.1", upstream: "http://10.0.0.1:80/a", host: "x"')
+
+
+@pytest.mark.parametrize("line", [
+    REFUSED,
+    REFUSED.replace("[error]", "[verylonglevel]"),  # too long for the fixed-width level cut
+    REFUSED.replace("[error]", "[notice]"),
+    REFUSED.replace('"x"', '"x'),  # cut inside the last field
+    REFUSED[: REFUSED.index("/a")],  # cut inside the upstream: no upstream
+    REFUSED[: REFUSED.index("http://")],  # ends with the opening quote
+    REFUSED.replace("http://10.0.0.1:80/a", ""),  # empty upstream
+    REFUSED.replace(', upstream: "http://10.0.0.1:80/a"', ""),
+    REFUSED.replace('"', '\\"'),  # escaped by a log shipper
+    REFUSED + "\r",
+    REFUSED.replace("GET /", 'GET /, upstream: "http://evil/'),  # a fake field in the request
+    REFUSED.replace("/a", "/a while reading upstream, (110: x)"),
+    HEAD + 'upstream sent invalid "Content-Length" header while reading response header from upstream, '
+    'client: 1.2.3.4, server: x, upstream: "http://[::1]:8080/", host: "x"',
+    HEAD + "api.internal could not be resolved (3: Host not found), client: 1.2.3.4, server: x",
+    HEAD + "*10 could not be resolved (3: Host not found)",
+    HEAD + 'FastCGI sent in stderr: "PHP message: PHP Fatal error: x" while reading response header from '
+    'upstream, client: 1.2.3.4, server: x, upstream: "fastcgi://unix:/run/php.sock:", host: "x"',
+    HEAD + 'limiting requests, dry run, excess: 1.000 by zone "one", client: 1.2.3.4, server: x',
+    "\ufffd" * 10 + REFUSED,
+    "",
+])
+def test_odd_lines(line: str) -> None:
+    assert_summary_exact([REFUSED, line, line, REFUSED.replace("10.0.0.1", "10.0.0.2")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([*FRAGMENTS, HEAD, "[warn] ", "\r", ', upstream: "', "unix:/s:"]),
+                         max_size=12).map("".join), min_size=1, max_size=20))
+def test_generated_lines(lines: list[str]) -> None:
+    assert_summary_exact(lines)
+
+
+TIMESTAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ")
+
+
+def write_long_log(path: Path, count: int) -> None:
+    """``count`` lines cycling through the recorded nginx lines that carry a timestamp, re-stamped
+    40 lines a second from 2024-05-01 12:00:00 (so the log spans 12:00 - 12:12:29 at 30,000)."""
+    recorded = [ln for ln in recognised_real_lines() if TIMESTAMP.match(ln)]
+    t0 = dt.datetime(2024, 5, 1, 12, 0, 0)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            stamp = (t0 + dt.timedelta(seconds=i // 40)).strftime("%Y/%m/%d %H:%M:%S ")
+            out.write(stamp + recorded[i % len(recorded)][20:] + "\n")
+
+
+def jsonl_summary(path: Path, since: dt.datetime | None = None) -> ClassifySummary:
+    """The summary the ``--format jsonl`` path builds from per-line records."""
+    summary = ClassifySummary()
+    for df in classify_paths([str(path)], since=since, on_batch=summary.add_batch):
+        summary.add(df)
+    summary.finish()
+    return summary
+
+
+def assert_same_summary(a: ClassifySummary, b: ClassifySummary) -> None:
+    assert (a.lines_read, a.files, a.recognised) == (b.lines_read, b.files, b.recognised)
+    assert a.failures() == b.failures()
+    assert a.symptoms == b.symptoms
+    assert a.upstreams == b.upstreams
+
+
+def test_long_log_end_to_end(tmp_path: Path) -> None:
+    log = tmp_path / "error.log"
+    write_long_log(log, 30_000)
+    fast = summarize_paths([str(log)], batch_bytes=256 * 1024)
+    assert fast.lines_read == 30_000 and fast.failures() > 10_000
+    assert_same_summary(fast, jsonl_summary(log))
+    cutoff = dt.datetime(2024, 5, 1, 12, 6, 0)
+    since = summarize_paths([str(log)], since=cutoff, batch_bytes=256 * 1024)
+    assert 0 < since.recognised < fast.recognised
+    assert_same_summary(since, jsonl_summary(log, since=cutoff))
+
+
+def test_mixed_sources_end_to_end(tmp_path: Path) -> None:
+    log = tmp_path / "mixed.log"
+    lines = real_lines() + [WRAPPERS["docker-json"](ln) for ln in recognised_real_lines()]
+    log.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe not utf-8 " + REFUSED.encode() + b"\n")
+    fast = summarize_paths([str(log)], batch_bytes=64 * 1024)
+    assert_same_summary(fast, jsonl_summary(log))
+    assert fast.recognised > len(recognised_real_lines())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"\xff", b"\xc3\xa9", b" "]), max_size=30)
+       .map(b"".join))
+def test_split_lines_matches_the_line_reader(data: bytes) -> None:
+    """``pl.read_lines`` drops a last empty line and one CR per line: the count stays that of
+    ``iter_batches`` and the lines classify the same once CRs are stripped."""
+    lines, count = split_lines(data)
+    expected = data.decode("utf-8", errors="replace").split("\n")
+    assert count == len(expected)
+    got = [ln.rstrip("\r") for ln in lines.to_list()]
+    assert got == [ln.rstrip("\r") for ln in expected][: len(got)]
+    assert all(ln.rstrip("\r") == "" for ln in expected[len(got):])
+
+
+@pytest.mark.parametrize("since", ["2000-01-01T00:00:00", "2016-11-06T11:03:02", "2030-01-01T00:00:00"])
+def test_since_without_a_record_filter(since: str) -> None:
+    lines = real_lines() + [WRAPPERS["docker-json"](ln) for ln in recognised_real_lines()]
+    series = pl.Series("line", lines)
+    records = classify_series(series, year=YEAR, fields=("upstream",))
+    records = records.filter(pl.col("time").is_null() | (pl.col("time") >= since))
+    expected = normalised(aggregate_records(records))
+    assert normalised(summarize_series(series, year=YEAR, since=since)) == expected

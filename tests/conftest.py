@@ -1,0 +1,29 @@
+"""Fixtures shared by every test package.
+
+Tests are grouped by the layer they exercise (``tests/<layer>/``); helpers that several packages
+use live in the ``tests.support`` package and are imported by their full name, never through
+``sys.path``.  Tests marked ``real`` start real programs on loopback; ``browser`` ones drive a
+headless chromium.  The quick loop is ``pytest -m "not real and not browser"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from why502.cli.main import main
+
+RunMain = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run_main(capsys: pytest.CaptureFixture[str]) -> RunMain:
+    """``why502 ARGV`` run in this process: (exit code, stdout, stderr)."""
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,111 @@
+"""Evidence building: log aggregation, config facts and the FPM pool adapter on real inputs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from tests.support.paths import FIXTURES_DIR
+from why502.app.diagnose import DiagnoseOptions, gather
+from why502.evidence.aggregate import LogAggregator
+from why502.parsers.errorlog_batch import classify_series
+
+FIXTURES = FIXTURES_DIR / "recorded"
+
+
+def _frame(path: Path, repeat: int = 1) -> pl.DataFrame:
+    lines = path.read_text().splitlines() * repeat
+    series = pl.Series("line", lines, dtype=pl.Utf8)
+    df = classify_series(series)
+    return df.with_columns(
+        pl.Series("text", series.gather(df["idx"].cast(pl.UInt32)).to_list(), dtype=pl.Utf8),
+        (pl.col("idx").cast(pl.Int64) + 1).alias("line"), pl.lit(str(path)).alias("file"))
+
+
+def test_aggregation_counts_match_the_log() -> None:
+    log = FIXTURES / "all-upstreams-down" / "error.log"
+    assert log.exists(), log
+    agg = LogAggregator()
+    df = _frame(log, repeat=50)
+    half = df.height // 2
+    agg.add(df.slice(0, half))  # two batches: the accumulation must add up
+    agg.add(df.slice(half))
+    groups = {(g.symptom, g.peer): g for g in agg.groups()}
+    text = log.read_text()
+    refused = len(re.findall(r"Connection refused", text)) * 50
+    no_live = len(re.findall(r"no live upstreams", text)) * 50
+    assert sum(g.count for (s, _), g in groups.items() if s == "connection-refused") == refused
+    assert groups[("no-live-upstreams", "app_cluster")].count == no_live
+    g = groups[("no-live-upstreams", "app_cluster")]
+    assert g.samples and "no live upstreams" in g.samples[0].text and g.samples[0].line
+    assert g.first is not None and g.last is not None and g.first <= g.last
+    assert sum(g.statuses.values()) <= g.count
+    # the per-minute timeline is exact (not limited to the sampled times)
+    assert sum(n for m in agg.per_minute.values() for n in m.values()) == df.height
+    assert all(len(m) == 16 and m[10] == "T" for m in agg.per_minute)
+
+
+def test_fpm_events_carry_pool_and_pid() -> None:
+    meta_dir = FIXTURES / "backend-crashed-php"
+    assert (meta_dir / "php-fpm.log").exists(), meta_dir
+    agg = LogAggregator()
+    agg.add(_frame(meta_dir / "php-fpm.log"))
+    crashed = [e for e in agg.events() if e.kind == "worker-crashed"]
+    assert crashed and crashed[0].pool == "www" and crashed[0].pid
+    assert "SIGSEGV" in (crashed[0].detail or "")
+
+
+def test_gather_builds_targets_settings_and_pools_from_real_config(tmp_path: Path) -> None:
+    d = FIXTURES / "workers-exhausted-fpm"
+    assert d.exists(), d
+    # the recording wrote its temp dir as /lab; put a real one back so includes resolve
+    for src in d.rglob("*"):
+        dst = tmp_path / src.relative_to(d)
+        if src.is_dir():
+            dst.mkdir(parents=True, exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(src.read_text().replace("/lab", str(tmp_path)))
+    g = gather(DiagnoseOptions(nginx_conf=str(tmp_path / "nginx.conf"),
+                               error_logs=[str(tmp_path / "error.log")],
+                               fpm_conf=str(tmp_path / "php-fpm.conf"),
+                               fpm_logs=[str(tmp_path / "php-fpm.log")], offline=True))
+    ev = g.evidence
+    sock = f"unix:{tmp_path}/run/www.sock"
+    t = ev.target(sock)
+    assert t is not None and t.kind == "fastcgi" and t.file and t.line
+    assert t.settings["fastcgi_read_timeout"].value
+    pool = ev.fpm_pools[0]
+    assert pool.key == sock and pool.max_children == 2 and pool.max_children_line
+    lines = ev.files[pool.file or ""]
+    assert lines[pool.max_children_line - 1].startswith("pm.max_children")
+    assert ev.listeners is None and ev.probes is None  # offline: nothing live was read
+    assert any(e.kind == "fpm-max-children" for e in ev.events)
+
+
+def test_oom_kill_in_the_uid_format_is_tied_to_the_backend_it_killed() -> None:
+    """RHEL 6's ``Killed process PID, UID N, (COMM)`` was classified as oom-kill but lost its pid
+    and process; now the catalog captures them and the kill is matched to the listener."""
+    from datetime import datetime, timedelta
+
+    from why502.analyzers.rank import run_all
+    from why502.evidence.events import event_from_text
+    from why502.evidence.model import Evidence, Sample, SymptomGroup
+    from why502.facts.net import Listener
+
+    t0 = datetime(2026, 5, 1, 8, 15, 31)
+    kill = event_from_text(
+        "oom-kill", "Mar  2 17:35:10 web1 kernel: [2858609.598568] Killed process 4242, UID 33, "
+        "(php-fpm8.2) total-vm:1716580kB, anon-rss:1461342kB, file-rss:0kB", source="kernel", time=t0)
+    assert (kill.pid, kill.process) == (4242, "php-fpm8.2")
+    resets = SymptomGroup(symptom="connection-reset", peer="127.0.0.1:9000", count=2, first=t0,
+                          last=t0 + timedelta(seconds=1), statuses={502: 2},
+                          samples=(Sample("recv() failed (104: Connection reset by peer)",
+                                          "/var/log/nginx/error.log", 3, t0),))
+    listener = Listener("tcp", "127.0.0.1", 9000, pid=4242, process="php-fpm8.2")
+    findings, _ = run_all(Evidence(symptoms=(resets,), listeners=(listener,), events=(kill,)))
+    top = findings[0]
+    assert top.cause == "backend-oom-killed"
+    assert any(i.summary == "identity: pid 4242 was listening on 127.0.0.1:9000" for i in top.evidence)

@@ -1,0 +1,104 @@
+"""The repository stands alone: nothing in it names a file outside it, its documents link only
+to files it has, and the data it borrowed from other projects says where from and under which
+licence."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import ROOT_DIR
+
+ROOT = ROOT_DIR
+CORPUS = ROOT / "tests" / "fixtures" / "corpus"
+SKIP_DIRS = {".git", ".venv", "build", "dist", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+
+# written in pieces so that this file does not match itself
+OUTSIDE = [
+    "/" + "work/",          # the build machine's tree
+    "../" + "shared",       # the folder that sat beside the checkout
+    "shared/" + "causes.md", "shared/" + "reference/", "shared/" + "corpus/", "shared/" + "schemas/",
+    "DESIGN" + ".md",       # a design text that is not in the repository (docs/architecture.md is)
+]
+
+
+def repo_files() -> list[Path]:
+    """The committed files (``git ls-files``), or every file of an unpacked sdist."""
+    if (ROOT / ".git").exists():
+        res = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True)
+        return [ROOT / name for name in res.stdout.decode().split("\0") if name]
+    out = []
+    for base, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")
+                   and not (Path(base) / d).match("bench/out")]
+        out += [Path(base) / f for f in files]
+    return out
+
+
+def test_no_file_names_a_path_outside_the_repository() -> None:
+    offenders = []
+    for path in repo_files():
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data[:4096]:
+            continue  # binary
+        text = data.decode("utf-8", "replace")
+        for needle in OUTSIDE:
+            for m in re.finditer(re.escape(needle), text):
+                line = text.count("\n", 0, m.start()) + 1
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {needle}")
+    assert not offenders, "\n".join(offenders)
+
+
+def markdown_documents() -> list[Path]:
+    docs = [ROOT / n for n in ("README.md", "CONTRIBUTING.md", "BENCHMARKS.md", "CHANGELOG.md")]
+    docs += [ROOT / "bench" / "README.md", ROOT / "docs" / "architecture.md",
+             ROOT / "docs" / "evidence-sources.md", ROOT / "docs" / "reference" / "proxy-messages.md"]
+    docs += sorted((ROOT / "tests" / "fixtures").glob("*/README.md"))
+    docs += sorted((ROOT / "tests" / "fixtures").glob("*/*/README.md"))
+    return docs
+
+
+@pytest.mark.parametrize("doc", markdown_documents(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(doc: Path) -> None:
+    assert doc.is_file(), doc
+    text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (doc.parent / target.split("#", 1)[0]).resolve()
+        assert path.exists(), f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
+        assert ROOT in path.parents or path == ROOT, f"{doc.relative_to(ROOT)} links outside: {target}"
+    assert "<!-- section:" not in text and "<!-- bench:" not in text
+
+
+def test_every_corpus_entry_has_its_source_and_an_open_licence() -> None:
+    configs = CORPUS / "nginx-configs"
+    readme = (configs / "README.md").read_text(encoding="utf-8")
+    listed = dict(re.findall(r"^- `([^`]+)` — .*? — licence: ([^—]+) —", readme, re.M))
+    present = {p.name + ("/" if p.is_dir() else "") for p in configs.iterdir() if p.name != "README.md"}
+    assert present == set(listed), (present ^ set(listed))
+    assert len(present) >= 50
+    for name, licence in listed.items():
+        assert not re.search(r"not (stated|checked)|unknown", licence, re.I), (name, licence)
+    # every licence text named exists, and every text in LICENSES/ is named
+    texts = set(re.findall(r"\(\.\./LICENSES/([^)]+)\)", readme))
+    assert texts == {p.name for p in (CORPUS / "LICENSES").iterdir()}
+    # each entry's source: repository and a 40-hex commit
+    for line in readme.splitlines():
+        if line.startswith("- `") and " — licence: " in line:
+            assert re.search(r"[0-9a-f]{40}|`[0-9a-f]{12}`", line), line
+
+
+def test_sarif_schema_is_the_documented_file() -> None:
+    schema = ROOT / "tests" / "fixtures" / "schemas" / "sarif-2.1.0.json"
+    readme = (schema.parent / "README.md").read_text(encoding="utf-8")
+    digest = hashlib.sha256(schema.read_bytes()).hexdigest()
+    assert digest in readme, "the schema changed: update its provenance in tests/fixtures/schemas/README.md"
+    assert "oasis-tcs/sarif-spec" in readme
