@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.reporters.test_report_sample import FIX_DIFF, HOSTILE_REQUEST, sample_report
 from why502.findings.model import Report
 from why502.reporters.html import safe_text
-from why502.reporters.markdown import md_code, md_text, render_markdown, render_text
+from why502.reporters.markdown import md_code, md_text, render_markdown
 
 
 def gfm(text: str) -> str:
@@ -115,14 +115,6 @@ def test_healthy_report() -> None:
     md = render_markdown(Report())
     assert md.startswith("# why502: no root cause found\n")
     assert "Every input was read." in md
-
-
-def test_plain_text_fallback_is_answer_first_and_escape_free() -> None:
-    text = render_text(sample_report(HOSTILE_REQUEST))
-    assert text.startswith("ROOT CAUSE: PHP-FPM pool 'www' ran out of workers")
-    assert "FIX: Raise pm.max_children" in text and "    +pm.max_children = 20" in text
-    assert "\x1b" not in text and "\x07" not in text
-    assert "ALSO POSSIBLE: The kernel OOM-killed a php-fpm8.2 worker" in text
 
 
 def test_long_reports_stay_postable() -> None:

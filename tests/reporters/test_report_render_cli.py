@@ -86,20 +86,3 @@ def test_stdin_and_no_traceback_in_a_real_process(saved: Path) -> None:
                          capture_output=True, timeout=60)
     assert bad.returncode == 3
     assert bad.stderr.decode() == "why502: /nonexistent/report.json: no such file\n"
-
-
-def test_text_falls_back_to_plain_text_without_the_terminal_reporter(
-    saved: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-
-    def no_terminal(name: str, *args: object) -> object:
-        return None if name == "why502.reporters.terminal" else real(name, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(importlib.util, "find_spec", no_terminal)
-    assert main(["render", str(saved), "--format", "text"]) == 1
-    out = capsys.readouterr().out
-    assert out.startswith("ROOT CAUSE: PHP-FPM pool 'www' ran out of workers")
-    assert "\x1b" not in out

@@ -11,7 +11,6 @@ Heavy imports (rich, the reporters) happen inside ``run`` only, so ``why502 --he
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
 import sys
@@ -110,28 +109,17 @@ def render(report: Report, fmt: str, name: str = "report", to_file: bool = False
 
 
 def _render_text(report: Report, to_file: bool = False) -> str:
-    """The terminal reporter (``reporters.terminal``) when it exists, else the plain-text fallback."""
-    if importlib.util.find_spec("why502.reporters.terminal") is not None:
-        module = importlib.import_module("why502.reporters.terminal")
-        render_terminal = getattr(module, "render_terminal", None)
-        if render_terminal is not None:
-            from rich.console import Console
+    """The terminal reporter, coloured only when stdout is a terminal and nothing goes to a file."""
+    from rich.console import Console
 
-            buffer = io.StringIO()
-            colour = sys.stdout.isatty() and not to_file
-            console = Console(
-                file=buffer,
-                force_terminal=colour,
-                no_color=not colour,
-                width=None if colour else 110,
-                highlight=False,
-                soft_wrap=False,
-            )
-            render_terminal(report, console)
-            return buffer.getvalue()
-    from why502.reporters.markdown import render_text
+    from why502.reporters.terminal import render_terminal
 
-    return render_text(report)
+    buffer = io.StringIO()
+    colour = sys.stdout.isatty() and not to_file
+    console = Console(file=buffer, force_terminal=colour, no_color=not colour,
+                      width=None if colour else 110, highlight=False, soft_wrap=False)
+    render_terminal(report, console)
+    return buffer.getvalue()
 
 
 def run(args: argparse.Namespace) -> int:

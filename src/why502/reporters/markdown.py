@@ -14,9 +14,6 @@ input is neutralised before it is written:
   still escaped as ``\\|`` because GFM splits cells before inline parsing (GFM spec, "Tables");
 * diffs and commands go into fenced blocks whose fence is longer than any backtick run inside;
 * terminal escapes and bidi overrides are stripped everywhere (``safe_text``).
-
-``render_text`` is the plain-text form used by ``why502 render --format text`` when the
-terminal reporter (``why502.reporters.terminal``) is not available.
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ from typing import Any
 from why502.findings.model import EvidenceItem, Finding, Fix, Report
 from why502.reporters.html import chart_data, confidence_label, safe_text
 
-__all__ = ["md_code", "md_text", "render_markdown", "render_text"]
+__all__ = ["md_code", "md_text", "render_markdown"]
 
 # ASCII punctuation that can start Markdown/GFM syntax anywhere in a line (emphasis, code,
 # links, images, tables, strikethrough, backslash itself).
@@ -266,52 +263,3 @@ def render_markdown(report: Report) -> str:
     )
     out += ["---", f"_{footer}_", ""]
     return "\n".join(out)
-
-
-def render_text(report: Report) -> str:
-    """Plain text (no markup, no colour) for ``why502 render --format text`` without rich."""
-    out: list[str] = []
-
-    def line(text: object = "") -> None:
-        out.append(safe_text(text))
-
-    if report.healthy:
-        line("why502: no root cause found.")
-    for n, finding in enumerate(report.findings):
-        line(("ROOT CAUSE: " if n == 0 else "ALSO POSSIBLE: ") + finding.title)
-        line(
-            f"  cause {finding.cause}, confidence {confidence_label(finding.confidence)}, "
-            f"status {', '.join(str(s) for s in finding.status_codes) or '?'}, "
-            f"{finding.count} failed requests"
-        )
-        if finding.upstream or finding.target:
-            line(f"  upstream {finding.upstream or '?'} -> {finding.target or '?'}")
-        for chunk in finding.explanation.split("\n\n"):
-            line("  " + " ".join(chunk.split()))
-        if finding.fix:
-            line(f"  FIX: {finding.fix.summary}")
-            for command in finding.fix.commands:
-                line(f"    $ {command}")
-            if finding.fix.diff:
-                for diff_line in finding.fix.diff.splitlines():
-                    line(f"    {diff_line}")
-            for note in finding.fix.notes:
-                line(f"    - {note}")
-        if finding.evidence:
-            line("  EVIDENCE:")
-            for item in finding.evidence:
-                where = f" [{_where(item)}]" if item.source else ""
-                line(f"    - {item.kind}: {item.summary}{where}")
-                if item.text:
-                    line(f"      {item.text}")
-        line()
-    if report.events:
-        line("EVENTS:")
-        for event in report.events:
-            line(f"  {event.time}  {event.kind}: {event.label}")
-        line()
-    if report.diagnostics:
-        line("COULD NOT READ:")
-        for diag in report.diagnostics:
-            line(f"  {diag.severity}: {diag.message}" + (f" ({diag.source})" if diag.source else ""))
-    return "\n".join(out).rstrip("\n") + "\n"
