@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-reload", dest="reload", action="store_false",
                         help="write and test, but do not reload (nor verify)")
     parser.add_argument("--verify-for", type=float, default=10.0, metavar="SECONDS",
-                        help="watch the new configuration this long after reloading (default 10; 0: no check)")
+                        help="watch the new config this long after reloading (default 10; 0: no check)")
     parser.add_argument("--verify-url", action="append", default=[], metavar="URL",
                         help="GET URL via the proxy while verifying; a 5xx fails the fix (repeatable)")
     parser.add_argument("--undo", action="store_true", help="restore the last applied change set")

@@ -68,6 +68,19 @@ def children(pid: int) -> set[int]:
     return out
 
 
+def _retired(pid: int) -> bool:
+    """An old nginx worker no longer takes new connections: it exited, or it was told to quit
+    and closed its listening sockets -- its title then reads ``worker process is shutting down``
+    (``ngx_worker_process_cycle()``, src/os/unix/ngx_process_cycle.c).  Until then, a request sent
+    right after the reload may still reach an old worker, with the old configuration."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            title = fh.read()
+    except OSError:
+        return True
+    return not title or b"shutting down" in title or b"worker process" not in title
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -111,7 +124,8 @@ class Nginx:
         return int(text) if text.isdigit() and alive(int(text)) else None
 
     def reload(self) -> Outcome:
-        """Reload and wait (up to 10 s) until the master has started workers it did not have."""
+        """Reload and wait (up to 10 s) until the master has started new workers and every old
+        one stopped taking connections: only then does a new request meet the new config."""
         master = self.master()
         if master is None:
             return Outcome(False, "nginx is not running (no live pid in its pid file): not reloaded")
@@ -126,7 +140,7 @@ class Nginx:
             return Outcome(False, f"{how} failed: {out.message}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if children(master) - before:
+            if children(master) - before and all(_retired(pid) for pid in before):
                 return Outcome(True, how)
             if not alive(master):
                 return Outcome(False, f"{how}: the nginx master (pid {master}) exited")
