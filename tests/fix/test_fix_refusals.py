@@ -190,3 +190,22 @@ def test_unprivileged_user_gets_exit_3_and_nothing_is_touched() -> None:
         assert conf.read_text() == CONF and journal_states(state) == []
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_lint_fix_lists_and_fix_lint_applies_then_undoes(tmp_path: Path) -> None:
+    """``why502 lint --fix`` is ``why502 fix --lint``'s dry run; ``--no-reload`` writes and tests
+    (a stand-in ``nginx -t`` here), ``--undo`` brings the bytes back."""
+    conf = tmp_path / "nginx.conf"
+    shutil.copy(Path(__file__).parents[1] / "fixtures/lint/W502-001/fire-defaults.conf", conf)
+    original = conf.read_bytes()
+    dry = why502("lint", str(conf), "--fix")
+    assert dry.returncode == 1 and "[1] W502-001" in dry.stdout
+    assert '+            proxy_set_header Connection "";' in dry.stdout and conf.read_bytes() == original
+    state = tmp_path / "s"
+    res = why502("fix", "--lint", str(conf), "--apply", "--yes", "--no-reload", "--state-dir", str(state),
+                 "--nginx", "/bin/true")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "applied (not reloaded)" in res.stdout and b'proxy_set_header Connection "";' in conf.read_bytes()
+    assert "W502-001" not in why502("lint", str(conf), "--format", "json").stdout
+    undo = why502("fix", "--undo", "--state-dir", str(state))
+    assert undo.returncode == 0 and conf.read_bytes() == original
