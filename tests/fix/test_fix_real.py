@@ -13,7 +13,8 @@ import pytest
 
 from tests.fix.reports import journal_states, report_for
 from tests.support.clirun import why502
-from why502.lab.runtime import Stack, find_nginx
+from why502.app.fix.service import children
+from why502.lab.runtime import Stack, find_nginx, find_php_fpm
 
 pytestmark = [pytest.mark.real, pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")]
 
@@ -114,3 +115,41 @@ def test_a_fix_that_passes_t_but_does_not_cure_is_rolled_back(tmp_path: Path) ->
         assert "reloaded the old configuration" in res.stdout
         assert conf.read_bytes() == original
         assert journal_states(tmp_path / "s") == ["rolled-back"]
+
+
+@pytest.mark.skipif(find_php_fpm() is None, reason="php-fpm is not installed")
+def test_fpm_pool_change_is_tested_with_php_fpm_t_reloaded_or_rolled_back(tmp_path: Path) -> None:
+    """A pool change goes through ``php-fpm -t`` and a graceful reload (SIGUSR2: every worker is
+    replaced); one ``php-fpm -t`` rejects is rolled back to the same bytes."""
+    with Stack() as stack:
+        pool = stack.add_php_fpm({"pm.max_children": "2"}, scripts={"index.php": "<?php echo 'ok';"})
+        stack.start_nginx(f"""
+            server {{
+                listen {stack.listen};
+                location ~ \\.php$ {{
+                    fastcgi_pass {pool.fastcgi_pass};
+                    {stack.fastcgi_params()}
+                }}
+            }}
+        """)
+        assert stack.request("/index.php").status == 200
+        assert stack.fpm is not None
+        workers = sorted(children(stack.fpm.pid))
+        text = pool.conf.read_text()
+        url = f"http://127.0.0.1:{stack.nginx_port}/index.php"
+        common = ["--apply", "--yes", "--state-dir", str(tmp_path / "s"), "--fpm-conf", str(stack.p.fpm_conf),
+                  "--nginx-conf", str(stack.p.nginx_conf), "--verify-for", "0.5", "--verify-url", url]
+        bad = report_for(pool.conf, text.replace("pm.max_children = 2", "pm.max_children = 0"),
+                         tmp_path / "bad.json", cause="workers-exhausted")
+        res = why502("fix", str(bad), *common)
+        assert res.returncode == 1 and "php-fpm -t rejected the change" in res.stdout, res.stdout
+        assert pool.conf.read_text() == text and sorted(children(stack.fpm.pid)) == workers
+        good = report_for(pool.conf, text.replace("pm.max_children = 2", "pm.max_children = 4"),
+                          tmp_path / "good.json", cause="workers-exhausted")
+        res = why502("fix", str(good), *common)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "php-fpm reloaded" in res.stdout
+        now = children(stack.fpm.pid)
+        assert len(now) == 4 and not now & set(workers)  # pm static: 4 new workers
+        assert stack.request("/index.php").status == 200
+        assert journal_states(tmp_path / "s") == ["rolled-back", "applied"]

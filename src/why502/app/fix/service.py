@@ -154,7 +154,20 @@ class PhpFpm:
     conf: str
 
     def test(self) -> Outcome:
-        return _run([self.binary, "-t", "-y", self.conf])
+        """``php-fpm -t``, with ``-R`` only when the running master was started with it (pools
+        running as root are refused without it, ``fpm_unix_resolve_socket_premissions()`` /
+        ``fpm_unix_conf_wp()``, sapi/fpm/fpm/fpm_unix.c): test what a reload would accept."""
+        argv = [self.binary, "-t", "-y", self.conf]
+        master = self.master()
+        if master is not None:
+            try:
+                with open(f"/proc/{master}/cmdline", "rb") as fh:
+                    args = fh.read().split(b"\0")
+            except OSError:
+                args = []
+            if b"-R" in args or b"--allow-to-run-as-root" in args:
+                argv.insert(1, "-R")
+        return _run(argv)
 
     def master(self) -> int | None:
         try:
