@@ -42,8 +42,9 @@ def test_fix_cures_the_504s_and_undo_restores_the_exact_bytes(tmp_path: Path) ->
         original, mode = conf.read_bytes(), conf.stat().st_mode
         assert stack.request("/r").status == 504
         report = tmp_path / "report.json"
-        diag = why502("diagnose", "--nginx-conf", str(conf), "--error-log", str(stack.p.error_log),
-                      "--access-log", str(stack.p.access_log), "--format", "json", "-o", str(report))
+        diag = why502("diagnose", "--offline", "--nginx-conf", str(conf), "--error-log",
+                      str(stack.p.error_log), "--access-log", str(stack.p.access_log), "--format", "json",
+                      "-o", str(report))
         assert diag.returncode == 1, diag.stderr
         finding = json.loads(report.read_text())["findings"][0]
         assert finding["cause"] == "backend-too-slow" and finding["fix"]["hashes"]

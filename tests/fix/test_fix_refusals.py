@@ -209,3 +209,14 @@ def test_lint_fix_lists_and_fix_lint_applies_then_undoes(tmp_path: Path) -> None
     assert "W502-001" not in why502("lint", str(conf), "--format", "json").stdout
     undo = why502("fix", "--undo", "--state-dir", str(state))
     assert undo.returncode == 0 and conf.read_bytes() == original
+
+
+def test_a_file_outside_the_tested_config_is_refused(site: tuple[Path, Path], tmp_path: Path) -> None:
+    """A report is input from elsewhere: its fix may only touch files nginx -t reads."""
+    conf, _ = site
+    other = tmp_path / "elsewhere.conf"
+    other.write_text(CONF)
+    report = report_for(other, CURED, tmp_path / "other.json")
+    res = apply(report, tmp_path / "s", "--nginx-conf", str(conf))
+    assert res.returncode == 3 and "is not a file of the config" in res.stderr
+    assert other.read_text() == CONF and journal_states(tmp_path / "s") == []

@@ -130,6 +130,22 @@ def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions,
     return nginx_bin, fpm_bin
 
 
+def _owned(texts: dict[str, tuple[bytes, bytes]], nginx_bin: str | None, nginx_conf: str | None,
+           fpm_bin: str | None, fpm_conf: str | None) -> None:
+    """Refuse a change to a file that is not part of the config the checker will test: a report
+    is input from elsewhere, and only a file ``nginx -t`` / ``php-fpm -t`` reads can be proven
+    by them."""
+    allowed: set[str] = set()
+    if nginx_bin and nginx_conf:
+        allowed.update(os.path.realpath(f) for f in Nginx(nginx_bin, nginx_conf).files())
+    if fpm_bin and fpm_conf:
+        allowed.update(os.path.realpath(f) for f in PhpFpm(fpm_bin, fpm_conf).files())
+    for path in texts:
+        if os.path.realpath(path) not in allowed:
+            raise InputError(f"{path} is not a file of the config that nginx -t -c {nginx_conf} (or php-fpm "
+                             "-t) reads, so no test could prove the change: nothing applied")
+
+
 # -- the transaction -----------------------------------------------------------------------------
 
 def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
@@ -150,6 +166,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
             _say(out, "nothing to apply: every change is already in place")
             return OK
         nginx_bin, fpm_bin = _checkers(texts, options, nginx_conf)
+        _owned(texts, nginx_bin, nginx_conf, fpm_bin, options.fpm_conf)
         cs = ChangeSet(journal.new_id(), journal.now(), STARTED, os.getpid(),
                        changes=[{"key": c.key, "title": c.title, "file": c.file} for c in chosen],
                        nginx_conf=nginx_conf, nginx_bin=nginx_bin,
@@ -214,6 +231,9 @@ def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: App
         _say(out, f"verifying for {options.verify_for:g} s"
              + (f" ({', '.join(options.verify_urls)})" if options.verify_urls else " (new error-log lines)"))
         verdict = verify(offsets, old_workers, options.verify_urls, options.verify_for)
+        if verdict.ok and not verdict.requests and not verdict.lines_read:
+            _say(out, "  nothing was served to judge (no --verify-url, no new error-log line): only the "
+                      "config test and the reload vouch for this change")
         if verdict.ignored_old_workers:
             _say(out, f"  {verdict.ignored_old_workers} error-log line(s) of the old workers ignored "
                       "(requests begun before the reload)")
@@ -319,10 +339,14 @@ def undo(state_dir: Path, out: TextIO, *, reload: bool = True) -> int:
 
 
 def history(state_dir: Path, out: TextIO) -> int:
-    """``--list``: every change set, oldest first (recovering an interrupted one first)."""
-    with locked(state_dir):
-        for msg in recover(state_dir):
-            _say(out, msg)
+    """``--list``: every change set, oldest first (recovering an interrupted one first, unless
+    another run holds the lock: its change set is then listed as it is)."""
+    try:
+        with locked(state_dir):
+            for msg in recover(state_dir):
+                _say(out, msg)
+    except InputError as err:
+        _say(out, f"note: {err}")
     sets = journal.load_all(state_dir)
     if not sets:
         _say(out, f"no change set in {state_dir}")

@@ -109,6 +109,13 @@ class Nginx:
             return DEFAULT_PID
         return d.args[0] if os.path.isabs(d.args[0]) else os.path.join(os.path.dirname(self.conf), d.args[0])
 
+    def files(self) -> list[str]:
+        """The main config and every file it includes: the only files a fix may change."""
+        try:
+            return parse_nginx(self.conf).files
+        except OSError:
+            return []
+
     def error_logs(self) -> list[str]:
         try:
             cfg = parse_nginx(self.conf)
@@ -168,6 +175,12 @@ class PhpFpm:
             if b"-R" in args or b"--allow-to-run-as-root" in args:
                 argv.insert(1, "-R")
         return _run(argv)
+
+    def files(self) -> list[str]:
+        """php-fpm.conf and every pool file it includes."""
+        from why502.sources.fpm import load_fpm_config
+
+        return [self.conf, *load_fpm_config(self.conf).files]
 
     def master(self) -> int | None:
         try:

@@ -32,6 +32,7 @@ class Verdict:
     reason: str = ""
     requests: int = 0
     ignored_old_workers: int = 0
+    lines_read: int = 0
     lines: list[str] = field(default_factory=list)
 
 
@@ -89,6 +90,7 @@ def verify(offsets: dict[str, int], old_workers: set[int], urls: list[str], seco
                 verdict.reason = f"GET {url} answered {status} after the reload"
                 break
         for line in _new_lines(offsets):
+            verdict.lines_read += 1
             m = _PID.match(line)
             hit = classify_line(line)
             if hit is None or hit.status not in FAILING:
