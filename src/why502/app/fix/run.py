@@ -273,7 +273,13 @@ def _reload_all(cs: ChangeSet) -> list[Outcome]:
 
 def _rollback(cs: ChangeSet, options: ApplyOptions, out: TextIO, why: str, *, reload: bool) -> int:
     _say(out, f"FAILED: {why}")
-    restored = _restore_files(cs)
+    try:
+        restored = _restore_files(cs)
+    except OSError as err:
+        # The journal stays unfinished, so the next why502 fix run retries the restore.
+        backups = ", ".join(f"{r.path} <- {r.backup}" for r in cs.files)
+        raise InputError(f"RESTORE FAILED: {err.strerror or err} ({err.filename}); "
+                         f"backups: {backups}; the next why502 fix run retries") from None
     _say(out, "restored from backup: " + (", ".join(restored) or "nothing had been written"))
     if reload:
         for res in _reload_all(cs):
