@@ -99,15 +99,25 @@ class Nginx:
     def test(self) -> Outcome:
         return _run([self.binary, "-t", "-c", self.conf])
 
+    def _built_with(self, option: str) -> str | None:
+        """A ``./configure`` option of this binary (``nginx -V``: ``--prefix``, ``--pid-path``)."""
+        out = _run([self.binary, "-V"], timeout=10)
+        m = re.search(rf"{option}=(\S+)", out.message)
+        return m.group(1) if m else None
+
     def pid_file(self) -> str:
+        """The ``pid`` of the config; relative to nginx's prefix, as nginx reads it
+        (``ngx_conf_full_name()``); unset: the compiled-in ``--pid-path``."""
         try:
             cfg = parse_nginx(self.conf)
         except OSError:
-            return DEFAULT_PID
-        d = next(iter(cfg.main.get("pid")), None)
+            cfg = None
+        d = next(iter(cfg.main.get("pid")), None) if cfg is not None else None
         if d is None or not d.args:
-            return DEFAULT_PID
-        return d.args[0] if os.path.isabs(d.args[0]) else os.path.join(os.path.dirname(self.conf), d.args[0])
+            return self._built_with("--pid-path") or DEFAULT_PID
+        if os.path.isabs(d.args[0]):
+            return d.args[0]
+        return os.path.join(self._built_with("--prefix") or "/usr/local/nginx", d.args[0])
 
     def files(self) -> list[str]:
         """The main config and every file it includes: the only files a fix may change."""
