@@ -126,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
     if args.verify_for < 0:
         raise UsageError("--verify-for must be >= 0")
+    for url in args.verify_url:
+        if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3 or not url.split("/")[2]:
+            raise UsageError(f"--verify-url needs an http:// or https:// URL, not {url!r}")
     if args.undo and args.list:
         raise UsageError("--undo and --list are separate commands")
     if args.undo:
