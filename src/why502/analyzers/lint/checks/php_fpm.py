@@ -147,5 +147,6 @@ def check_script_filename(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         hint = (f" (a fastcgi_param at {params.where} replaces the inherited ones)"
                 if params.entries and params.level in ("location", "if") else "")
         out.append(finding(rule, f"fastcgi_pass {t.raw} without fastcgi_param SCRIPT_FILENAME{hint}: "
-                            'PHP-FPM answers "Primary script unknown"', t.file, t.line, edits.diff()))
+                            'PHP-FPM answers "Primary script unknown": every PHP request gets 404 '
+                            '"File not found."', t.file, t.line, edits.diff()))
     return out
