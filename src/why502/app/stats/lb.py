@@ -1,0 +1,142 @@
+"""Reading a cloud load balancer / proxy log for ``stats``, ``classify`` and ``diagnose``.
+
+``sniff_log_type`` tells from the first lines whether the inputs are such a log (and which
+family), so every command takes them with no flag; ``--log-type`` forces a family.  A directory
+is read whole (AWS writes a folder tree of ``.log.gz`` files, one per node and five minutes),
+file names in order -- ALB names end with the end time of the file, so that is time order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from why502.errors import InputError, UsageError
+from why502.evidence.lbstats import LbFrameBuilder, compute_lb_stats
+from why502.parsers.lblogs import LOG_TYPES, detect, parse_line
+from why502.parsers.lblogs.model import LbRecord
+from why502.sources.logfiles import expand_inputs, iter_batches
+
+SNIFF_BYTES = 256 * 1024
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files, globs, ``-``, and directories (every regular file below, by name)."""
+    out: list[str] = []
+    for p in paths:
+        if p != "-" and os.path.isdir(p):
+            found = sorted(
+                os.path.join(root, name)
+                for root, _dirs, names in os.walk(p) for name in names if not name.startswith(".")
+            )
+            if not found:
+                raise InputError(f"cannot read {p}: the directory holds no file")
+            out.extend(found)
+        else:
+            out.append(p)
+    return expand_inputs(out)
+
+
+def check_log_type(log_type: str | None) -> str | None:
+    if log_type is None or log_type in ("auto", "nginx"):
+        return None if log_type != "nginx" else "nginx"
+    if log_type not in LOG_TYPES:
+        raise UsageError(f"unknown --log-type {log_type!r}: choose one of nginx, {', '.join(LOG_TYPES)}")
+    return log_type
+
+
+def sniff_log_type(paths: list[str]) -> str | None:
+    """The load-balancer family of the first readable input's first lines, or None (an nginx log,
+    or something else the nginx readers will judge).  Stdin is not sniffed (it cannot be read twice)."""
+    for p in paths:
+        if p == "-":
+            return None
+        try:
+            files = expand_paths([p])
+        except InputError:
+            continue
+        for f in files[:3]:
+            try:
+                batch = next(iter(iter_batches([f], batch_bytes=SNIFF_BYTES)), None)
+            except InputError:
+                continue
+            if batch is not None:
+                return detect(batch.lines[:-1] if batch.count > 1 else batch.lines)
+    return None
+
+
+@dataclass
+class LbRead:
+    family: str
+    frame: pl.DataFrame
+    lines: int
+    unparsed: int
+    files: list[str]
+    samples: list[tuple[str, int, str]]  # (file, line, text) of the first unparsed lines
+
+
+def iter_records(paths: list[str], family: str) -> Iterator[tuple[str, int, str, LbRecord | None]]:
+    for batch in iter_batches(expand_paths(paths)):
+        for i, text in enumerate(batch.lines):
+            if text.strip():
+                yield batch.path, batch.first_line + i, text, parse_line(text, family)
+
+
+def read_lb(paths: list[str], family: str) -> LbRead:
+    """Every line of ``paths`` as ``family`` records, in one frame (``evidence.lbstats`` columns)."""
+    builder = LbFrameBuilder()
+    lines = unparsed = 0
+    files: list[str] = []
+    samples: list[tuple[str, int, str]] = []
+    for path, n, text, rec in iter_records(paths, family):
+        if not files or files[-1] != path:
+            files.append(path)
+        lines += 1
+        if rec is None:
+            unparsed += 1
+            if len(samples) < 3:
+                samples.append((path, n, text[:300]))
+            continue
+        builder.add(rec, path, n)
+    return LbRead(family, builder.frame(), lines, unparsed, files, samples)
+
+
+def _window(df: pl.DataFrame, since: dt.datetime | None, until: dt.datetime | None) -> pl.DataFrame:
+    """Rows within ``--since``/``--until``, compared in UTC (every family here logs UTC; a naive
+    ``--since`` is taken as this machine's local time); rows without a time are kept."""
+    if since is None and until is None:
+        return df
+    parsed = pl.col("time").str.to_datetime(time_zone="UTC", strict=False, ambiguous="earliest")
+    keep = pl.col("time").is_null() | parsed.is_null()
+    cond = pl.lit(True)
+    if since is not None:
+        cond = cond & (parsed >= _utc(since))
+    if until is not None:
+        cond = cond & (parsed <= _utc(until))
+    return df.filter(keep | cond)
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    aware = t if t.tzinfo is not None else t.astimezone()
+    return aware.astimezone(dt.timezone.utc)
+
+
+def lb_stats(
+    paths: list[str], family: str, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
+    timeout_s: float | None = None, top: int = 10,
+) -> dict[str, object]:
+    """``why502 stats`` on a load-balancer log: read, window, compute."""
+    read = read_lb(paths, family)
+    if read.frame.height == 0:
+        shown = "; ".join(f"{f}:{n}: {t[:120]!r}" for f, n, t in read.samples) or "no lines"
+        raise InputError(f"no {family} request line in the input ({shown})")
+    df = _window(read.frame, since, until)
+    return compute_lb_stats(
+        df, family, lines=read.lines, unparsed=read.unparsed, files=read.files,
+        timeout_s=timeout_s, timeout_source="--lb-timeout" if timeout_s is not None else None, top=top,
+    )

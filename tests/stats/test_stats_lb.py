@@ -1,0 +1,115 @@
+"""``why502 stats`` on cloud load balancer and proxy logs: the family is detected from the
+content, and the 5xx are split by who made them exactly as the fixtures' expectations say
+(published AWS/Cloudflare/Istio lines, logs recorded from a real Envoy, Caddy and Traefik)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunMain
+
+CLOUD = Path(__file__).resolve().parents[1] / "fixtures" / "cloud"
+REC = CLOUD / "recorded"
+
+
+def _published(tmp_path: Path, family: str, gz: bool = False) -> tuple[Path, list[dict[str, object]]]:
+    rows = [json.loads(r) for r in (CLOUD / f"{family}.jsonl").read_text(encoding="utf-8").splitlines()]
+    text = "".join(str(r["line"]) + "\n" for r in rows)
+    path = tmp_path / (f"{family}.log.gz" if gz else f"{family}.log")
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    return path, [dict(r["expect"]) for r in rows]
+
+
+def _expected_made_by(expects: list[dict[str, object]]) -> Counter[str]:
+    return Counter(str(e["made_by"]) for e in expects
+                   if isinstance(e["status"], int) and e["status"] >= 500)
+
+
+def _recorded_expects(path: Path) -> list[dict[str, object]]:
+    rows = [json.loads(r) for r in (path.parent / "expect.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["file"] == path.name]
+
+
+def _stats(run_main: RunMain, *args: str) -> dict[str, object]:
+    code, out, err = run_main("stats", *args, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("rel", "family"),
+    [
+        ("envoy/envoy-default.log", "envoy"),
+        ("envoy/envoy-istio-text.log", "envoy"),
+        ("envoy/envoy-istio-json.log", "envoy"),
+        ("caddy-2.6.2-debian/caddy-access.log", "caddy"),
+        ("caddy-2.11.7-pypi/caddy-access.log", "caddy"),
+        ("traefik-json/traefik-access-json.log", "traefik"),
+        ("traefik-common/traefik-access-common.log", "traefik"),
+    ],
+)
+def test_recorded_logs_who_made_the_5xx(run_main: RunMain, rel: str, family: str) -> None:
+    path = REC / rel
+    data = _stats(run_main, str(path))
+    assert data["log_type"] == family
+    want = _expected_made_by(_recorded_expects(path))
+    made = data["made_by"]
+    assert isinstance(made, dict)
+    assert {k: v for k, v in made.items() if v} == dict(want)
+    assert data["5xx"] == sum(want.values())
+
+
+@pytest.mark.parametrize("family", ["alb", "elb", "cloudflare"])
+def test_published_lines_who_made_the_5xx(run_main: RunMain, tmp_path: Path, family: str) -> None:
+    path, expects = _published(tmp_path, family)
+    data = _stats(run_main, str(path))
+    assert data["log_type"] == family
+    made = data["made_by"]
+    assert isinstance(made, dict)
+    assert {k: v for k, v in made.items() if v} == dict(_expected_made_by(expects))
+
+
+def test_alb_folder_of_gz_files_and_forced_type(run_main: RunMain, tmp_path: Path) -> None:
+    folder = tmp_path / "AWSLogs" / "123456789012" / "elasticloadbalancing" / "us-east-2" / "2018" / "07"
+    folder.mkdir(parents=True)
+    _published(folder, "alb", gz=True)
+    data = _stats(run_main, str(tmp_path / "AWSLogs"), "--log-type", "alb")
+    assert data["requests"] == 11
+    assert data["by_code"][0]["code"] == "LambdaInvalidResponse"  # type: ignore[index]
+    timings = data["timings"]
+    assert isinstance(timings, dict)
+    assert timings["timeout"]["seconds"] == 60.0
+
+
+def test_envoy_groups_timeout_and_retries(run_main: RunMain) -> None:
+    data = _stats(run_main, str(REC / "envoy/envoy-istio-json.log"), "--lb-timeout", "2")
+    groups = {g["group"]: g for g in data["groups"]}  # type: ignore[attr-defined]
+    assert groups["dead"]["5xx_lb"] == 2 and groups["dead"]["retried"] == 1
+    assert groups["status502"]["5xx_backend"] == 1
+    # the /overflow requests waited 2 s and 4 s on a 2 s timeout
+    assert groups["overflow"]["near_timeout"] == 2
+    codes = {c["code"]: c for c in data["by_code"]}  # type: ignore[attr-defined]
+    assert codes["UH"]["cause"] == "all-upstreams-down"
+    assert codes["UT"]["proxy_status"] == "http_response_timeout"
+
+
+def test_text_output_and_csv(run_main: RunMain) -> None:
+    code, out, _ = run_main("stats", str(REC / "envoy/envoy-default.log"))
+    assert code == 0
+    assert "made by Envoy itself 9, by the backend 1" in out
+    code, out, _ = run_main("stats", str(REC / "envoy/envoy-default.log"), "--format", "csv")
+    assert out.splitlines()[0] == "minute,requests,5xx_lb,5xx_backend"
+
+
+def test_wrong_forced_type_is_one_line_error(run_main: RunMain) -> None:
+    code, _, err = run_main("stats", str(REC / "envoy/envoy-default.log"), "--log-type", "alb")
+    assert code == 3 and "no alb request line" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_main("stats", str(REC / "envoy/envoy-default.log"), "--log-type", "haproxy")
+    assert code == 2 and "unknown --log-type" in err
