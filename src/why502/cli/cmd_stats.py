@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="the load balancer's timeout to compare backend times with (default: ALB/ELB 60, "
-        "Cloudflare 100, Envoy 15)",
+        "Cloudflare 120, Envoy 15)",
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per breakdown table (10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on big inputs")

@@ -29,7 +29,7 @@ LB_NAMES: dict[str, str] = {
 DEFAULT_TIMEOUTS: dict[str, tuple[float, str]] = {
     "alb": (60.0, "ALB idle timeout, default 60 s (idle_timeout.timeout_seconds)"),
     "elb": (60.0, "Classic ELB idle timeout, default 60 s"),
-    "cloudflare": (100.0, "Cloudflare Proxy Read Timeout, 100 s"),
+    "cloudflare": (120.0, "Cloudflare Proxy Read Timeout, 120 s by default (formerly 100 s)"),
     "envoy": (15.0, "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
 }
 NEAR = 0.8  # "near the timeout": at or above 80 % of it

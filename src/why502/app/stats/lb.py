@@ -140,3 +140,36 @@ def lb_stats(
         df, family, lines=read.lines, unparsed=read.unparsed, files=read.files,
         timeout_s=timeout_s, timeout_source="--lb-timeout" if timeout_s is not None else None, top=top,
     )
+
+
+LB_JSONL_COLUMNS: tuple[str, ...] = (
+    "line", "file", "source", "symptom", "status", "time", "level", "upstream", "client", "server",
+    "request", "host", "message", "made_by", "code", "proxy_status", "cause", "group",
+)
+
+
+def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
+                ) -> Iterator[dict[str, object]]:
+    """``why502 classify`` rows for a load-balancer log: one per request the load balancer /
+    proxy failed itself (its own 5xx, or a failure flag on another status), in the ``classify
+    --format jsonl`` fields plus ``made_by``, ``code`` (the proxy's word), ``proxy_status``
+    (RFC 9209), ``cause`` and ``group``."""
+    cutoff = _utc(since) if since is not None else None
+    for path, n, _text, rec in iter_records(paths, family):
+        if rec is None or rec.made_by != "lb" or not rec.failed:
+            continue
+        if cutoff is not None and rec.time:
+            try:
+                when = dt.datetime.fromisoformat(rec.time.replace("Z", "+00:00"))
+            except ValueError:
+                when = None
+            if when is not None:
+                when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+                if when < cutoff:
+                    continue
+        yield {
+            "line": n, "file": path, "source": rec.family, "symptom": rec.symptom, "status": rec.status,
+            "time": rec.time, "level": None, "upstream": rec.target, "client": rec.client, "server": None,
+            "request": rec.request, "host": rec.host, "message": rec.detail, "made_by": rec.made_by,
+            "code": rec.code, "proxy_status": rec.proxy_status, "cause": rec.cause, "group": rec.group,
+        }

@@ -244,7 +244,7 @@ def parse_traefik_error(line: str) -> LbRecord | None:
     t = term("caddy", code) if code else None
     tm = re.match(r"^(?:time=\")?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*?)\"?\s", line)
     rec = LbRecord(
-        family="traefik", status=status, made_by="lb", time=tm.group(1) if tm else None, code=None,
+        family="traefik", status=status, made_by="lb", time=tm.group(1) if tm else None, code=code,
         symptom=t.symptom or None if t else None, proxy_status=t.proxy_status or None if t else None,
         cause=t.cause or None if t else None, target=_target(msg), detail=msg, kind="error",
     )
