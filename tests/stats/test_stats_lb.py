@@ -113,3 +113,29 @@ def test_wrong_forced_type_is_one_line_error(run_main: RunMain) -> None:
     assert code == 3 and "no alb request line" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_main("stats", str(REC / "envoy/envoy-default.log"), "--log-type", "haproxy")
     assert code == 2 and "unknown --log-type" in err
+
+
+def test_alb_vectorised_reader_agrees_with_the_line_parser() -> None:
+    import polars as pl
+
+    from why502.parsers.lblogs import parse_line
+    from why502.parsers.lblogs.batch import RECORD_COLUMNS, alb_frame
+
+    lines = [str(json.loads(r)["line"]) for r in (CLOUD / "alb.jsonl").read_text().splitlines()]
+    ok = lines[0]
+    lines += [ok.replace(" 0.000 0.001 0.000 200 200 ", " 0.000 -1 -1 502 - ", 1),
+              ok.replace(" 0.000 0.001 0.000 200 200 ", " 0.001 60.002 -1 504 - ", 1),
+              ok.replace(" 10.0.0.1:80 0.000 0.001 0.000 200 200 ", " - -1 -1 -1 503 - ", 1),
+              ok.replace('"10.0.0.1:80" "200"', '"10.0.0.1:80 10.0.0.2:80" "- 200"')]
+    frame, rest = alb_frame(pl.Series(lines))
+    assert rest.to_list() == [] and frame.height == len(lines)
+    for row in frame.iter_rows(named=True):
+        rec = parse_line(lines[row["idx"]], "alb")
+        assert rec is not None
+        for col in RECORD_COLUMNS:
+            want = rec.failed if col == "failed" else getattr(rec, col)
+            got = row[col]
+            if isinstance(want, float) and isinstance(got, float):
+                assert abs(want - got) < 1e-6, (row["idx"], col)
+            else:
+                assert got == want, (row["idx"], col, got, want)

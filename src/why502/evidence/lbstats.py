@@ -70,6 +70,11 @@ class LbFrameBuilder:
         if len(c["line"]) >= 200_000:
             self.flush()
 
+    def add_frame(self, df: pl.DataFrame) -> None:
+        """Rows already in columns (the vectorised reader), ``line`` and ``file`` included."""
+        self.flush()
+        self.frames.append(df.select([pl.col(k).cast(v) for k, v in COLUMNS.items()]))
+
     def flush(self) -> None:
         if self.cols["line"]:
             self.frames.append(pl.DataFrame(self.cols, schema=COLUMNS))
