@@ -24,7 +24,6 @@ import re
 
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
 
-ALB_TYPES = frozenset({"http", "https", "h2", "grpcs", "ws", "wss"})
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
 _ALB_HEAD = re.compile(r"^(?:http|https|h2|grpcs|ws|wss) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z \S+ ")
 _ELB = re.compile(
