@@ -139,3 +139,29 @@ def test_alb_vectorised_reader_agrees_with_the_line_parser() -> None:
                 assert abs(want - got) < 1e-6, (row["idx"], col)
             else:
                 assert got == want, (row["idx"], col, got, want)
+
+
+def test_envoy_vectorised_reader_agrees_with_the_line_parser() -> None:
+    import polars as pl
+
+    from why502.parsers.lblogs import parse_line
+    from why502.parsers.lblogs.batch import RECORD_COLUMNS, envoy_frame
+
+    lines = [str(json.loads(r)["line"]) for name in ("envoy.jsonl", "istio.jsonl")
+             for r in (CLOUD / name).read_text().splitlines()]
+    for log in sorted((REC / "envoy").glob("envoy-*.log")):
+        lines += log.read_text().splitlines()
+    frame, rest = envoy_frame(pl.Series(lines))
+    assert frame.height >= 30  # the default and Istio text lines; JSON and prefixed ones are "rest"
+    for idx in rest.to_list():
+        assert parse_line(lines[idx], "envoy") is not None  # ... and the line parser takes those
+    for row in frame.iter_rows(named=True):
+        rec = parse_line(lines[row["idx"]], "envoy")
+        assert rec is not None
+        for col in RECORD_COLUMNS:
+            want = rec.failed if col == "failed" else getattr(rec, col)
+            got = row[col]
+            if isinstance(want, float) and isinstance(got, float):
+                assert abs(want - got) < 1e-6, (row["idx"], col)
+            else:
+                assert got == want, (row["idx"], col, got, want)

@@ -14,18 +14,19 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from why502.errors import InputError, UsageError
 from why502.evidence.lbstats import LbFrameBuilder, compute_lb_stats
 from why502.parsers.lblogs import LOG_TYPES, detect, parse_line
-from why502.parsers.lblogs.batch import alb_frame
+from why502.parsers.lblogs.batch import FRAMES, RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
-from why502.sources.logfiles import LineBatch, expand_inputs, iter_batches
+from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
 
 SNIFF_BYTES = 256 * 1024
-ALB_BATCH_BYTES = 8 << 20  # the vectorised reader pays a fixed cost per batch: fewer, bigger ones
+VECTOR_BATCH_BYTES = 8 << 20  # the vectorised readers pay a fixed cost per batch: fewer, bigger ones
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -84,16 +85,30 @@ class LbRead:
 
 
 def iter_records(paths: list[str], family: str) -> Iterator[tuple[str, int, str, LbRecord | None]]:
-    for batch in iter_batches(expand_paths(paths)):
-        for i, text in enumerate(batch.lines):
+    """(file, line number, text, record or None) for every non-empty line, in file order.  ALB
+    lines are converted a batch at a time by the vectorised reader (the same records)."""
+    vector = FRAMES.get(family)
+    size = VECTOR_BATCH_BYTES if vector is not None else DEFAULT_BATCH_BYTES
+    for batch in iter_batches(expand_paths(paths), batch_bytes=size):
+        lines = batch.lines
+        fast: dict[int, LbRecord] = {}
+        if vector is not None:
+            frame, _rest = vector(pl.Series("text", lines))
+            fast = {int(row["idx"]): _record(family, row) for row in frame.iter_rows(named=True)}
+        for i, text in enumerate(lines):
             if text.strip():
-                yield batch.path, batch.first_line + i, text, parse_line(text, family)
+                rec = fast.get(i) or parse_line(text, family)
+                yield batch.path, batch.first_line + i, text, rec
+
+
+def _record(family: str, row: dict[str, Any]) -> LbRecord:
+    return LbRecord(family=family, **{k: row[k] for k in RECORD_COLUMNS if k != "failed"})
 
 
 def read_lb(paths: list[str], family: str) -> LbRead:
     """Every line of ``paths`` as ``family`` records, in one frame (``evidence.lbstats`` columns)."""
-    if family == "alb":
-        return _read_alb(paths)
+    if family in FRAMES:
+        return _read_vectorised(paths, family)
     builder = LbFrameBuilder()
     lines = unparsed = 0
     files: list[str] = []
@@ -111,20 +126,21 @@ def read_lb(paths: list[str], family: str) -> LbRead:
     return LbRead(family, builder.frame(), lines, unparsed, files, samples)
 
 
-def _read_alb(paths: list[str]) -> LbRead:
-    """ALB logs through the vectorised reader; the lines its regex does not take go through the
-    per-line parser (the same rows either way).  polars runs the regex outside the GIL, so two
-    batches are converted at a time (both cores)."""
+def _read_vectorised(paths: list[str], family: str) -> LbRead:
+    """ALB and Envoy/Istio text logs through the vectorised readers; the lines a reader's regex
+    does not take go through the per-line parser (the same rows either way).  polars runs the
+    regex outside the GIL, so two batches are converted at a time (both cores)."""
     builder = LbFrameBuilder()
-    read = LbRead("alb", builder.frame(), 0, 0, [], [])
+    read = LbRead(family, builder.frame(), 0, 0, [], [])
+    vector = FRAMES[family]
 
     def convert(batch: LineBatch) -> tuple[LineBatch, pl.Series, pl.DataFrame, pl.Series]:
         series = pl.Series("text", batch.lines)
-        frame, rest = alb_frame(series)
+        frame, rest = vector(series)
         return batch, series, frame, rest
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        batches = iter_batches(expand_paths(paths), batch_bytes=ALB_BATCH_BYTES)
+        batches = iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES)
         for batch, series, frame, rest in pool.map(convert, batches):
             if not read.files or read.files[-1] != batch.path:
                 read.files.append(batch.path)
@@ -136,7 +152,7 @@ def _read_alb(paths: list[str]) -> LbRead:
                 text = str(series[idx])
                 if not text.strip():
                     continue
-                rec = parse_line(text, "alb")
+                rec = parse_line(text, family)
                 if rec is None:
                     read.unparsed += 1
                     if len(read.samples) < 3:

@@ -1,10 +1,12 @@
-"""The vectorised ALB reader: a batch of lines -> the record columns, in polars (Rust regex).
+"""The vectorised ALB and Envoy/Istio readers: a batch of lines -> the record columns, in polars
+(Rust regex).
 
-ALB logs are the big ones (a file per node every five minutes, gigabytes a day), so they get the
-same treatment as nginx access logs: one regex over the whole column and the decisions of
-``alb.parse_alb`` as column expressions.  A line the regex does not take goes back to the
-per-line parser, so the two engines give the same rows (``tests/stats/test_stats_lb.py`` checks it
-on every published line).
+ALB logs (a file per node every five minutes, gigabytes a day) and mesh access logs are the big
+ones, so they get the same treatment as nginx access logs: one regex over the whole column and the
+decisions of ``alb.parse_alb`` / ``envoy.parse_envoy_text`` as column expressions.  A line the
+regex does not take (an Envoy JSON line, a prefixed or older Istio line) goes back to the per-line
+parser, so the two engines give the same rows (``tests/stats/test_stats_lb.py`` checks it on every
+published and recorded line).
 """
 
 from __future__ import annotations
@@ -102,3 +104,96 @@ def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
          | ((pl.col("made_by") == "lb") & pl.col("symptom").is_not_null())).alias("failed"),
     ).sort("idx")
     return out.select("idx", *RECORD_COLUMNS), rest
+
+
+# Envoy's default format, optionally with Istio's three fields after the flags and its
+# %UPSTREAM_CLUSTER% after the upstream host (envoy.parse_envoy_text reads the same).
+ENVOY_RX = (
+    r'^\[(?P<time>\d{4}-\d\d-\d\dT[^\]]*)\] "(?P<req>[^"]*)" (?P<code>\d{1,3}) '
+    r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) (?:(?P<details>[^\s"]+) [^\s"]+ "(?P<tfr>[^"]*)" )?'
+    r'\d+ \d+ (?P<dur>\d+) (?P<ust>\S+) "[^"]*" "[^"]*" "[^"]*" "(?P<auth>[^"]*)" "(?P<uhost>[^"]*)"'
+    r'(?:(?: "[^"]*")* (?P<cluster>[^\s"]+))?'
+)
+
+
+def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """(records of the Envoy/Istio text lines the regex takes; the ``idx`` of the others)."""
+    from why502.parsers.lblogs.envoy import PRIMARY_FLAGS
+
+    df = pl.DataFrame({"text": lines}).with_row_index("idx").with_columns(
+        pl.col("text").str.extract_groups(ENVOY_RX).alias("m"))
+    ok = df.filter(pl.col("m").struct.field("time").is_not_null())
+    rest = df.filter(pl.col("m").struct.field("time").is_null())["idx"]
+    f = pl.col("m").struct.field
+    flags = pl.when(f("flags") == "-").then(pl.lit("")).otherwise(f("flags"))
+    details = pl.when(f("details").is_null() | (f("details") == "-")).then(pl.lit("")).otherwise(f("details"))
+    tfr = pl.when(f("tfr").is_null() | (f("tfr") == "-")).then(pl.lit("")).otherwise(f("tfr"))
+    status = f("code").cast(pl.Int64, strict=False)
+    primary: pl.Expr = pl.lit(None, dtype=pl.String)
+    for flag in reversed(PRIMARY_FLAGS):
+        primary = pl.when(flags.str.contains(rf"(?:^|,){flag}(?:,|$)")).then(pl.lit(flag)).otherwise(primary)
+    via = details.str.contains("via_upstream", literal=True)
+    lb = primary.is_not_null() & ~((primary == "URX") & via)
+    made_by = (pl.when(lb).then(pl.lit("lb")).when(via).then(pl.lit("backend"))
+               .when(status.is_null() | (status == 0)).then(pl.lit("unknown")).otherwise(pl.lit("backend")))
+    low = (details + pl.lit(" ") + tfr).str.to_lowercase()
+    uf_tls = (primary == "UF") & low.str.contains("tls_error|certificate")
+    uf_timeout = (primary == "UF") & low.str.contains("timeout|_110|timed_out")
+    sym = (
+        pl.when(uf_tls).then(pl.lit("tls-failure"))
+        .when(uf_timeout).then(pl.lit("connect-timeout"))
+        .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
+        .then(pl.lit("premature-close"))
+        .when((primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too"))
+        .then(pl.lit("header-too-big"))
+        .otherwise(None)
+    )
+    pst = (
+        pl.when(uf_tls).then(pl.lit("tls_protocol_error"))
+        .when(uf_timeout).then(pl.lit("connection_timeout"))
+        .when((primary == "UAEX") & (status >= 500)).then(pl.lit("proxy_internal_error"))
+        .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
+        .then(pl.lit("connection_terminated"))
+        .when((primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too"))
+        .then(pl.lit("http_protocol_error"))
+        .otherwise(None)
+    )
+    req = f("req").str.extract_groups(r"^(?P<method>\S+) (?P<path>\S+)")
+    method = req.struct.field("method")
+    request = (pl.when(method.is_null() | (method == "-")).then(None)
+               .otherwise(method + pl.lit(" ") + req.struct.field("path")))
+    detail_parts = pl.concat_list([flags, details, tfr]).list.eval(
+        pl.element().filter((pl.element() != "") & (pl.element() != "-"))).list.join(" ")
+    out = ok.select(
+        "idx",
+        f("time").alias("time"),
+        status.alias("status"),
+        made_by.alias("made_by"),
+        pl.when(lb).then(primary).otherwise(None).alias("code"),
+        sym.alias("r_symptom"),
+        pst.alias("r_proxy_status"),
+        _dash(f("uhost")).alias("target"),
+        _dash(f("cluster")).alias("group"),
+        f("ust").cast(pl.Float64, strict=False).alias("upstream_ms"),
+        f("dur").cast(pl.Float64, strict=False).alias("duration_ms"),
+        pl.when(flags.str.contains(r"(?:^|,)URX(?:,|$)")).then(pl.lit(1)).otherwise(None)
+        .cast(pl.Int64).alias("retries"),
+        pl.lit("access").alias("kind"),
+        pl.lit(None, dtype=pl.String).alias("client"),
+        request.alias("request"),
+        _dash(f("auth")).alias("host"),
+        pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
+        pl.lit(None, dtype=pl.Int64).alias("backend_status"),
+    ).join(_terms("envoy"), on="code", how="left").with_columns(
+        pl.coalesce("r_symptom", "t_symptom").alias("symptom"),
+        pl.coalesce("r_proxy_status", "t_proxy_status").alias("proxy_status"),
+        pl.col("t_cause").alias("cause"),
+    )
+    out = out.with_columns(
+        ((pl.col("status") >= 500).fill_null(False)
+         | ((pl.col("made_by") == "lb") & pl.col("symptom").is_not_null())).alias("failed"),
+    ).sort("idx")
+    return out.select("idx", *RECORD_COLUMNS), rest
+
+
+FRAMES = {"alb": alb_frame, "envoy": envoy_frame}
