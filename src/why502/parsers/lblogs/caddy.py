@@ -141,7 +141,7 @@ def parse_caddy1(line: str) -> LbRecord | None:
         return None
     code = go_error_code(m["msg"])
     rec = LbRecord(
-        family="caddy", status=int(m["status"]), made_by="lb", time=m["time"], code=code,
+        family="caddy", status=int(m["status"]), made_by="lb", time=_clf_time(m["time"]), code=code,
         target=_target(m["msg"]), request=m["path"], detail=m["msg"], kind="error",
     )
     return resolved(rec)
