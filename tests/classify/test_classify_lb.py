@@ -40,7 +40,8 @@ def test_hostile_lb_line_reaches_no_terminal(run_main: RunMain, tmp_path: Path) 
     log = tmp_path / "envoy.log"
     log.write_text('[2026-11-22T11:07:58.526Z] "GET /\x1b[31mred HTTP/1.1" 503 UF 0 98 0 - "-" "ua" "id" '
                    '"h\x1b]0;pwn\x07" "127.0.0.1:1\x1b[2J"\n', encoding="utf-8")
-    commands = (("stats", str(log)), ("classify", str(log)), ("diagnose", "--offline", "--access-log", str(log)))
+    name = str(log)
+    commands = (("stats", name), ("classify", name), ("diagnose", "--offline", "--access-log", name))
     for argv in commands:
         code, out, err = run_main(*argv)
         assert code in (0, 1), err
