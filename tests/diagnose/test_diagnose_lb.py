@@ -134,3 +134,14 @@ def test_nginx_access_log_is_not_taken_for_a_load_balancer(run_main: RunMain, tm
     log.write_text('203.0.113.9 - - [01/May/2024:12:00:01 +0000] "GET /api HTTP/1.1" 502 157 "-" "curl/8.0"\n'
                    '203.0.113.9 - - [01/May/2024:12:00:02 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.0"\n')
     assert sniff_log_type([str(log)]) is None
+
+
+def test_report_follows_the_json_schema(run_main: RunMain, tmp_path: Path) -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("why502").joinpath("schemas/report.schema.json").read_text())
+    report = _diagnose(run_main, REC / "envoy/envoy-istio-json.log")
+    jsonschema.validate(report, schema)
+    assert report["inputs"]["log_type"] == "envoy"  # type: ignore[index]
