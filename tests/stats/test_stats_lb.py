@@ -165,3 +165,37 @@ def test_envoy_vectorised_reader_agrees_with_the_line_parser() -> None:
                 assert abs(want - got) < 1e-6, (row["idx"], col)
             else:
                 assert got == want, (row["idx"], col, got, want)
+
+
+def test_alb_current_trailing_fields_and_retries(run_main: RunMain, tmp_path: Path) -> None:
+    """The docs' HTTP entry with the fields AWS appended since (classification,
+    classification_reason, conn_trace_id and later ones): read positionally, extra fields ignored
+    ("ignore any fields at the end ... that you were not expecting")."""
+    ok = str(json.loads((CLOUD / "alb.jsonl").read_text().splitlines()[0])["line"])
+    newer = ok + ' "Acceptable" "-" TID_1234abcd "-" "-" "-"'
+    retried = newer.replace('"10.0.0.1:80" "200"', '"10.0.0.9:80 10.0.0.1:80" "- 200"')
+    log = tmp_path / "alb.log"
+    log.write_text(f"{newer}\n{retried}\n", encoding="utf-8")
+    data = _stats(run_main, str(log))
+    assert data["log_type"] == "alb" and data["requests"] == 2 and data["unparsed"] == 0
+    assert data["retries"] == {"requests": 1, "extra_attempts": 1, "still_failed": 0}
+
+
+def test_cloudflare_origin_timings_next_to_the_proxy_read_timeout(run_main: RunMain, tmp_path: Path) -> None:
+    """Current Logpush field names (OriginResponseHeaderReceiveDurationMs, unixnano timestamps)."""
+    rows = [
+        {"EdgeStartTimestamp": 1732262400000000000 + i * 10**9, "EdgeResponseStatus": status,
+         "OriginResponseStatus": origin, "OriginIP": "198.51.100.7", "ClientRequestHost": "example.com",
+         "ClientRequestMethod": "GET", "ClientRequestURI": "/report", "RayID": f"8e{i:014x}",
+         "OriginResponseHeaderReceiveDurationMs": ms}
+        for i, (status, origin, ms) in enumerate([(200, 200, 300), (524, 0, None), (200, 200, 110000)])
+    ]
+    log = tmp_path / "cf.json"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    data = _stats(run_main, str(log))
+    assert data["log_type"] == "cloudflare"
+    assert data["made_by"] == {"lb": 1, "backend": 0, "unknown": 0}
+    timings = data["timings"]
+    assert isinstance(timings, dict)
+    assert timings["timeout"]["seconds"] == 120.0 and timings["timeout"]["near"] == 1
+    assert data["by_code"][0]["code"] == "524" and data["by_code"][0]["cause"] == "backend-too-slow"  # type: ignore[index]
