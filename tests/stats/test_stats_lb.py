@@ -199,3 +199,14 @@ def test_cloudflare_origin_timings_next_to_the_proxy_read_timeout(run_main: RunM
     assert isinstance(timings, dict)
     assert timings["timeout"]["seconds"] == 120.0 and timings["timeout"]["near"] == 1
     assert data["by_code"][0]["code"] == "524" and data["by_code"][0]["cause"] == "backend-too-slow"  # type: ignore[index]
+
+
+def test_caddy_access_and_error_log_together(run_main: RunMain) -> None:
+    rec = REC / "caddy-2.11.7-pypi"
+    alone = _stats(run_main, str(rec / "caddy-access.log"))
+    both = _stats(run_main, str(rec / "caddy-access.log"), str(rec / "caddy.stderr.log"))
+    assert alone["made_by"] == both["made_by"]  # the error lines are not requests
+    assert alone["by_code"][0]["code"] is None  # type: ignore[index]
+    codes = {c["code"]: c["count"] for c in both["by_code"]}  # type: ignore[attr-defined]
+    assert codes["connection refused"] == 3 and codes["no upstreams available"] == 1
+    assert sum(codes.values()) == 8  # each request Caddy failed counted once

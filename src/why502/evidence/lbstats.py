@@ -152,6 +152,10 @@ def compute_lb_stats(
         ).filter(pl.col("minute").is_not_null()).sort("minute")
         timeline = [dict(r) for r in tl.iter_rows(named=True)]
     failures = df.filter(pl.col("failed") & (pl.col("made_by") == "lb"))
+    if failures.filter(pl.col("kind") == "error").height:
+        # the proxy's error lines name the reason its access lines leave out, for the same
+        # requests (Caddy http.log.error, Traefik DEBUG): count those, not both
+        failures = failures.filter(pl.col("kind") == "error")
     by_code = []
     if failures.height:
         agg = failures.group_by(["code", "symptom", "proxy_status", "cause"]).agg(

@@ -48,6 +48,9 @@ def headline(d: dict[str, Any]) -> list[str]:
         cause = f" (why502 explain {top['cause']})" if top["cause"] else ""
         out.append(f"leading reason: {word}{what}, {top['count']:,}x"
                    + (f", Proxy-Status {top['proxy_status']}" if top["proxy_status"] else "") + cause)
+        if not top["code"] and not top["symptom"]:
+            out.append(f"{d['log_type']}'s access log does not say why it made these: give its error log "
+                       "too (Caddy: the http.log.error lines; Traefik: its DEBUG log) as another FILE")
     worst = (next((t for t in d["targets"] if t["5xx"]), None)
              or next((g for g in d["groups"] if g["5xx"]), None))
     if worst:
