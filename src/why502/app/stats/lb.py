@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,9 +57,10 @@ def check_log_type(log_type: str | None) -> str | None:
 
 def sniff_log_type(paths: list[str]) -> str | None:
     """The load-balancer family of the first readable input's first lines, or None (an nginx log,
-    or something else the nginx readers will judge).  Stdin is not sniffed (it cannot be read twice)."""
+    or something else the nginx readers will judge).  Stdin, a pipe (``<(zcat ...)``) or any
+    other file that is not a regular file or directory is not sniffed: it cannot be read twice."""
     for p in paths:
-        if p == "-":
+        if p == "-" or not _rereadable(p):
             return None
         try:
             files = expand_paths([p])
@@ -72,6 +74,14 @@ def sniff_log_type(paths: list[str]) -> str | None:
             if batch is not None:
                 return detect(batch.lines[:-1] if batch.count > 1 else batch.lines)
     return None
+
+
+def _rereadable(path: str) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # a glob, or missing: expand_paths judges it
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
 @dataclass
