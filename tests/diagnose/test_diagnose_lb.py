@@ -145,3 +145,15 @@ def test_report_follows_the_json_schema(run_main: RunMain, tmp_path: Path) -> No
     report = _diagnose(run_main, REC / "envoy/envoy-istio-json.log")
     jsonschema.validate(report, schema)
     assert report["inputs"]["log_type"] == "envoy"  # type: ignore[index]
+
+
+def test_traefik_access_and_debug_log(run_main: RunMain) -> None:
+    """Traefik's access log says only that Traefik made the 502s; its DEBUG log (mostly other
+    lines) says why, and is taken as the error log of the same proxy."""
+    rec = REC / "traefik-json"
+    report = _diagnose(run_main, rec / "traefik-access-json.log",
+                       extra=("--error-log", str(rec / "traefik-json.log")))
+    top = _top(report)
+    assert top["cause"] == "backend-not-running" and "connection refused" in str(top["title"])
+    fix = top["fix"]
+    assert isinstance(fix, dict) and "traefik" in fix["summary"].lower()

@@ -45,7 +45,7 @@ def diagnose(options: DiagnoseOptions) -> Report:
 def _lb_family(options: DiagnoseOptions) -> str | None:
     """The load-balancer family when the access logs are an ALB/Cloudflare/Envoy/... log and
     nothing of nginx was named (else None: the nginx diagnosis)."""
-    from why502.app.stats.lb import check_log_type, sniff_log_type
+    from why502.app.stats.lb import check_log_type, has_lines_of, sniff_log_type
 
     forced = check_log_type(options.log_type)
     if forced == "nginx" or not options.access_logs:
@@ -55,6 +55,6 @@ def _lb_family(options: DiagnoseOptions) -> str | None:
     if options.nginx_conf or "-" in options.access_logs:
         return None
     family = sniff_log_type(list(options.access_logs))
-    if family is not None and options.error_logs and sniff_log_type(list(options.error_logs)) != family:
+    if family is not None and options.error_logs and not has_lines_of(list(options.error_logs), family):
         return None  # an nginx error log next to it: the nginx diagnosis
     return family

@@ -76,6 +76,21 @@ def sniff_log_type(paths: list[str]) -> str | None:
     return None
 
 
+def has_lines_of(paths: list[str], family: str) -> bool:
+    """Whether the first lines of every input hold at least one ``family`` line (a proxy's own
+    error log -- Traefik's DEBUG log, Caddy's default logger -- is mostly other lines)."""
+    for p in paths:
+        if p == "-" or not _rereadable(p):
+            return False
+        try:
+            batch = next(iter(iter_batches(expand_paths([p]), batch_bytes=SNIFF_BYTES)), None)
+        except InputError:
+            return False
+        if batch is None or not any(parse_line(ln, family) for ln in batch.lines[:2000]):
+            return False
+    return True
+
+
 def _rereadable(path: str) -> bool:
     try:
         mode = os.stat(path).st_mode

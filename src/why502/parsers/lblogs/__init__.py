@@ -128,8 +128,17 @@ def family_of(line: str) -> str | None:
     return text_family(line)
 
 
+def _caddy_own(line: str) -> bool:
+    """A line of Caddy's default logger that is not a request (start-up, TLS, admin): JSON with
+    ``ts``, ``level`` and ``msg``.  It counts for Caddy when judging a whole file."""
+    obj = json_object(line) if line.lstrip().startswith("{") else None
+    return obj is not None and {"ts", "level", "msg"} <= obj.keys()
+
+
 def detect(lines: Iterable[str]) -> str | None:
-    """The family most of the first non-empty lines belong to, or None."""
+    """The family of the first non-empty lines: the one most of them belong to, when at least
+    half of them do (a mixed log -- nginx error lines with a few Envoy lines among them -- stays
+    with the nginx readers, which know every program's messages)."""
     votes: Counter[str] = Counter()
     seen = 0
     for line in lines:
@@ -137,11 +146,16 @@ def detect(lines: Iterable[str]) -> str | None:
             continue
         seen += 1
         fam = family_of(line)
+        if fam is None and _caddy_own(line):
+            fam = "caddy"
         if fam is not None:
             votes[fam] += 1
         if seen >= SNIFF_LINES:
             break
-    return votes.most_common(1)[0][0] if votes else None
+    if not votes:
+        return None
+    family, count = votes.most_common(1)[0]
+    return family if 2 * count >= seen else None
 
 
 def parse_line(line: str, family: str | None = None) -> LbRecord | None:
