@@ -115,11 +115,30 @@ def test_wrong_forced_type_is_one_line_error(run_main: RunMain) -> None:
     assert code == 2 and "unknown --log-type" in err
 
 
-def test_alb_vectorised_reader_agrees_with_the_line_parser() -> None:
+def _assert_same_rows(frame: object, lines: list[str], family: str) -> None:
+    """Every row of a vectorised reader equals the line parser's record of the same line."""
     import polars as pl
 
     from why502.parsers.lblogs import parse_line
-    from why502.parsers.lblogs.batch import RECORD_COLUMNS, alb_frame
+    from why502.parsers.lblogs.batch import RECORD_COLUMNS
+
+    assert isinstance(frame, pl.DataFrame)
+    for row in frame.iter_rows(named=True):
+        rec = parse_line(lines[row["idx"]], family)
+        assert rec is not None
+        for col in RECORD_COLUMNS:
+            want = rec.failed if col == "failed" else getattr(rec, col)
+            got = row[col]
+            if isinstance(want, float) and isinstance(got, float):
+                assert abs(want - got) < 1e-6, (row["idx"], col)
+            else:
+                assert got == want, (row["idx"], col, got, want)
+
+
+def test_alb_vectorised_reader_agrees_with_the_line_parser() -> None:
+    import polars as pl
+
+    from why502.parsers.lblogs.batch import alb_frame
 
     lines = [str(json.loads(r)["line"]) for r in (CLOUD / "alb.jsonl").read_text().splitlines()]
     ok = lines[0]
@@ -129,23 +148,14 @@ def test_alb_vectorised_reader_agrees_with_the_line_parser() -> None:
               ok.replace('"10.0.0.1:80" "200"', '"10.0.0.1:80 10.0.0.2:80" "- 200"')]
     frame, rest = alb_frame(pl.Series(lines))
     assert rest.to_list() == [] and frame.height == len(lines)
-    for row in frame.iter_rows(named=True):
-        rec = parse_line(lines[row["idx"]], "alb")
-        assert rec is not None
-        for col in RECORD_COLUMNS:
-            want = rec.failed if col == "failed" else getattr(rec, col)
-            got = row[col]
-            if isinstance(want, float) and isinstance(got, float):
-                assert abs(want - got) < 1e-6, (row["idx"], col)
-            else:
-                assert got == want, (row["idx"], col, got, want)
+    _assert_same_rows(frame, lines, "alb")
 
 
 def test_envoy_vectorised_reader_agrees_with_the_line_parser() -> None:
     import polars as pl
 
     from why502.parsers.lblogs import parse_line
-    from why502.parsers.lblogs.batch import RECORD_COLUMNS, envoy_frame
+    from why502.parsers.lblogs.batch import envoy_frame
 
     lines = [str(json.loads(r)["line"]) for name in ("envoy.jsonl", "istio.jsonl")
              for r in (CLOUD / name).read_text().splitlines()]
@@ -155,16 +165,7 @@ def test_envoy_vectorised_reader_agrees_with_the_line_parser() -> None:
     assert frame.height >= 30  # the default and Istio text lines; JSON and prefixed ones are "rest"
     for idx in rest.to_list():
         assert parse_line(lines[idx], "envoy") is not None  # ... and the line parser takes those
-    for row in frame.iter_rows(named=True):
-        rec = parse_line(lines[row["idx"]], "envoy")
-        assert rec is not None
-        for col in RECORD_COLUMNS:
-            want = rec.failed if col == "failed" else getattr(rec, col)
-            got = row[col]
-            if isinstance(want, float) and isinstance(got, float):
-                assert abs(want - got) < 1e-6, (row["idx"], col)
-            else:
-                assert got == want, (row["idx"], col, got, want)
+    _assert_same_rows(frame, lines, "envoy")
 
 
 def test_alb_current_trailing_fields_and_retries(run_main: RunMain, tmp_path: Path) -> None:

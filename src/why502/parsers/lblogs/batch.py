@@ -41,12 +41,34 @@ def _terms(family: str) -> pl.DataFrame:
                                       "t_proxy_status": pl.String, "t_cause": pl.String}, orient="row")
 
 
+def _match(lines: pl.Series, rx: str) -> tuple[pl.DataFrame, pl.Series]:
+    """(the lines ``rx`` takes, with its groups in the struct column ``m``; the ``idx`` of the others)."""
+    df = pl.DataFrame({"text": lines}).with_row_index("idx").with_columns(
+        pl.col("text").str.extract_groups(rx).alias("m"))
+    taken = pl.col("m").struct.field("time").is_not_null()
+    return df.filter(taken), df.filter(~taken)["idx"]
+
+
+def _finish(out: pl.DataFrame, family: str) -> pl.DataFrame:
+    """The vocabulary's symptom / Proxy-Status / cause for each code (a parser's own, more precise
+    ``r_symptom`` / ``r_proxy_status`` first, as ``model.resolved`` does), then ``failed``."""
+    for col in ("r_symptom", "r_proxy_status"):
+        if col not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+    out = out.join(_terms(family), on="code", how="left").with_columns(
+        pl.coalesce("r_symptom", "t_symptom").alias("symptom"),
+        pl.coalesce("r_proxy_status", "t_proxy_status").alias("proxy_status"),
+        pl.col("t_cause").alias("cause"),
+    ).with_columns(
+        ((pl.col("status") >= 500).fill_null(False)
+         | ((pl.col("made_by") == "lb") & pl.col("symptom").is_not_null())).alias("failed"),
+    ).sort("idx")
+    return out.select("idx", *RECORD_COLUMNS)
+
+
 def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """(records of the lines the regex takes, in the order of ``idx``; the ``idx`` of the others)."""
-    df = pl.DataFrame({"text": lines}).with_row_index("idx").with_columns(
-        pl.col("text").str.extract_groups(ALB_RX).alias("m"))
-    ok = df.filter(pl.col("m").struct.field("time").is_not_null())
-    rest = df.filter(pl.col("m").struct.field("time").is_null())["idx"]
+    ok, rest = _match(lines, ALB_RX)
     f = pl.col("m").struct.field
     status = _dash(f("status")).cast(pl.Int64, strict=False)
     tstatus = _dash(f("tstatus")).cast(pl.Int64, strict=False)
@@ -95,15 +117,8 @@ def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         parts.struct.field("host").alias("host"),
         reason.alias("detail"),
         tstatus.alias("backend_status"),
-    ).join(_terms("alb"), on="code", how="left").with_columns(
-        pl.col("t_symptom").alias("symptom"), pl.col("t_proxy_status").alias("proxy_status"),
-        pl.col("t_cause").alias("cause"),
     )
-    out = out.with_columns(
-        ((pl.col("status") >= 500).fill_null(False)
-         | ((pl.col("made_by") == "lb") & pl.col("symptom").is_not_null())).alias("failed"),
-    ).sort("idx")
-    return out.select("idx", *RECORD_COLUMNS), rest
+    return _finish(out, "alb"), rest
 
 
 # Envoy's default format, optionally with Istio's three fields after the flags and its
@@ -120,10 +135,7 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """(records of the Envoy/Istio text lines the regex takes; the ``idx`` of the others)."""
     from why502.parsers.lblogs.envoy import PRIMARY_FLAGS
 
-    df = pl.DataFrame({"text": lines}).with_row_index("idx").with_columns(
-        pl.col("text").str.extract_groups(ENVOY_RX).alias("m"))
-    ok = df.filter(pl.col("m").struct.field("time").is_not_null())
-    rest = df.filter(pl.col("m").struct.field("time").is_null())["idx"]
+    ok, rest = _match(lines, ENVOY_RX)
     f = pl.col("m").struct.field
     flags = pl.when(f("flags") == "-").then(pl.lit("")).otherwise(f("flags"))
     details = pl.when(f("details").is_null() | (f("details") == "-")).then(pl.lit("")).otherwise(f("details"))
@@ -184,16 +196,8 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         _dash(f("auth")).alias("host"),
         pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
         pl.lit(None, dtype=pl.Int64).alias("backend_status"),
-    ).join(_terms("envoy"), on="code", how="left").with_columns(
-        pl.coalesce("r_symptom", "t_symptom").alias("symptom"),
-        pl.coalesce("r_proxy_status", "t_proxy_status").alias("proxy_status"),
-        pl.col("t_cause").alias("cause"),
     )
-    out = out.with_columns(
-        ((pl.col("status") >= 500).fill_null(False)
-         | ((pl.col("made_by") == "lb") & pl.col("symptom").is_not_null())).alias("failed"),
-    ).sort("idx")
-    return out.select("idx", *RECORD_COLUMNS), rest
+    return _finish(out, "envoy"), rest
 
 
 FRAMES = {"alb": alb_frame, "envoy": envoy_frame}
