@@ -68,3 +68,13 @@ def test_a_read_error_is_one_line(command: list[str]) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot read" in lines[0] and "internal error" not in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_load_balancer_log_through_a_pipe_with_its_type() -> None:
+    """A pipe is not sniffed (it cannot be read twice): ``--log-type`` names the family."""
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "cloud" / "recorded" / "envoy"
+    src = src / "envoy-default.log"
+    proc = _through_a_pipe("stats --log-type envoy --format json", str(src))
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["log_type"] == "envoy" and d["requests"] == 14

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from why502.catalog import Entry, StatusPage, format_status, load_catalog
+from why502.catalog import Catalog, Entry, StatusPage, format_status, load_catalog
 from why502.catalog import explain as cat
+from why502.catalog.terms import Term, find_terms
 from why502.errors import UsageError
 from why502.textutil import shorten, strip_terminal_escapes
 
@@ -33,10 +34,12 @@ class Explanation:
     """The answer to one ``explain`` argument: catalog entries, a status page, or a classified line."""
 
     query: str
-    type: str  # "id" | "status" | "line"
+    type: str  # "id" | "status" | "line" | "term"
     entries: list[Entry] = field(default_factory=list)
     status: StatusPage | None = None
     line: LineInfo | None = None
+    # a load balancer's / proxy's own word (Envoy flag, ALB condition, Cloudflare 52x ...)
+    terms: list[Term] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:  # Any: the JSON document of ``explain --format json``
         return {
@@ -45,6 +48,7 @@ class Explanation:
             "entries": [cat.entry_to_dict(e) for e in self.entries],
             "status": cat.status_to_dict(self.status) if self.status else None,
             "line": self.line.fields if self.line else None,
+            "terms": [t.to_dict() for t in self.terms],
         }
 
 
@@ -55,21 +59,39 @@ def explain(arg: str) -> Explanation:
         raise UsageError("nothing to explain: give a cause/symptom ID, a status code or a log line")
     code = cat.normalize_status(text)
     if code is not None:
-        return Explanation(query=text, type="status", status=cat.resolve_status(code))
+        return Explanation(query=text, type="status", status=cat.resolve_status(code),
+                           terms=[t for t in find_terms(str(int(code))) if t.kind == "status"])
     catalog = load_catalog()
-    if cat.looks_like_log_line(text):
+    as_id = cat.normalize_id(text)
+    if cat.looks_like_log_line(text) and catalog.find(as_id):
         # "backend not running" is an ID typed with spaces, not a log line.
-        as_id = cat.normalize_id(text)
-        if catalog.find(as_id):
-            return Explanation(query=text, type="id", entries=catalog.find(as_id))
+        return Explanation(query=text, type="id", entries=catalog.find(as_id))
+    terms = find_terms(text) if not catalog.find(as_id) else []
+    if terms:
+        return Explanation(query=text, type="term", entries=_term_entries(terms, catalog), terms=terms)
+    if cat.looks_like_log_line(text):
         return _explain_line(text)
     return Explanation(query=text, type="id", entries=cat.resolve_id(text, catalog))
+
+
+def _term_entries(terms: list[Term], catalog: Catalog) -> list[Entry]:
+    """The catalog pages a term points to: its symptom, then its root cause (each once)."""
+    out: list[Entry] = []
+    for t in terms:
+        for ref in (t.symptom, t.cause):
+            for e in catalog.find(ref) if ref else []:
+                if e not in out:
+                    out.append(e)
+    return out
 
 
 def _explain_line(text: str) -> Explanation:
     from why502.parsers.errorlog import classify_line  # lazy: only pasted lines need the classifier
 
     first = next((ln for ln in text.splitlines() if ln.strip()), text)
+    lb = _explain_lb_line(first)
+    if lb is not None:
+        return lb
     record = classify_line(first)
     if record is None:
         shown = shorten(strip_terminal_escapes(first.strip()), 70)
@@ -85,6 +107,45 @@ def _explain_line(text: str) -> Explanation:
     return Explanation(query=text, type="line", entries=entries, line=LineInfo(fields))
 
 
+def _explain_lb_line(first: str) -> Explanation | None:
+    """A load balancer's / proxy's access-log line (ALB, Cloudflare, Envoy, Caddy, Traefik)."""
+    from why502.catalog.terms import term
+    from why502.parsers.lblogs import parse_line
+
+    rec = parse_line(first)
+    if rec is None:
+        return None
+    fields: dict[str, str | int | None] = {
+        "source": rec.family, "symptom": rec.symptom, "status": rec.status, "time": rec.time,
+        "made_by": rec.made_by, "code": rec.code, "proxy_status": rec.proxy_status, "cause": rec.cause,
+        "upstream": rec.target, "group": rec.group, "request": rec.request, "host": rec.host,
+        "message": rec.detail,
+    }
+    t = term(rec.family, rec.code) if rec.code else None
+    terms = [t] if t else []
+    catalog = load_catalog()
+    entries = _term_entries(terms, catalog) if terms else (catalog.find(rec.symptom) if rec.symptom else [])
+    return Explanation(query=first, type="line", entries=entries, line=LineInfo(fields), terms=terms)
+
+
+def render_term_text(t: Term, width: int = 100) -> str:
+    """The page of one proxy word: what it means, who made the status, where it sits in the model."""
+    makers = {"lb": "the load balancer / proxy itself", "backend": "the backend (relayed)"}
+    who = makers.get(t.made_by, t.made_by)
+    lines = [f"{t.code}  ({t.family} {t.kind})", t.title, "", "What it means"]
+    lines += cat.wrap_prose(t.meaning, width)
+    lines += ["", f"  status:       {', '.join(str(s) for s in t.status) or '-'}, made by {who}",
+              f"  Proxy-Status: {t.proxy_status or '-'} (RFC 9209 error type)",
+              f"  symptom:      {t.symptom or '-'}",
+              f"  root cause:   {t.cause or '-'}" + (f"  (why502 explain {t.cause})" if t.cause else ""),
+              "", "Fix"]
+    lines += cat.wrap_prose(t.fix, width)
+    lines += ["", "Reference", f"  {t.url}"]
+    if t.provenance:
+        lines.append(f"  source: {t.provenance}")
+    return "\n".join(lines) + "\n"
+
+
 def render_text(result: Explanation, width: int = 100, color: bool = False) -> str:
     """The terminal page for ``result``; everything that came from the input is made inert."""
     catalog = load_catalog()
@@ -93,6 +154,8 @@ def render_text(result: Explanation, width: int = 100, color: bool = False) -> s
         parts.append(_line_summary(result.line, result.entries, width))
     if result.status is not None:
         parts.append(cat.render_status_text(result.status, catalog, width=width, color=color))
+    for t in result.terms:
+        parts.append(render_term_text(t, width))
     for entry in result.entries:
         parts.append(cat.render_entry_text(entry, catalog, width=width, color=color))
     return ("\n" + "-" * min(width, 100) + "\n\n").join(parts)
@@ -102,6 +165,10 @@ def _line_summary(line: LineInfo, entries: list[Entry], width: int) -> str:
     f = {k: strip_terminal_escapes(str(v)) for k, v in line.fields.items() if v not in (None, "")}
     status = line.fields.get("status")
     lines = ["This log line is: " + (entries[0].title if entries else f.get("symptom", "?"))]
+    if "made_by" in f:
+        who = "the load balancer / proxy itself" if f["made_by"] == "lb" else f["made_by"]
+        lines.append(f"  made by:  {who}    word: {f.get('code', '-')}    "
+                     f"Proxy-Status: {f.get('proxy_status', '-')}")
     lines.append(f"  symptom:  {f.get('symptom', '?')}    source: {f.get('source', '?')}"
                  + (f"    level: {f['level']}" if "level" in f else ""))
     if isinstance(status, int):

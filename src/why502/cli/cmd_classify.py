@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=10, metavar="N",
                         help="rows per summary table (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument("--log-type", metavar="TYPE",
+                        help="read FILEs as a load balancer / proxy access log: alb, elb, cloudflare, "
+                        "envoy, caddy, traefik (default: detected from the first lines)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
         # alone at a terminal it would wait silently for typed lines, which looks like a hang
         raise UsageError("give a log file (or - to type lines), or pipe lines into it: "
                          "kubectl logs ... | why502 classify")
+    from why502.app.stats.lb import check_log_type, sniff_log_type
+
+    log_type = check_log_type(args.log_type)
+    if log_type is None and args.files and "-" not in args.files:
+        log_type = sniff_log_type(list(args.files))
+    if log_type not in (None, "nginx"):
+        return _run_lb(args, str(log_type))
     progress = _Progress(enabled=not args.no_progress)
     try:
         if args.format == "summary":
@@ -81,6 +91,53 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "summary":
         render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
+
+
+def _run_lb(args: argparse.Namespace, log_type: str) -> int:
+    """A load balancer / proxy access log: one row per request it failed itself."""
+    import json
+    from collections import Counter
+
+    from why502.app.stats.lb import classify_lb
+    from why502.timeargs import parse_time_arg
+
+    if not args.files or "-" in args.files:
+        raise UsageError(f"--log-type {log_type} reads files (or a directory), not stdin")
+    since = parse_time_arg(args.since, "--since") if args.since else None
+    counts: Counter[tuple[str, str, str]] = Counter()
+    spans: dict[tuple[str, str, str], list[str]] = {}
+    rows = 0
+    for row in classify_lb(list(args.files), log_type, since=since):
+        rows += 1
+        if args.format == "jsonl":
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            continue
+        key = (str(row["symptom"] or "-"), str(row["code"] or "-"), str(row["status"] or "-"))
+        counts[key] += 1
+        if row["time"]:
+            span = spans.setdefault(key, [str(row["time"]), str(row["time"])])
+            span[0], span[1] = min(span[0], str(row["time"])), max(span[1], str(row["time"]))
+    if args.format == "summary":
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        from why502.textutil import strip_terminal_escapes
+
+        console = Console() if sys.stdout.isatty() else Console(width=150)
+        total = sum(counts.values())
+        console.print(Text(f"why502 classify ({log_type}): {total:,} requests failed by the load balancer / "
+                           "proxy itself"))
+        if counts:
+            table = Table(title="Failures in its own words")
+            for col in ("symptom", "word", "status", "lines", "first", "last"):
+                table.add_column(col)
+            for (sym, code, status), n in counts.most_common(args.top):
+                first, last = spans.get((sym, code, status), ["-", "-"])
+                table.add_row(sym, Text(strip_terminal_escapes(code)), status, f"{n:,}",
+                              Text(strip_terminal_escapes(first)), Text(strip_terminal_escapes(last)))
+            console.print(table)
+    return EXIT_FINDINGS if rows else EXIT_HEALTHY
 
 
 def _tune_allocator() -> None:

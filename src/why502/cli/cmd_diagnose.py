@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default: the config's error_log")
     parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
                         help="nginx access log (repeatable); default: the config's access_log")
+    parser.add_argument("--log-type", metavar="TYPE",
+                        help="the --access-log is a load balancer / proxy log: alb, elb, cloudflare, "
+                             "envoy, caddy, traefik (default: detected from its first lines)")
     parser.add_argument("--fpm-conf", metavar="FILE",
                         help="PHP-FPM config (php-fpm.conf or a pool file); default: discovered")
     parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
         kernel_log=args.kernel_log, app_logs=list(args.app_log), since=args.since,
         offline=bool(args.offline or args.demo),
-        demo=bool(args.demo))
+        demo=bool(args.demo), log_type=args.log_type)
     report = diagnose(options)
     # like `why502 render`: `-o incident.html` means HTML, not terminal text in a .html file
     fmt: str = args.format or (_SUFFIXES.get(Path(args.output).suffix.lower(), "text")

@@ -64,6 +64,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="text (default), json, or csv (the per-minute timeline)",
     )
+    parser.add_argument(
+        "--log-type",
+        metavar="TYPE",
+        help="force the log type: nginx, alb, elb, cloudflare, envoy, caddy, traefik "
+        "(default: detected from the first lines)",
+    )
+    parser.add_argument(
+        "--lb-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the load balancer's timeout to compare backend times with (default: ALB/ELB 60, "
+        "Cloudflare 120, Envoy 15)",
+    )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per breakdown table (10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on big inputs")
 
@@ -80,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--top must be at least 1")
     if args.nginx_conf == "-" and (not args.files or "-" in args.files):
         raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
+    from why502.app.stats.lb import check_log_type, sniff_log_type
+
+    log_type = check_log_type(args.log_type)
+    if log_type is None and args.files and not args.nginx_conf and not args.log_format:
+        log_type = sniff_log_type(list(args.files))
+    if log_type not in (None, "nginx"):
+        return _run_lb(args, log_type, since, until)
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,
@@ -138,3 +158,38 @@ def _total_size(paths: list[str]) -> int:
         with contextlib.suppress(OSError):
             total += os.path.getsize(p)
     return total
+
+
+def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: object) -> int:
+    """``stats`` on a cloud load balancer / proxy log (ALB, Cloudflare, Envoy, Caddy, Traefik)."""
+    import datetime as dt
+
+    from why502.app.stats.lb import lb_stats
+    from why502.reporters.stats_json import stats_to_json
+
+    if not args.files or "-" in args.files:
+        raise UsageError(f"--log-type {log_type} reads files (or a directory), not stdin")
+    if args.lb_timeout is not None and args.lb_timeout <= 0:
+        raise UsageError("--lb-timeout must be positive")
+    data = lb_stats(
+        list(args.files), log_type,
+        since=since if isinstance(since, dt.datetime) else None,
+        until=until if isinstance(until, dt.datetime) else None,
+        timeout_s=args.lb_timeout, top=args.top,
+    )
+    if args.format == "json":
+        sys.stdout.write(stats_to_json(data) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write("minute,requests,5xx_lb,5xx_backend\n")
+        timeline = data["timeline"]
+        assert isinstance(timeline, list)
+        for r in timeline:
+            sys.stdout.write(f"{r['minute']},{r['total']},{r['5xx_lb']},{r['5xx_backend']}\n")
+    else:
+        from rich.console import Console
+
+        from why502.reporters.lb_stats_text import render_lb_stats_text
+
+        console = Console() if sys.stdout.isatty() else Console(width=150)
+        render_lb_stats_text(data, console, top=args.top)
+    return 0

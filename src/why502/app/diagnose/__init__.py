@@ -33,5 +33,28 @@ def diagnose(options: DiagnoseOptions) -> Report:
     """Run the whole diagnosis and return the Report (findings ordered most likely first)."""
     if options.demo:
         return demo_report()
+    family = _lb_family(options)
+    if family is not None:
+        from why502.app.diagnose.lb import lb_report
+
+        return lb_report(options, family)
     started = time.monotonic()
     return report_from(gather(options), started)
+
+
+def _lb_family(options: DiagnoseOptions) -> str | None:
+    """The load-balancer family when the access logs are an ALB/Cloudflare/Envoy/... log and
+    nothing of nginx was named (else None: the nginx diagnosis)."""
+    from why502.app.stats.lb import check_log_type, has_lines_of, sniff_log_type
+
+    forced = check_log_type(options.log_type)
+    if forced == "nginx" or not options.access_logs:
+        return None
+    if forced is not None:
+        return forced
+    if options.nginx_conf or "-" in options.access_logs:
+        return None
+    family = sniff_log_type(list(options.access_logs))
+    if family is not None and options.error_logs and not has_lines_of(list(options.error_logs), family):
+        return None  # an nginx error log next to it: the nginx diagnosis
+    return family

@@ -35,6 +35,8 @@ class DiagnoseOptions:
     demo: bool = False
     probe_timeout: float = 2.0
     now: datetime | None = None  # for tests / recorded incidents: "now" for --since
+    # access logs of a cloud load balancer / proxy (alb, cloudflare, envoy, ...); None: detect
+    log_type: str | None = None
 
     def named(self, kind: str) -> bool:
         """Were the logs of ``kind`` (``error_logs``, ``fpm_logs``, ``app_logs``) named by the

@@ -1,0 +1,149 @@
+"""Root causes from a cloud load balancer / proxy log alone (``diagnose --access-log`` on an ALB,
+Cloudflare, Envoy/Istio, Caddy or Traefik log, ``--offline``).
+
+Each such log already says who failed and why in its own words; the vocabulary table maps every
+word to a root cause (``catalog/data/proxy_terms.toml``), so this analyzer only weighs them: the
+share of the load balancer's own failures that point to each cause, the pattern in time (a
+target that answered and then failed every request: it stopped or was deregistered while still
+receiving traffic; a burst of one word), and, apart, the 5xx the backend itself made.  The fix
+is said in the platform's terms (target group health check, idle timeout, keep-alive, origin
+firewall, cluster timeouts and outlier detection) with the documentation URL.  Pure.
+"""
+
+from __future__ import annotations
+
+from why502.catalog import load_catalog
+from why502.catalog.terms import Term, load_terms, term
+from why502.evidence.lb_evidence import FailureGroup, LbEvidence
+from why502.findings.model import EvidenceItem, Finding, Fix
+
+LB_NAMES: dict[str, str] = {
+    "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge", "envoy": "Envoy",
+    "caddy": "Caddy", "traefik": "Traefik",
+}
+
+COMMANDS: dict[str, list[str]] = {
+    "alb": ["aws elbv2 describe-target-health --target-group-arn TARGET_GROUP_ARN",
+            "aws elbv2 describe-load-balancer-attributes --load-balancer-arn LB_ARN "
+            "--query \"Attributes[?Key=='idle_timeout.timeout_seconds']\""],
+    "elb": ["aws elb describe-instance-health --load-balancer-name NAME"],
+    "cloudflare": ["curl -sv -o /dev/null --resolve HOST:443:ORIGIN_IP https://HOST/   # the origin itself",
+                   "curl -s https://www.cloudflare.com/ips-v4   # ranges the origin firewall must allow"],
+    "envoy": ["curl -s localhost:15000/clusters | grep -E 'health_flags|cx_connect_fail|rq_timeout'",
+              "istioctl proxy-config endpoints POD --cluster CLUSTER"],
+    "caddy": ["curl -s localhost:2019/reverse_proxy/upstreams   # Caddy admin API: upstream health"],
+    "traefik": ["curl -s localhost:8080/api/http/services   # Traefik API: servers and their status"],
+}
+
+
+def _top(counter: dict[str, int], n: int = 3) -> str:
+    return ", ".join(f"{k} ({v:,})" for k, v in sorted(counter.items(), key=lambda kv: -kv[1])[:n])
+
+
+def _term_of(family: str, grp: FailureGroup) -> Term | None:
+    if family == "traefik":  # the fix in Traefik's terms when it has a word for this cause
+        own = next((t for t in load_terms() if t.family == family and t.cause == grp.cause), None)
+        if own is not None:
+            return own
+    for code, _ in grp.codes.most_common():
+        # Traefik's error lines carry Go's error text, the vocabulary Caddy's terms describe
+        t = term(family, code) or (term("caddy", code) if family == "traefik" else None)
+        if t is not None:
+            return t
+    return None
+
+
+def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Finding:
+    catalog = load_catalog()
+    entry = catalog.get(grp.cause)
+    name = LB_NAMES.get(ev.family, ev.family)
+    t = _term_of(ev.family, grp)
+    words = _top(dict(grp.codes)) or "no reason in this log"
+    share = grp.count / lb_total if lb_total else 0.0
+    told = bool(grp.symptoms)  # the log named the failure (not only a status)
+    confidence = round(min(0.95, (0.55 if told else 0.35) + 0.4 * share), 2)
+    items = [EvidenceItem(
+        kind="stat",
+        summary=(f"{grp.count:,} requests failed by {name} itself ({words}) between {grp.first} and "
+                 f"{grp.last}: {_top({str(k): v for k, v in grp.statuses.items()})}"
+                 + (f"; Proxy-Status {_top(dict(grp.proxy_status), 2)}" if grp.proxy_status else "")),
+        count=grp.count, time=grp.first)]
+    if grp.minutes:
+        minute, peak = grp.minutes.most_common(1)[0]
+        items.append(EvidenceItem(kind="stat", summary=f"peak {peak:,}/min at {minute} "
+                                  f"({len(grp.minutes):,} minutes with these failures)"))
+    if grp.groups:
+        items.append(EvidenceItem(kind="stat", summary=f"by group (target group / cluster / service / host): "
+                                  f"{_top(dict(grp.groups))}"))
+    if grp.targets:
+        items.append(EvidenceItem(kind="stat", summary=f"by target: {_top(dict(grp.targets))}"))
+    for target in list(grp.targets)[:3]:
+        life = ev.targets.get(target)
+        if life and life.ok and life.first_failed_after_ok and not life.ok_after_failure:
+            items.append(EvidenceItem(
+                kind="stat", time=life.first_failed_after_ok,
+                summary=(f"target {target} answered {life.ok:,} requests (last at {life.last_ok}); from "
+                         f"{life.first_failed_after_ok} every request to it failed ({life.failed:,}): it "
+                         "stopped, or was deregistered / replaced while still receiving traffic")))
+    if grp.details:
+        items.append(EvidenceItem(kind="log", summary=f"{name} said: {_top(dict(grp.details), 2)}"))
+    if grp.cause == "backend-too-slow" and grp.durations_ms:
+        worst = max(grp.durations_ms)
+        items.append(EvidenceItem(kind="stat", summary=f"these requests waited up to {worst / 1000:.2f}s: "
+                                  "the load balancer's timeout expired before the backend answered"))
+    for s in grp.samples:
+        items.append(EvidenceItem(kind="log", summary=f"{name}: {words.split(' (')[0]}", source=s.file,
+                                  line=s.line, time=s.time, text=s.text[:2000],
+                                  symptom=next(iter(grp.symptoms), None)))
+    fix = Fix(summary=t.fix if t else (entry.fix[0] if entry and entry.fix else "see why502 explain"),
+              commands=list(COMMANDS.get(ev.family, [])),
+              notes=[t.url] if t else [])
+    title = (entry.title if entry else grp.cause) + f" ({name}: {words.split(' (')[0]})"
+    # the platform's meaning, then the first paragraph of the cause page (the rest is nginx's view)
+    first_para = entry.explanation.strip().split("\n\n")[0] if entry else ""
+    explanation = (t.meaning if t else "") + (f" {first_para}" if first_para else "")
+    return Finding(
+        cause=grp.cause, title=title, confidence=confidence,
+        status_codes=sorted(grp.statuses), symptoms=sorted(grp.symptoms), explanation=explanation.strip(),
+        upstream=grp.groups.most_common(1)[0][0] if grp.groups else None,
+        target=grp.targets.most_common(1)[0][0] if grp.targets else None,
+        evidence=items, fix=fix, first_seen=grp.first, last_seen=grp.last, count=grp.count,
+    )
+
+
+def _backend_finding(ev: LbEvidence) -> Finding:
+    grp = ev.backend_5xx
+    name = LB_NAMES.get(ev.family, ev.family)
+    entry = load_catalog().get("upstream-returned-5xx")
+    share = grp.count / ev.five if ev.five else 0.0
+    items = [EvidenceItem(kind="stat", count=grp.count, time=grp.first, summary=(
+        f"{grp.count:,} 5xx were the backend's own answers, relayed by {name} "
+        f"({_top({str(k): v for k, v in grp.statuses.items()})}) between {grp.first} and {grp.last}"))]
+    if grp.targets:
+        items.append(EvidenceItem(kind="stat", summary=f"by target: {_top(dict(grp.targets))}"))
+    if grp.groups:
+        items.append(EvidenceItem(kind="stat", summary=f"by group: {_top(dict(grp.groups))}"))
+    for s in grp.samples:
+        items.append(EvidenceItem(kind="log", summary="backend's own 5xx", source=s.file, line=s.line,
+                                  time=s.time, text=s.text[:2000]))
+    return Finding(
+        cause="upstream-returned-5xx", title=entry.title if entry else "The backend returned the 5xx",
+        confidence=round(min(0.9, 0.4 + 0.5 * share), 2), status_codes=sorted(grp.statuses), symptoms=[],
+        explanation=entry.explanation.strip() if entry else "",
+        upstream=grp.groups.most_common(1)[0][0] if grp.groups else None,
+        target=grp.targets.most_common(1)[0][0] if grp.targets else None, evidence=items,
+        fix=Fix(summary="Read the application's own logs at these times: the load balancer only relayed "
+                "its answers.", commands=[]),
+        first_seen=grp.first, last_seen=grp.last, count=grp.count,
+    )
+
+
+def analyze(ev: LbEvidence) -> list[Finding]:
+    """Findings, most likely first."""
+    groups = ev.lb_failures
+    lb_total = sum(g.count for g in groups.values())
+    out = [_failure_finding(ev, g, lb_total) for g in groups.values()]
+    if ev.backend_5xx.count:
+        out.append(_backend_finding(ev))
+    out.sort(key=lambda f: (-f.confidence, -f.count, f.cause))
+    return out

@@ -1,0 +1,257 @@
+"""Reading a cloud load balancer / proxy log for ``stats``, ``classify`` and ``diagnose``.
+
+``sniff_log_type`` tells from the first lines whether the inputs are such a log (and which
+family), so every command takes them with no flag; ``--log-type`` forces a family.  A directory
+is read whole (AWS writes a folder tree of ``.log.gz`` files, one per node and five minutes),
+file names in order -- ALB names end with the end time of the file, so that is time order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from why502.errors import InputError, UsageError
+from why502.evidence.lbstats import LbFrameBuilder, compute_lb_stats
+from why502.parsers.lblogs import LOG_TYPES, detect, parse_line
+from why502.parsers.lblogs.batch import FRAMES, RECORD_COLUMNS
+from why502.parsers.lblogs.model import LbRecord
+from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
+
+SNIFF_BYTES = 256 * 1024
+VECTOR_BATCH_BYTES = 8 << 20  # the vectorised readers pay a fixed cost per batch: fewer, bigger ones
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files, globs, ``-``, and directories (every regular file below, by name)."""
+    out: list[str] = []
+    for p in paths:
+        if p != "-" and os.path.isdir(p):
+            found = sorted(
+                os.path.join(root, name)
+                for root, _dirs, names in os.walk(p) for name in names if not name.startswith(".")
+            )
+            if not found:
+                raise InputError(f"cannot read {p}: the directory holds no file")
+            out.extend(found)
+        else:
+            out.append(p)
+    return expand_inputs(out)
+
+
+def check_log_type(log_type: str | None) -> str | None:
+    if log_type is None or log_type in ("auto", "nginx"):
+        return None if log_type != "nginx" else "nginx"
+    if log_type not in LOG_TYPES:
+        raise UsageError(f"unknown --log-type {log_type!r}: choose one of nginx, {', '.join(LOG_TYPES)}")
+    return log_type
+
+
+def sniff_log_type(paths: list[str]) -> str | None:
+    """The load-balancer family of the first readable input's first lines, or None (an nginx log,
+    or something else the nginx readers will judge).  Stdin, a pipe (``<(zcat ...)``) or any
+    other file that is not a regular file or directory is not sniffed: it cannot be read twice."""
+    for p in paths:
+        if p == "-" or not _rereadable(p):
+            return None
+        try:
+            files = expand_paths([p])
+        except InputError:
+            continue
+        for f in files[:3]:
+            try:
+                batch = next(iter(iter_batches([f], batch_bytes=SNIFF_BYTES)), None)
+            except InputError:
+                continue
+            if batch is not None:
+                return detect(batch.lines[:-1] if batch.count > 1 else batch.lines)
+    return None
+
+
+def has_lines_of(paths: list[str], family: str) -> bool:
+    """Whether the first lines of every input hold at least one ``family`` line (a proxy's own
+    error log -- Traefik's DEBUG log, Caddy's default logger -- is mostly other lines)."""
+    for p in paths:
+        if p == "-" or not _rereadable(p):
+            return False
+        try:
+            batch = next(iter(iter_batches(expand_paths([p]), batch_bytes=SNIFF_BYTES)), None)
+        except InputError:
+            return False
+        if batch is None or not any(parse_line(ln, family) for ln in batch.lines[:2000]):
+            return False
+    return True
+
+
+def _rereadable(path: str) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # a glob, or missing: expand_paths judges it
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
+@dataclass
+class LbRead:
+    family: str
+    frame: pl.DataFrame
+    lines: int
+    unparsed: int
+    files: list[str]
+    samples: list[tuple[str, int, str]]  # (file, line, text) of the first unparsed lines
+
+
+def iter_records(paths: list[str], family: str) -> Iterator[tuple[str, int, str, LbRecord | None]]:
+    """(file, line number, text, record or None) for every non-empty line, in file order.  ALB
+    lines are converted a batch at a time by the vectorised reader (the same records)."""
+    vector = FRAMES.get(family)
+    size = VECTOR_BATCH_BYTES if vector is not None else DEFAULT_BATCH_BYTES
+    for batch in iter_batches(expand_paths(paths), batch_bytes=size):
+        lines = batch.lines
+        fast: dict[int, LbRecord] = {}
+        if vector is not None:
+            frame, _rest = vector(pl.Series("text", lines))
+            fast = {int(row["idx"]): _record(family, row) for row in frame.iter_rows(named=True)}
+        for i, text in enumerate(lines):
+            if text.strip():
+                rec = fast.get(i) or parse_line(text, family)
+                yield batch.path, batch.first_line + i, text, rec
+
+
+def _record(family: str, row: dict[str, Any]) -> LbRecord:
+    return LbRecord(family=family, **{k: row[k] for k in RECORD_COLUMNS if k != "failed"})
+
+
+def read_lb(paths: list[str], family: str) -> LbRead:
+    """Every line of ``paths`` as ``family`` records, in one frame (``evidence.lbstats`` columns)."""
+    if family in FRAMES:
+        return _read_vectorised(paths, family)
+    builder = LbFrameBuilder()
+    lines = unparsed = 0
+    files: list[str] = []
+    samples: list[tuple[str, int, str]] = []
+    for path, n, text, rec in iter_records(paths, family):
+        if not files or files[-1] != path:
+            files.append(path)
+        lines += 1
+        if rec is None:
+            unparsed += 1
+            if len(samples) < 3:
+                samples.append((path, n, text[:300]))
+            continue
+        builder.add(rec, path, n)
+    return LbRead(family, builder.frame(), lines, unparsed, files, samples)
+
+
+def _read_vectorised(paths: list[str], family: str) -> LbRead:
+    """ALB and Envoy/Istio text logs through the vectorised readers; the lines a reader's regex
+    does not take go through the per-line parser (the same rows either way).  polars runs the
+    regex outside the GIL, so two batches are converted at a time (both cores)."""
+    builder = LbFrameBuilder()
+    read = LbRead(family, builder.frame(), 0, 0, [], [])
+    vector = FRAMES[family]
+
+    def convert(batch: LineBatch) -> tuple[LineBatch, pl.Series, pl.DataFrame, pl.Series]:
+        series = pl.Series("text", batch.lines)
+        frame, rest = vector(series)
+        return batch, series, frame, rest
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        batches = iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES)
+        for batch, series, frame, rest in pool.map(convert, batches):
+            if not read.files or read.files[-1] != batch.path:
+                read.files.append(batch.path)
+            read.lines += int((series.str.strip_chars() != "").sum())
+            builder.add_frame(frame.with_columns(
+                (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
+                pl.lit(batch.path).alias("file")))
+            for idx in rest.to_list():
+                text = str(series[idx])
+                if not text.strip():
+                    continue
+                rec = parse_line(text, family)
+                if rec is None:
+                    read.unparsed += 1
+                    if len(read.samples) < 3:
+                        read.samples.append((batch.path, batch.first_line + idx, text[:300]))
+                    continue
+                builder.add(rec, batch.path, batch.first_line + idx)
+    read.frame = builder.frame()
+    return read
+
+
+def _window(df: pl.DataFrame, since: dt.datetime | None, until: dt.datetime | None) -> pl.DataFrame:
+    """Rows within ``--since``/``--until``, compared in UTC (every family here logs UTC; a naive
+    ``--since`` is taken as this machine's local time); rows without a time are kept."""
+    if since is None and until is None:
+        return df
+    parsed = pl.col("time").str.to_datetime(time_zone="UTC", strict=False, ambiguous="earliest")
+    keep = pl.col("time").is_null() | parsed.is_null()
+    cond = pl.lit(True)
+    if since is not None:
+        cond = cond & (parsed >= _utc(since))
+    if until is not None:
+        cond = cond & (parsed <= _utc(until))
+    return df.filter(keep | cond)
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    aware = t if t.tzinfo is not None else t.astimezone()
+    return aware.astimezone(dt.timezone.utc)
+
+
+def lb_stats(
+    paths: list[str], family: str, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
+    timeout_s: float | None = None, top: int = 10,
+) -> dict[str, object]:
+    """``why502 stats`` on a load-balancer log: read, window, compute."""
+    read = read_lb(paths, family)
+    if read.frame.height == 0:
+        shown = "; ".join(f"{f}:{n}: {t[:120]!r}" for f, n, t in read.samples) or "no lines"
+        raise InputError(f"no {family} request line in the input ({shown})")
+    df = _window(read.frame, since, until)
+    return compute_lb_stats(
+        df, family, lines=read.lines, unparsed=read.unparsed, files=read.files,
+        timeout_s=timeout_s, timeout_source="--lb-timeout" if timeout_s is not None else None, top=top,
+    )
+
+
+LB_JSONL_COLUMNS: tuple[str, ...] = (
+    "line", "file", "source", "symptom", "status", "time", "level", "upstream", "client", "server",
+    "request", "host", "message", "made_by", "code", "proxy_status", "cause", "group",
+)
+
+
+def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
+                ) -> Iterator[dict[str, object]]:
+    """``why502 classify`` rows for a load-balancer log: one per request the load balancer /
+    proxy failed itself (its own 5xx, or a failure flag on another status), in the ``classify
+    --format jsonl`` fields plus ``made_by``, ``code`` (the proxy's word), ``proxy_status``
+    (RFC 9209), ``cause`` and ``group``."""
+    cutoff = _utc(since) if since is not None else None
+    for path, n, _text, rec in iter_records(paths, family):
+        if rec is None or rec.made_by != "lb" or not rec.failed:
+            continue
+        if cutoff is not None and rec.time:
+            try:
+                when = dt.datetime.fromisoformat(rec.time.replace("Z", "+00:00"))
+            except ValueError:
+                when = None
+            if when is not None:
+                when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+                if when < cutoff:
+                    continue
+        yield {
+            "line": n, "file": path, "source": rec.family, "symptom": rec.symptom, "status": rec.status,
+            "time": rec.time, "level": None, "upstream": rec.target, "client": rec.client, "server": None,
+            "request": rec.request, "host": rec.host, "message": rec.detail, "made_by": rec.made_by,
+            "code": rec.code, "proxy_status": rec.proxy_status, "cause": rec.cause, "group": rec.group,
+        }

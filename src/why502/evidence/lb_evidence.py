@@ -1,0 +1,157 @@
+"""Typed evidence from a cloud load balancer / proxy log, for ``diagnose --access-log`` on an
+ALB, Cloudflare, Envoy/Istio, Caddy or Traefik log alone.
+
+The records say in the proxy's own words what failed (``parsers.lblogs``); this groups them the
+way an engineer would read them: the failures the load balancer made itself, by the root cause
+their word points to (``catalog/data/proxy_terms.toml``), each with its counts, time span, peak
+minute, targets, groups and a sample line; the 5xx the backend made; and, per target, whether it
+answered until some moment and failed every request after it (a target that stopped, or was
+deregistered while still receiving traffic).  Pure: fed records and line texts, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from why502.parsers.lblogs.model import LbRecord
+
+
+@dataclass
+class Sample:
+    file: str
+    line: int
+    text: str
+    time: str | None
+
+
+@dataclass
+class FailureGroup:
+    """Failures made by the load balancer that point to one root cause."""
+
+    cause: str
+    count: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+    symptoms: Counter[str] = field(default_factory=Counter)
+    proxy_status: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    targets: Counter[str] = field(default_factory=Counter)
+    groups: Counter[str] = field(default_factory=Counter)
+    minutes: Counter[str] = field(default_factory=Counter)
+    details: Counter[str] = field(default_factory=Counter)
+    durations_ms: list[float] = field(default_factory=list)
+    first: str | None = None
+    last: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+
+
+@dataclass
+class TargetLife:
+    """What one target did over the log: answers, then failures."""
+
+    ok: int = 0
+    failed: int = 0
+    last_ok: str | None = None
+    first_failed_after_ok: str | None = None
+    ok_after_failure: bool = False
+
+
+@dataclass
+class LbEvidence:
+    family: str
+    requests: int = 0
+    five: int = 0
+    made_by: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: dict[str, FailureGroup] = field(default_factory=dict)  # from access lines
+    # from the proxy's error lines (Caddy http.log.error, Traefik DEBUG): same requests, in words
+    error_failures: dict[str, FailureGroup] = field(default_factory=dict)
+    backend_5xx: FailureGroup = field(default_factory=lambda: FailureGroup(cause="upstream-returned-5xx"))
+    targets: dict[str, TargetLife] = field(default_factory=dict)
+    per_minute: dict[str, Counter[str]] = field(default_factory=dict)
+    totals_per_minute: Counter[str] = field(default_factory=Counter)
+    first: str | None = None
+    last: str | None = None
+    error_lines: int = 0
+    unexplained: int = 0  # 5xx the proxy made without a word for why (Caddy/Traefik access logs)
+
+    def add(self, rec: LbRecord, file: str, line: int, text: str) -> None:
+        t = rec.time
+        if t:
+            self.first = t if self.first is None or t < self.first else self.first
+            self.last = t if self.last is None or t > self.last else self.last
+        minute = t[:16] if t and len(t) >= 16 and t[4] == "-" else None
+        if rec.kind == "access":
+            self.requests += 1
+            if rec.status is not None:
+                self.statuses[rec.status] += 1
+            if minute:
+                self.totals_per_minute[minute] += 1
+            if rec.status is not None and rec.status >= 500:
+                self.five += 1
+                self.made_by[rec.made_by] += 1
+                if minute:
+                    self.per_minute.setdefault(minute, Counter())[str(rec.status)] += 1
+            self._target(rec)
+        else:
+            self.error_lines += 1
+        if rec.made_by == "lb" and rec.failed and rec.cause:
+            groups = self.failures if rec.kind == "access" else self.error_failures
+            grp = groups.setdefault(rec.cause, FailureGroup(cause=rec.cause))
+        elif rec.made_by == "lb" and rec.failed and rec.kind == "access":
+            self.unexplained += 1
+            return
+        elif rec.made_by == "backend" and rec.status is not None and rec.status >= 500:
+            grp = self.backend_5xx
+        else:
+            return
+        _into(grp, rec, Sample(file, line, text, t), minute)
+
+    @property
+    def lb_failures(self) -> dict[str, FailureGroup]:
+        """The failures to weigh: the error lines' when the proxy wrote any (they name the reason
+        the access log leaves out, for the same requests), else the access lines'."""
+        return self.error_failures or self.failures
+
+    def _target(self, rec: LbRecord) -> None:
+        if not rec.target:
+            return
+        life = self.targets.setdefault(rec.target, TargetLife())
+        bad = rec.made_by == "lb" and rec.failed
+        if bad:
+            life.failed += 1
+            if life.ok and life.first_failed_after_ok is None:
+                life.first_failed_after_ok = rec.time
+        else:
+            life.ok += 1
+            life.last_ok = rec.time or life.last_ok
+            if life.failed:
+                life.ok_after_failure = True
+
+
+def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) -> None:
+    grp.count += 1
+    if rec.code:
+        grp.codes[rec.code] += 1
+    if rec.symptom:
+        grp.symptoms[rec.symptom] += 1
+    if rec.proxy_status:
+        grp.proxy_status[rec.proxy_status] += 1
+    if rec.status is not None:
+        grp.statuses[rec.status] += 1
+    if rec.target:
+        grp.targets[rec.target] += 1
+    if rec.group:
+        grp.groups[rec.group] += 1
+    if rec.detail:
+        grp.details[rec.detail[:200]] += 1
+    if minute:
+        grp.minutes[minute] += 1
+    dur = rec.duration_ms if rec.duration_ms is not None else rec.upstream_ms
+    if dur is not None and len(grp.durations_ms) < 100_000:
+        grp.durations_ms.append(dur)
+    if rec.time:
+        grp.first = rec.time if grp.first is None or rec.time < grp.first else grp.first
+        grp.last = rec.time if grp.last is None or rec.time > grp.last else grp.last
+    if len(grp.samples) < 3:
+        grp.samples.append(sample)

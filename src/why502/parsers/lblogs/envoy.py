@@ -1,0 +1,190 @@
+"""Envoy access logs: the default text format, Istio's sidecar format (text, old and new), and
+JSON formats (snake_case, camelCase, nested keys as users configure them).
+
+Envoy's default format (https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#default-format-string)::
+
+    [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
+    %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%
+    "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"
+
+Istio's default adds ``%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS%
+"%UPSTREAM_TRANSPORT_FAILURE_REASON%"`` after the flags and ``%UPSTREAM_CLUSTER%`` (and
+addresses) after the upstream host (https://istio.io/latest/docs/tasks/observability/logs/access-log/).
+So the text parser reads the fixed head, then finds the three integers (bytes received, bytes
+sent, duration) that every variant has, and reads what stands before and after them.
+
+Who made the status: a failure flag (``UF``, ``UH``, ``UT`` ...,
+https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-response-flags)
+means Envoy answered itself; ``via_upstream`` or no flag means the upstream's response was relayed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+# The flag that names the failure, most specific first (URX only says "retried").
+PRIMARY_FLAGS: tuple[str, ...] = (
+    "UH", "UF", "UO", "UT", "UC", "UR", "LR", "UPE", "NR", "NC", "DF", "RL", "UAEX", "URX",
+)
+CLIENT_FLAGS = frozenset({"DC", "DPE", "SI", "DT"})
+
+_HEAD = re.compile(
+    r'(?:\[(?P<time>\d{4}-\d\d-\d\dT[^\]]*)\] )?"(?P<req>[^"]*)" (?P<code>\d{1,3}) '
+    r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) '
+)
+_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+_KV_FLAG = re.compile(r"\bresponse_flags?=(?P<flags>[A-Z,]+)\b")
+
+
+def is_envoy_text(line: str) -> bool:
+    m = _HEAD.search(line)
+    return m is not None and (m["time"] is not None or "|" in line or " - " in line[m.end():])
+
+
+def is_envoy_json(obj: dict[str, Any]) -> bool:
+    return any(k in obj for k in ("response_flags", "responseFlags", "response_flag"))
+
+
+def _primary(flags: list[str]) -> str | None:
+    for f in PRIMARY_FLAGS:
+        if f in flags:
+            return f
+    return None
+
+
+def _refine(code: str | None, details: str, tfr: str, status: int | None) -> tuple[str | None, str | None]:
+    """(symptom, proxy_status) more precise than the flag alone, from the details and the
+    transport failure reason (``delayed_connect_error:_111``, ``TLS_error``, ``connection_termination``)."""
+    text = f"{details} {tfr}".lower()
+    if code == "UAEX" and status is not None and status >= 500:
+        return None, "proxy_internal_error"  # the authorization service failed, not a denial
+    if code == "UF":
+        if "tls_error" in text or "certificate" in text:
+            return "tls-failure", "tls_protocol_error"
+        if "timeout" in text or "_110" in text or "timed_out" in text:
+            return "connect-timeout", "connection_timeout"
+    if code in ("UC", "UR") and "connection_termination" in text:
+        return "premature-close", "connection_terminated"
+    if code == "UPE" and ("too_large" in text or "too_many_headers" in text or "headers_too" in text):
+        return "header-too-big", "http_protocol_error"
+    return None, None
+
+
+def _made_by(flags: list[str], details: str, status: int | None) -> str:
+    primary = _primary(flags)
+    if primary is not None and not (primary == "URX" and "via_upstream" in details):
+        return "lb"
+    if "via_upstream" in details:
+        return "backend"
+    if not status:
+        return "unknown"  # a TCP proxy entry (code 0) with no flag: nothing failed that Envoy saw
+    return "backend"
+
+
+def _record(
+    *, status: int | None, flags: list[str], details: str, tfr: str, time: str | None,
+    request: str | None, host: str | None, upstream: str | None, cluster: str | None,
+    duration: float | None, upstream_ms: float | None, client: str | None,
+) -> LbRecord:
+    flags = [f for f in flags if f and f != "-"]
+    code = _primary(flags)
+    symptom, proxy_status = _refine(code, details, tfr, status)
+    made_by = _made_by(flags, details, status)
+    retries = 1 if "URX" in flags else None
+    rec = LbRecord(
+        family="envoy", status=status, made_by=made_by, time=time,
+        code=code if made_by == "lb" else None, symptom=symptom, proxy_status=proxy_status,
+        target=upstream, group=cluster, request=request, host=host, client=client,
+        duration_ms=duration, upstream_ms=upstream_ms, retries=retries,
+        detail=" ".join(x for x in (",".join(flags), details, tfr) if x and x != "-") or None,
+    )
+    return resolved(rec)
+
+
+def _dash(v: str | None) -> str | None:
+    return None if v in (None, "", "-") else v
+
+
+def parse_envoy_text(line: str) -> LbRecord | None:
+    m = _HEAD.search(line)
+    if m is None:
+        return None
+    req = m["req"].split(" ")
+    request = f"{req[0]} {req[1]}" if len(req) >= 2 and req[0] != "-" else None
+    toks = [(t.group(1), True) if t.group(1) is not None else (t.group(2), False)
+            for t in _TOKEN.finditer(line[m.end():])]
+    # find bytes_received bytes_sent duration: three unquoted integers in a row
+    idx = next((i for i in range(len(toks) - 2)
+                if all(not q and t.isdigit() for t, q in toks[i:i + 3])), None)
+    if idx is None:
+        return None
+    before = toks[:idx]
+    details = next((t for t, q in before if not q), "")
+    tfr = next((t for t, q in reversed(before) if q), "")
+    after = toks[idx + 3:]
+    duration = to_float(toks[idx + 2][0])
+    ust = to_float(after[0][0]) if after else None
+    quoted = [t for t, q in after if q]
+    host = _dash(quoted[3]) if len(quoted) > 3 else None
+    upstream = _dash(quoted[4]) if len(quoted) > 4 else None
+    # Istio: %UPSTREAM_CLUSTER% is the first unquoted token after the quoted block
+    cluster = None
+    if len(quoted) >= 5:
+        last_q = max(i for i, (_, q) in enumerate(after) if q)
+        tail = [t for t, q in after[last_q + 1:] if not q]
+        cluster = _dash(tail[0]) if tail else None
+    return _record(
+        status=to_int(m["code"]), flags=m["flags"].split(","), details=details if details != "-" else "",
+        tfr=tfr if tfr != "-" else "", time=m["time"], request=request, host=host, upstream=upstream,
+        cluster=cluster, duration=duration, upstream_ms=ust, client=None,
+    )
+
+
+def _get(obj: dict[str, Any], *keys: str) -> Any:
+    for k in keys:
+        cur: Any = obj
+        for part in k.split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if cur not in (None, "", "-"):
+            return cur
+    return None
+
+
+def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
+    if not is_envoy_json(obj):
+        return None
+    flags = str(_get(obj, "response_flags", "responseFlags", "response_flag") or "")
+    status = to_int(_get(obj, "response_code", "responseCode", "status"))
+    method = _get(obj, "method", "requestMethod")
+    path = _get(obj, "path", "requestPath", "x-envoy-origin-path")
+    return _record(
+        status=status, flags=flags.split(","),
+        details=str(_get(obj, "response_code_details", "responseCodeDetails") or ""),
+        tfr=str(_get(obj, "upstream_transport_failure_reason", "upstreamTransportFailureReason") or ""),
+        time=_get(obj, "start_time", "startTime", "timestamp"),
+        request=f"{method} {path}" if method and path else None,
+        host=_get(obj, "authority", "requestAuthority"),
+        upstream=_get(obj, "upstream_host", "upstreamHost", "upstream.host"),
+        cluster=_get(obj, "upstream_cluster", "upstreamCluster", "upstream.service"),
+        duration=to_float(_get(obj, "duration")),
+        upstream_ms=to_float(_get(obj, "upstream_service_time", "upstreamServiceTime",
+                                  "x-envoy-upstream-service-time", "upstream.duration")),
+        client=_get(obj, "downstream_remote_address", "remote_addr", "x_forwarded_for"),
+    )
+
+
+def parse_envoy_kv(line: str) -> LbRecord | None:
+    """A ``key=value`` format (users' own); only the flags, status and details are read."""
+    m = _KV_FLAG.search(line)
+    if m is None:
+        return None
+    st = re.search(r"\bstatus=(\d{1,3})\b", line)
+    det = re.search(r"\bstatus_details=(\S+)", line)
+    return _record(
+        status=to_int(st.group(1)) if st else None, flags=m["flags"].split(","),
+        details=det.group(1) if det else "", tfr="", time=None, request=None, host=None,
+        upstream=None, cluster=None, duration=None, upstream_ms=None, client=None,
+    )

@@ -1,0 +1,48 @@
+"""``why502 classify`` on a load balancer / proxy log: one row per request the proxy failed
+itself, with its own word, the symptom, the RFC 9209 type and the cause; exit 1 when any."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import RunMain
+
+REC = Path(__file__).resolve().parents[1] / "fixtures" / "cloud" / "recorded"
+
+
+def test_classify_envoy_jsonl(run_main: RunMain) -> None:
+    code, out, _ = run_main("classify", "--format", "jsonl", str(REC / "envoy/envoy-istio-text.log"))
+    rows = [json.loads(r) for r in out.splitlines()]
+    assert code == 1
+    assert {r["code"] for r in rows} == {"UF", "UT", "UC", "UPE", "UH", "UO"}
+    assert all(r["made_by"] == "lb" and r["source"] == "envoy" for r in rows)
+    dead = next(r for r in rows if r["request"] == "GET /dead")
+    assert (dead["symptom"], dead["proxy_status"]) == ("connection-refused", "connection_refused")
+    assert dead["group"] == "dead"
+
+
+def test_classify_caddy_error_log_summary(run_main: RunMain) -> None:
+    code, out, _ = run_main("classify", str(REC / "caddy-2.6.2-debian/caddy.stderr.log"))
+    assert code == 1
+    assert "no upstreams available" in out and "read-timeout" in out
+
+
+def test_classify_healthy_lb_log_exits_0(run_main: RunMain, tmp_path: Path) -> None:
+    ok = (REC / "envoy/envoy-default.log").read_text().splitlines()[0]
+    log = tmp_path / "ok.log"
+    log.write_text(ok + "\n")
+    code, _, _ = run_main("classify", str(log), "--log-type", "envoy")
+    assert code == 0
+
+
+def test_hostile_lb_line_reaches_no_terminal(run_main: RunMain, tmp_path: Path) -> None:
+    log = tmp_path / "envoy.log"
+    log.write_text('[2026-11-22T11:07:58.526Z] "GET /\x1b[31mred HTTP/1.1" 503 UF 0 98 0 - "-" "ua" "id" '
+                   '"h\x1b]0;pwn\x07" "127.0.0.1:1\x1b[2J"\n', encoding="utf-8")
+    name = str(log)
+    commands = (("stats", name), ("classify", name), ("diagnose", "--offline", "--access-log", name))
+    for argv in commands:
+        code, out, err = run_main(*argv)
+        assert code in (0, 1), err
+        assert "\x1b" not in out + err and "\x07" not in out + err, argv
