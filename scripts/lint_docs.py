@@ -35,9 +35,14 @@ def index_page(rules: list[LintRule]) -> str:
         "`why502 lint [NGINX_CONF]` checks an nginx configuration for settings that cause 502/503/504.",
         "Rules marked *needs* only run when that input is given (see `why502 lint --help`).",
         "",
-        "| code | name | severity | title |",
-        "|---|---|---|---|",
-        *[f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.severity} | {r.title} |" for r in rules],
+        "| code | name | severity | default | title |",
+        "|---|---|---|---|---|",
+        *[f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.severity} | {'off' if r.off_by_default else 'on'} | "
+          f"{r.title} |" for r in rules],
+        "",
+        "Rules that are trade-offs or informational are off by default, so the default output is a "
+        "list to act on: `--enable CODE` adds them, `--select CODE` runs exactly the rules named "
+        "(`ALL`: every rule), as in ruff.",
         "",
         "## Silencing a finding",
         "",
@@ -64,9 +69,13 @@ def docs_files() -> dict[str, str]:
     return files
 
 
-def corpus_results(corpus: Path, judgements: dict[str, str]) -> tuple[str, list[str]]:
-    """Markdown: per-rule finding counts over the corpus, with the reviewer's FP judgement; and
-    the configs that crashed."""
+def corpus_results(corpus: Path, judgements: dict[str, str],
+                   verdicts: dict[str, tuple[int, int, int]] | None = None) -> tuple[str, list[str]]:
+    """Markdown: per-rule finding counts over the corpus (every rule, off-by-default ones too),
+    with the reviewer's true / false / debatable counts and judgement; and the configs that
+    crashed, or whose verdict counts no longer add up to the findings (a rule changed: judge
+    again)."""
+    verdicts = CORPUS_VERDICTS if verdicts is None else verdicts
     rules = load_rules()
     per_rule: Counter[str] = Counter()
     per_file: dict[str, Counter[str]] = {}
@@ -75,7 +84,7 @@ def corpus_results(corpus: Path, judgements: dict[str, str]) -> tuple[str, list[
         name = entry.name
         try:
             cfg = parse_nginx(entry.main, root=entry.root, aliases=entry.aliases)
-            findings = run_lint(LintInput(config=cfg))
+            findings = run_lint(LintInput(config=cfg), set(rules))
         except Exception as err:
             crashed.append(f"{name}: {type(err).__name__}: {err}")
             continue
@@ -91,13 +100,26 @@ def corpus_results(corpus: Path, judgements: dict[str, str]) -> tuple[str, list[
         f"{len(per_file)} configurations parsed and linted (no host facts, no FPM pools, no observed "
         f"header sizes), {len(crashed)} crashed.",
         "",
-        "| rule | findings | configs | judgement |",
-        "|---|---:|---:|---|",
+        "Every finding was judged by reading the config: **true** (the failure the message states can "
+        "happen with this config as written), **false** (it cannot), **debatable** (true as stated, "
+        "but a deliberate trade-off, or the file is a fragment/placeholder whose real context decides).",
+        "",
+        "| rule | default | findings | configs | true | false | debatable | judgement |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
+    totals = [0, 0, 0, 0]
     for code, rule in rules.items():
         configs = sum(1 for c in per_file.values() if c[code])
-        lines.append(f"| {code} `{rule.name}` | {per_rule[code]} | {configs} | "
-                     f"{judgements.get(code, '')} |")
+        t, f, d = verdicts.get(code, (0, 0, 0))
+        if t + f + d != per_rule[code]:
+            crashed.append(f"{code}: the verdicts ({t}+{f}+{d}) do not add up to {per_rule[code]} findings")
+        if not rule.off_by_default:
+            for i, n in enumerate((per_rule[code], t, f, d)):
+                totals[i] += n
+        lines.append(f"| {code} `{rule.name}` | {'off' if rule.off_by_default else 'on'} | {per_rule[code]} "
+                     f"| {configs} | {t} | {f} | {d} | {judgements.get(code, '')} |")
+    lines += ["", f"Default output (rules on by default): {totals[0]} findings, {totals[1]} true, "
+                  f"{totals[2]} false, {totals[3]} debatable."]
     lines += ["", "## Per configuration", "", "| config | findings |", "|---|---|"]
     for name, c in per_file.items():
         detail = ", ".join(f"{k}×{v}" for k, v in sorted(c.items())) or "—"
@@ -108,29 +130,49 @@ def corpus_results(corpus: Path, judgements: dict[str, str]) -> tuple[str, list[
     return "\n".join(lines), crashed
 
 
+CORPUS_VERDICTS: dict[str, tuple[int, int, int]] = {
+    # code: (true, false, debatable) over the corpus findings, judged by reading each config
+    "W502-001": (1, 0, 0),
+    "W502-002": (7, 1, 9),
+    "W502-006": (0, 0, 5),
+    "W502-007": (0, 0, 17),
+    "W502-014": (1, 0, 2),
+    "W502-016": (1, 0, 0),
+    "W502-022": (3, 0, 0),
+    "W502-023": (0, 0, 3),
+}
+
 CORPUS_JUDGEMENTS: dict[str, str] = {
     "W502-001": "true positive: gunicorn-tests-http2 sets proxy_http_version 1.1 but no "
                 '`Connection ""`, so its keepalive 32 pool stays empty',
-    "W502-002": "true as stated (Docker service names / hosts resolved once at start); matters when "
-                "addresses change (containers), harmless with stable DNS: noisy but no false positive",
+    "W502-002": "true: Docker Compose service names (gunicorn tests x4, temporal x2: a recreated "
+                "container gets a new address) and avatars.discourse.org (a CDN); false: the oauth2 "
+                "demo's `http://my_backend` is the upstream group of the demo's other files (an "
+                "underscore name, not a host); debatable: vouch-proxy's placeholder hosts "
+                "(yourdomain.com, x8) and a crossplane parser fixture",
     "W502-003": "0: linuxserver-swag fired 16x before the guard (its resolver is in a generated include "
                 "absent from the corpus: false positives); now silent when an include of the location's "
                 "files is unreadable. fun-with-health-checks `$arg_server` has a resolver: correctly silent",
     "W502-004": "needs --header-bytes: not run on the corpus (fixtures only)",
     "W502-005": "needs FPM pools or --backend-timeout: not run on the corpus (fixtures only)",
-    "W502-006": "true per nginx semantics (all servers at default max_fails=1); discourse (4 unix sockets), "
-                "GCE pool, stream galera/redis pools; useful but somewhat noisy",
-    "W502-007": "info by design: true statement, not a defect for a local app server",
+    "W502-006": "off by default (trade-off of the defaults): discourse (4 unix sockets), GCE pool, stream "
+                "galera/redis pools -- true per nginx semantics, a choice only the operator can make",
+    "W502-007": "off by default (informational): every one is a true statement about a deliberate "
+                "single app server; the three false ones seen before (crossplane lua `foo`, "
+                "random-files `example` and gunicorn `gunicorn_asgi_ssl`: used by no *_pass) are now "
+                "silent",
     "W502-008": "no config uses non_idempotent",
     "W502-009": "needs FPM pools: not run on the corpus (fixtures only)",
     "W502-010": "needs FPM pools: not run on the corpus (fixtures only)",
     "W502-011": "needs FPM pools + somaxconn: not run on the corpus (fixtures only)",
     "W502-012": "needs FPM pools + MemTotal: not run on the corpus (fixtures only)",
     "W502-013": "no config sets worker_rlimit_nofile below worker_connections; host limit not used here",
-    "W502-014": "true positives: https to avatars.discourse.org and vouch.yourdomain.com without SNI",
+    "W502-014": "true: https to avatars.discourse.org (a CDN that needs SNI); debatable: "
+                "vouch.yourdomain.com (a placeholder: whether it needs SNI depends on the real host)",
     "W502-015": "0: temporal (grpc_connect_timeout 75 vs default read 60s) fired before and was judged a "
                 "false positive (not a unit slip); the rule now needs an explicitly set read timeout",
-    "W502-016": "true positive (info): fun-with-health-checks intercepts 502/503 with error_page",
+    "W502-016": "off by default (informational); true: fun-with-health-checks intercepts 502/503 "
+                "with error_page",
     "W502-017": "0: magento/nextcloud/swarm get SCRIPT_FILENAME from includes missing in the corpus "
                 "(fastcgi_params, snippets): silent by the unreadable-include guard",
     "W502-018": "none in the corpus",
@@ -139,8 +181,8 @@ CORPUS_JUDGEMENTS: dict[str, str] = {
     "W502-021": "needs --backend-keepalive: not run on the corpus (fixtures only)",
     "W502-022": "true positives: random-files upstream localhost:3306, njs join-subrequests "
                 "localhost:8080/8090",
-    "W502-023": "true for the file as shipped: magento's fastcgi_backend upstream exists only in comments "
-                "(users must define it)",
+    "W502-023": "debatable: magento's sample is a fragment included into a server whose file defines the "
+                "fastcgi_backend upstream (only in comments here); as shipped nginx refuses it",
 }
 
 

@@ -215,10 +215,24 @@ def test_fix_diffs_pass_nginx_t(fixture: str, tmp_path: Path, capsys: pytest.Cap
 ONE_SERVER = FIXTURES / "W502-007/fire-one-server.conf"
 
 
-def codes_of(args: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
-    code, out, err = run_cli([*args, "--no-host", "--format", "json"], capsys)
+def codes_of(args: list[str], capsys: pytest.CaptureFixture[str], enable: str = "ALL") -> list[str]:
+    code, out, err = run_cli([*args, "--no-host", "--format", "json"]
+                             + (["--enable", enable] if enable else []), capsys)
     assert code in (0, 1), err
     return [f["code"] for f in json.loads(out)["findings"]]
+
+
+def test_trade_off_rules_are_off_until_enabled_or_selected(capsys: pytest.CaptureFixture[str]) -> None:
+    """Like ruff: W502-007 (informational) is off by default; --enable adds it to the default
+    rules, --select runs exactly the rules named."""
+    assert "W502-007" not in codes_of([str(ONE_SERVER)], capsys, enable="")
+    assert "W502-007" in codes_of([str(ONE_SERVER)], capsys, enable="W502-007")
+    assert codes_of([str(ONE_SERVER), "--select", "single-server-upstream-without-backup"], capsys,
+                    enable="") == ["W502-007"]
+    code, out, _ = run_cli(["--list-rules"], capsys)
+    assert code == 0 and "single-server-upstream-without-backup" in out
+    assert [ln[:8] for ln in out.splitlines() if "(off by default)" in ln] == ["W502-006", "W502-007",
+                                                                              "W502-016"]
 
 
 def test_ignore_option_silences_rules(capsys: pytest.CaptureFixture[str]) -> None:

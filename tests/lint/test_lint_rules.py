@@ -72,7 +72,7 @@ def test_every_rule_has_data_check_and_fixtures() -> None:
 
 @pytest.mark.parametrize(("code", "path"), fixtures("fire"), ids=lambda v: getattr(v, "name", v))
 def test_rule_fires(code: str, path: Path) -> None:
-    found = [f for f in run_lint(fixture_input(path)) if f.code == code]
+    found = [f for f in run_lint(fixture_input(path), {code}) if f.code == code]
     assert found, f"{code} did not fire on {path.name}"
     for f in found:
         assert f.file and f.line and f.line > 0, f
@@ -82,14 +82,14 @@ def test_rule_fires(code: str, path: Path) -> None:
 
 @pytest.mark.parametrize(("code", "path"), fixtures("silent"), ids=lambda v: getattr(v, "name", v))
 def test_rule_stays_silent(code: str, path: Path) -> None:
-    found = [f for f in run_lint(fixture_input(path)) if f.code == code]
+    found = [f for f in run_lint(fixture_input(path), {code}) if f.code == code]
     assert not found, f"{code} fired on {path.name}: {found}"
 
 
 def with_diffs() -> list[tuple[str, Path]]:
     out = []
     for code, path in fixtures("fire"):
-        if any(f.diff for f in run_lint(fixture_input(path)) if f.code == code):
+        if any(f.diff for f in run_lint(fixture_input(path), {code}) if f.code == code):
             out.append((code, path))
     return out
 
@@ -100,7 +100,7 @@ def test_fix_diff_applies_and_silences(code: str, path: Path, tmp_path: Path) ->
     work = tmp_path / "conf"
     shutil.copytree(path.parent, work)
     target = work / path.name
-    findings: list[LintFinding] = [f for f in run_lint(fixture_input(target)) if f.code == code]
+    findings: list[LintFinding] = [f for f in run_lint(fixture_input(target), {code}) if f.code == code]
     patched = 0
     for f in findings:
         if not f.diff:
@@ -112,7 +112,7 @@ def test_fix_diff_applies_and_silences(code: str, path: Path, tmp_path: Path) ->
         patched += 1
         break  # line numbers of later findings moved; re-lint instead
     assert patched
-    after = [f for f in run_lint(fixture_input(target)) if f.code == code]
+    after = [f for f in run_lint(fixture_input(target), {code}) if f.code == code]
     assert len(after) < len(findings), f"{code}: the fix did not remove the finding ({after})"
 
 

@@ -34,6 +34,7 @@ class LintOptions:
     rules: list[str] = field(default_factory=list)
     root: str | None = None
     ignore: list[str] = field(default_factory=list)  # codes or names, each may be a comma list
+    enable: list[str] = field(default_factory=list)  # off-by-default rules to run as well
     inline_ignores: bool = True  # honour "# why502: ignore" comments in the config
 
 
@@ -74,6 +75,7 @@ def gather(options: LintOptions) -> LintOutcome:
     """Read everything lint needs (sources), then run the pure checks."""
     only = _codes(options.rules, "--rule") if options.rules else None
     ignore = _codes(options.ignore, "--ignore")
+    enable = _codes(options.enable, "--enable")
     from why502.sources.nginx import load_config
 
     if options.root is not None:
@@ -113,7 +115,7 @@ def gather(options: LintOptions) -> LintOutcome:
     inp = LintInput(config=cfg, pools=tuple(pools), header_bytes=options.header_bytes,
                     backend_timeout=options.backend_timeout, backend_keepalive=options.backend_keepalive,
                     somaxconn=somaxconn, mem_total=mem_total, nofile=nofile, nginx_groups=groups)
-    findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores)
+    findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
     inputs = {
         "nginx_conf": options.nginx_conf or cfg.source, "files": cfg.files,
         "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": use_host,

@@ -249,6 +249,9 @@ def render_lint_rule_text(rule: LintRule, width: int = 100, color: bool = False)
     if rule.needs:
         facts.append(f"Needs: {', '.join(rule.needs)}")
     out += ["    ".join(facts), ""]
+    if rule.off_by_default:
+        out += [*wrap_prose(f"Off by default ({rule.off_reason}): why502 lint --enable {rule.code} "
+                            "runs it.", width), ""]
     out.append(st.head("What it means"))
     out += wrap_prose(rule.what, width)
     out += ["", st.head("Why it causes 502 or 504")]

@@ -52,6 +52,10 @@ class LintRule:
     references: tuple[str, ...]
     needs: tuple[str, ...] = ()  # optional inputs the rule needs (FPM pools, --header-bytes, ...)
     fix_lang: str = "nginx"  # code-fence language of fix_example (ini for PHP-FPM / sysctl files)
+    # Trade-offs and informational rules do not run unless selected (--select/--enable, as in
+    # ruff): the default output is a list to act on.  ``off_reason`` says why it is off.
+    off_by_default: bool = False
+    off_reason: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +72,10 @@ def load_rules() -> dict[str, LintRule]:
             confirm=tuple(raw["confirm"]), example=raw["example"], fix=raw["fix"].strip(),
             fix_example=raw["fix_example"], references=tuple(raw["references"]),
             needs=tuple(raw.get("needs", [])), fix_lang=raw.get("fix_lang", "nginx"),
+            off_by_default=bool(raw.get("off_by_default", False)), off_reason=raw.get("off_reason", ""),
         )
+        if rule.off_by_default and not rule.off_reason:
+            raise ValueError(f"{rule.code}: off_by_default needs an off_reason")
         if rule.code in rules:
             raise ValueError(f"duplicate lint rule code {rule.code}")
         if rule.severity not in SEVERITIES:
@@ -92,12 +99,16 @@ def find_rule(arg: str) -> LintRule | None:
 
 
 def resolve_rules(args: list[str], option: str) -> set[str]:
-    """Codes for the rule codes or names given to ``option`` (``--rule``, ``--ignore``): each
-    argument may be a comma-separated list.  Raises ``ValueError`` naming the first unknown one."""
+    """Codes for the rule codes or names given to ``option`` (``--select``, ``--ignore``): each
+    argument may be a comma-separated list; ``ALL`` is every rule.  Raises ``ValueError`` naming
+    the first unknown one."""
     codes: set[str] = set()
     for arg in args:
         for part in arg.split(","):
             if not part.strip():
+                continue
+            if part.strip().upper() == "ALL":
+                codes.update(load_rules())
                 continue
             rule = find_rule(part)
             if rule is None:
@@ -122,6 +133,8 @@ def rule_page(rule: LintRule) -> str:
         + (f" · Root cause: [`{rule.cause}`](../causes/{rule.cause}.md)" if rule.cause else "")
         + (f" · Needs: {', '.join(rule.needs)}" if rule.needs else ""),
         "",
+        *([f"Off by default ({rule.off_reason}); run it with `why502 lint --enable {rule.code}`.", ""]
+          if rule.off_by_default else []),
         "## What it means",
         "",
         rule.what,

@@ -21,6 +21,9 @@ NGINX_CONF: a config file (includes followed), a saved `nginx -T` dump, or - for
 Without it: `nginx -T` when nginx is installed, else /etc/nginx/nginx.conf; host facts (FPM pools,
 net.core.somaxconn, MemTotal, nginx's open-files limit) are then read from this machine too.
 
+Rules that are trade-offs or informational (W502-006, W502-007, W502-016) are off by default:
+--enable CODE adds them, --select CODE runs exactly those (ALL: every rule), as in ruff.
+
 Silence a finding: --ignore CODE (repeatable, or a comma list), or a comment in the config on the
 directive's line or alone on the line above it: # why502: ignore W502-007 (no codes: every rule).
 
@@ -55,8 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="text (default), json, or SARIF 2.1.0 for code scanning")
     parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when a finding is at or above this severity (default: error)")
-    parser.add_argument("--rule", action="append", default=[], metavar="CODE|NAME",
-                        help="run only this rule (repeatable, or a comma list)")
+    parser.add_argument("--select", "--rule", dest="rule", action="append", default=[], metavar="CODE|NAME",
+                        help="run only these rules, off-by-default ones included (repeatable, comma "
+                             "list, ALL)")
+    parser.add_argument("--enable", "--extend-select", dest="enable", action="append", default=[],
+                        metavar="CODE|NAME", help="also run these off-by-default rules (repeatable, ALL)")
+    parser.add_argument("--fix", action="store_true",
+                        help="show the config changes (= why502 fix --lint; apply: fix --lint --apply)")
     parser.add_argument("--ignore", action="append", default=[], metavar="CODE|NAME",
                         help="never report this rule (repeatable, or a comma list)")
     parser.add_argument("--no-inline-ignores", dest="inline_ignores", action="store_false",
@@ -92,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_rules:
         for rule in load_rules().values():
-            print(f"{rule.code}  {rule.severity:<7}  {rule.name}: {rule.title}")
+            off = "  (off by default)" if rule.off_by_default else ""
+            print(f"{rule.code}  {rule.severity:<7}  {rule.name}: {rule.title}{off}")
         return 0
     if args.nginx_conf == "-" and args.root:
         raise UsageError("--root makes no sense with a dump on stdin")
@@ -102,9 +111,18 @@ def run(args: argparse.Namespace) -> int:
         backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
         rules=list(args.rule), root=args.root, ignore=list(args.ignore),
-        inline_ignores=args.inline_ignores,
+        inline_ignores=args.inline_ignores, enable=list(args.enable),
     )
     outcome = gather(options)
+    if args.fix:
+        from why502.app.fix.plan import from_lint
+        from why502.cli.cmd_fix import print_plan
+
+        plan = from_lint(outcome.findings, args.nginx_conf if args.nginx_conf != "-" else None)
+        print_plan(plan)
+        if plan.changes:
+            sys.stdout.write("\ndry run: nothing changed (why502 fix --lint --apply makes these changes)\n")
+        return 1 if plan.changes else 0
     report = outcome.report()
     if args.format == "json":
         from why502.reporters.lint_json import lint_json

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+"""1.1 added ``fix.hashes`` (the SHA-256 of each file a fix changes, when the report was made)."""
 
 Confidence = float  # 0.0 .. 1.0; findings are ordered by it, highest first.
 Severity = Literal["info", "warning", "error"]
@@ -45,13 +46,18 @@ class EvidenceItem:
 
 @dataclass(frozen=True)
 class Fix:
-    """What to change.  ``diff`` is a unified diff against the real file when the fix is config."""
+    """What to change.  ``diff`` is a unified diff against the real file when the fix is config.
+
+    ``hashes`` maps each file the diff changes to the SHA-256 (hex) of its bytes when the report
+    was made: ``why502 fix --apply`` refuses to change a file edited since.
+    """
 
     summary: str
     commands: list[str] = field(default_factory=list)
     diff: str | None = None
     file: str | None = None
     notes: list[str] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

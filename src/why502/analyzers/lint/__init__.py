@@ -47,10 +47,11 @@ class LintInput:
 
 
 def run_lint(inp: LintInput, only: Collection[str] | None = None, *, ignore: Collection[str] = (),
-             inline: bool = True) -> list[LintFinding]:
-    """Run every registered check (or ``only`` these codes/names, never the ``ignore`` ones);
-    findings sorted by file:line.  With ``inline``, a ``# why502: ignore`` comment on a
-    finding's line or the line above silences it (``suppress``)."""
+             inline: bool = True, enable: Collection[str] = ()) -> list[LintFinding]:
+    """Run the rules on by default plus ``enable`` (or ``only`` these codes/names, off-by-default
+    ones included; never the ``ignore`` ones); findings sorted by file:line.  With ``inline``, a
+    ``# why502: ignore`` comment on a finding's line or the line above silences it
+    (``suppress``)."""
     rules = load_rules()
     present = inp.config.directive_names()
     out: list[LintFinding] = []
@@ -58,6 +59,8 @@ def run_lint(inp: LintInput, only: Collection[str] | None = None, *, ignore: Col
     for code, check in registered().items():
         rule = rules[code]
         if only and code not in only and rule.name not in only:
+            continue
+        if not only and rule.off_by_default and code not in enable and rule.name not in enable:
             continue
         if code in ignore or rule.name in ignore or not check.applies(present):
             continue

@@ -102,6 +102,9 @@ def build_demo_report(bundle: Traversable | None = None) -> Report:
                     inputs={**g.inputs, "demo": True, "demo_title": manifest.get("title"),
                             "recorded_at": manifest.get("recorded_at")})
         report = report_from(g, started)
+        # the files were temp copies: a hash of them pins nothing (and a demo fix is never applied)
+        report = replace(report, findings=[replace(f, fix=replace(f.fix, hashes={})) if f.fix else f
+                                           for f in report.findings])
         # every path as the recording wrote it (/lab/...), not this run's temp dir
         doc = json.loads(json.dumps(report.to_dict()).replace(str(tmp), placeholder))
         return Report.from_dict(doc)

@@ -7,6 +7,8 @@ and a panel per upstream (its targets, symptoms, statuses and the live probes).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import socket
 import time
 from collections import Counter
@@ -18,7 +20,7 @@ from why502.analyzers.rank import run_all
 from why502.app.diagnose.gather import Gathered
 from why502.evidence.model import Evidence
 from why502.evidence.stats import AccessStats
-from why502.findings.model import Report, TimelineEvent, TimelinePoint, UpstreamSummary
+from why502.findings.model import Finding, Report, TimelineEvent, TimelinePoint, UpstreamSummary
 
 
 def report_from(g: Gathered, started: float | None = None) -> Report:
@@ -28,11 +30,25 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
     if started is not None:
         inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
     return Report(
-        findings=findings, diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
+        findings=[with_hashes(f) for f in findings], diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
         timeline=timeline(g.evidence, g.access_stats), events=events(g.evidence),
         upstreams=upstreams(g.evidence, g.probe_dicts),
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
         host=socket.gethostname(), tool_version=__version__)
+
+
+def with_hashes(finding: Finding) -> Finding:
+    """``finding`` with the SHA-256 of the file its config fix changes, read now: ``why502 fix``
+    refuses to apply the diff to a file edited after the report (schema 1.1, ``fix.hashes``)."""
+    fix = finding.fix
+    if fix is None or not fix.diff or not fix.file:
+        return finding
+    try:
+        with open(fix.file, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return finding  # a config read from a dump or a copy: nothing on disk to pin
+    return dataclasses.replace(finding, fix=dataclasses.replace(fix, hashes={fix.file: digest}))
 
 
 def timeline(ev: Evidence, stats: AccessStats | None) -> list[TimelinePoint]:

@@ -31,7 +31,8 @@ def check_keepalive_http11(inp: LintInput, rule: LintRule) -> list[LintFinding]:
             if eff.value != "on":
                 out.append(finding(rule, f'fastcgi_pass to upstream "{group.name}" (keepalive '
                                     f"{group.keepalive}) without fastcgi_keep_conn on: FPM closes "
-                                    "every connection", t.file, t.line,
+                                    "every connection, so each request opens a new one (no reuse; "
+                                    "under load: TIME_WAIT, 502 connect() failed)", t.file, t.line,
                                     set_in_location(cfg, loc, "fastcgi_keep_conn", "on", eff), related))
             continue
         if t.kind != "proxy":
@@ -60,7 +61,8 @@ def check_keepalive_http11(inp: LintInput, rule: LintRule) -> list[LintFinding]:
                 else:
                     edits.set(where[0], where[1], "proxy_set_header", 'Connection ""')
         out.append(finding(rule, f'proxy_pass to upstream "{group.name}" with keepalive {group.keepalive}, '
-                            f"but {' and '.join(problems)}: nginx closes every backend connection",
+                            f"but {' and '.join(problems)}: nginx closes every backend connection, so each "
+                            "request opens a new one (no reuse; under load: TIME_WAIT, 502 connect() failed)",
                             t.file, t.line, edits.diff(), related))
     return out
 
@@ -83,6 +85,9 @@ def check_keepalive_race(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         out.append(finding(rule, f'upstream "{g.name}" keeps idle connections '
                             f"{format_seconds(g.keepalive_timeout)}"
                             + (" (default)" if kt.is_default else "")
-                            + f" but the backend closes them after {format_seconds(inp.backend_keepalive)}",
+                            + f" but the backend closes them after {format_seconds(inp.backend_keepalive)}"
+                            ": a request sent on a connection the backend is closing fails with 502 "
+                            "(upstream "
+                            "prematurely closed / reset by peer)",
                             kt.file or g.file, kt.line or g.keepalive_line or g.line, edits.diff()))
     return out

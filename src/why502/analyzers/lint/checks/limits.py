@@ -32,4 +32,5 @@ def check_worker_connections_nofile(inp: LintInput, rule: LintRule) -> list[Lint
         return []
     why = " (a proxied request holds two: client + upstream)" if proxies else ""
     return [finding(rule, f"worker_connections {cfg.worker_connections} needs about {need} descriptors"
-                     f"{why}, but {source} is {limit}", where[0], where[1])]
+                     f"{why}, but {source} is {limit}: past it accept() and connect() fail with "
+                     '"(24: Too many open files)" -> 500/502', where[0], where[1])]

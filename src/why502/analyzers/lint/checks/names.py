@@ -32,14 +32,22 @@ def check_hostname_resolved_once(inp: LintInput, rule: LintRule) -> list[LintFin
             continue
         if t.port is None and t.kind in ("fastcgi", "uwsgi", "scgi", "memcached"):
             continue  # no port and no upstream: W502-023 (nginx refuses it outright)
-        out.append(finding(rule, f"{t.raw} names host {t.host}: resolved once when nginx starts; "
-                            "a new address needs a reload", t.file, t.line))
+        if t.port is None and t.context == "stream":
+            # stream's proxy_pass has no scheme and no default port: a bare NAME can only be an
+            # upstream group (ngx_stream_proxy_pass(), u.no_resolve = 1), maybe in an include
+            # that is not here -- never a host to resolve.
+            continue
+        out.append(finding(rule, f"{t.raw} names host {t.host}: resolved once when nginx starts; when "
+                            "its address changes (container restart, failover) nginx keeps connecting "
+                            "to the old one: 502 (connect() failed) or 504 until a reload",
+                            t.file, t.line))
     for group in all_groups(cfg):
         for s in group.servers:
             if s.resolve or s.unix_path or s.service or not literal_hostname(s.host):
                 continue
             out.append(finding(rule, f'upstream "{group.name}" server {s.address}: resolved once when '
-                                "nginx starts (no `resolve` parameter)", s.file, s.line))
+                                "nginx starts (no `resolve` parameter); when its address changes nginx "
+                                "keeps connecting to the old one: 502 until a reload", s.file, s.line))
     return out
 
 
@@ -118,12 +126,15 @@ def check_localhost(inp: LintInput, rule: LintRule) -> list[LintFinding]:
     for t in cfg.targets():
         if t.host == "localhost" and not t.group and not t.uses_variables:
             out.append(finding(rule, f"{t.raw}: localhost is ::1 and 127.0.0.1, two peers; a backend "
-                                "listening on one refuses the other", t.file, t.line))
+                                "listening on one refuses the other (111: Connection refused): a retry on "
+                                "each request, a 502 when it is the last try", t.file, t.line))
     for g in all_groups(cfg):
         for s in g.servers:
             if s.host == "localhost":
                 out.append(finding(rule, f'upstream "{g.name}" server {s.address}: localhost is ::1 and '
-                                    "127.0.0.1, two peers", s.file, s.line))
+                                    "127.0.0.1, two peers: a backend listening on one refuses the "
+                                    "other (111: Connection refused), a 502 when it is the last try",
+                                    s.file, s.line))
     return out
 
 

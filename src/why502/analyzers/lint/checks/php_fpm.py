@@ -32,7 +32,8 @@ def check_fastcgi_target_pool(inp: LintInput, rule: LintRule) -> list[LintFindin
                 continue
             if pool_for(inp.pools, sub) is None:
                 out.append(finding(rule, f"fastcgi_pass {sub.address} matches no PHP-FPM pool listen "
-                                    f"(pools listen on: {listens or 'nothing'})", sub.file, sub.line,
+                                    f"(pools listen on: {listens or 'nothing'}): connect() fails "
+                                    "(111: Connection refused / 2: No such file) -> 502", sub.file, sub.line,
                                     related=tuple((p.file, p.line_of("listen")) for p in inp.pools)))
     return out
 
@@ -98,7 +99,8 @@ def check_backlog_somaxconn(inp: LintInput, rule: LintRule) -> list[LintFinding]
             shown = "-1 (maximum)" if backlog == -1 else str(backlog)
             out.append(finding(rule, f"pool [{pool.name}] listen.backlog {shown}"
                                 + (" (default)" if pool.listen_backlog is None else "")
-                                + f" is capped to net.core.somaxconn = {inp.somaxconn}",
+                                + f" is capped to net.core.somaxconn = {inp.somaxconn}: in a burst, "
+                                "connections beyond it fail (11: Resource temporarily unavailable) -> 502",
                                 pool.file, pool.line_of("listen.backlog")))
     return out
 
@@ -117,7 +119,8 @@ def check_max_children_memory(inp: LintInput, rule: LintRule) -> list[LintFindin
             out.append(finding(rule, f"pool [{pool.name}] pm.max_children {pool.max_children} x "
                                 f"memory_limit {pool.memory_limit_bytes // (1024 * 1024)}M = "
                                 f"{need // (1024 * 1024)} MiB > MemTotal "
-                                f"{inp.mem_total // (1024 * 1024)} MiB",
+                                f"{inp.mem_total // (1024 * 1024)} MiB: under load the kernel OOM-kills "
+                                "workers -> 502 (upstream prematurely closed / reset by peer)",
                                 pool.file, pool.line_of("pm.max_children")))
     return out
 
@@ -144,5 +147,6 @@ def check_script_filename(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         hint = (f" (a fastcgi_param at {params.where} replaces the inherited ones)"
                 if params.entries and params.level in ("location", "if") else "")
         out.append(finding(rule, f"fastcgi_pass {t.raw} without fastcgi_param SCRIPT_FILENAME{hint}: "
-                            'PHP-FPM answers "Primary script unknown"', t.file, t.line, edits.diff()))
+                            'PHP-FPM answers "Primary script unknown": every PHP request gets 404 '
+                            '"File not found."', t.file, t.line, edits.diff()))
     return out

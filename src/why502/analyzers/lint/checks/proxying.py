@@ -29,7 +29,8 @@ def check_non_idempotent(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         eff = loc.effective(f"{t.kind}_next_upstream")
         if eff.value and "non_idempotent" in eff.args:
             out.append(finding(rule, f"{t.kind}_next_upstream {eff.value}: POST/PATCH/LOCK requests "
-                                "are repeated on the next server after an error or timeout",
+                                "are repeated on the next server after an error or timeout: an order or "
+                                "payment that timed out is executed twice",
                                 eff.file or t.file, eff.line or t.line))
     return out
 
@@ -54,7 +55,10 @@ def check_https_sni(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         if eff.value == "on":
             continue
         out.append(finding(rule, f"{t.raw}: TLS to {', '.join(names)} without SNI ({name} {eff.value}"
-                            + (", the default" if eff.is_default else "") + ")", t.file, t.line,
+                            + (", the default" if eff.is_default else "") + "): a backend that picks its "
+                            "certificate or vhost by SNI fails the handshake -> 502 "
+                            "(SSL_do_handshake() failed)",
+                            t.file, t.line,
                             set_in_location(cfg, loc, name, "on", eff)))
     return out
 
@@ -73,7 +77,8 @@ def check_intercept_errors(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         codes = sorted({a for e in pages.entries for a in e.args if a in ("500", "502", "503", "504")})
         if codes:
             out.append(finding(rule, f"{t.kind}_intercept_errors on with error_page for {' '.join(codes)}: "
-                                "the backend's own 5xx look like nginx's", eff.file or t.file,
+                                "the backend's own 5xx look like nginx's (its error body is replaced, "
+                                "so who failed is hidden)", eff.file or t.file,
                                 eff.line or t.line))
     return out
 

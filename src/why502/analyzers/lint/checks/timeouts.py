@@ -71,5 +71,6 @@ def check_read_below_connect(inp: LintInput, rule: LintRule) -> list[LintFinding
             continue  # only an explicitly set read timeout can be a unit slip
         where = (read.file, read.line) if read.file else (conn.file or t.file, conn.line or t.line)
         out.append(finding(rule, f"{t.kind}_read_timeout {read.value} is shorter than "
-                            f"{t.kind}_connect_timeout {conn.value}", where[0], where[1]))
+                            f"{t.kind}_connect_timeout {conn.value} (a unit slip?): any answer slower "
+                            f"than {read.value} gets 504", where[0], where[1]))
     return out

@@ -1,0 +1,40 @@
+"""Backups of the files a fix changes: a copy of the bytes, mode, owner and xattrs, kept until
+the user removes the state directory.
+
+Each change set has its own timestamped directory (``STATE_DIR/<id>/``): the copy of file N is
+``N-<basename>``.  The copy keeps the original's mode, owner, group and extended attributes
+(``security.selinux`` labels included, where the file system has them), and the journal records
+them too, so a restore gives back the exact file even from a copy on a file system without
+xattrs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from why502.app.fix.atomic import FileMeta, apply_meta, atomic_write, fsync_dir
+
+
+def backup(path: str, data: bytes, meta: FileMeta, directory: Path, index: int) -> str:
+    """Write the backup copy of ``path`` (its ``data``, read once by the caller) and return
+    where it is."""
+    dest = directory / f"{index}-{os.path.basename(path)}"
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        apply_meta(fd, meta)
+    finally:
+        os.close(fd)
+    fsync_dir(str(directory))
+    return str(dest)
+
+
+def restore(path: str, backup_path: str, meta: FileMeta) -> None:
+    """Put the backup's bytes back at ``path`` with the original metadata (atomically)."""
+    with open(backup_path, "rb") as fh:
+        data = fh.read()
+    atomic_write(path, data, meta)

@@ -1,0 +1,192 @@
+"""What ``why502 fix`` would change: the config diffs of a report (or of a lint run), applied in
+memory to the files as they are now.
+
+A diff is applied only where its context and removed lines match the file exactly (what
+``patch`` does without fuzz): a fix made for other bytes must not land on the wrong line.  The
+report also pins each file's SHA-256 (``fix.hashes``, schema 1.1), checked before anything is
+written.  Commands that are not config changes (restart a backend, raise a kernel limit) are
+listed for the person to run, never run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from why502.findings.lint import LintFinding
+from why502.findings.model import Report
+from why502.findings.patch import NO_NEWLINE, split_lines
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_POOL = re.compile(r"^\s*\[[^\]]+\]\s*$", re.MULTILINE)
+_FPM_KEY = re.compile(r"^\s*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=", re.MULTILINE)
+
+
+class PatchError(ValueError):
+    """The diff does not apply to the file as it is now."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One proposed config change: the finding it fixes, the file, the diff."""
+
+    key: str  # root-cause ID or lint rule code (what --only selects)
+    title: str
+    file: str
+    diff: str
+    expected_sha256: str | None = None  # from the report; None for a fresh lint run
+    commands: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    """Every change, the commands only printed, and notes (skipped fixes and why)."""
+
+    changes: list[Change] = field(default_factory=list)
+    commands: list[tuple[str, str]] = field(default_factory=list)  # (key, command)
+    notes: list[str] = field(default_factory=list)
+    nginx_conf: str | None = None
+
+
+def from_report(report: Report) -> Plan:
+    """The config changes of a saved (or fresh) diagnose report, most likely cause first."""
+    plan = Plan(nginx_conf=report.inputs.get("nginx_conf") if isinstance(
+        report.inputs.get("nginx_conf"), str) else None)
+    for f in report.findings:
+        if f.fix is None:
+            continue
+        if f.fix.diff and f.fix.file:
+            plan.changes.append(Change(f.cause, f.title, f.fix.file, f.fix.diff,
+                                       f.fix.hashes.get(f.fix.file), tuple(f.fix.commands)))
+        for cmd in f.fix.commands:
+            if not _is_reload(cmd):
+                plan.commands.append((f.cause, cmd))
+    return plan
+
+
+def from_lint(findings: list[LintFinding], nginx_conf: str | None) -> Plan:
+    plan = Plan(nginx_conf=nginx_conf)
+    for f in findings:
+        if f.diff and f.file:
+            plan.changes.append(Change(f.code, f"{f.name}: {f.message}", f.file, f.diff))
+    return plan
+
+
+def _is_reload(cmd: str) -> bool:
+    """``nginx -t`` / ``systemctl reload nginx`` are what ``--apply`` itself does."""
+    return bool(re.match(r"^\s*(nginx -t|systemctl (reload|restart) (nginx|php\S*-fpm)|"
+                         r"nginx -s reload)\b", cmd))
+
+
+def select(plan: Plan, only: set[str]) -> Plan:
+    """Keep the changes whose cause ID or rule code (any case) is in ``only``."""
+    if not only:
+        return plan
+    want = {o.lower() for o in only}
+    return Plan([c for c in plan.changes if c.key.lower() in want],
+                [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.nginx_conf)
+
+
+def file_kind(text: str) -> str:
+    """``php-fpm`` for a pool file (``[pool]`` sections with ``pm``/``listen`` keys), else
+    ``nginx``: which program's checker tests the change."""
+    return "php-fpm" if _POOL.search(text) and _FPM_KEY.search(text) else "nginx"
+
+
+def apply_diff(text: str, diff: str, path: str) -> str:
+    """``text`` with the hunks of ``diff`` for ``path`` applied, matching exactly (context and
+    removed lines); the hunk may have moved (lines added above it) but must match once."""
+    lines = split_lines(text)
+    hunks = _hunks(diff, path)
+    if not hunks:
+        raise PatchError(f"the diff has no change for {path}")
+    offset = 0
+    for start, old, new in hunks:
+        at = _find(lines, old, start - 1 + offset)
+        if at is None:
+            raise PatchError(f"{path}: the diff does not match the file at line {start} any more")
+        lines[at:at + len(old)] = new
+        offset += len(new) - len(old)
+    return "".join(lines)
+
+
+def files_of(diff: str, default: str) -> list[str]:
+    """The files a diff changes (``+++ b/PATH``), as paths on this machine."""
+    out: list[str] = []
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            label = line[4:].split("\t")[0].strip()
+            out.append(_path_of(label, default))
+    return out or [default]
+
+
+def _path_of(label: str, default: str) -> str:
+    rest = label[2:] if label.startswith(("a/", "b/")) else label
+    if default.lstrip("/") == rest:
+        return default
+    return "/" + rest if os.path.isabs(default) else rest
+
+
+def _hunks(diff: str, path: str) -> list[tuple[int, list[str], list[str]]]:
+    """``(first old line, old lines, new lines)`` of each hunk of ``diff`` for ``path``; the
+    counts in ``@@ -a,b +c,d @@`` say where a hunk ends (a removed line may start with ``--``)."""
+    hunks: list[tuple[int, list[str], list[str]]] = []
+    current: str | None = None
+    old: list[str] = []
+    new: list[str] = []
+    left_old = left_new = 0
+    last = ""
+    for line in split_lines(diff):
+        if left_old == 0 and left_new == 0:
+            if line == NO_NEWLINE and hunks:
+                _no_newline(last, hunks[-1][1], hunks[-1][2])
+                continue
+            if line.startswith("+++ "):
+                current = _path_of(line[4:].split("\t")[0].strip(), path)
+                continue
+            m = _HUNK.match(line)
+            if m:
+                left_old = int(m.group(2) or "1")
+                left_new = int(m.group(4) or "1")
+                start = int(m.group(1)) + (1 if left_old == 0 else 0)
+                old, new = [], []
+                if current == path:
+                    hunks.append((start, old, new))
+            continue
+        if line == NO_NEWLINE:
+            _no_newline(last, old, new)
+            continue
+        tag, body = line[:1], line[1:]
+        if tag == " ":
+            old.append(body)
+            new.append(body)
+            left_old -= 1
+            left_new -= 1
+        elif tag == "-":
+            old.append(body)
+            left_old -= 1
+        elif tag == "+":
+            new.append(body)
+            left_new -= 1
+        else:
+            raise PatchError(f"not a unified diff line: {line[:40]!r}")
+        last = tag
+    return hunks
+
+
+def _no_newline(last: str, old: list[str], new: list[str]) -> None:
+    """``\\ No newline at end of file`` after a line: that line has no newline in the file."""
+    if last in ("-", " ") and old:
+        old[-1] = old[-1].removesuffix("\n")
+    if last in ("+", " ") and new:
+        new[-1] = new[-1].removesuffix("\n")
+
+
+def _find(lines: list[str], old: list[str], guess: int) -> int | None:
+    """Where ``old`` matches ``lines``: at ``guess`` first, else the one other place."""
+    n = len(old)
+    if 0 <= guess <= len(lines) - n and lines[guess:guess + n] == old:
+        return guess
+    places = [i for i in range(len(lines) - n + 1) if lines[i:i + n] == old]
+    return places[0] if len(places) == 1 else None

@@ -1,0 +1,365 @@
+"""``why502 fix``: plan, and with ``--apply`` a transaction — lock, check, back up, journal,
+write, test, reload, verify, or roll back; ``--undo``, ``--list`` and crash recovery.
+
+The order is the safety argument:
+
+1. nothing is written unless every file still has the bytes the report was made from (SHA-256)
+   and can be written by this user (exit 3, nothing touched);
+2. backups and the journal are on disk (fsynced) before the first config byte changes, so a run
+   killed at any later point is rolled back by the next one (:func:`recover`);
+3. files are replaced atomically (``atomic``), then the proxy's own checker tests the whole
+   config; a failure restores the backups before any reload — the running proxy never saw it;
+4. after the reload the new workers are watched (``verify``); a failure restores, reloads again
+   and checks that the proxy still serves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from why502.app.fix import journal
+from why502.app.fix.atomic import FileMeta, atomic_write, read_meta, sha256_bytes, sha256_file
+from why502.app.fix.backup import backup, restore
+from why502.app.fix.plan import Change, PatchError, Plan, apply_diff, file_kind, files_of
+from why502.app.fix.service import Nginx, Outcome, PhpFpm, children, find_binary
+from why502.app.fix.state import (
+    APPLIED,
+    FINAL,
+    RECOVERED,
+    RELOADING,
+    ROLLED_BACK,
+    STARTED,
+    UNDONE,
+    WRITING,
+    WRITTEN,
+    ChangeSet,
+    FileRecord,
+    locked,
+)
+from why502.app.fix.verify import log_offsets, request, verify
+from why502.errors import InputError, UsageError
+from why502.textutil import strip_terminal_escapes
+
+OK, FAILED, REFUSED = 0, 1, 3
+
+
+@dataclass
+class ApplyOptions:
+    state_dir: Path
+    nginx_conf: str | None = None
+    nginx_bin: str | None = None
+    fpm_conf: str | None = None
+    fpm_bin: str | None = None
+    reload: bool = True
+    verify_for: float = 10.0
+    verify_urls: list[str] = field(default_factory=list)
+    confirm: Callable[[Change], bool] | None = None  # None: every change (--yes)
+
+
+@dataclass
+class Services:
+    nginx: Nginx | None
+    fpm: PhpFpm | None
+
+
+def _say(out: TextIO, text: str) -> None:
+    out.write(strip_terminal_escapes(text) + "\n")
+    out.flush()
+
+
+def services(cs: ChangeSet) -> Services:
+    nginx = Nginx(cs.nginx_bin, cs.nginx_conf) if cs.nginx_bin and cs.nginx_conf else None
+    fpm = PhpFpm(cs.fpm_bin, cs.fpm_conf) if cs.fpm_bin and cs.fpm_conf else None
+    return Services(nginx, fpm)
+
+
+# -- planning against the files as they are now ----------------------------------------------------
+
+def _new_contents(changes: list[Change]) -> tuple[dict[str, tuple[bytes, bytes]], list[str]]:
+    """``{path: (bytes now, bytes after every change)}``; refuses (exit 3) on a file changed
+    since the report or not writable."""
+    texts: dict[str, tuple[bytes, bytes]] = {}
+    notes: list[str] = []
+    for ch in changes:
+        for path in files_of(ch.diff, ch.file):
+            try:
+                with open(path, "rb") as fh:
+                    now = fh.read()
+            except OSError as err:
+                raise InputError(f"{path}: {err.strerror or err}") from None
+            if path == ch.file and ch.expected_sha256 and sha256_bytes(now) != ch.expected_sha256 \
+                    and path not in texts:
+                raise InputError(f"{path} changed since the report was made (its SHA-256 differs): "
+                                 "nothing applied; run diagnose again")
+            before, current = texts.get(path, (now, now))
+            try:
+                new = apply_diff(current.decode("utf-8", "surrogateescape"), ch.diff, path)
+            except PatchError as err:
+                if ch.expected_sha256 is None:
+                    raise InputError(f"{err}: nothing applied") from None
+                notes.append(f"{ch.key}: skipped, {err}")
+                continue
+            texts[path] = (before, new.encode("utf-8", "surrogateescape"))
+    for path in texts:
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.access(path, os.W_OK) or not os.access(directory, os.W_OK):
+            raise InputError(f"{path}: permission denied (writing it needs write access to the file "
+                             f"and to {directory}): nothing applied")
+    return texts, notes
+
+
+def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions,
+              nginx_conf: str | None) -> tuple[str | None, str | None]:
+    """The nginx binary/config and php-fpm binary that will test these files."""
+    kinds = {file_kind(new.decode("utf-8", "replace")) for _, new in texts.values()}
+    nginx_bin = options.nginx_bin or find_binary("nginx", "/usr/sbin/nginx")
+    fpm_bin = None
+    if "php-fpm" in kinds:
+        fpm_bin = options.fpm_bin or find_binary("php-fpm", *[f"php-fpm{v}" for v in
+                                                              ("8.4", "8.3", "8.2", "8.1", "8.0", "7.4")])
+        if not options.fpm_conf or not fpm_bin:
+            raise UsageError("a PHP-FPM pool change needs --fpm-conf (the main php-fpm.conf) and php-fpm "
+                             "installed, to test it with php-fpm -t before it is applied")
+    if "nginx" in kinds and (not nginx_bin or not nginx_conf):
+        raise UsageError("an nginx change needs nginx installed and the main config "
+                         "(--nginx-conf) to test it with nginx -t before it is applied")
+    return nginx_bin, fpm_bin
+
+
+def _owned(texts: dict[str, tuple[bytes, bytes]], nginx_bin: str | None, nginx_conf: str | None,
+           fpm_bin: str | None, fpm_conf: str | None) -> None:
+    """Refuse a change to a file that is not part of the config the checker will test: a report
+    is input from elsewhere, and only a file ``nginx -t`` / ``php-fpm -t`` reads can be proven
+    by them."""
+    allowed: set[str] = set()
+    if nginx_bin and nginx_conf:
+        allowed.update(os.path.realpath(f) for f in Nginx(nginx_bin, nginx_conf).files())
+    if fpm_bin and fpm_conf:
+        allowed.update(os.path.realpath(f) for f in PhpFpm(fpm_bin, fpm_conf).files())
+    for path in texts:
+        if os.path.realpath(path) not in allowed:
+            raise InputError(f"{path} is not a file of the config that nginx -t -c {nginx_conf} (or php-fpm "
+                             "-t) reads, so no test could prove the change: nothing applied")
+
+
+# -- the transaction -----------------------------------------------------------------------------
+
+def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
+    """Apply ``plan``; 0 applied (and verified), 1 failed and rolled back, 3 refused."""
+    nginx_conf = options.nginx_conf or plan.nginx_conf
+    chosen = [c for c in plan.changes if options.confirm is None or options.confirm(c)]
+    if not chosen:
+        _say(out, "nothing to apply")
+        return OK
+    with locked(options.state_dir):
+        for msg in recover(options.state_dir):
+            _say(out, msg)
+        texts, notes = _new_contents(chosen)
+        for n in notes:
+            _say(out, n)
+        texts = {p: t for p, t in texts.items() if t[0] != t[1]}
+        if not texts:
+            _say(out, "nothing to apply: every change is already in place")
+            return OK
+        nginx_bin, fpm_bin = _checkers(texts, options, nginx_conf)
+        _owned(texts, nginx_bin, nginx_conf, fpm_bin, options.fpm_conf)
+        cs = ChangeSet(journal.new_id(), journal.now(), STARTED, os.getpid(),
+                       changes=[{"key": c.key, "title": c.title, "file": c.file} for c in chosen],
+                       nginx_conf=nginx_conf, nginx_bin=nginx_bin,
+                       fpm_conf=options.fpm_conf, fpm_bin=fpm_bin)
+        directory = options.state_dir / cs.id
+        directory.mkdir(parents=True, mode=0o700)
+        for i, (path, (before, after)) in enumerate(texts.items()):
+            meta = read_meta(path)
+            cs.files.append(FileRecord(
+                path, sha256_bytes(before), sha256_bytes(after), meta.mode, meta.uid, meta.gid,
+                {k: v.hex() for k, v in meta.xattrs.items()}, backup(path, before, meta, directory, i),
+                file_kind(before.decode("utf-8", "replace"))))
+        journal.save(options.state_dir, cs, STARTED, f"backups in {directory}")
+        return _transact(cs, texts, options, out)
+
+
+def _meta(rec: FileRecord) -> FileMeta:
+    return FileMeta(rec.mode, rec.uid, rec.gid, {k: bytes.fromhex(v) for k, v in rec.xattrs.items()})
+
+
+def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions,
+              out: TextIO) -> int:
+    state_dir = options.state_dir
+    journal.save(state_dir, cs, WRITING)
+    for rec in cs.files:
+        try:
+            atomic_write(rec.path, texts[rec.path][1], _meta(rec))
+        except OSError as err:
+            msg = f"{rec.path}: {err.strerror or err}: nothing written"
+            _rollback(cs, options, out, msg, reload=False)
+            raise InputError(msg) from None
+        rec.written = True
+        journal.save(state_dir, cs)
+        _say(out, f"wrote {rec.path} (backup {rec.backup})")
+    journal.save(state_dir, cs, WRITTEN)
+    svc = services(cs)
+    kinds = {r.kind for r in cs.files}
+    for name, tester in (("nginx", svc.nginx), ("php-fpm", svc.fpm)):
+        if tester is None or (name == "php-fpm" and name not in kinds):
+            continue
+        res = tester.test()
+        if not res.ok:
+            return _rollback(cs, options, out, f"{name} -t rejected the change:\n{res.message}", reload=False)
+        _say(out, f"{name} -t: configuration test passed")
+    if not options.reload:
+        journal.save(state_dir, cs, APPLIED, "written and tested; not reloaded (--no-reload)")
+        _say(out, f"applied (not reloaded): change set {cs.id}; reload yourself, or why502 fix --undo")
+        return OK
+    offsets = log_offsets(svc.nginx.error_logs() if svc.nginx else [])
+    master = svc.nginx.master() if svc.nginx else None
+    old_workers = children(master) if master else set()
+    journal.save(state_dir, cs, RELOADING)
+    cs.reloaded = True
+    for name, srv in (("nginx", svc.nginx), ("php-fpm", svc.fpm)):
+        if srv is None or (name == "php-fpm" and name not in kinds):
+            continue
+        res = srv.reload()
+        if not res.ok:
+            return _rollback(cs, options, out, f"reload failed: {res.message}", reload=True)
+        _say(out, f"reloaded: {res.message}")
+    if options.verify_for > 0:
+        _say(out, f"verifying for {options.verify_for:g} s"
+             + (f" ({', '.join(options.verify_urls)})" if options.verify_urls else " (new error-log lines)"))
+        verdict = verify(offsets, old_workers, options.verify_urls, options.verify_for)
+        if verdict.ok and not verdict.requests and not verdict.lines_read:
+            _say(out, "  nothing was served to judge (no --verify-url, no new error-log line): only the "
+                      "config test and the reload vouch for this change")
+        if verdict.ignored_old_workers:
+            _say(out, f"  {verdict.ignored_old_workers} error-log line(s) of the old workers ignored "
+                      "(requests begun before the reload)")
+        if not verdict.ok:
+            return _rollback(cs, options, out, f"verification failed: {verdict.reason}", reload=True)
+        _say(out, f"verified: {verdict.requests} request(s), no 5xx from the new configuration")
+    journal.save(state_dir, cs, APPLIED)
+    _say(out, f"applied: change set {cs.id} (why502 fix --undo restores it)")
+    return OK
+
+
+def _restore_files(cs: ChangeSet) -> list[str]:
+    """Put every written file back from its backup; what was restored."""
+    done: list[str] = []
+    for rec in cs.files:
+        try:
+            current = sha256_file(rec.path)
+        except OSError:
+            current = ""
+        if current != rec.before:
+            restore(rec.path, rec.backup, _meta(rec))
+            done.append(rec.path)
+        rec.written = False
+    return done
+
+
+def _reload_all(cs: ChangeSet) -> list[Outcome]:
+    svc = services(cs)
+    kinds = {r.kind for r in cs.files}
+    res: list[Outcome] = []
+    if svc.nginx is not None:
+        res.append(svc.nginx.reload())
+    if svc.fpm is not None and "php-fpm" in kinds:
+        res.append(svc.fpm.reload())
+    return res
+
+
+def _rollback(cs: ChangeSet, options: ApplyOptions, out: TextIO, why: str, *, reload: bool) -> int:
+    _say(out, f"FAILED: {why}")
+    try:
+        restored = _restore_files(cs)
+    except OSError as err:
+        # The journal stays unfinished, so the next why502 fix run retries the restore.
+        backups = ", ".join(f"{r.path} <- {r.backup}" for r in cs.files)
+        raise InputError(f"RESTORE FAILED: {err.strerror or err} ({err.filename}); "
+                         f"backups: {backups}; the next why502 fix run retries") from None
+    _say(out, "restored from backup: " + (", ".join(restored) or "nothing had been written"))
+    if reload:
+        for res in _reload_all(cs):
+            _say(out, ("reloaded the old configuration: " if res.ok else "RELOAD FAILED: ") + res.message)
+        for url in options.verify_urls:
+            status = request(url, timeout=30)
+            _say(out, f"after rollback: GET {url} -> {status}")
+    journal.save(options.state_dir, cs, ROLLED_BACK, why.splitlines()[0])
+    return FAILED
+
+
+# -- crash recovery, undo, history ---------------------------------------------------------------
+
+def recover(state_dir: Path) -> list[str]:
+    """Roll back every change set a killed run left unfinished (called under the lock)."""
+    msgs: list[str] = []
+    for cs in journal.load_all(state_dir):
+        if cs.state in FINAL:
+            continue
+        restored = _restore_files(cs)
+        note = f"change set {cs.id} was interrupted at '{cs.state}' (pid {cs.pid}): restored " + (
+            ", ".join(restored) or "nothing (no file had changed)")
+        if cs.state == RELOADING or (cs.reloaded and restored):
+            for res in _reload_all(cs):
+                note += f"; {'reloaded' if res.ok else 'reload FAILED'}: {res.message}"
+        journal.save(state_dir, cs, RECOVERED, note)
+        msgs.append("recovered: " + note)
+    return msgs
+
+
+def undo(state_dir: Path, out: TextIO, *, reload: bool = True) -> int:
+    """Restore the last applied change set; refuses when a file changed since it was applied."""
+    with locked(state_dir):
+        for msg in recover(state_dir):
+            _say(out, msg)
+        applied = [cs for cs in journal.load_all(state_dir) if cs.state == APPLIED]
+        if not applied:
+            _say(out, "nothing to undo: no applied change set in " + str(state_dir))
+            return OK
+        cs = applied[-1]
+        for rec in cs.files:
+            try:
+                current = sha256_file(rec.path)
+            except OSError as err:
+                raise InputError(f"{rec.path}: {err.strerror or err}") from None
+            if current != rec.after:
+                raise InputError(f"{rec.path} changed since change set {cs.id} was applied: not undone "
+                                 f"(its backup is {rec.backup})")
+            if not os.access(rec.path, os.W_OK) or not os.access(os.path.dirname(rec.path) or ".", os.W_OK):
+                raise InputError(f"{rec.path}: permission denied: not undone")
+        restored = _restore_files(cs)
+        _say(out, "restored: " + ", ".join(restored))
+        svc = services(cs)
+        if svc.nginx is not None:
+            res = svc.nginx.test()
+            _say(out, "nginx -t: " + ("configuration test passed" if res.ok else res.message))
+        if reload and cs.reloaded:
+            for res in _reload_all(cs):
+                _say(out, ("reloaded: " if res.ok else "RELOAD FAILED: ") + res.message)
+        journal.save(state_dir, cs, UNDONE)
+        _say(out, f"undone: change set {cs.id}")
+        return OK
+
+
+def history(state_dir: Path, out: TextIO) -> int:
+    """``--list``: every change set, oldest first (recovering an interrupted one first, unless
+    another run holds the lock: its change set is then listed as it is)."""
+    try:
+        with locked(state_dir):
+            for msg in recover(state_dir):
+                _say(out, msg)
+    except InputError as err:
+        _say(out, f"note: {err}")
+    sets = journal.load_all(state_dir)
+    if not sets:
+        _say(out, f"no change set in {state_dir}")
+    for cs in sets:
+        _say(out, f"{cs.id}  {cs.state:<11}  {cs.created}")
+        for ch in cs.changes:
+            _say(out, f"    {ch.get('key', '')}: {ch.get('title', '')}  ({ch.get('file', '')})")
+        for line in cs.history[-1:]:
+            _say(out, f"    last: {line}")
+    return OK

@@ -1,0 +1,110 @@
+"""The state of ``why502 fix``: where its journal and backups live, the records it keeps, the lock.
+
+A change set is one ``why502 fix --apply`` run: the files it changes, each with the SHA-256 of
+its bytes before and after, its mode, owner, group and extended attributes (SELinux labels live
+in ``security.selinux``), and where its backup copy is.  The record is on disk, fsynced, *before*
+the first byte of a config is written, so a run killed half-way (``kill -9``, power cut) is
+found by the next run and rolled back from the backups (``run.recover``).
+
+Only one run may change files at a time: an exclusive ``flock(2)`` on ``STATE_DIR/lock``, taken
+without waiting, so a second ``why502 fix --apply`` refuses at once instead of queueing a change
+planned against files the first one is about to rewrite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from why502.errors import InputError
+
+# States of a change set, in the order a run goes through them; the last four end a run.
+STARTED = "backed-up"  # backups taken, journal written; no config changed yet
+WRITING = "writing"  # configs are being replaced
+WRITTEN = "written"  # every new file in place; the config test comes next
+RELOADING = "reloading"  # the service is being reloaded / verified with the new config
+APPLIED = "applied"
+ROLLED_BACK = "rolled-back"
+UNDONE = "undone"
+RECOVERED = "recovered"
+FINAL = frozenset({APPLIED, ROLLED_BACK, UNDONE, RECOVERED})
+
+
+def default_state_dir() -> Path:
+    """``/var/lib/why502/fix`` for root (the configs are root's), else the user's XDG state
+    directory (``$XDG_STATE_HOME``, default ``~/.local/state``)."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/why502/fix")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "why502" / "fix"
+
+
+@dataclass
+class FileRecord:
+    """One file of a change set: its bytes before/after (SHA-256) and its metadata."""
+
+    path: str
+    before: str
+    after: str
+    mode: int
+    uid: int
+    gid: int
+    xattrs: dict[str, str] = field(default_factory=dict)  # name -> value as hex
+    backup: str = ""
+    kind: str = "nginx"  # nginx | php-fpm: which checker tests it
+    written: bool = False
+
+
+@dataclass
+class ChangeSet:
+    """The journal of one apply run (``STATE_DIR/<id>/journal.json``)."""
+
+    id: str
+    created: str
+    state: str
+    pid: int
+    changes: list[dict[str, str]] = field(default_factory=list)  # key, title, file
+    files: list[FileRecord] = field(default_factory=list)
+    nginx_conf: str | None = None
+    nginx_bin: str | None = None
+    fpm_conf: str | None = None
+    fpm_bin: str | None = None
+    reloaded: bool = False
+    history: list[str] = field(default_factory=list)  # "<time> <state>: message"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChangeSet:
+        files = [FileRecord(**f) for f in data.get("files", [])]
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "files"}
+        return cls(files=files, **values)
+
+
+@contextlib.contextmanager
+def locked(state_dir: Path) -> Iterator[None]:
+    """Hold the one lock of ``why502 fix`` (``flock``, not waiting) for the block; the pid of the
+    holder is written in the lock file so the refusal can name it."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(state_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise InputError(f"cannot use the state directory {state_dir}: {err.strerror or err}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise InputError(f"another why502 fix (pid {holder}) is changing files: try again when "
+                             "it has finished") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,106 @@
+"""Did the fix cure the 5xx?  Judged on what the *new* configuration served only.
+
+For ``--verify-for`` seconds after the reload: each ``--verify-url`` is requested through the
+proxy again and again (requests sent after the reload reach the new workers), and every new
+error-log line is classified.  A proxy 5xx symptom from a new worker fails the fix; lines of the
+old workers do not count: after a reload the old workers finish the requests they hold under the
+old settings and may still log, e.g., ``upstream timed out`` (``ngx_master_process_cycle()``,
+src/os/unix/ngx_process_cycle.c).  nginx writes its pid in every error-log line
+(``PID#TID: *CONN``, ``ngx_log_error_core()``, src/core/ngx_log.c), which is what tells them apart.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import time
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from why502.parsers.errorlog import classify_line
+from why502.textutil import strip_terminal_escapes
+
+_PID = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] (\d+)#\d+:")
+FAILING = frozenset({502, 503, 504})
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str = ""
+    requests: int = 0
+    ignored_old_workers: int = 0
+    lines_read: int = 0
+    lines: list[str] = field(default_factory=list)
+
+
+def log_offsets(paths: Iterable[str]) -> dict[str, int]:
+    """The current end of each error log: only lines written after it are read."""
+    out: dict[str, int] = {}
+    for p in paths:
+        try:
+            out[p] = os.path.getsize(p)
+        except OSError:
+            continue
+    return out
+
+
+def _new_lines(offsets: dict[str, int]) -> list[str]:
+    lines: list[str] = []
+    for path, start in offsets.items():
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                data = fh.read(4 << 20)
+        except OSError:
+            continue
+        complete = data[:data.rfind(b"\n") + 1]
+        offsets[path] = start + len(complete)
+        lines.extend(complete.decode("utf-8", "replace").splitlines())
+    return lines
+
+
+def request(url: str, timeout: float) -> int | str:
+    """The status of ``GET url`` (any status is an answer), or the error as text."""
+    parts = urllib.parse.urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                     headers={"User-Agent": "why502-fix-verify"})
+        return conn.getresponse().status
+    except (OSError, http.client.HTTPException) as err:
+        return str(err) or type(err).__name__
+    finally:
+        conn.close()
+
+
+def verify(offsets: dict[str, int], old_workers: set[int], urls: list[str], seconds: float) -> Verdict:
+    """Watch for ``seconds``; fail at the first 5xx the new configuration serves."""
+    verdict = Verdict(True)
+    deadline = time.monotonic() + seconds
+    while True:
+        for url in urls:
+            status = request(url, timeout=max(1.0, seconds + 30))
+            verdict.requests += 1
+            if isinstance(status, str) or status in FAILING:
+                verdict.ok = False
+                verdict.reason = f"GET {url} answered {status} after the reload"
+                break
+        for line in _new_lines(offsets):
+            verdict.lines_read += 1
+            m = _PID.match(line)
+            hit = classify_line(line)
+            if hit is None or hit.status not in FAILING:
+                continue
+            if m and int(m.group(1)) in old_workers:
+                verdict.ignored_old_workers += 1
+                continue
+            verdict.ok = False
+            verdict.lines.append(strip_terminal_escapes(line)[:300])
+            verdict.reason = verdict.reason or f"new error-log line: {hit.symptom} ({verdict.lines[0][:160]})"
+        if not verdict.ok or time.monotonic() >= deadline:
+            return verdict
+        time.sleep(0.2)

@@ -1,0 +1,151 @@
+"""`why502 fix [REPORT]`: show the config changes of a diagnosis (or of lint), and with --apply
+make them safely: hash check, lock, backup, journal, atomic write, config test, reload, verify,
+automatic rollback; --undo and --list.
+
+Only the standard library at module level (``why502 --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from why502.errors import UsageError
+
+if TYPE_CHECKING:
+    from why502.app.fix.plan import Change, Plan
+
+DESCRIPTION = """\
+List the config changes that fix what diagnose (or lint) found -- finding, file, diff -- and change
+nothing (dry run). With --apply each change is made as a transaction: refused if the file changed
+since the report (SHA-256) or another why502 fix is running; every file backed up (mode, owner,
+xattrs) and journaled before it is written atomically; the whole config tested (nginx -t,
+php-fpm -t); the service reloaded; the new workers watched for --verify-for seconds; on any
+failure the backups are restored and the service reloaded again. Commands that are not config
+changes (restart a backend, raise a limit) are printed, never run.
+
+REPORT: a saved `why502 diagnose --format json` report. Without it, diagnose runs now (or lint,
+with --lint).
+
+exit: 0 applied and verified (dry run: nothing to change), 1 changes listed (dry run) or the fix
+failed and was rolled back, 2 usage error, 3 refused (file changed, locked, permission denied,
+disk full): nothing changed.
+
+examples:
+  why502 fix report.json                           # what would change
+  why502 fix report.json --apply --verify-url http://127.0.0.1/health
+  why502 fix --lint /etc/nginx/nginx.conf --only W502-001 --apply --yes
+  why502 fix --undo                                # restore the last applied change set
+  why502 fix --list                                # the history
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", nargs="?", metavar="REPORT",
+                        help="saved diagnose JSON report (default: run diagnose now)")
+    parser.add_argument("--lint", nargs="?", const="", default=None, metavar="NGINX_CONF",
+                        help="take the fixes of why502 lint (of NGINX_CONF, default this host's config)")
+    parser.add_argument("--nginx-conf", metavar="FILE",
+                        help="nginx's main config, tested with nginx -t -c FILE (default: the report's)")
+    parser.add_argument("--fpm-conf", metavar="FILE", help="php-fpm's main config (php-fpm -t -y FILE)")
+    parser.add_argument("--apply", action="store_true", help="make the changes (default: dry run)")
+    parser.add_argument("--yes", "-y", action="store_true", help="no confirmation per change (scripts)")
+    parser.add_argument("--only", action="append", default=[], metavar="CAUSE|RULE",
+                        help="only the changes for this cause ID or lint code (repeatable, comma list)")
+    parser.add_argument("--no-reload", dest="reload", action="store_false",
+                        help="write and test, but do not reload (nor verify)")
+    parser.add_argument("--verify-for", type=float, default=10.0, metavar="SECONDS",
+                        help="watch the new config this long after reloading (default 10; 0: no check)")
+    parser.add_argument("--verify-url", action="append", default=[], metavar="URL",
+                        help="GET URL via the proxy while verifying; a 5xx fails the fix (repeatable)")
+    parser.add_argument("--undo", action="store_true", help="restore the last applied change set")
+    parser.add_argument("--list", action="store_true", help="show the history of change sets")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="journal and backups (default /var/lib/why502/fix as root, else "
+                             "~/.local/state/why502/fix)")
+    parser.add_argument("--nginx", metavar="PATH", help="nginx binary (default: nginx on PATH)")
+    parser.add_argument("--php-fpm", metavar="PATH", help="php-fpm binary (default: found on PATH)")
+
+
+def _only(args: list[str]) -> set[str]:
+    return {p.strip() for a in args for p in a.split(",") if p.strip()}
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    from why502.app.fix import plan as fixplan
+
+    if args.lint is not None:
+        if args.report:
+            raise UsageError("give a REPORT or --lint, not both")
+        from why502.app.lint import LintOptions, gather
+
+        outcome = gather(LintOptions(nginx_conf=args.lint or args.nginx_conf or None))
+        return fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file)
+    if args.report:
+        from why502.cli.cmd_render import load_report
+
+        return fixplan.from_report(load_report(args.report))
+    from why502.app.diagnose import DiagnoseOptions, diagnose
+
+    return fixplan.from_report(diagnose(DiagnoseOptions(nginx_conf=args.nginx_conf)))
+
+
+def print_plan(plan: Plan) -> None:
+    from why502.textutil import strip_terminal_escapes
+
+    stream = sys.stdout
+    if not plan.changes:
+        stream.write("no config change to make\n")
+    for i, ch in enumerate(plan.changes, 1):
+        stream.write(strip_terminal_escapes(f"[{i}] {ch.key}: {ch.title}\n    file: {ch.file}\n"))
+        for line in ch.diff.splitlines():
+            stream.write("    " + strip_terminal_escapes(line) + "\n")
+    if plan.commands:
+        stream.write("\nNot config changes -- why502 fix never runs these; run them yourself if they fit:\n")
+        for key, cmd in plan.commands:
+            stream.write(strip_terminal_escapes(f"  [{key}] $ {cmd}\n"))
+    for note in plan.notes:
+        stream.write(strip_terminal_escapes(f"note: {note}\n"))
+
+
+def _ask(change: Change) -> bool:
+    sys.stdout.write(f"apply the change for {change.key} to {change.file}? [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from why502.app.fix import run as fixrun
+    from why502.app.fix.plan import select
+    from why502.app.fix.state import default_state_dir
+
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    if args.verify_for < 0:
+        raise UsageError("--verify-for must be >= 0")
+    for url in args.verify_url:
+        if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3 or not url.split("/")[2]:
+            raise UsageError(f"--verify-url needs an http:// or https:// URL, not {url!r}")
+    if args.undo and args.list:
+        raise UsageError("--undo and --list are separate commands")
+    if args.undo:
+        return fixrun.undo(state_dir, sys.stdout, reload=args.reload)
+    if args.list:
+        return fixrun.history(state_dir, sys.stdout)
+    if args.apply and not args.yes and not sys.stdin.isatty():
+        raise UsageError("--apply asks before each change on a terminal; add --yes to apply without asking")
+    plan = select(make_plan(args), _only(args.only))
+    print_plan(plan)
+    if not args.apply:
+        if plan.changes:
+            sys.stdout.write("\ndry run: nothing changed (--apply makes these changes)\n")
+        return 1 if plan.changes else 0
+    sys.stdout.write("\n")
+    options = fixrun.ApplyOptions(
+        state_dir=state_dir, nginx_conf=args.nginx_conf, nginx_bin=args.nginx, fpm_conf=args.fpm_conf,
+        fpm_bin=args.php_fpm, reload=args.reload, verify_for=args.verify_for,
+        verify_urls=list(args.verify_url), confirm=None if args.yes else _ask)
+    return fixrun.apply(plan, options, sys.stdout)

@@ -1,0 +1,28 @@
+"""Saved reports for ``why502 fix`` tests: one finding whose fix is a diff of a real file, pinned
+by the file's SHA-256 as ``why502 diagnose`` pins it (schema 1.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from why502.findings.model import Finding, Fix, Report
+from why502.findings.patch import unified_diff
+
+
+def report_for(conf: Path, new_text: str, out: Path, cause: str = "backend-too-slow") -> Path:
+    """Write a report proposing ``new_text`` for ``conf`` to ``out``."""
+    old = conf.read_text()
+    digest = hashlib.sha256(conf.read_bytes()).hexdigest()
+    fix = Fix(summary="change the config", diff=unified_diff(old, new_text, str(conf)), file=str(conf),
+              commands=["nginx -t", "systemctl restart app"], hashes={str(conf): digest})
+    finding = Finding(cause=cause, title="test finding", confidence=0.9, status_codes=[504],
+                      symptoms=["read-timeout"], explanation="x", fix=fix)
+    report = Report(findings=[finding], inputs={"nginx_conf": str(conf)})
+    out.write_text(json.dumps(report.to_dict()))
+    return out
+
+
+def journal_states(state_dir: Path) -> list[str]:
+    return [json.loads(p.read_text())["state"] for p in sorted(state_dir.glob("*/journal.json"))]
