@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 
-from why502.findings.model import Finding, Fix, Report
+from why502.facts.probes import ProbeTarget
+from why502.findings.model import Finding, Fix, Report, UpstreamSummary
 from why502.findings.patch import unified_diff
 
 
-def report_for(conf: Path, new_text: str, out: Path, cause: str = "backend-too-slow") -> Path:
-    """Write a report proposing ``new_text`` for ``conf`` to ``out``."""
+def report_for(conf: Path, new_text: str, out: Path, cause: str = "backend-too-slow",
+               probed: ProbeTarget | None = None) -> Path:
+    """Write a report proposing ``new_text`` for ``conf`` to ``out``; ``probed`` is the finding's
+    backend as diagnose would have probed it (``upstreams[].probes[].target``)."""
     old = conf.read_text()
     digest = hashlib.sha256(conf.read_bytes()).hexdigest()
     fix = Fix(summary="change the config", diff=unified_diff(old, new_text, str(conf)), file=str(conf),
               commands=["nginx -t", "systemctl restart app"], hashes={str(conf): digest})
+    upstream = probed.label if probed else None
     finding = Finding(cause=cause, title="test finding", confidence=0.9, status_codes=[504],
-                      symptoms=["read-timeout"], explanation="x", fix=fix)
-    report = Report(findings=[finding], inputs={"nginx_conf": str(conf)})
+                      symptoms=["read-timeout"], explanation="x", fix=fix, upstream=upstream)
+    upstreams = [UpstreamSummary(name=probed.label, targets=[probed.label],
+                                 probes=[{"target": asdict(probed)}])] if probed else []
+    report = Report(findings=[finding], inputs={"nginx_conf": str(conf)}, upstreams=upstreams)
     out.write_text(json.dumps(report.to_dict()))
     return out
 

@@ -14,7 +14,9 @@ import pytest
 from tests.fix.reports import journal_states, report_for
 from tests.support.clirun import why502
 from why502.app.fix.service import children
+from why502.facts.probes import ProbeTarget
 from why502.lab.runtime import Stack, find_nginx, find_php_fpm
+from why502.lab.runtime.machine import free_port
 
 pytestmark = [pytest.mark.real, pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")]
 
@@ -114,6 +116,27 @@ def test_a_fix_that_passes_t_but_does_not_cure_is_rolled_back(tmp_path: Path) ->
         assert res.returncode == 1, res.stdout + res.stderr
         assert "verification failed" in res.stdout and "answered 504" in res.stdout
         assert "reloaded the old configuration" in res.stdout
+        assert conf.read_bytes() == original
+        assert journal_states(tmp_path / "s") == ["rolled-back"]
+
+
+def test_a_fix_whose_backend_still_refuses_is_rolled_back(tmp_path: Path) -> None:
+    """No --verify-url and no new error line: the finding's backend, probed again after the
+    reload, still refuses connections, so the change did not cure anything."""
+    with Stack() as stack:
+        port = free_port()  # nothing listens here
+        stack.start_nginx(f"server {{ listen {stack.listen}; "
+                          f"location / {{ proxy_pass http://127.0.0.1:{port}; }} }}")
+        conf = stack.p.nginx_conf
+        original = conf.read_bytes()
+        new = conf.read_text().replace("proxy_pass", "proxy_connect_timeout 2s; proxy_pass")
+        report = report_for(conf, new, tmp_path / "r.json", cause="backend-down",
+                            probed=ProbeTarget(host="127.0.0.1", port=port))
+        res = why502("fix", str(report), "--apply", "--yes", "--state-dir", str(tmp_path / "s"),
+                     "--verify-for", "0.2")
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "verification failed: probe after the reload" in res.stdout
+        assert "refused" in res.stdout.lower()
         assert conf.read_bytes() == original
         assert journal_states(tmp_path / "s") == ["rolled-back"]
 

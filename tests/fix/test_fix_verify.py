@@ -31,3 +31,16 @@ def test_a_5xx_line_of_a_new_worker_fails_the_fix(tmp_path: Path) -> None:
         fh.write(TIMEOUT.format(s=3, pid=200))
     verdict = verify(offsets, {100}, [], 0)
     assert not verdict.ok and "read-timeout" in verdict.reason and len(verdict.lines) == 1
+
+
+def test_targets_of_a_report_with_wrong_types_are_left_out() -> None:
+    """A report is input: a probed target with a string port or a list host is not trusted."""
+    from why502.app.fix.plan import _probed_targets
+    from why502.findings.model import Report, UpstreamSummary
+
+    good = {"kind": "proxy", "scheme": "http", "host": "127.0.0.1", "port": 8080}
+    bad = [{"host": "127.0.0.1", "port": "8080"}, {"host": ["x"], "port": 1}, {"port": 70000}, "x"]
+    report = Report(upstreams=[UpstreamSummary(name="app", targets=["app"],
+                                               probes=[{"target": t} for t in [*bad, good]])])
+    targets = _probed_targets(report)
+    assert [t.label for t in targets["app"]] == ["http://127.0.0.1:8080"]

@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from why502.facts.probes import ProbeTarget
 from why502.findings.lint import LintFinding
 from why502.findings.model import Report
 from why502.findings.patch import NO_NEWLINE, split_lines
@@ -37,6 +38,7 @@ class Change:
     diff: str
     expected_sha256: str | None = None  # from the report; None for a fresh lint run
     commands: tuple[str, ...] = ()
+    targets: tuple[ProbeTarget, ...] = ()  # the backends of the finding, probed again to verify
 
 
 @dataclass
@@ -53,16 +55,51 @@ def from_report(report: Report) -> Plan:
     """The config changes of a saved (or fresh) diagnose report, most likely cause first."""
     plan = Plan(nginx_conf=report.inputs.get("nginx_conf") if isinstance(
         report.inputs.get("nginx_conf"), str) else None)
+    targets = _probed_targets(report)
     for f in report.findings:
         if f.fix is None:
             continue
         if f.fix.diff and f.fix.file:
             plan.changes.append(Change(f.cause, f.title, f.fix.file, f.fix.diff,
-                                       f.fix.hashes.get(f.fix.file), tuple(f.fix.commands)))
+                                       f.fix.hashes.get(f.fix.file), tuple(f.fix.commands),
+                                       targets.get(f.upstream or f.target or "", ())))
         for cmd in f.fix.commands:
             if not _is_reload(cmd):
                 plan.commands.append((f.cause, cmd))
     return plan
+
+
+def _probed_targets(report: Report) -> dict[str, tuple[ProbeTarget, ...]]:
+    """The targets diagnose probed for each upstream (``upstreams[].probes[].target``), by the
+    upstream's name and by each target's own label: what verification probes again.  A report is
+    input: a target whose fields have the wrong types is left out rather than trusted."""
+    out: dict[str, tuple[ProbeTarget, ...]] = {}
+    for up in report.upstreams:
+        found: list[ProbeTarget] = []
+        for probe in up.probes:
+            target = _target(probe.get("target"))
+            if target is not None:
+                found.append(target)
+                out.setdefault(target.label, (target,))
+        if found:
+            out[up.name] = tuple(found)
+            for name in up.targets:
+                out.setdefault(name, tuple(found))
+    return out
+
+
+def _target(data: object) -> ProbeTarget | None:
+    if not isinstance(data, dict):
+        return None
+    texts = ("kind", "scheme", "host", "unix_path", "group")
+    if any(data.get(k) is not None and not isinstance(data.get(k), str) for k in texts):
+        return None
+    port = data.get("port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+        return None
+    return ProbeTarget(kind=data.get("kind") or "proxy", scheme=data.get("scheme") or "http",
+                       host=data.get("host"), port=port, unix_path=data.get("unix_path"),
+                       group=data.get("group"), uses_variables=data.get("uses_variables") is True)
 
 
 def from_lint(findings: list[LintFinding], nginx_conf: str | None) -> Plan:

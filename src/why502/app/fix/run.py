@@ -42,6 +42,7 @@ from why502.app.fix.state import (
 )
 from why502.app.fix.verify import log_offsets, request, verify
 from why502.errors import InputError, UsageError
+from why502.facts.probes import ProbeTarget
 from why502.textutil import strip_terminal_escapes
 
 OK, FAILED, REFUSED = 0, 1, 3
@@ -180,7 +181,8 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
                 {k: v.hex() for k, v in meta.xattrs.items()}, backup(path, before, meta, directory, i),
                 file_kind(before.decode("utf-8", "replace"))))
         journal.save(options.state_dir, cs, STARTED, f"backups in {directory}")
-        return _transact(cs, texts, options, out)
+        targets = list(dict.fromkeys(t for c in chosen for t in c.targets))
+        return _transact(cs, texts, options, out, targets)
 
 
 def _meta(rec: FileRecord) -> FileMeta:
@@ -188,7 +190,7 @@ def _meta(rec: FileRecord) -> FileMeta:
 
 
 def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions,
-              out: TextIO) -> int:
+              out: TextIO, targets: list[ProbeTarget]) -> int:
     state_dir = options.state_dir
     journal.save(state_dir, cs, WRITING)
     for rec in cs.files:
@@ -230,8 +232,10 @@ def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: App
     if options.verify_for > 0:
         _say(out, f"verifying for {options.verify_for:g} s"
              + (f" ({', '.join(options.verify_urls)})" if options.verify_urls else " (new error-log lines)"))
-        verdict = verify(offsets, old_workers, options.verify_urls, options.verify_for)
-        if verdict.ok and not verdict.requests and not verdict.lines_read:
+        verdict = verify(offsets, old_workers, options.verify_urls, options.verify_for, targets)
+        if verdict.probed:
+            _say(out, f"  probed {verdict.probed} backend(s) of the finding again")
+        if verdict.ok and not verdict.requests and not verdict.lines_read and not verdict.probed:
             _say(out, "  nothing was served to judge (no --verify-url, no new error-log line): only the "
                       "config test and the reload vouch for this change")
         if verdict.ignored_old_workers:

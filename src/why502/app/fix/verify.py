@@ -2,7 +2,12 @@
 
 For ``--verify-for`` seconds after the reload: each ``--verify-url`` is requested through the
 proxy again and again (requests sent after the reload reach the new workers), and every new
-error-log line is classified.  A proxy 5xx symptom from a new worker fails the fix; lines of the
+error-log line is classified.  At the end the finding's own backends (the targets diagnose
+probed) are probed again: one that still refuses, is missing, or speaks another protocol fails
+the fix.  A probe that only waits (``read-timeout``, ``workers-exhausted``) is no verdict: a
+slow backend stays slow after its timeout is raised, which is what such a fix is for.
+
+A proxy 5xx symptom from a new worker fails the fix; lines of the
 old workers do not count: after a reload the old workers finish the requests they hold under the
 old settings and may still log, e.g., ``upstream timed out`` (``ngx_master_process_cycle()``,
 src/os/unix/ngx_process_cycle.c).  nginx writes its pid in every error-log line
@@ -16,14 +21,17 @@ import os
 import re
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from why502.facts.probes import ProbeTarget
 from why502.parsers.errorlog import classify_line
+from why502.sources.probes import probe
 from why502.textutil import strip_terminal_escapes
 
 _PID = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] (\d+)#\d+:")
 FAILING = frozenset({502, 503, 504})
+WAITING = frozenset({"read-timeout", "workers-exhausted"})  # probe symptoms that are no verdict
 
 
 @dataclass
@@ -33,6 +41,7 @@ class Verdict:
     requests: int = 0
     ignored_old_workers: int = 0
     lines_read: int = 0
+    probed: int = 0
     lines: list[str] = field(default_factory=list)
 
 
@@ -77,8 +86,24 @@ def request(url: str, timeout: float) -> int | str:
         conn.close()
 
 
-def verify(offsets: dict[str, int], old_workers: set[int], urls: list[str], seconds: float) -> Verdict:
-    """Watch for ``seconds``; fail at the first 5xx the new configuration serves."""
+def probe_again(targets: Sequence[ProbeTarget], verdict: Verdict, timeout: float = 2.0) -> None:
+    """Probe each target once more; the first that fails in a way a config fix should have
+    cured (not merely slow) fails the verdict."""
+    for target in targets:
+        result = probe(target, timeout=timeout)
+        if result.error == "not probed":
+            continue
+        verdict.probed += 1
+        if not result.ok and result.symptom and result.symptom not in WAITING:
+            verdict.ok = False
+            verdict.reason = f"probe after the reload: {strip_terminal_escapes(result.detail)[:200]}"
+            return
+
+
+def verify(offsets: dict[str, int], old_workers: set[int], urls: list[str], seconds: float,
+           targets: Sequence[ProbeTarget] = ()) -> Verdict:
+    """Watch for ``seconds``; fail at the first 5xx the new configuration serves, or when a
+    backend of the finding still fails its probe at the end."""
     verdict = Verdict(True)
     deadline = time.monotonic() + seconds
     while True:
@@ -101,6 +126,9 @@ def verify(offsets: dict[str, int], old_workers: set[int], urls: list[str], seco
             verdict.ok = False
             verdict.lines.append(strip_terminal_escapes(line)[:300])
             verdict.reason = verdict.reason or f"new error-log line: {hit.symptom} ({verdict.lines[0][:160]})"
-        if not verdict.ok or time.monotonic() >= deadline:
+        if not verdict.ok:
+            return verdict
+        if time.monotonic() >= deadline:
+            probe_again(targets, verdict)
             return verdict
         time.sleep(0.2)
