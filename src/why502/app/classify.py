@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import polars as pl
 
+from why502.catalog.patterns import EVENT_IDS
 from why502.parsers.errorlog import FIELD_NAMES
 from why502.parsers.errorlog_batch import (
     SUMMARY_KEYS,
@@ -38,16 +39,10 @@ from why502.sources.logfiles import (
 from why502.timeargs import parse_time_arg
 
 JSONL_COLUMNS: tuple[str, ...] = (
-    "line", "file", "source", "symptom", "status", "time", "level", "upstream", "client", "server",
+    "line", "file", "source", "symptom", "event", "side", "status", "time", "level", "upstream", "client",
+    "server",
     "request", "host", "message",
 )
-
-# Evidence events of the catalog (docs/causes/README.md): not upstream failures by
-# themselves, so they do not make ``classify`` exit 1.
-EVENT_IDS: frozenset[str] = frozenset({
-    "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",
-    "listen-failed", "selinux-avc", "upstream-marked-down", "slow-request", "listen-queue-full",
-})
 
 B = TypeVar("B")
 R = TypeVar("R")

@@ -34,6 +34,8 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "idx": pl.UInt32(),
     "source": pl.String(),
     "symptom": pl.String(),
+    "event": pl.String(),
+    "side": pl.String(),
     "status": pl.Int64(),
     "time": pl.String(),
     "level": pl.String(),
@@ -127,13 +129,15 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     for key, errno, action, level, det in combos.iter_rows():
         p = errorlog.resolve("nginx", key, errno, action, level, det)
         if p is not None:
-            rows.append((key, errno, action, level, det, p.id, p.symptom, p.status))
+            rows.append((key, errno, action, level, det, p.id, p.symptom, p.event_for(), p.side_of,
+                         p.status))
     if not rows:
         return empty_frame()
     rules = pl.DataFrame(
         rows,
         schema={"key": pl.String, "errno": pl.Int64, "action": pl.String, "level": pl.String,
-                "detail": pl.String, "pattern": pl.String, "symptom": pl.String, "status": pl.Int64},
+                "detail": pl.String, "pattern": pl.String, "symptom": pl.String, "event": pl.String,
+                "side": pl.String, "status": pl.Int64},
         orient="row",
     )
     df = df.join(rules, on=["key", "errno", "action", "level", "detail"], how="inner", nulls_equal=True)
@@ -148,6 +152,8 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         pl.col("idx"),
         pl.lit("nginx").alias("source"),
         pl.col("symptom"),
+        pl.col("event"),
+        pl.col("side"),
         pl.col("status"),
         pl.col("time").str.replace_all("/", "-", literal=True).str.replace(" ", "T", literal=True),
         pl.col("level"),
