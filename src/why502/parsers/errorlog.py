@@ -404,6 +404,7 @@ def _classify_text(line: str, year: int) -> Classified | None:
     if hm:
         rest = inner[hm.start("m"):]
         if ("upstream" in rest or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")])
-                or (rest.startswith("connect() ") and _ERRNO.search(rest))):
+                or (rest.startswith("connect() ") and _ERRNO.search(rest))
+                or rest.startswith("FastCGI sent in stderr: ")):
             return classify_nginx_message(rest, un.time, None)
     return None

@@ -79,6 +79,8 @@ _CUT = re.compile(r"\s*(?:\u2026|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$")
 # nginx "pid#tid: *conn " after Markdown: "_123", "* 123", "\*123", "**123"
 _CONN = re.compile(r"(\d+#\d+: )(?:\\?\*\s+|_|\\\*|\*\*)(\d+) ")
 _BOLD = re.compile(r"\*\*([^*]+)\*\*")
+# a line a reporter wrapped in quotes or a code span: 'connect() failed ...'
+_WRAPPED = re.compile(r"^\s*(['`])(.*)\1\s*$")
 # spaces a rich-text editor put inside tokens
 _SPACED_CALL = re.compile(r"\b([a-z_0-9]+) \(\)")
 _SPACED_UNIX = re.compile(r"\bunix: +/")
@@ -115,6 +117,10 @@ def normalize(text: str) -> Normalized:
     if new != out:
         out = new
         repairs.append("Markdown emphasis removed")
+    m3 = _WRAPPED.match(out)
+    if m3:
+        out = m3.group(2)
+        repairs.append("quotes around the line removed")
     new = _SPACED_CALL.sub(r"\1()", out)
     new = _SPACED_UNIX.sub("unix:/", new)
     new = _SPACED_ERRNO.sub(r"(\1: ", new)
