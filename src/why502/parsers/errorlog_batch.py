@@ -102,17 +102,21 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     line, msg = pl.col("line"), pl.col("msg")
     unescaped = pl.when(msg.str.contains('\\"', literal=True)).then(
         msg.str.replace_all('\\"', '"', literal=True)).otherwise(msg)
+    # the key phrase as matched (a capture-free pass: "k1"/"k2" groups cost the Rust engine a
+    # second pass); which alternative matched is decided once per distinct phrase below
     df = (
         df.select("idx", "line", line.str.replace(errorlog.NGINX_HEAD_PREFIX, "").alias("msg"))
         .with_columns(unescaped)
-        .with_columns(msg.str.extract_groups(errorlog.key_regex()).alias("k"))
-        .unnest("k")
-        .with_columns(pl.coalesce("k1", "k2").alias("key"))
-        .drop("k1", "k2")
-        .filter(pl.col("key").is_not_null())
+        .with_columns(msg.str.extract("^" + _key_alternation(), 0).alias("raw_key"))
+        .filter(pl.col("raw_key").is_not_null())
     )
     if df.height == 0:
         return empty_frame()
+    plain = set(errorlog.nginx_keys()[0])
+    raw_keys = df.get_column("raw_key").unique().to_list()
+    df = df.with_columns(pl.col("raw_key").replace_strict(
+        {k: k if k in plain else k.split(" ", 1)[1] for k in raw_keys}, return_dtype=pl.String,
+    ).alias("key")).drop("raw_key")
     detail: pl.Expr = pl.lit(None, dtype=pl.String)
     for key, rx in errorlog.detail_regexes().items():
         detail = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(detail)
