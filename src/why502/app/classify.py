@@ -128,9 +128,11 @@ def _summarize_lines(
                            filter_records=None if cutoff is None else partial(filter_since, cutoff=cutoff),
                            may_have_cr=raw is None or b"\r" in raw,
                            may_have_escapes=raw is None or b"\\" in raw)
-    # Polars strings are views into the batch's buffers: a copy through Python (a few hundred
-    # rows) lets the whole batch be freed instead of pinned by a handful of strings.
-    return pl.DataFrame(agg.to_dict(as_series=False), schema=agg.schema)
+    # Polars strings are views into the batch's buffers: a copy lets the whole batch be freed
+    # instead of pinned by a handful of strings.  The copy goes through Arrow IPC bytes, not
+    # Python objects: on an outage log with hundreds of peers a batch aggregates to thousands of
+    # rows, and building them as Python objects cost ~20 % of the run's CPU.
+    return pl.read_ipc(agg.write_ipc(None).getvalue())
 
 
 def _summarize_chunk(chunk: ByteBatch, year: int, cutoff: dt.datetime | None) -> tuple[pl.DataFrame, int]:
