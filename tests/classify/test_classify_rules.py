@@ -238,7 +238,7 @@ NEAR_MISSES = [
     ("rate-limited/503", H + 'limiting connections by zone "addr"' + C),
     ("invalid-response/502", H + 'upstream sent invalid status "abc" while reading response header from upstream'
                              + C),
-    ("invalid-response/502", H + "upstream rejected request with error 2 while reading response header from "
+    ("connection-reset/502", H + "upstream rejected request with error 2 while reading response header from "
                              "upstream" + C),
     ("premature-close/502", H + "upstream prematurely closed FastCGI stdout while reading response header from "
                             "upstream" + C),

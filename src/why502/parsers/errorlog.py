@@ -363,6 +363,11 @@ def _record(p: PatternInfo, head: Head, message: str, wrapper_time: str | None,
 # ----------------------------------------------------------------------------------------------
 
 
+# phrases that name a proxy-side failure by themselves (no "upstream" or phase needed)
+_SELF_EVIDENT = ("accept4() failed", "accept() failed", "socket() ")
+_SELF_EVIDENT_PREFIXED = re.compile(r"\S+ worker_connections are not enough")
+
+
 def classify_line(text: str, year: int = 1970) -> Classified | None:
     """Recognise one raw log line (any format, any wrapper); None when it is not a known failure.
 
@@ -405,6 +410,8 @@ def _classify_text(line: str, year: int) -> Classified | None:
         rest = inner[hm.start("m"):]
         if ("upstream" in rest or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")])
                 or (rest.startswith("connect() ") and _ERRNO.search(rest))
-                or rest.startswith("FastCGI sent in stderr: ")):
+                or rest.startswith("FastCGI sent in stderr: ")
+                or (rest.startswith(_SELF_EVIDENT) and _ERRNO.search(rest))
+                or _SELF_EVIDENT_PREFIXED.match(rest)):
             return classify_nginx_message(rest, un.time, None)
     return None

@@ -88,6 +88,12 @@ _SPACED_ERRNO = re.compile(r"\( +(\d+) *: *")
 _SPACED_ERRNO_CLOSE = re.compile(r"(\(\d+: [^()]*?) +\)")
 # a fragment that starts at nginx's errno or at "failed (..."
 _FRAGMENT_ERRNO = re.compile(r"^\s*(?:failed )?\((\d+): [^)]*\) while ([a-z ]+)")
+# nginx's "%ui worker_connections are not enough" pasted without the count
+_FRAGMENT_WORKER = re.compile(r"^\s*worker_connections are not enough")
+# ... or behind other text (a title, a sentence in another language)
+_FRAGMENT_ERRNO_INSIDE = re.compile(
+    r"\((\d+): [^)]*\) while "
+    r"(?:connecting to|sending request to|reading response header from|reading) upstream")
 _FRAGMENT_TEXT_ERRNO = re.compile(r"^\s*(?:failed )?\(([A-Za-z][A-Za-z ]+)\) while ([a-z ]+)")
 # the syscall nginx names in each phase (ngx_http_upstream.c, ngx_event_connect.c, ngx_recv.c)
 _PHASE_CALL = (
@@ -128,7 +134,18 @@ def normalize(text: str) -> Normalized:
     if new != out:
         out = new
         repairs.append("spaces inside tokens removed")
-    m2 = _FRAGMENT_ERRNO.match(out) or _FRAGMENT_TEXT_ERRNO.match(out)
+    if _FRAGMENT_WORKER.match(out):
+        out = "N " + out.lstrip()
+        repairs.append("the count before worker_connections was not pasted")
+    m2 = _FRAGMENT_ERRNO.match(out) or _FRAGMENT_TEXT_ERRNO.match(out) or _FRAGMENT_ERRNO_INSIDE.search(out)
+    if m2 is not None and m2.re is _FRAGMENT_ERRNO_INSIDE:
+        # only when what comes before names no call: a whole message keeps its own
+        before = out[: m2.start()]
+        if "()" in before or "failed" in before:
+            m2 = None
+        else:
+            out = out[m2.start():]
+            m2 = _FRAGMENT_ERRNO.match(out)
     if m2:
         call = next((c for phase, c in _PHASE_CALL if m2.group(2).startswith(phase)), None)
         if call is not None:
