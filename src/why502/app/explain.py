@@ -23,6 +23,8 @@ class LineInfo:
     """What the classifier recognised in a pasted line (fields of ``classify --format jsonl``)."""
 
     fields: dict[str, str | int | None]  # Classified.to_dict()
+    unseen: tuple[str, ...] = ()  # what a whole line would say and this one does not (a fragment)
+    repaired: tuple[str, ...] = ()  # paste damage undone before it could be read (normalize)
 
     @property
     def symptom(self) -> str:
@@ -47,7 +49,8 @@ class Explanation:
             "type": self.type,
             "entries": [cat.entry_to_dict(e) for e in self.entries],
             "status": cat.status_to_dict(self.status) if self.status else None,
-            "line": self.line.fields if self.line else None,
+            "line": ({**self.line.fields, "unseen": list(self.line.unseen),
+                      "repaired": list(self.line.repaired)} if self.line else None),
             "terms": [t.to_dict() for t in self.terms],
         }
 
@@ -87,6 +90,7 @@ def _term_entries(terms: list[Term], catalog: Catalog) -> list[Entry]:
 
 def _explain_line(text: str) -> Explanation:
     from why502.parsers.errorlog import classify_line  # lazy: only pasted lines need the classifier
+    from why502.parsers.normalize import normalize
 
     first = next((ln for ln in text.splitlines() if ln.strip()), text)
     lb = _explain_lb_line(first)
@@ -100,11 +104,16 @@ def _explain_line(text: str) -> Explanation:
             "(why502 recognises nginx, Apache, HAProxy, PHP-FPM, uWSGI, gunicorn, kernel and systemd lines)"
         )
     fields = record.to_dict()
+    # A fragment still names the symptom; say what it leaves out, so nobody looks for it in vain.
+    unseen = tuple(label for label, key in (("timestamp", "time"), ("upstream", "upstream"),
+                                            ("client", "client"), ("request", "request"))
+                   if not fields.get(key))
     catalog = load_catalog()
     entries = catalog.find(record.symptom)
     # A symptom ID that is also a root cause (port-exhaustion): show the symptom page first.
     entries.sort(key=lambda e: 0 if e.kind in ("symptom", "event") else 1)
-    return Explanation(query=text, type="line", entries=entries, line=LineInfo(fields))
+    return Explanation(query=text, type="line", entries=entries,
+                       line=LineInfo(fields, unseen=unseen, repaired=normalize(first).repairs))
 
 
 def _explain_lb_line(first: str) -> Explanation | None:
@@ -183,4 +192,9 @@ def _line_summary(line: LineInfo, entries: list[Entry], width: int) -> str:
     for key in ("time", "upstream", "request", "server", "host", "client"):
         if key in f:
             lines.append(f"  {key + ':':<9} {shorten(f[key], max(20, width - 12))}")
+    if line.unseen:
+        lines.append(f"  not seen: no {' or '.join(line.unseen)} in this line (a fragment or a short format);"
+                     " the symptom stands, the rest is in the full log")
+    if line.repaired:
+        lines.append(f"  repaired: {'; '.join(line.repaired)}")
     return "\n".join(lines) + "\n"

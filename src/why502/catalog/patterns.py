@@ -46,7 +46,25 @@ class PatternInfo:
     detail: tuple[str, ...] = ()
     upstream_from: str | None = None  # the capture that is the record's upstream (kernel: process)
     event_summary: str | None = None  # "PHP-FPM pool [{pool}] child {pid} exited on {signal}"
+    event: str | None = None  # the evidence event the line also shows (upstream-marked-down)
+    event_when: str | None = None  # ... only when this capture was found ("down": "is DOWN")
+    side: str | None = None  # backend, proxy or client; default: DEFAULT_SIDE[symptom]
     order: int = 0
+
+    def event_for(self, captured: frozenset[str] = frozenset()) -> str | None:
+        """The evidence event of a line this rule matched (``captured``: its capture names).
+
+        An event-only rule (its symptom is an event ID) names its own event."""
+        if self.symptom in EVENT_IDS:
+            return self.symptom
+        if self.event is None or (self.event_when is not None and self.event_when not in captured):
+            return None
+        return self.event
+
+    @property
+    def side_of(self) -> str | None:
+        """Who the line is about: ``backend``, ``proxy`` or ``client`` (None: the machine)."""
+        return self.side or DEFAULT_SIDE.get(self.symptom)
 
     @property
     def needles(self) -> tuple[str, ...]:
@@ -58,6 +76,26 @@ class PatternInfo:
             return tuple(k.split('"')[0].lower() for k in self.key)
         return tuple(n.lower() for n in self.needle)
 
+
+# Evidence events of the catalog (events.toml): not upstream failures by themselves.
+EVENT_IDS: frozenset[str] = frozenset({
+    "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",
+    "listen-failed", "selinux-avc", "upstream-marked-down", "slow-request", "listen-queue-full",
+})
+# Who a symptom is about when the rule does not say: the backend failed or refused, or the proxy
+# itself ran out of something or refused to go on (its limits, its resolver, its config).
+DEFAULT_SIDE: dict[str, str] = {
+    **{s: "backend" for s in (
+        "connection-refused", "socket-not-found", "backlog-full", "connect-timeout", "read-timeout",
+        "send-timeout", "premature-close", "connection-reset", "broken-pipe", "invalid-response",
+        "unreachable", "app-error", "tls-failure", "connect-failed", "check-wrong-status",
+        "fpm-max-children", "worker-crashed", "worker-timeout", "slow-request", "listen-queue-full",
+        "listen-failed", "upstream-marked-down", "queue-timeout")},
+    **{s: "proxy" for s in (
+        "permission-denied", "no-live-upstreams", "header-too-big", "dns-failure", "port-exhaustion",
+        "fd-exhaustion", "rate-limited")},
+}
+_SIDES = frozenset({"backend", "proxy", "client"})
 
 _LIST_FIELDS = ("key", "errno", "action", "level", "detail", "needle")
 
@@ -88,6 +126,8 @@ def load_patterns() -> tuple[PatternInfo, ...]:
             raise ValueError(f"pattern {p.id!r} needs exactly one of key/match")
         if not p.needles or not all(p.needles):
             raise ValueError(f"pattern {p.id!r} needs non-empty needles (prefilter)")
+        if p.side is not None and p.side not in _SIDES:
+            raise ValueError(f"pattern {p.id!r}: side must be one of {sorted(_SIDES)}")
     return out
 
 

@@ -52,7 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _tune_allocator()
-    from why502.app.classify import JSONL_COLUMNS, ClassifySummary, classify_paths, summarize_paths
+    from why502.app.classify import (
+        JSONL_BATCH_BYTES,
+        JSONL_COLUMNS,
+        ClassifySummary,
+        classify_paths,
+        summarize_paths,
+    )
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 progress.update(batch)
 
             for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
-                                     on_batch=on_batch):
+                                     on_batch=on_batch, batch_bytes=JSONL_BATCH_BYTES):
                 summary.add(df)
                 df.select(*JSONL_COLUMNS).write_ndjson(sys.stdout)
                 sys.stdout.flush()

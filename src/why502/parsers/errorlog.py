@@ -25,6 +25,8 @@ from functools import lru_cache
 from why502.catalog.patterns import PatternInfo, load_patterns
 from why502.facts.captures import Captures, find_capture
 from why502.parsers import wrappers
+from why502.parsers.heads import Head, haproxy_session, head_for
+from why502.parsers.normalize import normalize
 
 # ----------------------------------------------------------------------------------------------
 # Regexes shared with the batch engine (Rust-regex compatible)
@@ -143,10 +145,13 @@ class Classified:
     message: str
     pattern: str = ""
     captures: Captures = ()
+    event: str | None = None  # the evidence event the line shows beside its symptom
+    side: str | None = None  # backend, proxy or client
 
     def to_dict(self) -> dict[str, str | int | None]:
         """The JSON fields (without ``pattern`` and ``captures``)."""
-        return {"source": self.source, "symptom": self.symptom, "status": self.status,
+        return {"source": self.source, "symptom": self.symptom, "event": self.event, "side": self.side,
+                "status": self.status,
                 "time": self.time, "level": self.level, "upstream": self.upstream,
                 "client": self.client, "server": self.server, "request": self.request,
                 "host": self.host, "message": self.message}
@@ -170,7 +175,8 @@ def captures_of(m: re.Match[str]) -> Captures:
 
 
 RECORD_FIELDS: tuple[str, ...] = (
-    "source", "symptom", "status", "time", "level", "upstream", "client", "server", "request",
+    "source", "symptom", "event", "side", "status", "time", "level", "upstream", "client", "server",
+    "request",
     "host", "message",
 )
 
@@ -282,6 +288,7 @@ def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Cla
         source="nginx", symptom=p.symptom, status=p.status, time=time, level=level,
         upstream=_group(_UPSTREAM_ONLY, msg), client=f.get("client"), server=f.get("server"),
         request=f.get("request"), host=f.get("host"), message=msg, pattern=p.id,
+        event=p.event_for(), side=p.side_of,
     )
 
 
@@ -289,185 +296,6 @@ def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Cla
 # Other sources (per-line only; the batch engine sends these lines here)
 # ----------------------------------------------------------------------------------------------
 
-_APACHE = re.compile(
-    r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
-    r"\[(?:(?P<module>[\w-]+):)?(?P<level>[a-z]+\d?)\] ?(?P<rest>.*)$"
-)
-_APACHE_PID = re.compile(r"^\[pid \d+(?::tid \d+)?\] ")
-_APACHE_FILE = re.compile(r"^\S+\(\d+\): ")
-_APACHE_ERRNO = re.compile(r"^\((?:OS |EAI )?(?P<errno>-?\d+)\)[^:]*: ")
-_APACHE_CLIENT = re.compile(r"^\[(?:client|remote) (?P<client>[^\]]*)\] ")
-_APACHE_ERRNO_ANY = re.compile(r"\((\d+)\)[A-Za-z][^:()]*: ")
-_HAPROXY_HTTP = re.compile(
-    r"(?P<client>[\w.:\[\]-]+?):\d+ \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)?)\] "
-    r"(?P<frontend>\S+) (?P<backend>[^/\s]+)/(?P<server>\S+) -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ "
-    r"(?P<status>-?\d+) \+?\d+ \S+ \S+ (?P<ts>[-A-Za-z]{2})[-A-Za-z]{2} "
-)
-_HAPROXY_TCP = re.compile(
-    r"(?P<client>[\w.:\[\]-]+?):\d+ \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)?)\] "
-    r"(?P<frontend>\S+) (?P<backend>[^/\s]+)/(?P<server>\S+) -?\d+/-?\d+/\+?-?\d+ \+?\d+ "
-    r"(?P<ts>[-A-Za-z]{2}) "
-)
-_HAPROXY_REQUEST = re.compile(r'"([^"]*)"?$')
-_FPM = re.compile(
-    r"^\[(?P<time>\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?)\] (?P<level>[A-Z]+): "
-    r"(?:pid \d+, [^,]*, line \d+: )?(?P<msg>.*)$"
-)
-_FPM_BARE = re.compile(r"^(?:\[(?P<level>[A-Z]+)\]|(?P<level2>NOTICE|WARNING|ERROR|ALERT):) (?P<msg>.*)$")
-_GUNICORN = re.compile(
-    r"^\[(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?: (?P<zone>[+-]\d{4}))?\] \[\d+\] "
-    r"\[(?P<level>[A-Z]+)\] (?P<msg>.*)$"
-)
-_PM2 = re.compile(
-    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?): "
-    r"PM2 (?:log|error): (?P<msg>.*)$"
-)
-_UWSGI = re.compile(
-    r"^(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d \d{4}) - (?P<msg>.*)$"
-)
-_AUDIT = re.compile(r"audit\((?P<epoch>\d+(?:\.\d+)?):\d+\)")
-_ENVOY = re.compile(
-    r'^\[(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?)\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
-)
-_ENVOY_UPSTREAM = re.compile(r'"(?P<upstream>[^"]*)"$')
-# supervisord's own log (supervisor/loggers.py): "2026-11-21 21:53:05,120 INFO spawned: ..."; the
-# unwrapper may already have taken the time off (wrappers._TS_PREFIX)
-_SUPERVISORD = re.compile(
-    r"^(?:(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} )?"
-    r"(?P<level>CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) (?P<msg>.*)$"
-)
-_SYSTEMD_UNIT = re.compile(r"(?P<unit>[\w@.:\\-]+\.(?:service|scope|socket|mount|slice|timer)): ")
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
-
-
-@dataclass
-class _Head:
-    msg: str
-    time: str | None = None
-    level: str | None = None
-    errno: int | None = None
-    client: str | None = None
-    request: str | None = None
-    upstream: str | None = None
-    server: str | None = None
-    unit: str | None = None  # systemd: the unit the message is about ("php8.2-fpm.service: ...")
-
-
-def _apache_time(raw: str) -> str | None:
-    # "Tue Oct 26 17:27:20.477742 2021"
-    parts = raw.split()
-    if len(parts) != 5 or parts[1] not in _MONTHS:
-        return None
-    return f"{parts[4]}-{_MONTHS[parts[1]]:02d}-{int(parts[2]):02d}T{parts[3]}"
-
-
-def _fpm_time(raw: str) -> str | None:
-    # "01-May-2024 12:00:01"
-    date, clock = raw.split(" ", 1)
-    d, mon, y = date.split("-")
-    if mon not in _MONTHS:
-        return None
-    return f"{y}-{_MONTHS[mon]:02d}-{d}T{clock}"
-
-
-def _haproxy_time(raw: str) -> str | None:
-    # "06/Feb/2009:12:14:14.655"
-    d, mon, rest = raw.split("/", 2)
-    y, clock = rest.split(":", 1)
-    if mon not in _MONTHS:
-        return None
-    return f"{y}-{_MONTHS[mon]:02d}-{d}T{clock}"
-
-
-def _head_apache(text: str) -> _Head | None:
-    m = _APACHE.match(text)
-    if not m:
-        me = _APACHE_ERRNO_ANY.search(text)
-        return _Head(msg=text, errno=int(me.group(1)) if me else None) if me else None
-    head = _Head(msg="", time=_apache_time(m.group("time")), level=m.group("level"))
-    rest = m.group("rest")
-    for _ in range(5):
-        mm = _APACHE_PID.match(rest) or _APACHE_FILE.match(rest)
-        if mm:
-            rest = rest[mm.end():]
-            continue
-        mm = _APACHE_ERRNO.match(rest)
-        if mm:
-            head.errno = int(mm.group("errno"))
-            rest = rest[mm.end():]
-            continue
-        mm = _APACHE_CLIENT.match(rest)
-        if mm:
-            head.client = mm.group("client")
-            rest = rest[mm.end():]
-            continue
-        break
-    head.msg = rest
-    return head
-
-
-def _head_haproxy(text: str) -> _Head | None:
-    m = _HAPROXY_HTTP.search(text) or _HAPROXY_TCP.search(text)
-    if not m:
-        return None
-    rq = _HAPROXY_REQUEST.search(text[m.end():])
-    return _Head(
-        msg=text, time=_haproxy_time(m.group("time")), client=m.group("client"),
-        upstream=f"{m.group('backend')}/{m.group('server')}", server=m.group("frontend"),
-        request=rq.group(1) if rq else None,
-    )
-
-
-def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> _Head | None:
-    m = rx.match(text)
-    if not m:
-        return None
-    gd = m.groupdict()
-    raw_time = gd.get("time")
-    time: str | None = None
-    if raw_time:
-        if conv == "fpm":
-            time = _fpm_time(raw_time)
-        elif conv == "uwsgi":
-            time = _apache_time(raw_time)
-        elif conv == "gunicorn":
-            zone = gd.get("zone")
-            time = raw_time.replace(" ", "T") + (f"{zone[:3]}:{zone[3:]}" if zone else "")
-        else:
-            time = wrappers.iso_time(raw_time)
-    level = gd.get("level") or gd.get("level2")
-    return _Head(msg=gd["msg"], time=time, level=level.lower() if level else None)
-
-
-def _head_for(source: str, text: str) -> _Head | None:
-    if source == "apache":
-        return _head_apache(text)
-    if source == "php-fpm":
-        return _head_simple(_FPM, text, "fpm") or _head_simple(_FPM_BARE, text, "")
-    if source == "gunicorn":
-        return _head_simple(_GUNICORN, text, "gunicorn")
-    if source == "supervisord":
-        return _head_simple(_SUPERVISORD, text, "gunicorn")
-    if source == "node":
-        return _head_simple(_PM2, text, "")
-    if source == "uwsgi":
-        return _head_simple(_UWSGI, text, "uwsgi")
-    if source == "selinux":
-        m = _AUDIT.search(text)
-        return _Head(msg=text, time=wrappers.epoch_iso(m.group("epoch"))) if m else None
-    if source == "envoy":
-        m = _ENVOY.match(text)
-        if not m:
-            return None
-        up = _ENVOY_UPSTREAM.search(text)
-        upstream = up.group("upstream") if up and up.group("upstream") != "-" else None
-        return _Head(msg=text, time=wrappers.iso_time(m.group("time")), request=m.group("request"),
-                     upstream=upstream)
-    if source == "systemd":
-        m = _SYSTEMD_UNIT.search(text)
-        return _Head(msg=text, upstream=m.group("unit"), unit=m.group("unit")) if m else None
-    return None
 
 
 @lru_cache(maxsize=1)
@@ -477,20 +305,18 @@ def _match_rules() -> tuple[tuple[PatternInfo, re.Pattern[str]], ...]:
 
 def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
     low = text.lower()
-    heads: dict[str, _Head | None] = {}
-    # HAProxy: termination-state rules
-    if "[" in text and "/" in text:
-        hh = _head_haproxy(text)
-        if hh is not None:
-            p = resolve("haproxy", _haproxy_ts(text), None, None, None,
-                        "<NOSRV>" if hh.upstream and hh.upstream.endswith("/<NOSRV>") else None)
-            if p is not None:
-                return _record(p, hh, text, wrapper_time)
+    heads: dict[str, Head | None] = {}
+    # HAProxy session lines: the termination state decides, and nothing else in the line counts
+    if "/" in text:
+        sess = haproxy_session(text)
+        if sess is not None:
+            p = resolve("haproxy", sess.ts, None, None, None, "<NOSRV>" if sess.nosrv else None)
+            return _record(p, sess.head, text, wrapper_time) if p is not None else None
     for p, rx in _match_rules():
         if not any(n in low for n in p.needles):
             continue
         if p.source not in heads:
-            heads[p.source] = _head_for(p.source, text)
+            heads[p.source] = head_for(p.source, text)
         head = heads[p.source]
         target = head.msg if head is not None else text
         m = rx.search(target)
@@ -498,7 +324,7 @@ def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
             continue
         if p.errno and (head is None or head.errno not in p.errno):
             continue
-        return _record(p, head or _Head(msg=text), target, wrapper_time, m)
+        return _record(p, head or Head(msg=text), target, wrapper_time, m)
     return None
 
 
@@ -511,16 +337,11 @@ def match_source(source: str, text: str) -> Classified | None:
         if p.source == source and any(n in low for n in p.needles):
             m = rx.search(text)
             if m:
-                return _record(p, _Head(msg=text), text, None, m)
+                return _record(p, Head(msg=text), text, None, m)
     return None
 
 
-def _haproxy_ts(text: str) -> str | None:
-    m = _HAPROXY_HTTP.search(text) or _HAPROXY_TCP.search(text)
-    return m.group("ts") if m else None
-
-
-def _record(p: PatternInfo, head: _Head, message: str, wrapper_time: str | None,
+def _record(p: PatternInfo, head: Head, message: str, wrapper_time: str | None,
             m: re.Match[str] | None = None) -> Classified:
     """The record of a line rule ``p`` matched: the head's fields, the rule's captures (``m``)
     over them where they name a record field (``upstream``, ``client``, ``upstream_from``)."""
@@ -533,13 +354,18 @@ def _record(p: PatternInfo, head: _Head, message: str, wrapper_time: str | None,
         source=p.source, symptom=p.symptom, status=p.status, time=head.time or wrapper_time,
         level=head.level, upstream=upstream or head.upstream, client=found.get("client") or head.client,
         server=head.server, request=head.request, host=None, message=message, pattern=p.id,
-        captures=captures,
+        captures=captures, event=p.event_for(frozenset(found)), side=p.side_of,
     )
 
 
 # ----------------------------------------------------------------------------------------------
 # Entry point
 # ----------------------------------------------------------------------------------------------
+
+
+# phrases that name a proxy-side failure by themselves (no "upstream" or phase needed)
+_SELF_EVIDENT = ("accept4() failed", "accept() failed", "socket() ")
+_SELF_EVIDENT_PREFIXED = re.compile(r"\S+ worker_connections are not enough")
 
 
 def classify_line(text: str, year: int = 1970) -> Classified | None:
@@ -550,6 +376,14 @@ def classify_line(text: str, year: int = 1970) -> Classified | None:
     ``year`` fills in BSD syslog stamps, which carry none.
     """
     line = text.rstrip("\r\n")
+    got = _classify_text(line, year)
+    if got is not None:
+        return got
+    norm = normalize(line)
+    return _classify_text(norm.text, year) if norm.changed else None
+
+
+def _classify_text(line: str, year: int) -> Classified | None:
     m = _HEAD.match(line)
     if m:
         return classify_nginx_message(m.group("msg"), nginx_time(m.group("time")), m.group("level"))
@@ -574,6 +408,10 @@ def classify_line(text: str, year: int = 1970) -> Classified | None:
     hm = _headless_re().search(inner)
     if hm:
         rest = inner[hm.start("m"):]
-        if "upstream" in rest or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")]):
+        if ("upstream" in rest or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")])
+                or (rest.startswith("connect() ") and _ERRNO.search(rest))
+                or rest.startswith("FastCGI sent in stderr: ")
+                or (rest.startswith(_SELF_EVIDENT) and _ERRNO.search(rest))
+                or _SELF_EVIDENT_PREFIXED.match(rest)):
             return classify_nginx_message(rest, un.time, None)
     return None

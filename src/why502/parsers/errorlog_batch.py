@@ -34,6 +34,8 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "idx": pl.UInt32(),
     "source": pl.String(),
     "symptom": pl.String(),
+    "event": pl.String(),
+    "side": pl.String(),
     "status": pl.Int64(),
     "time": pl.String(),
     "level": pl.String(),
@@ -100,17 +102,21 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     line, msg = pl.col("line"), pl.col("msg")
     unescaped = pl.when(msg.str.contains('\\"', literal=True)).then(
         msg.str.replace_all('\\"', '"', literal=True)).otherwise(msg)
+    # the key phrase as matched (a capture-free pass: "k1"/"k2" groups cost the Rust engine a
+    # second pass); which alternative matched is decided once per distinct phrase below
     df = (
         df.select("idx", "line", line.str.replace(errorlog.NGINX_HEAD_PREFIX, "").alias("msg"))
         .with_columns(unescaped)
-        .with_columns(msg.str.extract_groups(errorlog.key_regex()).alias("k"))
-        .unnest("k")
-        .with_columns(pl.coalesce("k1", "k2").alias("key"))
-        .drop("k1", "k2")
-        .filter(pl.col("key").is_not_null())
+        .with_columns(msg.str.extract("^" + _key_alternation(), 0).alias("raw_key"))
+        .filter(pl.col("raw_key").is_not_null())
     )
     if df.height == 0:
         return empty_frame()
+    plain = set(errorlog.nginx_keys()[0])
+    raw_keys = df.get_column("raw_key").unique().to_list()
+    df = df.with_columns(pl.col("raw_key").replace_strict(
+        {k: k if k in plain else k.split(" ", 1)[1] for k in raw_keys}, return_dtype=pl.String,
+    ).alias("key")).drop("raw_key")
     detail: pl.Expr = pl.lit(None, dtype=pl.String)
     for key, rx in errorlog.detail_regexes().items():
         detail = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(detail)
@@ -127,13 +133,15 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     for key, errno, action, level, det in combos.iter_rows():
         p = errorlog.resolve("nginx", key, errno, action, level, det)
         if p is not None:
-            rows.append((key, errno, action, level, det, p.id, p.symptom, p.status))
+            rows.append((key, errno, action, level, det, p.id, p.symptom, p.event_for(), p.side_of,
+                         p.status))
     if not rows:
         return empty_frame()
     rules = pl.DataFrame(
         rows,
         schema={"key": pl.String, "errno": pl.Int64, "action": pl.String, "level": pl.String,
-                "detail": pl.String, "pattern": pl.String, "symptom": pl.String, "status": pl.Int64},
+                "detail": pl.String, "pattern": pl.String, "symptom": pl.String, "event": pl.String,
+                "side": pl.String, "status": pl.Int64},
         orient="row",
     )
     df = df.join(rules, on=["key", "errno", "action", "level", "detail"], how="inner", nulls_equal=True)
@@ -148,6 +156,8 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         pl.col("idx"),
         pl.lit("nginx").alias("source"),
         pl.col("symptom"),
+        pl.col("event"),
+        pl.col("side"),
         pl.col("status"),
         pl.col("time").str.replace_all("/", "-", literal=True).str.replace(" ", "T", literal=True),
         pl.col("level"),

@@ -1,0 +1,161 @@
+"""Repair what chat tools, Markdown and people do to a pasted log line, in one place.
+
+A line copied out of a bug report or a chat is rarely the line the program wrote: Markdown turns
+nginx's connection number ``*123`` into ``_123`` or ``* 123`` (an emphasis marker), rich-text
+editors curl the quotes and put spaces inside tokens (``connect () to unix: /run/x.sock``), long
+lines are cut with ``…``, and people paste only the part they think matters (the message without
+the ``2024/05/01 12:00:01 [error] 12#12:`` head, or only its tail ``(104: Connection reset by
+peer) while connecting to upstream``).  ``normalize`` undoes the damage it can recognise and says
+what it repaired, so the classifier recognises the line and ``why502 explain`` can tell the user
+what it could not see.
+
+Both classify engines use it only for lines that did not classify as written (a clean log never
+pays for it), so its output never changes a line that was already recognised.
+
+The errno texts are Linux glibc's ``strerror()`` (and musl's, which nginx built on Alpine
+prints), the texts nginx writes as ``(%d: %s)`` (``src/core/ngx_errno.c``) and Apache/APR as
+``(%d)%s`` (``apr_strerror``): a fragment that lost the number but kept the text still says
+which errno it was.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# strerror() texts of the errnos the rules distinguish (glibc; musl variants after).
+ERRNO_BY_TEXT: dict[str, int] = {
+    "no such file or directory": 2,
+    "resource temporarily unavailable": 11,
+    "permission denied": 13,
+    "invalid argument": 22,
+    "too many open files in system": 23,
+    "too many open files": 24,
+    "no file descriptors available": 24,  # musl
+    "broken pipe": 32,
+    "cannot assign requested address": 99,
+    "address not available": 99,  # musl
+    "network is unreachable": 101,
+    "network unreachable": 101,  # musl
+    "connection reset by network": 102,
+    "software caused connection abort": 103,
+    "connection reset by peer": 104,
+    "transport endpoint is not connected": 107,
+    "connection timed out": 110,
+    "operation timed out": 110,  # musl, BSD
+    "connection refused": 111,
+    "no route to host": 113,
+    "host is unreachable": 113,  # musl
+    "host unreachable": 113,
+    "the timeout specified has expired": 70007,  # APR_TIMEUP
+}
+_ERRNO_TEXT = re.compile("(" + "|".join(re.escape(t) for t in sorted(ERRNO_BY_TEXT, key=len, reverse=True))
+                         + ")", re.IGNORECASE)
+
+
+def errno_of_text(text: str) -> int | None:
+    """The errno whose ``strerror()`` text opens ``text`` (case-insensitive), or None."""
+    m = _ERRNO_TEXT.match(text)
+    return ERRNO_BY_TEXT[m.group(1).lower()] if m else None
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """The repaired text and what was repaired (``repairs``: short phrases for ``explain``)."""
+
+    text: str
+    repairs: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.repairs)
+
+
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"', "\u00ab": '"',
+                         "\u00bb": '"', "\u2018": "'", "\u2019": "'", "\u2032": "'", "\u00a0": " ",
+                         "\u2009": " ", "\u202f": " ", "\u200b": "", "\ufeff": ""})
+_NON_ASCII_REPAIRED = frozenset(chr(c) for c in _QUOTES)
+_CUT = re.compile(r"\s*(?:\u2026|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$")
+# nginx "pid#tid: *conn " after Markdown: "_123", "* 123", "\*123", "**123"
+_CONN = re.compile(r"(\d+#\d+: )(?:\\?\*\s+|_|\\\*|\*\*)(\d+) ")
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+# a line a reporter wrapped in quotes or a code span: 'connect() failed ...'
+_WRAPPED = re.compile(r"^\s*(['`])(.*)\1\s*$")
+# spaces a rich-text editor put inside tokens
+_SPACED_CALL = re.compile(r"\b([a-z_0-9]+) \(\)")
+_SPACED_UNIX = re.compile(r"\bunix: +/")
+_SPACED_ERRNO = re.compile(r"\( +(\d+) *: *")
+_SPACED_ERRNO_CLOSE = re.compile(r"(\(\d+: [^()]*?) +\)")
+# a fragment that starts at nginx's errno or at "failed (..."
+_FRAGMENT_ERRNO = re.compile(r"^\s*(?:failed )?\((\d+): [^)]*\) while ([a-z ]+)")
+# nginx's "%ui worker_connections are not enough" pasted without the count
+_FRAGMENT_WORKER = re.compile(r"^\s*worker_connections are not enough")
+# ... or behind other text (a title, a sentence in another language)
+_FRAGMENT_ERRNO_INSIDE = re.compile(
+    r"\((\d+): [^)]*\) while "
+    r"(?:connecting to|sending request to|reading response header from|reading) upstream")
+_FRAGMENT_TEXT_ERRNO = re.compile(r"^\s*(?:failed )?\(([A-Za-z][A-Za-z ]+)\) while ([a-z ]+)")
+# the syscall nginx names in each phase (ngx_http_upstream.c, ngx_event_connect.c, ngx_recv.c)
+_PHASE_CALL = (
+    ("connecting to upstream", "connect() failed "),
+    ("sending request to upstream", "send() failed "),
+    ("reading response header from upstream", "recv() failed "),
+    ("reading upstream", "recv() failed "),
+)
+
+
+def normalize(text: str) -> Normalized:
+    """Undo paste damage (module doc).  Pure and cheap; ``repairs`` is empty when nothing changed."""
+    repairs: list[str] = []
+    out = text
+    if not out.isascii() and any(c in _NON_ASCII_REPAIRED for c in out):
+        out = out.translate(_QUOTES)
+        repairs.append("curly quotes or odd spaces straightened")
+    m = _CUT.search(out)
+    if m and m.start() > 0:
+        out = out[: m.start()]
+        repairs.append("line cut short")
+    new = _CONN.sub(r"\1*\2 ", out)
+    if new != out:
+        out = new
+        repairs.append("connection number mangled by Markdown")
+    new = _BOLD.sub(r"\1", out)
+    if new != out:
+        out = new
+        repairs.append("Markdown emphasis removed")
+    m3 = _WRAPPED.match(out)
+    if m3:
+        out = m3.group(2)
+        repairs.append("quotes around the line removed")
+    new = _SPACED_CALL.sub(r"\1()", out)
+    new = _SPACED_UNIX.sub("unix:/", new)
+    new = _SPACED_ERRNO.sub(r"(\1: ", new)
+    new = _SPACED_ERRNO_CLOSE.sub(r"\1)", new)
+    if new != out:
+        out = new
+        repairs.append("spaces inside tokens removed")
+    if _FRAGMENT_WORKER.match(out):
+        out = "N " + out.lstrip()
+        repairs.append("the count before worker_connections was not pasted")
+    m2 = _FRAGMENT_ERRNO.match(out) or _FRAGMENT_TEXT_ERRNO.match(out) or _FRAGMENT_ERRNO_INSIDE.search(out)
+    if m2 is not None and m2.re is _FRAGMENT_ERRNO_INSIDE:
+        # only when what comes before names no call: a whole message keeps its own
+        before = out[: m2.start()]
+        if "()" in before or "failed" in before:
+            m2 = None
+        else:
+            out = out[m2.start():]
+            m2 = _FRAGMENT_ERRNO.match(out)
+    if m2:
+        call = next((c for phase, c in _PHASE_CALL if m2.group(2).startswith(phase)), None)
+        if call is not None:
+            body = out.lstrip()
+            if body.startswith("failed "):
+                body = body[len("failed "):]
+            if m2.re is _FRAGMENT_TEXT_ERRNO:
+                errno = errno_of_text(m2.group(1))
+                if errno is not None:
+                    body = f"({errno}: " + body[1:]
+            out = call + body
+            repairs.append("only the tail of the message: the call is inferred from the phase")
+    return Normalized(out, tuple(repairs))
