@@ -1,0 +1,154 @@
+"""The log follower on real files: every way of rotating, partial lines, late and vanished files.
+
+A writer thread appends numbered lines at a steady rate while the file is rotated the way
+logrotate (and ``nginx -s reopen``) does it; the follower must hand out each line exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from why502.sources.follow import FileFollower
+
+
+class Writer(threading.Thread):
+    """Appends ``line N`` with O_APPEND like nginx; ``reopen()`` makes it reopen the name (USR1)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.lock = threading.Lock()  # held by a copytruncate so copy + truncate are atomic
+        self.count = 0
+        self.stop_flag = threading.Event()
+        self.reopen_flag = threading.Event()
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def run(self) -> None:
+        while not self.stop_flag.is_set():
+            with self.lock:
+                if self.reopen_flag.is_set():
+                    os.close(self.fd)
+                    self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                    self.reopen_flag.clear()
+                for _ in range(20):
+                    self.count += 1
+                    os.write(self.fd, f"line {self.count}\n".encode())
+            time.sleep(0.002)
+        os.close(self.fd)
+
+
+def rotate(how: str, path: Path, writer: Writer, n: int) -> None:
+    old = path.with_name(f"{path.name}.{n}")
+    if how == "rename-create":
+        os.rename(path, old)
+        path.touch()
+        time.sleep(0.01)  # the writer keeps writing to the renamed file until told to reopen
+        writer.reopen_flag.set()
+    elif how == "copytruncate":
+        with writer.lock:
+            shutil.copyfile(path, old)
+            os.truncate(path, 0)
+    elif how == "delete-recreate":
+        os.unlink(path)
+        time.sleep(0.01)  # lines written now go to the deleted file, still open
+        writer.reopen_flag.set()
+    elif how == "nginx-reopen":
+        os.rename(path, old)  # no create: the file appears when nginx reopens its logs
+        time.sleep(0.01)
+        writer.reopen_flag.set()
+
+
+@pytest.mark.parametrize("how", ["rename-create", "copytruncate", "delete-recreate", "nginx-reopen"])
+def test_follow_across_rotation_loses_and_doubles_nothing(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "access.log"
+    writer = Writer(path)
+    follower = FileFollower(str(path), from_start=True, retire_after=0.3)
+    got: list[str] = []
+    writer.start()
+    deadline = time.monotonic() + 1.5
+    n = 0
+    next_rotation = time.monotonic() + 0.1
+    while time.monotonic() < deadline:
+        got += follower.poll().lines
+        if time.monotonic() >= next_rotation:
+            n += 1
+            rotate(how, path, writer, n)
+            next_rotation = time.monotonic() + 0.15
+        time.sleep(0.005)
+    writer.stop_flag.set()
+    writer.join(5)
+    end = time.monotonic() + 5
+    while (len(got) < writer.count or follower.retired) and time.monotonic() < end:
+        got += follower.poll().lines
+        time.sleep(0.02)
+    follower.close()
+    assert n >= 5
+    assert writer.count > 1000
+    assert len(got) == len(set(got)), "a line was read twice"
+    assert got and set(got) == {f"line {i}" for i in range(1, writer.count + 1)}
+    assert follower.rotations >= n
+
+
+def test_partial_line_held_until_newline(tmp_path: Path) -> None:
+    path = tmp_path / "error.log"
+    path.write_text("")
+    f = FileFollower(str(path))
+    assert f.poll().lines == []
+    with path.open("a") as fh:
+        fh.write("first half")
+        fh.flush()
+        assert f.poll().lines == []
+        fh.write(" second half\nnext")
+        fh.flush()
+        assert f.poll().lines == ["first half second half"]
+        fh.write("\n")
+    assert f.poll().lines == ["next"]
+
+
+def test_starts_at_end_unless_from_start(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    path.write_text("old 1\nold 2\nbeing writ")
+    tail = FileFollower(str(path))
+    head = FileFollower(str(path), from_start=True)
+    assert tail.poll().lines == []
+    assert head.poll().lines == ["old 1", "old 2"]
+    with path.open("a") as fh:
+        fh.write("ten\nnew\n")
+    # the line being written when the follower started is read whole
+    assert tail.poll().lines == ["being written", "new"]
+    assert head.poll().lines == ["being written", "new"]
+
+
+def test_file_appearing_later_is_read_from_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "later.log"
+    f = FileFollower(str(path))
+    first = f.poll()
+    assert first.lines == [] and f.state == "missing" and f.errors == 1
+    assert "No such file" in first.problems[0].message
+    assert f.poll().problems == []  # reported once, not on every poll
+    path.write_text("a\nb\n")
+    again = f.poll()
+    assert again.lines == ["a", "b"]
+    assert [p.message for p in again.problems] == [f"{path}: readable again"]
+
+
+def test_unreadable_and_vanished_file_keep_the_follower_running(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    path.write_text("")
+    f = FileFollower(str(path), retire_after=0.0)
+    f.poll()
+    path.unlink()
+    path.mkdir()  # something that cannot be read as a log, for root too
+    got = f.poll()
+    assert f.state == "unreadable" and f.errors == 1
+    assert "is a directory" in got.problems[0].message
+    path.rmdir()
+    path.write_text("back\n")
+    assert f.poll().lines == ["back"]
+    assert f.state == "ok"
