@@ -1,0 +1,9 @@
+"""``why502 watch``: the long-running half of why502 (see ``engine`` for the loop).
+
+- ``engine``: follow the logs, count, open and resolve incidents, diagnose them on the spot;
+- ``incidents``: the rules and the sliding window (pure);
+- ``metrics``: the Prometheus metrics and the ``/metrics`` server;
+- ``alerts``: Alertmanager's v2 API, in its own thread with backoff;
+- ``health``: active health checks of the config's targets;
+- ``view``: the one-line-per-event and live terminal views.
+"""

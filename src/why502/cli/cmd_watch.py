@@ -1,0 +1,162 @@
+"""`why502 watch`: follow nginx's logs live, export Prometheus metrics, open incidents and
+diagnose them on the spot, alert Alertmanager with the root cause.
+
+Only the standard library is imported here at module level (``why502 --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any
+
+from why502.errors import EXIT_HEALTHY, UsageError
+
+DESCRIPTION = """\
+Follow nginx's error and access logs live (across logrotate's rename, copytruncate, delete and
+nginx -s reopen), export what they say on /metrics for Prometheus, open an incident when 5xx
+start, diagnose it on the spot (the same analyzers as `why502 diagnose`, on the incident's
+window, with live probes) and send it to Alertmanager with the root cause and the fix.
+
+examples:
+  why502 watch                                  # logs found in the nginx config, live view
+  why502 watch --format jsonl --alertmanager http://127.0.0.1:9093 --reports /var/lib/why502
+  why502 watch --error-log error.log --access-log access.log --listen 127.0.0.1:9502
+  why502 watch --probe-interval 10              # health-check every target of the config
+
+output: a live view on a terminal; otherwise one line per event (incident-opened,
+incident-updated, incident-resolved), or JSON objects with --format jsonl.  Problems reading a
+log go to stderr and to why502_log_follow_errors_total; watch keeps running.
+
+exit: 0 when stopped (SIGTERM, SIGINT, --duration, --max-events); 2 usage error; 3 a named
+input unreadable at start.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``why502 watch``."""
+    parser.add_argument("--nginx-conf", metavar="FILE",
+                        help="nginx config or saved 'nginx -T' dump; default: nginx -T, else "
+                             "/etc/nginx/nginx.conf")
+    parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
+                        help="error log to follow (repeatable); default: the config's error_log")
+    parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
+                        help="access log to follow (repeatable); default: the config's access_log")
+    parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
+                        help="PHP-FPM (or app) log to follow too (repeatable)")
+    parser.add_argument("--from-start", action="store_true",
+                        help="read what the logs already hold first (default: start at the end)")
+    parser.add_argument("--listen", default="127.0.0.1:9502", metavar="HOST:PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics (default "
+                             "127.0.0.1:9502; 'off' to disable; port 0 = any free port)")
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text",
+                        help="text (a live view on a terminal, else one line per event) or jsonl")
+    parser.add_argument("--window", type=float, default=60.0, metavar="SECONDS",
+                        help="sliding window of the incident rules (default 60)")
+    parser.add_argument("--ratio", type=float, default=0.05,
+                        help="5xx ratio in the window that opens an incident (default 0.05)")
+    parser.add_argument("--min-requests", type=int, default=10,
+                        help="requests in the window before the ratio counts (default 10)")
+    parser.add_argument("--min-failures", type=int, default=5,
+                        help="failed upstream attempts in the window that open an incident when "
+                             "no access log is followed (default 5)")
+    parser.add_argument("--resolve-after", type=float, default=60.0, metavar="SECONDS",
+                        help="quiet time before an incident is resolved (default 60)")
+    parser.add_argument("--reports", metavar="DIR",
+                        help="write each incident's JSON report (the diagnose schema) here when "
+                             "it closes; `why502 render` turns it into HTML")
+    parser.add_argument("--alertmanager", metavar="URL",
+                        help="send incidents to Alertmanager's v2 API (URL/api/v2/alerts)")
+    parser.add_argument("--probe-interval", type=float, default=0.0, metavar="SECONDS",
+                        help="health-check every target of the config this often (default off)")
+    parser.add_argument("--offline", action="store_true",
+                        help="the incident diagnosis makes no live checks (no probes, no /proc)")
+    parser.add_argument("--duration", type=float, metavar="SECONDS",
+                        help="stop after this many seconds")
+    parser.add_argument("--max-events", type=int, metavar="N",
+                        help="stop after N incident events")
+
+
+def _listen(value: str) -> tuple[str, int] | None:
+    if value == "off":
+        return None
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen {value!r}: expected HOST:PORT (e.g. 127.0.0.1:9502) or off")
+    return host, int(port)
+
+
+def run(args: argparse.Namespace) -> int:
+    from why502.app.watch.engine import Watch, WatchOptions
+    from why502.app.watch.incidents import Rules
+    from why502.findings.model import Diagnostic
+    from why502.textutil import strip_terminal_escapes
+
+    listen = _listen(args.listen)
+    for name in ("window", "resolve_after"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0")
+    if not 0 < args.ratio <= 1:
+        raise UsageError("--ratio must be in (0, 1]")
+    rules = Rules(window=args.window, ratio=args.ratio, min_requests=max(1, args.min_requests),
+                  min_failures=max(1, args.min_failures), resolve_after=args.resolve_after)
+    options = WatchOptions(
+        nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
+        access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
+        from_start=args.from_start, rules=rules, reports_dir=args.reports,
+        alertmanager=args.alertmanager, probe_interval=args.probe_interval,
+        offline=args.offline, duration=args.duration, max_events=args.max_events)
+    live = args.format == "text" and sys.stdout.isatty()
+
+    def emit(event: dict[str, Any]) -> None:
+        if args.format == "jsonl":
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+        elif not live:
+            print(strip_terminal_escapes(one_line(event)), flush=True)
+
+    def note(d: Diagnostic) -> None:
+        print(f"why502: {strip_terminal_escapes(d.message)}", file=sys.stderr, flush=True)
+
+    watch = Watch(options, emit, note)
+    if listen is not None:
+        try:
+            server = watch.metrics.serve(*listen)
+        except OSError as err:
+            raise UsageError(f"--listen {args.listen}: {err.strerror or err}") from None
+        note(Diagnostic("info", f"metrics on http://{listen[0]}:{server.server_port}/metrics"))
+    signal.signal(signal.SIGTERM, lambda *_: watch.stop())
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: watch.request_reload())
+    from why502.app.watch.services import start_services
+
+    stop_services = start_services(watch, note)
+    try:
+        if live:
+            from why502.app.watch.view import run_live
+
+            run_live(watch)
+        else:
+            watch.run()
+    finally:
+        stop_services()
+    return EXIT_HEALTHY
+
+
+def one_line(event: dict[str, Any]) -> str:
+    """``2026-11-23T09:00:00 incident-opened 20261123T090000-1 backend-not-running ...``"""
+    inc = event["incident"]
+    parts = [event["time"], event["event"], inc["id"], inc["cause"]]
+    if inc.get("upstream"):
+        parts.append(f"upstream={inc['upstream']}")
+    parts.append(f"5xx={inc['errors_5xx']}/{inc['requests']}")
+    text = " ".join(str(p) for p in parts)
+    if inc.get("title"):
+        text += f" -- {inc['title']}"
+    if event["event"] != "incident-resolved" and inc.get("fix"):
+        text += f"; fix: {inc['fix']}"
+    if inc.get("report"):
+        text += f"; report: {inc['report']}"
+    return text
