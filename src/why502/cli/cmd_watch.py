@@ -77,6 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many seconds")
     parser.add_argument("--max-events", type=int, metavar="N",
                         help="stop after N incident events")
+    parser.add_argument("--print-rules", action="store_true",
+                        help="print Prometheus alerting rules for these metrics and exit")
 
 
 def _listen(value: str) -> tuple[str, int] | None:
@@ -95,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
     from why502.findings.model import Diagnostic
     from why502.textutil import strip_terminal_escapes
 
+    if args.print_rules:
+        from importlib.resources import files
+
+        sys.stdout.write(files("why502.app.watch").joinpath("alert_rules.yml").read_text("utf-8"))
+        return EXIT_HEALTHY
     listen = _listen(args.listen)
     for name in ("window", "resolve_after"):
         if getattr(args, name) <= 0:

@@ -12,9 +12,11 @@ The ways a log moves (logrotate(8)):
 - rename + create (the default): the name is a new inode -> the old one is drained, the new one
   read from the start;
 - ``copytruncate``: same inode, its size drops below what was read (or the bytes just before our
-  offset changed: the writer already wrote past it again) -> read again from the start.  The
-  lines written between logrotate's copy and its truncate are lost by logrotate itself, as its
-  manual says;
+  offset changed: the writer already wrote past it again) -> what was written after our last
+  read is taken from logrotate's copy (the rotated sibling whose bytes before our offset are
+  the ones we read; not when it is already gzipped: use ``delaycompress``), then the file is
+  read again from its start.  Lines written between logrotate's copy and its truncate are lost
+  by logrotate itself, as its manual says;
 - delete + recreate, a file that appears later: no file -> a ``missing`` state, the new file is
   read from its first byte when it appears;
 - ``nginx -s reopen`` after a rename: the same as rename + create.
@@ -36,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 
 from why502.findings.model import Diagnostic
+from why502.sources.rotation import is_rotated_sibling
 
 __all__ = ["FileFollower", "PollResult"]
 
@@ -98,7 +101,7 @@ class FileFollower:
             elif now - old.quiet_since >= self.retire_after:
                 self._close(old, out)
         if self.current is not None:
-            self._check_truncated(self.current)
+            self._check_truncated(self.current, out)
             self._drain(self.current, out)
         self._check_name(out, now)
         if self.current is not None:
@@ -173,8 +176,12 @@ class FileFollower:
             out.problems.append(Diagnostic("warning", message))
         self.state = state
 
-    def _check_truncated(self, f: _Open) -> None:
-        """copytruncate: the file is shorter than what we read, or rewritten past our offset."""
+    def _check_truncated(self, f: _Open, out: PollResult) -> None:
+        """copytruncate: the file is shorter than what we read, or rewritten past our offset.
+
+        What was written after our last read and before the truncate is in logrotate's copy:
+        it is read from there (the rotated sibling whose bytes before our offset are the ones
+        we read), then the live file from its start."""
         try:
             size = os.fstat(f.fd).st_size
             if size < f.offset:
@@ -185,11 +192,44 @@ class FileFollower:
                 truncated = False
         except OSError:
             return
-        if truncated:
-            # the held partial line is kept: an O_APPEND writer continues it at the new start
-            f.offset = 0
-            f.guard = b""
-            self.rotations += 1
+        if not truncated:
+            return
+        copy = self._find_copy(f)
+        if copy is not None:
+            try:
+                with open(copy, "rb") as fh:
+                    fh.seek(f.offset)
+                    rest = fh.read()
+            except OSError:
+                rest = b""
+            self.bytes_read += len(rest)
+            self._split(f, rest, out)
+        # the held partial line is kept: an O_APPEND writer continues it at the new start
+        f.offset = 0
+        f.guard = b""
+        self.rotations += 1
+
+    def _find_copy(self, f: _Open) -> str | None:
+        """The rotated copy of the file we were reading (newest first), if it is uncompressed."""
+        folder = os.path.dirname(self.path) or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return None
+        siblings = [os.path.join(folder, n) for n in names]
+        siblings = [p for p in siblings if is_rotated_sibling(self.path, p) and not p.endswith(".gz")]
+        siblings.sort(key=lambda p: _mtime(p), reverse=True)
+        for p in siblings[:5]:
+            try:
+                with open(p, "rb") as fh:
+                    if f.guard:
+                        fh.seek(f.offset - len(f.guard))
+                        if fh.read(len(f.guard)) != f.guard:
+                            continue
+                    return p
+            except OSError:
+                continue
+        return None
 
     def _drain(self, f: _Open, out: PollResult) -> int:
         """Read everything after ``f.offset``; complete lines go to ``out``.  Returns bytes read."""
@@ -208,13 +248,17 @@ class FileFollower:
             total += len(data)
             self.bytes_read += len(data)
             f.guard = (f.guard + data)[-_GUARD:]
-            buf = f.partial + data
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                f.partial = buf
-                continue
-            f.partial = buf[cut + 1:]
-            out.lines.extend(buf[:cut].decode("utf-8", "replace").split("\n"))
+            self._split(f, data, out)
+
+    @staticmethod
+    def _split(f: _Open, data: bytes, out: PollResult) -> None:
+        buf = f.partial + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            f.partial = buf
+            return
+        f.partial = buf[cut + 1:]
+        out.lines.extend(buf[:cut].decode("utf-8", "replace").split("\n"))
 
     def _close(self, f: _Open, out: PollResult) -> None:
         """A retired file quiet long enough: closed; a last line without newline is kept whole."""
@@ -222,6 +266,13 @@ class FileFollower:
             out.lines.append(f.partial.decode("utf-8", "replace"))
         os.close(f.fd)
         self.retired.remove(f)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _after_last_newline(fd: int, size: int) -> int:
