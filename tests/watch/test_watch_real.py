@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -67,8 +68,7 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
         watch = WatchProcess("--nginx-conf", str(stack.p.nginx_conf), "--format", "jsonl",
                              "--listen", f"127.0.0.1:{port}", "--window", "3", "--min-requests", "3",
                              "--resolve-after", "2", "--alertmanager", am,
-                             "--reports", str(tmp_path / "reports"), "--duration", "60",
-                             "--max-events", "2")
+                             "--reports", str(tmp_path / "reports"), "--duration", "60")
         try:
             # the followers are open once the loop has run a step (the lag gauge is set)
             wait_until(lambda: "why502_log_lag_bytes{" in get_text(metrics), 15, "watch started")
@@ -114,7 +114,8 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
             assert resolved["incident"]["id"] == inc["id"]
             assert 'why502_incidents_open{cause="backend-not-running"} 0.0' in get_text(metrics)
             wait_until(lambda: not alerts(am), 15, "the alert resolved in Alertmanager")
-            assert watch.proc.wait(timeout=15) == 0  # --max-events 2: stops by itself
+            watch.proc.send_signal(signal.SIGTERM)  # as systemd stops it
+            assert watch.proc.wait(timeout=15) == 0
 
             report = Path(resolved["incident"]["report"])
             saved = json.loads(report.read_text())
