@@ -21,6 +21,8 @@ from why502.errors import InputError, UsageError
 __all__ = ["QUERIES", "HostView", "fleet"]
 
 QUERIES = {
+    # every watch exports the lag of its logs: a host with no traffic is listed too
+    "hosts": "count by (instance) (why502_log_lag_bytes)",
     "incidents": "why502_incidents_open > 0",
     "errors": 'sum by (instance) (rate(why502_requests_total{status=~"5.."}[{range}]))',
     "requests": "sum by (instance) (rate(why502_requests_total[{range}]))",
@@ -78,6 +80,8 @@ def fleet(base: str, rate_range: str = "5m") -> list[HostView]:
         name = str(metric.get("instance", "?"))
         return hosts.setdefault(name, HostView(name))
 
+    for r in query(base, QUERIES["hosts"]):
+        host(r)
     for r in query(base, QUERIES["requests"].replace("{range}", rate_range)):
         host(r).requests_per_s = _value(r)
     for r in query(base, QUERIES["errors"].replace("{range}", rate_range)):
