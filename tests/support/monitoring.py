@@ -14,12 +14,14 @@ import pytest
 
 from why502.lab.runtime import Stack, free_port
 
+PACKAGES = {"promtool": "prometheus", "systemd-analyze": "systemd"}
+
 
 def need(program: str) -> str:
+    """The program's path, or skip the test saying which Debian package provides it."""
     path = shutil.which(program)
     if path is None:
-        pytest.skip(f"{program} is not installed (Debian package: "
-                    f"{'prometheus' if program in ('prometheus', 'promtool') else program})")
+        pytest.skip(f"{program} is not installed (Debian package: {PACKAGES.get(program, program)})")
     return path
 
 

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read what the logs already hold first (default: start at the end)")
     parser.add_argument("--listen", default="127.0.0.1:9502", metavar="HOST:PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics (default "
-                             "127.0.0.1:9502; 'off' to disable; port 0 = any free port)")
+                             "127.0.0.1:9502; port 0 = any free port; the word off disables it)")
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text (a live view on a terminal, else one line per event) or jsonl")
     parser.add_argument("--window", type=float, default=60.0, metavar="SECONDS",
