@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime
@@ -172,3 +173,21 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     fleet = why502("fleet", "--prometheus", f"http://127.0.0.1:{free_port()}")
     assert fleet.returncode == 3 and fleet.stderr.startswith("why502: Prometheus")
     assert threading.active_count() >= 1
+
+
+def test_a_target_found_down_opens_an_incident_with_no_traffic(tmp_path: Path) -> None:
+    """--probe-interval: the health checker probes the config's target (nothing listens on the
+    port), the incident opens without a single request, and the live diagnosis names it."""
+    port = free_port()
+    conf = nginx_conf(tmp_path)
+    conf.write_text(conf.read_text().replace("127.0.0.1:9;", f"127.0.0.1:{port};"))
+    (tmp_path / "access.log").write_text("")
+    (tmp_path / "error.log").write_text("")
+    out = why502("watch", "--nginx-conf", str(conf), "--probe-interval", "0.5", "--format", "jsonl",
+                 "--listen", "off", "--max-events", "1", "--duration", "30")
+    assert out.returncode == 0, out.stderr
+    event = json.loads(out.stdout.splitlines()[0])
+    assert event["event"] == "incident-opened"
+    assert event["incident"]["trigger"] == [f"target 127.0.0.1:{port} is down (health check)"]
+    assert event["incident"]["cause"] == "backend-not-running"
+    assert f"health check: 127.0.0.1:{port} is down" in out.stderr
