@@ -11,9 +11,7 @@ checks run in ``health.HealthChecker``'s: none of them can block the tail.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import socket
 import time
 from collections.abc import Callable
@@ -27,6 +25,7 @@ from why502.app.diagnose.inputs import log_paths
 from why502.app.stats.formats import choose_format, guess_format
 from why502.app.watch.incidents import Incident, Rules, Window, triggers
 from why502.app.watch.metrics import Metrics, upstream_label
+from why502.app.watch.traffic import batch_pattern
 from why502.errors import UsageError, Why502Error
 from why502.findings.model import Diagnostic, Report
 from why502.parsers.errorlog import classify_line
@@ -65,7 +64,7 @@ class WatchOptions:
 class _Followed:
     kind: str  # "access" or "error"
     follower: FileFollower
-    regex: re.Pattern[str] | None = None
+    pattern: str | None = None  # the access log's format as a Rust regex (traffic.batch_pattern)
 
 
 class Watch:
@@ -112,12 +111,12 @@ class Watch:
                              "--access-log or --nginx-conf)")
         for path in access:
             # no log_format known for it: guessed on the first lines read, not on an empty file
-            regex = None
+            pattern = None
             if self.cfg is not None and self.cfg.access_logs:
                 fmt, _where = choose_format(None, self.cfg, [path])
-                regex = re.compile(fmt.pattern)
+                pattern = batch_pattern(fmt)
             self.followed.append(_Followed("access", FileFollower(path, from_start=o.from_start),
-                                           regex))
+                                           pattern))
         for path in errors:
             self.followed.append(_Followed("error", FileFollower(path, from_start=o.from_start)))
         for d in diags:
@@ -190,37 +189,18 @@ class Watch:
         return busy
 
     def _access(self, f: _Followed, lines: list[str], bucket: Any) -> None:
-        if f.regex is None:
+        if f.pattern is None:
             name, _hits = guess_format(lines[:100])
             fmt, escape = PREDEFINED[name]
-            f.regex = re.compile(compile_format(fmt, escape, name=name).pattern)
-        m_ = self.metrics
-        unparsed = 0
-        for line in lines:
-            m = f.regex.match(line)
-            if m is None:
-                unparsed += 1
-                continue
-            g = m.groupdict()
-            status = g.get("status") or ""
-            if not status.isdigit():
-                unparsed += 1
-                continue
-            m_.requests.labels(status).inc()
-            bucket.requests += 1
-            code = int(status)
-            bucket.statuses[code] += 1
+            f.pattern = batch_pattern(compile_format(fmt, escape, name=name))
+        statuses, unparsed = self.metrics.traffic.add(lines, f.pattern, self.metrics.upstream_of)
+        for code, n in statuses.items():
+            bucket.requests += n
+            bucket.statuses[code] += n
             if code >= 500:
-                bucket.errors += 1
-            addr = g.get("upstream_addr")
-            if addr and addr != "-":
-                up = m_.bounded(upstream_label(_last(addr)))
-                m_.upstream_responses.labels(up, status).inc()
-                rt = _last(g.get("upstream_response_time") or "")
-                with contextlib.suppress(ValueError):  # "-": no response (nginx's own 502)
-                    m_.upstream_time.labels(up).observe(float(rt))
+                bucket.errors += n
         if unparsed:
-            m_.unparsed.labels(f.follower.path).inc(unparsed)
+            self.metrics.unparsed.labels(f.follower.path).inc(unparsed)
 
     def _errors(self, lines: list[str], bucket: Any) -> None:
         for line in lines:
@@ -331,11 +311,3 @@ class Watch:
                    "instance": self.options.instance, "incident": inc.to_dict()})
         for callback in self.on_change:
             callback(inc, kind)
-
-
-def _last(value: str) -> str:
-    """The last attempt of an ``$upstream_*`` list (``a, b : c`` -> ``c``): what the client got."""
-    for sep in (" : ", ", "):
-        if sep in value:
-            value = value.rsplit(sep, 1)[1]
-    return value.strip()

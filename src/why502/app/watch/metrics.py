@@ -15,7 +15,9 @@ import re
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+
+from why502.app.watch.traffic import Traffic
 
 __all__ = ["MAX_UPSTREAMS", "Metrics", "upstream_label"]
 
@@ -41,21 +43,12 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.requests = Counter("why502_requests", "Requests in the access logs, by final status.",
-                                ["status"], registry=r)
-        self.upstream_responses = Counter(
-            "why502_upstream_responses",
-            "Requests passed to an upstream (last attempt's $upstream_addr), by final status.",
-            ["upstream", "status"], registry=r)
+        self.traffic = Traffic()  # requests, upstream responses, response times
+        r.register(self.traffic)
         self.upstream_failures = Counter(
             "why502_upstream_failures",
             "Failed upstream attempts in the error logs, by symptom ID (why502 explain ID).",
             ["symptom", "upstream"], registry=r)
-        self.upstream_time = Histogram(
-            "why502_upstream_response_time_seconds",
-            "Upstream response time ($upstream_response_time of the last attempt).",
-            ["upstream"], registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
         self.incidents_open = Gauge("why502_incidents_open",
                                     "Open incidents, by root cause ID (unknown until diagnosed).",
                                     ["cause"], registry=r)
@@ -78,6 +71,16 @@ class Metrics:
                                     "Duration of the last health check of a config target.",
                                     ["target"], registry=r)
         self._upstreams: set[str] = set()
+        self._labels: dict[str, str] = {}
+
+    def upstream_of(self, raw: str) -> str:
+        """The bounded label of one ``$upstream_addr`` entry (cached: a host has few)."""
+        label = self._labels.get(raw)
+        if label is None:
+            label = self.bounded(upstream_label(raw))
+            if len(self._labels) < 4096:
+                self._labels[raw] = label
+        return label
 
     def bounded(self, upstream: str) -> str:
         """The upstream label value, capped at ``MAX_UPSTREAMS`` distinct values."""
