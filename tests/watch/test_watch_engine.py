@@ -191,3 +191,29 @@ def test_a_target_found_down_opens_an_incident_with_no_traffic(tmp_path: Path) -
     assert event["incident"]["trigger"] == [f"target 127.0.0.1:{port} is down (health check)"]
     assert event["incident"]["cause"] == "backend-not-running"
     assert f"health check: 127.0.0.1:{port} is down" in out.stderr
+
+
+def test_live_view_and_sighup_reload(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from why502.app.watch.view import render
+
+    conf = nginx_conf(tmp_path)
+    (tmp_path / "access.log").write_text("")
+    (tmp_path / "error.log").write_text("")
+    notes: list[Diagnostic] = []
+    w = Watch(WatchOptions(nginx_conf=str(conf), offline=True), lambda _e: None, notes.append)
+    w.step()
+    with (tmp_path / "error.log").open("a") as e:
+        e.write(error_line(1).replace("server: lab", "server: \x1b[31mred"))
+    w.step()
+    buf = StringIO()
+    Console(file=buf, width=120, color_system=None).print(render(w))
+    text = buf.getvalue()
+    assert "connection-refused" in text and "http://127.0.0.1:9" in text
+    assert "no open incident" in text and "\x1b" not in text
+    w.request_reload()  # what SIGHUP does
+    w.step()
+    assert [n.message for n in notes] == ["SIGHUP: nginx config re-read"]

@@ -227,11 +227,13 @@ class Watch:
                 inc.last_fired = now
                 inc.trigger = fired
             new = set(totals.symptoms) - inc.symptoms
-            inc.symptoms |= set(totals.symptoms)
             inc.requests = max(inc.requests, totals.requests)
             inc.errors = max(inc.errors, totals.errors)
             inc.failures = max(inc.failures, totals.failures)
             if new and now - self.last_diagnosis >= self.options.rediagnose_every:
+                # new evidence (a symptom or an upstream not seen yet): diagnosed again; it is
+                # taken as seen only then, so a change inside the rate limit is not missed
+                inc.symptoms |= new
                 before = (inc.cause, inc.summary)
                 self._diagnose(inc, now)
                 if (inc.cause, inc.summary) != before:
