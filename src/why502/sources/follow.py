@@ -43,6 +43,9 @@ from why502.sources.rotation import is_rotated_sibling
 __all__ = ["FileFollower", "PollResult"]
 
 CHUNK = 1 << 20  # bytes per read(): big reads keep the tail cheap at high line rates
+# bytes read from one file per poll: a big backlog (--from-start, a slow consumer) comes in
+# bounded batches, so memory stays flat and the caller keeps deciding between batches
+POLL_BUDGET = 4 << 20
 _GUARD = 64  # bytes before the offset remembered to notice a truncate-then-rewrite
 _HEAD = 65536  # how far back from the end the start position looks for the last newline
 
@@ -232,9 +235,10 @@ class FileFollower:
         return None
 
     def _drain(self, f: _Open, out: PollResult) -> int:
-        """Read everything after ``f.offset``; complete lines go to ``out``.  Returns bytes read."""
+        """Read what follows ``f.offset`` (at most ``POLL_BUDGET`` bytes); complete lines go to
+        ``out``.  Returns the bytes read."""
         total = 0
-        while True:
+        while total < POLL_BUDGET:
             try:
                 data = os.pread(f.fd, CHUNK, f.offset)
             except OSError as err:
@@ -249,6 +253,7 @@ class FileFollower:
             self.bytes_read += len(data)
             f.guard = (f.guard + data)[-_GUARD:]
             self._split(f, data, out)
+        return total
 
     @staticmethod
     def _split(f: _Open, data: bytes, out: PollResult) -> None:
