@@ -6,9 +6,10 @@ Two measurements on a generated access log (combined format + the upstream field
   every request is counted.  mtail (Debian package ``mtail``) runs an equivalent program
   (status counts, 5xx by upstream, an upstream-time histogram) on the same file with
   ``--one_shot``, which reads from start to EOF and exits;
-- live: an appender writes as fast as it can for ``--seconds`` while the engine follows; the
-  sustained lines/s, the delay from a line written to its count in the metrics (p50/p99, from
-  samples every 20 ms), CPU time and peak RSS.
+- live (first, so its peak RSS is its own): an appender process writes as fast as it can (or
+  ``--rate`` lines/s) for ``--seconds`` while the engine follows; the sustained lines/s, the
+  delay from a block written to its count in the metrics (p50/p99, samples every 20 ms), the
+  engine's CPU time and peak RSS.
 
     .venv/bin/python bench/watch_bench.py                  # 1M lines, 20 s live
     .venv/bin/python bench/watch_bench.py --lines 200000 --seconds 5 --json
@@ -107,51 +108,62 @@ def catch_up(tmp: Path, lines: int) -> dict[str, Any]:
     return out
 
 
-def live(tmp: Path, seconds: float) -> dict[str, Any]:
+APPENDER = r"""
+import sys, time
+path, seconds, rate, block = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.stdin.read()
+per = block.count("\n")
+n, start = 0, time.perf_counter()
+with open(path, "a") as fh:
+    while time.perf_counter() - start < seconds:
+        fh.write(block)
+        fh.flush()
+        n += per
+        print(time.perf_counter(), n, flush=True)
+        if rate:
+            time.sleep(max(0.0, n / rate - (time.perf_counter() - start)))
+"""
+
+
+def live(tmp: Path, seconds: float, rate: float) -> dict[str, Any]:
+    """An appender in its own process (no GIL shared with watch) writes blocks of 1000 lines,
+    as fast as it can or at ``rate`` lines/s, and says when each block was written."""
     path = tmp / "access.log"
     path.write_text("")
     w = Watch(WatchOptions(nginx_conf=str(conf(tmp)), offline=True, listen=None, poll_interval=0.05),
               lambda _e: None, lambda _d: None)
     w.step()
+    rng = random.Random(2)
+    block = "".join(line(rng, i) for i in range(1000))
+    proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(seconds), str(rate)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(block)
+    proc.stdin.close()
     written: list[tuple[float, int]] = []
-    stop = threading.Event()
-
-    def appender() -> None:
-        rng = random.Random(2)
-        n = 0
-        with path.open("a") as fh:
-            while not stop.is_set():
-                fh.write("".join(line(rng, n + i) for i in range(500)))
-                fh.flush()
-                n += 500
-                written.append((time.perf_counter(), n))
-
-    t = threading.Thread(target=appender, daemon=True)
+    reader = threading.Thread(target=lambda: written.extend(
+        (float(a), int(b)) for a, b in (ln.split() for ln in proc.stdout)), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     samples: list[tuple[float, int]] = []
     cpu0 = time.process_time()
     start = time.perf_counter()
-    t.start()
     last = 0.0
-    while time.perf_counter() - start < seconds:
+    rss: list[int] = []
+    while proc.poll() is None:
         w.step()
         if time.perf_counter() - last >= 0.02:
             samples.append((time.perf_counter(), counted(w)))
             last = time.perf_counter()
-    stop.set()
-    t.join()
+            rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    reader.join(5)
     total_written = written[-1][1] if written else 0
     while counted(w) < total_written:
         w.step()
+        samples.append((time.perf_counter(), counted(w)))
     took = time.perf_counter() - start
-    # delay of a line: when its count was first seen minus when it was written
-    times = [x for x, _ in written]
-    counts = [c for _, c in written]
-    delays = []
-    for when, c in samples:
-        i = bisect.bisect_left(counts, c)
-        if c and i < len(times):
-            delays.append(max(0.0, when - times[i]))
-    delays.sort()
+    # the delay of a block: from when it was written to the first sample that counts it
+    stamps = [c for _, c in samples]
+    delays = sorted(samples[i][0] - when for when, n in written
+                    if (i := bisect.bisect_left(stamps, n)) < len(samples))
     pick = (lambda q: round(delays[min(len(delays) - 1, int(q * len(delays)))], 3)) if delays \
         else (lambda q: None)
     return {"seconds": round(took, 1), "lines": total_written,
@@ -164,13 +176,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="live appender's lines/s (default 0: as fast as it can)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="why502-watch-bench-") as d:
         a, b = Path(d) / "a", Path(d) / "b"
         a.mkdir()
         b.mkdir()
-        result = {"catch_up": catch_up(a, args.lines), "live": live(b, args.seconds)}
+        result = {"live": live(b, args.seconds, args.rate), "catch_up": catch_up(a, args.lines)}
     if args.json:
         print(json.dumps(result, indent=2))
     else:
