@@ -217,3 +217,15 @@ def test_live_view_and_sighup_reload(tmp_path: Path) -> None:
     w.request_reload()  # what SIGHUP does
     w.step()
     assert [n.message for n in notes] == ["SIGHUP: nginx config re-read"]
+
+
+def test_rules_file_and_flags(tmp_path: Path) -> None:
+    from why502.cli.cmd_watch import read_rules
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[watch]\nwindow = 30\nratio = 0.2\n")
+    assert read_rules(str(rules)) == {"window": 30.0, "ratio": 0.2}
+    rules.write_text("window = 30\nthreshold = 1\n")
+    bad = why502("watch", "--rules", str(rules), "--error-log", str(tmp_path / "e.log"))
+    assert bad.returncode == 2 and "unknown rule key(s) threshold" in bad.stderr
+    assert bad.stderr.count("\n") == 1

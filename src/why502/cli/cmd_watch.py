@@ -53,16 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "127.0.0.1:9502; port 0 = any free port; the word off disables it)")
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text (a live view on a terminal, else one line per event) or jsonl")
-    parser.add_argument("--window", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--rules", metavar="FILE",
+                        help="incident rules from a TOML file (keys window, ratio, min_requests, "
+                             "min_failures, resolve_after); flags given on the command line win")
+    parser.add_argument("--window", type=float, metavar="SECONDS",
                         help="sliding window of the incident rules (default 60)")
-    parser.add_argument("--ratio", type=float, default=0.05,
+    parser.add_argument("--ratio", type=float,
                         help="5xx ratio in the window that opens an incident (default 0.05)")
-    parser.add_argument("--min-requests", type=int, default=10,
+    parser.add_argument("--min-requests", type=int,
                         help="requests in the window before the ratio counts (default 10)")
-    parser.add_argument("--min-failures", type=int, default=5,
+    parser.add_argument("--min-failures", type=int,
                         help="failed upstream attempts in the window that open an incident when "
                              "no access log is followed (default 5)")
-    parser.add_argument("--resolve-after", type=float, default=60.0, metavar="SECONDS",
+    parser.add_argument("--resolve-after", type=float, metavar="SECONDS",
                         help="quiet time before an incident is resolved (default 60)")
     parser.add_argument("--reports", metavar="DIR",
                         help="write each incident's JSON report (the diagnose schema) here when "
@@ -103,13 +106,19 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(files("why502.app.watch").joinpath("alert_rules.yml").read_text("utf-8"))
         return EXIT_HEALTHY
     listen = _listen(args.listen)
+    values = dict(DEFAULTS)
+    if args.rules:
+        values.update(read_rules(args.rules))
+    values.update({k: float(getattr(args, k)) for k in RULE_KEYS if getattr(args, k) is not None})
     for name in ("window", "resolve_after"):
-        if getattr(args, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be > 0")
-    if not 0 < args.ratio <= 1:
-        raise UsageError("--ratio must be in (0, 1]")
-    rules = Rules(window=args.window, ratio=args.ratio, min_requests=max(1, args.min_requests),
-                  min_failures=max(1, args.min_failures), resolve_after=args.resolve_after)
+        if values[name] <= 0:
+            raise UsageError(f"{name.replace('_', '-')} must be > 0")
+    if not 0 < values["ratio"] <= 1:
+        raise UsageError("ratio must be in (0, 1]")
+    rules = Rules(window=float(values["window"]), ratio=float(values["ratio"]),
+                  min_requests=max(1, int(values["min_requests"])),
+                  min_failures=max(1, int(values["min_failures"])),
+                  resolve_after=float(values["resolve_after"]))
     options = WatchOptions(
         nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
@@ -150,6 +159,41 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop_services()
     return EXIT_HEALTHY
+
+
+RULE_KEYS = ("window", "ratio", "min_requests", "min_failures", "resolve_after")
+DEFAULTS: dict[str, float] = {"window": 60.0, "ratio": 0.05, "min_requests": 10, "min_failures": 5,
+                              "resolve_after": 60.0}
+
+
+def read_rules(path: str) -> dict[str, float]:
+    """``--rules FILE``: the incident rules as TOML; unknown keys and bad values are one-line
+    usage errors, an unreadable file exit 3."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    from why502.errors import InputError
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as err:
+        raise InputError(f"cannot read {path} (--rules): {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"{path}: not valid TOML: {err}") from None
+    data = data.get("watch", data)
+    unknown = sorted(set(data) - set(RULE_KEYS))
+    if unknown:
+        raise UsageError(f"{path}: unknown rule key(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(RULE_KEYS)})")
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"{path}: {key} must be a number")
+        out[key] = float(value)
+    return out
 
 
 def one_line(event: dict[str, Any]) -> str:
