@@ -126,3 +126,23 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
             assert "backend-not-running" in html.read_text()
         finally:
             watch.stop()
+
+
+def test_health_check_path_marks_a_5xx_health_endpoint_down() -> None:
+    from why502.app.watch.health import HealthChecker
+    from why502.app.watch.metrics import Metrics
+    from why502.evidence.model import TargetFact
+
+    with Stack() as stack:
+        app = stack.add_backend("status503", fail_path="/health")  # "/" answers 200
+        target = TargetFact(key=f"127.0.0.1:{app.port}", scheme="http", host="127.0.0.1",
+                            port=app.port)
+        metrics = Metrics()
+
+        def checker(path: str) -> HealthChecker:
+            return HealthChecker(lambda: [target], metrics, lambda _d: None, lambda _n: None,
+                                 interval=1, timeout=2, path=path)
+
+        assert checker("/").check_once() == []
+        assert checker("/health").check_once() == [target.key]
+        assert metrics.registry.get_sample_value("why502_target_up", {"target": target.key}) == 0

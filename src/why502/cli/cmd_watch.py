@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 from typing import Any
@@ -74,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="send incidents to Alertmanager's v2 API (URL/api/v2/alerts)")
     parser.add_argument("--probe-interval", type=float, default=0.0, metavar="SECONDS",
                         help="health-check every target of the config this often (default off)")
+    parser.add_argument("--probe-path", default="/", metavar="PATH",
+                        help="HTTP path the health checks GET (default /; TCP, unix-socket and "
+                             "FastCGI targets get their own probe)")
     parser.add_argument("--offline", action="store_true",
                         help="the incident diagnosis makes no live checks (no probes, no /proc)")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
@@ -106,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(files("why502.app.watch").joinpath("alert_rules.yml").read_text("utf-8"))
         return EXIT_HEALTHY
     listen = _listen(args.listen)
+    if not re.fullmatch(r"/[\x21-\x7e]*", args.probe_path):
+        raise UsageError(f"--probe-path {args.probe_path!r}: a path starting with / (no spaces)")
     values = dict(DEFAULTS)
     if args.rules:
         values.update(read_rules(args.rules))
@@ -124,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
         from_start=args.from_start, rules=rules, reports_dir=args.reports,
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
+        probe_path=args.probe_path,
         offline=args.offline, duration=args.duration, max_events=args.max_events)
     live = args.format == "text" and sys.stdout.isatty()
 

@@ -52,6 +52,7 @@ class WatchOptions:
     alertmanager: str | None = None
     probe_interval: float = 0.0
     probe_timeout: float = 1.0
+    probe_path: str = "/"  # the HTTP health-check path
     offline: bool = False  # the diagnosis makes no live checks
     duration: float | None = None
     max_events: int | None = None

@@ -17,10 +17,11 @@ from why502.app.diagnose.probes import probe_targets
 from why502.app.watch.metrics import Metrics
 from why502.evidence.config_facts import config_facts
 from why502.evidence.model import TargetFact
+from why502.facts.probes import ProbeResult
 from why502.findings.model import Diagnostic
 from why502.parsers.nginx import NginxConfig
 
-__all__ = ["HealthChecker", "config_targets"]
+__all__ = ["HealthChecker", "config_targets", "healthy"]
 
 
 def config_targets(cfg: NginxConfig | None) -> list[TargetFact]:
@@ -35,19 +36,27 @@ def config_targets(cfg: NginxConfig | None) -> list[TargetFact]:
     return list(seen.values())
 
 
+def healthy(res: ProbeResult) -> bool:
+    """Up: the probe got its answer, and an HTTP answer is not a 5xx (a 404 on ``/`` is an app
+    that answers; a 503 on its health path is an app saying it is not ready)."""
+    status = res.protocol.status if res.protocol is not None else None
+    return res.ok and not (status is not None and status >= 500)
+
+
 class HealthChecker:
     """Probes ``targets()`` every ``interval`` seconds in a daemon thread; ``down`` is shared
     with the watch loop (a list replaced whole, so reading it needs no lock)."""
 
     def __init__(self, targets: Callable[[], list[TargetFact]], metrics: Metrics,
                  publish: Callable[[list[str]], None], note: Callable[[Diagnostic], None],
-                 interval: float, timeout: float = 1.0) -> None:
+                 interval: float, timeout: float = 1.0, path: str = "/") -> None:
         self.targets = targets
         self.metrics = metrics
         self.publish = publish
         self.note = note
         self.interval = interval
         self.timeout = timeout
+        self.path = path
         self.stopped = threading.Event()
         self.rounds = 0
         self.thread = threading.Thread(target=self._loop, name="why502-health", daemon=True)
@@ -60,12 +69,13 @@ class HealthChecker:
         self.thread.join(self.timeout + 1)
 
     def check_once(self) -> list[str]:
-        results, _ = probe_targets(self.targets(), self.timeout)
+        results, _ = probe_targets(self.targets(), self.timeout, path=self.path)
         down: list[str] = []
         for key, res in results.items():
-            self.metrics.target_up.labels(key).set(1 if res.ok else 0)
+            up = healthy(res)
+            self.metrics.target_up.labels(key).set(1 if up else 0)
             self.metrics.target_latency.labels(key).set(res.elapsed_ms / 1000)
-            if not res.ok:
+            if not up:
                 down.append(key)
         self.rounds += 1
         return sorted(down)

@@ -28,7 +28,7 @@ def start_services(watch: Watch, note: Callable[[Diagnostic], None]) -> Callable
             watch.down = down
 
         checker = HealthChecker(lambda: config_targets(watch.cfg), watch.metrics, publish, note,
-                                o.probe_interval, o.probe_timeout)
+                                o.probe_interval, o.probe_timeout, o.probe_path)
         checker.start()
         stops.append(checker.stop)
 
