@@ -22,6 +22,9 @@ def start_services(watch: Watch, note: Callable[[Diagnostic], None]) -> Callable
         watch.on_change.append(sender.update)
         sender.start()
         stops.append(sender.stop)
+    if o.probe_interval > 0 and not config_targets(watch.cfg):
+        note(Diagnostic("info", "--probe-interval: the nginx config names no target to "
+                        "health-check (pass --nginx-conf)"))
     if o.probe_interval > 0:
 
         def publish(down: list[str]) -> None:
