@@ -96,6 +96,8 @@ def test_watch_opens_diagnoses_and_resolves_an_incident(tmp_path: Path) -> None:
             a.write(access_line(n, 502))
             e.write(error_line(n))
     w.step()
+    assert events == [] and w.pending is not None  # diagnosed in the worker: the tail goes on
+    w.wait_diagnosis(60)
     assert [ev["event"] for ev in events] == ["incident-opened"]
     inc = events[0]["incident"]
     assert isinstance(inc, dict) and inc["cause"] == "backend-not-running"
@@ -119,7 +121,8 @@ def test_watch_counts_every_line_across_rotations(tmp_path: Path) -> None:
     (tmp_path / "error.log").write_text("")
     writer = Writer(access, line=lambda n: access_line(n, 200 if n % 10 else 502))
     w = Watch(WatchOptions(access_logs=[str(access)], error_logs=[str(tmp_path / "error.log")],
-                           from_start=True, offline=True), lambda _e: None, lambda _d: None)
+                           from_start=True, offline=True, rules=Rules(ratio=0.5)),
+              lambda _e: None, lambda _d: None)
     for f in w.followed:
         f.follower.retire_after = 0.3
     writer.start()

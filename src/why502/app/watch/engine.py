@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,6 +92,8 @@ class Watch:
         self.reports_written: list[str] = []
         self.on_change: list[Callable[[Incident, str], None]] = []  # alerts, the live view
         self.reload_requested = False
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: tuple[Incident, str, Future[Report | str]] | None = None
         self._setup()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -146,6 +149,8 @@ class Watch:
                 time.sleep(o.poll_interval)
         for f in self.followed:
             f.follower.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
         self.stopping = True
@@ -218,6 +223,7 @@ class Watch:
     # -- incidents ---------------------------------------------------------------------------
 
     def decide(self, now: float) -> None:
+        self._collect_diagnosis()
         totals = self.window.totals(now)
         fired = triggers(self.options.rules, totals, bool(self.access_paths), list(self.down))
         inc = self.incident
@@ -231,15 +237,15 @@ class Watch:
             inc.requests = max(inc.requests, totals.requests)
             inc.errors = max(inc.errors, totals.errors)
             inc.failures = max(inc.failures, totals.failures)
-            if new and now - self.last_diagnosis >= self.options.rediagnose_every:
+            if (new and self.pending is None
+                    and now - self.last_diagnosis >= self.options.rediagnose_every):
                 # new evidence (a symptom or an upstream not seen yet): diagnosed again; it is
                 # taken as seen only then, so a change inside the rate limit is not missed
                 inc.symptoms |= new
-                before = (inc.cause, inc.summary)
-                self._diagnose(inc, now)
-                if (inc.cause, inc.summary) != before:
-                    self._event("incident-updated", inc)
-            if not fired and now - inc.last_fired >= self.options.rules.resolve_after:
+                self._diagnose(inc, now, "incident-updated")
+            # resolved once its diagnosis is in: the opened event always comes first
+            if (not fired and self.pending is None
+                    and now - inc.last_fired >= self.options.rules.resolve_after):
                 self._resolve(inc)
 
     def _open(self, now: float, fired: list[str], totals: Any) -> None:
@@ -250,10 +256,7 @@ class Watch:
                        last_fired=now, symptoms=set(totals.symptoms), requests=totals.requests,
                        errors=totals.errors, failures=totals.failures)
         self.incident = inc
-        self._diagnose(inc, now)
-        self.metrics.incidents.labels(inc.cause).inc()
-        self.metrics.incidents_open.labels(inc.cause).set(1)
-        self._event("incident-opened", inc)
+        self._diagnose(inc, now, "incident-opened")
 
     def _resolve(self, inc: Incident) -> None:
         inc.resolved = datetime.now().isoformat(timespec="seconds")
@@ -263,8 +266,10 @@ class Watch:
         self.incident = None
         self._event("incident-resolved", inc)
 
-    def _diagnose(self, inc: Incident, now: float) -> None:
-        """The same diagnosis as ``why502 diagnose --since <window start>`` on the same logs."""
+    def _diagnose(self, inc: Incident, now: float, kind: str) -> None:
+        """Start the same diagnosis as ``why502 diagnose --since <window start>`` on the same
+        logs, in the worker thread: the tail goes on meanwhile (the probes and the journal take
+        seconds); ``_collect_diagnosis`` applies it and says ``kind``."""
         self.last_diagnosis = now
         since = datetime.now() - timedelta(seconds=self.options.rules.window + (now - inc.opened_at)
                                            + 1)
@@ -273,23 +278,43 @@ class Watch:
                                access_logs=self.access_paths,
                                since=since.isoformat(timespec="seconds"), offline=o.offline,
                                probe_timeout=o.probe_timeout)
-        try:
-            report = diagnose(opts)
-        except Why502Error as err:
-            self.note(Diagnostic("warning", f"diagnosis of incident {inc.id} failed: {err}"))
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="why502-diagnose")
+        self.pending = (inc, kind, self.pool.submit(_diagnose_or_error, opts))
+
+    def wait_diagnosis(self, timeout: float) -> None:
+        """Block until the diagnosis under way is in (tests, and a last report at exit)."""
+        if self.pending is not None:
+            wait([self.pending[2]], timeout)
+            self._collect_diagnosis()
+
+    def _collect_diagnosis(self) -> None:
+        if self.pending is None or not self.pending[2].done():
             return
-        self.report = report
-        old = inc.cause
-        if report.findings:
-            top = report.findings[0]
-            inc.cause, inc.title, inc.confidence = top.cause, top.title, top.confidence
-            inc.upstream = top.upstream or top.target
-            inc.summary = top.explanation.splitlines()[0] if top.explanation else top.title
-            inc.evidence = top.evidence[0].summary if top.evidence else ""
-            inc.fix = top.fix.summary if top.fix else ""
-        if old != inc.cause and self.incident is inc and old != "unknown":
-            self.metrics.incidents_open.labels(old).set(0)
+        inc, kind, future = self.pending
+        self.pending = None
+        result = future.result()
+        before = (inc.cause, inc.summary)
+        if isinstance(result, str):
+            self.note(Diagnostic("warning", f"diagnosis of incident {inc.id} failed: {result}"))
+        else:
+            self.report = result
+            if result.findings:
+                top = result.findings[0]
+                inc.cause, inc.title, inc.confidence = top.cause, top.title, top.confidence
+                inc.upstream = top.upstream or top.target
+                inc.summary = top.explanation.splitlines()[0] if top.explanation else top.title
+                inc.evidence = top.evidence[0].summary if top.evidence else ""
+                inc.fix = top.fix.summary if top.fix else ""
+        if kind == "incident-opened":
+            self.metrics.incidents.labels(inc.cause).inc()
             self.metrics.incidents_open.labels(inc.cause).set(1)
+            self._event(kind, inc)
+        elif (inc.cause, inc.summary) != before:
+            if before[0] != inc.cause:
+                self.metrics.incidents_open.labels(before[0]).set(0)
+                self.metrics.incidents_open.labels(inc.cause).set(1)
+            self._event(kind, inc)
 
     def _write_report(self, inc: Incident, report: Report) -> str | None:
         from why502.reporters.json_report import to_json
@@ -314,3 +339,11 @@ class Watch:
                    "instance": self.options.instance, "incident": inc.to_dict()})
         for callback in self.on_change:
             callback(inc, kind)
+
+
+def _diagnose_or_error(opts: DiagnoseOptions) -> Report | str:
+    """``diagnose`` in the worker thread; a one-line error comes back as text, not raised."""
+    try:
+        return diagnose(opts)
+    except Why502Error as err:
+        return str(err)
