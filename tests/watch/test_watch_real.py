@@ -81,7 +81,7 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
             inc = opened["incident"]
             assert inc["cause"] == "backend-not-running"
             assert str(app.port) in (inc["upstream"] or "")
-            assert inc["fix"]
+            assert inc["fix"] and inc["diagnosis_seconds"] is not None
 
             scrape = get_text(metrics)
             assert 'why502_incidents_open{cause="backend-not-running"} 1.0' in scrape

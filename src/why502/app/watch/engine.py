@@ -4,7 +4,8 @@ One loop in one thread: poll every follower (``sources.follow``), feed each line
 and the incident window, then decide (``incidents``).  When an incident opens -- and when its
 evidence changes -- the same diagnosis as ``why502 diagnose`` runs on the incident's window
 (``--since`` = the window's start, the same logs, the live probes unless ``--offline``), so the
-root cause in an alert is the one ``diagnose`` would print.  Metrics are served by
+root cause in an alert is the one ``diagnose`` would print.  It runs in a worker thread: the
+``incident-opened`` event waits for it, the tail and the metrics do not.  Metrics are served by
 prometheus_client's own thread, alerts are sent by ``alerts.AlertSender``'s thread and health
 checks run in ``health.HealthChecker``'s: none of them can block the tail.
 """
@@ -94,6 +95,7 @@ class Watch:
         self.reload_requested = False
         self.pool: ThreadPoolExecutor | None = None
         self.pending: tuple[Incident, str, Future[Report | str]] | None = None
+        self.diagnosis_started = 0.0
         self._setup()
 
     # -- set-up ------------------------------------------------------------------------------
@@ -280,6 +282,7 @@ class Watch:
                                probe_timeout=o.probe_timeout)
         if self.pool is None:
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="why502-diagnose")
+        self.diagnosis_started = time.monotonic()
         self.pending = (inc, kind, self.pool.submit(_diagnose_or_error, opts))
 
     def wait_diagnosis(self, timeout: float) -> None:
@@ -294,6 +297,7 @@ class Watch:
         inc, kind, future = self.pending
         self.pending = None
         result = future.result()
+        inc.diagnosis_s = round(time.monotonic() - self.diagnosis_started, 2)
         before = (inc.cause, inc.summary)
         if isinstance(result, str):
             self.note(Diagnostic("warning", f"diagnosis of incident {inc.id} failed: {result}"))

@@ -112,6 +112,7 @@ class Incident:
     symptoms: set[tuple[str, str]] = field(default_factory=set)
     last_fired: float = 0.0
     report_file: str | None = None
+    diagnosis_s: float | None = None  # how long the last diagnosis took
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "opened": self.opened, "resolved": self.resolved,
@@ -119,4 +120,5 @@ class Incident:
                 "upstream": self.upstream, "summary": self.summary, "evidence": self.evidence,
                 "fix": self.fix, "trigger": list(self.trigger), "requests": self.requests,
                 "errors_5xx": self.errors, "failed_attempts": self.failures,
-                "symptoms": sorted({s for s, _ in self.symptoms}), "report": self.report_file}
+                "symptoms": sorted({s for s, _ in self.symptoms}), "report": self.report_file,
+                "diagnosis_seconds": self.diagnosis_s}
