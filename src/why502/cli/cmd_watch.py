@@ -149,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
             server = watch.metrics.serve(*listen)
         except OSError as err:
             raise UsageError(f"--listen {args.listen}: {err.strerror or err}") from None
-        note(Diagnostic("info", f"metrics on http://{listen[0]}:{server.server_port}/metrics"))
+        where = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
+        note(Diagnostic("info", f"metrics on http://{where}:{server.server_port}/metrics"))
     signal.signal(signal.SIGTERM, lambda *_: watch.stop())
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: watch.request_reload())

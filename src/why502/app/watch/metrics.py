@@ -12,6 +12,7 @@ at most ``MAX_UPSTREAMS`` values; more are counted under ``other``.
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -97,9 +98,14 @@ class Metrics:
         import threading
 
         app = make_wsgi_app(self.registry)
-        httpd = make_server(host, port, app, WSGIServer, _QuietHandler)  # type: ignore[arg-type]
+        server = _Server6 if ":" in host else WSGIServer  # --listen [::1]:9502
+        httpd = make_server(host, port, app, server, _QuietHandler)  # type: ignore[arg-type]
         threading.Thread(target=httpd.serve_forever, name="why502-metrics", daemon=True).start()
         return httpd
+
+
+class _Server6(WSGIServer):
+    address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):
