@@ -101,8 +101,8 @@ def test_watch_opens_diagnoses_and_resolves_an_incident(tmp_path: Path) -> None:
     assert [ev["event"] for ev in events] == ["incident-opened"]
     inc = events[0]["incident"]
     assert isinstance(inc, dict) and inc["cause"] == "backend-not-running"
-    assert metric(w, 'why502_requests_total{status="502"}') == 6
-    assert metric(w, 'why502_requests_total{status="200"}') == 0
+    assert metric(w, 'why502_requests_total{server="",status="502"}') == 6
+    assert metric(w, 'why502_requests_total{server="",status="200"}') == 0
     assert metric(w, 'why502_upstream_failures_total{symptom="connection-refused",'
                      'upstream="http://127.0.0.1:9"}') == 6
     assert metric(w, 'why502_incidents_open{cause="backend-not-running"}') == 1
@@ -134,14 +134,14 @@ def test_watch_counts_every_line_across_rotations(tmp_path: Path) -> None:
     writer.stop_flag.set()
     writer.join(5)
     end = time.monotonic() + 5
-    total = lambda: (metric(w, 'why502_requests_total{status="200"}')  # noqa: E731
-                     + metric(w, 'why502_requests_total{status="502"}'))
+    total = lambda: (metric(w, 'why502_requests_total{server="",status="200"}')  # noqa: E731
+                     + metric(w, 'why502_requests_total{server="",status="502"}'))
     while (total() < writer.count or any(f.follower.retired for f in w.followed)) \
             and time.monotonic() < end:
         w.step()
         time.sleep(0.02)
     assert total() == writer.count > 500
-    assert metric(w, 'why502_requests_total{status="502"}') == writer.count // 10
+    assert metric(w, 'why502_requests_total{server="",status="502"}') == writer.count // 10
 
 
 def test_alertmanager_down_never_blocks_and_is_retried(tmp_path: Path) -> None:
@@ -232,3 +232,23 @@ def test_rules_file_and_flags(tmp_path: Path) -> None:
     bad = why502("watch", "--rules", str(rules), "--error-log", str(tmp_path / "e.log"))
     assert bad.returncode == 2 and "unknown rule key(s) threshold" in bad.stderr
     assert bad.stderr.count("\n") == 1
+
+
+def test_server_label_is_a_config_server_name_or_other() -> None:
+    from why502.app.watch.traffic import Traffic, batch_pattern
+    from why502.parsers.log_format import compile_format
+
+    fmt = compile_format('$remote_addr [$time_local] "$request" $status "$host" ua="$upstream_addr" '
+                         'urt="$upstream_response_time"')
+    t = Traffic()
+    t.servers = frozenset({"shop.example"})
+    lines = ['1.2.3.4 [23/Nov/2026:09:00:00 +0000] "GET / HTTP/1.1" 502 "Shop.example:443" '
+             'ua="10.0.0.1:80, 10.0.0.2:80" urt="0.100, 0.300"',
+             '1.2.3.4 [23/Nov/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 "evil-$(random)" '
+             'ua="-" urt="-"',
+             "garbage"]
+    statuses, unparsed = t.add(lines, batch_pattern(fmt), lambda raw: raw)
+    assert statuses == {502: 1, 200: 1} and unparsed == 1
+    assert t.requests == {("shop.example", "502"): 1, ("other", "200"): 1}
+    assert t.responses == {("10.0.0.2:80", "502"): 1}  # the last attempt: what the client got
+    assert t.counts == {"10.0.0.2:80": 1} and t.sums == {"10.0.0.2:80": 0.3}

@@ -85,8 +85,8 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
 
             scrape = get_text(metrics)
             assert 'why502_incidents_open{cause="backend-not-running"} 1.0' in scrape
-            assert 'why502_requests_total{status="502"} 6.0' in scrape
-            assert 'why502_requests_total{status="200"} 3.0' in scrape
+            assert 'why502_requests_total{server="",status="502"} 6.0' in scrape
+            assert 'why502_requests_total{server="",status="200"} 3.0' in scrape
             assert 'why502_upstream_failures_total{symptom="connection-refused"' in scrape
             check = subprocess.run([promtool, "check", "metrics"], input=scrape, text=True,
                                    capture_output=True, timeout=30, check=False)

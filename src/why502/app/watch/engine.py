@@ -115,6 +115,10 @@ class Watch:
         if not errors and not access:
             raise UsageError("nothing to watch: no error or access log (pass --error-log/"
                              "--access-log or --nginx-conf)")
+        if self.cfg is not None:
+            self.metrics.traffic.servers = frozenset(
+                n.lower() for srv in self.cfg.servers for n in srv.server_names
+                if n and n != "_" and not n.startswith(("~", "*", ".")) and not n.endswith("*"))
         for path in access:
             # no log_format known for it: guessed on the first lines read, not on an empty file
             pattern = None

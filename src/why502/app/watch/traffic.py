@@ -26,7 +26,9 @@ from why502.parsers.log_format import CompiledFormat, compile_format
 __all__ = ["BUCKETS", "Traffic", "batch_pattern"]
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-_WANTED = frozenset({"status", "upstream_addr", "upstream_response_time"})
+_WANTED = frozenset({"status", "upstream_addr", "upstream_response_time", "host", "server_name",
+                     "http_host"})
+_HOSTS = ("server_name", "host", "http_host")  # which names the virtual host, best first
 # "a, b : c" -> "c": the last attempt (``$upstream_*`` lists, ngx_http_upstream_module docs)
 _LAST = r"^.*(?:, | : )"
 
@@ -41,7 +43,10 @@ class Traffic(Collector):
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.requests: dict[str, int] = {}
+        # the server label: a server_name of the config, "other" for any other Host (the Host
+        # header is the client's: an unbounded label otherwise); "" when the format has none
+        self.servers: frozenset[str] = frozenset()
+        self.requests: dict[tuple[str, str], int] = {}
         self.responses: dict[tuple[str, str], int] = {}
         self.buckets: dict[str, list[int]] = {}  # upstream -> cumulative counts per BUCKETS
         self.sums: dict[str, float] = {}
@@ -57,11 +62,19 @@ class Traffic(Collector):
         df = df.filter(pl.col("status").is_not_null())
         cols = set(df.columns)
         has_up = "upstream_addr" in cols
-        by_status = df.group_by("status").len()
-        statuses = dict(zip(by_status["status"].to_list(), by_status["len"].to_list()))
+        host = next((h for h in _HOSTS if h in cols), None)
+        if host is None:
+            df = df.with_columns(pl.lit("").alias("server"))
+        else:
+            name = pl.col(host).str.to_lowercase().str.replace(r":[0-9]+$", "")
+            df = df.with_columns(pl.when(name.is_in(list(self.servers))).then(name)
+                                 .otherwise(pl.lit("other")).alias("server"))
+        by_status = df.group_by("server", "status").len()
+        statuses: dict[str, int] = {}
         with self.lock:
-            for status, n in statuses.items():
-                self.requests[status] = self.requests.get(status, 0) + n
+            for server, status, n in by_status.iter_rows():
+                self.requests[(server, status)] = self.requests.get((server, status), 0) + n
+                statuses[status] = statuses.get(status, 0) + n
         if has_up:
             df = df.with_columns(pl.col("upstream_addr").str.replace(_LAST, "").alias("up"))
             df = df.filter(pl.col("up").is_not_null() & (pl.col("up") != "-") & (pl.col("up") != ""))
@@ -90,10 +103,11 @@ class Traffic(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.lock:
-            req = CounterMetricFamily("why502_requests", "Requests in the access logs, by final status.",
-                                      labels=["status"])
-            for status, n in sorted(self.requests.items()):
-                req.add_metric([status], n)
+            req = CounterMetricFamily(
+                "why502_requests", "Requests in the access logs, by server_name and final status.",
+                labels=["server", "status"])
+            for (server, status), n in sorted(self.requests.items()):
+                req.add_metric([server, status], n)
             resp = CounterMetricFamily(
                 "why502_upstream_responses",
                 "Requests passed to an upstream (last attempt's $upstream_addr), by final status.",
