@@ -68,6 +68,7 @@ class _Followed:
     kind: str  # "access" or "error"
     follower: FileFollower
     pattern: str | None = None  # the access log's format as a Rust regex (traffic.batch_pattern)
+    warned: bool = False
 
 
 class Watch:
@@ -213,6 +214,12 @@ class Watch:
                 bucket.errors += n
         if unparsed:
             self.metrics.unparsed.labels(f.follower.path).inc(unparsed)
+            if unparsed == len(lines) and not f.warned:
+                # said once: a wrong log_format would otherwise hide every 5xx silently
+                f.warned = True
+                self.note(Diagnostic("warning", f"{f.follower.path}: {unparsed} line(s) do not "
+                                     "match its log_format; counted in "
+                                     "why502_log_lines_unparsed_total"))
 
     def _errors(self, lines: list[str], bucket: Any) -> None:
         for line in lines:
