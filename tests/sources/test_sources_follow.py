@@ -118,3 +118,16 @@ def test_a_big_backlog_comes_in_bounded_batches(tmp_path: Path) -> None:
         batches.append(len(got))
     assert sum(batches) == count and len(batches) >= 2
     assert max(batches) <= follow.POLL_BUDGET * 2 // len(line)  # two drains per poll at most
+
+
+def test_a_line_without_end_is_cut_and_memory_stays_bounded(tmp_path: Path) -> None:
+    from why502.sources import follow
+
+    path = tmp_path / "hostile.log"
+    path.write_bytes(b"x" * (follow.MAX_LINE + 10))
+    f = FileFollower(str(path), from_start=True)
+    got = f.poll().lines
+    assert [len(x) for x in got] == [follow.MAX_LINE]
+    with path.open("ab") as fh:
+        fh.write(b"y" * 100 + b"\nnext\n")
+    assert f.poll().lines == ["next"]  # the rest of the cut line is dropped, not a line of its own

@@ -46,6 +46,7 @@ CHUNK = 1 << 20  # bytes per read(): big reads keep the tail cheap at high line 
 # bytes read from one file per poll: a big backlog (--from-start, a slow consumer) comes in
 # bounded batches, so memory stays flat and the caller keeps deciding between batches
 POLL_BUDGET = 4 << 20
+MAX_LINE = 1 << 20  # a longer line is cut here (nginx's own error lines are < 2 KiB: NGX_MAX_ERROR_STR)
 _GUARD = 64  # bytes before the offset remembered to notice a truncate-then-rewrite
 _HEAD = 65536  # how far back from the end the start position looks for the last newline
 
@@ -68,6 +69,7 @@ class _Open:
     partial: bytes = b""
     guard: bytes = b""  # the last bytes read, ending at offset
     quiet_since: float = 0.0
+    skipping: bool = False  # dropping the rest of a line longer than MAX_LINE
 
 
 class FileFollower:
@@ -257,13 +259,24 @@ class FileFollower:
 
     @staticmethod
     def _split(f: _Open, data: bytes, out: PollResult) -> None:
+        if f.skipping:  # the rest of an over-long line already handed out cut
+            nl = data.find(b"\n")
+            if nl < 0:
+                return
+            f.skipping = False
+            data = data[nl + 1:]
         buf = f.partial + data
         cut = buf.rfind(b"\n")
         if cut < 0:
             f.partial = buf
-            return
-        f.partial = buf[cut + 1:]
-        out.lines.extend(buf[:cut].decode("utf-8", "replace").split("\n"))
+        else:
+            f.partial = buf[cut + 1:]
+            out.lines.extend(buf[:cut].decode("utf-8", "replace").split("\n"))
+        if len(f.partial) > MAX_LINE:
+            # a line without end (hostile, or not a log): handed out cut, memory stays bounded
+            out.lines.append(f.partial[:MAX_LINE].decode("utf-8", "replace"))
+            f.partial = b""
+            f.skipping = True
 
     def _close(self, f: _Open, out: PollResult) -> None:
         """A retired file quiet long enough: closed; a last line without newline is kept whole."""
