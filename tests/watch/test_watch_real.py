@@ -8,13 +8,21 @@ import queue
 import signal
 import subprocess
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.clirun import WHY502, why502
-from tests.support.monitoring import get_json, get_text, need, start_alertmanager, wait_until
+from tests.support.monitoring import (
+    get_json,
+    get_text,
+    need,
+    start_alertmanager,
+    start_prometheus,
+    wait_until,
+)
 from why502.lab.runtime import Stack, free_port
 from why502.lab.scenarios.common import server
 
@@ -72,6 +80,11 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
         try:
             # the followers are open once the loop has run a step (the lag gauge is set)
             wait_until(lambda: "why502_log_lag_bytes{" in get_text(metrics), 15, "watch started")
+            prom = start_prometheus(stack, [f"127.0.0.1:{port}"])
+
+            def promql(query: str) -> list[dict[str, Any]]:
+                url = f"{prom}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+                return list(get_json(url)["data"]["result"])
             assert {r.status for r in stack.requests("/", count=3)} == {200}
 
             stack.stop_process(app.process)  # the backend goes away
@@ -91,6 +104,15 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
             check = subprocess.run([promtool, "check", "metrics"], input=scrape, text=True,
                                    capture_output=True, timeout=30, check=False)
             assert check.returncode == 0, check.stdout + check.stderr
+
+            # Prometheus, asked through its own API, sees the incident and the 5xx rate (the
+            # clients keep getting 502s meanwhile: an outage without traffic would resolve)
+            def prometheus_sees_it() -> list[dict[str, Any]]:
+                stack.requests("/orders", count=2)
+                return (promql('why502_incidents_open{cause="backend-not-running"} == 1')
+                        and promql('sum(rate(why502_requests_total{status="502"}[1m])) > 0'))
+
+            wait_until(prometheus_sees_it, 20, "Prometheus to see the incident and the 5xx rate")
 
             firing = wait_until(lambda: alerts(am), 15, "the alert in Alertmanager")
             assert firing[0]["labels"]["cause"] == "backend-not-running"
