@@ -149,11 +149,13 @@ def live(tmp: Path, seconds: float, rate: float) -> dict[str, Any]:
     last = 0.0
     rss: list[int] = []
     while proc.poll() is None:
-        w.step()
+        busy = w.step()  # as Watch.run(): a pause when nothing is left to read
+        if not busy:
+            time.sleep(w.options.poll_interval)
         if time.perf_counter() - last >= 0.02:
             samples.append((time.perf_counter(), counted(w)))
             last = time.perf_counter()
-            rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            rss.append(_rss_kb())
     reader.join(5)
     total_written = written[-1][1] if written else 0
     while counted(w) < total_written:
@@ -169,7 +171,16 @@ def live(tmp: Path, seconds: float, rate: float) -> dict[str, Any]:
     return {"seconds": round(took, 1), "lines": total_written,
             "lines_per_s": round(total_written / took), "delay_p50_s": pick(0.5),
             "delay_p99_s": pick(0.99), "cpu_s": round(time.process_time() - cpu0, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            # flat over time: the RSS after the first tenth of the run and at its end
+            "rss_early_mb": round(rss[len(rss) // 10] / 1024) if rss else None,
+            "rss_end_mb": round(rss[-1] / 1024) if rss else None}
+
+
+def _rss_kb() -> int:
+    """The current resident set (``/proc/self/statm``, pages), in KiB."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * (resource.getpagesize() // 1024)
 
 
 def main() -> int:

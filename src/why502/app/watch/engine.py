@@ -178,7 +178,9 @@ class Watch:
         self.note(Diagnostic("info", "SIGHUP: nginx config re-read"))
 
     def step(self, now: float | None = None) -> bool:
-        """One round: read every file, then decide.  True when lines were read."""
+        """One round: read every file, then decide.  True when a file holds more than was read
+        (a backlog: the loop goes on at once); otherwise it sleeps ``poll_interval``, so a
+        steady trickle of lines is read in batches, not one poll per line."""
         if self.reload_requested:
             self._reload()
         busy = False
@@ -190,14 +192,15 @@ class Watch:
                     self.metrics.follow_errors.labels(path).inc()
                 self.note(p)
             if got.lines:
-                busy = True
                 self.metrics.lines.labels(path).inc(len(got.lines))
                 bucket = self.window.at(time.monotonic())
                 if f.kind == "access":
                     self._access(f, got.lines, bucket)
                 else:
                     self._errors(got.lines, bucket)
-            self.metrics.lag.labels(path).set(f.follower.lag_bytes())
+            lag = f.follower.lag_bytes()
+            self.metrics.lag.labels(path).set(lag)
+            busy = busy or lag > 0
         self.decide(time.monotonic() if now is None else now)
         return busy
 
