@@ -57,8 +57,14 @@ def test_fleet_names_the_host_with_the_incident(tmp_path: Path) -> None:
             with access2.open("a") as a:
                 a.write(f'127.0.0.1 - - [{now.astimezone():%d/%b/%Y:%H:%M:%S %z}] "GET / HTTP/1.1" '
                         '200 15 "-" "curl"\n' * 6)
-            wait_until(lambda: get_json(f"{prom}/api/v1/query?query=why502_incidents_open%3E0")
-                       ["data"]["result"], 30, "Prometheus to scrape the incident")
+            def scraped() -> bool:
+                incident = get_json(f"{prom}/api/v1/query?query=why502_incidents_open%3E0")
+                hosts = get_json(f"{prom}/api/v1/query?query=why502_log_lag_bytes")
+                return bool(incident["data"]["result"]) and len(
+                    {r["metric"]["instance"] for r in hosts["data"]["result"]}) == 2
+
+            # both hosts scraped (Prometheus spreads the targets' first scrapes over the interval)
+            wait_until(scraped, 30, "Prometheus to scrape both hosts and the incident")
             out = why502("fleet", "--prometheus", prom, "--format", "json")
             assert out.returncode == 1, out.stderr  # a host has an open incident
             ranked = json.loads(out.stdout)["hosts"]
