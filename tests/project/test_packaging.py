@@ -54,7 +54,7 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
         dist_info = f"why502-{why502.__version__}.dist-info"
         metadata = whl.read(f"{dist_info}/METADATA").decode()
     for required in ("why502/py.typed", "why502/schemas/report.schema.json",
-                     "why502/reporters/assets/uPlot.LICENSE"):
+                     "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/alert_rules.yml"):
         assert required in names, required
     catalog = {p.name for p in (ROOT / "src" / "why502" / "catalog" / "data").glob("*.toml")}
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("why502/catalog/data/")} == catalog
@@ -67,7 +67,8 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
     assert meta["License-Expression"] == "MIT"
     assert f"Homepage, {why502.PROJECT_URL}" in meta.get_all("Project-URL")
     requires = " ".join(meta.get_all("Requires-Dist"))
-    assert "psutil" not in requires and "prometheus" not in requires
+    assert "psutil" not in requires
+    assert "prometheus_client" in requires  # why502 watch serves /metrics with it
 
 
 def test_installed_wheel_runs_the_demo(built: tuple[Path, Path], tmp_path: Path) -> None:
@@ -106,7 +107,8 @@ def test_sdist_carries_tests_fixtures_docs_and_scripts(built: tuple[Path, Path],
                      "MANIFEST.in", "pyproject.toml", "scripts/test", ".ci/run", "bench/stats_bench.py",
                      "docs/architecture.md", "docs/reference/proxy-messages.md", "docs/causes/README.md",
                      "tests/fixtures/schemas/sarif-2.1.0.json",
-                     "tests/fixtures/corpus/nginx-configs/README.md", "src/why502/py.typed"):
+                     "tests/fixtures/corpus/nginx-configs/README.md", "src/why502/py.typed",
+                     "contrib/systemd/why502-watch.service"):
         assert required in names, required
     assert any(n.startswith("tests/fixtures/recorded/") for n in names)
     assert any(n.startswith("tests/fixtures/corpus/LICENSES/") for n in names)

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("why502.cli.cmd_stats", "access-log analytics: 5xx timeline, per-upstream truth"),
     "lint": ("why502.cli.cmd_lint", "find 502/504 pitfalls in an nginx config before they bite"),
     "fix": ("why502.cli.cmd_fix", "apply a fix safely: backup, config test, reload, verify, rollback"),
+    "watch": ("why502.cli.cmd_watch", "follow the logs live: metrics, incidents diagnosed on the spot"),
+    "fleet": ("why502.cli.cmd_fleet", "many hosts' incidents and 5xx rates, from Prometheus"),
     "render": ("why502.cli.cmd_render", "re-render a saved JSON report as html, markdown or text"),
     "lab": ("why502.cli.cmd_lab", "reproduce each root cause on a real nginx on loopback"),
     "completion": ("why502.cli.cmd_completion", "print a bash/zsh/fish completion script or the man page"),

@@ -16,7 +16,7 @@ from why502.facts.probes import ProbeResult, ProbeTarget
 from why502.sources.probes import probe
 
 
-def probe_targets(targets: list[TargetFact], timeout: float
+def probe_targets(targets: list[TargetFact], timeout: float, *, path: str = "/"
                   ) -> tuple[dict[str, ProbeResult], dict[str, dict[str, Any]]]:
     """Target key -> its probe, and the probes as the report stores them (``to_dict``, before
     the TLS second look: the report shows what the probe itself saw)."""
@@ -25,7 +25,7 @@ def probe_targets(targets: list[TargetFact], timeout: float
     for t in real:
         seen.setdefault(t.key, t)
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(seen)))) as pool:
-        results = list(pool.map(lambda t: probe(t, timeout), seen.values()))
+        results = list(pool.map(lambda t: probe(t, timeout, path=path), seen.values()))
     probes = dict(zip(seen, results))
     as_json = {k: r.to_dict() for k, r in zip(seen, results)}
     for key, t in seen.items():

@@ -77,8 +77,9 @@ def as_probe_target(target: TargetLike | ProbeTarget) -> ProbeTarget:
     )
 
 
-def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0) -> ProbeResult:
-    """Probe ``target`` (DNS, connect, protocol, TLS) with ``timeout`` seconds per step."""
+def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0, *, path: str = "/") -> ProbeResult:
+    """Probe ``target`` (DNS, connect, protocol, TLS) with ``timeout`` seconds per step; an HTTP
+    target is asked ``GET path`` (a health-check URL, ``why502 watch --probe-path``)."""
     t = as_probe_target(target)
     start = time.monotonic()
     dns: DnsResult | None = None
@@ -189,7 +190,7 @@ def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0) -> ProbeResult
             if t.kind == "grpc":
                 protocol = http2_probe(tls_sock, timeout)
             else:
-                protocol = http_probe(tls_sock, host_header, timeout)
+                protocol = http_probe(tls_sock, host_header, timeout, path)
             tls_sock.close()
         s2, sni_try = tls_handshake(peer, "sni", sni_name or host_header, timeout)
         tls_attempts.append(sni_try)
@@ -225,7 +226,8 @@ def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0) -> ProbeResult
             )
         tls_text = f"TLS ok ({first_try.version}){verify_note}; "
     else:
-        protocol = http2_probe(sock, timeout) if t.kind == "grpc" else http_probe(sock, host_header, timeout)
+        protocol = (http2_probe(sock, timeout) if t.kind == "grpc"
+                    else http_probe(sock, host_header, timeout, path))
         tls_text = ""
 
     expected = "http2" if t.kind == "grpc" else "http"

@@ -83,15 +83,17 @@ def classify_answer(data: bytes) -> tuple[str, str]:
     return "unknown", f"an unrecognised answer {data[:24]!r}"
 
 
-def http_probe(sock: socket.socket | ssl.SSLSocket, host_header: str, timeout: float) -> ProtocolResult:
-    """``GET / HTTP/1.1``, ``Connection: close``; parse the status line, read no body, close.
+def http_probe(sock: socket.socket | ssl.SSLSocket, host_header: str, timeout: float,
+               path: str = "/") -> ProtocolResult:
+    """``GET <path> HTTP/1.1`` (``/`` unless a health-check path is given), ``Connection: close``;
+    parse the status line, read no body, close.
 
     ``GET`` rather than ``HEAD``: some servers (``openssl s_server -www``) only answer ``GET``, and
     nginx itself forwards the client's method (usually ``GET``).  Only the status line is read.
     """
     start = time.monotonic()
     request = (
-        f"GET / HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: why502-probe\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: why502-probe\r\n"
         "Accept: */*\r\nConnection: close\r\n\r\n"
     ).encode("ascii", "replace")
     sock.settimeout(timeout)

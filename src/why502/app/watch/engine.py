@@ -1,0 +1,367 @@
+"""``why502 watch``: follow the logs, count, open incidents and diagnose them on the spot.
+
+One loop in one thread: poll every follower (``sources.follow``), feed each line to the counters
+and the incident window, then decide (``incidents``).  When an incident opens -- and when its
+evidence changes -- the same diagnosis as ``why502 diagnose`` runs on the incident's window
+(``--since`` = the window's start, the same logs, the live probes unless ``--offline``), so the
+root cause in an alert is the one ``diagnose`` would print.  It runs in a worker thread: the
+``incident-opened`` event waits for it, the tail and the metrics do not.  Metrics are served by
+prometheus_client's own thread, alerts are sent by ``alerts.AlertSender``'s thread and health
+checks run in ``health.HealthChecker``'s: none of them can block the tail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from why502.app.diagnose import DiagnoseOptions, diagnose
+from why502.app.diagnose.inputs import log_paths
+from why502.app.stats.formats import choose_format, guess_format
+from why502.app.watch.incidents import Incident, Rules, Window, triggers
+from why502.app.watch.metrics import Metrics, upstream_label
+from why502.app.watch.traffic import batch_pattern
+from why502.errors import UsageError, Why502Error
+from why502.findings.model import Diagnostic, Report
+from why502.parsers.errorlog import classify_line
+from why502.parsers.log_format import PREDEFINED, compile_format
+from why502.parsers.nginx import NginxConfig
+from why502.sources.follow import FileFollower
+from why502.sources.nginx import load_config
+
+__all__ = ["Watch", "WatchOptions"]
+
+Event = dict[str, Any]
+
+
+@dataclass
+class WatchOptions:
+    nginx_conf: str | None = None
+    error_logs: list[str] = field(default_factory=list)
+    access_logs: list[str] = field(default_factory=list)
+    fpm_logs: list[str] = field(default_factory=list)
+    from_start: bool = False
+    listen: str | None = "127.0.0.1:9502"
+    rules: Rules = field(default_factory=Rules)
+    reports_dir: str | None = None
+    alertmanager: str | None = None
+    probe_interval: float = 0.0
+    probe_timeout: float = 1.0
+    probe_path: str = "/"  # the HTTP health-check path
+    offline: bool = False  # the diagnosis makes no live checks
+    duration: float | None = None
+    max_events: int | None = None
+    poll_interval: float = 0.2
+    rediagnose_every: float = 10.0
+    instance: str = field(default_factory=socket.gethostname)
+
+
+@dataclass
+class _Followed:
+    kind: str  # "access" or "error"
+    follower: FileFollower
+    pattern: str | None = None  # the access log's format as a Rust regex (traffic.batch_pattern)
+    warned: bool = False
+
+
+class Watch:
+    """The watch loop; ``emit`` gets each incident event, ``note`` each tool-side problem."""
+
+    def __init__(self, options: WatchOptions, emit: Callable[[Event], None],
+                 note: Callable[[Diagnostic], None]) -> None:
+        self.options = options
+        self.emit = emit
+        self.note = note
+        self.metrics = Metrics()
+        self.window = Window(options.rules.window)
+        self.incident: Incident | None = None
+        self.report: Report | None = None
+        self.events = 0
+        self.serial = 0
+        self.stopping = False
+        self.followed: list[_Followed] = []
+        self.cfg: NginxConfig | None = None
+        self.down: list[str] = []  # targets the health checker found down
+        self.started = time.monotonic()
+        self.last_diagnosis = 0.0
+        self.reports_written: list[str] = []
+        self.on_change: list[Callable[[Incident, str], None]] = []  # alerts, the live view
+        self.reload_requested = False
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: tuple[Incident, str, Future[Report | str]] | None = None
+        self.diagnosis_started = 0.0
+        self._setup()
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        o = self.options
+        diags: list[Diagnostic] = []
+        if o.nginx_conf is not None or not (o.error_logs and o.access_logs):
+            try:
+                self.cfg = load_config(o.nginx_conf)
+            except Why502Error as err:
+                if o.nginx_conf is not None:
+                    raise
+                diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
+        errors = log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs)
+        access = log_paths(o.access_logs, self.cfg, "access", diags)
+        if not errors and not access:
+            raise UsageError("nothing to watch: no error or access log (pass --error-log/"
+                             "--access-log or --nginx-conf)")
+        if self.cfg is not None:
+            self.metrics.traffic.servers = frozenset(
+                n.lower() for srv in self.cfg.servers for n in srv.server_names
+                if n and n != "_" and not n.startswith(("~", "*", ".")) and not n.endswith("*"))
+        for path in access:
+            # no log_format known for it: guessed on the first lines read, not on an empty file
+            pattern = None
+            if self.cfg is not None and self.cfg.access_logs:
+                fmt, _where = choose_format(None, self.cfg, [path])
+                pattern = batch_pattern(fmt)
+            self.followed.append(_Followed("access", FileFollower(path, from_start=o.from_start),
+                                           pattern))
+        for path in errors:
+            self.followed.append(_Followed("error", FileFollower(path, from_start=o.from_start)))
+        for d in diags:
+            self.note(d)
+
+    @property
+    def error_paths(self) -> list[str]:
+        return [f.follower.path for f in self.followed if f.kind == "error"]
+
+    @property
+    def access_paths(self) -> list[str]:
+        return [f.follower.path for f in self.followed if f.kind == "access"]
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until SIGTERM (``stop()``), ``--duration`` or ``--max-events``."""
+        o = self.options
+        while not self.stopping:
+            busy = self.step()
+            if o.duration is not None and time.monotonic() - self.started >= o.duration:
+                break
+            if o.max_events is not None and self.events >= o.max_events:
+                break
+            if not busy:
+                time.sleep(o.poll_interval)
+        for f in self.followed:
+            f.follower.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def request_reload(self) -> None:
+        """SIGHUP: re-read the nginx config (targets for the health checks) at the next step."""
+        self.reload_requested = True
+
+    def _reload(self) -> None:
+        self.reload_requested = False
+        if self.options.nginx_conf is None and self.cfg is None:
+            return
+        try:
+            self.cfg = load_config(self.options.nginx_conf)
+        except Why502Error as err:
+            self.note(Diagnostic("warning", f"SIGHUP: nginx config not re-read: {err}"))
+            return
+        self.note(Diagnostic("info", "SIGHUP: nginx config re-read"))
+
+    def step(self, now: float | None = None) -> bool:
+        """One round: read every file, then decide.  True when a file holds more than was read
+        (a backlog: the loop goes on at once); otherwise it sleeps ``poll_interval``, so a
+        steady trickle of lines is read in batches, not one poll per line."""
+        if self.reload_requested:
+            self._reload()
+        busy = False
+        for f in self.followed:
+            got = f.follower.poll()
+            path = f.follower.path
+            for p in got.problems:
+                if p.severity != "info":
+                    self.metrics.follow_errors.labels(path).inc()
+                self.note(p)
+            if got.lines:
+                self.metrics.lines.labels(path).inc(len(got.lines))
+                bucket = self.window.at(time.monotonic())
+                if f.kind == "access":
+                    self._access(f, got.lines, bucket)
+                else:
+                    self._errors(got.lines, bucket)
+            lag = f.follower.lag_bytes()
+            self.metrics.lag.labels(path).set(lag)
+            busy = busy or lag > 0
+        self.decide(time.monotonic() if now is None else now)
+        return busy
+
+    def _access(self, f: _Followed, lines: list[str], bucket: Any) -> None:
+        if f.pattern is None:
+            name, _hits = guess_format(lines[:100])
+            fmt, escape = PREDEFINED[name]
+            f.pattern = batch_pattern(compile_format(fmt, escape, name=name))
+        statuses, unparsed = self.metrics.traffic.add(lines, f.pattern, self.metrics.upstream_of)
+        for code, n in statuses.items():
+            bucket.requests += n
+            bucket.statuses[code] += n
+            if code >= 500:
+                bucket.errors += n
+        if unparsed:
+            self.metrics.unparsed.labels(f.follower.path).inc(unparsed)
+            if unparsed == len(lines) and not f.warned:
+                # said once: a wrong log_format would otherwise hide every 5xx silently
+                f.warned = True
+                self.note(Diagnostic("warning", f"{f.follower.path}: {unparsed} line(s) do not "
+                                     "match its log_format; counted in "
+                                     "why502_log_lines_unparsed_total"))
+
+    def _errors(self, lines: list[str], bucket: Any) -> None:
+        for line in lines:
+            c = classify_line(line)
+            if c is None or c.status is None:
+                continue
+            up = self.metrics.bounded(upstream_label(c.upstream)) if c.upstream else ""
+            self.metrics.upstream_failures.labels(c.symptom, up).inc()
+            bucket.failures += 1
+            bucket.symptoms[(c.symptom, up)] += 1
+            if c.symptom == "no-live-upstreams":
+                bucket.no_live += 1
+
+    # -- incidents ---------------------------------------------------------------------------
+
+    def decide(self, now: float) -> None:
+        self._collect_diagnosis()
+        totals = self.window.totals(now)
+        fired = triggers(self.options.rules, totals, bool(self.access_paths), list(self.down))
+        inc = self.incident
+        if fired and inc is None:
+            self._open(now, fired, totals)
+        elif inc is not None:
+            if fired:
+                inc.last_fired = now
+                inc.trigger = fired
+            new = set(totals.symptoms) - inc.symptoms
+            inc.requests = max(inc.requests, totals.requests)
+            inc.errors = max(inc.errors, totals.errors)
+            inc.failures = max(inc.failures, totals.failures)
+            if (new and self.pending is None
+                    and now - self.last_diagnosis >= self.options.rediagnose_every):
+                # new evidence (a symptom or an upstream not seen yet): diagnosed again; it is
+                # taken as seen only then, so a change inside the rate limit is not missed
+                inc.symptoms |= new
+                self._diagnose(inc, now, "incident-updated")
+            # resolved once its diagnosis is in: the opened event always comes first
+            if (not fired and self.pending is None
+                    and now - inc.last_fired >= self.options.rules.resolve_after):
+                self._resolve(inc)
+
+    def _open(self, now: float, fired: list[str], totals: Any) -> None:
+        self.serial += 1
+        opened = datetime.now()
+        inc = Incident(id=f"{opened:%Y%m%dT%H%M%S}-{self.serial}",
+                       opened=opened.isoformat(timespec="seconds"), opened_at=now, trigger=fired,
+                       last_fired=now, symptoms=set(totals.symptoms), requests=totals.requests,
+                       errors=totals.errors, failures=totals.failures)
+        self.incident = inc
+        self._diagnose(inc, now, "incident-opened")
+
+    def _resolve(self, inc: Incident) -> None:
+        inc.resolved = datetime.now().isoformat(timespec="seconds")
+        self.metrics.incidents_open.labels(inc.cause).set(0)
+        if self.options.reports_dir and self.report is not None:
+            inc.report_file = self._write_report(inc, self.report)
+        self.incident = None
+        self._event("incident-resolved", inc)
+
+    def _diagnose(self, inc: Incident, now: float, kind: str) -> None:
+        """Start the same diagnosis as ``why502 diagnose --since <window start>`` on the same
+        logs, in the worker thread: the tail goes on meanwhile (the probes and the journal take
+        seconds); ``_collect_diagnosis`` applies it and says ``kind``."""
+        self.last_diagnosis = now
+        since = datetime.now() - timedelta(seconds=self.options.rules.window + (now - inc.opened_at)
+                                           + 1)
+        o = self.options
+        opts = DiagnoseOptions(nginx_conf=o.nginx_conf, error_logs=self.error_paths,
+                               access_logs=self.access_paths,
+                               since=since.isoformat(timespec="seconds"), offline=o.offline,
+                               probe_timeout=o.probe_timeout)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="why502-diagnose")
+        self.diagnosis_started = time.monotonic()
+        self.pending = (inc, kind, self.pool.submit(_diagnose_or_error, opts))
+
+    def wait_diagnosis(self, timeout: float) -> None:
+        """Block until the diagnosis under way is in (tests, and a last report at exit)."""
+        if self.pending is not None:
+            wait([self.pending[2]], timeout)
+            self._collect_diagnosis()
+
+    def _collect_diagnosis(self) -> None:
+        if self.pending is None or not self.pending[2].done():
+            return
+        inc, kind, future = self.pending
+        self.pending = None
+        result = future.result()
+        inc.diagnosis_s = round(time.monotonic() - self.diagnosis_started, 2)
+        before = (inc.cause, inc.summary)
+        if isinstance(result, str):
+            self.note(Diagnostic("warning", f"diagnosis of incident {inc.id} failed: {result}"))
+        else:
+            self.report = result
+            if result.findings:
+                top = result.findings[0]
+                inc.cause, inc.title, inc.confidence = top.cause, top.title, top.confidence
+                inc.upstream = top.upstream or top.target
+                inc.summary = top.explanation.splitlines()[0] if top.explanation else top.title
+                inc.evidence = top.evidence[0].summary if top.evidence else ""
+                inc.fix = top.fix.summary if top.fix else ""
+        if kind == "incident-opened":
+            self.metrics.incidents.labels(inc.cause).inc()
+            self.metrics.incidents_open.labels(inc.cause).set(1)
+            self._event(kind, inc)
+        elif (inc.cause, inc.summary) != before:
+            if before[0] != inc.cause:
+                self.metrics.incidents_open.labels(before[0]).set(0)
+                self.metrics.incidents_open.labels(inc.cause).set(1)
+            self._event(kind, inc)
+
+    def _write_report(self, inc: Incident, report: Report) -> str | None:
+        from why502.reporters.json_report import to_json
+
+        assert self.options.reports_dir is not None
+        path = Path(self.options.reports_dir) / f"incident-{inc.id}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(to_json(report), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as err:
+            self.note(Diagnostic("warning", f"cannot write the incident report {path}: "
+                                 f"{err.strerror or err}"))
+            return None
+        self.reports_written.append(str(path))
+        return str(path)
+
+    def _event(self, kind: str, inc: Incident) -> None:
+        self.events += 1
+        self.emit({"event": kind, "time": datetime.now().isoformat(timespec="seconds"),
+                   "instance": self.options.instance, "incident": inc.to_dict()})
+        for callback in self.on_change:
+            callback(inc, kind)
+
+
+def _diagnose_or_error(opts: DiagnoseOptions) -> Report | str:
+    """``diagnose`` in the worker thread; a one-line error comes back as text, not raised."""
+    try:
+        return diagnose(opts)
+    except Why502Error as err:
+        return str(err)

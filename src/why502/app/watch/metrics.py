@@ -1,0 +1,115 @@
+"""The Prometheus metrics of ``why502 watch`` (prometheus_client), served on ``--listen``.
+
+Names and units follow Prometheus's naming guide (https://prometheus.io/docs/practices/naming/):
+a ``why502_`` prefix, base units (seconds, bytes), ``_total`` on counters.  Label values are
+bounded, as the instrumentation guide asks (https://prometheus.io/docs/practices/instrumentation/,
+"Do not overuse labels"): the status code, the symptom and cause IDs of the catalog, the
+upstream *target* (``scheme://host:port`` or a unix socket, never a URI) and the followed file --
+no client address, no URI, no Host header (they are client-controlled).  An upstream label takes
+at most ``MAX_UPSTREAMS`` values; more are counted under ``other``.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+
+from why502.app.watch.traffic import Traffic
+
+__all__ = ["MAX_UPSTREAMS", "Metrics", "upstream_label"]
+
+MAX_UPSTREAMS = 64
+# scheme://host:port or scheme://unix:/path: -- the peer, without the URI nginx appends
+_PEER = re.compile(r"^(?:(?P<scheme>[a-z0-9]+)://)?(?P<peer>unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/?\s]*)")
+
+
+def upstream_label(raw: str | None) -> str:
+    """The target part of an error log's ``upstream: "..."`` or an ``$upstream_addr`` entry."""
+    if not raw or raw == "-":
+        return ""
+    m = _PEER.match(raw.strip())
+    if not m:
+        return ""
+    scheme = m.group("scheme")
+    peer = m.group("peer")
+    return f"{scheme}://{peer}" if scheme else peer
+
+
+class Metrics:
+    """Every metric of one watch process, in its own registry (no process-global state)."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.traffic = Traffic()  # requests, upstream responses, response times
+        r.register(self.traffic)
+        self.upstream_failures = Counter(
+            "why502_upstream_failures",
+            "Failed upstream attempts in the error logs, by symptom ID (why502 explain ID).",
+            ["symptom", "upstream"], registry=r)
+        self.incidents_open = Gauge("why502_incidents_open",
+                                    "Open incidents, by root cause ID (unknown until diagnosed).",
+                                    ["cause"], registry=r)
+        self.incidents = Counter("why502_incidents", "Incidents opened, by root cause ID.",
+                                 ["cause"], registry=r)
+        self.lines = Counter("why502_log_lines", "Lines read from a followed log.", ["file"],
+                             registry=r)
+        self.unparsed = Counter("why502_log_lines_unparsed",
+                                "Access-log lines that did not match the log_format.", ["file"],
+                                registry=r)
+        self.lag = Gauge("why502_log_lag_bytes",
+                         "Bytes written to a followed log and not yet read.", ["file"], registry=r)
+        self.follow_errors = Counter(
+            "why502_log_follow_errors",
+            "Times a followed log became unreadable or vanished.", ["file"], registry=r)
+        self.target_up = Gauge("why502_target_up",
+                               "1 when the last health check of a config target succeeded.",
+                               ["target"], registry=r)
+        self.target_latency = Gauge("why502_target_probe_duration_seconds",
+                                    "Duration of the last health check of a config target.",
+                                    ["target"], registry=r)
+        self._upstreams: set[str] = set()
+        self._labels: dict[str, str] = {}
+
+    def upstream_of(self, raw: str) -> str:
+        """The bounded label of one ``$upstream_addr`` entry (cached: a host has few)."""
+        label = self._labels.get(raw)
+        if label is None:
+            label = self.bounded(upstream_label(raw))
+            if len(self._labels) < 4096:
+                self._labels[raw] = label
+        return label
+
+    def bounded(self, upstream: str) -> str:
+        """The upstream label value, capped at ``MAX_UPSTREAMS`` distinct values."""
+        if upstream in self._upstreams:
+            return upstream
+        if len(self._upstreams) >= MAX_UPSTREAMS:
+            return "other"
+        self._upstreams.add(upstream)
+        return upstream
+
+    def serve(self, host: str, port: int) -> WSGIServer:
+        """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns the server (its
+        ``server_port`` is the real port when ``port`` was 0)."""
+        import threading
+
+        app = make_wsgi_app(self.registry)
+        server = _Server6 if ":" in host else WSGIServer  # --listen [::1]:9502
+        httpd = make_server(host, port, app, server, _QuietHandler)  # type: ignore[arg-type]
+        threading.Thread(target=httpd.serve_forever, name="why502-metrics", daemon=True).start()
+        return httpd
+
+
+class _Server6(WSGIServer):
+    address_family = socket.AF_INET6
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line on stderr for every scrape."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return

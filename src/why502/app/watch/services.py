@@ -1,0 +1,42 @@
+"""The threads next to the watch loop: Alertmanager and the health checker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from why502.app.watch.alerts import AlertSender
+from why502.app.watch.engine import Watch
+from why502.app.watch.health import HealthChecker, config_targets
+from why502.findings.model import Diagnostic
+
+__all__ = ["start_services"]
+
+
+def start_services(watch: Watch, note: Callable[[Diagnostic], None]) -> Callable[[], None]:
+    """Start what the options ask for; returns the function that stops them (flushing alerts)."""
+    stops: list[Callable[[], None]] = []
+    o = watch.options
+    if o.alertmanager:
+        sender = AlertSender(o.alertmanager, o.instance, note,
+                             resend=min(30.0, max(1.0, o.rules.resolve_after / 2)))
+        watch.on_change.append(sender.update)
+        sender.start()
+        stops.append(sender.stop)
+    if o.probe_interval > 0 and not config_targets(watch.cfg):
+        note(Diagnostic("info", "--probe-interval: the nginx config names no target to "
+                        "health-check (pass --nginx-conf)"))
+    if o.probe_interval > 0:
+
+        def publish(down: list[str]) -> None:
+            watch.down = down
+
+        checker = HealthChecker(lambda: config_targets(watch.cfg), watch.metrics, publish, note,
+                                o.probe_interval, o.probe_timeout, o.probe_path)
+        checker.start()
+        stops.append(checker.stop)
+
+    def stop_all() -> None:
+        for stop in stops:
+            stop()
+
+    return stop_all

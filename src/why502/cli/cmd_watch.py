@@ -1,0 +1,221 @@
+"""`why502 watch`: follow nginx's logs live, export Prometheus metrics, open incidents and
+diagnose them on the spot, alert Alertmanager with the root cause.
+
+Only the standard library is imported here at module level (``why502 --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+from typing import Any
+
+from why502.errors import EXIT_HEALTHY, UsageError
+
+DESCRIPTION = """\
+Follow nginx's error and access logs live (across logrotate's rename, copytruncate, delete and
+nginx -s reopen), export what they say on /metrics for Prometheus, open an incident when 5xx
+start, diagnose it on the spot (the same analyzers as `why502 diagnose`, on the incident's
+window, with live probes) and send it to Alertmanager with the root cause and the fix.
+
+examples:
+  why502 watch                                  # logs found in the nginx config, live view
+  why502 watch --format jsonl --alertmanager http://127.0.0.1:9093 --reports /var/lib/why502
+  why502 watch --error-log error.log --access-log access.log --listen 127.0.0.1:9502
+  why502 watch --probe-interval 10              # health-check every target of the config
+
+output: a live view on a terminal; otherwise one line per event (incident-opened,
+incident-updated, incident-resolved), or JSON objects with --format jsonl.  Problems reading a
+log go to stderr and to why502_log_follow_errors_total; watch keeps running.
+
+exit: 0 when stopped (SIGTERM, SIGINT, --duration, --max-events); 2 usage error; 3 a named
+input unreadable at start.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``why502 watch``."""
+    parser.add_argument("--nginx-conf", metavar="FILE",
+                        help="nginx config or saved 'nginx -T' dump; default: nginx -T, else "
+                             "/etc/nginx/nginx.conf")
+    parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
+                        help="error log to follow (repeatable); default: the config's error_log")
+    parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
+                        help="access log to follow (repeatable); default: the config's access_log")
+    parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
+                        help="PHP-FPM (or app) log to follow too (repeatable)")
+    parser.add_argument("--from-start", action="store_true",
+                        help="read what the logs already hold first (default: start at the end)")
+    parser.add_argument("--listen", default="127.0.0.1:9502", metavar="HOST:PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics (default "
+                             "127.0.0.1:9502; port 0 = any free port; the word off disables it)")
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text",
+                        help="text (a live view on a terminal, else one line per event) or jsonl")
+    parser.add_argument("--rules", metavar="FILE",
+                        help="incident rules from a TOML file (keys window, ratio, min_requests, "
+                             "min_failures, resolve_after); flags given on the command line win")
+    parser.add_argument("--window", type=float, metavar="SECONDS",
+                        help="sliding window of the incident rules (default 60)")
+    parser.add_argument("--ratio", type=float,
+                        help="5xx ratio in the window that opens an incident (default 0.05)")
+    parser.add_argument("--min-requests", type=int,
+                        help="requests in the window before the ratio counts (default 10)")
+    parser.add_argument("--min-failures", type=int,
+                        help="failed upstream attempts in the window that open an incident when "
+                             "no access log is followed (default 5)")
+    parser.add_argument("--resolve-after", type=float, metavar="SECONDS",
+                        help="quiet time before an incident is resolved (default 60)")
+    parser.add_argument("--reports", metavar="DIR",
+                        help="write each incident's JSON report (the diagnose schema) here when "
+                             "it closes; `why502 render` turns it into HTML")
+    parser.add_argument("--alertmanager", metavar="URL",
+                        help="send incidents to Alertmanager's v2 API (URL/api/v2/alerts)")
+    parser.add_argument("--probe-interval", type=float, default=0.0, metavar="SECONDS",
+                        help="health-check every target of the config this often (default off)")
+    parser.add_argument("--probe-path", default="/", metavar="PATH",
+                        help="HTTP path the health checks GET (default /; TCP, unix-socket and "
+                             "FastCGI targets get their own probe)")
+    parser.add_argument("--offline", action="store_true",
+                        help="the incident diagnosis makes no live checks (no probes, no /proc)")
+    parser.add_argument("--duration", type=float, metavar="SECONDS",
+                        help="stop after this many seconds")
+    parser.add_argument("--max-events", type=int, metavar="N",
+                        help="stop after N incident events")
+    parser.add_argument("--print-rules", action="store_true",
+                        help="print Prometheus alerting rules for these metrics and exit")
+
+
+def _listen(value: str) -> tuple[str, int] | None:
+    if value == "off":
+        return None
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen {value!r}: expected HOST:PORT (e.g. 127.0.0.1:9502) or off")
+    return host, int(port)
+
+
+def run(args: argparse.Namespace) -> int:
+    from why502.app.watch.engine import Watch, WatchOptions
+    from why502.app.watch.incidents import Rules
+    from why502.findings.model import Diagnostic
+    from why502.textutil import strip_terminal_escapes
+
+    if args.print_rules:
+        from importlib.resources import files
+
+        sys.stdout.write(files("why502.app.watch").joinpath("alert_rules.yml").read_text("utf-8"))
+        return EXIT_HEALTHY
+    listen = _listen(args.listen)
+    if not re.fullmatch(r"/[\x21-\x7e]*", args.probe_path):
+        raise UsageError(f"--probe-path {args.probe_path!r}: a path starting with / (no spaces)")
+    values = dict(DEFAULTS)
+    if args.rules:
+        values.update(read_rules(args.rules))
+    values.update({k: float(getattr(args, k)) for k in RULE_KEYS if getattr(args, k) is not None})
+    for name in ("window", "resolve_after"):
+        if values[name] <= 0:
+            raise UsageError(f"{name.replace('_', '-')} must be > 0")
+    if not 0 < values["ratio"] <= 1:
+        raise UsageError("ratio must be in (0, 1]")
+    rules = Rules(window=float(values["window"]), ratio=float(values["ratio"]),
+                  min_requests=max(1, int(values["min_requests"])),
+                  min_failures=max(1, int(values["min_failures"])),
+                  resolve_after=float(values["resolve_after"]))
+    options = WatchOptions(
+        nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
+        access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
+        from_start=args.from_start, rules=rules, reports_dir=args.reports,
+        alertmanager=args.alertmanager, probe_interval=args.probe_interval,
+        probe_path=args.probe_path,
+        offline=args.offline, duration=args.duration, max_events=args.max_events)
+    live = args.format == "text" and sys.stdout.isatty()
+
+    def emit(event: dict[str, Any]) -> None:
+        if args.format == "jsonl":
+            print(json.dumps(event, ensure_ascii=False), flush=True)
+        elif not live:
+            print(strip_terminal_escapes(one_line(event)), flush=True)
+
+    def note(d: Diagnostic) -> None:
+        print(f"why502: {strip_terminal_escapes(d.message)}", file=sys.stderr, flush=True)
+
+    watch = Watch(options, emit, note)
+    if listen is not None:
+        try:
+            server = watch.metrics.serve(*listen)
+        except OSError as err:
+            raise UsageError(f"--listen {args.listen}: {err.strerror or err}") from None
+        where = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
+        note(Diagnostic("info", f"metrics on http://{where}:{server.server_port}/metrics"))
+    signal.signal(signal.SIGTERM, lambda *_: watch.stop())
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: watch.request_reload())
+    from why502.app.watch.services import start_services
+
+    stop_services = start_services(watch, note)
+    try:
+        if live:
+            from why502.app.watch.view import run_live
+
+            run_live(watch)
+        else:
+            watch.run()
+    finally:
+        stop_services()
+    return EXIT_HEALTHY
+
+
+RULE_KEYS = ("window", "ratio", "min_requests", "min_failures", "resolve_after")
+DEFAULTS: dict[str, float] = {"window": 60.0, "ratio": 0.05, "min_requests": 10, "min_failures": 5,
+                              "resolve_after": 60.0}
+
+
+def read_rules(path: str) -> dict[str, float]:
+    """``--rules FILE``: the incident rules as TOML; unknown keys and bad values are one-line
+    usage errors, an unreadable file exit 3."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    from why502.errors import InputError
+
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as err:
+        raise InputError(f"cannot read {path} (--rules): {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"{path}: not valid TOML: {err}") from None
+    data = data.get("watch", data)
+    unknown = sorted(set(data) - set(RULE_KEYS))
+    if unknown:
+        raise UsageError(f"{path}: unknown rule key(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(RULE_KEYS)})")
+    out: dict[str, float] = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"{path}: {key} must be a number")
+        out[key] = float(value)
+    return out
+
+
+def one_line(event: dict[str, Any]) -> str:
+    """``2026-11-23T09:00:00 incident-opened 20261123T090000-1 backend-not-running ...``"""
+    inc = event["incident"]
+    parts = [event["time"], event["event"], inc["id"], inc["cause"]]
+    if inc.get("upstream"):
+        parts.append(f"upstream={inc['upstream']}")
+    parts.append(f"5xx={inc['errors_5xx']}/{inc['requests']}")
+    text = " ".join(str(p) for p in parts)
+    if inc.get("title"):
+        text += f" -- {inc['title']}"
+    if event["event"] != "incident-resolved" and inc.get("fix"):
+        text += f"; fix: {inc['fix']}"
+    if inc.get("report"):
+        text += f"; report: {inc['report']}"
+    return text

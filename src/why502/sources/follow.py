@@ -1,0 +1,305 @@
+"""Follow a log file live, across every way logs are rotated, with no line lost or read twice.
+
+Why not ``tail -F``'s simple rule (reopen the name when its inode changes): nginx keeps writing
+to the *old* file after logrotate renamed it, until it gets ``USR1`` (``nginx -s reopen``,
+``ngx_reopen_files()`` in src/core/ngx_cycle.c, called from ``postrotate``).  Lines written in
+that gap would be lost.  So a file whose name now points elsewhere (renamed, deleted) is kept
+open and *drained* until it has been quiet for ``retire_after`` seconds, while the new file at
+the name is read from its first byte.
+
+The ways a log moves (logrotate(8)):
+
+- rename + create (the default): the name is a new inode -> the old one is drained, the new one
+  read from the start;
+- ``copytruncate``: same inode, its size drops below what was read (or the bytes just before our
+  offset changed: the writer already wrote past it again) -> what was written after our last
+  read is taken from logrotate's copy (the rotated sibling whose bytes before our offset are
+  the ones we read; not when it is already gzipped: use ``delaycompress``), then the file is
+  read again from its start.  Lines written between logrotate's copy and its truncate are lost
+  by logrotate itself, as its manual says;
+- delete + recreate, a file that appears later: no file -> a ``missing`` state, the new file is
+  read from its first byte when it appears;
+- ``nginx -s reopen`` after a rename: the same as rename + create.
+
+A line without its newline yet is held until the newline arrives (nginx writes each line with
+one ``write()``, ``ngx_log_error_core()``, but other writers and a copy may cut a line).  Lines
+are handed out as ``str`` (UTF-8, invalid bytes replaced): log content is hostile and is never
+interpreted here.
+
+Errors (permission denied, the file vanished) are reported once per change of state as a
+``Diagnostic`` and counted; the follower keeps trying on every poll.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+
+from why502.findings.model import Diagnostic
+from why502.sources.rotation import is_rotated_sibling
+
+__all__ = ["FileFollower", "PollResult"]
+
+CHUNK = 1 << 20  # bytes per read(): big reads keep the tail cheap at high line rates
+# bytes read from one file per poll: a big backlog (--from-start, a slow consumer) comes in
+# bounded batches, so memory stays flat and the caller keeps deciding between batches
+POLL_BUDGET = 4 << 20
+MAX_LINE = 1 << 20  # a longer line is cut here (nginx's own error lines are < 2 KiB: NGX_MAX_ERROR_STR)
+_GUARD = 64  # bytes before the offset remembered to notice a truncate-then-rewrite
+_HEAD = 65536  # how far back from the end the start position looks for the last newline
+
+
+@dataclass
+class PollResult:
+    """What one ``poll()`` found: complete lines (oldest first) and new problems."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass
+class _Open:
+    """One open file: where we are in it and the bytes of a line not yet complete."""
+
+    fd: int
+    ident: tuple[int, int]  # (st_dev, st_ino)
+    offset: int = 0
+    partial: bytes = b""
+    guard: bytes = b""  # the last bytes read, ending at offset
+    quiet_since: float = 0.0
+    skipping: bool = False  # dropping the rest of a line longer than MAX_LINE
+
+
+class FileFollower:
+    """Follow ``path``; call ``poll()`` repeatedly.
+
+    ``from_start``: read what the file already holds first (default: start at its end, after the
+    last complete line).  A file created after the follower started is always read from its
+    first byte: all of it is new.
+    """
+
+    def __init__(self, path: str, *, from_start: bool = False, retire_after: float = 3.0) -> None:
+        self.path = path
+        self.from_start = from_start
+        self.retire_after = retire_after
+        self.current: _Open | None = None
+        self.retired: list[_Open] = []
+        self.started = False
+        self.state = "new"  # "ok", "missing", "unreadable"
+        self.lines_read = 0
+        self.bytes_read = 0
+        self.errors = 0
+        self.rotations = 0
+
+    # -- public ------------------------------------------------------------------------------
+
+    def poll(self) -> PollResult:
+        """Read what was appended since the last poll, following a rotation if there was one."""
+        out = PollResult()
+        now = time.monotonic()
+        for old in list(self.retired):
+            got = self._drain(old, out)
+            if got:
+                old.quiet_since = now
+            elif now - old.quiet_since >= self.retire_after:
+                self._close(old, out)
+        if self.current is not None:
+            self._check_truncated(self.current, out)
+            self._drain(self.current, out)
+        self._check_name(out, now)
+        if self.current is not None:
+            self._drain(self.current, out)
+        self.started = True
+        self.lines_read += len(out.lines)
+        return out
+
+    def lag_bytes(self) -> int:
+        """How many bytes the file holds beyond what was read (how far behind the tail is)."""
+        if self.current is None:
+            return 0
+        try:
+            return max(0, os.fstat(self.current.fd).st_size - self.current.offset)
+        except OSError:
+            return 0
+
+    def close(self) -> None:
+        for f in [*self.retired, *([self.current] if self.current else [])]:
+            os.close(f.fd)
+        self.retired = []
+        self.current = None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _check_name(self, out: PollResult, now: float) -> None:
+        """Is the name still the file we read?  Open a new one / notice a missing one."""
+        try:
+            st = os.stat(self.path)
+        except OSError as err:
+            if self.current is not None:
+                self._retire(now)
+            self._problem(out, "missing" if err.errno == 2 else "unreadable",
+                          f"{self.path}: {err.strerror or err} (still watching for it)")
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if self.current is not None:
+                self._retire(now)
+            self._problem(out, "unreadable", f"{self.path}: is a directory (still watching for it)")
+            return
+        ident = (st.st_dev, st.st_ino)
+        if self.current is not None and self.current.ident == ident:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as err:
+            if self.current is not None:
+                self._retire(now)
+            self._problem(out, "unreadable",
+                          f"{self.path}: {err.strerror or err} (still watching for it)")
+            return
+        opened = _Open(fd, (os.fstat(fd).st_dev, os.fstat(fd).st_ino), quiet_since=now)
+        if self.current is not None:
+            self._retire(now)
+            self.rotations += 1
+        elif not self.started and not self.from_start:
+            opened.offset = _after_last_newline(fd, os.fstat(fd).st_size)
+        if self.state in ("missing", "unreadable") and self.started:
+            out.problems.append(Diagnostic("info", f"{self.path}: readable again"))
+        self.state = "ok"
+        self.current = opened
+
+    def _retire(self, now: float) -> None:
+        assert self.current is not None
+        self.current.quiet_since = now
+        self.retired.append(self.current)
+        self.current = None
+
+    def _problem(self, out: PollResult, state: str, message: str) -> None:
+        if self.state != state:
+            self.errors += 1
+            out.problems.append(Diagnostic("warning", message))
+        self.state = state
+
+    def _check_truncated(self, f: _Open, out: PollResult) -> None:
+        """copytruncate: the file is shorter than what we read, or rewritten past our offset.
+
+        What was written after our last read and before the truncate is in logrotate's copy:
+        it is read from there (the rotated sibling whose bytes before our offset are the ones
+        we read), then the live file from its start."""
+        try:
+            size = os.fstat(f.fd).st_size
+            if size < f.offset:
+                truncated = True
+            elif f.guard:
+                truncated = os.pread(f.fd, len(f.guard), f.offset - len(f.guard)) != f.guard
+            else:
+                truncated = False
+        except OSError:
+            return
+        if not truncated:
+            return
+        copy = self._find_copy(f)
+        if copy is not None:
+            try:
+                with open(copy, "rb") as fh:
+                    fh.seek(f.offset)
+                    rest = fh.read()
+            except OSError:
+                rest = b""
+            self.bytes_read += len(rest)
+            self._split(f, rest, out)
+        # the held partial line is kept: an O_APPEND writer continues it at the new start
+        f.offset = 0
+        f.guard = b""
+        self.rotations += 1
+
+    def _find_copy(self, f: _Open) -> str | None:
+        """The rotated copy of the file we were reading (newest first), if it is uncompressed."""
+        folder = os.path.dirname(self.path) or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return None
+        siblings = [os.path.join(folder, n) for n in names]
+        siblings = [p for p in siblings if is_rotated_sibling(self.path, p) and not p.endswith(".gz")]
+        siblings.sort(key=lambda p: _mtime(p), reverse=True)
+        for p in siblings[:5]:
+            try:
+                with open(p, "rb") as fh:
+                    if f.guard:
+                        fh.seek(f.offset - len(f.guard))
+                        if fh.read(len(f.guard)) != f.guard:
+                            continue
+                    return p
+            except OSError:
+                continue
+        return None
+
+    def _drain(self, f: _Open, out: PollResult) -> int:
+        """Read what follows ``f.offset`` (at most ``POLL_BUDGET`` bytes); complete lines go to
+        ``out``.  Returns the bytes read."""
+        total = 0
+        while total < POLL_BUDGET:
+            try:
+                data = os.pread(f.fd, CHUNK, f.offset)
+            except OSError as err:
+                self.errors += 1
+                out.problems.append(Diagnostic("warning", f"{self.path}: read failed: "
+                                               f"{err.strerror or err}"))
+                return total
+            if not data:
+                return total
+            f.offset += len(data)
+            total += len(data)
+            self.bytes_read += len(data)
+            f.guard = (f.guard + data)[-_GUARD:]
+            self._split(f, data, out)
+        return total
+
+    @staticmethod
+    def _split(f: _Open, data: bytes, out: PollResult) -> None:
+        if f.skipping:  # the rest of an over-long line already handed out cut
+            nl = data.find(b"\n")
+            if nl < 0:
+                return
+            f.skipping = False
+            data = data[nl + 1:]
+        buf = f.partial + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            f.partial = buf
+        else:
+            f.partial = buf[cut + 1:]
+            out.lines.extend(buf[:cut].decode("utf-8", "replace").split("\n"))
+        if len(f.partial) > MAX_LINE:
+            # a line without end (hostile, or not a log): handed out cut, memory stays bounded
+            out.lines.append(f.partial[:MAX_LINE].decode("utf-8", "replace"))
+            f.partial = b""
+            f.skipping = True
+
+    def _close(self, f: _Open, out: PollResult) -> None:
+        """A retired file quiet long enough: closed; a last line without newline is kept whole."""
+        if f.partial:
+            out.lines.append(f.partial.decode("utf-8", "replace"))
+        os.close(f.fd)
+        self.retired.remove(f)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _after_last_newline(fd: int, size: int) -> int:
+    """Where to start at the end of a file: after its last newline, so that a line being
+    written is read whole."""
+    start = max(0, size - _HEAD)
+    try:
+        tail = os.pread(fd, size - start, start)
+    except OSError:
+        return size
+    cut = tail.rfind(b"\n")
+    return start + cut + 1 if cut >= 0 else (start if start == 0 else size)

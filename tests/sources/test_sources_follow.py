@@ -1,0 +1,133 @@
+"""The log follower on real files: every way of rotating, partial lines, late and vanished files.
+
+A writer thread appends numbered lines at a steady rate while the file is rotated the way
+logrotate (and ``nginx -s reopen``) does it; the follower must hand out each line exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.logwriter import Writer, rotate
+from why502.sources.follow import FileFollower
+
+
+@pytest.mark.parametrize("how", ["rename-create", "copytruncate", "delete-recreate", "nginx-reopen"])
+def test_follow_across_rotation_loses_and_doubles_nothing(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "access.log"
+    writer = Writer(path)
+    follower = FileFollower(str(path), from_start=True, retire_after=0.3)
+    got: list[str] = []
+    writer.start()
+    deadline = time.monotonic() + 1.0
+    n = 0
+    next_rotation = time.monotonic() + 0.1
+    while time.monotonic() < deadline:
+        got += follower.poll().lines
+        if time.monotonic() >= next_rotation:
+            n += 1
+            rotate(how, path, writer, n)
+            next_rotation = time.monotonic() + 0.15
+        time.sleep(0.005)
+    writer.stop_flag.set()
+    writer.join(5)
+    end = time.monotonic() + 5
+    while (len(got) < writer.count or follower.retired) and time.monotonic() < end:
+        got += follower.poll().lines
+        time.sleep(0.02)
+    follower.close()
+    assert n >= 5
+    assert writer.count > 1000
+    assert len(got) == len(set(got)), "a line was read twice"
+    assert got and set(got) == {f"line {i}" for i in range(1, writer.count + 1)}
+    assert follower.rotations >= 1  # a file missing when polled is opened without counting one
+
+
+def test_partial_line_held_until_newline(tmp_path: Path) -> None:
+    path = tmp_path / "error.log"
+    path.write_text("")
+    f = FileFollower(str(path))
+    assert f.poll().lines == []
+    with path.open("a") as fh:
+        fh.write("first half")
+        fh.flush()
+        assert f.poll().lines == []
+        fh.write(" second half\nnext")
+        fh.flush()
+        assert f.poll().lines == ["first half second half"]
+        fh.write("\n")
+    assert f.poll().lines == ["next"]
+
+
+def test_starts_at_end_unless_from_start(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    path.write_text("old 1\nold 2\nbeing writ")
+    tail = FileFollower(str(path))
+    head = FileFollower(str(path), from_start=True)
+    assert tail.poll().lines == []
+    assert head.poll().lines == ["old 1", "old 2"]
+    with path.open("a") as fh:
+        fh.write("ten\nnew\n")
+    # the line being written when the follower started is read whole
+    assert tail.poll().lines == ["being written", "new"]
+    assert head.poll().lines == ["being written", "new"]
+
+
+def test_file_appearing_later_is_read_from_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "later.log"
+    f = FileFollower(str(path))
+    first = f.poll()
+    assert first.lines == [] and f.state == "missing" and f.errors == 1
+    assert "No such file" in first.problems[0].message
+    assert f.poll().problems == []  # reported once, not on every poll
+    path.write_text("a\nb\n")
+    again = f.poll()
+    assert again.lines == ["a", "b"]
+    assert [p.message for p in again.problems] == [f"{path}: readable again"]
+
+
+def test_unreadable_and_vanished_file_keep_the_follower_running(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    path.write_text("")
+    f = FileFollower(str(path), retire_after=0.0)
+    f.poll()
+    path.unlink()
+    path.mkdir()  # something that cannot be read as a log, for root too
+    got = f.poll()
+    assert f.state == "unreadable" and f.errors == 1
+    assert "is a directory" in got.problems[0].message
+    path.rmdir()
+    path.write_text("back\n")
+    assert f.poll().lines == ["back"]
+    assert f.state == "ok"
+
+
+def test_a_big_backlog_comes_in_bounded_batches(tmp_path: Path) -> None:
+    from why502.sources import follow
+
+    path = tmp_path / "big.log"
+    line = "x" * 99 + "\n"
+    count = (follow.POLL_BUDGET // len(line)) * 3
+    path.write_text(line * count)
+    f = FileFollower(str(path), from_start=True)
+    batches = []
+    while len(batches) < 10 and (got := f.poll().lines):
+        batches.append(len(got))
+    assert sum(batches) == count and len(batches) >= 2
+    assert max(batches) <= follow.POLL_BUDGET * 2 // len(line)  # two drains per poll at most
+
+
+def test_a_line_without_end_is_cut_and_memory_stays_bounded(tmp_path: Path) -> None:
+    from why502.sources import follow
+
+    path = tmp_path / "hostile.log"
+    path.write_bytes(b"x" * (follow.MAX_LINE + 10))
+    f = FileFollower(str(path), from_start=True)
+    got = f.poll().lines
+    assert [len(x) for x in got] == [follow.MAX_LINE]
+    with path.open("ab") as fh:
+        fh.write(b"y" * 100 + b"\nnext\n")
+    assert f.poll().lines == ["next"]  # the rest of the cut line is dropped, not a line of its own
