@@ -21,7 +21,7 @@ from why502.app.diagnose.live import Live, read_live
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs, nothing_to_read
 from why502.evidence.aggregate import LogAggregator
-from why502.evidence.client_view import with_client_view
+from why502.evidence.client_view import location_outcomes, with_client_view
 from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
 from why502.evidence.model import Evidence, LogEvent
 from why502.evidence.stats import AccessStats
@@ -104,6 +104,8 @@ def gather(options: DiagnoseOptions) -> Gathered:
         events=tuple(sorted(events, key=lambda e: e.time or datetime.min)),
         probes=live.probes, listeners=live.listeners, fpm_pools=fpm_pools,
         sockets=live.sockets, units=live.units, access=access,
+        locations_5xx=location_outcomes(stats),
+        access_has_upstream=stats is None or "upstream_addr" in stats.log_format,
         nginx_user=live.user or (cfg.user.split()[0] if cfg is not None and cfg.user else None),
         nginx_user_groups=live.user_groups,
         nginx_group=live.group or (cfg.worker_identity()[1] if cfg is not None and cfg.user else None),

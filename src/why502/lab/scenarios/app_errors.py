@@ -65,3 +65,26 @@ def _app_fatal_error(stack: Stack, run: ScenarioRun) -> None:
     stack.start_nginx(server(stack, php_location(stack, pool.fastcgi_pass)))
     run.steps.append("the PHP script calls a function that a deploy removed (PHP Fatal error)")
     run.record("GET /fatal.php", stack.requests("/fatal.php?id=7", count=3))
+
+
+@scenario(
+    name="backend-5xx-combined-log",
+    cause="upstream-returned-5xx",
+    title="The backend answers 503 itself; the access log is nginx's default combined",
+    description="No $upstream_status in the access log and nothing in the error log: only the "
+                "probe's 503 and the per-location statuses tell who made the 5xx.",
+    symptoms=(),
+    expect=(("access", r'"GET /api/orders HTTP/1\.1" 503 '),),
+)
+def _backend_5xx_combined_log(stack: Stack, run: ScenarioRun) -> None:
+    """The most common log setup: ``access_log ... combined`` (no upstream fields).  nginx passes
+    the backend's 503 through and logs nothing in its error log (a complete response is not an
+    error: ``ngx_http_upstream_process_header()`` in src/http/ngx_http_upstream.c)."""
+    app = stack.add_backend("status503", name="orders")
+    stack.start_nginx(server(stack, f"""
+        location /api/ {{
+            proxy_pass http://{app.address};
+        }}
+    """), access_format="combined")
+    run.steps.append("the orders backend is overloaded and answers 503 Service Unavailable itself")
+    run.record("GET /api/orders", stack.requests("/api/orders", count=4))
