@@ -8,9 +8,14 @@ Evidence is typed here; the log lines are the real ones of the recorded fixtures
 
 from __future__ import annotations
 
-from tests.diagnose.test_diagnose_analyzers import ev, target
+import pytest
+
+from tests.diagnose.test_diagnose_analyzers import T0, ev, group, target
 from why502.analyzers.rank import run_all
+from why502.evidence.events import event_from_text
 from why502.evidence.model import LocationOutcome
+from why502.facts.fpm import FpmPool
+from why502.facts.setting import Setting
 from why502.facts.probes import ConnectAttempt, ProbeResult, ProbeTarget, ProtocolResult
 
 
@@ -42,3 +47,59 @@ def test_combined_log_5xx_that_nginx_made_is_not_blamed_on_the_backend() -> None
            locations_5xx=(LocationOutcome("example.com /api/", {502: 6}, by_nginx=6),),
            probes={"127.0.0.1:8080": http_probe(200, "HTTP/1.1 200 OK")})
     assert [f.cause for f in run_all(e)[0]] == []
+
+
+# -- a request killed by the backend's own time limit ----------------------------------------
+
+GUNICORN_KILL = "[2026-11-21 21:37:30 +0000] [31390] [CRITICAL] WORKER TIMEOUT (pid:31391)"  # recorded
+HARAKIRI = "Tue Jan  9 21:53:28 2024 - *** HARAKIRI ON WORKER 1 (pid: 66, try: 1, graceful: yes) ***"
+FPM_KILL = ("[21-Nov-2026 21:14:12] WARNING: [pool www] child 30053, script '/lab/www/sleep.php' "
+            "(request: \"GET /sleep.php?ms=4000\") execution timed out (2.283437 sec), terminating")
+FPM_TERM = ("[21-Nov-2026 21:14:12] WARNING: [pool www] child 30053 exited on signal 15 (SIGTERM) "
+            "after 2.337095 seconds from start")
+
+
+@pytest.mark.parametrize(("line", "source", "limit"), [
+    (GUNICORN_KILL, "gunicorn", "--timeout"),
+    (HARAKIRI, "uwsgi", "harakiri"),
+])
+def test_app_server_timeout_kill_is_backend_too_slow(line: str, source: str, limit: str) -> None:
+    """gunicorn's WORKER TIMEOUT and uWSGI's HARAKIRI kill the worker mid-request: nginx sees a
+    premature close, but the cause is the slow request, with both limits named."""
+    kill = event_from_text("worker-timeout", line, source=source, time=T0)
+    e = ev(symptoms=(group("premature-close", count=3),), events=(kill,))
+    findings, _ = run_all(e)
+    assert findings[0].cause == "backend-too-slow", [f.cause for f in findings]
+    text = " ".join(i.summary for i in findings[0].evidence) + findings[0].fix.summary  # type: ignore[union-attr]
+    assert limit in text and "proxy_read_timeout 60s" in text
+    assert "backend-crashed" not in [f.cause for f in findings]
+
+
+def test_fpm_terminate_timeout_is_backend_too_slow_not_a_crash() -> None:
+    """``execution timed out ... terminating`` then SIGTERM of the same child: not a crash."""
+    sock = "unix:/run/php/www.sock"
+    pool = FpmPool(name="www", file="/etc/php/8.2/fpm/pool.d/www.conf", line=1, listen="/run/php/www.sock",
+                   request_terminate_timeout=2,
+                   settings={"request_terminate_timeout": Setting("2s", "/etc/php/8.2/fpm/pool.d/www.conf",
+                                                                  10)})
+    events = (event_from_text("worker-timeout", FPM_KILL, source="php-fpm", time=T0),
+              event_from_text("worker-crashed", FPM_TERM, source="php-fpm", time=T0))
+    e = ev(targets=(target(sock, kind="fastcgi"),), fpm_pools=(pool,), events=events,
+           symptoms=(group("connection-reset", peer=sock, count=1),))
+    findings, _ = run_all(e)
+    assert findings[0].cause == "backend-too-slow" and findings[0].confidence >= 0.85
+    summaries = [i.summary for i in findings[0].evidence]
+    assert any("request_terminate_timeout = 2s in pool [www]" in s for s in summaries)
+    assert any("fastcgi_read_timeout 60s" in s for s in summaries)
+    assert "backend-crashed" not in [f.cause for f in findings]
+
+
+def test_a_timeout_kill_of_another_pool_is_not_evidence() -> None:
+    """Identity: pool [www]'s kill says nothing about a reset from the [api] pool's socket."""
+    sock = "unix:/run/php/api.sock"
+    pools = (FpmPool(name="www", listen="/run/php/www.sock", request_terminate_timeout=2),
+             FpmPool(name="api", listen="/run/php/api.sock"))
+    e = ev(targets=(target(sock, kind="fastcgi"),), fpm_pools=pools,
+           events=(event_from_text("worker-timeout", FPM_KILL, source="php-fpm", time=T0),),
+           symptoms=(group("connection-reset", peer=sock, count=1),))
+    assert "backend-too-slow" not in [f.cause for f in run_all(e)[0]]
