@@ -15,8 +15,8 @@ from why502.analyzers.rank import run_all
 from why502.evidence.events import event_from_text
 from why502.evidence.model import LocationOutcome
 from why502.facts.fpm import FpmPool
-from why502.facts.setting import Setting
 from why502.facts.probes import ConnectAttempt, ProbeResult, ProbeTarget, ProtocolResult
+from why502.facts.setting import Setting
 
 
 def http_probe(status: int, line: str) -> ProbeResult:
@@ -103,3 +103,48 @@ def test_a_timeout_kill_of_another_pool_is_not_evidence() -> None:
            events=(event_from_text("worker-timeout", FPM_KILL, source="php-fpm", time=T0),),
            symptoms=(group("connection-reset", peer=sock, count=1),))
     assert "backend-too-slow" not in [f.cause for f in run_all(e)[0]]
+
+
+# -- a malformed answer from an HTTP backend ---------------------------------------------------
+
+INVALID_HEADER = ('2026/11/21 21:14:09 [error] 30010#30010: *2 upstream sent invalid header: '
+                  '"X-Bad\\x01..." while reading response header from upstream, client: 127.0.0.1, '
+                  'server: lab.example, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", '
+                  'host: "lab.example"')  # recorded (invalid-header)
+NO_VALID_HEADER = ('2026/11/21 21:14:09 [error] 30010#30010: *2 upstream sent no valid HTTP/1.0 header '
+                   'while reading response header from upstream, client: 127.0.0.1, server: lab.example, '
+                   'request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:8080/", host: "lab.example"')
+
+
+def answered(answer: str, line: str | None = None) -> ProbeResult:
+    return ProbeResult(ProbeTarget(host="127.0.0.1", port=8080),
+                       connect=[ConnectAttempt("127.0.0.1:8080", True)],
+                       protocol=ProtocolResult(sent="http", answer=answer, status_line=line), ok=True)
+
+
+def test_invalid_header_from_an_http_backend_is_the_apps_bug_with_the_header_quoted() -> None:
+    e = ev(symptoms=(group("invalid-response", text=INVALID_HEADER, count=2),),
+           probes={"127.0.0.1:8080": answered("http", "HTTP/1.1 200 OK")})
+    findings, _ = run_all(e)
+    assert [f.cause for f in findings] == ["backend-invalid-response"]
+    top = findings[0]
+    assert any('"X-Bad\\x01..."' in i.summary for i in top.evidence)
+    assert top.fix is not None and "application" in top.fix.summary and top.fix.diff is None
+
+
+@pytest.mark.parametrize(("answer", "cause"), [
+    ("http", "backend-invalid-response"),  # HTTP/1.1 OK: a bad status line
+    ("tls", "protocol-mismatch"),  # the port speaks TLS
+    ("fastcgi", "protocol-mismatch"),
+    ("unknown", "protocol-mismatch"),  # an SSH or Redis banner
+])
+def test_no_valid_http_header_is_a_mismatch_only_when_the_port_speaks_something_else(
+        answer: str, cause: str) -> None:
+    e = ev(symptoms=(group("invalid-response", text=NO_VALID_HEADER, count=2),),
+           probes={"127.0.0.1:8080": answered(answer, "HTTP/1.1 OK" if answer == "http" else None)})
+    assert top_cause(e) == cause
+
+
+def top_cause(e: object) -> str | None:
+    findings, _ = run_all(e)  # type: ignore[arg-type]
+    return findings[0].cause if findings else None

@@ -7,7 +7,7 @@ a PHP Fatal error shows as ``FastCGI sent in stderr``.
 from __future__ import annotations
 
 from why502.lab.runtime import Stack
-from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, server
+from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, proxy_location, server
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
 
@@ -81,10 +81,6 @@ def _backend_5xx_combined_log(stack: Stack, run: ScenarioRun) -> None:
     the backend's 503 through and logs nothing in its error log (a complete response is not an
     error: ``ngx_http_upstream_process_header()`` in src/http/ngx_http_upstream.c)."""
     app = stack.add_backend("status503", name="orders")
-    stack.start_nginx(server(stack, f"""
-        location /api/ {{
-            proxy_pass http://{app.address};
-        }}
-    """), access_format="combined")
+    stack.start_nginx(server(stack, proxy_location(app.address, "/api/")), access_format="combined")
     run.steps.append("the orders backend is overloaded and answers 503 Service Unavailable itself")
     run.record("GET /api/orders", stack.requests("/api/orders", count=4))
