@@ -139,7 +139,9 @@ def test_oom_kill_of_the_listening_process_explains_premature_closes_and_refusal
     findings, _ = run_all(e)
     assert [f.cause for f in findings] == ["backend-oom-killed"], findings
     f = findings[0]
-    assert f.confidence >= 0.9
+    # the name matches and the failures start in the same second; no PID, pool or unit proves
+    # that pid 412 was this backend (analyzers.identity), so not the top confidence
+    assert 0.8 <= f.confidence < 0.95
     assert set(f.symptoms) == {"premature-close", "connection-refused"}
     assert f.count == 8
     assert "pid 412" in f.explanation and "08:15:31" in f.explanation

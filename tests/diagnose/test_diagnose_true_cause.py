@@ -148,3 +148,42 @@ def test_no_valid_http_header_is_a_mismatch_only_when_the_port_speaks_something_
 def top_cause(e: object) -> str | None:
     findings, _ = run_all(e)  # type: ignore[arg-type]
     return findings[0].cause if findings else None
+
+
+# -- identity and time: evidence that belongs to another process -----------------------------
+
+def test_oom_kills_of_other_python3_processes_are_not_blamed() -> None:
+    """A shared host: dmesg holds OOM kills of other python3 jobs (other PIDs, an hour before and
+    while nginx is fine); the backend here drops a reused keep-alive connection.  A name match
+    alone is not the cause."""
+    from datetime import timedelta
+
+    from tests.diagnose.test_diagnose_analyzers import oom
+    from why502.evidence.model import GroupFact
+    from why502.facts.net import Listener
+
+    noise = (oom(at=T0 - timedelta(hours=1), pid=3101), oom(at=T0 - timedelta(minutes=4), pid=3377))
+    e = ev(targets=(target(group="api"),), events=noise,
+           groups={"api": GroupFact(name="api", servers=("127.0.0.1:8080",), keepalive=8)},
+           symptoms=(group("connection-reset", count=2),),
+           listeners=(Listener("tcp", "127.0.0.1", 8080, pid=977, process="python3"),))
+    causes = [f.cause for f in run_all(e)[0]]
+    assert "backend-oom-killed" not in causes, causes
+
+
+def test_oom_kill_of_a_worker_the_backends_own_log_names_is_proved() -> None:
+    """Identity by PID: FPM's ``child 4242 exited on signal 9`` names the OOM victim as a worker
+    of the pool that listens where nginx failed."""
+    from tests.diagnose.test_diagnose_analyzers import oom
+
+    sock = "unix:/run/php/www.sock"
+    child = ("[01-May-2026 08:15:31] WARNING: [pool www] child 4242 exited on signal 9 (SIGKILL) "
+             "after 12.5 seconds from start")
+    e = ev(targets=(target(sock, kind="fastcgi"),),
+           fpm_pools=(FpmPool(name="www", listen="/run/php/www.sock"),),
+           events=(oom(pid=4242, process="php-fpm8.2"),
+                   event_from_text("worker-crashed", child, source="php-fpm", time=T0)),
+           symptoms=(group("premature-close", peer=sock, count=2),))
+    findings, _ = run_all(e)
+    assert findings[0].cause == "backend-oom-killed" and findings[0].confidence >= 0.95
+    assert any("pid 4242 is a worker" in i.summary for i in findings[0].evidence)

@@ -30,10 +30,9 @@ from why502.analyzers.base import (
 )
 from why502.analyzers.identity import (
     could_be_backend,
-    identity,
     killed_by_timeout,
-    near_failure,
-    other_than_pool,
+    matching_groups,
+    name_match,
 )
 from why502.evidence.model import Evidence, LogEvent, SymptomGroup
 from why502.findings.model import EvidenceItem, Fix
@@ -67,16 +66,14 @@ def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
          ooms: list[LogEvent]) -> Candidate | None:
     best: tuple[float, LogEvent, str | None, list[SymptomGroup]] | None = None
     for oom in ooms:
-        if not could_be_backend(ev, peer, oom) or other_than_pool(ev, peer, oom):
-            # seen live: a python3 OOM kill minutes earlier "explained" a PHP-FPM segfault
-            continue
-        who = identity(ev, peer, oom)
-        near = [g for g in groups if near_failure(g, oom.time)]
-        if not near and not who:
-            continue
+        # identity and time (analyzers.identity): another job's python3 killed an hour ago, or
+        # before this backend started, is not this backend's death
+        near, who = matching_groups(ev, peer, oom, groups)
         if not near:
             continue
-        conf = 0.95 if who else (0.75 if len(ooms) == 1 else 0.6)
+        named = name_match(ev, peer, oom)
+        conf = 0.95 if who else 0.85 if named else (0.75 if len(ooms) == 1 else 0.6)
+        who = who or named
         if best is None or conf > best[0]:
             best = (conf, oom, who, near)
     if best is None:
@@ -136,12 +133,11 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
     # A crash record explains these failures only if it is the same backend (identity) and, when
     # it carries a time, happened when they did: a segfault of some other program in dmesg an
     # hour ago is not evidence (seen live: an apache2 segfault "explaining" a Python backend).
-    # a worker its own time limit killed did not crash: that is backend-too-slow (capacity)
+    # A worker its own time limit killed did not crash: that is backend-too-slow (capacity).
     timeouts = [e for e in crashes if e.kind == "worker-timeout"]
-    candidates = [e for e in crashes + unit_kills if could_be_backend(ev, peer, e)
-                  and not killed_by_timeout(e, timeouts)]
-    near = [e for e in candidates if any(near_failure(g, e.time) for g in groups)] or [
-        e for e in candidates if e.time is None]
+    candidates = [e for e in crashes + unit_kills if not killed_by_timeout(e, timeouts)]
+    near = [e for e in candidates if matching_groups(ev, peer, e, groups)[0]] or [
+        e for e in candidates if e.time is None and could_be_backend(ev, peer, e)]
     items = [i for g in groups for i in group_items(g)]
     items += [event_item(e, e.detail or f"{e.source}: {e.kind}") for e in near[:3]]
     target = ev.target(peer)
