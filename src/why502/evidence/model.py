@@ -224,6 +224,7 @@ class Evidence:
     per_minute: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # proxy errors
     offline: bool = False
     now: datetime | None = None
+    inputs_end: datetime | None = None  # the last request of the access log (the inputs' end)
 
     def target(self, key: str | None) -> TargetFact | None:
         """The config target with this identity key (or any member of the group of that name)."""

@@ -42,6 +42,16 @@ class Gathered:
     probe_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # the report's probes
 
 
+def _access_end(stats: AccessStats | None) -> datetime | None:
+    """The minute of the access log's last request (log time), or None."""
+    if stats is None or not stats.last_time:
+        return None
+    try:
+        return datetime.fromisoformat(stats.last_time[:16])
+    except ValueError:
+        return None
+
+
 def gather(options: DiagnoseOptions) -> Gathered:
     """Read every input (config, logs, live state) into typed evidence."""
     diags: list[Diagnostic] = []
@@ -117,6 +127,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         resolvers=live.resolvers, per_minute=agg.per_minute,
         nginx_listens=nginx_listens(cfg) if cfg is not None else (),
         limits_config=limit_settings(cfg) if cfg is not None else (),
-        offline=options.offline, now=options.now or datetime.now())
+        offline=options.offline, now=options.now or datetime.now(),
+        inputs_end=_access_end(stats))
     inputs["log_lines_recognised"] = agg.lines
     return Gathered(ev, diags, inputs, stats, live.probe_dicts)
