@@ -13,7 +13,7 @@ import pytest
 from tests.diagnose.test_diagnose_analyzers import T0, ev, group, target
 from why502.analyzers.rank import run_all
 from why502.evidence.events import event_from_text
-from why502.evidence.model import LocationOutcome
+from why502.evidence.model import Evidence, LocationOutcome
 from why502.facts.fpm import FpmPool
 from why502.facts.probes import ConnectAttempt, ProbeResult, ProbeTarget, ProtocolResult
 from why502.facts.setting import Setting
@@ -187,3 +187,37 @@ def test_oom_kill_of_a_worker_the_backends_own_log_names_is_proved() -> None:
     findings, _ = run_all(e)
     assert findings[0].cause == "backend-oom-killed" and findings[0].confidence >= 0.95
     assert any("pid 4242 is a worker" in i.summary for i in findings[0].evidence)
+
+
+# -- consequences fold under their cause -------------------------------------------------------
+
+def _two_server_group(listeners: tuple[object, ...]) -> Evidence:
+    from why502.evidence.model import GroupFact
+
+    servers = ("127.0.0.1:8081", "127.0.0.1:8082")
+    return ev(targets=tuple(target(s, group="app") for s in servers),
+              groups={"app": GroupFact(name="app", servers=servers)},
+              symptoms=(group("connection-refused", peer=servers[0], count=3),
+                        group("connection-refused", peer=servers[1], count=3),
+                        group("no-live-upstreams", peer="app", count=40)),
+              listeners=listeners)
+
+
+def test_no_live_upstreams_folds_under_the_cause_that_marked_the_servers_failed() -> None:
+    """Both servers refuse (nothing listens): the root cause is that they are not running;
+    'no live upstreams' is what nginx did next, said under it, not a finding above it."""
+    findings, _ = run_all(_two_server_group(listeners=()))
+    causes = [f.cause for f in findings]
+    assert causes and causes[0] == "backend-not-running" and "all-upstreams-down" not in causes, causes
+    assert any(i.summary.startswith("consequence: then nginx marked every server of upstream app")
+               for i in findings[0].evidence)
+
+
+def test_all_upstreams_down_stays_the_cause_when_the_servers_answer_again() -> None:
+    """The servers are back but nginx still refuses them for fail_timeout: the marking is the
+    problem (max_fails/fail_timeout), the all-upstreams-down scenario of the lab."""
+    from why502.facts.net import Listener
+
+    up = (Listener("tcp", "127.0.0.1", 8081, pid=10, process="python3"),
+          Listener("tcp", "127.0.0.1", 8082, pid=11, process="python3"))
+    assert top_cause(_two_server_group(listeners=up)) == "all-upstreams-down"

@@ -131,10 +131,22 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
     owner: dict[GroupKey, int] = {}
     biggest = max((c.finding.count for c in candidates), default=0)
 
-    def _order(c: Candidate) -> tuple[float, float, int, int]:
-        return (-score(c.finding, biggest), -c.finding.confidence, -len(c.claims), -c.finding.count)
+    def _order(c: Candidate) -> tuple[bool, float, float, int, int]:
+        # consequences after causes, so a cause owns its failures first
+        return (bool(c.caused_by), -score(c.finding, biggest), -c.finding.confidence, -len(c.claims),
+                -c.finding.count)
 
     for c in sorted(candidates, key=_order):
+        if c.caused_by and c.caused_by <= owner.keys():
+            # a consequence (e.g. servers marked down) of failures a cause explains: fold it there
+            idx = owner[next(iter(sorted(c.caused_by, key=str)))]
+            kept[idx][1].insert(0, EvidenceItem(
+                kind="stat", summary=f"consequence: {c.link} ({c.finding.cause}, "
+                f"{c.finding.count} request{'s' if c.finding.count != 1 else ''})",
+                count=c.finding.count))
+            for key in c.claims:
+                owner.setdefault(key, idx)
+            continue
         new = c.claims - owner.keys()
         if c.claims and not new:
             if c.fallback:

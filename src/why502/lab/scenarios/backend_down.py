@@ -173,3 +173,32 @@ def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
         stack.add_backend("ok", name=f"app{n}", port=port)
     run.steps.append("the 3 servers are back, but nginx keeps them marked failed for fail_timeout=30s")
     run.record("GET /", stack.requests("/", count=3))
+
+
+@scenario(
+    name="group-all-stopped",
+    cause="backend-not-running",
+    title="Every server of an upstream group is stopped",
+    description="Both servers of upstream api_pool are stopped: nginx marks them failed and answers "
+                "'no live upstreams'; the cause is that nothing runs, not the marking.",
+    symptoms=("connection-refused", "no-live-upstreams", "upstream-marked-down"),
+    expect=(("error", r"no live upstreams while connecting to upstream"),
+            ("error", r"connect\(\) failed \(111: Connection refused\)")),
+)
+def _group_all_stopped(stack: Stack, run: ScenarioRun) -> None:
+    """``no live upstreams`` is a consequence: nginx marks each server failed after max_fails
+    failures (``ngx_http_upstream_free_round_robin_peer()``); what failed is the root cause."""
+    ports = [dead_port() for _ in range(2)]
+    servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in ports)
+    stack.start_nginx(f"""
+        upstream api_pool {{
+        {servers}
+        }}
+        {server(stack, '''
+            location / {
+                proxy_pass http://api_pool;
+            }
+        ''')}
+    """)
+    run.steps.append("both servers of upstream api_pool were stopped by a deploy that failed")
+    run.record("GET /", stack.requests("/", count=4))
