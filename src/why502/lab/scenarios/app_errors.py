@@ -40,7 +40,6 @@ def _upstream_returned_5xx(stack: Stack, run: ScenarioRun) -> None:
     symptoms=(),
     expect=(("access", r'" 503 .*upstream_status="503" .*upstream_header_time="0\.\d+"'),),
     needs=("php-fpm",),
-    lab=False,
 )
 def _php_returns_503(stack: Stack, run: ScenarioRun) -> None:
     """The PHP app answers 503 itself (maintenance mode): PHP-FPM passes the status, nginx logs

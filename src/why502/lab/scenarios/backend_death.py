@@ -95,7 +95,6 @@ def _backend_crashed_node(stack: Stack, run: ScenarioRun) -> None:
                 "then refusals.",
     symptoms=("premature-close", "connection-refused"),
     expect=(("error", r"upstream prematurely closed connection while reading response header"),),
-    lab=False,
 )
 def _backend_crashed_exit(stack: Stack, run: ScenarioRun) -> None:
     app = stack.add_backend("crash", name="worker", delay=0.2)

@@ -66,7 +66,6 @@ def _backend_down_fpm_missing_socket(stack: Stack, run: ScenarioRun) -> None:
     description="PHP-FPM was killed; its socket file is still on disk but nothing listens on it.",
     symptoms=("connection-refused",),
     expect=(("error", r"connect\(\) to unix:\S+ failed \(111: Connection refused\)"),),
-    lab=False,
 )
 def _backend_down_fpm_stale_socket(stack: Stack, run: ScenarioRun) -> None:
     """A unix-socket connect fails synchronously: ``connect() to unix:... failed (111: ...)`` from

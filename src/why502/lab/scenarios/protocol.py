@@ -39,7 +39,6 @@ def _protocol_http_to_fastcgi(stack: Stack, run: ScenarioRun) -> None:
     description="nginx speaks FastCGI to a backend that speaks HTTP.",
     symptoms=("invalid-response",),
     expect=(("error", r"upstream sent unsupported FastCGI protocol version: 72"),),
-    lab=False,
 )
 def _protocol_fastcgi_to_http(stack: Stack, run: ScenarioRun) -> None:
     app = stack.add_backend("ok", name="web")
@@ -56,7 +55,6 @@ def _protocol_fastcgi_to_http(stack: Stack, run: ScenarioRun) -> None:
     description="The port speaks a line protocol; nginx relays the bytes as HTTP/0.9 (status 009).",
     symptoms=("invalid-response",),
     expect=(("error", r"upstream sent no valid HTTP/1\.0 header"), ("access", r'" 009 ')),
-    lab=False,
 )
 def _protocol_http_to_banner(stack: Stack, run: ScenarioRun) -> None:
     """A reply without an HTTP status line is relayed as HTTP/0.9: ``upstream sent no valid
