@@ -15,7 +15,7 @@ from why502.lab.scenarios import RECORDINGS
 @pytest.mark.real
 @pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
 @pytest.mark.parametrize("name", ["keepalive-race", "php-worker-timeout", "backend-5xx-combined-log",
-                                  "healthy-control"])
+                                  "two-causes-two-locations", "healthy-control"])
 def test_the_answer_does_not_change_on_a_noisy_host(name: str) -> None:
     from why502.app.diagnose import diagnose
 
@@ -36,6 +36,8 @@ def test_the_answer_does_not_change_on_a_noisy_host(name: str) -> None:
     else:
         assert causes and causes[0] == scenario.cause, causes
     assert "backend-oom-killed" not in causes
+    if name == "two-causes-two-locations":  # neither cause hides the other
+        assert "backend-too-slow" in causes[:3], causes
 
 
 def test_the_noise_is_what_the_classifier_recognises() -> None:

@@ -12,7 +12,7 @@ import os
 import socket
 
 from why502.lab.runtime import Stack
-from why502.lab.scenarios.common import PHP_SCRIPTS, dead_port, php_location, server
+from why502.lab.scenarios.common import PHP_SCRIPTS, dead_port, php_location, proxy_location, server
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
 
@@ -201,3 +201,24 @@ def _group_all_stopped(stack: Stack, run: ScenarioRun) -> None:
     """)
     run.steps.append("both servers of upstream api_pool were stopped by a deploy that failed")
     run.record("GET /", stack.requests("/", count=4))
+
+
+@scenario(
+    name="two-causes-two-locations",
+    cause="backend-not-running",
+    title="Two causes at once: /api/ is stopped, /reports/ is too slow",
+    description="The API backend is stopped (502 on every request) while the reports backend "
+                "answers after proxy_read_timeout (504): two root causes, most requests first.",
+    symptoms=("connection-refused", "read-timeout"),
+    expect=(("error", r"connect\(\) failed \(111: Connection refused\)"),
+            ("error", r"upstream timed out \(110: Connection timed out\)")),
+)
+def _two_causes(stack: Stack, run: ScenarioRun) -> None:
+    """Each location's failure is its own cause; neither may hide the other (``diagnose`` lists
+    both, the one behind more failed requests first: ``analyzers.rank.score``)."""
+    slow = stack.add_backend("slow", name="reports", delay=1.5)
+    stack.start_nginx(server(stack, proxy_location(f"127.0.0.1:{dead_port()}", "/api/")
+                             + proxy_location(slow.address, "/reports/", "proxy_read_timeout 1s;")))
+    run.steps.append("the API backend is stopped; the reports backend needs 1.5 s, nginx waits 1 s")
+    run.record("GET /api/orders", stack.requests("/api/orders", count=6))
+    run.record("GET /reports/daily", stack.requests("/reports/daily", count=2, concurrency=2))
