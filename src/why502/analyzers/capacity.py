@@ -114,14 +114,15 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
             source=setting.file if setting and not setting.is_default else target.file,
             line=setting.line if setting and not setting.is_default else target.line))
     scripts = sorted({s for e in kills if (s := e.capture("script"))})
-    limit_s = app_s or (nginx_s or 60.0)
-    new_app = int(max(limit_s * 2, 30))
+    # raise both: nginx's to twice the limit that killed (at least 30s), the app's a little above
+    # it, so nginx answers a clear 504 first and the app's limit stays a backstop
+    nginx_new = int(max((app_s or 0) * 2, 30, nginx_s or 60.0))
     diffs = []
     if app_setting is not None and app_setting.line:
         diffs.append(replace_line(ev.files, app_setting.file, app_setting.line,
-                                  [f"request_terminate_timeout = {new_app}s"]))
-    if target and (nginx_s or 60.0) <= new_app:
-        diffs.append(set_directive(ev.files, name, f"{new_app + 5}s",
+                                  [f"request_terminate_timeout = {nginx_new + 5}s"]))
+    if target and nginx_new > (nginx_s or 60.0):
+        diffs.append(set_directive(ev.files, name, f"{nginx_new}s",
                                    setting_file=setting.file if setting else None,
                                    setting_line=setting.line if setting else None,
                                    is_default=setting.is_default if setting else True,
@@ -131,8 +132,8 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     fix = Fix(summary="make the slow requests faster"
                       + (f" ({', '.join(scripts[:3])})" if scripts else "")
                       + f"; if they are legitimately slow, raise {limit_name}{where} and nginx's "
-                        f"{name} together, keeping {name} a little above {limit_name} so nginx "
-                        "answers 504 with a clear log line instead of relaying a killed worker",
+                        f"{name} together, keeping {limit_name} a little above {name}: nginx then "
+                        "answers a clear 504 first and the app's limit stays the backstop",
               commands=["nginx -t", "systemctl reload nginx",
                         f"systemctl reload {ev.target_units.get(peer or '', 'php*-fpm')}"
                         if server == "php-fpm" else f"restart {server} with the new {limit_name}"],
