@@ -221,3 +221,24 @@ def test_all_upstreams_down_stays_the_cause_when_the_servers_answer_again() -> N
     up = (Listener("tcp", "127.0.0.1", 8081, pid=10, process="python3"),
           Listener("tcp", "127.0.0.1", 8082, pid=11, process="python3"))
     assert top_cause(_two_server_group(listeners=up)) == "all-upstreams-down"
+
+
+def test_a_proved_oom_kill_a_minute_before_the_errors_does_not_claim_exact_timing() -> None:
+    """Proved by PID (the FPM log names the killed child), a minute before the first error: still
+    the cause (refusals while it restarts), but not "exactly when nginx's errors start"."""
+    from datetime import timedelta
+
+    from tests.diagnose.test_diagnose_analyzers import oom
+
+    sock = "unix:/run/php/www.sock"
+    child = ("[01-May-2026 08:14:31] WARNING: [pool www] child 4242 exited on signal 9 (SIGKILL) "
+             "after 12.5 seconds from start")
+    e = ev(targets=(target(sock, kind="fastcgi"),),
+           fpm_pools=(FpmPool(name="www", listen="/run/php/www.sock"),),
+           events=(oom(at=T0 - timedelta(minutes=1), pid=4242, process="php-fpm8.2"),
+                   event_from_text("worker-crashed", child, source="php-fpm",
+                                   time=T0 - timedelta(minutes=1))),
+           symptoms=(group("connection-refused", peer=sock, count=3),))
+    findings, _ = run_all(e)
+    assert findings[0].cause == "backend-oom-killed", [f.cause for f in findings]
+    assert "exactly when" not in findings[0].explanation and "60s" in findings[0].explanation
