@@ -139,7 +139,9 @@ def test_oom_kill_of_the_listening_process_explains_premature_closes_and_refusal
     findings, _ = run_all(e)
     assert [f.cause for f in findings] == ["backend-oom-killed"], findings
     f = findings[0]
-    assert f.confidence >= 0.9
+    # the name matches and the failures start in the same second; no PID, pool or unit proves
+    # that pid 412 was this backend (analyzers.identity), so not the top confidence
+    assert 0.8 <= f.confidence < 0.95
     assert set(f.symptoms) == {"premature-close", "connection-refused"}
     assert f.count == 8
     assert "pid 412" in f.explanation and "08:15:31" in f.explanation
@@ -202,7 +204,7 @@ def test_not_running_when_nothing_listens_anywhere() -> None:
 # -- folding --------------------------------------------------------------------------------------
 
 
-def test_all_upstreams_down_folds_the_per_server_refusals() -> None:
+def test_refusals_of_every_server_fold_all_upstreams_down_under_not_running() -> None:
     g = GroupFact("app", ("127.0.0.1:8081", "127.0.0.1:8082"), file=CONF, line=1)
     e = ev(targets=(target("127.0.0.1:8081", group="app"), target("127.0.0.1:8082", group="app")),
            groups={"app": g}, listeners=(),
@@ -210,8 +212,11 @@ def test_all_upstreams_down_folds_the_per_server_refusals() -> None:
                      group("connection-refused", peer="127.0.0.1:8082"),
                      group("no-live-upstreams", peer="app")))
     findings, _ = run_all(e)
-    assert [f.cause for f in findings] == ["all-upstreams-down"]
-    assert findings[0].count == 15
+    # nothing listens on either server: that is the cause; nginx marking them failed and answering
+    # "no live upstreams" is its consequence, said under it (tests/diagnose/test_diagnose_true_cause.py)
+    assert [f.cause for f in findings] == ["backend-not-running"]
+    assert findings[0].count == 10 and "127.0.0.1:8082" in (findings[0].target or "")
+    assert any(i.summary.startswith("consequence:") for i in findings[0].evidence)
 
 
 def test_fold_drops_a_fallback_whose_symptoms_are_explained() -> None:

@@ -38,7 +38,10 @@ METAS = _metas()
 # Offline, from logs alone, these cannot be told from a crash: nginx saw a reset. The live probe
 # (protocol answer "tls") is what proves them; tests/diagnose/test_diagnose_real.py covers them live.
 NEEDS_PROBE = {"protocol-http-to-tls": "http:// to a TLS port looks like a reset in the logs; "
-                                       "the live TLS probe proves it (test_diagnose_real)"}
+                                       "the live TLS probe proves it (test_diagnose_real)",
+               "backend-bad-status-line": "a status line that does not parse logs what a port of "
+                                          "another protocol does; the probe's HTTP answer tells "
+                                          "(tests/lab/test_lab_scenarios.py)"}
 WITH_CAUSE = [m for m in METAS if m.get("cause")]
 assert WITH_CAUSE, f"no recorded fixtures under {FIXTURES}"
 OFFLINE_PROVABLE = [m for m in WITH_CAUSE if m["scenario"] not in NEEDS_PROBE]

@@ -45,7 +45,7 @@ def test_fixture_layout_and_expectations(folder: Path) -> None:
     # the config nginx ran with names the recorded logs under /lab
     conf = (folder / "nginx.conf").read_text()
     assert "error_log /lab/logs/error.log" in conf
-    assert "access_log /lab/logs/access.log why502" in conf
+    assert f"access_log /lab/logs/access.log {meta['log_format']['name']};" in conf
 
 
 def test_fixtures_cover_the_symptoms_of_causes_md() -> None:

@@ -40,8 +40,8 @@ def test_scenario_produces_its_symptoms(name: str) -> None:
             os.kill(pid, 0)
 
 
-def test_at_least_fifteen_lab_scenarios_with_distinct_causes() -> None:
-    assert len(SCENARIOS) >= 15
+def test_at_least_forty_lab_scenarios_and_fifteen_distinct_causes() -> None:
+    assert len(SCENARIOS) >= 40
     assert len({s.cause for s in SCENARIOS.values()}) >= 15
 
 

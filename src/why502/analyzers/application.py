@@ -20,9 +20,10 @@ from why502.analyzers.base import (
     group_items,
     groups_of,
     make_finding,
+    probe_item,
     upstream_name,
 )
-from why502.evidence.model import Evidence, UpstreamTiming
+from why502.evidence.model import Evidence, LocationOutcome, UpstreamTiming
 from why502.findings.model import EvidenceItem, Finding, Fix
 
 _FATAL = ("fatal", "uncaught", "exception", "traceback", "allowed memory size", "maximum execution")
@@ -81,7 +82,55 @@ def analyze(ev: Evidence) -> list[Candidate]:
             upstream=name, target=target.key if target else None,
             status_codes=sorted(s for s in timing.backend_5xx if s >= 500))
         out.append(Candidate(finding=_with_count(finding, made, timing)))
+    if not ev.access_has_upstream:
+        out += [c for loc in ev.locations_5xx if (c := _location_made_5xx(ev, loc, failing_peers))]
     return out
+
+
+def _location_made_5xx(ev: Evidence, loc: LocationOutcome, failing: set[str | None]) -> Candidate | None:
+    """A backend answering 5xx itself behind an access log without upstream fields (``combined``).
+
+    Three facts together: the access log's 5xx of one location that no error-log line claims,
+    the error log's silence about that location's target (nginx logs nothing when a backend sends
+    a complete response, whatever its status: ``ngx_http_upstream_process_header()``), and the
+    live probe of that target, which got a 5xx status line itself.  Without the probe (offline,
+    or the probe's ``GET /`` got another status) the first two still point at the backend -- the
+    location passes every request to it and nginx logs each failure of its own at ``error``
+    level -- but less surely (an ``error_log`` above ``error`` would hide nginx's own lines).
+    """
+    unknown = loc.total - loc.by_nginx
+    target = ev.location_target(loc.label)
+    if unknown <= 0 or target is None or target.key in failing or target.group in failing:
+        return None
+    probe = (ev.probes or {}).get(target.key)
+    probed = probe.protocol.status if probe is not None and probe.protocol is not None else None
+    seen = probed is not None and probed >= 500
+    where = f"location {target.location}" + (f" of {target.server}" if target.server else "")
+    statuses = ", ".join(f"{s}×{n}" for s, n in sorted(loc.statuses.items()))
+    items = [EvidenceItem(kind="stat", count=unknown,
+                          summary=f"access log: {where} answered {statuses}; no error-log line "
+                                  "for any of them (nginx relays a complete response silently)"),
+             EvidenceItem(kind="stat", summary=f"no nginx error-log line for {target.key}: nginx "
+                                               "reached the backend and got an answer")]
+    if probe is not None:
+        items.append(probe_item(target.key, probe))
+    items.append(config_item(target))
+    got = probe.protocol.status_line if probe is not None and probe.protocol is not None else None
+    explanation = (f"The backend {target.key} behind {where} answers {probed if seen else '5xx'} "
+                   "itself: nginx reached it, got a complete response with that status and passed "
+                   "it on. The access log has no $upstream_status to say so, but the error log is "
+                   "silent" + (f" and a live request to the backend got {got or probed}." if seen else "."))
+    finding = make_finding(
+        "upstream-returned-5xx", confidence=0.85 if seen else 0.55, groups=[],
+        explanation=explanation, evidence=items,
+        fix=Fix(summary=f"look at the logs of the backend {target.key} for these requests; nginx "
+                        "is only the messenger. Add $upstream_status and $upstream_header_time to "
+                        "the access log's log_format so the next 5xx says who made it",
+                commands=[f"curl -sS -o /dev/null -w '%{{http_code}}\\n' http://{target.key}/",
+                          "journalctl -u <backend unit> --since -1h"]),
+        upstream=target.group, target=target.key,
+        status_codes=sorted(s for s in loc.statuses if s >= 500))
+    return Candidate(finding=replace(finding, count=unknown))
 
 
 def _with_count(f: Finding, made: int, timing: UpstreamTiming) -> Finding:

@@ -11,7 +11,7 @@ failures start when it died (time).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from why502.analyzers.base import (
     Candidate,
@@ -28,13 +28,17 @@ from why502.analyzers.base import (
     process_matches,
     upstream_name,
 )
+from why502.analyzers.identity import (
+    could_be_backend,
+    killed_by_timeout,
+    matching_groups,
+    name_match,
+)
 from why502.evidence.model import Evidence, LogEvent, SymptomGroup
 from why502.findings.model import EvidenceItem, Fix
 
 DEATH_SYMPTOMS = ("premature-close", "connection-reset", "broken-pipe")
 AFTER_DEATH = ("connection-refused", "socket-not-found")
-_BEFORE = timedelta(seconds=3)  # log timestamps are per-second and clocks of two logs may skew
-_AFTER = timedelta(minutes=5)
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -58,48 +62,18 @@ def analyze(ev: Evidence) -> list[Candidate]:
     return out
 
 
-def _near(g: SymptomGroup, t: datetime | None) -> bool:
-    if t is None:
-        return False
-    times = g.times or tuple(x for x in (g.first, g.last) if x)
-    return any(t - _BEFORE <= x <= t + _AFTER for x in times)
-
-
-def _identity(ev: Evidence, peer: str | None, oom: LogEvent) -> str | None:
-    """Why this OOM victim is the backend of ``peer`` (None when no identity link is known)."""
-    if peer is None:
-        return None
-    for lst in ev.listeners_for(peer):
-        if oom.pid is not None and lst.pid == oom.pid:
-            return f"pid {oom.pid} was listening on {peer}"
-        if process_matches(lst.process, oom.process):
-            return f"{lst.process} (pid {lst.pid}) listens on {peer} now"
-    target = ev.target(peer)
-    if target is not None and target.kind == "fastcgi" and process_matches(oom.process, "php-fpm"):
-        return f"{peer} is served by PHP-FPM"
-    for pool in ev.fpm_pools:
-        if pool.key == peer and process_matches(oom.process, "php-fpm"):
-            return f"PHP-FPM pool [{pool.name}] listens on {peer}"
-    unit = ev.target_units.get(peer)
-    if oom.unit and unit and oom.unit == unit:
-        return f"the kill was in {unit}, the unit that serves {peer}"
-    return None
-
-
 def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
          ooms: list[LogEvent]) -> Candidate | None:
     best: tuple[float, LogEvent, str | None, list[SymptomGroup]] | None = None
     for oom in ooms:
-        if not _could_be_backend(ev, peer, oom) or _other_than_pool(ev, peer, oom):
-            # seen live: a python3 OOM kill minutes earlier "explained" a PHP-FPM segfault
-            continue
-        who = _identity(ev, peer, oom)
-        near = [g for g in groups if _near(g, oom.time)]
-        if not near and not who:
-            continue
+        # identity and time (analyzers.identity): another job's python3 killed an hour ago, or
+        # before this backend started, is not this backend's death
+        near, who = matching_groups(ev, peer, oom, groups)
         if not near:
             continue
-        conf = 0.95 if who else (0.75 if len(ooms) == 1 else 0.6)
+        named = name_match(ev, peer, oom)
+        conf = 0.95 if who else 0.85 if named else (0.75 if len(ooms) == 1 else 0.6)
+        who = who or named
         if best is None or conf > best[0]:
             best = (conf, oom, who, near)
     if best is None:
@@ -141,26 +115,6 @@ def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
         claims=claims(near))
 
 
-def _could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
-    """False when we know who serves ``peer`` and ``event`` names a different process.
-
-    Unknown identities stay possible: an FPM log line names a pool, not a listener, and without
-    root the socket table does not name other users' processes.
-    """
-    if (not event.process and event.pid is None) or peer is None:
-        return True
-    target = ev.target(peer)
-    if target is not None and target.kind == "fastcgi" and process_matches(event.process, "php-fpm"):
-        return True
-    if any(pool.key == peer for pool in ev.fpm_pools) and process_matches(event.process, "php-fpm"):
-        return True
-    owners = [lst for lst in ev.listeners_for(peer) if lst.process or lst.pid is not None]
-    if not owners:
-        return True
-    return any((event.pid is not None and lst.pid == event.pid)
-               or process_matches(lst.process, event.process) for lst in owners)
-
-
 def _timing(first_fail: datetime | None, killed: datetime | None) -> str:
     """How the first error relates to the kill: "exactly when" only if it is within seconds."""
     if first_fail is None or killed is None or abs((first_fail - killed).total_seconds()) <= 5:
@@ -168,21 +122,6 @@ def _timing(first_fail: datetime | None, killed: datetime | None) -> str:
     gap = (first_fail - killed).total_seconds()
     return (f"and nginx's errors start {gap:.0f}s after the kill (the backend still down or "
             "restarting)." if gap > 0 else f"{-gap:.0f}s after nginx's first error.")
-
-
-def _other_than_pool(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
-    """True when what serves ``peer`` is known to be another program than ``event``'s: a PHP-FPM
-    pool's ``listen`` (its config, so even offline) is ``peer`` and ``event`` names another
-    process, or ``peer``'s systemd unit and ``event``'s unit differ."""
-    if peer is None:
-        return False
-    # systemd says which unit serves peer and which unit the kill was in: same name (python3,
-    # node) in another unit is another program
-    unit = ev.target_units.get(peer)
-    if unit and event.unit and event.unit != unit:
-        return True
-    return (bool(event.process) and any(pool.key == peer for pool in ev.fpm_pools)
-            and not process_matches(event.process, "php-fpm"))
 
 
 def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
@@ -194,9 +133,11 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
     # A crash record explains these failures only if it is the same backend (identity) and, when
     # it carries a time, happened when they did: a segfault of some other program in dmesg an
     # hour ago is not evidence (seen live: an apache2 segfault "explaining" a Python backend).
-    candidates = [e for e in crashes + unit_kills if _could_be_backend(ev, peer, e)]
-    near = [e for e in candidates if any(_near(g, e.time) for g in groups)] or [
-        e for e in candidates if e.time is None]
+    # A worker its own time limit killed did not crash: that is backend-too-slow (capacity).
+    timeouts = [e for e in crashes if e.kind == "worker-timeout"]
+    candidates = [e for e in crashes + unit_kills if not killed_by_timeout(e, timeouts)]
+    near = [e for e in candidates if matching_groups(ev, peer, e, groups)[0]] or [
+        e for e in candidates if e.time is None and could_be_backend(ev, peer, e)]
     items = [i for g in groups for i in group_items(g)]
     items += [event_item(e, e.detail or f"{e.source}: {e.kind}") for e in near[:3]]
     target = ev.target(peer)
@@ -217,18 +158,14 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
         conf, fallback = 0.45, True
         why = ("no crash, OOM or restart record was found, so this is the likely reading of the "
                "symptoms alone")
-    timeouts = [e for e in near if e.kind == "worker-timeout"]
-    summary = ("find why the backend's workers die (signal, exception, timeout kill) in its own log"
-               if not timeouts else "the backend's own timeout killed the worker: make the request "
-               "faster or raise the app server's timeout (gunicorn --timeout, uwsgi harakiri, "
-               "request_terminate_timeout)")
+    summary = "find why the backend's workers die (signal, exception, kill) in its own log"
     unit = ev.target_units.get(peer or "") or "<backend unit>"
     logs = sorted({e.file for e in near if e.file and e.file != "journal"})
     commands = [f"journalctl -u {unit} --since -1h",
                 f"grep -i -E 'signal|segfault|timeout|exited' {logs[0] if logs else '<backend log>'}"]
     notes: list[str] = []
     fpm = [e for e in near if e.pool or (e.process or "").startswith("php")]
-    if fpm and not timeouts:
+    if fpm:
         summary = ("PHP-FPM children die on a signal mid-request (usually an extension or opcache "
                    "bug, or a kill): get a backtrace and fix or disable the culprit")
         notes += ["core dumps: rlimit_core = unlimited in the pool, and a kernel.core_pattern path; "

@@ -51,6 +51,7 @@ _FALLBACK_TITLES: dict[str, str] = {
 class Candidate:
     """A finding plus the symptom groups it explains.
 
+    ``caused_by``/``link``: see the fields.
     ``fallback``: a generic reading of the symptoms (e.g. "backend crashed" from premature closes)
     that is dropped when a more specific root cause already explains every group it claims.
     """
@@ -58,6 +59,11 @@ class Candidate:
     finding: Finding
     claims: frozenset[GroupKey] = field(default_factory=frozenset)
     fallback: bool = False
+    # A consequence of other failures, as data: the groups of the failures that led to it and
+    # the causal link ("marks servers down").  Ranking folds it under the cause that explains
+    # those groups (analyzers.rank.fold) instead of ranking it above that cause.
+    caused_by: frozenset[GroupKey] = field(default_factory=frozenset)
+    link: str = ""
 
 
 def title(cause: str) -> str:

@@ -16,6 +16,7 @@ import re
 from dataclasses import replace
 
 from why502.analyzers.base import (
+    DEATH_SYMPTOMS,
     Candidate,
     by_peer,
     claims,
@@ -25,6 +26,7 @@ from why502.analyzers.base import (
     make_finding,
     upstream_name,
 )
+from why502.analyzers.identity import belongs
 from why502.evidence.model import Evidence, LogEvent, SymptomGroup, TargetFact, UpstreamTiming
 from why502.facts.fpm import FpmPool
 from why502.facts.net import split_key
@@ -57,7 +59,103 @@ def analyze(ev: Evidence) -> list[Candidate]:
         out.append(_exhausted(ev, fpm_max, busy + local_ct, slow_groups))
     for peer, groups in slow_groups.items():
         out.append(_slow(ev, peer, groups, bool(fpm_max)))
+    kills = [e for e in ev.events if e.kind == "worker-timeout"]
+    for peer, groups in by_peer(groups_of(ev, *DEATH_SYMPTOMS)).items():
+        mine = [e for e in kills if belongs(ev, peer, e, groups)]
+        if mine:
+            out.append(_killed_by_own_limit(ev, peer, groups, mine))
     return out
+
+
+# The app server's own per-request limit, named as its docs name it, and its default.
+_APP_LIMITS = {
+    "php-fpm": ("request_terminate_timeout", "0 (off)"),
+    "gunicorn": ("--timeout", "30s"),
+    "uwsgi": ("harakiri", "0 (off)"),
+}
+
+
+def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
+                         kills: list[LogEvent]) -> Candidate:
+    """The backend's own time limit killed a slow request: the root cause is the slow request.
+
+    PHP-FPM's ``request_terminate_timeout`` (``execution timed out (%d.%06d sec), terminating``,
+    then SIGTERM: sapi/fpm/fpm/fpm_request.c), gunicorn's ``--timeout`` (``WORKER TIMEOUT``,
+    gunicorn/arbiter.py ``murder_workers``) and uWSGI's ``harakiri`` (``HARAKIRI ON WORKER``,
+    core/master_utils.c) kill the worker in the middle of the request, so nginx sees a reset or a
+    premature close -- which reads like a crash.  Two limits are in play, the app server's and
+    nginx's ``*_read_timeout``; the fix says both, since raising one alone moves the failure to
+    the other.
+    """
+    target = ev.target(peer)
+    name, setting = _timeout_setting(target)
+    nginx_s = seconds(setting.value) if setting else 60.0
+    server = _app_server(kills[0])
+    limit_name, default = _APP_LIMITS[server]
+    pool = next((p for p in ev.fpm_pools if p.key == peer or (kills[0].pool and p.name == kills[0].pool)),
+                None) if server == "php-fpm" else None
+    app_setting = pool.settings.get("request_terminate_timeout") if pool else None
+    app_s = float(pool.request_terminate_timeout) if pool and pool.request_terminate_timeout else None
+    items = [event_item(e, f"{server} killed the worker at its own time limit ({limit_name})")
+             for e in kills[:2]]
+    if len(kills) > 2:
+        items.append(EvidenceItem(kind="stat", summary=f"{len(kills)} × {server} timeout kills",
+                                  count=len(kills)))
+    items += [i for g in groups for i in group_items(g)]
+    where = f" in pool [{pool.name}]" if pool else ""
+    app_text = f"{limit_name} = {app_setting.value if app_setting else (f'{app_s:g}s' if app_s else default)}"
+    items.append(EvidenceItem(kind="config", summary=f"{server}: {app_text}{where}",
+                              source=app_setting.file if app_setting else (pool.file if pool else None),
+                              line=app_setting.line if app_setting else None))
+    if target:
+        items.append(EvidenceItem(
+            kind="config", summary=f"nginx: {name} {setting.value if setting else '60s'}"
+            + (" (nginx default)" if setting is None or setting.is_default else ""),
+            source=setting.file if setting and not setting.is_default else target.file,
+            line=setting.line if setting and not setting.is_default else target.line))
+    scripts = sorted({s for e in kills if (s := e.capture("script"))})
+    # raise both: nginx's to twice the limit that killed (at least 30s), the app's a little above
+    # it, so nginx answers a clear 504 first and the app's limit stays a backstop
+    nginx_new = int(max((app_s or 0) * 2, 30, nginx_s or 60.0))
+    diffs = []
+    if app_setting is not None and app_setting.line:
+        diffs.append(replace_line(ev.files, app_setting.file, app_setting.line,
+                                  [f"request_terminate_timeout = {nginx_new + 5}s"]))
+    if target and nginx_new > (nginx_s or 60.0):
+        diffs.append(set_directive(ev.files, name, f"{nginx_new}s",
+                                   setting_file=setting.file if setting else None,
+                                   setting_line=setting.line if setting else None,
+                                   is_default=setting.is_default if setting else True,
+                                   anchor_file=target.pass_file or target.file,
+                                   anchor_line=target.pass_line or target.line))
+    diff = "".join(d for d in diffs if d) or None
+    fix = Fix(summary="make the slow requests faster"
+                      + (f" ({', '.join(scripts[:3])})" if scripts else "")
+                      + f"; if they are legitimately slow, raise {limit_name}{where} and nginx's "
+                        f"{name} together, keeping {limit_name} a little above {name}: nginx then "
+                        "answers a clear 504 first and the app's limit stays the backstop",
+              commands=["nginx -t", "systemctl reload nginx",
+                        f"systemctl reload {ev.target_units.get(peer or '', 'php*-fpm')}"
+                        if server == "php-fpm" else f"restart {server} with the new {limit_name}"],
+              diff=diff)
+    return Candidate(finding=make_finding(
+        "backend-too-slow", confidence=0.9, groups=groups,
+        explanation=f"Requests to {peer or 'the backend'} ran longer than {server}'s own limit "
+                    f"({app_text}{where}), so {server} killed the worker mid-request and nginx saw "
+                    f"the connection drop (502). nginx's own limit is {name} "
+                    f"{setting.value if setting else '60s'}. The worker did not crash: the request "
+                    "was too slow.",
+        evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups))
+
+
+def _app_server(e: LogEvent) -> str:
+    text = f"{e.source} {e.pattern} {e.text}".lower()
+    if "harakiri" in text or "uwsgi" in text:
+        return "uwsgi"
+    if "gunicorn" in text or "worker timeout" in text:
+        return "gunicorn"
+    return "php-fpm"
 
 
 def _is_local(peer: str | None) -> bool:

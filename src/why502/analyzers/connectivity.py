@@ -88,6 +88,10 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         group.servers if group else ()) + "), then check max_fails/fail_timeout and add a backup "
         "server" if kinds == ["connection-refused"] else "fix what fails on every server (see the "
         "evidence); then check max_fails/fail_timeout and add a backup server")
+    # nginx marks servers failed *because* they failed: the failures are the cause, unless the
+    # servers answer again while nginx still refuses them (max_fails/fail_timeout are the problem)
+    recovered = bool(group) and all(_answers_now(ev, s) for s in group.servers) if group else False
+    caused_by = claims(members) if members and not recovered else frozenset()
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
         explanation=f"Every server of upstream {name} was marked failed (max_fails within "
@@ -96,7 +100,17 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         evidence=items,
         fix=Fix(summary=summary,
                 commands=["nginx -T | grep -A8 'upstream " + (name or "") + "'"]),
-        upstream=name, target=name), claims=claims(groups + marked_groups + members))
+        upstream=name, target=name), claims=claims(groups + marked_groups + members),
+        caused_by=caused_by, link=f"then nginx marked every server of upstream {name} failed "
+                                  "(max_fails) and answered 'no live upstreams'")
+
+
+def _answers_now(ev: Evidence, server: str) -> bool:
+    """Does ``server`` take connections now (an ok probe, or a listener on this host)?"""
+    probe = (ev.probes or {}).get(server)
+    if probe is not None:
+        return probe.connect_state == "ok"
+    return bool(ev.listeners_for(server))
 
 
 def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:

@@ -1,4 +1,5 @@
-"""Talking to the backend the wrong way: upstream-tls-mismatch, protocol-mismatch.
+"""Talking to the backend the wrong way: upstream-tls-mismatch, protocol-mismatch, and a backend
+that speaks the right protocol badly: backend-invalid-response.
 
 - ``SSL_do_handshake() failed (SSL: ... wrong version number) while SSL handshaking to upstream``:
   ``proxy_pass https://`` to a plain-HTTP port (``ngx_event_openssl.c`` ``ngx_ssl_handshake()``);
@@ -9,9 +10,15 @@
   speaks HTTP to a FastCGI/uwsgi/TLS port or FastCGI to an HTTP port
   (``ngx_http_proxy_module.c`` ``ngx_http_proxy_process_status_line()``,
   ``ngx_http_fastcgi_module.c`` ``ngx_http_fastcgi_process_record()``).
+- A port that *does* speak HTTP (the probe got a status line) but sent a header with a control
+  byte or no colon, a bad status line or a broken chunked body: ``upstream sent invalid header:
+  "%*s\\x%02xd..."`` (``ngx_http_proxy_process_header()``), ``no valid HTTP/1.0 header`` for a
+  status line that does not parse.  That is the application's bug, not the directive's.
 """
 
 from __future__ import annotations
+
+import re
 
 from why502.analyzers.base import (
     Candidate,
@@ -35,7 +42,11 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for peer, groups in by_peer(groups_of(ev, "tls-failure")).items():
         out.append(_tls(ev, peer, groups))
     for peer, groups in by_peer(groups_of(ev, "invalid-response")).items():
-        out.append(_protocol(ev, peer, groups))
+        malformed = [g for g in groups if _malformed(ev, peer, g)]
+        if malformed:
+            out.append(_invalid_response(ev, peer, malformed))
+        if rest := [g for g in groups if g not in malformed]:
+            out.append(_protocol(ev, peer, rest))
     # premature closes where the live probe says the port speaks another protocol
     for peer, groups in by_peer(groups_of(ev, "premature-close", "connection-reset")).items():
         probe = ev.probes.get(peer) if ev.probes and peer else None
@@ -172,4 +183,68 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
         fix=Fix(summary=f"use the directive/scheme that matches what {peer} speaks",
                 commands=["nginx -t", "systemctl reload nginx"], diff=diff,
                 file=target.file if diff and target else None),
+        upstream=upstream_name(ev, peer), target=peer, status_codes=[502]), claims=claims(groups))
+
+
+# What nginx says when a response of the right protocol is malformed (ngx_http_proxy_module.c,
+# ngx_http_fastcgi_module.c, ngx_http_uwsgi_module.c); "no valid HTTP/1.0 header" is a bad status
+# line only when the port is known to answer HTTP, else it is the sign of another protocol.
+_MALFORMED = ("upstream sent invalid header", "upstream sent invalid status",
+              "upstream sent duplicate header line", "upstream sent invalid chunked response",
+              "upstream sent invalid trailer", "invalid header after joining FastCGI records")
+_QUOTED = re.compile(r'upstream sent (invalid (?:header|status)|duplicate header line):? ?'
+                     r'"((?:[^"\\]|\\.)*)')
+
+
+def _malformed(ev: Evidence, peer: str | None, g: SymptomGroup) -> bool:
+    """Is this invalid-response group a malformed answer in the protocol nginx spoke?"""
+    text = _text([g])
+    if "FastCGI protocol version" in text:
+        return False  # fastcgi_pass to an HTTP port: 72 is the "H" of "HTTP/"
+    probe = ev.probes.get(peer) if ev.probes and peer else None
+    target = ev.target(peer)
+    if probe is not None and target is not None and _mismatch(target, probe.answer):
+        return False  # the port speaks something else: protocol-mismatch
+    if any(m in text for m in _MALFORMED):
+        return True
+    return ("no valid HTTP/1.0 header" in text and probe is not None and probe.answer == "http"
+            and (target is None or (target.kind == "proxy" and target.scheme != "https")))
+
+
+def _invalid_response(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    target = ev.target(peer)
+    text = _text(groups)
+    probe = ev.probes.get(peer) if ev.probes and peer else None
+    quoted = _QUOTED.search(text)
+    items = [i for g in groups for i in group_items(g)]
+    if quoted:
+        items.insert(0, EvidenceItem(kind="stat", summary=f"the offending {quoted.group(1).split()[-1]}"
+                                     f' as nginx quotes it: "{quoted.group(2)}" (\\xNN is the '
+                                     "byte nginx refused)"))
+    elif "no valid HTTP/1.0 header" in text:
+        items.insert(0, EvidenceItem(kind="stat", summary="the status line does not parse as "
+                                     "HTTP/1.x; nginx relayed the reply as HTTP/0.9 (status 009)"))
+    if probe:
+        items.append(probe_item(peer, probe))
+    if target:
+        items.append(config_item(target))
+    what = (f'the header "{quoted.group(2)}"' if quoted and "header" in quoted.group(1)
+            else f'the status "{quoted.group(2)}"' if quoted else
+            "a status line that is not HTTP/1.x" if "no valid HTTP/1.0 header" in text
+            else "a response nginx cannot parse")
+    proof = (f" (a probe got {probe.protocol.status_line} from it)" if probe and probe.protocol
+             and probe.answer == "http" and probe.protocol.status_line else "")
+    conf = 0.9 if (quoted or proof) else 0.75
+    return Candidate(finding=make_finding(
+        "backend-invalid-response", confidence=conf, groups=groups,
+        explanation=f"{peer or 'The backend'} speaks HTTP{proof} but sent {what}, which breaks "
+                    "HTTP's syntax, so nginx refused the response and answered 502. The pass "
+                    "directive is right; the application writes the malformed response.",
+        evidence=items,
+        fix=Fix(summary="fix the application (or the library writing its headers): strip control "
+                        "bytes and newlines from header values, write every header as 'Name: value' "
+                        "and a standard status line; nginx's config cannot repair it",
+                commands=[f"curl -sv http://{peer}/ -o /dev/null 2>&1 | sed -n '/^< /p' | cat -A"
+                          if peer and not peer.startswith("unix:") else
+                          "curl -sv --unix-socket <socket> http://localhost/ -o /dev/null"]),
         upstream=upstream_name(ev, peer), target=peer, status_codes=[502]), claims=claims(groups))

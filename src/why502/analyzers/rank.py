@@ -33,11 +33,45 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         except Exception as err:
             diagnostics.append(Diagnostic("warning", f"analyzer {family} failed: "
                                           f"{type(err).__name__}: {err}"))
-    newest = _newest(candidates)
+    newest = max((t for t in (_newest(candidates), _naive(ev.inputs_end)) if t is not None),
+                 default=None)
+    past = [c for c in candidates if _ended_before(c, newest)]
+    if candidates and len(past) == len(candidates):
+        # nothing fails now: yesterday's outage in a rotated log is a note, not today's cause
+        return [], diagnostics + [Diagnostic("info", _past_note(c, newest)) for c in past[:3]]
     return fold([_age(c, newest) for c in candidates]), diagnostics
 
 
+def _naive(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=None) if t is not None else None
+
+
+def _ended_before(c: Candidate, newest: datetime | None) -> bool:
+    """Did this cause's failures end over an hour before the inputs end (a recovered incident)?"""
+    seen = _last_seen(c)
+    return newest is not None and seen is not None and newest - seen > RECOVERED
+
+
+def _past_note(c: Candidate, newest: datetime | None) -> str:
+    f = c.finding
+    where = f" at {f.target}" if f.target else ""
+    return (f"past incident: {f.cause}{where}, last seen {f.last_seen}, "
+            f"{_hours(newest, f.last_seen)} before the inputs end; nothing fails now "
+            "(use --since/--until to diagnose that time)")
+
+
+def _hours(newest: datetime | None, last_seen: str | None) -> str:
+    try:
+        seen = datetime.fromisoformat(last_seen).replace(tzinfo=None) if last_seen else None
+    except ValueError:
+        seen = None
+    if newest is None or seen is None:
+        return "long"
+    return f"{(newest - seen).total_seconds() / 3600:.0f} h"
+
+
 STALE = timedelta(hours=24)
+RECOVERED = timedelta(hours=1)
 
 
 def _last_seen(c: Candidate) -> datetime | None:
@@ -59,15 +93,25 @@ def _newest(candidates: list[Candidate]) -> datetime | None:
 
 
 def _age(c: Candidate, newest: datetime | None) -> Candidate:
-    """A cause last seen days before the latest failure ranks below what failed then (and says so)."""
+    """A cause last seen long before the latest failure ranks below what failed then (and says so).
+
+    Over an hour before it, the failure had ended while others went on: a past incident (a
+    rotated log keeps yesterday's outage of a server long replaced).  Over a day, doubly so."""
     seen = _last_seen(c)
     if newest is None or seen is None:
         return c
     age = newest - seen
+    if age <= RECOVERED:
+        return c
     if age <= STALE:
+        hours = int(age.total_seconds() // 3600)
+        c.finding = replace(c.finding, confidence=round(c.finding.confidence * 0.5, 2),
+                            explanation=c.finding.explanation + f" (It ended {hours} hour"
+                            f"{'s' if hours != 1 else ''} before the latest failure in these "
+                            "inputs: a past incident; use --since to look at recent logs only.)")
         return c
     days = age.days
-    c.finding = replace(c.finding, confidence=round(c.finding.confidence * 0.5, 2),
+    c.finding = replace(c.finding, confidence=round(c.finding.confidence * 0.25, 2),
                         explanation=c.finding.explanation + f" (Last seen {days} day"
                         f"{'s' if days != 1 else ''} before the latest failure in these inputs: "
                         "use --since to look at recent logs only.)")
@@ -87,10 +131,22 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
     owner: dict[GroupKey, int] = {}
     biggest = max((c.finding.count for c in candidates), default=0)
 
-    def _order(c: Candidate) -> tuple[float, float, int, int]:
-        return (-score(c.finding, biggest), -c.finding.confidence, -len(c.claims), -c.finding.count)
+    def _order(c: Candidate) -> tuple[bool, float, float, int, int]:
+        # consequences after causes, so a cause owns its failures first
+        return (bool(c.caused_by), -score(c.finding, biggest), -c.finding.confidence, -len(c.claims),
+                -c.finding.count)
 
     for c in sorted(candidates, key=_order):
+        if c.caused_by and c.caused_by <= owner.keys():
+            # a consequence (e.g. servers marked down) of failures a cause explains: fold it there
+            idx = owner[next(iter(sorted(c.caused_by, key=str)))]
+            kept[idx][1].insert(0, EvidenceItem(
+                kind="stat", summary=f"consequence: {c.link} ({c.finding.cause}, "
+                f"{c.finding.count} request{'s' if c.finding.count != 1 else ''})",
+                count=c.finding.count))
+            for key in c.claims:
+                owner.setdefault(key, idx)
+            continue
         new = c.claims - owner.keys()
         if c.claims and not new:
             if c.fallback:

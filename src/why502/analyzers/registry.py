@@ -37,7 +37,8 @@ REGISTRY: dict[str, tuple[Analyzer, tuple[str, ...]]] = {
     "connectivity": (connectivity.analyze,
                      ("all-upstreams-down", "dns-unresolvable", "network-unreachable",
                       "port-exhaustion", "fd-limit")),
-    "protocol": (protocol.analyze, ("upstream-tls-mismatch", "protocol-mismatch")),
+    "protocol": (protocol.analyze,
+                 ("upstream-tls-mismatch", "protocol-mismatch", "backend-invalid-response")),
     "application": (application.analyze, ("upstream-returned-5xx", "app-fatal-error")),
     "routing": (routing.analyze, ("proxy-rate-limited", "proxy-misrouted")),
 }

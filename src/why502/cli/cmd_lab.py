@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("-v", "--verbose", action="store_true", help="show all evidence")
     check = sub.add_parser("check", help="run every scenario and compare diagnose's answer")
     check.add_argument("names", nargs="*", metavar="NAME", help="only these scenarios")
+    check.add_argument("--noisy", action="store_true",
+                       help="run each scenario on a noisy host's baseline (other jobs' OOM kills "
+                            "and segfaults, an old incident in the rotated log, client noise)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "run":
         return _run_one(args)
     if command == "check":
-        return _check(list(args.names))
+        return _check(list(args.names), bool(args.noisy))
     raise UsageError("lab: choose a subcommand: list, run NAME, check (see `why502 lab --help`)")
 
 
@@ -191,7 +194,7 @@ def _emit(report: Report, fmt: str | None, output: str | None, verbose: bool) ->
         raise InputError(f"cannot write {output}: {err.strerror or err}") from None
 
 
-def _check(names: list[str]) -> int:
+def _check(names: list[str], noisy: bool = False) -> int:
     from why502.lab.runtime import LabError, LabSkip, Stack
 
     scenarios = _scenarios()
@@ -202,7 +205,7 @@ def _check(names: list[str]) -> int:
     for scenario in selected:
         try:
             with Stack() as stack:
-                result = scenario.run(stack)
+                result = scenario.run(stack, noisy=noisy)
                 unmet = scenario.unmet(result)
                 report = _diagnose_stack(stack, result)
         except LabSkip as err:

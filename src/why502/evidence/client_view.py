@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from why502.evidence.model import SymptomGroup
+from why502.evidence.model import LocationOutcome, SymptomGroup
 from why502.evidence.stats import AccessStats
 
 
@@ -91,3 +91,23 @@ def _within(g: SymptomGroup, span: tuple[datetime, datetime] | None) -> bool:
         return span is not None
     first, last = (t.replace(tzinfo=None) for t in (g.first, g.last))
     return span[0] <= first and last < span[1]
+
+
+def location_outcomes(stats: AccessStats | None) -> tuple[LocationOutcome, ...]:
+    """The access log's 5xx per config location (``AccessStats.by_location``), typed."""
+    if stats is None:
+        return ()
+    out = []
+    for row in stats.by_location:
+        label = row.get("location")
+        if not isinstance(label, str):
+            continue
+        statuses = {int(k): int(v) for k, v in row.items()
+                    if k.isdigit() and isinstance(v, int) and v}
+        other = int(row.get("5xx") or 0) - sum(statuses.values())
+        if other > 0:
+            statuses[500] = other  # a 500 or another 5xx the table does not split out
+        out.append(LocationOutcome(label=label, statuses=statuses,
+                                   by_nginx=int(row.get("by_nginx") or 0),
+                                   by_backend=int(row.get("by_backend") or 0)))
+    return tuple(out)

@@ -169,6 +169,28 @@ class UpstreamTiming:
 
 
 @dataclass(frozen=True)
+class LocationOutcome:
+    """The 5xx clients of one config location got, from the access log, with who made them.
+
+    Needed when the access log has no upstream fields (nginx's default ``combined`` format): the
+    per-upstream view (``UpstreamTiming``) is then empty, but nginx's own choice of location
+    (``parsers.nginx.locations``) still ties each request to the ``*_pass`` that served it.
+    ``by_nginx`` counts the 5xx an error-log line or an empty ``$upstream_addr`` proves nginx
+    made, ``by_backend`` those a numeric ``$upstream_header_time`` proves the backend sent; the
+    rest is of unknown make.
+    """
+
+    label: str  # "server_name location", as parsers.nginx.locations labels it
+    statuses: Mapping[int, int] = field(default_factory=dict)  # 5xx status -> requests
+    by_nginx: int = 0
+    by_backend: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything the analyzers may look at.  ``None`` means "not read" (offline / no access)."""
 
@@ -183,6 +205,8 @@ class Evidence:
     units: Mapping[str, UnitState] = field(default_factory=dict)
     target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
     access: Mapping[str, UpstreamTiming] = field(default_factory=dict)
+    locations_5xx: tuple[LocationOutcome, ...] = ()  # access-log 5xx per config location
+    access_has_upstream: bool = True  # the access log's format has $upstream_addr
     nginx_user: str | None = None
     nginx_user_groups: tuple[str, ...] = ()  # primary + supplementary group names of the worker
     nginx_group: str | None = None  # the worker's group (``user USER [GROUP]``)
@@ -200,6 +224,7 @@ class Evidence:
     per_minute: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # proxy errors
     offline: bool = False
     now: datetime | None = None
+    inputs_end: datetime | None = None  # the last request of the access log (the inputs' end)
 
     def target(self, key: str | None) -> TargetFact | None:
         """The config target with this identity key (or any member of the group of that name)."""
@@ -216,6 +241,13 @@ class Evidence:
         for t in self.targets:
             probe = (self.probes or {}).get(t.key)
             if probe is not None and t.port == port and host in probe.addresses:
+                return t
+        return None
+
+    def location_target(self, label: str) -> TargetFact | None:
+        """The target of the location labelled ``label`` (``"server_name location"``)."""
+        for t in self.targets:
+            if t.location is not None and f"{t.server or ''} {t.location}".strip() == label.strip():
                 return t
         return None
 

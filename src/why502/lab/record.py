@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
                       for pool in stack.pools.values()],
         "files": files,
         "app_logs": app_logs,
-        "log_format": {"name": LOG_FORMAT_NAME, "format": LOG_FORMAT},
+        "log_format": _log_format(p.nginx_conf),
         "root_placeholder": ROOT_PLACEHOLDER,
         "ran_as_root": is_root(),
         "versions": versions(),
@@ -124,3 +125,16 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
     meta.update(extra_meta or {})
     (dest / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+# nginx's predefined format (ngx_http_log_module.c, ngx_http_combined_fmt)
+COMBINED = ('\'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent"\'')
+
+
+def _log_format(nginx_conf: Path) -> dict[str, str]:
+    """The access log's format in the config the run used: the lab's own, or ``combined``."""
+    text = nginx_conf.read_text() if nginx_conf.exists() else ""
+    if re.search(r"^\s*access_log\s+\S+\s+combined;", text, re.M):
+        return {"name": "combined", "format": COMBINED}
+    return {"name": LOG_FORMAT_NAME, "format": LOG_FORMAT}

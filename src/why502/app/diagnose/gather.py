@@ -21,7 +21,7 @@ from why502.app.diagnose.live import Live, read_live
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs, nothing_to_read
 from why502.evidence.aggregate import LogAggregator
-from why502.evidence.client_view import with_client_view
+from why502.evidence.client_view import location_outcomes, with_client_view
 from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
 from why502.evidence.model import Evidence, LogEvent
 from why502.evidence.stats import AccessStats
@@ -40,6 +40,16 @@ class Gathered:
     inputs: dict[str, Any]  # the report's "inputs" object (JSON: what was read, from where)
     access_stats: AccessStats | None = None
     probe_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # the report's probes
+
+
+def _access_end(stats: AccessStats | None) -> datetime | None:
+    """The minute of the access log's last request (log time), or None."""
+    if stats is None or not stats.last_time:
+        return None
+    try:
+        return datetime.fromisoformat(stats.last_time[:16])
+    except ValueError:
+        return None
 
 
 def gather(options: DiagnoseOptions) -> Gathered:
@@ -104,6 +114,8 @@ def gather(options: DiagnoseOptions) -> Gathered:
         events=tuple(sorted(events, key=lambda e: e.time or datetime.min)),
         probes=live.probes, listeners=live.listeners, fpm_pools=fpm_pools,
         sockets=live.sockets, units=live.units, access=access,
+        locations_5xx=location_outcomes(stats),
+        access_has_upstream=stats is None or "upstream_addr" in stats.log_format,
         nginx_user=live.user or (cfg.user.split()[0] if cfg is not None and cfg.user else None),
         nginx_user_groups=live.user_groups,
         nginx_group=live.group or (cfg.worker_identity()[1] if cfg is not None and cfg.user else None),
@@ -115,6 +127,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         resolvers=live.resolvers, per_minute=agg.per_minute,
         nginx_listens=nginx_listens(cfg) if cfg is not None else (),
         limits_config=limit_settings(cfg) if cfg is not None else (),
-        offline=options.offline, now=options.now or datetime.now())
+        offline=options.offline, now=options.now or datetime.now(),
+        inputs_end=_access_end(stats))
     inputs["log_lines_recognised"] = agg.lines
     return Gathered(ev, diags, inputs, stats, live.probe_dicts)

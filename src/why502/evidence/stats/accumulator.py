@@ -284,7 +284,8 @@ class StatsAccumulator:
     ) -> None:
         """The kept 5xx rows (``breakdown``) and who made the 5xx, per upstream and in all."""
         where = location_label(self.fmt, self.locations) if locations else None
-        b = breakdown_5xx(self.fivexx.blocks(), errors, has_uht=self.has_uht, where=where)
+        b = breakdown_5xx(self.fivexx.blocks(), errors, has_uht=self.has_uht, where=where,
+                          has_up=self.fmt.has("upstream_addr"))
         if self.has_uht:
             # exact counts from every 5xx (not only the rows kept for the join)
             counted: Counter[str] = Counter()

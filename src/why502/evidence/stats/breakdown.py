@@ -71,18 +71,25 @@ def uri_template(request: pl.Expr) -> pl.Expr:
 
 
 def breakdown_5xx(
-    blocks: Iterable[pl.DataFrame], errors: pl.DataFrame | None, *, has_uht: bool, where: pl.Expr | None
+    blocks: Iterable[pl.DataFrame],
+    errors: pl.DataFrame | None,
+    *,
+    has_uht: bool,
+    where: pl.Expr | None,
+    has_up: bool = True,
 ) -> Breakdown:
     """Go through the kept 5xx rows (``blocks``, in log order) once.  ``errors``: classified
     error-log lines (``join.prepare_errors``); ``has_uht``: the rows' ``made_by`` is set already;
-    ``where``: the location label of a row, for the by-location table."""
+    ``where``: the location label of a row, for the by-location table.  ``has_up``: the format
+    has ``$upstream_addr``; only then does an empty one prove nginx answered without a backend
+    (``combined`` has no upstream field at all, so a 5xx with no error line is of unknown make)."""
     out = Breakdown()
     err = prepare_errors(errors) if errors is not None else None
     totals = JoinTotals(errors.height, err.height) if errors is not None and err is not None else None
     no_up = pl.col("ua_last").is_in(["-", ""])
     who: pl.Expr | None = None
     if not has_uht:
-        who = pl.when(no_up).then(pl.lit("nginx"))
+        who = pl.when(no_up & pl.lit(has_up)).then(pl.lit("nginx"))
         if err is not None:
             who = (
                 who.when(pl.col("symptom").is_not_null())

@@ -172,6 +172,10 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
                 if mode == "stall-body":
                     time.sleep(args.delay)
                 return
+            if mode == "bad-status-line":
+                # a hand-written status line without the code (RFC 9112 4: status-code is required)
+                conn.sendall(b"HTTP/1.1 OK\r\nContent-Length: 3\r\n\r\nok\n")
+                return
             if mode == "invalid-header":
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Bad\x01Header: yes\r\n\r\nok\n")
                 return

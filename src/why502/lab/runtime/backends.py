@@ -59,7 +59,8 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
 
     Modes: ``ok``, ``slow`` (``delay`` s), ``crash`` (SIGKILLs itself mid-request), ``reset``
     (RST mid-request), ``status502``/``status503`` (the backend itself answers 5xx),
-    ``bigheader`` (a ``header_bytes`` Set-Cookie), ``invalid-header``, ``keepalive-closer``
+    ``bigheader`` (a ``header_bytes`` Set-Cookie), ``invalid-header``, ``bad-status-line`` (a
+    status line without its code), ``keepalive-closer``
     (drops a reused keep-alive connection idle for more than ``idle_timeout``), ``noread``
     (never reads the body), ``close-early`` (closes while the body is still arriving),
     ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``tls-sni`` (HTTPS

@@ -62,8 +62,11 @@ def fastcgi_params(www: Path) -> str:
 
 def nginx_config(paths: StackPaths, http_body: str, *, error_level: str = "warn",
                  worker_connections: int = 64, main_extra: str = "",
-                 worker_user: str | None = None) -> str:
+                 worker_user: str | None = None, access_format: str = LOG_FORMAT_NAME) -> str:
     """A complete ``nginx.conf`` wrapping ``http_body`` (server/upstream blocks).
+
+    ``access_format`` names the access log's ``log_format``: the lab's own (upstream timings) or
+    ``combined``, the format nginx predefines and most hosts keep (``ngx_http_log_module.c``).
 
     Everything nginx writes goes under the stack root (pid, logs, temp paths), so a stack
     needs no privileges and leaves nothing behind.  As root the workers run as root too
@@ -89,7 +92,7 @@ def nginx_config(paths: StackPaths, http_body: str, *, error_level: str = "warn"
         "}\n"
         "http {\n"
         f"    log_format {LOG_FORMAT_NAME} {LOG_FORMAT};\n"
-        f"    access_log {paths.access_log} {LOG_FORMAT_NAME};\n"
+        f"    access_log {paths.access_log} {access_format};\n"
         f"    client_body_temp_path {r}/tmp/client_body;\n"  # noqa: S108 - under the stack root
         f"    proxy_temp_path {r}/tmp/proxy;\n"  # noqa: S108 - under the stack root
         f"    fastcgi_temp_path {r}/tmp/fastcgi;\n"  # noqa: S108 - under the stack root
@@ -103,7 +106,7 @@ def nginx_config(paths: StackPaths, http_body: str, *, error_level: str = "warn"
 
 def start_nginx(stack: Stack, http_body: str, *, error_level: str = "warn",
                 worker_connections: int = 64, main_extra: str = "",
-                worker_user: str | None = None) -> Process:
+                worker_user: str | None = None, access_format: str = LOG_FORMAT_NAME) -> Process:
     """Write ``nginx.conf`` around ``http_body``, check it with ``nginx -t`` and start it.
 
     When another program took the stack's "free" port in the meantime, the server block moves to
@@ -117,7 +120,7 @@ def start_nginx(stack: Stack, http_body: str, *, error_level: str = "warn",
     p = stack.p
     text = nginx_config(p, http_body, error_level=error_level,
                         worker_connections=worker_connections, main_extra=main_extra,
-                        worker_user=worker_user)
+                        worker_user=worker_user, access_format=access_format)
     base = [nginx, "-p", str(p.root), "-c", str(p.nginx_conf), "-e", str(p.error_log)]
     for attempt in range(3):
         p.nginx_conf.write_text(text)

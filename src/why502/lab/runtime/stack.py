@@ -286,14 +286,16 @@ class Stack:
                                   worker_user=worker_user)
 
     def start_nginx(self, http_body: str, *, error_level: str = "warn", worker_connections: int = 64,
-                    main_extra: str = "", worker_user: str | None = None) -> Process:
+                    main_extra: str = "", worker_user: str | None = None,
+                    access_format: str = nginx.LOG_FORMAT_NAME) -> Process:
         """Write ``nginx.conf`` around ``http_body``, check it with ``nginx -t`` and start it.
 
-        ``http_body`` holds ``upstream``/``server`` blocks; listen on :attr:`listen`.
+        ``http_body`` holds ``upstream``/``server`` blocks; listen on :attr:`listen`;
+        ``access_format="combined"`` logs accesses in nginx's default format (no upstream fields).
         """
         return nginx.start_nginx(self, http_body, error_level=error_level,
                                  worker_connections=worker_connections, main_extra=main_extra,
-                                 worker_user=worker_user)
+                                 worker_user=worker_user, access_format=access_format)
 
     def reload_nginx(self) -> None:
         """Reload nginx (SIGHUP to the master we started) after ``nginx.conf`` changed."""

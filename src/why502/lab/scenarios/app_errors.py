@@ -7,7 +7,7 @@ a PHP Fatal error shows as ``FastCGI sent in stderr``.
 from __future__ import annotations
 
 from why502.lab.runtime import Stack
-from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, server
+from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, proxy_location, server
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
 
@@ -40,7 +40,6 @@ def _upstream_returned_5xx(stack: Stack, run: ScenarioRun) -> None:
     symptoms=(),
     expect=(("access", r'" 503 .*upstream_status="503" .*upstream_header_time="0\.\d+"'),),
     needs=("php-fpm",),
-    lab=False,
 )
 def _php_returns_503(stack: Stack, run: ScenarioRun) -> None:
     """The PHP app answers 503 itself (maintenance mode): PHP-FPM passes the status, nginx logs
@@ -65,3 +64,22 @@ def _app_fatal_error(stack: Stack, run: ScenarioRun) -> None:
     stack.start_nginx(server(stack, php_location(stack, pool.fastcgi_pass)))
     run.steps.append("the PHP script calls a function that a deploy removed (PHP Fatal error)")
     run.record("GET /fatal.php", stack.requests("/fatal.php?id=7", count=3))
+
+
+@scenario(
+    name="backend-5xx-combined-log",
+    cause="upstream-returned-5xx",
+    title="The backend answers 503 itself; the access log is nginx's default combined",
+    description="No $upstream_status in the access log and nothing in the error log: only the "
+                "probe's 503 and the per-location statuses tell who made the 5xx.",
+    symptoms=(),
+    expect=(("access", r'"GET /api/orders HTTP/1\.1" 503 '),),
+)
+def _backend_5xx_combined_log(stack: Stack, run: ScenarioRun) -> None:
+    """The most common log setup: ``access_log ... combined`` (no upstream fields).  nginx passes
+    the backend's 503 through and logs nothing in its error log (a complete response is not an
+    error: ``ngx_http_upstream_process_header()`` in src/http/ngx_http_upstream.c)."""
+    app = stack.add_backend("status503", name="orders")
+    stack.start_nginx(server(stack, proxy_location(app.address, "/api/")), access_format="combined")
+    run.steps.append("the orders backend is overloaded and answers 503 Service Unavailable itself")
+    run.record("GET /api/orders", stack.requests("/api/orders", count=4))

@@ -95,7 +95,6 @@ def _backend_crashed_node(stack: Stack, run: ScenarioRun) -> None:
                 "then refusals.",
     symptoms=("premature-close", "connection-refused"),
     expect=(("error", r"upstream prematurely closed connection while reading response header"),),
-    lab=False,
 )
 def _backend_crashed_exit(stack: Stack, run: ScenarioRun) -> None:
     app = stack.add_backend("crash", name="worker", delay=0.2)
@@ -163,13 +162,12 @@ def _broken_pipe(stack: Stack, run: ScenarioRun) -> None:
 
 @scenario(
     name="php-worker-timeout",
-    cause="backend-crashed",
+    cause="backend-too-slow",
     title="PHP request killed by request_terminate_timeout",
     description="A 4 s script; slowlog after 1 s, the worker is terminated after 2 s.",
     symptoms=("connection-reset", "slow-request", "worker-timeout", "worker-crashed"),
     expect=(("fpm", r"execution timed out"), ("fpm", r"exited on signal 15")),
     needs=("php-fpm",),
-    lab=False,
 )
 def _php_worker_timeout(stack: Stack, run: ScenarioRun) -> None:
     """``request_terminate_timeout`` makes the FPM master SIGTERM the child

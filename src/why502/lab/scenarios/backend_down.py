@@ -12,7 +12,7 @@ import os
 import socket
 
 from why502.lab.runtime import Stack
-from why502.lab.scenarios.common import PHP_SCRIPTS, dead_port, php_location, server
+from why502.lab.scenarios.common import PHP_SCRIPTS, dead_port, php_location, proxy_location, server
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
 
@@ -66,7 +66,6 @@ def _backend_down_fpm_missing_socket(stack: Stack, run: ScenarioRun) -> None:
     description="PHP-FPM was killed; its socket file is still on disk but nothing listens on it.",
     symptoms=("connection-refused",),
     expect=(("error", r"connect\(\) to unix:\S+ failed \(111: Connection refused\)"),),
-    lab=False,
 )
 def _backend_down_fpm_stale_socket(stack: Stack, run: ScenarioRun) -> None:
     """A unix-socket connect fails synchronously: ``connect() to unix:... failed (111: ...)`` from
@@ -173,3 +172,53 @@ def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
         stack.add_backend("ok", name=f"app{n}", port=port)
     run.steps.append("the 3 servers are back, but nginx keeps them marked failed for fail_timeout=30s")
     run.record("GET /", stack.requests("/", count=3))
+
+
+@scenario(
+    name="group-all-stopped",
+    cause="backend-not-running",
+    title="Every server of an upstream group is stopped",
+    description="Both servers of upstream api_pool are stopped: nginx marks them failed and answers "
+                "'no live upstreams'; the cause is that nothing runs, not the marking.",
+    symptoms=("connection-refused", "no-live-upstreams", "upstream-marked-down"),
+    expect=(("error", r"no live upstreams while connecting to upstream"),
+            ("error", r"connect\(\) failed \(111: Connection refused\)")),
+)
+def _group_all_stopped(stack: Stack, run: ScenarioRun) -> None:
+    """``no live upstreams`` is a consequence: nginx marks each server failed after max_fails
+    failures (``ngx_http_upstream_free_round_robin_peer()``); what failed is the root cause."""
+    ports = [dead_port() for _ in range(2)]
+    servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in ports)
+    stack.start_nginx(f"""
+        upstream api_pool {{
+        {servers}
+        }}
+        {server(stack, '''
+            location / {
+                proxy_pass http://api_pool;
+            }
+        ''')}
+    """)
+    run.steps.append("both servers of upstream api_pool were stopped by a deploy that failed")
+    run.record("GET /", stack.requests("/", count=4))
+
+
+@scenario(
+    name="two-causes-two-locations",
+    cause="backend-not-running",
+    title="Two causes at once: /api/ is stopped, /reports/ is too slow",
+    description="The API backend is stopped (502 on every request) while the reports backend "
+                "answers after proxy_read_timeout (504): two root causes, most requests first.",
+    symptoms=("connection-refused", "read-timeout"),
+    expect=(("error", r"connect\(\) failed \(111: Connection refused\)"),
+            ("error", r"upstream timed out \(110: Connection timed out\)")),
+)
+def _two_causes(stack: Stack, run: ScenarioRun) -> None:
+    """Each location's failure is its own cause; neither may hide the other (``diagnose`` lists
+    both, the one behind more failed requests first: ``analyzers.rank.score``)."""
+    slow = stack.add_backend("slow", name="reports", delay=1.5)
+    stack.start_nginx(server(stack, proxy_location(f"127.0.0.1:{dead_port()}", "/api/")
+                             + proxy_location(slow.address, "/reports/", "proxy_read_timeout 1s;")))
+    run.steps.append("the API backend is stopped; the reports backend needs 1.5 s, nginx waits 1 s")
+    run.record("GET /api/orders", stack.requests("/api/orders", count=6))
+    run.record("GET /reports/daily", stack.requests("/reports/daily", count=2, concurrency=2))

@@ -30,6 +30,12 @@ def server(stack: Stack, body: str) -> str:
     )
 
 
+def proxy_location(address: str, path: str = "/", extra: str = "") -> str:
+    """A ``location PATH`` block with ``proxy_pass http://ADDRESS`` (and ``extra`` directives)."""
+    return (f"location {path} {{\n    proxy_pass http://{address};\n"
+            + (f"    {extra}\n" if extra else "") + "}\n")
+
+
 def php_location(stack: Stack, fastcgi_pass: str, extra: str = "") -> str:
     """A ``location ~ \\.php$`` block passing to ``fastcgi_pass`` with the usual params."""
     return (

@@ -43,7 +43,6 @@ def _dns_unresolvable(stack: Stack, run: ScenarioRun) -> None:
     description="proxy_pass http://$api_host:8080 with no resolver directive.",
     symptoms=("dns-failure",),
     expect=(("error", r"no resolver defined to resolve api\.internal\.example"),),
-    lab=False,
 )
 def _dns_no_resolver(stack: Stack, run: ScenarioRun) -> None:
     stack.start_nginx(server(stack, """
@@ -63,7 +62,6 @@ def _dns_no_resolver(stack: Stack, run: ScenarioRun) -> None:
     description="A variable proxy_pass host and a resolver that never replies.",
     symptoms=("dns-failure",),
     expect=(("error", r"could not be resolved \(110: Operation timed out\)"),),
-    lab=False,
 )
 def _dns_silent(stack: Stack, run: ScenarioRun) -> None:
     dns = stack.add_backend("dns-silent", name="dns")
@@ -111,7 +109,6 @@ def _tls_mismatch(stack: Stack, run: ScenarioRun) -> None:
     symptoms=("tls-failure",),
     expect=(("error", r"upstream SSL certificate verify error: \(18:self-signed certificate\)"),),
     needs=("openssl",),
-    lab=False,
 )
 def _tls_verify(stack: Stack, run: ScenarioRun) -> None:
     """nginx's verify callback accepts everything and checks the result after the handshake, so the
@@ -139,7 +136,6 @@ def _tls_verify(stack: Stack, run: ScenarioRun) -> None:
     symptoms=("tls-failure",),
     expect=(("error", r"SSL_do_handshake\(\) failed .*unrecognized name"),),
     needs=("openssl",),
-    lab=False,
 )
 def _tls_no_sni(stack: Stack, run: ScenarioRun) -> None:
     app = stack.add_backend("tls-sni", name="edge")

@@ -133,8 +133,13 @@ class Scenario:
         if "supervisord" in self.needs and shutil.which("supervisord") is None:
             raise LabSkip(f"{self.name} needs supervisord (apt-get install supervisor)")
 
-    def run(self, stack: Stack, snapshot_hook: Callable[[Stack], None] | None = None) -> ScenarioRun:
+    def run(self, stack: Stack, snapshot_hook: Callable[[Stack], None] | None = None,
+            noisy: bool = False) -> ScenarioRun:
         """Configure, provoke, and return where the evidence is.
+
+        ``noisy`` lays a real host's baseline over the run (``why502.lab.noise``: other jobs'
+        OOM kills and segfaults, an old incident in the rotated error log, client noise); the
+        expected cause must not change.
 
         A scenario that runs in network namespaces leaves ``stack.netns`` set: diagnose the live
         stack inside it (``with stack.inside(): ...``) so probes reach what nginx reaches.
@@ -151,6 +156,11 @@ class Scenario:
             result.fpm_conf = paths.fpm_conf
         if paths.fpm_log.exists():
             result.fpm_log = paths.fpm_log
+        if noisy:
+            from why502.lab.noise import add_noise
+
+            add_noise(stack, result)
+            time.sleep(0.2)  # the access-log line of the noise request
         return result
 
     def unmet(self, run: ScenarioRun) -> list[str]:

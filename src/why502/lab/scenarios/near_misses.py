@@ -11,7 +11,7 @@ import socket
 import time
 
 from why502.lab.runtime import Response, Stack
-from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, server
+from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, proxy_location, server
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
 
@@ -77,3 +77,20 @@ def _client_abort(stack: Stack, run: ScenarioRun) -> None:
     run.record("GET /search", stack.requests("/search?q=x", count=3, concurrency=3, timeout=0.3))
     run.record("GET /search", [stack.request("/search?q=y", timeout=5)])
     time.sleep(1.5)
+
+
+@scenario(
+    name="healthy-control",
+    cause=None,
+    title="A healthy backend: nothing to find",
+    description="A working backend answers every request; diagnose must say healthy, also on a "
+                "noisy host's baseline.",
+    symptoms=(),
+    expect=(("access", r'"GET /ok HTTP/1\.1" 200 '),),
+    lab=False,
+)
+def _healthy_control(stack: Stack, run: ScenarioRun) -> None:
+    app = stack.add_backend("ok", name="web")
+    stack.start_nginx(server(stack, proxy_location(app.address)))
+    run.steps.append("a working backend answers every request")
+    run.record("GET /ok", stack.requests("/ok", count=3))

@@ -8,7 +8,7 @@ ngx_http_fastcgi_module.c).
 from __future__ import annotations
 
 from why502.lab.runtime import Stack
-from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, server
+from why502.lab.scenarios.common import PHP_SCRIPTS, php_location, proxy_location, server
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
 
@@ -39,7 +39,6 @@ def _protocol_http_to_fastcgi(stack: Stack, run: ScenarioRun) -> None:
     description="nginx speaks FastCGI to a backend that speaks HTTP.",
     symptoms=("invalid-response",),
     expect=(("error", r"upstream sent unsupported FastCGI protocol version: 72"),),
-    lab=False,
 )
 def _protocol_fastcgi_to_http(stack: Stack, run: ScenarioRun) -> None:
     app = stack.add_backend("ok", name="web")
@@ -56,7 +55,6 @@ def _protocol_fastcgi_to_http(stack: Stack, run: ScenarioRun) -> None:
     description="The port speaks a line protocol; nginx relays the bytes as HTTP/0.9 (status 009).",
     symptoms=("invalid-response",),
     expect=(("error", r"upstream sent no valid HTTP/1\.0 header"), ("access", r'" 009 ')),
-    lab=False,
 )
 def _protocol_http_to_banner(stack: Stack, run: ScenarioRun) -> None:
     """A reply without an HTTP status line is relayed as HTTP/0.9: ``upstream sent no valid
@@ -95,12 +93,11 @@ def _protocol_http_to_tls(stack: Stack, run: ScenarioRun) -> None:
 
 @scenario(
     name="invalid-header",
-    cause=None,
+    cause="backend-invalid-response",
     title="The backend sends an invalid header",
-    description="A header name containing a control byte.",
+    description="An HTTP backend writes a header name containing a control byte; nginx answers 502.",
     symptoms=("invalid-response",),
     expect=(("error", r"upstream sent invalid header"),),
-    lab=False,
 )
 def _invalid_header(stack: Stack, run: ScenarioRun) -> None:
     app = stack.add_backend("invalid-header", name="legacy")
@@ -110,4 +107,22 @@ def _invalid_header(stack: Stack, run: ScenarioRun) -> None:
         }}
     """))
     run.steps.append("the backend sends a header name with a control byte (\\x01)")
+    run.record("GET /", stack.requests("/", count=2))
+
+
+@scenario(
+    name="backend-bad-status-line",
+    cause="backend-invalid-response",
+    title="The backend writes a status line without a code",
+    description="An HTTP backend answers 'HTTP/1.1 OK'; nginx relays it as HTTP/0.9 (status 009).",
+    symptoms=("invalid-response",),
+    expect=(("error", r"upstream sent no valid HTTP/1\.0 header"), ("access", r'" 009 ')),
+)
+def _bad_status_line(stack: Stack, run: ScenarioRun) -> None:
+    """A status line that does not parse (``ngx_http_parse_status_line()`` wants three digits)
+    is relayed as HTTP/0.9 with ``upstream sent no valid HTTP/1.0 header``: the same line a port
+    of another protocol causes, so only the probe (which gets ``HTTP/1.1 OK``) tells them apart."""
+    app = stack.add_backend("bad-status-line", name="legacy")
+    stack.start_nginx(server(stack, proxy_location(app.address)))
+    run.steps.append("the legacy backend writes its status line by hand and forgets the code")
     run.record("GET /", stack.requests("/", count=2))

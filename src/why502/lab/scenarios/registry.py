@@ -1,7 +1,7 @@
 """Every lab scenario, collected from the family modules in a stable order.
 
 ``RECORDINGS`` holds every scenario (``scripts/record-fixtures`` runs them all to capture real
-messages); ``SCENARIOS`` only those ``why502 lab`` offers (``lab=True``: one per root cause one
+messages); ``SCENARIOS`` only those ``why502 lab`` offers (``lab=True``: faults of production one
 machine can reproduce).  Both keep the order of :data:`ORDER`, then the scenarios it does not
 name, family by family in the order of :data:`FAMILIES` and of each module.  A new scenario is one
 decorated function in its family module; a new family module is one more entry in ``FAMILIES``.

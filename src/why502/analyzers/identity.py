@@ -1,0 +1,152 @@
+"""Does a system event belong to the backend that failed?  Identity and time, for every analyzer.
+
+A shared host's kernel log holds OOM kills and segfaults of other jobs; its FPM and app-server
+logs hold other pools' timeouts; its rotated logs hold old incidents.  An event is evidence for
+a failure of ``peer`` only when it matches that backend by *identity* -- the PID or program that
+owns the listening socket, the PHP-FPM pool listening there, the systemd unit serving it -- and by
+*time*: inside the failure window or just before it.  A name match alone is at most a note.
+Every analyzer that reads ``Evidence.events`` asks these functions, so the rule is one rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from why502.analyzers.base import process_matches
+from why502.evidence.model import Evidence, LogEvent, SymptomGroup
+
+BEFORE = timedelta(seconds=3)  # log timestamps are per-second and clocks of two logs may skew
+AFTER = timedelta(minutes=5)
+# A process killed mid-request drops its in-flight requests at once: when only its name (or
+# nothing) ties an event to the backend, the failures must start within seconds of it.
+TIGHT_AFTER = timedelta(seconds=10)
+
+
+def near_failure(g: SymptomGroup, t: datetime | None, after: timedelta = AFTER) -> bool:
+    """Did a failure of ``g`` happen at ``t`` or within ``after`` of it?"""
+    if t is None:
+        return False
+    times = g.times or tuple(x for x in (g.first, g.last) if x)
+    return any(t - BEFORE <= x <= t + after for x in times)
+
+
+def identity(ev: Evidence, peer: str | None, event: LogEvent) -> str | None:
+    """Why ``event`` is *proved* to be about the backend of ``peer``, or None.
+
+    Proof is an identity, not a name: the PID that owns the listening socket, a worker PID the
+    backend's own log names (PHP-FPM's ``child N``, gunicorn's ``pid:N``), the FPM pool that
+    listens there, the systemd unit that serves it.  A process name that matches (``python3`` is
+    every Python program on the host) is :func:`name_match`, a weaker link.
+    """
+    if peer is None:
+        return None
+    for lst in ev.listeners_for(peer):
+        if event.pid is not None and lst.pid == event.pid:
+            return f"pid {event.pid} was listening on {peer}"
+    if event.pid is not None:
+        for other in ev.events:
+            if (other is not event and other.pid == event.pid and other.source != event.source
+                    and _from_backend_log(ev, peer, other)):
+                return (f"pid {event.pid} is a worker of the backend of {peer} (its {other.source} "
+                        "log names it)")
+    for pool in ev.fpm_pools:
+        if pool.key == peer and event.pool and event.pool == pool.name:
+            return f"PHP-FPM pool [{pool.name}] listens on {peer}"
+    unit = ev.target_units.get(peer)
+    if event.unit and unit and event.unit == unit:
+        return f"the event was in {unit}, the unit that serves {peer}"
+    return None
+
+
+def name_match(ev: Evidence, peer: str | None, event: LogEvent) -> str | None:
+    """A weaker link: the process name matches what serves ``peer`` (at most a note alone)."""
+    if peer is None:
+        return None
+    for lst in ev.listeners_for(peer):
+        if process_matches(lst.process, event.process):
+            return f"{lst.process} (pid {lst.pid}) listens on {peer} now; same name only"
+    target = ev.target(peer)
+    if target is not None and target.kind == "fastcgi" and process_matches(event.process, "php-fpm"):
+        return f"{peer} is served by PHP-FPM"
+    for pool in ev.fpm_pools:
+        if pool.key == peer and process_matches(event.process, "php-fpm"):
+            return f"PHP-FPM pool [{pool.name}] listens on {peer}"
+    return None
+
+
+def _from_backend_log(ev: Evidence, peer: str | None, e: LogEvent) -> bool:
+    """``e`` comes from the backend's own log (its FPM pool, or an app server serving ``peer``)."""
+    if e.source in ("kernel", "systemd", ""):
+        return False
+    if e.pool:
+        return any(pool.name == e.pool and pool.key == peer for pool in ev.fpm_pools) or (
+            not ev.fpm_pools and could_be_backend(ev, peer, e))
+    return could_be_backend(ev, peer, e) and not other_than_pool(ev, peer, e)
+
+
+def matching_groups(ev: Evidence, peer: str | None, event: LogEvent,
+                    groups: list[SymptomGroup]) -> tuple[list[SymptomGroup], str | None]:
+    """The failure groups ``event`` may explain, and the identity that ties them (None: name
+    or nothing).  Proved identity: failures within minutes of the event.  Otherwise only
+    failures within seconds of it, and never when what serves ``peer`` is known to be another
+    program (:func:`could_be_backend`, :func:`other_than_pool`)."""
+    if not could_be_backend(ev, peer, event) or other_than_pool(ev, peer, event):
+        return [], None
+    who = identity(ev, peer, event)
+    after = AFTER if who else TIGHT_AFTER
+    return [g for g in groups if near_failure(g, event.time, after)], who
+
+
+def could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
+    """False when we know who serves ``peer`` and ``event`` names a different process.
+
+    Unknown identities stay possible: an FPM log line names a pool, not a listener, and without
+    root the socket table does not name other users' processes.
+    """
+    if (not event.process and event.pid is None) or peer is None:
+        return True
+    target = ev.target(peer)
+    if target is not None and target.kind == "fastcgi" and process_matches(event.process, "php-fpm"):
+        return True
+    if any(pool.key == peer for pool in ev.fpm_pools) and process_matches(event.process, "php-fpm"):
+        return True
+    owners = [lst for lst in ev.listeners_for(peer) if lst.process or lst.pid is not None]
+    if not owners:
+        return True
+    return any((event.pid is not None and lst.pid == event.pid)
+               or process_matches(lst.process, event.process) for lst in owners)
+
+
+def other_than_pool(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
+    """True when what serves ``peer`` is known to be another program than ``event``'s: a PHP-FPM
+    pool's ``listen`` (its config, so even offline) is ``peer`` and ``event`` names another
+    process, or ``peer``'s systemd unit and ``event``'s unit differ."""
+    if peer is None:
+        return False
+    # systemd says which unit serves peer and which unit the kill was in: same name (python3,
+    # node) in another unit is another program
+    unit = ev.target_units.get(peer)
+    if unit and event.unit and event.unit != unit:
+        return True
+    # an FPM line names its pool: another pool's worker is another backend
+    named = [pool for pool in ev.fpm_pools if event.pool and pool.name == event.pool]
+    if named and all(pool.key != peer for pool in named):
+        return True
+    return (bool(event.process) and any(pool.key == peer for pool in ev.fpm_pools)
+            and not process_matches(event.process, "php-fpm"))
+
+
+
+def belongs(ev: Evidence, peer: str | None, event: LogEvent, groups: list[SymptomGroup]) -> bool:
+    """``event`` is about the backend of ``peer`` (identity) and happened when its failures did."""
+    return bool(matching_groups(ev, peer, event, groups)[0])
+
+
+def killed_by_timeout(event: LogEvent, timeouts: list[LogEvent]) -> bool:
+    """A worker's death that its own time limit caused: PHP-FPM logs ``execution timed out ...
+    terminating`` then ``child N exited on signal 15 (SIGTERM)`` for the same child
+    (``fpm_request_check_timed_out()`` then ``fpm_children_bury()``, sapi/fpm/fpm/); gunicorn's
+    ``WORKER TIMEOUT (pid:N)`` is followed by ``Worker (pid:N) was sent SIGKILL``."""
+    if event.kind == "worker-timeout":
+        return True
+    return event.pid is not None and any(t.pid == event.pid for t in timeouts)

@@ -1,0 +1,53 @@
+"""Every answer holds on a noisy host: other jobs' OOM kills and segfaults of same-named
+processes, yesterday's incident in the rotated error log, a scanner's TLS bytes on the HTTP port
+(``why502.lab.noise``).  A few scenarios of different families, kept lean; ``why502 lab check
+--noisy`` runs them all."""
+
+from __future__ import annotations
+
+import pytest
+
+from why502.lab.noise import kernel_noise, old_incident
+from why502.lab.runtime import LabSkip, Stack, find_nginx
+from why502.lab.scenarios import RECORDINGS
+
+
+@pytest.mark.real
+@pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
+@pytest.mark.parametrize("name", ["keepalive-race", "php-worker-timeout", "backend-5xx-combined-log",
+                                  "two-causes-two-locations", "healthy-control"])
+def test_the_answer_does_not_change_on_a_noisy_host(name: str) -> None:
+    from why502.app.diagnose import diagnose
+
+    scenario = RECORDINGS[name]
+    with Stack() as stack:
+        try:
+            result = scenario.run(stack, noisy=True)
+        except LabSkip as err:
+            pytest.skip(str(err))
+        assert result.kernel_log is not None
+        assert "Killed process 3101 (python3)" in result.kernel_log.read_text()
+        with stack.inside():
+            report = diagnose(result.diagnose_options(stack))
+    causes = [f.cause for f in report.findings]
+    if scenario.cause is None:
+        assert causes == [], causes
+        assert any("past incident" in d.message for d in report.diagnostics)
+    else:
+        assert causes and causes[0] == scenario.cause, causes
+    assert "backend-oom-killed" not in causes
+    if name == "two-causes-two-locations":  # neither cause hides the other
+        assert "backend-too-slow" in causes[:3], causes
+
+
+def test_the_noise_is_what_the_classifier_recognises() -> None:
+    """The baseline's lines are real formats: classify names each (else the test proves nothing)."""
+    from datetime import datetime
+
+    from why502.parsers.errorlog import classify_line
+
+    now = datetime(2026, 11, 23, 9, 0)
+    kinds = [r.symptom if (r := classify_line(line)) else None for line in kernel_noise(now)]
+    assert kinds.count("oom-kill") == 3 and kinds.count("worker-crashed") == 2, kinds
+    old = [r.symptom if (r := classify_line(line)) else None for line in old_incident(now)]
+    assert old == ["connection-refused"] * 3
