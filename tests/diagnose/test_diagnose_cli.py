@@ -20,6 +20,7 @@ import jsonschema
 import pytest
 
 from tests.support.paths import ROOT_DIR
+from why502.analyzers.rank import score
 from why502.findings.model import Report
 from why502.reporters.json_report import load_schema
 
@@ -93,8 +94,12 @@ def test_json_output_validates_against_the_shipped_schema(name: str) -> None:
     jsonschema.validate(doc, load_schema())
     assert doc["healthy"] == (res.returncode == 0)
     assert next(iter(doc)) == "schema_version"
-    confs = [f["confidence"] for f in doc["findings"]]
-    assert confs == sorted(confs, reverse=True)
+    # most likely first: confidence weighted by impact (two sure causes: the one behind more
+    # failed requests first), analyzers.rank.score
+    findings = Report.from_dict(doc).findings
+    top = max((f.count for f in findings), default=0)
+    scores = [score(f, top) for f in findings]
+    assert scores == sorted(scores, reverse=True)
     assert Report.from_dict(doc).to_dict() == doc
 
 
