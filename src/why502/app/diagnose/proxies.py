@@ -1,0 +1,101 @@
+"""Which proxy diagnose is about, and HAProxy's inputs in the shape nginx's take.
+
+``--config FILE`` takes an nginx config or ``nginx -T`` dump, an Apache config or a
+``haproxy.cfg``; the kind is detected from the content (``parsers.proxykind``) unless
+``--proxy`` forces it; ``--nginx-conf`` is the same as ``--config FILE --proxy nginx``.  With no
+config named, nginx is diagnosed (as before) unless ``--proxy`` names another one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from why502.app.diagnose.options import DiagnoseOptions
+from why502.errors import InputError, UsageError
+from why502.evidence.haproxy_facts import haproxy_facts, listens
+from why502.evidence.model import GroupFact, TargetFact
+from why502.facts.haproxy import ServerState
+from why502.findings.model import Diagnostic
+from why502.parsers.haproxy import HaproxyConfig
+from why502.parsers.proxykind import PROXIES, detect_kind
+from why502.sources import haproxy as haproxy_source
+
+DEBIAN_LOG = "/var/log/haproxy.log"
+
+
+def which_proxy(options: DiagnoseOptions) -> str:
+    """``nginx``, ``apache`` or ``haproxy``: ``--proxy``, else detected from ``--config``."""
+    if options.proxy is not None and options.proxy not in PROXIES:
+        raise UsageError(f"--proxy must be one of {', '.join(PROXIES)}, not {options.proxy!r}")
+    if options.nginx_conf is not None:
+        return options.proxy or "nginx"
+    if options.proxy:
+        return options.proxy
+    if options.config is None or options.config == "-":
+        return "nginx"
+    try:
+        with open(options.config, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(1 << 20)
+    except OSError as err:
+        raise InputError(f"cannot read {options.config} (--config): {err.strerror or err}") from None
+    kind = detect_kind(head)
+    if kind is None:
+        raise InputError(f"{options.config}: not a config of nginx, Apache or HAProxy that why502 "
+                         "recognises (pass --proxy nginx|apache|haproxy to say which)")
+    return kind
+
+
+@dataclass
+class HaproxyView:
+    """HAProxy's config joined into the cause model's types, and its live server states."""
+
+    config: HaproxyConfig
+    targets: list[TargetFact]
+    groups: dict[str, GroupFact]
+    files: dict[str, tuple[str, ...]]
+    aliases: dict[str, str]
+    listens: tuple[str, ...]
+    states: dict[str, ServerState] | None = None
+    error_logs: list[str] = field(default_factory=list)
+
+
+def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
+                 inputs: dict[str, Any]) -> HaproxyView:
+    """The ``haproxy.cfg`` (``--config`` or /etc/haproxy/haproxy.cfg) and, live, ``show stat``."""
+    cfg = haproxy_source.load_config(options.config)
+    if not cfg.sections:
+        raise InputError(f"{cfg.main_file}: not a readable haproxy.cfg (no section found)")
+    for p in cfg.problems:
+        diags.append(Diagnostic("warning" if p.severity != "error" else "error", p.message,
+                                f"{p.file}:{p.line}" if p.file else None))
+    targets, groups, files, aliases = haproxy_facts(cfg)
+    view = HaproxyView(cfg, targets, groups, files, aliases, listens(cfg))
+    inputs["proxy"] = "haproxy"
+    inputs["config"] = cfg.main_file
+    inputs["config_files"] = cfg.files
+    if not options.offline:
+        if cfg.stats_sockets:
+            states, notes = haproxy_source.server_states(cfg, options.probe_timeout)
+            diags += [Diagnostic("info", n) for n in notes]
+            by_key = {}
+            for st in states:
+                key = aliases.get(st.name)
+                if key is not None:
+                    by_key[key] = st
+            view.states = by_key if states else None
+            inputs["runtime_api"] = bool(states)
+        else:
+            diags.append(Diagnostic("info", "no 'stats socket' in the HAProxy config: live server "
+                                    "states (runtime API) not read"))
+    if not options.error_logs:
+        if os.path.exists(DEBIAN_LOG):
+            # Debian's package ships /etc/rsyslog.d/49-haproxy.conf writing here
+            view.error_logs = [DEBIAN_LOG]
+            return view
+        targets_ = cfg.log_targets
+        diags.append(Diagnostic("info", "HAProxy logs through syslog (" + (", ".join(targets_) or
+                                "no 'log' line") + "): pass its log file with --error-log "
+                                "(e.g. /var/log/haproxy.log)"))
+    return view
