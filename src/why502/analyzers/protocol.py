@@ -22,6 +22,7 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     probe_item,
+    reload_commands,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
@@ -103,7 +104,7 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     return Candidate(finding=make_finding(
         "upstream-tls-mismatch", confidence=0.9, groups=groups, explanation=why, evidence=items,
         fix=Fix(summary=summary, commands=[f"openssl s_client -connect {peer} -servername <name> </dev/null",
-                                           "nginx -t", "systemctl reload nginx"],
+                                           *reload_commands(ev)],
                 diff=diff, file=anchor_file if diff else None, notes=notes),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
@@ -170,6 +171,6 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
                     "reply is not a response nginx can parse.",
         evidence=items,
         fix=Fix(summary=f"use the directive/scheme that matches what {peer} speaks",
-                commands=["nginx -t", "systemctl reload nginx"], diff=diff,
+                commands=reload_commands(ev), diff=diff,
                 file=target.file if diff and target else None),
         upstream=upstream_name(ev, peer), target=peer, status_codes=[502]), claims=claims(groups))

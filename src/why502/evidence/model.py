@@ -204,6 +204,7 @@ class Evidence:
     proxy: str = "nginx"  # which proxy the config and logs are of: nginx | apache | haproxy
     # HAProxy's runtime API (``show stat``): target key -> the server's state now (None: not read)
     server_states: Mapping[str, ServerState] | None = None
+    runtime_socket: str | None = None  # HAProxy's ``stats socket`` address, for commands
 
     def target(self, key: str | None) -> TargetFact | None:
         """The config target with this identity key (or any member of the group of that name)."""

@@ -135,10 +135,9 @@ def gather(options: DiagnoseOptions) -> Gathered:
         nginx_listens=nginx_listens(cfg) if cfg is not None else (hap.listens if hap else ()),
         limits_config=limit_settings(cfg) if cfg is not None else (),
         offline=options.offline, now=options.now or datetime.now(), proxy=proxy,
-        server_states=hap.states if hap else None)
+        server_states=hap.states if hap else None,
+        runtime_socket=hap.config.stats_sockets[0] if hap and hap.config.stats_sockets else None)
     inputs["log_lines_recognised"] = agg.lines
-    if hap is None:
-        inputs.setdefault("proxy", "nginx")
     return Gathered(ev, diags, inputs, stats, live.probe_dicts)
 
 
