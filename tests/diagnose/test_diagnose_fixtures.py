@@ -82,7 +82,8 @@ def options_for(meta: dict[str, Any]) -> DiagnoseOptions:
     d: Path = meta["dir"]
     files = meta["files"]
     return DiagnoseOptions(
-        nginx_conf=str(d / files["nginx_conf"]),
+        nginx_conf=str(d / files["nginx_conf"]) if "nginx_conf" in files else None,
+        config=str(d / files["config"]) if "config" in files else None,
         error_logs=[str(d / files["error_log"])],
         access_logs=[str(d / files["access_log"])] if "access_log" in files else [],
         fpm_conf=str(d / files["fpm_conf"]) if "fpm_conf" in files else None,
