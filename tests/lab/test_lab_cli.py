@@ -14,6 +14,8 @@ def test_lab_list_names_every_scenario_and_cause(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     for name, scenario in SCENARIOS.items():
         assert name in out and str(scenario.cause) in out
+    # the proxy of each scenario is shown (nginx or haproxy)
+    assert any(line.split()[1] == "haproxy" for line in out.splitlines() if line.startswith("haproxy-"))
 
 
 def test_lab_run_unknown_scenario_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -239,7 +239,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
     return Candidate(finding=make_finding(
         "workers-exhausted", confidence=conf, groups=claimed,
         explanation="Every backend worker was busy: new requests queued (or were refused when the "
-                    "listen backlog filled) until nginx gave up."
+                    f"listen backlog filled) until {proxy_name(ev.proxy)} gave up."
                     + (f" PHP-FPM pool [{pool.name}] hit pm.max_children = {pool.max_children}."
                        if pool and pool.max_children else ""),
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),

@@ -22,6 +22,7 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     probe_item,
+    proxy_name,
     reload_commands,
     upstream_name,
 )
@@ -167,8 +168,8 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
     conf = 0.9 if (probe and speaks) or "72" in text else (0.85 if fpm else 0.7)
     return Candidate(finding=make_finding(
         "protocol-mismatch", confidence=conf, groups=groups,
-        explanation=f"nginx speaks {spoken} to {peer}, but the backend there speaks {said}, so its "
-                    "reply is not a response nginx can parse.",
+        explanation=f"{proxy_name(ev.proxy)} speaks {spoken} to {peer}, but the backend there speaks "
+                    f"{said}, so its reply is not a response {proxy_name(ev.proxy)} can parse.",
         evidence=items,
         fix=Fix(summary=f"use the directive/scheme that matches what {peer} speaks",
                 commands=reload_commands(ev), diff=diff,

@@ -83,7 +83,7 @@ def _list(include_all: bool) -> int:
         except LabSkip as err:
             note = f"  [cannot run here: {err}]"
         lab = "" if sc.lab else " (recording only)"
-        print(f"{name:30} {sc.cause or '-':24} {sc.title}{lab}{note}")
+        print(f"{name:30} {sc.proxy:8} {sc.cause or '-':24} {sc.title}{lab}{note}")
     return EXIT_HEALTHY
 
 
@@ -129,7 +129,8 @@ def _run_one(args: argparse.Namespace) -> int:
                              for label, status in result.responses)
         print(f"  client saw: {statuses}", file=err)
         if args.show_logs:
-            shown = [("nginx error.log", result.error_log), ("php-fpm.log", result.fpm_log),
+            log_name = "haproxy.log" if result.proxy == "haproxy" else "nginx error.log"
+            shown = [(log_name, result.error_log), ("php-fpm.log", result.fpm_log),
                      ("kernel.log", result.kernel_log)]
             shown += [(p.name, p) for p in result.app_logs]
             for label, path in shown:

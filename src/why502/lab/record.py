@@ -39,7 +39,7 @@ from why502.lab.runtime import (
     is_root,
     program_version,
 )
-from why502.lab.runtime.haproxy import find_haproxy
+from why502.lab.runtime.machine import find_haproxy
 from why502.lab.scenarios import Scenario, ScenarioRun
 
 ROOT_PLACEHOLDER = "/lab"

@@ -11,31 +11,16 @@ A ``stats socket`` in the stack's run directory serves the runtime API.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from why502.lab.runtime.errors import LabError, LabSkip
+from why502.lab.runtime.machine import find_haproxy
 from why502.lab.runtime.processes import Process, can_connect, wait_for
 
 if TYPE_CHECKING:
     from why502.lab.runtime.stack import Stack
-
-CANDIDATES = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")
-
-
-def find_haproxy() -> str | None:
-    """The haproxy binary: ``$WHY502_HAPROXY``, the usual sbin paths, then ``$PATH``."""
-    env = os.environ.get("WHY502_HAPROXY")
-    if env:
-        return env if os.access(env, os.X_OK) else None
-    for cand in CANDIDATES:
-        if os.access(cand, os.X_OK):
-            return cand
-    return shutil.which("haproxy")
-
 
 def haproxy_paths(stack: Stack) -> tuple[Path, Path, Path]:
     """(config, log, stats socket) of the stack's HAProxy."""

@@ -32,7 +32,8 @@ _HTTPLOG = r"fe app/\S+ [-\d/]+ "
 )
 def _haproxy_backend_down(stack: Stack, run: ScenarioRun) -> None:
     port = dead_port()
-    stack.start_haproxy(f"server web1 127.0.0.1:{port}", defaults="retries 1")
+    # retries 0: a refused connect is retried after a 1 s turn-around otherwise (backend.c)
+    stack.start_haproxy(f"server web1 127.0.0.1:{port}", defaults="retries 0")
     run.steps.append(f"HAProxy sends backend app to 127.0.0.1:{port}; nothing listens there")
     run.record("GET /", stack.requests("/", count=2))
 
@@ -55,7 +56,8 @@ def _haproxy_all_down(stack: Stack, run: ScenarioRun) -> None:
     stack.start_haproxy(f"server web1 127.0.0.1:{app.port} check inter 200 fall 2 rise 2\n"
                         f"server web2 127.0.0.1:{spare} check inter 200 fall 2 rise 2 backup")
     run.record("GET / (app up)", stack.requests("/", count=1))
-    stack.stop_process(app.process)
+    if app.process is not None:
+        stack.stop_process(app.process)
     run.steps.append(f"the app on 127.0.0.1:{app.port} stopped; the backup 127.0.0.1:{spare} "
                      "never ran")
     log = stack.p.root / "logs" / "haproxy.log"
@@ -87,15 +89,15 @@ def _haproxy_check_failing(stack: Stack, run: ScenarioRun) -> None:
     name="haproxy-too-slow",
     cause="backend-too-slow",
     title="The app is slower than HAProxy's timeout server",
-    description="The app takes 2 s per request; timeout server is 1 s: sH and 504.",
+    description="The app takes 1 s per request; timeout server is 400 ms: sH and 504.",
     symptoms=("read-timeout",),
     expect=(("error", _HTTPLOG + r"504 \d+ - - sH--"),),
     proxy="haproxy",
 )
 def _haproxy_too_slow(stack: Stack, run: ScenarioRun) -> None:
-    app = stack.add_backend("slow", delay=2.0)
-    stack.start_haproxy(f"server web1 127.0.0.1:{app.port}", defaults="timeout server 1s")
-    run.steps.append(f"the app on 127.0.0.1:{app.port} needs 2 s; timeout server 1s")
+    app = stack.add_backend("slow", delay=1.0)
+    stack.start_haproxy(f"server web1 127.0.0.1:{app.port}", defaults="timeout server 400ms")
+    run.steps.append(f"the app on 127.0.0.1:{app.port} needs 1 s; timeout server 400ms")
     run.record("GET /", stack.requests("/", count=2))
 
 
@@ -103,18 +105,18 @@ def _haproxy_too_slow(stack: Stack, run: ScenarioRun) -> None:
     name="haproxy-queue-timeout",
     cause="workers-exhausted",
     title="HAProxy's queue: the server's maxconn is full",
-    description="The server takes one request at a time (maxconn 1) and each takes 1 s; "
-                "concurrent requests wait in HAProxy's queue until timeout queue (300 ms): sQ, 503.",
+    description="The server takes one request at a time (maxconn 1) and each takes 0.6 s; "
+                "concurrent requests wait in HAProxy's queue until timeout queue (200 ms): sQ, 503.",
     symptoms=("queue-timeout",),
     expect=(("error", r"fe app/\S+ [-\d/]+ 503 \d+ - - sQ--"),),
     proxy="haproxy",
 )
 def _haproxy_queue(stack: Stack, run: ScenarioRun) -> None:
-    app = stack.add_backend("slow", delay=1.0)
+    app = stack.add_backend("slow", delay=0.6)
     stack.start_haproxy(f"server web1 127.0.0.1:{app.port} maxconn 1",
-                        defaults="timeout queue 300ms")
-    run.steps.append(f"server 127.0.0.1:{app.port} maxconn 1, 1 s per request, timeout queue 300ms")
-    run.record("GET / x4 concurrent", stack.requests("/", count=4, concurrency=4))
+                        defaults="timeout queue 200ms")
+    run.steps.append(f"server 127.0.0.1:{app.port} maxconn 1, 0.6 s per request, timeout queue 200ms")
+    run.record("GET / x3 concurrent", stack.requests("/", count=3, concurrency=3))
 
 
 @scenario(
@@ -129,7 +131,7 @@ def _haproxy_queue(stack: Stack, run: ScenarioRun) -> None:
 )
 def _haproxy_crashed(stack: Stack, run: ScenarioRun) -> None:
     app = stack.add_backend("crash")
-    stack.start_haproxy(f"server web1 127.0.0.1:{app.port}", defaults="retries 1")
+    stack.start_haproxy(f"server web1 127.0.0.1:{app.port}", defaults="retries 0")
     run.steps.append(f"the app on 127.0.0.1:{app.port} is killed by the first request")
     run.record("GET /", stack.requests("/", count=1))
     stack.wait_backend_exit(app)

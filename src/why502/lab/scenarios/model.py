@@ -32,7 +32,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from why502.lab.runtime import LabSkip, Response, Stack, machine
-from why502.lab.runtime.haproxy import find_haproxy, haproxy_paths
+from why502.lab.runtime.haproxy import haproxy_paths
+from why502.lab.runtime.machine import find_haproxy
 
 if TYPE_CHECKING:
     from why502.app.diagnose import DiagnoseOptions
