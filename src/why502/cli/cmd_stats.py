@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
+from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
 from why502.errors import UsageError
 from why502.timeargs import parse_time_arg
 
@@ -29,6 +31,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_proxy_arguments(parser, "read (HAProxy: its log's httplog lines are the access log)")
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="access log(s): plain, .gz, a rotated set, or - for stdin"
     )
@@ -70,7 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from why502.app.stats import StatsOptions, run_stats
-    from why502.reporters.stats_json import stats_to_json, timeline_csv
 
     since = None if args.since is None else parse_time_arg(args.since, "--since")
     until = None if args.until is None else parse_time_arg(args.until, "--until")
@@ -80,10 +82,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--top must be at least 1")
     if args.nginx_conf == "-" and (not args.files or "-" in args.files):
         raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
+    config = config_path(args)
+    proxy = args.proxy or (proxy_of_file(config) if args.config else "nginx")
+    if proxy == "haproxy":
+        return _haproxy(args, config, since, until)
+    if proxy == "apache":
+        raise UsageError("stats on Apache's CustomLog: give --log-format with the nginx "
+                         "equivalent of its LogFormat (Apache configs are not read yet)")
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,
-        nginx_conf=args.nginx_conf,
+        nginx_conf=config,
         error_logs=args.error_log,
         no_error_log=args.no_error_log,
         since=since,
@@ -114,7 +123,36 @@ def run(args: argparse.Namespace) -> int:
             st, _ = run_stats(opts)
     else:
         st, _ = run_stats(opts)
-    data = st.to_dict()
+    return _print(st.to_dict(), args)
+
+
+def _haproxy(args: argparse.Namespace, config: str | None, since: object, until: object) -> int:
+    """HAProxy's httplog lines, rewritten for the engine (``app.stats.haproxy``)."""
+    from datetime import datetime
+
+    from why502.app.stats import StatsOptions, run_stats
+    from why502.app.stats.haproxy import as_nginx_format
+
+    if not args.files or "-" in args.files:
+        raise UsageError("give HAProxy's log file(s): stats reads its httplog lines")
+    with as_nginx_format(list(args.files), config) as paths:
+        opts = StatsOptions(paths=paths, log_format="why502", no_error_log=True,
+                            since=since if isinstance(since, datetime) else None,
+                            until=until if isinstance(until, datetime) else None)
+        st, _ = run_stats(opts)
+        data = st.to_dict()
+        # name the user's files, not the rewritten copy (also in the rows' file:line)
+        data["files"] = list(args.files)
+        data["log_format"] = "HAProxy httplog (configuration.txt 8.2.3)"
+        for row in data.get("requests_5xx") or []:
+            if isinstance(row, dict) and row.get("file") == paths[0]:
+                row["file"] = args.files[0] if len(args.files) == 1 else None
+    return _print(data, args)
+
+
+def _print(data: dict[str, Any], args: argparse.Namespace) -> int:
+    from why502.reporters.stats_json import stats_to_json, timeline_csv
+
     if args.format == "json":
         sys.stdout.write(stats_to_json(data) + "\n")
     elif args.format == "csv":
