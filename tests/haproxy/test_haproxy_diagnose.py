@@ -74,3 +74,14 @@ def test_fix_diff_applies_and_haproxy_accepts_it(case: str, tmp_path: Path) -> N
                            text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     assert fix["commands"][0] == f"haproxy -c -f {tmp_path / 'haproxy.cfg'}"
+
+
+def test_report_validates_against_the_shipped_schema() -> None:
+    import jsonschema
+
+    from why502.findings.model import Report
+
+    schema = json.loads((Path(__file__).parents[2] / "src/why502/schemas/report.schema.json").read_text())
+    data = _diagnose("sq-queue-timeout")
+    jsonschema.validate(data, schema)
+    assert Report.from_dict(data).to_dict() == data
