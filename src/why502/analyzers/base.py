@@ -172,7 +172,9 @@ def config_item(t: TargetFact, summary: str | None = None) -> EvidenceItem:
         return EvidenceItem(kind="config", summary=f"server {t.key} in {section.value}"
                             + (f" (frontend {t.server})" if t.server else ""),
                             source=t.file, line=t.line)
-    directive = f"{t.kind}_pass" if t.kind != "proxy" else "proxy_pass"
+    named = t.settings.get("directive")  # Apache: ProxyPass, BalancerMember, SetHandler, ...
+    directive = named.value if named is not None else (
+        f"{t.kind}_pass" if t.kind != "proxy" else "proxy_pass")
     where = t.pass_file or t.file
     line = t.pass_line or t.line
     return EvidenceItem(kind="config", summary=summary or f"{directive} to {t.key}"

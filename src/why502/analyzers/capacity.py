@@ -33,6 +33,7 @@ from why502.facts.net import split_key
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine, replace_line
+from why502.parsers.apache_edit import apache_timeout_diff
 from why502.parsers.haproxy import time_ms
 from why502.parsers.haproxy_edit import set_keyword, set_server_param
 from why502.parsers.nginx.edit import set_directive
@@ -118,6 +119,8 @@ def _timeout_setting(ev: Evidence, t: TargetFact | None) -> tuple[str, Setting |
     60s), HAProxy's ``timeout server`` (no default: infinite, configuration.txt 4.2)."""
     if ev.proxy == "haproxy":
         return "timeout server", (t.settings.get("timeout server") if t else None)
+    if ev.proxy == "apache":  # the worker's timeout=, else ProxyTimeout, else Timeout (60 s)
+        return "ProxyTimeout", (t.settings.get("timeout") if t else None)
     kind = t.kind if t else "proxy"
     name = f"{kind}_read_timeout"
     return name, (t.settings.get(name) if t else None)
@@ -127,6 +130,8 @@ def _timeout_seconds(ev: Evidence, setting: Setting | None) -> float | None:
     if ev.proxy == "haproxy":
         ms = time_ms(setting.value) if setting else None
         return ms / 1000 if ms is not None else None
+    if ev.proxy == "apache":  # seconds, or with a unit since 2.4 (ap_timeout_parameter_parse)
+        return seconds(setting.value) if setting else 60.0
     return seconds(setting.value) if setting else 60.0
 
 
@@ -138,7 +143,7 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     items = [i for g in groups for i in group_items(g)]
     if target:
         where = f" ({proxy} default)" if (setting is None or setting.is_default) else ""
-        shown = (setting.value if setting else "") or ("60s" if ev.proxy == "nginx" else "infinite")
+        shown = (setting.value if setting else "") or ("60s" if ev.proxy != "haproxy" else "infinite")
         items.append(EvidenceItem(kind="config", summary=f"{name} {shown}"
                                   f"{where}", source=setting.file if setting else target.file,
                                   line=setting.line if setting else target.line))
@@ -160,6 +165,9 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     if target and timeout and ev.proxy == "haproxy":
         fix_diff = set_keyword(ev.files, name, f"{int(max(timeout * 2, 30))}s", setting=setting,
                                section_file=target.pass_file, section_line=target.pass_line)
+    elif target and timeout and ev.proxy == "apache":
+        fix_diff = apache_timeout_diff(ev.files, setting, target.pass_file, target.pass_line,
+                                       int(max(timeout * 2, 30)))
     elif target and timeout:
         new = f"{int(max(timeout * 2, 30))}s"
         fix_diff = set_directive(ev.files, name, new, setting_file=setting.file if setting else None,

@@ -109,7 +109,12 @@ class LogAggregator:
             pl.when(scheme.is_not_null() & (peer != "")).then(peer)
             # HAProxy names the peer ``backend/server`` (httplog ``%b/%s``) or ``backend``
             # (``backend app has no server available!``): kept as written, the config maps it
-            .when((pl.col("source").cast(pl.Utf8) == "haproxy") & pl.col("upstream").is_not_null())
+            # Apache names it ``host:port``, ``host`` or a socket path (``evidence.apache_facts``)
+            .when((pl.col("source").cast(pl.Utf8) == "apache")
+                  & pl.col("upstream").cast(pl.Utf8).str.starts_with("/"))
+            .then(pl.lit("unix:") + pl.col("upstream").cast(pl.Utf8))
+            .when(pl.col("source").cast(pl.Utf8).is_in(["haproxy", "apache"])
+                  & pl.col("upstream").is_not_null())
             .then(pl.col("upstream").cast(pl.Utf8)).alias("_peer"),
             scheme.alias("_scheme"),
         )

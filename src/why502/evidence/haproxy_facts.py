@@ -91,14 +91,16 @@ def listens(cfg: HaproxyConfig) -> tuple[str, ...]:
 
 
 def with_aliases(groups: list[SymptomGroup], aliases: dict[str, str]) -> list[SymptomGroup]:
-    """Symptom groups with HAProxy's ``backend/server`` peers renamed to identity keys; groups that
-    land on the same (symptom, peer) are merged."""
+    """Symptom groups with the peers a proxy's log names (HAProxy's ``backend/server``, Apache's
+    host or socket path) renamed to identity keys; groups that land on the same (symptom, peer)
+    are merged."""
     if not aliases:
         return groups
     merged: dict[tuple[str, str | None], SymptomGroup] = {}
     order: list[tuple[str, str | None]] = []
     for g in groups:
-        peer = aliases.get(g.peer, g.peer) if g.peer is not None else None
+        # "" names the peer of lines that name none (a config with one backend only)
+        peer = aliases.get(g.peer, g.peer) if g.peer is not None else aliases.get("")
         key = (g.symptom, peer)
         if key not in merged:
             merged[key] = replace(g, peer=peer)

@@ -20,8 +20,7 @@ from why502.app.diagnose.access import access_stats
 from why502.app.diagnose.live import Live, read_live
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs, nothing_to_read
-from why502.app.diagnose.proxies import HaproxyView, read_haproxy, which_proxy
-from why502.errors import InputError
+from why502.app.diagnose.proxies import ProxyView, read_apache, read_haproxy, which_proxy
 from why502.evidence.aggregate import LogAggregator
 from why502.evidence.client_view import with_client_view
 from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
@@ -56,14 +55,11 @@ def gather(options: DiagnoseOptions) -> Gathered:
         inputs["since"] = since.isoformat(timespec="seconds")
 
     proxy = which_proxy(options)
-    hap: HaproxyView | None = None
+    hap: ProxyView | None = None
     cfg = None
-    if proxy == "haproxy":
-        hap = read_haproxy(options, diags, inputs)
+    if proxy in ("haproxy", "apache"):
+        hap = (read_haproxy if proxy == "haproxy" else read_apache)(options, diags, inputs)
         targets, groups, files = hap.targets, hap.groups, hap.files
-    elif proxy == "apache":
-        raise InputError("Apache httpd configs are not diagnosed yet: pass its ErrorLog with "
-                         "--error-log (the lines are classified) or use --proxy nginx|haproxy")
     else:
         if options.config is not None and options.nginx_conf is None:
             options = replace(options, nginx_conf=options.config)
@@ -110,7 +106,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
     if not options.offline:
         live = read_live(cfg, targets, fpm_pools, since, diags, options.probe_timeout,
                          kernel_log_given=bool(options.kernel_log),
-                         user_directive=_haproxy_user(hap))
+                         user_directive=hap.user_directive if hap else None)
     events = agg.events() + kernel_events + live.events
     access, stats = access_stats(access_logs, cfg, read["error_logs"], since, diags, inputs,
                                  explicit=bool(options.access_logs), join=join)
@@ -123,10 +119,10 @@ def gather(options: DiagnoseOptions) -> Gathered:
         probes=live.probes, listeners=live.listeners, fpm_pools=fpm_pools,
         sockets=live.sockets, units=live.units, access=access,
         nginx_user=live.user or (cfg.user.split()[0] if cfg is not None and cfg.user else None)
-        or (hap.config.user if hap else None),
+        or (hap.user if hap else None),
         nginx_user_groups=live.user_groups,
         nginx_group=live.group or (cfg.worker_identity()[1] if cfg is not None and cfg.user else None),
-        nginx_conf_file=cfg.main_file if cfg is not None else (hap.config.main_file if hap else None),
+        nginx_conf_file=cfg.main_file if cfg is not None else (hap.main_file if hap else None),
         worker_connections=config.worker_connections(cfg),
         worker_rlimit_nofile=config.worker_rlimit_nofile(cfg),
         selinux_mode=live.selinux, sysctls=live.sysctls, limits=live.limits,
@@ -136,14 +132,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         limits_config=limit_settings(cfg) if cfg is not None else (),
         offline=options.offline, now=options.now or datetime.now(), proxy=proxy,
         server_states=hap.states if hap else None,
-        runtime_socket=hap.config.stats_sockets[0] if hap and hap.config.stats_sockets else None)
+        runtime_socket=hap.runtime_socket if hap else None)
     inputs["log_lines_recognised"] = agg.lines
     return Gathered(ev, diags, inputs, stats, live.probe_dicts)
 
-
-def _haproxy_user(hap: HaproxyView | None) -> str | None:
-    """HAProxy's ``user``/``group`` in nginx's ``user USER [GROUP]`` form (who connects to unix
-    sockets), or None for nginx (its own directive is read from its config)."""
-    if hap is None or not hap.config.user:
-        return None
-    return f"{hap.config.user} {hap.config.group}" if hap.config.group else hap.config.user

@@ -14,15 +14,17 @@ from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError, UsageError
+from why502.evidence.apache_facts import apache_facts
 from why502.evidence.haproxy_facts import haproxy_facts, listens
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
-from why502.parsers.haproxy import HaproxyConfig
+from why502.parsers.apache import load_apache
 from why502.parsers.proxykind import PROXIES, detect_kind
 from why502.sources import haproxy as haproxy_source
 
 DEBIAN_LOG = "/var/log/haproxy.log"
+APACHE_CONF = "/etc/apache2/apache2.conf"  # Debian's; httpd.conf elsewhere
 
 
 def which_proxy(options: DiagnoseOptions) -> str:
@@ -48,21 +50,57 @@ def which_proxy(options: DiagnoseOptions) -> str:
 
 
 @dataclass
-class HaproxyView:
-    """HAProxy's config joined into the cause model's types, and its live server states."""
+class ProxyView:
+    """Another proxy's config (HAProxy, Apache) joined into the cause model's types."""
 
-    config: HaproxyConfig
+    kind: str
+    main_file: str
     targets: list[TargetFact]
     groups: dict[str, GroupFact]
     files: dict[str, tuple[str, ...]]
     aliases: dict[str, str]
-    listens: tuple[str, ...]
-    states: dict[str, ServerState] | None = None
+    listens: tuple[str, ...] = ()
+    user: str | None = None
+    group: str | None = None
+    states: dict[str, ServerState] | None = None  # HAProxy's runtime API
+    runtime_socket: str | None = None
     error_logs: list[str] = field(default_factory=list)
+
+    @property
+    def user_directive(self) -> str | None:
+        """``USER [GROUP]`` (who connects to unix sockets), in nginx's ``user`` form."""
+        if not self.user:
+            return None
+        return f"{self.user} {self.group}" if self.group else self.user
+
+
+def read_apache(options: DiagnoseOptions, diags: list[Diagnostic],
+                inputs: dict[str, Any]) -> ProxyView:
+    """Apache's config (``--config``, else Debian's /etc/apache2/apache2.conf) and its ErrorLog."""
+    path = options.config or APACHE_CONF
+    try:
+        cfg = load_apache(path)
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    if not cfg.directives:
+        raise InputError(f"{path}: not a readable Apache config (no directive found)")
+    diags += [Diagnostic("warning", p) for p in cfg.problems]
+    targets, groups, files, aliases = apache_facts(cfg)
+    inputs["proxy"] = "apache"
+    inputs["config"] = cfg.main_file
+    inputs["config_files"] = cfg.files
+    view = ProxyView("apache", cfg.main_file, targets, groups, files, aliases, user=cfg.user,
+                     group=cfg.group)
+    if not options.error_logs:
+        logs = [p for p in cfg.error_logs if os.path.exists(p)]
+        missing = [p for p in cfg.error_logs if p not in logs]
+        diags += [Diagnostic("info", f"ErrorLog {p} not found") for p in missing]
+        view.error_logs = logs
+    return view
 
 
 def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
-                 inputs: dict[str, Any]) -> HaproxyView:
+                 inputs: dict[str, Any]) -> ProxyView:
     """The ``haproxy.cfg`` (``--config`` or /etc/haproxy/haproxy.cfg) and, live, ``show stat``."""
     cfg = haproxy_source.load_config(options.config)
     if not cfg.sections:
@@ -71,7 +109,9 @@ def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
         diags.append(Diagnostic("warning" if p.severity != "error" else "error", p.message,
                                 f"{p.file}:{p.line}" if p.file else None))
     targets, groups, files, aliases = haproxy_facts(cfg)
-    view = HaproxyView(cfg, targets, groups, files, aliases, listens(cfg))
+    view = ProxyView("haproxy", cfg.main_file, targets, groups, files, aliases, listens(cfg),
+                     user=cfg.user, group=cfg.group,
+                     runtime_socket=cfg.stats_sockets[0] if cfg.stats_sockets else None)
     inputs["proxy"] = "haproxy"
     inputs["config"] = cfg.main_file
     inputs["config_files"] = cfg.files
