@@ -34,7 +34,8 @@ def test_fixture_layout_and_expectations(folder: Path) -> None:
         assert (folder / name).is_file(), role
     proxy = meta.get("proxy", "nginx")
     main = {"nginx": ("nginx.conf", "error.log", "access.log"),
-            "haproxy": ("haproxy.cfg", "haproxy.log")}[proxy]
+            "haproxy": ("haproxy.cfg", "haproxy.log"),
+            "apache": ("apache2.conf", "apache-error.log")}[proxy]
     for name in main:
         assert (folder / name).exists()
     for path in folder.rglob("*"):
@@ -47,6 +48,9 @@ def test_fixture_layout_and_expectations(folder: Path) -> None:
         assert re.search(pattern, text), f"{folder.name}: {log} lacks {pattern}"
     if proxy == "haproxy":  # it logs to stdout (the recorded haproxy.log), in RFC 3164 form
         assert "log stdout format rfc3164" in (folder / "haproxy.cfg").read_text()
+        return
+    if proxy == "apache":
+        assert "ErrorLog /lab/logs/apache-error.log" in (folder / "apache2.conf").read_text()
         return
     # the config nginx ran with names the recorded logs under /lab
     conf = (folder / "nginx.conf").read_text()

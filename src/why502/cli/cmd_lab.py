@@ -129,7 +129,8 @@ def _run_one(args: argparse.Namespace) -> int:
                              for label, status in result.responses)
         print(f"  client saw: {statuses}", file=err)
         if args.show_logs:
-            log_name = "haproxy.log" if result.proxy == "haproxy" else "nginx error.log"
+            log_name = {"haproxy": "haproxy.log", "apache": "apache error log"}.get(
+                result.proxy, "nginx error.log")
             shown = [(log_name, result.error_log), ("php-fpm.log", result.fpm_log),
                      ("kernel.log", result.kernel_log)]
             shown += [(p.name, p) for p in result.app_logs]

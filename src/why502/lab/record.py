@@ -39,6 +39,7 @@ from why502.lab.runtime import (
     is_root,
     program_version,
 )
+from why502.lab.runtime.apache import find_apache
 from why502.lab.runtime.machine import find_haproxy
 from why502.lab.scenarios import Scenario, ScenarioRun
 
@@ -59,6 +60,9 @@ def versions() -> dict[str, str]:
     haproxy = find_haproxy()
     if haproxy:
         out["haproxy"] = program_version(haproxy)
+    apache = find_apache()
+    if apache:
+        out["apache2"] = program_version(apache)
     fpm = find_php_fpm()
     out["php_fpm"] = program_version(fpm) if fpm else "not installed"
     return out

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from why502.lab.runtime import backends, client, fpm, haproxy, machine, nginx, supervisor, tls
+from why502.lab.runtime import apache, backends, client, fpm, haproxy, machine, nginx, supervisor, tls
 from why502.lab.runtime.backends import Backend
 from why502.lab.runtime.cgroups import MemoryCgroups
 from why502.lab.runtime.client import Response, SourcePorts
@@ -229,6 +229,11 @@ class Stack:
         """HAProxy in front of the backends (:func:`haproxy.start_haproxy`): ``backend`` is the
         body of ``backend app`` (``server`` lines, ``balance``, ...)."""
         return haproxy.start_haproxy(self, backend, defaults=defaults, frontend=frontend)
+
+    def start_apache(self, body: str) -> Process:
+        """Apache httpd in front of the backends (:func:`apache.start_apache`): ``body`` holds
+        the ProxyPass/BalancerMember/SetHandler lines."""
+        return apache.start_apache(self, body)
 
     def add_node_backend(self, *, name: str = "node-app", host: str = "127.0.0.1",
                          port: int | None = None) -> Backend:

@@ -32,6 +32,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from why502.lab.runtime import LabSkip, Response, Stack, machine
+from why502.lab.runtime.apache import apache_paths, find_apache
 from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from why502.app.diagnose import DiagnoseOptions
 
 # The reverse proxies a scenario can put in front of its backends (``proxy=``).
-PROXIES = ("nginx", "haproxy")
+PROXIES = ("nginx", "haproxy", "apache")
 # What a scenario may need from the machine (``needs=``); checked by Scenario.check_requirements.
 # "openssl" is checked when the certificate is made (runtime.tls).
 NEEDS = ("root", "php-fpm", "node", "ipv6", "netns", "cgroup", "supervisord", "openssl")
@@ -131,6 +132,8 @@ class Scenario:
             raise LabSkip("nginx is not installed (apt-get install nginx-light)")
         if self.proxy == "haproxy" and find_haproxy() is None:
             raise LabSkip("haproxy is not installed (apt-get install haproxy)")
+        if self.proxy == "apache" and find_apache() is None:
+            raise LabSkip("apache2 is not installed (apt-get install apache2)")
         if "root" in self.needs and not machine.is_root():
             raise LabSkip(f"{self.name} needs root: nginx's workers must run as an unprivileged "
                           "user that the socket does not admit")
@@ -161,6 +164,8 @@ class Scenario:
         result.proxy = self.proxy
         if self.proxy == "haproxy":
             result.config, result.error_log, _sock = haproxy_paths(stack)
+        elif self.proxy == "apache":
+            result.config, result.error_log, _access = apache_paths(stack)
         else:
             result.nginx_conf = paths.nginx_conf
             result.error_log = paths.error_log
