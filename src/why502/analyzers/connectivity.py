@@ -97,12 +97,16 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         "evidence); then check max_fails/fail_timeout and add a backup server")
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
-        explanation=f"Every server of upstream {name} was marked failed (max_fails within "
-                    "fail_timeout) or down, so nginx had no server to try and answered 502 at once."
-                    + why,
+        explanation=(f"Every server of upstream {name} was marked failed (max_fails within "
+                     "fail_timeout) or down, so nginx had no server to try and answered 502 at once."
+                     if ev.proxy == "nginx" else
+                     f"Every worker of {name or 'the backend'} was in error state (Apache disables a "
+                     "worker that failed for retry= seconds, 60 by default), so Apache had none to "
+                     "try and answered 503.") + why,
         evidence=items,
         fix=Fix(summary=summary,
-                commands=["nginx -T | grep -A8 'upstream " + (name or "") + "'"]),
+                commands=(["nginx -T | grep -A8 'upstream " + (name or "") + "'"] if ev.proxy == "nginx"
+                          else [f"apachectl -S; grep -rn -A4 '{name or 'Proxy'}' /etc/apache2/"])),
         upstream=name, target=name), claims=claims(groups + marked_groups + members))
 
 

@@ -54,6 +54,8 @@ def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFa
     if len({t.key for t in targets}) == 1:
         # AH01075 "Error dispatching request to : (polling)" names no peer: the only backend
         aliases[""] = targets[0].key
+    elif len(groups) == 1 and all(t.group for t in targets):  # AH01170 names no peer either
+        aliases[""] = next(iter(groups))
     gfacts = {name: GroupFact(name=name, servers=tuple(keys), file=where[name][0],
                               line=where[name][1])
               for name, keys in groups.items()}
