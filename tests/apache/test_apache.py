@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import RunMain
 from tests.support.paths import FIXTURES_DIR
 from why502.app.diagnose import DiagnoseOptions, diagnose
 from why502.evidence.apache_facts import apache_facts
 from why502.parsers.apache import load_apache
+from why502.parsers.apache_log import compile_log_format, to_nginx_line
 
 APACHE = FIXTURES_DIR / "recorded-proxies" / "apache"
 
@@ -107,3 +109,19 @@ def test_timeout_fix_applies_and_apache_accepts_it(case: str, tmp_path: Path) ->
     assert "30" in conf.read_text()
     check = subprocess.run([binary, "-t", "-f", str(conf)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_stats_compiles_the_customlog_format_of_the_config(run_main: RunMain) -> None:
+    """The lab's Apache wrote this access log with ``LogFormat "... %D" timed`` (microseconds):
+    stats reads the format from the config's CustomLog and turns %D into seconds."""
+    d = FIXTURES_DIR / "recorded" / "apache-too-slow"
+    code, out, err = run_main("stats", "--config", str(d / "apache2.conf"), "--format", "json",
+                              str(d / "apache-access.log"))
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["requests"] == 1 and data["by_status"] == {"502": 1}
+    assert "%D" in data["log_format"]
+    fmt = compile_log_format('%h %l %u %t "%r" %>s %b %{ms}T "%{Host}i"')
+    row = to_nginx_line('1.2.3.4 - - [01/May/2026:08:00:00 +0000] "GET / HTTP/1.1" 200 - 1500 "a.example"',
+                        fmt)
+    assert row is not None and "rt=1.500" in row and '"a.example"' in row

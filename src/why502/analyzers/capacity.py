@@ -184,10 +184,22 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     return Candidate(finding=make_finding(
         "backend-too-slow", confidence=conf, groups=groups,
         explanation=f"{peer or 'The backend'} did not send its response header within {name} "
-                    f"({timeout or 0:g}s), so {proxy} gave up and answered 504"
+                    f"({timeout or 0:g}s), so {proxy} gave up and answered {_answered(groups)}"
                     + (" (termination state sH)." if ev.proxy == "haproxy" else "."),
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
+
+
+def _answered(groups: list[SymptomGroup]) -> int:
+    """The status the proxy answered for the timeout: nginx and HAProxy 504; Apache 2.4's
+    mod_proxy_http answered 502 in the lab's recordings (AH01102, tests/fixtures/recorded/
+    apache-too-slow) -- so the one the log lines carry, 504 when they carry none."""
+    codes: dict[int, int] = {}
+    for g in groups:
+        for code, n in g.statuses.items():
+            if code >= 500:
+                codes[code] = codes.get(code, 0) + n
+    return max(codes, key=lambda c: codes[c]) if codes else 504
 
 
 def _timing(ev: Evidence, peer: str | None, target: TargetFact | None) -> UpstreamTiming | None:

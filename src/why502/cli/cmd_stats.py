@@ -84,11 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
     config = config_path(args)
     proxy = args.proxy or (proxy_of_file(config) if args.config else "nginx")
-    if proxy == "haproxy":
-        return _haproxy(args, config, since, until)
-    if proxy == "apache":
-        raise UsageError("stats on Apache's CustomLog: give --log-format with the nginx "
-                         "equivalent of its LogFormat (Apache configs are not read yet)")
+    if proxy in ("haproxy", "apache"):
+        return _rewritten(args, proxy, config, since, until)
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,
@@ -126,24 +123,36 @@ def run(args: argparse.Namespace) -> int:
     return _print(st.to_dict(), args)
 
 
-def _haproxy(args: argparse.Namespace, config: str | None, since: object, until: object) -> int:
-    """HAProxy's httplog lines, rewritten for the engine (``app.stats.haproxy``)."""
+def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: object,
+               until: object) -> int:
+    """HAProxy's httplog lines or Apache's access log, rewritten for the engine
+    (``app.stats.haproxy``)."""
+    from contextlib import ExitStack
     from datetime import datetime
 
     from why502.app.stats import StatsOptions, run_stats
-    from why502.app.stats.haproxy import as_nginx_format
+    from why502.app.stats.haproxy import apache_as_nginx, haproxy_as_nginx
+    from why502.parsers.apache_log import NGINX_FORMAT
 
     if not args.files or "-" in args.files:
-        raise UsageError("give HAProxy's log file(s): stats reads its httplog lines")
-    with as_nginx_format(list(args.files), config) as paths:
-        opts = StatsOptions(paths=paths, log_format="why502", no_error_log=True,
+        raise UsageError(f"give {'HAProxy' if proxy == 'haproxy' else 'Apache'}'s log file(s)")
+    with ExitStack() as stack:
+        if proxy == "haproxy":
+            paths = stack.enter_context(haproxy_as_nginx(list(args.files), config))
+            log_format, source = "why502", "HAProxy httplog (configuration.txt 8.2.3)"
+        else:
+            paths, apache_fmt = stack.enter_context(
+                apache_as_nginx(list(args.files), config, args.log_format))
+            log_format, source = NGINX_FORMAT, f"Apache LogFormat {apache_fmt}"
+        opts = StatsOptions(paths=paths, log_format=log_format,
+                            error_logs=args.error_log, no_error_log=not args.error_log,
                             since=since if isinstance(since, datetime) else None,
                             until=until if isinstance(until, datetime) else None)
         st, _ = run_stats(opts)
         data = st.to_dict()
         # name the user's files, not the rewritten copy (also in the rows' file:line)
         data["files"] = list(args.files)
-        data["log_format"] = "HAProxy httplog (configuration.txt 8.2.3)"
+        data["log_format"] = source
         for row in data.get("requests_5xx") or []:
             if isinstance(row, dict) and row.get("file") == paths[0]:
                 row["file"] = args.files[0] if len(args.files) == 1 else None

@@ -90,6 +90,8 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
             files["config"] = run.config.name
         if run.error_log is not None and _copy(run.error_log, dest / run.error_log.name, stack):
             files["error_log"] = run.error_log.name
+        if run.access_log is not None and _copy(run.access_log, dest / run.access_log.name, stack):
+            files["access_log"] = run.access_log.name
     if run.proxy == "nginx" and _copy(p.nginx_conf, dest / "nginx.conf", stack):
         files["nginx_conf"] = "nginx.conf"
     if run.proxy == "nginx" and _copy(p.error_log, dest / "error.log", stack):

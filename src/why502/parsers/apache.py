@@ -223,7 +223,8 @@ _SECTION_CLOSE = re.compile(r"^</\s*([A-Za-z]+)\s*>\s*$")
 
 def split_args(text: str) -> list[str]:
     """Words of a directive line (double or single quotes group, httpd's ``ap_getword_conf``)."""
-    return [a or b or c for a, b, c in re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|(\S+)', text)]
+    return [re.sub(r'\\(["\\])', r"\1", a) if a else (b or c)
+            for a, b, c in re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|(\S+)', text)]
 
 
 def _envvars(server_root: str) -> dict[str, str]:

@@ -1,25 +1,23 @@
-"""``why502 stats`` on HAProxy's log: its httplog lines rewritten into the engine's format.
+"""``why502 stats`` on HAProxy's log and on Apache's access log (``app.stats.rewrite``).
 
-The statistics engine (``evidence.stats``) reads nginx's access-log variables; HAProxy writes
-one httplog line per request with the same facts under other names
-(``parsers.haproxy_log.to_nginx_line``).  The lines are rewritten once, streaming, into a
-temporary file in the ``why502`` format, which the engine then reads like any nginx log; the
-server names become the addresses of the config's ``server`` lines when a ``haproxy.cfg`` is
-given, so per-upstream rows name the same peers as diagnose.
+HAProxy: the httplog lines (``parsers.haproxy_log.to_nginx_line``), with the server names turned
+into the addresses of the config's ``server`` lines so per-upstream rows name the same peers as
+diagnose.  Apache: the ``LogFormat`` of the ``CustomLog`` that writes the file (else
+``combined``), compiled by ``parsers.apache_log``; ``%D``/``%T`` become ``$request_time``.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from why502.app.stats.rewrite import rewritten
 from why502.errors import InputError
 from why502.evidence.haproxy_facts import haproxy_facts
+from why502.parsers import apache_log, haproxy_log
+from why502.parsers.apache import load_apache
 from why502.parsers.haproxy import load_haproxy
-from why502.parsers.haproxy_log import to_nginx_line
 
 
 def server_addresses(config: str | None) -> dict[str, str]:
@@ -34,22 +32,35 @@ def server_addresses(config: str | None) -> dict[str, str]:
 
 
 @contextmanager
-def as_nginx_format(paths: list[str], config: str | None) -> Iterator[list[str]]:
-    """The httplog lines of ``paths`` rewritten into one temporary file (removed afterwards)."""
+def haproxy_as_nginx(paths: list[str], config: str | None) -> Iterator[list[str]]:
     addresses = server_addresses(config)
-    fd, out = tempfile.mkstemp(prefix="why502-haproxy-", suffix=".log")
+    with rewritten(paths, lambda line: haproxy_log.to_nginx_line(line, addresses)) as out:
+        yield out
+
+
+def apache_format(config: str | None, paths: list[str], given: str | None) -> str:
+    """The ``LogFormat`` of ``paths``: ``given`` (a string or nickname), else the format of the
+    config's ``CustomLog`` writing that file, else ``combined``."""
+    if given:
+        return apache_log.NICKNAMES.get(given, given)
+    if config is None:
+        return apache_log.COMBINED
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for path in paths:
-                try:
-                    opener = gzip.open if path.endswith(".gz") else open
-                    with opener(path, "rt", encoding="utf-8", errors="replace") as src:
-                        for line in src:
-                            row = to_nginx_line(line, addresses)
-                            if row is not None:
-                                fh.write(row + "\n")
-                except OSError as err:
-                    raise InputError(f"cannot read {path}: {err.strerror or err}") from None
-        yield [out]
-    finally:
-        os.unlink(out)
+        cfg = load_apache(config)
+    except OSError as err:
+        raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
+    nick = {d.args[1]: d.args[0] for d in cfg.values("LogFormat") if len(d.args) >= 2}
+    names = {os.path.basename(p) for p in paths}
+    for d in cfg.values("CustomLog"):
+        if len(d.args) >= 2 and os.path.basename(cfg.resolve(d.args[0])) in names:
+            fmt = d.args[1]
+            return nick.get(fmt, apache_log.NICKNAMES.get(fmt, fmt))
+    return apache_log.COMBINED
+
+
+@contextmanager
+def apache_as_nginx(paths: list[str], config: str | None,
+                    given: str | None) -> Iterator[tuple[list[str], str]]:
+    fmt = apache_log.compile_log_format(apache_format(config, paths, given))
+    with rewritten(paths, lambda line: apache_log.to_nginx_line(line, fmt)) as out:
+        yield out, fmt.format

@@ -4,9 +4,9 @@ mod_proxy logs a refused connect as ``(111)Connection refused: AH00957: http: at
 to HOST:PORT ... failed`` and answers 503 (modules/proxy/proxy_util.c), a missing FastCGI socket
 as ``(2)No such file or directory: AH02454: FCGI: attempt to connect to Unix domain socket ...``
 (503), a response slower than ``ProxyTimeout`` as ``(70007)The timeout specified has expired:
-AH01102: error reading status line from remote server`` (504 since 2.4.? for a timeout, 502
-otherwise), and a balancer with every member in error as ``AH01170: ... All workers are in
-error state`` (503, mod_proxy_balancer.c).  Each scenario starts a real ``apache2 -DFOREGROUND``
+AH01102: error reading status line from remote server`` (Debian's Apache 2.4 answered 502, see
+the recorded ``apache-too-slow``), and a balancer with every member in error as
+``AH01170: ... All workers are in error state`` (503, mod_proxy_balancer.c).  Each scenario starts a real ``apache2 -DFOREGROUND``
 with a temp ServerRoot (``lab.runtime.apache``) and stops it by PID.
 """
 

@@ -165,7 +165,7 @@ class Scenario:
         if self.proxy == "haproxy":
             result.config, result.error_log, _sock = haproxy_paths(stack)
         elif self.proxy == "apache":
-            result.config, result.error_log, _access = apache_paths(stack)
+            result.config, result.error_log, result.access_log = apache_paths(stack)
         else:
             result.nginx_conf = paths.nginx_conf
             result.error_log = paths.error_log
