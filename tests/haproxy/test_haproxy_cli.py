@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import RunMain
 from tests.support.paths import FIXTURES_DIR
 
@@ -35,3 +37,19 @@ def test_config_and_its_alias_together_is_a_usage_error(run_main: RunMain) -> No
 def test_missing_config_is_one_line_exit_3(run_main: RunMain, tmp_path: Path) -> None:
     code, _out, err = run_main("diagnose", "--offline", "--config", str(tmp_path / "nope.cfg"))
     assert code == 3 and len(err.strip().splitlines()) == 1 and "--config" in err
+
+
+def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No flags, no nginx on the host: diagnose reads HAProxy's config at its packaged path."""
+    from why502.app.diagnose import DiagnoseOptions, diagnose, proxies
+    from why502.sources import haproxy as haproxy_source
+
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text((HAP / "sh-timeout.cfg").read_text())
+    monkeypatch.setattr(proxies, "find_nginx", lambda: None)
+    monkeypatch.setattr(proxies, "NGINX_CONF", str(tmp_path / "no-nginx.conf"))
+    monkeypatch.setattr(haproxy_source, "DEFAULT_CONF", str(cfg))
+    report = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True))
+    assert report.inputs["proxy"] == "haproxy" and report.inputs["config"] == str(cfg)
+    assert report.findings[0].cause == "backend-too-slow"

@@ -22,6 +22,8 @@ from why502.findings.model import Diagnostic
 from why502.parsers.apache import load_apache
 from why502.parsers.proxykind import PROXIES, detect_kind
 from why502.sources import haproxy as haproxy_source
+from why502.sources.nginx import DEFAULT_CONF as NGINX_CONF
+from why502.sources.nginx import find_nginx
 
 DEBIAN_LOG = "/var/log/haproxy.log"
 APACHE_CONF = "/etc/apache2/apache2.conf"  # Debian's; httpd.conf elsewhere
@@ -36,7 +38,7 @@ def which_proxy(options: DiagnoseOptions) -> str:
     if options.proxy:
         return options.proxy
     if options.config is None or options.config == "-":
-        return "nginx"
+        return "nginx" if options.config == "-" else discovered()
     try:
         with open(options.config, encoding="utf-8", errors="replace") as fh:
             head = fh.read(1 << 20)
@@ -47,6 +49,18 @@ def which_proxy(options: DiagnoseOptions) -> str:
         raise InputError(f"{options.config}: not a config of nginx, Apache or HAProxy that why502 "
                          "recognises (pass --proxy nginx|apache|haproxy to say which)")
     return kind
+
+
+def discovered() -> str:
+    """With no config named: nginx when it is installed or configured (as before), else the
+    proxy whose config is at its packaged path (HAProxy's, then Apache's)."""
+    if find_nginx() is not None or os.path.exists(NGINX_CONF):
+        return "nginx"
+    if os.path.exists(haproxy_source.DEFAULT_CONF):
+        return "haproxy"
+    if os.path.exists(APACHE_CONF):
+        return "apache"
+    return "nginx"
 
 
 @dataclass
