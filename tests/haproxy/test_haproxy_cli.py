@@ -53,3 +53,8 @@ def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
     report = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True))
     assert report.inputs["proxy"] == "haproxy" and report.inputs["config"] == str(cfg)
     assert report.findings[0].cause == "backend-too-slow"
+
+
+def test_lint_takes_config_and_says_it_has_no_haproxy_rules(run_main: RunMain) -> None:
+    code, _out, err = run_main("lint", "--config", str(HAP / "sh-timeout.cfg"))
+    assert code == 2 and "no haproxy rules yet" in err and len(err.strip().splitlines()) == 1
