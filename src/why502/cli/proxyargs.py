@@ -32,20 +32,9 @@ def config_path(args: argparse.Namespace) -> str | None:
 
 
 def proxy_of_file(path: str | None) -> str:
-    """The proxy a ``--config`` file is for, from its content (``parsers.proxykind``); nginx for
-    stdin or no file.  An unreadable file is the caller's one-line error later."""
+    """The proxy a ``--config`` file is for, from its content; nginx for stdin or no file."""
     if path is None or path == "-":
         return "nginx"
-    from why502.errors import InputError
-    from why502.parsers.proxykind import detect_kind
+    from why502.parsers.proxykind import kind_of_file
 
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(1 << 20)
-    except OSError as err:
-        raise InputError(f"cannot read {path} (--config): {err.strerror or err}") from None
-    kind = detect_kind(head)
-    if kind is None:
-        raise InputError(f"{path}: not a config of nginx, Apache or HAProxy that why502 "
-                         "recognises (pass --proxy nginx|apache|haproxy to say which)")
-    return kind
+    return kind_of_file(path)

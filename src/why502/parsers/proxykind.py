@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from why502.errors import InputError
 from why502.parsers.haproxy import looks_like_haproxy
 
 PROXIES = ("nginx", "apache", "haproxy")
@@ -33,3 +34,17 @@ def detect_kind(text: str) -> str | None:
     if apache:
         return "apache"
     return None
+
+
+def kind_of_file(path: str) -> str:
+    """The proxy a ``--config`` file is for (its first MiB read), or a one-line ``InputError``."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(1 << 20)
+    except OSError as err:
+        raise InputError(f"cannot read {path} (--config): {err.strerror or err}") from None
+    kind = detect_kind(head)
+    if kind is None:
+        raise InputError(f"{path}: not a config of nginx, Apache or HAProxy that why502 "
+                         "recognises (pass --proxy nginx|apache|haproxy to say which)")
+    return kind

@@ -20,7 +20,7 @@ from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
 from why502.parsers.apache import load_apache
-from why502.parsers.proxykind import PROXIES, detect_kind
+from why502.parsers.proxykind import PROXIES, kind_of_file
 from why502.sources import haproxy as haproxy_source
 from why502.sources.nginx import DEFAULT_CONF as NGINX_CONF
 from why502.sources.nginx import find_nginx
@@ -39,16 +39,7 @@ def which_proxy(options: DiagnoseOptions) -> str:
         return options.proxy
     if options.config is None or options.config == "-":
         return "nginx" if options.config == "-" else discovered()
-    try:
-        with open(options.config, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(1 << 20)
-    except OSError as err:
-        raise InputError(f"cannot read {options.config} (--config): {err.strerror or err}") from None
-    kind = detect_kind(head)
-    if kind is None:
-        raise InputError(f"{options.config}: not a config of nginx, Apache or HAProxy that why502 "
-                         "recognises (pass --proxy nginx|apache|haproxy to say which)")
-    return kind
+    return kind_of_file(options.config)
 
 
 def discovered() -> str:
