@@ -17,6 +17,7 @@ def test_config_is_detected_as_haproxy(run_main: RunMain) -> None:
                                "--error-log", str(HAP / "sh-timeout.log"))
     assert code == 1
     assert "timeout server" in out and "HAProxy" in out and "haproxy -c -f" in out
+    assert out.splitlines()[1].strip() == f"HAProxy: {HAP / 'sh-timeout.cfg'}"  # which proxy
 
 
 def test_proxy_forces_the_kind(run_main: RunMain, tmp_path: Path) -> None:
