@@ -142,7 +142,8 @@ def test_recorded_scenarios(scenario: str) -> None:
     d = RECORDED / scenario
     meta = json.loads((d / "meta.json").read_text())
     got: set[str] = set()
-    by_log = {"error": d / "error.log", "fpm": d / "php-fpm.log"}
+    by_log = {"error": d / meta.get("files", {}).get("error_log", "error.log"),
+              "fpm": d / "php-fpm.log"}
     # other logs a lab run hands to diagnose: the kernel's OOM lines, supervisord's log
     for log, role in (("kernel", "kernel_log"), ("app", "app_log")):
         if role in meta.get("files", {}):

@@ -50,6 +50,9 @@ def fixture_args(name: str) -> list[str]:
     d = FIXTURES / name
     meta = json.loads((d / "meta.json").read_text())
     files = meta["files"]
+    if "config" in files:  # another proxy (HAProxy, Apache): its config and its log
+        return ["--offline", "--config", str(d / files["config"]), "--error-log",
+                str(d / files["error_log"])]
     args = ["--offline", "--nginx-conf", str(d / files["nginx_conf"]),
             "--error-log", str(d / files["error_log"]), "--access-log", str(d / files["access_log"])]
     if "fpm_log" in files:

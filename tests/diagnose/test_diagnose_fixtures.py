@@ -85,9 +85,12 @@ def options_for(meta: dict[str, Any]) -> DiagnoseOptions:
     d: Path = meta["dir"]
     files = meta["files"]
     return DiagnoseOptions(
-        nginx_conf=str(d / files["nginx_conf"]),
+        nginx_conf=str(d / files["nginx_conf"]) if "nginx_conf" in files else None,
+        config=str(d / files["config"]) if "config" in files else None,
         error_logs=[str(d / files["error_log"])],
-        access_logs=[str(d / files["access_log"])] if "access_log" in files else [],
+        # another proxy's access log is for `why502 stats` (tests/apache), not diagnose's reader
+        access_logs=[str(d / files["access_log"])] if "nginx_conf" in files and "access_log" in files
+        else [],
         fpm_conf=str(d / files["fpm_conf"]) if "fpm_conf" in files else None,
         fpm_logs=[str(d / files["fpm_log"])] if "fpm_log" in files else [],
         kernel_log=str(d / files["kernel_log"]) if "kernel_log" in files else None,

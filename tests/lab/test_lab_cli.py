@@ -14,6 +14,14 @@ def test_lab_list_names_every_scenario_and_cause(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     for name, scenario in SCENARIOS.items():
         assert name in out and str(scenario.cause) in out
+    # the proxy of each scenario is shown (nginx or haproxy)
+    assert any(line.split()[1] == "haproxy" for line in out.splitlines() if line.startswith("haproxy-"))
+
+
+def test_lab_list_by_proxy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "list", "--proxy", "apache"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 6 and all(line.split()[1] == "apache" for line in lines)
 
 
 def test_lab_run_unknown_scenario_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

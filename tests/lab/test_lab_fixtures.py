@@ -32,7 +32,11 @@ def test_fixture_layout_and_expectations(folder: Path) -> None:
     assert meta["recorded_at"]
     for role, name in meta["files"].items():
         assert (folder / name).is_file(), role
-    for name in ("nginx.conf", "error.log", "access.log"):
+    proxy = meta.get("proxy", "nginx")
+    main = {"nginx": ("nginx.conf", "error.log", "access.log"),
+            "haproxy": ("haproxy.cfg", "haproxy.log"),
+            "apache": ("apache2.conf", "apache-error.log")}[proxy]
+    for name in main:
         assert (folder / name).exists()
     for path in folder.rglob("*"):
         if path.is_file():
@@ -42,6 +46,12 @@ def test_fixture_layout_and_expectations(folder: Path) -> None:
     for log, pattern in meta["expect"]:
         text = (folder / meta["files"][LOGS[log]]).read_text(errors="replace")
         assert re.search(pattern, text), f"{folder.name}: {log} lacks {pattern}"
+    if proxy == "haproxy":  # it logs to stdout (the recorded haproxy.log), in RFC 3164 form
+        assert "log stdout format rfc3164" in (folder / "haproxy.cfg").read_text()
+        return
+    if proxy == "apache":
+        assert "ErrorLog /lab/logs/apache-error.log" in (folder / "apache2.conf").read_text()
+        return
     # the config nginx ran with names the recorded logs under /lab
     conf = (folder / "nginx.conf").read_text()
     assert "error_log /lab/logs/error.log" in conf

@@ -21,6 +21,7 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     probe_item,
+    proxy_name,
     upstream_name,
 )
 from why502.evidence.model import Evidence, LocationOutcome, UpstreamTiming
@@ -43,11 +44,12 @@ def analyze(ev: Evidence) -> list[Candidate]:
         out.append(Candidate(finding=make_finding(
             "app-fatal-error", confidence=0.85, groups=fatal,
             explanation="The application itself failed these requests (its fatal error is in "
-                        "nginx's error log via FastCGI stderr); nginx and the connection are fine.",
+                        f"{proxy_name(ev.proxy)}'s error log via FastCGI stderr); "
+                        f"{proxy_name(ev.proxy)} and the connection are fine.",
             evidence=items,
             fix=Fix(summary="fix the error in the application code or its config (the message names "
                             "the file and line)",
-                    commands=["grep -F 'PHP Fatal' /var/log/nginx/error.log | tail -5",
+                    commands=[f"grep -F 'PHP Fatal' {_error_log(ev)} | tail -5",
                               "tail -50 /var/log/php*-fpm.log"]),
             upstream=upstream_name(ev, peer), target=peer, status_codes=[500]),
             claims=claims(fatal)))
@@ -137,3 +139,8 @@ def _with_count(f: Finding, made: int, timing: UpstreamTiming) -> Finding:
     return replace(f, count=made, first_seen=timing.first.isoformat(timespec="seconds")
                    if timing.first else None,
                    last_seen=timing.last.isoformat(timespec="seconds") if timing.last else None)
+
+
+def _error_log(ev: Evidence) -> str:
+    return {"apache": "/var/log/apache2/error.log",
+            "haproxy": "/var/log/haproxy.log"}.get(ev.proxy, "/var/log/nginx/error.log")

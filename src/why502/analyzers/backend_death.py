@@ -26,6 +26,7 @@ from why502.analyzers.base import (
     listener_item,
     make_finding,
     process_matches,
+    proxy_name,
     upstream_name,
 )
 from why502.analyzers.identity import (
@@ -178,7 +179,7 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
     return Candidate(
         finding=make_finding(
             "backend-crashed", confidence=conf, groups=groups + down,
-            explanation=f"{peer or 'The backend'} closed or reset connections while nginx waited "
-                        f"for the response: {why}.",
+            explanation=f"{peer or 'The backend'} closed or reset connections while "
+                        f"{proxy_name(ev.proxy)} waited for the response: {why}.",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups + down), fallback=fallback)

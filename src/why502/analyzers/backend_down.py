@@ -24,6 +24,8 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     probe_item,
+    proxy_name,
+    reload_commands,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
@@ -134,13 +136,14 @@ def _wrong_target(ev: Evidence, peer: str, target: TargetFact | None,
                               summary=f"nothing listens on {peer}, but {who} {why}",
                               source="listeners" if "pool" not in who else None))
     fix = _retarget_fix(ev, target, peer, new_key)
-    nothing = "nothing listens on" if ev.listeners is not None else "nginx could not connect to"
+    proxy = proxy_name(ev.proxy)
+    nothing = "nothing listens on" if ev.listeners is not None else f"{proxy} could not connect to"
     return Candidate(
         finding=make_finding(
             "wrong-target", confidence=0.92 if ev.listeners is not None else 0.75, groups=groups,
-            explanation=f"nginx sends requests to {peer}, but {nothing} {peer}; {who} {why}. "
-                        "Point nginx at the address the backend really uses (or make the backend "
-                        "listen where nginx points).",
+            explanation=f"{proxy} sends requests to {peer}, but {nothing} {peer}; {who} {why}. "
+                        f"Point {proxy} at the address the backend really uses (or make the backend "
+                        f"listen where {proxy} points).",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
 
@@ -157,8 +160,8 @@ def _retarget_fix(ev: Evidence, target: TargetFact | None, old: str, new: str) -
                 diff = replace_line(ev.files, target.file, target.line, [new_text])
                 file = target.file
     new_addr = new if not new.startswith("0.0.0.0:") else "127.0.0.1:" + new.split(":")[1]
-    return Fix(summary=f"point nginx at {new_addr} instead of {old}, then reload nginx",
-               commands=["nginx -t", "systemctl reload nginx"], diff=diff, file=file,
+    return Fix(summary=f"point {proxy_name(ev.proxy)} at {new_addr} instead of {old}, then reload it",
+               commands=reload_commands(ev), diff=diff, file=file,
                notes=["or change the backend to listen on " + old])
 
 
@@ -215,7 +218,7 @@ def _crash_loop(ev: Evidence, peer: str, target: TargetFact | None,
     return Candidate(
         finding=make_finding(
             "backend-crash-loop", confidence=0.85, groups=groups,
-            explanation=f"{who}; while it is down nginx "
+            explanation=f"{who}; while it is down {proxy_name(ev.proxy)} "
                         f"gets connection refused from {peer}. The restarts hide the real error: "
                         f"read {log} for the exit reason.",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
@@ -268,6 +271,7 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
     return Candidate(
         finding=make_finding(
             "backend-not-running", confidence=confidence, groups=groups,
-            explanation=f"nginx could not connect to {peer} ({kind}): no backend was serving it. {how}",
+            explanation=f"{proxy_name(ev.proxy)} could not connect to {peer} ({kind}): no backend "
+                        f"was serving it. {how}",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))

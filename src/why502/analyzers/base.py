@@ -89,6 +89,25 @@ def iso(t: datetime | None) -> str | None:
     return t.isoformat(timespec="seconds") if t else None
 
 
+PROXY_NAMES = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache"}
+
+
+def proxy_name(proxy: str) -> str:
+    """How a report names the proxy (``nginx``, ``HAProxy``, ``Apache``); a symptom group's
+    ``source`` or ``Evidence.proxy``."""
+    return PROXY_NAMES.get(proxy, proxy)
+
+
+def reload_commands(ev: Evidence) -> list[str]:
+    """Check the edited config with the proxy's own test, then reload it."""
+    if ev.proxy == "haproxy":
+        return [f"haproxy -c -f {ev.nginx_conf_file or '/etc/haproxy/haproxy.cfg'}",
+                "systemctl reload haproxy"]
+    if ev.proxy == "apache":
+        return ["apachectl configtest", "systemctl reload apache2"]
+    return ["nginx -t", "systemctl reload nginx"]
+
+
 def sample_item(s: Sample, summary: str, symptom: str | None, count: int | None = None) -> EvidenceItem:
     return EvidenceItem(kind="log", summary=summary, source=s.file, line=s.line, time=iso(s.time),
                         text=s.text, symptom=symptom, count=count)
@@ -129,7 +148,8 @@ def attempts_phrase(g: SymptomGroup) -> str:
                 f"{f', nginx answered {said}' if said else ''}")
     out = f"{g.count} failed attempt{plural}"
     if g.clients is None:
-        return out + f"; nginx answers {said} for this when it is the last attempt"
+        return out + (f"; {proxy_name(g.source)} answers {said} for this when it is the last "
+                      "attempt")
     about = "about " if g.clients_estimated else ""
     got = ", ".join(f"{n}×{s}" for s, n in sorted(g.clients.items()) if n)
     out += f"; clients got {about}{got}" if got else "; no client got a 5xx from it"
@@ -153,7 +173,14 @@ def event_item(e: LogEvent, summary: str) -> EvidenceItem:
 
 
 def config_item(t: TargetFact, summary: str | None = None) -> EvidenceItem:
-    directive = f"{t.kind}_pass" if t.kind != "proxy" else "proxy_pass"
+    section = t.settings.get("section")
+    if section is not None and summary is None:  # HAProxy: the server line of a backend
+        return EvidenceItem(kind="config", summary=f"server {t.key} in {section.value}"
+                            + (f" (frontend {t.server})" if t.server else ""),
+                            source=t.file, line=t.line)
+    named = t.settings.get("directive")  # Apache: ProxyPass, BalancerMember, SetHandler, ...
+    directive = named.value if named is not None else (
+        f"{t.kind}_pass" if t.kind != "proxy" else "proxy_pass")
     where = t.pass_file or t.file
     line = t.pass_line or t.line
     return EvidenceItem(kind="config", summary=summary or f"{directive} to {t.key}"

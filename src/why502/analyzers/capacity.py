@@ -24,6 +24,8 @@ from why502.analyzers.base import (
     group_items,
     groups_of,
     make_finding,
+    proxy_name,
+    reload_commands,
     upstream_name,
 )
 from why502.analyzers.identity import belongs
@@ -32,7 +34,10 @@ from why502.facts.fpm import FpmPool
 from why502.facts.net import split_key
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import replace_line
+from why502.findings.patch import combine, replace_line
+from why502.parsers.apache_edit import apache_timeout_diff
+from why502.parsers.haproxy import time_ms
+from why502.parsers.haproxy_edit import set_keyword, set_server_param
 from why502.parsers.nginx.edit import set_directive
 
 _SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
@@ -64,6 +69,8 @@ def analyze(ev: Evidence) -> list[Candidate]:
         mine = [e for e in kills if belongs(ev, peer, e, groups)]
         if mine:
             out.append(_killed_by_own_limit(ev, peer, groups, mine))
+    for peer, groups in by_peer(groups_of(ev, "queue-timeout")).items():
+        out.append(_queued(ev, peer, groups))
     return out
 
 
@@ -88,7 +95,7 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     the other.
     """
     target = ev.target(peer)
-    name, setting = _timeout_setting(target)
+    name, setting = _timeout_setting(ev, target)
     nginx_s = seconds(setting.value) if setting else 60.0
     server = _app_server(kills[0])
     limit_name, default = _APP_LIMITS[server]
@@ -149,6 +156,49 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
         claims=claims(groups))
 
 
+def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    """HAProxy ``sQ``: every server of the backend had ``maxconn`` requests in flight, the
+    request waited in the queue for ``timeout queue`` and got a 503 (configuration.txt 8.5, 'sQ';
+    4.2 'timeout queue').  The servers' workers are the bottleneck: raise ``maxconn`` only as
+    far as the backend really has workers, else make the requests faster."""
+    group = ev.groups.get(peer or "")
+    members = [t for t in ev.targets if t.group == (group.name if group else peer)] or \
+        [t for t in (ev.target(peer),) if t is not None]
+    items = [i for g in groups for i in group_items(g)]
+    proxy = proxy_name(ev.proxy)
+    diffs: list[str | None] = []
+    for t in members[:4]:
+        mc = t.settings.get("maxconn")
+        q = t.settings.get("timeout queue")
+        if mc is not None:
+            unlimited = mc.is_default or mc.value in ("", "0")
+            items.append(EvidenceItem(
+                kind="config", summary=f"server {t.key}: maxconn {'unlimited' if unlimited else mc.value}"
+                + (f", timeout queue {q.value or 'infinite'}" + (" (default: timeout connect)"
+                                                                   if q.is_default else "")
+                   if q is not None else ""), source=t.file, line=t.line))
+            if not unlimited and mc.value.isdigit():
+                diffs.append(set_server_param(ev.files, t.file, t.line, "maxconn",
+                                              str(int(mc.value) * 2)))
+        state = (ev.server_states or {}).get(t.key)
+        if state is not None:
+            items.append(EvidenceItem(kind="probe", summary=f"runtime API: {state.name} {state.status}, "
+                                      f"{state.sessions} in flight, {state.queued} queued"
+                                      + (f" (maxconn {state.limit})" if state.limit else ""),
+                                      source="runtime API"))
+    fix = Fix(summary="add backend workers (and raise the servers' maxconn to match what they can "
+                      "serve at once), add servers, or make the slow requests faster; raising "
+                      "maxconn beyond the backend's workers only moves the queue into the backend",
+              commands=reload_commands(ev), diff=combine(diffs),
+              file=members[0].file if diffs and members else None)
+    return Candidate(finding=make_finding(
+        "workers-exhausted", confidence=0.85, groups=groups,
+        explanation=f"Every server of {peer or 'the backend'} was at its maxconn: requests waited in "
+                    f"{proxy}'s queue until timeout queue expired and got 503 (termination state sQ).",
+        evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups))
+
+
 def _app_server(e: LogEvent) -> str:
     text = f"{e.source} {e.pattern} {e.text}".lower()
     if "harakiri" in text or "uwsgi" in text:
@@ -162,20 +212,37 @@ def _is_local(peer: str | None) -> bool:
     return peer is not None and peer.startswith(("unix:", "127.", "[::1]", "localhost"))
 
 
-def _timeout_setting(t: TargetFact | None) -> tuple[str, Setting | None]:
+def _timeout_setting(ev: Evidence, t: TargetFact | None) -> tuple[str, Setting | None]:
+    """The timer that gives up on a slow response header: nginx's ``*_read_timeout`` (default
+    60s), HAProxy's ``timeout server`` (no default: infinite, configuration.txt 4.2)."""
+    if ev.proxy == "haproxy":
+        return "timeout server", (t.settings.get("timeout server") if t else None)
+    if ev.proxy == "apache":  # the worker's timeout=, else ProxyTimeout, else Timeout (60 s)
+        return "ProxyTimeout", (t.settings.get("timeout") if t else None)
     kind = t.kind if t else "proxy"
     name = f"{kind}_read_timeout"
     return name, (t.settings.get(name) if t else None)
 
 
+def _timeout_seconds(ev: Evidence, setting: Setting | None) -> float | None:
+    if ev.proxy == "haproxy":
+        ms = time_ms(setting.value) if setting else None
+        return ms / 1000 if ms is not None else None
+    if ev.proxy == "apache":  # seconds, or with a unit since 2.4 (ap_timeout_parameter_parse)
+        return seconds(setting.value) if setting else 60.0
+    return seconds(setting.value) if setting else 60.0
+
+
 def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: bool) -> Candidate:
     target = ev.target(peer)
-    name, setting = _timeout_setting(target)
-    timeout = seconds(setting.value) if setting else 60.0
+    name, setting = _timeout_setting(ev, target)
+    timeout = _timeout_seconds(ev, setting)
+    proxy = proxy_name(ev.proxy)
     items = [i for g in groups for i in group_items(g)]
     if target:
-        where = " (nginx default)" if (setting is None or setting.is_default) else ""
-        items.append(EvidenceItem(kind="config", summary=f"{name} {setting.value if setting else '60s'}"
+        where = f" ({proxy} default)" if (setting is None or setting.is_default) else ""
+        shown = (setting.value if setting else "") or ("60s" if ev.proxy != "haproxy" else "infinite")
+        items.append(EvidenceItem(kind="config", summary=f"{name} {shown}"
                                   f"{where}", source=setting.file if setting else target.file,
                                   line=setting.line if setting else target.line))
     timing = _timing(ev, peer, target)
@@ -193,7 +260,13 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     if fpm_busy:
         conf -= 0.15  # busy workers queue requests: exhaustion explains the wait better
     fix_diff = None
-    if target and timeout:
+    if target and timeout and ev.proxy == "haproxy":
+        fix_diff = set_keyword(ev.files, name, f"{int(max(timeout * 2, 30))}s", setting=setting,
+                               section_file=target.pass_file, section_line=target.pass_line)
+    elif target and timeout and ev.proxy == "apache":
+        fix_diff = apache_timeout_diff(ev.files, setting, target.pass_file, target.pass_line,
+                                       int(max(timeout * 2, 30)))
+    elif target and timeout:
         new = f"{int(max(timeout * 2, 30))}s"
         fix_diff = set_directive(ev.files, name, new, setting_file=setting.file if setting else None,
                                  setting_line=setting.line if setting else None,
@@ -201,16 +274,30 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
                                  anchor_file=target.pass_file or target.file,
                                  anchor_line=target.pass_line or target.line)
     fix = Fix(summary="make the slow requests faster (profile the endpoint, add an index, move work "
-                      f"to a queue); if they are legitimately slow, raise {name} for that location",
-              commands=["nginx -t", "systemctl reload nginx"], diff=fix_diff,
+                      f"to a queue); if they are legitimately slow, raise {name} for that "
+                      + ("backend" if ev.proxy == "haproxy" else "location"),
+              commands=reload_commands(ev), diff=fix_diff,
               file=(setting.file if setting and not setting.is_default else
                     (target.pass_file or target.file) if target else None))
     return Candidate(finding=make_finding(
         "backend-too-slow", confidence=conf, groups=groups,
         explanation=f"{peer or 'The backend'} did not send its response header within {name} "
-                    f"({timeout:g}s), so nginx gave up and answered 504.",
+                    f"({timeout or 0:g}s), so {proxy} gave up and answered {_answered(groups)}"
+                    + (" (termination state sH)." if ev.proxy == "haproxy" else "."),
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
+
+
+def _answered(groups: list[SymptomGroup]) -> int:
+    """The status the proxy answered for the timeout: nginx and HAProxy 504; Apache 2.4's
+    mod_proxy_http answered 502 in the lab's recordings (AH01102, tests/fixtures/recorded/
+    apache-too-slow) -- so the one the log lines carry, 504 when they carry none."""
+    codes: dict[int, int] = {}
+    for g in groups:
+        for code, n in g.statuses.items():
+            if code >= 500:
+                codes[code] = codes.get(code, 0) + n
+    return max(codes, key=lambda c: codes[c]) if codes else 504
 
 
 def _timing(ev: Evidence, peer: str | None, target: TargetFact | None) -> UpstreamTiming | None:
@@ -270,7 +357,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
     return Candidate(finding=make_finding(
         "workers-exhausted", confidence=conf, groups=claimed,
         explanation="Every backend worker was busy: new requests queued (or were refused when the "
-                    "listen backlog filled) until nginx gave up."
+                    f"listen backlog filled) until {proxy_name(ev.proxy)} gave up."
                     + (f" PHP-FPM pool [{pool.name}] hit pm.max_children = {pool.max_children}."
                        if pool and pool.max_children else ""),
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),

@@ -20,6 +20,7 @@ from why502.analyzers.base import (
     group_items,
     groups_of,
     make_finding,
+    reload_commands,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
@@ -99,7 +100,7 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
                     "so nginx refused the response with 502.",
         evidence=items,
         fix=Fix(summary=f"raise {name} to {new} for this location (or send smaller headers)",
-                commands=["nginx -t", "systemctl reload nginx",
+                commands=[*reload_commands(ev),
                           f"curl -sI http://{peer or 'backend'}/ | wc -c  # header size"],
                 diff=diff, file=(target.pass_file or target.file) if target else None),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
@@ -157,7 +158,7 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                             "request opens a new connection (and leaves a TIME_WAIT socket).",
                 evidence=items,
                 fix=Fix(summary="speak HTTP/1.1 to the upstream and clear the Connection header",
-                        commands=["nginx -t", "systemctl reload nginx"], diff=diff,
+                        commands=reload_commands(ev), diff=diff,
                         file=t.pass_file or t.file),
                 upstream=gname, target=t.key), claims=claims(claimed)))
             continue
@@ -199,7 +200,7 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             fix=Fix(summary="make nginx drop idle upstream connections before the backend does "
                             "(keepalive_timeout below the backend's idle timeout), or raise the "
                             "backend's keep-alive timeout",
-                    commands=["nginx -t", "systemctl reload nginx"], diff=diff, file=anchor[0],
+                    commands=reload_commands(ev), diff=diff, file=anchor[0],
                     notes=["gunicorn: --keep-alive 75; node: server.keepAliveTimeout = 75000"]),
             upstream=gname), claims=claims(drops)))
     return out

@@ -16,6 +16,9 @@ port-exhaustion, fd-limit.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -26,6 +29,8 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     probe_item,
+    proxy_name,
+    reload_commands,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup
@@ -38,7 +43,10 @@ from why502.parsers.nginx.edit import set_directive
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     for peer, groups in by_peer(groups_of(ev, "no-live-upstreams")).items():
-        out.append(_all_down(ev, peer, groups))
+        out.append(_all_down_haproxy(ev, peer, groups) if ev.proxy == "haproxy"
+                   else _all_down(ev, peer, groups))
+    if ev.proxy == "haproxy":
+        out += _down_now(ev, {g.peer for g in groups_of(ev, "no-live-upstreams")})
     for peer, groups in by_peer(groups_of(ev, "dns-failure")).items():
         out.append(_dns(ev, peer, groups))
     unreachable = groups_of(ev, "unreachable") + [
@@ -94,15 +102,20 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
     caused_by = claims(members) if members and not recovered else frozenset()
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
-        explanation=f"Every server of upstream {name} was marked failed (max_fails within "
-                    "fail_timeout) or down, so nginx had no server to try and answered 502 at once."
-                    + why,
+        explanation=(f"Every server of upstream {name} was marked failed (max_fails within "
+                     "fail_timeout) or down, so nginx had no server to try and answered 502 at once."
+                     if ev.proxy == "nginx" else
+                     f"Every worker of {name or 'the backend'} was in error state (Apache disables a "
+                     "worker that failed for retry= seconds, 60 by default), so Apache had none to "
+                     "try and answered 503.") + why,
         evidence=items,
         fix=Fix(summary=summary,
-                commands=["nginx -T | grep -A8 'upstream " + (name or "") + "'"]),
+                commands=(["nginx -T | grep -A8 'upstream " + (name or "") + "'"] if ev.proxy == "nginx"
+                          else [f"apachectl -S; grep -rn -A4 '{name or 'Proxy'}' /etc/apache2/"])),
         upstream=name, target=name), claims=claims(groups + marked_groups + members),
-        caused_by=caused_by, link=f"then nginx marked every server of upstream {name} failed "
-                                  "(max_fails) and answered 'no live upstreams'")
+        caused_by=caused_by,
+        link=f"then {proxy_name(ev.proxy)} marked every server of upstream {name} failed (max_fails) "
+             "and answered 'no live upstreams'")
 
 
 def _answers_now(ev: Evidence, server: str) -> bool:
@@ -141,7 +154,7 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         evidence=items,
         fix=Fix(summary="add a resolver for the variable proxy_pass" if no_resolver else
                 f"fix the name {host or ''} (typo, DNS record, /etc/hosts) or use an address",
-                commands=[f"getent hosts {host or '<name>'}", "nginx -t", "systemctl reload nginx"],
+                commands=[f"getent hosts {host or '<name>'}", *reload_commands(ev)],
                 diff=diff, file=(variable[0].pass_file or variable[0].file) if diff else None),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
@@ -222,5 +235,110 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
         evidence=items,
         fix=Fix(summary="raise worker_rlimit_nofile / worker_connections (and LimitNOFILE= of "
                         "nginx.service)", commands=["cat /proc/$(pgrep -o nginx)/limits | grep files",
-                                                    "nginx -t", "systemctl reload nginx"],
+                                                    *reload_commands(ev)],
                 diff=diff, file=ev.nginx_conf_file if diff else None)), claims=claims(groups))
+
+
+_REASON = re.compile(r'Server (?P<server>\S+) is DOWN, reason: (?P<reason>[^,]+)'
+                     r'(?:, info: "(?P<info>[^"]*)")?')
+# health-check reasons (HAProxy src/check.c check_reason_string / doc/configuration.txt 9.1
+# check_status: L4CON, L4TOUT, L6RSP, L7STS, ...) -> what they mean for the backend
+_MEANING = (("Connection refused", "nothing listens on them: the backends are not running"),
+            ("Layer4 timeout", "they do not accept connections in time (down host, firewall, "
+                               "or a backend too busy to accept)"),
+            ("Layer7 wrong status", "the health-check request gets an error status: the "
+                                    "application is failing (or the check URL is wrong)"),
+            ("Layer7 timeout", "the application does not answer the health check in time"),
+            ("Layer6", "the TLS or protocol of the check does not match the server"),
+            ("Layer7 invalid response", "the server does not speak HTTP on that port"))
+
+
+def _down_reasons(ev: Evidence, name: str | None) -> tuple[list[str], list[EvidenceItem]]:
+    """Why HAProxy took the servers of backend ``name`` down: the alert lines' ``reason``/
+    ``info`` (``Server app/web1 is DOWN, reason: Layer4 connection problem, info: "Connection
+    refused"``, src/server.c srv_set_stopped) and the runtime API's last check."""
+    reasons: list[str] = []
+    items: list[EvidenceItem] = []
+    for g in ev.symptoms:
+        if g.symptom != "upstream-marked-down":
+            continue
+        for smp in g.samples:
+            m = _REASON.search(smp.text)
+            if m and (name is None or m.group("server").split("/")[0] == name):
+                why = m.group("reason") + (f": {m.group('info')}" if m.group("info") else "")
+                if why not in reasons:
+                    reasons.append(why)
+    for key, st in (ev.server_states or {}).items():
+        if (name is None or st.backend == name) and st.down:
+            items.append(EvidenceItem(kind="probe", summary=f"runtime API (show stat): {st.name} "
+                                      f"{st.status}" + (f", last check {st.reason}" if st.reason
+                                                        else "") + f" ({key})",
+                                      source="runtime API"))
+            if st.reason and st.reason not in reasons:
+                reasons.append(st.reason)
+    return reasons, items
+
+
+def _meaning(reasons: list[str]) -> str:
+    text = " ".join(reasons)
+    for needle, meaning in _MEANING:
+        if needle in text:
+            return meaning
+    return "see the reason HAProxy gives"
+
+
+def _all_down_haproxy(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Candidate:
+    """``backend app has no server available!`` / ``<NOSRV>`` with 503: every server (backups
+    too) failed its health checks (src/backend.c set_backend_down; configuration.txt 8.5 'SC'
+    with <NOSRV>).  The root cause is what failed the checks: the DOWN reasons say it."""
+    group = ev.groups.get(name or "")
+    marked = [g for g in ev.symptoms if g.symptom == "upstream-marked-down"
+              and (g.peer == name or (group is not None and g.peer in group.servers))]
+    items = [i for g in groups + marked for i in group_items(g)]
+    reasons, state_items = _down_reasons(ev, name)
+    items += state_items
+    members = [t for t in ev.targets if t.group == name]
+    for t in members[:4]:
+        chk = t.settings.get("check")
+        items.append(EvidenceItem(
+            kind="config", summary=f"server {t.key}" + ("" if chk is None or chk.value == "on"
+                                                       else " (no check)")
+            + "".join(f", {k} {t.settings[k].value}" for k in ("inter", "fall", "rise")
+                      if k in t.settings),
+            source=t.file, line=t.line))
+    meaning = _meaning(reasons)
+    conf = 0.93 if reasons else 0.8
+    refused = "Connection refused" in " ".join(reasons)
+    return Candidate(finding=make_finding(
+        "all-upstreams-down", confidence=conf, groups=groups + marked,
+        explanation=f"HAProxy's health checks took every server of backend {name} DOWN, so it had no "
+                    "server for the requests and answered 503 (<NOSRV>)."
+                    + (f" Reason: {'; '.join(reasons[:3])}: {meaning}." if reasons else ""),
+        evidence=items,
+        fix=Fix(summary=(f"start the backends of {name} ("
+                         + ", ".join(group.servers if group else ()) + ")" if refused else
+                         "fix what fails the health checks on every server (the reason above)")
+                + "; HAProxy puts them back UP after 'rise' good checks",
+                commands=[f"echo 'show stat' | socat stdio {_socket_hint(ev)} | cut -d, -f1,2,18,37,57",
+                          *(f"curl -sv http://{k}/ -o /dev/null" for k in (group.servers[:2]
+                                                                          if group else ()))]),
+        upstream=name, target=name), claims=claims(groups + marked))
+
+
+def _socket_hint(ev: Evidence) -> str:
+    sock = ev.runtime_socket or "/run/haproxy/admin.sock"
+    return sock.split("@", 1)[1] if sock.startswith("unix@") else sock
+
+
+def _down_now(ev: Evidence, seen: set[str | None]) -> list[Candidate]:
+    """Every server of a backend DOWN right now (runtime API), before any request failed."""
+    out = []
+    for name, group in ev.groups.items():
+        states = [st for k, st in (ev.server_states or {}).items() if k in group.servers]
+        if name in seen or not states or len(states) < len(group.servers) \
+                or not all(st.down for st in states):
+            continue
+        cand = _all_down_haproxy(ev, name, [])
+        cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.85))
+        out.append(cand)
+    return out

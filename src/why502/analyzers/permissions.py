@@ -18,6 +18,7 @@ from why502.analyzers.base import (
     group_items,
     groups_of,
     make_finding,
+    proxy_name,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SocketStat, SymptomGroup
@@ -77,7 +78,7 @@ def _socket(ev: Evidence, peer: str, groups: list[SymptomGroup]) -> Candidate:
         if stat.worker_allowed is False and stat.worker_reason:
             items.append(EvidenceItem(kind="process", summary=f"{user} may not connect: "
                                       f"{stat.worker_reason}", source=path))
-    items.append(EvidenceItem(kind="config", summary=f"nginx worker user: {user}"
+    items.append(EvidenceItem(kind="config", summary=f"{proxy_name(ev.proxy)} worker user: {user}"
                               + (f" (groups {', '.join(ev.nginx_user_groups)})"
                                  if ev.nginx_user_groups else ""),
                               source=ev.nginx_conf_file))
@@ -90,8 +91,8 @@ def _socket(ev: Evidence, peer: str, groups: list[SymptomGroup]) -> Candidate:
         conf = 0.95  # checked now: the worker user really cannot connect
     return Candidate(finding=make_finding(
         "socket-permissions", confidence=conf, groups=groups,
-        explanation=f"nginx's workers run as {user}, and connecting to the unix socket {path} "
-                    "needs write permission on it, which its owner/group/mode do not give.",
+        explanation=f"{proxy_name(ev.proxy)}'s workers run as {user}, and connecting to the unix "
+                    f"socket {path} needs write permission on it, which its owner/group/mode do not give.",
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
 
@@ -131,6 +132,6 @@ def _pool_fix(ev: Evidence, pool: FpmPool, user: str, group: str) -> Fix | None:
         new = [*new[: pool.listen_line], *missing, *new[pool.listen_line:]]
     if new != list(lines):
         diff = unified(pool.file or "", lines, new)
-    return Fix(summary=f"let nginx ({user}) connect: set the pool's listen.owner/group/mode, "
-                       "then restart php-fpm", commands=["systemctl restart php*-fpm"],
-               diff=diff, file=pool.file)
+    return Fix(summary=f"let {proxy_name(ev.proxy)} ({user}) connect: set the pool's "
+                       "listen.owner/group/mode, then restart php-fpm",
+               commands=["systemctl restart php*-fpm"], diff=diff, file=pool.file)

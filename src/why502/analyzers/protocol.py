@@ -29,6 +29,8 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     probe_item,
+    proxy_name,
+    reload_commands,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
@@ -114,7 +116,7 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     return Candidate(finding=make_finding(
         "upstream-tls-mismatch", confidence=0.9, groups=groups, explanation=why, evidence=items,
         fix=Fix(summary=summary, commands=[f"openssl s_client -connect {peer} -servername <name> </dev/null",
-                                           "nginx -t", "systemctl reload nginx"],
+                                           *reload_commands(ev)],
                 diff=diff, file=anchor_file if diff else None, notes=notes),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
@@ -177,11 +179,11 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
     conf = 0.9 if (probe and speaks) or "72" in text else (0.85 if fpm else 0.7)
     return Candidate(finding=make_finding(
         "protocol-mismatch", confidence=conf, groups=groups,
-        explanation=f"nginx speaks {spoken} to {peer}, but the backend there speaks {said}, so its "
-                    "reply is not a response nginx can parse.",
+        explanation=f"{proxy_name(ev.proxy)} speaks {spoken} to {peer}, but the backend there speaks "
+                    f"{said}, so its reply is not a response {proxy_name(ev.proxy)} can parse.",
         evidence=items,
         fix=Fix(summary=f"use the directive/scheme that matches what {peer} speaks",
-                commands=["nginx -t", "systemctl reload nginx"], diff=diff,
+                commands=reload_commands(ev), diff=diff,
                 file=target.file if diff and target else None),
         upstream=upstream_name(ev, peer), target=peer, status_codes=[502]), claims=claims(groups))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from why502.analyzers.base import Candidate, GroupKey
+from why502.analyzers.base import Candidate, GroupKey, proxy_name
 from why502.analyzers.registry import REGISTRY
 from why502.evidence.model import Evidence
 from why502.findings.model import Diagnostic, EvidenceItem, Finding
@@ -39,7 +39,13 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
     if candidates and len(past) == len(candidates):
         # nothing fails now: yesterday's outage in a rotated log is a note, not today's cause
         return [], diagnostics + [Diagnostic("info", _past_note(c, newest)) for c in past[:3]]
-    return fold([_age(c, newest) for c in candidates]), diagnostics
+    findings = fold([_age(c, newest) for c in candidates])
+    if ev.proxy != "nginx":
+        # the catalog's titles are written for nginx ("nginx's worker user may not connect ...")
+        name = proxy_name(ev.proxy)
+        findings = [replace(f, title=f.title.replace("nginx's worker user", f"{name}'s user")
+                            .replace("nginx", name)) for f in findings]
+    return findings, diagnostics
 
 
 def _naive(t: datetime | None) -> datetime | None:

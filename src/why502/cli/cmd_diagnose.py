@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from why502.cli.proxyargs import add_proxy_arguments, config_path
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
 
 DESCRIPTION = """\
@@ -43,14 +44,16 @@ _SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "m
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``why502 diagnose``."""
+    add_proxy_arguments(parser, "diagnose")
     parser.add_argument("--nginx-conf", metavar="FILE",
                         help="nginx config file or saved 'nginx -T' dump ('-' = stdin); "
                              "default: nginx -T, else /etc/nginx/nginx.conf")
     parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
-                        help="nginx error log (repeatable; rotated .1/.gz siblings are read too); "
+                        help="the proxy's error log (repeatable; rotated .1/.gz siblings are read "
+                             "too; HAProxy: its log file, httplog lines and server DOWN alerts); "
                              "default: the config's error_log")
     parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
-                        help="nginx access log (repeatable); default: the config's access_log")
+                        help="the proxy's access log (repeatable); default: the config's access_log")
     parser.add_argument("--log-type", metavar="TYPE",
                         help="the --access-log is a load balancer / proxy log: alb, elb, cloudflare, "
                              "envoy, caddy, traefik (default: detected from its first lines)")
@@ -80,12 +83,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
-    if args.demo and (args.nginx_conf or args.error_log or args.access_log or args.fpm_conf
+    if args.demo and (args.nginx_conf or args.config or args.error_log or args.access_log or args.fpm_conf
                       or args.fpm_log or args.kernel_log or args.app_log or args.since):
         raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
                          "flags and no --since")
+    config_path(args)  # not both --config and --nginx-conf
     options = DiagnoseOptions(
-        nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
+        nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
         kernel_log=args.kernel_log, app_logs=list(args.app_log), since=args.since,
         offline=bool(args.offline or args.demo),

@@ -28,12 +28,14 @@ examples:
   why502 lab run backend-too-slow       # reproduce, diagnose, show the report
   why502 lab run keepalive-race --keep  # keep the temp dir (config, logs) to look at
   why502 lab check                      # run every scenario: does diagnose find the cause?
+  why502 lab check --proxy haproxy      # only the HAProxy scenarios (also: apache, nginx)
 
 exit codes: run: 0 when diagnose ranks the expected cause first, 1 otherwise;
 check: 0 when every scenario that could run was diagnosed right; 2 usage; 3 lab unavailable
 """
 
 FORMATS = ("text", "json", "markdown", "html")
+PROXIES = ("nginx", "haproxy", "apache")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lst = sub.add_parser("list", help="list the scenarios")
     lst.add_argument("--all", action="store_true",
                      help="also list the recording-only recipes used for test fixtures")
+    lst.add_argument("--proxy", choices=PROXIES, help="only the scenarios of this proxy")
     run = sub.add_parser("run", help="reproduce one scenario and diagnose it")
     run.add_argument("name", metavar="NAME", help="scenario name (see `why502 lab list`)")
     run.add_argument("--format", choices=FORMATS,
@@ -57,16 +60,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--noisy", action="store_true",
                        help="run each scenario on a noisy host's baseline (other jobs' OOM kills "
                             "and segfaults, an old incident in the rotated log, client noise)")
+    check.add_argument("--proxy", choices=PROXIES, help="only the scenarios of this proxy")
 
 
 def run(args: argparse.Namespace) -> int:
     command = getattr(args, "lab_command", None)
     if command == "list":
-        return _list(bool(args.all))
+        return _list(bool(args.all), args.proxy)
     if command == "run":
         return _run_one(args)
     if command == "check":
-        return _check(list(args.names), bool(args.noisy))
+        return _check(list(args.names), bool(args.noisy), args.proxy)
     raise UsageError("lab: choose a subcommand: list, run NAME, check (see `why502 lab --help`)")
 
 
@@ -76,17 +80,19 @@ def _scenarios(include_all: bool = False) -> dict[str, Scenario]:
     return dict(RECORDINGS if include_all else SCENARIOS)
 
 
-def _list(include_all: bool) -> int:
+def _list(include_all: bool, proxy: str | None = None) -> int:
     from why502.lab.runtime import LabSkip
 
     for name, sc in _scenarios(include_all).items():
+        if proxy is not None and sc.proxy != proxy:
+            continue
         note = ""
         try:
             sc.check_requirements()
         except LabSkip as err:
             note = f"  [cannot run here: {err}]"
         lab = "" if sc.lab else " (recording only)"
-        print(f"{name:30} {sc.cause or '-':24} {sc.title}{lab}{note}")
+        print(f"{name:30} {sc.proxy:8} {sc.cause or '-':24} {sc.title}{lab}{note}")
     return EXIT_HEALTHY
 
 
@@ -132,7 +138,9 @@ def _run_one(args: argparse.Namespace) -> int:
                              for label, status in result.responses)
         print(f"  client saw: {statuses}", file=err)
         if args.show_logs:
-            shown = [("nginx error.log", result.error_log), ("php-fpm.log", result.fpm_log),
+            log_name = {"haproxy": "haproxy.log", "apache": "apache error log"}.get(
+                result.proxy, "nginx error.log")
+            shown = [(log_name, result.error_log), ("php-fpm.log", result.fpm_log),
                      ("kernel.log", result.kernel_log)]
             shown += [(p.name, p) for p in result.app_logs]
             for label, path in shown:
@@ -194,13 +202,15 @@ def _emit(report: Report, fmt: str | None, output: str | None, verbose: bool) ->
         raise InputError(f"cannot write {output}: {err.strerror or err}") from None
 
 
-def _check(names: list[str], noisy: bool = False) -> int:
+def _check(names: list[str], noisy: bool = False, proxy: str | None = None) -> int:
     from why502.lab.runtime import LabError, LabSkip, Stack
 
     scenarios = _scenarios()
     for name in names:
         _lookup(name)
     selected = [_lookup(n) for n in names] if names else list(scenarios.values())
+    if proxy is not None:
+        selected = [s for s in selected if s.proxy == proxy]
     wrong = 0
     for scenario in selected:
         try:

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
 from why502.errors import UsageError
 
 DESCRIPTION = """\
@@ -52,6 +53,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_proxy_arguments(parser, "lint (nginx only so far; NGINX_CONF is the same)")
     parser.add_argument("nginx_conf", nargs="?", metavar="NGINX_CONF",
                         help="config file, nginx -T dump, or - (default: nginx -T / /etc/nginx/nginx.conf)")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
@@ -103,6 +105,14 @@ def run(args: argparse.Namespace) -> int:
             off = "  (off by default)" if rule.off_by_default else ""
             print(f"{rule.code}  {rule.severity:<7}  {rule.name}: {rule.title}{off}")
         return 0
+    if args.config and args.nginx_conf:
+        raise UsageError("--config and NGINX_CONF name the same thing: give one of them")
+    args.nginx_conf = args.nginx_conf or args.config
+    proxy = args.proxy or (proxy_of_file(args.config) if args.config else "nginx")
+    if proxy != "nginx":
+        # diagnose and stats read HAProxy's and Apache's configs; lint's rules are nginx's
+        raise UsageError(f"lint has rules for nginx only: no {proxy} rules yet (diagnose and "
+                         f"stats read {proxy} with --config)")
     if args.nginx_conf == "-" and args.root:
         raise UsageError("--root makes no sense with a dump on stdin")
     options = LintOptions(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
+from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
 from why502.errors import UsageError
 from why502.timeargs import parse_time_arg
 
@@ -29,6 +31,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_proxy_arguments(parser, "read (HAProxy: its log's httplog lines are the access log)")
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="access log(s): plain, .gz, a rotated set, or - for stdin"
     )
@@ -83,7 +86,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from why502.app.stats import StatsOptions, run_stats
-    from why502.reporters.stats_json import stats_to_json, timeline_csv
 
     since = None if args.since is None else parse_time_arg(args.since, "--since")
     until = None if args.until is None else parse_time_arg(args.until, "--until")
@@ -93,17 +95,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--top must be at least 1")
     if args.nginx_conf == "-" and (not args.files or "-" in args.files):
         raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
+    config = config_path(args)
+    proxy = args.proxy or (proxy_of_file(config) if args.config else "nginx")
+    if proxy in ("haproxy", "apache"):
+        return _rewritten(args, proxy, config, since, until)
     from why502.app.stats.lb import check_log_type, sniff_log_type
 
     log_type = check_log_type(args.log_type)
-    if log_type is None and args.files and not args.nginx_conf and not args.log_format:
+    if log_type is None and args.files and not config and not args.log_format:
         log_type = sniff_log_type(list(args.files))
     if log_type not in (None, "nginx"):
         return _run_lb(args, log_type, since, until)
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,
-        nginx_conf=args.nginx_conf,
+        nginx_conf=config,
         error_logs=args.error_log,
         no_error_log=args.no_error_log,
         since=since,
@@ -134,7 +140,48 @@ def run(args: argparse.Namespace) -> int:
             st, _ = run_stats(opts)
     else:
         st, _ = run_stats(opts)
-    data = st.to_dict()
+    return _print(st.to_dict(), args)
+
+
+def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: object,
+               until: object) -> int:
+    """HAProxy's httplog lines or Apache's access log, rewritten for the engine
+    (``app.stats.haproxy``)."""
+    from contextlib import ExitStack
+    from datetime import datetime
+
+    from why502.app.stats import StatsOptions, run_stats
+    from why502.app.stats.haproxy import apache_as_nginx, haproxy_as_nginx
+    from why502.parsers.apache_log import NGINX_FORMAT
+
+    if not args.files or "-" in args.files:
+        raise UsageError(f"give {'HAProxy' if proxy == 'haproxy' else 'Apache'}'s log file(s)")
+    with ExitStack() as stack:
+        if proxy == "haproxy":
+            paths = stack.enter_context(haproxy_as_nginx(list(args.files), config))
+            log_format, source = "why502", "HAProxy httplog (configuration.txt 8.2.3)"
+        else:
+            paths, apache_fmt = stack.enter_context(
+                apache_as_nginx(list(args.files), config, args.log_format))
+            log_format, source = NGINX_FORMAT, f"Apache LogFormat {apache_fmt}"
+        opts = StatsOptions(paths=paths, log_format=log_format,
+                            error_logs=args.error_log, no_error_log=not args.error_log,
+                            since=since if isinstance(since, datetime) else None,
+                            until=until if isinstance(until, datetime) else None)
+        st, _ = run_stats(opts)
+        data = st.to_dict()
+        # name the user's files, not the rewritten copy (also in the rows' file:line)
+        data["files"] = list(args.files)
+        data["log_format"] = source
+        for row in data.get("requests_5xx") or []:
+            if isinstance(row, dict) and row.get("file") == paths[0]:
+                row["file"] = args.files[0] if len(args.files) == 1 else None
+    return _print(data, args)
+
+
+def _print(data: dict[str, Any], args: argparse.Namespace) -> int:
+    from why502.reporters.stats_json import stats_to_json, timeline_csv
+
     if args.format == "json":
         sys.stdout.write(stats_to_json(data) + "\n")
     elif args.format == "csv":

@@ -106,7 +106,16 @@ class LogAggregator:
         up = pl.col("upstream").cast(pl.Utf8).str.extract_groups(UPSTREAM_PEER)
         scheme, peer = up.struct.field("scheme"), up.struct.field("peer")
         df = df.with_columns(
-            pl.when(scheme.is_not_null() & (peer != "")).then(peer).alias("_peer"),
+            pl.when(scheme.is_not_null() & (peer != "")).then(peer)
+            # HAProxy names the peer ``backend/server`` (httplog ``%b/%s``) or ``backend``
+            # (``backend app has no server available!``): kept as written, the config maps it
+            # Apache names it ``host:port``, ``host`` or a socket path (``evidence.apache_facts``)
+            .when((pl.col("source").cast(pl.Utf8) == "apache")
+                  & pl.col("upstream").cast(pl.Utf8).str.starts_with("/"))
+            .then(pl.lit("unix:") + pl.col("upstream").cast(pl.Utf8))
+            .when(pl.col("source").cast(pl.Utf8).is_in(["haproxy", "apache"])
+                  & pl.col("upstream").is_not_null())
+            .then(pl.col("upstream").cast(pl.Utf8)).alias("_peer"),
             scheme.alias("_scheme"),
         )
         proxy = df.filter(pl.col("source").cast(pl.Utf8).is_in(list(PROXY_SOURCES))

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from why502.facts.captures import Captures, find_capture
 from why502.facts.fpm import FpmPool
+from why502.facts.haproxy import ServerState
 from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
 from why502.facts.setting import Setting
@@ -225,6 +226,10 @@ class Evidence:
     offline: bool = False
     now: datetime | None = None
     inputs_end: datetime | None = None  # the last request of the access log (the inputs' end)
+    proxy: str = "nginx"  # which proxy the config and logs are of: nginx | apache | haproxy
+    # HAProxy's runtime API (``show stat``): target key -> the server's state now (None: not read)
+    server_states: Mapping[str, ServerState] | None = None
+    runtime_socket: str | None = None  # HAProxy's ``stats socket`` address, for commands
 
     def target(self, key: str | None) -> TargetFact | None:
         """The config target with this identity key (or any member of the group of that name)."""

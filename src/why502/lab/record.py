@@ -9,6 +9,8 @@ Layout of one recording (stable: the classify and diagnose tests read it)::
 
     <dest>/meta.json       what was done, expected cause/symptoms, versions, date, file map
     <dest>/nginx.conf      the config nginx ran with (paths normalised)
+    <dest>/haproxy.cfg     for a HAProxy scenario instead: its config (``files.config``) and
+    <dest>/haproxy.log     its log (httplog lines and server alerts, ``files.error_log``)
     <dest>/error.log       nginx error log
     <dest>/access.log      nginx access log (log_format "why502", see meta.json "log_format")
     <dest>/php-fpm.conf    PHP-FPM global config, when the scenario used PHP-FPM
@@ -38,6 +40,8 @@ from why502.lab.runtime import (
     is_root,
     program_version,
 )
+from why502.lab.runtime.apache import find_apache
+from why502.lab.runtime.machine import find_haproxy
 from why502.lab.scenarios import Scenario, ScenarioRun
 
 ROOT_PLACEHOLDER = "/lab"
@@ -54,6 +58,12 @@ def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "kernel": platform.release()}
     nginx = find_nginx()
     out["nginx"] = program_version(nginx) if nginx else "not installed"
+    haproxy = find_haproxy()
+    if haproxy:
+        out["haproxy"] = program_version(haproxy)
+    apache = find_apache()
+    if apache:
+        out["apache2"] = program_version(apache)
     fpm = find_php_fpm()
     out["php_fpm"] = program_version(fpm) if fpm else "not installed"
     return out
@@ -75,9 +85,17 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
     dest.mkdir(parents=True)
     p = stack.p
     files: dict[str, str] = {}
-    if _copy(p.nginx_conf, dest / "nginx.conf", stack):
+    if run.proxy != "nginx" and run.config is not None:
+        # another proxy: its config (``config``, diagnose --config) and its log as the error log
+        if _copy(run.config, dest / run.config.name, stack):
+            files["config"] = run.config.name
+        if run.error_log is not None and _copy(run.error_log, dest / run.error_log.name, stack):
+            files["error_log"] = run.error_log.name
+        if run.access_log is not None and _copy(run.access_log, dest / run.access_log.name, stack):
+            files["access_log"] = run.access_log.name
+    if run.proxy == "nginx" and _copy(p.nginx_conf, dest / "nginx.conf", stack):
         files["nginx_conf"] = "nginx.conf"
-    if _copy(p.error_log, dest / "error.log", stack):
+    if run.proxy == "nginx" and _copy(p.error_log, dest / "error.log", stack):
         files["error_log"] = "error.log"
     if _copy(p.access_log, dest / "access.log", stack):
         files["access_log"] = "access.log"
@@ -102,6 +120,7 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
             app_logs.append(f"app-{out.stem.removeprefix('backend-')}.log")
     meta: dict[str, Any] = {
         "scenario": scenario.name,
+        "proxy": scenario.proxy,
         "title": scenario.title,
         "description": scenario.description,
         "cause": scenario.cause,

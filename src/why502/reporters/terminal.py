@@ -32,6 +32,11 @@ def clean(value: Any) -> str:
 def render_terminal(report: Report, console: Console, *, verbose: bool = False) -> None:
     """Print ``report`` answer-first to ``console``."""
     console.print(_headline(report))
+    proxy = report.inputs.get("proxy")
+    if isinstance(proxy, str):  # the findings are about HAProxy or Apache, not nginx
+        name = {"haproxy": "HAProxy", "apache": "Apache httpd"}.get(proxy, proxy)
+        config = report.inputs.get("config")
+        console.print(Text(f"   {name}" + (f": {clean(str(config))}" if config else ""), style="dim"))
     if report.healthy:
         console.print(Text(_healthy_detail(report), style="dim"))
     detailed = report.findings if verbose else report.findings[:DETAILED]

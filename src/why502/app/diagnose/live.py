@@ -47,7 +47,7 @@ class Live:
 
 def read_live(cfg: NginxConfig | None, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
               since: datetime | None, diags: list[Diagnostic], probe_timeout: float,
-              kernel_log_given: bool) -> Live:
+              kernel_log_given: bool, user_directive: str | None = None) -> Live:
     """Read the live state; every failure is a ``Diagnostic``, none stops the diagnosis."""
     live = Live()
     try:
@@ -58,7 +58,7 @@ def read_live(cfg: NginxConfig | None, targets: list[TargetFact], fpm_pools: tup
         diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
     live.probes, live.probe_dicts = probes.probe_targets(targets, probe_timeout)
     # sockets and nginx's worker identity
-    ident = system.worker_identity(cfg, diags)
+    ident = system.worker_identity(cfg, diags, user_directive)
     if ident is not None:
         live.user = ident.user
         live.group = ident.group if ident.gid is not None else None

@@ -23,6 +23,9 @@ class DiagnoseOptions:
     """Command-line choices of ``why502 diagnose`` (all optional: discovery fills the rest)."""
 
     nginx_conf: str | None = None
+    # ``--config FILE`` (nginx, Apache or HAProxy, detected from the content) and ``--proxy``
+    config: str | None = None
+    proxy: str | None = None
     error_logs: list[str] = field(default_factory=list)
     access_logs: list[str] = field(default_factory=list)
     fpm_conf: str | None = None
@@ -68,7 +71,8 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
     The user asked for these; diagnosing without one could print a false "healthy".  Files
     found by discovery are checked where they are read and become notes instead.
     """
-    named = [("--nginx-conf", options.nginx_conf), ("--fpm-conf", options.fpm_conf),
+    named = [("--nginx-conf", options.nginx_conf), ("--config", options.config),
+             ("--fpm-conf", options.fpm_conf),
              ("--kernel-log", options.kernel_log),
              *(("--error-log", p) for p in options.error_logs),
              *(("--access-log", p) for p in options.access_logs),

@@ -25,10 +25,11 @@ from why502.sources import system
 from why502.sources.accounts import check_socket_access, nginx_worker_identity, stat_path
 
 
-def worker_identity(cfg: NginxConfig | None, diags: list[Diagnostic]) -> WorkerIdentity | None:
-    """Who nginx's workers run as (the ``user`` directive, else nginx's compiled-in default)."""
-    directive = None
-    if cfg is not None and cfg.user:
+def worker_identity(cfg: NginxConfig | None, diags: list[Diagnostic],
+                    directive: str | None = None) -> WorkerIdentity | None:
+    """Who nginx's workers run as (the ``user`` directive, else nginx's compiled-in default);
+    ``directive`` gives another proxy's ``USER [GROUP]`` (HAProxy's ``user``/``group``)."""
+    if directive is None and cfg is not None and cfg.user:
         directive = f"{cfg.user} {cfg.group}" if cfg.group else cfg.user
     ident, more = nginx_worker_identity(directive)
     diags += more

@@ -14,17 +14,28 @@ import socket
 import subprocess
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+HAPROXY_CANDIDATES = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")
+
+
+def find_program(name: str, candidates: tuple[str, ...]) -> str | None:
+    """A proxy binary: ``$WHY502_<NAME>``, then the usual install paths, then ``$PATH``."""
+    env = os.environ.get(f"WHY502_{name.upper()}")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for cand in candidates:
+        if os.access(cand, os.X_OK):
+            return cand
+    return shutil.which(name)
 
 
 def find_nginx() -> str | None:
-    """The nginx binary: ``$WHY502_NGINX``, then the usual install paths, then ``$PATH``."""
-    env = os.environ.get("WHY502_NGINX")
-    if env:
-        return env if os.access(env, os.X_OK) else None
-    for cand in NGINX_CANDIDATES:
-        if os.access(cand, os.X_OK):
-            return cand
-    return shutil.which("nginx")
+    """The nginx binary (``$WHY502_NGINX`` first)."""
+    return find_program("nginx", NGINX_CANDIDATES)
+
+
+def find_haproxy() -> str | None:
+    """The haproxy binary (``$WHY502_HAPROXY`` first)."""
+    return find_program("haproxy", HAPROXY_CANDIDATES)
 
 
 def find_php_fpm() -> str | None:

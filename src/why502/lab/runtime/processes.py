@@ -47,12 +47,14 @@ class Process:
             return ""
 
 
-def spawn(name: str, argv: Sequence[str], output: Path, cwd: Path) -> Process:
-    """Start ``argv`` in a new session, stdin closed, stdout and stderr appended to ``output``."""
-    with open(output, "ab") as fh:
+def spawn(name: str, argv: Sequence[str], output: Path, cwd: Path,
+          stdout: Path | None = None) -> Process:
+    """Start ``argv`` in a new session, stdin closed, stdout and stderr appended to ``output``
+    (stdout to its own file when ``stdout`` is given: HAProxy's ``log stdout`` is its log)."""
+    with open(output, "ab") as fh, open(stdout or os.devnull, "ab") as out:
         popen = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-            cwd=str(cwd), start_new_session=True,
+            list(argv), stdin=subprocess.DEVNULL, stdout=out if stdout else fh,
+            stderr=fh if stdout else subprocess.STDOUT, cwd=str(cwd), start_new_session=True,
         )
     return Process(name=name, argv=list(argv), popen=popen, output=output)
 

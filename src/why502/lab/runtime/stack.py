@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from why502.lab.runtime import backends, client, fpm, machine, nginx, supervisor, tls
+from why502.lab.runtime import apache, backends, client, fpm, haproxy, machine, nginx, supervisor, tls
 from why502.lab.runtime.backends import Backend
 from why502.lab.runtime.cgroups import MemoryCgroups
 from why502.lab.runtime.client import Response, SourcePorts
@@ -54,6 +54,7 @@ class Stack:
         self.nginx: Process | None = None
         self.fpm: Process | None = None
         self.supervisord: Process | None = None
+        self.proxy: Process | None = None  # a proxy other than nginx (HAProxy)
         self.nginx_port = 0
         self._lock = threading.Lock()
         self._counter = 0
@@ -115,13 +116,13 @@ class Stack:
     # -- processes -------------------------------------------------------------------------------
 
     def spawn(self, name: str, argv: Sequence[str], cwd: Path | None = None,
-              netns: NetNamespace | None = None) -> Process:
+              netns: NetNamespace | None = None, stdout: Path | None = None) -> Process:
         """Start ``argv`` as a process of this stack: in ``netns`` (default: the stack's own
         namespace, if any), output in ``logs/<name>.out``, stopped by PID in :meth:`stop`."""
         ns = netns or self.netns
         if ns is not None:
             argv = [*ns.prefix(), *argv]
-        proc = spawn(name, argv, self.p.root / "logs" / f"{name}.out", cwd or self.p.root)
+        proc = spawn(name, argv, self.p.root / "logs" / f"{name}.out", cwd or self.p.root, stdout)
         self.processes.append(proc)
         return proc
 
@@ -223,6 +224,16 @@ class Stack:
             self, kind, name=name, host=host, port=port, delay=delay, header_bytes=header_bytes,
             idle_timeout=idle_timeout, backlog=backlog, tls=tls, fail_path=fail_path,
             body_bytes=body_bytes, alloc_mb=alloc_mb, memory_limit_mb=memory_limit_mb, netns=netns)
+
+    def start_haproxy(self, backend: str, *, defaults: str = "", frontend: str = "") -> Process:
+        """HAProxy in front of the backends (:func:`haproxy.start_haproxy`): ``backend`` is the
+        body of ``backend app`` (``server`` lines, ``balance``, ...)."""
+        return haproxy.start_haproxy(self, backend, defaults=defaults, frontend=frontend)
+
+    def start_apache(self, body: str) -> Process:
+        """Apache httpd in front of the backends (:func:`apache.start_apache`): ``body`` holds
+        the ProxyPass/BalancerMember/SetHandler lines."""
+        return apache.start_apache(self, body)
 
     def add_node_backend(self, *, name: str = "node-app", host: str = "127.0.0.1",
                          port: int | None = None) -> Backend:

@@ -32,12 +32,15 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from why502.lab.runtime import LabSkip, Response, Stack, machine
+from why502.lab.runtime.apache import apache_paths, find_apache
+from why502.lab.runtime.haproxy import haproxy_paths
+from why502.lab.runtime.machine import find_haproxy
 
 if TYPE_CHECKING:
     from why502.app.diagnose import DiagnoseOptions
 
 # The reverse proxies a scenario can put in front of its backends (``proxy=``).
-PROXIES = ("nginx",)
+PROXIES = ("nginx", "haproxy", "apache")
 # What a scenario may need from the machine (``needs=``); checked by Scenario.check_requirements.
 # "openssl" is checked when the certificate is made (runtime.tls).
 NEEDS = ("root", "php-fpm", "node", "ipv6", "netns", "cgroup", "supervisord", "openssl")
@@ -52,6 +55,8 @@ class ScenarioRun:
     steps: list[str] = field(default_factory=list)
     responses: list[tuple[str, int | None]] = field(default_factory=list)
     nginx_conf: Path | None = None
+    proxy: str = "nginx"  # the proxy in front: nginx | haproxy
+    config: Path | None = None  # its config when it is not nginx (haproxy.cfg)
     error_log: Path | None = None
     access_log: Path | None = None
     fpm_conf: Path | None = None
@@ -77,6 +82,14 @@ class ScenarioRun:
         from why502.app.diagnose import DiagnoseOptions
 
         kernel = self.kernel_log or stack.write_file("logs/kernel.log", "")
+        if self.proxy != "nginx":
+            options = DiagnoseOptions(
+                config=str(self.config), proxy=self.proxy, error_logs=[str(self.error_log)],
+                kernel_log=str(kernel), app_logs=[str(p) for p in self.app_logs],
+                offline=False, probe_timeout=1.0)
+            for key, value in overrides.items():
+                setattr(options, key, value)
+            return options
         options = DiagnoseOptions(
             nginx_conf=str(self.nginx_conf), error_logs=[str(self.error_log)],
             access_logs=[str(self.access_log)],
@@ -117,6 +130,10 @@ class Scenario:
         """Raise LabSkip with a clear message when this machine cannot run the scenario."""
         if self.proxy == "nginx" and machine.find_nginx() is None:
             raise LabSkip("nginx is not installed (apt-get install nginx-light)")
+        if self.proxy == "haproxy" and find_haproxy() is None:
+            raise LabSkip("haproxy is not installed (apt-get install haproxy)")
+        if self.proxy == "apache" and find_apache() is None:
+            raise LabSkip("apache2 is not installed (apt-get install apache2)")
         if "root" in self.needs and not machine.is_root():
             raise LabSkip(f"{self.name} needs root: nginx's workers must run as an unprivileged "
                           "user that the socket does not admit")
@@ -149,9 +166,15 @@ class Scenario:
         self.func(stack, result)
         time.sleep(0.3)  # nginx writes the access-log line after the response went out
         paths = stack.p
-        result.nginx_conf = paths.nginx_conf
-        result.error_log = paths.error_log
-        result.access_log = paths.access_log
+        result.proxy = self.proxy
+        if self.proxy == "haproxy":
+            result.config, result.error_log, _sock = haproxy_paths(stack)
+        elif self.proxy == "apache":
+            result.config, result.error_log, result.access_log = apache_paths(stack)
+        else:
+            result.nginx_conf = paths.nginx_conf
+            result.error_log = paths.error_log
+            result.access_log = paths.access_log
         if paths.fpm_conf.exists():
             result.fpm_conf = paths.fpm_conf
         if paths.fpm_log.exists():

@@ -10,10 +10,12 @@ decorated function in its family module; a new family module is one more entry i
 from __future__ import annotations
 
 from why502.lab.scenarios import (
+    apache,
     app_errors,
     backend_death,
     backend_down,
     dns_tls,
+    haproxy,
     keepalive,
     near_misses,
     protocol,
@@ -24,7 +26,7 @@ from why502.lab.scenarios import (
 from why502.lab.scenarios.model import Scenario, declared_in
 
 FAMILIES = (backend_down, backend_death, slow_and_capacity, proxy_limits, keepalive, dns_tls,
-            protocol, app_errors, near_misses, system)
+            protocol, app_errors, near_misses, system, haproxy, apache)
 
 # The order of `why502 lab list` (and of the recorded fixtures, the demo and the tests made from
 # it) for the scenarios that were there when the families became modules.  New scenarios are not

@@ -1,0 +1,146 @@
+"""Which proxy diagnose is about, and HAProxy's inputs in the shape nginx's take.
+
+``--config FILE`` takes an nginx config or ``nginx -T`` dump, an Apache config or a
+``haproxy.cfg``; the kind is detected from the content (``parsers.proxykind``) unless
+``--proxy`` forces it; ``--nginx-conf`` is the same as ``--config FILE --proxy nginx``.  With no
+config named, nginx is diagnosed (as before) unless ``--proxy`` names another one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from why502.app.diagnose.options import DiagnoseOptions
+from why502.errors import InputError, UsageError
+from why502.evidence.apache_facts import apache_facts
+from why502.evidence.haproxy_facts import haproxy_facts, listens
+from why502.evidence.model import GroupFact, TargetFact
+from why502.facts.haproxy import ServerState
+from why502.findings.model import Diagnostic
+from why502.parsers.apache import load_apache
+from why502.parsers.proxykind import PROXIES, kind_of_file
+from why502.sources import haproxy as haproxy_source
+from why502.sources.nginx import DEFAULT_CONF as NGINX_CONF
+from why502.sources.nginx import find_nginx
+
+DEBIAN_LOG = "/var/log/haproxy.log"
+APACHE_CONF = "/etc/apache2/apache2.conf"  # Debian's; httpd.conf elsewhere
+
+
+def which_proxy(options: DiagnoseOptions) -> str:
+    """``nginx``, ``apache`` or ``haproxy``: ``--proxy``, else detected from ``--config``."""
+    if options.proxy is not None and options.proxy not in PROXIES:
+        raise UsageError(f"--proxy must be one of {', '.join(PROXIES)}, not {options.proxy!r}")
+    if options.nginx_conf is not None:
+        return options.proxy or "nginx"
+    if options.proxy:
+        return options.proxy
+    if options.config is None or options.config == "-":
+        return "nginx" if options.config == "-" else discovered()
+    return kind_of_file(options.config)
+
+
+def discovered() -> str:
+    """With no config named: nginx when it is installed or configured (as before), else the
+    proxy whose config is at its packaged path (HAProxy's, then Apache's)."""
+    if find_nginx() is not None or os.path.exists(NGINX_CONF):
+        return "nginx"
+    if os.path.exists(haproxy_source.DEFAULT_CONF):
+        return "haproxy"
+    if os.path.exists(APACHE_CONF):
+        return "apache"
+    return "nginx"
+
+
+@dataclass
+class ProxyView:
+    """Another proxy's config (HAProxy, Apache) joined into the cause model's types."""
+
+    kind: str
+    main_file: str
+    targets: list[TargetFact]
+    groups: dict[str, GroupFact]
+    files: dict[str, tuple[str, ...]]
+    aliases: dict[str, str]
+    listens: tuple[str, ...] = ()
+    user: str | None = None
+    group: str | None = None
+    states: dict[str, ServerState] | None = None  # HAProxy's runtime API
+    runtime_socket: str | None = None
+    error_logs: list[str] = field(default_factory=list)
+
+    @property
+    def user_directive(self) -> str | None:
+        """``USER [GROUP]`` (who connects to unix sockets), in nginx's ``user`` form."""
+        if not self.user:
+            return None
+        return f"{self.user} {self.group}" if self.group else self.user
+
+
+def read_apache(options: DiagnoseOptions, diags: list[Diagnostic],
+                inputs: dict[str, Any]) -> ProxyView:
+    """Apache's config (``--config``, else Debian's /etc/apache2/apache2.conf) and its ErrorLog."""
+    path = options.config or APACHE_CONF
+    try:
+        cfg = load_apache(path)
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    if not cfg.directives:
+        raise InputError(f"{path}: not a readable Apache config (no directive found)")
+    diags += [Diagnostic("warning", p) for p in cfg.problems]
+    targets, groups, files, aliases = apache_facts(cfg)
+    inputs["proxy"] = "apache"
+    inputs["config"] = cfg.main_file
+    inputs["config_files"] = cfg.files
+    view = ProxyView("apache", cfg.main_file, targets, groups, files, aliases, user=cfg.user,
+                     group=cfg.group)
+    if not options.error_logs:
+        logs = [p for p in cfg.error_logs if os.path.exists(p)]
+        missing = [p for p in cfg.error_logs if p not in logs]
+        diags += [Diagnostic("info", f"ErrorLog {p} not found") for p in missing]
+        view.error_logs = logs
+    return view
+
+
+def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
+                 inputs: dict[str, Any]) -> ProxyView:
+    """The ``haproxy.cfg`` (``--config`` or /etc/haproxy/haproxy.cfg) and, live, ``show stat``."""
+    cfg = haproxy_source.load_config(options.config)
+    if not cfg.sections:
+        raise InputError(f"{cfg.main_file}: not a readable haproxy.cfg (no section found)")
+    for p in cfg.problems:
+        diags.append(Diagnostic("warning" if p.severity != "error" else "error", p.message,
+                                f"{p.file}:{p.line}" if p.file else None))
+    targets, groups, files, aliases = haproxy_facts(cfg)
+    view = ProxyView("haproxy", cfg.main_file, targets, groups, files, aliases, listens(cfg),
+                     user=cfg.user, group=cfg.group,
+                     runtime_socket=cfg.stats_sockets[0] if cfg.stats_sockets else None)
+    inputs["proxy"] = "haproxy"
+    inputs["config"] = cfg.main_file
+    inputs["config_files"] = cfg.files
+    if not options.offline:
+        if cfg.stats_sockets:
+            states, notes = haproxy_source.server_states(cfg, options.probe_timeout)
+            diags += [Diagnostic("info", n) for n in notes]
+            by_key = {}
+            for st in states:
+                key = aliases.get(st.name)
+                if key is not None:
+                    by_key[key] = st
+            view.states = by_key if states else None
+            inputs["runtime_api"] = bool(states)
+        else:
+            diags.append(Diagnostic("info", "no 'stats socket' in the HAProxy config: live server "
+                                    "states (runtime API) not read"))
+    if not options.error_logs:
+        if os.path.exists(DEBIAN_LOG):
+            # Debian's package ships /etc/rsyslog.d/49-haproxy.conf writing here
+            view.error_logs = [DEBIAN_LOG]
+            return view
+        targets_ = cfg.log_targets
+        diags.append(Diagnostic("info", "HAProxy logs through syslog (" + (", ".join(targets_) or
+                                "no 'log' line") + "): pass its log file with --error-log "
+                                "(e.g. /var/log/haproxy.log)"))
+    return view

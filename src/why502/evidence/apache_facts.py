@@ -1,0 +1,63 @@
+"""An Apache httpd config's facts in the one cause model: a target per ProxyPass/BalancerMember/
+SetHandler backend, a group per balancer, the effective timeout at each, the config's lines.
+
+mod_proxy's error lines name the peer in several ways (docs/reference/proxy-messages.md, Apache):
+``AH00957: http: attempt to connect to 127.0.0.1:8080 (127.0.0.1:8080) failed`` (host:port),
+``AH01114: HTTP: failed to make connection to backend: 127.0.0.1`` (host only),
+``AH02454: FCGI: attempt to connect to Unix domain socket /run/php/php-fpm.sock`` (a path) and
+``AH01079: failed to make connection to backend: localhost`` (the ``fcgi://localhost`` of a
+unix-socket worker).  ``aliases`` maps each onto the identity key the analyzers use.
+"""
+
+from __future__ import annotations
+
+from why502.evidence.model import GroupFact, TargetFact
+from why502.facts.setting import Setting
+from why502.parsers.apache import DEFAULTS, ApacheConfig
+
+
+def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFact],
+                                             dict[str, tuple[str, ...]], dict[str, str]]:
+    """Targets, balancer groups, the files' lines, and peer aliases for the error-log lines."""
+    targets: list[TargetFact] = []
+    groups: dict[str, list[str]] = {}
+    where: dict[str, tuple[str, int]] = {}
+    aliases: dict[str, str] = {}
+    hosts: dict[str, set[str]] = {}
+    for t in cfg.targets():
+        d = t.directive
+        settings: dict[str, Setting] = {"timeout": cfg.timeout(t),
+                                         "directive": Setting(d.name, d.file, d.line, False)}
+        for name in ("retry", "connectiontimeout", "max", "enablereuse", "disablereuse"):
+            v = t.param(name)
+            settings[name] = (Setting(v, d.file, d.line, False) if v is not None else
+                              Setting(DEFAULTS.get(name, ("", ""))[0], None, None, True))
+        targets.append(TargetFact(
+            key=t.key, kind=t.kind, scheme=t.scheme, host=t.host, port=t.port,
+            unix_path=t.unix_path, group=t.group, file=d.file, line=d.line,
+            server=(d.vhost or "").removeprefix("VirtualHost ") or None, location=t.path,
+            settings=settings, pass_file=d.file, pass_line=d.line))
+        if t.group:
+            groups.setdefault(t.group, []).append(t.key)
+            where.setdefault(t.group, (d.file, d.line))
+        if t.unix_path:
+            aliases[t.unix_path] = t.key
+            hosts.setdefault("localhost", set()).add(t.key)
+        elif t.host:
+            hosts.setdefault(t.host, set()).add(t.key)
+    for host, keys in hosts.items():
+        owners = {t.group for t in targets if t.key in keys}
+        if len(keys) == 1:
+            aliases[host] = next(iter(keys))
+        elif len(owners) == 1 and None not in owners:  # the members of one balancer
+            aliases[host] = str(next(iter(owners)))
+    if len({t.key for t in targets}) == 1:
+        # AH01075 "Error dispatching request to : (polling)" names no peer: the only backend
+        aliases[""] = targets[0].key
+    elif len(groups) == 1 and all(t.group for t in targets):  # AH01170 names no peer either
+        aliases[""] = next(iter(groups))
+    gfacts = {name: GroupFact(name=name, servers=tuple(keys), file=where[name][0],
+                              line=where[name][1])
+              for name, keys in groups.items()}
+    files = {path: tuple(text.splitlines()) for path, text in cfg.texts.items()}
+    return targets, gfacts, files, aliases

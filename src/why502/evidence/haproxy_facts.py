@@ -1,0 +1,120 @@
+"""A ``haproxy.cfg``'s facts in the one cause model: a target per ``server`` line, a group per
+``backend``/``listen`` section, the effective settings at each server, the config's lines.
+
+HAProxy logs name a peer as ``backend/server`` (httplog: ``%b/%s``; the alert ``Server app/web1
+is DOWN``) and ``backend/<NOSRV>`` when no server was assigned (all down, or still queued:
+configuration.txt 8.2.3); ``aliases`` maps those names onto the identity keys the analyzers
+use (``host:port``, ``unix:/path``, the group name), so a symptom is a symptom whichever proxy
+logged it.
+
+The settings are named as HAProxy names them (``timeout server``, ``timeout queue``, ``retries``,
+``maxconn``, ``inter``/``fall``/``rise``), each a ``Setting`` with file:line, or HAProxy's default
+(``parsers.haproxy.DEFAULTS``) with ``is_default``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from why502.evidence.model import GroupFact, SymptomGroup, TargetFact
+from why502.facts.net import hostport
+from why502.facts.setting import Setting
+from why502.parsers.haproxy import HaproxyConfig, Section, Server
+
+SECTION_SETTINGS = ("timeout connect", "timeout server", "timeout queue", "timeout client",
+                    "timeout http-request", "retries")
+SERVER_SETTINGS = ("maxconn", "inter", "fall", "rise")
+
+
+def server_key(s: Server) -> str:
+    return f"unix:{s.unix_path}" if s.unix_path else hostport(s.host, s.port)
+
+
+def _settings(sec: Section, srv: Server) -> dict[str, Setting]:
+    out = {name: sec.effective(name) for name in SECTION_SETTINGS}
+    for name in SERVER_SETTINGS:
+        out[name] = srv.setting(name)
+    out["option redispatch"] = Setting("on" if sec.option("redispatch") else "off", None, None,
+                                       not sec.option("redispatch"))
+    out["check"] = Setting("on" if srv.check else "off", srv.file, srv.line, False)
+    out["section"] = Setting(f"{sec.kind} {sec.name}", sec.file, sec.line, False)
+    return out
+
+
+def haproxy_facts(cfg: HaproxyConfig) -> tuple[list[TargetFact], dict[str, GroupFact],
+                                              dict[str, tuple[str, ...]], dict[str, str]]:
+    """Targets (one per server), groups (one per backend), the files' lines and the peer aliases."""
+    targets: list[TargetFact] = []
+    groups: dict[str, GroupFact] = {}
+    aliases: dict[str, str] = {}
+    for sec in cfg.backends:
+        keys = []
+        for srv in sec.servers:
+            key = server_key(srv)
+            keys.append(key)
+            aliases[f"{sec.name}/{srv.name}"] = key
+            targets.append(TargetFact(
+                key=key, kind="proxy", scheme="https" if "ssl" in srv.params else "http",
+                host=srv.host, port=srv.port, unix_path=srv.unix_path, group=sec.name,
+                file=srv.file, line=srv.line, server=_frontend_of(cfg, sec), location=None,
+                settings=_settings(sec, srv), pass_file=sec.file, pass_line=sec.line))
+        aliases[f"{sec.name}/<NOSRV>"] = sec.name
+        aliases[sec.name] = sec.name
+        groups[sec.name] = GroupFact(name=sec.name, servers=tuple(keys), file=sec.file,
+                                     line=sec.line)
+    files = {path: tuple(text.splitlines()) for path, text in cfg.texts.items()}
+    return targets, groups, files, aliases
+
+
+def _frontend_of(cfg: HaproxyConfig, backend: Section) -> str | None:
+    """The frontend whose ``default_backend``/``use_backend`` names this backend (or itself for
+    a ``listen`` section)."""
+    if backend.kind == "listen":
+        return backend.name
+    for fe in cfg.frontends:
+        if fe.default_backend == backend.name or any(
+                ln.keyword == "use_backend" and len(ln.words) > 1 and ln.words[1] == backend.name
+                for ln in fe.lines):
+            return fe.name
+    return None
+
+
+def listens(cfg: HaproxyConfig) -> tuple[str, ...]:
+    """HAProxy's own ``bind`` addresses (a backend pointing back at one is a loop)."""
+    out = []
+    for fe in cfg.frontends:
+        for b in fe.binds:
+            host, _, port = b.rpartition(":")
+            if port.isdigit():
+                out.append(hostport(host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104
+    return tuple(out)
+
+
+def with_aliases(groups: list[SymptomGroup], aliases: dict[str, str]) -> list[SymptomGroup]:
+    """Symptom groups with the peers a proxy's log names (HAProxy's ``backend/server``, Apache's
+    host or socket path) renamed to identity keys; groups that land on the same (symptom, peer)
+    are merged."""
+    if not aliases:
+        return groups
+    merged: dict[tuple[str, str | None], SymptomGroup] = {}
+    order: list[tuple[str, str | None]] = []
+    for g in groups:
+        # "" names the peer of lines that name none (a config with one backend only)
+        peer = aliases.get(g.peer, g.peer) if g.peer is not None else aliases.get("")
+        key = (g.symptom, peer)
+        if key not in merged:
+            merged[key] = replace(g, peer=peer)
+            order.append(key)
+            continue
+        old = merged[key]
+        statuses = dict(old.statuses)
+        for s, n in g.statuses.items():
+            statuses[s] = statuses.get(s, 0) + n
+        firsts = [t for t in (old.first, g.first) if t is not None]
+        lasts = [t for t in (old.last, g.last) if t is not None]
+        merged[key] = replace(old, count=old.count + g.count, statuses=statuses,
+                              first=min(firsts) if firsts else None,
+                              last=max(lasts) if lasts else None,
+                              samples=(old.samples + g.samples)[:5],
+                              times=tuple(sorted(old.times + g.times))[:300])
+    return [merged[k] for k in order]

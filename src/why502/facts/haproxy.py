@@ -1,0 +1,71 @@
+"""What HAProxy's runtime API says about each server right now (``show stat``).
+
+``show stat`` (doc/management.txt 9.3 "show stat", CSV fields in 9.1) gives per server its
+``status`` (``UP``, ``DOWN``, ``MAINT``, ``NOLB``, ``UP 1/3``...), the last health check
+(``check_status`` such as ``L4CON``/``L4TOUT``/``L7STS``, ``check_desc`` such as "Layer4
+connection problem", ``last_chk`` such as "Connection refused"), the queue (``qcur``), the
+sessions (``scur``) and the limit (``slim`` = the server's ``maxconn``).  Parsed here from the
+text, so it is tested on a recorded answer (I/O-free: the socket is read by ``sources.haproxy``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """One ``backend/server`` row of ``show stat``."""
+
+    backend: str
+    server: str
+    status: str  # UP, DOWN, MAINT, NOLB, "UP 1/3" (going down), "DOWN 1/2" (going up), no check
+    address: str | None = None
+    check_status: str | None = None  # L4CON, L4TOUT, L6RSP, L7STS, L7TOUT, ...
+    check_desc: str | None = None  # "Layer4 connection problem"
+    last_check: str | None = None  # "Connection refused"
+    queued: int = 0  # qcur
+    sessions: int = 0  # scur
+    limit: int | None = None  # slim: the server's maxconn
+    backup: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend}/{self.server}"
+
+    @property
+    def down(self) -> bool:
+        return self.status.startswith(("DOWN", "MAINT"))
+
+    @property
+    def reason(self) -> str:
+        """"Layer4 connection problem: Connection refused (L4CON)", or ''."""
+        parts = [p for p in (self.check_desc, self.last_check) if p]
+        text = ": ".join(parts)
+        return f"{text} ({self.check_status})" if self.check_status and text else text
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.lstrip("-").isdigit() else None
+
+
+def parse_show_stat(text: str) -> list[ServerState]:
+    """Server rows of a ``show stat`` answer (``FRONTEND``/``BACKEND`` rows are left out)."""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return []
+    reader = csv.DictReader(io.StringIO("\n".join([lines[0][2:], *lines[1:]])))
+    out = []
+    for row in reader:
+        sv = row.get("svname") or ""
+        if not sv or sv in ("FRONTEND", "BACKEND") or not row.get("pxname"):
+            continue
+        out.append(ServerState(
+            backend=row["pxname"], server=sv, status=row.get("status") or "",
+            address=row.get("addr") or None, check_status=row.get("check_status") or None,
+            check_desc=row.get("check_desc") or None, last_check=row.get("last_chk") or None,
+            queued=_int(row.get("qcur")) or 0, sessions=_int(row.get("scur")) or 0,
+            limit=_int(row.get("slim")), backup=(row.get("bck") == "1")))
+    return out

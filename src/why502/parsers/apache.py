@@ -1,0 +1,310 @@
+"""Apache httpd 2.4 config to directives in scope and the backends mod_proxy sends to.
+
+Pure text in, records out (``load_apache`` reads the files, following ``Include``/
+``IncludeOptional`` globs, in the order httpd does: ``server/config.c`` ``ap_process_resource_config``
+sorts a glob's matches).  What is modelled (httpd docs, mod_proxy.html, core.html):
+
+- sections ``<VirtualHost>``, ``<Location>``/``<LocationMatch>``, ``<Proxy>``/``<ProxyMatch>``,
+  ``<Directory>``, ``<Files>``, ``<IfModule>``/``<IfDefine>`` (taken as true);
+- backends: ``ProxyPass``/``ProxyPassMatch PATH URL [key=value ...]`` (``!`` excludes),
+  ``BalancerMember URL [key=value ...]`` inside ``<Proxy balancer://NAME>``, ``SetHandler
+  "proxy:unix:/path.sock|fcgi://localhost"`` (mod_proxy_fcgi), ``RewriteRule ... URL [P]``;
+- timeouts: a worker's ``timeout=`` else ``ProxyTimeout`` else ``Timeout`` (default 60 s,
+  ``DEFAULT_TIMEOUT`` in include/httpd.h); ``connectiontimeout=`` defaults to the same,
+  ``retry=`` to 60 s (mod_proxy.html "BalancerMember and ProxyPass parameters").
+- ``${VAR}`` from Debian's ``/etc/apache2/envvars`` when the config lives next to it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from why502.facts.setting import Setting
+
+# name -> (default, where it is stated)
+DEFAULTS: dict[str, tuple[str, str]] = {
+    "Timeout": ("60", "include/httpd.h DEFAULT_TIMEOUT; core.html#timeout"),
+    "retry": ("60", "mod_proxy.html ProxyPass parameters: retry 60"),
+    "max": ("", "mod_proxy.html: max defaults to ThreadsPerChild (event/worker MPM)"),
+    "enablereuse": ("Off", "mod_proxy.html: enablereuse defaults Off for mod_proxy_fcgi"),
+}
+
+
+@dataclass(frozen=True)
+class Directive:
+    name: str
+    args: tuple[str, ...]
+    file: str
+    line: int
+    scope: tuple[str, ...] = ()  # enclosing sections, outermost first: ("VirtualHost *:80", ...)
+
+    @property
+    def vhost(self) -> str | None:
+        return next((s for s in self.scope if s.startswith("VirtualHost")), None)
+
+
+@dataclass(frozen=True)
+class ProxyTarget:
+    """One place mod_proxy sends requests to."""
+
+    key: str  # host:port or unix:/path
+    kind: str  # proxy (http/https/ws) | fastcgi
+    scheme: str | None
+    host: str | None
+    port: int | None
+    unix_path: str | None
+    directive: Directive  # the ProxyPass/BalancerMember/SetHandler line
+    path: str | None = None  # the URL path it serves (ProxyPass's first argument)
+    group: str | None = None  # balancer name
+    params: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str) -> str | None:
+        return next((v for k, v in self.params if k.lower() == name.lower()), None)
+
+
+@dataclass
+class ApacheConfig:
+    main_file: str
+    server_root: str
+    directives: list[Directive] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return list(self.texts)
+
+    def last(self, name: str, scope: tuple[str, ...] | None = None) -> Directive | None:
+        """The ``name`` in effect for ``scope``: the last one in its virtual host, else the last
+        at server level (directives inside ``<Location>``/``<Proxy>``/... are not counted)."""
+        vh = _vh(scope) if scope else None
+        server_level = vhost_level = None
+        for d in self.directives:
+            if d.name.lower() != name.lower():
+                continue
+            if any(s.startswith(("Location", "Proxy", "Directory", "Files")) for s in d.scope):
+                continue
+            if d.vhost is None:
+                server_level = d
+            elif vh is not None and d.vhost == vh:
+                vhost_level = d
+        return vhost_level or server_level
+
+    def values(self, name: str) -> list[Directive]:
+        return [d for d in self.directives if d.name.lower() == name.lower()]
+
+    @property
+    def user(self) -> str | None:
+        d = self.last("User")
+        return d.args[0] if d and d.args else None
+
+    @property
+    def group(self) -> str | None:
+        d = self.last("Group")
+        return d.args[0] if d and d.args else None
+
+    def resolve(self, path: str) -> str:
+        return path if path.startswith("/") else os.path.join(self.server_root, path)
+
+    @property
+    def error_logs(self) -> list[str]:
+        out = []
+        for d in self.values("ErrorLog"):
+            if d.args and not d.args[0].startswith(("|", "syslog")):
+                p = self.resolve(d.args[0])
+                if p not in out:
+                    out.append(p)
+        return out
+
+    def timeout(self, t: ProxyTarget) -> Setting:
+        """The response timeout of a target: ``timeout=``, else ``ProxyTimeout``, else ``Timeout``
+        (of its virtual host, else the server), else 60 s."""
+        v = t.param("timeout")
+        if v is not None:
+            return Setting(v, t.directive.file, t.directive.line, False)
+        for name in ("ProxyTimeout", "Timeout"):
+            d = self.last(name, t.directive.scope)
+            if d is not None and d.args:
+                return Setting(d.args[0], d.file, d.line, False)
+        return Setting(DEFAULTS["Timeout"][0], None, None, True)
+
+    def targets(self) -> list[ProxyTarget]:
+        balancers: dict[str, list[Directive]] = {}
+        for d in self.directives:
+            if d.name.lower() == "balancermember" and d.args:
+                sec = next((s for s in reversed(d.scope) if s.startswith("Proxy ")), "")
+                name = sec.split(None, 1)[1] if " " in sec else ""
+                balancers.setdefault(name.rstrip("/"), []).append(d)
+        out: list[ProxyTarget] = []
+        for d in self.directives:
+            low = d.name.lower()
+            if low in ("proxypass", "proxypassmatch") and d.args:
+                path, url, rest = _pass_args(d)
+                if url is None or url == "!":
+                    continue
+                if url.startswith("balancer://"):
+                    name = "balancer://" + url[len("balancer://"):].split("/")[0]
+                    for m in balancers.get(name, []):
+                        t = _target(m.args[0], m, path, _params(m.args[1:]))
+                        if t is not None:
+                            out.append(ProxyTarget(**{**t.__dict__, "group": name}))
+                    continue
+                t = _target(url, d, path, _params(rest))
+                if t is not None:
+                    out.append(t)
+            elif low == "sethandler" and d.args and d.args[0].lower().startswith("proxy:"):
+                t = _target(d.args[0][len("proxy:"):], d, None, ())
+                if t is not None:
+                    out.append(t)
+            elif low == "rewriterule" and len(d.args) >= 3 and re.search(r"\bP\b", d.args[2].strip("[]")):
+                t = _target(d.args[1], d, None, ())
+                if t is not None and "$" not in t.key:
+                    out.append(t)
+        return out
+
+
+def _vh(scope: tuple[str, ...]) -> str | None:
+    return next((s for s in scope if s.startswith("VirtualHost")), None)
+
+
+def _pass_args(d: Directive) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """``ProxyPass [PATH] URL [params]`` (inside ``<Location>`` the path is omitted)."""
+    args = d.args
+    if args[0] == "!" or "://" in args[0] or args[0].startswith("unix:"):
+        return None, args[0], args[1:]
+    if len(args) < 2:
+        return args[0], None, ()
+    return args[0], args[1], args[2:]
+
+
+def _params(words: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for w in words:
+        if "=" in w:
+            k, v = w.split("=", 1)
+            out.append((k, v))
+    return tuple(out)
+
+
+_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>\[[^\]]+\]|[^/:]+)(?::(?P<port>\d+))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "fcgi": 9000, "ajp": 8009,
+                  "scgi": 4000, "uwsgi": 3031}
+
+
+def _target(url: str, d: Directive, path: str | None,
+            params: tuple[tuple[str, str], ...]) -> ProxyTarget | None:
+    """``http://h:p/``, ``fcgi://h:p/``, ``unix:/path.sock|fcgi://localhost/`` (mod_proxy's UDS
+    form, mod_proxy.html "Unix Domain Socket")."""
+    if url.lower().startswith("unix:"):
+        sock, _, rest = url[5:].partition("|")
+        scheme = rest.split("://", 1)[0].lower() if "://" in rest else "http"
+        kind = "fastcgi" if scheme == "fcgi" else "proxy"
+        return ProxyTarget(key=f"unix:{sock}", kind=kind, scheme=scheme, host=None, port=None,
+                           unix_path=sock, directive=d, path=path, params=params)
+    m = _URL.match(url)
+    if not m:
+        return None
+    scheme = m.group("scheme").lower()
+    host = m.group("host").strip("[]")
+    port = int(m.group("port")) if m.group("port") else _DEFAULT_PORTS.get(scheme)
+    kind = "fastcgi" if scheme == "fcgi" else "proxy"
+    key = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return ProxyTarget(key=key, kind=kind, scheme=scheme, host=host, port=port, unix_path=None,
+                       directive=d, path=path, params=params)
+
+
+_SECTION_OPEN = re.compile(r"^<\s*([A-Za-z]+)\s*([^>]*)>\s*$")
+_SECTION_CLOSE = re.compile(r"^</\s*([A-Za-z]+)\s*>\s*$")
+
+
+def split_args(text: str) -> list[str]:
+    """Words of a directive line (double or single quotes group, httpd's ``ap_getword_conf``)."""
+    return [re.sub(r'\\(["\\])', r"\1", a) if a else (b or c)
+            for a, b, c in re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|(\S+)', text)]
+
+
+def _envvars(server_root: str) -> dict[str, str]:
+    """Debian's ``envvars``: ``export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`` and friends."""
+    out: dict[str, str] = {"SUFFIX": ""}
+    try:
+        text = Path(server_root, "envvars").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return out
+    for m in re.finditer(r"(?m)^\s*export\s+(\w+)=(\S+)", text):
+        out[m.group(1)] = re.sub(r"\$\{?(\w+)\}?", lambda v: out.get(v.group(1), ""),
+                                 m.group(2).strip("'\""))
+    return out
+
+
+def parse_apache_text(text: str, path: str, server_root: str | None = None,
+                      read_includes: bool = True) -> ApacheConfig:
+    """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked."""
+    root = server_root or os.path.dirname(os.path.abspath(path))
+    cfg = ApacheConfig(main_file=path, server_root=root)
+    env = _envvars(root)
+    _parse(cfg, text, path, [], env, read_includes, depth=0)
+    return cfg
+
+
+def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[str, str],
+           read_includes: bool, depth: int) -> None:
+    cfg.texts[path] = text
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        start = i + 1
+        raw = lines[i]
+        while raw.endswith("\\") and i + 1 < len(lines):  # continuation lines
+            i += 1
+            raw = raw[:-1] + " " + lines[i]
+        i += 1
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), line)
+        if m := _SECTION_CLOSE.match(line):
+            if scope:
+                scope.pop()
+            continue
+        if m := _SECTION_OPEN.match(line):
+            scope.append(f"{m.group(1)} {m.group(2).strip()}".strip())
+            continue
+        words = split_args(line)
+        d = Directive(words[0], tuple(words[1:]), path, start, tuple(scope))
+        if d.name.lower() == "serverroot" and d.args:
+            cfg.server_root = d.args[0]
+            env.update(_envvars(cfg.server_root))
+        if d.name.lower() in ("include", "includeoptional") and d.args and read_includes:
+            _include(cfg, d, scope, env, depth)
+            continue
+        cfg.directives.append(d)
+
+
+def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, str],
+             depth: int) -> None:
+    pattern = cfg.resolve(d.args[0])
+    matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+    if os.path.isdir(pattern):
+        matches = sorted(str(p) for p in Path(pattern).rglob("*") if p.is_file())
+    if not matches and d.name.lower() == "include" and not glob.has_magic(pattern):
+        cfg.problems.append(f"{d.file}:{d.line}: Include {pattern}: no such file")
+    if depth > 16:
+        cfg.problems.append(f"{d.file}:{d.line}: Include nested too deep")
+        return
+    for m in matches:
+        try:
+            text = Path(m).read_text(encoding="utf-8", errors="replace")
+        except OSError as err:
+            cfg.problems.append(f"{d.file}:{d.line}: Include {m}: {err.strerror or err}")
+            continue
+        _parse(cfg, text, m, scope, env, True, depth + 1)
+
+
+def load_apache(path: str) -> ApacheConfig:
+    """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's)."""
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    return parse_apache_text(text, path)

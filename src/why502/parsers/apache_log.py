@@ -1,0 +1,95 @@
+"""Apache's access log (``LogFormat``/``CustomLog``, mod_log_config) as statistics rows.
+
+A ``LogFormat`` string is compiled to one anchored regular expression (mod_log_config.html,
+"Custom Log Formats"): ``%h`` client, ``%t`` ``[time]``, ``%r`` request line, ``%>s``/``%s``
+status, ``%b``/``%B`` bytes, ``%D`` time served in microseconds, ``%T`` in seconds
+(``%{ms}T``/``%{us}T``/``%{s}T`` in that unit), ``%{Host}i``/``%v``/``%V`` host,
+``%{Referer}i``/``%{User-Agent}i``; any other item matches non-greedily.  Each line is then
+written in an nginx format the statistics engine reads (``NGINX_FORMAT``): the time served
+becomes ``$request_time`` in seconds.  Apache logs no upstream timings, so who made a 5xx is
+judged by the engine from the error log, as for an nginx log without them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'
+NICKNAMES = {"combined": COMBINED, "common": '%h %l %u %t "%r" %>s %b',
+             "vhost_combined": '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"'}
+NGINX_FORMAT = ('$remote_addr - - [$time_local] "$request" $status $body_bytes_sent '
+                '"$http_referer" "$http_user_agent" "$host" rt=$request_time')
+
+_ITEM = re.compile(r"%(?:\{([^}]*)\})?[<>]?([a-zA-Z%])")
+
+
+@dataclass(frozen=True)
+class ApacheFormat:
+    format: str
+    regex: re.Pattern[str]
+    timed: bool  # has %D or %T: the time served is known
+
+
+def compile_log_format(fmt: str) -> ApacheFormat:
+    parts: list[str] = []
+    pos = 0
+    used: set[str] = set()
+    timed = False
+    for m in _ITEM.finditer(fmt):
+        parts.append(re.escape(fmt[pos:m.start()]))
+        pos = m.end()
+        arg, code = m.group(1), m.group(2)
+        quoted = m.start() > 0 and fmt[m.start() - 1] == '"'
+        any_ = r'[^"]*' if quoted else r"\S*"
+        name: str | None = None
+        rx = any_ if code != "%" else "%"
+        low = (arg or "").lower()
+        if code in ("h", "a"):
+            name, rx = "client", r"\S+"
+        elif code == "t" and not arg:
+            name, rx = "time", r"\[[^\]]+\]"
+        elif code == "r":
+            name, rx = "request", r'(?:[^"\\]|\\.)*'
+        elif code == "s":
+            name, rx = "status", r"\d{3}"
+        elif code in ("b", "B", "O", "I"):
+            name, rx = ("bytes" if code in ("b", "B") else None), r"\d+|-"
+        elif code == "D":
+            name, rx, timed = "us", r"\d+", True
+        elif code == "T":
+            name = {"ms": "ms", "us": "us"}.get(low, "s")
+            rx, timed = r"\d+", True
+        elif code in ("v", "V") or (code == "i" and low == "host"):
+            name, rx = "host", any_
+        elif code == "i" and low == "referer":
+            name = "referer"
+        elif code == "i" and low == "user-agent":
+            name = "agent"
+        if name is not None and name not in used:
+            used.add(name)
+            parts.append(f"(?P<{name}>{rx})")
+        else:
+            parts.append(f"(?:{rx})")
+    parts.append(re.escape(fmt[pos:]))
+    return ApacheFormat(fmt, re.compile("^" + "".join(parts) + r"\s*$"), timed)
+
+
+def to_nginx_line(line: str, fmt: ApacheFormat) -> str | None:
+    """The line in ``NGINX_FORMAT``, or None when it does not match ``fmt``."""
+    m = fmt.regex.match(line.rstrip("\n"))
+    if not m:
+        return None
+    g = m.groupdict()
+    if g.get("us") is not None:
+        secs = int(g["us"]) / 1e6
+    elif g.get("ms") is not None:
+        secs = int(g["ms"]) / 1e3
+    else:
+        secs = float(g.get("s") or 0)
+    time = (g.get("time") or "[-]").strip("[]")
+    nbytes = g.get("bytes") or "0"
+    return (f'{g.get("client") or "-"} - - [{time}] "{g.get("request") or "-"}" '
+            f'{g.get("status") or "000"} {nbytes if nbytes != "-" else 0} '
+            f'"{g.get("referer") or "-"}" "{g.get("agent") or "-"}" "{g.get("host") or "-"}" '
+            f"rt={secs:.3f}")

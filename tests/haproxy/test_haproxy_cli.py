@@ -1,0 +1,61 @@
+"""``--config``/``--proxy`` as a user meets them: detection, forcing, and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunMain
+from tests.support.paths import FIXTURES_DIR
+
+HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"
+
+
+def test_config_is_detected_as_haproxy(run_main: RunMain) -> None:
+    code, out, _err = run_main("diagnose", "--offline", "--config", str(HAP / "sh-timeout.cfg"),
+                               "--error-log", str(HAP / "sh-timeout.log"))
+    assert code == 1
+    assert "timeout server" in out and "HAProxy" in out and "haproxy -c -f" in out
+    assert out.splitlines()[1].strip() == f"HAProxy: {HAP / 'sh-timeout.cfg'}"  # which proxy
+
+
+def test_proxy_forces_the_kind(run_main: RunMain, tmp_path: Path) -> None:
+    odd = tmp_path / "lb.conf"
+    odd.write_text("# no section keyword at all\n")
+    code, _out, err = run_main("diagnose", "--offline", "--config", str(odd))
+    assert code == 3 and "--proxy nginx|apache|haproxy" in err and "Traceback" not in err
+    code, _out, err = run_main("diagnose", "--offline", "--config", str(odd), "--proxy", "haproxy")
+    assert code == 3 and "not a readable haproxy.cfg" in err
+
+
+def test_config_and_its_alias_together_is_a_usage_error(run_main: RunMain) -> None:
+    cfg = str(HAP / "sh-timeout.cfg")
+    code, _out, err = run_main("diagnose", "--offline", "--config", cfg, "--nginx-conf", cfg)
+    assert code == 2 and "alias" in err
+
+
+def test_missing_config_is_one_line_exit_3(run_main: RunMain, tmp_path: Path) -> None:
+    code, _out, err = run_main("diagnose", "--offline", "--config", str(tmp_path / "nope.cfg"))
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "--config" in err
+
+
+def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No flags, no nginx on the host: diagnose reads HAProxy's config at its packaged path."""
+    from why502.app.diagnose import DiagnoseOptions, diagnose, proxies
+    from why502.sources import haproxy as haproxy_source
+
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text((HAP / "sh-timeout.cfg").read_text())
+    monkeypatch.setattr(proxies, "find_nginx", lambda: None)
+    monkeypatch.setattr(proxies, "NGINX_CONF", str(tmp_path / "no-nginx.conf"))
+    monkeypatch.setattr(haproxy_source, "DEFAULT_CONF", str(cfg))
+    report = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True))
+    assert report.inputs["proxy"] == "haproxy" and report.inputs["config"] == str(cfg)
+    assert report.findings[0].cause == "backend-too-slow"
+
+
+def test_lint_takes_config_and_says_it_has_no_haproxy_rules(run_main: RunMain) -> None:
+    code, _out, err = run_main("lint", "--config", str(HAP / "sh-timeout.cfg"))
+    assert code == 2 and "no haproxy rules yet" in err and len(err.strip().splitlines()) == 1
