@@ -71,7 +71,7 @@ CASES = {
     "fcgi-read-timeout": "backend-too-slow",
     "http-reset": "backend-crashed",
     "fcgi-worker-crash": "backend-crashed",
-    "balancer-no-recovery": "all-upstreams-down",
+    "balancer-no-recovery": "backend-not-running",  # the refusals; all down is their consequence
     "fcgi-php-fatal": "app-fatal-error",
 }
 

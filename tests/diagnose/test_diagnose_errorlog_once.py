@@ -38,7 +38,7 @@ from why502.app.stats.errorlog import read_error_lines
 from why502.sources.logfiles import expand_inputs, file_identity
 
 RECORDED = FIXTURES_DIR / "recorded"
-WITH_ACCESS = [m for m in METAS if "access_log" in m["files"]]
+WITH_ACCESS = [m for m in METAS if "access_log" in m["files"] and m.get("proxy", "nginx") == "nginx"]
 CRASH_LOOP = RECORDED / "backend-crash-loop"
 
 

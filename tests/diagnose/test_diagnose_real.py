@@ -22,7 +22,9 @@ from why502.lab.scenarios import RECORDINGS, SCENARIOS, ScenarioRun
 pytestmark = [pytest.mark.real,
               pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")]
 
-CASES = sorted(name for name, s in SCENARIOS.items() if s.cause)
+# nginx scenarios through the CLI; the HAProxy and Apache scenarios are diagnosed live in
+# tests/lab/test_lab_scenarios.py and through `diagnose --config` in test_diagnose_proxies.py
+CASES = sorted(name for name, s in SCENARIOS.items() if s.cause and s.proxy == "nginx")
 EXTRA = [name for name in ("protocol-http-to-tls", "backend-crashed-exit") if name in RECORDINGS]
 
 

@@ -57,7 +57,7 @@ def test_a_new_scenario_follows_the_listed_ones_in_family_order(monkeypatch: pyt
     family = types.ModuleType("why502_test_family")
     scenario(name="zz-new-one", cause="wrong-target", title="t", description="d",
              symptoms=(), expect=(("error", "x"),))(_in_module(family.__name__))
-    monkeypatch.setattr(registry, "FAMILIES", (*registry.FAMILIES, family))
+    monkeypatch.setattr(registry, "FAMILIES", (family, *registry.FAMILIES))
     collected = registry.collect()
     # the listed ones first, then the unlisted ones family by family (the new family is first)
     assert [n for n in collected if n != "zz-new-one"] == list(RECORDINGS)

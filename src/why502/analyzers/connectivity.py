@@ -259,9 +259,9 @@ def _down_reasons(ev: Evidence, name: str | None) -> tuple[list[str], list[Evide
     refused"``, src/server.c srv_set_stopped) and the runtime API's last check."""
     reasons: list[str] = []
     items: list[EvidenceItem] = []
+    # a DOWN alert line is classified by its reason (connection-refused, connect-timeout, ...)
+    # with the event upstream-marked-down beside it: read the reason from any group's samples
     for g in ev.symptoms:
-        if g.symptom != "upstream-marked-down":
-            continue
         for smp in g.samples:
             m = _REASON.search(smp.text)
             if m and (name is None or m.group("server").split("/")[0] == name):

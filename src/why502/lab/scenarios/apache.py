@@ -110,10 +110,11 @@ def _apache_crashed(stack: Stack, run: ScenarioRun) -> None:
 
 @scenario(
     name="apache-balancer-all-down",
-    cause="all-upstreams-down",
+    cause="backend-not-running",
     title="Every member of Apache's balancer is in error state",
     description="Both BalancerMembers refuse; with forcerecovery=Off the balancer gives up: "
-                "AH01170 All workers are in error state, 503.",
+                "AH01170 All workers are in error state, 503. The members' refusals are the root "
+                "cause; the balancer's error state is their consequence.",
     symptoms=("no-live-upstreams",),
     expect=(("error", r"AH01170"),),
     proxy="apache",
