@@ -73,14 +73,26 @@ def run(args: argparse.Namespace) -> int:
             for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
                                      on_batch=on_batch):
                 summary.add(df)
-                df.select(*JSONL_COLUMNS).write_ndjson(sys.stdout)
-                sys.stdout.flush()
+                _write_jsonl(df.select(*JSONL_COLUMNS).write_ndjson())
             summary.finish()
     finally:
         progress.close()
     if args.format == "summary":
         render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
+
+
+def _write_jsonl(text: str) -> None:
+    """One batch of JSON lines to stdout, C1 controls escaped, through Python's own stream.
+
+    polars writes raw U+0080-U+009F (a one-character CSI or OSC) from log text, and when it
+    writes to the stream itself a closed pipe (``| head -1``) comes back as a plain OSError
+    instead of BrokenPipeError, so ``main`` could not tell it from a real failure.
+    """
+    from why502.textutil import json_inert
+
+    sys.stdout.write(json_inert(text))
+    sys.stdout.flush()
 
 
 def _tune_allocator() -> None:
