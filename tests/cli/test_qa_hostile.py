@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -63,12 +64,10 @@ def test_terminal_text_never_hides_an_escape() -> None:
     assert "/adm\\x1b[2Jin" in res.stdout and "/admin" not in res.stdout
 
 
-def test_jsonl_into_a_closed_pipe_exits_zero_quietly(tmp_path: object) -> None:
+def test_jsonl_into_a_closed_pipe_exits_zero_quietly(tmp_path: Path) -> None:
     """``classify --format jsonl | head -1``: the reader left; exit 0 and nothing on stderr."""
-    from pathlib import Path
-
-    big = Path(str(tmp_path)) / "big.log"
-    line = open(ERR, encoding="utf-8", errors="replace").readline()
+    big = tmp_path / "big.log"
+    line = Path(ERR).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[0]
     big.write_text(line * 100_000, encoding="utf-8")
     proc = subprocess.Popen([WHY502, "classify", str(big), "--format", "jsonl", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
