@@ -77,3 +77,30 @@ def test_jsonl_into_a_closed_pipe_exits_zero_quietly(tmp_path: Path) -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0, err
     assert err == b""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_diagnose_on_impossible_values_never_fails_inside(fmt: str) -> None:
+    """Years 1 and 9999, month 13, NaN/inf/1e309/-1 timings: counted, never exit 4."""
+    res = why502("diagnose", "--offline", "--nginx-conf", CONF, "--error-log", ERR, "--access-log", ACC,
+                 "--format", fmt)
+    assert res.returncode in (0, 1), res.stderr
+    _clean(res.stdout)
+    if fmt == "json":
+        assert "\\u009b" in res.stdout and "9999-13" not in res.stdout
+
+
+def test_impossible_access_log_times_are_unparsed_and_timings_unknown() -> None:
+    res = why502("stats", ACC, "--nginx-conf", CONF, "--log-format", "hostile", "--no-error-log",
+                 "--format", "json", "--no-progress")
+    assert res.returncode in (0, 1), res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["unparsed"] == 2  # the lines dated year 1 and year 9999
+    assert "nan" not in res.stdout.lower() and "infinity" not in res.stdout.lower()
+
+
+def test_impossible_error_log_times_are_unknown_not_printed() -> None:
+    res = why502("classify", ERR, "--format", "jsonl", "--no-progress")
+    times = [json.loads(line)["time"] for line in res.stdout.splitlines()]
+    assert None in times
+    assert all(t is None or ("1970" <= t[:4] < "9999" and t[5:7] <= "12") for t in times)
