@@ -104,3 +104,14 @@ def test_impossible_error_log_times_are_unknown_not_printed() -> None:
     times = [json.loads(line)["time"] for line in res.stdout.splitlines()]
     assert None in times
     assert all(t is None or ("1970" <= t[:4] < "9999" and t[5:7] <= "12") for t in times)
+
+
+def test_stats_exit_code_keeps_the_help_s_word(tmp_path: Path) -> None:
+    """1 when the log holds a 5xx (the help's "1 findings"), 0 when it holds none."""
+    ok = tmp_path / "ok.log"
+    ok.write_text('1.2.3.4 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n')
+    bad = tmp_path / "bad.log"
+    bad.write_text('1.2.3.4 - - [01/May/2024:10:00:00 +0000] "GET / HTTP/1.1" 502 1 "-" "-"\n')
+    for log, want in ((ok, 0), (bad, 1)):
+        res = why502("stats", str(log), "--log-format", "combined", "--no-error-log", "--no-progress")
+        assert res.returncode == want, res.stderr

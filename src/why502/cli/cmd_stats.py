@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from why502.errors import UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 from why502.timeargs import parse_time_arg
 
 DESCRIPTION = """\
@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
 
         console = Console() if sys.stdout.isatty() else Console(width=150)
         render_stats_text(data, console, top=args.top)
-    return 0
+    # the documented exit codes: 1 = findings, and a 5xx answered to a client is one
+    return EXIT_FINDINGS if st.total_5xx else EXIT_HEALTHY
 
 
 def _total_size(paths: list[str]) -> int:
