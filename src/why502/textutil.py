@@ -7,25 +7,54 @@ HTML reporter itself).
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from typing import Any
 
-# CSI / OSC / other ESC sequences and the C0/C1 control characters except tab.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
-    r"|\x1b[@-Z\\-_]"  # two-byte escapes
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # remaining control characters
-)
+# The C0/C1 control characters except tab and newline (ESC starts CSI/OSC sequences, U+009B and U+009D are
+# one-character CSI/OSC), DEL, and the bidi embeddings/overrides/isolates that reorder what is
+# displayed (U+202A-U+202E, U+2066-U+2069: "Trojan Source", CVE-2021-42574).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def strip_terminal_escapes(text: str) -> str:
-    """Return ``text`` with terminal escape sequences and control characters removed.
+    """Make ``text`` inert for a terminal: every control character is shown as ``\\xNN``.
 
     Used on every string that came from an input before it is printed to a terminal, so a
     request line such as ``GET /\\x1b]0;pwned\\x07`` cannot retitle or recolour the user's
-    terminal.
+    terminal.  The characters are replaced by a visible escape rather than removed: removing
+    them would show ``/adm\\x1b[2Jin`` as ``/admin``, a path the client never asked for.
     """
-    return _ESCAPES.sub("", text)
+    return _CONTROLS.sub(_visible, text)
+
+
+# C1 controls (U+0080-U+009F: CSI, OSC, ST as single code points) and the line/paragraph
+# separators and bidi overrides: json.dumps(ensure_ascii=False) and polars' ndjson writer pass them raw, and a
+# terminal that shows the JSON (`jq`, `less -R`, `cat`) acts on a raw U+009B like on ESC [.
+_JSON_RAW = re.compile("[\u0080-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_inert(text: str) -> str:
+    """Escape the C1 controls (and U+2028/U+2029, the bidi overrides) of serialised JSON text as ``\\u00XX``.
+
+    Valid on any JSON document: these characters can only occur inside strings, where the
+    ``\\u`` form means the same value (RFC 8259 section 7), so the data is unchanged and the
+    bytes carry no control sequence.
+    """
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def dump_json(data: object, *, indent: int | None = 2, sort_keys: bool = False,
+              default: Callable[[Any], object] | None = None) -> str:
+    """``json.dumps`` of ``data`` as UTF-8 text with control characters escaped (no raw C1)."""
+    return json_inert(json.dumps(data, indent=indent, ensure_ascii=False, sort_keys=sort_keys,
+                                 default=default))
 
 
 def shorten(text: str, width: int) -> str:

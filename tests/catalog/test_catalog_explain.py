@@ -124,7 +124,8 @@ def test_hostile_line_cannot_reach_the_terminal(run_main: RunMain) -> None:
     code, out, _ = run_main("explain", line)
     assert code == 0
     assert "\x1b" not in out and "\x07" not in out
-    assert "request:  GET /red HTTP/1.1" in out  # the text stays, the escape sequences are gone
+    # the text stays and the escape sequences are shown, inert: never "GET /red" as if clean
+    assert "request:  GET /\\x1b]0;pwned\\x07\\x1b[31mred HTTP/1.1" in out
 
 
 def test_unrecognised_line_is_exit_2(run_main: RunMain) -> None:

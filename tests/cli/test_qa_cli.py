@@ -32,7 +32,8 @@ def test_error_lines_carry_no_terminal_escapes(args: list[str]) -> None:
     proc = why502(*args)
     assert proc.returncode == 3, proc.stderr
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr, repr(proc.stderr)
-    assert "x.log" in proc.stderr  # what is left of the name (escape sequences removed whole)
+    # the name as it is, its control characters shown inert (never a clean-looking "x.log")
+    assert "x\\x1b]0;pwned\\x07\\x1b[2J.log" in proc.stderr
 
 
 def _with_closed_stdout(*args: str) -> subprocess.CompletedProcess[str]:

@@ -159,7 +159,7 @@ def test_since_until(gen: tuple[Path, dict[str, Any]]) -> None:
 
 def test_json_and_csv_output(gen: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:
     out, truth = gen
-    assert main(["stats", *_files(out), "--log-format", "why502", "--no-error-log", "--format", "json"]) == 0
+    assert main(["stats", *_files(out), "--log-format", "why502", "--no-error-log", "--format", "json"]) == 1
     d = json.loads(capsys.readouterr().out)
     assert d["requests"] == truth["requests"] and d["unparsed"] == truth["unparsed"]
     assert d["by_status"] == truth["by_status"]
@@ -176,7 +176,7 @@ def test_text_output_names_the_answers(
     gen: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     out, _ = gen
-    assert main(["stats", *_files(out), "--nginx-conf", str(out / "nginx.conf")]) == 0
+    assert main(["stats", *_files(out), "--nginx-conf", str(out / "nginx.conf")]) == 1  # 5xx found
     text = capsys.readouterr().out
     for needle in (
         "Status codes",
@@ -197,7 +197,7 @@ def test_text_output_starts_with_the_answer(
     """The first line says how many requests failed, with what and made by whom (exact numbers
     from the truth), before any table or input detail."""
     out, truth = gen
-    assert main(["stats", *_files(out), "--nginx-conf", str(out / "nginx.conf")]) == 0
+    assert main(["stats", *_files(out), "--nginx-conf", str(out / "nginx.conf")]) == 1  # 5xx found
     lines = capsys.readouterr().out.splitlines()
     five = sum(n for s, n in truth["by_status"].items() if s.startswith("5"))
     assert lines[0].startswith(f"{five:,} of {truth['requests']:,} requests ended in a 5xx")

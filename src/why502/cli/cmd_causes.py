@@ -6,9 +6,10 @@ Only the standard library at module level (fast ``--help``); the catalog is load
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
+
+from why502.textutil import dump_json
 
 DESCRIPTION = """\
 List the catalog: root causes, symptoms (one proxy error-log line each), evidence events (lines
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 for e in entries]
         rows += [{"id": p.code, "kind": "status", "kind_label": "status code", "family": p.family,
                   "status_codes": [p.code], "title": p.title} for p in pages]
-        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(dump_json(rows) + "\n")
         return 0
     width = min(120, shutil.get_terminal_size((100, 24)).columns)
     out = []

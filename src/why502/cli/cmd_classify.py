@@ -89,8 +89,7 @@ def run(args: argparse.Namespace) -> int:
             for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
                                      on_batch=on_batch, batch_bytes=JSONL_BATCH_BYTES):
                 summary.add(df)
-                df.select(*JSONL_COLUMNS).write_ndjson(sys.stdout)
-                sys.stdout.flush()
+                _write_jsonl(df.select(*JSONL_COLUMNS).write_ndjson())
             summary.finish()
     finally:
         progress.close()
@@ -105,6 +104,7 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
     from collections import Counter
 
     from why502.app.stats.lb import classify_lb
+    from why502.textutil import json_inert
     from why502.timeargs import parse_time_arg
 
     if not args.files or "-" in args.files:
@@ -116,7 +116,7 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
     for row in classify_lb(list(args.files), log_type, since=since):
         rows += 1
         if args.format == "jsonl":
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_inert(json.dumps(row, ensure_ascii=False)) + "\n")
             continue
         key = (str(row["symptom"] or "-"), str(row["code"] or "-"), str(row["status"] or "-"))
         counts[key] += 1
@@ -144,6 +144,19 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
                               Text(strip_terminal_escapes(first)), Text(strip_terminal_escapes(last)))
             console.print(table)
     return EXIT_FINDINGS if rows else EXIT_HEALTHY
+
+
+def _write_jsonl(text: str) -> None:
+    """One batch of JSON lines to stdout, C1 controls escaped, through Python's own stream.
+
+    polars writes raw U+0080-U+009F (a one-character CSI or OSC) from log text, and when it
+    writes to the stream itself a closed pipe (``| head -1``) comes back as a plain OSError
+    instead of BrokenPipeError, so ``main`` could not tell it from a real failure.
+    """
+    from why502.textutil import json_inert
+
+    sys.stdout.write(json_inert(text))
+    sys.stdout.flush()
 
 
 def _tune_allocator() -> None:

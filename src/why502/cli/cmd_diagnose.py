@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from why502.cli.output import refuse_input, write_output
 from why502.cli.proxyargs import add_proxy_arguments, config_path
-from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
 DESCRIPTION = """\
 Find why this reverse proxy returns 502/503/504: read nginx's config (nginx -T) and the logs it
@@ -94,17 +95,19 @@ def run(args: argparse.Namespace) -> int:
         kernel_log=args.kernel_log, app_logs=list(args.app_log), since=args.since,
         offline=bool(args.offline or args.demo),
         demo=bool(args.demo), log_type=args.log_type)
+    named = [config_path(args), *args.error_log, *args.access_log, args.fpm_conf, *args.fpm_log,
+             args.kernel_log, *args.app_log]
+    if args.output:  # before the run: a refused -o costs nothing
+        refuse_input(args.output, named)
     report = diagnose(options)
     # like `why502 render`: `-o incident.html` means HTML, not terminal text in a .html file
     fmt: str = args.format or (_SUFFIXES.get(Path(args.output).suffix.lower(), "text")
                                if args.output else "text")
     text = _render(report, fmt, args.verbose, to_file=bool(args.output))
     if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as err:
-            raise InputError(f"cannot write {args.output}: {err.strerror or err}") from None
+        found = [v for key in ("nginx_conf", "config_files", "error_logs", "access_logs", "fpm_logs",
+                               "app_logs") for v in _as_list(report.inputs.get(key))]
+        write_output(args.output, text, [*named, *found])
         if fmt != "text":
             print(f"why502: report written to {args.output} "
                   f"({'healthy' if report.healthy else f'{len(report.findings)} finding(s)'})",
@@ -112,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
     elif text:
         sys.stdout.write(text)
     return EXIT_HEALTHY if report.healthy else EXIT_FINDINGS
+
+
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _render(report: object, fmt: str, verbose: bool, to_file: bool) -> str:

@@ -7,10 +7,11 @@ only the standard library; the catalog is loaded inside ``run``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
+
+from why502.textutil import dump_json
 
 DESCRIPTION = """\
 Explain a root cause, symptom or evidence-event ID, a status code, a lint rule, or a pasted log line.
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = explain(text)
     if args.format == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(dump_json(result.to_dict()) + "\n")
         return 0
     width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
     sys.stdout.write(render_text(result, width=width, color=_use_color()))
@@ -67,6 +68,6 @@ def _lint_rule(text: str, fmt: str) -> str | None:
     if fmt == "json":
         doc: dict[str, object] = {"query": text, "type": "lint-rule", "entries": [], "status": None,
                                   "line": None, "lint_rule": lint_rule_to_dict(rule)}
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return dump_json(doc) + "\n"
     width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
     return render_lint_rule_text(rule, width=width, color=_use_color())

@@ -6,11 +6,11 @@ Heavy modules (crossplane, rich) are imported inside ``run`` only, so ``why502 -
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
 from why502.errors import UsageError
+from why502.textutil import dump_json
 
 DESCRIPTION = """\
 Check an nginx configuration for settings that cause 502/503/504: upstream keepalive without
@@ -137,12 +137,12 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         from why502.reporters.lint_json import lint_json
 
-        json.dump(lint_json(report, __version__), sys.stdout, indent=2)
+        sys.stdout.write(dump_json(lint_json(report, __version__)))
         sys.stdout.write("\n")
     elif args.format == "sarif":
         from why502.reporters.sarif import lint_sarif
 
-        json.dump(lint_sarif(report, __version__), sys.stdout, indent=2)
+        sys.stdout.write(dump_json(lint_sarif(report, __version__)))
         sys.stdout.write("\n")
     else:
         from why502.reporters.lint_text import render_lint_text

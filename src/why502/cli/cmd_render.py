@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from why502.cli.output import refuse_input, write_output
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -129,14 +130,13 @@ def run(args: argparse.Namespace) -> int:
         fmt = _SUFFIXES.get(Path(args.output).suffix.lower(), "text") if args.output else "text"
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if args.output and args.output != "-":
+        refuse_input(args.output, [args.report])
     report = load_report(args.report)
     to_file = bool(args.output and args.output != "-")
     text = render(report, fmt, "<stdin>" if args.report == "-" else args.report, to_file)
     if args.output and args.output != "-":
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"{args.output}: cannot write: {err.strerror or err}") from None
+        write_output(args.output, text, [args.report])
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

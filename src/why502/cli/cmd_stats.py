@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
-from why502.errors import UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 from why502.timeargs import parse_time_arg
 
 DESCRIPTION = """\
@@ -193,7 +193,8 @@ def _print(data: dict[str, Any], args: argparse.Namespace) -> int:
 
         console = Console() if sys.stdout.isatty() else Console(width=150)
         render_stats_text(data, console, top=args.top)
-    return 0
+    # the documented exit codes: 1 = findings, and a 5xx answered to a client is one
+    return EXIT_FINDINGS if data.get("total_5xx") else EXIT_HEALTHY
 
 
 def _total_size(paths: list[str]) -> int:
@@ -239,4 +240,7 @@ def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: objec
 
         console = Console() if sys.stdout.isatty() else Console(width=150)
         render_lb_stats_text(data, console, top=args.top)
-    return 0
+    # the documented exit codes: 1 = findings, and a 5xx answered to a client is one
+    made = data.get("made_by")
+    fives = sum(v for v in made.values() if isinstance(v, int)) if isinstance(made, dict) else 0
+    return EXIT_FINDINGS if fives else EXIT_HEALTHY

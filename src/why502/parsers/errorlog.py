@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from why502.catalog.patterns import PatternInfo, load_patterns
@@ -263,8 +264,17 @@ def _group(rx: re.Pattern[str], text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def nginx_time(raw: str) -> str:
-    """``2024/05/01 12:00:01`` -> ``2024-05-01T12:00:01`` (local time: nginx writes no zone)."""
+def nginx_time(raw: str) -> str | None:
+    """``2024/05/01 12:00:01`` -> ``2024-05-01T12:00:01`` (local time: nginx writes no zone).
+
+    None for a time nginx cannot have written (month 13, a year before 1970 or at 9999, where a
+    minute more overflows): the line is recognised, its time unknown."""
+    try:
+        when = datetime.strptime(raw, "%Y/%m/%d %H:%M:%S")
+    except ValueError:
+        return None
+    if not 1970 <= when.year < 9999:
+        return None
     return raw.replace("/", "-").replace(" ", "T", 1)
 
 

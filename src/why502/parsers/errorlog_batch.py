@@ -122,7 +122,7 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         detail = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(detail)
     df = df.select(
         "idx", "msg", "key",
-        line.str.slice(0, 19).alias("time"),
+        nginx_time_or_null(line.str.slice(0, 19)).alias("time"),
         line.str.extract(errorlog.NGINX_LEVEL, 1).alias("level"),
         msg.str.extract(errorlog.ERRNO, 1).cast(pl.Int64, strict=False).alias("errno"),
         msg.str.extract(errorlog.ACTION, 1).alias("action"),
@@ -244,6 +244,15 @@ def aggregate_records(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("time").max().alias("last"),
     )
     return agg.select(*(pl.col(k).cast(t) for k, t in SUMMARY_SCHEMA.items()))
+
+
+def nginx_time_or_null(raw: pl.Expr) -> pl.Expr:
+    """nginx's ``YYYY/MM/DD HH:MM:SS``, or null when it is not a time nginx could have written
+    (month 13, hour 99, a year before 1970 or at 9999): the line is still recognised, its time
+    is unknown, and no impossible time is printed or compared (``errorlog.nginx_time``)."""
+    year = raw.str.slice(0, 4).cast(pl.Int32, strict=False)
+    parsed = raw.str.strptime(pl.Datetime("us"), "%Y/%m/%d %H:%M:%S", strict=False)
+    return pl.when(parsed.is_not_null() & (year >= 1970) & (year < 9999)).then(raw)
 
 
 def summarize_series(
@@ -379,7 +388,7 @@ def _group_plan(
     steps.append(("select", (
         pl.col("exact"),
         pl.when(fast).then(pl.col("key")).alias("key"),
-        pl.when(fast).then(line.str.slice(0, 19)).alias("time"),
+        pl.when(fast).then(nginx_time_or_null(line.str.slice(0, 19))).alias("time"),
         pl.when(fast).then(line.str.slice(20, _LEVEL_SPAN)).alias("level"),
         pl.when(fast).then(line.str.extract(_ERRNO0, 0)).alias("errno"),
         pl.when(fast).then(line.str.extract(_ACTION0, 0)).alias("action"),

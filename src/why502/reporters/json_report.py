@@ -12,11 +12,12 @@ from importlib import resources
 from typing import Any
 
 from why502.findings.model import Report
+from why502.textutil import dump_json
 
 
 def to_json(report: Report, *, indent: int | None = 2) -> str:
     """The report as a JSON document (UTF-8 text, trailing newline)."""
-    return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False) + "\n"
+    return dump_json(report.to_dict(), indent=indent) + "\n"
 
 
 def load_schema() -> dict[str, Any]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
+
+from why502.textutil import dump_json
 
 STATS_JSON_VERSION = "1"
 TIMELINE_COLUMNS = ("minute", "requests", "5xx", "502", "503", "504", "other_5xx")
@@ -20,7 +21,7 @@ TIMELINE_COLUMNS = ("minute", "requests", "5xx", "502", "503", "504", "other_5xx
 
 def stats_to_json(d: dict[str, Any]) -> str:
     """The statistics as indented JSON with a version field."""
-    return json.dumps({"stats_version": STATS_JSON_VERSION, **d}, indent=2, ensure_ascii=False, default=str)
+    return dump_json({"stats_version": STATS_JSON_VERSION, **d}, indent=2, default=str)
 
 
 def _cell(value: object) -> str:

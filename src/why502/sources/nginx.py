@@ -50,10 +50,13 @@ def run_nginx_T(binary: str, timeout: float = 15.0) -> tuple[str | None, str]:
     return None, f"{binary} -T failed: {reason}"
 
 
-def load_config(nginx_conf: str | None) -> NginxConfig:
+def load_config(nginx_conf: str | None, *, run_nginx: bool = True) -> NginxConfig:
     """The config to analyse.
 
-    - ``None``: ``nginx -T`` when an nginx binary is installed, else ``/etc/nginx/nginx.conf``;
+    - ``None``: ``nginx -T`` when an nginx binary is installed (and ``run_nginx``), else
+      ``/etc/nginx/nginx.conf``.  ``run_nginx=False`` is ``--offline``: no process is started,
+      as ``nginx -T`` run as root creates the error log, the pid file's directory and the temp
+      directories it names (ngx_init_cycle: the test opens every log and creates the paths);
     - ``"-"``: an ``nginx -T`` dump on stdin;
     - a path: a config file (includes followed) or a saved dump (detected by its markers).
 
@@ -65,7 +68,7 @@ def load_config(nginx_conf: str | None) -> NginxConfig:
             raise InputError("stdin is not an 'nginx -T' dump (no '# configuration file' marker)")
         return parse_dump(text, source="stdin")
     if nginx_conf is None:
-        binary = find_nginx()
+        binary = find_nginx() if run_nginx else None
         notes: list[ParseProblem] = []
         if binary:
             dump, reason = run_nginx_T(binary)

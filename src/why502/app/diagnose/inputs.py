@@ -25,12 +25,14 @@ _SEVERITIES: dict[str, Severity] = {"info": "info", "warning": "warning", "error
 def nginx_config(options: DiagnoseOptions, diags: list[Diagnostic],
                  inputs: dict[str, Any]) -> NginxConfig | None:
     """nginx's config (``sources.nginx.load_config``); its parse problems become notes."""
-    if options.nginx_conf is None and find_nginx() is None and not os.path.exists(DEFAULT_CONF):
-        diags.append(Diagnostic("info", "nginx is not installed and /etc/nginx/nginx.conf does not "
+    nginx = None if options.offline else find_nginx()  # --offline starts no process
+    if options.nginx_conf is None and nginx is None and not os.path.exists(DEFAULT_CONF):
+        why = "--offline: nginx -T not run" if options.offline else "nginx is not installed"
+        diags.append(Diagnostic("info", f"{why} and /etc/nginx/nginx.conf does not "
                                 "exist: diagnosing from the logs given only"))
         return None
     try:
-        cfg = load_config(options.nginx_conf)
+        cfg = load_config(options.nginx_conf, run_nginx=not options.offline)
     except InputError as err:
         if options.nginx_conf is not None:
             raise

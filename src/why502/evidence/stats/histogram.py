@@ -93,5 +93,11 @@ def bucket_expr(seconds: pl.Expr) -> pl.Expr:
 
 
 def seconds_of(col: str) -> pl.Expr:
-    """A ``$upstream_*_time`` string as seconds (``-``, empty or several values: null)."""
-    return pl.col(col).cast(pl.Float64, strict=False)
+    """A ``$upstream_*_time`` string as seconds (``-``, empty or several values: null).
+
+    nginx prints these with ``%T.%03M`` from a non-negative msec count
+    (ngx_http_upstream.c, ngx_http_upstream_response_time_variable), so ``NaN``, ``inf``,
+    ``1e309`` or ``-1.000`` were not written by it: they are unknown (null), never a number
+    that would poison a percentile or a maximum."""
+    t = pl.col(col).cast(pl.Float64, strict=False)
+    return pl.when(t.is_finite() & (t >= 0)).then(t).otherwise(None)

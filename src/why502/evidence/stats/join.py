@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from why502.evidence.stats.histogram import seconds_of
 from why502.evidence.stats.model import UNPARSED_SAMPLES, ErrorLogInfo, UnmatchedSample
 
 _PEER = r"^[A-Za-z0-9+]+://(unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*)"
@@ -82,7 +83,7 @@ def join_block(five: pl.DataFrame, err: pl.DataFrame, tolerance_s: int = 2) -> t
         | pl.col("host").is_null()
         | (err_host == pl.col("host").str.to_lowercase())
     ).height
-    header = pl.col("uht_last").cast(pl.Float64, strict=False)
+    header = seconds_of("uht_last")
     samples = unmatched.filter(header.is_null()).head(UNPARSED_SAMPLES)
     part = JoinPart(
         matched=matched.height,

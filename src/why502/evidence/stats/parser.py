@@ -20,7 +20,7 @@ runs it on a chunk of bytes (``.gz``, stdin).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -240,6 +240,15 @@ class LineParser:
             .alias("_bad")
         )
 
+    def regex_ok(self, field: Callable[[str], pl.Expr]) -> pl.Expr:
+        """Whether the whole-line regex matched (``field(name)`` gives a captured value) and
+        its values pass the checks of the fast path: the regex checks shapes only, and a year
+        nginx cannot have written still matches ``\\d{4}``."""
+        if not self.fields:
+            return pl.lit(False)
+        checks = [_shape_ok(f, field(f)).fill_null(False) for f in self.fields if f in _VALIDATE]
+        return pl.all_horizontal([field(self.fields[0]).is_not_null(), *checks])
+
     def finish_deferred(self, name: str, e: pl.Expr) -> pl.Expr:
         """The real value of a deferred field (its piece is kept whole by ``parse``); also right
         for rows the whole-line regex parsed (their value has no stop character)."""
@@ -329,8 +338,11 @@ class LineParser:
                 ser = pl.Series("line", texts, dtype=pl.String)
                 exf = ser.str.extract_groups(self.fmt.pattern).struct.unnest()
                 exf = exf.with_columns(pl.Series("_row", idx, dtype=pl.UInt32))
-                matched = exf.filter(pl.col(self.fields[0]).is_not_null()) if self.fields else exf.head(0)
-                miss_mask = exf[self.fields[0]].is_null() if self.fields else pl.Series([True] * len(idx))
+                # the regex checks shapes only: the values must also pass ``_shape_ok`` (a year
+                # nginx cannot have written matches ``\d{4}``)
+                exf = exf.with_columns(self.regex_ok(pl.col).alias("_hit"))
+                matched = exf.filter(pl.col("_hit")).drop("_hit")
+                miss_mask = ~exf["_hit"]
                 for r, t, miss in zip(idx, texts, miss_mask.to_list()):
                     if miss:
                         unparsed += 1
@@ -382,10 +394,28 @@ def _shape_ok(var: str, e: pl.Expr) -> pl.Expr:
     if var == "status":
         return e.cast(pl.Int16, strict=False).is_not_null()
     if var == "time_local":  # 20/Nov/2026:00:00:00 +0100
-        return (e.str.slice(2, 1) == "/") & (e.str.slice(11, 1) == ":")
+        return ((e.str.slice(2, 1) == "/") & (e.str.slice(11, 1) == ":")
+                & _plausible_year(e.str.slice(7, 4)) & e.str.slice(3, 3).is_in(_MONTH_NAMES))
     if var == "time_iso8601":  # 2026-11-20T00:00:00+01:00
-        return (e.str.slice(4, 1) == "-") & (e.str.slice(10, 1) == "T")
+        return ((e.str.slice(4, 1) == "-") & (e.str.slice(10, 1) == "T")
+                & _plausible_year(e.str.slice(0, 4)) & e.str.slice(5, 2).is_in(_MONTH_NUMBERS))
+    if var == "msec":  # seconds since the epoch, before year 9999
+        t = e.str.strip_chars_end("\r").cast(pl.Float64, strict=False)
+        return e.str.contains("^(?:" + FIXED_SHAPES[var] + r")\r?$") & (t < _MSEC_MAX)
     return e.str.contains("^(?:" + FIXED_SHAPES[var] + r")\r?$")
+
+
+# nginx writes the time of its own clock (ngx_times.c): a year before the epoch or at 9999 (where
+# one more minute overflows every date type) is not a time nginx wrote, and a month that is not
+# one of the twelve cannot be placed; such a line is counted as unparsed, never a crash later.
+_MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_MONTH_NUMBERS = [f"{m:02d}" for m in range(1, 13)]
+_MSEC_MAX = 253_370_764_800.0  # 9999-01-01T00:00:00Z
+
+
+def _plausible_year(e: pl.Expr) -> pl.Expr:
+    year = e.cast(pl.Int32, strict=False)
+    return (year >= 1970) & (year < 9999)
 
 
 def _compile_segment(text: str, escape: str | None, wanted: frozenset[str]) -> CompiledFormat:

@@ -86,7 +86,7 @@ def _who_by_header_time() -> pl.Expr:
         .then(pl.lit("nginx"))
         .when(pl.col("uht_last") == "-")
         .then(pl.lit("nginx"))
-        .when(pl.col("uht_last").cast(pl.Float64, strict=False).is_not_null())
+        .when(seconds_of("uht_last").is_not_null())
         .then(pl.lit("backend"))
         .otherwise(pl.lit("unknown"))
     )
@@ -169,7 +169,7 @@ class Reducer:
         Blank lines are dropped (nginx never writes one)."""
         text = pl.col("line").str.strip_chars_end("\r")
         groups = text.str.extract_groups(self.fmt.pattern)
-        ok = groups.struct.field(self.fields[0]).is_not_null() if self.fields else pl.lit(False)
+        ok = self.parser.regex_ok(groups.struct.field)
         return (
             lines.filter(text.str.strip_chars() != "")
             .select(

@@ -206,16 +206,33 @@ def _level(kids: dict[int, list[MatchRule]], node: int, cols: _Columns) -> tuple
     return final, fallback
 
 
-def _server_plans(rules: list[MatchRule]) -> dict[int, tuple[dict[str, pl.Expr], pl.Expr]]:
+_Plan = tuple[dict[str, pl.Expr], pl.Expr]
+
+
+def _server_plan(kids: dict[int, list[MatchRule]], server_id: int) -> _Plan | None:
+    """The columns to compute on one server's rows and the chain that picks the id."""
+    cols = _Columns(pl.col("uri"))
+    final, fallback = _level(kids, server_id, cols)
+    if not (final or fallback):
+        return None
+    return cols.defs, chain(final + fallback, pl.lit(None, dtype=pl.Int32), pl.Int32)
+
+
+def _server_plans(rules: list[MatchRule]) -> dict[int, _Plan]:
     """Per server id: the columns to compute on its rows and the chain that picks the id."""
     kids = _children(rules)
-    plans: dict[int, tuple[dict[str, pl.Expr], pl.Expr]] = {}
+    plans: dict[int, _Plan] = {}
     for s in (r for r in rules if r.kind == "server"):
-        cols = _Columns(pl.col("uri"))
-        final, fallback = _level(kids, s.id, cols)
-        if final or fallback:
-            plans[s.id] = (cols.defs, chain(final + fallback, pl.lit(None, dtype=pl.Int32), pl.Int32))
+        plan = _server_plan(kids, s.id)
+        if plan is not None:
+            plans[s.id] = plan
     return plans
+
+
+#: Above this many servers the per-server plans are made on demand, for the servers a batch's
+#: requests reached: making a polars expression costs tens of microseconds in Python, and a
+#: config of 5,000 servers spent seconds laying out plans for servers no request named.
+EAGER_SERVERS = 64
 
 
 #: Up to this many string tests (prefix levels + regexes, all servers) run on every row of a
@@ -245,7 +262,15 @@ def location_id_expr(
     servers = [r for r in rules if r.kind == "server"]
     if not servers:
         return pl.lit(None, dtype=pl.Int32)
-    plans = _server_plans(rules)
+    kids = _children(rules) if len(servers) > EAGER_SERVERS else {}
+    plans = _server_plans(rules) if len(servers) <= EAGER_SERVERS else {}
+    made: dict[int, _Plan | None] = dict(plans)
+
+    def plan_of(server_id: int) -> _Plan | None:
+        if server_id not in made:
+            made[server_id] = _server_plan(kids, server_id)
+        return made[server_id]
+
     sid = server_expr(rules, pl.col("h"), pl.col("p") if port_col is not None else None)
     fields = {"uri": path_col.cast(pl.String), "h": host_col.cast(pl.String)}
     if port_col is not None:
@@ -253,19 +278,22 @@ def location_id_expr(
 
     all_defs = {k: v for defs, _ in plans.values() for k, v in defs.items()}
     none = pl.lit(None, dtype=pl.Int32)
+    # one when/then per server: built only for the direct path (few tests, so few servers);
+    # polars copies a when/then chain at each link, so 5,000 servers took seconds to build
     pick_any = pl.when(pl.col("uri").is_null()).then(none).otherwise(
-        chain([(pl.col("sid") == k, pick) for k, (_, pick) in plans.items()], none, pl.Int32))
+        chain([(pl.col("sid") == k, pick) for k, (_, pick) in plans.items()], none, pl.Int32)
+    ) if plans and len(all_defs) <= DIRECT_TESTS else none
 
     def batch(s: pl.Series) -> pl.Series:
         frame = s.struct.unnest().select(sid.alias("sid"), "uri")
         frame = frame.with_columns(byte_text_series(frame["uri"]).alias("uri"))
-        if len(all_defs) <= DIRECT_TESTS:
+        if plans and len(all_defs) <= DIRECT_TESTS:
             # few string tests: running them on every row beats finding the unique pairs
             return frame.with_columns(**all_defs).select(pick_any.alias("_loc"))["_loc"]
         pairs = frame.filter(pl.col("uri").is_not_null()).unique()
         parts = []
         for key, part in pairs.partition_by("sid", as_dict=True).items():
-            plan = plans.get(int(key[0])) if key[0] is not None else None
+            plan = plan_of(int(key[0])) if key[0] is not None else None
             if plan is None:
                 continue
             defs, pick = plan

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from why502.parsers.nginx.directives import PASS_DIRECTIVES
@@ -173,7 +174,11 @@ class NginxConfig:
 
     def located_targets(self) -> list[tuple[Server, Location, Target]]:
         """Every http ``*_pass`` (in a location, or an ``if`` inside one) with the server and the
-        location it is written in, in config order."""
+        location it is written in, in config order (made once: lint's checks each ask)."""
+        return list(self._located_targets)
+
+    @cached_property
+    def _located_targets(self) -> tuple[tuple[Server, Location, Target], ...]:
         out: list[tuple[Server, Location, Target]] = []
         for server in self.servers:
             for loc in server.all_locations():
@@ -181,7 +186,7 @@ class NginxConfig:
                     if d.name in PASS_DIRECTIVES and d.args:
                         out.append((server, loc, make_target(d, PASS_DIRECTIVES[d.name], self.upstreams,
                                                              server, loc.label)))
-        return out
+        return tuple(out)
 
     def targets(self) -> list[Target]:
         """Every ``*_pass`` in every location (and ``if`` inside one), plus stream ``proxy_pass``."""
@@ -234,11 +239,22 @@ class NginxConfig:
         return [loc for s in self.servers for loc in s.all_locations()]
 
     def location_of(self, target: Target) -> Location | None:
-        for server in self.servers:
-            if target.server_index is not None and server.index != target.server_index:
-                continue
-            for loc in server.all_locations():
-                if any(d.file == target.file and d.line == target.line for d in loc.directives):
-                    return loc
+        """The location whose own directives include the target's (``file:line``)."""
+        for server_index, loc in self._locations_by_line.get((target.file, target.line), ()):
+            if target.server_index is None or server_index == target.server_index:
+                return loc
         return None
+
+    @cached_property
+    def _locations_by_line(self) -> dict[tuple[str, int], list[tuple[int, Location]]]:
+        """Each directive's ``file:line`` -> the locations holding it (with their server), in
+        config order: made once, so finding the location of every target is linear."""
+        index: dict[tuple[str, int], list[tuple[int, Location]]] = {}
+        for server in self.servers:
+            for loc in server.all_locations():
+                for d in loc.directives:
+                    entry = index.setdefault((d.file, d.line), [])
+                    if not entry or entry[-1][1] is not loc:
+                        entry.append((server.index, loc))
+        return index
 

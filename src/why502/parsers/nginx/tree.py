@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from why502.parsers.nginx.directives import directive_info
 from why502.parsers.nginx.units import parse_size, parse_time
@@ -57,7 +58,17 @@ class Scope:
     line: int | None = None
 
     def get(self, name: str) -> list[Directive]:
-        return [d for d in self.directives if d.name == name]
+        return list(self._by_name.get(name, ()))
+
+    @cached_property
+    def _by_name(self) -> dict[str, tuple[Directive, ...]]:
+        """The directives by name, made once: the http scope of a big config holds thousands of
+        ``server`` and ``upstream`` blocks, and every effective-setting lookup of every
+        location asks it (a scan per lookup made diagnose quadratic in the servers)."""
+        index: dict[str, list[Directive]] = {}
+        for d in self.directives:
+            index.setdefault(d.name, []).append(d)
+        return {k: tuple(v) for k, v in index.items()}
 
 
 @dataclass(frozen=True)
