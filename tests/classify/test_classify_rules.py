@@ -154,6 +154,8 @@ def test_recorded_scenarios(scenario: str) -> None:
                 c = classify_line(line)
                 if c:
                     got.add(c.symptom)
+                    if c.event:  # a DOWN line: the reason is the symptom, the marking its event
+                        got.add(c.event)
     for sym in meta.get("symptoms", []):
         assert got & EQUIVALENT.get(sym, {sym}), f"{scenario}: {sym} not found in {sorted(got)}"
     # every line the lab proved to be the failure must be recognised (near-miss runs have no cause)

@@ -30,6 +30,7 @@ PHP_FPM = shutil.which("php-fpm8.2") or shutil.which("php-fpm")
 NGINX_FIXES = {
     "backend-too-slow", "body-read-timeout", "buffer-too-small", "dns-no-resolver", "fd-limit",
     "keepalive-misconfigured", "keepalive-race", "protocol-fastcgi-to-http", "send-timeout",
+    "two-causes-two-locations",
     "tls-no-sni", "upstream-tls-mismatch", "wrong-target-fpm-socket", "wrong-target-ipv6",
     "protocol-mismatch",
 }

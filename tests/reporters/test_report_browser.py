@@ -155,11 +155,12 @@ def test_injected_markup_does_not_execute(loaded: Loaded) -> None:
     assert not re.search(r"<img[^>]*onerror", dom, re.I)
     assert len(re.findall(r"<img\b", dom, re.I)) == 0
     assert len(re.findall(r"<script\b", dom, re.I)) == 3
-    # The marker tooltip (set by our JS via setAttribute) holds the hostile label as plain text.
+    # The marker tooltip (set by our JS via setAttribute) holds the hostile label as plain text,
+    # its terminal escapes shown visibly (\x1b...), never raw.
     marker = re.search(r'<div class="evmark" data-kind="read-timeout"[^>]* title="([^"]*)"', dom)
     assert marker and html.unescape(marker.group(1)).endswith(
         "read-timeout: first 504: GET /<script>document.title='PWNED'</script>"
-        "<img src=x onerror=\"document.title='PWNED'\">|`x`| HTTP/1.1"
+        "<img src=x onerror=\"document.title='PWNED'\">|`x`|\\x1b]0;pwned\\x07\\x1b[31m HTTP/1.1"
     )
 
 
