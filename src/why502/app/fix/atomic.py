@@ -74,20 +74,25 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def write_new(path: str | os.PathLike[str], data: bytes, meta: FileMeta) -> None:
+    """Create ``path`` (it must not exist), write all of ``data``, fsync, then give it ``meta``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        apply_meta(fd, meta)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str, data: bytes, meta: FileMeta) -> None:
     """Replace ``path`` by ``data`` atomically, with ``meta``; on error nothing is left behind."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.why502-{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-            apply_meta(fd, meta)
-        finally:
-            os.close(fd)
+        write_new(tmp, data, meta)
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

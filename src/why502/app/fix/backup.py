@@ -13,22 +13,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from why502.app.fix.atomic import FileMeta, apply_meta, atomic_write, fsync_dir
+from why502.app.fix.atomic import FileMeta, atomic_write, fsync_dir, write_new
 
 
 def backup(path: str, data: bytes, meta: FileMeta, directory: Path, index: int) -> str:
     """Write the backup copy of ``path`` (its ``data``, read once by the caller) and return
     where it is."""
     dest = directory / f"{index}-{os.path.basename(path)}"
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        apply_meta(fd, meta)
-    finally:
-        os.close(fd)
+    write_new(dest, data, meta)
     fsync_dir(str(directory))
     return str(dest)
 
