@@ -8,6 +8,7 @@ headless chromium.  The quick loop is ``pytest -m "not real and not browser"``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -27,3 +28,25 @@ def run_main(capsys: pytest.CaptureFixture[str]) -> RunMain:
         return code, out, err
 
     return run
+
+
+# Under pytest-xdist the workers inherit COLUMNS=80 / LINES=24; the commands the tests run read
+# COLUMNS to decide where to wrap text, so the suite gives them the same environment whether it
+# runs in one process or in several (no COLUMNS: piped output keeps long lines whole).
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests of a module that shares an expensive module-scoped fixture (a built wheel, a
+    headless chromium, a generated log) on one xdist worker (``--dist loadgroup``), so the fixture is
+    made once; every other test is spread one by one, which balances the long parametrized lab
+    files across the workers."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        shared = any(fdef.scope in ("module", "class", "package") and fdef.baseid
+                     for defs in info.name2fixturedefs.values() for fdef in defs)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
