@@ -127,10 +127,27 @@ def _summarize_lines(
     agg = summarize_series(lines, year=year, since=since,
                            filter_records=None if cutoff is None else partial(filter_since, cutoff=cutoff),
                            may_have_cr=raw is None or b"\r" in raw,
-                           may_have_escapes=raw is None or b"\\" in raw)
+                           may_have_escapes=raw is None or has_escaped_quote(raw))
     # Polars strings are views into the batch's buffers: a copy lets the whole batch be freed
     # instead of pinned by a handful of strings.
     return _compact(agg)
+
+
+def has_escaped_quote(raw: bytes, budget: int = 256) -> bool:
+    """Whether ``raw`` holds ``\\"`` (a quote escaped by a log shipper: those lines go the exact
+    way).  Backslashes are found with ``memchr`` (``bytes.find`` of one byte); a two-byte search
+    costs ~4 ms per 4 MiB, and a batch with a backslash but no escaped quote (``\\x01`` in an
+    invalid header) would otherwise make the summary check every row (~20 % of its CPU).  After
+    ``budget`` backslashes the plain two-byte search answers."""
+    at = raw.find(b"\\")
+    while at >= 0:
+        if raw[at + 1:at + 2] == b'"':
+            return True
+        budget -= 1
+        if budget <= 0:
+            return b'\\"' in raw
+        at = raw.find(b"\\", at + 1)
+    return False
 
 
 def _summarize_chunk(chunk: ByteBatch, year: int, cutoff: dt.datetime | None) -> tuple[pl.DataFrame, int]:

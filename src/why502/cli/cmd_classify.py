@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
@@ -234,24 +235,31 @@ def render_summary(summary: ClassifySummary, top: int) -> None:
     table.add_column("last seen", overflow="fold")
     for sym, st in summary.ranked()[:top]:
         statuses = ", ".join(f"{'009' if s == 9 else s}×{n}" if len(st.statuses) > 1 else
-                             ("009" if s == 9 else str(s)) for s, n in st.statuses.most_common())
+                             ("009" if s == 9 else str(s)) for s, n in _by_count(st.statuses))
         label = f"{sym} [dim](event)[/dim]" if is_event(sym) else sym
         first, last = (st.first or "-").replace("T", " "), (st.last or "-").replace("T", " ")
         if first[:10] == last[:10] and len(last) > 11:
             last = last[11:]  # same day: the time is enough
-        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(st.sources), first, last)
+        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(k for k, _ in _by_count(st.sources)),
+                      first, last)
     console.print(table)
     if summary.upstreams:
         ut = Table(title="Per upstream / process", title_justify="left", box=box.SIMPLE_HEAD)
         ut.add_column("upstream")
         ut.add_column("lines", justify="right")
         ut.add_column("symptoms")
-        ranked = sorted(summary.upstreams.items(), key=lambda kv: -kv[1].count)[:top]
+        ranked = sorted(summary.upstreams.items(), key=lambda kv: (-kv[1].count, kv[0]))[:top]
         for upstream, us in ranked:
             ut.add_row(shorten(clean(upstream), 70), f"{us.count:,}",
-                       ", ".join(f"{k} {n:,}" for k, n in us.symptoms.most_common(4)))
+                       ", ".join(f"{k} {n:,}" for k, n in _by_count(us.symptoms)[:4]))
         console.print(ut)
     _explain_top(console, summary)
+
+
+def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
+    """Most first, ties by name: the same input prints the same tables whatever order the
+    batches were aggregated in (polars groups come back in no fixed order)."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
 
 
 def _explain_top(console: Any, summary: ClassifySummary) -> None:
