@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.classify import (
         JSONL_BATCH_BYTES,
         JSONL_COLUMNS,
-        ClassifySummary,
         classify_paths,
+        count_failures,
         summarize_paths,
     )
 
@@ -81,21 +81,16 @@ def run(args: argparse.Namespace) -> int:
             summary = summarize_paths(args.files, since=args.since, rotated=args.rotated,
                                       on_batch=progress.update)
         else:
-            summary = ClassifySummary()
-
-            def on_batch(batch: Any) -> None:
-                summary.add_batch(batch)
-                progress.update(batch)
-
+            # the records are the output: only the exit code needs a total (no per-batch summary)
+            failures = 0
             for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
-                                     on_batch=on_batch, batch_bytes=JSONL_BATCH_BYTES):
-                summary.add(df)
+                                     on_batch=progress.update, batch_bytes=JSONL_BATCH_BYTES):
+                failures += count_failures(df)
                 _write_jsonl(df.select(*JSONL_COLUMNS).write_ndjson())
-            summary.finish()
+            return EXIT_FINDINGS if failures else EXIT_HEALTHY
     finally:
         progress.close()
-    if args.format == "summary":
-        render_summary(summary, args.top)
+    render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
 
 
