@@ -215,15 +215,14 @@ def classify_files(
 # ~70 MiB more peak RSS with two workers (bench/classify_bench.py).
 JSONL_BATCH_BYTES = 2 * 1024 * 1024
 
-# Summary batches: 3 MiB (~11k nginx lines).  Each batch has a fixed cost (~2 ms: query set-up,
-# rule resolution), so 1 MiB batches spent ~30 % more CPU (2 MiB ~25 %, 3 MiB as 4 MiB); a
-# worker's transient memory is ~15x its batch (split buffers, extracted columns), so larger
-# batches cost RSS: 2 workers x 3 MiB peaked at ~170 MiB, 2 x 4 MiB at ~180 (bench/README.md).
-SUMMARY_BATCH_BYTES = 3 * 1024 * 1024
-# Two workers: the streaming query over one ~11k-line batch keeps about one thread busy (with
-# one worker, CPU seconds were about wall seconds), so the second worker is what uses the
-# second core; the reading thread (~10 % of the CPU) overlaps both.
-SUMMARY_WORKERS = 2
+# Summary batches: 4 MiB (~15k nginx lines).  Each batch has a fixed cost (~2 ms: query set-up,
+# rule resolution), so 1 MiB batches spent ~30 % more CPU; a worker's transient memory is ~15x
+# its batch (split buffers, extracted columns), so larger batches cost RSS (bench/README.md).
+SUMMARY_BATCH_BYTES = 4 * 1024 * 1024
+# One worker: the streaming query already spreads each batch over polars' threads; a second
+# worker bought nothing measurable on a 2-core VM (load ~2.5) and cost ~20 MiB of peak RSS
+# (2 x 4 MiB: ~180 MiB on the outage shape).
+SUMMARY_WORKERS = 1
 
 
 def summarize_paths(
