@@ -45,8 +45,11 @@ def json_inert(text: str) -> str:
 
     Valid on any JSON document: these characters can only occur inside strings, where the
     ``\\u`` form means the same value (RFC 8259 section 7), so the data is unchanged and the
-    bytes carry no control sequence.
+    bytes carry no control sequence.  ASCII text (most logs) has none of them: ``str.isascii``
+    answers that at memory speed, where the regex scan cost ~20 % of ``classify --format jsonl``.
     """
+    if text.isascii():
+        return text
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

@@ -101,6 +101,9 @@ REFUSED = HEAD + ("connect() failed (111: Connection refused) while connecting t
     HEAD + 'limiting requests, dry run, excess: 1.000 by zone "one", client: 1.2.3.4, server: x',
     "\ufffd" * 10 + REFUSED,
     "",
+    REFUSED.replace("2024/05/01 12:00:01", "2024/13/45 99:99:99"),  # impossible: above every real time
+    REFUSED.replace("2024/05/01 12:00:01", "1969/12/31 23:59:59"),  # impossible: below every real time
+    REFUSED.replace("2024/05/01 12:00:01", "2024/02/30 12:00:00"),
 ])
 def test_odd_lines(line: str) -> None:
     assert_summary_exact([REFUSED, line, line, REFUSED.replace("10.0.0.1", "10.0.0.2")])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
@@ -55,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.classify import (
         JSONL_BATCH_BYTES,
         JSONL_COLUMNS,
-        ClassifySummary,
         classify_paths,
+        count_failures,
         summarize_paths,
     )
 
@@ -80,21 +81,16 @@ def run(args: argparse.Namespace) -> int:
             summary = summarize_paths(args.files, since=args.since, rotated=args.rotated,
                                       on_batch=progress.update)
         else:
-            summary = ClassifySummary()
-
-            def on_batch(batch: Any) -> None:
-                summary.add_batch(batch)
-                progress.update(batch)
-
+            # the records are the output: only the exit code needs a total (no per-batch summary)
+            failures = 0
             for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
-                                     on_batch=on_batch, batch_bytes=JSONL_BATCH_BYTES):
-                summary.add(df)
+                                     on_batch=progress.update, batch_bytes=JSONL_BATCH_BYTES):
+                failures += count_failures(df)
                 _write_jsonl(df.select(*JSONL_COLUMNS).write_ndjson())
-            summary.finish()
+            return EXIT_FINDINGS if failures else EXIT_HEALTHY
     finally:
         progress.close()
-    if args.format == "summary":
-        render_summary(summary, args.top)
+    render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
 
 
@@ -234,24 +230,31 @@ def render_summary(summary: ClassifySummary, top: int) -> None:
     table.add_column("last seen", overflow="fold")
     for sym, st in summary.ranked()[:top]:
         statuses = ", ".join(f"{'009' if s == 9 else s}×{n}" if len(st.statuses) > 1 else
-                             ("009" if s == 9 else str(s)) for s, n in st.statuses.most_common())
+                             ("009" if s == 9 else str(s)) for s, n in _by_count(st.statuses))
         label = f"{sym} [dim](event)[/dim]" if is_event(sym) else sym
         first, last = (st.first or "-").replace("T", " "), (st.last or "-").replace("T", " ")
         if first[:10] == last[:10] and len(last) > 11:
             last = last[11:]  # same day: the time is enough
-        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(st.sources), first, last)
+        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(k for k, _ in _by_count(st.sources)),
+                      first, last)
     console.print(table)
     if summary.upstreams:
         ut = Table(title="Per upstream / process", title_justify="left", box=box.SIMPLE_HEAD)
         ut.add_column("upstream")
         ut.add_column("lines", justify="right")
         ut.add_column("symptoms")
-        ranked = sorted(summary.upstreams.items(), key=lambda kv: -kv[1].count)[:top]
+        ranked = sorted(summary.upstreams.items(), key=lambda kv: (-kv[1].count, kv[0]))[:top]
         for upstream, us in ranked:
             ut.add_row(shorten(clean(upstream), 70), f"{us.count:,}",
-                       ", ".join(f"{k} {n:,}" for k, n in us.symptoms.most_common(4)))
+                       ", ".join(f"{k} {n:,}" for k, n in _by_count(us.symptoms)[:4]))
         console.print(ut)
     _explain_top(console, summary)
+
+
+def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
+    """Most first, ties by name: the same input prints the same tables whatever order the
+    batches were aggregated in (polars groups come back in no fixed order)."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
 
 
 def _explain_top(console: Any, summary: ClassifySummary) -> None:

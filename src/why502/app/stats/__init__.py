@@ -16,6 +16,20 @@ The heavy lifting is pure (``evidence.stats``); this package decides *what* to r
 
 from __future__ import annotations
 
-from why502.app.stats.run import StatsOptions, compute_for_diagnose, run_stats
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from why502.app.stats.run import StatsOptions, compute_for_diagnose, run_stats
 
 __all__ = ["StatsOptions", "compute_for_diagnose", "run_stats"]
+
+
+def __getattr__(name: str) -> Any:
+    """``run``'s names on first use (PEP 562): ``why502 classify`` imports ``stats.lb`` to sniff
+    a load balancer's log, and importing ``run`` with it (nginx config parsers, evidence
+    accumulators) was ~0.1 s of its start-up."""
+    if name in __all__:
+        from why502.app.stats import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
