@@ -137,7 +137,8 @@ class ApacheConfig:
         for d in self.directives:
             if d.name.lower() == "balancermember" and d.args:
                 sec = next((s for s in reversed(d.scope) if s.startswith("Proxy ")), "")
-                name = sec.split(None, 1)[1] if " " in sec else ""
+                # <Proxy "balancer://app"> is as common as <Proxy balancer://app> (the docs quote it)
+                name = sec.split(None, 1)[1].strip().strip("\"'") if " " in sec else ""
                 balancers.setdefault(name.rstrip("/"), []).append(d)
         out: list[ProxyTarget] = []
         for d in self.directives:
