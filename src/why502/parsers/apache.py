@@ -228,7 +228,7 @@ def split_args(text: str) -> list[str]:
             for a, b, c in re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|(\S+)', text)]
 
 
-def _envvars(server_root: str) -> dict[str, str]:
+def envvars(server_root: str) -> dict[str, str]:
     """Debian's ``envvars``: ``export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`` and friends."""
     out: dict[str, str] = {"SUFFIX": ""}
     try:
@@ -246,7 +246,7 @@ def parse_apache_text(text: str, path: str, server_root: str | None = None,
     """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked."""
     root = server_root or os.path.dirname(os.path.abspath(path))
     cfg = ApacheConfig(main_file=path, server_root=root)
-    env = _envvars(root)
+    env = envvars(root)
     _parse(cfg, text, path, [], env, read_includes, depth=0)
     return cfg
 
@@ -278,7 +278,7 @@ def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[
         d = Directive(words[0], tuple(words[1:]), path, start, tuple(scope))
         if d.name.lower() == "serverroot" and d.args:
             cfg.server_root = d.args[0]
-            env.update(_envvars(cfg.server_root))
+            env.update(envvars(cfg.server_root))
         if d.name.lower() in ("include", "includeoptional") and d.args and read_includes:
             _include(cfg, d, scope, env, depth)
             continue

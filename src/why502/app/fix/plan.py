@@ -48,13 +48,16 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)  # (key, command)
     notes: list[str] = field(default_factory=list)
-    nginx_conf: str | None = None
+    nginx_conf: str | None = None  # the proxy's main config
+    proxy: str = "nginx"  # nginx | haproxy | apache: whose test and reload apply it
 
 
 def from_report(report: Report) -> Plan:
     """The config changes of a saved (or fresh) diagnose report, most likely cause first."""
-    plan = Plan(nginx_conf=report.inputs.get("nginx_conf") if isinstance(
-        report.inputs.get("nginx_conf"), str) else None)
+    proxy = report.inputs.get("proxy")
+    proxy = proxy if proxy in ("haproxy", "apache") else "nginx"
+    conf = report.inputs.get("config" if proxy != "nginx" else "nginx_conf")
+    plan = Plan(nginx_conf=conf if isinstance(conf, str) else None, proxy=proxy)
     targets = _probed_targets(report)
     for f in report.findings:
         if f.fix is None:
@@ -102,8 +105,8 @@ def _target(data: object) -> ProbeTarget | None:
                        group=data.get("group"), uses_variables=data.get("uses_variables") is True)
 
 
-def from_lint(findings: list[LintFinding], nginx_conf: str | None) -> Plan:
-    plan = Plan(nginx_conf=nginx_conf)
+def from_lint(findings: list[LintFinding], nginx_conf: str | None, proxy: str = "nginx") -> Plan:
+    plan = Plan(nginx_conf=nginx_conf, proxy=proxy)
     for f in findings:
         if f.diff and f.file:
             plan.changes.append(Change(f.code, f"{f.name}: {f.message}", f.file, f.diff))
@@ -111,8 +114,10 @@ def from_lint(findings: list[LintFinding], nginx_conf: str | None) -> Plan:
 
 
 def _is_reload(cmd: str) -> bool:
-    """``nginx -t`` / ``systemctl reload nginx`` are what ``--apply`` itself does."""
-    return bool(re.match(r"^\s*(nginx -t|systemctl (reload|restart) (nginx|php\S*-fpm)|"
+    """``nginx -t`` / ``haproxy -c`` / ``apachectl configtest`` / ``systemctl reload nginx`` are
+    what ``--apply`` itself does."""
+    return bool(re.match(r"^\s*(nginx -t|haproxy -c|apache2ctl configtest|apachectl configtest|"
+                         r"apache2 -t|systemctl (reload|restart) (nginx|haproxy|apache2|httpd|php\S*-fpm)|"
                          r"nginx -s reload)\b", cmd))
 
 
@@ -122,13 +127,13 @@ def select(plan: Plan, only: set[str]) -> Plan:
         return plan
     want = {o.lower() for o in only}
     return Plan([c for c in plan.changes if c.key.lower() in want],
-                [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.nginx_conf)
+                [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.nginx_conf, plan.proxy)
 
 
-def file_kind(text: str) -> str:
-    """``php-fpm`` for a pool file (``[pool]`` sections with ``pm``/``listen`` keys), else
-    ``nginx``: which program's checker tests the change."""
-    return "php-fpm" if _POOL.search(text) and _FPM_KEY.search(text) else "nginx"
+def file_kind(text: str, proxy: str = "nginx") -> str:
+    """``php-fpm`` for a pool file (``[pool]`` sections with ``pm``/``listen`` keys), else the
+    proxy's name: which program's checker tests the change."""
+    return "php-fpm" if _POOL.search(text) and _FPM_KEY.search(text) else proxy
 
 
 def apply_diff(text: str, diff: str, path: str) -> str:
