@@ -94,10 +94,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.report:
         from why502.cli.cmd_render import load_report
 
-        return fixplan.from_report(load_report(args.report))
+        return fixplan.from_report(load_report(args.report), args.proxy)
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
-    return fixplan.from_report(diagnose(DiagnoseOptions(config=args.nginx_conf, proxy=args.proxy)))
+    report = diagnose(DiagnoseOptions(config=args.nginx_conf, proxy=args.proxy))
+    return fixplan.from_report(report, args.proxy if args.proxy else None)
 
 
 def print_plan(plan: Plan) -> None:

@@ -130,9 +130,11 @@ def describe(kind: str, pid: int, argv: list[str]) -> ProxyProcess:
                         pid_file=_absolute(pid_file[-1], pid) if pid_file else None)
 
 
-def running_proxies(kinds: tuple[str, ...] = ("nginx", "apache", "haproxy")) -> list[ProxyProcess]:
-    """Every proxy master on this host (or among ``WHY502_PROC_PIDS``), lowest PID first."""
-    allowed = _allowed()
+def running_proxies(kinds: tuple[str, ...] = ("nginx", "apache", "haproxy"), *,
+                    use_env: bool = True) -> list[ProxyProcess]:
+    """Every proxy master on this host (or among ``WHY502_PROC_PIDS`` when ``use_env``), lowest
+    PID first."""
+    allowed = _allowed() if use_env else None
     procs: dict[int, tuple[str, int, list[str]]] = {}
     try:
         entries = os.listdir("/proc")
@@ -170,9 +172,10 @@ def running_proxies(kinds: tuple[str, ...] = ("nginx", "apache", "haproxy")) -> 
 
 
 def master_of(kind: str, config: str) -> ProxyProcess | None:
-    """The running master of ``kind`` started with ``config`` (compared by real path)."""
+    """The running master of ``kind`` started with ``config`` (compared by real path; a config
+    path names one master, so ``WHY502_PROC_PIDS`` does not apply)."""
     want = os.path.realpath(config)
-    for p in running_proxies((kind,)):
+    for p in running_proxies((kind,), use_env=False):
         if p.config and os.path.realpath(p.config) == want:
             return p
     return None

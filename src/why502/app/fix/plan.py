@@ -52,15 +52,31 @@ class Plan:
     proxy: str = "nginx"  # nginx | haproxy | apache: whose test and reload apply it
 
 
-def from_report(report: Report) -> Plan:
-    """The config changes of a saved (or fresh) diagnose report, most likely cause first."""
+def _report_proxy(report: Report) -> str:
     proxy = report.inputs.get("proxy")
-    proxy = proxy if proxy in ("haproxy", "apache") else "nginx"
-    conf = report.inputs.get("config" if proxy != "nginx" else "nginx_conf")
-    plan = Plan(nginx_conf=conf if isinstance(conf, str) else None, proxy=proxy)
+    return proxy if proxy in ("haproxy", "apache") else "nginx"
+
+
+def from_report(report: Report, proxy: str | None = None) -> Plan:
+    """The config changes of a saved (or fresh) diagnose report, most likely cause first.  A
+    report of several running proxies (diagnose with no flags) names each finding's proxy: one
+    run applies one proxy's changes (``proxy``, default the proxy of the first change), since one
+    config test and one reload prove them; the others are listed as notes."""
+    default = _report_proxy(report)
+    with_diffs = [f.proxy or default for f in report.findings if f.fix and f.fix.diff and f.fix.file]
+    chosen = proxy or (with_diffs[0] if with_diffs else default)
+    discovered = {d.get("proxy"): d.get("config") for d in report.inputs.get("discovered") or []
+                  if isinstance(d, dict)}
+    conf = discovered.get(chosen) or report.inputs.get("config" if chosen != "nginx" else "nginx_conf")
+    plan = Plan(nginx_conf=conf if isinstance(conf, str) else None, proxy=chosen)
     targets = _probed_targets(report)
     for f in report.findings:
         if f.fix is None:
+            continue
+        if (f.proxy or default) != chosen:
+            if f.fix.diff:
+                plan.notes.append(f"{f.cause}: a change to {f.proxy}'s config, not applied in this run "
+                                  f"(why502 fix REPORT --proxy {f.proxy})")
             continue
         if f.fix.diff and f.fix.file:
             plan.changes.append(Change(f.cause, f.title, f.fix.file, f.fix.diff,
