@@ -3,8 +3,8 @@ default path) and the live state of its servers over the runtime API.
 
 The runtime API (doc/management.txt 9.3) is a unix or TCP socket the config opens with ``stats
 socket PATH [mode 660] [level admin]`` in ``global``; one command per connection, the answer
-ends when haproxy closes it.  Only ``show stat`` is sent: it reads counters and changes nothing
-(why502 is read-only).
+ends when haproxy closes it.  Only ``show stat`` and ``show servers state`` are sent: they read
+counters and states and change nothing (why502 is read-only).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import socket
 import subprocess
 
 from why502.errors import InputError
-from why502.facts.haproxy import ServerState, parse_show_stat
+from why502.facts.haproxy import ServerState, parse_servers_state, parse_show_stat
 from why502.parsers.haproxy import HaproxyConfig, load_haproxy
 
 DEFAULT_CONF = "/etc/haproxy/haproxy.cfg"
@@ -78,6 +78,23 @@ def runtime_command(address: str, command: str, timeout: float = 2.0, limit: int
             chunks.append(data)
             size += len(data)
     return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def servers_state(cfg: HaproxyConfig, timeout: float = 2.0) -> tuple[list[ServerState], list[str]]:
+    """``show servers state`` (read-only, management.txt 9.3) from the first stats socket that
+    answers: each server's operational and admin state and last check, as a reload would keep
+    them; (rows, why none answered)."""
+    notes = []
+    for address in cfg.stats_sockets:
+        try:
+            rows = parse_servers_state(runtime_command(address, "show servers state", timeout))
+        except (OSError, ValueError) as err:
+            notes.append(f"HAProxy runtime API {address} not read: {err}")
+            continue
+        if rows:
+            return rows, []
+        notes.append(f"HAProxy runtime API {address}: no server in 'show servers state'")
+    return [], notes
 
 
 def server_states(cfg: HaproxyConfig, timeout: float = 2.0) -> tuple[list[ServerState], list[str]]:
