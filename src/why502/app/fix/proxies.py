@@ -162,8 +162,13 @@ class Apache:
     name: ClassVar[str] = "apache"
     label: ClassVar[str] = "apache2 -t"
 
+    def _main(self) -> str:
+        """The main config: ``conf`` itself, or the one an ``apachectl -S`` dump names."""
+        cfg = self._config()
+        return cfg.main_file if cfg is not None else self.conf
+
     def _process(self) -> ProxyProcess | None:
-        return master_of("apache", self.conf)
+        return master_of("apache", self._main())
 
     def _config(self) -> ApacheConfig | None:
         try:
@@ -173,7 +178,7 @@ class Apache:
 
     def _argv(self, *extra: str) -> list[str]:
         """``-f CONF`` plus the running master's ``-d``/``-D``: test what a reload would read."""
-        argv = [self.binary, *extra, "-f", self.conf]
+        argv = [self.binary, *extra, "-f", self._main()]
         proc = self._process()
         if proc is not None:
             if proc.server_root:
