@@ -8,7 +8,7 @@ headless chromium.  The quick loop is ``pytest -m "not real and not browser"``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -16,6 +16,15 @@ from why502.cli.main import main
 from why502.sources.proxyprocs import PIDS_ENV
 
 RunMain = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(autouse=True)
+def _no_foreign_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``diagnose`` with no flags diagnoses every proxy running on the host (``/proc``); in the
+    suite that would be other tests' (or other projects') nginx and haproxy.  Discovery sees no
+    process unless a test names its own PIDs (``WHY502_PROC_PIDS``); the variable reaches the
+    command-line runs too (``tests.support.clirun``)."""
+    monkeypatch.setenv(PIDS_ENV, "0")
 
 
 @pytest.fixture
@@ -28,13 +37,3 @@ def run_main(capsys: pytest.CaptureFixture[str]) -> RunMain:
         return code, out, err
 
     return run
-
-
-@pytest.fixture(autouse=True)
-def _no_foreign_proxies(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``diagnose`` with no flags diagnoses every proxy running on the host (``/proc``); in the
-    suite that would be other tests' (or other projects') nginx and haproxy.  Discovery sees no
-    process unless a test names its own PIDs (``WHY502_PROC_PIDS``); the variable reaches the
-    command-line runs too (``tests.support.clirun``)."""
-    monkeypatch.setenv(PIDS_ENV, "0")
-    yield
