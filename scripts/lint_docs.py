@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from why502.analyzers.lint import LintInput, run_lint
-from why502.catalog.lint_rules import DOCS_GENERATOR, LintRule, load_rules, rule_page
+from why502.catalog.lint_rules import DOCS_GENERATOR, PROXY_NAMES, LintRule, load_rules, rule_page
 from why502.parsers.nginx.load import config_trees, parse_nginx
 
 CORPUS_GENERATOR = "scripts/lint-docs corpus CORPUS_DIR docs/lint/corpus-results.md"
@@ -32,13 +32,16 @@ def index_page(rules: list[LintRule]) -> str:
         "<!-- generated from src/why502/catalog/data/lint_rules.toml by "
         f"`{DOCS_GENERATOR}`; do not edit -->",
         "",
-        "`why502 lint [NGINX_CONF]` checks an nginx configuration for settings that cause 502/503/504.",
+        "`why502 lint [--config FILE]` checks a proxy's configuration for settings that cause "
+        "502/503/504: nginx (`nginx.conf` or an `nginx -T` dump), HAProxy (`haproxy.cfg`) or Apache "
+        "httpd (`apache2.conf`/`httpd.conf` with its includes); the kind is detected from the content "
+        "(`--proxy` forces it) and only that proxy's rules run.",
         "Rules marked *needs* only run when that input is given (see `why502 lint --help`).",
         "",
-        "| code | name | severity | default | title |",
-        "|---|---|---|---|---|",
-        *[f"| [{r.code}]({r.code}.md) | `{r.name}` | {r.severity} | {'off' if r.off_by_default else 'on'} | "
-          f"{r.title} |" for r in rules],
+        "| code | proxy | name | severity | default | title |",
+        "|---|---|---|---|---|---|",
+        *[f"| [{r.code}]({r.code}.md) | {PROXY_NAMES[r.proxy]} | `{r.name}` | {r.severity} | "
+          f"{'off' if r.off_by_default else 'on'} | {r.title} |" for r in rules],
         "",
         "Rules that are trade-offs or informational are off by default, so the default output is a "
         "list to act on: `--enable CODE` adds them, `--select CODE` runs exactly the rules named "
@@ -49,7 +52,8 @@ def index_page(rules: list[LintRule]) -> str:
         "- `why502 lint --ignore W502-007` (repeatable, or a comma list `--ignore W502-007,W502-002`; "
         "rule names work too) never reports those rules.",
         "- A comment in the config silences one place: `# why502: ignore W502-007` at the end of the "
-        "directive's line, or alone on the line just above it.  Several codes (or rule names) may be "
+        "directive's line (nginx, HAProxy), or alone on the line just above it (any proxy; Apache "
+        "httpd has whole-line comments only).  Several codes (or rule names) may be "
         "listed, separated by spaces or commas; the list ends at the first other word, so a reason "
         "may follow (`# why502: ignore W502-007 one backend by design`).  `# why502: ignore` "
         "without codes silences every rule there.  `--no-inline-ignores` reports them anyway.",
@@ -59,6 +63,11 @@ def index_page(rules: list[LintRule]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def nginx_rules() -> dict[str, LintRule]:
+    """The rules the nginx corpus can exercise (HAProxy's and Apache's read other configs)."""
+    return {code: r for code, r in load_rules().items() if r.proxy == "nginx"}
 
 
 def docs_files() -> dict[str, str]:
@@ -76,7 +85,7 @@ def corpus_results(corpus: Path, judgements: dict[str, str],
     crashed, or whose verdict counts no longer add up to the findings (a rule changed: judge
     again)."""
     verdicts = CORPUS_VERDICTS if verdicts is None else verdicts
-    rules = load_rules()
+    rules = nginx_rules()
     per_rule: Counter[str] = Counter()
     per_file: dict[str, Counter[str]] = {}
     crashed: list[str] = []
@@ -211,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.what == "pages":
         return _write_or_check({args.dir / name: text for name, text in docs_files().items()}, args.check)
-    missing = sorted(set(load_rules()) ^ set(CORPUS_JUDGEMENTS))
+    missing = sorted(set(nginx_rules()) ^ set(CORPUS_JUDGEMENTS))
     if missing:
         print(f"CORPUS_JUDGEMENTS and the rules differ: {', '.join(missing)}", file=sys.stderr)
         return 1

@@ -14,8 +14,18 @@ from collections.abc import Callable
 import pytest
 
 from why502.cli.main import main
+from why502.sources.proxyprocs import PIDS_ENV
 
 RunMain = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(autouse=True)
+def _no_foreign_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``diagnose`` with no flags diagnoses every proxy running on the host (``/proc``); in the
+    suite that would be other tests' (or other projects') nginx and haproxy.  Discovery sees no
+    process unless a test names its own PIDs (``WHY502_PROC_PIDS``); the variable reaches the
+    command-line runs too (``tests.support.clirun``)."""
+    monkeypatch.setenv(PIDS_ENV, "0")
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ from why502.findings.patch import unified_diff
 
 
 def report_for(conf: Path, new_text: str, out: Path, cause: str = "backend-too-slow",
-               probed: ProbeTarget | None = None) -> Path:
+               probed: ProbeTarget | None = None, proxy: str = "nginx") -> Path:
     """Write a report proposing ``new_text`` for ``conf`` to ``out``; ``probed`` is the finding's
-    backend as diagnose would have probed it (``upstreams[].probes[].target``)."""
+    backend as diagnose would have probed it (``upstreams[].probes[].target``); ``proxy`` names
+    the proxy as diagnose's ``inputs`` do (``proxy`` and ``config`` for HAProxy and Apache)."""
     old = conf.read_text()
     digest = hashlib.sha256(conf.read_bytes()).hexdigest()
     fix = Fix(summary="change the config", diff=unified_diff(old, new_text, str(conf)), file=str(conf),
@@ -26,7 +27,8 @@ def report_for(conf: Path, new_text: str, out: Path, cause: str = "backend-too-s
                       symptoms=["read-timeout"], explanation="x", fix=fix, upstream=upstream)
     upstreams = [UpstreamSummary(name=probed.label, targets=[probed.label],
                                  probes=[{"target": asdict(probed)}])] if probed else []
-    report = Report(findings=[finding], inputs={"nginx_conf": str(conf)}, upstreams=upstreams)
+    inputs = {"nginx_conf": str(conf)} if proxy == "nginx" else {"proxy": proxy, "config": str(conf)}
+    report = Report(findings=[finding], inputs=inputs, upstreams=upstreams)
     out.write_text(json.dumps(report.to_dict()))
     return out
 

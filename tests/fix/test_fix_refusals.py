@@ -220,3 +220,28 @@ def test_a_file_outside_the_tested_config_is_refused(site: tuple[Path, Path], tm
     res = apply(report, tmp_path / "s", "--nginx-conf", str(conf))
     assert res.returncode == 3 and "is not a file of the config" in res.stderr
     assert other.read_text() == CONF and journal_states(tmp_path / "s") == []
+
+
+def test_a_report_of_several_proxies_applies_one_proxys_changes_per_run(tmp_path: Path) -> None:
+    """diagnose with no flags may name nginx and HAProxy findings in one report: a plan takes
+    one proxy's changes (its config from ``inputs.discovered``), the others become notes."""
+    from why502.app.fix.plan import from_report
+    from why502.findings.model import Finding, Fix, Report
+
+    def finding(proxy: str, conf: str) -> Finding:
+        return Finding(cause="backend-too-slow", title="t", confidence=0.9, status_codes=[504],
+                       symptoms=["read-timeout"], explanation="x", proxy=proxy,
+                       fix=Fix(summary="s", diff=f"--- a{conf}\n+++ b{conf}\n", file=conf))
+
+    report = Report(findings=[finding("haproxy", "/etc/haproxy/haproxy.cfg"),
+                              finding("nginx", "/etc/nginx/nginx.conf")],
+                    inputs={"discovered": [
+                        {"proxy": "nginx", "pid": 1, "config": "/etc/nginx/nginx.conf"},
+                        {"proxy": "haproxy", "pid": 2, "config": "/etc/haproxy/haproxy.cfg"}]})
+    first = from_report(report)
+    assert first.proxy == "haproxy" and first.nginx_conf == "/etc/haproxy/haproxy.cfg"
+    assert [c.file for c in first.changes] == ["/etc/haproxy/haproxy.cfg"]
+    assert any("--proxy nginx" in n for n in first.notes)
+    other = from_report(report, "nginx")
+    assert other.nginx_conf == "/etc/nginx/nginx.conf" and [c.file for c in other.changes] == [
+        "/etc/nginx/nginx.conf"]

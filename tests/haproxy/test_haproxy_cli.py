@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,17 @@ def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
     assert report.findings[0].cause == "backend-too-slow"
 
 
-def test_lint_takes_config_and_says_it_has_no_haproxy_rules(run_main: RunMain) -> None:
-    code, _out, err = run_main("lint", "--config", str(HAP / "sh-timeout.cfg"))
-    assert code == 2 and "no haproxy rules yet" in err and len(err.strip().splitlines()) == 1
+def test_lint_takes_config_and_runs_the_haproxy_rules(run_main: RunMain) -> None:
+    """The recorded lab config: its server has no health check (a warning: exit 0 at the
+    default --fail-on error); with the backend's own timeout known, timeout server 1s is an
+    error (exit 1).  nginx's rules do not run on it."""
+    code, out, _err = run_main("lint", "--config", str(HAP / "sh-timeout.cfg"))
+    assert code == 0 and "W502-024" in out and "web1" in out
+    code, out, _err = run_main("lint", "--config", str(HAP / "sh-timeout.cfg"), "--backend-timeout", "30",
+                               "--format", "json")
+    data = json.loads(out)
+    assert code == 1 and data["inputs"]["proxy"] == "haproxy"
+    assert sorted({f["code"] for f in data["findings"]}) == ["W502-024", "W502-026"]
+    (short,) = [f for f in data["findings"] if f["code"] == "W502-026"]
+    assert short["line"] == 13 and "-    timeout server 1s" in short["diff"]
+    assert "+    timeout server 35s" in short["diff"]

@@ -327,3 +327,57 @@ def test_explain_lint_rule_stays_light() -> None:
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def _sarif_valid(out: str) -> dict[str, object]:
+    log: dict[str, object] = json.loads(out)
+    schema = json.loads(SARIF_SCHEMA.read_text())
+    jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).validate(log)
+    return log
+
+
+def test_haproxy_config_sarif(capsys: pytest.CaptureFixture[str]) -> None:
+    """`lint --config haproxy.cfg --format sarif`: detected from the content, HAProxy's rules
+    only (tagged haproxy), valid SARIF; a warning alone exits 0 unless --fail-on warning."""
+    path = FIXTURES / "W502-027/fire-default-retries.cfg"
+    code, out, _ = run_cli(["--config", str(path), "--format", "sarif"], capsys)
+    assert code == 0
+    run = _sarif_valid(out)["runs"][0]  # type: ignore[index]
+    rules = run["tool"]["driver"]["rules"]
+    assert {r["properties"]["tags"][0] for r in rules} == {"haproxy"}
+    assert [r["ruleId"] for r in run["results"]] == ["W502-027"]
+    assert run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 17
+    assert run_cli(["--config", str(path), "--fail-on", "warning"], capsys)[0] == 1
+
+
+def test_apache_config_with_fpm_pool_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """`lint --config` on an Apache config with --fpm-conf: enablereuse beyond the pool's
+    pm.max_children is an error with a diff setting max= on the ProxyPass line."""
+    path = FIXTURES / "W502-029/fire-reuse-default-max.conf"
+    fpm = FIXTURES / "W502-029/fire-reuse-default-max.fpm.conf"
+    code, out, _ = run_cli(["--config", str(path), "--fpm-conf", str(fpm), "--format", "json"], capsys)
+    data = json.loads(out)
+    assert code == 1 and data["inputs"]["proxy"] == "apache"
+    (f,) = data["findings"]
+    assert f["code"] == "W502-029" and f["line"] == 7 and "pm.max_children = 10" in f["message"]
+    assert f["diff"].splitlines()[-2].endswith("enablereuse=on max=1")
+    # without the pool the rule has nothing to compare with: silent
+    code, out, _ = run_cli(["--config", str(path), "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["findings"] == []
+
+
+def test_apache_comment_above_silences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Apache has whole-line comments only: the line above a BalancerMember silences it."""
+    conf = tmp_path / "site.conf"
+    conf.write_text((FIXTURES / "W502-031/fire-members.conf").read_text().replace(
+        '    BalancerMember "http://127.0.0.1:8001"\n',
+        '    # why502: ignore W502-031 drained by hand\n    BalancerMember "http://127.0.0.1:8001"\n'))
+    _code, out, _ = run_cli(["--config", str(conf), "--format", "json"], capsys)
+    assert [f["line"] for f in json.loads(out)["findings"]] == [4]
+
+
+def test_empty_file_forced_to_haproxy_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    odd = tmp_path / "lb.cfg"
+    odd.write_text("# nothing\n")
+    code, _out, err = run_cli(["--config", str(odd), "--proxy", "haproxy"], capsys)
+    assert code == 3 and "not a readable haproxy.cfg" in err and len(err.strip().splitlines()) == 1

@@ -11,11 +11,22 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import FIXTURES_DIR, ROOT_DIR
-from why502.analyzers.lint import LintFinding, LintInput, load_rules, run_lint
+from why502.analyzers.lint import (
+    AnyLintInput,
+    ApacheLintInput,
+    HaproxyLintInput,
+    LintFinding,
+    LintInput,
+    load_rules,
+    run_lint,
+)
 from why502.analyzers.lint.fpm import parse_pools
 from why502.analyzers.lint.registry import registered
 from why502.catalog.lint_rules import rule_page
+from why502.parsers.apache import load_apache
+from why502.parsers.haproxy import load_haproxy
 from why502.parsers.nginx import parse_nginx, parse_size
+from why502.parsers.proxykind import detect_kind
 
 FIXTURES = FIXTURES_DIR / "lint"
 ROOT = ROOT_DIR
@@ -23,9 +34,10 @@ DOCS = ROOT / "docs" / "lint"
 LINT_DOCS = ROOT / "scripts" / "lint_docs.py"
 
 
-def fixture_input(path: Path) -> LintInput:
-    """Parse a fixture: its ``# why502-lint: key=value`` header gives the optional inputs,
-    a sibling ``<stem>.fpm.conf`` the PHP-FPM pools."""
+def fixture_input(path: Path) -> AnyLintInput:
+    """Parse a fixture (nginx, HAProxy or Apache httpd, told by its content): its
+    ``# why502-lint: key=value`` header gives the optional inputs, a sibling ``<stem>.fpm.conf``
+    the PHP-FPM pools."""
     opts: dict[str, str] = {}
     for line in path.read_text().splitlines():
         if line.startswith("# why502-lint:"):
@@ -34,11 +46,17 @@ def fixture_input(path: Path) -> LintInput:
                 opts[key] = value
     fpm = path.with_name(path.stem + ".fpm.conf")
     pools = tuple(parse_pools(fpm.read_text(), str(fpm))) if fpm.exists() else ()
+    backend_timeout = float(opts["backend_timeout"]) if "backend_timeout" in opts else None
+    kind = detect_kind(path.read_text())
+    if kind == "haproxy":
+        return HaproxyLintInput(load_haproxy(str(path)), backend_timeout=backend_timeout)
+    if kind == "apache":
+        return ApacheLintInput(load_apache(str(path)), pools=pools, backend_timeout=backend_timeout)
     return LintInput(
         config=parse_nginx(path),
         pools=pools,
         header_bytes=int(opts["header_bytes"]) if "header_bytes" in opts else None,
-        backend_timeout=float(opts["backend_timeout"]) if "backend_timeout" in opts else None,
+        backend_timeout=backend_timeout,
         backend_keepalive=float(opts["backend_keepalive"]) if "backend_keepalive" in opts else None,
         somaxconn=int(opts["somaxconn"]) if "somaxconn" in opts else None,
         mem_total=parse_size(opts["mem_total"]) if "mem_total" in opts else None,
@@ -48,10 +66,11 @@ def fixture_input(path: Path) -> LintInput:
 
 
 def fixtures(kind: str) -> list[tuple[str, Path]]:
+    """``fire``/``silent`` fixtures: ``*.conf`` (nginx, Apache httpd), ``*.cfg`` (HAProxy)."""
     out = []
     for code in sorted(load_rules()):
-        for p in sorted((FIXTURES / code).glob(f"{kind}*.conf")):
-            if not p.name.endswith(".fpm.conf"):
+        for p in sorted((FIXTURES / code).glob(f"{kind}*")):
+            if p.suffix in (".conf", ".cfg") and not p.name.endswith(".fpm.conf"):
                 out.append((code, p))
     return out
 
@@ -67,6 +86,9 @@ def test_every_rule_has_data_check_and_fixtures() -> None:
         silent = [p for c, p in fixtures("silent") if c == code]
         assert fire, f"{code} has no tests/fixtures/lint/{code}/fire*.conf"
         assert silent, f"{code} has no tests/fixtures/lint/{code}/silent*.conf"
+        for p in fire + silent:
+            assert (detect_kind(p.read_text()) or "nginx") == rule.proxy, (
+                f"{p.name} is not a {rule.proxy} config (the proxy of {code})")
     assert {p.name for p in FIXTURES.iterdir()} == set(rules), "fixture folders without a rule"
 
 
@@ -148,9 +170,11 @@ def test_declared_directives_are_needed(path: Path) -> None:
     (``@rule(code, directives=...)``).  Run every check directly on every fixture: wherever one
     finds something, the config has one of its directives, so the skip never hides a finding."""
     inp = fixture_input(path)
-    present = inp.config.directive_names()
+    present = inp.directive_names()
     rules = load_rules()
     for code, check in registered().items():
+        if check.proxy != inp.proxy:
+            continue
         if check.directives and check.func(inp, rules[code]):
             assert check.directives & present, (
                 f"{code} finds something in {path.name} without any of {sorted(check.directives)}")

@@ -1,6 +1,9 @@
 """``why502 lint`` wiring: read the config (and, for this host, FPM pools and limits), run the
 checks, hand the report to a reporter (``reporters.lint_text``, ``lint_json``, ``sarif``).
 
+The config may be nginx's, HAProxy's or Apache httpd's (``proxy``, else detected from the content
+by ``parsers.proxykind``); each runs the rules registered for it.
+
 Host facts are used only when linting this host's nginx (no NGINX_CONF argument, or ``--host``):
 a config copied from another machine must not be judged against this machine's somaxconn.
 """
@@ -10,11 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from why502.analyzers.lint import LintFinding, LintInput, run_lint, severity_rank
+from why502.analyzers.lint import (
+    AnyLintInput,
+    ApacheLintInput,
+    HaproxyLintInput,
+    LintFinding,
+    LintInput,
+    run_lint,
+    severity_rank,
+)
 from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintReport
+from why502.parsers.apache import ApacheConfig
+from why502.parsers.haproxy import HaproxyConfig
 from why502.parsers.nginx import NginxConfig
 from why502.parsers.nginx.units import parse_size
 from why502.textutil import strip_terminal_escapes
@@ -36,11 +49,12 @@ class LintOptions:
     ignore: list[str] = field(default_factory=list)  # codes or names, each may be a comma list
     enable: list[str] = field(default_factory=list)  # off-by-default rules to run as well
     inline_ignores: bool = True  # honour "# why502: ignore" comments in the config
+    proxy: str | None = None  # nginx | haproxy | apache; None: detected from nginx_conf's content
 
 
 @dataclass
 class LintOutcome:
-    config: NginxConfig
+    config: NginxConfig | HaproxyConfig | ApacheConfig
     findings: list[LintFinding]
     notes: list[LintNote]
     inputs: dict[str, Any]
@@ -71,11 +85,70 @@ def _codes(args: list[str], option: str) -> set[str]:
         raise UsageError(str(err)) from None
 
 
+def proxy_of(options: LintOptions) -> str:
+    """The proxy whose rules run: ``options.proxy``, else the config's kind (nginx for none or
+    stdin, which is an ``nginx -T`` dump)."""
+    if options.proxy:
+        return options.proxy
+    if options.nginx_conf is None or options.nginx_conf == "-":
+        return "nginx"
+    from why502.parsers.proxykind import kind_of_file
+
+    return kind_of_file(options.nginx_conf)
+
+
+def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore: set[str],
+                 enable: set[str]) -> LintOutcome:
+    """HAProxy or Apache httpd: read the named file (includes for Apache), the FPM pools when
+    given (or this host's with ``--host``), run that proxy's rules."""
+    from why502.parsers.apache import load_apache
+    from why502.parsers.haproxy import load_haproxy
+
+    path = options.nginx_conf
+    if not path or path == "-":
+        raise UsageError(f"lint --proxy {proxy} needs the config file (--config FILE)")
+    if options.root is not None:
+        raise UsageError("--root applies to nginx configs only")
+    notes: list[LintNote] = []
+    cfg: HaproxyConfig | ApacheConfig
+    inp: AnyLintInput
+    pools: list[FpmPool] = []
+    try:
+        if proxy == "haproxy":
+            cfg = load_haproxy(path)
+            notes += [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
+            inp = HaproxyLintInput(cfg, backend_timeout=options.backend_timeout)
+        else:
+            cfg = load_apache(path)
+            notes += [LintNote("warning", m) for m in cfg.problems]
+            if options.fpm_conf:
+                pools = _pools_from_files(options.fpm_conf, notes)
+            elif options.host:
+                pools = _pools_from_files([], notes)
+            inp = ApacheLintInput(cfg, pools=tuple(pools), backend_timeout=options.backend_timeout)
+    except OSError as err:
+        raise InputError(strip_terminal_escapes(f"{path}: {err.strerror or err}")) from None
+    if not (cfg.sections if isinstance(cfg, HaproxyConfig) else cfg.directives):
+        raise InputError(strip_terminal_escapes(
+            f"{path}: not a readable {'haproxy.cfg' if proxy == 'haproxy' else 'Apache config'}: "
+            "no section or directive in it").splitlines()[0])
+    findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
+    inputs = {
+        "nginx_conf": path, "proxy": proxy, "files": cfg.files,
+        "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": bool(options.host),
+        "backend_timeout": options.backend_timeout,
+    }
+    return LintOutcome(cfg, findings, notes, inputs)
+
+
 def gather(options: LintOptions) -> LintOutcome:
     """Read everything lint needs (sources), then run the pure checks."""
     only = _codes(options.rules, "--rule") if options.rules else None
     ignore = _codes(options.ignore, "--ignore")
     enable = _codes(options.enable, "--enable")
+    proxy = proxy_of(options)
+    if proxy != "nginx":
+        return _other_proxy(options, proxy, only, ignore, enable)
     from why502.sources.nginx import load_config
 
     if options.root is not None:
@@ -117,7 +190,7 @@ def gather(options: LintOptions) -> LintOutcome:
                     somaxconn=somaxconn, mem_total=mem_total, nofile=nofile, nginx_groups=groups)
     findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
     inputs = {
-        "nginx_conf": options.nginx_conf or cfg.source, "files": cfg.files,
+        "nginx_conf": options.nginx_conf or cfg.source, "proxy": "nginx", "files": cfg.files,
         "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": use_host,
         "somaxconn": somaxconn, "mem_total": mem_total, "nofile": nofile,
         "header_bytes": options.header_bytes, "backend_timeout": options.backend_timeout,

@@ -24,6 +24,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SEVERITIES = ("info", "warning", "error")
+PROXIES = ("nginx", "haproxy", "apache")
+PROXY_NAMES = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache httpd"}
 
 DOCS_BASE_URL = f"{PROJECT_URL}/blob/main/docs/lint/"
 """Where the generated rule pages are published (SARIF ``helpUri``, the text output's links)."""
@@ -56,6 +58,9 @@ class LintRule:
     # ruff): the default output is a list to act on.  ``off_reason`` says why it is off.
     off_by_default: bool = False
     off_reason: str = ""
+    # The proxy whose config the rule reads (nginx, haproxy, apache): lint runs the rules of the
+    # config's kind only, and the page's example is fenced in that proxy's grammar.
+    proxy: str = "nginx"
 
 
 @lru_cache(maxsize=1)
@@ -73,11 +78,14 @@ def load_rules() -> dict[str, LintRule]:
             fix_example=raw["fix_example"], references=tuple(raw["references"]),
             needs=tuple(raw.get("needs", [])), fix_lang=raw.get("fix_lang", "nginx"),
             off_by_default=bool(raw.get("off_by_default", False)), off_reason=raw.get("off_reason", ""),
+            proxy=raw.get("proxy", "nginx"),
         )
         if rule.off_by_default and not rule.off_reason:
             raise ValueError(f"{rule.code}: off_by_default needs an off_reason")
         if rule.code in rules:
             raise ValueError(f"duplicate lint rule code {rule.code}")
+        if rule.proxy not in PROXIES:
+            raise ValueError(f"{rule.code}: bad proxy {rule.proxy!r}")
         if rule.severity not in SEVERITIES:
             raise ValueError(f"{rule.code}: bad severity {rule.severity!r}")
         rules[rule.code] = rule
@@ -129,7 +137,7 @@ def rule_page(rule: LintRule) -> str:
         "",
         f"**{rule.title}**",
         "",
-        f"Severity: `{rule.severity}`"
+        f"Proxy: {PROXY_NAMES[rule.proxy]} · Severity: `{rule.severity}`"
         + (f" · Root cause: [`{rule.cause}`](../causes/{rule.cause}.md)" if rule.cause else "")
         + (f" · Needs: {', '.join(rule.needs)}" if rule.needs else ""),
         "",
@@ -151,7 +159,7 @@ def rule_page(rule: LintRule) -> str:
         "",
         "## Example",
         "",
-        "```nginx",
+        f"```{rule.proxy}",
         rule.example.rstrip(),
         "```",
         "",

@@ -20,10 +20,12 @@ DESCRIPTION = """\
 List the config changes that fix what diagnose (or lint) found -- finding, file, diff -- and change
 nothing (dry run). With --apply each change is made as a transaction: refused if the file changed
 since the report (SHA-256) or another why502 fix is running; every file backed up (mode, owner,
-xattrs) and journaled before it is written atomically; the whole config tested (nginx -t,
-php-fpm -t); the service reloaded; the new workers watched for --verify-for seconds; on any
-failure the backups are restored and the service reloaded again. Commands that are not config
-changes (restart a backend, raise a limit) are printed, never run.
+xattrs) and journaled before it is written atomically; the whole config tested by the proxy's own
+checker (nginx -t, haproxy -c -f, apache2 -t -f; php-fpm -t); the service reloaded the proxy's
+way (nginx -s reload, SIGUSR2 to a HAProxy master-worker or haproxy -sf, Apache's graceful
+restart; systemctl reload when systemd runs that master); the new workers watched for
+--verify-for seconds; on any failure the backups are restored and the service reloaded again.
+Commands that are not config changes (restart a backend, raise a limit) are printed, never run.
 
 REPORT: a saved `why502 diagnose --format json` report. Without it, diagnose runs now (or lint,
 with --lint).
@@ -36,6 +38,8 @@ examples:
   why502 fix report.json                           # what would change
   why502 fix report.json --apply --verify-url http://127.0.0.1/health
   why502 fix --lint /etc/nginx/nginx.conf --only W502-001 --apply --yes
+  why502 fix --lint /etc/haproxy/haproxy.cfg --only W502-027 --apply --yes
+  why502 fix report.json --apply --verify-url http://127.0.0.1/   # a report of HAProxy or Apache
   why502 fix --undo                                # restore the last applied change set
   why502 fix --list                                # the history
 """
@@ -46,8 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="saved diagnose JSON report (default: run diagnose now)")
     parser.add_argument("--lint", nargs="?", const="", default=None, metavar="NGINX_CONF",
                         help="take the fixes of why502 lint (of NGINX_CONF, default this host's config)")
-    parser.add_argument("--nginx-conf", metavar="FILE",
-                        help="nginx's main config, tested with nginx -t -c FILE (default: the report's)")
+    parser.add_argument("--config", "--nginx-conf", dest="nginx_conf", metavar="FILE",
+                        help="the proxy's main config, tested with nginx -t -c / haproxy -c -f / apache2 -t "
+                             "-f FILE (default: the report's)")
+    parser.add_argument("--proxy", choices=("nginx", "haproxy", "apache"),
+                        help="which proxy the config is (default: the report's, or detected from the file)")
     parser.add_argument("--fpm-conf", metavar="FILE", help="php-fpm's main config (php-fpm -t -y FILE)")
     parser.add_argument("--apply", action="store_true", help="make the changes (default: dry run)")
     parser.add_argument("--yes", "-y", action="store_true", help="no confirmation per change (scripts)")
@@ -64,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="journal and backups (default /var/lib/why502/fix as root, else "
                              "~/.local/state/why502/fix)")
-    parser.add_argument("--nginx", metavar="PATH", help="nginx binary (default: nginx on PATH)")
+    parser.add_argument("--nginx", "--proxy-binary", dest="nginx", metavar="PATH",
+                        help="the proxy's binary (default: nginx, haproxy or apache2/httpd on PATH)")
     parser.add_argument("--php-fpm", metavar="PATH", help="php-fpm binary (default: found on PATH)")
 
 
@@ -80,15 +88,17 @@ def make_plan(args: argparse.Namespace) -> Plan:
             raise UsageError("give a REPORT or --lint, not both")
         from why502.app.lint import LintOptions, gather
 
-        outcome = gather(LintOptions(nginx_conf=args.lint or args.nginx_conf or None))
-        return fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file)
+        outcome = gather(LintOptions(nginx_conf=args.lint or args.nginx_conf or None, proxy=args.proxy))
+        return fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
+                                 str(outcome.inputs.get("proxy") or "nginx"))
     if args.report:
         from why502.cli.cmd_render import load_report
 
-        return fixplan.from_report(load_report(args.report))
+        return fixplan.from_report(load_report(args.report), args.proxy)
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
-    return fixplan.from_report(diagnose(DiagnoseOptions(nginx_conf=args.nginx_conf)))
+    report = diagnose(DiagnoseOptions(config=args.nginx_conf, proxy=args.proxy))
+    return fixplan.from_report(report, args.proxy if args.proxy else None)
 
 
 def print_plan(plan: Plan) -> None:
@@ -145,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         return 1 if plan.changes else 0
     sys.stdout.write("\n")
     options = fixrun.ApplyOptions(
-        state_dir=state_dir, nginx_conf=args.nginx_conf, nginx_bin=args.nginx, fpm_conf=args.fpm_conf,
+        state_dir=state_dir, nginx_conf=args.nginx_conf, nginx_bin=args.nginx, proxy=args.proxy,
+        fpm_conf=args.fpm_conf,
         fpm_bin=args.php_fpm, reload=args.reload, verify_for=args.verify_for,
         verify_urls=list(args.verify_url), confirm=None if args.yes else _ask)
     return fixrun.apply(plan, options, sys.stdout)

@@ -1,4 +1,5 @@
-"""`why502 lint [NGINX_CONF]`: 502/504 pitfalls in an nginx config, before they bite.
+"""`why502 lint [NGINX_CONF | --config FILE]`: 502/504 pitfalls in a proxy's config (nginx, HAProxy,
+Apache httpd), before they bite.
 
 Heavy modules (crossplane, rich) are imported inside ``run`` only, so ``why502 --help`` stays fast.
 """
@@ -18,6 +19,12 @@ HTTP/1.1, names resolved only at start, variable proxy_pass without resolver, bu
 the backend's headers, timeouts shorter than the backend's, PHP-FPM socket path/permissions/backlog,
 and more (why502 lint --list-rules).
 
+HAProxy (--config haproxy.cfg): servers without health checks, timeout server unset or shorter
+than the backend's (--backend-timeout), retries without option redispatch, maxconn without
+timeout queue.  Apache httpd (--config apache2.conf, includes followed): enablereuse to PHP-FPM
+beyond the pool's pm.max_children (--fpm-conf), the proxy timeout below the backend's,
+BalancerMembers without retry=.  The kind is detected from the content (--proxy forces it).
+
 NGINX_CONF: a config file (includes followed), a saved `nginx -T` dump, or - for a dump on stdin.
 Without it: `nginx -T` when nginx is installed, else /etc/nginx/nginx.conf; host facts (FPM pools,
 net.core.somaxconn, MemTotal, nginx's open-files limit) are then read from this machine too.
@@ -33,6 +40,8 @@ examples:
   why502 lint /etc/nginx/nginx.conf --ignore W502-007,W502-002
   nginx -T | why502 lint - --format sarif > why502.sarif
   why502 lint /etc/nginx/nginx.conf --fpm-conf /etc/php/8.2/fpm --header-bytes 9000 --fail-on warning
+  why502 lint --config /etc/haproxy/haproxy.cfg --backend-timeout 60
+  why502 lint --config /etc/apache2/apache2.conf --fpm-conf /etc/php/8.2/fpm --format sarif
 """
 
 
@@ -52,8 +61,22 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _sniff(path: str | None) -> str:
+    """The kind of a positional NGINX_CONF: HAProxy or Apache when its content says so, else
+    nginx (whose loader then reports an unreadable or foreign file as it always did)."""
+    if not path or path == "-":
+        return "nginx"
+    from why502.parsers.proxykind import detect_kind
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return detect_kind(fh.read(1 << 20)) or "nginx"
+    except OSError:
+        return "nginx"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_proxy_arguments(parser, "lint (nginx only so far; NGINX_CONF is the same)")
+    add_proxy_arguments(parser, "lint (NGINX_CONF is the same)")
     parser.add_argument("nginx_conf", nargs="?", metavar="NGINX_CONF",
                         help="config file, nginx -T dump, or - (default: nginx -T / /etc/nginx/nginx.conf)")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
@@ -103,16 +126,12 @@ def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         for rule in load_rules().values():
             off = "  (off by default)" if rule.off_by_default else ""
-            print(f"{rule.code}  {rule.severity:<7}  {rule.name}: {rule.title}{off}")
+            print(f"{rule.code}  {rule.proxy:<7}  {rule.severity:<7}  {rule.name}: {rule.title}{off}")
         return 0
     if args.config and args.nginx_conf:
         raise UsageError("--config and NGINX_CONF name the same thing: give one of them")
     args.nginx_conf = args.nginx_conf or args.config
-    proxy = args.proxy or (proxy_of_file(args.config) if args.config else "nginx")
-    if proxy != "nginx":
-        # diagnose and stats read HAProxy's and Apache's configs; lint's rules are nginx's
-        raise UsageError(f"lint has rules for nginx only: no {proxy} rules yet (diagnose and "
-                         f"stats read {proxy} with --config)")
+    proxy = args.proxy or (proxy_of_file(args.config) if args.config else _sniff(args.nginx_conf))
     if args.nginx_conf == "-" and args.root:
         raise UsageError("--root makes no sense with a dump on stdin")
     options = LintOptions(
@@ -121,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
         rules=list(args.rule), root=args.root, ignore=list(args.ignore),
-        inline_ignores=args.inline_ignores, enable=list(args.enable),
+        inline_ignores=args.inline_ignores, enable=list(args.enable), proxy=proxy,
     )
     outcome = gather(options)
     if args.fix:

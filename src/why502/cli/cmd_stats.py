@@ -151,13 +151,22 @@ def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: 
     from datetime import datetime
 
     from why502.app.stats import StatsOptions, run_stats
-    from why502.app.stats.haproxy import apache_as_nginx, haproxy_as_nginx
+    from why502.app.stats.haproxy import (
+        apache_as_nginx,
+        backends_of,
+        haproxy_as_nginx,
+        haproxy_timeouts,
+        runtime_servers,
+    )
     from why502.parsers.apache_log import NGINX_FORMAT
 
     if not args.files or "-" in args.files:
         raise UsageError(f"give {'HAProxy' if proxy == 'haproxy' else 'Apache'}'s log file(s)")
+    timeouts: dict[str, tuple[float, str]] | None = None
+    notes: list[str] = []
     with ExitStack() as stack:
         if proxy == "haproxy":
+            timeouts, notes = haproxy_timeouts(config)
             paths = stack.enter_context(haproxy_as_nginx(list(args.files), config))
             log_format, source = "why502", "HAProxy httplog (configuration.txt 8.2.3)"
         else:
@@ -167,9 +176,25 @@ def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: 
         opts = StatsOptions(paths=paths, log_format=log_format,
                             error_logs=args.error_log, no_error_log=not args.error_log,
                             since=since if isinstance(since, datetime) else None,
-                            until=until if isinstance(until, datetime) else None)
+                            until=until if isinstance(until, datetime) else None, timeouts=timeouts)
         st, _ = run_stats(opts)
         data = st.to_dict()
+        data["proxy"] = proxy  # who "made by nginx" means: the proxy that wrote the log
+        word = "haproxy" if proxy == "haproxy" else "Apache"
+        data["notes"] = [f"log format: {source}" if str(n).startswith("log format:") else
+                         str(n).replace("whether nginx or", f"whether {word} or")
+                         .replace("(add $upstream_header_time or give --error-log)",
+                                  "(give its error log with --error-log)")
+                         for n in data.get("notes", [])] + notes
+        if proxy == "haproxy":
+            backends = backends_of(config)
+            for u in data.get("upstreams") or []:
+                if isinstance(u, dict) and not u.get("locations"):
+                    u["locations"] = backends.get(str(u.get("address")), [])
+            servers, why = runtime_servers(config)
+            if servers:
+                data["servers_now"] = servers
+            data["notes"] = [*data["notes"], *why]
         # name the user's files, not the rewritten copy (also in the rows' file:line)
         data["files"] = list(args.files)
         data["log_format"] = source

@@ -16,7 +16,7 @@ PROXIES = ("nginx", "apache", "haproxy")
 
 def add_proxy_arguments(parser: argparse.ArgumentParser, what: str = "read") -> None:
     parser.add_argument("--config", metavar="FILE",
-                        help=f"the proxy's config to {what}: nginx.conf or a saved 'nginx -T' dump, "
+                        help=f"the proxy's config to {what}: nginx.conf or a saved nginx -T dump, "
                              "apache2.conf/httpd.conf, or haproxy.cfg (the kind is detected)")
     parser.add_argument("--proxy", choices=PROXIES,
                         help="which proxy --config is for (default: detected from its content)")

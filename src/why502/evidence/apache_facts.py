@@ -35,7 +35,8 @@ def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFa
         targets.append(TargetFact(
             key=t.key, kind=t.kind, scheme=t.scheme, host=t.host, port=t.port,
             unix_path=t.unix_path, group=t.group, file=d.file, line=d.line,
-            server=(d.vhost or "").removeprefix("VirtualHost ") or None, location=t.path,
+            server=cfg.vhost_of(d) or (d.vhost or "").removeprefix("VirtualHost ") or None,
+            location=t.path,
             settings=settings, pass_file=d.file, pass_line=d.line))
         if t.group:
             groups.setdefault(t.group, []).append(t.key)

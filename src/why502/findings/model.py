@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 """1.1 added ``fix.hashes`` (the SHA-256 of each file a fix changes, when the report was made)."""
 
 Confidence = float  # 0.0 .. 1.0; findings are ordered by it, highest first.
@@ -79,6 +79,9 @@ class Finding:
     # Failed requests explained by this finding when an access log was read (final statuses);
     # without one, failed attempts from the error log (one request may leave several).
     count: int = 0
+    # Which proxy the finding is about (nginx, apache, haproxy): a host may run several, and
+    # diagnose with no flags diagnoses each one it finds running (schema 1.2).
+    proxy: str | None = None
 
 
 @dataclass(frozen=True)

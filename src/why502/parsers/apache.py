@@ -12,7 +12,10 @@ sorts a glob's matches).  What is modelled (httpd docs, mod_proxy.html, core.htm
 - timeouts: a worker's ``timeout=`` else ``ProxyTimeout`` else ``Timeout`` (default 60 s,
   ``DEFAULT_TIMEOUT`` in include/httpd.h); ``connectiontimeout=`` defaults to the same,
   ``retry=`` to 60 s (mod_proxy.html "BalancerMember and ProxyPass parameters").
-- ``${VAR}`` from Debian's ``/etc/apache2/envvars`` when the config lives next to it.
+- ``${VAR}`` from Debian's ``/etc/apache2/envvars`` when the config lives next to it;
+- ``apachectl -S`` or ``apache2 -t -D DUMP_INCLUDES`` output given instead of a config
+  (``parsers.apache_dump``): the main config it names is read, and its virtual hosts (name,
+  block file:line) are kept.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from why502.facts.setting import Setting
+from why502.parsers.apache_dump import VHost, looks_like_dump, parse_apache_dump
 
 # name -> (default, where it is stated)
 DEFAULTS: dict[str, tuple[str, str]] = {
@@ -67,21 +71,48 @@ class ProxyTarget:
 
 
 @dataclass
+class VHostBlock:
+    """A ``<VirtualHost ADDR>`` block: where it is and the names it serves."""
+
+    address: str
+    file: str
+    line: int
+    end: int = 0  # the line of ``</VirtualHost>`` (0 until it is read)
+    names: list[str] = field(default_factory=list)  # ServerName first, then ServerAlias
+
+
+@dataclass
 class ApacheConfig:
     main_file: str
     server_root: str
     directives: list[Directive] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    vhost_blocks: list[VHostBlock] = field(default_factory=list)
+    vhosts: list[VHost] = field(default_factory=list)  # from an apachectl -S dump, when given
+    dump: str | None = None  # the dump file given instead of the config
+    _open: list[VHostBlock] = field(default_factory=list, repr=False)
+
+    def vhost_of(self, d: Directive) -> str | None:
+        """The name of the virtual host ``d`` is in (its ``ServerName``, else the address), by
+        the block's file:line -- two vhosts on one address are told apart."""
+        b = self._block(d)
+        if b is None:
+            return None
+        return b.names[0] if b.names else b.address
 
     @property
     def files(self) -> list[str]:
         return list(self.texts)
 
-    def last(self, name: str, scope: tuple[str, ...] | None = None) -> Directive | None:
+    def last(self, name: str, scope: tuple[str, ...] | None = None,
+             at: Directive | None = None) -> Directive | None:
         """The ``name`` in effect for ``scope``: the last one in its virtual host, else the last
-        at server level (directives inside ``<Location>``/``<Proxy>``/... are not counted)."""
+        at server level (directives inside ``<Location>``/``<Proxy>``/... are not counted).
+        With ``at`` (a directive of that virtual host), the vhost is its very block, so two
+        vhosts on one address do not share their settings."""
         vh = _vh(scope) if scope else None
+        block = self._block(at) if at is not None else None
         server_level = vhost_level = None
         for d in self.directives:
             if d.name.lower() != name.lower():
@@ -90,9 +121,15 @@ class ApacheConfig:
                 continue
             if d.vhost is None:
                 server_level = d
-            elif vh is not None and d.vhost == vh:
+            elif vh is not None and d.vhost == vh and (block is None or self._block(d) is block):
                 vhost_level = d
         return vhost_level or server_level
+
+    def _block(self, d: Directive) -> VHostBlock | None:
+        for b in self.vhost_blocks:
+            if b.file == d.file and b.line <= d.line and (b.end == 0 or d.line <= b.end):
+                return b
+        return None
 
     def values(self, name: str) -> list[Directive]:
         return [d for d in self.directives if d.name.lower() == name.lower()]
@@ -127,7 +164,7 @@ class ApacheConfig:
         if v is not None:
             return Setting(v, t.directive.file, t.directive.line, False)
         for name in ("ProxyTimeout", "Timeout"):
-            d = self.last(name, t.directive.scope)
+            d = self.last(name, t.directive.scope, t.directive)
             if d is not None and d.args:
                 return Setting(d.args[0], d.file, d.line, False)
         return Setting(DEFAULTS["Timeout"][0], None, None, True)
@@ -137,7 +174,8 @@ class ApacheConfig:
         for d in self.directives:
             if d.name.lower() == "balancermember" and d.args:
                 sec = next((s for s in reversed(d.scope) if s.startswith("Proxy ")), "")
-                name = sec.split(None, 1)[1] if " " in sec else ""
+                # <Proxy "balancer://app"> is as common as <Proxy balancer://app> (the docs quote it)
+                name = sec.split(None, 1)[1].strip().strip("\"'") if " " in sec else ""
                 balancers.setdefault(name.rstrip("/"), []).append(d)
         out: list[ProxyTarget] = []
         for d in self.directives:
@@ -227,7 +265,7 @@ def split_args(text: str) -> list[str]:
             for a, b, c in re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|(\S+)', text)]
 
 
-def _envvars(server_root: str) -> dict[str, str]:
+def envvars(server_root: str) -> dict[str, str]:
     """Debian's ``envvars``: ``export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`` and friends."""
     out: dict[str, str] = {"SUFFIX": ""}
     try:
@@ -245,7 +283,7 @@ def parse_apache_text(text: str, path: str, server_root: str | None = None,
     """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked."""
     root = server_root or os.path.dirname(os.path.abspath(path))
     cfg = ApacheConfig(main_file=path, server_root=root)
-    env = _envvars(root)
+    env = envvars(root)
     _parse(cfg, text, path, [], env, read_includes, depth=0)
     return cfg
 
@@ -269,15 +307,23 @@ def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[
         if m := _SECTION_CLOSE.match(line):
             if scope:
                 scope.pop()
+            if m.group(1).lower() == "virtualhost" and cfg._open:
+                cfg._open.pop().end = start
             continue
         if m := _SECTION_OPEN.match(line):
             scope.append(f"{m.group(1)} {m.group(2).strip()}".strip())
+            if m.group(1).lower() == "virtualhost":
+                cfg._open.append(VHostBlock(m.group(2).strip(), path, start))
+                cfg.vhost_blocks.append(cfg._open[-1])
             continue
         words = split_args(line)
         d = Directive(words[0], tuple(words[1:]), path, start, tuple(scope))
+        if d.name.lower() in ("servername", "serveralias") and cfg._open and d.args:
+            cfg._open[-1].names.extend(a.split(":")[0] if d.name.lower() == "servername" else a
+                                       for a in d.args)
         if d.name.lower() == "serverroot" and d.args:
             cfg.server_root = d.args[0]
-            env.update(_envvars(cfg.server_root))
+            env.update(envvars(cfg.server_root))
         if d.name.lower() in ("include", "includeoptional") and d.args and read_includes:
             _include(cfg, d, scope, env, depth)
             continue
@@ -305,6 +351,20 @@ def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, s
 
 
 def load_apache(path: str) -> ApacheConfig:
-    """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's)."""
+    """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's).
+    ``path`` may hold ``apachectl -S`` / ``-D DUMP_INCLUDES`` output: the main config it names is
+    read instead (an ``OSError`` when none of its candidates can be read)."""
     text = Path(path).read_text(encoding="utf-8", errors="replace")
-    return parse_apache_text(text, path)
+    if not looks_like_dump(text):
+        return parse_apache_text(text, path)
+    dump = parse_apache_dump(text)
+    for main in dump.main_candidates():
+        try:
+            main_text = Path(main).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        cfg = parse_apache_text(main_text, main, dump.server_root)
+        cfg.vhosts, cfg.dump = dump.vhosts, path
+        return cfg
+    tried = ", ".join(dump.main_candidates()) or "no ServerRoot or (*) line in it"
+    raise OSError(f"an apachectl -S / DUMP_INCLUDES output whose main config cannot be read ({tried})")

@@ -3,8 +3,9 @@
 Each grammar has marks no other one has: nginx blocks in braces (``http {``, ``server {``,
 ``location``), an ``nginx -T`` dump's ``# configuration file`` headers; Apache httpd's
 ``<VirtualHost>``/``<Directory>`` tags and directives in CamelCase (``ServerRoot``,
-``LoadModule``, ``ProxyPass``, ``IncludeOptional``); HAProxy's ``frontend``/``backend``/
-``listen``/``defaults`` sections with no braces.
+``LoadModule``, ``ProxyPass``, ``IncludeOptional``), or what ``apachectl -S`` / ``-D
+DUMP_INCLUDES`` print ("VirtualHost configuration:", "Included configuration files:"); HAProxy's
+``frontend``/``backend``/ ``listen``/``defaults`` sections with no braces.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 
 from why502.errors import InputError
+from why502.parsers.apache_dump import looks_like_dump
 from why502.parsers.haproxy import looks_like_haproxy
 
 PROXIES = ("nginx", "apache", "haproxy")
@@ -27,6 +29,8 @@ def detect_kind(text: str) -> str | None:
     """``nginx``, ``apache`` or ``haproxy`` for a config's text, or None when unsure."""
     if looks_like_haproxy(text):
         return "haproxy"
+    if looks_like_dump(text):  # apachectl -S / apache2 -t -D DUMP_INCLUDES output
+        return "apache"
     nginx = len(_NGINX.findall(text))
     apache = len(_APACHE.findall(text))
     if nginx > apache:

@@ -35,6 +35,7 @@ class SarifRule:
     help_uri: str
     help_markdown: str
     severity: str
+    proxy: str = "nginx"  # whose config the rule reads: the first tag
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def to_sarif(run: SarifRun) -> dict[str, Any]:
         "helpUri": r.help_uri,
         "help": {"text": r.full, "markdown": r.help_markdown},
         "defaultConfiguration": {"level": LEVELS.get(r.severity, "warning")},
-        "properties": {"tags": ["nginx", "502", "reliability"], "why502-severity": r.severity},
+        "properties": {"tags": [r.proxy, "502", "reliability"], "why502-severity": r.severity},
     } for r in run.rules]
     results: list[dict[str, Any]] = []
     for res in run.results:
@@ -134,11 +135,12 @@ def to_sarif(run: SarifRun) -> dict[str, Any]:
     }
 
 
-def lint_rules_sarif() -> list[SarifRule]:
-    """Every lint rule of the catalog, with its page as the ``help`` text."""
+def lint_rules_sarif(proxy: str | None = None) -> list[SarifRule]:
+    """Every lint rule of the catalog (of ``proxy`` only, when given: the rules that ran), with
+    its page as the ``help`` text."""
     return [SarifRule(r.code, r.name, r.title, f"{r.what}\n\n{r.why}".replace("\n", " ").replace("  ", " "),
-                      f"{DOCS_BASE_URL}{r.code}.md", rule_page(r), r.severity)
-            for r in load_rules().values()]
+                      f"{DOCS_BASE_URL}{r.code}.md", rule_page(r), r.severity, r.proxy)
+            for r in load_rules().values() if proxy is None or r.proxy == proxy]
 
 
 def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
@@ -146,4 +148,5 @@ def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
     results = [SarifResult(f.code, f.severity, f.message, f.file, f.line, f.related, f.diff)
                for f in report.findings]
     notes = [SarifNotification(n.severity, n.message, n.file, n.line) for n in report.notes]
-    return to_sarif(SarifRun(tool_version, lint_rules_sarif(), results, notes))
+    proxy = str(report.inputs.get("proxy") or "nginx")
+    return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes))

@@ -45,6 +45,18 @@ def sparkline(values: list[int], width: int = 72) -> tuple[str, int]:
     return "".join(_SPARK[min(8, -(-v * 8 // top))] if v else " " for v in cols), per
 
 
+# The engine's word for "the proxy itself made the 5xx" is "nginx" (``made_by.nginx``, a JSON
+# contract); a HAProxy or Apache log was rewritten into nginx's fields, so its text says so.
+PROXY_WORDS = {"nginx": "nginx", "haproxy": "haproxy", "apache": "Apache"}
+
+
+def who(key: object, d: dict[str, Any]) -> str:
+    """``nginx`` (the engine's word) as the proxy that wrote the log: nginx, haproxy, Apache."""
+    if key == "nginx":
+        return PROXY_WORDS.get(str(d.get("proxy") or "nginx"), "nginx")
+    return str(key) if key is not None else ""
+
+
 def headline(d: dict[str, Any]) -> list[str]:
     """The answer in a few sentences, before any table: how many requests failed and with
     what, who made the failures, the worst upstream (and how close it runs to its timeout),
@@ -59,11 +71,11 @@ def headline(d: dict[str, Any]) -> list[str]:
     out = [f"{five:,} of {plural(total, 'request')} ended in a 5xx ({100.0 * five / total:.2f}%): {kinds}"]
     made = {k: v for k, v in (d.get("made_by") or {}).items() if v}
     if made:
-        who = ", ".join(
-            f"{'nginx itself' if k == 'nginx' else 'the backend' if k == 'backend' else k} {v:,}"
+        makers = ", ".join(
+            f"{who(k, d) + ' itself' if k == 'nginx' else 'the backend' if k == 'backend' else k} {v:,}"
             for k, v in sorted(made.items(), key=lambda kv: -kv[1])
         )
-        out[-1] += f"; made by {who}"
+        out[-1] += f"; made by {makers}"
     ups = [u for u in d.get("upstreams", []) if u.get("requests_5xx") or u.get("near_timeout")]
     if ups:
         u = max(ups, key=lambda u: (u.get("requests_5xx", 0), u.get("near_timeout", 0)))
@@ -72,9 +84,8 @@ def headline(d: dict[str, Any]) -> list[str]:
             f"{plural(u.get('failed_attempts', 0), 'failed attempt')}"
         )
         if u.get("near_timeout") and u.get("timeout"):
-            text += (
-                f", {plural(u['near_timeout'], 'attempt')} at >= 80% of its {u['timeout']:g}s read timeout"
-            )
+            word = "timeout server" if d.get("proxy") == "haproxy" else "read timeout"
+            text += f", {plural(u['near_timeout'], 'attempt')} at >= 80% of its {u['timeout']:g}s {word}"
         out.append(text)
     inc = d.get("incidents", [])
     if inc:
@@ -131,7 +142,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
 
     made = d.get("made_by") or {}
     if d.get("total_5xx"):
-        parts = [f"{k}: {v:,}" for k, v in made.items()]
+        parts = [f"{who(k, d)}: {v:,}" for k, v in made.items()]
         c.print(Text.assemble(("Who made the 5xx: ", "bold"), ", ".join(parts) or "-"))
         resc = d.get("rescued", 0)
         if resc:
@@ -173,27 +184,30 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
 
     ups = d.get("upstreams", [])
     if ups:
+        haproxy = d.get("proxy") == "haproxy"
         t = Table(
-            title="Upstreams (per attempt; p50..max of $upstream_header_time, or of "
-            "$upstream_response_time where no header ever came)",
+            title=("Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
+                   "Ta where none came)" if haproxy else
+                   "Upstreams (per attempt; p50..max of $upstream_header_time, or of "
+                   "$upstream_response_time where no header ever came)"),
             title_justify="left",
         )
         cols = (
-            "upstream",
-            "location",
+            "server" if haproxy else "upstream",
+            "backend" if haproxy else "location",
             "attempts",
             "failed",
-            "5xx nginx/backend",
+            f"5xx {who('nginx', d)}/backend",
             "rescued",
             "p50",
             "p95",
             "p99",
             "max",
-            "timeout",
+            "timeout server" if haproxy else "timeout",
             ">=80% timeout",
         )
         for col in cols:
-            left = col in ("upstream", "location")
+            left = col in ("upstream", "server", "location", "backend")
             t.add_column(
                 col,
                 justify="left" if left else "right",
@@ -261,7 +275,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
         t.add_column(col)
         extra = [k for k in rows[0] if k != col]
         for k in extra:
-            t.add_column(k, justify="right")
+            t.add_column(f"by_{who('nginx', d)}" if k == "by_nginx" else k, justify="right")
         for r in rows[:top]:
             t.add_row(_t(r[col], 60), *(_n(r.get(k)) for k in extra))
         c.print(t)
@@ -298,6 +312,17 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
                     _t(smp["client"], 40),
                 )
             )
+    servers = d.get("servers_now") or []
+    if servers:
+        t = Table(title="Servers now (HAProxy runtime API: show servers state)", title_justify="left")
+        for col in ("server", "address", "state", "last check"):
+            t.add_column(col)
+        for srv in servers[: top * 2]:
+            state = str(srv.get("state", ""))
+            t.add_row(_t(srv.get("server"), 60), _t(srv.get("address"), 60),
+                      _t(state, 20, "red" if state.startswith(("DOWN", "MAINT")) else ""),
+                      _t(srv.get("check"), 20))
+        c.print(t)
     reqs = d.get("requests_5xx") or []
     if reqs:
         t = Table(
@@ -312,7 +337,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
                 _t(r.get("status")),
                 _t(r.get("request"), 60),
                 _t(r.get("ua"), 40),
-                _t(r.get("made_by")),
+                _t(who(r.get("made_by"), d)),
                 _t(r.get("symptom") or ""),
             )
         c.print(t)

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from why502.catalog.lint_rules import PROXY_NAMES
 from why502.findings.model import EvidenceItem, Finding, Report
 from why502.textutil import shorten, strip_terminal_escapes
 
@@ -37,12 +38,18 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
         name = {"haproxy": "HAProxy", "apache": "Apache httpd"}.get(proxy, proxy)
         config = report.inputs.get("config")
         console.print(Text(f"   {name}" + (f": {clean(str(config))}" if config else ""), style="dim"))
+    found = report.inputs.get("discovered")
+    several = isinstance(found, list) and len(found) > 0
+    if several and isinstance(found, list):  # diagnose with no flags found these masters running
+        console.print(Text("   found running: " + ", ".join(
+            f"{PROXY_NAMES.get(str(d.get('proxy')), clean(d.get('proxy')))} (pid {clean(d.get('pid'))}, "
+            f"{clean(d.get('config'))})" for d in found if isinstance(d, dict)), style="dim"))
     if report.healthy:
         console.print(Text(_healthy_detail(report), style="dim"))
     detailed = report.findings if verbose else report.findings[:DETAILED]
     for n, finding in enumerate(detailed, 1):
         console.print()
-        _finding(console, n, finding, verbose)
+        _finding(console, n, finding, verbose, show_proxy=several)
     rest = report.findings[len(detailed):]
     if rest:
         console.print()
@@ -50,7 +57,8 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
                            "(-v or --format json for details):", style="bold"))
         for n, f in enumerate(rest[:MAX_LISTED], len(detailed) + 1):
             line = Text(f"  {n}. ")
-            line.append(clean(f.cause))
+            line.append(clean(f.cause) + (f" ({PROXY_NAMES.get(f.proxy, clean(f.proxy))})"
+                                           if f.proxy and (several or f.proxy != "nginx") else ""))
             line.append(f"  {clean(f.target or f.upstream or '')}  {f.confidence:.0%}"
                         + (f", {f.count} failed" if f.count else ""), style="dim")
             console.print(line)
@@ -119,11 +127,14 @@ def _out(console: Console, text: Text, indent: int, hang: int = 0) -> None:
         console.print(Text(" " * (indent + (hang if i else 0))) + line, no_wrap=True)
 
 
-def _finding(console: Console, n: int, f: Finding, verbose: bool) -> None:
+def _finding(console: Console, n: int, f: Finding, verbose: bool, *, show_proxy: bool = False) -> None:
     head = Text()
     head.append(f"{n}. ", style="bold")
     head.append(clean(f.title), style="bold red" if n == 1 else "bold yellow")
-    head.append(f"  [{f.cause} · {f.confidence:.0%}", style="dim")
+    head.append("  [", style="dim")
+    if f.proxy and (show_proxy or f.proxy != "nginx"):  # which proxy, when it is not just nginx
+        head.append(f"{PROXY_NAMES.get(f.proxy, clean(f.proxy))} · ", style="bold")
+    head.append(f"{f.cause} · {f.confidence:.0%}", style="dim")
     if f.count:
         codes = "/".join(str(c) for c in f.status_codes) or "errors"
         head.append(f" · {codes} × {f.count}", style="dim")

@@ -3,8 +3,8 @@ default path) and the live state of its servers over the runtime API.
 
 The runtime API (doc/management.txt 9.3) is a unix or TCP socket the config opens with ``stats
 socket PATH [mode 660] [level admin]`` in ``global``; one command per connection, the answer
-ends when haproxy closes it.  Only ``show stat`` is sent: it reads counters and changes nothing
-(why502 is read-only).
+ends when haproxy closes it.  Only ``show stat`` and ``show servers state`` are sent: they read
+counters and states and change nothing (why502 is read-only).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Callable
 
 from why502.errors import InputError
-from why502.facts.haproxy import ServerState, parse_show_stat
+from why502.facts.haproxy import ServerState, parse_servers_state, parse_show_stat
 from why502.parsers.haproxy import HaproxyConfig, load_haproxy
 
 DEFAULT_CONF = "/etc/haproxy/haproxy.cfg"
@@ -80,16 +81,29 @@ def runtime_command(address: str, command: str, timeout: float = 2.0, limit: int
     return b"".join(chunks).decode("utf-8", errors="replace")
 
 
-def server_states(cfg: HaproxyConfig, timeout: float = 2.0) -> tuple[list[ServerState], list[str]]:
-    """``show stat`` from the first stats socket that answers; (states, why none answered)."""
+def _first_answer(cfg: HaproxyConfig, command: str, parse: Callable[[str], list[ServerState]],
+                  timeout: float) -> tuple[list[ServerState], list[str]]:
+    """``command`` on the first stats socket whose answer has server rows; (rows, why none
+    answered)."""
     notes = []
     for address in cfg.stats_sockets:
         try:
-            states = parse_show_stat(runtime_command(address, "show stat", timeout))
+            rows = parse(runtime_command(address, command, timeout))
         except (OSError, ValueError) as err:
             notes.append(f"HAProxy runtime API {address} not read: {err}")
             continue
-        if states:
-            return states, []
-        notes.append(f"HAProxy runtime API {address}: no server rows in 'show stat'")
+        if rows:
+            return rows, []
+        notes.append(f"HAProxy runtime API {address}: no server rows in '{command}'")
     return [], notes
+
+
+def servers_state(cfg: HaproxyConfig, timeout: float = 2.0) -> tuple[list[ServerState], list[str]]:
+    """``show servers state`` (read-only, management.txt 9.3): each server's operational and
+    admin state and last check, as a reload would keep them."""
+    return _first_answer(cfg, "show servers state", parse_servers_state, timeout)
+
+
+def server_states(cfg: HaproxyConfig, timeout: float = 2.0) -> tuple[list[ServerState], list[str]]:
+    """``show stat``: each server's status, last check, queue and sessions."""
+    return _first_answer(cfg, "show stat", parse_show_stat, timeout)

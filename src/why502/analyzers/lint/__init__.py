@@ -1,4 +1,5 @@
-"""``why502 lint``: 502/504 pitfalls found in an nginx config before they bite.
+"""``why502 lint``: 502/504 pitfalls found in a proxy's config (nginx, HAProxy, Apache httpd)
+before they bite.
 
 Pure: ``run_lint(LintInput) -> list[LintFinding]``.  Rule knowledge (code, name, severity, the
 docs text) is data in ``catalog/data/lint_rules.toml``; each check registers next to its code
@@ -6,22 +7,31 @@ docs text) is data in ``catalog/data/lint_rules.toml``; each check registers nex
 host can tell (FPM pools, ``net.core.somaxconn``, MemTotal, the backend's own timeouts, observed
 header sizes) are optional; a rule that needs a missing input stays silent.  Findings can be
 silenced per run (``ignore``) or in the config with a ``# why502: ignore`` comment (``suppress``).
+
+Each proxy has its input type (``LintInput`` for nginx, ``HaproxyLintInput``,
+``ApacheLintInput``); its ``proxy`` picks the rules registered for that proxy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import ClassVar, Union
 
 from why502.analyzers.lint.registry import registered
 from why502.analyzers.lint.suppress import Suppressions
 from why502.catalog.lint_rules import SEVERITIES, LintRule, load_rules, severity_rank
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintFinding
+from why502.parsers.apache import ApacheConfig
+from why502.parsers.haproxy import HaproxyConfig
 from why502.parsers.nginx.model import NginxConfig
 
 __all__ = [
     "SEVERITIES",
+    "AnyLintInput",
+    "ApacheLintInput",
+    "HaproxyLintInput",
     "LintFinding",
     "LintInput",
     "LintRule",
@@ -44,16 +54,59 @@ class LintInput:
     mem_total: int | None = None  # bytes
     nofile: int | None = None  # soft RLIMIT_NOFILE nginx runs with (when worker_rlimit_nofile unset)
     nginx_groups: tuple[str, ...] = ()  # supplementary groups of nginx's worker user
+    proxy: ClassVar[str] = "nginx"
+
+    def directive_names(self) -> frozenset[str]:
+        return self.config.directive_names()
+
+    def file_text(self, path: str) -> str | None:
+        return self.config.file_text(path)
 
 
-def run_lint(inp: LintInput, only: Collection[str] | None = None, *, ignore: Collection[str] = (),
+@dataclass(frozen=True)
+class HaproxyLintInput:
+    """A ``haproxy.cfg`` plus what only the backend can tell (its own request timeout)."""
+
+    config: HaproxyConfig
+    backend_timeout: float | None = None  # seconds the backend may take (gunicorn --timeout, ...)
+    proxy: ClassVar[str] = "haproxy"
+
+    def directive_names(self) -> frozenset[str]:
+        """Every keyword in the file (``timeout server`` and ``option redispatch`` count whole)."""
+        return frozenset(ln.keyword.lower() for sec in self.config.sections for ln in sec.lines)
+
+    def file_text(self, path: str) -> str | None:
+        return self.config.texts.get(path)
+
+
+@dataclass(frozen=True)
+class ApacheLintInput:
+    """An Apache httpd config (includes read) plus the PHP-FPM pools and the backend's timeout."""
+
+    config: ApacheConfig
+    pools: tuple[FpmPool, ...] = ()
+    backend_timeout: float | None = None
+    proxy: ClassVar[str] = "apache"
+
+    def directive_names(self) -> frozenset[str]:
+        """Directive names in lower case (httpd matches them case-insensitively)."""
+        return frozenset(d.name.lower() for d in self.config.directives)
+
+    def file_text(self, path: str) -> str | None:
+        return self.config.texts.get(path)
+
+
+AnyLintInput = Union[LintInput, HaproxyLintInput, ApacheLintInput]
+
+
+def run_lint(inp: AnyLintInput, only: Collection[str] | None = None, *, ignore: Collection[str] = (),
              inline: bool = True, enable: Collection[str] = ()) -> list[LintFinding]:
     """Run the rules on by default plus ``enable`` (or ``only`` these codes/names, off-by-default
     ones included; never the ``ignore`` ones); findings sorted by file:line.  With ``inline``, a
     ``# why502: ignore`` comment on a finding's line or the line above silences it
     (``suppress``)."""
     rules = load_rules()
-    present = inp.config.directive_names()
+    present = inp.directive_names()
     out: list[LintFinding] = []
     seen: set[tuple[str, str | None, int | None, str]] = set()
     for code, check in registered().items():
@@ -61,6 +114,8 @@ def run_lint(inp: LintInput, only: Collection[str] | None = None, *, ignore: Col
         if only and code not in only and rule.name not in only:
             continue
         if not only and rule.off_by_default and code not in enable and rule.name not in enable:
+            continue
+        if check.proxy != inp.proxy:
             continue
         if code in ignore or rule.name in ignore or not check.applies(present):
             continue
@@ -70,7 +125,7 @@ def run_lint(inp: LintInput, only: Collection[str] | None = None, *, ignore: Col
                 seen.add(key)
                 out.append(f)
     if inline:
-        quiet = Suppressions(inp.config)
+        quiet = Suppressions(inp.file_text)
         out = [f for f in out if not quiet.silences(f)]
     out.sort(key=lambda f: (f.file or "", f.line or 0, f.code))
     return out

@@ -8,6 +8,7 @@ The config is read through the model's own functions (``NginxConfig.located_targ
 from __future__ import annotations
 
 import ipaddress
+from typing import Protocol
 
 from why502.catalog.lint_rules import LintRule
 from why502.facts.fpm import FpmPool
@@ -15,7 +16,7 @@ from why502.findings.lint import LintFinding
 from why502.parsers.nginx.directives import PASS_DIRECTIVES
 from why502.parsers.nginx.edit import ConfigEdits
 from why502.parsers.nginx.model import Location, NginxConfig
-from why502.parsers.nginx.targets import Target, UpstreamGroup
+from why502.parsers.nginx.targets import UpstreamGroup
 from why502.parsers.nginx.tree import Directive, Scope, Setting
 
 PASSES = tuple(PASS_DIRECTIVES)
@@ -92,7 +93,18 @@ def array_block(loc: Location, eff: Setting) -> tuple[str, int] | None:
     return loc.file, loc.line
 
 
-def pool_for(pools: tuple[FpmPool, ...], t: Target) -> FpmPool | None:
+class Address(Protocol):
+    """Where a proxy connects: nginx's ``Target`` and Apache's ``ProxyTarget`` both have these."""
+
+    @property
+    def unix_path(self) -> str | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+
+
+def pool_for(pools: tuple[FpmPool, ...], t: Address) -> FpmPool | None:
     """The PHP-FPM pool listening where ``t`` connects (unix path, or TCP port and address)."""
     for pool in pools:
         if t.unix_path and pool.unix_path == t.unix_path:

@@ -6,18 +6,21 @@ points at (after the directive) or alone on the line just above it; the list of 
 the first word that is neither a code nor a rule name, so a reason may follow
 (``# why502: ignore W502-007 one backend by design``).  nginx ignores everything after ``#``
 outside quotes (``ngx_conf_read_token()`` in ``src/core/ngx_conf_file.c``), so the comment
-changes nothing for nginx.
+changes nothing for nginx.  HAProxy reads ``#`` to the end of the line as a comment outside quotes
+(configuration.txt 2.2), so both places work there too; Apache httpd only knows whole-line
+comments (a ``#`` after a directive is an argument: core.html "Configuration Files"), so in an
+Apache config the comment goes alone on the line above.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from why502.catalog.lint_rules import find_rule
 from why502.findings.lint import LintFinding
 from why502.findings.patch import split_lines
 from why502.parsers.nginx.edit import strip_comment
-from why502.parsers.nginx.model import NginxConfig
 
 _MARK = re.compile(r"why502:\s*ignore\b(?P<rest>.*)$")
 ALL = "*"
@@ -42,13 +45,13 @@ def ignored_on(line: str) -> frozenset[str] | None:
 class Suppressions:
     """The ``# why502: ignore`` comments of a config's files, read once per file."""
 
-    def __init__(self, cfg: NginxConfig) -> None:
-        self.cfg = cfg
+    def __init__(self, file_text: Callable[[str], str | None]) -> None:
+        self.file_text = file_text
         self._lines: dict[str, list[str]] = {}
 
     def _file(self, path: str) -> list[str]:
         if path not in self._lines:
-            text = self.cfg.file_text(path)
+            text = self.file_text(path)
             self._lines[path] = split_lines(text) if text is not None else []
         return self._lines[path]
 

@@ -13,18 +13,24 @@ What is read (docs/architecture.md, "the pipeline"), module by module:
   SELinux, sysctls; ``--offline`` turns every live read off;
 - ``access``: the access logs, what the clients got per upstream;
 - ``gather``: all of it joined into ``Evidence``; ``report``: the analyzers run and the
-  ``Report`` assembled; ``demo``: the bundled incident's saved report (``--demo``).
+  ``Report`` assembled; ``demo``: the bundled incident's saved report (``--demo``);
+- ``discover``: with nothing named, every running proxy master (nginx, Apache httpd, HAProxy)
+  diagnosed on its own and the reports merged, each finding naming its proxy.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from why502.app.diagnose.demo import demo_report
+from why502.app.diagnose.discover import discover, merge
 from why502.app.diagnose.gather import Gathered, gather
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.diagnose.report import report_from
-from why502.findings.model import Report
+from why502.errors import InputError
+from why502.findings.model import Diagnostic, Report
+from why502.sources.proxyprocs import ProxyProcess
 
 __all__ = ["DiagnoseOptions", "Gathered", "diagnose", "gather", "report_from"]
 
@@ -39,7 +45,29 @@ def diagnose(options: DiagnoseOptions) -> Report:
 
         return lb_report(options, family)
     started = time.monotonic()
+    runs = discover(options)
+    if runs:
+        return _each_proxy(runs, started)
     return report_from(gather(options), started)
+
+
+def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float) -> Report:
+    """Diagnose every discovered proxy and merge; a proxy whose config cannot be read (found,
+    not named) becomes a note of the merged report instead of an error."""
+    reports: list[tuple[ProxyProcess, Report]] = []
+    notes: list[Diagnostic] = []
+    first_error: InputError | None = None
+    for proc, opts in runs:
+        try:
+            reports.append((proc, report_from(gather(opts), started)))
+        except InputError as err:
+            first_error = first_error or err
+            notes.append(Diagnostic("warning", f"{proc.kind} (pid {proc.pid}): {err}", proc.config))
+    if not reports:
+        assert first_error is not None
+        raise first_error
+    merged = merge(reports)
+    return replace(merged, diagnostics=[*notes, *merged.diagnostics])
 
 
 def _lb_family(options: DiagnoseOptions) -> str | None:

@@ -29,8 +29,10 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
     inputs = dict(g.inputs)
     if started is not None:
         inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+    proxy = g.evidence.proxy
     return Report(
-        findings=[with_hashes(f) for f in findings], diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
+        findings=[dataclasses.replace(with_hashes(f), proxy=proxy) for f in findings],
+        diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
         timeline=timeline(g.evidence, g.access_stats), events=events(g.evidence),
         upstreams=upstreams(g.evidence, g.probe_dicts),
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),

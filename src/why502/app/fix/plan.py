@@ -48,16 +48,35 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)  # (key, command)
     notes: list[str] = field(default_factory=list)
-    nginx_conf: str | None = None
+    nginx_conf: str | None = None  # the proxy's main config
+    proxy: str = "nginx"  # nginx | haproxy | apache: whose test and reload apply it
 
 
-def from_report(report: Report) -> Plan:
-    """The config changes of a saved (or fresh) diagnose report, most likely cause first."""
-    plan = Plan(nginx_conf=report.inputs.get("nginx_conf") if isinstance(
-        report.inputs.get("nginx_conf"), str) else None)
+def _report_proxy(report: Report) -> str:
+    proxy = report.inputs.get("proxy")
+    return proxy if proxy in ("haproxy", "apache") else "nginx"
+
+
+def from_report(report: Report, proxy: str | None = None) -> Plan:
+    """The config changes of a saved (or fresh) diagnose report, most likely cause first.  A
+    report of several running proxies (diagnose with no flags) names each finding's proxy: one
+    run applies one proxy's changes (``proxy``, default the proxy of the first change), since one
+    config test and one reload prove them; the others are listed as notes."""
+    default = _report_proxy(report)
+    with_diffs = [f.proxy or default for f in report.findings if f.fix and f.fix.diff and f.fix.file]
+    chosen = proxy or (with_diffs[0] if with_diffs else default)
+    discovered = {d.get("proxy"): d.get("config") for d in report.inputs.get("discovered") or []
+                  if isinstance(d, dict)}
+    conf = discovered.get(chosen) or report.inputs.get("config" if chosen != "nginx" else "nginx_conf")
+    plan = Plan(nginx_conf=conf if isinstance(conf, str) else None, proxy=chosen)
     targets = _probed_targets(report)
     for f in report.findings:
         if f.fix is None:
+            continue
+        if (f.proxy or default) != chosen:
+            if f.fix.diff:
+                plan.notes.append(f"{f.cause}: a change to {f.proxy}'s config, not applied in this run "
+                                  f"(why502 fix REPORT --proxy {f.proxy})")
             continue
         if f.fix.diff and f.fix.file:
             plan.changes.append(Change(f.cause, f.title, f.fix.file, f.fix.diff,
@@ -102,8 +121,8 @@ def _target(data: object) -> ProbeTarget | None:
                        group=data.get("group"), uses_variables=data.get("uses_variables") is True)
 
 
-def from_lint(findings: list[LintFinding], nginx_conf: str | None) -> Plan:
-    plan = Plan(nginx_conf=nginx_conf)
+def from_lint(findings: list[LintFinding], nginx_conf: str | None, proxy: str = "nginx") -> Plan:
+    plan = Plan(nginx_conf=nginx_conf, proxy=proxy)
     for f in findings:
         if f.diff and f.file:
             plan.changes.append(Change(f.code, f"{f.name}: {f.message}", f.file, f.diff))
@@ -111,8 +130,10 @@ def from_lint(findings: list[LintFinding], nginx_conf: str | None) -> Plan:
 
 
 def _is_reload(cmd: str) -> bool:
-    """``nginx -t`` / ``systemctl reload nginx`` are what ``--apply`` itself does."""
-    return bool(re.match(r"^\s*(nginx -t|systemctl (reload|restart) (nginx|php\S*-fpm)|"
+    """``nginx -t`` / ``haproxy -c`` / ``apachectl configtest`` / ``systemctl reload nginx`` are
+    what ``--apply`` itself does."""
+    return bool(re.match(r"^\s*(nginx -t|haproxy -c|apache2ctl configtest|apachectl configtest|"
+                         r"apache2 -t|systemctl (reload|restart) (nginx|haproxy|apache2|httpd|php\S*-fpm)|"
                          r"nginx -s reload)\b", cmd))
 
 
@@ -122,13 +143,13 @@ def select(plan: Plan, only: set[str]) -> Plan:
         return plan
     want = {o.lower() for o in only}
     return Plan([c for c in plan.changes if c.key.lower() in want],
-                [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.nginx_conf)
+                [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.nginx_conf, plan.proxy)
 
 
-def file_kind(text: str) -> str:
-    """``php-fpm`` for a pool file (``[pool]`` sections with ``pm``/``listen`` keys), else
-    ``nginx``: which program's checker tests the change."""
-    return "php-fpm" if _POOL.search(text) and _FPM_KEY.search(text) else "nginx"
+def file_kind(text: str, proxy: str = "nginx") -> str:
+    """``php-fpm`` for a pool file (``[pool]`` sections with ``pm``/``listen`` keys), else the
+    proxy's name: which program's checker tests the change."""
+    return "php-fpm" if _POOL.search(text) and _FPM_KEY.search(text) else proxy
 
 
 def apply_diff(text: str, diff: str, path: str) -> str:

@@ -9,6 +9,8 @@ The order is the safety argument:
    killed at any later point is rolled back by the next one (:func:`recover`);
 3. files are replaced atomically (``atomic``), then the proxy's own checker tests the whole
    config; a failure restores the backups before any reload — the running proxy never saw it;
+   the proxy (nginx, HAProxy, Apache httpd) is data: ``app.fix.proxies.SERVICES`` gives its
+   config test, files, master and reload;
 4. after the reload the new workers are watched (``verify``); a failure restores, reloads again
    and checks that the proxy still serves.
 """
@@ -25,7 +27,8 @@ from why502.app.fix import journal
 from why502.app.fix.atomic import FileMeta, atomic_write, read_meta, sha256_bytes, sha256_file
 from why502.app.fix.backup import backup, restore
 from why502.app.fix.plan import Change, PatchError, Plan, apply_diff, file_kind, files_of
-from why502.app.fix.service import Nginx, Outcome, PhpFpm, children, find_binary
+from why502.app.fix.proxies import BINARIES, SERVICES
+from why502.app.fix.service import Outcome, PhpFpm, ProxyService, children, find_binary
 from why502.app.fix.state import (
     APPLIED,
     FINAL,
@@ -51,8 +54,9 @@ OK, FAILED, REFUSED = 0, 1, 3
 @dataclass
 class ApplyOptions:
     state_dir: Path
-    nginx_conf: str | None = None
-    nginx_bin: str | None = None
+    nginx_conf: str | None = None  # the proxy's main config (nginx, haproxy or apache)
+    nginx_bin: str | None = None  # the proxy's binary
+    proxy: str | None = None  # nginx | haproxy | apache; None: the plan's
     fpm_conf: str | None = None
     fpm_bin: str | None = None
     reload: bool = True
@@ -63,7 +67,7 @@ class ApplyOptions:
 
 @dataclass
 class Services:
-    nginx: Nginx | None
+    proxy: ProxyService | None
     fpm: PhpFpm | None
 
 
@@ -73,9 +77,10 @@ def _say(out: TextIO, text: str) -> None:
 
 
 def services(cs: ChangeSet) -> Services:
-    nginx = Nginx(cs.nginx_bin, cs.nginx_conf) if cs.nginx_bin and cs.nginx_conf else None
+    make = SERVICES.get(cs.proxy)
+    proxy = make(cs.nginx_bin, cs.nginx_conf) if make and cs.nginx_bin and cs.nginx_conf else None
     fpm = PhpFpm(cs.fpm_bin, cs.fpm_conf) if cs.fpm_bin and cs.fpm_conf else None
-    return Services(nginx, fpm)
+    return Services(proxy, fpm)
 
 
 # -- planning against the files as they are now ----------------------------------------------------
@@ -113,11 +118,11 @@ def _new_contents(changes: list[Change]) -> tuple[dict[str, tuple[bytes, bytes]]
     return texts, notes
 
 
-def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions,
+def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, proxy: str,
               nginx_conf: str | None) -> tuple[str | None, str | None]:
-    """The nginx binary/config and php-fpm binary that will test these files."""
-    kinds = {file_kind(new.decode("utf-8", "replace")) for _, new in texts.values()}
-    nginx_bin = options.nginx_bin or find_binary("nginx", "/usr/sbin/nginx")
+    """The proxy's binary and php-fpm's that will test these files."""
+    kinds = {file_kind(new.decode("utf-8", "replace"), proxy) for _, new in texts.values()}
+    nginx_bin = options.nginx_bin or find_binary(*BINARIES[proxy])
     fpm_bin = None
     if "php-fpm" in kinds:
         fpm_bin = options.fpm_bin or find_binary("php-fpm", *[f"php-fpm{v}" for v in
@@ -125,26 +130,28 @@ def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions,
         if not options.fpm_conf or not fpm_bin:
             raise UsageError("a PHP-FPM pool change needs --fpm-conf (the main php-fpm.conf) and php-fpm "
                              "installed, to test it with php-fpm -t before it is applied")
-    if "nginx" in kinds and (not nginx_bin or not nginx_conf):
-        raise UsageError("an nginx change needs nginx installed and the main config "
-                         "(--nginx-conf) to test it with nginx -t before it is applied")
+    if proxy in kinds and (not nginx_bin or not nginx_conf):
+        label = SERVICES[proxy].label
+        raise UsageError(f"a {proxy} change needs {BINARIES[proxy][0]} installed and the main config "
+                         f"(--config) to test it with {label} before it is applied")
     return nginx_bin, fpm_bin
 
 
-def _owned(texts: dict[str, tuple[bytes, bytes]], nginx_bin: str | None, nginx_conf: str | None,
-           fpm_bin: str | None, fpm_conf: str | None) -> None:
+def _owned(texts: dict[str, tuple[bytes, bytes]], proxy: str, nginx_bin: str | None,
+           nginx_conf: str | None, fpm_bin: str | None, fpm_conf: str | None) -> None:
     """Refuse a change to a file that is not part of the config the checker will test: a report
-    is input from elsewhere, and only a file ``nginx -t`` / ``php-fpm -t`` reads can be proven
-    by them."""
+    is input from elsewhere, and only a file the proxy's test (``nginx -t``, ``haproxy -c``,
+    ``apache2 -t``) or ``php-fpm -t`` reads can be proven by them."""
     allowed: set[str] = set()
     if nginx_bin and nginx_conf:
-        allowed.update(os.path.realpath(f) for f in Nginx(nginx_bin, nginx_conf).files())
+        allowed.update(os.path.realpath(f) for f in SERVICES[proxy](nginx_bin, nginx_conf).files())
     if fpm_bin and fpm_conf:
         allowed.update(os.path.realpath(f) for f in PhpFpm(fpm_bin, fpm_conf).files())
     for path in texts:
         if os.path.realpath(path) not in allowed:
-            raise InputError(f"{path} is not a file of the config that nginx -t -c {nginx_conf} (or php-fpm "
-                             "-t) reads, so no test could prove the change: nothing applied")
+            raise InputError(f"{path} is not a file of the config that {proxy}'s config test of "
+                             f"{nginx_conf} (or php-fpm -t) reads, so no test could prove the change: "
+                             "nothing applied")
 
 
 # -- the transaction -----------------------------------------------------------------------------
@@ -152,6 +159,9 @@ def _owned(texts: dict[str, tuple[bytes, bytes]], nginx_bin: str | None, nginx_c
 def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
     """Apply ``plan``; 0 applied (and verified), 1 failed and rolled back, 3 refused."""
     nginx_conf = options.nginx_conf or plan.nginx_conf
+    proxy = options.proxy or plan.proxy
+    if proxy not in SERVICES:
+        raise UsageError(f"unknown proxy {proxy!r} (nginx, haproxy, apache)")
     chosen = [c for c in plan.changes if options.confirm is None or options.confirm(c)]
     if not chosen:
         _say(out, "nothing to apply")
@@ -166,12 +176,12 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
         if not texts:
             _say(out, "nothing to apply: every change is already in place")
             return OK
-        nginx_bin, fpm_bin = _checkers(texts, options, nginx_conf)
-        _owned(texts, nginx_bin, nginx_conf, fpm_bin, options.fpm_conf)
+        nginx_bin, fpm_bin = _checkers(texts, options, proxy, nginx_conf)
+        _owned(texts, proxy, nginx_bin, nginx_conf, fpm_bin, options.fpm_conf)
         cs = ChangeSet(journal.new_id(), journal.now(), STARTED, os.getpid(),
                        changes=[{"key": c.key, "title": c.title, "file": c.file} for c in chosen],
                        nginx_conf=nginx_conf, nginx_bin=nginx_bin,
-                       fpm_conf=options.fpm_conf, fpm_bin=fpm_bin)
+                       fpm_conf=options.fpm_conf, fpm_bin=fpm_bin, proxy=proxy)
         directory = options.state_dir / cs.id
         directory.mkdir(parents=True, mode=0o700)
         for i, (path, (before, after)) in enumerate(texts.items()):
@@ -179,7 +189,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
             cs.files.append(FileRecord(
                 path, sha256_bytes(before), sha256_bytes(after), meta.mode, meta.uid, meta.gid,
                 {k: v.hex() for k, v in meta.xattrs.items()}, backup(path, before, meta, directory, i),
-                file_kind(before.decode("utf-8", "replace"))))
+                file_kind(before.decode("utf-8", "replace"), proxy)))
         journal.save(options.state_dir, cs, STARTED, f"backups in {directory}")
         targets = list(dict.fromkeys(t for c in chosen for t in c.targets))
         return _transact(cs, texts, options, out, targets)
@@ -206,24 +216,25 @@ def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: App
     journal.save(state_dir, cs, WRITTEN)
     svc = services(cs)
     kinds = {r.kind for r in cs.files}
-    for name, tester in (("nginx", svc.nginx), ("php-fpm", svc.fpm)):
-        if tester is None or (name == "php-fpm" and name not in kinds):
+    for tester in (svc.proxy, svc.fpm):
+        if tester is None or (tester is svc.fpm and "php-fpm" not in kinds):
             continue
+        label = tester.label if tester is svc.proxy and svc.proxy is not None else "php-fpm -t"
         res = tester.test()
         if not res.ok:
-            return _rollback(cs, options, out, f"{name} -t rejected the change:\n{res.message}", reload=False)
-        _say(out, f"{name} -t: configuration test passed")
+            return _rollback(cs, options, out, f"{label} rejected the change:\n{res.message}", reload=False)
+        _say(out, f"{label}: configuration test passed")
     if not options.reload:
         journal.save(state_dir, cs, APPLIED, "written and tested; not reloaded (--no-reload)")
         _say(out, f"applied (not reloaded): change set {cs.id}; reload yourself, or why502 fix --undo")
         return OK
-    offsets = log_offsets(svc.nginx.error_logs() if svc.nginx else [])
-    master = svc.nginx.master() if svc.nginx else None
+    offsets = log_offsets(svc.proxy.error_logs() if svc.proxy else [])
+    master = svc.proxy.master() if svc.proxy else None
     old_workers = children(master) if master else set()
     journal.save(state_dir, cs, RELOADING)
     cs.reloaded = True
-    for name, srv in (("nginx", svc.nginx), ("php-fpm", svc.fpm)):
-        if srv is None or (name == "php-fpm" and name not in kinds):
+    for srv in (svc.proxy, svc.fpm):
+        if srv is None or (srv is svc.fpm and "php-fpm" not in kinds):
             continue
         res = srv.reload()
         if not res.ok:
@@ -268,8 +279,8 @@ def _reload_all(cs: ChangeSet) -> list[Outcome]:
     svc = services(cs)
     kinds = {r.kind for r in cs.files}
     res: list[Outcome] = []
-    if svc.nginx is not None:
-        res.append(svc.nginx.reload())
+    if svc.proxy is not None:
+        res.append(svc.proxy.reload())
     if svc.fpm is not None and "php-fpm" in kinds:
         res.append(svc.fpm.reload())
     return res
@@ -337,9 +348,9 @@ def undo(state_dir: Path, out: TextIO, *, reload: bool = True) -> int:
         restored = _restore_files(cs)
         _say(out, "restored: " + ", ".join(restored))
         svc = services(cs)
-        if svc.nginx is not None:
-            res = svc.nginx.test()
-            _say(out, "nginx -t: " + ("configuration test passed" if res.ok else res.message))
+        if svc.proxy is not None:
+            res = svc.proxy.test()
+            _say(out, f"{svc.proxy.label}: " + ("configuration test passed" if res.ok else res.message))
         if reload and cs.reloaded:
             for res in _reload_all(cs):
                 _say(out, ("reloaded: " if res.ok else "RELOAD FAILED: ") + res.message)

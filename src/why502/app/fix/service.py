@@ -23,6 +23,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from why502.parsers.nginx import parse_nginx
 
@@ -35,19 +36,19 @@ class Outcome:
     message: str
 
 
-def _run(argv: list[str], timeout: float = 60) -> Outcome:
+def run_program(argv: list[str], timeout: float = 60, env: dict[str, str] | None = None) -> Outcome:
     try:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired) as err:
         return Outcome(False, f"{' '.join(argv)}: {err}")
     text = (res.stderr + res.stdout).strip()
     return Outcome(res.returncode == 0, text[-2000:])
 
 
-def _unit_main_pid(unit: str) -> int | None:
+def unit_main_pid(unit: str) -> int | None:
     if shutil.which("systemctl") is None or not Path("/run/systemd/system").is_dir():
         return None
-    out = _run(["systemctl", "show", "-p", "MainPID", "--value", unit], timeout=10)
+    out = run_program(["systemctl", "show", "-p", "MainPID", "--value", unit], timeout=10)
     return int(out.message) if out.ok and out.message.isdigit() and out.message != "0" else None
 
 
@@ -68,7 +69,7 @@ def children(pid: int) -> set[int]:
     return out
 
 
-def _retired(pid: int) -> bool:
+def retired(pid: int) -> bool:
     """An old nginx worker no longer takes new connections: it exited, or it was told to quit
     and closed its listening sockets -- its title then reads ``worker process is shutting down``
     (``ngx_worker_process_cycle()``, src/os/unix/ngx_process_cycle.c).  Until then, a request sent
@@ -91,17 +92,39 @@ def alive(pid: int) -> bool:
     return True
 
 
+class ProxyService(Protocol):
+    """What ``why502 fix`` needs from a proxy: its own config test, the files that test reads,
+    its error logs (for verification), its master and its graceful reload.  One class per
+    proxy (``Nginx`` here, ``Haproxy`` and ``Apache`` in ``app.fix.proxies``), picked by name in
+    ``app.fix.proxies.SERVICES``: no per-proxy branches in the transaction."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]  # the config test as the output names it: "nginx -t", "haproxy -c"
+
+    @property
+    def binary(self) -> str: ...
+    @property
+    def conf(self) -> str: ...
+    def test(self) -> Outcome: ...
+    def files(self) -> list[str]: ...
+    def error_logs(self) -> list[str]: ...
+    def master(self) -> int | None: ...
+    def reload(self) -> Outcome: ...
+
+
 @dataclass(frozen=True)
 class Nginx:
     binary: str
     conf: str
+    name: ClassVar[str] = "nginx"
+    label: ClassVar[str] = "nginx -t"
 
     def test(self) -> Outcome:
-        return _run([self.binary, "-t", "-c", self.conf])
+        return run_program([self.binary, "-t", "-c", self.conf])
 
     def _built_with(self, option: str) -> str | None:
         """A ``./configure`` option of this binary (``nginx -V``: ``--prefix``, ``--pid-path``)."""
-        out = _run([self.binary, "-V"], timeout=10)
+        out = run_program([self.binary, "-V"], timeout=10)
         m = re.search(rf"{option}=(\S+)", out.message)
         return m.group(1) if m else None
 
@@ -147,17 +170,17 @@ class Nginx:
         if master is None:
             return Outcome(False, "nginx is not running (no live pid in its pid file): not reloaded")
         before = children(master)
-        if _unit_main_pid("nginx.service") == master:
-            out = _run(["systemctl", "reload", "nginx.service"])
+        if unit_main_pid("nginx.service") == master:
+            out = run_program(["systemctl", "reload", "nginx.service"])
             how = "systemctl reload nginx"
         else:
-            out = _run([self.binary, "-c", self.conf, "-s", "reload"])
+            out = run_program([self.binary, "-c", self.conf, "-s", "reload"])
             how = "nginx -s reload"
         if not out.ok:
             return Outcome(False, f"{how} failed: {out.message}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if children(master) - before and all(_retired(pid) for pid in before):
+            if children(master) - before and all(retired(pid) for pid in before):
                 return Outcome(True, how)
             if not alive(master):
                 return Outcome(False, f"{how}: the nginx master (pid {master}) exited")
@@ -184,7 +207,7 @@ class PhpFpm:
                 args = []
             if b"-R" in args or b"--allow-to-run-as-root" in args:
                 argv.insert(1, "-R")
-        return _run(argv)
+        return run_program(argv)
 
     def files(self) -> list[str]:
         """php-fpm.conf and every pool file it includes."""

@@ -56,7 +56,7 @@ class FileRecord:
     gid: int
     xattrs: dict[str, str] = field(default_factory=dict)  # name -> value as hex
     backup: str = ""
-    kind: str = "nginx"  # nginx | php-fpm: which checker tests it
+    kind: str = "nginx"  # the proxy's name (nginx, haproxy, apache) | php-fpm: which checker tests it
     written: bool = False
 
 
@@ -70,11 +70,12 @@ class ChangeSet:
     pid: int
     changes: list[dict[str, str]] = field(default_factory=list)  # key, title, file
     files: list[FileRecord] = field(default_factory=list)
-    nginx_conf: str | None = None
+    nginx_conf: str | None = None  # the proxy's main config and binary (named for nginx, the first)
     nginx_bin: str | None = None
     fpm_conf: str | None = None
     fpm_bin: str | None = None
     reloaded: bool = False
+    proxy: str = "nginx"  # which service (app.fix.proxies.SERVICES) tests and reloads the config
     history: list[str] = field(default_factory=list)  # "<time> <state>: message"
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,7 +11,9 @@ A proxy 5xx symptom from a new worker fails the fix; lines of the
 old workers do not count: after a reload the old workers finish the requests they hold under the
 old settings and may still log, e.g., ``upstream timed out`` (``ngx_master_process_cycle()``,
 src/os/unix/ngx_process_cycle.c).  nginx writes its pid in every error-log line
-(``PID#TID: *CONN``, ``ngx_log_error_core()``, src/core/ngx_log.c), which is what tells them apart.
+(``PID#TID: *CONN``, ``ngx_log_error_core()``, src/core/ngx_log.c), which is what tells them
+apart; Apache httpd writes ``[pid N]`` (its children finish their requests after a graceful
+restart the same way, stopping.html).
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from why502.parsers.errorlog import classify_line
 from why502.sources.probes import probe
 from why502.textutil import strip_terminal_escapes
 
-_PID = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] (\d+)#\d+:")
+# nginx: "2024/05/01 12:00:00 [error] 1234#0: ..."; Apache httpd: "[...] [proxy:error] [pid 1234:tid 5]
+# ..." (ErrorLogFormat's default %P, server/log.c)
+_PID = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] (\d+)#\d+:"
+                  r"|^\[[^\]]*\] \[[^\]]*\] \[pid (\d+)")
 FAILING = frozenset({502, 503, 504})
 WAITING = frozenset({"read-timeout", "workers-exhausted"})  # probe symptoms that are no verdict
 
@@ -120,7 +125,7 @@ def verify(offsets: dict[str, int], old_workers: set[int], urls: list[str], seco
             hit = classify_line(line)
             if hit is None or hit.status not in FAILING:
                 continue
-            if m and int(m.group(1)) in old_workers:
+            if m and int(m.group(1) or m.group(2)) in old_workers:
                 verdict.ignored_old_workers += 1
                 continue
             verdict.ok = False

@@ -2,8 +2,10 @@
 
 HAProxy: the httplog lines (``parsers.haproxy_log.to_nginx_line``), with the server names turned
 into the addresses of the config's ``server`` lines so per-upstream rows name the same peers as
-diagnose.  Apache: the ``LogFormat`` of the ``CustomLog`` that writes the file (else
-``combined``), compiled by ``parsers.apache_log``; ``%D``/``%T`` become ``$request_time``.
+diagnose, each next to its backend's ``timeout server``; the runtime API's ``show servers state``
+adds each server's state now when the config has a ``stats socket`` that answers. Apache: the
+``LogFormat`` of the ``CustomLog`` that writes the file (else ``combined``), compiled by
+``parsers.apache_log``; ``%D``/``%T`` become ``$request_time``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,64 @@ from why502.errors import InputError
 from why502.evidence.haproxy_facts import haproxy_facts
 from why502.parsers import apache_log, haproxy_log
 from why502.parsers.apache import load_apache
-from why502.parsers.haproxy import load_haproxy
+from why502.parsers.haproxy import load_haproxy, time_ms
+
+
+def haproxy_timeouts(config: str | None) -> tuple[dict[str, tuple[float, str]], list[str]]:
+    """Each server's ``timeout server`` (its backend's, else the ``defaults``': seconds and
+    file:line) by the address the rewritten lines name, and one note per backend: the column
+    next to the per-backend percentiles.  Unset is infinite (configuration.txt 4.2): no column
+    value, and the note says so."""
+    if config is None:
+        return {}, []
+    try:
+        cfg = load_haproxy(config)
+    except OSError as err:
+        raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
+    addresses = server_addresses(config)
+    out: dict[str, tuple[float, str]] = {}
+    notes: list[str] = []
+    for sec in cfg.backends:
+        eff = sec.effective("timeout server")
+        ms = time_ms(eff.value)
+        where = f"{eff.file}:{eff.line}" if eff.file else "HAProxy's default"
+        if ms is None or ms <= 0:
+            notes.append(f"timeout server of {sec.kind} {sec.name}: unset (infinite)")
+            continue
+        notes.append(f"timeout server of {sec.kind} {sec.name}: {eff.value} ({where})")
+        for srv in sec.servers:
+            addr = addresses.get(f"{sec.name}/{srv.name}")
+            if addr:
+                out[addr] = (ms / 1000, where)
+    return out, notes
+
+
+def backends_of(config: str | None) -> dict[str, list[str]]:
+    """Server address -> the backends it serves (the per-server rows' "location")."""
+    out: dict[str, list[str]] = {}
+    for name, addr in server_addresses(config).items():
+        backend = name.split("/", 1)[0]
+        if backend not in out.setdefault(addr, []):
+            out[addr].append(backend)
+    return out
+
+
+def runtime_servers(config: str | None) -> tuple[list[dict[str, str]], list[str]]:
+    """``show servers state`` from the config's stats socket, when it has one that answers:
+    each server's state now, beside what the log says happened."""
+    if config is None:
+        return [], []
+    from why502.sources.haproxy import servers_state
+
+    try:
+        cfg = load_haproxy(config)
+    except OSError:
+        return [], []
+    if not cfg.stats_sockets:
+        return [], []
+    rows, notes = servers_state(cfg)
+    return [{"server": r.name, "address": r.address or "", "state": r.status,
+             "check": r.check_status or ""} for r in rows], notes
 
 
 def server_addresses(config: str | None) -> dict[str, str]:

@@ -47,6 +47,9 @@ class StatsOptions:
     # the error-log rows for the join, classified already (diagnose): used instead of reading
     # ``error_logs`` again; the columns of ``errorlog.read_error_lines``
     errors: pl.DataFrame | None = None
+    # upstream address -> (timeout seconds, where): another proxy's (HAProxy's timeout server),
+    # used when there is no nginx config to take the read timeouts from
+    timeouts: dict[str, tuple[float, str]] | None = None
 
 
 def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
@@ -117,6 +120,8 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     errors, error_paths = error_rows(opts.errors, opts.error_logs, opts.no_error_log, cfg, skipped_notes)
     facts = upstream_facts(cfg) if cfg is not None else {}
     timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
+    if timeouts is None and opts.timeouts is not None:
+        timeouts = opts.timeouts
     st = acc.finish(
         errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(cfg)
     )

@@ -1,12 +1,14 @@
 """Run HAProxy in a lab stack: write ``haproxy.cfg``, check it with ``haproxy -c``, start it.
 
-HAProxy runs in the foreground (``-db``: no daemon, no master-worker) so the stack stops it by
-the PID it started.  It listens on the stack's proxy address (``stack.listen``, where
-``stack.request`` sends), logs its httplog lines and server alerts to stdout in RFC 3164 form
-(``log stdout format rfc3164 local0``, configuration.txt 3.1 "log") -- the lines rsyslog writes
-to ``/var/log/haproxy.log`` on Debian, with a ``<PRI>`` header -- into ``logs/haproxy.log``;
-its own stderr (the same alerts as ``[WARNING] (pid) : ...``) goes to ``logs/haproxy.out``.
-A ``stats socket`` in the stack's run directory serves the runtime API.
+HAProxy runs in the foreground (``-db``: no daemon) so the stack stops it by the PID it started;
+with ``master_worker`` it runs as Debian's systemd unit runs it (``-W``: a master that reloads on
+SIGUSR2 and its worker), still in the foreground, the worker in the master's process group. It
+listens on the stack's proxy address (``stack.listen``, where ``stack.request`` sends), logs its
+httplog lines and server alerts to stdout in RFC 3164 form (``log stdout format rfc3164 local0``,
+configuration.txt 3.1 "log") -- the lines rsyslog writes to ``/var/log/haproxy.log`` on Debian,
+with a ``<PRI>`` header -- into ``logs/haproxy.log``; its own stderr (the same alerts as
+``[WARNING] (pid) : ...``) goes to ``logs/haproxy.out``. A ``stats socket`` in the stack's run
+directory serves the runtime API.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def haproxy_config(stack: Stack, backend: str, *, defaults: str = "", frontend: 
     return "\n".join(lines)
 
 
-def start_haproxy(stack: Stack, backend: str, *, defaults: str = "", frontend: str = "") -> Process:
+def start_haproxy(stack: Stack, backend: str, *, defaults: str = "", frontend: str = "",
+                  master_worker: bool = False) -> Process:
     """Write, check (``haproxy -c -f``) and start HAProxy; wait until it accepts connections."""
     binary = find_haproxy()
     if binary is None:
@@ -60,7 +63,8 @@ def start_haproxy(stack: Stack, backend: str, *, defaults: str = "", frontend: s
                            timeout=15, check=False)
     if check.returncode != 0:
         raise LabError(f"haproxy -c rejected the lab config: {(check.stdout + check.stderr)[-400:]}")
-    proc = stack.spawn("haproxy", [binary, "-f", str(conf), "-db"], stdout=log)
+    argv = [binary, *(["-W"] if master_worker else []), "-f", str(conf), "-db"]
+    proc = stack.spawn("haproxy", argv, stdout=log)
     wait_for(lambda: can_connect(stack.listen), proc, "haproxy", log=log)
     stack.proxy = proc
     return proc

@@ -225,10 +225,13 @@ class Stack:
             idle_timeout=idle_timeout, backlog=backlog, tls=tls, fail_path=fail_path,
             body_bytes=body_bytes, alloc_mb=alloc_mb, memory_limit_mb=memory_limit_mb, netns=netns)
 
-    def start_haproxy(self, backend: str, *, defaults: str = "", frontend: str = "") -> Process:
+    def start_haproxy(self, backend: str, *, defaults: str = "", frontend: str = "",
+                      master_worker: bool = False) -> Process:
         """HAProxy in front of the backends (:func:`haproxy.start_haproxy`): ``backend`` is the
-        body of ``backend app`` (``server`` lines, ``balance``, ...)."""
-        return haproxy.start_haproxy(self, backend, defaults=defaults, frontend=frontend)
+        body of ``backend app`` (``server`` lines, ``balance``, ...); ``master_worker`` runs it
+        as Debian's unit does (``-W``), so it can be reloaded with SIGUSR2."""
+        return haproxy.start_haproxy(self, backend, defaults=defaults, frontend=frontend,
+                                     master_worker=master_worker)
 
     def start_apache(self, body: str) -> Process:
         """Apache httpd in front of the backends (:func:`apache.start_apache`): ``body`` holds

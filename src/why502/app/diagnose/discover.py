@@ -1,0 +1,83 @@
+"""``why502 diagnose`` with no flags on a host that runs several proxies: find them, diagnose each
+one, merge the reports.
+
+A host may run nginx in front of an app and HAProxy in front of another pool, or Apache for a
+legacy site next to nginx.  With nothing named on the command line (no config, no log, no
+``--proxy``), the running masters are read from ``/proc`` (``sources.proxyprocs``: their kind,
+PID and the config their command line names); each is diagnosed as if its config had been given
+with ``--config``, and every finding says which proxy it is about (``Finding.proxy``).  One
+nginx master alone keeps the classic path (``nginx -T``), which reads the running config with
+every include; no proxy running keeps it too (nginx, else the packaged HAProxy or Apache config).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+from why502.analyzers.rank import score
+from why502.app.diagnose.options import DiagnoseOptions
+from why502.findings.model import Report, TimelinePoint
+from why502.sources.nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
+from why502.sources.proxyprocs import ProxyProcess, running_proxies
+
+
+def nothing_named(options: DiagnoseOptions) -> bool:
+    """No config, proxy or proxy log named: discovery decides what to read."""
+    return not (options.nginx_conf or options.config or options.proxy or options.error_logs
+                or options.access_logs or options.demo or options.log_type)
+
+
+def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptions]]:
+    """One ``DiagnoseOptions`` per running proxy master, or ``[]`` for the classic path (nothing
+    running, or one nginx alone)."""
+    if not nothing_named(options):
+        return []
+    masters = [p for p in running_proxies() if p.config]
+    if not masters or (len(masters) == 1 and masters[0].kind == "nginx"):
+        return []
+    out: list[tuple[ProxyProcess, DiagnoseOptions]] = []
+    for proc in masters:
+        if proc.kind == "nginx" and proc.config == NGINX_DEFAULT_CONF and not os.path.exists(proc.config):
+            continue
+        out.append((proc, replace(options, config=proc.config, proxy=proc.kind)))
+    return out
+
+
+def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
+    """One report of several proxies' diagnoses: findings ordered as ``analyzers.rank`` orders
+    them (confidence weighted by impact, over all proxies), the rest concatenated; ``inputs``
+    lists each proxy found (``discovered``) and what each run read (``runs``)."""
+    findings = [f for _p, r in reports for f in r.findings]
+    biggest = max((f.count for f in findings), default=0)
+    findings.sort(key=lambda f: (-score(f, biggest), -f.confidence))
+    timeline: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    for _p, r in reports:
+        for point in r.timeline:
+            counts = timeline.setdefault(point.minute, {})
+            for k, v in point.counts.items():
+                counts[k] = counts.get(k, 0) + v
+            totals[point.minute] = totals.get(point.minute, 0) + point.total
+    inputs: dict[str, Any] = {
+        "offline": reports[0][1].inputs.get("offline", False),
+        "discovered": [{"proxy": p.kind, "pid": p.pid, "config": p.config} for p, _r in reports],
+        "runs": [r.inputs for _p, r in reports],
+    }
+    for key in ("error_logs", "access_logs", "targets", "fpm_logs", "app_logs"):
+        merged: list[Any] = []
+        for _p, r in reports:
+            for v in r.inputs.get(key) or []:
+                if v not in merged:
+                    merged.append(v)
+        inputs[key] = merged
+    first = reports[0][1]
+    return Report(
+        findings=findings,
+        diagnostics=[d for _p, r in reports for d in r.diagnostics],
+        inputs=inputs,
+        timeline=[TimelinePoint(m, timeline[m], totals[m]) for m in sorted(timeline)][-1440:],
+        events=sorted((e for _p, r in reports for e in r.events), key=lambda e: e.time),
+        upstreams=[u for _p, r in reports for u in r.upstreams],
+        generated_at=first.generated_at, host=first.host, tool_version=first.tool_version)
