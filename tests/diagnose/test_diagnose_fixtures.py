@@ -226,3 +226,29 @@ def test_upstream_returned_5xx_is_backed_by_the_access_log(real: Any) -> None:
     top = report.findings[0]
     assert top.cause == "upstream-returned-5xx" and top.count >= 1
     assert any("upstream_header_time" in e.summary for e in top.evidence)
+
+
+def test_recovered_incident_offline_is_past_then_healthy_with_since(real: Any) -> None:
+    """The recording of an outage that ended: its cause is a past incident (the backend's port
+    is in the socket table again); ``--since`` the recovery reads only the healthy time."""
+    meta = real(_meta("past-incident-recovered"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "backend-not-running" and "A past incident, recovered" in top.explanation
+    g = gather(replace(options_for(meta), since=meta["since"]))
+    g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(meta)))
+    after = report_from(g)
+    assert after.healthy and after.findings == [], [f.cause for f in after.findings]
+
+
+def test_backend_on_another_loopback_address_is_named(real: Any) -> None:
+    """127.0.0.2 is loopback too, but a socket bound there refuses 127.0.0.1: the finding names
+    the listener on the other address and the diff points proxy_pass at it."""
+    meta = real(_meta("wrong-target-loopback"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    port = meta["backends"][0]["address"].rsplit(":", 1)[1]
+    assert top.cause == "wrong-target"
+    assert any(f"listens on 127.0.0.2:{port}" in e.summary for e in top.evidence), top.evidence
+    assert top.fix is not None and top.fix.diff and f"proxy_pass http://127.0.0.2:{port};" \
+        in top.fix.diff, top.fix.diff
