@@ -69,8 +69,8 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
     / ``dns-silent`` (UDP DNS), ``memhog`` (allocates ``alloc_mb`` MiB per request).
     ``host`` must be a loopback address (``127.0.0.0/8``, ``::1``) -- or a ``10.251.x.x``
     address of a veth this stack made, with ``netns`` (the namespace to run in; default: the
-    stack's own).  With ``fail_path`` only requests whose path starts with it misbehave (the rest get 200, like a
-    health check).  ``memory_limit_mb`` runs the backend in its own memory cgroup.
+    stack's own).  With ``fail_path`` only requests whose path starts with it misbehave (the
+    rest get 200, like a health check).  ``memory_limit_mb`` runs the backend in its own memory cgroup.
     """
     ns = netns or stack.netns
     if ns is not None and ns not in stack.namespaces:
