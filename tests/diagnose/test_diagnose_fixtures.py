@@ -252,3 +252,25 @@ def test_backend_on_another_loopback_address_is_named(real: Any) -> None:
     assert any(f"listens on 127.0.0.2:{port}" in e.summary for e in top.evidence), top.evidence
     assert top.fix is not None and top.fix.diff and f"proxy_pass http://127.0.0.2:{port};" \
         in top.fix.diff, top.fix.diff
+
+
+def test_folded_no_live_upstreams_are_counted_under_the_cause(real: Any) -> None:
+    """Every server of the group was stopped: nginx's 'no live upstreams' lines are the
+    consequence, folded under backend-not-running -- with how many there were (the recording's
+    own count), the first as proof, and the count kept in the JSON report."""
+    meta = real(_meta("group-all-stopped"))
+    lines = (meta["dir"] / meta["files"]["error_log"]).read_text().count("no live upstreams")
+    assert lines >= 2
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "backend-not-running" and "all-upstreams-down" not in [
+        f.cause for f in report.findings]
+    folded = [e for e in top.evidence if e.summary.startswith("consequence:")]
+    assert len(folded) == 1, top.evidence
+    item = folded[0]
+    assert item.count == lines and f"{lines} 'no live upstreams' lines folded here" in item.summary
+    assert item.symptom == "no-live-upstreams" and item.text and "no live upstreams" in item.text
+    assert "no-live-upstreams" in top.symptoms
+    again = Report.from_dict(report.to_dict())
+    kept = [e for e in again.findings[0].evidence if e.summary.startswith("consequence:")]
+    assert kept and kept[0].count == lines and kept[0].line == item.line

@@ -113,7 +113,7 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
                 commands=(["nginx -T | grep -A8 'upstream " + (name or "") + "'"] if ev.proxy == "nginx"
                           else [f"apachectl -S; grep -rn -A4 '{name or 'Proxy'}' /etc/apache2/"])),
         upstream=name, target=name), claims=claims(groups + marked_groups + members),
-        caused_by=caused_by,
+        caused_by=caused_by, shows=tuple(groups),
         link=f"then {proxy_name(ev.proxy)} marked every server of upstream {name} failed (max_fails) "
              "and answered 'no live upstreams'")
 
