@@ -274,3 +274,39 @@ def test_folded_no_live_upstreams_are_counted_under_the_cause(real: Any) -> None
     again = Report.from_dict(report.to_dict())
     kept = [e for e in again.findings[0].evidence if e.summary.startswith("consequence:")]
     assert kept and kept[0].count == lines and kept[0].line == item.line
+
+
+def _diff_sides(diff: str) -> tuple[list[str], list[str]]:
+    lines = diff.splitlines()
+    return ([x[1:] for x in lines if x.startswith("-") and not x.startswith("---")],
+            [x[1:] for x in lines if x.startswith("+") and not x.startswith("+++")])
+
+
+def test_servers_marked_down_in_the_config_are_the_cause(real: Any) -> None:
+    """Both servers carry ``down``: nothing failed, the config is the cause (not folded under a
+    failure), each server line is evidence and the diff removes ``down`` from both."""
+    meta = real(_meta("upstream-down-in-config"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "all-upstreams-down" and top.confidence >= 0.9
+    assert "marked `down` in the config" in top.explanation
+    assert sum("is marked down in upstream shop_pool" in e.summary for e in top.evidence) == 2
+    assert top.fix is not None and top.fix.diff
+    old, new = _diff_sides(top.fix.diff)
+    assert len(old) == 2 and all(line.rstrip().endswith(" down;") for line in old), old
+    assert len(new) == 2 and not any("down" in line for line in new), new
+
+
+def test_max_fails_fail_timeout_are_the_problem_when_the_servers_answer_again(real: Any) -> None:
+    """The three servers are back but nginx still refuses them for fail_timeout=30s after one
+    failure each: the marking is the cause, said with the values, and the diff raises max_fails
+    and shortens fail_timeout on every server line."""
+    meta = real(_meta("all-upstreams-down"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "all-upstreams-down", [f.cause for f in report.findings]
+    assert "max_fails=1 fail_timeout=30s" in top.explanation
+    assert top.fix is not None and "max_fails" in top.fix.summary and top.fix.diff
+    old, new = _diff_sides(top.fix.diff)
+    assert len(old) == 3 and all("max_fails=1 fail_timeout=30s;" in line for line in old), old
+    assert len(new) == 3 and all("max_fails=3 fail_timeout=10s;" in line for line in new), new

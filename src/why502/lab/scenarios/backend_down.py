@@ -175,6 +175,32 @@ def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
 
 
 @scenario(
+    name="upstream-down-in-config",
+    cause="all-upstreams-down",
+    title="Every server of the group is marked down in the config",
+    description="Both servers of upstream shop_pool carry `down` (a maintenance flag left in "
+                "place): they run and answer, but nginx tries none and answers 502 'no live "
+                "upstreams'.  The config is the cause; the fix removes `down`.",
+    symptoms=("no-live-upstreams",),
+    expect=(("error", r"no live upstreams while connecting to upstream"),
+            ("access", r'" 502 ')),
+)
+def _upstream_down_in_config(stack: Stack, run: ScenarioRun) -> None:
+    """A server marked ``down`` is skipped by the balancer (``peer->down`` in
+    ngx_http_upstream_round_robin.c); with every one down there is nothing to try."""
+    apps = [stack.add_backend("ok", name=f"shop{n}") for n in (1, 2)]
+    servers = "\n".join(f"    server {a.address} down;" for a in apps)
+    stack.start_nginx(f"""
+        upstream shop_pool {{
+        {servers}
+        }}
+        {server(stack, proxy_location("shop_pool"))}
+    """)
+    run.steps.append("both servers of upstream shop_pool run, but the config marks them down")
+    run.record("GET /cart", stack.requests("/cart", count=3))
+
+
+@scenario(
     name="group-all-stopped",
     cause="backend-not-running",
     title="Every server of an upstream group is stopped",
