@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from why502.analyzers.base import Candidate, GroupKey, proxy_name, sample_item
 from why502.analyzers.registry import REGISTRY
+from why502.catalog.calibration import calibrate
 from why502.evidence.model import Evidence
 from why502.findings.model import Diagnostic, EvidenceItem, Finding
 
@@ -40,6 +41,9 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         # nothing fails now: yesterday's outage in a rotated log is a note, not today's cause
         return [], diagnostics + [Diagnostic("info", _past_note(c, newest)) for c in past[:3]]
     findings = fold([_age(c, newest) for c in candidates])
+    # the number people read is calibrated on the lab's runs (catalog/data/calibration.toml);
+    # ranking and folding above used the analyzers' raw scores (a monotone map keeps the order)
+    findings = [replace(f, confidence=calibrate(f.confidence)) for f in findings]
     if ev.proxy != "nginx":
         # the catalog's titles are written for nginx ("nginx's worker user may not connect ...")
         name = proxy_name(ev.proxy)
