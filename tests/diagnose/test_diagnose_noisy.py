@@ -10,6 +10,7 @@ recorded inputs of *every* scenario offline, so the whole lab is checked in seco
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -34,8 +35,7 @@ def noisy_report(meta: dict[str, Any], base: Any) -> tuple[Report, dict[str, Any
     files, extra = replay(real["dir"], real)
     real["files"] = files
     g = gather(options_for(real))
-    g = g.__class__(**{**g.__dict__, "evidence": g.evidence.__class__(
-        **{**g.evidence.__dict__, "listeners": recorded_listeners(real) + extra})})
+    g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(real) + extra))
     return report_from(g), real
 
 
