@@ -145,7 +145,7 @@ def add_noise(stack: Stack, run: ScenarioRun) -> None:
     kernel = run.kernel_log
     own = kernel.read_text() if kernel is not None and kernel.exists() else ""
     run.kernel_log = stack.write_file("logs/kernel.log", "\n".join(kernel_noise(now)) + "\n" + own)
-    if run.error_log is not None:
+    if run.error_log is not None and run.proxy == "nginx":  # nginx's lines, in nginx's log
         rotated = Path(f"{run.error_log}.1")
         rotated.write_text("\n".join(old_incident(now)) + "\n")
     if run.proxy != "nginx" or stack.nginx is None or not stack.nginx.alive():
