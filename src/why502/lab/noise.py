@@ -39,6 +39,7 @@ import json
 import re
 import socket
 import ssl
+import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -120,7 +121,7 @@ def insert_blocks(conf: str, upstream: str, locations: str) -> str | None:
             + indent(locations, pad + "    ") + conf[at:].lstrip("\n"))
 
 
-def make_traffic(stack: Stack, backend: Backend) -> None:
+def make_traffic(stack: Stack) -> None:
     """The baseline's requests, for real: the other app's 200s, static 200/404s, a TLS
     ClientHello on the HTTP port and a client that hangs up before a slow answer (499)."""
     for path in ("/other/api/items", "/other/api/items?page=2", "/other/health", "/static/site.css",
@@ -130,7 +131,6 @@ def make_traffic(stack: Stack, backend: Backend) -> None:
     stack.request("/other/report", timeout=0.4)  # the client gives up: 499
     stack.request("/other/api/items")
     time.sleep(0.2)  # nginx writes the access-log line after the response went out
-    del backend
 
 
 def start_other_app(stack: Stack) -> Backend:
@@ -160,7 +160,7 @@ def add_noise(stack: Stack, run: ScenarioRun) -> None:
         raise LabError("the noisy baseline found no server block in the scenario's nginx.conf")
     stack.p.nginx_conf.write_text(new)
     stack.reload_nginx()
-    make_traffic(stack, other)
+    make_traffic(stack)
 
 
 def _tls_to_plain_port(stack: Stack) -> None:
@@ -187,8 +187,6 @@ def record_baseline() -> dict[str, Any]:
     nginx = find_nginx()
     if nginx is None:
         raise LabError("nginx is not installed")
-    import subprocess
-
     with Stack() as stack:
         other = start_other_app(stack)
         upstream, locations = noise_blocks(other.address, str(stack.p.www))
@@ -198,7 +196,7 @@ def record_baseline() -> dict[str, Any]:
         stack.start_nginx(body, error_level="info")
         access_at = stack.p.access_log.stat().st_size if stack.p.access_log.exists() else 0
         error_at = stack.p.error_log.stat().st_size
-        make_traffic(stack, other)
+        make_traffic(stack)
         root = str(stack.root)
         # the ClientHello's bytes are in the error log raw (not UTF-8, a vertical tab inside):
         # kept byte for byte (surrogateescape), split on newlines only

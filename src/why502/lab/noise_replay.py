@@ -25,6 +25,7 @@ listening when the noise was recorded, as the scenario's backends were during th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ _ACCESS_TIME = re.compile(r"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}) ([+-
 _ERROR_TIME = re.compile(r"^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) ")
 _COMBINED = re.compile(r'^(\S+ \S+ \S+ \[[^\]]+\] "(?:[^"\\]|\\.)*" \d{3} \S+ "(?:[^"\\]|\\.)*" '
                        r'"(?:[^"\\]|\\.)*")')
+TimeOf = Callable[[str], "datetime | None"]
 _A_FMT = "%d/%b/%Y:%H:%M:%S"
 _E_FMT = "%Y/%m/%d %H:%M:%S"
 
@@ -75,7 +77,7 @@ def _shift_error(line: str, delta: timedelta) -> str:
     return (datetime.strptime(m.group(1), _E_FMT) + delta).strftime(_E_FMT) + line[m.end(1):]
 
 
-def _merge(own: list[str], noise: list[str], when: Any) -> list[str]:
+def _merge(own: list[str], noise: list[str], when: TimeOf) -> list[str]:
     """Both lists in time order (stable: at equal seconds the scenario's lines come first; a line
     without a time, such as a continuation of raw bytes, stays after the line before it)."""
     keyed: list[tuple[datetime, int, int, str]] = []
@@ -88,7 +90,7 @@ def _merge(own: list[str], noise: list[str], when: Any) -> list[str]:
     return [line for *_, line in sorted(keyed)]
 
 
-def _start(lines: list[str], when: Any) -> datetime | None:
+def _start(lines: list[str], when: TimeOf) -> datetime | None:
     return next((t for line in lines if (t := when(line)) is not None), None)
 
 
