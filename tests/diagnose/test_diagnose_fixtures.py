@@ -226,3 +226,87 @@ def test_upstream_returned_5xx_is_backed_by_the_access_log(real: Any) -> None:
     top = report.findings[0]
     assert top.cause == "upstream-returned-5xx" and top.count >= 1
     assert any("upstream_header_time" in e.summary for e in top.evidence)
+
+
+def test_recovered_incident_offline_is_past_then_healthy_with_since(real: Any) -> None:
+    """The recording of an outage that ended: its cause is a past incident (the backend's port
+    is in the socket table again); ``--since`` the recovery reads only the healthy time."""
+    meta = real(_meta("past-incident-recovered"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "backend-not-running" and "A past incident, recovered" in top.explanation
+    g = gather(replace(options_for(meta), since=meta["since"]))
+    g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(meta)))
+    after = report_from(g)
+    assert after.healthy and after.findings == [], [f.cause for f in after.findings]
+
+
+def test_backend_on_another_loopback_address_is_named(real: Any) -> None:
+    """127.0.0.2 is loopback too, but a socket bound there refuses 127.0.0.1: the finding names
+    the listener on the other address and the diff points proxy_pass at it."""
+    meta = real(_meta("wrong-target-loopback"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    port = meta["backends"][0]["address"].rsplit(":", 1)[1]
+    assert top.cause == "wrong-target"
+    assert any(f"listens on 127.0.0.2:{port}" in e.summary for e in top.evidence), top.evidence
+    assert top.fix is not None and top.fix.diff and f"proxy_pass http://127.0.0.2:{port};" \
+        in top.fix.diff, top.fix.diff
+
+
+def test_folded_no_live_upstreams_are_counted_under_the_cause(real: Any) -> None:
+    """Every server of the group was stopped: nginx's 'no live upstreams' lines are the
+    consequence, folded under backend-not-running -- with how many there were (the recording's
+    own count), the first as proof, and the count kept in the JSON report."""
+    meta = real(_meta("group-all-stopped"))
+    lines = (meta["dir"] / meta["files"]["error_log"]).read_text().count("no live upstreams")
+    assert lines >= 2
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "backend-not-running" and "all-upstreams-down" not in [
+        f.cause for f in report.findings]
+    folded = [e for e in top.evidence if e.summary.startswith("consequence:")]
+    assert len(folded) == 1, top.evidence
+    item = folded[0]
+    assert item.count == lines and f"{lines} 'no live upstreams' lines folded here" in item.summary
+    assert item.symptom == "no-live-upstreams" and item.text and "no live upstreams" in item.text
+    assert "no-live-upstreams" in top.symptoms
+    again = Report.from_dict(report.to_dict())
+    kept = [e for e in again.findings[0].evidence if e.summary.startswith("consequence:")]
+    assert kept and kept[0].count == lines and kept[0].line == item.line
+
+
+def _diff_sides(diff: str) -> tuple[list[str], list[str]]:
+    lines = diff.splitlines()
+    return ([x[1:] for x in lines if x.startswith("-") and not x.startswith("---")],
+            [x[1:] for x in lines if x.startswith("+") and not x.startswith("+++")])
+
+
+def test_servers_marked_down_in_the_config_are_the_cause(real: Any) -> None:
+    """Both servers carry ``down``: nothing failed, the config is the cause (not folded under a
+    failure), each server line is evidence and the diff removes ``down`` from both."""
+    meta = real(_meta("upstream-down-in-config"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "all-upstreams-down" and top.confidence >= 0.9
+    assert "marked `down` in the config" in top.explanation
+    assert sum("is marked down in upstream shop_pool" in e.summary for e in top.evidence) == 2
+    assert top.fix is not None and top.fix.diff
+    old, new = _diff_sides(top.fix.diff)
+    assert len(old) == 2 and all(line.rstrip().endswith(" down;") for line in old), old
+    assert len(new) == 2 and not any("down" in line for line in new), new
+
+
+def test_max_fails_fail_timeout_are_the_problem_when_the_servers_answer_again(real: Any) -> None:
+    """The three servers are back but nginx still refuses them for fail_timeout=30s after one
+    failure each: the marking is the cause, said with the values, and the diff raises max_fails
+    and shortens fail_timeout on every server line."""
+    meta = real(_meta("all-upstreams-down"))
+    report, _ = diagnose_fixture(meta)
+    top = report.findings[0]
+    assert top.cause == "all-upstreams-down", [f.cause for f in report.findings]
+    assert "max_fails=1 fail_timeout=30s" in top.explanation
+    assert top.fix is not None and "max_fails" in top.fix.summary and top.fix.diff
+    old, new = _diff_sides(top.fix.diff)
+    assert len(old) == 3 and all("max_fails=1 fail_timeout=30s;" in line for line in old), old
+    assert len(new) == 3 and all("max_fails=3 fail_timeout=10s;" in line for line in new), new

@@ -242,3 +242,65 @@ def test_a_proved_oom_kill_a_minute_before_the_errors_does_not_claim_exact_timin
     findings, _ = run_all(e)
     assert findings[0].cause == "backend-oom-killed", [f.cause for f in findings]
     assert "exactly when" not in findings[0].explanation and "60s" in findings[0].explanation
+
+
+# -- a kill before the backend started is not its kill -----------------------------------------
+
+def _served_by(pid: int, started: object) -> tuple[object, ...]:
+    from why502.facts.net import Listener
+
+    return (Listener("tcp", "127.0.0.1", 8080, pid=pid, process="python3",
+                     started=started.isoformat(timespec="seconds") if started else None),)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("pid", [412, 999], ids=["same-pid-reused", "same-name"])
+def test_a_kill_before_the_backend_started_is_not_evidence(pid: int) -> None:
+    """The kernel killed python3 pid 412 at T0; what listens on the target now started 5 s
+    later (pid 412 reused, or another pid of the same name), and the resets came after that:
+    the kill was of an earlier process, not of the one that failed.  Without the start time the
+    same evidence is blamed (the check bites)."""
+    from datetime import timedelta
+
+    from tests.diagnose.test_diagnose_analyzers import oom
+
+    resets = group("premature-close", count=3, start=T0 + timedelta(seconds=9))
+    blamed = ev(events=(oom(at=T0, pid=412),), symptoms=(resets,),
+                listeners=_served_by(pid, None))
+    e = ev(events=(oom(at=T0, pid=412),), symptoms=(resets,),
+           listeners=_served_by(pid, T0 + timedelta(seconds=5)))
+    assert "backend-oom-killed" in [f.cause for f in run_all(blamed)[0]]
+    assert "backend-oom-killed" not in [f.cause for f in run_all(e)[0]]
+
+
+def test_a_kill_then_the_outage_until_the_restart_is_still_the_cause() -> None:
+    """Killed at T0 (pid 412 listened there), refused until the restart at T0+6: the new process
+    started after the kill, but the failures it explains came before that start."""
+    from datetime import timedelta
+
+    from tests.diagnose.test_diagnose_analyzers import oom
+
+    e = ev(events=(oom(at=T0, pid=412),),
+           symptoms=(group("premature-close", count=1, start=T0),
+                     group("connection-refused", count=4, start=T0 + timedelta(seconds=1))),
+           listeners=_served_by(413, T0 + timedelta(seconds=6)))
+    assert run_all(e)[0][0].cause == "backend-oom-killed", [f.cause for f in run_all(e)[0]]
+
+
+def test_the_units_start_time_is_the_backends_when_the_socket_owner_is_unknown() -> None:
+    """No /proc owner (not root), but systemd says the unit serving the target entered active
+    after the kill: the kill is not of the process that failed."""
+    from datetime import timedelta
+
+    from tests.diagnose.test_diagnose_analyzers import oom
+    from why502.facts.system import UnitState
+
+    started = (T0 + timedelta(seconds=5)).strftime("Fri %Y-%m-%d %H:%M:%S UTC")
+    resets = group("premature-close", count=3, start=T0 + timedelta(seconds=9))
+    def with_start(stamp: str | None) -> Evidence:
+        unit = UnitState("app.service", load_state="loaded", active_state="active",
+                         sub_state="running", active_enter_timestamp=stamp)
+        return ev(events=(oom(at=T0, pid=412),), symptoms=(resets,), units={"app.service": unit},
+                  target_units={"127.0.0.1:8080": "app.service"})
+
+    assert "backend-oom-killed" in [f.cause for f in run_all(with_start(None))[0]]
+    assert "backend-oom-killed" not in [f.cause for f in run_all(with_start(started))[0]]

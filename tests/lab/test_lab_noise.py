@@ -27,6 +27,14 @@ def test_the_answer_does_not_change_on_a_noisy_host(name: str) -> None:
             pytest.skip(str(err))
         assert result.kernel_log is not None
         assert "Killed process 3101 (python3)" in result.kernel_log.read_text()
+        assert result.access_log is not None
+        access = result.access_log.read_text(errors="replace")
+        # the baseline's traffic really went through this nginx: the other app, static files,
+        # the TLS bytes and the client that hung up
+        for needle in ('"GET /other/api/items HTTP/1.1" 200', '"GET /static/site.css HTTP/1.1" 200',
+                       '"GET /static/missing-logo.png HTTP/1.1" 404', '" 400 ',
+                       '"GET /other/report HTTP/1.1" 499'):
+            assert needle in access, needle
         with stack.inside():
             report = diagnose(result.diagnose_options(stack))
     causes = [f.cause for f in report.findings]
@@ -51,3 +59,22 @@ def test_the_noise_is_what_the_classifier_recognises() -> None:
     assert kinds.count("oom-kill") == 3 and kinds.count("worker-crashed") == 2, kinds
     old = [r.symptom if (r := classify_line(line)) else None for line in old_incident(now)]
     assert old == ["connection-refused"] * 3
+
+
+def test_the_recorded_baseline_is_real_client_noise() -> None:
+    """The recording holds what the baseline promises, and none of it is an upstream failure:
+    a 404's ``open() failed``, the ClientHello's raw bytes, a client's reset and a 499 are the
+    client side of a host (classify recognises none of them as a symptom)."""
+    from why502.lab.noise import load_baseline
+    from why502.parsers.errorlog import classify_line
+
+    base = load_baseline()
+    access = "\n".join(base["access"])
+    for needle in ("\" 200 ", "\" 404 ", "\" 400 ", "\" 499 ", 'upstream_addr="' + base["backend"]):
+        assert needle in access, needle
+    error = base["error"]
+    assert any("client sent invalid method" in line and "\\x16\\x03" not in line and "\x16\x03" in line
+               for line in error), "the ClientHello's raw bytes, as nginx wrote them"
+    assert any("open() " in line and "(2: No such file or directory)" in line for line in error)
+    assert any("client prematurely closed connection" in line for line in error)
+    assert [line for line in error if classify_line(line) is not None] == []

@@ -76,3 +76,19 @@ def test_machine_scenarios_skip_with_a_reason_without_root(monkeypatch: pytest.M
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(LabSkip, match="supervisord"):
         SCENARIOS["backend-crash-loop"].check_requirements()
+
+
+def test_a_recovered_incident_is_past_and_healthy_after_since() -> None:
+    """The outage ended: without --since its cause is named as a past incident (the backend
+    answers now); with --since the recovery nothing fails and the host is healthy."""
+    from why502.app.diagnose import diagnose
+
+    with Stack() as stack:
+        result = _run(SCENARIOS["past-incident-recovered"], stack)
+        assert result.since
+        whole = diagnose(result.diagnose_options(stack))
+        after = diagnose(result.diagnose_options(stack, since=result.since))
+    assert [f.cause for f in whole.findings][:1] == ["backend-not-running"]
+    assert "A past incident, recovered" in whole.findings[0].explanation
+    assert f"--since {result.since}" in whole.findings[0].explanation
+    assert after.healthy and after.findings == [], [f.cause for f in after.findings]

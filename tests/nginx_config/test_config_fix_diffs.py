@@ -32,7 +32,7 @@ NGINX_FIXES = {
     "keepalive-misconfigured", "keepalive-race", "protocol-fastcgi-to-http", "send-timeout",
     "two-causes-two-locations",
     "tls-no-sni", "upstream-tls-mismatch", "wrong-target-fpm-socket", "wrong-target-ipv6",
-    "protocol-mismatch",
+    "protocol-mismatch", "wrong-target-loopback", "upstream-down-in-config", "all-upstreams-down",
 }
 
 

@@ -232,3 +232,18 @@ def test_as_nobody_reports_unreadable_processes(live_listeners: dict[str, object
     assert owner_pid == "None"  # nobody cannot map root's socket inode to our pid
     assert user == "root"  # but the table's uid column still names the user
     assert "not root" in diags
+
+
+def test_a_listeners_start_time_is_its_process_start(live_listeners: dict[str, object]) -> None:
+    """The owner's start time (what decides whether a kernel kill can be its kill) is what
+    ps(1) says for the same process, to the second (ps rounds, we truncate)."""
+    import subprocess
+    from datetime import datetime
+
+    mine = _mine(read_listener_table().listeners)
+    assert mine and all(lst.started for lst in mine)
+    lstart = subprocess.run(["ps", "-o", "lstart=", "-p", str(os.getpid())], capture_output=True,
+                            text=True, check=True, timeout=10).stdout.strip()
+    ps_time = datetime.strptime(lstart, "%a %b %d %H:%M:%S %Y")
+    ours = datetime.fromisoformat(str(mine[0].started))
+    assert abs((ours - ps_time).total_seconds()) <= 1, (ours, ps_time)

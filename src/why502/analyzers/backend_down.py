@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os.path
 from dataclasses import replace
+from datetime import timedelta
 
 from why502.analyzers.base import (
     Candidate,
@@ -256,6 +257,13 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
         confidence = 0.55
         how = (f"Something listens on {peer} now, so the backend was down at the time of these "
                "errors and has come back (restarted or started late).")
+        last = max((g.last for g in groups if g.last), default=None)
+        if last is not None:
+            # a recovered incident: the cause is right, but it is the past (look after it)
+            after = (last + timedelta(seconds=1)).isoformat(timespec="seconds")
+            how += (f" A past incident, recovered: the last failure was at "
+                    f"{last.isoformat(timespec='seconds')}; `why502 diagnose --since {after}` "
+                    "looks at the time after it.")
     elif ev.listeners is not None or probe is not None:
         confidence = 0.9
         how = f"Nothing listens on {peer} now and nothing similar listens elsewhere."

@@ -64,6 +64,9 @@ class Candidate:
     # those groups (analyzers.rank.fold) instead of ranking it above that cause.
     caused_by: frozenset[GroupKey] = field(default_factory=frozenset)
     link: str = ""
+    # The log lines that show the consequence (nginx's "no live upstreams"): when it is folded,
+    # the cause's evidence says how many there were, with the first as proof.
+    shows: tuple[SymptomGroup, ...] = ()
 
 
 def title(cause: str) -> str:

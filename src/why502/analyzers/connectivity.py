@@ -17,6 +17,7 @@ port-exhaustion, fd-limit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from why502.analyzers.base import (
@@ -33,10 +34,10 @@ from why502.analyzers.base import (
     reload_commands,
     upstream_name,
 )
-from why502.evidence.model import Evidence, SymptomGroup
+from why502.evidence.model import Evidence, GroupFact, SymptomGroup
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import insert_after
+from why502.findings.patch import insert_after, unified
 from why502.parsers.nginx.edit import set_directive
 
 
@@ -70,6 +71,8 @@ def _local(peer: str | None) -> bool:
 
 def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Candidate:
     group = ev.groups.get(name or "")
+    if group and group.servers and set(group.servers) <= group.down and ev.proxy == "nginx":
+        return _down_in_config(ev, group, groups)
     items = [i for g in groups for i in group_items(g)]
     marked = [e for e in ev.events if e.kind == "upstream-marked-down"]
     items += [event_item(e, "nginx marked a server down") for e in marked[:2]]
@@ -100,6 +103,11 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
     # servers answer again while nginx still refuses them (max_fails/fail_timeout are the problem)
     recovered = bool(group) and all(_answers_now(ev, s) for s in group.servers) if group else False
     caused_by = claims(members) if members and not recovered else frozenset()
+    fix_diff = fix_file = None
+    if recovered and group and members and ev.proxy == "nginx":
+        # they answer again, nginx still refuses them: max_fails/fail_timeout are the problem
+        why, summary, fix_diff, fix_file = _marking_is_the_problem(ev, group)
+        conf = max(conf, 0.93)
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
         explanation=(f"Every server of upstream {name} was marked failed (max_fails within "
@@ -111,11 +119,80 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         evidence=items,
         fix=Fix(summary=summary,
                 commands=(["nginx -T | grep -A8 'upstream " + (name or "") + "'"] if ev.proxy == "nginx"
-                          else [f"apachectl -S; grep -rn -A4 '{name or 'Proxy'}' /etc/apache2/"])),
+                          else [f"apachectl -S; grep -rn -A4 '{name or 'Proxy'}' /etc/apache2/"]),
+                diff=fix_diff, file=fix_file),
         upstream=name, target=name), claims=claims(groups + marked_groups + members),
-        caused_by=caused_by,
+        caused_by=caused_by, shows=tuple(groups),
         link=f"then {proxy_name(ev.proxy)} marked every server of upstream {name} failed (max_fails) "
              "and answered 'no live upstreams'")
+
+
+def _edit_servers(ev: Evidence, group: GroupFact, edit: Callable[[str, str], str]
+                  ) -> tuple[str | None, str | None]:
+    """A unified diff applying ``edit(line, server key)`` to every ``server`` line of ``group``
+    (one file: the first server's)."""
+    where = [group.server_lines[k] for k in group.servers if k in group.server_lines]
+    if not where:
+        return None, None
+    path = where[0][0]
+    before = list(ev.files.get(path) or ())
+    after = list(before)
+    for key in group.servers:
+        file, line = group.server_lines.get(key, ("", 0))
+        if file == path and 1 <= line <= len(after):
+            after[line - 1] = edit(after[line - 1], key)
+    return (unified(path, before, after), path) if after != before else (None, None)
+
+
+def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) -> Candidate:
+    """Every server of the group is marked ``down`` in the config: nginx never tries them and
+    answers 502 'no live upstreams' at once (``ngx_http_upstream_get_round_robin_peer()`` skips
+    ``peer->down``; ngx_http_upstream_round_robin.c).  The config is the cause, not a failure."""
+    items = [i for g in groups for i in group_items(g)]
+    for key in group.servers:
+        file, line = group.server_lines.get(key, (group.file, group.line))
+        items.append(EvidenceItem(kind="config", summary=f"server {key} is marked down in upstream "
+                                  f"{group.name}", source=file, line=line))
+    diff, path = _edit_servers(ev, group, lambda text, _key: re.sub(r"\s+down(?=[\s;])", "", text))
+    return Candidate(finding=make_finding(
+        "all-upstreams-down", confidence=0.95, groups=groups,
+        explanation=f"Every server of upstream {group.name} is marked `down` in the config, so "
+                    "nginx tries none of them and answers 502 'no live upstreams' to every request. "
+                    "No backend failed: the config is the cause (a maintenance flag left in place).",
+        evidence=items,
+        fix=Fix(summary=f"remove `down` from the servers of upstream {group.name} (or add a server "
+                        "that is not down), then reload nginx",
+                commands=[f"nginx -T | grep -A8 'upstream {group.name}'", *reload_commands(ev)],
+                diff=diff, file=path),
+        upstream=group.name, target=group.name), claims=claims(groups))
+
+
+def _marking_is_the_problem(ev: Evidence, group: GroupFact
+                            ) -> tuple[str, str, str | None, str | None]:
+    """The servers answer again, nginx still refuses them: each was taken out for
+    ``fail_timeout`` after ``max_fails`` failed attempts (ngx_http_upstream_free_round_robin_peer()
+    counts fails; ..._get_peer() skips a peer with ``fails >= max_fails`` within ``fail_timeout``).
+    With ``max_fails=1`` one refused connection during a restart does it."""
+    marks = sorted({(group.max_fails.get(k, 1), group.fail_timeout.get(k, 10.0)) for k in group.servers})
+    said = ", ".join(f"max_fails={m} fail_timeout={t:g}s" for m, t in marks)
+    why = (f" The servers answer again, but nginx keeps each out for fail_timeout after max_fails "
+           f"failed attempts ({said}): the marking, not the backends, fails these requests now.")
+
+    def edit(text: str, key: str) -> str:
+        fails = max(3, group.max_fails.get(key, 1))
+        timeout = min(10.0, group.fail_timeout.get(key, 10.0))
+        for param, value in (("max_fails", str(fails)), ("fail_timeout", f"{timeout:g}s")):
+            if re.search(rf"\b{param}=\S+?(?=[\s;])", text):
+                text = re.sub(rf"\b{param}=\S+?(?=[\s;])", f"{param}={value}", text)
+            else:
+                text = re.sub(r"\s*;", f" {param}={value};", text, count=1)
+        return text
+
+    diff, path = _edit_servers(ev, group, edit)
+    summary = (f"raise max_fails (3) and shorten fail_timeout (10s) on the servers of upstream "
+               f"{group.name} so one failed attempt during a restart does not take a server out; "
+               "restart servers one at a time")
+    return why, summary, diff, path
 
 
 def _answers_now(ev: Evidence, server: str) -> bool:

@@ -4,7 +4,10 @@ A shared host's kernel log holds OOM kills and segfaults of other jobs; its FPM 
 logs hold other pools' timeouts; its rotated logs hold old incidents.  An event is evidence for
 a failure of ``peer`` only when it matches that backend by *identity* -- the PID or program that
 owns the listening socket, the PHP-FPM pool listening there, the systemd unit serving it -- and by
-*time*: inside the failure window or just before it.  A name match alone is at most a note.
+*time*: inside the failure window or just before it, and after what serves the peer now started
+(the socket owner's start in ``/proc/<pid>/stat``, else its unit's ``ActiveEnterTimestamp``): a
+kill before that start was of an earlier process, and explains only the failures before the
+start.  A name match alone is at most a note.
 Every analyzer that reads ``Evidence.events`` asks these functions, so the rule is one rule.
 """
 
@@ -41,7 +44,7 @@ def identity(ev: Evidence, peer: str | None, event: LogEvent) -> str | None:
     if peer is None:
         return None
     for lst in ev.listeners_for(peer):
-        if event.pid is not None and lst.pid == event.pid:
+        if event.pid is not None and lst.pid == event.pid and not _before(event, _iso(lst.started)):
             return f"pid {event.pid} was listening on {peer}"
     if event.pid is not None:
         for other in ev.events:
@@ -94,7 +97,54 @@ def matching_groups(ev: Evidence, peer: str | None, event: LogEvent,
         return [], None
     who = identity(ev, peer, event)
     after = AFTER if who else TIGHT_AFTER
-    return [g for g in groups if near_failure(g, event.time, after)], who
+    near = [g for g in groups if near_failure(g, event.time, after)]
+    started = backend_started(ev, peer)
+    if started is not None and _before(event, started):
+        # What serves peer now started after the event: this process was not the one killed.
+        # The event can explain only the failures before it started (the outage that start
+        # ended); failures while the new process ran are not its doing.
+        near = [g for g in near if any(t <= started + BEFORE for t in _times(g))]
+    return near, who
+
+
+def backend_started(ev: Evidence, peer: str | None) -> datetime | None:
+    """When what serves ``peer`` now started: the latest start of the processes owning its
+    listening sockets (``/proc/<pid>/stat``), else its systemd unit's ``ActiveEnterTimestamp``.
+    None when unknown (offline, another user's process without root)."""
+    if peer is None:
+        return None
+    starts = [t for lst in ev.listeners_for(peer) if (t := _iso(lst.started)) is not None]
+    if starts:
+        return max(starts)
+    name = ev.target_units.get(peer)
+    unit = ev.units.get(name) if name else None
+    return _unit_time(unit.active_enter_timestamp) if unit is not None else None
+
+
+def _before(event: LogEvent, started: datetime | None) -> bool:
+    """Did ``event`` happen before ``started`` (beyond the log's per-second skew)?"""
+    if started is None or event.time is None:
+        return False
+    return event.time.replace(tzinfo=None) < started - BEFORE
+
+
+def _times(g: SymptomGroup) -> tuple[datetime, ...]:
+    return g.times or tuple(x for x in (g.first, g.last) if x)
+
+
+def _iso(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None) if text else None
+    except ValueError:
+        return None
+
+
+def _unit_time(text: str | None) -> datetime | None:
+    """``Mon 2026-11-23 09:00:01 UTC`` (``systemctl show``'s timestamp) as a naive datetime."""
+    parts = (text or "").split()
+    if len(parts) < 3:
+        return None
+    return _iso(f"{parts[1]}T{parts[2]}")
 
 
 def could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from why502.analyzers.base import Candidate, GroupKey, proxy_name
+from why502.analyzers.base import Candidate, GroupKey, proxy_name, sample_item
 from why502.analyzers.registry import REGISTRY
+from why502.catalog.calibration import calibrate
 from why502.evidence.model import Evidence
 from why502.findings.model import Diagnostic, EvidenceItem, Finding
 
@@ -40,6 +41,9 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         # nothing fails now: yesterday's outage in a rotated log is a note, not today's cause
         return [], diagnostics + [Diagnostic("info", _past_note(c, newest)) for c in past[:3]]
     findings = fold([_age(c, newest) for c in candidates])
+    # the number people read is calibrated on the lab's runs (catalog/data/calibration.toml);
+    # ranking and folding above used the analyzers' raw scores (a monotone map keeps the order)
+    findings = [replace(f, confidence=calibrate(f.confidence)) for f in findings]
     if ev.proxy != "nginx":
         # the catalog's titles are written for nginx ("nginx's worker user may not connect ...")
         name = proxy_name(ev.proxy)
@@ -146,10 +150,7 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
         if c.caused_by and c.caused_by <= owner.keys():
             # a consequence (e.g. servers marked down) of failures a cause explains: fold it there
             idx = owner[next(iter(sorted(c.caused_by, key=str)))]
-            kept[idx][1].insert(0, EvidenceItem(
-                kind="stat", summary=f"consequence: {c.link} ({c.finding.cause}, "
-                f"{c.finding.count} request{'s' if c.finding.count != 1 else ''})",
-                count=c.finding.count))
+            kept[idx][1].insert(0, consequence_item(c))
             for key in c.claims:
                 owner.setdefault(key, idx)
             continue
@@ -172,11 +173,32 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
     for c, extra in kept:
         f = c.finding
         if extra:
-            f = replace(f, evidence=[*f.evidence, *extra[:2]])
+            # a folded consequence's symptom is one the cause explains (JSON "symptoms")
+            shown = [e.symptom for e in extra[:2] if e.symptom and e.symptom not in f.symptoms]
+            f = replace(f, evidence=[*f.evidence, *extra[:2]], symptoms=[*f.symptoms, *shown])
         out.append(f)
     merged = merge_servers(out)
     top = max((f.count for f in merged), default=0)
     return sorted(merged, key=lambda f: (-score(f, top), -f.confidence))
+
+
+def consequence_item(c: Candidate) -> EvidenceItem:
+    """The evidence a folded consequence leaves under its cause: the link, how many of its own
+    lines were folded (``12 'no live upstreams' lines``), the first of them as proof, and the
+    requests it answered (its ``count``; the line count is the item's ``count`` in the JSON)."""
+    lines = sum(g.count for g in c.shows)
+    requests = f"{c.finding.count} request{'s' if c.finding.count != 1 else ''}"
+    if not c.shows:
+        return EvidenceItem(kind="stat", summary=f"consequence: {c.link} ({c.finding.cause}, "
+                            f"{requests})", count=c.finding.count)
+    symptom = c.shows[0].symptom
+    words = symptom.replace("-", " ")
+    summary = (f"consequence: {c.link}: {lines} '{words}' line{'s' if lines != 1 else ''} folded "
+               f"here ({c.finding.cause}, {requests})")
+    sample = next((g.samples[0] for g in c.shows if g.samples), None)
+    if sample is None:
+        return EvidenceItem(kind="stat", summary=summary, symptom=symptom, count=lines)
+    return sample_item(sample, summary, symptom, lines)
 
 
 def merge_servers(findings: list[Finding]) -> list[Finding]:

@@ -72,7 +72,10 @@ def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFac
             name=name, servers=tuple(_server_key(s) for s in g.servers),
             keepalive=g.keepalive, file=g.file, line=g.line, keepalive_line=g.keepalive_line,
             keepalive_timeout=_group_setting(g, "keepalive_timeout"),
-            max_fails={_server_key(s): s.max_fails for s in g.servers})
+            max_fails={_server_key(s): s.max_fails for s in g.servers},
+            fail_timeout={_server_key(s): s.fail_timeout for s in g.servers},
+            down=frozenset(_server_key(s) for s in g.servers if s.down),
+            server_lines={_server_key(s): (s.file, s.line) for s in g.servers})
         for name, g in cfg.upstreams.items()}
     files: dict[str, tuple[str, ...]] = {}
     for path in cfg.files:

@@ -61,6 +61,9 @@ class GroupFact:
     file: str | None = None
     line: int | None = None
     max_fails: Mapping[str, int] = field(default_factory=dict)  # server key -> max_fails
+    fail_timeout: Mapping[str, float] = field(default_factory=dict)  # server key -> seconds
+    down: frozenset[str] = frozenset()  # servers the config marks ``down`` (never tried)
+    server_lines: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # key -> file, line
     keepalive_line: int | None = None
     keepalive_timeout: Setting | None = None  # upstream-level keepalive_timeout (default 60s)
 

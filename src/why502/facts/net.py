@@ -51,6 +51,9 @@ class Listener:
     process: str | None = None  # /proc/<pid>/comm
     user: str | None = None
     accept_queue: int | None = None  # tcp LISTEN rx_queue: connections waiting to be accepted
+    # when the owning process started (ISO, local time, seconds; /proc/<pid>/stat starttime):
+    # a kernel kill before it is not a kill of this process
+    started: str | None = None
 
     @property
     def key(self) -> str:

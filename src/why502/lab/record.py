@@ -128,6 +128,7 @@ def capture(stack: Stack, scenario: Scenario, run: ScenarioRun, dest: Path,
         "expect": [list(e) for e in scenario.expect],
         "steps": [normalise(s, stack) for s in run.steps],
         "responses": [{"request": label, "status": status} for label, status in run.responses],
+        **({"since": run.since} if run.since else {}),
         "backends": [{"name": b.name, "kind": b.kind, "address": b.address}
                      for b in stack.backends.values()],
         "fpm_pools": [{"name": pool.name, "listen": normalise(pool.listen, stack)}

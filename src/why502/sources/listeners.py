@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import pwd
+from datetime import datetime
 from pathlib import Path
 
 from why502.facts.net import Listener, ListenerTable, format_endpoint
@@ -70,6 +71,20 @@ def _process_info(proc: Path, pid: int) -> tuple[str | None, str | None]:
     except (OSError, ValueError, IndexError):
         pass
     return comm, user
+
+
+def process_started(proc: Path, pid: int) -> str | None:
+    """When ``pid`` started, as local ISO time (seconds): ``starttime`` (field 22 of
+    ``/proc/<pid>/stat``, clock ticks after boot; proc(5)) plus ``btime`` of ``/proc/stat``."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        btime = next(int(line.split()[1]) for line in (proc / "stat").read_text().splitlines()
+                     if line.startswith("btime "))
+        hz = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return datetime.fromtimestamp(btime + ticks / hz).isoformat(timespec="seconds")
 
 
 def read_listeners(proc: str | Path = "/proc") -> list[Listener]:
@@ -134,6 +149,7 @@ def read_listener_table(proc: str | Path = "/proc") -> ListenerTable:
                 process=comm,
                 user=user or lst.user,
                 accept_queue=lst.accept_queue,
+                started=process_started(root, pid),
             )
         )
     if denied:

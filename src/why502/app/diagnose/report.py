@@ -103,10 +103,14 @@ def upstreams(ev: Evidence, probe_dicts: dict[str, dict[str, Any]]) -> list[Upst
                 sym[g.symptom] += g.count
                 for s, n in g.statuses.items():
                     statuses[str(s)] += n
-        timing = ev.access.get(name)
-        if timing:
-            for s, n in timing.statuses.items():
-                statuses[str(s)] = max(statuses[str(s)], n)
+        # the access log names the peer ($upstream_addr), a group's panel sums its servers
+        seen: Counter[str] = Counter()
+        for key in dict.fromkeys([name, *keys]):
+            timing = ev.access.get(key)
+            for status, n in (timing.statuses.items() if timing else ()):
+                seen[str(status)] += n
+        for label, total in seen.items():
+            statuses[label] = max(statuses[label], total)
         out.append(UpstreamSummary(name=name, targets=keys, symptoms=dict(sym),
                                    statuses=dict(statuses),
                                    probes=[probe_dicts[k] for k in keys if k in probe_dicts],

@@ -278,7 +278,9 @@ def main() -> None:
     p.add_argument("--key")
     p.add_argument("--alloc-mb", type=int, default=256, help="memhog: MiB allocated per request")
     args = p.parse_args()
-    if args.host not in LOOPBACK and not args.host.startswith(LAB_NETNS_PREFIX):
+    # 127.0.0.0/8 is loopback on Linux (every address of it answers on lo)
+    if (args.host not in LOOPBACK and not args.host.startswith("127.")
+            and not args.host.startswith(LAB_NETNS_PREFIX)):
         sys.exit("backend.py: only loopback addresses are allowed")
     if args.mode == "fail-start":
         # A deploy broke the app: it dies at start-up, before it listens (a supervisor then

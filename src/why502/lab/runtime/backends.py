@@ -8,6 +8,7 @@ lab-private veth address inside one of the stack's own network namespaces.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -66,16 +67,17 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
     ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``tls-sni`` (HTTPS
     that rejects handshakes without SNI), ``dns-nxdomain``
     / ``dns-silent`` (UDP DNS), ``memhog`` (allocates ``alloc_mb`` MiB per request).
-    ``host`` must be ``127.0.0.1`` or ``::1`` -- or a ``10.251.x.x`` address of a veth this
-    stack made, with ``netns`` (the namespace to run in; default: the stack's own).  With
-    ``fail_path`` only requests whose path starts with it misbehave (the rest get 200, like a
-    health check).  ``memory_limit_mb`` runs the backend in its own memory cgroup.
+    ``host`` must be a loopback address (``127.0.0.0/8``, ``::1``) -- or a ``10.251.x.x``
+    address of a veth this stack made, with ``netns`` (the namespace to run in; default: the
+    stack's own).  With ``fail_path`` only requests whose path starts with it misbehave (the
+    rest get 200, like a health check).  ``memory_limit_mb`` runs the backend in its own memory cgroup.
     """
     ns = netns or stack.netns
     if ns is not None and ns not in stack.namespaces:
         raise LabError("backends run in namespaces this stack created only")
     lab_net = host.startswith(LAB_NET) and ns is not None
-    if host not in ("127.0.0.1", "::1") and not lab_net:
+    # 127.0.0.0/8 is loopback on Linux: 127.0.0.2 is a backend bound to "another" loopback address
+    if host != "::1" and not re.fullmatch(r"127(\.\d{1,3}){3}", host) and not lab_net:
         raise LabError(f"lab backends listen on loopback only, not {host!r}")
     if host == "::1" and not machine.ipv6_loopback_available():
         raise LabSkip("IPv6 loopback (::1) is not available on this machine")

@@ -175,6 +175,32 @@ def _all_upstreams_down(stack: Stack, run: ScenarioRun) -> None:
 
 
 @scenario(
+    name="upstream-down-in-config",
+    cause="all-upstreams-down",
+    title="Every server of the group is marked down in the config",
+    description="Both servers of upstream shop_pool carry `down` (a maintenance flag left in "
+                "place): they run and answer, but nginx tries none and answers 502 'no live "
+                "upstreams'.  The config is the cause; the fix removes `down`.",
+    symptoms=("no-live-upstreams",),
+    expect=(("error", r"no live upstreams while connecting to upstream"),
+            ("access", r'" 502 ')),
+)
+def _upstream_down_in_config(stack: Stack, run: ScenarioRun) -> None:
+    """A server marked ``down`` is skipped by the balancer (``peer->down`` in
+    ngx_http_upstream_round_robin.c); with every one down there is nothing to try."""
+    apps = [stack.add_backend("ok", name=f"shop{n}") for n in (1, 2)]
+    servers = "\n".join(f"    server {a.address} down;" for a in apps)
+    stack.start_nginx(f"""
+        upstream shop_pool {{
+        {servers}
+        }}
+        {server(stack, proxy_location("shop_pool"))}
+    """)
+    run.steps.append("both servers of upstream shop_pool run, but the config marks them down")
+    run.record("GET /cart", stack.requests("/cart", count=3))
+
+
+@scenario(
     name="group-all-stopped",
     cause="backend-not-running",
     title="Every server of an upstream group is stopped",
@@ -222,3 +248,52 @@ def _two_causes(stack: Stack, run: ScenarioRun) -> None:
     run.steps.append("the API backend is stopped; the reports backend needs 1.5 s, nginx waits 1 s")
     run.record("GET /api/orders", stack.requests("/api/orders", count=6))
     run.record("GET /reports/daily", stack.requests("/reports/daily", count=2, concurrency=2))
+
+
+@scenario(
+    name="wrong-target-loopback",
+    cause="wrong-target",
+    title="Backend on 127.0.0.2, nginx on 127.0.0.1",
+    description="The backend binds another loopback address (127.0.0.2, from a copied .env or a "
+                "container's published address) while proxy_pass names 127.0.0.1: same port, "
+                "refused; the socket table shows the port on the other address.",
+    symptoms=("connection-refused",),
+    expect=(("error", r"connect\(\) failed \(111: Connection refused\) while connecting to upstream"),),
+)
+def _wrong_target_loopback(stack: Stack, run: ScenarioRun) -> None:
+    """Linux answers the whole 127.0.0.0/8 on ``lo``, but a socket bound to 127.0.0.2 does not
+    accept connections to 127.0.0.1 (``inet_lookup_listener()`` matches the bound address)."""
+    app = stack.add_backend("ok", name="api", host="127.0.0.2")
+    stack.start_nginx(server(stack, proxy_location(f"127.0.0.1:{app.port}")))
+    run.steps.append(f"the backend listens on 127.0.0.2:{app.port}; nginx connects to "
+                     f"127.0.0.1:{app.port}")
+    run.record("GET /api/items", stack.requests("/api/items", count=3))
+
+
+@scenario(
+    name="past-incident-recovered",
+    cause="backend-not-running",
+    title="An outage that has ended (use --since)",
+    description="The app was stopped for a while (502s, connection refused), then started again "
+                "and answers: diagnose names the old cause as a past incident; diagnose --since "
+                "the recovery says healthy.",
+    symptoms=("connection-refused",),
+    expect=(("error", r"connect\(\) failed \(111: Connection refused\) while connecting to upstream"),
+            ("access", r'" 502 .*upstream_status="502"'), ("access", r'" 200 ')),
+)
+def _past_incident_recovered(stack: Stack, run: ScenarioRun) -> None:
+    """The second boundary matters: log times are per second, so the recovery is stamped one
+    second after the last failure and the requests after it wait for that second."""
+    import time
+    from datetime import datetime, timedelta
+
+    port = dead_port()
+    stack.start_nginx(server(stack, proxy_location(f"127.0.0.1:{port}")))
+    run.steps.append(f"the app on 127.0.0.1:{port} is stopped: requests fail")
+    run.record("GET /orders", stack.requests("/orders", count=3))
+    recovered = (datetime.now() + timedelta(seconds=1)).replace(microsecond=0)
+    stack.add_backend("ok", name="orders", port=port)
+    time.sleep(max(0.0, (recovered - datetime.now()).total_seconds()) + 0.05)
+    run.since = recovered.isoformat()
+    run.steps.append(f"the app is started again at {run.since} and answers")
+    run.record("GET /orders", stack.requests("/orders", count=4))

@@ -64,6 +64,9 @@ class ScenarioRun:
     # diagnose inputs beyond nginx/PHP-FPM: the kernel log (OOM kills), supervisord's log
     kernel_log: Path | None = None
     app_logs: list[Path] = field(default_factory=list)
+    # the moment the scenario's incident ended (ISO, local time like the logs): `diagnose
+    # --since` from there must find nothing (a recovered incident)
+    since: str | None = None
     # called once at the height of an incident (the demo builder records listeners and probes)
     snapshot_hook: Callable[[Stack], None] | None = None
 

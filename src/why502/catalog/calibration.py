@@ -1,0 +1,64 @@
+"""Calibrated confidence: what "90%" means, as data measured on the lab's runs.
+
+The analyzers score a cause from its evidence (an analyzer's *raw* confidence: how strong that
+kind of proof is).  Whether a raw 0.85 is right 85% of the time is a question of data, so the
+answer is data: ``catalog/data/calibration.toml`` holds points ``raw -> reported`` measured by
+``bench/calibration.py --both --fit`` over every recorded lab run, clean and on the noisy
+baseline: for each confidence band, how often the top finding named the real cause, smoothed
+towards the raw value by a prior worth ``prior_runs`` runs (a band of 8 right runs is not proof of
+100%) and made monotone.  ``calibrate()`` maps a raw confidence through those points (linear in
+between); ``uncalibrate()`` is its inverse, so the bench measures raw scores from a report.
+
+Only the reported number changes: the ranking and the folding use the raw scores, and a
+monotone map keeps every order.
+"""
+
+from __future__ import annotations
+
+import sys
+from bisect import bisect_right
+from functools import lru_cache
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DATA = Path(__file__).resolve().parent / "data" / "calibration.toml"
+
+
+@lru_cache(maxsize=1)
+def points() -> tuple[tuple[float, float], ...]:
+    """The ``(raw, reported)`` points, raw ascending, from 0 to 1 (identity when no data)."""
+    try:
+        data = tomllib.loads(DATA.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return ((0.0, 0.0), (1.0, 1.0))
+    pts = sorted((float(p["raw"]), float(p["reported"])) for p in data.get("point", []))
+    if not pts or pts[0][0] > 0.0:
+        pts.insert(0, (0.0, 0.0))
+    if pts[-1][0] < 1.0:
+        pts.append((1.0, max(pts[-1][1], 1.0)))
+    return tuple(pts)
+
+
+def _interp(x: float, pts: tuple[tuple[float, float], ...]) -> float:
+    i = bisect_right([p[0] for p in pts], x)
+    if i <= 0:
+        return pts[0][1]
+    if i >= len(pts):
+        return pts[-1][1]
+    (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+    return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+def calibrate(raw: float) -> float:
+    """The reported confidence of an analyzer's raw score (rounded to 2 places)."""
+    return round(min(1.0, max(0.0, _interp(raw, points()))), 2)
+
+
+def uncalibrate(reported: float) -> float:
+    """The raw score behind a reported confidence (the inverse map; for the bench)."""
+    inverse = tuple(sorted((y, x) for x, y in points()))
+    return round(_interp(reported, inverse), 3)
