@@ -13,10 +13,13 @@ best of ``--rounds``, alternated:
 * the cost of the scans themselves: the key alternation (``errorlog_batch._key_alternation``)
   and the anchored nginx head + key (``^head key``, multiline) with a callback per match, and the
   same databases with ``\\x01`` appended (they then never match: the scan without callbacks);
+* the key alternation's scan through **pyperscan** (the other binding, Rust/pyo3), to see whether
+  the cost of a Python call per match is the binding's;
 * ``re2.Set`` (google-re2) over each line, one pattern per key (head + key), for comparison.
 
-hyperscan, google-re2 and numpy are not dependencies of why502: install them in the venv first
-(``.venv/bin/pip install hyperscan google-re2 numpy``); what is missing is skipped.
+hyperscan, pyperscan, google-re2 and numpy are not dependencies of why502: install them in the
+venv first (``.venv/bin/pip install hyperscan pyperscan google-re2 numpy``); what is missing is
+skipped.
 
     .venv/bin/python bench/multipattern_probe.py --shape outage --lines 300000
 """
@@ -90,6 +93,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=4)
     args = ap.parse_args()
     hs, re2, np = optional("hyperscan"), optional("re2"), optional("numpy")
+    pyperscan = optional("pyperscan")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "error.log"
         classify_bench.generate(path, args.lines, shape=args.shape)
@@ -161,6 +165,18 @@ def main() -> int:
     matches = {name: sum(len(ends(db, b)) for b in batches) for name, db in scans.items()}
     for name, db in scans.items():
         results[name] = [best_cpu(lambda b, db=db: ends(db, b), batches) for _ in range(args.rounds)]
+    if pyperscan is not None:
+        for name, expr in (("pyperscan: key alternation (callback per match)", keys),
+                           ("pyperscan: key alternation + \\x01 (no match)", keys + "\\x01")):
+            found: list[int] = []
+
+            def on_pmatch(ctx: list[int], _tag: object, _start: int, end: int) -> Any:
+                ctx.append(end)
+                return pyperscan.Scan.Continue
+
+            scanner = pyperscan.BlockDatabase(pyperscan.Pattern(expr.encode())).build(found, on_pmatch)
+            results[name] = [best_cpu(scanner.scan, batches) for _ in range(args.rounds)]
+            matches[name] = len(found) // args.rounds
     if re2 is not None:
         rules = re2.Set.SearchSet(re2.Options())
         plain, prefixed = errorlog.nginx_keys()
@@ -177,7 +193,7 @@ def main() -> int:
             best_cpu(re2_lines, batches) for _ in range(args.rounds)]
     for name, runs in results.items():
         extra = f"  ({matches[name] / total:.2f} matches per line)" if name in matches else ""
-        print(f"{name:45s} {min(runs) * per_m:6.3f} CPU-s per 1M lines  "
+        print(f"{name:50s} {min(runs) * per_m:6.3f} CPU-s per 1M lines  "
               f"{total / min(runs) / 1e6:5.2f}M lines/CPU-s{extra}")
     paid = (min(results["key alternation (callback per match)"])
             - min(results["key alternation + \\x01 (no match)"]))
