@@ -235,6 +235,7 @@ def test_recovered_incident_offline_is_past_then_healthy_with_since(real: Any) -
     report, _ = diagnose_fixture(meta)
     top = report.findings[0]
     assert top.cause == "backend-not-running" and "A past incident, recovered" in top.explanation
+    assert top.title.startswith("Past incident, recovered:")  # the headline, not only the text
     g = gather(replace(options_for(meta), since=meta["since"]))
     g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(meta)))
     after = report_from(g)

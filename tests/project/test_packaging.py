@@ -23,7 +23,8 @@ import why502
 from tests.support.paths import ROOT_DIR
 
 ROOT = ROOT_DIR
-pytestmark = pytest.mark.real
+# every test here builds from the source tree (setuptools writes ./build): one worker runs them all
+pytestmark = [pytest.mark.real, pytest.mark.xdist_group("tests/project/test_packaging.py")]
 
 
 def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:

@@ -253,6 +253,7 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
     if ev.listeners is not None and not up_now:
         items.append(EvidenceItem(kind="listener", summary=f"no process listens on {peer}",
                                   source="listeners"))
+    recovered_at: str | None = None
     if up_now:
         confidence = 0.55
         how = (f"Something listens on {peer} now, so the backend was down at the time of these "
@@ -261,6 +262,7 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
         if last is not None:
             # a recovered incident: the cause is right, but it is the past (look after it)
             after = (last + timedelta(seconds=1)).isoformat(timespec="seconds")
+            recovered_at = last.isoformat(timespec="seconds")
             how += (f" A past incident, recovered: the last failure was at "
                     f"{last.isoformat(timespec='seconds')}; `why502 diagnose --since {after}` "
                     "looks at the time after it.")
@@ -276,10 +278,13 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
                         f"systemctl enable {unit_name}"])
     if not groups:
         how += " No request has failed in the logs read yet: found by the live probe."
-    return Candidate(
-        finding=make_finding(
-            "backend-not-running", confidence=confidence, groups=groups,
-            explanation=f"{proxy_name(ev.proxy)} could not connect to {peer} ({kind}): no backend "
-                        f"was serving it. {how}",
-            evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
-        claims=claims(groups))
+    finding = make_finding(
+        "backend-not-running", confidence=confidence, groups=groups,
+        explanation=f"{proxy_name(ev.proxy)} could not connect to {peer} ({kind}): no backend "
+                    f"was serving it. {how}",
+        evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer)
+    if recovered_at is not None:
+        # the headline says it is the past: the person on call reads the first line only
+        finding = replace(finding, title=f"Past incident, recovered: {peer} was not running "
+                                         f"(last failure {recovered_at}; it answers now)")
+    return Candidate(finding=finding, claims=claims(groups))
