@@ -235,7 +235,7 @@ def test_rules_file_and_flags(tmp_path: Path) -> None:
 
 
 def test_server_label_is_a_config_server_name_or_other() -> None:
-    from why502.app.watch.traffic import Traffic, batch_pattern
+    from why502.app.watch.traffic import Traffic, make_parser
     from why502.parsers.log_format import compile_format
 
     fmt = compile_format('$remote_addr [$time_local] "$request" $status "$host" ua="$upstream_addr" '
@@ -247,7 +247,8 @@ def test_server_label_is_a_config_server_name_or_other() -> None:
              '1.2.3.4 [23/Nov/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 "evil-$(random)" '
              'ua="-" urt="-"',
              "garbage"]
-    statuses, unparsed = t.add(lines, batch_pattern(fmt), lambda raw: raw)
+    statuses, unparsed = t.add("".join(f"{ln}\n" for ln in lines).encode(), make_parser(fmt),
+                               lambda raw: raw)
     assert statuses == {502: 1, 200: 1} and unparsed == 1
     assert t.requests == {("shop.example", "502"): 1, ("other", "200"): 1}
     assert t.responses == {("10.0.0.2:80", "502"): 1}  # the last attempt: what the client got

@@ -27,8 +27,9 @@ from why502.app.diagnose.inputs import log_paths
 from why502.app.stats.formats import choose_format, guess_format
 from why502.app.watch.incidents import Incident, Rules, Window, triggers
 from why502.app.watch.metrics import Metrics, upstream_label
-from why502.app.watch.traffic import batch_pattern
+from why502.app.watch.traffic import make_parser
 from why502.errors import UsageError, Why502Error
+from why502.evidence.stats.parser import LineParser
 from why502.findings.model import Diagnostic, Report
 from why502.parsers.errorlog import classify_line
 from why502.parsers.log_format import PREDEFINED, compile_format
@@ -67,8 +68,9 @@ class WatchOptions:
 class _Followed:
     kind: str  # "access" or "error"
     follower: FileFollower
-    pattern: str | None = None  # the access log's format as a Rust regex (traffic.batch_pattern)
+    parser: LineParser | None = None  # the access log's format (traffic.make_parser)
     warned: bool = False
+    gaps: int = 0  # the follower's gaps already counted in the metric
 
 
 class Watch:
@@ -122,12 +124,12 @@ class Watch:
                 if n and n != "_" and not n.startswith(("~", "*", ".")) and not n.endswith("*"))
         for path in access:
             # no log_format known for it: guessed on the first lines read, not on an empty file
-            pattern = None
+            parser = None
             if self.cfg is not None and self.cfg.access_logs:
                 fmt, _where = choose_format(None, self.cfg, [path])
-                pattern = batch_pattern(fmt)
-            self.followed.append(_Followed("access", FileFollower(path, from_start=o.from_start),
-                                           pattern))
+                parser = make_parser(fmt)
+            self.followed.append(_Followed(
+                "access", FileFollower(path, from_start=o.from_start, raw=True), parser))
         for path in errors:
             self.followed.append(_Followed("error", FileFollower(path, from_start=o.from_start)))
         for d in diags:
@@ -191,11 +193,14 @@ class Watch:
                 if p.severity != "info":
                     self.metrics.follow_errors.labels(path).inc()
                 self.note(p)
-            if got.lines:
-                self.metrics.lines.labels(path).inc(len(got.lines))
+            if f.follower.gaps != f.gaps:
+                self.metrics.rotation_gaps.labels(path).inc(f.follower.gaps - f.gaps)
+                f.gaps = f.follower.gaps
+            if got.count:
+                self.metrics.lines.labels(path).inc(got.count)
                 bucket = self.window.at(time.monotonic())
                 if f.kind == "access":
-                    self._access(f, got.lines, bucket)
+                    self._access(f, b"".join(got.chunks), got.count, bucket)
                 else:
                     self._errors(got.lines, bucket)
             lag = f.follower.lag_bytes()
@@ -204,12 +209,13 @@ class Watch:
         self.decide(time.monotonic() if now is None else now)
         return busy
 
-    def _access(self, f: _Followed, lines: list[str], bucket: Any) -> None:
-        if f.pattern is None:
-            name, _hits = guess_format(lines[:100])
+    def _access(self, f: _Followed, data: bytes, count: int, bucket: Any) -> None:
+        if f.parser is None:
+            head = data[:65536].decode("utf-8", "replace").split("\n")[:100]
+            name, _hits = guess_format([ln for ln in head if ln])
             fmt, escape = PREDEFINED[name]
-            f.pattern = batch_pattern(compile_format(fmt, escape, name=name))
-        statuses, unparsed = self.metrics.traffic.add(lines, f.pattern, self.metrics.upstream_of)
+            f.parser = make_parser(compile_format(fmt, escape, name=name))
+        statuses, unparsed = self.metrics.traffic.add(data, f.parser, self.metrics.upstream_of)
         for code, n in statuses.items():
             bucket.requests += n
             bucket.statuses[code] += n
@@ -217,7 +223,7 @@ class Watch:
                 bucket.errors += n
         if unparsed:
             self.metrics.unparsed.labels(f.follower.path).inc(unparsed)
-            if unparsed == len(lines) and not f.warned:
+            if unparsed == count and not f.warned:
                 # said once: a wrong log_format would otherwise hide every 5xx silently
                 f.warned = True
                 self.note(Diagnostic("warning", f"{f.follower.path}: {unparsed} line(s) do not "
