@@ -196,3 +196,39 @@ def test_copytruncate_whose_copy_is_gone_is_a_counted_gap(tmp_path: Path) -> Non
     assert got.lines == ["line 20", "line 21"]
     assert follower.gaps == 1
     assert any("truncated" in p.message and "lost" in p.message for p in got.problems)
+
+
+def test_two_copytruncates_between_polls_lose_and_double_nothing(tmp_path: Path) -> None:
+    """copytruncate + compress twice before the follower looks again: the tail comes from the
+    first copy, what came between the two from the second, and the ``.gz`` of a copy already
+    read is not read again."""
+    import gzip
+    import shutil
+
+    path = tmp_path / "access.log"
+    path.write_text(_lines(0, 10))
+    follower = FileFollower(str(path), from_start=True)
+    assert len(follower.poll().lines) == 10
+
+    def copytruncate(n: int) -> None:
+        shutil.copyfile(path, tmp_path / f"access.log.{n}")
+        path.write_text("")
+
+    with path.open("a") as fh:
+        fh.write(_lines(10, 15))
+    copytruncate(2)
+    with path.open("a") as fh:
+        fh.write(_lines(15, 20))
+    copytruncate(1)
+    with path.open("a") as fh:
+        fh.write(_lines(20, 25))
+    got = follower.poll().lines
+    with (tmp_path / "access.log.2").open("rb") as src, \
+            gzip.open(tmp_path / "access.log.2.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)  # compress runs after the follower took the tail
+    (tmp_path / "access.log.2").unlink()
+    path.rename(tmp_path / "access.log.0")  # then a rename: the .gz is no file in between
+    path.write_text(_lines(25, 30))
+    got += follower.poll().lines
+    assert sorted(got, key=lambda s: int(s.split()[1])) == [f"line {i}" for i in range(10, 30)]
+    assert follower.gaps == 0

@@ -220,6 +220,21 @@ def test_live_view_and_sighup_reload(tmp_path: Path) -> None:
     w.request_reload()  # what SIGHUP does
     w.step()
     assert [n.message for n in notes] == ["SIGHUP: nginx config re-read"]
+    # a log added to the config and an edited rules file are taken on the next SIGHUP
+    conf.write_text(conf.read_text().replace(
+        "  server {", f"  server {{ listen 127.0.0.1:8081; access_log {tmp_path}/shop.log combined; }}\n"
+        "  server {"))
+    w.reload_rules = lambda: Rules(window=5, ratio=0.5, min_requests=2)
+    w.request_reload()
+    w.step()
+    said = [n.message for n in notes]
+    assert f"SIGHUP: rules and nginx config (now following {tmp_path}/shop.log) re-read" in said
+    assert w.options.rules.ratio == 0.5 and w.window.seconds == 5
+    with (tmp_path / "shop.log").open("a") as fh:
+        fh.write(access_line(1, 502) + access_line(2, 502))
+    w.step()
+    assert metric(w, 'why502_requests_total{server="",status="502"}') == 2
+    assert w.incident is not None  # the new rules: 2 requests are enough
 
 
 def test_rules_file_and_flags(tmp_path: Path) -> None:

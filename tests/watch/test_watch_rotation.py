@@ -108,9 +108,10 @@ def test_counts_equal_the_clients_while_rotated_every_second_for_30s(tmp_path: P
         """))
         log = stack.p.access_log
         log.unlink()  # missing when the watch starts: it appears at the first reopen
+        notes: list[str] = []
         w = Watch(WatchOptions(nginx_conf=str(stack.p.nginx_conf), offline=True, listen=None,
                                poll_interval=0.2, rules=Rules(ratio=1.0, min_requests=10**9)),
-                  lambda _e: None, lambda _d: None)
+                  lambda _e: None, lambda d: notes.append(d.message))
         for f in w.followed:
             f.follower.retire_after = 1.5
         runner = threading.Thread(target=w.run, daemon=True)
@@ -133,6 +134,6 @@ def test_counts_equal_the_clients_while_rotated_every_second_for_30s(tmp_path: P
         runner.join(10)
         follower = next(f.follower for f in w.followed if f.kind == "access")
         assert client.got[None] == 0 and client.got[200] > 1000 and client.got[503] > 100
-        assert counted(w) == client.got
+        assert counted(w) == client.got, (notes, sorted(os.listdir(log.parent)))
         assert follower.gaps == 0
         assert follower.rotations >= SECONDS // 2  # a name missing, then back, is not counted

@@ -41,6 +41,7 @@ Errors (permission denied, the file vanished) are reported once per change of st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
@@ -59,6 +60,8 @@ POLL_BUDGET = 4 << 20
 MAX_LINE = 1 << 20  # a longer line is cut here (nginx's own error lines are < 2 KiB: NGX_MAX_ERROR_STR)
 _GUARD = 64  # bytes before the offset remembered to notice a truncate-then-rewrite
 _HEAD = 65536  # how far back from the end the start position looks for the last newline
+_HEAD_ID = 256  # first bytes that identify a file's copies (timestamps, addresses: unique enough)
+_COPY_TAIL = 64 << 20  # most bytes taken from a rotated copy (a tail, or a file skipped between polls)
 
 
 @dataclass
@@ -111,6 +114,7 @@ class FileFollower:
         self.rotations = 0
         self.gaps = 0  # truncations whose tail could not be read back (lines may be lost)
         self.seen: dict[tuple[int, int], None] = {}  # inodes read (insertion order, bounded)
+        self.heads: dict[bytes, None] = {}  # the first bytes of files read (bounded)
         self.looked = 0.0  # wall time of the last look at the name: newer siblings are unseen
         self.previous_look = 0.0
 
@@ -190,7 +194,7 @@ class FileFollower:
         elif not self.started and not self.from_start:
             opened.offset = _after_last_newline(fd, os.fstat(fd).st_size)
         if self.started:
-            self._read_skipped(out, now, opened.ident)
+            self._read_skipped(out, now, opened.ident, self.previous_look)
         self._saw(opened.ident)
         if self.state in ("missing", "unreadable") and self.started:
             out.problems.append(Diagnostic("info", f"{self.path}: readable again"))
@@ -199,6 +203,8 @@ class FileFollower:
 
     def _retire(self, now: float) -> None:
         assert self.current is not None
+        with contextlib.suppress(OSError):
+            self._saw_head(os.pread(self.current.fd, _HEAD_ID, 0))
         self.current.quiet_since = now
         self.retired.append(self.current)
         self.current = None
@@ -232,14 +238,16 @@ class FileFollower:
             self.bytes_read += len(rest)
             self._split(f, rest, out, self.raw)
             # the held partial line is kept: an O_APPEND writer continues it at the new start
+            # a second copytruncate before this poll: its copy holds what came in between
+            self._read_skipped(out, time.monotonic(), f.ident, self.looked)
         elif f.offset > 0:
             self.gaps += 1
             self.errors += 1
             f.partial = b""  # its end went with the lost tail
             out.problems.append(Diagnostic(
                 "warning", f"{self.path}: truncated (copytruncate) and no rotated copy holds what "
-                "was written since the last read: those lines are lost (keep the copy "
-                "uncompressed one rotation longer: delaycompress)"))
+                "was written since the last read: those lines, if any, are lost (counted in "
+                "why502_log_rotation_gaps_total; keep one rotated copy: rotate 1 or more)"))
         f.offset = 0
         f.guard = b""
         self.rotations += 1
@@ -247,18 +255,21 @@ class FileFollower:
     def _tail_from_copy(self, f: _Open) -> bytes | None:
         """What logrotate's copy holds past ``f.offset``: the newest rotated sibling (plain or
         ``.gz``) whose bytes before our offset are the ones we read; None when none does."""
-        for p in self._siblings()[:5]:
-            data = _read_all(p, f.offset + CHUNK * 64)
-            if data is None or len(data) < f.offset:
-                continue
-            if f.guard and data[f.offset - len(f.guard):f.offset] != f.guard:
+        newest = self._siblings()[:6]
+        # a plain copy first: a .gz of it may still be being written (gzip runs after the copy)
+        for p in [*(q for q in newest if not q.endswith(".gz")),
+                  *(q for q in newest if q.endswith(".gz"))]:
+            start = f.offset - len(f.guard)
+            data = _read_from(p, start, len(f.guard) + _COPY_TAIL)
+            if data is None or len(data) < len(f.guard) or data[:len(f.guard)] != f.guard:
                 continue
             try:
                 st = os.stat(p)
                 self._saw((st.st_dev, st.st_ino))  # a copy of what was read: never read again
             except OSError:
                 pass
-            return data[f.offset:]
+            self._saw_head(_read_from(p, 0, _HEAD_ID))  # nor its .gz, made next
+            return data[len(f.guard):]
         return None
 
     def _siblings(self) -> list[str]:
@@ -273,11 +284,12 @@ class FileFollower:
         siblings.sort(key=_mtime, reverse=True)
         return siblings
 
-    def _read_skipped(self, out: PollResult, now: float, new: tuple[int, int]) -> None:
+    def _read_skipped(self, out: PollResult, now: float, new: tuple[int, int],
+                      looked: float) -> None:
         """A new file at the name: any rotated sibling never seen and written since our last
         look is a file that was created and rotated away between two polls -- read it whole,
         oldest first (a bigger rotation suffix is older)."""
-        since = self.previous_look - 0.05  # file times come from a coarse kernel clock
+        since = looked - 0.05  # file times come from a coarse kernel clock
         found: list[tuple[tuple[int, int], str, os.stat_result]] = []
         for p in self._siblings():
             try:
@@ -289,12 +301,16 @@ class FileFollower:
                 break  # newest first: the rest are older still
             if ident in self.seen or ident == new or not stat.S_ISREG(st.st_mode):
                 continue
+            head = _read_from(p, 0, _HEAD_ID)
+            if head in self.heads or (not head and p.endswith(".gz")):
+                continue  # a copy (or the .gz) of a file already read
             found.append((rotation_age(p), p, st))
         for _age, p, st in sorted(found, reverse=True):
             self._saw((st.st_dev, st.st_ino))
+            self._saw_head(_read_from(p, 0, _HEAD_ID))
             self.rotations += 1
             if p.endswith(".gz"):
-                data = _read_all(p, 1 << 30) or b""
+                data = _read_from(p, 0, _COPY_TAIL) or b""
                 self.bytes_read += len(data)
                 self._split(_Open(-1, (st.st_dev, st.st_ino)), data + b"\n"
                             if data and not data.endswith(b"\n") else data, out, self.raw)
@@ -311,6 +327,14 @@ class FileFollower:
         self.seen[ident] = None
         if len(self.seen) > 256:
             del self.seen[next(iter(self.seen))]
+
+    def _saw_head(self, head: bytes | None) -> None:
+        """Remember the first bytes of a file read: a rotated copy or ``.gz`` of it made later
+        (a new inode) starts with them and is not read a second time."""
+        if head:
+            self.heads[head] = None
+            if len(self.heads) > 256:
+                del self.heads[next(iter(self.heads))]
 
     def _drain(self, f: _Open, out: PollResult) -> int:
         """Read what follows ``f.offset`` (at most ``POLL_BUDGET`` bytes); complete lines go to
@@ -378,23 +402,28 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
-def _read_all(path: str, limit: int) -> bytes | None:
-    """A file's bytes (at most ``limit``), decompressed when it is ``.gz``: as far as the stream
-    goes when gzip is still writing it.  None when it cannot be read."""
+def _read_from(path: str, start: int, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of a file from ``start``, decompressed when it is ``.gz`` (the
+    bytes before ``start`` are decompressed and dropped: memory stays bounded; a stream gzip is
+    still writing gives what it holds so far).  None when it cannot be read."""
     try:
         with open(path, "rb") as fh:
             if not path.endswith(".gz"):
+                fh.seek(start)
                 return fh.read(limit)
             unzip = zlib.decompressobj(wbits=31)
             parts: list[bytes] = []
-            size = 0
+            pos = size = 0  # decompressed bytes seen / kept
             while size < limit and not unzip.eof:
-                raw = fh.read(CHUNK)
+                raw = unzip.unconsumed_tail or fh.read(CHUNK)
                 if not raw:
                     break
-                part = unzip.decompress(raw, limit - size)
-                parts.append(part)
-                size += len(part)
+                part = unzip.decompress(raw, CHUNK)
+                if pos + len(part) > start:
+                    keep = part[max(0, start - pos):]
+                    parts.append(keep[:limit - size])
+                    size += len(parts[-1])
+                pos += len(part)
             return b"".join(parts)
     except (OSError, zlib.error):
         return None

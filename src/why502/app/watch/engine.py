@@ -96,6 +96,8 @@ class Watch:
         self.reports_written: list[str] = []
         self.on_change: list[Callable[[Incident, str], None]] = []  # alerts, the live view
         self.reload_requested = False
+        # SIGHUP re-reads the rules through this (the CLI: --rules FILE, then the flags)
+        self.reload_rules: Callable[[], Rules] | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.pending: tuple[Incident, str, Future[Report | str]] | None = None
         self.diagnosis_started = 0.0
@@ -113,27 +115,46 @@ class Watch:
                 if o.nginx_conf is not None:
                     raise
                 diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
-        errors = log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs)
-        access = log_paths(o.access_logs, self.cfg, "access", diags)
-        if not errors and not access:
+        self._follow(diags, from_start=o.from_start)
+        if not self.followed:
             raise UsageError("nothing to watch: no error or access log (pass --error-log/"
                              "--access-log or --nginx-conf)")
+        for d in diags:
+            self.note(d)
+
+    def _follow(self, diags: list[Diagnostic], from_start: bool) -> list[str]:
+        """Follow the logs the flags and the config name, the server names and formats of the
+        config: at start, and again on SIGHUP (a log added to the config is followed from
+        then on, a changed ``log_format`` or ``server_name`` is used for the next lines).
+        Returns the paths followed anew."""
+        o = self.options
+        errors = log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs)
+        access = log_paths(o.access_logs, self.cfg, "access", diags)
         if self.cfg is not None:
             self.metrics.traffic.servers = frozenset(
                 n.lower() for srv in self.cfg.servers for n in srv.server_names
                 if n and n != "_" and not n.startswith(("~", "*", ".")) and not n.endswith("*"))
+        known = {(f.kind, f.follower.path): f for f in self.followed}
+        added: list[str] = []
         for path in access:
             # no log_format known for it: guessed on the first lines read, not on an empty file
             parser = None
             if self.cfg is not None and self.cfg.access_logs:
                 fmt, _where = choose_format(None, self.cfg, [path])
                 parser = make_parser(fmt)
+            old = known.get(("access", path))
+            if old is not None:
+                if parser is not None and (old.parser is None or old.parser.fmt != parser.fmt):
+                    old.parser, old.warned = parser, False
+                continue
+            added.append(path)
             self.followed.append(_Followed(
-                "access", FileFollower(path, from_start=o.from_start, raw=True), parser))
+                "access", FileFollower(path, from_start=from_start, raw=True), parser))
         for path in errors:
-            self.followed.append(_Followed("error", FileFollower(path, from_start=o.from_start)))
-        for d in diags:
-            self.note(d)
+            if ("error", path) not in known:
+                added.append(path)
+                self.followed.append(_Followed("error", FileFollower(path, from_start=from_start)))
+        return added
 
     @property
     def error_paths(self) -> list[str]:
@@ -165,19 +186,40 @@ class Watch:
         self.stopping = True
 
     def request_reload(self) -> None:
-        """SIGHUP: re-read the nginx config (targets for the health checks) at the next step."""
+        """SIGHUP: re-read the configuration at the next step (``_reload``)."""
         self.reload_requested = True
 
     def _reload(self) -> None:
+        """Re-read the incident rules (``reload_rules``, the CLI's ``--rules`` file and flags)
+        and the nginx config: its targets for the health checks, its logs, formats and server
+        names.  A config that no longer parses keeps the old one (a warning), as nginx's own
+        reload does."""
         self.reload_requested = False
-        if self.options.nginx_conf is None and self.cfg is None:
-            return
-        try:
-            self.cfg = load_config(self.options.nginx_conf)
-        except Why502Error as err:
-            self.note(Diagnostic("warning", f"SIGHUP: nginx config not re-read: {err}"))
-            return
-        self.note(Diagnostic("info", "SIGHUP: nginx config re-read"))
+        said: list[str] = []
+        if self.reload_rules is not None:
+            try:
+                rules = self.reload_rules()
+            except Why502Error as err:
+                self.note(Diagnostic("warning", f"SIGHUP: rules not re-read: {err}"))
+            else:
+                if rules != self.options.rules:
+                    self.options.rules = rules
+                    self.window.seconds = rules.window
+                said.append("rules")
+        if self.options.nginx_conf is not None or self.cfg is not None:
+            try:
+                self.cfg = load_config(self.options.nginx_conf)
+            except Why502Error as err:
+                self.note(Diagnostic("warning", f"SIGHUP: nginx config not re-read: {err}"))
+            else:
+                diags: list[Diagnostic] = []
+                added = self._follow(diags, from_start=False)
+                for d in diags:
+                    self.note(d)
+                said.append("nginx config" + (f" (now following {', '.join(added)})"
+                                              if added else ""))
+        if said:
+            self.note(Diagnostic("info", f"SIGHUP: {' and '.join(said)} re-read"))
 
     def step(self, now: float | None = None) -> bool:
         """One round: read every file, then decide.  True when a file holds more than was read
