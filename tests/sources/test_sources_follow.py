@@ -6,6 +6,7 @@ logrotate (and ``nginx -s reopen``) does it; the follower must hand out each lin
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -232,3 +233,30 @@ def test_two_copytruncates_between_polls_lose_and_double_nothing(tmp_path: Path)
     got += follower.poll().lines
     assert sorted(got, key=lambda s: int(s.split()[1])) == [f"line {i}" for i in range(10, 30)]
     assert follower.gaps == 0
+
+
+def test_copytruncate_tail_never_comes_from_an_older_copy_with_the_same_line_ends(
+        tmp_path: Path) -> None:
+    """Every line of a format often ends with the same text (``upstream_response_time="-"
+    request_time=0.000``): an older plain copy with a line boundary at the same offset must not
+    be taken for the copy that holds the tail (here the right one is already ``.gz``)."""
+    import gzip
+    import shutil
+
+    def same_shape(start: int, end: int) -> str:
+        return "".join(f"n={i:06d} upstream_status=\"-\" upstream_response_time=\"-\" "
+                       "request_time=0.000\n" for i in range(start, end))
+
+    path = tmp_path / "access.log"
+    (tmp_path / "access.log.2").write_text(same_shape(500, 540))  # an older rotation
+    os.utime(tmp_path / "access.log.2", (time.time() - 60, time.time() - 60))
+    path.write_text(same_shape(0, 10))
+    follower = FileFollower(str(path), from_start=True)
+    assert len(follower.poll().lines) == 10
+    with path.open("a") as fh:
+        fh.write(same_shape(10, 15))
+    with path.open("rb") as src, gzip.open(tmp_path / "access.log.1.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    path.write_text("")
+    got = follower.poll().lines
+    assert [ln.split()[0] for ln in got] == [f"n={i:06d}" for i in range(10, 15)]

@@ -23,7 +23,9 @@ The ways a log moves (logrotate(8)):
 - two rotations before the next poll (``rotate`` run twice, a slow poll): the file we read is
   followed by its inode to its end (it is open), and a rotated sibling we never saw that was
   written after our last look is the file in the middle (created, written, renamed away): it
-  is read from its first byte (decompressed if it is already ``.gz``) before the new file;
+  is read from its first byte before the new file (not a ``.gz``: that is a copy of a file
+  already read; nor a file whose first bytes are those of one: a copy); the same after a
+  truncation, for a second ``copytruncate`` before the poll;
 - delete + recreate, a file that appears later: no file -> a ``missing`` state, the new file is
   read from its first byte when it appears;
 - ``nginx -s reopen`` after a rename: the same as rename + create.
@@ -47,6 +49,7 @@ import stat
 import time
 import zlib
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from why502.findings.model import Diagnostic
 from why502.sources.rotation import is_rotated_sibling, rotation_age
@@ -58,9 +61,13 @@ CHUNK = 1 << 20  # bytes per read(): big reads keep the tail cheap at high line 
 # bounded batches, so memory stays flat and the caller keeps deciding between batches
 POLL_BUDGET = 4 << 20
 MAX_LINE = 1 << 20  # a longer line is cut here (nginx's own error lines are < 2 KiB: NGX_MAX_ERROR_STR)
-_GUARD = 64  # bytes before the offset remembered to notice a truncate-then-rewrite
+# bytes before the offset remembered to notice a truncate-then-rewrite and to find the copy that
+# holds our tail: several lines, since the last 64 bytes of every line of a format are often the
+# same text (`` upstream_response_time="-" request_time=0.000``) and matched any older copy
+_GUARD = 4096
 _HEAD = 65536  # how far back from the end the start position looks for the last newline
 _HEAD_ID = 256  # first bytes that identify a file's copies (timestamps, addresses: unique enough)
+_HEAD_MIN = 32  # fewer known bytes identify nothing
 _COPY_TAIL = 64 << 20  # most bytes taken from a rotated copy (a tail, or a file skipped between polls)
 
 
@@ -254,21 +261,28 @@ class FileFollower:
 
     def _tail_from_copy(self, f: _Open) -> bytes | None:
         """What logrotate's copy holds past ``f.offset``: the newest rotated sibling (plain or
-        ``.gz``) whose bytes before our offset are the ones we read; None when none does."""
+        ``.gz``) whose bytes before our offset are the ones we read; None when none does.
+
+        Each candidate is opened once and read through that descriptor: ``compress`` unlinks
+        the plain copy as soon as its ``.gz`` is written, and the copy's identity (inode, first
+        bytes) must be taken from the file whose tail was used."""
         newest = self._siblings()[:6]
         # a plain copy first: a .gz of it may still be being written (gzip runs after the copy)
         for p in [*(q for q in newest if not q.endswith(".gz")),
                   *(q for q in newest if q.endswith(".gz"))]:
             start = f.offset - len(f.guard)
-            data = _read_from(p, start, len(f.guard) + _COPY_TAIL)
-            if data is None or len(data) < len(f.guard) or data[:len(f.guard)] != f.guard:
-                continue
             try:
-                st = os.stat(p)
-                self._saw((st.st_dev, st.st_ino))  # a copy of what was read: never read again
+                fh = open(p, "rb")  # noqa: SIM115 - closed below, on every path
             except OSError:
-                pass
-            self._saw_head(_read_from(p, 0, _HEAD_ID))  # nor its .gz, made next
+                continue
+            with fh:
+                gz = p.endswith(".gz")
+                data = _read_open(fh, gz, start, len(f.guard) + _COPY_TAIL)
+                if data is None or len(data) < len(f.guard) or data[:len(f.guard)] != f.guard:
+                    continue
+                st = os.fstat(fh.fileno())
+                self._saw((st.st_dev, st.st_ino))  # a copy of what was read: never read again
+                self._saw_head(_read_open(fh, gz, 0, _HEAD_ID))  # nor its .gz, made next
             return data[len(f.guard):]
         return None
 
@@ -290,43 +304,51 @@ class FileFollower:
         look is a file that was created and rotated away between two polls -- read it whole,
         oldest first (a bigger rotation suffix is older)."""
         since = looked - 0.05  # file times come from a coarse kernel clock
-        found: list[tuple[tuple[int, int], str, os.stat_result]] = []
+        found: list[tuple[tuple[int, int], str, int]] = []
         for p in self._siblings():
-            try:
-                st = os.stat(p)
-            except OSError:
-                continue
-            ident = (st.st_dev, st.st_ino)
-            if st.st_mtime < since:
-                break  # newest first: the rest are older still
-            if ident in self.seen or ident == new or not stat.S_ISREG(st.st_mode):
-                continue
-            head = _read_from(p, 0, _HEAD_ID)
-            if head in self.heads or (not head and p.endswith(".gz")):
-                continue  # a copy (or the .gz) of a file already read
-            found.append((rotation_age(p), p, st))
-        for _age, p, st in sorted(found, reverse=True):
-            self._saw((st.st_dev, st.st_ino))
-            self._saw_head(_read_from(p, 0, _HEAD_ID))
-            self.rotations += 1
             if p.endswith(".gz"):
-                data = _read_from(p, 0, _COPY_TAIL) or b""
-                self.bytes_read += len(data)
-                self._split(_Open(-1, (st.st_dev, st.st_ino)), data + b"\n"
-                            if data and not data.endswith(b"\n") else data, out, self.raw)
+                # compressed: a copy of a file already read (logrotate compresses what it
+                # rotated, after a poll or more); a file created, rotated *and* compressed
+                # between two polls is beyond what can be told apart from such a copy
                 continue
             try:
                 fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
             except OSError:
                 continue
+            st = os.fstat(fd)
+            ident = (st.st_dev, st.st_ino)
+            if (st.st_mtime < since or ident in self.seen or ident == new
+                    or not stat.S_ISREG(st.st_mode)
+                    or self._known_head(_read_fd(fd, False, 0, _HEAD_ID))):  # a copy
+                os.close(fd)
+                if st.st_mtime < since:
+                    break  # newest first: the rest are older still
+                continue
+            found.append((rotation_age(p), p, fd))
+        for _age, _p, fd in sorted(found, reverse=True):
+            st = os.fstat(fd)
+            self._saw((st.st_dev, st.st_ino))
+            self._saw_head(_read_fd(fd, False, 0, _HEAD_ID))
+            self.rotations += 1
             skipped = _Open(fd, (st.st_dev, st.st_ino), quiet_since=now)
-            self.retired.append(skipped)
+            self.retired.append(skipped)  # closed when quiet, like any renamed file
             self._drain(skipped, out)
 
     def _saw(self, ident: tuple[int, int]) -> None:
         self.seen[ident] = None
         if len(self.seen) > 256:
             del self.seen[next(iter(self.seen))]
+
+    def _known_head(self, head: bytes | None) -> bool:
+        """Does ``head`` start a file already read?  Compared over the shorter of the two: a
+        file read while it was shorter than ``_HEAD_ID`` has a shorter head."""
+        if not head:
+            return False
+        for known in self.heads:
+            n = min(len(known), len(head))
+            if n >= _HEAD_MIN and known[:n] == head[:n]:
+                return True
+        return False
 
     def _saw_head(self, head: bytes | None) -> None:
         """Remember the first bytes of a file read: a rotated copy or ``.gz`` of it made later
@@ -353,7 +375,7 @@ class FileFollower:
             f.offset += len(data)
             total += len(data)
             self.bytes_read += len(data)
-            f.guard = (f.guard + data)[-_GUARD:]
+            f.guard = data[-_GUARD:] if len(data) >= _GUARD else (f.guard + data)[-_GUARD:]
             self._split(f, data, out, self.raw)
         return total
 
@@ -402,29 +424,35 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
-def _read_from(path: str, start: int, limit: int) -> bytes | None:
-    """At most ``limit`` bytes of a file from ``start``, decompressed when it is ``.gz`` (the
+def _read_fd(fd: int, gz: bool, start: int, limit: int) -> bytes | None:
+    """``_read_open`` on a descriptor (left open)."""
+    with os.fdopen(os.dup(fd), "rb") as fh:
+        return _read_open(fh, gz, start, limit)
+
+
+def _read_open(fh: BinaryIO, gz: bool, start: int, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of an open file from ``start``, decompressed when ``gz`` (the
     bytes before ``start`` are decompressed and dropped: memory stays bounded; a stream gzip is
     still writing gives what it holds so far).  None when it cannot be read."""
     try:
-        with open(path, "rb") as fh:
-            if not path.endswith(".gz"):
-                fh.seek(start)
-                return fh.read(limit)
-            unzip = zlib.decompressobj(wbits=31)
-            parts: list[bytes] = []
-            pos = size = 0  # decompressed bytes seen / kept
-            while size < limit and not unzip.eof:
-                raw = unzip.unconsumed_tail or fh.read(CHUNK)
-                if not raw:
-                    break
-                part = unzip.decompress(raw, CHUNK)
-                if pos + len(part) > start:
-                    keep = part[max(0, start - pos):]
-                    parts.append(keep[:limit - size])
-                    size += len(parts[-1])
-                pos += len(part)
-            return b"".join(parts)
+        if not gz:
+            fh.seek(start)
+            return fh.read(limit)
+        fh.seek(0)
+        unzip = zlib.decompressobj(wbits=31)
+        parts: list[bytes] = []
+        pos = size = 0  # decompressed bytes seen / kept
+        while size < limit and not unzip.eof:
+            raw = unzip.unconsumed_tail or fh.read(CHUNK)
+            if not raw:
+                break
+            part = unzip.decompress(raw, CHUNK)
+            if pos + len(part) > start:
+                keep = part[max(0, start - pos):]
+                parts.append(keep[:limit - size])
+                size += len(parts[-1])
+            pos += len(part)
+        return b"".join(parts)
     except (OSError, zlib.error):
         return None
 
