@@ -131,9 +131,11 @@ class Tool:
     """A follower under test, as its own process: ``why502 watch`` or ``mtail``, scraped over
     HTTP like Prometheus would, its CPU and RSS read from ``/proc/PID``."""
 
-    def __init__(self, name: str, argv: list[str], url: str, metric: str) -> None:
-        self.name, self.url, self.metric = name, url, metric
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    def __init__(self, name: str, argv: list[str], url: str, metric: str,
+                 events: Path | None = None) -> None:
+        self.name, self.url, self.metric, self.events = name, url, metric, events
+        out = events.open("w") if events is not None else subprocess.DEVNULL
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL)
         self.samples: list[tuple[float, int]] = []
         self.rss: list[tuple[float, int]] = []  # (seconds since start, KiB)
@@ -168,7 +170,8 @@ class Tool:
             self.proc.wait(5)
 
 
-def live(tmp: Path, seconds: float, rate: float, every: float = 0.1) -> dict[str, Any]:
+def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
+         incidents: bool = False) -> dict[str, Any]:
     """An appender in its own process writes blocks of 1000 lines at ``rate`` lines/s (0: as
     fast as it can) and says when each block was written; ``why502 watch`` and mtail follow the
     same file, each in its own process, and are scraped every ``every`` seconds."""
@@ -180,10 +183,14 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1) -> dict[str
     (progs / "bench.mtail").write_text(MTAIL_PROG)
     wport, mport = _free_port(), _free_port()
     why502 = str(Path(sys.executable).with_name("why502"))
+    # --incidents: the default rules, so the 5 % of 502 opens an incident under load and its
+    # diagnosis (diagnose on the incident's window of the same log) is timed
+    rules = [] if incidents else ["--min-requests", "1000000000"]
     tools = [Tool("why502 watch", [why502, "watch", "--nginx-conf", str(c), "--listen",
                                    f"127.0.0.1:{wport}", "--format", "jsonl", "--offline",
-                                   "--min-requests", "1000000000"],
-                  f"http://127.0.0.1:{wport}/metrics", "why502_requests_total")]
+                                   *rules],
+                  f"http://127.0.0.1:{wport}/metrics", "why502_requests_total",
+                  events=tmp / "events.jsonl")]
     mtail = shutil.which("mtail")
     if mtail:
         tools.append(Tool("mtail", [mtail, "--progs", str(progs), "--logs", str(path),
@@ -228,6 +235,11 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1) -> dict[str
                                   "rate_asked": rate or "max"}
         for t in tools:
             result[t.name] = _summary(t, written, start, appended, total, cpu0[t.name])
+        if incidents:
+            events = [json.loads(ln) for ln in (tmp / "events.jsonl").read_text().splitlines()
+                      if ln.startswith("{")]
+            result["diagnosis_seconds"] = [e["incident"].get("diagnosis_seconds")
+                                           for e in events]
         return result
     finally:
         for t in tools:
@@ -291,12 +303,14 @@ def main() -> int:
                     help="live appender's lines/s (0: as fast as it can; the file grows ~190 "
                          "bytes a line)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--incidents", action="store_true",
+                    help="default incident rules: time the diagnosis of an incident under load")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="why502-watch-bench-") as d:
         a, b = Path(d) / "a", Path(d) / "b"
         a.mkdir()
         b.mkdir()
-        result = {"live": live(b, args.seconds, args.rate)}
+        result = {"live": live(b, args.seconds, args.rate, incidents=args.incidents)}
         shutil.rmtree(b)
         if args.lines:
             result["catch_up"] = catch_up(a, args.lines)
