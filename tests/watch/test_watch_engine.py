@@ -18,6 +18,7 @@ from why502.app.watch.engine import Watch, WatchOptions
 from why502.app.watch.incidents import Bucket, Incident, Rules, Window, triggers
 from why502.app.watch.metrics import upstream_label
 from why502.cli.cmd_watch import one_line
+from why502.errors import UsageError
 from why502.findings.model import Diagnostic
 from why502.lab.runtime import free_port
 
@@ -235,6 +236,15 @@ def test_live_view_and_sighup_reload(tmp_path: Path) -> None:
     w.step()
     assert metric(w, 'why502_requests_total{server="",status="502"}') == 2
     assert w.incident is not None  # the new rules: 2 requests are enough
+
+    def broken() -> Rules:
+        raise UsageError("rules.toml: not valid TOML")
+
+    w.reload_rules = broken  # an edit that does not parse: the rules in force stay
+    w.request_reload()
+    w.step()
+    assert "SIGHUP: rules not re-read: rules.toml: not valid TOML" in [n.message for n in notes]
+    assert w.options.rules.ratio == 0.5
 
 
 def test_rules_file_and_flags(tmp_path: Path) -> None:
