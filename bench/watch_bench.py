@@ -2,17 +2,18 @@
 
 Two measurements on a generated access log (combined format + the upstream fields, 5 % 502):
 
-- catch-up: watch's engine with ``--from-start`` reads a file of ``--lines`` lines; lines/s until
-  every request is counted.  mtail (Debian package ``mtail``) runs an equivalent program
-  (status counts, 5xx by upstream, an upstream-time histogram) on the same file with
-  ``--one_shot``, which reads from start to EOF and exits;
-- live (first, so its peak RSS is its own): an appender process writes as fast as it can (or
-  ``--rate`` lines/s) for ``--seconds`` while the engine follows; the sustained lines/s, the
-  delay from a block written to its count in the metrics (p50/p99, samples every 20 ms), the
-  engine's CPU time and peak RSS.
+- live (first): an appender process writes ``--rate`` lines/s (default 200k; 0 = as fast as it
+  can) for ``--seconds`` (default 300) while ``why502 watch`` and mtail (Debian package
+  ``mtail``, running an equivalent program: status counts, 5xx by upstream, an upstream-time
+  histogram) follow the same file, each in its own process, scraped over HTTP every 0.1 s:
+  sustained lines/s, the delay from a block written to the first scrape that counts it
+  (p50/p99, the scrape interval included), CPU (cores, from ``/proc/PID/stat``) and RSS at 1,
+  2.5 and 5 minutes and its peak (``/proc/PID/status``);
+- catch-up: watch's engine with ``--from-start`` reads a file of ``--lines`` lines (0: skip);
+  mtail reads the same file with ``--one_shot``.
 
-    .venv/bin/python bench/watch_bench.py                  # 1M lines, 20 s live
-    .venv/bin/python bench/watch_bench.py --lines 200000 --seconds 5 --json
+    .venv/bin/python bench/watch_bench.py --json                   # 5 min at 200k lines/s
+    .venv/bin/python bench/watch_bench.py --seconds 20 --rate 0 --lines 0
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import os
 import random
-import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -124,78 +127,193 @@ with open(path, "a") as fh:
 """
 
 
-def live(tmp: Path, seconds: float, rate: float) -> dict[str, Any]:
-    """An appender in its own process (no GIL shared with watch) writes blocks of 1000 lines,
-    as fast as it can or at ``rate`` lines/s, and says when each block was written."""
+class Tool:
+    """A follower under test, as its own process: ``why502 watch`` or ``mtail``, scraped over
+    HTTP like Prometheus would, its CPU and RSS read from ``/proc/PID``."""
+
+    def __init__(self, name: str, argv: list[str], url: str, metric: str,
+                 events: Path | None = None) -> None:
+        self.name, self.url, self.metric, self.events = name, url, metric, events
+        out = events.open("w") if events is not None else subprocess.DEVNULL
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL)
+        self.samples: list[tuple[float, int]] = []
+        self.rss: list[tuple[float, int]] = []  # (seconds since start, KiB)
+
+    def count(self) -> int | None:
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as r:  # loopback
+                text = r.read().decode()
+        except OSError:
+            return None
+        return sum(int(float(ln.rsplit(" ", 1)[1])) for ln in text.splitlines()
+                   if ln.startswith(self.metric + "{"))
+
+    def cpu_s(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kb(self) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as fh:
+            for ln in fh:
+                if ln.startswith("VmRSS:"):
+                    return int(ln.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
+         incidents: bool = False) -> dict[str, Any]:
+    """An appender in its own process writes blocks of 1000 lines at ``rate`` lines/s (0: as
+    fast as it can) and says when each block was written; ``why502 watch`` and mtail follow the
+    same file, each in its own process, and are scraped every ``every`` seconds."""
     path = tmp / "access.log"
     path.write_text("")
-    w = Watch(WatchOptions(nginx_conf=str(conf(tmp)), offline=True, listen=None, poll_interval=0.05),
-              lambda _e: None, lambda _d: None)
-    w.step()
-    rng = random.Random(2)
-    block = "".join(line(rng, i) for i in range(1000))
-    proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(seconds), str(rate)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(block)
-    proc.stdin.close()
-    written: list[tuple[float, int]] = []
-    reader = threading.Thread(target=lambda: written.extend(
-        (float(a), int(b)) for a, b in (ln.split() for ln in proc.stdout)), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    samples: list[tuple[float, int]] = []
-    cpu0 = time.process_time()
-    start = time.perf_counter()
-    last = 0.0
-    rss: list[int] = []
-    while proc.poll() is None:
-        busy = w.step()  # as Watch.run(): a pause when nothing is left to read
-        if not busy:
-            time.sleep(w.options.poll_interval)
-        if time.perf_counter() - last >= 0.02:
-            samples.append((time.perf_counter(), counted(w)))
-            last = time.perf_counter()
-            rss.append(_rss_kb())
-    reader.join(5)
-    total_written = written[-1][1] if written else 0
-    while counted(w) < total_written:
-        w.step()
-        samples.append((time.perf_counter(), counted(w)))
-    took = time.perf_counter() - start
-    # the delay of a block: from when it was written to the first sample that counts it
-    stamps = [c for _, c in samples]
-    delays = sorted(samples[i][0] - when for when, n in written
-                    if (i := bisect.bisect_left(stamps, n)) < len(samples))
-    pick = (lambda q: round(delays[min(len(delays) - 1, int(q * len(delays)))], 3)) if delays \
-        else (lambda q: None)
-    return {"seconds": round(took, 1), "lines": total_written,
-            "lines_per_s": round(total_written / took), "delay_p50_s": pick(0.5),
-            "delay_p99_s": pick(0.99), "cpu_s": round(time.process_time() - cpu0, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            # flat over time: the RSS after the first tenth of the run and at its end
-            "rss_early_mb": round(rss[len(rss) // 10] / 1024) if rss else None,
-            "rss_end_mb": round(rss[-1] / 1024) if rss else None}
+    c = conf(tmp)
+    progs = tmp / "progs"
+    progs.mkdir(exist_ok=True)
+    (progs / "bench.mtail").write_text(MTAIL_PROG)
+    wport, mport = _free_port(), _free_port()
+    why502 = str(Path(sys.executable).with_name("why502"))
+    # --incidents: the default rules, so the 5 % of 502 opens an incident under load and its
+    # diagnosis (diagnose on the incident's window of the same log) is timed
+    rules = [] if incidents else ["--min-requests", "1000000000"]
+    tools = [Tool("why502 watch", [why502, "watch", "--nginx-conf", str(c), "--listen",
+                                   f"127.0.0.1:{wport}", "--format", "jsonl", "--offline",
+                                   *rules],
+                  f"http://127.0.0.1:{wport}/metrics", "why502_requests_total",
+                  events=tmp / "events.jsonl")]
+    mtail = shutil.which("mtail")
+    if mtail:
+        tools.append(Tool("mtail", [mtail, "--progs", str(progs), "--logs", str(path),
+                                    "--address", "127.0.0.1", "--port", str(mport),
+                                    "--logtostderr"],
+                          f"http://127.0.0.1:{mport}/metrics", "requests_total"))
+    try:
+        deadline = time.monotonic() + 30
+        while any(t.count() is None for t in tools) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # both are following the (empty) file
+        rng = random.Random(2)
+        block = "".join(line(rng, i) for i in range(1000))
+        proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(seconds),
+                                 str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(block)
+        proc.stdin.close()
+        written: list[tuple[float, int]] = []
+        out = proc.stdout
+        reader = threading.Thread(target=lambda: written.extend(
+            (float(a), int(b)) for a, b in (ln.split() for ln in out)), daemon=True)
+        reader.start()
+        start = time.perf_counter()
+        cpu0 = {t.name: t.cpu_s() for t in tools}
+        while proc.poll() is None:
+            _sample(tools, start)
+            time.sleep(every)
+        reader.join(5)
+        appended = time.perf_counter()
+        total = written[-1][1] if written else 0
+        # the rest: until each has counted every line, has not moved for 10 s, or 60 s passed
+        pending = list(tools)
+        while pending:
+            _sample(pending, start)
+            now = time.perf_counter()
+            pending = [t for t in pending if t.samples[-1][1] < total
+                       and now - _last_change(t) < 10 and now - appended < 60]
+            time.sleep(every)
+        result: dict[str, Any] = {"seconds": round(appended - start, 1), "lines": total,
+                                  "rate_asked": rate or "max"}
+        for t in tools:
+            result[t.name] = _summary(t, written, start, appended, total, cpu0[t.name])
+        if incidents:
+            events = [json.loads(ln) for ln in (tmp / "events.jsonl").read_text().splitlines()
+                      if ln.startswith("{")]
+            result["diagnosis_seconds"] = [e["incident"].get("diagnosis_seconds")
+                                           for e in events]
+        return result
+    finally:
+        for t in tools:
+            t.stop()
 
 
-def _rss_kb() -> int:
-    """The current resident set (``/proc/self/statm``, pages), in KiB."""
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * (resource.getpagesize() // 1024)
+def _sample(tools: list[Tool], start: float) -> None:
+    for t in tools:
+        n = t.count()
+        now = time.perf_counter()
+        if n is not None:
+            t.samples.append((now, n))
+        t.rss.append((now - start, t.rss_kb()))
+
+
+def _last_change(t: Tool) -> float:
+    last = t.samples[-1][1]
+    for when, n in reversed(t.samples):
+        if n != last:
+            return when
+    return t.samples[0][0]
+
+
+def _summary(t: Tool, written: list[tuple[float, int]], start: float, appended: float,
+             total: int, cpu0: float) -> dict[str, Any]:
+    """Sustained lines/s (counted while the appender ran), the delay from a block written to the
+    first scrape that counts it (p50/p99, the scrape interval included), CPU in cores, RSS
+    over time."""
+    stamps = [n for _, n in t.samples]
+    delays = sorted(t.samples[i][0] - when for when, n in written
+                    if (i := bisect.bisect_left(stamps, n)) < len(t.samples))
+    during = max((n for when, n in t.samples if when <= appended), default=0)
+    end = t.samples[-1][0] if t.samples else appended
+
+    def pick(q: float) -> float | None:
+        return round(delays[min(len(delays) - 1, int(q * len(delays)))], 3) if delays else None
+
+    def rss_at(minute: float) -> int | None:
+        at = [kb for s, kb in t.rss if s <= minute * 60]
+        return round(at[-1] / 1024) if at and t.rss[-1][0] >= minute * 60 else None
+
+    return {"lines_per_s": round(during / (appended - start)),
+            "counted": t.samples[-1][1] if t.samples else 0, "of": total,
+            "delay_p50_s": pick(0.5), "delay_p99_s": pick(0.99),
+            "cpu_cores": round((t.cpu_s() - cpu0) / (end - start), 2),
+            "rss_mb_1min": rss_at(1), "rss_mb_2_5min": rss_at(2.5), "rss_mb_5min": rss_at(5),
+            "peak_rss_mb": round(max(kb for _, kb in t.rss) / 1024) if t.rss else None}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--rate", type=float, default=0.0,
-                    help="live appender's lines/s (default 0: as fast as it can)")
+    ap.add_argument("--lines", type=int, default=1_000_000, help="catch-up file (0: skip)")
+    ap.add_argument("--seconds", type=float, default=300.0)
+    ap.add_argument("--rate", type=float, default=200_000,
+                    help="live appender's lines/s (0: as fast as it can; the file grows ~190 "
+                         "bytes a line)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--incidents", action="store_true",
+                    help="default incident rules: time the diagnosis of an incident under load")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="why502-watch-bench-") as d:
         a, b = Path(d) / "a", Path(d) / "b"
         a.mkdir()
         b.mkdir()
-        result = {"live": live(b, args.seconds, args.rate), "catch_up": catch_up(a, args.lines)}
+        result = {"live": live(b, args.seconds, args.rate, incidents=args.incidents)}
+        shutil.rmtree(b)
+        if args.lines:
+            result["catch_up"] = catch_up(a, args.lines)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -6,6 +6,7 @@ logrotate (and ``nginx -s reopen``) does it; the follower must hand out each lin
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -131,3 +132,131 @@ def test_a_line_without_end_is_cut_and_memory_stays_bounded(tmp_path: Path) -> N
     with path.open("ab") as fh:
         fh.write(b"y" * 100 + b"\nnext\n")
     assert f.poll().lines == ["next"]  # the rest of the cut line is dropped, not a line of its own
+
+
+def _lines(start: int, end: int) -> str:
+    return "".join(f"line {i}\n" for i in range(start, end))
+
+
+def test_two_rotations_between_polls_skip_no_file(tmp_path: Path) -> None:
+    """rename + create twice before the follower looks again: the file in the middle (created,
+    written, renamed away) is read too, and the renamed one is read to its end first."""
+    path = tmp_path / "access.log"
+    path.write_text(_lines(0, 10))
+    follower = FileFollower(str(path), from_start=True, retire_after=0.0)
+    assert len(follower.poll().lines) == 10
+    with path.open("a") as fh:  # written after the last poll, then renamed: read by inode
+        fh.write(_lines(10, 20))
+    path.rename(tmp_path / "access.log.1")
+    path.write_text(_lines(20, 30))  # the middle file
+    (tmp_path / "access.log.1").rename(tmp_path / "access.log.2")
+    path.rename(tmp_path / "access.log.1")
+    path.write_text(_lines(30, 40))
+    got: list[str] = []
+    for _ in range(3):
+        got += follower.poll().lines
+    assert sorted(got, key=lambda s: int(s.split()[1])) == [f"line {i}" for i in range(10, 40)]
+    assert follower.rotations == 2
+
+
+def test_copytruncate_with_compress_takes_the_tail_from_the_gzipped_copy(tmp_path: Path) -> None:
+    """copytruncate + compress (no delaycompress): the copy is already ``access.log.1.gz`` when
+    the follower looks; what was written between its last read and the truncate is in there."""
+    import gzip
+    import shutil
+
+    path = tmp_path / "access.log"
+    path.write_text(_lines(0, 10))
+    follower = FileFollower(str(path), from_start=True)
+    assert len(follower.poll().lines) == 10
+    with path.open("a") as fh:
+        fh.write(_lines(10, 15) + "line 1")  # the tail, its last line without its newline yet
+    with path.open("rb") as src, gzip.open(tmp_path / "access.log.1.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    path.write_text("")  # truncate (the writer's O_APPEND continues at 0)
+    with path.open("a") as fh:
+        fh.write("5\n" + _lines(16, 20))  # the writer finishes its line at the new start
+    got = follower.poll()
+    assert got.lines == [f"line {i}" for i in range(10, 20)]
+    assert follower.gaps == 0
+
+
+def test_copytruncate_whose_copy_is_gone_is_a_counted_gap(tmp_path: Path) -> None:
+    """No copy to read the tail from (``rotate 0``, or deleted at once): said and counted, never
+    silent, and the follower goes on from the new start."""
+    path = tmp_path / "access.log"
+    path.write_text(_lines(0, 10))
+    follower = FileFollower(str(path), from_start=True)
+    follower.poll()
+    with path.open("a") as fh:
+        fh.write(_lines(10, 12))
+    path.write_text("")
+    with path.open("a") as fh:
+        fh.write(_lines(20, 22))
+    got = follower.poll()
+    assert got.lines == ["line 20", "line 21"]
+    assert follower.gaps == 1
+    assert any("truncated" in p.message and "lost" in p.message for p in got.problems)
+
+
+def test_two_copytruncates_between_polls_lose_and_double_nothing(tmp_path: Path) -> None:
+    """copytruncate + compress twice before the follower looks again: the tail comes from the
+    first copy, what came between the two from the second, and the ``.gz`` of a copy already
+    read is not read again."""
+    import gzip
+    import shutil
+
+    path = tmp_path / "access.log"
+    path.write_text(_lines(0, 10))
+    follower = FileFollower(str(path), from_start=True)
+    assert len(follower.poll().lines) == 10
+
+    def copytruncate(n: int) -> None:
+        shutil.copyfile(path, tmp_path / f"access.log.{n}")
+        path.write_text("")
+
+    with path.open("a") as fh:
+        fh.write(_lines(10, 15))
+    copytruncate(2)
+    with path.open("a") as fh:
+        fh.write(_lines(15, 20))
+    copytruncate(1)
+    with path.open("a") as fh:
+        fh.write(_lines(20, 25))
+    got = follower.poll().lines
+    with (tmp_path / "access.log.2").open("rb") as src, \
+            gzip.open(tmp_path / "access.log.2.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)  # compress runs after the follower took the tail
+    (tmp_path / "access.log.2").unlink()
+    path.rename(tmp_path / "access.log.0")  # then a rename: the .gz is no file in between
+    path.write_text(_lines(25, 30))
+    got += follower.poll().lines
+    assert sorted(got, key=lambda s: int(s.split()[1])) == [f"line {i}" for i in range(10, 30)]
+    assert follower.gaps == 0
+
+
+def test_copytruncate_tail_never_comes_from_an_older_copy_with_the_same_line_ends(
+        tmp_path: Path) -> None:
+    """Every line of a format often ends with the same text (``upstream_response_time="-"
+    request_time=0.000``): an older plain copy with a line boundary at the same offset must not
+    be taken for the copy that holds the tail (here the right one is already ``.gz``)."""
+    import gzip
+    import shutil
+
+    def same_shape(start: int, end: int) -> str:
+        return "".join(f"n={i:06d} upstream_status=\"-\" upstream_response_time=\"-\" "
+                       "request_time=0.000\n" for i in range(start, end))
+
+    path = tmp_path / "access.log"
+    (tmp_path / "access.log.2").write_text(same_shape(500, 540))  # an older rotation
+    os.utime(tmp_path / "access.log.2", (time.time() - 60, time.time() - 60))
+    path.write_text(same_shape(0, 10))
+    follower = FileFollower(str(path), from_start=True)
+    assert len(follower.poll().lines) == 10
+    with path.open("a") as fh:
+        fh.write(same_shape(10, 15))
+    with path.open("rb") as src, gzip.open(tmp_path / "access.log.1.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    path.write_text("")
+    got = follower.poll().lines
+    assert [ln.split()[0] for ln in got] == [f"n={i:06d}" for i in range(10, 15)]

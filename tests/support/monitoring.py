@@ -14,7 +14,7 @@ import pytest
 
 from why502.lab.runtime import Stack, free_port
 
-PACKAGES = {"promtool": "prometheus", "systemd-analyze": "systemd"}
+PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager", "systemd-analyze": "systemd"}
 
 
 def need(program: str) -> str:

@@ -18,6 +18,7 @@ from why502.app.watch.engine import Watch, WatchOptions
 from why502.app.watch.incidents import Bucket, Incident, Rules, Window, triggers
 from why502.app.watch.metrics import upstream_label
 from why502.cli.cmd_watch import one_line
+from why502.errors import UsageError
 from why502.findings.model import Diagnostic
 from why502.lab.runtime import free_port
 
@@ -220,6 +221,30 @@ def test_live_view_and_sighup_reload(tmp_path: Path) -> None:
     w.request_reload()  # what SIGHUP does
     w.step()
     assert [n.message for n in notes] == ["SIGHUP: nginx config re-read"]
+    # a log added to the config and an edited rules file are taken on the next SIGHUP
+    conf.write_text(conf.read_text().replace(
+        "  server {", f"  server {{ listen 127.0.0.1:8081; access_log {tmp_path}/shop.log combined; }}\n"
+        "  server {"))
+    w.reload_rules = lambda: Rules(window=5, ratio=0.5, min_requests=2)
+    w.request_reload()
+    w.step()
+    said = [n.message for n in notes]
+    assert f"SIGHUP: rules and nginx config (now following {tmp_path}/shop.log) re-read" in said
+    assert w.options.rules.ratio == 0.5 and w.window.seconds == 5
+    with (tmp_path / "shop.log").open("a") as fh:
+        fh.write(access_line(1, 502) + access_line(2, 502))
+    w.step()
+    assert metric(w, 'why502_requests_total{server="",status="502"}') == 2
+    assert w.incident is not None  # the new rules: 2 requests are enough
+
+    def broken() -> Rules:
+        raise UsageError("rules.toml: not valid TOML")
+
+    w.reload_rules = broken  # an edit that does not parse: the rules in force stay
+    w.request_reload()
+    w.step()
+    assert "SIGHUP: rules not re-read: rules.toml: not valid TOML" in [n.message for n in notes]
+    assert w.options.rules.ratio == 0.5
 
 
 def test_rules_file_and_flags(tmp_path: Path) -> None:
@@ -235,7 +260,7 @@ def test_rules_file_and_flags(tmp_path: Path) -> None:
 
 
 def test_server_label_is_a_config_server_name_or_other() -> None:
-    from why502.app.watch.traffic import Traffic, batch_pattern
+    from why502.app.watch.traffic import Traffic, make_parser
     from why502.parsers.log_format import compile_format
 
     fmt = compile_format('$remote_addr [$time_local] "$request" $status "$host" ua="$upstream_addr" '
@@ -247,7 +272,8 @@ def test_server_label_is_a_config_server_name_or_other() -> None:
              '1.2.3.4 [23/Nov/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 "evil-$(random)" '
              'ua="-" urt="-"',
              "garbage"]
-    statuses, unparsed = t.add(lines, batch_pattern(fmt), lambda raw: raw)
+    statuses, unparsed = t.add("".join(f"{ln}\n" for ln in lines).encode(), make_parser(fmt),
+                               lambda raw: raw)
     assert statuses == {502: 1, 200: 1} and unparsed == 1
     assert t.requests == {("shop.example", "502"): 1, ("other", "200"): 1}
     assert t.responses == {("10.0.0.2:80", "502"): 1}  # the last attempt: what the client got

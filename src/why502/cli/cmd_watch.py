@@ -11,9 +11,12 @@ import json
 import re
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from why502.errors import EXIT_HEALTHY, UsageError
+
+if TYPE_CHECKING:
+    from why502.app.watch.incidents import Rules
 
 DESCRIPTION = """\
 Follow nginx's error and access logs live (across logrotate's rename, copytruncate, delete and
@@ -100,7 +103,6 @@ def _listen(value: str) -> tuple[str, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     from why502.app.watch.engine import Watch, WatchOptions
-    from why502.app.watch.incidents import Rules
     from why502.findings.model import Diagnostic
     from why502.textutil import strip_terminal_escapes
 
@@ -112,19 +114,7 @@ def run(args: argparse.Namespace) -> int:
     listen = _listen(args.listen)
     if not re.fullmatch(r"/[\x21-\x7e]*", args.probe_path):
         raise UsageError(f"--probe-path {args.probe_path!r}: a path starting with / (no spaces)")
-    values = dict(DEFAULTS)
-    if args.rules:
-        values.update(read_rules(args.rules))
-    values.update({k: float(getattr(args, k)) for k in RULE_KEYS if getattr(args, k) is not None})
-    for name in ("window", "resolve_after"):
-        if values[name] <= 0:
-            raise UsageError(f"{name.replace('_', '-')} must be > 0")
-    if not 0 < values["ratio"] <= 1:
-        raise UsageError("ratio must be in (0, 1]")
-    rules = Rules(window=float(values["window"]), ratio=float(values["ratio"]),
-                  min_requests=max(1, int(values["min_requests"])),
-                  min_failures=max(1, int(values["min_failures"])),
-                  resolve_after=float(values["resolve_after"]))
+    rules = make_rules(args)
     options = WatchOptions(
         nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
@@ -144,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"why502: {strip_terminal_escapes(d.message)}", file=sys.stderr, flush=True)
 
     watch = Watch(options, emit, note)
+    if args.rules:
+        watch.reload_rules = lambda: make_rules(args)  # SIGHUP: the --rules file again
     if listen is not None:
         try:
             server = watch.metrics.serve(*listen)
@@ -167,6 +159,26 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop_services()
     return EXIT_HEALTHY
+
+
+def make_rules(args: argparse.Namespace) -> Rules:
+    """The incident rules: the defaults, then ``--rules FILE``, then the flags (at start and on
+    SIGHUP, so an edited rules file takes effect without a restart)."""
+    from why502.app.watch.incidents import Rules
+
+    values = dict(DEFAULTS)
+    if args.rules:
+        values.update(read_rules(args.rules))
+    values.update({k: float(getattr(args, k)) for k in RULE_KEYS if getattr(args, k) is not None})
+    for name in ("window", "resolve_after"):
+        if values[name] <= 0:
+            raise UsageError(f"{name.replace('_', '-')} must be > 0")
+    if not 0 < values["ratio"] <= 1:
+        raise UsageError("ratio must be in (0, 1]")
+    return Rules(window=float(values["window"]), ratio=float(values["ratio"]),
+                 min_requests=max(1, int(values["min_requests"])),
+                 min_failures=max(1, int(values["min_failures"])),
+                 resolve_after=float(values["resolve_after"]))
 
 
 RULE_KEYS = ("window", "ratio", "min_requests", "min_failures", "resolve_after")

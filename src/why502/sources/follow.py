@@ -14,9 +14,18 @@ The ways a log moves (logrotate(8)):
 - ``copytruncate``: same inode, its size drops below what was read (or the bytes just before our
   offset changed: the writer already wrote past it again) -> what was written after our last
   read is taken from logrotate's copy (the rotated sibling whose bytes before our offset are
-  the ones we read; not when it is already gzipped: use ``delaycompress``), then the file is
-  read again from its start.  Lines written between logrotate's copy and its truncate are lost
-  by logrotate itself, as its manual says;
+  the ones we read; also when ``compress`` without ``delaycompress`` already made it
+  ``access.log.1.gz``: it is decompressed as far as it goes), then the file is read again from
+  its start.  When no copy holds our bytes (``rotate 0``, removed at once) what was written
+  since the last read is lost: a ``Diagnostic`` and ``gaps`` say so, never silently.  Lines
+  written between logrotate's copy and its truncate are lost by logrotate itself, as its
+  manual says;
+- two rotations before the next poll (``rotate`` run twice, a slow poll): the file we read is
+  followed by its inode to its end (it is open), and a rotated sibling we never saw that was
+  written after our last look is the file in the middle (created, written, renamed away): it
+  is read from its first byte before the new file (not a ``.gz``: that is a copy of a file
+  already read; nor a file whose first bytes are those of one: a copy); the same after a
+  truncation, for a second ``copytruncate`` before the poll;
 - delete + recreate, a file that appears later: no file -> a ``missing`` state, the new file is
   read from its first byte when it appears;
 - ``nginx -s reopen`` after a rename: the same as rename + create.
@@ -24,7 +33,9 @@ The ways a log moves (logrotate(8)):
 A line without its newline yet is held until the newline arrives (nginx writes each line with
 one ``write()``, ``ngx_log_error_core()``, but other writers and a copy may cut a line).  Lines
 are handed out as ``str`` (UTF-8, invalid bytes replaced): log content is hostile and is never
-interpreted here.
+interpreted here.  With ``raw=True`` they come as bytes blocks of whole lines instead
+(``PollResult.chunks``): the access-log counter parses a block at once (polars' CSV reader,
+``evidence.stats.parser``), and one Python ``str`` per line was half of its cost.
 
 Errors (permission denied, the file vanished) are reported once per change of state as a
 ``Diagnostic`` and counted; the follower keeps trying on every poll.
@@ -32,13 +43,16 @@ Errors (permission denied, the file vanished) are reported once per change of st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
+import zlib
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from why502.findings.model import Diagnostic
-from why502.sources.rotation import is_rotated_sibling
+from why502.sources.rotation import is_rotated_sibling, rotation_age
 
 __all__ = ["FileFollower", "PollResult"]
 
@@ -47,16 +61,27 @@ CHUNK = 1 << 20  # bytes per read(): big reads keep the tail cheap at high line 
 # bounded batches, so memory stays flat and the caller keeps deciding between batches
 POLL_BUDGET = 4 << 20
 MAX_LINE = 1 << 20  # a longer line is cut here (nginx's own error lines are < 2 KiB: NGX_MAX_ERROR_STR)
-_GUARD = 64  # bytes before the offset remembered to notice a truncate-then-rewrite
+# bytes before the offset remembered to notice a truncate-then-rewrite and to find the copy that
+# holds our tail: several lines, since the last 64 bytes of every line of a format are often the
+# same text (`` upstream_response_time="-" request_time=0.000``) and matched any older copy
+_GUARD = 4096
 _HEAD = 65536  # how far back from the end the start position looks for the last newline
+_HEAD_ID = 256  # first bytes that identify a file's copies (timestamps, addresses: unique enough)
+_HEAD_MIN = 32  # fewer known bytes identify nothing
+_COPY_TAIL = 64 << 20  # most bytes taken from a rotated copy (a tail, or a file skipped between polls)
 
 
 @dataclass
 class PollResult:
-    """What one ``poll()`` found: complete lines (oldest first) and new problems."""
+    """What one ``poll()`` found: complete lines (oldest first) and new problems.
+
+    ``raw`` followers fill ``chunks`` (blocks of whole lines, each ending with a newline) and
+    ``count`` instead of ``lines``."""
 
     lines: list[str] = field(default_factory=list)
     problems: list[Diagnostic] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    count: int = 0
 
 
 @dataclass
@@ -80,8 +105,10 @@ class FileFollower:
     first byte: all of it is new.
     """
 
-    def __init__(self, path: str, *, from_start: bool = False, retire_after: float = 3.0) -> None:
+    def __init__(self, path: str, *, from_start: bool = False, retire_after: float = 3.0,
+                 raw: bool = False) -> None:
         self.path = path
+        self.raw = raw
         self.from_start = from_start
         self.retire_after = retire_after
         self.current: _Open | None = None
@@ -92,6 +119,11 @@ class FileFollower:
         self.bytes_read = 0
         self.errors = 0
         self.rotations = 0
+        self.gaps = 0  # truncations whose tail could not be read back (lines may be lost)
+        self.seen: dict[tuple[int, int], None] = {}  # inodes read (insertion order, bounded)
+        self.heads: dict[bytes, None] = {}  # the first bytes of files read (bounded)
+        self.looked = 0.0  # wall time of the last look at the name: newer siblings are unseen
+        self.previous_look = 0.0
 
     # -- public ------------------------------------------------------------------------------
 
@@ -112,7 +144,8 @@ class FileFollower:
         if self.current is not None:
             self._drain(self.current, out)
         self.started = True
-        self.lines_read += len(out.lines)
+        out.count += len(out.lines)
+        self.lines_read += out.count
         return out
 
     def lag_bytes(self) -> int:
@@ -134,6 +167,7 @@ class FileFollower:
 
     def _check_name(self, out: PollResult, now: float) -> None:
         """Is the name still the file we read?  Open a new one / notice a missing one."""
+        self.previous_look, self.looked = self.looked, time.time()
         try:
             st = os.stat(self.path)
         except OSError as err:
@@ -160,10 +194,15 @@ class FileFollower:
             return
         opened = _Open(fd, (os.fstat(fd).st_dev, os.fstat(fd).st_ino), quiet_since=now)
         if self.current is not None:
+            old = self.current
             self._retire(now)
             self.rotations += 1
+            self._drain(old, out)  # the renamed file, by its inode, to its end first
         elif not self.started and not self.from_start:
             opened.offset = _after_last_newline(fd, os.fstat(fd).st_size)
+        if self.started:
+            self._read_skipped(out, now, opened.ident, self.previous_look)
+        self._saw(opened.ident)
         if self.state in ("missing", "unreadable") and self.started:
             out.problems.append(Diagnostic("info", f"{self.path}: readable again"))
         self.state = "ok"
@@ -171,6 +210,8 @@ class FileFollower:
 
     def _retire(self, now: float) -> None:
         assert self.current is not None
+        with contextlib.suppress(OSError):
+            self._saw_head(os.pread(self.current.fd, _HEAD_ID, 0))
         self.current.quiet_since = now
         self.retired.append(self.current)
         self.current = None
@@ -199,42 +240,123 @@ class FileFollower:
             return
         if not truncated:
             return
-        copy = self._find_copy(f)
-        if copy is not None:
-            try:
-                with open(copy, "rb") as fh:
-                    fh.seek(f.offset)
-                    rest = fh.read()
-            except OSError:
-                rest = b""
+        rest = self._tail_from_copy(f)
+        if rest is not None:
             self.bytes_read += len(rest)
-            self._split(f, rest, out)
-        # the held partial line is kept: an O_APPEND writer continues it at the new start
+            self._split(f, rest, out, self.raw)
+            # the held partial line is kept: an O_APPEND writer continues it at the new start
+            # a second copytruncate before this poll: its copy holds what came in between
+            self._read_skipped(out, time.monotonic(), f.ident, self.looked)
+        elif f.offset > 0:
+            self.gaps += 1
+            self.errors += 1
+            f.partial = b""  # its end went with the lost tail
+            out.problems.append(Diagnostic(
+                "warning", f"{self.path}: truncated (copytruncate) and no rotated copy holds what "
+                "was written since the last read: those lines, if any, are lost (counted in "
+                "why502_log_rotation_gaps_total; keep one rotated copy: rotate 1 or more)"))
         f.offset = 0
         f.guard = b""
         self.rotations += 1
 
-    def _find_copy(self, f: _Open) -> str | None:
-        """The rotated copy of the file we were reading (newest first), if it is uncompressed."""
+    def _tail_from_copy(self, f: _Open) -> bytes | None:
+        """What logrotate's copy holds past ``f.offset``: the newest rotated sibling (plain or
+        ``.gz``) whose bytes before our offset are the ones we read; None when none does.
+
+        Each candidate is opened once and read through that descriptor: ``compress`` unlinks
+        the plain copy as soon as its ``.gz`` is written, and the copy's identity (inode, first
+        bytes) must be taken from the file whose tail was used."""
+        newest = self._siblings()[:6]
+        # a plain copy first: a .gz of it may still be being written (gzip runs after the copy)
+        for p in [*(q for q in newest if not q.endswith(".gz")),
+                  *(q for q in newest if q.endswith(".gz"))]:
+            start = f.offset - len(f.guard)
+            try:
+                fh = open(p, "rb")  # noqa: SIM115 - closed below, on every path
+            except OSError:
+                continue
+            with fh:
+                gz = p.endswith(".gz")
+                data = _read_open(fh, gz, start, len(f.guard) + _COPY_TAIL)
+                if data is None or len(data) < len(f.guard) or data[:len(f.guard)] != f.guard:
+                    continue
+                st = os.fstat(fh.fileno())
+                self._saw((st.st_dev, st.st_ino))  # a copy of what was read: never read again
+                self._saw_head(_read_open(fh, gz, 0, _HEAD_ID))  # nor its .gz, made next
+            return data[len(f.guard):]
+        return None
+
+    def _siblings(self) -> list[str]:
+        """The rotated files of this log (``.1``, ``.2.gz``, ``-20261123``), newest first."""
         folder = os.path.dirname(self.path) or "."
         try:
             names = os.listdir(folder)
         except OSError:
-            return None
+            return []
         siblings = [os.path.join(folder, n) for n in names]
-        siblings = [p for p in siblings if is_rotated_sibling(self.path, p) and not p.endswith(".gz")]
-        siblings.sort(key=lambda p: _mtime(p), reverse=True)
-        for p in siblings[:5]:
+        siblings = [p for p in siblings if is_rotated_sibling(self.path, p)]
+        siblings.sort(key=_mtime, reverse=True)
+        return siblings
+
+    def _read_skipped(self, out: PollResult, now: float, new: tuple[int, int],
+                      looked: float) -> None:
+        """A new file at the name: any rotated sibling never seen and written since our last
+        look is a file that was created and rotated away between two polls -- read it whole,
+        oldest first (a bigger rotation suffix is older)."""
+        since = looked - 0.05  # file times come from a coarse kernel clock
+        found: list[tuple[tuple[int, int], str, int]] = []
+        for p in self._siblings():
+            if p.endswith(".gz"):
+                # compressed: a copy of a file already read (logrotate compresses what it
+                # rotated, after a poll or more); a file created, rotated *and* compressed
+                # between two polls is beyond what can be told apart from such a copy
+                continue
             try:
-                with open(p, "rb") as fh:
-                    if f.guard:
-                        fh.seek(f.offset - len(f.guard))
-                        if fh.read(len(f.guard)) != f.guard:
-                            continue
-                    return p
+                fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
             except OSError:
                 continue
-        return None
+            st = os.fstat(fd)
+            ident = (st.st_dev, st.st_ino)
+            if (st.st_mtime < since or ident in self.seen or ident == new
+                    or not stat.S_ISREG(st.st_mode)
+                    or self._known_head(_read_fd(fd, False, 0, _HEAD_ID))):  # a copy
+                os.close(fd)
+                if st.st_mtime < since:
+                    break  # newest first: the rest are older still
+                continue
+            found.append((rotation_age(p), p, fd))
+        for _age, _p, fd in sorted(found, reverse=True):
+            st = os.fstat(fd)
+            self._saw((st.st_dev, st.st_ino))
+            self._saw_head(_read_fd(fd, False, 0, _HEAD_ID))
+            self.rotations += 1
+            skipped = _Open(fd, (st.st_dev, st.st_ino), quiet_since=now)
+            self.retired.append(skipped)  # closed when quiet, like any renamed file
+            self._drain(skipped, out)
+
+    def _saw(self, ident: tuple[int, int]) -> None:
+        self.seen[ident] = None
+        if len(self.seen) > 256:
+            del self.seen[next(iter(self.seen))]
+
+    def _known_head(self, head: bytes | None) -> bool:
+        """Does ``head`` start a file already read?  Compared over the shorter of the two: a
+        file read while it was shorter than ``_HEAD_ID`` has a shorter head."""
+        if not head:
+            return False
+        for known in self.heads:
+            n = min(len(known), len(head))
+            if n >= _HEAD_MIN and known[:n] == head[:n]:
+                return True
+        return False
+
+    def _saw_head(self, head: bytes | None) -> None:
+        """Remember the first bytes of a file read: a rotated copy or ``.gz`` of it made later
+        (a new inode) starts with them and is not read a second time."""
+        if head:
+            self.heads[head] = None
+            if len(self.heads) > 256:
+                del self.heads[next(iter(self.heads))]
 
     def _drain(self, f: _Open, out: PollResult) -> int:
         """Read what follows ``f.offset`` (at most ``POLL_BUDGET`` bytes); complete lines go to
@@ -253,37 +375,46 @@ class FileFollower:
             f.offset += len(data)
             total += len(data)
             self.bytes_read += len(data)
-            f.guard = (f.guard + data)[-_GUARD:]
-            self._split(f, data, out)
+            f.guard = data[-_GUARD:] if len(data) >= _GUARD else (f.guard + data)[-_GUARD:]
+            self._split(f, data, out, self.raw)
         return total
 
     @staticmethod
-    def _split(f: _Open, data: bytes, out: PollResult) -> None:
+    def _split(f: _Open, data: bytes, out: PollResult, raw: bool) -> None:
         if f.skipping:  # the rest of an over-long line already handed out cut
             nl = data.find(b"\n")
             if nl < 0:
                 return
             f.skipping = False
             data = data[nl + 1:]
-        buf = f.partial + data
+        buf = f.partial + data if f.partial else data
         cut = buf.rfind(b"\n")
         if cut < 0:
             f.partial = buf
         else:
             f.partial = buf[cut + 1:]
-            out.lines.extend(buf[:cut].decode("utf-8", "replace").split("\n"))
+            _hand_out(buf[:cut + 1], out, raw)
         if len(f.partial) > MAX_LINE:
             # a line without end (hostile, or not a log): handed out cut, memory stays bounded
-            out.lines.append(f.partial[:MAX_LINE].decode("utf-8", "replace"))
+            _hand_out(f.partial[:MAX_LINE] + b"\n", out, raw)
             f.partial = b""
             f.skipping = True
 
     def _close(self, f: _Open, out: PollResult) -> None:
         """A retired file quiet long enough: closed; a last line without newline is kept whole."""
         if f.partial:
-            out.lines.append(f.partial.decode("utf-8", "replace"))
+            _hand_out(f.partial + b"\n", out, self.raw)
         os.close(f.fd)
         self.retired.remove(f)
+
+
+def _hand_out(block: bytes, out: PollResult, raw: bool) -> None:
+    """Whole lines (``block`` ends with a newline) to ``out``, as bytes or as text."""
+    if raw:
+        out.chunks.append(block)
+        out.count += block.count(b"\n")
+    else:
+        out.lines.extend(block[:-1].decode("utf-8", "replace").split("\n"))
 
 
 def _mtime(path: str) -> float:
@@ -291,6 +422,39 @@ def _mtime(path: str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
+
+
+def _read_fd(fd: int, gz: bool, start: int, limit: int) -> bytes | None:
+    """``_read_open`` on a descriptor (left open)."""
+    with os.fdopen(os.dup(fd), "rb") as fh:
+        return _read_open(fh, gz, start, limit)
+
+
+def _read_open(fh: BinaryIO, gz: bool, start: int, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of an open file from ``start``, decompressed when ``gz`` (the
+    bytes before ``start`` are decompressed and dropped: memory stays bounded; a stream gzip is
+    still writing gives what it holds so far).  None when it cannot be read."""
+    try:
+        if not gz:
+            fh.seek(start)
+            return fh.read(limit)
+        fh.seek(0)
+        unzip = zlib.decompressobj(wbits=31)
+        parts: list[bytes] = []
+        pos = size = 0  # decompressed bytes seen / kept
+        while size < limit and not unzip.eof:
+            raw = unzip.unconsumed_tail or fh.read(CHUNK)
+            if not raw:
+                break
+            part = unzip.decompress(raw, CHUNK)
+            if pos + len(part) > start:
+                keep = part[max(0, start - pos):]
+                parts.append(keep[:limit - size])
+                size += len(parts[-1])
+            pos += len(part)
+        return b"".join(parts)
+    except (OSError, zlib.error):
+        return None
 
 
 def _after_last_newline(fd: int, size: int) -> int:

@@ -27,8 +27,9 @@ from why502.app.diagnose.inputs import log_paths
 from why502.app.stats.formats import choose_format, guess_format
 from why502.app.watch.incidents import Incident, Rules, Window, triggers
 from why502.app.watch.metrics import Metrics, upstream_label
-from why502.app.watch.traffic import batch_pattern
+from why502.app.watch.traffic import make_parser
 from why502.errors import UsageError, Why502Error
+from why502.evidence.stats.parser import LineParser
 from why502.findings.model import Diagnostic, Report
 from why502.parsers.errorlog import classify_line
 from why502.parsers.log_format import PREDEFINED, compile_format
@@ -67,8 +68,9 @@ class WatchOptions:
 class _Followed:
     kind: str  # "access" or "error"
     follower: FileFollower
-    pattern: str | None = None  # the access log's format as a Rust regex (traffic.batch_pattern)
+    parser: LineParser | None = None  # the access log's format (traffic.make_parser)
     warned: bool = False
+    gaps: int = 0  # the follower's gaps already counted in the metric
 
 
 class Watch:
@@ -94,6 +96,8 @@ class Watch:
         self.reports_written: list[str] = []
         self.on_change: list[Callable[[Incident, str], None]] = []  # alerts, the live view
         self.reload_requested = False
+        # SIGHUP re-reads the rules through this (the CLI: --rules FILE, then the flags)
+        self.reload_rules: Callable[[], Rules] | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.pending: tuple[Incident, str, Future[Report | str]] | None = None
         self.diagnosis_started = 0.0
@@ -111,27 +115,46 @@ class Watch:
                 if o.nginx_conf is not None:
                     raise
                 diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
-        errors = log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs)
-        access = log_paths(o.access_logs, self.cfg, "access", diags)
-        if not errors and not access:
+        self._follow(diags, from_start=o.from_start)
+        if not self.followed:
             raise UsageError("nothing to watch: no error or access log (pass --error-log/"
                              "--access-log or --nginx-conf)")
+        for d in diags:
+            self.note(d)
+
+    def _follow(self, diags: list[Diagnostic], from_start: bool) -> list[str]:
+        """Follow the logs the flags and the config name, the server names and formats of the
+        config: at start, and again on SIGHUP (a log added to the config is followed from
+        then on, a changed ``log_format`` or ``server_name`` is used for the next lines).
+        Returns the paths followed anew."""
+        o = self.options
+        errors = log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs)
+        access = log_paths(o.access_logs, self.cfg, "access", diags)
         if self.cfg is not None:
             self.metrics.traffic.servers = frozenset(
                 n.lower() for srv in self.cfg.servers for n in srv.server_names
                 if n and n != "_" and not n.startswith(("~", "*", ".")) and not n.endswith("*"))
+        known = {(f.kind, f.follower.path): f for f in self.followed}
+        added: list[str] = []
         for path in access:
             # no log_format known for it: guessed on the first lines read, not on an empty file
-            pattern = None
+            parser = None
             if self.cfg is not None and self.cfg.access_logs:
                 fmt, _where = choose_format(None, self.cfg, [path])
-                pattern = batch_pattern(fmt)
-            self.followed.append(_Followed("access", FileFollower(path, from_start=o.from_start),
-                                           pattern))
+                parser = make_parser(fmt)
+            old = known.get(("access", path))
+            if old is not None:
+                if parser is not None and (old.parser is None or old.parser.fmt != parser.fmt):
+                    old.parser, old.warned = parser, False
+                continue
+            added.append(path)
+            self.followed.append(_Followed(
+                "access", FileFollower(path, from_start=from_start, raw=True), parser))
         for path in errors:
-            self.followed.append(_Followed("error", FileFollower(path, from_start=o.from_start)))
-        for d in diags:
-            self.note(d)
+            if ("error", path) not in known:
+                added.append(path)
+                self.followed.append(_Followed("error", FileFollower(path, from_start=from_start)))
+        return added
 
     @property
     def error_paths(self) -> list[str]:
@@ -163,19 +186,40 @@ class Watch:
         self.stopping = True
 
     def request_reload(self) -> None:
-        """SIGHUP: re-read the nginx config (targets for the health checks) at the next step."""
+        """SIGHUP: re-read the configuration at the next step (``_reload``)."""
         self.reload_requested = True
 
     def _reload(self) -> None:
+        """Re-read the incident rules (``reload_rules``, the CLI's ``--rules`` file and flags)
+        and the nginx config: its targets for the health checks, its logs, formats and server
+        names.  A config that no longer parses keeps the old one (a warning), as nginx's own
+        reload does."""
         self.reload_requested = False
-        if self.options.nginx_conf is None and self.cfg is None:
-            return
-        try:
-            self.cfg = load_config(self.options.nginx_conf)
-        except Why502Error as err:
-            self.note(Diagnostic("warning", f"SIGHUP: nginx config not re-read: {err}"))
-            return
-        self.note(Diagnostic("info", "SIGHUP: nginx config re-read"))
+        said: list[str] = []
+        if self.reload_rules is not None:
+            try:
+                rules = self.reload_rules()
+            except Why502Error as err:
+                self.note(Diagnostic("warning", f"SIGHUP: rules not re-read: {err}"))
+            else:
+                if rules != self.options.rules:
+                    self.options.rules = rules
+                    self.window.seconds = rules.window
+                said.append("rules")
+        if self.options.nginx_conf is not None or self.cfg is not None:
+            try:
+                self.cfg = load_config(self.options.nginx_conf)
+            except Why502Error as err:
+                self.note(Diagnostic("warning", f"SIGHUP: nginx config not re-read: {err}"))
+            else:
+                diags: list[Diagnostic] = []
+                added = self._follow(diags, from_start=False)
+                for d in diags:
+                    self.note(d)
+                said.append("nginx config" + (f" (now following {', '.join(added)})"
+                                              if added else ""))
+        if said:
+            self.note(Diagnostic("info", f"SIGHUP: {' and '.join(said)} re-read"))
 
     def step(self, now: float | None = None) -> bool:
         """One round: read every file, then decide.  True when a file holds more than was read
@@ -191,11 +235,14 @@ class Watch:
                 if p.severity != "info":
                     self.metrics.follow_errors.labels(path).inc()
                 self.note(p)
-            if got.lines:
-                self.metrics.lines.labels(path).inc(len(got.lines))
+            if f.follower.gaps != f.gaps:
+                self.metrics.rotation_gaps.labels(path).inc(f.follower.gaps - f.gaps)
+                f.gaps = f.follower.gaps
+            if got.count:
+                self.metrics.lines.labels(path).inc(got.count)
                 bucket = self.window.at(time.monotonic())
                 if f.kind == "access":
-                    self._access(f, got.lines, bucket)
+                    self._access(f, b"".join(got.chunks), got.count, bucket)
                 else:
                     self._errors(got.lines, bucket)
             lag = f.follower.lag_bytes()
@@ -204,12 +251,13 @@ class Watch:
         self.decide(time.monotonic() if now is None else now)
         return busy
 
-    def _access(self, f: _Followed, lines: list[str], bucket: Any) -> None:
-        if f.pattern is None:
-            name, _hits = guess_format(lines[:100])
+    def _access(self, f: _Followed, data: bytes, count: int, bucket: Any) -> None:
+        if f.parser is None:
+            head = data[:65536].decode("utf-8", "replace").split("\n")[:100]
+            name, _hits = guess_format([ln for ln in head if ln])
             fmt, escape = PREDEFINED[name]
-            f.pattern = batch_pattern(compile_format(fmt, escape, name=name))
-        statuses, unparsed = self.metrics.traffic.add(lines, f.pattern, self.metrics.upstream_of)
+            f.parser = make_parser(compile_format(fmt, escape, name=name))
+        statuses, unparsed = self.metrics.traffic.add(data, f.parser, self.metrics.upstream_of)
         for code, n in statuses.items():
             bucket.requests += n
             bucket.statuses[code] += n
@@ -217,7 +265,7 @@ class Watch:
                 bucket.errors += n
         if unparsed:
             self.metrics.unparsed.labels(f.follower.path).inc(unparsed)
-            if unparsed == len(lines) and not f.warned:
+            if unparsed == count and not f.warned:
                 # said once: a wrong log_format would otherwise hide every 5xx silently
                 f.warned = True
                 self.note(Diagnostic("warning", f"{f.follower.path}: {unparsed} line(s) do not "

@@ -62,6 +62,10 @@ class Metrics:
                                 registry=r)
         self.lag = Gauge("why502_log_lag_bytes",
                          "Bytes written to a followed log and not yet read.", ["file"], registry=r)
+        self.rotation_gaps = Counter(
+            "why502_log_rotation_gaps",
+            "Truncations (copytruncate) whose unread tail no rotated copy held: lines may be lost.",
+            ["file"], registry=r)
         self.follow_errors = Counter(
             "why502_log_follow_errors",
             "Times a followed log became unreadable or vanished.", ["file"], registry=r)
