@@ -21,6 +21,7 @@ from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
 from why502.findings.model import Diagnostic
 from why502.parsers.nginx import NginxConfig
+from why502.sources.opening import discovered_skip
 
 
 def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
@@ -34,6 +35,10 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     inputs["access_logs"] = []
     readable = []
     for p in paths:
+        skip = None if explicit else discovered_skip(p)
+        if skip:
+            diags.append(Diagnostic("info", f"access log {skip}", p))
+            continue
         why = unreadable(p)
         if why is None:
             readable.append(p)
@@ -58,7 +63,7 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     inputs["access_logs"] = list(readable)
     inputs["access_requests"] = st.requests
     for note in st.notes:
-        if "cannot tell" in note or "no $upstream_header_time" in note:
+        if "cannot tell" in note or "no $upstream_header_time" in note or "stopped reading after" in note:
             diags.append(Diagnostic("info", note))
     return {u.address: timing_from_stats(u) for u in st.upstreams}, st
 

@@ -23,6 +23,7 @@ from why502.evidence.model import LogEvent
 from why502.findings.model import Diagnostic
 from why502.sources import system
 from why502.sources.logfiles import expand_inputs, file_identity
+from why502.sources.opening import discovered_skip, take_notes
 from why502.sources.rotation import order_rotated
 
 # 4 MiB batches, two classifying threads while the next batch is read (app.classify._run):
@@ -73,12 +74,16 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 raise InputError(f"cannot read {path}: {err.strerror or err}") from None
             diags.append(Diagnostic("warning", f"cannot read {path}: {err.strerror or err}", path))
             continue
+        diags.extend(Diagnostic("info", n) for n in take_notes())  # siblings not read
         for f in files:
             key = file_identity(f)
             if key in seen:  # named twice, or named and found as a rotated sibling: read once
                 continue
             # the named file itself is strict; its rotated siblings were found by why502: notes
             strict = explicit and (f == path or os.path.realpath(f) == os.path.realpath(path))
+            if not strict and (why := discovered_skip(f)):
+                diags.append(Diagnostic("info", why, f))
+                continue
             if since is not None and f != "-" and older_than(f, since):
                 diags.append(Diagnostic("info", f"skipped {f}: last written before --since", f))
                 continue
@@ -101,6 +106,8 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 if strict:
                     raise
                 diags.append(Diagnostic("warning", str(err), f))
+            # a named FIFO or device stopped by its bounds (sources.opening)
+            diags.extend(Diagnostic("warning", n, f) for n in take_notes())
     return done
 
 

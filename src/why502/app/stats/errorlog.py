@@ -19,6 +19,7 @@ import polars as pl
 from why502.app.stats.inputs import distinct
 from why502.errors import InputError
 from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
+from why502.sources.opening import discovered_skip, note
 
 if TYPE_CHECKING:
     from why502.parsers.nginx import NginxConfig
@@ -34,8 +35,12 @@ def error_logs_from_config(cfg: NginxConfig) -> list[str]:
         p = e.path
         if e.is_off or p.startswith(("syslog:", "stderr", "memory:")) or p == "/dev/null":
             continue
-        if p not in paths and os.path.isfile(p):
-            paths.append(p)
+        if p in paths or not os.path.exists(p):
+            continue
+        if why := discovered_skip(p):  # a FIFO, a link to /dev/stderr: never read when found
+            note(f"error log {why}")
+            continue
+        paths.append(p)
     return paths
 
 

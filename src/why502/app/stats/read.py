@@ -20,10 +20,11 @@ import polars as pl
 from why502.errors import InputError
 from why502.evidence.stats import UNPARSED_SAMPLES, Partial, StatsAccumulator
 from why502.parsers.log_format import ByteChunk
-from why502.sources.byte_chunks import file_size, head_lines, iter_byte_chunks
+from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, iter_byte_chunks
 from why502.sources.scan import (
     BATCH_ROWS,
     GROUP_ROWS,
+    has_long_line,
     is_invalid_utf8,
     numbered_lines,
     scan_split,
@@ -52,7 +53,9 @@ def read_files(
         def file_progress(n: int, base: int = offset) -> None:
             progress(base + n)
 
-        if engine == "scan" or (engine == "auto" and scannable(path)):
+        # a line longer than the chunk reader's cut would be held whole by polars' reader
+        scan = engine == "auto" and scannable(path) and not has_long_line(path, MAX_LINE_BYTES)
+        if engine == "scan" or scan:
             _scan_file(acc, path, file_progress)
         else:
             chunks = iter_byte_chunks([path], chunk_bytes, None, count_lines=False)

@@ -18,6 +18,7 @@ from why502.errors import InputError
 from why502.evidence.stats import AccessStats, StatsAccumulator
 from why502.sources.byte_chunks import CHUNK_BYTES, Progress, file_size, rotated_base
 from why502.sources.localtime import local_zone_name
+from why502.sources.opening import take_notes
 from why502.sources.spill import DiskFrames
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
             u.locations = facts[u.address][2]
     st.notes.insert(0, f"log format: {fmt_source}")
     st.notes.extend(skipped_notes)
+    st.notes.extend(take_notes())  # files not read, streams cut short (sources.opening)
     if locations:
         st.notes.extend(f"location matching: {n}" for n in locations.notes())
     if error_paths:
