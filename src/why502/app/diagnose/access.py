@@ -11,11 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import polars as pl
-
-from why502.app.diagnose.logs import error_join_frame
 from why502.app.diagnose.options import unreadable
 from why502.app.stats import compute_for_diagnose
+from why502.app.stats.errorlog import JoinRows
 from why502.errors import InputError
 from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
@@ -26,7 +24,7 @@ from why502.sources.opening import discovered_skip
 
 def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
-                 explicit: bool, join: dict[str, list[pl.DataFrame]] | None = None
+                 explicit: bool, join: JoinRows | None = None
                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
 
@@ -49,7 +47,7 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     if not readable:
         return {}, None
     try:
-        errors = error_join_frame(join, error_logs) if join is not None and error_logs else None
+        errors = join.result() if join is not None and error_logs else None
         st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
                                   errors=errors)
     except InputError as err:

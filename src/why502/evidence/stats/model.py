@@ -17,6 +17,53 @@ from why502.evidence.stats.histogram import BUCKET_RATIO, Histogram, TimingSumma
 UNPARSED_SAMPLES = 5  # samples kept of the lines that do not parse (and of unmatched 5xx)
 NEAR_TIMEOUT_FRACTION = 0.8  # a timing this close to the read timeout counts as "near timeout"
 TOP_N = 15  # rows of each breakdown table (hosts: twice as many)
+# Distinct keys a breakdown table (hosts, URIs, clients, locations) holds before it is pruned to
+# its top half: a log of unique URIs or clients grew those tables with the file (1.8 GB).
+MAX_KEYS = 100_000
+
+
+class HostCounts:
+    """Requests and 5xx per host, bounded: at ``MAX_KEYS`` hosts the lower half (fewest 5xx,
+    then fewest requests) is dropped.  Totals stay exact elsewhere (``by_status``); a host
+    dropped and seen again restarts from 0, so a count may be short by at most ``floor`` 5xx
+    (the most any dropped host had) -- said in a note when it happens (``note``)."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.max_keys = max_keys
+        self.counts: dict[str, list[int]] = {}
+        self.floor = 0  # the most 5xx any dropped host had
+        self.floor_requests = 0
+        self.dropped = 0  # hosts dropped (a host may be counted more than once)
+
+    def add(self, host: str, requests: int, fivexx: int) -> None:
+        h = self.counts.get(host)
+        if h is None:
+            h = self.counts[host] = [0, 0]
+            if len(self.counts) > self.max_keys:
+                self._prune()
+                h = self.counts.setdefault(host, [0, 0])
+        h[0] += requests
+        h[1] += fivexx
+
+    def _prune(self) -> None:
+        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1][1], -kv[1][0]))
+        keep = self.max_keys // 2
+        for _host, (n, e) in ranked[keep:]:
+            self.floor = max(self.floor, e)
+            self.floor_requests = max(self.floor_requests, n)
+        self.dropped += len(ranked) - keep
+        self.counts = dict(ranked[:keep])
+
+    def top(self, n: int) -> list[tuple[str, int, int]]:
+        ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1][1], -kv[1][0]))[:n]
+        return [(h, v[0], v[1]) for h, v in ranked]
+
+    def note(self) -> str | None:
+        if not self.dropped:
+            return None
+        return (f"by host: more than {self.max_keys} distinct hosts; the table keeps the busiest, whose "
+                f"counts may be short by up to {self.floor} 5xx / {self.floor_requests} requests each "
+                "(totals are exact)")
 
 # A row of a breakdown table (``by_uri``, ``by_client``, ``by_location``) or of the 5xx sample:
 # column name -> value as polars gives it (strings, counts, line numbers; null as None).
