@@ -7,7 +7,7 @@ the size that broke earlier versions.  Each run is measured by the kernel (``ru_
 child, ``resource.getrusage(RUSAGE_CHILDREN)`` after a fresh ``fork``), with a time limit.
 
     python bench/rss_table.py --size 1000          # MB of each big input (1 GB)
-    python bench/rss_table.py --size 100 --keep    # smaller, keep the inputs in bench/out/rss
+    python bench/rss_table.py --size 100 --keep    # smaller, keep the inputs in bench/out/rss-100
 """
 
 from __future__ import annotations
@@ -165,12 +165,12 @@ def measure(argv: list[str], timeout: float) -> tuple[int | None, float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=1000, help="MB of each big input (default 1000)")
-    ap.add_argument("--keep", action="store_true", help="generate into bench/out/rss and keep it")
+    ap.add_argument("--keep", action="store_true", help="generate into bench/out/rss-SIZE and keep it")
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--only", help="run only the rows whose label contains this")
     args = ap.parse_args()
     if args.keep:
-        out = Path(__file__).parent / "out" / "rss"
+        out = Path(__file__).parent / "out" / f"rss-{args.size}"
         out.mkdir(parents=True, exist_ok=True)
     else:
         out = Path(tempfile.mkdtemp(prefix="why502-rss-"))

@@ -19,7 +19,7 @@ NEAR_TIMEOUT_FRACTION = 0.8  # a timing this close to the read timeout counts as
 TOP_N = 15  # rows of each breakdown table (hosts: twice as many)
 # Distinct keys a breakdown table (hosts, URIs, clients, locations) holds before it is pruned to
 # its top half: a log of unique URIs or clients grew those tables with the file (1.8 GB).
-MAX_KEYS = 100_000
+MAX_KEYS = 50_000
 
 
 class HostCounts:
