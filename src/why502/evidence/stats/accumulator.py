@@ -127,14 +127,21 @@ class StatsAccumulator:
                 self.samples.append(smp)
         self.requests += part.requests
         if part.timeline is not None:
-            track_hosts = self.fmt.host_field is not None
-            for minute, status, host, n in part.timeline.iter_rows():
+            # per (minute, status) in Python (few rows), per host in polars (as many as lines)
+            per_minute = part.timeline.group_by(part.timeline.columns[0], part.timeline.columns[1]).agg(
+                pl.col(part.timeline.columns[3]).sum())
+            for minute, status, n in per_minute.iter_rows():
                 iso = self._iso.get(minute)
                 if iso is None:
                     iso = self._iso[minute] = minute_to_iso(minute or "", self.kind, self.tz)
                 self.timeline[iso]["???" if status is None else f"{status:03d}"] += n
-                if track_hosts:
-                    self.hosts.add(host or "-", n, n if status is not None and status >= 500 else 0)
+            if self.fmt.host_field is not None:
+                status_col, host_col, n_col = part.timeline.columns[1:4]
+                self.hosts.add_frame(part.timeline.select(
+                    pl.col(host_col).fill_null("-").alias("host"),
+                    pl.col(n_col).alias("requests"),
+                    pl.when(pl.col(status_col) >= 500).then(pl.col(n_col)).otherwise(0).alias("5xx"),
+                ))
         self.rescued += part.rescued
         self.retried += part.retried
         self.redirected += part.redirected
@@ -187,11 +194,7 @@ class StatsAccumulator:
         self.samples = (self.samples + other.samples)[:UNPARSED_SAMPLES]
         for minute, counts in other.timeline.items():
             self.timeline[minute].update(counts)
-        for host, (n, e) in other.hosts.counts.items():
-            self.hosts.add(host, n, e)
-        self.hosts.floor = max(self.hosts.floor, other.hosts.floor)
-        self.hosts.floor_requests = max(self.hosts.floor_requests, other.hosts.floor_requests)
-        self.hosts.dropped += other.hosts.dropped
+        self.hosts.absorb(other.hosts)
         self.rescued += other.rescued
         self.retried += other.retried
         self.redirected += other.redirected
