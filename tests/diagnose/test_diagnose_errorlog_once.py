@@ -31,10 +31,10 @@ from tests.support.clirun import why502
 from tests.support.paths import FIXTURES_DIR
 from why502.app.classify import classify_files
 from why502.app.diagnose import DiagnoseOptions, gather
-from why502.app.diagnose.logs import error_join_frame, error_join_rows
+from why502.app.diagnose.logs import error_join_rows
 from why502.app.stats import compute_for_diagnose
 from why502.app.stats import errorlog as app_stats
-from why502.app.stats.errorlog import read_error_lines
+from why502.app.stats.errorlog import JoinRows, read_error_lines
 from why502.sources.logfiles import expand_inputs, file_identity
 
 RECORDED = FIXTURES_DIR / "recorded"
@@ -206,10 +206,15 @@ HOSTILE = [
 
 
 def _frame_from_diagnose_rows(files: list[str]) -> pl.DataFrame:
-    join: dict[str, list[Any]] = {}
+    """The rows diagnose collects while it classifies (``JoinRows``, as ``gather`` does), in
+    the order it reads the files (oldest first)."""
+    join = JoinRows()
     for f in files:
-        join[f] = [error_join_rows(df) for df in classify_files([f], with_text=True)]
-    return error_join_frame(join, files)  # type: ignore[no-any-return]
+        for df in classify_files([f], with_text=True):
+            join.add(error_join_rows(df))
+    got = join.result()
+    assert isinstance(got, pl.DataFrame)
+    return got
 
 
 def test_join_frame_equals_read_error_lines(tmp_path: Path, generated: Path) -> None:

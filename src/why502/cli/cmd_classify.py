@@ -90,8 +90,19 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FINDINGS if failures else EXIT_HEALTHY
     finally:
         progress.close()
+        _print_notes()  # after the data, whichever way the run ends
     render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
+
+
+def _print_notes() -> None:
+    """What the readers did not read or cut short (a FIFO that went quiet, /dev/zero, a rotated
+    sibling that is not a file: ``sources.opening``), on stderr so that stdout stays the data."""
+    from why502.sources.opening import take_notes
+    from why502.textutil import strip_terminal_escapes
+
+    for note in take_notes():
+        print(f"why502: note: {strip_terminal_escapes(note)}", file=sys.stderr)
 
 
 def _run_lb(args: argparse.Namespace, log_type: str) -> int:

@@ -40,12 +40,19 @@ def _use_color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+# the most ``explain -`` reads: the first non-blank line must fit (a log line is at most a few KB;
+# nginx cuts its own at 2048 bytes, NGX_MAX_ERROR_STR in src/core/ngx_log.h)
+MAX_LINE_BYTES = 1 << 20
+
+
 def run(args: argparse.Namespace) -> int:
     from why502.app.explain import explain, render_text
 
     text = " ".join(args.arg)
     if args.arg == ["-"]:
-        text = next((ln for ln in sys.stdin if ln.strip()), "")
+        from why502.sources.opening import first_line, stdin_bytes
+
+        text = first_line(stdin_bytes(MAX_LINE_BYTES), MAX_LINE_BYTES, "stdin").decode("utf-8", "replace")
     if len(text.split()) == 1 and (lint := _lint_rule(text, args.format)) is not None:
         sys.stdout.write(lint)
         return 0

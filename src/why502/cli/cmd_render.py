@@ -57,17 +57,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# the biggest report read (diagnose's JSON is tens of KB; json.loads needs ~10x its size)
+MAX_REPORT_BYTES = 16 << 20
+
+
 def load_report(source: str) -> Report:
     """Read and validate a saved report; every failure is a one-line ``InputError``."""
     from why502.findings.model import Report
+    from why502.sources.opening import open_capped_input
 
     try:
-        if source == "-":
-            raw = sys.stdin.buffer.read()
-            name = "<stdin>"
-        else:
-            raw = Path(source).read_bytes()
-            name = source
+        # capped: a report is KBs; a huge or endless input is refused before it is held in memory
+        raw = open_capped_input(source, MAX_REPORT_BYTES, "a report")
+        name = "<stdin>" if source == "-" else source
     except FileNotFoundError:
         raise InputError(f"{source}: no such file") from None
     except IsADirectoryError:

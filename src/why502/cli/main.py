@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -77,10 +78,52 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "narenas:1"}
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like ``KeyboardInterrupt`` for SIGINT.
+
+    Why: Python's default for SIGTERM ends the process at once, so no ``finally`` ran and the
+    spilled rows of a big run stayed in ``$TMPDIR``; as an exception it unwinds like Ctrl-C does,
+    every ``finally`` closes what it opened and the run's scratch directory is removed
+    (``sources.scratch``).  A ``BaseException``, so ``except Exception`` does not swallow it."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _remove_scratch() -> None:
+    """Remove the run's scratch directory now (it is also an ``atexit`` handler), with further
+    SIGINT/SIGTERM ignored so a second signal cannot cut the removal short."""
+    scratch = sys.modules.get("why502.sources.scratch")
+    if scratch is None:
+        return
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        scratch.cleanup()
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code (never raises, never prints a traceback)."""
     for key, value in ALLOCATOR_ENV.items():
         os.environ.setdefault(key, value)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _main(argv)
+    except (KeyboardInterrupt, Terminated) as err:
+        # a signal that arrived while an error was being reported, or before a command ran
+        print("why502: " + ("terminated" if isinstance(err, Terminated) else "interrupted"), file=sys.stderr)
+        return Terminated.exit_code if isinstance(err, Terminated) else 130
+    finally:
+        _remove_scratch()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -97,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("why502: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("why502: terminated", file=sys.stderr)
+        return Terminated.exit_code
     except BrokenPipeError:
         # `why502 classify big.log | head`: the reader went away; that is not an error.
         _silence_stdout()

@@ -29,6 +29,7 @@ from why502.parsers.fpm_config import (
     parse_fpm_text,
     resolve_fpm_path,
 )
+from why502.sources.opening import discovered_skip
 
 __all__ = ["FpmConfig", "FpmPool", "discover_pools", "fpm_log_paths", "load_fpm_config"]
 
@@ -65,10 +66,22 @@ class FpmConfig:
         return pid if os.path.exists(f"/proc/{pid}") else None
 
 
+# a pool file is a few KB; a bigger one is not a pool file (or is ``include=/dev/zero``)
+MAX_CONF_BYTES = 4 << 20
+
+
 def _read(path: str, diags: list[Diagnostic]) -> str | None:
+    """The text of one PHP-FPM config file, or None with a warning: unreadable, not a regular
+    file (a FIFO would block, a device never end) or bigger than ``MAX_CONF_BYTES``."""
+    why = discovered_skip(path)
+    if why is None and os.path.isfile(path) and os.path.getsize(path) > MAX_CONF_BYTES:
+        why = f"{path} is over {MAX_CONF_BYTES >> 20} MiB, not a PHP-FPM config"
+    if why is not None:
+        diags.append(Diagnostic("warning", f"PHP-FPM config {why}", path))
+        return None
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+            return fh.read(MAX_CONF_BYTES)
     except OSError as err:
         diags.append(Diagnostic("warning", f"cannot read PHP-FPM config {path}: {err.strerror or err}", path))
         return None

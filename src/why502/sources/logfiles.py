@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from why502.errors import InputError
+from why502.sources.opening import check_named, discovered_skip, is_stream, note, open_stream
 from why502.sources.rotation import is_rotated_sibling, order_rotated
 
 STDIN = "-"
@@ -89,8 +90,12 @@ def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
             if rotated:
                 base = Path(raw)
                 for cand in base.parent.glob(glob.escape(base.name) + "[.-]*"):
-                    if is_rotated_sibling(str(base), str(cand)):
-                        matches.append(cand)
+                    if not is_rotated_sibling(str(base), str(cand)):
+                        continue
+                    if why := discovered_skip(str(cand)):  # found, not named: never a FIFO
+                        note(why)
+                        continue
+                    matches.append(cand)
         for m in matches:
             key = file_identity(m)
             if key not in seen:
@@ -112,7 +117,9 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
     try:
         if path.is_dir():
             raise InputError(f"cannot read {path}: is a directory")
-        f = open(path, "rb")  # noqa: SIM115 - closed by iter_batches
+        check_named(str(path))
+        # a FIFO or a device (``<(zcat ...)``, /dev/zero): polled, with bounds (sources.opening)
+        f = open_stream(str(path)) if is_stream(str(path)) else open(path, "rb")  # noqa: SIM115
         size = os.fstat(f.fileno()).st_size
         # peek, not read + seek: a FIFO (``<(zcat ...)``) cannot seek
         magic = f.peek(2)[:2]
@@ -168,8 +175,9 @@ def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int) -> Iterat
     path = Path(p)
     name = STDIN if str(path) == STDIN else str(path)
     reader, raw, total = _open(path)
+    cut = [0]
     try:
-        for body in _chunks(reader, batch_bytes, max_line_bytes):
+        for body in _chunks(reader, batch_bytes, max_line_bytes, cut):
             yield ByteBatch(name, body, _tell(raw), total)
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
         raise InputError(f"cannot read {name}: {err}") from None
@@ -177,10 +185,14 @@ def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int) -> Iterat
         if name != STDIN:
             reader.close()
             raw.close()
+        if cut[0]:
+            note(f"{name}: {cut[0]} line(s) longer than {max_line_bytes} bytes cut to their first "
+                 f"{max_line_bytes} bytes")
 
 
-def _chunks(reader: BinaryIO, batch_bytes: int, max_line: int) -> Iterator[bytes]:
-    """Whole lines joined by ``\\n`` (no trailing newline), about ``batch_bytes`` at a time."""
+def _chunks(reader: BinaryIO, batch_bytes: int, max_line: int, cuts: list[int]) -> Iterator[bytes]:
+    """Whole lines joined by ``\\n`` (no trailing newline), about ``batch_bytes`` at a time;
+    ``cuts[0]`` counts the lines cut at ``max_line``."""
     carry = b""
     skipping = False  # inside an over-long line whose head was already kept
     while True:
@@ -199,6 +211,7 @@ def _chunks(reader: BinaryIO, batch_bytes: int, max_line: int) -> Iterator[bytes
             if len(carry) > max_line:
                 yield carry[:max_line]
                 carry, skipping = b"", True
+                cuts[0] += 1
             continue
         # one copy of the batch: the carried head of its first line + the chunk up to the cut
         yield b"".join((carry, memoryview(chunk)[:cut])) if carry else chunk[:cut]

@@ -12,12 +12,13 @@ import grp
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from why502.errors import InputError
 from why502.parsers.nginx import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
+from why502.parsers.nginx.load import config_file_problem, max_config_bytes
+from why502.sources.opening import is_stream, open_capped_input
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
@@ -63,7 +64,8 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True) -> NginxConfi
     Raises ``InputError`` (exit 3) when nothing can be read.
     """
     if nginx_conf == "-":
-        text = sys.stdin.read()
+        raw = open_capped_input("-", max_config_bytes(), "a config")
+        text = raw.decode("utf-8", errors="surrogateescape")
         if not is_dump(text):
             raise InputError("stdin is not an 'nginx -T' dump (no '# configuration file' marker)")
         return parse_dump(text, source="stdin")
@@ -89,8 +91,13 @@ def _load_path(path: str) -> NginxConfig:
         raise InputError(f"{path}: no such file")
     if p.is_dir():
         raise InputError(f"{path}: is a directory (give the main nginx.conf)")
+    text = None
+    if is_stream(path):  # --nginx-conf <(ssh host nginx -T): read once, with bounds; /dev/zero: no
+        text = open_capped_input(path, max_config_bytes(), "a config").decode("utf-8", "surrogateescape")
+    elif why := config_file_problem(path):
+        raise InputError(why)
     try:
-        return parse_nginx(path)
+        return parse_nginx(path, text=text)
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except (OSError, ValueError, UnicodeError) as err:

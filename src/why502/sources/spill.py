@@ -5,16 +5,18 @@ outage a log can hold hundreds of thousands of them; held in memory they made th
 phase grow with the file (+60 MB for 59k rows on the 5M-line benchmark log).  Rows are
 written in blocks to Arrow IPC files in a private temporary directory and read back once, for
 the join, after the reading phase has freed its buffers.  ``close()`` removes the directories
-(the app calls it in a ``finally``).
+(the app calls it in a ``finally``); whatever a run that is cut short leaves is removed with
+the run's scratch directory (``sources.scratch``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from why502.sources.scratch import scratch_dir
 
 if TYPE_CHECKING:
     import polars as pl
@@ -86,7 +88,7 @@ class DiskFrames:
         block = pl.concat(self._pending, how="vertical_relaxed")
         try:
             if not self._dirs:
-                self._dirs.append(tempfile.mkdtemp(prefix="why502-5xx-"))
+                self._dirs.append(scratch_dir("5xx-"))
             path = os.path.join(self._dirs[0], f"{len(self._files):05d}-{id(self):x}.arrow")
             block.write_ipc(path)
         except OSError:

@@ -44,6 +44,7 @@ from why502.parsers.system_text import (
     parse_systemctl_show,
     unit_from_cgroup,
 )
+from why502.sources.opening import is_stream, open_stream
 
 COMMAND_TIMEOUT = 10.0  # seconds for journalctl/systemctl/dmesg/ausearch
 JOURNAL_MAX_LINES = 20000  # newest records per journalctl call: bounded on busy hosts
@@ -127,6 +128,9 @@ def _since_arg(since: datetime) -> str:
 
 
 def _read_text(path: str) -> str:
+    if is_stream(path):  # --kernel-log <(journalctl -k ...), or /dev/kmsg: polled, bounded
+        with open_stream(path) as stream:
+            return stream.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
     opener = gzip.open if path.endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:  # type: ignore[operator]

@@ -11,21 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import polars as pl
-
-from why502.app.diagnose.logs import error_join_frame
 from why502.app.diagnose.options import unreadable
 from why502.app.stats import compute_for_diagnose
+from why502.app.stats.errorlog import JoinRows
 from why502.errors import InputError
 from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
 from why502.findings.model import Diagnostic
 from why502.parsers.nginx import NginxConfig
+from why502.sources.opening import discovered_skip
 
 
 def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
-                 explicit: bool, join: dict[str, list[pl.DataFrame]] | None = None
+                 explicit: bool, join: JoinRows | None = None
                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
 
@@ -34,6 +33,10 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     inputs["access_logs"] = []
     readable = []
     for p in paths:
+        skip = None if explicit else discovered_skip(p)
+        if skip:
+            diags.append(Diagnostic("info", f"access log {skip}", p))
+            continue
         why = unreadable(p)
         if why is None:
             readable.append(p)
@@ -44,7 +47,7 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     if not readable:
         return {}, None
     try:
-        errors = error_join_frame(join, error_logs) if join is not None and error_logs else None
+        errors = join.result() if join is not None and error_logs else None
         st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
                                   errors=errors)
     except InputError as err:
@@ -58,7 +61,7 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     inputs["access_logs"] = list(readable)
     inputs["access_requests"] = st.requests
     for note in st.notes:
-        if "cannot tell" in note or "no $upstream_header_time" in note:
+        if "cannot tell" in note or "no $upstream_header_time" in note or "stopped reading after" in note:
             diags.append(Diagnostic("info", note))
     return {u.address: timing_from_stats(u) for u in st.upstreams}, st
 

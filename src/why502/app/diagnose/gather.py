@@ -13,14 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from why502.app.diagnose import inputs as config
 from why502.app.diagnose.access import access_stats
 from why502.app.diagnose.live import Live, read_live
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs, nothing_to_read
 from why502.app.diagnose.proxies import ProxyView, read_apache, read_haproxy, which_proxy
+from why502.app.stats.errorlog import JoinRows
 from why502.evidence.aggregate import LogAggregator
 from why502.evidence.client_view import location_outcomes, with_client_view
 from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
@@ -96,7 +95,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
     agg = LogAggregator()
     read: dict[str, list[str]] = {}
     seen: set[FileKey] = set()  # one file is read once, whichever list names it
-    join: dict[str, list[pl.DataFrame]] = {}  # the error logs' rows for the access-log join
+    join = JoinRows()  # the error logs' rows for the access-log join (on disk when many)
     for kind, paths in (("error_logs", error_logs), ("fpm_logs", fpm_logs),
                         ("app_logs", list(options.app_logs))):
         read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
@@ -118,8 +117,11 @@ def gather(options: DiagnoseOptions) -> Gathered:
                          kernel_log_given=bool(options.kernel_log),
                          user_directive=hap.user_directive if hap else None)
     events = agg.events() + kernel_events + live.events
-    access, stats = access_stats(access_logs, cfg, read["error_logs"], since, diags, inputs,
-                                 explicit=bool(options.access_logs), join=join)
+    try:
+        access, stats = access_stats(access_logs, cfg, read["error_logs"], since, diags, inputs,
+                                     explicit=bool(options.access_logs), join=join)
+    finally:
+        join.close()
 
     ev = Evidence(
         targets=tuple(targets), groups=groups,

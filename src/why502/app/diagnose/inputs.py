@@ -18,6 +18,7 @@ from why502.findings.model import Diagnostic, Severity
 from why502.parsers.nginx import NginxConfig
 from why502.sources.fpm import FpmConfig, fpm_log_paths, load_fpm_config
 from why502.sources.nginx import DEFAULT_CONF, find_nginx, load_config
+from why502.sources.opening import discovered_skip
 
 _SEVERITIES: dict[str, Severity] = {"info": "info", "warning": "warning", "error": "error"}
 
@@ -79,6 +80,9 @@ def log_paths(given: list[str], cfg: NginxConfig | None, kind: str,
         if "$" in path:
             diags.append(Diagnostic("info", f"{kind} log path with variables not read: {path}"))
             continue
+        if why := discovered_skip(path):  # the Docker image's access.log -> /dev/stdout, a FIFO
+            diags.append(Diagnostic("info", f"{kind} log {why}", path))
+            continue
         if path not in out:
             out.append(path)
     return out
@@ -105,7 +109,8 @@ def fpm_logs(fpm_config: FpmConfig | None) -> list[str]:
     if fpm_config is None:
         return []
     try:
-        return [p for p in fpm_log_paths(None, fpm_config) if os.path.exists(p)]
+        # regular files only: a log that is a FIFO or a link to /dev/stderr is not read
+        return [p for p in fpm_log_paths(None, fpm_config) if os.path.isfile(p)]
     except OSError:
         return []
 

@@ -16,6 +16,7 @@ from datetime import datetime
 import polars as pl
 
 from why502.app.classify import classify_files, filter_since
+from why502.app.stats.errorlog import JoinRows
 from why502.errors import InputError
 from why502.evidence.aggregate import LogAggregator, parse_time
 from why502.evidence.events import log_event
@@ -23,7 +24,7 @@ from why502.evidence.model import LogEvent
 from why502.findings.model import Diagnostic
 from why502.sources import system
 from why502.sources.logfiles import expand_inputs, file_identity
-from why502.sources.rotation import order_rotated
+from why502.sources.opening import discovered_skip, take_notes
 
 # 4 MiB batches, two classifying threads while the next batch is read (app.classify._run):
 # at most three batches in flight, each needing ~15x its size while it is classified
@@ -38,7 +39,7 @@ FileKey = tuple[int, int] | str  # sources.logfiles.file_identity()
 
 def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                   diags: list[Diagnostic], explicit: bool, seen: set[FileKey] | None = None,
-                  join: dict[str, list[pl.DataFrame]] | None = None) -> list[str]:
+                  join: JoinRows | None = None) -> list[str]:
     """Classify every line of ``paths`` (rotated sets, .gz) into ``agg``; return files read.
 
     The loop is ``app.classify.classify_files`` (the ``why502 classify`` one); this adds the
@@ -73,26 +74,27 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 raise InputError(f"cannot read {path}: {err.strerror or err}") from None
             diags.append(Diagnostic("warning", f"cannot read {path}: {err.strerror or err}", path))
             continue
+        diags.extend(Diagnostic("info", n) for n in take_notes())  # siblings not read
         for f in files:
             key = file_identity(f)
             if key in seen:  # named twice, or named and found as a rotated sibling: read once
                 continue
             # the named file itself is strict; its rotated siblings were found by why502: notes
             strict = explicit and (f == path or os.path.realpath(f) == os.path.realpath(path))
+            if not strict and (why := discovered_skip(f)):
+                diags.append(Diagnostic("info", why, f))
+                continue
             if since is not None and f != "-" and older_than(f, since):
                 diags.append(Diagnostic("info", f"skipped {f}: last written before --since", f))
                 continue
             seen.add(key)
-            rows: list[pl.DataFrame] = []
             try:
                 for df in classify_files([f], batch_bytes=BATCH_BYTES, with_text=True,
                                          workers=CLASSIFY_WORKERS):
                     if join is not None:
-                        rows.append(error_join_rows(df))
+                        join.add(error_join_rows(df))
                     agg.add(df if since is None else filter_since(df, since))
                 done.append(f)
-                if join is not None:
-                    join[f] = rows
             except OSError as err:
                 if strict:
                     raise InputError(f"cannot read {f}: {err.strerror or err}") from None
@@ -101,6 +103,8 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 if strict:
                     raise
                 diags.append(Diagnostic("warning", str(err), f))
+            # a named FIFO or device stopped by its bounds (sources.opening)
+            diags.extend(Diagnostic("warning", n, f) for n in take_notes())
     return done
 
 
@@ -122,20 +126,6 @@ def error_join_rows(df: pl.DataFrame) -> pl.DataFrame:
         text.str.contains(", client: ", literal=True) & text.str.contains(", request: ", literal=True)
         & (pl.col("source") == "nginx")
     ).select(pl.col(c).cast(pl.String) for c in JOIN_COLUMNS)
-
-
-def error_join_frame(join: dict[str, list[pl.DataFrame]], files: list[str]) -> pl.DataFrame:
-    """The frame ``compute_for_diagnose(errors=...)`` takes, equal to ``read_error_lines(files)``:
-    the files' rows oldest first (``order_rotated``, the order stats reads them in: the join
-    sorts by time and takes the nearest line, so ties keep this order), ``time`` a naive
-    datetime to the second."""
-    frames = [f for name in order_rotated(files) for f in join.get(name, []) if f.height]
-    if not frames:
-        return pl.DataFrame(schema={c: pl.String for c in JOIN_COLUMNS}).with_columns(
-            pl.col("time").cast(pl.Datetime("us")))
-    return pl.concat(frames).with_columns(
-        pl.col("time").str.slice(0, 19).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S",
-                                                     strict=False))
 
 
 def kernel_log_events(path: str | None, since: datetime | None,

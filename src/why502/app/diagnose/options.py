@@ -16,6 +16,7 @@ from datetime import datetime
 
 from why502.errors import InputError
 from why502.sources.nginx import DEFAULT_CONF, find_nginx
+from why502.sources.opening import readable
 
 
 @dataclass
@@ -52,17 +53,11 @@ class DiagnoseOptions:
 def unreadable(path: str) -> str | None:
     """Why ``path`` cannot be read (``No such file or directory``, ``Permission denied``), or None.
 
-    Opened for real (``os.access`` answers for the real uid and ignores ACLs/LSMs), non-blocking
-    so that a FIFO does not hang; a directory must be listable (``--fpm-conf`` takes one).
+    Opened for real (``os.access`` answers for the real uid and ignores ACLs/LSMs), except a
+    FIFO or a device, which is never opened by a probe (``sources.opening.readable``: closing a
+    FIFO's read end would kill its writer); a directory must be listable (``--fpm-conf`` takes one).
     """
-    try:
-        if os.path.isdir(path):
-            os.listdir(path)
-        else:
-            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
-    except OSError as err:
-        return err.strerror or str(err)
-    return None
+    return readable(path)
 
 
 def check_named_inputs(options: DiagnoseOptions) -> None:

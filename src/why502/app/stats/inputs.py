@@ -19,6 +19,7 @@ from why502.errors import InputError, UsageError
 from why502.parsers.log_format import CompiledFormat
 from why502.sources.byte_chunks import head_tail_lines, order_rotated
 from why502.sources.logfiles import file_identity
+from why502.sources.opening import discovered_skip, note
 
 if TYPE_CHECKING:
     from why502.parsers.nginx import NginxConfig
@@ -31,11 +32,15 @@ def access_paths(given: list[str], cfg: NginxConfig | None, stdin_default: bool)
     paths = list(given)
     if not paths and cfg is not None:
         named = list(dict.fromkeys(a.path for a in cfg.access_logs if not a.is_off))
-        paths = [p for p in named if os.path.isfile(p) and os.access(p, os.R_OK)]
+        # found, not named: a FIFO or a link to /dev/stdout is never read (sources.opening)
+        skips = {p: why for p in named if (why := discovered_skip(p))}
+        paths = [p for p in named if p not in skips and os.path.isfile(p) and os.access(p, os.R_OK)]
+        for why in skips.values():
+            note(f"access log {why}")
         if not paths:
             raise InputError(
                 "no access log given and none of the config's access_log files is readable: "
-                + (", ".join(named) or "none configured")
+                + ("; ".join(skips.get(p, p) for p in named) or "none configured")
             )
     if not paths and stdin_default and not sys.stdin.isatty():
         paths = ["-"]

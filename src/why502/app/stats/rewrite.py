@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from why502.errors import InputError
+from why502.sources.scratch import scratch_file
 
 
 @contextmanager
 def rewritten(paths: list[str], convert: Callable[[str], str | None]) -> Iterator[list[str]]:
     """``paths`` (plain or ``.gz``) with each line converted (None: left out), in one temp file."""
-    fd, out = tempfile.mkstemp(prefix="why502-access-", suffix=".log")
+    fd, out = scratch_file("access-", ".log")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for path in paths:

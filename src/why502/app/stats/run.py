@@ -15,9 +15,10 @@ from why502.app.stats.formats import check_matched, choose_format
 from why502.app.stats.inputs import access_paths, outside_window
 from why502.app.stats.read import read_files
 from why502.errors import InputError
-from why502.evidence.stats import AccessStats, StatsAccumulator
+from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
 from why502.sources.byte_chunks import CHUNK_BYTES, Progress, file_size, rotated_base
 from why502.sources.localtime import local_zone_name
+from why502.sources.opening import take_notes
 from why502.sources.spill import DiskFrames
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class StatsOptions:
     stdin_default: bool = True  # no file and stdin is a pipe: read it (the CLI only)
     # the error-log rows for the join, classified already (diagnose): used instead of reading
     # ``error_logs`` again; the columns of ``errorlog.read_error_lines``
-    errors: pl.DataFrame | None = None
+    errors: pl.DataFrame | ErrorParts | None = None
     # upstream address -> (timeout seconds, where): another proxy's (HAProxy's timeout server),
     # used when there is no nginx config to take the read timeouts from
     timeouts: dict[str, tuple[float, str]] | None = None
@@ -122,14 +123,19 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
     if timeouts is None and opts.timeouts is not None:
         timeouts = opts.timeouts
-    st = acc.finish(
-        errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(cfg)
-    )
+    try:
+        st = acc.finish(
+            errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(cfg)
+        )
+    finally:
+        if isinstance(errors, ErrorParts) and opts.errors is None:
+            errors.close()  # the partitions read here (diagnose's are its own to close)
     for u in st.upstreams:
         if u.address in facts:
             u.locations = facts[u.address][2]
     st.notes.insert(0, f"log format: {fmt_source}")
     st.notes.extend(skipped_notes)
+    st.notes.extend(take_notes())  # files not read, streams cut short (sources.opening)
     if locations:
         st.notes.extend(f"location matching: {n}" for n in locations.notes())
     if error_paths:
@@ -148,7 +154,7 @@ def compute_for_diagnose(
     error_logs: list[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    errors: pl.DataFrame | None = None,
+    errors: pl.DataFrame | ErrorParts | None = None,
 ) -> AccessStats:
     """The ``AccessStats`` diagnose needs: per-upstream timings next to the configured timeouts,
     who made each 5xx (``made_by``, ``UpstreamStats.made_by``), the per-minute timeline and the

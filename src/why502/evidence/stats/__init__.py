@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from why502.evidence.stats.accumulator import StatsAccumulator, compute_stats
 from why502.evidence.stats.frames import FrameStore, MemoryFrames
+from why502.evidence.stats.join import ErrorParts
 from why502.evidence.stats.model import (
     UNPARSED_SAMPLES,
     AccessStats,
@@ -48,6 +49,7 @@ __all__ = [
     "UNPARSED_SAMPLES",
     "AccessStats",
     "ErrorLogInfo",
+    "ErrorParts",
     "FrameStore",
     "Incident",
     "MemoryFrames",

@@ -18,11 +18,13 @@ import polars as pl
 from why502.evidence.stats.breakdown import breakdown_5xx
 from why502.evidence.stats.frames import FrameStore, MemoryFrames
 from why502.evidence.stats.histogram import Histogram
+from why502.evidence.stats.join import ErrorParts
 from why502.evidence.stats.model import (
     NEAR_TIMEOUT_FRACTION,
     TOP_N,
     UNPARSED_SAMPLES,
     AccessStats,
+    HostCounts,
     UnparsedSample,
     UpstreamStats,
 )
@@ -66,7 +68,7 @@ class StatsAccumulator:
         self.filtered = 0
         self.by_status: Counter[str] = Counter()
         self.timeline: dict[str, Counter[str]] = defaultdict(Counter)
-        self.hosts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.hosts = HostCounts()  # bounded: a log of unique Host headers must not grow it
         self.ups: dict[str, UpstreamStats] = {}
         self.rescued = 0
         self.retried = 0
@@ -125,17 +127,21 @@ class StatsAccumulator:
                 self.samples.append(smp)
         self.requests += part.requests
         if part.timeline is not None:
-            track_hosts = self.fmt.host_field is not None
-            for minute, status, host, n in part.timeline.iter_rows():
+            # per (minute, status) in Python (few rows), per host in polars (as many as lines)
+            per_minute = part.timeline.group_by(part.timeline.columns[0], part.timeline.columns[1]).agg(
+                pl.col(part.timeline.columns[3]).sum())
+            for minute, status, n in per_minute.iter_rows():
                 iso = self._iso.get(minute)
                 if iso is None:
                     iso = self._iso[minute] = minute_to_iso(minute or "", self.kind, self.tz)
                 self.timeline[iso]["???" if status is None else f"{status:03d}"] += n
-                if track_hosts:
-                    h = self.hosts[host or "-"]
-                    h[0] += n
-                    if status is not None and status >= 500:
-                        h[1] += n
+            if self.fmt.host_field is not None:
+                status_col, host_col, n_col = part.timeline.columns[1:4]
+                self.hosts.add_frame(part.timeline.select(
+                    pl.col(host_col).fill_null("-").alias("host"),
+                    pl.col(n_col).alias("requests"),
+                    pl.when(pl.col(status_col) >= 500).then(pl.col(n_col)).otherwise(0).alias("5xx"),
+                ))
         self.rescued += part.rescued
         self.retried += part.retried
         self.redirected += part.redirected
@@ -188,10 +194,7 @@ class StatsAccumulator:
         self.samples = (self.samples + other.samples)[:UNPARSED_SAMPLES]
         for minute, counts in other.timeline.items():
             self.timeline[minute].update(counts)
-        for host, (n, e) in other.hosts.items():
-            h = self.hosts[host]
-            h[0] += n
-            h[1] += e
+        self.hosts.absorb(other.hosts)
         self.rescued += other.rescued
         self.retried += other.retried
         self.redirected += other.redirected
@@ -218,7 +221,7 @@ class StatsAccumulator:
     def finish(
         self,
         *,
-        errors: pl.DataFrame | None = None,
+        errors: pl.DataFrame | ErrorParts | None = None,
         timeouts: Mapping[str, tuple[float, str]] | None = None,
         locations: LocationModel | None = None,
         location_timeouts: Mapping[str, tuple[float, str]] | None = None,
@@ -241,8 +244,9 @@ class StatsAccumulator:
             st.first_time, st.last_time = rows[0]["minute"], rows[-1]["minute"]
         st.incidents = detect_incidents(rows)
         st.rescued, st.retried, st.redirected = self.rescued, self.retried, self.redirected
-        hosts = sorted(self.hosts.items(), key=lambda kv: (-kv[1][1], -kv[1][0]))[: TOP_N * 2]
-        st.by_host = [{"host": h, "requests": v[0], "5xx": v[1]} for h, v in hosts]
+        st.by_host = [{"host": h, "requests": n, "5xx": e} for h, n, e in self.hosts.top(TOP_N * 2)]
+        if (host_note := self.hosts.note()) is not None:
+            st.notes.append(host_note)
         if timeouts:
             for addr, u in self.ups.items():
                 if addr in timeouts:
@@ -280,7 +284,7 @@ class StatsAccumulator:
         return st
 
     def _finish_5xx(
-        self, st: AccessStats, errors: pl.DataFrame | None, locations: LocationModel | None
+        self, st: AccessStats, errors: pl.DataFrame | ErrorParts | None, locations: LocationModel | None
     ) -> None:
         """The kept 5xx rows (``breakdown``) and who made the 5xx, per upstream and in all."""
         where = location_label(self.fmt, self.locations) if locations else None
@@ -316,6 +320,7 @@ class StatsAccumulator:
                 st.notes.append("who made the 5xx is counted on the first 5xx rows only (see above)")
         if b.errorlog is not None:
             st.errorlog = b.errorlog.info()
+        st.notes.extend(b.notes)
         st.by_uri = b.by_uri
         st.by_client = b.by_client
         if b.by_location is not None:
@@ -329,7 +334,7 @@ def compute_stats(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    errors: pl.DataFrame | None = None,
+    errors: pl.DataFrame | ErrorParts | None = None,
     timeouts: Mapping[str, tuple[float, str]] | None = None,
     locations: LocationModel | None = None,
 ) -> AccessStats:

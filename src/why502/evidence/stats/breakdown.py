@@ -15,13 +15,21 @@ error-log line says "nginx"; no line (when an error log was read) and the backen
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from why502.evidence.stats.join import JoinTotals, join_block, prepare_errors
-from why502.evidence.stats.model import TOP_N, Row
+from why502.evidence.stats.join import (
+    EMPTY_ERRORS,
+    PARTITIONS,
+    ErrorParts,
+    JoinTotals,
+    join_block,
+    partition_key,
+    prepare_errors,
+)
+from why502.evidence.stats.model import MAX_KEYS, TOP_N, Row
 
 _SAMPLE_COLUMNS = (
     "file",
@@ -54,6 +62,7 @@ class Breakdown:
     by_client: list[Row] = field(default_factory=list)
     by_location: list[Row] | None = None  # None: no config locations to match
     sample: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # a table that had to be pruned (MAX_KEYS)
 
 
 def uri_template(request: pl.Expr) -> pl.Expr:
@@ -70,9 +79,77 @@ def uri_template(request: pl.Expr) -> pl.Expr:
     return pl.when(method == "").then(path).otherwise(pl.concat_str([method, pl.lit(" "), path]))
 
 
+def _numbered(blocks: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """The kept 5xx rows numbered (``_id``) in log order, for the sample's ties."""
+    offset = 0
+    for block in blocks:
+        yield block.with_row_index("_id", offset=offset)
+        offset += block.height
+
+
+def _unjoined(blocks: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    for block in _numbered(blocks):
+        yield block.with_columns(
+            pl.lit(None, dtype=pl.String).alias("symptom"),
+            pl.lit(None, dtype=pl.String).alias("error_message"),
+        )
+
+
+def _joined(blocks: Iterable[pl.DataFrame], err: pl.DataFrame, totals: JoinTotals) -> Iterator[pl.DataFrame]:
+    for block in _numbered(blocks):
+        block, part = join_block(block, err)
+        totals.add(part)
+        yield block
+
+
+def _joined_parts(
+    blocks: Iterable[pl.DataFrame], errors: ErrorParts, totals: JoinTotals
+) -> Iterator[pl.DataFrame]:
+    """The 5xx rows joined partition by partition (``join.ErrorParts``): the rows are first
+    split by the same key into stores of the errors' kind (on disk), then each partition's
+    errors are loaded once and its 5xx rows joined to them.  The rows come out in partition
+    order, not log order: nothing after the join depends on the order but the sample, which is
+    sorted by time and ``_id``."""
+    five = [errors.parts[0].new() for _ in range(PARTITIONS)]
+    try:
+        for block in _numbered(blocks):
+            keyed = block.with_columns(partition_key(pl.col("client"), pl.col("request")).alias("_part"))
+            for (p,), sub in keyed.partition_by("_part", as_dict=True).items():
+                five[int(p)].add(sub.drop("_part"))  # type: ignore[call-overload]
+        base = 0
+        for p in range(PARTITIONS):
+            raw = errors.part(p)
+            err = prepare_errors(raw if raw is not None else EMPTY_ERRORS)
+            err = err.with_columns(pl.col("_err") + base)
+            base += err.height
+            totals.usable += err.height
+            for block in five[p].blocks():
+                block, part = join_block(block, err)
+                totals.add(part)
+                yield block
+            totals.fold()
+            five[p].close()
+    finally:
+        for store in five:
+            store.close()
+
+
+def _prune(table: pl.DataFrame, name: str, floors: dict[str, int]) -> pl.DataFrame:
+    """``table`` cut to its ``MAX_KEYS // 2`` keys with the most 5xx once it holds more than
+    ``MAX_KEYS`` (unique URIs, clients: it grew with the log).  A key dropped and seen again
+    restarts from 0, so ``floors[name]`` keeps the most 5xx a dropped key had: the error bound
+    of every count left, said in a note."""
+    if table.height <= MAX_KEYS:
+        return table
+    ranked = table.sort(["5xx", name], descending=[True, False], nulls_last=True)
+    keep = MAX_KEYS // 2
+    floors[name] = max(floors.get(name, 0), int(ranked["5xx"][keep]))
+    return ranked.head(keep)
+
+
 def breakdown_5xx(
     blocks: Iterable[pl.DataFrame],
-    errors: pl.DataFrame | None,
+    errors: pl.DataFrame | ErrorParts | None,
     *,
     has_uht: bool,
     where: pl.Expr | None,
@@ -84,13 +161,22 @@ def breakdown_5xx(
     has ``$upstream_addr``; only then does an empty one prove nginx answered without a backend
     (``combined`` has no upstream field at all, so a 5xx with no error line is of unknown make)."""
     out = Breakdown()
-    err = prepare_errors(errors) if errors is not None else None
-    totals = JoinTotals(errors.height, err.height) if errors is not None and err is not None else None
+    totals: JoinTotals | None = None
+    joined: Iterator[pl.DataFrame]
+    if isinstance(errors, ErrorParts):  # a big error log, partitioned on disk
+        totals = JoinTotals(errors.height, 0)
+        joined = _joined_parts(blocks, errors, totals)
+    elif errors is not None:
+        err = prepare_errors(errors)
+        totals = JoinTotals(errors.height, err.height)
+        joined = _joined(blocks, err, totals)
+    else:
+        joined = _unjoined(blocks)
     no_up = pl.col("ua_last").is_in(["-", ""])
     who: pl.Expr | None = None
     if not has_uht:
         who = pl.when(no_up & pl.lit(has_up)).then(pl.lit("nginx"))
-        if err is not None:
+        if totals is not None:  # an error log was read
             who = (
                 who.when(pl.col("symptom").is_not_null())
                 .then(pl.lit("nginx"))
@@ -102,19 +188,9 @@ def breakdown_5xx(
     if where is not None:
         keys["location"] = where
     tables: dict[str, pl.DataFrame | None] = dict.fromkeys(keys)
+    floors: dict[str, int] = {}  # table -> the most 5xx a pruned key had (see _prune)
     sample: pl.DataFrame | None = None
-    offset = 0
-    for block in blocks:
-        block = block.with_row_index("_id", offset=offset)
-        offset += block.height
-        if err is not None and totals is not None:
-            block, part = join_block(block, err)
-            totals.add(part)
-        else:
-            block = block.with_columns(
-                pl.lit(None, dtype=pl.String).alias("symptom"),
-                pl.lit(None, dtype=pl.String).alias("error_message"),
-            )
+    for block in joined:
         if who is not None:
             block = block.with_columns(who.alias("made_by"))
             out.made.update(dict(block.group_by("made_by").len().iter_rows()))
@@ -132,11 +208,12 @@ def breakdown_5xx(
                 (pl.col("made_by") == "backend").sum().alias("by_backend"),
             )
             have = tables[name]
-            tables[name] = (
+            merged = (
                 g
                 if have is None
                 else pl.concat([have, g], how="vertical_relaxed").group_by(name).agg(pl.all().sum())
             )
+            tables[name] = _prune(merged, name, floors)
         # the first 200 by time (ties: in log order), kept across blocks
         cand = block.sort(["ts", "_id"], nulls_last=True).head(SAMPLE_ROWS)
         cand = cand.select([c for c in _SAMPLE_COLUMNS if c in cand.columns] + ["ts", "_id"])
@@ -157,6 +234,11 @@ def breakdown_5xx(
         g = g.sort(["5xx", name], descending=[True, False], nulls_last=True).head(TOP_N)
         return [dict(zip(g.columns, r)) for r in g.iter_rows()]
 
+    for name, floor in floors.items():
+        out.notes.append(
+            f"5xx by {name}: more than {MAX_KEYS} distinct values; the table keeps the ones with the "
+            f"most 5xx, whose counts may be short by up to {floor} each (totals are exact)"
+        )
     out.by_uri = top("uri")
     out.by_client = top("client")
     if where is not None:

@@ -14,10 +14,64 @@ from datetime import timedelta
 
 import polars as pl
 
+from why502.evidence.stats.frames import FrameStore
 from why502.evidence.stats.histogram import seconds_of
 from why502.evidence.stats.model import UNPARSED_SAMPLES, ErrorLogInfo, UnmatchedSample
 
 _PEER = r"^[A-Za-z0-9+]+://(unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*)"
+
+
+# the error-log rows of the join, empty (``app.stats.errorlog.ERROR_COLUMNS``)
+EMPTY_ERRORS = pl.DataFrame(
+    schema={"time": pl.Datetime("us"), **dict.fromkeys(
+        ("client", "request", "host", "upstream", "symptom", "message"), pl.String)}
+)
+
+# partitions of the error-log rows on disk: a 1 GB error log (3M rows) is ~100k rows each
+PARTITIONS = 32
+
+
+def partition_key(client: pl.Expr, request: pl.Expr) -> pl.Expr:
+    """Which of ``PARTITIONS`` a row goes to, by its join keys (client, request): the same on
+    both sides of the join, so a 5xx line meets only the error lines of its own partition."""
+    both = pl.concat_str([client.cast(pl.String).fill_null(""), pl.lit("\x00"),
+                          request.cast(pl.String).fill_null("")])
+    return (both.hash(seed=502) % PARTITIONS).cast(pl.UInt32)
+
+
+@dataclass
+class ErrorParts:
+    """The error log's rows for the join (``ERROR_COLUMNS`` of ``app.stats.errorlog``, ``time``
+    a datetime), hash-partitioned by (client, request) into ``PARTITIONS`` stores.
+
+    Why: the join needs every usable error line, and a big error log held whole took 2-3 GB
+    (1 GB of log).  Kept on disk by partition (the stores are ``sources.spill.DiskFrames`` from
+    the app), the join loads one partition of errors and the 5xx rows of the same partition at
+    a time (``breakdown.breakdown_5xx``): memory is one partition's, whatever the size."""
+
+    parts: list[FrameStore]
+    rows: int = 0
+
+    @property
+    def height(self) -> int:
+        return self.rows
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if not frame.height:
+            return
+        self.rows += frame.height
+        keyed = frame.with_columns(partition_key(pl.col("client"), pl.col("request")).alias("_part"))
+        for (p,), sub in keyed.partition_by("_part", as_dict=True).items():
+            self.parts[int(p)].add(sub.drop("_part"))  # type: ignore[call-overload]
+
+    def part(self, p: int) -> pl.DataFrame | None:
+        """Partition ``p``'s rows, in the order they were added (None: empty)."""
+        frames = list(self.parts[p].blocks())
+        return pl.concat(frames, how="vertical_relaxed") if frames else None
+
+    def close(self) -> None:
+        for store in self.parts:
+            store.close()
 
 
 def prepare_errors(errors: pl.DataFrame) -> pl.DataFrame:
@@ -127,8 +181,15 @@ class JoinTotals:
     agree: int = 0
     host_agree: int = 0
     used: set[int] = field(default_factory=set)
+    used_before: int = 0  # distinct error lines matched in partitions already done (``fold``)
     by_symptom: Counter[str] = field(default_factory=Counter)
     samples: list[UnmatchedSample] = field(default_factory=list)
+
+    def fold(self) -> None:
+        """A partition is done: count its matched error lines and forget their numbers (no
+        error line of another partition can have been matched to the same 5xx)."""
+        self.used_before += len(self.used)
+        self.used = set()
 
     def add(self, part: JoinPart) -> None:
         self.matched += part.matched
@@ -148,8 +209,8 @@ class JoinTotals:
             "unmatched_with_backend_header": self.backend_like,
             "upstream_agrees": self.agree,
             "host_agrees": self.host_agree,
-            "error_lines_used": len(self.used),
-            "error_lines_unused": max(0, self.usable - len(self.used)),
+            "error_lines_used": len(self.used) + self.used_before,
+            "error_lines_unused": max(0, self.usable - len(self.used) - self.used_before),
             # most first; ties by name, so the same logs always give the same order
             "by_symptom": dict(sorted(self.by_symptom.items(), key=lambda kv: (-kv[1], kv[0]))),
             "unmatched_samples": self.samples,

@@ -12,11 +12,76 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+import polars as pl
+
 from why502.evidence.stats.histogram import BUCKET_RATIO, Histogram, TimingSummary
 
 UNPARSED_SAMPLES = 5  # samples kept of the lines that do not parse (and of unmatched 5xx)
 NEAR_TIMEOUT_FRACTION = 0.8  # a timing this close to the read timeout counts as "near timeout"
 TOP_N = 15  # rows of each breakdown table (hosts: twice as many)
+# Distinct keys a breakdown table (hosts, URIs, clients, locations) holds before it is pruned to
+# its top half: a log of unique URIs or clients grew those tables with the file (1.8 GB).
+MAX_KEYS = 50_000
+
+
+class HostCounts:
+    """Requests and 5xx per host, bounded: past ``MAX_KEYS`` hosts the lower half (fewest 5xx,
+    then fewest requests) is dropped.  Totals stay exact elsewhere (``by_status``); a host
+    dropped and seen again restarts from 0, so a count may be short by at most ``floor`` 5xx
+    (the most any dropped host had) -- said in a note when it happens (``note``).
+
+    A polars table folded a batch at a time (``add_frame``), not a dict filled row by row: with
+    unique hosts a Python loop per row made the consumer of polars' streaming scan so slow that
+    the scan's read-ahead piled up (849 MB on a 1 GB log)."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.max_keys = max_keys
+        self.table: pl.DataFrame | None = None  # host, requests, 5xx
+        self.floor = 0  # the most 5xx any dropped host had
+        self.floor_requests = 0
+        self.dropped = 0  # hosts dropped (a host may be counted more than once)
+
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        """Fold rows ``host``, ``requests``, ``5xx`` (a host may repeat)."""
+        if not frame.height:
+            return
+        frame = frame.select(pl.col("host").cast(pl.String), pl.col("requests").cast(pl.Int64),
+                             pl.col("5xx").cast(pl.Int64))
+        both = frame if self.table is None else pl.concat([self.table, frame])
+        table = both.group_by("host").agg(pl.col("requests").sum(), pl.col("5xx").sum())
+        if table.height > self.max_keys:
+            ranked = table.sort(["5xx", "requests", "host"], descending=[True, True, False])
+            keep = self.max_keys // 2
+            rest = ranked.slice(keep)
+            self.floor = max(self.floor, int(rest["5xx"].max() or 0))  # type: ignore[arg-type]
+            self.floor_requests = max(self.floor_requests, int(rest["requests"].max() or 0))  # type: ignore[arg-type]
+            self.dropped += rest.height
+            table = ranked.head(keep)
+        self.table = table
+
+    def absorb(self, other: HostCounts) -> None:
+        if other.table is not None:
+            self.add_frame(other.table)
+        self.floor = max(self.floor, other.floor)
+        self.floor_requests = max(self.floor_requests, other.floor_requests)
+        self.dropped += other.dropped
+
+    def __len__(self) -> int:
+        return 0 if self.table is None else self.table.height
+
+    def top(self, n: int) -> list[tuple[str, int, int]]:
+        if self.table is None:
+            return []
+        ranked = self.table.sort(["5xx", "requests", "host"], descending=[True, True, False]).head(n)
+        return [(h, r, e) for h, r, e in ranked.iter_rows()]
+
+    def note(self) -> str | None:
+        if not self.dropped:
+            return None
+        return (f"by host: more than {self.max_keys} distinct hosts; the table keeps the busiest, whose "
+                f"counts may be short by up to {self.floor} 5xx / {self.floor_requests} requests each "
+                "(totals are exact)")
+
 
 # A row of a breakdown table (``by_uri``, ``by_client``, ``by_location``) or of the 5xx sample:
 # column name -> value as polars gives it (strings, counts, line numbers; null as None).

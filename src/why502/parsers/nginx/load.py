@@ -18,6 +18,7 @@ import fnmatch
 import glob
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,35 @@ from typing import Any
 from why502.parsers.nginx.assemble import build_model
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
 from why502.parsers.nginx.tree import Directive
+
+# The most config text read in all (main file + includes, or a dump).  Real configs are KBs to a
+# few MB (a large ingress-nginx controller's is tens of MB); ``include /dev/zero;`` or a
+# runaway generated file would otherwise be read whole.  ``WHY502_MAX_CONFIG_BYTES`` overrides.
+MAX_CONFIG_BYTES = 64 << 20
+
+
+def max_config_bytes() -> int:
+    """``MAX_CONFIG_BYTES``, or ``WHY502_MAX_CONFIG_BYTES`` when set to a positive number."""
+    raw = os.environ.get("WHY502_MAX_CONFIG_BYTES", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_CONFIG_BYTES
+
+
+def config_file_problem(path: str, used: int = 0) -> str | None:
+    """Why a config file on disk is not read, or None: not a regular file (a FIFO would block,
+    ``/dev/zero`` never ends: an include of one is an error line, not endless growth), or over
+    the size limit with the ``used`` bytes already read."""
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        return f"cannot read {path}: {err.strerror or err}"
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a character device" if stat.S_ISCHR(st.st_mode)
+                else "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file")
+        return f"cannot read {path}: it is {kind}, not a config file"
+    if used + st.st_size > max_config_bytes():
+        return (f"cannot read {path}: {st.st_size} bytes, and the config may hold at most "
+                f"{max_config_bytes() >> 20} MiB in all (WHY502_MAX_CONFIG_BYTES)")
+    return None
 
 DUMP_MARKER = re.compile(r"^# configuration file (.+):\s*$", re.MULTILINE)
 """``nginx -T`` writes ``# configuration file PATH:`` before each file it read
@@ -101,6 +131,7 @@ class _Loader:
         self.problems: list[ParseProblem] = []
         self.read: list[str] = []
         self.stack: list[str] = []
+        self.bytes_read = 0  # the text read so far, against max_config_bytes()
 
     def load(self, display: str) -> tuple[Directive, ...]:
         if display in self.stack:
@@ -108,13 +139,17 @@ class _Loader:
             return ()
         real = self.realpaths.get(display, display)
         if self.files.virtual is None:
-            try:
-                with open(real, "rb"):
-                    pass
-            except OSError as err:
-                reason = err.strerror or str(err)
-                self.problems.append(ParseProblem("error", f"cannot read {display}: {reason}", display))
+            why = config_file_problem(real, self.bytes_read)
+            if why is None:
+                try:
+                    with open(real, "rb"):
+                        pass
+                except OSError as err:
+                    why = f"cannot read {display}: {err.strerror or err}"
+            if why is not None:
+                self.problems.append(ParseProblem("error", why.replace(real, display), display))
                 return ()
+            self.bytes_read += os.path.getsize(real)
         if display not in self.read:
             self.read.append(display)
         self.stack.append(display)
@@ -176,6 +211,8 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
     everything else becomes a ``ParseProblem`` in ``config.problems``.
     """
     path = os.fspath(path_or_dump)
+    if text is None and (why := config_file_problem(path)):
+        raise ValueError(why)
     if text is None:
         with open(path, "rb") as fh:
             head = fh.read(1 << 16).decode("utf-8", errors="replace")
