@@ -74,11 +74,12 @@ def run(args: argparse.Namespace) -> int:
     if log_type not in (None, "nginx"):
         return _run_lb(args, str(log_type))
     progress = _Progress(enabled=not args.no_progress)
+    notes: list[str] = []  # a damaged rotated sibling found by --rotated: a note, not an abort
     try:
         if args.format == "summary":
             # each worker aggregates its batch: no per-line records are materialised
             summary = summarize_paths(args.files, since=args.since, rotated=args.rotated,
-                                      on_batch=progress.update)
+                                      on_batch=progress.update, notes=notes)
         else:
             summary = ClassifySummary()
 
@@ -87,12 +88,18 @@ def run(args: argparse.Namespace) -> int:
                 progress.update(batch)
 
             for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
-                                     on_batch=on_batch, batch_bytes=JSONL_BATCH_BYTES):
+                                     on_batch=on_batch, batch_bytes=JSONL_BATCH_BYTES, notes=notes):
                 summary.add(df)
                 _write_jsonl(df.select(*JSONL_COLUMNS).write_ndjson())
             summary.finish()
     finally:
         progress.close()
+    from why502.sources.logfiles import utf16_hint
+    from why502.textutil import strip_terminal_escapes
+
+    notes += [h for f in args.files if (h := utf16_hint(f)) is not None]
+    for note in notes:
+        print(f"why502 classify: note: {strip_terminal_escapes(note)}", file=sys.stderr)
     if args.format == "summary":
         render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
