@@ -74,9 +74,13 @@ def _positional(
                 return None
         return total
 
+    taken: set[str] = set()
     for k, (kind, value) in enumerate(pieces):
-        if kind != "var" or value not in wanted:
+        # a variable named twice (nginx allows ``$status $status``) is read where it first is:
+        # two columns of one name were an internal error in polars
+        if kind != "var" or value not in wanted or value in taken:
             continue
+        taken.add(value)
         pre = length(pieces[:k])
         suf = length(pieces[k + 1 :])
         width = FIXED_WIDTH.get(value)
