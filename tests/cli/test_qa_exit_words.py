@@ -103,3 +103,21 @@ def test_log_format_naming_a_variable_twice_reads_the_first(
                           "--format", "json")
     assert code == 1, err
     assert json.loads(out)["requests"] == 1
+
+
+@pytest.mark.parametrize("fmt", ['$remote_addr $msec $status $upstream_response_time',
+                                 '$remote_addr $msec $status "$upstream_response_time"'])
+def test_impossible_timings_and_msec_are_unparsed(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                  fmt: str) -> None:
+    """-1.000, NaN, inf, 1e309 in $upstream_*_time and a $msec past year 9999 are not what nginx
+    writes: each such line is counted unparsed (the good line still counts)."""
+    quoted = '"' in fmt
+    rows = [("1714557600.123", "0.500"), ("1714557600.123", "-1.000"), ("1714557600.123", "NaN"),
+            ("1714557600.123", "inf"), ("1714557600.123", "1e309"), ("300000000000.000", "0.500")]
+    log = tmp_path / "access.log"
+    log.write_text("".join(f'1.2.3.4 {m} 502 {chr(34) + t + chr(34) if quoted else t}\n' for m, t in rows))
+    code, out, err = _run(capsys, "stats", str(log), "--log-format", fmt, "--no-error-log", "--no-progress",
+                          "--format", "json")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert (doc["requests"], doc["unparsed"]) == (1, 5)
