@@ -91,7 +91,8 @@ def directive_edit(lines: Sequence[str], *, directive: str, value: str, block_li
     block_indent = re.match(r"[ \t]*", lines[block_line - 1])
     base = block_indent.group(0) if block_indent else ""
     indent = None
-    for follow in lines[idx + 1:idx + 200]:  # the block's first statement (blank lines aside)
+    for k in range(idx + 1, min(len(lines), idx + 200)):  # the block's first statement
+        follow = lines[k]  # (indexed, not sliced: a slice of an edited view copies 200 lines)
         if follow.strip() and not follow.strip().startswith("}"):
             lead = re.match(r"[ \t]*", follow)
             cand = lead.group(0) if lead else ""
