@@ -213,3 +213,16 @@ def test_a_long_run_of_one_character_class_is_read_in_linear_time(line: str) -> 
     HAProxy's timers, systemd unit names) quadratic on a long run of digits: 0.5 s for a 10 KB
     line, ~50 s for these 100 KB ones.  Bounded now, each of these takes milliseconds."""
     classify_line(line)
+
+
+@pytest.mark.parametrize("line", [
+    '{"ClientIP":"1.1.1.1","EdgeStartTimestamp":' + "9" * 300
+    + ',"EdgeResponseStatus":502,"OriginResponseStatus":0}',
+    '{"ts": 1677436806.2, "logger": "http.log.error", "status": 1e309, "msg": "no upstreams available"}',
+    '{"ts": 1e309, "logger": "http.log.access", "status": 502, "duration": NaN}',
+    '{"a":' * 5000 + "1" + "}" * 5000,
+])
+def test_json_load_balancer_lines_with_absurd_numbers(line: str) -> None:
+    """bench/fuzz.py found Cloudflare and Caddy lines with a 300-digit timestamp or a 1e309 status
+    raising OverflowError (exit 4): such a number is no value now, the rest of the line is read."""
+    parse_line(line)
