@@ -226,3 +226,13 @@ def test_json_load_balancer_lines_with_absurd_numbers(line: str) -> None:
     """bench/fuzz.py found Cloudflare and Caddy lines with a 300-digit timestamp or a 1e309 status
     raising OverflowError (exit 4): such a number is no value now, the rest of the line is read."""
     parse_line(line)
+
+
+def test_a_5000_digit_errno_or_timer_is_no_number() -> None:
+    """bench/fuzz.py: ``int()`` of a 5000-digit errno (Apache) raised ValueError, exit 4."""
+    classify_line("[Sat Nov 21 21:37:25.535723 2026] [proxy_http:error] [pid 30930:tid 30935] ("
+                  + "9" * 5005 + ")Connection refused: AH00957: http: attempt to connect to 127.0.0.1:8080 "
+                  "(127.0.0.1:8080) failed")
+    haproxy_log.to_nginx_line("May  1 10:00:00 lb haproxy[1]: 1.2.3.4:5000 [01/May/2024:10:00:00.000] fe "
+                              "be/s1 0/0/-1/-1/" + "3" * 5000
+                              + ' 503 216 - - SC-- 1/1/0/0/3 0/0 "GET / HTTP/1.1"')

@@ -20,11 +20,13 @@ _APACHE = re.compile(
 )
 _APACHE_PID = re.compile(r"^\[pid \d+(?::tid \d+)?\] ?")
 _APACHE_FILE = re.compile(r"^\S+\(\d+\): ")
-_APACHE_ERRNO = re.compile(r"^\((?:OS |EAI )?(?P<errno>-?\d+)\)[^:]*: ")
+# an errno has a few digits: bounded, so "(" + 5000 digits + ")" is no errno rather than an int()
+# of 5000 digits, which CPython refuses with a ValueError (bench/fuzz.py)
+_APACHE_ERRNO = re.compile(r"^\((?:OS |EAI )?(?P<errno>-?\d{1,9})\)[^:]*: ")
 _APACHE_CLIENT = re.compile(r"^\[(?:client|remote) (?P<client>[^\]]*)\] ?")
 # the errno text without its number (lost in a paste): "Resource temporarily unavailable: "
 _APACHE_ERRNO_TEXT = re.compile(r"^([A-Z][a-z]+(?: [a-z]+){1,5}): ")
-_APACHE_ERRNO_ANY = re.compile(r"\((\d+)\)[A-Za-z][^:()]*: ")
+_APACHE_ERRNO_ANY = re.compile(r"\((\d{1,9})\)[A-Za-z][^:()]*: ")
 # HAProxy session lines (doc/configuration.txt 8.2.3 "HTTP log format", 8.2.2 "TCP log format"):
 # found by their tail -- timers, status, bytes, cookies, termination state, counters -- wherever the
 # line starts (syslog with or without host/tag, stdout "raw", a custom prefix, a pasted tail).  The
