@@ -236,3 +236,10 @@ def test_a_5000_digit_errno_or_timer_is_no_number() -> None:
     haproxy_log.to_nginx_line("May  1 10:00:00 lb haproxy[1]: 1.2.3.4:5000 [01/May/2024:10:00:00.000] fe "
                               "be/s1 0/0/-1/-1/" + "3" * 5000
                               + ' 503 216 - - SC-- 1/1/0/0/3 0/0 "GET / HTTP/1.1"')
+
+
+def test_an_alb_line_with_a_5000_digit_status_is_read() -> None:
+    """bench/fuzz.py: ``to_int`` of a 5000-digit ALB field raised ValueError (exit 4)."""
+    parse_line("https 2018-07-02T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 "
+               "0.037 200 " + "9" * 5000 + ' 34 366 "GET https://x:443/ HTTP/1.1" "curl" - - arn:x "Root=1" '
+               '"-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-"')
