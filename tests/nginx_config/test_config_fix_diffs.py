@@ -105,3 +105,40 @@ def test_fix_diffs_apply_with_patch_and_pass_the_real_checker(meta: dict[str, An
                 pytest.skip("php-fpm is not installed")
             checked = fpm_test(work["dir"] / work["files"]["fpm_conf"])
             assert checked.returncode == 0, f"php-fpm -t refuses the fixed pool: {checked.stderr}\n{diff}"
+
+
+@pytest.mark.real
+@pytest.mark.skipif(not os.path.exists(NGINX), reason="nginx is not installed")
+@pytest.mark.parametrize("block", [
+    "location / { proxy_pass http://app; }",
+    "location / { proxy_pass http://app; }  # generated",
+    "location / {\n            proxy_pass http://app; }",
+])
+def test_a_fix_for_a_one_line_block_goes_inside_it(tmp_path: Path, block: str) -> None:
+    """``location / { proxy_pass http://x; }``: lint's and diagnose's keep-alive fixes put
+    their directives inside the braces (a line after it was outside the location, in the
+    server, where ``nginx -t`` takes it for every location or refuses it)."""
+    from why502.app.diagnose import DiagnoseOptions, diagnose
+    from why502.app.lint import LintOptions, gather
+
+    conf = tmp_path / "nginx.conf"
+    text = ("events { }\nhttp {\n    upstream app { server 127.0.0.1:8000; keepalive 16; }\n    server {\n"
+            f"        listen 127.0.0.1:8080;\n        {block}\n"
+            "        location /b { return 204; }\n    }\n}\n")
+    conf.write_text(text)
+    linted = gather(LintOptions(nginx_conf=str(conf), host=False, rules=["W502-001"]))
+    lint_diffs = [f.diff for f in linted.findings if f.diff]
+    err = tmp_path / "error.log"
+    err.write_text("")
+    report = diagnose(DiagnoseOptions(nginx_conf=str(conf), error_logs=[str(err)], offline=True))
+    diag_diffs = [f.fix.diff for f in report.findings
+                  if f.cause == "keepalive-misconfigured" and f.fix is not None and f.fix.diff]
+    assert lint_diffs and diag_diffs
+    for diff in (*lint_diffs, *diag_diffs):
+        conf.write_text(text)
+        subprocess.run(["patch", "-p1", "-s", "-d", "/"], input=diff, text=True, check=True, timeout=30)
+        fixed = conf.read_text()
+        loc = fixed[fixed.index("location / {"):]
+        inside = loc[: loc.index("}")]
+        assert "proxy_http_version 1.1;" in inside, fixed
+        assert nginx_test(conf, tmp_path).returncode == 0, nginx_test(conf, tmp_path).stderr

@@ -104,6 +104,11 @@ def _location_made_5xx(ev: Evidence, loc: LocationOutcome, failing: set[str | No
     target = ev.location_target(loc.label)
     if unknown <= 0 or target is None or target.key in failing or target.group in failing:
         return None
+    if None in failing:
+        # error lines that name no upstream (cut at nginx's 2048 bytes, NGX_MAX_ERROR_STR in
+        # src/core/ngx_log.h, before their ``upstream:`` field) may be these very 5xx: the
+        # error log is not silent, so "the backend made them" is no longer what the logs say
+        return None
     probe = (ev.probes or {}).get(target.key)
     probed = probe.protocol.status if probe is not None and probe.protocol is not None else None
     seen = probed is not None and probed >= 500

@@ -42,6 +42,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     for peer, groups in by_peer(groups_of(ev, *CONNECT_SYMPTOMS)).items():
         if peer is None:
+            out.append(_unknown_target(ev, groups))
             continue
         target = ev.target(peer)
         wrong = _wrong_target(ev, peer, target, groups)
@@ -287,4 +288,42 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
         # the headline says it is the past: the person on call reads the first line only
         finding = replace(finding, title=f"Past incident, recovered: {peer} was not running "
                                          f"(last failure {recovered_at}; it answers now)")
+    return Candidate(finding=finding, claims=claims(groups))
+
+
+TRUNCATED = 2047
+"""nginx writes an error line into a buffer of ``NGX_MAX_ERROR_STR`` (2048) bytes and cuts what
+does not fit, newline included (``src/core/ngx_log.h``; ``ngx_log_error_core()`` in
+``src/core/ngx_log.c`` stops every field at ``last``): a line of 2047 bytes was cut."""
+
+
+def _unknown_target(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
+    """Connect failures whose lines name no upstream: still failures, with an unknown target.
+
+    nginx appends ``upstream: "..."`` after the client, server and request fields, so a long
+    request line (a URI of a few KB) pushes it past the 2048-byte limit and it is lost
+    (:data:`TRUNCATED`).  The refusals are real — nginx could not connect — so the answer is
+    "a backend is not running", never "healthy"; which one the lines cannot say."""
+    n = sum(g.count for g in groups)
+    cut = any(len(x.text.encode("utf-8", "surrogateescape")) >= TRUNCATED for g in groups for x in g.samples)
+    why = ("the lines were cut at nginx's 2048-byte limit (NGX_MAX_ERROR_STR) before their "
+           "upstream field" if cut else "the lines name no upstream")
+    items = [*(i for g in groups for i in group_items(g)),
+             EvidenceItem(kind="stat", summary=f"{n} connect failures with an unknown target: {why}")]
+    names = sorted({t.group or t.key for t in ev.targets})
+    if names:
+        items.append(EvidenceItem(kind="config", summary="the config's backends (one of them refused): "
+                                  + ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10
+                                                             else "")))
+    finding = make_finding(
+        "backend-not-running", confidence=0.5, groups=groups,
+        explanation=f"nginx could not connect to a backend ({n} refused connections), but {why}, so "
+                    "which backend is not known. Match the request, client and time of these lines "
+                    "against the access log, or log the upstream in the access log "
+                    "($upstream_addr), to name it.",
+        evidence=items,
+        fix=Fix(summary="find which backend refuses (its requests' location in the access log, "
+                        "$upstream_addr) and start it",
+                commands=["grep -c 'connect() failed' <error log>", "systemctl --failed"]),
+        upstream=None, target=None)
     return Candidate(finding=finding, claims=claims(groups))

@@ -25,8 +25,8 @@ from why502.analyzers.base import (
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import combine, insert_after
-from why502.parsers.nginx.edit import set_directive
+from why502.findings.patch import combine
+from why502.parsers.nginx.edit import insert_in_block, set_directive
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
 
@@ -91,7 +91,7 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
             if new_bytes > 8192:
                 diff = combine([diff]) if diff else None
         else:
-            diff = insert_after(ev.files, target.pass_file or target.file,
+            diff = insert_in_block(ev.files, target.pass_file or target.file,
                                 target.pass_line or target.line, lines)
     return Candidate(finding=make_finding(
         "buffer-too-small", confidence=0.93, groups=groups,
@@ -126,10 +126,14 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     drop_symptoms = ("connection-reset", "premature-close", "broken-pipe")
     exhaustion = groups_of(ev, "port-exhaustion")
+    by_group: dict[str, list[TargetFact]] = {}  # one pass: a scan of all targets per group was quadratic
+    for t in ev.targets:
+        if t.group:
+            by_group.setdefault(t.group, []).append(t)
     for gname, group in ev.groups.items():
         if not group.keepalive:
             continue
-        members = [t for t in ev.targets if t.group == gname]
+        members = by_group.get(gname, [])
         if not members:
             continue
         peers = set(group.servers) | {gname}
@@ -150,7 +154,7 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                 items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {gname} in TIME_WAIT",
                                           count=tw))
             items += [i for g in claimed for i in group_items(g)]
-            diff = insert_after(ev.files, t.pass_file or t.file, t.pass_line or t.line, missing)
+            diff = insert_in_block(ev.files, t.pass_file or t.file, t.pass_line or t.line, missing)
             out.append(Candidate(finding=make_finding(
                 "keepalive-misconfigured", confidence=conf, groups=claimed,
                 explanation=f"upstream {gname} asks for keep-alive connections, but nginx proxies "
@@ -217,4 +221,4 @@ def _after_keepalive(ev: Evidence, gname: str) -> str | None:
                              setting_line=kt.line, is_default=False, anchor_file=None,
                              anchor_line=None)
     anchor = group.keepalive_line or group.line
-    return insert_after(ev.files, group.file, anchor, ["keepalive_timeout 1s;"])
+    return insert_in_block(ev.files, group.file, anchor, ["keepalive_timeout 1s;"])

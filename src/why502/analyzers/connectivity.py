@@ -38,7 +38,7 @@ from why502.evidence.model import Evidence, GroupFact, SymptomGroup
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import insert_after, unified
-from why502.parsers.nginx.edit import set_directive
+from why502.parsers.nginx.edit import insert_in_block, set_directive
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -220,7 +220,7 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
         # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
         ns = ev.resolvers[0] if ev.resolvers else "127.0.0.53"
-        diff = insert_after(ev.files, t.pass_file or t.file, t.pass_line or t.line,
+        diff = insert_in_block(ev.files, t.pass_file or t.file, t.pass_line or t.line,
                             [f"resolver {ns} valid=30s;"])
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
@@ -269,7 +269,7 @@ def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candid
     diff = None
     if target and target.group and target.group in ev.groups and not ev.groups[target.group].keepalive:
         g = ev.groups[target.group]
-        diff = insert_after(ev.files, g.file, g.line, ["keepalive 32;"])
+        diff = insert_in_block(ev.files, g.file, g.line, ["keepalive 32;"])
     return Candidate(finding=make_finding(
         "port-exhaustion", confidence=0.85, groups=groups,
         explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "

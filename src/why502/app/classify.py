@@ -32,6 +32,8 @@ from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
     ByteBatch,
     LineBatch,
+    Tolerate,
+    discovered,
     expand_inputs,
     iter_batches,
     iter_byte_batches,
@@ -171,6 +173,7 @@ def classify_paths(
     on_batch: Callable[[LineBatch], None] | None = None,
     fields: Sequence[str] = FIELD_NAMES,
     workers: int = 2,
+    notes: list[str] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield one frame per batch, in input order: ``line`` (1-based in its file), ``file`` + the
     record fields (``fields`` limits the request fields extracted from nginx lines).
@@ -183,7 +186,8 @@ def classify_paths(
     cutoff = parse_time_arg(since, "--since") if isinstance(since, str) else since
     files = expand_inputs(paths or ["-"], rotated=rotated)
     yield from classify_files(files, since=cutoff, batch_bytes=batch_bytes, on_batch=on_batch,
-                              fields=fields, workers=workers)
+                              fields=fields, workers=workers,
+                              tolerate=_tolerate(paths, rotated, notes))
 
 
 def classify_files(
@@ -195,6 +199,7 @@ def classify_files(
     workers: int = 2,
     with_text: bool = False,
     year: int | None = None,
+    tolerate: Tolerate | None = None,
 ) -> Iterator[pl.DataFrame]:
     """``classify_paths`` for inputs already expanded (``expand_inputs``): ``files`` are read as
     named, in order -- no globs, no rotated siblings -- so a caller that handles each file on its
@@ -204,7 +209,7 @@ def classify_files(
     ``year`` fills in BSD syslog stamps (default: this year).  Yields only non-empty frames."""
     wanted = tuple(fields)
     stamp_year = dt.date.today().year if year is None else year
-    for df in _run(iter_batches(files, batch_bytes=batch_bytes), on_batch, workers,
+    for df in _run(iter_batches(files, batch_bytes=batch_bytes, tolerate=tolerate), on_batch, workers,
                    lambda batch: _classify_batch(batch, stamp_year, wanted, since, with_text)):
         if df.height:
             yield df
@@ -232,6 +237,7 @@ def summarize_paths(
     batch_bytes: int = SUMMARY_BATCH_BYTES,
     on_batch: Callable[[ByteBatch], None] | None = None,
     workers: int = SUMMARY_WORKERS,
+    notes: list[str] | None = None,
 ) -> ClassifySummary:
     """The summary of ``classify_paths`` without materialising per-line records (the default
     ``why502 classify`` output): this thread reads raw bytes ahead, the worker decodes, splits and
@@ -248,12 +254,24 @@ def summarize_paths(
     files = expand_inputs(paths or ["-"], rotated=rotated)
     for f in files:  # in order, and an empty file (no batch at all) is named too
         summary.add_file(str(f))
-    for agg, count in _run(iter_byte_batches(files, batch_bytes=batch_bytes), seen, workers,
+    tolerate = _tolerate(paths, rotated, notes)
+    for agg, count in _run(iter_byte_batches(files, batch_bytes=batch_bytes, tolerate=tolerate), seen,
+                           workers,
                            lambda chunk: _summarize_chunk(chunk, year, cutoff)):
         summary.lines_read += count
         summary.add_aggregate(agg)
     summary.finish()
     return summary
+
+
+def _tolerate(paths: Sequence[str], rotated: bool, notes: list[str] | None) -> Tolerate | None:
+    """With ``notes``, the rotated siblings classify found by itself are read leniently: a
+    damaged one becomes a note in ``notes`` (files named by the user stay strict, exit 3)."""
+    if notes is None or not rotated:
+        return None
+    tol = Tolerate(discovered(paths or ["-"], rotated))
+    tol.notes = notes
+    return tol
 
 
 def _run(

@@ -22,6 +22,7 @@ from why502.analyzers.lint import (
     run_lint,
     severity_rank,
 )
+from why502.app.diagnose.options import unreadable
 from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
 from why502.facts.fpm import FpmPool
@@ -171,6 +172,12 @@ def gather(options: LintOptions) -> LintOutcome:
     use_host = options.host if options.host is not None else options.nginx_conf is None
     pools: list[FpmPool] = []
     if options.fpm_conf:
+        for path in options.fpm_conf:
+            # named with a flag: unreadable is exit 3, as for diagnose (going on without it
+            # would lint as if no pool existed and could say "no findings")
+            why = unreadable(path)
+            if why is not None:
+                raise InputError(f"--fpm-conf {path}: {why}")
         pools = _pools_from_files(options.fpm_conf, notes)
     elif use_host:
         pools = _pools_from_files([], notes)

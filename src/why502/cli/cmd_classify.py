@@ -75,34 +75,38 @@ def run(args: argparse.Namespace) -> int:
     if log_type not in (None, "nginx"):
         return _run_lb(args, str(log_type))
     progress = _Progress(enabled=not args.no_progress)
+    notes: list[str] = []  # a damaged rotated sibling found by --rotated: a note, not an abort
     try:
         if args.format == "summary":
             # each worker aggregates its batch: no per-line records are materialised
             summary = summarize_paths(args.files, since=args.since, rotated=args.rotated,
-                                      on_batch=progress.update)
+                                      on_batch=progress.update, notes=notes)
         else:
             # the records are the output: only the exit code needs a total (no per-batch summary)
             failures = 0
             for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
-                                     on_batch=progress.update, batch_bytes=JSONL_BATCH_BYTES):
+                                     on_batch=progress.update, batch_bytes=JSONL_BATCH_BYTES, notes=notes):
                 failures += count_failures(df)
                 _write_jsonl(df.select(*JSONL_COLUMNS).write_ndjson())
             return EXIT_FINDINGS if failures else EXIT_HEALTHY
     finally:
         progress.close()
-        _print_notes()  # after the data, whichever way the run ends
+        _print_notes(notes, args.files)  # after the data, whichever way the run ends
     render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
 
 
-def _print_notes() -> None:
-    """What the readers did not read or cut short (a FIFO that went quiet, /dev/zero, a rotated
-    sibling that is not a file: ``sources.opening``), on stderr so that stdout stays the data."""
+def _print_notes(notes: list[str], files: list[str]) -> None:
+    """What the readers did not read or cut short, on stderr so that stdout stays the data: a
+    damaged rotated sibling found by ``--rotated``, a UTF-16 file, a FIFO that went quiet, a
+    sibling that is not a file (``sources.opening``)."""
+    from why502.sources.logfiles import utf16_hint
     from why502.sources.opening import take_notes
     from why502.textutil import strip_terminal_escapes
 
-    for note in take_notes():
-        print(f"why502: note: {strip_terminal_escapes(note)}", file=sys.stderr)
+    notes = [*notes, *(h for f in files if (h := utf16_hint(f)) is not None), *take_notes()]
+    for note in notes:
+        print(f"why502 classify: note: {strip_terminal_escapes(note)}", file=sys.stderr)
 
 
 def _run_lb(args: argparse.Namespace, log_type: str) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 
@@ -26,6 +27,9 @@ examples:
                                          the line read from stdin
   why502 explain read-timeout --format json
 """
+
+
+_WORD = re.compile(r"[A-Za-z0-9][\w.-]*")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +52,15 @@ MAX_LINE_BYTES = 1 << 20
 def run(args: argparse.Namespace) -> int:
     from why502.app.explain import explain, render_text
 
+    if len(args.arg) > 1 and all(_WORD.fullmatch(a) for a in args.arg):
+        # `why502 explain 502 504` (the usage's ARG...): each ID or status code in turn; a log
+        # line pasted without quotes has words no ID has (``2024/05/01``, ``connect()``)
+        pages = [_one(a, args.format) for a in args.arg]
+        if args.format == "json":
+            sys.stdout.write("[" + ",\n".join(p.rstrip("\n") for p in pages) + "]\n")
+        else:
+            sys.stdout.write("\n".join(pages))
+        return 0
     text = " ".join(args.arg)
     if args.arg == ["-"]:
         from why502.sources.opening import first_line, stdin_bytes
@@ -63,6 +76,20 @@ def run(args: argparse.Namespace) -> int:
     width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
     sys.stdout.write(render_text(result, width=width, color=_use_color()))
     return 0
+
+
+def _one(text: str, fmt: str) -> str:
+    """The page of one ID, status code or lint rule, as ``run`` prints it."""
+    from why502.app.explain import explain, render_text
+
+    lint = _lint_rule(text, fmt)
+    if lint is not None:
+        return lint
+    result = explain(text)
+    if fmt == "json":
+        return dump_json(result.to_dict()) + "\n"
+    width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
+    return render_text(result, width=width, color=_use_color())
 
 
 def _lint_rule(text: str, fmt: str) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,20 +80,51 @@ def load_report(source: str) -> Report:
     except OSError as err:
         raise InputError(f"{source}: cannot read: {err.strerror or err}") from None
     try:
-        data: Any = json.loads(raw.decode("utf-8-sig"))
+        data: Any = json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant,
+                               parse_int=_bounded_int, parse_float=_finite_float)
     except UnicodeDecodeError:
         raise InputError(f"{name}: not a why502 report (not UTF-8 text)") from None
     except json.JSONDecodeError as err:
         raise InputError(
             f"{name}: not a why502 report (invalid JSON at line {err.lineno}: {err.msg})"
         ) from None
+    except _Absurd as err:
+        raise InputError(f"{name}: not a why502 report ({err})") from None
+    except RecursionError:
+        raise InputError(f"{name}: not a why502 report (nested too deeply)") from None
     try:
         return Report.from_dict(data)
+    except RecursionError:
+        raise InputError(f"{name}: not a why502 report (nested too deeply)") from None
     except (ValueError, TypeError, AttributeError, KeyError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         if not message.startswith(("not a why502 report", "unsupported")):
             message = f"not a why502 report ({message})"
         raise InputError(f"{name}: {message}") from None
+
+
+class _Absurd(ValueError):
+    """A JSON value no why502 report holds."""
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``/``Infinity`` are not JSON (RFC 8259) and no report field holds them."""
+    raise _Absurd(f"{name} is not a JSON number")
+
+
+def _bounded_int(text: str) -> int:
+    """Counts and line numbers of a report fit in 20 digits; a 5000-digit one is an attack on
+    ``int()`` (CPython refuses over 4300 digits with a ValueError deep inside a renderer)."""
+    if len(text.lstrip("-")) > 20:
+        raise _Absurd(f"a {len(text)}-digit number")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e309 overflows to inf
+        raise _Absurd(f"{text[:20]} is out of range")
+    return value
 
 
 def render(report: Report, fmt: str, name: str = "report", to_file: bool = False) -> str:

@@ -97,8 +97,71 @@ def _splice(files: Mapping[str, Sequence[str]], path: str | None, line: int | No
     if not lines or line is None or not 1 <= line <= len(lines):
         return None
     pad = _indent(lines[line - 1])
-    after = [*lines[: line if keep else line - 1], *(pad + n.strip() for n in new_lines), *lines[line:]]
-    return unified(path or "", lines, after)
+    start = line if keep else line - 1
+    return window_diff(path or "", lines, start, line, [pad + n.strip() for n in new_lines])
+
+
+def window_diff(path: str, lines: Sequence[str], start: int, stop: int, new: Sequence[str]) -> str:
+    """Diff replacing ``lines[start:stop]`` (0-based) by ``new``: :func:`edits_diff` of one edit."""
+    return edits_diff(path, lines, [(start, stop, list(new))])
+
+
+Edit = tuple[int, int, list[str]]
+"""``(start, stop, new)``: ``lines[start:stop]`` (0-based, of the original file) becomes ``new``."""
+
+
+def edits_diff(path: str, lines: Sequence[str], edits: Sequence[Edit]) -> str:
+    """The unified diff of ``edits`` (non-overlapping, in the original file's line numbers) on
+    ``lines`` (with or without their endings), hunks written directly: the removed lines, the
+    added lines and :data:`CONTEXT` lines either side, edits closer than that in one hunk.
+
+    A fix costs the size of its edits, not of the file: a config of 5000 server blocks gets
+    5000 fixes in linear time (a difflib run on the whole file per fix was quadratic: 7 of the
+    10 s of diagnose on 1000 servers, most of lint's minutes on 5000).  The hunks are not
+    minimised as difflib would (a replaced line equal to its replacement is still shown as
+    ``-``/``+``); ``patch`` applies them the same."""
+    todo = sorted((e for e in edits if list(lines[e[0]:e[1]]) != list(e[2])), key=lambda e: (e[0], e[1]))
+    if not todo:
+        return ""
+    before, after = labels(path)
+    out = [f"--- {before}\n", f"+++ {after}\n"]
+    shift = 0  # lines the hunks so far added (new-file numbers run ahead of old ones)
+    i = 0
+    while i < len(todo):
+        group = [todo[i]]
+        while i + 1 < len(todo) and todo[i + 1][0] - group[-1][1] <= 2 * CONTEXT:
+            i += 1
+            group.append(todo[i])
+        i += 1
+        lo, hi = max(0, group[0][0] - CONTEXT), min(len(lines), group[-1][1] + CONTEXT)
+        body: list[str] = []
+        pos, old_len, new_len = lo, 0, 0
+        for start, stop, new in group:
+            body += [" " + _nl(ln) for ln in lines[pos:start]]
+            body += ["-" + _nl(ln) for ln in lines[start:stop]]
+            body += ["+" + _nl(ln) for ln in new]
+            old_len += (start - pos) + (stop - start)
+            new_len += (start - pos) + len(new)
+            pos = stop
+        body += [" " + _nl(ln) for ln in lines[pos:hi]]
+        old_len += hi - pos
+        new_len += hi - pos
+        out.append(f"@@ -{_range(lo, old_len)} +{_range(lo + shift, new_len)} @@\n")
+        out += body
+        shift += new_len - old_len
+    return "".join(out)
+
+
+def _range(lo: int, length: int) -> str:
+    """A unified-diff range as GNU diff and difflib write it (1-based start; ``,N`` unless the
+    length is 1; an empty range names the line before it)."""
+    if length == 1:
+        return str(lo + 1)
+    return f"{lo if not length else lo + 1},{length}"
+
+
+def _nl(line: str) -> str:
+    return line if line.endswith("\n") else line + "\n"
 
 
 def combine(diffs: Sequence[str | None]) -> str | None:

@@ -228,7 +228,7 @@ def _params(words: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>\[[^\]]+\]|[^/:]+)(?::(?P<port>\d+))?")
+_URL = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>\[[^\]]+\]|[^/:]+)(?::(?P<port>\d{1,5}))?")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "fcgi": 9000, "ajp": 8009,
                   "scgi": 4000, "uwsgi": 3031}
 

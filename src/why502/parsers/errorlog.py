@@ -230,8 +230,12 @@ def _key_patterns(source: str) -> tuple[PatternInfo, ...]:
 # ----------------------------------------------------------------------------------------------
 
 _HEAD = re.compile(NGINX_HEAD)
-_NGINX_PARTIAL = re.compile(r"(?:\[(?P<level>[a-z]+)\] )?\d+#\d+: (?:\*\d+ )?(?P<msg>.*)$")
-_NGINX_PID_TAIL = re.compile(r"\d+#\d+: (?:\*\d+ )?$")
+# Quantifiers are bounded (a pid has at most 10 digits) and searches start where a run starts:
+# an unbounded ``\d+`` searched through a 10 KB run of digits tries every start position to its
+# end (quadratic: 0.5 s for one 10 KB line, minutes for a 1 MB one; found by bench/fuzz.py).
+_NGINX_PARTIAL = re.compile(
+    r"(?:\[(?P<level>[a-z]+)\] )?(?<!\d)\d{1,10}#\d{1,10}: (?:\*\d{1,20} )?(?P<msg>.*)$")
+_NGINX_PID_TAIL = re.compile(r"(?<!\d)\d{1,10}#\d{1,10}: (?:\*\d{1,20} )?$")
 _NGINX_STDERR = re.compile(r"^nginx: \[(?P<level>[a-z]+)\] (?P<msg>.*)$")
 _ERRNO = re.compile(ERRNO)
 _ACTION = re.compile(ACTION)
@@ -375,7 +379,7 @@ def _record(p: PatternInfo, head: Head, message: str, wrapper_time: str | None,
 
 # phrases that name a proxy-side failure by themselves (no "upstream" or phase needed)
 _SELF_EVIDENT = ("accept4() failed", "accept() failed", "socket() ")
-_SELF_EVIDENT_PREFIXED = re.compile(r"\S+ worker_connections are not enough")
+_SELF_EVIDENT_PREFIXED = re.compile(r"(?<!\S)\S{1,256} worker_connections are not enough")
 
 
 def classify_line(text: str, year: int = 1970) -> Classified | None:

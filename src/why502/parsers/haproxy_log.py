@@ -23,7 +23,7 @@ from datetime import datetime
 HTTPLOG = re.compile(
     r"(?P<client>[\w.:\[\]-]+?):\d+ \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\] "
     r"(?P<frontend>\S+) (?P<backend>[^/\s]+)/(?P<server>\S+) "
-    r"(?P<TR>-?\d+)/(?P<Tw>-?\d+)/(?P<Tc>-?\d+)/(?P<Tr>-?\d+)/\+?(?P<Ta>-?\d+) "
+    r"(?P<TR>-?\d{1,18})/(?P<Tw>-?\d{1,18})/(?P<Tc>-?\d{1,18})/(?P<Tr>-?\d{1,18})/\+?(?P<Ta>-?\d{1,18}) "
     r"(?P<status>\d{3}) \+?(?P<bytes>\d+) \S+ \S+ (?P<ts>[-A-Za-z]{4}) "
     r"\S+ \S+(?: \{[^}]*\})*(?: \"(?P<request>[^\"]*)\"?)?")
 

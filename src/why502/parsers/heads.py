@@ -20,29 +20,35 @@ _APACHE = re.compile(
 )
 _APACHE_PID = re.compile(r"^\[pid \d+(?::tid \d+)?\] ?")
 _APACHE_FILE = re.compile(r"^\S+\(\d+\): ")
-_APACHE_ERRNO = re.compile(r"^\((?:OS |EAI )?(?P<errno>-?\d+)\)[^:]*: ")
+# an errno has a few digits: bounded, so "(" + 5000 digits + ")" is no errno rather than an int()
+# of 5000 digits, which CPython refuses with a ValueError (bench/fuzz.py)
+_APACHE_ERRNO = re.compile(r"^\((?:OS |EAI )?(?P<errno>-?\d{1,9})\)[^:]*: ")
 _APACHE_CLIENT = re.compile(r"^\[(?:client|remote) (?P<client>[^\]]*)\] ?")
 # the errno text without its number (lost in a paste): "Resource temporarily unavailable: "
 _APACHE_ERRNO_TEXT = re.compile(r"^([A-Z][a-z]+(?: [a-z]+){1,5}): ")
-_APACHE_ERRNO_ANY = re.compile(r"\((\d+)\)[A-Za-z][^:()]*: ")
+_APACHE_ERRNO_ANY = re.compile(r"\((\d{1,9})\)[A-Za-z][^:()]*: ")
 # HAProxy session lines (doc/configuration.txt 8.2.3 "HTTP log format", 8.2.2 "TCP log format"):
 # found by their tail -- timers, status, bytes, cookies, termination state, counters -- wherever the
 # line starts (syslog with or without host/tag, stdout "raw", a custom prefix, a pasted tail).  The
 # counters after the state ("actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue") keep
 # the match specific.  A timer may carry spaces after its slash when a log viewer padded it.
+# Bounded quantifiers, anchored at token starts (``(?<![^\s])``): an unbounded ``\d+``/``\S+``
+# searched through a long run of digits is quadratic (bench/fuzz.py found 1.5 s on a 5 KB line).
 _HAPROXY_HTTP = re.compile(
-    r"(?:(?P<backend>[^/\s]+)/(?P<server>\S+) +)?(?:-?\d+/ *){3,5}\+?-?\d+ +(?P<status>-?\d{3}) +\+?\d+ "
-    r"\S+ \S+ (?P<ts>[-A-Za-z]{2})[-A-Za-z]{2} +\+?\d+/\d+/\d+/\d+/\+?\d+ \d+/\d+"
+    r"(?<!\S)(?:(?P<backend>[^/\s]{1,256})/(?P<server>\S{1,256}) +)?(?:-?\d{1,20}/ {0,8}){3,5}\+?-?\d{1,20} +"
+    r"(?P<status>-?\d{3}) +\+?\d{1,20} "
+    r"\S{1,256} \S{1,256} (?P<ts>[-A-Za-z]{2})[-A-Za-z]{2} +"
+    r"\+?\d{1,20}/\d{1,20}/\d{1,20}/\d{1,20}/\+?\d{1,20} \d{1,20}/\d{1,20}"
 )
 _HAPROXY_TCP = re.compile(
-    r"(?:(?P<backend>[^/\s]+)/(?P<server>\S+) +)?-?\d+/-?\d+/\+?-?\d+ \+?\d+ (?P<ts>[-A-Za-z]{2}) "
-    r"\+?\d+/\d+/\d+/\d+/\+?\d+ \d+/\d+"
+    r"(?<!\S)(?:(?P<backend>[^/\s]{1,256})/(?P<server>\S{1,256}) +)?-?\d{1,20}/-?\d{1,20}/\+?-?\d{1,20} "
+    r"\+?\d{1,20} (?P<ts>[-A-Za-z]{2}) \+?\d{1,20}/\d{1,20}/\d{1,20}/\d{1,20}/\+?\d{1,20} \d{1,20}/\d{1,20}"
 )
 # log-format "%{+json}o" / a JSON log-format naming the state (%tsc)
 _HAPROXY_JSON = re.compile(r'"termination_state"\s*:\s*"(?P<ts>[-A-Za-z]{2})')
 _HAPROXY_DATE = re.compile(
-    r"(?:(?P<client>[\w.:\[\]-]+?):\d+ )?\[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d+)?)\] "
-    r"(?P<frontend>\S+)"
+    r"(?:(?<![\w.:\[\]-])(?P<client>[\w.:\[\]-]{1,64}?):\d{1,5} )?"
+    r"\[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d{1,9})?)\] (?P<frontend>\S{1,256})"
 )
 _HAPROXY_REQUEST = re.compile(r'"([^"]*)"?$')
 _FPM = re.compile(
@@ -72,7 +78,8 @@ _SUPERVISORD = re.compile(
     r"^(?:(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} )?"
     r"(?P<level>CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) (?P<msg>.*)$"
 )
-_SYSTEMD_UNIT = re.compile(r"(?P<unit>[\w@.:\\-]+\.(?:service|scope|socket|mount|slice|timer)): ")
+_SYSTEMD_UNIT = re.compile(
+    r"(?<![\w@.:\\-])(?P<unit>[\w@.:\\-]{1,256}\.(?:service|scope|socket|mount|slice|timer)): ")
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
 

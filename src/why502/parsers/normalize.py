@@ -77,7 +77,7 @@ _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": 
 _NON_ASCII_REPAIRED = frozenset(chr(c) for c in _QUOTES)
 _CUT = re.compile(r"\s*(?:\u2026|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$")
 # nginx "pid#tid: *conn " after Markdown: "_123", "* 123", "\*123", "**123"
-_CONN = re.compile(r"(\d+#\d+: )(?:\\?\*\s+|_|\\\*|\*\*)(\d+) ")
+_CONN = re.compile(r"((?<!\d)\d{1,10}#\d{1,10}: )(?:\\?\*\s{1,8}|_|\\\*|\*\*)(\d{1,20}) ")  # bounded: linear
 _BOLD = re.compile(r"\*\*([^*]+)\*\*")
 # a line a reporter wrapped in quotes or a code span: 'connect() failed ...'
 _WRAPPED = re.compile(r"^\s*(['`])(.*)\1\s*$")

@@ -16,13 +16,15 @@ import os
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from why502.errors import InputError
 from why502.sources.opening import check_named, discovered_skip, is_stream, note, open_stream
 from why502.sources.rotation import is_rotated_sibling, order_rotated
+
+B = TypeVar("B")
 
 STDIN = "-"
 DEFAULT_BATCH_BYTES = 1024 * 1024  # 1 MiB: ~4k lines; larger batches cost RSS, not speed
@@ -148,12 +150,13 @@ def iter_batches(
     paths: Iterable[Path | str],
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE,
+    tolerate: Tolerate | None = None,
 ) -> Iterator[LineBatch]:
     """Yield ``LineBatch`` es for each input in order; memory is bounded by ``batch_bytes`` plus
     one (cut) line.  Raises ``InputError`` (one line) for unreadable or corrupt inputs."""
     for p in paths:
         line_no = 1
-        for chunk in _file_chunks(p, batch_bytes, max_line_bytes):
+        for chunk in _tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes), tolerate):
             text = chunk.data.decode("utf-8", errors="replace")
             count = text.count("\n") + 1
             yield LineBatch(chunk.path, line_no, text, count, chunk.bytes_done, chunk.bytes_total)
@@ -164,10 +167,40 @@ def iter_byte_batches(
     paths: Iterable[Path | str],
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE,
+    tolerate: Tolerate | None = None,
 ) -> Iterator[ByteBatch]:
     """Like ``iter_batches`` (same cuts, same over-long line handling) but undecoded bytes."""
     for p in paths:
-        yield from _file_chunks(p, batch_bytes, max_line_bytes)
+        yield from _tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes), tolerate)
+
+
+def _tolerant(p: Path | str, chunks: Iterator[B], tolerate: Tolerate | None) -> Iterator[B]:
+    """``chunks`` of ``p``; when ``p`` is one of the files why502 found by itself (``tolerate``:
+    rotated siblings nobody named) a read error ends that file with a note instead of the run:
+    a truncated ``error.log.3.gz`` from a rotation cut short must not hide today's errors.  The
+    lines read before the damage are kept."""
+    try:
+        yield from chunks
+    except InputError as err:
+        if tolerate is None or str(p) not in tolerate.paths:
+            raise
+        tolerate.notes.append(f"{err} (found with --rotated; the lines before the damage were read)")
+
+
+@dataclass
+class Tolerate:
+    """Files whose read errors are notes (``paths``), and the notes written so far."""
+
+    paths: frozenset[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def discovered(paths: Iterable[str], rotated: bool) -> frozenset[str]:
+    """The files ``expand_inputs(paths, rotated)`` adds as rotated siblings (nobody named them)."""
+    if not rotated:
+        return frozenset()
+    named = {str(p) for p in expand_inputs(paths, rotated=False)}
+    return frozenset(str(p) for p in expand_inputs(paths, rotated=True) if str(p) not in named)
 
 
 def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int) -> Iterator[ByteBatch]:
@@ -225,3 +258,26 @@ def _tell(raw: BinaryIO) -> int:
         return raw.tell()
     except (OSError, ValueError, io.UnsupportedOperation):
         return 0
+
+
+def utf16_hint(path: str) -> str | None:
+    """A note when ``path`` looks like UTF-16 (a BOM, or NUL bytes between ASCII characters, as
+    Windows tools and PowerShell's ``>`` write logs): why502 reads logs as UTF-8, where such a file
+    matches nothing, and "0 recognised" alone would read like a clean log."""
+    if path == STDIN:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    if head[:2] == b"\x1f\x8b":
+        return None
+    bom = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+    pairs = head[: len(head) // 2 * 2]
+    nul_odd, nul_even = pairs[1::2].count(0), pairs[0::2].count(0)
+    half = len(pairs) // 2
+    if bom or (half >= 8 and max(nul_odd, nul_even) > 0.4 * half):
+        return (f"{path} looks like UTF-16, not UTF-8: its lines cannot match; convert it first "
+                f"(iconv -f UTF-16 -t UTF-8 {path} > {Path(path).name}.utf8)")
+    return None

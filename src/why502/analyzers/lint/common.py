@@ -51,14 +51,18 @@ def all_groups(cfg: NginxConfig) -> list[UpstreamGroup]:
 def unreadable_include(cfg: NginxConfig, loc: Location) -> bool:
     """An include in this location's files (or in files they include) could not be read: it may
     set what we miss."""
+    unread = {p.file for p in cfg.problems if p.message.startswith("include ")}
+    if not unread:  # the common case, answered without a scan of the http scope per location
+        return False
     files = {s.file for s in loc.scopes} | {d.file for s in loc.scopes for d in s.directives}
-    return any(p.message.startswith("include ") and p.file in files for p in cfg.problems)
+    return bool(unread & files)
 
 
 def scope_with(loc: Location, d: Directive) -> Scope | None:
     """The level of ``loc``'s ancestry that holds directive ``d``."""
     for scope in loc.scopes:
-        if any(x is d for x in scope.directives):
+        # by name: a scan of every directive of the http scope per lookup was quadratic
+        if any(x is d for x in scope.get(d.name)):
             return scope
     return None
 

@@ -30,8 +30,9 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
     if started is not None:
         inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
     proxy = g.evidence.proxy
+    digests: dict[str, str | None] = {}
     return Report(
-        findings=[dataclasses.replace(with_hashes(f), proxy=proxy) for f in findings],
+        findings=[dataclasses.replace(with_hashes(f, digests), proxy=proxy) for f in findings],
         diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
         timeline=timeline(g.evidence, g.access_stats), events=events(g.evidence),
         upstreams=upstreams(g.evidence, g.probe_dicts),
@@ -39,17 +40,25 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
         host=socket.gethostname(), tool_version=__version__)
 
 
-def with_hashes(finding: Finding) -> Finding:
+def with_hashes(finding: Finding, digests: dict[str, str | None] | None = None) -> Finding:
     """``finding`` with the SHA-256 of the file its config fix changes, read now: ``why502 fix``
-    refuses to apply the diff to a file edited after the report (schema 1.1, ``fix.hashes``)."""
+    refuses to apply the diff to a file edited after the report (schema 1.1, ``fix.hashes``).
+
+    ``digests`` keeps each file's digest for the run: a config of 5000 server blocks can carry
+    5000 fixes to the same file, and hashing it once per fix made the report quadratic."""
     fix = finding.fix
     if fix is None or not fix.diff or not fix.file:
         return finding
-    try:
-        with open(fix.file, "rb") as fh:
-            digest = hashlib.sha256(fh.read()).hexdigest()
-    except OSError:
-        return finding  # a config read from a dump or a copy: nothing on disk to pin
+    cache = {} if digests is None else digests
+    if fix.file not in cache:
+        try:
+            with open(fix.file, "rb") as fh:
+                cache[fix.file] = hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            cache[fix.file] = None  # a config read from a dump or a copy: nothing on disk to pin
+    digest = cache[fix.file]
+    if digest is None:
+        return finding
     return dataclasses.replace(finding, fix=dataclasses.replace(fix, hashes={fix.file: digest}))
 
 
@@ -85,21 +94,21 @@ def events(ev: Evidence) -> list[TimelineEvent]:
 
 def upstreams(ev: Evidence, probe_dicts: dict[str, dict[str, Any]]) -> list[UpstreamSummary]:
     """One panel per upstream group (or lone target): symptoms, statuses, probes, config line."""
-    names: dict[str, list[str]] = {}
+    # dicts as ordered sets: a list's `in` made a 100k-server upstream quadratic (50 s)
+    names: dict[str, dict[str, None]] = {}
     where: dict[str, str] = {}
     for t in ev.targets:
         name = t.group or t.key
-        names.setdefault(name, [])
-        if t.key not in names[name]:
-            names[name].append(t.key)
+        names.setdefault(name, {})[t.key] = None
         if t.pass_file:
             where.setdefault(name, f"{t.pass_file}:{t.pass_line}")
     out = []
-    for name, keys in names.items():
+    for name, keyset in names.items():
+        keys = list(keyset)
         sym: Counter[str] = Counter()
         statuses: Counter[str] = Counter()
         for g in ev.symptoms:
-            if g.peer in keys or g.peer == name:
+            if g.peer in keyset or g.peer == name:
                 sym[g.symptom] += g.count
                 for s, n in g.statuses.items():
                     statuses[str(s)] += n

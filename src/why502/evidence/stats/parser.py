@@ -36,7 +36,8 @@ from why502.parsers.log_format import (
 
 BAD_BLANK, BAD_SHORT, BAD_RECHECK = 1, 2, 3  # why a row failed the fast split (``_bad``)
 _DEFERRABLE = frozenset({"remote_addr"})  # needed for the 5xx rows only
-_VALIDATE = ("status", "time_local", "time_iso8601", "msec")
+_TIMES = ("request_time", "upstream_connect_time", "upstream_header_time", "upstream_response_time")
+_VALIDATE = ("status", "time_local", "time_iso8601", "msec", *_TIMES)
 
 # ``_row`` when the frame has it (a streaming plan numbers its rows last, see ``fields_plan``)
 ROW = pl.col("^_row$")
@@ -74,9 +75,13 @@ def _positional(
                 return None
         return total
 
+    taken: set[str] = set()
     for k, (kind, value) in enumerate(pieces):
-        if kind != "var" or value not in wanted:
+        # a variable named twice (nginx allows ``$status $status``) is read where it first is:
+        # two columns of one name were an internal error in polars
+        if kind != "var" or value not in wanted or value in taken:
             continue
+        taken.add(value)
         pre = length(pieces[:k])
         suf = length(pieces[k + 1 :])
         width = FIXED_WIDTH.get(value)
@@ -214,6 +219,8 @@ class LineParser:
                     exprs.append(ex.struct.field(f).alias(f))
                 if seg.fields:
                     oks.append(pl.col(seg.fields[0]).is_not_null())
+                    # the piece's regex checks shapes only (a $msec in year 30000 is digits too)
+                    oks += [_shape_ok(f, pl.col(f)) for f in seg.fields if f in _VALIDATE]
                 else:
                     raw.append(col.str.contains(seg.pattern))
         self._exprs = exprs
@@ -402,6 +409,12 @@ def _shape_ok(var: str, e: pl.Expr) -> pl.Expr:
     if var == "msec":  # seconds since the epoch, before year 9999
         t = e.str.strip_chars_end("\r").cast(pl.Float64, strict=False)
         return e.str.contains("^(?:" + FIXED_SHAPES[var] + r")\r?$") & (t < _MSEC_MAX)
+    if var in _TIMES:
+        # nginx writes seconds as "%T.%03M" (ngx_http_upstream_response_time_variable(),
+        # ngx_http_log_request_time()): digits, a dot, "-" for an attempt without the phase,
+        # joined by ", " and " : ".  NaN, inf, 1e309 or -1.000 are not what nginx wrote: the line
+        # is counted unparsed.  One character-class search, not a per-line regex of the shape.
+        return (~e.str.contains(r"[^0-9., :\r-]|-[0-9]")).fill_null(True)  # absent: not wrong
     return e.str.contains("^(?:" + FIXED_SHAPES[var] + r")\r?$")
 
 

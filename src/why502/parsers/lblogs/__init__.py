@@ -12,6 +12,7 @@ are searched, not anchored, where the format allows it.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -50,10 +51,28 @@ def json_object(line: str) -> dict[str, Any] | None:
     if start < 0:
         return None
     try:
-        obj = json.loads(line[start:])
+        obj = json.loads(line[start:], **_SANE)
     except ValueError:
         return _flat_scan(line[start:])
+    except RecursionError:
+        return None
     return obj if isinstance(obj, dict) else None
+
+
+def _sane_int(text: str) -> int | None:
+    """A JSON integer a log field can hold (a nanosecond timestamp has 19 digits), else None:
+    ``int()`` of 5000 digits raises, and a 40-digit one overflows every float conversion later
+    (bench/fuzz.py found both in Cloudflare and Caddy lines)."""
+    return int(text) if len(text.lstrip("-")) <= 20 else None
+
+
+def _sane_float(text: str) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None  # 1e309 is inf; NaN is no number
+
+
+_SANE: dict[str, Any] = {"parse_int": _sane_int, "parse_float": _sane_float,
+                         "parse_constant": lambda _name: None}
 
 
 _SCALAR = re.compile(
@@ -71,7 +90,7 @@ def _flat_scan(text: str) -> dict[str, Any] | None:
         if key in out:
             continue
         try:
-            out[key] = json.loads(raw)
+            out[key] = json.loads(raw, **_SANE)
         except ValueError:
             continue
     return out if len(out) >= 3 else None

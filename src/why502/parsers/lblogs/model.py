@@ -11,6 +11,7 @@ root cause, so the cause model is data, the same for every family.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from why502.catalog.terms import Term, term
@@ -70,9 +71,11 @@ def to_int(text: str | int | float | None) -> int | None:
     if text is None or isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        return int(text)
+        return int(text) if math.isfinite(text) else None
     t = text.strip()
-    if t.lstrip("-").isdigit():
+    digits = t.lstrip("-")
+    # ASCII and at most 20 digits: "²" passes isdigit() and 5000 digits overflow int() (bench/fuzz.py)
+    if digits.isascii() and digits.isdigit() and len(digits) <= 20:
         return int(t)
     return None
 
@@ -81,8 +84,10 @@ def to_float(text: str | int | float | None) -> float | None:
     if text is None or isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        return float(text)
-    try:
-        return float(text)
-    except ValueError:
-        return None
+        value = float(text) if not isinstance(text, int) or text.bit_length() < 1000 else math.inf
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    return value if math.isfinite(value) else None  # NaN, inf and 1e309 are no duration

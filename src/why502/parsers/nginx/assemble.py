@@ -17,7 +17,7 @@ from why502.parsers.nginx.model import (
     ParseProblem,
     Server,
 )
-from why502.parsers.nginx.targets import UpstreamGroup, parse_listen, upstream_group
+from why502.parsers.nginx.targets import UpstreamGroup, number, parse_listen, upstream_group
 from why502.parsers.nginx.tree import Directive, Scope
 
 # nginx's built-in "combined" format (src/http/modules/ngx_http_log_module.c, ngx_http_combined_fmt).
@@ -145,10 +145,10 @@ def build_model(main_file: str, directives: tuple[Directive, ...], files: list[s
     worker_connections = 512
     for ev in (d for d in directives if d.name == "events"):
         for c in ev.children("worker_connections"):
-            if c.args and c.args[0].isdigit():
-                wc_dir, worker_connections = c, int(c.args[0])
+            if c.args and (n := number(c.args[0])) is not None:
+                wc_dir, worker_connections = c, n
     rl = main.get("worker_rlimit_nofile")
-    rlimit = int(rl[-1].args[0]) if rl and rl[-1].args and rl[-1].args[0].isdigit() else None
+    rlimit = number(rl[-1].args[0]) if rl and rl[-1].args else None
     wp = main.get("worker_processes")
     worker_processes = wp[-1].value if wp else "1"
     return NginxConfig(

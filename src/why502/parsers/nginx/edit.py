@@ -10,15 +10,18 @@ indentation (tabs or spaces) and line endings (CRLF) are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import overload
 
-from why502.findings.patch import insert_after, join_lines, split_lines, unified_diff
+from why502.findings.patch import Edit, edits_diff, insert_after, split_lines, unified_diff
 from why502.parsers.nginx.model import NginxConfig
 from why502.parsers.nginx.tree import Directive
 
 
 def strip_comment(line: str) -> str:
     """``line`` without its ``#`` comment (a ``#`` inside quotes is not a comment)."""
+    if "#" not in line:
+        return line
     out = []
     quote = ""
     for ch in line:
@@ -44,11 +47,22 @@ def set_directive_text(text: str, *, directive: str, value: str, block_line: int
     With ``existing_line`` the statement on that line is replaced in place (other statements on
     the line are kept); otherwise a new line is inserted right after the line holding the
     block's ``{``, indented like the block's first statement (or one level deeper than the
-    block, with the file's tab/space style).  Raises ``ValueError`` when the line numbers do not
-    fit the text.
+    block, with the file's tab/space style).  A block opened and closed on one line
+    (``location / { proxy_pass http://x; }``) gets the statement inside its braces, on that line:
+    a new line after it would be outside the block (and ``nginx -t`` may refuse it there).
+    Raises ``ValueError`` when the line numbers do not fit the text.
     """
     lines = split_lines(text)
-    new = list(lines)
+    start, stop, new = directive_edit(lines, directive=directive, value=value, block_line=block_line,
+                                      existing_line=existing_line, path=path)
+    return "".join([*lines[:start], *new, *lines[stop:]])
+
+
+def directive_edit(lines: Sequence[str], *, directive: str, value: str, block_line: int,
+                   existing_line: int | None = None, path: str = "config") -> Edit:
+    """What :func:`set_directive_text` changes, as an edit of ``lines`` (``split_lines``, endings
+    kept): it reads only the lines it edits and the block's next lines, so many fixes to one
+    big file cost their own size (``findings.patch.edits_diff``)."""
     stmt = f"{directive} {value};"
     if existing_line is not None:
         if not 1 <= existing_line <= len(lines):
@@ -57,8 +71,7 @@ def set_directive_text(text: str, *, directive: str, value: str, block_line: int
         replaced, n = _statement_re(directive).subn(lambda _m: stmt, old, count=1)
         if n == 0:
             raise ValueError(f"{path}:{existing_line} has no complete '{directive}' statement")
-        new[existing_line - 1] = replaced
-        return "".join(new)
+        return existing_line - 1, existing_line, [replaced]
     if not 1 <= block_line <= len(lines):
         raise ValueError(f"line {block_line} is outside {path}")
     idx = block_line - 1
@@ -67,10 +80,19 @@ def set_directive_text(text: str, *, directive: str, value: str, block_line: int
     if idx >= len(lines):
         raise ValueError(f"no '{{' at or after {path}:{block_line}")
     opener = lines[idx]
+    inline = _inline_close(opener)
+    if inline is not None:
+        # the block closes on its own line: the statement goes before that '}' -- when the line
+        # opens one block only; with several (``location /a { } location /b { }``) the line
+        # number cannot tell which one is meant, and no fix beats a fix in the wrong block
+        if strip_comment(opener).count("{") > 1:
+            raise ValueError(f"{path}:{idx + 1} opens several blocks on one line")
+        return idx, idx + 1, [opener[:inline].rstrip(" \t") + f" {stmt} " + opener[inline:]]
     block_indent = re.match(r"[ \t]*", lines[block_line - 1])
     base = block_indent.group(0) if block_indent else ""
     indent = None
-    for follow in lines[idx + 1:]:
+    for k in range(idx + 1, min(len(lines), idx + 200)):  # the block's first statement
+        follow = lines[k]  # (indexed, not sliced: a slice of an edited view copies 200 lines)
         if follow.strip() and not follow.strip().startswith("}"):
             lead = re.match(r"[ \t]*", follow)
             cand = lead.group(0) if lead else ""
@@ -81,9 +103,35 @@ def set_directive_text(text: str, *, directive: str, value: str, block_line: int
         indent = base + ("\t" if "\t" in base else "    ")
     newline = "\r\n" if opener.endswith("\r\n") else "\n"
     if not opener.endswith("\n"):
-        new[idx] = opener + newline
-    new.insert(idx + 1, f"{indent}{stmt}{newline}")
-    return "".join(new)
+        return idx, idx + 1, [opener + newline, f"{indent}{stmt}{newline}"]
+    return idx + 1, idx + 1, [f"{indent}{stmt}{newline}"]
+
+
+def _inline_close(line: str) -> int | None:
+    """The index of the ``}`` that closes, on ``line``, the first block the line opens (the
+    innermost one first: ``server { location / { x; } }`` -> the location's); ``None`` when the
+    block goes on below.  Quotes and a ``#`` comment are respected."""
+    code = strip_comment(line)
+    if "}" not in code:
+        return None
+    opened = False
+    for i, ch in _syntax(code):
+        if ch == "{":
+            opened = True
+        elif ch == "}" and opened:
+            return i
+    return None
+
+
+_SYNTAX = re.compile(r"\"[^\"]*\"?|'[^']*'?|[{}]")
+
+
+def _syntax(code: str) -> Iterator[tuple[int, str]]:
+    """The braces of ``code`` outside quotes, with their index (a regex scan, not a Python loop
+    per character: lint asks this of every one-line block of a 5000-server config)."""
+    for m in _SYNTAX.finditer(code):
+        if m.group() in "{}":
+            yield m.start(), m.group()
 
 
 def make_directive_diff(text: str, path: str, *, directive: str, value: str, block_line: int,
@@ -108,31 +156,69 @@ def set_directive(files: Mapping[str, Sequence[str]], name: str, value: str, *,
     if not is_default and setting_file and setting_line:
         lines = files.get(setting_file)
         if lines and 1 <= setting_line <= len(lines) and name in lines[setting_line - 1]:
-            text = join_lines(lines)
             try:
-                new = set_directive_text(text, directive=name, value=value, block_line=setting_line,
-                                         existing_line=setting_line, path=setting_file)
+                edit = directive_edit(lines, directive=name, value=value, block_line=setting_line,
+                                      existing_line=setting_line, path=setting_file)
             except ValueError:
                 pass
             else:
-                return unified_diff(text, new, setting_file)
-    return insert_after(files, anchor_file, anchor_line, [f"{name} {value};"])
+                return edits_diff(setting_file, lines, [edit])
+    return insert_in_block(files, anchor_file, anchor_line, [f"{name} {value};"])
+
+
+def insert_in_block(files: Mapping[str, Sequence[str]], path: str | None, line: int | None,
+                    new_lines: Sequence[str]) -> str | None:
+    """Diff adding ``new_lines`` to the block of the statement at 1-based ``line`` (the
+    ``proxy_pass`` of a location), or to the block that line opens (``upstream u {``): after
+    that line, or — when the block closes on the same line (``location / { proxy_pass
+    http://x; }``) — before its ``}`` on that line, since a line after it would be outside the
+    block."""
+    lines = files.get(path or "")
+    if not lines or line is None or not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1]
+    close = _enclosing_close(text)
+    if close is None:
+        close = _inline_close(text)  # an opener line (``upstream u { server a; }``)
+    if close is None:
+        return insert_after(files, path, line, new_lines)
+    stmts = " ".join(n.strip() for n in new_lines)
+    return edits_diff(path or "", lines, [(line - 1, line, [text[:close].rstrip(" \t") + f" {stmts} "
+                                                          + text[close:]])])
+
+
+def _enclosing_close(line: str) -> int | None:
+    """The index of the first ``}`` on ``line`` that closes a block opened before the line."""
+    code = strip_comment(line)
+    if "}" not in code:
+        return None
+    depth = 0
+    for i, ch in _syntax(code):
+        if ch == "{":
+            depth += 1
+        elif depth == 0:
+            return i
+        else:
+            depth -= 1
+    return None
 
 
 class ConfigEdits:
     """Several directive edits to one file of ``cfg``, rendered as one unified diff.
 
     Edits after the first one in another file are dropped (one diff per finding); an edit whose
-    line numbers do not fit the file is skipped.  Insertions go right after their block's
-    ``{`` line, so the line of a later replacement below the block moves by the lines inserted
-    so far (``shift``)."""
+    line numbers do not fit the file is skipped.  Each edit is made against the file as read
+    (an insertion goes right after its block's ``{`` line, later insertions at the same place
+    above the earlier ones; a replacement of a line already edited edits the edited line), and
+    the diff is written from the edits alone (``findings.patch.edits_diff``): a fix costs its own
+    size, not the file's."""
 
     def __init__(self, cfg: NginxConfig) -> None:
         self.cfg = cfg
         self.path: str | None = None
-        self.old: str | None = None
-        self.new: str | None = None
-        self.shift = 0  # lines inserted so far (all insertions are after their block's opener)
+        self.lines: list[str] | None = None
+        self.replaced: dict[int, str] = {}  # 0-based line -> its new text
+        self.inserted: dict[int, list[str]] = {}  # 0-based line -> lines inserted before it
 
     def set(self, file: str | None, block_line: int | None, directive: str, value: str,
             existing: Directive | None = None) -> None:
@@ -142,25 +228,68 @@ class ConfigEdits:
             return
         if self.path is not None and file != self.path:
             return  # one diff per finding; keep the first file's edits
-        if self.old is None:
-            text = self.cfg.file_text(file)
-            if text is None:
+        if self.lines is None:
+            self.lines = _file_lines(self.cfg, file)
+            if self.lines is None:
                 return
-            self.path, self.old, self.new = file, text, text
-        assert self.new is not None
+            self.path = file
+        view = _EditedView(self.lines, self.replaced)
         try:
             if existing is not None and existing.file == file:
-                line = existing.line + (self.shift if existing.line > block_line else 0)
-                self.new = set_directive_text(self.new, directive=directive, value=value,
-                                              block_line=block_line, existing_line=line, path=file)
+                start, _stop, new = directive_edit(view, directive=directive, value=value,
+                                                   block_line=block_line, existing_line=existing.line,
+                                                   path=file)
+                self.replaced[start] = new[0]
             else:
-                self.new = set_directive_text(self.new, directive=directive, value=value,
-                                              block_line=block_line, path=file)
-                self.shift += 1
+                start, stop, new = directive_edit(view, directive=directive, value=value,
+                                                  block_line=block_line, path=file)
+                if stop > start:  # the opener line itself changes (inline block, no final newline)
+                    self.replaced[start] = new[0]
+                    if len(new) > 1:
+                        self.inserted[stop] = [*new[1:], *self.inserted.get(stop, [])]
+                else:
+                    self.inserted[start] = [*new, *self.inserted.get(start, [])]
         except ValueError:
             return
 
     def diff(self) -> str | None:
-        if self.path is None or self.old is None or self.new is None or self.old == self.new:
+        if self.path is None or self.lines is None:
             return None
-        return unified_diff(self.old, self.new, self.path)
+        edits: list[Edit] = []
+        for i in sorted(set(self.replaced) | set(self.inserted)):
+            new = [*self.inserted.get(i, []), *([self.replaced[i]] if i in self.replaced else [])]
+            edits.append((i, i + 1 if i in self.replaced else i, new))
+        return edits_diff(self.path, self.lines, edits) or None
+
+
+class _EditedView(Sequence[str]):
+    """The file's lines with the replacements made so far, read lazily (no copy of the file)."""
+
+    def __init__(self, lines: list[str], replaced: dict[int, str]) -> None:
+        self.lines, self.replaced = lines, replaced
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self.lines)))]
+        k = i if i >= 0 else len(self.lines) + i
+        return self.replaced.get(k, self.lines[k])
+
+
+def _file_lines(cfg: NginxConfig, path: str) -> list[str] | None:
+    """The lines of ``path`` as ``split_lines`` gives them, split once per config and file."""
+    cache: dict[str, list[str]] = cfg.__dict__.setdefault("_split_lines", {})
+    if path not in cache:
+        text = cfg.file_text(path)
+        if text is None:
+            return None
+        cache[path] = split_lines(text)
+    return cache[path]

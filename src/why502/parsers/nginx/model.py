@@ -228,12 +228,23 @@ class NginxConfig:
 
     def file_text(self, path: str) -> str | None:
         """The text of a config file (from the dump, or read from disk)."""
+        if path in self._read_texts:
+            return self._read_texts[path]
         if path in self.texts:
             return self.texts[path]
         try:
-            return Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+            text: str | None = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
         except OSError:
-            return None
+            text = None
+        self._read_texts[path] = text
+        return text
+
+    @cached_property
+    def _read_texts(self) -> dict[str, str | None]:
+        """Files read from disk, once per run: every fix of a 5000-server config asks for the
+        same file, and reading it again per fix made lint quadratic (the fixes also agree on
+        one snapshot of the file)."""
+        return {}
 
     def all_locations(self) -> list[Location]:
         return [loc for s in self.servers for loc in s.all_locations()]

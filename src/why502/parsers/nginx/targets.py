@@ -133,19 +133,28 @@ class Target:
 _URL = re.compile(r"^(?P<scheme>[A-Za-z$][\w${}]*)://(?P<rest>.*)$")
 
 
+def number(text: str, digits: int = 9) -> int | None:
+    """``text`` as a count or a port when it is one: ASCII digits, at most ``digits`` of them.
+
+    ``str.isdigit()`` is true for ``"²"`` (which ``int()`` refuses) and for 5000 digits (which
+    CPython refuses to convert): a config holding either was an internal error (found by the
+    fuzz tests); such a value is no number, as ``nginx -t`` would refuse it."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= digits else None
+
+
 def split_host_port(text: str, default_port: int | None) -> tuple[str | None, int | None, bool]:
     """``host:port`` / ``[v6]:port`` / ``host`` -> (host, port, port_given)."""
     if text.startswith("["):
         end = text.find("]")
         host = text[1:end] if end > 0 else text
         rest = text[end + 1:] if end > 0 else ""
-        if rest.startswith(":") and rest[1:].isdigit():
-            return host, int(rest[1:]), True
+        if rest.startswith(":") and number(rest[1:]) is not None:
+            return host, number(rest[1:]), True
         return host, default_port, False
     if text.count(":") == 1:
         host, _, port = text.partition(":")
-        if port.isdigit():
-            return host or None, int(port), True
+        if number(port) is not None:
+            return host or None, number(port), True
         return host or None, None, True
     if text.count(":") > 1:  # bare IPv6 is not valid nginx syntax, keep it as host
         return text, default_port, False
@@ -205,8 +214,8 @@ def parse_upstream_server(d: Directive) -> UpstreamServer:
             if key in ("backup", "down", "resolve"):
                 kw[key] = True
             continue
-        if key in ("weight", "max_fails", "max_conns") and val.isdigit():
-            kw[key] = int(val)
+        if key in ("weight", "max_fails", "max_conns") and number(val) is not None:
+            kw[key] = number(val)
         elif key == "fail_timeout":
             t = parse_time(val)
             if t is not None:
@@ -236,8 +245,8 @@ def upstream_group(d: Directive, context: str) -> UpstreamGroup:
     keepalive_timeout = 60.0
     zone = None
     for c in block:
-        if c.name == "keepalive" and c.args and c.args[0].isdigit():
-            keepalive, keepalive_line = int(c.args[0]), c.line
+        if c.name == "keepalive" and c.args and (n := number(c.args[0])) is not None:
+            keepalive, keepalive_line = n, c.line
         elif c.name == "keepalive_timeout" and c.args:
             keepalive_timeout = parse_time(c.args[0]) or keepalive_timeout
         elif c.name == "zone" and c.args:
@@ -254,8 +263,8 @@ def parse_listen(d: Directive) -> Listen:
     arg = d.args[0] if d.args else "80"
     if arg.startswith("unix:"):
         return Listen(arg, None, d.args[1:], d.file, d.line)
-    if arg.isdigit():
-        return Listen("*", int(arg), d.args[1:], d.file, d.line)
+    if (port := number(arg)) is not None:
+        return Listen("*", port, d.args[1:], d.file, d.line)
     host, port, given = split_host_port(arg, 80)
     return Listen(host or "*", port if given or port else 80, d.args[1:], d.file, d.line)
 
