@@ -37,6 +37,7 @@ import struct
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from why502.lab.runtime.processes import can_connect, wait_for
 
 if TYPE_CHECKING:
     from why502.lab.runtime.processes import Process
+    from why502.lab.scenarios.model import ScenarioRun
 
 OTHER_BACKEND = "noise_other"
 STATIC_BACKEND = "noise_static"
@@ -59,7 +61,10 @@ _APACHE_ROUTES = ("ProxyPass ", "ProxyPassMatch ", "<Proxy ", "<Location ", "Set
 
 def apache_directives(other: str, legacy: int | None = None) -> str:
     """The lines laid before the scenario's first ProxyPass (first match wins)."""
-    lines = ["LogLevel info", f"ProxyPass /other/ http://{other}/other/", "ProxyPass /static/ !"]
+    # timeout=5: the other app's own limit (a worker parameter, mod_proxy "ProxyPass" docs), so
+    # a scenario's short ProxyTimeout does not make its slow report a 504 of its own
+    lines = ["LogLevel info", f"ProxyPass /other/ http://{other}/other/ timeout=5",
+             "ProxyPass /static/ !"]
     if legacy is not None:
         lines.append(f"ProxyPass /legacy http://127.0.0.1:{legacy}/legacy")
     return "".join(line + "\n" for line in lines)
@@ -79,7 +84,9 @@ def haproxy_blocks(other: str, static: str, legacy: int | None = None) -> tuple[
              f"use_backend {STATIC_BACKEND} if {{ path_beg /static/ }}"]
     # abortonclose: a client that hangs up aborts its request to the server (configuration.txt
     # 4.2 "option abortonclose"), so HAProxy logs the client-side termination state
-    back = [f"backend {OTHER_BACKEND}", "    option abortonclose", f"    server other1 {other}", "",
+    # timeout server 5s: the other app's own limit, not the scenario's (configuration.txt 4.2)
+    back = [f"backend {OTHER_BACKEND}", "    option abortonclose", "    timeout server 5s",
+            f"    server other1 {other}", "",
             f"backend {STATIC_BACKEND}", f"    server static1 {static}", ""]
     if legacy is not None:
         front.append(f"use_backend {LEGACY_BACKEND} if {{ path_beg /legacy }}")
@@ -183,6 +190,19 @@ def add_live(stack: Stack, proxy: str, legacy: int | None = None) -> dict[str, s
     _restart_haproxy(stack, conf, log)
     _traffic(stack, log, legacy is not None)
     return {"other": other.address, "static": static}
+
+
+def add_noise_live(stack: Stack, run: ScenarioRun) -> None:
+    """The baseline on a finished Apache/HAProxy scenario: its routes and traffic on the running
+    proxy, and yesterday's recorded incident of that proxy in the rotated log (``<log>.1``)."""
+    from why502.lab.noise import load_baseline
+    from why502.lab.noise_replay_proxies import yesterday_lines
+
+    add_live(stack, run.proxy)
+    recorded = load_baseline().get(run.proxy)
+    if run.error_log is not None and recorded is not None:
+        Path(f"{run.error_log}.1").write_text(
+            "".join(ln + "\n" for ln in yesterday_lines(run.proxy, recorded, datetime.now())))
 
 
 def _lines(path: Path, offset: int, root: str) -> list[str]:

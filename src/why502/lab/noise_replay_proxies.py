@@ -50,8 +50,9 @@ def _shift_apache(line: str, delta: timedelta) -> str:
     t = _apache_time(line)
     if t is None:
         return line
+    m = _APACHE.match(line)
     t += delta
-    return f"[{t:%a %b %d %H:%M:%S}.{t.microsecond:06d} {t.year}]" + line[_APACHE.match(line).end():]  # type: ignore[union-attr]
+    return f"[{t:%a %b %d %H:%M:%S}.{t.microsecond:06d} {t.year}]" + line[m.end():] if m else line
 
 
 def _syslog_time(year: int) -> TimeOf:
@@ -71,6 +72,16 @@ def _shift_haproxy(line: str, delta: timedelta, year: int) -> str:
         t = datetime.strptime(a.group(1), "%d/%b/%Y:%H:%M:%S") + delta
         return f"[{t:%d/%b/%Y:%H:%M:%S}.{a.group(2)}]"
     return _ACCEPT.sub(accept, line, count=1)
+
+
+def yesterday_lines(proxy: str, base: dict[str, Any], now: datetime) -> list[str]:
+    """The recorded old incident of ``proxy`` moved to a day before ``now`` (the rotated log)."""
+    when = _apache_time if proxy == "apache" else _syslog_time(now.year)
+    first = _start(base["old_error"], when) or now
+    delta = now - first - timedelta(days=1)
+    if proxy == "apache":
+        return [_shift_apache(ln, delta) for ln in base["old_error"]]
+    return [_shift_haproxy(ln, delta, now.year) for ln in base["old_error"]]
 
 
 def replay_proxy(root: Path, meta: dict[str, Any], base: dict[str, Any]
