@@ -333,7 +333,7 @@ def looks_like_haproxy(text: str) -> bool:
     return bool(starts & {"frontend", "backend", "listen", "defaults"}) and "{" not in blocks
 
 
-_ANONYMOUS_ACL = re.compile(r"(?<=\s)\{\s[^{}\n]*\s\}(?=\s|$)", re.M)
+_ANONYMOUS_ACL = re.compile(r"(?<=[\s!])\{\s[^{}\n]*\s\}(?=\s|$)", re.M)
 
 
 def _strip(text: str) -> str:
