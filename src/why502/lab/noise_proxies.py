@@ -9,14 +9,16 @@ The same baseline as nginx's (:mod:`why502.lab.noise`), written by the proxy the
 - static files, some missing: Apache serves ``/static/`` from its ``DocumentRoot`` itself
   (``ProxyPass /static/ !`` excludes it from proxying); HAProxy serves no files, so a static
   file server (Python's ``http.server``) behind ``backend noise_static`` answers the 200/404s;
-- a TLS ClientHello on the plain-HTTP port: Apache answers 400 and, at ``LogLevel info``,
-  logs ``AH00566: request failed: malformed request line`` (server/protocol.c
-  ``read_request_line()``); HAProxy answers 400 and logs ``<BADREQ>`` with termination state
-  ``CR--`` or ``PR--`` (configuration.txt 8.5: ``C``/``P`` the client / a protocol error,
-  ``R`` while waiting for the request);
-- a client that hangs up before a slow answer of the other application: HAProxy logs the
-  request with a ``C``/``c`` first termination character (``CD``, ``CH``, ``cD``:
-  client-side, configuration.txt 8.5), Apache logs the request when the answer is written;
+- a TLS ClientHello on the plain-HTTP port: Apache answers 400 and its access log holds the
+  raw bytes as the request line (``"\x16\x03\x01\x02" 400``, ``ap_escape_logitem()``); the
+  recorded Debian 2.4.71 wrote no error-log line for it at ``LogLevel info`` (server/protocol.c
+  ``read_request_line()`` logs the bad request line below that level); HAProxy answers 400 and
+  logs ``<BADREQ>`` with termination state ``PR--`` (configuration.txt 8.5: ``P`` a protocol
+  error, ``R`` while waiting for the request; the lab's connect-only readiness probes log
+  ``CR--``);
+- a client that gives up and resets the connection before a slow answer of the other
+  application: HAProxy logs ``CD--`` (``C`` the client aborted, ``D`` during the data phase:
+  client-side, configuration.txt 8.5), Apache logs the request (200) when the answer is written;
 - an old, finished incident of that proxy: yesterday's requests to an application that no
   longer exists (``/legacy`` towards a port where nothing listened: Apache ``AH00957``
   refused, 503; HAProxy ``SC--`` 503 on ``backend noise_legacy``), recorded for real and moved
