@@ -120,6 +120,16 @@ def test_proxy_kind_is_detected_from_the_content(path: Path) -> None:
     assert detect_kind(path.read_text()) == want
 
 
+def test_anonymous_acls_are_haproxy_braces_not_nginx_blocks() -> None:
+    """``use_backend x if { path_beg /x/ }`` (configuration.txt 7.2, braces delimited by spaces)
+    is common in real configs; it once made a HAProxy config "not a config why502 recognises"."""
+    cfg = ("frontend fe\n    bind :80\n    use_backend static if { path_beg /static/ }\n"
+           "    http-request deny if { src 10.0.0.0/8 } !{ path /health }\n"
+           "    default_backend app\n\nbackend app\n    server a 127.0.0.1:8080\n")
+    assert detect_kind(cfg) == "haproxy"
+    assert detect_kind("events {}\nhttp {\n  server {\n    listen 80;\n  }\n}\n") == "nginx"
+
+
 def test_show_stat_recorded_from_a_real_haproxy() -> None:
     states = parse_show_stat((PROXIES / "haproxy" / "runtime" / "show-stat.csv").read_text())
     assert [(s.name, s.status, s.check_status, s.backup) for s in states] == [

@@ -57,6 +57,9 @@ def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFa
         aliases[""] = targets[0].key
     elif len(groups) == 1 and all(t.group for t in targets):  # AH01170 names no peer either
         aliases[""] = next(iter(groups))
+    for name in groups:
+        # AH01170 "balancer://app: All workers are in error state" reads as the peer "app"
+        aliases.setdefault(name.split("://", 1)[-1], name)
     gfacts = {name: GroupFact(name=name, servers=tuple(keys), file=where[name][0],
                               line=where[name][1])
               for name, keys in groups.items()}

@@ -22,7 +22,8 @@ tests/lab/test_lab_noise.py).  The answer must not change:
   ``ngx_http_upstream_check_broken_connection()``).
 
 Live, that traffic is made for real on the scenario's own nginx (the blocks are added to its
-config and nginx is reloaded).  Offline, :mod:`why502.lab.noise_replay` lays the same baseline,
+config and nginx is reloaded); Apache and HAProxy scenarios get their own proxy's version of it
+(:mod:`why502.lab.noise_proxies`).  Offline, :mod:`why502.lab.noise_replay` lays the same baseline,
 *recorded* from a real nginx by :func:`record_baseline` (``scripts/record-noise`` writes
 ``lab/assets/noise.json``), over the recorded inputs of every scenario.
 
@@ -148,6 +149,11 @@ def add_noise(stack: Stack, run: ScenarioRun) -> None:
     if run.error_log is not None and run.proxy == "nginx":  # nginx's lines, in nginx's log
         rotated = Path(f"{run.error_log}.1")
         rotated.write_text("\n".join(old_incident(now)) + "\n")
+    if run.proxy in ("apache", "haproxy") and stack.proxy is not None and stack.proxy.alive():
+        from why502.lab.noise_proxies import add_noise_live  # it builds on this module
+
+        add_noise_live(stack, run)
+        return
     if run.proxy != "nginx" or stack.nginx is None or not stack.nginx.alive():
         with contextlib.suppress(OSError):
             _tls_to_plain_port(stack)

@@ -18,6 +18,10 @@ What :func:`replay` changes in a materialized recording (its ``/lab`` put back t
   time order (the ClientHello's raw bytes included);
 - the kernel log: other jobs' OOM kills and segfaults an hour before the scenario (every proxy).
 
+Apache and HAProxy recordings get their own proxy's recorded noise
+(:func:`why502.lab.noise_replay_proxies.replay_proxy`): the routes in their config, the lines in their
+error log / httplog, yesterday's incident first.
+
 The listener of the other application (``python3`` on the recorded address) is returned: it was
 listening when the noise was recorded, as the scenario's backends were during theirs.
 """
@@ -98,6 +102,10 @@ def replay(root: Path, meta: dict[str, Any]) -> tuple[dict[str, str], tuple[List
     """Lay the recorded baseline over the recording materialized at ``root`` (see the module
     docstring); returns its new file map (a ``kernel_log`` added) and the extra listeners."""
     base = load_baseline()
+    if meta.get("proxy") in ("apache", "haproxy") and meta["proxy"] in base:
+        from why502.lab.noise_replay_proxies import replay_proxy  # it uses this module's helpers
+
+        return replay_proxy(root, meta, base[meta["proxy"]])
     files = dict(meta["files"])
     fix = str(root)
 

@@ -322,10 +322,18 @@ def load_haproxy(path: str) -> HaproxyConfig:
 
 def looks_like_haproxy(text: str) -> bool:
     """Content detection for ``--config``: HAProxy's section keywords at line starts together
-    with ``server``/``bind``/``mode``/``timeout`` lines (nginx has braces, Apache ``<Tags>``)."""
+    with ``server``/``bind``/``mode``/``timeout`` lines (nginx has braces, Apache ``<Tags>``).
+
+    HAProxy's anonymous ACLs (``use_backend static if { path_beg /static/ }``) are braces too,
+    but on one line and delimited by spaces (configuration.txt 7.2 "Using ACLs": "the braces
+    must be delimited by spaces"); they are removed before looking for nginx's blocks."""
     starts = {m.group(1) for m in re.finditer(r"(?m)^(global|defaults|frontend|backend|listen)\b",
                                               text)}
-    return bool(starts & {"frontend", "backend", "listen", "defaults"}) and "{" not in _strip(text)
+    blocks = _ANONYMOUS_ACL.sub(" ", _strip(text))
+    return bool(starts & {"frontend", "backend", "listen", "defaults"}) and "{" not in blocks
+
+
+_ANONYMOUS_ACL = re.compile(r"(?<=[\s!])\{\s[^{}\n]*\s\}(?=\s|$)", re.M)
 
 
 def _strip(text: str) -> str:
