@@ -110,6 +110,7 @@ def test_error_log_groups_and_minutes_are_capped_with_a_note(monkeypatch: pytest
     assert any("distinct minutes" in n for n in notes), notes
 
 
+@pytest.mark.real
 def test_nginx_T_output_is_read_with_the_config_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real nginx dumps a config with a 3 MB include; with a 1 MiB cap the dump is refused
     (nginx is stopped) instead of being read whole."""
