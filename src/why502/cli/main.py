@@ -17,6 +17,13 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from why502 import __version__
+
+# polars' allocator (jemalloc, configured from ``_RJEM_MALLOC_CONF`` when polars loads, so this
+# must be set before any command imports it) keeps freed pages for ~10 s by default: a log of
+# unique hosts/URIs frees and reallocates ~100 MB per aggregation group, and the retained pages
+# took ``stats`` on 1 GB of them to 393-464 MB peak.  Returned at once: ~300 MB, same user CPU
+# (bench/rss_table.py, BENCHMARKS.md).  A value the user set wins.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 from why502.errors import EXIT_INTERNAL, EXIT_USAGE, Why502Error
 from why502.textutil import strip_terminal_escapes
 

@@ -26,6 +26,14 @@ PROXY_SOURCES = {"nginx", "apache", "haproxy", "envoy"}
 MAX_TIMES = 300
 MAX_SAMPLES = 3
 MAX_EVENTS_PER_KIND = 200
+# (symptom, peer) groups kept: a real host has tens of upstream peers; an error log whose every
+# line names its own upstream (hostile, or a DNS-per-request setup) would make a group, its
+# samples and times per line.  Past the bound new peers are counted in one group per symptom.
+MAX_GROUPS = 10_000
+OTHER_PEER = "(other peers)"
+# minutes kept in ``per_minute`` (34 days; the report shows the last 1440): times spread wide
+# would add a dict per minute.  Past the bound the oldest half is dropped, with a note.
+MAX_MINUTES = 50_000
 
 _PEER = re.compile(UPSTREAM_PEER)
 _RESOLVE = re.compile(r"(?:no resolver defined to resolve|host not found in upstream) \"?([^\s\",]+)"
@@ -93,6 +101,9 @@ class LogAggregator:
         self.lines = 0
         # minute ("YYYY-MM-DDTHH:MM") -> status (or symptom when no status) -> count, exact
         self.per_minute: dict[str, dict[str, int]] = {}
+        self.other_peers = 0  # distinct (symptom, peer) keys counted in an OTHER_PEER group
+        self.minutes_dropped = 0
+        self._minute_floor: str | None = None  # the newest minute dropped from per_minute
 
     def add(self, df: pl.DataFrame) -> None:
         if df.height == 0:
@@ -157,13 +168,20 @@ class LogAggregator:
             pl.coalesce(pl.col("status").cast(pl.Utf8), pl.col("symptom").cast(pl.Utf8)).alias("k"),
         ).group_by(["m", "k"]).agg(pl.len().alias("n"))
         for m, k, n in minutes.iter_rows():
+            if self._minute_floor is not None and m <= self._minute_floor:
+                continue  # older than the minutes kept (counted in the groups all the same)
             bucket = self.per_minute.setdefault(m, {})
             bucket[k] = bucket.get(k, 0) + n
+        self._prune_minutes()
         for row in agg.iter_rows(named=True):
             key = (row["symptom"], row["_peer"])
             acc = self._groups.get(key)
+            if acc is None and len(self._groups) >= MAX_GROUPS:
+                self.other_peers += 1
+                key = (row["symptom"], OTHER_PEER)
+                acc = self._groups.get(key)
             if acc is None:
-                acc = self._groups[key] = _Acc(row["symptom"], row["_peer"], row["scheme"],
+                acc = self._groups[key] = _Acc(row["symptom"], key[1], row["scheme"],
                                                row["src"] or "nginx", message=row["msg"])
             acc.count += row["n"]
             for t in (parse_time(row["tmin"]), parse_time(row["tmax"])):
@@ -178,9 +196,33 @@ class LogAggregator:
                     acc.samples.append(Sample(text=text or "", file=file, line=line,
                                               time=parse_time(t)))
         for row in st.iter_rows(named=True):
-            acc = self._groups[(row["symptom"], row["_peer"])]
+            acc = (self._groups.get((row["symptom"], row["_peer"]))
+                   or self._groups[(row["symptom"], OTHER_PEER)])
             status = int(row["status"])
             acc.statuses[status] = acc.statuses.get(status, 0) + row["n"]
+
+    def _prune_minutes(self) -> None:
+        """Drop the oldest half of ``per_minute`` past ``MAX_MINUTES`` minutes."""
+        if len(self.per_minute) <= MAX_MINUTES:
+            return
+        keys = sorted(self.per_minute)
+        drop = keys[: len(keys) - MAX_MINUTES // 2]
+        for key in drop:
+            del self.per_minute[key]
+        self.minutes_dropped += len(drop)
+        self._minute_floor = drop[-1] if self._minute_floor is None else max(self._minute_floor, drop[-1])
+
+    def notes(self) -> list[str]:
+        """What the bounds left out, for the report's diagnostics."""
+        out = []
+        if self.other_peers:
+            out.append(f"error log: more than {MAX_GROUPS} distinct (symptom, upstream) pairs; "
+                       f"{self.other_peers} more are counted together as '{OTHER_PEER}'")
+        if self.minutes_dropped:
+            out.append(f"error log: times span more than {MAX_MINUTES} distinct minutes; the per-minute "
+                       f"counts keep the most recent {len(self.per_minute)} ({self.minutes_dropped} "
+                       "older minutes are counted in the totals only)")
+        return out
 
     def _add_event(self, row: Mapping[str, Any]) -> None:  # Any: a polars row (JSON-like values)
         kind = str(row.get("symptom") or "")

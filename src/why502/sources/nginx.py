@@ -12,6 +12,7 @@ import grp
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -36,15 +37,58 @@ def find_nginx() -> str | None:
 
 
 def run_nginx_T(binary: str, timeout: float = 15.0) -> tuple[str | None, str]:
-    """Run ``nginx -T``; return (dump or None, a one-line reason when it failed)."""
+    """Run ``nginx -T``; return (dump or None, a one-line reason when it failed).
+
+    The dump is read with the config cap (``max_config_bytes``): ``-T`` prints every file the
+    config includes, so ``include /dev/zero;``-like configs or a runaway generated include would
+    otherwise be read whole into memory.  Past the cap nginx is stopped and the dump refused.
+    stderr is kept to its last 64 KiB (only its last line is shown)."""
+    cap = max_config_bytes()
     try:
-        proc = subprocess.run([binary, "-T"], capture_output=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
+        proc = subprocess.Popen([binary, "-T"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except OSError as err:
         return None, f"{binary} -T failed: {err}"
-    out = proc.stdout.decode("utf-8", errors="surrogateescape")
+    err_tail = bytearray()
+
+    def drain_stderr() -> None:
+        assert proc.stderr is not None
+        while chunk := proc.stderr.read(65536):
+            err_tail.extend(chunk)
+            del err_tail[:-65536]
+
+    reader = threading.Thread(target=drain_stderr, daemon=True)
+    reader.start()
+    timed_out: list[bool] = []
+
+    def expire() -> None:
+        timed_out.append(True)
+        proc.kill()
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    try:
+        assert proc.stdout is not None
+        raw = proc.stdout.read(cap + 1)
+        over = len(raw) > cap
+        if over:
+            proc.kill()
+        proc.wait()
+        reader.join(5)
+    finally:
+        timer.cancel()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    if over:
+        return None, (f"{binary} -T printed more than {cap >> 20} MiB, the most config text read "
+                      "(WHY502_MAX_CONFIG_BYTES)")
+    if timed_out:
+        return None, f"{binary} -T failed: timed out after {timeout:g} seconds"
+    out = raw.decode("utf-8", errors="surrogateescape")
     if proc.returncode == 0 and is_dump(out):
         return out, ""
-    err_lines = [ln for ln in proc.stderr.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+    err_lines = [ln for ln in err_tail.decode("utf-8", errors="replace").splitlines() if ln.strip()]
     reason = err_lines[-1] if err_lines else f"exit status {proc.returncode}"
     if is_dump(out):  # nginx printed the files but the test failed (e.g. cannot open a log as non-root)
         return out, f"{binary} -T reported: {reason}"

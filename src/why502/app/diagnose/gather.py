@@ -101,6 +101,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
                                    seen=seen, join=join if kind == "error_logs" else None)
     inputs.update(read)
+    diags.extend(Diagnostic("info", n) for n in agg.notes())  # what the bounds left out
 
     # FPM facts need the pool files' lines for diffs
     for pool in pools:

@@ -24,6 +24,7 @@ from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, it
 from why502.sources.scan import (
     BATCH_ROWS,
     GROUP_ROWS,
+    SMALL_GROUP_ROWS,
     has_long_line,
     is_invalid_utf8,
     numbered_lines,
@@ -128,17 +129,18 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
     plan = acc.reducer.scan_plan(split).with_row_index("_row")
     pending: list[pl.DataFrame] = []
     rows = 0
-    group = GROUP_ROWS
+    # The first group is small: a log whose every line has its own host (hostile, or a crawler
+    # farm) gives aggregates as big as the group, and a first group of GROUP_ROWS alone took
+    # the run to ~400 MB (1 GB of unique hosts: bench/rss_table.py).  Groups grow to
+    # GROUP_ROWS once a group shows few distinct (minute, status, host) keys.
+    group = SMALL_GROUP_ROWS
     for batch in plan.collect_batches(chunk_size=BATCH_ROWS):
         pending.append(batch)
         rows += batch.height
         if rows >= group:
             part = acc.reducer.partial_batch(pl.concat(pending, rechunk=False), path)
-            # a log whose every line has its own host (hostile, or a crawler farm): a group's
-            # aggregates are as big as the group, ~450 MB transient at 150k rows; a third of it
-            # keeps the run under 400 MB (1 GB of unique hosts: bench/rss_table.py)
-            if part.timeline is not None and part.timeline.height > rows // 2:
-                group = GROUP_ROWS // 3
+            wide = part.timeline is not None and part.timeline.height > rows // 2
+            group = SMALL_GROUP_ROWS if wide else GROUP_ROWS
             acc.merge(part)
             pending, rows = [], 0
             progress(min(size, int(acc.lines * per_line)))

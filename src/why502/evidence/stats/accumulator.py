@@ -30,7 +30,7 @@ from why502.evidence.stats.model import (
 )
 from why502.evidence.stats.plan import RowPlan, location_label
 from why502.evidence.stats.reduce import Partial, Reducer
-from why502.evidence.stats.timeline import detect_incidents, timeline_rows
+from why502.evidence.stats.timeline import MinuteCounts, detect_incidents, timeline_rows
 from why502.evidence.stats.times import minute_to_iso
 from why502.parsers.log_format import ByteChunk, CompiledFormat
 from why502.parsers.nginx.locations import LocationModel
@@ -67,7 +67,7 @@ class StatsAccumulator:
         self.samples: list[UnparsedSample] = []
         self.filtered = 0
         self.by_status: Counter[str] = Counter()
-        self.timeline: dict[str, Counter[str]] = defaultdict(Counter)
+        self.timeline = MinuteCounts()  # bounded: a log of random times must not grow it
         self.hosts = HostCounts()  # bounded: a log of unique Host headers must not grow it
         self.ups: dict[str, UpstreamStats] = {}
         self.rescued = 0
@@ -130,11 +130,14 @@ class StatsAccumulator:
             # per (minute, status) in Python (few rows), per host in polars (as many as lines)
             per_minute = part.timeline.group_by(part.timeline.columns[0], part.timeline.columns[1]).agg(
                 pl.col(part.timeline.columns[3]).sum())
+            if len(self._iso) > 4096:  # a log of random times: the cache would grow with it
+                self._iso.clear()
             for minute, status, n in per_minute.iter_rows():
                 iso = self._iso.get(minute)
                 if iso is None:
                     iso = self._iso[minute] = minute_to_iso(minute or "", self.kind, self.tz)
-                self.timeline[iso]["???" if status is None else f"{status:03d}"] += n
+                self.timeline.add(iso, "???" if status is None else f"{status:03d}", n)
+            self.timeline.prune()
             if self.fmt.host_field is not None:
                 status_col, host_col, n_col = part.timeline.columns[1:4]
                 self.hosts.add_frame(part.timeline.select(
@@ -192,8 +195,7 @@ class StatsAccumulator:
         self.unparsed += other.unparsed
         self.filtered += other.filtered
         self.samples = (self.samples + other.samples)[:UNPARSED_SAMPLES]
-        for minute, counts in other.timeline.items():
-            self.timeline[minute].update(counts)
+        self.timeline.absorb(other.timeline)
         self.hosts.absorb(other.hosts)
         self.rescued += other.rescued
         self.retried += other.retried
@@ -235,10 +237,11 @@ class StatsAccumulator:
         st.unparsed_samples = self.samples
         st.filtered_out = self.filtered
         st.has_header_time = self.has_uht
-        for counts in self.timeline.values():
-            self.by_status.update(counts)
+        self.by_status.update(self.timeline.by_status())
         st.by_status = dict(sorted(self.by_status.items()))
-        rows = timeline_rows(self.timeline)
+        rows = timeline_rows(self.timeline.minutes)
+        if (minutes_note := self.timeline.note()) is not None:
+            st.notes.append(minutes_note)
         st.timeline = rows
         if rows:
             st.first_time, st.last_time = rows[0]["minute"], rows[-1]["minute"]

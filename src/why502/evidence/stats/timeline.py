@@ -81,3 +81,74 @@ def detect_incidents(rows: list[TimelineRow], min_count: int = 5) -> list[Incide
         prev = t
     close()
     return out
+
+
+# Minutes kept in the timeline: 50k minutes is 34 days, more than one log file usually spans.
+# A log whose times are spread wide (a hostile one, or years of logs read at once) would
+# otherwise grow the table by a Counter per minute (~500 bytes): 100M distinct minutes, 50 GB.
+MAX_MINUTES = 50_000
+
+
+class MinuteCounts:
+    """Status counts per ISO minute (the timeline), bounded at ``max_minutes`` minutes.
+
+    Past the bound the oldest minutes are folded into ``cut`` (counts per status), keeping the
+    most recent half: the on-call question is about the latest minutes, and the totals by status
+    stay exact (``by_status`` adds ``cut``).  A minute at or before the newest one dropped goes
+    to ``cut`` directly, so every minute kept has its exact count."""
+
+    def __init__(self, max_minutes: int = MAX_MINUTES) -> None:
+        self.max_minutes = max_minutes
+        self.minutes: dict[str, Counter[str]] = {}
+        self.cut: Counter[str] = Counter()  # statuses of the requests in dropped minutes
+        self.cut_minutes = 0  # minutes dropped (at least; a minute seen after its drop is not recounted)
+        self.floor: str | None = None  # the newest minute dropped
+
+    def add(self, iso: str, status: str, n: int) -> None:
+        if self.floor is not None and iso <= self.floor:
+            self.cut[status] += n
+            return
+        counts = self.minutes.get(iso)
+        if counts is None:
+            counts = self.minutes[iso] = Counter()
+        counts[status] += n
+
+    def prune(self) -> None:
+        """Fold the oldest minutes into ``cut`` when there are more than ``max_minutes``
+        (call after each batch: a batch adds at most its row count of minutes)."""
+        if len(self.minutes) <= self.max_minutes:
+            return
+        keys = sorted(self.minutes)
+        drop = keys[: len(keys) - self.max_minutes // 2]
+        for key in drop:
+            self.cut.update(self.minutes.pop(key))
+        self.cut_minutes += len(drop)
+        self.floor = drop[-1] if self.floor is None else max(self.floor, drop[-1])
+
+    def absorb(self, other: MinuteCounts) -> None:
+        for iso, counts in other.minutes.items():
+            for status, n in counts.items():
+                self.add(iso, status, n)
+        self.cut.update(other.cut)
+        self.cut_minutes += other.cut_minutes
+        if other.floor is not None:
+            self.floor = other.floor if self.floor is None else max(self.floor, other.floor)
+            for iso in [k for k in self.minutes if k <= self.floor]:
+                self.cut.update(self.minutes.pop(iso))
+                self.cut_minutes += 1
+        self.prune()
+
+    def by_status(self) -> Counter[str]:
+        """Requests per status over every minute, the dropped ones included (exact)."""
+        total: Counter[str] = Counter(self.cut)
+        for counts in self.minutes.values():
+            total.update(counts)
+        return total
+
+    def note(self) -> str | None:
+        if not self.cut_minutes:
+            return None
+        first = min(self.minutes) if self.minutes else "-"
+        return (f"timeline: the log's times span more than {self.max_minutes} distinct minutes; it shows "
+                f"the most recent {len(self.minutes)} (from {first}), the {sum(self.cut.values())} requests "
+                f"of {self.cut_minutes} older minutes are in the totals only")
