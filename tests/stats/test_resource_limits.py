@@ -85,7 +85,7 @@ def limited(argv: list[str], data_mb: int) -> subprocess.CompletedProcess[str]:
 
     env = {k: v for k, v in os.environ.items() if k != "WHY502_DEBUG"}
     return subprocess.run([WHY502, *argv], capture_output=True, text=True, errors="replace",
-                          timeout=300, check=False, env=env, stdin=subprocess.DEVNULL, preexec_fn=limit)
+                          timeout=120, check=False, env=env, stdin=subprocess.DEVNULL, preexec_fn=limit)
 
 
 def test_a_60_mb_line_is_cut_under_a_300_mb_limit(inputs: Path) -> None:
