@@ -46,17 +46,3 @@ def run_main(capsys: pytest.CaptureFixture[str]) -> RunMain:
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the tests of a module that shares an expensive module-scoped fixture (a built wheel, a
-    headless chromium, a generated log) on one xdist worker (``--dist loadgroup``), so the fixture is
-    made once; every other test is spread one by one, which balances the long parametrized lab
-    files across the workers."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        shared = any(fdef.scope in ("module", "class", "package") and fdef.baseid
-                     for defs in info.name2fixturedefs.values() for fdef in defs)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))

@@ -23,8 +23,9 @@ import why502
 from tests.support.paths import ROOT_DIR
 
 ROOT = ROOT_DIR
-# every test here builds from the source tree (setuptools writes ./build): one worker runs them all
-pytestmark = [pytest.mark.real, pytest.mark.xdist_group("tests/project/test_packaging.py")]
+# every test here builds from the source tree (setuptools writes ./build): the suite's
+# `--dist loadfile` keeps them on one worker, one after the other
+pytestmark = pytest.mark.real
 
 
 def run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:

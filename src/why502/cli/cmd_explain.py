@@ -52,7 +52,7 @@ MAX_LINE_BYTES = 1 << 20
 def run(args: argparse.Namespace) -> int:
     from why502.app.explain import explain, render_text
 
-    if len(args.arg) > 1 and all(_WORD.fullmatch(a) for a in args.arg):
+    if len(args.arg) > 1 and all(_WORD.fullmatch(a) for a in args.arg) and not _one_id(args.arg):
         # `why502 explain 502 504` (the usage's ARG...): each ID or status code in turn; a log
         # line pasted without quotes has words no ID has (``2024/05/01``, ``connect()``)
         pages = [_one(a, args.format) for a in args.arg]
@@ -76,6 +76,17 @@ def run(args: argparse.Namespace) -> int:
     width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
     sys.stdout.write(render_text(result, width=width, color=_use_color()))
     return 0
+
+
+def _one_id(words: list[str]) -> bool:
+    """Do the words name one ID together (``why502 explain Backend Not Running``)?"""
+    from why502.app.explain import explain
+    from why502.errors import UsageError
+
+    try:
+        return explain(" ".join(words)).type in ("id", "status", "term")
+    except UsageError:
+        return False
 
 
 def _one(text: str, fmt: str) -> str:

@@ -264,8 +264,8 @@ def utf16_hint(path: str) -> str | None:
     """A note when ``path`` looks like UTF-16 (a BOM, or NUL bytes between ASCII characters, as
     Windows tools and PowerShell's ``>`` write logs): why502 reads logs as UTF-8, where such a file
     matches nothing, and "0 recognised" alone would read like a clean log."""
-    if path == STDIN:
-        return None
+    if path == STDIN or not os.path.isfile(path):
+        return None  # a FIFO, a device or a link to a standard stream: never opened for a hint
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
