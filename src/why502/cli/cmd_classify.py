@@ -6,7 +6,6 @@ Heavy imports (polars, rich) happen inside ``run`` so ``why502 --help`` stays fa
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -52,7 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _tune_allocator()
     from why502.app.classify import (
         JSONL_BATCH_BYTES,
         JSONL_COLUMNS,
@@ -168,19 +166,6 @@ def _write_jsonl(text: str) -> None:
 
     sys.stdout.write(json_inert(text))
     sys.stdout.flush()
-
-
-def _tune_allocator() -> None:
-    """One jemalloc arena for polars (``narenas:1``) unless the user chose otherwise.
-
-    polars allocates with jemalloc, one arena per CPU by default, each keeping freed pages for a
-    while; the classify worker threads then each hold their own copy of the batch buffers.  With
-    one arena they reuse each other's freed pages: peak RSS ~30 MB lower on a 2-core machine, no
-    slower (bench/README.md).  polars appends ``_RJEM_MALLOC_CONF`` to its own settings when it
-    is imported (``polars/__init__.py``), so this must run before the first polars import.
-    """
-    if "polars" not in sys.modules and "_RJEM_MALLOC_CONF" not in os.environ:
-        os.environ["_RJEM_MALLOC_CONF"] = "narenas:1"
 
 
 class _Progress:

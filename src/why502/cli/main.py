@@ -17,13 +17,6 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from why502 import __version__
-
-# polars' allocator (jemalloc, configured from ``_RJEM_MALLOC_CONF`` when polars loads, so this
-# must be set before any command imports it) keeps freed pages for ~10 s by default: a log of
-# unique hosts/URIs frees and reallocates ~100 MB per aggregation group, and the retained pages
-# took ``stats`` on 1 GB of them to 393-464 MB peak.  Returned at once: ~300 MB, same user CPU
-# (bench/rss_table.py, BENCHMARKS.md).  A value the user set wins.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 from why502.errors import EXIT_INTERNAL, EXIT_USAGE, Why502Error
 from why502.textutil import strip_terminal_escapes
 
@@ -77,12 +70,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     return parser, modules
 
 
-# polars allocates through its own jemalloc, which by default keeps one arena per thread group
-# (8 on 2 cores) and holds freed pages in each for seconds: on a 1.2 GB log that was ~100 MB
-# of RSS that was free but not returned.  One arena: 460 -> 358 MB peak at the same speed
-# (BENCHMARKS.md, stats).  jemalloc reads this when polars first allocates, so it is set
-# before any command imports polars; a value the user set wins.
-ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "narenas:1"}
+# polars allocates through its own jemalloc, configured from ``_RJEM_MALLOC_CONF`` when polars
+# loads (so it is set before any command imports it; a value the user set wins).  Two settings,
+# each measured on 1M-line / 1 GB inputs (BENCHMARKS.md):
+# - returning freed pages at once (``dirty_decay_ms:0``): stats and diagnose on logs of unique
+#   hosts/URIs free and reallocate ~100 MB per aggregation group; jemalloc's default keeps them
+#   ~10 s, which took stats on 1 GB of them to 393-464 MB peak (now ~300 MB, same user CPU);
+# - one arena (``narenas:1``) for classify, whose batch threads then reuse each other's pages:
+#   ~150 MB peak on the 1M-line outage log, and ~35 % less wall time than returning pages at once
+#   (1.9-2.1 s against 2.9-3.0 s), since classify's memory is bounded by its batches anyway.
+ALLOCATOR = {"classify": "narenas:1"}
+ALLOCATOR_DEFAULT = "dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
 class Terminated(BaseException):
@@ -116,8 +114,9 @@ def _remove_scratch() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code (never raises, never prints a traceback)."""
-    for key, value in ALLOCATOR_ENV.items():
-        os.environ.setdefault(key, value)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args if not a.startswith("-")), "")
+    os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR.get(command, ALLOCATOR_DEFAULT))
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
