@@ -101,11 +101,11 @@ def test_a_60_mb_line_is_cut_under_a_300_mb_limit(inputs: Path) -> None:
     assert diag.returncode in (0, 1), diag.stderr[-500:]
 
 
-def test_a_big_error_log_joins_under_a_380_mb_limit(inputs: Path) -> None:
-    lines = _write(inputs / "error.log", 160, _error)
+def test_a_big_error_log_joins_under_a_460_mb_limit(inputs: Path) -> None:
+    lines = _write(inputs / "error.log", 320, _error)
     try:
         proc = limited(["stats", "--log-format", "why502", "--error-log", str(inputs / "error.log"),
-                        "--format", "json", str(inputs / "empty.log")], 380)
+                        "--format", "json", str(inputs / "empty.log")], 460)
     finally:
         (inputs / "error.log").unlink()
     assert proc.returncode == 0, proc.stderr[-500:]

@@ -76,11 +76,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 # - returning freed pages at once (``dirty_decay_ms:0``): stats and diagnose on logs of unique
 #   hosts/URIs free and reallocate ~100 MB per aggregation group; jemalloc's default keeps them
 #   ~10 s, which took stats on 1 GB of them to 393-464 MB peak (now ~300 MB, same user CPU);
-# - one arena (``narenas:1``) for classify, whose batch threads then reuse each other's pages:
+# - one arena (``narenas:1``) everywhere: threads reuse each other's pages (stats --error-log on
+#   160 MB under a 380 MB RLIMIT_DATA: 4/4 runs passed with it, 2/4 without);
+# - for classify only the arena: its batch threads reuse each other's pages,
 #   ~150 MB peak on the 1M-line outage log, and ~35 % less wall time than returning pages at once
 #   (1.9-2.1 s against 2.9-3.0 s), since classify's memory is bounded by its batches anyway.
 ALLOCATOR = {"classify": "narenas:1"}
-ALLOCATOR_DEFAULT = "dirty_decay_ms:0,muzzy_decay_ms:0"
+ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
 class Terminated(BaseException):
