@@ -75,7 +75,11 @@ def rotate(way: str, log: Path, n: int, nginx_pid: int, client: Client) -> None:
         os.kill(nginx_pid, signal.SIGUSR1)
     elif way.startswith("copytruncate"):
         with client.pause:
-            time.sleep(0.05)  # the last request's line is written before its connection closes
+            # nginx logs a request after answering it: the client may hold its answer before the
+            # line is written, and a line written between copy and truncate is lost by
+            # copytruncate itself (logrotate(8)); wait until the log stops growing (loaded hosts
+            # took longer than a fixed 50 ms)
+            _settle(log)
             shutil.copyfile(log, old)
             os.truncate(log, 0)
         if way.endswith("compress"):
@@ -90,6 +94,19 @@ def rotate(way: str, log: Path, n: int, nginx_pid: int, client: Client) -> None:
         os.rename(log, old)
         time.sleep(0.05)
         os.kill(nginx_pid, signal.SIGUSR1)
+
+
+def _settle(log: Path, quiet: float = 0.15, guard: float = 3.0) -> None:
+    """Return once ``log``'s size has not changed for ``quiet`` seconds (at most ``guard``)."""
+    end = time.monotonic() + guard
+    size, since = log.stat().st_size, time.monotonic()
+    while time.monotonic() < end:
+        time.sleep(0.02)
+        now = log.stat().st_size
+        if now != size:
+            size, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
 
 
 def counted(w: Watch) -> Counter[int | None]:
