@@ -28,6 +28,29 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
+def socket_inodes(pid: int, proc: Path = Path("/proc")) -> set[int]:
+    """Inodes of the sockets ``pid`` holds: its ``/proc/<pid>/fd/*`` links read ``socket:[INODE]``.
+
+    Raises ``PermissionError`` when its fd directory may not be read (another user's process,
+    without root); a process that exited meanwhile holds nothing."""
+    fd_dir = proc / str(pid) / "fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except PermissionError:
+        raise
+    except OSError:
+        return set()
+    inodes: set[int] = set()
+    for fd in fds:
+        try:
+            link = os.readlink(fd_dir / fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(int(link[8:-1]))
+    return inodes
+
+
 def socket_owners(proc: Path = Path("/proc")) -> tuple[dict[int, int], int]:
     """Map socket inode -> pid by reading every ``/proc/<pid>/fd/*`` link (``socket:[INODE]``).
 
@@ -40,21 +63,13 @@ def socket_owners(proc: Path = Path("/proc")) -> tuple[dict[int, int], int]:
     except OSError:
         return owners, 0
     for pid in sorted(pids):
-        fd_dir = proc / str(pid) / "fd"
         try:
-            fds = os.listdir(fd_dir)
+            inodes = socket_inodes(pid, proc)
         except PermissionError:
             denied += 1
             continue
-        except OSError:
-            continue  # the process exited meanwhile
-        for fd in fds:
-            try:
-                link = os.readlink(fd_dir / fd)
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                owners.setdefault(int(link[8:-1]), pid)
+        for inode in inodes:
+            owners.setdefault(inode, pid)
     return owners, denied
 
 

@@ -35,6 +35,7 @@ from why502.app.fix.service import (
 from why502.parsers.apache import ApacheConfig, envvars, load_apache
 from why502.parsers.haproxy import load_haproxy
 from why502.parsers.procnet import parse_tcp_table
+from why502.sources.listeners import socket_inodes
 from why502.sources.proxyprocs import ProxyProcess, master_of
 
 RELOAD_WAIT = 10.0
@@ -58,17 +59,9 @@ def _still_accepting(pid: int, listening: set[int]) -> bool:
     management.txt 4; httpd's graceful restart, stopping.html): until then a new request may
     still reach the old configuration."""
     try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
+        return bool(socket_inodes(pid) & listening)
+    except PermissionError:
         return False
-    for fd in fds:
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:[") and int(link[8:-1]) in listening:
-            return True
-    return False
 
 
 def _wait_new_children(master: int, before: set[int], how: str, what: str) -> Outcome:
