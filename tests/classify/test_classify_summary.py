@@ -189,3 +189,21 @@ def test_since_without_a_record_filter(since: str) -> None:
     records = records.filter(pl.col("time").is_null() | (pl.col("time") >= since))
     expected = normalised(aggregate_records(records))
     assert normalised(summarize_series(series, year=YEAR, since=since)) == expected
+
+
+IMPOSSIBLE_TIMES = [REFUSED.replace("2024/05/01 12:00:01", t)
+                    for t in ("1969/12/31 23:59:59", "2024/02/30 12:00:00", "2024/13/45 99:99:99")]
+
+
+@pytest.mark.parametrize("odd_level", [False, True])
+def test_since_keeps_impossible_times_whatever_else_the_batch_holds(odd_level: bool) -> None:
+    """An impossible time is no time, and ``--since`` keeps lines without one: the fast path
+    once compared the raw text and dropped ``1969/...`` -- unless a level too long for its
+    fixed-width cut sent the whole batch the exact way, which kept it."""
+    lines = [REFUSED, *IMPOSSIBLE_TIMES]
+    if odd_level:
+        lines.append(REFUSED.replace("[error]", "[verylonglevel]"))
+    rows = normalised(summarize_series(pl.Series(lines), year=YEAR, since="2024-05-01T12:00:00"))
+    (row,) = [r for r in rows if r[0] == "connection-refused"]
+    assert row[4] == len(lines)
+    assert_summary_exact(lines, since="2024-05-01T12:00:00")

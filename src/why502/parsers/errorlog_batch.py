@@ -385,7 +385,10 @@ def _group_plan(
         exact = exact | line.str.contains('\\"', literal=True)
     keep = pl.col("key").is_not_null()
     if since_raw is not None:
-        keep = keep & (line.str.slice(0, 19) >= since_raw)
+        # a time nginx cannot have written (month 13, 1969) is no time: kept, as ``--since``
+        # keeps every line without one (``_since_records``), whatever else the batch holds
+        raw = line.str.slice(0, 19)
+        keep = keep & ((raw >= since_raw) | nginx_time_or_null(raw).is_null())
     detail: pl.Expr = pl.lit(None, dtype=pl.String)
     for k, rx in _detail0().items():
         detail = pl.when(pl.col("key") == k).then(line.str.extract(rx, 0)).otherwise(detail)
