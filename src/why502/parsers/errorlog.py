@@ -108,15 +108,21 @@ def key_regex() -> str:
 
 
 @lru_cache(maxsize=1)
-def detail_regexes() -> dict[str, str]:
-    """key -> alternation of the detail literals some pattern of that key requires."""
+def detail_literals() -> dict[str, tuple[str, ...]]:
+    """key -> the detail literals some pattern of that key requires, in the catalog's order."""
     out: dict[str, list[str]] = {}
     for p in load_patterns():
         if p.source == "nginx" and p.detail:
             for k in p.key:
                 bucket = out.setdefault(k, [])
                 bucket.extend(d for d in p.detail if d not in bucket)
-    return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in out.items()}
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=1)
+def detail_regexes() -> dict[str, str]:
+    """key -> alternation of the detail literals some pattern of that key requires."""
+    return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in detail_literals().items()}
 
 
 # ----------------------------------------------------------------------------------------------
