@@ -1,0 +1,16 @@
+"""The optional C extension (everything else about the package is in pyproject.toml).
+
+``why502.parsers._nginxscan`` makes ``why502 classify`` several times faster on nginx error
+logs (``why502.parsers.errorlog_native``).  It is optional: without a C compiler or Python's
+headers (Debian: ``apt-get install gcc python3-dev``) the build skips it with a warning and
+why502 runs the same, on its polars engine.
+"""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension(
+    "why502.parsers._nginxscan",
+    sources=["src/why502/parsers/_nginxscan.c"],
+    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+    optional=True,
+)])

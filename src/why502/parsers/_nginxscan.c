@@ -1,0 +1,1018 @@
+/*
+ * why502.parsers._nginxscan -- one native pass per nginx error-log line.
+ *
+ * The optional fast path of `why502 classify` (Python side: why502/parsers/errorlog_native.py).
+ * It cuts each line the way nginx writes it (src/core/ngx_log.c ngx_log_error_core(),
+ * src/http/ngx_http_request.c ngx_http_log_error_handler()):
+ *
+ *     YYYY/MM/DD HH:MM:SS [level] pid#tid: [*conn ]message[ (errno: text)][ while action],
+ *     client: ..., server: ...[, request: "..."][, upstream: "..."][, host: "..."]
+ *
+ * and knows nothing of the catalog: the key phrases and detail literals come from Python
+ * (errorlog.nginx_keys(), errorlog.detail_regexes()), and the rule for each distinct
+ * (key, errno, action, level, detail) is asked of a Python callable (errorlog.resolve) once and
+ * cached.  Every cut follows the regexes of errorlog.py exactly (NGINX_HEAD_PREFIX, ERRNO,
+ * ACTION, FIELDS, UPSTREAM_ONLY, upstream_peer()); a line it cannot decide with certainty --
+ * not ASCII (the regexes' \d is Unicode-aware), an escaped quote (the engines unescape first),
+ * no nginx head, a time nginx cannot have written -- is handed back untouched as an "exact" line
+ * for the reference engine.  Tests compare both engines on every fixture line.
+ *
+ * Scanners are not shared between threads: each worker thread makes its own.
+ */
+#define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* growable byte buffer (used without the GIL: plain malloc)                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t extra) {
+    if (b->failed) return -1;
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) {
+        if (cap > ((size_t)-1) / 2) { b->failed = 1; return -1; }
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (p == NULL) { b->failed = 1; return -1; }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline void buf_put(Buf *b, const char *s, size_t n) {
+    if (buf_reserve(b, n) == 0) { memcpy(b->data + b->len, s, n); b->len += n; }
+}
+
+#define BUF_LIT(b, lit) buf_put((b), (lit), sizeof(lit) - 1)
+
+static void buf_int(Buf *b, long long v) {
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", v);
+    if (n > 0) buf_put(b, tmp, (size_t)n);
+}
+
+/* JSON string body as polars' ndjson writer escapes it (serde_json's rules): quote, backslash,
+ * \b \t \n \f \r by name, other controls below 0x20 as \u00xx (lower-case hex); DEL and the rest
+ * as they are.  Only ASCII reaches here (non-ASCII lines are exact lines). */
+static void buf_json_str(Buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (buf_reserve(b, n + 2) != 0) return;
+    b->data[b->len++] = '"';
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_put(b, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t k = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\r': esc[1] = 'r'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0'; esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            k = 6;
+        }
+        buf_put(b, esc, k);
+    }
+    buf_put(b, s + run, n - run);
+    buf_put(b, "\"", 1);
+}
+
+static void buf_json_opt(Buf *b, const char *s, Py_ssize_t n) {
+    if (n < 0) BUF_LIT(b, "null");
+    else buf_json_str(b, s, (size_t)n);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* key phrases: a byte trie, first list index wins (the alternation's leftmost-first order)    */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    int32_t first_child, next_sibling, key;
+    unsigned char byte;
+} Node;
+
+typedef struct {
+    Node *nodes;
+    int32_t count, cap;
+    int32_t root[256];
+} Trie;
+
+static void trie_init(Trie *t) {
+    t->nodes = NULL;
+    t->count = t->cap = 0;
+    for (int i = 0; i < 256; i++) t->root[i] = -1;
+}
+
+static int32_t trie_node(Trie *t, unsigned char byte) {
+    if (t->count == t->cap) {
+        int32_t cap = t->cap ? t->cap * 2 : 256;
+        Node *p = realloc(t->nodes, (size_t)cap * sizeof(Node));
+        if (p == NULL) return -1;
+        t->nodes = p;
+        t->cap = cap;
+    }
+    Node *n = &t->nodes[t->count];
+    n->first_child = n->next_sibling = n->key = -1;
+    n->byte = byte;
+    return t->count++;
+}
+
+static int trie_add(Trie *t, const unsigned char *s, Py_ssize_t len, int32_t key) {
+    if (len <= 0) return 0;
+    int32_t cur = t->root[s[0]];
+    if (cur < 0) {
+        if ((cur = trie_node(t, s[0])) < 0) return -1;
+        t->root[s[0]] = cur;
+    }
+    for (Py_ssize_t i = 1; i < len; i++) {
+        int32_t child = t->nodes[cur].first_child;
+        while (child >= 0 && t->nodes[child].byte != s[i]) child = t->nodes[child].next_sibling;
+        if (child < 0) {
+            if ((child = trie_node(t, s[i])) < 0) return -1;
+            t->nodes[child].next_sibling = t->nodes[cur].first_child;
+            t->nodes[cur].first_child = child;
+        }
+        cur = child;
+    }
+    if (t->nodes[cur].key < 0 || key < t->nodes[cur].key) t->nodes[cur].key = key;
+    return 0;
+}
+
+/* the lowest key index among the keys that are a prefix of s, or -1 */
+static int32_t trie_match(const Trie *t, const unsigned char *s, Py_ssize_t len) {
+    if (len <= 0) return -1;
+    int32_t cur = t->root[s[0]], best = -1;
+    Py_ssize_t i = 1;
+    while (cur >= 0) {
+        int32_t k = t->nodes[cur].key;
+        if (k >= 0 && (best < 0 || k < best)) best = k;
+        if (i >= len) break;
+        int32_t child = t->nodes[cur].first_child;
+        while (child >= 0 && t->nodes[child].byte != s[i]) child = t->nodes[child].next_sibling;
+        cur = child;
+        i++;
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the scanner                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Lit;
+
+typedef struct { /* one cached rule decision */
+    uint64_t hash;
+    int32_t key, errnum, detail, rule, used;
+    char *level, *action;
+    Py_ssize_t level_len, action_len; /* action_len -1: no action */
+} Combo;
+
+typedef struct { /* one resolved rule: its JSON fragment and whether it is a failure */
+    char *frag;
+    Py_ssize_t frag_len;
+    int failure, known;
+} Rule;
+
+typedef struct { /* summary group: (rule, upstream peer) */
+    uint64_t hash;
+    int32_t rule, used;
+    char *peer;
+    Py_ssize_t peer_len; /* -1: no upstream field, -2: "(other)" */
+    long long n;
+    char first[19], last[19];
+} Group;
+
+typedef struct {
+    PyObject_HEAD
+    Trie plain, prefixed;
+    int32_t nplain, nkeys;
+    Lit **details; /* per key id: literals, NULL-terminated count in ndetails */
+    int32_t *ndetails;
+    PyObject *resolver;
+    Combo *combos;
+    size_t ncombos, combo_cap;
+    Rule *rules;
+    size_t nrules;
+    Group *groups;
+    size_t ngroups, group_cap, max_groups;
+    int busy;
+} Scanner;
+
+#define MAX_COMBOS 65536 /* a cache: cleared beyond this (hostile input has endless actions) */
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
+    return h;
+}
+#define FNV0 1469598103934665603ULL
+
+/* ---- one parsed line ---- */
+
+typedef struct {
+    const char *time, *level, *msg, *action;
+    Py_ssize_t level_len, msg_len, action_len;
+    int32_t key, errnum, detail;
+} Line;
+
+enum { LINE_EXACT = 0, LINE_SKIP = 1, LINE_KEYED = 2 };
+
+static inline int dig(char c) { return c >= '0' && c <= '9'; }
+static inline int two(const char *s) { return (s[0] - '0') * 10 + (s[1] - '0'); }
+
+static int time_ok(const char *t) {
+    /* YYYY/MM/DD HH:MM:SS that nginx could have written (errorlog.nginx_time: 1970 <= year < 9999) */
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year = two(t) * 100 + two(t + 2), month = two(t + 5), day = two(t + 8);
+    if (year < 1970 || year >= 9999 || month < 1 || month > 12 || day < 1) return 0;
+    int dim = days[month - 1];
+    if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0)) dim = 29;
+    return day <= dim && two(t + 11) <= 23 && two(t + 14) <= 59 && two(t + 17) <= 59;
+}
+
+/* NGINX_HEAD_PREFIX: ^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?
+ * returns the message offset, or -1 */
+static Py_ssize_t nginx_head(const char *s, Py_ssize_t n, Line *out) {
+    static const char shape[] = "dddd/dd/dd dd:dd:dd [";
+    if (n < 21) return -1;
+    for (int i = 0; i < 21; i++) {
+        if (shape[i] == 'd' ? !dig(s[i]) : s[i] != shape[i]) return -1;
+    }
+    Py_ssize_t i = 21;
+    while (i < n && s[i] >= 'a' && s[i] <= 'z') i++;
+    if (i == 21 || i + 1 >= n || s[i] != ']' || s[i + 1] != ' ') return -1;
+    out->level = s + 21;
+    out->level_len = i - 21;
+    i += 2;
+    Py_ssize_t d = i;
+    while (i < n && dig(s[i])) i++;
+    if (i == d || i >= n || s[i] != '#') return -1;
+    d = ++i;
+    while (i < n && dig(s[i])) i++;
+    if (i == d || i + 1 >= n || s[i] != ':' || s[i + 1] != ' ') return -1;
+    i += 2;
+    if (i < n && s[i] == '*') {
+        Py_ssize_t j = i + 1;
+        while (j < n && dig(s[j])) j++;
+        if (j > i + 1 && j < n && s[j] == ' ') i = j + 1;
+    }
+    out->time = s;
+    return i;
+}
+
+/* ERRNO: \((\d{1,9}): -- the first match */
+static int32_t find_errno(const char *m, Py_ssize_t n) {
+    const char *end = m + n, *p = m;
+    while ((p = memchr(p, '(', (size_t)(end - p))) != NULL) {
+        const char *q = p + 1;
+        int32_t v = 0;
+        int k = 0;
+        while (q < end && dig(*q) && k < 10) { v = k < 9 ? v * 10 + (*q - '0') : v; q++; k++; }
+        if (k >= 1 && k <= 9 && end - q >= 2 && q[0] == ':' && q[1] == ' ') return v;
+        p++;
+    }
+    return -1;
+}
+
+/* ACTION: " while ([^,()]*(?:,|$))" -- the first match; sets the group (with its comma) */
+static void find_action(const char *m, Py_ssize_t n, Line *out) {
+    const char *end = m + n, *p = m;
+    out->action = NULL;
+    out->action_len = -1;
+    while (end - p >= 7 && (p = memmem(p, (size_t)(end - p), " while ", 7)) != NULL) {
+        const char *q = p + 7;
+        while (q < end && *q != ',' && *q != '(' && *q != ')') q++;
+        if (q == end || *q == ',') {
+            out->action = p + 7;
+            out->action_len = (q - (p + 7)) + (q < end);
+            return;
+        }
+        p++;
+    }
+}
+
+/* detail_regexes()[key]: "(lit1|lit2|...)" searched -- leftmost position, then list order */
+static int32_t find_detail(const Scanner *sc, int32_t key, const char *m, Py_ssize_t n) {
+    int32_t best = -1;
+    const char *best_at = NULL;
+    for (int32_t j = 0; j < sc->ndetails[key]; j++) {
+        const Lit *d = &sc->details[key][j];
+        if (d->n > n) continue;
+        const char *at = memmem(m, (size_t)n, d->p, (size_t)d->n);
+        if (at != NULL && (best_at == NULL || at < best_at)) { best_at = at; best = j; }
+    }
+    return best;
+}
+
+static int has_high_byte(const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ULL) return 1;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)s[i] & 0x80) return 1;
+    return 0;
+}
+
+static int has_escaped_quote(const char *s, Py_ssize_t n) {
+    const char *end = s + n, *p = s;
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        if (p + 1 < end && p[1] == '"') return 1;
+        p++;
+    }
+    return 0;
+}
+
+static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_ascii, Line *out) {
+    if (n == 0) return LINE_SKIP; /* no engine recognises an empty line */
+    if (check_ascii && has_high_byte(s, n)) return LINE_EXACT;
+    if (has_escaped_quote(s, n)) return LINE_EXACT;
+    Py_ssize_t at = nginx_head(s, n, out);
+    if (at < 0 || !time_ok(s)) return LINE_EXACT;
+    const char *m = s + at;
+    Py_ssize_t mn = n - at;
+    out->msg = m;
+    out->msg_len = mn;
+    int32_t key = trie_match(&sc->plain, (const unsigned char *)m, mn);
+    if (key < 0 && mn > 0 && m[0] != ' ') { /* [^ ]+ (?:prefixed keys) */
+        const char *sp = memchr(m, ' ', (size_t)mn);
+        if (sp != NULL) {
+            int32_t k = trie_match(&sc->prefixed, (const unsigned char *)sp + 1, mn - (sp + 1 - m));
+            if (k >= 0) key = sc->nplain + k;
+        }
+    }
+    if (key < 0) return LINE_SKIP;
+    out->key = key;
+    out->errnum = find_errno(m, mn);
+    find_action(m, mn, out);
+    out->detail = sc->ndetails[key] ? find_detail(sc, key, m, mn) : -1;
+    return LINE_KEYED;
+}
+
+/* UPSTREAM_ONLY: , upstream: "([^"]*)" -- the field's content, or NULL */
+static const char *upstream_field(const char *m, Py_ssize_t n, Py_ssize_t *len) {
+    static const char open[] = ", upstream: \"";
+    const char *end = m + n;
+    const char *p = memmem(m, (size_t)n, open, sizeof(open) - 1);
+    if (p == NULL) return NULL;
+    p += sizeof(open) - 1;
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    if (q == NULL) return NULL; /* no later occurrence can have a closing quote either */
+    *len = q - p;
+    return p;
+}
+
+static inline int scheme_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || dig(c) || c == '+' || c == '.' || c == '-';
+}
+
+/* errorlog.UPSTREAM_PEER on a field (no quotes in it): the length of the whole match
+ * ^(?:[A-Za-z0-9+.-]+://)?(?:unix:[^:]*|\[[^\]]*\](?::\d+)?|[^/]*) */
+static Py_ssize_t peer_len(const char *f, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n && scheme_char(f[i])) i++;
+    i = (i > 0 && n - i >= 3 && f[i] == ':' && f[i + 1] == '/' && f[i + 2] == '/') ? i + 3 : 0;
+    if (n - i >= 5 && memcmp(f + i, "unix:", 5) == 0) {
+        Py_ssize_t j = i + 5;
+        while (j < n && f[j] != ':') j++;
+        return j;
+    }
+    if (i < n && f[i] == '[') {
+        const char *close = memchr(f + i, ']', (size_t)(n - i));
+        if (close != NULL) {
+            Py_ssize_t j = close - f + 1;
+            if (j + 1 < n && f[j] == ':' && dig(f[j + 1])) {
+                j += 1;
+                while (j < n && dig(f[j])) j++;
+            }
+            return j;
+        }
+    }
+    const char *slash = memchr(f + i, '/', (size_t)(n - i));
+    return slash != NULL ? slash - f : n;
+}
+
+/* FIELDS: client, server, request, host as ngx_http_log_error_handler() orders them */
+typedef struct {
+    const char *client, *server, *request, *host;
+    Py_ssize_t client_len, server_len, request_len, host_len;
+} Fields;
+
+static int starts(const char *p, const char *end, const char *lit, size_t n) {
+    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+}
+
+/* (?:, NAME: "([^"]*)")? at p: advances p and sets the group when it matches */
+static const char *quoted(const char *p, const char *end, const char *lit, size_t n,
+                          const char **val, Py_ssize_t *val_len) {
+    if (!starts(p, end, lit, n)) return p;
+    const char *q = memchr(p + n, '"', (size_t)(end - (p + n)));
+    if (q == NULL) return p;
+    if (val != NULL) { *val = p + n; *val_len = q - (p + n); }
+    return q + 1;
+}
+
+static void find_fields(const char *m, Py_ssize_t n, Fields *f) {
+    const char *end = m + n;
+    f->client_len = f->server_len = f->request_len = f->host_len = -1;
+    f->client = f->server = f->request = f->host = NULL;
+    const char *p = memmem(m, (size_t)n, ", client: ", 10);
+    if (p == NULL) return;
+    p += 10;
+    const char *c = memchr(p, ',', (size_t)(end - p));
+    const char *q = c != NULL ? c : end;
+    f->client = p;
+    f->client_len = q - p;
+    p = q;
+    if (starts(p, end, ", server: ", 10)) {
+        p += 10;
+        c = memchr(p, ',', (size_t)(end - p));
+        q = c != NULL ? c : end;
+        f->server = p;
+        f->server_len = q - p;
+        p = q;
+    }
+    p = quoted(p, end, ", request: \"", 12, &f->request, &f->request_len);
+    p = quoted(p, end, ", subrequest: \"", 15, NULL, NULL);
+    p = quoted(p, end, ", upstream: \"", 13, NULL, NULL);
+    quoted(p, end, ", host: \"", 9, &f->host, &f->host_len);
+}
+
+/* ---- rule decisions: cached, asked of the Python resolver with the GIL held ---- */
+
+static uint64_t combo_hash(const Line *ln) {
+    uint64_t h = FNV0;
+    int32_t ints[3] = {ln->key, ln->errnum, ln->detail};
+    h = fnv(h, ints, sizeof ints);
+    h = fnv(h, ln->level, (size_t)ln->level_len);
+    h = fnv(h, "\x01", 1);
+    if (ln->action_len >= 0) h = fnv(h, ln->action, (size_t)ln->action_len);
+    else h = fnv(h, "\x02", 1);
+    return h;
+}
+
+static int combo_eq(const Combo *c, uint64_t h, const Line *ln) {
+    return c->hash == h && c->key == ln->key && c->errnum == ln->errnum && c->detail == ln->detail &&
+           c->level_len == ln->level_len && memcmp(c->level, ln->level, (size_t)ln->level_len) == 0 &&
+           c->action_len == ln->action_len &&
+           (ln->action_len < 0 || memcmp(c->action, ln->action, (size_t)ln->action_len) == 0);
+}
+
+static void combos_clear(Scanner *sc) {
+    for (size_t i = 0; i < sc->combo_cap; i++) {
+        if (sc->combos[i].used) { free(sc->combos[i].level); free(sc->combos[i].action); }
+    }
+    free(sc->combos);
+    sc->combos = NULL;
+    sc->ncombos = sc->combo_cap = 0;
+}
+
+static Combo *combo_slot(Combo *table, size_t cap, uint64_t h, const Line *ln) {
+    size_t i = (size_t)h & (cap - 1);
+    while (table[i].used && !(ln != NULL && combo_eq(&table[i], h, ln))) i = (i + 1) & (cap - 1);
+    return &table[i];
+}
+
+static int combos_grow(Scanner *sc) {
+    size_t cap = sc->combo_cap ? sc->combo_cap * 2 : 256;
+    Combo *table = calloc(cap, sizeof(Combo));
+    if (table == NULL) return -1;
+    for (size_t i = 0; i < sc->combo_cap; i++) {
+        if (sc->combos[i].used) *combo_slot(table, cap, sc->combos[i].hash, NULL) = sc->combos[i];
+    }
+    free(sc->combos);
+    sc->combos = table;
+    sc->combo_cap = cap;
+    return 0;
+}
+
+/* the cached rule of ln, or -2 when it must be asked (no entry yet) */
+static int32_t combo_lookup(const Scanner *sc, const Line *ln, uint64_t h) {
+    if (sc->combo_cap == 0) return -2;
+    const Combo *c = combo_slot(sc->combos, sc->combo_cap, h, ln);
+    return c->used ? c->rule : -2;
+}
+
+/* with the GIL: ask the resolver, remember the answer; -1 no rule, -3 error (exception set) */
+static int32_t combo_resolve(Scanner *sc, const Line *ln, uint64_t h) {
+    PyObject *action = ln->action_len >= 0
+        ? PyUnicode_DecodeASCII(ln->action, ln->action_len, "strict") : Py_NewRef(Py_None);
+    PyObject *level = PyUnicode_DecodeASCII(ln->level, ln->level_len, "strict");
+    if (action == NULL || level == NULL) { Py_XDECREF(action); Py_XDECREF(level); return -3; }
+    PyObject *res = PyObject_CallFunction(sc->resolver, "iiOOi", (int)ln->key, (int)ln->errnum, action, level,
+                                          (int)ln->detail);
+    Py_DECREF(action);
+    Py_DECREF(level);
+    if (res == NULL) return -3;
+    int32_t rule = -1;
+    if (res != Py_None) {
+        long idx;
+        const char *frag;
+        Py_ssize_t frag_len;
+        int failure;
+        if (!PyArg_ParseTuple(res, "ly#p", &idx, &frag, &frag_len, &failure)) { Py_DECREF(res); return -3; }
+        if (idx < 0 || idx > 1000000) {
+            Py_DECREF(res);
+            PyErr_SetString(PyExc_ValueError, "rule index out of range");
+            return -3;
+        }
+        if ((size_t)idx >= sc->nrules) {
+            size_t n = (size_t)idx + 1;
+            Rule *r = realloc(sc->rules, n * sizeof(Rule));
+            if (r == NULL) { Py_DECREF(res); PyErr_NoMemory(); return -3; }
+            memset(r + sc->nrules, 0, (n - sc->nrules) * sizeof(Rule));
+            sc->rules = r;
+            sc->nrules = n;
+        }
+        Rule *r = &sc->rules[idx];
+        if (!r->known) {
+            r->frag = malloc((size_t)frag_len + 1);
+            if (r->frag == NULL) { Py_DECREF(res); PyErr_NoMemory(); return -3; }
+            memcpy(r->frag, frag, (size_t)frag_len);
+            r->frag_len = frag_len;
+            r->failure = failure;
+            r->known = 1;
+        }
+        rule = (int32_t)idx;
+    }
+    Py_DECREF(res);
+    if (sc->ncombos >= MAX_COMBOS) combos_clear(sc);
+    if ((sc->ncombos + 1) * 2 > sc->combo_cap && combos_grow(sc) != 0) { PyErr_NoMemory(); return -3; }
+    Combo *c = combo_slot(sc->combos, sc->combo_cap, h, ln);
+    c->hash = h;
+    c->key = ln->key;
+    c->errnum = ln->errnum;
+    c->detail = ln->detail;
+    c->rule = rule;
+    c->level = malloc((size_t)ln->level_len + 1);
+    c->action = ln->action_len >= 0 ? malloc((size_t)ln->action_len + 1) : NULL;
+    if (c->level == NULL || (ln->action_len >= 0 && c->action == NULL)) {
+        free(c->level);
+        free(c->action);
+        c->level = c->action = NULL;
+        PyErr_NoMemory();
+        return -3;
+    }
+    memcpy(c->level, ln->level, (size_t)ln->level_len);
+    c->level_len = ln->level_len;
+    if (ln->action_len >= 0) memcpy(c->action, ln->action, (size_t)ln->action_len);
+    c->action_len = ln->action_len;
+    c->used = 1;
+    sc->ncombos++;
+    return rule;
+}
+
+/* ---- summary groups ---- */
+
+static Group *group_slot(Group *table, size_t cap, uint64_t h, int32_t rule, const char *peer, Py_ssize_t len,
+                         int match) {
+    size_t i = (size_t)h & (cap - 1);
+    while (table[i].used) {
+        const Group *g = &table[i];
+        if (match && g->hash == h && g->rule == rule && g->peer_len == len &&
+            (len <= 0 || memcmp(g->peer, peer, (size_t)len) == 0))
+            break;
+        i = (i + 1) & (cap - 1);
+    }
+    return &table[i];
+}
+
+static int groups_grow(Scanner *sc) {
+    size_t cap = sc->group_cap ? sc->group_cap * 2 : 1024;
+    Group *table = calloc(cap, sizeof(Group));
+    if (table == NULL) return -1;
+    for (size_t i = 0; i < sc->group_cap; i++) {
+        const Group *g = &sc->groups[i];
+        if (g->used) *group_slot(table, cap, g->hash, 0, NULL, 0, 0) = *g;
+    }
+    free(sc->groups);
+    sc->groups = table;
+    sc->group_cap = cap;
+    return 0;
+}
+
+static uint64_t group_hash(int32_t rule, const char *peer, Py_ssize_t len) {
+    uint64_t h = fnv(FNV0, &rule, sizeof rule);
+    h = fnv(h, &len, sizeof len);
+    return len > 0 ? fnv(h, peer, (size_t)len) : h;
+}
+
+static int group_add(Scanner *sc, int32_t rule, const char *peer, Py_ssize_t len, const char *time) {
+    uint64_t h = group_hash(rule, peer, len);
+    Group *g = sc->group_cap ? group_slot(sc->groups, sc->group_cap, h, rule, peer, len, 1) : NULL;
+    if (g == NULL || !g->used) {
+        if (sc->ngroups >= sc->max_groups && len != -2) /* bounded: further peers are "(other)" */
+            return group_add(sc, rule, NULL, -2, time);
+        if ((sc->ngroups + 1) * 2 > sc->group_cap) {
+            if (groups_grow(sc) != 0) return -1;
+        }
+        g = group_slot(sc->groups, sc->group_cap, h, rule, peer, len, 1);
+        g->hash = h;
+        g->rule = rule;
+        g->peer_len = len;
+        g->peer = NULL;
+        if (len > 0) {
+            if ((g->peer = malloc((size_t)len)) == NULL) return -1;
+            memcpy(g->peer, peer, (size_t)len);
+        }
+        g->n = 0;
+        memcpy(g->first, time, 19);
+        memcpy(g->last, time, 19);
+        g->used = 1;
+        sc->ngroups++;
+    }
+    g->n++;
+    if (memcmp(time, g->first, 19) < 0) memcpy(g->first, time, 19);
+    if (memcmp(time, g->last, 19) > 0) memcpy(g->last, time, 19);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Python methods                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+/* copies of the bytes in seq (the scanner owns them: nothing it was given can change under it) */
+static int load_lits(PyObject *seq, Lit **out, int32_t *count) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > 100000) { PyErr_SetString(PyExc_ValueError, "too many literals"); return -1; }
+    *out = n ? calloc((size_t)n, sizeof(Lit)) : NULL;
+    if (n && *out == NULL) { PyErr_NoMemory(); return -1; }
+    *count = (int32_t)n; /* set first: free_lits frees what was copied if a later item fails */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyBytes_Check(item)) { PyErr_SetString(PyExc_TypeError, "literals must be bytes"); return -1; }
+        Py_ssize_t len = PyBytes_GET_SIZE(item);
+        char *copy = malloc((size_t)len + 1);
+        if (copy == NULL) { PyErr_NoMemory(); return -1; }
+        memcpy(copy, PyBytes_AS_STRING(item), (size_t)len);
+        (*out)[i].p = copy;
+        (*out)[i].n = len;
+    }
+    return 0;
+}
+
+static void free_lits(Lit *lits, int32_t count) {
+    if (lits == NULL) return;
+    for (int32_t i = 0; i < count; i++) free((char *)lits[i].p);
+    free(lits);
+}
+
+static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"plain", "prefixed", "details", "resolver", "max_groups", NULL};
+    PyObject *plain, *prefixed, *details, *resolver;
+    Py_ssize_t max_groups = 50000;
+    if (self->resolver != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Scanner is initialised once");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO|n", kwlist, &plain, &prefixed, &details, &resolver,
+                                     &max_groups))
+        return -1;
+    if (!PyCallable_Check(resolver)) { PyErr_SetString(PyExc_TypeError, "resolver must be callable"); return -1; }
+    self->resolver = Py_NewRef(resolver);
+    self->max_groups = max_groups > 0 ? (size_t)max_groups : 1;
+    PyObject *fp = PySequence_Fast(plain, "plain must be a sequence");
+    PyObject *fq = PySequence_Fast(prefixed, "prefixed must be a sequence");
+    PyObject *fd = PySequence_Fast(details, "details must be a sequence");
+    int rc = -1;
+    Lit *lp = NULL, *lq = NULL;
+    int32_t np = 0, nq = 0;
+    if (fp == NULL || fq == NULL || fd == NULL) goto done;
+    if (load_lits(fp, &lp, &np) || load_lits(fq, &lq, &nq)) goto done;
+    if (PySequence_Fast_GET_SIZE(fd) != (Py_ssize_t)np + nq) {
+        PyErr_SetString(PyExc_ValueError, "details: one sequence per key");
+        goto done;
+    }
+    self->nplain = np;
+    self->nkeys = np + nq;
+    for (int32_t i = 0; i < np; i++)
+        if (trie_add(&self->plain, (const unsigned char *)lp[i].p, lp[i].n, i)) { PyErr_NoMemory(); goto done; }
+    for (int32_t i = 0; i < nq; i++)
+        if (trie_add(&self->prefixed, (const unsigned char *)lq[i].p, lq[i].n, i)) { PyErr_NoMemory(); goto done; }
+    self->details = calloc((size_t)self->nkeys + 1, sizeof(Lit *));
+    self->ndetails = calloc((size_t)self->nkeys + 1, sizeof(int32_t));
+    if (self->details == NULL || self->ndetails == NULL) { PyErr_NoMemory(); goto done; }
+    for (int32_t i = 0; i < self->nkeys; i++) {
+        PyObject *fi = PySequence_Fast(PySequence_Fast_GET_ITEM(fd, i), "details must hold sequences");
+        if (fi == NULL) goto done;
+        int bad = load_lits(fi, &self->details[i], &self->ndetails[i]);
+        Py_DECREF(fi);
+        if (bad) goto done;
+    }
+    rc = 0;
+done:
+    free_lits(lp, np);
+    free_lits(lq, nq);
+    Py_XDECREF(fp);
+    Py_XDECREF(fq);
+    Py_XDECREF(fd);
+    return rc;
+}
+
+static PyObject *Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    (void)args;
+    (void)kwds;
+    Scanner *self = (Scanner *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    trie_init(&self->plain);
+    trie_init(&self->prefixed);
+    return (PyObject *)self;
+}
+
+static void Scanner_dealloc(Scanner *self) {
+    free(self->plain.nodes);
+    free(self->prefixed.nodes);
+    if (self->details != NULL && self->ndetails != NULL) {
+        for (int32_t i = 0; i < self->nkeys; i++) free_lits(self->details[i], self->ndetails[i]);
+    }
+    free(self->details);
+    free(self->ndetails);
+    combos_clear(self);
+    for (size_t i = 0; i < self->nrules; i++) free(self->rules[i].frag);
+    free(self->rules);
+    for (size_t i = 0; i < self->group_cap; i++) {
+        if (self->groups[i].used) free(self->groups[i].peer);
+    }
+    free(self->groups);
+    Py_XDECREF(self->resolver);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int enter(Scanner *self) {
+    if (self->resolver == NULL) { PyErr_SetString(PyExc_RuntimeError, "Scanner not initialised"); return -1; }
+    if (self->busy) { PyErr_SetString(PyExc_RuntimeError, "a Scanner serves one thread at a time"); return -1; }
+    self->busy = 1;
+    return 0;
+}
+
+/* the next line of [p, end): its length without trailing CRs, and where the one after starts */
+static inline const char *next_line(const char *p, const char *end, Py_ssize_t *len) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *stop = nl != NULL ? nl : end;
+    const char *e = stop;
+    while (e > p && e[-1] == '\r') e--;
+    *len = e - p;
+    return nl != NULL ? nl + 1 : NULL;
+}
+
+static PyObject *finish_call(Scanner *self, Buf *a, Buf *b, int32_t failed, PyObject *result) {
+    self->busy = 0;
+    int oom = a->failed || (b != NULL && b->failed);
+    free(a->data);
+    if (b != NULL) free(b->data);
+    if (failed == -3) { Py_XDECREF(result); return NULL; }
+    if (oom || failed == -1) { Py_XDECREF(result); return PyErr_NoMemory(); }
+    return result;
+}
+
+/* `since`: None, or 19 bytes "YYYY/MM/DD HH:MM:SS" */
+static int since_arg(PyObject *obj, const char **since) {
+    *since = NULL;
+    if (obj == Py_None) return 0;
+    if (!PyBytes_Check(obj) || PyBytes_GET_SIZE(obj) != 19) {
+        PyErr_SetString(PyExc_ValueError, "since must be 19 bytes");
+        return -1;
+    }
+    *since = PyBytes_AS_STRING(obj);
+    return 0;
+}
+
+enum { NO_RULE = -1, RULE_ERROR = -3, EXACT_LINE = -4 };
+
+/* The rule of one line (>= 0), NO_RULE, EXACT_LINE (the line is appended to `exact`) or
+ * RULE_ERROR (an exception is set).  Runs without the GIL; takes it back through *save only to
+ * ask the resolver about a combination not seen before. */
+static int32_t line_rule(Scanner *self, const char *s, Py_ssize_t len, int ascii, const char *since, Line *ln,
+                         Buf *exact, long long *nexact, PyThreadState **save) {
+    int kind = parse_line(self, s, len, !ascii, ln);
+    if (kind == LINE_SKIP) return NO_RULE;
+    if (kind == LINE_EXACT) {
+        if ((*nexact)++) buf_put(exact, "\n", 1);
+        buf_put(exact, s, (size_t)len);
+        return EXACT_LINE;
+    }
+    if (since != NULL && memcmp(ln->time, since, 19) < 0) return NO_RULE;
+    uint64_t h = combo_hash(ln);
+    int32_t rule = combo_lookup(self, ln, h);
+    if (rule == -2) {
+        PyEval_RestoreThread(*save);
+        rule = combo_resolve(self, ln, h);
+        *save = PyEval_SaveThread();
+    }
+    return rule < 0 ? (rule == -3 ? RULE_ERROR : NO_RULE) : rule;
+}
+
+/* summarize(data, since=None, ascii=False) -> (lines, exact lines joined by "\n" or None)
+ * Counts every keyed line into the groups (rule, upstream peer); `since`: 19 bytes
+ * "YYYY/MM/DD HH:MM:SS", earlier lines are dropped. */
+static PyObject *Scanner_summarize(Scanner *self, PyObject *args) {
+    Py_buffer data;
+    PyObject *since_obj = Py_None;
+    int ascii = 0;
+    const char *since;
+    if (!PyArg_ParseTuple(args, "y*|Op", &data, &since_obj, &ascii)) return NULL;
+    if (since_arg(since_obj, &since) || enter(self)) { PyBuffer_Release(&data); return NULL; }
+    Buf exact = {0};
+    long long lines = 0, nexact = 0;
+    int32_t failed = 0;
+    const char *p = data.buf, *end = p + data.len;
+    PyThreadState *save = PyEval_SaveThread();
+    while (p != NULL) {
+        Py_ssize_t len;
+        const char *s = p;
+        p = next_line(p, end, &len);
+        lines++;
+        Line ln;
+        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &save);
+        if (rule == RULE_ERROR) { failed = -3; break; }
+        if (rule < 0) continue;
+        Py_ssize_t flen = 0, plen = -1;
+        const char *field = upstream_field(ln.msg, ln.msg_len, &flen);
+        if (field != NULL) plen = peer_len(field, flen);
+        if (group_add(self, rule, field, plen, ln.time) != 0) { failed = -1; break; }
+    }
+    PyEval_RestoreThread(save);
+    PyBuffer_Release(&data);
+    PyObject *result = NULL;
+    if (!failed && !exact.failed) {
+        result = nexact ? Py_BuildValue("(Ly#)", lines, exact.data ? exact.data : "", (Py_ssize_t)exact.len)
+                        : Py_BuildValue("(LO)", lines, Py_None);
+    }
+    return finish_call(self, &exact, NULL, failed, result);
+}
+
+/* groups() -> [(rule, peer bytes | None (no field) | True ("(other)"), n, first, last)] */
+static PyObject *Scanner_groups(Scanner *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (size_t i = 0; i < self->group_cap; i++) {
+        const Group *g = &self->groups[i];
+        if (!g->used) continue;
+        PyObject *peer = g->peer_len == -1 ? Py_NewRef(Py_None)
+                         : g->peer_len == -2 ? Py_NewRef(Py_True)
+                         : PyBytes_FromStringAndSize(g->peer ? g->peer : "", g->peer_len);
+        PyObject *row = peer ? Py_BuildValue("(iNLy#y#)", (int)g->rule, peer, g->n, g->first, (Py_ssize_t)19,
+                                             g->last, (Py_ssize_t)19) : NULL;
+        if (row == NULL || PyList_Append(out, row) != 0) { Py_XDECREF(row); Py_DECREF(out); return NULL; }
+        Py_DECREF(row);
+    }
+    return out;
+}
+
+/* records(data, first_line, file_json, since=None, ascii=False)
+ *   -> (ndjson bytes, lines, failures, exact lines joined by "\n" or None, [(index, offset)])
+ * One JSON object per recognised line in the columns of `classify --format jsonl`; exact lines
+ * are left out and listed with the output offset where their records belong. */
+static PyObject *Scanner_records(Scanner *self, PyObject *args) {
+    Py_buffer data;
+    long long first_line;
+    const char *file_json, *since;
+    Py_ssize_t file_len;
+    PyObject *since_obj = Py_None;
+    int ascii = 0;
+    if (!PyArg_ParseTuple(args, "y*Ly#|Op", &data, &first_line, &file_json, &file_len, &since_obj, &ascii))
+        return NULL;
+    if (since_arg(since_obj, &since) || enter(self)) { PyBuffer_Release(&data); return NULL; }
+    Buf out = {0}, exact = {0}, marks = {0}; /* marks: (line index, offset) pairs as long long */
+    long long lines = 0, failures = 0, nexact = 0;
+    int32_t failed = 0;
+    const char *p = data.buf, *end = p + data.len;
+    PyThreadState *save = PyEval_SaveThread();
+    buf_reserve(&out, (size_t)data.len + (size_t)data.len / 2);
+    while (p != NULL) {
+        Py_ssize_t len;
+        const char *s = p;
+        p = next_line(p, end, &len);
+        long long idx = lines++;
+        Line ln;
+        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &save);
+        if (rule == RULE_ERROR) { failed = -3; break; }
+        if (rule == EXACT_LINE) {
+            long long mark[2] = {idx, (long long)out.len};
+            buf_put(&marks, (const char *)mark, sizeof mark);
+            continue;
+        }
+        if (rule < 0) continue;
+        const Rule *r = &self->rules[rule];
+        failures += r->failure;
+        Py_ssize_t ulen = -1;
+        const char *up = upstream_field(ln.msg, ln.msg_len, &ulen);
+        if (up == NULL) ulen = -1;
+        Fields f;
+        find_fields(ln.msg, ln.msg_len, &f);
+        char iso[19];
+        memcpy(iso, ln.time, 19);
+        iso[4] = iso[7] = '-';
+        iso[10] = 'T';
+        BUF_LIT(&out, "{\"line\":");
+        buf_int(&out, first_line + idx);
+        BUF_LIT(&out, ",\"file\":");
+        buf_put(&out, file_json, (size_t)file_len);
+        buf_put(&out, ",", 1);
+        buf_put(&out, r->frag, (size_t)r->frag_len);
+        BUF_LIT(&out, ",\"time\":\"");
+        buf_put(&out, iso, 19);
+        BUF_LIT(&out, "\",\"level\":");
+        buf_json_str(&out, ln.level, (size_t)ln.level_len);
+        BUF_LIT(&out, ",\"upstream\":");
+        buf_json_opt(&out, up, ulen);
+        BUF_LIT(&out, ",\"client\":");
+        buf_json_opt(&out, f.client, f.client_len);
+        BUF_LIT(&out, ",\"server\":");
+        buf_json_opt(&out, f.server, f.server_len);
+        BUF_LIT(&out, ",\"request\":");
+        buf_json_opt(&out, f.request, f.request_len);
+        BUF_LIT(&out, ",\"host\":");
+        buf_json_opt(&out, f.host, f.host_len);
+        BUF_LIT(&out, ",\"message\":");
+        buf_json_str(&out, ln.msg, (size_t)ln.msg_len);
+        BUF_LIT(&out, "}\n");
+        if (out.failed) { failed = -1; break; }
+    }
+    PyEval_RestoreThread(save);
+    PyBuffer_Release(&data);
+    PyObject *result = NULL;
+    if (!failed && !out.failed && !exact.failed && !marks.failed) {
+        size_t nmarks = marks.len / (2 * sizeof(long long));
+        PyObject *pairs = PyList_New((Py_ssize_t)nmarks);
+        for (size_t i = 0; pairs != NULL && i < nmarks; i++) {
+            long long mark[2];
+            memcpy(mark, marks.data + i * sizeof mark, sizeof mark);
+            PyObject *pair = Py_BuildValue("(LL)", mark[0], mark[1]);
+            if (pair == NULL) { Py_CLEAR(pairs); break; }
+            PyList_SET_ITEM(pairs, (Py_ssize_t)i, pair);
+        }
+        PyObject *blob = nexact ? PyBytes_FromStringAndSize(exact.data ? exact.data : "", (Py_ssize_t)exact.len)
+                                : Py_NewRef(Py_None);
+        PyObject *text = PyBytes_FromStringAndSize(out.data ? out.data : "", (Py_ssize_t)out.len);
+        if (pairs != NULL && blob != NULL && text != NULL)
+            result = Py_BuildValue("(NLLNN)", text, lines, failures, blob, pairs);
+        else { Py_XDECREF(pairs); Py_XDECREF(blob); Py_XDECREF(text); }
+        if (result == NULL) failed = -3;
+    }
+    free(marks.data);
+    return finish_call(self, &out, &exact, failed, result);
+}
+
+static PyMethodDef Scanner_methods[] = {
+    {"summarize", (PyCFunction)Scanner_summarize, METH_VARARGS,
+     "summarize(data, since=None, ascii=False) -> (lines, exact lines or None): count keyed lines per "
+     "(rule, upstream peer)"},
+    {"groups", (PyCFunction)Scanner_groups, METH_NOARGS,
+     "groups() -> [(rule, peer, n, first, last)]: the summary so far"},
+    {"records", (PyCFunction)Scanner_records, METH_VARARGS,
+     "records(data, first_line, file_json, since=None, ascii=False) -> (ndjson, lines, failures, exact lines "
+     "or None, [(index, offset)])"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "why502.parsers._nginxscan.Scanner",
+    .tp_basicsize = sizeof(Scanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Scanner(plain, prefixed, details, resolver, max_groups=50000): nginx error lines, one pass each",
+    .tp_new = Scanner_new,
+    .tp_init = (initproc)Scanner_init,
+    .tp_dealloc = (destructor)Scanner_dealloc,
+    .tp_methods = Scanner_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_nginxscan", "One native pass per nginx error-log line (why502 classify).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__nginxscan(void) {
+    if (PyType_Ready(&ScannerType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Scanner", (PyObject *)&ScannerType) < 0) { Py_DECREF(m); return NULL; }
+    return m;
+}

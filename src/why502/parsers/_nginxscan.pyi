@@ -1,0 +1,16 @@
+"""Types of the optional C extension ``_nginxscan.c`` (see ``errorlog_native``)."""
+
+from collections.abc import Callable, Sequence
+
+Resolver = Callable[[int, int, str | None, str, int], tuple[int, bytes, bool] | None]
+
+class Scanner:
+    """nginx error-log lines, one native pass each; one thread at a time."""
+
+    def __init__(self, plain: Sequence[bytes], prefixed: Sequence[bytes], details: Sequence[Sequence[bytes]],
+                 resolver: Resolver, max_groups: int = 50000) -> None: ...
+    def summarize(self, data: bytes, since: bytes | None = None, ascii: bool = False, /,
+                  ) -> tuple[int, bytes | None]: ...
+    def groups(self) -> list[tuple[int, bytes | bool | None, int, bytes, bytes]]: ...
+    def records(self, data: bytes, first_line: int, file_json: bytes, since: bytes | None = None,
+                ascii: bool = False, /) -> tuple[bytes, int, int, bytes | None, list[tuple[int, int]]]: ...
