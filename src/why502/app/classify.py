@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,6 +21,7 @@ from typing import TypeVar
 import polars as pl
 
 from why502.catalog.patterns import EVENT_IDS
+from why502.parsers import errorlog_native
 from why502.parsers.errorlog import FIELD_NAMES
 from why502.parsers.errorlog_batch import (
     SUMMARY_KEYS,
@@ -38,6 +39,7 @@ from why502.sources.logfiles import (
     iter_batches,
     iter_byte_batches,
 )
+from why502.textutil import json_inert
 from why502.timeargs import parse_time_arg
 
 JSONL_COLUMNS: tuple[str, ...] = (
@@ -254,14 +256,152 @@ def summarize_paths(
     files = expand_inputs(paths or ["-"], rotated=rotated)
     for f in files:  # in order, and an empty file (no batch at all) is named too
         summary.add_file(str(f))
-    tolerate = _tolerate(paths, rotated, notes)
-    for agg, count in _run(iter_byte_batches(files, batch_bytes=batch_bytes, tolerate=tolerate), seen,
-                           workers,
-                           lambda chunk: _summarize_chunk(chunk, year, cutoff)):
-        summary.lines_read += count
-        summary.add_aggregate(agg)
+    batches = iter_byte_batches(files, batch_bytes=batch_bytes, tolerate=_tolerate(paths, rotated, notes))
+    if errorlog_native.available():
+        _summarize_native(batches, seen, year, cutoff, summary)
+    else:
+        for agg, count in _run(batches, seen, workers, lambda chunk: _summarize_chunk(chunk, year, cutoff)):
+            summary.lines_read += count
+            summary.add_aggregate(agg)
     summary.finish()
     return summary
+
+
+# The native scanner releases the GIL for its whole pass: two workers scan two batches at once
+# while this thread reads the next (bench/classify_bench.py).
+NATIVE_WORKERS = 2
+
+
+def _summarize_native(
+    batches: Iterator[ByteBatch], seen: Callable[[ByteBatch], None], year: int, cutoff: dt.datetime | None,
+    summary: ClassifySummary,
+) -> None:
+    """The summary through the C scanner (``parsers.errorlog_native``): each worker thread's
+    scanner counts its batches' nginx lines per (rule, upstream peer); the lines it hands back
+    (not ASCII, escaped quotes, other programs ...) are summarised by the polars engine in the
+    same worker.  The groups are read once, at the end."""
+    book = errorlog_native.RuleBook()
+    scanners = errorlog_native.ThreadScanners(book, max_groups=_NATIVE_GROUPS)
+    since = errorlog_native.nginx_since(_since_iso(cutoff))
+
+    def work(chunk: ByteBatch) -> tuple[pl.DataFrame | None, int]:
+        count, exact = scanners.get().summarize(chunk.data, since, chunk.data.isascii())
+        if exact is None:
+            return None, count
+        return _summarize_lines(split_lines(exact)[0], year, cutoff, exact), count
+
+    for agg, count in _run(batches, seen, NATIVE_WORKERS, work):
+        summary.lines_read += count
+        if agg is not None:
+            summary.add_aggregate(agg)
+    summary.add_rows(
+        (rule.symptom, rule.status, "nginx",
+         None if peer is None else "(other)" if peer is True else bytes(peer).decode("ascii"),
+         n, errorlog_native.iso_time(first), errorlog_native.iso_time(last))
+        for scanner in scanners.all for rule_idx, peer, n, first, last in scanner.groups()
+        for rule in (book.rules[rule_idx],)
+    )
+
+
+# (rule, peer) groups a scanner keeps before further peers are counted as "(other)": the
+# summary shows MAX_UPSTREAMS of them at most, and this bounds memory on hostile input.
+_NATIVE_GROUPS = 50_000
+
+
+def _since_iso(cutoff: dt.datetime | None) -> str | None:
+    return cutoff.isoformat(timespec="seconds") if cutoff is not None else None
+
+
+def jsonl_paths(
+    paths: Sequence[str],
+    since: str | dt.datetime | None = None,
+    rotated: bool = False,
+    on_batch: Callable[[LineBatch | ByteBatch], None] | None = None,
+    notes: list[str] | None = None,
+    batch_bytes: int | None = None,
+) -> Iterator[tuple[bytes, int]]:
+    """``classify --format jsonl``: (UTF-8 JSON lines, upstream failures among them) per batch,
+    in input order -- what ``classify_paths`` + ``write_ndjson`` give, byte for byte.  nginx
+    lines go through the C scanner when it is built, the rest (and everything without it)
+    through the polars engine."""
+    cutoff = parse_time_arg(since, "--since") if isinstance(since, str) else since
+    files = expand_inputs(paths or ["-"], rotated=rotated)
+    tolerate = _tolerate(paths, rotated, notes)
+    if not errorlog_native.available():
+        for df in classify_files(files, since=cutoff, batch_bytes=batch_bytes or JSONL_BATCH_BYTES,
+                                 on_batch=on_batch, tolerate=tolerate):
+            yield json_inert(df.select(*JSONL_COLUMNS).write_ndjson()).encode("utf-8"), count_failures(df)
+        return
+    book = errorlog_native.RuleBook()
+    scanners = errorlog_native.ThreadScanners(book)
+    since_raw = errorlog_native.nginx_since(_since_iso(cutoff))
+    stamp_year = dt.date.today().year
+    file_json: dict[str, bytes] = {}
+
+    def work(item: tuple[ByteBatch, int]) -> tuple[bytes, int]:
+        chunk, first_line = item
+        fj = file_json.get(chunk.path)
+        if fj is None:  # the path as polars writes it (its escaping), C1 controls escaped
+            fj = file_json[chunk.path] = json_inert(
+                pl.DataFrame({"file": [chunk.path]}).write_ndjson())[len('{"file":'):-2].encode("utf-8")
+        out, _, failures, exact, marks = scanners.get().records(
+            chunk.data, first_line, fj, since_raw, chunk.data.isascii())
+        if exact is None:
+            return out, failures
+        return _splice_exact(out, exact, marks, chunk.path, first_line, stamp_year, cutoff, failures)
+
+    def seen(item: tuple[ByteBatch, int]) -> None:
+        if on_batch is not None:
+            on_batch(item[0])
+
+    numbered = _numbered(files, batch_bytes or JSONL_NATIVE_BATCH_BYTES, tolerate)
+    yield from _run(numbered, seen, NATIVE_WORKERS, work)
+
+
+# Native jsonl batches: the output (~1.4x the input) is built in one buffer per batch.
+JSONL_NATIVE_BATCH_BYTES = 4 * 1024 * 1024
+
+
+def _numbered(files: Sequence[Path | str], batch_bytes: int, tolerate: Tolerate | None,
+              ) -> Iterator[tuple[ByteBatch, int]]:
+    """Each file's byte batches with the 1-based number of their first line in that file."""
+    for f in files:
+        line_no = 1
+        for chunk in iter_byte_batches([f], batch_bytes=batch_bytes, tolerate=tolerate):
+            yield chunk, line_no
+            line_no += chunk.data.count(b"\n") + 1
+
+
+def _splice_exact(
+    out: bytes, exact: bytes, marks: list[tuple[int, int]], path: str, first_line: int, year: int,
+    cutoff: dt.datetime | None, failures: int,
+) -> tuple[bytes, int]:
+    """The scanner's records with the records of the lines it handed back (``exact``, one per
+    mark: its index in the batch and where its records go in ``out``) put in their places."""
+    text = exact.decode("utf-8", errors="replace")
+    lines = pl.Series("line", text.split("\n"), dtype=pl.String)
+    df = classify_series(lines, year=year)
+    if df.height == 0:
+        return out, failures
+    numbers = [first_line + marks[i][0] for i in df.get_column("idx").to_list()]
+    df = df.with_columns(pl.Series("line", numbers, dtype=pl.Int64), pl.lit(path).alias("file"))
+    if cutoff is not None:
+        df = filter_since(df, cutoff)
+    if df.height == 0:
+        return out, failures
+    pieces: list[bytes] = []
+    at = 0
+    for idx, record in zip(df.get_column("idx").to_list(), _ndjson_lines(df), strict=True):
+        offset = marks[idx][1]
+        pieces += [out[at:offset], record]
+        at = offset
+    pieces.append(out[at:])
+    return b"".join(pieces), failures + count_failures(df)
+
+
+def _ndjson_lines(df: pl.DataFrame) -> list[bytes]:
+    text = json_inert(df.select(*JSONL_COLUMNS).write_ndjson())
+    return [line.encode("utf-8") + b"\n" for line in text.splitlines()]
 
 
 def _tolerate(paths: Sequence[str], rotated: bool, notes: list[str] | None) -> Tolerate | None:
@@ -346,7 +486,12 @@ class ClassifySummary:
             return
         agg = _reaggregate(self._pending)
         self._pending = []
-        for sym, status, source, upstream, n, first, last in agg.iter_rows():
+        self.add_rows(agg.iter_rows())
+
+    def add_rows(self, rows: Iterable[tuple[str, int | None, str, str | None, int, str | None, str | None]],
+                 ) -> None:
+        """Fold summary rows (symptom, status, source, upstream, n, first, last) into the totals."""
+        for sym, status, source, upstream, n, first, last in rows:
             st = self.symptoms.setdefault(sym, SymptomStats())
             st.count += n
             if first is not None and (st.first is None or first < st.first):

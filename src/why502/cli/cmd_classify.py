@@ -51,13 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from why502.app.classify import (
-        JSONL_BATCH_BYTES,
-        JSONL_COLUMNS,
-        classify_paths,
-        count_failures,
-        summarize_paths,
-    )
+    from why502.app.classify import jsonl_paths, summarize_paths
 
     if args.top < 1:
         raise UsageError("--top must be at least 1")
@@ -82,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             # the records are the output: only the exit code needs a total (no per-batch summary)
             failures = 0
-            for df in classify_paths(args.files, since=args.since, rotated=args.rotated,
-                                     on_batch=progress.update, batch_bytes=JSONL_BATCH_BYTES, notes=notes):
-                failures += count_failures(df)
-                _write_jsonl(df.select(*JSONL_COLUMNS).write_ndjson())
+            for text, count in jsonl_paths(args.files, since=args.since, rotated=args.rotated,
+                                           on_batch=progress.update, notes=notes):
+                failures += count
+                _write_jsonl(text)
             return EXIT_FINDINGS if failures else EXIT_HEALTHY
     finally:
         progress.close()
@@ -155,17 +149,14 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
     return EXIT_FINDINGS if rows else EXIT_HEALTHY
 
 
-def _write_jsonl(text: str) -> None:
-    """One batch of JSON lines to stdout, C1 controls escaped, through Python's own stream.
-
-    polars writes raw U+0080-U+009F (a one-character CSI or OSC) from log text, and when it
-    writes to the stream itself a closed pipe (``| head -1``) comes back as a plain OSError
-    instead of BrokenPipeError, so ``main`` could not tell it from a real failure.
-    """
-    from why502.textutil import json_inert
-
-    sys.stdout.write(json_inert(text))
+def _write_jsonl(text: bytes) -> None:
+    """One batch of JSON lines (UTF-8, C1 controls already escaped) to stdout, through Python's
+    own stream: when polars wrote to the stream itself, a closed pipe (``| head -1``) came back
+    as a plain OSError instead of BrokenPipeError, so ``main`` could not tell it from a real
+    failure."""
     sys.stdout.flush()
+    sys.stdout.buffer.write(text)
+    sys.stdout.buffer.flush()
 
 
 class _Progress:
