@@ -236,7 +236,7 @@ def summarize_paths(
     paths: Sequence[str],
     since: str | dt.datetime | None = None,
     rotated: bool = False,
-    batch_bytes: int = SUMMARY_BATCH_BYTES,
+    batch_bytes: int | None = None,
     on_batch: Callable[[ByteBatch], None] | None = None,
     workers: int = SUMMARY_WORKERS,
     notes: list[str] | None = None,
@@ -256,8 +256,11 @@ def summarize_paths(
     files = expand_inputs(paths or ["-"], rotated=rotated)
     for f in files:  # in order, and an empty file (no batch at all) is named too
         summary.add_file(str(f))
-    batches = iter_byte_batches(files, batch_bytes=batch_bytes, tolerate=_tolerate(paths, rotated, notes))
-    if errorlog_native.available():
+    native = errorlog_native.available()
+    batches = iter_byte_batches(files, batch_bytes=batch_bytes or (NATIVE_BATCH_BYTES if native else
+                                                                   SUMMARY_BATCH_BYTES),
+                                tolerate=_tolerate(paths, rotated, notes))
+    if native:
         _summarize_native(batches, seen, year, cutoff, summary)
     else:
         for agg, count in _run(batches, seen, workers, lambda chunk: _summarize_chunk(chunk, year, cutoff)):
@@ -270,6 +273,11 @@ def summarize_paths(
 # The native scanner releases the GIL for its whole pass: two workers scan two batches at once
 # while this thread reads the next (bench/classify_bench.py).
 NATIVE_WORKERS = 2
+# Its batches: the lines it hands back go through the polars engine at ~15x their size in memory
+# (all of them, on a log every line of which is wrapped by docker): 2 MiB keeps two workers under
+# the 200 MiB of RSS where 4 MiB went past it (BENCHMARKS.md); on plain nginx logs the size
+# hardly matters (a batch costs the scanner nothing fixed).
+NATIVE_BATCH_BYTES = 2 * 1024 * 1024
 
 
 def _summarize_native(
@@ -354,12 +362,10 @@ def jsonl_paths(
         if on_batch is not None:
             on_batch(item[0])
 
-    numbered = _numbered(files, batch_bytes or JSONL_NATIVE_BATCH_BYTES, tolerate)
+    numbered = _numbered(files, batch_bytes or NATIVE_BATCH_BYTES, tolerate)
     yield from _run(numbered, seen, NATIVE_WORKERS, work)
 
 
-# Native jsonl batches: the output (~1.4x the input) is built in one buffer per batch.
-JSONL_NATIVE_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def _numbered(files: Sequence[Path | str], batch_bytes: int, tolerate: Tolerate | None,
