@@ -238,6 +238,10 @@ typedef struct {
     const char *time, *level, *msg, *action;
     Py_ssize_t level_len, msg_len, action_len;
     int32_t key, errnum, detail;
+    int conn;              /* the head had a connection number (*N) */
+    int wrapped;           /* the nginx line was found inside a wrapper (_nginxscan_wrappers.h) */
+    const char *raw;       /* the line as read */
+    Py_ssize_t raw_len;
 } Line;
 
 enum { LINE_EXACT = 0, LINE_SKIP = 1, LINE_KEYED = 2 };
@@ -276,10 +280,11 @@ static Py_ssize_t nginx_head(const char *s, Py_ssize_t n, Line *out) {
     while (i < n && dig(s[i])) i++;
     if (i == d || i + 1 >= n || s[i] != ':' || s[i + 1] != ' ') return -1;
     i += 2;
+    out->conn = 0;
     if (i < n && s[i] == '*') {
         Py_ssize_t j = i + 1;
         while (j < n && dig(s[j])) j++;
-        if (j > i + 1 && j < n && s[j] == ' ') i = j + 1;
+        if (j > i + 1 && j < n && s[j] == ' ') { i = j + 1; out->conn = 1; }
     }
     out->time = s;
     return i;
@@ -350,12 +355,33 @@ static int has_escaped_quote(const char *s, Py_ssize_t n) {
     return 0;
 }
 
-static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_ascii, Line *out) {
+static int starts(const char *p, const char *end, const char *lit, size_t n) {
+    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+}
+
+#include "_nginxscan_wrappers.h"
+
+static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_ascii, Line *out, Buf *scratch) {
     if (n == 0) return LINE_SKIP; /* no engine recognises an empty line */
     if (check_ascii && has_high_byte(s, n)) return LINE_EXACT;
-    if (has_escaped_quote(s, n)) return LINE_EXACT;
+    out->raw = s;
+    out->raw_len = n;
+    out->wrapped = 0;
     Py_ssize_t at = nginx_head(s, n, out);
-    if (at < 0 || !time_ok(s)) return LINE_EXACT;
+    if (at < 0) { /* a wrapper around an nginx line? */
+        int bare;
+        Py_ssize_t inner_len = 0;
+        const char *inner = unwrap_once(s, n, scratch, &inner_len, &bare);
+        if (inner == NULL || (at = nginx_head(inner, inner_len, out)) < 0 ||
+            !inner_kept(inner, inner_len, at, bare, out->conn))
+            return LINE_EXACT;
+        s = inner;
+        n = inner_len;
+        out->wrapped = 1;
+    } else if (has_escaped_quote(s, n)) {
+        return LINE_EXACT;
+    }
+    if (!time_ok(s)) return LINE_EXACT;
     const char *m = s + at;
     Py_ssize_t mn = n - at;
     out->msg = m;
@@ -368,7 +394,7 @@ static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_
             if (k >= 0) key = sc->nplain + k;
         }
     }
-    if (key < 0) return LINE_SKIP;
+    if (key < 0) return out->wrapped && may_normalize(out->raw, out->raw_len) ? LINE_EXACT : LINE_SKIP;
     out->key = key;
     out->errnum = find_errno(m, mn);
     find_action(m, mn, out);
@@ -424,10 +450,6 @@ typedef struct {
     const char *client, *server, *request, *host;
     Py_ssize_t client_len, server_len, request_len, host_len;
 } Fields;
-
-static int starts(const char *p, const char *end, const char *lit, size_t n) {
-    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
-}
 
 /* (?:, NAME: "([^"]*)")? at p: advances p and sets the group when it matches */
 static const char *quoted(const char *p, const char *end, const char *lit, size_t n,
@@ -810,23 +832,25 @@ enum { NO_RULE = -1, RULE_ERROR = -3, EXACT_LINE = -4 };
  * RULE_ERROR (an exception is set).  Runs without the GIL; takes it back through *save only to
  * ask the resolver about a combination not seen before. */
 static int32_t line_rule(Scanner *self, const char *s, Py_ssize_t len, int ascii, const char *since, Line *ln,
-                         Buf *exact, long long *nexact, PyThreadState **save) {
-    int kind = parse_line(self, s, len, !ascii, ln);
+                         Buf *exact, long long *nexact, Buf *scratch, PyThreadState **save) {
+    int kind = parse_line(self, s, len, !ascii, ln, scratch);
     if (kind == LINE_SKIP) return NO_RULE;
-    if (kind == LINE_EXACT) {
-        if ((*nexact)++) buf_put(exact, "\n", 1);
-        buf_put(exact, s, (size_t)len);
-        return EXACT_LINE;
+    if (kind == LINE_KEYED) {
+        uint64_t h = combo_hash(ln);
+        int32_t rule = combo_lookup(self, ln, h);
+        if (rule == -2) {
+            PyEval_RestoreThread(*save);
+            rule = combo_resolve(self, ln, h);
+            *save = PyEval_SaveThread();
+        }
+        if (rule == -3) return RULE_ERROR;
+        if (rule >= 0) return since != NULL && memcmp(ln->time, since, 19) < 0 ? NO_RULE : rule;
+        /* no rule: a wrapped line gets normalize()'s second chance in the reference engine */
+        if (!ln->wrapped || !may_normalize(ln->raw, ln->raw_len)) return NO_RULE;
     }
-    if (since != NULL && memcmp(ln->time, since, 19) < 0) return NO_RULE;
-    uint64_t h = combo_hash(ln);
-    int32_t rule = combo_lookup(self, ln, h);
-    if (rule == -2) {
-        PyEval_RestoreThread(*save);
-        rule = combo_resolve(self, ln, h);
-        *save = PyEval_SaveThread();
-    }
-    return rule < 0 ? (rule == -3 ? RULE_ERROR : NO_RULE) : rule;
+    if ((*nexact)++) buf_put(exact, "\n", 1);
+    buf_put(exact, s, (size_t)len);
+    return EXACT_LINE;
 }
 
 /* summarize(data, since=None, ascii=False) -> (lines, exact lines joined by "\n" or None)
@@ -839,7 +863,7 @@ static PyObject *Scanner_summarize(Scanner *self, PyObject *args) {
     const char *since;
     if (!PyArg_ParseTuple(args, "y*|Op", &data, &since_obj, &ascii)) return NULL;
     if (since_arg(since_obj, &since) || enter(self)) { PyBuffer_Release(&data); return NULL; }
-    Buf exact = {0};
+    Buf exact = {0}, scratch = {0}; /* scratch: a decoded docker "log" */
     long long lines = 0, nexact = 0;
     int32_t failed = 0;
     const char *p = data.buf, *end = p + data.len;
@@ -850,7 +874,7 @@ static PyObject *Scanner_summarize(Scanner *self, PyObject *args) {
         p = next_line(p, end, &len);
         lines++;
         Line ln;
-        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &save);
+        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &scratch, &save);
         if (rule == RULE_ERROR) { failed = -3; break; }
         if (rule < 0) continue;
         Py_ssize_t flen = 0, plen = -1;
@@ -859,6 +883,7 @@ static PyObject *Scanner_summarize(Scanner *self, PyObject *args) {
         if (group_add(self, rule, field, plen, ln.time) != 0) { failed = -1; break; }
     }
     PyEval_RestoreThread(save);
+    free(scratch.data);
     PyBuffer_Release(&data);
     PyObject *result = NULL;
     if (!failed && !exact.failed) {
@@ -901,6 +926,7 @@ static PyObject *Scanner_records(Scanner *self, PyObject *args) {
         return NULL;
     if (since_arg(since_obj, &since) || enter(self)) { PyBuffer_Release(&data); return NULL; }
     Buf out = {0}, exact = {0}, marks = {0}; /* marks: (line index, offset) pairs as long long */
+    Buf scratch = {0};                      /* a decoded docker "log" */
     long long lines = 0, failures = 0, nexact = 0;
     int32_t failed = 0;
     const char *p = data.buf, *end = p + data.len;
@@ -912,7 +938,7 @@ static PyObject *Scanner_records(Scanner *self, PyObject *args) {
         p = next_line(p, end, &len);
         long long idx = lines++;
         Line ln;
-        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &save);
+        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &scratch, &save);
         if (rule == RULE_ERROR) { failed = -3; break; }
         if (rule == EXACT_LINE) {
             long long mark[2] = {idx, (long long)out.len};
@@ -957,6 +983,7 @@ static PyObject *Scanner_records(Scanner *self, PyObject *args) {
         if (out.failed) { failed = -1; break; }
     }
     PyEval_RestoreThread(save);
+    free(scratch.data);
     PyBuffer_Release(&data);
     PyObject *result = NULL;
     if (!failed && !out.failed && !exact.failed && !marks.failed) {

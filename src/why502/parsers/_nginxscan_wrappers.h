@@ -1,0 +1,240 @@
+/*
+ * The wrappers the native scanner peels, and when it must leave a line to the reference engine.
+ *
+ * Included by _nginxscan.c only.  Three framings carry most nginx error logs that are not read
+ * from nginx's own file, and each wraps exactly one nginx line:
+ *
+ *   CRI (containerd, CRI-O; /var/log/containers):  <RFC 3339> stdout|stderr F|P <line>
+ *   docker/kubectl logs --timestamps:             <RFC 3339> <line>
+ *   docker's json-file driver:                    {"log":"<line>\n","stream":"stderr","time":"..."}
+ *
+ * The reference is wrappers.unwrap() followed by errorlog.classify_line(): a wrapped line whose
+ * inner text is a recognised nginx line gets that line's record, and one that is not recognised
+ * is tried once more after normalize() (paste repairs).  So a wrapped line is taken here only
+ * when the unwrap loop provably gives the same inner text (anything it could read otherwise --
+ * another wrapper shape, a \u escape, a JSON field more, an escaped quote left inside -- goes back
+ * as an exact line), and a wrapped line that is not recognised is dropped only when
+ * may_normalize() proves normalize() leaves it as it is.
+ */
+
+static inline int ws(char c) { return (unsigned char)c <= 0x20; } /* a superset of str.isspace() in ASCII */
+
+/* wrappers._ISO: \d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? followed by
+ * a space; greedy, as the regex's only match that a space can follow.  Returns the offset after
+ * that space, or -1. */
+static Py_ssize_t iso_prefix(const char *s, Py_ssize_t n) {
+    static const char shape[] = "dddd-dd-dd_dd:dd:dd";
+    if (n < 20) return -1;
+    for (int i = 0; i < 19; i++) {
+        char want = shape[i];
+        if (want == 'd' ? !dig(s[i]) : want == '_' ? (s[i] != 'T' && s[i] != ' ') : s[i] != want) return -1;
+    }
+    Py_ssize_t i = 19;
+    if (i + 1 < n && (s[i] == '.' || s[i] == ',') && dig(s[i + 1])) {
+        i += 1;
+        while (i < n && dig(s[i])) i++;
+    }
+    if (i < n && s[i] == 'Z') {
+        i++;
+    } else if (i + 2 < n && (s[i] == '+' || s[i] == '-') && dig(s[i + 1]) && dig(s[i + 2])) {
+        if (i + 5 < n && s[i + 3] == ':' && dig(s[i + 4]) && dig(s[i + 5])) i += 6; /* +05:30 */
+        else if (i + 4 < n && dig(s[i + 3]) && dig(s[i + 4])) i += 5; /* +0530 */
+    }
+    return i < n && s[i] == ' ' ? i + 1 : -1;
+}
+
+static int hex_value(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* the "log" string of docker's json-file line, decoded into `out`; 0 when the line is not exactly
+ * {"log":"...","stream":"stdout|stderr","time":"..."} as json.loads would read it.  moby's
+ * jsonlog.MarshalJSONBuf writes it so (no spaces; "attrs" between stream and time only with
+ * --log-opt labels/env, left to the reference engine) and ffjsonWriteJSONBytesAsString escapes
+ * quote, backslash, \n, \r and, as \u00XX, the other controls and <, >, &. */
+static int docker_json(const char *s, Py_ssize_t n, Buf *out) {
+    static const char open[] = "{\"log\":\"";
+    const char *end = s + n, *p = s + sizeof(open) - 1;
+    if (n < (Py_ssize_t)sizeof(open) - 1 || memcmp(s, open, sizeof(open) - 1) != 0) return 0;
+    out->len = 0;
+    while (p < end && *p != '"') {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20) return 0; /* json.loads (strict) refuses raw controls */
+        if (c != '\\') {
+            const char *run = p;
+            while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
+            buf_put(out, run, (size_t)(p - run));
+            continue;
+        }
+        if (p + 1 >= end) return 0;
+        char e = p[1], d;
+        Py_ssize_t step = 2;
+        switch (e) {
+        case '"': d = '"'; break;
+        case '\\': d = '\\'; break;
+        case '/': d = '/'; break;
+        case 'b': d = '\b'; break;
+        case 'f': d = '\f'; break;
+        case 'n': d = '\n'; break;
+        case 'r': d = '\r'; break;
+        case 't': d = '\t'; break;
+        case 'u': { /* docker writes <, >, &, tab and controls as \u00XX; beyond ASCII: not ours */
+            int v = end - p >= 6 && p[2] == '0' && p[3] == '0' ? hex_value(p[4]) * 16 + hex_value(p[5]) : -1;
+            if (v < 0 || v > 0x7f || hex_value(p[4]) < 0 || hex_value(p[5]) < 0) return 0;
+            d = (char)v;
+            step = 6;
+            break;
+        }
+        default: return 0; /* not JSON */
+        }
+        buf_put(out, &d, 1);
+        p += step;
+    }
+    if (p >= end || out->failed) return 0;
+    p++; /* the closing quote */
+    static const char out_[] = ",\"stream\":\"stdout\",\"time\":\"", err_[] = ",\"stream\":\"stderr\",\"time\":\"";
+    if (!starts(p, end, out_, sizeof(out_) - 1) && !starts(p, end, err_, sizeof(err_) - 1)) return 0;
+    p += sizeof(out_) - 1;
+    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
+    return end - p == 2 && p[0] == '"' && p[1] == '}';
+}
+
+/* The inner text of a CRI, --timestamps or docker json-file line (`s` is not an nginx line
+ * itself), or NULL.  `scratch` holds a decoded docker "log"; `bare` says the inner text follows
+ * a bare timestamp (no CRI stream). */
+static const char *unwrap_once(const char *s, Py_ssize_t n, Buf *scratch, Py_ssize_t *len, int *bare) {
+    *bare = 0;
+    if (n > 0 && s[0] == '{') {
+        if (!docker_json(s, n, scratch)) return NULL;
+        Py_ssize_t k = (Py_ssize_t)scratch->len;
+        while (k > 0 && (scratch->data[k - 1] == '\n' || scratch->data[k - 1] == '\r')) k--; /* rstrip("\r\n") */
+        *len = k;
+        return scratch->data ? scratch->data : "";
+    }
+    Py_ssize_t at = iso_prefix(s, n);
+    if (at < 0) return NULL;
+    const char *p = s + at, *end = s + n;
+    if ((starts(p, end, "stdout ", 7) || starts(p, end, "stderr ", 7)) && end - p >= 8 &&
+        (p[7] == 'F' || p[7] == 'P')) { /* CRI: (?:stdout|stderr) [FP] ? */
+        p += 8;
+        if (p < end && *p == ' ') p++;
+    } else {
+        *bare = 1;
+    }
+    *len = end - p;
+    return p;
+}
+
+/* Whether the unwrap loop would stop at `inner` (a valid nginx head at its start, message at
+ * `msg_at`) and leave it as it is: no newline inside (the head regex's .*$ would stop there), no
+ * escaped quote or trailing backslash-n (unwrap() rewrites both), and, behind a bare timestamp,
+ * nothing RFC 5424's "<time> host app procid msgid -|[sd] " could take (a message without a
+ * connection number starting with "-" or "["). */
+static int inner_kept(const char *inner, Py_ssize_t n, Py_ssize_t msg_at, int bare_timestamp, int had_conn) {
+    if (memchr(inner, '\n', (size_t)n) != NULL || has_escaped_quote(inner, n)) return 0;
+    if (n >= 2 && inner[n - 2] == '\\' && inner[n - 1] == 'n') return 0;
+    if (bare_timestamp && !had_conn && msg_at < n && (inner[msg_at] == '-' || inner[msg_at] == '[')) return 0;
+    return 1;
+}
+
+static int contains(const char *s, Py_ssize_t n, const char *lit) {
+    size_t k = strlen(lit);
+    return n >= (Py_ssize_t)k && memmem(s, (size_t)n, lit, k) != NULL;
+}
+
+static int ends_with(const char *s, Py_ssize_t n, const char *lit) {
+    size_t k = strlen(lit);
+    return n >= (Py_ssize_t)k && memcmp(s + n - (Py_ssize_t)k, lit, k) == 0;
+}
+
+/* normalize._FRAGMENT_ERRNO_INSIDE: the leftmost "(N: ...) while <phase> upstream" with neither
+ * "()" nor "failed" before it (normalize then cuts the line there) */
+static int errno_fragment_inside(const char *s, Py_ssize_t n) {
+    static const char *phases[] = {"connecting to upstream", "sending request to upstream",
+                                   "reading response header from upstream", "reading upstream"};
+    const char *end = s + n, *p = s;
+    while ((p = memchr(p, '(', (size_t)(end - p))) != NULL) {
+        const char *q = p + 1;
+        while (q < end && dig(*q)) q++;
+        if (q > p + 1 && end - q >= 2 && q[0] == ':' && q[1] == ' ') {
+            const char *close = memchr(q, ')', (size_t)(end - q));
+            if (close != NULL && starts(close, end, ") while ", 8)) {
+                for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
+                    if (starts(close + 8, end, phases[i], strlen(phases[i]))) {
+                        Py_ssize_t before = p - s;
+                        return !contains(s, before, "()") && !contains(s, before, "failed");
+                    }
+                }
+            }
+        }
+        p++;
+    }
+    return 0;
+}
+
+/* normalize._SPACED_UNIX: "unix:" then spaces then "/" */
+static int spaced_unix(const char *s, Py_ssize_t n) {
+    const char *end = s + n, *p = s;
+    while (end - p >= 7 && (p = memmem(p, (size_t)(end - p), "unix: ", 6)) != NULL) {
+        const char *q = p + 6;
+        while (q < end && *q == ' ') q++;
+        if (q < end && *q == '/') return 1;
+        p += 1;
+    }
+    return 0;
+}
+
+/* normalize._SPACED_ERRNO "( N :" and _SPACED_ERRNO_CLOSE "(N: ... )": spaces inside an errno */
+static int spaced_errno(const char *s, Py_ssize_t n) {
+    const char *end = s + n, *p = s;
+    while ((p = memchr(p, '(', (size_t)(end - p))) != NULL) {
+        const char *q = p + 1;
+        if (q < end && *q == ' ') { /* \( +(\d+) *: */
+            while (q < end && *q == ' ') q++;
+            const char *d = q;
+            while (q < end && dig(*q)) q++;
+            while (q > d && q < end && *q == ' ') q++;
+            if (q > d && q < end && *q == ':') return 1;
+        } else { /* (\(\d+: [^()]*?) +\): the next parenthesis closes it, after a space */
+            while (q < end && dig(*q)) q++;
+            if (q > p + 1 && end - q >= 2 && q[0] == ':' && q[1] == ' ') {
+                const char *r = q + 2;
+                while (r < end && *r != '(' && *r != ')') r++;
+                if (r < end && *r == ')' && r[-1] == ' ' && r - 1 >= q + 2) return 1;
+            }
+        }
+        p++;
+    }
+    return 0;
+}
+
+/* Whether normalize() could change the ASCII line `s` (a superset of its repairs: when this says
+ * no, normalize(s).changed is False).  Marks: a cut marker at the end ("...", "[...]",
+ * "(truncated)", ">"), Markdown around nginx's connection number or emphasis, quotes or
+ * backquotes around the line, spaces inside tokens (" ()", "unix: /", "( 111:", "(111: x )"), a fragment that
+ * starts at the errno or at worker_connections, an errno-and-phase tail after other text. */
+static int may_normalize(const char *s, Py_ssize_t n) {
+    Py_ssize_t a = 0, b = n;
+    while (a < b && ws(s[a])) a++;
+    while (b > a && ws(s[b - 1])) b--;
+    if (a == b) return 0;
+    if (ends_with(s + a, b - a, "...") || ends_with(s + a, b - a, "[...]") ||
+        ends_with(s + a, b - a, "(truncated)") || s[b - 1] == '>')
+        return 1;
+    if (s[a] == '\'' || s[a] == '`' || s[a] == '(' || starts(s + a, s + b, "failed (", 8) ||
+        starts(s + a, s + b, "worker_connections", 18))
+        return 1;
+    if (contains(s, n, "**") || contains(s, n, " ()") || spaced_unix(s, n) || spaced_errno(s, n))
+        return 1;
+    const char *end = s + n, *p = s; /* normalize._CONN: "pid#tid: " then _, \, "* " or ** */
+    while ((p = memchr(p, '#', (size_t)(end - p))) != NULL) {
+        const char *q = p + 1;
+        while (q < end && dig(*q)) q++;
+        if (q > p + 1 && end - q >= 3 && q[0] == ':' && q[1] == ' ') {
+            char c = q[2];
+            if (c == '_' || c == '\\' || (c == '*' && end - q >= 4 && (ws(q[3]) || q[3] == '*'))) return 1;
+        }
+        p++;
+    }
+    return errno_fragment_inside(s, n);
+}
