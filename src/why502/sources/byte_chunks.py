@@ -263,6 +263,19 @@ def file_size(path: str) -> int:
         return 0
 
 
+def all_empty(paths: list[str]) -> bool:
+    """Every path is a regular file of 0 bytes (no stdin, no pipe, no device): nothing to read,
+    so nothing needs to be prepared for the lines (the config's location model)."""
+    for path in paths:
+        try:
+            st = os.stat(path) if path != "-" else None
+        except OSError:
+            return False
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size:
+            return False
+    return True
+
+
 def head_lines(path: str, n: int = 200) -> list[str]:
     """The first ``n`` non-blank lines (of the first 256 KiB, decompressed), to guess a format.
     For stdin the bytes are peeked and replayed later by ``iter_byte_chunks``."""
