@@ -26,7 +26,7 @@ from typing import IO, cast
 
 from why502.errors import InputError
 from why502.parsers.log_format import ByteChunk
-from why502.sources.opening import check_named, is_stream, note, open_stream
+from why502.sources.opening import check_named, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
 
 __all__ = [
@@ -136,6 +136,7 @@ def open_bytes(path: str) -> IO[bytes]:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if head == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    note_utf16(path)
     return fh
 
 

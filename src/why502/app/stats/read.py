@@ -21,6 +21,7 @@ from why502.errors import InputError
 from why502.evidence.stats import UNPARSED_SAMPLES, Partial, StatsAccumulator
 from why502.parsers.log_format import ByteChunk
 from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, iter_byte_chunks
+from why502.sources.opening import note_utf16
 from why502.sources.scan import (
     BATCH_ROWS,
     GROUP_ROWS,
@@ -50,6 +51,7 @@ def read_files(
     or ``scan`` / ``chunks`` for every file (tests)."""
     offset = 0
     for path in paths:
+        note_utf16(path)  # "0 recognised" alone would read like a log of another format
 
         def file_progress(n: int, base: int = offset) -> None:
             progress(base + n)
