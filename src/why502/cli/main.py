@@ -79,11 +79,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 #   ~10 s, which took stats on 1 GB of them to 393-464 MB peak (now ~300 MB, same user CPU);
 # - one arena (``narenas:1``) everywhere: threads reuse each other's pages (stats --error-log on
 #   160 MB under a 380 MB RLIMIT_DATA: 4/4 runs passed with it, 2/4 without);
+# - address space given back when freed (``retain:false``): jemalloc otherwise keeps every
+#   mapping it ever made, and RLIMIT_DATA (and a cgroup's view of a runaway) counts mappings,
+#   not touched pages: stats on 60 MB of unique URIs peaked at 315-355 MB of data segment for
+#   210 MB RSS (the 500 MB test sat near its edge in a loaded run) and now 240-251 MB, same RSS
+#   and CPU;
 # - for classify only the arena: its batch threads reuse each other's pages,
 #   ~150 MB peak on the 1M-line outage log, and ~35 % less wall time than returning pages at once
 #   (1.9-2.1 s against 2.9-3.0 s), since classify's memory is bounded by its batches anyway.
 ALLOCATOR = {"classify": "narenas:1"}
-ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0"
+ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
 
 # Python's cycle collector, for the commands that build a big config model (every directive,
 # scope, location, target and setting of the config lives to the end of the run, and nothing
