@@ -108,3 +108,17 @@ def test_the_lexer_reads_text_as_crossplane_does(tmp_path: Path) -> None:
     conf.write_bytes(b"a \xff;\r\nb\rc;\n")
     char_by_char, fed = _both(conf)
     assert fed == char_by_char == _tokens(lexer._lex_file_object(io.StringIO("a \ufffd;\nb\nc;\n")))
+
+
+def test_a_file_included_many_times_is_parsed_once_and_its_problems_said_once(tmp_path: Path) -> None:
+    (tmp_path / "params.conf").write_text("proxy_set_header Host $host;\nproxy_read_timeout;\n")
+    locations = "".join(f"    location /l{i}/ {{ include params.conf; proxy_pass http://a; }}\n"
+                        for i in range(4))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("http {\n  server {\n" + locations + "  }\n}\n")
+    cfg = parse_nginx(conf)
+    locs = cfg.all_locations()
+    assert len(locs) == 4
+    assert all(loc.effective("proxy_set_header").entries for loc in locs)  # every include is there
+    problems = [p for p in cfg.problems if "proxy_read_timeout" in p.message]
+    assert len(problems) == 1, cfg.problems
