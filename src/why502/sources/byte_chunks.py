@@ -136,7 +136,7 @@ def open_bytes(path: str) -> IO[bytes]:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if head == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
-    note_utf16(path)
+    note_utf16(path, fh.peek(4096)[:4096])
     return fh
 
 

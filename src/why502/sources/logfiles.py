@@ -131,7 +131,8 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     if magic == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=f), f, size  # type: ignore[return-value]
-    note_utf16(str(path))
+    if not is_stream(str(path)):
+        note_utf16(str(path), f.peek(4096)[:4096])
     return f, f, size
 
 

@@ -357,10 +357,11 @@ def _size(n: int) -> str:
     return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
-def note_utf16(path: str) -> None:
+def note_utf16(path: str, head: bytes | None = None) -> None:
     """Record :func:`utf16_hint` as a reader's note (``sources.opening.take_notes``), so every
-    command that reads the log says it: classify, stats and diagnose alike."""
-    hint = utf16_hint(path)
+    command that reads the log says it: classify, stats and diagnose alike.  ``head``: the
+    first bytes of a regular file the reader has open already (peeked, not read again)."""
+    hint = utf16_hint(path) if head is None else utf16_head_hint(path, head)
     if hint is not None:
         note(hint)
 
@@ -376,6 +377,11 @@ def utf16_hint(path: str) -> str | None:
             head = fh.read(4096)
     except OSError:
         return None
+    return utf16_head_hint(path, head)
+
+
+def utf16_head_hint(path: str, head: bytes) -> str | None:
+    """:func:`utf16_hint` from the first bytes of a file already open (a log is opened once)."""
     if head[:2] == b"\x1f\x8b":
         return None
     bom = head[:2] in (b"\xff\xfe", b"\xfe\xff")

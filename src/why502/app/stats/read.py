@@ -51,7 +51,6 @@ def read_files(
     or ``scan`` / ``chunks`` for every file (tests)."""
     offset = 0
     for path in paths:
-        note_utf16(path)  # "0 recognised" alone would read like a log of another format
 
         def file_progress(n: int, base: int = offset) -> None:
             progress(base + n)
@@ -59,6 +58,7 @@ def read_files(
         # a line longer than the chunk reader's cut would be held whole by polars' reader
         scan = engine == "auto" and scannable(path) and not has_long_line(path, MAX_LINE_BYTES)
         if engine == "scan" or scan:
+            note_utf16(path)  # polars opens it; the chunk reader says it itself (sources.byte_chunks)
             _scan_file(acc, path, file_progress)
         else:
             chunks = iter_byte_chunks([path], chunk_bytes, None, count_lines=False)
