@@ -3,11 +3,13 @@ server blocks (each with its own upstream group with ``keepalive`` and two proxi
 so every location gets a keep-alive finding with a diff), and one upstream of 100,000 servers.
 
 Each run is the installed console script on a generated config and a one-line error log; the
-figures are the best of ``--repeat`` runs: wall time, user CPU (what the machine's other load
-does not inflate) and peak RSS.  Linear growth means the 5000 row costs ~10x the 500 row.
+figures are the best of ``--repeat`` runs: wall time, CPU seconds (user + system: what the
+machine's other load does not inflate) and peak RSS.  Linear growth means the 5000 row costs
+~10x the 500 row.  ``--format`` picks diagnose's output (text, as a person runs it, or json).
 
     .venv/bin/python bench/config_scale.py               # 500 2000 5000 servers, 100k upstream
     .venv/bin/python bench/config_scale.py --servers 500 1000 --upstream 20000 --repeat 1
+    .venv/bin/python bench/config_scale.py --servers 5000 --upstream 0 --repeat 1 --format json
 """
 
 from __future__ import annotations
@@ -49,13 +51,15 @@ def upstream_conf(n: int) -> str:
     return "\n".join(out)
 
 
-def run(cmd: list[str]) -> tuple[float, float, int, int]:
-    """Wall seconds, user CPU seconds, peak RSS (MB) and exit code of one run of ``cmd``."""
+def run(cmd: list[str]) -> tuple[float, float, float, int, int]:
+    """CPU seconds (user + system), wall seconds, user CPU seconds, peak RSS (MB) and exit code
+    of one run of ``cmd``."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    return wall, usage.ru_utime, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
+    return (usage.ru_utime + usage.ru_stime, wall, usage.ru_utime, usage.ru_maxrss // 1024,
+            os.waitstatus_to_exitcode(status))
 
 
 def main() -> int:
@@ -63,6 +67,7 @@ def main() -> int:
     ap.add_argument("--servers", type=int, nargs="*", default=[500, 2000, 5000])
     ap.add_argument("--upstream", type=int, default=100_000, help="servers in the one big upstream (0: skip)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--format", choices=("text", "json"), default="text", help="diagnose's output format")
     args = ap.parse_args()
     exe = shutil.which("why502", path=str(Path(sys.executable).parent)) or "why502"
     work = Path(tempfile.mkdtemp(prefix="why502-config-scale-"))
@@ -74,16 +79,17 @@ def main() -> int:
         cases = [(f"{n} servers", servers_conf(n)) for n in args.servers]
         if args.upstream:
             cases.append((f"upstream of {args.upstream} servers", upstream_conf(args.upstream)))
-        print(f"{'config':<28} {'command':<9} {'wall s':>7} {'user s':>7} {'RSS MB':>7} exit")
+        print(f"{'config':<28} {'command':<9} {'CPU s':>7} {'wall s':>7} {'user s':>7} {'RSS MB':>7} exit")
         for name, text in cases:
             conf = work / "nginx.conf"
             conf.write_text(text)
             for label, cmd in (("diagnose", [exe, "diagnose", "--offline", "--nginx-conf", str(conf),
-                                             "--error-log", str(err), "--access-log", str(access)]),
+                                             "--error-log", str(err), "--access-log", str(access),
+                                             "--format", args.format]),
                                ("lint", [exe, "lint", str(conf)])):
                 runs = [run(cmd) for _ in range(args.repeat)]
-                wall, user, rss, code = min(runs)
-                print(f"{name:<28} {label:<9} {wall:7.2f} {user:7.2f} {rss:7d} {code}", flush=True)
+                cpu, wall, user, rss, code = min(runs)
+                print(f"{name:<28} {label:<9} {cpu:7.2f} {wall:7.2f} {user:7.2f} {rss:7d} {code}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

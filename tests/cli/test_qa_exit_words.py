@@ -3,7 +3,8 @@
 Each case once went wrong: ``lint --fpm-conf`` on a missing file exited 0; ``explain 502 504``
 was refused though the usage says ``ARG ...``; ``--backend-timeout nan`` made
 ``proxy_read_timeout nans;``; a damaged rotated ``.gz`` that ``--rotated`` found aborted the run;
-a UTF-16 log gave "0 recognised" and nothing else; a report with a 5000-digit number,
+a UTF-16 log gave "0 recognised" (classify), zeros or "no line matches" (stats, diagnose) and
+nothing else; a report with a 5000-digit number,
 ``Infinity`` or 100k-deep nesting was exit 4.
 """
 
@@ -69,6 +70,43 @@ def test_utf16_logs_get_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: 
     log.write_bytes((HOSTILE / "error.log").read_bytes().decode("utf-8", "replace").encode(encoding))
     code, _, err = _run(capsys, "classify", str(log), "--no-progress")
     assert code == 0 and "UTF-16" in err and "iconv" in err
+
+
+def _utf16(tmp_path: Path, name: str, encoding: str = "utf-16") -> Path:
+    log = tmp_path / name
+    log.write_bytes((HOSTILE / name).read_bytes().decode("utf-8", "replace").encode(encoding))
+    return log
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_stats_says_an_error_log_is_utf16(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                          encoding: str) -> None:
+    err_log = _utf16(tmp_path, "error.log", encoding)
+    code, out, _ = _run(capsys, "stats", str(HOSTILE / "access.log"), "--error-log", str(err_log),
+                        "--format", "json")
+    notes = json.loads(out)["notes"]
+    assert code in (0, 1) and any("UTF-16" in n and "iconv" in n and str(err_log) in n for n in notes)
+    code, out, _ = _run(capsys, "stats", str(HOSTILE / "access.log"), "--error-log", str(err_log))
+    assert "UTF-16" in out  # the text report shows the same note
+
+
+def test_stats_says_why_a_utf16_access_log_matches_nothing(capsys: pytest.CaptureFixture[str],
+                                                          tmp_path: Path) -> None:
+    log = _utf16(tmp_path, "access.log")
+    code, _, err = _run(capsys, "stats", str(log))
+    assert code == 3 and len(err.strip().splitlines()) == 1
+    assert "UTF-16" in err and "iconv" in err
+
+
+@pytest.mark.parametrize("which", ["error", "access"])
+def test_diagnose_says_a_log_is_utf16(capsys: pytest.CaptureFixture[str], tmp_path: Path, which: str) -> None:
+    logs = {"error": HOSTILE / "error.log", "access": HOSTILE / "access.log"}
+    logs[which] = _utf16(tmp_path, f"{which}.log")
+    code, out, _ = _run(capsys, "diagnose", "--offline", "--nginx-conf", str(HOSTILE / "nginx.conf"),
+                        "--error-log", str(logs["error"]), "--access-log", str(logs["access"]),
+                        "--format", "json")
+    messages = [d["message"] for d in json.loads(out)["diagnostics"]]
+    assert code in (0, 1) and any("UTF-16" in m and "iconv" in m for m in messages), messages
 
 
 @pytest.mark.parametrize(("body", "why"), [

@@ -123,3 +123,20 @@ def test_unique_uris_hosts_clients_under_a_500_mb_limit(inputs: Path) -> None:
     d = json.loads(proc.stdout)
     assert d["requests"] == lines and d["by_status"] == {"502": lines}
     assert any("distinct" in n for n in d["notes"])  # the tables were cut, and say so
+
+
+@pytest.mark.parametrize("data_mb", [100, 140, 180])
+def test_a_run_out_of_memory_ends_and_never_hangs(inputs: Path, data_mb: int) -> None:
+    """Under a limit far below what the run needs, polars' allocation fails inside one of its
+    threads (Rust aborts the process: ``memory allocation of N bytes failed``, SIGABRT): the
+    process must end, never wait on a thread that died.  ``timeout`` in ``limited`` fails the
+    test on a hang; the exit is non-zero, with no Python traceback."""
+    lines = _write(inputs / "oom.log", 60, _access)
+    try:
+        proc = limited(["stats", "--log-format", "why502", "--no-error-log", "--format", "json",
+                        str(inputs / "oom.log")], data_mb)
+    finally:
+        (inputs / "oom.log").unlink()
+    assert lines and proc.returncode != 0
+    assert proc.returncode not in (0, 1, 4), proc.stderr[-500:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-500:]

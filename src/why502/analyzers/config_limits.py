@@ -138,10 +138,9 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             continue
         peers = set(group.servers) | {gname}
         related = [g for g in ev.symptoms if g.peer in peers]
-        bad = [t for t in members if not _keepalive_ok(t)[0]]
+        bad = next(((t, missing) for t in members for ok, missing in (_keepalive_ok(t),) if not ok), None)
         if bad:
-            t = bad[0]
-            _, missing = _keepalive_ok(t)
+            t, missing = bad
             tw = sum(ev.time_wait.get(p, 0) for p in group.servers)
             claimed = [g for g in exhaustion if g.peer in peers]
             # Ineffective keepalive is a defect even before it bites (every request opens a new

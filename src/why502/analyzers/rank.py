@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from why502.analyzers.alike import group_alike
 from why502.analyzers.base import Candidate, GroupKey, proxy_name, sample_item
 from why502.analyzers.registry import REGISTRY
 from why502.catalog.calibration import calibrate
@@ -49,7 +50,8 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         name = proxy_name(ev.proxy)
         findings = [replace(f, title=f.title.replace("nginx's worker user", f"{name}'s user")
                             .replace("nginx", name)) for f in findings]
-    return findings, diagnostics
+    # the same config defect in many blocks: one finding, one diff (schema 1.3, ``places``)
+    return group_alike(findings, ev.files), diagnostics
 
 
 def _naive(t: datetime | None) -> datetime | None:

@@ -83,20 +83,19 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FINDINGS if failures else EXIT_HEALTHY
     finally:
         progress.close()
-        _print_notes(notes, args.files)  # after the data, whichever way the run ends
+        _print_notes(notes)  # after the data, whichever way the run ends
     render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
 
 
-def _print_notes(notes: list[str], files: list[str]) -> None:
+def _print_notes(notes: list[str]) -> None:
     """What the readers did not read or cut short, on stderr so that stdout stays the data: a
     damaged rotated sibling found by ``--rotated``, a UTF-16 file, a FIFO that went quiet, a
     sibling that is not a file (``sources.opening``)."""
-    from why502.sources.logfiles import utf16_hint
     from why502.sources.opening import take_notes
     from why502.textutil import strip_terminal_escapes
 
-    notes = [*notes, *(h for f in files if (h := utf16_hint(f)) is not None), *take_notes()]
+    notes = [*notes, *take_notes()]  # a UTF-16 file is one of them (sources.opening.note_utf16)
     for note in notes:
         print(f"why502 classify: note: {strip_terminal_escapes(note)}", file=sys.stderr)
 

@@ -8,6 +8,7 @@ module level; each command imports its heavy parts (polars, rich, crossplane) in
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import re
@@ -92,11 +93,24 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 #   ~10 s, which took stats on 1 GB of them to 393-464 MB peak (now ~300 MB, same user CPU);
 # - one arena (``narenas:1``) everywhere: threads reuse each other's pages (stats --error-log on
 #   160 MB under a 380 MB RLIMIT_DATA: 4/4 runs passed with it, 2/4 without);
+# - address space given back when freed (``retain:false``): jemalloc otherwise keeps every
+#   mapping it ever made, and RLIMIT_DATA (and a cgroup's view of a runaway) counts mappings,
+#   not touched pages: stats on 60 MB of unique URIs peaked at 315-355 MB of data segment for
+#   210 MB RSS (the 500 MB test sat near its edge in a loaded run) and now 240-251 MB, same RSS
+#   and CPU;
 # - for classify only the arena: its batch threads reuse each other's pages,
 #   ~150 MB peak on the 1M-line outage log, and ~35 % less wall time than returning pages at once
 #   (1.9-2.1 s against 2.9-3.0 s), since classify's memory is bounded by its batches anyway.
 ALLOCATOR = {"classify": "narenas:1"}
-ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0"
+ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
+
+# Python's cycle collector, for the commands that build a big config model (every directive,
+# scope, location, target and setting of the config lives to the end of the run, and nothing
+# in it forms a cycle): at the default thresholds (700, 10, 10) a 5000-server config made 7
+# full collections, each walking millions of live objects, ~0.9 s of a 4.4 s diagnose
+# (bench/config_scale.py).  Rarer young collections (as mypy does for the same reason) leave
+# the full ones to runs that allocate far more.  Other commands keep Python's default.
+GC_THRESHOLD = {"diagnose": (100_000, 20, 20), "lint": (100_000, 20, 20), "fix": (100_000, 20, 20)}
 
 # Python's own big buffers (classify's 4 MiB batches, their copies, the native scanner's output)
 # come from glibc's malloc, which maps each one afresh and unmaps it when it is freed: ~90k page
@@ -157,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next((a for a in args if not a.startswith("-")), "")
     os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR.get(command, ALLOCATOR_DEFAULT))
     _tune_glibc_malloc(command)
+    if command in GC_THRESHOLD:
+        gc.set_threshold(*GC_THRESHOLD[command])
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:

@@ -8,12 +8,12 @@ directive replaces the levels above; ``ngx_http_proxy_merge_loc_conf()`` and its
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterator, Mapping
 
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
-from why502.parsers.nginx import NginxConfig, UpstreamGroup, UpstreamServer
+from why502.parsers.nginx import Location, NginxConfig, UpstreamGroup, UpstreamServer
 from why502.parsers.nginx.tree import Setting as EffectiveSetting
 
 # directives whose effective value the analyzers need, per pass kind
@@ -21,11 +21,61 @@ _SETTINGS = ("read_timeout", "send_timeout", "connect_timeout", "buffer_size", "
              "busy_buffers_size")
 _EXTRA = ("proxy_http_version", "fastcgi_keep_conn", "resolver", "proxy_ssl_server_name",
           "proxy_ssl_verify")
+_CONNECTION = "proxy_set_header:Connection"  # the Connection header sent (whatever the pass kind)
 
 
 def _setting(s: EffectiveSetting) -> Setting:
     return Setting(value=s.value if s.value is not None else "", file=s.file, line=s.line,
                    is_default=s.is_default)
+
+
+class _PassSettings(Mapping[str, Setting]):
+    """The effective settings at one ``*_pass`` (``TargetFact.settings``), each worked out when
+    an analyzer first reads it.
+
+    Why lazy: a config of 5000 virtual hosts has 10,000 passes and the analyzers read two or
+    three of the dozen names at most of them (keep-alive at the passes to a ``keepalive``
+    group, the read timeout where a symptom points); computing all of them up front was a
+    third of ``diagnose --offline`` on such a config.  The location is frozen, so the value is
+    the same whenever it is read; iterating yields the names that have a value, as the eager
+    dict did."""
+
+    def __init__(self, loc: Location, kind: str) -> None:
+        self._loc = loc
+        self._names = (*(f"{kind}_{suffix}" for suffix in _SETTINGS), *_EXTRA, _CONNECTION)
+        self._header = f"{kind}_set_header"
+        self._done: dict[str, Setting | None] = {}
+
+    def _value(self, name: str) -> Setting | None:
+        if name in self._done:
+            return self._done[name]
+        value: Setting | None = None
+        if name == _CONNECTION:
+            conn = self._loc.header(self._header, "Connection")
+            if conn is not None:
+                value = Setting(" ".join(conn.args[1:]), conn.file, conn.line, False)
+        elif name in self._names:
+            try:
+                value = _setting(self._loc.effective(name))
+            except (KeyError, ValueError):
+                value = None
+        self._done[name] = value
+        return value
+
+    def __getitem__(self, name: str) -> Setting:
+        value = self._value(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n in self._names if self._value(n) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
 
 
 def _peer_key(unix_path: str | None, host: str | None, port: int | None) -> str:
@@ -43,30 +93,22 @@ def config_facts(cfg: NginxConfig) -> tuple[list[TargetFact], dict[str, GroupFac
     targets: list[TargetFact] = []
     for t in cfg.targets():
         loc = cfg.location_of(t)
-        settings: dict[str, Setting] = {}
-        if loc is not None:
-            for name in (*(f"{t.kind}_{suffix}" for suffix in _SETTINGS), *_EXTRA):
-                try:
-                    settings[name] = _setting(loc.effective(name))
-                except (KeyError, ValueError):
-                    continue
-            conn = loc.header(f"{t.kind}_set_header", "Connection")
-            if conn is not None:
-                settings["proxy_set_header:Connection"] = Setting(
-                    " ".join(conn.args[1:]), conn.file, conn.line, False)
-        at_pass = TargetFact(key=t.address, kind=t.kind, scheme=t.scheme, host=t.host, port=t.port,
-                             unix_path=t.unix_path, group=t.group,
-                             uses_variables=t.uses_variables, file=t.file, line=t.line,
-                             server=t.server, location=t.location, settings=settings,
-                             pass_file=t.file, pass_line=t.line)
+        settings: Mapping[str, Setting] = _PassSettings(loc, t.kind) if loc is not None else {}
         # the servers of the upstream group it names (of its own context), else the target itself
+        # (built directly: dataclasses.replace costs several times more per server)
         peers = cfg.peers(t) if t.group else []
-        targets += [replace(at_pass, key=_peer_key(p.unix_path, p.host, p.port), host=p.host,
-                            port=p.port, unix_path=p.unix_path, group=t.group, file=p.file,
-                            line=p.line)
+        targets += [TargetFact(key=_peer_key(p.unix_path, p.host, p.port), kind=t.kind, scheme=t.scheme,
+                               host=p.host, port=p.port, unix_path=p.unix_path, group=t.group,
+                               uses_variables=t.uses_variables, file=p.file, line=p.line,
+                               server=t.server, location=t.location, settings=settings,
+                               pass_file=t.file, pass_line=t.line)
                     for p in peers]
         if not peers:
-            targets.append(at_pass)
+            targets.append(TargetFact(key=t.address, kind=t.kind, scheme=t.scheme, host=t.host, port=t.port,
+                                      unix_path=t.unix_path, group=t.group,
+                                      uses_variables=t.uses_variables, file=t.file, line=t.line,
+                                      server=t.server, location=t.location, settings=settings,
+                                      pass_file=t.file, pass_line=t.line))
     groups = {
         name: GroupFact(
             name=name, servers=tuple(_server_key(s) for s in g.servers),

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 
-SCHEMA_VERSION = "1.2"
-"""1.1 added ``fix.hashes`` (the SHA-256 of each file a fix changes, when the report was made)."""
+SCHEMA_VERSION = "1.3"
+"""1.1 added ``fix.hashes`` (the SHA-256 of each file a fix changes, when the report was made),
+1.2 ``proxy``, 1.3 ``places`` (one finding for the same defect in many blocks)."""
 
 Confidence = float  # 0.0 .. 1.0; findings are ordered by it, highest first.
 Severity = Literal["info", "warning", "error"]
@@ -61,6 +62,17 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class Place:
+    """One block where a finding holds, when the same defect is in many (schema 1.3): its
+    upstream and target, and the config line its part of the fix changes."""
+
+    upstream: str | None = None
+    target: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     """One root cause (an ID of the catalog), the symptoms it explains, and why we believe it."""
 
@@ -82,6 +94,10 @@ class Finding:
     # Which proxy the finding is about (nginx, apache, haproxy): a host may run several, and
     # diagnose with no flags diagnoses each one it finds running (schema 1.2).
     proxy: str | None = None
+    # Every block where the same config defect was found, when there are several (schema 1.3):
+    # one finding and one fix (``fix.diff`` covers them all) instead of one per block; ``upstream``
+    # and ``target`` are the first place's.  Empty for a finding about one place.
+    places: list[Place] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -186,4 +202,5 @@ def _finding_from(data: dict[str, Any]) -> Finding:
     values["evidence"] = [_build(EvidenceItem, e) for e in data.get("evidence", [])]
     fix = data.get("fix")
     values["fix"] = _build(Fix, fix) if fix else None
+    values["places"] = [_build(Place, p) for p in data.get("places") or []]
     return Finding(**values)

@@ -22,6 +22,7 @@ Edits that know nginx's syntax (set a directive in a block) are in ``why502.pars
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Mapping, Sequence
 
@@ -162,6 +163,75 @@ def _range(lo: int, length: int) -> str:
 
 def _nl(line: str) -> str:
     return line if line.endswith("\n") else line + "\n"
+
+
+def path_of(label: str, default: str) -> str:
+    """The path on this machine of a diff's ``a/``/``b/`` label, ``default`` being the file the
+    fix is about: the labels dropped the leading ``/`` (:func:`labels`), which comes back when
+    ``default`` is absolute."""
+    rest = label[2:] if label.startswith(("a/", "b/")) else label
+    if default.lstrip("/") == rest:
+        return default
+    return "/" + rest if os.path.isabs(default) else rest
+
+
+def files_of(diff: str, default: str) -> list[str]:
+    """The files a diff changes (``+++ b/PATH``), as paths on this machine."""
+    out: list[str] = []
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            out.append(path_of(line[4:].split("\t")[0].strip(), default))
+    return out or [default]
+
+
+HUNK_HEAD = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+"""A hunk's head: old start, old length, new start, new length (a length of 1 may be left out)."""
+
+
+def diff_edits(diff: str, default: str) -> dict[str, list[Edit]] | None:
+    """The :data:`Edit` s of a diff written by this module, per file (paths as
+    :func:`files_of` gives them), in the old file's line numbers and without line endings: what
+    :func:`edits_diff` needs to write several fixes as one diff.  ``None`` for a diff this
+    reader does not take (a ``\\ No newline at end of file`` marker, a line of no hunk)."""
+    out: dict[str, list[Edit]] = {}
+    edits: list[Edit] = []
+    pos = left_old = left_new = 0
+    current: Edit | None = None
+    for line in diff.split("\n")[:-1] if diff.endswith("\n") else diff.split("\n"):
+        if left_old == 0 and left_new == 0:
+            current = None
+            if line.startswith("--- "):
+                continue
+            if line.startswith("+++ "):
+                edits = out.setdefault(path_of(line[4:].split("\t")[0].strip(), default), [])
+                continue
+            m = HUNK_HEAD.match(line)
+            if m is None:
+                return None
+            left_old, left_new = int(m.group(2) or "1"), int(m.group(4) or "1")
+            pos = int(m.group(1)) - (1 if left_old else 0)  # 0-based first old line
+            continue
+        tag, body = line[:1], line[1:]
+        if tag == " ":
+            current = None
+            pos += 1
+            left_old -= 1
+            left_new -= 1
+        elif tag in ("-", "+"):
+            if current is None:
+                current = (pos, pos, [])
+                edits.append(current)
+            if tag == "-":
+                pos += 1
+                left_old -= 1
+                current = (current[0], pos, current[2])
+                edits[-1] = current
+            else:
+                current[2].append(body)
+                left_new -= 1
+        else:
+            return None
+    return out if left_old == 0 and left_new == 0 else None
 
 
 def combine(diffs: Sequence[str | None]) -> str | None:

@@ -21,6 +21,7 @@ from why502.textutil import shorten, strip_terminal_escapes
 _UNREAD = ("cannot read", "permission denied", "not found", "not used", "does not exist")
 DETAILED = 3  # findings shown with evidence and fix; the rest one line each
 MAX_LISTED = 15
+MAX_DIFF_LINES = 60  # a fix of the same defect in 5000 blocks is one diff of 60,000 lines
 _KIND_LABEL = {"log": "log", "config": "config", "probe": "probe", "listener": "socket",
                "process": "system", "unit": "systemd", "kernel": "kernel", "stat": "count"}
 
@@ -169,12 +170,30 @@ def _finding(console: Console, n: int, f: Finding, verbose: bool, *, show_proxy:
         for cmd in f.fix.commands:
             _out(console, Text("$ " + clean(cmd), style="cyan"), 5)
         if f.fix.diff:
-            for line in clean_block(f.fix.diff):
+            lines = clean_block(f.fix.diff)
+            shown = lines if verbose else _whole_hunks(lines, MAX_DIFF_LINES)
+            for line in shown:
                 style = "green" if line.startswith("+") and not line.startswith("+++") else (
                     "red" if line.startswith("-") and not line.startswith("---") else "dim")
                 _out(console, Text(line, style=style, no_wrap=True, overflow="ellipsis"), 5)
+            if len(shown) < len(lines):
+                hunks = sum(1 for line in lines if line.startswith("@@"))
+                _out(console, Text(f"… {len(lines) - len(shown):,} more lines of this diff ({hunks:,} hunks "
+                                   "in all: -v or --format json shows all of it)", style="dim"), 5)
         for note in f.fix.notes[:3]:
             _out(console, Text("• " + clean(note), style="dim"), 5, hang=2)
+
+
+def _whole_hunks(lines: list[str], limit: int) -> list[str]:
+    """The diff's first lines up to ``limit``, cut where a hunk (or a file) starts, never inside
+    one; the first hunk whatever its length."""
+    if len(lines) <= limit:
+        return lines
+    cut = 0
+    for i, line in enumerate(lines[:limit + 1]):
+        if i and (line.startswith("--- ") or (line.startswith("@@") and not lines[i - 1].startswith("+++ "))):
+            cut = i
+    return lines[:cut] if cut else lines
 
 
 def clean_block(text: str) -> list[str]:

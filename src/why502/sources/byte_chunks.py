@@ -26,7 +26,7 @@ from typing import IO, cast
 
 from why502.errors import InputError
 from why502.parsers.log_format import ByteChunk
-from why502.sources.opening import check_named, is_stream, note, open_stream
+from why502.sources.opening import check_named, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
 
 __all__ = [
@@ -136,6 +136,7 @@ def open_bytes(path: str) -> IO[bytes]:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if head == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    note_utf16(path, fh.peek(4096)[:4096])
     return fh
 
 
@@ -261,6 +262,19 @@ def file_size(path: str) -> int:
         return os.path.getsize(path) if path != "-" else 0
     except OSError:
         return 0
+
+
+def all_empty(paths: list[str]) -> bool:
+    """Every path is a regular file of 0 bytes (no stdin, no pipe, no device): nothing to read,
+    so nothing needs to be prepared for the lines (the config's location model)."""
+    for path in paths:
+        try:
+            st = os.stat(path) if path != "-" else None
+        except OSError:
+            return False
+        if st is None or not stat.S_ISREG(st.st_mode) or st.st_size:
+            return False
+    return True
 
 
 def head_lines(path: str, n: int = 200) -> list[str]:

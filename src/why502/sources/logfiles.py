@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from why502.errors import InputError
-from why502.sources.opening import check_named, discovered_skip, is_stream, note, open_stream
+from why502.sources.opening import check_named, discovered_skip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import is_rotated_sibling, order_rotated
 
 B = TypeVar("B")
@@ -131,6 +131,8 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     if magic == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=f), f, size  # type: ignore[return-value]
+    if not is_stream(str(path)):
+        note_utf16(str(path), f.peek(4096)[:4096])
     return f, f, size
 
 
@@ -258,26 +260,3 @@ def _tell(raw: BinaryIO) -> int:
         return raw.tell()
     except (OSError, ValueError, io.UnsupportedOperation):
         return 0
-
-
-def utf16_hint(path: str) -> str | None:
-    """A note when ``path`` looks like UTF-16 (a BOM, or NUL bytes between ASCII characters, as
-    Windows tools and PowerShell's ``>`` write logs): why502 reads logs as UTF-8, where such a file
-    matches nothing, and "0 recognised" alone would read like a clean log."""
-    if path == STDIN or not os.path.isfile(path):
-        return None  # a FIFO, a device or a link to a standard stream: never opened for a hint
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return None
-    if head[:2] == b"\x1f\x8b":
-        return None
-    bom = head[:2] in (b"\xff\xfe", b"\xfe\xff")
-    pairs = head[: len(head) // 2 * 2]
-    nul_odd, nul_even = pairs[1::2].count(0), pairs[0::2].count(0)
-    half = len(pairs) // 2
-    if bom or (half >= 8 and max(nul_odd, nul_even) > 0.4 * half):
-        return (f"{path} looks like UTF-16, not UTF-8: its lines cannot match; convert it first "
-                f"(iconv -f UTF-16 -t UTF-8 {path} > {Path(path).name}.utf8)")
-    return None

@@ -34,6 +34,7 @@ import stat
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from why502.errors import InputError
@@ -354,3 +355,40 @@ def first_line(fh: IO[bytes], cap: int, name: str) -> bytes:
 
 def _size(n: int) -> str:
     return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n} bytes"
+
+
+def note_utf16(path: str, head: bytes | None = None) -> None:
+    """Record :func:`utf16_hint` as a reader's note (``sources.opening.take_notes``), so every
+    command that reads the log says it: classify, stats and diagnose alike.  ``head``: the
+    first bytes of a regular file the reader has open already (peeked, not read again)."""
+    hint = utf16_hint(path) if head is None else utf16_head_hint(path, head)
+    if hint is not None:
+        note(hint)
+
+
+def utf16_hint(path: str) -> str | None:
+    """A note when ``path`` looks like UTF-16 (a BOM, or NUL bytes between ASCII characters, as
+    Windows tools and PowerShell's ``>`` write logs): why502 reads logs as UTF-8, where such a file
+    matches nothing, and "0 recognised" alone would read like a clean log."""
+    if path == STDIN or not os.path.isfile(path):
+        return None  # a FIFO, a device or a link to a standard stream: never opened for a hint
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    return utf16_head_hint(path, head)
+
+
+def utf16_head_hint(path: str, head: bytes) -> str | None:
+    """:func:`utf16_hint` from the first bytes of a file already open (a log is opened once)."""
+    if head[:2] == b"\x1f\x8b":
+        return None
+    bom = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+    pairs = head[: len(head) // 2 * 2]
+    nul_odd, nul_even = pairs[1::2].count(0), pairs[0::2].count(0)
+    half = len(pairs) // 2
+    if bom or (half >= 8 and max(nul_odd, nul_even) > 0.4 * half):
+        return (f"{path} looks like UTF-16, not UTF-8: its lines cannot match; convert it first "
+                f"(iconv -f UTF-16 -t UTF-8 {path} > {Path(path).name}.utf8)")
+    return None

@@ -61,7 +61,8 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     inputs["access_logs"] = list(readable)
     inputs["access_requests"] = st.requests
     for note in st.notes:
-        if "cannot tell" in note or "no $upstream_header_time" in note or "stopped reading after" in note:
+        if any(word in note for word in ("cannot tell", "no $upstream_header_time", "stopped reading after",
+                                         "looks like UTF-16")):
             diags.append(Diagnostic("info", note))
     return {u.address: timing_from_stats(u) for u in st.upstreams}, st
 

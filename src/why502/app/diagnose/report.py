@@ -21,6 +21,7 @@ from why502.app.diagnose.gather import Gathered
 from why502.evidence.model import Evidence
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Finding, Report, TimelineEvent, TimelinePoint, UpstreamSummary
+from why502.findings.patch import files_of
 
 
 def report_from(g: Gathered, started: float | None = None) -> Report:
@@ -41,8 +42,9 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
 
 
 def with_hashes(finding: Finding, digests: dict[str, str | None] | None = None) -> Finding:
-    """``finding`` with the SHA-256 of the file its config fix changes, read now: ``why502 fix``
-    refuses to apply the diff to a file edited after the report (schema 1.1, ``fix.hashes``).
+    """``finding`` with the SHA-256 of each file its config fix changes, read now: ``why502 fix``
+    refuses to apply the diff to a file edited after the report (schema 1.1, ``fix.hashes``;
+    a fix of one defect in many files, schema 1.3, pins each of them).
 
     ``digests`` keeps each file's digest for the run: a config of 5000 server blocks can carry
     5000 fixes to the same file, and hashing it once per fix made the report quadratic."""
@@ -50,16 +52,20 @@ def with_hashes(finding: Finding, digests: dict[str, str | None] | None = None) 
     if fix is None or not fix.diff or not fix.file:
         return finding
     cache = {} if digests is None else digests
-    if fix.file not in cache:
-        try:
-            with open(fix.file, "rb") as fh:
-                cache[fix.file] = hashlib.sha256(fh.read()).hexdigest()
-        except OSError:
-            cache[fix.file] = None  # a config read from a dump or a copy: nothing on disk to pin
-    digest = cache[fix.file]
-    if digest is None:
+    hashes: dict[str, str] = {}
+    for path in dict.fromkeys([fix.file, *files_of(fix.diff, fix.file)]):
+        if path not in cache:
+            try:
+                with open(path, "rb") as fh:
+                    cache[path] = hashlib.sha256(fh.read()).hexdigest()
+            except OSError:
+                cache[path] = None  # a config read from a dump or a copy: nothing on disk to pin
+        digest = cache[path]
+        if digest is not None:
+            hashes[path] = digest
+    if not hashes:
         return finding
-    return dataclasses.replace(finding, fix=dataclasses.replace(fix, hashes={fix.file: digest}))
+    return dataclasses.replace(finding, fix=dataclasses.replace(fix, hashes=hashes))
 
 
 def timeline(ev: Evidence, stats: AccessStats | None) -> list[TimelinePoint]:

@@ -10,16 +10,15 @@ listed for the person to run, never run.
 
 from __future__ import annotations
 
-import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from why502.facts.probes import ProbeTarget
 from why502.findings.lint import LintFinding
 from why502.findings.model import Report
-from why502.findings.patch import NO_NEWLINE, split_lines
+from why502.findings.patch import HUNK_HEAD, NO_NEWLINE, path_of, split_lines
 
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _POOL = re.compile(r"^\s*\[[^\]]+\]\s*$", re.MULTILINE)
 _FPM_KEY = re.compile(r"^\s*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=", re.MULTILINE)
 
@@ -39,6 +38,9 @@ class Change:
     expected_sha256: str | None = None  # from the report; None for a fresh lint run
     commands: tuple[str, ...] = ()
     targets: tuple[ProbeTarget, ...] = ()  # the backends of the finding, probed again to verify
+    # every file's SHA-256 when the report was made: a fix of the same defect in many files
+    # (schema 1.3, ``places``) pins each of them, not only ``file``
+    hashes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,7 +83,7 @@ def from_report(report: Report, proxy: str | None = None) -> Plan:
         if f.fix.diff and f.fix.file:
             plan.changes.append(Change(f.cause, f.title, f.fix.file, f.fix.diff,
                                        f.fix.hashes.get(f.fix.file), tuple(f.fix.commands),
-                                       targets.get(f.upstream or f.target or "", ())))
+                                       targets.get(f.upstream or f.target or "", ()), dict(f.fix.hashes)))
         for cmd in f.fix.commands:
             if not _is_reload(cmd):
                 plan.commands.append((f.cause, cmd))
@@ -169,23 +171,6 @@ def apply_diff(text: str, diff: str, path: str) -> str:
     return "".join(lines)
 
 
-def files_of(diff: str, default: str) -> list[str]:
-    """The files a diff changes (``+++ b/PATH``), as paths on this machine."""
-    out: list[str] = []
-    for line in diff.splitlines():
-        if line.startswith("+++ "):
-            label = line[4:].split("\t")[0].strip()
-            out.append(_path_of(label, default))
-    return out or [default]
-
-
-def _path_of(label: str, default: str) -> str:
-    rest = label[2:] if label.startswith(("a/", "b/")) else label
-    if default.lstrip("/") == rest:
-        return default
-    return "/" + rest if os.path.isabs(default) else rest
-
-
 def _hunks(diff: str, path: str) -> list[tuple[int, list[str], list[str]]]:
     """``(first old line, old lines, new lines)`` of each hunk of ``diff`` for ``path``; the
     counts in ``@@ -a,b +c,d @@`` say where a hunk ends (a removed line may start with ``--``)."""
@@ -201,9 +186,9 @@ def _hunks(diff: str, path: str) -> list[tuple[int, list[str], list[str]]]:
                 _no_newline(last, hunks[-1][1], hunks[-1][2])
                 continue
             if line.startswith("+++ "):
-                current = _path_of(line[4:].split("\t")[0].strip(), path)
+                current = path_of(line[4:].split("\t")[0].strip(), path)
                 continue
-            m = _HUNK.match(line)
+            m = HUNK_HEAD.match(line)
             if m:
                 left_old = int(m.group(2) or "1")
                 left_new = int(m.group(4) or "1")

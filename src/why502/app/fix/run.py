@@ -26,7 +26,7 @@ from typing import TextIO
 from why502.app.fix import journal
 from why502.app.fix.atomic import FileMeta, atomic_write, read_meta, sha256_bytes, sha256_file
 from why502.app.fix.backup import backup, restore
-from why502.app.fix.plan import Change, PatchError, Plan, apply_diff, file_kind, files_of
+from why502.app.fix.plan import Change, PatchError, Plan, apply_diff, file_kind
 from why502.app.fix.proxies import BINARIES, SERVICES
 from why502.app.fix.service import Outcome, PhpFpm, ProxyService, children, find_binary
 from why502.app.fix.state import (
@@ -46,6 +46,7 @@ from why502.app.fix.state import (
 from why502.app.fix.verify import log_offsets, request, verify
 from why502.errors import InputError, UsageError
 from why502.facts.probes import ProbeTarget
+from why502.findings.patch import files_of
 from why502.textutil import strip_terminal_escapes
 
 OK, FAILED, REFUSED = 0, 1, 3
@@ -97,8 +98,8 @@ def _new_contents(changes: list[Change]) -> tuple[dict[str, tuple[bytes, bytes]]
                     now = fh.read()
             except OSError as err:
                 raise InputError(f"{path}: {err.strerror or err}") from None
-            if path == ch.file and ch.expected_sha256 and sha256_bytes(now) != ch.expected_sha256 \
-                    and path not in texts:
+            expected = ch.hashes.get(path) or (ch.expected_sha256 if path == ch.file else None)
+            if expected and sha256_bytes(now) != expected and path not in texts:
                 raise InputError(f"{path} changed since the report was made (its SHA-256 differs): "
                                  "nothing applied; run diagnose again")
             before, current = texts.get(path, (now, now))

@@ -10,8 +10,7 @@ default 60s, ``ngx_http_proxy_module``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from why502.parsers.nginx.locations import LocationModel
 
@@ -38,14 +37,21 @@ def _peer(host: str | None, port: int | None, unix_path: str | None) -> str | No
     return f"{h}:{port or 80}"
 
 
-def _read_timeouts(cfg: NginxConfig) -> Iterator[tuple[Target, str, float, str]]:
-    """(target, ``"server location"``, effective read timeout s, where it is set) of each
-    ``*_pass`` in a location of the http block whose read timeout is known.  A config whose
-    targets cannot be worked out gives none (the facts are extras, not the answer)."""
+ReadTimeout: TypeAlias = "tuple[Target, str, float, str]"
+"""(target, ``"server location"``, effective read timeout s, where it is set)."""
+
+
+def read_timeouts(cfg: NginxConfig | None) -> list[ReadTimeout]:
+    """The :data:`ReadTimeout` of each ``*_pass`` in a location of the http block whose read
+    timeout is known, worked out once per run (both tables below are made from it).  A config
+    whose targets cannot be worked out gives none (the facts are extras, not the answer)."""
+    if cfg is None:
+        return []
     try:
         targets = cfg.targets()
     except Exception:
-        return
+        return []
+    out: list[ReadTimeout] = []
     for t in targets:
         directive = _TIMEOUT_DIRECTIVE.get(t.kind)
         if directive is None or t.context != "http":
@@ -58,17 +64,18 @@ def _read_timeouts(cfg: NginxConfig) -> Iterator[tuple[Target, str, float, str]]
         if secs is None:
             continue
         where = f"{directive} {setting.value} ({setting.where or 'nginx default'})"
-        yield t, f"{t.server or '_'} {loc.label}", secs, where
+        out.append((t, f"{t.server or '_'} {loc.label}", secs, where))
+    return out
 
 
-def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
+def upstream_facts(cfg: NginxConfig, reads: list[ReadTimeout]) -> dict[str, tuple[float, str, list[str]]]:
     """Upstream address -> (shortest read timeout s, where it is set, locations passing to it).
 
     For an upstream group every member gets the location's timeout.  When several locations
     pass to the same address, the shortest timeout is kept (the first to produce 504s).
     """
     out: dict[str, tuple[float, str, list[str]]] = {}
-    for t, label, secs, where in _read_timeouts(cfg):
+    for t, label, secs, where in reads:
         addrs: list[str | None] = []
         if t.group and t.group in cfg.upstreams:
             addrs = [_peer(s.host, s.port, s.unix_path) for s in cfg.upstreams[t.group].servers]
@@ -87,12 +94,10 @@ def upstream_facts(cfg: NginxConfig) -> dict[str, tuple[float, str, list[str]]]:
     return out
 
 
-def location_timeouts(cfg: NginxConfig | None) -> dict[str, tuple[float, str]]:
+def location_timeouts(reads: list[ReadTimeout]) -> dict[str, tuple[float, str]]:
     """``"server location"`` -> (effective read timeout s, where) for each location that passes
     requests upstream (``proxy_read_timeout``, ``fastcgi_read_timeout``, ...)."""
-    if cfg is None:
-        return {}
-    return {label: (secs, where) for _t, label, secs, where in _read_timeouts(cfg)}
+    return {label: (secs, where) for _t, label, secs, where in reads}
 
 
 def locations_from_config(cfg: NginxConfig) -> LocationModel:

@@ -17,6 +17,7 @@ from why502.errors import InputError
 from why502.evidence.stats import StatsAccumulator
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
 from why502.sources.byte_chunks import head_lines, rotated_base
+from why502.sources.opening import utf16_hint
 from why502.textutil import strip_terminal_escapes
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_
         hint = "give --log-format or --nginx-conf"
         if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
             hint = "the lines start like this format but go on after it: give the full log_format"
+        hint = utf16_hint(last_path) or hint  # the reason, when it is one (sources.opening)
         raise InputError(
             f"none of the {acc.lines} lines of {last_path} matches the log format ({source}): "
             f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}"

@@ -21,6 +21,7 @@ from why502.errors import InputError
 from why502.evidence.stats import UNPARSED_SAMPLES, Partial, StatsAccumulator
 from why502.parsers.log_format import ByteChunk
 from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, iter_byte_chunks
+from why502.sources.opening import note_utf16
 from why502.sources.scan import (
     BATCH_ROWS,
     GROUP_ROWS,
@@ -57,6 +58,7 @@ def read_files(
         # a line longer than the chunk reader's cut would be held whole by polars' reader
         scan = engine == "auto" and scannable(path) and not has_long_line(path, MAX_LINE_BYTES)
         if engine == "scan" or scan:
+            note_utf16(path)  # polars opens it; the chunk reader says it itself (sources.byte_chunks)
             _scan_file(acc, path, file_progress)
         else:
             chunks = iter_byte_chunks([path], chunk_bytes, None, count_lines=False)

@@ -8,6 +8,7 @@ Cut like crossplane's lexer/parser/analyzer/builder, one job per module, lowest 
 - ``targets``: ``*_pass`` targets, upstream groups and servers, ``listen`` addresses;
 - ``model``: ``Location``, ``Server``, logs, ``NginxConfig`` (the one view lint and diagnose read);
 - ``assemble``: the directive tree -> ``NginxConfig``;
+- ``lexfeed``: crossplane's own lexer fed runs of characters instead of single ones;
 - ``load``: files, includes and ``nginx -T`` dumps -> the directive tree (crossplane);
 - ``edit``: set a directive in the config text, as a unified diff (``findings.patch``);
 - ``uri``, ``pcre``, ``match``, ``servers``, ``locations``: which server and location nginx

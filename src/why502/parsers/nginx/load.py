@@ -1,7 +1,9 @@
 """Read nginx config files and ``nginx -T`` dumps into the directive tree, following includes.
 
 Parsing uses crossplane (``crossplane.parse(..., single=True)``) one file at a time (imported
-when a file is parsed, so ``why502 --help`` never loads it); ``include`` is followed here, not
+when a file is parsed, so ``why502 --help`` never loads it; its lexer is fed whole runs of
+characters by :mod:`why502.parsers.nginx.lexfeed`), and each file once however often it is
+included (``include proxy_params;`` in every location); ``include`` is followed here, not
 by crossplane, so the same code serves real files and ``nginx -T`` dumps (where the files exist
 only inside the dump).  Relative include paths resolve against the directory of the main file,
 which is nginx's conf prefix (``ngx_conf_full_name(cycle, name, 1)`` in
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from why502.parsers.nginx.assemble import build_model
+from why502.parsers.nginx.lexfeed import install
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
 from why502.parsers.nginx.tree import Directive
 
@@ -101,8 +104,7 @@ class _FileSet:
 
 
 def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> list[dict[str, Any]]:
-    import crossplane
-
+    crossplane = install()
     try:
         payload = crossplane.parse(path, single=True, catch_errors=True, check_ctx=False,
                                    check_args=True, comments=False)
@@ -132,6 +134,7 @@ class _Loader:
         self.read: list[str] = []
         self.stack: list[str] = []
         self.bytes_read = 0  # the text read so far, against max_config_bytes()
+        self.parsed: dict[str, list[dict[str, Any]]] = {}  # path on disk -> crossplane's statements
 
     def load(self, display: str) -> tuple[Directive, ...]:
         if display in self.stack:
@@ -154,7 +157,9 @@ class _Loader:
             self.read.append(display)
         self.stack.append(display)
         try:
-            raw = _crossplane_parse(real, display, self.problems)
+            raw = self.parsed.get(real)
+            if raw is None:  # its parse problems are said once, on its first include
+                raw = self.parsed[real] = _crossplane_parse(real, display, self.problems)
             return self.convert(raw, display)
         finally:
             self.stack.pop()
@@ -163,7 +168,7 @@ class _Loader:
         out: list[Directive] = []
         for stmt in raw:
             name = str(stmt.get("directive", ""))
-            args = tuple(str(a) for a in stmt.get("args", []))
+            args = tuple(map(str, stmt.get("args", ())))
             line = int(stmt.get("line", 0))
             if name == "include" and args:
                 out.extend(self.include(args[0], display, line))

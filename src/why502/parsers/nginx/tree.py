@@ -12,11 +12,11 @@ inherited only when the level defines none of them.  Defaults come from the dire
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
-from why502.parsers.nginx.directives import directive_info
+from why502.parsers.nginx.directives import DirectiveInfo, directive_info
 from why502.parsers.nginx.units import parse_size, parse_time
 
 
@@ -70,6 +70,21 @@ class Scope:
             index.setdefault(d.name, []).append(d)
         return {k: tuple(v) for k, v in index.items()}
 
+    @cached_property
+    def _settings(self) -> dict[tuple[str, str | None], Setting]:
+        return {}
+
+    def _setting(self, name: str, context: str | None, found: tuple[Directive, ...],
+                 info: DirectiveInfo | None) -> Setting:
+        """The ``Setting`` this level gives ``name`` (made once per name and context)."""
+        key = (name, context)
+        setting = self._settings.get(key)
+        if setting is None:
+            last = found[-1]
+            setting = self._settings[key] = Setting(name, last.value, last.args, last.file, last.line, False,
+                                                    self.kind, found, info.doc if info else None)
+        return setting
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -105,19 +120,27 @@ class Setting:
 
 def effective_setting(name: str, scopes: Iterable[Scope], context: str | None = None) -> Setting:
     """Innermost level that sets ``name`` wins (both inheritance kinds reduce to that rule
-    once a level is chosen: merge takes its last value, array takes all of its entries)."""
+    once a level is chosen: merge takes its last value, array takes all of its entries).
+
+    Every location of a big config asks the same few names of the same outer levels (10,000
+    locations x 11 settings in ``evidence.config_facts``), so a level keeps the ``Setting`` it
+    answered and the defaults are made once: settings are frozen, sharing them is safe."""
     info = directive_info(name, context)
-    ordered = list(scopes)
+    ordered: Sequence[Scope] = scopes if isinstance(scopes, (tuple, list)) else tuple(scopes)
+    content = info is not None and info.inherit == "none"
     for scope in reversed(ordered):
-        found = scope.get(name)
+        found = scope._by_name.get(name)
         if found:
-            last = found[-1]
-            return Setting(name, last.value, last.args, last.file, last.line, False, scope.kind,
-                           tuple(found), info.doc if info else None)
-        if info and info.inherit == "none" and scope.kind in ("location", "if"):
+            return scope._setting(name, context, found, info)
+        if content and scope.kind in ("location", "if"):
             # content handlers are not inherited by nested locations
             break
+    return _default_setting(name, context)
+
+
+@cache
+def _default_setting(name: str, context: str | None) -> Setting:
+    info = directive_info(name, context)
     default = info.default if info else None
     args = tuple(default.split()) if default else ()
     return Setting(name, default, args, None, None, True, "default", (), info.doc if info else None)
-
