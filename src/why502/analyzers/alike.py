@@ -60,10 +60,11 @@ def group_alike(findings: Sequence[Finding], files: Mapping[str, Sequence[str]])
 def _merge(same: list[Finding], files: Mapping[str, Sequence[str]]) -> Finding | None:
     """One finding for ``same`` (two or more), or ``None`` when their diffs cannot be one."""
     first = same[0]
-    places = [_place(f) for f in same]
+    edits = [_edits(f) for f in same]  # each member's diff read back once
+    places = [_place(f, e) for f, e in zip(same, edits, strict=True)]
     fix = first.fix
     if fix is not None and fix.diff:
-        diff = _one_diff(same, files)
+        diff = _one_diff(edits, files)
         if diff is None:
             return None
         fix = replace(fix, diff=diff, hashes={})
@@ -77,12 +78,18 @@ def _merge(same: list[Finding], files: Mapping[str, Sequence[str]]) -> Finding |
                    evidence=[*first.evidence, also], fix=fix, places=places)
 
 
-def _place(f: Finding) -> Place:
+def _edits(f: Finding) -> dict[str, list[Edit]] | None:
+    """The edits of a member's fix, per file; ``None`` when it has no diff or it cannot be read."""
+    if f.fix is None or not f.fix.diff or not f.fix.file:
+        return None
+    return diff_edits(f.fix.diff, f.fix.file)
+
+
+def _place(f: Finding, edits: dict[str, list[Edit]] | None) -> Place:
     """Where one member is: its upstream and target, and the line its fix changes (else its
     first config evidence)."""
     file, line = None, None
-    if f.fix is not None and f.fix.diff and f.fix.file:
-        edits = diff_edits(f.fix.diff, f.fix.file) or {}
+    if edits:
         for path, found in edits.items():
             if found:  # the line replaced, or the line an insertion follows
                 start, stop, _ = found[0]
@@ -99,14 +106,11 @@ def _label(p: Place) -> str:
     return f"{name} ({p.file}:{p.line})" if p.file and p.line else name
 
 
-def _one_diff(same: list[Finding], files: Mapping[str, Sequence[str]]) -> str | None:
+def _one_diff(members: list[dict[str, list[Edit]] | None], files: Mapping[str, Sequence[str]]) -> str | None:
     """Every member's edits as one diff (one part per file, in the order files first appear),
-    or ``None`` when a diff cannot be read back or two edits touch the same lines."""
+    or ``None`` when a member's diff could not be read back or two edits touch the same lines."""
     per_file: dict[str, list[Edit]] = {}
-    for f in same:
-        if f.fix is None or not f.fix.diff or not f.fix.file:
-            return None
-        read = diff_edits(f.fix.diff, f.fix.file)
+    for read in members:
         if read is None:
             return None
         for path, found in read.items():

@@ -104,13 +104,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 ALLOCATOR = {"classify": "narenas:1"}
 ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
 
-# Python's cycle collector, for the commands that build a big config model (every directive,
-# scope, location, target and setting of the config lives to the end of the run, and nothing
-# in it forms a cycle): at the default thresholds (700, 10, 10) a 5000-server config made 7
-# full collections, each walking millions of live objects, ~0.9 s of a 4.4 s diagnose
-# (bench/config_scale.py).  Rarer young collections (as mypy does for the same reason) leave
-# the full ones to runs that allocate far more.  Other commands keep Python's default.
-GC_THRESHOLD = {"diagnose": (100_000, 20, 20), "lint": (100_000, 20, 20), "fix": (100_000, 20, 20)}
+# Python's cycle collector is off for the commands that build a big config model: every
+# directive, scope, location, target and setting lives to the end of the run and nothing in it
+# forms a cycle, so each collection only walks them.  At the default thresholds a 5000-server
+# config made 7 full collections (~0.9 s of a 4.4 s diagnose); with rarer ones (100000, 20, 20)
+# 14 young collections still cost ~0.1 s, and off saves ~0.1-0.3 s more (bench/config_scale.py).
+# Their memory is bounded by design, not by the collector: peak RSS of diagnose on 300 MB error
+# and access logs 356 MB with it, 359 MB without (bench/rss_table.py).  Short-lived commands
+# only; watch keeps it.
+GC_OFF = frozenset({"diagnose", "lint", "fix"})
 
 # Python's own big buffers (classify's 4 MiB batches, their copies, the native scanner's output)
 # come from glibc's malloc, which maps each one afresh and unmaps it when it is freed: ~90k page
@@ -171,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next((a for a in args if not a.startswith("-")), "")
     os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR.get(command, ALLOCATOR_DEFAULT))
     _tune_glibc_malloc(command)
-    if command in GC_THRESHOLD:
-        gc.set_threshold(*GC_THRESHOLD[command])
+    if command in GC_OFF:
+        gc.disable()
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:

@@ -9,6 +9,7 @@ directive replaces the levels above; ``ngx_http_proxy_merge_loc_conf()`` and its
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.net import hostport
@@ -67,6 +68,11 @@ class _PassSettings(Mapping[str, Setting]):
         if value is None:
             raise KeyError(name)
         return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """``Mapping.get`` without its ``KeyError``: most names asked are not set at a pass."""
+        value = self._value(name)
+        return default if value is None else value
 
     def __iter__(self) -> Iterator[str]:
         return (n for n in self._names if self._value(n) is not None)
