@@ -23,7 +23,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from why502.app.diagnose.demo import demo_report
 from why502.app.diagnose.discover import discover, merge
 from why502.app.diagnose.gather import Gathered, gather
 from why502.app.diagnose.options import DiagnoseOptions
@@ -38,6 +37,8 @@ __all__ = ["DiagnoseOptions", "Gathered", "diagnose", "gather", "report_from"]
 def diagnose(options: DiagnoseOptions) -> Report:
     """Run the whole diagnosis and return the Report (findings ordered most likely first)."""
     if options.demo:
+        from why502.app.diagnose.demo import demo_report  # the bundled report only: not for a real run
+
         return demo_report()
     family = _lb_family(options)
     if family is not None:

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from why502.app.diagnose import probes, system
 from why502.app.diagnose.logs import kernel_log_events
 from why502.evidence.model import LogEvent, SocketStat, TargetFact
 from why502.facts.fpm import FpmPool
 from why502.facts.net import Listener, split_key
-from why502.facts.probes import ProbeResult
-from why502.facts.system import UnitState
 from why502.findings.model import Diagnostic
 from why502.parsers.nginx import NginxConfig
-from why502.sources import system as system_source
-from why502.sources.listeners import read_listener_table
+
+if TYPE_CHECKING:
+    from why502.facts.probes import ProbeResult
+    from why502.facts.system import UnitState
 
 
 @dataclass
@@ -48,7 +47,13 @@ class Live:
 def read_live(cfg: NginxConfig | None, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
               since: datetime | None, diags: list[Diagnostic], probe_timeout: float,
               kernel_log_given: bool, user_directive: str | None = None) -> Live:
-    """Read the live state; every failure is a ``Diagnostic``, none stops the diagnosis."""
+    """Read the live state; every failure is a ``Diagnostic``, none stops the diagnosis.
+
+    The probing and system readers are imported here: ``--offline`` and ``--demo`` runs never
+    load them (~50 ms of start-up)."""
+    from why502.app.diagnose import probes, system
+    from why502.sources.listeners import read_listener_table
+
     live = Live()
     try:
         table = read_listener_table()
@@ -74,6 +79,9 @@ def read_live(cfg: NginxConfig | None, targets: list[TargetFact], fpm_pools: tup
 def _read_system(live: Live, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
                  since: datetime | None, diags: list[Diagnostic], kernel_log_given: bool) -> None:
     """Kernel, systemd, SELinux, sysctls, nginx's fd limit; each failure is a Diagnostic."""
+    from why502.app.diagnose import system
+    from why502.sources import system as system_source
+
     if not kernel_log_given:
         try:
             live.events += kernel_log_events(None, since, diags)
