@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 # The C0/C1 control characters except tab and newline (ESC starts CSI/OSC sequences, U+009B and U+009D are
 # one-character CSI/OSC), DEL, and the bidi embeddings/overrides/isolates that reorder what is
@@ -58,6 +58,22 @@ def dump_json(data: object, *, indent: int | None = 2, sort_keys: bool = False,
     """``json.dumps`` of ``data`` as UTF-8 text with control characters escaped (no raw C1)."""
     return json_inert(json.dumps(data, indent=indent, ensure_ascii=False, sort_keys=sort_keys,
                                  default=default))
+
+
+def write_json(out: TextIO, data: object, *, indent: int | None = 2, chunk: int = 1 << 16) -> None:
+    """:func:`dump_json` written to ``out`` piece by piece: the same text, without holding it
+    whole (lint's SARIF of a 4 MiB config is ~40 MB, and the string plus its escaped copy were
+    ~100 MB of the peak).  :func:`json_inert` works character by character, so escaping each
+    piece gives the escaped whole."""
+    pending: list[str] = []
+    size = 0
+    for part in json.JSONEncoder(indent=indent, ensure_ascii=False).iterencode(data):
+        pending.append(part)
+        size += len(part)
+        if size >= chunk:
+            out.write(json_inert("".join(pending)))
+            pending, size = [], 0
+    out.write(json_inert("".join(pending)))
 
 
 def shorten(text: str, width: int) -> str:

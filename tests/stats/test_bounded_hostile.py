@@ -122,7 +122,7 @@ def test_nginx_T_output_is_read_with_the_config_cap(tmp_path: Path, monkeypatch:
                        f"-e {tmp_path}/error.log -g 'pid {tmp_path}/nginx.pid;' \"$@\"\n")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     dump, reason = run_nginx_T(str(wrapper))
-    assert dump is not None and "# configuration file" in dump and reason == ""  # under 64 MiB: read
+    assert dump is not None and "# configuration file" in dump and reason == ""  # under the 4 MiB bound: read
     monkeypatch.setenv("WHY502_MAX_CONFIG_BYTES", str(1 << 20))
     dump, reason = run_nginx_T(str(wrapper))
     assert dump is None

@@ -15,15 +15,12 @@ and clients.  Peak RSS on 1 GB inputs: ``bench/rss_table.py`` (BENCHMARKS.md).
 from __future__ import annotations
 
 import json
-import os
-import resource
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.clirun import WHY502
+from tests.support.limits import limited
 
 FORMAT = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
@@ -75,17 +72,6 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fh.write("".join(_access(i) for i in range(500, 1000)))
     (d / "empty.log").write_text("")
     return d
-
-
-def limited(argv: list[str], data_mb: int) -> subprocess.CompletedProcess[str]:
-    """``why502 ARGV`` with its data segment limited to ``data_mb`` MiB."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_DATA, (data_mb << 20, data_mb << 20))
-
-    env = {k: v for k, v in os.environ.items() if k != "WHY502_DEBUG"}
-    return subprocess.run([WHY502, *argv], capture_output=True, text=True, errors="replace",
-                          timeout=120, check=False, env=env, stdin=subprocess.DEVNULL, preexec_fn=limit)
 
 
 def test_a_60_mb_line_is_cut_under_a_300_mb_limit(inputs: Path) -> None:

@@ -12,7 +12,7 @@ import sys
 
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
 from why502.errors import UsageError
-from why502.textutil import dump_json
+from why502.textutil import write_json
 
 DESCRIPTION = """\
 Check an nginx configuration for settings that cause 502/503/504: upstream keepalive without
@@ -163,12 +163,12 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         from why502.reporters.lint_json import lint_json
 
-        sys.stdout.write(dump_json(lint_json(report, __version__)))
+        write_json(sys.stdout, lint_json(report, __version__))
         sys.stdout.write("\n")
     elif args.format == "sarif":
         from why502.reporters.sarif import lint_sarif
 
-        sys.stdout.write(dump_json(lint_sarif(report, __version__)))
+        write_json(sys.stdout, lint_sarif(report, __version__))
         sys.stdout.write("\n")
     else:
         from why502.reporters.lint_text import render_lint_text

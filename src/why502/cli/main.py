@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from why502 import __version__
-from why502.errors import EXIT_INTERNAL, EXIT_USAGE, Why502Error
+from why502.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE, Why502Error
 from why502.textutil import strip_terminal_escapes
 
 # name -> (module, one-line help).  Order is the order shown by --help.
@@ -217,12 +217,31 @@ def _main(argv: Sequence[str] | None) -> int:
         if isinstance(exc.__context__, BrokenPipeError):
             return 0
         raise
+    except MemoryError:
+        # Python could not allocate (a memory limit, a full machine): not a bug, and not the
+        # input's fault either; say what to do.  (An allocation that fails inside polars is
+        # Rust's: it prints "memory allocation of N bytes failed" and aborts the process.)
+        print("why502: out of memory (a memory limit, or the machine is full): give it more memory, "
+              "or less to read at once", file=sys.stderr)
+        return EXIT_INPUT
     except Exception as err:
-        if os.environ.get("WHY502_DEBUG"):
+        return _internal_error(err)
+    except BaseException as err:
+        # a Rust panic inside polars reaches Python as pyo3's PanicException, a BaseException
+        # (so that `except Exception` does not swallow it): an internal error like any other,
+        # one line, not a traceback and exit 1 ("findings")
+        if type(err).__name__ != "PanicException":
             raise
-        print(f"why502: internal error: {type(err).__name__}: {err} "
-              "(set WHY502_DEBUG=1 for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(err)
+
+
+def _internal_error(err: BaseException) -> int:
+    if os.environ.get("WHY502_DEBUG"):
+        raise err
+    message = " ".join(str(err).split())[:300]  # a panic's message can run over many lines
+    print(f"why502: internal error: {type(err).__name__}: {message} "
+          "(set WHY502_DEBUG=1 for the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _silence_stdout() -> None:

@@ -9,6 +9,7 @@ directive replaces the levels above; ``ngx_http_proxy_merge_loc_conf()`` and its
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from why502.evidence.model import GroupFact, TargetFact
@@ -30,6 +31,12 @@ def _setting(s: EffectiveSetting) -> Setting:
                    is_default=s.is_default)
 
 
+@lru_cache(maxsize=64)
+def _pass_names(kind: str) -> tuple[tuple[str, ...], str]:
+    """The setting names a ``kind`` pass has (``proxy_read_timeout`` ...) and its header directive."""
+    return (*(f"{kind}_{suffix}" for suffix in _SETTINGS), *_EXTRA, _CONNECTION), f"{kind}_set_header"
+
+
 class _PassSettings(Mapping[str, Setting]):
     """The effective settings at one ``*_pass`` (``TargetFact.settings``), each worked out when
     an analyzer first reads it.
@@ -41,10 +48,11 @@ class _PassSettings(Mapping[str, Setting]):
     the same whenever it is read; iterating yields the names that have a value, as the eager
     dict did."""
 
+    __slots__ = ("_done", "_header", "_loc", "_names")
+
     def __init__(self, loc: Location, kind: str) -> None:
         self._loc = loc
-        self._names = (*(f"{kind}_{suffix}" for suffix in _SETTINGS), *_EXTRA, _CONNECTION)
-        self._header = f"{kind}_set_header"
+        self._names, self._header = _pass_names(kind)  # shared: 10,000 passes, a few kinds
         self._done: dict[str, Setting | None] = {}
 
     def _value(self, name: str) -> Setting | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from why502.errors import InputError
 from why502.parsers.nginx import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
-from why502.parsers.nginx.load import config_file_problem, max_config_bytes
+from why502.parsers.nginx.load import config_file_problem, max_config_bytes, mib, over_bound
 from why502.sources.opening import is_stream, open_capped_input
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
@@ -81,8 +81,7 @@ def run_nginx_T(binary: str, timeout: float = 15.0) -> tuple[str | None, str]:
             if stream is not None:
                 stream.close()
     if over:
-        return None, (f"{binary} -T printed more than {cap >> 20} MiB, the most config text read "
-                      "(WHY502_MAX_CONFIG_BYTES)")
+        return None, f"{binary} -T printed more than {mib(cap)}: {over_bound(None)}"
     if timed_out:
         return None, f"{binary} -T failed: timed out after {timeout:g} seconds"
     out = raw.decode("utf-8", errors="surrogateescape")
@@ -108,7 +107,7 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True) -> NginxConfi
     Raises ``InputError`` (exit 3) when nothing can be read.
     """
     if nginx_conf == "-":
-        raw = open_capped_input("-", max_config_bytes(), "a config")
+        raw = open_capped_input("-", max_config_bytes(), "a config (WHY502_MAX_CONFIG_BYTES allows more)")
         text = raw.decode("utf-8", errors="surrogateescape")
         if not is_dump(text):
             raise InputError("stdin is not an 'nginx -T' dump (no '# configuration file' marker)")
@@ -137,7 +136,8 @@ def _load_path(path: str) -> NginxConfig:
         raise InputError(f"{path}: is a directory (give the main nginx.conf)")
     text = None
     if is_stream(path):  # --nginx-conf <(ssh host nginx -T): read once, with bounds; /dev/zero: no
-        text = open_capped_input(path, max_config_bytes(), "a config").decode("utf-8", "surrogateescape")
+        text = open_capped_input(path, max_config_bytes(), "a config (WHY502_MAX_CONFIG_BYTES allows more)"
+                                 ).decode("utf-8", "surrogateescape")
     elif why := config_file_problem(path):
         raise InputError(why)
     try:

@@ -31,16 +31,42 @@ from why502.parsers.nginx.lexfeed import install
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
 from why502.parsers.nginx.tree import Directive
 
-# The most config text read in all (main file + includes, or a dump).  Real configs are KBs to a
-# few MB (a large ingress-nginx controller's is tens of MB); ``include /dev/zero;`` or a
-# runaway generated file would otherwise be read whole.  ``WHY502_MAX_CONFIG_BYTES`` overrides.
-MAX_CONFIG_BYTES = 64 << 20
+# The most config text read in all (main file and includes, or a dump), by default 4 MiB.
+# Why that little: a config is turned into Python objects (directives, scopes, locations,
+# targets, settings, findings) that take ~60-90x its size in memory, measured on 4 MiB of
+# 11,000 virtual hosts, of 260,000 empty locations and of 230,000 one-line directives: peak RSS
+# 190-360 MB over diagnose, lint (every format), fix --lint and stats, against the 400 MB every
+# command keeps to (bench/rss_table.py).  Real configs are KBs to a few MB; a large
+# ingress-nginx controller's is tens of MB, and ``WHY502_MAX_CONFIG_BYTES=64M`` reads it (with
+# ~90x its size of memory); ``include /dev/zero;`` or a runaway generated file stop at the bound.
+MAX_CONFIG_BYTES = 4 << 20
+MEMORY_PER_CONFIG_BYTE = 90  # the measured worst case above, for the message
+_SIZE = re.compile(r"(\d{1,15})([KMG]?)(?:i?B)?", re.IGNORECASE)
 
 
 def max_config_bytes() -> int:
-    """``MAX_CONFIG_BYTES``, or ``WHY502_MAX_CONFIG_BYTES`` when set to a positive number."""
-    raw = os.environ.get("WHY502_MAX_CONFIG_BYTES", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_CONFIG_BYTES
+    """``MAX_CONFIG_BYTES``, or ``WHY502_MAX_CONFIG_BYTES`` when set to a positive size (bytes,
+    or with a K, M or G suffix: ``64M``)."""
+    m = _SIZE.fullmatch(os.environ.get("WHY502_MAX_CONFIG_BYTES", "").strip())
+    if m is None or int(m.group(1)) <= 0:
+        return MAX_CONFIG_BYTES
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
+
+
+def over_bound(size: int | None) -> str:
+    """What to say of a config of ``size`` bytes over the bound (``None``: a stream whose size is
+    not known): the bound, what reading it would take, and how to allow it."""
+    bound = f"the config may hold at most {mib(max_config_bytes())} in all"
+    if size is None:
+        return (f"{bound} (a config takes ~{MEMORY_PER_CONFIG_BYTE}x its size in memory); "
+                "WHY502_MAX_CONFIG_BYTES=64M allows more")
+    return (f"{bound}: reading {mib(size)} takes about {mib(size * MEMORY_PER_CONFIG_BYTE)} of memory; "
+            f"WHY502_MAX_CONFIG_BYTES={-(-size >> 20)}M allows it")
+
+
+def mib(n: int) -> str:
+    """``4 MiB``, or bytes below one MiB."""
+    return f"{n / (1 << 20):,.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def config_file_problem(path: str, used: int = 0) -> str | None:
@@ -56,8 +82,7 @@ def config_file_problem(path: str, used: int = 0) -> str | None:
                 else "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file")
         return f"cannot read {path}: it is {kind}, not a config file"
     if used + st.st_size > max_config_bytes():
-        return (f"cannot read {path}: {st.st_size} bytes, and the config may hold at most "
-                f"{max_config_bytes() >> 20} MiB in all (WHY502_MAX_CONFIG_BYTES)")
+        return f"cannot read {path}: {st.st_size:,} bytes; {over_bound(used + st.st_size)}"
     return None
 
 DUMP_MARKER = re.compile(r"^# configuration file (.+):\s*$", re.MULTILINE)
@@ -103,11 +128,21 @@ class _FileSet:
         return [pattern], False
 
 
+def _not_a_config_error(err: BaseException) -> None:
+    """crossplane's ``onerror``: it records any exception of its parse as a config error, and a
+    ``MemoryError`` (whose text is empty) would read as "unexpected end of file" -- a claim about
+    a file that is fine.  Out of memory is said as such (``cli.main``)."""
+    if isinstance(err, MemoryError):
+        raise err
+
+
 def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> list[dict[str, Any]]:
     crossplane = install()
     try:
         payload = crossplane.parse(path, single=True, catch_errors=True, check_ctx=False,
-                                   check_args=True, comments=False)
+                                   check_args=True, comments=False, onerror=_not_a_config_error)
+    except MemoryError:
+        raise
     except Exception as err:
         problems.append(ParseProblem("error", f"cannot parse: {err}", display, getattr(err, "lineno", None)))
         return []
@@ -134,11 +169,19 @@ class _Loader:
         self.read: list[str] = []
         self.stack: list[str] = []
         self.bytes_read = 0  # the text read so far, against max_config_bytes()
-        self.parsed: dict[str, list[dict[str, Any]]] = {}  # path on disk -> crossplane's statements
+        # a file included many times (``include proxy_params;`` in every location) is parsed and
+        # converted once: (path on disk, display path) -> its directives.  crossplane's own
+        # statements are not kept (they were ~17 % of diagnose's Python memory on 5000 servers),
+        # except for a file whose conversion met an include loop: what it includes then depends
+        # on the path it was reached by, so it is converted again each time.
+        self.converted: dict[tuple[str, str], tuple[Directive, ...]] = {}
+        self.parsed: dict[str, list[dict[str, Any]]] = {}
+        self.loops = 0  # include loops found so far
 
     def load(self, display: str) -> tuple[Directive, ...]:
         if display in self.stack:
             self.problems.append(ParseProblem("error", f"include loop on {display}", display))
+            self.loops += 1
             return ()
         real = self.realpaths.get(display, display)
         if self.files.virtual is None:
@@ -157,10 +200,19 @@ class _Loader:
             self.read.append(display)
         self.stack.append(display)
         try:
-            raw = self.parsed.get(real)
+            done = self.converted.get((real, display))
+            if done is not None:
+                return done
+            raw = self.parsed.pop(real, None)
             if raw is None:  # its parse problems are said once, on its first include
-                raw = self.parsed[real] = _crossplane_parse(real, display, self.problems)
-            return self.convert(raw, display)
+                raw = _crossplane_parse(real, display, self.problems)
+            loops = self.loops
+            done = self.convert(raw, display)
+            if self.loops == loops:
+                self.converted[(real, display)] = done
+            else:
+                self.parsed[real] = raw
+            return done
         finally:
             self.stack.pop()
 

@@ -1,0 +1,132 @@
+"""A config's memory is bounded by the config bound, and running out of memory is said as such.
+
+A config becomes Python objects that take ~60-90x its size: the default bound (4 MiB,
+``WHY502_MAX_CONFIG_BYTES``) keeps every command under the 400 MB ceiling on the densest shapes
+(checked here on the worst one), a bigger config is refused before it is read with one line that
+says what it would cost and how to allow it, and a run that does run out of memory says "out of
+memory" -- not that a valid config ended early (crossplane records any exception of its parse as
+a config error, and a ``MemoryError``'s text is empty), and not a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.limits import limited, peak_rss_mb
+from why502.cli import main as cli
+from why502.parsers.nginx.load import MAX_CONFIG_BYTES, max_config_bytes
+
+
+def _servers(n: int) -> str:
+    out = ["events {}", "http {"]
+    for i in range(n):
+        out += [f"  upstream u{i} {{ server 127.0.0.{1 + i % 250}:{10000 + i % 50000}; keepalive 8; }}",
+                f"  server {{ listen 80; server_name s{i}.example; location / {{ proxy_pass http://u{i}; }}",
+                f"    location /api/ {{ proxy_pass http://u{i}; proxy_read_timeout 5s; }} }}"]
+    return "\n".join([*out, "}", ""])
+
+
+def _empty_locations(size: int) -> str:
+    """The densest shape measured: one empty location a line (~60 MB of memory per MiB)."""
+    head, lines, used, i = "events {}\nhttp {\n server {\n  listen 80;\n", [], 0, 0
+    while used < size - 200:
+        line = f"  location /{i:x} {{}}\n"
+        lines.append(line)
+        used += len(line)
+        i += 1
+    return head + "".join(lines) + " }\n}\n"
+
+
+@pytest.fixture(scope="module")
+def configs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("configs")
+    (d / "dense.conf").write_text(_empty_locations(MAX_CONFIG_BYTES))
+    (d / "big.conf").write_text(_servers(40_000))  # ~8.6 MiB
+    (d / "error.log").write_text("")
+    return d
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("", MAX_CONFIG_BYTES), ("4096", 4096), ("64M", 64 << 20), ("64mib", 64 << 20), ("1G", 1 << 30),
+    ("512K", 512 << 10), ("0", MAX_CONFIG_BYTES), ("-5", MAX_CONFIG_BYTES), ("lots", MAX_CONFIG_BYTES),
+    ("9" * 40, MAX_CONFIG_BYTES),
+])
+def test_the_bound_takes_sizes_with_units(monkeypatch: pytest.MonkeyPatch, value: str, expected: int) -> None:
+    monkeypatch.setenv("WHY502_MAX_CONFIG_BYTES", value)
+    assert max_config_bytes() == expected
+
+
+def test_the_densest_config_within_the_bound_stays_under_400_mb(configs: Path) -> None:
+    dense = str(configs / "dense.conf")
+    runs = [
+        ["diagnose", "--offline", "--nginx-conf", dense, "--error-log", str(configs / "error.log")],
+        ["lint", dense, "--format", "sarif"],
+        ["lint", dense],
+    ]
+    for argv in runs:
+        code, rss = peak_rss_mb(argv)
+        assert code in (0, 1), argv
+        assert rss < 400, (argv, rss)
+
+
+def test_a_config_over_the_bound_is_refused_before_it_is_read(configs: Path) -> None:
+    """Under a 200 MB limit: the old 64 MiB bound let a 9 MiB config be parsed, which needs
+    ~800 MB; now it is one line naming the bound, the memory it would take and the setting."""
+    proc = limited(["lint", str(configs / "big.conf")], 200)
+    assert proc.returncode == 3, proc.stderr[-500:]
+    (line,) = proc.stderr.splitlines()
+    assert "at most 4 MiB" in line and "of memory" in line and "WHY502_MAX_CONFIG_BYTES=9M allows it" in line
+    again = limited(["lint", str(configs / "big.conf")], 2000, env={"WHY502_MAX_CONFIG_BYTES": "12M"})
+    assert again.returncode == 0 and "checked" in again.stdout, again.stderr[-500:]
+
+
+def test_out_of_memory_while_parsing_a_valid_config_says_so(configs: Path) -> None:
+    """crossplane turned the MemoryError into an empty parse error, which read as 'unexpected end
+    of file' for a config that is fine."""
+    proc = limited(["lint", str(configs / "big.conf")], 150, env={"WHY502_MAX_CONFIG_BYTES": "12M"})
+    assert proc.returncode == 3, proc.stderr[-500:]
+    assert proc.stderr.splitlines() == ["why502: out of memory (a memory limit, or the machine is full): "
+                                        "give it more memory, or less to read at once"]
+
+
+class _Boom(BaseException):
+    pass
+
+
+def _command_raising(monkeypatch: pytest.MonkeyPatch, err: BaseException) -> None:
+    import why502.cli.cmd_causes as causes
+
+    def run(args: object) -> int:
+        raise err
+
+    monkeypatch.setattr(causes, "run", run)
+
+
+def test_a_memory_error_is_one_line_and_exit_3(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    _command_raising(monkeypatch, MemoryError())
+    assert cli.main(["causes"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("why502: out of memory") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_polars_panic_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """pyo3's PanicException is a BaseException: ``except Exception`` let it through as a
+    traceback and exit 1, which means "findings"."""
+    from polars.exceptions import PanicException
+
+    _command_raising(monkeypatch, PanicException("called `Option::unwrap()` on a `None` value\nat src/x.rs"))
+    monkeypatch.delenv("WHY502_DEBUG", raising=False)
+    assert cli.main(["causes"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("why502: internal error: PanicException: called `Option::unwrap()`")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_other_base_exceptions_are_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _command_raising(monkeypatch, _Boom())
+    with pytest.raises(_Boom):
+        cli.main(["causes"])
