@@ -10,6 +10,7 @@ traceback's last line.  The quick loop runs the same idea with hypothesis
 
     .venv/bin/python bench/fuzz.py                          # 10M inputs on 2 processes
     .venv/bin/python bench/fuzz.py --inputs 200000 --workers 1 --seed 7
+    .venv/bin/python bench/fuzz.py --inputs 1000000 --only native   # the C scanner against polars
 """
 
 from __future__ import annotations
@@ -60,11 +61,21 @@ def seeds() -> dict[str, list[str]]:
         "haproxy": [ln for f in sorted((ROOT / "tests" / "fixtures" / "recorded-proxies").rglob("*haproxy*"))
                     if f.is_file() for ln in _lines(f, 20)],
         "apache": access,  # combined is the same line for Apache's access log
+        # the native scanner's inputs: nginx lines as written and in the framings it peels
+        "native": [w for ln in errors for w in (ln, f"2024-05-01T12:00:01.123456789Z stderr F {ln}",
+                                                f"2024-05-01T12:00:01Z {ln}", _docker(ln))],
         "report": [(ROOT / "src" / "why502" / "app" / "diagnose" / "demo_report.json").read_text()
                    if (ROOT / "src" / "why502" / "app" / "diagnose" / "demo_report.json").exists() else
                    '{"schema_version": "1.1", "healthy": false, "findings": [{"cause": "backend-not-running",'
                    ' "confidence": 0.7, "count": 3, "evidence": [{"kind": "log", "summary": "s"}]}]}'],
     }
+
+
+def _docker(line: str) -> str:
+    """``line`` as docker's json-file driver writes it (moby jsonlog: no spaces; <, >, & and
+    controls as \\u00XX)."""
+    body = json.dumps(line + "\n").replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return '{"log":' + body + ',"stream":"stderr","time":"2024-05-01T12:00:01.5Z"}'
 
 
 def mutate(rng: random.Random, text: str) -> str:
@@ -123,20 +134,41 @@ def parsers() -> dict[str, Callable[[str], Any]]:
         out = access.parse(text.encode("utf-8", "surrogateescape") + b"\n")
         pl.DataFrame(out[0])
 
+    def native(text: str) -> None:
+        """The native scanner against the polars engine on one batch of lines: the same
+        ``--format jsonl`` bytes and summary, or a finding (a crash in C ends the worker)."""
+        from why502.app.classify import jsonl_paths, summarize_paths
+        from why502.parsers import errorlog_native
+
+        if errorlog_native._NATIVE is None:
+            raise RuntimeError("the native scanner is not built")
+        path = os.path.join(tmp, "n.log")
+        with open(path, "wb") as fh:
+            fh.write(text.encode("utf-8", "surrogateescape"))
+        got = []
+        for flag in ("1", "0"):
+            os.environ["WHY502_NATIVE"] = flag
+            summary = summarize_paths([path], batch_bytes=4096)
+            symptoms = {k: (v.count, dict(v.statuses), v.first, v.last) for k, v in summary.symptoms.items()}
+            upstreams = {k: (v.count, dict(v.symptoms)) for k, v in summary.upstreams.items()}
+            got.append((b"".join(t for t, _ in jsonl_paths([path], batch_bytes=4096)), symptoms, upstreams))
+        if got[0] != got[1]:
+            raise AssertionError("native scanner and polars engine differ")
+
     return {"errorlog": classify_line, "access": access_line, "lb": parse_line,
             "haproxy": haproxy_log.to_nginx_line, "apache": lambda t: apache_log.to_nginx_line(t, apache),
-            "report": report}
+            "report": report, "native": native}
 
 
-def worker(args: tuple[int, int]) -> tuple[int, list[tuple[str, str, str]]]:
+def worker(args: tuple[int, int, tuple[str, ...]]) -> tuple[int, list[tuple[str, str, str]]]:
     """Run ``n`` inputs from seed ``seed``; return the count and the findings (family, input, error)."""
     from why502.errors import Why502Error
 
-    seed, n = args
+    seed, n, only = args
     rng = random.Random(seed)
     table = seeds()
     funcs = parsers()
-    families = [f for f in funcs if table.get(f)]
+    families = [f for f in funcs if table.get(f) and (not only or f in only)]
     found: list[tuple[str, str, str]] = []
     done = 0
     i = 0
@@ -144,7 +176,7 @@ def worker(args: tuple[int, int]) -> tuple[int, list[tuple[str, str, str]]]:
         fam = families[i % len(families)]
         i += 1
         text = mutate(rng, rng.choice(table[fam]))
-        if fam == "access":  # a chunk of lines per parse, as the reader gives them (counted per line)
+        if fam in BATCHED:  # a chunk of lines per parse, as the reader gives them (counted per line)
             text = "\n".join([text, *(mutate(rng, rng.choice(table[fam])) for _ in range(BATCH - 1))])
         try:
             funcs[fam](text)
@@ -154,11 +186,12 @@ def worker(args: tuple[int, int]) -> tuple[int, list[tuple[str, str, str]]]:
             if len(found) < 20:
                 last = traceback.format_exception_only(type(err), err)[-1].strip()
                 found.append((fam, repr(text)[:400], last[:300]))
-        done += BATCH if fam == "access" else 1
+        done += BATCH if fam in BATCHED else 1
     return done, found
 
 
 BATCH = 100
+BATCHED = ("access", "native")  # families given BATCH lines at a time
 
 
 def main() -> int:
@@ -167,8 +200,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--slice", type=int, default=50_000, help="inputs per task")
+    ap.add_argument("--only", nargs="+", metavar="FAMILY",
+                    help="only these families (errorlog access lb haproxy apache report native)")
     args = ap.parse_args()
-    tasks = [(args.seed * 1_000_003 + k, min(args.slice, args.inputs - k * args.slice))
+    only = tuple(args.only or ())
+    tasks = [(args.seed * 1_000_003 + k, min(args.slice, args.inputs - k * args.slice), only)
              for k in range((args.inputs + args.slice - 1) // args.slice)]
     t0 = time.perf_counter()
     total, findings = 0, []
