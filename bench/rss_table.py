@@ -78,6 +78,8 @@ def make_inputs(out: Path, size_mb: int) -> dict[str, Path]:
         "line": out / "one-line.log",
         "conf": out / "nginx.conf",
         "servers": out / "servers-5000.conf",
+        "dense": out / "locations-at-the-bound.conf",
+        "over": out / "locations-over-the-bound.conf",
         "report": out / "report-huge.json",
     }
     if not files["access"].exists():
@@ -104,6 +106,16 @@ def make_inputs(out: Path, size_mb: int) -> dict[str, Path]:
         )
     servers.append("}\n")
     files["servers"].write_text("".join(servers))
+    # the densest config shape measured (one empty location a line), at the default config bound
+    # (4 MiB) and at twice it (refused with one line, before it is parsed)
+    for key, size in (("dense", 4 << 20), ("over", 8 << 20)):
+        lines, used, i = ["events {}\nhttp {\n server {\n  listen 80;\n"], 0, 0
+        while used < size - 200:
+            lines.append(f"  location /{i:x} {{}}\n")
+            used += len(lines[-1])
+            i += 1
+        lines.append(" }\n}\n")
+        files[key].write_text("".join(lines))
     if not files["report"].exists():  # a report JSON of size_mb: one finding with a huge field
         with open(files["report"], "w", encoding="utf-8") as fh:
             fh.write('{"schema_version": 1, "findings": [{"title": "')
@@ -118,6 +130,7 @@ def runs(f: dict[str, Path]) -> list[tuple[str, list[str]]]:
     fmt = ["--log-format", "why502", "--nginx-conf", str(f["conf"])]
     return [
         ("classify: error log", ["classify", str(f["error"])]),
+        ("classify --format jsonl: error log", ["classify", "--format", "jsonl", str(f["error"])]),
         ("classify: 100 MB line", ["classify", str(f["line"])]),
         ("stats: unique URIs/hosts/clients", ["stats", *fmt, "--no-error-log", str(f["access"])]),
         ("stats --error-log: empty access log",
@@ -130,6 +143,9 @@ def runs(f: dict[str, Path]) -> list[tuple[str, list[str]]]:
           "--access-log", str(f["line"])]),
         ("diagnose: 5000 servers", ["diagnose", "--offline", "--nginx-conf", str(f["servers"])]),
         ("lint: 5000 servers", ["lint", str(f["servers"])]),
+        ("diagnose: densest 4 MiB config", ["diagnose", "--offline", "--nginx-conf", str(f["dense"])]),
+        ("lint --format sarif: densest 4 MiB config", ["lint", str(f["dense"]), "--format", "sarif"]),
+        ("lint: 8 MiB config (over the bound)", ["lint", str(f["over"])]),
         ("render: huge report", ["render", str(f["report"]), "--format", "html"]),
     ]
 
@@ -178,7 +194,7 @@ def main() -> int:
         files = make_inputs(out, args.size)
         print(f"inputs: {args.size} MB access log ({files['access'].stat().st_size >> 20} MB), "
               f"error log {files['error'].stat().st_size >> 20} MB, one line of 100 MB, 5000 servers, "
-              f"report {files['report'].stat().st_size >> 20} MB")
+              f"4 and 8 MiB of empty locations, report {files['report'].stat().st_size >> 20} MB")
         print("| run | exit | peak RSS (MB) | wall (s) |")
         print("|---|---|---|---|")
         worst = 0.0
