@@ -5,6 +5,12 @@ Wiring only: ``sources.logfiles`` reads bounded batches (plain, ``.gz``, rotated
 ``line``/``file`` columns, applies ``--since`` and keeps running totals for the summary, so
 memory stays flat whatever the input size.  The summary (``summarize_paths``) reads raw bytes and
 aggregates each batch in a worker thread (``summarize_series``): no per-line records at all.
+
+When the native scanner is built (``parsers.errorlog_native``), the summary and ``--format
+jsonl`` (``jsonl_paths``) hand each batch's bytes to it first, on two GIL-free workers: it counts
+(or writes) the nginx lines, and only the lines it hands back go through the polars engine --
+the same output, byte for byte (``tests/classify/test_classify_native.py``).  ``diagnose`` keeps
+the polars engine (``classify_files``): it needs each record's text and captures.
 """
 
 from __future__ import annotations
@@ -382,8 +388,6 @@ def jsonl_paths(
 
     numbered = _numbered(files, batch_bytes or NATIVE_BATCH_BYTES, tolerate)
     yield from _run(numbered, seen, NATIVE_WORKERS, work)
-
-
 
 
 def _numbered(files: Sequence[Path | str], batch_bytes: int, tolerate: Tolerate | None,
