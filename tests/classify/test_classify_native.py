@@ -228,6 +228,10 @@ ODD_WRAPPED = [
     docker_json_file(REFUSED.replace("x", "&x")),
     docker_json_file(REFUSED).replace("connect()", "connect\\u2028()"),
     docker_json_file(REFUSED).replace("connect()", "connect\\/()"),
+    # escapes docker never writes, hiding the key phrase from the raw line's prefilter
+    docker_json_file(REFUSED).replace("connect()", "\\u0063onnect()"),
+    docker_json_file(REFUSED.replace("*9 ", "")).replace("upstream sent", "upstream\\u0020sent"),
+    docker_json_file(HEAD + 'upstream sent HTTP/1.0 response with early hints').replace("/", "\\/"),
     docker_json_file(REFUSED).replace("connect()", "connect\\x()"),
     docker_json_file(REFUSED).replace("connect()", "connect\t()"),
     docker_json_file(REFUSED).replace("\\n\"", '\\n\\n\\r\"'),

@@ -72,7 +72,6 @@ static int docker_json(const char *s, Py_ssize_t n, Buf *out) {
         switch (e) {
         case '"': d = '"'; break;
         case '\\': d = '\\'; break;
-        case '/': d = '/'; break;
         case 'b': d = '\b'; break;
         case 'f': d = '\f'; break;
         case 'n': d = '\n'; break;
@@ -81,11 +80,14 @@ static int docker_json(const char *s, Py_ssize_t n, Buf *out) {
         case 'u': { /* docker writes <, >, &, tab and controls as \u00XX; beyond ASCII: not ours */
             int v = end - p >= 6 && p[2] == '0' && p[3] == '0' ? hex_value(p[4]) * 16 + hex_value(p[5]) : -1;
             if (v < 0 || v > 0x7f || hex_value(p[4]) < 0 || hex_value(p[5]) < 0) return 0;
+            /* only what docker escapes: an escaped letter or slash would hide a key phrase from
+             * the reference engine's prefilter, which searches the raw line */
+            if (v >= 0x20 && v != '<' && v != '>' && v != '&') return 0;
             d = (char)v;
             step = 6;
             break;
         }
-        default: return 0; /* not JSON */
+        default: return 0; /* \/ (docker never writes it: see above) or not JSON */
         }
         buf_put(out, &d, 1);
         p += step;
