@@ -62,6 +62,7 @@ PIECES = st.sampled_from(["server", "location", "/a b/", " ", "  ", "\t", "\n", 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(PIECES | st.text(max_size=6), max_size=40))
 @example(["${", "\xa0", "\xa0"])  # ${ takes the whitespace character that ends it into the token
+@example(["${", "\\\n", "\xa0", "\xa0"])  # ... also after an escaped newline
 def test_generated_text_lexes_to_the_same_tokens(tmp_path: Path, parts: list[str]) -> None:
     path = tmp_path / "x.conf"
     path.write_bytes("".join(parts).encode("utf-8", "surrogatepass"))

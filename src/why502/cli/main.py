@@ -114,7 +114,7 @@ ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
 # only; watch keeps it.
 GC_OFF = frozenset({"diagnose", "lint", "fix"})
 
-# Python's own big buffers (classify's 4 MiB batches, their copies, the native scanner's output)
+# Python's own big buffers (classify's batches of 2-4 MiB, their copies, the native scanner's output)
 # come from glibc's malloc, which maps each one afresh and unmaps it when it is freed: ~90k page
 # faults and ~0.4 s of system time on a 2M-line log, a third of classify's CPU with the native
 # scanner.  Fixed mmap and trim thresholds (mallopt(3): M_MMAP_THRESHOLD -3, M_TRIM_THRESHOLD

@@ -146,7 +146,9 @@ def nginx_since(iso: str | None) -> bytes | None:
     if iso is None:
         return None
     raw = iso[:19].replace("-", "/").replace("T", " ")
-    return raw.encode("ascii") if len(raw) == 19 and raw.isascii() else None
+    if len(raw) != 19 or not raw.isascii():  # isoformat(timespec="seconds") always gives 19 characters
+        raise ValueError(f"not a --since time: {iso!r}")
+    return raw.encode("ascii")
 
 
 def iso_time(raw: bytes) -> str:

@@ -11,8 +11,12 @@ blank space, so it reads the same tokens from *units* of text instead of charact
 - a run of whitespace without a newline: the state machine skips whitespace as a whole; a
   newline stays a unit of its own, so each unit ends with at most one newline (the line count
   is ``char.endswith('\\n')``, and a comment ends at the unit ending with one); the first
-  whitespace character after a token is a unit of its own (``${`` appends the character that
-  ends it to the token: ``${`` and a no-break space);
+  whitespace character after a token -- or after an escaped character, ``\\`` and a newline
+  included -- is a unit of its own (``${`` appends the character that ends it to the token:
+  ``${`` then a no-break space, and ``${`` then an escaped newline then one, both found by the
+  hypothesis test);
+  splitting a run of whitespace more often than needed is always safe (closer to single
+  characters), splitting it too rarely is not;
 - a backslash with the character after it: the pair ``_iterescape`` would make;
 - any other character alone.
 
@@ -33,7 +37,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-UNIT = re.compile(r"""[^\s"'\\{};#$]+|(?<=\S)[^\S\n]|[^\S\n]+|\\.|.""", re.DOTALL)
+UNIT = re.compile(r"""[^\s"'\\{};#$]+|(?<=\S)[^\S\n]|(?<=\\\s)[^\S\n]|[^\S\n]+|\\.|.""", re.DOTALL)
 """One unit of crossplane's lexer input.  ``\\s`` is ``str.isspace()`` (checked over every code
 point in the test), the lexer's own test for whitespace."""
 
