@@ -255,8 +255,10 @@ def test_expression_names_the_location_nginx_chose(monkeypatch: pytest.MonkeyPat
     merge = pl.col("port") != port_c
     uri = pl.when(merge).then(nginx_uri(pl.col("target"))).otherwise(
         nginx_uri(pl.col("target"), merge_slashes=False))
-    for direct in (0, 10_000):  # the unique-pairs plan, then every test on every row
+    # the unique-pairs plan, every test on every row, then the Python index of big servers
+    for direct, indexed in ((0, 10_000), (10_000, 10_000), (0, 0)):
         monkeypatch.setattr(locations, "DIRECT_TESTS", direct)
+        monkeypatch.setattr(locations, "INDEXED_LOCATIONS", indexed)
         df = pl.DataFrame(rows).with_columns(
             location_expr(rules, uri, pl.col("host"), port_col=pl.col("port")).alias("ours")
         )
@@ -400,9 +402,13 @@ def test_pcre_translation(pcre: str, rust: str | None) -> None:
     assert pcre_to_rust(pcre) == rust
 
 
-def test_expression_agrees_with_the_reference_on_many_generated_requests(tmp_path: Path) -> None:
-    """No nginx here: the vectorised expression against the one-request port of
-    ngx_http_core_find_location() (which the real-nginx test checks) on 3000 requests."""
+@pytest.mark.parametrize("indexed", [10_000, 0])
+def test_expression_agrees_with_the_reference_on_many_generated_requests(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, indexed: int) -> None:
+    """No nginx here: the vectorised expression (and the Python index of big servers) against
+    the one-request port of ngx_http_core_find_location() (which the real-nginx test checks) on
+    3000 requests."""
+    monkeypatch.setattr(locations, "INDEXED_LOCATIONS", indexed)
     text = build_config(9, 8080, 8081, 8082)
     p = tmp_path / "nginx.conf"
     p.write_text("events {}\nhttp {\n" + text + "}\n")
@@ -463,7 +469,7 @@ def _random_level(rng: random.Random, parent: str | None, depth: int, budget: li
 @pytest.mark.real
 @pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_location_trees_match_nginx(seed: int) -> None:
+def test_random_location_trees_match_nginx(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(seed)
     names: list[str] = []
     body = " ".join(_random_level(rng, None, 0, [16], names))
@@ -483,10 +489,12 @@ def test_random_location_trees_match_nginx(seed: int) -> None:
             rows.append({"t": t, "status": status, "nginx": labels[token] if token else NO_LOCATION})
         stack.stop()
     rules = rules_from_config(cfg)
-    df = pl.DataFrame(rows).with_columns(
-        location_expr(rules, nginx_uri(pl.col("t")), pl.lit("r.test")).alias("ours"))
-    bad = df.filter(pl.col("ours") != pl.col("nginx"))
-    assert bad.is_empty(), (body, bad.rows())
+    for indexed in (10_000, 0):  # the polars expression, then the Python index of big servers
+        monkeypatch.setattr(locations, "INDEXED_LOCATIONS", indexed)
+        df = pl.DataFrame(rows).with_columns(
+            location_expr(rules, nginx_uri(pl.col("t")), pl.lit("r.test")).alias("ours"))
+        bad = df.filter(pl.col("ours") != pl.col("nginx"))
+        assert bad.is_empty(), (indexed, body, bad.rows())
     assert df["nginx"].n_unique() >= 3  # the tree was really exercised
 
 

@@ -87,7 +87,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -105,12 +105,12 @@ from why502.parsers.nginx.servers import (
 from why502.parsers.nginx.uri import byte_text, byte_text_series, nginx_uri, target_from_request
 
 
-def merge_slashes_from_config(cfg: NginxConfig) -> bool:
+def merge_slashes_from_config(cfg: NginxConfig, rules: list[MatchRule] | None = None) -> bool:
     """The ``merge_slashes`` that applies to the URI: the default server's of the port
     :func:`server_expr` assumes.  nginx parses the request line before the ``Host`` header
     chooses a server, so it uses the port's default server (``ngx_http_process_request_uri()``
     in ``ngx_http_request.c`` reads ``cscf->merge_slashes`` of the server found so far)."""
-    rules = rules_from_config(cfg)
+    rules = rules_from_config(cfg) if rules is None else rules
     if not rules:
         return True
     default = preferred(port_groups(rules)).default
@@ -218,15 +218,120 @@ def _server_plan(kids: dict[int, list[MatchRule]], server_id: int) -> _Plan | No
     return cols.defs, chain(final + fallback, pl.lit(None, dtype=pl.Int32), pl.Int32)
 
 
-def _server_plans(rules: list[MatchRule]) -> dict[int, _Plan]:
+def _server_plans(kids: dict[int, list[MatchRule]], rules: list[MatchRule]) -> dict[int, _Plan]:
     """Per server id: the columns to compute on its rows and the chain that picks the id."""
-    kids = _children(rules)
     plans: dict[int, _Plan] = {}
     for s in (r for r in rules if r.kind == "server"):
         plan = _server_plan(kids, s.id)
         if plan is not None:
             plans[s.id] = plan
     return plans
+
+
+class _IndexedServer:
+    """One server's location search run in Python over hash tables, for a server with more
+    locations than :data:`INDEXED_LOCATIONS`: the same steps as :func:`_level` (and as
+    :func:`match_location_py`, the reference both are tested against), but the longest prefix
+    is found by looking up the URI's own prefixes of each length a location has, and an exact
+    or redirect match is one lookup -- so a URI costs about the number of distinct prefix
+    lengths, not the number of locations.  A polars ``when/then`` chain grows by one link per
+    location and is copied at each link: a server of 200,000 locations did not finish."""
+
+    def __init__(self, kids: dict[int, list[MatchRule]], server_id: int) -> None:
+        self.kids = kids
+        self.levels: dict[int, tuple[dict[str, int], dict[str, int], dict[str, MatchRule],
+                                     list[int], list[MatchRule]]] = {}
+        self.server_id = server_id
+
+    def _level(self, node: int) -> tuple[dict[str, int], dict[str, int], dict[str, MatchRule],
+                                          list[int], list[MatchRule]]:
+        """(exact name -> id, redirect name -> id, prefix -> rule, prefix lengths longest
+        first, regexes in config order) of one level, made the first time it is searched."""
+        level = self.levels.get(node)
+        if level is None:
+            locs = self.kids.get(node, [])
+            static = [r for r in locs if r.is_static]
+            names = {r.pattern for r in static}
+            exact: dict[str, int] = {}
+            redirect: dict[str, int] = {}
+            prefixes: dict[str, MatchRule] = {}
+            for r in static:
+                if r.kind == "exact":
+                    exact.setdefault(byte_text(r.pattern), r.id)
+                else:
+                    prefixes.setdefault(byte_text(r.pattern), r)
+                if r.auto_redirect and r.pattern[:-1] not in names:
+                    redirect.setdefault(byte_text(r.pattern[:-1]), r.id)
+            lengths = sorted({len(k) for k in prefixes}, reverse=True)
+            level = (exact, redirect, prefixes, lengths, [r for r in locs if r.is_regex])
+            self.levels[node] = level
+        return level
+
+    def _longest(self, node: int, uri: str) -> MatchRule | None:
+        """The longest prefix location of the level (by the name's length as written, the
+        first in config order on a tie, as :func:`_level` orders them)."""
+        _, _, prefixes, lengths, _ = self._level(node)
+        best: MatchRule | None = None
+        for n in lengths:
+            if n > len(uri):
+                continue
+            r = prefixes.get(uri[:n])
+            if r is not None and (best is None or len(r.pattern) > len(best.pattern)
+                                  or (len(r.pattern) == len(best.pattern) and r.id < best.id)):
+                best = r
+        return best
+
+    def _search(self, node: int, uri: str, first_regex: int | None = -1) -> tuple[int | None, int | None]:
+        """(final id, remembered prefix id) of one level, as :func:`_level`'s two lists.
+        ``first_regex``: the id of the level's first regex that matches ``uri`` when it is
+        already known (None: none does), -1 when it is to be found here."""
+        exact, redirect, _, _, regexes = self._level(node)
+        hit = exact.get(uri)
+        if hit is None:
+            hit = redirect.get(uri)
+        if hit is not None:
+            return hit, None
+        longest = self._longest(node, uri)
+        remembered: int | None = None
+        if longest is not None:
+            final, remembered = self._search(longest.id, uri)
+            if final is not None:
+                return final, None
+            remembered = remembered if remembered is not None else longest.id
+            if longest.kind == "prefix_stop":
+                return None, remembered
+        if first_regex == -1:
+            first_regex = next((r.id for r in regexes if regex_of(r).search(uri)), None)
+        if first_regex is not None:
+            final, nested = self._search(first_regex, uri)
+            return (final if final is not None else nested if nested is not None else first_regex), None
+        return None, remembered
+
+    def find(self, uris: pl.Series) -> pl.Series:
+        """The id of the location that serves each URI (byte text; null when none does).
+        The server's own regexes run as polars columns over all the URIs at once (in Rust, as
+        in the expression path): each URI's first matching one in config order is a
+        ``coalesce``, so Python only walks the hash tables and the rare nested regexes."""
+        regexes = self._level(self.server_id)[4]
+        firsts: list[int | None]
+        if regexes:
+            first = pl.coalesce([pl.when(regex_of(r).contains(pl.col("uri")))
+                                 .then(pl.lit(r.id, dtype=pl.Int32)) for r in regexes])
+            firsts = pl.DataFrame({"uri": uris}).select(first.alias("first"))["first"].to_list()
+        else:
+            firsts = [None] * len(uris)
+        out: list[int | None] = []
+        for uri, rx in zip(uris.to_list(), firsts):
+            final, remembered = self._search(self.server_id, uri, rx)
+            out.append(final if final is not None else remembered)
+        return pl.Series("_loc", out, dtype=pl.Int32)
+
+
+#: A server with more locations than this is searched by :class:`_IndexedServer` (Python, once
+#: per unique URI of its requests) instead of a polars expression, whose cost grows faster than
+#: the locations (``bench/location_scale.py``, 100k unique URIs, a regex per 8 prefixes:
+#: 64 locations 0.11 s vs 0.21 s, 256: 0.57 vs 0.27, 1024: 4.2 vs 0.61, 2048: 13.3 vs 1.1).
+INDEXED_LOCATIONS = 256
 
 
 #: Above this many servers the per-server plans are made on demand, for the servers a batch's
@@ -262,13 +367,20 @@ def location_id_expr(
     servers = [r for r in rules if r.kind == "server"]
     if not servers:
         return pl.lit(None, dtype=pl.Int32)
-    kids = _children(rules) if len(servers) > EAGER_SERVERS else {}
-    plans = _server_plans(rules) if len(servers) <= EAGER_SERVERS else {}
-    made: dict[int, _Plan | None] = dict(plans)
+    sizes: dict[int, int] = {}
+    for r in rules:
+        if r.kind != "server":
+            sizes[r.server] = sizes.get(r.server, 0) + 1
+    indexed = {s.id for s in servers if sizes.get(s.id, 0) > INDEXED_LOCATIONS}
+    kids = _children(rules)
+    eager = len(servers) <= EAGER_SERVERS and not indexed
+    plans = _server_plans(kids, rules) if eager else {}
+    made: dict[int, _Plan | _IndexedServer | None] = dict(plans)
 
-    def plan_of(server_id: int) -> _Plan | None:
+    def plan_of(server_id: int) -> _Plan | _IndexedServer | None:
         if server_id not in made:
-            made[server_id] = _server_plan(kids, server_id)
+            made[server_id] = (_IndexedServer(kids, server_id) if server_id in indexed
+                               else _server_plan(kids, server_id))
         return made[server_id]
 
     sid = server_expr(rules, pl.col("h"), pl.col("p") if port_col is not None else None)
@@ -295,6 +407,9 @@ def location_id_expr(
         for key, part in pairs.partition_by("sid", as_dict=True).items():
             plan = plan_of(int(key[0])) if key[0] is not None else None
             if plan is None:
+                continue
+            if isinstance(plan, _IndexedServer):
+                parts.append(part.select("sid", "uri").with_columns(plan.find(part["uri"])))
                 continue
             defs, pick = plan
             parts.append(part.with_columns(**defs).select("sid", "uri", pick.alias("_loc")))
@@ -445,10 +560,14 @@ class LocationModel:
 
     rules: list[MatchRule]
     merge_slashes: bool = True
+    # label_expr() once per (target, columns): each stats accumulator asks for it, and with
+    # 200,000 locations one expression holds ~30 MB of id -> label tables
+    _made: dict[tuple[str, str, str], pl.Expr] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_config(cls, cfg: NginxConfig) -> LocationModel:
-        return cls(rules_from_config(cfg), merge_slashes_from_config(cfg))
+        rules = rules_from_config(cfg)
+        return cls(rules, merge_slashes_from_config(cfg, rules))
 
     def __bool__(self) -> bool:
         return any(r.kind != "server" for r in self.rules)
@@ -457,12 +576,16 @@ class LocationModel:
         """The location label of each row.  ``target`` says what ``request`` holds: the request
         line (``$request``), the raw target (``$request_uri``) or the already normalised URI
         (``$uri``, matched as is)."""
-        if target == "uri":
-            uri = request
-        else:
-            raw = target_from_request(request) if target == "request" else request
-            uri = nginx_uri(raw, merge_slashes=self.merge_slashes)
-        return location_expr(self.rules, uri, host)
+        key = (target, str(request), str(host))
+        made = self._made.get(key)
+        if made is None:
+            if target == "uri":
+                uri = request
+            else:
+                raw = target_from_request(request) if target == "request" else request
+                uri = nginx_uri(raw, merge_slashes=self.merge_slashes)
+            made = self._made[key] = location_expr(self.rules, uri, host)
+        return made
 
     def notes(self) -> list[str]:
         return match_notes(self.rules)

@@ -25,7 +25,7 @@ AUTO_REDIRECT_DIRECTIVES = frozenset(
 _KINDS = {"=": "exact", "^~": "prefix_stop", "~": "regex", "~*": "regex_ci"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MatchRule:
     """One ``server`` (``kind == "server"``) or one ``location`` of it, with its nesting.
 
