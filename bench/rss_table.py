@@ -80,6 +80,7 @@ def make_inputs(out: Path, size_mb: int) -> dict[str, Path]:
         "servers": out / "servers-5000.conf",
         "dense": out / "locations-at-the-bound.conf",
         "over": out / "locations-over-the-bound.conf",
+        "dense_access": out / "locations-access.log",
         "report": out / "report-huge.json",
     }
     if not files["access"].exists():
@@ -107,9 +108,14 @@ def make_inputs(out: Path, size_mb: int) -> dict[str, Path]:
     servers.append("}\n")
     files["servers"].write_text("".join(servers))
     # the densest config shape measured (one empty location a line), at the default config bound
-    # (4 MiB) and at twice it (refused with one line, before it is parsed)
+    # (4 MiB) and at twice it (refused with one line, before it is parsed), with an access log
+    # whose 3000 requests each go to a location of their own
+    files["dense_access"].write_text("".join(
+        f'127.0.0.1 - - [21/Nov/2026:10:{i // 60 % 60:02d}:{i % 60:02d} +0000] "GET /{i * 97:x}/p '
+        f'HTTP/1.1" {(200, 502, 504)[i % 3]} 12 "-" "curl/8"\n' for i in range(3000)))
     for key, size in (("dense", 4 << 20), ("over", 8 << 20)):
-        lines, used, i = ["events {}\nhttp {\n server {\n  listen 80;\n"], 0, 0
+        head = f"events {{}}\nhttp {{\n access_log {files['dense_access']};\n server {{\n  listen 80;\n"
+        lines, used, i = [head], len(head), 0
         while used < size - 200:
             lines.append(f"  location /{i:x} {{}}\n")
             used += len(lines[-1])
@@ -143,7 +149,8 @@ def runs(f: dict[str, Path]) -> list[tuple[str, list[str]]]:
           "--access-log", str(f["line"])]),
         ("diagnose: 5000 servers", ["diagnose", "--offline", "--nginx-conf", str(f["servers"])]),
         ("lint: 5000 servers", ["lint", str(f["servers"])]),
-        ("diagnose: densest 4 MiB config", ["diagnose", "--offline", "--nginx-conf", str(f["dense"])]),
+        ("diagnose: densest 4 MiB config + access log",
+         ["diagnose", "--offline", "--nginx-conf", str(f["dense"])]),
         ("lint --format sarif: densest 4 MiB config", ["lint", str(f["dense"]), "--format", "sarif"]),
         ("lint: 8 MiB config (over the bound)", ["lint", str(f["over"])]),
         ("render: huge report", ["render", str(f["report"]), "--format", "html"]),

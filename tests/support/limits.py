@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import time
 
 from tests.support.clirun import WHY502
 
@@ -27,10 +28,21 @@ def limited(argv: list[str], data_mb: int, env: dict[str, str] | None = None,
                           stdin=subprocess.DEVNULL, preexec_fn=limit)
 
 
-def peak_rss_mb(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, float]:
-    """(exit code, peak RSS in MiB) of ``why502 ARGV``, output discarded."""
+def peak_rss_mb(argv: list[str], env: dict[str, str] | None = None,
+                timeout: float = 120) -> tuple[int, float]:
+    """(exit code, peak RSS in MiB) of ``why502 ARGV``, output discarded; a run still going
+    after ``timeout`` seconds is killed and fails the test."""
     base = {k: v for k, v in os.environ.items() if k != "WHY502_DEBUG"}
     proc = subprocess.Popen([WHY502, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, env={**base, **(env or {})})
-    _, status, usage = os.wait4(proc.pid, 0)
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss / 1024
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"why502 {' '.join(argv)} still ran after {timeout:.0f} s")
+        time.sleep(0.05)
