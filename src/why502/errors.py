@@ -30,3 +30,10 @@ class InputError(Why502Error):
     """An input cannot be read or is not what it claims (missing file, not a report, ...)."""
 
     exit_code = EXIT_INPUT
+
+
+class LimitError(Why502Error):
+    """The machine's limits stop the run (threads that cannot start); said like running out
+    of memory, with the same exit."""
+
+    exit_code = EXIT_INPUT

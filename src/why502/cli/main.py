@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from why502 import __version__
+from why502.cli.threads import ensure_threads
 from why502.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE, Why502Error
 from why502.textutil import strip_terminal_escapes
 
@@ -194,6 +195,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        ensure_threads(args.command)
         code: int = modules[args.command].run(args)
         return code
     except Why502Error as err:
