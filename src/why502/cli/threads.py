@@ -85,8 +85,8 @@ def ensure_threads(command: str) -> None:
         raise LimitError(
             f"cannot start the {need} more threads it reads logs with (only {got} started): a limit on "
             "threads or processes (a container's pids.max, ulimit -u) or on memory (ulimit -d) "
-            "is too low for this machine's {n} CPUs; raise it, or run it on fewer CPUs "
-            "(taskset -c 0)".replace("{n}", str(cpus())))
+            f"is too low for this machine's {cpus()} CPUs; raise it, or run it on fewer CPUs "
+            "(taskset -c 0)")
     if command not in RUNS_POLARS:
         return
     import polars as pl
