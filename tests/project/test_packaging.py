@@ -110,6 +110,8 @@ def test_sdist_carries_tests_fixtures_docs_and_scripts(built: tuple[Path, Path],
     for required in ("LICENSE", "README.md", "CONTRIBUTING.md", "CHANGELOG.md", "BENCHMARKS.md",
                      "MANIFEST.in", "pyproject.toml", "scripts/test", ".ci/run", "bench/stats_bench.py",
                      "docs/architecture.md", "docs/reference/proxy-messages.md", "docs/causes/README.md",
+                     "docs/limits.md", "docs/guide/README.md", "docs/guide/diagnose.md",
+                     "docs/proxies/README.md", "docs/dev/performance-history.md",
                      "tests/fixtures/schemas/sarif-2.1.0.json",
                      "tests/fixtures/corpus/nginx-configs/README.md", "src/why502/py.typed",
                      "contrib/systemd/why502-watch.service", "setup.py", "src/why502/parsers/_nginxscan.c"):

@@ -27,13 +27,14 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     assert out.returncode == 0 and not out.stderr.strip(), out.stderr
 
 
-def test_readme_scrape_config_and_alertmanager_route_pass_their_checkers(tmp_path: Path) -> None:
-    """The README's prometheus.yml and alertmanager.yml are what a user copies: promtool and
-    amtool must accept them as they are (the rules file path pointed at --print-rules)."""
+def test_documented_scrape_config_and_alertmanager_route_pass_their_checkers(tmp_path: Path) -> None:
+    """The prometheus.yml and alertmanager.yml of the watch guide are what a user copies:
+    promtool and amtool must accept them as they are (the rules file path pointed at
+    --print-rules)."""
     import re
 
     promtool, amtool = need("promtool"), need("amtool")
-    readme = (ROOT_DIR / "README.md").read_text()
+    readme = (ROOT_DIR / "docs" / "guide" / "watch.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
     prom = next(b for b in blocks if b.startswith("# prometheus.yml"))
     am = next(b for b in blocks if b.startswith("# alertmanager.yml"))
