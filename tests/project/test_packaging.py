@@ -57,7 +57,7 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
         metadata = whl.read(f"{dist_info}/METADATA").decode()
     assert any(n.startswith("why502/parsers/_nginxscan.") and n.endswith(".so") for n in names)
     for required in ("why502/py.typed", "why502/schemas/report.schema.json", "why502/parsers/_nginxscan.pyi",
-                     "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/alert_rules.yml"):
+                     "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/mixin.py"):
         assert required in names, required
     catalog = {p.name for p in (ROOT / "src" / "why502" / "catalog" / "data").glob("*.toml")}
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("why502/catalog/data/")} == catalog
