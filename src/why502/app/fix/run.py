@@ -149,6 +149,10 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
     proxy = options.proxy or plan.proxy
     if proxy not in SERVICES:
         raise UsageError(f"unknown proxy {proxy!r} (nginx, haproxy, apache)")
+    if not plan.changes:
+        _say(out, "nothing to apply")
+        return OK
+    # before any question: a report's config that no running proxy uses is refused
     nginx_conf, source = policy.main_config(proxy, options.nginx_conf, options.host_conf, plan.nginx_conf)
     chosen = [c for c in plan.changes if options.confirm is None or options.confirm(c)]
     if not chosen:
