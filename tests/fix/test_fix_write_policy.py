@@ -18,6 +18,7 @@ import pytest
 
 from tests.fix.reports import journal_states, report_for
 from tests.support.clirun import WHY502, why502
+from why502.app.fix.service import Nginx
 from why502.lab.runtime import Stack, find_nginx
 
 SITE = "server {\n    listen 127.0.0.1:1;\n    location / {\n        proxy_read_timeout 1s;\n    }\n}\n"
@@ -47,6 +48,8 @@ def test_a_crafted_report_cannot_name_the_file_to_write(tmp_path: Path) -> None:
         stack.start_nginx(f"server {{ listen {stack.listen}; return 200; }}")
         nginx = find_nginx()
         assert nginx is not None
+        dumped = Nginx(nginx, str(stack.p.nginx_conf)).dumped_files()  # nginx -T's own list
+        assert dumped == [str(stack.p.nginx_conf)]
         state = tmp_path / "s"
         res = why502("fix", str(crafted), "--apply", "--yes", "--no-reload", "--state-dir", str(state),
                      "--nginx", nginx)
