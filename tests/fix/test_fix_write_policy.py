@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from tests.fix.reports import journal_states, report_for
 from tests.support.clirun import WHY502, why502
 from why502.app.fix.service import Nginx
 from why502.lab.runtime import Stack, find_nginx
+from why502.lab.runtime.machine import free_port
+from why502.sources.proxyprocs import master_of
 
 SITE = "server {\n    listen 127.0.0.1:1;\n    location / {\n        proxy_read_timeout 1s;\n    }\n}\n"
 
@@ -273,3 +277,48 @@ def test_a_proxy_another_user_runs_does_not_vouch_for_its_config() -> None:
     finally:
         other.kill()
         other.wait()
+
+
+@pytest.mark.real
+@pytest.mark.skipif(os.geteuid() != 0 or find_nginx() is None, reason="needs root and nginx")
+def test_the_config_of_a_proxy_another_user_runs_is_not_written() -> None:
+    """A real nginx run by nobody, on loopback: neither a report naming its config nor a lint
+    run that finds it makes root's ``fix`` write it (a proxy another user runs says nothing about
+    what this user may change)."""
+    nginx = find_nginx()
+    assert nginx is not None
+    top = Path(tempfile.mkdtemp(prefix="why502-fix-"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        top.chmod(0o755)
+        os.chown(top, 65534, 65534)
+        port = free_port()
+        conf = top / "nginx.conf"
+        conf.write_text(f"pid {top}/nginx.pid;\nevents {{ }}\nhttp {{\n    access_log off;\n"
+                        f"    upstream app {{\n        server 127.0.0.1:9;\n        keepalive 16;\n    }}\n"
+                        f"    server {{\n        listen 127.0.0.1:{port};\n"
+                        "        location / {\n            proxy_pass http://app;\n        }\n    }\n}\n")
+        original = conf.read_bytes()
+        proc = subprocess.Popen([nginx, "-p", str(top), "-c", str(conf), "-e", str(top / "error.log"),
+                                 "-g", "daemon off;"], user=65534, group=65534,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while master_of("nginx", str(conf)) is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert master_of("nginx", str(conf)) is not None, (top / "error.log").read_text()
+        new = conf.read_text().replace("proxy_pass", "proxy_read_timeout 30s; proxy_pass")
+        tmp = Path(tempfile.mkdtemp(prefix="why502-fix-state-"))
+        report = report_for(conf, new, tmp / "r.json")
+        res = why502("fix", str(report), "--apply", "--yes", "--no-reload", "--state-dir", str(tmp / "s"),
+                     "--nginx", nginx)
+        assert res.returncode == 3 and "no running nginx of root or of this user" in res.stderr, res.stderr
+        res = why502("fix", "--lint", str(conf), "--only", "W502-001", "--apply", "--yes", "--no-reload",
+                     "--state-dir", str(tmp / "s"), "--nginx", nginx)
+        assert res.returncode == 3 and "that neither root nor this user runs" in res.stderr, res.stderr
+        assert conf.read_bytes() == original and journal_states(tmp / "s") == []
+        shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        shutil.rmtree(top, ignore_errors=True)

@@ -9,7 +9,7 @@ The proxy's main config is, in this order:
 
 1. the one the command line names (``--config``/``--nginx-conf``, ``--lint FILE``), or the one
    this very run found on this host (``fix --lint`` or ``fix`` without REPORT, whose diagnosis
-   runs now);
+   runs now; when a running master uses that one, it must be root's or this user's);
 2. else the report's, only when a running master of that proxy was started with it (its ``-c``
    or ``-f``, or the compiled-in default: ``sources.proxyprocs.master_of``) and that master
    belongs to root or to this user (a proxy another user runs says nothing about what this
@@ -66,6 +66,10 @@ def main_config(proxy: str, named: str | None, found: str | None,
     if named:
         return named, "named on the command line"
     if found:
+        master = master_of(proxy, found)
+        if master is not None and not _trusted_master(master.pid):
+            raise InputError(f"{found} is the config of a {proxy} (pid {master.pid}) that neither root nor "
+                             "this user runs: nothing applied (to change it anyway: --config FILE)")
         return found, "found on this host"
     if not claimed:
         return None, ""
