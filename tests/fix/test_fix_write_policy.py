@@ -139,42 +139,57 @@ def test_a_hard_linked_file_keeps_its_other_name(tmp_path: Path) -> None:
 
 # -- 3. the lock is on the config file -----------------------------------------------------------
 
-def _checker(tmp_path: Path, verdict: str) -> Path:
-    """A stand-in nginx whose ``-t`` takes 2 s and exits with ``verdict`` (0 or 1)."""
-    script = tmp_path / "nginx-slow-t"
-    script.write_text(f'#!/bin/sh\n[ "$1" = -t ] || exit 0\nsleep 2\nexit {verdict}\n')
+def _checker(tmp_path: Path, verdict: str) -> tuple[Path, Path]:
+    """A stand-in nginx whose ``-t`` waits until ``release`` exists (at most 120 s), then exits
+    with ``verdict`` (0 or 1): the run holding the lock stays in its config test until the test
+    has seen the other run wait, whatever the load of the machine."""
+    release = tmp_path / "release"
+    script = tmp_path / "nginx-held-t"
+    script.write_text(f'#!/bin/sh\n[ "$1" = -t ] || exit 0\ni=0\n'
+                      f'while [ ! -e {release} ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done\n'
+                      f"exit {verdict}\n")
     script.chmod(0o755)
-    return script
+    return script, release
 
 
 def _two_operators(tmp_path: Path, verdict_of_first: str) -> tuple[Path, int, str, str, str]:
     """Operator A applies a change and, while its config test runs (the file written, A's lock
     held), operator B applies another change to the same file, made from the same bytes, with
-    another state directory.  (file, A's exit, A's output, B's output, B's exit as text)."""
+    another state directory; A's test ends once B says it waits for the lock (or B has ended).
+    (file, A's exit, A's output, B's output, B's exit as text)."""
     conf = tmp_path / "nginx.conf"
     conf.write_text("events {}\nhttp {\n    proxy_read_timeout 1s;\n    proxy_connect_timeout 1s;\n}\n")
     text = conf.read_text()
     first = report_for(conf, text.replace("read_timeout 1s", "read_timeout 30s"), tmp_path / "a.json")
     second = report_for(conf, text.replace("connect_timeout 1s", "connect_timeout 5s"), tmp_path / "b.json")
+    checker, release = _checker(tmp_path, verdict_of_first)
     argv = ["--apply", "--yes", "--no-reload", "--config", str(conf)]
     a = subprocess.Popen([WHY502, "fix", str(first), *argv, "--state-dir", str(tmp_path / "sa"),
-                          "--nginx", str(_checker(tmp_path, verdict_of_first))],
+                          "--nginx", str(checker)],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while journal_states(tmp_path / "sa") != ["written"] and time.monotonic() < deadline:
             time.sleep(0.02)
         assert journal_states(tmp_path / "sa") == ["written"]
         b = subprocess.Popen([WHY502, "fix", str(second), *argv, "--state-dir", str(tmp_path / "sb"),
                               "--nginx", "/bin/true"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        b_out, _ = b.communicate(timeout=120)
+        assert b.stdout is not None
+        b_lines: list[str] = []
+        for line in b.stdout:  # until B waits for A's lock (or ends without waiting)
+            b_lines.append(line)
+            if line.startswith("waiting:"):
+                break
+        release.touch()
+        rest, _ = b.communicate(timeout=120)
         a_out, _ = a.communicate(timeout=120)
     finally:
+        release.touch()
         if a.poll() is None:
             a.kill()
             a.wait()
-    return conf, a.returncode, a_out, b_out, str(b.returncode)
+    return conf, a.returncode, a_out, "".join(b_lines) + rest, str(b.returncode)
 
 
 def test_two_operators_with_different_state_dirs_one_applies_the_other_refuses(tmp_path: Path) -> None:
