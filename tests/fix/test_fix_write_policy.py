@@ -255,6 +255,7 @@ def test_a_damaged_journal_is_one_line_and_exit_3_for_every_command(tmp_path: Pa
         assert res.returncode == 3, (argv, res.stdout + res.stderr)
         assert f"{path}: damaged journal" in res.stderr and f"move {path.parent} out of" in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and "internal error" not in res.stderr
+        assert "damaged journal" not in res.stdout  # said once
         assert conf.read_bytes() == half_applied  # nothing acted on what the journal cannot say
     target = tmp_path / "damaged"
     path.parent.rename(target)  # what the message says to do

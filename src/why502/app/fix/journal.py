@@ -20,6 +20,10 @@ MAX_JOURNAL = 16 << 20  # a journal lists a few files; more than this is not one
 GONE = frozenset({ROLLED_BACK, UNDONE, RECOVERED})  # states whose backups are no longer needed
 
 
+class DamagedJournalError(InputError):
+    """A journal ``load_all`` cannot act on (exit 3; the message says what to do)."""
+
+
 def now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -54,7 +58,7 @@ def load_all(state_dir: Path) -> list[ChangeSet]:
             out.append(_load(path))
         except (OSError, ValueError) as err:
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            raise InputError(
+            raise DamagedJournalError(
                 f"{path}: damaged journal ({reason[:160]}): why502 fix cannot tell what that run changed; "
                 "compare the files it names with the backups beside it, restore by hand if needed, then "
                 f"move {path.parent} out of the state directory and run again") from None

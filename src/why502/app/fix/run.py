@@ -366,7 +366,9 @@ def history(state_dir: Path, out: TextIO) -> int:
         with locked(state_dir):
             for msg in recover(state_dir):
                 _say(out, msg)
-    except InputError as err:
+    except journal.DamagedJournalError:
+        raise
+    except InputError as err:  # another run holds the lock
         _say(out, f"note: {err}")
     sets = journal.load_all(state_dir)
     if not sets:
