@@ -1,0 +1,136 @@
+"""Hostile network answers and a stalled listener, measured: ``why502 fleet`` against a Prometheus
+API that trickles bytes, sends a million series, nests arrays 100,000 deep, has wrong types or
+NaN; and ``why502 watch``'s ``/metrics`` while clients hold half-sent requests.
+
+Why: every answer why502 reads from the network must be bounded in bytes, depth, series and
+*total* time (``why502.sources.netread``), and no client may stall the listener
+(``why502.app.watch.httpd``).  The tests check the behaviour (exit codes, one-line errors, a
+scrape answered while clients stall); this script records the seconds and peak RSS.
+
+    .venv/bin/python bench/network_bench.py                 # every case
+    .venv/bin/python bench/network_bench.py --only series --series 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from why502.lab.runtime import Stack, free_port
+
+WHY502 = str(Path(sys.executable).with_name("why502"))
+LIMIT_S = 120.0
+
+
+def timed(argv: list[str], limit: float = LIMIT_S) -> tuple[str, float, float, str]:
+    """(exit code or 'killed', wall seconds, peak RSS MiB, last stderr line) of ``argv`` under
+    GNU time (the child's own maximum RSS, measured by the kernel)."""
+    with tempfile.NamedTemporaryFile("r") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = proc.communicate(timeout=limit)
+            code = str(proc.returncode)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            code = f"killed after {limit:.0f} s"
+        wall = time.monotonic() - start
+        kb = out.read().strip().splitlines()
+    rss = int(kb[-1]) / 1024 if kb and kb[-1].isdigit() else float("nan")
+    last = (err.strip().splitlines() or [""])[-1][:110]
+    return code, wall, rss, last
+
+
+def fleet_cases(args: argparse.Namespace) -> None:
+    print("| answer | exit | wall | peak RSS | stderr |\n|---|---|---|---|---|")
+    with Stack() as stack:
+        nan = stack.write_file("nan.json", json.dumps(
+            {"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {"instance": "web1:9502"}, "value": [1.0, "NaN"]}]}}))
+        wrong = stack.write_file("wrong.json", json.dumps(
+            {"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": "web1", "value": 3}]}}))
+        cases = {
+            "trickle": dict(kind="trickle", delay=0.5),
+            "series": dict(kind="series", count=args.series),
+            "deep": dict(kind="deep", count=100_000),
+            "wrong-type": dict(kind="answer", body_file=str(wrong)),
+            "nan": dict(kind="answer", body_file=str(nan)),
+        }
+        for name, kw in cases.items():
+            if args.only and name != args.only:
+                continue
+            kind = str(kw.pop("kind"))
+            b = stack.add_backend(kind, **kw)  # type: ignore[arg-type]
+            code, wall, rss, last = timed([args.why502, "fleet", "--prometheus", f"http://{b.address}",
+                                           "--format", "json"])
+            print(f"| {name} | {code} | {wall:.2f} s | {rss:.0f} MiB | `{last}` |", flush=True)
+            stack.stop_process(b.process)
+
+
+def scrape(port: int, timeout: float) -> float | str:
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as resp:
+            resp.read()
+    except OSError as err:
+        return f"failed ({err})"
+    return time.monotonic() - start
+
+
+def metrics_case(args: argparse.Namespace) -> None:
+    """``args.stallers`` clients each send half a request and wait; then one scrape is timed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "access.log"
+        log.write_text("")
+        port = free_port()
+        proc = subprocess.Popen([args.why502, "watch", "--access-log", str(log), "--offline",
+                                 "--listen", f"127.0.0.1:{port}", "--format", "jsonl"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not isinstance(scrape(port, 2), float):
+                if time.monotonic() > deadline:
+                    raise SystemExit("watch did not start")
+                time.sleep(0.2)
+            print(f"| stalling clients | scrape | (`why502 watch`, pid {proc.pid}) |\n|---|---|---|")
+            for n in args.stallers:
+                held = []
+                for _ in range(n):
+                    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # no blank line: half a request
+                    held.append(s)
+                got = scrape(port, 10.0)
+                shown = f"{got:.3f} s" if isinstance(got, float) else got
+                print(f"| {n} | {shown} | |", flush=True)
+                for s in held:
+                    s.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", choices=("trickle", "series", "deep", "wrong-type", "nan", "metrics"))
+    p.add_argument("--series", type=int, default=1_000_000)
+    p.add_argument("--stallers", type=int, nargs="+", default=[1, 8, 100])
+    p.add_argument("--why502", default=WHY502, help="the why502 to measure (another checkout's)")
+    args = p.parse_args()
+    if args.only != "metrics":
+        fleet_cases(args)
+    if args.only in (None, "metrics"):
+        metrics_case(args)
+
+
+if __name__ == "__main__":
+    main()
