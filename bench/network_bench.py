@@ -29,29 +29,53 @@ WHY502 = str(Path(sys.executable).with_name("why502"))
 LIMIT_S = 120.0
 
 
-def timed(argv: list[str], limit: float = LIMIT_S) -> tuple[str, float, float, str]:
-    """(exit code or 'killed', wall seconds, peak RSS MiB, last stderr line) of ``argv`` under
-    GNU time (the child's own maximum RSS, measured by the kernel)."""
-    with tempfile.NamedTemporaryFile("r") as out:
+def timed(argv: list[str], limit: float = LIMIT_S) -> tuple[str, float, float, str, str]:
+    """(exit code or 'killed', wall seconds, peak RSS MiB, last stderr line, stdout) of ``argv``.
+    The peak is the child's own ``VmHWM`` read from ``/proc`` while it runs (so a run killed at
+    the limit still has one; ``ru_maxrss`` of a child forked from this process could fold in
+    the parent's peak)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.monotonic()
-        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            _, err = proc.communicate(timeout=limit)
-            code = str(proc.returncode)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-            code = f"killed after {limit:.0f} s"
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
+        peak_kb = 0
+        code = ""
+        while not code:
+            try:
+                with open(f"/proc/{proc.pid}/status") as fh:
+                    hwm = next((ln for ln in fh if ln.startswith("VmHWM:")), "")
+                peak_kb = max(peak_kb, int(hwm.split()[1])) if hwm else peak_kb
+            except (OSError, ValueError, IndexError):
+                pass
+            if proc.poll() is not None:
+                code = str(proc.returncode)
+            elif time.monotonic() - start > limit:
+                proc.kill()
+                proc.wait()
+                code = f"killed after {limit:.0f} s"
+            else:
+                time.sleep(0.05)
         wall = time.monotonic() - start
-        kb = out.read().strip().splitlines()
-    rss = int(kb[-1]) / 1024 if kb and kb[-1].isdigit() else float("nan")
-    last = (err.strip().splitlines() or [""])[-1][:110]
-    return code, wall, rss, last
+        out.seek(0)
+        err.seek(0)
+        last = (err.read().strip().splitlines() or [""])[-1][:110]
+        return code, wall, peak_kb / 1024, last, out.read()
+
+
+def strict_json(text: str) -> str:
+    """Whether ``text`` is JSON a strict parser takes (no NaN/Infinity)."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(name)
+
+    try:
+        json.loads(text, parse_constant=refuse)
+    except ValueError as err:
+        return f"no ({err})" if text.strip() else "-"
+    return "yes"
 
 
 def fleet_cases(args: argparse.Namespace) -> None:
-    print("| answer | exit | wall | peak RSS | stderr |\n|---|---|---|---|---|")
+    print("| answer | exit | wall | peak RSS | stdout strict JSON | stderr |\n|---|---|---|---|---|---|")
     with Stack() as stack:
         nan = stack.write_file("nan.json", json.dumps(
             {"status": "success", "data": {"resultType": "vector", "result": [
@@ -71,10 +95,12 @@ def fleet_cases(args: argparse.Namespace) -> None:
                 continue
             kind = str(kw.pop("kind"))
             b = stack.add_backend(kind, **kw)  # type: ignore[arg-type]
-            code, wall, rss, last = timed([args.why502, "fleet", "--prometheus", f"http://{b.address}",
-                                           "--format", "json"])
-            print(f"| {name} | {code} | {wall:.2f} s | {rss:.0f} MiB | `{last}` |", flush=True)
-            stack.stop_process(b.process)
+            code, wall, rss, last, out = timed([args.why502, "fleet", "--prometheus",
+                                                f"http://{b.address}", "--format", "json"])
+            print(f"| {name} | {code} | {wall:.2f} s | {rss:.0f} MiB | {strict_json(out)} | `{last}` |",
+                  flush=True)
+            if b.process is not None:
+                stack.stop_process(b.process)
 
 
 def scrape(port: int, timeout: float) -> float | str:
@@ -105,13 +131,18 @@ def metrics_case(args: argparse.Namespace) -> None:
             print(f"| stalling clients | scrape | (`why502 watch`, pid {proc.pid}) |\n|---|---|---|")
             for n in args.stallers:
                 held = []
-                for _ in range(n):
-                    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # no blank line: half a request
+                note = ""
+                for k in range(n):
+                    try:
+                        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # half a request
+                    except OSError as err:
+                        note = f"client {k + 1}'s connect failed ({err}): the backlog is full"
+                        break
                     held.append(s)
                 got = scrape(port, 10.0)
                 shown = f"{got:.3f} s" if isinstance(got, float) else got
-                print(f"| {n} | {shown} | |", flush=True)
+                print(f"| {n} | {shown} | {note} |", flush=True)
                 for s in held:
                     s.close()
         finally:

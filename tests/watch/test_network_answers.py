@@ -1,11 +1,13 @@
-"""`why502 fleet` against a hostile Prometheus API (a real HTTP server on loopback, the lab's
-``backend.py`` in its hostile-answer modes): every answer is read within bounds of time, bytes,
-depth and series, and anything else than an instant vector is one line, exit 3.  Each test fails
-without its guard in ``why502.sources.netread`` / ``why502.app.fleet``."""
+"""Hostile HTTP answers (a real HTTP server on loopback, the lab's ``backend.py`` in its
+hostile-answer modes) to `why502 fleet` (Prometheus's API) and to watch's Alertmanager sender:
+every answer is read within bounds of time, bytes, depth and series, and anything else than an
+instant vector is one line, exit 3.  Each test fails without its guard in
+``why502.sources.netread`` / ``why502.app.fleet``."""
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,9 @@ import pytest
 
 from tests.support.clirun import why502
 from tests.support.limits import peak_rss_mb
+from why502.app.watch.alerts import AlertSender, alert_of
+from why502.app.watch.incidents import Incident
+from why502.findings.model import Diagnostic
 from why502.lab.runtime import Stack
 
 pytestmark = pytest.mark.real
@@ -148,3 +153,20 @@ def test_unreachable_and_bad_timeout_are_one_line() -> None:
     assert "refused" in one_line_error(out).lower()
     bad = why502("fleet", "--prometheus", "http://127.0.0.1:9", "--timeout", "nan")
     assert bad.returncode == 2 and "--timeout" in bad.stderr
+
+
+def test_a_trickling_alertmanager_cannot_hold_the_sender() -> None:
+    """The Alertmanager post has the same total deadline: one byte a second of its answer (~60 s
+    with a per-read timeout) ends at the sender's 2 s, as one failure to retry."""
+    notes: list[Diagnostic] = []
+    with Stack() as stack:
+        b = stack.add_backend("trickle", delay=1.0)
+        sender = AlertSender(f"http://{b.address}", "web1", notes.append, timeout=2.0)
+        alert = alert_of(Incident(id="i1", opened="2026-11-23T09:00:00", opened_at=0.0,
+                                  trigger=["x"], cause="backend-not-running", fix="-"), "web1")
+        done: list[bool] = []
+        t = threading.Thread(target=lambda: done.append(sender._post([alert])), daemon=True)
+        t.start()
+        t.join(30)
+    assert done == [False], "the post still waited for the trickled answer after 30 s"
+    assert sender.failures == 1 and "no complete answer within 2 s" in notes[0].message

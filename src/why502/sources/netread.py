@@ -249,18 +249,20 @@ def fetch(url: str, bounds: Bounds, *, data: bytes | None = None,
         raise InputError(f"{where}: {type(err).__name__ if not str(err) else err}") from None
 
 
-# A JSON string (terminated, or running to the end of the text: then the text is invalid and
-# json.loads says so).  Unrolled so each character is looked at once: linear on any input.
-_STRING = re.compile(rb'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*(?:"|\Z)', re.S)
+# A JSON string once its escapes are gone (terminated, or running to the end of the text: then
+# the text is invalid and json.loads says so).  No alternation, no backtracking: linear.
+_STRING = re.compile(rb'"[^"]*(?:"|\Z)')
 _NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 def check_depth(data: bytes, max_depth: int) -> str | None:
     """Why ``data`` must not reach ``json.loads``, or ``None``: nesting deeper than ``max_depth``
-    or brackets that do not pair.  Strings are cut out first (a ``[`` in a label is text), then
-    the innermost ``[]``/``{}`` pairs are removed once per level: at most ``max_depth`` passes
-    of C-speed ``bytes.replace`` over the brackets alone, and no recursion."""
-    skeleton = _STRING.sub(b"", data).translate(None, _NOT_BRACKET)
+    or brackets that do not pair.  Strings are cut out first (a ``[`` in a label is text: the
+    escapes ``\\\\`` then ``\\"`` go first, so every ``"`` left opens or closes one), then the
+    innermost ``[]``/``{}`` pairs are removed once per level: at most ``max_depth`` passes of
+    C-speed ``bytes.replace`` over the brackets alone, and no recursion (8 MiB: 0.1-1.3 s)."""
+    unescaped = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = _STRING.sub(b"", unescaped).translate(None, _NOT_BRACKET)
     for _ in range(max_depth):
         if not skeleton:
             return None
