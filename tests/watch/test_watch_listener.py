@@ -93,13 +93,62 @@ def test_one_peer_cannot_take_every_slot(port: int) -> None:
     assert all(r.startswith(b"HTTP/1.0 503") for r in refused), refused
 
 
-def test_more_connections_than_the_cap_are_refused_at_once(port: int) -> None:
-    """One connection from each of 70 addresses (no per-peer cap applies): past 64, a 503 and a
-    close instead of one more thread waiting; the accept loop never stops."""
+def test_a_scrape_is_answered_when_stallers_from_many_addresses_hold_every_slot(port: int) -> None:
+    """One half request from each of 70 addresses (no per-peer cap applies) takes all 64 slots;
+    the scrape's connection then closes the one that waited longest for its head, instead of
+    getting 503 (or, on the old server, waiting behind all of them)."""
     cap = Limits().connections
-    with stallers(port, [f"127.0.1.{i}" for i in range(1, cap + 7)]) as held:
-        refused = [first_bytes(s, 10) for s in held[cap:]]
-    assert all(r.startswith(b"HTTP/1.0 503") for r in refused), refused
+    with stallers(port, [f"127.0.1.{i}" for i in range(1, cap + 7)]):
+        assert "why502_log_lag_bytes" in scrape(port, timeout=20)
+
+
+def first_event(s: socket.socket, wait: float) -> bytes | None:
+    """What the server sends within ``wait`` s: bytes, ``b""`` for a close, ``None`` for nothing."""
+    s.settimeout(wait)
+    try:
+        return s.recv(64)
+    except TimeoutError:
+        return None
+    except OSError:
+        return b""
+
+
+def test_over_the_cap_the_longest_waiting_head_is_closed() -> None:
+    """4 slots, 6 half requests (long head deadline, so only the cap can close one): the 2 that
+    waited longest are closed, the 4 newest are held; when every slot is serving an answer (to
+    clients that do not read it), a new connection gets 503."""
+    big = {"/big": lambda req: Response(200, "text/plain", b"x" * (32 << 20))}
+    server = serve("127.0.0.1", 0, big, Limits(head_seconds=600, write_seconds=600,
+                                                connections=4, per_client=100))
+    held: list[socket.socket] = []
+    try:
+        for _ in range(6):
+            s = socket.create_connection(("127.0.0.1", server.server_port), timeout=10)
+            s.sendall(HALF)
+            held.append(s)
+            want = min(len(held), 4)
+            wait_until(lambda want=want: server.active == want, 30, "the server to admit it")
+        assert [first_event(s, 10) for s in held[:2]] == [b"", b""]
+        assert [first_event(s, 0.5) for s in held[2:]] == [None] * 4
+        for s in held:
+            s.close()
+        wait_until(lambda: server.active == 0, 30, "the slots to be free")
+        held = []
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", server.server_port), timeout=10)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /big HTTP/1.0\r\n\r\n")
+            held.append(s)
+        wait_until(lambda: server.active == 4, 30, "four answers in progress")
+        late = socket.create_connection(("127.0.0.1", server.server_port), timeout=10)
+        held.append(late)
+        got = first_event(late, 10)
+        assert got is not None and got.startswith(b"HTTP/1.0 503"), got
+    finally:
+        for s in held:
+            s.close()
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_head_trickled_byte_by_byte_is_cut_at_its_deadline(port: int) -> None:

@@ -12,9 +12,12 @@ a time with no timeout, so one client that sends half a request blocks every scr
   ``Limits.head_bytes`` (431 beyond; ``http.server`` alone allows 100 header lines of 64 KiB);
 - the answer must be taken within ``Limits.write_seconds`` (``socket.sendall``'s timeout is the
   total for the call since Python 3.5);
-- at most ``Limits.connections`` connections at once, and ``Limits.per_client`` from one peer
-  address: beyond, the connection gets ``503`` and is closed at once, so the accept loop never
-  stops and the backlog never fills, and one noisy host cannot take the slots Prometheus needs.
+- at most ``Limits.per_client`` connections from one peer address (beyond: ``503`` and a close
+  at once), so one noisy host cannot take the slots Prometheus needs;
+- at most ``Limits.connections`` at once: a new connection then closes the one that has waited
+  longest for its request head (a scrape sends its head at once, so the one still waiting is
+  the slow one), or gets ``503`` when every slot is serving an answer.  The accept loop never
+  stops, so the backlog never fills.
 
 A route is a function of a :class:`Request` to a :class:`Response`, registered by path
 (``routes={"/metrics": ...}``): adding a page is adding an entry.  Only ``GET`` and ``HEAD``
@@ -68,6 +71,17 @@ class Response:
 
 
 Route = Callable[[Request], Response]
+
+
+@dataclass
+class _Slot:
+    """One admitted connection: its peer, its socket, when it came, whether its head is still
+    being read."""
+
+    peer: str
+    sock: socket.socket
+    since: float
+    reading: bool = True
 
 
 class _HeadTooBig(OSError):
@@ -126,6 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
     def _answer(self, head_only: bool) -> None:
+        self.server.head_read(self.connection)
         parts = urlsplit(self.path)
         route = self.server.routes.get(parts.path)
         if route is None:
@@ -168,9 +183,8 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.routes = dict(routes)
         self.limits = limits
         self._lock = threading.Lock()
-        self._active = 0
+        self._slots: dict[int, _Slot] = {}  # id(connection) -> its slot, while it holds one
         self._by_peer: dict[str, int] = {}
-        self._peer_of: dict[int, str] = {}  # id(connection) -> its peer, while it holds a slot
         super().__init__(address, _Handler)
 
     @property
@@ -181,32 +195,55 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def active(self) -> int:
         """Connections holding a slot now."""
         with self._lock:
-            return self._active
+            return len(self._slots)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        """Take a slot for the connection, or answer 503 and close it (the caps)."""
+        """Take a slot for the connection.  A peer at its cap gets 503 and a close.  When every
+        slot is taken, the connection that has waited longest for its request head is closed to
+        make room (it is the slow one: a scrape sends its head at once), so clients from many
+        addresses holding half requests cannot keep a scrape out; with no such connection, 503."""
         peer = str(client_address[0])
+        victim: _Slot | None = None
         with self._lock:
-            if self._active < self.limits.connections and \
-                    self._by_peer.get(peer, 0) < self.limits.per_client:
-                self._active += 1
+            admit = self._by_peer.get(peer, 0) < self.limits.per_client
+            if admit and len(self._slots) >= self.limits.connections:
+                waiting = [k for k, slot in self._slots.items() if slot.reading]
+                if waiting:
+                    key = min(waiting, key=lambda k: self._slots[k].since)
+                    victim = self._release(key)
+                else:
+                    admit = False
+            if admit:
+                self._slots[id(request)] = _Slot(peer, request, time.monotonic())
                 self._by_peer[peer] = self._by_peer.get(peer, 0) + 1
-                self._peer_of[id(request)] = peer
-                return True
-        with contextlib.suppress(OSError):
-            request.setblocking(False)
-            request.send(b"HTTP/1.0 503 Service Unavailable\r\nConnection: close\r\n"
-                         b"Retry-After: 1\r\nContent-Length: 0\r\n\r\n")
-        return False
+        if victim is not None:
+            with contextlib.suppress(OSError):
+                victim.sock.shutdown(socket.SHUT_RDWR)  # its reads end at once
+        if not admit:
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(b"HTTP/1.0 503 Service Unavailable\r\nConnection: close\r\n"
+                             b"Retry-After: 1\r\nContent-Length: 0\r\n\r\n")
+        return admit
+
+    def head_read(self, request: Any) -> None:
+        """The connection's request head is complete: it is being served, never evicted."""
+        with self._lock:
+            slot = self._slots.get(id(request))
+            if slot is not None:
+                slot.reading = False
+
+    def _release(self, key: int) -> _Slot | None:
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            self._by_peer[slot.peer] -= 1
+            if self._by_peer[slot.peer] <= 0:
+                del self._by_peer[slot.peer]
+        return slot
 
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
-            peer = self._peer_of.pop(id(request), None)
-            if peer is not None:
-                self._active -= 1
-                self._by_peer[peer] -= 1
-                if self._by_peer[peer] <= 0:
-                    del self._by_peer[peer]
+            self._release(id(request))
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
