@@ -128,23 +128,28 @@ def metrics_case(args: argparse.Namespace) -> None:
                 if time.monotonic() > deadline:
                     raise SystemExit("watch did not start")
                 time.sleep(0.2)
-            print(f"| stalling clients | scrape | (`why502 watch`, pid {proc.pid}) |\n|---|---|---|")
+            print("| clients holding half a request | scrape from 127.0.0.1 | note |\n|---|---|---|")
             for n in args.stallers:
-                held = []
-                note = ""
-                for k in range(n):
-                    try:
-                        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # half a request
-                    except OSError as err:
-                        note = f"client {k + 1}'s connect failed ({err}): the backlog is full"
-                        break
-                    held.append(s)
-                got = scrape(port, 10.0)
-                shown = f"{got:.3f} s" if isinstance(got, float) else got
-                print(f"| {n} | {shown} | {note} |", flush=True)
-                for s in held:
-                    s.close()
+                for spread in (False, True):
+                    held = []
+                    note = ""
+                    for k in range(n):
+                        src = f"127.0.{1 + k // 250}.{1 + k % 250}" if spread else "127.0.0.2"
+                        try:
+                            s = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                                         source_address=(src, 0))
+                            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # half a request
+                        except OSError as err:
+                            note = f"client {k + 1}'s connect failed ({err}): the backlog is full"
+                            break
+                        held.append(s)
+                    got = scrape(port, 10.0)
+                    shown = f"{got:.3f} s" if isinstance(got, float) else got
+                    where = f"{n} addresses" if spread else "127.0.0.2"
+                    print(f"| {n} from {where} | {shown} | {note} |", flush=True)
+                    for s in held:
+                        s.close()
+                    time.sleep(0.5)
         finally:
             proc.terminate()
             proc.wait(timeout=10)

@@ -1,15 +1,16 @@
-"""The bounded reader's pure parts: the JSON depth check (linear, no recursion, strings are text)
-and the strict JSON writer every output goes through."""
+"""The bounded reader's pure parts: the JSON depth check (linear, no recursion, strings are text);
+and the strict JSON writers (``textutil``) every JSON output goes through."""
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
 
 from why502.errors import InputError
-from why502.jsonout import dumps, finite
 from why502.sources.netread import Bounds, check_depth, parse_json
+from why502.textutil import dump_json, finite, write_json
 
 
 def nested(depth: int) -> bytes:
@@ -55,9 +56,12 @@ def test_constants_that_are_not_json_are_refused() -> None:
     assert parse_json(b'{"a": [1, "NaN"]}', Bounds(), "test") == {"a": [1, "NaN"]}
 
 
-def test_the_strict_writer_refuses_non_finite_numbers() -> None:
+def test_the_strict_writers_refuse_non_finite_numbers() -> None:
+    """The JSON writers every output goes through (``textutil.dump_json``, ``write_json``)."""
     for bad in (math.nan, math.inf, -math.inf):
         with pytest.raises(ValueError):
-            dumps({"rate": bad})
-    assert dumps({"rate": finite(math.nan), "n": finite(2.5)}) == '{"rate": null, "n": 2.5}'
+            dump_json({"rate": bad})
+        with pytest.raises(ValueError):
+            write_json(io.StringIO(), {"rate": bad})
+    assert dump_json({"rate": finite(math.nan), "n": finite(2.5)}, indent=None) == '{"rate": null, "n": 2.5}'
     assert finite(None) is None and finite(-math.inf) is None

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from why502.errors import InputError, UsageError
-from why502.jsonout import finite
 from why502.sources.netread import Bounds, get_json
+from why502.textutil import finite
 
 __all__ = ["MAX_SERIES", "QUERIES", "HostView", "fleet"]
 

@@ -43,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from why502.app.fleet import fleet
     from why502.errors import UsageError
-    from why502.jsonout import dumps
-    from why502.textutil import strip_terminal_escapes
+    from why502.textutil import dump_json, strip_terminal_escapes
 
     if not re.fullmatch(r"[0-9]+[smhd]", args.range):
         raise UsageError(f"--range {args.range!r}: expected a PromQL range such as 5m")
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout {args.timeout:g}: expected seconds in (0, 3600]")
     hosts = fleet(args.prometheus, args.range, args.timeout)
     if args.format == "json":
-        print(dumps({"hosts": [h.to_dict() for h in hosts]}, indent=2))
+        print(dump_json({"hosts": [h.to_dict() for h in hosts]}))
     elif not hosts:
         print("no host reports why502 metrics to this Prometheus")
     else:

@@ -25,8 +25,8 @@ from why502 import PROJECT_URL
 from why502.app.watch.incidents import Incident
 from why502.errors import InputError
 from why502.findings.model import Diagnostic
-from why502.jsonout import dumps
 from why502.sources.netread import Bounds, fetch
+from why502.textutil import dump_json
 
 __all__ = ["AlertSender", "alert_of"]
 
@@ -126,7 +126,7 @@ class AlertSender:
             self.wake.clear()
 
     def _post(self, batch: list[dict[str, Any]]) -> bool:
-        body = dumps(batch).encode()
+        body = dump_json(batch, indent=None).encode()
         try:
             answer = fetch(self.endpoint, Bounds(max_bytes=64 << 10, seconds=self.timeout), data=body,
                            headers={"Content-Type": "application/json"}, what=self.endpoint)
