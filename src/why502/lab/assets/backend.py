@@ -102,6 +102,14 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
     last = time.monotonic()
     pending = b""
     try:
+        if args.mode == "drip":
+            # Whatever was asked (HTTP, a FastCGI record), one byte every ``delay`` s and never
+            # a newline or a whole record: only a deadline on the whole read ends the wait.
+            conn.recv(65536)
+            for _ in range(1 << 20):
+                conn.sendall(b"x")
+                time.sleep(args.delay)
+            return
         while True:
             got = read_head(conn, pending)
             if got is None:

@@ -70,7 +70,8 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
     / ``dns-silent`` (UDP DNS), ``memhog`` (allocates ``alloc_mb`` MiB per request); hostile
     answers to an HTTP API client: ``trickle`` (a valid Prometheus answer, one byte every
     ``delay`` s), ``series`` (a vector of ``count`` series), ``deep`` (``count`` nested arrays),
-    ``answer`` (the bytes of ``body_file``).
+    ``answer`` (the bytes of ``body_file``); ``drip`` (to any request, one byte every ``delay``
+    s, never a line or a record).
     ``host`` must be a loopback address (``127.0.0.0/8``, ``::1``) -- or a ``10.251.x.x``
     address of a veth this stack made, with ``netns`` (the namespace to run in; default: the
     stack's own).  With ``fail_path`` only requests whose path starts with it misbehave (the
