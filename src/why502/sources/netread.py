@@ -220,14 +220,29 @@ def _read_body(resp: Any, limit: int, where: str) -> bytes:
         chunks.append(chunk)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the answer (urllib then raises it as an ``HTTPError`` with its status)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def fetch(url: str, bounds: Bounds, *, data: bytes | None = None,
-          headers: dict[str, str] | None = None, what: str = "") -> Answer:
-    """``GET url`` (``POST`` with ``data``) within ``bounds``: the status and the body.  Any
-    status is an answer (a 4xx body says why); unreachable, too slow or too big is an
-    ``InputError`` of one line naming ``what`` (default: the URL)."""
+          headers: dict[str, str] | None = None, what: str = "", follow_redirects: bool = True,
+          read_body: bool = True, proxies: bool = True) -> Answer:
+    """``GET url`` (``POST`` with ``data``) within ``bounds``: the status and the body (none
+    without ``read_body``: the status is all that is wanted).  Any status is an answer (a 4xx
+    body says why; a 3xx too without ``follow_redirects``); unreachable, too slow or too big is
+    an ``InputError`` of one line naming ``what`` (default: the URL).  ``proxies=False`` ignores
+    ``http_proxy``/``https_proxy`` (a URL of this host must be asked directly)."""
     where = what or url
     deadline = _Deadline(bounds.seconds)
-    opener = urllib.request.build_opener(_HTTPHandler(deadline), _HTTPSHandler(deadline))
+    handlers: list[urllib.request.BaseHandler] = [_HTTPHandler(deadline), _HTTPSHandler(deadline)]
+    if not follow_redirects:
+        handlers.append(_NoRedirect())
+    if not proxies:
+        handlers.append(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(*handlers)
     req = urllib.request.Request(url, data=data, headers=headers or {},
                                  method="POST" if data is not None else "GET")
     try:
@@ -236,7 +251,8 @@ def fetch(url: str, bounds: Bounds, *, data: bytes | None = None,
         except urllib.error.HTTPError as err:
             resp = err  # an error status with its body
         with resp:
-            return Answer(resp.status or 0, _read_body(resp, bounds.max_bytes, where))
+            body = _read_body(resp, bounds.max_bytes, where) if read_body else b""
+            return Answer(resp.status or 0, body)
     except InputError:
         raise
     except TimeoutError:
