@@ -72,3 +72,12 @@ def test_explain_jsonl_reads_each_stdin_line_as_explain_does() -> None:
             assert "error" in obj and "symptom" not in obj, text
         else:
             assert obj.get("symptom") == (json.loads(one.stdout)["line"] or {}).get("symptom"), text
+
+
+def test_explain_jsonl_takes_lines_from_stdin_only() -> None:
+    """``--format jsonl`` is the batch mode: with an argument other than ``-`` it is a usage error
+    (one line, exit 2), not a page of a different shape."""
+    res = subprocess.run([WHY502, "explain", "502", "--format", "jsonl"], capture_output=True, text=True,
+                         timeout=120, check=False, stdin=subprocess.DEVNULL)
+    assert res.returncode == 2 and res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1 and "stdin" in res.stderr

@@ -104,6 +104,32 @@ _PHASE_CALL = (
 )
 
 
+# The marks of the repairs that can apply to a line that starts with nginx's head, which the
+# engines' fast paths read (errorlog_batch, the C scanner): straightened quotes and spaces, a cut
+# marker at the end, a connection number Markdown mangled ("19162#0: _487 recv() failed"),
+# emphasis, spaces inside tokens, a message that starts at the errno.  A head line the fast path
+# cannot read and that has one of these marks goes to the per-line recogniser (``errorlog.
+# classify_line``, explain's), which repairs it; the C scanner hands back a superset of these
+# lines (``may_normalize``).  One regex for Python ``re`` and Rust ``regex``: literal characters,
+# no lookaround.
+HEAD_REPAIR_MARKS = (
+    "[" + "".join(sorted(chr(c) for c in _QUOTES)) + "]"
+    r"|(?:…|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$"
+    r"|\d#\d{1,10}: (?:\\?\*\s|_|\\\*|\*\*)"
+    r"|\*\*| \(\)|unix: +/|\( +\d|\(\d{1,9}: [^()]* \)"
+    r"|#\d{1,10}: (?:\*\d{1,20} )?(?:failed )?\("
+)
+
+# Literals without which a repair cannot make a line readable that was not readable as pasted: the
+# repairs that *create* a rule's key phrase are the fragment tail (the call inferred from the
+# phase: ``(104: ...) while connecting to upstream``, ``failed (Connection refused) while ...``)
+# and the spaces taken out of a call (``connect () failed``).  Every other repair removes or
+# straightens text around a phrase that is already there.  The batch engine's prefilter adds
+# these to the rules' needles (``errorlog_batch.prefilter_needles``), so ``classify`` hands every
+# line ``explain`` could read to the same per-line recogniser.  Lower case, as the prefilter.
+CREATES_KEYS: tuple[str, ...] = (") while ", " ()")
+
+
 def normalize(text: str) -> Normalized:
     """Undo paste damage (module doc).  Pure and cheap; ``repairs`` is empty when nothing changed."""
     repairs: list[str] = []
