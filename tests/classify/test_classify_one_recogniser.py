@@ -112,3 +112,28 @@ def test_the_summary_counts_what_the_records_hold() -> None:
 
     assert counts(got) == counts(want)
     assert want.filter(pl.col("symptom") == "connection-reset").get_column("n").sum() >= 1
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["polars", "native"])
+def test_quotes_and_a_full_stop_are_read_alike(native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``"upstream prematurely closed ..."`` in quotes and a head line ending in the reporter's
+    full stop (``... while connecting to upstream.``): explain's recogniser repairs both, and the
+    batch engines hand both to it (a head line's trailing stop is a HEAD_REPAIR_MARKS mark and a
+    ``may_normalize`` case of the C scanner)."""
+    if native and not errorlog_native.available():
+        pytest.skip("the native scanner is not built")
+    monkeypatch.setenv("WHY502_NATIVE", "1" if native else "0")
+    lines = ['"upstream prematurely closed connection while reading response header from upstream"',
+             "2024/05/01 12:00:01 [error] 29#29: *5 connect() failed (111: Connection refused) "
+             "while connecting to upstream."]
+    assert [c.symptom if (c := errorlog.classify_line(t, year=2024)) else None for t in lines] == [
+        "premature-close", "connection-refused"]
+    assert [errorlog.classify_line(t, year=2024, repair=False) for t in lines] == [None, None]
+    assert re.search(HEAD_REPAIR_MARKS, lines[1])
+    if native:
+        from why502.app.classify import jsonl_paths
+        got = _jsonl_symptoms(jsonl_paths, lines)
+    else:
+        df = errorlog_batch.classify_series(pl.Series(lines), year=2024)
+        got = dict(zip(df.get_column("idx").to_list(), df.get_column("symptom").to_list(), strict=True))
+    assert got == {0: "premature-close", 1: "connection-refused"}

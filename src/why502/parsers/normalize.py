@@ -79,8 +79,11 @@ _CUT = re.compile(r"\s*(?:\u2026|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$")
 # nginx "pid#tid: *conn " after Markdown: "_123", "* 123", "\*123", "**123"
 _CONN = re.compile(r"((?<!\d)\d{1,10}#\d{1,10}: )(?:\\?\*\s{1,8}|_|\\\*|\*\*)(\d{1,20}) ")  # bounded: linear
 _BOLD = re.compile(r"\*\*([^*]+)\*\*")
-# a line a reporter wrapped in quotes or a code span: 'connect() failed ...'
-_WRAPPED = re.compile(r"^\s*(['`])(.*)\1\s*$")
+# a line a reporter wrapped in quotes or a code span: 'connect() failed ...', "upstream ..."
+_WRAPPED = re.compile(r"^\s*(['`\"])(.*)\1\s*$")
+# a full stop or comma of the reporter's sentence right after nginx's action ("... while
+# connecting to upstream." -- nginx ends the action with ", client: " or the end of the line)
+_ACTION_STOP = re.compile(r"( while [a-z ]*[a-z])[.;,]\s*$")
 # spaces a rich-text editor put inside tokens
 _SPACED_CALL = re.compile(r"\b([a-z_0-9]+) \(\)")
 _SPACED_UNIX = re.compile(r"\bunix: +/")
@@ -118,6 +121,7 @@ HEAD_REPAIR_MARKS = (
     r"|\d#\d{1,10}: (?:\\?\*\s|_|\\\*|\*\*)"
     r"|\*\*| \(\)|unix: +/|\( +\d|\(\d{1,9}: [^()]* \)"
     r"|#\d{1,10}: (?:\*\d{1,20} )?(?:failed )?\("
+    r"| while [a-z ]*[a-z][.;,]\s*$"
 )
 
 # Literals without which a repair cannot make a line readable that was not readable as pasted: the
@@ -153,6 +157,10 @@ def normalize(text: str) -> Normalized:
     if m3:
         out = m3.group(2)
         repairs.append("quotes around the line removed")
+    new = _ACTION_STOP.sub(r"\1", out)
+    if new != out:
+        out = new
+        repairs.append("punctuation after the message removed")
     new = _SPACED_CALL.sub(r"\1()", out)
     new = _SPACED_UNIX.sub("unix:/", new)
     new = _SPACED_ERRNO.sub(r"(\1: ", new)
