@@ -28,6 +28,7 @@ from pathlib import Path
 
 from why502.facts.setting import Setting
 from why502.parsers.apache_dump import VHost, looks_like_dump, parse_apache_dump
+from why502.parsers.configread import ConfigBudget
 
 # name -> (default, where it is stated)
 DEFAULTS: dict[str, tuple[str, str]] = {
@@ -265,11 +266,12 @@ def split_args(text: str) -> list[str]:
             for a, b, c in re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|(\S+)', text)]
 
 
-def envvars(server_root: str) -> dict[str, str]:
-    """Debian's ``envvars``: ``export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`` and friends."""
+def envvars(server_root: str, budget: ConfigBudget | None = None) -> dict[str, str]:
+    """Debian's ``envvars``: ``export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`` and friends (read
+    within the config's ``budget``: it is part of what httpd reads)."""
     out: dict[str, str] = {"SUFFIX": ""}
     try:
-        text = Path(server_root, "envvars").read_text(encoding="utf-8", errors="replace")
+        text = (budget or ConfigBudget()).read(os.path.join(server_root, "envvars"))
     except OSError:
         return out
     for m in re.finditer(r"(?m)^\s*export\s+(\w+)=(\S+)", text):
@@ -279,17 +281,19 @@ def envvars(server_root: str) -> dict[str, str]:
 
 
 def parse_apache_text(text: str, path: str, server_root: str | None = None,
-                      read_includes: bool = True) -> ApacheConfig:
-    """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked."""
+                      read_includes: bool = True, budget: ConfigBudget | None = None) -> ApacheConfig:
+    """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked, each
+    through ``budget`` (the bytes of the whole config, ``parsers.configread``)."""
     root = server_root or os.path.dirname(os.path.abspath(path))
     cfg = ApacheConfig(main_file=path, server_root=root)
-    env = envvars(root)
-    _parse(cfg, text, path, [], env, read_includes, depth=0)
+    budget = budget or ConfigBudget()
+    env = envvars(root, budget)
+    _parse(cfg, text, path, [], env, read_includes, depth=0, budget=budget)
     return cfg
 
 
 def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[str, str],
-           read_includes: bool, depth: int) -> None:
+           read_includes: bool, depth: int, budget: ConfigBudget) -> None:
     cfg.texts[path] = text
     lines = text.splitlines()
     i = 0
@@ -323,15 +327,15 @@ def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[
                                        for a in d.args)
         if d.name.lower() == "serverroot" and d.args:
             cfg.server_root = d.args[0]
-            env.update(envvars(cfg.server_root))
+            env.update(envvars(cfg.server_root, budget))
         if d.name.lower() in ("include", "includeoptional") and d.args and read_includes:
-            _include(cfg, d, scope, env, depth)
+            _include(cfg, d, scope, env, depth, budget)
             continue
         cfg.directives.append(d)
 
 
 def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, str],
-             depth: int) -> None:
+             depth: int, budget: ConfigBudget) -> None:
     pattern = cfg.resolve(d.args[0])
     matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
     if os.path.isdir(pattern):
@@ -343,27 +347,30 @@ def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, s
         return
     for m in matches:
         try:
-            text = Path(m).read_text(encoding="utf-8", errors="replace")
-        except OSError as err:
+            text = budget.read(m)
+        except OSError as err:  # unreadable, or a FIFO/device: a problem, as httpd says it
             cfg.problems.append(f"{d.file}:{d.line}: Include {m}: {err.strerror or err}")
             continue
-        _parse(cfg, text, m, scope, env, True, depth + 1)
+        _parse(cfg, text, m, scope, env, True, depth + 1, budget)
 
 
 def load_apache(path: str) -> ApacheConfig:
-    """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's).
+    """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's),
+    all through one ``ConfigBudget`` (``parsers.configread``: no FIFO or device is read, the
+    whole config past ``WHY502_MAX_CONFIG_BYTES`` is an ``InputError``).
     ``path`` may hold ``apachectl -S`` / ``-D DUMP_INCLUDES`` output: the main config it names is
     read instead (an ``OSError`` when none of its candidates can be read)."""
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    budget = ConfigBudget()
+    text = budget.read(path)
     if not looks_like_dump(text):
-        return parse_apache_text(text, path)
+        return parse_apache_text(text, path, budget=budget)
     dump = parse_apache_dump(text)
     for main in dump.main_candidates():
         try:
-            main_text = Path(main).read_text(encoding="utf-8", errors="replace")
+            main_text = budget.read(main)
         except OSError:
             continue
-        cfg = parse_apache_text(main_text, main, dump.server_root)
+        cfg = parse_apache_text(main_text, main, dump.server_root, budget=budget)
         cfg.vhosts, cfg.dump = dump.vhosts, path
         return cfg
     tried = ", ".join(dump.main_candidates()) or "no ServerRoot or (*) line in it"
