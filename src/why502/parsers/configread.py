@@ -58,10 +58,11 @@ def max_config_bytes() -> int:
     return parse_size(os.environ.get("WHY502_MAX_CONFIG_BYTES", ""), MAX_CONFIG_BYTES)
 
 
-def over_bound(size: int | None) -> str:
-    """What to say of a config of ``size`` bytes over the bound (``None``: a stream whose size is
-    not known): the bound, what reading it would take, and how to allow it."""
-    bound = f"the config may hold at most {mib(max_config_bytes())} in all"
+def over_bound(size: int | None, limit: int | None = None) -> str:
+    """What to say of a config of ``size`` bytes over the bound ``limit`` (``max_config_bytes()``
+    by default; ``size`` None: a stream whose size is not known): the bound, what reading it
+    would take, and how to allow it."""
+    bound = f"the config may hold at most {mib(max_config_bytes() if limit is None else limit)} in all"
     if size is None:
         return (f"{bound} (a config takes ~{MEMORY_PER_CONFIG_BYTE}x its size in memory); "
                 "WHY502_MAX_CONFIG_BYTES=64M allows more")
@@ -118,8 +119,8 @@ class ConfigBudget:
 
     def _over(self, path: str, size: int | None) -> InputError:
         if size is None:
-            return InputError(f"cannot read {path}: it goes past the bound; {over_bound(None)}")
-        return InputError(f"cannot read {path}: {size:,} bytes; {over_bound(self.used + size)}")
+            return InputError(f"cannot read {path}: it goes past the bound; {over_bound(None, self.limit)}")
+        return InputError(f"cannot read {path}: {size:,} bytes; {over_bound(self.used + size, self.limit)}")
 
     def admit(self, path: str) -> int:
         """Count ``path``'s size against the bound without reading it: ``NotAConfigFile`` when it
