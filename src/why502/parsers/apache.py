@@ -20,6 +20,7 @@ sorts a glob's matches).  What is modelled (httpd docs, mod_proxy.html, core.htm
 
 from __future__ import annotations
 
+import bisect
 import glob
 import os
 import re
@@ -93,6 +94,33 @@ class ApacheConfig:
     vhosts: list[VHost] = field(default_factory=list)  # from an apachectl -S dump, when given
     dump: str | None = None  # the dump file given instead of the config
     _open: list[VHostBlock] = field(default_factory=list, repr=False)
+    # lookups by name and by file:line, built on first use (``_indexes``): asking each target
+    # for its virtual host and timeout walked every block and directive, quadratic in a config
+    # of many virtual hosts (20,000: minutes)
+    _by_name: dict[str, list[Directive]] = field(default_factory=dict, repr=False, compare=False)
+    _blocks: dict[str, tuple[list[int], list[tuple[int, VHostBlock]], list[float]]] = field(
+        default_factory=dict, repr=False, compare=False)
+    _indexed: tuple[int, int] = field(default=(-1, -1), repr=False, compare=False)
+
+    def _indexes(self) -> None:
+        """(Re)build the lookups when directives or blocks were added since the last build."""
+        if self._indexed == (len(self.directives), len(self.vhost_blocks)):
+            return
+        self._by_name = {}
+        for d in self.directives:
+            self._by_name.setdefault(d.name.lower(), []).append(d)
+        per_file: dict[str, list[tuple[int, int, VHostBlock]]] = {}
+        for order, b in enumerate(self.vhost_blocks):
+            per_file.setdefault(b.file, []).append((b.line, order, b))
+        self._blocks = {}
+        for file, entries in per_file.items():
+            entries.sort(key=lambda e: (e[0], e[1]))
+            reach: list[float] = []  # the furthest line any block up to here covers (open: all)
+            for _, _, b in entries:
+                end = float("inf") if b.end == 0 else float(b.end)
+                reach.append(max(reach[-1], end) if reach else end)
+            self._blocks[file] = ([e[0] for e in entries], [(e[1], e[2]) for e in entries], reach)
+        self._indexed = (len(self.directives), len(self.vhost_blocks))
 
     def vhost_of(self, d: Directive) -> str | None:
         """The name of the virtual host ``d`` is in (its ``ServerName``, else the address), by
@@ -115,9 +143,8 @@ class ApacheConfig:
         vh = _vh(scope) if scope else None
         block = self._block(at) if at is not None else None
         server_level = vhost_level = None
-        for d in self.directives:
-            if d.name.lower() != name.lower():
-                continue
+        self._indexes()
+        for d in self._by_name.get(name.lower(), ()):
             if any(s.startswith(("Location", "Proxy", "Directory", "Files")) for s in d.scope):
                 continue
             if d.vhost is None:
@@ -127,13 +154,25 @@ class ApacheConfig:
         return vhost_level or server_level
 
     def _block(self, d: Directive) -> VHostBlock | None:
-        for b in self.vhost_blocks:
-            if b.file == d.file and b.line <= d.line and (b.end == 0 or d.line <= b.end):
-                return b
-        return None
+        """The first block (in the order read) of ``d``'s file whose lines hold ``d``'s: from
+        the blocks starting at or before it, walking back only while one may still reach it."""
+        self._indexes()
+        index = self._blocks.get(d.file)
+        if index is None:
+            return None
+        starts, blocks, reach = index
+        best: tuple[int, VHostBlock] | None = None
+        i = bisect.bisect_right(starts, d.line) - 1
+        while i >= 0 and reach[i] >= d.line:
+            order, b = blocks[i]
+            if (b.end == 0 or d.line <= b.end) and (best is None or order < best[0]):
+                best = (order, b)
+            i -= 1
+        return best[1] if best is not None else None
 
     def values(self, name: str) -> list[Directive]:
-        return [d for d in self.directives if d.name.lower() == name.lower()]
+        self._indexes()
+        return list(self._by_name.get(name.lower(), ()))
 
     @property
     def user(self) -> str | None:
