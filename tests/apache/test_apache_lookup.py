@@ -34,4 +34,5 @@ def test_the_block_of_every_directive_is_the_first_one_read_that_holds_it(tmp_pa
         assert cfg._block(d) is _walk_block(cfg, d), d
     timeouts = {cfg.vhost_of(t.directive): cfg.timeout(t).value for t in cfg.targets()}
     assert timeouts == {f"s{i}.example": str(i + 1) for i in range(30)}
-    assert [d.args[0] for d in cfg.values("Timeout")] == ["30", *(str(i + 1) for i in range(30)), "7", "7", "9"]
+    expected = ["30", *(str(i + 1) for i in range(30)), "7", "7", "9"]
+    assert [d.args[0] for d in cfg.values("Timeout")] == expected

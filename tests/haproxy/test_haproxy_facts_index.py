@@ -55,5 +55,7 @@ def test_each_backend_gets_the_first_frontend_that_names_it_and_its_own_settings
                                  "timeout http-request", "retries", "maxconn", "inter", "fall", "rise",
                                  "option redispatch", "check", "section"]
     shared = next(t for t in targets if t.group == "shared")
-    assert shared.settings["timeout server"].value == "30s" and shared.settings["option redispatch"].value == "off"
-    assert groups["api"].servers == ("127.0.0.1:8001", "127.0.0.1:8002") and aliases["api/a2"] == "127.0.0.1:8002"
+    assert shared.settings["timeout server"].value == "30s"
+    assert shared.settings["option redispatch"].value == "off"
+    assert groups["api"].servers == ("127.0.0.1:8001", "127.0.0.1:8002")
+    assert aliases["api/a2"] == "127.0.0.1:8002"
