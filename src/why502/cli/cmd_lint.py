@@ -73,11 +73,11 @@ def _sniff(path: str | None) -> str:
     nginx (whose loader then reports an unreadable or foreign file as it always did)."""
     if not path or path == "-":
         return "nginx"
+    from why502.parsers.configread import read_head
     from why502.parsers.proxykind import detect_kind
 
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return detect_kind(fh.read(1 << 20)) or "nginx"
+    try:  # a FIFO is never opened here: nginx's reader reads it once, with bounds
+        return detect_kind(read_head(path, 1 << 20)) or "nginx"
     except OSError:
         return "nginx"
 

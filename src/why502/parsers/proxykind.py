@@ -14,6 +14,7 @@ import re
 
 from why502.errors import InputError
 from why502.parsers.apache_dump import looks_like_dump
+from why502.parsers.configread import NotAConfigFile, read_head
 from why502.parsers.haproxy import looks_like_haproxy
 
 PROXIES = ("nginx", "apache", "haproxy")
@@ -43,8 +44,11 @@ def detect_kind(text: str) -> str | None:
 def kind_of_file(path: str) -> str:
     """The proxy a ``--config`` file is for (its first MiB read), or a one-line ``InputError``."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(1 << 20)
+        head = read_head(path, 1 << 20)
+    except NotAConfigFile as err:  # a FIFO is read once, by nginx's reader only (sources.nginx)
+        hint = "; an nginx config or nginx -T dump is read from a FIFO with --proxy nginx" \
+            if "FIFO" in str(err.strerror) else ""
+        raise InputError(f"cannot read {path} (--config): {err.strerror}{hint}") from None
     except OSError as err:
         raise InputError(f"cannot read {path} (--config): {err.strerror or err}") from None
     kind = detect_kind(head)
