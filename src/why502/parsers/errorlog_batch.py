@@ -28,6 +28,7 @@ import polars as pl
 from why502.catalog.patterns import load_patterns
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
+from why502.parsers.normalize import REPAIR_NEEDLES
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
 CAPTURES_DTYPE = pl.List(pl.Struct({"name": pl.String(), "value": pl.String()}))
@@ -53,8 +54,10 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
 
 @lru_cache(maxsize=1)
 def prefilter_needles() -> list[str]:
-    """Every literal some pattern needs (lower-case), for ``contains_any``."""
-    needles: set[str] = set()
+    """Every literal some pattern needs (lower-case), for ``contains_any``, and the words from
+    which ``normalize`` rebuilds a fragment's call (``normalize.REPAIR_NEEDLES``): a line the
+    per-line engine reads after a repair must reach it, or a file and ``explain`` disagree."""
+    needles: set[str] = set(REPAIR_NEEDLES)
     for p in load_patterns():
         needles.update(p.needles)
     return sorted(needles)

@@ -103,6 +103,11 @@ _PHASE_CALL = (
     ("reading upstream", "recv() failed "),
 )
 
+# Words whose presence lets ``normalize`` make a classifiable line of a fragment (the phase of a
+# tail whose call it infers): the batch engine's prefilter passes lines holding them, so a file
+# and ``explain`` read such a fragment alike (``errorlog_batch.prefilter_needles``).
+REPAIR_NEEDLES: tuple[str, ...] = tuple(phase for phase, _ in _PHASE_CALL)
+
 
 def normalize(text: str) -> Normalized:
     """Undo paste damage (module doc).  Pure and cheap; ``repairs`` is empty when nothing changed."""
