@@ -15,6 +15,7 @@ import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import asdict
+from http import HTTPStatus
 from typing import Any
 
 from why502.catalog import (
@@ -31,6 +32,7 @@ from why502.catalog.lint_rules import CODE_RE, DOCS_BASE_URL, LintRule, find_rul
 from why502.errors import UsageError
 
 _STATUS_RE = re.compile(r"^\d{1,3}$")
+_STATUS_PHRASE_RE = re.compile(r"^(\d{3}) ([A-Za-z][A-Za-z -]*)$")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -45,8 +47,17 @@ def looks_like_log_line(arg: str) -> bool:
 
 
 def normalize_status(arg: str) -> str | None:
-    """``"502"`` -> ``"502"``, ``"9"``/``"009"`` -> ``"009"``; None when ``arg`` is not a code."""
+    """``"502"`` -> ``"502"``, ``"9"``/``"009"`` -> ``"009"``; a status line's code and its
+    standard reason phrase (``"504 Gateway Timeout"``, RFC 9110 section 15) -> ``"504"``: that text
+    alone says the status, not which proxy made it or why.  None when ``arg`` is not a code."""
     text = arg.strip()
+    m = _STATUS_PHRASE_RE.match(text)
+    if m is not None:
+        try:
+            phrase = HTTPStatus(int(m.group(1))).phrase
+        except ValueError:
+            return None
+        return format_status(int(m.group(1))) if phrase.lower() == m.group(2).lower() else None
     if not _STATUS_RE.match(text):
         return None
     return format_status(int(text))
