@@ -106,3 +106,14 @@ def test_explain_links_the_family_page(capsys: pytest.CaptureFixture[str]) -> No
         main(["explain", "--format", "json", line])
         assert json.loads(capsys.readouterr().out)["line"]["page"] == page
         assert (Path(__file__).parents[2] / page).is_file()
+
+
+def test_a_symptom_page_names_the_edge_programs_yielding_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 31 item 8: an Envoy line was explained on a page naming only nginx, Apache, HAProxy."""
+    for symptom, programs in (("connect-failed", {"envoy"}),
+                              ("connection-refused", {"envoy", "cloudflare", "caddy", "cloudflared"}),
+                              ("no-live-upstreams", {"envoy", "apisix", "ngf"})):
+        capsys.readouterr()
+        main(["explain", symptom])
+        head = next(ln for ln in capsys.readouterr().out.splitlines() if "Proxies:" in ln)
+        assert programs <= set(head.split("Proxies:")[1].replace(",", " ").split()), head

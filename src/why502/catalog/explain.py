@@ -29,6 +29,7 @@ from why502.catalog import (
     status_leads,
 )
 from why502.catalog.lint_rules import CODE_RE, DOCS_BASE_URL, LintRule, find_rule
+from why502.catalog.patterns import programs_for_symptom
 from why502.errors import UsageError
 
 _STATUS_RE = re.compile(r"^\d{1,3}$")
@@ -61,6 +62,11 @@ def normalize_status(arg: str) -> str | None:
     if not _STATUS_RE.match(text):
         return None
     return format_status(int(text))
+
+
+def _programs(entry: Entry) -> list[str]:
+    """The programs a page names: a symptom's own list and the edge programs whose rules yield it."""
+    return programs_for_symptom(entry.id, entry.proxies) if entry.kind == "symptom" else entry.proxies
 
 
 def normalize_id(arg: str) -> str:
@@ -212,7 +218,7 @@ def render_entry_text(entry: Entry, catalog: Catalog | None = None, width: int =
     out: list[str] = []
     out.append(st.title(f"{entry.id}") + st.dim(f"  ({KIND_LABELS[entry.kind]})"))
     out.append(st.head(entry.title))
-    out.append(f"Status codes: {_status_list(entry.status_codes)}    Proxies: {', '.join(entry.proxies)}")
+    out.append(f"Status codes: {_status_list(entry.status_codes)}    Proxies: {', '.join(_programs(entry))}")
     out.append("")
     out.append(st.head("What it means"))
     out += wrap_prose(entry.explanation, width)
