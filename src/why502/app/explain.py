@@ -134,7 +134,8 @@ def _explain_line(text: str) -> Explanation:
         shown = shorten(strip_terminal_escapes(first.strip()), 70)
         raise UsageError(
             f"not a known upstream-failure line: {shown!r} "
-            "(why502 recognises nginx, Apache, HAProxy, PHP-FPM, uWSGI, gunicorn, kernel and systemd lines)"
+            "(why502 reads nginx, Apache, HAProxy, Envoy, Caddy, Traefik, Kong, APISIX, Cloudflare, "
+            "app-server and kernel lines)"
         )
     fields = record.to_dict()
     # A fragment still names the symptom; say what it leaves out, so nobody looks for it in vain.
