@@ -110,6 +110,11 @@ _PHASE_CALL = (
     ("reading upstream", "recv() failed "),
 )
 
+# Words whose presence lets ``normalize`` make a classifiable line of a fragment (the phase of a
+# tail whose call it infers): the batch engine's prefilter passes lines holding them, so a file
+# and ``explain`` read such a fragment alike (``errorlog_batch.prefilter_needles``).
+REPAIR_NEEDLES: tuple[str, ...] = tuple(phase for phase, _ in _PHASE_CALL)
+
 
 # The marks of the repairs that can apply to a line that starts with nginx's head, which the
 # engines' fast paths read (errorlog_batch, the C scanner): straightened quotes and spaces, a cut
