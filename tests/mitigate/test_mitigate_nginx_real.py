@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fix.reports import report_for
 from tests.mitigate.traffic import Traffic
 from tests.support.clirun import why502
 from why502.lab.runtime import Stack, find_nginx
@@ -121,3 +122,31 @@ def test_every_server_down_gets_the_fallback_and_revert_restores_the_bytes(tmp_p
         assert traffic.errors("before") > 0
         assert traffic.errors("during") == 0 and traffic.counts["during"]["fallback"] > 0
         assert traffic.errors("after revert") > 0  # the fallback is gone: the backends still fail
+
+
+def test_the_3am_flow_revert_after_a_fix_keeps_the_fix(tmp_path: Path) -> None:
+    """diagnose -> mitigate -> fix -> mitigate --revert: the fix changed the same file after the
+    mitigation, so the revert takes out only the mitigation's own lines and keeps the fix."""
+    with Stack() as stack:
+        bad = stack.add_backend("reset", name="a")
+        good = stack.add_backend("ok", name="b")
+        conf = two_servers(stack, bad.address, good.address)
+        original = conf.read_text()
+        state = str(tmp_path / "state")
+        url = f"http://{stack.listen}/verify"
+        rc, out = mitigate("--config", str(conf), "--state-dir", state, "--apply", "--yes",
+                           "--verify-for", "1", "--verify-url", url)
+        assert rc == 0, out
+        timeout = "proxy_next_upstream off;\n        proxy_read_timeout 30s;"
+        report = report_for(conf, conf.read_text().replace("proxy_next_upstream off;", timeout),
+                            tmp_path / "fix.json")
+        res = why502("fix", str(report), "--config", str(conf), "--apply", "--yes", "--state-dir", state,
+                     "--verify-for", "1", "--verify-url", url)
+        assert res.returncode == 0, res.stdout + res.stderr
+        stack.stop_process(bad.process)  # the server recovers
+        stack.add_backend("ok", name="a-recovered", port=bad.port)
+        rc, out = mitigate("--revert", "--state-dir", state)
+        assert rc == 0 and "taking out only its own lines" in out, out
+        assert conf.read_text() == original.replace("proxy_next_upstream off;", timeout)
+        served = {r.body for r in stack.requests("/x", count=6)}
+        assert served == {b"ok from a-recovered\n", b"ok from b\n"}

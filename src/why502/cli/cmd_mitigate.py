@@ -80,13 +80,13 @@ def run(args: argparse.Namespace) -> int:
     state_dir = (Path(args.state_dir) if args.state_dir else default_state_dir()).absolute()
     if args.revert is not None and args.list:
         raise UsageError("--revert and --list are separate commands")
-    if args.revert is not None:
-        return mrun.revert(state_dir, sys.stdout, args.revert or None)
-    if args.list:
-        return mrun.listing(state_dir, sys.stdout)
     for url in args.verify_url:
         if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3 or not url.split("/")[2]:
             raise UsageError(f"--verify-url needs an http:// or https:// URL, not {url!r}")
+    if args.revert is not None:
+        return mrun.revert(state_dir, sys.stdout, args.revert or None, list(args.verify_url))
+    if args.list:
+        return mrun.listing(state_dir, sys.stdout)
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError("--raise-timeout takes 1 to 3600 seconds")
     if args.apply and not args.yes and not sys.stdin.isatty():

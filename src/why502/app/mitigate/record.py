@@ -59,6 +59,9 @@ class Mitigation:
     change_set: str | None = None  # fix's change set that wrote the config
     runtime: list[RuntimeStep] = field(default_factory=list)
     history: list[str] = field(default_factory=list)
+    # file -> the diff that takes the mitigation out again, for a revert after another change
+    # (``why502 fix``) was made to the same file since: only the mitigation's lines go
+    undo_diffs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,9 +97,13 @@ def from_dict(data: object) -> Mitigation:
             raise ValueError("a 'runtime' step is not socket/backend/server/before/after text")
         steps.append(RuntimeStep(step["socket"], step["backend"], step["server"], step["before"],
                                  step["after"]))
+    undo = data.get("undo_diffs", {})
+    if not isinstance(undo, dict) or not all(isinstance(k, str) and isinstance(v, str) and os.path.isabs(k)
+                                             for k, v in undo.items()):
+        raise ValueError("'undo_diffs' is not a map of absolute paths to text")
     m = Mitigation(_text(data, "id"), _text(data, "kind"), _text(data, "proxy"), _text(data, "config"),
                    _text(data, "group"), servers, _text(data, "why"), _text(data, "since"),
-                   _text(data, "state"), _text(data, "change_set", True), steps, history)
+                   _text(data, "state"), _text(data, "change_set", True), steps, history, undo)
     if m.state not in STATES or m.kind not in KINDS:
         raise ValueError(f"unknown state or kind ({m.state[:20]!r}, {m.kind[:20]!r})")
     return m

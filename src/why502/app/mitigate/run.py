@@ -286,6 +286,7 @@ def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Option
         _say(out, "nothing to apply")
         return OK
     changes = []
+    m = _record(chosen, proxy, conf, mid)
     for path, text in texts.items():
         with open(path, "rb") as fh:
             old = fh.read()
@@ -293,7 +294,7 @@ def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Option
         sha = hashlib.sha256(old).hexdigest()
         title = f"why502 mitigation {mid}: " + "; ".join(p.why for p in chosen)
         changes.append(Change(mid, title, path, diff, sha, hashes={path: sha}))
-    m = _record(chosen, proxy, conf, mid)
+        m.undo_diffs[path] = unified_diff(text, old.decode("utf-8", "surrogateescape"), path)
     record.save(options.state_dir, m, record.APPLYING, "config change through why502 fix's transaction")
     verifier = _fallback_verifier(options, mid) if any(p.kind == "fallback" for p in chosen) else None
     fix_options = fixrun.ApplyOptions(
@@ -356,7 +357,7 @@ def _apply_runtime(chosen: list[Proposal], proxy: str, conf: str, options: Optio
 
 # -- revert and list -------------------------------------------------------------------------------
 
-def revert(state_dir: Path, out: TextIO, mid: str | None) -> int:
+def revert(state_dir: Path, out: TextIO, mid: str | None, verify_urls: list[str] | None = None) -> int:
     """Undo mitigation ``mid`` (default the last in force): fix's undo of its change set (bytes,
     mode, owner, xattrs; the config test; the reload), or the runtime state set back."""
     in_force = [m for m in record.load_all(state_dir) if m.state in (record.IN_FORCE, record.APPLYING)]
@@ -374,18 +375,46 @@ def revert(state_dir: Path, out: TextIO, mid: str | None) -> int:
                 haproxy_set_state(step.socket, step.backend, step.server, step.before)
                 _say(out, f"runtime API: set server {step.backend}/{step.server} state {step.before}: done")
     elif m.change_set:
-        sets = {cs.id: cs for cs in journal.load_all(state_dir)}
-        cs = sets.get(m.change_set)
-        if cs is None or cs.state not in (APPLIED, UNDONE):
-            raise InputError(f"mitigation {m.id}: its change set {m.change_set} is "
-                             f"{cs.state if cs else 'missing'}: not reverted")
-        if cs.state == APPLIED:
-            rc = fixrun.undo(state_dir, out, change_set=cs.id)
-            if rc != OK:
-                return rc
+        rc = _revert_config(state_dir, m, out, verify_urls)
+        if rc != OK:
+            return rc
     record.save(state_dir, m, record.REVERTED)
     _say(out, f"reverted: mitigation {m.id} ({m.kind}, {m.group}: {', '.join(m.servers) or '-'})")
     return OK
+
+
+def _revert_config(state_dir: Path, m: record.Mitigation, out: TextIO, verify_urls: list[str] | None) -> int:
+    """Exactly the bytes before (fix's undo of the change set) while the files still hold what
+    the mitigation wrote; once another change was made to them since (``why502 fix`` after the
+    mitigation: the 3 a.m. flow), only the mitigation's own lines are taken out again, as a new
+    change set of fix's transaction whose diff must match the file exactly (else refused)."""
+    sets = {cs.id: cs for cs in journal.load_all(state_dir)}
+    cs = sets.get(m.change_set or "")
+    if cs is None or cs.state not in (APPLIED, UNDONE):
+        raise InputError(f"mitigation {m.id}: its change set {m.change_set} is "
+                         f"{cs.state if cs else 'missing'}: not reverted")
+    if cs.state == UNDONE:  # someone ran why502 fix --undo on it: nothing left to revert
+        return OK
+    unchanged = True
+    for rec in cs.files:
+        try:
+            with open(rec.path, "rb") as fh:
+                unchanged = unchanged and hashlib.sha256(fh.read()).hexdigest() == rec.after
+        except OSError as err:
+            raise InputError(f"{rec.path}: {err.strerror or err}: not reverted") from None
+    if unchanged:
+        return fixrun.undo(state_dir, out, change_set=cs.id)
+    _say(out, f"the config changed since mitigation {m.id} (a fix?): taking out only its own lines")
+    changes = []
+    for path, diff in m.undo_diffs.items():
+        with open(path, "rb") as fh:
+            sha = hashlib.sha256(fh.read()).hexdigest()
+        changes.append(Change(f"{m.id}-revert", f"revert why502 mitigation {m.id}", path, diff, sha,
+                              hashes={path: sha}))
+    urls = list(verify_urls or [])
+    options = fixrun.ApplyOptions(state_dir=state_dir, nginx_conf=m.config, proxy=m.proxy,
+                                  verify_for=10.0 if urls else 0.0, verify_urls=urls)
+    return fixrun.apply(Plan(changes, nginx_conf=m.config, proxy=m.proxy), options, out)
 
 
 def listing(state_dir: Path, out: TextIO) -> int:
