@@ -60,6 +60,11 @@ def test_a_resetting_server_is_taken_out_then_put_back(tmp_path: Path) -> None:
             # the guard: b serves, so it is not taken out
             rc, out = mitigate(*common, "--server", good.address, "--apply", "--yes", "--verify-url", url)
             assert rc == 3 and "is not failing" in out and conf.read_bytes() == original, out
+            # no finding says the backend is slow: no timeout raise; and never without a verification
+            rc, out = mitigate(*common, "--raise-timeout", "5")
+            assert rc == 3 and "no finding says app is slower" in out, out
+            rc, out = mitigate(*common, "--apply", "--yes")
+            assert rc == 2 and "always verified" in out and conf.read_bytes() == original, out
             traffic.phase("applying", settle=0)
             rc, out = mitigate(*common, "--apply", "--yes", "--verify-for", "2", "--verify-url", url)
             assert rc == 0, out
@@ -150,3 +155,43 @@ def test_the_3am_flow_revert_after_a_fix_keeps_the_fix(tmp_path: Path) -> None:
         assert conf.read_text() == original.replace("proxy_next_upstream off;", timeout)
         served = {r.body for r in stack.requests("/x", count=6)}
         assert served == {b"ok from a-recovered\n", b"ok from b\n"}
+
+
+def test_a_slow_backend_gets_a_temporary_timeout_labelled_as_the_mitigation(tmp_path: Path) -> None:
+    with Stack() as stack:
+        app = stack.add_backend("slow", name="app", delay=1.5)
+        stack.start_nginx(f"""
+            upstream app {{
+                server {app.address};
+            }}
+            server {{
+                listen {stack.listen};
+                location / {{
+                    proxy_pass http://app;
+                    proxy_read_timeout 1s;
+                }}
+            }}
+        """, error_level="info")
+        conf = stack.p.nginx_conf
+        original = conf.read_bytes()
+        assert stack.request("/r").status == 504
+        report = tmp_path / "report.json"
+        diag = why502("diagnose", "--offline", "--nginx-conf", str(conf), "--error-log",
+                      str(stack.p.error_log), "--format", "json", "-o", str(report))
+        assert diag.returncode == 1, diag.stderr
+        assert json.loads(report.read_text())["findings"][0]["cause"] == "backend-too-slow"
+        state = str(tmp_path / "state")
+        url = f"http://{stack.listen}/verify"
+        common = (str(report), "--config", str(conf), "--state-dir", state)
+        rc, out = mitigate(*common, "--raise-timeout", "5")
+        assert rc == 1 and "timeout: nginx group app" in out and "proxy_read_timeout 1s -> 5s" in out, out
+        rc, out = mitigate(*common, "--raise-timeout", "5", "--apply", "--yes", "--verify-for", "1",
+                           "--verify-url", url)
+        assert rc == 0, out
+        text = conf.read_text()
+        assert "proxy_read_timeout 5s;" in text and "proxy_read_timeout 1s;" not in text
+        assert "# why502 mitigation M" in text and ": temporary, was 1s" in text
+        assert stack.request("/r").status == 200
+        rc, out = mitigate("--revert", "--state-dir", state)
+        assert rc == 0, out
+        assert conf.read_bytes() == original and stack.request("/r").status == 504
