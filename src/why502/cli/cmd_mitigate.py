@@ -19,7 +19,8 @@ DESCRIPTION = """\
 Stop the 5xx now, fix the cause next. From a diagnosis (a saved report, or one run now) and a
 fresh probe of every server, propose the stop-gaps that fit (dry run): take the failing servers
 of a group out of rotation while others serve (nginx: `down` on the server line; HAProxy: `set
-server B/S state maint` on the stats socket, no reload, config untouched); when every server of
+server B/S state maint` on the stats socket, no reload, config untouched; Apache: status=+D on
+the BalancerMember line); when every server of
 a group fails, a fallback (nginx: proxy_cache_use_stale where a cache exists, else a small
 static 503 with Retry-After); a temporary timeout raise for a backend slower than nginx waits
 (diagnose's backend-too-slow). A server whose probe does not fail is never taken out, nor the
@@ -44,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="saved diagnose JSON report (default: run diagnose now)")
     parser.add_argument("--config", "--nginx-conf", dest="config", metavar="FILE",
                         help="the proxy's main config (default: the running proxy's, as fix decides)")
-    parser.add_argument("--proxy", choices=("nginx", "haproxy"), help="which proxy (default: the report's)")
+    parser.add_argument("--proxy", choices=("nginx", "haproxy", "apache"),
+                        help="which proxy (default: the report's)")
     parser.add_argument("--group", metavar="NAME", help="only this upstream / backend")
     parser.add_argument("--server", action="append", default=[], metavar="ADDR|NAME",
                         help="take out only this server (repeatable); refused unless it is failing")

@@ -28,6 +28,7 @@ from why502.app.fix.plan import from_report as fix_plan
 from why502.app.fix.state import APPLIED, UNDONE, locked
 from why502.app.fix.verify import FAILING, Verdict, verify
 from why502.app.mitigate import record
+from why502.app.mitigate.apache import apache_groups, apache_take_out
 from why502.app.mitigate.evidence import Health, check
 from why502.app.mitigate.haproxy import (
     MAINT,
@@ -109,9 +110,10 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
         cfg_n, groups = nginx_groups(conf)
     elif proxy == "haproxy":
         _cfg_h, groups = haproxy_groups(conf)
+    elif proxy == "apache":
+        groups = apache_groups(conf)
     else:
-        raise UsageError(f"why502 mitigate drives nginx and HAProxy; {proxy}: not yet "
-                         "(docs/guide/mitigate.md)")
+        raise UsageError(f"why502 mitigate drives nginx, HAProxy and Apache httpd, not {proxy}")
     named, slow = _finding_groups(report, groups)
     if options.group:
         groups = [g for g in groups if g.name == options.group]
@@ -156,7 +158,7 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
                 p.response = nginx_fallback(cfg_n, texts, g.name, mid)
             else:
                 p.refused = (f"every server of {g.name} fails and its config has no serving standby: "
-                             "HAProxy's fallback is not automated yet; restart a backend")
+                             f"a fallback for {proxy} is not automated yet; restart a backend")
             out.append(p)
             continue
         refused = _guard(g, chosen, health)
@@ -164,13 +166,14 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
                      f"{len(chosen)} of {len(g.members)} servers of {g.name} failing while others serve",
                      evidence, refused=refused)
         if not refused:
-            if proxy == "nginx":
+            if proxy in ("nginx", "apache"):
+                take_out = nginx_take_out if proxy == "nginx" else apache_take_out
                 for m in chosen:
-                    nginx_take_out(texts, m, mid, health[m.name].evidence)
+                    take_out(texts, m, mid, health[m.name].evidence)
             else:
                 p.runtime = [(g.name, m.name) for m in chosen]
         out.append(p)
-    config_changes = [p for p in out if not p.refused and p.proxy == "nginx"]
+    config_changes = [p for p in out if not p.refused and p.proxy != "haproxy"]
     if config_changes:  # one change set: every file the stop-gaps change, in one transaction
         config_changes[0].new_texts = texts
     return out
