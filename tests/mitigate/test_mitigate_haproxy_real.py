@@ -52,7 +52,7 @@ def test_haproxy_server_put_in_maint_through_the_runtime_api_without_a_reload(tm
             assert _status(conf, "a").startswith("MAINT")
             traffic.phase("during", settle=150)
             listing = why502("mitigate", "--list", "--state-dir", state).stdout
-            assert "take-out" in listing and "runtime API" in listing
+            assert "take-out" in listing and "runtime API" in listing and "now: still failing" in listing
             stack.stop_process(bad.process)  # the server recovers
             stack.add_backend("ok", name="a-recovered", port=bad.port)
             traffic.phase("recovered, still out", settle=40)

@@ -73,8 +73,11 @@ def test_a_resetting_server_is_taken_out_then_put_back(tmp_path: Path) -> None:
             traffic.phase("during", settle=100)
             listing = mitigate("--list", "--state-dir", state)[1]
             assert "take-out" in listing and bad.address in listing and "since" in listing
+            assert "now: still failing" in listing
             stack.stop_process(bad.process)  # the server recovers
             stack.add_backend("ok", name="a-recovered", port=bad.port)
+            listing = mitigate("--list", "--state-dir", state)[1]
+            assert "answers again" in listing and "why502 mitigate --revert M" in listing
             traffic.phase("recovered, still out", settle=40)
             traffic.phase("reverting", settle=0)
             rc, out = mitigate("--revert", "--state-dir", state)

@@ -49,3 +49,4 @@ class Proposal:
     runtime: list[tuple[str, str]] = field(default_factory=list)
     response: str = ""
     refused: str = ""  # one line: why this stop-gap is not allowed (nothing is done)
+    addresses: list[str] = field(default_factory=list)  # of ``servers``: what --list probes again

@@ -62,6 +62,7 @@ class Mitigation:
     # file -> the diff that takes the mitigation out again, for a revert after another change
     # (``why502 fix``) was made to the same file since: only the mitigation's lines go
     undo_diffs: dict[str, str] = field(default_factory=dict)
+    addresses: list[str] = field(default_factory=list)  # the servers' addresses, probed by --list
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,8 +85,11 @@ def from_dict(data: object) -> Mitigation:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     servers, history, runtime = data.get("servers"), data.get("history"), data.get("runtime")
+    addresses = data.get("addresses", [])
     if not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
         raise ValueError("'servers' is not a list of text")
+    if not isinstance(addresses, list) or not all(isinstance(s, str) for s in addresses):
+        raise ValueError("'addresses' is not a list of text")
     if not isinstance(history, list) or not all(isinstance(s, str) for s in history):
         raise ValueError("'history' is not a list of text")
     if not isinstance(runtime, list):
@@ -103,7 +107,7 @@ def from_dict(data: object) -> Mitigation:
         raise ValueError("'undo_diffs' is not a map of absolute paths to text")
     m = Mitigation(_text(data, "id"), _text(data, "kind"), _text(data, "proxy"), _text(data, "config"),
                    _text(data, "group"), servers, _text(data, "why"), _text(data, "since"),
-                   _text(data, "state"), _text(data, "change_set", True), steps, history, undo)
+                   _text(data, "state"), _text(data, "change_set", True), steps, history, undo, addresses)
     if m.state not in STATES or m.kind not in KINDS:
         raise ValueError(f"unknown state or kind ({m.state[:20]!r}, {m.kind[:20]!r})")
     return m

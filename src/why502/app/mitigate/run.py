@@ -153,7 +153,7 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
         evidence = [f"{m.name}: {health[m.name].evidence}" for m in g.members if m.name in health]
         if not options.servers and len(failing) == len(health):
             p = Proposal("fallback", proxy, g.name, [m.name for m in failing],
-                         f"every server of {g.name} fails", evidence)
+                         f"every server of {g.name} fails", evidence, addresses=[m.address for m in failing])
             if proxy == "nginx" and cfg_n is not None:
                 p.response = nginx_fallback(cfg_n, texts, g.name, mid)
             else:
@@ -164,7 +164,7 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
         refused = _guard(g, chosen, health)
         p = Proposal("take-out", proxy, g.name, [m.name for m in chosen],
                      f"{len(chosen)} of {len(g.members)} servers of {g.name} failing while others serve",
-                     evidence, refused=refused)
+                     evidence, refused=refused, addresses=[m.address for m in chosen])
         if not refused:
             if proxy in ("nginx", "apache"):
                 take_out = nginx_take_out if proxy == "nginx" else apache_take_out
@@ -279,7 +279,7 @@ def _record(chosen: list[Proposal], proxy: str, conf: str, mid: str) -> record.M
     kinds = list(dict.fromkeys(p.kind for p in chosen))
     return record.Mitigation(mid, kinds[0], proxy, conf, ", ".join(dict.fromkeys(p.group for p in chosen)),
                              [s for p in chosen for s in p.servers], "; ".join(p.why for p in chosen),
-                             journal.now())
+                             journal.now(), addresses=[a for p in chosen for a in p.addresses])
 
 
 def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Options, out: TextIO,
@@ -433,4 +433,23 @@ def listing(state_dir: Path, out: TextIO) -> int:
         how = (f"runtime API ({len(m.runtime)} server(s) in maint; config unchanged)" if m.runtime
                else f"config change set {m.change_set}")
         _say(out, f"    how: {how}; undo: why502 mitigate --revert {m.id}")
+        if m.addresses:
+            _say(out, "    now: " + _health_now(m))
     return OK
+
+
+def _health_now(m: record.Mitigation) -> str:
+    """Do the servers it took out answer again (the same probe that judged them failing)?"""
+    failing = []
+    for address in m.addresses:
+        if address.startswith(("unix:", "unix@")):
+            health = check(None, None, address.split(":", 1)[-1].split("@", 1)[-1])
+        else:
+            host, _, port = address.rpartition(":")
+            health = check(host.strip("[]") or None, int(port) if port.isdigit() else None)
+        if health.failing:
+            failing.append(health.evidence)
+    if failing:
+        return "still failing: " + "; ".join(failing)
+    return (f"every server it took out answers again: once that has held a while, "
+            f"why502 mitigate --revert {m.id}")
