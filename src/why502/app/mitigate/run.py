@@ -434,12 +434,15 @@ def listing(state_dir: Path, out: TextIO) -> int:
                else f"config change set {m.change_set}")
         _say(out, f"    how: {how}; undo: why502 mitigate --revert {m.id}")
         if m.addresses:
-            _say(out, "    now: " + _health_now(m))
+            failing, detail = health_now(m)
+            _say(out, "    now: " + detail + ("" if failing else f": once that has held a while, "
+                                                           f"why502 mitigate --revert {m.id}"))
     return OK
 
 
-def _health_now(m: record.Mitigation) -> str:
-    """Do the servers it took out answer again (the same probe that judged them failing)?"""
+def health_now(m: record.Mitigation) -> tuple[bool, str]:
+    """Do the servers it took out answer again (the same probe that judged them failing)?
+    (still failing?, what to say)"""
     failing = []
     for address in m.addresses:
         if address.startswith(("unix:", "unix@")):
@@ -450,6 +453,5 @@ def _health_now(m: record.Mitigation) -> str:
         if health.failing:
             failing.append(health.evidence)
     if failing:
-        return "still failing: " + "; ".join(failing)
-    return (f"every server it took out answers again: once that has held a while, "
-            f"why502 mitigate --revert {m.id}")
+        return True, "still failing: " + "; ".join(failing)
+    return False, "every server it took out answers again"
