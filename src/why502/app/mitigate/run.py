@@ -25,7 +25,7 @@ from why502.app.fix import journal, policy
 from why502.app.fix import run as fixrun
 from why502.app.fix.plan import Change, Plan
 from why502.app.fix.plan import from_report as fix_plan
-from why502.app.fix.state import APPLIED, UNDONE, locked
+from why502.app.fix.state import APPLIED, FINAL, locked
 from why502.app.fix.verify import FAILING, Verdict, verify
 from why502.app.mitigate import record
 from why502.app.mitigate.apache import apache_groups, apache_take_out
@@ -372,6 +372,9 @@ def revert(state_dir: Path, out: TextIO, mid: str | None, verify_urls: list[str]
         _say(out, f"nothing to revert: no mitigation in force in {state_dir}")
         return OK
     m = found[-1] if mid else in_force[-1]
+    if not m.runtime and not m.change_set:  # killed between fix's apply and this record's update
+        applied = [cs for cs in journal.load_all(state_dir) if any(c.get("key") == m.id for c in cs.changes)]
+        m.change_set = applied[-1].id if applied else None
     if m.runtime:
         with locked(state_dir):
             for step in reversed(m.runtime):
@@ -393,10 +396,11 @@ def _revert_config(state_dir: Path, m: record.Mitigation, out: TextIO, verify_ur
     change set of fix's transaction whose diff must match the file exactly (else refused)."""
     sets = {cs.id: cs for cs in journal.load_all(state_dir)}
     cs = sets.get(m.change_set or "")
-    if cs is None or cs.state not in (APPLIED, UNDONE):
+    if cs is None or cs.state not in FINAL:
         raise InputError(f"mitigation {m.id}: its change set {m.change_set} is "
-                         f"{cs.state if cs else 'missing'}: not reverted")
-    if cs.state == UNDONE:  # someone ran why502 fix --undo on it: nothing left to revert
+                         f"{cs.state if cs else 'missing'}: not reverted (why502 fix --list recovers an "
+                         "interrupted one)")
+    if cs.state != APPLIED:  # undone (fix --undo), rolled back or recovered: nothing left to revert
         return OK
     unchanged = True
     for rec in cs.files:
