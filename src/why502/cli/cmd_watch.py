@@ -7,12 +7,12 @@ Only the standard library is imported here at module level (``why502 --help`` st
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from why502.cli.output import add_redact_argument
 from why502.errors import EXIT_HEALTHY, UsageError
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after N incident events")
     parser.add_argument("--print-rules", action="store_true",
                         help="print Prometheus alerting rules for these metrics and exit")
+    add_redact_argument(parser)
 
 
 def _listen(value: str) -> tuple[str, int] | None:
@@ -104,7 +105,7 @@ def _listen(value: str) -> tuple[str, int] | None:
 def run(args: argparse.Namespace) -> int:
     from why502.app.watch.engine import Watch, WatchOptions
     from why502.findings.model import Diagnostic
-    from why502.textutil import strip_terminal_escapes
+    from why502.textutil import dump_json, strip_terminal_escapes
 
     if args.print_rules:
         from importlib.resources import files
@@ -121,12 +122,13 @@ def run(args: argparse.Namespace) -> int:
         from_start=args.from_start, rules=rules, reports_dir=args.reports,
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
         probe_path=args.probe_path,
-        offline=args.offline, duration=args.duration, max_events=args.max_events)
+        offline=args.offline, duration=args.duration, max_events=args.max_events,
+        redact=args.redact)
     live = args.format == "text" and sys.stdout.isatty()
 
     def emit(event: dict[str, Any]) -> None:
         if args.format == "jsonl":
-            print(json.dumps(event, ensure_ascii=False), flush=True)
+            print(dump_json(event, indent=None), flush=True)
         elif not live:
             print(strip_terminal_escapes(one_line(event)), flush=True)
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from why502.catalog.lint_rules import PROXY_NAMES
 from why502.findings.model import EvidenceItem, Finding, Fix, Report, UpstreamSummary
+from why502.findings.redact import notice
 from why502.textutil import strip_terminal_escapes
 
 __all__ = ["chart_data", "content_security_policy", "render_html", "safe_text", "script_json"]
@@ -575,6 +576,7 @@ def render_html(report: Report) -> str:
         + _other_findings_html(report.findings[1:])
         + _upstream_html(report.upstreams)
         + _diagnostics_html(report)
+        + (f'<p id="redacted" class="note">{_e(notice(report.redacted))}</p>' if report.redacted else "")
         + _inputs_html(report)
         + "<footer>Made by why502. Charts: uPlot (MIT licence, © Leon Sorokin), embedded.</footer>"
     )

@@ -13,7 +13,6 @@ the watch loop only hands the state over under a lock and never waits for the ne
 
 from __future__ import annotations
 
-import json
 import threading
 import urllib.error
 import urllib.request
@@ -24,6 +23,8 @@ from typing import Any
 from why502 import PROJECT_URL
 from why502.app.watch.incidents import Incident
 from why502.findings.model import Diagnostic
+from why502.findings.redact import notice
+from why502.textutil import dump_json
 
 __all__ = ["AlertSender", "alert_of"]
 
@@ -51,6 +52,8 @@ def alert_of(inc: Incident, instance: str) -> dict[str, Any]:
         "startsAt": _utc(inc.opened),
         "generatorURL": f"{PROJECT_URL}#why502-watch",
     }
+    if inc.redacted:
+        alert["annotations"]["redacted"] = notice(inc.redacted)
     if inc.resolved:
         alert["endsAt"] = _utc(inc.resolved)
     return alert
@@ -123,7 +126,7 @@ class AlertSender:
             self.wake.clear()
 
     def _post(self, batch: list[dict[str, Any]]) -> bool:
-        body = json.dumps(batch).encode()
+        body = dump_json(batch, indent=None).encode()
         req = urllib.request.Request(self.endpoint, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
         try:
