@@ -49,7 +49,7 @@ _STRONG = re.compile(r"passw(?:or)?d|passphrase|secret|token|apikey|cookie|sessi
                      r"|signature|authorization|privatekey|accesskey")
 # words that hold a secret only as a whole word of the name (``key`` but not ``keepalive``)
 _WEAK = frozenset({"pass", "pwd", "pw", "auth", "key", "sid", "sig", "jwt", "otp", "csrf", "xsrf",
-                   "bearer", "code", "ticket", "apikey", "authkey", "authtoken"})
+                   "bearer", "ticket", "apikey", "authkey", "authtoken"})
 # a last word that makes the name a setting *about* the secret, not the secret
 _ABOUT = frozenset({"timeout", "ttl", "lifetime", "expire", "expires", "expiry", "age", "path", "file",
                     "dir", "domain", "name", "size", "length", "len", "count", "limit", "cache", "type",
@@ -60,10 +60,16 @@ _ABOUT = frozenset({"timeout", "ttl", "lifetime", "expire", "expires", "expiry",
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
+# directives that pass a request on (``proxy_pass: …`` in prose is not a password)
+_PASS_DIRECTIVE = re.compile(r"(?i)(?:proxy|fastcgi|uwsgi|scgi|grpc|memcached)_pass")
+# a name that says "secret" by itself, even before a plain word (``password: letmein``)
+_BLATANT = re.compile(r"(?i)passw(?:or)?d|passwd|secret|token|api[-_]?key|authorization|cookie|credential")
+
+
 def secret_name(name: str) -> bool:
     """Whether a header/parameter/variable/key name says its value is a credential."""
     words = [w.lower() for w in _WORDS.findall(name)]
-    if not words or words[-1] in _ABOUT:
+    if not words or words[-1] in _ABOUT or _PASS_DIRECTIVE.fullmatch(name):
         return False
     joined = "".join(words)
     return any(w in _WEAK for w in words) or bool(_STRONG.search(joined))
@@ -73,7 +79,9 @@ def secret_name(name: str) -> bool:
 
 _SCHEME = re.compile(r"(?i)(basic|bearer|digest|token|negotiate|ntlm|aws4-hmac-sha256)([^\S\n]+)")
 # only variables: nginx $x ${x}, Apache %{X}e %{HTTP:X}, HAProxy %[req.hdr(x)]
-_ONLY_VARIABLES = re.compile(r"(?:\$\{?\w+\}?|%\{[^}\n]*\}\w?|%\[[^\]\n]*\]|[\s\"':,])*")
+_ONLY_VARIABLES = re.compile(r"(?:\$\{?\w+\}?|%\{[^}\n]*\}\w?|%\[[^\]\n]*\]|[\w.-]+=|[\s\"':;,])*")
+# values that say a setting is on or off: nothing to hide (``session.auto_start=off``)
+_SWITCH = frozenset({"on", "off", "true", "false", "yes", "no", "none", "null", "-"})
 
 
 def _secret_part(value: str) -> tuple[int, int] | None:
@@ -87,7 +95,8 @@ def _secret_part(value: str) -> tuple[int, int] | None:
     if scheme and scheme.end() < end:
         start = scheme.end()
     inner = value[start:end]
-    if not inner.strip() or MARK in inner or _ONLY_VARIABLES.fullmatch(inner):
+    if (not any(c.isalnum() for c in inner) or MARK in inner or inner.strip().lower() in _SWITCH
+            or _ONLY_VARIABLES.fullmatch(inner)):
         return None
     return start, end
 
@@ -122,7 +131,7 @@ _SECRET_ARG = re.compile(
 # B: NAME=VALUE or NAME: VALUE (query strings, cookies, headers quoted in a log, JSON, env files)
 _PAIR = re.compile(
     r"""(?x)
-    (?<![\w.\-\[\]$])(?<!\$\{)(?<!%\{)
+    (?<![\w.\-\[\]$=:/])(?<!\$\{)(?<!%\{)
     (?P<q>["']?)(?P<name>[A-Za-z_][\w.\-]*(?:\[[^\]\n]{1,64}\])?)(?P=q)
     [^\S\n]*[=:][^\S\n]*""")
 _PAIR_VALUE = re.compile(
@@ -137,7 +146,6 @@ _HEADER_LINE = re.compile(
 # C: a query parameter whose value has a token's shape, whatever its name
 _QUERY = re.compile(r"(?<=[?&;])(?P<name>[^=&\s\"'#;]{1,64})=(?P<value>[^&\s\"'#;]+)")
 _TOKEN_SHAPE = re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*|[A-Za-z0-9_-]{20,}(?:={0,2}|(?:%3[dD]){0,2})")
-_HEX = re.compile(r"[0-9a-fA-F-]{32,}")
 # D: the password of scheme://user:password@host
 _USERINFO = re.compile(r"(?i)(?<=://)(?P<user>[^\s/:@\"']*):(?P<value>[^\s/@\"']+)(?=@)")
 # E: well-known key formats, anywhere
@@ -149,19 +157,26 @@ _KNOWN = re.compile(
 _AFTER_SCHEME = re.compile(r"(?i)\b(?:basic|bearer)[^\S\n]+(?P<value>[A-Za-z0-9+/._~-]{8,}=*)")
 # cheap pre-check: a string with none of these is returned untouched (most of a report)
 _TRIGGER = re.compile(
-    r"(?i)pass|pwd|pw\b|secret|token|key|auth|cookie|sess|sid|sig|cred|bearer|jwt|otp|srf|code|ticket"
+    r"(?i)pass|pwd|pw\b|secret|token|key|auth|cookie|sess|sid|sig|cred|basic|bearer|jwt|otp|srf|ticket"
     r"|eyJ|AKIA|ASIA|gh[pousr]_|github_pat|xox|k_live|k_test|glpat|AIza|://[^\s/@]*:[^\s/@]*@|[?&;][^=\s]+=")
 
 
 def _token_shaped(value: str) -> bool:
-    if _HEX.fullmatch(value) and sum(c.isalnum() for c in value) >= 32:
-        return True
     if not _TOKEN_SHAPE.fullmatch(value):
         return False
     if value.startswith("eyJ") and value.count(".") == 2:
         return True
     return (any(c.isdigit() for c in value) and any(c.islower() for c in value)
             and any(c.isupper() for c in value))
+
+
+def _prose(m: re.Match[str], value: str) -> bool:
+    """``Signature: rare, …``, ``key = the first field``: a spaced separator, nothing quoted, a
+    short plain word after it and a name that is not blatantly a secret's -- prose, not a
+    setting (the catalog's explanations are full of it)."""
+    spaced = any(c.isspace() for c in m.group(0)[m.end("name") - m.start():])
+    return (spaced and not m.group("q") and value[:1] not in "\"'" and value.isalpha()
+            and len(value) < 12 and not _BLATANT.search(m.group("name")))
 
 
 def _pairs(text: str) -> tuple[str, int]:
@@ -171,7 +186,7 @@ def _pairs(text: str) -> tuple[str, int]:
     pos = count = 0
     while (m := _PAIR.search(text, pos)) is not None:
         value = _PAIR_VALUE.match(text, m.end())
-        if value is None or not secret_name(m.group("name")):
+        if value is None or not secret_name(m.group("name")) or _prose(m, value.group(0)):
             out.append(text[pos:m.end()])
             pos = m.end()
             continue
