@@ -159,15 +159,16 @@ def test_a_diff_line_is_redacted_by_its_body() -> None:
 def test_every_field_of_a_report_and_of_a_lint_report_is_walked() -> None:
     evidence = EvidenceItem("log", "summary ?access_token=Ab3dEf9hIjKlMnOpQrStUvWx",
                             text="GET /?password=pw1")
-    fix = Fix("raise it", commands=["curl -H 'X-Api-Key: k3y'"], diff=None, notes=["Cookie: c=1"],
+    fix = Fix("raise it", commands=["curl -H 'X-Api-Key: k3y'"], notes=["Cookie: c=1"],
+              diff="--- a/www.conf\n+++ b/www.conf\n@@ -1 +1 @@\n-env[DB_PASSWORD] = pw0\n+pm = static\n",
               hashes={"/f": "0" * 64})
     finding = Finding("backend-too-slow", "t", 0.9, [504], ["read-timeout"], "x", evidence=[evidence],
                       fix=fix)
     report = redact(Report(findings=[finding], inputs={"cmd": "token=tok9"}))
     text = json.dumps(report.to_dict())
-    for secret in ("Ab3dEf9h", "pw1", "k3y", "c=1", "tok9"):
+    for secret in ("Ab3dEf9h", "pw0", "pw1", "k3y", "c=1", "tok9"):
         assert secret not in text
-    assert report.redacted == 5 and report.findings[0].fix is not None
+    assert report.redacted == 6 and report.findings[0].fix is not None
     assert report.findings[0].fix.hashes == {"/f": "0" * 64}  # the pins are kept as they are
     assert redact(report) == report  # a second pass adds nothing (render of a redacted report)
     lint = redact(LintReport((LintFinding("W502-001", "n", "warning", "password=pw2", "f", 1,
