@@ -140,6 +140,10 @@ def script_json(data: object) -> str:
     )
 
 
+# the years a time may have to be charted: the chart reaches a day either side of its minutes
+_MIN_YEAR, _MAX_YEAR = 2, 9998
+
+
 def wall_clock(value: str | None) -> datetime | None:
     """Parse the wall-clock part of an ISO 8601 time (zone suffix ignored), or None."""
     if not value:
@@ -148,6 +152,10 @@ def wall_clock(value: str | None) -> datetime | None:
     if not match:
         return None
     year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
+    if not _MIN_YEAR <= year <= _MAX_YEAR:
+        # a year-1 or year-9999 minute (a hostile or damaged report): the chart's margins around
+        # it would overflow ``datetime`` (OverflowError, exit 4); it is left off like a bad one
+        return None
     try:
         return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
     except ValueError:
