@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from importlib import resources
@@ -36,7 +35,7 @@ from typing import Any
 from why502.catalog.lint_rules import PROXY_NAMES
 from why502.findings.model import EvidenceItem, Finding, Fix, Report, UpstreamSummary
 from why502.findings.redact import notice
-from why502.textutil import strip_terminal_escapes
+from why502.textutil import dump_json, strip_terminal_escapes
 
 __all__ = ["chart_data", "content_security_policy", "render_html", "safe_text", "script_json"]
 
@@ -130,7 +129,7 @@ def script_json(data: object) -> str:
     cannot end or alter the block; U+2028/U+2029 are escaped for old JS parsers.  Terminal
     escapes are already gone because every string passes ``safe_text`` first.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = dump_json(data, indent=None, separators=(",", ":"))  # strict: JSON.parse refuses NaN
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -480,7 +479,7 @@ def _probe_html(probe: dict[str, Any]) -> str:
     ok = probe.get("ok")
     badge = '<span class="ok">ok</span>' if ok else '<span class="bad">failed</span>' if ok is False else ""
     fields = "".join(
-        f"<dt>{_e(k)}</dt><dd>{_e(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))}</dd>"
+        f"<dt>{_e(k)}</dt><dd>{_e(v if isinstance(v, str) else dump_json(v, indent=None))}</dd>"
         for k, v in probe.items()
         if k != "ok" and v not in (None, "", [], {})
     )
@@ -543,7 +542,7 @@ def _inputs_html(report: Report) -> str:
         elif isinstance(value, str):
             shown = f"<code>{_e(value)}</code>"
         else:
-            shown = f"<code>{_e(json.dumps(value, ensure_ascii=False, sort_keys=True))}</code>"
+            shown = f"<code>{_e(dump_json(value, indent=None, sort_keys=True))}</code>"
         rows.append(f"<dt>{_e(key)}</dt><dd>{shown}</dd>")
     return f'<section id="inputs"><h2>Inputs</h2><dl class="facts">{"".join(rows)}</dl></section>'
 
