@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from why502.errors import UsageError
 
-__all__ = ["parse_time_arg"]
+__all__ = ["parse_duration", "parse_time_arg"]
 
 # ``30s``, ``30m``, ``2h``, ``1d``, ``1w`` ago.  ASCII digits only: ``int()`` would accept other
 # scripts' digits, which nobody means to type.
@@ -60,6 +60,27 @@ def parse_time_arg(value: str, flag: str = "--since", now: datetime | None = Non
         raise UsageError(f"{flag} {_shown(value)}: out of range (years 1 to 9999 only)") from None
     except ValueError:
         raise UsageError(f"{flag} {_shown(value)}: cannot read this time ({_HINT})") from None
+
+
+# a duration as operators write it: ``10`` (seconds), ``10s``, ``1m``, ``250ms``, ``1.5h``, ``1m30s``
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)", re.ASCII)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: str, flag: str, minimum: float = 0.0) -> float:
+    """Seconds of a duration option: ``10`` (plain seconds), ``10s``, ``1m``, ``250ms``,
+    ``1.5h``, ``1m30s``.  ``UsageError`` naming ``flag`` for anything else or for less than
+    ``minimum`` seconds."""
+    text = value.strip().lower()
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text, re.ASCII):
+        seconds = float(text)
+    elif text and _DURATION_PART.sub("", text) == "":
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+    else:
+        raise UsageError(f"{flag} {_shown(value)}: not a duration (e.g. 10, 10s, 1m, 250ms)")
+    if seconds != seconds or seconds in (float("inf"),) or seconds < minimum:
+        raise UsageError(f"{flag} {_shown(value)}: must be at least {minimum:g} s")
+    return seconds
 
 
 def _shown(value: str) -> str:

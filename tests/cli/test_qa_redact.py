@@ -167,7 +167,7 @@ def test_fix_applies_a_redacted_report_and_keeps_the_real_credentials(site: dict
     assert dry.returncode == 1 and "-            proxy_read_timeout 1s;" in dry.stdout
     assert leaked(dry.stdout) == []
     res = why502("fix", str(saved), "--apply", "--yes", "--no-reload", "--nginx", nginx,
-                 "--state-dir", str(site["dir"] / "state"))
+                 "--config", str(site["conf"]), "--state-dir", str(site["dir"] / "state"))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "configuration test passed" in res.stdout and leaked(res.stdout + res.stderr) == []
     assert site["conf"].read_text() == before.replace("proxy_read_timeout 1s;", "proxy_read_timeout 30s;")

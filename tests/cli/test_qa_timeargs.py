@@ -211,3 +211,29 @@ def test_bad_value_is_one_line_naming_the_flag(command: str, flag: str, value: s
     assert proc.stderr.startswith(f"why502: {flag} ")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "\x1b" not in proc.stderr and "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("10", 10.0), ("10s", 10.0), ("1m", 60.0), ("250ms", 0.25), ("1.5h", 5400.0), ("1m30s", 90.0),
+    (" 2d ", 172800.0), ("0.5", 0.5)])
+def test_durations_read_as_operators_write_them(value: str, seconds: float) -> None:
+    from why502.timeargs import parse_duration
+
+    assert parse_duration(value, "--window") == seconds
+
+
+@pytest.mark.parametrize("value", ["", "x", "1y", "-1", "1e9", "1m-", "m", "10 s s", "inf", "nan"])
+def test_a_bad_duration_is_one_line_naming_the_flag(value: str) -> None:
+    from why502.errors import UsageError
+    from why502.timeargs import parse_duration
+
+    with pytest.raises(UsageError, match=r"^--window "):
+        parse_duration(value, "--window")
+
+
+def test_a_duration_below_the_minimum_is_refused() -> None:
+    from why502.errors import UsageError
+    from why502.timeargs import parse_duration
+
+    with pytest.raises(UsageError, match="at least 1 s"):
+        parse_duration("250ms", "--window", minimum=1)

@@ -57,7 +57,7 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
         metadata = whl.read(f"{dist_info}/METADATA").decode()
     assert any(n.startswith("why502/parsers/_nginxscan.") and n.endswith(".so") for n in names)
     for required in ("why502/py.typed", "why502/schemas/report.schema.json", "why502/parsers/_nginxscan.pyi",
-                     "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/alert_rules.yml"):
+                     "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/mixin.py"):
         assert required in names, required
     catalog = {p.name for p in (ROOT / "src" / "why502" / "catalog" / "data").glob("*.toml")}
     assert {n.rsplit("/", 1)[1] for n in names if n.startswith("why502/catalog/data/")} == catalog
@@ -110,6 +110,8 @@ def test_sdist_carries_tests_fixtures_docs_and_scripts(built: tuple[Path, Path],
     for required in ("LICENSE", "README.md", "CONTRIBUTING.md", "CHANGELOG.md", "BENCHMARKS.md",
                      "MANIFEST.in", "pyproject.toml", "scripts/test", ".ci/run", "bench/stats_bench.py",
                      "docs/architecture.md", "docs/reference/proxy-messages.md", "docs/causes/README.md",
+                     "docs/limits.md", "docs/guide/README.md", "docs/guide/diagnose.md",
+                     "docs/proxies/README.md", "docs/dev/performance-history.md",
                      "tests/fixtures/schemas/sarif-2.1.0.json",
                      "tests/fixtures/corpus/nginx-configs/README.md", "src/why502/py.typed",
                      "contrib/systemd/why502-watch.service", "setup.py", "src/why502/parsers/_nginxscan.c"):

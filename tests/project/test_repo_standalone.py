@@ -56,26 +56,71 @@ def test_no_file_names_a_path_outside_the_repository() -> None:
     assert not offenders, "\n".join(offenders)
 
 
+README_MAX_LINES = 250  # issue 23: "a front door, not a manual"
+
+
 def markdown_documents() -> list[Path]:
+    """Every document a reader follows links in: the top-level pages, everything under docs/
+    (guides, proxies, limits, architecture, generated cause and lint pages), the bench and
+    fixture READMEs."""
     docs = [ROOT / n for n in ("README.md", "CONTRIBUTING.md", "BENCHMARKS.md", "CHANGELOG.md")]
-    docs += [ROOT / "bench" / "README.md", ROOT / "docs" / "architecture.md",
-             ROOT / "docs" / "evidence-sources.md", ROOT / "docs" / "reference" / "proxy-messages.md"]
+    docs += [ROOT / "bench" / "README.md"]
+    docs += sorted((ROOT / "docs").rglob("*.md"))
     docs += sorted((ROOT / "tests" / "fixtures").glob("*/README.md"))
     docs += sorted((ROOT / "tests" / "fixtures").glob("*/*/README.md"))
     return docs
 
 
+def heading_anchors(doc: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings: lowercased, punctuation but ``-`` and
+    ``_`` dropped, spaces made ``-`` (cmark-gfm's anchor filter as github.com applies it; a
+    repeated heading gets ``-1``, ``-2``, ...).  Lines inside fenced code are not headings."""
+    seen: dict[str, int] = {}
+    out = set()
+    fence = ""
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        opening = re.match(r"(`{3,})", line)
+        if opening and (not fence or opening.group(1).startswith(fence)):
+            fence = "" if fence else opening.group(1)
+            continue
+        heading = None if fence else re.match(r"#{1,6} +(.+?) *$", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).lower()).replace(" ", "-")
+            n = seen.get(slug, 0)
+            seen[slug] = n + 1
+            out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
 @pytest.mark.parametrize("doc", markdown_documents(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_resolve(doc: Path) -> None:
+    """Every link to a local file resolves to a file of the repository, and a link to a heading
+    of a Markdown file (``guide/watch.md#metrics-and-alerting``) names a heading it has."""
     assert doc.is_file(), doc
     text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.S)
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
-        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+        if re.match(r"[a-z]+:", target):
             continue
-        path = (doc.parent / target.split("#", 1)[0]).resolve()
+        file, _, anchor = target.partition("#")
+        path = (doc.parent / file).resolve() if file else doc.resolve()
         assert path.exists(), f"{doc.relative_to(ROOT)} links to {target}, which does not exist"
         assert ROOT in path.parents or path == ROOT, f"{doc.relative_to(ROOT)} links outside: {target}"
+        if anchor and path.suffix == ".md":
+            assert anchor in heading_anchors(path), \
+                f"{doc.relative_to(ROOT)} links to {target}: {path.name} has no such heading"
     assert "<!-- section:" not in text and "<!-- bench:" not in text
+
+
+def test_readme_is_a_front_door() -> None:
+    """The README stays a front door: what it is, the two commands, one screen per command and
+    a table of contents; the details live in docs/guide/, docs/proxies/ and docs/limits.md."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = readme.count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines (at most {README_MAX_LINES})"
+    for page in ("docs/guide/README.md", "docs/proxies/README.md", "docs/limits.md"):
+        assert f"]({page})" in readme, f"README.md does not link {page}"
+    for command in ("diagnose", "classify", "explain", "stats", "lint", "fix", "watch", "fleet", "lab"):
+        assert f"](docs/guide/{command}.md)" in readme, f"README.md does not link docs/guide/{command}.md"
 
 
 def test_every_corpus_entry_has_its_source_and_an_open_licence() -> None:

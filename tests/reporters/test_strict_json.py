@@ -21,6 +21,7 @@ NOT_OUTPUT = {
     "textutil.py": "the helpers themselves",
     "jsonout.py": "the fleet's strict helper (another branch)",
     "cli/cmd_fleet.py": "fleet's own JSON, made strict on its branch (jsonout.dumps_strict)",
+    "app/watch/mixin.py": "YAML quoting and a Grafana dashboard of constants (no number from data)",
     "app/fix/journal.py": "fix's journal in its state directory, read back by fix only",
     "app/diagnose/demo.py": "a dumps/loads round trip in memory",
     "lab/record.py": "the lab's recorded metadata",

@@ -1,7 +1,8 @@
 """THE list of analyzers (one module per cause family).
 
-One explicit registry, no discovery magic (docs/architecture.md, "listed in one explicit registry"): adding a
-family means adding a module and one line here.  Each entry is a pure function
+One explicit registry, no discovery magic (docs/architecture.md, "analyzers"): adding a family
+means adding a module and one line here.  ``analyzers.cloud_lb`` is not listed (it runs on the
+load-balancer side path; docs/architecture.md, "Known gaps").  Each entry is a pure function
 ``Evidence -> list[Candidate]``; ``why502.analyzers.rank.run_all`` calls them in this order.
 """
 

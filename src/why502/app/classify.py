@@ -566,6 +566,22 @@ class ClassifySummary:
         self.finish()
         return sorted(self.symptoms.items(), key=lambda kv: (is_event(kv[0]), -kv[1].count, kv[0]))
 
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        """The summary as ``classify --format json`` writes it (``schemas/classify.schema.json``):
+        totals, then symptoms and evidence events ranked as the tables show them, then upstreams
+        (``top`` rows each when given).  Strings are log content: the writer keeps them inert."""
+        self.finish()
+        symptoms = [{"id": sym, "kind": "event" if is_event(sym) else "symptom", "lines": st.count,
+                     "statuses": {str(k): v for k, v in sorted(st.statuses.items())},
+                     "sources": dict(sorted(st.sources.items())), "first": st.first, "last": st.last}
+                    for sym, st in self.ranked()[:top]]
+        ranked = sorted(self.upstreams.items(), key=lambda kv: (-kv[1].count, kv[0]))[:top]
+        upstreams = [{"upstream": up, "lines": us.count, "symptoms": dict(us.symptoms.most_common())}
+                     for up, us in ranked]
+        return {"schema": "why502.classify/1", "files": list(self.files), "lines_read": self.lines_read,
+                "recognised": self.recognised, "failures": self.failures(), "symptoms": symptoms,
+                "upstreams": upstreams}
+
 
 # Queued batch aggregates before they are folded into one.  On an outage log with hundreds of
 # peers a batch aggregates to ~3k rows: 64 queued frames (and their fold) held ~50 MiB, 16 ~12.

@@ -36,8 +36,9 @@ _BIG = 64 * 1024 * 1024
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="log files, globs or - for stdin (default: stdin)")
-    parser.add_argument("--format", choices=("summary", "jsonl"), default="summary",
-                        help="summary tables (default) or one JSON object per recognised line")
+    parser.add_argument("--format", choices=("summary", "json", "jsonl"), default="summary",
+                        help="summary tables (default), the summary as one JSON object, or one "
+                             "JSON object per recognised line")
     parser.add_argument("--since", metavar="TIME",
                         help="only lines at/after TIME: ISO 8601 or relative (30m, 2h, 1d)")
     parser.add_argument("--rotated", action="store_true",
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(enabled=not args.no_progress)
     notes: list[str] = []  # a damaged rotated sibling found by --rotated: a note, not an abort
     try:
-        if args.format == "summary":
+        if args.format in ("summary", "json"):
             # each worker aggregates its batch: no per-line records are materialised
             summary = summarize_paths(args.files, since=args.since, rotated=args.rotated,
                                       on_batch=progress.update, notes=notes)
@@ -84,8 +85,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         _print_notes(notes)  # after the data, whichever way the run ends
-    render_summary(summary, args.top)
+    if args.format == "json":
+        _write_json(summary.to_dict(args.top))
+    else:
+        render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
+
+
+def _write_json(result: dict[str, Any]) -> None:
+    """One JSON object, strict (no NaN) and inert (log content cannot reach a terminal raw)."""
+    from why502.textutil import dump_json
+
+    sys.stdout.write(dump_json(result, indent=None) + "\n")
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -124,7 +135,17 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
         if row["time"]:
             span = spans.setdefault(key, [str(row["time"]), str(row["time"])])
             span[0], span[1] = min(span[0], str(row["time"])), max(span[1], str(row["time"]))
-    if args.format == "summary":
+    if args.format == "json":
+        _write_json({"schema": "why502.classify/1", "files": [str(f) for f in args.files],
+                     "log_type": log_type, "lines_read": None, "recognised": rows, "failures": rows,
+                     "symptoms": [{"id": sym, "kind": "symptom", "lines": n, "word": code,
+                                   "statuses": {status: n} if status != "-" else {},
+                                   "sources": {log_type: n},
+                                   "first": spans.get((sym, code, status), [None, None])[0],
+                                   "last": spans.get((sym, code, status), [None, None])[1]}
+                                  for (sym, code, status), n in counts.most_common(args.top)],
+                     "upstreams": []})
+    elif args.format == "summary":
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text

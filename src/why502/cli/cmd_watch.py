@@ -10,10 +10,11 @@ import argparse
 import re
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument
-from why502.errors import EXIT_HEALTHY, UsageError
+from why502.errors import EXIT_HEALTHY, InputError, UsageError
 
 if TYPE_CHECKING:
     from why502.app.watch.incidents import Rules
@@ -89,6 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after N incident events")
     parser.add_argument("--print-rules", action="store_true",
                         help="print Prometheus alerting rules for these metrics and exit")
+    parser.add_argument("--write-mixin", metavar="DIR",
+                        help="write the monitoring mixin (alerting rules, recording rules, Grafana "
+                             "dashboard) into DIR and exit")
     add_redact_argument(parser)
 
 
@@ -107,10 +111,17 @@ def run(args: argparse.Namespace) -> int:
     from why502.findings.model import Diagnostic
     from why502.textutil import dump_json, strip_terminal_escapes
 
-    if args.print_rules:
-        from importlib.resources import files
+    if args.print_rules or args.write_mixin:
+        from why502.app.watch import mixin
 
-        sys.stdout.write(files("why502.app.watch").joinpath("alert_rules.yml").read_text("utf-8"))
+        if args.write_mixin:
+            try:
+                written = mixin.write_mixin(Path(args.write_mixin))
+            except OSError as err:
+                raise InputError(f"--write-mixin {args.write_mixin}: {err.strerror or err}") from None
+            print("\n".join(str(p) for p in written))
+        else:
+            sys.stdout.write(mixin.render_yaml(mixin.alert_groups(), mixin.ALERTS_HEADER))
         return EXIT_HEALTHY
     listen = _listen(args.listen)
     if not re.fullmatch(r"/[\x21-\x7e]*", args.probe_path):

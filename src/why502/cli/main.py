@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fleet": ("why502.cli.cmd_fleet", "many hosts' incidents and 5xx rates, from Prometheus"),
     "render": ("why502.cli.cmd_render", "re-render a saved JSON report as html, markdown or text"),
     "lab": ("why502.cli.cmd_lab", "reproduce each root cause on a real nginx on loopback"),
+    "mcp": ("why502.cli.cmd_mcp", "serve the read-only commands to AI agents (Model Context Protocol)"),
     "completion": ("why502.cli.cmd_completion", "print a bash/zsh/fish completion script or the man page"),
 }
 

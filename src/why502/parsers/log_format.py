@@ -34,7 +34,7 @@ COMBINED = (
 # (nginx.org packages, Debian's commented example, the official Docker image).
 MAIN = COMBINED + ' "$http_x_forwarded_for"'
 
-# The format why502 recommends (README, stats section): combined plus the host and every
+# The format why502 recommends (docs/guide/stats.md): combined plus the host and every
 # upstream field needed to tell who made a 5xx (proxy-messages.md section 1.3).
 WHY502 = (
     COMBINED + ' "$host" rt=$request_time ua="$upstream_addr" us="$upstream_status"'
