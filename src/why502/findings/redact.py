@@ -32,6 +32,7 @@ crosses a newline, so redacting a diff line by line or whole gives the same text
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Any, TypeVar
 
@@ -155,10 +156,32 @@ _KNOWN = re.compile(
     r"|\bglpat-[\w-]{20,}|\bAIza[\w-]{35}")
 # F: credentials after an auth scheme (an access log that logs $http_authorization)
 _AFTER_SCHEME = re.compile(r"(?i)\b(?:basic|bearer)[^\S\n]+(?P<value>[A-Za-z0-9+/._~-]{8,}=*)")
-# cheap pre-check: a string with none of these is returned untouched (most of a report)
-_TRIGGER = re.compile(
-    r"(?i)pass|pwd|pw\b|secret|token|key|auth|cookie|sess|sid|sig|cred|basic|bearer|jwt|otp|srf|ticket"
-    r"|eyJ|AKIA|ASIA|gh[pousr]_|github_pat|xox|k_live|k_test|glpat|AIza|://[^\s/@]*:[^\s/@]*@|[?&;][^=\s]+=")
+# cheap pre-check (plain substring tests on the lower-cased text, ~50x faster than a regex): a
+# string with none of these words, no URL with an ``@`` and no query string is returned untouched
+_HINTS = ("pass", "pwd", "pw=", "pw:", "secret", "token", "key", "auth", "cookie", "sess", "sid", "sig",
+          "cred", "basic", "bearer", "jwt", "otp", "srf", "ticket", "eyj", "akia", "asia", "ghp_",
+          "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "xox", "k_live", "k_test", "glpat", "aiza")
+# words that contain a hint and say nothing secret, taken out before the test (every nginx diff
+# has a ``proxy_pass`` or a ``keepalive`` in its context)
+_BENIGN = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass",
+           "keepalive", "passive", "bypass", "monkey", "hockey", "sidecar", "inside", "outside",
+           "side", "signal", "assign", "design", "consider")
+
+
+_HINT = re.compile("|".join(re.escape(h) for h in _HINTS))
+_USERINFO_HINT = re.compile(r"://[^\s/@]+@")
+
+
+def _may_hold_secret(text: str) -> bool:
+    low = text.lower()
+    for word in _BENIGN:
+        if word in low:
+            low = low.replace(word, " ")
+    if _HINT.search(low):
+        return True
+    if "@" in low and _USERINFO_HINT.search(low):
+        return True
+    return "=" in low and ("?" in low or "&" in low or ";" in low)
 
 
 def _token_shaped(value: str) -> bool:
@@ -200,8 +223,22 @@ def _pairs(text: str) -> tuple[str, int]:
 
 def redact_text(text: str) -> tuple[str, int]:
     """``text`` with every credential value recognised replaced by :data:`MARK`, and how many."""
-    if not text or not _TRIGGER.search(text):
+    if not text or not _may_hold_secret(text):
         return text, 0
+    if len(text) <= _CACHED_CHARS:  # config lines repeat (5000 servers from one template)
+        return _redact_line(text)
+    return _redact(text)
+
+
+_CACHED_CHARS = 256
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _redact_line(text: str) -> tuple[str, int]:
+    return _redact(text)
+
+
+def _redact(text: str) -> tuple[str, int]:
     count = 0
 
     def directive(m: re.Match[str]) -> str:
@@ -277,6 +314,8 @@ def notice(count: int) -> str:
 def redact_diff(diff: str) -> tuple[str, int]:
     """A unified diff with each line's *body* redacted (its ``' '``/``-``/``+`` tag kept apart, so
     ``-env[DB_PASSWORD] = x`` is seen as the config line it is); lines and hunk counts unchanged."""
+    if not _may_hold_secret(diff):
+        return diff, 0
     lines = diff.split("\n")
     count = 0
     for i, line in enumerate(lines):
@@ -301,27 +340,40 @@ def same_line(real: str, shown: str) -> bool:
 _SKIP_FIELDS = frozenset({"hashes", "redacted", "schema_version"})
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _SKIP_FIELDS)
+    return names
+
+
 def _walk(value: Any, field_name: str = "") -> tuple[Any, int]:
-    if isinstance(value, str):
+    """``value`` with its strings redacted, and the count; objects without a change are returned
+    as they are (a lint run of 10,000 findings has nothing to redact and allocates nothing)."""
+    kind = type(value)
+    if kind is str:
         return redact_diff(value) if field_name == "diff" else redact_text(value)
+    if value is None or kind in (int, float, bool):
+        return value, 0
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes: dict[str, Any] = {}
         total = 0
-        for f in dataclasses.fields(value):
-            if f.name in _SKIP_FIELDS:
-                continue
-            new, n = _walk(getattr(value, f.name), f.name)
+        for name in _field_names(kind):
+            new, n = _walk(getattr(value, name), name)
             if n:
-                changes[f.name] = new
+                changes[name] = new
                 total += n
         return (dataclasses.replace(value, **changes) if changes else value), total
-    if isinstance(value, (list, tuple)):
+    if kind in (list, tuple):
         items = [_walk(v, field_name) for v in value]
         total = sum(n for _, n in items)
         if not total:
             return value, 0
-        return type(value)(v for v, _ in items) if isinstance(value, tuple) else [v for v, _ in items], total
-    if isinstance(value, dict):
+        return (tuple(v for v, _ in items) if kind is tuple else [v for v, _ in items]), total
+    if kind is dict:
         pairs = {k: _walk(v, field_name) for k, v in value.items()}
         total = sum(n for _, n in pairs.values())
         return ({k: v for k, (v, _) in pairs.items()} if total else value), total
