@@ -29,6 +29,7 @@ SECRETS = [
     ('proxy_set_header Cookie "sessionid=COOKIEVAL123";', "COOKIEVAL", "Cookie"),
     ("grpc_set_header x-auth-token tok_live_1234;", "tok_live", "x-auth-token"),
     ("fastcgi_param DB_PASSWORD hunter2pass;", "hunter2pass", "DB_PASSWORD"),
+    ("fastcgi_param PW abc123;", "abc123", "PW"),
     ("fastcgi_param APP_SECRET lintsecretval;", "lintsecretval", "APP_SECRET"),
     ("uwsgi_param STRIPE_TOKEN xyz987;", "xyz987", "STRIPE_TOKEN"),
     ('set $oauth_client_secret "my-client-secret";', "my-client-secret", "$oauth_client_secret"),

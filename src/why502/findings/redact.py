@@ -158,7 +158,7 @@ _KNOWN = re.compile(
 _AFTER_SCHEME = re.compile(r"(?i)\b(?:basic|bearer)[^\S\n]+(?P<value>[A-Za-z0-9+/._~-]{8,}=*)")
 # cheap pre-check (plain substring tests on the lower-cased text, ~50x faster than a regex): a
 # string with none of these words, no URL with an ``@`` and no query string is returned untouched
-_HINTS = ("pass", "pwd", "pw=", "pw:", "secret", "token", "key", "auth", "cookie", "sess", "sid", "sig",
+_HINTS = ("pass", "pw", "secret", "token", "key", "auth", "cookie", "sess", "sid", "sig",
           "cred", "basic", "bearer", "jwt", "otp", "srf", "ticket", "eyj", "akia", "asia", "ghp_",
           "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "xox", "k_live", "k_test", "glpat", "aiza")
 # words that contain a hint and say nothing secret, taken out before the test (every nginx diff
