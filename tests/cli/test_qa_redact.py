@@ -121,6 +121,16 @@ def test_render_redacts_a_report_saved_with_no_redact(site: dict[str, Path], fmt
     assert BASIC in shown.stdout and NOTICE not in shown.stdout
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_stats_redacts_the_logged_requests(site: dict[str, Path], fmt: str) -> None:
+    """``stats`` lists the 5xx requests with their URI: the access token is in it."""
+    res = why502("stats", str(site["access"]), "--format", fmt)
+    assert res.returncode == 1 and leaked(res.stdout) == [] and NOTICE in res.stdout, res.stderr
+    if fmt == "json":
+        assert json.loads(res.stdout)["redacted"] >= 1
+    assert TOKEN in why502("stats", str(site["access"]), "--format", fmt, "--no-redact").stdout
+
+
 LINT_CONF = ("events {}\nhttp {\n    upstream app {\n        server 127.0.0.1:8080;\n        keepalive 16;\n"
              "    }\n    server {\n        listen 127.0.0.1:8081;\n        location / {\n"
              f'            proxy_set_header Authorization "Bearer {JWT}";\n'

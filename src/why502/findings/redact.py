@@ -36,7 +36,7 @@ import functools
 import re
 from typing import Any, TypeVar
 
-__all__ = ["MARK", "notice", "redact", "redact_diff", "redact_text", "same_line"]
+__all__ = ["MARK", "notice", "redact", "redact_data", "redact_diff", "redact_text", "same_line"]
 
 MARK = "[redacted]"
 """What replaces a credential value (the name before it is kept)."""
@@ -378,6 +378,12 @@ def _walk(value: Any, field_name: str = "") -> tuple[Any, int]:
         total = sum(n for _, n in pairs.values())
         return ({k: v for k, (v, _) in pairs.items()} if total else value), total
     return value, 0
+
+
+def redact_data(data: T) -> tuple[T, int]:
+    """Plain data (``stats``' dict of tables) redacted like a report, and the count."""
+    new, count = _walk(data)
+    return new, count  # type: ignore[no-any-return]
 
 
 def redact(result: T) -> T:
