@@ -7,13 +7,13 @@ Only the standard library is imported here at module level (``why502 --help`` st
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from why502.cli.output import add_redact_argument
 from why502.errors import EXIT_HEALTHY, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-mixin", metavar="DIR",
                         help="write the monitoring mixin (alerting rules, recording rules, Grafana "
                              "dashboard) into DIR and exit")
+    add_redact_argument(parser)
 
 
 def _listen(value: str) -> tuple[str, int] | None:
@@ -116,7 +117,7 @@ def _listen(value: str) -> tuple[str, int] | None:
 def run(args: argparse.Namespace) -> int:
     from why502.app.watch.engine import Watch, WatchOptions
     from why502.findings.model import Diagnostic
-    from why502.textutil import strip_terminal_escapes
+    from why502.textutil import dump_json, strip_terminal_escapes
 
     if args.print_rules or args.write_mixin:
         from why502.app.watch import mixin
@@ -141,14 +142,15 @@ def run(args: argparse.Namespace) -> int:
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
         probe_path=args.probe_path,
         offline=args.offline, duration=args.duration, max_events=args.max_events,
-        state_dir=_state_dir(args.state_dir), revert_after=args.revert_after, auto_revert=args.auto_revert)
+        state_dir=_state_dir(args.state_dir), revert_after=args.revert_after, auto_revert=args.auto_revert,
+        redact=args.redact)
     if args.revert_after <= 0:
         raise UsageError("--revert-after must be > 0")
     live = args.format == "text" and sys.stdout.isatty()
 
     def emit(event: dict[str, Any]) -> None:
         if args.format == "jsonl":
-            print(json.dumps(event, ensure_ascii=False), flush=True)
+            print(dump_json(event, indent=None), flush=True)
         elif not live:
             print(strip_terminal_escapes(one_line(event)), flush=True)
 
