@@ -95,6 +95,7 @@ def test_page_and_state_are_served_under_a_strict_csp_with_nosniff(
     state = strict(body)
     assert state["open"] is None and state["resolved"] == []
     assert get(base + "/metrics")[0] == 200  # the same listener still scrapes
+    assert get(base + "/nothing")[0] == 404 and get(base + "/reports")[0] == 404
 
 
 def test_the_page_script_never_writes_markup() -> None:
@@ -175,9 +176,10 @@ def test_reports_are_served_only_for_incidents_this_process_wrote(
         status, _h, body = get(base + path)
         assert status == 404, path
         assert b"SECRET" not in body and b"root:" not in body
-    # the recorded file swapped for a link to a file outside the directory: refused too
-    os.replace(inc.report_file, tmp_path / "moved.json")
-    os.symlink(secret, inc.report_file)
+    # the recorded file swapped for a link to a file outside the directory (a valid report
+    # even): refused too
+    os.replace(inc.report_file, tmp_path / "outside.json")
+    os.symlink(tmp_path / "outside.json", inc.report_file)
     assert get(base + url)[0] == 404
 
 

@@ -20,9 +20,9 @@ a time with no timeout, so one client that sends half a request blocks every scr
   stops, so the backlog never fills.
 
 A route is a function of a :class:`Request` to a :class:`Response`, registered by path
-(``routes={"/metrics": ...}``): adding a page is adding an entry.  A key ending in ``/`` (e.g.
-``"/reports/"``) also takes every path under it; the route reads ``Request.path`` (decoded by
-nobody: it is the raw path, the route checks it).  Only ``GET`` and ``HEAD``
+(``routes={"/metrics": ...}``): adding a page is adding an entry.  A key ending in ``/*`` (e.g.
+``"/reports/*"``) takes every path under it (``/reports/...``); the route reads
+``Request.path``, the raw path (nobody decoded it), and checks it itself.  Only ``GET`` and ``HEAD``
 are served; the protocol is HTTP/1.0 (one request per connection, ``Connection: close``).
 """
 
@@ -190,10 +190,10 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         super().__init__(address, _Handler)
 
     def route_for(self, path: str) -> Route | None:
-        """The route of ``path``: its exact entry, else the longest ``.../`` entry above it."""
+        """The route of ``path``: its exact entry, else the longest ``.../*`` entry above it."""
         route = self.routes.get(path)
         if route is None:
-            under = [k for k in self.routes if k.endswith("/") and path.startswith(k)]
+            under = [k for k in self.routes if k.endswith("/*") and path.startswith(k[:-1])]
             if under:
                 route = self.routes[max(under, key=len)]
         return route

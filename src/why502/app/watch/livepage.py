@@ -280,7 +280,7 @@ class LivePage:
         def report(req: Request) -> Response:
             return self.report(req.path)
 
-        return {"/": page, "/api/state": api, "/reports/": report}
+        return {"/": page, "/api/state": api, "/reports/*": report}
 
     def report(self, path: str) -> Response:
         """``/reports/<id>.html``: the report of a resolved incident this process wrote, rendered
