@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 
 from tests.reporters.test_report_sample import sample_report
+from tests.support.clirun import WHY502
+from tests.support.monitoring import wait_until
 from why502.app.watch.engine import Watch, WatchOptions
 from why502.app.watch.httpd import HttpServer
 from why502.app.watch.incidents import Incident
@@ -29,6 +32,7 @@ from why502.app.watch.livepage import (
     page_html,
     state_json,
 )
+from why502.lab.runtime import free_port
 from why502.reporters.json_report import to_json
 
 HOSTILE = "<img src=x onerror=alert(1)></script><script>alert(2)</script>\u2028&amp;"
@@ -181,6 +185,25 @@ def test_reports_are_served_only_for_incidents_this_process_wrote(
     os.replace(inc.report_file, tmp_path / "outside.json")
     os.symlink(tmp_path / "outside.json", inc.report_file)
     assert get(base + url)[0] == 404
+
+
+@pytest.mark.real
+def test_the_cli_serves_the_page_by_default_and_not_with_no_page(tmp_path: Path) -> None:
+    (tmp_path / "access.log").write_text("")
+    for flags, page_status in (((), 200), (("--no-page",), 404)):
+        port = free_port()
+        proc = subprocess.Popen([WHY502, "watch", "--access-log", str(tmp_path / "access.log"),
+                                 "--offline", "--listen", f"127.0.0.1:{port}", "--format",
+                                 "jsonl", "--duration", "60", *flags],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until(lambda b=base: get(b + "/metrics")[0] == 200, 30, "watch to listen")
+            assert get(base + "/")[0] == page_status
+            assert get(base + "/api/state")[0] == page_status
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
 
 
 def test_no_page_serves_metrics_only(tmp_path: Path) -> None:

@@ -273,7 +273,18 @@ class LivePage:
             return Response(200, _HTML, self.html.encode("utf-8"), self._headers(self.csp))
 
         def api(req: Request) -> Response:
-            body = state_json(self.state())
+            for _ in range(3):
+                try:
+                    state = self.state()
+                    break
+                except RuntimeError:
+                    # the loop thread grew the incident's symptom set while it was copied
+                    # (``Incident.to_dict``; the engine holds no lock): read it again
+                    continue
+            else:
+                return Response(503, "text/plain; charset=utf-8", b"busy, retry\n",
+                                self._headers(None))
+            body = state_json(state)
             return Response(200, _JSON, body.encode("utf-8"),
                             self._headers("default-src 'none'; frame-ancestors 'none'"))
 
