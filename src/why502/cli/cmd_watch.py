@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="access log to follow (repeatable); default: the config's access_log")
     parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
                         help="PHP-FPM (or app) log to follow too (repeatable)")
+    parser.add_argument("--discover", action="store_true",
+                        help="with logs named, also follow what this host's nginx config names "
+                             "(nginx -T, else /etc/nginx/nginx.conf); default: only the logs "
+                             "named are followed, the config is read only when no log is named")
     parser.add_argument("--from-start", action="store_true",
                         help="read what the logs already hold first (default: start at the end)")
     parser.add_argument("--listen", default="127.0.0.1:9502", metavar="HOST:PORT",
@@ -121,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         from_start=args.from_start, rules=rules, reports_dir=args.reports,
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
         probe_path=args.probe_path,
-        offline=args.offline, duration=args.duration, max_events=args.max_events)
+        offline=args.offline, duration=args.duration, max_events=args.max_events,
+        discover=args.discover)
     live = args.format == "text" and sys.stdout.isatty()
 
     def emit(event: dict[str, Any]) -> None:
