@@ -168,7 +168,7 @@ def gather(options: LintOptions) -> LintOutcome:
         where = f"{errors[0].file}:{errors[0].line}" if errors[0].line else (errors[0].file or cfg.main_file)
         msg = strip_terminal_escapes(f"{where}: not a readable nginx config: {errors[0].message}")
         raise InputError(msg.splitlines()[0] if msg else "not a readable nginx config")
-    notes = [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
+    notes = [LintNote(p.severity, p.message, p.file, p.line, unread=p.unread) for p in cfg.problems]
     use_host = options.host if options.host is not None else options.nginx_conf is None
     pools: list[FpmPool] = []
     if options.fpm_conf:

@@ -16,4 +16,5 @@ def lint_json(report: LintReport, tool_version: str) -> dict[str, Any]:
         "diagnostics": [{"severity": n.severity, "message": n.message, "file": n.file, "line": n.line}
                         for n in report.notes],
         "inputs": report.inputs,
+        "complete": not report.unread,  # False: a file of the config could not be read
     }

@@ -149,4 +149,5 @@ def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
                for f in report.findings]
     notes = [SarifNotification(n.severity, n.message, n.file, n.line) for n in report.notes]
     proxy = str(report.inputs.get("proxy") or "nginx")
-    return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes))
+    return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes,
+                             successful=not report.unread))

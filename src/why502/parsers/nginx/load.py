@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from why502.errors import not_found
 from why502.parsers.nginx.assemble import build_model
 from why502.parsers.nginx.lexfeed import install
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
@@ -199,7 +200,8 @@ class _Loader:
                 except OSError as err:
                     why = f"cannot read {display}: {err.strerror or err}"
             if why is not None:
-                self.problems.append(ParseProblem("error", why.replace(real, display), display))
+                self.problems.append(ParseProblem("error", why.replace(real, display), display,
+                                                  unread=True))
                 return ()
             self.bytes_read += os.path.getsize(real)
         if display not in self.read:
@@ -255,8 +257,10 @@ class _Loader:
             if self.files.virtual is None and os.path.isdir(name):
                 continue
             if self.files.virtual is None and not os.path.exists(name):
+                # a link that is there but leads nowhere (a loop, a broken link) was not read
                 self.problems.append(ParseProblem(
-                    "error", f'include "{pattern}": {name} does not exist', display, line))
+                    "error", f'include "{pattern}": {not_found(name)}', display, line,
+                    unread=os.path.lexists(name)))
                 continue
             out.extend(self.load(name))
         return out
