@@ -37,3 +37,32 @@ class LimitError(Why502Error):
     of memory, with the same exit."""
 
     exit_code = EXIT_INPUT
+
+
+def not_found(path: str) -> str:
+    """The one-line reason a path that does not open as a file is not there: ``no such file``,
+    or what a user cannot see with ``ls``: ``symlink loop`` (``stat()`` fails with ``ELOOP``,
+    too many levels of symbolic links -- a link to itself, or two links to each other), a
+    ``broken symlink`` (the link is there, its target is not), ``not a directory`` (a file in
+    the middle of the path).  Every "no such file" message goes through here, so a loop is
+    never reported as a missing file (symlink(7), path_resolution(7)).
+    """
+    import errno
+    import os
+
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return f"{path}: symlink loop (too many levels of symbolic links)"
+        if err.errno == errno.ENOTDIR:
+            return f"{path}: no such file (a part of the path is not a directory)"
+        if err.errno == errno.ENOENT and os.path.islink(path):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "?"
+            return f"{path}: broken symlink (to {target}, which does not exist)"
+        if err.errno not in (errno.ENOENT, None):
+            return f"{path}: {err.strerror or err}"
+    return f"{path}: no such file"

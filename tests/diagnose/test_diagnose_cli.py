@@ -28,8 +28,14 @@ ROOT = ROOT_DIR
 FIXTURES = ROOT / "tests" / "fixtures" / "recorded"
 
 
+# A hang guard, not a measure: on a loaded 2-core machine one diagnose of this host (nginx -T,
+# /proc, the journal, a probe per target) took longer than the 60 s and 120 s these runs had
+# (issue 27, class 8); a run that hangs still fails, in bounded time.
+HANG = 600.0
+
+
 def why502(*args: str, env: dict[str, str] | None = None, user: str | None = None,
-           stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+           stdin: str | None = None, timeout: float = HANG) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "why502", "diagnose", *args]
     full_env = {**os.environ, **(env or {})}
     if user is not None:
@@ -222,7 +228,7 @@ def test_default_run_as_root_on_this_host() -> None:
     """nginx installed, nothing configured (Debian's default config): an answer, no traceback."""
     if not Path("/etc/nginx/nginx.conf").exists():
         pytest.skip("no /etc/nginx/nginx.conf")
-    res = why502(timeout=120)
+    res = why502(timeout=HANG)
     no_traceback(res)
     assert res.returncode in (0, 1), res.stderr
     assert res.stdout.splitlines()[0][:1] in ("✔", "✘")
@@ -237,7 +243,7 @@ def _nobody_can_run() -> bool:
 
 @pytest.mark.skipif(not _nobody_can_run(), reason="needs root, runuser and a matching /usr/bin/python3")
 def test_unprivileged_user_gets_an_answer_or_one_line() -> None:
-    res = why502(user="nobody", timeout=120)
+    res = why502(user="nobody", timeout=HANG)
     no_traceback(res)
     assert res.returncode in (0, 1, 3), res.stderr
     if res.returncode == 3:
@@ -250,7 +256,7 @@ def test_unprivileged_user_gets_an_answer_or_one_line() -> None:
 def test_unprivileged_user_with_readable_inputs_gets_the_cause(tmp_path: Path) -> None:
     d = FIXTURES / "wrong-target-fpm-socket"
     res = why502("--nginx-conf", str(d / "nginx.conf"), "--error-log", str(d / "error.log"),
-                 "--format", "json", user="nobody", timeout=120)
+                 "--format", "json", user="nobody", timeout=HANG)
     no_traceback(res)
     doc = json.loads(res.stdout)
     assert res.returncode == 1 and doc["findings"]

@@ -43,7 +43,8 @@ def test_missing_config_is_one_line_exit_3(run_main: RunMain, tmp_path: Path) ->
 
 def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No flags, no nginx on the host: diagnose reads HAProxy's config at its packaged path."""
+    """No config named, no nginx on the host: with --discover, diagnose reads HAProxy's config
+    at its packaged path; without it a log-only run reads the log named and no config."""
     from why502.app.diagnose import DiagnoseOptions, diagnose, proxies
     from why502.sources import haproxy as haproxy_source
 
@@ -52,9 +53,13 @@ def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
     monkeypatch.setattr(proxies, "find_nginx", lambda: None)
     monkeypatch.setattr(proxies, "NGINX_CONF", str(tmp_path / "no-nginx.conf"))
     monkeypatch.setattr(haproxy_source, "DEFAULT_CONF", str(cfg))
-    report = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True))
+    report = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True,
+                                      discover=True))
     assert report.inputs["proxy"] == "haproxy" and report.inputs["config"] == str(cfg)
     assert report.findings[0].cause == "backend-too-slow"
+    logs_only = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True))
+    assert "config" not in logs_only.inputs and "proxy" not in logs_only.inputs, logs_only.inputs
+    assert logs_only.findings, "the log's failures are still found"
 
 
 def test_lint_takes_config_and_runs_the_haproxy_rules(run_main: RunMain) -> None:

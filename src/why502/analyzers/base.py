@@ -54,6 +54,7 @@ class Candidate:
     ``caused_by``/``link``: see the fields.
     ``fallback``: a generic reading of the symptoms (e.g. "backend crashed" from premature closes)
     that is dropped when a more specific root cause already explains every group it claims.
+    ``last_resort``: see the field.
     """
 
     finding: Finding
@@ -67,6 +68,9 @@ class Candidate:
     # The log lines that show the consequence (nginx's "no live upstreams"): when it is folded,
     # the cause's evidence says how many there were, with the first as proof.
     shows: tuple[SymptomGroup, ...] = ()
+    # The last resort (``analyzers.unexplained``): kept only when no other candidate is, so the
+    # clients' 5xx are never reported as "healthy" and never crowd out a named cause.
+    last_resort: bool = False
 
 
 def title(cause: str) -> str:

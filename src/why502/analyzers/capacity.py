@@ -134,7 +134,7 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
                                    setting_line=setting.line if setting else None,
                                    is_default=setting.is_default if setting else True,
                                    anchor_file=target.pass_file or target.file,
-                                   anchor_line=target.pass_line or target.line))
+                                   anchor_line=target.pass_line or target.line, anchor=f"{target.kind}_pass"))
     diff = "".join(d for d in diffs if d) or None
     fix = Fix(summary="make the slow requests faster"
                       + (f" ({', '.join(scripts[:3])})" if scripts else "")
@@ -272,7 +272,7 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
                                  setting_line=setting.line if setting else None,
                                  is_default=setting.is_default if setting else True,
                                  anchor_file=target.pass_file or target.file,
-                                 anchor_line=target.pass_line or target.line)
+                                 anchor_line=target.pass_line or target.line, anchor=f"{target.kind}_pass")
     fix = Fix(summary="make the slow requests faster (profile the endpoint, add an index, move work "
                       f"to a queue); if they are legitimately slow, raise {name} for that "
                       + ("backend" if ev.proxy == "haproxy" else "location"),

@@ -12,6 +12,7 @@ firewall, cluster timeouts and outlier detection) with the documentation URL.  P
 
 from __future__ import annotations
 
+from why502.analyzers import unexplained
 from why502.catalog import load_catalog
 from why502.catalog.terms import Term, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
@@ -145,5 +146,24 @@ def analyze(ev: LbEvidence) -> list[Finding]:
     out = [_failure_finding(ev, g, lb_total) for g in groups.values()]
     if ev.backend_5xx.count:
         out.append(_backend_finding(ev))
+    if not out and (made := ev.five - ev.made_by.get("backend", 0)) > 0:
+        out.append(_unexplained_finding(ev, made))
     out.sort(key=lambda f: (-f.confidence, -f.count, f.cause))
     return out
+
+
+def _unexplained_finding(ev: LbEvidence, count: int) -> Finding:
+    """The clients got 5xx the load balancer made (or of unknown make) and no word of this log
+    names a cause: the last resort of ``analyzers.unexplained``, never "healthy"."""
+    name = LB_NAMES.get(ev.family, ev.family)
+    statuses = {s: n for s, n in ev.statuses.items() if s >= 500}
+    return unexplained.finding(
+        who=name, count=count, statuses=statuses, source=f"the {ev.family} log ({ev.requests:,} requests)",
+        made={"the load balancer": ev.made_by.get("lb", 0), "unknown": ev.made_by.get("unknown", 0)},
+        evidence=[EvidenceItem(kind="log", summary=f"a 5xx answered by {name}",
+                               source=s.file, line=s.line, time=s.time, text=s.text[:2000])
+                  for s in ev.five_samples],
+        first=ev.first, last=ev.last,
+        next_steps=[f"read {name}'s error/debug log for these minutes (pass it with --error-log)",
+                    *COMMANDS.get(ev.family, [])])
+

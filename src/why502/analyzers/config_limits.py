@@ -87,12 +87,12 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
             diff = set_directive(ev.files, name, new, setting_file=setting.file,
                                  setting_line=setting.line, is_default=False,
                                  anchor_file=target.pass_file or target.file,
-                                 anchor_line=target.pass_line or target.line)
+                                 anchor_line=target.pass_line or target.line, anchor=f"{target.kind}_pass")
             if new_bytes > 8192:
                 diff = combine([diff]) if diff else None
         else:
             diff = insert_in_block(ev.files, target.pass_file or target.file,
-                                target.pass_line or target.line, lines)
+                                target.pass_line or target.line, lines, anchor=f"{target.kind}_pass")
     return Candidate(finding=make_finding(
         "buffer-too-small", confidence=0.93, groups=groups,
         explanation=f"The response headers from {peer or 'the backend'} (often many or large "
@@ -153,7 +153,8 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                 items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {gname} in TIME_WAIT",
                                           count=tw))
             items += [i for g in claimed for i in group_items(g)]
-            diff = insert_in_block(ev.files, t.pass_file or t.file, t.pass_line or t.line, missing)
+            diff = insert_in_block(ev.files, t.pass_file or t.file, t.pass_line or t.line, missing,
+                                   anchor=f"{t.kind}_pass")
             out.append(Candidate(finding=make_finding(
                 "keepalive-misconfigured", confidence=conf, groups=claimed,
                 explanation=f"upstream {gname} asks for keep-alive connections, but nginx proxies "

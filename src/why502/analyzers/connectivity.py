@@ -221,7 +221,7 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
         ns = ev.resolvers[0] if ev.resolvers else "127.0.0.53"
         diff = insert_in_block(ev.files, t.pass_file or t.file, t.pass_line or t.line,
-                            [f"resolver {ns} valid=30s;"])
+                            [f"resolver {ns} valid=30s;"], anchor=f"{t.kind}_pass")
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
         "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,
@@ -269,7 +269,7 @@ def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candid
     diff = None
     if target and target.group and target.group in ev.groups and not ev.groups[target.group].keepalive:
         g = ev.groups[target.group]
-        diff = insert_in_block(ev.files, g.file, g.line, ["keepalive 32;"])
+        diff = insert_in_block(ev.files, g.file, g.line, ["keepalive 32;"], anchor=f"upstream {g.name}")
     return Candidate(finding=make_finding(
         "port-exhaustion", confidence=0.85, groups=groups,
         explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "

@@ -102,7 +102,8 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     elif "unrecognized name" in text or "handshake failure" in text:
         why = f"{peer} requires SNI, and nginx does not send it to upstreams by default."
         summary = "send SNI: proxy_ssl_server_name on (and proxy_ssl_name if the name differs)"
-        diff = insert_in_block(ev.files, anchor_file, anchor_line, ["proxy_ssl_server_name on;"])
+        diff = insert_in_block(ev.files, anchor_file, anchor_line, ["proxy_ssl_server_name on;"],
+                               anchor=f"{target.kind}_pass" if target else None)
     elif "verify error" in text or "does not match" in text:
         why = f"The certificate of {peer} fails verification (proxy_ssl_verify on)."
         summary = "install the CA with proxy_ssl_trusted_certificate or fix the backend's certificate"

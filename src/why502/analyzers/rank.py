@@ -148,7 +148,8 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
         return (bool(c.caused_by), -score(c.finding, biggest), -c.finding.confidence, -len(c.claims),
                 -c.finding.count)
 
-    for c in sorted(candidates, key=_order):
+    resort = [c for c in candidates if c.last_resort]
+    for c in sorted((c for c in candidates if not c.last_resort), key=_order):
         if c.caused_by and c.caused_by <= owner.keys():
             # a consequence (e.g. servers marked down) of failures a cause explains: fold it there
             idx = owner[next(iter(sorted(c.caused_by, key=str)))]
@@ -171,6 +172,8 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
         for key in c.claims:
             owner.setdefault(key, len(kept))
         kept.append((c, []))
+    if not kept:  # nothing named a cause: the failures are still said (analyzers.unexplained)
+        kept = [(c, []) for c in sorted(resort, key=_order)]
     out: list[Finding] = []
     for c, extra in kept:
         f = c.finding

@@ -20,6 +20,7 @@ from why502.analyzers import (
     permissions,
     protocol,
     routing,
+    unexplained,
 )
 from why502.analyzers.base import Candidate
 from why502.evidence.model import Evidence
@@ -42,6 +43,8 @@ REGISTRY: dict[str, tuple[Analyzer, tuple[str, ...]]] = {
                  ("upstream-tls-mismatch", "protocol-mismatch", "backend-invalid-response")),
     "application": (application.analyze, ("upstream-returned-5xx", "app-fatal-error")),
     "routing": (routing.analyze, ("proxy-rate-limited", "proxy-misrouted")),
+    # the last resort: kept only when no other family's candidate is (rank.fold)
+    "unexplained": (unexplained.analyze, ("unexplained-5xx",)),
 }
 
 

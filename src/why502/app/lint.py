@@ -69,14 +69,12 @@ def _pools_from_files(paths: list[str], notes: list[LintNote]) -> list[FpmPool]:
     """FPM pools: the FPM config loader (includes, discovery), per given path."""
     from why502.sources.fpm import load_fpm_config
 
-    pools: list[FpmPool] = []
-    for path in paths or [None]:  # type: ignore[list-item]
-        fpm = load_fpm_config(path)
-        for d in fpm.diagnostics:
-            if path is not None or d.severity != "info":
-                notes.append(LintNote(d.severity, d.message, d.source, None))
-        pools.extend(fpm.pools)
-    return pools
+    # one load for all of them: a file reached from two of them is read (and warned about) once
+    fpm = load_fpm_config(paths or None)
+    for d in fpm.diagnostics:
+        if paths or d.severity != "info":
+            notes.append(LintNote(d.severity, d.message, d.source, None))
+    return list(fpm.pools)
 
 
 def _codes(args: list[str], option: str) -> set[str]:
@@ -168,7 +166,7 @@ def gather(options: LintOptions) -> LintOutcome:
         where = f"{errors[0].file}:{errors[0].line}" if errors[0].line else (errors[0].file or cfg.main_file)
         msg = strip_terminal_escapes(f"{where}: not a readable nginx config: {errors[0].message}")
         raise InputError(msg.splitlines()[0] if msg else "not a readable nginx config")
-    notes = [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
+    notes = [LintNote(p.severity, p.message, p.file, p.line, unread=p.unread) for p in cfg.problems]
     use_host = options.host if options.host is not None else options.nginx_conf is None
     pools: list[FpmPool] = []
     if options.fpm_conf:

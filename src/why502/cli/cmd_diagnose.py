@@ -27,6 +27,9 @@ examples:
   why502 diagnose --format json -o report.json
   why502 diagnose --demo                  # a recorded real incident, no nginx needed
 
+logs only: when only logs are named (no --config, --proxy or --discover), only they are read:
+nothing of this host's configuration (they may come from another machine).
+
 inputs: a file named with a flag (--nginx-conf, --error-log, --access-log, --fpm-conf,
 --fpm-log, --kernel-log, --app-log) that is missing or unreadable is an error (exit 3); what
 why502 finds by itself (the config's logs, rotated siblings, PHP-FPM pools, dmesg/journal, /proc)
@@ -67,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "restarts show a crash loop)")
     parser.add_argument("--kernel-log", metavar="FILE",
                         help="kernel log file (dmesg output, kern.log); default: dmesg/journal")
+    parser.add_argument("--discover", action="store_true",
+                        help="with only logs named, also read this host's proxy config (nginx -T, "
+                             "/etc/nginx/nginx.conf, the packaged HAProxy/Apache config) and "
+                             "PHP-FPM pools; default: a log-only run reads only the logs named")
     parser.add_argument("--since", metavar="WHEN",
                         help="only log lines since WHEN: 30m, 2h, 1d or an ISO time")
     parser.add_argument("--offline", action="store_true",
@@ -86,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
     if args.demo and (args.nginx_conf or args.config or args.error_log or args.access_log or args.fpm_conf
-                      or args.fpm_log or args.kernel_log or args.app_log or args.since):
+                      or args.fpm_log or args.kernel_log or args.app_log or args.since or args.discover):
         raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
                          "flags and no --since")
     config_path(args)  # not both --config and --nginx-conf
@@ -95,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
         kernel_log=args.kernel_log, app_logs=list(args.app_log), since=args.since,
         offline=bool(args.offline or args.demo),
-        demo=bool(args.demo), log_type=args.log_type)
+        demo=bool(args.demo), log_type=args.log_type, discover=bool(args.discover))
     named = [config_path(args), *args.error_log, *args.access_log, args.fpm_conf, *args.fpm_log,
              args.kernel_log, *args.app_log]
     if args.output:  # before the run: a refused -o costs nothing

@@ -12,7 +12,7 @@ import sys
 
 from why502.cli.output import add_redact_argument, for_output
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
-from why502.errors import UsageError
+from why502.errors import EXIT_INPUT, UsageError
 from why502.textutil import write_json
 
 DESCRIPTION = """\
@@ -177,4 +177,6 @@ def run(args: argparse.Namespace) -> int:
 
         color = {"always": True, "never": False}.get(args.color)
         render_lint_text(report, sys.stdout, color)
+    if report.unread:
+        return EXIT_INPUT  # not checked whole: never "clean" (findings.lint.LintReport.unread)
     return exit_code(outcome.findings, args.fail_on)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
-from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError, not_found
 
 if TYPE_CHECKING:
     from why502.findings.model import Report
@@ -73,7 +73,7 @@ def load_report(source: str) -> Report:
         raw = open_capped_input(source, MAX_REPORT_BYTES, "a report")
         name = "<stdin>" if source == "-" else source
     except FileNotFoundError:
-        raise InputError(f"{source}: no such file") from None
+        raise InputError(not_found(source)) from None
     except IsADirectoryError:
         raise InputError(f"{source}: is a directory, not a report") from None
     except PermissionError:

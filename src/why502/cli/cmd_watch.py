@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="access log to follow (repeatable); default: the config's access_log")
     parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
                         help="PHP-FPM (or app) log to follow too (repeatable)")
+    parser.add_argument("--discover", action="store_true",
+                        help="with logs named, also follow what this host's nginx config names "
+                             "(nginx -T, else /etc/nginx/nginx.conf); default: only the logs "
+                             "named are followed, the config is read only when no log is named")
     parser.add_argument("--from-start", action="store_true",
                         help="read what the logs already hold first (default: start at the end)")
     parser.add_argument("--listen", default="127.0.0.1:9502", metavar="HOST:PORT",
@@ -147,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         probe_path=args.probe_path,
         offline=args.offline, duration=args.duration, max_events=args.max_events,
         state_dir=_state_dir(args.state_dir), revert_after=args.revert_after, auto_revert=args.auto_revert,
-        redact=args.redact)
+        redact=args.redact, discover=args.discover)
     if args.revert_after <= 0:
         raise UsageError("--revert-after must be > 0")
     live = args.format == "text" and sys.stdout.isatty()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from why502.evidence.model import LocationOutcome, SymptomGroup
+from why502.evidence.model import ClientFailures, LocationOutcome, SymptomGroup
 from why502.evidence.stats import AccessStats
 
 
@@ -111,3 +112,24 @@ def location_outcomes(stats: AccessStats | None) -> tuple[LocationOutcome, ...]:
                                    by_nginx=int(row.get("by_nginx") or 0),
                                    by_backend=int(row.get("by_backend") or 0)))
     return tuple(out)
+
+
+def client_failures(stats: AccessStats | None) -> ClientFailures | None:
+    """Every 5xx the access log says the clients got, with who made them (``stats.made_by``):
+    the one count that does not depend on the log format naming an upstream."""
+    if stats is None:
+        return None
+    statuses = {int(s): n for s, n in stats.by_status.items() if s.isdigit() and s.startswith("5") and n}
+    minutes = [row["minute"][:16] for row in stats.timeline if row["5xx"]]
+    first = last = None
+    with contextlib.suppress(ValueError):
+        first = datetime.fromisoformat(minutes[0]) if minutes else None
+        last = datetime.fromisoformat(minutes[-1]) + timedelta(seconds=59) if minutes else None
+    sample = stats.requests_5xx[0] if stats.requests_5xx else {}
+    where, line, request = sample.get("file"), sample.get("line"), sample.get("request")
+    return ClientFailures(
+        statuses=statuses, by_proxy=int(stats.made_by.get("nginx", 0)),
+        by_backend=int(stats.made_by.get("backend", 0)), requests=stats.requests, first=first,
+        last=last, file=where if isinstance(where, str) else None,
+        line=line if isinstance(line, int) else None,
+        request=request if isinstance(request, str) else None)

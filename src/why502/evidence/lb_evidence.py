@@ -74,6 +74,7 @@ class LbEvidence:
     last: str | None = None
     error_lines: int = 0
     unexplained: int = 0  # 5xx the proxy made without a word for why (Caddy/Traefik access logs)
+    five_samples: list[Sample] = field(default_factory=list)  # the first 5xx lines, whoever made them
 
     def add(self, rec: LbRecord, file: str, line: int, text: str) -> None:
         t = rec.time
@@ -89,6 +90,8 @@ class LbEvidence:
                 self.totals_per_minute[minute] += 1
             if rec.status is not None and rec.status >= 500:
                 self.five += 1
+                if len(self.five_samples) < 2:
+                    self.five_samples.append(Sample(file, line, text, t))
                 self.made_by[rec.made_by] += 1
                 if minute:
                     self.per_minute.setdefault(minute, Counter())[str(rec.status)] += 1

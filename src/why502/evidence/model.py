@@ -195,6 +195,36 @@ class LocationOutcome:
 
 
 @dataclass(frozen=True)
+class ClientFailures:
+    """The 5xx the clients got, from the access log, and who made them.
+
+    Kept for the one guard that a host whose clients got 5xx the proxy made (or that nothing
+    shows the backend made) is never reported healthy (``analyzers.unexplained``): the
+    per-upstream and per-location views above are empty when the log format has no upstream
+    field, which is how 120 ``502`` of 200 requests once read as "healthy", exit 0.
+    """
+
+    statuses: Mapping[int, int] = field(default_factory=dict)  # final 5xx status -> requests
+    by_proxy: int = 0  # proven made by the proxy (an error line, an empty $upstream_addr)
+    by_backend: int = 0  # proven made by the backend (a numeric $upstream_header_time)
+    requests: int = 0  # every request of the log
+    first: datetime | None = None  # the first and last minute with a 5xx
+    last: datetime | None = None
+    file: str | None = None  # the first 5xx line, as proof
+    line: int | None = None
+    request: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def not_backend(self) -> int:
+        """The 5xx the proxy made or of unknown make: what the backend is not shown to have sent."""
+        return max(0, self.total - self.by_backend)
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything the analyzers may look at.  ``None`` means "not read" (offline / no access)."""
 
@@ -210,6 +240,7 @@ class Evidence:
     target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
     access: Mapping[str, UpstreamTiming] = field(default_factory=dict)
     locations_5xx: tuple[LocationOutcome, ...] = ()  # access-log 5xx per config location
+    client_5xx: ClientFailures | None = None  # what the clients got in all (None: no access log)
     access_has_upstream: bool = True  # the access log's format has $upstream_addr
     nginx_user: str | None = None
     nginx_user_groups: tuple[str, ...] = ()  # primary + supplementary group names of the worker

@@ -45,6 +45,7 @@ class LintNote:
     message: str
     file: str | None = None
     line: int | None = None
+    unread: bool = False  # a file of the config that could not be read (lint is not complete)
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,18 @@ class LintReport:
     inputs: dict[str, Any] = field(default_factory=dict)
     files_checked: int = 0
     redacted: int = 0  # credential values shown as ``[redacted]`` (findings.redact)
+
+    @property
+    def unread(self) -> tuple[LintNote, ...]:
+        """The config's files that could not be read: "no findings" would be a false clean
+        (``include /dev/zero;`` once linted as clean, exit 0), so the reporters say the check is
+        incomplete and ``why502 lint`` exits 3."""
+        return tuple(n for n in self.notes if n.unread)
+
+    def summary(self, counts: str) -> str:
+        """The last line of the text report: files checked, findings, and what was not read."""
+        text = f"{self.files_checked} file(s) checked: {counts or 'no findings'}"
+        if self.unread:
+            text += (f"; INCOMPLETE: {len(self.unread)} included file(s) could not be read "
+                     "(see the notes), the config was not checked whole")
+        return text

@@ -17,4 +17,5 @@ def lint_json(report: LintReport, tool_version: str) -> dict[str, Any]:
                         for n in report.notes],
         "inputs": report.inputs,
         "redacted": report.redacted,
+        "complete": not report.unread,  # False: a file of the config could not be read
     }

@@ -50,8 +50,7 @@ def render_lint_text(report: LintReport, out: TextIO, color: bool | None = None)
         console.print("\n".join(parts))
     counts = Counter(f.severity for f in report.findings)
     summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
-    summary = summary or "no findings"
-    console.print(f"{report.files_checked} file(s) checked: {summary}")
+    console.print(escape(report.summary(summary)))
     if report.redacted:
         console.print(f"[dim]{escape(notice(report.redacted))}[/dim]")
 
@@ -75,7 +74,7 @@ def _plain(report: LintReport, out: TextIO) -> None:
         parts.append(f"  docs: {DOCS_BASE_URL}{f.code}.md ({rules[f.code].title})")
     counts = Counter(f.severity for f in report.findings)
     summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
-    parts.append(f"{report.files_checked} file(s) checked: {summary or 'no findings'}")
+    parts.append(report.summary(summary))
     if report.redacted:
         parts.append(notice(report.redacted))
     out.write("\n".join(parts) + "\n")

@@ -152,4 +152,5 @@ def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
     if report.redacted:  # said where SARIF viewers show the run's own messages
         notes.append(SarifNotification("info", notice(report.redacted), None, None))
     proxy = str(report.inputs.get("proxy") or "nginx")
-    return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes))
+    return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes,
+                             successful=not report.unread))

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Generator, Iterator
 from typing import IO, cast
 
-from why502.errors import InputError
+from why502.errors import InputError, not_found
 from why502.parsers.log_format import ByteChunk
 from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
@@ -124,7 +124,7 @@ def open_bytes(path: str) -> IO[bytes]:
         # peek, not read + seek: a FIFO cannot seek, and a read error (EIO) is an input error
         head = fh.peek(2)[:2]
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputError(not_found(path)) from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory") from None
     except PermissionError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +89,18 @@ def _read(path: str, diags: list[Diagnostic]) -> str | None:
 
 
 def _expand(
-    path: str, prefix: str | None, depth: int, out: list[FpmLine], files: list[str], diags: list[Diagnostic]
+    path: str, prefix: str | None, depth: int, out: list[FpmLine], files: list[str], diags: list[Diagnostic],
+    seen: set[str] | None = None,
 ) -> None:
+    """Read ``path`` and what it includes into ``out``.  ``seen`` (real paths) makes every file
+    read once per load, however it is reached -- two ``--fpm-conf``, a pool directory given next
+    to the php-fpm.conf that includes it, ``include=`` patterns that overlap, a symlink: each
+    reading added the file's warnings again (one warning was shown 6 times) and its pools twice."""
+    if seen is not None:
+        real = os.path.realpath(path)
+        if real in seen:
+            return
+        seen.add(real)
     if depth > MAX_INCLUDE_DEPTH:
         diags.append(
             Diagnostic(
@@ -112,7 +123,7 @@ def _expand(
         if not matches:
             diags.append(Diagnostic("info", f"{path}:{ln.line}: include={ln.value} matches no file", path))
         for inc in matches:
-            _expand(inc, prefix, depth + 1, out, files, diags)
+            _expand(inc, prefix, depth + 1, out, files, diags, seen)
 
 
 def _discover() -> list[str]:
@@ -122,27 +133,32 @@ def _discover() -> list[str]:
     return found
 
 
-def load_fpm_config(fpm_conf: str | None = None, prefix: str | None = None) -> FpmConfig:
-    """Read PHP-FPM config from ``fpm_conf`` (file or directory) or the usual places.
+def load_fpm_config(fpm_conf: str | Sequence[str] | None = None, prefix: str | None = None) -> FpmConfig:
+    """Read PHP-FPM config from ``fpm_conf`` (a file or directory, or several) or the usual places.
 
     ``prefix`` is FPM's ``--prefix`` (``-p``) when the service uses one.  Several discovered
-    ``php-fpm.conf`` (several PHP versions) are read one after the other.
+    ``php-fpm.conf`` (several PHP versions) are read one after the other; every file is read
+    once however many of them reach it (``_expand``).
     """
     result = FpmConfig()
-    if fpm_conf:
-        if os.path.isdir(fpm_conf):
-            roots = sorted(glob.glob(os.path.join(fpm_conf, "*.conf")))
-            if not roots:
+    given = [fpm_conf] if isinstance(fpm_conf, str) else list(fpm_conf or [])
+    if given:
+        roots = []
+        for conf in given:
+            if os.path.isdir(conf):
+                found = sorted(glob.glob(os.path.join(conf, "*.conf")))
+                if not found:
+                    result.diagnostics.append(
+                        Diagnostic("warning", f"{conf}: no *.conf file in this directory", conf)
+                    )
+                roots += found
+            elif os.path.exists(conf):
+                roots.append(conf)
+            else:
                 result.diagnostics.append(
-                    Diagnostic("warning", f"{fpm_conf}: no *.conf file in this directory", fpm_conf)
+                    Diagnostic("error", f"PHP-FPM config {conf} does not exist", conf)
                 )
-        elif os.path.exists(fpm_conf):
-            roots = [fpm_conf]
-        else:
-            result.diagnostics.append(
-                Diagnostic("error", f"PHP-FPM config {fpm_conf} does not exist", fpm_conf)
-            )
-            return result
+                return result
     else:
         roots = _discover()
         if not roots:
@@ -156,9 +172,12 @@ def load_fpm_config(fpm_conf: str | None = None, prefix: str | None = None) -> F
             )
             return result
     all_pools: list[FpmPool] = []
+    seen: set[str] = set()
     for root in roots:
         lines: list[FpmLine] = []
-        _expand(root, prefix, 0, lines, result.files, result.diagnostics)
+        _expand(root, prefix, 0, lines, result.files, result.diagnostics, seen)
+        if not lines:
+            continue  # read already (reached from another root), or unreadable: said once
         first = build_config(lines)
         raw_log = first.global_settings.get("error_log")
         if raw_log is not None:

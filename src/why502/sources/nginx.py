@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from why502.errors import InputError
+from why502.errors import InputError, not_found
 from why502.parsers.nginx import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
 from why502.parsers.nginx.load import config_file_problem, max_config_bytes, mib, over_bound
 from why502.sources.opening import is_stream, open_capped_input
@@ -131,7 +131,7 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True) -> NginxConfi
 def _load_path(path: str) -> NginxConfig:
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(not_found(path))
     if p.is_dir():
         raise InputError(f"{path}: is a directory (give the main nginx.conf)")
     text = None

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from why502.errors import InputError
+from why502.errors import InputError, not_found
 
 STDIN = "-"
 
@@ -363,7 +363,7 @@ def open_capped_input(path: str, cap: int, what: str) -> bytes:
         return read_capped(stdin_bytes(cap), cap, "stdin", what)
     kind = file_kind(path)
     if kind == "missing":
-        raise InputError(f"{path}: no such file")
+        raise InputError(not_found(path))
     if kind == "directory":
         raise InputError(f"{path}: is a directory, not {what}")
     if kind not in ("regular", "fifo"):

@@ -80,8 +80,14 @@ def set_in_location(cfg: NginxConfig, loc: Location, directive: str, value: str,
                     eff: Setting | None = None) -> str | None:
     """Diff setting a merge-type directive in ``loc`` (replacing it when the location sets it)."""
     edits = ConfigEdits(cfg)
-    edits.set(loc.file, loc.line, directive, value, own_entry(loc, eff) if eff else None)
+    edits.set(loc.file, loc.line, directive, value, own_entry(loc, eff) if eff else None, header(loc))
     return edits.diff()
+
+
+def header(loc: Location) -> str:
+    """The words that open ``loc``'s block (``location = /x``): which block of a line that opens
+    several is meant (a whole config on one line; ``parsers.nginx.edit._anchored_close``)."""
+    return " ".join(["location", *([loc.modifier] if loc.modifier else []), loc.path])
 
 
 def array_block(loc: Location, eff: Setting) -> tuple[str, int] | None:

@@ -40,11 +40,11 @@ def diagnose(options: DiagnoseOptions) -> Report:
         from why502.app.diagnose.demo import demo_report  # the bundled report only: not for a real run
 
         return demo_report()
-    family = _lb_family(options)
-    if family is not None:
+    families = _lb_families(options)
+    if families:
         from why502.app.diagnose.lb import lb_report
 
-        return lb_report(options, family)
+        return lb_report(options, families)
     started = time.monotonic()
     runs = discover(options)
     if runs:
@@ -71,19 +71,21 @@ def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float
     return replace(merged, diagnostics=[*notes, *merged.diagnostics])
 
 
-def _lb_family(options: DiagnoseOptions) -> str | None:
-    """The load-balancer family when the access logs are an ALB/Cloudflare/Envoy/... log and
-    nothing of nginx was named (else None: the nginx diagnosis)."""
-    from why502.app.stats.lb import check_log_type, has_lines_of, sniff_log_type
+def _lb_families(options: DiagnoseOptions) -> tuple[str, ...]:
+    """The load-balancer families when the access logs are ALB/Cloudflare/Envoy/... logs (one,
+    or several mixed in one file) and nothing of nginx was named (else ``()``: the nginx
+    diagnosis)."""
+    from why502.app.stats.lb import check_log_type, has_lines_of, sniff_log_types
 
     forced = check_log_type(options.log_type)
     if forced == "nginx" or not options.access_logs:
-        return None
+        return ()
     if forced is not None:
-        return forced
+        return (forced,)
     if options.nginx_conf or "-" in options.access_logs:
-        return None
-    family = sniff_log_type(list(options.access_logs))
-    if family is not None and options.error_logs and not has_lines_of(list(options.error_logs), family):
-        return None  # an nginx error log next to it: the nginx diagnosis
-    return family
+        return ()
+    families = sniff_log_types(list(options.access_logs))
+    if families and options.error_logs and not any(
+            has_lines_of(list(options.error_logs), fam) for fam in families):
+        return ()  # an nginx error log next to it: the nginx diagnosis
+    return families

@@ -75,7 +75,8 @@ def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
     first = reports[0][1]
     return Report(
         findings=findings,
-        diagnostics=[d for _p, r in reports for d in r.diagnostics],
+        # each proxy's run read the same host facts (PHP-FPM's config, the journal): one note each
+        diagnostics=list(dict.fromkeys(d for _p, r in reports for d in r.diagnostics)),
         inputs=inputs,
         timeline=[TimelinePoint(m, timeline[m], totals[m]) for m in sorted(timeline)][-1440:],
         events=sorted((e for _p, r in reports for e in r.events), key=lambda e: e.time),

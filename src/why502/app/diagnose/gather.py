@@ -21,7 +21,7 @@ from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs, not
 from why502.app.diagnose.proxies import ProxyView, read_apache, read_haproxy, which_proxy
 from why502.app.stats.errorlog import JoinRows
 from why502.evidence.aggregate import LogAggregator
-from why502.evidence.client_view import location_outcomes, with_client_view
+from why502.evidence.client_view import client_failures, location_outcomes, with_client_view
 from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
 from why502.evidence.haproxy_facts import with_aliases
 from why502.evidence.model import Evidence, LogEvent
@@ -82,7 +82,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
     access_logs = config.log_paths(options.access_logs, cfg, "access", diags)
     pools: list[FpmPool] = []
     fpm_config: FpmConfig | None = None
-    if options.fpm_conf or not options.offline:
+    if options.fpm_conf or not (options.offline or options.logs_only()):
         pools, fpm_config = config.fpm_pools(options.fpm_conf, diags, explicit=bool(options.fpm_conf))
     fpm_logs = list(options.fpm_logs) or config.fpm_logs(fpm_config)
     kernel_events: list[LogEvent] = []
@@ -131,7 +131,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
         events=tuple(sorted(events, key=lambda e: e.time or datetime.min)),
         probes=live.probes, listeners=live.listeners, fpm_pools=fpm_pools,
         sockets=live.sockets, units=live.units, access=access,
-        locations_5xx=location_outcomes(stats),
+        locations_5xx=location_outcomes(stats), client_5xx=client_failures(stats),
         access_has_upstream=stats is None or "upstream_addr" in stats.log_format,
         nginx_user=live.user or (cfg.user.split()[0] if cfg is not None and cfg.user else None)
         or (hap.user if hap else None),

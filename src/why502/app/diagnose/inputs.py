@@ -26,6 +26,10 @@ _SEVERITIES: dict[str, Severity] = {"info": "info", "warning": "warning", "error
 def nginx_config(options: DiagnoseOptions, diags: list[Diagnostic],
                  inputs: dict[str, Any]) -> NginxConfig | None:
     """nginx's config (``sources.nginx.load_config``); its parse problems become notes."""
+    if options.nginx_conf is None and options.logs_only():
+        diags.append(Diagnostic("info", "only the logs named were read: this host's proxy config was "
+                                "not (pass --config FILE, or --discover to read this host's)"))
+        return None
     nginx = None if options.offline else find_nginx()  # --offline starts no process
     if options.nginx_conf is None and nginx is None and not os.path.exists(DEFAULT_CONF):
         why = "--offline: nginx -T not run" if options.offline else "nginx is not installed"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from collections import Counter
 from datetime import datetime
+from typing import Any
 
 from why502 import __version__
 from why502.analyzers.cloud_lb import analyze
@@ -23,45 +25,73 @@ from why502.findings.model import Diagnostic, Report, TimelinePoint
 from why502.timeargs import parse_time_arg
 
 
-def lb_report(options: DiagnoseOptions, family: str) -> Report:
+def lb_report(options: DiagnoseOptions, families: tuple[str, ...]) -> Report:
+    """The report of one or several load balancers' logs: with several families mixed in the
+    files (``parsers.lblogs.detect_families``), each line is read as its own family and each
+    family is weighed on its own evidence, so every edge's failures are named."""
     check_named_inputs(options)
     cutoff = None
     if options.since:
         since = parse_time_arg(options.since, "--since")
         cutoff = (since if since.tzinfo else since.astimezone()).astimezone(dt.timezone.utc)
-    ev = LbEvidence(family=family)
+    mixed = len(families) > 1
+    evs: dict[str, LbEvidence] = {fam: LbEvidence(family=fam) for fam in families}
     lines = unparsed = 0
     # Caddy's and Traefik's error lines (the reason their access log does not give) may come as
     # --error-log or as one more --access-log
-    for path, n, text, rec in iter_records([*options.access_logs, *options.error_logs], family):
+    for path, n, text, rec in iter_records([*options.access_logs, *options.error_logs],
+                                           None if mixed else families[0]):
         lines += 1
         if rec is None:
             unparsed += 1
             continue
         if cutoff is not None and rec.time and _before(rec.time, cutoff):
             continue
+        ev = evs.get(rec.family) or evs.setdefault(rec.family, LbEvidence(family=rec.family))
         ev.add(rec, path, n, text)
-    if not ev.requests and not ev.error_lines:
-        raise InputError(f"no {family} request line in {', '.join(options.access_logs)}")
+    read = {fam: ev for fam, ev in evs.items() if ev.requests or ev.error_lines}
+    name = "+".join(read) or "+".join(families)
+    if not read:
+        raise InputError(f"no {name} request line in {', '.join(options.access_logs)}")
     diagnostics = []
     if unparsed:
         diagnostics.append(Diagnostic(severity="info", message=(
-            f"{unparsed:,} of {lines:,} lines were not {family} request lines (not counted)")))
-    if ev.unexplained and not ev.error_failures:
-        diagnostics.append(Diagnostic(severity="warning", message=(
-            f"{ev.unexplained:,} 5xx were made by the {family} proxy itself but its access log does "
-            "not say why: pass its error log too (Caddy: the http.log.error lines; Traefik: the "
-            "DEBUG log) with --error-log")))
+            f"{unparsed:,} of {lines:,} lines were not {' or '.join(read)} request lines (not counted)")))
+    for fam, ev in read.items():
+        if ev.unexplained and not ev.error_failures:
+            diagnostics.append(Diagnostic(severity="warning", message=(
+                f"{ev.unexplained:,} 5xx were made by the {fam} proxy itself but its access log does "
+                "not say why: pass its error log too (Caddy: the http.log.error lines; Traefik: the "
+                "DEBUG log) with --error-log")))
+    if len(read) > 1:
+        diagnostics.append(Diagnostic(severity="info", message=(
+            "several load balancers' logs in one input, each read on its own: " + ", ".join(
+                f"{fam} {ev.requests:,} requests ({ev.five:,} 5xx)" for fam, ev in read.items()))))
     diagnostics.append(Diagnostic(severity="info", message=(
-        f"read as a {family} log: the load balancer's own fields are the evidence; nothing of this "
-        "machine was read")))
-    timeline = [TimelinePoint(minute=m, counts=dict(c), total=ev.totals_per_minute.get(m, 0))
-                for m, c in sorted(ev.per_minute.items())][-1440:]
+        f"read as a {' and '.join(read)} log: the load balancer's own fields are the evidence; "
+        "nothing of this machine was read")))
+    per_minute: dict[str, Counter[str]] = {}
+    totals: Counter[str] = Counter()
+    for ev in read.values():
+        totals.update(ev.totals_per_minute)
+        for m, c in ev.per_minute.items():
+            per_minute.setdefault(m, Counter()).update(c)
+    timeline = [TimelinePoint(minute=m, counts=dict(c), total=totals.get(m, 0))
+                for m, c in sorted(per_minute.items())][-1440:]
+    findings = [f for ev in read.values() for f in analyze(ev)]
+    findings.sort(key=lambda f: (-f.confidence, -f.count, f.cause))
+    made_by: Counter[str] = Counter()
+    for ev in read.values():
+        made_by.update(ev.made_by)
+    inputs: dict[str, Any] = {
+        "access_logs": list(options.access_logs), "log_type": name,
+        "requests": sum(ev.requests for ev in read.values()),
+        "5xx": sum(ev.five for ev in read.values()), "made_by": dict(made_by)}
+    if len(read) > 1:
+        inputs["log_types"] = {fam: {"requests": ev.requests, "5xx": ev.five, "made_by": dict(ev.made_by)}
+                               for fam, ev in read.items()}
     return Report(
-        findings=analyze(ev), diagnostics=diagnostics,
-        inputs={"access_logs": list(options.access_logs), "log_type": family, "requests": ev.requests,
-                "5xx": ev.five, "made_by": dict(ev.made_by)},
-        timeline=timeline,
+        findings=findings, diagnostics=diagnostics, inputs=inputs, timeline=timeline,
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
         host=socket.gethostname(), tool_version=__version__,
     )

@@ -41,6 +41,22 @@ class DiagnoseOptions:
     now: datetime | None = None  # for tests / recorded incidents: "now" for --since
     # access logs of a cloud load balancer / proxy (alb, cloudflare, envoy, ...); None: detect
     log_type: str | None = None
+    # ``--discover``: read this host's proxy and PHP-FPM config even when only logs are named
+    discover: bool = False
+
+    def logs_only(self) -> bool:
+        """Were only logs named (no config, no ``--proxy``, no ``--discover``)?
+
+        Then nothing of this host's configuration is read -- no ``nginx -T``, no
+        /etc/nginx/nginx.conf, no packaged HAProxy/Apache config, no PHP-FPM pools found under
+        /etc: the logs may come from another machine (a ticket, a CI artefact, a load
+        balancer), and this host's config made their reading wrong (its ``log_format`` judged a
+        foreign log, "the config proxies to nothing" was said of a config nobody asked about).
+        """
+        named_logs = bool(self.error_logs or self.access_logs or self.fpm_logs or self.app_logs
+                          or self.kernel_log)
+        return named_logs and not (self.nginx_conf or self.config or self.proxy or self.discover
+                                   or self.demo)
 
     def named(self, kind: str) -> bool:
         """Were the logs of ``kind`` (``error_logs``, ``fpm_logs``, ``app_logs``) named by the

@@ -38,7 +38,8 @@ def which_proxy(options: DiagnoseOptions) -> str:
     if options.proxy:
         return options.proxy
     if options.config is None or options.config == "-":
-        return "nginx" if options.config == "-" else discovered()
+        # logs only: read as nginx's (its readers know every proxy's lines), no config looked for
+        return "nginx" if options.config == "-" or options.logs_only() else discovered()
     return kind_of_file(options.config)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from why502.app.stats.inputs import distinct
-from why502.errors import InputError
+from why502.errors import InputError, not_found
 from why502.evidence.stats.join import EMPTY_ERRORS, PARTITIONS, ErrorParts
 from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
 from why502.sources.opening import discovered_skip, note
@@ -69,7 +69,7 @@ def error_rows(
         paths = error_logs_from_config(cfg)
     for p in paths:
         if not os.path.exists(p):
-            raise InputError(f"{p}: no such file")
+            raise InputError(not_found(p))
     if not paths:
         return None, []
     try:

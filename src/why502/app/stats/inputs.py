@@ -15,7 +15,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from why502.errors import InputError, UsageError
+from why502.errors import InputError, UsageError, not_found
 from why502.parsers.log_format import CompiledFormat
 from why502.sources.byte_chunks import head_tail_lines, order_rotated
 from why502.sources.logfiles import file_identity
@@ -48,7 +48,7 @@ def access_paths(given: list[str], cfg: NginxConfig | None, stdin_default: bool)
         raise UsageError("give an access log file (or - for stdin), or --nginx-conf to find it")
     for p in paths:
         if p != "-" and not os.path.exists(p):
-            raise InputError(f"{p}: no such file")
+            raise InputError(not_found(p))
     return order_rotated(distinct(paths))
 
 

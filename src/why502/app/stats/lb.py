@@ -21,7 +21,7 @@ import polars as pl
 
 from why502.errors import InputError, UsageError
 from why502.evidence.lbstats import LbFrameBuilder, compute_lb_stats
-from why502.parsers.lblogs import LOG_TYPES, detect, parse_line
+from why502.parsers.lblogs import LOG_TYPES, detect, detect_families, parse_line
 from why502.parsers.lblogs.batch import FRAMES, RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
@@ -60,6 +60,19 @@ def sniff_log_type(paths: list[str]) -> str | None:
     """The load-balancer family of the first readable input's first lines, or None (an nginx log,
     or something else the nginx readers will judge).  Stdin, a pipe (``<(zcat ...)``) or any
     other file that is not a regular file or directory is not sniffed: it cannot be read twice."""
+    lines = _first_lines(paths)
+    return detect(lines) if lines is not None else None
+
+
+def sniff_log_types(paths: list[str]) -> tuple[str, ...]:
+    """Every load-balancer family of the first readable input's first lines (``detect_families``:
+    a file mixing several edges' logs), most lines first; ``()`` for anything else."""
+    lines = _first_lines(paths)
+    return detect_families(lines) if lines is not None else ()
+
+
+def _first_lines(paths: list[str]) -> list[str] | None:
+    """The first complete lines of the first readable input (``SNIFF_BYTES``), or None."""
     for p in paths:
         if p == "-" or not _rereadable(p):
             return None
@@ -73,7 +86,7 @@ def sniff_log_type(paths: list[str]) -> str | None:
             except InputError:
                 continue
             if batch is not None:
-                return detect(batch.lines[:-1] if batch.count > 1 else batch.lines)
+                return batch.lines[:-1] if batch.count > 1 else batch.lines
     return None
 
 
@@ -110,15 +123,16 @@ class LbRead:
     samples: list[tuple[str, int, str]]  # (file, line, text) of the first unparsed lines
 
 
-def iter_records(paths: list[str], family: str) -> Iterator[tuple[str, int, str, LbRecord | None]]:
+def iter_records(paths: list[str], family: str | None) -> Iterator[tuple[str, int, str, LbRecord | None]]:
     """(file, line number, text, record or None) for every non-empty line, in file order.  ALB
-    lines are converted a batch at a time by the vectorised reader (the same records)."""
-    vector = FRAMES.get(family)
+    lines are converted a batch at a time by the vectorised reader (the same records).
+    ``family`` None: each line is read as whichever family it is (a file of several edges)."""
+    vector = FRAMES.get(family) if family is not None else None
     size = VECTOR_BATCH_BYTES if vector is not None else DEFAULT_BATCH_BYTES
     for batch in iter_batches(expand_paths(paths), batch_bytes=size):
         lines = batch.lines
         fast: dict[int, LbRecord] = {}
-        if vector is not None:
+        if vector is not None and family is not None:
             frame, _rest = vector(pl.Series("text", lines))
             fast = {int(row["idx"]): _record(family, row) for row in frame.iter_rows(named=True)}
         for i, text in enumerate(lines):

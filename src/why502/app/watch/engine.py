@@ -58,6 +58,10 @@ class WatchOptions:
     probe_timeout: float = 1.0
     probe_path: str = "/"  # the HTTP health-check path
     offline: bool = False  # the diagnosis makes no live checks
+    # ``--discover``: with logs named, also follow what this host's nginx config names (its
+    # access and error logs, formats, server names, targets); without it only the logs named are
+    # followed (``discovers``)
+    discover: bool = False
     duration: float | None = None
     max_events: int | None = None
     poll_interval: float = 0.2
@@ -116,7 +120,7 @@ class Watch:
     def _setup(self) -> None:
         o = self.options
         diags: list[Diagnostic] = []
-        if o.nginx_conf is not None or not (o.error_logs and o.access_logs):
+        if o.nginx_conf is not None or self.discovers:
             try:
                 self.cfg = load_config(o.nginx_conf)
             except Why502Error as err:
@@ -129,6 +133,18 @@ class Watch:
                              "--access-log or --nginx-conf)")
         for d in diags:
             self.note(d)
+
+    @property
+    def discovers(self) -> bool:
+        """Does watch read this host's nginx config by itself (``nginx -T``, /etc/nginx)?
+
+        Only when asked (``--discover``) or when no log is named at all.  Following the host
+        config's access log next to a named ``--error-log`` switched the error-log rule off
+        (an access log followed means the ratio rule decides): 2000 ``connect() failed`` lines
+        in the named error log opened no incident because the host's own access log was quiet.
+        """
+        o = self.options
+        return o.discover or not (o.error_logs or o.access_logs or o.fpm_logs)
 
     def _follow(self, diags: list[Diagnostic], from_start: bool) -> list[str]:
         """Follow the logs the flags and the config name, the server names and formats of the
@@ -349,7 +365,9 @@ class Watch:
         opts = DiagnoseOptions(nginx_conf=o.nginx_conf, error_logs=self.error_paths,
                                access_logs=self.access_paths,
                                since=since.isoformat(timespec="seconds"), offline=o.offline,
-                               probe_timeout=o.probe_timeout)
+                               probe_timeout=o.probe_timeout,
+                               # the host config watch read itself is the diagnosis' too
+                               discover=o.nginx_conf is None and self.discovers)
         if self.pool is None:
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="why502-diagnose")
         self.diagnosis_started = time.monotonic()

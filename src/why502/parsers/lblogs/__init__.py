@@ -39,7 +39,7 @@ from why502.parsers.lblogs.envoy import (
 )
 from why502.parsers.lblogs.model import LbRecord
 
-__all__ = ["LOG_TYPES", "LbRecord", "detect", "json_object", "parse_line"]
+__all__ = ["LOG_TYPES", "LbRecord", "detect", "detect_families", "json_object", "parse_line"]
 
 LOG_TYPES: tuple[str, ...] = ("alb", "elb", "cloudflare", "envoy", "caddy", "traefik")
 SNIFF_LINES = 50
@@ -154,10 +154,8 @@ def _caddy_own(line: str) -> bool:
     return obj is not None and {"ts", "level", "msg"} <= obj.keys()
 
 
-def detect(lines: Iterable[str]) -> str | None:
-    """The family of the first non-empty lines: the one most of them belong to, when at least
-    half of them do (a mixed log -- nginx error lines with a few Envoy lines among them -- stays
-    with the nginx readers, which know every program's messages)."""
+def _votes(lines: Iterable[str]) -> tuple[Counter[str], int]:
+    """The families of the first ``SNIFF_LINES`` non-empty lines, and how many were seen."""
     votes: Counter[str] = Counter()
     seen = 0
     for line in lines:
@@ -171,10 +169,31 @@ def detect(lines: Iterable[str]) -> str | None:
             votes[fam] += 1
         if seen >= SNIFF_LINES:
             break
+    return votes, seen
+
+
+def detect(lines: Iterable[str]) -> str | None:
+    """The family of the first non-empty lines: the one most of them belong to, when at least
+    half of them do (a mixed log -- nginx error lines with a few Envoy lines among them -- stays
+    with the nginx readers, which know every program's messages)."""
+    votes, seen = _votes(lines)
     if not votes:
         return None
     family, count = votes.most_common(1)[0]
     return family if 2 * count >= seen else None
+
+
+def detect_families(lines: Iterable[str]) -> tuple[str, ...]:
+    """Every family of the first non-empty lines, most lines first, when lines of these
+    families together are at least half of them (else ``()``: the nginx readers judge it).
+
+    A log shipper or a copy-paste can put several edges in one file (an ALB in front of Envoy
+    sidecars, Cloudflare in front of both): ``detect`` alone named none of them when no family
+    held half of the lines, and the file was read as an nginx log that matched nothing."""
+    votes, seen = _votes(lines)
+    if not votes or 2 * sum(votes.values()) < seen:
+        return ()
+    return tuple(fam for fam, _n in votes.most_common())
 
 
 def parse_line(line: str, family: str | None = None) -> LbRecord | None:

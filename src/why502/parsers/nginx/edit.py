@@ -59,7 +59,7 @@ def set_directive_text(text: str, *, directive: str, value: str, block_line: int
 
 
 def directive_edit(lines: Sequence[str], *, directive: str, value: str, block_line: int,
-                   existing_line: int | None = None, path: str = "config") -> Edit:
+                   existing_line: int | None = None, path: str = "config", anchor: str | None = None) -> Edit:
     """What :func:`set_directive_text` changes, as an edit of ``lines`` (``split_lines``, endings
     kept): it reads only the lines it edits and the block's next lines, so many fixes to one
     big file cost their own size (``findings.patch.edits_diff``)."""
@@ -86,7 +86,11 @@ def directive_edit(lines: Sequence[str], *, directive: str, value: str, block_li
         # opens one block only; with several (``location /a { } location /b { }``) the line
         # number cannot tell which one is meant, and no fix beats a fix in the wrong block
         if strip_comment(opener).count("{") > 1:
-            raise ValueError(f"{path}:{idx + 1} opens several blocks on one line")
+            # ``anchor`` (the block's header, ``location /``) tells which, when it is there once
+            at = _anchored_close(opener, anchor) if anchor else None
+            if at is None:
+                raise ValueError(f"{path}:{idx + 1} opens several blocks on one line")
+            return idx, idx + 1, [opener[:at].rstrip(" \t") + f" {stmt} " + opener[at:]]
         return idx, idx + 1, [opener[:inline].rstrip(" \t") + f" {stmt} " + opener[inline:]]
     block_indent = re.match(r"[ \t]*", lines[block_line - 1])
     base = block_indent.group(0) if block_indent else ""
@@ -148,7 +152,7 @@ def make_directive_diff(text: str, path: str, *, directive: str, value: str, blo
 
 def set_directive(files: Mapping[str, Sequence[str]], name: str, value: str, *,
                   setting_file: str | None, setting_line: int | None, is_default: bool,
-                  anchor_file: str | None, anchor_line: int | None) -> str | None:
+                  anchor_file: str | None, anchor_line: int | None, anchor: str | None = None) -> str | None:
     """Diff that makes ``name value;`` effective: replace the statement where it is set (other
     statements and comments on its line are kept), else add it after ``anchor`` (the
     ``proxy_pass`` line: the same block) with the anchor's indentation.  ``files`` holds the
@@ -163,20 +167,33 @@ def set_directive(files: Mapping[str, Sequence[str]], name: str, value: str, *,
                 pass
             else:
                 return edits_diff(setting_file, lines, [edit])
-    return insert_in_block(files, anchor_file, anchor_line, [f"{name} {value};"])
+    return insert_in_block(files, anchor_file, anchor_line, [f"{name} {value};"], anchor)
 
 
 def insert_in_block(files: Mapping[str, Sequence[str]], path: str | None, line: int | None,
-                    new_lines: Sequence[str]) -> str | None:
+                    new_lines: Sequence[str], anchor: str | None = None) -> str | None:
     """Diff adding ``new_lines`` to the block of the statement at 1-based ``line`` (the
     ``proxy_pass`` of a location), or to the block that line opens (``upstream u {``): after
     that line, or — when the block closes on the same line (``location / { proxy_pass
     http://x; }``) — before its ``}`` on that line, since a line after it would be outside the
-    block."""
+    block.
+
+    A line that opens several blocks (a whole config on one line: ``events {} http { ... }``)
+    cannot say by its number which block is meant: ``anchor`` (the statement's directive,
+    ``proxy_pass``, or a block's header, ``upstream app``) finds it on the line when it is there
+    once; otherwise no diff -- the first block of the line was ``events {}``, and a
+    ``proxy_read_timeout`` there is a fix ``nginx -t`` refuses."""
     lines = files.get(path or "")
     if not lines or line is None or not 1 <= line <= len(lines):
         return None
     text = lines[line - 1]
+    if sum(1 for _i, ch in _syntax(strip_comment(text)) if ch == "{") > 1:
+        at = _anchored_close(text, anchor) if anchor else None
+        if at is None:
+            return None
+        stmts = " ".join(n.strip() for n in new_lines)
+        return edits_diff(path or "", lines, [(line - 1, line, [text[:at].rstrip(" \t") + f" {stmts} "
+                                                              + text[at:]])])
     close = _enclosing_close(text)
     if close is None:
         close = _inline_close(text)  # an opener line (``upstream u { server a; }``)
@@ -185,6 +202,38 @@ def insert_in_block(files: Mapping[str, Sequence[str]], path: str | None, line: 
     stmts = " ".join(n.strip() for n in new_lines)
     return edits_diff(path or "", lines, [(line - 1, line, [text[:close].rstrip(" \t") + f" {stmts} "
                                                           + text[close:]])])
+
+
+_STATEMENT_END = re.compile(r"\"[^\"]*\"?|'[^']*'?|[{};]")
+
+
+def _anchored_close(line: str, anchor: str) -> int | None:
+    """The index of the ``}`` on ``line`` that closes the block ``anchor`` is in (a statement:
+    ``proxy_pass``) or opens (a header: ``upstream app``), when ``anchor`` starts exactly one
+    statement of the line and that block closes on it; else None."""
+    code = strip_comment(line)
+    words = r"\s+".join(re.escape(w) for w in anchor.split())
+    hits = [m.end() for m in re.finditer(rf"(?:^|(?<=[;{{}}\s])){words}(?=[\s{{;])", code)]
+    if len(hits) != 1:
+        return None
+    # after the anchor's statement ends (';' inside the block, '{' opening it) we are inside the
+    # block meant; its '}' is the first one met at level 0
+    level = 0
+    ended = False
+    for m in _STATEMENT_END.finditer(code, hits[0]):
+        ch = m.group()
+        if ch not in ("{", "}", ";"):
+            continue  # a quoted string
+        if not ended:
+            ended = ch in ";{"
+            continue
+        if ch == "{":
+            level += 1
+        elif ch == "}":
+            if level == 0:
+                return m.start()
+            level -= 1
+    return None
 
 
 def _enclosing_close(line: str) -> int | None:
@@ -221,7 +270,7 @@ class ConfigEdits:
         self.inserted: dict[int, list[str]] = {}  # 0-based line -> lines inserted before it
 
     def set(self, file: str | None, block_line: int | None, directive: str, value: str,
-            existing: Directive | None = None) -> None:
+            existing: Directive | None = None, anchor: str | None = None) -> None:
         """Set ``directive value;`` in the block opened at ``file:block_line``, replacing
         ``existing`` (the statement the level already has) when it is in that file."""
         if file is None or block_line is None:
@@ -242,7 +291,7 @@ class ConfigEdits:
                 self.replaced[start] = new[0]
             else:
                 start, stop, new = directive_edit(view, directive=directive, value=value,
-                                                  block_line=block_line, path=file)
+                                                  block_line=block_line, path=file, anchor=anchor)
                 if stop > start:  # the opener line itself changes (inline block, no final newline)
                     self.replaced[start] = new[0]
                     if len(new) > 1:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from why502.errors import not_found
 from why502.parsers.configread import (
     MAX_CONFIG_BYTES,
     MEMORY_PER_CONFIG_BYTE,
@@ -183,7 +184,9 @@ class _Loader:
             self.stack.pop()
 
     def _unreadable(self, display: str, err: OSError) -> tuple[Directive, ...]:
-        self.problems.append(ParseProblem("error", f"cannot read {display}: {err.strerror or err}", display))
+        # the file is there and cannot be read: lint says the check is INCOMPLETE (exit 3)
+        self.problems.append(ParseProblem("error", f"cannot read {display}: {err.strerror or err}", display,
+                                          unread=True))
         return ()
 
     def convert(self, raw: list[dict[str, Any]], display: str) -> tuple[Directive, ...]:
@@ -219,8 +222,10 @@ class _Loader:
             if self.files.virtual is None and os.path.isdir(name):
                 continue
             if self.files.virtual is None and not os.path.exists(name):
+                # a link that is there but leads nowhere (a loop, a broken link) was not read
                 self.problems.append(ParseProblem(
-                    "error", f'include "{pattern}": {name} does not exist', display, line))
+                    "error", f'include "{pattern}": {not_found(name)}', display, line,
+                    unread=os.path.lexists(name)))
                 continue
             out.extend(self.load(name))
         return out

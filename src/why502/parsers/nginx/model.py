@@ -144,6 +144,9 @@ class ParseProblem:
     message: str
     file: str | None = None
     line: int | None = None
+    # a file the config includes is there but could not be read (a device, a FIFO, no
+    # permission, a symlink loop, over the size bound): what nginx would read was not seen
+    unread: bool = False
 
 
 @dataclass(frozen=True)

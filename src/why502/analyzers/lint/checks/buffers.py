@@ -6,6 +6,7 @@ from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     PASSES,
     finding,
+    header,
 )
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
@@ -40,16 +41,18 @@ def check_buffer_size(inp: LintInput, rule: LintRule) -> list[LintFinding]:
         new = _pow2_at_least(inp.header_bytes + 512)
         edits = ConfigEdits(cfg)
         existing = eff.entries[-1] if eff.level in ("location", "if") and eff.entries else None
-        edits.set(loc.file, loc.line, name, f"{new // 1024}k", existing)
+        edits.set(loc.file, loc.line, name, f"{new // 1024}k", existing, header(loc))
         if t.kind != "grpc":
             bufs = loc.effective(f"{t.kind}_buffers")
             busy = loc.effective(f"{t.kind}_busy_buffers_size")
             if bufs.is_default or (parse_size(bufs.args[-1]) or 0) < new:
                 edits.set(loc.file, loc.line, f"{t.kind}_buffers", f"8 {new // 1024}k",
-                          bufs.entries[-1] if bufs.level in ("location", "if") and bufs.entries else None)
+                          bufs.entries[-1] if bufs.level in ("location", "if") and bufs.entries else None,
+                          header(loc))
             if busy.is_default or (busy.bytes or 0) < 2 * new:
                 edits.set(loc.file, loc.line, f"{t.kind}_busy_buffers_size", f"{2 * new // 1024}k",
-                          busy.entries[-1] if busy.level in ("location", "if") and busy.entries else None)
+                          busy.entries[-1] if busy.level in ("location", "if") and busy.entries else None,
+                          header(loc))
         where = (eff.file, eff.line) if eff.file and eff.line else (t.file, t.line)
         dflt = " (default, one page)" if eff.is_default else ""
         out.append(finding(rule, f"{name} is {eff.value}{dflt}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from why502.analyzers.lint import LintInput
-from why502.analyzers.lint.common import array_block, finding, own_entry, set_in_location
+from why502.analyzers.lint.common import array_block, finding, header, own_entry, set_in_location
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
@@ -52,14 +52,15 @@ def check_keepalive_http11(inp: LintInput, rule: LintRule) -> list[LintFinding]:
             continue
         edits = ConfigEdits(cfg)
         if version.value != "1.1":
-            edits.set(loc.file, loc.line, "proxy_http_version", "1.1", own_entry(loc, version))
+            edits.set(loc.file, loc.line, "proxy_http_version", "1.1", own_entry(loc, version), header(loc))
         if conn_value.lower() == "close":
             where = array_block(loc, headers)
             if where and (edits.path in (None, where[0])):
                 if conn and conn.file == where[0]:
                     edits.set(where[0], where[1], "proxy_set_header", 'Connection ""', conn)
                 else:
-                    edits.set(where[0], where[1], "proxy_set_header", 'Connection ""')
+                    edits.set(where[0], where[1], "proxy_set_header", 'Connection ""',
+                              anchor=header(loc) if where == (loc.file, loc.line) else None)
         out.append(finding(rule, f'proxy_pass to upstream "{group.name}" with keepalive {group.keepalive}, '
                             f"but {' and '.join(problems)}: nginx closes every backend connection, so each "
                             "request opens a new one (no reuse; under load: TIME_WAIT, 502 connect() failed)",

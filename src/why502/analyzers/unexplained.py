@@ -1,0 +1,98 @@
+"""The last resort: clients got 5xx the proxy made, and nothing read says why.
+
+Every other analyzer needs a fact to name a cause (a log message, a probe, a config line).  When
+none of them fires, the report used to say "healthy" and exit 0 even though the access log
+showed 60% of the requests answered 502, or the error log held thousands of failed attempts
+no rule knew: the on-call engineer read "nothing is wrong".  This module is the one guard
+against that, for every reader: ``analyze`` (nginx, Apache, HAProxy: a *last-resort*
+candidate, which ``rank.fold`` keeps only when no other candidate is kept) and ``finding``
+(also used by ``cloud_lb`` for the load balancer logs).  It names the symptom (the statuses and
+how many), its source (the log and a first line) and who made the 5xx, and says what to read
+next; it never guesses a cause.  Pure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+
+from why502.analyzers.base import Candidate, iso, proxy_name, sample_item
+from why502.evidence.model import Evidence
+from why502.findings.model import EvidenceItem, Finding, Fix
+
+CAUSE = "unexplained-5xx"
+CONFIDENCE = 0.3  # a symptom without a cause: below every named cause that fired
+
+
+def _top(counts: Mapping[str, int], n: int = 4) -> str:
+    return ", ".join(f"{k} × {v:,}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+
+def finding(*, who: str, count: int, statuses: Mapping[int, int], source: str,
+            made: Mapping[str, int], evidence: list[EvidenceItem], first: str | None,
+            last: str | None, next_steps: list[str]) -> Finding:
+    """The last-resort finding: ``count`` 5xx (``statuses``) that ``who`` answered to clients,
+    seen in ``source`` (what the count comes from: an access log, an error log, a load
+    balancer's log), ``made`` saying who made them (``proxy``, ``backend``, ``unknown``)."""
+    shown = _top({str(s): n for s, n in statuses.items()}) or "5xx"
+    makers = ", ".join(f"{k} {v:,}" for k, v in made.items() if v)
+    items = [EvidenceItem(kind="stat", count=count, time=first, summary=(
+        f"{count:,} 5xx answered by {who} ({shown}) between {first or '?'} and {last or '?'}, "
+        f"from {source}" + (f"; made by: {makers}" if makers else "")))]
+    return Finding(
+        cause=CAUSE, title=f"Clients got {count:,} 5xx from {who}, and nothing read says why",
+        confidence=CONFIDENCE, status_codes=sorted(statuses) or [502],
+        symptoms=[], explanation=(
+            f"{who} answered {count:,} requests with a 5xx ({shown}), but no message, probe or "
+            "config line in the inputs points to a cause that why502 knows. This is not a healthy "
+            "host: the failures are real, only their reason is missing from what was read."),
+        evidence=[*evidence, *items][:6],
+        fix=Fix(summary="Find the reason in what was not read", commands=[], notes=next_steps),
+        first_seen=first, last_seen=last, count=count)
+
+
+def analyze(ev: Evidence) -> list[Candidate]:
+    """A last-resort candidate when the clients got 5xx the backend is not shown to have made
+    (access log), or, without an access log, when the proxy logged failed attempts."""
+    who = proxy_name(ev.proxy)
+    steps = [f"read {who}'s error log for these minutes (pass it with --error-log)",
+             "pass the config (--config) so each failure is tied to its upstream",
+             "add $upstream_addr $upstream_status $upstream_header_time to the log_format, so "
+             "the access log says who made each 5xx"]
+    seen = ev.client_5xx
+    if seen is not None:
+        if not seen.not_backend:
+            return []  # none, or every 5xx the backend's own (analyzers.application)
+        evidence = []
+        if seen.file:
+            evidence.append(EvidenceItem(kind="log", summary=f"first 5xx: {seen.request or ''}".strip(),
+                                         source=seen.file, line=seen.line, time=iso(seen.first)))
+        made = {"proxy": seen.by_proxy, "backend": seen.by_backend,
+                "unknown": seen.total - seen.by_proxy - seen.by_backend}
+        f = finding(who=who, count=seen.not_backend, statuses=seen.statuses,
+                    source=f"the access log ({seen.requests:,} requests)", made=made,
+                    evidence=evidence, first=iso(seen.first), last=iso(seen.last), next_steps=steps)
+        return [Candidate(f, last_resort=True)]
+    groups = [g for g in ev.symptoms if g.count]
+    if not groups:
+        return []
+    count = sum(g.count for g in groups)
+    by_symptom: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    for g in groups:
+        by_symptom[g.symptom] += g.count
+        statuses.update({s: n for s, n in g.statuses.items() if s >= 500})
+    firsts = [g.first.replace(tzinfo=None) for g in groups if g.first]
+    lasts = [g.last.replace(tzinfo=None) for g in groups if g.last]
+    sample = next((g.samples[0] for g in groups if g.samples), None)
+    evidence = ([sample_item(sample, f"{who}: {_top(by_symptom, 3)}", groups[0].symptom)]
+                if sample is not None else [])
+    f = finding(who=who, count=count, statuses=dict(statuses), made={"proxy": count},
+                source=f"the error log (failed attempts: {_top(by_symptom)})", evidence=evidence,
+                first=iso(min(firsts, default=None)), last=iso(_latest(lasts)), next_steps=steps)
+    return [Candidate(f, last_resort=True)]
+
+
+def _latest(times: list[datetime]) -> datetime | None:
+    return max(times) if times else None
