@@ -7,12 +7,12 @@ Heavy modules (crossplane, rich) are imported inside ``run`` only, so ``why502 -
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
 from why502.errors import UsageError
 from why502.textutil import write_json
+from why502.timeargs import SecondsArg
 
 DESCRIPTION = """\
 Check an nginx configuration for settings that cause 502/503/504: upstream keepalive without
@@ -46,20 +46,8 @@ examples:
 """
 
 
-def _seconds(option: str, text: str | None) -> float | None:
-    """A ``--backend-*`` value in seconds (``30`` or ``30s``); a bad one is one line, exit 2.
-
-    ``nan`` compares false with everything and ``inf`` passes "> 0": both once made fixes like
-    ``proxy_read_timeout nans;``."""
-    if text is None:
-        return None
-    try:
-        value = float(text.rstrip("s"))
-    except ValueError:
-        raise UsageError(f"{option}: not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{option} must be a finite number of seconds > 0, not {text!r}")
-    return value
+BACKEND_MINIMUM = 0.001
+"""A backend's timeout is more than 0 s (``0`` once made fixes like ``proxy_read_timeout 0s;``)."""
 
 
 def _positive_int(text: str) -> int:
@@ -106,10 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PHP-FPM config file or directory (repeatable; default: discovered)")
     parser.add_argument("--header-bytes", type=_positive_int, metavar="N",
                         help="largest response header the backend sends (enables W502-004)")
-    parser.add_argument("--backend-timeout", metavar="SECONDS",
-                        help="the backend's own request timeout, e.g. gunicorn --timeout (W502-005)")
-    parser.add_argument("--backend-keepalive", metavar="SECONDS",
-                        help="the backend's idle keep-alive timeout, e.g. gunicorn --keep-alive (W502-021)")
+    parser.add_argument("--backend-timeout", type=SecondsArg("--backend-timeout", BACKEND_MINIMUM),
+                        metavar="SECONDS", help="the backend's own request timeout, e.g. gunicorn "
+                        f"--timeout (W502-005; {SecondsArg.HELP})")
+    parser.add_argument("--backend-keepalive", type=SecondsArg("--backend-keepalive", BACKEND_MINIMUM),
+                        metavar="SECONDS", help="the backend's idle keep-alive timeout, e.g. gunicorn "
+                        f"--keep-alive (W502-021; {SecondsArg.HELP})")
     parser.add_argument("--somaxconn", type=_positive_int, metavar="N", help="net.core.somaxconn to assume")
     parser.add_argument("--mem-total", metavar="SIZE", help="memory to assume, e.g. 2g (W502-012)")
     parser.add_argument("--nofile", type=_positive_int, metavar="N",
@@ -143,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--root makes no sense with a dump on stdin")
     options = LintOptions(
         nginx_conf=args.nginx_conf, fpm_conf=list(args.fpm_conf), host=args.host,
-        header_bytes=args.header_bytes, backend_timeout=_seconds("--backend-timeout", args.backend_timeout),
-        backend_keepalive=_seconds("--backend-keepalive", args.backend_keepalive), somaxconn=args.somaxconn,
+        header_bytes=args.header_bytes, backend_timeout=args.backend_timeout,
+        backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
         rules=list(args.rule), root=args.root, ignore=list(args.ignore),
         inline_ignores=args.inline_ignores, enable=list(args.enable), proxy=proxy,
