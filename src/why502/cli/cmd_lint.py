@@ -27,6 +27,8 @@ beyond the pool's pm.max_children (--fpm-conf), the proxy timeout below the back
 BalancerMembers without retry=.  The kind is detected from the content (--proxy forces it).
 
 NGINX_CONF: a config file (includes followed), a saved `nginx -T` dump, or - for a dump on stdin.
+Its absolute includes (/etc/nginx/conf.d/*.conf) are not read from this machine: each is a note
+naming it; --root DIR reads them under a copied tree, --host from this machine.
 Without it: `nginx -T` when nginx is installed, else /etc/nginx/nginx.conf; host facts (FPM pools,
 net.core.somaxconn, MemTotal, nginx's open-files limit) are then read from this machine too.
 
@@ -106,7 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="open-files limit nginx runs with when worker_rlimit_nofile is unset")
     host = parser.add_mutually_exclusive_group()
     host.add_argument("--host", dest="host", action="store_true", default=None,
-                      help="read FPM pools and limits from this machine even with NGINX_CONF")
+                      help="read FPM pools, limits and NGINX_CONF's absolute includes from this "
+                           "machine")
     host.add_argument("--no-host", dest="host", action="store_false",
                       help="never read facts from this machine")
     parser.add_argument("--root", metavar="DIR",
