@@ -24,9 +24,10 @@ What a rule must not mistake for a pitfall (each was a false finding on the held
 - a ``disabled`` proxy never starts (4.2 "disabled"), so nothing in it can fail;
 - a ``backup`` server is used only when every active server is down (5.2 "backup"), so it
   takes no share from the others and a retry cannot be redispatched onto it while they are up;
-- a server whose address is ``0.0.0.0`` (or ``::``) has no destination of its own: "the
-  connection will be established to the same address as the client connected to" or the one
-  set per request by ``http-request set-dst`` (5.2 "<address>"); a health check has no
+- a server whose address is ``0.0.0.0`` (or ``*``, or IPv6's ``::``) has no destination of its
+  own: "the connection will be forwarded to the same IP address as the one from the client
+  connection" (5.2 "<address>"), or to the one ``http-request set-dst`` sets per request ("use
+  '0.0.0.0:0' as a server address in the backend", 4.3 "set-dst"); a health check has no
   address to probe;
 - a queue forms only when more requests arrive than the servers' ``maxconn`` admit (5.2
   "maxconn"); when ``global maxconn`` (3.2, the process's total) is no more than their sum, no
@@ -35,7 +36,9 @@ What a rule must not mistake for a pitfall (each was a false finding on the held
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 
 from why502.analyzers.lint import HaproxyLintInput
 from why502.analyzers.lint.common import finding
@@ -111,10 +114,17 @@ def health_checked(sec: Section, srv: Server) -> bool:
     return srv.check or "check" in _default_server_words(sec)
 
 
+def host_of(srv: Server) -> str:
+    """The server's host without an address-family prefix the parser keeps (``mptcp@``,
+    ``tcp4@``... configuration.txt 11 "Address formats") nor IPv6 brackets."""
+    host = srv.host or ""
+    return re.sub(r"^[a-z0-9+-]+@", "", host).strip("[]")
+
+
 def placeholder(srv: Server) -> bool:
-    """A server without a destination of its own (``0.0.0.0``/``::``, any port): the address
-    is the client's or the one ``set-dst`` gives per request, so there is nothing to check."""
-    return srv.unix_path is None and srv.host in ("0.0.0.0", "::", "*")  # noqa: S104 (reading a config, not binding)
+    """A server without a destination of its own (``0.0.0.0``/``*``/``::``, any port): the
+    address is the client's or the one ``set-dst`` gives per request, so nothing to check."""
+    return srv.unix_path is None and host_of(srv) in ("0.0.0.0", "::", "*")  # noqa: S104 (a config, not a bind)
 
 
 def active(sec: Section) -> list[Server]:
@@ -268,4 +278,40 @@ def check_maxconn_without_timeout_queue(inp: HaproxyLintInput, rule: LintRule) -
                            set_keyword(files, "timeout queue", QUEUE_TIMEOUT, setting=None,
                                        section_file=sec.file, section_line=sec.line),
                            tuple((s.file, s.line) for s in limited[1:])))
+    return out
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def resolved_at_start(sec: Section, srv: Server) -> bool:
+    """A server named by a DNS name that no ``resolvers`` applies to (configuration.txt 5.3):
+    not an IP literal, a unix socket, a placeholder, ``localhost`` (the hosts file, whose answer
+    does not move) or an environment variable HAProxy substitutes at start (2.3)."""
+    host = host_of(srv)
+    if srv.unix_path is not None or not host or placeholder(srv) or _ip_literal(host):
+        return False
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost") or "$" in host:
+        return False
+    words = list(srv.params)
+    return "resolvers" not in words and "resolvers" not in _default_server_words(sec)
+
+
+@rule("W502-032", directives=("server",), proxy="haproxy")
+def check_server_name_resolved_at_start(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-032.  A server's host name is resolved once, when HAProxy starts (5.3)."""
+    out: list[LintFinding] = []
+    for sec in _served(inp.config):
+        for srv in active(sec) + [s for s in sec.servers if s.backup]:
+            if not resolved_at_start(sec, srv):
+                continue
+            out.append(finding(rule, f"server {srv.name} of {sec.kind} {sec.name} names {host_of(srv)}, "
+                               "which HAProxy resolves once, at start (no 'resolvers' applies): when "
+                               "its address changes, HAProxy keeps the old one and clients get 503 "
+                               "until a reload", srv.file, srv.line))
     return out
