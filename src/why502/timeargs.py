@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from why502.errors import UsageError
 
-__all__ = ["parse_duration", "parse_time_arg"]
+__all__ = ["SecondsArg", "parse_duration", "parse_time_arg"]
 
 # ``30s``, ``30m``, ``2h``, ``1d``, ``1w`` ago.  ASCII digits only: ``int()`` would accept other
 # scripts' digits, which nobody means to type.
@@ -81,6 +81,28 @@ def parse_duration(value: str, flag: str, minimum: float = 0.0) -> float:
     if seconds != seconds or seconds in (float("inf"),) or seconds < minimum:
         raise UsageError(f"{flag} {_shown(value)}: must be at least {minimum:g} s")
     return seconds
+
+
+class SecondsArg:
+    """The argparse ``type=`` of every option that takes seconds: ``parse_duration`` with the
+    option's name, so ``10``, ``10s``, ``1m``, ``250ms`` mean the same on every command (issue 26:
+    "durations read as operators write them").  A bad value raises ``UsageError`` (not argparse's
+    ``ArgumentTypeError``, which prints the usage too): ``cli.main`` shows it as one line naming the
+    option, exit 2.  ``tests/cli/test_durations.py`` fails when an option whose
+    metavar is ``SECONDS``/``DURATION`` does not use it."""
+
+    HELP = "10, 10s, 1m, 250ms"
+    """What the help texts quote."""
+
+    def __init__(self, flag: str, minimum: float = 0.0) -> None:
+        self.flag = flag
+        self.minimum = minimum
+
+    def __call__(self, value: str) -> float:
+        return parse_duration(value, self.flag, self.minimum)
+
+    def __repr__(self) -> str:
+        return f"SecondsArg({self.flag!r}, {self.minimum!r})"
 
 
 def _shown(value: str) -> str:

@@ -381,3 +381,41 @@ def test_empty_file_forced_to_haproxy_is_exit_3(tmp_path: Path, capsys: pytest.C
     odd.write_text("# nothing\n")
     code, _out, err = run_cli(["--config", str(odd), "--proxy", "haproxy"], capsys)
     assert code == 3 and "not a readable haproxy.cfg" in err and len(err.strip().splitlines()) == 1
+
+
+def _absolute_include_tree(tmp_path: Path) -> Path:
+    """A main config whose server is in a file named by its absolute path (as /etc/nginx/...
+    would be on the machine the config is for)."""
+    inc = tmp_path / "elsewhere" / "site.conf"
+    inc.parent.mkdir()
+    inc.write_text("server {\n    listen 8080;\n"
+                   "    location / { proxy_pass http://app.internal.example:8000; }\n}\n")
+    main_conf = tmp_path / "nginx.conf"
+    main_conf.write_text(f"events {{}}\nhttp {{\n    include {inc};\n}}\n")
+    return main_conf
+
+
+def test_named_config_reads_no_absolute_include_of_this_host(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26: the answer must not depend on the machine lint runs on.  A named config's
+    absolute include is not read (a note names it), unless --host or --root says where."""
+    main_conf = _absolute_include_tree(tmp_path)
+    inc = str(tmp_path / "elsewhere" / "site.conf")
+    assert main(["lint", str(main_conf), "--format", "json", "--fail-on", "never"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["findings"] == []
+    notes = [n["message"] for n in report["diagnostics"]]
+    assert any(f'include "{inc}" not read' in n and "--root" in n for n in notes), notes
+    assert report["inputs"]["files"] == [str(main_conf)]
+    # --host: read from this machine, so the include's proxy_pass is seen (W502-002)
+    assert main(["lint", str(main_conf), "--host", "--format", "json", "--fail-on", "never"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "W502-002" in {f["code"] for f in report["findings"]}
+    assert inc in report["inputs"]["files"]
+    # --root DIR: the absolute path is read under DIR
+    root = tmp_path / "copy"
+    (root / str(tmp_path / "elsewhere").lstrip("/")).mkdir(parents=True)
+    (root / inc.lstrip("/")).write_text(Path(inc).read_text())
+    assert main(["lint", str(main_conf), "--root", str(root), "--format", "json", "--fail-on", "never"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "W502-002" in {f["code"] for f in report["findings"]}

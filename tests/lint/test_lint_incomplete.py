@@ -29,19 +29,21 @@ def _loop(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["device", "symlink-loop"])
 def test_an_include_that_cannot_be_read_makes_lint_incomplete(tmp_path: Path, kind: str) -> None:
-    """``include /dev/zero;`` once linted as "no findings", exit 0."""
+    """``include /dev/zero;`` once linted as "no findings", exit 0.  ``--host``: lint reads a named
+    config's absolute includes from this machine only when asked (without it they are a note,
+    "not read"); asked, an include that is there and cannot be read makes the check incomplete."""
     target = "/dev/zero" if kind == "device" else str(_loop(tmp_path))
     conf = _conf(tmp_path, target)
-    res = why502("lint", "--config", str(conf))
+    res = why502("lint", "--config", str(conf), "--host")
     assert res.returncode == 3, (res.stdout, res.stderr)
     last = res.stdout.strip().splitlines()[-1]
     assert "INCOMPLETE: 1 included file(s) could not be read" in last, res.stdout
     assert target in res.stdout
     if kind == "symlink-loop":
         assert "symlink loop" in res.stdout and "no such file" not in res.stdout
-    doc = json.loads(why502("lint", "--config", str(conf), "--format", "json").stdout)
+    doc = json.loads(why502("lint", "--config", str(conf), "--host", "--format", "json").stdout)
     assert doc["complete"] is False
-    sarif = json.loads(why502("lint", "--config", str(conf), "--format", "sarif").stdout)
+    sarif = json.loads(why502("lint", "--config", str(conf), "--host", "--format", "sarif").stdout)
     assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
 
 

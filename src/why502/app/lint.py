@@ -5,7 +5,9 @@ The config may be nginx's, HAProxy's or Apache httpd's (``proxy``, else detected
 by ``parsers.proxykind``); each runs the rules registered for it.
 
 Host facts are used only when linting this host's nginx (no NGINX_CONF argument, or ``--host``):
-a config copied from another machine must not be judged against this machine's somaxconn.
+a config copied from another machine must not be judged against this machine's somaxconn.  For
+the same reason a named NGINX_CONF's absolute includes are not read from this machine unless
+``--host`` (or ``--root DIR``, a copied tree) says so: each is a note naming it.
 """
 
 from __future__ import annotations
@@ -160,7 +162,9 @@ def gather(options: LintOptions) -> LintOutcome:
         except OSError as err:
             raise InputError(f"{options.nginx_conf}: {err.strerror or err}") from None
     else:
-        cfg = load_config(options.nginx_conf)
+        # a named config is read alone: its absolute includes name files of the machine it is
+        # for, which this one may not be (issue 26); --root DIR or --host says where they are
+        cfg = load_config(options.nginx_conf, host_paths=options.nginx_conf is None or bool(options.host))
     errors = [p for p in cfg.problems if p.severity == "error"]
     if not cfg.main.directives and errors:
         where = f"{errors[0].file}:{errors[0].line}" if errors[0].line else (errors[0].file or cfg.main_file)

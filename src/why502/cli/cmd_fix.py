@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
 from why502.errors import UsageError
+from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
     from why502.app.fix.plan import Change, Plan
@@ -65,8 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the changes for this cause ID or lint code (repeatable, comma list)")
     parser.add_argument("--no-reload", dest="reload", action="store_false",
                         help="write and test, but do not reload (nor verify)")
-    parser.add_argument("--verify-for", type=float, default=10.0, metavar="SECONDS",
-                        help="watch the new config this long after reloading (default 10; 0: no check)")
+    parser.add_argument("--verify-for", type=SecondsArg("--verify-for"), default=10.0, metavar="SECONDS",
+                        help=f"watch the new config this long after reloading ({SecondsArg.HELP}; "
+                             "default 10; 0: no check)")
     parser.add_argument("--verify-url", action="append", default=[], metavar="URL",
                         help="GET URL via the proxy while verifying; a 5xx fails the fix (repeatable)")
     parser.add_argument("--undo", action="store_true", help="restore the last applied change set")

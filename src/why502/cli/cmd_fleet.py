@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY
+from why502.timeargs import SecondsArg
 
 DESCRIPTION = """\
 Ask the Prometheus that scrapes every host's `why502 watch` (its HTTP API, PromQL) for each
@@ -33,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--range", default="5m", metavar="RANGE",
                         help="rate window of the 5xx and request rates (PromQL range, default 5m)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="time for each query's whole exchange with Prometheus (default 30)")
+    parser.add_argument("--timeout", type=SecondsArg("--timeout"), default=30.0, metavar="SECONDS",
+                        help=f"time for each query's whole exchange with Prometheus ({SecondsArg.HELP}; "
+                             "default 30)")
 
 
 def run(args: argparse.Namespace) -> int:

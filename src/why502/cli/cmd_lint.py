@@ -7,13 +7,13 @@ Heavy modules (crossplane, rich) are imported inside ``run`` only, so ``why502 -
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from why502.cli.output import add_redact_argument, for_output
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
 from why502.errors import EXIT_INPUT, UsageError
 from why502.textutil import write_json
+from why502.timeargs import SecondsArg
 
 DESCRIPTION = """\
 Check an nginx configuration for settings that cause 502/503/504: upstream keepalive without
@@ -28,6 +28,8 @@ beyond the pool's pm.max_children (--fpm-conf), the proxy timeout below the back
 BalancerMembers without retry=.  The kind is detected from the content (--proxy forces it).
 
 NGINX_CONF: a config file (includes followed), a saved `nginx -T` dump, or - for a dump on stdin.
+Its absolute includes (/etc/nginx/conf.d/*.conf) are not read from this machine: each is a note
+naming it; --root DIR reads them under a copied tree, --host from this machine.
 Without it: `nginx -T` when nginx is installed, else /etc/nginx/nginx.conf; host facts (FPM pools,
 net.core.somaxconn, MemTotal, nginx's open-files limit) are then read from this machine too.
 
@@ -47,20 +49,8 @@ examples:
 """
 
 
-def _seconds(option: str, text: str | None) -> float | None:
-    """A ``--backend-*`` value in seconds (``30`` or ``30s``); a bad one is one line, exit 2.
-
-    ``nan`` compares false with everything and ``inf`` passes "> 0": both once made fixes like
-    ``proxy_read_timeout nans;``."""
-    if text is None:
-        return None
-    try:
-        value = float(text.rstrip("s"))
-    except ValueError:
-        raise UsageError(f"{option}: not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{option} must be a finite number of seconds > 0, not {text!r}")
-    return value
+BACKEND_MINIMUM = 0.001
+"""A backend's timeout is more than 0 s (``0`` once made fixes like ``proxy_read_timeout 0s;``)."""
 
 
 def _positive_int(text: str) -> int:
@@ -107,17 +97,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PHP-FPM config file or directory (repeatable; default: discovered)")
     parser.add_argument("--header-bytes", type=_positive_int, metavar="N",
                         help="largest response header the backend sends (enables W502-004)")
-    parser.add_argument("--backend-timeout", metavar="SECONDS",
-                        help="the backend's own request timeout, e.g. gunicorn --timeout (W502-005)")
-    parser.add_argument("--backend-keepalive", metavar="SECONDS",
-                        help="the backend's idle keep-alive timeout, e.g. gunicorn --keep-alive (W502-021)")
+    parser.add_argument("--backend-timeout", type=SecondsArg("--backend-timeout", BACKEND_MINIMUM),
+                        metavar="SECONDS", help="the backend's own request timeout, e.g. gunicorn "
+                        f"--timeout (W502-005; {SecondsArg.HELP})")
+    parser.add_argument("--backend-keepalive", type=SecondsArg("--backend-keepalive", BACKEND_MINIMUM),
+                        metavar="SECONDS", help="the backend's idle keep-alive timeout, e.g. gunicorn "
+                        f"--keep-alive (W502-021; {SecondsArg.HELP})")
     parser.add_argument("--somaxconn", type=_positive_int, metavar="N", help="net.core.somaxconn to assume")
     parser.add_argument("--mem-total", metavar="SIZE", help="memory to assume, e.g. 2g (W502-012)")
     parser.add_argument("--nofile", type=_positive_int, metavar="N",
                         help="open-files limit nginx runs with when worker_rlimit_nofile is unset")
     host = parser.add_mutually_exclusive_group()
     host.add_argument("--host", dest="host", action="store_true", default=None,
-                      help="read FPM pools and limits from this machine even with NGINX_CONF")
+                      help="read FPM pools, limits and NGINX_CONF's absolute includes from this "
+                           "machine")
     host.add_argument("--no-host", dest="host", action="store_false",
                       help="never read facts from this machine")
     parser.add_argument("--root", metavar="DIR",
@@ -145,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--root makes no sense with a dump on stdin")
     options = LintOptions(
         nginx_conf=args.nginx_conf, fpm_conf=list(args.fpm_conf), host=args.host,
-        header_bytes=args.header_bytes, backend_timeout=_seconds("--backend-timeout", args.backend_timeout),
-        backend_keepalive=_seconds("--backend-keepalive", args.backend_keepalive), somaxconn=args.somaxconn,
+        header_bytes=args.header_bytes, backend_timeout=args.backend_timeout,
+        backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
         rules=list(args.rule), root=args.root, ignore=list(args.ignore),
         inline_ignores=args.inline_ignores, enable=list(args.enable), proxy=proxy,

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from why502.errors import EXIT_HEALTHY, UsageError
+from why502.timeargs import SecondsArg
 
 DESCRIPTION = """\
 Serve why502's read-only commands (diagnose, classify, explain, stats, lint) as Model Context
@@ -28,16 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", action="append", default=[], metavar="DIR",
                         help="a directory whose files agents may read (repeatable; none: only "
                              "explain works)")
-    parser.add_argument("--timeout", default="120s", metavar="DURATION",
-                        help="longest a tool call may run (default 120s)")
+    parser.add_argument("--timeout", type=SecondsArg("--timeout"), default="120s", metavar="DURATION",
+                        help=f"longest a tool call may run ({SecondsArg.HELP}; default 120s)")
     parser.add_argument("--max-output", type=int, default=4 << 20, metavar="BYTES",
                         help="largest answer a tool call may return (default 4 MiB)")
 
 
 def run(args: argparse.Namespace) -> int:
     from why502.cli.mcp_server import Limits, serve
-    from why502.timeargs import parse_duration
-
     roots = []
     for raw in args.root:
         real = Path(os.path.realpath(raw))
@@ -46,6 +45,5 @@ def run(args: argparse.Namespace) -> int:
         roots.append(real)
     if args.max_output < 1024:
         raise UsageError("--max-output must be at least 1024 bytes")
-    timeout = parse_duration(args.timeout, "--timeout")
-    serve(Limits(roots=tuple(roots), timeout=timeout, max_output=args.max_output))
+    serve(Limits(roots=tuple(roots), timeout=args.timeout, max_output=args.max_output))
     return EXIT_HEALTHY

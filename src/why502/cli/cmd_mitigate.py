@@ -7,10 +7,12 @@ Only the standard library at module level (``why502 --help`` stays fast).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import TYPE_CHECKING
 
 from why502.errors import UsageError
+from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
     from why502.app.mitigate.model import Proposal
@@ -50,12 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", metavar="NAME", help="only this upstream / backend")
     parser.add_argument("--server", action="append", default=[], metavar="ADDR|NAME",
                         help="take out only this server (repeatable); refused unless it is failing")
-    parser.add_argument("--raise-timeout", dest="timeout", type=int, metavar="SECONDS",
-                        help="the temporary timeout for a backend-too-slow finding (default 60)")
+    parser.add_argument("--raise-timeout", dest="timeout", type=SecondsArg("--raise-timeout", 1),
+                        metavar="SECONDS",
+                        help="the temporary timeout for a backend-too-slow finding (default 60; "
+                             f"{SecondsArg.HELP}; whole seconds, rounded up)")
     parser.add_argument("--apply", action="store_true", help="make the stop-gaps (default: dry run)")
     parser.add_argument("--yes", "-y", action="store_true", help="no confirmation per stop-gap (scripts)")
-    parser.add_argument("--verify-for", type=float, default=10.0, metavar="SECONDS",
-                        help="watch this long after the change (default 10; must be above 0)")
+    parser.add_argument("--verify-for", type=SecondsArg("--verify-for"), default=10.0, metavar="SECONDS",
+                        help=f"watch this long after the change (default 10; {SecondsArg.HELP}; "
+                             "must be above 0)")
     parser.add_argument("--verify-url", action="append", default=[], metavar="URL",
                         help="GET URL via the proxy while verifying (required with --apply; repeatable)")
     parser.add_argument("--revert", nargs="?", const="", default=None, metavar="ID",
@@ -89,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         return mrun.revert(state_dir, sys.stdout, args.revert or None, list(args.verify_url))
     if args.list:
         return mrun.listing(state_dir, sys.stdout)
+    if args.timeout is not None:
+        args.timeout = math.ceil(args.timeout)  # nginx's timeouts here are whole seconds
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise UsageError("--raise-timeout takes 1 to 3600 seconds")
     if args.apply and not args.yes and not sys.stdin.isatty():

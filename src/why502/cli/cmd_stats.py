@@ -13,7 +13,7 @@ from typing import Any
 from why502.cli.output import add_redact_argument
 from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
-from why502.timeargs import parse_time_arg
+from why502.timeargs import SecondsArg, parse_time_arg
 
 DESCRIPTION = """\
 Access-log analytics for 502/503/504: status breakdown, 5xx per minute with incident windows,
@@ -76,10 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lb-timeout",
-        type=float,
+        type=SecondsArg("--lb-timeout"),
         metavar="SECONDS",
-        help="the load balancer's timeout to compare backend times with (default: ALB/ELB 60, "
-        "Cloudflare 120, Envoy 15)",
+        help=f"the load balancer's timeout to compare backend times with ({SecondsArg.HELP}; "
+        "default: ALB/ELB 60, Cloudflare 120, Envoy 15)",
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per breakdown table (10)")
     add_redact_argument(parser)

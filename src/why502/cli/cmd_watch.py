@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument
 from why502.errors import EXIT_HEALTHY, InputError, UsageError
+from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
     from why502.app.watch.incidents import Rules
@@ -69,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", metavar="FILE",
                         help="incident rules from a TOML file (keys window, ratio, min_requests, "
                              "min_failures, resolve_after); flags given on the command line win")
-    parser.add_argument("--window", type=float, metavar="SECONDS",
-                        help="sliding window of the incident rules (default 60)")
+    parser.add_argument("--window", type=SecondsArg("--window"), metavar="SECONDS",
+                        help=f"sliding window of the incident rules ({SecondsArg.HELP}; default 60)")
     parser.add_argument("--ratio", type=float,
                         help="5xx ratio in the window that opens an incident (default 0.05)")
     parser.add_argument("--min-requests", type=int,
@@ -78,15 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-failures", type=int,
                         help="failed upstream attempts in the window that open an incident when "
                              "no access log is followed (default 5)")
-    parser.add_argument("--resolve-after", type=float, metavar="SECONDS",
-                        help="quiet time before an incident is resolved (default 60)")
+    parser.add_argument("--resolve-after", type=SecondsArg("--resolve-after"), metavar="SECONDS",
+                        help=f"quiet time before an incident is resolved ({SecondsArg.HELP}; default 60)")
     parser.add_argument("--reports", metavar="DIR",
                         help="write each incident's JSON report (the diagnose schema) here when "
                              "it closes; `why502 render` turns it into HTML")
     parser.add_argument("--alertmanager", metavar="URL",
                         help="send incidents to Alertmanager's v2 API (URL/api/v2/alerts)")
-    parser.add_argument("--probe-interval", type=float, default=0.0, metavar="SECONDS",
-                        help="health-check every target of the config this often (default off)")
+    parser.add_argument("--probe-interval", type=SecondsArg("--probe-interval"), default=0.0,
+                        metavar="SECONDS",
+                        help=f"health-check every target of the config this often ({SecondsArg.HELP}; "
+                             "default off)")
     parser.add_argument("--probe-path", default="/", metavar="PATH",
                         help="HTTP path the health checks GET (default /; TCP, unix-socket and "
                              "FastCGI targets get their own probe)")
@@ -94,14 +97,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="why502 fix's state directory: say which mitigations are in force and when "
                              "their servers answer again (default /var/lib/why502/fix as root, else "
                              "~/.local/state/why502/fix)")
-    parser.add_argument("--revert-after", type=float, default=300.0, metavar="SECONDS",
-                        help="a taken-out server answering this long is said healthy (default 300)")
+    parser.add_argument("--revert-after", type=SecondsArg("--revert-after"), default=300.0,
+                        metavar="SECONDS",
+                        help="a taken-out server answering this long is said healthy (default 300; "
+                             f"{SecondsArg.HELP})")
     parser.add_argument("--auto-revert", action="store_true",
                         help="then revert its mitigation (why502 mitigate --revert), not only say so")
     parser.add_argument("--offline", action="store_true",
                         help="the incident diagnosis makes no live checks (no probes, no /proc)")
-    parser.add_argument("--duration", type=float, metavar="SECONDS",
-                        help="stop after this many seconds")
+    parser.add_argument("--duration", type=SecondsArg("--duration"), metavar="SECONDS",
+                        help=f"stop after this long ({SecondsArg.HELP})")
     parser.add_argument("--max-events", type=int, metavar="N",
                         help="stop after N incident events")
     parser.add_argument("--print-rules", action="store_true",
@@ -260,6 +265,12 @@ def read_rules(path: str) -> dict[str, float]:
                          f"(known: {', '.join(RULE_KEYS)})")
     out: dict[str, float] = {}
     for key, value in data.items():
+        if key in ("window", "resolve_after") and isinstance(value, str):
+            # a duration as the flags take it: window = "2m" (timeargs.parse_duration)
+            from why502.timeargs import parse_duration
+
+            out[key] = parse_duration(value, f"{path}: {key}")
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UsageError(f"{path}: {key} must be a number")
         out[key] = float(value)

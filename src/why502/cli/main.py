@@ -192,7 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser, modules = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except Why502Error as err:
+        # a value an option's type refused (timeargs.SecondsArg): one line, like run()'s errors
+        print(f"why502: {strip_terminal_escapes(str(err))}", file=sys.stderr)
+        return err.exit_code
     if not args.command:
         parser.print_help()
         return EXIT_USAGE

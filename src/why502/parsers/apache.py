@@ -209,40 +209,65 @@ class ApacheConfig:
                 return Setting(d.args[0], d.file, d.line, False)
         return Setting(DEFAULTS["Timeout"][0], None, None, True)
 
-    def targets(self) -> list[ProxyTarget]:
-        balancers: dict[str, list[Directive]] = {}
+    def balancers(self) -> dict[str, list[tuple[Directive, str, tuple[str, ...]]]]:
+        """Each balancer's members however they are declared: ``(directive, member URL, its
+        parameters)`` by ``balancer://name``.  mod_proxy.html: ``BalancerMember [balancerurl] url
+        [key=value ...]`` -- inside ``<Proxy balancer://name ...>`` (whose opening line may carry
+        the balancer's own parameters, ``<Proxy "balancer://app" lbmethod=bybusyness>``, quoted or
+        not) the balancer URL is omitted; outside it, it comes first."""
+        out: dict[str, list[tuple[Directive, str, tuple[str, ...]]]] = {}
         for d in self.directives:
-            if d.name.lower() == "balancermember" and d.args:
+            if d.name.lower() != "balancermember" or not d.args:
+                continue
+            args = d.args
+            if args[0].lower().startswith("balancer://") and len(args) > 1:
+                name, args = args[0], args[1:]
+            else:
                 sec = next((s for s in reversed(d.scope) if s.startswith("Proxy ")), "")
-                # <Proxy "balancer://app"> is as common as <Proxy balancer://app> (the docs quote it)
-                name = sec.split(None, 1)[1].strip().strip("\"'") if " " in sec else ""
-                balancers.setdefault(name.rstrip("/"), []).append(d)
+                words = split_args(sec)
+                name = words[1] if len(words) > 1 else ""
+            out.setdefault(_balancer_name(name), []).append((d, args[0], args[1:]))
+        return out
+
+    def targets(self) -> list[ProxyTarget]:
+        """Every backend a request can reach: ``ProxyPass``/``ProxyPassMatch`` URLs,
+        ``RewriteRule ... [P]`` substitutions, ``SetHandler proxy:...``; a ``balancer://`` URL,
+        reached by any of them, stands for its members (``balancers``)."""
+        balancers = self.balancers()
         out: list[ProxyTarget] = []
+
+        def reach(url: str, d: Directive, path: str | None, params: tuple[tuple[str, str], ...]) -> None:
+            if url.lower().startswith("balancer://"):
+                name = _balancer_name(url)
+                for m, member, rest in balancers.get(name, []):
+                    t = _target(member, m, path, _params(rest))
+                    if t is not None:
+                        out.append(ProxyTarget(**{**t.__dict__, "group": name}))
+                return
+            t = _target(url, d, path, params)
+            if t is not None and (d.name.lower() != "rewriterule" or "$" not in t.key):
+                out.append(t)
+
         for d in self.directives:
             low = d.name.lower()
             if low in ("proxypass", "proxypassmatch") and d.args:
                 path, url, rest = _pass_args(d)
                 if url is None or url == "!":
                     continue
-                if url.startswith("balancer://"):
-                    name = "balancer://" + url[len("balancer://"):].split("/")[0]
-                    for m in balancers.get(name, []):
-                        t = _target(m.args[0], m, path, _params(m.args[1:]))
-                        if t is not None:
-                            out.append(ProxyTarget(**{**t.__dict__, "group": name}))
-                    continue
-                t = _target(url, d, path, _params(rest))
-                if t is not None:
-                    out.append(t)
+                reach(url, d, path, _params(rest))
             elif low == "sethandler" and d.args and d.args[0].lower().startswith("proxy:"):
-                t = _target(d.args[0][len("proxy:"):], d, None, ())
-                if t is not None:
-                    out.append(t)
+                reach(d.args[0][len("proxy:"):], d, None, ())
             elif low == "rewriterule" and len(d.args) >= 3 and re.search(r"\bP\b", d.args[2].strip("[]")):
-                t = _target(d.args[1], d, None, ())
-                if t is not None and "$" not in t.key:
-                    out.append(t)
+                reach(d.args[1], d, None, ())
         return out
+
+
+def _balancer_name(url: str) -> str:
+    """``balancer://app`` of ``"balancer://app/"``, ``balancer://app/path``, ``balancer://App``
+    (the name is the URL's host part; a trailing path is the request's)."""
+    url = url.strip("\"'")
+    return "balancer://" + url[len("balancer://"):].split("/")[0] if url.lower().startswith(
+        "balancer://") else url.rstrip("/")
 
 
 def _vh(scope: tuple[str, ...]) -> str | None:

@@ -327,13 +327,16 @@ def looks_like_haproxy(text: str) -> bool:
 
     HAProxy's anonymous ACLs (``use_backend static if { path_beg /static/ }``) are braces too,
     but on one line and delimited by spaces (configuration.txt 7.2 "Using ACLs": "the braces
-    must be delimited by spaces"); they are removed before looking for nginx's blocks."""
+    must be delimited by spaces"); they are removed before looking for nginx's blocks, and so are
+    quoted strings, where braces are log-format or environment-variable syntax
+    (``log-format '%{+Q}o'``, ``"${HAPROXY_KEYLOG_FC_LOG_FMT}"``, configuration.txt 2.3, 8.2.6)."""
     starts = {m.group(1) for m in re.finditer(r"(?m)^(global|defaults|frontend|backend|listen)\b",
                                               text)}
-    blocks = _ANONYMOUS_ACL.sub(" ", _strip(text))
+    blocks = _ANONYMOUS_ACL.sub(" ", _QUOTED_STRING.sub(" ", _strip(text)))
     return bool(starts & {"frontend", "backend", "listen", "defaults"}) and "{" not in blocks
 
 
+_QUOTED_STRING = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
 _ANONYMOUS_ACL = re.compile(r"(?<=[\s!])\{\s[^{}\n]*\s\}(?=\s|$)", re.M)
 
 

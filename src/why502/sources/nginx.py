@@ -94,7 +94,7 @@ def run_nginx_T(binary: str, timeout: float = 15.0) -> tuple[str | None, str]:
     return None, f"{binary} -T failed: {reason}"
 
 
-def load_config(nginx_conf: str | None, *, run_nginx: bool = True) -> NginxConfig:
+def load_config(nginx_conf: str | None, *, run_nginx: bool = True, host_paths: bool = True) -> NginxConfig:
     """The config to analyse.
 
     - ``None``: ``nginx -T`` when an nginx binary is installed (and ``run_nginx``), else
@@ -102,7 +102,9 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True) -> NginxConfi
       as ``nginx -T`` run as root creates the error log, the pid file's directory and the temp
       directories it names (ngx_init_cycle: the test opens every log and creates the paths);
     - ``"-"``: an ``nginx -T`` dump on stdin;
-    - a path: a config file (includes followed) or a saved dump (detected by its markers).
+    - a path: a config file (includes followed) or a saved dump (detected by its markers);
+      ``host_paths=False`` reads none of its absolute includes (``lint`` of a config that may
+      come from another machine: ``parsers.nginx.load.parse_nginx``).
 
     Raises ``InputError`` (exit 3) when nothing can be read.
     """
@@ -125,10 +127,10 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True) -> NginxConfi
             notes.append(ParseProblem("warning", f"{reason}; reading {DEFAULT_CONF} instead"))
         cfg = _load_path(DEFAULT_CONF)
         return replace(cfg, problems=notes + cfg.problems)
-    return _load_path(nginx_conf)
+    return _load_path(nginx_conf, host_paths)
 
 
-def _load_path(path: str) -> NginxConfig:
+def _load_path(path: str, host_paths: bool = True) -> NginxConfig:
     p = Path(path)
     if not p.exists():
         raise InputError(not_found(path))
@@ -141,7 +143,7 @@ def _load_path(path: str) -> NginxConfig:
     elif why := config_file_problem(path):
         raise InputError(why)
     try:
-        return parse_nginx(path, text=text)
+        return parse_nginx(path, text=text, host_paths=host_paths)
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except (OSError, ValueError, UnicodeError) as err:

@@ -125,9 +125,11 @@ def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> 
 
 class _Loader:
     def __init__(self, prefix: str, files: _FileSet, realpaths: dict[str, str],
-                 root: str | None = None, aliases: dict[str, str] | None = None) -> None:
+                 root: str | None = None, aliases: dict[str, str] | None = None,
+                 host_paths: bool = True) -> None:
         self.prefix = prefix
         self.root = root
+        self.host_paths = host_paths
         self.aliases = aliases or {}
         self.files = files
         self.realpaths = realpaths  # display path -> path on disk (temp copies for dumps)
@@ -208,6 +210,16 @@ class _Loader:
         alias = next((a for a in self.aliases if pattern.startswith(a.rstrip("/") + "/")), None)
         if os.path.isabs(pattern) and alias is not None:
             full = os.path.normpath(os.path.join(self.aliases[alias], pattern[len(alias.rstrip("/")) + 1:]))
+        elif os.path.isabs(pattern) and self.root is None and not self.host_paths:
+            # the file is on the machine the config is for, not necessarily this one: read
+            # nothing of this machine's (a copied config must not be judged by what /etc/nginx
+            # here holds); said by name, so the reader knows what was not seen.  The message
+            # starts with "include " like every unread include (lint.common.unreadable_include).
+            self.problems.append(ParseProblem(
+                "warning", f'include "{pattern}" not read: an absolute path names a file of the '
+                "machine the config is for (--root DIR reads it under a copied tree, --host from "
+                "this machine)", display, line))
+            return []
         elif os.path.isabs(pattern):
             full = os.path.normpath(self.root + pattern) if self.root else pattern
         else:
@@ -232,13 +244,15 @@ class _Loader:
 
 
 def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None,
-                root: str | None = None, aliases: dict[str, str] | None = None) -> NginxConfig:
+                root: str | None = None, aliases: dict[str, str] | None = None,
+                host_paths: bool = True) -> NginxConfig:
     """Parse a config file (following includes), or an ``nginx -T`` dump.
 
     ``path_or_dump`` is a file path; when its text (or ``text``, for stdin) carries the dump
     markers it is read as a dump.  ``root`` makes absolute include paths resolve under that
     directory (a config tree copied from another machine, like the test corpus); ``aliases``
-    maps absolute prefixes to directories (``{"/etc/nginx": "./copy"}``) first.  Unreadable
+    maps absolute prefixes to directories (``{"/etc/nginx": "./copy"}``) first.  ``host_paths=False``
+    (and no ``root``) reads no absolute include at all: each is a problem naming it.  Unreadable
     files raise ``OSError`` only for the main file;
     everything else becomes a ``ParseProblem`` in ``config.problems``.
     """
@@ -257,7 +271,7 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
     main = os.path.abspath(path)
     loader = _Loader(os.path.dirname(main), _FileSet(None), {},
                        os.path.abspath(root) if root else None,
-                       {k: os.path.abspath(v) for k, v in (aliases or {}).items()})
+                       {k: os.path.abspath(v) for k, v in (aliases or {}).items()}, host_paths)
     directives = loader.load(main)
     if not loader.read:
         raise OSError(f"cannot read {main}")

@@ -12,18 +12,41 @@ Every claim is HAProxy's ``doc/configuration.txt`` (2.6):
 - 4.2 ``timeout queue``: "If unspecified, the same value as the backend's connection timeout
   ("timeout connect") is used" -- requests waiting for a server's ``maxconn`` slot get 503
   (``sQ``) after the connect timeout, often a few seconds.
+
+What a rule must not mistake for a pitfall (each was a false finding on the held-out configs,
+``docs/lint/held-out-results.md``):
+
+- HAProxy 1.x spellings, still in many configs: ``srvtimeout``/``contimeout``/``clitimeout`` are
+  ``timeout server``/``connect``/``client``, bare ``redispatch`` is ``option redispatch``
+  (configuration.txt 1.8, 4.2: "srvtimeout (deprecated) ... use timeout server instead");
+- ``default-server check`` gives every later server of the section its health check (5.2
+  "default-server": "Change default options for a server in a backend");
+- a ``disabled`` proxy never starts (4.2 "disabled"), so nothing in it can fail;
+- a ``backup`` server is used only when every active server is down (5.2 "backup"), so it
+  takes no share from the others and a retry cannot be redispatched onto it while they are up;
+- a server whose address is ``0.0.0.0`` (or ``*``, or IPv6's ``::``) has no destination of its
+  own: "the connection will be forwarded to the same IP address as the one from the client
+  connection" (5.2 "<address>"), or to the one ``http-request set-dst`` sets per request ("use
+  '0.0.0.0:0' as a server address in the backend", 4.3 "set-dst"); a health check has no
+  address to probe;
+- a queue forms only when more requests arrive than the servers' ``maxconn`` admit (5.2
+  "maxconn"); when ``global maxconn`` (3.2, the process's total) is no more than their sum, no
+  request ever waits in it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 
 from why502.analyzers.lint import HaproxyLintInput
 from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
+from why502.facts.setting import Setting
 from why502.findings.lint import LintFinding
-from why502.parsers.haproxy import HaproxyConfig, Section, time_ms
+from why502.parsers.haproxy import HaproxyConfig, Section, Server, time_ms
 from why502.parsers.haproxy_edit import set_keyword, set_server_param
 
 DEFAULT_TIMEOUT_SERVER = "50s"
@@ -38,8 +61,91 @@ def _files(cfg: HaproxyConfig) -> dict[str, list[str]]:
 
 
 def _served(cfg: HaproxyConfig) -> list[Section]:
-    """Backend and listen sections that have servers (a frontend alone proxies nowhere)."""
-    return [s for s in cfg.backends if s.servers]
+    """Backend and listen sections that have servers and can run (a frontend alone proxies
+    nowhere; a ``disabled`` proxy never starts)."""
+    return [s for s in cfg.backends if s.servers and s.own("disabled") is None]
+
+
+OLD_SPELLING = {"timeout server": "srvtimeout", "timeout connect": "contimeout",
+                "timeout client": "clitimeout"}
+"""HAProxy 1.x keywords that mean the same as the 2.x ones (configuration.txt 1.8, 4.2)."""
+
+
+def effective(sec: Section, keyword: str) -> Setting:
+    """``keyword`` in effect for ``sec`` as HAProxy reads it: the section's own line (either
+    spelling, the later one wins), else its defaults', else HAProxy's default."""
+    old = OLD_SPELLING.get(keyword)
+    scope: Section | None = sec
+    while scope is not None and old is not None:
+        lines = [ln for ln in (scope.own(keyword), scope.own(old)) if ln is not None]
+        if lines:
+            ln = max(lines, key=lambda x: x.line)
+            return Setting(ln.value, ln.file, ln.line, False)
+        scope = scope.defaults
+    return sec.effective(keyword)
+
+
+def redispatches(sec: Section) -> bool:
+    """``option redispatch`` in effect, or its 1.x spelling ``redispatch`` in the section or
+    its defaults."""
+    scope: Section | None = sec
+    while scope is not None:
+        if scope.own("redispatch") is not None:
+            return True
+        scope = scope.defaults
+    return sec.option("redispatch")
+
+
+def _default_server_words(sec: Section) -> list[str]:
+    """The ``default-server`` parameters in effect for the section's servers."""
+    scope: Section | None = sec
+    while scope is not None:
+        ln = scope.own("default-server")
+        if ln is not None:
+            return list(ln.words[1:])
+        scope = scope.defaults
+    return []
+
+
+def health_checked(sec: Section, srv: Server) -> bool:
+    """``check`` on the server line, or from ``default-server`` (and no ``no-check``)."""
+    if "no-check" in srv.params:
+        return False
+    return srv.check or "check" in _default_server_words(sec)
+
+
+def host_of(srv: Server) -> str:
+    """The server's host without an address-family prefix the parser keeps (``mptcp@``,
+    ``tcp4@``... configuration.txt 11 "Address formats") nor IPv6 brackets."""
+    host = srv.host or ""
+    return re.sub(r"^[a-z0-9+-]+@", "", host).strip("[]")
+
+
+def placeholder(srv: Server) -> bool:
+    """A server without a destination of its own (``0.0.0.0``/``*``/``::``, any port): the
+    address is the client's or the one ``set-dst`` gives per request, so nothing to check."""
+    return srv.unix_path is None and host_of(srv) in ("0.0.0.0", "::", "*")  # noqa: S104 (a config, not a bind)
+
+
+def active(sec: Section) -> list[Server]:
+    """Servers that take requests while all is well: not ``backup``, not ``disabled``."""
+    return [s for s in sec.servers if not s.backup and "disabled" not in s.params]
+
+
+def _admitted(cfg: HaproxyConfig, sec: Section) -> int | None:
+    """How many connections can reach ``sec`` at once, when the config bounds it: ``global
+    maxconn`` (3.2, the process's total), and for a ``listen`` section its own ``maxconn`` (4.2,
+    "Fix the maximum number of concurrent connections on a frontend")."""
+    caps: list[int] = []
+    g = cfg.global_
+    ln = g.own("maxconn") if g is not None else None
+    if ln is not None and ln.value.isdigit():
+        caps.append(int(ln.value))
+    if sec.kind == "listen":
+        own = sec.effective("maxconn")
+        if not own.is_default and own.value.isdigit():
+            caps.append(int(own.value))
+    return min(caps) if caps else None
 
 
 @rule("W502-024", directives=("server",), proxy="haproxy")
@@ -48,10 +154,10 @@ def check_server_without_check(inp: HaproxyLintInput, rule: LintRule) -> list[Li
     files = _files(inp.config)
     out: list[LintFinding] = []
     for sec in _served(inp.config):
-        for srv in sec.servers:
-            if srv.check or "disabled" in srv.params:
+        for srv in active(sec):
+            if health_checked(sec, srv) or placeholder(srv):
                 continue
-            others = len(sec.servers) - 1
+            others = len(active(sec)) - 1
             tail = (f"; the other {others} server(s) could have taken its share" if others
                     else "; with health checks a 503 says 'no server available' at once instead of "
                     "every request waiting for its own failed connect")
@@ -73,7 +179,7 @@ def check_timeout_server_unset(inp: HaproxyLintInput, rule: LintRule) -> list[Li
     by_parent: dict[int, tuple[Section, list[Section]]] = {}
     out: list[LintFinding] = []
     for sec in _served(cfg):
-        eff = sec.effective("timeout server")
+        eff = effective(sec, "timeout server")
         if not eff.is_default and time_ms(eff.value):
             continue
         if sec.defaults is not None:
@@ -105,14 +211,14 @@ def check_timeout_server_below_backend(inp: HaproxyLintInput, rule: LintRule) ->
     files = _files(cfg)
     seen: dict[tuple[str | None, int | None], list[Section]] = {}
     for sec in _served(cfg):
-        eff = sec.effective("timeout server")
+        eff = effective(sec, "timeout server")
         ms = time_ms(eff.value)
         if eff.is_default or ms is None or ms <= 0 or ms / 1000 >= backend:
             continue
         seen.setdefault((eff.file, eff.line), []).append(sec)
     out: list[LintFinding] = []
     for (file, line), secs in seen.items():
-        eff = secs[0].effective("timeout server")
+        eff = effective(secs[0], "timeout server")
         names = ", ".join(f"{s.kind} {s.name}" for s in secs)
         out.append(finding(rule, f"timeout server {eff.value} ({names}) is shorter than the backend's own "
                            f"timeout ({backend:g}s, --backend-timeout): slower requests get 504 (state sH) "
@@ -128,13 +234,14 @@ def check_retries_without_redispatch(inp: HaproxyLintInput, rule: LintRule) -> l
     files = _files(inp.config)
     out: list[LintFinding] = []
     for sec in _served(inp.config):
-        if len(sec.servers) < 2 or sec.option("redispatch"):
+        up = active(sec)
+        if len(up) < 2 or redispatches(sec):
             continue
         retries = sec.effective("retries")
         if not retries.value.isdigit() or int(retries.value) == 0:
             continue
         how = f"retries {retries.value}" + (" (HAProxy's default)" if retries.is_default else "")
-        out.append(finding(rule, f"{sec.kind} {sec.name} has {len(sec.servers)} servers and {how} but no "
+        out.append(finding(rule, f"{sec.kind} {sec.name} has {len(up)} servers and {how} but no "
                            "'option redispatch': every retry of a failed connection goes to the same "
                            "server, so the request gets 503 although another server is up",
                            sec.file, sec.line,
@@ -156,6 +263,12 @@ def check_maxconn_without_timeout_queue(inp: HaproxyLintInput, rule: LintRule) -
         queue = sec.effective("timeout queue")
         if not queue.is_default:
             continue
+        limited = [s for s in limited if s in active(sec)] or limited
+        cap = _admitted(inp.config, sec)
+        if cap is not None and len(limited) == len(active(sec)) and cap <= sum(
+                int(s.param("maxconn") or "0") for s in limited):
+            continue  # the process admits no more than the servers take: no queue forms
+        queue = effective(sec, "timeout connect")
         bound = (f"'timeout connect' ({queue.value}, {queue.file}:{queue.line})" if queue.value
                  else "nothing: timeout connect is unset too, so a queued request waits forever")
         srv = limited[0]
@@ -165,4 +278,40 @@ def check_maxconn_without_timeout_queue(inp: HaproxyLintInput, rule: LintRule) -
                            set_keyword(files, "timeout queue", QUEUE_TIMEOUT, setting=None,
                                        section_file=sec.file, section_line=sec.line),
                            tuple((s.file, s.line) for s in limited[1:])))
+    return out
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def resolved_at_start(sec: Section, srv: Server) -> bool:
+    """A server named by a DNS name that no ``resolvers`` applies to (configuration.txt 5.3):
+    not an IP literal, a unix socket, a placeholder, ``localhost`` (the hosts file, whose answer
+    does not move) or an environment variable HAProxy substitutes at start (2.3)."""
+    host = host_of(srv)
+    if srv.unix_path is not None or not host or placeholder(srv) or _ip_literal(host):
+        return False
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost") or "$" in host:
+        return False
+    words = list(srv.params)
+    return "resolvers" not in words and "resolvers" not in _default_server_words(sec)
+
+
+@rule("W502-032", directives=("server",), proxy="haproxy")
+def check_server_name_resolved_at_start(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-032.  A server's host name is resolved once, when HAProxy starts (5.3)."""
+    out: list[LintFinding] = []
+    for sec in _served(inp.config):
+        for srv in active(sec) + [s for s in sec.servers if s.backup]:
+            if not resolved_at_start(sec, srv):
+                continue
+            out.append(finding(rule, f"server {srv.name} of {sec.kind} {sec.name} names {host_of(srv)}, "
+                               "which HAProxy resolves once, at start (no 'resolvers' applies): when "
+                               "its address changes, HAProxy keeps the old one and clients get 503 "
+                               "until a reload", srv.file, srv.line))
     return out
