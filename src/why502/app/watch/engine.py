@@ -12,7 +12,9 @@ checks run in ``health.HealthChecker``'s: none of them can block the tail.
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -38,7 +40,43 @@ from why502.parsers.nginx import NginxConfig
 from why502.sources.follow import FileFollower
 from why502.sources.nginx import load_config
 
-__all__ = ["Watch", "WatchOptions"]
+__all__ = ["RESCAN_SECONDS", "Watch", "WatchOptions", "cri_stdout"]
+
+RESCAN_SECONDS = 5.0
+# CRI (containerd, CRI-O) log file line, kubelet's format (k8s.io/cri-client, pkg/logs):
+# "<RFC3339Nano time> <stdout|stderr> <P|F> <text>"; P = a partial line continued by the next
+_CRI_LINE = re.compile(rb"^\S+ (stdout|stderr) ([PF]) ?(.*)$", re.M)
+
+
+def _expand(paths: list[str]) -> list[str]:
+    """The named paths, a glob replaced by the files it names now (sorted; a glob naming no
+    file yet is kept out until it does)."""
+    out: list[str] = []
+    for p in paths:
+        out.extend(sorted(glob.glob(p)) if glob.has_magic(p) else [p])
+    return list(dict.fromkeys(out))
+
+
+def cri_stdout(data: bytes) -> tuple[bytes, int]:
+    """The stdout lines of a block of CRI log lines, unframed (partial lines joined), and their
+    count; lines that are not CRI-framed are kept as they are."""
+    out: list[bytes] = []
+    pending = b""
+    for raw in data.split(b"\n"):
+        if not raw:
+            continue
+        m = _CRI_LINE.match(raw)
+        if m is None:
+            out.append(raw)
+            continue
+        if m.group(1) != b"stdout":
+            continue
+        if m.group(2) == b"P":
+            pending += m.group(3)
+            continue
+        out.append(pending + m.group(3))
+        pending = b""
+    return (b"\n".join(out) + b"\n" if out else b""), len(out)
 
 Event = dict[str, Any]
 
@@ -83,6 +121,7 @@ class _Followed:
     parser: LineParser | None = None  # the access log's format (traffic.make_parser)
     warned: bool = False
     gaps: int = 0  # the follower's gaps already counted in the metric
+    cri: bool | None = None  # CRI-framed (a container log file), decided on the first block
 
 
 class Watch:
@@ -108,6 +147,12 @@ class Watch:
         self.reports_written: list[str] = []
         self.on_change: list[Callable[[Incident, str], None]] = []  # alerts, the live view
         self.reload_requested = False
+        # named logs that are globs, re-expanded every RESCAN_SECONDS; files found after the
+        # start are read from their beginning
+        self.globs = [p for p in (*options.error_logs, *options.access_logs, *options.fpm_logs)
+                      if glob.has_magic(p)]
+        self.globbed: set[str] = set()
+        self.last_rescan = time.monotonic()
         # SIGHUP re-reads the rules through this (the CLI: --rules FILE, then the flags)
         self.reload_rules: Callable[[], Rules] | None = None
         self.pool: ThreadPoolExecutor | None = None
@@ -128,9 +173,14 @@ class Watch:
                     raise
                 diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
         self._follow(diags, from_start=o.from_start)
-        if not self.followed:
+        if not self.followed and not self.globs:
             raise UsageError("nothing to watch: no error or access log (pass --error-log/"
                              "--access-log or --nginx-conf)")
+        if not self.followed:
+            # a node agent starts before the pods it watches: their files are followed when
+            # they appear (the glob is scanned again every RESCAN_SECONDS)
+            diags.append(Diagnostic("info", "no file matches " + ", ".join(self.globs)
+                                    + " yet: waiting for one"))
         for d in diags:
             self.note(d)
 
@@ -150,10 +200,12 @@ class Watch:
         """Follow the logs the flags and the config name, the server names and formats of the
         config: at start, and again on SIGHUP (a log added to the config is followed from
         then on, a changed ``log_format`` or ``server_name`` is used for the next lines).
-        Returns the paths followed anew."""
+        A named log that is a glob (``/var/log/containers/*_ingress-nginx_*.log``) is expanded
+        here and again every ``RESCAN_SECONDS`` (``step``): a container restarted or a pod
+        rescheduled writes a new file, read from its start.  Returns the paths followed anew."""
         o = self.options
-        errors = log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs)
-        access = log_paths(o.access_logs, self.cfg, "access", diags)
+        errors = _expand(log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs))
+        access = _expand(log_paths(o.access_logs, self.cfg, "access", diags))
         if self.cfg is not None:
             self.metrics.traffic.servers = frozenset(
                 n.lower() for srv in self.cfg.servers for n in srv.server_names
@@ -173,12 +225,26 @@ class Watch:
                 continue
             added.append(path)
             self.followed.append(_Followed(
-                "access", FileFollower(path, from_start=from_start, raw=True), parser))
+                "access", FileFollower(path, from_start=from_start or path in self.globbed, raw=True),
+                parser))
         for path in errors:
             if ("error", path) not in known:
                 added.append(path)
-                self.followed.append(_Followed("error", FileFollower(path, from_start=from_start)))
+                self.followed.append(_Followed(
+                    "error", FileFollower(path, from_start=from_start or path in self.globbed)))
         return added
+
+    def _rescan(self, now: float) -> None:
+        """Follow the files a glob names now that it did not at the last scan (from their
+        start: a new container's log begins with its first line)."""
+        if now - self.last_rescan < RESCAN_SECONDS or not self.globs:
+            return
+        self.last_rescan = now
+        known = {f.follower.path for f in self.followed}
+        fresh = {p for p in _expand(self.globs) if p not in known}
+        if fresh:
+            self.globbed |= fresh
+            self._follow([], from_start=False)
 
     @property
     def error_paths(self) -> list[str]:
@@ -251,6 +317,7 @@ class Watch:
         steady trickle of lines is read in batches, not one poll per line."""
         if self.reload_requested:
             self._reload()
+        self._rescan(time.monotonic())
         busy = False
         for f in self.followed:
             got = f.follower.poll()
@@ -276,6 +343,14 @@ class Watch:
         return busy
 
     def _access(self, f: _Followed, data: bytes, count: int, bucket: Any) -> None:
+        if f.cri is None:
+            f.cri = bool(_CRI_LINE.match(data))
+        if f.cri:
+            # a container runtime's file (CRI: "<time> <stream> <P|F> <line>"): the access lines
+            # are the proxy's stdout; its stderr (the error log) is read by an --error-log
+            data, count = cri_stdout(data)
+            if not count:
+                return
         if f.parser is None:
             head = data[:65536].decode("utf-8", "replace").split("\n")[:100]
             name, _hits = guess_format([ln for ln in head if ln])
