@@ -35,10 +35,10 @@ from why502.facts.net import split_key
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine, replace_line
-from why502.parsers.apache_edit import apache_timeout_diff
-from why502.parsers.haproxy import time_ms
-from why502.parsers.haproxy_edit import set_keyword, set_server_param
 from why502.parsers.nginx.edit import set_directive
+from why502.proxies.apache.edit import apache_timeout_diff
+from why502.proxies.haproxy.config import time_ms
+from why502.proxies.haproxy.edit import set_keyword, set_server_param
 
 _SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from why502.facts.setting import Setting
-from why502.parsers.apache_dump import VHost, looks_like_dump, parse_apache_dump
+from why502.proxies.apache.dump import VHost, looks_like_dump, parse_apache_dump
 
 # name -> (default, where it is stated)
 DEFAULTS: dict[str, tuple[str, str]] = {
