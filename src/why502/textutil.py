@@ -8,6 +8,7 @@ HTML reporter itself).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -53,11 +54,26 @@ def json_inert(text: str) -> str:
     return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+# Strict JSON: Python's json writes NaN, Infinity and -Infinity for non-finite floats by default;
+# RFC 8259 section 6 says "Numeric values that cannot be represented in the grammar below (such as
+# Infinity and NaN) are not permitted", and jq, JavaScript's JSON.parse and Go's encoding/json
+# refuse them.  So the writers below pass allow_nan=False (a non-finite float is a bug that raises,
+# never invalid output), and a value that may be non-finite is made finite() where it is produced.
+
+
+def finite(value: float | None) -> float | None:
+    """``value`` when it is a finite number, else ``None`` (JSON ``null``)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
 def dump_json(data: object, *, indent: int | None = 2, sort_keys: bool = False,
               default: Callable[[Any], object] | None = None) -> str:
-    """``json.dumps`` of ``data`` as UTF-8 text with control characters escaped (no raw C1)."""
+    """``json.dumps`` of ``data`` as UTF-8 text with control characters escaped (no raw C1),
+    strict (``ValueError`` on NaN or an infinity, never ``NaN`` in the output)."""
     return json_inert(json.dumps(data, indent=indent, ensure_ascii=False, sort_keys=sort_keys,
-                                 default=default))
+                                 default=default, allow_nan=False))
 
 
 def write_json(out: TextIO, data: object, *, indent: int | None = 2, chunk: int = 1 << 16) -> None:
@@ -67,7 +83,7 @@ def write_json(out: TextIO, data: object, *, indent: int | None = 2, chunk: int 
     piece gives the escaped whole."""
     pending: list[str] = []
     size = 0
-    for part in json.JSONEncoder(indent=indent, ensure_ascii=False).iterencode(data):
+    for part in json.JSONEncoder(indent=indent, ensure_ascii=False, allow_nan=False).iterencode(data):
         pending.append(part)
         size += len(part)
         if size >= chunk:

@@ -7,6 +7,7 @@ killed waits in a stand-in ``nginx -t`` (a shell script that sleeps)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -36,8 +37,11 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def apply(report: Path, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``fix --apply`` with a stand-in ``nginx -t``; no nginx runs, so the operator names the
+    config (``--config``): a report's own idea of it is not enough (``app.fix.policy``)."""
+    conf = json.loads(report.read_text())["inputs"]["nginx_conf"]
     return why502("fix", str(report), "--apply", "--yes", "--state-dir", str(state),
-                  "--nginx", "/bin/true", *extra)
+                  "--nginx", "/bin/true", "--config", conf, *extra)
 
 
 def test_dry_run_lists_the_change_and_the_commands_it_never_runs(site: tuple[Path, Path]) -> None:
@@ -83,11 +87,12 @@ def test_concurrent_apply_refuses_and_a_killed_run_is_rolled_back(site: tuple[Pa
     conf, report = site
     original = conf.read_bytes()
     slow_t = tmp_path / "nginx-slow-t"
-    slow_t.write_text("#!/bin/sh\nsleep 30\n")
+    slow_t.write_text('#!/bin/sh\n[ "$1" = -t ] && sleep 30\nexit 0\n')  # nginx -t waits; -T dumps nothing
     slow_t.chmod(0o755)
     state = tmp_path / "s"
     first = subprocess.Popen([WHY502, "fix", str(report), "--apply", "--yes", "--state-dir", str(state),
-                              "--nginx", str(slow_t)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              "--nginx", str(slow_t), "--config", str(conf)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while journal_states(state) != ["written"] and time.monotonic() < deadline:
@@ -183,7 +188,7 @@ def test_unprivileged_user_gets_exit_3_and_nothing_is_touched() -> None:
         state.chmod(0o777)
         out = top / "out.txt"
         code = _as_nobody(["fix", str(report), "--apply", "--yes", "--state-dir", str(state),
-                           "--nginx", "/bin/true"], out)
+                           "--nginx", "/bin/true", "--config", str(conf)], out)
         text = out.read_text()
         assert code == 3, text
         assert "permission denied" in text and "Traceback" not in text

@@ -3,9 +3,13 @@ old worker (a request it began under the old config) is ignored, one from any ot
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from why502.app.fix.verify import log_offsets, verify
+import pytest
+
+from why502.app.fix.verify import log_offsets, request, verify
+from why502.lab.runtime import Stack
 
 TIMEOUT = ("2026/11/23 09:00:0{s} [error] {pid}#{pid}: *7 upstream timed out (110: Connection timed out) "
            "while reading response header from upstream, client: 127.0.0.1, server: lab.example, "
@@ -44,3 +48,50 @@ def test_targets_of_a_report_with_wrong_types_are_left_out() -> None:
                                                probes=[{"target": t} for t in [*bad, good]])])
     targets = _probed_targets(report)
     assert [t.label for t in targets["app"]] == ["http://127.0.0.1:8080"]
+
+
+@pytest.mark.real
+def test_the_verify_request_is_bounded_in_total_and_takes_any_status() -> None:
+    """``GET`` after the reload goes through the bounded reader: a server dripping its status
+    line one byte every 0.2 s (http.client's per-read timeout: up to 64 KiB x 0.2 s) ends at the
+    1 s timeout as an error; a 502 is a status; the body (9 MiB here) is not read."""
+    with Stack() as stack:
+        drip = stack.add_backend("drip", delay=0.2)
+        five = stack.add_backend("status502")
+        big = stack.add_backend("ok", body_bytes=9 << 20)  # over the reader's 8 MiB: not read
+        done: list[int | str] = []
+        t = threading.Thread(target=lambda: done.append(request(f"http://{drip.address}/", 1.0)),
+                             daemon=True)
+        t.start()
+        t.join(60)
+        finished = list(done)  # before the stack stops the server (which ends any read)
+        assert request(f"http://{five.address}/", 10.0) == 502
+        assert request(f"http://{big.address}/", 10.0) == 200
+    assert finished and isinstance(finished[0], str), finished
+    assert "within 1 s" in str(finished[0])
+
+
+def test_the_verify_request_follows_no_redirect_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 301 is the answer (following it could leave the host); ``http_proxy`` pointing to a
+    closed port does not stop a request to this host (asked directly, as with http.client)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(301)
+            self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("http_proxy", "http://127.0.0.1:1")
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert request(f"http://127.0.0.1:{server.server_address[1]}/", 10.0) == 301
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -16,6 +16,7 @@ import shutil
 import socket
 import struct
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -434,3 +435,20 @@ def test_https_over_unix_socket(open_dir: str, stack: object) -> None:
         srv.close()
     assert r.ok, r.detail
     assert r.tls[0].ok and r.protocol is not None and r.protocol.status == 200
+
+
+@pytest.mark.parametrize("protocol", ["proxy", "fastcgi"])
+def test_a_server_dripping_bytes_is_given_up_at_the_probe_timeout(protocol: str) -> None:
+    """One byte every 0.2 s, never a line or a whole record: each recv gets data in time, so
+    the probe's timeout must bound the whole read (a per-recv timeout: 4096 x 0.2 s = 14 min for
+    HTTP, 65536 x 0.2 s for FastCGI)."""
+    with runtime.Stack(prefix="why502-probe-") as st:
+        b = st.add_backend("drip", delay=0.2)
+        done: list[object] = []
+        t = threading.Thread(target=lambda: done.append(
+            probe(ProbeTarget(protocol, "http", b.host, b.port), timeout=1.0)), daemon=True)
+        t.start()
+        t.join(60)
+        finished = list(done)  # before the stack stops the server (which ends any read)
+    assert finished, "the probe still read the dripped answer after 60 s"
+    assert not finished[0].ok  # type: ignore[attr-defined]

@@ -25,6 +25,8 @@ examples:
                                          a pasted log line: what it means, then the symptom page
   tail -1 /var/log/nginx/error.log | why502 explain -
                                          the line read from stdin
+  tail -50 error.log | why502 explain - --format jsonl
+                                         every stdin line in turn, one JSON object each
   why502 explain read-timeout --format json
 """
 
@@ -37,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an ID (why502 causes lists them), a status code (502, 009, 524, 460 ...), "
                              "a lint rule (W502-001 or its name, why502 lint --list-rules) "
                              "or a log line (quote it; - reads it from stdin)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--format", choices=("text", "json", "jsonl"), default="text",
+                        help="output format; jsonl (with -): every stdin line read as a log line, one "
+                             "JSON object per line in order")
 
 
 def _use_color() -> bool:
@@ -51,6 +55,7 @@ MAX_LINE_BYTES = 1 << 20
 
 def run(args: argparse.Namespace) -> int:
     from why502.app.explain import explain, render_text
+    from why502.errors import UsageError
 
     if len(args.arg) > 1 and all(_WORD.fullmatch(a) for a in args.arg) and not _one_id(args.arg):
         # `why502 explain 502 504` (the usage's ARG...): each ID or status code in turn; a log
@@ -61,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write("\n".join(pages))
         return 0
+    if args.format == "jsonl":
+        if args.arg != ["-"]:
+            raise UsageError("--format jsonl reads log lines from stdin: why502 explain - --format jsonl")
+        return _each_stdin_line()
     text = " ".join(args.arg)
     if args.arg == ["-"]:
         from why502.sources.opening import first_line, stdin_bytes
@@ -75,6 +84,39 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
     sys.stdout.write(render_text(result, width=width, color=_use_color()))
+    return 0
+
+
+def _each_stdin_line() -> int:
+    """``explain - --format jsonl``: every stdin line (split at ``\\n`` only, as log files are)
+    explained as ``explain 'LINE'`` would, one object per line in input order, so many pasted
+    lines cost one start-up.  Object: ``n`` (1-based), ``type``, the recognised line's fields
+    (``symptom``, ``event`` ...) or ``error`` (the one-line reason ``explain`` would exit 2 with)."""
+    from why502.app.explain import explain
+    from why502.errors import UsageError
+    from why502.sources.opening import stdin_bytes
+
+    fh = stdin_bytes(MAX_LINE_BYTES)
+    n = 0
+    while raw := fh.readline(MAX_LINE_BYTES + 1):
+        n += 1
+        doc: dict[str, object] = {"n": n}
+        text = raw.rstrip(b"\n").decode("utf-8", "replace")
+        if len(raw) > MAX_LINE_BYTES:  # not read on: the rest of the line is skipped unread
+            while raw and not raw.endswith(b"\n"):
+                raw = fh.readline(MAX_LINE_BYTES)
+            doc["error"] = f"line longer than {MAX_LINE_BYTES >> 20} MiB"
+        elif not text.strip():
+            doc["error"] = "blank line"
+        else:
+            try:
+                result = explain(text)
+            except UsageError as exc:
+                doc["error"] = str(exc)
+            else:
+                doc["type"] = result.type
+                doc.update(result.line.fields if result.line else {})
+        sys.stdout.write(dump_json(doc, indent=None) + "\n")
     return 0
 
 

@@ -28,11 +28,13 @@ restart; systemctl reload when systemd runs that master); the new workers watche
 Commands that are not config changes (restart a backend, raise a limit) are printed, never run.
 
 REPORT: a saved `why502 diagnose --format json` report. Without it, diagnose runs now (or lint,
-with --lint).
+with --lint). A report only proposes: the files written are those of the config the running
+proxy uses (its -c/-f) or that --config names, as the proxy's own dump lists them (nginx -T);
+each is locked while it is read and written, and a symlink is written through to its target.
 
 exit: 0 applied and verified (dry run: nothing to change), 1 changes listed (dry run) or the fix
 failed and was rolled back, 2 usage error, 3 refused (file changed, locked, permission denied,
-disk full): nothing changed.
+disk full, not the running proxy's config, a damaged journal): nothing changed.
 
 examples:
   why502 fix report.json                           # what would change
@@ -80,7 +82,10 @@ def _only(args: list[str]) -> set[str]:
     return {p.strip() for a in args for p in a.split(",") if p.strip()}
 
 
-def make_plan(args: argparse.Namespace) -> Plan:
+def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
+    """The plan, and the main config this run found on this host (lint or a diagnosis run now):
+    with a saved REPORT that is None, as a report's own idea of the config is only a claim
+    (``app.fix.policy``)."""
     from why502.app.fix import plan as fixplan
 
     if args.lint is not None:
@@ -89,16 +94,18 @@ def make_plan(args: argparse.Namespace) -> Plan:
         from why502.app.lint import LintOptions, gather
 
         outcome = gather(LintOptions(nginx_conf=args.lint or args.nginx_conf or None, proxy=args.proxy))
-        return fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
+        plan = fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
                                  str(outcome.inputs.get("proxy") or "nginx"))
+        return plan, plan.nginx_conf
     if args.report:
         from why502.cli.cmd_render import load_report
 
-        return fixplan.from_report(load_report(args.report), args.proxy)
+        return fixplan.from_report(load_report(args.report), args.proxy), None
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
     report = diagnose(DiagnoseOptions(config=args.nginx_conf, proxy=args.proxy))
-    return fixplan.from_report(report, args.proxy if args.proxy else None)
+    plan = fixplan.from_report(report, args.proxy if args.proxy else None)
+    return plan, plan.nginx_conf
 
 
 def print_plan(plan: Plan) -> None:
@@ -133,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.fix.plan import select
     from why502.app.fix.state import default_state_dir
 
-    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    # absolute: the journal records where its backups are, and a later run may start elsewhere
+    state_dir = (Path(args.state_dir) if args.state_dir else default_state_dir()).absolute()
     if args.verify_for < 0:
         raise UsageError("--verify-for must be >= 0")
     for url in args.verify_url:
@@ -147,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         return fixrun.history(state_dir, sys.stdout)
     if args.apply and not args.yes and not sys.stdin.isatty():
         raise UsageError("--apply asks before each change on a terminal; add --yes to apply without asking")
-    plan = select(make_plan(args), _only(args.only))
+    made, host_conf = make_plan(args)
+    plan = select(made, _only(args.only))
     print_plan(plan)
     if not args.apply:
         if plan.changes:
@@ -155,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         return 1 if plan.changes else 0
     sys.stdout.write("\n")
     options = fixrun.ApplyOptions(
-        state_dir=state_dir, nginx_conf=args.nginx_conf, nginx_bin=args.nginx, proxy=args.proxy,
+        state_dir=state_dir, nginx_conf=args.nginx_conf, host_conf=host_conf, nginx_bin=args.nginx,
+        proxy=args.proxy,
         fpm_conf=args.fpm_conf,
         fpm_bin=args.php_fpm, reload=args.reload, verify_for=args.verify_for,
         verify_urls=list(args.verify_url), confirm=None if args.yes else _ask)

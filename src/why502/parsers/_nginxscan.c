@@ -394,7 +394,9 @@ static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_
             if (k >= 0) key = sc->nplain + k;
         }
     }
-    if (key < 0) return out->wrapped && may_normalize(out->raw, out->raw_len) ? LINE_EXACT : LINE_SKIP;
+    /* no key: a line normalize() could repair gets its second chance in the reference engine
+     * (a wrapped line, or a plain one whose connection number Markdown mangled: "19162#0: _487") */
+    if (key < 0) return may_normalize(out->raw, out->raw_len) ? LINE_EXACT : LINE_SKIP;
     out->key = key;
     out->errnum = find_errno(m, mn);
     find_action(m, mn, out);
@@ -845,8 +847,8 @@ static int32_t line_rule(Scanner *self, const char *s, Py_ssize_t len, int ascii
         }
         if (rule == -3) return RULE_ERROR;
         if (rule >= 0) return since != NULL && memcmp(ln->time, since, 19) < 0 ? NO_RULE : rule;
-        /* no rule: a wrapped line gets normalize()'s second chance in the reference engine */
-        if (!ln->wrapped || !may_normalize(ln->raw, ln->raw_len)) return NO_RULE;
+        /* no rule: a line normalize() could repair gets its second chance in the reference engine */
+        if (!may_normalize(ln->raw, ln->raw_len)) return NO_RULE;
     }
     if ((*nexact)++) buf_put(exact, "\n", 1);
     buf_put(exact, s, (size_t)len);

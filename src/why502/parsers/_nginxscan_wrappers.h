@@ -212,8 +212,8 @@ static int spaced_errno(const char *s, Py_ssize_t n) {
 
 /* Whether normalize() could change the ASCII line `s` (a superset of its repairs: when this says
  * no, normalize(s).changed is False).  Marks: a cut marker at the end ("...", "[...]",
- * "(truncated)", ">"), Markdown around nginx's connection number or emphasis, quotes or
- * backquotes around the line, spaces inside tokens (" ()", "unix: /", "( 111:", "(111: x )"), a fragment that
+ * "(truncated)", ">"), punctuation at the end (after an action), Markdown around nginx's
+ * connection number or emphasis, quotes or backquotes around the line, spaces inside tokens (" ()", "unix: /", "( 111:", "(111: x )"), a fragment that
  * starts at the errno or at worker_connections, an errno-and-phase tail after other text. */
 static int may_normalize(const char *s, Py_ssize_t n) {
     Py_ssize_t a = 0, b = n;
@@ -223,7 +223,9 @@ static int may_normalize(const char *s, Py_ssize_t n) {
     if (ends_with(s + a, b - a, "...") || ends_with(s + a, b - a, "[...]") ||
         ends_with(s + a, b - a, "(truncated)") || s[b - 1] == '>')
         return 1;
-    if (s[a] == '\'' || s[a] == '`' || s[a] == '(' || starts(s + a, s + b, "failed (", 8) ||
+    /* normalize._ACTION_STOP: the reporter's full stop or comma after the action */
+    if (s[b - 1] == '.' || s[b - 1] == ';' || s[b - 1] == ',') return 1;
+    if (s[a] == '\'' || s[a] == '`' || s[a] == '"' || s[a] == '(' || starts(s + a, s + b, "failed (", 8) ||
         starts(s + a, s + b, "worker_connections", 18))
         return 1;
     if (contains(s, n, "**") || contains(s, n, " ()") || spaced_unix(s, n) || spaced_errno(s, n))

@@ -388,16 +388,17 @@ _SELF_EVIDENT = ("accept4() failed", "accept() failed", "socket() ")
 _SELF_EVIDENT_PREFIXED = re.compile(r"(?<!\S)\S{1,256} worker_connections are not enough")
 
 
-def classify_line(text: str, year: int = 1970) -> Classified | None:
+def classify_line(text: str, year: int = 1970, repair: bool = True) -> Classified | None:
     """Recognise one raw log line (any format, any wrapper); None when it is not a known failure.
 
     Client aborts (499), client-side TLS noise, ``Primary script unknown`` (404), buffering
     warnings and static-file errors return None: they are not upstream failures.
-    ``year`` fills in BSD syslog stamps, which carry none.
+    ``year`` fills in BSD syslog stamps, which carry none.  ``repair=False``: the line as it
+    is, without ``normalize``'s second chance (tests use it to find the lines only a repair reads).
     """
     line = text.rstrip("\r\n")
     got = _classify_text(line, year)
-    if got is not None:
+    if got is not None or not repair:
         return got
     norm = normalize(line)
     return _classify_text(norm.text, year) if norm.changed else None
@@ -428,7 +429,11 @@ def _classify_text(line: str, year: int) -> Classified | None:
     hm = _headless_re().search(inner)
     if hm:
         rest = inner[hm.start("m"):]
+        # nginx's request context (", client: ...", ngx_http_log_error_handler()) marks the
+        # message as nginx's as surely as its head: "www.x.es could not be resolved (3: Host not
+        # found), client: ..." pasted without "pid#tid:"
         if ("upstream" in rest or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")])
+                or ", client: " in rest
                 or (rest.startswith("connect() ") and _ERRNO.search(rest))
                 or rest.startswith("FastCGI sent in stderr: ")
                 or (rest.startswith(_SELF_EVIDENT) and _ERRNO.search(rest))

@@ -28,6 +28,7 @@ import polars as pl
 from why502.catalog.patterns import load_patterns
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
+from why502.parsers.normalize import CREATES_KEYS, HEAD_REPAIR_MARKS
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
 CAPTURES_DTYPE = pl.List(pl.Struct({"name": pl.String(), "value": pl.String()}))
@@ -53,8 +54,11 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
 
 @lru_cache(maxsize=1)
 def prefilter_needles() -> list[str]:
-    """Every literal some pattern needs (lower-case), for ``contains_any``."""
-    needles: set[str] = set()
+    """Every literal some pattern needs (lower-case), for ``contains_any``, and the literals a
+    paste repair needs to rebuild a key phrase (``normalize.CREATES_KEYS``): a line without any
+    of them is one ``errorlog.classify_line`` -- ``explain``'s recogniser -- cannot read either,
+    so skipping it cannot make ``classify`` and ``explain`` disagree."""
+    needles: set[str] = set(CREATES_KEYS)
     for p in load_patterns():
         needles.update(p.needles)
     return sorted(needles)
@@ -89,9 +93,16 @@ def classify_series(
     base = pl.DataFrame({"line": text}).with_row_index("idx").with_columns(
         pl.col("line").str.contains(errorlog.NGINX_HEAD_PREFIX).alias("is_nginx")
     )
-    nginx = _classify_nginx(base.filter(pl.col("is_nginx")).select("idx", "line"), tuple(fields))
+    heads = base.filter(pl.col("is_nginx")).select("idx", "line")
+    nginx = _classify_nginx(heads, tuple(fields))
     others = _classify_others(base.filter(~pl.col("is_nginx")).select("idx", "line"), year)
-    out = pl.concat([nginx, others], how="vertical") if others.height else nginx
+    # a head line the fast path could not read but a paste repair could (normalize.
+    # HEAD_REPAIR_MARKS): the per-line recogniser's turn, as for wrapped lines -- explain reads it so
+    repairable = heads.filter(~pl.col("idx").is_in(nginx.get_column("idx").implode())
+                              & pl.col("line").str.contains(HEAD_REPAIR_MARKS))
+    repaired = _classify_exactly(repairable, year) if repairable.height else empty_frame()
+    parts = [f for f in (nginx, others, repaired) if f.height]
+    out = pl.concat(parts, how="vertical") if len(parts) > 1 else (parts[0] if parts else nginx)
     return out.sort("idx")
 
 
@@ -173,6 +184,11 @@ def _classify_others(df: pl.DataFrame, year: int) -> pl.DataFrame:
     if df.height == 0:
         return empty_frame()
     cand = df.filter(pl.col("line").str.contains_any(prefilter_needles(), ascii_case_insensitive=True))
+    return _classify_exactly(cand, year)
+
+
+def _classify_exactly(cand: pl.DataFrame, year: int) -> pl.DataFrame:
+    """``cand`` (``idx``, ``line``) through the per-line recogniser, ``errorlog.classify_line``."""
     records = []
     for idx, line in cand.iter_rows():
         c = errorlog.classify_line(line, year=year)
@@ -329,7 +345,7 @@ def _since_records(
 
 def _exact_mask(text: pl.Series, may_have_escapes: bool) -> pl.Series:
     """Rows the fast path does not take: no nginx head, or escaped quotes (unescaped first)."""
-    mask = text.str.extract(_head_key0(), 0).is_null()
+    mask = text.str.extract(_head_key0(), 0).is_null() | text.str.contains(HEAD_REPAIR_MARKS)
     if may_have_escapes:
         mask = mask | text.str.contains('\\"', literal=True)
     return mask
@@ -380,7 +396,9 @@ def _group_plan(
     possible times, so is every min/max the exact check would give (an impossible time is neither
     below the first nor above the last), and a per-row ``strptime`` was ~12 % of the query."""
     line = pl.col("line")
-    exact = pl.col("head").is_null()
+    # rows the exact way: no head, or marks of a paste repair (classify_series gives those lines
+    # the per-line recogniser's second chance)
+    exact = pl.col("head").is_null() | line.str.contains(HEAD_REPAIR_MARKS)
     if may_have_escapes:
         exact = exact | line.str.contains('\\"', literal=True)
     keep = pl.col("key").is_not_null()

@@ -79,8 +79,11 @@ _CUT = re.compile(r"\s*(?:\u2026|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$")
 # nginx "pid#tid: *conn " after Markdown: "_123", "* 123", "\*123", "**123"
 _CONN = re.compile(r"((?<!\d)\d{1,10}#\d{1,10}: )(?:\\?\*\s{1,8}|_|\\\*|\*\*)(\d{1,20}) ")  # bounded: linear
 _BOLD = re.compile(r"\*\*([^*]+)\*\*")
-# a line a reporter wrapped in quotes or a code span: 'connect() failed ...'
-_WRAPPED = re.compile(r"^\s*(['`])(.*)\1\s*$")
+# a line a reporter wrapped in quotes or a code span: 'connect() failed ...', "upstream ..."
+_WRAPPED = re.compile(r"^\s*(['`\"])(.*)\1\s*$")
+# a full stop or comma of the reporter's sentence right after nginx's action ("... while
+# connecting to upstream." -- nginx ends the action with ", client: " or the end of the line)
+_ACTION_STOP = re.compile(r"( while [a-z ]*[a-z])[.;,]\s*$")
 # spaces a rich-text editor put inside tokens
 _SPACED_CALL = re.compile(r"\b([a-z_0-9]+) \(\)")
 _SPACED_UNIX = re.compile(r"\bunix: +/")
@@ -102,6 +105,33 @@ _PHASE_CALL = (
     ("reading response header from upstream", "recv() failed "),
     ("reading upstream", "recv() failed "),
 )
+
+
+# The marks of the repairs that can apply to a line that starts with nginx's head, which the
+# engines' fast paths read (errorlog_batch, the C scanner): straightened quotes and spaces, a cut
+# marker at the end, a connection number Markdown mangled ("19162#0: _487 recv() failed"),
+# emphasis, spaces inside tokens, a message that starts at the errno.  A head line the fast path
+# cannot read and that has one of these marks goes to the per-line recogniser (``errorlog.
+# classify_line``, explain's), which repairs it; the C scanner hands back a superset of these
+# lines (``may_normalize``).  One regex for Python ``re`` and Rust ``regex``: literal characters,
+# no lookaround.
+HEAD_REPAIR_MARKS = (
+    "[" + "".join(sorted(chr(c) for c in _QUOTES)) + "]"
+    r"|(?:…|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$"
+    r"|\d#\d{1,10}: (?:\\?\*\s|_|\\\*|\*\*)"
+    r"|\*\*| \(\)|unix: +/|\( +\d|\(\d{1,9}: [^()]* \)"
+    r"|#\d{1,10}: (?:\*\d{1,20} )?(?:failed )?\("
+    r"| while [a-z ]*[a-z][.;,]\s*$"
+)
+
+# Literals without which a repair cannot make a line readable that was not readable as pasted: the
+# repairs that *create* a rule's key phrase are the fragment tail (the call inferred from the
+# phase: ``(104: ...) while connecting to upstream``, ``failed (Connection refused) while ...``)
+# and the spaces taken out of a call (``connect () failed``).  Every other repair removes or
+# straightens text around a phrase that is already there.  The batch engine's prefilter adds
+# these to the rules' needles (``errorlog_batch.prefilter_needles``), so ``classify`` hands every
+# line ``explain`` could read to the same per-line recogniser.  Lower case, as the prefilter.
+CREATES_KEYS: tuple[str, ...] = (") while ", " ()")
 
 
 def normalize(text: str) -> Normalized:
@@ -127,6 +157,10 @@ def normalize(text: str) -> Normalized:
     if m3:
         out = m3.group(2)
         repairs.append("quotes around the line removed")
+    new = _ACTION_STOP.sub(r"\1", out)
+    if new != out:
+        out = new
+        repairs.append("punctuation after the message removed")
     new = _SPACED_CALL.sub(r"\1()", out)
     new = _SPACED_UNIX.sub("unix:/", new)
     new = _SPACED_ERRNO.sub(r"(\1: ", new)

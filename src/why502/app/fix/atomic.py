@@ -14,6 +14,7 @@ import errno
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -87,12 +88,16 @@ def write_new(path: str | os.PathLike[str], data: bytes, meta: FileMeta) -> None
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes, meta: FileMeta) -> None:
-    """Replace ``path`` by ``data`` atomically, with ``meta``; on error nothing is left behind."""
+def atomic_write(path: str, data: bytes, meta: FileMeta,
+                 hold: Callable[[str], None] | None = None) -> None:
+    """Replace ``path`` by ``data`` atomically, with ``meta``; on error nothing is left behind.
+    ``hold`` is given the complete temp file before the rename (``writer`` locks it there)."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.why502-{os.getpid()}.tmp")
     try:
         write_new(tmp, data, meta)
+        if hold is not None:
+            hold(tmp)
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from why502.app.fix.atomic import FileMeta, atomic_write, fsync_dir, write_new
+from why502.app.fix.atomic import FileMeta, fsync_dir, write_new
+from why502.app.fix.writer import Writer
 
 
 def backup(path: str, data: bytes, meta: FileMeta, directory: Path, index: int) -> str:
@@ -25,8 +26,9 @@ def backup(path: str, data: bytes, meta: FileMeta, directory: Path, index: int) 
     return str(dest)
 
 
-def restore(path: str, backup_path: str, meta: FileMeta) -> None:
-    """Put the backup's bytes back at ``path`` with the original metadata (atomically)."""
+def restore(writer: Writer, path: str, backup_path: str, meta: FileMeta) -> None:
+    """Put the backup's bytes back at ``path`` with the original metadata, through ``writer``
+    (its lock, links kept)."""
     with open(backup_path, "rb") as fh:
         data = fh.read()
-    atomic_write(path, data, meta)
+    writer.write(path, data, meta)

@@ -12,9 +12,16 @@ from datetime import datetime
 from pathlib import Path
 
 from why502.app.fix.atomic import FileMeta, atomic_write
-from why502.app.fix.state import ChangeSet
+from why502.app.fix.state import RECOVERED, ROLLED_BACK, UNDONE, ChangeSet
+from why502.errors import InputError
 
 JOURNAL = "journal.json"
+MAX_JOURNAL = 16 << 20  # a journal lists a few files; more than this is not one of ours
+GONE = frozenset({ROLLED_BACK, UNDONE, RECOVERED})  # states whose backups are no longer needed
+
+
+class DamagedJournalError(InputError):
+    """A journal ``load_all`` cannot act on (exit 3; the message says what to do)."""
 
 
 def now() -> str:
@@ -39,13 +46,43 @@ def save(state_dir: Path, cs: ChangeSet, state: str | None = None, message: str 
 
 
 def load_all(state_dir: Path) -> list[ChangeSet]:
-    """Every change set, oldest first; an unreadable journal is skipped (it cannot be acted on)."""
+    """Every change set, oldest first.  A journal that cannot be read, is not what ``save``
+    writes, or names backups that are missing or outside its own directory is *damaged*: one
+    line, exit 3, saying what to do.  It is never skipped: skipping an interrupted run's journal
+    would leave its half-applied change in place and report "no change set"."""
     out: list[ChangeSet] = []
     if not state_dir.is_dir():
         return out
     for path in sorted(state_dir.glob(f"*/{JOURNAL}")):
         try:
-            out.append(ChangeSet.from_dict(json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError, TypeError):
-            continue
+            out.append(_load(path))
+        except (OSError, ValueError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise DamagedJournalError(
+                f"{path}: damaged journal ({reason[:160]}): why502 fix cannot tell what that run changed; "
+                "compare the files it names with the backups beside it, restore by hand if needed, then "
+                f"move {path.parent} out of the state directory and run again") from None
     return out
+
+
+def _load(path: Path) -> ChangeSet:
+    st = path.stat()
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise ValueError("not this user's own file, or writable by others")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_JOURNAL + 1)
+    if len(data) > MAX_JOURNAL:
+        raise ValueError(f"larger than {MAX_JOURNAL >> 20} MiB")
+    try:
+        cs = ChangeSet.from_dict(json.loads(data.decode("utf-8")))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if cs.id != path.parent.name:
+        raise ValueError(f"its id {cs.id[:40]!r} is not its directory's name")
+    home = os.path.realpath(path.parent)
+    for rec in cs.files:
+        if os.path.dirname(os.path.realpath(rec.backup)) != home:
+            raise ValueError(f"the backup of {rec.path} is not in {path.parent}")
+        if cs.state not in GONE and not os.path.isfile(rec.backup):
+            raise ValueError(f"the backup of {rec.path} ({rec.backup}) is missing")
+    return cs

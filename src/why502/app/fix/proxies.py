@@ -19,6 +19,7 @@ service by name (``SERVICES``): the transaction in ``app.fix.run`` only calls ``
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from why502.sources.listeners import socket_inodes
 from why502.sources.proxyprocs import ProxyProcess, master_of
 
 RELOAD_WAIT = 10.0
+_DUMPED = re.compile(r"^\s*\([*\d]+\) (/.*?)\s*$", re.MULTILINE)
 
 
 def _listening_inodes() -> set[int]:
@@ -96,6 +98,11 @@ class Haproxy:
             return load_haproxy(self.conf).files
         except OSError:
             return []
+
+    def dumped_files(self) -> list[str]:
+        """HAProxy has no include directive and no dump of its files: they are the ``-f``
+        arguments (a directory's ``*.cfg`` in order, management.txt 3), what ``files`` reads."""
+        return self.files()
 
     def error_logs(self) -> list[str]:
         """None to tail: HAProxy logs to syslog, stdout or a ring, never to a file of its own."""
@@ -194,6 +201,15 @@ class Apache:
     def files(self) -> list[str]:
         cfg = self._config()
         return cfg.files if cfg is not None else []
+
+    def dumped_files(self) -> list[str]:
+        """The files httpd itself reads: ``-t -D DUMP_INCLUDES`` lists them as ``(N) PATH``
+        (``(*)`` for the main file; httpd(8) ``-t -D DUMP_INCLUDES``, server/main.c); empty when
+        the test fails."""
+        out = run_program(self._argv("-t", "-D", "DUMP_INCLUDES"), env=self._env(), stdout_limit=None)
+        if not out.ok:
+            return []
+        return [m.group(1) for m in _DUMPED.finditer(out.stdout)]
 
     def error_logs(self) -> list[str]:
         cfg = self._config()

@@ -3,8 +3,11 @@ write, test, reload, verify, or roll back; ``--undo``, ``--list`` and crash reco
 
 The order is the safety argument:
 
-1. nothing is written unless every file still has the bytes the report was made from (SHA-256)
-   and can be written by this user (exit 3, nothing touched);
+0. what may be written is the config of the running proxy or of the command line, never the
+   report's say-so (``policy``); every read and write of a config goes through one ``Writer``
+   that refuses other files, locks each file before reading it and writes through links;
+1. nothing is written unless every file still has the bytes the report was made from (SHA-256,
+   checked under the file's lock) and can be written by this user (exit 3, nothing touched);
 2. backups and the journal are on disk (fsynced) before the first config byte changes, so a run
    killed at any later point is rolled back by the next one (:func:`recover`);
 3. files are replaced atomically (``atomic``), then the proxy's own checker tests the whole
@@ -23,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from why502.app.fix import journal
-from why502.app.fix.atomic import FileMeta, atomic_write, read_meta, sha256_bytes, sha256_file
+from why502.app.fix import journal, policy
+from why502.app.fix.atomic import FileMeta, read_meta, sha256_bytes
 from why502.app.fix.backup import backup, restore
 from why502.app.fix.plan import Change, PatchError, Plan, apply_diff, file_kind
 from why502.app.fix.proxies import BINARIES, SERVICES
@@ -44,6 +47,7 @@ from why502.app.fix.state import (
     locked,
 )
 from why502.app.fix.verify import log_offsets, request, verify
+from why502.app.fix.writer import Writer
 from why502.errors import InputError, UsageError
 from why502.facts.probes import ProbeTarget
 from why502.findings.patch import files_of
@@ -55,7 +59,8 @@ OK, FAILED, REFUSED = 0, 1, 3
 @dataclass
 class ApplyOptions:
     state_dir: Path
-    nginx_conf: str | None = None  # the proxy's main config (nginx, haproxy or apache)
+    nginx_conf: str | None = None  # the proxy's main config (nginx, haproxy or apache), as named
+    host_conf: str | None = None  # the main config this run found on this host (lint, fresh diagnose)
     nginx_bin: str | None = None  # the proxy's binary
     proxy: str | None = None  # nginx | haproxy | apache; None: the plan's
     fpm_conf: str | None = None
@@ -86,18 +91,18 @@ def services(cs: ChangeSet) -> Services:
 
 # -- planning against the files as they are now ----------------------------------------------------
 
-def _new_contents(changes: list[Change]) -> tuple[dict[str, tuple[bytes, bytes]], list[str]]:
-    """``{path: (bytes now, bytes after every change)}``; refuses (exit 3) on a file changed
-    since the report or not writable."""
+def _new_contents(changes: list[Change], writer: Writer) -> tuple[dict[str, tuple[bytes, bytes]], list[str]]:
+    """``{path: (bytes now, bytes after every change)}``, each file read under its lock;
+    refuses (exit 3) on a file outside the writer's scope, changed since the report or not
+    writable."""
     texts: dict[str, tuple[bytes, bytes]] = {}
     notes: list[str] = []
+    paths = list(dict.fromkeys(p for ch in changes for p in files_of(ch.diff, ch.file)))
+    for path in sorted(paths, key=os.path.realpath):  # one order: two runs cannot wait for each other
+        writer.lock(path)
     for ch in changes:
         for path in files_of(ch.diff, ch.file):
-            try:
-                with open(path, "rb") as fh:
-                    now = fh.read()
-            except OSError as err:
-                raise InputError(f"{path}: {err.strerror or err}") from None
+            now = writer.read(path)
             expected = ch.hashes.get(path) or (ch.expected_sha256 if path == ch.file else None)
             if expected and sha256_bytes(now) != expected and path not in texts:
                 raise InputError(f"{path} changed since the report was made (its SHA-256 differs): "
@@ -112,7 +117,7 @@ def _new_contents(changes: list[Change]) -> tuple[dict[str, tuple[bytes, bytes]]
                 continue
             texts[path] = (before, new.encode("utf-8", "surrogateescape"))
     for path in texts:
-        directory = os.path.dirname(os.path.abspath(path))
+        directory = os.path.dirname(os.path.realpath(path))  # a link is written through
         if not os.access(path, os.W_OK) or not os.access(directory, os.W_OK):
             raise InputError(f"{path}: permission denied (writing it needs write access to the file "
                              f"and to {directory}): nothing applied")
@@ -120,10 +125,9 @@ def _new_contents(changes: list[Change]) -> tuple[dict[str, tuple[bytes, bytes]]
 
 
 def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, proxy: str,
-              nginx_conf: str | None) -> tuple[str | None, str | None]:
-    """The proxy's binary and php-fpm's that will test these files."""
+              nginx_conf: str | None, nginx_bin: str | None) -> str | None:
+    """php-fpm's binary when a pool changes; refuses when a checker the change needs is missing."""
     kinds = {file_kind(new.decode("utf-8", "replace"), proxy) for _, new in texts.values()}
-    nginx_bin = options.nginx_bin or find_binary(*BINARIES[proxy])
     fpm_bin = None
     if "php-fpm" in kinds:
         fpm_bin = options.fpm_bin or find_binary("php-fpm", *[f"php-fpm{v}" for v in
@@ -135,50 +139,38 @@ def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, prox
         label = SERVICES[proxy].label
         raise UsageError(f"a {proxy} change needs {BINARIES[proxy][0]} installed and the main config "
                          f"(--config) to test it with {label} before it is applied")
-    return nginx_bin, fpm_bin
-
-
-def _owned(texts: dict[str, tuple[bytes, bytes]], proxy: str, nginx_bin: str | None,
-           nginx_conf: str | None, fpm_bin: str | None, fpm_conf: str | None) -> None:
-    """Refuse a change to a file that is not part of the config the checker will test: a report
-    is input from elsewhere, and only a file the proxy's test (``nginx -t``, ``haproxy -c``,
-    ``apache2 -t``) or ``php-fpm -t`` reads can be proven by them."""
-    allowed: set[str] = set()
-    if nginx_bin and nginx_conf:
-        allowed.update(os.path.realpath(f) for f in SERVICES[proxy](nginx_bin, nginx_conf).files())
-    if fpm_bin and fpm_conf:
-        allowed.update(os.path.realpath(f) for f in PhpFpm(fpm_bin, fpm_conf).files())
-    for path in texts:
-        if os.path.realpath(path) not in allowed:
-            raise InputError(f"{path} is not a file of the config that {proxy}'s config test of "
-                             f"{nginx_conf} (or php-fpm -t) reads, so no test could prove the change: "
-                             "nothing applied")
+    return fpm_bin
 
 
 # -- the transaction -----------------------------------------------------------------------------
 
 def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
     """Apply ``plan``; 0 applied (and verified), 1 failed and rolled back, 3 refused."""
-    nginx_conf = options.nginx_conf or plan.nginx_conf
     proxy = options.proxy or plan.proxy
     if proxy not in SERVICES:
         raise UsageError(f"unknown proxy {proxy!r} (nginx, haproxy, apache)")
+    if not plan.changes:
+        _say(out, "nothing to apply")
+        return OK
+    # before any question: a report's config that no running proxy uses is refused
+    nginx_conf, source = policy.main_config(proxy, options.nginx_conf, options.host_conf, plan.nginx_conf)
     chosen = [c for c in plan.changes if options.confirm is None or options.confirm(c)]
     if not chosen:
         _say(out, "nothing to apply")
         return OK
-    with locked(options.state_dir):
+    nginx_bin = options.nginx_bin or find_binary(*BINARIES[proxy])
+    scope = policy.scope(proxy, nginx_bin, nginx_conf, source, options.fpm_conf)
+    with locked(options.state_dir), scope.writer(lambda m: _say(out, m)) as writer:
         for msg in recover(options.state_dir):
             _say(out, msg)
-        texts, notes = _new_contents(chosen)
+        texts, notes = _new_contents(chosen, writer)
         for n in notes:
             _say(out, n)
         texts = {p: t for p, t in texts.items() if t[0] != t[1]}
         if not texts:
             _say(out, "nothing to apply: every change is already in place")
             return OK
-        nginx_bin, fpm_bin = _checkers(texts, options, proxy, nginx_conf)
-        _owned(texts, proxy, nginx_bin, nginx_conf, fpm_bin, options.fpm_conf)
+        fpm_bin = _checkers(texts, options, proxy, nginx_conf, nginx_bin)
         cs = ChangeSet(journal.new_id(), journal.now(), STARTED, os.getpid(),
                        changes=[{"key": c.key, "title": c.title, "file": c.file} for c in chosen],
                        nginx_conf=nginx_conf, nginx_bin=nginx_bin,
@@ -193,7 +185,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
                 file_kind(before.decode("utf-8", "replace"), proxy)))
         journal.save(options.state_dir, cs, STARTED, f"backups in {directory}")
         targets = list(dict.fromkeys(t for c in chosen for t in c.targets))
-        return _transact(cs, texts, options, out, targets)
+        return _transact(cs, texts, options, out, targets, writer)
 
 
 def _meta(rec: FileRecord) -> FileMeta:
@@ -201,15 +193,15 @@ def _meta(rec: FileRecord) -> FileMeta:
 
 
 def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions,
-              out: TextIO, targets: list[ProbeTarget]) -> int:
+              out: TextIO, targets: list[ProbeTarget], writer: Writer) -> int:
     state_dir = options.state_dir
     journal.save(state_dir, cs, WRITING)
     for rec in cs.files:
         try:
-            atomic_write(rec.path, texts[rec.path][1], _meta(rec))
+            writer.write(rec.path, texts[rec.path][1], _meta(rec))
         except OSError as err:
             msg = f"{rec.path}: {err.strerror or err}: nothing written"
-            _rollback(cs, options, out, msg, reload=False)
+            _rollback(cs, options, out, msg, writer, reload=False)
             raise InputError(msg) from None
         rec.written = True
         journal.save(state_dir, cs)
@@ -223,7 +215,8 @@ def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: App
         label = tester.label if tester is svc.proxy and svc.proxy is not None else "php-fpm -t"
         res = tester.test()
         if not res.ok:
-            return _rollback(cs, options, out, f"{label} rejected the change:\n{res.message}", reload=False)
+            why = f"{label} rejected the change:\n{res.message}"
+            return _rollback(cs, options, out, why, writer, reload=False)
         _say(out, f"{label}: configuration test passed")
     if not options.reload:
         journal.save(state_dir, cs, APPLIED, "written and tested; not reloaded (--no-reload)")
@@ -239,7 +232,7 @@ def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: App
             continue
         res = srv.reload()
         if not res.ok:
-            return _rollback(cs, options, out, f"reload failed: {res.message}", reload=True)
+            return _rollback(cs, options, out, f"reload failed: {res.message}", writer, reload=True)
         _say(out, f"reloaded: {res.message}")
     if options.verify_for > 0:
         _say(out, f"verifying for {options.verify_for:g} s"
@@ -254,24 +247,28 @@ def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: App
             _say(out, f"  {verdict.ignored_old_workers} error-log line(s) of the old workers ignored "
                       "(requests begun before the reload)")
         if not verdict.ok:
-            return _rollback(cs, options, out, f"verification failed: {verdict.reason}", reload=True)
+            return _rollback(cs, options, out, f"verification failed: {verdict.reason}", writer, reload=True)
         _say(out, f"verified: {verdict.requests} request(s), no 5xx from the new configuration")
     journal.save(state_dir, cs, APPLIED)
     _say(out, f"applied: change set {cs.id} (why502 fix --undo restores it)")
     return OK
 
 
-def _restore_files(cs: ChangeSet) -> list[str]:
-    """Put every written file back from its backup; what was restored."""
+def _restore_files(cs: ChangeSet, writer: Writer) -> list[str]:
+    """Put every file this change set wrote back from its backup, under its lock; what was
+    restored.  A file that holds neither the bytes before nor the bytes this run wrote, although
+    the journal says the write had finished, was changed by someone else since: it is left as it
+    is (and said so) rather than losing their change."""
     done: list[str] = []
     for rec in cs.files:
-        try:
-            current = sha256_file(rec.path)
-        except OSError:
-            current = ""
-        if current != rec.before:
-            restore(rec.path, rec.backup, _meta(rec))
+        current = sha256_bytes(writer.read(rec.path))
+        if current == rec.before:
+            pass
+        elif current == rec.after or not rec.written:
+            restore(writer, rec.path, rec.backup, _meta(rec))
             done.append(rec.path)
+        else:
+            done.append(f"not {rec.path} (changed by someone else since; its backup is {rec.backup})")
         rec.written = False
     return done
 
@@ -287,10 +284,11 @@ def _reload_all(cs: ChangeSet) -> list[Outcome]:
     return res
 
 
-def _rollback(cs: ChangeSet, options: ApplyOptions, out: TextIO, why: str, *, reload: bool) -> int:
+def _rollback(cs: ChangeSet, options: ApplyOptions, out: TextIO, why: str, writer: Writer, *,
+              reload: bool) -> int:
     _say(out, f"FAILED: {why}")
     try:
-        restored = _restore_files(cs)
+        restored = _restore_files(cs, writer)
     except OSError as err:
         # The journal stays unfinished, so the next why502 fix run retries the restore.
         backups = ", ".join(f"{r.path} <- {r.backup}" for r in cs.files)
@@ -315,7 +313,8 @@ def recover(state_dir: Path) -> list[str]:
     for cs in journal.load_all(state_dir):
         if cs.state in FINAL:
             continue
-        restored = _restore_files(cs)
+        with policy.recorded(cs).writer() as writer:
+            restored = _restore_files(cs, writer)
         note = f"change set {cs.id} was interrupted at '{cs.state}' (pid {cs.pid}): restored " + (
             ", ".join(restored) or "nothing (no file had changed)")
         if cs.state == RELOADING or (cs.reloaded and restored):
@@ -336,17 +335,17 @@ def undo(state_dir: Path, out: TextIO, *, reload: bool = True) -> int:
             _say(out, "nothing to undo: no applied change set in " + str(state_dir))
             return OK
         cs = applied[-1]
-        for rec in cs.files:
-            try:
-                current = sha256_file(rec.path)
-            except OSError as err:
-                raise InputError(f"{rec.path}: {err.strerror or err}") from None
-            if current != rec.after:
-                raise InputError(f"{rec.path} changed since change set {cs.id} was applied: not undone "
-                                 f"(its backup is {rec.backup})")
-            if not os.access(rec.path, os.W_OK) or not os.access(os.path.dirname(rec.path) or ".", os.W_OK):
-                raise InputError(f"{rec.path}: permission denied: not undone")
-        restored = _restore_files(cs)
+        with policy.recorded(cs).writer(lambda m: _say(out, m)) as writer:
+            for rec in sorted(cs.files, key=lambda r: os.path.realpath(r.path)):
+                writer.lock(rec.path)
+            for rec in cs.files:
+                if sha256_bytes(writer.read(rec.path)) != rec.after:
+                    raise InputError(f"{rec.path} changed since change set {cs.id} was applied: not undone "
+                                     f"(its backup is {rec.backup})")
+                directory = os.path.dirname(os.path.realpath(rec.path))
+                if not os.access(rec.path, os.W_OK) or not os.access(directory, os.W_OK):
+                    raise InputError(f"{rec.path}: permission denied: not undone")
+            restored = _restore_files(cs, writer)
         _say(out, "restored: " + ", ".join(restored))
         svc = services(cs)
         if svc.proxy is not None:
@@ -367,7 +366,9 @@ def history(state_dir: Path, out: TextIO) -> int:
         with locked(state_dir):
             for msg in recover(state_dir):
                 _say(out, msg)
-    except InputError as err:
+    except journal.DamagedJournalError:
+        raise
+    except InputError as err:  # another run holds the lock
         _say(out, f"note: {err}")
     sets = journal.load_all(state_dir)
     if not sets:

@@ -28,21 +28,27 @@ from typing import ClassVar, Protocol
 from why502.parsers.nginx import parse_nginx
 
 DEFAULT_PID = "/run/nginx.pid"
+_DUMPED = re.compile(r"^# configuration file (/.*):$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
     message: str
+    stdout: str = ""  # the whole standard output, when asked for (``stdout_limit=None``)
 
 
-def run_program(argv: list[str], timeout: float = 60, env: dict[str, str] | None = None) -> Outcome:
+def run_program(argv: list[str], timeout: float = 60, env: dict[str, str] | None = None,
+                stdout_limit: int | None = 0) -> Outcome:
+    """Run ``argv``; the message is the end of its output.  ``stdout_limit=None`` keeps the
+    whole standard output too (a config dump)."""
     try:
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env,
+                             errors="surrogateescape")
     except (OSError, subprocess.TimeoutExpired) as err:
         return Outcome(False, f"{' '.join(argv)}: {err}")
     text = (res.stderr + res.stdout).strip()
-    return Outcome(res.returncode == 0, text[-2000:])
+    return Outcome(res.returncode == 0, text[-2000:], res.stdout if stdout_limit is None else "")
 
 
 def unit_main_pid(unit: str) -> int | None:
@@ -107,6 +113,7 @@ class ProxyService(Protocol):
     def conf(self) -> str: ...
     def test(self) -> Outcome: ...
     def files(self) -> list[str]: ...
+    def dumped_files(self) -> list[str]: ...
     def error_logs(self) -> list[str]: ...
     def master(self) -> int | None: ...
     def reload(self) -> Outcome: ...
@@ -143,11 +150,20 @@ class Nginx:
         return os.path.join(self._built_with("--prefix") or "/usr/local/nginx", d.args[0])
 
     def files(self) -> list[str]:
-        """The main config and every file it includes: the only files a fix may change."""
+        """The main config and every file it includes, as why502's parser reads them."""
         try:
             return parse_nginx(self.conf).files
         except OSError:
             return []
+
+    def dumped_files(self) -> list[str]:
+        """The files nginx itself reads for this config: ``nginx -T`` prints each as
+        ``# configuration file PATH:`` (``ngx_conf_parse()`` with ``ngx_dump_config``,
+        src/core/ngx_conf_file.c); empty when the test fails or the binary prints no dump."""
+        out = run_program([self.binary, "-T", "-c", self.conf], stdout_limit=None)
+        if not out.ok:
+            return []
+        return [m.group(1) for m in _DUMPED.finditer(out.stdout)]
 
     def error_logs(self) -> list[str]:
         try:

@@ -16,12 +16,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from why502.errors import InputError
+
+T = TypeVar("T")
 
 # States of a change set, in the order a run goes through them; the last four end a run.
 STARTED = "backed-up"  # backups taken, journal written; no config changed yet
@@ -82,10 +85,83 @@ class ChangeSet:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChangeSet:
-        files = [FileRecord(**f) for f in data.get("files", [])]
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "files"}
-        return cls(files=files, **values)
+    def from_dict(cls, data: object) -> ChangeSet:
+        """A change set from its journal, every field checked (``DamagedJournal`` says which
+        one is wrong): a journal is what undo and recovery act on, so a field of the wrong type
+        must stop them with a message, not half-way through a restore."""
+        d = _mapping(data, "the journal")
+        files = [_file_record(f, i) for i, f in enumerate(_typed(d, "files", list, []))]
+        changes = _typed(d, "changes", list, [])
+        if not all(isinstance(c, dict) and all(isinstance(v, str) for v in c.values()) for c in changes):
+            raise DamagedJournal("'changes' must be a list of objects of text")
+        history = _typed(d, "history", list, [])
+        if not all(isinstance(h, str) for h in history):
+            raise DamagedJournal("'history' must be a list of text")
+        state = _typed(d, "state", str)
+        if state not in STATES:
+            raise DamagedJournal(f"unknown state {state[:40]!r}")
+        pid = _typed(d, "pid", int)
+        texts = {k: _typed(d, k, str, None) for k in ("nginx_conf", "nginx_bin", "fpm_conf", "fpm_bin")}
+        return cls(_typed(d, "id", str), _typed(d, "created", str), state, pid, changes, files,
+                   reloaded=_typed(d, "reloaded", bool, False), proxy=_typed(d, "proxy", str, "nginx"),
+                   history=history, **texts)
+
+
+STATES = frozenset({STARTED, WRITING, WRITTEN, RELOADING, *FINAL})
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class DamagedJournal(ValueError):
+    """A journal that is not what ``why502 fix`` writes; the message says which field."""
+
+
+def _mapping(data: object, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise DamagedJournal(f"{what} is not a JSON object")
+    return data
+
+
+_MISSING = object()
+
+
+def _typed(d: dict[str, Any], key: str, kind: type[T], default: object = _MISSING) -> T:
+    """``d[key]`` if it has type ``kind`` (``None`` allowed only when it is the default)."""
+    if key not in d:
+        if default is _MISSING:
+            raise DamagedJournal(f"'{key}' is missing")
+        return default  # type: ignore[return-value]
+    value = d[key]
+    if value is None and default is None:
+        return value  # type: ignore[return-value]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DamagedJournal(f"'{key}' is not {kind.__name__}")
+    return value
+
+
+def _file_record(data: object, i: int) -> FileRecord:
+    d = _mapping(data, f"files[{i}]")
+    path, backup = _typed(d, "path", str), _typed(d, "backup", str)
+    if not os.path.isabs(path) or not os.path.isabs(backup):
+        raise DamagedJournal(f"files[{i}]: 'path' and 'backup' must be absolute")
+    before, after = _typed(d, "before", str), _typed(d, "after", str)
+    if not (_SHA256.match(before) and _SHA256.match(after)):
+        raise DamagedJournal(f"files[{i}]: 'before' and 'after' must be SHA-256 digests")
+    xattrs = _typed(d, "xattrs", dict, {})
+    if not all(isinstance(k, str) and isinstance(v, str) and _is_hex(v) for k, v in xattrs.items()):
+        raise DamagedJournal(f"files[{i}]: 'xattrs' must map names to hex")
+    mode, uid, gid = _typed(d, "mode", int), _typed(d, "uid", int), _typed(d, "gid", int)
+    if not (0 <= mode <= 0o7777 and uid >= 0 and gid >= 0):
+        raise DamagedJournal(f"files[{i}]: 'mode', 'uid' or 'gid' out of range")
+    return FileRecord(path, before, after, mode, uid, gid, xattrs, backup,
+                      _typed(d, "kind", str, "nginx"), _typed(d, "written", bool, False))
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -18,16 +18,16 @@ restart the same way, stopping.html).
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import time
-import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from why502.errors import InputError
 from why502.facts.probes import ProbeTarget
 from why502.parsers.errorlog import classify_line
+from why502.sources.netread import Bounds, fetch
 from why502.sources.probes import probe
 from why502.textutil import strip_terminal_escapes
 
@@ -77,18 +77,15 @@ def _new_lines(offsets: dict[str, int]) -> list[str]:
 
 
 def request(url: str, timeout: float) -> int | str:
-    """The status of ``GET url`` (any status is an answer), or the error as text."""
-    parts = urllib.parse.urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    """The status of ``GET url`` (any status is an answer, a redirect too), or the error as
+    text.  Through the bounded reader: ``timeout`` is the whole exchange's (a server trickling
+    its status line held a per-read timeout for up to 64 KiB x ``timeout``), no body is read,
+    no ``http_proxy`` is used (as with ``http.client`` before)."""
     try:
-        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
-                     headers={"User-Agent": "why502-fix-verify"})
-        return conn.getresponse().status
-    except (OSError, http.client.HTTPException) as err:
-        return str(err) or type(err).__name__
-    finally:
-        conn.close()
+        return fetch(url, Bounds(seconds=timeout), headers={"User-Agent": "why502-fix-verify"},
+                     follow_redirects=False, read_body=False, proxies=False).status
+    except InputError as err:
+        return str(err).removeprefix(f"{url}: ")
 
 
 def probe_again(targets: Sequence[ProbeTarget], verdict: Verdict, timeout: float = 2.0) -> None:

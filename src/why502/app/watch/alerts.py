@@ -8,22 +8,25 @@ alert is re-sent every ``resend`` seconds -- as Prometheus does -- and a resolve
 more with ``endsAt`` = now.
 
 Alertmanager down: the send is retried with exponential backoff (1 s doubling to ``max_backoff``);
-the watch loop only hands the state over under a lock and never waits for the network.
+the watch loop only hands the state over under a lock and never waits for the network.  Each post
+goes through the bounded reader (``sources.netread``): ``timeout`` is the whole exchange's, so an
+Alertmanager (or a proxy) that trickles its answer cannot hold the sender, and its answer is
+read up to 64 KiB.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from why502 import PROJECT_URL
 from why502.app.watch.incidents import Incident
+from why502.errors import InputError
 from why502.findings.model import Diagnostic
+from why502.sources.netread import Bounds, fetch
+from why502.textutil import dump_json
 
 __all__ = ["AlertSender", "alert_of"]
 
@@ -123,13 +126,13 @@ class AlertSender:
             self.wake.clear()
 
     def _post(self, batch: list[dict[str, Any]]) -> bool:
-        body = json.dumps(batch).encode()
-        req = urllib.request.Request(self.endpoint, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        body = dump_json(batch, indent=None).encode()
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                resp.read()
-        except (urllib.error.URLError, OSError, ValueError) as err:
+            answer = fetch(self.endpoint, Bounds(max_bytes=64 << 10, seconds=self.timeout), data=body,
+                           headers={"Content-Type": "application/json"}, what=self.endpoint)
+            if answer.status >= 300:
+                raise InputError(f"HTTP {answer.status}")
+        except InputError as err:
             self.failures += 1
             if self.failures == 1 or self.failures % 10 == 0:
                 self.note(Diagnostic("warning", f"Alertmanager {self.endpoint}: {err} "

@@ -12,12 +12,11 @@ at most ``MAX_UPSTREAMS`` values; more are counted under ``other``.
 from __future__ import annotations
 
 import re
-import socket
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.exposition import choose_encoder
 
+from why502.app.watch.httpd import HttpServer, Request, Response, Route, serve
 from why502.app.watch.traffic import Traffic
 
 __all__ = ["MAX_UPSTREAMS", "Metrics", "upstream_label"]
@@ -96,24 +95,19 @@ class Metrics:
         self._upstreams.add(upstream)
         return upstream
 
-    def serve(self, host: str, port: int) -> WSGIServer:
-        """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns the server (its
+    def route(self) -> Route:
+        """``GET /metrics``: the registry in the format the scraper asks for (``Accept``:
+        OpenMetrics for Prometheus >= 2.5, else the text format 0.0.4), as
+        ``prometheus_client``'s own server negotiates it."""
+
+        def metrics(req: Request) -> Response:
+            encoder, content_type = choose_encoder(req.headers.get("Accept") or "")
+            return Response(200, content_type, encoder(self.registry))
+
+        return metrics
+
+    def serve(self, host: str, port: int, routes: dict[str, Route] | None = None) -> HttpServer:
+        """Serve ``/metrics`` (and ``routes``) on ``host:port`` from daemon threads
+        (:mod:`why502.app.watch.httpd`: no client can stall it); returns the server (its
         ``server_port`` is the real port when ``port`` was 0)."""
-        import threading
-
-        app = make_wsgi_app(self.registry)
-        server = _Server6 if ":" in host else WSGIServer  # --listen [::1]:9502
-        httpd = make_server(host, port, app, server, _QuietHandler)  # type: ignore[arg-type]
-        threading.Thread(target=httpd.serve_forever, name="why502-metrics", daemon=True).start()
-        return httpd
-
-
-class _Server6(WSGIServer):
-    address_family = socket.AF_INET6
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line on stderr for every scrape."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+        return serve(host, port, {"/metrics": self.route(), **(routes or {})})

@@ -102,6 +102,14 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
     last = time.monotonic()
     pending = b""
     try:
+        if args.mode == "drip":
+            # Whatever was asked (HTTP, a FastCGI record), one byte every ``delay`` s and never
+            # a newline or a whole record: only a deadline on the whole read ends the wait.
+            conn.recv(65536)
+            for _ in range(1 << 20):
+                conn.sendall(b"x")
+                time.sleep(args.delay)
+            return
         while True:
             got = read_head(conn, pending)
             if got is None:
@@ -172,6 +180,9 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
                 if mode == "stall-body":
                     time.sleep(args.delay)
                 return
+            if mode in HOSTILE_ANSWERS:
+                HOSTILE_ANSWERS[mode](conn, args)
+                return
             if mode == "bad-status-line":
                 # a hand-written status line without the code (RFC 9112 4: status-code is required)
                 conn.sendall(b"HTTP/1.1 OK\r\nContent-Length: 3\r\n\r\nok\n")
@@ -192,6 +203,51 @@ def serve_connection(conn: socket.socket, args: argparse.Namespace) -> None:
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+
+
+# Hostile answers to an HTTP API client (``why502 fleet`` asking Prometheus, the Alertmanager
+# sender): the head is polite, the body is what a broken or malicious server (or a proxy in
+# front of it) sends.  Every query gets the same answer.
+_VECTOR_HEAD = b'{"status":"success","data":{"resultType":"vector","result":['
+
+
+def answer_trickle(conn: socket.socket, args: argparse.Namespace) -> None:
+    """A valid Prometheus answer, one byte every ``delay`` seconds (each read gets data in time,
+    so only a deadline on the whole exchange ends it)."""
+    body = _VECTOR_HEAD + b"]}}"
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+    for i in range(len(body)):
+        conn.sendall(body[i:i + 1])
+        time.sleep(args.delay)
+
+
+def answer_series(conn: socket.socket, args: argparse.Namespace) -> None:
+    """A vector of ``count`` distinct series (no Content-Length: streamed until close)."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                 + _VECTOR_HEAD)
+    for start in range(0, args.count, 10_000):
+        conn.sendall(b",".join(b'%s{"metric":{"instance":"host-%07d:9502","cause":"x"},'
+                               b'"value":[1700000000.123,"1"]}' % (b"," if i and i == start else b"", i)
+                               for i in range(start, min(args.count, start + 10_000))))
+    conn.sendall(b"]}}")
+
+
+def answer_deep(conn: socket.socket, args: argparse.Namespace) -> None:
+    """A success answer whose ``data`` nests ``count`` arrays deep."""
+    body = b'{"status":"success","data":' + b"[" * args.count + b"]" * args.count + b"}"
+    conn.sendall(response("200 OK", body, ["Content-Type: application/json"]))
+
+
+def answer_file(conn: socket.socket, args: argparse.Namespace) -> None:
+    """The bytes of ``--body-file`` as a 200 JSON answer (wrong types, NaN, anything)."""
+    with open(args.body_file, "rb") as fh:
+        body = fh.read()
+    conn.sendall(response("200 OK", body, ["Content-Type: application/json"]))
+
+
+HOSTILE_ANSWERS = {"trickle": answer_trickle, "series": answer_series, "deep": answer_deep,
+                   "answer": answer_file}
 
 
 def run_tcp(args: argparse.Namespace) -> None:
@@ -273,6 +329,8 @@ def main() -> None:
     p.add_argument("--body-bytes", type=int, default=0, help="ok: response body size")
     p.add_argument("--read-bytes", type=int, default=4 << 20, help="close-early: body bytes read first")
     p.add_argument("--fail-path", default="", help="misbehave only for paths with this prefix")
+    p.add_argument("--count", type=int, default=0, help="series: how many; deep: how deep")
+    p.add_argument("--body-file", default="", help="answer: the body to send")
     p.add_argument("--tls", action="store_true")
     p.add_argument("--cert")
     p.add_argument("--key")

@@ -55,7 +55,8 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
                 host: str = "127.0.0.1", port: int | None = None, delay: float = 0.0,
                 header_bytes: int = 16384, idle_timeout: float = 0.5, backlog: int = 64,
                 tls: bool = False, fail_path: str = "", body_bytes: int = 0, alloc_mb: int = 0,
-                memory_limit_mb: int = 0, netns: NetNamespace | None = None) -> Backend:
+                memory_limit_mb: int = 0, netns: NetNamespace | None = None, count: int = 0,
+                body_file: str = "") -> Backend:
     """Start a Python backend (``lab/assets/backend.py``) in mode ``kind``.
 
     Modes: ``ok``, ``slow`` (``delay`` s), ``crash`` (SIGKILLs itself mid-request), ``reset``
@@ -66,7 +67,11 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
     (never reads the body), ``close-early`` (closes while the body is still arriving),
     ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``tls-sni`` (HTTPS
     that rejects handshakes without SNI), ``dns-nxdomain``
-    / ``dns-silent`` (UDP DNS), ``memhog`` (allocates ``alloc_mb`` MiB per request).
+    / ``dns-silent`` (UDP DNS), ``memhog`` (allocates ``alloc_mb`` MiB per request); hostile
+    answers to an HTTP API client: ``trickle`` (a valid Prometheus answer, one byte every
+    ``delay`` s), ``series`` (a vector of ``count`` series), ``deep`` (``count`` nested arrays),
+    ``answer`` (the bytes of ``body_file``); ``drip`` (to any request, one byte every ``delay``
+    s, never a line or a record).
     ``host`` must be a loopback address (``127.0.0.0/8``, ``::1``) -- or a ``10.251.x.x``
     address of a veth this stack made, with ``netns`` (the namespace to run in; default: the
     stack's own).  With ``fail_path`` only requests whose path starts with it misbehave (the
@@ -102,6 +107,10 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
         argv += ["--body-bytes", str(body_bytes)]
     if alloc_mb:
         argv += ["--alloc-mb", str(alloc_mb)]
+    if count:
+        argv += ["--count", str(count)]
+    if body_file:
+        argv += ["--body-file", body_file]
     cgroup = stack.memory_cgroup(memory_limit_mb) if memory_limit_mb else None
     if tls or kind in ("tls", "tls-sni"):
         cert, key = stack.tls_cert()

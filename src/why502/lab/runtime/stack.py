@@ -218,12 +218,14 @@ class Stack:
                     port: int | None = None, delay: float = 0.0, header_bytes: int = 16384,
                     idle_timeout: float = 0.5, backlog: int = 64, tls: bool = False,
                     fail_path: str = "", body_bytes: int = 0, alloc_mb: int = 0,
-                    memory_limit_mb: int = 0, netns: NetNamespace | None = None) -> Backend:
+                    memory_limit_mb: int = 0, netns: NetNamespace | None = None, count: int = 0,
+                    body_file: str = "") -> Backend:
         """Start a Python backend in mode ``kind`` (the modes: :func:`backends.add_backend`)."""
         return backends.add_backend(
             self, kind, name=name, host=host, port=port, delay=delay, header_bytes=header_bytes,
             idle_timeout=idle_timeout, backlog=backlog, tls=tls, fail_path=fail_path,
-            body_bytes=body_bytes, alloc_mb=alloc_mb, memory_limit_mb=memory_limit_mb, netns=netns)
+            body_bytes=body_bytes, alloc_mb=alloc_mb, memory_limit_mb=memory_limit_mb, netns=netns,
+            count=count, body_file=body_file)
 
     def start_haproxy(self, backend: str, *, defaults: str = "", frontend: str = "",
                       master_worker: bool = False) -> Process:

@@ -29,12 +29,32 @@ def _enough(data: bytes) -> bool:
     return len(data) >= 9 and data[3] in (0x04, 0x07)
 
 
+def _recv(sock: socket.socket | ssl.SSLSocket, n: int, deadline: float) -> bytes:
+    """``recv`` with what is left until ``deadline`` as its timeout.  The probe's timeout is for
+    the whole answer: a socket timeout bounds each ``recv`` only, so a server sending one byte
+    just within it held a probe for ``limit`` x ``timeout`` (4096 x 2 s; 65536 x 2 s for
+    FastCGI)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("probe deadline")
+    sock.settimeout(left)
+    return sock.recv(n)
+
+
+def _deadline(sock: socket.socket | ssl.SSLSocket) -> float:
+    """Now plus the socket's timeout (set by the caller to the probe's)."""
+    timeout = sock.gettimeout()
+    return time.monotonic() + (timeout if timeout is not None else 3600.0)
+
+
 def _read_some(sock: socket.socket | ssl.SSLSocket, limit: int = 4096) -> tuple[bytes, str | None]:
-    """Read until a line ends, the peer closes, ``limit`` bytes or the socket's timeout."""
+    """Read until a line ends, the peer closes, ``limit`` bytes or the socket's timeout, which
+    bounds the whole read."""
     data = b""
+    deadline = _deadline(sock)
     try:
         while len(data) < limit:
-            chunk = sock.recv(limit - len(data))
+            chunk = _recv(sock, limit - len(data), deadline)
             if not chunk:
                 return data, "closed"
             data += chunk
@@ -189,9 +209,10 @@ def fastcgi_probe(sock: socket.socket, timeout: float) -> ProtocolResult:
         return ProtocolResult("fastcgi", "reset", detail=f"sending failed: {os.strerror(err.errno or 0)}")
     data = b""
     end: str | None = None
+    deadline = _deadline(sock)
     try:
         while len(data) < 8 or len(data) < 8 + struct.unpack("!H", data[4:6])[0] + data[6]:
-            chunk = sock.recv(4096)
+            chunk = _recv(sock, 4096, deadline)
             if not chunk:
                 end = "closed"
                 break
