@@ -11,11 +11,19 @@ traceback's last line.  The quick loop runs the same idea with hypothesis
     .venv/bin/python bench/fuzz.py                          # 10M inputs on 2 processes
     .venv/bin/python bench/fuzz.py --inputs 200000 --workers 1 --seed 7
     .venv/bin/python bench/fuzz.py --inputs 1000000 --only native   # the C scanner against polars
+    .venv/bin/python bench/fuzz.py --inputs 3000 --only long --budget 0.5   # long repetitive fields
+
+The ``long`` family is about time, not exceptions: a real line with a run of 8-80 KB of one
+repeated piece (spaces, ``(111: ``, quotes, ``** ``, digits, ``while``...) put into it, through
+``classify_line`` and ``explain`` (the per-line engine and its repairs, ``parsers.normalize``).
+A line that takes more than ``--budget`` seconds (twice: a busy machine may pause one run) is a
+finding: a regex or loop that is quadratic on it.  The budget is checked here, never in tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import random
@@ -161,22 +169,62 @@ def parsers() -> dict[str, Callable[[str], Any]]:
             "report": report, "native": native}
 
 
-def worker(args: tuple[int, int, tuple[str, ...]]) -> tuple[int, list[tuple[str, str, str]]]:
+# pieces whose long runs made recognisers quadratic (a run tried from each of its characters)
+RUNS = [" ", "\t ", " a", "(111: ", "(111: x ", '" ', "** ", "1", "1/", "a/b ", " while", ", client: ", "[",
+        "(", "x", "unix: ", "...", "\u2026 ", "1#1: ", "accept()", "\\\"", "%", "-", "#"]
+
+
+def long_field(rng: random.Random, text: str) -> str:
+    """``text`` with a run of 8-80 KB of one repeated piece in it: in its request field when it
+    has one, else at a random place."""
+    unit = rng.choice(RUNS)
+    fill = unit * (rng.choice((8_000, 30_000, 80_000)) // len(unit))
+    at = text.find("GET /")
+    at = at + len("GET /") if at >= 0 and rng.random() < 0.6 else rng.randrange(len(text) + 1)
+    return text[:at] + fill + text[at:]
+
+
+def timed_family(budget: float) -> Callable[[str], None]:
+    """``classify_line`` and ``explain`` of one line, a ``TimeoutError`` finding past ``budget``
+    seconds (measured twice before it counts)."""
+    from why502.app.explain import explain
+    from why502.errors import Why502Error
+    from why502.parsers.errorlog import classify_line
+
+    def once(text: str) -> float:
+        t0 = time.perf_counter()
+        classify_line(text)
+        with contextlib.suppress(Why502Error):
+            explain(text)
+        return time.perf_counter() - t0
+
+    def run(text: str) -> None:
+        took = once(text)
+        if took > budget and (took := min(took, once(text))) > budget:
+            raise TimeoutError(f"{took:.2f} s for a {len(text):,}-character line (budget {budget:g} s)")
+
+    return run
+
+
+def worker(args: tuple[int, int, tuple[str, ...], float]) -> tuple[int, list[tuple[str, str, str]]]:
     """Run ``n`` inputs from seed ``seed``; return the count and the findings (family, input, error)."""
     from why502.errors import Why502Error
 
-    seed, n, only = args
+    seed, n, only, budget = args
     rng = random.Random(seed)
     table = seeds()
+    table["long"] = table["errorlog"] + table["haproxy"]
     funcs = parsers()
-    families = [f for f in funcs if table.get(f) and (not only or f in only)]
+    funcs["long"] = timed_family(budget)
+    families = [f for f in funcs if table.get(f) and (f in only if only else f != "long")]
     found: list[tuple[str, str, str]] = []
     done = 0
     i = 0
     while done < n:
         fam = families[i % len(families)]
         i += 1
-        text = mutate(rng, rng.choice(table[fam]))
+        seed_line = rng.choice(table[fam])
+        text = long_field(rng, seed_line) if fam == "long" else mutate(rng, seed_line)
         if fam in BATCHED:  # a chunk of lines per parse, as the reader gives them (counted per line)
             text = "\n".join([text, *(mutate(rng, rng.choice(table[fam])) for _ in range(BATCH - 1))])
         try:
@@ -202,10 +250,13 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--slice", type=int, default=50_000, help="inputs per task")
     ap.add_argument("--only", nargs="+", metavar="FAMILY",
-                    help="only these families (errorlog access lb haproxy apache report native)")
+                    help="only these families (errorlog access lb haproxy apache report native long; "
+                    "long runs only when named)")
+    ap.add_argument("--budget", type=float, default=0.5,
+                    help="seconds one line of the long family may take (default 0.5)")
     args = ap.parse_args()
     only = tuple(args.only or ())
-    tasks = [(args.seed * 1_000_003 + k, min(args.slice, args.inputs - k * args.slice), only)
+    tasks = [(args.seed * 1_000_003 + k, min(args.slice, args.inputs - k * args.slice), only, args.budget)
              for k in range((args.inputs + args.slice - 1) // args.slice)]
     t0 = time.perf_counter()
     total, findings = 0, []

@@ -118,6 +118,12 @@ def test_every_symptom_and_event_has_a_real_line() -> None:
             c = classify_line(json.loads(row)["line"]) if row.strip() else None
             if c:
                 seen.update(x for x in (c.symptom, c.event) if x)
+    # the edge field corpus: real lines of Envoy, Cloudflare, Caddy, APISIX ... (tests/fixtures/edge-field)
+    for path in sorted((FIXTURES / "edge-field").glob("*.jsonl")):
+        for row in path.read_text(encoding="utf-8").splitlines():
+            c = classify_line(json.loads(row)["line"]) if row.strip() else None
+            if c:
+                seen.update(x for x in (c.symptom, c.event) if x)
     missing = (symptoms | events) - seen
     assert not missing, f"no real line for {sorted(missing)}"
 

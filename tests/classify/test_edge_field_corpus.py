@@ -28,13 +28,15 @@ A line is right when (``role`` in the record):
   ``negative`` line is a false alarm.
 
 The targets (97 % overall, 90 % per family, at most 2 % false alarms, explain agreeing on every
-line) are for the rules still to be written; this test asserts only that nothing falls below the
-FIRST SCORE recorded in docs/dev/edge-corpus.md, and the shape of the data.  ``pytest -s`` prints
-the tables.
+line) are not all met yet; this test asserts that nothing falls below the score recorded in
+docs/dev/edge-corpus.md (overall, and on each half of a deterministic split of the threads:
+``half``), and the shape of the data.  ``pytest -s`` prints the tables and the development half's
+misses only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -67,12 +69,17 @@ MIN_LINES = 406
 MIN_THREADS = 266
 MIN_NEGATIVE_THREADS = 55  # threads that give both a failure line and a negative/companion/status-only line
 
-# FIRST SCORE (docs/dev/edge-corpus.md), before any rule was written for these families: floors,
-# not targets.  Raise them when the rules land.
-FLOOR_LINE_RIGHT = 0.549  # 223/406
-FLOOR_WHOLE_RIGHT = 0.544  # 221/406
-FLOOR_EXPLAIN_AGREES = 0.992  # 403/406
-MAX_FALSE_ALARMS = 0  # 0 of 126 negatives
+# Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
+# rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
+# edge rules (docs/dev/edge-corpus.md, "Score after the edge rules"):
+FLOOR_LINE_RIGHT = 0.859  # 349/406
+FLOOR_WHOLE_RIGHT = 0.857  # 348/406
+FLOOR_EXPLAIN_AGREES = 0.997  # 405/406
+MAX_FALSE_ALARMS = 2  # of 126 negatives: prose quoting Envoy's "no healthy upstream" (edge-corpus.md)
+# The two halves of the thread split (``half``): rules are written from the development half's
+# misses only; the held-out half is the honest figure of how they generalise.
+FLOOR_DEV_RIGHT = 0.905  # 163/180
+FLOOR_HELD_RIGHT = 0.823  # 186/226
 
 # The child process: one call of the console script's entry point per argv, stdout captured.
 DRIVER = r"""
@@ -97,6 +104,14 @@ for argv in json.load(sys.stdin):
 sys.__stdout__.write(json.dumps(out))
 sys.__stdout__.flush()
 """
+
+
+def half(thread: str) -> str:
+    """``dev`` or ``held``: a deterministic split of the threads (sha256 of the thread id, even
+    first byte: development).  Rules are written looking only at the development half's misses;
+    the held-out half's score is the honest figure of how they generalise (docs/dev/edge-corpus.md).
+    """
+    return "dev" if hashlib.sha256(thread.encode("utf-8")).digest()[0] % 2 == 0 else "held"
 
 
 @dataclass(frozen=True)
@@ -180,6 +195,7 @@ class Result:
     per_line: dict[str, Score]
     whole: dict[str, Score]
     records: dict[int, list[dict[str, Any]]]
+    halves: dict[str, dict[str, Score]]  # "dev" / "held" -> per-line scores of that half
 
 
 def _score(rows: list[Row], got: dict[int, list[dict[str, Any]]], explained: dict[int, str | None] | None,
@@ -214,6 +230,11 @@ def _score(rows: list[Row], got: dict[int, list[dict[str, Any]]], explained: dic
 
 @pytest.fixture(scope="module")
 def result() -> Result:
+    return compute_result()
+
+
+def compute_result() -> Result:
+    """Run every reading through the commands and score it (also used by hand: see the docs)."""
     with tempfile.TemporaryDirectory(prefix="why502-edge-") as tmp:
         d = Path(tmp)
         argvs: list[list[str]] = []
@@ -244,7 +265,9 @@ def result() -> Result:
                 rec = json.loads(x)
                 if isinstance(rec.get("line"), int) and 1 <= rec["line"] <= len(threads[t]):
                     whole[threads[t][rec["line"] - 1].n].append(rec)
-    return Result(per_line=_score(ROWS, per, explained), whole=_score(ROWS, whole, None), records=per)
+    halves = {h: _score([r for r in ROWS if half(r.thread) == h], per, explained) for h in ("dev", "held")}
+    return Result(per_line=_score(ROWS, per, explained), whole=_score(ROWS, whole, None), records=per,
+                  halves=halves)
 
 
 def table(per_line: dict[str, Score], whole: dict[str, Score]) -> str:
@@ -287,9 +310,18 @@ def test_the_corpus_keeps_its_size() -> None:
 def test_edge_lines_read_no_worse_than_the_first_score(result: Result) -> None:
     report = table(result.per_line, result.whole)
     print("\n" + report)
-    misses = [m for fam, s in sorted(result.per_line.items()) if fam != "all" for m in s.misses]
-    print("\n".join(misses))
-    print("\n".join(d for fam, s in sorted(result.per_line.items()) if fam != "all" for d in s.disagreements))
+    dev, held = result.halves["dev"], result.halves["held"]
+    for name, half_score in (("development", dev), ("held-out", held)):
+        counts = ", ".join(f"{fam} {sc.right}/{sc.total}" for fam, sc in sorted(half_score.items()))
+        print(f"{name} half: {counts}")
+    # only the development half's misses are shown: the held-out half stays unseen by rule writers
+    print("\n".join(m for fam, s in sorted(dev.items()) if fam != "all" for m in s.misses))
+    print("\n".join(d for fam, s in sorted(dev.items()) if fam != "all" for d in s.disagreements))
+    print(f"held-out half: {len([m for fam, s in held.items() if fam != 'all' for m in s.misses])} misses "
+          f"(not shown), {len([d for fam, s in held.items() if fam != 'all' for d in s.disagreements])} "
+          "explain/classify disagreements")
+    assert dev["all"].right / dev["all"].total >= FLOOR_DEV_RIGHT, report
+    assert held["all"].right / held["all"].total >= FLOOR_HELD_RIGHT, report
     s, w = result.per_line["all"], result.whole["all"]
     assert s.right / s.total >= FLOOR_LINE_RIGHT, report
     assert w.right / w.total >= FLOOR_WHOLE_RIGHT, report

@@ -149,7 +149,7 @@ def test_a_call_past_its_time_is_stopped() -> None:
 
     proc = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        with pytest.raises(ToolError, match="longer than 0.5 s"):
+        with pytest.raises(ToolError, match=r"longer than 0\.5 s"):
             _bounded(proc, Limits(roots=(), timeout=0.5))
     finally:
         proc.kill()

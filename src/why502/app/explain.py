@@ -9,13 +9,17 @@ classifier's regex tables).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from why502 import PROJECT_URL
 from why502.catalog import Catalog, Entry, StatusPage, format_status, load_catalog
 from why502.catalog import explain as cat
 from why502.catalog.terms import Term, find_terms
 from why502.errors import UsageError
 from why502.textutil import shorten, strip_terminal_escapes
+
+if TYPE_CHECKING:
+    from why502.parsers.lblogs.model import LbRecord
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,28 @@ class LineInfo:
     @property
     def symptom(self) -> str:
         return str(self.fields.get("symptom") or "")
+
+    @property
+    def page(self) -> str | None:
+        """The page of the program that wrote the line (docs/proxies/<proxy>.md), or None."""
+        return proxy_page(str(self.fields.get("source") or ""), str(self.fields.get("message") or ""))
+
+
+# The record's ``source`` -> its program's page under docs/proxies (what why502 reads from it).
+_PROXY_PAGES: dict[str, str] = {
+    "nginx": "nginx", "apache": "apache", "haproxy": "haproxy", "envoy": "envoy", "caddy": "caddy",
+    "traefik": "traefik", "cloudflare": "cloudflare", "alb": "alb", "elb": "alb",
+}
+
+
+def proxy_page(source: str, message: str) -> str | None:
+    """``docs/proxies/<proxy>.md`` for a record of ``source``; the go-proxy rules read both
+    cloudflared (its "Unable to reach the origin service" wrap) and Caddy's error logger."""
+    if source == "go-proxy":
+        name: str | None = "cloudflare" if "origin service" in message.lower() else "caddy"
+    else:
+        name = _PROXY_PAGES.get(source)
+    return f"docs/proxies/{name}.md" if name else None
 
 
 @dataclass(frozen=True)
@@ -50,7 +76,7 @@ class Explanation:
             "entries": [cat.entry_to_dict(e) for e in self.entries],
             "status": cat.status_to_dict(self.status) if self.status else None,
             "line": ({**self.line.fields, "unseen": list(self.line.unseen),
-                      "repaired": list(self.line.repaired)} if self.line else None),
+                      "repaired": list(self.line.repaired), "page": self.line.page} if self.line else None),
             "terms": [t.to_dict() for t in self.terms],
         }
 
@@ -74,6 +100,11 @@ def explain(arg: str) -> Explanation:
         return Explanation(query=text, type="term", entries=_term_entries(terms, catalog), terms=terms)
     if cat.looks_like_log_line(text):
         return _explain_line(text)
+    # one token that is no ID, status or term may still be a log token (Envoy's details
+    # "upstream_reset_before_response_started{connection_termination}"): read it as classify does
+    from why502.parsers.recognise import read_line
+    if read_line(text).symptom:
+        return _explain_line(text)
     return Explanation(query=text, type="id", entries=cat.resolve_id(text, catalog))
 
 
@@ -89,19 +120,22 @@ def _term_entries(terms: list[Term], catalog: Catalog) -> list[Entry]:
 
 
 def _explain_line(text: str) -> Explanation:
-    from why502.parsers.errorlog import classify_line  # lazy: only pasted lines need the classifier
-    from why502.parsers.normalize import normalize
+    from why502.parsers.normalize import normalize  # lazy: only pasted lines need the classifier
+    from why502.parsers.recognise import read_line
 
     first = next((ln for ln in text.splitlines() if ln.strip()), text)
-    lb = _explain_lb_line(first)
-    if lb is not None:
-        return lb
-    record = classify_line(first)
+    reading = read_line(first)  # the reading classify makes of this line alone: both agree
+    if reading.family is not None:
+        lb = _explain_lb_line(first, reading.record)
+        if lb is not None:
+            return lb
+    record = reading.classified
     if record is None:
         shown = shorten(strip_terminal_escapes(first.strip()), 70)
         raise UsageError(
             f"not a known upstream-failure line: {shown!r} "
-            "(why502 recognises nginx, Apache, HAProxy, PHP-FPM, uWSGI, gunicorn, kernel and systemd lines)"
+            "(why502 reads nginx, Apache, HAProxy, Envoy, Caddy, Traefik, Kong, APISIX, Cloudflare, "
+            "app-server and kernel lines)"
         )
     fields = record.to_dict()
     # A fragment still names the symptom; say what it leaves out, so nobody looks for it in vain.
@@ -116,24 +150,26 @@ def _explain_line(text: str) -> Explanation:
                        line=LineInfo(fields, unseen=unseen, repaired=normalize(first).repairs))
 
 
-def _explain_lb_line(first: str) -> Explanation | None:
-    """A load balancer's / proxy's access-log line (ALB, Cloudflare, Envoy, Caddy, Traefik)."""
+def _explain_lb_line(first: str, rec: LbRecord | None) -> Explanation | None:
+    """A load balancer's / proxy's access-log line (ALB, Cloudflare, Envoy, Caddy, Traefik), as
+    its family's parser read it (``rec``).  The symptom shown is the one classify reports: none
+    for a request the proxy did not fail itself (a backend's relayed 5xx, a 200)."""
     from why502.catalog.terms import term
-    from why502.parsers.lblogs import parse_line
+    from why502.parsers.recognise import lb_reported
 
-    rec = parse_line(first)
     if rec is None:
         return None
+    symptom = rec.symptom if lb_reported(rec) else None
     fields: dict[str, str | int | None] = {
-        "source": rec.family, "symptom": rec.symptom, "status": rec.status, "time": rec.time,
+        "source": rec.family, "symptom": symptom, "status": rec.status, "time": rec.time,
         "made_by": rec.made_by, "code": rec.code, "proxy_status": rec.proxy_status, "cause": rec.cause,
         "upstream": rec.target, "group": rec.group, "request": rec.request, "host": rec.host,
         "message": rec.detail,
     }
-    t = term(rec.family, rec.code) if rec.code else None
+    t = term(rec.family, rec.code) if rec.code and symptom else None
     terms = [t] if t else []
     catalog = load_catalog()
-    entries = _term_entries(terms, catalog) if terms else (catalog.find(rec.symptom) if rec.symptom else [])
+    entries = _term_entries(terms, catalog) if terms else (catalog.find(symptom) if symptom else [])
     return Explanation(query=first, type="line", entries=entries, line=LineInfo(fields), terms=terms)
 
 
@@ -197,4 +233,6 @@ def _line_summary(line: LineInfo, entries: list[Entry], width: int) -> str:
                      " the symptom stands, the rest is in the full log")
     if line.repaired:
         lines.append(f"  repaired: {'; '.join(line.repaired)}")
+    if line.page:
+        lines.append(f"  proxy:    {PROJECT_URL}/blob/main/{line.page}")
     return "\n".join(lines) + "\n"

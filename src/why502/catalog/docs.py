@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from why502.catalog import KIND_LABELS, Catalog, Entry, Kind, StatusPage, format_status, status_leads
+from why502.catalog.patterns import programs_for_symptom
 
 GENERATOR = "python -m why502.app.docs --write docs"
 _DIRS: dict[Kind, str] = {"cause": "", "symptom": "symptoms/", "event": "events/"}
@@ -111,7 +112,8 @@ def render_entry_page(entry: Entry, catalog: Catalog, statuses: Mapping[str, Sta
     path = entry_path(entry)
     out = _header(_SOURCE_FILES[entry.kind])
     out += [f"# {entry.id}: {entry.title}", ""]
-    out += [f"**Kind:** {KIND_LABELS[entry.kind]} · **Proxies / programs:** {', '.join(entry.proxies)}", ""]
+    programs = programs_for_symptom(entry.id, entry.proxies) if entry.kind == "symptom" else entry.proxies
+    out += [f"**Kind:** {KIND_LABELS[entry.kind]} · **Proxies / programs:** {', '.join(programs)}", ""]
     out += ["## Status codes", ""]
     out += [f"The client gets: {_status_links(path, entry.status_codes, statuses)}.", ""]
     out += ["## What it means", "", *_prose(entry.explanation)]

@@ -15,6 +15,7 @@ import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import asdict
+from http import HTTPStatus
 from typing import Any
 
 from why502.catalog import (
@@ -28,9 +29,11 @@ from why502.catalog import (
     status_leads,
 )
 from why502.catalog.lint_rules import CODE_RE, DOCS_BASE_URL, LintRule, find_rule
+from why502.catalog.patterns import programs_for_symptom
 from why502.errors import UsageError
 
 _STATUS_RE = re.compile(r"^\d{1,3}$")
+_STATUS_PHRASE_RE = re.compile(r"^(\d{3}) ([A-Za-z][A-Za-z -]*)$")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -45,11 +48,25 @@ def looks_like_log_line(arg: str) -> bool:
 
 
 def normalize_status(arg: str) -> str | None:
-    """``"502"`` -> ``"502"``, ``"9"``/``"009"`` -> ``"009"``; None when ``arg`` is not a code."""
+    """``"502"`` -> ``"502"``, ``"9"``/``"009"`` -> ``"009"``; a status line's code and its
+    standard reason phrase (``"504 Gateway Timeout"``, RFC 9110 section 15) -> ``"504"``: that text
+    alone says the status, not which proxy made it or why.  None when ``arg`` is not a code."""
     text = arg.strip()
+    m = _STATUS_PHRASE_RE.match(text)
+    if m is not None:
+        try:
+            phrase = HTTPStatus(int(m.group(1))).phrase
+        except ValueError:
+            return None
+        return format_status(int(m.group(1))) if phrase.lower() == m.group(2).lower() else None
     if not _STATUS_RE.match(text):
         return None
     return format_status(int(text))
+
+
+def _programs(entry: Entry) -> list[str]:
+    """The programs a page names: a symptom's own list and the edge programs whose rules yield it."""
+    return programs_for_symptom(entry.id, entry.proxies) if entry.kind == "symptom" else entry.proxies
 
 
 def normalize_id(arg: str) -> str:
@@ -201,7 +218,7 @@ def render_entry_text(entry: Entry, catalog: Catalog | None = None, width: int =
     out: list[str] = []
     out.append(st.title(f"{entry.id}") + st.dim(f"  ({KIND_LABELS[entry.kind]})"))
     out.append(st.head(entry.title))
-    out.append(f"Status codes: {_status_list(entry.status_codes)}    Proxies: {', '.join(entry.proxies)}")
+    out.append(f"Status codes: {_status_list(entry.status_codes)}    Proxies: {', '.join(_programs(entry))}")
     out.append("")
     out.append(st.head("What it means"))
     out += wrap_prose(entry.explanation, width)

@@ -140,3 +140,33 @@ def patterns_by_id() -> dict[str, PatternInfo]:
 def patterns_for_symptom(symptom: str) -> list[PatternInfo]:
     """The patterns that yield ``symptom`` (for the docs pages of the catalog)."""
     return [p for p in load_patterns() if p.symptom == symptom]
+
+
+# The programs a rule's lines come from, where its ``source`` does not name them by itself: the
+# go-proxy rules read cloudflared's and Caddy's Go errors; APISIX and Kong write nginx lines.
+_RULE_PROGRAMS: dict[str, tuple[str, ...]] = {"go-proxy": ("caddy", "cloudflared")}
+_ID_PROGRAMS: tuple[str, ...] = ("apisix", "kong")
+
+
+def programs_for_symptom(symptom: str, listed: list[str]) -> list[str]:
+    """``listed`` (a catalog entry's ``proxies``) and, after them, the edge programs whose rules
+    (``patterns.toml``) or vocabulary (``proxy_terms.toml``) yield ``symptom``: a page reached
+    from an Envoy or Cloudflare line names those programs too (issue 31 item 8), derived from the
+    rules so it cannot drift from them."""
+    from why502.catalog.terms import load_terms
+
+    out = list(listed)
+    extra: list[str] = []
+    for p in patterns_for_symptom(symptom):
+        prefix = p.id.split("-", 1)[0]
+        if p.source == "nginx":
+            names: tuple[str, ...] = (prefix,) if prefix in _ID_PROGRAMS else ()
+        else:
+            names = _RULE_PROGRAMS.get(p.source, (p.source,))
+        extra += names
+    extra += [t.family for t in load_terms() if t.symptom == symptom]
+    edge = {"envoy", "cloudflare", "cloudflared", "caddy", "traefik", "kong", "apisix", "ngf", "alb", "elb"}
+    for name in extra:
+        if name in edge and name not in out:
+            out.append(name)
+    return out

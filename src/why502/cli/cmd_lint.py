@@ -75,7 +75,7 @@ def _sniff(path: str | None) -> str:
 
     if not path or path == "-":
         return DEFAULT
-    return detect_file(path, fallback=DEFAULT)
+    return detect_file(path, fallback=DEFAULT)  # a FIFO is never opened here (configread)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -82,6 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe-path", default="/", metavar="PATH",
                         help="HTTP path the health checks GET (default /; TCP, unix-socket and "
                              "FastCGI targets get their own probe)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="why502 fix's state directory: say which mitigations are in force and when "
+                             "their servers answer again (default /var/lib/why502/fix as root, else "
+                             "~/.local/state/why502/fix)")
+    parser.add_argument("--revert-after", type=float, default=300.0, metavar="SECONDS",
+                        help="a taken-out server answering this long is said healthy (default 300)")
+    parser.add_argument("--auto-revert", action="store_true",
+                        help="then revert its mitigation (why502 mitigate --revert), not only say so")
     parser.add_argument("--offline", action="store_true",
                         help="the incident diagnosis makes no live checks (no probes, no /proc)")
     parser.add_argument("--duration", type=float, metavar="SECONDS",
@@ -132,7 +140,10 @@ def run(args: argparse.Namespace) -> int:
         from_start=args.from_start, rules=rules, reports_dir=args.reports,
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
         probe_path=args.probe_path,
-        offline=args.offline, duration=args.duration, max_events=args.max_events)
+        offline=args.offline, duration=args.duration, max_events=args.max_events,
+        state_dir=_state_dir(args.state_dir), revert_after=args.revert_after, auto_revert=args.auto_revert)
+    if args.revert_after <= 0:
+        raise UsageError("--revert-after must be > 0")
     live = args.format == "text" and sys.stdout.isatty()
 
     def emit(event: dict[str, Any]) -> None:
@@ -170,6 +181,12 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop_services()
     return EXIT_HEALTHY
+
+
+def _state_dir(named: str | None) -> str:
+    from why502.app.fix.state import default_state_dir
+
+    return str((Path(named) if named else default_state_dir()).absolute())
 
 
 def make_rules(args: argparse.Namespace) -> Rules:

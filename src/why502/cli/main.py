@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("why502.cli.cmd_stats", "access-log analytics: 5xx timeline, per-upstream truth"),
     "lint": ("why502.cli.cmd_lint", "find 502/504 pitfalls in an nginx config before they bite"),
     "fix": ("why502.cli.cmd_fix", "apply a fix safely: backup, config test, reload, verify, rollback"),
+    "mitigate": ("why502.cli.cmd_mitigate", "stop the 5xx now: take a failing server out, fall back; revert"),
     "watch": ("why502.cli.cmd_watch", "follow the logs live: metrics, incidents diagnosed on the spot"),
     "fleet": ("why502.cli.cmd_fleet", "many hosts' incidents and 5xx rates, from Prometheus"),
     "render": ("why502.cli.cmd_render", "re-render a saved JSON report as html, markdown or text"),
@@ -114,7 +115,7 @@ ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
 # Their memory is bounded by design, not by the collector: peak RSS of diagnose on 300 MB error
 # and access logs 356 MB with it, 359 MB without (bench/rss_table.py).  Short-lived commands
 # only; watch keeps it.
-GC_OFF = frozenset({"diagnose", "lint", "fix"})
+GC_OFF = frozenset({"diagnose", "lint", "fix", "mitigate"})
 
 # Python's own big buffers (classify's batches of 2-4 MiB, their copies, the native scanner's output)
 # come from glibc's malloc, which maps each one afresh and unmaps it when it is freed: ~90k page

@@ -75,7 +75,8 @@ _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": 
                          "\u00bb": '"', "\u2018": "'", "\u2019": "'", "\u2032": "'", "\u00a0": " ",
                          "\u2009": " ", "\u202f": " ", "\u200b": "", "\ufeff": ""})
 _NON_ASCII_REPAIRED = frozenset(chr(c) for c in _QUOTES)
-_CUT = re.compile(r"\s*(?:\u2026|\.\.\.|\[\.\.\.\]|\(truncated\)|>)\s*$")
+# the marks a cut line ends with (each ends in its own character, so at most one fits)
+_CUT_MARKS = ("\u2026", "...", "[...]", "(truncated)", ">")
 # nginx "pid#tid: *conn " after Markdown: "_123", "* 123", "\*123", "**123"
 _CONN = re.compile(r"((?<!\d)\d{1,10}#\d{1,10}: )(?:\\?\*\s{1,8}|_|\\\*|\*\*)(\d{1,20}) ")  # bounded: linear
 _BOLD = re.compile(r"\*\*([^*]+)\*\*")
@@ -88,15 +89,18 @@ _ACTION_STOP = re.compile(r"( while [a-z ]*[a-z])[.;,]\s*$")
 _SPACED_CALL = re.compile(r"\b([a-z_0-9]+) \(\)")
 _SPACED_UNIX = re.compile(r"\bunix: +/")
 _SPACED_ERRNO = re.compile(r"\( +(\d+) *: *")
-_SPACED_ERRNO_CLOSE = re.compile(r"(\(\d+: [^()]*?) +\)")
+# "(104: Connection reset by peer   )": the text may not end in a space (a lazy ``[^()]*?`` before
+# `` +\)`` tried the space run from each of its spaces: quadratic on a long run of spaces)
+_SPACED_ERRNO_CLOSE = re.compile(r"(\(\d+: (?:[^()]*?[^ ()])?) +\)")
 # a fragment that starts at nginx's errno or at "failed (..."
 _FRAGMENT_ERRNO = re.compile(r"^\s*(?:failed )?\((\d+): [^)]*\) while ([a-z ]+)")
 # nginx's "%ui worker_connections are not enough" pasted without the count
 _FRAGMENT_WORKER = re.compile(r"^\s*worker_connections are not enough")
 # ... or behind other text (a title, a sentence in another language)
-_FRAGMENT_ERRNO_INSIDE = re.compile(
-    r"\((\d+): [^)]*\) while "
-    r"(?:connecting to|sending request to|reading response header from|reading) upstream")
+# (found by ``_errno_inside``: the phrase's tail first, then the errno's opening before it)
+_INSIDE_TAIL = re.compile(
+    r"\) while (?:connecting to|sending request to|reading response header from|reading) upstream")
+_ERRNO_OPEN = re.compile(r"\(\d+: ")
 _FRAGMENT_TEXT_ERRNO = re.compile(r"^\s*(?:failed )?\(([A-Za-z][A-Za-z ]+)\) while ([a-z ]+)")
 # the syscall nginx names in each phase (ngx_http_upstream.c, ngx_event_connect.c, ngx_recv.c)
 _PHASE_CALL = (
@@ -105,6 +109,11 @@ _PHASE_CALL = (
     ("reading response header from upstream", "recv() failed "),
     ("reading upstream", "recv() failed "),
 )
+
+# Words whose presence lets ``normalize`` make a classifiable line of a fragment (the phase of a
+# tail whose call it infers): the batch engine's prefilter passes lines holding them, so a file
+# and ``explain`` read such a fragment alike (``errorlog_batch.prefilter_needles``).
+REPAIR_NEEDLES: tuple[str, ...] = tuple(phase for phase, _ in _PHASE_CALL)
 
 
 # The marks of the repairs that can apply to a line that starts with nginx's head, which the
@@ -134,6 +143,32 @@ HEAD_REPAIR_MARKS = (
 CREATES_KEYS: tuple[str, ...] = (") while ", " ()")
 
 
+def _cut_at(text: str) -> int:
+    """Where the mark of a cut line starts with the spaces before it (``"GET /x …"`` -> before
+    `` …``), or -1: the leftmost match of ``\\s*(?:MARK)\\s*$``, found from the end.  As that
+    regex searched, it tried the whole trailing space run from each of its characters --
+    quadratic on a line of spaces (an 80 KB one took minutes)."""
+    body = text.rstrip()
+    mark = next((m for m in _CUT_MARKS if body.endswith(m)), None)
+    if mark is None:
+        return -1
+    return len(body[: len(body) - len(mark)].rstrip())
+
+
+def _errno_inside(text: str) -> int:
+    """Where ``(N: ...) while <phase> upstream`` starts inside ``text``, or -1: the leftmost
+    ``\\((\\d+): [^)]*\\) while (?:connecting to|...) upstream``.  That regex scanned from each
+    ``(N: `` to the next ``)``, quadratic on repeated errno openings (a 384 KB paste: 25 s); here
+    each phrase's tail is found once and the leftmost ``(N: `` between it and the ``)`` before it
+    (the only ones whose ``[^)]*`` reaches it) answers."""
+    for tail in _INSIDE_TAIL.finditer(text):
+        close = tail.start()
+        m = _ERRNO_OPEN.search(text, text.rfind(")", 0, close) + 1, close)
+        if m is not None:
+            return m.start()
+    return -1
+
+
 def normalize(text: str) -> Normalized:
     """Undo paste damage (module doc).  Pure and cheap; ``repairs`` is empty when nothing changed."""
     repairs: list[str] = []
@@ -141,9 +176,9 @@ def normalize(text: str) -> Normalized:
     if not out.isascii() and any(c in _NON_ASCII_REPAIRED for c in out):
         out = out.translate(_QUOTES)
         repairs.append("curly quotes or odd spaces straightened")
-    m = _CUT.search(out)
-    if m and m.start() > 0:
-        out = out[: m.start()]
+    cut = _cut_at(out)
+    if cut > 0:
+        out = out[:cut]
         repairs.append("line cut short")
     new = _CONN.sub(r"\1*\2 ", out)
     if new != out:
@@ -171,14 +206,13 @@ def normalize(text: str) -> Normalized:
     if _FRAGMENT_WORKER.match(out):
         out = "N " + out.lstrip()
         repairs.append("the count before worker_connections was not pasted")
-    m2 = _FRAGMENT_ERRNO.match(out) or _FRAGMENT_TEXT_ERRNO.match(out) or _FRAGMENT_ERRNO_INSIDE.search(out)
-    if m2 is not None and m2.re is _FRAGMENT_ERRNO_INSIDE:
+    m2 = _FRAGMENT_ERRNO.match(out) or _FRAGMENT_TEXT_ERRNO.match(out)
+    inside = _errno_inside(out) if m2 is None else -1
+    if inside >= 0:
         # only when what comes before names no call: a whole message keeps its own
-        before = out[: m2.start()]
-        if "()" in before or "failed" in before:
-            m2 = None
-        else:
-            out = out[m2.start():]
+        before = out[:inside]
+        if "()" not in before and "failed" not in before:
+            out = out[inside:]
             m2 = _FRAGMENT_ERRNO.match(out)
     if m2:
         call = next((c for phase, c in _PHASE_CALL if m2.group(2).startswith(phase)), None)

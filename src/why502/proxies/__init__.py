@@ -19,6 +19,7 @@ import glob
 import os
 
 from why502.errors import InputError, UsageError
+from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.apache.proxy import PROXY as APACHE
 from why502.proxies.base import Capability, Proxy, mask
 from why502.proxies.haproxy.proxy import PROXY as HAPROXY
@@ -86,8 +87,9 @@ def detect_text(text: str) -> str | None:
 
 
 def _read_head(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        return fh.read(HEAD_BYTES)
+    """The first MiB of a config file; a FIFO or a device is never opened (``NotAConfigFile``,
+    an ``OSError``): nginx's reader reads a FIFO once, with bounds (``parsers.configread``)."""
+    return read_head(path, HEAD_BYTES)
 
 
 def _included(path: str, text: str) -> list[str]:
@@ -128,7 +130,10 @@ def detect_file(path: str, fallback: str | None = None) -> str:
     except OSError as err:
         if fallback is not None:
             return fallback
-        raise InputError(f"cannot read {path} (--config): {err.strerror or err}") from None
+        hint = ""
+        if isinstance(err, NotAConfigFile) and "FIFO" in str(err.strerror):
+            hint = f"; an {DEFAULT} config or {DEFAULT} -T dump is read from a FIFO with --proxy {DEFAULT}"
+        raise InputError(f"cannot read {path} (--config): {err.strerror or err}{hint}") from None
     found = detect_text(text)
     todo, seen, depth = _included(path, text), {os.path.abspath(path)}, 1
     total: dict[str, int] = {}

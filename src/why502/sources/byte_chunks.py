@@ -15,7 +15,6 @@ suffixes (``-YYYYMMDD``, the rotation date) count down, the bare name being the 
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import stat
@@ -26,7 +25,7 @@ from typing import IO, cast
 
 from why502.errors import InputError
 from why502.parsers.log_format import ByteChunk
-from why502.sources.opening import check_named, is_stream, note, note_utf16, open_stream
+from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
 
 __all__ = [
@@ -116,7 +115,7 @@ def open_bytes(path: str) -> IO[bytes]:
     if path == "-" or _is_stream(path):
         src = _replay_source(path)
         if src.peek(256 << 10)[:2] == b"\x1f\x8b":
-            return cast("IO[bytes]", gzip.GzipFile(fileobj=cast("IO[bytes]", src), mode="rb"))
+            return gunzip(cast("IO[bytes]", src), "stdin" if path == "-" else path)
         return cast("IO[bytes]", src)
     fh: io.BufferedReader | None = None
     check_named(path)  # a socket, a block device, our own stdout: one line, exit 3
@@ -135,7 +134,7 @@ def open_bytes(path: str) -> IO[bytes]:
             fh.close()
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+        return gunzip(fh, path)
     note_utf16(path, fh.peek(4096)[:4096])
     return fh
 

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from why502.errors import InputError
-from why502.sources.opening import check_named, discovered_skip, is_stream, note, note_utf16, open_stream
+from why502.sources.opening import (
+    check_named,
+    discovered_skip,
+    gunzip,
+    is_stream,
+    note,
+    note_utf16,
+    open_stream,
+)
 from why502.sources.rotation import is_rotated_sibling, order_rotated
 
 B = TypeVar("B")
@@ -114,7 +122,7 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
         raw = sys.stdin.buffer
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         if head == b"\x1f\x8b":
-            return gzip.GzipFile(fileobj=raw), raw, 0  # type: ignore[return-value]
+            return gunzip(raw, "stdin"), raw, 0  # type: ignore[return-value]
         return raw, raw, 0
     try:
         if path.is_dir():
@@ -130,7 +138,7 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f), f, size  # type: ignore[return-value]
+        return gunzip(f, str(path)), f, size  # type: ignore[return-value]
     if not is_stream(str(path)):
         note_utf16(str(path), f.peek(4096)[:4096])
     return f, f, size

@@ -23,10 +23,16 @@ readers) goes through here, so one rule holds for every command:
 The bounds come from the environment when set (``WHY502_STREAM_MAX_BYTES``,
 ``WHY502_STREAM_IDLE_SECONDS``, ``WHY502_STREAM_TOTAL_SECONDS``): a pipe fed by ``zcat`` of a big
 archive is a real input and may need more.
+
+A gzip'ed log (a file or a stream starting with gzip's magic) is inflated through ``gunzip``:
+at most ``WHY502_MAX_INFLATED_BYTES`` (default 2 GiB) from one ``.gz``, past which the run stops
+with one line (exit 3).  Memory was bounded already (it is streamed), time was not: a 10 MB
+``.gz`` inflating to 10 GB kept a command busy for minutes.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import select
@@ -49,6 +55,10 @@ IDLE_SECONDS = 10.0
 PIPE_TOTAL_SECONDS = 3600.0
 DEVICE_TOTAL_SECONDS = 60.0
 READ_SIZE = 1 << 20  # /dev/kmsg hands out one record per read and needs room for it
+# What one .gz may inflate to.  Rotated logs are ~5-30x smaller than their text (nginx's and
+# Apache's access logs with gzip -6), so 2 GiB is a day of a busy site's log in one file; a
+# bigger one is allowed with WHY502_MAX_INFLATED_BYTES=16G (its time grows with it: ~3-5 s a GiB).
+MAX_INFLATED_BYTES = 2 << 30
 
 _notes: list[str] = []
 
@@ -266,6 +276,49 @@ class BoundedStream(io.RawIOBase):
                 super().close()
 
 
+def max_inflated_bytes() -> int:
+    """``MAX_INFLATED_BYTES``, or ``WHY502_MAX_INFLATED_BYTES`` when set to a positive size
+    (bytes, or with a K, M or G suffix: ``16G``)."""
+    from why502.parsers.configread import parse_size
+
+    return parse_size(os.environ.get("WHY502_MAX_INFLATED_BYTES", ""), MAX_INFLATED_BYTES)
+
+
+class _Inflated(io.RawIOBase):
+    """The inflated bytes of a gzip stream, counted: ``InputError`` (exit 3) past ``limit``."""
+
+    def __init__(self, gz: gzip.GzipFile, name: str, limit: int) -> None:
+        super().__init__()
+        self.gz, self.name, self.limit, self.done = gz, name, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        n = self.gz.readinto(buf)
+        self.done += n
+        if self.done > self.limit:
+            raise InputError(f"cannot read {self.name}: it inflates to more than {_size(self.limit)} "
+                             "(the limit for one .gz); WHY502_MAX_INFLATED_BYTES="
+                             f"{max(2 * self.limit >> 30, 1)}G allows more")
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self.gz.close()
+            finally:
+                super().close()
+
+
+def gunzip(fileobj: IO[bytes], name: str) -> IO[bytes]:
+    """``fileobj`` (gzip'ed) inflated, with at most ``max_inflated_bytes()`` out of it: every
+    reader of logs (``sources.logfiles``, ``sources.byte_chunks``) inflates through here.
+    Closing it closes ``fileobj``'s gzip reader, not ``fileobj`` (as ``gzip.GzipFile``)."""
+    return io.BufferedReader(_Inflated(gzip.GzipFile(fileobj=fileobj, mode="rb"), name,
+                                       max_inflated_bytes()), READ_SIZE)
+
+
 def open_stream(path: str) -> io.BufferedReader:
     """A named FIFO or character device, read with bounds (``BoundedStream``), buffered so that
     callers can ``peek``.  Raises ``InputError`` for this process's own stdout/stderr."""
@@ -354,6 +407,8 @@ def first_line(fh: IO[bytes], cap: int, name: str) -> bytes:
 
 
 def _size(n: int) -> str:
+    if n >= 1 << 30 and n % (1 << 30) == 0:
+        return f"{n >> 30} GiB"
     return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 

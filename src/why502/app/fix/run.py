@@ -46,7 +46,7 @@ from why502.app.fix.state import (
     FileRecord,
     locked,
 )
-from why502.app.fix.verify import log_offsets, request, verify
+from why502.app.fix.verify import Verdict, log_offsets, request, verify
 from why502.app.fix.writer import Writer
 from why502.errors import InputError, UsageError
 from why502.facts.probes import ProbeTarget
@@ -69,6 +69,9 @@ class ApplyOptions:
     verify_for: float = 10.0
     verify_urls: list[str] = field(default_factory=list)
     confirm: Callable[[Change], bool] | None = None  # None: every change (--yes)
+    # the verification step, when a change is judged otherwise than "no 5xx" (why502 mitigate's
+    # fallback answers 503 on purpose); None: ``verify`` (the verify URLs and the error log)
+    verifier: Callable[[], Verdict] | None = None
 
 
 @dataclass
@@ -237,7 +240,8 @@ def _transact(cs: ChangeSet, texts: dict[str, tuple[bytes, bytes]], options: App
     if options.verify_for > 0:
         _say(out, f"verifying for {options.verify_for:g} s"
              + (f" ({', '.join(options.verify_urls)})" if options.verify_urls else " (new error-log lines)"))
-        verdict = verify(offsets, old_workers, options.verify_urls, options.verify_for, targets)
+        verdict = (options.verifier() if options.verifier is not None
+                   else verify(offsets, old_workers, options.verify_urls, options.verify_for, targets))
         if verdict.probed:
             _say(out, f"  probed {verdict.probed} backend(s) of the finding again")
         if verdict.ok and not verdict.requests and not verdict.lines_read and not verdict.probed:
@@ -325,14 +329,17 @@ def recover(state_dir: Path) -> list[str]:
     return msgs
 
 
-def undo(state_dir: Path, out: TextIO, *, reload: bool = True) -> int:
-    """Restore the last applied change set; refuses when a file changed since it was applied."""
+def undo(state_dir: Path, out: TextIO, *, reload: bool = True, change_set: str | None = None) -> int:
+    """Restore the last applied change set (or the one named ``change_set``: ``why502 mitigate
+    --revert`` undoes its own); refuses when a file changed since it was applied."""
     with locked(state_dir):
         for msg in recover(state_dir):
             _say(out, msg)
-        applied = [cs for cs in journal.load_all(state_dir) if cs.state == APPLIED]
+        applied = [cs for cs in journal.load_all(state_dir)
+                   if cs.state == APPLIED and change_set in (None, cs.id)]
         if not applied:
-            _say(out, "nothing to undo: no applied change set in " + str(state_dir))
+            _say(out, "nothing to undo: no applied change set " + (f"{change_set} " if change_set else "")
+                 + "in " + str(state_dir))
             return OK
         cs = applied[-1]
         with policy.recorded(cs).writer(lambda m: _say(out, m)) as writer:

@@ -24,6 +24,7 @@ from why502.evidence.lbstats import LbFrameBuilder, compute_lb_stats
 from why502.parsers.lblogs import LOG_TYPES, detect, parse_line
 from why502.parsers.lblogs.batch import FRAMES, RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
+from why502.parsers.recognise import lb_reported
 from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
 
 SNIFF_BYTES = 256 * 1024
@@ -238,7 +239,7 @@ def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
     (RFC 9209), ``cause`` and ``group``."""
     cutoff = _utc(since) if since is not None else None
     for path, n, _text, rec in iter_records(paths, family):
-        if rec is None or rec.made_by != "lb" or not rec.failed:
+        if rec is None or not lb_reported(rec):
             continue
         if cutoff is not None and rec.time:
             try:

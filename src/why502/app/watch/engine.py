@@ -62,6 +62,10 @@ class WatchOptions:
     poll_interval: float = 0.2
     rediagnose_every: float = 10.0
     instance: str = field(default_factory=socket.gethostname)
+    # why502 mitigate's records (fix's state directory): in force, healthy again, --auto-revert
+    state_dir: str | None = None
+    revert_after: float = 300.0
+    auto_revert: bool = False
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The threads next to the watch loop: Alertmanager and the health checker."""
+"""The threads next to the watch loop: Alertmanager, the health checker, and the mitigations in
+force (``app.mitigate.watcher``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def start_services(watch: Watch, note: Callable[[Diagnostic], None]) -> Callable
                                 o.probe_interval, o.probe_timeout, o.probe_path)
         checker.start()
         stops.append(checker.stop)
+
+    if o.state_dir is not None:
+        from pathlib import Path
+
+        from why502.app.mitigate.watcher import MitigationWatcher
+
+        watcher = MitigationWatcher(Path(o.state_dir), lambda text: note(Diagnostic("info", text)),
+                                    interval=o.probe_interval if o.probe_interval > 0 else 10.0,
+                                    revert_after=o.revert_after, auto_revert=o.auto_revert)
+        watcher.start()
+        stops.append(watcher.stop)
 
     def stop_all() -> None:
         for stop in stops:

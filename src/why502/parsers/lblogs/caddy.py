@@ -30,13 +30,25 @@ from why502.catalog.terms import term
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
 
 # Go error texts -> the Caddy term code, most specific first.
+# A TLS or DNS failure is written inside "dial tcp ...", so they come before the dial errors;
+# Windows words refusal and reset its own way (WSAECONNREFUSED, WSAECONNRESET).  The go-proxy
+# patterns (catalog/data/patterns.toml) read the same texts outside an access log.
 _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("no upstreams available", "no upstreams available"),
-    ("connection refused", "connection refused"),
+    ("unknown network", "unknown network"),
+    ("x509: ", "TLS"),
+    ("tls: ", "TLS"),
+    ("remote error: tls", "TLS"),
     ("no such host", "no such host"),
+    (": lookup ", "DNS lookup"),
+    ("connection refused", "connection refused"),
+    ("actively refused", "connection refused"),
+    ("no route to host", "no route to host"),
     ("timeout awaiting response headers", "timeout awaiting response headers"),
     ("i/o timeout", "i/o timeout"),
     ("connection reset by peer", "connection reset by peer"),
+    ("forcibly closed by the remote host", "connection reset by peer"),
+    ("goaway", "GOAWAY"),
     ("malformed", "malformed"),
     ("eof", "EOF"),
 )

@@ -20,70 +20,29 @@ import fnmatch
 import glob
 import os
 import re
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from why502.parsers.configread import (
+    MAX_CONFIG_BYTES,
+    MEMORY_PER_CONFIG_BYTE,
+    ConfigBudget,
+    config_file_problem,
+    max_config_bytes,
+    mib,
+    over_bound,
+)
 from why502.parsers.nginx.assemble import build_model
 from why502.parsers.nginx.lexfeed import install
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
 from why502.parsers.nginx.tree import Directive
 
-# The most config text read in all (main file and includes, or a dump), by default 4 MiB.
-# Why that little: a config is turned into Python objects (directives, scopes, locations,
-# targets, settings, findings) that take ~60-90x its size in memory, measured on 4 MiB of
-# 11,000 virtual hosts, of 260,000 empty locations and of 230,000 one-line directives: peak RSS
-# 190-360 MB over diagnose, lint (every format), fix --lint and stats, against the 400 MB every
-# command keeps to (bench/rss_table.py).  Real configs are KBs to a few MB; a large
-# ingress-nginx controller's is tens of MB, and ``WHY502_MAX_CONFIG_BYTES=64M`` reads it (with
-# ~90x its size of memory); ``include /dev/zero;`` or a runaway generated file stop at the bound.
-MAX_CONFIG_BYTES = 4 << 20
-MEMORY_PER_CONFIG_BYTE = 90  # the measured worst case above, for the message
-_SIZE = re.compile(r"(\d{1,15})([KMG]?)(?:i?B)?", re.IGNORECASE)
-
-
-def max_config_bytes() -> int:
-    """``MAX_CONFIG_BYTES``, or ``WHY502_MAX_CONFIG_BYTES`` when set to a positive size (bytes,
-    or with a K, M or G suffix: ``64M``)."""
-    m = _SIZE.fullmatch(os.environ.get("WHY502_MAX_CONFIG_BYTES", "").strip())
-    if m is None or int(m.group(1)) <= 0:
-        return MAX_CONFIG_BYTES
-    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2).upper()]
-
-
-def over_bound(size: int | None) -> str:
-    """What to say of a config of ``size`` bytes over the bound (``None``: a stream whose size is
-    not known): the bound, what reading it would take, and how to allow it."""
-    bound = f"the config may hold at most {mib(max_config_bytes())} in all"
-    if size is None:
-        return (f"{bound} (a config takes ~{MEMORY_PER_CONFIG_BYTE}x its size in memory); "
-                "WHY502_MAX_CONFIG_BYTES=64M allows more")
-    return (f"{bound}: reading {mib(size)} takes about {mib(size * MEMORY_PER_CONFIG_BYTE)} of memory; "
-            f"WHY502_MAX_CONFIG_BYTES={-(-size >> 20)}M allows it")
-
-
-def mib(n: int) -> str:
-    """``4 MiB``, or bytes below one MiB."""
-    return f"{n / (1 << 20):,.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
-
-
-def config_file_problem(path: str, used: int = 0) -> str | None:
-    """Why a config file on disk is not read, or None: not a regular file (a FIFO would block,
-    ``/dev/zero`` never ends: an include of one is an error line, not endless growth), or over
-    the size limit with the ``used`` bytes already read."""
-    try:
-        st = os.stat(path)
-    except OSError as err:
-        return f"cannot read {path}: {err.strerror or err}"
-    if not stat.S_ISREG(st.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a character device" if stat.S_ISCHR(st.st_mode)
-                else "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file")
-        return f"cannot read {path}: it is {kind}, not a config file"
-    if used + st.st_size > max_config_bytes():
-        return f"cannot read {path}: {st.st_size:,} bytes; {over_bound(used + st.st_size)}"
-    return None
+# The bound and its message are the one reader's of every config family (parsers.configread);
+# re-exported here, where nginx's callers found them first.
+__all__ = ["MAX_CONFIG_BYTES", "MEMORY_PER_CONFIG_BYTE", "config_file_problem", "max_config_bytes", "mib",
+           "over_bound"]
 
 DUMP_MARKER = re.compile(r"^# configuration file (.+):\s*$", re.MULTILINE)
 """``nginx -T`` writes ``# configuration file PATH:`` before each file it read
@@ -174,7 +133,7 @@ class _Loader:
         self.problems: list[ParseProblem] = []
         self.read: list[str] = []
         self.stack: list[str] = []
-        self.bytes_read = 0  # the text read so far, against max_config_bytes()
+        self.budget = ConfigBudget()  # the text read so far, against max_config_bytes()
         # a file included many times (``include proxy_params;`` in every location) is parsed and
         # converted once: (path on disk, display path) -> its directives.  crossplane's own
         # statements are not kept (they were ~17 % of diagnose's Python memory on 5000 servers),
@@ -191,17 +150,18 @@ class _Loader:
             return ()
         real = self.realpaths.get(display, display)
         if self.files.virtual is None:
-            why = config_file_problem(real, self.bytes_read)
-            if why is None:
-                try:
-                    with open(real, "rb"):
-                        pass
-                except OSError as err:
-                    why = f"cannot read {display}: {err.strerror or err}"
-            if why is not None:
-                self.problems.append(ParseProblem("error", why.replace(real, display), display))
-                return ()
-            self.bytes_read += os.path.getsize(real)
+            # not a regular file or unreadable: an error line of the config, as nginx says it;
+            # past the bound of the whole config: InputError (exit 3), from the budget
+            try:
+                size = self.budget.admit(real)
+            except OSError as err:
+                return self._unreadable(display, err)
+            try:
+                with open(real, "rb"):
+                    pass
+            except OSError as err:
+                self.budget.used -= size
+                return self._unreadable(display, err)
         if display not in self.read:
             self.read.append(display)
         self.stack.append(display)
@@ -221,6 +181,10 @@ class _Loader:
             return done
         finally:
             self.stack.pop()
+
+    def _unreadable(self, display: str, err: OSError) -> tuple[Directive, ...]:
+        self.problems.append(ParseProblem("error", f"cannot read {display}: {err.strerror or err}", display))
+        return ()
 
     def convert(self, raw: list[dict[str, Any]], display: str) -> tuple[Directive, ...]:
         out: list[Directive] = []

@@ -20,6 +20,7 @@ sorts a glob's matches).  What is modelled (httpd docs, mod_proxy.html, core.htm
 
 from __future__ import annotations
 
+import bisect
 import glob
 import os
 import re
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from why502.facts.setting import Setting
+from why502.parsers.configread import ConfigBudget
 from why502.proxies.apache.dump import VHost, looks_like_dump, parse_apache_dump
 
 # name -> (default, where it is stated)
@@ -92,6 +94,33 @@ class ApacheConfig:
     vhosts: list[VHost] = field(default_factory=list)  # from an apachectl -S dump, when given
     dump: str | None = None  # the dump file given instead of the config
     _open: list[VHostBlock] = field(default_factory=list, repr=False)
+    # lookups by name and by file:line, built on first use (``_indexes``): asking each target
+    # for its virtual host and timeout walked every block and directive, quadratic in a config
+    # of many virtual hosts (20,000: minutes)
+    _by_name: dict[str, list[Directive]] = field(default_factory=dict, repr=False, compare=False)
+    _blocks: dict[str, tuple[list[int], list[tuple[int, VHostBlock]], list[float]]] = field(
+        default_factory=dict, repr=False, compare=False)
+    _indexed: tuple[int, int] = field(default=(-1, -1), repr=False, compare=False)
+
+    def _indexes(self) -> None:
+        """(Re)build the lookups when directives or blocks were added since the last build."""
+        if self._indexed == (len(self.directives), len(self.vhost_blocks)):
+            return
+        self._by_name = {}
+        for d in self.directives:
+            self._by_name.setdefault(d.name.lower(), []).append(d)
+        per_file: dict[str, list[tuple[int, int, VHostBlock]]] = {}
+        for order, b in enumerate(self.vhost_blocks):
+            per_file.setdefault(b.file, []).append((b.line, order, b))
+        self._blocks = {}
+        for file, entries in per_file.items():
+            entries.sort(key=lambda e: (e[0], e[1]))
+            reach: list[float] = []  # the furthest line any block up to here covers (open: all)
+            for _, _, b in entries:
+                end = float("inf") if b.end == 0 else float(b.end)
+                reach.append(max(reach[-1], end) if reach else end)
+            self._blocks[file] = ([e[0] for e in entries], [(e[1], e[2]) for e in entries], reach)
+        self._indexed = (len(self.directives), len(self.vhost_blocks))
 
     def vhost_of(self, d: Directive) -> str | None:
         """The name of the virtual host ``d`` is in (its ``ServerName``, else the address), by
@@ -114,9 +143,8 @@ class ApacheConfig:
         vh = _vh(scope) if scope else None
         block = self._block(at) if at is not None else None
         server_level = vhost_level = None
-        for d in self.directives:
-            if d.name.lower() != name.lower():
-                continue
+        self._indexes()
+        for d in self._by_name.get(name.lower(), ()):
             if any(s.startswith(("Location", "Proxy", "Directory", "Files")) for s in d.scope):
                 continue
             if d.vhost is None:
@@ -126,13 +154,25 @@ class ApacheConfig:
         return vhost_level or server_level
 
     def _block(self, d: Directive) -> VHostBlock | None:
-        for b in self.vhost_blocks:
-            if b.file == d.file and b.line <= d.line and (b.end == 0 or d.line <= b.end):
-                return b
-        return None
+        """The first block (in the order read) of ``d``'s file whose lines hold ``d``'s: from
+        the blocks starting at or before it, walking back only while one may still reach it."""
+        self._indexes()
+        index = self._blocks.get(d.file)
+        if index is None:
+            return None
+        starts, blocks, reach = index
+        best: tuple[int, VHostBlock] | None = None
+        i = bisect.bisect_right(starts, d.line) - 1
+        while i >= 0 and reach[i] >= d.line:
+            order, b = blocks[i]
+            if (b.end == 0 or d.line <= b.end) and (best is None or order < best[0]):
+                best = (order, b)
+            i -= 1
+        return best[1] if best is not None else None
 
     def values(self, name: str) -> list[Directive]:
-        return [d for d in self.directives if d.name.lower() == name.lower()]
+        self._indexes()
+        return list(self._by_name.get(name.lower(), ()))
 
     @property
     def user(self) -> str | None:
@@ -265,11 +305,12 @@ def split_args(text: str) -> list[str]:
             for a, b, c in re.findall(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|(\S+)', text)]
 
 
-def envvars(server_root: str) -> dict[str, str]:
-    """Debian's ``envvars``: ``export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`` and friends."""
+def envvars(server_root: str, budget: ConfigBudget | None = None) -> dict[str, str]:
+    """Debian's ``envvars``: ``export APACHE_LOG_DIR=/var/log/apache2$SUFFIX`` and friends (read
+    within the config's ``budget``: it is part of what httpd reads)."""
     out: dict[str, str] = {"SUFFIX": ""}
     try:
-        text = Path(server_root, "envvars").read_text(encoding="utf-8", errors="replace")
+        text = (budget or ConfigBudget()).read(os.path.join(server_root, "envvars"))
     except OSError:
         return out
     for m in re.finditer(r"(?m)^\s*export\s+(\w+)=(\S+)", text):
@@ -279,17 +320,19 @@ def envvars(server_root: str) -> dict[str, str]:
 
 
 def parse_apache_text(text: str, path: str, server_root: str | None = None,
-                      read_includes: bool = True) -> ApacheConfig:
-    """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked."""
+                      read_includes: bool = True, budget: ConfigBudget | None = None) -> ApacheConfig:
+    """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked, each
+    through ``budget`` (the bytes of the whole config, ``parsers.configread``)."""
     root = server_root or os.path.dirname(os.path.abspath(path))
     cfg = ApacheConfig(main_file=path, server_root=root)
-    env = envvars(root)
-    _parse(cfg, text, path, [], env, read_includes, depth=0)
+    budget = budget or ConfigBudget()
+    env = envvars(root, budget)
+    _parse(cfg, text, path, [], env, read_includes, depth=0, budget=budget)
     return cfg
 
 
 def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[str, str],
-           read_includes: bool, depth: int) -> None:
+           read_includes: bool, depth: int, budget: ConfigBudget) -> None:
     cfg.texts[path] = text
     lines = text.splitlines()
     i = 0
@@ -323,15 +366,15 @@ def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[
                                        for a in d.args)
         if d.name.lower() == "serverroot" and d.args:
             cfg.server_root = d.args[0]
-            env.update(envvars(cfg.server_root))
+            env.update(envvars(cfg.server_root, budget))
         if d.name.lower() in ("include", "includeoptional") and d.args and read_includes:
-            _include(cfg, d, scope, env, depth)
+            _include(cfg, d, scope, env, depth, budget)
             continue
         cfg.directives.append(d)
 
 
 def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, str],
-             depth: int) -> None:
+             depth: int, budget: ConfigBudget) -> None:
     pattern = cfg.resolve(d.args[0])
     matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
     if os.path.isdir(pattern):
@@ -343,27 +386,30 @@ def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, s
         return
     for m in matches:
         try:
-            text = Path(m).read_text(encoding="utf-8", errors="replace")
-        except OSError as err:
+            text = budget.read(m)
+        except OSError as err:  # unreadable, or a FIFO/device: a problem, as httpd says it
             cfg.problems.append(f"{d.file}:{d.line}: Include {m}: {err.strerror or err}")
             continue
-        _parse(cfg, text, m, scope, env, True, depth + 1)
+        _parse(cfg, text, m, scope, env, True, depth + 1, budget)
 
 
 def load_apache(path: str) -> ApacheConfig:
-    """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's).
+    """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's),
+    all through one ``ConfigBudget`` (``parsers.configread``: no FIFO or device is read, the
+    whole config past ``WHY502_MAX_CONFIG_BYTES`` is an ``InputError``).
     ``path`` may hold ``apachectl -S`` / ``-D DUMP_INCLUDES`` output: the main config it names is
     read instead (an ``OSError`` when none of its candidates can be read)."""
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    budget = ConfigBudget()
+    text = budget.read(path)
     if not looks_like_dump(text):
-        return parse_apache_text(text, path)
+        return parse_apache_text(text, path, budget=budget)
     dump = parse_apache_dump(text)
     for main in dump.main_candidates():
         try:
-            main_text = Path(main).read_text(encoding="utf-8", errors="replace")
+            main_text = budget.read(main)
         except OSError:
             continue
-        cfg = parse_apache_text(main_text, main, dump.server_root)
+        cfg = parse_apache_text(main_text, main, dump.server_root, budget=budget)
         cfg.vhosts, cfg.dump = dump.vhosts, path
         return cfg
     tried = ", ".join(dump.main_candidates()) or "no ServerRoot or (*) line in it"

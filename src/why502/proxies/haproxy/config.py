@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from why502.facts.setting import Setting
+from why502.parsers.configread import ConfigBudget
 
 SECTION_KEYWORDS = ("global", "defaults", "frontend", "backend", "listen", "resolvers", "peers",
                     "userlist", "cache", "program", "http-errors", "ring", "mailers", "fcgi-app")
@@ -315,9 +315,10 @@ def _server(words: list[str], path: str, no: int) -> Server:
 
 
 def load_haproxy(path: str) -> HaproxyConfig:
-    """Read and parse ``path`` (an ``OSError`` is the caller's to report)."""
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
-    return parse_haproxy_text(text, path)
+    """Read and parse ``path`` through the config bound (``parsers.configread``: a FIFO or a
+    device is an ``OSError``, more than ``WHY502_MAX_CONFIG_BYTES`` an ``InputError``); an
+    ``OSError`` is the caller's to report."""
+    return parse_haproxy_text(ConfigBudget().read(path), path)
 
 
 def looks_like_haproxy(text: str) -> bool:

@@ -1,0 +1,119 @@
+"""Edge rules (issue 24 item 3, issue 31 item 8): ``why502 explain LINE`` reads a pasted line the
+way ``why502 classify FILE`` reads a file holding only that line (``parsers.recognise.read_line``
+is the one decision both make), and the rules written from the edge programs' sources read their
+messages and leave their look-alikes alone.
+
+Each case below failed before its guard: a one-token Envoy details string was refused as an
+unknown catalog ID by explain while classify named it; a fragment that ``normalize`` rebuilds
+was read by explain and dropped by classify's prefilter; a bare status line was a Traefik term to
+explain and nothing to classify; Cloudflare pages and cloudflared errors were not read at all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from why502.cli.main import main
+from why502.parsers.recognise import read_line
+
+ENVOY = "upstream connect error or disconnect/reset before headers. "
+CASES: list[tuple[str, str | None]] = [
+    # Envoy's details alone (one token): classify names it, explain must too
+    ("upstream_reset_before_response_started{connection_termination}", "premature-close"),
+    ("upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_111}",
+     "connection-refused"),
+    # the transport failure reason decides over the reset reason
+    ("upstream connect error or disconnect/reset before headers. reset reason: connection failure, "
+     "transport failure reason: TLS error: 268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED",
+     "tls-failure"),
+    (ENVOY + "reset reason: connection failure", "connect-failed"),
+    (ENVOY + "reset reason: overflow", "upstream-overflow"),
+    # a fragment normalize rebuilds (the call inferred from the phase): the prefilter lets it through
+    ("(110: Operation timed out) while reading response header from upstream", "read-timeout"),
+    # a bare status line says the status, not which proxy made it or why
+    ("504 Gateway Timeout", None),
+    # Cloudflare's page, its title, a client's exception; a Ray ID alone is no failure
+    ("Error 522 Ray ID: 3044bd1a06490f87 • 2016-11-19 15:37:06 UTC", "connect-timeout"),
+    ("<title>example.com | 524: A timeout occurred</title>", "read-timeout"),
+    ("openai.error.APIError: HTTP code 520 from API (<!DOCTYPE html>", "invalid-response"),
+    ("CloudFlare Ray ID: 3044bd1a06490f87 • Your IP: 192.0.2.1", None),
+    # cloudflared: the Go error after its wrap decides
+    ('2024-01-18T06:04:54Z ERR  error="Unable to reach the origin service. The service may be down or it may '
+     'not be responding to traffic from cloudflared: dial tcp 172.30.33.9:80: connect: connection refused" '
+     "cfRay=8474a4a8cdd16081-ORD event=1", "connection-refused"),
+    ('2024-01-18T06:05:10Z ERR  error="Unable to reach the origin service. The service may be down or it may '
+     'not be responding to traffic from cloudflared: dial tcp: lookup web on 127.0.0.11:53: i/o timeout"',
+     "dns-failure"),
+    ("2024-01-18T06:05:10Z ERR Incoming request ended abruptly: context canceled", None),
+    # Caddy's console encoder and v1's error line without its date
+    ("2023/05/21 09:58:05.456\tERROR\thttp.log.error\tdial tcp 127.0.0.1:2021: connect: connection refused"
+     "\t{}", "connection-refused"),
+    ("[ERROR 502 /] dial tcp 172.20.0.6:5000: connect: connection refused", "connection-refused"),
+    # APISIX / Kong Lua messages inside nginx lines
+    ("2023/08/23 09:56:55 [error] 47#47: *24 [lua] balancer.lua:200: pick_server(): failed to find valid "
+     "upstream server, all upstream servers tried, client: 10.0.0.9", "no-live-upstreams"),
+    ("2020/06/30 14:27:20 [error] 30#30: *31 [lua] init.lua:300: http_access_phase(): failed to set "
+     "upstream: missing upstream configuration in Route or Service", "upstream-not-configured"),
+    # NGINX Gateway Fabric: the 503 socket as an upstream member, not the socket's own listen line
+    ("upstream default_web_80 { server unix:/var/run/nginx/nginx-503-server.sock; }", "no-live-upstreams"),
+    ("    listen unix:/var/run/nginx/nginx-503-server.sock;", None),
+]
+
+
+def _classify(tmp_path: Path, line: str, capsys: pytest.CaptureFixture[str]) -> set[str]:
+    path = tmp_path / "one.log"
+    path.write_text(line + "\n", encoding="utf-8")
+    capsys.readouterr()
+    main(["classify", str(path), "--format", "jsonl", "--no-progress"])
+    out = capsys.readouterr().out
+    return {r["symptom"] for r in map(json.loads, out.splitlines()) if r.get("symptom")}
+
+
+def _explain(line: str, capsys: pytest.CaptureFixture[str]) -> str | None:
+    capsys.readouterr()
+    try:
+        main(["explain", "--format", "json", line])
+    except SystemExit:
+        return None
+    out = capsys.readouterr().out
+    if not out.strip():  # "not a known upstream-failure line": exit 2, nothing on stdout
+        return None
+    doc = json.loads(out)
+    # the symptom the page leads with: the line's, else the first symptom entry (a term's, a status's)
+    named = (doc.get("line") or {}).get("symptom")
+    entries = [e["id"] for e in doc.get("entries", []) if e.get("kind") == "symptom"]
+    return named or (entries[0] if entries else None)
+
+
+@pytest.mark.parametrize(("line", "symptom"), CASES, ids=[c[0][:40] for c in CASES])
+def test_classify_and_explain_read_a_line_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, symptom: str | None,
+) -> None:
+    assert read_line(line).symptom == symptom
+    assert _classify(tmp_path, line, capsys) == ({symptom} if symptom else set())
+    assert _explain(line, capsys) == symptom
+
+
+def test_explain_links_the_family_page(capsys: pytest.CaptureFixture[str]) -> None:
+    for line, page in (("Error 522 Ray ID: 3044bd1a06490f87", "docs/proxies/cloudflare.md"),
+                       (ENVOY + "reset reason: overflow", "docs/proxies/envoy.md"),
+                       ("[ERROR 502 /] dial tcp 172.20.0.6:5000: connect: connection refused",
+                        "docs/proxies/caddy.md")):
+        capsys.readouterr()
+        main(["explain", "--format", "json", line])
+        assert json.loads(capsys.readouterr().out)["line"]["page"] == page
+        assert (Path(__file__).parents[2] / page).is_file()
+
+
+def test_a_symptom_page_names_the_edge_programs_yielding_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 31 item 8: an Envoy line was explained on a page naming only nginx, Apache, HAProxy."""
+    for symptom, programs in (("connect-failed", {"envoy"}),
+                              ("connection-refused", {"envoy", "cloudflare", "caddy", "cloudflared"}),
+                              ("no-live-upstreams", {"envoy", "apisix", "ngf"})):
+        capsys.readouterr()
+        main(["explain", symptom])
+        head = next(ln for ln in capsys.readouterr().out.splitlines() if "Proxies:" in ln)
+        assert programs <= set(head.split("Proxies:")[1].replace(",", " ").split()), head
