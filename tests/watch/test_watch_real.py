@@ -57,6 +57,18 @@ class WatchProcess:
         self.proc.wait(timeout=5)
 
 
+def stop_backend(stack: Stack, app: Any, watch: WatchProcess) -> dict[str, Any]:
+    """The backend goes away, clients get 502s: watch opens an incident whose cause is
+    backend-not-running; returns the incident."""
+    stack.stop_process(app.process)
+    assert {r.status for r in stack.requests("/orders", count=6)} == {502}
+    opened = watch.next_event(timeout=30)
+    assert opened["event"] == "incident-opened"
+    inc: dict[str, Any] = opened["incident"]
+    assert inc["cause"] == "backend-not-running"
+    return inc
+
+
 def alerts(am: str) -> list[dict[str, Any]]:
     return [a for a in get_json(f"{am}/api/v2/alerts") if a["labels"].get("alertname") == "Why502Incident"]
 
@@ -87,12 +99,7 @@ def test_watch_catches_a_stopped_backend_and_sees_it_fixed(tmp_path: Path) -> No
                 return list(get_json(url)["data"]["result"])
             assert {r.status for r in stack.requests("/", count=3)} == {200}
 
-            stack.stop_process(app.process)  # the backend goes away
-            assert {r.status for r in stack.requests("/orders", count=6)} == {502}
-            opened = watch.next_event(timeout=30)
-            assert opened["event"] == "incident-opened"
-            inc = opened["incident"]
-            assert inc["cause"] == "backend-not-running"
+            inc = stop_backend(stack, app, watch)
             assert str(app.port) in (inc["upstream"] or "")
             assert inc["fix"] and inc["diagnosis_seconds"] is not None
 

@@ -94,11 +94,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_json(result: dict[str, Any]) -> None:
     """One JSON object, strict (no NaN) and inert (log content cannot reach a terminal raw)."""
-    import json
+    from why502.textutil import dump_json
 
-    from why502.textutil import json_inert
-
-    sys.stdout.write(json_inert(json.dumps(result, ensure_ascii=False, allow_nan=False)) + "\n")
+    sys.stdout.write(dump_json(result, indent=None) + "\n")
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -115,11 +113,10 @@ def _print_notes(notes: list[str]) -> None:
 
 def _run_lb(args: argparse.Namespace, log_type: str) -> int:
     """A load balancer / proxy access log: one row per request it failed itself."""
-    import json
     from collections import Counter
 
     from why502.app.stats.lb import classify_lb
-    from why502.textutil import json_inert
+    from why502.textutil import dump_json
     from why502.timeargs import parse_time_arg
 
     if not args.files or "-" in args.files:
@@ -131,7 +128,7 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
     for row in classify_lb(list(args.files), log_type, since=since):
         rows += 1
         if args.format == "jsonl":
-            sys.stdout.write(json_inert(json.dumps(row, ensure_ascii=False)) + "\n")
+            sys.stdout.write(dump_json(row, indent=None) + "\n")
             continue
         key = (str(row["symptom"] or "-"), str(row["code"] or "-"), str(row["status"] or "-"))
         counts[key] += 1

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from why502.cli.output import refuse_input, write_output
+from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
 from why502.cli.proxyargs import add_proxy_arguments, config_path
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
@@ -79,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show the report of a real incident recorded by the lab and bundled "
                              "with why502 (no nginx needed)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show all evidence")
+    add_redact_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     # like `why502 render`: `-o incident.html` means HTML, not terminal text in a .html file
     fmt: str = args.format or (_SUFFIXES.get(Path(args.output).suffix.lower(), "text")
                                if args.output else "text")
-    text = _render(report, fmt, args.verbose, to_file=bool(args.output))
+    text = _render(for_output(report, args), fmt, args.verbose, to_file=bool(args.output))
     if args.output:
         found = [v for key in ("nginx_conf", "config_files", "error_logs", "access_logs", "fpm_logs",
                                "app_logs") for v in _as_list(report.inputs.get(key))]

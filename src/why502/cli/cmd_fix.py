@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from why502.cli.output import add_redact_argument
 from why502.errors import UsageError
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nginx", "--proxy-binary", dest="nginx", metavar="PATH",
                         help="the proxy's binary (default: nginx, haproxy or apache2/httpd on PATH)")
     parser.add_argument("--php-fpm", metavar="PATH", help="php-fpm binary (default: found on PATH)")
+    add_redact_argument(parser)
 
 
 def _only(args: list[str]) -> set[str]:
@@ -108,22 +110,37 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
     return plan, plan.nginx_conf
 
 
-def print_plan(plan: Plan) -> None:
+def print_plan(plan: Plan, *, redact: bool = True) -> None:
+    """The plan as text; credentials in it shown as ``[redacted]`` unless ``redact`` is False
+    (what is *applied* is the plan itself, never this text)."""
+    from why502.findings.redact import notice, redact_diff, redact_text
     from why502.textutil import strip_terminal_escapes
+
+    hidden = 0
+
+    def shown(text: str, diff: bool = False) -> str:
+        nonlocal hidden
+        if not redact:
+            return strip_terminal_escapes(text)
+        out, n = redact_diff(text) if diff else redact_text(text)
+        hidden += n
+        return strip_terminal_escapes(out)
 
     stream = sys.stdout
     if not plan.changes:
         stream.write("no config change to make\n")
     for i, ch in enumerate(plan.changes, 1):
-        stream.write(strip_terminal_escapes(f"[{i}] {ch.key}: {ch.title}\n    file: {ch.file}\n"))
-        for line in ch.diff.splitlines():
-            stream.write("    " + strip_terminal_escapes(line) + "\n")
+        stream.write(shown(f"[{i}] {ch.key}: {ch.title}\n    file: {ch.file}\n"))
+        for line in shown(ch.diff, diff=True).splitlines():
+            stream.write("    " + line + "\n")
     if plan.commands:
         stream.write("\nNot config changes -- why502 fix never runs these; run them yourself if they fit:\n")
         for key, cmd in plan.commands:
-            stream.write(strip_terminal_escapes(f"  [{key}] $ {cmd}\n"))
+            stream.write(shown(f"  [{key}] $ {cmd}\n"))
     for note in plan.notes:
-        stream.write(strip_terminal_escapes(f"note: {note}\n"))
+        stream.write(shown(f"note: {note}\n"))
+    if hidden:
+        stream.write(f"note: {notice(hidden)}\n")
 
 
 def _ask(change: Change) -> bool:
@@ -157,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--apply asks before each change on a terminal; add --yes to apply without asking")
     made, host_conf = make_plan(args)
     plan = select(made, _only(args.only))
-    print_plan(plan)
+    print_plan(plan, redact=args.redact)
     if not args.apply:
         if plan.changes:
             sys.stdout.write("\ndry run: nothing changed (--apply makes these changes)\n")

@@ -10,6 +10,7 @@ import argparse
 import math
 import sys
 
+from why502.cli.output import add_redact_argument, for_output
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
 from why502.errors import UsageError
 from why502.textutil import write_json
@@ -119,6 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="resolve absolute include paths under DIR (a config tree copied from elsewhere)")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the text output (default: auto, when stdout is a terminal)")
+    add_redact_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,11 +153,11 @@ def run(args: argparse.Namespace) -> int:
         from why502.cli.cmd_fix import print_plan
 
         plan = from_lint(outcome.findings, args.nginx_conf if args.nginx_conf != "-" else None)
-        print_plan(plan)
+        print_plan(plan, redact=args.redact)
         if plan.changes:
             sys.stdout.write("\ndry run: nothing changed (why502 fix --lint --apply makes these changes)\n")
         return 1 if plan.changes else 0
-    report = outcome.report()
+    report = for_output(outcome.report(), args)
     if args.format == "json":
         from why502.reporters.lint_json import lint_json
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from why502.cli.output import refuse_input, write_output
+from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout"
     )
+    add_redact_argument(parser)
 
 
 # the biggest report read (diagnose's JSON is tens of KB; json.loads needs ~10x its size)
@@ -166,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if args.output and args.output != "-":
         refuse_input(args.output, [args.report])
-    report = load_report(args.report)
+    # a report saved with --no-redact (or by an older why502) is redacted here like a fresh one
+    report = for_output(load_report(args.report), args)
     to_file = bool(args.output and args.output != "-")
     text = render(report, fmt, "<stdin>" if args.report == "-" else args.report, to_file)
     if args.output and args.output != "-":

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from why502.cli.output import add_redact_argument
 from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 from why502.timeargs import parse_time_arg
@@ -81,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Cloudflare 120, Envoy 15)",
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per breakdown table (10)")
+    add_redact_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on big inputs")
 
 
@@ -206,6 +208,13 @@ def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: 
 
 def _print(data: dict[str, Any], args: argparse.Namespace) -> int:
     from why502.reporters.stats_json import stats_to_json, timeline_csv
+
+    if args.redact:  # the 5xx requests quote the logged URI: ?access_token=, session IDs
+        from why502.findings.redact import notice, redact_data
+
+        data, hidden = redact_data(data)
+        if hidden:
+            data = {**data, "redacted": hidden, "notes": [*data.get("notes", []), notice(hidden)]}
 
     if args.format == "json":
         sys.stdout.write(stats_to_json(data) + "\n")

@@ -7,13 +7,13 @@ Only the standard library is imported here at module level (``why502 --help`` st
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from why502.cli.output import add_redact_argument
 from why502.errors import EXIT_HEALTHY, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ examples:
   why502 watch --format jsonl --alertmanager http://127.0.0.1:9093 --reports /var/lib/why502
   why502 watch --error-log error.log --access-log access.log --listen 127.0.0.1:9502
   why502 watch --probe-interval 10              # health-check every target of the config
+  why502 watch --reports /var/lib/why502        # then open http://127.0.0.1:9502/ (live page)
 
 output: a live view on a terminal; otherwise one line per event (incident-opened,
 incident-updated, incident-resolved), or JSON objects with --format jsonl.  Problems reading a
@@ -55,7 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read what the logs already hold first (default: start at the end)")
     parser.add_argument("--listen", default="127.0.0.1:9502", metavar="HOST:PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics (default "
-                             "127.0.0.1:9502; port 0 = any free port; the word off disables it)")
+                             "127.0.0.1:9502; port 0 = any free port; the word off disables it) "
+                             "and a live page on http://HOST:PORT/")
+    parser.add_argument("--no-page", action="store_true",
+                        help="serve /metrics only, not the live page (/, /api/state, /reports/)")
     parser.add_argument("--format", choices=("text", "jsonl"), default="text",
                         help="text (a live view on a terminal, else one line per event) or jsonl")
     parser.add_argument("--rules", metavar="FILE",
@@ -101,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-mixin", metavar="DIR",
                         help="write the monitoring mixin (alerting rules, recording rules, Grafana "
                              "dashboard) into DIR and exit")
+    add_redact_argument(parser)
 
 
 def _listen(value: str) -> tuple[str, int] | None:
@@ -116,7 +121,7 @@ def _listen(value: str) -> tuple[str, int] | None:
 def run(args: argparse.Namespace) -> int:
     from why502.app.watch.engine import Watch, WatchOptions
     from why502.findings.model import Diagnostic
-    from why502.textutil import strip_terminal_escapes
+    from why502.textutil import dump_json, strip_terminal_escapes
 
     if args.print_rules or args.write_mixin:
         from why502.app.watch import mixin
@@ -141,14 +146,15 @@ def run(args: argparse.Namespace) -> int:
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
         probe_path=args.probe_path,
         offline=args.offline, duration=args.duration, max_events=args.max_events,
-        state_dir=_state_dir(args.state_dir), revert_after=args.revert_after, auto_revert=args.auto_revert)
+        state_dir=_state_dir(args.state_dir), revert_after=args.revert_after, auto_revert=args.auto_revert,
+        redact=args.redact)
     if args.revert_after <= 0:
         raise UsageError("--revert-after must be > 0")
     live = args.format == "text" and sys.stdout.isatty()
 
     def emit(event: dict[str, Any]) -> None:
         if args.format == "jsonl":
-            print(json.dumps(event, ensure_ascii=False), flush=True)
+            print(dump_json(event, indent=None), flush=True)
         elif not live:
             print(strip_terminal_escapes(one_line(event)), flush=True)
 
@@ -158,13 +164,23 @@ def run(args: argparse.Namespace) -> int:
     watch = Watch(options, emit, note)
     if args.rules:
         watch.reload_rules = lambda: make_rules(args)  # SIGHUP: the --rules file again
+    page = None
     if listen is not None:
+        routes = {}
+        if not args.no_page:
+            from why502.app.watch.livepage import LivePage
+
+            page = LivePage(watch)
+            routes = page.routes()
         try:
-            server = watch.metrics.serve(*listen)
+            server = watch.metrics.serve(*listen, routes=routes)
         except OSError as err:
             raise UsageError(f"--listen {args.listen}: {err.strerror or err}") from None
         where = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
         note(Diagnostic("info", f"metrics on http://{where}:{server.server_port}/metrics"))
+        if page is not None:
+            page.start()
+            note(Diagnostic("info", f"live page on http://{where}:{server.server_port}/"))
     signal.signal(signal.SIGTERM, lambda *_: watch.stop())
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: watch.request_reload())
@@ -180,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
             watch.run()
     finally:
         stop_services()
+        if page is not None:
+            page.stop()
     return EXIT_HEALTHY
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from why502.errors import InputError
+from why502.textutil import dump_json
 
 __all__ = ["Limits", "ToolError", "build_argv", "call_tool", "serve", "tool_specs"]
 
@@ -286,7 +287,7 @@ def serve(limits: Limits) -> None:
         except ToolError as err:
             return types.CallToolResult(content=[types.TextContent(type="text", text=str(err))],
                                         is_error=True)
-        text = json.dumps(result, ensure_ascii=False)
+        text = dump_json(result, indent=None)  # strict JSON, inert text (textutil)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
                                     structured_content=result)
 

@@ -9,11 +9,34 @@ written to a temporary file in the same directory and renamed over the target
 
 from __future__ import annotations
 
+import argparse
 import os
 import tempfile
 from collections.abc import Iterable
+from typing import TypeVar
 
 from why502.errors import InputError, UsageError
+
+T = TypeVar("T")
+
+
+def add_redact_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-redact``: the one way to see the credentials a report would quote."""
+    parser.add_argument("--no-redact", dest="redact", action="store_false",
+                        help="show credentials as they are (Authorization/API-key/Cookie headers, "
+                             "*PASSWORD*/*SECRET*/*TOKEN* values, token-like query parameters); "
+                             "by default they are shown as [redacted] (docs/security.md)")
+
+
+def for_output(result: T, args: argparse.Namespace) -> T:
+    """``result`` (a diagnose or lint report) as it may be shown: credentials redacted unless
+    ``--no-redact`` (``findings.redact``, one pass for every format).  The result a command
+    acts on (``fix`` applying a diff) is never this copy."""
+    if not getattr(args, "redact", True):
+        return result
+    from why502.findings.redact import redact
+
+    return redact(result)
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -55,3 +55,4 @@ class LintReport:
     notes: tuple[LintNote, ...] = ()
     inputs: dict[str, Any] = field(default_factory=dict)
     files_checked: int = 0
+    redacted: int = 0  # credential values shown as ``[redacted]`` (findings.redact)

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 """1.1 added ``fix.hashes`` (the SHA-256 of each file a fix changes, when the report was made),
-1.2 ``proxy``, 1.3 ``places`` (one finding for the same defect in many blocks)."""
+1.2 ``proxy``, 1.3 ``places`` (one finding for the same defect in many blocks), 1.4
+``redacted`` (how many credential values the report shows as ``[redacted]``)."""
 
 Confidence = float  # 0.0 .. 1.0; findings are ordered by it, highest first.
 Severity = Literal["info", "warning", "error"]
@@ -155,6 +156,8 @@ class Report:
     host: str | None = None
     tool_version: str | None = None
     schema_version: str = SCHEMA_VERSION
+    # credential values replaced by ``[redacted]`` (findings.redact, schema 1.4); every format says so
+    redacted: int = 0
 
     @property
     def healthy(self) -> bool:
@@ -188,7 +191,13 @@ class Report:
             host=data.get("host"),
             tool_version=data.get("tool_version"),
             schema_version=str(data.get("schema_version", SCHEMA_VERSION)),
+            redacted=_count(data.get("redacted")),
         )
+
+
+def _count(value: object) -> int:
+    """A saved count: a non-negative int, else 0 (a report is input)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _build(cls: type[T], data: dict[str, Any]) -> T:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from importlib import resources
@@ -35,7 +34,8 @@ from typing import Any
 
 from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Fix, Report, UpstreamSummary
-from why502.textutil import strip_terminal_escapes
+from why502.findings.redact import notice
+from why502.textutil import dump_json, strip_terminal_escapes
 
 __all__ = ["chart_data", "content_security_policy", "render_html", "safe_text", "script_json"]
 
@@ -129,7 +129,7 @@ def script_json(data: object) -> str:
     cannot end or alter the block; U+2028/U+2029 are escaped for old JS parsers.  Terminal
     escapes are already gone because every string passes ``safe_text`` first.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = dump_json(data, indent=None, separators=(",", ":"))  # strict: JSON.parse refuses NaN
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -137,6 +137,10 @@ def script_json(data: object) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+# the years a time may have to be charted: the chart reaches a day either side of its minutes
+_MIN_YEAR, _MAX_YEAR = 2, 9998
 
 
 def wall_clock(value: str | None) -> datetime | None:
@@ -147,6 +151,10 @@ def wall_clock(value: str | None) -> datetime | None:
     if not match:
         return None
     year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
+    if not _MIN_YEAR <= year <= _MAX_YEAR:
+        # a year-1 or year-9999 minute (a hostile or damaged report): the chart's margins around
+        # it would overflow ``datetime`` (OverflowError, exit 4); it is left off like a bad one
+        return None
     try:
         return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
     except ValueError:
@@ -471,7 +479,7 @@ def _probe_html(probe: dict[str, Any]) -> str:
     ok = probe.get("ok")
     badge = '<span class="ok">ok</span>' if ok else '<span class="bad">failed</span>' if ok is False else ""
     fields = "".join(
-        f"<dt>{_e(k)}</dt><dd>{_e(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))}</dd>"
+        f"<dt>{_e(k)}</dt><dd>{_e(v if isinstance(v, str) else dump_json(v, indent=None))}</dd>"
         for k, v in probe.items()
         if k != "ok" and v not in (None, "", [], {})
     )
@@ -534,7 +542,7 @@ def _inputs_html(report: Report) -> str:
         elif isinstance(value, str):
             shown = f"<code>{_e(value)}</code>"
         else:
-            shown = f"<code>{_e(json.dumps(value, ensure_ascii=False, sort_keys=True))}</code>"
+            shown = f"<code>{_e(dump_json(value, indent=None, sort_keys=True))}</code>"
         rows.append(f"<dt>{_e(key)}</dt><dd>{shown}</dd>")
     return f'<section id="inputs"><h2>Inputs</h2><dl class="facts">{"".join(rows)}</dl></section>'
 
@@ -575,6 +583,7 @@ def render_html(report: Report) -> str:
         + _other_findings_html(report.findings[1:])
         + _upstream_html(report.upstreams)
         + _diagnostics_html(report)
+        + (f'<p id="redacted" class="note">{_e(notice(report.redacted))}</p>' if report.redacted else "")
         + _inputs_html(report)
         + "<footer>Made by why502. Charts: uPlot (MIT licence, © Leon Sorokin), embedded.</footer>"
     )

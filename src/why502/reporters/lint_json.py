@@ -9,11 +9,12 @@ from why502.findings.lint import LintReport
 
 def lint_json(report: LintReport, tool_version: str) -> dict[str, Any]:
     """The report as a JSON-ready dict (``tool``, ``version``, ``findings``, ``diagnostics``,
-    ``inputs``)."""
+    ``inputs``, ``redacted``: how many credential values show as ``[redacted]``)."""
     return {
         "tool": "why502 lint", "version": tool_version,
         "findings": [f.to_dict() for f in report.findings],
         "diagnostics": [{"severity": n.severity, "message": n.message, "file": n.file, "line": n.line}
                         for n in report.notes],
         "inputs": report.inputs,
+        "redacted": report.redacted,
     }

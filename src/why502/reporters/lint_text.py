@@ -11,6 +11,7 @@ from typing import TextIO
 
 from why502.catalog.lint_rules import DOCS_BASE_URL, load_rules
 from why502.findings.lint import LintReport
+from why502.findings.redact import notice
 from why502.textutil import strip_terminal_escapes
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -51,6 +52,8 @@ def render_lint_text(report: LintReport, out: TextIO, color: bool | None = None)
     summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
     summary = summary or "no findings"
     console.print(f"{report.files_checked} file(s) checked: {summary}")
+    if report.redacted:
+        console.print(f"[dim]{escape(notice(report.redacted))}[/dim]")
 
 
 def _plain(report: LintReport, out: TextIO) -> None:
@@ -73,4 +76,6 @@ def _plain(report: LintReport, out: TextIO) -> None:
     counts = Counter(f.severity for f in report.findings)
     summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info") if counts[s])
     parts.append(f"{report.files_checked} file(s) checked: {summary or 'no findings'}")
+    if report.redacted:
+        parts.append(notice(report.redacted))
     out.write("\n".join(parts) + "\n")

@@ -23,6 +23,7 @@ from typing import Any
 
 from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Fix, Report
+from why502.findings.redact import notice
 from why502.reporters.html import chart_data, confidence_label, safe_text
 
 __all__ = ["md_code", "md_text", "render_markdown"]
@@ -264,5 +265,7 @@ def render_markdown(report: Report) -> str:
         )
         if p
     )
+    if report.redacted:
+        out += [f"_{md_text(notice(report.redacted))}_", ""]
     out += ["---", f"_{footer}_", ""]
     return "\n".join(out)

@@ -18,6 +18,7 @@ from typing import Any
 from why502 import PROJECT_URL, proxies
 from why502.catalog.lint_rules import DOCS_BASE_URL, load_rules, rule_page
 from why502.findings.lint import LintReport
+from why502.findings.redact import notice
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -148,5 +149,7 @@ def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
     results = [SarifResult(f.code, f.severity, f.message, f.file, f.line, f.related, f.diff)
                for f in report.findings]
     notes = [SarifNotification(n.severity, n.message, n.file, n.line) for n in report.notes]
+    if report.redacted:  # said where SARIF viewers show the run's own messages
+        notes.append(SarifNotification("info", notice(report.redacted), None, None))
     proxy = str(report.inputs.get("proxy") or proxies.DEFAULT)
     return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes))

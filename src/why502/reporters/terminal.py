@@ -16,6 +16,7 @@ from rich.text import Text
 
 from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Report
+from why502.findings.redact import notice
 from why502.textutil import shorten, strip_terminal_escapes
 
 _UNREAD = ("cannot read", "permission denied", "not found", "not used", "does not exist")
@@ -66,6 +67,9 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
         if len(rest) > MAX_LISTED:
             console.print(Text(f"  … {len(rest) - MAX_LISTED} more", style="dim"))
     _diagnostics(console, report)
+    if report.redacted:
+        console.print()
+        console.print(Text(notice(report.redacted), style="dim"))
 
 
 def _headline(report: Report) -> Text:

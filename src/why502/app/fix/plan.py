@@ -18,6 +18,7 @@ from why502.facts.probes import ProbeTarget
 from why502.findings.lint import LintFinding
 from why502.findings.model import Report
 from why502.findings.patch import HUNK_HEAD, NO_NEWLINE, path_of, split_lines
+from why502.findings.redact import MARK, same_line
 
 _POOL = re.compile(r"^\s*\[[^\]]+\]\s*$", re.MULTILINE)
 _FPM_KEY = re.compile(r"^\s*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=", re.MULTILINE)
@@ -156,28 +157,45 @@ def file_kind(text: str, proxy: str = "nginx") -> str:
 
 def apply_diff(text: str, diff: str, path: str) -> str:
     """``text`` with the hunks of ``diff`` for ``path`` applied, matching exactly (context and
-    removed lines); the hunk may have moved (lines added above it) but must match once."""
+    removed lines); the hunk may have moved (lines added above it) but must match once.
+
+    A report shows credentials as ``[redacted]`` (``findings.redact``), in its diffs' context
+    too: such a line matches the file's line that redacts to it (``same_line``), and the file's
+    own line is what is kept -- a redacted line is never written.  A line the fix *adds* that was
+    redacted cannot be rebuilt, so that diff is refused."""
     lines = split_lines(text)
     hunks = _hunks(diff, path)
     if not hunks:
         raise PatchError(f"the diff has no change for {path}")
     offset = 0
-    for start, old, new in hunks:
+    for start, old, new, context in hunks:
         at = _find(lines, old, start - 1 + offset)
         if at is None:
             raise PatchError(f"{path}: the diff does not match the file at line {start} any more")
+        real = lines[at:at + len(old)]
+        for k, line in enumerate(new):
+            if MARK not in line:
+                continue
+            origin = context[k]
+            if origin is None:
+                raise PatchError(f"{path}: a line this fix adds near line {start} was redacted in the "
+                                 "report; make the report with --no-redact to apply it")
+            new[k] = real[origin]
         lines[at:at + len(old)] = new
         offset += len(new) - len(old)
     return "".join(lines)
 
 
-def _hunks(diff: str, path: str) -> list[tuple[int, list[str], list[str]]]:
-    """``(first old line, old lines, new lines)`` of each hunk of ``diff`` for ``path``; the
-    counts in ``@@ -a,b +c,d @@`` say where a hunk ends (a removed line may start with ``--``)."""
-    hunks: list[tuple[int, list[str], list[str]]] = []
+def _hunks(diff: str, path: str) -> list[tuple[int, list[str], list[str], list[int | None]]]:
+    """``(first old line, old lines, new lines, context)`` of each hunk of ``diff`` for ``path``
+    (``context[k]``: the index in old lines of new line ``k`` when it is a context line, else
+    None); the counts in ``@@ -a,b +c,d @@`` say where a hunk ends (a removed line may start
+    with ``--``)."""
+    hunks: list[tuple[int, list[str], list[str], list[int | None]]] = []
     current: str | None = None
     old: list[str] = []
     new: list[str] = []
+    context: list[int | None] = []
     left_old = left_new = 0
     last = ""
     for line in split_lines(diff):
@@ -193,15 +211,16 @@ def _hunks(diff: str, path: str) -> list[tuple[int, list[str], list[str]]]:
                 left_old = int(m.group(2) or "1")
                 left_new = int(m.group(4) or "1")
                 start = int(m.group(1)) + (1 if left_old == 0 else 0)
-                old, new = [], []
+                old, new, context = [], [], []
                 if current == path:
-                    hunks.append((start, old, new))
+                    hunks.append((start, old, new, context))
             continue
         if line == NO_NEWLINE:
             _no_newline(last, old, new)
             continue
         tag, body = line[:1], line[1:]
         if tag == " ":
+            context.append(len(old))
             old.append(body)
             new.append(body)
             left_old -= 1
@@ -210,6 +229,7 @@ def _hunks(diff: str, path: str) -> list[tuple[int, list[str], list[str]]]:
             old.append(body)
             left_old -= 1
         elif tag == "+":
+            context.append(None)
             new.append(body)
             left_new -= 1
         else:
@@ -227,9 +247,16 @@ def _no_newline(last: str, old: list[str], new: list[str]) -> None:
 
 
 def _find(lines: list[str], old: list[str], guess: int) -> int | None:
-    """Where ``old`` matches ``lines``: at ``guess`` first, else the one other place."""
+    """Where ``old`` matches ``lines``: at ``guess`` first, else the one other place.  Lines
+    with ``[redacted]`` in them match by ``same_line`` (the exact comparison otherwise)."""
     n = len(old)
-    if 0 <= guess <= len(lines) - n and lines[guess:guess + n] == old:
+    if any(MARK in line for line in old):
+        def matches(i: int) -> bool:
+            return all(same_line(real, shown) for real, shown in zip(lines[i:i + n], old))
+    else:
+        def matches(i: int) -> bool:
+            return lines[i:i + n] == old
+    if 0 <= guess <= len(lines) - n and matches(guess):
         return guess
-    places = [i for i in range(len(lines) - n + 1) if lines[i:i + n] == old]
+    places = [i for i in range(len(lines) - n + 1) if matches(i)]
     return places[0] if len(places) == 1 else None

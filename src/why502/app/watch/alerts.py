@@ -25,6 +25,7 @@ from why502 import PROJECT_URL
 from why502.app.watch.incidents import Incident
 from why502.errors import InputError
 from why502.findings.model import Diagnostic
+from why502.findings.redact import notice
 from why502.sources.netread import Bounds, fetch
 from why502.textutil import dump_json
 
@@ -54,6 +55,8 @@ def alert_of(inc: Incident, instance: str) -> dict[str, Any]:
         "startsAt": _utc(inc.opened),
         "generatorURL": f"{PROJECT_URL}#why502-watch",
     }
+    if inc.redacted:
+        alert["annotations"]["redacted"] = notice(inc.redacted)
     if inc.resolved:
         alert["endsAt"] = _utc(inc.resolved)
     return alert

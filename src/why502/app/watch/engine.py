@@ -31,6 +31,7 @@ from why502.app.watch.traffic import make_parser
 from why502.errors import UsageError, Why502Error
 from why502.evidence.stats.parser import LineParser
 from why502.findings.model import Diagnostic, Report
+from why502.findings.redact import redact
 from why502.parsers.errorlog import classify_line
 from why502.parsers.log_format import PREDEFINED, compile_format
 from why502.parsers.nginx import NginxConfig
@@ -66,6 +67,9 @@ class WatchOptions:
     state_dir: str | None = None
     revert_after: float = 300.0
     auto_revert: bool = False
+    # credentials in what watch shows, saves and sends (events, reports, alerts): redacted
+    # once, when a diagnosis comes in (findings.redact); False only with --no-redact
+    redact: bool = True
 
 
 @dataclass
@@ -368,7 +372,10 @@ class Watch:
         if isinstance(result, str):
             self.note(Diagnostic("warning", f"diagnosis of incident {inc.id} failed: {result}"))
         else:
+            if self.options.redact:
+                result = redact(result)
             self.report = result
+            inc.redacted = result.redacted
             if result.findings:
                 top = result.findings[0]
                 inc.cause, inc.title, inc.confidence = top.cause, top.title, top.confidence

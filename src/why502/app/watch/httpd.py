@@ -20,7 +20,9 @@ a time with no timeout, so one client that sends half a request blocks every scr
   stops, so the backlog never fills.
 
 A route is a function of a :class:`Request` to a :class:`Response`, registered by path
-(``routes={"/metrics": ...}``): adding a page is adding an entry.  Only ``GET`` and ``HEAD``
+(``routes={"/metrics": ...}``): adding a page is adding an entry.  A key ending in ``/*`` (e.g.
+``"/reports/*"``) takes every path under it (``/reports/...``); the route reads
+``Request.path``, the raw path (nobody decoded it), and checks it itself.  Only ``GET`` and ``HEAD``
 are served; the protocol is HTTP/1.0 (one request per connection, ``Connection: close``).
 """
 
@@ -142,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, head_only: bool) -> None:
         self.server.head_read(self.connection)
         parts = urlsplit(self.path)
-        route = self.server.routes.get(parts.path)
+        route = self.server.route_for(parts.path)
         if route is None:
             resp = Response(404, "text/plain; charset=utf-8", b"not found\n")
         else:
@@ -186,6 +188,15 @@ class HttpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self._slots: dict[int, _Slot] = {}  # id(connection) -> its slot, while it holds one
         self._by_peer: dict[str, int] = {}
         super().__init__(address, _Handler)
+
+    def route_for(self, path: str) -> Route | None:
+        """The route of ``path``: its exact entry, else the longest ``.../*`` entry above it."""
+        route = self.routes.get(path)
+        if route is None:
+            under = [k for k in self.routes if k.endswith("/*") and path.startswith(k[:-1])]
+            if under:
+                route = self.routes[max(under, key=len)]
+        return route
 
     @property
     def server_port(self) -> int:

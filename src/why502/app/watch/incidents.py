@@ -113,6 +113,7 @@ class Incident:
     last_fired: float = 0.0
     report_file: str | None = None
     diagnosis_s: float | None = None  # how long the last diagnosis took
+    redacted: int = 0  # credential values the diagnosis shows as [redacted] (findings.redact)
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "opened": self.opened, "resolved": self.resolved,
@@ -121,4 +122,4 @@ class Incident:
                 "fix": self.fix, "trigger": list(self.trigger), "requests": self.requests,
                 "errors_5xx": self.errors, "failed_attempts": self.failures,
                 "symptoms": sorted({s for s, _ in self.symptoms}), "report": self.report_file,
-                "diagnosis_seconds": self.diagnosis_s}
+                "diagnosis_seconds": self.diagnosis_s, "redacted": self.redacted}
