@@ -120,10 +120,11 @@ def parsers() -> dict[str, Callable[[str], Any]]:
 
     from why502.cli.cmd_render import load_report
     from why502.evidence.stats.parser import LineParser
-    from why502.parsers import apache_log, haproxy_log
     from why502.parsers.errorlog import classify_line
     from why502.parsers.lblogs import parse_line
     from why502.parsers.log_format import compile_format
+    from why502.proxies.apache import log as apache_log
+    from why502.proxies.haproxy import log as haproxy_log
 
     fmt = compile_format('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                          '"$http_referer" "$http_user_agent" rt=$request_time uct="$upstream_connect_time" '

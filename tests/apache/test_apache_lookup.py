@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from why502.parsers.apache import ApacheConfig, Directive, VHostBlock, load_apache
+from why502.proxies.apache.config import ApacheConfig, Directive, VHostBlock, load_apache
 
 
 def _walk_block(cfg: ApacheConfig, d: Directive) -> VHostBlock | None:

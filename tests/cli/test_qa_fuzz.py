@@ -26,13 +26,14 @@ from tests.support.paths import FIXTURES_DIR
 from why502.cli.cmd_render import load_report
 from why502.errors import Why502Error
 from why502.evidence.stats.parser import LineParser
-from why502.parsers import apache_log, haproxy_log
 from why502.parsers.errorlog import classify_line
 from why502.parsers.errorlog_batch import classify_series
 from why502.parsers.lblogs import parse_line
 from why502.parsers.lblogs.batch import alb_frame, envoy_frame
 from why502.parsers.log_format import compile_format
 from why502.parsers.nginx import parse_nginx
+from why502.proxies.apache import log as apache_log
+from why502.proxies.haproxy import log as haproxy_log
 
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOSTILE = FIXTURES_DIR / "hostile"

@@ -6,7 +6,7 @@ own or its defaults') or ``use_backend``, a ``listen`` section its own."""
 from __future__ import annotations
 
 from why502.evidence.haproxy_facts import haproxy_facts
-from why502.parsers.haproxy import parse_haproxy_text
+from why502.proxies.haproxy.config import parse_haproxy_text
 
 CFG = """\
 defaults

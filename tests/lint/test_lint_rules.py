@@ -23,10 +23,10 @@ from why502.analyzers.lint import (
 from why502.analyzers.lint.fpm import parse_pools
 from why502.analyzers.lint.registry import registered
 from why502.catalog.lint_rules import rule_page
-from why502.parsers.apache import load_apache
-from why502.parsers.haproxy import load_haproxy
 from why502.parsers.nginx import parse_nginx, parse_size
-from why502.parsers.proxykind import detect_kind
+from why502.proxies import detect_text as detect_kind
+from why502.proxies.apache.config import load_apache
+from why502.proxies.haproxy.config import load_haproxy
 
 FIXTURES = FIXTURES_DIR / "lint"
 ROOT = ROOT_DIR

@@ -21,6 +21,7 @@ NOT_OUTPUT = {
     "textutil.py": "the helpers themselves",
     "app/watch/mixin.py": "YAML quoting and a Grafana dashboard of constants (no number from data)",
     "app/fix/journal.py": "fix's journal in its state directory, read back by fix only",
+    "app/watch/livepage.py": "the live page's /api/state: strict (allow_nan=False) and HTML-inert on its own",
     "app/mitigate/record.py": "mitigate's record in fix's state directory, read back by mitigate only",
     "app/diagnose/demo.py": "a dumps/loads round trip in memory",
     "lab/record.py": "the lab's recorded metadata",

@@ -22,6 +22,7 @@ from why502.analyzers.base import (
     make_finding,
     probe_item,
     proxy_name,
+    proxy_of,
     upstream_name,
 )
 from why502.evidence.model import Evidence, LocationOutcome, UpstreamTiming
@@ -147,5 +148,4 @@ def _with_count(f: Finding, made: int, timing: UpstreamTiming) -> Finding:
 
 
 def _error_log(ev: Evidence) -> str:
-    return {"apache": "/var/log/apache2/error.log",
-            "haproxy": "/var/log/haproxy.log"}.get(ev.proxy, "/var/log/nginx/error.log")
+    return proxy_of(ev).vocabulary.default_error_log

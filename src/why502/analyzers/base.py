@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from why502 import proxies
 from why502.catalog import Entry, load_catalog
 from why502.evidence.model import Evidence, LogEvent, Sample, SymptomGroup, TargetFact
 from why502.facts.net import Listener
 from why502.facts.probes import ProbeResult
 from why502.findings.model import EvidenceItem, Finding, Fix
+from why502.proxies import Proxy
 
 GroupKey = tuple[str, str | None]  # (symptom, peer)
 
@@ -96,23 +98,21 @@ def iso(t: datetime | None) -> str | None:
     return t.isoformat(timespec="seconds") if t else None
 
 
-PROXY_NAMES = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache"}
+def proxy_of(ev: Evidence) -> Proxy:
+    """The proxy that wrote the evidence, from the one registry (``why502.proxies``): what an
+    analyzer needs to know about it is its vocabulary and capabilities, never its name."""
+    return proxies.of(ev.proxy)
 
 
 def proxy_name(proxy: str) -> str:
-    """How a report names the proxy (``nginx``, ``HAProxy``, ``Apache``); a symptom group's
-    ``source`` or ``Evidence.proxy``."""
-    return PROXY_NAMES.get(proxy, proxy)
+    """How a report names the proxy (its ``Vocabulary.title``: ``nginx``, ``HAProxy``,
+    ``Apache``); a symptom group's ``source`` or ``Evidence.proxy``, any other program as it is."""
+    return proxies.title(proxy)
 
 
 def reload_commands(ev: Evidence) -> list[str]:
     """Check the edited config with the proxy's own test, then reload it."""
-    if ev.proxy == "haproxy":
-        return [f"haproxy -c -f {ev.nginx_conf_file or '/etc/haproxy/haproxy.cfg'}",
-                "systemctl reload haproxy"]
-    if ev.proxy == "apache":
-        return ["apachectl configtest", "systemctl reload apache2"]
-    return ["nginx -t", "systemctl reload nginx"]
+    return proxy_of(ev).reload_commands(ev.nginx_conf_file)
 
 
 def sample_item(s: Sample, summary: str, symptom: str | None, count: int | None = None) -> EvidenceItem:

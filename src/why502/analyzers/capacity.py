@@ -12,7 +12,6 @@ unavailable)``, special-cased for Linux unix sockets in ``ngx_event_connect_peer
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from why502.analyzers.base import (
@@ -25,6 +24,7 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     proxy_name,
+    proxy_of,
     reload_commands,
     upstream_name,
 )
@@ -35,23 +35,9 @@ from why502.facts.net import split_key
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine, replace_line
-from why502.parsers.apache_edit import apache_timeout_diff
-from why502.parsers.haproxy import time_ms
-from why502.parsers.haproxy_edit import set_keyword, set_server_param
 from why502.parsers.nginx.edit import set_directive
-
-_SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
-
-
-def seconds(value: str | None) -> float | None:
-    """nginx time value (``60s``, ``2m``, ``500ms``, ``90``) in seconds (``ngx_parse_time``)."""
-    if not value:
-        return None
-    m = _SECONDS.match(value.strip())
-    if not m:
-        return None
-    n = float(m.group(1))
-    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+from why502.proxies.base import seconds
+from why502.proxies.haproxy.edit import set_server_param
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -213,24 +199,14 @@ def _is_local(peer: str | None) -> bool:
 
 
 def _timeout_setting(ev: Evidence, t: TargetFact | None) -> tuple[str, Setting | None]:
-    """The timer that gives up on a slow response header: nginx's ``*_read_timeout`` (default
-    60s), HAProxy's ``timeout server`` (no default: infinite, configuration.txt 4.2)."""
-    if ev.proxy == "haproxy":
-        return "timeout server", (t.settings.get("timeout server") if t else None)
-    if ev.proxy == "apache":  # the worker's timeout=, else ProxyTimeout, else Timeout (60 s)
-        return "ProxyTimeout", (t.settings.get("timeout") if t else None)
-    kind = t.kind if t else "proxy"
-    name = f"{kind}_read_timeout"
-    return name, (t.settings.get(name) if t else None)
+    """The timer that gives up on a slow response header, as the proxy names it
+    (``Proxy.response_timeout``: nginx's ``*_read_timeout``, HAProxy's ``timeout server``,
+    Apache's ``ProxyTimeout``/``timeout=``)."""
+    return proxy_of(ev).response_timeout(t.settings if t else {}, t.kind if t else "proxy")
 
 
 def _timeout_seconds(ev: Evidence, setting: Setting | None) -> float | None:
-    if ev.proxy == "haproxy":
-        ms = time_ms(setting.value) if setting else None
-        return ms / 1000 if ms is not None else None
-    if ev.proxy == "apache":  # seconds, or with a unit since 2.4 (ap_timeout_parameter_parse)
-        return seconds(setting.value) if setting else 60.0
-    return seconds(setting.value) if setting else 60.0
+    return proxy_of(ev).timeout_seconds(setting)
 
 
 def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: bool) -> Candidate:
@@ -241,7 +217,7 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     items = [i for g in groups for i in group_items(g)]
     if target:
         where = f" ({proxy} default)" if (setting is None or setting.is_default) else ""
-        shown = (setting.value if setting else "") or ("60s" if ev.proxy != "haproxy" else "infinite")
+        shown = (setting.value if setting else "") or proxy_of(ev).vocabulary.timeout_default
         items.append(EvidenceItem(kind="config", summary=f"{name} {shown}"
                                   f"{where}", source=setting.file if setting else target.file,
                                   line=setting.line if setting else target.line))
@@ -260,22 +236,14 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     if fpm_busy:
         conf -= 0.15  # busy workers queue requests: exhaustion explains the wait better
     fix_diff = None
-    if target and timeout and ev.proxy == "haproxy":
-        fix_diff = set_keyword(ev.files, name, f"{int(max(timeout * 2, 30))}s", setting=setting,
-                               section_file=target.pass_file, section_line=target.pass_line)
-    elif target and timeout and ev.proxy == "apache":
-        fix_diff = apache_timeout_diff(ev.files, setting, target.pass_file, target.pass_line,
-                                       int(max(timeout * 2, 30)))
-    elif target and timeout:
-        new = f"{int(max(timeout * 2, 30))}s"
-        fix_diff = set_directive(ev.files, name, new, setting_file=setting.file if setting else None,
-                                 setting_line=setting.line if setting else None,
-                                 is_default=setting.is_default if setting else True,
-                                 anchor_file=target.pass_file or target.file,
-                                 anchor_line=target.pass_line or target.line, anchor=f"{target.kind}_pass")
+    vocabulary = proxy_of(ev).vocabulary
+    if target and timeout:
+        fix_diff = proxy_of(ev).timeout_diff(ev.files, name, setting, (target.pass_file, target.pass_line),
+                                             (target.file, target.line), int(max(timeout * 2, 30)),
+                                             anchor=f"{target.kind}_pass")
     fix = Fix(summary="make the slow requests faster (profile the endpoint, add an index, move work "
                       f"to a queue); if they are legitimately slow, raise {name} for that "
-                      + ("backend" if ev.proxy == "haproxy" else "location"),
+                      + vocabulary.route,
               commands=reload_commands(ev), diff=fix_diff,
               file=(setting.file if setting and not setting.is_default else
                     (target.pass_file or target.file) if target else None))
@@ -283,7 +251,7 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
         "backend-too-slow", confidence=conf, groups=groups,
         explanation=f"{peer or 'The backend'} did not send its response header within {name} "
                     f"({timeout or 0:g}s), so {proxy} gave up and answered {_answered(groups)}"
-                    + (" (termination state sH)." if ev.proxy == "haproxy" else "."),
+                    + vocabulary.timeout_state + ".",
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
 

@@ -31,6 +31,7 @@ from why502.analyzers.base import (
     make_finding,
     probe_item,
     proxy_name,
+    proxy_of,
     reload_commands,
     upstream_name,
 )
@@ -39,14 +40,17 @@ from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import insert_after, unified
 from why502.parsers.nginx.edit import insert_in_block, set_directive
+from why502.proxies import Capability
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
+    # servers a health check and a runtime API vouch for (HAProxy) are judged from their states
+    checked = proxy_of(ev).can(Capability.HEALTH_CHECKED_SERVERS)
     for peer, groups in by_peer(groups_of(ev, "no-live-upstreams")).items():
-        out.append(_all_down_haproxy(ev, peer, groups) if ev.proxy == "haproxy"
+        out.append(_all_down_haproxy(ev, peer, groups) if checked
                    else _all_down(ev, peer, groups))
-    if ev.proxy == "haproxy":
+    if checked:
         out += _down_now(ev, {g.peer for g in groups_of(ev, "no-live-upstreams")})
     for peer, groups in by_peer(groups_of(ev, "dns-failure")).items():
         out.append(_dns(ev, peer, groups))
@@ -71,7 +75,8 @@ def _local(peer: str | None) -> bool:
 
 def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Candidate:
     group = ev.groups.get(name or "")
-    if group and group.servers and set(group.servers) <= group.down and ev.proxy == "nginx":
+    marks = proxy_of(ev).can(Capability.CONFIG_SERVER_MARKS)  # down / max_fails in the config
+    if group and group.servers and set(group.servers) <= group.down and marks:
         return _down_in_config(ev, group, groups)
     items = [i for g in groups for i in group_items(g)]
     marked = [e for e in ev.events if e.kind == "upstream-marked-down"]
@@ -104,7 +109,7 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
     recovered = bool(group) and all(_answers_now(ev, s) for s in group.servers) if group else False
     caused_by = claims(members) if members and not recovered else frozenset()
     fix_diff = fix_file = None
-    if recovered and group and members and ev.proxy == "nginx":
+    if recovered and group and members and marks:
         # they answer again, nginx still refuses them: max_fails/fail_timeout are the problem
         why, summary, fix_diff, fix_file = _marking_is_the_problem(ev, group)
         conf = max(conf, 0.93)
@@ -112,14 +117,13 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
         explanation=(f"Every server of upstream {name} was marked failed (max_fails within "
                      "fail_timeout) or down, so nginx had no server to try and answered 502 at once."
-                     if ev.proxy == "nginx" else
+                     if marks else
                      f"Every worker of {name or 'the backend'} was in error state (Apache disables a "
                      "worker that failed for retry= seconds, 60 by default), so Apache had none to "
                      "try and answered 503.") + why,
         evidence=items,
         fix=Fix(summary=summary,
-                commands=(["nginx -T | grep -A8 'upstream " + (name or "") + "'"] if ev.proxy == "nginx"
-                          else [f"apachectl -S; grep -rn -A4 '{name or 'Proxy'}' /etc/apache2/"]),
+                commands=proxy_of(ev).show_group_commands(name),
                 diff=fix_diff, file=fix_file),
         upstream=name, target=name), claims=claims(groups + marked_groups + members),
         caused_by=caused_by, shows=tuple(groups),

@@ -15,11 +15,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from why502.analyzers.alike import group_alike
-from why502.analyzers.base import Candidate, GroupKey, proxy_name, sample_item
+from why502.analyzers.base import Candidate, GroupKey, proxy_of, sample_item
 from why502.analyzers.registry import REGISTRY
 from why502.catalog.calibration import calibrate
 from why502.evidence.model import Evidence
 from why502.findings.model import Diagnostic, EvidenceItem, Finding
+from why502.proxies import Capability
 
 # Config-only candidates (no symptom seen) below this are pitfalls for `why502 lint`, not causes.
 MIN_UNOBSERVED = 0.5
@@ -45,11 +46,11 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
     # the number people read is calibrated on the lab's runs (catalog/data/calibration.toml);
     # ranking and folding above used the analyzers' raw scores (a monotone map keeps the order)
     findings = [replace(f, confidence=calibrate(f.confidence)) for f in findings]
-    if ev.proxy != "nginx":
-        # the catalog's titles are written for nginx ("nginx's worker user may not connect ...")
-        name = proxy_name(ev.proxy)
-        findings = [replace(f, title=f.title.replace("nginx's worker user", f"{name}'s user")
-                            .replace("nginx", name)) for f in findings]
+    proxy = proxy_of(ev)
+    if not proxy.can(Capability.CATALOG_WORDING):
+        # the catalog's titles are written in one proxy's words ("nginx's worker user may not
+        # connect ..."): the others reword them (Proxy.reword)
+        findings = [replace(f, title=proxy.reword(f.title)) for f in findings]
     # the same config defect in many blocks: one finding, one diff (schema 1.3, ``places``)
     return group_alike(findings, ev.files), diagnostics
 

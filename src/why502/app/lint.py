@@ -1,8 +1,8 @@
 """``why502 lint`` wiring: read the config (and, for this host, FPM pools and limits), run the
 checks, hand the report to a reporter (``reporters.lint_text``, ``lint_json``, ``sarif``).
 
-The config may be nginx's, HAProxy's or Apache httpd's (``proxy``, else detected from the content
-by ``parsers.proxykind``); each runs the rules registered for it.
+The config may be any proxy's of ``why502.proxies`` (``proxy``, else detected from the content by
+the registry's one detector); each runs the rules registered for it.
 
 Host facts are used only when linting this host's nginx (no NGINX_CONF argument, or ``--host``):
 a config copied from another machine must not be judged against this machine's somaxconn.  For
@@ -29,10 +29,10 @@ from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintReport
-from why502.parsers.apache import ApacheConfig
-from why502.parsers.haproxy import HaproxyConfig
 from why502.parsers.nginx import NginxConfig
 from why502.parsers.nginx.units import parse_size
+from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.haproxy.config import HaproxyConfig
 from why502.textutil import strip_terminal_escapes
 
 
@@ -87,23 +87,19 @@ def _codes(args: list[str], option: str) -> set[str]:
 
 
 def proxy_of(options: LintOptions) -> str:
-    """The proxy whose rules run: ``options.proxy``, else the config's kind (nginx for none or
-    stdin, which is an ``nginx -T`` dump)."""
-    if options.proxy:
-        return options.proxy
-    if options.nginx_conf is None or options.nginx_conf == "-":
-        return "nginx"
-    from why502.parsers.proxykind import kind_of_file
+    """The proxy whose rules run: ``options.proxy``, else the config's kind (the default proxy
+    for none or stdin, which is an ``nginx -T`` dump): ``why502.proxies.choose``."""
+    from why502.proxies import choose
 
-    return kind_of_file(options.nginx_conf)
+    return choose(options.proxy, options.nginx_conf)
 
 
 def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore: set[str],
                  enable: set[str]) -> LintOutcome:
     """HAProxy or Apache httpd: read the named file (includes for Apache), the FPM pools when
     given (or this host's with ``--host``), run that proxy's rules."""
-    from why502.parsers.apache import load_apache
-    from why502.parsers.haproxy import load_haproxy
+    from why502.proxies.apache.config import load_apache
+    from why502.proxies.haproxy.config import load_haproxy
 
     path = options.nginx_conf
     if not path or path == "-":

@@ -35,16 +35,17 @@ check: 0 when every scenario that could run was diagnosed right; 2 usage; 3 lab 
 """
 
 FORMATS = ("text", "json", "markdown", "html")
-PROXIES = ("nginx", "haproxy", "apache")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Subcommands ``list``, ``run NAME`` and ``check``."""
+    from why502.proxies import names  # the registry (nothing heavy)
+
     sub = parser.add_subparsers(dest="lab_command", metavar="SUBCOMMAND")
     lst = sub.add_parser("list", help="list the scenarios")
     lst.add_argument("--all", action="store_true",
                      help="also list the recording-only recipes used for test fixtures")
-    lst.add_argument("--proxy", choices=PROXIES, help="only the scenarios of this proxy")
+    lst.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
     run = sub.add_parser("run", help="reproduce one scenario and diagnose it")
     run.add_argument("name", metavar="NAME", help="scenario name (see `why502 lab list`)")
     run.add_argument("--format", choices=FORMATS,
@@ -60,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--noisy", action="store_true",
                        help="run each scenario on a noisy host's baseline (other jobs' OOM kills "
                             "and segfaults, an old incident in the rotated log, client noise)")
-    check.add_argument("--proxy", choices=PROXIES, help="only the scenarios of this proxy")
+    check.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
 
 
 def run(args: argparse.Namespace) -> int:

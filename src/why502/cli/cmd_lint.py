@@ -60,17 +60,13 @@ def _positive_int(text: str) -> int:
 
 
 def _sniff(path: str | None) -> str:
-    """The kind of a positional NGINX_CONF: HAProxy or Apache when its content says so, else
-    nginx (whose loader then reports an unreadable or foreign file as it always did)."""
-    if not path or path == "-":
-        return "nginx"
-    from why502.parsers.configread import read_head
-    from why502.parsers.proxykind import detect_kind
+    """The kind of a positional NGINX_CONF: another proxy when its content says so, else the
+    default one, nginx (whose loader then reports an unreadable or foreign file as it always did)."""
+    from why502.proxies import DEFAULT, detect_file
 
-    try:  # a FIFO is never opened here: nginx's reader reads it once, with bounds
-        return detect_kind(read_head(path, 1 << 20)) or "nginx"
-    except OSError:
-        return "nginx"
+    if not path or path == "-":
+        return DEFAULT
+    return detect_file(path, fallback=DEFAULT)  # a FIFO is never opened here (configread)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

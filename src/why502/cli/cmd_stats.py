@@ -160,7 +160,7 @@ def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: 
         haproxy_timeouts,
         runtime_servers,
     )
-    from why502.parsers.apache_log import NGINX_FORMAT
+    from why502.proxies.apache.log import NGINX_FORMAT
 
     if not args.files or "-" in args.files:
         raise UsageError(f"give {'HAProxy' if proxy == 'haproxy' else 'Apache'}'s log file(s)")

@@ -1,8 +1,9 @@
 """``--config FILE`` and ``--proxy nginx|apache|haproxy``, shared by diagnose, stats, lint, lab.
 
-``--config`` takes any supported proxy's config, the kind detected from the content
-(``parsers.proxykind``); ``--proxy`` forces it; ``--nginx-conf`` stays as an alias of ``--config``
-for nginx.  Standard library only (``why502 --help`` must stay instant).
+``--config`` takes any supported proxy's config, the kind detected from the content by the one
+detector (``why502.proxies``); ``--proxy`` forces it; ``--nginx-conf`` stays as an alias of
+``--config`` for nginx.  Standard library only at module level (``why502 --help`` must stay
+instant); the registry, which imports nothing heavy, is read when the parser is built.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import argparse
 
 from why502.errors import UsageError
 
-PROXIES = ("nginx", "apache", "haproxy")
-
 
 def add_proxy_arguments(parser: argparse.ArgumentParser, what: str = "read") -> None:
+    from why502.proxies import names
+
     parser.add_argument("--config", metavar="FILE",
                         help=f"the proxy's config to {what}: nginx.conf or a saved nginx -T dump, "
                              "apache2.conf/httpd.conf, or haproxy.cfg (the kind is detected)")
-    parser.add_argument("--proxy", choices=PROXIES,
+    parser.add_argument("--proxy", choices=names(),
                         help="which proxy --config is for (default: detected from its content)")
 
 
@@ -32,9 +33,8 @@ def config_path(args: argparse.Namespace) -> str | None:
 
 
 def proxy_of_file(path: str | None) -> str:
-    """The proxy a ``--config`` file is for, from its content; nginx for stdin or no file."""
-    if path is None or path == "-":
-        return "nginx"
-    from why502.parsers.proxykind import kind_of_file
+    """The proxy a ``--config`` file is for, from its content (``why502.proxies.detect_file``);
+    the default proxy for stdin or no file."""
+    from why502.proxies import choose
 
-    return kind_of_file(path)
+    return choose(None, path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.setting import Setting
-from why502.parsers.apache import DEFAULTS, ApacheConfig
+from why502.proxies.apache.config import DEFAULTS, ApacheConfig
 
 
 def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFact],

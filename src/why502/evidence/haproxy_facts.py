@@ -9,7 +9,7 @@ logged it.
 
 The settings are named as HAProxy names them (``timeout server``, ``timeout queue``, ``retries``,
 ``maxconn``, ``inter``/``fall``/``rise``), each a ``Setting`` with file:line, or HAProxy's default
-(``parsers.haproxy.DEFAULTS``) with ``is_default``.
+(``proxies.haproxy.config.DEFAULTS``) with ``is_default``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import replace
 from why502.evidence.model import GroupFact, SymptomGroup, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
-from why502.parsers.haproxy import HaproxyConfig, Section, Server
+from why502.proxies.haproxy.config import HaproxyConfig, Section, Server
 
 SECTION_SETTINGS = ("timeout connect", "timeout server", "timeout queue", "timeout client",
                     "timeout http-request", "retries")

@@ -129,10 +129,11 @@ _DIRECTIVE = re.compile(
 _SECRET_ARG = re.compile(
     r"(?i)(?<![\w-])(?:secure_link_secret|insecure-password|stats[^\S\n]+auth[^\S\n]+[^\s:;]+:)"
     r"(?:[^\S\n]+|(?<=:))(?P<value>\"[^\"\n]*\"?|'[^'\n]*'?|[^\s;]+)")
-# B: NAME=VALUE or NAME: VALUE (query strings, cookies, headers quoted in a log, JSON, env files)
+# B: NAME=VALUE or NAME: VALUE (query strings, cookies, headers quoted in a log, JSON, env files);
+# not a word glued to a ``)``: ``(short)auth:(na)`` is Kong's DNS-lookup trace, not a credential
 _PAIR = re.compile(
     r"""(?x)
-    (?<![\w.\-\[\]$=:/])(?<!\$\{)(?<!%\{)
+    (?<![\w.\-\[\]$=:/)])(?<!\$\{)(?<!%\{)
     (?P<q>["']?)(?P<name>[A-Za-z_][\w.\-]*(?:\[[^\]\n]{1,64}\])?)(?P=q)
     [^\S\n]*[=:][^\S\n]*""")
 _PAIR_VALUE = re.compile(

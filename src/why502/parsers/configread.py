@@ -167,7 +167,7 @@ def _read_regular(path: str, most: int) -> bytes:
 
 def read_head(path: str, size: int) -> str:
     """The first ``size`` bytes of a config file as text (what its kind is told from,
-    ``parsers.proxykind``): ``NotAConfigFile`` for a FIFO or a device, never opened."""
+    ``why502.proxies.detect_file``): ``NotAConfigFile`` for a FIFO or a device, never opened."""
     kind = _kind(os.stat(path).st_mode)
     if kind is not None:
         raise _not_regular(kind)

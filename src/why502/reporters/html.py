@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from importlib import resources
 from typing import Any
 
-from why502.catalog.lint_rules import PROXY_NAMES
+from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Fix, Report, UpstreamSummary
 from why502.findings.redact import notice
 from why502.textutil import dump_json, strip_terminal_escapes
@@ -338,7 +338,7 @@ def _facts_html(finding: Finding) -> str:
     if finding.symptoms:
         facts.append(("symptoms", " ".join(f'<span class="tag">{_e(s)}</span>' for s in finding.symptoms)))
     if finding.proxy:
-        facts.append(("proxy", _e(PROXY_NAMES.get(finding.proxy, finding.proxy))))
+        facts.append(("proxy", _e(proxies.long_title(finding.proxy))))
     if finding.upstream:
         facts.append(("upstream", f"<code>{_e(finding.upstream)}</code>"))
     if finding.target and finding.target != finding.upstream:

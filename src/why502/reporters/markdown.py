@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from why502.catalog.lint_rules import PROXY_NAMES
+from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Fix, Report
 from why502.findings.redact import notice
 from why502.reporters.html import chart_data, confidence_label, safe_text
@@ -100,7 +100,7 @@ def _facts(finding: Finding) -> list[str]:
     if finding.symptoms:
         lines.append("- **Symptoms:** " + ", ".join(md_code(s) for s in finding.symptoms))
     if finding.proxy:
-        lines.append(f"- **Proxy:** {md_text(PROXY_NAMES.get(finding.proxy, finding.proxy))}")
+        lines.append(f"- **Proxy:** {md_text(proxies.long_title(finding.proxy))}")
     if finding.upstream or finding.target:
         parts = [x for x in (finding.upstream, finding.target) if x]
         where = " → ".join(md_code(x) for x in dict.fromkeys(parts))  # once when they are the same

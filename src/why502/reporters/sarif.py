@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from why502 import PROJECT_URL
+from why502 import PROJECT_URL, proxies
 from why502.catalog.lint_rules import DOCS_BASE_URL, load_rules, rule_page
 from why502.findings.lint import LintReport
 from why502.findings.redact import notice
@@ -36,7 +36,7 @@ class SarifRule:
     help_uri: str
     help_markdown: str
     severity: str
-    proxy: str = "nginx"  # whose config the rule reads: the first tag
+    proxy: str = proxies.DEFAULT  # whose config the rule reads: the first tag
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,6 @@ def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
     notes = [SarifNotification(n.severity, n.message, n.file, n.line) for n in report.notes]
     if report.redacted:  # said where SARIF viewers show the run's own messages
         notes.append(SarifNotification("info", notice(report.redacted), None, None))
-    proxy = str(report.inputs.get("proxy") or "nginx")
+    proxy = str(report.inputs.get("proxy") or proxies.DEFAULT)
     return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes,
                              successful=not report.unread))

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from why502 import proxies
 from why502.textutil import plural, shorten, strip_terminal_escapes
 
 _SPARK = " ▁▂▃▄▅▆▇█"
@@ -45,15 +46,15 @@ def sparkline(values: list[int], width: int = 72) -> tuple[str, int]:
     return "".join(_SPARK[min(8, -(-v * 8 // top))] if v else " " for v in cols), per
 
 
-# The engine's word for "the proxy itself made the 5xx" is "nginx" (``made_by.nginx``, a JSON
-# contract); a HAProxy or Apache log was rewritten into nginx's fields, so its text says so.
-PROXY_WORDS = {"nginx": "nginx", "haproxy": "haproxy", "apache": "Apache"}
+# The engine's word for "the proxy itself made the 5xx" is the default proxy's name
+# (``made_by.nginx``, a JSON contract); another proxy's log was rewritten into nginx's fields, so
+# its text names the proxy that wrote it (``Vocabulary.stats_word``).
 
 
 def who(key: object, d: dict[str, Any]) -> str:
-    """``nginx`` (the engine's word) as the proxy that wrote the log: nginx, haproxy, Apache."""
-    if key == "nginx":
-        return PROXY_WORDS.get(str(d.get("proxy") or "nginx"), "nginx")
+    """The engine's word for the proxy as the proxy that wrote the log: nginx, haproxy, Apache."""
+    if key == proxies.DEFAULT:
+        return proxies.of(d.get("proxy")).vocabulary.stats_word
     return str(key) if key is not None else ""
 
 
@@ -72,7 +73,8 @@ def headline(d: dict[str, Any]) -> list[str]:
     made = {k: v for k, v in (d.get("made_by") or {}).items() if v}
     if made:
         makers = ", ".join(
-            f"{who(k, d) + ' itself' if k == 'nginx' else 'the backend' if k == 'backend' else k} {v:,}"
+            f"{who(k, d) + ' itself' if k == proxies.DEFAULT else 'the backend' if k == 'backend' else k}"
+            f" {v:,}"
             for k, v in sorted(made.items(), key=lambda kv: -kv[1])
         )
         out[-1] += f"; made by {makers}"
@@ -84,7 +86,7 @@ def headline(d: dict[str, Any]) -> list[str]:
             f"{plural(u.get('failed_attempts', 0), 'failed attempt')}"
         )
         if u.get("near_timeout") and u.get("timeout"):
-            word = "timeout server" if d.get("proxy") == "haproxy" else "read timeout"
+            word = proxies.of(d.get("proxy")).vocabulary.stats_timeout
             text += f", {plural(u['near_timeout'], 'attempt')} at >= 80% of its {u['timeout']:g}s {word}"
         out.append(text)
     inc = d.get("incidents", [])
@@ -184,26 +186,23 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
 
     ups = d.get("upstreams", [])
     if ups:
-        haproxy = d.get("proxy") == "haproxy"
+        words = proxies.of(d.get("proxy")).vocabulary
         t = Table(
-            title=("Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
-                   "Ta where none came)" if haproxy else
-                   "Upstreams (per attempt; p50..max of $upstream_header_time, or of "
-                   "$upstream_response_time where no header ever came)"),
+            title=words.stats_groups,
             title_justify="left",
         )
         cols = (
-            "server" if haproxy else "upstream",
-            "backend" if haproxy else "location",
+            words.stats_target,
+            words.route,
             "attempts",
             "failed",
-            f"5xx {who('nginx', d)}/backend",
+            f"5xx {who(proxies.DEFAULT, d)}/backend",
             "rescued",
             "p50",
             "p95",
             "p99",
             "max",
-            "timeout server" if haproxy else "timeout",
+            words.stats_timeout_column,
             ">=80% timeout",
         )
         for col in cols:
@@ -221,7 +220,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
             near = u.get("near_timeout", 0)
             five = f"{u['requests_5xx']:,}"
             if u["requests_5xx"]:
-                five += f" {mb.get('nginx', 0):,}/{mb.get('backend', 0):,}"
+                five += f" {mb.get(proxies.DEFAULT, 0):,}/{mb.get('backend', 0):,}"
             t.add_row(
                 _t(u["address"], 60),
                 _t(", ".join(u.get("locations") or []) or "?", 60),
@@ -275,7 +274,8 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
         t.add_column(col)
         extra = [k for k in rows[0] if k != col]
         for k in extra:
-            t.add_column(f"by_{who('nginx', d)}" if k == "by_nginx" else k, justify="right")
+            t.add_column(f"by_{who(proxies.DEFAULT, d)}" if k == f"by_{proxies.DEFAULT}" else k,
+                         justify="right")
         for r in rows[:top]:
             t.add_row(_t(r[col], 60), *(_n(r.get(k)) for k in extra))
         c.print(t)

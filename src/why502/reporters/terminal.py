@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from why502.catalog.lint_rules import PROXY_NAMES
+from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Report
 from why502.findings.redact import notice
 from why502.textutil import shorten, strip_terminal_escapes
@@ -36,15 +36,15 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
     """Print ``report`` answer-first to ``console``."""
     console.print(_headline(report))
     proxy = report.inputs.get("proxy")
-    if isinstance(proxy, str):  # the findings are about HAProxy or Apache, not nginx
-        name = {"haproxy": "HAProxy", "apache": "Apache httpd"}.get(proxy, proxy)
+    if isinstance(proxy, str):  # the findings are about another proxy than the default one
+        name = clean(proxies.long_title(proxy))
         config = report.inputs.get("config")
         console.print(Text(f"   {name}" + (f": {clean(str(config))}" if config else ""), style="dim"))
     found = report.inputs.get("discovered")
     several = isinstance(found, list) and len(found) > 0
     if several and isinstance(found, list):  # diagnose with no flags found these masters running
         console.print(Text("   found running: " + ", ".join(
-            f"{PROXY_NAMES.get(str(d.get('proxy')), clean(d.get('proxy')))} (pid {clean(d.get('pid'))}, "
+            f"{clean(proxies.long_title(str(d.get('proxy'))))} (pid {clean(d.get('pid'))}, "
             f"{clean(d.get('config'))})" for d in found if isinstance(d, dict)), style="dim"))
     if report.healthy:
         console.print(Text(_healthy_detail(report), style="dim"))
@@ -59,8 +59,8 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
                            "(-v or --format json for details):", style="bold"))
         for n, f in enumerate(rest[:MAX_LISTED], len(detailed) + 1):
             line = Text(f"  {n}. ")
-            line.append(clean(f.cause) + (f" ({PROXY_NAMES.get(f.proxy, clean(f.proxy))})"
-                                           if f.proxy and (several or f.proxy != "nginx") else ""))
+            line.append(clean(f.cause) + (f" ({clean(proxies.long_title(f.proxy))})"
+                                           if f.proxy and (several or f.proxy != proxies.DEFAULT) else ""))
             line.append(f"  {clean(f.target or f.upstream or '')}  {f.confidence:.0%}"
                         + (f", {f.count} failed" if f.count else ""), style="dim")
             console.print(line)
@@ -137,8 +137,8 @@ def _finding(console: Console, n: int, f: Finding, verbose: bool, *, show_proxy:
     head.append(f"{n}. ", style="bold")
     head.append(clean(f.title), style="bold red" if n == 1 else "bold yellow")
     head.append("  [", style="dim")
-    if f.proxy and (show_proxy or f.proxy != "nginx"):  # which proxy, when it is not just nginx
-        head.append(f"{PROXY_NAMES.get(f.proxy, clean(f.proxy))} · ", style="bold")
+    if f.proxy and (show_proxy or f.proxy != proxies.DEFAULT):  # which proxy, when not the default
+        head.append(f"{clean(proxies.long_title(f.proxy))} · ", style="bold")
     head.append(f"{f.cause} · {f.confidence:.0%}", style="dim")
     if f.count:
         codes = "/".join(str(c) for c in f.status_codes) or "errors"

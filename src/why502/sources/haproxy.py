@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from why502.errors import InputError
 from why502.facts.haproxy import ServerState, parse_servers_state, parse_show_stat
-from why502.parsers.haproxy import HaproxyConfig, load_haproxy
+from why502.proxies.haproxy.config import HaproxyConfig, load_haproxy
 
 DEFAULT_CONF = "/etc/haproxy/haproxy.cfg"
 CANDIDATES = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")

@@ -24,9 +24,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-PROGRAMS = {"nginx": "nginx", "apache2": "apache", "httpd": "apache", "haproxy": "haproxy"}
-DEFAULT_CONFIGS = {"nginx": "/etc/nginx/nginx.conf", "apache": "/etc/apache2/apache2.conf",
-                   "haproxy": "/etc/haproxy/haproxy.cfg"}
+from why502.proxies import PROXIES, detect_process
+
+# the program names and default configs each proxy declares (why502.proxies, the one registry)
+PROGRAMS = {prog: p.name for p in PROXIES.values() for prog in p.detection.programs}
+DEFAULT_CONFIGS = {p.name: p.vocabulary.default_config for p in PROXIES.values()}
 PIDS_ENV = "WHY502_PROC_PIDS"
 
 
@@ -73,10 +75,7 @@ def _allowed() -> set[int] | None:
 
 
 def _kind(comm: str, argv: list[str]) -> str | None:
-    name = os.path.basename(argv[0].split()[0]) if argv and argv[0] else comm
-    if argv and argv[0].startswith("nginx:"):
-        return "nginx"
-    return PROGRAMS.get(name) or PROGRAMS.get(comm)
+    return detect_process(comm, argv)
 
 
 def _option(argv: list[str], flag: str) -> list[str]:
@@ -130,7 +129,7 @@ def describe(kind: str, pid: int, argv: list[str]) -> ProxyProcess:
                         pid_file=_absolute(pid_file[-1], pid) if pid_file else None)
 
 
-def running_proxies(kinds: tuple[str, ...] = ("nginx", "apache", "haproxy"), *,
+def running_proxies(kinds: tuple[str, ...] = tuple(PROXIES), *,
                     use_env: bool = True) -> list[ProxyProcess]:
     """Every proxy master on this host (or among ``WHY502_PROC_PIDS`` when ``use_env``), lowest
     PID first."""
@@ -150,7 +149,7 @@ def running_proxies(kinds: tuple[str, ...] = ("nginx", "apache", "haproxy"), *,
         comm, ppid = st
         if allowed is not None and pid not in allowed and ppid not in allowed:
             continue
-        if comm not in PROGRAMS and not comm.startswith("nginx"):
+        if comm not in PROGRAMS and not comm.startswith(tuple(PROXIES)):
             continue
         raw = _read(f"/proc/{pid}/cmdline")
         if not raw:

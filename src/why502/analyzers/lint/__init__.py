@@ -23,9 +23,9 @@ from why502.analyzers.lint.suppress import Suppressions
 from why502.catalog.lint_rules import SEVERITIES, LintRule, load_rules, severity_rank
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintFinding
-from why502.parsers.apache import ApacheConfig
-from why502.parsers.haproxy import HaproxyConfig
 from why502.parsers.nginx.model import NginxConfig
+from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.haproxy.config import HaproxyConfig
 
 __all__ = [
     "SEVERITIES",

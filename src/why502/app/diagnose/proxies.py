@@ -1,8 +1,8 @@
 """Which proxy diagnose is about, and HAProxy's inputs in the shape nginx's take.
 
 ``--config FILE`` takes an nginx config or ``nginx -T`` dump, an Apache config or a
-``haproxy.cfg``; the kind is detected from the content (``parsers.proxykind``) unless
-``--proxy`` forces it; ``--nginx-conf`` is the same as ``--config FILE --proxy nginx``.  With no
+``haproxy.cfg``; the kind is detected from the content (``why502.proxies``, the one detector)
+unless ``--proxy`` forces it; ``--nginx-conf`` is the same as ``--config FILE --proxy nginx``.  With no
 config named, nginx is diagnosed (as before) unless ``--proxy`` names another one.
 """
 
@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.errors import InputError, UsageError
+from why502.errors import InputError
 from why502.evidence.apache_facts import apache_facts
 from why502.evidence.haproxy_facts import haproxy_facts, listens
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
-from why502.parsers.apache import load_apache
-from why502.parsers.proxykind import PROXIES, kind_of_file
+from why502.proxies import DEFAULT, PROXIES, choose, get
+from why502.proxies.apache.config import load_apache
 from why502.sources import haproxy as haproxy_source
 from why502.sources.nginx import DEFAULT_CONF as NGINX_CONF
 from why502.sources.nginx import find_nginx
@@ -30,29 +30,31 @@ APACHE_CONF = "/etc/apache2/apache2.conf"  # Debian's; httpd.conf elsewhere
 
 
 def which_proxy(options: DiagnoseOptions) -> str:
-    """``nginx``, ``apache`` or ``haproxy``: ``--proxy``, else detected from ``--config``."""
-    if options.proxy is not None and options.proxy not in PROXIES:
-        raise UsageError(f"--proxy must be one of {', '.join(PROXIES)}, not {options.proxy!r}")
+    """A name of ``why502.proxies.PROXIES``: ``--proxy``, else detected from ``--config``
+    (``--nginx-conf`` names the default proxy's), else :func:`discovered`."""
+    if options.proxy is not None:
+        get(options.proxy)  # a one-line UsageError for an unknown name
     if options.nginx_conf is not None:
-        return options.proxy or "nginx"
-    if options.proxy:
-        return options.proxy
-    if options.config is None or options.config == "-":
-        # logs only: read as nginx's (its readers know every proxy's lines), no config looked for
-        return "nginx" if options.config == "-" or options.logs_only() else discovered()
-    return kind_of_file(options.config)
+        return options.proxy or DEFAULT
+    if options.proxy is None and options.config is None and not options.logs_only():
+        return discovered()
+    # logs only: read as the default proxy's (its readers know every proxy's lines), no config
+    # looked for on this host (a log-only run reads no host config)
+    return choose(options.proxy, options.config)
 
 
 def discovered() -> str:
-    """With no config named: nginx when it is installed or configured (as before), else the
-    proxy whose config is at its packaged path (HAProxy's, then Apache's)."""
+    """With no config named: the default proxy (nginx) when it is installed or configured (as
+    before), else the proxy whose config is at its packaged path (HAProxy's, then Apache's:
+    ``Detection.priority`` order)."""
     if find_nginx() is not None or os.path.exists(NGINX_CONF):
-        return "nginx"
-    if os.path.exists(haproxy_source.DEFAULT_CONF):
-        return "haproxy"
-    if os.path.exists(APACHE_CONF):
-        return "apache"
-    return "nginx"
+        return DEFAULT
+    others = sorted((p for p in PROXIES.values() if p.name != DEFAULT),
+                    key=lambda p: -p.detection.priority)
+    for proxy in others:
+        if os.path.exists(proxy.vocabulary.default_config):
+            return proxy.name
+    return DEFAULT
 
 
 @dataclass

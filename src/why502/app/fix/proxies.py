@@ -33,9 +33,9 @@ from why502.app.fix.service import (
     run_program,
     unit_main_pid,
 )
-from why502.parsers.apache import ApacheConfig, envvars, load_apache
-from why502.parsers.haproxy import load_haproxy
 from why502.parsers.procnet import parse_tcp_table
+from why502.proxies.apache.config import ApacheConfig, envvars, load_apache
+from why502.proxies.haproxy.config import load_haproxy
 from why502.sources.listeners import socket_inodes
 from why502.sources.proxyprocs import ProxyProcess, master_of
 

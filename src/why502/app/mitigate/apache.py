@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from why502.app.mitigate.model import Group, Member
 from why502.errors import InputError
-from why502.parsers.apache import load_apache
+from why502.proxies.apache.config import load_apache
 
 
 def apache_groups(conf: str) -> list[Group]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from why502.app.mitigate.model import Group, Member
 from why502.errors import InputError
-from why502.parsers.haproxy import HaproxyConfig, load_haproxy
+from why502.proxies.haproxy.config import HaproxyConfig, load_haproxy
 from why502.sources.haproxy import runtime_command, server_states
 
 MAINT, READY = "maint", "ready"

@@ -323,7 +323,7 @@ def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Option
 
 def _apply_runtime(chosen: list[Proposal], proxy: str, conf: str, options: Options, out: TextIO,
                    mid: str) -> int:
-    from why502.parsers.haproxy import load_haproxy
+    from why502.proxies.haproxy.config import load_haproxy
 
     cfg = load_haproxy(conf)
     m = _record(chosen, proxy, conf, mid)

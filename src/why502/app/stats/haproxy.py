@@ -1,11 +1,11 @@
 """``why502 stats`` on HAProxy's log and on Apache's access log (``app.stats.rewrite``).
 
-HAProxy: the httplog lines (``parsers.haproxy_log.to_nginx_line``), with the server names turned
+HAProxy: the httplog lines (``proxies.haproxy.log.to_nginx_line``), with the server names turned
 into the addresses of the config's ``server`` lines so per-upstream rows name the same peers as
 diagnose, each next to its backend's ``timeout server``; the runtime API's ``show servers state``
 adds each server's state now when the config has a ``stats socket`` that answers. Apache: the
 ``LogFormat`` of the ``CustomLog`` that writes the file (else ``combined``), compiled by
-``parsers.apache_log``; ``%D``/``%T`` become ``$request_time``.
+``proxies.apache.log``; ``%D``/``%T`` become ``$request_time``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from why502.app.stats.rewrite import rewritten
 from why502.errors import InputError
 from why502.evidence.haproxy_facts import haproxy_facts
-from why502.parsers import apache_log, haproxy_log
-from why502.parsers.apache import load_apache
-from why502.parsers.haproxy import load_haproxy, time_ms
+from why502.proxies.apache import log as apache_log
+from why502.proxies.apache.config import load_apache
+from why502.proxies.haproxy import log as haproxy_log
+from why502.proxies.haproxy.config import load_haproxy, time_ms
 
 
 def haproxy_timeouts(config: str | None) -> tuple[dict[str, tuple[float, str]], list[str]]:

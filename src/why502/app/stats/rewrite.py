@@ -1,7 +1,7 @@
 """``why502 stats`` on another proxy's access log: its lines rewritten into an nginx format.
 
 The statistics engine (``evidence.stats``) reads nginx's access-log variables; HAProxy's httplog
-(``parsers.haproxy_log``) and Apache's ``LogFormat`` (``parsers.apache_log``) carry the same
+(``proxies.haproxy.log``) and Apache's ``LogFormat`` (``proxies.apache.log``) carry the same
 facts under other names.  The lines are rewritten once, streaming, into a temporary file in an
 nginx format, which the engine then reads like any nginx log (the file is removed afterwards).
 """

@@ -27,8 +27,8 @@ from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.findings.patch import replace_line
-from why502.parsers.apache import ApacheConfig, ProxyTarget
-from why502.parsers.apache_edit import apache_timeout_diff
+from why502.proxies.apache.config import ApacheConfig, ProxyTarget
+from why502.proxies.apache.edit import apache_timeout_diff
 
 MEMBER_RETRY = 5
 """Seconds a failed member stays out in the fix: a restarted backend is back within seconds,

@@ -46,8 +46,8 @@ from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.facts.setting import Setting
 from why502.findings.lint import LintFinding
-from why502.parsers.haproxy import HaproxyConfig, Section, Server, time_ms
-from why502.parsers.haproxy_edit import set_keyword, set_server_param
+from why502.proxies.haproxy.config import HaproxyConfig, Section, Server, time_ms
+from why502.proxies.haproxy.edit import set_keyword, set_server_param
 
 DEFAULT_TIMEOUT_SERVER = "50s"
 """What Debian's shipped ``/etc/haproxy/haproxy.cfg`` sets (``timeout server 50000``)."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from why502.facts.setting import Setting
 from why502.findings.patch import insert_after, replace_line
-from why502.parsers.haproxy import split_words
+from why502.proxies.haproxy.config import split_words
 
 
 def set_keyword(files: Mapping[str, Sequence[str]], keyword: str, value: str, *,

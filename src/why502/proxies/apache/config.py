@@ -14,7 +14,7 @@ sorts a glob's matches).  What is modelled (httpd docs, mod_proxy.html, core.htm
   ``retry=`` to 60 s (mod_proxy.html "BalancerMember and ProxyPass parameters").
 - ``${VAR}`` from Debian's ``/etc/apache2/envvars`` when the config lives next to it;
 - ``apachectl -S`` or ``apache2 -t -D DUMP_INCLUDES`` output given instead of a config
-  (``parsers.apache_dump``): the main config it names is read, and its virtual hosts (name,
+  (``proxies.apache.dump``): the main config it names is read, and its virtual hosts (name,
   block file:line) are kept.
 """
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from why502.facts.setting import Setting
-from why502.parsers.apache_dump import VHost, looks_like_dump, parse_apache_dump
 from why502.parsers.configread import ConfigBudget
+from why502.proxies.apache.dump import VHost, looks_like_dump, parse_apache_dump
 
 # name -> (default, where it is stated)
 DEFAULTS: dict[str, tuple[str, str]] = {

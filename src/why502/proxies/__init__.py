@@ -1,0 +1,176 @@
+"""The proxies why502 reads as full proxies: ``PROXIES``, the one registry and the one detector.
+
+Every other part of why502 learns about a proxy through this map and the :class:`~why502.
+proxies.base.Proxy` it holds (``base`` says what a proxy declares).  Adding a proxy is one folder
+``why502/proxies/<name>/`` with a ``proxy.py`` defining ``PROXY``, and one line here.
+
+Which proxy a config is for: ``--proxy NAME`` when given (:func:`get` checks the name), else
+:func:`detect_text` / :func:`detect_file`: every proxy scores the text with its quoted strings and
+comments masked (``base.mask``), the highest score wins (ties: ``Detection.priority``), and when
+no proxy recognises the file its ``include`` lines are followed (bounded) and their content
+scored.  Which proxy a process is: :func:`detect_process` (``sources.proxyprocs``).
+
+Nothing heavy is imported here: ``why502 --help`` reads the names.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from why502.errors import InputError, UsageError
+from why502.parsers.configread import NotAConfigFile, read_head
+from why502.proxies.apache.proxy import PROXY as APACHE
+from why502.proxies.base import Capability, Proxy, mask
+from why502.proxies.haproxy.proxy import PROXY as HAPROXY
+from why502.proxies.nginx.proxy import PROXY as NGINX
+
+PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY)}
+"""Every proxy by name, in the order the help and the docs list them."""
+
+DEFAULT = NGINX.name
+"""The proxy when nothing says which (no config named, a dump on stdin): nginx, as always."""
+
+HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
+INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy
+INCLUDE_DEPTH = 2
+
+__all__ = ["DEFAULT", "PROXIES", "Capability", "Proxy", "choose", "detect_file", "detect_process",
+           "detect_text", "get", "names", "of"]
+
+
+def names() -> tuple[str, ...]:
+    return tuple(PROXIES)
+
+
+def get(name: str) -> Proxy:
+    """The proxy called ``name`` (``--proxy NAME``), or a one-line ``UsageError``."""
+    try:
+        return PROXIES[name]
+    except KeyError:
+        raise UsageError(f"--proxy must be one of {', '.join(PROXIES)}, not {name!r}") from None
+
+
+def of(name: str | None) -> Proxy:
+    """The proxy a result names (``Evidence.proxy``, ``Finding.proxy``, a saved report's), the
+    default one for a name this version does not know (a report from a newer why502)."""
+    return PROXIES.get(name or DEFAULT) or PROXIES[DEFAULT]
+
+
+def title(name: str | None) -> str:
+    """How a report's sentences name the proxy ``name``; any other name (another program, a
+    proxy of a newer why502) as it is."""
+    proxy = PROXIES.get(name) if name else None
+    return proxy.vocabulary.title if proxy else (name or "")
+
+
+def long_title(name: str | None) -> str:
+    """How a heading names the proxy ``name`` ("Apache httpd"); any other name as it is."""
+    proxy = PROXIES.get(name) if name else None
+    return proxy.vocabulary.long_title if proxy else (name or "")
+
+
+def _scores(text: str) -> dict[str, int]:
+    masked = {True: mask(text), False: mask(text, hash_comments_anywhere=False)}
+    # Apache's comments start a line only; nginx's and HAProxy's anywhere outside quotes
+    return {p.name: p.detect(text, masked[p.name != APACHE.name]) for p in PROXIES.values()}
+
+
+def _best(scores: dict[str, int]) -> str | None:
+    name = max(scores, key=lambda n: (scores[n], PROXIES[n].detection.priority))
+    return name if scores[name] > 0 else None
+
+
+def detect_text(text: str) -> str | None:
+    """The proxy whose config ``text`` is (its name), or None when no proxy recognises it."""
+    return _best(_scores(text))
+
+
+def _read_head(path: str) -> str:
+    """The first MiB of a config file; a FIFO or a device is never opened (``NotAConfigFile``,
+    an ``OSError``): nginx's reader reads a FIFO once, with bounds (``parsers.configread``)."""
+    return read_head(path, HEAD_BYTES)
+
+
+def _included(path: str, text: str) -> list[str]:
+    """The files ``text``'s include lines name (any proxy's include grammar, quoted or not),
+    relative paths against the file's directory, globs expanded, regular files only."""
+    base = os.path.dirname(os.path.abspath(path))
+    out: list[str] = []
+    for proxy in PROXIES.values():
+        rx = proxy.detection.include
+        if rx is None:
+            continue
+        for m in rx.finditer(text):  # anchored at a line's start: a commented include is not one
+            pattern = m.group(1).strip("\"'")
+            full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
+            for found in sorted(glob.glob(full)) if glob.has_magic(full) else [full]:
+                if os.path.isfile(found) and found not in out:
+                    out.append(found)
+    return out
+
+
+def choose(proxy: str | None, config: str | None) -> str:
+    """The proxy a command is about: ``--proxy NAME`` when given (checked), else the proxy of
+    the ``config`` file (:func:`detect_file`); the default one for no file or a dump on stdin."""
+    if proxy is not None:
+        return get(proxy).name
+    if config is None or config == "-":
+        return DEFAULT
+    return detect_file(config)
+
+
+def detect_file(path: str, fallback: str | None = None) -> str:
+    """The proxy a ``--config`` file is for: the file's first MiB, then, when that says nothing,
+    the files it includes (at most ``INCLUDE_FILES``, two levels).  A file that cannot be read or
+    that no proxy recognises is a one-line ``InputError``, or ``fallback`` when one is given (the
+    positional NGINX_CONF of ``lint``, whose loader then says what is wrong with it)."""
+    try:
+        text = _read_head(path)
+    except OSError as err:
+        if fallback is not None:
+            return fallback
+        hint = ""
+        if isinstance(err, NotAConfigFile) and "FIFO" in str(err.strerror):
+            hint = f"; an {DEFAULT} config or {DEFAULT} -T dump is read from a FIFO with --proxy {DEFAULT}"
+        raise InputError(f"cannot read {path} (--config): {err.strerror or err}{hint}") from None
+    found = detect_text(text)
+    todo, seen, depth = _included(path, text), {os.path.abspath(path)}, 1
+    total: dict[str, int] = {}
+    while found is None and todo and depth <= INCLUDE_DEPTH:
+        nxt: list[str] = []
+        for inc in todo:
+            if inc in seen or len(seen) > INCLUDE_FILES:
+                continue
+            seen.add(inc)
+            try:
+                inc_text = _read_head(inc)
+            except OSError:
+                continue
+            for name, score in _scores(inc_text).items():
+                total[name] = total.get(name, 0) + score
+            nxt += _included(inc, inc_text)
+        found = _best(total) if total else None
+        todo, depth = nxt, depth + 1
+    if found is None and fallback is not None:
+        return fallback
+    if found is None:
+        titles = [p.vocabulary.title for p in PROXIES.values()]
+        raise InputError(f"{path}: not a config of {', '.join(titles[:-1])} or {titles[-1]} that why502 "
+                         f"recognises (pass --proxy {'|'.join(PROXIES)} to say which)")
+    return found
+
+
+def detect_process(comm: str, argv: list[str]) -> str | None:
+    """The proxy a process runs (``/proc/PID/comm`` and its argv), or None."""
+    head = argv[0] if argv and argv[0] else ""
+    for proxy in PROXIES.values():
+        prefix = proxy.detection.title_prefix
+        if prefix and head.startswith(prefix):
+            return proxy.name
+    name = os.path.basename(head.split()[0]) if head else comm
+    for candidate in (name, comm):
+        for proxy in PROXIES.values():
+            if candidate in proxy.detection.programs:
+                return proxy.name
+    return None

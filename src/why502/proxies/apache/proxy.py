@@ -1,0 +1,64 @@
+"""Apache httpd with mod_proxy.
+
+Response timeout: the worker's ``timeout=``, else ``ProxyTimeout``, else ``Timeout`` (60 s,
+``DEFAULT_TIMEOUT`` in include/httpd.h; mod_proxy.html#proxytimeout); a worker in error state is
+not retried for ``retry=`` seconds (60 by default, mod_proxy.html#proxypass).  Comments start a
+line only (configuring.html "Syntax of the Configuration Files").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from why502.facts.setting import Setting
+from why502.proxies.base import CERTAIN, BaseProxy, Capability, Detection, Hooks, Vocabulary
+
+_MARKS = re.compile(r"(?mi)^\s*(?:<(?:VirtualHost|Directory|Location|Proxy|IfModule)\b|"
+                    r"(?:ServerRoot|LoadModule|ProxyPass|ProxyPassMatch|IncludeOptional|"
+                    r"DocumentRoot|ErrorLog|CustomLog|LogFormat|BalancerMember|Listen)\s)")
+
+
+class Apache(BaseProxy):
+    name = "apache"
+    vocabulary = Vocabulary(
+        title="Apache", long_title="Apache httpd", route="location", group="balancer",
+        response_timeout="ProxyTimeout", timeout_default="60s", timeout_state="",
+        config_test="apachectl configtest", reload="systemctl reload apache2",
+        default_config="/etc/apache2/apache2.conf", default_error_log="/var/log/apache2/error.log",
+        stats_word="Apache")
+    capabilities = frozenset({Capability.CONFIG_DUMP})
+    # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
+    detection = Detection(programs=("apache2", "httpd"), priority=1,
+                          include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
+    hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
+                  lint_rules="why502.analyzers.lint.checks.apache",
+                  fix_service="why502.app.fix.proxies:Apache",
+                  lab_runtime="why502.lab.runtime.apache:start_apache")
+
+    def detect(self, raw: str, masked: str) -> int:
+        from why502.proxies.apache.dump import looks_like_dump
+
+        if looks_like_dump(raw):  # apachectl -S / apache2 -t -D DUMP_INCLUDES output
+            return CERTAIN
+        return len(_MARKS.findall(masked))
+
+    def reload_commands(self, config: str | None) -> list[str]:
+        return ["apachectl configtest", "systemctl reload apache2"]
+
+    def show_group_commands(self, group: str | None) -> list[str]:
+        return [f"apachectl -S; grep -rn -A4 '{group or 'Proxy'}' /etc/apache2/"]
+
+    def response_timeout(self, settings: Mapping[str, Setting], kind: str
+                         ) -> tuple[str, Setting | None]:
+        return "ProxyTimeout", settings.get("timeout")
+
+    def timeout_diff(self, files: Mapping[str, tuple[str, ...]], name: str, setting: Setting | None,
+                     route: tuple[str | None, int | None], target: tuple[str | None, int | None],
+                     seconds: int, anchor: str | None = None) -> str | None:
+        from why502.proxies.apache.edit import apache_timeout_diff
+
+        return apache_timeout_diff(files, setting, route[0], route[1], seconds)
+
+
+PROXY = Apache()

@@ -1,0 +1,246 @@
+"""The one interface through which the rest of why502 learns about a reverse proxy.
+
+Every proxy why502 reads as a full proxy (nginx, Apache httpd, HAProxy) is one folder under
+``why502/proxies/`` whose ``proxy.py`` defines one object satisfying :class:`Proxy`, registered
+once in ``why502.proxies.PROXIES``.  Analyzers and reporters never compare a proxy's name with a
+literal: they ask the registry for the proxy and read what it declares —
+
+- its **vocabulary** (:class:`Vocabulary`): what the report calls it, what a route, a group and a
+  response timeout are called in its config, the timeout's default, its config-test and reload
+  commands, its default config and error-log paths;
+- its **capabilities** (:class:`Capability`) as data: what it can or cannot do is a member of a
+  frozenset, not an ``if proxy == ...`` elsewhere;
+- **detection**: a score for a config's text (:meth:`Proxy.detect`, run on the text with quoted
+  strings and comments masked by :func:`mask`, so JSON in a ``log-format`` or ``LogFormat`` is
+  not read as nginx braces), the ``include`` lines to follow when the text alone does not say,
+  and the program names of its master process (``sources.proxyprocs``);
+- **hooks**: the modules of higher layers that serve it (config loader, lint rules, ``fix``
+  service, lab runtime), named as dotted paths (:class:`Hooks`) so that this package stays below
+  ``sources``, ``evidence`` and ``app`` in the layer order (``pyproject.toml``) and the caller
+  that needs them imports them (:func:`resolve`);
+- the proxy-specific steps of a diagnosis that are not words: which setting is its response
+  timeout, how to read its value, the diff that raises it.
+
+This module is I/O-free and imports nothing heavy: ``why502 --help`` reads the registry.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from why502.facts.setting import Setting
+
+
+class Capability(str, enum.Enum):
+    """What a proxy can do, as data (``Proxy.capabilities``)."""
+
+    #: servers are marked failed/down in the config itself (nginx's ``down``, ``max_fails``/
+    #: ``fail_timeout`` on a ``server`` line: ngx_http_upstream_module), so "every server is
+    #: down" can be read from the config and "they answer again but are still refused" is a
+    #: config defect.
+    CONFIG_SERVER_MARKS = "config-server-marks"
+    #: active health checks and a runtime API with each server's state (HAProxy's ``check`` and
+    #: ``show stat``, management.txt 9.3): "all servers down" is read from the states and the
+    #: checks, a server down now is its own finding.
+    HEALTH_CHECKED_SERVERS = "health-checked-servers"
+    #: the catalog's titles and explanations are written in this proxy's words (nginx's): the
+    #: others reword them (:meth:`Proxy.reword`).
+    CATALOG_WORDING = "catalog-wording"
+    #: a config may be read from a dump the program prints (``nginx -T``, ``apachectl -S`` /
+    #: ``-D DUMP_INCLUDES``).
+    CONFIG_DUMP = "config-dump"
+    #: ``lint`` reads this host's FPM pools and limits along with the config.
+    LINT_HOST_FACTS = "lint-host-facts"
+    #: ``watch`` follows this proxy's logs (issue 23 item 4 extends it to every proxy).
+    WATCH = "watch"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The proxy's words, as a report says them and as its config spells them."""
+
+    title: str  # in a report's sentences: "nginx", "HAProxy", "Apache"
+    long_title: str  # in a heading: "nginx", "HAProxy", "Apache httpd"
+    route: str  # what picks the group for a request: "location", "backend"
+    group: str  # a set of servers: "upstream", "backend", "balancer"
+    response_timeout: str  # the timer that gives up on a slow response header
+    timeout_default: str  # how the report shows that timer unset ("60s", "infinite")
+    timeout_state: str  # what the access log says when it fired (" (termination state sH)")
+    config_test: str  # "{config}" is the main config file
+    reload: str
+    default_config: str
+    default_error_log: str
+    # ``why502 stats``' text: the proxy that made a 5xx (``made_by``), its timer, the table of
+    # groups (the engine reads every access log in nginx's fields: app.stats.rewrite)
+    stats_word: str = ""
+    stats_target: str = "upstream"  # a column: the address attempts went to
+    stats_timeout: str = "read timeout"
+    stats_timeout_column: str = "timeout"
+    stats_groups: str = ("Upstreams (per attempt; p50..max of $upstream_header_time, or of "
+                         "$upstream_response_time where no header ever came)")
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Dotted paths (``module:attribute``) of the code of higher layers that serves the proxy.
+
+    Named, not imported, so that ``why502.proxies`` stays below ``sources`` and ``app``; the
+    caller resolves the one it needs with :func:`resolve`."""
+
+    load_config: str  # sources/app: read the config (file, dump, stdin) into the proxy's model
+    lint_rules: str  # the module whose @rule checks read this proxy's config
+    fix_service: str  # app.fix: config test, reload, master (app.fix.service.ProxyService)
+    lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How a config is recognised as this proxy's, beyond :meth:`Proxy.detect`."""
+
+    programs: tuple[str, ...]  # names of its executable (``/proc/PID/comm``, argv[0])
+    title_prefix: str | None = None  # a master that rewrites its title ("nginx: master process")
+    include: re.Pattern[str] | None = None  # an include line of the masked text; group 1: the path
+    priority: int = 0  # on equal scores, the higher priority wins
+
+
+@runtime_checkable
+class Proxy(Protocol):
+    """A reverse proxy as the rest of why502 sees it (module docstring)."""
+
+    name: str  # the identifier: --proxy NAME, Finding.proxy, Evidence.proxy
+    vocabulary: Vocabulary
+    capabilities: frozenset[Capability]
+    detection: Detection
+    hooks: Hooks
+
+    def detect(self, raw: str, masked: str) -> int:
+        """How surely ``raw`` (a config's text; ``masked``: the same, quoted strings and
+        comments blanked by :func:`mask`) is this proxy's: 0 not at all, the count of its marks
+        otherwise; :data:`CERTAIN` for a mark no other grammar has."""
+        ...
+
+    def can(self, capability: Capability) -> bool:
+        ...
+
+    def reword(self, text: str) -> str:
+        """A catalog text (written in the words of the proxy with ``CATALOG_WORDING``) in this
+        proxy's words."""
+        ...
+
+    def reload_commands(self, config: str | None) -> list[str]:
+        """Check the edited config with the proxy's own test, then reload it."""
+        ...
+
+    def show_group_commands(self, group: str | None) -> list[str]:
+        """Commands that print a group's servers as the running proxy sees them."""
+        ...
+
+    def response_timeout(self, settings: Mapping[str, Setting], kind: str
+                         ) -> tuple[str, Setting | None]:
+        """The name of the timer that gives up on a slow response header for a target whose
+        effective ``settings`` are given (``kind``: proxy, fastcgi, ...), and its setting."""
+        ...
+
+    def timeout_seconds(self, setting: Setting | None) -> float | None:
+        """The timer's value in seconds (None: no timer, or not readable)."""
+        ...
+
+    def timeout_diff(self, files: Mapping[str, tuple[str, ...]], name: str, setting: Setting | None,
+                     route: tuple[str | None, int | None], target: tuple[str | None, int | None],
+                     seconds: int, anchor: str | None = None) -> str | None:
+        """A unified diff setting the timer to ``seconds`` where ``setting`` is, or, when it is a
+        default, in the block of ``route`` = (file, line) of what passes to the target (the
+        target's own ``(file, line)`` when there is none).  ``anchor``: the statement that passes
+        to the target (``proxy_pass``), which finds the block on a config written on one line."""
+        ...
+
+
+CERTAIN = 1_000_000  # a score no count of ordinary marks reaches
+CATALOG_WORDS = "nginx"  # whose words the catalog's texts are written in (Capability.CATALOG_WORDING)
+
+
+class BaseProxy:
+    """Defaults every proxy shares; a proxy's class overrides what differs."""
+
+    name: str
+    vocabulary: Vocabulary
+    capabilities: frozenset[Capability]
+    detection: Detection
+    hooks: Hooks
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def reword(self, text: str) -> str:
+        if self.can(Capability.CATALOG_WORDING):
+            return text
+        title = self.vocabulary.title
+        return text.replace(f"{CATALOG_WORDS}'s worker user", f"{title}'s user").replace(CATALOG_WORDS, title)
+
+    def reload_commands(self, config: str | None) -> list[str]:
+        v = self.vocabulary
+        return [v.config_test.format(config=config or v.default_config), v.reload]
+
+    def timeout_seconds(self, setting: Setting | None) -> float | None:
+        """nginx-style time (``60s``, ``500ms``, ``90``); 60 s when unset (nginx and Apache's
+        default)."""
+        return seconds(setting.value) if setting else 60.0
+
+    def __repr__(self) -> str:
+        return f"<proxy {self.name}>"
+
+
+def resolve(hook: str) -> object:
+    """The object a :class:`Hooks` path names (``package.module:attribute``)."""
+    module, _, attr = hook.partition(":")
+    obj: object = importlib.import_module(module)
+    for part in attr.split(".") if attr else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+_SECONDS = re.compile(r"^(\d+)(ms|s|m|h)?$")
+
+
+def seconds(value: str | None) -> float | None:
+    """A time value in nginx's simple form (``60s``, ``2m``, ``500ms``, ``90``) in seconds
+    (``ngx_parse_time``, src/core/ngx_parse.c; Apache's ``ap_timeout_parameter_parse`` takes the
+    same units)."""
+    if not value:
+        return None
+    m = _SECONDS.match(value.strip())
+    if not m:
+        return None
+    n = float(m.group(1))
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|#[^\n]*')
+_STRING_OR_LINE_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|(?m:^[ \t]*#[^\n]*)')
+
+
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group(0))
+
+
+def mask(text: str, *, hash_comments_anywhere: bool = True) -> str:
+    """``text`` with every quoted string and comment replaced by spaces (same length, same lines).
+
+    Detection counts braces and keywords; a brace or keyword inside a string (a JSON
+    ``log-format``/``LogFormat``, an ``add_header`` value) or a comment is not grammar.  Single
+    and double quotes with backslash escapes are what nginx (``ngx_conf_read_token``,
+    src/core/ngx_conf_file.c), HAProxy (configuration.txt 2.2 "Quoting and escaping") and
+    Apache (``ap_getword_conf``, server/util.c) all take; a ``#`` starts a comment anywhere
+    outside quotes for nginx and HAProxy, and only at a line's start for Apache
+    (``hash_comments_anywhere=False``: a ``#`` mid-line is an argument there, configuring.html
+    "Syntax of the Configuration Files").  A string ends at its closing quote or at the end of
+    its line, so an unclosed quote cannot swallow the rest of the file; the scan is one
+    left-to-right pass of one regex without nested repetition (linear time).
+    """
+    rx = _STRING_OR_COMMENT if hash_comments_anywhere else _STRING_OR_LINE_COMMENT
+    return rx.sub(_blank, text)

@@ -1,0 +1,71 @@
+"""HAProxy: sections without braces, health-checked servers, a runtime API.
+
+Response timeout: ``timeout server``, no default (infinite, configuration.txt 4.2); a request it
+cut is logged with termination state ``sH`` (8.5).  The config test is ``haproxy -c -f FILE``
+(management.txt 3).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from why502.facts.setting import Setting
+from why502.proxies.base import CERTAIN, BaseProxy, Capability, Detection, Hooks, Vocabulary
+
+_SECTION = re.compile(r"(?m)^(global|defaults|frontend|backend|listen)\b")
+# anonymous ACLs ``if { path_beg /x/ }``: braces delimited by spaces, on one line
+# (configuration.txt 7.2 "Using ACLs": "the braces must be delimited by spaces")
+_ANONYMOUS_ACL = re.compile(r"(?<=[\s!])\{\s[^{}\n]*\s\}(?=\s|$)", re.M)
+
+
+class Haproxy(BaseProxy):
+    name = "haproxy"
+    vocabulary = Vocabulary(
+        title="HAProxy", long_title="HAProxy", route="backend", group="backend",
+        response_timeout="timeout server", timeout_default="infinite",
+        timeout_state=" (termination state sH)",
+        config_test="haproxy -c -f {config}", reload="systemctl reload haproxy",
+        default_config="/etc/haproxy/haproxy.cfg", default_error_log="/var/log/haproxy.log",
+        stats_word="haproxy", stats_target="server", stats_timeout="timeout server",
+        stats_timeout_column="timeout server",
+        stats_groups="Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
+                     "Ta where none came)")
+    capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS})
+    detection = Detection(programs=("haproxy",), priority=2)
+    hooks = Hooks(load_config="why502.sources.haproxy:load_config",
+                  lint_rules="why502.analyzers.lint.checks.haproxy",
+                  fix_service="why502.app.fix.proxies:Haproxy",
+                  lab_runtime="why502.lab.runtime.haproxy:start_haproxy")
+
+    def detect(self, raw: str, masked: str) -> int:
+        """Its section keywords at line starts and no brace outside strings, comments and
+        anonymous ACLs (nginx has braces, Apache ``<Tags>``)."""
+        starts = {m.group(1) for m in _SECTION.finditer(masked)}
+        if not starts & {"frontend", "backend", "listen", "defaults"}:
+            return 0
+        return 0 if "{" in _ANONYMOUS_ACL.sub(" ", masked) else CERTAIN
+
+    def show_group_commands(self, group: str | None) -> list[str]:
+        return [f"haproxy -c -f {self.vocabulary.default_config}"]
+
+    def response_timeout(self, settings: Mapping[str, Setting], kind: str
+                         ) -> tuple[str, Setting | None]:
+        return "timeout server", settings.get("timeout server")
+
+    def timeout_seconds(self, setting: Setting | None) -> float | None:
+        from why502.proxies.haproxy.config import time_ms
+
+        ms = time_ms(setting.value) if setting else None
+        return ms / 1000 if ms is not None else None
+
+    def timeout_diff(self, files: Mapping[str, tuple[str, ...]], name: str, setting: Setting | None,
+                     route: tuple[str | None, int | None], target: tuple[str | None, int | None],
+                     seconds: int, anchor: str | None = None) -> str | None:
+        from why502.proxies.haproxy.edit import set_keyword
+
+        return set_keyword(files, name, f"{seconds}s", setting=setting, section_file=route[0],
+                           section_line=route[1])
+
+
+PROXY = Haproxy()

@@ -1,0 +1,68 @@
+"""nginx: the proxy the catalog's words are written for.
+
+Response timeout: ``proxy_read_timeout`` (``fastcgi_``/``uwsgi_``/``scgi_``/``grpc_`` for the
+other modules), 60 s by default (``ngx_http_proxy_merge_loc_conf``, src/http/modules/
+ngx_http_proxy_module.c).  The master rewrites its title to ``nginx: master process ...``
+(``ngx_setproctitle()``, src/os/unix/ngx_setproctitle.c).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from why502.facts.setting import Setting
+from why502.proxies.base import CERTAIN, BaseProxy, Capability, Detection, Hooks, Vocabulary
+
+# block openers, an `nginx -T` dump's headers (on the raw text: they are comments), directives
+_MARKS = re.compile(r"(?m)^\s*(?:(?:http|events|server|upstream|location|stream)\b[^;#\n]*\{|"
+                    r"worker_processes\s|(?:proxy|fastcgi)_pass\s)")
+_DUMP = re.compile(r"(?m)^# configuration file \S+:$")
+
+
+class Nginx(BaseProxy):
+    name = "nginx"
+    vocabulary = Vocabulary(
+        title="nginx", long_title="nginx", route="location", group="upstream",
+        response_timeout="proxy_read_timeout", timeout_default="60s", timeout_state="",
+        config_test="nginx -t", reload="systemctl reload nginx",
+        default_config="/etc/nginx/nginx.conf", default_error_log="/var/log/nginx/error.log",
+        stats_word="nginx")
+    capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
+                              Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH})
+    detection = Detection(programs=("nginx",), title_prefix="nginx:",
+                          include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
+    hooks = Hooks(load_config="why502.sources.nginx:load_config",
+                  lint_rules="why502.analyzers.lint.checks",
+                  fix_service="why502.app.fix.service:Nginx",
+                  lab_runtime="why502.lab.runtime.nginx:start_nginx")
+
+    def detect(self, raw: str, masked: str) -> int:
+        if _DUMP.search(raw):
+            return CERTAIN - 1  # below a HAProxy or apachectl certainty, above any count
+        return len(_MARKS.findall(masked))
+
+    def reload_commands(self, config: str | None) -> list[str]:
+        return ["nginx -t", "systemctl reload nginx"]
+
+    def show_group_commands(self, group: str | None) -> list[str]:
+        return ["nginx -T | grep -A8 'upstream " + (group or "") + "'"]
+
+    def response_timeout(self, settings: Mapping[str, Setting], kind: str
+                         ) -> tuple[str, Setting | None]:
+        name = f"{kind}_read_timeout"
+        return name, settings.get(name)
+
+    def timeout_diff(self, files: Mapping[str, tuple[str, ...]], name: str, setting: Setting | None,
+                     route: tuple[str | None, int | None], target: tuple[str | None, int | None],
+                     seconds: int, anchor: str | None = None) -> str | None:
+        from why502.parsers.nginx.edit import set_directive  # crossplane's package: not at --help
+
+        return set_directive(files, name, f"{seconds}s", setting_file=setting.file if setting else None,
+                             setting_line=setting.line if setting else None,
+                             is_default=setting.is_default if setting else True,
+                             anchor_file=route[0] or target[0], anchor_line=route[1] or target[1],
+                             anchor=anchor)
+
+
+PROXY = Nginx()

@@ -1,0 +1,78 @@
+"""No proxy named as an identifier outside ``why502/proxies/`` and ``why502/lab/`` (issue 23).
+
+The rule, checked on the syntax tree of every module of ``src/why502`` except ``proxies/`` (where
+each proxy lives) and ``lab/`` (which starts the real programs): a **string constant whose whole
+value is a registered proxy's name** (``"nginx"``, ``"apache"``, ``"haproxy"``: the keys of
+``why502.proxies.PROXIES``) is a proxy used as an identifier -- a comparison ``ev.proxy ==
+"haproxy"``, a dict keyed by proxy, a default ``proxy="nginx"``.  Such code must ask the registry
+instead (``proxies.of(name).vocabulary``, ``.can(Capability...)``, ``proxies.DEFAULT``).
+
+What the rule allows, and why:
+
+- prose: docstrings, comments, help text and messages that *mention* a proxy in a sentence
+  ("nginx's worker user", "HAProxy logs through syslog") are not identifiers -- a string that is
+  more than the bare name is not counted;
+- data files: ``catalog/data/*.toml`` (lint rules' ``proxy = "haproxy"``, patterns' ``source``) is
+  knowledge as data, read through the catalog; it is not Python and not scanned.
+
+Not yet at zero: what remains is counted per file (``remaining()``), and ``MAX_FILES`` is a
+ratchet -- it may only go down.  When a change removes the last literal of a file, lower it.
+Where they are today: the lint rules of each proxy (``analyzers/lint``), the per-proxy code of
+``app/fix/proxies.py`` and ``app/diagnose/proxies.py`` (to move into ``proxies/<name>/`` with
+the config facts of issue 23 item 3), the ``source`` program names of ``classify`` (a line's
+writer: nginx, apache, haproxy, php-fpm, ...), ``stats``' rewrite of HAProxy and Apache logs
+(``cli/cmd_stats.py``, ``app/stats``), and the catalog's own list of proxies (below the
+registry in the layer order).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import why502
+from why502.proxies import PROXIES
+
+SRC = Path(why502.__file__).parent
+EXEMPT = ("proxies/", "lab/")
+
+MAX_FILES = 42  # by the same rule: 49 on main at bf344d5, 53 at e58392f (app/mitigate came with 2)
+
+
+def identifiers(source: str) -> list[str]:
+    """The proxy names ``source`` uses as identifiers (the rule of the module docstring)."""
+    return [node.value for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in PROXIES]
+
+
+def remaining() -> dict[str, int]:
+    """Per module (path under src/why502) the number of proxy names used as identifiers."""
+    out: dict[str, int] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if not rel.startswith(EXEMPT) and (n := len(identifiers(path.read_text(encoding="utf-8")))):
+            out[rel] = n
+    return out
+
+
+def test_analyzers_and_reporters_name_no_proxy() -> None:
+    """The cause model and the renderers are proxy-neutral: zero, not a ratchet."""
+    found = {rel: n for rel, n in remaining().items()
+             if rel.startswith("reporters/") or (rel.startswith("analyzers/")
+                                                 and not rel.startswith("analyzers/lint/"))}
+    assert found == {}, f"proxy names as identifiers (ask why502.proxies instead): {found}"
+
+
+def test_proxy_names_outside_proxies_only_go_down() -> None:
+    found = remaining()
+    listing = "\n".join(f"  {n:3} {rel}" for rel, n in sorted(found.items()))
+    assert len(found) <= MAX_FILES, (
+        f"{len(found)} modules name a proxy as an identifier (ratchet: {MAX_FILES}); ask the "
+        f"registry (why502.proxies) instead:\n{listing}")
+
+
+def test_the_scan_sees_what_it_must() -> None:
+    """The rule counts an identifier and ignores prose (so the numbers above mean something)."""
+    code = ('if ev.proxy == "haproxy":\n    """nginx\'s worker user"""\n    x = f"nginx {y}"\n'
+            'NAMES = {"apache": "Apache"}\n')
+    assert identifiers(code) == ["haproxy", "apache"]
