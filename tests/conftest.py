@@ -28,6 +28,17 @@ def _no_foreign_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PIDS_ENV, "0")
 
 
+@pytest.fixture(autouse=True)
+def _no_notes_from_another_test() -> None:
+    """The readers' notes (``sources.opening.note``: a UTF-16 file, a line cut short) wait in the
+    process for the command that shows them; a test that reads a hostile file in-process and
+    shows nothing would hand its notes to the next test on the same worker (seen: a stats run
+    reporting another test's UTF-16 error log).  Each test starts with none."""
+    from why502.sources.opening import take_notes
+
+    take_notes()
+
+
 @pytest.fixture
 def run_main(capsys: pytest.CaptureFixture[str]) -> RunMain:
     """``why502 ARGV`` run in this process: (exit code, stdout, stderr)."""
