@@ -250,10 +250,10 @@ def read_rules(path: str) -> dict[str, float]:
         import tomli as tomllib
 
     from why502.errors import InputError
+    from why502.sources.opening import read_small
 
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(read_small(path, 1 << 20))
     except OSError as err:
         raise InputError(f"cannot read {path} (--rules): {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:

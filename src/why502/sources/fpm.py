@@ -30,7 +30,7 @@ from why502.parsers.fpm_config import (
     parse_fpm_text,
     resolve_fpm_path,
 )
-from why502.sources.opening import discovered_skip
+from why502.sources.opening import discovered_skip, read_small
 
 __all__ = ["FpmConfig", "FpmPool", "discover_pools", "fpm_log_paths", "load_fpm_config"]
 
@@ -61,7 +61,7 @@ class FpmConfig:
         if not self.pid_file:
             return None
         try:
-            pid = int(Path(self.pid_file).read_text().strip())
+            pid = int(read_small(self.pid_file).strip())
         except (OSError, ValueError):
             return None
         return pid if os.path.exists(f"/proc/{pid}") else None

@@ -63,6 +63,28 @@ MAX_INFLATED_BYTES = 2 << 30
 _notes: list[str] = []
 
 
+SMALL_FILE_BYTES = 64 << 10
+"""What a pid file, a /proc entry or a small settings file may hold: past it, it is not one."""
+
+
+def read_small(path: str | os.PathLike[str], limit: int = SMALL_FILE_BYTES, encoding: str = "utf-8") -> str:
+    """A small file's text, read with a bound: a FIFO, a device or a directory is refused
+    (``OSError``) without being opened -- a pid file or ``--rules`` pointed at ``/dev/zero`` or a
+    FIFO grew memory or hung -- and at most ``limit`` bytes are read (more: ``OSError`` too, the
+    file is not what it claims to be).  ``/proc`` files are regular files of size 0: read up to
+    the limit."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(f"{os.fspath(path)}: not a regular file")
+    with open(path, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped after the stat
+            raise OSError(f"{os.fspath(path)}: not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{os.fspath(path)}: over {limit:,} bytes")
+    return data.decode(encoding, "replace" if encoding == "utf-8" else "strict")
+
+
 def take_notes() -> list[str]:
     """The notes the readers made since the last call (a stream cut short, a file skipped),
     for the command to show with its answer."""

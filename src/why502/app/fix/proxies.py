@@ -37,6 +37,7 @@ from why502.parsers.procnet import parse_tcp_table
 from why502.proxies.apache.config import ApacheConfig, envvars, load_apache
 from why502.proxies.haproxy.config import load_haproxy
 from why502.sources.listeners import socket_inodes
+from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
 
 RELOAD_WAIT = 10.0
@@ -121,7 +122,7 @@ class Haproxy:
             return None
         for ln in cfg.global_values("pidfile"):
             try:
-                text = open(ln.value, encoding="ascii").read().split()  # noqa: SIM115
+                text = read_small(ln.value, encoding="ascii").split()
             except OSError:
                 continue
             if text and text[0].isdigit() and alive(int(text[0])):
@@ -224,7 +225,7 @@ class Apache:
         if cfg is None or d is None or not d.args:
             return None
         try:
-            text = open(cfg.resolve(d.args[0]), encoding="ascii").read().strip()  # noqa: SIM115
+            text = read_small(cfg.resolve(d.args[0]), encoding="ascii").strip()
         except OSError:
             return None
         return int(text) if text.isdigit() and alive(int(text)) else None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from why502.parsers.nginx import parse_nginx
+from why502.sources.opening import read_small
 
 DEFAULT_PID = "/run/nginx.pid"
 _DUMPED = re.compile(r"^# configuration file (/.*):$", re.MULTILINE)
@@ -174,7 +175,7 @@ class Nginx:
 
     def master(self) -> int | None:
         try:
-            text = Path(self.pid_file()).read_text(encoding="ascii").strip()
+            text = read_small(self.pid_file(), encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
             return None
         return int(text) if text.isdigit() and alive(int(text)) else None
@@ -233,14 +234,14 @@ class PhpFpm:
 
     def master(self) -> int | None:
         try:
-            text = Path(self.conf).read_text(encoding="utf-8", errors="replace")
+            text = read_small(self.conf, 4 << 20)
         except OSError:
             return None
         m = re.search(r"^\s*pid\s*=\s*(\S+)", text, re.MULTILINE)
         if not m:
             return None
         try:
-            pid = Path(m.group(1)).read_text(encoding="ascii").strip()
+            pid = read_small(m.group(1), encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
             return None
         return int(pid) if pid.isdigit() and alive(int(pid)) else None
