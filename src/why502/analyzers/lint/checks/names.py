@@ -51,7 +51,10 @@ def check_hostname_resolved_once(inp: LintInput, rule: LintRule) -> list[LintFin
     return out
 
 
-_VAR = re.compile(r"^\$\{?(\w+)\}?$")
+_VAR_REF = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+_MAX_EXPANSIONS = 64
+"""Bound on the URLs a ``*_pass`` with variables is expanded to (``set``/``map`` values of each
+variable in its host, multiplied): beyond it the host is taken as unknown."""
 
 
 def _var_values(cfg: NginxConfig, var: str) -> list[str] | None:
@@ -80,11 +83,50 @@ def _var_values(cfg: NginxConfig, var: str) -> list[str] | None:
 
 
 def _host_part(raw: str) -> str:
+    """The host of a ``*_pass`` URL as ``ngx_parse_inet_url()`` (src/core/ngx_inet.c) cuts it:
+    it ends at the first ``/`` or ``?`` (the URI, or the arguments when no path comes first)."""
     rest = raw.split("://", 1)[1] if "://" in raw else raw
-    host = rest.split("/", 1)[0]
+    host = re.split(r"[/?]", rest, maxsplit=1)[0]
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _possible_hosts(cfg: NginxConfig, raw: str) -> list[str] | None:
+    """Every host ``raw`` can name once its variables take the literal values ``set``/``map``
+    give them, or None when one of them is unknown.
+
+    nginx evaluates the whole value first and parses the URL afterwards (proxy_pass: "Parameter
+    value can contain variables. In this case, if an address is specified as a domain name, the
+    name is searched among the described server groups, and, if not found, is determined using
+    a resolver", https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_pass), so
+    ``http://octane$suffix`` with ``$suffix`` only ever ``""`` or ``?$query_string`` names the
+    group ``octane``: the host stops at ``?`` (:func:`_host_part`), a variable after it does not
+    matter.  Only the variables inside the host are expanded, each value in turn.
+    """
+    done: list[str] = []
+    todo = [raw]
+    steps = 0
+    while todo:
+        steps += 1
+        if steps > _MAX_EXPANSIONS:  # a value naming its own variable, or too many values
+            return None
+        url = todo.pop()
+        offset = url.index("://") + 3 if "://" in url else 0
+        if url.startswith("unix:", offset):
+            done.append("unix:")
+            continue
+        host = _host_part(url)
+        m = _VAR_REF.search(host)
+        if m is None:
+            done.append(host)
+            continue
+        vals = _var_values(cfg, m.group(1) or m.group(2))
+        if vals is None:
+            return None
+        start = offset + m.start()  # the host begins right after the scheme
+        todo.extend(url[:start] + v + url[start + len(m.group(0)):] for v in vals)
+    return done
 
 
 @rule("W502-003", directives=PASSES)
@@ -100,11 +142,9 @@ def check_variable_pass_resolver(inp: LintInput, rule: LintRule) -> list[LintFin
         if host.startswith("unix:"):
             continue
         if "$" in host:
-            m = _VAR.match(host)
-            vals = _var_values(cfg, m.group(1)) if m else None
-            if vals is not None and all(
-                    is_ip(_host_part(v)) or _host_part(v) in cfg.upstreams or v.startswith("unix:")
-                    for v in vals):
+            hosts = _possible_hosts(cfg, t.raw)
+            if hosts is not None and all(is_ip(h) or h in cfg.upstreams or h.startswith("unix:")
+                                         for h in hosts):
                 continue
             detail = f"the host comes from {host}"
         else:
@@ -138,10 +178,28 @@ def check_localhost(inp: LintInput, rule: LintRule) -> list[LintFinding]:
     return out
 
 
+def _http_context_partial(cfg: NginxConfig) -> bool:
+    """Part of the ``http`` context may be elsewhere: the file is a fragment (read as if
+    wrapped in ``http {}``, parsers.nginx.assemble.build_model) or an include was not read."""
+    return any(p.message.startswith(("no http block", "include ")) for p in cfg.problems)
+
+
 @rule("W502-023", directives=("fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass"))
 def check_pass_without_port(inp: LintInput, rule: LintRule) -> list[LintFinding]:
     """W502-023.  ``ngx_http_upstream_add()`` with no port and no upstream of that name:
-    "no port in upstream" (fastcgi/uwsgi/scgi/memcached have no default port)."""
+    "no port in upstream" (fastcgi/uwsgi/scgi/memcached have no default port).
+
+    Only said when the whole ``http`` context was read.  An ``upstream`` block may stand in any
+    file of that context, before or after the ``fastcgi_pass`` naming it ("the address can be
+    specified ... as a server group", ngx_http_fastcgi_module.html#fastcgi_pass; an upstream is
+    defined in the http context, ngx_http_upstream_module.html#upstream, and a later ``upstream``
+    block takes over the name a ``*_pass`` met first, ngx_http_upstream_add()).  A vhost file
+    without ``http`` is included into one that may hold it (laradock's sites name
+    ``php-upstream``, written by its Dockerfile into conf.d/upstream.conf), and an include that
+    was not read may hold it too.
+    """
+    if _http_context_partial(inp.config):
+        return []
     out: list[LintFinding] = []
     for t in inp.config.targets():
         if t.context != "http" or t.kind not in ("fastcgi", "uwsgi", "scgi", "memcached"):
