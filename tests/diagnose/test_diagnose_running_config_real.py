@@ -36,6 +36,10 @@ def test_lone_nginx_started_with_c_is_diagnosed_from_its_own_config() -> None:
         assert text.returncode == 1
         head = text.stdout.splitlines()[:6]
         assert any(f"read: {web.p.nginx_conf}" in line for line in head), text.stdout
+        # item 5: no unit known (no systemd here for this backend): what listens on the port,
+        # never "systemctl status <backend unit>"
+        assert f"ss -ltnp 'sport = :{gone}'" in text.stdout
+        assert "systemctl status" not in text.stdout and "<backend unit>" not in text.stdout
 
 
 @pytest.mark.parametrize("flag", ["--config", "--nginx-conf"])

@@ -26,6 +26,10 @@ def test_undo_by_id_and_only_this_users_last(tmp_path: Path) -> None:
         diag = why502("diagnose", "--offline", "--config", str(conf), "--error-log", str(stack.p.error_log),
                       "--access-log", str(stack.p.access_log), "--format", "json", "-o", str(report))
         assert diag.returncode == 1, diag.stderr
+        # item 5: the nginx runs with -c: the printed test and reload name that config
+        commands = json.loads(report.read_text())["findings"][0]["fix"]["commands"]
+        assert f"nginx -t -c {conf}" in commands and f"nginx -s reload -c {conf}" in commands
+        assert "nginx -t" not in commands and "systemctl reload nginx" not in commands
         state = tmp_path / "state"
         res = why502("fix", str(report), "--apply", "--yes", "--state-dir", str(state), "--verify-for", "0")
         assert res.returncode == 0, res.stdout + res.stderr
