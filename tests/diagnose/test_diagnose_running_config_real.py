@@ -67,3 +67,14 @@ def test_a_healthy_verdict_says_what_it_read(tmp_path: Path) -> None:
     res = why502("diagnose", "--config", str(conf), "--offline", env={"COLUMNS": "400"})
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[1].strip() == f"read: {conf} · logs {log}"
+
+
+def test_watch_follows_the_running_nginx_own_config() -> None:
+    with Stack() as web:
+        web.start_nginx(f"server {{ listen {web.listen}; location / {{ return 200; }} }}")
+        assert web.nginx is not None
+        env = {"WHY502_PROC_PIDS": str(web.nginx.pid)}
+        res = why502("watch", "--duration", "1", "--format", "jsonl", "--listen", "off",
+                     env=env)
+        assert res.returncode == 0, res.stderr
+        assert f"following the running nginx's config {web.p.nginx_conf}" in res.stderr

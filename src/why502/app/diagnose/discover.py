@@ -22,7 +22,7 @@ from why502.analyzers.rank import score
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.findings.model import Report, TimelinePoint
 from why502.sources.nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
-from why502.sources.proxyprocs import ProxyProcess, running_proxies
+from why502.sources.proxyprocs import ProxyProcess, own_nginx_config, running_proxies
 
 
 def nothing_named(options: DiagnoseOptions) -> bool:
@@ -37,8 +37,8 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
     if not nothing_named(options):
         return []
     masters = [p for p in running_proxies() if p.config]
-    if not masters or (len(masters) == 1 and masters[0].kind == "nginx"
-                       and _same_file(masters[0].config, NGINX_DEFAULT_CONF)):
+    if not masters or (len(masters) == 1 and own_nginx_config(masters) is None
+                       and masters[0].kind == "nginx"):
         return []
     out: list[tuple[ProxyProcess, DiagnoseOptions]] = []
     for proc in masters:
@@ -46,10 +46,6 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
             continue
         out.append((proc, replace(options, config=proc.config, proxy=proc.kind)))
     return out
-
-
-def _same_file(a: str | None, b: str) -> bool:
-    return a is not None and os.path.realpath(a) == os.path.realpath(b)
 
 
 def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
