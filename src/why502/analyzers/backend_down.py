@@ -98,6 +98,14 @@ def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tu
     return alts
 
 
+def listen_check(peer: str) -> str:
+    """The command that shows what listens on ``peer`` (``ss(8)``'s filter syntax: ``sport``;
+    ``-x`` for unix sockets), with the process (``-p``)."""
+    if peer.startswith("unix:"):
+        return f"ss -lxp | grep -F '{peer[5:]}'"
+    return f"ss -ltnp 'sport = :{peer.rsplit(':', 1)[-1]}'"
+
+
 def _pool_running(ev: Evidence, pool: FpmPool, strict: bool = False) -> bool:
     """Does the pool listen now?  Offline (no listener table) the pool config is the best lead."""
     if ev.listeners is None:
@@ -274,9 +282,13 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
         confidence = 0.7
         how = "Live checks were off (--offline), so whether it is still down was not checked."
     kind = "socket file does not exist" if peer.startswith("unix:") else "connection refused"
+    # systemctl only for a unit this run saw (systemd there, the unit known): on a host without
+    # systemd, "systemctl status <backend unit>" is a command that cannot work as printed
+    # (issue 31); else what listens on that port, the fact the person checks first
+    known = unit_name if unit_name in ev.units or peer in ev.target_units else None
     fix = Fix(summary=f"start the backend that should serve {peer} and make it start on boot",
-              commands=[f"systemctl status {unit_name}", f"systemctl start {unit_name}",
-                        f"systemctl enable {unit_name}"])
+              commands=[f"systemctl status {known}", f"systemctl start {known}",
+                        f"systemctl enable {known}"] if known else [listen_check(peer)])
     if not groups:
         how += " No request has failed in the logs read yet: found by the live probe."
     finding = make_finding(

@@ -127,7 +127,7 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
                       + f"; if they are legitimately slow, raise {limit_name}{where} and nginx's "
                         f"{name} together, keeping {limit_name} a little above {name}: nginx then "
                         "answers a clear 504 first and the app's limit stays the backstop",
-              commands=["nginx -t", "systemctl reload nginx",
+              commands=[*reload_commands(ev),
                         f"systemctl reload {ev.target_units.get(peer or '', 'php*-fpm')}"
                         if server == "php-fpm" else f"restart {server} with the new {limit_name}"],
               diff=diff)

@@ -44,7 +44,8 @@ examples:
   why502 fix --lint /etc/nginx/nginx.conf --only W502-001 --apply --yes
   why502 fix --lint /etc/haproxy/haproxy.cfg --only W502-027 --apply --yes
   why502 fix report.json --apply --verify-url http://127.0.0.1/   # a report of HAProxy or Apache
-  why502 fix --undo                                # restore the last applied change set
+  why502 fix --undo                                # restore the last change set this user applied
+  why502 fix --undo ID                             # restore change set ID (see --list)
   why502 fix --list                                # the history
 """
 
@@ -71,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default 10; 0: no check)")
     parser.add_argument("--verify-url", action="append", default=[], metavar="URL",
                         help="GET URL via the proxy while verifying; a 5xx fails the fix (repeatable)")
-    parser.add_argument("--undo", action="store_true", help="restore the last applied change set")
+    parser.add_argument("--undo", nargs="?", const="", default=None, metavar="ID",
+                        help="restore change set ID (--list shows them), or without ID the last "
+                             "one this user applied")
     parser.add_argument("--list", action="store_true", help="show the history of change sets")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="journal and backups (default /var/lib/why502/fix as root, else "
@@ -166,10 +169,12 @@ def run(args: argparse.Namespace) -> int:
     for url in args.verify_url:
         if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3 or not url.split("/")[2]:
             raise UsageError(f"--verify-url needs an http:// or https:// URL, not {url!r}")
-    if args.undo and args.list:
+    if args.undo is not None and args.list:
         raise UsageError("--undo and --list are separate commands")
-    if args.undo:
-        return fixrun.undo(state_dir, sys.stdout, reload=args.reload)
+    if args.undo is not None:
+        if args.report:
+            raise UsageError(f"--undo takes a change set ID, not a REPORT ({args.report})")
+        return fixrun.undo(state_dir, sys.stdout, reload=args.reload, change_set=args.undo or None)
     if args.list:
         return fixrun.history(state_dir, sys.stdout)
     if args.apply and not args.yes and not sys.stdin.isatty():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 
 from why502.errors import InputError, UsageError
 from why502.parsers.configread import NotAConfigFile, read_head
@@ -155,10 +156,48 @@ def detect_file(path: str, fallback: str | None = None) -> str:
     if found is None and fallback is not None:
         return fallback
     if found is None:
+        if (foreign := foreign_kind(text)) is not None:
+            raise InputError(f"{path} (--config): {FOREIGN_HINT[foreign]}")
         titles = [p.vocabulary.title for p in PROXIES.values()]
         raise InputError(f"{path}: not a config of {', '.join(titles[:-1])} or {titles[-1]} that why502 "
                          f"recognises (pass --proxy {'|'.join(PROXIES)} to say which)")
     return found
+
+
+# Configs of proxies whose LOGS only why502 reads (``parsers.lblogs``): recognised here so that
+# one is never read as an nginx config (issue 31: a Caddyfile given as --config was "healthy").
+# A Caddyfile's directives take no ';' and its handlers are words no nginx/Apache/HAProxy config
+# has at a line's start (https://caddyserver.com/docs/caddyfile/directives).
+_CADDYFILE = re.compile(r"^[ \t]*(?:reverse_proxy|php_fastcgi|file_server|handle_path|respond)"
+                        r"(?:[ \t][^;\n]*)?[ \t]*\{?[ \t]*$", re.M)
+FOREIGN_HINT = {"caddy": "Caddy's config (a Caddyfile) is not read: diagnose Caddy from its JSON access "
+                "log with --access-log FILE --log-type caddy"}
+
+
+def foreign_kind(text: str) -> str | None:
+    """The proxy outside ``PROXIES`` whose config ``text`` is (``caddy``), or None."""
+    return "caddy" if _CADDYFILE.search(mask(text)) else None
+
+
+def check_not_foreign(path: str, flag: str) -> None:
+    """A one-line ``InputError`` when ``path`` (named with ``flag``) is a config of a proxy that
+    is not ``flag``'s: another kind of ``PROXIES`` (named by :func:`detect_text`, pointing to
+    ``--config``), or a foreign one (:data:`FOREIGN_HINT`).  A file that cannot be read says
+    nothing here: its reader reports it."""
+    try:
+        text = _read_head(path)
+    except OSError:
+        return
+    foreign = foreign_kind(text)
+    if foreign is not None and not _scores(text).get(DEFAULT):
+        raise InputError(f"{path} ({flag}): {FOREIGN_HINT[foreign]}")
+    if flag != "--config":
+        scores = _scores(text)
+        other = _best(scores)
+        if other is not None and other != DEFAULT and not scores.get(DEFAULT):
+            raise InputError(f"{path} ({flag}): this is a{'n' if other[0] in 'aeiouh' else ''} "
+                             f"{PROXIES[other].vocabulary.title} config, not {DEFAULT}'s: pass it as "
+                             f"--config {path}")
 
 
 def detect_process(comm: str, argv: list[str]) -> str | None:

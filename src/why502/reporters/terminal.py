@@ -35,6 +35,8 @@ def clean(value: Any) -> str:
 def render_terminal(report: Report, console: Console, *, verbose: bool = False) -> None:
     """Print ``report`` answer-first to ``console``."""
     console.print(_headline(report))
+    if not report.inputs.get("demo"):
+        console.print(Text(read_line(report), style="dim"))
     proxy = report.inputs.get("proxy")
     if isinstance(proxy, str):  # the findings are about another proxy than the default one
         name = clean(proxies.long_title(proxy))
@@ -70,6 +72,28 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
     if report.redacted:
         console.print()
         console.print(Text(notice(report.redacted), style="dim"))
+
+
+def _listed(paths: list[str], most: int = 2) -> str:
+    shown = ", ".join(clean(p) for p in paths[:most])
+    return shown + (f" +{len(paths) - most} more" if len(paths) > most else "")
+
+
+def read_line(report: Report) -> str:
+    """One line under every verdict, healthy or not: the config and logs this run read and how
+    many inputs it could not read (issue 31: a verdict about the wrong config looked the same as
+    one about the right one)."""
+    inp = report.inputs
+    configs = [str(c) for c in inp.get("configs") or [inp.get("config") or inp.get("nginx_conf")] if c]
+    how = " (nginx -T)" if inp.get("nginx_conf_source") == "nginx -T" else ""
+    parts = [f"read: {_listed(configs)}{how}" if configs else "read: no proxy config"]
+    logs = [str(p) for p in [*(inp.get("error_logs") or []), *(inp.get("access_logs") or [])]]
+    parts.append(f"logs {_listed(logs)}" if logs else "no log")
+    unread = [d for d in report.diagnostics if d.severity in ("warning", "error")
+              and any(k in d.message.lower() for k in (*_UNREAD, "not read"))]
+    if unread:
+        parts.append(f"not read: {len(unread)} (see the notes)")
+    return "   " + " · ".join(parts)
 
 
 def _headline(report: Report) -> Text:

@@ -178,3 +178,16 @@ def master_of(kind: str, config: str) -> ProxyProcess | None:
         if p.config and os.path.realpath(p.config) == want:
             return p
     return None
+
+
+def own_nginx_config(masters: list[ProxyProcess] | None = None) -> str | None:
+    """The config of the only nginx master running when it is not the compiled-in one (its
+    ``-c FILE``), else None.  ``nginx -T`` reads the compiled-in config, not the one that runs:
+    an nginx started with ``nginx -c /srv/app/nginx.conf`` was diagnosed "healthy" from
+    /etc/nginx (issue 31).  ``diagnose`` and ``watch`` discovery both go through this."""
+    nginxes = [p for p in (running_proxies() if masters is None else masters) if p.kind == "nginx"]
+    if len(nginxes) != 1 or not nginxes[0].config:
+        return None
+    conf = nginxes[0].config
+    same = os.path.realpath(conf) == os.path.realpath(DEFAULT_CONFIGS["nginx"])
+    return None if same else conf

@@ -6,8 +6,10 @@ legacy site next to nginx.  With nothing named on the command line (no config, n
 ``--proxy``), the running masters are read from ``/proc`` (``sources.proxyprocs``: their kind,
 PID and the config their command line names); each is diagnosed as if its config had been given
 with ``--config``, and every finding says which proxy it is about (``Finding.proxy``).  One
-nginx master alone keeps the classic path (``nginx -T``), which reads the running config with
-every include; no proxy running keeps it too (nginx, else the packaged HAProxy or Apache config).
+nginx master alone started with the compiled-in config keeps the classic path (``nginx -T``,
+which reads that config with every include); one started with ``-c FILE`` is diagnosed from FILE,
+as ``nginx -T`` would read /etc/nginx, which is not what runs (issue 31: a false "healthy");
+no proxy running keeps the classic path too (nginx, else the packaged HAProxy or Apache config).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from why502.analyzers.rank import score
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.findings.model import Report, TimelinePoint
 from why502.sources.nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
-from why502.sources.proxyprocs import ProxyProcess, running_proxies
+from why502.sources.proxyprocs import ProxyProcess, own_nginx_config, running_proxies
 
 
 def nothing_named(options: DiagnoseOptions) -> bool:
@@ -35,7 +37,8 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
     if not nothing_named(options):
         return []
     masters = [p for p in running_proxies() if p.config]
-    if not masters or (len(masters) == 1 and masters[0].kind == "nginx"):
+    if not masters or (len(masters) == 1 and own_nginx_config(masters) is None
+                       and masters[0].kind == "nginx"):
         return []
     out: list[tuple[ProxyProcess, DiagnoseOptions]] = []
     for proc in masters:
@@ -64,6 +67,8 @@ def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
         "offline": reports[0][1].inputs.get("offline", False),
         "discovered": [{"proxy": p.kind, "pid": p.pid, "config": p.config} for p, _r in reports],
         "runs": [r.inputs for _p, r in reports],
+        # the config each run read, at the top like a single run's (the verdict's "read:" line)
+        "configs": [r.inputs.get("config") or r.inputs.get("nginx_conf") for _p, r in reports],
     }
     for key in ("error_logs", "access_logs", "targets", "fpm_logs", "app_logs"):
         merged: list[Any] = []

@@ -44,6 +44,7 @@ from why502.app.fix.state import (
     WRITTEN,
     ChangeSet,
     FileRecord,
+    current_user,
     locked,
 )
 from why502.app.fix.verify import Verdict, log_offsets, request, verify
@@ -177,7 +178,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
         cs = ChangeSet(journal.new_id(), journal.now(), STARTED, os.getpid(),
                        changes=[{"key": c.key, "title": c.title, "file": c.file} for c in chosen],
                        nginx_conf=nginx_conf, nginx_bin=nginx_bin,
-                       fpm_conf=options.fpm_conf, fpm_bin=fpm_bin, proxy=proxy)
+                       fpm_conf=options.fpm_conf, fpm_bin=fpm_bin, proxy=proxy, user=current_user())
         directory = options.state_dir / cs.id
         directory.mkdir(parents=True, mode=0o700)
         for i, (path, (before, after)) in enumerate(texts.items()):
@@ -330,17 +331,30 @@ def recover(state_dir: Path) -> list[str]:
 
 
 def undo(state_dir: Path, out: TextIO, *, reload: bool = True, change_set: str | None = None) -> int:
-    """Restore the last applied change set (or the one named ``change_set``: ``why502 mitigate
-    --revert`` undoes its own); refuses when a file changed since it was applied."""
+    """Restore the last applied change set of this user (``state.current_user``; a journal of
+    before 0.2 names no user and counts as this user's) or the one named ``change_set`` (``fix
+    --undo ID``, ``why502 mitigate --revert``); refuses when a file changed since it was applied.
+    A named change set that is not applied here is an ``InputError`` (exit 3): "nothing to undo",
+    exit 0, read as success by a script that undid nothing (issue 31)."""
     with locked(state_dir):
         for msg in recover(state_dir):
             _say(out, msg)
-        applied = [cs for cs in journal.load_all(state_dir)
-                   if cs.state == APPLIED and change_set in (None, cs.id)]
-        if not applied:
-            _say(out, "nothing to undo: no applied change set " + (f"{change_set} " if change_set else "")
-                 + "in " + str(state_dir))
-            return OK
+        every = journal.load_all(state_dir)
+        if change_set is not None:
+            named = [cs for cs in every if cs.id == change_set]
+            if not named:
+                raise InputError(f"no change set {change_set} in {state_dir} (why502 fix --list shows them)")
+            if named[-1].state != APPLIED:
+                raise InputError(f"change set {change_set} is {named[-1].state}, not applied: nothing undone")
+            applied = named
+        else:
+            me = current_user()
+            applied = [cs for cs in every if cs.state == APPLIED and cs.user in (None, me)]
+            others = sum(1 for cs in every if cs.state == APPLIED and cs.user not in (None, me))
+            if not applied:
+                _say(out, f"nothing to undo: no applied change set of {me} in {state_dir}"
+                     + (f" ({others} of other users: name one with --undo ID)" if others else ""))
+                return OK
         cs = applied[-1]
         with policy.recorded(cs).writer(lambda m: _say(out, m)) as writer:
             for rec in sorted(cs.files, key=lambda r: os.path.realpath(r.path)):

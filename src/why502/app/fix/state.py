@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import pwd
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,18 @@ def default_state_dir() -> Path:
         return Path("/var/lib/why502/fix")
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
     return Path(base) / "why502" / "fix"
+
+
+def current_user() -> str:
+    """Who runs this: the sudo caller (``SUDO_USER``, set by sudo(8)) when root runs it through
+    sudo, since root's state directory is shared by everyone who becomes root; else the login
+    name of the effective UID (or the UID itself when it has no passwd entry)."""
+    if os.geteuid() == 0 and os.environ.get("SUDO_USER"):
+        return os.environ["SUDO_USER"]
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 @dataclass
@@ -80,6 +93,7 @@ class ChangeSet:
     reloaded: bool = False
     proxy: str = "nginx"  # which service (app.fix.proxies.SERVICES) tests and reloads the config
     history: list[str] = field(default_factory=list)  # "<time> <state>: message"
+    user: str | None = None  # who applied it (``current_user``); None in journals of before 0.2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,7 +115,8 @@ class ChangeSet:
         if state not in STATES:
             raise DamagedJournal(f"unknown state {state[:40]!r}")
         pid = _typed(d, "pid", int)
-        texts = {k: _typed(d, k, str, None) for k in ("nginx_conf", "nginx_bin", "fpm_conf", "fpm_bin")}
+        texts = {k: _typed(d, k, str, None) for k in ("nginx_conf", "nginx_bin", "fpm_conf", "fpm_bin",
+                                                      "user")}
         return cls(_typed(d, "id", str), _typed(d, "created", str), state, pid, changes, files,
                    reloaded=_typed(d, "reloaded", bool, False), proxy=_typed(d, "proxy", str, "nginx"),
                    history=history, **texts)

@@ -39,6 +39,7 @@ from why502.parsers.log_format import PREDEFINED, compile_format
 from why502.parsers.nginx import NginxConfig
 from why502.sources.follow import FileFollower
 from why502.sources.nginx import load_config
+from why502.sources.proxyprocs import own_nginx_config
 
 __all__ = ["RESCAN_SECONDS", "Watch", "WatchOptions", "cri_stdout"]
 
@@ -165,11 +166,16 @@ class Watch:
     def _setup(self) -> None:
         o = self.options
         diags: list[Diagnostic] = []
+        named = o.nginx_conf is not None
+        if o.nginx_conf is None and self.discovers and (own := own_nginx_config()) is not None:
+            # the running nginx's own -c FILE, not nginx -T's /etc/nginx (issue 31)
+            o.nginx_conf = own
+            diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
         if o.nginx_conf is not None or self.discovers:
             try:
                 self.cfg = load_config(o.nginx_conf)
             except Why502Error as err:
-                if o.nginx_conf is not None:
+                if named:
                     raise
                 diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
         self._follow(diags, from_start=o.from_start)

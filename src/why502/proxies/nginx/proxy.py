@@ -8,6 +8,7 @@ ngx_http_proxy_module.c).  The master rewrites its title to ``nginx: master proc
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -43,6 +44,12 @@ class Nginx(BaseProxy):
         return len(_MARKS.findall(masked))
 
     def reload_commands(self, config: str | None) -> list[str]:
+        """The packaged config: ``nginx -t`` and the package's unit.  Any other (an nginx
+        started with ``-c FILE``): a bare ``nginx -t`` would test /etc/nginx and ``systemctl
+        reload nginx`` reload another nginx, so both name FILE (``nginx -s reload`` signals the
+        master whose pid file FILE names: nginx(8), ``-s signal``)."""
+        if config and os.path.realpath(config) != os.path.realpath(self.vocabulary.default_config):
+            return [f"nginx -t -c {config}", f"nginx -s reload -c {config}"]
         return ["nginx -t", "systemctl reload nginx"]
 
     def show_group_commands(self, group: str | None) -> list[str]:
