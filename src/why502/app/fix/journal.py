@@ -65,14 +65,22 @@ def load_all(state_dir: Path) -> list[ChangeSet]:
     return out
 
 
-def _load(path: Path) -> ChangeSet:
+def read_own_record(path: Path, limit: int) -> bytes:
+    """A state record's bytes (a journal, a mitigation record): this user's own file, writable
+    by no one else (another user's record could steer what is written back), at most ``limit``
+    bytes.  ``ValueError``/``OSError`` say why not."""
     st = path.stat()
     if st.st_uid != os.geteuid() or st.st_mode & 0o022:
         raise ValueError("not this user's own file, or writable by others")
     with open(path, "rb") as fh:
-        data = fh.read(MAX_JOURNAL + 1)
-    if len(data) > MAX_JOURNAL:
-        raise ValueError(f"larger than {MAX_JOURNAL >> 20} MiB")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit:,} bytes")
+    return data
+
+
+def _load(path: Path) -> ChangeSet:
+    data = read_own_record(path, MAX_JOURNAL)
     try:
         cs = ChangeSet.from_dict(json.loads(data.decode("utf-8")))
     except RecursionError:

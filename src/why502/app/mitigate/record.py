@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from why502.app.fix.atomic import FileMeta, atomic_write
-from why502.app.fix.journal import new_id, now
+from why502.app.fix.journal import new_id, now, read_own_record
 from why502.errors import InputError
 
 DIRECTORY = "mitigations"
@@ -132,13 +132,7 @@ def load_all(state_dir: Path) -> list[Mitigation]:
     out = []
     for path in sorted(directory.glob("M*.json")):
         try:
-            st = path.stat()
-            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-                raise ValueError("not this user's own file, or writable by others")
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_RECORD + 1)
-            if len(raw) > MAX_RECORD:
-                raise ValueError("too large")
+            raw = read_own_record(path, MAX_RECORD)
             m = from_dict(json.loads(raw.decode("utf-8")))
             if f"{m.id}.json" != path.name:
                 raise ValueError("its id is not its file's name")
