@@ -35,13 +35,13 @@ def clean(value: Any) -> str:
 def render_terminal(report: Report, console: Console, *, verbose: bool = False) -> None:
     """Print ``report`` answer-first to ``console``."""
     console.print(_headline(report))
-    if not report.inputs.get("demo"):
-        console.print(Text(read_line(report), style="dim"))
     proxy = report.inputs.get("proxy")
     if isinstance(proxy, str):  # the findings are about another proxy than the default one
         name = clean(proxies.long_title(proxy))
         config = report.inputs.get("config")
         console.print(Text(f"   {name}" + (f": {clean(str(config))}" if config else ""), style="dim"))
+    if not report.inputs.get("demo"):
+        console.print(Text(read_line(report), style="dim"))
     found = report.inputs.get("discovered")
     several = isinstance(found, list) and len(found) > 0
     if several and isinstance(found, list):  # diagnose with no flags found these masters running
