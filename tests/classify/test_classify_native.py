@@ -443,6 +443,7 @@ def test_a_huge_line_and_long_digit_runs(tmp_path: Path) -> None:
 def _cli(args: list[str], native: bool, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["WHY502_NATIVE"] = "1" if native else "0"
+    env["COLUMNS"] = "400"  # the same text either way, not where an 80-column wrap falls
     return subprocess.run([WHY502, "classify", "--no-progress", *args], input=stdin, capture_output=True,
                           env=env, timeout=120)
 

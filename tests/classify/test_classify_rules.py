@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.paths import FIXTURES_DIR
 from why502.catalog import load_catalog
-from why502.catalog.patterns import load_patterns, patterns_for_symptom
+from why502.catalog.patterns import FAILED_REQUEST_EVENTS, load_patterns, patterns_for_symptom
 from why502.parsers.errorlog import classify_line, key_regex
 
 FIXTURES = FIXTURES_DIR
@@ -69,7 +69,10 @@ def test_patterns_load_with_provenance_and_known_ids() -> None:
         assert p.symptom in symptoms | events, f"{p.id}: unknown symptom {p.symptom}"
         assert p.provenance and "/" in p.provenance, p.id
         assert p.text and p.example, p.id
-        if p.symptom in events:
+        if p.symptom in FAILED_REQUEST_EVENTS:
+            # a proxy's own error reply: the status is what the line proves
+            assert p.status in (502, 503, 504), f"{p.id}: a proxy reply names its 5xx"
+        elif p.symptom in events:
             assert p.status is None, f"{p.id}: evidence events carry no status"
 
 

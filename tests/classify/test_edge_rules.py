@@ -33,8 +33,12 @@ CASES: list[tuple[str, str | None]] = [
     (ENVOY + "reset reason: overflow", "upstream-overflow"),
     # a fragment normalize rebuilds (the call inferred from the phase): the prefilter lets it through
     ("(110: Operation timed out) while reading response header from upstream", "read-timeout"),
-    # a bare status line says the status, not which proxy made it or why
-    ("504 Gateway Timeout", None),
+    # a bare status line says the status, not which proxy made it or why: the event of a
+    # proxy's own reply, never a cause
+    ("HTTP/2 503", "proxy-reply"),
+    ("<head><title>502 Bad Gateway</title></head>", "proxy-reply"),
+    # ... but inside prose it is only talk about an error
+    ("we get 504 Gateway Timeout after 60 s", None),
     # Cloudflare's page, its title, a client's exception; a Ray ID alone is no failure
     ("Error 522 Ray ID: 3044bd1a06490f87 • 2016-11-19 15:37:06 UTC", "connect-timeout"),
     ("<title>example.com | 524: A timeout occurred</title>", "read-timeout"),
@@ -97,6 +101,20 @@ def test_classify_and_explain_read_a_line_alike(
     assert _explain(line, capsys) == symptom
 
 
+def test_a_bare_status_text_is_a_proxy_reply_and_explains_as_its_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``504 Gateway Timeout`` alone: classify counts a failed request without a cause (the
+    proxy-reply event, exit 1); explain answers with the status's page, which lists what makes
+    a 504 and what decides between them."""
+    assert read_line("504 Gateway Timeout").symptom == "proxy-reply"
+    assert _classify(tmp_path, "504 Gateway Timeout", capsys) == {"proxy-reply"}
+    capsys.readouterr()
+    main(["explain", "--format", "json", "504 Gateway Timeout"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["type"] == "status" and doc["status"] is not None
+
+
 def test_explain_links_the_family_page(capsys: pytest.CaptureFixture[str]) -> None:
     for line, page in (("Error 522 Ray ID: 3044bd1a06490f87", "docs/proxies/cloudflare.md"),
                        (ENVOY + "reset reason: overflow", "docs/proxies/envoy.md"),
@@ -108,8 +126,11 @@ def test_explain_links_the_family_page(capsys: pytest.CaptureFixture[str]) -> No
         assert (Path(__file__).parents[2] / page).is_file()
 
 
-def test_a_symptom_page_names_the_edge_programs_yielding_it(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_symptom_page_names_the_edge_programs_yielding_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Issue 31 item 8: an Envoy line was explained on a page naming only nginx, Apache, HAProxy."""
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     for symptom, programs in (("connect-failed", {"envoy"}),
                               ("connection-refused", {"envoy", "cloudflare", "caddy", "cloudflared"}),
                               ("no-live-upstreams", {"envoy", "apisix", "ngf"})):

@@ -49,6 +49,9 @@ class PatternInfo:
     event: str | None = None  # the evidence event the line also shows (upstream-marked-down)
     event_when: str | None = None  # ... only when this capture was found ("down": "is DOWN")
     side: str | None = None  # backend, proxy or client; default: DEFAULT_SIDE[symptom]
+    # a state change logged once per transition, not once per request (HAProxy's "backend app
+    # has no server available!"): proof and time of the symptom, never a failed request counted
+    once: bool = False
     order: int = 0
 
     def event_for(self, captured: frozenset[str] = frozenset()) -> str | None:
@@ -81,7 +84,12 @@ class PatternInfo:
 EVENT_IDS: frozenset[str] = frozenset({
     "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",
     "listen-failed", "selinux-avc", "upstream-marked-down", "slow-request", "listen-queue-full",
+    "proxy-reply",
 })
+# Events that are themselves a request a proxy failed (its own error reply, pasted without the
+# reason): they name no cause, but classify counts them as failed requests (exit 1), since a
+# proxy that made a 5xx is never healthy.
+FAILED_REQUEST_EVENTS: frozenset[str] = frozenset({"proxy-reply"})
 # Who a symptom is about when the rule does not say: the backend failed or refused, or the proxy
 # itself ran out of something or refused to go on (its limits, its resolver, its config).
 DEFAULT_SIDE: dict[str, str] = {
@@ -109,6 +117,12 @@ def _info(order: int, raw: dict[str, Any]) -> PatternInfo:
             data[name] = tuple(data[name])
     data.setdefault("status", None)
     return PatternInfo(order=order, **data)
+
+
+@lru_cache(maxsize=1)
+def once_patterns() -> frozenset[str]:
+    """The IDs of the ``once`` rules (``PatternInfo.once``)."""
+    return frozenset(p.id for p in load_patterns() if p.once)
 
 
 @lru_cache(maxsize=1)
