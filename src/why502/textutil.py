@@ -119,3 +119,22 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     """``"1 line"``, ``"2,000 lines"``: a count with its noun, thousands separated."""
     word = noun if count == 1 else (plural_form or noun + "s")
     return f"{count:,} {word}"
+
+
+def fit_width(text: str, width: int) -> str:
+    """``text`` with every line longer than ``width`` columns wrapped at spaces, each continuation
+    indented 2 more than its line: for the plain-text pages (``explain``, ``causes``) whose long
+    lines (commands, listings) ran past an 80-column terminal (issue 31).  A word longer than
+    the width is broken; a line holding an escape sequence (colour) is left whole, since cutting
+    inside one would garble the terminal."""
+    import textwrap
+
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width or "\x1b" in line:
+            out.append(line)
+            continue
+        lead = line[: len(line) - len(line.lstrip(" "))]
+        out += textwrap.wrap(line.strip(), width=width, initial_indent=lead, subsequent_indent=lead + "  ",
+                             break_on_hyphens=False, drop_whitespace=True) or [line[:width]]
+    return "\n".join(out)

@@ -117,7 +117,9 @@ def test_render_redacts_a_report_saved_with_no_redact(site: dict[str, Path], fmt
     saved.write_text(diagnose(site, "--format", "json", "--no-redact"))
     res = why502("render", str(saved), "--format", fmt)
     assert res.returncode == 1 and leaked(res.stdout) == [] and NOTICE in res.stdout.replace("\n", " ")
-    shown = why502("render", str(saved), "--format", fmt, "--no-redact")
+    # text: the whole report (-v), wide enough that no diff line is cut
+    shown = why502("render", str(saved), "--format", fmt, "--no-redact",
+                   *(["-v", "--width", "300"] if fmt == "text" else []))
     assert BASIC in shown.stdout and NOTICE not in shown.stdout
 
 
@@ -128,7 +130,9 @@ def test_stats_redacts_the_logged_requests(site: dict[str, Path], fmt: str) -> N
     assert res.returncode == 1 and leaked(res.stdout) == [] and NOTICE in res.stdout, res.stderr
     if fmt == "json":
         assert json.loads(res.stdout)["redacted"] >= 1
-    assert TOKEN in why502("stats", str(site["access"]), "--format", fmt, "--no-redact").stdout
+    # wide enough that the table shows the whole URI (at 80 columns it is cut)
+    wide = why502("stats", str(site["access"]), "--format", fmt, "--no-redact", "--width", "300")
+    assert TOKEN in wide.stdout
 
 
 LINT_CONF = ("events {}\nhttp {\n    upstream app {\n        server 127.0.0.1:8080;\n        keepalive 16;\n"
@@ -226,6 +230,7 @@ def test_watch_redacts_its_events_saved_reports_and_alerts(tmp_path: Path, redac
     w.step()
     w.wait_diagnosis(60)
     w.decide(time.monotonic() + 7)
+    w.wait_diagnosis(60)  # the closing diagnosis (over the whole incident), then the close
     assert [ev["event"] for ev in events] == ["incident-opened", "incident-resolved"], notes
     report_file = events[1]["incident"]["report"]  # type: ignore[index]
     saved = Path(str(report_file)).read_text()

@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tests.support.evidence import evidence
 from why502.analyzers.rank import fold, run_all
 from why502.analyzers.registry import REGISTRY, causes
 from why502.catalog import load_catalog
@@ -89,7 +90,7 @@ def oom(at: datetime = T0, pid: int = 412, process: str = "python3") -> object:
 def ev(**kw: object) -> Evidence:
     base: dict[str, object] = dict(targets=(target(),), files={CONF: CONF_LINES})
     base.update(kw)
-    return Evidence(**base)  # type: ignore[arg-type]
+    return evidence(**base)
 
 
 def top(e: Evidence) -> str | None:
@@ -293,7 +294,7 @@ def test_socket_permissions_diff_sets_the_pool_owner() -> None:
                                settings={"listen": Setting("/run/php/php8.2-fpm.sock", pool_conf, 3)}),),
            sockets={"/run/php/php8.2-fpm.sock": SocketStat("/run/php/php8.2-fpm.sock", True, True,
                                                             "root", "root", 0, 0, 0o660)},
-           nginx_user="www-data", files={CONF: CONF_LINES, pool_conf: lines})
+           user="www-data", files={CONF: CONF_LINES, pool_conf: lines})
     findings, _ = run_all(e)
     f = findings[0]
     assert f.cause == "socket-permissions"
@@ -339,7 +340,7 @@ def test_rare_causes_from_their_messages() -> None:
 
 
 def test_proxy_pass_to_nginx_itself_is_misrouted() -> None:
-    e = ev(targets=(target("127.0.0.1:80"),), nginx_listens=("0.0.0.0:80",))
+    e = ev(targets=(target("127.0.0.1:80"),), listens=("0.0.0.0:80",))
     findings, _ = run_all(e)
     assert findings[0].cause == "proxy-misrouted"
 
@@ -347,7 +348,7 @@ def test_proxy_pass_to_nginx_itself_is_misrouted() -> None:
 def test_rate_limited_is_nginx_own_503() -> None:
     msg = 'limiting requests, excess: 1.000 by zone "api_limit"'
     e = ev(symptoms=(group("rate-limited", peer=None, text=msg, status=503),),
-           limits_config=(Setting("limit_req zone=api_limit burst=1", CONF, 7),))
+           limit_settings=(Setting("limit_req zone=api_limit burst=1", CONF, 7),))
     f = run_all(e)[0][0]
     assert f.cause == "proxy-rate-limited" and f.status_codes == [503]
 

@@ -54,9 +54,12 @@ def test_terminal_header_uses_request_count(real: Any) -> None:  # noqa: F811
 
     report, _ = diagnose_fixture(real(_meta("keepalive-race")))
     buf = io.StringIO()
-    render_terminal(report, Console(file=buf, width=200, color_system=None))
+    render_terminal(report, Console(file=buf, width=200, color_system=None), verbose=True)
     out = buf.getvalue()
     assert "502 × 3]" in out
+    buf = io.StringIO()  # the first screen says the same count
+    render_terminal(report, Console(file=buf, width=200, color_system=None))
+    assert "502 × 3" in buf.getvalue() and "6×502" not in buf.getvalue()
     assert "client got 6×502" not in out
 
 
@@ -74,7 +77,7 @@ def test_an_ambiguous_join_is_not_trusted_beyond_the_lines(real: Any) -> None:  
     """Three identical ``GET /jobs`` in one second: 1 premature close, then 2 refusals, 3×502.
     The per-request join cannot tell them apart; no symptom may get more requests than lines."""
     _, g = diagnose_fixture(real(_meta("backend-crashed-exit")))
-    got = {s.symptom: s.clients for s in g.evidence.symptoms if s.clients is not None}
+    got = {s.symptom: s.clients for s in g.evidence.logs.symptoms if s.clients is not None}
     assert got == {"premature-close": {502: 1}, "connection-refused": {502: 2}}, got
 
 

@@ -36,10 +36,12 @@ def test_nginx_and_haproxy_found_running_and_each_diagnosed() -> None:
         assert found == {"nginx": (web.nginx.pid, str(web.p.nginx_conf)),
                          "haproxy": (lb.proxy.pid, str(haproxy_paths(lb)[0]))}
         by_proxy = {(f["proxy"], f["cause"], f["target"]) for f in report["findings"]}
-        assert ("nginx", "backend-not-running", f"127.0.0.1:{gone_web}") in by_proxy
+        assert ("nginx", "backend-not-running", f"127.0.0.1:{gone_web}") in by_proxy, [
+            f["explanation"] for f in report["findings"]]
         assert ("haproxy", "backend-not-running", f"127.0.0.1:{gone_lb}") in by_proxy
         assert all(f["proxy"] in ("nginx", "haproxy") for f in report["findings"])
-        text = why502("diagnose", env=env).stdout
+        # content, not layout: a wide terminal, so a long line is not wrapped inside the pid
+        text = why502("diagnose", "-v", env={**env, "COLUMNS": "400"}).stdout
         assert f"found running: nginx (pid {web.nginx.pid}" in text and "HAProxy (pid" in text
         assert "HAProxy · backend-not-running" in text and "nginx · backend-not-running" in text
 

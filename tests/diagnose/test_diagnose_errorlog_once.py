@@ -30,7 +30,8 @@ from tests.support import genlog
 from tests.support.clirun import why502
 from tests.support.paths import FIXTURES_DIR
 from why502.app.classify import classify_files
-from why502.app.diagnose import DiagnoseOptions, gather
+from why502.app.diagnose import DiagnoseOptions
+from why502.app.diagnose.gather import gather
 from why502.app.diagnose.logs import error_join_rows
 from why502.app.stats import compute_for_diagnose
 from why502.app.stats import errorlog as app_stats

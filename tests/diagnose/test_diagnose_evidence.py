@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from tests.support.paths import FIXTURES_DIR
-from why502.app.diagnose import DiagnoseOptions, gather
+from why502.app.diagnose import DiagnoseOptions
+from why502.app.diagnose.gather import gather
 from why502.evidence.aggregate import LogAggregator
 from why502.parsers.errorlog_batch import classify_series
 
@@ -77,12 +78,12 @@ def test_gather_builds_targets_settings_and_pools_from_real_config(tmp_path: Pat
     t = ev.target(sock)
     assert t is not None and t.kind == "fastcgi" and t.file and t.line
     assert t.settings["fastcgi_read_timeout"].value
-    pool = ev.fpm_pools[0]
+    pool = ev.config.fpm_pools[0]
     assert pool.key == sock and pool.max_children == 2 and pool.max_children_line
-    lines = ev.files[pool.file or ""]
+    lines = ev.config.files[pool.file or ""]
     assert lines[pool.max_children_line - 1].startswith("pm.max_children")
-    assert ev.listeners is None and ev.probes is None  # offline: nothing live was read
-    assert any(e.kind == "fpm-max-children" for e in ev.events)
+    assert ev.host.listeners is None and ev.live.probes is None  # offline: nothing live was read
+    assert any(e.kind == "fpm-max-children" for e in ev.all_events)
 
 
 def test_oom_kill_in_the_uid_format_is_tied_to_the_backend_it_killed() -> None:
@@ -90,9 +91,10 @@ def test_oom_kill_in_the_uid_format_is_tied_to_the_backend_it_killed() -> None:
     and process; now the catalog captures them and the kill is matched to the listener."""
     from datetime import datetime, timedelta
 
+    from tests.support.evidence import evidence
     from why502.analyzers.rank import run_all
     from why502.evidence.events import event_from_text
-    from why502.evidence.model import Evidence, Sample, SymptomGroup
+    from why502.evidence.model import Sample, SymptomGroup
     from why502.facts.net import Listener
 
     t0 = datetime(2026, 5, 1, 8, 15, 31)
@@ -105,7 +107,7 @@ def test_oom_kill_in_the_uid_format_is_tied_to_the_backend_it_killed() -> None:
                           samples=(Sample("recv() failed (104: Connection reset by peer)",
                                           "/var/log/nginx/error.log", 3, t0),))
     listener = Listener("tcp", "127.0.0.1", 9000, pid=4242, process="php-fpm8.2")
-    findings, _ = run_all(Evidence(symptoms=(resets,), listeners=(listener,), events=(kill,)))
+    findings, _ = run_all(evidence(symptoms=(resets,), listeners=(listener,), events=(kill,)))
     top = findings[0]
     assert top.cause == "backend-oom-killed"
     assert any(i.summary == "identity: pid 4242 was listening on 127.0.0.1:9000" for i in top.evidence)

@@ -17,8 +17,11 @@ from typing import Any
 
 import pytest
 
+from tests.support.evidence import with_host_listeners
 from tests.support.paths import FIXTURES_DIR
-from why502.app.diagnose import DiagnoseOptions, Gathered, gather, report_from
+from why502.app.diagnose import DiagnoseOptions
+from why502.app.diagnose.gather import Gathered, gather
+from why502.app.diagnose.report import report_from
 from why502.facts.net import Listener, split_key
 from why502.findings.model import Report
 
@@ -118,7 +121,7 @@ def recorded_listeners(meta: dict[str, Any]) -> tuple[Listener, ...]:
 def diagnose_fixture(meta: dict[str, Any], with_listeners: bool = True) -> tuple[Report, Gathered]:
     g = gather(options_for(meta))
     if with_listeners:
-        g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(meta)))
+        g = replace(g, evidence=with_host_listeners(g.evidence, recorded_listeners(meta)))
     return report_from(g), g
 
 
@@ -126,7 +129,7 @@ def diagnose_fixture(meta: dict[str, Any], with_listeners: bool = True) -> tuple
 def test_top_finding_is_the_recorded_cause(meta: dict[str, Any], real: Any) -> None:
     report, g = diagnose_fixture(real(meta))
     causes = [(f.cause, f.confidence) for f in report.findings]
-    assert report.findings, f"{meta['scenario']}: no finding; symptoms {g.evidence.symptoms}"
+    assert report.findings, f"{meta['scenario']}: no finding; symptoms {g.evidence.logs.symptoms}"
     assert report.findings[0].cause == meta["cause"], causes
     top = report.findings[0]
     assert top.evidence, "a finding without evidence proves nothing"
@@ -140,9 +143,9 @@ def test_every_recorded_symptom_is_explained_once(meta: dict[str, Any], real: An
     report, g = diagnose_fixture(real(meta))
     per_cause_target = [(f.cause, f.target) for f in report.findings]
     assert len(per_cause_target) == len(set(per_cause_target)), per_cause_target
-    if g.evidence.symptoms:
+    if g.evidence.logs.symptoms:
         explained = {s for f in report.findings for s in f.symptoms}
-        proxy_symptoms = {s.symptom for s in g.evidence.symptoms} - {"upstream-marked-down"}
+        proxy_symptoms = {s.symptom for s in g.evidence.logs.symptoms} - {"upstream-marked-down"}
         assert proxy_symptoms & explained, (proxy_symptoms, explained)
 
 
@@ -222,7 +225,7 @@ def test_workers_exhausted_fpm_diff_raises_max_children(real: Any) -> None:
 def test_upstream_returned_5xx_is_backed_by_the_access_log(real: Any) -> None:
     meta = real(_meta("upstream-returned-5xx"))
     report, g = diagnose_fixture(meta)
-    assert not g.evidence.symptoms  # nginx logged nothing: the backend made the 502
+    assert not g.evidence.logs.symptoms  # nginx logged nothing: the backend made the 502
     top = report.findings[0]
     assert top.cause == "upstream-returned-5xx" and top.count >= 1
     assert any("upstream_header_time" in e.summary for e in top.evidence)
@@ -237,7 +240,7 @@ def test_recovered_incident_offline_is_past_then_healthy_with_since(real: Any) -
     assert top.cause == "backend-not-running" and "A past incident, recovered" in top.explanation
     assert top.title.startswith("Past incident, recovered:")  # the headline, not only the text
     g = gather(replace(options_for(meta), since=meta["since"]))
-    g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(meta)))
+    g = replace(g, evidence=with_host_listeners(g.evidence, recorded_listeners(meta)))
     after = report_from(g)
     assert after.healthy and after.findings == [], [f.cause for f in after.findings]
 

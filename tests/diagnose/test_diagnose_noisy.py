@@ -27,7 +27,9 @@ from tests.diagnose.test_diagnose_fixtures import (
     options_for,
     recorded_listeners,
 )
-from why502.app.diagnose import gather, report_from
+from tests.support.evidence import with_host_listeners
+from why502.app.diagnose.gather import gather
+from why502.app.diagnose.report import report_from
 from why502.findings.model import Report
 from why502.lab.noise import OTHER_UPSTREAM, load_baseline
 from why502.lab.noise_proxies import LEGACY_BACKEND, OTHER_BACKEND, STATIC_BACKEND
@@ -41,7 +43,7 @@ def noisy_report(meta: dict[str, Any], base: Any) -> tuple[Report, dict[str, Any
     files, extra = replay(real["dir"], real)
     real["files"] = files
     g = gather(options_for(real))
-    g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(real) + extra))
+    g = replace(g, evidence=with_host_listeners(g.evidence, recorded_listeners(real) + extra))
     return report_from(g), real
 
 
@@ -100,6 +102,6 @@ def test_apache_and_haproxy_noise_is_read_and_blamed_on_nothing(meta: dict[str, 
     # top finding counts the same requests as on the clean recording
     clean = materialize(meta, tmp_path / "clean")
     g = gather(options_for(clean))
-    g = replace(g, evidence=replace(g.evidence, listeners=recorded_listeners(clean)))
+    g = replace(g, evidence=with_host_listeners(g.evidence, recorded_listeners(clean)))
     before = report_from(g).findings
     assert report.findings[0].count == before[0].count, (report.findings[0], before[0])

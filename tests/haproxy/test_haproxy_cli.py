@@ -13,7 +13,8 @@ from tests.support.paths import FIXTURES_DIR
 HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"
 
 
-def test_config_is_detected_as_haproxy(run_main: RunMain) -> None:
+def test_config_is_detected_as_haproxy(run_main: RunMain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     code, out, _err = run_main("diagnose", "--offline", "--config", str(HAP / "sh-timeout.cfg"),
                                "--error-log", str(HAP / "sh-timeout.log"))
     assert code == 1

@@ -30,11 +30,16 @@ def test_every_rendering_names_the_proxy_of_each_finding() -> None:
     assert Report.from_dict(report.to_dict()) == report
     assert [f["proxy"] for f in report.to_dict()["findings"]] == ["nginx", "haproxy"]
     out = io.StringIO()
-    render_terminal(report, Console(file=out, width=200, color_system=None))
+    render_terminal(report, Console(file=out, width=200, color_system=None), verbose=True)
     text = out.getvalue()
     assert "found running: nginx (pid 10, /etc/nginx/nginx.conf), HAProxy (pid 20" in text
     assert f"nginx · {report.findings[0].cause}" in text
     assert "HAProxy · backend-not-running" in text
+    out = io.StringIO()  # the first screen names them too
+    render_terminal(report, Console(file=out, width=200, color_system=None))
+    first = out.getvalue()
+    assert "found running: nginx (pid 10, /etc/nginx/nginx.conf), HAProxy (pid 20" in first
+    assert "   nginx · " in first and "(HAProxy · backend-not-running" in first
     page = render_html(report)
     assert "<dt>proxy</dt><dd>HAProxy</dd>" in page and "<dt>proxy</dt><dd>nginx</dd>" in page
     md = render_markdown(report)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from why502.analyzers.apps import killed_at_own_limit
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -54,12 +55,13 @@ def analyze(ev: Evidence) -> list[Candidate]:
                               "tail -50 /var/log/php*-fpm.log"]),
             upstream=upstream_name(ev, peer), target=peer, status_codes=[500]),
             claims=claims(fatal)))
-    failing_peers = {g.peer for g in ev.symptoms}
-    for name, timing in ev.access.items():
+    failing_peers = {g.peer for g in ev.logs.symptoms}
+    for name, timing in ev.logs.access.items():
         made = sum(n for s, n in timing.backend_5xx.items() if s in (500, 502, 503, 504))
-        if not made:
+        if not made or killed_at_own_limit(ev, name, timing):
+            # the app server's own time limit made them (capacity: backend-too-slow)
             continue
-        group = ev.groups.get(name)
+        group = ev.config.groups.get(name)
         related = failing_peers & ({name} | set(group.servers if group else ()))
         conf = 0.85 if not related else 0.5
         items = [EvidenceItem(
@@ -85,8 +87,8 @@ def analyze(ev: Evidence) -> list[Candidate]:
             upstream=name, target=target.key if target else None,
             status_codes=sorted(s for s in timing.backend_5xx if s >= 500))
         out.append(Candidate(finding=_with_count(finding, made, timing)))
-    if not ev.access_has_upstream:
-        out += [c for loc in ev.locations_5xx if (c := _location_made_5xx(ev, loc, failing_peers))]
+    if not ev.logs.access_has_upstream:
+        out += [c for loc in ev.logs.locations_5xx if (c := _location_made_5xx(ev, loc, failing_peers))]
     return out
 
 
@@ -110,7 +112,7 @@ def _location_made_5xx(ev: Evidence, loc: LocationOutcome, failing: set[str | No
         # src/core/ngx_log.h, before their ``upstream:`` field) may be these very 5xx: the
         # error log is not silent, so "the backend made them" is no longer what the logs say
         return None
-    probe = (ev.probes or {}).get(target.key)
+    probe = (ev.live.probes or {}).get(target.key)
     probed = probe.protocol.status if probe is not None and probe.protocol is not None else None
     seen = probed is not None and probed >= 500
     where = f"location {target.location}" + (f" of {target.server}" if target.server else "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from why502.analyzers.apps import serving, shown
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -36,6 +37,7 @@ from why502.analyzers.identity import (
     name_match,
 )
 from why502.evidence.model import Evidence, LogEvent, SymptomGroup
+from why502.facts.appserver import AppServer
 from why502.findings.model import EvidenceItem, Fix
 
 DEATH_SYMPTOMS = ("premature-close", "connection-reset", "broken-pipe")
@@ -44,7 +46,7 @@ AFTER_DEATH = ("connection-refused", "socket-not-found")
 
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
-    ooms = [e for e in ev.events if e.kind == "oom-kill"]
+    ooms = [e for e in ev.all_events if e.kind == "oom-kill"]
     death_groups = by_peer(groups_of(ev, *DEATH_SYMPTOMS, *AFTER_DEATH))
     explained: set[tuple[str, str | None]] = set()
     for peer, groups in death_groups.items():
@@ -127,9 +129,9 @@ def _timing(first_fail: datetime | None, killed: datetime | None) -> str:
 
 def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
              down: list[SymptomGroup] | None = None) -> Candidate:
-    crashes = [e for e in ev.events if e.kind in {"worker-crashed", "worker-timeout"}]
+    crashes = [e for e in ev.all_events if e.kind in {"worker-crashed", "worker-timeout"}]
     # systemd: "Main process exited, code=killed|dumped" or "Failed with result 'signal'"
-    unit_kills = [e for e in ev.events if e.kind == "unit-failed"
+    unit_kills = [e for e in ev.all_events if e.kind == "unit-failed"
                   and (e.capture("code") in ("killed", "dumped") or e.capture("result") == "signal")]
     # A crash record explains these failures only if it is the same backend (identity) and, when
     # it carries a time, happened when they did: a segfault of some other program in dmesg an
@@ -159,8 +161,11 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
         conf, fallback = 0.45, True
         why = ("no crash, OOM or restart record was found, so this is the likely reading of the "
                "symptoms alone")
+        unseen = _unseen(ev, peer, target.kind if target else None)
+        if unseen:
+            why += f"; {unseen}"
     summary = "find why the backend's workers die (signal, exception, kill) in its own log"
-    unit = ev.target_units.get(peer or "") or "<backend unit>"
+    unit = ev.host.target_units.get(peer or "") or "<backend unit>"
     logs = sorted({e.file for e in near if e.file and e.file != "journal"})
     commands = [f"journalctl -u {unit} --since -1h",
                 f"grep -i -E 'signal|segfault|timeout|exited' {logs[0] if logs else '<backend log>'}"]
@@ -172,6 +177,8 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
         notes += ["core dumps: rlimit_core = unlimited in the pool, and a kernel.core_pattern path; "
                   "then gdb php-fpm <core> -ex bt",
                   "check what changed: php -m, recently upgraded extensions, opcache settings"]
+    for server in serving(ev, peer)[:1]:
+        notes += _app_notes(server, near)
     if down:
         summary += "; it is still down: start it again (and let systemd restart it: Restart=on-failure)"
         commands.append(f"systemctl start {unit}")
@@ -183,3 +190,38 @@ def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
                         f"{proxy_name(ev.proxy)} waited for the response: {why}.",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups + down), fallback=fallback)
+
+
+def _unseen(ev: Evidence, peer: str | None, kind: str | None) -> str:
+    """What this run could not see that would decide between a crash and the other readings of
+    a reset (a worker killed at its time limit, killed for memory, a keep-alive closed under the
+    proxy): the app server's own log, and its config."""
+    if kind == "fastcgi" or any(p.key == peer for p in ev.config.fpm_pools):
+        return "" if ev.apps.logs else "PHP-FPM's log was not read (--fpm-log FILE)"
+    servers = serving(ev, peer)
+    if ev.apps.logs and servers:
+        return ""
+    missing = []
+    if not ev.apps.logs:
+        missing.append("the app server's own log was not read (--app-log FILE: gunicorn, uWSGI, "
+                       "Puma, Node/PM2 write worker timeouts and kills there)")
+    if not servers:
+        missing.append("no app server was found listening there (--app-conf FILE gives its "
+                       "keep-alive and time limits)")
+    return "; ".join(missing)
+
+
+def _app_notes(server: AppServer, near: list[LogEvent]) -> list[str]:
+    """The app server's own terms for a worker that died mid-request."""
+    killed = any((e.capture("signal") or "").upper() == "SIGKILL" or " signal 9" in e.text for e in near)
+    limit = shown(server, "request")
+    notes = []
+    if killed:
+        notes.append(f"{server.kind}: a worker got SIGKILL -- from the kernel's OOM killer (dmesg) "
+                     "or a second-stage timeout kill; fewer workers or a per-worker memory cap "
+                     + ("(--max-requests N recycles leaky workers)" if server.kind == "gunicorn" else
+                        "(max-requests / reload-on-rss recycle leaky workers)" if server.kind == "uwsgi"
+                        else ""))
+    if limit:
+        notes.append(f"its time limit: {limit}")
+    return notes

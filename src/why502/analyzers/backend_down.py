@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os.path
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from why502.analyzers.base import (
     Candidate,
@@ -34,6 +34,7 @@ from why502.facts.fpm import FpmPool
 from why502.facts.net import Listener, split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import replace_line
+from why502.proxies import proxy_programs
 
 CONNECT_SYMPTOMS = ("connection-refused", "socket-not-found")
 
@@ -60,7 +61,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
         out.append(cand)
     # Down right now, before any request failed (or outside the logs read): the live probe says so.
     seen = {g.peer for g in groups_of(ev, *CONNECT_SYMPTOMS)}
-    for key, probe in (ev.probes or {}).items():
+    for key, probe in (ev.live.probes or {}).items():
         if key in seen or probe.ok or probe.connect_state not in CONNECT_SYMPTOMS:
             continue
         target = ev.target(key)
@@ -74,13 +75,13 @@ def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tu
     """Where the backend really is: (new key, who, why) for listeners/pools near ``peer``."""
     _host, port, path = split_key(peer)
     alts: list[tuple[str, str, str]] = []
-    targeted = {t.key for t in ev.targets}
+    targeted = {t.key for t in ev.config.targets}
     if path is not None:
-        for pool in ev.fpm_pools:
+        for pool in ev.config.fpm_pools:
             if pool.key != peer and pool.key not in targeted and _pool_running(ev, pool, True):
                 alts.append((pool.key, f"PHP-FPM pool [{pool.name}]",
                              f"listen = {pool.listen} ({pool.file}:{pool.listen_line or pool.line})"))
-        for lst in ev.listeners or ():
+        for lst in ev.host.listeners or ():
             if (lst.proto == "unix" and lst.path and lst.key != peer and lst.key not in targeted
                     and _similar_socket(path, lst.path) and lst.key not in {a[0] for a in alts}
                     and os.path.dirname(lst.path) == os.path.dirname(path)):
@@ -88,14 +89,70 @@ def _alternatives(ev: Evidence, peer: str, target: TargetFact | None) -> list[tu
         return alts
     if port is None:
         return alts
-    for lst in ev.listeners or ():
+    for lst in ev.host.listeners or ():
         if lst.proto != "unix" and lst.port == port and lst.key != peer:
             alts.append((lst.key, _who(lst), f"listens on {lst.key}"))
+    if not alts:
+        alts += _near_port(ev, peer, port, targeted, first_failure(ev, peer))
     if target is not None and target.kind == "fastcgi":
-        for pool in ev.fpm_pools:
+        for pool in ev.config.fpm_pools:
             if pool.key not in targeted and pool.key != peer and _pool_running(ev, pool):
                 alts.append((pool.key, f"PHP-FPM pool [{pool.name}]", f"listen = {pool.listen}"))
     return alts
+
+
+NEAR_PORTS = 2  # "one port up": a backend moved 8080 -> 8081 (issue 31); further is another service
+
+
+def first_failure(ev: Evidence, peer: str) -> datetime | None:
+    """When the first connection to ``peer`` failed in the logs read (None: none or no time)."""
+    times = [g.first for g in groups_of(ev, *CONNECT_SYMPTOMS) if g.peer == peer and g.first]
+    return min(times) if times else None
+
+
+def _near_port(ev: Evidence, peer: str, port: int, targeted: set[str],
+               since: datetime | None) -> list[tuple[str, str, str]]:
+    """Listeners on the same host as ``peer`` within ``NEAR_PORTS`` of its port that no target of
+    the config uses and no proxy owns: the backend that moved one port up.  Said from the
+    listening-socket table, never guessed: the issue's host printed "nothing similar listens
+    elsewhere" while the moved app listened on the next port since a second before the first
+    502 (issue 31).  The nearest port first; when the socket's process start time is known it
+    is said, with how long before the first failure it started."""
+    host, _p, _path = split_key(peer)
+    found: list[tuple[int, tuple[str, str, str]]] = []
+    if since is None:
+        return []  # no failure seen: nothing "appeared" relative to it
+    for lst in ev.host.listeners or ():
+        if (lst.proto == "unix" or lst.port is None or lst.port == port or abs(lst.port - port) > NEAR_PORTS
+                or lst.key in targeted or (lst.process or "") in proxy_programs()
+                or not _appeared(lst, since)):
+            continue
+        if lst.address not in (host, "0.0.0.0", "::", None) and not (  # noqa: S104 (a wildcard listener)
+                host in ("localhost", "127.0.0.1", "::1") and lst.address in ("127.0.0.1", "::1")):
+            continue
+        start = datetime.fromisoformat(str(lst.started)).replace(tzinfo=None)
+        gap = (since.replace(tzinfo=None) - start).total_seconds()
+        when = (f" (started {lst.started}, " + (f"{gap:.0f} s before the first failure)" if gap >= 0
+                                                 else f"{-gap:.0f} s after the first failure)"))
+        found.append((abs(lst.port - port), (lst.key, _who(lst),
+                                              f"listens near the old port, on {lst.endpoint}{when}")))
+    return [alt for _d, alt in sorted(found, key=lambda x: x[0])]
+
+
+APPEARED = timedelta(minutes=1)  # started at most this long before the first failure, or after it
+
+
+def _appeared(lst: Listener, since: datetime) -> bool:
+    """Did this listener's process start around the failures (at most ``APPEARED`` before the
+    first one, or since)?  A busy host has listeners on many ports; one that was there long
+    before the backend went away is another service, not the backend that moved."""
+    if not lst.started:
+        return False
+    try:
+        start = datetime.fromisoformat(lst.started).replace(tzinfo=None)
+    except ValueError:
+        return False
+    return start >= since.replace(tzinfo=None) - APPEARED
 
 
 def listen_check(peer: str) -> str:
@@ -108,7 +165,7 @@ def listen_check(peer: str) -> str:
 
 def _pool_running(ev: Evidence, pool: FpmPool, strict: bool = False) -> bool:
     """Does the pool listen now?  Offline (no listener table) the pool config is the best lead."""
-    if ev.listeners is None:
+    if ev.host.listeners is None:
         return True
     return bool(ev.listeners_for(pool.key if not pool.key.startswith("0.0.0.0:")
                                  else "127.0.0.1:" + pool.key.split(":")[1]))
@@ -131,26 +188,30 @@ def _who(lst: Listener) -> str:
 
 def _wrong_target(ev: Evidence, peer: str, target: TargetFact | None,
                   groups: list[SymptomGroup]) -> Candidate | None:
-    if ev.listeners is not None and ev.listeners_for(peer):
+    if ev.host.listeners is not None and ev.listeners_for(peer):
         return None  # something listens there now
     alts = _alternatives(ev, peer, target)
     if not alts:
         return None
     new_key, who, why = alts[0]
     items: list[EvidenceItem] = [*(i for g in groups for i in group_items(g))]
+    # where the backend went is this finding's proof: among the first three items (the first
+    # screen shows three)
+    items.insert(min(1, len(items)), EvidenceItem(kind="listener" if "pool" not in who else "config",
+                                                  summary=f"nothing listens on {peer}, but {who} {why}",
+                                                  source="listeners" if "pool" not in who else None))
     if target:
         items.append(config_item(target))
-    if ev.probes and peer in ev.probes:
-        items.append(probe_item(peer, ev.probes[peer]))
-    items.append(EvidenceItem(kind="listener" if "pool" not in who else "config",
-                              summary=f"nothing listens on {peer}, but {who} {why}",
-                              source="listeners" if "pool" not in who else None))
+    if ev.live.probes and peer in ev.live.probes:
+        items.append(probe_item(peer, ev.live.probes[peer]))
     fix = _retarget_fix(ev, target, peer, new_key)
     proxy = proxy_name(ev.proxy)
-    nothing = "nothing listens on" if ev.listeners is not None else f"{proxy} could not connect to"
+    nothing = "nothing listens on" if ev.host.listeners is not None else f"{proxy} could not connect to"
     return Candidate(
         finding=make_finding(
-            "wrong-target", confidence=0.92 if ev.listeners is not None else 0.75, groups=groups,
+            # a listener one port up is a strong lead, not the proof a same-port listener is
+            "wrong-target", confidence=(0.8 if "near the old port" in why else 0.92)
+            if ev.host.listeners is not None else 0.75, groups=groups,
             explanation=f"{proxy} sends requests to {peer}, but {nothing} {peer}; {who} {why}. "
                         f"Point {proxy} at the address the backend really uses (or make the backend "
                         f"listen where {proxy} points).",
@@ -162,12 +223,12 @@ def _retarget_fix(ev: Evidence, target: TargetFact | None, old: str, new: str) -
     diff = None
     file = None
     if target and target.file and target.line:
-        lines = ev.files.get(target.file)
+        lines = ev.config.files.get(target.file)
         if lines and 1 <= target.line <= len(lines):
             text = lines[target.line - 1]
             new_text = _swap_address(text, target, old, new)
             if new_text != text:
-                diff = replace_line(ev.files, target.file, target.line, [new_text])
+                diff = replace_line(ev.config.files, target.file, target.line, [new_text])
                 file = target.file
     new_addr = new if not new.startswith("0.0.0.0:") else "127.0.0.1:" + new.split(":")[1]
     return Fix(summary=f"point {proxy_name(ev.proxy)} at {new_addr} instead of {old}, then reload it",
@@ -190,12 +251,12 @@ def _swap_address(text: str, target: TargetFact, old: str, new: str) -> str:
 
 def _crash_loop(ev: Evidence, peer: str, target: TargetFact | None,
                 groups: list[SymptomGroup]) -> Candidate | None:
-    mine = ev.target_units.get(peer)
-    restarts = [e for e in ev.events if e.kind == "unit-restart" and (mine is None or e.unit in
+    mine = ev.host.target_units.get(peer)
+    restarts = [e for e in ev.all_events if e.kind == "unit-restart" and (mine is None or e.unit in
                                                                        (None, mine))]
-    failed = [e for e in ev.events if e.kind == "unit-failed" and (mine is None or e.unit in
+    failed = [e for e in ev.all_events if e.kind == "unit-failed" and (mine is None or e.unit in
                                                                     (None, mine))]
-    units = [u for u in ev.units.values() if (u.n_restarts or 0) >= 3 and (mine is None or
+    units = [u for u in ev.host.units.values() if (u.n_restarts or 0) >= 3 and (mine is None or
                                                                           u.name == mine)]
     if len(restarts) < 2 and not units:
         return None
@@ -240,26 +301,26 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
     items = [*(i for g in groups for i in group_items(g))]
     if target:
         items.append(config_item(target))
-    probe = ev.probes.get(peer) if ev.probes else None
+    probe = ev.live.probes.get(peer) if ev.live.probes else None
     if probe:
         items.append(probe_item(peer, probe))
     up_now = bool(ev.listeners_for(peer)) or (probe is not None and probe.ok)
-    pools = [p for p in ev.fpm_pools if p.key == peer]
+    pools = [p for p in ev.config.fpm_pools if p.key == peer]
     for pool in pools:
         items.append(EvidenceItem(kind="config", summary=f"PHP-FPM pool [{pool.name}] is configured "
                                   f"to listen on {pool.listen}", source=pool.file,
                                   line=pool.listen_line or pool.line))
-    unit_name = ev.target_units.get(peer) or (
+    unit_name = ev.host.target_units.get(peer) or (
         "php-fpm" if pools or (target and target.kind == "fastcgi") else "<backend unit>")
-    for unit in ev.units.values():
-        if ev.target_units.get(peer) not in (None, unit.name):
+    for unit in ev.host.units.values():
+        if ev.host.target_units.get(peer) not in (None, unit.name):
             continue
         items.append(EvidenceItem(kind="unit", summary=f"{unit.name}: {unit.active_state}/"
                                   f"{unit.sub_state}" + (f" (result {unit.result})" if unit.result else ""),
                                   source="systemd"))
-        if unit.active_state in {"failed", "inactive"} and peer not in ev.target_units:
+        if unit.active_state in {"failed", "inactive"} and peer not in ev.host.target_units:
             unit_name = unit.name
-    if ev.listeners is not None and not up_now:
+    if ev.host.listeners is not None and not up_now:
         items.append(EvidenceItem(kind="listener", summary=f"no process listens on {peer}",
                                   source="listeners"))
     recovered_at: str | None = None
@@ -275,7 +336,7 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
             how += (f" A past incident, recovered: the last failure was at "
                     f"{last.isoformat(timespec='seconds')}; `why502 diagnose --since {after}` "
                     "looks at the time after it.")
-    elif ev.listeners is not None or probe is not None:
+    elif ev.host.listeners is not None or probe is not None:
         confidence = 0.9
         how = f"Nothing listens on {peer} now and nothing similar listens elsewhere."
     else:
@@ -285,10 +346,17 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
     # systemctl only for a unit this run saw (systemd there, the unit known): on a host without
     # systemd, "systemctl status <backend unit>" is a command that cannot work as printed
     # (issue 31); else what listens on that port, the fact the person checks first
-    known = unit_name if unit_name in ev.units or peer in ev.target_units else None
+    known = unit_name if unit_name in ev.host.units or peer in ev.host.target_units else None
     fix = Fix(summary=f"start the backend that should serve {peer} and make it start on boot",
               commands=[f"systemctl status {known}", f"systemctl start {known}",
                         f"systemctl enable {known}"] if known else [listen_check(peer)])
+    if up_now:
+        # it answers again: nothing to start; what is left is why it stopped (issue 31: a
+        # recovered incident printed "start the backend" commands)
+        fix = Fix(summary=f"nothing to start: {peer} answers again; find why it stopped in its own "
+                          "log around the last failure" + (f" (systemctl status {known})" if known else ""),
+                  commands=[f"journalctl -u {known} --since '{(recovered_at or 'today').replace('T', ' ')}'"]
+                  if known else [])
     if not groups:
         how += " No request has failed in the logs read yet: found by the live probe."
     finding = make_finding(
@@ -300,6 +368,8 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
         # the headline says it is the past: the person on call reads the first line only
         finding = replace(finding, title=f"Past incident, recovered: {peer} was not running "
                                          f"(last failure {recovered_at}; it answers now)")
+    if up_now:
+        finding = replace(finding, recovered=True)
     return Candidate(finding=finding, claims=claims(groups))
 
 
@@ -322,7 +392,7 @@ def _unknown_target(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
            "upstream field" if cut else "the lines name no upstream")
     items = [*(i for g in groups for i in group_items(g)),
              EvidenceItem(kind="stat", summary=f"{n} connect failures with an unknown target: {why}")]
-    names = sorted({t.group or t.key for t in ev.targets})
+    names = sorted({t.group or t.key for t in ev.config.targets})
     if names:
         items.append(EvidenceItem(kind="config", summary="the config's backends (one of them refused): "
                                   + ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10

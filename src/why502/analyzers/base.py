@@ -111,8 +111,15 @@ def proxy_name(proxy: str) -> str:
 
 
 def reload_commands(ev: Evidence) -> list[str]:
-    """Check the edited config with the proxy's own test, then reload it."""
-    return proxy_of(ev).reload_commands(ev.nginx_conf_file)
+    """Check the edited config with the proxy's own test, then reload it -- the commands as the
+    running master needs them: its own config and prefix (``nginx -t -p P -c FILE``), and
+    ``systemctl reload UNIT`` when a systemd unit runs it (a reload behind systemd's back leaves
+    the unit's state wrong; a packaged unit name for a master started by hand reloads another
+    one or nothing: issue 31)."""
+    commands = proxy_of(ev).reload_commands(ev.config.main_file, prefix=ev.config.prefix)
+    if ev.config.unit:
+        return [*commands[:-1], f"systemctl reload {ev.config.unit}"]
+    return commands
 
 
 def sample_item(s: Sample, summary: str, symptom: str | None, count: int | None = None) -> EvidenceItem:
@@ -251,7 +258,7 @@ def claims(groups: Iterable[SymptomGroup]) -> frozenset[GroupKey]:
 
 def groups_of(ev: Evidence, *symptoms: str) -> list[SymptomGroup]:
     wanted = set(symptoms)
-    return [g for g in ev.symptoms if g.symptom in wanted]
+    return [g for g in ev.logs.symptoms if g.symptom in wanted]
 
 
 def by_peer(groups: Iterable[SymptomGroup]) -> dict[str | None, list[SymptomGroup]]:
@@ -299,7 +306,7 @@ def died_then_refused(ev: Evidence, peer: str | None, refused: Iterable[SymptomG
     last = max((g.last for g in refused if g.last), default=None)
     if first is None or last is None:
         return False
-    deaths = [t for g in ev.symptoms if g.peer == peer and g.symptom in DEATH_SYMPTOMS
+    deaths = [t for g in ev.logs.symptoms if g.peer == peer and g.symptom in DEATH_SYMPTOMS
               for t in (g.times or tuple(x for x in (g.first, g.last) if x))]
     just_before = [t for t in deaths if 0 <= (first - t).total_seconds() <= window_s]
     # background noise (closes scattered all day) is not a death: most closes must sit at the

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from why502.analyzers.apps import killed_at_own_limit, serving, setting_item, shown, where_to_set
 from why502.analyzers.base import (
     DEATH_SYMPTOMS,
     Candidate,
@@ -42,7 +43,7 @@ from why502.proxies.haproxy.edit import set_server_param
 
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
-    fpm_max = [e for e in ev.events if e.kind == "fpm-max-children"]
+    fpm_max = [e for e in ev.all_events if e.kind == "fpm-max-children"]
     busy = groups_of(ev, "backlog-full")
     local_ct = [g for g in groups_of(ev, "connect-timeout") if _is_local(g.peer)]
     slow_groups = by_peer(groups_of(ev, "read-timeout", "send-timeout"))
@@ -50,14 +51,44 @@ def analyze(ev: Evidence) -> list[Candidate]:
         out.append(_exhausted(ev, fpm_max, busy + local_ct, slow_groups))
     for peer, groups in slow_groups.items():
         out.append(_slow(ev, peer, groups, bool(fpm_max)))
-    kills = [e for e in ev.events if e.kind == "worker-timeout"]
+    kills = [e for e in ev.all_events if e.kind == "worker-timeout"]
     for peer, groups in by_peer(groups_of(ev, *DEATH_SYMPTOMS)).items():
         mine = [e for e in kills if belongs(ev, peer, e, groups)]
         if mine:
             out.append(_killed_by_own_limit(ev, peer, groups, mine))
     for peer, groups in by_peer(groups_of(ev, "queue-timeout")).items():
         out.append(_queued(ev, peer, groups))
+    for name, timing in ev.logs.access.items():
+        made = sum(n for st, n in timing.backend_5xx.items() if st >= 500)
+        kills = killed_at_own_limit(ev, name, timing) if made else []
+        if kills:
+            out.append(_killed_answered_500(ev, name, timing, kills, made))
     return out
+
+
+def _killed_answered_500(ev: Evidence, name: str, timing: UpstreamTiming, kills: list[LogEvent],
+                         made: int) -> Candidate:
+    """The app server's time limit killed the worker and the app server itself answered 5xx
+    (gunicorn's sync worker: 500, ``analyzers.apps.killed_at_own_limit``): the 5xx the access
+    log shows the backend sent are the slow requests, not an application bug."""
+    cand = _killed_by_own_limit(ev, name, [], kills)
+    server = _app_server(kills[0])
+    statuses = sorted(st for st in timing.backend_5xx if st >= 500)
+    shown_5xx = ", ".join(f"{st}×{n}" for st, n in sorted(timing.backend_5xx.items()))
+    items = [EvidenceItem(kind="stat", count=made, summary=f"access log: {made} responses from {name} "
+                          f"with status {shown_5xx}"
+                          f" sent by {server} itself (numeric $upstream_header_time) when it killed "
+                          "the worker")]
+    f = cand.finding
+    explanation = f.explanation.replace("nginx saw the connection drop (502)",
+                                        f"{server} answered {'/'.join(map(str, statuses))} itself "
+                                        "(nginx only passed it on)")
+    return Candidate(finding=replace(f, explanation=explanation, evidence=items + list(f.evidence),
+                                     status_codes=statuses, count=made,
+                                     first_seen=timing.first.isoformat(timespec="seconds")
+                                     if timing.first else None,
+                                     last_seen=timing.last.isoformat(timespec="seconds")
+                                     if timing.last else None))
 
 
 # The app server's own per-request limit, named as its docs name it, and its default.
@@ -65,6 +96,7 @@ _APP_LIMITS = {
     "php-fpm": ("request_terminate_timeout", "0 (off)"),
     "gunicorn": ("--timeout", "30s"),
     "uwsgi": ("harakiri", "0 (off)"),
+    "puma": ("worker_timeout", "60s"),
 }
 
 
@@ -85,10 +117,19 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     nginx_s = seconds(setting.value) if setting else 60.0
     server = _app_server(kills[0])
     limit_name, default = _APP_LIMITS[server]
-    pool = next((p for p in ev.fpm_pools if p.key == peer or (kills[0].pool and p.name == kills[0].pool)),
+    pool = next((p for p in ev.config.fpm_pools
+                 if p.key == peer or (kills[0].pool and p.name == kills[0].pool)),
                 None) if server == "php-fpm" else None
     app_setting = pool.settings.get("request_terminate_timeout") if pool else None
     app_s = float(pool.request_terminate_timeout) if pool and pool.request_terminate_timeout else None
+    # gunicorn / uWSGI: the app server serving peer (identity: its bind), its own limit as read
+    app = next((a for a in serving(ev, peer) if a.kind == server), None)
+    app_where = ""
+    if app is not None and app.setting("request") is not None:
+        app_setting, app_s = app.setting("request"), app.seconds("request")
+        knob = app.knob("request")
+        limit_name = knob.flag if knob else limit_name
+        app_where = where_to_set(app, "request", str(int(max((app_s or 0) * 2, 30, nginx_s or 60.0)) + 5))
     items = [event_item(e, f"{server} killed the worker at its own time limit ({limit_name})")
              for e in kills[:2]]
     if len(kills) > 2:
@@ -97,7 +138,10 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     items += [i for g in groups for i in group_items(g)]
     where = f" in pool [{pool.name}]" if pool else ""
     app_text = f"{limit_name} = {app_setting.value if app_setting else (f'{app_s:g}s' if app_s else default)}"
-    items.append(EvidenceItem(kind="config", summary=f"{server}: {app_text}{where}",
+    if app is not None and app_setting is not None:
+        app_text = (shown(app, "request") or app_text).removeprefix(f"{server} ")
+    items.append(EvidenceItem(kind="config", summary=f"{server}: {app_text}{where}"
+                              + (f" [{app.where}]" if app is not None else ""),
                               source=app_setting.file if app_setting else (pool.file if pool else None),
                               line=app_setting.line if app_setting else None))
     if target:
@@ -111,24 +155,25 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     # it, so nginx answers a clear 504 first and the app's limit stays a backstop
     nginx_new = int(max((app_s or 0) * 2, 30, nginx_s or 60.0))
     diffs = []
-    if app_setting is not None and app_setting.line:
-        diffs.append(replace_line(ev.files, app_setting.file, app_setting.line,
+    if server == "php-fpm" and app_setting is not None and app_setting.line:
+        diffs.append(replace_line(ev.config.files, app_setting.file, app_setting.line,
                                   [f"request_terminate_timeout = {nginx_new + 5}s"]))
     if target and nginx_new > (nginx_s or 60.0):
-        diffs.append(set_directive(ev.files, name, f"{nginx_new}s",
+        diffs.append(set_directive(ev.config.files, name, f"{nginx_new}s",
                                    setting_file=setting.file if setting else None,
                                    setting_line=setting.line if setting else None,
                                    is_default=setting.is_default if setting else True,
                                    anchor_file=target.pass_file or target.file,
                                    anchor_line=target.pass_line or target.line, anchor=f"{target.kind}_pass"))
     diff = "".join(d for d in diffs if d) or None
-    fix = Fix(summary="make the slow requests faster"
+    notes = [f"{server}: {app_where}"] if app_where else []
+    fix = Fix(notes=notes, summary="make the slow requests faster"
                       + (f" ({', '.join(scripts[:3])})" if scripts else "")
                       + f"; if they are legitimately slow, raise {limit_name}{where} and nginx's "
                         f"{name} together, keeping {limit_name} a little above {name}: nginx then "
                         "answers a clear 504 first and the app's limit stays the backstop",
               commands=[*reload_commands(ev),
-                        f"systemctl reload {ev.target_units.get(peer or '', 'php*-fpm')}"
+                        f"systemctl reload {ev.host.target_units.get(peer or '', 'php*-fpm')}"
                         if server == "php-fpm" else f"restart {server} with the new {limit_name}"],
               diff=diff)
     return Candidate(finding=make_finding(
@@ -147,8 +192,8 @@ def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
     request waited in the queue for ``timeout queue`` and got a 503 (configuration.txt 8.5, 'sQ';
     4.2 'timeout queue').  The servers' workers are the bottleneck: raise ``maxconn`` only as
     far as the backend really has workers, else make the requests faster."""
-    group = ev.groups.get(peer or "")
-    members = [t for t in ev.targets if t.group == (group.name if group else peer)] or \
+    group = ev.config.groups.get(peer or "")
+    members = [t for t in ev.config.targets if t.group == (group.name if group else peer)] or \
         [t for t in (ev.target(peer),) if t is not None]
     items = [i for g in groups for i in group_items(g)]
     proxy = proxy_name(ev.proxy)
@@ -164,9 +209,9 @@ def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
                                                                    if q.is_default else "")
                    if q is not None else ""), source=t.file, line=t.line))
             if not unlimited and mc.value.isdigit():
-                diffs.append(set_server_param(ev.files, t.file, t.line, "maxconn",
+                diffs.append(set_server_param(ev.config.files, t.file, t.line, "maxconn",
                                               str(int(mc.value) * 2)))
-        state = (ev.server_states or {}).get(t.key)
+        state = (ev.live.server_states or {}).get(t.key)
         if state is not None:
             items.append(EvidenceItem(kind="probe", summary=f"runtime API: {state.name} {state.status}, "
                                       f"{state.sessions} in flight, {state.queued} queued"
@@ -186,6 +231,8 @@ def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
 
 
 def _app_server(e: LogEvent) -> str:
+    if e.source in _APP_LIMITS:
+        return e.source
     text = f"{e.source} {e.pattern} {e.text}".lower()
     if "harakiri" in text or "uwsgi" in text:
         return "uwsgi"
@@ -238,7 +285,8 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     fix_diff = None
     vocabulary = proxy_of(ev).vocabulary
     if target and timeout:
-        fix_diff = proxy_of(ev).timeout_diff(ev.files, name, setting, (target.pass_file, target.pass_line),
+        fix_diff = proxy_of(ev).timeout_diff(ev.config.files, name, setting,
+                                             (target.pass_file, target.pass_line),
                                              (target.file, target.line), int(max(timeout * 2, 30)),
                                              anchor=f"{target.kind}_pass")
     fix = Fix(summary="make the slow requests faster (profile the endpoint, add an index, move work "
@@ -270,8 +318,8 @@ def _answered(groups: list[SymptomGroup]) -> int:
 
 def _timing(ev: Evidence, peer: str | None, target: TargetFact | None) -> UpstreamTiming | None:
     for key in (peer, target.group if target else None):
-        if key and key in ev.access:
-            return ev.access[key]
+        if key and key in ev.logs.access:
+            return ev.logs.access[key]
     return None
 
 
@@ -287,11 +335,11 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
         # queued behind busy children, requests time out: those timeouts are this cause's symptoms
         for peer, gs in slow.items():
             target = ev.target(peer)
-            if any(p.key == peer for p in ev.fpm_pools) or (target and target.kind == "fastcgi"):
+            if any(p.key == peer for p in ev.config.fpm_pools) or (target and target.kind == "fastcgi"):
                 claimed += gs
     items += [i for g in claimed for i in group_items(g)]
     pool = _pool(ev, fpm_max, {g.peer for g in claimed})
-    slowlog = [e for e in ev.events if e.kind in ("slow-request", "worker-timeout")]
+    slowlog = [e for e in ev.all_events if e.kind in ("slow-request", "worker-timeout")]
     if slowlog:
         scripts = sorted({script for e in slowlog if (script := e.capture("script"))})
         items.append(EvidenceItem(
@@ -300,7 +348,7 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
             source=slowlog[0].file, line=slowlog[0].line, text=slowlog[0].text, symptom=slowlog[0].kind,
             count=len(slowlog)))
     peer_key = groups[0].peer if groups else (pool.key if pool else None)
-    probe = ev.probes.get(peer_key) if ev.probes and peer_key else None
+    probe = ev.live.probes.get(peer_key) if ev.live.probes and peer_key else None
     if probe is not None and not probe.ok:
         items.append(EvidenceItem(kind="probe", summary=f"probe {peer_key}: {probe.error or probe.detail}",
                                   source="probe", text=probe.detail))
@@ -320,6 +368,10 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
         port = split_key(peer_key or "")[1]
         fix = replace(fix, commands=[f"ps -o pid,stat,etime,cmd -C {procs[0]}",
                                      f"ss -ltn 'sport = :{port}'" if port else "ss -lx"])
+    if pool is None:
+        app_items, app_fix = _app_backlog(ev, peer_key, claimed)
+        items += app_items
+        fix = replace(fix, summary=app_fix, notes=[]) if app_fix else fix
     conf = 0.9 if fpm_max and (groups or claimed) else (0.8 if fpm_max or groups else 0.6)
     peer = groups[0].peer if groups else (pool.key if pool else None)
     return Candidate(finding=make_finding(
@@ -336,11 +388,11 @@ def _pool(ev: Evidence, fpm_max: list[LogEvent], peers: set[str | None]) -> FpmP
     """The exhausted pool: named by FPM's warning, else the pool listening where nginx failed
     (never an unrelated pool: a busy gunicorn is not fixed by raising pm.max_children)."""
     names = {e.pool for e in fpm_max if e.pool}
-    for p in ev.fpm_pools:
+    for p in ev.config.fpm_pools:
         if p.name in names or p.key in peers:
             return p
-    if fpm_max and len(ev.fpm_pools) == 1:
-        return ev.fpm_pools[0]
+    if fpm_max and len(ev.config.fpm_pools) == 1:
+        return ev.config.fpm_pools[0]
     return None
 
 
@@ -359,9 +411,47 @@ def _pool_fix(ev: Evidence, pool: FpmPool | None) -> Fix:
     new = (pool.max_children or 5) * 2
     diff = None
     if pool.max_children_line:
-        diff = replace_line(ev.files, pool.file, pool.max_children_line, [f"pm.max_children = {new}"])
+        diff = replace_line(ev.config.files, pool.file, pool.max_children_line, [f"pm.max_children = {new}"])
     return Fix(summary=f"raise pm.max_children of pool [{pool.name}] (check RAM: max_children × "
                        "memory per child must fit), or make the slow scripts faster",
                commands=[f"ps -o rss= -C {_fpm_process(ev, pool)} | sort -n | tail -3",
-                         f"systemctl reload {ev.target_units.get(pool.key, 'php*-fpm')}"],
+                         f"systemctl reload {ev.host.target_units.get(pool.key, 'php*-fpm')}"],
                diff=diff, file=pool.file)
+
+
+def _app_backlog(ev: Evidence, peer: str | None,
+                 groups: list[SymptomGroup]) -> tuple[list[EvidenceItem], str | None]:
+    """An app server's full listen queue, in its own terms: uWSGI logs ``*** uWSGI listen queue
+    of socket "%s" (fd: %d) full !!! (%llu/%llu) ***`` (core/master.c) when its ``listen`` backlog
+    (default 100, core/init.c; capped by ``net.core.somaxconn``, in uWSGI's socket code) is full; gunicorn
+    and uvicorn have ``--backlog`` (2048).  The fix: more workers, and a ``listen`` the kernel
+    allows."""
+    items: list[EvidenceItem] = []
+    full = [e for e in ev.all_events if e.kind == "listen-queue-full"
+            and (not groups or belongs(ev, peer, e, groups))]
+    items += [event_item(e, f"{e.source or 'the app server'}: its listen queue is full") for e in full[:2]]
+    servers = serving(ev, peer)
+    if not servers and not full:
+        return items, None
+    server = servers[0] if servers else None
+    if server is not None:
+        for role in ("backlog", "request"):
+            item = setting_item(server, role)
+            if item is not None:
+                items.append(item)
+        workers = server.settings.get("processes") or server.settings.get("workers")
+        if workers is not None:
+            items.append(EvidenceItem(kind="config", summary=f"{server.kind} workers: {workers.value}",
+                                      source=workers.file, line=workers.line))
+    somaxconn = ev.host.sysctls.get("net.core.somaxconn")
+    if somaxconn:
+        items.append(EvidenceItem(kind="stat", summary=f"net.core.somaxconn = {somaxconn} (caps every "
+                                  "listen backlog)", source="/proc/sys/net/core/somaxconn"))
+    if server is None or server.knob("backlog") is None:
+        return items, None
+    backlog = server.seconds("backlog") or 100.0  # the backlog "seconds" is the plain number
+    new = str(max(1024, int(backlog) * 4))
+    return items, (f"every {server.kind} worker was busy and its listen queue overflowed: add workers "
+                   f"(or make requests faster), and raise {server.kind}'s backlog -- "
+                   f"{where_to_set(server, 'backlog', new)} -- with net.core.somaxconn >= {new} "
+                   f"(sysctl -w net.core.somaxconn={new}; {server.kind} cannot queue more than it)")

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from why502.analyzers.apps import serving, setting_item, shown, where_to_set
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -27,6 +28,7 @@ from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine
 from why502.parsers.nginx.edit import insert_in_block, set_directive
+from why502.proxies.base import seconds
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
 
@@ -56,7 +58,7 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
     setting = target.settings.get(name) if target else None
     current = size_bytes(setting.value) if setting else 4096
     current = current or 4096
-    probe = ev.probes.get(peer) if ev.probes and peer else None
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     needed = probe.header_bytes if probe and probe.header_bytes else None
     # The error line does not say how big the header was.  Without a measured size, 16k covers
     # the usual offenders (large cookies, CSP) with room; with one, the next power of two above it.
@@ -84,14 +86,14 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
         if new_bytes > 8192:
             lines.append(f"{kind}_buffers 8 {new};")
         if setting and not setting.is_default:
-            diff = set_directive(ev.files, name, new, setting_file=setting.file,
+            diff = set_directive(ev.config.files, name, new, setting_file=setting.file,
                                  setting_line=setting.line, is_default=False,
                                  anchor_file=target.pass_file or target.file,
                                  anchor_line=target.pass_line or target.line, anchor=f"{target.kind}_pass")
             if new_bytes > 8192:
                 diff = combine([diff]) if diff else None
         else:
-            diff = insert_in_block(ev.files, target.pass_file or target.file,
+            diff = insert_in_block(ev.config.files, target.pass_file or target.file,
                                 target.pass_line or target.line, lines, anchor=f"{target.kind}_pass")
     return Candidate(finding=make_finding(
         "buffer-too-small", confidence=0.93, groups=groups,
@@ -127,21 +129,21 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
     drop_symptoms = ("connection-reset", "premature-close", "broken-pipe")
     exhaustion = groups_of(ev, "port-exhaustion")
     by_group: dict[str, list[TargetFact]] = {}  # one pass: a scan of all targets per group was quadratic
-    for t in ev.targets:
+    for t in ev.config.targets:
         if t.group:
             by_group.setdefault(t.group, []).append(t)
-    for gname, group in ev.groups.items():
+    for gname, group in ev.config.groups.items():
         if not group.keepalive:
             continue
         members = by_group.get(gname, [])
         if not members:
             continue
         peers = set(group.servers) | {gname}
-        related = [g for g in ev.symptoms if g.peer in peers]
+        related = [g for g in ev.logs.symptoms if g.peer in peers]
         bad = next(((t, missing) for t in members for ok, missing in (_keepalive_ok(t),) if not ok), None)
         if bad:
             t, missing = bad
-            tw = sum(ev.time_wait.get(p, 0) for p in group.servers)
+            tw = sum(ev.host.time_wait.get(p, 0) for p in group.servers)
             claimed = [g for g in exhaustion if g.peer in peers]
             # Ineffective keepalive is a defect even before it bites (every request opens a new
             # connection and leaves a TIME_WAIT socket); it becomes the cause once ports run out.
@@ -153,7 +155,7 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                 items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {gname} in TIME_WAIT",
                                           count=tw))
             items += [i for g in claimed for i in group_items(g)]
-            diff = insert_in_block(ev.files, t.pass_file or t.file, t.pass_line or t.line, missing,
+            diff = insert_in_block(ev.config.files, t.pass_file or t.file, t.pass_line or t.line, missing,
                                    anchor=f"{t.kind}_pass")
             out.append(Candidate(finding=make_finding(
                 "keepalive-misconfigured", confidence=conf, groups=claimed,
@@ -169,10 +171,10 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
         drops = [g for g in related if g.symptom in drop_symptoms]
         if not drops:
             continue
-        total = sum(ev.access[k].requests for k in (gname, *group.servers) if k in ev.access)
+        total = sum(ev.logs.access[k].requests for k in (gname, *group.servers) if k in ev.logs.access)
         n = sum(g.count for g in drops)
-        ok = sum(c for k in (gname, *group.servers) if k in ev.access
-                 for st, c in ev.access[k].statuses.items() if 200 <= st < 400)
+        ok = sum(c for k in (gname, *group.servers) if k in ev.logs.access
+                 for st, c in ev.logs.access[k].statuses.items() if 200 <= st < 400)
         sporadic = bool(total) and n / total < 0.05
         conf = 0.7 if sporadic or ok else 0.55
         items = [i for g in drops for i in group_items(g)]
@@ -192,33 +194,98 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                                       "does not retry a non-idempotent request on another "
                                       "connection (proxy_next_upstream without non_idempotent)"))
         anchor = group.file, group.line
+        proxy_idle = seconds(kt.value) if kt else 60.0
+        verdict, app_items, app_fix = _app_keepalive(ev, gname, proxy_idle or 60.0)
         diff = None
         if group.file and group.line:
-            diff = _after_keepalive(ev, gname)
+            # below the app server's idle timeout when it is known (nginx takes ms: "500ms")
+            app_idle = min((i for s in serving(ev, gname) if (i := s.seconds("idle"))),
+                           default=None)
+            below = f"{int(app_idle * 500)}ms" if app_idle is not None and app_idle <= 2 else "1s"
+            diff = _after_keepalive(ev, gname, below)
+        items += app_items
+        explanation = (f"The servers of upstream {gname} close idle keep-alive connections sooner "
+                       "than nginx stops reusing them, so a request sometimes lands on a "
+                       "connection the backend is closing.")
+        summary = ("make nginx drop idle upstream connections before the backend does "
+                   "(keepalive_timeout below the backend's idle timeout), or raise the "
+                   "backend's keep-alive timeout")
+        notes = ["gunicorn: --keep-alive 75; node: server.keepAliveTimeout = 75000"]
+        if verdict == "shorter":
+            conf = max(conf, 0.85)
+            explanation = (f"{app_fix[0]} closes an idle keep-alive connection, but nginx keeps "
+                           f"idle connections to upstream {gname} "
+                           f"for keepalive_timeout {proxy_idle:g}s and reuses them: a request sent "
+                           "on a connection the app server is closing is reset or closed "
+                           "without a response (502).")
+            summary = app_fix[2]
+            notes = []
+        elif verdict is None:
+            # what would decide it was not seen: say so (evidence over defaults, issue 25 item 2)
+            explanation += (" The app server's own keep-alive timeout was not read (--app-conf FILE, "
+                            "or run where the app server runs): it would confirm or refute this.")
+        elif verdict in ("longer", "closes"):
+            # the app server's own setting refutes the race: say so, and leave the rank to others
+            conf = 0.3
+            explanation += " But " + app_fix[0] + (
+                " answers every request with 'Connection: close' (no idle connection to reuse)"
+                if verdict == "closes" else f" keeps idle connections for {app_fix[1]}, longer "
+                f"than nginx's keepalive_timeout {proxy_idle:g}s") + ": this reading is unlikely."
         out.append(Candidate(finding=make_finding(
             "keepalive-race", confidence=conf, groups=drops,
-            explanation=f"The servers of upstream {gname} close idle keep-alive connections sooner "
-                        "than nginx stops reusing them, so a request sometimes lands on a "
-                        "connection the backend is closing.",
+            explanation=explanation,
             evidence=items,
-            fix=Fix(summary="make nginx drop idle upstream connections before the backend does "
-                            "(keepalive_timeout below the backend's idle timeout), or raise the "
-                            "backend's keep-alive timeout",
-                    commands=reload_commands(ev), diff=diff, file=anchor[0],
-                    notes=["gunicorn: --keep-alive 75; node: server.keepAliveTimeout = 75000"]),
-            upstream=gname), claims=claims(drops)))
+            fix=Fix(summary=summary, commands=reload_commands(ev), diff=diff, file=anchor[0],
+                    notes=notes),
+            upstream=gname), claims=claims(drops), fallback=verdict in ("longer", "closes")))
     return out
 
 
-def _after_keepalive(ev: Evidence, gname: str) -> str | None:
+def _app_keepalive(ev: Evidence, gname: str,
+                   proxy_idle: float) -> tuple[str | None, list[EvidenceItem], tuple[str, str, str]]:
+    """The app server's idle keep-alive timeout against nginx's upstream ``keepalive_timeout``.
+
+    ``shorter``: the app server (gunicorn ``--keep-alive``, default 2 s; uvicorn
+    ``--timeout-keep-alive``, 5 s; Puma ``persistent_timeout``; Node ``server.keepAliveTimeout``,
+    5000 ms) closes idle connections before nginx stops reusing them -- the race's cause, named
+    in the app server's terms.  ``longer``: it keeps them longer, the race is unlikely.
+    ``closes``: it never keeps one (gunicorn's sync worker).  None: no app server known.
+    """
+    servers = serving(ev, gname)
+    items: list[EvidenceItem] = []
+    for server in servers:
+        if not server.keeps_idle_connections():
+            item = setting_item(server, "idle", ": the sync worker closes every connection")
+            items += [item] if item else []
+            return "closes", items, (f"{server.kind} ({server.where})", "", "")
+        idle = server.seconds("idle")
+        if idle is None:
+            continue
+        if idle < proxy_idle:
+            item = setting_item(server, "idle", f" < nginx keepalive_timeout {proxy_idle:g}s")
+            items += [item] if item else []
+            knob = server.knob("idle")
+            name = f"{server.kind} ({(shown(server, 'idle') or '').removeprefix(server.kind + ' ')})"
+            new = str(int(proxy_idle + 15) * (1000 if knob and knob.scale == 0.001 else 1))
+            summary = (f"raise {server.kind}'s {knob.flag if knob else 'keep-alive'} above nginx's "
+                       f"upstream keepalive_timeout {proxy_idle:g}s -- {where_to_set(server, 'idle', new)} "
+                       f"-- or lower nginx's keepalive_timeout below {idle:g}s (the diff)")
+            return "shorter", items, (name, f"{idle:g}s", summary)
+        item = setting_item(server, "idle", f" >= nginx keepalive_timeout {proxy_idle:g}s")
+        items += [item] if item else []
+        return "longer", items, (f"{server.kind} ({server.where})", f"{idle:g}s", "")
+    return None, items, ("", "", "")
+
+
+def _after_keepalive(ev: Evidence, gname: str, value: str = "1s") -> str | None:
     """Diff setting the upstream's ``keepalive_timeout`` below common backend idle timeouts
     (gunicorn ``--keep-alive`` 2 s, Node.js ``keepAliveTimeout`` 5 s): edit it where it is set,
     else add it after the ``keepalive`` line (``ngx_http_upstream_keepalive_module``)."""
-    group = ev.groups[gname]
+    group = ev.config.groups[gname]
     kt = group.keepalive_timeout
     if kt is not None and kt.file and kt.line:
-        return set_directive(ev.files, "keepalive_timeout", "1s", setting_file=kt.file,
+        return set_directive(ev.config.files, "keepalive_timeout", value, setting_file=kt.file,
                              setting_line=kt.line, is_default=False, anchor_file=None,
                              anchor_line=None)
     anchor = group.keepalive_line or group.line
-    return insert_in_block(ev.files, group.file, anchor, ["keepalive_timeout 1s;"])
+    return insert_in_block(ev.config.files, group.file, anchor, [f"keepalive_timeout {value};"])

@@ -74,21 +74,21 @@ def _local(peer: str | None) -> bool:
 
 
 def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Candidate:
-    group = ev.groups.get(name or "")
+    group = ev.config.groups.get(name or "")
     marks = proxy_of(ev).can(Capability.CONFIG_SERVER_MARKS)  # down / max_fails in the config
     if group and group.servers and set(group.servers) <= group.down and marks:
         return _down_in_config(ev, group, groups)
     items = [i for g in groups for i in group_items(g)]
-    marked = [e for e in ev.events if e.kind == "upstream-marked-down"]
+    marked = [e for e in ev.all_events if e.kind == "upstream-marked-down"]
     items += [event_item(e, "nginx marked a server down") for e in marked[:2]]
-    marked_groups = [g for g in ev.symptoms if g.symptom == "upstream-marked-down"]
+    marked_groups = [g for g in ev.logs.symptoms if g.symptom == "upstream-marked-down"]
     items += [i for g in marked_groups[:2] for i in group_items(g)]
     members: list[SymptomGroup] = []
     conf = 0.8
     if group:
         items.append(EvidenceItem(kind="config", summary=f"upstream {group.name}: servers "
                                   f"{', '.join(group.servers)}", source=group.file, line=group.line))
-        members = [g for g in ev.symptoms if g.peer in group.servers
+        members = [g for g in ev.logs.symptoms if g.peer in group.servers
                    and g.symptom not in {"upstream-marked-down"}]
         for g in members[:3]:
             items += group_items(g, f"{g.count} × {g.symptom} to {g.peer} (what marked it failed)")
@@ -139,7 +139,7 @@ def _edit_servers(ev: Evidence, group: GroupFact, edit: Callable[[str, str], str
     if not where:
         return None, None
     path = where[0][0]
-    before = list(ev.files.get(path) or ())
+    before = list(ev.config.files.get(path) or ())
     after = list(before)
     for key in group.servers:
         file, line = group.server_lines.get(key, ("", 0))
@@ -201,7 +201,7 @@ def _marking_is_the_problem(ev: Evidence, group: GroupFact
 
 def _answers_now(ev: Evidence, server: str) -> bool:
     """Does ``server`` take connections now (an ok probe, or a listener on this host)?"""
-    probe = (ev.probes or {}).get(server)
+    probe = (ev.live.probes or {}).get(server)
     if probe is not None:
         return probe.connect_state == "ok"
     return bool(ev.listeners_for(server))
@@ -212,8 +212,8 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     items = [i for g in groups for i in group_items(g)]
     text = " ".join(s.text for g in groups for s in g.samples)
     no_resolver = "no resolver defined" in text
-    variable = [t for t in ev.targets if t.uses_variables]
-    probe = ev.probes.get(peer) if ev.probes and peer else None
+    variable = [t for t in ev.config.targets if t.uses_variables]
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     if probe:
         items.append(probe_item(peer, probe))
     if target:
@@ -223,8 +223,8 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         t = variable[0]
         items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
         # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
-        ns = ev.resolvers[0] if ev.resolvers else "127.0.0.53"
-        diff = insert_in_block(ev.files, t.pass_file or t.file, t.pass_line or t.line,
+        ns = ev.host.resolvers[0] if ev.host.resolvers else "127.0.0.53"
+        diff = insert_in_block(ev.config.files, t.pass_file or t.file, t.pass_line or t.line,
                             [f"resolver {ns} valid=30s;"], anchor=f"{t.kind}_pass")
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
@@ -243,7 +243,7 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
 def _unreachable(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
     host = split_key(peer)[0] if peer else None
     items = [i for g in groups for i in group_items(g)]
-    probe = ev.probes.get(peer) if ev.probes and peer else None
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     if probe:
         items.append(probe_item(peer, probe))
     target = ev.target(peer)
@@ -262,18 +262,20 @@ def _unreachable(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> 
 
 def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
     items = [i for g in groups for i in group_items(g)]
-    rng = ev.sysctls.get("net.ipv4.ip_local_port_range")
+    rng = ev.host.sysctls.get("net.ipv4.ip_local_port_range")
     if rng:
         items.append(EvidenceItem(kind="process", summary=f"net.ipv4.ip_local_port_range = {rng}",
                                   source="/proc/sys/net/ipv4/ip_local_port_range"))
-    tw = ev.time_wait.get(peer or "", 0)
+    tw = ev.host.time_wait.get(peer or "", 0)
     if tw:
         items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {peer} in TIME_WAIT", count=tw))
     target = ev.target(peer)
     diff = None
-    if target and target.group and target.group in ev.groups and not ev.groups[target.group].keepalive:
-        g = ev.groups[target.group]
-        diff = insert_in_block(ev.files, g.file, g.line, ["keepalive 32;"], anchor=f"upstream {g.name}")
+    upstreams = ev.config.groups
+    if target and target.group and target.group in upstreams and not upstreams[target.group].keepalive:
+        g = upstreams[target.group]
+        diff = insert_in_block(ev.config.files, g.file, g.line, ["keepalive 32;"],
+                               anchor=f"upstream {g.name}")
     return Candidate(finding=make_finding(
         "port-exhaustion", confidence=0.85, groups=groups,
         explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "
@@ -288,9 +290,9 @@ def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candid
 
 def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     items = [i for g in groups for i in group_items(g)]
-    s = ev.worker_rlimit_nofile
-    wc = ev.worker_connections
-    nofile = ev.limits.get("nginx-nofile")
+    s = ev.config.max_open_files
+    wc = ev.config.max_connections
+    nofile = ev.host.limits.get("nginx-nofile")
     if nofile:
         items.append(EvidenceItem(kind="process", summary=f"nginx worker open-files limit {nofile}"))
     if wc:
@@ -301,13 +303,13 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     diff = None
     if conns and wc and wc.file and not wc.is_default:
         n = int(wc.value) * 4 if wc.value.isdigit() else 4096
-        diff = set_directive(ev.files, "worker_connections", str(n), setting_file=wc.file,
+        diff = set_directive(ev.config.files, "worker_connections", str(n), setting_file=wc.file,
                              setting_line=wc.line, is_default=False, anchor_file=None, anchor_line=None)
-    elif ev.nginx_conf_file and (s is None or s.is_default):
-        lines = ev.files.get(ev.nginx_conf_file, ())
+    elif ev.config.main_file and (s is None or s.is_default):
+        lines = ev.config.files.get(ev.config.main_file, ())
         idx = next((i + 1 for i, x in enumerate(lines) if x.strip().startswith("worker_processes")), None)
         if idx:
-            diff = insert_after(ev.files, ev.nginx_conf_file, idx, ["worker_rlimit_nofile 65535;"])
+            diff = insert_after(ev.config.files, ev.config.main_file, idx, ["worker_rlimit_nofile 65535;"])
     return Candidate(finding=make_finding(
         "fd-limit", confidence=0.9, groups=groups,
         explanation=("nginx ran out of worker_connections (each proxied request needs two)."
@@ -317,7 +319,7 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
         fix=Fix(summary="raise worker_rlimit_nofile / worker_connections (and LimitNOFILE= of "
                         "nginx.service)", commands=["cat /proc/$(pgrep -o nginx)/limits | grep files",
                                                     *reload_commands(ev)],
-                diff=diff, file=ev.nginx_conf_file if diff else None)), claims=claims(groups))
+                diff=diff, file=ev.config.main_file if diff else None)), claims=claims(groups))
 
 
 _REASON = re.compile(r'Server (?P<server>\S+) is DOWN, reason: (?P<reason>[^,]+)'
@@ -342,14 +344,14 @@ def _down_reasons(ev: Evidence, name: str | None) -> tuple[list[str], list[Evide
     items: list[EvidenceItem] = []
     # a DOWN alert line is classified by its reason (connection-refused, connect-timeout, ...)
     # with the event upstream-marked-down beside it: read the reason from any group's samples
-    for g in ev.symptoms:
+    for g in ev.logs.symptoms:
         for smp in g.samples:
             m = _REASON.search(smp.text)
             if m and (name is None or m.group("server").split("/")[0] == name):
                 why = m.group("reason") + (f": {m.group('info')}" if m.group("info") else "")
                 if why not in reasons:
                     reasons.append(why)
-    for key, st in (ev.server_states or {}).items():
+    for key, st in (ev.live.server_states or {}).items():
         if (name is None or st.backend == name) and st.down:
             items.append(EvidenceItem(kind="probe", summary=f"runtime API (show stat): {st.name} "
                                       f"{st.status}" + (f", last check {st.reason}" if st.reason
@@ -372,13 +374,13 @@ def _all_down_haproxy(ev: Evidence, name: str | None, groups: list[SymptomGroup]
     """``backend app has no server available!`` / ``<NOSRV>`` with 503: every server (backups
     too) failed its health checks (src/backend.c set_backend_down; configuration.txt 8.5 'SC'
     with <NOSRV>).  The root cause is what failed the checks: the DOWN reasons say it."""
-    group = ev.groups.get(name or "")
-    marked = [g for g in ev.symptoms if g.symptom == "upstream-marked-down"
+    group = ev.config.groups.get(name or "")
+    marked = [g for g in ev.logs.symptoms if g.symptom == "upstream-marked-down"
               and (g.peer == name or (group is not None and g.peer in group.servers))]
     items = [i for g in groups + marked for i in group_items(g)]
     reasons, state_items = _down_reasons(ev, name)
     items += state_items
-    members = [t for t in ev.targets if t.group == name]
+    members = [t for t in ev.config.targets if t.group == name]
     for t in members[:4]:
         chk = t.settings.get("check")
         items.append(EvidenceItem(
@@ -407,15 +409,15 @@ def _all_down_haproxy(ev: Evidence, name: str | None, groups: list[SymptomGroup]
 
 
 def _socket_hint(ev: Evidence) -> str:
-    sock = ev.runtime_socket or "/run/haproxy/admin.sock"
+    sock = ev.config.runtime_socket or "/run/haproxy/admin.sock"
     return sock.split("@", 1)[1] if sock.startswith("unix@") else sock
 
 
 def _down_now(ev: Evidence, seen: set[str | None]) -> list[Candidate]:
     """Every server of a backend DOWN right now (runtime API), before any request failed."""
     out = []
-    for name, group in ev.groups.items():
-        states = [st for k, st in (ev.server_states or {}).items() if k in group.servers]
+    for name, group in ev.config.groups.items():
+        states = [st for k, st in (ev.live.server_states or {}).items() if k in group.servers]
         if name in seen or not states or len(states) < len(group.servers) \
                 or not all(st.down for st in states):
             continue

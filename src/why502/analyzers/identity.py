@@ -47,15 +47,15 @@ def identity(ev: Evidence, peer: str | None, event: LogEvent) -> str | None:
         if event.pid is not None and lst.pid == event.pid and not _before(event, _iso(lst.started)):
             return f"pid {event.pid} was listening on {peer}"
     if event.pid is not None:
-        for other in ev.events:
+        for other in ev.all_events:
             if (other is not event and other.pid == event.pid and other.source != event.source
                     and _from_backend_log(ev, peer, other)):
                 return (f"pid {event.pid} is a worker of the backend of {peer} (its {other.source} "
                         "log names it)")
-    for pool in ev.fpm_pools:
+    for pool in ev.config.fpm_pools:
         if pool.key == peer and event.pool and event.pool == pool.name:
             return f"PHP-FPM pool [{pool.name}] listens on {peer}"
-    unit = ev.target_units.get(peer)
+    unit = ev.host.target_units.get(peer)
     if event.unit and unit and event.unit == unit:
         return f"the event was in {unit}, the unit that serves {peer}"
     return None
@@ -71,7 +71,7 @@ def name_match(ev: Evidence, peer: str | None, event: LogEvent) -> str | None:
     target = ev.target(peer)
     if target is not None and target.kind == "fastcgi" and process_matches(event.process, "php-fpm"):
         return f"{peer} is served by PHP-FPM"
-    for pool in ev.fpm_pools:
+    for pool in ev.config.fpm_pools:
         if pool.key == peer and process_matches(event.process, "php-fpm"):
             return f"PHP-FPM pool [{pool.name}] listens on {peer}"
     return None
@@ -82,8 +82,8 @@ def _from_backend_log(ev: Evidence, peer: str | None, e: LogEvent) -> bool:
     if e.source in ("kernel", "systemd", ""):
         return False
     if e.pool:
-        return any(pool.name == e.pool and pool.key == peer for pool in ev.fpm_pools) or (
-            not ev.fpm_pools and could_be_backend(ev, peer, e))
+        return any(pool.name == e.pool and pool.key == peer for pool in ev.config.fpm_pools) or (
+            not ev.config.fpm_pools and could_be_backend(ev, peer, e))
     return could_be_backend(ev, peer, e) and not other_than_pool(ev, peer, e)
 
 
@@ -116,8 +116,8 @@ def backend_started(ev: Evidence, peer: str | None) -> datetime | None:
     starts = [t for lst in ev.listeners_for(peer) if (t := _iso(lst.started)) is not None]
     if starts:
         return max(starts)
-    name = ev.target_units.get(peer)
-    unit = ev.units.get(name) if name else None
+    name = ev.host.target_units.get(peer)
+    unit = ev.host.units.get(name) if name else None
     return _unit_time(unit.active_enter_timestamp) if unit is not None else None
 
 
@@ -151,14 +151,20 @@ def could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
     """False when we know who serves ``peer`` and ``event`` names a different process.
 
     Unknown identities stay possible: an FPM log line names a pool, not a listener, and without
-    root the socket table does not name other users' processes.
+    root the socket table does not name other users' processes.  A line from the log of an app
+    server known to listen elsewhere (its ``--error-logfile``/``logto``) is never this backend's.
     """
-    if (not event.process and event.pid is None) or peer is None:
+    if peer is None:
+        return True
+    # the log of an app server that listens elsewhere (evidence.appservers): another program's
+    if ev.apps.other_servers_log(event.file, peer):
+        return False
+    if not event.process and event.pid is None:
         return True
     target = ev.target(peer)
     if target is not None and target.kind == "fastcgi" and process_matches(event.process, "php-fpm"):
         return True
-    if any(pool.key == peer for pool in ev.fpm_pools) and process_matches(event.process, "php-fpm"):
+    if any(pool.key == peer for pool in ev.config.fpm_pools) and process_matches(event.process, "php-fpm"):
         return True
     owners = [lst for lst in ev.listeners_for(peer) if lst.process or lst.pid is not None]
     if not owners:
@@ -175,14 +181,14 @@ def other_than_pool(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
         return False
     # systemd says which unit serves peer and which unit the kill was in: same name (python3,
     # node) in another unit is another program
-    unit = ev.target_units.get(peer)
+    unit = ev.host.target_units.get(peer)
     if unit and event.unit and event.unit != unit:
         return True
     # an FPM line names its pool: another pool's worker is another backend
-    named = [pool for pool in ev.fpm_pools if event.pool and pool.name == event.pool]
+    named = [pool for pool in ev.config.fpm_pools if event.pool and pool.name == event.pool]
     if named and all(pool.key != peer for pool in named):
         return True
-    return (bool(event.process) and any(pool.key == peer for pool in ev.fpm_pools)
+    return (bool(event.process) and any(pool.key == peer for pool in ev.config.fpm_pools)
             and not process_matches(event.process, "php-fpm"))
 
 

@@ -29,7 +29,7 @@ from why502.findings.patch import unified
 
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
-    avcs = [e for e in ev.events if e.kind == "selinux-avc"]
+    avcs = [e for e in ev.all_events if e.kind == "selinux-avc"]
     for peer, groups in by_peer(groups_of(ev, "permission-denied")).items():
         if peer is not None and peer.startswith("unix:") and not avcs:
             out.append(_socket(ev, peer, groups))
@@ -39,10 +39,10 @@ def analyze(ev: Evidence) -> list[Candidate]:
             target = ev.target(peer)
             if target:
                 items.append(config_item(target))
-            if ev.selinux_mode:
-                items.append(EvidenceItem(kind="process", summary=f"SELinux is {ev.selinux_mode}",
+            if ev.host.selinux_mode:
+                items.append(EvidenceItem(kind="process", summary=f"SELinux is {ev.host.selinux_mode}",
                                           source="getenforce"))
-            conf = 0.9 if avcs else (0.75 if ev.selinux_mode == "enforcing" else 0.55)
+            conf = 0.9 if avcs else (0.75 if ev.host.selinux_mode == "enforcing" else 0.55)
             out.append(Candidate(finding=make_finding(
                 "selinux-denial", confidence=conf, groups=groups,
                 explanation=f"The kernel refused nginx's connect() to {peer} with EACCES. For a TCP "
@@ -66,9 +66,9 @@ def analyze(ev: Evidence) -> list[Candidate]:
 
 def _socket(ev: Evidence, peer: str, groups: list[SymptomGroup]) -> Candidate:
     path = peer[5:]
-    stat = ev.sockets.get(path)
-    pool = next((p for p in ev.fpm_pools if p.key == peer), None)
-    user = ev.nginx_user or "www-data"
+    stat = ev.host.sockets.get(path)
+    pool = next((p for p in ev.config.fpm_pools if p.key == peer), None)
+    user = ev.host.worker_user or ev.config.user or "www-data"
     items = [i for g in groups for i in group_items(g)]
     target = ev.target(peer)
     if target:
@@ -79,10 +79,10 @@ def _socket(ev: Evidence, peer: str, groups: list[SymptomGroup]) -> Candidate:
             items.append(EvidenceItem(kind="process", summary=f"{user} may not connect: "
                                       f"{stat.worker_reason}", source=path))
     items.append(EvidenceItem(kind="config", summary=f"{proxy_name(ev.proxy)} worker user: {user}"
-                              + (f" (groups {', '.join(ev.nginx_user_groups)})"
-                                 if ev.nginx_user_groups else ""),
-                              source=ev.nginx_conf_file))
-    fix = _pool_fix(ev, pool, user, ev.nginx_group or user) if pool else None
+                              + (f" (groups {', '.join(ev.host.worker_groups)})"
+                                 if ev.host.worker_groups else ""),
+                              source=ev.config.main_file))
+    fix = _pool_fix(ev, pool, user, ev.host.worker_group or ev.config.group or user) if pool else None
     if fix is None:
         fix = Fix(summary=f"let {user} write to {path}: make it the socket's owner or group, mode 0660",
                   commands=[f"ls -l {path}", f"id {user}"])
@@ -104,7 +104,7 @@ def _stat_text(stat: SocketStat) -> str:
 
 def _pool_fix(ev: Evidence, pool: FpmPool, user: str, group: str) -> Fix | None:
     """Diff setting ``listen.owner/group`` to nginx's user and ``listen.mode = 0660``."""
-    lines = ev.files.get(pool.file or "")
+    lines = ev.config.files.get(pool.file or "")
     if not lines or not pool.listen_line:
         return Fix(summary=f"in PHP-FPM pool [{pool.name}] set listen.owner = {user}, "
                            f"listen.group = {group}, listen.mode = 0660, then restart php-fpm",

@@ -52,7 +52,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
             out.append(_protocol(ev, peer, rest))
     # premature closes where the live probe says the port speaks another protocol
     for peer, groups in by_peer(groups_of(ev, "premature-close", "connection-reset")).items():
-        probe = ev.probes.get(peer) if ev.probes and peer else None
+        probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
         target = ev.target(peer)
         if probe and target and _mismatch(target, probe.answer):
             out.append(_protocol(ev, peer, groups))
@@ -82,7 +82,7 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     target = ev.target(peer)
     text = _text(groups)
     items = [i for g in groups for i in group_items(g)]
-    probe = ev.probes.get(peer) if ev.probes and peer else None
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     if probe:
         items.append(probe_item(peer, probe))
     if target:
@@ -95,14 +95,14 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
                "(OpenSSL: wrong version number).")
         summary = "use http:// for this backend (or enable TLS on it)"
         if target and target.file and target.line:
-            line = ev.files.get(target.file, ())
+            line = ev.config.files.get(target.file, ())
             if line and 1 <= target.line <= len(line) and "https://" in line[target.line - 1]:
-                diff = replace_line(ev.files, target.file, target.line,
+                diff = replace_line(ev.config.files, target.file, target.line,
                                     [line[target.line - 1].replace("https://", "http://", 1)])
     elif "unrecognized name" in text or "handshake failure" in text:
         why = f"{peer} requires SNI, and nginx does not send it to upstreams by default."
         summary = "send SNI: proxy_ssl_server_name on (and proxy_ssl_name if the name differs)"
-        diff = insert_in_block(ev.files, anchor_file, anchor_line, ["proxy_ssl_server_name on;"],
+        diff = insert_in_block(ev.config.files, anchor_file, anchor_line, ["proxy_ssl_server_name on;"],
                                anchor=f"{target.kind}_pass" if target else None)
     elif "verify error" in text or "does not match" in text:
         why = f"The certificate of {peer} fails verification (proxy_ssl_verify on)."
@@ -128,7 +128,7 @@ def _fpm_port(ev: Evidence, peer: str | None) -> bool:
     if not peer:
         return False
     _, port, path = split_key(peer)
-    for pool in ev.fpm_pools:
+    for pool in ev.config.fpm_pools:
         if pool.key == peer:
             return True
         p_host, p_port, p_path = split_key(pool.key)
@@ -141,7 +141,7 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
               ) -> Candidate:
     target = ev.target(peer)
     text = _text(groups)
-    probe = ev.probes.get(peer) if ev.probes and peer else None
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     items = [i for g in groups for i in group_items(g)]
     if probe:
         items.append(probe_item(peer, probe))
@@ -150,7 +150,7 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
     speaks = probe.answer if probe and probe.answer in _PROTOCOLS else None
     if speaks is None and fpm:
         speaks = "fastcgi"
-        pool = next(p for p in ev.fpm_pools if _fpm_port(ev, p.key) and (
+        pool = next(p for p in ev.config.fpm_pools if _fpm_port(ev, p.key) and (
             p.key == peer or split_key(p.key)[1] == split_key(peer or "")[1]))
         items.append(EvidenceItem(kind="config", summary=f"PHP-FPM pool [{pool.name}] listens on "
                                   f"{pool.listen}: it speaks FastCGI", source=pool.file,
@@ -162,7 +162,7 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
             speaks = "not-http"
     diff = None
     if target and target.file and target.line and speaks:
-        lines = ev.files.get(target.file, ())
+        lines = ev.config.files.get(target.file, ())
         if lines and 1 <= target.line <= len(lines):
             old = lines[target.line - 1]
             new = old
@@ -173,7 +173,7 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
             elif speaks == "http" and "fastcgi_pass" in old:
                 new = old.replace("fastcgi_pass ", "proxy_pass http://", 1)
             if new != old:
-                diff = replace_line(ev.files, target.file, target.line, [new])
+                diff = replace_line(ev.config.files, target.file, target.line, [new])
     said = {"fastcgi": "FastCGI", "tls": "TLS", "http": "HTTP", "uwsgi": "uwsgi",
             "not-http": "something that is not HTTP"}.get(speaks or "", "another protocol")
     spoken = (target.kind if target and target.kind != "proxy" else
@@ -205,7 +205,7 @@ def _malformed(ev: Evidence, peer: str | None, g: SymptomGroup) -> bool:
     text = _text([g])
     if "FastCGI protocol version" in text:
         return False  # fastcgi_pass to an HTTP port: 72 is the "H" of "HTTP/"
-    probe = ev.probes.get(peer) if ev.probes and peer else None
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     target = ev.target(peer)
     if probe is not None and target is not None and _mismatch(target, probe.answer):
         return False  # the port speaks something else: protocol-mismatch
@@ -218,7 +218,7 @@ def _malformed(ev: Evidence, peer: str | None, g: SymptomGroup) -> bool:
 def _invalid_response(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
     target = ev.target(peer)
     text = _text(groups)
-    probe = ev.probes.get(peer) if ev.probes and peer else None
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     quoted = _QUOTED.search(text)
     items = [i for g in groups for i in group_items(g)]
     if quoted:

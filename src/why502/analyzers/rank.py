@@ -36,7 +36,7 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         except Exception as err:
             diagnostics.append(Diagnostic("warning", f"analyzer {family} failed: "
                                           f"{type(err).__name__}: {err}"))
-    newest = max((t for t in (_newest(candidates), _naive(ev.inputs_end)) if t is not None),
+    newest = max((t for t in (_newest(candidates), _naive(ev.clock.inputs_end)) if t is not None),
                  default=None)
     past = [c for c in candidates if _ended_before(c, newest)]
     if candidates and len(past) == len(candidates):
@@ -52,7 +52,7 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
         # connect ..."): the others reword them (Proxy.reword)
         findings = [replace(f, title=proxy.reword(f.title)) for f in findings]
     # the same config defect in many blocks: one finding, one diff (schema 1.3, ``places``)
-    return group_alike(findings, ev.files), diagnostics
+    return group_alike(findings, ev.config.files), diagnostics
 
 
 def _naive(t: datetime | None) -> datetime | None:
@@ -185,7 +185,15 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
         out.append(f)
     merged = merge_servers(out)
     top = max((f.count for f in merged), default=0)
-    return sorted(merged, key=lambda f: (-score(f, top), -f.confidence))
+    return sorted(merged, key=lambda f: order(f, top))
+
+
+def order(f: Finding, biggest: int) -> tuple[bool, float, float]:
+    """The sort key of findings, most likely first: every current finding before every
+    recovered one (``Finding.recovered``: the failures stopped, the target answers now), then
+    ``score`` (confidence weighted by impact).  A recovered incident of a minute ago headed the
+    report above a live outage because it had more failed requests (issue 31)."""
+    return (f.recovered, -score(f, biggest), -f.confidence)
 
 
 def consequence_item(c: Candidate) -> EvidenceItem:

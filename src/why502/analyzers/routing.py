@@ -26,12 +26,12 @@ RATE_SYMPTOMS = ("rate-limited", "limit-req", "limit-conn", "proxy-rate-limited"
 
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
-    limited = [g for g in ev.symptoms if g.symptom in RATE_SYMPTOMS]
+    limited = [g for g in ev.logs.symptoms if g.symptom in RATE_SYMPTOMS]
     if limited:
         items = [i for g in limited for i in group_items(g)]
         items += [EvidenceItem(kind="config", summary=f"{s.value}", source=s.file, line=s.line)
-                  for s in ev.limits_config[:3]]
-        zone = next((s.value for s in ev.limits_config), None)
+                  for s in ev.config.limit_settings[:3]]
+        zone = next((s.value for s in ev.config.limit_settings), None)
         out.append(Candidate(finding=make_finding(
             "proxy-rate-limited", confidence=0.92, groups=limited,
             explanation="nginx itself rejected these requests with 503: they exceeded a limit_req / "
@@ -42,10 +42,10 @@ def analyze(ev: Evidence) -> list[Candidate]:
                     commands=["nginx -T | grep -n -E 'limit_(req|conn)'"],
                     notes=[f"current: {zone}"] if zone else []),
             status_codes=[503]), claims=claims(limited)))
-    own = set(ev.nginx_listens)
-    for t in ev.targets:
+    own = set(ev.config.listens)
+    for t in ev.config.targets:
         if t.key in own or (t.host in {"127.0.0.1", "localhost"} and f"0.0.0.0:{t.port}" in own):
-            related = [g for g in ev.symptoms if g.peer == t.key]
+            related = [g for g in ev.logs.symptoms if g.peer == t.key]
             items = [config_item(t, f"{t.kind}_pass to {t.key}, which is nginx's own listen address")]
             items += [i for g in related for i in group_items(g)]
             out.append(Candidate(finding=make_finding(

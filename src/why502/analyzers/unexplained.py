@@ -60,7 +60,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
              "pass the config (--config) so each failure is tied to its upstream",
              "add $upstream_addr $upstream_status $upstream_header_time to the log_format, so "
              "the access log says who made each 5xx"]
-    seen = ev.client_5xx
+    seen = ev.logs.client_5xx
     if seen is not None:
         if not seen.not_backend:
             return []  # none, or every 5xx the backend's own (analyzers.application)
@@ -74,7 +74,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
                     source=f"the access log ({seen.requests:,} requests)", made=made,
                     evidence=evidence, first=iso(seen.first), last=iso(seen.last), next_steps=steps)
         return [Candidate(f, last_resort=True)]
-    groups = [g for g in ev.symptoms if g.count]
+    groups = [g for g in ev.logs.symptoms if g.count]
     if not groups:
         return []
     count = sum(g.count for g in groups)

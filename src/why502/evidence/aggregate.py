@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from why502.catalog.patterns import once_patterns
 from why502.evidence.events import log_event
 from why502.evidence.model import LogEvent, Sample, SymptomGroup
 from why502.parsers.errorlog import UPSTREAM_PEER
@@ -85,6 +86,9 @@ class _Acc:
     samples: list[Sample] = field(default_factory=list)
     times: list[datetime] = field(default_factory=list)
     message: str | None = None
+    # lines of ``once`` rules (a state change, not a request): counted only without request lines
+    once: int = 0
+    once_statuses: dict[int, int] = field(default_factory=dict)
 
 
 class LogAggregator:
@@ -148,8 +152,13 @@ class LogAggregator:
             df = pl.concat([df.filter(~(pl.col("_peer").is_null() & pl.col("message").is_not_null())),
                             missing], how="vertical_relaxed")
         keys = ["symptom", "_peer"]
+        # 1 for a request's line, 0 for a state change logged once (catalog ``once``): HAProxy's
+        # "backend app has no server available!" made 6 503s of 5 requests (issue 31)
+        df = df.with_columns((~pl.col("pattern").cast(pl.Utf8).is_in(list(once_patterns())))
+                             .fill_null(True).cast(pl.Int64).alias("_req"))
         agg = df.group_by(keys, maintain_order=True).agg(
             pl.len().alias("n"),
+            pl.col("_req").sum().alias("nreq"),
             pl.col("time").cast(pl.Utf8).min().alias("tmin"),
             pl.col("time").cast(pl.Utf8).max().alias("tmax"),
             pl.col("time").cast(pl.Utf8).head(MAX_TIMES).alias("times"),
@@ -162,8 +171,8 @@ class LogAggregator:
             pl.col("message").cast(pl.Utf8).first().alias("msg"),
         )
         st = df.filter(pl.col("status").is_not_null()).group_by(
-            [*keys, "status"]).agg(pl.len().alias("n"))
-        minutes = df.filter(pl.col("time").is_not_null()).select(
+            [*keys, "status"]).agg(pl.len().alias("n"), pl.col("_req").sum().alias("nreq"))
+        minutes = df.filter(pl.col("time").is_not_null() & (pl.col("_req") == 1)).select(
             pl.col("time").cast(pl.Utf8).str.slice(0, 16).alias("m"),
             pl.coalesce(pl.col("status").cast(pl.Utf8), pl.col("symptom").cast(pl.Utf8)).alias("k"),
         ).group_by(["m", "k"]).agg(pl.len().alias("n"))
@@ -183,7 +192,8 @@ class LogAggregator:
             if acc is None:
                 acc = self._groups[key] = _Acc(row["symptom"], key[1], row["scheme"],
                                                row["src"] or "nginx", message=row["msg"])
-            acc.count += row["n"]
+            acc.count += row["nreq"]
+            acc.once += row["n"] - row["nreq"]
             for t in (parse_time(row["tmin"]), parse_time(row["tmax"])):
                 if t is not None:
                     acc.first = t if acc.first is None or t < acc.first else acc.first
@@ -199,7 +209,10 @@ class LogAggregator:
             acc = (self._groups.get((row["symptom"], row["_peer"]))
                    or self._groups[(row["symptom"], OTHER_PEER)])
             status = int(row["status"])
-            acc.statuses[status] = acc.statuses.get(status, 0) + row["n"]
+            if row["nreq"]:
+                acc.statuses[status] = acc.statuses.get(status, 0) + row["nreq"]
+            if row["n"] - row["nreq"]:
+                acc.once_statuses[status] = acc.once_statuses.get(status, 0) + row["n"] - row["nreq"]
 
     def _prune_minutes(self) -> None:
         """Drop the oldest half of ``per_minute`` past ``MAX_MINUTES`` minutes."""
@@ -239,13 +252,24 @@ class LogAggregator:
     def groups(self) -> list[SymptomGroup]:
         out = []
         for acc in self._groups.values():
+            requests = acc.count > 0  # else only state-change lines: they are all there is
+            if not requests and self._has_requests(acc):
+                continue  # the requests' own lines count them (HAProxy: app/<NOSRV> for "app")
             out.append(SymptomGroup(
-                symptom=acc.symptom, peer=acc.peer, count=acc.count, first=acc.first,
-                last=acc.last, statuses=dict(acc.statuses), samples=tuple(acc.samples),
+                symptom=acc.symptom, peer=acc.peer, count=acc.count if requests else acc.once,
+                first=acc.first, last=acc.last,
+                statuses=dict(acc.statuses if requests else acc.once_statuses), samples=tuple(acc.samples),
                 scheme=acc.scheme, source=acc.source, times=tuple(sorted(acc.times)),
                 message=acc.message))
         out.sort(key=lambda g: -g.count)
         return out
+
+    def _has_requests(self, once: _Acc) -> bool:
+        """Do request lines of the same symptom and backend exist (HAProxy names the backend
+        ``app`` in its alert, ``app/<NOSRV>`` or ``app/web1`` in a request's line)?"""
+        return any(acc.count and acc.symptom == once.symptom and acc.peer is not None and once.peer
+                   and (acc.peer == once.peer or acc.peer.startswith(once.peer + "/"))
+                   for acc in self._groups.values())
 
     def events(self) -> list[LogEvent]:
         out = [e for bucket in self._events.values() for e in bucket]

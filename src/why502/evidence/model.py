@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
+from why502.evidence.appservers import AppServerEvidence
 from why502.facts.captures import Captures, find_capture
 from why502.facts.fpm import FpmPool
 from why502.facts.haproxy import ServerState
@@ -225,78 +227,151 @@ class ClientFailures:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    """Everything the analyzers may look at.  ``None`` means "not read" (offline / no access)."""
+class ConfigFacts:
+    """What the proxy's config (and PHP-FPM's pool files) say, in proxy-neutral names.
+
+    Filled by one provider, ``app.diagnose.proxies.read_config``, from the one parse of each
+    config of the run.  ``user``/``group`` are the worker identity the config *names*
+    (nginx ``user``, HAProxy ``user``/``group``, Apache ``User``); the identity the host
+    resolves for it is ``HostFacts.worker_user``.
+    """
 
     targets: tuple[TargetFact, ...] = ()
     groups: Mapping[str, GroupFact] = field(default_factory=dict)
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # config file -> lines
+    listens: tuple[str, ...] = ()  # the proxy's own listen keys (a proxy loop targets one)
+    limit_settings: tuple[Setting, ...] = ()  # rate/connection limits (nginx limit_req/limit_conn)
+    main_file: str | None = None  # the config's main file (reload commands name it)
+    user: str | None = None  # the worker user the config names
+    group: str | None = None  # the worker group the config names
+    max_connections: Setting | None = None  # connections per worker (nginx worker_connections)
+    max_open_files: Setting | None = None  # the workers' fd limit (nginx worker_rlimit_nofile)
+    fpm_pools: tuple[FpmPool, ...] = ()  # PHP-FPM's pools, from its config files
+    runtime_socket: str | None = None  # the proxy's runtime API address (HAProxy ``stats socket``)
+    # the running master's systemd unit (a reload names it) and nginx's -p (commands name it):
+    # what discovery read of it (sources.proxyprocs), None when no master was found
+    unit: str | None = None
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class LogFacts:
+    """What the logs say: the proxy's error lines per symptom and peer, other programs' events
+    (FPM, app servers, a ``--kernel-log`` file) and the access log's view.
+
+    Filled by one provider, ``app.diagnose.logfacts.read_logs``, each file read once.
+    """
+
     symptoms: tuple[SymptomGroup, ...] = ()
-    events: tuple[LogEvent, ...] = ()
-    probes: Mapping[str, ProbeResult] | None = None  # target key -> what its probe found
-    listeners: tuple[Listener, ...] | None = None
-    fpm_pools: tuple[FpmPool, ...] = ()
-    sockets: Mapping[str, SocketStat] = field(default_factory=dict)
-    units: Mapping[str, UnitState] = field(default_factory=dict)
-    target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
+    events: tuple[LogEvent, ...] = ()  # in time order
+    per_minute: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # proxy errors
     access: Mapping[str, UpstreamTiming] = field(default_factory=dict)
     locations_5xx: tuple[LocationOutcome, ...] = ()  # access-log 5xx per config location
     client_5xx: ClientFailures | None = None  # what the clients got in all (None: no access log)
     access_has_upstream: bool = True  # the access log's format has $upstream_addr
-    nginx_user: str | None = None
-    nginx_user_groups: tuple[str, ...] = ()  # primary + supplementary group names of the worker
-    nginx_group: str | None = None  # the worker's group (``user USER [GROUP]``)
-    nginx_conf_file: str | None = None
-    worker_connections: Setting | None = None
-    worker_rlimit_nofile: Setting | None = None
-    selinux_mode: str | None = None  # enforcing | permissive | disabled | None (unknown)
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """The machine around the proxy, read live (``None``/empty: not read, e.g. ``--offline``).
+
+    Filled by one provider, ``app.diagnose.live.read_host``.  ``events`` are the host's own
+    records (kernel ring buffer, systemd journal, SELinux audit), joined with the logs' events
+    by ``Evidence.all_events``.
+    """
+
+    listeners: tuple[Listener, ...] | None = None
+    sockets: Mapping[str, SocketStat] = field(default_factory=dict)
+    units: Mapping[str, UnitState] = field(default_factory=dict)
+    target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
     sysctls: Mapping[str, str] = field(default_factory=dict)
     limits: Mapping[str, int] = field(default_factory=dict)  # e.g. nginx-nofile
     time_wait: Mapping[str, int] = field(default_factory=dict)  # peer key -> TIME_WAIT sockets
-    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # config file -> lines
-    resolvers: tuple[str, ...] = ()  # nameservers of /etc/resolv.conf (live only)
-    nginx_listens: tuple[str, ...] = ()  # nginx's own listen keys (a proxy loop targets one)
-    limits_config: tuple[Setting, ...] = ()  # limit_req / limit_conn directives in the config
-    per_minute: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # proxy errors
+    selinux_mode: str | None = None  # enforcing | permissive | disabled | None (unknown)
+    resolvers: tuple[str, ...] = ()  # nameservers of /etc/resolv.conf
+    worker_user: str | None = None  # the proxy worker's user, resolved on this host
+    worker_group: str | None = None
+    worker_groups: tuple[str, ...] = ()  # primary + supplementary group names of the worker
+    events: tuple[LogEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class LiveFacts:
+    """What asking the running services found: a probe of each target and the proxy's own
+    runtime view (HAProxy's ``show stat``).  Filled by ``app.diagnose.live.read_live``."""
+
+    probes: Mapping[str, ProbeResult] | None = None  # target key -> what its probe found
+    server_states: Mapping[str, ServerState] | None = None  # target key -> state (None: not read)
+
+
+@dataclass(frozen=True)
+class RunClock:
+    """The run's time: ``now`` (the analyzers' "recent"), ``inputs_end`` (the access log's last
+    request: the inputs' own end, for recorded logs) and whether the run was ``--offline``."""
+
     offline: bool = False
     now: datetime | None = None
-    inputs_end: datetime | None = None  # the last request of the access log (the inputs' end)
-    proxy: str = "nginx"  # which proxy the config and logs are of: nginx | apache | haproxy
-    # HAProxy's runtime API (``show stat``): target key -> the server's state now (None: not read)
-    server_states: Mapping[str, ServerState] | None = None
-    runtime_socket: str | None = None  # HAProxy's ``stats socket`` address, for commands
+    inputs_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the analyzers may look at: one record per provider (docs/architecture.md).
+
+    ``proxy`` is which proxy the config and logs are of (a name of ``why502.proxies.PROXIES``).
+    """
+
+    proxy: str = "nginx"
+    config: ConfigFacts = field(default_factory=ConfigFacts)
+    logs: LogFacts = field(default_factory=LogFacts)
+    host: HostFacts = field(default_factory=HostFacts)
+    live: LiveFacts = field(default_factory=LiveFacts)
+    clock: RunClock = field(default_factory=RunClock)
+    # the app servers behind the proxy: one provider (app.diagnose.appservers), identity-checked
+    apps: AppServerEvidence = field(default_factory=AppServerEvidence)
+
+    @cached_property
+    def all_events(self) -> tuple[LogEvent, ...]:
+        """The logs' and the host's events in one time order (a stable sort: equal times keep
+        the logs' events first, as they were read)."""
+        if not self.host.events:
+            return self.logs.events
+        return tuple(sorted((*self.logs.events, *self.host.events),
+                            key=lambda e: e.time or datetime.min))
 
     def target(self, key: str | None) -> TargetFact | None:
         """The config target with this identity key (or any member of the group of that name)."""
         if key is None:
             return None
-        for t in self.targets:
+        targets = self.config.targets
+        for t in targets:
             if t.key == key:
                 return t
-        for t in self.targets:
+        for t in targets:
             if t.group == key:
                 return t
         # a config that names hosts: nginx logs the resolved address (``upstream: "http://10...``)
         host, port, _ = split_key(key)
-        for t in self.targets:
-            probe = (self.probes or {}).get(t.key)
+        for t in targets:
+            probe = (self.live.probes or {}).get(t.key)
             if probe is not None and t.port == port and host in probe.addresses:
                 return t
         return None
 
     def location_target(self, label: str) -> TargetFact | None:
         """The target of the location labelled ``label`` (``"server_name location"``)."""
-        for t in self.targets:
+        for t in self.config.targets:
             if t.location is not None and f"{t.server or ''} {t.location}".strip() == label.strip():
                 return t
         return None
 
     def listeners_for(self, key: str) -> list[Listener]:
         """Listeners that serve exactly this key (wildcard binds serve every local address)."""
-        if self.listeners is None:
+        if self.host.listeners is None:
             return []
         out = []
         host, port, path = split_key(key)
-        for listener in self.listeners:
+        for listener in self.host.listeners:
             if path is not None:
                 if listener.proto == "unix" and listener.path == path:
                     out.append(listener)

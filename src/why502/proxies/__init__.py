@@ -213,3 +213,13 @@ def detect_process(comm: str, argv: list[str]) -> str | None:
             if candidate in proxy.detection.programs:
                 return proxy.name
     return None
+
+
+# Proxies why502 does not read as full proxies yet, whose processes are still proxies, not
+# backends (a listener of theirs is never "the backend that moved"; issue 24 makes them PROXIES).
+EDGE_PROGRAMS: frozenset[str] = frozenset({"caddy", "envoy", "traefik"})
+
+
+def proxy_programs() -> frozenset[str]:
+    """The executable names of every proxy: those of ``PROXIES`` and ``EDGE_PROGRAMS``."""
+    return frozenset(name for proxy in PROXIES.values() for name in proxy.detection.programs) | EDGE_PROGRAMS

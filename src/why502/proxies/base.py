@@ -56,7 +56,7 @@ class Capability(str, enum.Enum):
     CONFIG_DUMP = "config-dump"
     #: ``lint`` reads this host's FPM pools and limits along with the config.
     LINT_HOST_FACTS = "lint-host-facts"
-    #: ``watch`` follows this proxy's logs (issue 23 item 4 extends it to every proxy).
+    #: ``watch`` follows this proxy's logs (its error log, access log or both: ``app.watch``).
     WATCH = "watch"
 
 
@@ -132,8 +132,9 @@ class Proxy(Protocol):
         proxy's words."""
         ...
 
-    def reload_commands(self, config: str | None) -> list[str]:
-        """Check the edited config with the proxy's own test, then reload it."""
+    def reload_commands(self, config: str | None, *, prefix: str | None = None) -> list[str]:
+        """Check the edited config with the proxy's own test, then reload it (``prefix``: the
+        running master's own, nginx's ``-p``)."""
         ...
 
     def show_group_commands(self, group: str | None) -> list[str]:
@@ -182,7 +183,7 @@ class BaseProxy:
         title = self.vocabulary.title
         return text.replace(f"{CATALOG_WORDS}'s worker user", f"{title}'s user").replace(CATALOG_WORDS, title)
 
-    def reload_commands(self, config: str | None) -> list[str]:
+    def reload_commands(self, config: str | None, *, prefix: str | None = None) -> list[str]:
         v = self.vocabulary
         return [v.config_test.format(config=config or v.default_config), v.reload]
 

@@ -30,6 +30,7 @@ from why502.parsers.fpm_config import (
     parse_fpm_text,
     resolve_fpm_path,
 )
+from why502.sources.once import parsed
 from why502.sources.opening import discovered_skip, read_small
 
 __all__ = ["FpmConfig", "FpmPool", "discover_pools", "fpm_log_paths", "load_fpm_config"]
@@ -138,8 +139,17 @@ def load_fpm_config(fpm_conf: str | Sequence[str] | None = None, prefix: str | N
 
     ``prefix`` is FPM's ``--prefix`` (``-p``) when the service uses one.  Several discovered
     ``php-fpm.conf`` (several PHP versions) are read one after the other; every file is read
-    once however many of them reach it (``_expand``).
+    once however many of them reach it (``_expand``).  One config file is parsed once per run
+    (``sources.once``).
     """
+    if isinstance(fpm_conf, str) and os.path.isfile(fpm_conf):
+        path = fpm_conf
+        return parsed("php-fpm", path, lambda: _load_fpm_config(path, prefix),
+                      files=lambda cfg: cfg.files, variant=prefix)
+    return _load_fpm_config(fpm_conf, prefix)
+
+
+def _load_fpm_config(fpm_conf: str | Sequence[str] | None, prefix: str | None) -> FpmConfig:
     result = FpmConfig()
     given = [fpm_conf] if isinstance(fpm_conf, str) else list(fpm_conf or [])
     if given:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from why502.errors import InputError
 from why502.facts.haproxy import ServerState, parse_servers_state, parse_show_stat
 from why502.proxies.haproxy.config import HaproxyConfig, load_haproxy
+from why502.sources.once import parsed
 
 DEFAULT_CONF = "/etc/haproxy/haproxy.cfg"
 CANDIDATES = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")
@@ -31,11 +32,17 @@ def find_haproxy() -> str | None:
     return shutil.which("haproxy")
 
 
+def haproxy_config(path: str) -> HaproxyConfig:
+    """``proxies.haproxy.config.load_haproxy`` of ``path``, once per run (``sources.once``);
+    ``OSError`` when it cannot be read."""
+    return parsed(__name__, path, lambda: load_haproxy(path), files=lambda cfg: cfg.files)
+
+
 def load_config(path: str | None) -> HaproxyConfig:
     """``path`` (or the default config) parsed; ``InputError`` when it cannot be read."""
     path = path or DEFAULT_CONF
     try:
-        return load_haproxy(path)
+        return haproxy_config(path)
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
 

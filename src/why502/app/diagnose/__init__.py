@@ -22,16 +22,36 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from why502.app.diagnose.discover import discover, merge
-from why502.app.diagnose.gather import Gathered, gather
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.app.diagnose.report import report_from
 from why502.errors import InputError
 from why502.findings.model import Diagnostic, Report
-from why502.sources.proxyprocs import ProxyProcess
 
-__all__ = ["DiagnoseOptions", "Gathered", "diagnose", "gather", "report_from"]
+if TYPE_CHECKING:
+    from why502.app.diagnose.gather import Gathered
+    from why502.app.diagnose.report import report_from
+    from why502.sources.proxyprocs import ProxyProcess
+
+# ``gather`` is not offered here: it is also the name of the submodule, and once that is
+# imported the package's attribute ``gather`` is the module, whatever ``__getattr__`` says (a
+# test got the module and called it).  Import it from ``why502.app.diagnose.gather``.
+__all__ = ["DiagnoseOptions", "Gathered", "diagnose", "report_from"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Gathered`` and ``report_from`` imported when first asked for (PEP 562): a module that
+    needs only ``app.diagnose.inputs`` or ``options`` (``watch``'s follow loop) does not load
+    the pipeline, polars and the analyzers with this package."""
+    if name == "Gathered":
+        from why502.app.diagnose.gather import Gathered
+
+        return Gathered
+    if name == "report_from":
+        from why502.app.diagnose.report import report_from
+
+        return report_from
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def diagnose(options: DiagnoseOptions) -> Report:
@@ -45,20 +65,41 @@ def diagnose(options: DiagnoseOptions) -> Report:
         from why502.app.diagnose.lb import lb_report
 
         return lb_report(options, families)
+    from why502.app.diagnose.discover import discover, discover_edge
+    from why502.app.diagnose.gather import gather
+    from why502.app.diagnose.report import report_from
+
     started = time.monotonic()
     runs = discover(options)
     if runs:
         return _each_proxy(runs, started)
+    edge = discover_edge(options)
+    if edge is not None:
+        from why502.app.diagnose.lb import lb_report
+
+        proc, edge_options = edge
+        return lb_report(edge_options, ("caddy",), discovered=proc)
     return report_from(gather(options), started)
 
 
 def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float) -> Report:
     """Diagnose every discovered proxy and merge; a proxy whose config cannot be read (found,
     not named) becomes a note of the merged report instead of an error."""
+    from why502.app.diagnose.discover import merge
+    from why502.app.diagnose.gather import gather
+    from why502.app.diagnose.report import report_from
+
     reports: list[tuple[ProxyProcess, Report]] = []
     notes: list[Diagnostic] = []
     first_error: InputError | None = None
     for proc, opts in runs:
+        if proc.container:
+            # its paths are the container's: this host's file of the same name is another file
+            notes.append(Diagnostic("warning", (
+                f"{proc.kind} (pid {proc.pid}) runs in container {proc.container}: the config and logs "
+                f"it names are paths inside it, not read from there (this host's {proc.config} is "
+                f"another file, if any); its files are under /proc/{proc.pid}/root as root, or run "
+                "why502 inside the container"), proc.config))
         try:
             reports.append((proc, report_from(gather(opts), started)))
         except InputError as err:

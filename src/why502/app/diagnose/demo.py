@@ -97,8 +97,10 @@ def build_demo_report(bundle: Traversable | None = None) -> Report:
                    f"{t.get('host')}:{t.get('port')}")
             probes[key] = ProbeResult.from_dict(raw)
             g.probe_dicts[key] = raw
-        g = replace(g, evidence=replace(g.evidence, listeners=listeners or g.evidence.listeners,
-                                        probes=probes or g.evidence.probes),
+        ev = g.evidence
+        g = replace(g, evidence=replace(
+            ev, host=replace(ev.host, listeners=listeners or ev.host.listeners),
+            live=replace(ev.live, probes=probes or ev.live.probes)),
                     inputs={**g.inputs, "demo": True, "demo_title": manifest.get("title"),
                             "recorded_at": manifest.get("recorded_at")})
         report = report_from(g, started)

@@ -1,5 +1,6 @@
 """The configs diagnose reads before any log: nginx's (``--nginx-conf``, else ``nginx -T``, else
-``/etc/nginx/nginx.conf``), the logs it names, and PHP-FPM's pools (``--fpm-conf`` or found).
+``/etc/nginx/nginx.conf``) or another proxy's (``proxies``), the logs it names, and PHP-FPM's
+pools (``--fpm-conf`` or found).  ``read_config`` is the one provider of ``ConfigFacts``.
 
 Each reader appends what it could not read to ``diags`` (a note under the answer) and raises
 ``InputError`` only for what the user named (``options.DiagnoseOptions``).
@@ -7,11 +8,17 @@ Each reader appends what it could not read to ``diags`` (a note under the answer
 
 from __future__ import annotations
 
+import contextlib
 import os
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from why502.app.diagnose.options import DiagnoseOptions
+from why502.app.diagnose.options import DiagnoseOptions, nothing_to_read
+from why502.app.diagnose.proxies import ProxyView, read_apache, read_haproxy, which_proxy
 from why502.errors import InputError
+from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
+from why502.evidence.model import ConfigFacts
 from why502.facts.fpm import FpmPool
 from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic, Severity
@@ -59,8 +66,10 @@ def nginx_config(options: DiagnoseOptions, diags: list[Diagnostic],
 
 
 def log_paths(given: list[str], cfg: NginxConfig | None, kind: str,
-              diags: list[Diagnostic]) -> list[str]:
-    """The ``kind`` (``error``/``access``) logs to read: the named ones, else the config's."""
+              diags: list[Diagnostic], prefix: str | None = None) -> list[str]:
+    """The ``kind`` (``error``/``access``) logs to read: the named ones, else the config's.  A
+    relative path in the config is relative to nginx's prefix (``-p PREFIX`` of the running
+    master, ``prefix``; ``ngx_conf_full_name(cycle, name, 0)``, src/core/ngx_conf_file.c)."""
     if given:
         return list(given)
     if cfg is None:
@@ -87,6 +96,8 @@ def log_paths(given: list[str], cfg: NginxConfig | None, kind: str,
         if why := discovered_skip(path):  # the Docker image's access.log -> /dev/stdout, a FIFO
             diags.append(Diagnostic("info", f"{kind} log {why}", path))
             continue
+        if prefix and not os.path.isabs(path):
+            path = os.path.join(prefix, path)
         if path not in out:
             out.append(path)
     return out
@@ -132,3 +143,71 @@ def worker_rlimit_nofile(cfg: NginxConfig | None) -> Setting | None:
     if cfg is None or cfg.worker_rlimit_nofile is None:
         return None
     return Setting(str(cfg.worker_rlimit_nofile), None, None, False)
+
+
+@dataclass
+class ConfigRead:
+    """The config provider's result: the ``ConfigFacts`` record, the parsed configs the other
+    providers read from (never parsed again), and the log files the configs name."""
+
+    proxy: str
+    facts: ConfigFacts
+    nginx: NginxConfig | None
+    view: ProxyView | None  # another proxy's config (HAProxy, Apache)
+    error_logs: list[str]
+    access_logs: list[str]
+    fpm_logs: list[str]
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Another proxy's server names -> identity keys (what its log lines name)."""
+        return self.view.aliases if self.view is not None else {}
+
+
+def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
+                inputs: dict[str, Any]) -> ConfigRead:
+    """The one provider of ``ConfigFacts``: the proxy's config (each file parsed once), the
+    logs it names and PHP-FPM's pools; ``InputError`` when there is nothing to read at all."""
+    proxy = which_proxy(options)
+    view: ProxyView | None = None
+    cfg: NginxConfig | None = None
+    if proxy in ("haproxy", "apache"):
+        view = (read_haproxy if proxy == "haproxy" else read_apache)(options, diags, inputs)
+        targets, groups, files = view.targets, view.groups, view.files
+    else:
+        if options.config is not None and options.nginx_conf is None:
+            options = replace(options, nginx_conf=options.config)
+        cfg = nginx_config(options, diags, inputs)
+        targets, groups, files = config_facts(cfg) if cfg is not None else ([], {}, {})
+    inputs["targets"] = sorted({t.key for t in targets})
+    error_logs = (view.error_logs if view is not None and not options.error_logs
+                  else log_paths(options.error_logs, cfg, "error", diags, options.prefix))
+    access_logs = log_paths(options.access_logs, cfg, "access", diags, options.prefix)
+    pools: list[FpmPool] = []
+    fpm_config: FpmConfig | None = None
+    if options.fpm_conf or not (options.offline or options.logs_only()):
+        pools, fpm_config = fpm_pools(options.fpm_conf, diags, explicit=bool(options.fpm_conf))
+    logs_fpm = list(options.fpm_logs) or fpm_logs(fpm_config)
+    if cfg is None and view is None and not (error_logs or access_logs or logs_fpm
+                                             or options.kernel_log or options.app_logs
+                                             or options.app_confs):
+        raise nothing_to_read(options)
+    for pool in pools:  # the pool files' lines, for the diffs of FPM fixes
+        if pool.file and pool.file not in files:
+            with contextlib.suppress(OSError):
+                files[pool.file] = tuple(Path(pool.file).read_text(encoding="utf-8", errors="replace")
+                                         .splitlines())
+    user = (cfg.user.split()[0] if cfg is not None and cfg.user else None) or (
+        view.user if view is not None else None)
+    group = cfg.worker_identity()[1] if cfg is not None and cfg.user else (
+        view.group if view is not None else None)
+    facts = ConfigFacts(
+        targets=tuple(targets), groups=groups, files=files,
+        listens=nginx_listens(cfg) if cfg is not None else (view.listens if view else ()),
+        limit_settings=limit_settings(cfg) if cfg is not None else (),
+        main_file=cfg.main_file if cfg is not None else (view.main_file if view else None),
+        user=user, group=group, max_connections=worker_connections(cfg),
+        max_open_files=worker_rlimit_nofile(cfg), fpm_pools=tuple(pools),
+        runtime_socket=view.runtime_socket if view is not None else None,
+        unit=options.unit, prefix=options.prefix)
+    return ConfigRead(proxy, facts, cfg, view, error_logs, access_logs, logs_fpm)

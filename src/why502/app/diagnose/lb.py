@@ -22,10 +22,12 @@ from why502.app.stats.lb import iter_records
 from why502.errors import InputError
 from why502.evidence.lb_evidence import LbEvidence
 from why502.findings.model import Diagnostic, Report, TimelinePoint
+from why502.sources.proxyprocs import EdgeProcess
 from why502.timeargs import parse_time_arg
 
 
-def lb_report(options: DiagnoseOptions, families: tuple[str, ...]) -> Report:
+def lb_report(options: DiagnoseOptions, families: tuple[str, ...],
+              discovered: EdgeProcess | None = None) -> Report:
     """The report of one or several load balancers' logs: with several families mixed in the
     files (``parsers.lblogs.detect_families``), each line is read as its own family and each
     family is weighed on its own evidence, so every edge's failures are named."""
@@ -86,7 +88,11 @@ def lb_report(options: DiagnoseOptions, families: tuple[str, ...]) -> Report:
     inputs: dict[str, Any] = {
         "access_logs": list(options.access_logs), "log_type": name,
         "requests": sum(ev.requests for ev in read.values()),
-        "5xx": sum(ev.five for ev in read.values()), "made_by": dict(made_by)}
+        "5xx": sum(ev.five for ev in read.values()), "made_by": dict(made_by),
+        "error_logs": list(options.error_logs)}
+    if discovered is not None:  # found running (diagnose with nothing named): its config is said
+        inputs.update(config=discovered.config, proxy=discovered.kind, discovered=[
+            {"proxy": discovered.kind, "pid": discovered.pid, "config": discovered.config}])
     if len(read) > 1:
         inputs["log_types"] = {fam: {"requests": ev.requests, "5xx": ev.five, "made_by": dict(ev.made_by)}
                                for fam, ev in read.items()}

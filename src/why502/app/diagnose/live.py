@@ -1,8 +1,10 @@
-"""Live state, read only without ``--offline``: what listens where (and which process), a probe
-of every target, unix-socket permissions for nginx's worker, systemd, SELinux, limits.
+"""Live state, read only without ``--offline``: what listens where (and which process), the
+proxy worker's identity and the unix sockets it must open, systemd, SELinux, limits (the
+``HostFacts`` record, ``read_host``); a probe of every target and the proxy's runtime API (the
+``LiveFacts`` record, ``read_live``).
 
-``Live()`` (all empty) is what an offline run knows: ``None`` listeners and probes mean "not
-read", which the analyzers tell apart from "read, and nothing there".
+An offline run gets the empty records: ``None`` listeners and probes mean "not read", which the
+analyzers tell apart from "read, and nothing there".
 """
 
 from __future__ import annotations
@@ -12,24 +14,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from why502.app.diagnose.logs import kernel_log_events
-from why502.evidence.model import LogEvent, SocketStat, TargetFact
+from why502.evidence.model import HostFacts, LiveFacts, LogEvent, SocketStat, TargetFact
 from why502.facts.fpm import FpmPool
 from why502.facts.net import Listener, split_key
 from why502.findings.model import Diagnostic
-from why502.parsers.nginx import NginxConfig
 
 if TYPE_CHECKING:
-    from why502.facts.probes import ProbeResult
+    from why502.app.diagnose.inputs import ConfigRead
     from why502.facts.system import UnitState
 
 
 @dataclass
-class Live:
-    """What the live reads found (the ``Evidence`` fields of the same names)."""
+class _Host:
+    """``HostFacts`` while it is read (the record is frozen)."""
 
     listeners: tuple[Listener, ...] | None = None
-    probes: dict[str, ProbeResult] | None = None
-    probe_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # the report's JSON
     user: str | None = None
     group: str | None = None
     user_groups: tuple[str, ...] = ()
@@ -41,29 +40,30 @@ class Live:
     sysctls: dict[str, str] = field(default_factory=dict)
     limits: dict[str, int] = field(default_factory=dict)
     time_wait: dict[str, int] = field(default_factory=dict)
-    resolvers: tuple[str, ...] = ()
 
 
-def read_live(cfg: NginxConfig | None, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
-              since: datetime | None, diags: list[Diagnostic], probe_timeout: float,
-              kernel_log_given: bool, user_directive: str | None = None) -> Live:
-    """Read the live state; every failure is a ``Diagnostic``, none stops the diagnosis.
+def read_host(conf: ConfigRead, since: datetime | None, diags: list[Diagnostic],
+              kernel_log_given: bool) -> HostFacts:
+    """The one provider of ``HostFacts``; every failure is a ``Diagnostic``, none stops the
+    diagnosis.
 
-    The probing and system readers are imported here: ``--offline`` and ``--demo`` runs never
-    load them (~50 ms of start-up)."""
-    from why502.app.diagnose import probes, system
+    The system readers are imported here: ``--offline`` and ``--demo`` runs never load them
+    (~50 ms of start-up)."""
+    from why502.app.diagnose import system
     from why502.sources.listeners import read_listener_table
 
-    live = Live()
+    live = _Host()
+    targets = list(conf.facts.targets)
+    fpm_pools = conf.facts.fpm_pools
     try:
         table = read_listener_table()
         live.listeners = tuple(table.listeners)
         diags += table.diagnostics
     except OSError as err:
         diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
-    live.probes, live.probe_dicts = probes.probe_targets(targets, probe_timeout)
-    # sockets and nginx's worker identity
-    ident = system.worker_identity(cfg, diags, user_directive)
+    # sockets and the proxy worker's identity
+    ident = system.worker_identity(conf.nginx, diags,
+                                   conf.view.user_directive if conf.view is not None else None)
     if ident is not None:
         live.user = ident.user
         live.group = ident.group if ident.gid is not None else None
@@ -72,11 +72,28 @@ def read_live(cfg: NginxConfig | None, targets: list[TargetFact], fpm_pools: tup
     paths |= {split_key(p.key)[2] or "" for p in fpm_pools if p.key.startswith("unix:")}
     live.sockets = system.socket_stats(paths, ident)
     _read_system(live, targets, fpm_pools, since, diags, kernel_log_given)
-    live.resolvers = system.resolvers()
-    return live
+    return HostFacts(
+        listeners=live.listeners, sockets=live.sockets, units=live.units,
+        target_units=live.target_units, sysctls=live.sysctls, limits=live.limits,
+        time_wait=live.time_wait, selinux_mode=live.selinux, resolvers=system.resolvers(),
+        worker_user=live.user, worker_group=live.group, worker_groups=live.user_groups,
+        events=tuple(sorted(live.events, key=lambda e: e.time or datetime.min)))
 
 
-def _read_system(live: Live, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
+def read_live(conf: ConfigRead, probe_timeout: float, diags: list[Diagnostic],
+              inputs: dict[str, Any]) -> tuple[LiveFacts, dict[str, dict[str, Any]]]:
+    """The one provider of ``LiveFacts``: a probe of every target (and the probes as the
+    report's JSON) and, for HAProxy, its runtime API's server states."""
+    from why502.app.diagnose import probes
+    from why502.app.diagnose.proxies import server_states
+
+    found, probe_dicts = probes.probe_targets(list(conf.facts.targets), probe_timeout)
+    states = (server_states(conf.view, probe_timeout, diags, inputs)
+              if conf.view is not None else None)
+    return LiveFacts(probes=found, server_states=states), probe_dicts
+
+
+def _read_system(live: _Host, targets: list[TargetFact], fpm_pools: tuple[FpmPool, ...],
                  since: datetime | None, diags: list[Diagnostic], kernel_log_given: bool) -> None:
     """Kernel, systemd, SELinux, sysctls, nginx's fd limit; each failure is a Diagnostic."""
     from why502.app.diagnose import system

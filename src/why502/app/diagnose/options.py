@@ -1,7 +1,7 @@
 """What ``why502 diagnose`` was asked to read, and the rule for inputs the user named.
 
 A file named with a flag (``--nginx-conf``, ``--error-log``, ``--access-log``, ``--fpm-conf``,
-``--fpm-log``, ``--kernel-log``, ``--app-log``) that is missing or unreadable is an
+``--fpm-log``, ``--kernel-log``, ``--app-log``, ``--app-conf``) that is missing or unreadable is an
 ``InputError`` (exit 3: the user asked for it, and going on without it could print a false
 "healthy"); anything found by discovery (logs named by the config, rotated siblings, FPM pools
 under /etc/php, dmesg/journal, /proc) that cannot be read becomes a ``Diagnostic``; "nothing at
@@ -34,6 +34,8 @@ class DiagnoseOptions:
     kernel_log: str | None = None
     # other programs' logs classified like the FPM log: app servers, supervisord (restarts)
     app_logs: list[str] = field(default_factory=list)
+    # ``--app-conf``: app servers' configs (gunicorn.conf.py, uWSGI ini, puma.rb, a Node script)
+    app_confs: list[str] = field(default_factory=list)
     since: str | None = None
     offline: bool = False
     demo: bool = False
@@ -43,6 +45,11 @@ class DiagnoseOptions:
     log_type: str | None = None
     # ``--discover``: read this host's proxy and PHP-FPM config even when only logs are named
     discover: bool = False
+    # what discovery knows of the running master (sources.proxyprocs): nginx's -p (relative log
+    # paths are relative to it), its systemd unit (what a reload must name), its container
+    prefix: str | None = None
+    unit: str | None = None
+    container: str | None = None
 
     def logs_only(self) -> bool:
         """Were only logs named (no config, no ``--proxy``, no ``--discover``)?
@@ -88,7 +95,8 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
              *(("--error-log", p) for p in options.error_logs),
              *(("--access-log", p) for p in options.access_logs),
              *(("--fpm-log", p) for p in options.fpm_logs),
-             *(("--app-log", p) for p in options.app_logs)]
+             *(("--app-log", p) for p in options.app_logs),
+             *(("--app-conf", p) for p in options.app_confs)]
     for flag, path in named:
         if path and path != "-" and (why := unreadable(path)):
             raise InputError(f"cannot read {path} ({flag}): {why}")

@@ -20,8 +20,9 @@ from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
 from why502.proxies import DEFAULT, PROXIES, check_not_foreign, choose, get
-from why502.proxies.apache.config import load_apache
+from why502.proxies.haproxy.config import HaproxyConfig
 from why502.sources import haproxy as haproxy_source
+from why502.sources.apache import apache_config
 from why502.sources.nginx import DEFAULT_CONF as NGINX_CONF
 from why502.sources.nginx import find_nginx
 
@@ -73,9 +74,9 @@ class ProxyView:
     listens: tuple[str, ...] = ()
     user: str | None = None
     group: str | None = None
-    states: dict[str, ServerState] | None = None  # HAProxy's runtime API
     runtime_socket: str | None = None
     error_logs: list[str] = field(default_factory=list)
+    haproxy: HaproxyConfig | None = None  # the parsed haproxy.cfg (its runtime API is read live)
 
     @property
     def user_directive(self) -> str | None:
@@ -90,7 +91,7 @@ def read_apache(options: DiagnoseOptions, diags: list[Diagnostic],
     """Apache's config (``--config``, else Debian's /etc/apache2/apache2.conf) and its ErrorLog."""
     path = options.config or APACHE_CONF
     try:
-        cfg = load_apache(path)
+        cfg = apache_config(path)
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     if not cfg.directives:
@@ -122,24 +123,11 @@ def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
     targets, groups, files, aliases = haproxy_facts(cfg)
     view = ProxyView("haproxy", cfg.main_file, targets, groups, files, aliases, listens(cfg),
                      user=cfg.user, group=cfg.group,
-                     runtime_socket=cfg.stats_sockets[0] if cfg.stats_sockets else None)
+                     runtime_socket=cfg.stats_sockets[0] if cfg.stats_sockets else None,
+                     haproxy=cfg)
     inputs["proxy"] = "haproxy"
     inputs["config"] = cfg.main_file
     inputs["config_files"] = cfg.files
-    if not options.offline:
-        if cfg.stats_sockets:
-            states, notes = haproxy_source.server_states(cfg, options.probe_timeout)
-            diags += [Diagnostic("info", n) for n in notes]
-            by_key = {}
-            for st in states:
-                key = aliases.get(st.name)
-                if key is not None:
-                    by_key[key] = st
-            view.states = by_key if states else None
-            inputs["runtime_api"] = bool(states)
-        else:
-            diags.append(Diagnostic("info", "no 'stats socket' in the HAProxy config: live server "
-                                    "states (runtime API) not read"))
     if not options.error_logs:
         if os.path.exists(DEBIAN_LOG):
             # Debian's package ships /etc/rsyslog.d/49-haproxy.conf writing here
@@ -150,3 +138,25 @@ def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
                                 "no 'log' line") + "): pass its log file with --error-log "
                                 "(e.g. /var/log/haproxy.log)"))
     return view
+
+
+def server_states(view: ProxyView, timeout: float, diags: list[Diagnostic],
+                  inputs: dict[str, Any]) -> dict[str, ServerState] | None:
+    """HAProxy's runtime API (``show stat``), by target key: each server's state now (None:
+    not read: not HAProxy, or no ``stats socket``)."""
+    cfg = view.haproxy
+    if cfg is None:
+        return None
+    if not cfg.stats_sockets:
+        diags.append(Diagnostic("info", "no 'stats socket' in the HAProxy config: live server "
+                                "states (runtime API) not read"))
+        return None
+    states, notes = haproxy_source.server_states(cfg, timeout)
+    diags += [Diagnostic("info", n) for n in notes]
+    by_key = {}
+    for st in states:
+        key = view.aliases.get(st.name)
+        if key is not None:
+            by_key[key] = st
+    inputs["runtime_api"] = bool(states)
+    return by_key if states else None

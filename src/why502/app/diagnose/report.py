@@ -80,15 +80,15 @@ def timeline(ev: Evidence, stats: AccessStats | None) -> list[TimelinePoint]:
             out.append(TimelinePoint(minute=row["minute"][:16], counts=per, total=row["requests"]))
         return out[-1440:]
     return [TimelinePoint(minute=m, counts=dict(c), total=sum(c.values()))
-            for m, c in sorted(ev.per_minute.items())][-1440:]
+            for m, c in sorted(ev.logs.per_minute.items())][-1440:]
 
 
 def events(ev: Evidence) -> list[TimelineEvent]:
     """Other programs' events and the first line of each symptom group, in time order."""
     out = [TimelineEvent(time=e.time.isoformat(timespec="seconds"), kind=e.kind,
                          label=e.detail or e.kind, source=e.file, text=e.text)
-           for e in ev.events if e.time][:200]
-    for g in ev.symptoms:
+           for e in ev.all_events if e.time][:200]
+    for g in ev.logs.symptoms:
         if g.first:
             out.append(TimelineEvent(time=g.first.isoformat(timespec="seconds"), kind=g.symptom,
                                      label=f"first {g.symptom}" + (f" to {g.peer}" if g.peer else ""),
@@ -103,7 +103,7 @@ def upstreams(ev: Evidence, probe_dicts: dict[str, dict[str, Any]]) -> list[Upst
     # dicts as ordered sets: a list's `in` made a 100k-server upstream quadratic (50 s)
     names: dict[str, dict[str, None]] = {}
     where: dict[str, str] = {}
-    for t in ev.targets:
+    for t in ev.config.targets:
         name = t.group or t.key
         names.setdefault(name, {})[t.key] = None
         if t.pass_file:
@@ -113,7 +113,7 @@ def upstreams(ev: Evidence, probe_dicts: dict[str, dict[str, Any]]) -> list[Upst
         keys = list(keyset)
         sym: Counter[str] = Counter()
         statuses: Counter[str] = Counter()
-        for g in ev.symptoms:
+        for g in ev.logs.symptoms:
             if g.peer in keyset or g.peer == name:
                 sym[g.symptom] += g.count
                 for s, n in g.statuses.items():
@@ -121,7 +121,7 @@ def upstreams(ev: Evidence, probe_dicts: dict[str, dict[str, Any]]) -> list[Upst
         # the access log names the peer ($upstream_addr), a group's panel sums its servers
         seen: Counter[str] = Counter()
         for key in dict.fromkeys([name, *keys]):
-            timing = ev.access.get(key)
+            timing = ev.logs.access.get(key)
             for status, n in (timing.statuses.items() if timing else ()):
                 seen[str(status)] += n
         for label, total in seen.items():

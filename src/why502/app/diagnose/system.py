@@ -13,7 +13,7 @@ from datetime import datetime
 
 from why502.evidence.aggregate import parse_time
 from why502.evidence.events import log_event
-from why502.evidence.model import Evidence, LogEvent, SocketStat, TargetFact
+from why502.evidence.model import Evidence, HostFacts, LogEvent, SocketStat, TargetFact
 from why502.facts.accounts import WorkerIdentity
 from why502.facts.fpm import debian_php_version
 from why502.facts.net import Listener
@@ -71,7 +71,7 @@ def target_units(targets: list[TargetFact], fpm_files: list[str],
     """peer key -> the systemd unit serving it: the cgroup of the process listening there
     (``/proc/PID/cgroup``); for PHP-FPM targets, Debian's ``phpX.Y-fpm.service`` from the pool's
     config path (so a stopped FPM still gets its unit)."""
-    ev = Evidence(listeners=tuple(listeners))
+    ev = Evidence(host=HostFacts(listeners=tuple(listeners)))
     out: dict[str, str] = {}
     fpm_units = sorted({f"php{version}-fpm.service" for f in fpm_files
                         if (version := debian_php_version(f))})

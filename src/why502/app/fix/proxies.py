@@ -34,8 +34,9 @@ from why502.app.fix.service import (
     unit_main_pid,
 )
 from why502.parsers.procnet import parse_tcp_table
-from why502.proxies.apache.config import ApacheConfig, envvars, load_apache
-from why502.proxies.haproxy.config import load_haproxy
+from why502.proxies.apache.config import ApacheConfig, envvars
+from why502.sources.apache import apache_config
+from why502.sources.haproxy import haproxy_config
 from why502.sources.listeners import socket_inodes
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
@@ -96,7 +97,7 @@ class Haproxy:
 
     def files(self) -> list[str]:
         try:
-            return load_haproxy(self.conf).files
+            return haproxy_config(self.conf).files
         except OSError:
             return []
 
@@ -117,7 +118,7 @@ class Haproxy:
         if proc is not None:
             return proc.pid
         try:
-            cfg = load_haproxy(self.conf)
+            cfg = haproxy_config(self.conf)
         except OSError:
             return None
         for ln in cfg.global_values("pidfile"):
@@ -173,7 +174,7 @@ class Apache:
 
     def _config(self) -> ApacheConfig | None:
         try:
-            return load_apache(self.conf)
+            return apache_config(self.conf)
         except OSError:
             return None
 

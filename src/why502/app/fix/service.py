@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from why502.parsers.nginx import parse_nginx
+from why502.sources.nginx import nginx_config
 from why502.sources.opening import read_small
 
 DEFAULT_PID = "/run/nginx.pid"
@@ -140,7 +140,7 @@ class Nginx:
         """The ``pid`` of the config; relative to nginx's prefix, as nginx reads it
         (``ngx_conf_full_name()``); unset: the compiled-in ``--pid-path``."""
         try:
-            cfg = parse_nginx(self.conf)
+            cfg = nginx_config(self.conf)
         except OSError:
             cfg = None
         d = next(iter(cfg.main.get("pid")), None) if cfg is not None else None
@@ -153,7 +153,7 @@ class Nginx:
     def files(self) -> list[str]:
         """The main config and every file it includes, as why502's parser reads them."""
         try:
-            return parse_nginx(self.conf).files
+            return nginx_config(self.conf).files
         except OSError:
             return []
 
@@ -168,7 +168,7 @@ class Nginx:
 
     def error_logs(self) -> list[str]:
         try:
-            cfg = parse_nginx(self.conf)
+            cfg = nginx_config(self.conf)
         except OSError:
             return []
         return sorted({t.path for t in cfg.error_logs if t.path.startswith("/")})

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from why502.app.mitigate.model import Group, Member
 from why502.errors import InputError
-from why502.proxies.apache.config import load_apache
+from why502.sources.apache import apache_config
 
 
 def apache_groups(conf: str) -> list[Group]:
     """The ``balancer://NAME`` groups a ``ProxyPass`` uses, with their members."""
     try:
-        cfg = load_apache(conf)
+        cfg = apache_config(conf)
     except OSError as err:
         raise InputError(f"cannot read {conf}: {err.strerror or err}") from None
     groups: dict[str, list[Member]] = {}

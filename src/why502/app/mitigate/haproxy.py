@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from why502.app.mitigate.model import Group, Member
 from why502.errors import InputError
-from why502.proxies.haproxy.config import HaproxyConfig, load_haproxy
-from why502.sources.haproxy import runtime_command, server_states
+from why502.proxies.haproxy.config import HaproxyConfig
+from why502.sources.haproxy import haproxy_config, runtime_command, server_states
 
 MAINT, READY = "maint", "ready"
 
@@ -23,7 +23,7 @@ def haproxy_groups(conf: str) -> tuple[HaproxyConfig, list[Group]]:
     """The config and its backends (and listen sections) with servers; a server the runtime API
     shows in maintenance or draining counts as already out of rotation."""
     try:
-        cfg = load_haproxy(conf)
+        cfg = haproxy_config(conf)
     except OSError as err:
         raise InputError(f"cannot read {conf}: {err.strerror or err}") from None
     states, _notes = server_states(cfg)

@@ -323,9 +323,9 @@ def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Option
 
 def _apply_runtime(chosen: list[Proposal], proxy: str, conf: str, options: Options, out: TextIO,
                    mid: str) -> int:
-    from why502.proxies.haproxy.config import load_haproxy
+    from why502.sources.haproxy import haproxy_config
 
-    cfg = load_haproxy(conf)
+    cfg = haproxy_config(conf)
     m = _record(chosen, proxy, conf, mid)
     with locked(options.state_dir):
         sock = haproxy_socket(cfg)

@@ -227,11 +227,15 @@ class StatsAccumulator:
         timeouts: Mapping[str, tuple[float, str]] | None = None,
         locations: LocationModel | None = None,
         location_timeouts: Mapping[str, tuple[float, str]] | None = None,
+        maker: str | None = None,
     ) -> AccessStats:
         """Build the result.  ``errors``: classified error-log lines (columns ``time`` naive
         datetime, ``client``, ``request``, ``host``, ``upstream``, ``symptom``, ``message``,
         ``file``, ``line``); ``timeouts``: upstream address -> (read timeout s, where);
-        ``locations``: the config's locations, for the by-location view."""
+        ``locations``: the config's locations, for the by-location view; ``maker``: the word for
+        the proxy in the notes when another proxy's log was read through nginx's columns
+        (``Vocabulary.stats_word``: haproxy, Apache), whose only way to tell who made a 5xx is
+        its error log."""
         st = AccessStats(log_format=self.fmt.format, format_name=self.fmt.name, files=self.files)
         st.lines, st.requests, st.unparsed = self.lines, self.requests, self.unparsed
         st.unparsed_samples = self.samples
@@ -271,7 +275,7 @@ class StatsAccumulator:
                 "not joined to the error log"
             )
         if self.fivexx.rows:
-            self._finish_5xx(st, errors, locations)
+            self._finish_5xx(st, errors, locations, maker)
         elif errors is not None:
             st.errorlog = {
                 "lines": errors.height,
@@ -287,7 +291,8 @@ class StatsAccumulator:
         return st
 
     def _finish_5xx(
-        self, st: AccessStats, errors: pl.DataFrame | ErrorParts | None, locations: LocationModel | None
+        self, st: AccessStats, errors: pl.DataFrame | ErrorParts | None, locations: LocationModel | None,
+        maker: str | None = None,
     ) -> None:
         """The kept 5xx rows (``breakdown``) and who made the 5xx, per upstream and in all."""
         where = location_label(self.fmt, self.locations) if locations else None
@@ -313,6 +318,11 @@ class StatsAccumulator:
                 st.notes.append(
                     "no $upstream_header_time in the log format: who made each 5xx is judged from "
                     "the error log (a joined error line = nginx) -- add $upstream_header_time"
+                )
+            elif maker is not None:
+                st.notes.append(
+                    f"no $upstream_header_time and no error log: cannot tell whether {maker} or the "
+                    "backend made each 5xx (give its error log with --error-log)"
                 )
             else:
                 st.notes.append(

@@ -27,7 +27,7 @@ class Apache(BaseProxy):
         config_test="apachectl configtest", reload="systemctl reload apache2",
         default_config="/etc/apache2/apache2.conf", default_error_log="/var/log/apache2/error.log",
         stats_word="Apache")
-    capabilities = frozenset({Capability.CONFIG_DUMP})
+    capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
     detection = Detection(programs=("apache2", "httpd"), priority=1,
                           include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
@@ -43,7 +43,7 @@ class Apache(BaseProxy):
             return CERTAIN
         return len(_MARKS.findall(masked))
 
-    def reload_commands(self, config: str | None) -> list[str]:
+    def reload_commands(self, config: str | None, *, prefix: str | None = None) -> list[str]:
         return ["apachectl configtest", "systemctl reload apache2"]
 
     def show_group_commands(self, group: str | None) -> list[str]:

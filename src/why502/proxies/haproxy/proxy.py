@@ -31,7 +31,7 @@ class Haproxy(BaseProxy):
         stats_timeout_column="timeout server",
         stats_groups="Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
                      "Ta where none came)")
-    capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS})
+    capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH})
     detection = Detection(programs=("haproxy",), priority=2)
     hooks = Hooks(load_config="why502.sources.haproxy:load_config",
                   lint_rules="why502.analyzers.lint.checks.haproxy",

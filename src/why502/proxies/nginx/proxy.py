@@ -43,13 +43,16 @@ class Nginx(BaseProxy):
             return CERTAIN - 1  # below a HAProxy or apachectl certainty, above any count
         return len(_MARKS.findall(masked))
 
-    def reload_commands(self, config: str | None) -> list[str]:
+    def reload_commands(self, config: str | None, *, prefix: str | None = None) -> list[str]:
         """The packaged config: ``nginx -t`` and the package's unit.  Any other (an nginx
         started with ``-c FILE``): a bare ``nginx -t`` would test /etc/nginx and ``systemctl
         reload nginx`` reload another nginx, so both name FILE (``nginx -s reload`` signals the
-        master whose pid file FILE names: nginx(8), ``-s signal``)."""
-        if config and os.path.realpath(config) != os.path.realpath(self.vocabulary.default_config):
-            return [f"nginx -t -c {config}", f"nginx -s reload -c {config}"]
+        master whose pid file FILE names: nginx(8), ``-s signal``), and the master's ``-p
+        PREFIX`` when it had one (its relative pid and log paths are under it)."""
+        p = f"-p {prefix} " if prefix else ""
+        packaged = os.path.realpath(self.vocabulary.default_config)
+        if prefix or (config and os.path.realpath(config) != packaged):
+            return [f"nginx -t {p}-c {config}", f"nginx -s reload {p}-c {config}"]
         return ["nginx -t", "systemctl reload nginx"]
 
     def show_group_commands(self, group: str | None) -> list[str]:

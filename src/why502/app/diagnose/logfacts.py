@@ -1,0 +1,70 @@
+"""The one provider of ``LogFacts``: every log of the run read once and joined.
+
+The error logs (and PHP-FPM's, the app servers', a ``--kernel-log`` file) are classified first,
+each file once whichever list names it (``logs.classify_into``); the access logs come last and
+join the error logs' rows already classified instead of reading them again (``access``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from why502.app.diagnose.access import access_stats
+from why502.app.diagnose.inputs import ConfigRead
+from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
+from why502.app.diagnose.options import DiagnoseOptions
+from why502.app.stats.errorlog import JoinRows
+from why502.evidence.aggregate import LogAggregator
+from why502.evidence.client_view import client_failures, location_outcomes, with_client_view
+from why502.evidence.haproxy_facts import with_aliases
+from why502.evidence.model import LogEvent, LogFacts
+from why502.evidence.stats import AccessStats
+from why502.findings.model import Diagnostic
+
+
+@dataclass
+class LogRead:
+    """The logs provider's result: the record and the access-log stats it was made from (the
+    report's timeline reads them too)."""
+
+    facts: LogFacts
+    stats: AccessStats | None
+
+
+def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None,
+              diags: list[Diagnostic], inputs: dict[str, Any],
+              found_app_logs: list[str] | None = None) -> LogRead:
+    """Read and join every log of the run; what could not be read becomes a ``Diagnostic``.
+    ``found_app_logs``: the app-server logs discovery found (``app.diagnose.appservers``): read
+    like ``--app-log`` files, but as discovered inputs (a note when unreadable)."""
+    kernel_events: list[LogEvent] = []
+    if options.kernel_log:
+        kernel_events = kernel_log_events(options.kernel_log, since, diags)
+        inputs["kernel_log"] = options.kernel_log
+    agg = LogAggregator()
+    read: dict[str, list[str]] = {}
+    seen: set[FileKey] = set()  # one file is read once, whichever list names it
+    join = JoinRows()  # the error logs' rows for the access-log join (on disk when many)
+    try:
+        for kind, paths in (("error_logs", conf.error_logs), ("fpm_logs", conf.fpm_logs),
+                            ("app_logs", list(options.app_logs))):
+            read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
+                                       seen=seen, join=join if kind == "error_logs" else None)
+        read["app_logs"] += classify_into(agg, list(found_app_logs or []), since, diags,
+                                          explicit=False, seen=seen)
+        inputs.update(read)
+        diags.extend(Diagnostic("info", n) for n in agg.notes())  # what the bounds left out
+        access, stats = access_stats(conf.access_logs, conf.nginx, read["error_logs"], since, diags,
+                                     inputs, explicit=bool(options.access_logs), join=join)
+    finally:
+        join.close()
+    inputs["log_lines_recognised"] = agg.lines
+    facts = LogFacts(
+        symptoms=tuple(with_client_view(with_aliases(agg.groups(), conf.aliases), stats)),
+        events=tuple(sorted(agg.events() + kernel_events, key=lambda e: e.time or datetime.min)),
+        per_minute=agg.per_minute, access=access,
+        locations_5xx=location_outcomes(stats), client_5xx=client_failures(stats),
+        access_has_upstream=stats is None or "upstream_addr" in stats.log_format)
+    return LogRead(facts, stats)

@@ -1,0 +1,157 @@
+"""Each input is parsed once per run (issue 23, item 3; ``sources.once``).
+
+The parsers themselves are instrumented (a profile hook counts the calls of each config
+loader's code, by the file it was given), so a new caller that goes around the run's registry
+is caught as well as one that asks the registry twice.  Each command runs in-process through
+the CLI's own entry point, on the repository's fixtures, as a user would run it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from tests.support.paths import FIXTURES_DIR
+from why502.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "src" / "why502" / "demo"
+HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"
+APA = FIXTURES_DIR / "recorded-proxies" / "apache"
+
+
+def _loaders() -> dict[Any, str]:
+    import why502.parsers.nginx.load as nginx_load
+    import why502.proxies.apache.config as apache
+    import why502.proxies.haproxy.config as haproxy
+    import why502.sources.fpm as fpm
+
+    return {nginx_load.parse_nginx.__code__: "nginx", haproxy.load_haproxy.__code__: "haproxy",
+            apache.load_apache.__code__: "apache", fpm._load_fpm_config.__code__: "php-fpm"}
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[Counter[tuple[str, str]]]:
+    """Count the parses of every config loader, by (loader, file), while the block runs."""
+    codes = _loaders()
+    seen: Counter[tuple[str, str]] = Counter()
+
+    def hook(frame: FrameType, event: str, _arg: object) -> None:
+        if event == "call" and frame.f_code in codes:
+            args = frame.f_locals
+            path = next((args[k] for k in ("path_or_dump", "path", "fpm_conf") if k in args), None)
+            seen[(codes[frame.f_code], str(path))] += 1
+
+    old = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        yield seen
+    finally:
+        sys.setprofile(old)
+
+
+def run_counted(*argv: str) -> Counter[tuple[str, str]]:
+    with counting() as seen, contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(argv))
+    assert code in (0, 1), (argv, code)
+    return seen
+
+
+def _demo(tmp: Path) -> Path:
+    """The bundled demo incident with its ``/lab`` paths made real (its pool files resolve)."""
+    root = tmp / "demo"
+    shutil.copytree(DEMO, root)
+    for conf in root.glob("*.conf"):
+        conf.write_text(conf.read_text().replace("/lab", str(root)))
+    return root
+
+
+def _commands(tmp: Path) -> dict[str, list[str]]:
+    d = _demo(tmp)
+    hap_cfg = str(HAP / "runtime" / "haproxy.cfg")
+    return {
+        "diagnose nginx": ["diagnose", "--offline", "--nginx-conf", str(d / "nginx.conf"),
+                           "--error-log", str(d / "error.log"), "--access-log", str(d / "access.log"),
+                           "--fpm-conf", str(d / "php-fpm.conf"), "--fpm-log", str(d / "php-fpm.log"),
+                           "--format", "json"],
+        "diagnose haproxy": ["diagnose", "--offline", "--config", str(HAP / "sc-refused.cfg"),
+                             "--error-log", str(HAP / "sc-refused.log"), "--format", "json"],
+        "diagnose apache": ["diagnose", "--offline", "--config", str(APA / "http-read-timeout.conf"),
+                            "--error-log", str(APA / "http-read-timeout.log"), "--format", "json"],
+        "lint nginx": ["lint", str(d / "nginx.conf"), "--fpm-conf", str(d / "php-fpm.conf"),
+                       "--format", "json"],
+        "lint haproxy": ["lint", hap_cfg, "--format", "json"],
+        "stats nginx": ["stats", "--nginx-conf", str(d / "nginx.conf"), str(d / "access.log"),
+                        "--format", "json"],
+        "stats haproxy": ["stats", "--proxy", "haproxy", "--config", hap_cfg,
+                          str(HAP / "sc-refused.log"), "--format", "json"],
+        "stats apache": ["stats", "--proxy", "apache", "--config", str(APA / "http-read-timeout.conf"),
+                         str(APA / "http-read-timeout.log"), "--format", "json"],
+        "fix --lint": ["fix", "--lint", str(d / "nginx.conf"), "--state-dir", str(tmp / "state")],
+    }
+
+
+COMMANDS = ["diagnose nginx", "diagnose haproxy", "diagnose apache", "lint nginx", "lint haproxy",
+            "stats nginx", "stats haproxy", "stats apache", "fix --lint"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_config_is_parsed_once_per_run(name: str, tmp_path: Path) -> None:
+    seen = run_counted(*_commands(tmp_path)[name])
+    assert seen, f"{name}: no config parsed (the instrument missed the loader)"
+    twice = {k: n for k, n in seen.items() if n > 1}
+    assert not twice, f"{name}: parsed more than once: {twice}"
+
+
+def test_fix_asks_the_config_three_things_and_parses_it_once(tmp_path: Path) -> None:
+    """``fix`` asks nginx's config for its files, its pid file and its error logs (three
+    parses before the registry)."""
+    from why502.app.fix.service import Nginx
+    from why502.sources.once import run_inputs
+
+    conf = _demo(tmp_path) / "nginx.conf"
+    svc = Nginx(binary="/nonexistent/nginx", conf=str(conf))
+    with run_inputs(), counting() as seen:
+        svc.files()
+        svc.error_logs()
+        svc.pid_file()
+    assert seen == Counter({("nginx", str(conf)): 1})
+
+
+def test_an_edited_config_is_parsed_again(tmp_path: Path) -> None:
+    """The registry keeps a parse only while the file is the same: ``fix`` edits, then reads."""
+    from why502.sources.nginx import nginx_config
+    from why502.sources.once import run_inputs
+
+    conf = _demo(tmp_path) / "nginx.conf"
+    with run_inputs(), counting() as seen:
+        first = nginx_config(str(conf))
+        conf.write_text(conf.read_text() + "\n# edited\n")
+        second = nginx_config(str(conf))
+        assert nginx_config(str(conf)) is second
+    assert first is not second and seen[("nginx", str(conf))] == 2
+
+
+def test_a_file_added_for_a_glob_include_is_read(tmp_path: Path) -> None:
+    """``include conf.d/*.conf``: a new file there changes the config though no file read
+    before changed (``watch`` re-reads the config of a reloaded nginx)."""
+    from why502.sources.nginx import nginx_config
+    from why502.sources.once import run_inputs
+
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "a.conf").write_text("upstream a { server 127.0.0.1:9; }\n")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"events {{}}\nhttp {{\n    include {tmp_path}/conf.d/*.conf;\n}}\n")
+    with run_inputs():
+        assert len(nginx_config(str(conf)).files) == 2
+        (tmp_path / "conf.d" / "b.conf").write_text("upstream b { server 127.0.0.1:9; }\n")
+        assert len(nginx_config(str(conf)).files) == 3
