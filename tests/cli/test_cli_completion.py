@@ -59,7 +59,7 @@ def test_bash_script_parses_and_completes(tmp_path: Path, capsys: pytest.Capture
     offered = bash_complete(script, "why502 lint --")
     assert set(lint_options()) <= set(offered)
     assert "--nginx-conf" in bash_complete(script, "why502 diagnose --ng")
-    assert bash_complete(script, "why502 lab ") == ["list", "run", "check"]
+    assert bash_complete(script, "why502 lab ") == ["list", "run", "check", "matrix"]
 
 
 def test_zsh_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

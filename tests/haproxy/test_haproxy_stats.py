@@ -40,9 +40,12 @@ def test_stats_reads_a_real_haproxy_log(run_main: RunMain) -> None:
     assert "127.0.0.1:34539" in ups  # the server's address from the config, as diagnose names it
 
 
-def test_stats_text_names_haproxy_and_its_timeout_server(run_main: RunMain) -> None:
+def test_stats_text_names_haproxy_and_its_timeout_server(
+    run_main: RunMain, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The 504s of timeout server 1s: made by haproxy (not "nginx"), each server next to its
     backend's timeout server (the JSON says which proxy wrote the log)."""
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     cfg, log = str(HAP / "sh-timeout.cfg"), str(HAP / "sh-timeout.log")
     code, out, _err = run_main("stats", "--config", cfg, log)
     assert code == 1
@@ -56,7 +59,8 @@ def test_stats_text_names_haproxy_and_its_timeout_server(run_main: RunMain) -> N
     assert up["timeout"] == 1.0 and up["timeout_source"] == f"{cfg}:13" and up["locations"] == ["app"]
 
 
-def test_apache_stats_say_apache_or_unknown(run_main: RunMain) -> None:
+def test_apache_stats_say_apache_or_unknown(run_main: RunMain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     d = FIXTURES_DIR / "recorded" / "apache-too-slow"
     code, out, _err = run_main("stats", "--config", str(d / "apache2.conf"), str(d / "apache-access.log"))
     assert code == 1 and "made by unknown 1" in out and "whether Apache or the backend" in out

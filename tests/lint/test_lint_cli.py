@@ -297,7 +297,10 @@ def test_inline_comment_in_an_included_file_and_a_dump(tmp_path: Path,
 # --- why502 explain W502-xxx ---------------------------------------------------------------
 
 
-def test_explain_shows_every_lint_rule(capsys: pytest.CaptureFixture[str]) -> None:
+def test_explain_shows_every_lint_rule(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     from why502.catalog.lint_rules import load_rules
 
     for code, rule in load_rules().items():

@@ -174,7 +174,8 @@ def test_json_and_csv_output(gen: tuple[Path, dict[str, Any]], capsys: pytest.Ca
 
 def test_text_output_names_the_answers(
     gen: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
-) -> None:
+, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     out, _ = gen
     assert main(["stats", *_files(out), "--nginx-conf", str(out / "nginx.conf")]) == 1  # 5xx found
     text = capsys.readouterr().out
@@ -193,9 +194,10 @@ def test_text_output_names_the_answers(
 
 def test_text_output_starts_with_the_answer(
     gen: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
-) -> None:
+, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first line says how many requests failed, with what and made by whom (exact numbers
     from the truth), before any table or input detail."""
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     out, truth = gen
     assert main(["stats", *_files(out), "--nginx-conf", str(out / "nginx.conf")]) == 1  # 5xx found
     lines = capsys.readouterr().out.splitlines()

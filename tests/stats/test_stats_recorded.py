@@ -85,7 +85,8 @@ def test_symptoms_recorded_by_the_lab_are_the_ones_joined() -> None:
 
 def test_hostile_request_lines_are_inert_in_text_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     src = (RECORDED / "backend-down-tcp" / "access.log").read_text().splitlines()[0]
     evil = src.replace("GET /", "GET /\x1b]0;pwned\x07[bold red]x[/]", 1)
     log = tmp_path / "access.log"

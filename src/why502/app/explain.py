@@ -19,6 +19,7 @@ from why502.errors import UsageError
 from why502.textutil import shorten, strip_terminal_escapes
 
 if TYPE_CHECKING:
+    from why502.findings.results import ExplainResult
     from why502.parsers.lblogs.model import LbRecord
 
 
@@ -69,16 +70,20 @@ class Explanation:
     # a load balancer's / proxy's own word (Envoy flag, ALB condition, Cloudflare 52x ...)
     terms: list[Term] = field(default_factory=list)
 
+    def result(self) -> ExplainResult:
+        """The typed result of ``explain --format json`` (``schemas/explain.schema.json``);
+        imported here, not at module level: the text page (``explain ID``'s start-up) needs none of it."""
+        from why502.findings.results import ExplainResult
+
+        return ExplainResult(
+            query=self.query, type=self.type, entries=[cat.entry_to_dict(e) for e in self.entries],
+            status=cat.status_to_dict(self.status) if self.status else None,
+            line=({**self.line.fields, "unseen": list(self.line.unseen),
+                   "repaired": list(self.line.repaired), "page": self.line.page} if self.line else None),
+            terms=[t.to_dict() for t in self.terms])
+
     def to_dict(self) -> dict[str, Any]:  # Any: the JSON document of ``explain --format json``
-        return {
-            "query": self.query,
-            "type": self.type,
-            "entries": [cat.entry_to_dict(e) for e in self.entries],
-            "status": cat.status_to_dict(self.status) if self.status else None,
-            "line": ({**self.line.fields, "unseen": list(self.line.unseen),
-                      "repaired": list(self.line.repaired), "page": self.line.page} if self.line else None),
-            "terms": [t.to_dict() for t in self.terms],
-        }
+        return self.result().to_dict()
 
 
 def explain(arg: str) -> Explanation:

@@ -98,8 +98,8 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
                  enable: set[str]) -> LintOutcome:
     """HAProxy or Apache httpd: read the named file (includes for Apache), the FPM pools when
     given (or this host's with ``--host``), run that proxy's rules."""
-    from why502.proxies.apache.config import load_apache
-    from why502.proxies.haproxy.config import load_haproxy
+    from why502.sources.apache import apache_config
+    from why502.sources.haproxy import haproxy_config
 
     path = options.nginx_conf
     if not path or path == "-":
@@ -112,11 +112,11 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
     pools: list[FpmPool] = []
     try:
         if proxy == "haproxy":
-            cfg = load_haproxy(path)
+            cfg = haproxy_config(path)
             notes += [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
             inp = HaproxyLintInput(cfg, backend_timeout=options.backend_timeout)
         else:
-            cfg = load_apache(path)
+            cfg = apache_config(path)
             notes += [LintNote("warning", m) for m in cfg.problems]
             if options.fpm_conf:
                 pools = _pools_from_files(options.fpm_conf, notes)
@@ -149,12 +149,12 @@ def gather(options: LintOptions) -> LintOutcome:
     from why502.sources.nginx import load_config
 
     if options.root is not None:
-        from why502.parsers.nginx import parse_nginx
+        from why502.sources.nginx import nginx_config
 
         if not options.nginx_conf:
             raise UsageError("--root needs NGINX_CONF")
         try:
-            cfg = parse_nginx(options.nginx_conf, root=options.root)
+            cfg = nginx_config(options.nginx_conf, root=options.root)
         except OSError as err:
             raise InputError(f"{options.nginx_conf}: {err.strerror or err}") from None
     else:

@@ -339,7 +339,7 @@ def _table(header: tuple[str, str, str, str], rows: list[tuple[str, str, str, st
     for row in [header, *rows]:
         lead = "  ".join(cell.ljust(cols[i]) for i, cell in enumerate(row[:3])) + "  "
         title = row[3]
-        room = max(20, width - len(lead))
+        room = max(8, width - len(lead))  # the title is cut to the width, never past it
         if len(title) > room:
             title = title[: room - 1] + "…"
         lines.append((lead + title).rstrip())

@@ -9,7 +9,8 @@ import argparse
 import shutil
 import sys
 
-from why502.textutil import dump_json
+from why502.cli.vocab import add_format_argument, add_output_argument
+from why502.textutil import fit_width
 
 DESCRIPTION = """\
 List the catalog: root causes, symptoms (one proxy error-log line each), evidence events (lines
@@ -28,7 +29,13 @@ _KINDS = ("cause", "symptom", "event", "status")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=_KINDS, action="append",
                         help="only this kind (repeatable); default: cause, symptom and event")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_format_argument(parser, "causes", ("text", "json"))
+    add_output_argument(parser, "the list")
+
+
+def output_inputs(args: argparse.Namespace) -> list[str]:
+    """``causes`` reads only the bundled catalog: nothing of the user's to refuse."""
+    return []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,21 +47,25 @@ def run(args: argparse.Namespace) -> int:
     entries = [e for k in ("cause", "symptom", "event") if k in kinds for e in catalog.of_kind(k)]
     pages = list(load_statuses().values()) if "status" in kinds else []
     if args.format == "json":
-        rows = [{"id": e.id, "kind": e.kind, "kind_label": KIND_LABELS[e.kind],
-                 "status_codes": [format_status(c) for c in e.status_codes], "title": e.title}
+        from why502.findings.results import CauseRow
+
+        rows = [CauseRow(id=e.id, kind=e.kind, kind_label=KIND_LABELS[e.kind],
+                         status_codes=[format_status(c) for c in e.status_codes], title=e.title)
                 for e in entries]
-        rows += [{"id": p.code, "kind": "status", "kind_label": "status code", "family": p.family,
-                  "status_codes": [p.code], "title": p.title} for p in pages]
-        sys.stdout.write(dump_json(rows) + "\n")
+        rows += [CauseRow(id=p.code, kind="status", kind_label="status code", family=p.family,
+                          status_codes=[p.code], title=p.title) for p in pages]
+        from why502.reporters.json_result import render
+
+        sys.stdout.write(render(rows))
         return 0
-    width = min(120, shutil.get_terminal_size((100, 24)).columns)
+    width = shutil.get_terminal_size().columns  # the run's width (cli.termwidth)
     out = []
     if entries:
         out.append(render_listing(entries, width))
     if pages:
         out.append(render_status_listing(pages, width))
-    sys.stdout.write("\n".join(out))
+    sys.stdout.write(fit_width("\n".join(out), width))  # a terminal narrower than the columns too
     if not args.kind:
-        sys.stdout.write("\nwhy502 explain ID prints a page; status-code pages: "
-                         "why502 causes --kind status\n")
+        sys.stdout.write(fit_width("\nwhy502 explain ID prints a page; status-code pages: "
+                                   "why502 causes --kind status\n", width))
     return 0

@@ -10,10 +10,12 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
 if TYPE_CHECKING:
-    from why502.app.classify import ClassifySummary
+    from why502.app.classify import ClassifySummary as ClassifyTotals
+    from why502.findings.results import ClassifySummary
 
 DESCRIPTION = """\
 Recognise every upstream failure in log lines without being told their format: nginx error logs
@@ -36,9 +38,10 @@ _BIG = 64 * 1024 * 1024
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="log files, globs or - for stdin (default: stdin)")
-    parser.add_argument("--format", choices=("summary", "json", "jsonl"), default="summary",
-                        help="summary tables (default), the summary as one JSON object, or one "
-                             "JSON object per recognised line")
+    add_format_argument(parser, "classify", ("text", "json", "jsonl"),
+                        notes="text is the summary tables (also --format summary); json the summary "
+                              "as one object; jsonl one object per recognised line")
+    add_output_argument(parser)
     parser.add_argument("--since", metavar="TIME",
                         help="only lines at/after TIME: ISO 8601 or relative (30m, 2h, 1d)")
     parser.add_argument("--rotated", action="store_true",
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(enabled=not args.no_progress)
     notes: list[str] = []  # a damaged rotated sibling found by --rotated: a note, not an abort
     try:
-        if args.format in ("summary", "json"):
+        if args.format in ("text", "json"):
             # each worker aggregates its batch: no per-line records are materialised
             summary = summarize_paths(args.files, since=args.since, rotated=args.rotated,
                                       on_batch=progress.update, notes=notes)
@@ -86,17 +89,26 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         _print_notes(notes)  # after the data, whichever way the run ends
     if args.format == "json":
-        _write_json(summary.to_dict(args.top))
+        _write_json(summary.summary(args.top))
     else:
         render_summary(summary, args.top)
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
 
 
-def _write_json(result: dict[str, Any]) -> None:
-    """One JSON object, strict (no NaN) and inert (log content cannot reach a terminal raw)."""
-    from why502.textutil import dump_json
+def output_inputs(args: argparse.Namespace) -> list[str]:
+    """What ``-o`` must never replace: the logs read, a glob's matches included (``cli.main._run``;
+    the temporary file ``-o`` writes first is a dot-file, which a glob's ``*`` does not match)."""
+    import glob
 
-    sys.stdout.write(dump_json(result, indent=None) + "\n")
+    return [path for name in args.files for path in (glob.glob(name) or [name])]
+
+
+def _write_json(result: ClassifySummary) -> None:
+    """One JSON object on one line, strict (no NaN) and inert (log content cannot reach a
+    terminal raw): ``reporters.json_result``."""
+    from why502.reporters.json_result import LINE, render
+
+    sys.stdout.write(render(result, LINE))
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -136,23 +148,25 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
             span = spans.setdefault(key, [str(row["time"]), str(row["time"])])
             span[0], span[1] = min(span[0], str(row["time"])), max(span[1], str(row["time"]))
     if args.format == "json":
-        _write_json({"schema": "why502.classify/1", "files": [str(f) for f in args.files],
-                     "log_type": log_type, "lines_read": None, "recognised": rows, "failures": rows,
-                     "symptoms": [{"id": sym, "kind": "symptom", "lines": n, "word": code,
-                                   "statuses": {status: n} if status != "-" else {},
-                                   "sources": {log_type: n},
-                                   "first": spans.get((sym, code, status), [None, None])[0],
-                                   "last": spans.get((sym, code, status), [None, None])[1]}
-                                  for (sym, code, status), n in counts.most_common(args.top)],
-                     "upstreams": []})
-    elif args.format == "summary":
+        from why502.findings.results import ClassifySummary, ClassifySymptom
+
+        _write_json(ClassifySummary(
+            files=[str(f) for f in args.files], log_type=log_type, lines_read=None, recognised=rows,
+            failures=rows,
+            symptoms=[ClassifySymptom(id=sym, kind="symptom", lines=n, word=code,
+                                      statuses={status: n} if status != "-" else {},
+                                      sources={log_type: n},
+                                      first=spans.get((sym, code, status), [None, None])[0],
+                                      last=spans.get((sym, code, status), [None, None])[1])
+                      for (sym, code, status), n in counts.most_common(args.top)]))
+    elif args.format == "text":
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
         from why502.textutil import strip_terminal_escapes
 
-        console = Console() if sys.stdout.isatty() else Console(width=150)
+        console = Console()  # the run's width (cli.termwidth)
         total = sum(counts.values())
         console.print(Text(f"why502 classify ({log_type}): {total:,} requests failed by the load balancer / "
                            "proxy itself"))
@@ -211,7 +225,7 @@ class _Progress:
             self.bar.stop()
 
 
-def render_summary(summary: ClassifySummary, top: int) -> None:
+def render_summary(summary: ClassifyTotals, top: int) -> None:
     """Rich tables: counts per symptom and per upstream, first/last seen, what the top mean."""
     from rich import box
     from rich.console import Console
@@ -227,7 +241,7 @@ def render_summary(summary: ClassifySummary, top: int) -> None:
         files = f"{len(summary.files)} files ({clean(summary.files[0])} ... {clean(summary.files[-1])})"
     console.print(f"[bold]why502 classify[/bold]: {plural(summary.lines_read, 'line')} read from "
                   f"{shorten(files, 200)}; {summary.recognised:,} recognised, "
-                  f"{summary.failures():,} upstream failures", highlight=False, soft_wrap=True)
+                  f"{summary.failures():,} upstream failures", highlight=False)  # wrapped: cli.termwidth
     if not summary.symptoms:
         console.print("No upstream failure found.")
         return
@@ -267,7 +281,7 @@ def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
 
 
-def _explain_top(console: Any, summary: ClassifySummary) -> None:
+def _explain_top(console: Any, summary: ClassifyTotals) -> None:
     """The catalog's explanation of the top symptoms; tolerate a missing or partial catalog."""
     from rich.markup import escape
 

@@ -45,8 +45,16 @@ EXIT_STATUS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from why502.cli.vocab import add_output_argument
+
     parser.add_argument("shell", choices=SHELLS,
                         help="bash, zsh or fish: a completion script; man: the man page (roff)")
+    add_output_argument(parser, "the script or page")
+
+
+def output_inputs(args: argparse.Namespace) -> list[str]:
+    """``completion`` reads no file: nothing to refuse (``cli.main._run``)."""
+    return []
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,11 +77,14 @@ def man_page(parser: argparse.ArgumentParser) -> str:
     """The whole CLI as a section-1 man page (``SOURCE_DATE_EPOCH`` fixes its date)."""
     from argparse_manpage.manpage import Manpage
 
+    from why502.envvars import man_section
+
     page = Manpage(parser, _data={
         "project_name": "why502", "version": __version__, "manual_title": "why502 manual",
         "description": "tell why a reverse proxy returns 502, 503 or 504",
     })
     page.add_section("exit status", "=", EXIT_STATUS)
+    page.add_section("environment", "=", man_section())
     page.add_section("see also", "=", f"\\fBwhy502 explain\\fR ID, {PROJECT_URL}")
     return str(page)
 

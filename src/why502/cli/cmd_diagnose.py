@@ -12,6 +12,7 @@ from pathlib import Path
 
 from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
 from why502.cli.proxyargs import add_proxy_arguments, config_path
+from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
 DESCRIPTION = """\
@@ -50,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``why502 diagnose``."""
     add_proxy_arguments(parser, "diagnose")
     parser.add_argument("--nginx-conf", metavar="FILE",
-                        help="nginx config file or saved 'nginx -T' dump ('-' = stdin); "
+                        help="alias of --config for nginx: its config file or saved 'nginx -T' dump "
+                             "('-' = stdin); "
                              "default: nginx -T, else /etc/nginx/nginx.conf")
     parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
                         help="the proxy's error log (repeatable; rotated .1/.gz siblings are read "
@@ -68,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-log", action="append", default=[], metavar="FILE",
                         help="another log to read (repeatable): app server, supervisord (its "
                              "restarts show a crash loop)")
+    parser.add_argument("--app-conf", action="append", default=[], metavar="FILE",
+                        help="an app server's config (repeatable): gunicorn.conf.py, a uWSGI .ini, "
+                             "a Puma .rb, a Node server's .js; read as text, never run; default: "
+                             "the running masters' command lines and config files")
     parser.add_argument("--kernel-log", metavar="FILE",
                         help="kernel log file (dmesg output, kern.log); default: dmesg/journal")
     parser.add_argument("--discover", action="store_true",
@@ -78,10 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only log lines since WHEN: 30m, 2h, 1d or an ISO time")
     parser.add_argument("--offline", action="store_true",
                         help="no live checks: no probes, no /proc, no journal, no dmesg")
-    parser.add_argument("--format", choices=FORMATS,
-                        help="output format (default: from the -o suffix -- .html/.htm, "
-                             ".md/.markdown, .json -- else text)")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    add_format_argument(parser, "diagnose", FORMATS, default=None,
+                        notes="default: from the -o suffix (.html/.htm, .md/.markdown, .json), "
+                              "else text")
+    add_output_argument(parser, "the report")
     parser.add_argument("--demo", action="store_true",
                         help="show the report of a real incident recorded by the lab and bundled "
                              "with why502 (no nginx needed)")
@@ -93,18 +99,20 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
     if args.demo and (args.nginx_conf or args.config or args.error_log or args.access_log or args.fpm_conf
-                      or args.fpm_log or args.kernel_log or args.app_log or args.since or args.discover):
+                      or args.fpm_log or args.kernel_log or args.app_log or args.app_conf or args.since
+                      or args.discover):
         raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
                          "flags and no --since")
     config_path(args)  # not both --config and --nginx-conf
     options = DiagnoseOptions(
         nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
-        kernel_log=args.kernel_log, app_logs=list(args.app_log), since=args.since,
+        kernel_log=args.kernel_log, app_logs=list(args.app_log), app_confs=list(args.app_conf),
+        since=args.since,
         offline=bool(args.offline or args.demo),
         demo=bool(args.demo), log_type=args.log_type, discover=bool(args.discover))
     named = [config_path(args), *args.error_log, *args.access_log, args.fpm_conf, *args.fpm_log,
-             args.kernel_log, *args.app_log]
+             args.kernel_log, *args.app_log, *args.app_conf]
     if args.output:  # before the run: a refused -o costs nothing
         refuse_input(args.output, named)
     report = diagnose(options)
@@ -122,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     elif text:
         sys.stdout.write(text)
-    return EXIT_HEALTHY if report.healthy else EXIT_FINDINGS
+    # 1 only for a failure going on: a report of recovered incidents only is 0 (issue 31)
+    return EXIT_FINDINGS if report.failing_now else EXIT_HEALTHY
 
 
 def _as_list(value: object) -> list[object]:
@@ -151,17 +160,11 @@ def _render(report: object, fmt: str, verbose: bool, to_file: bool) -> str:
 
     from why502.reporters.terminal import render_terminal
 
+    # a terminal, a pipe and -o FILE all wrap at the run's width (cli.termwidth: --width N,
+    # COLUMNS, the terminal's, else 80)
     if to_file:
         buf = io.StringIO()
-        render_terminal(report, Console(file=buf, no_color=True, width=160, highlight=False),
-                        verbose=verbose)
+        render_terminal(report, Console(file=buf, no_color=True, highlight=False), verbose=verbose)
         return buf.getvalue()
-    # piped / redirected: long lines stay whole (grep-able); a terminal wraps at its width
-    import os
-
-    columns = os.environ.get("COLUMNS", "")
-    console = Console(highlight=False, soft_wrap=False,
-                      width=None if sys.stdout.isatty() else
-                      (int(columns) if columns.isdigit() else 160))
-    render_terminal(report, console, verbose=verbose)
+    render_terminal(report, Console(highlight=False, soft_wrap=False), verbose=verbose)
     return ""

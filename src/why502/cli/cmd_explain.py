@@ -12,7 +12,8 @@ import re
 import shutil
 import sys
 
-from why502.textutil import dump_json
+from why502.cli.vocab import add_format_argument, add_output_argument
+from why502.textutil import dump_json, fit_width
 
 DESCRIPTION = """\
 Explain a root cause, symptom or evidence-event ID, a status code, a lint rule, or a pasted log line.
@@ -39,9 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an ID (why502 causes lists them), a status code (502, 009, 524, 460 ...), "
                              "a lint rule (W502-001 or its name, why502 lint --list-rules) "
                              "or a log line (quote it; - reads it from stdin)")
-    parser.add_argument("--format", choices=("text", "json", "jsonl"), default="text",
-                        help="output format; jsonl (with -): every stdin line read as a log line, one "
-                             "JSON object per line in order")
+    add_format_argument(parser, "explain", ("text", "json", "jsonl"),
+                        notes="jsonl (with -): every stdin line read as a log line, one JSON object "
+                              "per line in order")
+    add_output_argument(parser, "the page")
+
+
+def output_inputs(args: argparse.Namespace) -> list[str]:
+    """``explain`` reads no file (a log line comes as an argument or on stdin): nothing to refuse."""
+    return []
 
 
 def _use_color() -> bool:
@@ -80,10 +87,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     result = explain(text)
     if args.format == "json":
-        sys.stdout.write(dump_json(result.to_dict()) + "\n")
+        from why502.reporters.json_result import render
+
+        sys.stdout.write(render(result.result()))
         return 0
-    width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
-    sys.stdout.write(render_text(result, width=width, color=_use_color()))
+    width = shutil.get_terminal_size().columns - 2  # the run's width (cli.termwidth)
+    sys.stdout.write(fit_width(render_text(result, width=width, color=_use_color()), width + 2))
     return 0
 
 
@@ -140,9 +149,11 @@ def _one(text: str, fmt: str) -> str:
         return lint
     result = explain(text)
     if fmt == "json":
-        return dump_json(result.to_dict()) + "\n"
-    width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
-    return render_text(result, width=width, color=_use_color())
+        from why502.reporters.json_result import render
+
+        return render(result.result())
+    width = shutil.get_terminal_size().columns - 2  # the run's width (cli.termwidth)
+    return fit_width(render_text(result, width=width, color=_use_color()), width + 2)
 
 
 def _lint_rule(text: str, fmt: str) -> str | None:
@@ -153,8 +164,9 @@ def _lint_rule(text: str, fmt: str) -> str | None:
     if rule is None:
         return None
     if fmt == "json":
-        doc: dict[str, object] = {"query": text, "type": "lint-rule", "entries": [], "status": None,
-                                  "line": None, "lint_rule": lint_rule_to_dict(rule)}
-        return dump_json(doc) + "\n"
-    width = min(100, shutil.get_terminal_size((100, 24)).columns) - 2
-    return render_lint_rule_text(rule, width=width, color=_use_color())
+        from why502.findings.results import ExplainResult
+        from why502.reporters.json_result import render
+
+        return render(ExplainResult(query=text, type="lint-rule", lint_rule=lint_rule_to_dict(rule)))
+    width = shutil.get_terminal_size().columns - 2  # the run's width (cli.termwidth)
+    return fit_width(render_lint_rule_text(rule, width=width, color=_use_color()), width + 2)

@@ -11,6 +11,7 @@ import sys
 
 from why502.cli.output import add_redact_argument, for_output
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
+from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_INPUT, UsageError
 from why502.textutil import write_json
 from why502.timeargs import SecondsArg
@@ -71,10 +72,12 @@ def _sniff(path: str | None) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_proxy_arguments(parser, "lint (NGINX_CONF is the same)")
+    parser.add_argument("--nginx-conf", dest="config", metavar="FILE",
+                        help="alias of --config (the older name; NGINX_CONF is the same too)")
     parser.add_argument("nginx_conf", nargs="?", metavar="NGINX_CONF",
                         help="config file, nginx -T dump, or - (default: nginx -T / /etc/nginx/nginx.conf)")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
-                        help="text (default), json, or SARIF 2.1.0 for code scanning")
+    add_format_argument(parser, "lint", ("text", "json", "sarif"))
+    add_output_argument(parser, "the findings")
     parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when a finding is at or above this severity (default: error)")
     parser.add_argument("--select", "--rule", dest="rule", action="append", default=[], metavar="CODE|NAME",
@@ -114,6 +117,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour the text output (default: auto, when stdout is a terminal)")
     add_redact_argument(parser)
+
+
+def output_inputs(args: argparse.Namespace) -> list[str]:
+    """What ``-o`` must never replace: the config and the FPM configs read (``cli.main._run``)."""
+    return [args.nginx_conf or "", args.config or "", *args.fpm_conf]
 
 
 def run(args: argparse.Namespace) -> int:

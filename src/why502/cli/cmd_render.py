@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
+from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError, not_found
 
 if TYPE_CHECKING:
@@ -46,16 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "report", metavar="REPORT", help="JSON report file (from diagnose --format json), or - for stdin"
     )
-    parser.add_argument(
-        "--format",
-        "-f",
-        choices=FORMATS,
-        default=None,
-        help="output format (default: from the -o suffix, else text)",
-    )
-    parser.add_argument(
-        "-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout"
-    )
+    add_format_argument(parser, "render", FORMATS, default=None,
+                        notes="default: from the -o suffix (.html/.htm, .md/.markdown), else text",
+                        short="-f")
+    add_output_argument(parser, "the rendered report")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="text: the whole report (default: the first screen, as diagnose prints it)")
     add_redact_argument(parser)
 
 
@@ -128,7 +125,8 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def render(report: Report, fmt: str, name: str = "report", to_file: bool = False) -> str:
+def render(report: Report, fmt: str, name: str = "report", to_file: bool = False,
+           verbose: bool = False) -> str:
     """Render in ``fmt``; a report whose fields have the wrong types is an input error."""
     try:
         if fmt == "html":
@@ -139,12 +137,12 @@ def render(report: Report, fmt: str, name: str = "report", to_file: bool = False
             from why502.reporters.markdown import render_markdown
 
             return render_markdown(report)
-        return _render_text(report, to_file)
+        return _render_text(report, to_file, verbose)
     except (TypeError, ValueError, AttributeError, KeyError) as err:
         raise InputError(f"{name}: malformed report ({type(err).__name__}: {err})") from None
 
 
-def _render_text(report: Report, to_file: bool = False) -> str:
+def _render_text(report: Report, to_file: bool = False, verbose: bool = False) -> str:
     """The terminal reporter, coloured only when stdout is a terminal and nothing goes to a file."""
     from rich.console import Console
 
@@ -153,8 +151,8 @@ def _render_text(report: Report, to_file: bool = False) -> str:
     buffer = io.StringIO()
     colour = sys.stdout.isatty() and not to_file
     console = Console(file=buffer, force_terminal=colour, no_color=not colour,
-                      width=None if colour else 110, highlight=False, soft_wrap=False)
-    render_terminal(report, console)
+                      highlight=False, soft_wrap=False)
+    render_terminal(report, console, verbose=verbose)
     return buffer.getvalue()
 
 
@@ -170,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
     # a report saved with --no-redact (or by an older why502) is redacted here like a fresh one
     report = for_output(load_report(args.report), args)
     to_file = bool(args.output and args.output != "-")
-    text = render(report, fmt, "<stdin>" if args.report == "-" else args.report, to_file)
+    text = render(report, fmt, "<stdin>" if args.report == "-" else args.report, to_file,
+                  verbose=bool(getattr(args, "verbose", False)))
     if args.output and args.output != "-":
         write_output(args.output, text, [args.report])
     else:

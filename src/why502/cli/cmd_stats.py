@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
 from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
+from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 from why502.timeargs import SecondsArg, parse_time_arg
+
+if TYPE_CHECKING:
+    from why502.findings.results import LbStatsReport, StatsReport
 
 DESCRIPTION = """\
 Access-log analytics for 502/503/504: status breakdown, 5xx per minute with incident windows,
@@ -38,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--nginx-conf",
-        metavar="PATH",
-        help="nginx.conf or an 'nginx -T' dump (- for stdin): log_format, access_log, "
-        "error_log and timeouts come from it",
+        metavar="FILE",
+        help="alias of --config for nginx: nginx.conf or an 'nginx -T' dump (- for stdin): "
+        "log_format, access_log, error_log and timeouts come from it",
     )
     parser.add_argument(
         "--log-format",
@@ -62,12 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ISO time (the log's local time, or with Z / +hh:mm) or relative: 30m, 2h, 1d, 1w",
     )
     parser.add_argument("--until", metavar="TIME", help="ISO time or relative, like --since")
-    parser.add_argument(
-        "--format",
-        choices=("text", "json", "csv"),
-        default="text",
-        help="text (default), json, or csv (the per-minute timeline)",
-    )
+    add_format_argument(parser, "stats", ("text", "json", "csv"))
+    add_output_argument(parser, "the statistics")
     parser.add_argument(
         "--log-type",
         metavar="TYPE",
@@ -98,15 +98,17 @@ def run(args: argparse.Namespace) -> int:
     if args.nginx_conf == "-" and (not args.files or "-" in args.files):
         raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
     config = config_path(args)
-    proxy = args.proxy or (proxy_of_file(config) if args.config else "nginx")
-    if proxy in ("haproxy", "apache"):
+    from why502.proxies import DEFAULT
+
+    proxy = args.proxy or (proxy_of_file(config) if args.config else DEFAULT)
+    if proxy != DEFAULT:  # its log read through the default proxy's columns (app.stats.report)
         return _rewritten(args, proxy, config, since, until)
     from why502.app.stats.lb import check_log_type, sniff_log_type
 
     log_type = check_log_type(args.log_type)
     if log_type is None and args.files and not config and not args.log_format:
         log_type = sniff_log_type(list(args.files))
-    if log_type not in (None, "nginx"):
+    if log_type not in (None, DEFAULT):  # the default proxy's access log is the engine's own
         return _run_lb(args, log_type, since, until)
     opts = StatsOptions(
         paths=list(args.files),
@@ -120,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     show_progress = (
         args.format == "text"
         and not args.no_progress
+        and not args.output
         and sys.stderr.isatty()
         and _total_size(opts.paths) > (64 << 20)
     )
@@ -142,93 +145,64 @@ def run(args: argparse.Namespace) -> int:
             st, _ = run_stats(opts)
     else:
         st, _ = run_stats(opts)
-    return _print(st.to_dict(), args)
+    from why502.app.stats.report import access_report
+
+    return _print(access_report(st), args)
 
 
 def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: object,
                until: object) -> int:
-    """HAProxy's httplog lines or Apache's access log, rewritten for the engine
-    (``app.stats.haproxy``)."""
-    from contextlib import ExitStack
+    """HAProxy's httplog lines or Apache's access log (``app.stats.report.proxied_report``)."""
     from datetime import datetime
 
-    from why502.app.stats import StatsOptions, run_stats
-    from why502.app.stats.haproxy import (
-        apache_as_nginx,
-        backends_of,
-        haproxy_as_nginx,
-        haproxy_timeouts,
-        runtime_servers,
-    )
-    from why502.proxies.apache.log import NGINX_FORMAT
+    from why502.app.stats.report import proxied_report
 
     if not args.files or "-" in args.files:
-        raise UsageError(f"give {'HAProxy' if proxy == 'haproxy' else 'Apache'}'s log file(s)")
-    timeouts: dict[str, tuple[float, str]] | None = None
-    notes: list[str] = []
-    with ExitStack() as stack:
-        if proxy == "haproxy":
-            timeouts, notes = haproxy_timeouts(config)
-            paths = stack.enter_context(haproxy_as_nginx(list(args.files), config))
-            log_format, source = "why502", "HAProxy httplog (configuration.txt 8.2.3)"
-        else:
-            paths, apache_fmt = stack.enter_context(
-                apache_as_nginx(list(args.files), config, args.log_format))
-            log_format, source = NGINX_FORMAT, f"Apache LogFormat {apache_fmt}"
-        opts = StatsOptions(paths=paths, log_format=log_format,
-                            error_logs=args.error_log, no_error_log=not args.error_log,
-                            since=since if isinstance(since, datetime) else None,
-                            until=until if isinstance(until, datetime) else None, timeouts=timeouts)
-        st, _ = run_stats(opts)
-        data = st.to_dict()
-        data["proxy"] = proxy  # who "made by nginx" means: the proxy that wrote the log
-        word = "haproxy" if proxy == "haproxy" else "Apache"
-        data["notes"] = [f"log format: {source}" if str(n).startswith("log format:") else
-                         str(n).replace("whether nginx or", f"whether {word} or")
-                         .replace("(add $upstream_header_time or give --error-log)",
-                                  "(give its error log with --error-log)")
-                         for n in data.get("notes", [])] + notes
-        if proxy == "haproxy":
-            backends = backends_of(config)
-            for u in data.get("upstreams") or []:
-                if isinstance(u, dict) and not u.get("locations"):
-                    u["locations"] = backends.get(str(u.get("address")), [])
-            servers, why = runtime_servers(config)
-            if servers:
-                data["servers_now"] = servers
-            data["notes"] = [*data["notes"], *why]
-        # name the user's files, not the rewritten copy (also in the rows' file:line)
-        data["files"] = list(args.files)
-        data["log_format"] = source
-        for row in data.get("requests_5xx") or []:
-            if isinstance(row, dict) and row.get("file") == paths[0]:
-                row["file"] = args.files[0] if len(args.files) == 1 else None
-    return _print(data, args)
+        from why502 import proxies
+
+        raise UsageError(f"give {proxies.of(proxy).vocabulary.title}'s log file(s)")
+    report = proxied_report(list(args.files), proxy, config, args.log_format, args.error_log,
+                            since if isinstance(since, datetime) else None,
+                            until if isinstance(until, datetime) else None)
+    return _print(report, args)
 
 
-def _print(data: dict[str, Any], args: argparse.Namespace) -> int:
+def _print(report: StatsReport | LbStatsReport, args: argparse.Namespace) -> int:
+    """Render the result in ``--format``; exit 1 when clients got a 5xx (the documented "findings")."""
+    from why502.findings.results import StatsReport
     from why502.reporters.stats_json import stats_to_json, timeline_csv
 
-    if args.redact:  # the 5xx requests quote the logged URI: ?access_token=, session IDs
+    if args.redact and isinstance(report, StatsReport):
+        # the 5xx requests quote the logged URI: ?access_token=, session IDs
         from why502.findings.redact import notice, redact_data
 
-        data, hidden = redact_data(data)
+        data, hidden = redact_data(report.to_dict())
+        report = StatsReport.from_dict(data)
         if hidden:
-            data = {**data, "redacted": hidden, "notes": [*data.get("notes", []), notice(hidden)]}
-
+            report.redacted = hidden
+            report.notes = [*report.notes, notice(hidden)]
     if args.format == "json":
-        sys.stdout.write(stats_to_json(data) + "\n")
+        sys.stdout.write(stats_to_json(report) + "\n")
     elif args.format == "csv":
-        sys.stdout.write(timeline_csv(data))
+        sys.stdout.write(timeline_csv(report))
     else:
         from rich.console import Console
 
-        from why502.reporters.stats_text import render_stats_text
+        console = Console()  # the run's width (cli.termwidth)
+        if isinstance(report, StatsReport):
+            from why502.reporters.stats_text import render_stats_text
 
-        console = Console() if sys.stdout.isatty() else Console(width=150)
-        render_stats_text(data, console, top=args.top)
-    # the documented exit codes: 1 = findings, and a 5xx answered to a client is one
-    return EXIT_FINDINGS if data.get("total_5xx") else EXIT_HEALTHY
+            render_stats_text(report.to_dict(), console, top=args.top)
+        else:
+            from why502.reporters.lb_stats_text import render_lb_stats_text
+
+            render_lb_stats_text(report.to_dict(), console, top=args.top)
+    return EXIT_FINDINGS if report.fivexx else EXIT_HEALTHY
+
+
+def output_inputs(args: argparse.Namespace) -> list[str]:
+    """What ``-o`` must never replace: the logs and the config read (``cli.main._run``)."""
+    return [*args.files, *(args.error_log or []), args.config or "", args.nginx_conf or ""]
 
 
 def _total_size(paths: list[str]) -> int:
@@ -247,7 +221,7 @@ def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: objec
     import datetime as dt
 
     from why502.app.stats.lb import lb_stats
-    from why502.reporters.stats_json import stats_to_json
+    from why502.app.stats.report import lb_report
 
     if not args.files or "-" in args.files:
         raise UsageError(f"--log-type {log_type} reads files (or a directory), not stdin")
@@ -259,22 +233,4 @@ def _run_lb(args: argparse.Namespace, log_type: str, since: object, until: objec
         until=until if isinstance(until, dt.datetime) else None,
         timeout_s=args.lb_timeout, top=args.top,
     )
-    if args.format == "json":
-        sys.stdout.write(stats_to_json(data) + "\n")
-    elif args.format == "csv":
-        sys.stdout.write("minute,requests,5xx_lb,5xx_backend\n")
-        timeline = data["timeline"]
-        assert isinstance(timeline, list)
-        for r in timeline:
-            sys.stdout.write(f"{r['minute']},{r['total']},{r['5xx_lb']},{r['5xx_backend']}\n")
-    else:
-        from rich.console import Console
-
-        from why502.reporters.lb_stats_text import render_lb_stats_text
-
-        console = Console() if sys.stdout.isatty() else Console(width=150)
-        render_lb_stats_text(data, console, top=args.top)
-    # the documented exit codes: 1 = findings, and a 5xx answered to a client is one
-    made = data.get("made_by")
-    fives = sum(v for v in made.values() if isinstance(v, int)) if isinstance(made, dict) else 0
-    return EXIT_FINDINGS if fives else EXIT_HEALTHY
+    return _print(lb_report(data), args)

@@ -10,10 +10,13 @@ written to a temporary file in the same directory and renamed over the target
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import sys
 import tempfile
-from collections.abc import Iterable
-from typing import TypeVar
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TextIO, TypeVar
 
 from why502.errors import InputError, UsageError
 
@@ -60,8 +63,20 @@ def refuse_input(output: str, inputs: Iterable[object]) -> None:
 
 def write_output(output: str, text: str, inputs: Iterable[object] = ()) -> None:
     """Write ``text`` to ``output`` atomically, refusing any input (InputError when unwritable)."""
-    items = list(inputs)
-    refuse_input(output, items)
+    with _atomic(output, inputs) as fh:
+        try:
+            fh.write(text)
+        except OSError as err:
+            raise InputError(f"cannot write {output}: {err.strerror or err}") from None
+
+
+@contextmanager
+def _atomic(output: str, inputs: Iterable[object]) -> Iterator[TextIO]:
+    """A text file that becomes ``output`` when the block ends without an exception (a
+    temporary file in the same directory, fsynced, given the old file's mode or the umask's,
+    renamed over it) and is removed when it raises; ``output`` one of ``inputs`` is refused
+    before anything is written."""
+    refuse_input(output, list(inputs))
     if os.path.isdir(output):
         raise InputError(f"cannot write {output}: is a directory")
     directory = os.path.dirname(os.path.abspath(output))
@@ -70,19 +85,51 @@ def write_output(output: str, text: str, inputs: Iterable[object] = ()) -> None:
     except OSError as err:
         raise InputError(f"cannot write {output}: {err.strerror or err}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if _identity(output) is not None:
-            os.chmod(tmp, os.stat(output).st_mode & 0o7777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, output)
-    except OSError as err:
-        raise InputError(f"cannot write {output}: {err.strerror or err}") from None
+        fh = os.fdopen(fd, "w", encoding="utf-8")
+        try:
+            yield fh
+        except BaseException:
+            fh.close()
+            raise  # the block's own error, whatever it is (not "cannot write")
+        try:
+            with fh:
+                fh.flush()
+                os.fsync(fh.fileno())
+            if _identity(output) is not None:
+                os.chmod(tmp, os.stat(output).st_mode & 0o7777)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, output)
+        except OSError as err:
+            raise InputError(f"cannot write {output}: {err.strerror or err}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def result_to(output: str, inputs: Iterable[object]) -> Iterator[None]:
+    """``-o FILE`` for a command that writes its result on standard output: ``sys.stdout`` is
+    the temporary file of ``_atomic`` while the block runs (``print``, ``sys.stdout.write``,
+    ``sys.stdout.buffer`` and a rich ``Console`` made inside it all write there), restored after.
+    A command that fails (an exception) leaves FILE as it was.  ``cli.main`` wraps every command
+    that defines ``output_inputs(args)`` in it: one guard for all of them."""
+    with _atomic(output, inputs) as fh:
+        saved = sys.stdout
+        sys.stdout = fh
+        try:
+            yield
+            fh.flush()
+        except OSError as err:
+            if err.errno not in _WRITE_ERRORS:
+                raise
+            raise InputError(f"cannot write {output}: {err.strerror or err}") from None
+        finally:
+            sys.stdout = saved
+
+
+# what writing the result itself can fail with (a full disk or quota, a file too big, an I/O
+# error); any other OSError is the command's own and is reported as such
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})

@@ -1,27 +1,30 @@
 """``why502 stats --format json`` and ``--format csv`` (the per-minute timeline).
 
-JSON contract (keys always present): ``requests``, ``unparsed``, ``by_status`` (status code
-string -> count), ``timeline`` (list of ``{minute, requests, 5xx, 502, 503, 504, other_5xx}``),
-``upstreams`` (list, one object per address), plus everything else ``AccessStats.to_dict()``
-holds.  CSV is meant for spreadsheets and plotting; cells that start with ``= + - @`` are
-prefixed with ``'`` so a spreadsheet never evaluates log content as a formula.
+JSON: the typed result's document (``findings.results.StatsReport`` or ``LbStatsReport``,
+``schemas/stats.schema.json``), ``stats_version`` first.  CSV is meant for spreadsheets and
+plotting; cells that start with ``= + - @`` are prefixed with ``'`` so a spreadsheet never
+evaluates log content as a formula.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
-from why502.textutil import dump_json
+from why502.findings.results import LbStatsReport, StatsReport
+from why502.reporters.json_result import JsonOptions, render
 
-STATS_JSON_VERSION = "1"
+STATS_JSON_VERSION = StatsReport.VERSION
 TIMELINE_COLUMNS = ("minute", "requests", "5xx", "502", "503", "504", "other_5xx")
+LB_TIMELINE_COLUMNS = ("minute", "requests", "5xx_lb", "5xx_backend")
 
 
-def stats_to_json(d: dict[str, Any]) -> str:
-    """The statistics as indented JSON with a version field."""
-    return dump_json({"stats_version": STATS_JSON_VERSION, **d}, indent=2, default=str)
+STATS_JSON = JsonOptions(default=str)
+
+
+def stats_to_json(report: StatsReport | LbStatsReport) -> str:
+    """The statistics as indented JSON, its version field first (no final newline)."""
+    return render(report, STATS_JSON).rstrip("\n")
 
 
 def _cell(value: object) -> str:
@@ -29,11 +32,17 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-def timeline_csv(d: dict[str, Any]) -> str:
-    """The per-minute timeline as CSV (header row first)."""
+def timeline_csv(report: StatsReport | LbStatsReport) -> str:
+    """The per-minute timeline as CSV (header row first); a load balancer's splits the 5xx by
+    who made them (its ``requests`` column is the timeline's ``total``)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
+    if isinstance(report, LbStatsReport):
+        w.writerow(LB_TIMELINE_COLUMNS)
+        for row in report.timeline:
+            w.writerow([_cell(row.get("total" if c == "requests" else c, 0)) for c in LB_TIMELINE_COLUMNS])
+        return out.getvalue()
     w.writerow(TIMELINE_COLUMNS)
-    for row in d.get("timeline", []):
+    for row in report.timeline:
         w.writerow([_cell(row.get(c, 0)) for c in TIMELINE_COLUMNS])
     return out.getvalue()

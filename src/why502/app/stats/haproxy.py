@@ -18,9 +18,10 @@ from why502.app.stats.rewrite import rewritten
 from why502.errors import InputError
 from why502.evidence.haproxy_facts import haproxy_facts
 from why502.proxies.apache import log as apache_log
-from why502.proxies.apache.config import load_apache
 from why502.proxies.haproxy import log as haproxy_log
-from why502.proxies.haproxy.config import load_haproxy, time_ms
+from why502.proxies.haproxy.config import time_ms
+from why502.sources.apache import apache_config
+from why502.sources.haproxy import haproxy_config
 
 
 def haproxy_timeouts(config: str | None) -> tuple[dict[str, tuple[float, str]], list[str]]:
@@ -31,7 +32,7 @@ def haproxy_timeouts(config: str | None) -> tuple[dict[str, tuple[float, str]], 
     if config is None:
         return {}, []
     try:
-        cfg = load_haproxy(config)
+        cfg = haproxy_config(config)
     except OSError as err:
         raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
     addresses = server_addresses(config)
@@ -70,7 +71,7 @@ def runtime_servers(config: str | None) -> tuple[list[dict[str, str]], list[str]
     from why502.sources.haproxy import servers_state
 
     try:
-        cfg = load_haproxy(config)
+        cfg = haproxy_config(config)
     except OSError:
         return [], []
     if not cfg.stats_sockets:
@@ -85,7 +86,7 @@ def server_addresses(config: str | None) -> dict[str, str]:
     if config is None:
         return {}
     try:
-        _t, _g, _f, aliases = haproxy_facts(load_haproxy(config))
+        _t, _g, _f, aliases = haproxy_facts(haproxy_config(config))
     except OSError as err:
         raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
     return {name: key for name, key in aliases.items() if "/" in name and "<NOSRV>" not in name}
@@ -106,7 +107,7 @@ def apache_format(config: str | None, paths: list[str], given: str | None) -> st
     if config is None:
         return apache_log.COMBINED
     try:
-        cfg = load_apache(config)
+        cfg = apache_config(config)
     except OSError as err:
         raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
     nick = {d.args[1]: d.args[0] for d in cfg.values("LogFormat") if len(d.args) >= 2}

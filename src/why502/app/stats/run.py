@@ -56,6 +56,10 @@ class StatsOptions:
     # upstream address -> (timeout seconds, where): another proxy's (HAProxy's timeout server),
     # used when there is no nginx config to take the read timeouts from
     timeouts: dict[str, tuple[float, str]] | None = None
+    # another proxy's log read through nginx's columns (app.stats.report.proxied_report): its
+    # word in the notes (``Vocabulary.stats_word``) and what its log format is called
+    maker: str | None = None
+    format_source: str | None = None
 
 
 def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
@@ -134,7 +138,8 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         timeouts = opts.timeouts
     try:
         st = acc.finish(
-            errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(reads)
+            errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(reads),
+            maker=opts.maker,
         )
     finally:
         if isinstance(errors, ErrorParts) and opts.errors is None:
@@ -142,7 +147,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     for u in st.upstreams:
         if u.address in facts:
             u.locations = facts[u.address][2]
-    st.notes.insert(0, f"log format: {fmt_source}")
+    st.notes.insert(0, f"log format: {opts.format_source or fmt_source}")
     st.notes.extend(skipped_notes)
     st.notes.extend(take_notes())  # files not read, streams cut short (sources.opening)
     if locations:
