@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import RunMain
 
 REC = Path(__file__).resolve().parents[1] / "fixtures" / "cloud" / "recorded"
@@ -22,7 +24,8 @@ def test_classify_envoy_jsonl(run_main: RunMain) -> None:
     assert dead["group"] == "dead"
 
 
-def test_classify_caddy_error_log_summary(run_main: RunMain) -> None:
+def test_classify_caddy_error_log_summary(run_main: RunMain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     code, out, _ = run_main("classify", str(REC / "caddy-2.6.2-debian/caddy.stderr.log"))
     assert code == 1
     assert "no upstreams available" in out and "read-timeout" in out

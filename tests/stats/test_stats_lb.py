@@ -100,7 +100,8 @@ def test_envoy_groups_timeout_and_retries(run_main: RunMain) -> None:
     assert codes["UT"]["proxy_status"] == "http_response_timeout"
 
 
-def test_text_output_and_csv(run_main: RunMain) -> None:
+def test_text_output_and_csv(run_main: RunMain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
     code, out, _ = run_main("stats", str(REC / "envoy/envoy-default.log"))
     assert code == 1  # 5xx were answered
     assert "made by Envoy itself 9, by the backend 1" in out

@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from why502.catalog.patterns import EVENT_IDS
+from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
+from why502.findings import results
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import FIELD_NAMES
 from why502.parsers.errorlog_batch import (
@@ -68,7 +69,7 @@ def count_failures(df: pl.DataFrame) -> int:
     evidence event: what ``ClassifySummary.failures`` counts, without building the summary."""
     if df.height == 0:
         return 0
-    return df.height - int(df.get_column("symptom").is_in(sorted(EVENT_IDS)).sum())
+    return df.height - int(df.get_column("symptom").is_in(sorted(EVENT_IDS - FAILED_REQUEST_EVENTS)).sum())
 
 
 def _aware_to_local(value: str) -> str | None:
@@ -557,30 +558,38 @@ class ClassifySummary:
         return sum(s.count for s in self.symptoms.values())
 
     def failures(self) -> int:
-        """Lines with an upstream-failure symptom (not evidence events)."""
+        """Lines with an upstream-failure symptom or a proxy's own error reply (not other
+        evidence events)."""
         self.finish()
-        return sum(s.count for k, s in self.symptoms.items() if not is_event(k))
+        return sum(s.count for k, s in self.symptoms.items()
+                   if not is_event(k) or k in FAILED_REQUEST_EVENTS)
 
     def ranked(self) -> list[tuple[str, SymptomStats]]:
         """Symptoms first (most lines first), then evidence events."""
         self.finish()
         return sorted(self.symptoms.items(), key=lambda kv: (is_event(kv[0]), -kv[1].count, kv[0]))
 
-    def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        """The summary as ``classify --format json`` writes it (``schemas/classify.schema.json``):
+    def summary(self, top: int | None = None) -> results.ClassifySummary:
+        """The typed result of ``classify --format json`` (``schemas/classify.schema.json``):
         totals, then symptoms and evidence events ranked as the tables show them, then upstreams
         (``top`` rows each when given).  Strings are log content: the writer keeps them inert."""
         self.finish()
-        symptoms = [{"id": sym, "kind": "event" if is_event(sym) else "symptom", "lines": st.count,
-                     "statuses": {str(k): v for k, v in sorted(st.statuses.items())},
-                     "sources": dict(sorted(st.sources.items())), "first": st.first, "last": st.last}
+        symptoms = [results.ClassifySymptom(
+                        id=sym, kind="event" if is_event(sym) else "symptom", lines=st.count,
+                        statuses={str(k): v for k, v in sorted(st.statuses.items())},
+                        sources=dict(sorted(st.sources.items())), first=st.first, last=st.last)
                     for sym, st in self.ranked()[:top]]
         ranked = sorted(self.upstreams.items(), key=lambda kv: (-kv[1].count, kv[0]))[:top]
-        upstreams = [{"upstream": up, "lines": us.count, "symptoms": dict(us.symptoms.most_common())}
+        upstreams = [results.ClassifyUpstream(upstream=up, lines=us.count,
+                                              symptoms=dict(us.symptoms.most_common()))
                      for up, us in ranked]
-        return {"schema": "why502.classify/1", "files": list(self.files), "lines_read": self.lines_read,
-                "recognised": self.recognised, "failures": self.failures(), "symptoms": symptoms,
-                "upstreams": upstreams}
+        return results.ClassifySummary(files=list(self.files), lines_read=self.lines_read,
+                                       recognised=self.recognised, failures=self.failures(),
+                                       symptoms=symptoms, upstreams=upstreams)
+
+    def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        """``summary(top)``'s JSON document."""
+        return self.summary(top).to_dict()
 
 
 # Queued batch aggregates before they are folded into one.  On an outage log with hundreds of

@@ -85,112 +85,273 @@ class LbFrameBuilder:
         return pl.concat(self.frames) if self.frames else pl.DataFrame(schema=COLUMNS)
 
 
+# Partial aggregates are merged once this many have piled up (each is a few rows per key).
+MERGE_EVERY = 16
+# Distinct timings kept exactly before they are rounded (to 0.01 ms, then 0.1 ms, ...): a
+# percentile is then exact to its printed 0.1 ms while the table stays bounded, whatever the
+# number of lines (Cloudflare's and Traefik's nanosecond timings are all distinct).
+VALUE_CAP = 500_000
+# Rows pooled before they are reduced (~150 bytes each in columns: ~20 MB).
+POOL_ROWS = 1 << 17
+# the columns the statistics read (``line`` and ``file`` are for the evidence rows, not here)
+_USED = ["time", "status", "made_by", "code", "symptom", "proxy_status", "cause", "target", "group",
+         "upstream_ms", "retries", "failed", "kind"]
+
+
+def _pick(counts: pl.DataFrame, value: str, qs: tuple[float, ...]) -> list[float | None]:
+    """The ``interpolation="nearest"`` quantiles of a column given as (value, n) rows: the element
+    at sorted position ``floor((N-1) q + 0.5)``, as polars' ``Series.quantile`` picks it (checked
+    against it in tests/stats/test_lb_streaming.py) -- without repeating each value n times."""
+    c = counts.sort(value)
+    cum = c["n"].cum_sum()
+    total = int(cum[-1]) if c.height else 0
+    out: list[float | None] = []
+    for q in qs:
+        if total == 0:
+            out.append(None)
+            continue
+        idx = int((total - 1) * q + 0.5)
+        out.append(float(c[value][int(cum.search_sorted(idx + 1, side="left"))]))
+    return out
+
+
+def _pcts_of(counts: pl.DataFrame, value: str = "upstream_ms") -> dict[str, float | None]:
+    counts = counts.filter(pl.col(value).is_not_null())
+    p50, p95, p99, mx = _pick(counts, value, (0.5, 0.95, 0.99, 1.0))
+    r = [round(v, 1) if v is not None else None for v in (p50, p95, p99, mx)]
+    return {"p50_ms": r[0], "p95_ms": r[1], "p99_ms": r[2], "max_ms": r[3]}
+
+
+class _Sums:
+    """A frame of per-key partial sums, merged (``group_by(keys).agg(aggs)``) every
+    ``MERGE_EVERY`` additions, first-seen order kept (``maintain_order``)."""
+
+    def __init__(self, keys: list[str], aggs: list[pl.Expr]) -> None:
+        self.keys, self.aggs = keys, aggs
+        self.parts: list[pl.DataFrame] = []
+
+    def add(self, part: pl.DataFrame) -> None:
+        if part.height:
+            self.parts.append(part)
+        if len(self.parts) >= MERGE_EVERY:
+            self.parts = [self.frame()]
+
+    def frame(self) -> pl.DataFrame:
+        if not self.parts:
+            return pl.DataFrame()
+        both = pl.concat(self.parts, how="vertical_relaxed")
+        return both.group_by(self.keys, maintain_order=True).agg(self.aggs)
+
+
+def _summed(*cols: str) -> list[pl.Expr]:
+    return [pl.col(c).sum() for c in cols]
+
+
+_CODE_KEYS = ["code", "symptom", "proxy_status", "cause"]
+_CODE_AGGS = [pl.col("count").sum(), pl.col("first").min(), pl.col("last").max(), pl.col("kind").first()]
+_PER_COLS = ("requests", "5xx", "5xx_lb", "5xx_backend", "retried", "near")
+
+
+class LbStatsAccumulator:
+    """``stats`` of a load-balancer log, batch by batch: each frame of records (``COLUMNS``) is
+    reduced to small per-key sums at once and dropped, so memory is bounded by the number of
+    distinct statuses, minutes, codes, targets and (rounded) timings, not by the lines.
+
+    Why: the whole-file frame of every row took ~800 MB per 1M lines and grew with the file
+    (issue 28); a day of ALB logs did not fit.  The result is the same document
+    ``compute_lb_stats`` made from the whole frame (tests/stats/test_lb_streaming.py compares a
+    file read in one batch and in many)."""
+
+    def __init__(self, family: str, timeout_s: float | None = None,
+                 timeout_source: str | None = None, pool_rows: int = POOL_ROWS) -> None:
+        if timeout_s is None and family in DEFAULT_TIMEOUTS:
+            timeout_s, timeout_source = DEFAULT_TIMEOUTS[family]
+        self.family, self.timeout_s, self.timeout_source = family, timeout_s, timeout_source
+        self.timeout_ms = timeout_s * 1000.0 if timeout_s is not None else None
+        self.rows = self.requests = self.five = 0
+        self.near = self.over = 0
+        self.retried = self.extra = self.still_failed = 0
+        self.made: dict[str, int] = {"lb": 0, "backend": 0, "unknown": 0}
+        self.status = _Sums(["status"], _summed("n"))
+        self.timeline = _Sums(["minute"], _summed("total", "5xx_lb", "5xx_backend"))
+        self.codes = {kind: _Sums([*_CODE_KEYS, "status"], _CODE_AGGS) for kind in ("any", "error")}
+        self.per = {key: _Sums([key], _summed(*_PER_COLS)) for key in ("target", "group")}
+        self.values = {key: _Sums([key, "upstream_ms"], _summed("n")) for key in ("all", "target", "group")}
+        self.digits: int | None = None  # the rounding of the timings, once VALUE_CAP was reached
+        self.pending: list[pl.DataFrame] = []
+        self.pending_rows = 0
+        self.pool_rows = pool_rows
+
+    def add(self, df: pl.DataFrame) -> None:
+        """Count one batch of rows (already windowed).  Batches are pooled up to ``POOL_ROWS``
+        rows first: each reduction is ~40 polars queries, whose fixed cost outweighed the work
+        on a batch of a few thousand Cloudflare lines."""
+        if df.height:
+            self.pending.append(df.select(_USED))
+            self.pending_rows += df.height
+        if self.pending_rows >= self.pool_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        df = pl.concat(self.pending, how="vertical_relaxed") if len(self.pending) > 1 else self.pending[0]
+        self.pending, self.pending_rows = [], 0
+        self._reduce(df)
+
+    def _reduce(self, df: pl.DataFrame) -> None:
+        if self.digits is not None:
+            df = df.with_columns(pl.col("upstream_ms").round(self.digits))
+        self.rows += df.height
+        access = df.filter(pl.col("kind") == "access")
+        self.requests += access.height
+        five = pl.col("status") >= 500
+        fives = access.filter(five)
+        self.five += fives.height
+        for who, n in fives.group_by("made_by").len().iter_rows():
+            self.made[str(who)] = self.made.get(str(who), 0) + int(n)
+        self.status.add(access.group_by("status").agg(pl.len().cast(pl.Int64).alias("n")))
+        self.timeline.add(access.with_columns(_minute(access)).group_by("minute", maintain_order=True).agg(
+            pl.len().cast(pl.Int64).alias("total"),
+            (five & (pl.col("made_by") == "lb")).sum().cast(pl.Int64).alias("5xx_lb"),
+            (five & (pl.col("made_by") != "lb")).sum().cast(pl.Int64).alias("5xx_backend"),
+        ))
+        failures = df.filter(pl.col("failed") & (pl.col("made_by") == "lb"))
+        for kind, rows in (("any", failures), ("error", failures.filter(pl.col("kind") == "error"))):
+            self.codes[kind].add(rows.group_by([*_CODE_KEYS, "status"], maintain_order=True).agg(
+                pl.len().cast(pl.Int64).alias("count"), pl.col("time").min().alias("first"),
+                pl.col("time").max().alias("last"), pl.col("kind").first()))
+        times = access["upstream_ms"].drop_nulls()
+        near_ms = self.timeout_ms * NEAR if self.timeout_ms is not None else None
+        if self.timeout_ms is not None and near_ms is not None:
+            self.near += int((times >= near_ms).sum())
+            self.over += int((times >= self.timeout_ms).sum())
+        retried = access.filter(pl.col("retries").fill_null(0) > 0)
+        self.retried += retried.height
+        self.extra += int(retried["retries"].sum() or 0)
+        self.still_failed += int((retried["status"] >= 500).sum())
+        self.values["all"].add(access.filter(pl.col("upstream_ms").is_not_null())
+                               .group_by("upstream_ms").agg(pl.len().cast(pl.Int64).alias("n"))
+                               .with_columns(pl.lit(None, dtype=pl.String).alias("all"))
+                               .select("all", "upstream_ms", "n"))
+        near_expr = ((pl.col("upstream_ms") >= near_ms).fill_null(False) if near_ms is not None
+                     else pl.lit(False))
+        for key in ("target", "group"):
+            sub = access.filter(pl.col(key).is_not_null())
+            self.per[key].add(sub.group_by(key, maintain_order=True).agg(
+                pl.len().cast(pl.Int64).alias("requests"),
+                five.sum().cast(pl.Int64).alias("5xx"),
+                (five & (pl.col("made_by") == "lb")).sum().cast(pl.Int64).alias("5xx_lb"),
+                (five & (pl.col("made_by") == "backend")).sum().cast(pl.Int64).alias("5xx_backend"),
+                (pl.col("retries").fill_null(0) > 0).sum().cast(pl.Int64).alias("retried"),
+                near_expr.sum().cast(pl.Int64).alias("near"),
+            ))
+            self.values[key].add(sub.filter(pl.col("upstream_ms").is_not_null())
+                                 .group_by([key, "upstream_ms"]).agg(pl.len().cast(pl.Int64).alias("n")))
+        self._bound()
+
+    def _bound(self) -> None:
+        """Round the timings once a table of distinct ones passes ``VALUE_CAP`` rows."""
+        sizes = [sum(p.height for p in v.parts) for v in self.values.values()]
+        if max(sizes) <= VALUE_CAP:
+            return
+        for v in self.values.values():
+            v.parts = [v.frame()]
+        while max(v.parts[0].height if v.parts else 0 for v in self.values.values()) > VALUE_CAP // 2:
+            self.digits = 2 if self.digits is None else self.digits - 1
+            for v in self.values.values():
+                if v.parts:
+                    v.parts = [v.parts[0].with_columns(pl.col("upstream_ms").round(self.digits))
+                               .group_by(v.keys).agg(pl.col("n").sum())]
+
+    def _by_code(self) -> list[dict[str, Any]]:
+        err = self.codes["error"].frame()
+        rows = err if err.height else self.codes["any"].frame()
+        if rows.height == 0:
+            return []
+        # the most frequent status of each code (the smallest on a tie), as ``mode().first()``
+        mode = (rows.group_by([*_CODE_KEYS, "status"], maintain_order=True).agg(pl.col("count").sum())
+                .sort(["count", "status"], descending=[True, False], nulls_last=True, maintain_order=True)
+                .group_by(_CODE_KEYS, maintain_order=True).agg(pl.col("status").first()))
+        agg = rows.group_by(_CODE_KEYS, maintain_order=True).agg(_CODE_AGGS).join(
+            mode, on=_CODE_KEYS, how="left", nulls_equal=True, maintain_order="left")
+        agg = agg.select("code", "symptom", "proxy_status", "cause", "count", "status", "first", "last",
+                         "kind").sort(["count", "code"], descending=[True, False], nulls_last=True,
+                                      maintain_order=True)
+        out = []
+        for r in agg.iter_rows(named=True):
+            t = term(self.family, r["code"]) if r["code"] else None
+            out.append({**r, "title": t.title if t else None})
+        return out
+
+    def _per(self, key: str, top: int) -> list[dict[str, Any]]:
+        agg = self.per[key].frame()
+        if agg.height == 0:
+            return []
+        # ties in key order: the whole-frame sort left them in hash order, a different top each run
+        agg = agg.sort(["5xx", "requests", key], descending=[True, True, False], nulls_last=True).head(top)
+        values = self.values[key].frame()
+        out = []
+        for row in agg.iter_rows(named=True):
+            counts = values.filter(pl.col(key) == row[key]) if values.height else values
+            item: dict[str, Any] = {key: row[key], "requests": row["requests"], "5xx": row["5xx"],
+                                    "5xx_lb": row["5xx_lb"], "5xx_backend": row["5xx_backend"],
+                                    "retried": row["retried"],
+                                    **(_pcts_of(counts) if counts.height else _pcts_of(_NO_VALUES))}
+            if self.timeout_ms is not None:
+                item["near_timeout"] = int(row["near"])
+            out.append(item)
+        return out
+
+    def result(self, *, lines: int, unparsed: int, files: Iterable[str], top: int = 10) -> dict[str, Any]:
+        """The ``stats --format json`` document of everything added."""
+        self._flush()
+        status = self.status.frame()
+        by_status = ({str(k): int(v) for k, v in status.sort("status").iter_rows() if k is not None}
+                     if status.height else {})
+        timeline: list[dict[str, Any]] = []
+        if self.five:
+            tl = self.timeline.frame().filter(pl.col("minute").is_not_null()).sort("minute")
+            timeline = [dict(r) for r in tl.iter_rows(named=True)]
+        values = self.values["all"].frame()
+        timeout: dict[str, Any] = {"seconds": self.timeout_s, "source": self.timeout_source}
+        if self.timeout_ms is not None:
+            timeout["near"] = self.near
+            timeout["over"] = self.over
+        return {
+            "log_type": self.family,
+            "made_by_name": LB_NAMES.get(self.family, self.family),
+            "files": list(files),
+            "lines": lines,
+            "requests": self.requests,
+            "error_lines": self.rows - self.requests,
+            "unparsed": unparsed,
+            "by_status": by_status,
+            "5xx": self.five,
+            "made_by": self.made,
+            "timeline": timeline,
+            "by_code": self._by_code(),
+            "targets": self._per("target", top),
+            "groups": self._per("group", top),
+            "timings": {**_pcts_of(values if values.height else _NO_VALUES), "timeout": timeout},
+            "retries": {"requests": self.retried, "extra_attempts": self.extra,
+                        "still_failed": self.still_failed},
+        }
+
+
+_NO_VALUES = pl.DataFrame(schema={"upstream_ms": pl.Float64, "n": pl.Int64})
+
+
 def _minute(df: pl.DataFrame) -> pl.Expr:
     # ISO times (ALB, Envoy, Cloudflare, Caddy as converted): the minute is the first 16 chars
     return pl.col("time").str.slice(0, 16).alias("minute")
-
-
-def _pcts(s: pl.Series) -> dict[str, float | None]:
-    s = s.drop_nulls()
-    if s.len() == 0:
-        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
-
-    def q(x: float) -> float | None:
-        v = s.quantile(x, interpolation="nearest")
-        return round(float(v), 1) if v is not None else None
-
-    mx = s.max()
-    return {"p50_ms": q(0.5), "p95_ms": q(0.95), "p99_ms": q(0.99),
-            "max_ms": round(float(mx), 1) if isinstance(mx, (int, float)) else None}
-
-
-def _per(df: pl.DataFrame, key: str, timeout_ms: float | None, top: int) -> list[dict[str, Any]]:
-    sub = df.filter(pl.col(key).is_not_null() & (pl.col("kind") == "access"))
-    if sub.height == 0:
-        return []
-    five = pl.col("status") >= 500
-    agg = sub.group_by(key).agg(
-        pl.len().alias("requests"),
-        five.sum().alias("5xx"),
-        (five & (pl.col("made_by") == "lb")).sum().alias("5xx_lb"),
-        (five & (pl.col("made_by") == "backend")).sum().alias("5xx_backend"),
-        (pl.col("retries").fill_null(0) > 0).sum().alias("retried"),
-    ).sort(["5xx", "requests"], descending=True).head(top)
-    out = []
-    for row in agg.iter_rows(named=True):
-        times = sub.filter(pl.col(key) == row[key])["upstream_ms"]
-        item: dict[str, Any] = {key: row[key], "requests": row["requests"], "5xx": row["5xx"],
-                                "5xx_lb": row["5xx_lb"], "5xx_backend": row["5xx_backend"],
-                                "retried": row["retried"], **_pcts(times)}
-        if timeout_ms is not None:
-            item["near_timeout"] = int((times.drop_nulls() >= timeout_ms * NEAR).sum())
-        out.append(item)
-    return out
 
 
 def compute_lb_stats(
     df: pl.DataFrame, family: str, *, lines: int, unparsed: int, files: Iterable[str],
     timeout_s: float | None = None, timeout_source: str | None = None, top: int = 10,
 ) -> dict[str, Any]:
-    """The ``stats --format json`` document of a load-balancer log."""
-    if timeout_s is None and family in DEFAULT_TIMEOUTS:
-        timeout_s, timeout_source = DEFAULT_TIMEOUTS[family]
-    timeout_ms = timeout_s * 1000.0 if timeout_s is not None else None
-    access = df.filter(pl.col("kind") == "access")
-    five = access.filter(pl.col("status") >= 500)
-    made: dict[str, int] = {"lb": 0, "backend": 0, "unknown": 0}
-    for who, n in five.group_by("made_by").len().iter_rows():
-        made[str(who)] = int(n)
-    by_status = {str(k): int(v) for k, v in access.group_by("status").len().sort("status").iter_rows()
-                 if k is not None}
-    timeline = []
-    if five.height:
-        tl = access.with_columns(_minute(access)).group_by("minute").agg(
-            pl.len().alias("total"),
-            ((pl.col("status") >= 500) & (pl.col("made_by") == "lb")).sum().alias("5xx_lb"),
-            ((pl.col("status") >= 500) & (pl.col("made_by") != "lb")).sum().alias("5xx_backend"),
-        ).filter(pl.col("minute").is_not_null()).sort("minute")
-        timeline = [dict(r) for r in tl.iter_rows(named=True)]
-    failures = df.filter(pl.col("failed") & (pl.col("made_by") == "lb"))
-    if failures.filter(pl.col("kind") == "error").height:
-        # the proxy's error lines name the reason its access lines leave out, for the same
-        # requests (Caddy http.log.error, Traefik DEBUG): count those, not both
-        failures = failures.filter(pl.col("kind") == "error")
-    by_code = []
-    if failures.height:
-        agg = failures.group_by(["code", "symptom", "proxy_status", "cause"]).agg(
-            pl.len().alias("count"), pl.col("status").mode().first().alias("status"),
-            pl.col("time").min().alias("first"), pl.col("time").max().alias("last"),
-            pl.col("kind").first().alias("kind"),
-        ).sort("count", descending=True)
-        for r in agg.iter_rows(named=True):
-            t = term(family, r["code"]) if r["code"] else None
-            by_code.append({**r, "title": t.title if t else None})
-    times = access["upstream_ms"].drop_nulls()
-    timeout: dict[str, Any] = {"seconds": timeout_s, "source": timeout_source}
-    if timeout_ms is not None:
-        timeout["near"] = int((times >= timeout_ms * NEAR).sum())
-        timeout["over"] = int((times >= timeout_ms).sum())
-    retried = access.filter(pl.col("retries").fill_null(0) > 0)
-    return {
-        "log_type": family,
-        "made_by_name": LB_NAMES.get(family, family),
-        "files": list(files),
-        "lines": lines,
-        "requests": access.height,
-        "error_lines": df.height - access.height,
-        "unparsed": unparsed,
-        "by_status": by_status,
-        "5xx": five.height,
-        "made_by": made,
-        "timeline": timeline,
-        "by_code": by_code,
-        "targets": _per(df, "target", timeout_ms, top),
-        "groups": _per(df, "group", timeout_ms, top),
-        "timings": {**_pcts(times), "timeout": timeout},
-        "retries": {
-            "requests": retried.height,
-            "extra_attempts": int(retried["retries"].sum() or 0) if retried.height else 0,
-            "still_failed": int((retried["status"] >= 500).sum()) if retried.height else 0,
-        },
-    }
+    """The ``stats --format json`` document of a load-balancer log given as one frame."""
+    acc = LbStatsAccumulator(family, timeout_s, timeout_source)
+    acc.add(df)
+    return acc.result(lines=lines, unparsed=unparsed, files=files, top=top)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from why502.errors import InputError, UsageError
-from why502.evidence.lbstats import LbFrameBuilder, compute_lb_stats
+from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
 from why502.parsers.lblogs import LOG_TYPES, detect, detect_families, parse_line
 from why502.parsers.lblogs.batch import FRAMES, RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
@@ -28,7 +29,7 @@ from why502.parsers.recognise import lb_reported
 from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
 
 SNIFF_BYTES = 256 * 1024
-VECTOR_BATCH_BYTES = 8 << 20  # the vectorised readers pay a fixed cost per batch: fewer, bigger ones
+VECTOR_BATCH_BYTES = 4 << 20  # the vectorised readers pay a fixed cost per batch; ~12x its size is alive
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -115,8 +116,10 @@ def _rereadable(path: str) -> bool:
 
 @dataclass
 class LbRead:
+    """What reading the inputs counted (the rows themselves went to the caller's sink)."""
+
     family: str
-    frame: pl.DataFrame
+    rows: int
     lines: int
     unparsed: int
     files: list[str]
@@ -145,61 +148,86 @@ def _record(family: str, row: dict[str, Any]) -> LbRecord:
     return LbRecord(family=family, **{k: row[k] for k in RECORD_COLUMNS if k != "failed"})
 
 
-def read_lb(paths: list[str], family: str) -> LbRead:
-    """Every line of ``paths`` as ``family`` records, in one frame (``evidence.lbstats`` columns)."""
-    if family in FRAMES:
-        return _read_vectorised(paths, family)
+# Batches converted at once in other threads (polars runs outside the GIL, so conversion
+# overlaps the counting in this thread), and at most this many batches' rows alive besides the
+# one being counted.  One: two converting threads took the data segment to ~360-420 MB with
+# short spikes that failed runs under an 800 MiB RLIMIT_DATA (one thread: ~300 MB, passes;
+# BENCHMARKS.md), for no CPU saved on a loaded 2-core machine.
+WORKERS = 1
+
+
+@dataclass
+class _Converted:
+    batch: LineBatch
+    frame: pl.DataFrame  # evidence.lbstats.COLUMNS
+    lines: int  # non-empty lines
+    unparsed: list[tuple[int, str]]  # (line number, text) of the lines no parser took
+
+
+def _convert(batch: LineBatch, family: str) -> _Converted:
+    """One batch -> its rows: the vectorised reader when the family has one, the lines its regex
+    or schema does not take through the per-line parser (the same rows either way)."""
+    vector = FRAMES.get(family)
     builder = LbFrameBuilder()
-    lines = unparsed = 0
-    files: list[str] = []
-    samples: list[tuple[str, int, str]] = []
-    for path, n, text, rec in iter_records(paths, family):
-        if not files or files[-1] != path:
-            files.append(path)
-        lines += 1
-        if rec is None:
-            unparsed += 1
-            if len(samples) < 3:
-                samples.append((path, n, text[:300]))
+    unparsed: list[tuple[int, str]] = []
+    if vector is None:
+        lines = 0
+        for i, text in enumerate(batch.lines):
+            if not text.strip():
+                continue
+            lines += 1
+            rec = parse_line(text, family)
+            if rec is None:
+                unparsed.append((batch.first_line + i, text[:300]))
+            else:
+                builder.add(rec, batch.path, batch.first_line + i)
+        return _Converted(batch, builder.frame(), lines, unparsed)
+    series = pl.Series("text", [batch.text]).str.split("\n").explode()
+    frame, rest = vector(series)
+    lines = int((series.str.strip_chars() != "").sum())
+    for idx in rest.to_list():
+        text = str(series[idx])
+        if not text.strip():
             continue
-        builder.add(rec, path, n)
-    return LbRead(family, builder.frame(), lines, unparsed, files, samples)
+        rec = parse_line(text, family)
+        if rec is None:
+            unparsed.append((batch.first_line + idx, text[:300]))
+        else:
+            builder.add(rec, batch.path, batch.first_line + idx)
+    builder.add_frame(frame.with_columns(
+        (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"), pl.lit(batch.path).alias("file")))
+    return _Converted(batch, builder.frame().sort("line"), lines, unparsed)
 
 
-def _read_vectorised(paths: list[str], family: str) -> LbRead:
-    """ALB and Envoy/Istio text logs through the vectorised readers; the lines a reader's regex
-    does not take go through the per-line parser (the same rows either way).  polars runs the
-    regex outside the GIL, so two batches are converted at a time (both cores)."""
-    builder = LbFrameBuilder()
-    read = LbRead(family, builder.frame(), 0, 0, [], [])
-    vector = FRAMES[family]
+def _in_order(pool: ThreadPoolExecutor, family: str, batches: Iterator[LineBatch]) -> Iterator[_Converted]:
+    """``_convert`` of each batch, in input order, at most ``WORKERS`` ahead of the consumer
+    (``Executor.map`` would submit every batch of the input at once and hold all their rows)."""
+    pending: deque[Future[_Converted]] = deque()
+    for batch in batches:
+        pending.append(pool.submit(_convert, batch, family))
+        if len(pending) > WORKERS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
-    def convert(batch: LineBatch) -> tuple[LineBatch, pl.Series, pl.DataFrame, pl.Series]:
-        series = pl.Series("text", batch.lines)
-        frame, rest = vector(series)
-        return batch, series, frame, rest
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        batches = iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES)
-        for batch, series, frame, rest in pool.map(convert, batches):
-            if not read.files or read.files[-1] != batch.path:
-                read.files.append(batch.path)
-            read.lines += int((series.str.strip_chars() != "").sum())
-            builder.add_frame(frame.with_columns(
-                (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"),
-                pl.lit(batch.path).alias("file")))
-            for idx in rest.to_list():
-                text = str(series[idx])
-                if not text.strip():
-                    continue
-                rec = parse_line(text, family)
-                if rec is None:
-                    read.unparsed += 1
-                    if len(read.samples) < 3:
-                        read.samples.append((batch.path, batch.first_line + idx, text[:300]))
-                    continue
-                builder.add(rec, batch.path, batch.first_line + idx)
-    read.frame = builder.frame()
+def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
+            batch_bytes: int = VECTOR_BATCH_BYTES) -> LbRead:
+    """Every line of ``paths`` as ``family`` rows, a batch at a time into ``sink`` (the frame of
+    ``evidence.lbstats.COLUMNS``, in file order), and what was counted on the way.  Memory is
+    bounded by ``WORKERS`` + 1 batches whatever the size of the input."""
+    read = LbRead(family, 0, 0, 0, [], [])
+    size = batch_bytes if family in FRAMES else min(batch_bytes, DEFAULT_BATCH_BYTES)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for done in _in_order(pool, family, iter_batches(expand_paths(paths), batch_bytes=size)):
+            if not read.files or read.files[-1] != done.batch.path:
+                read.files.append(done.batch.path)
+            read.lines += done.lines
+            read.unparsed += len(done.unparsed)
+            for n, text in done.unparsed[: max(0, 3 - len(read.samples))]:
+                read.samples.append((done.batch.path, n, text))
+            read.rows += done.frame.height
+            sink(done.frame)
     return read
 
 
@@ -228,21 +256,42 @@ def lb_stats(
     timeout_s: float | None = None, top: int = 10,
 ) -> dict[str, object]:
     """``why502 stats`` on a load-balancer log: read, window, compute."""
-    read = read_lb(paths, family)
-    if read.frame.height == 0:
+    acc = LbStatsAccumulator(family, timeout_s, "--lb-timeout" if timeout_s is not None else None)
+    read = read_lb(paths, family, lambda frame: acc.add(_window(frame, since, until)))
+    if read.rows == 0:
         shown = "; ".join(f"{f}:{n}: {t[:120]!r}" for f, n, t in read.samples) or "no lines"
         raise InputError(f"no {family} request line in the input ({shown})")
-    df = _window(read.frame, since, until)
-    return compute_lb_stats(
-        df, family, lines=read.lines, unparsed=read.unparsed, files=read.files,
-        timeout_s=timeout_s, timeout_source="--lb-timeout" if timeout_s is not None else None, top=top,
-    )
+    return acc.result(lines=read.lines, unparsed=read.unparsed, files=read.files, top=top)
 
 
 LB_JSONL_COLUMNS: tuple[str, ...] = (
     "line", "file", "source", "symptom", "status", "time", "level", "upstream", "client", "server",
     "request", "host", "message", "made_by", "code", "proxy_status", "cause", "group",
 )
+
+
+def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRecord]]:
+    """(file, line number, record) of each request the proxy failed itself (``lb_reported``), in
+    file order.  With a vectorised reader only those rows become records: the others were
+    converted for nothing (a row per line, ~4 µs each, most of classify's time on ALB)."""
+    vector = FRAMES.get(family)
+    if vector is None:
+        for path, n, _text, rec in iter_records(paths, family):
+            if rec is not None and lb_reported(rec):
+                yield path, n, rec
+        return
+    failed = (pl.col("made_by") == "lb") & pl.col("failed")
+    for batch in iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES):
+        series = pl.Series("text", [batch.text]).str.split("\n").explode()
+        frame, rest = vector(series)
+        found = {int(row["idx"]): _record(family, row) for row in frame.filter(failed).iter_rows(named=True)}
+        for idx in rest.to_list():
+            text = str(series[idx])
+            rec = parse_line(text, family) if text.strip() else None
+            if rec is not None and lb_reported(rec):
+                found[idx] = rec
+        for idx in sorted(found):
+            yield batch.path, batch.first_line + idx, found[idx]
 
 
 def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
@@ -252,9 +301,7 @@ def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
     --format jsonl`` fields plus ``made_by``, ``code`` (the proxy's word), ``proxy_status``
     (RFC 9209), ``cause`` and ``group``."""
     cutoff = _utc(since) if since is not None else None
-    for path, n, _text, rec in iter_records(paths, family):
-        if rec is None or not lb_reported(rec):
-            continue
+    for path, n, rec in _lb_failures(paths, family):
         if cutoff is not None and rec.time:
             try:
                 when = dt.datetime.fromisoformat(rec.time.replace("Z", "+00:00"))
