@@ -1,0 +1,67 @@
+"""App-server evidence: the one record of what was read of the app servers behind the proxy.
+
+One provider (:func:`app_server_evidence`) fills one grouped record (:class:`AppServerEvidence`):
+the app servers found (``--app-conf``, the process table, systemd units), kept only when they
+listen where the proxy sends requests (identity: a ``bind``/``socket``/``--port`` that serves a
+target key, ``facts.appserver.AppServer.serves``), and the app-server logs read.  An app
+server listening elsewhere is another program: its settings and its log never count as
+evidence for this proxy's failures (:meth:`AppServerEvidence.other_servers_log`, asked by
+``analyzers.identity``).  Its log lines are tied by time in ``analyzers.identity`` like every
+other program's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from why502.facts.appserver import AppServer
+
+
+@dataclass(frozen=True)
+class AppServerEvidence:
+    """What is known of the app servers that serve the proxy's targets."""
+
+    servers: tuple[AppServer, ...] = ()  # each serves at least one target (identity checked)
+    logs: tuple[str, ...] = ()  # app-server logs read (``--app-log``, named by a server, defaults)
+    looked: bool = False  # the process table / units were read, or --app-conf / --app-log given
+    others: tuple[AppServer, ...] = ()  # found, but listening where the proxy sends nothing
+
+    def serving(self, peer: str | None, members: Iterable[str] = ()) -> list[AppServer]:
+        """The app servers listening on ``peer`` (or on any of ``members``: a group's servers)."""
+        keys = [k for k in (peer, *members) if k]
+        return [s for s in self.servers if any(s.serves(k) for k in keys)]
+
+    def other_servers_log(self, file: str | None, peer: str | None) -> bool:
+        """``file`` is the log of an app server that is known NOT to serve ``peer``."""
+        if not file or peer is None:
+            return False
+        owners = [s for s in (*self.servers, *self.others) if file in s.logs]
+        return bool(owners) and not any(s.serves(peer) for s in owners)
+
+
+def app_server_evidence(found: Iterable[AppServer], target_keys: Iterable[str],
+                        logs: Iterable[str] = (), looked: bool = False) -> AppServerEvidence:
+    """Keep the app servers that listen on one of ``target_keys`` (the proxy's targets and its
+    groups' servers).  An app server whose listen address is unknown (a Node script without a
+    literal ``listen(PORT)``) is kept only when the proxy has exactly one target: then there is
+    nothing else it could be, and only when the user named it (``--app-conf``): one found by
+    discovery with no listen address (a unit's ``--ini %i.ini``) is never tied to a target."""
+    keys = sorted(set(target_keys))
+    kept: list[AppServer] = []
+    others: list[AppServer] = []
+    seen: set[tuple[str, tuple[str, ...], int | None, str]] = set()
+    for s in found:
+        ident = (s.kind, s.binds, s.pid, s.origin)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        named = s.origin.startswith("--app-conf")
+        if any(s.serves(k) for k in keys) or (not s.binds and named and len(keys) == 1):
+            kept.append(s if s.binds else AppServer(s.kind, binds=(keys[0],), settings=s.settings,
+                                                     pid=s.pid, origin=s.origin, logs=s.logs,
+                                                     started=s.started))
+        else:
+            others.append(s)
+    return AppServerEvidence(servers=tuple(kept), logs=tuple(dict.fromkeys(logs)), looked=looked,
+                             others=tuple(others))
