@@ -14,6 +14,14 @@ Two measurements on a generated access log (combined format + the upstream field
 
     .venv/bin/python bench/watch_bench.py --json                   # 5 min at 200k lines/s
     .venv/bin/python bench/watch_bench.py --seconds 20 --rate 0 --lines 0
+    .venv/bin/python bench/watch_bench.py --family haproxy --family caddy --seconds 120
+
+``--family`` (repeatable; default nginx): the log followed -- ``nginx`` (access log, the config's
+format), ``nginx-error``, ``haproxy`` (its log, --config haproxy.cfg), ``apache`` (its error
+log), ``envoy``, ``caddy``, ``traefik`` (their access logs); each line shaped on the recorded
+lines of tests/fixtures (5 % failures).  Every tool is measured on the lines it has read
+(``why502_log_lines_total``; mtail: a ``lines_total`` counter in the same program), and the
+agent's imports at the end of the run (``--debug-modules``: is polars or rich loaded).
 """
 
 from __future__ import annotations
@@ -37,14 +45,19 @@ from typing import Any
 from prometheus_client import generate_latest
 
 from why502.app.watch.engine import Watch, WatchOptions
+from why502.app.watch.incidents import Rules
 
 FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
           '"$http_referer" "$http_user_agent" ua="$upstream_addr" urt="$upstream_response_time"')
 
 MTAIL_PROG = r"""
+counter lines_total
 counter requests_total by status
 counter upstream_5xx_total by upstream
 histogram upstream_response_time_seconds by upstream buckets 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
+/^/ {
+  lines_total++
+}
 /^\S+ - \S+ \[[^\]]+\] "[^"]*" (?P<status>\d{3}) \d+ "[^"]*" "[^"]*" / +
 /ua="(?P<ua>[^"]*)" urt="(?P<urt>[^"]*)"$/ {
   requests_total[$status]++
@@ -55,6 +68,89 @@ histogram upstream_response_time_seconds by upstream buckets 0.005, 0.01, 0.025,
     upstream_response_time_seconds[$ua] = float($urt)
   }
 }
+"""
+
+
+def _hap(rng: random.Random, n: int) -> str:
+    bad = rng.random() < 0.05
+    tail = ("-1/-1/0/-1/0 503 217 - - SC-- 1/1/0/0/1 0/0" if bad
+            else f"0/0/0/{n % 40}/{n % 40 + 1} 200 512 - - ---- 1/1/0/0/0 0/0")
+    return (f"<134>Nov 23 09:19:43 localhost haproxy[11396]: 10.1.{n % 250}.{n % 200}:{40000 + n % 20000} "
+            f'[23/Nov/2026:09:19:43.486] fe app/web{n % 4 + 1} {tail} "GET /item/{n} HTTP/1.1"\n')
+
+
+def _nginx_error(rng: random.Random, n: int) -> str:
+    return (f"2026/11/23 09:00:00 [error] 1234#0: *{n} connect() failed (111: Connection refused) "
+            f"while connecting to upstream, client: 10.1.{n % 250}.{n % 200}, server: _, request: "
+            f'"GET /item/{n} HTTP/1.1", upstream: "http://10.0.0.{n % 4 + 1}:8080/item/{n}", '
+            'host: "shop"\n')
+
+
+def _apache(rng: random.Random, n: int) -> str:
+    if rng.random() < 0.05:
+        return (f"[Mon Nov 23 09:32:33.986462 2026] [proxy:error] [pid 31985:tid 31992] (111)Connection "
+                f"refused: AH00957: http: attempt to connect to 10.0.0.{n % 4 + 1}:8080 "
+                f"(10.0.0.{n % 4 + 1}:8080) failed\n")
+    return (f"[Mon Nov 23 09:32:33.986462 2026] [ssl:info] [pid 31985:tid 31992] [client "
+            f"10.1.{n % 250}.{n % 200}:{40000 + n % 20000}] AH01964: Connection to child {n % 50} "
+            "established (server shop:443)\n")
+
+
+def _envoy(rng: random.Random, n: int) -> str:
+    status, flags = ("503", "UF") if rng.random() < 0.05 else ("200", "-")
+    return (f'[2026-11-22T11:07:58.526Z] "GET /item/{n} HTTP/1.1" {status} {flags} 0 98 {n % 40} - "-" '
+            f'"bench" "66108e88-43e0-4f56-92f2-{n:012d}" "shop" "10.0.0.{n % 4 + 1}:8080"\n')
+
+
+def _caddy(rng: random.Random, n: int) -> str:
+    status = 502 if rng.random() < 0.05 else 200
+    return ('{"level":"info","ts":1795345730.2755685,"logger":"http.log.access.log0","msg":"handled '
+            f'request","request":{{"remote_ip":"10.1.{n % 250}.{n % 200}","remote_port":"47046",'
+            '"proto":"HTTP/1.1","method":"GET","host":"shop","uri":"/item/' + str(n) + '","headers":'
+            '{"User-Agent":["bench"]}},"user_id":"","duration":0.000404659,"size":0,'
+            f'"status":{status},"resp_headers":{{"Server":["Caddy"]}}}}\n')
+
+
+def _traefik(rng: random.Random, n: int) -> str:
+    status = 502 if rng.random() < 0.05 else 200
+    return ('{"ClientAddr":"10.1.0.1:51222","ClientHost":"10.1.0.1","DownstreamContentSize":11,'
+            f'"DownstreamStatus":{status},"Duration":528303,"OriginStatus":{status},'
+            f'"RequestHost":"shop","RequestMethod":"GET","RequestPath":"/item/{n}","RequestProtocol":'
+            '"HTTP/1.1","RetryAttempts":0,"RouterName":"app@file","ServiceAddr":"10.0.0.1:8080",'
+            '"ServiceName":"app@file","ServiceURL":"http://10.0.0.1:8080","level":"info","msg":"",'
+            '"time":"2026-11-22T11:08:37Z"}\n')
+
+
+# family -> (line maker, mtail's status regex on that line)
+FAMILIES = {
+    "nginx-error": (_nginx_error, r"\[(?P<status>error)\]"),
+    "haproxy": (_hap, r"\] \S+ \S+ \S+ (?P<status>\d{3}) "),
+    "apache": (_apache, r"\[(?P<status>proxy):error\]"),
+    "envoy": (_envoy, r'" (?P<status>\d{3}) '),
+    "caddy": (_caddy, r'"status":(?P<status>\d{3})'),
+    "traefik": (_traefik, r'"DownstreamStatus":(?P<status>\d{3})'),
+}
+MTAIL_GENERIC = """
+counter lines_total
+counter requests_total by status
+/^/ {
+  lines_total++
+}
+/%s/ {
+  requests_total[$status]++
+}
+"""
+HAPROXY_CFG = """global
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend fe
+  bind 127.0.0.1:1
+  default_backend app
+backend app
+  server web1 10.0.0.1:8080
 """
 
 
@@ -77,35 +173,52 @@ def conf(tmp: Path) -> Path:
 def counted(w: Watch) -> int:
     total = 0
     for ln in generate_latest(w.metrics.registry).decode().splitlines():
-        if ln.startswith("why502_requests_total{"):
+        if ln.startswith("why502_log_lines_total{"):
             total += int(float(ln.rsplit(" ", 1)[1]))
     return total
 
 
-def catch_up(tmp: Path, lines: int) -> dict[str, Any]:
+def catch_up(tmp: Path, lines: int, family: str = "nginx") -> dict[str, Any]:
+    """watch's engine with --from-start on a file of ``lines`` lines: lines/s of one core
+    before it falls behind (the loop and its counting in this one thread)."""
     rng = random.Random(1)
-    with (tmp / "access.log").open("w") as fh:
+    path, flags, prog = family_inputs(tmp, family)
+    maker = make_line(family)
+    with path.open("w") as fh:
         for i in range(lines):
-            fh.write(line(rng, i))
-    w = Watch(WatchOptions(nginx_conf=str(conf(tmp)), from_start=True, offline=True, listen=None),
+            fh.write(maker(rng, i))
+    from why502.cli.cmd_watch import add_arguments
+
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    a = ap.parse_args(flags)
+    w = Watch(WatchOptions(nginx_conf=a.nginx_conf, config=a.config, proxy=a.proxy,
+                           log_type=a.log_type, error_logs=list(a.error_log),
+                           access_logs=list(a.access_log), from_start=True, offline=True,
+                           listen=None, rules=Rules(min_requests=10**9, min_failures=10**9)),
               lambda _e: None, lambda _d: None)
     start = time.perf_counter()
+    cpu = time.process_time()
     while counted(w) < lines:
         w.step()
     took = time.perf_counter() - start
-    out: dict[str, Any] = {"lines": lines, "why502_s": round(took, 2),
-                           "why502_lines_per_s": round(lines / took)}
+    cpu = time.process_time() - cpu
+    out: dict[str, Any] = {"family": family, "lines": lines, "why502_s": round(took, 2),
+                           "why502_cpu_s": round(cpu, 2),
+                           "why502_lines_per_s": round(lines / took),
+                           "why502_lines_per_cpu_s": round(lines / cpu),
+                           "load": os.getloadavg()[0]}
     mtail = shutil.which("mtail")
     if mtail:
         progs = tmp / "progs"
         progs.mkdir(exist_ok=True)
-        (progs / "bench.mtail").write_text(MTAIL_PROG)
+        (progs / "bench.mtail").write_text(prog)
         start = time.perf_counter()
-        res = subprocess.run([mtail, "--progs", str(progs), "--logs", str(tmp / "access.log"),
+        res = subprocess.run([mtail, "--progs", str(progs), "--logs", str(path),
                               "--one_shot", "--one_shot_format", "prometheus", "--logtostderr"],
                              capture_output=True, text=True, timeout=600, check=False)
         took = time.perf_counter() - start
-        ok = 'requests_total{prog="bench.mtail",status="200"}' in res.stdout
+        ok = 'lines_total{prog="bench.mtail"}' in res.stdout
         out.update({"mtail_s": round(took, 2), "mtail_lines_per_s": round(lines / took),
                     "mtail_ok": ok})
     return out
@@ -170,40 +283,70 @@ class Tool:
             self.proc.wait(5)
 
 
+def family_inputs(tmp: Path, family: str) -> tuple[Path, list[str], str]:
+    """The followed file, watch's flags for it and mtail's program, for ``family``."""
+    if family == "nginx":
+        return tmp / "access.log", ["--nginx-conf", str(conf(tmp))], MTAIL_PROG
+    _maker, status = FAMILIES[family]
+    prog = MTAIL_GENERIC % status
+    if family in ("nginx-error", "apache"):
+        path = tmp / "error.log"
+        flags = ["--error-log", str(path)] + (["--proxy", "apache"] if family == "apache" else [])
+        return path, flags, prog
+    if family == "haproxy":
+        cfg = tmp / "haproxy.cfg"
+        cfg.write_text(HAPROXY_CFG)
+        return tmp / "haproxy.log", ["--config", str(cfg), "--error-log", str(tmp / "haproxy.log")], prog
+    return tmp / "access.log", ["--access-log", str(tmp / "access.log"), "--log-type", family], prog
+
+
+def make_line(family: str) -> Any:
+    return line if family == "nginx" else FAMILIES[family][0]
+
+
+def polars_mapped(pid: int) -> bool:
+    """Is polars' native library mapped in process ``pid`` (imported, in any thread)?"""
+    try:
+        with open(f"/proc/{pid}/maps") as fh:
+            return "polars" in fh.read()
+    except OSError:
+        return False
+
+
 def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
-         incidents: bool = False) -> dict[str, Any]:
+         incidents: bool = False, family: str = "nginx") -> dict[str, Any]:
     """An appender in its own process writes blocks of 1000 lines at ``rate`` lines/s (0: as
     fast as it can) and says when each block was written; ``why502 watch`` and mtail follow the
     same file, each in its own process, and are scraped every ``every`` seconds."""
-    path = tmp / "access.log"
+    path, flags, prog = family_inputs(tmp, family)
     path.write_text("")
-    c = conf(tmp)
     progs = tmp / "progs"
     progs.mkdir(exist_ok=True)
-    (progs / "bench.mtail").write_text(MTAIL_PROG)
+    (progs / "bench.mtail").write_text(prog)
     wport, mport = _free_port(), _free_port()
     why502 = str(Path(sys.executable).with_name("why502"))
     # --incidents: the default rules, so the 5 % of 502 opens an incident under load and its
     # diagnosis (diagnose on the incident's window of the same log) is timed
-    rules = [] if incidents else ["--min-requests", "1000000000"]
-    tools = [Tool("why502 watch", [why502, "watch", "--nginx-conf", str(c), "--listen",
+    rules = [] if incidents else ["--min-requests", "1000000000", "--min-failures", "1000000000"]
+    tools = [Tool("why502 watch", [why502, "watch", *flags, "--listen",
                                    f"127.0.0.1:{wport}", "--format", "jsonl", "--offline",
                                    *rules],
-                  f"http://127.0.0.1:{wport}/metrics", "why502_requests_total",
+                  f"http://127.0.0.1:{wport}/metrics", "why502_log_lines_total",
                   events=tmp / "events.jsonl")]
     mtail = shutil.which("mtail")
     if mtail:
         tools.append(Tool("mtail", [mtail, "--progs", str(progs), "--logs", str(path),
                                     "--address", "127.0.0.1", "--port", str(mport),
                                     "--logtostderr"],
-                          f"http://127.0.0.1:{mport}/metrics", "requests_total"))
+                          f"http://127.0.0.1:{mport}/metrics", "lines_total"))
     try:
         deadline = time.monotonic() + 30
         while any(t.count() is None for t in tools) and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1.0)  # both are following the (empty) file
         rng = random.Random(2)
-        block = "".join(line(rng, i) for i in range(1000))
+        maker = make_line(family)
+        block = "".join(maker(rng, i) for i in range(1000))
         proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(seconds),
                                  str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 text=True)
@@ -231,10 +374,12 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
             pending = [t for t in pending if t.samples[-1][1] < total
                        and now - _last_change(t) < 10 and now - appended < 60]
             time.sleep(every)
-        result: dict[str, Any] = {"seconds": round(appended - start, 1), "lines": total,
-                                  "rate_asked": rate or "max"}
+        result: dict[str, Any] = {"family": family, "seconds": round(appended - start, 1),
+                                  "lines": total, "rate_asked": rate or "max",
+                                  "load": os.getloadavg()[0]}
         for t in tools:
             result[t.name] = _summary(t, written, start, appended, total, cpu0[t.name])
+        result["why502 watch"]["polars_loaded"] = polars_mapped(tools[0].proc.pid)
         if incidents:
             events = [json.loads(ln) for ln in (tmp / "events.jsonl").read_text().splitlines()
                       if ln.startswith("{")]
@@ -305,15 +450,20 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--incidents", action="store_true",
                     help="default incident rules: time the diagnosis of an incident under load")
+    ap.add_argument("--family", action="append", choices=["nginx", *FAMILIES],
+                    help="the log family followed (repeatable; default nginx)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="why502-watch-bench-") as d:
-        a, b = Path(d) / "a", Path(d) / "b"
-        a.mkdir()
-        b.mkdir()
-        result = {"live": live(b, args.seconds, args.rate, incidents=args.incidents)}
-        shutil.rmtree(b)
-        if args.lines:
-            result["catch_up"] = catch_up(a, args.lines)
+    result: dict[str, Any] = {}
+    for family in args.family or ["nginx"]:
+        with tempfile.TemporaryDirectory(prefix="why502-watch-bench-") as d:
+            a, b = Path(d) / "a", Path(d) / "b"
+            a.mkdir()
+            b.mkdir()
+            result[f"live {family}"] = live(b, args.seconds, args.rate, incidents=args.incidents,
+                                            family=family)
+            shutil.rmtree(b)
+            if args.lines:
+                result[f"catch_up {family}"] = catch_up(a, args.lines, family)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

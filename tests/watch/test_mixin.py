@@ -121,6 +121,7 @@ def test_every_metric_the_mixin_names_is_one_watch_exports() -> None:
     m.lag.labels("/var/log/nginx/access.log").set(0)
     m.target_up.labels("127.0.0.1:8080").set(1)
     m.target_latency.labels("127.0.0.1:8080").set(0.01)
+    m.alertmanager_up(True)
     exported = set(re.findall(r"^(why502_[a-z_]+)[{ ]", generate_latest(m.registry).decode(), re.M))
     text = "\n".join((MIXIN / name).read_text(encoding="utf-8") for name in FILES)
     named = set(re.findall(r"(?<![:\w])(why502_[a-z_]+)(?![:\w])", text))

@@ -82,6 +82,22 @@ def test_more_series_than_allowed_are_refused(tmp_path: Path) -> None:
     assert "returned 100,001 series, more than the 100,000 allowed" in one_line_error(out)
 
 
+def test_the_queries_asked_at_once_are_decoded_one_at_a_time(tmp_path: Path) -> None:
+    """fleet fetches its queries in parallel; the worst answer within the byte bound (8 MiB of
+    minimal series, ~215 MiB once decoded) given to every query must cost one decode, not one
+    per query (7 decoding threads: ~1.5 GB)."""
+    body = tmp_path / "worst.json"
+    one = '{"metric":{},"value":[1,"1"]},'
+    count = ((8 << 20) - 200) // len(one)
+    body.write_text('{"status":"success","data":{"resultType":"vector","result":['
+                    + one * (count - 1) + one[:-1] + "]}}")
+    with Stack() as stack:
+        b = stack.add_backend("answer", body_file=str(body))
+        code, peak = peak_rss_mb(["fleet", "--prometheus", f"http://{b.address}"], timeout=100)
+    assert code == 3
+    assert peak < 450, f"{peak:.0f} MiB"
+
+
 def test_deep_nesting_is_one_line_not_an_internal_error() -> None:
     """100,000 nested arrays: json.loads raised RecursionError (exit 4) before the depth check."""
     with Stack() as stack:

@@ -16,7 +16,7 @@ from tests.support.logwriter import Writer, rotate
 from why502.app.watch.alerts import AlertSender, alert_of
 from why502.app.watch.engine import Watch, WatchOptions
 from why502.app.watch.incidents import Bucket, Incident, Rules, Window, triggers
-from why502.app.watch.metrics import upstream_label
+from why502.app.watch.metrics import MAX_UPSTREAMS, Metrics, upstream_label
 from why502.cli.cmd_watch import one_line
 from why502.errors import UsageError
 from why502.findings.model import Diagnostic
@@ -107,13 +107,24 @@ def test_watch_opens_diagnoses_and_resolves_an_incident(tmp_path: Path) -> None:
     assert metric(w, 'why502_upstream_failures_total{symptom="connection-refused",'
                      'upstream="http://127.0.0.1:9"}') == 6
     assert metric(w, 'why502_incidents_open{cause="backend-not-running"}') == 1
+    # the open incident's identity for fleet: its upstream and since when (Unix time)
+    started = 'why502_incident_started_timestamp_seconds{cause="backend-not-running",'
+    series = [line for line in generate_latest(w.metrics.registry).decode().splitlines()
+              if line.startswith(started)]
+    assert len(series) == 1 and 'target="127.0.0.1:9"' in series[0], series
+    assert abs(float(series[0].rsplit(" ", 1)[1]) - time.time()) < 600
     later = time.monotonic() + 7  # the window has moved past the failures, quiet since
     w.decide(later)
+    assert [ev["event"] for ev in events] == ["incident-opened"]  # re-diagnosed first
+    w.wait_diagnosis(60)
     assert [ev["event"] for ev in events] == ["incident-opened", "incident-resolved"]
     resolved = events[1]["incident"]
     assert isinstance(resolved, dict) and Path(str(resolved["report"])).is_file()
     assert "incident-resolved" in one_line(events[1]) and "backend-not-running" in one_line(events[1])
     assert metric(w, 'why502_incidents_open{cause="backend-not-running"}') == 0
+    # resolved: its series is gone (a watch exports at most one, whatever it saw)
+    assert "why502_incident_started_timestamp_seconds{" not in \
+        generate_latest(w.metrics.registry).decode()
     assert notes == []
 
 
@@ -278,3 +289,24 @@ def test_server_label_is_a_config_server_name_or_other() -> None:
     assert t.requests == {("shop.example", "502"): 1, ("other", "200"): 1}
     assert t.responses == {("10.0.0.2:80", "502"): 1}  # the last attempt: what the client got
     assert t.counts == {"10.0.0.2:80": 1} and t.sums == {"10.0.0.2:80": 0.3}
+
+
+def test_the_open_incident_is_one_series_whatever_its_labels_were() -> None:
+    """The cause or upstream of an open incident changes (a new diagnosis), incidents come and
+    go: the exported identity is the current one only, and its values stay bounded."""
+    m = Metrics()
+
+    def series() -> list[str]:
+        return [line for line in generate_latest(m.registry).decode().splitlines()
+                if line.startswith("why502_incident_started_timestamp_seconds{")]
+
+    m.open_incident("unknown", None, None, 1000.0)
+    m.open_incident("backend-not-running", "api", "http://10.0.0.5:8080/orders?id=1", 1000.0)
+    assert series() == ['why502_incident_started_timestamp_seconds{cause="backend-not-running",'
+                        'target="http://10.0.0.5:8080",upstream="api"} 1000.0']
+    m.close_incident()
+    assert series() == []
+    for n in range(MAX_UPSTREAMS * 2):  # a hostile config: as many upstreams as it likes
+        m.open_incident("backend-not-running", f"up{n}", f"10.0.{n // 256}.{n % 256}:80", 1.0)
+    [last] = series()
+    assert 'target="other"' in last and 'upstream="other"' in last

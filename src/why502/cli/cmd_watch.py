@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument
+from why502.cli.proxyargs import add_proxy_arguments
+from why502.cli.vocab import add_format_argument
 from why502.errors import EXIT_HEALTHY, InputError, UsageError
 from why502.timeargs import SecondsArg
 
@@ -21,13 +23,19 @@ if TYPE_CHECKING:
     from why502.app.watch.incidents import Rules
 
 DESCRIPTION = """\
-Follow nginx's error and access logs live (across logrotate's rename, copytruncate, delete and
-nginx -s reopen), export what they say on /metrics for Prometheus, open an incident when 5xx
-start, diagnose it on the spot (the same analyzers as `why502 diagnose`, on the incident's
-window, with live probes) and send it to Alertmanager with the root cause and the fix.
+Follow the proxy's logs live (across logrotate's rename, copytruncate, delete and nginx -s
+reopen, or a stream on stdin), export what they say on /metrics for Prometheus, open an
+incident when 5xx start, diagnose it on the spot (`why502 diagnose` itself, on the lines of the
+incident's window, kept in memory, with live probes) and send it to Alertmanager with the root
+cause and the fix.  The inputs are diagnose's: nginx's error and access logs, Apache's error
+log and HAProxy's log (--config), the access logs of load balancers and edge proxies (Envoy,
+Caddy, Traefik, ALB, ...: --log-type, else detected).
 
 examples:
   why502 watch                                  # logs found in the nginx config, live view
+  kubectl logs -f deploy/ingress-nginx-controller | why502 watch -   # a stream on stdin
+  why502 watch --config /etc/haproxy/haproxy.cfg --error-log /var/log/haproxy.log
+  why502 watch --access-log /var/log/caddy/access.log --log-type caddy
   why502 watch --format jsonl --alertmanager http://127.0.0.1:9093 --reports /var/lib/why502
   why502 watch --error-log error.log --access-log access.log --listen 127.0.0.1:9502
   why502 watch --probe-interval 10              # health-check every target of the config
@@ -44,9 +52,17 @@ input unreadable at start.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``why502 watch``."""
+    parser.add_argument("logs", nargs="*", metavar="LOG",
+                        help="logs to follow, each line taken for what it is (an error-log line, "
+                             "a request, a load balancer's line); - = stdin "
+                             "(kubectl logs -f ... | why502 watch -)")
+    add_proxy_arguments(parser, "watch")
     parser.add_argument("--nginx-conf", metavar="FILE",
                         help="nginx config or saved 'nginx -T' dump; default: nginx -T, else "
                              "/etc/nginx/nginx.conf")
+    parser.add_argument("--log-type", metavar="TYPE",
+                        help="the access logs are a load balancer's / proxy's: alb, elb, cloudflare, "
+                             "envoy, caddy, traefik (default: detected from their first lines)")
     parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
                         help="error log to follow (repeatable); default: the config's error_log")
     parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
@@ -65,8 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and a live page on http://HOST:PORT/")
     parser.add_argument("--no-page", action="store_true",
                         help="serve /metrics only, not the live page (/, /api/state, /reports/)")
-    parser.add_argument("--format", choices=("text", "jsonl"), default="text",
-                        help="text (a live view on a terminal, else one line per event) or jsonl")
+    add_format_argument(parser, "watch", ("text", "jsonl"),
+                        notes="text is a live view on a terminal, else one line per event; no -o: "
+                              "watch streams until stopped (redirect it, or --reports DIR)")
     parser.add_argument("--rules", metavar="FILE",
                         help="incident rules from a TOML file (keys window, ratio, min_requests, "
                              "min_failures, resolve_after); flags given on the command line win")
@@ -130,7 +147,9 @@ def _listen(value: str) -> tuple[str, int] | None:
 def run(args: argparse.Namespace) -> int:
     from why502.app.watch.engine import Watch, WatchOptions
     from why502.findings.model import Diagnostic
-    from why502.textutil import dump_json, strip_terminal_escapes
+    from why502.findings.results import WatchEvent
+    from why502.reporters.json_result import LINE, render
+    from why502.textutil import strip_terminal_escapes
 
     if args.print_rules or args.write_mixin:
         from why502.app.watch import mixin
@@ -149,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--probe-path {args.probe_path!r}: a path starting with / (no spaces)")
     rules = make_rules(args)
     options = WatchOptions(
-        nginx_conf=args.nginx_conf, error_logs=list(args.error_log),
+        nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, log_type=args.log_type,
+        logs=list(args.logs), error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
         from_start=args.from_start, rules=rules, reports_dir=args.reports,
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
@@ -163,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
 
     def emit(event: dict[str, Any]) -> None:
         if args.format == "jsonl":
-            print(dump_json(event, indent=None), flush=True)
+            sys.stdout.write(render(WatchEvent.from_dict(event), LINE))
+            sys.stdout.flush()
         elif not live:
             print(strip_terminal_escapes(one_line(event)), flush=True)
 

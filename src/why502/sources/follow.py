@@ -54,7 +54,7 @@ from typing import BinaryIO
 from why502.findings.model import Diagnostic
 from why502.sources.rotation import is_rotated_sibling, rotation_age
 
-__all__ = ["FileFollower", "PollResult"]
+__all__ = ["FileFollower", "PollResult", "hand_out"]
 
 CHUNK = 1 << 20  # bytes per read(): big reads keep the tail cheap at high line rates
 # bytes read from one file per poll: a big backlog (--from-start, a slow consumer) comes in
@@ -106,8 +106,9 @@ class FileFollower:
     """
 
     def __init__(self, path: str, *, from_start: bool = False, retire_after: float = 3.0,
-                 raw: bool = False) -> None:
+                 raw: bool = False, budget: int = POLL_BUDGET) -> None:
         self.path = path
+        self.budget = budget  # bytes read per poll (``POLL_BUDGET``; watch reads less at once)
         self.raw = raw
         self.from_start = from_start
         self.retire_after = retire_after
@@ -359,12 +360,12 @@ class FileFollower:
                 del self.heads[next(iter(self.heads))]
 
     def _drain(self, f: _Open, out: PollResult) -> int:
-        """Read what follows ``f.offset`` (at most ``POLL_BUDGET`` bytes); complete lines go to
+        """Read what follows ``f.offset`` (at most ``budget`` bytes); complete lines go to
         ``out``.  Returns the bytes read."""
         total = 0
-        while total < POLL_BUDGET:
+        while total < self.budget:
             try:
-                data = os.pread(f.fd, CHUNK, f.offset)
+                data = os.pread(f.fd, min(CHUNK, self.budget), f.offset)
             except OSError as err:
                 self.errors += 1
                 out.problems.append(Diagnostic("warning", f"{self.path}: read failed: "
@@ -387,28 +388,36 @@ class FileFollower:
                 return
             f.skipping = False
             data = data[nl + 1:]
-        buf = f.partial + data if f.partial else data
-        cut = buf.rfind(b"\n")
-        if cut < 0:
-            f.partial = buf
-        else:
-            f.partial = buf[cut + 1:]
-            _hand_out(buf[:cut + 1], out, raw)
-        if len(f.partial) > MAX_LINE:
-            # a line without end (hostile, or not a log): handed out cut, memory stays bounded
-            _hand_out(f.partial[:MAX_LINE] + b"\n", out, raw)
-            f.partial = b""
+        whole, f.partial, overlong = split_lines(f.partial, data)
+        if whole:
+            hand_out(whole, out, raw)
+        if overlong is not None:
+            hand_out(overlong, out, raw)
             f.skipping = True
 
     def _close(self, f: _Open, out: PollResult) -> None:
         """A retired file quiet long enough: closed; a last line without newline is kept whole."""
         if f.partial:
-            _hand_out(f.partial + b"\n", out, self.raw)
+            hand_out(f.partial + b"\n", out, self.raw)
         os.close(f.fd)
         self.retired.remove(f)
 
 
-def _hand_out(block: bytes, out: PollResult, raw: bool) -> None:
+def split_lines(partial: bytes, data: bytes) -> tuple[bytes, bytes, bytes | None]:
+    """``partial`` (the unended line kept so far) and new ``data`` as: the whole lines to hand
+    out (``b""`` when none), the unended rest to keep, and the rest cut at ``MAX_LINE`` with its
+    newline when it grew past that (a line without end, hostile or not a log: handed out cut,
+    so memory stays bounded; the rest to keep is then empty).  One splitter for the file
+    follower and the stdin stream."""
+    buf = partial + data if partial else data
+    cut = buf.rfind(b"\n")
+    whole, rest = (b"", buf) if cut < 0 else (buf[:cut + 1], buf[cut + 1:])
+    if len(rest) > MAX_LINE:
+        return whole, b"", rest[:MAX_LINE] + b"\n"
+    return whole, rest, None
+
+
+def hand_out(block: bytes, out: PollResult, raw: bool) -> None:
     """Whole lines (``block`` ends with a newline) to ``out``, as bytes or as text."""
     if raw:
         out.chunks.append(block)

@@ -66,10 +66,13 @@ class AlertSender:
     """Keeps the alerts to send and sends them from a daemon thread."""
 
     def __init__(self, url: str, instance: str, note: Callable[[Diagnostic], None],
-                 resend: float = 30.0, max_backoff: float = 60.0, timeout: float = 5.0) -> None:
+                 resend: float = 30.0, max_backoff: float = 60.0, timeout: float = 5.0,
+                 posted: Callable[[bool], None] | None = None) -> None:
         self.endpoint = url.rstrip("/") + "/api/v2/alerts"
         self.instance = instance
         self.note = note
+        # told whether each post went through (the why502_alertmanager_up gauge)
+        self.posted = posted
         self.resend = resend
         self.max_backoff = max_backoff
         self.timeout = timeout
@@ -89,16 +92,16 @@ class AlertSender:
         """Called by the watch loop on every incident event: never blocks on the network."""
         alert = alert_of(inc, self.instance)
         with self.lock:
+            old = self.firing.pop(inc.id, None)
+            if old is not None and old["labels"] != alert["labels"]:
+                # the cause changed (while open, or re-diagnosed over the whole incident at its
+                # close): the alert with the old labels is a different alert for Alertmanager;
+                # it is resolved too, at the same time, rather than left to time out
+                self.resolved[f"{inc.id}/{len(self.resolved)}"] = {
+                    **old, "endsAt": alert.get("endsAt") or _utc(None)}
             if inc.resolved:
-                self.firing.pop(inc.id, None)
                 self.resolved[inc.id] = alert
             else:
-                old = self.firing.get(inc.id)
-                if old is not None and old["labels"] != alert["labels"]:
-                    # the cause changed: the alert with the old labels is a different alert
-                    # for Alertmanager; it is resolved rather than left to time out
-                    self.resolved[f"{inc.id}/{len(self.resolved)}"] = {
-                        **old, "endsAt": _utc(None)}
                 self.firing[inc.id] = alert
         self.wake.set()
 
@@ -137,9 +140,13 @@ class AlertSender:
                 raise InputError(f"HTTP {answer.status}")
         except InputError as err:
             self.failures += 1
+            if self.posted is not None:
+                self.posted(False)
             if self.failures == 1 or self.failures % 10 == 0:
                 self.note(Diagnostic("warning", f"Alertmanager {self.endpoint}: {err} "
                                      f"(retrying with backoff; {self.failures} failures)"))
             return False
         self.sent += len(batch)
+        if self.posted is not None:
+            self.posted(True)
         return True

@@ -1,11 +1,16 @@
 """``why502 watch``: follow the logs, count, open incidents and diagnose them on the spot.
 
-One loop in one thread: poll every follower (``sources.follow``), feed each line to the counters
-and the incident window, then decide (``incidents``).  When an incident opens -- and when its
-evidence changes -- the same diagnosis as ``why502 diagnose`` runs on the incident's window
-(``--since`` = the window's start, the same logs, the live probes unless ``--offline``), so the
-root cause in an alert is the one ``diagnose`` would print.  It runs in a worker thread: the
-``incident-opened`` event waits for it, the tail and the metrics do not.  Metrics are served by
+One loop in one thread: poll every follower (``sources.follow`` for a file, ``sources.stream``
+for stdin), feed each block of lines to the counters, the incident window and the window's
+lines (``window.LogWindow``, in memory), then decide (``incidents``).  What is followed is
+what ``diagnose`` reads, for every proxy of the one registry (``why502.proxies.PROXIES``):
+nginx's error and access logs, Apache's error log, HAProxy's log, the load balancers' and edge
+proxies' access logs (Envoy, Caddy, Traefik, ALB, ... : ``parsers.lblogs``), chosen by the same
+``--config``/``--proxy``/``--log-type``.  When an incident opens -- and when its evidence
+changes -- ``why502 diagnose`` itself runs on the window's lines (``diagnosis``), so the root
+cause in an alert is the one ``diagnose`` prints for the same lines, by construction.  It runs
+in a child process waited for by a worker thread: the ``incident-opened`` event waits for it,
+the tail and the metrics do not, and the agent never holds the diagnosis' memory.  Metrics are served by
 prometheus_client's own thread, alerts are sent by ``alerts.AlertSender``'s thread and health
 checks run in ``health.HealthChecker``'s: none of them can block the tail.
 """
@@ -20,26 +25,31 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from why502.app.diagnose import DiagnoseOptions, diagnose
 from why502.app.diagnose.inputs import log_paths
-from why502.app.stats.formats import choose_format, guess_format
+from why502.app.watch.closing import closing_report, incident_report
+from why502.app.watch.diagnosis import DIAGNOSIS_TIMEOUT, DiagnosisInputs, diagnose_window
 from why502.app.watch.incidents import Incident, Rules, Window, triggers
 from why502.app.watch.metrics import Metrics, upstream_label
-from why502.app.watch.traffic import make_parser
-from why502.errors import UsageError, Why502Error
-from why502.evidence.stats.parser import LineParser
+from why502.app.watch.window import WINDOW_BYTES, LogWindow
+from why502.errors import InputError, UsageError, Why502Error
 from why502.findings.model import Diagnostic, Report
 from why502.findings.redact import redact
 from why502.parsers.errorlog import classify_line
-from why502.parsers.log_format import PREDEFINED, compile_format
+from why502.parsers.lblogs import LOG_TYPES, detect_families, parse_line
 from why502.parsers.nginx import NginxConfig
+from why502.proxies import DEFAULT, Capability, choose, get
+from why502.proxies.base import resolve
 from why502.sources.follow import FileFollower
 from why502.sources.nginx import load_config
 from why502.sources.proxyprocs import own_nginx_config
+from why502.sources.stream import StreamFollower
+
+if TYPE_CHECKING:  # polars is imported only when an nginx access log is counted (traffic)
+    from why502.evidence.stats.parser import LineParser
 
 __all__ = ["RESCAN_SECONDS", "Watch", "WatchOptions", "cri_stdout"]
 
@@ -47,6 +57,61 @@ RESCAN_SECONDS = 5.0
 # CRI (containerd, CRI-O) log file line, kubelet's format (k8s.io/cri-client, pkg/logs):
 # "<RFC3339Nano time> <stdout|stderr> <P|F> <text>"; P = a partial line continued by the next
 _CRI_LINE = re.compile(rb"^\S+ (stdout|stderr) ([PF]) ?(.*)$", re.M)
+# an nginx error-log line (ngx_log_error_core: "YYYY/MM/DD HH:MM:SS [level] pid#tid: ..."),
+# maybe behind a shipper's prefix: in a stream of both logs (``kubectl logs -f`` of an ingress
+# controller: its stderr and stdout in one) these lines are the error log's, the rest the access log's
+_ERROR_LINE = re.compile(rb"^[^\n]{0,64}?\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] [^\n]*\n", re.M)
+STDIN = "-"
+# The status of a request line, per load balancer family, as ``parsers.lblogs`` reads it: JSON
+# keys (Caddy, Envoy's JSON, Traefik's JSON, Cloudflare), the field after the quoted request line
+# (Envoy's and Istio's text formats, Traefik's common format).  ALB/ELB: none (their status is the
+# 9th/8th space-separated field, read by ``parse_line``).
+_STATUS: dict[str, tuple[re.Pattern[bytes], ...]] = {
+    "caddy": (re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
+    "envoy": (re.compile(rb'^[^\n]*?"response_code":(\d{1,3})[,}]', re.M),
+              re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
+    "traefik": (re.compile(rb'^[^\n]*?"DownstreamStatus":(\d{1,3})[,}]', re.M),
+                re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
+    "cloudflare": (re.compile(rb'^[^\n]*?"EdgeResponseStatus":(\d{1,3})[,}]', re.M),),
+}
+
+
+def _status_regex(family: str | None, sample: list[str]) -> re.Pattern[bytes] | bool:
+    """The family's status regex that reads the status ``parse_line`` reads on every request
+    line of ``sample`` (and matches no line that is not one), else False (line by line)."""
+    for rx in _STATUS.get(family or "", ()):
+        agreed = 0
+        for text in sample:
+            rec = parse_line(text, family) if text.strip() else None
+            m = rx.search(text.encode())
+            request = rec is not None and rec.kind == "access" and rec.status is not None
+            if (m is not None) != request or (m is not None and rec is not None
+                                              and int(m.group(1)) != rec.status):
+                break
+            agreed += request
+        else:
+            if agreed:
+                return rx
+    return False
+
+
+# An HAProxy request that went well (httplog, configuration.txt 8.2.3): a status below 500 and
+# the termination state "----" (8.5: no error, no timeout, the session ended normally).  HAProxy's
+# log is its access log too, one line per request: these lines are most of it and
+# ``classify_line`` finds nothing in them (~40 us each), so they are counted out at C speed.
+# The window keeps them: diagnose reads every line.
+_HAPROXY_OK = re.compile(rb"^[^\n]*?\] \S+ \S+/\S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ [1-4]\d\d "
+                         rb"\+?\d+ \S+ \S+ ---- [^\n]*\n", re.M)
+
+
+def _failure_lines(data: bytes) -> bytes:
+    """The lines of an error-log block that may be failures (``_HAPROXY_OK`` taken out)."""
+    return _HAPROXY_OK.sub(b"", data) if b" ---- " in data else data
+
+
+def _text_lines(data: bytes) -> list[str]:
+    """A block of whole lines as text (UTF-8, invalid bytes replaced: never interpreted)."""
+    return data[:-1].decode("utf-8", "replace").split("\n") if data else []
 
 
 def _expand(paths: list[str]) -> list[str]:
@@ -85,6 +150,15 @@ Event = dict[str, Any]
 @dataclass
 class WatchOptions:
     nginx_conf: str | None = None
+    # ``--config FILE`` (nginx, Apache or HAProxy: detected from the content by the one
+    # registry, ``why502.proxies``), ``--proxy`` to force it, ``--log-type`` for the load
+    # balancers' and edge proxies' access logs: the inputs of ``why502 diagnose``
+    config: str | None = None
+    proxy: str | None = None
+    log_type: str | None = None
+    # logs named without a kind (``why502 watch LOG...``, ``-`` = stdin): each line is taken
+    # for what it is (an error-log line, an access-log line, a load balancer's line)
+    logs: list[str] = field(default_factory=list)
     error_logs: list[str] = field(default_factory=list)
     access_logs: list[str] = field(default_factory=list)
     fpm_logs: list[str] = field(default_factory=list)
@@ -113,16 +187,40 @@ class WatchOptions:
     # credentials in what watch shows, saves and sends (events, reports, alerts): redacted
     # once, when a diagnosis comes in (findings.redact); False only with --no-redact
     redact: bool = True
+    window_bytes: int = WINDOW_BYTES  # the window's lines kept per followed log (window.LogWindow)
+    # bytes read from a log per poll: 1 MiB, not the follower's 4 MiB -- each block is copied,
+    # decoded and split while it is counted, and at 200k lines/s the 4 MiB blocks held the agent
+    # at 60-75 MB of RSS against 47-50 MB, for the same CPU (bench/watch_bench.py, HAProxy's log)
+    poll_bytes: int = 1 << 20
 
 
 @dataclass
 class _Followed:
-    kind: str  # "access" or "error"
-    follower: FileFollower
+    # "access" (nginx's), "error" (nginx's, Apache's, HAProxy's), "fpm", "lb" (a load balancer's
+    # or edge proxy's access log, ``family``) or "auto" (decided on the first lines read)
+    kind: str
+    follower: FileFollower | StreamFollower
     parser: LineParser | None = None  # the access log's format (traffic.make_parser)
     warned: bool = False
     gaps: int = 0  # the follower's gaps already counted in the metric
     cri: bool | None = None  # CRI-framed (a container log file), decided on the first block
+    family: str | None = None  # a load balancer's family (parsers.lblogs.LOG_TYPES), else None
+    sniffed: bool = False  # the family looked for in the first lines read
+    saw_access: bool = False  # access lines (requests) were read from it
+    # kind "lb": the status regex (_status_regex), False when none agrees with parse_line
+    status_rx: re.Pattern[bytes] | bool | None = None
+    # the window's lines, by the kind of log diagnose is given them as (an "auto" stream of
+    # nginx's two logs is split into both)
+    windows: dict[str, LogWindow] = field(default_factory=dict)
+
+    hold_from: float | None = None  # what the open incident keeps of new windows (Watch._hold)
+
+    def window(self, kind: str, seconds: float, budget: int) -> LogWindow:
+        win = self.windows.get(kind)
+        if win is None:
+            win = self.windows[kind] = LogWindow(seconds, budget)
+            win.hold_from = self.hold_from
+        return win
 
 
 class Watch:
@@ -142,6 +240,8 @@ class Watch:
         self.stopping = False
         self.followed: list[_Followed] = []
         self.cfg: NginxConfig | None = None
+        self.proxy = DEFAULT  # a name of why502.proxies.PROXIES (_setup)
+        self.proxy_logs: list[str] = []  # another proxy's logs found from its config (_proxy_logs)
         self.down: list[str] = []  # targets the health checker found down
         self.started = time.monotonic()
         self.last_diagnosis = 0.0
@@ -150,8 +250,8 @@ class Watch:
         self.reload_requested = False
         # named logs that are globs, re-expanded every RESCAN_SECONDS; files found after the
         # start are read from their beginning
-        self.globs = [p for p in (*options.error_logs, *options.access_logs, *options.fpm_logs)
-                      if glob.has_magic(p)]
+        self.globs = [p for p in (*options.error_logs, *options.access_logs, *options.fpm_logs,
+                                  *options.logs) if glob.has_magic(p)]
         self.globbed: set[str] = set()
         self.last_rescan = time.monotonic()
         # SIGHUP re-reads the rules through this (the CLI: --rules FILE, then the flags)
@@ -166,22 +266,38 @@ class Watch:
     def _setup(self) -> None:
         o = self.options
         diags: list[Diagnostic] = []
-        named = o.nginx_conf is not None
-        if o.nginx_conf is None and self.discovers and (own := own_nginx_config()) is not None:
-            # the running nginx's own -c FILE, not nginx -T's /etc/nginx (issue 31)
-            o.nginx_conf = own
-            diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
-        if o.nginx_conf is not None or self.discovers:
-            try:
-                self.cfg = load_config(o.nginx_conf)
-            except Why502Error as err:
-                if named:
-                    raise
-                diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
+        if o.config and o.nginx_conf:
+            raise UsageError("--nginx-conf is an alias of --config: give one of them")
+        if o.log_type is not None and o.log_type not in ("auto", DEFAULT, *LOG_TYPES):
+            raise UsageError(f"unknown --log-type {o.log_type!r}: choose one of {DEFAULT}, "
+                             f"{', '.join(LOG_TYPES)}")
+        if o.logs.count(STDIN) + o.error_logs.count(STDIN) + o.access_logs.count(STDIN) > 1:
+            raise UsageError("stdin (-) can be followed once")
+        # the one registry says which proxy (--proxy, else the --config file's content)
+        self.proxy = choose(o.proxy, o.config or o.nginx_conf)
+        if not get(self.proxy).can(Capability.WATCH):
+            raise UsageError(f"watch does not follow {self.proxy}'s logs")
+        if self.proxy == DEFAULT:
+            if o.config is not None:
+                o.nginx_conf, o.config = o.config, None
+            named = o.nginx_conf is not None
+            if o.nginx_conf is None and self.discovers and (own := own_nginx_config()) is not None:
+                # the running nginx's own -c FILE, not nginx -T's /etc/nginx (issue 31)
+                o.nginx_conf = own
+                diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
+            if o.nginx_conf is not None or self.discovers:
+                try:
+                    self.cfg = load_config(o.nginx_conf)
+                except Why502Error as err:
+                    if named:
+                        raise
+                    diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
+        else:
+            self.proxy_logs = self._proxy_logs(diags)
         self._follow(diags, from_start=o.from_start)
         if not self.followed and not self.globs:
             raise UsageError("nothing to watch: no error or access log (pass --error-log/"
-                             "--access-log or --nginx-conf)")
+                             "--access-log, a LOG or - for stdin, or --config)")
         if not self.followed:
             # a node agent starts before the pods it watches: their files are followed when
             # they appear (the glob is scanned again every RESCAN_SECONDS)
@@ -189,6 +305,30 @@ class Watch:
                                     + " yet: waiting for one"))
         for d in diags:
             self.note(d)
+
+    def _proxy_logs(self, diags: list[Diagnostic]) -> list[str]:
+        """Another proxy's (Apache's, HAProxy's) log to follow when none is named: what its
+        config names (Apache's ``ErrorLog``), else its packaged path (``Vocabulary``'s
+        ``default_error_log``, e.g. Debian's /var/log/haproxy.log written by rsyslog)."""
+        o = self.options
+        proxy = get(self.proxy)
+        path = o.config or proxy.vocabulary.default_config
+        try:
+            cfg = resolve(proxy.hooks.load_config)(path)  # type: ignore[operator]
+        except (OSError, Why502Error) as err:
+            if o.config is not None:
+                why = err.strerror if isinstance(err, OSError) else str(err)
+                raise InputError(f"cannot read {path} (--config): {why or err}") from None
+            cfg = None
+        if o.error_logs or o.logs or o.access_logs:
+            return []
+        found = [p for p in getattr(cfg, "error_logs", None) or [] if os.path.exists(p)]
+        if not found and os.path.exists(proxy.vocabulary.default_error_log):
+            found = [proxy.vocabulary.default_error_log]
+        if not found:
+            diags.append(Diagnostic("info", f"no {proxy.vocabulary.title} log found: pass its log "
+                                    f"file with --error-log (e.g. {proxy.vocabulary.default_error_log})"))
+        return found
 
     @property
     def discovers(self) -> bool:
@@ -200,7 +340,13 @@ class Watch:
         in the named error log opened no incident because the host's own access log was quiet.
         """
         o = self.options
-        return o.discover or not (o.error_logs or o.access_logs or o.fpm_logs)
+        return o.discover or not (o.error_logs or o.access_logs or o.fpm_logs or o.logs)
+
+    def _follower(self, path: str, from_start: bool) -> FileFollower | StreamFollower:
+        if path == STDIN:
+            return StreamFollower(0, STDIN, raw=True, budget=self.options.poll_bytes)
+        return FileFollower(path, from_start=from_start or path in self.globbed, raw=True,
+                            budget=self.options.poll_bytes)
 
     def _follow(self, diags: list[Diagnostic], from_start: bool) -> list[str]:
         """Follow the logs the flags and the config name, the server names and formats of the
@@ -210,18 +356,22 @@ class Watch:
         here and again every ``RESCAN_SECONDS`` (``step``): a container restarted or a pod
         rescheduled writes a new file, read from its start.  Returns the paths followed anew."""
         o = self.options
-        errors = _expand(log_paths(o.error_logs, self.cfg, "error", diags) + list(o.fpm_logs))
+        errors = _expand(log_paths(o.error_logs, self.cfg, "error", diags) + self.proxy_logs)
         access = _expand(log_paths(o.access_logs, self.cfg, "access", diags))
         if self.cfg is not None:
             self.metrics.traffic.servers = frozenset(
                 n.lower() for srv in self.cfg.servers for n in srv.server_names
                 if n and n != "_" and not n.startswith(("~", "*", ".")) and not n.endswith("*"))
         known = {(f.kind, f.follower.path): f for f in self.followed}
+        forced = o.log_type if o.log_type in LOG_TYPES else None
         added: list[str] = []
         for path in access:
             # no log_format known for it: guessed on the first lines read, not on an empty file
             parser = None
-            if self.cfg is not None and self.cfg.access_logs:
+            if self.cfg is not None and self.cfg.access_logs and forced is None:
+                from why502.app.stats.formats import choose_format
+                from why502.app.watch.traffic import make_parser
+
                 fmt, _where = choose_format(None, self.cfg, [path])
                 parser = make_parser(fmt)
             old = known.get(("access", path))
@@ -230,14 +380,15 @@ class Watch:
                     old.parser, old.warned = parser, False
                 continue
             added.append(path)
-            self.followed.append(_Followed(
-                "access", FileFollower(path, from_start=from_start or path in self.globbed, raw=True),
-                parser))
-        for path in errors:
-            if ("error", path) not in known:
-                added.append(path)
-                self.followed.append(_Followed(
-                    "error", FileFollower(path, from_start=from_start or path in self.globbed)))
+            self.followed.append(_Followed("access", self._follower(path, from_start), parser,
+                                           family=forced))
+        for kind, paths in (("error", errors), ("fpm", _expand(list(o.fpm_logs))),
+                            ("auto", _expand(list(o.logs)))):
+            for path in paths:
+                if (kind, path) not in known:
+                    added.append(path)
+                    self.followed.append(_Followed(kind, self._follower(path, from_start),
+                                                   family=forced))
         return added
 
     def _rescan(self, now: float) -> None:
@@ -260,6 +411,17 @@ class Watch:
     def access_paths(self) -> list[str]:
         return [f.follower.path for f in self.followed if f.kind == "access"]
 
+    @property
+    def has_access(self) -> bool:
+        """Is a log of requests followed (the 5xx-ratio rule decides, not the failures')?"""
+        return any(f.kind == "access" or f.saw_access for f in self.followed)
+
+    @property
+    def ended(self) -> bool:
+        """Every input was a stream and every one has ended (stdin closed): nothing more will come."""
+        return bool(self.followed) and all(isinstance(f.follower, StreamFollower) and f.follower.ended
+                                           for f in self.followed)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -271,6 +433,9 @@ class Watch:
                 break
             if o.max_events is not None and self.events >= o.max_events:
                 break
+            if self.ended:
+                self.finish()
+                break
             if not busy:
                 time.sleep(o.poll_interval)
         for f in self.followed:
@@ -280,6 +445,13 @@ class Watch:
 
     def stop(self) -> None:
         self.stopping = True
+
+    def finish(self) -> None:
+        """stdin ended: the diagnosis under way (or one about to start) is waited for, so the
+        last incident is said with its cause before watch exits."""
+        self.wait_diagnosis(DIAGNOSIS_TIMEOUT)
+        self.decide(time.monotonic())
+        self.wait_diagnosis(DIAGNOSIS_TIMEOUT)
 
     def request_reload(self) -> None:
         """SIGHUP: re-read the configuration at the next step (``_reload``)."""
@@ -301,6 +473,9 @@ class Watch:
                 if rules != self.options.rules:
                     self.options.rules = rules
                     self.window.seconds = rules.window
+                    for f in self.followed:
+                        for win in f.windows.values():
+                            win.seconds = rules.window
                 said.append("rules")
         if self.options.nginx_conf is not None or self.cfg is not None:
             try:
@@ -337,19 +512,21 @@ class Watch:
                 f.gaps = f.follower.gaps
             if got.count:
                 self.metrics.lines.labels(path).inc(got.count)
-                bucket = self.window.at(time.monotonic())
-                if f.kind == "access":
-                    self._access(f, b"".join(got.chunks), got.count, bucket)
-                else:
-                    self._errors(got.lines, bucket)
+                at = time.monotonic()
+                self._read(f, b"".join(got.chunks), got.count, self.window.at(at), at)
             lag = f.follower.lag_bytes()
             self.metrics.lag.labels(path).set(lag)
             busy = busy or lag > 0
         self.decide(time.monotonic() if now is None else now)
         return busy
 
-    def _access(self, f: _Followed, data: bytes, count: int, bucket: Any) -> None:
-        if f.cri is None:
+    def _keep(self, f: _Followed, kind: str, data: bytes, count: int, at: float) -> None:
+        """The lines into the window diagnose is given (``window.LogWindow``)."""
+        f.window(kind, self.options.rules.window, self.options.window_bytes).add(at, data, count)
+
+    def _read(self, f: _Followed, data: bytes, count: int, bucket: Any, at: float) -> None:
+        """A block of whole lines of ``f``: counted by its kind, kept in the window."""
+        if f.kind in ("access", "auto") and f.cri is None:
             f.cri = bool(_CRI_LINE.match(data))
         if f.cri:
             # a container runtime's file (CRI: "<time> <stream> <P|F> <line>"): the access lines
@@ -357,12 +534,56 @@ class Watch:
             data, count = cri_stdout(data)
             if not count:
                 return
+        if f.kind in ("error", "fpm"):
+            self._keep(f, f.kind, data, count, at)
+            self._errors(_text_lines(_failure_lines(data)), bucket)
+            return
+        if not f.sniffed:
+            f.sniffed = True
+            # an access log whose log_format the config gives is nginx's: not sniffed
+            if f.family is None and f.parser is None and not (f.kind == "auto"
+                                                              and self.proxy != DEFAULT):
+                families = detect_families(_text_lines(data[:65536])[:100])
+                f.family = families[0] if families else None
+        if f.kind == "auto" and self.proxy != DEFAULT:
+            # the lines of Apache's or HAProxy's log: their error-log reading (as diagnose's)
+            self._keep(f, "error", data, count, at)
+            self._errors(_text_lines(_failure_lines(data)), bucket)
+            return
+        if f.family is not None:
+            self._keep(f, "lb", data, count, at)
+            self._lb(f, data, bucket)
+            return
+        if f.kind == "auto":
+            # nginx's two logs in one stream: its error lines apart from its requests
+            errors = b"".join(_ERROR_LINE.findall(data))
+            if errors:
+                n = errors.count(b"\n")
+                self._keep(f, "error", errors, n, at)
+                self._errors(_text_lines(errors), bucket)
+                data = _ERROR_LINE.sub(b"", data) if n < count else b""
+                count -= n
+            if not count:
+                return
+        f.saw_access = True
+        self._keep(f, "access", data, count, at)
+        self._access(f, data, count, bucket)
+
+    def _access(self, f: _Followed, data: bytes, count: int, bucket: Any) -> None:
         if f.parser is None:
+            from why502.app.stats.formats import guess_format
+            from why502.app.watch.traffic import make_parser
+            from why502.parsers.log_format import PREDEFINED, compile_format
+
             head = data[:65536].decode("utf-8", "replace").split("\n")[:100]
             name, _hits = guess_format([ln for ln in head if ln])
             fmt, escape = PREDEFINED[name]
             f.parser = make_parser(compile_format(fmt, escape, name=name))
         statuses, unparsed = self.metrics.traffic.add(data, f.parser, self.metrics.upstream_of)
+        self._count(f, statuses, unparsed, count, bucket)
+
+    def _count(self, f: _Followed, statuses: dict[int, int], unparsed: int, count: int,
+               bucket: Any) -> None:
         for code, n in statuses.items():
             bucket.requests += n
             bucket.statuses[code] += n
@@ -373,9 +594,56 @@ class Watch:
             if unparsed == count and not f.warned:
                 # said once: a wrong log_format would otherwise hide every 5xx silently
                 f.warned = True
+                what = f"{f.family} lines" if f.family else "its log_format"
                 self.note(Diagnostic("warning", f"{f.follower.path}: {unparsed} line(s) do not "
-                                     "match its log_format; counted in "
-                                     "why502_log_lines_unparsed_total"))
+                                     f"match {what}; counted in why502_log_lines_unparsed_total"))
+
+    def _lb(self, f: _Followed, data: bytes, bucket: Any) -> None:
+        """A load balancer's or edge proxy's lines (``parsers.lblogs``, the readers of diagnose
+        and stats): requests by status, and the proxy's own failures by symptom and target.
+
+        ``parse_line`` costs ~60 us a line (15k lines/s): every line through it would put the
+        agent behind at a few thousand requests a second.  So the status is taken by one regex
+        per family over the whole block (``_STATUS``, C speed), and ``parse_line`` reads only
+        the lines that matter -- the 5xx, and the lines that are not requests (Caddy's and
+        Traefik's error lines).  The regex is used only once it agreed with ``parse_line`` on
+        the first lines read (``_status_regex``): a format it misreads is read line by line."""
+        if f.status_rx is None:
+            f.status_rx = _status_regex(f.family, _text_lines(data[:65536])[:20])
+        rx = f.status_rx if isinstance(f.status_rx, re.Pattern) else None
+        statuses: dict[int, int] = {}
+        unparsed = 0
+        slow: list[str] = []
+        lines = data.count(b"\n")
+        if rx is not None:
+            matched = 0
+            for m in rx.finditer(data):
+                matched += 1
+                code = int(m.group(1))
+                statuses[code] = statuses.get(code, 0) + 1
+                if code >= 500:
+                    start = data.rfind(b"\n", 0, m.start()) + 1
+                    slow.append(data[start:data.find(b"\n", m.end())].decode("utf-8", "replace"))
+            if matched < lines:  # lines that are not requests: each read for what it is
+                slow += [t for t in _text_lines(data) if t.strip() and not rx.search(t.encode())]
+        else:
+            slow = [t for t in _text_lines(data) if t.strip()]
+        for text in slow:
+            rec = parse_line(text, f.family)
+            if rec is None:
+                unparsed += 1
+                continue
+            if rx is None and rec.status is not None and rec.kind == "access":
+                statuses[rec.status] = statuses.get(rec.status, 0) + 1
+            if rec.failed and rec.made_by == "lb" and rec.symptom:
+                up = self.metrics.bounded(rec.target or rec.group or "")
+                self.metrics.upstream_failures.labels(rec.symptom, up).inc()
+                bucket.failures += 1
+                bucket.symptoms[(rec.symptom, up)] += 1
+        if statuses:
+            f.saw_access = True
+            self.metrics.traffic.count(statuses)
+        self._count(f, statuses, unparsed, lines, bucket)
 
     def _errors(self, lines: list[str], bucket: Any) -> None:
         for line in lines:
@@ -392,9 +660,11 @@ class Watch:
     # -- incidents ---------------------------------------------------------------------------
 
     def decide(self, now: float) -> None:
-        self._collect_diagnosis()
+        self._collect_diagnosis(now)
+        if self.incident is not None:
+            self._track(self.incident, now)  # before the window moves on
         totals = self.window.totals(now)
-        fired = triggers(self.options.rules, totals, bool(self.access_paths), list(self.down))
+        fired = triggers(self.options.rules, totals, self.has_access, list(self.down))
         inc = self.incident
         if fired and inc is None:
             self._open(now, fired, totals)
@@ -403,19 +673,18 @@ class Watch:
                 inc.last_fired = now
                 inc.trigger = fired
             new = set(totals.symptoms) - inc.symptoms
-            inc.requests = max(inc.requests, totals.requests)
-            inc.errors = max(inc.errors, totals.errors)
-            inc.failures = max(inc.failures, totals.failures)
             if (new and self.pending is None
                     and now - self.last_diagnosis >= self.options.rediagnose_every):
                 # new evidence (a symptom or an upstream not seen yet): diagnosed again; it is
                 # taken as seen only then, so a change inside the rate limit is not missed
                 inc.symptoms |= new
                 self._diagnose(inc, now, "incident-updated")
-            # resolved once its diagnosis is in: the opened event always comes first
+            # resolved once its diagnosis is in: the opened event always comes first; diagnosed
+            # once more over the whole incident, then closed by _collect_diagnosis
             if (not fired and self.pending is None
                     and now - inc.last_fired >= self.options.rules.resolve_after):
-                self._resolve(inc)
+                inc.closing = inc.last_fired
+                self._diagnose(inc, now, "incident-resolved")
 
     def _open(self, now: float, fired: list[str], totals: Any) -> None:
         self.serial += 1
@@ -425,72 +694,135 @@ class Watch:
                        last_fired=now, symptoms=set(totals.symptoms), requests=totals.requests,
                        errors=totals.errors, failures=totals.failures)
         self.incident = inc
+        self._hold(time.monotonic() - self.options.rules.window)
+        self._track(inc, now)
         self._diagnose(inc, now, "incident-opened")
 
+    def _hold(self, since: float | None) -> None:
+        """Keep every followed log's lines read since ``since`` (monotonic; None: stop keeping)
+        past the window, within each window's byte budget: the diagnosis at the close reads the
+        whole incident (opening window included), not only the window's last seconds."""
+        for f in self.followed:
+            f.hold_from = since
+            for win in f.windows.values():
+                win.hold_from = since
+
+    def _track(self, inc: Incident, now: float | None = None) -> None:
+        """Fold the window's seconds before ``now`` into the incident's traffic (all of them
+        without ``now``: the close); its counts are the totals so far, this second included."""
+        mono = time.monotonic()
+        inc.traffic.track(self.window.buckets, float("inf") if now is None else int(now),
+                          time.time() - mono)
+        rest = [b for b in self.window.buckets if b.second > inc.traffic.done]
+        inc.requests = inc.traffic.requests + sum(b.requests for b in rest)
+        inc.errors = inc.traffic.errors + sum(b.errors for b in rest)
+        inc.failures = inc.traffic.failures + sum(b.failures for b in rest)
+
     def _resolve(self, inc: Incident) -> None:
+        self._track(inc)
         inc.resolved = datetime.now().isoformat(timespec="seconds")
         self.metrics.incidents_open.labels(inc.cause).set(0)
+        self.metrics.close_incident()
         if self.options.reports_dir and self.report is not None:
-            inc.report_file = self._write_report(inc, self.report)
+            inc.report_file = self._write_report(inc, incident_report(self.report, inc))
         self.incident = None
+        self._hold(None)
         self._event("incident-resolved", inc)
 
     def _diagnose(self, inc: Incident, now: float, kind: str) -> None:
-        """Start the same diagnosis as ``why502 diagnose --since <window start>`` on the same
-        logs, in the worker thread: the tail goes on meanwhile (the probes and the journal take
-        seconds); ``_collect_diagnosis`` applies it and says ``kind``."""
+        """Start ``why502 diagnose`` on the window's lines (``diagnosis.diagnose_window``), with
+        the inputs watch was given, in the worker thread: the tail goes on meanwhile (the
+        probes and the journal take seconds); ``_collect_diagnosis`` applies it and says
+        ``kind``.  The lines are taken now: what the window held when the incident opened."""
         self.last_diagnosis = now
-        since = datetime.now() - timedelta(seconds=self.options.rules.window + (now - inc.opened_at)
-                                           + 1)
-        o = self.options
-        opts = DiagnoseOptions(nginx_conf=o.nginx_conf, error_logs=self.error_paths,
-                               access_logs=self.access_paths,
-                               since=since.isoformat(timespec="seconds"), offline=o.offline,
-                               probe_timeout=o.probe_timeout,
-                               # the host config watch read itself is the diagnosis' too
-                               discover=o.nginx_conf is None and self.discovers)
         if self.pool is None:
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="why502-diagnose")
         self.diagnosis_started = time.monotonic()
-        self.pending = (inc, kind, self.pool.submit(_diagnose_or_error, opts))
+        windows = self.window_lines(time.monotonic())
+        inputs = self.diagnosis_inputs(closing=kind == "incident-resolved")
+        self.pending = (inc, kind, self.pool.submit(diagnose_window, inputs, windows))
+
+    def diagnosis_inputs(self, closing: bool = False) -> DiagnosisInputs:
+        """The flags of ``diagnose`` besides the logs: the config watch reads (the one named,
+        or the running nginx's), the proxy, the log type, the live checks or not (``closing``:
+        the close reads the logs only, the live state then is the fixed one: closing.py)."""
+        o = self.options
+        config = o.nginx_conf if self.proxy == DEFAULT else o.config
+        return DiagnosisInputs(
+            config=config, proxy=o.proxy, log_type=o.log_type, offline=o.offline or closing,
+            # the host config watch read itself is the diagnosis' too
+            extra=["--discover"] if config is None and self.discovers else [])
+
+    def window_lines(self, now: float) -> list[tuple[str, str, bytes]]:
+        """The window's lines of every followed log: ``(kind, path, lines)``."""
+        out: list[tuple[str, str, bytes]] = []
+        for f in self.followed:
+            if not f.windows and f.kind != "auto":  # nothing read from it yet: an empty window
+                out.append(("lb" if f.family else f.kind, f.follower.path, b""))
+            for kind, win in f.windows.items():
+                win.trim(now)
+                if win.dropped_lines:
+                    self.note(Diagnostic("info", f"{f.follower.path}: the diagnosis reads the last "
+                                         f"{win.lines:,} lines of the window ({win.dropped_lines:,} "
+                                         f"older ones are past its {win.budget >> 20} MiB)"))
+                    win.dropped_lines = 0
+                out.append((kind, f.follower.path, win.snapshot()))
+        return out
 
     def wait_diagnosis(self, timeout: float) -> None:
         """Block until the diagnosis under way is in (tests, and a last report at exit)."""
         if self.pending is not None:
             wait([self.pending[2]], timeout)
-            self._collect_diagnosis()
+            self._collect_diagnosis(time.monotonic())
 
-    def _collect_diagnosis(self) -> None:
+    def _collect_diagnosis(self, now: float) -> None:
         if self.pending is None or not self.pending[2].done():
             return
         inc, kind, future = self.pending
         self.pending = None
         result = future.result()
         inc.diagnosis_s = round(time.monotonic() - self.diagnosis_started, 2)
+        if kind == "incident-opened":
+            # the quiet time before it resolves counts from when its cause is known: a diagnosis
+            # longer than --resolve-after (a child diagnose on a loaded host takes seconds) made
+            # the incident open and resolve in the same step, unseen by any scrape
+            inc.last_fired = max(inc.last_fired, now)
         before = (inc.cause, inc.summary)
         if isinstance(result, str):
             self.note(Diagnostic("warning", f"diagnosis of incident {inc.id} failed: {result}"))
         else:
             if self.options.redact:
                 result = redact(result)
-            self.report = result
-            inc.redacted = result.redacted
-            if result.findings:
+            if kind == "incident-resolved":
+                # the whole span's evidence; the cause stays the one diagnosed live (closing.py)
+                self.report = closing_report(result, self.report, inc.cause)
+            else:
+                self.report = result
+            inc.redacted = self.report.redacted
+            if result.findings and kind != "incident-resolved":
                 top = result.findings[0]
                 inc.cause, inc.title, inc.confidence = top.cause, top.title, top.confidence
                 inc.upstream = top.upstream or top.target
+                inc.target = top.target
                 inc.summary = top.explanation.splitlines()[0] if top.explanation else top.title
                 inc.evidence = top.evidence[0].summary if top.evidence else ""
                 inc.fix = top.fix.summary if top.fix else ""
+        if inc.resolved is None:
+            self.metrics.open_incident(inc.cause, inc.upstream, inc.target,
+                                       datetime.fromisoformat(inc.opened).timestamp())
         if kind == "incident-opened":
             self.metrics.incidents.labels(inc.cause).inc()
             self.metrics.incidents_open.labels(inc.cause).set(1)
             self._event(kind, inc)
-        elif (inc.cause, inc.summary) != before:
-            if before[0] != inc.cause:
-                self.metrics.incidents_open.labels(before[0]).set(0)
-                self.metrics.incidents_open.labels(inc.cause).set(1)
-            self._event(kind, inc)
+            return
+        changed = (inc.cause, inc.summary) != before
+        if changed and before[0] != inc.cause:
+            self.metrics.incidents_open.labels(before[0]).set(0)
+            self.metrics.incidents_open.labels(inc.cause).set(1)
+        if kind == "incident-resolved" and inc.closing == inc.last_fired and self.incident is inc:
+            self._resolve(inc)  # no rule fired during the closing diagnosis
+        elif changed:
+            self._event("incident-updated", inc)
 
     def _write_report(self, inc: Incident, report: Report) -> str | None:
         from why502.reporters.json_report import to_json
@@ -515,11 +847,3 @@ class Watch:
                    "instance": self.options.instance, "incident": inc.to_dict()})
         for callback in self.on_change:
             callback(inc, kind)
-
-
-def _diagnose_or_error(opts: DiagnoseOptions) -> Report | str:
-    """``diagnose`` in the worker thread; a one-line error comes back as text, not raised."""
-    try:
-        return diagnose(opts)
-    except Why502Error as err:
-        return str(err)

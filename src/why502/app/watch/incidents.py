@@ -11,16 +11,28 @@ The rules (defaults in ``Rules``; ``why502 watch --help`` names the flags):
   src/http/ngx_http_upstream.c, so the access-log ratio may lag it);
 - a target found down by the health checker, even with no traffic at all.
 
-An incident closes when no rule has fired for ``resolve_after`` seconds.  This module is pure:
-time is given by the caller, so it is tested without sleeping.
+An incident closes when no rule has fired for ``resolve_after`` seconds.  A rule fires while the
+window still holds enough 5xx, so an incident closes at most ``window + resolve_after`` seconds
+(120 s by default) after its last 5xx -- sooner when healthy traffic after the fix dilutes the
+ratio below the threshold before the 5xx leave the window.  Before it closes it is diagnosed once
+more over its whole span (the engine), and the alert's ``endsAt`` is the moment it closed.
+
+Each incident keeps the traffic of its whole span (``IncidentTraffic``): every second of the
+window at its opening, then every second until it closes, folded per minute -- the totals the
+clients saw, the first and last 5xx, the peak minute.  This module is pure: time is given by the
+caller, so it is tested without sleeping.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
-__all__ = ["Bucket", "Incident", "Rules", "Window"]
+__all__ = ["Bucket", "Incident", "IncidentTraffic", "Rules", "Window"]
+
+MAX_MINUTES = 1440  # an incident's per-minute timeline keeps its last day (as diagnose's does)
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,68 @@ def triggers(rules: Rules, t: Bucket, has_access: bool, down: list[str]) -> list
 
 
 @dataclass
+class IncidentTraffic:
+    """What the logs said over an incident's whole span, from the window at its opening to its
+    close: totals (requests, 5xx, failed upstream attempts, statuses), per-minute counts, the
+    first and last 5xx.  Seconds are the window's (the monotonic clock); ``wall`` maps them to
+    local wall-clock time, like the logs'."""
+
+    requests: int = 0
+    errors: int = 0
+    failures: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    # "YYYY-MM-DDTHH:MM" -> (requests, {status: count}) -- the report's TimelinePoint shape
+    minutes: dict[str, tuple[int, Counter[int]]] = field(default_factory=dict)
+    first_error: str | None = None  # ISO seconds, local time
+    last_error: str | None = None
+    done: int = -1  # the last second folded in
+
+    def track(self, buckets: Iterable[Bucket], upto: float, wall: float) -> None:
+        """Fold in every bucket of a second before ``upto`` not folded yet (a bucket of the
+        current second may still grow); ``wall`` = wall-clock time minus the monotonic clock."""
+        for b in buckets:
+            if self.done < b.second < upto:
+                self._fold(b, wall)
+
+    def _fold(self, b: Bucket, wall: float) -> None:
+        self.done = b.second
+        self.requests += b.requests
+        self.errors += b.errors
+        self.failures += b.failures
+        self.statuses.update(b.statuses)
+        moment = datetime.fromtimestamp(b.second + wall).isoformat(timespec="seconds")
+        if b.errors or b.failures:
+            self.first_error = self.first_error or moment
+            self.last_error = moment
+        if b.requests or b.statuses:
+            requests, counts = self.minutes.setdefault(moment[:16], (0, Counter()))
+            counts.update(b.statuses)
+            self.minutes[moment[:16]] = (requests + b.requests, counts)
+            while len(self.minutes) > MAX_MINUTES:
+                del self.minutes[next(iter(self.minutes))]
+
+    def peak(self) -> tuple[str, int] | None:
+        """The minute with the most 5xx, and how many (the first such minute on a tie)."""
+        best: tuple[str, int] | None = None
+        for minute, (_requests, counts) in self.minutes.items():
+            n = sum(c for s, c in counts.items() if s >= 500)
+            if n and (best is None or n > best[1]):
+                best = (minute, n)
+        return best
+
+    def to_dict(self) -> dict[str, object]:
+        peak = self.peak()
+        return {"requests": self.requests, "errors_5xx": self.errors,
+                "failed_attempts": self.failures,
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+                "first_5xx": self.first_error, "last_5xx": self.last_error,
+                "peak_minute": peak[0] if peak else None, "peak_5xx": peak[1] if peak else 0,
+                "per_minute": [{"minute": m, "requests": r,
+                                "statuses": {str(k): v for k, v in sorted(c.items())}}
+                               for m, (r, c) in self.minutes.items()]}
+
+
+@dataclass
 class Incident:
     """One incident from open to resolved; ``cause`` and the rest come from the diagnosis."""
 
@@ -103,6 +177,7 @@ class Incident:
     title: str = ""
     confidence: float = 0.0
     upstream: str | None = None
+    target: str | None = None  # the upstream address (finding.target); metrics only
     summary: str = ""
     evidence: str = ""
     fix: str = ""
@@ -114,6 +189,10 @@ class Incident:
     report_file: str | None = None
     diagnosis_s: float | None = None  # how long the last diagnosis took
     redacted: int = 0  # credential values the diagnosis shows as [redacted] (findings.redact)
+    traffic: IncidentTraffic = field(default_factory=IncidentTraffic)
+    # ``last_fired`` when the closing diagnosis started: it closes the incident only if no rule
+    # fired again meanwhile
+    closing: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "opened": self.opened, "resolved": self.resolved,

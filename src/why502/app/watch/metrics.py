@@ -7,6 +7,14 @@ bounded, as the instrumentation guide asks (https://prometheus.io/docs/practices
 upstream *target* (``scheme://host:port`` or a unix socket, never a URI) and the followed file --
 no client address, no URI, no Host header (they are client-controlled).  An upstream label takes
 at most ``MAX_UPSTREAMS`` values; more are counted under ``other``.
+
+``why502_incident_started_timestamp_seconds{cause, upstream, target}`` carries the open
+incident's identity for ``why502 fleet`` (which upstream, since when: many hosts failing on one
+shared upstream, or starting within one minute, are one fleet-level finding): its series exists
+only while the incident is open (removed when it resolves or its labels change), so a watch
+exports at most one at a time and the label values go through the same ``MAX_UPSTREAMS`` bound.
+The value is a Unix time, as ``process_start_time_seconds`` is (the naming guide's
+``_timestamp_seconds`` suffix).
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ from why502.app.watch.httpd import HttpServer, Request, Response, Route, serve
 from why502.app.watch.traffic import Traffic
 
 __all__ = ["MAX_UPSTREAMS", "Metrics", "upstream_label"]
+
+# The open incident's identity: (cause, upstream, target) label values of
+# why502_incident_started_timestamp_seconds.
+IncidentKey = tuple[str, str, str]
 
 MAX_UPSTREAMS = 64
 # scheme://host:port or scheme://unix:/path: -- the peer, without the URI nginx appends
@@ -52,6 +64,12 @@ class Metrics:
         self.incidents_open = Gauge("why502_incidents_open",
                                     "Open incidents, by root cause ID (unknown until diagnosed).",
                                     ["cause"], registry=r)
+        self.incident_started = Gauge(
+            "why502_incident_started_timestamp_seconds",
+            "Start (Unix time) of the open incident, by root cause, upstream name and upstream "
+            "address (the series exists only while the incident is open).",
+            ["cause", "upstream", "target"], registry=r)
+        self._incident: IncidentKey | None = None
         self.incidents = Counter("why502_incidents", "Incidents opened, by root cause ID.",
                                  ["cause"], registry=r)
         self.lines = Counter("why502_log_lines", "Lines read from a followed log.", ["file"],
@@ -76,6 +94,20 @@ class Metrics:
                                     ["target"], registry=r)
         self._upstreams: set[str] = set()
         self._labels: dict[str, str] = {}
+        self._alertmanager_up: Gauge | None = None
+
+    def alertmanager_up(self, up: bool) -> None:
+        """``why502_alertmanager_up``: 1 while watch's own incident alerts reach Alertmanager
+        (``--alertmanager``; set at start, then after every post), 0 after a failed post.  Not
+        exported without ``--alertmanager``.  The mixin's incident rules stand down on an
+        instance where it is 1, so an incident pages once (``mixin``).  The first call is made
+        at start-up, before the sender's thread, so the gauge is created once."""
+        if self._alertmanager_up is None:
+            self._alertmanager_up = Gauge(
+                "why502_alertmanager_up",
+                "1 while why502 watch's own incident alerts reach Alertmanager (--alertmanager).",
+                registry=self.registry)
+        self._alertmanager_up.set(1 if up else 0)
 
     def upstream_of(self, raw: str) -> str:
         """The bounded label of one ``$upstream_addr`` entry (cached: a host has few)."""
@@ -94,6 +126,22 @@ class Metrics:
             return "other"
         self._upstreams.add(upstream)
         return upstream
+
+    def open_incident(self, cause: str, upstream: str | None, target: str | None,
+                      started: float) -> None:
+        """Export the open incident (``None`` upstream/target: ``""``), replacing the series of
+        the one exported before: one series at a time, whatever the incidents were."""
+        key = (cause, self.bounded(upstream_label(upstream)), self.bounded(upstream_label(target)))
+        if key != self._incident:
+            self.close_incident()
+            self._incident = key
+        self.incident_started.labels(*key).set(started)
+
+    def close_incident(self) -> None:
+        """Remove the open incident's series (it resolved, or its labels changed)."""
+        if self._incident is not None:
+            self.incident_started.remove(*self._incident)
+            self._incident = None
 
     def route(self) -> Route:
         """``GET /metrics``: the registry in the format the scraper asks for (``Accept``:

@@ -13,6 +13,15 @@ Recording-rule names follow Prometheus's ``level:metric:operations`` convention
 (https://prometheus.io/docs/practices/rules/); they are the series ``why502 fleet`` can ask for
 instead of evaluating ``rate()`` over every host at query time.
 
+One page per incident: ``why502 watch --alertmanager URL`` sends each incident itself (with its
+diagnosis and fix), and exports ``why502_alertmanager_up`` (1 while its posts go through).  The
+incident alerts here stand down on an instance whose agent sends its own (``unless on (instance,
+job) why502_alertmanager_up == 1``), so loading these rules *and* running watch with
+``--alertmanager`` -- as the README does -- pages once, not twice; when watch cannot reach its
+Alertmanager the rules page instead.  The 5xx-ratio and target-down alerts say what an open
+incident already says, so they stay silent on an instance with an incident open (for the ratio:
+one in the rate range, or it fires minutes after the fix, on the 5xx still in its range).
+
 Why one alert per cause rather than one alert with a ``cause`` label: each cause gets its own
 summary, first fix step and runbook page in the notification, and a team can route or silence one
 cause (``alertname=Why502KeepaliveRace``) without a label matcher.  Causes not in the catalog
@@ -29,8 +38,8 @@ from typing import Any
 
 from why502.catalog import Entry, load_catalog
 
-__all__ = ["RUNBOOK_BASE", "Rule", "alert_groups", "dashboard", "recording_groups", "render_yaml",
-           "write_mixin"]
+__all__ = ["ERRORS_RATE", "HOSTS", "JOBS", "RATE_RANGE", "REQUESTS_RATE", "RUNBOOK_BASE", "Rule",
+           "alert_groups", "dashboard", "recording_groups", "render_yaml", "write_mixin"]
 
 RUNBOOK_BASE = "https://github.com/why502/why502/blob/main/docs/causes/"
 # The 5xx ratio and the traffic floor of Why502High5xxRatio: watch's own incident rule opens at a
@@ -38,6 +47,17 @@ RUNBOOK_BASE = "https://github.com/why502/why502/blob/main/docs/causes/"
 RATIO = 0.05
 MIN_RPS = 0.1
 RATE_RANGE = "5m"
+# The recorded per-instance rates `why502 fleet` reads (one series per host, not rate() over
+# every host's raw series at query time).
+REQUESTS_RATE = f"instance:why502_requests:rate{RATE_RANGE}"
+ERRORS_RATE = f"instance:why502_requests_5xx:rate{RATE_RANGE}"
+# One series per host that exports why502 metrics, and per job that scrapes them: fleet's host
+# list and its silent agents without a `group by` over every host's raw series (at 3,000 hosts
+# ~90 ms each at query time, one series per host recorded).
+HOSTS = "instance:why502_log_lag_bytes:count"
+JOBS = "job:why502_log_lag_bytes:count"
+# watch sends this instance's incidents to Alertmanager itself: the rules' incident alerts stand down
+SELF_ALERTING = "unless on (instance, job) why502_alertmanager_up == 1"
 
 
 @dataclass(frozen=True)
@@ -65,7 +85,8 @@ def _lower_first(text: str) -> str:
 def _cause_alert(entry: Entry) -> Rule:
     return Rule(
         alert=alert_name(entry.id),
-        expr=f'max by (instance, job) (why502_incidents_open{{cause="{entry.id}"}}) > 0',
+        expr=f'max by (instance, job) (why502_incidents_open{{cause="{entry.id}"}}) > 0\n'
+             f"{SELF_ALERTING}\n",
         labels=(("severity", "critical"), ("cause", entry.id)),
         annotations=(
             ("summary", f"{{{{ $labels.instance }}}}: 5xx incident, {_lower_first(entry.title)}"),
@@ -84,7 +105,8 @@ def alert_groups(causes: Iterable[Entry] | None = None) -> list[tuple[str, list[
     incidents = [_cause_alert(e) for e in entries]
     incidents.append(Rule(
         alert="Why502IncidentUndiagnosed",
-        expr=f'max by (instance, job, cause) (why502_incidents_open{{cause!~"{ids}"}}) > 0',
+        expr=f'max by (instance, job, cause) (why502_incidents_open{{cause!~"{ids}"}}) > 0\n'
+             f"{SELF_ALERTING}\n",
         for_="2m", labels=(("severity", "critical"),),
         annotations=(
             ("summary", "{{ $labels.instance }}: 5xx incident, root cause not found ({{ $labels.cause }})"),
@@ -96,7 +118,9 @@ def alert_groups(causes: Iterable[Entry] | None = None) -> list[tuple[str, list[
     errors = f'sum by (instance, job) (rate(why502_requests_total{{status=~"5.."}}[{RATE_RANGE}]))'
     traffic = [Rule(
         alert="Why502High5xxRatio",
-        expr=f"(\n  {errors}\n    / {total}\n) > {RATIO}\nand {total} > {MIN_RPS}\n",
+        expr=f"(\n  {errors}\n    / {total}\n) > {RATIO}\nand {total} > {MIN_RPS}\n"
+             f"unless on (instance, job)\n"
+             f"  max by (instance, job) (max_over_time(why502_incidents_open[{RATE_RANGE}])) > 0\n",
         for_="5m", labels=(("severity", "warning"),),
         annotations=(
             ("summary", "{{ $labels.instance }}: {{ $value | humanizePercentage }} of requests answered 5xx"),
@@ -105,7 +129,10 @@ def alert_groups(causes: Iterable[Entry] | None = None) -> list[tuple[str, list[
             ("runbook_url", f"{RUNBOOK_BASE}README.md"),
         ))]
     agent = [
-        Rule(alert="Why502TargetDown", expr="why502_target_up == 0", for_="1m",
+        Rule(alert="Why502TargetDown",
+             expr="why502_target_up == 0\n"
+                  "unless on (instance, job) max by (instance, job) (why502_incidents_open) > 0\n",
+             for_="1m",
              labels=(("severity", "critical"),),
              annotations=(
                  ("summary", "{{ $labels.instance }}: upstream target {{ $labels.target }} is down"),
@@ -140,15 +167,16 @@ def alert_groups(causes: Iterable[Entry] | None = None) -> list[tuple[str, list[
 
 def recording_groups() -> list[tuple[str, list[Rule]]]:
     """The recording rules: per-instance request and 5xx rates, the ratio, upstream failures by
-    symptom, and open incidents by cause -- what ``fleet`` and the dashboard ask for."""
+    symptom, open incidents by cause, and the hosts and jobs that export why502 metrics -- what
+    ``fleet`` and the dashboard ask for."""
     r = RATE_RANGE
     return [("why502.rules", [
-        Rule(record=f"instance:why502_requests:rate{r}",
+        Rule(record=REQUESTS_RATE,
              expr=f"sum by (instance, job) (rate(why502_requests_total[{r}]))"),
         # "or 0 * total": a host that served no 5xx has a 5xx rate of 0, not no series
-        Rule(record=f"instance:why502_requests_5xx:rate{r}",
+        Rule(record=ERRORS_RATE,
              expr=f'sum by (instance, job) (rate(why502_requests_total{{status=~"5.."}}[{r}]))\n'
-                  f"  or 0 * instance:why502_requests:rate{r}"),
+                  f"  or 0 * {REQUESTS_RATE}"),
         Rule(record=f"instance:why502_requests_5xx:ratio_rate{r}",
              expr=f"instance:why502_requests_5xx:rate{r}\n  / instance:why502_requests:rate{r}"),
         Rule(record=f"instance_status:why502_requests:rate{r}",
@@ -158,6 +186,8 @@ def recording_groups() -> list[tuple[str, list[Rule]]]:
                   f"(rate(why502_upstream_failures_total[{r}]))"),
         Rule(record="cause:why502_incidents_open:count",
              expr="count by (cause) (why502_incidents_open > 0)"),
+        Rule(record=HOSTS, expr="count by (instance, job) (why502_log_lag_bytes)"),
+        Rule(record=JOBS, expr="count by (job) (why502_log_lag_bytes)"),
     ])]
 
 
@@ -255,8 +285,9 @@ def dashboard() -> dict[str, Any]:
 ALERTS_HEADER = """Prometheus alerting rules for why502 watch (`why502 watch --print-rules`; rendered from the
 catalog by why502.app.watch.mixin -- do not edit, regenerate with `why502 watch --write-mixin DIR`).
 Proven by `promtool test rules` in the test suite (contrib/monitoring-mixin/tests/alerts_test.yaml).
-One alert per root cause: load the why502-incidents group OR send incidents with
-`why502 watch --alertmanager`, not both (docs/guide/monitoring.md)."""
+One page per incident: the incident alerts stand down where watch sends its own
+(`--alertmanager`, why502_alertmanager_up == 1), so loading them next to it pages once
+(docs/guide/watch.md, "One page per incident")."""
 
 RULES_HEADER = """Prometheus recording rules for why502 watch (rendered by why502.app.watch.mixin -- do not
 edit).  The series why502 fleet and the dashboard ask for, precomputed per instance."""

@@ -18,8 +18,10 @@ def start_services(watch: Watch, note: Callable[[Diagnostic], None]) -> Callable
     stops: list[Callable[[], None]] = []
     o = watch.options
     if o.alertmanager:
+        watch.metrics.alertmanager_up(True)  # until a post fails: the rules stand down
         sender = AlertSender(o.alertmanager, o.instance, note,
-                             resend=min(30.0, max(1.0, o.rules.resolve_after / 2)))
+                             resend=min(30.0, max(1.0, o.rules.resolve_after / 2)),
+                             posted=watch.metrics.alertmanager_up)
         watch.on_change.append(sender.update)
         sender.start()
         stops.append(sender.stop)

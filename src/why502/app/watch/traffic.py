@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-import polars as pl
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from why502.evidence.stats.parser import LineParser
 from why502.parsers.log_format import CompiledFormat, compile_format
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from why502.evidence.stats.parser import LineParser
 
 __all__ = ["BUCKETS", "Traffic", "make_parser"]
 
@@ -56,7 +60,11 @@ class Traffic(Collector):
             upstream_of: Callable[[str], str]) -> tuple[dict[int, int], int]:
         """Count a block of whole lines; returns the requests per status code and the unparsed
         lines.  ``parser`` splits the block at its quotes in polars' CSV reader (no Python
-        object per line) and re-checks what does not fit with the format's regex."""
+        object per line) and re-checks what does not fit with the format's regex.  polars is
+        imported here, on the first block of an nginx access log: an agent following only error
+        logs or load balancers' logs never loads it (~30 MB of RSS, ``bench/watch_bench.py``)."""
+        import polars as pl
+
         df, unparsed, _samples, _rows = parser.parse(data)
         if "status" not in df.columns or not df.height:
             return {}, unparsed
@@ -102,6 +110,13 @@ class Traffic(Collector):
                     self.counts[label] = self.counts.get(label, 0) + row["n"]
         return {int(k): v for k, v in statuses.items() if k.isdigit()}, unparsed
 
+    def count(self, statuses: dict[int, int], server: str = "") -> None:
+        """Requests by final status read by another reader (a load balancer's log)."""
+        with self.lock:
+            for code, n in statuses.items():
+                key = (server, str(code))
+                self.requests[key] = self.requests.get(key, 0) + n
+
     def collect(self) -> Iterator[Metric]:
         with self.lock:
             req = CounterMetricFamily(
@@ -131,11 +146,15 @@ class Traffic(Collector):
 def _last(col: pl.Expr) -> pl.Expr:
     """The last attempt of an ``$upstream_*`` list; the regex runs only on the rows that are a
     list (most are one attempt)."""
+    import polars as pl
+
     return pl.when(col.str.contains(", | : ")).then(col.str.replace(_LAST, "")).otherwise(col)
 
 
 def make_parser(fmt: CompiledFormat) -> LineParser:
     """The block parser of ``fmt`` that captures only what the watch counts."""
+    from why502.evidence.stats.parser import LineParser
+
     return LineParser(compile_format(fmt.format, fmt.escape, name=fmt.name, capture=_WANTED))
 
 
