@@ -41,7 +41,7 @@ def test_fleet_names_the_host_with_the_incident(tmp_path: Path) -> None:
         try:
             for port in ports:
                 wait_until(lambda port=port: "why502_log_lag_bytes{" in
-                           get_text(f"http://127.0.0.1:{port}/metrics"), 15, "watch started")
+                           get_text(f"http://127.0.0.1:{port}/metrics"), 60, "watch started")
             prom = start_prometheus(stack, [f"127.0.0.1:{p}" for p in ports])
             now = datetime.now()
             _, access1, error1 = hosts[0]
