@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="DataclassInstance")
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 """1.1 added ``fix.hashes`` (the SHA-256 of each file a fix changes, when the report was made),
 1.2 ``proxy``, 1.3 ``places`` (one finding for the same defect in many blocks), 1.4
-``redacted`` (how many credential values the report shows as ``[redacted]``)."""
+``redacted`` (how many credential values the report shows as ``[redacted]``), 1.5 ``recovered``
+(a finding whose failures have stopped: the past, ranked after every current one)."""
 
 Confidence = float  # 0.0 .. 1.0; findings are ordered by it, highest first.
 Severity = Literal["info", "warning", "error"]
@@ -99,6 +100,10 @@ class Finding:
     # one finding and one fix (``fix.diff`` covers them all) instead of one per block; ``upstream``
     # and ``target`` are the first place's.  Empty for a finding about one place.
     places: list[Place] = field(default_factory=list)
+    # The failures stopped and the target answers now (schema 1.5): a past incident.  Ranked after
+    # every current finding, and a report of only these exits 0 (issue 31: a recovered incident
+    # of a minute before headed the report above a live outage, with "start the backend").
+    recovered: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,11 @@ class Report:
     def healthy(self) -> bool:
         """No finding at all: the answer is "nothing is wrong that why502 can see"."""
         return not self.findings
+
+    @property
+    def failing_now(self) -> bool:
+        """Is any finding current (not ``recovered``)?  What the exit code says: 1 only then."""
+        return any(not f.recovered for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract; ``schema_version`` first so readers can dispatch on it."""

@@ -25,6 +25,7 @@ from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Fix, Report
 from why502.findings.redact import notice
 from why502.reporters.html import chart_data, confidence_label, safe_text
+from why502.reporters.terminal import read_line
 
 __all__ = ["md_code", "md_text", "render_markdown"]
 
@@ -200,11 +201,16 @@ def _scalar(value: Any) -> str:
 def render_markdown(report: Report) -> str:
     """Render ``report`` as GitHub-flavoured Markdown, answer first (see the module docstring)."""
     out: list[str] = []
+    # under every verdict, healthy or not: the config and logs read, and how many inputs were not
+    # (issue 31: a verdict about the wrong config looked like one about the right one)
+    read = [] if report.inputs.get("demo") else [f"*{md_text(read_line(report).strip())}*", ""]
     if report.healthy:
-        out += ["# why502: no root cause found", "", "why502 saw nothing wrong in what it could read.", ""]
+        out += ["# why502: no root cause found", "", "why502 saw nothing wrong in what it could read.", "",
+                *read]
     else:
         top = report.findings[0]
-        out += [f"# why502: {md_text(top.title)}", "", *_facts(top), "", *_explanation(top.explanation)]
+        out += [f"# why502: {md_text(top.title)}", "", *read, *_facts(top), "",
+                *_explanation(top.explanation)]
         out += _fix(top.fix, "##")
         out += ["## Evidence", "", *_evidence(top.evidence)]
     out += ["## Incident timeline", "", *_timeline(report)]

@@ -9,6 +9,7 @@ hostile request line cannot recolour or retitle the terminal.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Console
@@ -33,7 +34,12 @@ def clean(value: Any) -> str:
 
 
 def render_terminal(report: Report, console: Console, *, verbose: bool = False) -> None:
-    """Print ``report`` answer-first to ``console``."""
+    """Print ``report`` answer-first to ``console``: the first screen (``first_screen``) by
+    default, the whole report with ``verbose``."""
+    if not verbose:
+        for line in first_screen(report, console):
+            console.print(line, no_wrap=True, overflow="ellipsis")
+        return
     console.print(_headline(report))
     proxy = report.inputs.get("proxy")
     if isinstance(proxy, str):  # the findings are about another proxy than the default one
@@ -53,7 +59,7 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
     detailed = report.findings if verbose else report.findings[:DETAILED]
     for n, finding in enumerate(detailed, 1):
         console.print()
-        _finding(console, n, finding, verbose, show_proxy=several)
+        _finding(console, n, finding, verbose, show_proxy=several, day=run_day(report))
     rest = report.findings[len(detailed):]
     if rest:
         console.print()
@@ -72,6 +78,173 @@ def render_terminal(report: Report, console: Console, *, verbose: bool = False) 
     if report.redacted:
         console.print()
         console.print(Text(notice(report.redacted), style="dim"))
+
+
+SCREEN = 22  # lines of the first screen: a 24-line terminal less the command and the next prompt
+_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+_SAME = re.compile(r"between ((?:\d{4}-\d{2}-\d{2} )?)(\d{2}:\d{2}(?::\d{2})?) and \2\b")
+
+
+def short_times(text: str, day: str | None) -> str:
+    """``text`` with every ISO time of ``day`` (``YYYY-MM-DD``, the day of the run) shortened to
+    its time, and "between T and T" of one instant said "at T": the date is noise when it is
+    today's (issue 31: ``classify`` split timestamps over four lines at 80 columns).  Times of
+    another day keep their date."""
+    if day:
+        text = _STAMP.sub(lambda m: m.group(2) if m.group(1) == day else m.group(0), text)
+    return _SAME.sub(r"at \1\2", text)
+
+
+def run_day(report: Report) -> str | None:
+    """The day of the run (``generated_at``'s date, local time), against which times shorten."""
+    stamp = report.generated_at or ""
+    return stamp[:10] if re.match(r"\d{4}-\d{2}-\d{2}", stamp) else None
+
+
+def _wrapped(console: Console, text: Text, indent: int, hang: int = 0, most: int = 0) -> list[Text]:
+    """``text`` wrapped to the console's width with ``indent`` (+ ``hang`` on later lines), cut
+    to ``most`` lines (the last one ending in an ellipsis) when ``most`` is given."""
+    width = max(20, console.width - indent - hang)
+    lines = [Text(" " * (indent + (hang if i else 0))) + line
+             for i, line in enumerate(text.wrap(console, width))]
+    for line in lines:
+        line.rstrip()
+    if most and len(lines) > most:
+        lines = lines[:most]
+        last = lines[-1]
+        last.truncate(max(1, console.width - 1))
+        last.append("…")
+    return lines
+
+
+def first_screen(report: Report, console: Console) -> list[Text]:
+    """What fits a 24-line terminal (``SCREEN`` lines at the console's width): the verdict, what
+    was read, then for the top finding its cause, its three strongest pieces of evidence and the
+    fix's commands, the other findings one line each, and "more with -v".
+
+    Why: the person on call reads one screen.  The whole report (26 lines for one finding, 52 for
+    the demo) scrolled the headline off an 80x24 terminal (issue 31).  The parts are chosen by
+    priority -- the verdict, the read: line, the evidence and the fix's commands always; the
+    explanation, the where line, the diff, the other findings and the notes while they fit -- and
+    printed in the report's order, every line at most the console's width."""
+    day = run_day(report)
+
+    def said(value: object) -> str:
+        return short_times(clean(value), day)
+
+    head = _wrapped(console, _headline(report), 0, 2, most=2)
+    proxy = report.inputs.get("proxy")
+    if isinstance(proxy, str):
+        config = report.inputs.get("config")
+        head += _wrapped(console, Text(f"{clean(proxies.long_title(proxy))}"
+                                       + (f": {clean(str(config))}" if config else ""), style="dim"),
+                         3, 2, most=1)
+    if not report.inputs.get("demo"):
+        head += _wrapped(console, Text(read_line(report).strip(), style="dim"), 3, 2, most=2)
+    found = report.inputs.get("discovered")
+    if isinstance(found, list) and len(found) > 1:
+        head += _wrapped(console, Text("found running: " + ", ".join(
+            f"{clean(proxies.long_title(str(d.get('proxy'))))} (pid {clean(d.get('pid'))}, "
+            f"{clean(d.get('config'))})" for d in found if isinstance(d, dict)), style="dim"), 3, 2, most=2)
+    if report.healthy:
+        head += _wrapped(console, Text(said(_healthy_detail(report).strip()), style="dim"), 3, 2, most=2)
+    # (priority, order, lines): priority 0 always shown, then 1, 2, ... while the screen has room
+    parts: list[tuple[int, int, list[Text]]] = [(0, 0, head)]
+    several = isinstance(found, list) and len(found) > 0
+    if report.findings:
+        f = report.findings[0]
+        # the headline names the top finding: under it, where and how many, not its title again
+        where = Text()
+        if f.proxy and (several or f.proxy != proxies.DEFAULT):
+            where.append(clean(proxies.long_title(f.proxy)) + " · ", style="bold")
+        if f.upstream or f.target:
+            where.append("upstream ", style="dim")
+            where.append(clean(f.upstream or f.target))
+            if f.target and f.target != f.upstream:
+                where.append(" → " + clean(f.target))
+        if f.count:
+            codes = "/".join(str(c) for c in f.status_codes) or "errors"
+            where.append((" · " if where.plain else "") + f"{codes} × {f.count:,}", style="dim")
+        if f.first_seen:
+            # the last time shortens against the first's day too: "21:11:54 … 21:11:57"
+            last = short_times(clean(f.last_seen), f.first_seen[:10]) if (
+                f.last_seen and f.last_seen != f.first_seen) else ""
+            where.append((" · " if where.plain else "") + said(f.first_seen) + (f" … {last}" if last else ""),
+                         style="dim")
+        parts.append((0, 1, [Text(""), *_wrapped(console, where, 3, 2, most=2)]))
+        parts.append((1, 3, _wrapped(console, Text(said(f.explanation)), 3, most=3)))
+        evidence: list[Text] = []
+        for item in f.evidence[:3]:
+            t = Text("• ")
+            t.append(f"{_KIND_LABEL.get(item.kind, item.kind)}: ", style="dim")
+            t.append(said(item.summary))
+            if item.source and item.kind in ("config", "log", "kernel", "unit"):
+                t.append(f"  ({clean(item.source)}" + (f":{item.line}" if item.line else "") + ")",
+                         style="dim")
+            evidence += _wrapped(console, t, 3, 2, most=2)
+        if evidence:
+            parts.append((0, 4, evidence))
+        if f.fix:
+            fix = Text("Fix: ", style="bold green")
+            fix.append(said(f.fix.summary))
+            lines = _wrapped(console, fix, 3, 2, most=2)
+            for cmd in f.fix.commands:
+                lines += _wrapped(console, Text("$ " + clean(cmd), style="cyan"), 5, 2)
+            parts.append((0, 5, lines))
+            if f.fix.diff:
+                diff = clean_block(f.fix.diff)
+                parts.append((3, 6, [Text("     " + line, style="green" if line.startswith("+") and not
+                                          line.startswith("+++") else "red" if line.startswith("-")
+                                          and not line.startswith("---") else "dim") for line in diff]))
+        others: list[Text] = []
+        for n, o in enumerate(report.findings[1:3], 2):
+            line = Text(f"{n}. ", style="bold")
+            line.append(clean(o.title))
+            who = f"{clean(proxies.long_title(o.proxy))} · " if o.proxy and (
+                several or o.proxy != proxies.DEFAULT) else ""
+            line.append(f"  ({who}{o.cause}, {o.confidence:.0%}" + (", recovered" if o.recovered else "")
+                        + ")", style="dim")
+            others += _wrapped(console, line, 0, 3, most=1)
+        if len(report.findings) > 3:
+            others.append(Text(f"… {len(report.findings) - 3} more finding"
+                               f"{'s' if len(report.findings) > 4 else ''}", style="dim"))
+        if others:
+            parts.append((4, 7, [Text(""), *others]))
+    notes = [d for d in report.diagnostics if d.severity != "info"]
+    if notes:
+        parts.append((5, 8, [Text(f"{len(notes)} note{'s' if len(notes) != 1 else ''} about the "
+                                  "inputs (not findings)", style="dim")]))
+    if report.redacted:  # always: the report does not show what the logs hold
+        parts.append((0, 9, _wrapped(console, Text(notice(report.redacted), style="dim"), 0)))
+    more = Text("more with -v", style="bold")
+    more.append(": every piece of evidence, the log lines, the whole fix"
+                + (", every finding" if len(report.findings) > 1 else "")
+                + (", the notes" if notes else ""), style="dim")
+    parts.append((0, 10, [Text(""), *_wrapped(console, more, 0, 2, most=1)]))
+    return _fit(parts, SCREEN)
+
+
+def _fit(parts: list[tuple[int, int, list[Text]]], room: int) -> list[Text]:
+    """The parts that fit ``room`` lines, by priority (0 always), printed in their order; a diff
+    (priority 3) that does not fit whole is cut, with how much more there is."""
+    # a diff always leaves its one-line note ("N lines of this diff ...") on the screen
+    used = sum(len(lines) for prio, _o, lines in parts if prio == 0) + sum(1 for p in parts if p[0] == 3)
+    chosen = [p for p in parts if p[0] == 0]
+    for prio, order, lines in sorted((p for p in parts if p[0]), key=lambda p: p[0]):
+        if used + len(lines) - (prio == 3) <= room:
+            chosen.append((prio, order, lines))
+            used += len(lines) - (prio == 3)
+        elif prio == 3:  # the diff does not fit: its whole hunks that do, and how much more
+            plain = [line.plain[5:] for line in lines]
+            keep = len(_whole_hunks(plain, room - used)) if room - used > 0 else 0
+            keep = keep if keep <= room - used else 0  # a first hunk longer than the room: none
+            hunks = sum(1 for line in plain if line.startswith("@@"))
+            cut = [*lines[:keep], Text(f"     … {len(lines) - keep:,} {'more ' if keep else ''}lines of "
+                                       f"this diff ({hunks:,} hunk{'s' if hunks != 1 else ''} in all: -v "
+                                       "shows it)", style="dim")]
+            chosen.append((prio, order, cut))
+            used += keep
+    return [line for _p, _o, lines in sorted(chosen, key=lambda p: p[1]) for line in lines]
 
 
 def _listed(paths: list[str], most: int = 2) -> str:
@@ -112,6 +285,11 @@ def _headline(report: Report) -> Text:
         t.append("no root cause of 502/503/504 found.")
         return t
     top = report.findings[0]
+    if not report.failing_now:  # every finding is the past: nothing fails now
+        t.append("✔ recovered: ", style="bold yellow")
+        t.append(clean(top.title), style="bold")
+        t.append("  (nothing fails now; exit 0)", style="dim")
+        return t
     t.append("✘ ", style="bold red")
     t.append(clean(top.title), style="bold")
     t.append(f"  ({top.cause}, confidence {top.confidence:.0%})", style="dim")
@@ -156,7 +334,8 @@ def _out(console: Console, text: Text, indent: int, hang: int = 0) -> None:
         console.print(Text(" " * (indent + (hang if i else 0))) + line, no_wrap=True)
 
 
-def _finding(console: Console, n: int, f: Finding, verbose: bool, *, show_proxy: bool = False) -> None:
+def _finding(console: Console, n: int, f: Finding, verbose: bool, *, show_proxy: bool = False,
+             day: str | None = None) -> None:
     head = Text()
     head.append(f"{n}. ", style="bold")
     head.append(clean(f.title), style="bold red" if n == 1 else "bold yellow")
@@ -177,17 +356,17 @@ def _finding(console: Console, n: int, f: Finding, verbose: bool, *, show_proxy:
             where.append(" → ")
             where.append(clean(f.target))
     if f.first_seen:
-        where.append(f"   {clean(f.first_seen)}" + (f" … {clean(f.last_seen)}"
-                                                   if f.last_seen and f.last_seen != f.first_seen
-                                                   else ""), style="dim")
+        last = short_times(clean(f.last_seen), day) if f.last_seen and f.last_seen != f.first_seen else ""
+        where.append(f"   {short_times(clean(f.first_seen), day)}" + (f" … {last}" if last else ""),
+                     style="dim")
     if where.plain.strip():
         _out(console, where, 3)
-    _out(console, Text(clean(f.explanation)), 3)
+    _out(console, Text(short_times(clean(f.explanation), day)), 3)
     if f.evidence:
         _out(console, Text("Evidence", style="bold"), 3)
         limit = None if verbose else 6
         for item in f.evidence[:limit]:
-            _evidence(console, item)
+            _evidence(console, item, day)
         if limit and len(f.evidence) > limit:
             _out(console, Text(f"… {len(f.evidence) - limit} more (-v or --format json shows all)",
                                style="dim"), 5)
@@ -228,10 +407,10 @@ def clean_block(text: str) -> list[str]:
     return [strip_terminal_escapes(line) for line in text.splitlines()]
 
 
-def _evidence(console: Console, item: EvidenceItem) -> None:
+def _evidence(console: Console, item: EvidenceItem, day: str | None = None) -> None:
     t = Text("• ")
     t.append(f"{_KIND_LABEL.get(item.kind, item.kind)}: ", style="dim")
-    t.append(clean(item.summary))
+    t.append(short_times(clean(item.summary), day))
     if item.source and item.kind in ("config", "log", "kernel", "unit"):
         loc = clean(item.source) + (f":{item.line}" if item.line else "")
         t.append(f"  ({loc})", style="dim")

@@ -19,6 +19,7 @@ from pathlib import Path
 from why502.errors import InputError, not_found
 from why502.parsers.nginx import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
 from why502.parsers.nginx.load import config_file_problem, max_config_bytes, mib, over_bound
+from why502.sources.once import parsed
 from why502.sources.opening import is_stream, open_capped_input
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
@@ -143,11 +144,20 @@ def _load_path(path: str, host_paths: bool = True) -> NginxConfig:
     elif why := config_file_problem(path):
         raise InputError(why)
     try:
-        return parse_nginx(path, text=text, host_paths=host_paths)
+        if text is not None:
+            return parse_nginx(path, text=text, host_paths=host_paths)
+        return nginx_config(path, host_paths=host_paths)
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except (OSError, ValueError, UnicodeError) as err:
         raise InputError(f"{path}: cannot read: {err}") from None
+
+
+def nginx_config(path: str, *, root: str | None = None, host_paths: bool = True) -> NginxConfig:
+    """``parsers.nginx.parse_nginx`` of a config file, once per run (``sources.once``): every
+    part of a command that asks the same file gets the same parse."""
+    return parsed(__name__, path, lambda: parse_nginx(path, root=root, host_paths=host_paths),
+                  files=lambda cfg: cfg.files, variant=(root, host_paths))
 
 
 @dataclass

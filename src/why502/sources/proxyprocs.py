@@ -21,10 +21,13 @@ cannot be read are skipped silently: their config is not ours to read either.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, field
 
 from why502.proxies import PROXIES, detect_process
+from why502.sources.opening import read_small
 
 # the program names and default configs each proxy declares (why502.proxies, the one registry)
 PROGRAMS = {prog: p.name for p in PROXIES.values() for prog in p.detection.programs}
@@ -46,6 +49,9 @@ class ProxyProcess:
     master_worker: bool = False  # haproxy -W / -Ws
     pid_file: str | None = None  # haproxy -p
     children: tuple[int, ...] = field(default_factory=tuple)
+    prefix: str | None = None  # nginx -p PREFIX (absolute); None: the compiled-in prefix
+    unit: str | None = None  # the systemd service whose cgroup the master is in
+    container: str | None = None  # the container (cgroup scope) the master runs in, if any
 
 
 def _read(path: str) -> bytes | None:
@@ -102,6 +108,9 @@ def _absolute(path: str, pid: int, base: str | None = None) -> str:
         return path
 
 
+NGINX_PREFIX = "/usr/share/nginx"  # nginx -V --prefix of Debian's and upstream's packages
+
+
 def describe(kind: str, pid: int, argv: list[str]) -> ProxyProcess:
     """What a master's command line says (see the module docstring)."""
     if kind == "nginx" and argv and argv[0].startswith("nginx:"):
@@ -109,9 +118,16 @@ def describe(kind: str, pid: int, argv: list[str]) -> ProxyProcess:
         argv = words or argv
     binary = argv[0] if argv else kind
     if kind == "nginx":
+        # a relative -c is relative to the prefix (-p, else the compiled-in one), not to the
+        # working directory: ngx_process_options() in src/core/nginx.c calls
+        # ngx_conf_full_name(cycle, &conf_file, 0), which joins cycle->prefix; includes are then
+        # relative to the config's directory (conf_prefix) and logs to the prefix
+        given = _option(argv, "-p")
+        prefix = _absolute(given[-1], pid).rstrip("/") or "/" if given else None
         conf = _option(argv, "-c")
-        return ProxyProcess(kind, pid, tuple(argv), binary,
-                            _absolute(conf[-1], pid) if conf else DEFAULT_CONFIGS["nginx"])
+        config = (conf[-1] if os.path.isabs(conf[-1]) else os.path.join(prefix or NGINX_PREFIX, conf[-1])
+                  ) if conf else DEFAULT_CONFIGS["nginx"]
+        return ProxyProcess(kind, pid, tuple(argv), binary, config, prefix=prefix)
     if kind == "apache":
         root = _option(argv, "-d")
         server_root = _absolute(root[-1], pid) if root else None
@@ -166,8 +182,57 @@ def running_proxies(kinds: tuple[str, ...] = tuple(PROXIES), *,
             continue
         kids = tuple(p for p, (k, pp, _a) in procs.items() if pp == pid and k == kind)
         base = describe(kind, pid, argv)
-        out.append(ProxyProcess(**{**base.__dict__, "children": kids}))
+        unit, container = cgroup_of(pid)
+        out.append(ProxyProcess(**{**base.__dict__, "children": kids, "unit": unit,
+                                   "container": container}))
     return out
+
+
+# a container runtime's cgroup scope: docker-<64 hex>.scope, /docker/<id>, cri-containerd-<id>,
+# libpod-<id> (podman), /kubepods/.../<id>
+_CONTAINER = re.compile(r"(?:docker|cri-containerd|crio|libpod|containerd)[-/]([0-9a-f]{12,64})|"
+                        r"/kubepods[^\n]*/([0-9a-f]{12,64})")
+
+
+def cgroup_of(pid: int) -> tuple[str | None, str | None]:
+    """(the systemd service, the container) whose cgroup holds ``pid``, from ``/proc/PID/cgroup``
+    (cgroup v2: ``0::/system.slice/nginx.service``; v1: the ``name=systemd`` line).  A unit is
+    what ``systemctl reload`` must name (nginx started by hand has none: the session's
+    ``session-N.scope`` is not a service); a container is said because its files are not this
+    host's paths (``/proc/PID/root`` is its root)."""
+    raw = _read(f"/proc/{pid}/cgroup")
+    unit, container = parse_cgroup(raw.decode("utf-8", "replace") if raw else "")
+    if container is None and _other_mount_namespace(pid):
+        container = f"mount namespace of pid {pid}"
+    return unit, container
+
+
+def _other_mount_namespace(pid: int) -> bool:
+    """Does ``pid`` see another filesystem than this process (a container without a runtime's
+    cgroup name, ``unshare -m``)?  Unknown (not readable): no."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return False
+
+
+def parse_cgroup(text: str) -> tuple[str | None, str | None]:
+    """(unit, container) of a ``/proc/PID/cgroup`` text (``cgroup_of``)."""
+    paths = [line.split(":", 2)[2] for line in text.splitlines()
+             if line.count(":") >= 2 and (line.startswith("0::") or "name=systemd" in line)]
+    container = None
+    m = _CONTAINER.search(text)
+    if m:
+        container = (m.group(1) or m.group(2))[:12]
+    unit = None
+    for path in paths:
+        for part in reversed(path.split("/")):
+            if part.endswith(".service") and not container:
+                unit = part
+                break
+        if unit:
+            break
+    return unit, container
 
 
 def master_of(kind: str, config: str) -> ProxyProcess | None:
@@ -191,3 +256,71 @@ def own_nginx_config(masters: list[ProxyProcess] | None = None) -> str | None:
     conf = nginxes[0].config
     same = os.path.realpath(conf) == os.path.realpath(DEFAULT_CONFIGS["nginx"])
     return None if same else conf
+
+
+@dataclass(frozen=True)
+class EdgeProcess:
+    """A running proxy outside ``PROXIES`` whose logs ``diagnose`` reads (Caddy): its config, the
+    access logs the config writes, and where its own log (standard error) goes."""
+
+    kind: str  # caddy
+    pid: int
+    config: str | None
+    access_logs: tuple[str, ...] = ()
+    own_log: str | None = None  # /proc/PID/fd/2 when it is a regular file (Caddy's error lines)
+
+
+# ``output file PATH`` in a Caddyfile ``log`` block (https://caddyserver.com/docs/caddyfile/directives/log)
+_CADDY_OUTPUT = re.compile(r"^[ \t]*output[ \t]+file[ \t]+(\"[^\"]+\"|\S+)", re.M)
+_CADDY_DEFAULT = "Caddyfile"  # `caddy run` with no --config reads ./Caddyfile (caddy run --help)
+
+
+def _caddy_logs(config: str, pid: int) -> tuple[str, ...]:
+    """The access logs a Caddy config writes: ``output file`` lines of a Caddyfile, or every
+    ``"filename"`` of a file writer in a JSON config (``logging.logs.*.writer``)."""
+    try:
+        text = read_small(config, 1 << 20)
+    except (OSError, UnicodeDecodeError):
+        return ()
+    try:  # a JSON config (a Caddyfile may start with "{" too: its global options block)
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if data is not None:
+        logs = data.get("logging", {}).get("logs", {}) if isinstance(data, dict) else {}
+        names = [w.get("filename") for v in (logs.values() if isinstance(logs, dict) else [])
+                 if isinstance(v, dict) and isinstance(w := v.get("writer"), dict)]
+        return tuple(_absolute(n, pid) for n in names if isinstance(n, str) and n)
+    return tuple(dict.fromkeys(_absolute(m.strip('"'), pid) for m in _CADDY_OUTPUT.findall(text)))
+
+
+def running_edges() -> list[EdgeProcess]:
+    """Every Caddy server running (``caddy run``; ``caddy start`` runs one), or among
+    ``WHY502_PROC_PIDS``: ``diagnose`` with nothing named read the packaged nginx config while
+    only Caddy ran and answered 502 to every request, and said "healthy" (issue 31)."""
+    allowed = _allowed()
+    out: list[EdgeProcess] = []
+    try:
+        entries = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
+    except OSError:
+        return []
+    for pid in entries:
+        if allowed is not None and pid not in allowed:
+            continue
+        st = _stat(pid)
+        if st is None or st[0] != "caddy":
+            continue
+        raw = _read(f"/proc/{pid}/cmdline")
+        argv = [a.decode("utf-8", "replace") for a in (raw or b"").rstrip(b"\0").split(b"\0")]
+        if "run" not in argv[1:2]:
+            continue
+        conf = (_option(argv, "--config") or [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+                or [_CADDY_DEFAULT])
+        config = _absolute(conf[-1], pid)
+        try:
+            own = os.readlink(f"/proc/{pid}/fd/2")
+        except OSError:
+            own = None
+        out.append(EdgeProcess("caddy", pid, config, _caddy_logs(config, pid),
+                               own if own and own.startswith("/") and os.path.isfile(own) else None))
+    return out

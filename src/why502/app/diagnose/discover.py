@@ -18,11 +18,18 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from why502.analyzers.rank import score
+from why502.analyzers.rank import order
 from why502.app.diagnose.options import DiagnoseOptions
+from why502.errors import InputError
 from why502.findings.model import Report, TimelinePoint
 from why502.sources.nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
-from why502.sources.proxyprocs import ProxyProcess, own_nginx_config, running_proxies
+from why502.sources.proxyprocs import (
+    EdgeProcess,
+    ProxyProcess,
+    own_nginx_config,
+    running_edges,
+    running_proxies,
+)
 
 
 def nothing_named(options: DiagnoseOptions) -> bool:
@@ -44,8 +51,32 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
     for proc in masters:
         if proc.kind == "nginx" and proc.config == NGINX_DEFAULT_CONF and not os.path.exists(proc.config):
             continue
-        out.append((proc, replace(options, config=proc.config, proxy=proc.kind)))
+        out.append((proc, replace(options, config=proc.config, proxy=proc.kind, prefix=proc.prefix,
+                                  unit=proc.unit, container=proc.container)))
     return out
+
+
+def discover_edge(options: DiagnoseOptions) -> tuple[EdgeProcess, DiagnoseOptions] | None:
+    """With nothing named and no nginx, Apache or HAProxy running but Caddy running: Caddy's
+    own logs (the access logs its config writes, its standard error when that is a file), read
+    as a Caddy log.  Before, this host's packaged nginx config was read instead -- a proxy that
+    does not run -- and the verdict was "healthy", exit 0, while Caddy answered 502 to every
+    request (issue 31).  A Caddy whose logs cannot be read is exit 3 saying so: never healthy."""
+    if not nothing_named(options) or options.offline or running_proxies():
+        return None
+    edges = running_edges()
+    if not edges:
+        return None
+    proc = edges[0]
+    logs = [p for p in proc.access_logs if os.access(p, os.R_OK)]
+    if not logs:
+        missing = ", ".join(proc.access_logs) or "none: its config has no `log { output file ... }`"
+        raise InputError(f"Caddy runs (pid {proc.pid}, config {proc.config}) but its access log "
+                         f"cannot be read ({missing}); diagnose it with --access-log FILE --log-type "
+                         "caddy (run as root, or add a log directive writing JSON to a file)")
+    return proc, replace(options, access_logs=logs,
+                         error_logs=[proc.own_log] if proc.own_log and os.access(proc.own_log, os.R_OK)
+                         else [], log_type="caddy")
 
 
 def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
@@ -54,7 +85,7 @@ def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
     lists each proxy found (``discovered``) and what each run read (``runs``)."""
     findings = [f for _p, r in reports for f in r.findings]
     biggest = max((f.count for f in findings), default=0)
-    findings.sort(key=lambda f: (-score(f, biggest), -f.confidence))
+    findings.sort(key=lambda f: order(f, biggest))  # current before recovered, over all proxies
     timeline: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
     for _p, r in reports:
