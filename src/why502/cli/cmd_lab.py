@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
 
 if TYPE_CHECKING:
@@ -29,9 +30,11 @@ examples:
   why502 lab run keepalive-race --keep  # keep the temp dir (config, logs) to look at
   why502 lab check                      # run every scenario: does diagnose find the cause?
   why502 lab check --proxy haproxy      # only the HAProxy scenarios (also: apache, nginx)
+  why502 lab matrix --sample 40 --seed 7  # 40 generated fault cells, diagnosed through the CLI
 
 exit codes: run: 0 when diagnose ranks the expected cause first, 1 otherwise;
-check: 0 when every scenario that could run was diagnosed right; 2 usage; 3 lab unavailable
+check, matrix: 0 when every scenario/cell that could run was diagnosed right; 2 usage;
+3 lab unavailable
 """
 
 FORMATS = ("text", "json", "markdown", "html")
@@ -48,10 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lst.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
     run = sub.add_parser("run", help="reproduce one scenario and diagnose it")
     run.add_argument("name", metavar="NAME", help="scenario name (see `why502 lab list`)")
-    run.add_argument("--format", choices=FORMATS,
-                     help="report format (default: from the -o suffix -- .html/.htm, .md/.markdown, "
-                          ".json -- else text)")
-    run.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    add_format_argument(run, "lab run", FORMATS, default=None,
+                        notes="default: from the -o suffix (.html/.htm, .md/.markdown, .json), else text")
+    add_output_argument(run, "the report")
     run.add_argument("--keep", action="store_true",
                      help="keep the temp dir (config and logs) after the processes are stopped")
     run.add_argument("--show-logs", action="store_true", help="also print what nginx/PHP-FPM logged")
@@ -62,6 +64,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="run each scenario on a noisy host's baseline (other jobs' OOM kills "
                             "and segfaults, an old incident in the rotated log, client noise)")
     check.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
+    matrix = sub.add_parser(
+        "matrix", help="run the generated fault matrix (faults x proxies x backends x traffic x noise)")
+    matrix.add_argument("--seed", type=int, default=None,
+                        help="the sample's seed (default: a new one, printed so a run can be repeated)")
+    matrix.add_argument("--sample", type=int, default=0, metavar="K",
+                        help="run K cells (stratified: every proxy x fault first); default: all")
+    matrix.add_argument("--proxy", choices=names(), help="only the cells of this proxy")
+    matrix.add_argument("--list", action="store_true", help="list the cells, run nothing")
+    add_format_argument(matrix, "lab matrix", ("text", "json", "markdown"),
+                        notes="text: a line per cell, then the table; markdown: the table")
+    matrix.add_argument("-o", "--output", metavar="FILE",
+                        help="also write the table/JSON to FILE (atomically; never over an input)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         return _run_one(args)
     if command == "check":
         return _check(list(args.names), bool(args.noisy), args.proxy)
-    raise UsageError("lab: choose a subcommand: list, run NAME, check (see `why502 lab --help`)")
+    if command == "matrix":
+        return _matrix(args)
+    raise UsageError("lab: choose a subcommand: list, run NAME, check, matrix (see `why502 lab --help`)")
 
 
 def _scenarios(include_all: bool = False) -> dict[str, Scenario]:
@@ -190,7 +206,7 @@ def _emit(report: Report, fmt: str | None, output: str | None, verbose: bool) ->
             render_terminal(report, Console(highlight=False), verbose=verbose)
             return
         buf = io.StringIO()
-        render_terminal(report, Console(file=buf, no_color=True, width=110, highlight=False),
+        render_terminal(report, Console(file=buf, no_color=True, highlight=False),
                         verbose=verbose)
         text = buf.getvalue()
     if output is None:
@@ -235,3 +251,43 @@ def _check(names: list[str], noisy: bool = False, proxy: str | None = None) -> i
         print(f"{'ok   ' if ok else 'WRONG'} {scenario.name:30} expected {scenario.cause:24} "
               f"got {top}{others}{extra}")
     return EXIT_HEALTHY if wrong == 0 else EXIT_FINDINGS
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    """``lab matrix``: the generated cells (``why502.lab.matrix``), run one by one, a line each
+    as it ends (progress), then the table: right / reproduced / run per dimension."""
+    import random
+
+    from why502.lab import matrix
+    from why502.textutil import dump_json
+
+    pool = [c for c in matrix.cells() if args.proxy is None or c.proxy == args.proxy]
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
+    if args.sample < 0:
+        raise UsageError("lab matrix: --sample must be 0 (all) or more")
+    selected = matrix.sample(args.sample, seed, pool) if args.sample else pool
+    if args.list:
+        for cell in selected:
+            print(f"{cell.name:50} {cell.fault.cause}")
+        return EXIT_HEALTHY
+    print(f"why502 lab matrix: {len(selected)} of {len(pool)} cells, seed {seed}", file=sys.stderr)
+
+    def line(res: matrix.CellResult) -> None:
+        word = "ok   " if res.right else ("NOREP" if not res.reproduced else "WRONG")
+        why = res.error or "; ".join(res.violations)
+        print(f"{word} {res.cell:50} expected {res.expected:24} got {res.got or '-'}"
+              + (f"  ({why})" if why else "") + f"  {res.seconds:.1f}s",
+              file=sys.stderr if args.format != "text" else sys.stdout, flush=True)
+
+    table = matrix.run_cells(selected, line)
+    if args.format == "json":
+        text = dump_json({"seed": seed, "cells": [r.to_dict() for r in table.results]}) + "\n"
+    else:
+        text = table.markdown()
+    sys.stdout.write(text if args.format != "text" else "\n" + text)
+    if args.output:
+        from why502.cli.output import write_output
+
+        write_output(args.output, text)
+    wrong = [r for r in table.results if not r.right and not (r.error or "").startswith("skipped")]
+    return EXIT_HEALTHY if not wrong else EXIT_FINDINGS
