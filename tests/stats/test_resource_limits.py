@@ -87,21 +87,22 @@ def test_a_60_mb_line_is_cut_under_a_300_mb_limit(inputs: Path) -> None:
     assert diag.returncode in (0, 1), diag.stderr[-500:]
 
 
-# The two limits below were 460 and 500 MiB.  Both commands pass them on an idle machine and in
-# the suite under moderate load, but under heavy CPU contention (three one-process suites and two
-# busy loops beside a 4-worker run) their peak data segment rose past them ("memory allocation
-# failed"): the peak depends on contention, which is an open product question (issue 27, class 8),
-# not settled by this test.  The limits keep ~30% headroom for contention, so they are looser than
-# the figures docs/limits.md states; a reader whose memory grows with its input still fails them
-# (the error log is 320 MB, and the unique-URI tables grow with the 60 MB log).
-CONTENTION_HEADROOM_MB = 140
+# The two limits below are the figures docs/limits.md states.  They failed once in every
+# one-process suite and never alone: the suite had imported polars, whose ``__init__`` writes its
+# own allocator defaults into ``os.environ``, and the child took them for the user's setting and
+# ran without why502's (``cli.main.allocator_conf``; tests/cli/test_run_settings.py).  Each test
+# now gives its child that inherited value on purpose, as any parent that imported polars does.
+# Measured alone at a load of 26 on 2 cores: the unique URIs peak at 256-260 MiB of data segment
+# (sampled every 5 ms), the error-log join passes a 360 MiB limit.
+POLARS_PARENT = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
 
 
 def test_a_big_error_log_joins_under_a_460_mb_limit(inputs: Path) -> None:
     lines = _write(inputs / "error.log", 320, _error)
     try:
         proc = limited(["stats", "--log-format", "why502", "--error-log", str(inputs / "error.log"),
-                        "--format", "json", str(inputs / "empty.log")], 460 + CONTENTION_HEADROOM_MB)
+                        "--format", "json", str(inputs / "empty.log")], 460,
+                        env=POLARS_PARENT)
     finally:
         (inputs / "error.log").unlink()
     assert proc.returncode == 0, proc.stderr[-500:]
@@ -112,7 +113,8 @@ def test_unique_uris_hosts_clients_under_a_500_mb_limit(inputs: Path) -> None:
     lines = _write(inputs / "unique.log", 60, _access)
     try:
         proc = limited(["stats", "--log-format", "why502", "--no-error-log", "--format", "json",
-                        str(inputs / "unique.log")], 500 + CONTENTION_HEADROOM_MB)
+                        str(inputs / "unique.log")], 500,
+                        env=POLARS_PARENT)
     finally:
         (inputs / "unique.log").unlink()
     assert proc.returncode == 1, proc.stderr[-500:]
@@ -134,5 +136,7 @@ def test_a_run_out_of_memory_ends_and_never_hangs(inputs: Path, data_mb: int) ->
     finally:
         (inputs / "oom.log").unlink()
     assert lines and proc.returncode != 0
-    assert proc.returncode not in (0, 1, 4), proc.stderr[-500:]
+    # jemalloc may repeat "background thread creation failed" many times: show our own line
+    said = [ln for ln in proc.stderr.splitlines() if ln.startswith(("why502", "memory allocation"))]
+    assert proc.returncode not in (0, 1, 4), (proc.returncode, said[-3:], proc.stderr[:300])
     assert "Traceback" not in proc.stderr, proc.stderr[-500:]

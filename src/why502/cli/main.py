@@ -8,16 +8,19 @@ module level; each command imports its heavy parts (polars, rich, crossplane) in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 
 from why502 import __version__
+from why502.cli.termwidth import add_width_argument, resolve
 from why502.cli.threads import ensure_threads
 from why502.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE, Why502Error
 from why502.textutil import strip_terminal_escapes
@@ -46,6 +49,13 @@ EXIT_CODES_EPILOG = (
 )
 
 
+def _epilog() -> str:
+    """The top-level ``--help`` epilog: exit codes, then every ``WHY502_*`` variable (``envvars``)."""
+    from why502.envvars import epilog
+
+    return f"{EXIT_CODES_EPILOG}\n\n{epilog()}"
+
+
 class _Version(argparse.Action):
     """``--version``: the version, then whether the native nginx scanner was built -- the one
     build-time difference between two installs of the same version (``classify`` runs several
@@ -64,7 +74,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     parser = argparse.ArgumentParser(
         prog="why502",
         description="Why is this proxy returning 502/503/504? The root cause, the evidence, the fix.",
-        epilog=EXIT_CODES_EPILOG,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the version and which classify engine runs, then exit")
@@ -85,6 +96,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(command_parser)
+        add_width_argument(command_parser)  # every text output wraps to one width (cli.termwidth)
     return parser, modules
 
 
@@ -106,6 +118,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 #   (1.9-2.1 s against 2.9-3.0 s), since classify's memory is bounded by its batches anyway.
 ALLOCATOR = {"classify": "narenas:1"}
 ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
+# What polars' own ``__init__`` writes into ``os.environ["_RJEM_MALLOC_CONF"]`` when it is
+# imported (polars/__init__.py: its defaults, THP keys with ``POLARS_THP=1``, then the value it
+# found appended), so every child of a process that imported polars inherits it: not a setting
+# anybody chose for why502 (issue 27 class 8: the stats memory tests failed only in a suite
+# that had imported polars, their child running on polars' retain-everything defaults).
+POLARS_WRITTEN_CONF = ("dirty_decay_ms:500", "muzzy_decay_ms:1000", "thp:always", "metadata_thp:always")
+
+
+def allocator_conf(command: str, inherited: str | None) -> str:
+    """The ``_RJEM_MALLOC_CONF`` a run of ``command`` uses: the user's value when there is one
+    (it wins), else ``ALLOCATOR[command]``.  What polars wrote in a parent process is not the
+    user's: its leading keys (``POLARS_WRITTEN_CONF``) are dropped, and what follows them (the
+    value the parent had before importing polars) counts as the user's."""
+    keys = [k for k in (inherited or "").split(",") if k]
+    while keys and keys[0] in POLARS_WRITTEN_CONF:
+        keys.pop(0)
+    return ",".join(keys) or ALLOCATOR.get(command, ALLOCATOR_DEFAULT)
 
 # Python's cycle collector is off for the commands that build a big config model: every
 # directive, scope, location, target and setting lives to the end of the run and nothing in it
@@ -170,16 +199,52 @@ def _remove_scratch() -> None:
             signal.signal(s, handler)
 
 
+@contextlib.contextmanager
+def _run_settings(command: str) -> Iterator[None]:
+    """The process-wide settings of one run: the allocator's ``_RJEM_MALLOC_CONF``, the cycle
+    collector, SIGTERM as an exception -- each put back as it was when the run returns.
+
+    Why put back: ``main`` also runs inside other processes (the MCP server, the test suite).
+    There a setting left behind outlived its command: ``classify``'s ``narenas:1`` stayed in
+    ``os.environ`` and every ``why502`` the process started later inherited it instead of its
+    own command's setting (``stats`` on 60 MB of unique URIs then needed ~320 MB of data segment
+    instead of ~260 MB), and the collector stayed off for the rest of a long-lived process.  In
+    the console script the process ends with the run, so nothing changes there.  The allocator
+    reads the variable when polars loads, during the run; what a parent's polars wrote there is
+    not taken for the user's (``allocator_conf``)."""
+    old_conf = os.environ.get("_RJEM_MALLOC_CONF")
+    os.environ["_RJEM_MALLOC_CONF"] = allocator_conf(command, old_conf)
+    _tune_glibc_malloc(command)
+    gc_was_on = gc.isenabled()
+    if command in GC_OFF:
+        gc.disable()
+    old_term = None
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        old_term = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        if old_conf is None:
+            os.environ.pop("_RJEM_MALLOC_CONF", None)
+        else:
+            os.environ["_RJEM_MALLOC_CONF"] = old_conf
+        if gc_was_on:
+            gc.enable()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code (never raises, never prints a traceback)."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args if not a.startswith("-")), "")
-    os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR.get(command, ALLOCATOR_DEFAULT))
-    _tune_glibc_malloc(command)
-    if command in GC_OFF:
-        gc.disable()
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_terminated)
+    with _run_settings(command):
+        return _main_guarded(argv)
+
+
+def _main_guarded(argv: Sequence[str] | None) -> int:
+    """``_main`` with the signals that arrive outside a command's own handling reported."""
     try:
         return _main(argv)
     except (KeyboardInterrupt, Terminated) as err:
@@ -201,10 +266,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    # the width of every text output of this run, decided once (cli.termwidth) and exported so
+    # rich, shutil and argparse read the same; restored after (main() also runs in-process)
+    saved_columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(resolve(getattr(args, "width", None)))
     try:
         ensure_threads(args.command)
-        code: int = modules[args.command].run(args)
-        return code
+        from why502.sources.once import run_inputs  # stdlib only: each input parsed once a run
+
+        with run_inputs():
+            return _run(modules[args.command], args)
     except Why502Error as err:
         # the message may quote a path or a value from an input (a glob, a config's error_log):
         # made inert like any log text before it reaches the terminal
@@ -242,6 +313,28 @@ def _main(argv: Sequence[str] | None) -> int:
         if type(err).__name__ != "PanicException":
             raise
         return _internal_error(err)
+    finally:
+        if saved_columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved_columns
+
+
+def _run(module: ModuleType, args: argparse.Namespace) -> int:
+    """Run one command; ``-o FILE`` of a command that defines ``output_inputs(args)`` (the files
+    it reads, which ``-o`` must never replace) takes its standard output (``cli.output.result_to``:
+    atomic, refused over an input).  Commands without it (diagnose, render, lab run) write their
+    own ``-o`` as they choose the format from its suffix."""
+    output = getattr(args, "output", None)
+    inputs = getattr(module, "output_inputs", None)
+    if output and output != "-" and inputs is not None:
+        from why502.cli.output import result_to
+
+        with result_to(output, inputs(args)):
+            code: int = module.run(args)
+        return code
+    code = module.run(args)
+    return code
 
 
 def _internal_error(err: BaseException) -> int:

@@ -22,8 +22,10 @@ from why502.errors import LimitError
 #: The commands that read logs on threads: polars' (and classify's native scanner's).
 READS_LOGS = frozenset({"stats", "diagnose", "classify", "watch"})
 #: ... and those of them that always run polars queries (classify's native scanner may never
-#: need polars, whose import alone costs ~0.2 s).
-RUNS_POLARS = frozenset({"stats", "diagnose", "watch"})
+#: need polars, whose import alone costs ~0.2 s; watch's follow loop needs it only for an nginx
+#: access log, and its incidents are diagnosed by a ``diagnose`` child: warming polars there
+#: kept ~30 MB in the agent for nothing, issue 28).
+RUNS_POLARS = frozenset({"stats", "diagnose"})
 
 #: The stack each probe thread asks for: Rust's default for a spawned thread (2 MiB).
 PROBE_STACK = 2 << 20
