@@ -25,7 +25,9 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from why502.app.diagnose import DiagnoseOptions, gather, report_from
+from why502.app.diagnose import DiagnoseOptions
+from why502.app.diagnose.gather import gather
+from why502.app.diagnose.report import report_from
 from why502.catalog import calibration
 from why502.catalog.calibration import DATA, uncalibrate
 from why502.facts.net import Listener, split_key
