@@ -88,7 +88,7 @@ def oom(ev: Evidence) -> list[Candidate]:
             continue
         c = killed[0]
         items = [_pod_item(pod, f"containerStatuses[{c.name}].lastState.terminated.reason="
-                                f"OOMKilled (exitCode {c.last_exit}) at {iso(c.last_finished)}, "
+                                f"OOMKilled (exitCode {c.last_exit}) at {_z(c.last_finished)}, "
                                 f"restartCount {c.restarts}", c.last_finished),
                  *_other_pods(ev, pod, peer[0])]
         limit = c.memory_limit or "no limit in the dump"
@@ -102,7 +102,7 @@ def oom(ev: Evidence) -> list[Candidate]:
         out.append(_candidate("backend-oom-killed", 0.95, peer, groups, items, fix,
                               f"Kubernetes OOM-killed container {c.name} of pod {pod.ref}, "
                               f"which is {peer[1]} the proxy failed to reach, at "
-                              f"{iso(c.last_finished)}, while the failures happened."))
+                              f"{_z(c.last_finished)}, while the failures happened."))
     return out
 
 
@@ -167,9 +167,9 @@ def _terminating(ev: Evidence, pod: PodFacts, peer: tuple[str, str],
                     f"conditions ready={_b(ep.ready)} serving={_b(ep.serving)} "
                     f"terminating={_b(ep.terminating)}"))
     if pod.deleted:
-        items.append(_pod_item(pod, f"metadata.deletionTimestamp={iso(pod.deleted)} "
+        items.append(_pod_item(pod, f"metadata.deletionTimestamp={_z(pod.deleted)} "
                                     f"(terminationGracePeriodSeconds {grace}): terminating "
-                                    f"since {iso(start)}", start))
+                                    f"since {_z(start)}", start))
     items += [_event_item(e) for e in killing[:1]]
     no_hook = [c.name for c in pod.containers if c.pre_stop is False]
     if no_hook:
@@ -177,7 +177,7 @@ def _terminating(ev: Evidence, pod: PodFacts, peer: tuple[str, str],
                                     "hook: the process stops before the proxies stop sending"))
     items.append(EvidenceItem(kind="stat", summary=f"{after} of the failed attempts to {peer[1]} "
                                                    f"came after the pod began terminating "
-                                                   f"({iso(start)})"))
+                                                   f"({_z(start)})"))
     fix = Fix(summary="Let the pod drain before it stops: a preStop sleep longer than the "
                       "time the proxies take to drop the endpoint, and a grace period above it",
               commands=[f"kubectl -n {pod.namespace} get pod {pod.name} -o "
@@ -201,7 +201,7 @@ def _readiness(ev: Evidence, pod: PodFacts, peer: tuple[str, str], groups: list[
     items = list(probes[:2])
     ready = pod.condition("Ready")
     if ready is not None and ready.status == "False" and ready.time and ready.time <= when.last + NEAR:
-        items.append(_pod_item(pod, f"status.conditions[Ready]=False since {iso(ready.time)}"
+        items.append(_pod_item(pod, f"status.conditions[Ready]=False since {_z(ready.time)}"
                                     + (f" ({ready.reason})" if ready.reason else ""), ready.time))
     unprobed = [c.name for c in pod.containers if c.readiness_probe is False]
     fix = Fix(summary=f"Find why pod {pod.ref} fails its readiness probe while it gets traffic "
@@ -248,7 +248,7 @@ def _no_ready(ev: Evidence) -> list[Candidate]:
                     and ready.time <= when.last + NEAR:
                 timed = True
                 items.append(_pod_item(pod, f"status.conditions[Ready]=False since "
-                                            f"{iso(ready.time)}", ready.time))
+                                            f"{_z(ready.time)}", ready.time))
                 items += _readiness_events(ev, pod, when)[:1]
         fix = Fix(summary=f"Give Service {svc.ref} a ready pod: find why its pods fail readiness "
                           "(or why none matches its selector)",
@@ -284,7 +284,7 @@ def _unresolved(ev: Evidence) -> list[Candidate]:
                               summary=f"{route.kind} {route.ref}: status.parents[].conditions"
                                       f"[ResolvedRefs]=False reason {cond.reason}"
                                       + (f": {cond.message}" if cond.message else "")
-                                      + (f" since {iso(cond.time)}" if cond.time else ""))]
+                                      + (f" since {_z(cond.time)}" if cond.time else ""))]
         refs = ", ".join(f"{r.kind} {r.namespace}/{r.name}:{r.port}" for r in route.backend_refs)
         fix = Fix(summary=f"Point {route.kind} {route.ref}'s backendRefs at a Service that exists "
                           "(name, namespace, port), or create it; a cross-namespace ref needs a "
@@ -319,7 +319,7 @@ def _pod_peers(ev: Evidence, symptoms: Iterable[str]
 
 def _other_pods(ev: Evidence, pod: PodFacts, ip: str) -> list[EvidenceItem]:
     """Pods that had the same IP at another time: said, never counted."""
-    return [_pod_item(p, f"also had {ip}, created {iso(p.created)}: not alive when the proxy "
+    return [_pod_item(p, f"also had {ip}, created {_z(p.created)}: not alive when the proxy "
                          "failed, not counted")
             for p in pods_with_ip(ev.k8s, ip) if p is not pod][:2]
 
@@ -339,11 +339,10 @@ def _pod_item(pod: PodFacts, what: str, when: datetime | None = None) -> Evidenc
 
 
 def _event_item(e: EventFacts) -> EvidenceItem:
-    span = iso(e.first) or iso(e.last) or "?"
+    span = _z(e.first or e.last)
     if e.first and e.last and e.last != e.first:
-        span += f" .. {iso(e.last)}"
+        span += f" .. {_z(e.last)}"
     return EvidenceItem(kind="kubernetes", source=e.source, time=iso(e.last or e.first),
-                        text=e.message,
                         summary=f"Event {e.type} {e.reason} on {e.kind} {e.ref} ×{e.count} "
                                 f"({span}): {e.message[:200]}")
 
@@ -354,9 +353,14 @@ def _crash_words(c: ContainerFacts) -> str:
         parts.append(f"state.waiting.reason={c.waiting}")
     if c.last_reason:
         parts.append(f"lastState.terminated.reason={c.last_reason} exitCode {c.last_exit} "
-                     f"at {iso(c.last_finished)}")
+                     f"at {_z(c.last_finished)}")
     parts.append(f"restartCount {c.restarts}")
     return ", ".join(parts)
+
+
+def _z(t: datetime | None) -> str:
+    """An API time as the API writes it (UTC, ``Z``)."""
+    return f"{iso(t)}Z" if t else "?"
 
 
 def _b(v: bool) -> str:

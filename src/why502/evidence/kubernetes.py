@@ -90,10 +90,17 @@ def pods_with_ip(k8s: KubeFacts, ip: str) -> list[PodFacts]:
 
 def lived_through(pod: PodFacts, when: Window) -> bool:
     """Did the pod exist during the window?  Created before its last failure and, when being
-    deleted, not deleted before its first (``deletionTimestamp`` is when the grace period ends)."""
+    deleted, not deleted before its first (``deletionTimestamp`` is when the grace period ends);
+    a finished pod, not finished before its first."""
     if pod.created is not None and pod.created > when.last:
         return False
-    return not (pod.deleted is not None and pod.deleted + NEAR < when.first)
+    if pod.deleted is not None and pod.deleted + NEAR < when.first:
+        return False
+    # a finished pod (a Job's, an evicted one) keeps its podIP in the dump after it stopped
+    ends = [c.ended for c in pod.containers]
+    if pod.phase in ("Succeeded", "Failed") and ends and all(ends):
+        return max(t for t in ends if t) + NEAR >= when.first
+    return True
 
 
 def endpoint_of(k8s: KubeFacts, ip: str,

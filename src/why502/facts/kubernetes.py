@@ -34,6 +34,7 @@ class ContainerFacts:
     waiting: str | None = None  # state.waiting.reason (CrashLoopBackOff, ...)
     waiting_message: str | None = None
     running_since: datetime | None = None  # state.running.startedAt
+    ended: datetime | None = None  # state.terminated.finishedAt (a finished pod's container)
     last_reason: str | None = None  # lastState.terminated.reason (OOMKilled, Error, ...)
     last_exit: int | None = None  # lastState.terminated.exitCode
     last_started: datetime | None = None  # lastState.terminated.startedAt

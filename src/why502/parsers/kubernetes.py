@@ -168,6 +168,7 @@ def pod(obj: dict[str, Any], source: str | None) -> PodFacts:
             waiting=_d(state.get("waiting")).get("reason"),
             waiting_message=_d(state.get("waiting")).get("message"),
             running_since=parse_time(_d(state.get("running")).get("startedAt")),
+            ended=parse_time(_d(state.get("terminated")).get("finishedAt")),
             last_reason=last.get("reason"), last_exit=_int(last.get("exitCode")),
             last_started=parse_time(last.get("startedAt")),
             last_finished=parse_time(last.get("finishedAt")),
