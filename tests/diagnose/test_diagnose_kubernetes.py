@@ -103,6 +103,25 @@ def test_the_oom_kill_does_not_count_for_another_pod_or_another_time(run_main: R
     assert not any(_k8s_lines(f) for f in report["findings"])
 
 
+# -- CrashLoopBackOff -------------------------------------------------------------------------
+
+
+def test_a_pod_restarting_while_the_proxy_was_refused_is_a_crash_loop(run_main: RunMain) -> None:
+    report = _diagnose(run_main, "crashloop", "error.log")
+    top = report["findings"][0]
+    assert top["cause"] == "backend-crash-loop"
+    (line,) = _k8s_lines(top)
+    assert "Pod default/wordpress-5bbd7fd785-p4s9r (192.168.62.234)" in line
+    assert "reason=Error exitCode 1 at 2020-08-09T06:46:06Z" in line and "restartCount 19" in line
+    assert any("--previous" in c for c in top["fix"]["commands"])
+
+
+def test_the_crash_loop_does_not_count_before_the_pod_existed(run_main: RunMain) -> None:
+    report = _diagnose(run_main, "crashloop", "error-other-time.log")
+    assert "backend-crash-loop" not in _causes(report)
+    assert not any(_k8s_lines(f) for f in report["findings"])
+
+
 # -- a rollout without a drain ----------------------------------------------------------------
 
 

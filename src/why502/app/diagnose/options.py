@@ -109,6 +109,11 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
 
 def nothing_to_read(options: DiagnoseOptions) -> InputError:
     """The one-line error when no config and no log could be read at all."""
+    if options.k8s and not (options.error_logs or options.access_logs or options.nginx_conf
+                            or options.config):
+        return InputError("--k8s needs the proxy's log to tie the objects to: pass --error-log "
+                          "(ingress-nginx: kubectl logs deploy/ingress-nginx-controller > FILE) "
+                          "and/or --access-log")
     if options.nginx_conf:
         return InputError(f"cannot read nginx config {options.nginx_conf}")
     if find_nginx() is None and not os.path.exists(DEFAULT_CONF):
