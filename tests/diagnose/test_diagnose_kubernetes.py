@@ -122,6 +122,25 @@ def test_the_crash_loop_does_not_count_before_the_pod_existed(run_main: RunMain)
     assert not any(_k8s_lines(f) for f in report["findings"])
 
 
+# -- readiness ---------------------------------------------------------------------------------
+
+
+def test_readiness_failing_on_the_pod_the_proxy_timed_out_on(run_main: RunMain) -> None:
+    report = _diagnose(run_main, "readiness", "error.log")
+    top = report["findings"][0]
+    assert top["cause"] == "readiness-probe-failing"
+    lines = " | ".join(_k8s_lines(top))
+    assert "Unhealthy on Pod ingress-controllers/nginx-ingress-acme-controller-c9c8c7dd6-9qmxl" in lines
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 500" in lines
+    assert "Ready]=False since 2020-09-29T16:01:21Z" in lines
+
+
+def test_a_readiness_series_does_not_count_far_from_its_recorded_failures(run_main: RunMain) -> None:
+    report = _diagnose(run_main, "readiness", "error-other-time.log")
+    assert "readiness-probe-failing" not in _causes(report)
+    assert not any(_k8s_lines(f) for f in report["findings"])
+
+
 # -- a rollout without a drain ----------------------------------------------------------------
 
 

@@ -219,7 +219,9 @@ def _readiness(ev: Evidence, pod: PodFacts, peer: tuple[str, str], groups: list[
 
 def _readiness_events(ev: Evidence, pod: PodFacts, when: Window) -> list[EvidenceItem]:
     return [_event_item(e) for e in events_about(ev.k8s, pod, "Unhealthy")
-            if e.message.startswith("Readiness probe failed") and when.overlaps(e.first, e.last)]
+            # a series says only its first and last occurrence: one near the failures counts
+            if e.message.startswith("Readiness probe failed")
+            and (when.near(e.first) or when.near(e.last))]
 
 
 def _no_ready(ev: Evidence) -> list[Candidate]:
