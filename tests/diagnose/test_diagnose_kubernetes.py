@@ -193,27 +193,51 @@ def test_a_route_whose_backend_ref_does_not_resolve_is_tied_by_host_and_time() -
     assert k8s_analyzer.analyze(_evidence(route, _group("no-live-upstreams", "x", early, line))) == []
 
 
-def test_a_service_with_no_ready_endpoint_named_by_ingress_nginx() -> None:
-    parsed = parse_json((FIX / "rollout" / "pods.json").read_text(), "pods.json")
-    slices = json.loads((FIX / "rollout" / "endpointslices.json").read_text())
-    slices["endpoints"] = slices["endpoints"][:1]  # only the terminating (not ready) endpoint left
-    parse_json(json.dumps(slices), "slices.json", parsed)
-    parse_json(json.dumps({"kind": "Service", "metadata": {"name": "nginx-service", "namespace": "default"},
-                           "spec": {"selector": {"app": "nginx"}, "ports": [{"port": 80}]}}),
-               "svc.json", parsed)
-    objects = parsed.facts()
-    line = ('W0514 10:05:10.000000       7 controller.go:1108] Service "default/nginx-service" '
-            'does not have any active Endpoint.')
-    at = datetime(2024, 5, 14, 10, 5, 10)
-    group = _group("no-live-upstreams", "default/nginx-service", at, line)
-    cands = k8s_analyzer.analyze(_evidence(objects, group))
-    (cand,) = [c for c in cands if c.finding.cause == "no-ready-endpoints"]
-    assert cand.finding.confidence >= 0.9  # the pod's Ready=False says since when
-    assert any("0 ready" in e.summary for e in cand.finding.evidence)
-    # a Service the line does not name is not it
-    other = _group("no-live-upstreams", "default/web", at, line.replace("nginx-service", "web"))
-    assert not [c for c in k8s_analyzer.analyze(_evidence(objects, other))
-                if c.finding.cause == "no-ready-endpoints"]
+def _no_endpoints_case(tmp_path: Path, line_time: str, service: str = "nginx-service") -> Path:
+    """The rollout's recorded objects at the moment the old pod was the Service's only endpoint
+    (the new one not listed yet), the Service itself, and ingress-nginx's controller line as
+    ``kubectl logs --timestamps`` prints it."""
+    case = tmp_path / "no-endpoints"
+    case.mkdir()
+    (case / "pods.json").write_text((FIX / "rollout" / "pods.json").read_text())
+    sl = json.loads((FIX / "rollout" / "endpointslices.json").read_text())
+    sl["endpoints"] = sl["endpoints"][:1]
+    (case / "slices.json").write_text(json.dumps(sl))
+    (case / "svc.json").write_text(json.dumps({
+        "kind": "Service", "apiVersion": "v1",
+        "metadata": {"name": "nginx-service", "namespace": "default"},
+        "spec": {"selector": {"app": "nginx"}, "clusterIP": "10.0.171.239",
+                 "ports": [{"port": 80, "targetPort": 80}]}}))
+    (case / "controller.log").write_text(
+        f"{line_time} W0514 10:05:10.000000       7 controller.go:1108] "
+        f'Service "default/{service}" does not have any active Endpoint.\n')
+    return case
+
+
+def test_a_service_with_no_ready_endpoint_named_by_ingress_nginx(run_main: RunMain,
+                                                                  tmp_path: Path) -> None:
+    case = _no_endpoints_case(tmp_path, "2024-05-14T10:05:10.123456789Z")
+    code, out, err = run_main("diagnose", "--offline", "--k8s", str(case), "--error-log",
+                              str(case / "controller.log"), "--format", "json")
+    assert code == 1, err
+    top = json.loads(out)["findings"][0]
+    assert top["cause"] == "no-ready-endpoints" and top["confidence"] >= 0.9
+    lines = " | ".join(_k8s_lines(top))
+    assert "EndpointSlice default/nginx-service-6tjbr of Service default/nginx-service: " \
+           "1 endpoints, 0 ready" in lines
+    assert "Ready]=False since 2024-05-14T10:04:01Z" in lines
+
+
+@pytest.mark.parametrize(("when", "service"), [("2024-05-14T10:05:10Z", "web"),
+                                               ("2024-05-14T09:00:00Z", "nginx-service")])
+def test_no_ready_endpoints_needs_the_service_named_and_the_pods_unready_by_then(
+        run_main: RunMain, tmp_path: Path, when: str, service: str) -> None:
+    """Another Service's line, or a line from before the pods went unready, does not count."""
+    case = _no_endpoints_case(tmp_path, when, service)
+    code, out, err = run_main("diagnose", "--offline", "--k8s", str(case), "--error-log",
+                              str(case / "controller.log"), "--format", "json")
+    assert code in (0, 1), err
+    assert "no-ready-endpoints" not in _causes(json.loads(out))
 
 
 # -- kubectl: only when named, read-only --------------------------------------------------------

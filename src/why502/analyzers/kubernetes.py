@@ -29,6 +29,7 @@ from why502.analyzers.base import (
 from why502.evidence.kubernetes import (
     NEAR,
     Window,
+    controller_groups,
     endpoint_of,
     events_about,
     failing_groups,
@@ -226,7 +227,8 @@ def _readiness_events(ev: Evidence, pod: PodFacts, when: Window) -> list[Evidenc
 
 def _no_ready(ev: Evidence) -> list[Candidate]:
     out = []
-    for peer, groups in by_peer(failing_groups(ev)).items():
+    named = by_peer([*failing_groups(ev), *controller_groups(ev)])
+    for peer, groups in named.items():
         svc = service_by_peer(ev.k8s, peer)
         when = window(groups)
         if svc is None or when is None:
@@ -242,16 +244,21 @@ def _no_ready(ev: Evidence) -> list[Candidate]:
                      kind="kubernetes", source=svc.source,
                      summary=f"Service {svc.ref}: no EndpointSlice in the dump (no pod matches "
                              f"its selector {dict(svc.selector)})")]
-        timed = False
+        timed, later = False, False
         for ep in endpoints:
             pod = next((p for p in ev.k8s.pods if p.ref == ep.pod), None)
             ready = pod.condition("Ready") if pod else None
-            if pod is not None and ready is not None and ready.status == "False" and ready.time \
-                    and ready.time <= when.last + NEAR:
-                timed = True
-                items.append(_pod_item(pod, f"status.conditions[Ready]=False since "
-                                            f"{_z(ready.time)}", ready.time))
-                items += _readiness_events(ev, pod, when)[:1]
+            if pod is None or ready is None or ready.status != "False" or ready.time is None:
+                continue
+            if ready.time > when.last + NEAR:  # it was ready when the proxy failed
+                later = True
+                continue
+            timed = True
+            items.append(_pod_item(pod, f"status.conditions[Ready]=False since "
+                                        f"{_z(ready.time)}", ready.time))
+            items += _readiness_events(ev, pod, when)[:1]
+        if later and not timed:
+            continue  # the objects are of a later state than the failures
         fix = Fix(summary=f"Give Service {svc.ref} a ready pod: find why its pods fail readiness "
                           "(or why none matches its selector)",
                   commands=[f"kubectl -n {svc.namespace} get endpointslices "

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from why502.evidence.model import Evidence, SymptomGroup
+from why502.evidence.model import Evidence, Sample, SymptomGroup
 from why502.facts.kubernetes import (
     EndpointFacts,
     EventFacts,
@@ -34,6 +34,9 @@ from why502.facts.net import split_key
 
 NEAR = timedelta(minutes=2)  # how far an OOM kill, a crash or a probe failure may be from a failure
 _HOST = re.compile(r'\bhost: "([^"]+)"')
+# ingress-nginx's controller (internal/ingress/controller/controller.go): its lines are another
+# program's events in the logs' record (evidence.aggregate), not the proxy's own symptoms
+_NO_ENDPOINTS = re.compile(r'[Ss]ervice "?([^"\s]+/[^"\s]+?)"? does not have any active [Ee]ndpoint')
 _ROUTE = re.compile(r'\b(httproute|grpcroute)/([^/\s"]+)/([^/\s"]+)/')
 
 
@@ -171,3 +174,22 @@ def route_matches(route: RouteFacts, hosts: set[str], names: set[str]) -> bool:
 def failing_groups(ev: Evidence) -> list[SymptomGroup]:
     """The proxy's failure groups that carry a time (what a Kubernetes fact may explain)."""
     return [g for g in ev.logs.symptoms if g.first is not None]
+
+
+def controller_groups(ev: Evidence) -> list[SymptomGroup]:
+    """ingress-nginx's ``Service "NS/NAME" does not have any active Endpoint`` lines (events of
+    the logs' record, with their times), as one no-live-upstreams group per Service."""
+    by: dict[str, list[tuple[datetime, Sample]]] = {}
+    for e in ev.all_events:
+        m = _NO_ENDPOINTS.search(e.text) if e.time else None
+        if m and e.time:
+            by.setdefault(m.group(1), []).append(
+                (e.time, Sample(text=e.text, file=e.file, line=e.line, time=e.time)))
+    out = []
+    for ref, rows in by.items():
+        times = sorted(t for t, _ in rows)
+        out.append(SymptomGroup(symptom="no-live-upstreams", peer=ref, count=len(rows),
+                                first=times[0], last=times[-1], statuses={503: len(rows)},
+                                samples=tuple(s for _, s in rows[:3]), source="ingress-nginx",
+                                times=tuple(times[:300])))
+    return out
