@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from why502.facts.kubernetes import (
@@ -57,6 +58,11 @@ def parse_time(value: object) -> datetime | None:
     """An RFC 3339 time of the API (``2025-03-08T02:07:53Z``, with fractions) as naive UTC."""
     if not isinstance(value, str) or not value:
         return None
+    return _parse_time(value)
+
+
+@lru_cache(maxsize=8192)  # a dump repeats its times (one per event series, per rollout)
+def _parse_time(value: str) -> datetime | None:
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     if "." in text:  # microseconds at most: the API writes nanoseconds in eventTime
         head, _, rest = text.partition(".")
