@@ -15,8 +15,9 @@ from why502.proxies import PROXIES
 
 def test_evidence_is_the_proxy_and_six_records() -> None:
     fields = {f.name: f.type for f in dataclasses.fields(Evidence)}
-    # apps: the app servers behind the proxy (issue 25 item 5), filled by app.diagnose.appservers
-    assert list(fields) == ["proxy", "config", "logs", "host", "live", "clock", "apps"]
+    # apps: the app servers behind the proxy (issue 25 item 5), filled by app.diagnose.appservers;
+    # k8s: the Kubernetes objects of --k8s (issue 24 item 4), filled by app.diagnose.gather.read_k8s
+    assert list(fields) == ["proxy", "config", "logs", "host", "live", "clock", "apps", "k8s"]
 
 
 def test_no_record_field_is_named_after_a_proxy() -> None:

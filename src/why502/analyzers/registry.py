@@ -17,6 +17,7 @@ from why502.analyzers import (
     capacity,
     config_limits,
     connectivity,
+    kubernetes,
     permissions,
     protocol,
     routing,
@@ -42,6 +43,11 @@ REGISTRY: dict[str, tuple[Analyzer, tuple[str, ...]]] = {
     "protocol": (protocol.analyze,
                  ("upstream-tls-mismatch", "protocol-mismatch", "backend-invalid-response")),
     "application": (application.analyze, ("upstream-returned-5xx", "app-fatal-error")),
+    # --k8s: what the cluster's objects prove (the OOM kill and crash loop of a pod are
+    # backend-death's and backend-down's causes; they call kubernetes.oom / crash_loop)
+    "kubernetes": (kubernetes.analyze,
+                   ("no-ready-endpoints", "terminating-endpoint-routed", "readiness-probe-failing",
+                    "backend-ref-unresolved")),
     "routing": (routing.analyze, ("proxy-rate-limited", "proxy-misrouted")),
     # the last resort: kept only when no other family's candidate is (rank.fold)
     "unexplained": (unexplained.analyze, ("unexplained-5xx",)),

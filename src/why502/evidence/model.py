@@ -26,6 +26,7 @@ from why502.evidence.appservers import AppServerEvidence
 from why502.facts.captures import Captures, find_capture
 from why502.facts.fpm import FpmPool
 from why502.facts.haproxy import ServerState
+from why502.facts.kubernetes import KubeFacts
 from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
 from why502.facts.setting import Setting
@@ -329,6 +330,9 @@ class Evidence:
     clock: RunClock = field(default_factory=RunClock)
     # the app servers behind the proxy: one provider (app.diagnose.appservers), identity-checked
     apps: AppServerEvidence = field(default_factory=AppServerEvidence)
+    # ``--k8s``: the Kubernetes objects read (pods, EndpointSlices, Services, Events, Gateway API
+    # routes); joined to the failures by pod IP and time in ``evidence.kubernetes``
+    k8s: KubeFacts = field(default_factory=KubeFacts)
 
     @cached_property
     def all_events(self) -> tuple[LogEvent, ...]:

@@ -23,6 +23,7 @@ from why502.app.diagnose.logfacts import read_logs
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
 from why502.evidence.model import Evidence, HostFacts, LiveFacts, RunClock
 from why502.evidence.stats import AccessStats
+from why502.facts.kubernetes import KubeFacts
 from why502.findings.model import Diagnostic
 from why502.timeargs import parse_time_arg
 
@@ -70,5 +71,21 @@ def gather(options: DiagnoseOptions) -> Gathered:
     clock = RunClock(offline=options.offline, now=options.now or datetime.now(),
                      inputs_end=_access_end(logs.stats))
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,
-                  clock=clock, apps=apps)
+                  clock=clock, apps=apps, k8s=read_k8s(options, diags, inputs))
     return Gathered(ev, diags, inputs, logs.stats, probe_dicts)
+
+
+def read_k8s(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict[str, Any]) -> KubeFacts:
+    """``--k8s``: the Kubernetes objects (a dump, or ``kubectl`` when named), else none."""
+    if not options.k8s:
+        return KubeFacts()
+    from why502.sources.kubernetes import read_kubernetes
+
+    read = read_kubernetes(options.k8s, namespace=options.k8s_namespace)
+    diags.extend(read.diagnostics)
+    k = read.facts
+    inputs["k8s"] = read.inputs
+    inputs["k8s_objects"] = {"pods": len(k.pods), "endpointslices": len(k.slices),
+                             "services": len(k.services), "events": len(k.events),
+                             "routes": len(k.routes)}
+    return k
