@@ -128,7 +128,7 @@ def test_a_main_file_of_includes_is_detected_through_them(tmp_path: Path) -> Non
     (tmp_path / "httpd.conf").write_text('Include "sites/*.conf"\n')
     assert detect_file(str(tmp_path / "httpd.conf")) == "apache"
     (tmp_path / "loop.conf").write_text("include loop.conf;\n")  # bounded, no recursion
-    with pytest.raises(InputError, match="not a config of nginx, Apache or HAProxy"):
+    with pytest.raises(InputError, match="not a config of nginx, Apache, HAProxy or Envoy"):
         detect_file(str(tmp_path / "loop.conf"))
     assert detect_file(str(tmp_path / "loop.conf"), fallback="nginx") == "nginx"
     assert detect_file(str(tmp_path / "missing.conf"), fallback="nginx") == "nginx"
