@@ -301,7 +301,13 @@ def _endpoints(assignment: object, path: str) -> list[Endpoint]:
             if not isinstance(ep, dict):
                 continue
             address, host, port, unix = _socket_address(ep.get("address"))
-            file, line = _where(ep, path)
+            # the line of the address itself (socket_address / pipe), else the endpoint's
+            addr = ep.get("address")
+            inner = next((addr[k] for k in ("socket_address", "socketAddress", "pipe")
+                          if isinstance(addr, dict) and isinstance(addr.get(k), dict)), ep)
+            file, line = _where(inner, path)
+            if line is None:
+                file, line = _where(ep, path)
             out.append(Endpoint(address, host, port, unix, file, line))
     return out
 
