@@ -264,7 +264,12 @@ def _where(m: object, path: str) -> tuple[str | None, int | None]:
 
 
 def _maps(value: object) -> Iterator[Any]:
-    if isinstance(value, list):
+    """The mappings of a repeated field; one mapping where a list is expected is read as a list
+    of one (Envoy's YAML loader takes it: configs/google-vrp/envoy-edge.yaml writes its
+    ``clusters:`` so)."""
+    if isinstance(value, dict):
+        yield value
+    elif isinstance(value, list):
         for item in value:
             if isinstance(item, dict):
                 yield item

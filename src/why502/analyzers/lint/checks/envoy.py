@@ -96,7 +96,10 @@ def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[Lin
     limit = inp.backend_keepalive if inp.backend_keepalive else APP_KEEPALIVE
     fix_s = max(1, math.floor(limit) - 1) if inp.backend_keepalive else 4
     out: list[LintFinding] = []
+    own = {li.address for li in inp.config.listeners}
     for cl in routed(inp.config):
+        if cl.endpoints and all(ep.address in own for ep in cl.endpoints):
+            continue  # Envoy sending to its own listener: both sides keep idle connections alike
         idle = cl.setting("idle_timeout")
         secs = duration_seconds(idle.value)
         if secs is not None and 0 < secs < limit:
