@@ -17,11 +17,14 @@ from why502.catalog import load_catalog
 from why502.catalog.terms import Term, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
 from why502.findings.model import EvidenceItem, Finding, Fix
+from why502.proxies import PROXIES
 
 LB_NAMES: dict[str, str] = {
-    "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge", "envoy": "Envoy",
+    "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge",
     "caddy": "Caddy", "traefik": "Traefik",
 }
+"""Families that are not proxies of ``why502.proxies``; a registered one (Envoy) is named and
+commanded by its ``Proxy`` (``_lb_name``, ``_commands``)."""
 
 COMMANDS: dict[str, list[str]] = {
     "alb": ["aws elbv2 describe-target-health --target-group-arn TARGET_GROUP_ARN",
@@ -30,11 +33,19 @@ COMMANDS: dict[str, list[str]] = {
     "elb": ["aws elb describe-instance-health --load-balancer-name NAME"],
     "cloudflare": ["curl -sv -o /dev/null --resolve HOST:443:ORIGIN_IP https://HOST/   # the origin itself",
                    "curl -s https://www.cloudflare.com/ips-v4   # ranges the origin firewall must allow"],
-    "envoy": ["curl -s localhost:15000/clusters | grep -E 'health_flags|cx_connect_fail|rq_timeout'",
-              "istioctl proxy-config endpoints POD --cluster CLUSTER"],
     "caddy": ["curl -s localhost:2019/reverse_proxy/upstreams   # Caddy admin API: upstream health"],
     "traefik": ["curl -s localhost:8080/api/http/services   # Traefik API: servers and their status"],
 }
+
+
+def _lb_name(family: str) -> str:
+    proxy = PROXIES.get(family)
+    return proxy.vocabulary.title if proxy is not None else LB_NAMES.get(family, family)
+
+
+def _commands(family: str, group: str | None = None) -> list[str]:
+    proxy = PROXIES.get(family)
+    return proxy.show_group_commands(group) if proxy is not None else list(COMMANDS.get(family, []))
 
 
 def _top(counter: dict[str, int], n: int = 3) -> str:
@@ -57,7 +68,7 @@ def _term_of(family: str, grp: FailureGroup) -> Term | None:
 def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Finding:
     catalog = load_catalog()
     entry = catalog.get(grp.cause)
-    name = LB_NAMES.get(ev.family, ev.family)
+    name = _lb_name(ev.family)
     t = _term_of(ev.family, grp)
     words = _top(dict(grp.codes)) or "no reason in this log"
     share = grp.count / lb_total if lb_total else 0.0
@@ -97,7 +108,7 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
                                   line=s.line, time=s.time, text=s.text[:2000],
                                   symptom=next(iter(grp.symptoms), None)))
     fix = Fix(summary=t.fix if t else (entry.fix[0] if entry and entry.fix else "see why502 explain"),
-              commands=list(COMMANDS.get(ev.family, [])),
+              commands=_commands(ev.family),
               notes=[t.url] if t else [])
     title = (entry.title if entry else grp.cause) + f" ({name}: {words.split(' (')[0]})"
     # the platform's meaning, then the first paragraph of the cause page (the rest is nginx's view)
@@ -114,7 +125,7 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
 
 def _backend_finding(ev: LbEvidence) -> Finding:
     grp = ev.backend_5xx
-    name = LB_NAMES.get(ev.family, ev.family)
+    name = _lb_name(ev.family)
     entry = load_catalog().get("upstream-returned-5xx")
     share = grp.count / ev.five if ev.five else 0.0
     items = [EvidenceItem(kind="stat", count=grp.count, time=grp.first, summary=(
@@ -155,7 +166,7 @@ def analyze(ev: LbEvidence) -> list[Finding]:
 def _unexplained_finding(ev: LbEvidence, count: int) -> Finding:
     """The clients got 5xx the load balancer made (or of unknown make) and no word of this log
     names a cause: the last resort of ``analyzers.unexplained``, never "healthy"."""
-    name = LB_NAMES.get(ev.family, ev.family)
+    name = _lb_name(ev.family)
     statuses = {s: n for s, n in ev.statuses.items() if s >= 500}
     return unexplained.finding(
         who=name, count=count, statuses=statuses, source=f"the {ev.family} log ({ev.requests:,} requests)",
@@ -165,5 +176,5 @@ def _unexplained_finding(ev: LbEvidence, count: int) -> Finding:
                   for s in ev.five_samples],
         first=ev.first, last=ev.last,
         next_steps=[f"read {name}'s error/debug log for these minutes (pass it with --error-log)",
-                    *COMMANDS.get(ev.family, [])])
+                    *_commands(ev.family)])
 

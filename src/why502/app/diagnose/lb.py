@@ -21,7 +21,7 @@ from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
 from why502.app.stats.lb import iter_records
 from why502.errors import InputError
 from why502.evidence.lb_evidence import LbEvidence
-from why502.findings.model import Diagnostic, Report, TimelinePoint
+from why502.findings.model import Diagnostic, Finding, Report, TimelinePoint
 from why502.sources.proxyprocs import EdgeProcess
 from why502.timeargs import parse_time_arg
 
@@ -81,6 +81,8 @@ def lb_report(options: DiagnoseOptions, families: tuple[str, ...],
     timeline = [TimelinePoint(minute=m, counts=dict(c), total=totals.get(m, 0))
                 for m, c in sorted(per_minute.items())][-1440:]
     findings = [f for ev in read.values() for f in analyze(ev)]
+    if options.config:  # the proxy's config, when named: its facts name the group, route and timeout
+        findings = _with_config(options, findings, diagnostics)
     findings.sort(key=lambda f: (-f.confidence, -f.count, f.cause))
     made_by: Counter[str] = Counter()
     for ev in read.values():
@@ -101,6 +103,28 @@ def lb_report(options: DiagnoseOptions, families: tuple[str, ...],
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
         host=socket.gethostname(), tool_version=__version__,
     )
+
+
+def _with_config(options: DiagnoseOptions, findings: list[Finding],
+                 diagnostics: list[Diagnostic]) -> list[Finding]:
+    """The findings joined to ``--config`` (``analyzers.edge_config``), for a proxy whose config
+    is read through its hooks (``Hooks.config_facts``); else as they are, with a note."""
+    from why502.analyzers.edge_config import with_config
+    from why502.app.diagnose.proxies import read_with_hooks
+    from why502.proxies import choose, get
+
+    assert options.config is not None
+    name = choose(options.proxy, options.config)
+    if get(name).hooks.config_facts is None:
+        diagnostics.append(Diagnostic(severity="info", message=(
+            f"--config {options.config} ({name}) is not read with a load balancer's log")))
+        return findings
+    inputs: dict[str, Any] = {}
+    view = read_with_hooks(options, diagnostics, inputs, name)
+    diagnostics.append(Diagnostic(severity="info", message=(
+        f"config {view.main_file} read: {len(view.groups)} {get(name).vocabulary.group}s, "
+        f"{len(view.targets)} targets")))
+    return with_config(findings, name, view.targets, view.groups, view.files)
 
 
 def _before(time: str, cutoff: dt.datetime) -> bool:
