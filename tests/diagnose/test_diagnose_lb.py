@@ -82,7 +82,14 @@ def test_envoy_uh_names_the_cluster_and_fix_in_envoy_terms(run_main: RunMain, tm
 
 
 def test_cloudflare_521_is_the_origin_refusing(run_main: RunMain, tmp_path: Path) -> None:
-    top = _top(_diagnose(run_main, _published(tmp_path, "cloudflare")))
+    """The published lines are a 521 and, 2.5 hours later, a 429: ranked like every diagnosis
+    (``analyzers.rank``), the 521 is the past incident and comes second."""
+    report = _diagnose(run_main, _published(tmp_path, "cloudflare"))
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert [f["cause"] for f in findings] == ["proxy-rate-limited", "backend-not-running"]
+    top = findings[1]
+    assert "before the latest failure" in top["explanation"]
     assert top["cause"] == "backend-not-running"
     assert top["status_codes"] == [521]
     fix = top["fix"]

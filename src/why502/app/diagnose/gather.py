@@ -6,8 +6,13 @@ are checked: one-line errors before any work), ``logfacts.read_logs`` the ``LogF
 log classified once, the access logs joining the error logs' rows), and unless ``--offline``
 ``live.read_host`` the ``HostFacts`` and ``live.read_live`` the ``LiveFacts``; the run's clock
 is ``RunClock``; ``app.diagnose.appservers`` the ``AppServerEvidence`` (``--app-conf`` and the
-running app servers, tied to the config's targets by where they listen).  The later providers
-take what the earlier ones parsed, never a path to read again.
+running app servers, tied to the config's targets by where they listen); ``lb.read_edge`` the
+``EdgeFacts`` (a load balancer's or edge proxy's own log).  The later providers take what the
+earlier ones parsed, never a path to read again.
+
+When the logs named are an edge's (``lb.edge_families``), the edge provider is the only one
+that reads: the log is the evidence, nothing of this host's proxy is read for it.  Either way
+the same analyzers weigh the ``Evidence`` (``app.diagnose.report``).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from typing import Any
 
 from why502.app.diagnose import appservers
 from why502.app.diagnose.inputs import read_config
+from why502.app.diagnose.lb import edge_families, read_edge
 from why502.app.diagnose.live import read_host, read_live
 from why502.app.diagnose.logfacts import read_logs
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
 from why502.evidence.model import Evidence, HostFacts, LiveFacts, RunClock
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Diagnostic
+from why502.sources.proxyprocs import EdgeProcess
 from why502.timeargs import parse_time_arg
 
 
@@ -48,8 +55,11 @@ def _access_end(stats: AccessStats | None) -> datetime | None:
         return None
 
 
-def gather(options: DiagnoseOptions) -> Gathered:
-    """Read every input (config, logs, live state) into typed evidence."""
+def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
+           discovered: EdgeProcess | None = None) -> Gathered:
+    """Read every input (config, logs, live state) into typed evidence.  ``edge``: the edge
+    log families of the inputs when already sniffed (``lb.edge_families``); ``discovered``: the
+    running edge proxy whose logs these are (``discover.discover_edge``)."""
     diags: list[Diagnostic] = []
     inputs: dict[str, Any] = {"offline": options.offline}
     since = (None if options.since is None
@@ -57,6 +67,11 @@ def gather(options: DiagnoseOptions) -> Gathered:
     check_named_inputs(options)
     if since:
         inputs["since"] = since.isoformat(timespec="seconds")
+    families = edge_families(options) if edge is None else edge
+    if families:
+        facts = read_edge(options, families, since, diags, inputs, discovered)
+        clock = RunClock(offline=options.offline, now=options.now or datetime.now())
+        return Gathered(Evidence(edge=facts, clock=clock), diags, inputs)
     conf = read_config(options, diags, inputs)
     found = appservers.read_app_servers(options, diags)
     logs = read_logs(options, conf, since, diags, inputs, found_app_logs=found.logs)
