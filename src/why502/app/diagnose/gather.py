@@ -11,23 +11,25 @@ running app servers, tied to the config's targets by where they listen); ``lb.re
 earlier ones parsed, never a path to read again.
 
 When the logs named are an edge's (``lb.edge_families``), the edge provider is the only one
-that reads: the log is the evidence, nothing of this host's proxy is read for it.  Either way
-the same analyzers weigh the ``Evidence`` (``app.diagnose.report``).
+that reads: the log is the evidence, nothing of this host's proxy is read for it.  Next to the
+proxy's own inputs (an nginx error log, a config), the access logs that are an edge's
+(``lb.edge_logs``) go to the edge provider and the others to the proxy's.  Either way the same
+analyzers weigh the one ``Evidence`` (``app.diagnose.report``): one ranked report.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from why502.app.diagnose import appservers
 from why502.app.diagnose.inputs import read_config
-from why502.app.diagnose.lb import edge_families, read_edge
+from why502.app.diagnose.lb import edge_families, edge_logs, read_edge
 from why502.app.diagnose.live import read_host, read_live
 from why502.app.diagnose.logfacts import read_logs
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
-from why502.evidence.model import Evidence, HostFacts, LiveFacts, RunClock
+from why502.evidence.model import EdgeFacts, Evidence, HostFacts, LiveFacts, RunClock
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Diagnostic
 from why502.sources.proxyprocs import EdgeProcess
@@ -72,6 +74,14 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
         facts = read_edge(options, families, since, diags, inputs, discovered)
         clock = RunClock(offline=options.offline, now=options.now or datetime.now())
         return Gathered(Evidence(edge=facts, clock=clock), diags, inputs)
+    edge_facts = EdgeFacts()
+    paths, families = edge_logs(options)
+    if paths:  # an edge's log next to the proxy's own inputs: both read, one report
+        edge_inputs: dict[str, Any] = {}
+        edge_facts = read_edge(replace(options, access_logs=paths, error_logs=[]), families, since,
+                               diags, edge_inputs, alone=False)
+        inputs["edge"] = edge_inputs
+        options = replace(options, access_logs=[p for p in options.access_logs if p not in paths])
     conf = read_config(options, diags, inputs)
     found = appservers.read_app_servers(options, diags)
     logs = read_logs(options, conf, since, diags, inputs, found_app_logs=found.logs)
@@ -85,5 +95,5 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     clock = RunClock(offline=options.offline, now=options.now or datetime.now(),
                      inputs_end=_access_end(logs.stats))
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,
-                  clock=clock, apps=apps)
+                  clock=clock, apps=apps, edge=edge_facts)
     return Gathered(ev, diags, inputs, logs.stats, probe_dicts)

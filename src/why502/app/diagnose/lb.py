@@ -40,14 +40,31 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
     return families
 
 
+def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
+    """Next to a proxy's own inputs (an nginx error log, a config): the ``--access-log`` files
+    that are an edge's log, each sniffed on its own, and their families (``([], ())``: none).
+    Not with ``--log-type`` (it names what every access log is) nor stdin (read once)."""
+    if options.log_type not in (None, "auto") or "-" in options.access_logs:
+        return [], ()
+    paths: list[str] = []
+    families: dict[str, None] = {}
+    for path in options.access_logs:
+        found = sniff_log_types([path])
+        if found:
+            paths.append(path)
+            families.update(dict.fromkeys(found))
+    return paths, tuple(families)
+
+
 def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.datetime | None,
               diags: list[Diagnostic], inputs: dict[str, Any],
-              discovered: EdgeProcess | None = None) -> EdgeFacts:
+              discovered: EdgeProcess | None = None, alone: bool = True) -> EdgeFacts:
     """Read the edge logs of the run (``--access-log``, and ``--error-log`` for Caddy's and
     Traefik's error lines) into one ``LbEvidence`` per family.  With several families mixed in
     the files (``parsers.lblogs.detect_families``) each line is read as its own family and each
     family weighed on its own evidence, so every edge's failures are named.  What was read goes
-    to ``inputs``, what was not to ``diags``; no request line at all is an ``InputError``."""
+    to ``inputs``, what was not to ``diags``; no request line at all is an ``InputError``.
+    ``alone``: nothing else is read (else the proxy's own inputs are read next to it)."""
     cutoff = None
     if since is not None:
         cutoff = (since if since.tzinfo else since.astimezone()).astimezone(dt.timezone.utc)
@@ -84,8 +101,8 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
             "several load balancers' logs in one input, each read on its own: " + ", ".join(
                 f"{fam} {ev.requests:,} requests ({ev.five:,} 5xx)" for fam, ev in read.items()))))
     diags.append(Diagnostic(severity="info", message=(
-        f"read as a {' and '.join(read)} log: the load balancer's own fields are the evidence; "
-        "nothing of this machine was read")))
+        f"read as a {' and '.join(read)} log: the load balancer's own fields are the evidence"
+        + ("; nothing of this machine was read" if alone else ""))))
     made_by: dict[str, int] = {}
     for ev in read.values():
         for who, n in ev.made_by.items():
