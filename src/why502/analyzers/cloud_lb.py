@@ -1,5 +1,5 @@
-"""Root causes from a cloud load balancer / proxy log alone (``diagnose --access-log`` on an ALB,
-Cloudflare, Envoy/Istio, Caddy or Traefik log, ``--offline``).
+"""The edge family: root causes from a cloud load balancer / proxy log (``diagnose --access-log``
+on an ALB, Classic ELB, Cloudflare, Envoy/Istio, Caddy or Traefik log: ``Evidence.edge``).
 
 Each such log already says who failed and why in its own words; the vocabulary table maps every
 word to a root cause (``catalog/data/proxy_terms.toml``), so this analyzer only weighs them: the
@@ -8,14 +8,25 @@ target that answered and then failed every request: it stopped or was deregister
 receiving traffic; a burst of one word), and, apart, the 5xx the backend itself made.  The fix
 is said in the platform's terms (target group health check, idle timeout, keep-alive, origin
 firewall, cluster timeouts and outlier detection) with the documentation URL.  Pure.
+
+One family of ``analyzers.registry`` like the others: each finding is a ``Candidate`` that
+claims the edge's failures it explains (``claim``), so ``analyzers.rank`` ranks and folds them
+with the proxy's own.  Its scores are the confidence the report says (no lab run measures them:
+``catalog/data/calibration.toml`` is fitted on the proxies' analyzers), so it hands ``rank`` their
+raw equivalent (``catalog.calibration.uncalibrate``), which ``rank`` maps back.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from why502.analyzers import unexplained
+from why502.analyzers.base import Candidate, GroupKey
 from why502.catalog import load_catalog
+from why502.catalog.calibration import uncalibrate
 from why502.catalog.terms import Term, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
+from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Finding, Fix
 from why502.proxies import PROXIES
 
@@ -150,8 +161,29 @@ def _backend_finding(ev: LbEvidence) -> Finding:
     )
 
 
-def analyze(ev: LbEvidence) -> list[Finding]:
-    """Findings, most likely first."""
+def analyze(ev: Evidence) -> list[Candidate]:
+    """A candidate per root cause each edge log read points to (``Evidence.edge``), and for an
+    edge whose 5xx no word of its log explains, ``analyzers.unexplained``'s finding.  That one is
+    not a *last resort* here: it claims that edge's failures, which nothing else explains, so a
+    named cause of another edge or of the proxy does not hide them."""
+    out: list[Candidate] = []
+    for lb in ev.edge.families:
+        # most likely first within the family: equal ranks keep this order (rank.fold is stable)
+        for f in sorted(findings(lb), key=lambda f: (-f.confidence, -f.count, f.cause)):
+            out.append(Candidate(replace(f, confidence=uncalibrate(f.confidence)),
+                                 claims=frozenset({claim(lb.family, f.cause)}), edge=lb.family))
+    return out
+
+
+def claim(family: str, cause: str) -> GroupKey:
+    """The failures of one edge that one cause explains, as ``rank`` keys what a candidate
+    claims: ``(cause, "edge:<family>")`` (no proxy error-log group has such a peer)."""
+    return (cause, f"edge:{family}")
+
+
+def findings(ev: LbEvidence) -> list[Finding]:
+    """The findings of one edge's log: its own failures per cause, the backend's 5xx it relayed,
+    or, when neither, the 5xx nothing in the log explains."""
     groups = ev.lb_failures
     lb_total = sum(g.count for g in groups.values())
     out = [_failure_finding(ev, g, lb_total) for g in groups.values()]
@@ -159,7 +191,6 @@ def analyze(ev: LbEvidence) -> list[Finding]:
         out.append(_backend_finding(ev))
     if not out and (made := ev.five - ev.made_by.get("backend", 0)) > 0:
         out.append(_unexplained_finding(ev, made))
-    out.sort(key=lambda f: (-f.confidence, -f.count, f.cause))
     return out
 
 
