@@ -29,7 +29,7 @@ import os
 import re
 import stat
 
-from why502.errors import InputError
+from why502.errors import InputError, LimitError
 
 # The most config text read in all (main file and includes, or a dump), by default 4 MiB.
 # Why that little: a config is turned into Python objects (directives, scopes, locations,
@@ -41,6 +41,9 @@ from why502.errors import InputError
 # ~90x its size of memory); ``include /dev/zero;`` or a runaway generated file stop at the bound.
 MAX_CONFIG_BYTES = 4 << 20
 MEMORY_PER_CONFIG_BYTE = 90  # the measured worst case above, for the message
+# The least a config takes (the measured best case above): a config whose text times this is
+# more than the memory the run may still take cannot be parsed, and is refused before it is.
+MEMORY_FLOOR_PER_CONFIG_BYTE = 60
 _SIZE = re.compile(r"(\d{1,15})([KMG]?)(?:i?B)?", re.IGNORECASE)
 
 
@@ -109,14 +112,62 @@ def config_file_problem(path: str, used: int = 0) -> str | None:
     return None
 
 
+def memory_headroom() -> int | None:
+    """The bytes this process may still allocate, from the limits a user or a container sets:
+    ``RLIMIT_DATA`` and ``RLIMIT_AS`` (getrlimit(2), less ``VmData``/``VmSize`` of
+    ``/proc/self/status``) and the cgroup's ``memory.max`` less ``memory.current`` (cgroup v2;
+    ``memory.limit_in_bytes`` less ``memory.usage_in_bytes`` in v1).  None when no limit is set
+    or none can be read.  Why: running out of memory half-way through a parse is not always a
+    clean ``MemoryError`` -- under ``ulimit -d`` CPython can spin while it unwinds (a `lint` of
+    8.6 MiB under a 150 MiB limit hung for 600 s in one run of eight), so a config that cannot
+    fit is refused before it is parsed."""
+    import resource
+
+    status: dict[str, int] = {}
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for raw in fh.read(1 << 16).splitlines():
+                key, _, value = raw.decode("ascii", "replace").partition(":")
+                if key in ("VmData", "VmSize"):
+                    status[key] = int(value.split()[0]) << 10
+    except (OSError, ValueError, IndexError):
+        pass
+    room: list[int] = []
+    for limit, used in ((resource.RLIMIT_DATA, "VmData"), (resource.RLIMIT_AS, "VmSize")):
+        soft = resource.getrlimit(limit)[0]
+        if soft != resource.RLIM_INFINITY and used in status:
+            room.append(max(0, soft - status[used]))
+    for top, now in (("memory.max", "memory.current"), ("memory.limit_in_bytes", "memory.usage_in_bytes")):
+        try:
+            with open(f"/sys/fs/cgroup/{top}", "rb") as a, open(f"/sys/fs/cgroup/{now}", "rb") as b:
+                cap, cur = a.read(64).strip(), b.read(64).strip()
+        except OSError:
+            continue
+        if cap.isdigit() and cur.isdigit() and int(cap) < 1 << 60:
+            room.append(max(0, int(cap) - int(cur)))
+    return min(room) if room else None
+
+
 class ConfigBudget:
     """The bytes one config (its main file and every include) may still take.  One per config
     read: ``read`` for the families read here (Apache, HAProxy), ``admit`` for nginx, whose files
-    crossplane opens by name."""
+    crossplane opens by name.  Past the size bound it refuses (``InputError``); past the memory
+    the run may still take (``memory_headroom``) it refuses too (``LimitError``)."""
 
     def __init__(self, limit: int | None = None) -> None:
         self.limit = max_config_bytes() if limit is None else limit
         self.used = 0
+        self.headroom = memory_headroom()
+
+    def _fits_memory(self, path: str, more: int) -> None:
+        """``LimitError`` when ``more`` bytes of config text on top of what was read cannot be
+        parsed in the memory left (the least a config takes, ``MEMORY_FLOOR_PER_CONFIG_BYTE``)."""
+        need = (self.used + more) * MEMORY_FLOOR_PER_CONFIG_BYTE
+        if self.headroom is not None and need > self.headroom:
+            raise LimitError(
+                f"out of memory: reading {path} ({mib(self.used + more)} of config in all) takes at "
+                f"least {mib(need)} of memory, and this run may take {mib(self.headroom)} more "
+                "(ulimit -d / -v, or the cgroup's memory.max): give it more memory, or less to read at once")
 
     def _over(self, path: str, size: int | None) -> InputError:
         if size is None:
@@ -133,6 +184,7 @@ class ConfigBudget:
             raise _not_regular(kind)
         if self.used + st.st_size > self.limit:
             raise self._over(path, st.st_size)
+        self._fits_memory(path, st.st_size)
         self.used += st.st_size
         return st.st_size
 
@@ -147,6 +199,7 @@ class ConfigBudget:
         left = self.limit - self.used
         if st.st_size > left:
             raise self._over(path, st.st_size)
+        self._fits_memory(path, st.st_size)
         data = _read_regular(path, left + 1)
         if len(data) > left:  # it grew while it was read
             raise self._over(path, None)
