@@ -158,7 +158,10 @@ def test_process_table_detection(comm: str, argv: list[str], want: str | None) -
 def test_every_proxy_implements_the_interface_and_its_hooks_resolve() -> None:
     for name, proxy in PROXIES.items():
         assert isinstance(proxy, Proxy) and proxy.name == name
-        for hook in vars(proxy.hooks).values():
+        for field_name, hook in vars(proxy.hooks).items():
+            if hook is None:  # an optional hook (access_log: the engine reads nginx's own format)
+                assert field_name == "access_log", field_name
+                continue
             assert resolve(hook) is not None, hook
         assert proxy.reload_commands(None)[0].split()[0] in proxy.vocabulary.config_test
     # exactly one proxy's words are the catalog's, which the others reword

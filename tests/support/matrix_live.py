@@ -29,13 +29,6 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
     ("bad-status-line", "haproxy", "*"):
         "HAProxy's PH-- (it blocked an invalid response) is read as protocol-mismatch; the live "
         "probe, which gets an HTTP-like but malformed status line, is not weighed",
-    ("backend-5xx", "haproxy", "*"):
-        "the backend's own 502, relayed by HAProxy (termination state ----), is no evidence for "
-        "diagnose: nothing found, healthy, exit 0 (noisy: the noise's old incident ranks first)",
-    ("backend-5xx", "apache", "*"):
-        "the backend's own 502, relayed by Apache (access log 502, error log silent), is no "
-        "evidence for diagnose: nothing found, healthy, exit 0 (noisy: the noise's old incident, "
-        "naming another backend, ranks first)",
 }
 # Cells diagnosed wrong in some runs and right in others, with why: a wrong answer is an expected
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
