@@ -25,11 +25,8 @@ PARTS = 4
 # the matrix's first full run (docs/dev/fault-matrix.md).  The test expects them to fail
 # (strict: a cell that starts passing must leave this list).  Keyed by (fault, proxy, backend),
 # backend "*" for both loopback families.
-KNOWN_MISSES: dict[tuple[str, str, str], str] = {
-    ("bad-status-line", "haproxy", "*"):
-        "HAProxy's PH-- (it blocked an invalid response) is read as protocol-mismatch; the live "
-        "probe, which gets an HTTP-like but malformed status line, is not weighed",
-}
+# Empty since the fixes of docs/dev/fault-matrix.md "After the fixes".
+KNOWN_MISSES: dict[tuple[str, str, str], str] = {}
 # Cells diagnosed wrong in some runs and right in others, with why: a wrong answer is an expected
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
 UNSTABLE: dict[tuple[str, str, str], str] = {
