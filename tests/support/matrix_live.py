@@ -29,12 +29,8 @@ PARTS = 4
 KNOWN_MISSES: dict[tuple[str, str, str], str] = {}
 # Cells diagnosed wrong in some runs and right in others, with why: a wrong answer is an expected
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
-UNSTABLE: dict[tuple[str, str, str], str] = {
-    ("crash", "apache", "*"):
-        "after the backend died, Apache's later refused connects (503) can outrank its AH01102 "
-        "lines: backend-not-running instead of backend-crashed (all 6 cells on [::1] in the "
-        "first full run; a 127.0.0.1 cell in a later suite run)",
-}
+# Empty since the fixes of docs/dev/fault-matrix.md "After the fixes".
+UNSTABLE: dict[tuple[str, str, str], str] = {}
 
 
 def seed() -> int:
