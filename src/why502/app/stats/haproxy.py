@@ -94,8 +94,12 @@ def server_addresses(config: str | None) -> dict[str, str]:
 
 @contextmanager
 def haproxy_as_nginx(paths: list[str], config: str | None) -> Iterator[list[str]]:
+    from datetime import datetime
+
     addresses = server_addresses(config)
-    with rewritten(paths, lambda line: haproxy_log.to_nginx_line(line, addresses)) as out:
+    # this machine's offset, once: asking for it on every line took ~40% of the rewrite
+    zone = datetime.now().astimezone().strftime("%z")
+    with rewritten(paths, lambda line: haproxy_log.to_nginx_line(line, addresses, zone)) as out:
         yield out
 
 
