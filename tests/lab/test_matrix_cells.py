@@ -65,3 +65,20 @@ def test_the_table_counts_right_reproduced_and_run() -> None:
     assert "**1/3 reproduced cells right** (4 run; 1 did not reproduce" in text
     assert "1 reported healthy under proxy-made 5xx" in text
     assert "| b | backend-too-slow | backend-crashed | wrong cause ranked first |" in text
+
+
+def test_lab_matrix_selects_cells_by_fault_proxy_and_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--fault``/``--proxy``/``--cell`` (repeatable) pick the cells a rule change touches, so
+    their score can be taken before and after without the whole matrix."""
+    from why502.cli.main import main
+
+    assert main(["lab", "matrix", "--list", "--fault", "backend-5xx", "--fault", "crash",
+                 "--proxy", "haproxy", "--proxy", "apache"]) == 0
+    names = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
+    want = [c.name for c in matrix.cells()
+            if c.fault.name in ("backend-5xx", "crash") and c.proxy in ("haproxy", "apache")]
+    assert names == want and len(names) == 40
+    assert main(["lab", "matrix", "--list", "--cell", "crash-apache-tcp6-post-quiet"]) == 0
+    assert capsys.readouterr().out.split()[0] == "crash-apache-tcp6-post-quiet"
+    assert main(["lab", "matrix", "--list", "--fault", "no-such-fault"]) == 2
+    assert "no fault no-such-fault" in capsys.readouterr().err

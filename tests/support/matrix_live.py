@@ -25,26 +25,12 @@ PARTS = 4
 # the matrix's first full run (docs/dev/fault-matrix.md).  The test expects them to fail
 # (strict: a cell that starts passing must leave this list).  Keyed by (fault, proxy, backend),
 # backend "*" for both loopback families.
-KNOWN_MISSES: dict[tuple[str, str, str], str] = {
-    ("bad-status-line", "haproxy", "*"):
-        "HAProxy's PH-- (it blocked an invalid response) is read as protocol-mismatch; the live "
-        "probe, which gets an HTTP-like but malformed status line, is not weighed",
-    ("backend-5xx", "haproxy", "*"):
-        "the backend's own 502, relayed by HAProxy (termination state ----), is no evidence for "
-        "diagnose: nothing found, healthy, exit 0 (noisy: the noise's old incident ranks first)",
-    ("backend-5xx", "apache", "*"):
-        "the backend's own 502, relayed by Apache (access log 502, error log silent), is no "
-        "evidence for diagnose: nothing found, healthy, exit 0 (noisy: the noise's old incident, "
-        "naming another backend, ranks first)",
-}
+# Empty since the fixes of docs/dev/fault-matrix.md "After the fixes".
+KNOWN_MISSES: dict[tuple[str, str, str], str] = {}
 # Cells diagnosed wrong in some runs and right in others, with why: a wrong answer is an expected
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
-UNSTABLE: dict[tuple[str, str, str], str] = {
-    ("crash", "apache", "*"):
-        "after the backend died, Apache's later refused connects (503) can outrank its AH01102 "
-        "lines: backend-not-running instead of backend-crashed (all 6 cells on [::1] in the "
-        "first full run; a 127.0.0.1 cell in a later suite run)",
-}
+# Empty since the fixes of docs/dev/fault-matrix.md "After the fixes".
+UNSTABLE: dict[tuple[str, str, str], str] = {}
 
 
 def seed() -> int:

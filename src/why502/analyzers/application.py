@@ -67,28 +67,99 @@ def analyze(ev: Evidence) -> list[Candidate]:
         items = [EvidenceItem(
             kind="stat", summary=f"access log: {made} responses from {name} with status "
             + ", ".join(f"{s}×{n}" for s, n in sorted(timing.backend_5xx.items()))
-            + " carry a numeric $upstream_header_time (the backend sent them)", count=made)]
+            + " " + proxy_of(ev).vocabulary.relayed_5xx, count=made)]
         items += [EvidenceItem(kind="log", summary="access-log line", source=s.file, line=s.line,
                                text=s.text, time=s.time.isoformat() if s.time else None)
                   for s in timing.samples[:2]]
         if not related:
-            items.append(EvidenceItem(kind="stat", summary=f"no nginx error-log line for {name}: "
-                                      "nginx itself saw nothing wrong"))
+            who = proxy_name(ev.proxy)
+            items.append(EvidenceItem(kind="stat", summary=f"no {who} error-log line for {name}: "
+                                      f"{who} itself saw nothing wrong"))
         target = ev.target(name)
         if target:
             items.append(config_item(target))
         finding = make_finding(
             "upstream-returned-5xx", confidence=conf, groups=[],
             explanation=f"The 5xx came from the backend behind {name} (or a proxy behind it): it sent "
-                        "a complete response with that status and nginx passed it through.",
+                        f"a complete response with that status and {proxy_name(ev.proxy)} passed it "
+                        "through.",
             evidence=items,
-            fix=Fix(summary="look at the backend's own logs for these requests; nginx is only the "
-                            "messenger", commands=["journalctl -u <backend unit> --since -1h"]),
+            fix=Fix(summary=f"look at the backend's own logs for these requests; {proxy_name(ev.proxy)} "
+                            "is only the messenger", commands=["journalctl -u <backend unit> --since -1h"]),
             upstream=name, target=target.key if target else None,
             status_codes=sorted(s for s in timing.backend_5xx if s >= 500))
         out.append(Candidate(finding=_with_count(finding, made, timing)))
     if not ev.logs.access_has_upstream:
         out += [c for loc in ev.logs.locations_5xx if (c := _location_made_5xx(ev, loc, failing_peers))]
+        if not ev.logs.locations_5xx:
+            out += _probed_made_5xx(ev, failing_peers)
+    return out
+
+
+def _probed_made_5xx(ev: Evidence, failing: set[str | None]) -> list[Candidate]:
+    """A backend answering 5xx itself behind an access log with neither upstream fields nor a
+    location model to tie a request to a target (Apache's ``combined``/``common``: mod_log_config
+    has no upstream item; a config whose routes the stats engine cannot match).
+
+    The facts, each the proxy's documented behaviour, not a guess:
+
+    - clients got 5xx (``ClientFailures``) that no error-log line claims (``by_proxy`` is the
+      5xx an error line was joined to);
+    - the error log names no failure at the target: a proxy logs its own failures of a backend
+      (nginx's ``connect() failed``/``upstream timed out``/``prematurely closed`` at ``error``;
+      Apache mod_proxy_http's ``AH00957`` refused connect, ``AH01102`` "error reading status
+      line from remote server", ``(70007)`` timeout, all at ``error``), and relays a complete
+      response silently whatever its status (mod_proxy_http.c ``ap_proxy_http_process_response``
+      passes the backend's status line on; nginx ``ngx_http_upstream_process_header()``);
+    - the live probe of that target got a 5xx status line itself: the backend makes them.
+
+    Only a target the probe saw answering 5xx is named (a finding that names a backend names
+    the failing one); without such a probe this says nothing (``unexplained`` keeps the host
+    from reading healthy)."""
+    cf = ev.logs.client_5xx
+    if cf is None or not ev.live.probes or None in failing:
+        return []
+    unclaimed = cf.total - cf.by_proxy
+    if unclaimed <= 0:
+        return []
+    out = []
+    for target in ev.config.targets:
+        probe = ev.live.probes.get(target.key)
+        status = probe.protocol.status if probe is not None and probe.protocol is not None else None
+        if status is None or status < 500 or target.key in failing or (
+                target.group is not None and target.group in failing):
+            continue
+        who = proxy_name(ev.proxy)
+        statuses = ", ".join(f"{s}×{n}" for s, n in sorted(cf.statuses.items()))
+        when = (f" between {cf.first:%H:%M} and {cf.last:%H:%M}" if cf.first and cf.last else "")
+        items = [EvidenceItem(kind="stat", count=unclaimed,
+                              summary=f"access log: clients got {statuses}{when}; no error-log line "
+                                      f"for any of them ({who} relays a complete response silently)")]
+        if cf.file and cf.line:
+            items.append(EvidenceItem(kind="log", summary="first 5xx in the access log", source=cf.file,
+                                      line=cf.line, text=cf.request))
+        items.append(EvidenceItem(kind="stat", summary=f"no {who} error-log line for {target.key}: "
+                                                       f"{who} reached the backend and got an answer"))
+        items.append(probe_item(target.key, probe))  # type: ignore[arg-type]
+        items.append(config_item(target))
+        got = probe.protocol.status_line if probe is not None and probe.protocol is not None else None
+        finding = make_finding(
+            "upstream-returned-5xx", confidence=0.8, groups=[],
+            explanation=f"The backend {target.key} answers {status} itself: {who} reached it, got a "
+                        "complete response with that status and passed it on. The access log does "
+                        f"not say which backend served each request, but {who}'s error log is silent "
+                        f"about it and a live request to it got {got or status}.",
+            evidence=items,
+            fix=Fix(summary=f"look at the logs of the backend {target.key} for these requests; {who} "
+                            "is only the messenger",
+                    commands=[f"curl -sS -o /dev/null -w '%{{http_code}}\\n' http://{target.key}/",
+                              "journalctl -u <backend unit> --since -1h"]),
+            upstream=target.group, target=target.key,
+            status_codes=sorted(s for s in cf.statuses if s >= 500))
+        out.append(Candidate(finding=replace(
+            finding, count=unclaimed,
+            first_seen=cf.first.isoformat(timespec="seconds") if cf.first else None,
+            last_seen=cf.last.isoformat(timespec="seconds") if cf.last else None)))
     return out
 
 

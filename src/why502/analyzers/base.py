@@ -297,12 +297,25 @@ def _norm_proc(name: str) -> str:
 DEATH_SYMPTOMS = ("premature-close", "connection-reset", "broken-pipe")
 
 
+# How far out of order a proxy may write two lines about one moment: concurrent requests are
+# logged by different workers/threads as each finishes (Apache's event MPM, nginx's workers),
+# so the refusal of a request that connected just after the backend died can be stamped
+# before the premature close of the request that was in flight when it died (seen: 1 ms).
+SAME_MOMENT_S = 1.0
+
+
 def died_then_refused(ev: Evidence, peer: str | None, refused: Iterable[SymptomGroup],
                       window_s: float = 60.0) -> bool:
     """Did ``peer`` drop a request (premature close/reset) shortly before it started refusing?
 
-    The signature of a backend that died mid-request and did not come back: the last death
-    symptom at most ``window_s`` before the first refusal (or in the same second).
+    The signature of a backend that died mid-request and did not come back, in the time order
+    of the two symptoms at one target, whatever proxy logged them: nginx's ``upstream
+    prematurely closed connection`` / ``recv() failed (104)`` then ``connect() failed (111)``,
+    HAProxy's ``SH`` then ``SC``, Apache mod_proxy_http's ``AH01102: error reading status line
+    from remote server`` then ``(111)Connection refused: AH00957``.  A backend that answered,
+    broke mid-response and then refused every connect crashed (the root cause); the refusals
+    are its consequence.  The last death symptom at most ``window_s`` before the first refusal,
+    or within ``SAME_MOMENT_S`` after it (concurrent requests' lines out of order).
     """
     refused = list(refused)
     first = min((g.first for g in refused if g.first), default=None)
@@ -311,7 +324,7 @@ def died_then_refused(ev: Evidence, peer: str | None, refused: Iterable[SymptomG
         return False
     deaths = [t for g in ev.logs.symptoms if g.peer == peer and g.symptom in DEATH_SYMPTOMS
               for t in (g.times or tuple(x for x in (g.first, g.last) if x))]
-    just_before = [t for t in deaths if 0 <= (first - t).total_seconds() <= window_s]
+    just_before = [t for t in deaths if -SAME_MOMENT_S <= (first - t).total_seconds() <= window_s]
     # background noise (closes scattered all day) is not a death: most closes must sit at the
     # start of the outage
     around = [t for t in deaths if -window_s <= (t - first).total_seconds()

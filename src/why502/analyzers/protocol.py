@@ -65,11 +65,16 @@ def analyze(ev: Evidence) -> list[Candidate]:
 _PROTOCOLS = {"http", "fastcgi", "http2", "tls", "uwsgi"}
 
 
+def _spoken(t: TargetFact) -> str | None:
+    """The protocol the proxy speaks to ``t`` (what the probe should get back)."""
+    return {"proxy": "tls" if t.scheme == "https" else "http", "fastcgi": "fastcgi",
+            "uwsgi": "uwsgi", "grpc": "http2"}.get(t.kind)
+
+
 def _mismatch(t: TargetFact, protocol: str | None) -> bool:
     if protocol not in _PROTOCOLS:
         return False  # reset / empty / timeout: not a protocol, the backend may just be dying
-    spoken = {"proxy": "tls" if t.scheme == "https" else "http", "fastcgi": "fastcgi",
-              "uwsgi": "uwsgi", "grpc": "http2"}.get(t.kind)
+    spoken = _spoken(t)
     return spoken is not None and protocol != spoken and not (spoken == "http2" and protocol == "http")
 
 
@@ -201,7 +206,7 @@ _QUOTED = re.compile(r'upstream sent (invalid (?:header|status)|duplicate header
 
 
 def _malformed(ev: Evidence, peer: str | None, g: SymptomGroup) -> bool:
-    """Is this invalid-response group a malformed answer in the protocol nginx spoke?"""
+    """Is this invalid-response group a malformed answer in the protocol the proxy spoke?"""
     text = _text([g])
     if "FastCGI protocol version" in text:
         return False  # fastcgi_pass to an HTTP port: 72 is the "H" of "HTTP/"
@@ -211,8 +216,20 @@ def _malformed(ev: Evidence, peer: str | None, g: SymptomGroup) -> bool:
         return False  # the port speaks something else: protocol-mismatch
     if any(m in text for m in _MALFORMED):
         return True
-    return ("no valid HTTP/1.0 header" in text and probe is not None and probe.answer == "http"
-            and (target is None or (target.kind == "proxy" and target.scheme != "https")))
+    if ("no valid HTTP/1.0 header" in text and probe is not None and probe.answer == "http"
+            and (target is None or (target.kind == "proxy" and target.scheme != "https"))):
+        return True
+    # A proxy's word for "the response did not parse" that does not say how (HAProxy's
+    # termination state PH, configuration.txt 8.5: "the proxy blocked the server's response,
+    # because it was invalid, incomplete, dangerous", H: while reading its headers; Apache's
+    # AH01106 "bad HTTP/%d.%d header returned by"): the live probe decides.  A port that
+    # answers in the very protocol the proxy speaks to it (an HTTP status line, even one that
+    # does not parse, such as "HTTP/1.1 OK" with no code) is a backend speaking HTTP badly: its
+    # bug, backend-invalid-response.  One that answers another protocol (TLS, FastCGI, HTTP/2
+    # frames, binary) is protocol-mismatch (``_mismatch`` above); no probe: undecided, kept as
+    # the mismatch, the commoner cause of a reply that does not parse.
+    return (probe is not None and target is not None and target.kind == "proxy"
+            and probe.answer == _spoken(target))
 
 
 def _invalid_response(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
@@ -235,19 +252,21 @@ def _invalid_response(ev: Evidence, peer: str | None, groups: list[SymptomGroup]
     what = (f'the header "{quoted.group(2)}"' if quoted and "header" in quoted.group(1)
             else f'the status "{quoted.group(2)}"' if quoted else
             "a status line that is not HTTP/1.x" if "no valid HTTP/1.0 header" in text
-            else "a response nginx cannot parse")
+            else f"a response {proxy_name(ev.proxy)} cannot parse")
     proof = (f" (a probe got {probe.protocol.status_line} from it)" if probe and probe.protocol
              and probe.answer == "http" and probe.protocol.status_line else "")
     conf = 0.9 if (quoted or proof) else 0.75
     return Candidate(finding=make_finding(
         "backend-invalid-response", confidence=conf, groups=groups,
         explanation=f"{peer or 'The backend'} speaks HTTP{proof} but sent {what}, which breaks "
-                    "HTTP's syntax, so nginx refused the response and answered 502. The pass "
-                    "directive is right; the application writes the malformed response.",
+                    f"HTTP's syntax, so {proxy_name(ev.proxy)} refused the response and answered "
+                    "502. The proxy's config points at the right protocol; the application writes "
+                    "the malformed response.",
         evidence=items,
         fix=Fix(summary="fix the application (or the library writing its headers): strip control "
                         "bytes and newlines from header values, write every header as 'Name: value' "
-                        "and a standard status line; nginx's config cannot repair it",
+                        f"and a standard status line; {proxy_name(ev.proxy)}'s config cannot "
+                        "repair it",
                 commands=[f"curl -sv http://{peer}/ -o /dev/null 2>&1 | sed -n '/^< /p' | cat -A"
                           if peer and not peer.startswith("unix:") else
                           "curl -sv --unix-socket <socket> http://localhost/ -o /dev/null"]),

@@ -31,6 +31,7 @@ examples:
   why502 lab check                      # run every scenario: does diagnose find the cause?
   why502 lab check --proxy haproxy      # only the HAProxy scenarios (also: apache, nginx)
   why502 lab matrix --sample 40 --seed 7  # 40 generated fault cells, diagnosed through the CLI
+  why502 lab matrix --fault crash --proxy apache   # only the cells of one fault behind one proxy
 
 exit codes: run: 0 when diagnose ranks the expected cause first, 1 otherwise;
 check, matrix: 0 when every scenario/cell that could run was diagnosed right; 2 usage;
@@ -70,7 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the sample's seed (default: a new one, printed so a run can be repeated)")
     matrix.add_argument("--sample", type=int, default=0, metavar="K",
                         help="run K cells (stratified: every proxy x fault first); default: all")
-    matrix.add_argument("--proxy", choices=names(), help="only the cells of this proxy")
+    matrix.add_argument("--proxy", choices=names(), action="append",
+                        help="only the cells of this proxy (repeatable)")
+    matrix.add_argument("--fault", action="append", metavar="NAME",
+                        help="only the cells of this fault (repeatable; names: --list)")
+    matrix.add_argument("--cell", action="append", metavar="NAME",
+                        help="only this cell, by its full name (repeatable; names: --list)")
     matrix.add_argument("--list", action="store_true", help="list the cells, run nothing")
     add_format_argument(matrix, "lab matrix", ("text", "json", "markdown"),
                         notes="text: a line per cell, then the table; markdown: the table")
@@ -261,7 +267,18 @@ def _matrix(args: argparse.Namespace) -> int:
     from why502.lab import matrix
     from why502.textutil import dump_json
 
-    pool = [c for c in matrix.cells() if args.proxy is None or c.proxy == args.proxy]
+    faults = {f.name for f in matrix.FAULTS}
+    unknown = sorted(set(args.fault or ()) - faults)
+    if unknown:
+        raise UsageError(f"lab matrix: no fault {', '.join(unknown)} (faults: {', '.join(sorted(faults))})")
+    every = matrix.cells()
+    unknown = sorted(set(args.cell or ()) - {c.name for c in every})
+    if unknown:
+        raise UsageError(f"lab matrix: no cell {', '.join(unknown)} (names: lab matrix --list)")
+    pool = [c for c in every
+            if (not args.proxy or c.proxy in args.proxy)
+            and (not args.fault or c.fault.name in args.fault)
+            and (not args.cell or c.name in args.cell)]
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     if args.sample < 0:
         raise UsageError("lab matrix: --sample must be 0 (all) or more")

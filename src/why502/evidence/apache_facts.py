@@ -6,7 +6,8 @@ mod_proxy's error lines name the peer in several ways (docs/reference/proxy-mess
 ``AH01114: HTTP: failed to make connection to backend: 127.0.0.1`` (host only),
 ``AH02454: FCGI: attempt to connect to Unix domain socket /run/php/php-fpm.sock`` (a path) and
 ``AH01079: failed to make connection to backend: localhost`` (the ``fcgi://localhost`` of a
-unix-socket worker).  ``aliases`` maps each onto the identity key the analyzers use.
+unix-socket worker), ``AH01102: error reading status line from remote server ::1:8080`` (an
+IPv6 host:port without its brackets).  ``aliases`` maps each onto the identity key the analyzers use.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFa
             hosts.setdefault("localhost", set()).add(t.key)
         elif t.host:
             hosts.setdefault(t.host, set()).add(t.key)
+            if ":" in t.host and t.port is not None:
+                # mod_proxy_http writes the peer of AH01102 "error reading status line from
+                # remote server %s:%d" (and AH01095, AH01110) as backend->hostname ":" port,
+                # and apr_uri_parse() strips an IPv6 literal's brackets: "::1:8080", where the
+                # identity key (and AH00957's "[::1]:8080") has them
+                aliases.setdefault(f"{t.host.strip('[]')}:{t.port}", t.key)
     # the groups each key is served by, once: asking every target for each host was quadratic
     # in a config of many virtual hosts (20,000 hosts: minutes)
     groups_of: dict[str, set[str | None]] = {}

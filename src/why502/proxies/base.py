@@ -81,6 +81,8 @@ class Vocabulary:
     stats_target: str = "upstream"  # a column: the address attempts went to
     stats_timeout: str = "read timeout"
     stats_timeout_column: str = "timeout"
+    # what in its access log says the backend sent a 5xx itself (the proxy relayed it)
+    relayed_5xx: str = "carry a numeric $upstream_header_time (the backend sent them)"
     stats_groups: str = ("Upstreams (per attempt; p50..max of $upstream_header_time, or of "
                          "$upstream_response_time where no header ever came)")
 
@@ -100,6 +102,10 @@ class Hooks:
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
     # None: the proxy's config is read by a path of its own (nginx, Apache, HAProxy, for now)
     config_facts: str | None = None
+    #: app.stats: a context manager ``(access_logs, error_logs, config) -> (paths, log_format)``
+    #: giving this proxy's access log as lines the statistics engine reads (None: it reads the
+    #: proxy's own format, nginx's); ``paths`` empty when there is no access log to read
+    access_log: str | None = None
 
 
 @dataclass(frozen=True)

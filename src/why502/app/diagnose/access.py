@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from why502 import proxies
 from why502.app.diagnose.options import unreadable
 from why502.app.stats import compute_for_diagnose
 from why502.app.stats.errorlog import JoinRows
@@ -19,17 +20,50 @@ from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
 from why502.findings.model import Diagnostic
 from why502.parsers.nginx import NginxConfig
+from why502.proxies.base import resolve
 from why502.sources.opening import discovered_skip
 
 
 def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
-                 explicit: bool, join: JoinRows | None = None
+                 explicit: bool, join: JoinRows | None = None, proxy: str | None = None,
+                 config: str | None = None,
                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
 
     When no error log was read, ``error_logs=None`` leaves stats its own fallback (the config's
-    ``error_log``)."""
+    ``error_log``).  ``proxy``: whose logs these are; a proxy with its own access-log format
+    (``Hooks.access_log``: HAProxy's httplog, Apache's ``LogFormat``) has its lines rewritten
+    into the engine's columns first (``config``: its config file, which names the servers and
+    the ``LogFormat``), so who made each 5xx reaches the analyzers the same way from every
+    proxy."""
+    hook = proxies.of(proxy).hooks.access_log if proxy is not None else None
+    if hook is not None:
+        rewrite = resolve(hook)
+        try:
+            with rewrite(list(paths), list(error_logs or ()), config) as (rows, fmt):  # type: ignore[operator]
+                if not rows:
+                    inputs["access_logs"] = []
+                    return {}, None
+                timing, st = _access_stats(rows, None, error_logs, since, diags, inputs, True,
+                                           join, fmt)
+        except InputError as err:
+            diags.append(Diagnostic("warning", f"access log not used: {err}"))
+            return {}, None
+        if st is not None:
+            read = list(paths) or [p for p in error_logs or () if p]
+            inputs["access_logs"] = read
+            for row in st.requests_5xx:  # name the user's file, not the rewritten copy
+                if row.get("file") in rows:
+                    row["file"] = read[0] if len(read) == 1 else None
+        return timing, st
+    return _access_stats(paths, cfg, error_logs, since, diags, inputs, explicit, join, None)
+
+
+def _access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
+                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
+                  explicit: bool, join: JoinRows | None, log_format: str | None,
+                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     inputs["access_logs"] = []
     readable = []
     for p in paths:
@@ -49,7 +83,7 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     try:
         errors = join.result() if join is not None and error_logs else None
         st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
-                                  errors=errors)
+                                  errors=errors, log_format=log_format)
     except InputError as err:
         # the files exist (checked above): lines that do not parse are a tool-side problem,
         # a diagnostic, not a reason to withhold the diagnosis

@@ -57,7 +57,8 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
         inputs.update(read)
         diags.extend(Diagnostic("info", n) for n in agg.notes())  # what the bounds left out
         access, stats = access_stats(conf.access_logs, conf.nginx, read["error_logs"], since, diags,
-                                     inputs, explicit=bool(options.access_logs), join=join)
+                                     inputs, explicit=bool(options.access_logs), join=join,
+                                     proxy=conf.proxy, config=conf.facts.main_file)
     finally:
         join.close()
     inputs["log_lines_recognised"] = agg.lines

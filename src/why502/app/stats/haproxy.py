@@ -94,8 +94,12 @@ def server_addresses(config: str | None) -> dict[str, str]:
 
 @contextmanager
 def haproxy_as_nginx(paths: list[str], config: str | None) -> Iterator[list[str]]:
+    from datetime import datetime
+
     addresses = server_addresses(config)
-    with rewritten(paths, lambda line: haproxy_log.to_nginx_line(line, addresses)) as out:
+    # this machine's offset, once: asking for it on every line took ~40% of the rewrite
+    zone = datetime.now().astimezone().strftime("%z")
+    with rewritten(paths, lambda line: haproxy_log.to_nginx_line(line, addresses, zone)) as out:
         yield out
 
 
@@ -125,3 +129,48 @@ def apache_as_nginx(paths: list[str], config: str | None,
     fmt = apache_log.compile_log_format(apache_format(config, paths, given))
     with rewritten(paths, lambda line: apache_log.to_nginx_line(line, fmt)) as out:
         yield out, fmt.format
+
+
+@contextmanager
+def haproxy_for_diagnose(access_logs: list[str], error_logs: list[str],
+                         config: str | None) -> Iterator[tuple[list[str], str]]:
+    """``Hooks.access_log`` of HAProxy: its httplog lines as the engine's ``why502`` rows.
+
+    HAProxy writes one log (configuration.txt 8.2.3: the httplog line *is* the request's
+    record; its errors are termination states on it), so without an ``--access-log`` the
+    error logs that hold httplog lines are the access log too."""
+    paths = list(access_logs) or [p for p in error_logs if _has_httplog(p)]
+    if not paths:
+        yield [], "why502"
+        return
+    with haproxy_as_nginx(paths, config) as out:
+        yield out, "why502"
+
+
+def _has_httplog(path: str) -> bool:
+    """Do the first lines of ``path`` look like httplog lines (``proxies.haproxy.log``)?"""
+    import gzip
+    from itertools import islice
+
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            head = list(islice(fh, 200))
+    except OSError:
+        return False
+    return any(haproxy_log.HTTPLOG.search(line) for line in head)
+
+
+@contextmanager
+def apache_for_diagnose(access_logs: list[str], error_logs: list[str],
+                        config: str | None) -> Iterator[tuple[list[str], str]]:
+    """``Hooks.access_log`` of Apache: its access log through the ``LogFormat`` of the
+    ``CustomLog`` that writes it (else ``combined``), as the engine's rows (``NGINX_FORMAT``:
+    no upstream fields, so who made a 5xx is judged from the error log and the live probe)."""
+    from why502.proxies.apache.log import NGINX_FORMAT
+
+    if not access_logs:
+        yield [], NGINX_FORMAT
+        return
+    with apache_as_nginx(list(access_logs), config, None) as (out, _fmt):
+        yield out, NGINX_FORMAT

@@ -29,6 +29,8 @@ class Haproxy(BaseProxy):
         default_config="/etc/haproxy/haproxy.cfg", default_error_log="/var/log/haproxy.log",
         stats_word="haproxy", stats_target="server", stats_timeout="timeout server",
         stats_timeout_column="timeout server",
+        relayed_5xx="ended with the server's headers passed on (termination state ---- or a D/L "
+                    "phase, configuration.txt 8.5: the server sent them)",
         stats_groups="Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
                      "Ta where none came)")
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH})
@@ -36,7 +38,8 @@ class Haproxy(BaseProxy):
     hooks = Hooks(load_config="why502.sources.haproxy:load_config",
                   lint_rules="why502.analyzers.lint.checks.haproxy",
                   fix_service="why502.app.fix.proxies:Haproxy",
-                  lab_runtime="why502.lab.runtime.haproxy:start_haproxy")
+                  lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
+                  access_log="why502.app.stats.haproxy:haproxy_for_diagnose")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and
