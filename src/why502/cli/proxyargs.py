@@ -32,9 +32,11 @@ def config_path(args: argparse.Namespace) -> str | None:
     return config or nginx_conf
 
 
-def proxy_of_file(path: str | None) -> str:
-    """The proxy a ``--config`` file is for, from its content (``why502.proxies.detect_file``);
-    the default proxy for stdin or no file."""
+def proxy_of_file(path: str | None, proxy: str | None = None, flag: str = "--config") -> str:
+    """The proxy a config file named by ``flag`` is for: ``--proxy`` when given, else from its
+    content (``why502.proxies.choose``, the one check: a config of a kind the command cannot
+    read is exit 3 naming what it is and the flags to use); the default proxy for stdin or no
+    file."""
     from why502.proxies import choose
 
-    return choose(None, path)
+    return choose(proxy, path, flag)
