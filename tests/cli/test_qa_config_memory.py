@@ -119,6 +119,30 @@ def test_a_memory_error_is_one_line_and_exit_3(monkeypatch: pytest.MonkeyPatch,
     assert err.startswith("why502: out of memory") and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("err", [
+    OSError(12, "Cannot allocate memory", "/x/src/why502/catalog"),  # what CI saw under RLIMIT_DATA
+    RuntimeError("can't start new thread"),
+])
+def test_a_refused_allocation_is_out_of_memory_exit_3(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      err: Exception) -> None:
+    """The kernel refusing memory to a system call (ENOMEM) or a thread's stack is the machine's
+    limit, not a bug: the same line and exit as ``MemoryError``, never "internal error", exit 4."""
+    _command_raising(monkeypatch, err)
+    monkeypatch.delenv("WHY502_DEBUG", raising=False)
+    assert cli.main(["causes"]) == 3
+    out = capsys.readouterr().err
+    assert out.startswith("why502: out of memory") and out.count("\n") == 1
+
+
+def test_other_os_errors_stay_internal_errors(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _command_raising(monkeypatch, OSError(5, "Input/output error"))
+    monkeypatch.delenv("WHY502_DEBUG", raising=False)
+    assert cli.main(["causes"]) == 4
+    assert capsys.readouterr().err.startswith("why502: internal error: OSError")
+
+
 def test_a_polars_panic_is_one_line_and_exit_4(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """pyo3's PanicException is a BaseException: ``except Exception`` let it through as a

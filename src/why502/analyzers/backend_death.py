@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from why502.analyzers import kubernetes
 from why502.analyzers.apps import serving, shown
 from why502.analyzers.base import (
     Candidate,
@@ -54,6 +55,9 @@ def analyze(ev: Evidence) -> list[Candidate]:
         if cand:
             out.append(cand)
             explained |= cand.claims
+    for cand in kubernetes.oom(ev):  # --k8s: a container OOMKilled (lastState.terminated)
+        out.append(cand)
+        explained |= cand.claims
     after = by_peer(groups_of(ev, *AFTER_DEATH))
     for peer, groups in by_peer(groups_of(ev, *DEATH_SYMPTOMS)).items():
         rest = [g for g in groups if (g.symptom, g.peer) not in explained]

@@ -14,6 +14,7 @@ import os.path
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from why502.analyzers import kubernetes
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -59,6 +60,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
             # it dropped a request before refusing: a death (backend_death) explains the refusals
             cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.6))
         out.append(cand)
+    out.extend(kubernetes.crash_loop(ev))  # --k8s: a pod in CrashLoopBackOff in the window
     # Down right now, before any request failed (or outside the logs read): the live probe says so.
     seen = {g.peer for g in groups_of(ev, *CONNECT_SYMPTOMS)}
     for key, probe in (ev.live.probes or {}).items():

@@ -76,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the running masters' command lines and config files")
     parser.add_argument("--kernel-log", metavar="FILE",
                         help="kernel log file (dmesg output, kern.log); default: dmesg/journal")
+    parser.add_argument("--k8s", metavar="PATH",
+                        help="Kubernetes objects: a `kubectl get pods,endpointslices,services,events"
+                             " -o json` dump (a file or a folder; Gateway/HTTPRoute too), or "
+                             "`kubectl` to ask the cluster read-only (docs/guide/kubernetes.md)")
+    parser.add_argument("--k8s-namespace", metavar="NS",
+                        help="with --k8s kubectl: read this namespace only (default: all)")
     parser.add_argument("--discover", action="store_true",
                         help="with only logs named, also read this host's proxy config (nginx -T, "
                              "/etc/nginx/nginx.conf, the packaged HAProxy/Apache config) and "
@@ -100,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.demo and (args.nginx_conf or args.config or args.error_log or args.access_log or args.fpm_conf
                       or args.fpm_log or args.kernel_log or args.app_log or args.app_conf or args.since
-                      or args.discover):
+                      or args.discover or args.k8s):
         raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
                          "flags and no --since")
     config_path(args)  # not both --config and --nginx-conf
@@ -110,9 +116,10 @@ def run(args: argparse.Namespace) -> int:
         kernel_log=args.kernel_log, app_logs=list(args.app_log), app_confs=list(args.app_conf),
         since=args.since,
         offline=bool(args.offline or args.demo),
-        demo=bool(args.demo), log_type=args.log_type, discover=bool(args.discover))
+        demo=bool(args.demo), log_type=args.log_type, discover=bool(args.discover),
+        k8s=args.k8s, k8s_namespace=args.k8s_namespace)
     named = [config_path(args), *args.error_log, *args.access_log, args.fpm_conf, *args.fpm_log,
-             args.kernel_log, *args.app_log, *args.app_conf]
+             args.kernel_log, *args.app_log, *args.app_conf, args.k8s]
     if args.output:  # before the run: a refused -o costs nothing
         refuse_input(args.output, named)
     report = diagnose(options)

@@ -315,10 +315,10 @@ def _main_width(argv: Sequence[str] | None) -> int:
         # Python could not allocate (a memory limit, a full machine): not a bug, and not the
         # input's fault either; say what to do.  (An allocation that fails inside polars is
         # Rust's: it prints "memory allocation of N bytes failed" and aborts the process.)
-        print("why502: out of memory (a memory limit, or the machine is full): give it more memory, "
-              "or less to read at once", file=sys.stderr)
-        return EXIT_INPUT
+        return _out_of_memory()
     except Exception as err:
+        if _machine_refused(err):
+            return _out_of_memory()
         return _internal_error(err)
     except BaseException as err:
         # a Rust panic inside polars reaches Python as pyo3's PanicException, a BaseException
@@ -344,6 +344,27 @@ def _run(module: ModuleType, args: argparse.Namespace) -> int:
         return code
     code = module.run(args)
     return code
+
+
+def _out_of_memory() -> int:
+    print("why502: out of memory (a memory limit, or the machine is full): give it more memory, "
+          "or less to read at once", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def _machine_refused(err: BaseException) -> bool:
+    """True when the kernel refused a resource rather than the code being wrong: a system call
+    that failed with ``ENOMEM`` (under ``RLIMIT_DATA`` even ``os.scandir`` of the catalog's
+    folder can: its buffer is a ``malloc``; CI saw ``OSError: [Errno 12] Cannot allocate
+    memory`` there, reported as an internal error), or a thread that could not start
+    (``RuntimeError("can't start new thread")``, CPython's ``_thread.start_new_thread`` when
+    ``pthread_create`` fails, which it does when the stack cannot be mapped).  Both are the
+    memory limit said as such, exit 3 -- like ``MemoryError``."""
+    import errno
+
+    if isinstance(err, OSError) and err.errno == errno.ENOMEM:
+        return True
+    return isinstance(err, RuntimeError) and "can't start new thread" in str(err)
 
 
 def _internal_error(err: BaseException) -> int:

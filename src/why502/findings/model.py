@@ -34,7 +34,8 @@ class EvidenceItem:
 
     ``kind`` says where it came from: ``log`` (a log line), ``config`` (file:line of the nginx or
     PHP-FPM config), ``probe`` (a live probe result), ``listener`` (the socket table), ``process``,
-    ``unit`` (systemd), ``kernel``, ``stat`` (an aggregate such as "412 of 415 requests").
+    ``unit`` (systemd), ``kernel``, ``stat`` (an aggregate such as "412 of 415 requests"),
+    ``kubernetes`` (a field of an object read with ``--k8s``: ``Pod NS/NAME (IP): FIELD=VALUE``).
     """
 
     kind: str

@@ -96,6 +96,10 @@ class Hooks:
     lint_rules: str  # the module whose @rule checks read this proxy's config
     fix_service: str  # app.fix: config test, reload, master (app.fix.service.ProxyService)
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
+    # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
+    # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
+    # None: the proxy's config is read by a path of its own (nginx, Apache, HAProxy, for now)
+    config_facts: str | None = None
 
 
 @dataclass(frozen=True)

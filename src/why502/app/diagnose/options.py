@@ -50,6 +50,10 @@ class DiagnoseOptions:
     prefix: str | None = None
     unit: str | None = None
     container: str | None = None
+    # ``--k8s PATH``: a ``kubectl get ... -o json`` dump (a file or a folder), or ``kubectl`` to
+    # ask the cluster (read-only, only when named); ``--k8s-namespace`` narrows ``kubectl``
+    k8s: str | None = None
+    k8s_namespace: str | None = None
 
     def logs_only(self) -> bool:
         """Were only logs named (no config, no ``--proxy``, no ``--discover``)?
@@ -60,7 +64,7 @@ class DiagnoseOptions:
         balancer), and this host's config made their reading wrong (its ``log_format`` judged a
         foreign log, "the config proxies to nothing" was said of a config nobody asked about).
         """
-        named_logs = bool(self.error_logs or self.access_logs or self.fpm_logs or self.app_logs
+        named_logs = bool(self.error_logs or self.k8s or self.access_logs or self.fpm_logs or self.app_logs
                           or self.kernel_log)
         return named_logs and not (self.nginx_conf or self.config or self.proxy or self.discover
                                    or self.demo)
@@ -96,7 +100,8 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
              *(("--access-log", p) for p in options.access_logs),
              *(("--fpm-log", p) for p in options.fpm_logs),
              *(("--app-log", p) for p in options.app_logs),
-             *(("--app-conf", p) for p in options.app_confs)]
+             *(("--app-conf", p) for p in options.app_confs),
+             ("--k8s", options.k8s if options.k8s != "kubectl" else None)]
     for flag, path in named:
         if path and path != "-" and (why := unreadable(path)):
             raise InputError(f"cannot read {path} ({flag}): {why}")
@@ -104,6 +109,11 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
 
 def nothing_to_read(options: DiagnoseOptions) -> InputError:
     """The one-line error when no config and no log could be read at all."""
+    if options.k8s and not (options.error_logs or options.access_logs or options.nginx_conf
+                            or options.config):
+        return InputError("--k8s needs the proxy's log to tie the objects to: pass --error-log "
+                          "(ingress-nginx: kubectl logs deploy/ingress-nginx-controller > FILE) "
+                          "and/or --access-log")
     if options.nginx_conf:
         return InputError(f"cannot read nginx config {options.nginx_conf}")
     if find_nginx() is None and not os.path.exists(DEFAULT_CONF):

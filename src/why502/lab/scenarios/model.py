@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from why502.app.diagnose import DiagnoseOptions
 
 # The reverse proxies a scenario can put in front of its backends (``proxy=``).
-PROXIES = ("nginx", "haproxy", "apache")
+PROXIES = ("nginx", "haproxy", "apache", "envoy")
 # What a scenario may need from the machine (``needs=``); checked by Scenario.check_requirements.
 # "openssl" is checked when the certificate is made (runtime.tls).
 NEEDS = ("root", "php-fpm", "node", "ipv6", "netns", "cgroup", "supervisord", "openssl")

@@ -1,0 +1,195 @@
+"""Join Kubernetes objects (``facts.kubernetes``) to the proxy's failures, by identity and time.
+
+Identity: an upstream the proxy names as ``IP:port`` is a pod whose ``status.podIP`` is that IP
+(and an EndpointSlice endpoint with that address), a Service's ``clusterIP``, or a Service named
+by ingress-nginx's ``Service "NS/NAME" does not have any active Endpoint``; a Gateway API route
+is named by its hostnames (the ``host:`` of the proxy's error line) or by Envoy Gateway's
+``route_name`` (``httproute/NS/NAME/rule/...``).  Time: a pod IP is reused by the next pod
+scheduled on the node, so a pod counts only when it existed while the failures happened
+(created before the last failure, not gone before the first); a container's OOM kill or crash
+counts only when it ended near the failures.
+
+Log times without a zone are compared as UTC: ingress-nginx, Envoy and most containers log in
+UTC, and the API's times are UTC.  No I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from why502.evidence.model import Evidence, Sample, SymptomGroup
+from why502.facts.kubernetes import (
+    EndpointFacts,
+    EventFacts,
+    KubeFacts,
+    PodFacts,
+    RouteFacts,
+    ServiceFacts,
+    SliceFacts,
+)
+from why502.facts.net import split_key
+
+NEAR = timedelta(minutes=2)  # how far an OOM kill, a crash or a probe failure may be from a failure
+_HOST = re.compile(r'\bhost: "([^"]+)"')
+# ingress-nginx's controller (internal/ingress/controller/controller.go): its lines are another
+# program's events in the logs' record (evidence.aggregate), not the proxy's own symptoms
+_NO_ENDPOINTS = re.compile(r'[Ss]ervice "?([^"\s]+/[^"\s]+?)"? does not have any active [Ee]ndpoint')
+_ROUTE = re.compile(r'\b(httproute|grpcroute)/([^/\s"]+)/([^/\s"]+)/')
+
+
+def naive_utc(t: datetime | None) -> datetime | None:
+    if t is None or t.tzinfo is None:
+        return t
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Window:
+    """When the proxy failed towards one peer (first and last failure, UTC)."""
+
+    first: datetime
+    last: datetime
+
+    def near(self, t: datetime | None, slack: timedelta = NEAR) -> bool:
+        return t is not None and self.first - slack <= t <= self.last + slack
+
+    def overlaps(self, start: datetime | None, end: datetime | None,
+                 slack: timedelta = NEAR) -> bool:
+        if start is None and end is None:
+            return False
+        s, e = start or end, end or start
+        assert s is not None and e is not None
+        return s - slack <= self.last and e + slack >= self.first
+
+
+def window(groups: Iterable[SymptomGroup]) -> Window | None:
+    firsts = [naive_utc(g.first) for g in groups if g.first]
+    lasts = [naive_utc(g.last or g.first) for g in groups if g.last or g.first]
+    if not firsts or not lasts:
+        return None
+    return Window(min(t for t in firsts if t), max(t for t in lasts if t))
+
+
+def peer_ip(peer: str | None) -> tuple[str | None, int | None]:
+    if not peer:
+        return None, None
+    host, port, _ = split_key(peer)
+    return host, port
+
+
+def pod_at(k8s: KubeFacts, ip: str, when: Window) -> PodFacts | None:
+    """The pod that had ``ip`` while the failures happened (an IP reused by a later or an
+    earlier pod is not it)."""
+    live = [p for p in k8s.pods if ip in p.ips and lived_through(p, when)]
+    return max(live, key=lambda p: p.created or datetime.min) if live else None
+
+
+def pods_with_ip(k8s: KubeFacts, ip: str) -> list[PodFacts]:
+    return [p for p in k8s.pods if ip in p.ips]
+
+
+def lived_through(pod: PodFacts, when: Window) -> bool:
+    """Did the pod exist during the window?  Created before its last failure and, when being
+    deleted, not deleted before its first (``deletionTimestamp`` is when the grace period ends);
+    a finished pod, not finished before its first."""
+    if pod.created is not None and pod.created > when.last:
+        return False
+    if pod.deleted is not None and pod.deleted + NEAR < when.first:
+        return False
+    # a finished pod (a Job's, an evicted one) keeps its podIP in the dump after it stopped
+    ends = [c.ended for c in pod.containers]
+    if pod.phase in ("Succeeded", "Failed") and ends and all(ends):
+        return max(t for t in ends if t) + NEAR >= when.first
+    return True
+
+
+def endpoint_of(k8s: KubeFacts, ip: str,
+                port: int | None = None) -> tuple[SliceFacts, EndpointFacts] | None:
+    for s in k8s.slices:
+        if port is not None and s.ports and port not in s.ports:
+            continue
+        for ep in s.endpoints:
+            if ip in ep.addresses:
+                return s, ep
+    return None
+
+
+def service_of_slice(k8s: KubeFacts, sl: SliceFacts) -> ServiceFacts | None:
+    return next((s for s in k8s.services
+                 if s.namespace == sl.namespace and s.name == sl.service), None)
+
+
+def service_by_peer(k8s: KubeFacts, peer: str | None) -> ServiceFacts | None:
+    """The Service a peer names: ``NS/NAME`` (ingress-nginx's message), ``NS-NAME-PORT``
+    (ingress-nginx's upstream names) or a ``clusterIP:port``."""
+    if not peer:
+        return None
+    host, port = peer_ip(peer)
+    for s in k8s.services:
+        if peer == s.ref or (host in s.cluster_ips and (port is None or not s.ports
+                                                         or port in s.ports)):
+            return s
+        if any(peer == f"{s.namespace}-{s.name}-{p}" for p in (*s.ports, *s.target_ports)):
+            return s
+    return None
+
+
+def slices_of(k8s: KubeFacts, svc: ServiceFacts) -> list[SliceFacts]:
+    return [s for s in k8s.slices if s.namespace == svc.namespace and s.service == svc.name]
+
+
+def events_about(k8s: KubeFacts, pod: PodFacts, *reasons: str) -> list[EventFacts]:
+    return [e for e in k8s.events if e.kind == "Pod" and e.namespace == pod.namespace
+            and e.name == pod.name and (not reasons or e.reason in reasons)]
+
+
+def hosts_of(groups: Iterable[SymptomGroup]) -> set[str]:
+    """The request hosts the proxy's lines name (``host: "www.example.com"``)."""
+    out: set[str] = set()
+    for g in groups:
+        for s in g.samples:
+            out.update(m.group(1).split(":")[0].lower() for m in _HOST.finditer(s.text))
+    return out
+
+
+def routes_named(groups: Iterable[SymptomGroup]) -> set[str]:
+    """``NS/NAME`` of the routes an Envoy Gateway line names (``route_name``)."""
+    return {f"{m.group(2)}/{m.group(3)}" for g in groups for s in g.samples
+            for m in _ROUTE.finditer(s.text)}
+
+
+def route_matches(route: RouteFacts, hosts: set[str], names: set[str]) -> bool:
+    if route.ref in names:
+        return True
+    for h in route.hostnames:
+        h = h.lower()
+        if h in hosts or (h.startswith("*.") and any(x.endswith(h[1:]) for x in hosts)):
+            return True
+    return False
+
+
+def failing_groups(ev: Evidence) -> list[SymptomGroup]:
+    """The proxy's failure groups that carry a time (what a Kubernetes fact may explain)."""
+    return [g for g in ev.logs.symptoms if g.first is not None]
+
+
+def controller_groups(ev: Evidence) -> list[SymptomGroup]:
+    """ingress-nginx's ``Service "NS/NAME" does not have any active Endpoint`` lines (events of
+    the logs' record, with their times), as one no-live-upstreams group per Service."""
+    by: dict[str, list[tuple[datetime, Sample]]] = {}
+    for e in ev.all_events:
+        m = _NO_ENDPOINTS.search(e.text) if e.time else None
+        if m and e.time:
+            by.setdefault(m.group(1), []).append(
+                (e.time, Sample(text=e.text, file=e.file, line=e.line, time=e.time)))
+    out = []
+    for ref, rows in by.items():
+        times = sorted(t for t, _ in rows)
+        out.append(SymptomGroup(symptom="no-live-upstreams", peer=ref, count=len(rows),
+                                first=times[0], last=times[-1], statuses={503: len(rows)},
+                                samples=tuple(s for _, s in rows[:3]), source="ingress-nginx",
+                                times=tuple(times[:300])))
+    return out
