@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lst = sub.add_parser("list", help="list the scenarios")
     lst.add_argument("--all", action="store_true",
                      help="also list the recording-only recipes used for test fixtures")
-    lst.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
+    lst.add_argument("--proxy", choices=names(), metavar="NAME",
+                     help=f"only the scenarios of this proxy ({', '.join(names())})")
     add_format_argument(lst, "lab list", ("text", "json"))
     add_output_argument(lst, "the list")
     run = sub.add_parser("run", help="reproduce one scenario and diagnose it")
@@ -65,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--noisy", action="store_true",
                        help="run each scenario on a noisy host's baseline (other jobs' OOM kills "
                             "and segfaults, an old incident in the rotated log, client noise)")
-    check.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
+    check.add_argument("--proxy", choices=names(), metavar="NAME",
+                       help=f"only the scenarios of this proxy ({', '.join(names())})")
     add_format_argument(check, "lab check", ("text", "json"),
                         notes="json: one document at the end, after every scenario ran")
     add_output_argument(check, "the results")
@@ -75,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the sample's seed (default: a new one, printed so a run can be repeated)")
     matrix.add_argument("--sample", type=int, default=0, metavar="K",
                         help="run K cells (stratified: every proxy x fault first); default: all")
-    matrix.add_argument("--proxy", choices=names(), help="only the cells of this proxy")
+    matrix.add_argument("--proxy", choices=names(), metavar="NAME",
+                        help=f"only the cells of this proxy ({', '.join(names())})")
     matrix.add_argument("--list", action="store_true", help="list the cells, run nothing")
     add_format_argument(matrix, "lab matrix", ("text", "json", "markdown"),
                         notes="text: a line per cell, then the table; markdown: the table")

@@ -19,8 +19,9 @@ def add_proxy_arguments(parser: argparse.ArgumentParser, what: str = "read") -> 
     parser.add_argument("--config", metavar="FILE",
                         help=f"the proxy's config to {what}: nginx.conf or a saved nginx -T dump, "
                              "apache2.conf/httpd.conf, or haproxy.cfg (the kind is detected)")
-    parser.add_argument("--proxy", choices=names(),
-                        help="which proxy --config is for (default: detected from its content)")
+    parser.add_argument("--proxy", choices=names(), metavar="NAME",  # a usage line that fits 60 columns
+                        help=f"which proxy --config is for: {', '.join(names())} (default: "
+                             "detected from its content)")
 
 
 def config_path(args: argparse.Namespace) -> str | None:
