@@ -7,10 +7,11 @@ HTML reporter itself).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 # The C0/C1 control characters except tab and newline (ESC starts CSI/OSC sequences, U+009B and U+009D are
@@ -121,20 +122,104 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     return f"{count:,} {word}"
 
 
+_SGR = re.compile(r"\x1b\[[0-9;:]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+"""The escape sequences a colour renderer writes (CSI ... m, and OSC 8 links)."""
+
+
 def fit_width(text: str, width: int) -> str:
     """``text`` with every line longer than ``width`` columns wrapped at spaces, each continuation
     indented 2 more than its line: for the plain-text pages (``explain``, ``causes``) whose long
     lines (commands, listings) ran past an 80-column terminal (issue 31).  A word longer than
-    the width is broken; a line holding an escape sequence (colour) is left whole, since cutting
-    inside one would garble the terminal."""
+    the width is broken.  A line holding escape sequences (colour, on a terminal) is measured by
+    what it shows; one too wide loses its colour and is wrapped (cutting inside a sequence would
+    garble the terminal; leaving it whole ran explain's pages past the terminal's edge)."""
     import textwrap
 
     out: list[str] = []
     for line in text.split("\n"):
-        if len(line) <= width or "\x1b" in line:
+        if "\x1b" in line:
+            plain = _SGR.sub("", line)
+            if len(plain) <= width:
+                out.append(line)
+                continue
+            line = plain
+        if len(line) <= width:
             out.append(line)
             continue
         lead = line[: len(line) - len(line.lstrip(" "))]
         out += textwrap.wrap(line.strip(), width=width, initial_indent=lead, subsequent_indent=lead + "  ",
                              break_on_hyphens=False, drop_whitespace=True) or [line[:width]]
     return "\n".join(out)
+
+
+def compact_time(iso: str | None, year: int | None = None) -> str:
+    """A time as a table shows it, never longer than needed (issue 31: ``2026-11-21T21:13:58``
+    was split over three lines at 80 columns): ``11-21 21:13:58`` in ``year`` (the run's, by
+    default), the full ``2026-11-21 21:13:58`` in another year; "-" for none.  A text that is
+    not an ISO time is returned as it is."""
+    if not iso:
+        return "-"
+    text = iso.replace("T", " ")
+    if len(text) >= 16 and text[4] == "-" and text[7] == "-" and text[10] == " ":
+        import datetime as _dt
+
+        this = year if year is not None else _dt.datetime.now().year
+        text = text[:19]  # no fraction, no offset: the log's own local wall time
+        if text[:4] == str(this):
+            return text[5:]
+    return text
+
+
+class FittedStream:
+    """A text stream whose complete lines are written through :func:`fit_width` (``fix``,
+    ``mitigate``: their plans and notes are written line by line to a stream).  A partial line
+    (a ``[y/N]`` question) goes out as it is when flushed; anything else is the wrapped
+    stream's (``isatty``, ``fileno``)."""
+
+    def __init__(self, stream: TextIO, width: int, keep: re.Pattern[str] | None = None) -> None:
+        self._stream = stream
+        self._width = width
+        self._keep = keep  # lines written whole (a diff's: they must read as the file will)
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            done, self._pending = self._pending.rsplit("\n", 1)
+            keep = self._keep
+            lines = [line if keep is not None and keep.match(line) else fit_width(line, self._width)
+                     for line in done.split("\n")]
+            self._stream.write("\n".join(lines) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+DIFF_LINE = re.compile(r"    [-+ @]")
+"""A line of a diff as ``fix`` and ``mitigate`` print it (indented 4): never wrapped, since a
+wrapped line would read as two lines of the file (a terminal narrower than it wraps it on
+screen, the text stays the file's)."""
+
+
+@contextlib.contextmanager
+def fitted_stdout(width: int) -> Iterator[None]:
+    """``sys.stdout`` as a :class:`FittedStream` of ``width`` while the block runs (a command
+    that writes its text line by line: ``fix``, ``mitigate``), diff lines (``DIFF_LINE``) kept
+    whole, flushed and put back after."""
+    import sys
+
+    saved = sys.stdout
+    fitted = FittedStream(saved, width, DIFF_LINE)
+    sys.stdout = fitted  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+        fitted.flush()

@@ -206,3 +206,31 @@ def test_fleet_through_a_real_prometheus(tmp_path: Path) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def test_lab_list_json_and_o() -> None:
+    """``lab list --format json`` (issue 31: lab list had no --format/-o): its schema, and ``-o``
+    writes the same document."""
+    res = why502("lab", "list", "--all", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    _validate(doc, SCHEMAS["lab list"])
+    assert any(r["name"] == "backend-down-tcp" for r in doc["scenarios"])
+
+
+def test_lab_list_o_writes_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "lab.json"
+    res = why502("lab", "list", "--format", "json", "-o", str(out))
+    assert res.returncode == 0 and res.stdout == "", res.stderr
+    _validate(json.loads(out.read_text()), SCHEMAS["lab list"])
+
+
+def test_lab_check_json_validates() -> None:
+    """``lab check --format json`` on a scenario that cannot run here is one document too (a
+    skipped row); on one that runs, ok or wrong with the cause diagnose ranked first."""
+    res = why502("lab", "check", "backend-down-tcp", "--format", "json")
+    assert res.returncode in (0, 1), res.stderr
+    doc = json.loads(res.stdout)
+    _validate(doc, SCHEMAS["lab check"])
+    assert [r["scenario"] for r in doc["results"]] == ["backend-down-tcp"]
+    assert doc["results"][0]["result"] in ("ok", "wrong", "skip", "error")

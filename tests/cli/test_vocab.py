@@ -19,10 +19,10 @@ RECORDED = FIXTURES / "recorded" / "backend-down-tcp"
 
 # commands that write a result and so take -o (lab's is on `lab run`)
 WITH_OUTPUT = {"diagnose", "classify", "explain", "causes", "stats", "lint", "fleet", "render",
-               "completion", "lab run", "lab matrix"}
+               "completion", "lab run", "lab matrix", "lab list", "lab check"}
 # why the others do not: watch streams until stopped (--reports DIR saves each incident); fix and
 # mitigate report a transaction as it happens and ask before each change; mcp serves a protocol
-WITHOUT_OUTPUT = {"watch", "fix", "mitigate", "mcp", "lab", "lab list", "lab check"}
+WITHOUT_OUTPUT = {"watch", "fix", "mitigate", "mcp", "lab"}
 READS_A_CONFIG = {"diagnose", "stats", "lint", "fix", "mitigate", "watch"}
 
 

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 
 from tests.support.paths import ROOT_DIR
-from why502.analyzers.rank import score
+from why502.analyzers.rank import order
 from why502.findings.model import Report
 from why502.reporters.json_report import load_schema
 
@@ -101,14 +101,15 @@ def test_json_output_validates_against_the_shipped_schema(name: str) -> None:
     assert res.returncode in (0, 1), res.stderr
     doc = json.loads(res.stdout)
     jsonschema.validate(doc, load_schema())
-    assert doc["healthy"] == (res.returncode == 0)
+    # exit 0: healthy, or every finding recovered (issue 31)
+    assert Report.from_dict(doc).failing_now == (res.returncode == 1)
     assert next(iter(doc)) == "schema_version"
-    # most likely first: confidence weighted by impact (two sure causes: the one behind more
-    # failed requests first), analyzers.rank.score
+    # most likely first: current before recovered, then confidence weighted by impact (two sure
+    # causes: the one behind more failed requests first), analyzers.rank.order
     findings = Report.from_dict(doc).findings
     top = max((f.count for f in findings), default=0)
-    scores = [score(f, top) for f in findings]
-    assert scores == sorted(scores, reverse=True)
+    keys = [order(f, top) for f in findings]
+    assert keys == sorted(keys)
     assert Report.from_dict(doc).to_dict() == doc
 
 

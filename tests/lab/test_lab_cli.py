@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from why502.cli.main import main
@@ -19,9 +21,9 @@ def test_lab_list_names_every_scenario_and_cause(capsys: pytest.CaptureFixture[s
 
 
 def test_lab_list_by_proxy(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["lab", "list", "--proxy", "apache"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) >= 6 and all(line.split()[1] == "apache" for line in lines)
+    assert main(["lab", "list", "--proxy", "apache", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["scenarios"]
+    assert len(rows) >= 6 and all(row["proxy"] == "apache" for row in rows)
 
 
 def test_lab_run_unknown_scenario_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,8 +57,8 @@ def test_lab_list_all_includes_recording_only_recipes(capsys: pytest.CaptureFixt
 @pytest.mark.real
 @pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")
 def test_lab_check_reports_each_scenario(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["lab", "check", "dns-unresolvable", "fd-limit"])
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split()[1] for line in out] == ["dns-unresolvable", "fd-limit"]
-    assert all(line.startswith("ok ") for line in out), out
+    code = main(["lab", "check", "dns-unresolvable", "fd-limit", "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert [row["scenario"] for row in rows] == ["dns-unresolvable", "fd-limit"]
+    assert all(row["result"] == "ok" for row in rows), rows
     assert code == 0

@@ -123,6 +123,25 @@ def test_readme_is_a_front_door() -> None:
         assert f"](docs/guide/{command}.md)" in readme, f"README.md does not link docs/guide/{command}.md"
 
 
+README_DEMO = "$ why502 diagnose --demo"
+
+
+def test_readme_demo_sample_is_what_the_command_prints() -> None:
+    """The README's ``diagnose --demo`` sample is the real output of ``why502 diagnose --demo
+    --width 80`` (issue 31: it showed the old layout), trailing spaces aside; the README teaches
+    ``--config`` (not ``--nginx-conf``) and no longer says watch is nginx only."""
+    from tests.support.clirun import why502
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index(README_DEMO)
+    block = readme[start:readme.index("```", start)].splitlines()[1:]
+    res = why502("diagnose", "--demo", "--width", "80")
+    assert res.returncode == 1, res.stderr
+    printed = [line.rstrip() for line in res.stdout.rstrip("\n").splitlines()]
+    assert [line.rstrip() for line in block] == printed
+    assert "--nginx-conf" not in readme and "nginx only, today" not in readme
+
+
 def test_every_corpus_entry_has_its_source_and_an_open_licence() -> None:
     configs = CORPUS / "nginx-configs"
     readme = (configs / "README.md").read_text(encoding="utf-8")

@@ -55,6 +55,13 @@ class Pane:
         """What the pane shows now (the visible 24 lines, no scroll-back)."""
         return self._tmux("capture-pane", "-p", "-t", "w")
 
+    def history(self) -> str:
+        """Everything since the last ``clear``, scroll-back included, each line as the program
+        wrote it (``-J``: a line the terminal wrapped because it was wider than the pane is
+        joined back, so a width check sees it whole), trailing spaces dropped."""
+        text = self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "w")
+        return "\n".join(line.rstrip() for line in text.splitlines())
+
 
 @contextmanager
 def pane(tmp: Path, env: Mapping[str, str] | None = None) -> Iterator[Pane]:

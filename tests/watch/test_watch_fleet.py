@@ -74,6 +74,11 @@ def test_fleet_names_the_host_with_the_incident(tmp_path: Path) -> None:
             text = why502("fleet", "--prometheus", prom)
             assert text.stdout.splitlines()[1].startswith(f"127.0.0.1:{ports[0]}")
             assert "backend-not-running" in text.stdout.splitlines()[1]
+            # wrapped to the width like every text output (issue 31): 80 piped, --width N
+            assert max(len(line) for line in text.stdout.splitlines()) <= 80, text.stdout
+            narrow = why502("fleet", "--prometheus", prom, "--width", "50").stdout
+            assert max(len(line) for line in narrow.splitlines()) <= 50, narrow
+            assert "backend-not-running" in narrow
         finally:
             for p in procs:
                 p.terminate()

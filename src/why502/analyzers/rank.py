@@ -11,6 +11,8 @@ or access-log-only findings) are kept only if nothing else was found or they are
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -44,7 +46,7 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
     if candidates and len(past) == len(candidates):
         # nothing fails now: yesterday's outage in a rotated log is a note, not today's cause
         return [], diagnostics + [Diagnostic("info", _past_note(c, newest)) for c in past[:3]]
-    findings = fold([_age(c, newest) for c in candidates])
+    findings = fold([_recover(_age(c, newest), ev) for c in candidates])
     # the number people read is calibrated on the lab's runs (catalog/data/calibration.toml);
     # ranking and folding above used the analyzers' raw scores (a monotone map keeps the order)
     findings = [replace(f, confidence=calibrate(f.confidence)) for f in findings]
@@ -135,6 +137,85 @@ def _age(c: Candidate, newest: datetime | None) -> Candidate:
                         explanation=c.finding.explanation + f" (Last seen {days} day"
                         f"{'s' if days != 1 else ''} before the latest failure in these inputs: "
                         "use --since to look at recent logs only.)")
+    return c
+
+
+ACTING = re.compile(r"^\s*(?:sudo\s+)?(?:systemctl|service|docker|podman|kubectl|supervisorctl|"
+                    r"rc-service|pm2)\b.*\b(?:start|restart|enable|reload|rollout|scale|up)\b")
+"""A command that acts on a service (starts, restarts, reloads it): never printed for a cause
+that recovered; looking (``status``, ``journalctl``, ``ss``) is still useful."""
+
+
+def peers_of(c: Candidate) -> list[str]:
+    """Where a candidate's failures were: its claimed groups' peers, else its finding's target."""
+    peers = sorted({peer for _, peer in c.claims if peer})
+    if not peers and c.finding.target:
+        peers = [p.strip() for p in c.finding.target.split(",") if p.strip()]
+    return peers
+
+
+QUIET = timedelta(seconds=30)
+"""How long clients' requests must have kept succeeding after a cause's last failure, at least,
+for it to be recovered: an intermittent failure (one PHP script that crashes its worker while
+the others answer, a burst of port exhaustion) has successes between its failures too."""
+
+
+def quiet_needed(first: datetime | None, last: datetime | None, count: int) -> timedelta:
+    """``QUIET``, or three of the failures' mean intervals when they were sparser than that."""
+    if first is None or last is None or count < 2:
+        return QUIET
+    return max(QUIET, 3 * (last - first) / (count - 1))
+
+
+def recovered_since(ev: Evidence, peers: Iterable[str], last: datetime | None,
+                    quiet: timedelta = QUIET) -> datetime | None:
+    """The clients' proof that failures at ``peers`` ending at ``last`` stopped: for every peer,
+    the access log shows a request answered (a final status below 500, not 444/499) ``quiet``
+    or more after the last failure; the latest such time, or None.  Conservative: no access log,
+    a peer it does not name, no failure time, or a peer without such a success is never
+    recovered."""
+    peers = list(peers)
+    if last is None or not peers:
+        return None
+    seen: list[datetime] = []
+    for peer in peers:
+        timing = ev.logs.access.get(peer)
+        ok = timing.last_ok.replace(tzinfo=None) if timing is not None and timing.last_ok else None
+        if ok is None or ok - last < quiet:
+            return None
+        seen.append(ok)
+    return max(seen)
+
+
+def _recover(c: Candidate, ev: Evidence) -> Candidate:
+    """Mark a cause's finding ``recovered`` when the evidence says its failures stopped: every
+    peer it failed at answered clients' later requests (:func:`recovered_since`).  One place for
+    every cause (``analyzers.backend_down`` also marks one whose target listens again): current
+    findings then rank above it (``order``), a report of only these exits 0, and its fix keeps
+    what prevents a recurrence (a diff, commands that look) but no command that starts, restarts
+    or reloads anything."""
+    f = c.finding
+    if f.recovered or c.last_resort:
+        return c
+    peers = peers_of(c)
+    try:
+        first = datetime.fromisoformat(f.first_seen).replace(tzinfo=None) if f.first_seen else None
+    except ValueError:
+        first = None
+    last = _last_seen(c)
+    since = recovered_since(ev, peers, last, quiet_needed(first, last, f.count))
+    if since is None:
+        return c
+    at = since.isoformat(sep=" ", timespec="seconds")
+    fix = f.fix
+    if fix is not None:
+        kept = [cmd for cmd in fix.commands if not ACTING.search(cmd)]
+        verb = "answers" if len(peers) == 1 else "answer"
+        fix = replace(fix, summary=f"nothing to restart: {', '.join(peers)} {verb} clients again; to "
+                      f"keep it from coming back: {fix.summary}", commands=kept)
+    c.finding = replace(f, recovered=True, fix=fix, explanation=(
+        f"{f.explanation} A past incident, recovered: the access log shows clients' requests to "
+        f"{', '.join(peers)} answered after the last failure ({f.last_seen}), the latest at {at}."))
     return c
 
 
@@ -256,5 +337,5 @@ def merge_servers(findings: list[Finding]) -> list[Finding]:
                 first.last_seen or f.last_seen) else None,
             explanation=first.explanation + f" The same holds for {f.target} of upstream "
                                             f"{f.upstream}.",
-            fix=fix)
+            fix=fix, recovered=first.recovered and f.recovered)
     return out

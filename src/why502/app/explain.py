@@ -165,6 +165,11 @@ def _explain_lb_line(first: str, rec: LbRecord | None) -> Explanation | None:
     if rec is None:
         return None
     symptom = rec.symptom if lb_reported(rec) else None
+    if symptom is None and lb_reported(rec) and (rec.status or 0) >= 500:
+        # the proxy's own 5xx whose reason its access line does not carry (a Traefik or ALB
+        # 502): the catalog's event for it, as for a bare status line (issue 31: a pasted
+        # Traefik 502 line had no symptom at all)
+        symptom = PROXY_REPLY
     fields: dict[str, str | int | None] = {
         "source": rec.family, "symptom": symptom, "status": rec.status, "time": rec.time,
         "made_by": rec.made_by, "code": rec.code, "proxy_status": rec.proxy_status, "cause": rec.cause,
@@ -175,7 +180,13 @@ def _explain_lb_line(first: str, rec: LbRecord | None) -> Explanation | None:
     terms = [t] if t else []
     catalog = load_catalog()
     entries = _term_entries(terms, catalog) if terms else (catalog.find(symptom) if symptom else [])
+    if symptom == PROXY_REPLY and not any(e.id == PROXY_REPLY for e in entries):
+        entries = [*catalog.find(PROXY_REPLY), *entries]
     return Explanation(query=first, type="line", entries=entries, line=LineInfo(fields), terms=terms)
+
+
+PROXY_REPLY = "proxy-reply"
+"""The catalog's event for a proxy's own error reply without its reason (events.toml)."""
 
 
 def render_term_text(t: Term, width: int = 100) -> str:

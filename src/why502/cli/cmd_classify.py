@@ -232,7 +232,7 @@ def render_summary(summary: ClassifyTotals, top: int) -> None:
     from rich.table import Table
 
     from why502.app.classify import is_event
-    from why502.textutil import plural, shorten, strip_terminal_escapes
+    from why502.textutil import compact_time, plural, shorten, strip_terminal_escapes
 
     console = Console()
     clean = strip_terminal_escapes
@@ -245,22 +245,30 @@ def render_summary(summary: ClassifyTotals, top: int) -> None:
     if not summary.symptoms:
         console.print("No upstream failure found.")
         return
-    table = Table(title="Symptoms (and evidence events)", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("id", no_wrap=True)
-    table.add_column("lines", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("source", no_wrap=True)
-    table.add_column("first seen", overflow="fold")
-    table.add_column("last seen", overflow="fold")
-    for sym, st in summary.ranked()[:top]:
+    symptoms = summary.ranked()[:top]
+    sources = {", ".join(k for k, _ in _by_count(st.sources)) for _, st in symptoms}
+    one_source = next(iter(sources)) if len(sources) == 1 else None
+    # one source for every row (the usual case): said in the title, one column less
+    title = "Symptoms (and evidence events)" + (f" in {clean(one_source)}'s log" if one_source else "")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    # the id wraps (at its "(event)"), nothing else: a time is never split over lines (issue
+    # 31), and is compact (``compact_time``); the columns' minimum widths are their contents'
+    table.add_column("id", overflow="fold", min_width=12)
+    table.add_column("lines", justify="right", no_wrap=True, min_width=5)
+    table.add_column("status", no_wrap=True, min_width=6)
+    if one_source is None:
+        table.add_column("source", no_wrap=True, min_width=6)
+    table.add_column("first seen", no_wrap=True, min_width=14)
+    table.add_column("last seen", no_wrap=True, min_width=9)
+    for sym, st in symptoms:
         statuses = ", ".join(f"{'009' if s == 9 else s}×{n}" if len(st.statuses) > 1 else
                              ("009" if s == 9 else str(s)) for s, n in _by_count(st.statuses))
         label = f"{sym} [dim](event)[/dim]" if is_event(sym) else sym
-        first, last = (st.first or "-").replace("T", " "), (st.last or "-").replace("T", " ")
-        if first[:10] == last[:10] and len(last) > 11:
-            last = last[11:]  # same day: the time is enough
-        table.add_row(label, f"{st.count:,}", statuses or "-", ", ".join(k for k, _ in _by_count(st.sources)),
-                      first, last)
+        first, last = compact_time(st.first), compact_time(st.last)
+        if (st.first or "")[:10] == (st.last or "")[:10] and len(st.last or "") > 11:
+            last = last.rsplit(" ", 1)[-1]  # same day: the time is enough
+        source = [] if one_source else [", ".join(k for k, _ in _by_count(st.sources))]
+        table.add_row(label, f"{st.count:,}", statuses or "-", *source, first, last)
     console.print(table)
     if summary.upstreams:
         ut = Table(title="Per upstream / process", title_justify="left", box=box.SIMPLE_HEAD)

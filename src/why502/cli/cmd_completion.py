@@ -17,6 +17,7 @@ Both libraries are imported inside :func:`run` only: ``why502 --help`` must not 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterator
 
@@ -86,7 +87,15 @@ def man_page(parser: argparse.ArgumentParser) -> str:
     page.add_section("exit status", "=", EXIT_STATUS)
     page.add_section("environment", "=", man_section())
     page.add_section("see also", "=", f"\\fBwhy502 explain\\fR ID, {PROJECT_URL}")
-    return str(page)
+    # help wrapped to the width may start a line with "." or "'" (".rb, a Node server's .js"
+    # read as the macro "rb,"): "\&" makes such a line text; the page's own requests stay
+    return "\n".join("\\&" + line if line.startswith(("'", ".")) and not _REQUEST.match(line) else line
+                     for line in str(page).split("\n"))
+
+
+_REQUEST = re.compile(r"\.(?:TH|SH|SS|TP|IP|PP|LP|P|B|I|BR|BI|IR|RB|RI|RS|RE|nf|fi|br|sp|in|ft|ad|na)"
+                      r"(?:\s|$)")
+"""The troff requests argparse-manpage writes (a line starting with one is the page's, not text)."""
 
 
 # -- fish ---------------------------------------------------------------------------------------

@@ -99,8 +99,12 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
         if args.report:
             raise UsageError("give a REPORT or --lint, not both")
         from why502.app.lint import LintOptions, gather
+        from why502.proxies import choose
 
-        outcome = gather(LintOptions(nginx_conf=args.lint or args.nginx_conf or None, proxy=args.proxy))
+        conf = args.lint or args.nginx_conf or None
+        # the registry's one check, naming the flag the file came with (exit 3 for a Caddyfile)
+        proxy = choose(args.proxy, conf, "--lint" if args.lint else "--config")
+        outcome = gather(LintOptions(nginx_conf=conf, proxy=proxy))
         plan = fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
                                  str(outcome.inputs.get("proxy") or "nginx"))
         return plan, plan.nginx_conf
@@ -156,6 +160,16 @@ def _ask(change: Change) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Its text wrapped to the run's width (``cli.termwidth``) line by line (issue 31)."""
+    import shutil
+
+    from why502.textutil import fitted_stdout
+
+    with fitted_stdout(shutil.get_terminal_size().columns):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from why502.app.fix import run as fixrun

@@ -75,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render(FleetReport.from_dict(answer.to_dict())))
     else:
-        print(strip_terminal_escapes(_text(answer, args.all)))
+        import shutil
+
+        from why502.textutil import fit_width
+
+        # wrapped to the run's width (cli.termwidth), like every text output (issue 31)
+        print(fit_width(strip_terminal_escapes(_text(answer, args.all)), shutil.get_terminal_size().columns))
     return EXIT_FINDINGS if any(h.alarming for h in answer.hosts) else EXIT_HEALTHY
 
 

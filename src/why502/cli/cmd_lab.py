@@ -49,7 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lst = sub.add_parser("list", help="list the scenarios")
     lst.add_argument("--all", action="store_true",
                      help="also list the recording-only recipes used for test fixtures")
-    lst.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
+    lst.add_argument("--proxy", choices=names(), metavar="NAME",
+                     help=f"only the scenarios of this proxy ({', '.join(names())})")
+    add_format_argument(lst, "lab list", ("text", "json"))
+    add_output_argument(lst, "the list")
     run = sub.add_parser("run", help="reproduce one scenario and diagnose it")
     run.add_argument("name", metavar="NAME", help="scenario name (see `why502 lab list`)")
     add_format_argument(run, "lab run", FORMATS, default=None,
@@ -64,15 +67,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--noisy", action="store_true",
                        help="run each scenario on a noisy host's baseline (other jobs' OOM kills "
                             "and segfaults, an old incident in the rotated log, client noise)")
-    check.add_argument("--proxy", choices=names(), help="only the scenarios of this proxy")
+    check.add_argument("--proxy", choices=names(), metavar="NAME",
+                       help=f"only the scenarios of this proxy ({', '.join(names())})")
+    add_format_argument(check, "lab check", ("text", "json"),
+                        notes="json: one document at the end, after every scenario ran")
+    add_output_argument(check, "the results")
     matrix = sub.add_parser(
         "matrix", help="run the generated fault matrix (faults x proxies x backends x traffic x noise)")
     matrix.add_argument("--seed", type=int, default=None,
                         help="the sample's seed (default: a new one, printed so a run can be repeated)")
     matrix.add_argument("--sample", type=int, default=0, metavar="K",
                         help="run K cells (stratified: every proxy x fault first); default: all")
-    matrix.add_argument("--proxy", choices=names(), action="append",
-                        help="only the cells of this proxy (repeatable)")
+    matrix.add_argument("--proxy", choices=names(), action="append", metavar="NAME",
+                        help=f"only the cells of this proxy (repeatable: {', '.join(names())})")
     matrix.add_argument("--fault", action="append", metavar="NAME",
                         help="only the cells of this fault (repeatable; names: --list)")
     matrix.add_argument("--cell", action="append", metavar="NAME",
@@ -86,12 +93,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command = getattr(args, "lab_command", None)
-    if command == "list":
-        return _list(bool(args.all), args.proxy)
+    if command in ("list", "check") and args.output and args.output != "-":
+        from why502.cli.output import result_to
+
+        with result_to(args.output, []):  # atomic, like every command's -o (it reads no file)
+            return _list_or_check(args)
+    if command in ("list", "check"):
+        return _list_or_check(args)
     if command == "run":
         return _run_one(args)
-    if command == "check":
-        return _check(list(args.names), bool(args.noisy), args.proxy)
     if command == "matrix":
         return _matrix(args)
     raise UsageError("lab: choose a subcommand: list, run NAME, check, matrix (see `why502 lab --help`)")
@@ -103,19 +113,53 @@ def _scenarios(include_all: bool = False) -> dict[str, Scenario]:
     return dict(RECORDINGS if include_all else SCENARIOS)
 
 
-def _list(include_all: bool, proxy: str | None = None) -> int:
+def _list_or_check(args: argparse.Namespace) -> int:
+    if args.lab_command == "list":
+        return _list(bool(args.all), args.proxy, args.format)
+    return _check(list(args.names), bool(args.noisy), args.proxy, args.format)
+
+
+def _wrapped(head: str, rest: str) -> str:
+    """``head rest`` on one line when it fits the run's width (``cli.termwidth``), else ``head``
+    then ``rest`` wrapped under it, indented: never wider than the width."""
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size().columns
+    line = f"{head} {rest}".rstrip()
+    if len(line) <= width:
+        return line
+    # too narrow for the columns: their padding goes first
+    first = head.rstrip() if len(head.rstrip()) <= width else "\n".join(
+        textwrap.wrap(" ".join(head.split()), width, subsequent_indent="  "))
+    return "\n".join([first, *textwrap.wrap(rest, width, initial_indent="    ",
+                                              subsequent_indent="    ", break_on_hyphens=False)])
+
+
+def _list(include_all: bool, proxy: str | None = None, fmt: str = "text") -> int:
     from why502.lab.runtime import LabSkip
 
+    rows = []
     for name, sc in _scenarios(include_all).items():
         if proxy is not None and sc.proxy != proxy:
             continue
-        note = ""
+        cannot: str | None = None
         try:
             sc.check_requirements()
         except LabSkip as err:
-            note = f"  [cannot run here: {err}]"
-        lab = "" if sc.lab else " (recording only)"
-        print(f"{name:30} {sc.proxy:8} {sc.cause or '-':24} {sc.title}{lab}{note}")
+            cannot = str(err)
+        rows.append({"name": name, "proxy": sc.proxy, "cause": sc.cause or None, "title": sc.title,
+                     "lab": bool(sc.lab), "runnable": cannot is None, "cannot_run": cannot})
+    if fmt == "json":
+        from why502.textutil import write_json
+
+        write_json(sys.stdout, {"tool": "why502 lab list", "scenarios": rows})
+        sys.stdout.write("\n")
+        return EXIT_HEALTHY
+    for r in rows:
+        lab = "" if r["lab"] else " (recording only)"
+        note = f"  [cannot run here: {r['cannot_run']}]" if r["cannot_run"] else ""
+        print(_wrapped(f"{r['name']:30} {r['proxy']:8} {r['cause'] or '-':24}", f"{r['title']}{lab}{note}"))
     return EXIT_HEALTHY
 
 
@@ -225,7 +269,7 @@ def _emit(report: Report, fmt: str | None, output: str | None, verbose: bool) ->
         raise InputError(f"cannot write {output}: {err.strerror or err}") from None
 
 
-def _check(names: list[str], noisy: bool = False, proxy: str | None = None) -> int:
+def _check(names: list[str], noisy: bool = False, proxy: str | None = None, fmt: str = "text") -> int:
     from why502.lab.runtime import LabError, LabSkip, Stack
 
     scenarios = _scenarios()
@@ -235,27 +279,44 @@ def _check(names: list[str], noisy: bool = False, proxy: str | None = None) -> i
     if proxy is not None:
         selected = [s for s in selected if s.proxy == proxy]
     wrong = 0
+    rows: list[dict[str, object]] = []
+    text = fmt != "json"  # json: one document at the end
     for scenario in selected:
+        row: dict[str, object] = {"scenario": scenario.name, "expected": scenario.cause, "got": None,
+                                  "also": [], "result": "ok", "note": None}
+        rows.append(row)
         try:
             with Stack() as stack:
                 result = scenario.run(stack, noisy=noisy)
                 unmet = scenario.unmet(result)
                 report = _diagnose_stack(stack, result)
         except LabSkip as err:
-            print(f"skip  {scenario.name:30} {err}")
+            row.update(result="skip", note=str(err))
+            if text:
+                print(_wrapped(f"skip  {scenario.name:30}", str(err)))
             continue
         except LabError as err:
-            print(f"ERROR {scenario.name:30} {err}")
+            row.update(result="error", note=str(err))
+            if text:
+                print(_wrapped(f"ERROR {scenario.name:30}", str(err)))
             wrong += 1
             continue
         found = [f.cause for f in report.findings]
         top = found[0] if found else "nothing"
         ok = top == scenario.cause
         wrong += 0 if ok else 1
-        extra = f"  (symptoms not logged: {unmet})" if unmet else ""
-        others = f"  also: {', '.join(found[1:4])}" if len(found) > 1 else ""
-        print(f"{'ok   ' if ok else 'WRONG'} {scenario.name:30} expected {scenario.cause:24} "
-              f"got {top}{others}{extra}")
+        row.update(got=found[0] if found else None, also=found[1:4], result="ok" if ok else "wrong",
+                   note=f"symptoms not logged: {unmet}" if unmet else None)
+        if text:
+            extra = f"  (symptoms not logged: {unmet})" if unmet else ""
+            others = f"  also: {', '.join(found[1:4])}" if len(found) > 1 else ""
+            print(_wrapped(f"{'ok   ' if ok else 'WRONG'} {scenario.name:30}",
+                           f"expected {scenario.cause:24} got {top}{others}{extra}"))
+    if not text:
+        from why502.textutil import write_json
+
+        write_json(sys.stdout, {"tool": "why502 lab check", "results": rows, "wrong": wrong})
+        sys.stdout.write("\n")
     return EXIT_HEALTHY if wrong == 0 else EXIT_FINDINGS
 
 

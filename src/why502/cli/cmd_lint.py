@@ -61,13 +61,13 @@ def _positive_int(text: str) -> int:
 
 
 def _sniff(path: str | None) -> str:
-    """The kind of a positional NGINX_CONF: another proxy when its content says so, else the
-    default one, nginx (whose loader then reports an unreadable or foreign file as it always did)."""
-    from why502.proxies import DEFAULT, detect_file
+    """The kind of a positional NGINX_CONF, through the registry's one check: another proxy when
+    its content says so, a config of a proxy why502 does not read (a Caddyfile) a one-line
+    ``InputError`` (exit 3), else the default one, nginx (whose loader then reports an unreadable
+    or unrecognised file as it always did)."""
+    from why502.proxies import DEFAULT, choose
 
-    if not path or path == "-":
-        return DEFAULT
-    return detect_file(path, fallback=DEFAULT)  # a FIFO is never opened here (configread)
+    return choose(None, path, flag="NGINX_CONF", fallback=DEFAULT)  # a FIFO is never opened here
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -79,6 +79,16 @@ def _ask(p: Proposal) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Its text wrapped to the run's width (``cli.termwidth``) line by line (issue 31)."""
+    import shutil
+
+    from why502.textutil import fitted_stdout
+
+    with fitted_stdout(shutil.get_terminal_size().columns):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from why502.app.fix.state import default_state_dir

@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_path(args)
     from why502.proxies import DEFAULT
 
-    proxy = args.proxy or (proxy_of_file(config) if args.config else DEFAULT)
+    # every way the config arrives goes through the registry's one check (--nginx-conf too)
+    proxy = proxy_of_file(config, args.proxy, "--config" if args.config else "--nginx-conf")
     if proxy != DEFAULT:  # its log read through the default proxy's columns (app.stats.report)
         return _rewritten(args, proxy, config, since, until)
     from why502.app.stats.lb import check_log_type, sniff_log_type

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 
 from why502 import __version__
-from why502.cli.termwidth import add_width_argument, resolve
+from why502.cli.termwidth import HelpFormatter, add_width_everywhere, argv_width, resolve
 from why502.cli.threads import ensure_threads
 from why502.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE, Why502Error
 from why502.textutil import strip_terminal_escapes
@@ -75,7 +75,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
         prog="why502",
         description="Why is this proxy returning 502/503/504? The root cause, the evidence, the fix.",
         epilog=_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the version and which classify engine runs, then exit")
@@ -93,10 +93,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
             help=help_text,
             description=description,
             epilog=None if own_codes else EXIT_CODES_EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         module.add_arguments(command_parser)
-        add_width_argument(command_parser)  # every text output wraps to one width (cli.termwidth)
+        # every text output (help included) wraps to one width, --width on every (sub)command
+        add_width_everywhere(command_parser)
     return parser, modules
 
 
@@ -256,7 +257,21 @@ def _main_guarded(argv: Sequence[str] | None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    saved_columns = os.environ.get("COLUMNS")
+    try:
+        return _main_width(argv)
+    finally:  # main() also runs in-process: the width exported for this run is put back
+        if saved_columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved_columns
+
+
+def _main_width(argv: Sequence[str] | None) -> int:
     parser, modules = build_parser()
+    # --help is printed while parsing: the width (--width N, else COLUMNS, the terminal's, 80)
+    # is decided and exported before it, so help wraps like every other text output
+    os.environ["COLUMNS"] = str(resolve(argv_width(list(sys.argv[1:] if argv is None else argv))))
     try:
         args = parser.parse_args(argv)
     except Why502Error as err:
@@ -267,8 +282,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_USAGE
     # the width of every text output of this run, decided once (cli.termwidth) and exported so
-    # rich, shutil and argparse read the same; restored after (main() also runs in-process)
-    saved_columns = os.environ.get("COLUMNS")
+    # rich, shutil and argparse read the same
     os.environ["COLUMNS"] = str(resolve(getattr(args, "width", None)))
     try:
         ensure_threads(args.command)
@@ -313,11 +327,6 @@ def _main(argv: Sequence[str] | None) -> int:
         if type(err).__name__ != "PanicException":
             raise
         return _internal_error(err)
-    finally:
-        if saved_columns is None:
-            os.environ.pop("COLUMNS", None)
-        else:
-            os.environ["COLUMNS"] = saved_columns
 
 
 def _run(module: ModuleType, args: argparse.Namespace) -> int:

@@ -19,8 +19,9 @@ def add_proxy_arguments(parser: argparse.ArgumentParser, what: str = "read") -> 
     parser.add_argument("--config", metavar="FILE",
                         help=f"the proxy's config to {what}: nginx.conf or a saved nginx -T dump, "
                              "apache2.conf/httpd.conf, or haproxy.cfg (the kind is detected)")
-    parser.add_argument("--proxy", choices=names(),
-                        help="which proxy --config is for (default: detected from its content)")
+    parser.add_argument("--proxy", choices=names(), metavar="NAME",  # a usage line that fits 60 columns
+                        help=f"which proxy --config is for: {', '.join(names())} (default: "
+                             "detected from its content)")
 
 
 def config_path(args: argparse.Namespace) -> str | None:
@@ -32,9 +33,11 @@ def config_path(args: argparse.Namespace) -> str | None:
     return config or nginx_conf
 
 
-def proxy_of_file(path: str | None) -> str:
-    """The proxy a ``--config`` file is for, from its content (``why502.proxies.detect_file``);
-    the default proxy for stdin or no file."""
+def proxy_of_file(path: str | None, proxy: str | None = None, flag: str = "--config") -> str:
+    """The proxy a config file named by ``flag`` is for: ``--proxy`` when given, else from its
+    content (``why502.proxies.choose``, the one check: a config of a kind the command cannot
+    read is exit 3 naming what it is and the flags to use); the default proxy for stdin or no
+    file."""
     from why502.proxies import choose
 
-    return choose(None, path)
+    return choose(proxy, path, flag)

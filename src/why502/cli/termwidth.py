@@ -62,3 +62,76 @@ def resolve(explicit: int | None) -> int:
 def columns() -> int:
     """The width decided for this run (``COLUMNS`` as ``cli.main`` exported it)."""
     return resolve(None)
+
+
+def argv_width(argv: list[str]) -> int | None:
+    """``--width N`` / ``--width=N`` in a command line, read before parsing so that ``--help``
+    (printed while parsing) wraps to it too; None when absent or not a usable number (the
+    parser then reports it)."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        value = argv[i + 1] if arg == "--width" and i + 1 < len(argv) else (
+            arg.split("=", 1)[1] if arg.startswith("--width=") else None)
+        if value is not None:
+            try:
+                return width_type(value)
+            except argparse.ArgumentTypeError:
+                return None
+    return None
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that wraps to the run's width (``resolve``; 80 when piped), descriptions included.
+
+    The descriptions are written as paragraphs of prose and indented blocks (examples, lists):
+    a run of unindented lines is one paragraph, refilled to the width; an indented line is kept
+    as written (an example stays one command) unless it is wider, then it continues on the next
+    line indented two more columns.  (argparse's own formatter would either keep the text as
+    written, ~100 columns, or refill the examples too.)"""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         width=(width or resolve(None)) - 2)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out: list[str] = []
+        prose: list[str] = []
+
+        def flush() -> None:
+            if prose:
+                out.extend(textwrap.wrap(" ".join(prose), width, initial_indent=indent,
+                                         subsequent_indent=indent, break_on_hyphens=False,
+                                         break_long_words=True))
+                prose.clear()
+
+        for line in text.splitlines():
+            if not line.strip():
+                flush()
+                out.append("")
+            elif line[0] in " \t":
+                flush()
+                lead = line[:len(line) - len(line.lstrip())]
+                out.extend(textwrap.wrap(line.strip(), width, initial_indent=indent + lead,
+                                         subsequent_indent=indent + lead + "  ",
+                                         break_on_hyphens=False, break_long_words=True) or [""])
+            else:
+                prose.append(line.strip())
+        flush()
+        return "\n".join(out)
+
+
+def add_width_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--width N`` and the wrapping help formatter on ``parser`` and on every subcommand
+    parser under it (``lab list``, ``fleet targets`` ...), where argparse would otherwise reject
+    ``--width`` given after the subcommand."""
+    parser.formatter_class = HelpFormatter
+    if not any("--width" in a.option_strings for a in parser._actions):
+        add_width_argument(parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                add_width_everywhere(sub)

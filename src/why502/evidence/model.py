@@ -174,6 +174,9 @@ class UpstreamTiming:
     first: datetime | None = None
     last: datetime | None = None
     samples: tuple[Sample, ...] = ()
+    # the last request clients got a final status below 500 for, this upstream last (naive
+    # local time; None: none, or no access log): later than a cause's failures, it recovered
+    last_ok: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ SCHEMAS = {
     "causes": "causes.schema.json",
     "fleet": "fleet.schema.json",
     "watch": "watch-event.schema.json",
+    "lab list": "lab-list.schema.json",
+    "lab check": "lab-check.schema.json",
 }
 """Command -> its JSON Schema file in ``why502/schemas/``."""
 

@@ -112,21 +112,36 @@ def _included(path: str, text: str) -> list[str]:
     return out
 
 
-def choose(proxy: str | None, config: str | None) -> str:
-    """The proxy a command is about: ``--proxy NAME`` when given (checked), else the proxy of
-    the ``config`` file (:func:`detect_file`); the default one for no file or a dump on stdin."""
+DEFAULT_FLAG = "--nginx-conf"
+"""The flag (an alias kept by every command) that names the default proxy's config only."""
+
+
+def choose(proxy: str | None, config: str | None, flag: str = "--config",
+           fallback: str | None = None) -> str:
+    """The proxy a command is about, the one check every way a config reaches a command goes
+    through (``--config``, ``--nginx-conf``, lint's NGINX_CONF, ``fix --lint FILE``): ``--proxy
+    NAME`` when given (checked), else the default one for no file or a dump on stdin, else the
+    proxy of the ``config`` file (:func:`detect_file`).  ``flag`` is how the user named the file
+    (for the message); ``--nginx-conf`` names the default proxy's config only, so another kind's
+    there is a one-line ``InputError`` naming ``--config`` (:func:`check_not_foreign`).  A
+    config of a proxy why502 does not read (a Caddyfile) is always a one-line ``InputError``
+    naming what it is and the flags to use, ``fallback`` or not (issue 31)."""
     if proxy is not None:
         return get(proxy).name
     if config is None or config == "-":
         return DEFAULT
-    return detect_file(config)
+    if flag == DEFAULT_FLAG:
+        check_not_foreign(config, flag)
+        return DEFAULT
+    return detect_file(config, fallback=fallback, flag=flag)
 
 
-def detect_file(path: str, fallback: str | None = None) -> str:
+def detect_file(path: str, fallback: str | None = None, flag: str = "--config") -> str:
     """The proxy a ``--config`` file is for: the file's first MiB, then, when that says nothing,
     the files it includes (at most ``INCLUDE_FILES``, two levels).  A file that cannot be read or
     that no proxy recognises is a one-line ``InputError``, or ``fallback`` when one is given (the
-    positional NGINX_CONF of ``lint``, whose loader then says what is wrong with it)."""
+    positional NGINX_CONF of ``lint``, whose loader then says what is wrong with it); a config of
+    a proxy outside ``PROXIES`` (:func:`foreign_kind`) is an ``InputError`` even then."""
     try:
         text = _read_head(path)
     except OSError as err:
@@ -135,7 +150,7 @@ def detect_file(path: str, fallback: str | None = None) -> str:
         hint = ""
         if isinstance(err, NotAConfigFile) and "FIFO" in str(err.strerror):
             hint = f"; an {DEFAULT} config or {DEFAULT} -T dump is read from a FIFO with --proxy {DEFAULT}"
-        raise InputError(f"cannot read {path} (--config): {err.strerror or err}{hint}") from None
+        raise InputError(f"cannot read {path} ({flag}): {err.strerror or err}{hint}") from None
     found = detect_text(text)
     todo, seen, depth = _included(path, text), {os.path.abspath(path)}, 1
     total: dict[str, int] = {}
@@ -154,11 +169,11 @@ def detect_file(path: str, fallback: str | None = None) -> str:
             nxt += _included(inc, inc_text)
         found = _best(total) if total else None
         todo, depth = nxt, depth + 1
+    if found is None and (foreign := foreign_kind(text)) is not None:
+        raise InputError(f"{path} ({flag}): {FOREIGN_HINT[foreign]}")
     if found is None and fallback is not None:
         return fallback
     if found is None:
-        if (foreign := foreign_kind(text)) is not None:
-            raise InputError(f"{path} (--config): {FOREIGN_HINT[foreign]}")
         titles = [p.vocabulary.title for p in PROXIES.values()]
         raise InputError(f"{path}: not a config of {', '.join(titles[:-1])} or {titles[-1]} that why502 "
                          f"recognises (pass --proxy {'|'.join(PROXIES)} to say which)")
@@ -171,8 +186,8 @@ def detect_file(path: str, fallback: str | None = None) -> str:
 # has at a line's start (https://caddyserver.com/docs/caddyfile/directives).
 _CADDYFILE = re.compile(r"^[ \t]*(?:reverse_proxy|php_fastcgi|file_server|handle_path|respond)"
                         r"(?:[ \t][^;\n]*)?[ \t]*\{?[ \t]*$", re.M)
-FOREIGN_HINT = {"caddy": "Caddy's config (a Caddyfile) is not read: diagnose Caddy from its JSON access "
-                "log with --access-log FILE --log-type caddy"}
+FOREIGN_HINT = {"caddy": "this is Caddy's config (a Caddyfile), which why502 does not read: give Caddy's "
+                "JSON access log instead, --access-log FILE --log-type caddy (diagnose, watch, stats)"}
 
 
 def foreign_kind(text: str) -> str | None:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from why502 import proxies
-from why502.textutil import plural, shorten, strip_terminal_escapes
+from why502.textutil import compact_time, plural, shorten, strip_terminal_escapes
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -169,12 +169,13 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
     if inc:
         t = Table(title="Incident windows (5xx bursts)", title_justify="left")
         for col in ("start", "end", "5xx", "502", "503", "504", "peak/min", "requests"):
-            t.add_column(col, justify="right" if col not in ("start", "end") else "left")
+            t.add_column(col, justify="right" if col not in ("start", "end") else "left",
+                         no_wrap=col in ("start", "end"))  # a time in one piece (issue 31)
         for i in inc:
             by = i.get("by_status", {})
             t.add_row(
-                i["start"],
-                i["end"],
+                compact_time(i["start"]),
+                compact_time(i["end"]),
                 _n(i["total_5xx"]),
                 _n(by.get("502", 0)),
                 _n(by.get("503", 0)),
@@ -330,10 +331,11 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
             title_justify="left",
         )
         for col in ("minute", "status", "request", "upstream", "made by", "symptom"):
-            t.add_column(col)
+            # a time is never split nor cut (issue 31): compact, one piece
+            t.add_column(col, no_wrap=col in ("minute", "status"))
         for r in reqs[:top]:
             t.add_row(
-                _t(r.get("minute")),
+                _t(compact_time(r.get("minute"))),
                 _t(r.get("status")),
                 _t(r.get("request"), 60),
                 _t(r.get("ua"), 40),

@@ -106,9 +106,11 @@ def _wrapped(console: Console, text: Text, indent: int, hang: int = 0, most: int
     to ``most`` lines (the last one ending in an ellipsis) when ``most`` is given."""
     width = max(20, console.width - indent - hang)
     lines = [Text(" " * (indent + (hang if i else 0))) + line
-             for i, line in enumerate(text.wrap(console, width))]
+             for i, line in enumerate(_glued(text).wrap(console, width))]
     for line in lines:
         line.rstrip()
+        if _GLUE in line.plain:
+            line.plain = line.plain.replace(_GLUE, " ")  # the same length: the styles stay put
     if most and len(lines) > most:
         lines = lines[:most]
         last = lines[-1]
@@ -329,9 +331,27 @@ def _out(console: Console, text: Text, indent: int, hang: int = 0) -> None:
         console.print(Text(" " * indent) + text, no_wrap=True, overflow="ellipsis")
         return
     width = max(20, console.width - indent - hang)
-    for i, line in enumerate(text.wrap(console, width)):
+    for i, line in enumerate(_glued(text).wrap(console, width)):
         line.rstrip()
+        if _GLUE in line.plain:
+            line.plain = line.plain.replace(_GLUE, " ")  # the same length: the styles stay put
         console.print(Text(" " * (indent + (hang if i else 0))) + line, no_wrap=True)
+
+
+_GLUE = "\u2423"  # stands for the space inside a time while the text is wrapped (never shown)
+_DATE_TIME = re.compile(r"(\b\d{4}-\d\d-\d\d|\b\d\d-\d\d) (\d\d:\d\d)")
+
+
+def _glued(text: Text) -> Text:
+    """``text`` with the space between a date and its time made unbreakable for wrapping: a
+    time is never split over lines ("between 2026-11-21" / "21:11:54", issue 31)."""
+    plain = text.plain
+    glued = _DATE_TIME.sub(lambda m: f"{m.group(1)}{_GLUE}{m.group(2)}", plain)
+    if glued == plain:
+        return text
+    out = text.copy()
+    out.plain = glued
+    return out
 
 
 def _finding(console: Console, n: int, f: Finding, verbose: bool, *, show_proxy: bool = False,

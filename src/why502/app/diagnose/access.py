@@ -129,4 +129,4 @@ def timing_from_stats(u: UpstreamStats) -> UpstreamTiming:
         p50_ms=p50 * 1000 if p50 is not None else None,
         p95_ms=p95 * 1000 if p95 is not None else None,
         max_ms=rt.max * 1000 if rt.count else None,
-        at_timeout=int(u.near_timeout), timeout_s=u.timeout)
+        at_timeout=int(u.near_timeout), timeout_s=u.timeout, last_ok=u.last_ok)

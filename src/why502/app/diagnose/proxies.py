@@ -19,7 +19,7 @@ from why502.evidence.haproxy_facts import haproxy_facts, listens
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
-from why502.proxies import DEFAULT, PROXIES, check_not_foreign, choose, get
+from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, choose, get
 from why502.proxies.base import resolve
 from why502.proxies.haproxy.config import HaproxyConfig
 from why502.sources import haproxy as haproxy_source
@@ -37,10 +37,8 @@ def which_proxy(options: DiagnoseOptions) -> str:
     if options.proxy is not None:
         get(options.proxy)  # a one-line UsageError for an unknown name
     if options.nginx_conf is not None:
-        # a Caddyfile or a haproxy.cfg is never read as nginx
-        if options.nginx_conf != "-" and options.proxy is None:
-            check_not_foreign(options.nginx_conf, "--nginx-conf")
-        return options.proxy or DEFAULT
+        # a Caddyfile or a haproxy.cfg is never read as nginx: the registry's one check
+        return choose(options.proxy, options.nginx_conf, DEFAULT_FLAG)
     if options.proxy is None and options.config is None and not options.logs_only():
         return discovered()
     # logs only: read as the default proxy's (its readers know every proxy's lines), no config

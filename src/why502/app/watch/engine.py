@@ -274,7 +274,8 @@ class Watch:
         if o.logs.count(STDIN) + o.error_logs.count(STDIN) + o.access_logs.count(STDIN) > 1:
             raise UsageError("stdin (-) can be followed once")
         # the one registry says which proxy (--proxy, else the --config file's content)
-        self.proxy = choose(o.proxy, o.config or o.nginx_conf)
+        self.proxy = choose(o.proxy, o.config or o.nginx_conf,
+                            "--config" if o.config is not None else "--nginx-conf")
         if not get(self.proxy).can(Capability.WATCH):
             raise UsageError(f"watch does not follow {self.proxy}'s logs")
         if self.proxy == DEFAULT:

@@ -96,6 +96,11 @@ class StatsAccumulator:
             u = self.ups[addr] = UpstreamStats(addr)
         return u
 
+    @staticmethod
+    def _later_ok(u: UpstreamStats, ts: datetime) -> None:
+        if u.last_ok is None or ts > u.last_ok:
+            u.last_ok = ts
+
     def add(self, chunk: ByteChunk) -> None:
         """Parse and aggregate one chunk of whole lines."""
         self.merge(self.reducer.partial(chunk))
@@ -151,6 +156,10 @@ class StatsAccumulator:
         if part.rescued_by is not None:
             for addr, n in part.rescued_by.iter_rows():
                 self._up(addr).rescued_failures += n
+        if part.ok_last is not None:
+            for addr, ts in part.ok_last.iter_rows():
+                if addr and ts is not None:
+                    self._later_ok(self._up(addr), ts)
         if part.per_status is not None:
             for addr, us, n, failed in part.per_status.iter_rows():
                 u = self._up(addr)
@@ -209,6 +218,8 @@ class StatsAccumulator:
             u.header_time.absorb(o.header_time)
             u.response_time.absorb(o.response_time)
             u.connect_time.absorb(o.connect_time)
+            if o.last_ok is not None:
+                self._later_ok(u, o.last_ok)
         self.made_counts.update(other.made_counts)
         for key, h_o in other.loc_hists.items():
             self.loc_hists.setdefault(key, Histogram()).absorb(h_o)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypedDict
 
 import polars as pl
@@ -159,6 +160,9 @@ class UpstreamStats:
     locations: list[str] = field(default_factory=list)  # config locations passing here
     # per location (when the config is known): timing summary + that location's timeout
     by_location: dict[str, LocationTiming] = field(default_factory=dict)
+    # the last request whose final status was below 500 with this upstream last (naive local
+    # time): a later one than a cause's failures is the clients' proof it recovered
+    last_ok: datetime | None = None
 
     @property
     def near_timeout(self) -> int:

@@ -120,7 +120,11 @@ class RowPlan:
         ua = pl.col("ua")
         has_up = ua.is_not_null() & (ua != "-") & (ua != "")
         many = has_up & (ua.str.contains(", ", literal=True) | ua.str.contains(" : ", literal=True))
-        typed += [has_up.alias("_up"), many.alias("_many")]
+        typed += [has_up.alias("_up"), many.alias("_many"),
+                  # an answer the clients got: below 500, not a request the client (499) or
+                  # nginx (444) dropped without one
+                  pl.when(~five & has_up & ~pl.col("status").is_in([444, 499]))
+                  .then(pl.col("time")).alias("_ok_time")]
         typed += [pl.col(short) for short in self.upstream]
         return fields.select(names).select(typed)
 

@@ -56,6 +56,10 @@ class Partial:
     five: pl.DataFrame | None = None
     made: pl.DataFrame | None = None  # (last upstream, made_by or null, count) of the 5xx
     loc_hist: pl.DataFrame | None = None  # (upstream, location, bucket, count, max)
+    # (upstream, ts): per last upstream of a request, the time of the chunk's last request whose
+    # final status was below 500, not 444/499 (an answer the clients got): ``analyzers.rank`` marks a cause
+    # recovered when these are later than its failures
+    ok_last: pl.DataFrame | None = None
     # ``ByteChunk.first_line`` 0: the chunk continues the previous one of ``path`` and its line
     # numbers (counted from 1 here) are shifted in ``merge``; ``newlines`` = lines in the chunk
     renumber: bool = False
@@ -220,6 +224,15 @@ class Reducer:
         queries["made"] = five.group_by("ua_last", "made_by").len()
         if self.has_up:
             queries.update(self._attempt_queries(lazy))
+            # the last success per upstream: the last one in the chunk's order (a log is written
+            # in time order), its time parsed once per upstream, not per row
+            last_ua = pl.col("ua").str.replace_all(" : ", ", ", literal=True).str.split(", ").list.last()
+            queries["ok_last"] = (
+                lazy.filter(pl.col("_ok_time").is_not_null())
+                .select(last_ua.alias("ua"), pl.col("_ok_time").alias("time"))
+                .group_by("ua").agg(pl.col("time").last())
+                .select("ua", time_expr(self.kind, self.tz).alias("ts"))
+            )
         names = list(queries)
         res = dict(zip(names, pl.collect_all(list(queries.values()))))
         if "filtered" in res:
@@ -240,6 +253,7 @@ class Reducer:
             if rescued:
                 part.rescued_by = _cat(part.rescued_by, res["rescued_by"])
         part.per_status = _cat(part.per_status, res["per_status"])
+        part.ok_last = _cat(part.ok_last, res["ok_last"])
         for attr in ("header_time", "response_time", "connect_time"):
             if attr in res and res[attr].height:
                 part.hists[attr] = _cat(part.hists.get(attr), res[attr])
