@@ -36,7 +36,10 @@ from why502.proxies import PROXIES
 SRC = Path(why502.__file__).parent
 EXEMPT = ("proxies/", "lab/")
 
-MAX_FILES = 42  # by the same rule: 49 on main at bf344d5, 53 at e58392f (app/mitigate came with 2)
+MAX_FILES = 47  # by the same rule: 49 on main at bf344d5, 53 at e58392f (app/mitigate came with 2)
+# 42 -> 47 when Caddy joined PROXIES: its name was already a log family of parsers.lblogs, and the
+# modules that read the edge families by name (parsers/lblogs/__init__.py and caddy.py, catalog/
+# terms.py, evidence/lbstats.py, app/watch/engine.py) now count; no new literal was written
 
 
 def identifiers(source: str) -> list[str]:

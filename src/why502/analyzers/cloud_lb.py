@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from why502.analyzers import unexplained
 from why502.catalog import load_catalog
-from why502.catalog.terms import Term, load_terms, term
+from why502.catalog.terms import FAMILIES, GO_ERROR_FAMILY, Term, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
 from why502.findings.model import EvidenceItem, Finding, Fix
+from why502.proxies import PROXIES
 
 LB_NAMES: dict[str, str] = {
     "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge", "envoy": "Envoy",
-    "caddy": "Caddy", "traefik": "Traefik",
+    "traefik": "Traefik",
+    # a family that is a proxy of the registry is named as the registry names it
+    **{name: proxy.vocabulary.title for name, proxy in PROXIES.items() if name in FAMILIES},
 }
 
 COMMANDS: dict[str, list[str]] = {
@@ -32,7 +35,8 @@ COMMANDS: dict[str, list[str]] = {
                    "curl -s https://www.cloudflare.com/ips-v4   # ranges the origin firewall must allow"],
     "envoy": ["curl -s localhost:15000/clusters | grep -E 'health_flags|cx_connect_fail|rq_timeout'",
               "istioctl proxy-config endpoints POD --cluster CLUSTER"],
-    "caddy": ["curl -s localhost:2019/reverse_proxy/upstreams   # Caddy admin API: upstream health"],
+    # a proxy of the registry: the commands that show its groups (Caddy's admin API upstreams)
+    **{name: proxy.show_group_commands(None) for name, proxy in PROXIES.items() if name in FAMILIES},
     "traefik": ["curl -s localhost:8080/api/http/services   # Traefik API: servers and their status"],
 }
 
@@ -48,7 +52,7 @@ def _term_of(family: str, grp: FailureGroup) -> Term | None:
             return own
     for code, _ in grp.codes.most_common():
         # Traefik's error lines carry Go's error text, the vocabulary Caddy's terms describe
-        t = term(family, code) or (term("caddy", code) if family == "traefik" else None)
+        t = term(family, code) or (term(GO_ERROR_FAMILY, code) if family == "traefik" else None)
         if t is not None:
             return t
     return None
