@@ -62,6 +62,10 @@ class Capability(str, enum.Enum):
     #: nginx's scheme (Caddy's ``dial tcp 127.0.0.1:9000: ...``): the aggregator takes it as
     #: written (``evidence.aggregate``).
     PEER_AS_WRITTEN = "peer-as-written"
+    #: its running server is found as an edge process (``sources.proxyprocs.running_edges``: its
+    #: ``--config`` and the log files it names), not as a master whose command line
+    #: ``proxyprocs.describe`` reads (nginx's ``-c``, Apache's ``-f``/``-d``, HAProxy's ``-f``).
+    EDGE_PROCESS = "edge-process"
 
 
 @dataclass(frozen=True)

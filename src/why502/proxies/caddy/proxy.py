@@ -27,7 +27,7 @@ class Caddy(BaseProxy):
         default_config="/etc/caddy/Caddyfile", default_error_log="journalctl -u caddy",
         stats_word="Caddy", stats_target="upstream", stats_timeout="response_header_timeout",
         stats_timeout_column="response_header_timeout")
-    capabilities = frozenset({Capability.PEER_AS_WRITTEN})
+    capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS})
     detection = Detection(programs=("caddy",), priority=1)
     hooks = Hooks(load_config="why502.sources.caddy:load_config",
                   lint_rules="why502.analyzers.lint.checks.caddy",
