@@ -26,7 +26,7 @@ def caddy_facts(cfg: CaddyConfig) -> tuple[list[TargetFact], dict[str, GroupFact
     for h in cfg.handlers:
         keys = []
         settings = dict(h.settings)
-        settings["section"] = Setting(f"reverse_proxy ({h.name})", h.file, h.line, False)
+        settings["directive"] = Setting(h.directive, h.file, h.line, False)  # the evidence names it
         for u in h.upstreams:
             host, port = u.host_port
             keys.append(u.key)

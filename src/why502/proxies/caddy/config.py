@@ -140,6 +140,12 @@ class Handler:
     name: str = ""
 
     @property
+    def directive(self) -> str:
+        """The Caddyfile directive that made it: ``php_fastcgi`` proxies with the fastcgi
+        transport, ``reverse_proxy`` otherwise."""
+        return "php_fastcgi" if self.kind == "fastcgi" else "reverse_proxy"
+
+    @property
     def hosts(self) -> tuple[str, ...]:
         return tuple(h for ms in self.chain for m in ms for h in m.get("host", ()) if isinstance(h, str))
 
