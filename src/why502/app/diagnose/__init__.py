@@ -126,11 +126,14 @@ def _lb_families(options: DiagnoseOptions) -> tuple[str, ...]:
     if options.nginx_conf or "-" in options.access_logs:
         return ()
     families = sniff_log_types(list(options.access_logs))
-    if options.config and options.config != "-" and options.proxy is None:
+    if options.config and options.config != "-" and options.proxy is None and options.error_logs:
         from why502.proxies import detect_file
 
+        # the proxy's own config and error lines: read together (gather); its access log alone
+        # is read by the load-balancer path, which reads its statuses (gather's access-log
+        # engine reads nginx-shaped lines only)
         if detect_file(options.config, fallback="") in families:
-            return ()  # the proxy's own config names: its logs are read with it (gather)
+            return ()
     if families and options.error_logs and not any(
             has_lines_of(list(options.error_logs), fam) for fam in families):
         return ()  # an nginx error log next to it: the nginx diagnosis
