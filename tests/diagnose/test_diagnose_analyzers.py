@@ -109,8 +109,19 @@ def test_registry_covers_every_root_cause_of_the_catalog() -> None:
     assert ids <= produced, ids - produced
     assert produced <= ids, f"analyzers produce causes the catalog lacks: {produced - ids}"
     assert "proxy-rate-limited" in produced
-    assert len(produced) == len(causes()), "a cause produced by two families"
+    proxy_side = [c for family, (_, made) in REGISTRY.items() if family != "edge" for c in made]
+    assert len(set(proxy_side)) == len(proxy_side), "a cause produced by two families"
     assert all(callable(fn) for fn, _ in REGISTRY.values())
+
+
+def test_edge_family_lists_every_cause_the_edge_vocabulary_points_to() -> None:
+    """The edge family (``analyzers.cloud_lb``) names what ``proxy_terms.toml`` points to."""
+    from why502.analyzers.registry import EDGE_CAUSES
+    from why502.catalog.terms import load_terms
+
+    pointed = {t.cause for t in load_terms() if t.cause}
+    assert pointed | {"upstream-returned-5xx", "unexplained-5xx"} == set(EDGE_CAUSES)
+    assert REGISTRY["edge"][1] == EDGE_CAUSES
 
 
 def test_analyzers_are_pure_modules() -> None:

@@ -82,7 +82,14 @@ def test_envoy_uh_names_the_cluster_and_fix_in_envoy_terms(run_main: RunMain, tm
 
 
 def test_cloudflare_521_is_the_origin_refusing(run_main: RunMain, tmp_path: Path) -> None:
-    top = _top(_diagnose(run_main, _published(tmp_path, "cloudflare")))
+    """The published lines are a 521 and, 2.5 hours later, a 429: ranked like every diagnosis
+    (``analyzers.rank``), the 521 is the past incident and comes second."""
+    report = _diagnose(run_main, _published(tmp_path, "cloudflare"))
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert [f["cause"] for f in findings] == ["proxy-rate-limited", "backend-not-running"]
+    top = findings[1]
+    assert "before the latest failure" in top["explanation"]
     assert top["cause"] == "backend-not-running"
     assert top["status_codes"] == [521]
     fix = top["fix"]
@@ -157,3 +164,19 @@ def test_traefik_access_and_debug_log(run_main: RunMain) -> None:
     assert top["cause"] == "backend-not-running" and "connection refused" in str(top["title"])
     fix = top["fix"]
     assert isinstance(fix, dict) and "traefik" in fix["summary"].lower()
+
+
+def test_nginx_error_log_next_to_an_edge_log_is_one_ranked_report(run_main: RunMain, tmp_path: Path) -> None:
+    """An nginx error log and an Envoy access log of the same host: both read (the edge log by
+    the edge provider, not as an nginx access log), one report ranked by ``analyzers.rank``."""
+    nginx = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "all-upstreams-down"
+    envoy = _subset(tmp_path, "envoy/envoy-default.log", ("/ok", "/dead", "/retry"))
+    report = _diagnose(run_main, envoy, extra=("--error-log", str(nginx / "error.log")))
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    by = {(f["proxy"], f["cause"]) for f in findings}
+    assert (None, "backend-not-running") in by and ("nginx", "all-upstreams-down") in by, by
+    assert report["inputs"]["edge"]["log_type"] == "envoy"  # type: ignore[index]
+    assert report["inputs"]["access_logs"] == []  # type: ignore[index]
+    notes = " ".join(str(d["message"]) for d in report["diagnostics"])  # type: ignore[attr-defined]
+    assert "access log not used" not in notes

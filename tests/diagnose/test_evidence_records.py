@@ -9,20 +9,29 @@ from __future__ import annotations
 import dataclasses
 
 from why502.evidence.appservers import AppServerEvidence
-from why502.evidence.model import ConfigFacts, Evidence, HostFacts, LiveFacts, LogFacts, RunClock
+from why502.evidence.model import (
+    ConfigFacts,
+    EdgeFacts,
+    Evidence,
+    HostFacts,
+    LiveFacts,
+    LogFacts,
+    RunClock,
+)
 from why502.proxies import PROXIES
 
 
 def test_evidence_is_the_proxy_and_six_records() -> None:
     fields = {f.name: f.type for f in dataclasses.fields(Evidence)}
     # apps: the app servers behind the proxy (issue 25 item 5), filled by app.diagnose.appservers;
-    # k8s: the Kubernetes objects of --k8s (issue 24 item 4), filled by app.diagnose.gather.read_k8s
-    assert list(fields) == ["proxy", "config", "logs", "host", "live", "clock", "apps", "k8s"]
+    # k8s: the Kubernetes objects of --k8s (issue 24 item 4), filled by app.diagnose.gather.read_k8s;
+    # edge: a load balancer's / edge proxy's log (issue 23 item 2), filled by app.diagnose.lb
+    assert list(fields) == ["proxy", "config", "logs", "host", "live", "clock", "apps", "k8s", "edge"]
 
 
 def test_no_record_field_is_named_after_a_proxy() -> None:
     names = [f.name for record in (ConfigFacts, LogFacts, HostFacts, LiveFacts, RunClock,
-                                   AppServerEvidence)
+                                   AppServerEvidence, EdgeFacts)
              for f in dataclasses.fields(record)]
     for proxy in PROXIES:
         assert not [n for n in names if proxy in n], proxy

@@ -14,6 +14,7 @@ from tests.support.paths import FIXTURES_DIR, ROOT_DIR
 from why502.analyzers.lint import (
     AnyLintInput,
     ApacheLintInput,
+    EnvoyLintInput,
     HaproxyLintInput,
     LintFinding,
     LintInput,
@@ -28,6 +29,7 @@ from why502.proxies import PROXIES
 from why502.proxies import detect_text as detect_kind
 from why502.proxies.apache.config import load_apache
 from why502.proxies.base import resolve
+from why502.proxies.envoy.config import load_envoy
 from why502.proxies.haproxy.config import load_haproxy
 
 FIXTURES = FIXTURES_DIR / "lint"
@@ -59,6 +61,10 @@ def fixture_input(path: Path) -> AnyLintInput:
         return HaproxyLintInput(load_haproxy(str(path)), backend_timeout=backend_timeout)
     if kind == "apache":
         return ApacheLintInput(load_apache(str(path)), pools=pools, backend_timeout=backend_timeout)
+    if kind == "envoy":
+        keepalive = float(opts["backend_keepalive"]) if "backend_keepalive" in opts else None
+        return EnvoyLintInput(load_envoy(str(path)), backend_timeout=backend_timeout,
+                              backend_keepalive=keepalive)
     return LintInput(
         config=parse_nginx(path),
         pools=pools,
@@ -73,11 +79,12 @@ def fixture_input(path: Path) -> AnyLintInput:
 
 
 def fixtures(kind: str) -> list[tuple[str, Path]]:
-    """``fire``/``silent`` fixtures: ``*.conf`` (nginx, Apache httpd), ``*.cfg`` (HAProxy)."""
+    """``fire``/``silent`` fixtures: ``*.conf`` (nginx, Apache httpd), ``*.cfg`` (HAProxy),
+    ``*.yaml`` (Envoy)."""
     out = []
     for code in sorted(load_rules()):
         for p in sorted((FIXTURES / code).glob(f"{kind}*")):
-            if p.suffix in (".conf", ".cfg") and not p.name.endswith(".fpm.conf"):
+            if p.suffix in (".conf", ".cfg", ".yaml") and not p.name.endswith(".fpm.conf"):
                 out.append((code, p))
     return out
 

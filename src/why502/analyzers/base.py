@@ -73,6 +73,9 @@ class Candidate:
     # The last resort (``analyzers.unexplained``): kept only when no other candidate is, so the
     # clients' 5xx are never reported as "healthy" and never crowd out a named cause.
     last_resort: bool = False
+    # The edge family whose log the finding reads (``analyzers.cloud_lb``: alb, envoy, ...), None
+    # for the proxy's own (``Evidence.proxy``): ``rank`` names the proxy of the others only.
+    edge: str | None = None
 
 
 def title(cause: str) -> str:

@@ -1,5 +1,5 @@
-"""Root causes from a cloud load balancer / proxy log alone (``diagnose --access-log`` on an ALB,
-Cloudflare, Envoy/Istio, Caddy or Traefik log, ``--offline``).
+"""The edge family: root causes from a cloud load balancer / proxy log (``diagnose --access-log``
+on an ALB, Classic ELB, Cloudflare, Envoy/Istio, Caddy or Traefik log: ``Evidence.edge``).
 
 Each such log already says who failed and why in its own words; the vocabulary table maps every
 word to a root cause (``catalog/data/proxy_terms.toml``), so this analyzer only weighs them: the
@@ -8,23 +8,34 @@ target that answered and then failed every request: it stopped or was deregister
 receiving traffic; a burst of one word), and, apart, the 5xx the backend itself made.  The fix
 is said in the platform's terms (target group health check, idle timeout, keep-alive, origin
 firewall, cluster timeouts and outlier detection) with the documentation URL.  Pure.
+
+One family of ``analyzers.registry`` like the others: each finding is a ``Candidate`` that
+claims the edge's failures it explains (``claim``), so ``analyzers.rank`` ranks and folds them
+with the proxy's own.  Its scores are the confidence the report says (no lab run measures them:
+``catalog/data/calibration.toml`` is fitted on the proxies' analyzers), so it hands ``rank`` their
+raw equivalent (``catalog.calibration.uncalibrate``), which ``rank`` maps back.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from why502.analyzers import unexplained
+from why502.analyzers.base import Candidate, GroupKey
 from why502.catalog import load_catalog
-from why502.catalog.terms import FAMILIES, GO_ERROR_FAMILY, Term, load_terms, term
+from why502.catalog.calibration import uncalibrate
+from why502.catalog.terms import GO_ERROR_FAMILY, Term, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
+from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Finding, Fix
 from why502.proxies import PROXIES
 
 LB_NAMES: dict[str, str] = {
-    "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge", "envoy": "Envoy",
+    "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge",
     "traefik": "Traefik",
-    # a family that is a proxy of the registry is named as the registry names it
-    **{name: proxy.vocabulary.title for name, proxy in PROXIES.items() if name in FAMILIES},
 }
+"""Families that are not proxies of ``why502.proxies``; a registered one (Envoy, Caddy) is named and
+commanded by its ``Proxy`` (``_lb_name``, ``_commands``)."""
 
 COMMANDS: dict[str, list[str]] = {
     "alb": ["aws elbv2 describe-target-health --target-group-arn TARGET_GROUP_ARN",
@@ -33,12 +44,18 @@ COMMANDS: dict[str, list[str]] = {
     "elb": ["aws elb describe-instance-health --load-balancer-name NAME"],
     "cloudflare": ["curl -sv -o /dev/null --resolve HOST:443:ORIGIN_IP https://HOST/   # the origin itself",
                    "curl -s https://www.cloudflare.com/ips-v4   # ranges the origin firewall must allow"],
-    "envoy": ["curl -s localhost:15000/clusters | grep -E 'health_flags|cx_connect_fail|rq_timeout'",
-              "istioctl proxy-config endpoints POD --cluster CLUSTER"],
-    # a proxy of the registry: the commands that show its groups (Caddy's admin API upstreams)
-    **{name: proxy.show_group_commands(None) for name, proxy in PROXIES.items() if name in FAMILIES},
     "traefik": ["curl -s localhost:8080/api/http/services   # Traefik API: servers and their status"],
 }
+
+
+def _lb_name(family: str) -> str:
+    proxy = PROXIES.get(family)
+    return proxy.vocabulary.title if proxy is not None else LB_NAMES.get(family, family)
+
+
+def _commands(family: str, group: str | None = None) -> list[str]:
+    proxy = PROXIES.get(family)
+    return proxy.show_group_commands(group) if proxy is not None else list(COMMANDS.get(family, []))
 
 
 def _top(counter: dict[str, int], n: int = 3) -> str:
@@ -61,7 +78,7 @@ def _term_of(family: str, grp: FailureGroup) -> Term | None:
 def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Finding:
     catalog = load_catalog()
     entry = catalog.get(grp.cause)
-    name = LB_NAMES.get(ev.family, ev.family)
+    name = _lb_name(ev.family)
     t = _term_of(ev.family, grp)
     words = _top(dict(grp.codes)) or "no reason in this log"
     share = grp.count / lb_total if lb_total else 0.0
@@ -101,7 +118,7 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
                                   line=s.line, time=s.time, text=s.text[:2000],
                                   symptom=next(iter(grp.symptoms), None)))
     fix = Fix(summary=t.fix if t else (entry.fix[0] if entry and entry.fix else "see why502 explain"),
-              commands=list(COMMANDS.get(ev.family, [])),
+              commands=_commands(ev.family),
               notes=[t.url] if t else [])
     title = (entry.title if entry else grp.cause) + f" ({name}: {words.split(' (')[0]})"
     # the platform's meaning, then the first paragraph of the cause page (the rest is nginx's view)
@@ -118,7 +135,7 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
 
 def _backend_finding(ev: LbEvidence) -> Finding:
     grp = ev.backend_5xx
-    name = LB_NAMES.get(ev.family, ev.family)
+    name = _lb_name(ev.family)
     entry = load_catalog().get("upstream-returned-5xx")
     share = grp.count / ev.five if ev.five else 0.0
     items = [EvidenceItem(kind="stat", count=grp.count, time=grp.first, summary=(
@@ -143,8 +160,29 @@ def _backend_finding(ev: LbEvidence) -> Finding:
     )
 
 
-def analyze(ev: LbEvidence) -> list[Finding]:
-    """Findings, most likely first."""
+def analyze(ev: Evidence) -> list[Candidate]:
+    """A candidate per root cause each edge log read points to (``Evidence.edge``), and for an
+    edge whose 5xx no word of its log explains, ``analyzers.unexplained``'s finding.  That one is
+    not a *last resort* here: it claims that edge's failures, which nothing else explains, so a
+    named cause of another edge or of the proxy does not hide them."""
+    out: list[Candidate] = []
+    for lb in ev.edge.families:
+        # most likely first within the family: equal ranks keep this order (rank.fold is stable)
+        for f in sorted(findings(lb), key=lambda f: (-f.confidence, -f.count, f.cause)):
+            out.append(Candidate(replace(f, confidence=uncalibrate(f.confidence)),
+                                 claims=frozenset({claim(lb.family, f.cause)}), edge=lb.family))
+    return out
+
+
+def claim(family: str, cause: str) -> GroupKey:
+    """The failures of one edge that one cause explains, as ``rank`` keys what a candidate
+    claims: ``(cause, "edge:<family>")`` (no proxy error-log group has such a peer)."""
+    return (cause, f"edge:{family}")
+
+
+def findings(ev: LbEvidence) -> list[Finding]:
+    """The findings of one edge's log: its own failures per cause, the backend's 5xx it relayed,
+    or, when neither, the 5xx nothing in the log explains."""
     groups = ev.lb_failures
     lb_total = sum(g.count for g in groups.values())
     out = [_failure_finding(ev, g, lb_total) for g in groups.values()]
@@ -152,14 +190,13 @@ def analyze(ev: LbEvidence) -> list[Finding]:
         out.append(_backend_finding(ev))
     if not out and (made := ev.five - ev.made_by.get("backend", 0)) > 0:
         out.append(_unexplained_finding(ev, made))
-    out.sort(key=lambda f: (-f.confidence, -f.count, f.cause))
     return out
 
 
 def _unexplained_finding(ev: LbEvidence, count: int) -> Finding:
     """The clients got 5xx the load balancer made (or of unknown make) and no word of this log
     names a cause: the last resort of ``analyzers.unexplained``, never "healthy"."""
-    name = LB_NAMES.get(ev.family, ev.family)
+    name = _lb_name(ev.family)
     statuses = {s: n for s, n in ev.statuses.items() if s >= 500}
     return unexplained.finding(
         who=name, count=count, statuses=statuses, source=f"the {ev.family} log ({ev.requests:,} requests)",
@@ -169,5 +206,5 @@ def _unexplained_finding(ev: LbEvidence, count: int) -> Finding:
                   for s in ev.five_samples],
         first=ev.first, last=ev.last,
         next_steps=[f"read {name}'s error/debug log for these minutes (pass it with --error-log)",
-                    *COMMANDS.get(ev.family, [])])
+                    *_commands(ev.family)])
 

@@ -32,7 +32,9 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     for family, (analyze, _) in REGISTRY.items():
         try:
-            candidates.extend(analyze(ev))
+            # each finding names the proxy it is about; an edge's (a load balancer's log) none
+            # of PROXIES (the report schema's ``proxy`` is one of them)
+            candidates.extend(c if c.edge else _about(c, ev.proxy) for c in analyze(ev))
         except Exception as err:
             diagnostics.append(Diagnostic("warning", f"analyzer {family} failed: "
                                           f"{type(err).__name__}: {err}"))
@@ -50,9 +52,14 @@ def run_all(ev: Evidence) -> tuple[list[Finding], list[Diagnostic]]:
     if not proxy.can(Capability.CATALOG_WORDING):
         # the catalog's titles are written in one proxy's words ("nginx's worker user may not
         # connect ..."): the others reword them (Proxy.reword)
-        findings = [replace(f, title=proxy.reword(f.title)) for f in findings]
+        findings = [replace(f, title=proxy.reword(f.title)) if f.proxy else f for f in findings]
     # the same config defect in many blocks: one finding, one diff (schema 1.3, ``places``)
     return group_alike(findings, ev.config.files), diagnostics
+
+
+def _about(c: Candidate, proxy: str) -> Candidate:
+    c.finding = replace(c.finding, proxy=proxy)
+    return c
 
 
 def _naive(t: datetime | None) -> datetime | None:

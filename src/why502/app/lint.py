@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from why502.analyzers.lint import (
+    LINT_INPUTS,
     AnyLintInput,
     ApacheLintInput,
+    EnvoyLintInput,
     HaproxyLintInput,
     LintFinding,
     LintInput,
@@ -31,7 +33,10 @@ from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintReport
 from why502.parsers.nginx import NginxConfig
 from why502.parsers.nginx.units import parse_size
+from why502.proxies import get
 from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.base import resolve
+from why502.proxies.envoy.config import EnvoyConfig
 from why502.proxies.haproxy.config import HaproxyConfig
 from why502.textutil import strip_terminal_escapes
 
@@ -57,7 +62,7 @@ class LintOptions:
 
 @dataclass
 class LintOutcome:
-    config: NginxConfig | HaproxyConfig | ApacheConfig
+    config: NginxConfig | HaproxyConfig | ApacheConfig | EnvoyConfig
     findings: list[LintFinding]
     notes: list[LintNote]
     inputs: dict[str, Any]
@@ -107,7 +112,7 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
     if options.root is not None:
         raise UsageError("--root applies to nginx configs only")
     notes: list[LintNote] = []
-    cfg: HaproxyConfig | ApacheConfig
+    cfg: HaproxyConfig | ApacheConfig | EnvoyConfig
     inp: AnyLintInput
     pools: list[FpmPool] = []
     try:
@@ -115,6 +120,13 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
             cfg = haproxy_config(path)
             notes += [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
             inp = HaproxyLintInput(cfg, backend_timeout=options.backend_timeout)
+        elif LINT_INPUTS.get(proxy) is EnvoyLintInput:
+            # read by the loader its Proxy names (hooks.load_config), linted with its own input
+            cfg = resolve(get(proxy).hooks.load_config)(path)  # type: ignore[operator]
+            assert isinstance(cfg, EnvoyConfig)
+            notes += [LintNote("info", m) for m in cfg.problems]
+            inp = EnvoyLintInput(cfg, backend_timeout=options.backend_timeout,
+                                 backend_keepalive=options.backend_keepalive)
         else:
             cfg = apache_config(path)
             notes += [LintNote("warning", m) for m in cfg.problems]
@@ -125,7 +137,10 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
             inp = ApacheLintInput(cfg, pools=tuple(pools), backend_timeout=options.backend_timeout)
     except OSError as err:
         raise InputError(strip_terminal_escapes(f"{path}: {err.strerror or err}")) from None
-    if not (cfg.sections if isinstance(cfg, HaproxyConfig) else cfg.directives):
+    if isinstance(cfg, EnvoyConfig):
+        if not (cfg.clusters or cfg.listeners or cfg.routes):
+            raise InputError(f"{path}: not a readable Envoy config: no listener, route or cluster in it")
+    elif not (cfg.sections if isinstance(cfg, HaproxyConfig) else cfg.directives):
         raise InputError(strip_terminal_escapes(
             f"{path}: not a readable {'haproxy.cfg' if proxy == 'haproxy' else 'Apache config'}: "
             "no section or directive in it").splitlines()[0])
@@ -135,6 +150,8 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
         "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": bool(options.host),
         "backend_timeout": options.backend_timeout,
     }
+    if isinstance(inp, EnvoyLintInput):
+        inputs["backend_keepalive"] = options.backend_keepalive
     return LintOutcome(cfg, findings, notes, inputs)
 
 

@@ -56,3 +56,11 @@ def peer_of_request(cfg: CaddyConfig) -> Callable[[str | None, str | None], str 
             return None
         return h.upstreams[0].key if len(h.upstreams) == 1 else h.name
     return peer
+
+
+def edge_facts(cfg: CaddyConfig) -> tuple[list[TargetFact], dict[str, GroupFact],
+                                          dict[str, tuple[str, ...]], tuple[str, ...], list[str]]:
+    """``Hooks.config_facts``: the facts an edge log's findings are joined to (``app.diagnose.lb.
+    edge_config``) -- targets, groups, files, listens, notes."""
+    targets, groups, files, _aliases = caddy_facts(cfg)
+    return targets, groups, files, cfg.listens(), list(cfg.problems)

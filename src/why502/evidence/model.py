@@ -23,6 +23,7 @@ from datetime import datetime
 from functools import cached_property
 
 from why502.evidence.appservers import AppServerEvidence
+from why502.evidence.lb_evidence import LbEvidence
 from why502.facts.captures import Captures, find_capture
 from why502.facts.fpm import FpmPool
 from why502.facts.haproxy import ServerState
@@ -273,6 +274,20 @@ class LogFacts:
 
 
 @dataclass(frozen=True)
+class EdgeFacts:
+    """What the logs of a cloud load balancer, CDN or mesh/edge proxy say (ALB, Classic ELB,
+    Cloudflare, Envoy/Istio, Caddy, Traefik: ``parsers.lblogs``), one ``LbEvidence`` per family
+    read (a file may mix several), each in the edge's own words.  Nothing of the machine: the
+    log is the evidence.
+
+    Filled by one provider, ``app.diagnose.lb.read_edge``, each file read once; empty when no
+    input is such a log.  The ``LbEvidence`` are built while reading and only read afterwards.
+    """
+
+    families: tuple[LbEvidence, ...] = ()
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """The machine around the proxy, read live (``None``/empty: not read, e.g. ``--offline``).
 
@@ -333,6 +348,8 @@ class Evidence:
     # ``--k8s``: the Kubernetes objects read (pods, EndpointSlices, Services, Events, Gateway API
     # routes); joined to the failures by pod IP and time in ``evidence.kubernetes``
     k8s: KubeFacts = field(default_factory=KubeFacts)
+    # the load balancers' / edge proxies' own logs: one provider (app.diagnose.lb)
+    edge: EdgeFacts = field(default_factory=EdgeFacts)
 
     @cached_property
     def all_events(self) -> tuple[LogEvent, ...]:

@@ -23,10 +23,11 @@ from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.apache.proxy import PROXY as APACHE
 from why502.proxies.base import Capability, Proxy, mask
 from why502.proxies.caddy.proxy import PROXY as CADDY
+from why502.proxies.envoy.proxy import PROXY as ENVOY
 from why502.proxies.haproxy.proxy import PROXY as HAPROXY
 from why502.proxies.nginx.proxy import PROXY as NGINX
 
-PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, CADDY)}
+PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, ENVOY, CADDY)}
 """Every proxy by name, in the order the help and the docs list them."""
 
 DEFAULT = NGINX.name

@@ -109,6 +109,10 @@ class Hooks:
     diagnose_view: str = ""
     #: app.lint: ``(path, options, notes) -> (config, lint input)`` for its @rule checks
     lint_input: str = ""
+    # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
+    # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
+    # None: the proxy's config is read by a path of its own (nginx, Apache, HAProxy, for now)
+    config_facts: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ header sizes) are optional; a rule that needs a missing input stays silent.  Fin
 silenced per run (``ignore``) or in the config with a ``# why502: ignore`` comment (``suppress``).
 
 Each proxy has its input type (``LintInput`` for nginx, ``HaproxyLintInput``,
-``ApacheLintInput``); its ``proxy`` picks the rules registered for that proxy.
+``ApacheLintInput``, ``EnvoyLintInput``); its ``proxy`` picks the rules registered for that proxy.
 """
 
 from __future__ import annotations
@@ -25,12 +25,15 @@ from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.model import NginxConfig
 from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.envoy.config import EnvoyConfig
 from why502.proxies.haproxy.config import HaproxyConfig
 
 __all__ = [
+    "LINT_INPUTS",
     "SEVERITIES",
     "AnyLintInput",
     "ApacheLintInput",
+    "EnvoyLintInput",
     "HaproxyLintInput",
     "LintFinding",
     "LintInput",
@@ -96,7 +99,30 @@ class ApacheLintInput:
         return self.config.texts.get(path)
 
 
-AnyLintInput = Union[LintInput, HaproxyLintInput, ApacheLintInput]
+@dataclass(frozen=True)
+class EnvoyLintInput:
+    """An Envoy bootstrap or ``/config_dump`` plus what only the backend can tell (its own
+    request timeout and idle keep-alive timeout)."""
+
+    config: EnvoyConfig
+    backend_timeout: float | None = None
+    backend_keepalive: float | None = None
+    proxy: ClassVar[str] = "envoy"
+
+    def directive_names(self) -> frozenset[str]:
+        """Envoy's checks fire on defaults (an unset field): none declares keys."""
+        return frozenset()
+
+    def file_text(self, path: str) -> str | None:
+        return self.config.texts.get(path)
+
+
+AnyLintInput = Union[LintInput, HaproxyLintInput, ApacheLintInput, EnvoyLintInput]
+
+
+LINT_INPUTS: dict[str, type[HaproxyLintInput] | type[ApacheLintInput] | type[EnvoyLintInput]] = {
+    cls.proxy: cls for cls in (HaproxyLintInput, ApacheLintInput, EnvoyLintInput)}
+"""The input type of each proxy that is not nginx, by its name (``proxy``)."""
 
 
 def run_lint(inp: AnyLintInput, only: Collection[str] | None = None, *, ignore: Collection[str] = (),

@@ -55,31 +55,32 @@ def __getattr__(name: str) -> Any:
 
 
 def diagnose(options: DiagnoseOptions) -> Report:
-    """Run the whole diagnosis and return the Report (findings ordered most likely first)."""
+    """Run the whole diagnosis and return the Report (findings ordered most likely first).
+
+    Every run but ``--demo`` is ``gather`` -> ``report_from`` (the analyzers of
+    ``analyzers.registry``, ranked by ``analyzers.rank``), once per proxy found running when
+    nothing was named, whatever the inputs: a proxy's config and logs, a load balancer's or
+    edge proxy's log (``app.diagnose.lb``), or both."""
     if options.demo:
         from why502.app.diagnose.demo import demo_report  # the bundled report only: not for a real run
 
         return demo_report()
-    families = _lb_families(options)
-    if families:
-        from why502.app.diagnose.lb import lb_report
-
-        return lb_report(options, families)
     from why502.app.diagnose.discover import discover, discover_edge
     from why502.app.diagnose.gather import gather
+    from why502.app.diagnose.lb import edge_families
     from why502.app.diagnose.report import report_from
 
     started = time.monotonic()
-    runs = discover(options)
-    if runs:
-        return _each_proxy(runs, started)
-    edge = discover_edge(options)
-    if edge is not None:
-        from why502.app.diagnose.lb import lb_report
-
-        proc, edge_options = edge
-        return lb_report(edge_options, ("caddy",), discovered=proc)
-    return report_from(gather(options), started)
+    families = edge_families(options)
+    if not families:
+        runs = discover(options)
+        if runs:
+            return _each_proxy(runs, started)
+        edge = discover_edge(options)
+        if edge is not None:
+            proc, edge_options = edge
+            return report_from(gather(edge_options, (proc.kind,), discovered=proc), started)
+    return report_from(gather(options, families), started)
 
 
 def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float) -> Report:
@@ -110,31 +111,3 @@ def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float
         raise first_error
     merged = merge(reports)
     return replace(merged, diagnostics=[*notes, *merged.diagnostics])
-
-
-def _lb_families(options: DiagnoseOptions) -> tuple[str, ...]:
-    """The load-balancer families when the access logs are ALB/Cloudflare/Envoy/... logs (one,
-    or several mixed in one file) and nothing of nginx was named (else ``()``: the nginx
-    diagnosis)."""
-    from why502.app.stats.lb import check_log_type, has_lines_of, sniff_log_types
-
-    forced = check_log_type(options.log_type)
-    if forced == "nginx" or not options.access_logs:
-        return ()
-    if forced is not None:
-        return (forced,)
-    if options.nginx_conf or "-" in options.access_logs:
-        return ()
-    families = sniff_log_types(list(options.access_logs))
-    if options.config and options.config != "-" and options.proxy is None and options.error_logs:
-        from why502.proxies import detect_file
-
-        # the proxy's own config and error lines: read together (gather); its access log alone
-        # is read by the load-balancer path, which reads its statuses (gather's access-log
-        # engine reads nginx-shaped lines only)
-        if detect_file(options.config, fallback="") in families:
-            return ()
-    if families and options.error_logs and not any(
-            has_lines_of(list(options.error_logs), fam) for fam in families):
-        return ()  # an nginx error log next to it: the nginx diagnosis
-    return families

@@ -6,25 +6,34 @@ are checked: one-line errors before any work), ``logfacts.read_logs`` the ``LogF
 log classified once, the access logs joining the error logs' rows), and unless ``--offline``
 ``live.read_host`` the ``HostFacts`` and ``live.read_live`` the ``LiveFacts``; the run's clock
 is ``RunClock``; ``app.diagnose.appservers`` the ``AppServerEvidence`` (``--app-conf`` and the
-running app servers, tied to the config's targets by where they listen).  The later providers
-take what the earlier ones parsed, never a path to read again.
+running app servers, tied to the config's targets by where they listen); ``lb.read_edge`` the
+``EdgeFacts`` (a load balancer's or edge proxy's own log).  The later providers take what the
+earlier ones parsed, never a path to read again.
+
+When the logs named are an edge's (``lb.edge_families``), the edge provider is the only one
+that reads: the log is the evidence, nothing of this host's proxy is read for it.  Next to the
+proxy's own inputs (an nginx error log, a config), the access logs that are an edge's
+(``lb.edge_logs``) go to the edge provider and the others to the proxy's.  Either way the same
+analyzers weigh the one ``Evidence`` (``app.diagnose.report``): one ranked report.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from why502.app.diagnose import appservers
 from why502.app.diagnose.inputs import read_config
+from why502.app.diagnose.lb import EdgeConfig, edge_config, edge_families, edge_logs, read_edge
 from why502.app.diagnose.live import read_host, read_live
 from why502.app.diagnose.logfacts import read_logs
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
-from why502.evidence.model import Evidence, HostFacts, LiveFacts, RunClock
+from why502.evidence.model import EdgeFacts, Evidence, HostFacts, LiveFacts, RunClock
 from why502.evidence.stats import AccessStats
 from why502.facts.kubernetes import KubeFacts
 from why502.findings.model import Diagnostic
+from why502.sources.proxyprocs import EdgeProcess
 from why502.timeargs import parse_time_arg
 
 
@@ -37,6 +46,7 @@ class Gathered:
     inputs: dict[str, Any]  # the report's "inputs" object (JSON: what was read, from where)
     access_stats: AccessStats | None = None
     probe_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)  # the report's probes
+    edge_config: EdgeConfig | None = None  # an edge proxy's --config, joined to the ranked findings
 
 
 def _access_end(stats: AccessStats | None) -> datetime | None:
@@ -49,8 +59,11 @@ def _access_end(stats: AccessStats | None) -> datetime | None:
         return None
 
 
-def gather(options: DiagnoseOptions) -> Gathered:
-    """Read every input (config, logs, live state) into typed evidence."""
+def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
+           discovered: EdgeProcess | None = None) -> Gathered:
+    """Read every input (config, logs, live state) into typed evidence.  ``edge``: the edge
+    log families of the inputs when already sniffed (``lb.edge_families``); ``discovered``: the
+    running edge proxy whose logs these are (``discover.discover_edge``)."""
     diags: list[Diagnostic] = []
     inputs: dict[str, Any] = {"offline": options.offline}
     since = (None if options.since is None
@@ -58,6 +71,20 @@ def gather(options: DiagnoseOptions) -> Gathered:
     check_named_inputs(options)
     if since:
         inputs["since"] = since.isoformat(timespec="seconds")
+    families = edge_families(options) if edge is None else edge
+    if families:
+        facts = read_edge(options, families, since, diags, inputs, discovered)
+        clock = RunClock(offline=options.offline, now=options.now or datetime.now())
+        return Gathered(Evidence(edge=facts, clock=clock), diags, inputs,
+                        edge_config=edge_config(options, diags))
+    edge_facts = EdgeFacts()
+    paths, families = edge_logs(options)
+    if paths:  # an edge's log next to the proxy's own inputs: both read, one report
+        edge_inputs: dict[str, Any] = {}
+        edge_facts = read_edge(replace(options, access_logs=paths, error_logs=[]), families, since,
+                               diags, edge_inputs, alone=False)
+        inputs["edge"] = edge_inputs
+        options = replace(options, access_logs=[p for p in options.access_logs if p not in paths])
     conf = read_config(options, diags, inputs)
     found = appservers.read_app_servers(options, diags)
     logs = read_logs(options, conf, since, diags, inputs, found_app_logs=found.logs)
@@ -71,7 +98,7 @@ def gather(options: DiagnoseOptions) -> Gathered:
     clock = RunClock(offline=options.offline, now=options.now or datetime.now(),
                      inputs_end=_access_end(logs.stats))
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,
-                  clock=clock, apps=apps, k8s=read_k8s(options, diags, inputs))
+                  clock=clock, apps=apps, k8s=read_k8s(options, diags, inputs), edge=edge_facts)
     return Gathered(ev, diags, inputs, logs.stats, probe_dicts)
 
 

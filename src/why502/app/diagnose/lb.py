@@ -1,40 +1,81 @@
-"""``diagnose --access-log FILE`` when FILE is a cloud load balancer / proxy log (ALB, Classic
-ELB, Cloudflare, Envoy/Istio, Caddy, Traefik): the root cause from the log's own fields.
+"""The one provider of ``EdgeFacts``: the logs of cloud load balancers and edge proxies (ALB,
+Classic ELB, Cloudflare, Envoy/Istio, Caddy, Traefik), each file read once.
 
-No nginx is involved, so nothing of the machine is read: the log is the evidence
-(``evidence.lb_evidence``), the vocabulary table says what each word means and
-``analyzers.cloud_lb`` weighs it.  Reached when every ``--access-log`` is such a log (detected
-from the content, or ``--log-type``) and no nginx config or error log was named.
+Such a log says in the edge's own words who failed each request and why: the log is the
+evidence (``evidence.lb_evidence``), nothing of the machine is read for it, and the edge family
+of the analyzers (``analyzers.cloud_lb``) weighs it with the others (``analyzers.rank``).
+Reached when every ``--access-log`` is such a log (detected from the content, or
+``--log-type``) and no nginx config or error log of nginx was named (``edge_families``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import socket
-from collections import Counter
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from why502 import __version__
-from why502.analyzers.cloud_lb import analyze
-from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
-from why502.app.stats.lb import iter_records
+from why502.app.diagnose.options import DiagnoseOptions
+from why502.app.stats.lb import check_log_type, has_lines_of, iter_records, sniff_log_types
 from why502.errors import InputError
 from why502.evidence.lb_evidence import LbEvidence
-from why502.findings.model import Diagnostic, Report, TimelinePoint
+from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
+from why502.findings.model import Diagnostic
+from why502.parsers.lblogs import LOG_TYPES
 from why502.sources.proxyprocs import EdgeProcess
-from why502.timeargs import parse_time_arg
 
 
-def lb_report(options: DiagnoseOptions, families: tuple[str, ...],
-              discovered: EdgeProcess | None = None) -> Report:
-    """The report of one or several load balancers' logs: with several families mixed in the
-    files (``parsers.lblogs.detect_families``), each line is read as its own family and each
-    family is weighed on its own evidence, so every edge's failures are named."""
-    check_named_inputs(options)
+def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
+    """The load-balancer families when the access logs are ALB/Cloudflare/Envoy/... logs (one,
+    or several mixed in one file) and nothing of nginx was named (else ``()``: no edge log)."""
+    forced = check_log_type(options.log_type)  # None (sniff), a proxy's own, or an edge family
+    if forced is not None:
+        return (forced,) if forced in LOG_TYPES and options.access_logs else ()
+    if not options.access_logs:
+        return ()
+    if options.nginx_conf or "-" in options.access_logs:
+        return ()
+    families = sniff_log_types(list(options.access_logs))
+    if options.config and options.config != "-" and options.proxy is None and options.error_logs:
+        from why502.proxies import detect_file
+
+        # the proxy's own config and error lines (Caddy's): the proxy's diagnosis, its access
+        # log read next to them by the edge provider (edge_logs)
+        if detect_file(options.config, fallback="") in families:
+            return ()
+    if families and options.error_logs and not any(
+            has_lines_of(list(options.error_logs), fam) for fam in families):
+        return ()  # an nginx error log next to it: the nginx diagnosis
+    return families
+
+
+def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
+    """Next to a proxy's own inputs (an nginx error log, a config): the ``--access-log`` files
+    that are an edge's log, each sniffed on its own, and their families (``([], ())``: none).
+    Not with ``--log-type`` (it names what every access log is) nor stdin (read once)."""
+    if options.log_type not in (None, "auto") or "-" in options.access_logs:
+        return [], ()
+    paths: list[str] = []
+    families: dict[str, None] = {}
+    for path in options.access_logs:
+        found = sniff_log_types([path])
+        if found:
+            paths.append(path)
+            families.update(dict.fromkeys(found))
+    return paths, tuple(families)
+
+
+def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.datetime | None,
+              diags: list[Diagnostic], inputs: dict[str, Any],
+              discovered: EdgeProcess | None = None, alone: bool = True) -> EdgeFacts:
+    """Read the edge logs of the run (``--access-log``, and ``--error-log`` for Caddy's and
+    Traefik's error lines) into one ``LbEvidence`` per family.  With several families mixed in
+    the files (``parsers.lblogs.detect_families``) each line is read as its own family and each
+    family weighed on its own evidence, so every edge's failures are named.  What was read goes
+    to ``inputs``, what was not to ``diags``; no request line at all is an ``InputError``.
+    ``alone``: nothing else is read (else the proxy's own inputs are read next to it)."""
     cutoff = None
-    if options.since:
-        since = parse_time_arg(options.since, "--since")
+    if since is not None:
         cutoff = (since if since.tzinfo else since.astimezone()).astimezone(dt.timezone.utc)
     mixed = len(families) > 1
     evs: dict[str, LbEvidence] = {fam: LbEvidence(family=fam) for fam in families}
@@ -55,52 +96,70 @@ def lb_report(options: DiagnoseOptions, families: tuple[str, ...],
     name = "+".join(read) or "+".join(families)
     if not read:
         raise InputError(f"no {name} request line in {', '.join(options.access_logs)}")
-    diagnostics = []
     if unparsed:
-        diagnostics.append(Diagnostic(severity="info", message=(
+        diags.append(Diagnostic(severity="info", message=(
             f"{unparsed:,} of {lines:,} lines were not {' or '.join(read)} request lines (not counted)")))
     for fam, ev in read.items():
         if ev.unexplained and not ev.error_failures:
-            diagnostics.append(Diagnostic(severity="warning", message=(
+            diags.append(Diagnostic(severity="warning", message=(
                 f"{ev.unexplained:,} 5xx were made by the {fam} proxy itself but its access log does "
                 "not say why: pass its error log too (Caddy: the http.log.error lines; Traefik: the "
                 "DEBUG log) with --error-log")))
     if len(read) > 1:
-        diagnostics.append(Diagnostic(severity="info", message=(
+        diags.append(Diagnostic(severity="info", message=(
             "several load balancers' logs in one input, each read on its own: " + ", ".join(
                 f"{fam} {ev.requests:,} requests ({ev.five:,} 5xx)" for fam, ev in read.items()))))
-    diagnostics.append(Diagnostic(severity="info", message=(
-        f"read as a {' and '.join(read)} log: the load balancer's own fields are the evidence; "
-        "nothing of this machine was read")))
-    per_minute: dict[str, Counter[str]] = {}
-    totals: Counter[str] = Counter()
+    diags.append(Diagnostic(severity="info", message=(
+        f"read as a {' and '.join(read)} log: the load balancer's own fields are the evidence"
+        + ("; nothing of this machine was read" if alone else ""))))
+    made_by: dict[str, int] = {}
     for ev in read.values():
-        totals.update(ev.totals_per_minute)
-        for m, c in ev.per_minute.items():
-            per_minute.setdefault(m, Counter()).update(c)
-    timeline = [TimelinePoint(minute=m, counts=dict(c), total=totals.get(m, 0))
-                for m, c in sorted(per_minute.items())][-1440:]
-    findings = [f for ev in read.values() for f in analyze(ev)]
-    findings.sort(key=lambda f: (-f.confidence, -f.count, f.cause))
-    made_by: Counter[str] = Counter()
-    for ev in read.values():
-        made_by.update(ev.made_by)
-    inputs: dict[str, Any] = {
+        for who, n in ev.made_by.items():
+            made_by[who] = made_by.get(who, 0) + n
+    inputs.update({
         "access_logs": list(options.access_logs), "log_type": name,
         "requests": sum(ev.requests for ev in read.values()),
-        "5xx": sum(ev.five for ev in read.values()), "made_by": dict(made_by),
-        "error_logs": list(options.error_logs)}
+        "5xx": sum(ev.five for ev in read.values()), "made_by": made_by,
+        "error_logs": list(options.error_logs)})
     if discovered is not None:  # found running (diagnose with nothing named): its config is said
         inputs.update(config=discovered.config, proxy=discovered.kind, discovered=[
             {"proxy": discovered.kind, "pid": discovered.pid, "config": discovered.config}])
     if len(read) > 1:
         inputs["log_types"] = {fam: {"requests": ev.requests, "5xx": ev.five, "made_by": dict(ev.made_by)}
                                for fam, ev in read.items()}
-    return Report(
-        findings=findings, diagnostics=diagnostics, inputs=inputs, timeline=timeline,
-        generated_at=datetime.now().astimezone().isoformat(timespec="seconds"),
-        host=socket.gethostname(), tool_version=__version__,
-    )
+    return EdgeFacts(families=tuple(read.values()))
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """An edge proxy's ``--config``, read through its hooks (``Hooks.config_facts``): what
+    ``analyzers.edge_config.with_config`` joins the ranked findings to (the group, the target's
+    config line, the route's timeout and its diff)."""
+
+    proxy: str
+    targets: tuple[TargetFact, ...]
+    groups: Mapping[str, GroupFact]
+    files: Mapping[str, tuple[str, ...]]
+
+
+def edge_config(options: DiagnoseOptions, diagnostics: list[Diagnostic]) -> EdgeConfig | None:
+    """``--config`` next to an edge proxy's own log, read once, for a proxy whose config is read
+    through its hooks; else None, with a note that it was not read."""
+    from why502.app.diagnose.proxies import read_with_hooks
+    from why502.proxies import choose, get
+
+    if not options.config:
+        return None
+    name = choose(options.proxy, options.config)
+    if get(name).hooks.config_facts is None:
+        diagnostics.append(Diagnostic(severity="info", message=(
+            f"--config {options.config} ({name}) is not read with a load balancer's log")))
+        return None
+    view = read_with_hooks(options, diagnostics, {}, name)
+    diagnostics.append(Diagnostic(severity="info", message=(
+        f"config {view.main_file} read: {len(view.groups)} {get(name).vocabulary.group}s, "
+        f"{len(view.targets)} targets")))
+    return EdgeConfig(name, tuple(view.targets), view.groups, view.files)
 
 
 def _before(time: str, cutoff: dt.datetime) -> bool:

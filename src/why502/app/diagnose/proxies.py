@@ -21,6 +21,7 @@ from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
 from why502.proxies import DEFAULT, PROXIES, check_not_foreign, choose, get
+from why502.proxies.base import resolve
 from why502.proxies.haproxy.config import HaproxyConfig
 from why502.sources import haproxy as haproxy_source
 from why502.sources.apache import apache_config
@@ -114,6 +115,25 @@ def read_apache(options: DiagnoseOptions, diags: list[Diagnostic],
         diags += [Diagnostic("info", f"ErrorLog {p} not found") for p in missing]
         view.error_logs = logs
     return view
+
+
+def read_with_hooks(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict[str, Any],
+                    name: str) -> ProxyView:
+    """A proxy's config read by its own hooks (``load_config``, then ``config_facts``): the
+    path of any proxy whose ``Hooks.config_facts`` is set, with no branch here."""
+    proxy = get(name)
+    path = options.config or proxy.vocabulary.default_config
+    try:
+        cfg = resolve(proxy.hooks.load_config)(path)  # type: ignore[operator]
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    assert proxy.hooks.config_facts is not None
+    targets, groups, files, listens_, notes = resolve(proxy.hooks.config_facts)(cfg)  # type: ignore[operator]
+    diags += [Diagnostic("info", n) for n in notes]
+    inputs["proxy"] = name
+    inputs["config"] = path
+    inputs["config_files"] = list(files)
+    return ProxyView(name, path, targets, groups, files, {}, tuple(listens_))
 
 
 def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],

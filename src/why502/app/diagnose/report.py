@@ -27,13 +27,17 @@ from why502.findings.patch import files_of
 def report_from(g: Gathered, started: float | None = None) -> Report:
     """Run the analyzers on gathered evidence and build the Report."""
     findings, adiags = run_all(g.evidence)
+    if g.edge_config is not None:  # an edge proxy's --config: its facts name the group, route, timeout
+        from why502.analyzers.edge_config import with_config
+
+        c = g.edge_config
+        findings = with_config(findings, c.proxy, c.targets, c.groups, c.files)
     inputs = dict(g.inputs)
     if started is not None:
         inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)
-    proxy = g.evidence.proxy
     digests: dict[str, str | None] = {}
     return Report(
-        findings=[dataclasses.replace(with_hashes(f, digests), proxy=proxy) for f in findings],
+        findings=[with_hashes(f, digests) for f in findings],
         diagnostics=[*g.diagnostics, *adiags], inputs=inputs,
         timeline=timeline(g.evidence, g.access_stats), events=events(g.evidence),
         upstreams=upstreams(g.evidence, g.probe_dicts),
@@ -69,18 +73,29 @@ def with_hashes(finding: Finding, digests: dict[str, str | None] | None = None) 
 
 
 def timeline(ev: Evidence, stats: AccessStats | None) -> list[TimelinePoint]:
-    """Per-minute 5xx counts: from the access log when read, else from the error-log times."""
+    """Per-minute 5xx counts: from the access log when read, else from the error-log times; an
+    edge's log (``Evidence.edge``) adds its 5xx and its requests."""
+    per_minute: dict[str, Counter[str]] = {}
+    totals: Counter[str] = Counter()
     if stats is not None and stats.timeline:
-        out = []
         for row in stats.timeline:
             by_status = {"502": row["502"], "503": row["503"], "504": row["504"]}
-            per = {k: v for k, v in by_status.items() if v}
+            per = Counter({k: v for k, v in by_status.items() if v})
             if row["other_5xx"]:
                 per["5xx"] = row["other_5xx"]
-            out.append(TimelinePoint(minute=row["minute"][:16], counts=per, total=row["requests"]))
-        return out[-1440:]
-    return [TimelinePoint(minute=m, counts=dict(c), total=sum(c.values()))
-            for m, c in sorted(ev.logs.per_minute.items())][-1440:]
+            minute = row["minute"][:16]
+            per_minute[minute] = per
+            totals[minute] = row["requests"]
+    else:
+        for m, c in ev.logs.per_minute.items():
+            per_minute[m] = Counter(c)
+            totals[m] = sum(c.values())
+    for lb in ev.edge.families:
+        totals.update(lb.totals_per_minute)
+        for m, c in lb.per_minute.items():
+            per_minute.setdefault(m, Counter()).update(c)
+    return [TimelinePoint(minute=m, counts=dict(c), total=totals.get(m, 0))
+            for m, c in sorted(per_minute.items())][-1440:]
 
 
 def events(ev: Evidence) -> list[TimelineEvent]:

@@ -20,7 +20,7 @@ from why502.proxies.base import CERTAIN, BaseProxy, Capability, Detection, Hooks
 class Caddy(BaseProxy):
     name = "caddy"
     vocabulary = Vocabulary(
-        title="Caddy", long_title="Caddy", route="route", group="reverse_proxy",
+        title="Caddy", long_title="Caddy", route="route", group="reverse_proxy handler",
         response_timeout="response_header_timeout", timeout_default="none (no limit)",
         timeout_state="", config_test="caddy validate --config {config}",
         reload="caddy reload --config {config}",
@@ -34,7 +34,8 @@ class Caddy(BaseProxy):
                   fix_service="",
                   lab_runtime="",
                   diagnose_view="why502.app.diagnose.proxies:read_caddy",
-                  lint_input="why502.analyzers.lint.checks.caddy:lint_input")
+                  lint_input="why502.analyzers.lint.checks.caddy:lint_input",
+                  config_facts="why502.evidence.caddy_facts:edge_facts")
 
     def detect(self, raw: str, masked: str) -> int:
         """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin

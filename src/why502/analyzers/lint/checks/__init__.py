@@ -13,6 +13,7 @@ from why502.analyzers.lint.checks import (  # noqa: F401  (each module registers
     apache,
     buffers,
     caddy,
+    envoy,
     groups,
     haproxy,
     keepalive,

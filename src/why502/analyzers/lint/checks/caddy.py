@@ -73,7 +73,7 @@ def _set(h: Handler, name: str) -> bool:
     return secs is None or secs > 0 if name not in ("lb_retries",) else s.value not in ("0", "")
 
 
-@rule("W502-033", proxy=PROXY.name, directives=("reverse_proxy",))
+@rule("W502-037", proxy=PROXY.name, directives=("reverse_proxy",))
 def upstreams_without_retry_or_health_check(inp: CaddyLintInput, rule: LintRule) -> list[LintFinding]:
     out = []
     files = _files(inp.config)
@@ -91,7 +91,7 @@ def upstreams_without_retry_or_health_check(inp: CaddyLintInput, rule: LintRule)
     return out
 
 
-@rule("W502-034", proxy=PROXY.name, directives=("reverse_proxy",))
+@rule("W502-038", proxy=PROXY.name, directives=("reverse_proxy",))
 def unix_socket_upstream(inp: CaddyLintInput, rule: LintRule) -> list[LintFinding]:
     out = []
     for h in _unique(inp.config):

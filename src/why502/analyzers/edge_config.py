@@ -1,0 +1,62 @@
+"""The findings of an edge proxy's own log (``analyzers.cloud_lb``) joined to its config, when
+one was given (``diagnose --config envoy.yaml --access-log ...``): the group (Envoy's cluster)
+and the target's config line named, the route's response timeout with the file:line it is set on
+(or the proxy's default), and for a timeout the diff that raises it (``Proxy.timeout_diff``).
+
+Proxy-neutral: what a group, a route and the timeout are called comes from the proxy's
+vocabulary (``why502.proxies``); the facts are ``TargetFact``/``GroupFact``.  Pure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from why502.evidence.model import GroupFact, TargetFact
+from why502.findings.model import EvidenceItem, Finding
+from why502.proxies import of
+
+
+def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[TargetFact],
+                groups: Mapping[str, GroupFact], files: Mapping[str, tuple[str, ...]]) -> list[Finding]:
+    """``findings`` with the config's facts about their target and group."""
+    p = of(proxy)
+    v = p.vocabulary
+    by_key = {t.key: t for t in targets}
+    out: list[Finding] = []
+    for f in findings:
+        t = by_key.get(f.target or "")
+        group = f.upstream or (t.group if t else None)
+        if t is None and group is not None:
+            t = next((x for x in targets if x.group == group), None)
+        if t is None:
+            out.append(f)
+            continue
+        items: list[EvidenceItem] = []
+        g = groups.get(group or "")
+        if g is not None:
+            items.append(EvidenceItem(kind="config", summary=(
+                f"{v.group} {g.name}: {len(g.servers)} {'endpoint' if len(g.servers) == 1 else 'endpoints'}"
+                f" ({', '.join(g.servers[:4])})"), source=g.file, line=g.line))
+        if t.file and t.line:
+            items.append(EvidenceItem(kind="config", summary=f"{t.key} is an endpoint of {v.group} {t.group}",
+                                      source=t.file, line=t.line))
+        name, setting = p.response_timeout(t.settings, t.kind)
+        fix = f.fix
+        if t.location is not None:
+            secs = p.timeout_seconds(setting)
+            shown = (f"{setting.value} (default)" if setting is None or setting.is_default
+                     else setting.value) if setting else f"{v.timeout_default} (default)"
+            items.append(EvidenceItem(kind="config", summary=(
+                f"{v.route} {t.location} sends to {v.group} {t.group}; its {name} is {shown}"),
+                source=setting.file if setting and setting.file else t.pass_file,
+                line=setting.line if setting and setting.line else t.pass_line))
+            if f.cause == "backend-too-slow" and fix is not None and secs:
+                diff = p.timeout_diff(files, name, setting, (t.pass_file, t.pass_line), (t.file, t.line),
+                                      max(30, math.ceil(secs * 2)))
+                if diff:
+                    fix = replace(fix, diff=diff, file=t.pass_file,
+                                  summary=f"{fix.summary} If the backend is only slow, raise the {v.route}'s "
+                                  f"{name} above the time it needs (the diff doubles it, at least 30s).")
+        out.append(replace(f, upstream=group, evidence=[*f.evidence, *items], fix=fix))
+    return out

@@ -1,0 +1,217 @@
+"""Envoy (v3 API): keep-alive inversion, retries that skip resets, clusters of several hosts
+without outlier detection, a route timeout below the backend's (bootstrap or ``/config_dump``).
+
+Every claim is Envoy's own API docs (``api/envoy/config/...`` in envoyproxy/envoy):
+
+- the upstream idle timeout (``common_http_protocol_options.idle_timeout`` of the cluster's
+  ``envoy.extensions.upstreams.http.v3.HttpProtocolOptions``, or of the cluster itself, the
+  deprecated field) "defaults to 1 hour" (core/v3/protocol.proto).  An app server closes an idle
+  keep-alive connection much sooner (Node's ``server.keepAliveTimeout`` 5 s, gunicorn's
+  ``--keep-alive`` 2 s, uvicorn's ``--timeout-keep-alive`` 5 s): a request Envoy sends on a
+  connection the backend is closing is reset, the client gets ``503 UC
+  upstream_reset_before_response_started{connection_termination}``;
+- ``retry_on`` (route_components.proto RetryPolicy; router filter docs, x-envoy-retry-on):
+  ``5xx`` and ``gateway-error`` include a reset / refused connection (``5xx``: "or does not
+  respond at all (disconnect/reset/read timeout)"), ``reset`` and ``connect-failure`` name them;
+  a policy with none of them (only ``retriable-status-codes``, ``retriable-4xx``,
+  ``refused-stream``, ...) retries none of the failures that make a 503 ``UC``/``UF``;
+- without ``outlier_detection`` no host is ever ejected (cluster/v3/outlier_detection.proto:
+  the cluster's field is "If specified, outlier detection will be enabled for this upstream
+  cluster"), and without ``health_checks`` every host is healthy: a dead host of several keeps
+  its share of the requests;
+- the route ``timeout`` "If not specified, the default is 15s" and covers all retries
+  (route_components.proto RouteAction.timeout).
+
+What the config alone cannot say is not guessed: the backend's keep-alive and request timeouts
+come from ``--backend-keepalive`` / ``--backend-timeout`` when given; without
+``--backend-keepalive`` the keep-alive rule compares with 5 s, the longest of the common app
+servers' defaults above (so a cluster that fires would be closed under by all of them).
+"""
+
+from __future__ import annotations
+
+import math
+
+from why502.analyzers.lint import EnvoyLintInput
+from why502.analyzers.lint.common import finding
+from why502.analyzers.lint.registry import rule
+from why502.catalog.lint_rules import LintRule
+from why502.findings.lint import LintFinding
+from why502.proxies.envoy.config import HTTP_OPTIONS, Cluster, EnvoyConfig, Map, duration_seconds
+from why502.proxies.envoy.edit import add_key, set_value
+
+APP_KEEPALIVE = 5.0
+"""The longest idle keep-alive of the common app servers (Node 5 s, uvicorn 5 s, gunicorn 2 s)."""
+
+_RESET_CONDITIONS = frozenset({"5xx", "gateway-error", "reset", "connect-failure", "reset-before-request"})
+_DEPRECATED_PROTOCOL = ("http_protocol_options", "http2_protocol_options", "common_http_protocol_options")
+
+
+def _files(cfg: EnvoyConfig) -> dict[str, list[str]]:
+    return {path: text.splitlines() for path, text in cfg.texts.items()}
+
+
+def _editable(cfg: EnvoyConfig) -> bool:
+    """A bootstrap is the file to change; a ``/config_dump`` is what the control plane sent."""
+    return cfg.source == "bootstrap"
+
+
+def routed(cfg: EnvoyConfig) -> list[Cluster]:
+    """Clusters an HTTP route sends to (the ones with HTTP upstream connections)."""
+    names = {name for r in cfg.routes for name in r.clusters}
+    return [c for c in cfg.clusters if c.name in names]
+
+
+def _idle_diff(cfg: EnvoyConfig, cl: Cluster, value: str) -> str | None:
+    files = _files(cfg)
+    path = cl.file
+    if cl.node is None or not _editable(cfg):
+        return None
+    holder = cl.http_options
+    if holder is not None:
+        common = holder.get("common_http_protocol_options")
+        if isinstance(common, Map):
+            if "idle_timeout" in common:
+                return set_value(files, path, common, "idle_timeout", value, as_json=cfg.json)
+            return add_key(files, path, common, "idle_timeout", value, as_json=cfg.json)
+        return add_key(files, path, holder, "common_http_protocol_options", {"idle_timeout": value},
+                       as_json=cfg.json)
+    if any(k in cl.node for k in _DEPRECATED_PROTOCOL):
+        return add_key(files, path, cl.node, "common_http_protocol_options", {"idle_timeout": value},
+                       as_json=cfg.json)
+    typed = cl.node.get("typed_extension_protocol_options")
+    options = {"@type": f"type.googleapis.com/{HTTP_OPTIONS}",
+               "common_http_protocol_options": {"idle_timeout": value},
+               "explicit_http_config": {"http_protocol_options": {}}}
+    if isinstance(typed, Map):
+        return add_key(files, path, typed, HTTP_OPTIONS, options, as_json=cfg.json)
+    return add_key(files, path, cl.node, "typed_extension_protocol_options", {HTTP_OPTIONS: options},
+                   as_json=cfg.json)
+
+
+@rule("W502-033", proxy="envoy")
+def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-033.  Keep-alive inversion: Envoy keeps idle upstream connections longer than the
+    backend does (1 h by default)."""
+    limit = inp.backend_keepalive if inp.backend_keepalive else APP_KEEPALIVE
+    fix_s = max(1, math.floor(limit) - 1) if inp.backend_keepalive else 4
+    out: list[LintFinding] = []
+    own = {li.address for li in inp.config.listeners}
+    for cl in routed(inp.config):
+        if cl.endpoints and all(ep.address in own for ep in cl.endpoints):
+            continue  # Envoy sending to its own listener: both sides keep idle connections alike
+        idle = cl.setting("idle_timeout")
+        secs = duration_seconds(idle.value)
+        if secs is not None and 0 < secs < limit:
+            continue
+        backend = (f"the backend's keep-alive ({limit:g}s, --backend-keepalive)" if inp.backend_keepalive
+                   else "an app server's (Node and uvicorn close idle connections after 5 s, gunicorn "
+                   "after 2 s)")
+        now = ("unset: Envoy's default is 1 hour" if idle.is_default else
+               "0: never closed" if secs == 0 else f"{idle.value}")
+        out.append(finding(
+            rule, f"cluster {cl.name}: the upstream idle_timeout is {now}, longer than {backend}; a "
+            "request sent on a connection the backend is closing gets 503 UC "
+            "(upstream_reset_before_response_started{connection_termination})",
+            idle.file or cl.file, idle.line or cl.line, _idle_diff(inp.config, cl, f"{fix_s}s")))
+    return out
+
+
+@rule("W502-034", proxy="envoy")
+def check_retry_without_reset(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-034.  A retry policy that retries no reset and no refused connection."""
+    cfg = inp.config
+    files = _files(cfg)
+    out: list[LintFinding] = []
+    seen: set[tuple[str | None, int | None]] = set()
+    for r in cfg.routes:
+        if r.retry_on is None or not r.retry_on.value:
+            continue
+        conditions = {c.strip() for c in r.retry_on.value.split(",") if c.strip()}
+        if conditions & _RESET_CONDITIONS or (r.retry_on.file, r.retry_on.line) in seen:
+            continue
+        seen.add((r.retry_on.file, r.retry_on.line))
+        diff = None
+        if _editable(cfg) and r.retry_on.file and r.retry_on.line:
+            text = files[r.retry_on.file][r.retry_on.line - 1]
+            new_value = ",".join([*sorted(conditions), "reset", "connect-failure"])
+            holder = _retry_map(cfg, r.retry_on.line)
+            diff = set_value(files, r.retry_on.file, holder, "retry_on", new_value,
+                             as_json=cfg.json or '"' in text.split(":", 1)[-1])
+        out.append(finding(
+            rule, f"route {r.match} (cluster {', '.join(r.clusters) or '?'}): retry_on "
+            f"'{r.retry_on.value}' retries no reset and no refused connection: a backend that closes "
+            "or refuses the connection answers the client 503 (UC/UF) at the first try",
+            r.retry_on.file, r.retry_on.line, diff))
+    return out
+
+
+def _retry_map(cfg: EnvoyConfig, line: int) -> Map | None:
+    """The ``retry_policy`` mapping whose ``retry_on`` is on ``line``."""
+    for r in cfg.routes:
+        for holder in (r.action.get("retry_policy") if r.action else None,):
+            if isinstance(holder, Map) and holder.at("retry_on")[0] == line:
+                return holder
+    return _find_map(cfg, "retry_on", line)
+
+
+def _find_map(cfg: EnvoyConfig, key: str, line: int) -> Map | None:
+    """The mapping of the document holding ``key`` on ``line`` (a virtual host's policy)."""
+    from why502.proxies.envoy.config import parse_document
+
+    todo = [parse_document(cfg.texts[cfg.main_file], cfg.main_file)]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Map):
+            if item.at(key)[0] == line:
+                return item
+            todo += item.values()
+        elif isinstance(item, list):
+            todo += item
+    return None
+
+
+@rule("W502-035", proxy="envoy")
+def check_no_outlier_detection(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-035.  Several endpoints, no outlier detection and no health check: a dead host keeps
+    its share."""
+    cfg = inp.config
+    out: list[LintFinding] = []
+    for cl in routed(cfg):
+        if len(cl.endpoints) < 2 or cl.outlier_detection is not None or cl.health_checks:
+            continue
+        diff = None
+        if _editable(cfg) and cl.node is not None:
+            diff = add_key(_files(cfg), cl.file, cl.node, "outlier_detection",
+                           {"consecutive_5xx": 5, "max_ejection_percent": 50}, as_json=cfg.json)
+        out.append(finding(
+            rule, f"cluster {cl.name} has {len(cl.endpoints)} endpoints and neither outlier_detection nor "
+            "health_checks: a host that stops keeps getting its share of the requests (503 UF/UC) "
+            "while the others could answer", cl.file, cl.line, diff))
+    return out
+
+
+@rule("W502-036", proxy="envoy")
+def check_route_timeout_below_backend(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-036.  Needs ``--backend-timeout``: the route gives up before the backend does."""
+    if not inp.backend_timeout:
+        return []
+    cfg = inp.config
+    files = _files(cfg)
+    value = f"{math.ceil(inp.backend_timeout) + 5}s"
+    out: list[LintFinding] = []
+    for r in cfg.routes:
+        t = r.setting("timeout")
+        secs = duration_seconds(t.value)
+        if secs is None or secs == 0 or secs >= inp.backend_timeout:
+            continue
+        diff = None
+        if _editable(cfg) and r.action is not None:
+            diff = (set_value(files, r.file, r.action, "timeout", value, as_json=cfg.json) if not t.is_default
+                    else add_key(files, r.file, r.action, "timeout", value, as_json=cfg.json))
+        now = f"{t.value} (Envoy's default)" if t.is_default else t.value
+        out.append(finding(
+            rule, f"route {r.match} (cluster {', '.join(r.clusters) or '?'}): timeout {now} is shorter than "
+            f"the backend's {inp.backend_timeout:g}s: slower requests get 504 UT while the backend works on",
+            t.file or r.file, t.line or r.line, diff))
+    return out
