@@ -159,3 +159,36 @@ def test_caddy_is_one_proxy_of_the_registry() -> None:
     assert caddy.reload_commands("/etc/caddy/Caddyfile") == [
         "caddy validate --config /etc/caddy/Caddyfile", "caddy reload --config /etc/caddy/Caddyfile"]
     assert caddy.timeout_seconds(None) is None  # no response_header_timeout: no limit
+
+
+def test_the_admin_api_is_asked_on_loopback_only() -> None:
+    from why502.proxies.caddy.config import CaddyConfig
+    from why502.sources.caddy import _loopback_url, upstream_states
+
+    assert _loopback_url("localhost:2019") == "http://127.0.0.1:2019/reverse_proxy/upstreams"
+    assert _loopback_url("[::1]:2019") == "http://[::1]:2019/reverse_proxy/upstreams"
+    assert _loopback_url("10.0.0.5:2019") is None and _loopback_url("example.com:2019") is None
+    assert _loopback_url("unix//run/caddy-admin.sock") is None
+    cfg = CaddyConfig("Caddyfile", "json", [], {}, {}, admin="0.0.0.0:2019")
+    assert upstream_states(cfg) == (
+        [], ["Caddy's admin API 0.0.0.0:2019 is not a loopback TCP address: not asked"])
+    cfg.admin = None
+    assert upstream_states(cfg)[0] == []
+
+
+@needs_caddy
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch")
+def test_lint_fix_diff_applies_and_caddy_adapts_it(tmp_path: Path) -> None:
+    from why502.app.lint import LintOptions, gather
+
+    path = tmp_path / "Caddyfile"
+    path.write_text("example.com {\n\treverse_proxy 10.0.0.11:8080 10.0.0.12:8080\n}\n")
+    (f,) = [f for f in gather(LintOptions(nginx_conf=str(path))).findings if f.code == "W502-037"]
+    assert f.diff and f.line == 2
+    res = subprocess.run(["patch", "--quiet", str(path)], input=f.diff, capture_output=True, text=True,
+                         timeout=30, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "\t\tlb_try_duration 5s" in path.read_text().splitlines()
+    _adapts(path)
+    # fixed: the rule is silent on the patched file
+    assert not [f for f in gather(LintOptions(nginx_conf=str(path))).findings if f.code == "W502-037"]
