@@ -25,8 +25,10 @@ from why502.analyzers.lint.fpm import parse_pools
 from why502.analyzers.lint.registry import registered
 from why502.catalog.lint_rules import rule_page
 from why502.parsers.nginx import parse_nginx, parse_size
+from why502.proxies import PROXIES
 from why502.proxies import detect_text as detect_kind
 from why502.proxies.apache.config import load_apache
+from why502.proxies.base import resolve
 from why502.proxies.envoy.config import load_envoy
 from why502.proxies.haproxy.config import load_haproxy
 
@@ -50,6 +52,11 @@ def fixture_input(path: Path) -> AnyLintInput:
     pools = tuple(parse_pools(fpm.read_text(), str(fpm))) if fpm.exists() else ()
     backend_timeout = float(opts["backend_timeout"]) if "backend_timeout" in opts else None
     kind = detect_kind(path.read_text())
+    hooks = PROXIES[kind].hooks if kind else None
+    if hooks is not None and hooks.lint_input:  # a proxy whose loader and input its hooks name
+        if kind == "caddy" and shutil.which("caddy") is None:
+            pytest.skip("a Caddyfile is read through caddy adapt: caddy is not installed")
+        return resolve(hooks.lint_input)(resolve(hooks.load_config)(str(path)))  # type: ignore[operator,no-any-return]
     if kind == "haproxy":
         return HaproxyLintInput(load_haproxy(str(path)), backend_timeout=backend_timeout)
     if kind == "apache":

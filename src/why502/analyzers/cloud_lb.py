@@ -24,7 +24,7 @@ from why502.analyzers import unexplained
 from why502.analyzers.base import Candidate, GroupKey
 from why502.catalog import load_catalog
 from why502.catalog.calibration import uncalibrate
-from why502.catalog.terms import Term, load_terms, term
+from why502.catalog.terms import GO_ERROR_FAMILY, Term, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
 from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Finding, Fix
@@ -32,9 +32,9 @@ from why502.proxies import PROXIES
 
 LB_NAMES: dict[str, str] = {
     "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge",
-    "caddy": "Caddy", "traefik": "Traefik",
+    "traefik": "Traefik",
 }
-"""Families that are not proxies of ``why502.proxies``; a registered one (Envoy) is named and
+"""Families that are not proxies of ``why502.proxies``; a registered one (Envoy, Caddy) is named and
 commanded by its ``Proxy`` (``_lb_name``, ``_commands``)."""
 
 COMMANDS: dict[str, list[str]] = {
@@ -44,7 +44,6 @@ COMMANDS: dict[str, list[str]] = {
     "elb": ["aws elb describe-instance-health --load-balancer-name NAME"],
     "cloudflare": ["curl -sv -o /dev/null --resolve HOST:443:ORIGIN_IP https://HOST/   # the origin itself",
                    "curl -s https://www.cloudflare.com/ips-v4   # ranges the origin firewall must allow"],
-    "caddy": ["curl -s localhost:2019/reverse_proxy/upstreams   # Caddy admin API: upstream health"],
     "traefik": ["curl -s localhost:8080/api/http/services   # Traefik API: servers and their status"],
 }
 
@@ -70,7 +69,7 @@ def _term_of(family: str, grp: FailureGroup) -> Term | None:
             return own
     for code, _ in grp.codes.most_common():
         # Traefik's error lines carry Go's error text, the vocabulary Caddy's terms describe
-        t = term(family, code) or (term("caddy", code) if family == "traefik" else None)
+        t = term(family, code) or (term(GO_ERROR_FAMILY, code) if family == "traefik" else None)
         if t is not None:
             return t
     return None

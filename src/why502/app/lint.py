@@ -155,12 +155,41 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
     return LintOutcome(cfg, findings, notes, inputs)
 
 
+def _hooked(options: LintOptions, proxy: str, only: set[str] | None, ignore: set[str],
+            enable: set[str]) -> LintOutcome:
+    """A proxy that names its lint input (``Hooks.lint_input``): its config read by its loader
+    (``Hooks.load_config``), its rules run on it."""
+    from why502.proxies import PROXIES
+    from why502.proxies.base import resolve
+
+    hooks = PROXIES[proxy].hooks
+    path = options.nginx_conf
+    if not path or path == "-":
+        raise UsageError(f"lint --proxy {proxy} needs the config file (--config FILE)")
+    if options.root is not None:
+        raise UsageError("--root applies to nginx configs only")
+    try:
+        cfg: Any = resolve(hooks.load_config)(path)  # type: ignore[operator]
+    except OSError as err:
+        raise InputError(strip_terminal_escapes(f"{path}: {err.strerror or err}")) from None
+    notes = [LintNote("warning", str(p)) for p in getattr(cfg, "problems", ())]
+    inp = resolve(hooks.lint_input)(cfg)  # type: ignore[operator]
+    findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
+    inputs = {"nginx_conf": path, "proxy": proxy, "files": list(getattr(cfg, "files", [path])),
+              "fpm_pools": [], "host_facts": False, "backend_timeout": options.backend_timeout}
+    return LintOutcome(cfg, findings, notes, inputs)
+
+
 def gather(options: LintOptions) -> LintOutcome:
     """Read everything lint needs (sources), then run the pure checks."""
     only = _codes(options.rules, "--rule") if options.rules else None
     ignore = _codes(options.ignore, "--ignore")
     enable = _codes(options.enable, "--enable")
     proxy = proxy_of(options)
+    from why502.proxies import PROXIES
+
+    if PROXIES[proxy].hooks.lint_input:
+        return _hooked(options, proxy, only, ignore, enable)
     if proxy != "nginx":
         return _other_proxy(options, proxy, only, ignore, enable)
     from why502.sources.nginx import load_config

@@ -24,8 +24,9 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SEVERITIES = ("info", "warning", "error")
-PROXIES = ("nginx", "haproxy", "apache", "envoy")
-PROXY_NAMES = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache httpd", "envoy": "Envoy"}
+PROXIES = ("nginx", "haproxy", "apache", "envoy", "caddy")
+PROXY_NAMES = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache httpd", "envoy": "Envoy",
+               "caddy": "Caddy"}
 
 DOCS_BASE_URL = f"{PROJECT_URL}/blob/main/docs/lint/"
 """Where the generated rule pages are published (SARIF ``helpUri``, the text output's links)."""

@@ -21,6 +21,9 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 FAMILIES: tuple[str, ...] = ("alb", "elb", "cloudflare", "envoy", "caddy", "traefik")
+GO_ERROR_FAMILY = FAMILIES[4]
+"""The family whose terms describe Go's ``net/http`` error texts (Caddy's; Traefik's error lines
+carry the same texts)."""
 
 # RFC 9209 section 2.3: the registered Proxy-Status error types.
 PROXY_STATUS_TYPES: frozenset[str] = frozenset({

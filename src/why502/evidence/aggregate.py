@@ -10,7 +10,7 @@ failures, from the message.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,9 +21,12 @@ from why502.catalog.patterns import once_patterns
 from why502.evidence.events import log_event
 from why502.evidence.model import LogEvent, Sample, SymptomGroup
 from why502.parsers.errorlog import UPSTREAM_PEER
+from why502.proxies import PROXIES, Capability
 
 # proxy/backend-side symptom sources: lines nginx (or another proxy) wrote
-PROXY_SOURCES = {"nginx", "apache", "haproxy", "envoy"}
+PROXY_SOURCES = {"nginx", "apache", "haproxy", "envoy", *PROXIES}
+# the proxies whose lines name the upstream as the config's key, without nginx's scheme
+PEER_AS_WRITTEN = ["haproxy", "apache", *(n for n, p in PROXIES.items() if p.can(Capability.PEER_AS_WRITTEN))]
 MAX_TIMES = 300
 MAX_SAMPLES = 3
 MAX_EVENTS_PER_KIND = 200
@@ -99,7 +102,9 @@ class LogAggregator:
     a 100 MB log costs one group_by per batch, not a Python loop per line.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, route: Callable[[str | None, str | None], str | None] | None = None) -> None:
+        # (host, request) -> the peer of a line that names none (the proxy's routing), if known
+        self._route = route
         self._groups: dict[tuple[str, str | None], _Acc] = {}
         self._events: dict[str, list[LogEvent]] = {}
         self.lines = 0
@@ -128,7 +133,7 @@ class LogAggregator:
             .when((pl.col("source").cast(pl.Utf8) == "apache")
                   & pl.col("upstream").cast(pl.Utf8).str.starts_with("/"))
             .then(pl.lit("unix:") + pl.col("upstream").cast(pl.Utf8))
-            .when(pl.col("source").cast(pl.Utf8).is_in(["haproxy", "apache"])
+            .when(pl.col("source").cast(pl.Utf8).is_in(PEER_AS_WRITTEN)
                   & pl.col("upstream").is_not_null())
             .then(pl.col("upstream").cast(pl.Utf8)).alias("_peer"),
             scheme.alias("_scheme"),
@@ -151,6 +156,8 @@ class LogAggregator:
             missing = missing.with_columns(pl.Series("_peer", fill, dtype=pl.Utf8))
             df = pl.concat([df.filter(~(pl.col("_peer").is_null() & pl.col("message").is_not_null())),
                             missing], how="vertical_relaxed")
+        if self._route is not None and {"host", "request"} <= set(df.columns):
+            df = self._routed(df)
         keys = ["symptom", "_peer"]
         # 1 for a request's line, 0 for a state change logged once (catalog ``once``): HAProxy's
         # "backend app has no server available!" made 6 503s of 5 requests (issue 31)
@@ -213,6 +220,25 @@ class LogAggregator:
                 acc.statuses[status] = acc.statuses.get(status, 0) + row["nreq"]
             if row["n"] - row["nreq"]:
                 acc.once_statuses[status] = acc.once_statuses.get(status, 0) + row["n"] - row["nreq"]
+
+    def _routed(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Rows that name no peer get the one their request is routed to (one call per
+        distinct host and request line)."""
+        assert self._route is not None
+        none = pl.col("_peer").is_null()
+        missing = df.filter(none)
+        if not missing.height:
+            return df
+        cache: dict[tuple[str | None, str | None], str | None] = {}
+        fill = []
+        for host, request in zip(missing["host"].cast(pl.Utf8).to_list(),
+                                 missing["request"].cast(pl.Utf8).to_list(), strict=True):
+            key = (host, request)
+            if key not in cache:
+                cache[key] = self._route(host, request)
+            fill.append(cache[key])
+        missing = missing.with_columns(pl.Series("_peer", fill, dtype=pl.Utf8))
+        return pl.concat([df.filter(~none), missing], how="vertical_relaxed")
 
     def _prune_minutes(self) -> None:
         """Drop the oldest half of ``per_minute`` past ``MAX_MINUTES`` minutes."""

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 
 from why502.errors import InputError, UsageError
 from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.apache.proxy import PROXY as APACHE
 from why502.proxies.base import Capability, Proxy, mask
+from why502.proxies.caddy.proxy import PROXY as CADDY
 from why502.proxies.envoy.proxy import PROXY as ENVOY
 from why502.proxies.haproxy.proxy import PROXY as HAPROXY
 from why502.proxies.nginx.proxy import PROXY as NGINX
 
-PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, ENVOY)}
+PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, ENVOY, CADDY)}
 """Every proxy by name, in the order the help and the docs list them."""
 
 DEFAULT = NGINX.name
@@ -180,19 +180,15 @@ def detect_file(path: str, fallback: str | None = None, flag: str = "--config") 
     return found
 
 
-# Configs of proxies whose LOGS only why502 reads (``parsers.lblogs``): recognised here so that
-# one is never read as an nginx config (issue 31: a Caddyfile given as --config was "healthy").
-# A Caddyfile's directives take no ';' and its handlers are words no nginx/Apache/HAProxy config
-# has at a line's start (https://caddyserver.com/docs/caddyfile/directives).
-_CADDYFILE = re.compile(r"^[ \t]*(?:reverse_proxy|php_fastcgi|file_server|handle_path|respond)"
-                        r"(?:[ \t][^;\n]*)?[ \t]*\{?[ \t]*$", re.M)
-FOREIGN_HINT = {"caddy": "this is Caddy's config (a Caddyfile), which why502 does not read: give Caddy's "
-                "JSON access log instead, --access-log FILE --log-type caddy (diagnose, watch, stats)"}
+# Configs of proxies whose LOGS only why502 reads (``parsers.lblogs``) would be recognised here so
+# that one is never read as an nginx config (issue 31: a Caddyfile given as --config was
+# "healthy"); Caddy is in PROXIES now, and no other such config is recognised yet.
+FOREIGN_HINT: dict[str, str] = {}
 
 
 def foreign_kind(text: str) -> str | None:
-    """The proxy outside ``PROXIES`` whose config ``text`` is (``caddy``), or None."""
-    return "caddy" if _CADDYFILE.search(mask(text)) else None
+    """The proxy outside ``PROXIES`` whose config ``text`` is, or None (none is known now)."""
+    return None
 
 
 def check_not_foreign(path: str, flag: str) -> None:
@@ -233,7 +229,7 @@ def detect_process(comm: str, argv: list[str]) -> str | None:
 
 # Proxies why502 does not read as full proxies yet, whose processes are still proxies, not
 # backends (a listener of theirs is never "the backend that moved"; issue 24 makes them PROXIES).
-EDGE_PROGRAMS: frozenset[str] = frozenset({"caddy", "envoy", "traefik"})
+EDGE_PROGRAMS: frozenset[str] = frozenset({"envoy", "traefik"})
 
 
 def proxy_programs() -> frozenset[str]:

@@ -58,6 +58,14 @@ class Capability(str, enum.Enum):
     LINT_HOST_FACTS = "lint-host-facts"
     #: ``watch`` follows this proxy's logs (its error log, access log or both: ``app.watch``).
     WATCH = "watch"
+    #: its error lines name the upstream as the config's identity key (``host:port``), without
+    #: nginx's scheme (Caddy's ``dial tcp 127.0.0.1:9000: ...``): the aggregator takes it as
+    #: written (``evidence.aggregate``).
+    PEER_AS_WRITTEN = "peer-as-written"
+    #: its running server is found as an edge process (``sources.proxyprocs.running_edges``: its
+    #: ``--config`` and the log files it names), not as a master whose command line
+    #: ``proxyprocs.describe`` reads (nginx's ``-c``, Apache's ``-f``/``-d``, HAProxy's ``-f``).
+    EDGE_PROCESS = "edge-process"
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,11 @@ class Hooks:
     lint_rules: str  # the module whose @rule checks read this proxy's config
     fix_service: str  # app.fix: config test, reload, master (app.fix.service.ProxyService)
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
+    # "" for each below: the proxy does not have it (the callers' own path, or not offered)
+    #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
+    diagnose_view: str = ""
+    #: app.lint: ``(path, options, notes) -> (config, lint input)`` for its @rule checks
+    lint_input: str = ""
     # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
     # None: the proxy's config is read by a path of its own (nginx, Apache, HAProxy, for now)

@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from why502.proxies import PROXIES, detect_process
+from why502.proxies import PROXIES, Capability, detect_process
 from why502.sources.opening import read_small
 
 # the program names and default configs each proxy declares (why502.proxies, the one registry)
@@ -145,7 +145,11 @@ def describe(kind: str, pid: int, argv: list[str]) -> ProxyProcess:
                         pid_file=_absolute(pid_file[-1], pid) if pid_file else None)
 
 
-def running_proxies(kinds: tuple[str, ...] = tuple(PROXIES), *,
+MASTERS = tuple(name for name, p in PROXIES.items() if not p.can(Capability.EDGE_PROCESS))
+"""The proxies whose masters :func:`running_proxies` describes (the others: ``running_edges``)."""
+
+
+def running_proxies(kinds: tuple[str, ...] = MASTERS, *,
                     use_env: bool = True) -> list[ProxyProcess]:
     """Every proxy master on this host (or among ``WHY502_PROC_PIDS`` when ``use_env``), lowest
     PID first."""

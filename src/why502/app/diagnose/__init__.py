@@ -79,7 +79,7 @@ def diagnose(options: DiagnoseOptions) -> Report:
         edge = discover_edge(options)
         if edge is not None:
             proc, edge_options = edge
-            return report_from(gather(edge_options, ("caddy",), discovered=proc), started)
+            return report_from(gather(edge_options, (proc.kind,), discovered=proc), started)
     return report_from(gather(options, families), started)
 
 

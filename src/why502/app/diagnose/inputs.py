@@ -23,7 +23,8 @@ from why502.facts.fpm import FpmPool
 from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic, Severity
 from why502.parsers.nginx import NginxConfig
-from why502.proxies import get
+from why502.proxies import PROXIES, get
+from why502.proxies.base import resolve
 from why502.sources.fpm import FpmConfig, fpm_log_paths, load_fpm_config
 from why502.sources.nginx import DEFAULT_CONF, find_nginx, load_config
 from why502.sources.opening import discovered_skip
@@ -172,7 +173,11 @@ def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
     proxy = which_proxy(options)
     view: ProxyView | None = None
     cfg: NginxConfig | None = None
-    if proxy in ("haproxy", "apache"):
+    hook = PROXIES[proxy].hooks.diagnose_view
+    if hook:  # a proxy whose config the cause model reads through its own view
+        view = resolve(hook)(options, diags, inputs)  # type: ignore[operator]
+        targets, groups, files = view.targets, view.groups, view.files
+    elif proxy in ("haproxy", "apache"):
         view = (read_haproxy if proxy == "haproxy" else read_apache)(options, diags, inputs)
         targets, groups, files = view.targets, view.groups, view.files
     elif get(proxy).hooks.config_facts is not None:
@@ -186,7 +191,8 @@ def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
     inputs["targets"] = sorted({t.key for t in targets})
     error_logs = (view.error_logs if view is not None and not options.error_logs
                   else log_paths(options.error_logs, cfg, "error", diags, options.prefix))
-    access_logs = log_paths(options.access_logs, cfg, "access", diags, options.prefix)
+    access_logs = (view.access_logs if view is not None and view.access_logs and not options.access_logs
+                   else log_paths(options.access_logs, cfg, "access", diags, options.prefix))
     pools: list[FpmPool] = []
     fpm_config: FpmConfig | None = None
     if options.fpm_conf or not (options.offline or options.logs_only()):

@@ -22,6 +22,7 @@ from why502.evidence.haproxy_facts import with_aliases
 from why502.evidence.model import LogEvent, LogFacts
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Diagnostic
+from why502.parsers.lblogs import LOG_TYPES
 
 
 @dataclass
@@ -43,7 +44,9 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
     if options.kernel_log:
         kernel_events = kernel_log_events(options.kernel_log, since, diags)
         inputs["kernel_log"] = options.kernel_log
-    agg = LogAggregator()
+    # a proxy whose own lines are a log family of parsers.lblogs (Caddy's JSON error lines)
+    family = conf.proxy if conf.proxy in LOG_TYPES else None
+    agg = LogAggregator(route=conf.view.route if conf.view is not None else None)
     read: dict[str, list[str]] = {}
     seen: set[FileKey] = set()  # one file is read once, whichever list names it
     join = JoinRows()  # the error logs' rows for the access-log join (on disk when many)
@@ -51,7 +54,8 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
         for kind, paths in (("error_logs", conf.error_logs), ("fpm_logs", conf.fpm_logs),
                             ("app_logs", list(options.app_logs))):
             read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
-                                       seen=seen, join=join if kind == "error_logs" else None)
+                                       seen=seen, join=join if kind == "error_logs" else None,
+                                       family=family if kind == "error_logs" else None)
         read["app_logs"] += classify_into(agg, list(found_app_logs or []), since, diags,
                                           explicit=False, seen=seen)
         inputs.update(read)

@@ -17,6 +17,7 @@ import polars as pl
 
 from why502.app.classify import classify_files, filter_since
 from why502.app.stats.errorlog import JoinRows
+from why502.app.stats.lb import classify_lb, has_lines_of
 from why502.errors import InputError
 from why502.evidence.aggregate import LogAggregator, parse_time
 from why502.evidence.events import log_event
@@ -39,7 +40,7 @@ FileKey = tuple[int, int] | str  # sources.logfiles.file_identity()
 
 def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                   diags: list[Diagnostic], explicit: bool, seen: set[FileKey] | None = None,
-                  join: JoinRows | None = None) -> list[str]:
+                  join: JoinRows | None = None, family: str | None = None) -> list[str]:
     """Classify every line of ``paths`` (rotated sets, .gz) into ``agg``; return files read.
 
     The loop is ``app.classify.classify_files`` (the ``why502 classify`` one); this adds the
@@ -50,6 +51,9 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
     ``join``: when given, the rows of each file that the access-log join needs
     (``error_join_rows``) are collected there per file, before ``--since`` (as ``app.stats``
     reads them), so ``compute_for_diagnose`` need not read and classify the error log again.
+    ``family``: the proxy's own log family of ``parsers.lblogs`` (its JSON error lines): a file
+    with lines of it is read by that family's reader (``app.stats.lb.classify_lb``, the rows of
+    ``why502 classify``).
     """
     if not paths:
         return []
@@ -88,6 +92,15 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 diags.append(Diagnostic("info", f"skipped {f}: last written before --since", f))
                 continue
             seen.add(key)
+            if family is not None and f != "-" and has_lines_of([f], family):
+                try:
+                    agg.add(_family_rows(f, family, since))
+                    done.append(f)
+                except OSError as err:
+                    if strict:
+                        raise InputError(f"cannot read {f}: {err.strerror or err}") from None
+                    diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
+                continue
             try:
                 for df in classify_files([f], batch_bytes=BATCH_BYTES, with_text=True,
                                          workers=CLASSIFY_WORKERS):
@@ -153,3 +166,16 @@ def unit_of_memcg(memcg: str | None) -> str | None:
     if memcg and memcg.endswith(".service"):
         return memcg.rsplit("/", 1)[-1]
     return None
+
+
+_FAMILY_COLUMNS = ("line", "file", "source", "symptom", "status", "time", "upstream", "request",
+                   "host", "message")
+
+
+def _family_rows(path: str, family: str, since: datetime | None) -> pl.DataFrame:
+    """The failures a proxy logged in its own family's lines, as the aggregator's frame (the
+    message stands for the line's text: a JSON line is long and its message is what it says)."""
+    rows = [{k: row.get(k) for k in _FAMILY_COLUMNS} for row in classify_lb([path], family, since=since)]
+    schema = {k: (pl.Int64 if k in ("line", "status") else pl.Utf8) for k in _FAMILY_COLUMNS}
+    df = pl.DataFrame(rows, schema=schema)
+    return df.with_columns(pl.col("message").alias("text"))

@@ -9,6 +9,7 @@ config named, nginx is diagnosed (as before) unless ``--proxy`` names another on
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,10 @@ class ProxyView:
     runtime_socket: str | None = None
     error_logs: list[str] = field(default_factory=list)
     haproxy: HaproxyConfig | None = None  # the parsed haproxy.cfg (its runtime API is read live)
+    # (host, request line) -> the peer key a log line that names no upstream is about (the
+    # proxy's routing: Caddy's timeouts and EOFs name no upstream)
+    route: Callable[[str | None, str | None], str | None] | None = None
+    access_logs: list[str] = field(default_factory=list)
 
     @property
     def user_directive(self) -> str | None:
@@ -178,3 +183,46 @@ def server_states(view: ProxyView, timeout: float, diags: list[Diagnostic],
             by_key[key] = st
     inputs["runtime_api"] = bool(states)
     return by_key if states else None
+
+
+def read_caddy(options: DiagnoseOptions, diags: list[Diagnostic],
+               inputs: dict[str, Any]) -> ProxyView:
+    """Caddy's config (``--config``: a Caddyfile through ``caddy adapt``, a JSON config or a
+    saved admin ``/config/`` answer; else /etc/caddy/Caddyfile), the log files it names and,
+    live, the admin API's ``/reverse_proxy/upstreams``."""
+    from why502.evidence.caddy_facts import caddy_facts, peer_of_request
+    from why502.sources import caddy as caddy_source
+
+    try:
+        cfg = caddy_source.load_config(options.config)
+    except OSError as err:
+        raise InputError(f"cannot read {options.config or caddy_source.DEFAULT_CONF}: "
+                         f"{err.strerror or err}") from None
+    if not cfg.handlers:
+        diags.append(Diagnostic("warning", f"{cfg.main_file}: no reverse_proxy in this Caddy config"))
+    diags += [Diagnostic("warning", p) for p in cfg.problems]
+    targets, groups, files, aliases = caddy_facts(cfg)
+    view = ProxyView("caddy", cfg.main_file, targets, groups, files, aliases, cfg.listens(),
+                     route=peer_of_request(cfg))
+    inputs["proxy"] = "caddy"
+    inputs["config"] = cfg.main_file
+    inputs["config_source"] = cfg.source
+    inputs["config_files"] = cfg.files
+    if not options.error_logs:
+        view.error_logs = [p for p in cfg.error_logs if os.path.exists(p)]
+        if not view.error_logs:
+            why = ("Caddy writes its error lines to stderr unless a log names a file: pass them "
+                   "with --error-log (journalctl -u caddy -o cat > caddy.log)")
+            if options.offline and not (options.access_logs or view.access_logs):
+                # nothing would be read: never "healthy" for a proxy whose logs were not seen
+                raise InputError(f"{cfg.main_file}: {why}")
+            diags.append(Diagnostic("info", why))
+    if not options.access_logs:
+        view.access_logs = [p for p in cfg.access_logs if os.path.exists(p)]
+    if not options.offline:
+        states, notes = caddy_source.upstream_states(cfg)
+        diags += [Diagnostic("info", n) for n in notes]
+        if states:
+            inputs["admin_upstreams"] = [f"{s.address} num_requests={s.num_requests} fails={s.fails}"
+                                         for s in states]
+    return view

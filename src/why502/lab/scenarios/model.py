@@ -35,12 +35,14 @@ from why502.lab.runtime import LabSkip, Response, Stack, machine
 from why502.lab.runtime.apache import apache_paths, find_apache
 from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy
+from why502.proxies import PROXIES as REGISTRY
 
 if TYPE_CHECKING:
     from why502.app.diagnose import DiagnoseOptions
 
-# The reverse proxies a scenario can put in front of its backends (``proxy=``).
-PROXIES = ("nginx", "haproxy", "apache", "envoy")
+# The reverse proxies a scenario can put in front of its backends (``proxy=``): the registry's
+# (one whose ``Hooks.lab_runtime`` is "" has no scenario yet).
+PROXIES = tuple(REGISTRY)
 # What a scenario may need from the machine (``needs=``); checked by Scenario.check_requirements.
 # "openssl" is checked when the certificate is made (runtime.tls).
 NEEDS = ("root", "php-fpm", "node", "ipv6", "netns", "cgroup", "supervisord", "openssl")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from why502.analyzers.lint.checks import (  # noqa: F401  (each module registers its checks)
     apache,
     buffers,
+    caddy,
     envoy,
     groups,
     haproxy,

@@ -1,0 +1,76 @@
+"""Caddy 2: a Caddyfile (or its JSON), ``reverse_proxy`` handlers, an admin API.
+
+Response timeout: ``response_header_timeout`` of ``transport http``, none by default (Go's
+``http.Transport.ResponseHeaderTimeout`` 0: no limit; modules/caddyhttp/reverseproxy/
+httptransport.go).  A route is a site block's matchers (``handle``, a path matcher); a group is
+one ``reverse_proxy``'s upstreams.  The config test is ``caddy validate --config FILE``, the
+reload ``caddy reload --config FILE`` (https://caddyserver.com/docs/command-line).  Its live
+state: the admin API's ``GET /reverse_proxy/upstreams`` (``address``, ``num_requests``,
+``fails``: reverseproxy/admin.go ``upstreamStatus``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from why502.facts.setting import Setting
+from why502.proxies.base import CERTAIN, BaseProxy, Capability, Detection, Hooks, Vocabulary
+
+
+class Caddy(BaseProxy):
+    name = "caddy"
+    vocabulary = Vocabulary(
+        title="Caddy", long_title="Caddy", route="route", group="reverse_proxy handler",
+        response_timeout="response_header_timeout", timeout_default="none (no limit)",
+        timeout_state="", config_test="caddy validate --config {config}",
+        reload="caddy reload --config {config}",
+        default_config="/etc/caddy/Caddyfile", default_error_log="journalctl -u caddy",
+        stats_word="Caddy", stats_target="upstream", stats_timeout="response_header_timeout",
+        stats_timeout_column="response_header_timeout")
+    capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS})
+    detection = Detection(programs=("caddy",), priority=1)
+    hooks = Hooks(load_config="why502.sources.caddy:load_config",
+                  lint_rules="why502.analyzers.lint.checks.caddy",
+                  fix_service="",
+                  lab_runtime="",
+                  diagnose_view="why502.app.diagnose.proxies:read_caddy",
+                  lint_input="why502.analyzers.lint.checks.caddy:lint_input",
+                  config_facts="why502.evidence.caddy_facts:edge_facts")
+
+    def detect(self, raw: str, masked: str) -> int:
+        """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin
+        ``/config/`` answer), else the Caddyfile's directive lines (``caddyfile.score``)."""
+        from why502.proxies.caddy.caddyfile import score
+        from why502.proxies.caddy.config import looks_like_json
+
+        if looks_like_json(raw):
+            return CERTAIN
+        return score(masked)
+
+    def reload_commands(self, config: str | None, *, prefix: str | None = None) -> list[str]:
+        cfg = config or self.vocabulary.default_config
+        return [f"caddy validate --config {cfg}", f"caddy reload --config {cfg}"]
+
+    def show_group_commands(self, group: str | None) -> list[str]:
+        return ["curl -s localhost:2019/reverse_proxy/upstreams"]
+
+    def response_timeout(self, settings: Mapping[str, Setting], kind: str
+                         ) -> tuple[str, Setting | None]:
+        return "response_header_timeout", settings.get("response_header_timeout")
+
+    def timeout_seconds(self, setting: Setting | None) -> float | None:
+        """None unless set: Caddy waits for a response header without limit by default."""
+        from why502.proxies.caddy.config import duration_seconds
+
+        return duration_seconds(setting.value) if setting is not None else None
+
+    def timeout_diff(self, files: Mapping[str, tuple[str, ...]], name: str, setting: Setting | None,
+                     route: tuple[str | None, int | None], target: tuple[str | None, int | None],
+                     seconds: int, anchor: str | None = None) -> str | None:
+        from why502.proxies.caddy.edit import set_subdirective
+
+        return set_subdirective(files, route[0] or target[0], route[1] or target[1], name,
+                                f"{seconds}s")
+
+
+PROXY = Caddy()
