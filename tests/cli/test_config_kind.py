@@ -1,17 +1,19 @@
 """Every way a config reaches a command goes through the registry's one check
 (``why502.proxies.choose``): a config of a kind the command cannot read is exit 3, one line on
 stderr naming what it is and the flags to use, nothing on stdout.  Issue 31, item 1 (``why502
-lint /path/Caddyfile`` was read as nginx: "no findings", exit 0)."""
+lint /path/Caddyfile`` was read as nginx: "no findings", exit 0; since Caddy joined the registry
+it is read as Caddy's, and refused only where nginx's config alone is taken)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.support.clirun import why502
 
-CADDYFILE = ":8080 {\n\treverse_proxy 127.0.0.1:9000\n}\n"
+CADDYFILE = ":8080 {\n\treverse_proxy 127.0.0.1:9000 127.0.0.1:9001\n}\n"
 HAPROXY_CFG = "global\n  maxconn 100\ndefaults\n  mode http\nbackend app\n  server a 127.0.0.1:9\n"
 
 # every command and every flag (or positional) a config file arrives by
@@ -36,19 +38,43 @@ def _argv(way: tuple[str, ...], path: Path) -> list[str]:
     return [command, *([flag] if flag else []), str(path), *rest]
 
 
-@pytest.mark.parametrize("way", WAYS, ids=[" ".join(w[:2]) or w[0] for w in WAYS])
-def test_a_caddyfile_is_exit_3_naming_what_it_is_and_the_flags(tmp_path: Path, way: tuple[str, ...]) -> None:
+# Caddy is a proxy of the registry (proxies/caddy): a Caddyfile is read as Caddy's wherever a
+# config of any kind is taken, and refused, naming --config, where only nginx's is.
+NGINX_ONLY = [w for w in WAYS if w[1] == "--nginx-conf" and w[0] != "lint"]
+
+
+@pytest.mark.parametrize("way", NGINX_ONLY, ids=[w[0] for w in NGINX_ONLY])
+def test_a_caddyfile_given_as_nginx_conf_is_exit_3_naming_config(tmp_path: Path,
+                                                                   way: tuple[str, ...]) -> None:
     caddyfile = tmp_path / "Caddyfile"
     caddyfile.write_text(CADDYFILE)
     res = why502(*_argv(way, caddyfile))
     assert res.returncode == 3, (res.returncode, res.stdout, res.stderr)
-    assert res.stdout == ""
-    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert "Caddy's config (a Caddyfile)" in res.stderr
-    assert "--access-log FILE --log-type caddy" in res.stderr
-    # the flag it came by (lint's --nginx-conf is an alias of its --config, which reads any kind)
-    named = {"": "NGINX_CONF"}.get(way[1], way[1]) if way[:2] != ("lint", "--nginx-conf") else "--config"
-    assert f"({named})" in res.stderr, res.stderr
+    assert res.stdout == "" and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    said = f"(--nginx-conf): this is a Caddy config, not nginx's: pass it as --config {caddyfile}"
+    assert said in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("flag", ["", "--config", "--nginx-conf"])
+def test_lint_reads_a_caddyfile_as_caddys_never_as_nginx(tmp_path: Path, flag: str) -> None:
+    """Before Caddy joined the registry, `lint Caddyfile` read it as nginx: "no findings", exit 0."""
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(CADDYFILE)
+    res = why502("lint", *([flag] if flag else []), str(caddyfile), "--format", "json")
+    codes = [f["code"] for f in json.loads(res.stdout)["findings"]]
+    assert codes == ["W502-037"], (codes, res.stderr)  # Caddy's rule: two upstreams, no check
+
+
+def test_fix_refuses_to_change_a_caddyfile_and_says_how(tmp_path: Path) -> None:
+    """fix has no service for Caddy (config test, reload, verify): it shows the plan, then refuses
+    to write, exit 3, with Caddy's own test and reload commands; the file is untouched."""
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(CADDYFILE)
+    res = why502("fix", "--lint", str(caddyfile), "--apply", "--yes")
+    assert res.returncode == 3, (res.returncode, res.stderr)
+    assert "fix does not change Caddy's config" in res.stderr
+    assert f"caddy validate --config {caddyfile}" in res.stderr
+    assert caddyfile.read_text() == CADDYFILE
 
 
 @pytest.mark.parametrize("way", [w for w in WAYS if w[1] == "--nginx-conf"],

@@ -152,7 +152,14 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
     """Apply ``plan``; 0 applied (and verified), 1 failed and rolled back, 3 refused."""
     proxy = options.proxy or plan.proxy
     if proxy not in SERVICES:
-        raise UsageError(f"unknown proxy {proxy!r} (nginx, haproxy, apache)")
+        from why502.proxies import PROXIES
+
+        if proxy in PROXIES:  # a proxy why502 reads whose config fix does not change (yet)
+            p = PROXIES[proxy]
+            steps = " then ".join(p.reload_commands(options.nginx_conf or plan.nginx_conf))
+            raise InputError(f"fix does not change {p.vocabulary.title}'s config: apply the diff "
+                             f"above by hand, then {steps}")
+        raise UsageError(f"unknown proxy {proxy!r} ({', '.join(SERVICES)})")
     if not plan.changes:
         _say(out, "nothing to apply")
         return OK
