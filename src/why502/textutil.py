@@ -126,13 +126,15 @@ _SGR = re.compile(r"\x1b\[[0-9;:]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 """The escape sequences a colour renderer writes (CSI ... m, and OSC 8 links)."""
 
 
-def fit_width(text: str, width: int) -> str:
+def fit_width(text: str, width: int, *, keep_words: bool = False) -> str:
     """``text`` with every line longer than ``width`` columns wrapped at spaces, each continuation
     indented 2 more than its line: for the plain-text pages (``explain``, ``causes``) whose long
     lines (commands, listings) ran past an 80-column terminal (issue 31).  A word longer than
-    the width is broken.  A line holding escape sequences (colour, on a terminal) is measured by
-    what it shows; one too wide loses its colour and is wrapped (cutting inside a sequence would
-    garble the terminal; leaving it whole ran explain's pages past the terminal's edge)."""
+    the width is broken; with ``keep_words`` it is kept whole on a line of its own instead (the
+    file paths ``fix`` and ``mitigate`` print: one cut in two no longer pastes, and ``fix --list``
+    cut a config's path in the middle).  A line holding escape sequences (colour, on a terminal)
+    is measured by what it shows; one too wide loses its colour and is wrapped (cutting inside a
+    sequence would garble the terminal; leaving it whole ran explain's pages past the terminal's edge)."""
     import textwrap
 
     out: list[str] = []
@@ -148,7 +150,8 @@ def fit_width(text: str, width: int) -> str:
             continue
         lead = line[: len(line) - len(line.lstrip(" "))]
         out += textwrap.wrap(line.strip(), width=width, initial_indent=lead, subsequent_indent=lead + "  ",
-                             break_on_hyphens=False, drop_whitespace=True) or [line[:width]]
+                             break_on_hyphens=False, break_long_words=not keep_words,
+                             drop_whitespace=True) or [line]
     return "\n".join(out)
 
 
@@ -187,8 +190,8 @@ class FittedStream:
         if "\n" in self._pending:
             done, self._pending = self._pending.rsplit("\n", 1)
             keep = self._keep
-            lines = [line if keep is not None and keep.match(line) else fit_width(line, self._width)
-                     for line in done.split("\n")]
+            lines = [line if keep is not None and keep.match(line)
+                     else fit_width(line, self._width, keep_words=True) for line in done.split("\n")]
             self._stream.write("\n".join(lines) + "\n")
         return len(text)
 

@@ -27,6 +27,9 @@ NOT_OUTPUT = {
     "lab/record.py": "the lab's recorded metadata",
     "lab/demo.py": "the lab's recorded snapshot",
     "parsers/errorlog_native.py": "JSON-quoted keys for the native scanner",
+    "proxies/caddy/config.py": "a dial address JSON-quoted, to find it in caddy adapt's output",
+    "proxies/envoy/config.py": "a config value shown as it is written (not a duration)",
+    "proxies/envoy/edit.py": "keys and values JSON-quoted in the lines a fix diff writes into a config",
 }
 
 

@@ -121,7 +121,10 @@ def memory_headroom() -> int | None:
     clean ``MemoryError`` -- under ``ulimit -d`` CPython can spin while it unwinds (a `lint` of
     8.6 MiB under a 150 MiB limit hung for 600 s in one run of eight), so a config that cannot
     fit is refused before it is parsed."""
-    import resource
+    try:
+        import resource
+    except ImportError:  # a Python whose lib-dynload this user cannot read (run as nobody)
+        return None
 
     status: dict[str, int] = {}
     try:
