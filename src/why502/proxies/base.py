@@ -119,6 +119,10 @@ class Hooks:
     #: giving this proxy's access log as lines the statistics engine reads (None: it reads the
     #: proxy's own format, nginx's); ``paths`` empty when there is no access log to read
     access_log: str | None = None
+    #: app.diagnose: ``(config) -> feed`` whose ``feed(batch)`` takes each batch of the error
+    #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
+    #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
+    access_feed: str | None = None
 
 
 @dataclass(frozen=True)

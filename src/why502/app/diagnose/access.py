@@ -8,6 +8,7 @@ made each 5xx (``$upstream_status`` vs ``$status``).  The error logs were classi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from why502.sources.opening import discovered_skip
 def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
                  explicit: bool, join: JoinRows | None = None, proxy: str | None = None,
-                 config: str | None = None,
+                 config: str | None = None, fed: Callable[[], Any] | None = None,
                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
 
@@ -36,12 +37,15 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     (``Hooks.access_log``: HAProxy's httplog, Apache's ``LogFormat``) has its lines rewritten
     into the engine's columns first (``config``: its config file, which names the servers and
     the ``LogFormat``), so who made each 5xx reaches the analyzers the same way from every
-    proxy."""
+    proxy.  ``fed``: those rows already made from the error logs' one read
+    (``Hooks.access_feed``), used instead of the hook's own read."""
     hook = proxies.of(proxy).hooks.access_log if proxy is not None else None
     if hook is not None:
         rewrite = resolve(hook)
         try:
-            with rewrite(list(paths), list(error_logs or ()), config) as (rows, fmt):  # type: ignore[operator]
+            with (fed() if fed is not None else
+                  rewrite(list(paths), list(error_logs or ()), config)  # type: ignore[operator]
+                  ) as (rows, fmt):
                 if not rows:
                     inputs["access_logs"] = []
                     return {}, None

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from why502 import proxies
 from why502.app.diagnose.access import access_stats
 from why502.app.diagnose.inputs import ConfigRead
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.stats.errorlog import JoinRows
+from why502.errors import InputError
 from why502.evidence.aggregate import LogAggregator
 from why502.evidence.client_view import client_failures, location_outcomes, with_client_view
 from why502.evidence.haproxy_facts import with_aliases
@@ -23,6 +25,7 @@ from why502.evidence.model import LogEvent, LogFacts
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Diagnostic
 from why502.parsers.lblogs import LOG_TYPES
+from why502.proxies.base import resolve
 
 
 @dataclass
@@ -50,21 +53,35 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
     read: dict[str, list[str]] = {}
     seen: set[FileKey] = set()  # one file is read once, whichever list names it
     join = JoinRows()  # the error logs' rows for the access-log join (on disk when many)
+    # a proxy whose one log is its access log too (HAProxy): its rows are taken from the
+    # error logs' one read (Hooks.access_feed), unless an access log is named
+    feed_hook = proxies.of(conf.proxy).hooks.access_feed if conf.proxy is not None else None
+    feed: Any = None
+    if feed_hook and not conf.access_logs:
+        try:
+            feed = resolve(feed_hook)(conf.facts.main_file)  # type: ignore[operator]
+        except InputError:  # its config unreadable: the hook's own read says so (access_stats)
+            feed = None
     try:
         for kind, paths in (("error_logs", conf.error_logs), ("fpm_logs", conf.fpm_logs),
                             ("app_logs", list(options.app_logs))):
             read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
                                        seen=seen, join=join if kind == "error_logs" else None,
-                                       family=family if kind == "error_logs" else None)
+                                       family=family if kind == "error_logs" else None,
+                                       on_batch=feed.feed if feed is not None and kind == "error_logs"
+                                       else None)
         read["app_logs"] += classify_into(agg, list(found_app_logs or []), since, diags,
                                           explicit=False, seen=seen)
         inputs.update(read)
         diags.extend(Diagnostic("info", n) for n in agg.notes())  # what the bounds left out
         access, stats = access_stats(conf.access_logs, conf.nginx, read["error_logs"], since, diags,
                                      inputs, explicit=bool(options.access_logs), join=join,
-                                     proxy=conf.proxy, config=conf.facts.main_file)
+                                     proxy=conf.proxy, config=conf.facts.main_file,
+                                     fed=feed.rows if feed is not None else None)
     finally:
         join.close()
+        if feed is not None:
+            feed.close()
     inputs["log_lines_recognised"] = agg.lines
     facts = LogFacts(
         symptoms=tuple(with_client_view(with_aliases(agg.groups(), conf.aliases), stats)),

@@ -39,7 +39,8 @@ class Haproxy(BaseProxy):
                   lint_rules="why502.analyzers.lint.checks.haproxy",
                   fix_service="why502.app.fix.proxies:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
-                  access_log="why502.app.stats.haproxy:haproxy_for_diagnose")
+                  access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
+                  access_feed="why502.app.stats.haproxy:HttplogFeed")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and
