@@ -95,7 +95,8 @@ def run_nginx_T(binary: str, timeout: float = 15.0) -> tuple[str | None, str]:
     return None, f"{binary} -T failed: {reason}"
 
 
-def load_config(nginx_conf: str | None, *, run_nginx: bool = True, host_paths: bool = True) -> NginxConfig:
+def load_config(nginx_conf: str | None, *, run_nginx: bool = True, host_paths: bool = True,
+                root: str | None = None) -> NginxConfig:
     """The config to analyse.
 
     - ``None``: ``nginx -T`` when an nginx binary is installed (and ``run_nginx``), else
@@ -105,7 +106,9 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True, host_paths: b
     - ``"-"``: an ``nginx -T`` dump on stdin;
     - a path: a config file (includes followed) or a saved dump (detected by its markers);
       ``host_paths=False`` reads none of its absolute includes (``lint`` of a config that may
-      come from another machine: ``parsers.nginx.load.parse_nginx``).
+      come from another machine: ``parsers.nginx.load.parse_nginx``); ``root`` resolves its
+      absolute includes under that directory, as ``lint --root DIR`` does (``/proc/PID/root`` of
+      an nginx running in a container: its files, not this host's of the same name).
 
     Raises ``InputError`` (exit 3) when nothing can be read.
     """
@@ -128,10 +131,10 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True, host_paths: b
             notes.append(ParseProblem("warning", f"{reason}; reading {DEFAULT_CONF} instead"))
         cfg = _load_path(DEFAULT_CONF)
         return replace(cfg, problems=notes + cfg.problems)
-    return _load_path(nginx_conf, host_paths)
+    return _load_path(nginx_conf, host_paths, root)
 
 
-def _load_path(path: str, host_paths: bool = True) -> NginxConfig:
+def _load_path(path: str, host_paths: bool = True, root: str | None = None) -> NginxConfig:
     p = Path(path)
     if not p.exists():
         raise InputError(not_found(path))
@@ -146,7 +149,7 @@ def _load_path(path: str, host_paths: bool = True) -> NginxConfig:
     try:
         if text is not None:
             return parse_nginx(path, text=text, host_paths=host_paths)
-        return nginx_config(path, host_paths=host_paths)
+        return nginx_config(path, root=root, host_paths=host_paths)
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except (OSError, ValueError, UnicodeError) as err:

@@ -86,7 +86,7 @@ def diagnose(options: DiagnoseOptions) -> Report:
 def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float) -> Report:
     """Diagnose every discovered proxy and merge; a proxy whose config cannot be read (found,
     not named) becomes a note of the merged report instead of an error."""
-    from why502.app.diagnose.discover import merge
+    from why502.app.diagnose.discover import merge, root_unreadable
     from why502.app.diagnose.gather import gather
     from why502.app.diagnose.report import report_from
 
@@ -94,7 +94,16 @@ def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float
     notes: list[Diagnostic] = []
     first_error: InputError | None = None
     for proc, opts in runs:
-        if proc.container:
+        if opts.root:
+            why = root_unreadable(proc, opts.root)
+            if why is not None:
+                first_error = first_error or InputError(why)
+                notes.append(Diagnostic("warning", why, proc.config))
+                continue
+            notes.append(Diagnostic("info", (
+                f"{proc.kind} (pid {proc.pid}) runs in container {proc.container}: its config and logs "
+                f"were read under {opts.root} (its root), not from this host's paths"), opts.config))
+        elif proc.container:
             # its paths are the container's: this host's file of the same name is another file
             notes.append(Diagnostic("warning", (
                 f"{proc.kind} (pid {proc.pid}) runs in container {proc.container}: the config and logs "

@@ -45,15 +45,38 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
         return []
     masters = [p for p in running_proxies() if p.config]
     if not masters or (len(masters) == 1 and own_nginx_config(masters) is None
-                       and masters[0].kind == "nginx"):
+                       and masters[0].kind == "nginx" and not masters[0].container):
         return []
     out: list[tuple[ProxyProcess, DiagnoseOptions]] = []
     for proc in masters:
-        if proc.kind == "nginx" and proc.config == NGINX_DEFAULT_CONF and not os.path.exists(proc.config):
+        root = container_root(proc)
+        config = os.path.normpath(root + proc.config) if root and proc.config else proc.config
+        if (proc.kind == "nginx" and proc.config == NGINX_DEFAULT_CONF and not root
+                and not os.path.exists(proc.config)):
             continue
-        out.append((proc, replace(options, config=proc.config, proxy=proc.kind, prefix=proc.prefix,
-                                  unit=proc.unit, container=proc.container)))
+        out.append((proc, replace(options, config=config, proxy=proc.kind, prefix=proc.prefix,
+                                  unit=proc.unit, container=proc.container, root=root)))
     return out
+
+
+def container_root(proc: ProxyProcess) -> str | None:
+    """``/proc/PID/root`` of an nginx master running in a container (another mount namespace):
+    the paths its command line and config name are inside that root, as the kernel shows it to
+    root.  None for a master of this host's namespace, and for the other proxies (their loaders
+    do not resolve includes under a root yet: a note says their files were not read there)."""
+    return f"/proc/{proc.pid}/root" if proc.container and proc.kind == "nginx" else None
+
+
+def root_unreadable(proc: ProxyProcess, root: str) -> str | None:
+    """Why the container's root cannot be read (not root), or None."""
+    try:
+        os.listdir(root)
+    except OSError as err:
+        return (f"{proc.kind} (pid {proc.pid}) runs in container {proc.container}: its config "
+                f"{proc.config} is a path inside it, and {root} cannot be read ({err.strerror or err}); "
+                f"nothing of it was read (this host's {proc.config} is another file): run why502 as "
+                "root, or inside the container")
+    return None
 
 
 def discover_edge(options: DiagnoseOptions) -> tuple[EdgeProcess, DiagnoseOptions] | None:

@@ -46,7 +46,7 @@ def nginx_config(options: DiagnoseOptions, diags: list[Diagnostic],
                                 "exist: diagnosing from the logs given only"))
         return None
     try:
-        cfg = load_config(options.nginx_conf, run_nginx=not options.offline)
+        cfg = load_config(options.nginx_conf, run_nginx=not options.offline, root=options.root)
     except InputError as err:
         if options.nginx_conf is not None:
             raise
@@ -68,10 +68,12 @@ def nginx_config(options: DiagnoseOptions, diags: list[Diagnostic],
 
 
 def log_paths(given: list[str], cfg: NginxConfig | None, kind: str,
-              diags: list[Diagnostic], prefix: str | None = None) -> list[str]:
+              diags: list[Diagnostic], prefix: str | None = None, root: str | None = None) -> list[str]:
     """The ``kind`` (``error``/``access``) logs to read: the named ones, else the config's.  A
     relative path in the config is relative to nginx's prefix (``-p PREFIX`` of the running
-    master, ``prefix``; ``ngx_conf_full_name(cycle, name, 0)``, src/core/ngx_conf_file.c)."""
+    master, ``prefix``; ``ngx_conf_full_name(cycle, name, 0)``, src/core/ngx_conf_file.c).
+    ``root``: the running master's root (``/proc/PID/root`` of an nginx in a container), under
+    which every path the config names is read; its standard streams are nginx's, not ours."""
     if given:
         return list(given)
     if cfg is None:
@@ -81,25 +83,32 @@ def log_paths(given: list[str], cfg: NginxConfig | None, kind: str,
     if not targets:
         # no error_log/access_log directive: nginx's compiled-in path (Debian/upstream packages:
         # --error-log-path / --http-log-path = /var/log/nginx/{error,access}.log)
-        default = f"/var/log/nginx/{kind}.log"
-        if os.path.exists(default):
+        default = f"{root or ''}/var/log/nginx/{kind}.log"
+        if os.path.exists(default) and not (root and discovered_skip(default)):
             diags.append(Diagnostic("info", f"no {kind}_log in the config: reading nginx's "
                                     f"default {default}"))
             return [default]
         return []
     for lt in targets:
         path = lt.path
-        if lt.is_off or path.startswith(("syslog:", "memory:")) or path in ("stderr", "/dev/stderr",
-                                                                          "/dev/stdout"):
+        if lt.is_off or path.startswith(("syslog:", "memory:")):
+            continue
+        if path in ("stderr", "/dev/stderr", "/dev/stdout"):
+            if root:  # in a container: what the runtime keeps, not a file of ours to read
+                diags.append(Diagnostic("info", f"{kind} log not read: the nginx running under {root} "
+                                        f"writes it to {path} (read it with: docker logs CONTAINER "
+                                        "2>&1 | why502 ...)", path))
             continue
         if "$" in path:
             diags.append(Diagnostic("info", f"{kind} log path with variables not read: {path}"))
             continue
+        if prefix and not os.path.isabs(path):
+            path = os.path.join(prefix, path)
+        if root and os.path.isabs(path):
+            path = os.path.normpath(root + path)
         if why := discovered_skip(path):  # the Docker image's access.log -> /dev/stdout, a FIFO
             diags.append(Diagnostic("info", f"{kind} log {why}", path))
             continue
-        if prefix and not os.path.isabs(path):
-            path = os.path.join(prefix, path)
         if path not in out:
             out.append(path)
     return out
@@ -190,12 +199,13 @@ def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
         targets, groups, files = config_facts(cfg) if cfg is not None else ([], {}, {})
     inputs["targets"] = sorted({t.key for t in targets})
     error_logs = (view.error_logs if view is not None and not options.error_logs
-                  else log_paths(options.error_logs, cfg, "error", diags, options.prefix))
+                  else log_paths(options.error_logs, cfg, "error", diags, options.prefix, options.root))
     access_logs = (view.access_logs if view is not None and view.access_logs and not options.access_logs
-                   else log_paths(options.access_logs, cfg, "access", diags, options.prefix))
+                   else log_paths(options.access_logs, cfg, "access", diags, options.prefix, options.root))
     pools: list[FpmPool] = []
     fpm_config: FpmConfig | None = None
-    if options.fpm_conf or not (options.offline or options.logs_only()):
+    # a proxy in a container: this host's PHP-FPM pools are not the ones behind it
+    if options.fpm_conf or not (options.offline or options.logs_only() or options.root):
         pools, fpm_config = fpm_pools(options.fpm_conf, diags, explicit=bool(options.fpm_conf))
     logs_fpm = list(options.fpm_logs) or fpm_logs(fpm_config)
     if cfg is None and view is None and not (error_logs or access_logs or logs_fpm

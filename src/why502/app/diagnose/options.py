@@ -50,6 +50,10 @@ class DiagnoseOptions:
     prefix: str | None = None
     unit: str | None = None
     container: str | None = None
+    # the running master's root as the kernel shows it (``/proc/PID/root``) when it runs in
+    # another mount namespace (a container): its config's absolute includes and the logs it
+    # names are read under it, never this host's files of the same name
+    root: str | None = None
     # ``--k8s PATH``: a ``kubectl get ... -o json`` dump (a file or a folder), or ``kubectl`` to
     # ask the cluster (read-only, only when named); ``--k8s-namespace`` narrows ``kubectl``
     k8s: str | None = None
