@@ -49,6 +49,26 @@ def test_a_listener_far_from_the_port_or_without_a_start_time_is_not_claimed() -
     assert run_all(far)[0][0].cause == "backend-not-running"
 
 
+def test_near_an_ephemeral_port_nearness_proves_nothing() -> None:
+    """A port in net.ipv4.ip_local_port_range is the kernel's pick: the listener one up is another
+    program's random port (a suite run named another test's backend as the one that moved)."""
+    started = T0.isoformat(timespec="seconds")
+    for sysctls, port in (({}, 40000), ({"net.ipv4.ip_local_port_range": "20000\t30000"}, 25000)):
+        peer = f"127.0.0.1:{port}"
+        e = ev(targets=(target(peer),), symptoms=(group("connection-refused", peer=peer),),
+               listeners=(Listener("tcp", "127.0.0.1", port + 1, pid=77, process="python3",
+                                   started=started),),
+               sysctls=sysctls)
+        top = run_all(e)[0][0]
+        assert top.cause == "backend-not-running" and "near the old port" not in top.explanation, sysctls
+    # outside the range (the default's 8080, or a range that leaves 40000 out) it is said
+    peer = "127.0.0.1:40000"
+    e = ev(targets=(target(peer),), symptoms=(group("connection-refused", peer=peer),),
+           listeners=(Listener("tcp", "127.0.0.1", 40001, pid=77, process="python3", started=started),),
+           sysctls={"net.ipv4.ip_local_port_range": "50000 60999"})
+    assert "near the old port" in run_all(e)[0][0].explanation
+
+
 def test_current_findings_rank_above_recovered_ones_whatever_their_counts() -> None:
     past = Finding(cause="backend-not-running", title="past", confidence=0.97, status_codes=[502],
                    symptoms=[], explanation="", count=500, recovered=True)

@@ -124,6 +124,8 @@ def _near_port(ev: Evidence, peer: str, port: int, targeted: set[str],
     found: list[tuple[int, tuple[str, str, str]]] = []
     if since is None:
         return []  # no failure seen: nothing "appeared" relative to it
+    if _ephemeral(ev, port):
+        return []  # its neighbours are other programs' kernel-chosen ports, not a moved service
     for lst in ev.host.listeners or ():
         if (lst.proto == "unix" or lst.port is None or lst.port == port or abs(lst.port - port) > NEAR_PORTS
                 or lst.key in targeted or (lst.process or "") in proxy_programs()
@@ -142,6 +144,24 @@ def _near_port(ev: Evidence, peer: str, port: int, targeted: set[str],
 
 
 APPEARED = timedelta(minutes=1)  # started at most this long before the first failure, or after it
+EPHEMERAL = (32768, 60999)  # Linux's default net.ipv4.ip_local_port_range (ip-sysctl.rst)
+
+
+def _ephemeral(ev: Evidence, port: int) -> bool:
+    """Is ``port`` in the host's ephemeral range (``net.ipv4.ip_local_port_range``, read by the
+    host provider; Linux's default when it was not read)?  The kernel hands those ports out to
+    ``bind(0)`` and to outgoing connections, so the listeners next to one are whatever programs
+    got the neighbouring numbers -- on a CI host or a busy box, a new one appears there every
+    minute.  A backend that moved (8080 -> 8081) was moved by a person to a chosen port; near
+    an ephemeral port, nearness proves nothing (a suite run named another test's backend as
+    "the backend that moved")."""
+    lo, hi = EPHEMERAL
+    raw = ev.host.sysctls.get("net.ipv4.ip_local_port_range")
+    if raw:
+        parts = raw.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            lo, hi = int(parts[0]), int(parts[1])
+    return lo <= port <= hi
 
 
 def _appeared(lst: Listener, since: datetime) -> bool:
