@@ -14,7 +14,7 @@ memory limit, a backendRef.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
 from why502.analyzers.base import (
@@ -58,13 +58,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
     if not ev.k8s:
         return []
     out: list[Candidate] = []
-    for peer, groups in _pod_peers(ev, (*POD_SYMPTOMS, *SLOW_SYMPTOMS)):
-        when = window(groups)
-        if when is None:
-            continue
-        pod = pod_at(ev.k8s, peer[0], when)
-        if pod is None:
-            continue
+    for peer, groups, when, pod in _failing_pods(ev, (*POD_SYMPTOMS, *SLOW_SYMPTOMS)):
         dying = [g for g in groups if g.symptom in POD_SYMPTOMS]
         if dying and (cand := _terminating(ev, pod, peer, dying, when)):
             out.append(cand)
@@ -78,11 +72,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
 def oom(ev: Evidence) -> list[Candidate]:
     """A container of the failing pod OOMKilled near the failures (``backend_death``)."""
     out = []
-    for peer, groups in _pod_peers(ev, POD_SYMPTOMS) if ev.k8s else ():
-        when = window(groups)
-        pod = pod_at(ev.k8s, peer[0], when) if when else None
-        if pod is None or when is None:
-            continue
+    for peer, groups, when, pod in _failing_pods(ev, POD_SYMPTOMS):
         killed = [c for c in pod.containers if c.last_reason == "OOMKilled"
                   and when.near(c.last_finished)]
         if not killed:
@@ -110,11 +100,7 @@ def oom(ev: Evidence) -> list[Candidate]:
 def crash_loop(ev: Evidence) -> list[Candidate]:
     """The failing pod's container crash-looping in the window (``backend_down``)."""
     out = []
-    for peer, groups in _pod_peers(ev, POD_SYMPTOMS) if ev.k8s else ():
-        when = window(groups)
-        pod = pod_at(ev.k8s, peer[0], when) if when else None
-        if pod is None or when is None:
-            continue
+    for peer, groups, when, pod in _failing_pods(ev, POD_SYMPTOMS):
         items: list[EvidenceItem] = []
         for c in pod.containers:
             if c.last_reason == "OOMKilled":
@@ -324,6 +310,19 @@ def _pod_peers(ev: Evidence, symptoms: Iterable[str]
         if ip and peer and pods_with_ip(ev.k8s, ip):
             out.append(((ip, peer), groups))
     return out
+
+
+def _failing_pods(ev: Evidence, symptoms: Iterable[str]
+                  ) -> Iterator[tuple[tuple[str, str], list[SymptomGroup], Window, PodFacts]]:
+    """(ip, peer), its groups, their time window and the pod that had the IP then, for every
+    failing peer a pod was at the time of the failures (none without ``--k8s`` objects)."""
+    if not ev.k8s:
+        return
+    for peer, groups in _pod_peers(ev, symptoms):
+        when = window(groups)
+        pod = pod_at(ev.k8s, peer[0], when) if when is not None else None
+        if when is not None and pod is not None:
+            yield peer, groups, when, pod
 
 
 def _other_pods(ev: Evidence, pod: PodFacts, ip: str) -> list[EvidenceItem]:
