@@ -39,6 +39,7 @@ from why502.parsers.nginx.assemble import build_model
 from why502.parsers.nginx.lexfeed import install
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
 from why502.parsers.nginx.tree import Directive
+from why502.parsers.rooted import within_root
 
 # The bound and its message are the one reader's of every config family (parsers.configread);
 # re-exported here, where nginx's callers found them first.
@@ -121,43 +122,6 @@ def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> 
     # to the end of the run.  Emptied here, they go when the caller drops them.
     payload["config"].clear()
     return out
-
-
-def within_root(root: str, path: str, hops: int = 40) -> str:
-    """``path`` (under ``root``) with every symbolic link on it followed *inside* ``root``: an
-    absolute target is taken from ``root``, ``..`` never climbs above it.  Why: under a root
-    that is not this process's -- a container's ``/proc/PID/root``, a tree copied for
-    ``--root`` -- the kernel resolves an absolute link against *our* ``/``, so Debian's
-    ``sites-enabled/x.conf -> /etc/nginx/sites-available/x.conf`` read this host's file instead
-    of the container's (what ``RESOLVE_IN_ROOT`` of openat2(2) does, by hand).  ``hops`` bounds
-    a loop (the kernel's own limit is 40, path_resolution(7)); past it the path is returned as
-    it is and its open reports the loop."""
-    root = os.path.normpath(root)
-    rel = os.path.relpath(os.path.normpath(path), root)
-    if rel == os.curdir or rel.startswith(os.pardir):
-        return path
-    done: list[str] = []
-    todo = rel.split(os.sep)
-    while todo:
-        part = todo.pop(0)
-        if part in ("", os.curdir):
-            continue
-        if part == os.pardir:
-            if done:
-                done.pop()
-            continue
-        here = os.path.join(root, *done, part)
-        if os.path.islink(here):
-            hops -= 1
-            if hops < 0:
-                return path
-            target = os.readlink(here)
-            todo = [*(target.split(os.sep)), *todo]
-            if os.path.isabs(target):
-                done = []
-            continue
-        done.append(part)
-    return os.path.join(root, *done)
 
 
 class _Loader:
