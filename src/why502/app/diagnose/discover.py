@@ -81,6 +81,21 @@ def syslog_logs(proc: ProxyProcess, root: str | None) -> list[str]:
     return [path] if os.path.isfile(path) and os.access(path, os.R_OK) else []
 
 
+def watched_master() -> tuple[ProxyProcess, str, str | None] | None:
+    """The one running master ``watch`` follows when nothing is named: ``(master, its config as
+    read from here, its root)`` -- under ``/proc/PID/root`` for a master in a container, as
+    ``diagnose`` reads it.  None when no master, or several, run (watch follows one proxy), or
+    when its proxy's logs are not followed (``Capability.WATCH``)."""
+    masters = [p for p in running_proxies() if p.config]
+    if len(masters) != 1 or not get(masters[0].kind).can(Capability.WATCH):
+        return None
+    proc = masters[0]
+    root = container_root(proc)
+    config = os.path.normpath(root + proc.config) if root and proc.config else proc.config
+    assert config is not None
+    return proc, config, root
+
+
 def root_unreadable(proc: ProxyProcess, root: str) -> str | None:
     """Why the container's root cannot be read (not root), or None."""
     try:

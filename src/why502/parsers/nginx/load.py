@@ -39,7 +39,7 @@ from why502.parsers.nginx.assemble import build_model
 from why502.parsers.nginx.lexfeed import install
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
 from why502.parsers.nginx.tree import Directive
-from why502.parsers.rooted import within_root
+from why502.parsers.rooted import proc_root, within_root
 
 # The bound and its message are the one reader's of every config family (parsers.configread);
 # re-exported here, where nginx's callers found them first.
@@ -264,7 +264,8 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
 
     ``path_or_dump`` is a file path; when its text (or ``text``, for stdin) carries the dump
     markers it is read as a dump.  ``root`` makes absolute include paths resolve under that
-    directory (a config tree copied from another machine, like the test corpus); ``aliases``
+    directory (a config tree copied from another machine, like the test corpus; by default the
+    ``/proc/PID/root`` the path is read through, ``parsers.rooted.proc_root``); ``aliases``
     maps absolute prefixes to directories (``{"/etc/nginx": "./copy"}``) first.  ``host_paths=False``
     (and no ``root``) reads no absolute include at all: each is a problem naming it.  Unreadable
     files raise ``OSError`` only for the main file;
@@ -283,6 +284,8 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
     if text is not None:
         return _parse_texts({path: text}, path, source="file")
     main = os.path.abspath(path)
+    # a config read through a process's root (a container's master): its includes are there
+    root = root if root is not None else proc_root(main)
     loader = _Loader(os.path.dirname(main), _FileSet(None), {},
                        os.path.abspath(root) if root else None,
                        {k: os.path.abspath(v) for k, v in (aliases or {}).items()}, host_paths)
