@@ -13,7 +13,10 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,22 +31,27 @@ pytestmark = [pytest.mark.real,
               pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare")]
 
 
-def _in_namespace(script: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script],
+@contextmanager
+def _diagnosed(script: str, port: int, stage: Path) -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+    """The master ``script`` starts in a new mount namespace, answering 503 on ``port`` (its
+    staging copy removed: only the container has its files), diagnosed with nothing named:
+    ``(its /proc/PID/root, the JSON report, the notes)``; stopped by its PID after."""
+    proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _diagnose(pid: int) -> tuple[dict[str, object], list[str]]:
-    res = why502("diagnose", "--format", "json", env={"WHY502_PROC_PIDS": str(pid), "COLUMNS": "400"})
-    assert res.returncode == 1, res.stdout + res.stderr
-    report = json.loads(res.stdout)
-    return report, [d["message"] for d in report["diagnostics"]]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, 15)  # the master, by its PID
-    proc.wait(10)
+    try:
+        _wait_listening(port, proc)
+        shutil.rmtree(stage)
+        for _ in range(3):
+            assert request(port, timeout=5).status == 503
+        env = {"WHY502_PROC_PIDS": str(proc.pid), "COLUMNS": "400"}
+        res = why502("diagnose", "--format", "json", env=env)
+        assert res.returncode == 1, res.stdout + res.stderr
+        report = json.loads(res.stdout)
+        yield f"/proc/{proc.pid}/root", report, [d["message"] for d in report["diagnostics"]]
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, 15)  # the master, by its PID
+        proc.wait(10)
 
 
 @pytest.mark.skipif(find_apache() is None, reason="needs apache2")
@@ -71,30 +79,19 @@ def test_apache_in_another_mount_namespace_is_read_through_its_root(tmp_path: Pa
     # -d names the ServerRoot, -f a file relative to it (httpd's own resolution)
     script = (f"mount -t tmpfs none {ctr} && cp -a {stage}/. {ctr}/ && mkdir -p {ctr}/logs {ctr}/run "
               f"&& exec {binary} -d {ctr} -f apache2.conf -DFOREGROUND")
-    proc = _in_namespace(script)
-    try:
-        _wait_listening(port, proc)
-        shutil.rmtree(stage)
-        for _ in range(3):
-            assert request(port, timeout=5).status == 503
-        root = f"/proc/{proc.pid}/root"
-        report, notes = _diagnose(proc.pid)
+    with _diagnosed(script, port, stage) as (root, report, notes):
         inputs = report["inputs"]
-        assert isinstance(inputs, dict)
         assert inputs["configs"] == [f"{root}{ctr}/apache2.conf"]
         files = inputs["runs"][0]["config_files"]
         assert f"{root}{ctr}/sites-available/app.conf" in files, files
         assert not any(f.startswith(str(ctr)) for f in files), files  # the decoy: not read
         assert inputs["error_logs"] == [f"{root}{ctr}/logs/error.log"]
         findings = report["findings"]
-        assert isinstance(findings, list)
         assert any(f["cause"] == "backend-not-running" and f["target"] == f"127.0.0.1:{dead}"
                    for f in findings), [(f["cause"], f["target"]) for f in findings]
         assert not any(f["target"] == f"127.0.0.1:{decoy}" for f in findings)
         assert any(f"were read under {root}" in n for n in notes), notes
         assert not any("not read from there" in n for n in notes), notes
-    finally:
-        _stop(proc)
 
 
 @pytest.mark.skipif(find_haproxy() is None, reason="needs haproxy")
@@ -118,26 +115,14 @@ def test_haproxy_in_another_mount_namespace_is_read_through_its_root(tmp_path: P
     # lines there from stdout, as rsyslog would); /var/log and /mnt are the container's own
     script = (f"mount -t tmpfs none {ctr} && mount -t tmpfs none /var/log && mount -t tmpfs none /mnt "
               f"&& cp -a {stage}/. {ctr}/ && exec {binary} -f {ctr}/haproxy.d >> /var/log/haproxy.log 2>&1")
-    proc = _in_namespace(script)
-    try:
-        _wait_listening(port, proc)
-        assert list(ctr.iterdir()) == []
-        shutil.rmtree(stage)
-        for _ in range(3):
-            assert request(port, timeout=5).status == 503
-        root = f"/proc/{proc.pid}/root"
-        report, notes = _diagnose(proc.pid)
+    with _diagnosed(script, port, stage) as (root, report, notes):
+        assert list(ctr.iterdir()) == []  # the container's files are not this host's
         inputs = report["inputs"]
-        assert isinstance(inputs, dict)
         assert inputs["configs"] == [f"{root}{ctr}/haproxy.d"]
         assert inputs["runs"][0]["config_files"] == [f"{root}{ctr}/haproxy.d/00-global.cfg",
                                                       f"{root}{ctr}/haproxy.d/10-app.cfg"]
         assert inputs["error_logs"] == [f"{root}/var/log/haproxy.log"]
         assert inputs["runs"][0].get("runtime_api") is True, notes  # /mnt/admin.sock, inside
-        findings = report["findings"]
-        assert isinstance(findings, list)
-        assert any(f["target"] == f"127.0.0.1:{dead}" for f in findings), \
-            [(f["cause"], f["target"]) for f in findings]
+        assert any(f["target"] == f"127.0.0.1:{dead}" for f in report["findings"]), \
+            [(f["cause"], f["target"]) for f in report["findings"]]
         assert any(f"were read under {root}" in n for n in notes), notes
-    finally:
-        _stop(proc)
