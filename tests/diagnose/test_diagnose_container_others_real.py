@@ -111,10 +111,12 @@ def test_haproxy_in_another_mount_namespace_is_read_through_its_root(tmp_path: P
         f"frontend fe\n    bind 127.0.0.1:{port}\n    default_backend app\n\n"
         f"backend app\n    server app1 127.0.0.1:{dead}\n")
     (stage / "haproxy.d" / "README").write_text("backend decoy\n    server x 127.0.0.1:1\n")
+    (stage / "extra.cfg").write_text("backend spare\n    server s 127.0.0.1:1\n")  # a second -f
     # the container's syslog file is its /var/log/haproxy.log (the lab writes HAProxy's RFC 3164
     # lines there from stdout, as rsyslog would); /var/log and /mnt are the container's own
     script = (f"mount -t tmpfs none {ctr} && mount -t tmpfs none /var/log && mount -t tmpfs none /mnt "
-              f"&& cp -a {stage}/. {ctr}/ && exec {binary} -f {ctr}/haproxy.d >> /var/log/haproxy.log 2>&1")
+              f"&& cp -a {stage}/. {ctr}/ && exec {binary} -f {ctr}/haproxy.d -f {ctr}/extra.cfg "
+              ">> /var/log/haproxy.log 2>&1")
     with _diagnosed(script, port, stage) as (root, report, notes):
         assert list(ctr.iterdir()) == []  # the container's files are not this host's
         inputs = report["inputs"]
@@ -126,3 +128,4 @@ def test_haproxy_in_another_mount_namespace_is_read_through_its_root(tmp_path: P
         assert any(f["target"] == f"127.0.0.1:{dead}" for f in report["findings"]), \
             [(f["cause"], f["target"]) for f in report["findings"]]
         assert any(f"were read under {root}" in n for n in notes), notes
+        assert any(f"only {ctr}/haproxy.d was read, not {ctr}/extra.cfg" in n for n in notes), notes
