@@ -66,6 +66,11 @@ class Capability(str, enum.Enum):
     #: ``--config`` and the log files it names), not as a master whose command line
     #: ``proxyprocs.describe`` reads (nginx's ``-c``, Apache's ``-f``/``-d``, HAProxy's ``-f``).
     EDGE_PROCESS = "edge-process"
+    #: its config names no log file: it logs through syslog (HAProxy's ``log`` lines,
+    #: configuration.txt 3.1), which the package's syslog rule writes to the vocabulary's
+    #: ``default_error_log`` (Debian's /var/log/haproxy.log, its rsyslog.d/49-haproxy.conf):
+    #: discovery reads that file, under a container's root for a master that runs in one.
+    LOGS_THROUGH_SYSLOG = "logs-through-syslog"
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,9 @@ class Hooks:
     #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
     #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
     access_feed: str | None = None
+    #: proxies.process: ``(argv, cwd, default_config) -> MasterArgs``, what its running master's
+    #: command line says of its config (``sources.proxyprocs``); "": not found as a master
+    master_args: str = ""
 
 
 @dataclass(frozen=True)

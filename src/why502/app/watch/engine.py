@@ -242,6 +242,11 @@ class Watch:
         self.cfg: NginxConfig | None = None
         self.proxy = DEFAULT  # a name of why502.proxies.PROXIES (_setup)
         self.proxy_logs: list[str] = []  # another proxy's logs found from its config (_proxy_logs)
+        # the running master's -p and root (/proc/PID/root in a container) when watch found it
+        # itself (_running_master): its config's paths are read as it reads them
+        self.prefix: str | None = None
+        self.root: str | None = None
+        self.found_master = False
         self.down: list[str] = []  # targets the health checker found down
         self.started = time.monotonic()
         self.last_diagnosis = 0.0
@@ -273,6 +278,7 @@ class Watch:
                              f"{', '.join(LOG_TYPES)}")
         if o.logs.count(STDIN) + o.error_logs.count(STDIN) + o.access_logs.count(STDIN) > 1:
             raise UsageError("stdin (-) can be followed once")
+        self._running_master(diags)
         # the one registry says which proxy (--proxy, else the --config file's content)
         self.proxy = choose(o.proxy, o.config or o.nginx_conf,
                             "--config" if o.config is not None else "--nginx-conf")
@@ -288,7 +294,7 @@ class Watch:
                 diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
             if o.nginx_conf is not None or self.discovers:
                 try:
-                    self.cfg = load_config(o.nginx_conf)
+                    self.cfg = load_config(o.nginx_conf, root=self.root)
                 except Why502Error as err:
                     if named:
                         raise
@@ -299,6 +305,9 @@ class Watch:
         if not self.followed and not self.globs:
             raise UsageError("nothing to watch: no error or access log (pass --error-log/"
                              "--access-log, a LOG or - for stdin, or --config)")
+        if self.found_master:  # which logs of the master it found: said, as diagnose's "read:"
+            diags.append(Diagnostic("info", "following " + (", ".join(
+                f.follower.path for f in self.followed) or "no log yet")))
         if not self.followed:
             # a node agent starts before the pods it watches: their files are followed when
             # they appear (the glob is scanned again every RESCAN_SECONDS)
@@ -306,6 +315,29 @@ class Watch:
                                     + " yet: waiting for one"))
         for d in diags:
             self.note(d)
+
+    def _running_master(self, diags: list[Diagnostic]) -> None:
+        """With nothing named (no log, config or proxy): the one proxy master running, found as
+        ``diagnose`` finds it (``app.diagnose.discover.watched_master``), its config read as it
+        reads it -- under ``/proc/PID/root`` when it runs in a container (its logs too, never
+        this host's files of the same name).  One nginx alone on its compiled-in config keeps
+        the classic path (``nginx -T``); none, or several: as before."""
+        o = self.options
+        if o.config or o.nginx_conf or o.proxy or o.log_type or named_logs(o):
+            return
+        from why502.app.diagnose.discover import watched_master
+
+        found = watched_master()
+        if found is None:
+            return
+        proc, config, root = found
+        if proc.kind == DEFAULT and root is None and own_nginx_config([proc]) is None:
+            return
+        o.config, o.proxy, self.prefix, self.root = config, proc.kind, proc.prefix, root
+        self.found_master = True
+        where = f" in container {proc.container}, read under {root}" if root else ""
+        diags.append(Diagnostic("info", f"following the running {get(proc.kind).vocabulary.title} "
+                                f"(pid {proc.pid}){where}: its config {config}"))
 
     def _proxy_logs(self, diags: list[Diagnostic]) -> list[str]:
         """Another proxy's (Apache's, HAProxy's) log to follow when none is named: what its
@@ -324,8 +356,10 @@ class Watch:
         if o.error_logs or o.logs or o.access_logs:
             return []
         found = [p for p in getattr(cfg, "error_logs", None) or [] if os.path.exists(p)]
-        if not found and os.path.exists(proxy.vocabulary.default_error_log):
-            found = [proxy.vocabulary.default_error_log]
+        # the packaged log (its syslog's file), in the master's root when it runs in a container
+        default = os.path.normpath((self.root or "") + proxy.vocabulary.default_error_log)
+        if not found and os.path.exists(default):
+            found = [default]
         if not found:
             diags.append(Diagnostic("info", f"no {proxy.vocabulary.title} log found: pass its log "
                                     f"file with --error-log (e.g. {proxy.vocabulary.default_error_log})"))
@@ -357,8 +391,9 @@ class Watch:
         here and again every ``RESCAN_SECONDS`` (``step``): a container restarted or a pod
         rescheduled writes a new file, read from its start.  Returns the paths followed anew."""
         o = self.options
-        errors = _expand(log_paths(o.error_logs, self.cfg, "error", diags) + self.proxy_logs)
-        access = _expand(log_paths(o.access_logs, self.cfg, "access", diags))
+        errors = _expand(log_paths(o.error_logs, self.cfg, "error", diags, self.prefix, self.root)
+                         + self.proxy_logs)
+        access = _expand(log_paths(o.access_logs, self.cfg, "access", diags, self.prefix, self.root))
         if self.cfg is not None:
             self.metrics.traffic.servers = frozenset(
                 n.lower() for srv in self.cfg.servers for n in srv.server_names
@@ -848,3 +883,8 @@ class Watch:
                    "instance": self.options.instance, "incident": inc.to_dict()})
         for callback in self.on_change:
             callback(inc, kind)
+
+
+def named_logs(o: WatchOptions) -> bool:
+    """Was any log named (``--error-log``, ``--access-log``, ``--fpm-log``, a LOG)?"""
+    return bool(o.error_logs or o.access_logs or o.fpm_logs or o.logs)

@@ -33,14 +33,16 @@ class Haproxy(BaseProxy):
                     "phase, configuration.txt 8.5: the server sent them)",
         stats_groups="Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
                      "Ta where none came)")
-    capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH})
+    capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
+                              Capability.LOGS_THROUGH_SYSLOG})
     detection = Detection(programs=("haproxy",), priority=2)
     hooks = Hooks(load_config="why502.sources.haproxy:load_config",
                   lint_rules="why502.analyzers.lint.checks.haproxy",
                   fix_service="why502.app.fix.proxies:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
                   access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
-                  access_feed="why502.app.stats.haproxy:HttplogFeed")
+                  access_feed="why502.app.stats.haproxy:HttplogFeed",
+                  master_args="why502.proxies.haproxy.process:master_args")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and

@@ -36,7 +36,8 @@ class Nginx(BaseProxy):
     hooks = Hooks(load_config="why502.sources.nginx:load_config",
                   lint_rules="why502.analyzers.lint.checks",
                   fix_service="why502.app.fix.service:Nginx",
-                  lab_runtime="why502.lab.runtime.nginx:start_nginx")
+                  lab_runtime="why502.lab.runtime.nginx:start_nginx",
+                  master_args="why502.proxies.nginx.process:master_args")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):
