@@ -104,7 +104,7 @@ class Hooks:
 
     load_config: str  # sources/app: read the config (file, dump, stdin) into the proxy's model
     lint_rules: str  # the module whose @rule checks read this proxy's config
-    fix_service: str  # app.fix: config test, reload, master (app.fix.service.ProxyService)
+    fix_service: str  # its fix.py: config test, reload, master (app.fix.service.ProxyService); "": none
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
     #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
@@ -123,6 +123,9 @@ class Hooks:
     #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
     #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
     access_feed: str | None = None
+    #: app.mitigate: its ``Stopgaps`` (server groups, take-out, fallback, timeout raise, runtime
+    #: API); "": ``why502 mitigate`` does not drive it
+    mitigate: str = ""
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ class Apache(BaseProxy):
                           include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   lint_rules="why502.analyzers.lint.checks.apache",
-                  fix_service="why502.app.fix.proxies:Apache",
+                  fix_service="why502.proxies.apache.fix:Apache",
                   lab_runtime="why502.lab.runtime.apache:start_apache",
+                  mitigate="why502.app.mitigate.apache:STOPGAPS",
                   access_log="why502.app.stats.haproxy:apache_for_diagnose")
 
     def detect(self, raw: str, masked: str) -> int:
