@@ -23,9 +23,10 @@ List the config changes that fix what diagnose (or lint) found -- finding, file,
 nothing (dry run). With --apply each change is made as a transaction: refused if the file changed
 since the report (SHA-256) or another why502 fix is running; every file backed up (mode, owner,
 xattrs) and journaled before it is written atomically; the whole config tested by the proxy's own
-checker (nginx -t, haproxy -c -f, apache2 -t -f; php-fpm -t); the service reloaded the proxy's
-way (nginx -s reload, SIGUSR2 to a HAProxy master-worker or haproxy -sf, Apache's graceful
-restart; systemctl reload when systemd runs that master); the new workers watched for
+checker (nginx -t, haproxy -c -f, apache2 -t -f, caddy validate; php-fpm -t); the service
+reloaded the proxy's way (nginx -s reload, SIGUSR2 to a HAProxy master-worker or haproxy -sf,
+Apache's graceful restart, caddy reload through its loopback admin API; systemctl reload when
+systemd runs that master); the new workers watched for
 --verify-for seconds; on any failure the backups are restored and the service reloaded again.
 Commands that are not config changes (restart a backend, raise a limit) are printed, never run.
 

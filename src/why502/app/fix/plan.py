@@ -137,11 +137,11 @@ def from_lint(findings: list[LintFinding], nginx_conf: str | None, proxy: str = 
 
 
 def _is_reload(cmd: str) -> bool:
-    """``nginx -t`` / ``haproxy -c`` / ``apachectl configtest`` / ``systemctl reload nginx`` are
-    what ``--apply`` itself does."""
+    """``nginx -t`` / ``haproxy -c`` / ``apachectl configtest`` / ``systemctl reload nginx`` /
+    ``caddy validate`` / ``caddy reload`` are what ``--apply`` itself does."""
     return bool(re.match(r"^\s*(nginx -t|haproxy -c|apache2ctl configtest|apachectl configtest|"
-                         r"apache2 -t|systemctl (reload|restart) (nginx|haproxy|apache2|httpd|php\S*-fpm)|"
-                         r"nginx -s reload)\b", cmd))
+                         r"apache2 -t|systemctl (reload|restart) (nginx|haproxy|apache2|httpd|caddy|"
+                         r"php\S*-fpm)|nginx -s reload|caddy (validate|reload))\b", cmd))
 
 
 def select(plan: Plan, only: set[str]) -> Plan:

@@ -110,6 +110,22 @@ class ProxyService(Protocol):
     def reload(self) -> Outcome: ...
 
 
+class OneFile:
+    """For a proxy whose config is one file (no include dump: Envoy's bootstrap, a Caddyfile)
+    and whose log lines are not read to verify a change: the parts of ``ProxyService`` it shares."""
+
+    conf: str
+
+    def files(self) -> list[str]:
+        return [self.conf]
+
+    def dumped_files(self) -> list[str]:
+        return self.files()
+
+    def error_logs(self) -> list[str]:
+        return []
+
+
 @dataclass(frozen=True)
 class PhpFpm:
     binary: str

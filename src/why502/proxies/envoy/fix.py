@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from why502.app.fix.service import Outcome, run_program
+from why502.app.fix.service import OneFile, Outcome, run_program
 
 
 @dataclass(frozen=True)
-class Envoy:
+class Envoy(OneFile):
     """Envoy: the config test is ``envoy --mode validate -c FILE`` (docs/root/operations/cli.rst);
     a static bootstrap is never re-read in place (a hot restart starts a new process with
     ``--restart-epoch N+1`` under a restarter, hot_restart.rst; xDS comes from a control
@@ -24,15 +24,6 @@ class Envoy:
 
     def test(self) -> Outcome:
         return run_program([self.binary, "--mode", "validate", "-c", self.conf, "-l", "error"])
-
-    def files(self) -> list[str]:
-        return [self.conf]
-
-    def dumped_files(self) -> list[str]:
-        return self.files()
-
-    def error_logs(self) -> list[str]:
-        return []
 
     def master(self) -> int | None:
         return None
