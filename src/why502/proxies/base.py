@@ -109,7 +109,7 @@ class Hooks:
 
     load_config: str  # sources/app: read the config (file, dump, stdin) into the proxy's model
     lint_rules: str  # the module whose @rule checks read this proxy's config
-    fix_service: str  # app.fix: config test, reload, master (app.fix.service.ProxyService)
+    fix_service: str  # its fix.py: config test, reload, master (app.fix.service.ProxyService); "": none
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
     #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
@@ -131,6 +131,9 @@ class Hooks:
     #: proxies.process: ``(argv, cwd, default_config) -> MasterArgs``, what its running master's
     #: command line says of its config (``sources.proxyprocs``); "": not found as a master
     master_args: str = ""
+    #: app.mitigate: its ``Stopgaps`` (server groups, take-out, fallback, timeout raise, runtime
+    #: API); "": ``why502 mitigate`` does not drive it
+    mitigate: str = ""
 
 
 @dataclass(frozen=True)

@@ -211,8 +211,14 @@ def parse_cgroup(text: str) -> tuple[str | None, str | None]:
 
 def master_of(kind: str, config: str) -> ProxyProcess | None:
     """The running master of ``kind`` started with ``config`` (compared by real path; a config
-    path names one master, so ``WHY502_PROC_PIDS`` does not apply)."""
+    path names one master, so ``WHY502_PROC_PIDS`` does not apply).  A proxy with no master
+    (``Capability.EDGE_PROCESS``, Caddy) is its server process (:func:`running_edges`)."""
     want = os.path.realpath(config)
+    proxy = PROXIES.get(kind)
+    if proxy is not None and proxy.can(Capability.EDGE_PROCESS):  # no master: a server (caddy run)
+        edge = next((e for e in running_edges(use_env=False) if e.kind == kind and e.config
+                     and os.path.realpath(e.config) == want), None)
+        return ProxyProcess(kind, edge.pid, (), kind, edge.config) if edge is not None else None
     for p in running_proxies((kind,), use_env=False):
         if p.config and os.path.realpath(p.config) == want:
             return p
@@ -268,11 +274,11 @@ def _caddy_logs(config: str, pid: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_absolute(m.strip('"'), pid) for m in _CADDY_OUTPUT.findall(text)))
 
 
-def running_edges() -> list[EdgeProcess]:
+def running_edges(*, use_env: bool = True) -> list[EdgeProcess]:
     """Every Caddy server running (``caddy run``; ``caddy start`` runs one), or among
     ``WHY502_PROC_PIDS``: ``diagnose`` with nothing named read the packaged nginx config while
     only Caddy ran and answered 502 to every request, and said "healthy" (issue 31)."""
-    allowed = _allowed()
+    allowed = _allowed() if use_env else None
     out: list[EdgeProcess] = []
     try:
         entries = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())

@@ -11,7 +11,7 @@ a graceful restart takes the members' status from the config again (mod_proxy_ba
 
 from __future__ import annotations
 
-from why502.app.mitigate.model import Group, Member
+from why502.app.mitigate.model import Group, Member, Stopgaps
 from why502.errors import InputError
 from why502.sources.apache import apache_config
 
@@ -56,3 +56,11 @@ def apache_take_out(texts: dict[str, str], member: Member, mid: str, evidence: s
     lines[i:i + 1] = [f"{pad}# why502 mitigation {mid}: taken out ({note})\n",
                       f"{body} status=+D{line[len(body):]}"]
     texts[member.file] = "".join(lines)
+
+
+def _groups(conf: str) -> tuple[None, list[Group]]:
+    return None, apache_groups(conf)
+
+
+STOPGAPS = Stopgaps(groups=_groups, take_out=apache_take_out)
+"""Apache httpd's stop-gaps (``Hooks.mitigate``): ``status=+D`` only."""

@@ -11,7 +11,7 @@ config is the running proxy's or the command line's (``app.fix.policy``), never 
 
 from __future__ import annotations
 
-from why502.app.mitigate.model import Group, Member
+from why502.app.mitigate.model import Group, Member, RuntimeApi, Stopgaps
 from why502.errors import InputError
 from why502.proxies.haproxy.config import HaproxyConfig
 from why502.sources.haproxy import haproxy_config, runtime_command, server_states
@@ -67,3 +67,10 @@ def haproxy_state(cfg: HaproxyConfig, backend: str, server: str) -> str | None:
         if s.backend == backend and s.server == server:
             return s.status
     return None
+
+
+STOPGAPS = Stopgaps(groups=haproxy_groups,
+                    runtime=RuntimeApi(load=haproxy_config, socket=haproxy_socket,
+                                       set_state=haproxy_set_state, state=haproxy_state, out=MAINT,
+                                       back=READY, shown_out="MAINT"))
+"""HAProxy's stop-gaps (``Hooks.mitigate``): a server taken out through the runtime API."""

@@ -33,10 +33,11 @@ class Apache(BaseProxy):
                           include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   lint_rules="why502.analyzers.lint.checks.apache",
-                  fix_service="why502.app.fix.proxies:Apache",
+                  fix_service="why502.proxies.apache.fix:Apache",
                   lab_runtime="why502.lab.runtime.apache:start_apache",
                   access_log="why502.app.stats.haproxy:apache_for_diagnose",
-                  master_args="why502.proxies.apache.process:master_args")
+                  master_args="why502.proxies.apache.process:master_args",
+                  mitigate="why502.app.mitigate.apache:STOPGAPS")
 
     def detect(self, raw: str, masked: str) -> int:
         from why502.proxies.apache.dump import looks_like_dump

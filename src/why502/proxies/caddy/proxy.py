@@ -31,7 +31,7 @@ class Caddy(BaseProxy):
     detection = Detection(programs=("caddy",), priority=1)
     hooks = Hooks(load_config="why502.sources.caddy:load_config",
                   lint_rules="why502.analyzers.lint.checks.caddy",
-                  fix_service="",
+                  fix_service="why502.proxies.caddy.fix:Caddy",
                   lab_runtime="",
                   diagnose_view="why502.app.diagnose.proxies:read_caddy",
                   lint_input="why502.analyzers.lint.checks.caddy:lint_input",

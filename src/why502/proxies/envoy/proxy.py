@@ -49,7 +49,7 @@ class Envoy(BaseProxy):
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",
                   lint_rules="why502.analyzers.lint.checks.envoy",
-                  fix_service="why502.app.fix.proxies:Envoy",
+                  fix_service="why502.proxies.envoy.fix:Envoy",
                   lab_runtime="why502.lab.runtime.envoy:start_envoy",
                   config_facts="why502.evidence.envoy_facts:envoy_facts")
 

@@ -38,8 +38,9 @@ class Haproxy(BaseProxy):
     detection = Detection(programs=("haproxy",), priority=2)
     hooks = Hooks(load_config="why502.sources.haproxy:load_config",
                   lint_rules="why502.analyzers.lint.checks.haproxy",
-                  fix_service="why502.app.fix.proxies:Haproxy",
+                  fix_service="why502.proxies.haproxy.fix:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
+                  mitigate="why502.app.mitigate.haproxy:STOPGAPS",
                   access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
                   access_feed="why502.app.stats.haproxy:HttplogFeed",
                   master_args="why502.proxies.haproxy.process:master_args")

@@ -35,9 +35,10 @@ class Nginx(BaseProxy):
                           include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
     hooks = Hooks(load_config="why502.sources.nginx:load_config",
                   lint_rules="why502.analyzers.lint.checks",
-                  fix_service="why502.app.fix.service:Nginx",
+                  fix_service="why502.proxies.nginx.fix:Nginx",
                   lab_runtime="why502.lab.runtime.nginx:start_nginx",
-                  master_args="why502.proxies.nginx.process:master_args")
+                  master_args="why502.proxies.nginx.process:master_args",
+                  mitigate="why502.app.mitigate.nginx:STOPGAPS")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):
