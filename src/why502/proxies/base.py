@@ -123,6 +123,10 @@ class Hooks:
     #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
     #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
     access_feed: str | None = None
+    #: parsers.lblogs: its access/error log read as an edge's (``parsers.lblogs.family.LogFamily``,
+    #: in its folder: ``proxies/<name>/log.py``); the registry gathers them
+    #: (``proxies.logfamilies``) so the shared readers name no proxy.  "": none
+    log_family: str = ""
 
 
 @dataclass(frozen=True)

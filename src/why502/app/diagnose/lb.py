@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.app.stats.lb import check_log_type, has_lines_of, iter_records, sniff_log_types
+from why502.app.stats.lb import LOG_TYPES, check_log_type, has_lines_of, iter_records, sniff_log_types
 from why502.errors import InputError
 from why502.evidence.lb_evidence import LbEvidence
 from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
 from why502.findings.model import Diagnostic
-from why502.parsers.lblogs import LOG_TYPES
 from why502.sources.proxyprocs import EdgeProcess
 
 
