@@ -108,7 +108,8 @@ def explain(arg: str) -> Explanation:
     # one token that is no ID, status or term may still be a log token (Envoy's details
     # "upstream_reset_before_response_started{connection_termination}"): read it as classify does
     from why502.parsers.recognise import read_line
-    if read_line(text).symptom:
+    from why502.proxies.logfamilies import families
+    if read_line(text, families()).symptom:
         return _explain_line(text)
     return Explanation(query=text, type="id", entries=cat.resolve_id(text, catalog))
 
@@ -127,9 +128,10 @@ def _term_entries(terms: list[Term], catalog: Catalog) -> list[Entry]:
 def _explain_line(text: str) -> Explanation:
     from why502.parsers.normalize import normalize  # lazy: only pasted lines need the classifier
     from why502.parsers.recognise import read_line
+    from why502.proxies.logfamilies import families
 
     first = next((ln for ln in text.splitlines() if ln.strip()), text)
-    reading = read_line(first)  # the reading classify makes of this line alone: both agree
+    reading = read_line(first, families())  # the reading classify makes of this line alone: both agree
     if reading.family is not None:
         lb = _explain_lb_line(first, reading.record)
         if lb is not None:

@@ -134,6 +134,10 @@ class Hooks:
     #: app.mitigate: its ``Stopgaps`` (server groups, take-out, fallback, timeout raise, runtime
     #: API); "": ``why502 mitigate`` does not drive it
     mitigate: str = ""
+    #: parsers.lblogs: its access/error log read as an edge's (``parsers.lblogs.family.LogFamily``,
+    #: in its folder: ``proxies/<name>/log.py``); the registry gathers them
+    #: (``proxies.logfamilies``) so the shared readers name no proxy.  "": none
+    log_family: str = ""
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     if paths:  # an edge's log next to the proxy's own inputs: both read, one report
         edge_inputs: dict[str, Any] = {}
         edge_facts = read_edge(replace(options, access_logs=paths, error_logs=[]), families, since,
-                               diags, edge_inputs, alone=False)
+                               diags, edge_inputs, alone=False, join_with=tuple(options.error_logs))
         inputs["edge"] = edge_inputs
         options = replace(options, access_logs=[p for p in options.access_logs if p not in paths])
     conf = read_config(options, diags, inputs)

@@ -35,7 +35,8 @@ class Caddy(BaseProxy):
                   lab_runtime="",
                   diagnose_view="why502.app.diagnose.proxies:read_caddy",
                   lint_input="why502.analyzers.lint.checks.caddy:lint_input",
-                  config_facts="why502.evidence.caddy_facts:edge_facts")
+                  config_facts="why502.evidence.caddy_facts:edge_facts",
+                  log_family="why502.proxies.caddy.log:CADDY")
 
     def detect(self, raw: str, masked: str) -> int:
         """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin
