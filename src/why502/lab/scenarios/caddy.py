@@ -17,8 +17,8 @@ import time
 from types import ModuleType
 
 from why502.lab.runtime import Stack
-from why502.lab.runtime.appservers import start_gunicorn, start_node, start_uwsgi
-from why502.lab.scenarios.common import PHP_SCRIPTS
+from why502.lab.runtime.appservers import start_node, start_uwsgi
+from why502.lab.scenarios.common import PHP_SCRIPTS, gunicorn
 from why502.lab.scenarios.model import ScenarioRun, scenario
 from why502.proxies import PROXIES
 from why502.proxies.base import resolve
@@ -51,12 +51,6 @@ def _api(address: str, transport: str = "", extra: str = "") -> str:
     return f"handle /api/* {{\n\treverse_proxy {address} {{{inner}\n\t}}\n}}\n"
 
 
-def _gunicorn(stack: Stack, run: ScenarioRun, conf: str = "workers = 1\n") -> str:
-    _proc, port, conf_path = start_gunicorn(stack, conf)
-    run.app_logs.append(stack.root / "logs" / "gunicorn.log")
-    run.app_confs.append(conf_path)
-    return f"127.0.0.1:{port}"
-
 
 @scenario(
     name="caddy-backend-down",
@@ -69,7 +63,7 @@ def _gunicorn(stack: Stack, run: ScenarioRun, conf: str = "workers = 1\n") -> st
     proxy="caddy",
 )
 def _caddy_backend_down(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _caddy(stack, run, _api(address), address)
     run.record("GET /api (app up)", stack.requests("/api/users", count=1))
     stack.stop_process(next(p for p in stack.processes if p.name == "gunicorn"))
@@ -111,7 +105,7 @@ def _caddy_backend_crashed(stack: Stack, run: ScenarioRun) -> None:
     proxy="caddy",
 )
 def _caddy_too_slow(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run, "workers = 2\ntimeout = 30\n")
+    address = gunicorn(stack, run, "workers = 2\ntimeout = 30\n")
     _caddy(stack, run, _api(address, "response_header_timeout 1s"), address)
     run.steps.append(f"gunicorn on {address} needs 3 s; response_header_timeout 1s")
     run.record("GET /api/slow/3", stack.requests("/api/slow/3", count=2, concurrency=2))
@@ -128,7 +122,7 @@ def _caddy_too_slow(stack: Stack, run: ScenarioRun) -> None:
     proxy="caddy",
 )
 def _caddy_gunicorn_timeout(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run, "workers = 1\ntimeout = 1\n")
+    address = gunicorn(stack, run, "workers = 1\ntimeout = 1\n")
     _caddy(stack, run, _api(address), address)
     run.steps.append(f"gunicorn on {address}: timeout = 1; /api/slow/4 takes 4 s")
     run.record("GET /api/slow/4", stack.requests("/api/slow/4", count=1, timeout=12))
@@ -188,7 +182,7 @@ def _caddy_keepalive_race(stack: Stack, run: ScenarioRun) -> None:
     proxy="caddy",
 )
 def _caddy_no_healthy(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     checks = "health_uri /status/503\n\t\thealth_interval 200ms\n\t\thealth_timeout 500ms"
     _caddy(stack, run, _api(address, extra=checks), address)
     run.steps.append(f"Caddy health-checks {address}/status/503: the app answers 503")
@@ -257,7 +251,7 @@ def _caddy_fpm_missing(stack: Stack, run: ScenarioRun) -> None:
     proxy="caddy",
 )
 def _caddy_tls_mismatch(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _caddy(stack, run, _api(f"https://{address}"), address)
     run.steps.append(f"reverse_proxy https://{address}: gunicorn speaks plain HTTP")
     run.record("GET /api", stack.requests("/api/users", count=3))
@@ -274,7 +268,7 @@ def _caddy_tls_mismatch(stack: Stack, run: ScenarioRun) -> None:
     proxy="caddy",
 )
 def _caddy_app_5xx(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _caddy(stack, run, _api(address), address)
     run.steps.append(f"the app on {address} answers 500 to /api/status/500")
     run.record("GET /api/status/500", stack.requests("/api/status/500", count=3))
@@ -290,7 +284,7 @@ def _caddy_app_5xx(stack: Stack, run: ScenarioRun) -> None:
     proxy="caddy",
 )
 def _caddy_healthy(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _caddy(stack, run, _api(address), address)
     run.record("GET /api", stack.requests("/api/users", count=4))
 
@@ -306,7 +300,7 @@ def _caddy_healthy(stack: Stack, run: ScenarioRun) -> None:
     proxy="caddy",
 )
 def _caddy_noise(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run, "workers = 2\n")
+    address = gunicorn(stack, run, "workers = 2\n")
     _caddy(stack, run, _api(address), address)
     run.record("GET /nowhere", stack.requests("/nowhere", count=2))
     run.record("GET /api/status/404", stack.requests("/api/status/404", count=2))

@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 
 from why502.lab.runtime import Stack
-from why502.lab.runtime.appservers import start_gunicorn, start_uwsgi
+from why502.lab.runtime.appservers import start_uwsgi
 from why502.lab.runtime.envoy import envoy_cluster, envoy_paths, start_envoy_stack
+from why502.lab.scenarios.common import gunicorn
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
 # the default access-log format (source/common/formatter: DEFAULT_FORMAT): "METHOD PATH PROTO" CODE FLAGS
@@ -37,13 +38,6 @@ def _envoy(stack: Stack, run: ScenarioRun, address: str, *, route: str = "timeou
     run.record("GET /other (a healthy app)", stack.requests("/other/", count=2))
 
 
-def _gunicorn(stack: Stack, run: ScenarioRun, conf: str = "workers = 1\n") -> str:
-    """A real gunicorn (sync workers) serving the lab WSGI app; its log and conf are evidence."""
-    _proc, port, conf_path = start_gunicorn(stack, conf)
-    run.app_logs.append(stack.root / "logs" / "gunicorn.log")
-    run.app_confs.append(conf_path)
-    return f"127.0.0.1:{port}"
-
 
 @scenario(
     name="envoy-backend-down",
@@ -56,7 +50,7 @@ def _gunicorn(stack: Stack, run: ScenarioRun, conf: str = "workers = 1\n") -> st
     proxy="envoy",
 )
 def _envoy_backend_down(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _envoy(stack, run, address)
     run.record("GET /api (app up)", stack.requests("/api/users", count=1))
     stack.stop_process(next(p for p in stack.processes if p.name == "gunicorn"))
@@ -75,7 +69,7 @@ def _envoy_backend_down(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_backend_crashed(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _envoy(stack, run, address)
     run.record("GET /api/crash", stack.requests("/api/crash", count=2))
     stack.wait_for_log(run.app_logs[0], "exited with code 1")
@@ -93,7 +87,7 @@ def _envoy_backend_crashed(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_too_slow(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run, "workers = 2\ntimeout = 30\n")
+    address = gunicorn(stack, run, "workers = 2\ntimeout = 30\n")
     _envoy(stack, run, address, route="timeout: 1s")
     run.steps.append(f"gunicorn on {address} needs 3 s; the route's timeout is 1s")
     run.record("GET /api/slow/3", stack.requests("/api/slow/3", count=2, concurrency=2))
@@ -110,7 +104,7 @@ def _envoy_too_slow(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_gunicorn_timeout(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run, "workers = 1\ntimeout = 1\n")
+    address = gunicorn(stack, run, "workers = 1\ntimeout = 1\n")
     _envoy(stack, run, address, route="timeout: 10s")
     run.steps.append(f"gunicorn on {address}: timeout = 1; /api/slow/4 takes 4 s")
     run.record("GET /api/slow/4", stack.requests("/api/slow/4", count=1, timeout=12))
@@ -169,7 +163,7 @@ def _envoy_keepalive_race(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_circuit_breaker(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run, "workers = 1\n")
+    address = gunicorn(stack, run, "workers = 1\n")
     breaker = ("circuit_breakers:\n  thresholds:\n  - max_requests: 1\n"
                "    max_pending_requests: 1\n")
     _envoy(stack, run, address, extra=breaker)
@@ -188,7 +182,7 @@ def _envoy_circuit_breaker(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_no_healthy(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     # healthy_panic_threshold 0: with every host unhealthy Envoy would otherwise route to all of
     # them anyway (the panic threshold, 50 % by default: load_balancer.cc "panic mode")
     check = ("health_checks:\n- timeout: 0.5s\n  interval: 0.2s\n  unhealthy_threshold: 1\n"
@@ -211,7 +205,7 @@ def _envoy_no_healthy(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_tls_mismatch(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _envoy(stack, run, address, tls=True)
     run.steps.append(f"cluster api speaks TLS to gunicorn's plain HTTP on {address}")
     run.record("GET /api", stack.requests("/api/users", count=3))
@@ -245,7 +239,7 @@ def _envoy_unix_missing(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_app_5xx(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _envoy(stack, run, address)
     run.steps.append(f"the app on {address} answers 500 to /api/status/500")
     run.record("GET /api/status/500", stack.requests("/api/status/500", count=3))
@@ -261,7 +255,7 @@ def _envoy_app_5xx(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_healthy(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run)
+    address = gunicorn(stack, run)
     _envoy(stack, run, address)
     run.record("GET /api", stack.requests("/api/users", count=4))
 
@@ -277,7 +271,7 @@ def _envoy_healthy(stack: Stack, run: ScenarioRun) -> None:
     proxy="envoy",
 )
 def _envoy_noise(stack: Stack, run: ScenarioRun) -> None:
-    address = _gunicorn(stack, run, "workers = 2\n")
+    address = gunicorn(stack, run, "workers = 2\n")
     _envoy(stack, run, address)
     run.record("GET /nowhere", stack.requests("/nowhere", count=2))
     run.record("GET /api/status/404", stack.requests("/api/status/404", count=2))

@@ -107,7 +107,8 @@ class ScenarioRun:
             if self.proxy in EDGE:
                 # Envoy's evidence is its access log (the response flags); Caddy's is its own log
                 # (the Go error and the upstream), read with the Caddyfile as docs/proxies/caddy.md
-                # says -- its access log holds only statuses
+                # says (with its access log too, the access log's findings -- the site's host, no
+                # upstream -- outrank the error log's: see docs/guide/lab.md)
                 access = self.access_log if self.proxy == "envoy" else None
                 options.access_logs = [str(access)] if access else []
                 options.fpm_conf = str(self.fpm_conf) if self.fpm_conf else None
