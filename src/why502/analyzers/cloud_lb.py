@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from why502.analyzers import unexplained
+from why502.analyzers import edge_apps, unexplained
 from why502.analyzers.base import Candidate, GroupKey
 from why502.catalog import load_catalog
 from why502.catalog.calibration import uncalibrate
@@ -168,7 +168,8 @@ def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     for lb in ev.edge.families:
         # most likely first within the family: equal ranks keep this order (rank.fold is stable)
-        for f in sorted(findings(lb), key=lambda f: (-f.confidence, -f.count, f.cause)):
+        found = [edge_apps.refine(ev, lb, f) for f in findings(lb)]
+        for f in sorted(found, key=lambda f: (-f.confidence, -f.count, f.cause)):
             out.append(Candidate(replace(f, confidence=uncalibrate(f.confidence)),
                                  claims=frozenset({claim(lb.family, f.cause)}), edge=lb.family))
     return out

@@ -32,7 +32,7 @@ class Caddy(BaseProxy):
     hooks = Hooks(load_config="why502.sources.caddy:load_config",
                   lint_rules="why502.analyzers.lint.checks.caddy",
                   fix_service="why502.proxies.caddy.fix:Caddy",
-                  lab_runtime="",
+                  lab_runtime="why502.proxies.caddy.lab:start_caddy",
                   diagnose_view="why502.app.diagnose.proxies:read_caddy",
                   lint_input="why502.analyzers.lint.checks.caddy:lint_input",
                   config_facts="why502.evidence.caddy_facts:edge_facts",
