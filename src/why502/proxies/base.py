@@ -108,12 +108,15 @@ class Hooks:
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
     #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
+    #: (``proxies.<name>.diagnose``); "" for the default proxy's own path (``app.diagnose.inputs``)
+    #: or, with ``config_facts`` set, ``app.diagnose.proxies.read_with_hooks``
     diagnose_view: str = ""
     #: app.lint: ``(path, options, notes) -> (config, lint input)`` for its @rule checks
     lint_input: str = ""
     # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
-    # None: the proxy's config is read by a path of its own (nginx, Apache, HAProxy, for now)
+    # None: the proxy's config is read by its ``diagnose_view`` (Apache, HAProxy) or, for the
+    # default proxy, by diagnose's own path
     config_facts: str | None = None
     #: app.stats: a context manager ``(access_logs, error_logs, config) -> (paths, log_format)``
     #: giving this proxy's access log as lines the statistics engine reads (None: it reads the
@@ -123,6 +126,12 @@ class Hooks:
     #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
     #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
     access_feed: str | None = None
+    #: sources: the module of its ``source`` plug-in (``proxies.<name>.source``): its config read
+    #: once per run (``sources.once``), its runtime or admin API; "" when it has none
+    source: str = ""
+    #: evidence: the module of its ``facts`` plug-in (``proxies.<name>.facts``): its config as
+    #: targets, groups and the aliases its logs name peers by; "" when it has none
+    facts: str = ""
 
 
 @dataclass(frozen=True)

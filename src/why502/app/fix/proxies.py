@@ -35,14 +35,28 @@ from why502.app.fix.service import (
 )
 from why502.parsers.procnet import parse_tcp_table
 from why502.proxies.apache.config import ApacheConfig, envvars
-from why502.sources.apache import apache_config
-from why502.sources.haproxy import haproxy_config
+from why502.proxies.apache.proxy import PROXY as APACHE
+from why502.proxies.base import resolve
+from why502.proxies.haproxy.config import HaproxyConfig
+from why502.proxies.haproxy.proxy import PROXY as HAPROXY
 from why502.sources.listeners import socket_inodes
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
 
 RELOAD_WAIT = 10.0
 _DUMPED = re.compile(r"^\s*\([*\d]+\) (/.*?)\s*$", re.MULTILINE)
+
+
+def haproxy_config(path: str) -> HaproxyConfig:
+    """The ``haproxy.cfg`` at ``path``, parsed once per run by HAProxy's source plug-in
+    (``Hooks.source``: a plug-in is resolved by name, never imported by the layer it serves)."""
+    return resolve(HAPROXY.hooks.source).haproxy_config(path)  # type: ignore[attr-defined, no-any-return]
+
+
+def apache_config(path: str) -> ApacheConfig:
+    """Apache's config at ``path``, parsed once per run by its source plug-in (``Hooks.source``:
+    a plug-in is resolved by name, never imported by the layer it serves)."""
+    return resolve(APACHE.hooks.source).apache_config(path)  # type: ignore[attr-defined, no-any-return]
 
 
 def _listening_inodes() -> set[int]:

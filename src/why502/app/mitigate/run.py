@@ -323,7 +323,7 @@ def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Option
 
 def _apply_runtime(chosen: list[Proposal], proxy: str, conf: str, options: Options, out: TextIO,
                    mid: str) -> int:
-    from why502.sources.haproxy import haproxy_config
+    from why502.app.mitigate.haproxy import haproxy_config
 
     cfg = haproxy_config(conf)
     m = _record(chosen, proxy, conf, mid)

@@ -35,12 +35,14 @@ class Haproxy(BaseProxy):
                      "Ta where none came)")
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH})
     detection = Detection(programs=("haproxy",), priority=2)
-    hooks = Hooks(load_config="why502.sources.haproxy:load_config",
+    hooks = Hooks(load_config="why502.proxies.haproxy.source:load_config",
                   lint_rules="why502.analyzers.lint.checks.haproxy",
                   fix_service="why502.app.fix.proxies:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
                   access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
-                  access_feed="why502.app.stats.haproxy:HttplogFeed")
+                  access_feed="why502.app.stats.haproxy:HttplogFeed",
+                  diagnose_view="why502.proxies.haproxy.diagnose:read_haproxy",
+                  source="why502.proxies.haproxy.source", facts="why502.proxies.haproxy.facts")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and
