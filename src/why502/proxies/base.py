@@ -142,6 +142,9 @@ class Detection:
     title_prefix: str | None = None  # a master that rewrites its title ("nginx: master process")
     include: re.Pattern[str] | None = None  # an include line of the masked text; group 1: the path
     priority: int = 0  # on equal scores, the higher priority wins
+    #: the ``source`` names classify gives this proxy's lines besides its own name (Caddy's error
+    #: logger: the ``go-proxy`` rules of Go's reverse-proxy errors, which cloudflared's share)
+    log_sources: tuple[str, ...] = ()
 
 
 @runtime_checkable

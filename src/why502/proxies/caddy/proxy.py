@@ -28,7 +28,7 @@ class Caddy(BaseProxy):
         stats_word="Caddy", stats_target="upstream", stats_timeout="response_header_timeout",
         stats_timeout_column="response_header_timeout")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS})
-    detection = Detection(programs=("caddy",), priority=1)
+    detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))
     hooks = Hooks(load_config="why502.proxies.caddy.source:load_config",
                   lint_rules="why502.analyzers.lint.checks.caddy",
                   fix_service="",
