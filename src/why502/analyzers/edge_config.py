@@ -100,7 +100,7 @@ def _routed(f: Finding, targets: Sequence[TargetFact]) -> TargetFact | None:
 
 def _route_path(location: str | None) -> str:
     """The path prefix a target's route matches: Envoy's facts say ``prefix /api`` or ``path
-    /x`` (evidence.envoy_facts), Caddy's ``/api/*`` (a handle's path matcher)."""
+    /x`` (proxies.envoy.facts), Caddy's ``/api/*`` (a handle's path matcher)."""
     loc = location or ""
     kind, _, rest = loc.partition(" ")
     if rest and kind in ("prefix", "path"):

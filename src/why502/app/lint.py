@@ -13,7 +13,7 @@ the same reason a named NGINX_CONF's absolute includes are not read from this ma
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from why502.analyzers.lint import (
     LINT_INPUTS,
@@ -99,13 +99,21 @@ def proxy_of(options: LintOptions) -> str:
     return choose(options.proxy, options.nginx_conf)
 
 
+_Config = TypeVar("_Config")
+
+
+def _read(proxy: str, reader: str, path: str, kind: type[_Config]) -> _Config:
+    """``path`` read by ``reader`` of the proxy's source plug-in (``Hooks.source``: parsed once
+    per run; a plug-in is resolved by name, never imported by the layer it serves)."""
+    cfg = resolve(f"{get(proxy).hooks.source}:{reader}")(path)  # type: ignore[operator]
+    assert isinstance(cfg, kind)
+    return cfg
+
+
 def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore: set[str],
                  enable: set[str]) -> LintOutcome:
     """HAProxy or Apache httpd: read the named file (includes for Apache), the FPM pools when
     given (or this host's with ``--host``), run that proxy's rules."""
-    from why502.sources.apache import apache_config
-    from why502.sources.haproxy import haproxy_config
-
     path = options.nginx_conf
     if not path or path == "-":
         raise UsageError(f"lint --proxy {proxy} needs the config file (--config FILE)")
@@ -117,7 +125,7 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
     pools: list[FpmPool] = []
     try:
         if proxy == "haproxy":
-            cfg = haproxy_config(path)
+            cfg = _read(proxy, "haproxy_config", path, HaproxyConfig)
             notes += [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
             inp = HaproxyLintInput(cfg, backend_timeout=options.backend_timeout)
         elif LINT_INPUTS.get(proxy) is EnvoyLintInput:
@@ -128,7 +136,7 @@ def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore
             inp = EnvoyLintInput(cfg, backend_timeout=options.backend_timeout,
                                  backend_keepalive=options.backend_keepalive)
         else:
-            cfg = apache_config(path)
+            cfg = _read(proxy, "apache_config", path, ApacheConfig)
             notes += [LintNote("warning", m) for m in cfg.problems]
             if options.fpm_conf:
                 pools = _pools_from_files(options.fpm_conf, notes)

@@ -113,12 +113,15 @@ class Hooks:
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
     #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
+    #: (``proxies.<name>.diagnose``); "" for the default proxy's own path (``app.diagnose.inputs``)
+    #: or, with ``config_facts`` set, ``app.diagnose.proxies.read_with_hooks``
     diagnose_view: str = ""
     #: app.lint: ``(path, options, notes) -> (config, lint input)`` for its @rule checks
     lint_input: str = ""
     # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
-    # None: the proxy's config is read by a path of its own (nginx, Apache, HAProxy, for now)
+    # None: the proxy's config is read by its ``diagnose_view`` (Apache, HAProxy) or, for the
+    # default proxy, by diagnose's own path
     config_facts: str | None = None
     #: app.stats: a context manager ``(access_logs, error_logs, config) -> (paths, log_format)``
     #: giving this proxy's access log as lines the statistics engine reads (None: it reads the
@@ -138,6 +141,12 @@ class Hooks:
     #: in its folder: ``proxies/<name>/log.py``); the registry gathers them
     #: (``proxies.logfamilies``) so the shared readers name no proxy.  "": none
     log_family: str = ""
+    #: sources: the module of its ``source`` plug-in (``proxies.<name>.source``): its config read
+    #: once per run (``sources.once``), its runtime or admin API; "" when it has none
+    source: str = ""
+    #: evidence: the module of its ``facts`` plug-in (``proxies.<name>.facts``): its config as
+    #: targets, groups and the aliases its logs name peers by; "" when it has none
+    facts: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,9 @@ class Detection:
     title_prefix: str | None = None  # a master that rewrites its title ("nginx: master process")
     include: re.Pattern[str] | None = None  # an include line of the masked text; group 1: the path
     priority: int = 0  # on equal scores, the higher priority wins
+    #: the ``source`` names classify gives this proxy's lines besides its own name (Caddy's error
+    #: logger: the ``go-proxy`` rules of Go's reverse-proxy errors, which cloudflared's share)
+    log_sources: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -19,8 +19,8 @@ from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.stats.errorlog import JoinRows
 from why502.errors import InputError
 from why502.evidence.aggregate import LogAggregator
+from why502.evidence.aliases import with_aliases
 from why502.evidence.client_view import client_failures, location_outcomes, with_client_view
-from why502.evidence.haproxy_facts import with_aliases
 from why502.evidence.model import LogEvent, LogFacts
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Diagnostic

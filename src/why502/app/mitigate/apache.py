@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from why502.app.mitigate.model import Group, Member, Stopgaps
 from why502.errors import InputError
-from why502.sources.apache import apache_config
+from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.apache.proxy import PROXY as APACHE
+from why502.proxies.base import resolve
+
+
+def apache_config(path: str) -> ApacheConfig:
+    """Apache's config at ``path``, parsed once per run by its source plug-in (``Hooks.source``:
+    a plug-in is resolved by name, never imported by the layer it serves)."""
+    return resolve(APACHE.hooks.source).apache_config(path)  # type: ignore[attr-defined, no-any-return]
 
 
 def apache_groups(conf: str) -> list[Group]:

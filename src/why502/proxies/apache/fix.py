@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from why502.app.fix.service import Outcome, alive, children, run_program, unit_main_pid, wait_new_children
 from why502.proxies.apache.config import ApacheConfig, envvars
-from why502.sources.apache import apache_config
+from why502.proxies.apache.source import apache_config
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
 

@@ -37,7 +37,9 @@ class Apache(BaseProxy):
                   lab_runtime="why502.lab.runtime.apache:start_apache",
                   access_log="why502.app.stats.haproxy:apache_for_diagnose",
                   master_args="why502.proxies.apache.process:master_args",
-                  mitigate="why502.app.mitigate.apache:STOPGAPS")
+                  mitigate="why502.app.mitigate.apache:STOPGAPS",
+                  diagnose_view="why502.proxies.apache.diagnose:read_apache",
+                  source="why502.proxies.apache.source", facts="why502.proxies.apache.facts")
 
     def detect(self, raw: str, masked: str) -> int:
         from why502.proxies.apache.dump import looks_like_dump

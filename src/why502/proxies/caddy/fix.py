@@ -28,7 +28,7 @@ from why502.app.fix.service import OneFile, Outcome, alive, holds_listener, list
 from why502.errors import InputError
 from why502.proxies.caddy.config import looks_like_json
 from why502.proxies.caddy.proxy import PROXY
-from why502.sources.caddy import caddy_config
+from why502.proxies.caddy.source import caddy_config
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import master_of
 

@@ -51,8 +51,9 @@ class Envoy(BaseProxy):
                   lint_rules="why502.analyzers.lint.checks.envoy",
                   fix_service="why502.proxies.envoy.fix:Envoy",
                   lab_runtime="why502.lab.runtime.envoy:start_envoy",
-                  config_facts="why502.evidence.envoy_facts:envoy_facts",
-                  log_family="why502.proxies.envoy.log:ENVOY")
+                  config_facts="why502.proxies.envoy.facts:envoy_facts",
+                  log_family="why502.proxies.envoy.log:ENVOY",
+                  facts="why502.proxies.envoy.facts")
 
     def detect(self, raw: str, masked: str) -> int:
         """A bootstrap's keys at line starts (YAML), a JSON document whose top keys are a

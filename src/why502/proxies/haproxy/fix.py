@@ -25,7 +25,7 @@ from why502.app.fix.service import (
     unit_main_pid,
     wait_new_children,
 )
-from why502.sources.haproxy import haproxy_config
+from why502.proxies.haproxy.source import haproxy_config
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
 
