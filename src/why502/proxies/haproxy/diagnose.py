@@ -13,6 +13,7 @@ from why502.app.diagnose.proxies import LiveStates, ProxyView
 from why502.errors import InputError
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
+from why502.parsers.rooted import proc_root, under_root
 from why502.proxies.haproxy import source
 from why502.proxies.haproxy.config import HaproxyConfig
 from why502.proxies.haproxy.facts import haproxy_facts, listens
@@ -40,8 +41,11 @@ def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
     inputs["config"] = cfg.main_file
     inputs["config_files"] = cfg.files
     if not options.error_logs:
-        if os.path.exists(DEBIAN_LOG):
-            view.error_logs = [DEBIAN_LOG]
+        # a master in a container logs inside it: its syslog file is read through its root,
+        # never this host's file of the same name (issue 31)
+        log = under_root(options.root or proc_root(cfg.main_file), DEBIAN_LOG)
+        if os.path.exists(log):
+            view.error_logs = [log]
             return view
         targets_ = cfg.log_targets
         diags.append(Diagnostic("info", "HAProxy logs through syslog (" + (", ".join(targets_) or
