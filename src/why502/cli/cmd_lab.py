@@ -205,8 +205,10 @@ def _run_one(args: argparse.Namespace) -> int:
                              for label, status in result.responses)
         print(f"  client saw: {statuses}", file=err)
         if args.show_logs:
-            log_name = {"haproxy": "haproxy.log", "apache": "apache error log"}.get(
-                result.proxy, "nginx error.log")
+            from why502.proxies import title
+
+            # the proxy's word and the file's own name: "nginx error.log", "HAProxy haproxy.log"
+            log_name = f"{title(result.proxy)} {result.error_log.name if result.error_log else 'error log'}"
             shown = [(log_name, result.error_log), ("php-fpm.log", result.fpm_log),
                      ("kernel.log", result.kernel_log)]
             shown += [(p.name, p) for p in result.app_logs]

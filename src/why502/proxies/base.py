@@ -71,6 +71,17 @@ class Capability(str, enum.Enum):
     #: ``default_error_log`` (Debian's /var/log/haproxy.log, its rsyslog.d/49-haproxy.conf):
     #: discovery reads that file, under a container's root for a master that runs in one.
     LOGS_THROUGH_SYSLOG = "logs-through-syslog"
+    #: its logs are the shape why502's log engines are written for: its error line is cut into
+    #: parts (``parsers.errorlog``: key phrase, errno, action, ``upstream: "scheme://peer"``; the
+    #: catalog's ``[families]`` ``phrase``) and its access-log fields are the statistics engine's
+    #: columns (``evidence.stats``: ``$upstream_addr``, ``$upstream_status``, ...), so the
+    #: engines' word for "the proxy made this 5xx" is its name (``proxies.ENGINE``).  One proxy.
+    ENGINE_LOGS = "engine-logs"
+    #: its error lines name a unix socket by its bare path (Apache's ``AH02454: FCGI: attempt to
+    #: connect to Unix domain socket /run/php/php-fpm.sock (localhost:8000) failed``,
+    #: proxy_util.c ``ap_proxy_connect_backend()``): the aggregator writes it ``unix:PATH``,
+    #: as the config's identity key (``evidence.aggregate``; a host:port is taken as written).
+    PEER_SOCKET_PATH = "peer-socket-path"
 
 
 @dataclass(frozen=True)

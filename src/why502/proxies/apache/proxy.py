@@ -27,7 +27,8 @@ class Apache(BaseProxy):
         config_test="apachectl configtest", reload="systemctl reload apache2",
         default_config="/etc/apache2/apache2.conf", default_error_log="/var/log/apache2/error.log",
         stats_word="Apache")
-    capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH})
+    capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
+                              Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
     detection = Detection(programs=("apache2", "httpd"), priority=1,
                           include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))

@@ -34,7 +34,7 @@ class Haproxy(BaseProxy):
         stats_groups="Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
                      "Ta where none came)")
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
-                              Capability.LOGS_THROUGH_SYSLOG})
+                              Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2)
     hooks = Hooks(load_config="why502.proxies.haproxy.source:load_config",
                   lint_rules="why502.analyzers.lint.checks.haproxy",

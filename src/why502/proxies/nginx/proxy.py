@@ -30,7 +30,8 @@ class Nginx(BaseProxy):
         default_config="/etc/nginx/nginx.conf", default_error_log="/var/log/nginx/error.log",
         stats_word="nginx")
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
-                              Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH})
+                              Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
+                              Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
                           include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
     hooks = Hooks(load_config="why502.sources.nginx:load_config",
