@@ -250,11 +250,24 @@ def apache_format(config: str | None, paths: list[str], given: str | None) -> st
     return apache_log.COMBINED
 
 
+def _only_target(config: str | None) -> str:
+    """The one backend of an Apache config (its identity key), else ``-``: an access line does
+    not say which backend served it, so a relayed 5xx names one only when there is one."""
+    if config is None:
+        return "-"
+    try:
+        keys = {t.key for t in apache_config(config).targets()}
+    except OSError:
+        return "-"
+    return next(iter(keys)) if len(keys) == 1 else "-"
+
+
 @contextmanager
 def apache_as_nginx(paths: list[str], config: str | None,
                     given: str | None) -> Iterator[tuple[list[str], str]]:
     fmt = apache_log.compile_log_format(apache_format(config, paths, given))
-    with rewritten(paths, lambda line: apache_log.to_nginx_line(line, fmt)) as out:
+    upstream = _only_target(config) if fmt.relay else "-"
+    with rewritten(paths, lambda line: apache_log.to_nginx_line(line, fmt, upstream)) as out:
         yield out, fmt.format
 
 
@@ -293,11 +306,13 @@ def apache_for_diagnose(access_logs: list[str], error_logs: list[str],
                         config: str | None) -> Iterator[tuple[list[str], str]]:
     """``Hooks.access_log`` of Apache: its access log through the ``LogFormat`` of the
     ``CustomLog`` that writes it (else ``combined``), as the engine's rows (``NGINX_FORMAT``:
-    no upstream fields, so who made a 5xx is judged from the error log and the live probe)."""
+    no upstream fields, so who made a 5xx is judged from the error log and the live probe;
+    ``why502`` when the format has ``%{proxy-status}n``, which says it offline:
+    ``proxies.apache.log``)."""
     from why502.proxies.apache.log import NGINX_FORMAT
 
     if not access_logs:
         yield [], NGINX_FORMAT
         return
-    with apache_as_nginx(list(access_logs), config, None) as (out, _fmt):
-        yield out, NGINX_FORMAT
+    with apache_as_nginx(list(access_logs), config, None) as (out, fmt):
+        yield out, apache_log.engine_format(apache_log.compile_log_format(fmt))
