@@ -81,3 +81,22 @@ def test_a_proxy_made_502_is_never_called_relayed() -> None:
     assert all(line.split()[-1] == "-" for line in log.splitlines() if line.strip())
     assert findings and findings[0]["cause"] == "backend-crashed", findings
     assert "upstream-returned-5xx" not in {f["cause"] for f in findings}
+
+
+@pytest.mark.parametrize("err", ["(70007)The timeout specified has expired",
+                                 "(104)Connection reset by peer"])
+def test_a_client_side_fcgi_dispatch_error_is_no_backend_symptom(err: str) -> None:
+    """mod_proxy_fcgi's AH01075 with "(reading input brigade)" is the client's body that did not
+    come (a slow client: Apache answers 408), with "(passing ... to output filters)" the answer
+    the client did not take: no backend symptom (recorded from the lab's slow-client cells)."""
+    from why502.parsers.errorlog import classify_line
+
+    head = ("[Tue Nov 24 08:28:27.458289 2026] [proxy_fcgi:error] [pid 6191:tid 6197] "
+            f"{err}: [client 127.0.0.1:56474] AH01075: Error dispatching request to : ")
+    for tail in ("(reading input brigade)", "(passing headers brigade to output filters)",
+                 "(passing brigade to output filters)"):
+        found = classify_line(head + tail)
+        assert found is None, (tail, found)
+    # the backend's own dispatch failures still count
+    polling = classify_line(head.replace(err, "(70007)The timeout specified has expired") + "(polling)")
+    assert polling is not None and polling.symptom == "read-timeout"
