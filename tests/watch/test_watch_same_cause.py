@@ -107,6 +107,10 @@ def test_real_proxy_run(scenario: str) -> None:
             pytest.skip(str(err))
         assert run.config is not None and run.error_log is not None
         cause = same_cause(["--config", str(run.config)], [run.error_log], [])
+        if run.access_log is not None:
+            # Apache's access log too (its LogFormat, read through Hooks.watch_access): every
+            # line once failed nginx's format and watch never opened an incident
+            assert same_cause(["--config", str(run.config)], [run.error_log], [run.access_log]) == cause
     assert cause == RECORDINGS[scenario].cause
 
 

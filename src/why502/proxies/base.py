@@ -123,6 +123,11 @@ class Hooks:
     #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
     #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
     access_feed: str | None = None
+    #: app.watch: ``(config, path) -> (rewrite, log_format)``: ``rewrite(line)`` gives one
+    #: line of this proxy's access log at ``path`` as a line in nginx ``log_format`` (None: a
+    #: line that is no request), so ``watch`` counts its requests as ``access_log`` has
+    #: diagnose read them (None: the access log is nginx's own format)
+    watch_access: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ adds each server's state now when the config has a ``stats socket`` that answers
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
@@ -316,3 +316,18 @@ def apache_for_diagnose(access_logs: list[str], error_logs: list[str],
         return
     with apache_as_nginx(list(access_logs), config, None) as (out, fmt):
         yield out, apache_log.engine_format(apache_log.compile_log_format(fmt))
+
+
+def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:
+    """``Hooks.watch_access`` of Apache: each line of its access log at ``path`` rewritten as
+    ``apache_for_diagnose`` has diagnose read it (the ``LogFormat`` of the ``CustomLog`` that
+    writes it, else ``combined``), and the nginx format of the rewritten lines: ``watch``
+    counts Apache's requests with the same reader as diagnose (without it every line failed
+    nginx's format and no incident ever opened on Apache's access log)."""
+    from why502.parsers.log_format import PREDEFINED
+
+    fmt = apache_log.compile_log_format(apache_format(config, [path], None))
+    upstream = _only_target(config) if fmt.relay else "-"
+    engine = apache_log.engine_format(fmt)
+    nginx_format = PREDEFINED[engine][0] if engine in PREDEFINED else engine
+    return (lambda line: apache_log.to_nginx_line(line, fmt, upstream)), nginx_format

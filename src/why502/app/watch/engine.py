@@ -214,6 +214,8 @@ class _Followed:
     windows: dict[str, LogWindow] = field(default_factory=dict)
 
     hold_from: float | None = None  # what the open incident keeps of new windows (Watch._hold)
+    # another proxy's access line as an nginx line (Hooks.watch_access), None for nginx's own
+    rewrite: Callable[[str], str | None] | None = None
 
     def window(self, kind: str, seconds: float, budget: int) -> LogWindow:
         win = self.windows.get(kind)
@@ -375,6 +377,16 @@ class Watch:
 
                 fmt, _where = choose_format(None, self.cfg, [path])
                 parser = make_parser(fmt)
+            rewrite = None
+            hook = get(self.proxy).hooks.watch_access
+            if self.proxy != DEFAULT and hook is not None and forced is None:
+                # another proxy's access log (Apache's LogFormat): rewritten line by line as
+                # diagnose reads it (Hooks.watch_access), then counted in nginx's terms
+                from why502.app.watch.traffic import make_parser
+                from why502.parsers.log_format import compile_format
+
+                rewrite, nginx_format = resolve(hook)(o.config, path)  # type: ignore[operator]
+                parser = make_parser(compile_format(nginx_format, None, name="rewritten"))
             old = known.get(("access", path))
             if old is not None:
                 if parser is not None and (old.parser is None or old.parser.fmt != parser.fmt):
@@ -382,7 +394,7 @@ class Watch:
                 continue
             added.append(path)
             self.followed.append(_Followed("access", self._follower(path, from_start), parser,
-                                           family=forced))
+                                           family=forced, rewrite=rewrite))
         for kind, paths in (("error", errors), ("fpm", _expand(list(o.fpm_logs))),
                             ("auto", _expand(list(o.logs)))):
             for path in paths:
@@ -580,6 +592,9 @@ class Watch:
             name, _hits = guess_format([ln for ln in head if ln])
             fmt, escape = PREDEFINED[name]
             f.parser = make_parser(compile_format(fmt, escape, name=name))
+        if f.rewrite is not None:  # a line no request keeps its text: counted as unparsed
+            text = data.decode("utf-8", "replace").splitlines()
+            data = "".join((f.rewrite(ln) or ln) + "\n" for ln in text).encode()
         statuses, unparsed = self.metrics.traffic.add(data, f.parser, self.metrics.upstream_of)
         self._count(f, statuses, unparsed, count, bucket)
 

@@ -35,7 +35,8 @@ class Apache(BaseProxy):
                   lint_rules="why502.analyzers.lint.checks.apache",
                   fix_service="why502.app.fix.proxies:Apache",
                   lab_runtime="why502.lab.runtime.apache:start_apache",
-                  access_log="why502.app.stats.haproxy:apache_for_diagnose")
+                  access_log="why502.app.stats.haproxy:apache_for_diagnose",
+                  watch_access="why502.app.stats.haproxy:apache_for_watch")
 
     def detect(self, raw: str, masked: str) -> int:
         from why502.proxies.apache.dump import looks_like_dump
