@@ -331,3 +331,15 @@ def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str
     engine = apache_log.engine_format(fmt)
     nginx_format = PREDEFINED[engine][0] if engine in PREDEFINED else engine
     return (lambda line: apache_log.to_nginx_line(line, fmt, upstream)), nginx_format
+
+
+def haproxy_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:
+    """``Hooks.watch_access`` of HAProxy: its httplog lines as the ``why502`` rows diagnose
+    reads (``proxies.haproxy.log.to_nginx_line``: a 5xx on a line whose termination state
+    says the server's headers went through is the server's, relayed), so ``watch`` counts the
+    5xx HAProxy relayed as well as the ones it made (before, only its failure lines counted:
+    a backend's own 502s never opened an incident)."""
+    from why502.parsers.log_format import PREDEFINED
+
+    addresses, zone = server_addresses(config), _zone()
+    return (lambda line: haproxy_log.to_nginx_line(line, addresses, zone)), PREDEFINED["why502"][0]

@@ -40,6 +40,7 @@ class Haproxy(BaseProxy):
                   fix_service="why502.app.fix.proxies:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
                   access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
+                  watch_access="why502.app.stats.haproxy:haproxy_for_watch",
                   access_feed="why502.app.stats.haproxy:HttplogFeed")
 
     def detect(self, raw: str, masked: str) -> int:
