@@ -59,6 +59,9 @@ def test_includes_scopes_targets_and_effective_timeouts(tmp_path: Path) -> None:
     assert groups["balancer://pool"].servers == ("10.0.0.1:8080", "10.0.0.2:8080")
     assert aliases["/run/php/php8.2-fpm.sock"] == "unix:/run/php/php8.2-fpm.sock"
     assert aliases["10.0.0.1"] == "10.0.0.1:8080"
+    # AH01102 names a unix-socket worker by its URL's host and the scheme's default port
+    # (fcgi: 8000, proxy_util.c), not by its path
+    assert aliases["localhost:8000"] == "unix:/run/php/php8.2-fpm.sock"
     assert {t.settings["directive"].value for t in targets} == {"BalancerMember", "SetHandler",
                                                                 "ProxyPass"}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +17,8 @@ from why502.lab import matrix
 
 def test_cells_are_the_product_of_the_dimensions_filtered_by_each_fault() -> None:
     cells = matrix.cells()
-    expected = sum(len(f.proxies) * len(matrix.BACKENDS) * len(f.traffic) * len(matrix.NOISE)
-                   for f in matrix.FAULTS)
+    expected = sum(len(f.proxies) * len(set(matrix.BACKENDS) & set(f.backends)) * len(f.traffic)
+                   * len(matrix.NOISE) for f in matrix.FAULTS)
     assert len(cells) == expected and len({c.name for c in cells}) == len(cells)
     # every proxy of the lab appears, and more than one fault runs on each
     per_proxy = Counter(c.proxy for c in cells)
@@ -28,12 +29,51 @@ def test_cells_are_the_product_of_the_dimensions_filtered_by_each_fault() -> Non
 def test_every_fault_names_a_catalog_cause_and_a_proof_that_compiles() -> None:
     causes = {e.id for e in load_catalog().of_kind("cause")}
     for fault in matrix.FAULTS:
-        assert fault.cause in causes, fault.name
+        # None: the backend is not to blame (slow clients), the cell expects no cause at all
+        assert fault.cause is None or fault.cause in causes, fault.name
         assert fault.proxies, fault.name
         for proxy, proof in fault.proof.items():
             assert proxy in matrix.PROXIES
             re.compile(proof)
-        assert set(fault.traffic) <= set(matrix.TRAFFIC)
+        for (proxy, kind), proof in fault.proof_kind.items():
+            assert proxy in fault.proxies
+            assert kind in (*matrix.BACKENDS, "fpm", *fault.traffic), (fault.name, kind)
+            re.compile(proof)
+        assert set(fault.traffic) <= set(matrix.TRAFFIC + matrix.CLIENT_TRAFFIC)
+        assert fault.backends and set(fault.backends) <= set(matrix.BACKENDS)
+        if fault.mode is not None and set(fault.backends) & set(matrix.FPM_BACKENDS):
+            assert fault.mode in matrix.PHP_APP, fault.name  # the mode has its PHP form
+
+
+def test_each_backend_kind_has_its_own_proof_where_the_proxy_logs_it_differently() -> None:
+    """A missing unix socket is not a refused port: nginx and Apache say so in other words."""
+    stopped = next(f for f in matrix.FAULTS if f.name == "stopped")
+    assert stopped.proof_for("nginx", "tcp4") == ("error", stopped.proof["nginx"])
+    assert "unix:" in stopped.proof_for("nginx", "fpm-unix")[1]
+    assert "AH02454" in stopped.proof_for("apache", "unix")[1]
+    crash = next(f for f in matrix.FAULTS if f.name == "crash")
+    assert "FastCGI" in crash.proof_for("nginx", "fpm-tcp")[1]
+    slow_client = next(f for f in matrix.FAULTS if f.name == "slow-client")
+    assert slow_client.proof_for("apache", "tcp4", "slow-send")[0] == "access"
+    assert slow_client.proof_for("nginx", "tcp4", "slow-read")[0] == "error"
+
+
+def test_watch_reads_what_diagnose_reads_and_reports_its_first_incident(tmp_path: Path) -> None:
+    from why502.lab.scenarios.model import ScenarioRun
+
+    run = ScenarioRun(proxy="haproxy")
+    run.config, run.error_log = tmp_path / "haproxy.cfg", tmp_path / "haproxy.log"
+    run.kernel_log, run.fpm_log = tmp_path / "kernel.log", tmp_path / "php-fpm.log"
+    diag = matrix._diagnose_argv(run)
+    watch = matrix._watch_argv(run, served_5xx=True)
+    assert watch[3] == "watch" and "--kernel-log" not in watch  # watch takes no kernel log
+    inputs = [a for a in diag[diag.index("json") + 1:] if a not in ("--kernel-log", str(run.kernel_log))]
+    assert watch[-len(inputs):] == inputs
+    assert watch[watch.index("--duration") + 1] == str(matrix.WATCH_SECONDS)
+    opened = ('{"event": "incident-opened", "incident": {"cause": "backend-crashed"}}\n')
+    assert matrix._incident_cause(opened, 0, "") == "backend-crashed"
+    assert matrix._incident_cause("", 0, "") == matrix.HEALTHY
+    assert matrix._incident_cause("", 3, "no such file").startswith("watch failed (exit 3)")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -52,6 +92,7 @@ def test_the_sample_is_the_seeds() -> None:
 def test_the_table_counts_right_reproduced_and_run() -> None:
     base = dict(proxy="nginx", fault="slow", backend="tcp4", traffic="steady", noise="quiet",
                 expected="backend-too-slow")
+    healthy = dict(base, fault="slow-client", traffic="slow-send", expected=matrix.HEALTHY)
     results = [
         matrix.CellResult(cell="a", reproduced=True, got="backend-too-slow", **base),
         matrix.CellResult(cell="b", reproduced=True, got="backend-crashed", **base),
@@ -59,6 +100,9 @@ def test_the_table_counts_right_reproduced_and_run() -> None:
         matrix.CellResult(cell="d", reproduced=True, got="backend-too-slow",
                           violations=["clients got proxy-made 5xx, diagnose said healthy / exit 0"], **base),
     ]
+    # a slow client's cell is right when diagnose names nothing, wrong when it blames the backend
+    assert matrix.CellResult(cell="e", reproduced=True, got=None, **healthy).right
+    assert not matrix.CellResult(cell="f", reproduced=True, got="backend-too-slow", **healthy).right
     table = matrix.MatrixTable(results)
     assert table.rows("proxy") == [("nginx", 1, 3, 4)]
     text = table.markdown()
@@ -77,7 +121,7 @@ def test_lab_matrix_selects_cells_by_fault_proxy_and_name(capsys: pytest.Capture
     names = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
     want = [c.name for c in matrix.cells()
             if c.fault.name in ("backend-5xx", "crash") and c.proxy in ("haproxy", "apache")]
-    assert names == want and len(names) == 40
+    assert names == want and len(names) == 100  # 5 backend kinds: 2x(20 + 30)
     assert main(["lab", "matrix", "--list", "--cell", "crash-apache-tcp6-post-quiet"]) == 0
     assert capsys.readouterr().out.split()[0] == "crash-apache-tcp6-post-quiet"
     assert main(["lab", "matrix", "--list", "--fault", "no-such-fault"]) == 2

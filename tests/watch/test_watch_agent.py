@@ -4,7 +4,9 @@ polars (~30 MB of RSS) and rich are not loaded by an agent that follows an error
 or Apache's log, a load balancer's access log or stdin -- not even after it diagnosed an
 incident (the diagnosis is a ``diagnose`` child).  Observed in the process that ran the loop:
 ``why502``'s own ``main`` runs ``watch`` in a Python child, which then prints its
-``sys.modules``.  (An nginx access log is still counted in polars: ``app.watch.traffic``.)
+``sys.modules``.  (An access log is still counted in polars, ``app.watch.traffic``: nginx's, and
+HAProxy's one log since watch counts the 5xx HAProxy relayed from it -- ``Hooks.watch_access``,
+h/matrix2 -- so a HAProxy agent carries polars; issue 28 item 5 is open for it.)
 Timings are in bench/watch_bench.py and BENCHMARKS.md, never here.
 """
 
@@ -59,7 +61,8 @@ def follow_loop_modules(args: list[str], stdin: bytes | None = None) -> tuple[li
 def test_the_follow_loop_loads_neither_polars_nor_rich(args: list[str]) -> None:
     loaded, events = follow_loop_modules([*args, "--from-start"])
     assert '"incident-opened"' in events  # it read the lines and had an incident diagnosed
-    assert loaded == []
+    # HAProxy's one log is its access log too: its requests are counted in polars (docstring)
+    assert loaded == (["polars"] if "--config" in args and "haproxy.cfg" in args[1] else [])
 
 
 def test_stdin_too() -> None:

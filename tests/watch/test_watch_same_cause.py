@@ -107,6 +107,10 @@ def test_real_proxy_run(scenario: str) -> None:
             pytest.skip(str(err))
         assert run.config is not None and run.error_log is not None
         cause = same_cause(["--config", str(run.config)], [run.error_log], [])
+        if run.access_log is not None:
+            # Apache's access log too (its LogFormat, read through Hooks.watch_access): every
+            # line once failed nginx's format and watch never opened an incident
+            assert same_cause(["--config", str(run.config)], [run.error_log], [run.access_log]) == cause
     assert cause == RECORDINGS[scenario].cause
 
 
@@ -125,3 +129,22 @@ def test_every_flag_watch_hands_diagnose_is_one_diagnose_takes() -> None:
         args = parser.parse_args(argv)
         assert args.config == "nginx.conf" and args.offline is offline
         assert args.error_log == ["e.log"] and args.access_log == ["a.log", "b.log"]
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("cell", ["backend-5xx-haproxy-tcp4-steady-quiet",
+                                  "backend-5xx-apache-tcp4-steady-quiet"])
+def test_real_relayed_5xx(cell: str) -> None:
+    """A backend's own 502s relayed by a real HAProxy / Apache (a fault-matrix cell: it runs
+    diagnose, then watch on the same logs, and fails when their causes differ).  HAProxy's one
+    log and Apache's access log are read as diagnose reads them (Hooks.watch_access); before,
+    watch counted only failure lines and a relayed 5xx never opened an incident."""
+    from why502.lab import matrix
+    from why502.lab.runtime import LabSkip
+
+    try:
+        result = matrix.run_cell(next(c for c in matrix.cells() if c.name == cell))
+    except LabSkip as err:
+        pytest.skip(str(err))
+    assert result.reproduced, result.error
+    assert result.watched == result.got == "upstream-returned-5xx", result

@@ -82,6 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"only the cells of this proxy (repeatable: {', '.join(names())})")
     matrix.add_argument("--fault", action="append", metavar="NAME",
                         help="only the cells of this fault (repeatable; names: --list)")
+    matrix.add_argument("--backend", action="append", metavar="KIND",
+                        help="only cells on this backend kind: tcp4, tcp6, unix, fpm-tcp, fpm-unix "
+                             "(repeatable)")
+    matrix.add_argument("--traffic", action="append", metavar="SHAPE",
+                        help="only cells of this traffic shape: steady, bursty, post, slow-send, "
+                             "slow-read (repeatable)")
+    matrix.add_argument("--noise", action="append", metavar="NOISE",
+                        help="only cells with this noise: quiet, noisy (repeatable)")
     matrix.add_argument("--cell", action="append", metavar="NAME",
                         help="only this cell, by its full name (repeatable; names: --list)")
     matrix.add_argument("--list", action="store_true", help="list the cells, run nothing")
@@ -339,8 +347,17 @@ def _matrix(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.cell or ()) - {c.name for c in every})
     if unknown:
         raise UsageError(f"lab matrix: no cell {', '.join(unknown)} (names: lab matrix --list)")
+    for flag, values, known in (("backend", args.backend, matrix.BACKENDS),
+                                ("traffic", args.traffic, matrix.TRAFFIC + matrix.CLIENT_TRAFFIC),
+                                ("noise", args.noise, matrix.NOISE)):
+        unknown = sorted(set(values or ()) - set(known))
+        if unknown:
+            raise UsageError(f"lab matrix: no {flag} {', '.join(unknown)} ({flag}: {', '.join(known)})")
     pool = [c for c in every
             if (not args.proxy or c.proxy in args.proxy)
+            and (not args.backend or c.backend in args.backend)
+            and (not args.traffic or c.traffic in args.traffic)
+            and (not args.noise or c.noise in args.noise)
             and (not args.fault or c.fault.name in args.fault)
             and (not args.cell or c.name in args.cell)]
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)

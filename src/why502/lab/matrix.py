@@ -24,33 +24,52 @@ runs all of it or a sample, with a seed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from why502.lab.runtime import LabError, LabSkip, Response, Stack
-from why502.lab.runtime.backends import Backend
-from why502.lab.scenarios.common import dead_port, server
+from why502.lab.scenarios.common import dead_port, php_location, server
 from why502.lab.scenarios.model import ScenarioRun
 
 PROXIES: tuple[str, ...] = ("nginx", "haproxy", "apache")
-# The loopback family the backend listens on: a proxy's target is an address, and the families
-# take different paths through the config readers (``[::1]:PORT``) and the probes.
-BACKENDS: tuple[str, ...] = ("tcp4", "tcp6")
+# The backend: the lab's Python HTTP server on either loopback family (a proxy's target is an
+# address, and the families take different paths through the config readers (``[::1]:PORT``)
+# and the probes) or on a unix socket (gunicorn/uvicorn ``--bind unix:``); or PHP-FPM over
+# FastCGI on a loopback port or a unix socket (a PHP app's usual backend).  Each proxy reaches
+# each kind its own way (``_start_proxy``): nginx ``proxy_pass http://unix:PATH:`` and
+# ``fastcgi_pass``; HAProxy ``unix@PATH`` and ``proto fcgi`` with an ``fcgi-app`` (2.1+);
+# Apache ``unix:PATH|http://localhost/`` and ``fcgi://`` (mod_proxy_fcgi).
+BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix", "fpm-tcp", "fpm-unix")
+HTTP_BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix")
+FPM_BACKENDS: tuple[str, ...] = ("fpm-tcp", "fpm-unix")
 # steady: a few sequential GETs; bursty: concurrent bursts with idle gaps (a reused keep-alive
-# connection idles there); post: POSTs with a body (not retried by a proxy once sent).
+# connection idles there); post: POSTs with a body (not retried by a proxy once sent).  The slow
+# clients: slow-send (a POST whose body stalls past the proxy's client timeout: a phone on a bad
+# network, an upload that hangs) and slow-read (a GET of a large answer the client stops
+# reading).  The proxy times the client out and logs it (408, a client timeout); the backend did
+# nothing wrong, so why502 must not name a backend cause for it.
 TRAFFIC: tuple[str, ...] = ("steady", "bursty", "post")
+CLIENT_TRAFFIC: tuple[str, ...] = ("slow-send", "slow-read")
 # quiet: only the fault; noisy: a real host's baseline laid over it (lab.noise: other jobs' OOM
 # kills and segfaults, an old incident in the rotated log, scanners and client aborts).
 NOISE: tuple[str, ...] = ("quiet", "noisy")
 
+# what a cell whose backend is not to blame expects: no finding (diagnose's "healthy")
+HEALTHY = "healthy"
 SLOW_DELAY = 2.5  # s the slow backend takes
+CLIENT_STALL = 2.5  # s a slow client stalls (longer than the proxy's client timeouts below)
+CLIENT_TIMEOUT = 1  # s the proxy waits on a client (client_body_timeout / timeout client / Timeout)
+BIG_BODY = 8 << 20  # bytes of the answer a slow-reading client stops reading (beyond socket buffers)
 PROXY_TIMEOUT = 1  # s the proxy waits for a response (read timeout / timeout server / ProxyTimeout)
 KEEPALIVE_IDLE = 0.3  # s after which the keep-alive-closing backend drops an idle connection
 
@@ -66,28 +85,49 @@ class Fault:
     own 502 is relayed, not made)."""
 
     name: str
-    cause: str
+    cause: str | None  # None: no cause at all (healthy), the backend is not to blame
     mode: str | None
     proof: dict[str, str]
     traffic: tuple[str, ...] = TRAFFIC
     made_by_proxy: bool = True
     keepalive: bool = False  # the proxy must reuse upstream connections
+    # the backend kinds the fault happens on (a TCP reset has no unix-socket form; a bad status
+    # line or a keep-alive race no PHP-FPM one: FastCGI has neither)
+    backends: tuple[str, ...] = HTTP_BACKENDS + FPM_BACKENDS
+    # what the proxy logs differs by backend kind: (proxy, kind) -> proof, where kind is a
+    # backend ("unix") or "fpm" for both PHP-FPM kinds; else ``proof[proxy]``
+    proof_kind: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def proxies(self) -> tuple[str, ...]:
         return tuple(p for p in PROXIES if p in self.proof)
+
+    def proof_for(self, proxy: str, backend: str, traffic: str = "") -> tuple[str, str]:
+        """(log, text): what ``proxy`` logs for this fault on a ``backend`` kind under
+        ``traffic``, and in which of its logs ("access" when the proof starts ``access:``)."""
+        group = "fpm" if backend in FPM_BACKENDS else backend
+        proof = (self.proof_kind.get((proxy, traffic)) or self.proof_kind.get((proxy, backend))
+                 or self.proof_kind.get((proxy, group)) or self.proof[proxy])
+        return ("access", proof[len("access:"):]) if proof.startswith("access:") else ("error", proof)
 
 
 # HAProxy's httplog line: "... fe app/web1 T/T/T/T/T STATUS BYTES - - STATE ..." (configuration.txt
 # 8.2.3, 8.5 termination states: first letter who ended it, second at which phase).
 _HA = r"fe app/\S+ [-\d/]+ "
 
+# A missing unix socket: nginx ngx_event_connect_peer() logs the connect() errno with the path
+# (``connect() to unix:PATH failed (2: ...)``); Apache's proxy_util.c logs AH02454 for a unix
+# socket whatever the scheme (proxy_http or proxy_fcgi).
+_NGX_NO_SOCKET = r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)"
+_APACHE_NO_SOCKET = r"\(2\)No such file or directory: AH02454"
+
 FAULTS: tuple[Fault, ...] = (
     Fault("stopped", "backend-not-running", None, {
         "nginx": r"connect\(\) failed \(111: Connection refused\)",
         "haproxy": _HA + r"503 \d+ - - SC--",
         "apache": r"\(111\)Connection refused: AH00957",
-    }),
+    }, proof_kind={("nginx", "unix"): _NGX_NO_SOCKET, ("nginx", "fpm-unix"): _NGX_NO_SOCKET,
+                   ("apache", "unix"): _APACHE_NO_SOCKET, ("apache", "fpm-unix"): _APACHE_NO_SOCKET}),
     Fault("slow", "backend-too-slow", "slow", {
         "nginx": r"upstream timed out \(110: Connection timed out\) while reading response header",
         "haproxy": _HA + r"504 \d+ - - sH--",
@@ -97,25 +137,57 @@ FAULTS: tuple[Fault, ...] = (
         "nginx": r"upstream prematurely closed connection while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
         "apache": r"AH01102: error reading status line from remote server",
+    }, proof_kind={
+        # a PHP worker killed mid-request: nginx's FastCGI reader (ngx_http_fastcgi_module.c)
+        # says "prematurely closed FastCGI stdout", or the recv() error; mod_proxy_fcgi.c logs
+        # AH01067 (no FastCGI header) and AH01075 (error dispatching request)
+        ("nginx", "fpm"): r"upstream prematurely closed FastCGI stdout|recv\(\) failed \(104",
+        ("apache", "fpm"): r"AH01067|AH01075|AH01068",
     }),
     Fault("reset", "backend-crashed", "reset", {
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\) while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
         "apache": r"\(104\)Connection reset by peer",
-    }),
+    }, backends=("tcp4", "tcp6")),
     Fault("bad-status-line", "backend-invalid-response", "bad-status-line", {
         "nginx": r"upstream sent no valid HTTP/1\.0 header",
         "haproxy": _HA + r"502 \d+ - - PH--",
-    }, traffic=("steady", "bursty")),
+    }, traffic=("steady", "bursty"), backends=HTTP_BACKENDS),
     Fault("backend-5xx", "upstream-returned-5xx", "status502", {
-        "nginx": r'" 502 .*upstream_status="502"',
+        "nginx": r'access:" 502 .*upstream_status="502"',
         "haproxy": _HA + r"502 \d+ - - ----",
-        "apache": r'" 502 ',
+        "apache": r'access:" 502 ',
     }, traffic=("steady", "bursty"), made_by_proxy=False),
     Fault("keepalive-close", "keepalive-race", "keepalive-closer", {
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed",
-    }, traffic=("post",), keepalive=True),
+    }, traffic=("post",), keepalive=True, backends=("tcp4", "tcp6")),
+    # A healthy backend behind slow clients: what each proxy logs for a client that stalls (its
+    # own client timeout: nginx ngx_http_request_body.c / ngx_http_upstream.c "client timed out"
+    # at info; HAProxy's termination state "cR" (client timeout waiting for the request) and
+    # "cD" (client timeout in the data phase), configuration.txt 8.5; Apache's 408 for a body
+    # read that timed out, with mod_proxy's AH01095 "prefetch request body failed to <backend>"
+    # (70007) in the error log, and a 200 that took past ``Timeout`` and was cut short).
+    Fault("slow-client", None, "ok", {
+        "nginx": r'access:"POST \S+ HTTP/1\.1" 408 ',
+        "haproxy": r" 408 \d+ - - cR--",
+        "apache": r'access:"POST \S+ HTTP/1\.1" 408 ',
+    }, traffic=CLIENT_TRAFFIC, made_by_proxy=False, proof_kind={
+        ("nginx", "slow-read"): r"client timed out \(110: Connection timed out\) while sending to client",
+        ("haproxy", "slow-read"): r" 200 \d+ - - cD--",
+        ("apache", "slow-read"): r'access:"GET \S+ HTTP/1\.1" 200 [0-7]?\d{1,6} \d{7}',
+    }),
 )
+
+# The PHP script each fault's mode runs as on PHP-FPM (``www/app.php``): the same misbehaviour
+# as the Python backend's mode, in PHP.
+PHP_APP: dict[str, str] = {
+    "slow": f"<?php\nusleep({int(SLOW_DELAY * 1_000_000)});\necho \"done\\n\";\n",
+    # a buggy extension segfaults the worker (posix_kill mimics it): FPM logs the child's
+    # "exited on signal 11 (SIGSEGV)" and the proxy loses the request mid-way
+    "crash": "<?php\nposix_kill(getmypid(), 11);\nsleep(1);\necho \"unreachable\\n\";\n",
+    "status502": "<?php\nhttp_response_code(502);\necho \"the app's own bad gateway\\n\";\n",
+    "ok": f"<?php\necho str_repeat(\"x\", {BIG_BODY});\n",
+}
 
 
 @dataclass(frozen=True)
@@ -137,7 +209,7 @@ def cells() -> list[Cell]:
     """Every cell that makes sense: the product of the dimensions, each fault on the proxies
     whose log can prove it and the traffic shapes that provoke it."""
     return [Cell(f, p, b, t, n) for f in FAULTS for p in f.proxies for b in BACKENDS
-            for t in f.traffic for n in NOISE]
+            if b in f.backends for t in f.traffic for n in NOISE]
 
 
 def sample(k: int, seed: int, pool: Sequence[Cell] | None = None) -> list[Cell]:
@@ -171,6 +243,7 @@ class CellResult:
     reproduced: bool = False
     got: str | None = None
     others: list[str] = field(default_factory=list)
+    watched: str | None = None  # watch's cause on the same window (``WATCHED`` proxies)
     confidence: float | None = None
     exit_code: int | None = None
     healthy: bool | None = None
@@ -181,26 +254,64 @@ class CellResult:
 
     @property
     def right(self) -> bool:
-        return self.reproduced and self.got == self.expected and not self.violations
+        return self.reproduced and (self.got or HEALTHY) == self.expected and not self.violations
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "right": self.right}
-
-
-def _address(backend: Backend | None, family: str, port: int) -> str:
-    if backend is not None:
-        return backend.address
-    return f"[::1]:{port}" if family == "tcp6" else f"127.0.0.1:{port}"
 
 
 def _host(family: str) -> str:
     return "::1" if family == "tcp6" else "127.0.0.1"
 
 
-def _start_proxy(stack: Stack, cell: Cell, address: str) -> None:
-    """The proxy in front of ``address``, with a short response timeout, in its own words."""
+def _backend(stack: Stack, cell: Cell) -> str:
+    """Start the cell's backend (none for a stopped one) and return its target: ``host:port``,
+    ``[::1]:port``, or ``unix:PATH`` (a path nothing listens on when stopped)."""
+    fault, kind = cell.fault, cell.backend
+    if kind in FPM_BACKENDS:
+        if fault.mode is None:
+            return (f"unix:{stack.p.run / 'php-fpm.sock'}" if kind == "fpm-unix"
+                    else f"127.0.0.1:{dead_port()}")
+        # listen.mode 0666: Apache's children run as another user (www-data) than the lab
+        pool = stack.add_php_fpm({"listen.mode": "0666"}, tcp=kind == "fpm-tcp",
+                                 scripts={"app.php": PHP_APP[fault.mode]})
+        return pool.fastcgi_pass
+    if fault.mode is None:
+        return (f"unix:{stack.p.run / 'app.sock'}" if kind == "unix"
+                else f"[::1]:{dead_port()}" if kind == "tcp6" else f"127.0.0.1:{dead_port()}")
+    backend = stack.add_backend(fault.mode, host=_host(kind), unix=kind == "unix",
+                                delay=SLOW_DELAY if fault.mode == "slow" else 0.0,
+                                idle_timeout=KEEPALIVE_IDLE,
+                                body_bytes=BIG_BODY if fault.mode == "ok" else 0)
+    return backend.address
+
+
+def _path(cell: Cell) -> str:
+    """The path the clients ask for: PHP-FPM runs ``www/app.php``."""
+    return "/app.php" if cell.backend in FPM_BACKENDS else "/orders"
+
+
+def _start_proxy(stack: Stack, cell: Cell, target: str) -> None:
+    """The proxy in front of ``target``, with a short response timeout, in its own words."""
+    fpm = cell.backend in FPM_BACKENDS
+    sock = target.removeprefix("unix:") if target.startswith("unix:") else ""
+    www = stack.p.www
+    slow_client = cell.traffic in CLIENT_TRAFFIC
     if cell.proxy == "nginx":
-        if cell.fault.keepalive:
+        # a slow client's timeouts are logged at info (ngx_http_request_body.c, ngx_http_upstream.c)
+        level = "info" if slow_client else "warn"
+        client = (f"client_body_timeout {CLIENT_TIMEOUT}s;\nsend_timeout {CLIENT_TIMEOUT}s;\n"
+                  if slow_client else "")
+        if fpm:
+            stack.start_nginx(server(stack, client + php_location(
+                stack, target, f"fastcgi_read_timeout {PROXY_TIMEOUT}s;")), error_level=level)
+            return
+        address = f"unix:{sock}:" if sock else target
+        if slow_client:
+            stack.start_nginx(server(stack, client + f"location / {{\n    proxy_pass http://{address};\n"
+                                                     f"    proxy_read_timeout {PROXY_TIMEOUT}s;\n}}\n"),
+                              error_level=level)
+        elif cell.fault.keepalive:
             stack.start_nginx(
                 f"upstream app {{\n    server {address};\n    keepalive 8;\n    keepalive_timeout 60s;\n}}\n"
                 + server(stack, f"location / {{\n    proxy_pass http://app;\n    proxy_http_version 1.1;\n"
@@ -210,26 +321,77 @@ def _start_proxy(stack: Stack, cell: Cell, address: str) -> None:
             stack.start_nginx(server(stack, f"location / {{\n    proxy_pass http://{address};\n"
                                             f"    proxy_read_timeout {PROXY_TIMEOUT}s;\n}}\n"))
     elif cell.proxy == "haproxy":
-        # retries 0: a refused connect is otherwise retried after 1 s (backend.c)
-        stack.start_haproxy(f"server web1 {address}",
-                            defaults=f"retries 0\ntimeout server {PROXY_TIMEOUT}s")
+        # retries 0: a refused connect is otherwise retried after 1 s (backend.c); FastCGI
+        # through an fcgi-app section (configuration.txt 10.1, HAProxy 2.1+)
+        address = f"unix@{sock}" if sock else target
+        defaults = f"retries 0\ntimeout server {PROXY_TIMEOUT}s"
+        frontend = ""
+        if slow_client:  # the request must be whole before it goes on (http-buffer-request)
+            defaults += f"\ntimeout client {CLIENT_TIMEOUT}s\ntimeout http-request {CLIENT_TIMEOUT}s"
+            frontend = "option http-buffer-request"
+        if fpm:
+            stack.start_haproxy(f"use-fcgi-app php\nserver web1 {address} proto fcgi",
+                                defaults=defaults, frontend=frontend,
+                                sections=f"fcgi-app php\n    docroot {www}\n    index app.php")
+        else:
+            stack.start_haproxy(f"server web1 {address}", defaults=defaults, frontend=frontend)
     elif cell.proxy == "apache":
-        stack.start_apache(f"ProxyTimeout {PROXY_TIMEOUT}\nProxyPass / http://{address}/\n")
+        # Timeout: the core's wait on a client read or write (core.html#timeout)
+        head = f"ProxyTimeout {PROXY_TIMEOUT}\n" + (f"Timeout {CLIENT_TIMEOUT}\n" if slow_client else "")
+        if fpm:
+            url = f"unix:{sock}|fcgi://localhost{www}/$1" if sock else f"fcgi://{target}{www}/$1"
+            stack.start_apache(head + f'ProxyPassMatch "^/(.*\\.php)$" "{url}"\n')
+        else:
+            url = f"unix:{sock}|http://localhost/" if sock else f"http://{target}/"
+            stack.start_apache(head + f"ProxyPass / {url}\n")
     else:  # pragma: no cover - FAULTS only names the proxies above
         raise LabError(f"the matrix has no runtime for {cell.proxy}")
 
 
-def _traffic(stack: Stack, shape: str, idle_gap: float) -> list[Response]:
+def _slow_client(port: int, shape: str, path: str) -> Response:
+    """One slow client on 127.0.0.1:``port`` (raw socket: the lab client reads and writes at full
+    speed).  slow-send: a POST announcing 64 KiB that sends 1 KiB, stalls ``CLIENT_STALL`` s and
+    hangs up; slow-read: a GET that reads 4 KiB of the (large) answer, stalls, hangs up.  The
+    status is what the proxy answered in that time, None when it answered nothing."""
+    start = time.monotonic()
+    method = "POST" if shape == "slow-send" else "GET"
+    head = (f"{method} {path} HTTP/1.1\r\nHost: lab.example\r\nConnection: close\r\n"
+            + ("Content-Length: 65536\r\nContent-Type: application/octet-stream\r\n"
+               if method == "POST" else "") + "\r\n").encode()
+    got = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_STALL + 5) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(head + (b"x" * 1024 if method == "POST" else b""))
+            if method == "GET":
+                got = sock.recv(4096)
+            time.sleep(CLIENT_STALL)
+            if method == "POST":
+                sock.settimeout(1.0)
+                with contextlib.suppress(OSError):
+                    got = sock.recv(4096)
+    except OSError as err:
+        return Response(status=None, error=str(err), elapsed=time.monotonic() - start)
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", got)
+    return Response(status=int(m.group(1)) if m else None, body=got[:200],
+                    elapsed=time.monotonic() - start)
+
+
+def _traffic(stack: Stack, shape: str, idle_gap: float, path: str = "/orders") -> list[Response]:
     """Bounded requests in ``shape`` (at most 8, each with the stack's short client timeout)."""
+    if shape in CLIENT_TRAFFIC:  # two slow clients at once, then one ordinary request
+        with ThreadPoolExecutor(2) as pool:
+            out = list(pool.map(lambda _: _slow_client(stack.nginx_port, shape, path), range(2)))
+        return [*out, stack.request(path)]
     if shape == "steady":
-        return stack.requests("/orders", count=4)
+        return stack.requests(path, count=4)
     if shape == "bursty":
-        out = stack.requests("/orders", count=3, concurrency=3)
+        out = stack.requests(path, count=3, concurrency=3)
         time.sleep(idle_gap)
-        return out + stack.requests("/orders", count=3, concurrency=3)
+        return out + stack.requests(path, count=3, concurrency=3)
     out = []
     for _ in range(4):  # post: one at a time, idle between, a body the proxy must not replay
-        out.append(stack.request("/orders", method="POST", body=b"x" * 2048))
+        out.append(stack.request(path, method="POST", body=b"x" * 2048))
         time.sleep(idle_gap)
     return out
 
@@ -239,19 +401,13 @@ def build(cell: Cell) -> Callable[[Stack, ScenarioRun], None]:
 
     def provoke(stack: Stack, run: ScenarioRun) -> None:
         fault = cell.fault
-        backend = None
-        port = dead_port()
-        if fault.mode is not None:
-            backend = stack.add_backend(fault.mode, host=_host(cell.backend),
-                                        delay=SLOW_DELAY if fault.mode == "slow" else 0.0,
-                                        idle_timeout=KEEPALIVE_IDLE)
-        address = _address(backend, cell.backend, port)
-        _start_proxy(stack, cell, address)
-        run.steps.append(f"{cell.proxy} -> {address} ({fault.mode or 'nothing listens'}), "
+        target = _backend(stack, cell)
+        _start_proxy(stack, cell, target)
+        run.steps.append(f"{cell.proxy} -> {target} ({cell.backend}, {fault.mode or 'nothing listens'}), "
                          f"{cell.traffic} traffic")
         # the keep-alive race needs the idle gap to be longer than the backend's idle timeout
         gap = KEEPALIVE_IDLE * 2 if fault.keepalive else 0.5
-        run.record(cell.traffic, _traffic(stack, cell.traffic, gap))
+        run.record(cell.traffic, _traffic(stack, cell.traffic, gap, _path(cell)))
 
     return provoke
 
@@ -266,7 +422,43 @@ def _diagnose_argv(run: ScenarioRun) -> list[str]:
         if run.access_log is not None:
             argv += ["--access-log", str(run.access_log)]
     argv += ["--error-log", str(run.error_log), "--kernel-log", str(run.kernel_log)]
+    if run.fpm_log is not None:  # PHP-FPM's own log, as a user with PHP-FPM gives it
+        argv += ["--fpm-log", str(run.fpm_log)]
     return argv
+
+
+# The proxies whose cells also run ``watch`` on the same logs (issue 25: the same top cause
+# through diagnose and watch; nginx's is checked on recorded runs, tests/watch).
+WATCHED: tuple[str, ...] = ("haproxy", "apache")
+WATCH_SECONDS = 90  # watch's bound when clients got 5xx (it stops at its first incident)
+WATCH_QUIET_SECONDS = 6  # and when they got none: no incident is to open, only time is spent
+
+
+def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
+    """``why502 watch`` on the same files as ``diagnose`` (read from their start, live checks
+    on), with rules that open an incident on the first 5xx, stopping at its first event: its
+    diagnosis is diagnose's over the same window.  watch takes no kernel log."""
+    argv = _diagnose_argv(run)
+    args = argv[argv.index("json") + 1:]
+    if "--kernel-log" in args:
+        i = args.index("--kernel-log")
+        del args[i:i + 2]
+    seconds = WATCH_SECONDS if served_5xx else WATCH_QUIET_SECONDS
+    return [*argv[:3], "watch", "--format", "jsonl", "--listen", "off", "--from-start",
+            "--duration", str(seconds), "--max-events", "1", "--min-failures", "1",
+            "--min-requests", "1", "--ratio", "0.01", *args]
+
+
+def _incident_cause(out: str, code: int | None, err: str) -> str:
+    """The cause of watch's first incident (``healthy`` when none opened)."""
+    if code != 0:
+        return f"watch failed (exit {code}): {err.strip()[-160:]}"
+    for line in out.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("event") == "incident-opened":
+                return str(event["incident"].get("cause") or HEALTHY)
+    return HEALTHY
 
 
 def _named_backend_ok(finding: dict[str, object], address: str) -> bool:
@@ -283,10 +475,11 @@ def run_cell(cell: Cell) -> CellResult:
     from why502.lab.scenarios.model import Scenario
 
     result = CellResult(cell=cell.name, proxy=cell.proxy, fault=cell.fault.name, backend=cell.backend,
-                        traffic=cell.traffic, noise=cell.noise, expected=cell.fault.cause)
-    log = "access" if cell.fault.name == "backend-5xx" and cell.proxy != "haproxy" else "error"
-    scenario = Scenario(name=cell.name, cause=cell.fault.cause, title=cell.name, description=cell.name,
-                        symptoms=(), expect=((log, cell.fault.proof[cell.proxy]),), func=build(cell),
+                        traffic=cell.traffic, noise=cell.noise, expected=cell.fault.cause or HEALTHY)
+    log, proof = cell.fault.proof_for(cell.proxy, cell.backend, cell.traffic)
+    scenario = Scenario(name=cell.name, cause=cell.fault.cause or HEALTHY, title=cell.name,
+                        description=cell.name,
+                        symptoms=(), expect=((log, proof),), func=build(cell),
                         needs=("ipv6",) if cell.backend == "tcp6" else (), proxy=cell.proxy)
     start = time.monotonic()
     try:
@@ -300,8 +493,20 @@ def run_cell(cell: Cell) -> CellResult:
                 return result
             if run.kernel_log is None:
                 run.kernel_log = stack.write_file("logs/kernel.log", "")
-            proc = subprocess.run(_diagnose_argv(run), capture_output=True, text=True, timeout=120,
-                                  check=False, stdin=subprocess.DEVNULL)
+            served_5xx = any(s is not None and s >= 500 for s in result.statuses)
+            watcher = (subprocess.Popen(_watch_argv(run, served_5xx), stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                       if cell.proxy in WATCHED else None)
+            try:
+                proc = subprocess.run(_diagnose_argv(run), capture_output=True, text=True,
+                                      timeout=120, check=False, stdin=subprocess.DEVNULL)
+                if watcher is not None:
+                    watched_out, watched_err = watcher.communicate(timeout=WATCH_SECONDS + 60)
+                    result.watched = _incident_cause(watched_out, watcher.returncode, watched_err)
+            finally:
+                if watcher is not None and watcher.poll() is None:
+                    watcher.kill()
+                    watcher.wait()
     except LabSkip:
         raise
     except (LabError, subprocess.TimeoutExpired, OSError) as err:
@@ -326,6 +531,9 @@ def run_cell(cell: Cell) -> CellResult:
     if served_5xx and (result.healthy or proc.returncode == 0):
         who = "proxy-made" if cell.fault.made_by_proxy else "relayed"
         result.violations.append(f"clients got {who} 5xx, diagnose said healthy / exit 0")
+    if result.watched is not None and result.watched != (result.got or HEALTHY):
+        result.violations.append(f"watch named {result.watched} on the same window, "
+                                 f"diagnose {result.got or HEALTHY}")
     address_port = _cell_port(run)
     if findings and address_port and not _named_backend_ok(findings[0], address_port):
         named = findings[0].get("target")
@@ -389,7 +597,7 @@ def run_cells(selected: Iterable[Cell], on_result: Callable[[CellResult], None] 
             res = run_cell(cell)
         except LabSkip as err:
             res = CellResult(cell=cell.name, proxy=cell.proxy, fault=cell.fault.name, backend=cell.backend,
-                             traffic=cell.traffic, noise=cell.noise, expected=cell.fault.cause,
+                             traffic=cell.traffic, noise=cell.noise, expected=cell.fault.cause or HEALTHY,
                              error=f"skipped: {err}")
         results.append(res)
         if on_result is not None:

@@ -158,6 +158,11 @@ class Hooks:
     #: evidence: the module of its ``facts`` plug-in (``proxies.<name>.facts``): its config as
     #: targets, groups and the aliases its logs name peers by; "" when it has none
     facts: str = ""
+    #: app.watch: ``(config, path) -> (rewrite, log_format)``: ``rewrite(line)`` gives one
+    #: line of this proxy's access log at ``path`` as a line in nginx ``log_format`` (None: a
+    #: line that is no request), so ``watch`` counts its requests as ``access_log`` has
+    #: diagnose read them (None: the access log is nginx's own format)
+    watch_access: str | None = None
 
 
 @dataclass(frozen=True)

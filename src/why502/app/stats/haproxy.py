@@ -11,7 +11,7 @@ adds each server's state now when the config has a ``stats socket`` that answers
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
@@ -259,11 +259,24 @@ def apache_format(config: str | None, paths: list[str], given: str | None) -> st
     return apache_log.COMBINED
 
 
+def _only_target(config: str | None) -> str:
+    """The one backend of an Apache config (its identity key), else ``-``: an access line does
+    not say which backend served it, so a relayed 5xx names one only when there is one."""
+    if config is None:
+        return "-"
+    try:
+        keys = {t.key for t in apache_config(config).targets()}
+    except OSError:
+        return "-"
+    return next(iter(keys)) if len(keys) == 1 else "-"
+
+
 @contextmanager
 def apache_as_nginx(paths: list[str], config: str | None,
                     given: str | None) -> Iterator[tuple[list[str], str]]:
     fmt = apache_log.compile_log_format(apache_format(config, paths, given))
-    with rewritten(paths, lambda line: apache_log.to_nginx_line(line, fmt)) as out:
+    upstream = _only_target(config) if fmt.relay else "-"
+    with rewritten(paths, lambda line: apache_log.to_nginx_line(line, fmt, upstream)) as out:
         yield out, fmt.format
 
 
@@ -302,11 +315,40 @@ def apache_for_diagnose(access_logs: list[str], error_logs: list[str],
                         config: str | None) -> Iterator[tuple[list[str], str]]:
     """``Hooks.access_log`` of Apache: its access log through the ``LogFormat`` of the
     ``CustomLog`` that writes it (else ``combined``), as the engine's rows (``NGINX_FORMAT``:
-    no upstream fields, so who made a 5xx is judged from the error log and the live probe)."""
+    no upstream fields, so who made a 5xx is judged from the error log and the live probe;
+    ``why502`` when the format has ``%{proxy-status}n``, which says it offline:
+    ``proxies.apache.log``)."""
     from why502.proxies.apache.log import NGINX_FORMAT
 
     if not access_logs:
         yield [], NGINX_FORMAT
         return
-    with apache_as_nginx(list(access_logs), config, None) as (out, _fmt):
-        yield out, NGINX_FORMAT
+    with apache_as_nginx(list(access_logs), config, None) as (out, fmt):
+        yield out, apache_log.engine_format(apache_log.compile_log_format(fmt))
+
+
+def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:
+    """``Hooks.watch_access`` of Apache: each line of its access log at ``path`` rewritten as
+    ``apache_for_diagnose`` has diagnose read it (the ``LogFormat`` of the ``CustomLog`` that
+    writes it, else ``combined``), and the nginx format of the rewritten lines: ``watch``
+    counts Apache's requests with the same reader as diagnose (without it every line failed
+    nginx's format and no incident ever opened on Apache's access log)."""
+    from why502.parsers.log_format import PREDEFINED
+
+    fmt = apache_log.compile_log_format(apache_format(config, [path], None))
+    upstream = _only_target(config) if fmt.relay else "-"
+    engine = apache_log.engine_format(fmt)
+    nginx_format = PREDEFINED[engine][0] if engine in PREDEFINED else engine
+    return (lambda line: apache_log.to_nginx_line(line, fmt, upstream)), nginx_format
+
+
+def haproxy_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:
+    """``Hooks.watch_access`` of HAProxy: its httplog lines as the ``why502`` rows diagnose
+    reads (``proxies.haproxy.log.to_nginx_line``: a 5xx on a line whose termination state
+    says the server's headers went through is the server's, relayed), so ``watch`` counts the
+    5xx HAProxy relayed as well as the ones it made (before, only its failure lines counted:
+    a backend's own 502s never opened an incident)."""
+    from why502.parsers.log_format import PREDEFINED
+
+    addresses, zone = server_addresses(config), _zone()
+    return (lambda line: haproxy_log.to_nginx_line(line, addresses, zone)), PREDEFINED["why502"][0]

@@ -44,7 +44,7 @@ def proxied_report(files: list[str], proxy: str, config: str | None, log_format:
         haproxy_timeouts,
         runtime_servers,
     )
-    from why502.proxies.apache.log import NGINX_FORMAT
+    from why502.proxies.apache import log as apache_log
 
     timeouts: dict[str, tuple[float, str]] | None = None
     notes: list[str] = []
@@ -56,7 +56,8 @@ def proxied_report(files: list[str], proxy: str, config: str | None, log_format:
             engine_format, source = "why502", "HAProxy httplog (configuration.txt 8.2.3)"
         else:
             paths, apache_fmt = stack.enter_context(apache_as_nginx(list(files), config, log_format))
-            engine_format, source = NGINX_FORMAT, f"Apache LogFormat {apache_fmt}"
+            engine_format = apache_log.engine_format(apache_log.compile_log_format(apache_fmt))
+            source = f"Apache LogFormat {apache_fmt}"
         opts = StatsOptions(paths=paths, log_format=engine_format, error_logs=error_logs,
                             no_error_log=not error_logs, since=since, until=until, timeouts=timeouts,
                             maker=proxies.of(proxy).vocabulary.stats_word, format_source=source)

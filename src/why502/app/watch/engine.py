@@ -205,6 +205,8 @@ class _Followed:
     windows: dict[str, LogWindow] = field(default_factory=dict)
 
     hold_from: float | None = None  # what the open incident keeps of new windows (Watch._hold)
+    # another proxy's access line as an nginx line (Hooks.watch_access), None for nginx's own
+    rewrite: Callable[[str], str | None] | None = None
 
     def window(self, kind: str, seconds: float, budget: int) -> LogWindow:
         win = self.windows.get(kind)
@@ -401,6 +403,12 @@ class Watch:
 
                 fmt, _where = choose_format(None, self.cfg, [path])
                 parser = make_parser(fmt)
+            rewrite = None
+            if (self.proxy != DEFAULT and get(self.proxy).hooks.watch_access is not None
+                    and forced is None):
+                # another proxy's access log (Apache's LogFormat): rewritten line by line as
+                # diagnose reads it (Hooks.watch_access), then counted in nginx's terms
+                rewrite, parser = self._rewriter(path)
             old = known.get(("access", path))
             if old is not None:
                 if parser is not None and (old.parser is None or old.parser.fmt != parser.fmt):
@@ -408,15 +416,32 @@ class Watch:
                 continue
             added.append(path)
             self.followed.append(_Followed("access", self._follower(path, from_start), parser,
-                                           family=forced))
+                                           family=forced, rewrite=rewrite))
+        proxy = get(self.proxy)
+        # a proxy whose one log is its access log too (HAProxy: Hooks.access_feed) has its
+        # requests counted from its error log when no access log is named, as diagnose does
+        one_log = (self.proxy != DEFAULT and proxy.hooks.access_feed is not None
+                   and proxy.hooks.watch_access is not None and not access and forced is None)
         for kind, paths in (("error", errors), ("fpm", _expand(list(o.fpm_logs))),
                             ("auto", _expand(list(o.logs)))):
             for path in paths:
                 if (kind, path) not in known:
                     added.append(path)
+                    rewrite, parser = (self._rewriter(path) if one_log and kind == "error"
+                                       else (None, None))
                     self.followed.append(_Followed(kind, self._follower(path, from_start),
-                                                   family=forced))
+                                                   parser, family=forced, rewrite=rewrite))
         return added
+
+    def _rewriter(self, path: str) -> tuple[Callable[[str], str | None], LineParser]:
+        """``Hooks.watch_access`` of the proxy for its log at ``path``: the line rewriter and
+        the parser of the lines it writes (nginx's terms)."""
+        from why502.app.watch.traffic import make_parser
+        from why502.parsers.log_format import compile_format
+
+        hook = get(self.proxy).hooks.watch_access or ""  # set: the callers checked
+        rewrite, nginx_format = resolve(hook)(self.options.config, path)  # type: ignore[operator]
+        return rewrite, make_parser(compile_format(nginx_format, None, name="rewritten"))
 
     def _rescan(self, now: float) -> None:
         """Follow the files a glob names now that it did not at the last scan (from their
@@ -564,6 +589,8 @@ class Watch:
         if f.kind in ("error", "fpm"):
             self._keep(f, f.kind, data, count, at)
             self._errors(_text_lines(_failure_lines(data)), bucket)
+            if f.rewrite is not None:  # the one log is the access log too: its requests
+                self._requests(f, data, bucket)
             return
         if not f.sniffed:
             f.sniffed = True
@@ -596,6 +623,18 @@ class Watch:
         self._keep(f, "access", data, count, at)
         self._access(f, data, count, bucket)
 
+    def _requests(self, f: _Followed, data: bytes, bucket: Any) -> None:
+        """The request lines of a log that is both (HAProxy's): its other lines are no
+        requests, so they are left out, never counted as unparsed."""
+        if f.rewrite is None or f.parser is None:
+            return
+        rows = [row for ln in data.decode("utf-8", "replace").splitlines()
+                if (row := f.rewrite(ln)) is not None]
+        if rows:
+            statuses, unparsed = self.metrics.traffic.add(("\n".join(rows) + "\n").encode(),
+                                                          f.parser, self.metrics.upstream_of)
+            self._count(f, statuses, unparsed, len(rows), bucket)
+
     def _access(self, f: _Followed, data: bytes, count: int, bucket: Any) -> None:
         if f.parser is None:
             from why502.app.stats.formats import guess_format
@@ -606,6 +645,9 @@ class Watch:
             name, _hits = guess_format([ln for ln in head if ln])
             fmt, escape = PREDEFINED[name]
             f.parser = make_parser(compile_format(fmt, escape, name=name))
+        if f.rewrite is not None:  # a line no request keeps its text: counted as unparsed
+            text = data.decode("utf-8", "replace").splitlines()
+            data = "".join((f.rewrite(ln) or ln) + "\n" for ln in text).encode()
         statuses, unparsed = self.metrics.traffic.add(data, f.parser, self.metrics.upstream_of)
         self._count(f, statuses, unparsed, count, bucket)
 

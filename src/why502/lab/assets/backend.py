@@ -251,6 +251,18 @@ HOSTILE_ANSWERS = {"trickle": answer_trickle, "series": answer_series, "deep": a
 
 
 def run_tcp(args: argparse.Namespace) -> None:
+    if args.unix:
+        # An HTTP server on a unix socket (gunicorn --bind unix:..., uvicorn --uds): the same
+        # modes, on a path in the lab's temp dir instead of a port.
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(args.unix)
+        # Apache's children run as www-data: the socket (in the lab's own temp dir) is theirs too
+        os.chmod(args.unix, 0o666)  # noqa: S103
+        srv.listen(args.backlog)
+        open(args.ready, "w").close()
+        while True:
+            conn, _ = srv.accept()
+            threading.Thread(target=serve_connection, args=(conn, args), daemon=True).start()
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     srv = socket.socket(family, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -321,6 +333,7 @@ def main() -> None:
     p.add_argument("--name", default="backend")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--unix", default="", help="listen on this unix socket path instead of host:port")
     p.add_argument("--ready", required=True)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--header-bytes", type=int, default=16384)

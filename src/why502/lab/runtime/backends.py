@@ -37,9 +37,12 @@ class Backend:
     host: str
     port: int
     process: Process | None = None
+    unix: str = ""  # the socket path of a backend on a unix socket (``add_backend(unix=True)``)
 
     @property
     def address(self) -> str:
+        if self.unix:
+            return f"unix:{self.unix}"
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
@@ -56,7 +59,7 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
                 header_bytes: int = 16384, idle_timeout: float = 0.5, backlog: int = 64,
                 tls: bool = False, fail_path: str = "", body_bytes: int = 0, alloc_mb: int = 0,
                 memory_limit_mb: int = 0, netns: NetNamespace | None = None, count: int = 0,
-                body_file: str = "") -> Backend:
+                body_file: str = "", unix: bool = False) -> Backend:
     """Start a Python backend (``lab/assets/backend.py``) in mode ``kind``.
 
     Modes: ``ok``, ``slow`` (``delay`` s), ``crash`` (SIGKILLs itself mid-request), ``reset``
@@ -76,6 +79,8 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
     address of a veth this stack made, with ``netns`` (the namespace to run in; default: the
     stack's own).  With ``fail_path`` only requests whose path starts with it misbehave (the
     rest get 200, like a health check).  ``memory_limit_mb`` runs the backend in its own memory cgroup.
+    With ``unix`` it listens on ``run/<name>.sock`` in the stack's dir instead of a port
+    (``address`` is then ``unix:PATH``).
     """
     ns = netns or stack.netns
     if ns is not None and ns not in stack.namespaces:
@@ -101,6 +106,9 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
             "--host", host, "--port", str(port), "--ready", str(ready), "--delay", str(delay),
             "--header-bytes", str(header_bytes), "--idle-timeout", str(idle_timeout),
             "--backlog", str(backlog)]
+    sock = stack.p.run / f"{name}.sock" if unix else None
+    if sock is not None:
+        argv += ["--unix", str(sock)]
     if fail_path:
         argv += ["--fail-path", fail_path]
     if body_bytes:
@@ -130,7 +138,8 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
             with stack.inside(ns):
                 port = machine.free_port(host, sock_type)
             argv[argv.index("--port") + 1] = str(port)
-    backend = Backend(name=name, kind=kind, host=host, port=port, process=proc)
+    backend = Backend(name=name, kind=kind, host=host, port=port, process=proc,
+                      unix=str(sock) if sock is not None else "")
     stack.backends[name] = backend
     return backend
 

@@ -30,10 +30,12 @@ def haproxy_paths(stack: Stack) -> tuple[Path, Path, Path]:
     return root / "haproxy.cfg", root / "logs" / "haproxy.log", stack.p.run / "haproxy.sock"
 
 
-def haproxy_config(stack: Stack, backend: str, *, defaults: str = "", frontend: str = "") -> str:
+def haproxy_config(stack: Stack, backend: str, *, defaults: str = "", frontend: str = "",
+                   sections: str = "") -> str:
     """A complete ``haproxy.cfg``: global (log, stats socket), defaults (http mode, httplog,
     1 s connect / 5 s client+server unless ``defaults`` overrides), a frontend on
-    ``stack.listen`` and the scenario's ``backend app`` body."""
+    ``stack.listen``, the scenario's ``backend app`` body, then ``sections`` as written (other
+    top-level sections, e.g. an ``fcgi-app``)."""
     _conf, _log, sock = haproxy_paths(stack)
     base = {"timeout connect": "1s", "timeout client": "5s", "timeout server": "5s"}
     extra = [ln.strip() for ln in defaults.splitlines() if ln.strip()]
@@ -48,17 +50,20 @@ def haproxy_config(stack: Stack, backend: str, *, defaults: str = "", frontend: 
              "frontend fe", f"    bind {stack.listen}", "    default_backend app",
              *(f"    {ln.strip()}" for ln in frontend.splitlines() if ln.strip()), "",
              "backend app", *(f"    {ln.strip()}" for ln in backend.splitlines() if ln.strip()), ""]
+    if sections.strip():
+        lines += [sections.strip(), ""]
     return "\n".join(lines)
 
 
 def start_haproxy(stack: Stack, backend: str, *, defaults: str = "", frontend: str = "",
-                  master_worker: bool = False) -> Process:
+                  master_worker: bool = False, sections: str = "") -> Process:
     """Write, check (``haproxy -c -f``) and start HAProxy; wait until it accepts connections."""
     binary = find_haproxy()
     if binary is None:
         raise LabSkip("haproxy is not installed (apt-get install haproxy)")
     conf, log, _sock = haproxy_paths(stack)
-    conf.write_text(haproxy_config(stack, backend, defaults=defaults, frontend=frontend))
+    conf.write_text(haproxy_config(stack, backend, defaults=defaults, frontend=frontend,
+                                  sections=sections))
     check = subprocess.run([binary, "-c", "-f", str(conf)], capture_output=True, text=True,
                            timeout=15, check=False)
     if check.returncode != 0:

@@ -219,21 +219,22 @@ class Stack:
                     idle_timeout: float = 0.5, backlog: int = 64, tls: bool = False,
                     fail_path: str = "", body_bytes: int = 0, alloc_mb: int = 0,
                     memory_limit_mb: int = 0, netns: NetNamespace | None = None, count: int = 0,
-                    body_file: str = "") -> Backend:
+                    body_file: str = "", unix: bool = False) -> Backend:
         """Start a Python backend in mode ``kind`` (the modes: :func:`backends.add_backend`)."""
         return backends.add_backend(
             self, kind, name=name, host=host, port=port, delay=delay, header_bytes=header_bytes,
             idle_timeout=idle_timeout, backlog=backlog, tls=tls, fail_path=fail_path,
             body_bytes=body_bytes, alloc_mb=alloc_mb, memory_limit_mb=memory_limit_mb, netns=netns,
-            count=count, body_file=body_file)
+            count=count, body_file=body_file, unix=unix)
 
     def start_haproxy(self, backend: str, *, defaults: str = "", frontend: str = "",
-                      master_worker: bool = False) -> Process:
+                      master_worker: bool = False, sections: str = "") -> Process:
         """HAProxy in front of the backends (:func:`haproxy.start_haproxy`): ``backend`` is the
         body of ``backend app`` (``server`` lines, ``balance``, ...); ``master_worker`` runs it
-        as Debian's unit does (``-W``), so it can be reloaded with SIGUSR2."""
+        as Debian's unit does (``-W``), so it can be reloaded with SIGUSR2; ``sections`` are
+        further top-level sections (an ``fcgi-app``)."""
         return haproxy.start_haproxy(self, backend, defaults=defaults, frontend=frontend,
-                                     master_worker=master_worker)
+                                     master_worker=master_worker, sections=sections)
 
     def start_apache(self, body: str) -> Process:
         """Apache httpd in front of the backends (:func:`apache.start_apache`): ``body`` holds

@@ -7,7 +7,9 @@ mod_proxy's error lines name the peer in several ways (docs/reference/proxy-mess
 ``AH02454: FCGI: attempt to connect to Unix domain socket /run/php/php-fpm.sock`` (a path) and
 ``AH01079: failed to make connection to backend: localhost`` (the ``fcgi://localhost`` of a
 unix-socket worker), ``AH01102: error reading status line from remote server ::1:8080`` (an
-IPv6 host:port without its brackets).  ``aliases`` maps each onto the identity key the analyzers use.
+IPv6 host:port without its brackets), ``AH01102: ... remote server localhost:80`` (a
+unix-socket worker: the host and default port of the URL after ``|``).  ``aliases`` maps each
+onto the identity key the analyzers use.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from __future__ import annotations
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.setting import Setting
 from why502.proxies.apache.config import DEFAULTS, ApacheConfig
+
+# the default port of a unix-socket worker's scheme, as mod_proxy names its peer (above)
+_UDS_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "fcgi": 8000, "ajp": 8009,
+              "scgi": 4000, "h2c": 80, "h2": 443}
 
 
 def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFact],
@@ -45,6 +51,12 @@ def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFa
         if t.unix_path:
             aliases[t.unix_path] = t.key
             hosts.setdefault("localhost", set()).add(t.key)
+            # the peer of AH01102/AH01095/AH01110 is backend->hostname ":" port, for a unix
+            # socket worker the URL after "|" with its scheme's default port (proxy_util.c
+            # ap_proxy_port_of_scheme: apr_uri_port_of_scheme, else fcgi 8000): "localhost:80"
+            port = _UDS_PORTS.get(t.scheme or "http")
+            if port is not None:
+                aliases.setdefault(f"localhost:{port}", t.key)
         elif t.host:
             hosts.setdefault(t.host, set()).add(t.key)
             if ":" in t.host and t.port is not None:

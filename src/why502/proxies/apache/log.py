@@ -8,6 +8,20 @@ status, ``%b``/``%B`` bytes, ``%D`` time served in microseconds, ``%T`` in secon
 written in an nginx format the statistics engine reads (``NGINX_FORMAT``): the time served
 becomes ``$request_time`` in seconds.  Apache logs no upstream timings, so who made a 5xx is
 judged by the engine from the error log, as for an nginx log without them.
+
+Unless the format has ``%{proxy-status}n``: mod_proxy_http sets the request note
+``proxy-status`` to the status code of the backend's status line once it has read a valid one
+(mod_proxy_http.c ``ap_proxy_http_process_response``: ``apr_table_setn(r->notes,
+"proxy-status", ...)`` right after parsing ``HTTP/1.x NNN``; added in 2.3.14, "Add
+'proxy-status' and 'proxy-source-port' request notes for logging").  A request that failed
+before that (refused, reset, timed out, no or a corrupt status line: AH00957, AH01102...)
+logs ``-`` there.  So a 5xx whose ``%{proxy-status}n`` is the same 5xx is the backend's own,
+relayed, provable offline; a 5xx with ``-`` (or another status: Apache replaced the answer)
+is Apache's own.  Such a format is written in the engine's ``why502`` format
+(``parsers.log_format.WHY502``) with nginx's meanings: ``$upstream_status`` the status,
+``$upstream_header_time`` the time served when the backend's status line came (nginx's
+"numeric: the backend answered"), else ``-``.  mod_proxy_fcgi, mod_proxy_ajp and the others
+set no such note: their 5xx stay unproven here.
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ class ApacheFormat:
     format: str
     regex: re.Pattern[str]
     timed: bool  # has %D or %T: the time served is known
+    relay: bool = False  # has %{proxy-status}n: who made a 5xx is in the line (module docstring)
 
 
 def compile_log_format(fmt: str) -> ApacheFormat:
@@ -36,6 +51,7 @@ def compile_log_format(fmt: str) -> ApacheFormat:
     pos = 0
     used: set[str] = set()
     timed = False
+    relay = False
     for m in _ITEM.finditer(fmt):
         parts.append(re.escape(fmt[pos:m.start()]))
         pos = m.end()
@@ -66,17 +82,26 @@ def compile_log_format(fmt: str) -> ApacheFormat:
             name = "referer"
         elif code == "i" and low == "user-agent":
             name = "agent"
+        elif code == "n" and low == "proxy-status":
+            name, rx, relay = "relayed", r"\d{3}|-", True
         if name is not None and name not in used:
             used.add(name)
             parts.append(f"(?P<{name}>{rx})")
         else:
             parts.append(f"(?:{rx})")
     parts.append(re.escape(fmt[pos:]))
-    return ApacheFormat(fmt, re.compile("^" + "".join(parts) + r"\s*$"), timed)
+    return ApacheFormat(fmt, re.compile("^" + "".join(parts) + r"\s*$"), timed, relay)
 
 
-def to_nginx_line(line: str, fmt: ApacheFormat) -> str | None:
-    """The line in ``NGINX_FORMAT``, or None when it does not match ``fmt``."""
+def engine_format(fmt: ApacheFormat) -> str:
+    """The format the rewritten lines are in: ``why502`` (with the upstream fields) when the
+    LogFormat says who made each status (``%{proxy-status}n``), else ``NGINX_FORMAT``."""
+    return "why502" if fmt.relay else NGINX_FORMAT
+
+
+def to_nginx_line(line: str, fmt: ApacheFormat, upstream: str = "-") -> str | None:
+    """The line in ``engine_format(fmt)``, or None when it does not match ``fmt``.  ``upstream``
+    is the backend a proxied request went to, when the config has only one."""
     m = fmt.regex.match(line.rstrip("\n"))
     if not m:
         return None
@@ -89,7 +114,16 @@ def to_nginx_line(line: str, fmt: ApacheFormat) -> str | None:
         secs = float(g.get("s") or 0)
     time = (g.get("time") or "[-]").strip("[]")
     nbytes = g.get("bytes") or "0"
-    return (f'{g.get("client") or "-"} - - [{time}] "{g.get("request") or "-"}" '
-            f'{g.get("status") or "000"} {nbytes if nbytes != "-" else 0} '
+    status = g.get("status") or "000"
+    line = (f'{g.get("client") or "-"} - - [{time}] "{g.get("request") or "-"}" '
+            f'{status} {nbytes if nbytes != "-" else 0} '
             f'"{g.get("referer") or "-"}" "{g.get("agent") or "-"}" "{g.get("host") or "-"}" '
             f"rt={secs:.3f}")
+    if not fmt.relay:
+        return line
+    backend = g.get("relayed") or "-"
+    if backend == status:  # the backend's status line, passed on: relayed
+        return line + f' ua="{upstream}" us="{status}" uct="-" uht="{secs:.3f}" urt="{secs:.3f}"'
+    if status.startswith("5"):  # Apache's own 5xx: no (or another) status line from the backend
+        return line + f' ua="{upstream}" us="{status}" uct="-" uht="-" urt="{secs:.3f}"'
+    return line + ' ua="-" us="-" uct="-" uht="-" urt="-"'  # not proxied, or not a 5xx

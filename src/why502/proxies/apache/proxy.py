@@ -40,7 +40,8 @@ class Apache(BaseProxy):
                   master_args="why502.proxies.apache.process:master_args",
                   mitigate="why502.app.mitigate.apache:STOPGAPS",
                   diagnose_view="why502.proxies.apache.diagnose:read_apache",
-                  source="why502.proxies.apache.source", facts="why502.proxies.apache.facts")
+                  source="why502.proxies.apache.source", facts="why502.proxies.apache.facts",
+                  watch_access="why502.app.stats.haproxy:apache_for_watch")
 
     def detect(self, raw: str, masked: str) -> int:
         from why502.proxies.apache.dump import looks_like_dump
