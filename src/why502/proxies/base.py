@@ -103,13 +103,14 @@ class Hooks:
     caller resolves the one it needs with :func:`resolve`."""
 
     load_config: str  # sources/app: read the config (file, dump, stdin) into the proxy's model
-    lint_rules: str  # the module whose @rule checks read this proxy's config
+    lint_rules: str  # its lint plug-in (proxies/<name>/lint.py), whose @rule checks read its config
     fix_service: str  # app.fix: config test, reload, master (app.fix.service.ProxyService)
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
     #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
     diagnose_view: str = ""
-    #: app.lint: ``(path, options, notes) -> (config, lint input)`` for its @rule checks
+    #: app.lint: its lint plug-in's ``analyzers.lint.LintSpec`` (how the input of its @rule
+    #: checks is built from its config and the facts gathered)
     lint_input: str = ""
     # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).

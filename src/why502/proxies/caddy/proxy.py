@@ -30,11 +30,11 @@ class Caddy(BaseProxy):
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS})
     detection = Detection(programs=("caddy",), priority=1)
     hooks = Hooks(load_config="why502.sources.caddy:load_config",
-                  lint_rules="why502.analyzers.lint.checks.caddy",
+                  lint_rules="why502.proxies.caddy.lint",
                   fix_service="",
                   lab_runtime="",
                   diagnose_view="why502.app.diagnose.proxies:read_caddy",
-                  lint_input="why502.analyzers.lint.checks.caddy:lint_input",
+                  lint_input="why502.proxies.caddy.lint:LINT",
                   config_facts="why502.evidence.caddy_facts:edge_facts")
 
     def detect(self, raw: str, masked: str) -> int:

@@ -36,7 +36,8 @@ class Haproxy(BaseProxy):
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH})
     detection = Detection(programs=("haproxy",), priority=2)
     hooks = Hooks(load_config="why502.sources.haproxy:load_config",
-                  lint_rules="why502.analyzers.lint.checks.haproxy",
+                  lint_rules="why502.proxies.haproxy.lint",
+                  lint_input="why502.proxies.haproxy.lint:LINT",
                   fix_service="why502.app.fix.proxies:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
                   access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
