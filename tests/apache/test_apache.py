@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import RunMain
 from tests.support.paths import FIXTURES_DIR
 from why502.app.diagnose import DiagnoseOptions, diagnose
-from why502.evidence.apache_facts import apache_facts
 from why502.proxies.apache.config import load_apache
+from why502.proxies.apache.facts import apache_facts
 from why502.proxies.apache.log import compile_log_format, to_nginx_line
 
 APACHE = FIXTURES_DIR / "recorded-proxies" / "apache"

@@ -18,6 +18,7 @@ import pytest
 
 from why502.cli.main import main
 from why502.parsers.recognise import read_line
+from why502.proxies.logfamilies import families
 
 ENVOY = "upstream connect error or disconnect/reset before headers. "
 CASES: list[tuple[str, str | None]] = [
@@ -96,7 +97,7 @@ def _explain(line: str, capsys: pytest.CaptureFixture[str]) -> str | None:
 def test_classify_and_explain_read_a_line_alike(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, symptom: str | None,
 ) -> None:
-    assert read_line(line).symptom == symptom
+    assert read_line(line, families()).symptom == symptom
     assert _classify(tmp_path, line, capsys) == ({symptom} if symptom else set())
     assert _explain(line, capsys) == symptom
 
@@ -107,7 +108,7 @@ def test_a_bare_status_text_is_a_proxy_reply_and_explains_as_its_status(
     """``504 Gateway Timeout`` alone: classify counts a failed request without a cause (the
     proxy-reply event, exit 1); explain answers with the status's page, which lists what makes
     a 504 and what decides between them."""
-    assert read_line("504 Gateway Timeout").symptom == "proxy-reply"
+    assert read_line("504 Gateway Timeout", families()).symptom == "proxy-reply"
     assert _classify(tmp_path, "504 Gateway Timeout", capsys) == {"proxy-reply"}
     capsys.readouterr()
     main(["explain", "--format", "json", "504 Gateway Timeout"])

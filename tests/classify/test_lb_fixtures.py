@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from why502.parsers.lblogs import detect, parse_line
+from why502.proxies.logfamilies import families
 
 CLOUD = Path(__file__).resolve().parents[1] / "fixtures" / "cloud"
 
@@ -69,7 +69,7 @@ def test_fixture_set_is_complete() -> None:
 
 @pytest.mark.parametrize(("name", "line", "expect"), ROWS, ids=[r[0] for r in ROWS])
 def test_line_reads_as_expected(name: str, line: str, expect: dict[str, object]) -> None:
-    rec = parse_line(line)
+    rec = families().parse_line(line)
     assert rec is not None, f"{name}: not recognised"
     assert rec.status == expect["status"], name
     assert rec.made_by == expect["made_by"], name
@@ -98,17 +98,17 @@ def test_line_reads_as_expected(name: str, line: str, expect: dict[str, object])
     ],
 )
 def test_detect_family_from_content(path: str, family: str) -> None:
-    assert detect((CLOUD / path).read_text(encoding="utf-8").splitlines()) == family
+    assert families().detect((CLOUD / path).read_text(encoding="utf-8").splitlines()) == family
 
 
 def test_detect_published_families() -> None:
     for fname, family in (("alb", "alb"), ("elb", "elb"), ("cloudflare", "cloudflare"),
                           ("istio", "envoy"), ("caddy", "caddy")):
         lines = [json.loads(r)["line"] for r in (CLOUD / f"{fname}.jsonl").read_text().splitlines()]
-        assert detect(lines) == family, fname
+        assert families().detect(lines) == family, fname
 
 
 def test_hostile_and_foreign_lines_are_not_records() -> None:
     for line in ("", "garbage", "{", '{"a": 1}', "\x1b[31m[error]\x1b[0m",
                  '2024/05/01 12:00:01 [error] 7#7: *1 connect() failed (111: Connection refused)'):
-        assert parse_line(line) is None
+        assert families().parse_line(line) is None

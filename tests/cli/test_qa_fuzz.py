@@ -28,12 +28,13 @@ from why502.errors import Why502Error
 from why502.evidence.stats.parser import LineParser
 from why502.parsers.errorlog import classify_line
 from why502.parsers.errorlog_batch import classify_series
-from why502.parsers.lblogs import parse_line
-from why502.parsers.lblogs.batch import alb_frame, envoy_frame
+from why502.parsers.lblogs.batch import alb_frame
 from why502.parsers.log_format import compile_format
 from why502.parsers.nginx import parse_nginx
 from why502.proxies.apache import log as apache_log
+from why502.proxies.envoy.log import envoy_frame
 from why502.proxies.haproxy import log as haproxy_log
+from why502.proxies.logfamilies import families
 
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOSTILE = FIXTURES_DIR / "hostile"
@@ -181,7 +182,7 @@ def test_report_loader(text: str) -> None:
 @BUDGET
 @given(lines_of(LB_SEEDS))
 def test_load_balancer_lines(line: str) -> None:
-    _only_input_errors(lambda: parse_line(line))
+    _only_input_errors(lambda: families().parse_line(line))
     series = pl.Series("line", [_utf8(line)], dtype=pl.Utf8)
     _only_input_errors(lambda: alb_frame(series))
     _only_input_errors(lambda: envoy_frame(series))
@@ -226,7 +227,7 @@ def test_a_long_run_of_one_character_class_is_read_in_linear_time(line: str) -> 
 def test_json_load_balancer_lines_with_absurd_numbers(line: str) -> None:
     """bench/fuzz.py found Cloudflare and Caddy lines with a 300-digit timestamp or a 1e309 status
     raising OverflowError (exit 4): such a number is no value now, the rest of the line is read."""
-    parse_line(line)
+    families().parse_line(line)
 
 
 def test_a_5000_digit_errno_or_timer_is_no_number() -> None:
@@ -241,6 +242,7 @@ def test_a_5000_digit_errno_or_timer_is_no_number() -> None:
 
 def test_an_alb_line_with_a_5000_digit_status_is_read() -> None:
     """bench/fuzz.py: ``to_int`` of a 5000-digit ALB field raised ValueError (exit 4)."""
-    parse_line("https 2018-07-02T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 "
-               "0.037 200 " + "9" * 5000 + ' 34 366 "GET https://x:443/ HTTP/1.1" "curl" - - arn:x "Root=1" '
-               '"-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-"')
+    families().parse_line(
+        "https 2018-07-02T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 "
+        "0.037 200 " + "9" * 5000 + ' 34 366 "GET https://x:443/ HTTP/1.1" "curl" - - arn:x "Root=1" '
+        '"-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-"')

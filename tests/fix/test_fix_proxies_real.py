@@ -12,8 +12,7 @@ import pytest
 
 from tests.fix.reports import journal_states, report_for
 from tests.support.clirun import why502
-from why502.app.fix.proxies import Apache
-from why502.app.fix.service import children
+from why502.app.fix.service import children, service_class
 from why502.lab.runtime import Stack
 from why502.lab.runtime.apache import apache_paths, find_apache
 from why502.lab.runtime.haproxy import haproxy_paths
@@ -77,7 +76,8 @@ def test_apache_timeout_fix_applied_with_apache2_t_and_graceful(tmp_path: Path) 
         generation = children(proc.pid)
         apache = find_apache()
         assert apache is not None  # what fix may write: the files httpd itself lists (DUMP_INCLUDES)
-        assert str(conf) in Apache(apache, str(conf)).dumped_files()
+        service = service_class("apache")  # its Hooks.fix_service, proxies/apache/fix.py
+        assert service is not None and str(conf) in service(apache, str(conf)).dumped_files()
         url = f"http://{stack.listen}/again"
         state = tmp_path / "state"
         text = conf.read_text()

@@ -152,7 +152,9 @@ def _as_nobody(argv: list[str], out: Path) -> int:
     import why502.cli.cmd_fix
     import why502.cli.cmd_render
     import why502.cli.main
+    from why502.app.fix.service import service_class
 
+    service_class("nginx")  # its fix plug-in, imported through its Hooks when the run needs it
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 4

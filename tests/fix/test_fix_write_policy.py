@@ -20,7 +20,7 @@ import pytest
 
 from tests.fix.reports import journal_states, report_for
 from tests.support.clirun import WHY502, why502
-from why502.app.fix.service import Nginx
+from why502.app.fix.service import service_class
 from why502.lab.runtime import Stack, find_nginx
 from why502.lab.runtime.machine import free_port
 from why502.sources.proxyprocs import master_of
@@ -52,7 +52,9 @@ def test_a_crafted_report_cannot_name_the_file_to_write(tmp_path: Path) -> None:
         stack.start_nginx(f"server {{ listen {stack.listen}; return 200; }}")
         nginx = find_nginx()
         assert nginx is not None
-        dumped = Nginx(nginx, str(stack.p.nginx_conf)).dumped_files()  # nginx -T's own list
+        service = service_class("nginx")
+        assert service is not None
+        dumped = service(nginx, str(stack.p.nginx_conf)).dumped_files()  # nginx -T's own list
         assert dumped == [str(stack.p.nginx_conf)]
         state = tmp_path / "s"
         res = why502("fix", str(crafted), "--apply", "--yes", "--no-reload", "--state-dir", str(state),

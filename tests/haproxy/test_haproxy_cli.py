@@ -47,7 +47,7 @@ def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
     """No config named, no nginx on the host: with --discover, diagnose reads HAProxy's config
     at its packaged path; without it a log-only run reads the log named and no config."""
     from why502.app.diagnose import DiagnoseOptions, diagnose, proxies
-    from why502.sources import haproxy as haproxy_source
+    from why502.proxies.haproxy import source as haproxy_source
 
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text((HAP / "sh-timeout.cfg").read_text())

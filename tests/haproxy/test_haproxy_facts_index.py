@@ -5,8 +5,8 @@ own or its defaults') or ``use_backend``, a ``listen`` section its own."""
 
 from __future__ import annotations
 
-from why502.evidence.haproxy_facts import haproxy_facts
 from why502.proxies.haproxy.config import parse_haproxy_text
+from why502.proxies.haproxy.facts import haproxy_facts
 
 CFG = """\
 defaults

@@ -115,7 +115,7 @@ def test_each_config_is_parsed_once_per_run(name: str, tmp_path: Path) -> None:
 def test_fix_asks_the_config_three_things_and_parses_it_once(tmp_path: Path) -> None:
     """``fix`` asks nginx's config for its files, its pid file and its error logs (three
     parses before the registry)."""
-    from why502.app.fix.service import Nginx
+    from why502.proxies.nginx.fix import Nginx  # its fix plug-in (pid_file is nginx's own)
     from why502.sources.once import run_inputs
 
     conf = _demo(tmp_path) / "nginx.conf"

@@ -103,7 +103,7 @@ def test_a_json_config_read_directly_with_caddy_defaults() -> None:
 
 @needs_caddy
 def test_a_caddyfile_through_caddy_adapt_keeps_its_lines(tmp_path: Path) -> None:
-    from why502.sources.caddy import caddy_config
+    from why502.proxies.caddy.source import caddy_config
 
     path = tmp_path / "Caddyfile"
     path.write_text(CADDYFILE)
@@ -163,7 +163,7 @@ def test_caddy_is_one_proxy_of_the_registry() -> None:
 
 def test_the_admin_api_is_asked_on_loopback_only() -> None:
     from why502.proxies.caddy.config import CaddyConfig
-    from why502.sources.caddy import _loopback_url, upstream_states
+    from why502.proxies.caddy.source import _loopback_url, upstream_states
 
     assert _loopback_url("localhost:2019") == "http://127.0.0.1:2019/reverse_proxy/upstreams"
     assert _loopback_url("[::1]:2019") == "http://[::1]:2019/reverse_proxy/upstreams"

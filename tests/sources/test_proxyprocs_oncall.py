@@ -8,7 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from why502.sources.proxyprocs import NGINX_PREFIX, _caddy_logs, describe, parse_cgroup
+from why502.proxies.nginx.process import PREFIX as NGINX_PREFIX
+from why502.sources.proxyprocs import _caddy_logs, describe, parse_cgroup
 
 
 def test_a_relative_c_is_relative_to_the_prefix_not_the_working_directory() -> None:

@@ -17,8 +17,8 @@ import polars as pl
 from tests.support.limits import limited
 from why502.app.stats.lb import _record, read_lb
 from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator, _pick, compute_lb_stats
-from why502.parsers.lblogs import parse_line
 from why502.parsers.lblogs.batch import cloudflare_frame
+from why502.proxies.logfamilies import families
 
 CLOUD = Path(__file__).resolve().parents[1] / "fixtures" / "cloud"
 REC = CLOUD / "recorded"
@@ -44,7 +44,7 @@ def _reference(path: Path, family: str) -> dict[str, object]:
         if not text.strip():
             continue
         lines += 1
-        rec = parse_line(text, family)
+        rec = families().parse_line(text, family)
         if rec is None:
             unparsed += 1
         else:
@@ -93,7 +93,7 @@ def test_cloudflare_reader_gives_the_per_line_records() -> None:
     # the well-formed records took the vectorised path (a refused line costs its part of < 64 lines)
     assert frame.height >= 250
     for row in frame.iter_rows(named=True):
-        assert _record("cloudflare", row) == parse_line(every[row["idx"]], "cloudflare")
+        assert _record("cloudflare", row) == families().parse_line(every[row["idx"]], "cloudflare")
     assert sorted([*frame["idx"].to_list(), *rest.to_list()]) == list(range(len(every)))
 
 

@@ -120,8 +120,10 @@ def _assert_same_rows(frame: object, lines: list[str], family: str) -> None:
     """Every row of a vectorised reader equals the line parser's record of the same line."""
     import polars as pl
 
-    from why502.parsers.lblogs import parse_line
     from why502.parsers.lblogs.batch import RECORD_COLUMNS
+    from why502.proxies.logfamilies import families
+
+    parse_line = families().parse_line
 
     assert isinstance(frame, pl.DataFrame)
     for row in frame.iter_rows(named=True):
@@ -155,8 +157,10 @@ def test_alb_vectorised_reader_agrees_with_the_line_parser() -> None:
 def test_envoy_vectorised_reader_agrees_with_the_line_parser() -> None:
     import polars as pl
 
-    from why502.parsers.lblogs import parse_line
-    from why502.parsers.lblogs.batch import envoy_frame
+    from why502.proxies.envoy.log import envoy_frame
+    from why502.proxies.logfamilies import families
+
+    parse_line = families().parse_line
 
     lines = [str(json.loads(r)["line"]) for name in ("envoy.jsonl", "istio.jsonl")
              for r in (CLOUD / name).read_text().splitlines()]

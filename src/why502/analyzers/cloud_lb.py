@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from why502.analyzers import unexplained
+from why502.analyzers import edge_apps, unexplained
 from why502.analyzers.base import Candidate, GroupKey
 from why502.catalog import load_catalog
 from why502.catalog.calibration import uncalibrate
-from why502.catalog.terms import GO_ERROR_FAMILY, Term, load_terms, term
+from why502.catalog.terms import Term, go_error_family, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
 from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Finding, Fix
@@ -69,7 +69,7 @@ def _term_of(family: str, grp: FailureGroup) -> Term | None:
             return own
     for code, _ in grp.codes.most_common():
         # Traefik's error lines carry Go's error text, the vocabulary Caddy's terms describe
-        t = term(family, code) or (term(GO_ERROR_FAMILY, code) if family == "traefik" else None)
+        t = term(family, code) or (term(go_error_family(), code) if family == "traefik" else None)
         if t is not None:
             return t
     return None
@@ -168,7 +168,8 @@ def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     for lb in ev.edge.families:
         # most likely first within the family: equal ranks keep this order (rank.fold is stable)
-        for f in sorted(findings(lb), key=lambda f: (-f.confidence, -f.count, f.cause)):
+        found = [edge_apps.refine(ev, lb, f) for f in findings(lb)]
+        for f in sorted(found, key=lambda f: (-f.confidence, -f.count, f.cause)):
             out.append(Candidate(replace(f, confidence=uncalibrate(f.confidence)),
                                  claims=frozenset({claim(lb.family, f.cause)}), edge=lb.family))
     return out

@@ -9,6 +9,7 @@ vocabulary (``why502.proxies``); the facts are ``TargetFact``/``GroupFact``.  Pu
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -29,6 +30,13 @@ def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[Targe
         group = f.upstream or (t.group if t else None)
         if t is None and group is not None:
             t = next((x for x in targets if x.group == group), None)
+        if t is None and (group is None or group not in groups):
+            # the log line names no upstream (Envoy's UH/UT lines, Caddy's access log: its
+            # "host" is the site's): the request's path picks the route that sent it
+            t = _routed(f, targets)
+            if t is not None:
+                group = t.group or t.key
+                f = replace(f, target=f.target or t.key)
         if t is None:
             out.append(f)
             continue
@@ -60,3 +68,41 @@ def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[Targe
                                   f"{name} above the time it needs (the diff doubles it, at least 30s).")
         out.append(replace(f, upstream=group, evidence=[*f.evidence, *items], fix=fix))
     return out
+
+
+# The request's path in an edge log line: Envoy's default format ``"GET /api/x HTTP/1.1"``
+# (source/common/formatter: DEFAULT_FORMAT), Caddy's JSON access/error log ``"uri":"/api/x"``
+# (modules/caddyhttp/marshalers.go LoggableHTTPRequest).
+_REQUEST = re.compile(r'"[A-Z]+ (/[^ "?]*)[^"]* HTTP/[\d.]+"|"uri":\s*"(/[^"?]*)')
+
+
+def _routed(f: Finding, targets: Sequence[TargetFact]) -> TargetFact | None:
+    """The target of the route every sampled request of ``f`` matches (the longest route path
+    that prefixes the request path: an Envoy ``prefix``, a Caddy ``handle /api/*``), or None when
+    the samples name no path or go to different targets."""
+    paths = {m.group(1) or m.group(2) for e in f.evidence if e.text
+             for m in [_REQUEST.search(e.text)] if m}
+    chosen: set[str] = set()
+    found: TargetFact | None = None
+    for path in paths:
+        best: TargetFact | None = None
+        longest = 0
+        for t in targets:
+            loc = _route_path(t.location)
+            if loc and path.startswith(loc) and len(loc) > longest:
+                best, longest = t, len(loc)
+        if best is None:
+            return None
+        chosen.add(best.group or best.key)
+        found = best
+    return found if len(chosen) == 1 else None
+
+
+def _route_path(location: str | None) -> str:
+    """The path prefix a target's route matches: Envoy's facts say ``prefix /api`` or ``path
+    /x`` (proxies.envoy.facts), Caddy's ``/api/*`` (a handle's path matcher)."""
+    loc = location or ""
+    kind, _, rest = loc.partition(" ")
+    if rest and kind in ("prefix", "path"):
+        return rest
+    return loc.rstrip("*") if loc.startswith("/") else ""

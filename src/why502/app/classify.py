@@ -36,6 +36,7 @@ from why502.parsers.errorlog_batch import (
     classify_series,
     summarize_series,
 )
+from why502.proxies import ENGINE
 from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
     ByteBatch,
@@ -332,7 +333,7 @@ def _fold_native_groups(summary: ClassifySummary, book: errorlog_native.RuleBook
                                      book.rules[rule_idx].symptom, n)
     for rule_idx, (n, first, last) in per_rule.items():
         rule = book.rules[rule_idx]
-        summary.add_symptom(rule.symptom, rule.status, "nginx", n, errorlog_native.iso_time(first),
+        summary.add_symptom(rule.symptom, rule.status, ENGINE, n, errorlog_native.iso_time(first),
                             errorlog_native.iso_time(last))
 
 

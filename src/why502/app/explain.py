@@ -41,20 +41,24 @@ class LineInfo:
         return proxy_page(str(self.fields.get("source") or ""), str(self.fields.get("message") or ""))
 
 
-# The record's ``source`` -> its program's page under docs/proxies (what why502 reads from it).
-_PROXY_PAGES: dict[str, str] = {
-    "nginx": "nginx", "apache": "apache", "haproxy": "haproxy", "envoy": "envoy", "caddy": "caddy",
-    "traefik": "traefik", "cloudflare": "cloudflare", "alb": "alb", "elb": "alb",
-}
+# The record's ``source`` -> the page under docs/proxies of a program outside the proxy registry
+# (what why502 reads from it); a registered proxy's page is docs/proxies/<its name>.md.
+_OTHER_PAGES: dict[str, str] = {"traefik": "traefik", "cloudflare": "cloudflare", "alb": "alb", "elb": "alb"}
 
 
 def proxy_page(source: str, message: str) -> str | None:
-    """``docs/proxies/<proxy>.md`` for a record of ``source``; the go-proxy rules read both
-    cloudflared (its "Unable to reach the origin service" wrap) and Caddy's error logger."""
-    if source == "go-proxy":
-        name: str | None = "cloudflare" if "origin service" in message.lower() else "caddy"
-    else:
-        name = _PROXY_PAGES.get(source)
+    """``docs/proxies/<proxy>.md`` for a record of ``source``: a registered proxy's (the one of
+    that name, else the one whose ``Detection.log_sources`` has it), else another program's.  The
+    go-proxy rules read both Caddy's error logger and cloudflared (its "Unable to reach the
+    origin service" wrap of the same Go errors)."""
+    from why502.proxies import PROXIES  # lazy: `explain ID` reads no registry
+
+    if source in PROXIES:
+        return f"docs/proxies/{source}.md"
+    owner = next((p.name for p in PROXIES.values() if source in p.detection.log_sources), None)
+    if owner is not None and "origin service" in message.lower():
+        owner = _OTHER_PAGES["cloudflare"]
+    name = owner or _OTHER_PAGES.get(source)
     return f"docs/proxies/{name}.md" if name else None
 
 
@@ -108,7 +112,8 @@ def explain(arg: str) -> Explanation:
     # one token that is no ID, status or term may still be a log token (Envoy's details
     # "upstream_reset_before_response_started{connection_termination}"): read it as classify does
     from why502.parsers.recognise import read_line
-    if read_line(text).symptom:
+    from why502.proxies.logfamilies import families
+    if read_line(text, families()).symptom:
         return _explain_line(text)
     return Explanation(query=text, type="id", entries=cat.resolve_id(text, catalog))
 
@@ -127,9 +132,10 @@ def _term_entries(terms: list[Term], catalog: Catalog) -> list[Entry]:
 def _explain_line(text: str) -> Explanation:
     from why502.parsers.normalize import normalize  # lazy: only pasted lines need the classifier
     from why502.parsers.recognise import read_line
+    from why502.proxies.logfamilies import families
 
     first = next((ln for ln in text.splitlines() if ln.strip()), text)
-    reading = read_line(first)  # the reading classify makes of this line alone: both agree
+    reading = read_line(first, families())  # the reading classify makes of this line alone: both agree
     if reading.family is not None:
         lb = _explain_lb_line(first, reading.record)
         if lb is not None:

@@ -126,10 +126,34 @@ def once_patterns() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _data() -> dict[str, Any]:
+    text = resources.files("why502.catalog").joinpath("data", "patterns.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@dataclass(frozen=True)
+class Families:
+    """Which source each log family of the classify engines is (``patterns.toml`` ``[families]``,
+    ``[heads]``): data, so that the parsers, below the proxy registry, name no proxy."""
+
+    phrase: str  # the error line cut into key phrase, errno, action, level, detail (nginx's)
+    session: str  # the session line keyed by its termination state (HAProxy's)
+    heads: dict[str, str]  # source -> the head its lines start with (``parsers.heads``)
+
+
+@lru_cache(maxsize=1)
+def families() -> Families:
+    """The log families of ``patterns.toml`` (its ``[families]`` and ``[heads]`` tables)."""
+    data = _data()
+    fam = data["families"]
+    return Families(phrase=str(fam["phrase"]), session=str(fam["session"]),
+                    heads={str(k): str(v) for k, v in data.get("heads", {}).items()})
+
+
+@lru_cache(maxsize=1)
 def load_patterns() -> tuple[PatternInfo, ...]:
     """All patterns, in priority order (first match wins).  Raises ``ValueError`` on bad data."""
-    text = resources.files("why502.catalog").joinpath("data", "patterns.toml").read_text(encoding="utf-8")
-    raw = tomllib.loads(text).get("pattern", [])
+    raw = _data().get("pattern", [])
     out = tuple(_info(i, r) for i, r in enumerate(raw))
     seen: set[str] = set()
     for p in out:
@@ -156,9 +180,9 @@ def patterns_for_symptom(symptom: str) -> list[PatternInfo]:
     return [p for p in load_patterns() if p.symptom == symptom]
 
 
-# The programs a rule's lines come from, where its ``source`` does not name them by itself: the
-# go-proxy rules read cloudflared's and Caddy's Go errors; APISIX and Kong write nginx lines.
-_RULE_PROGRAMS: dict[str, tuple[str, ...]] = {"go-proxy": ("caddy", "cloudflared")}
+# APISIX and Kong write nginx lines: a phrase rule's id prefix names them (the programs a rule's
+# lines come from where its ``source`` does not name them by itself, and the edge programs, are
+# ``patterns.toml``'s ``[programs]``: the go-proxy rules read cloudflared's and Caddy's Go errors)
 _ID_PROGRAMS: tuple[str, ...] = ("apisix", "kong")
 
 
@@ -171,15 +195,17 @@ def programs_for_symptom(symptom: str, listed: list[str]) -> list[str]:
 
     out = list(listed)
     extra: list[str] = []
+    programs: dict[str, list[str]] = _data()["programs"]
+    phrase = families().phrase
     for p in patterns_for_symptom(symptom):
         prefix = p.id.split("-", 1)[0]
-        if p.source == "nginx":
+        if p.source == phrase:
             names: tuple[str, ...] = (prefix,) if prefix in _ID_PROGRAMS else ()
         else:
-            names = _RULE_PROGRAMS.get(p.source, (p.source,))
+            names = tuple(programs.get(p.source, (p.source,)))
         extra += names
     extra += [t.family for t in load_terms() if t.symptom == symptom]
-    edge = {"envoy", "cloudflare", "cloudflared", "caddy", "traefik", "kong", "apisix", "ngf", "alb", "elb"}
+    edge = set(programs["edge"])
     for name in extra:
         if name in edge and name not in out:
             out.append(name)

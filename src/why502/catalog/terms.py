@@ -14,16 +14,12 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
-
-FAMILIES: tuple[str, ...] = ("alb", "elb", "cloudflare", "envoy", "caddy", "traefik")
-GO_ERROR_FAMILY = FAMILIES[4]
-"""The family whose terms describe Go's ``net/http`` error texts (Caddy's; Traefik's error lines
-carry the same texts)."""
 
 # RFC 9209 section 2.3: the registered Proxy-Status error types.
 PROXY_STATUS_TYPES: frozenset[str] = frozenset({
@@ -70,11 +66,23 @@ class Term:
 
 
 @lru_cache(maxsize=1)
-def load_terms() -> tuple[Term, ...]:
-    """Every term, in file order."""
+def _data() -> dict[str, Any]:
     text = resources.files("why502.catalog").joinpath("data", "proxy_terms.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def go_error_family() -> str:
+    """The family whose terms describe Go's ``net/http`` error texts (Caddy's; Traefik's error
+    lines carry the same texts), as the data says (``go_error_family``): this layer is below the
+    proxy registry and names no proxy (issue 23)."""
+    return str(_data()["go_error_family"])
+
+
+@lru_cache(maxsize=1)
+def load_terms() -> tuple[Term, ...]:
+    """Every term, in file order (its families: the log families of ``why502.proxies.logfamilies``)."""
     out: list[Term] = []
-    for raw in tomllib.loads(text)["term"]:
+    for raw in _data()["term"]:
         out.append(Term(
             family=str(raw["family"]), code=str(raw["code"]), kind=str(raw["kind"]),
             title=str(raw["title"]), meaning=str(raw["meaning"]),

@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     log_type = check_log_type(args.log_type)
     if log_type is None and args.files and "-" not in args.files:
         log_type = sniff_log_type(list(args.files))
-    if log_type not in (None, "nginx"):
+    from why502.proxies import ENGINE
+
+    if log_type not in (None, ENGINE):  # --log-type nginx: the engine's own error log
         return _run_lb(args, str(log_type))
     progress = _Progress(enabled=not args.no_progress)
     notes: list[str] = []  # a damaged rotated sibling found by --rotated: a note, not an abort

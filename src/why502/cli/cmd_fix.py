@@ -23,9 +23,10 @@ List the config changes that fix what diagnose (or lint) found -- finding, file,
 nothing (dry run). With --apply each change is made as a transaction: refused if the file changed
 since the report (SHA-256) or another why502 fix is running; every file backed up (mode, owner,
 xattrs) and journaled before it is written atomically; the whole config tested by the proxy's own
-checker (nginx -t, haproxy -c -f, apache2 -t -f; php-fpm -t); the service reloaded the proxy's
-way (nginx -s reload, SIGUSR2 to a HAProxy master-worker or haproxy -sf, Apache's graceful
-restart; systemctl reload when systemd runs that master); the new workers watched for
+checker (nginx -t, haproxy -c -f, apache2 -t -f, caddy validate; php-fpm -t); the service
+reloaded the proxy's way (nginx -s reload, SIGUSR2 to a HAProxy master-worker or haproxy -sf,
+Apache's graceful restart, caddy reload through its loopback admin API; systemctl reload when
+systemd runs that master); the new workers watched for
 --verify-for seconds; on any failure the backups are restored and the service reloaded again.
 Commands that are not config changes (restart a backend, raise a limit) are printed, never run.
 
@@ -50,6 +51,14 @@ examples:
 """
 
 
+def fixable() -> tuple[str, ...]:
+    """The proxies ``fix`` changes: those with a fix service in their ``Hooks`` (the registry
+    imports nothing heavy; ``app.fix.service.fixable`` says the same once the service is loaded)."""
+    from why502.proxies import PROXIES
+
+    return tuple(name for name, p in PROXIES.items() if p.hooks.fix_service)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", nargs="?", metavar="REPORT",
                         help="saved diagnose JSON report (default: run diagnose now)")
@@ -58,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "--nginx-conf", dest="nginx_conf", metavar="FILE",
                         help="the proxy's main config, tested with nginx -t -c / haproxy -c -f / apache2 -t "
                              "-f FILE (default: the report's)")
-    parser.add_argument("--proxy", choices=("nginx", "haproxy", "apache"),
-                        help="which proxy the config is (default: the report's, or detected from the file)")
+    parser.add_argument("--proxy", choices=fixable(), metavar="NAME",
+                        help=f"which proxy the config is: {', '.join(fixable())} (default: the report's, or "
+                             "detected from the file)")
     parser.add_argument("--fpm-conf", metavar="FILE", help="php-fpm's main config (php-fpm -t -y FILE)")
     parser.add_argument("--apply", action="store_true", help="make the changes (default: dry run)")
     parser.add_argument("--yes", "-y", action="store_true", help="no confirmation per change (scripts)")
@@ -79,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="journal and backups (default /var/lib/why502/fix as root, else "
                              "~/.local/state/why502/fix)")
-    parser.add_argument("--nginx", "--proxy-binary", dest="nginx", metavar="PATH",
+    parser.add_argument("--nginx", "--proxy-binary", dest="binary", metavar="PATH",
                         help="the proxy's binary (default: nginx, haproxy or apache2/httpd on PATH)")
     parser.add_argument("--php-fpm", metavar="PATH", help="php-fpm binary (default: found on PATH)")
     add_redact_argument(parser)
@@ -99,14 +109,14 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
         if args.report:
             raise UsageError("give a REPORT or --lint, not both")
         from why502.app.lint import LintOptions, gather
-        from why502.proxies import choose
+        from why502.proxies import DEFAULT, choose
 
         conf = args.lint or args.nginx_conf or None
         # the registry's one check, naming the flag the file came with (exit 3 for a Caddyfile)
         proxy = choose(args.proxy, conf, "--lint" if args.lint else "--config")
         outcome = gather(LintOptions(nginx_conf=conf, proxy=proxy))
         plan = fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
-                                 str(outcome.inputs.get("proxy") or "nginx"))
+                                 str(outcome.inputs.get("proxy") or DEFAULT))
         return plan, plan.nginx_conf
     if args.report:
         from why502.cli.cmd_render import load_report
@@ -202,7 +212,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if plan.changes else 0
     sys.stdout.write("\n")
     options = fixrun.ApplyOptions(
-        state_dir=state_dir, nginx_conf=args.nginx_conf, host_conf=host_conf, nginx_bin=args.nginx,
+        state_dir=state_dir, nginx_conf=args.nginx_conf, host_conf=host_conf, nginx_bin=args.binary,
         proxy=args.proxy,
         fpm_conf=args.fpm_conf,
         fpm_bin=args.php_fpm, reload=args.reload, verify_for=args.verify_for,

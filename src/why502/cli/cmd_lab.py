@@ -205,8 +205,10 @@ def _run_one(args: argparse.Namespace) -> int:
                              for label, status in result.responses)
         print(f"  client saw: {statuses}", file=err)
         if args.show_logs:
-            log_name = {"haproxy": "haproxy.log", "apache": "apache error log"}.get(
-                result.proxy, "nginx error.log")
+            from why502.proxies import title
+
+            # the proxy's word and the file's own name: "nginx error.log", "HAProxy haproxy.log"
+            log_name = f"{title(result.proxy)} {result.error_log.name if result.error_log else 'error log'}"
             shown = [(log_name, result.error_log), ("php-fpm.log", result.fpm_log),
                      ("kernel.log", result.kernel_log)]
             shown += [(p.name, p) for p in result.app_logs]
@@ -222,7 +224,8 @@ def _run_one(args: argparse.Namespace) -> int:
     _emit(report, args.format, args.output, bool(args.verbose))
     top = report.findings[0].cause if report.findings else None
     if top == scenario.cause:
-        print(f"\nwhy502 lab: diagnose ranked the expected cause first: {scenario.cause}", file=err)
+        print(f"\nwhy502 lab: diagnose ranked the expected cause first: {scenario.cause or 'nothing'}",
+              file=err)
         return EXIT_HEALTHY
     print(f"\nwhy502 lab: expected {scenario.cause}, diagnose ranked first: {top or 'nothing'}", file=err)
     return EXIT_FINDINGS
@@ -303,7 +306,7 @@ def _check(names: list[str], noisy: bool = False, proxy: str | None = None, fmt:
             continue
         found = [f.cause for f in report.findings]
         top = found[0] if found else "nothing"
-        ok = top == scenario.cause
+        ok = (found[0] if found else None) == scenario.cause  # a control (cause None): nothing
         wrong += 0 if ok else 1
         row.update(got=found[0] if found else None, also=found[1:4], result="ok" if ok else "wrong",
                    note=f"symptoms not logged: {unmet}" if unmet else None)
@@ -311,7 +314,7 @@ def _check(names: list[str], noisy: bool = False, proxy: str | None = None, fmt:
             extra = f"  (symptoms not logged: {unmet})" if unmet else ""
             others = f"  also: {', '.join(found[1:4])}" if len(found) > 1 else ""
             print(_wrapped(f"{'ok   ' if ok else 'WRONG'} {scenario.name:30}",
-                           f"expected {scenario.cause:24} got {top}{others}{extra}"))
+                           f"expected {scenario.cause or 'nothing':24} got {top}{others}{extra}"))
     if not text:
         from why502.textutil import write_json
 

@@ -47,8 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="saved diagnose JSON report (default: run diagnose now)")
     parser.add_argument("--config", "--nginx-conf", dest="config", metavar="FILE",
                         help="the proxy's main config (default: the running proxy's, as fix decides)")
-    parser.add_argument("--proxy", choices=("nginx", "haproxy", "apache"),
-                        help="which proxy (default: the report's)")
+    from why502.proxies import PROXIES
+
+    drivable = tuple(name for name, p in PROXIES.items() if p.hooks.mitigate)  # = app.mitigate.run.drivable
+    parser.add_argument("--proxy", choices=drivable, metavar="NAME",
+                        help=f"which proxy: {', '.join(drivable)} (default: the report's)")
     parser.add_argument("--group", metavar="NAME", help="only this upstream / backend")
     parser.add_argument("--server", action="append", default=[], metavar="ADDR|NAME",
                         help="take out only this server (repeatable); refused unless it is failing")

@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from why502 import proxies
 from why502.errors import InputError
 from why502.textutil import dump_json
 
@@ -39,7 +40,7 @@ __all__ = ["Limits", "ToolError", "build_argv", "call_tool", "serve", "tool_spec
 PATH_ITEMS = {"type": "array", "items": {"type": "string"}, "maxItems": 32}
 SINCE = {"type": "string", "maxLength": 40,
          "description": "only lines since this time: 30m, 2h, 1d or an ISO 8601 time"}
-PROXY = {"enum": ["nginx", "apache", "haproxy"], "description": "the config's proxy (default: detected)"}
+PROXY = {"enum": list(proxies.names()), "description": "the config's proxy (default: detected)"}
 
 
 class ToolError(Exception):

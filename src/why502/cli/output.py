@@ -5,6 +5,12 @@ the answer drawn from it; paths can hide that (``./error.log``, a symlink, a har
 mount), so the file is compared by device and inode, the identity the kernel uses.  The text is
 written to a temporary file in the same directory and renamed over the target
 (``os.replace``, atomic on POSIX), so an interrupted run leaves the old file or the new one.
+
+Only a regular file (or a new one) is replaced.  ``-o /dev/null``, ``-o /dev/stdout``, a FIFO
+or a terminal is written *into*, as a shell's ``>`` does: renaming a temporary file over
+``/dev/null`` (which root may do) replaces the device with a regular file, and every program on
+the host that writes to ``/dev/null`` then fills it, and those that open it fail ("No such
+device": tmux's ``daemon(3)``).  A rename is atomic only for a regular file anyway.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -79,6 +86,10 @@ def _atomic(output: str, inputs: Iterable[object]) -> Iterator[TextIO]:
     refuse_input(output, list(inputs))
     if os.path.isdir(output):
         raise InputError(f"cannot write {output}: is a directory")
+    if _special(output):
+        with _into(output) as fh:
+            yield fh
+        return
     directory = os.path.dirname(os.path.abspath(output))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".why502-", suffix=".tmp", dir=directory)
@@ -107,6 +118,31 @@ def _atomic(output: str, inputs: Iterable[object]) -> Iterator[TextIO]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _special(output: str) -> bool:
+    """``output`` exists and is not a regular file: a device, a FIFO, a socket (through its links:
+    ``/dev/stdout`` -> ``/proc/self/fd/1``)."""
+    try:
+        return not stat.S_ISREG(os.stat(output).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+@contextmanager
+def _into(output: str) -> Iterator[TextIO]:
+    """``output`` (not a regular file) opened and written in place, never replaced."""
+    try:
+        fh = open(output, "w", encoding="utf-8")  # noqa: SIM115 - closed below, errors mapped
+    except OSError as err:
+        raise InputError(f"cannot write {output}: {err.strerror or err}") from None
+    try:
+        yield fh
+    finally:
+        try:
+            fh.close()
+        except OSError as err:
+            raise InputError(f"cannot write {output}: {err.strerror or err}") from None
 
 
 @contextmanager

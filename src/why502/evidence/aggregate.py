@@ -21,12 +21,14 @@ from why502.catalog.patterns import once_patterns
 from why502.evidence.events import log_event
 from why502.evidence.model import LogEvent, Sample, SymptomGroup
 from why502.parsers.errorlog import UPSTREAM_PEER
-from why502.proxies import PROXIES, Capability
+from why502.proxies import ENGINE, PROXIES, Capability
 
-# proxy/backend-side symptom sources: lines nginx (or another proxy) wrote
-PROXY_SOURCES = {"nginx", "apache", "haproxy", "envoy", *PROXIES}
+# proxy/backend-side symptom sources: lines a proxy of the registry wrote
+PROXY_SOURCES = set(PROXIES)
 # the proxies whose lines name the upstream as the config's key, without nginx's scheme
-PEER_AS_WRITTEN = ["haproxy", "apache", *(n for n, p in PROXIES.items() if p.can(Capability.PEER_AS_WRITTEN))]
+PEER_AS_WRITTEN = [n for n, p in PROXIES.items() if p.can(Capability.PEER_AS_WRITTEN)]
+# ... and of those, the ones that name a unix socket by its bare path (``unix:`` is prefixed)
+PEER_SOCKET_PATH = [n for n, p in PROXIES.items() if p.can(Capability.PEER_SOCKET_PATH)]
 MAX_TIMES = 300
 MAX_SAMPLES = 3
 MAX_EVENTS_PER_KIND = 200
@@ -130,7 +132,7 @@ class LogAggregator:
             # HAProxy names the peer ``backend/server`` (httplog ``%b/%s``) or ``backend``
             # (``backend app has no server available!``): kept as written, the config maps it
             # Apache names it ``host:port``, ``host`` or a socket path (``evidence.apache_facts``)
-            .when((pl.col("source").cast(pl.Utf8) == "apache")
+            .when(pl.col("source").cast(pl.Utf8).is_in(PEER_SOCKET_PATH)
                   & pl.col("upstream").cast(pl.Utf8).str.starts_with("/"))
             .then(pl.lit("unix:") + pl.col("upstream").cast(pl.Utf8))
             .when(pl.col("source").cast(pl.Utf8).is_in(PEER_AS_WRITTEN)
@@ -198,7 +200,7 @@ class LogAggregator:
                 acc = self._groups.get(key)
             if acc is None:
                 acc = self._groups[key] = _Acc(row["symptom"], key[1], row["scheme"],
-                                               row["src"] or "nginx", message=row["msg"])
+                                               row["src"] or ENGINE, message=row["msg"])
             acc.count += row["nreq"]
             acc.once += row["n"] - row["nreq"]
             for t in (parse_time(row["tmin"]), parse_time(row["tmax"])):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from why502.evidence.model import ClientFailures, LocationOutcome, SymptomGroup
 from why502.evidence.stats import AccessStats
+from why502.proxies import ENGINE
 
 
 def with_client_view(groups: Iterable[SymptomGroup], stats: AccessStats | None) -> list[SymptomGroup]:
@@ -36,7 +37,7 @@ def with_client_view(groups: Iterable[SymptomGroup], stats: AccessStats | None) 
     covered = _access_span(stats)
     failing: dict[str, list[SymptomGroup]] = {}
     for g in groups:
-        if (g.peer and g.source == "nginx" and any(s >= 500 for s in g.statuses)
+        if (g.peer and g.source == ENGINE and any(s >= 500 for s in g.statuses)
                 and _within(g, covered)):
             failing.setdefault(g.peer, []).append(g)
     peers_of: dict[str, int] = {}
@@ -128,7 +129,7 @@ def client_failures(stats: AccessStats | None) -> ClientFailures | None:
     sample = stats.requests_5xx[0] if stats.requests_5xx else {}
     where, line, request = sample.get("file"), sample.get("line"), sample.get("request")
     return ClientFailures(
-        statuses=statuses, by_proxy=int(stats.made_by.get("nginx", 0)),
+        statuses=statuses, by_proxy=int(stats.made_by.get(ENGINE, 0)),
         by_backend=int(stats.made_by.get("backend", 0)), requests=stats.requests, first=first,
         last=last, file=where if isinstance(where, str) else None,
         line=line if isinstance(line, int) else None,

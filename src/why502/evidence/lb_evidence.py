@@ -11,7 +11,9 @@ deregistered while still receiving traffic).  Pure: fed records and line texts, 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from why502.parsers.lblogs.model import LbRecord
@@ -74,9 +76,14 @@ class LbEvidence:
     last: str | None = None
     error_lines: int = 0
     unexplained: int = 0  # 5xx the proxy made without a word for why (Caddy/Traefik access logs)
+    # the proxy's own failures whose request its error log, read by the proxy's diagnosis, records
+    # (``ErrorJoin``): counted as requests here, weighed there once
+    joined: int = 0
     five_samples: list[Sample] = field(default_factory=list)  # the first 5xx lines, whoever made them
 
-    def add(self, rec: LbRecord, file: str, line: int, text: str) -> None:
+    def add(self, rec: LbRecord, file: str, line: int, text: str, *, joined: bool = False) -> None:
+        """Count one record.  ``joined``: an access line of a failure the proxy's error log
+        records (``ErrorJoin.take``): a request and a status here, not a second failure."""
         t = rec.time
         if t:
             self.first = t if self.first is None or t < self.first else self.first
@@ -98,6 +105,9 @@ class LbEvidence:
             self._target(rec)
         else:
             self.error_lines += 1
+        if joined and rec.made_by == "lb" and rec.failed:
+            self.joined += 1
+            return
         if rec.made_by == "lb" and rec.failed and rec.cause:
             groups = self.failures if rec.kind == "access" else self.error_failures
             grp = groups.setdefault(rec.cause, FailureGroup(cause=rec.cause))
@@ -130,6 +140,62 @@ class LbEvidence:
             life.last_ok = rec.time or life.last_ok
             if life.failed:
                 life.ok_after_failure = True
+
+
+# How far apart the two lines of one request may be written, besides its duration: Caddy writes
+# the error line when the proxy gives up and the access line when the response is sent, the same
+# millisecond in the recordings (tests/fixtures/cloud/recorded/caddy-*: 0.02 ms apart).
+JOIN_SECONDS = 1.0
+
+
+def _seconds(time: str | None) -> float | None:
+    if not time:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(time.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
+def _request_key(rec: LbRecord) -> tuple[str | None, str | None, str | None]:
+    return rec.group or rec.host, rec.request, rec.client
+
+
+class ErrorJoin:
+    """The proxy's own error lines (Caddy's ``http.log.error``) that an access line of the same
+    request joins: the same site (group / host), request and client, written within
+    ``JOIN_SECONDS`` (plus the request's duration).  Each error line joins one access line.
+
+    Why: with its config and error log, a proxy is diagnosed from its error lines (each names
+    the upstream and the reason); its access log, read next to it as an edge's, recorded the
+    same failed requests once more, and each became a second finding (issue 24: "no upstreams
+    available" and the response timeout twice, once per upstream and once per site)."""
+
+    def __init__(self, records: Iterable[LbRecord]) -> None:
+        self._times: dict[tuple[str | None, str | None, str | None], list[float]] = {}
+        for rec in records:
+            when = _seconds(rec.time)
+            if rec.kind == "error" and rec.made_by == "lb" and rec.request and when is not None:
+                self._times.setdefault(_request_key(rec), []).append(when)
+
+    def __bool__(self) -> bool:
+        return bool(self._times)
+
+    def take(self, rec: LbRecord) -> bool:
+        """Whether ``rec`` (an access line of a failure the proxy made) is a request an error
+        line records; that error line is then used up."""
+        if rec.kind != "access" or rec.made_by != "lb" or not rec.failed:
+            return False
+        times = self._times.get(_request_key(rec))
+        when = _seconds(rec.time)
+        if not times or when is None:
+            return False
+        best = min(range(len(times)), key=lambda i: abs(times[i] - when))
+        if abs(times[best] - when) > JOIN_SECONDS + (rec.duration_ms or 0.0) / 1000.0:
+            return False
+        times.pop(best)
+        return True
 
 
 def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) -> None:

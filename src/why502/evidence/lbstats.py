@@ -18,20 +18,8 @@ import polars as pl
 
 from why502.catalog.terms import term
 from why502.parsers.lblogs.model import LbRecord
+from why502.proxies.logfamilies import families
 
-LB_NAMES: dict[str, str] = {
-    "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge", "envoy": "Envoy",
-    "caddy": "Caddy", "traefik": "Traefik",
-}
-
-# The timeout the load balancer applies to the backend when nothing else is known, and where that
-# number comes from.  Caddy and Traefik wait without limit by default.
-DEFAULT_TIMEOUTS: dict[str, tuple[float, str]] = {
-    "alb": (60.0, "ALB idle timeout, default 60 s (idle_timeout.timeout_seconds)"),
-    "elb": (60.0, "Classic ELB idle timeout, default 60 s"),
-    "cloudflare": (120.0, "Cloudflare Proxy Read Timeout, 120 s by default (formerly 100 s)"),
-    "envoy": (15.0, "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
-}
 NEAR = 0.8  # "near the timeout": at or above 80 % of it
 
 COLUMNS: dict[str, type[pl.DataType]] = {
@@ -164,8 +152,10 @@ class LbStatsAccumulator:
 
     def __init__(self, family: str, timeout_s: float | None = None,
                  timeout_source: str | None = None, pool_rows: int = POOL_ROWS) -> None:
-        if timeout_s is None and family in DEFAULT_TIMEOUTS:
-            timeout_s, timeout_source = DEFAULT_TIMEOUTS[family]
+        fam = families().get(family)  # its name and default timeout: the family's data
+        if timeout_s is None and fam is not None and fam.default_timeout is not None:
+            timeout_s, timeout_source = fam.default_timeout
+        self.made_by_name = fam.title if fam is not None else family
         self.family, self.timeout_s, self.timeout_source = family, timeout_s, timeout_source
         self.timeout_ms = timeout_s * 1000.0 if timeout_s is not None else None
         self.rows = self.requests = self.five = 0
@@ -320,7 +310,7 @@ class LbStatsAccumulator:
             timeout["over"] = self.over
         return {
             "log_type": self.family,
-            "made_by_name": LB_NAMES.get(self.family, self.family),
+            "made_by_name": self.made_by_name,
             "files": list(files),
             "lines": lines,
             "requests": self.requests,

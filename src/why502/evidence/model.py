@@ -32,6 +32,7 @@ from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
 from why502.facts.setting import Setting
 from why502.facts.system import UnitState
+from why502.proxies import DEFAULT, ENGINE
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class SymptomGroup:
     statuses: Mapping[int, int] = field(default_factory=dict)
     samples: tuple[Sample, ...] = ()
     scheme: str | None = None  # from ``upstream: "http://..."``
-    source: str = "nginx"
+    source: str = ENGINE  # the program that wrote the lines (``Classified.source``)
     times: tuple[datetime, ...] = ()  # up to a few hundred event times, for time correlation
     message: str | None = None
     # What clients actually got, from the access log (``None``: no access log for this peer).
@@ -340,7 +341,7 @@ class Evidence:
     ``proxy`` is which proxy the config and logs are of (a name of ``why502.proxies.PROXIES``).
     """
 
-    proxy: str = "nginx"
+    proxy: str = DEFAULT
     config: ConfigFacts = field(default_factory=ConfigFacts)
     logs: LogFacts = field(default_factory=LogFacts)
     host: HostFacts = field(default_factory=HostFacts)

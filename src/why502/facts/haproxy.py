@@ -6,7 +6,7 @@ state``).
 (``check_status`` such as ``L4CON``/``L4TOUT``/``L7STS``, ``check_desc`` such as "Layer4
 connection problem", ``last_chk`` such as "Connection refused"), the queue (``qcur``), the
 sessions (``scur``) and the limit (``slim`` = the server's ``maxconn``).  Parsed here from the
-text, so it is tested on a recorded answer (I/O-free: the socket is read by ``sources.haproxy``).
+text, so it is tested on a recorded answer (I/O-free: the socket is read by ``proxies.haproxy.source``).
 """
 
 from __future__ import annotations

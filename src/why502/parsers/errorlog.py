@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from why502.catalog.patterns import PatternInfo, load_patterns
+from why502.catalog.patterns import PatternInfo, families, load_patterns
 from why502.facts.captures import Captures, find_capture
 from why502.parsers import wrappers
 from why502.parsers.heads import Head, haproxy_session, head_for
@@ -86,8 +86,9 @@ def nginx_keys() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(plain keys, keys preceded by one variable word), longest first."""
     plain: set[str] = set()
     prefixed: set[str] = set()
+    phrase = families().phrase
     for p in load_patterns():
-        if p.source == "nginx":
+        if p.source == phrase:
             (prefixed if p.prefix else plain).update(p.key)
     return _longest_first(plain), _longest_first(prefixed)
 
@@ -111,8 +112,9 @@ def key_regex() -> str:
 def detail_literals() -> dict[str, tuple[str, ...]]:
     """key -> the detail literals some pattern of that key requires, in the catalog's order."""
     out: dict[str, list[str]] = {}
+    phrase = families().phrase
     for p in load_patterns():
-        if p.source == "nginx" and p.detail:
+        if p.source == phrase and p.detail:
             for k in p.key:
                 bucket = out.setdefault(k, [])
                 bucket.extend(d for d in p.detail if d not in bucket)
@@ -299,13 +301,14 @@ def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Cla
     action = _group(_ACTION, msg)
     drx = _detail_re(key)
     detail = _group(drx, msg) if drx is not None else None
-    p = resolve("nginx", key, int(errno_s) if errno_s else None, action, level, detail)
+    phrase = families().phrase
+    p = resolve(phrase, key, int(errno_s) if errno_s else None, action, level, detail)
     if p is None:
         return None
     fm = _FIELDS.search(msg)
     f = fm.groupdict() if fm else {}
     return Classified(
-        source="nginx", symptom=p.symptom, status=p.status, time=time, level=level,
+        source=phrase, symptom=p.symptom, status=p.status, time=time, level=level,
         upstream=_group(_UPSTREAM_ONLY, msg), client=f.get("client"), server=f.get("server"),
         request=f.get("request"), host=f.get("host"), message=msg, pattern=p.id,
         event=p.event_for(), side=p.side_of,
@@ -330,7 +333,7 @@ def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
     if "/" in text:
         sess = haproxy_session(text)
         if sess is not None:
-            p = resolve("haproxy", sess.ts, None, None, None, "<NOSRV>" if sess.nosrv else None)
+            p = resolve(families().session, sess.ts, None, None, None, "<NOSRV>" if sess.nosrv else None)
             return _record(p, sess.head, text, wrapper_time) if p is not None else None
     for p, rx in _match_rules():
         if not any(n in low for n in p.needles):

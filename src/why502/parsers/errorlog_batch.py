@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from why502.catalog.patterns import load_patterns
+from why502.catalog.patterns import families, load_patterns
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
 from why502.parsers.normalize import CREATES_KEYS, HEAD_REPAIR_MARKS, REPAIR_NEEDLES
@@ -143,8 +143,9 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     )
     combos = df.select("key", "errno", "action", "level", "detail").unique()
     rows = []
+    phrase = families().phrase
     for key, errno, action, level, det in combos.iter_rows():
-        p = errorlog.resolve("nginx", key, errno, action, level, det)
+        p = errorlog.resolve(phrase, key, errno, action, level, det)
         if p is not None:
             rows.append((key, errno, action, level, det, p.id, p.symptom, p.event_for(), p.side_of,
                          p.status))
@@ -167,7 +168,7 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         pl.lit(None, dtype=pl.String).alias(n) for n in skipped)
     return df.select(
         pl.col("idx"),
-        pl.lit("nginx").alias("source"),
+        pl.lit(phrase).alias("source"),
         pl.col("symptom"),
         pl.col("event"),
         pl.col("side"),
@@ -255,7 +256,7 @@ def aggregate_records(df: pl.DataFrame) -> pl.DataFrame:
     if df.height == 0:
         return empty_summary()
     up, src = pl.col("upstream").cast(pl.String), pl.col("source")
-    df = df.with_columns(pl.when(src == "nginx").then(up.str.extract(PEER, 0)).otherwise(up)
+    df = df.with_columns(pl.when(src == families().phrase).then(up.str.extract(PEER, 0)).otherwise(up)
                          .alias("upstream"), pl.col("time").cast(pl.String))
     agg = df.group_by(*SUMMARY_KEYS).agg(
         pl.len().cast(pl.Int64).alias("n"), pl.col("time").min().alias("first"),
@@ -469,7 +470,7 @@ def _resolve_groups(agg: pl.DataFrame) -> pl.DataFrame | None:
         .agg(pl.col("n").sum(), pl.col("first").min(), pl.col("last").max())
     )
     return out.select(
-        pl.col("symptom"), pl.col("status"), pl.lit("nginx").alias("source"),
+        pl.col("symptom"), pl.col("status"), pl.lit(families().phrase).alias("source"),
         pl.col("upstream").str.slice(len(_UPSTREAM_OPEN)),
         pl.col("n"),
         *(pl.col(name).str.replace_all("/", "-", literal=True).str.replace(" ", "T", literal=True)
@@ -494,7 +495,7 @@ def _resolve_raw(
     num = _ERRNO_DIGITS.match(errno) if errno is not None else None
     plain = set(errorlog.nginx_keys()[0])
     k = key if key is None or key in plain else key.split(" ", 1)[1]
-    p = errorlog.resolve("nginx", k, int(num.group(1)) if num else None,
+    p = errorlog.resolve(families().phrase, k, int(num.group(1)) if num else None,
                          action[len(" while "):] if action is not None else None,
                          lv.group(1), detail)
     return (p.symptom, p.status) if p is not None else (None, None)

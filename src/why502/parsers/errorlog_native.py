@@ -25,7 +25,7 @@ from functools import lru_cache
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from why502.catalog.patterns import EVENT_IDS, PatternInfo
+from why502.catalog.patterns import EVENT_IDS, PatternInfo, families
 from why502.parsers import errorlog
 
 if TYPE_CHECKING:
@@ -97,7 +97,8 @@ class RuleBook:
     def __call__(self, key: int, errno: int, action: str | None, level: str, detail: int,
                  ) -> tuple[int, bytes, bool] | None:
         name = self._keys[key]
-        p = errorlog.resolve("nginx", name, errno if errno >= 0 else None, action, level,
+        phrase = families().phrase
+        p = errorlog.resolve(phrase, name, errno if errno >= 0 else None, action, level,
                              self._details[key][detail] if detail >= 0 else None)
         if p is None:
             return None
@@ -107,7 +108,7 @@ class RuleBook:
                 idx = self._index[p.id] = len(self.rules)
                 self.rules.append(Rule(p))
         fragment = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in (
-            ("source", "nginx"), ("symptom", p.symptom), ("event", p.event_for()), ("side", p.side_of),
+            ("source", phrase), ("symptom", p.symptom), ("event", p.event_for()), ("side", p.side_of),
             ("status", p.status)))
         return idx, fragment.encode("ascii"), p.symptom not in EVENT_IDS
 

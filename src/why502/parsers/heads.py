@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from why502.catalog.patterns import families
 from why502.parsers import wrappers
 from why502.parsers.normalize import errno_of_text
 
@@ -203,22 +204,26 @@ def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> Head | None:
 
 
 def head_for(source: str, text: str) -> Head | None:
-    if source == "apache":
+    """The head ``source``'s lines start with, cut off ``text`` (None: no head of that shape, or
+    the source has none).  Which head a source writes is data (``patterns.toml`` ``[heads]``,
+    ``catalog.patterns.families``): this module, below the proxy registry, names no proxy."""
+    shape = families().heads.get(source)
+    if shape == "apache-error":
         return _head_apache(text)
-    if source == "php-fpm":
+    if shape == "fpm":
         return _head_simple(_FPM, text, "fpm") or _head_simple(_FPM_BARE, text, "")
-    if source == "gunicorn":
+    if shape == "gunicorn":
         return _head_simple(_GUNICORN, text, "gunicorn")
-    if source == "supervisord":
+    if shape == "supervisord":
         return _head_simple(_SUPERVISORD, text, "gunicorn")
-    if source == "node":
+    if shape == "pm2":
         return _head_simple(_PM2, text, "")
-    if source == "uwsgi":
+    if shape == "uwsgi":
         return _head_simple(_UWSGI, text, "uwsgi")
-    if source == "selinux":
+    if shape == "audit":
         m = _AUDIT.search(text)
         return Head(msg=text, time=wrappers.epoch_iso(m.group("epoch"))) if m else None
-    if source == "envoy":
+    if shape == "envoy-access":
         m = _ENVOY.match(text)
         if not m:
             return None
@@ -226,7 +231,7 @@ def head_for(source: str, text: str) -> Head | None:
         upstream = up.group("upstream") if up and up.group("upstream") != "-" else None
         return Head(msg=text, time=wrappers.iso_time(m.group("time")), request=m.group("request"),
                      upstream=upstream)
-    if source == "systemd":
+    if shape == "systemd-unit":
         m = _SYSTEMD_UNIT.search(text)
         return Head(msg=text, upstream=m.group("unit"), unit=m.group("unit")) if m else None
     return None

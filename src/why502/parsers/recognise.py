@@ -1,7 +1,7 @@
 """The one reading of a line on its own: what ``why502 classify`` makes of a file holding only
 that line, and what ``why502 explain "<pasted line>"`` shows.
 
-``classify FILE`` first sniffs the file's family from its first lines (``lblogs.detect``): a load
+``classify FILE`` first sniffs the file's family from its first lines (``LogFamilies.detect``): a load
 balancer's or modern proxy's log (ALB, Envoy, Caddy, Traefik, Cloudflare Logpush) is read by its
 family's parser and reports the requests the proxy failed itself (``lb_reported``); anything else
 goes to the classify rules (``errorlog.classify_line``: nginx, Apache, HAProxy, the app servers,
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from why502.parsers.errorlog import Classified, classify_line
-from why502.parsers.lblogs import detect, parse_line
+from why502.parsers.lblogs import LogFamilies
 from why502.parsers.lblogs.model import LbRecord
 
 
@@ -41,9 +41,10 @@ class Reading:
         return self.classified.symptom if self.classified is not None else None
 
 
-def read_line(line: str) -> Reading:
-    """``line`` (one line, no newline) read the way ``classify`` reads a file holding only it."""
-    family = detect([line])
+def read_line(line: str, families: LogFamilies) -> Reading:
+    """``line`` (one line, no newline) read the way ``classify`` reads a file holding only it
+    (``families``: every edge family, ``why502.proxies.logfamilies.families()``)."""
+    family = families.detect([line])
     if family is not None:
-        return Reading(family=family, record=parse_line(line, family))
+        return Reading(family=family, record=families.parse_line(line, family))
     return Reading(classified=classify_line(line))

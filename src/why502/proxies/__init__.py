@@ -33,6 +33,10 @@ PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, ENVOY, 
 DEFAULT = NGINX.name
 """The proxy when nothing says which (no config named, a dump on stdin): nginx, as always."""
 
+ENGINE = next(p.name for p in PROXIES.values() if p.can(Capability.ENGINE_LOGS))
+"""The proxy whose logs why502's log engines read as they are (``Capability.ENGINE_LOGS``): the
+``source`` of its error lines, the engines' word for a 5xx it made; other logs are read through it."""
+
 HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
 INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy
 INCLUDE_DEPTH = 2

@@ -66,6 +66,22 @@ class Capability(str, enum.Enum):
     #: ``--config`` and the log files it names), not as a master whose command line
     #: ``proxyprocs.describe`` reads (nginx's ``-c``, Apache's ``-f``/``-d``, HAProxy's ``-f``).
     EDGE_PROCESS = "edge-process"
+    #: its config names no log file: it logs through syslog (HAProxy's ``log`` lines,
+    #: configuration.txt 3.1), which the package's syslog rule writes to the vocabulary's
+    #: ``default_error_log`` (Debian's /var/log/haproxy.log, its rsyslog.d/49-haproxy.conf):
+    #: discovery reads that file, under a container's root for a master that runs in one.
+    LOGS_THROUGH_SYSLOG = "logs-through-syslog"
+    #: its logs are the shape why502's log engines are written for: its error line is cut into
+    #: parts (``parsers.errorlog``: key phrase, errno, action, ``upstream: "scheme://peer"``; the
+    #: catalog's ``[families]`` ``phrase``) and its access-log fields are the statistics engine's
+    #: columns (``evidence.stats``: ``$upstream_addr``, ``$upstream_status``, ...), so the
+    #: engines' word for "the proxy made this 5xx" is its name (``proxies.ENGINE``).  One proxy.
+    ENGINE_LOGS = "engine-logs"
+    #: its error lines name a unix socket by its bare path (Apache's ``AH02454: FCGI: attempt to
+    #: connect to Unix domain socket /run/php/php-fpm.sock (localhost:8000) failed``,
+    #: proxy_util.c ``ap_proxy_connect_backend()``): the aggregator writes it ``unix:PATH``,
+    #: as the config's identity key (``evidence.aggregate``; a host:port is taken as written).
+    PEER_SOCKET_PATH = "peer-socket-path"
 
 
 @dataclass(frozen=True)
@@ -104,17 +120,20 @@ class Hooks:
 
     load_config: str  # sources/app: read the config (file, dump, stdin) into the proxy's model
     lint_rules: str  # its lint plug-in (proxies/<name>/lint.py), whose @rule checks read its config
-    fix_service: str  # app.fix: config test, reload, master (app.fix.service.ProxyService)
+    fix_service: str  # its fix.py: config test, reload, master (app.fix.service.ProxyService); "": none
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
     #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
+    #: (``proxies.<name>.diagnose``); "" for the default proxy's own path (``app.diagnose.inputs``)
+    #: or, with ``config_facts`` set, ``app.diagnose.proxies.read_with_hooks``
     diagnose_view: str = ""
     #: app.lint: its lint plug-in's ``analyzers.lint.LintSpec`` (how the input of its @rule
     #: checks is built from its config and the facts gathered)
     lint_input: str = ""
     # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
-    # None: the proxy's config is read by a path of its own (nginx, Apache, HAProxy, for now)
+    # None: the proxy's config is read by its ``diagnose_view`` (Apache, HAProxy) or, for the
+    # default proxy, by diagnose's own path
     config_facts: str | None = None
     #: app.stats: a context manager ``(access_logs, error_logs, config) -> (paths, log_format)``
     #: giving this proxy's access log as lines the statistics engine reads (None: it reads the
@@ -124,6 +143,22 @@ class Hooks:
     #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
     #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
     access_feed: str | None = None
+    #: proxies.process: ``(argv, cwd, default_config) -> MasterArgs``, what its running master's
+    #: command line says of its config (``sources.proxyprocs``); "": not found as a master
+    master_args: str = ""
+    #: app.mitigate: its ``Stopgaps`` (server groups, take-out, fallback, timeout raise, runtime
+    #: API); "": ``why502 mitigate`` does not drive it
+    mitigate: str = ""
+    #: parsers.lblogs: its access/error log read as an edge's (``parsers.lblogs.family.LogFamily``,
+    #: in its folder: ``proxies/<name>/log.py``); the registry gathers them
+    #: (``proxies.logfamilies``) so the shared readers name no proxy.  "": none
+    log_family: str = ""
+    #: sources: the module of its ``source`` plug-in (``proxies.<name>.source``): its config read
+    #: once per run (``sources.once``), its runtime or admin API; "" when it has none
+    source: str = ""
+    #: evidence: the module of its ``facts`` plug-in (``proxies.<name>.facts``): its config as
+    #: targets, groups and the aliases its logs name peers by; "" when it has none
+    facts: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +169,9 @@ class Detection:
     title_prefix: str | None = None  # a master that rewrites its title ("nginx: master process")
     include: re.Pattern[str] | None = None  # an include line of the masked text; group 1: the path
     priority: int = 0  # on equal scores, the higher priority wins
+    #: the ``source`` names classify gives this proxy's lines besides its own name (Caddy's error
+    #: logger: the ``go-proxy`` rules of Go's reverse-proxy errors, which cloudflared's share)
+    log_sources: tuple[str, ...] = ()
 
 
 @runtime_checkable

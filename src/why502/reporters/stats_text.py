@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -187,56 +189,11 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
 
     ups = d.get("upstreams", [])
     if ups:
-        words = proxies.of(d.get("proxy")).vocabulary
-        t = Table(
-            title=words.stats_groups,
-            title_justify="left",
-        )
-        cols = (
-            words.stats_target,
-            words.route,
-            "attempts",
-            "failed",
-            f"5xx {who(proxies.DEFAULT, d)}/backend",
-            "rescued",
-            "p50",
-            "p95",
-            "p99",
-            "max",
-            words.stats_timeout_column,
-            ">=80% timeout",
-        )
-        for col in cols:
-            left = col in ("upstream", "server", "location", "backend")
-            t.add_column(
-                col,
-                justify="left" if left else "right",
-                no_wrap=not left,
-                overflow="fold",
-                max_width=30 if left else None,
-            )
-        for u in ups[: top * 2]:
-            h = u["header_time"] if u["header_time"]["count"] else u["response_time"]
-            mb = u.get("made_by", {})
-            near = u.get("near_timeout", 0)
-            five = f"{u['requests_5xx']:,}"
-            if u["requests_5xx"]:
-                five += f" {mb.get(proxies.DEFAULT, 0):,}/{mb.get('backend', 0):,}"
-            t.add_row(
-                _t(u["address"], 60),
-                _t(", ".join(u.get("locations") or []) or "?", 60),
-                _n(u["attempts"]),
-                _n(u["failed_attempts"]),
-                Text(five, justify="right"),
-                _n(u.get("rescued_failures", 0)),
-                _s(h["p50"]),
-                _s(h["p95"]),
-                _s(h["p99"]),
-                _s(h["max"]),
-                _s(u["timeout"]) if u.get("timeout") is not None else "?",
-                Text(f"{near:,}", style="yellow" if near else "", justify="right"),
-            )
+        t, hidden = upstreams_table(d, ups[: top * 2], c.width)
         c.print(t)
+        if hidden:
+            c.print(Text(f"not shown at {c.width} columns: {', '.join(hidden)} (--width 120, or "
+                         "--format json, which keeps every field)", style="dim"))
 
     split = [(u, loc, h) for u in ups for loc, h in (u.get("by_location") or {}).items()]
     if any(len(u.get("by_location") or {}) > 1 for u in ups):
@@ -343,3 +300,74 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
                 _t(r.get("symptom") or ""),
             )
         c.print(t)
+
+
+# the Upstreams table's columns the narrowest terminal drops first (issue 31: at 80 columns the
+# address and location columns were squeezed to nothing and "2.01s" was cut to "2."); the
+# address, attempts, failures, 5xx, p95 and the timeout stay
+_DROP_ORDER = ("p50", "p99", "rescued", "max", ">=80% timeout")
+_NARROW_MIN = 16  # the address column's least width before more columns go
+
+
+def upstreams_table(d: dict[str, Any], ups: list[dict[str, Any]], width: int) -> tuple[Table, list[str]]:
+    """The Upstreams table fitted to ``width`` columns, and the names of the columns left out.
+
+    Every cell is measured first.  When the whole table fits it is drawn as before (heavy
+    box, one column per field); when it does not, it is drawn without vertical rules and the
+    location goes under the address (one column), then the lower-value columns go, in
+    ``_DROP_ORDER``, until the address column keeps ``_NARROW_MIN`` characters.  A number or a
+    time is never wrapped nor cut; headers wrap at their spaces.  ``--format json`` keeps every
+    field whatever the width."""
+    words = proxies.of(d.get("proxy")).vocabulary
+    maker = who(proxies.DEFAULT, d)
+    target, route = words.stats_target, words.route
+    names = (target, route, "attempts", "failed", f"5xx {maker}/backend", "rescued", "p50", "p95",
+             "p99", "max", words.stats_timeout_column, ">=80% timeout")
+    rows: list[dict[str, Text]] = []
+    for u in ups:
+        h = u["header_time"] if u["header_time"]["count"] else u["response_time"]
+        mb = u.get("made_by", {})
+        near = u.get("near_timeout", 0)
+        five = f"{u['requests_5xx']:,}"
+        if u["requests_5xx"]:
+            five += f" {mb.get(proxies.DEFAULT, 0):,}/{mb.get('backend', 0):,}"
+        cells = (_t(u["address"], 60), _t(", ".join(u.get("locations") or []) or "?", 60),
+                 _n(u["attempts"]), _n(u["failed_attempts"]), Text(five, justify="right"),
+                 _n(u.get("rescued_failures", 0)), Text(_s(h["p50"])), Text(_s(h["p95"])),
+                 Text(_s(h["p99"])), Text(_s(h["max"])),
+                 Text(_s(u["timeout"]) if u.get("timeout") is not None else "?"),
+                 Text(f"{near:,}", style="yellow" if near else "", justify="right"))
+        rows.append(dict(zip(names, cells, strict=True)))
+
+    def need(name: str) -> int:  # a column's width: its widest cell, its header's longest word
+        return max([cell_len(w) for w in name.split()] + [r[name].cell_len for r in rows])
+
+    wide = sum(need(n) + 3 for n in names) + 1  # heavy box: " cell " and a rule per column
+    if wide <= width:
+        t = Table(title=words.stats_groups, title_justify="left")
+        for name in names:
+            left = name in (target, route)
+            t.add_column(name, justify="left" if left else "right", no_wrap=not left,
+                         overflow="fold", max_width=30 if left else None)
+        for r in rows:
+            t.add_row(*(r[n] for n in names))
+        return t, []
+    # narrow: the location under the address, no vertical rules (a blank one), no outer edge
+    shown = list(names[2:])
+    hidden: list[str] = []
+    place = max(need(target), need(route) + 2)
+    for name in _DROP_ORDER:  # each column after the first: a space, a rule, a space
+        if sum(need(n) + 3 for n in shown) + min(place, _NARROW_MIN) <= width:
+            break
+        shown.remove(name)
+        hidden.append(name)
+    room = max(_NARROW_MIN, width - sum(need(n) + 3 for n in shown))
+    t = Table(title=words.stats_groups, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+              pad_edge=False, padding=(0, 1))
+    t.add_column(f"{target}\n  {route}", overflow="fold", width=min(room, place))
+    for name in shown:  # a header on a line per word; a number never wrapped
+        t.add_column(name.replace(" ", "\n"), justify="right", no_wrap=True, width=need(name))
+    for r in rows:
+        place_cell = Text.assemble(r[target], "\n  ", r[route])
+        t.add_row(place_cell, *(r[n] for n in shown))
+    return t, hidden

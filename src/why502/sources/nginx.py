@@ -19,6 +19,7 @@ from pathlib import Path
 from why502.errors import InputError, not_found
 from why502.parsers.nginx import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
 from why502.parsers.nginx.load import config_file_problem, max_config_bytes, mib, over_bound
+from why502.proxies.nginx.proxy import PROXY
 from why502.sources.once import parsed
 from why502.sources.opening import is_stream, open_capped_input
 
@@ -28,7 +29,7 @@ NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/ngin
 
 def find_nginx() -> str | None:
     """The nginx binary: on PATH, or in the usual sbin directories (not always on a user's PATH)."""
-    found = shutil.which("nginx")
+    found = shutil.which(PROXY.detection.programs[0])
     if found:
         return found
     for cand in NGINX_CANDIDATES:

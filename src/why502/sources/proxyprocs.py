@@ -1,18 +1,11 @@
-"""The proxies running on this host, from ``/proc``: nginx, Apache httpd and HAProxy masters with
-the config each was started with.
+"""The proxies running on this host, from ``/proc``: the masters of every registered proxy whose
+``Hooks.master_args`` reads its command line (nginx, Apache httpd, HAProxy), with the config
+each was started with, and the edge processes (Caddy: ``Capability.EDGE_PROCESS``).
 
 A master is a process of one of these programs whose parent is not the same program (its
-workers are its children).  What each command line says:
-
-- nginx rewrites its title to ``nginx: master process /usr/sbin/nginx -c FILE -g ...``
-  (``ngx_setproctitle()``, src/os/unix/ngx_setproctitle.c): the original argv follows
-  ``master process``; ``-c`` names the config, else the compiled-in one (``nginx -V``
-  ``--conf-path``, ``/etc/nginx/nginx.conf`` on Debian);
-- httpd keeps its argv: ``-f FILE`` (relative to ``-d SERVERROOT``), ``-d``, ``-D NAME``;
-  without ``-f`` the compiled-in ``SERVER_CONFIG_FILE`` under ``HTTPD_ROOT``
-  (``apache2 -V``; Debian: ``/etc/apache2/apache2.conf``);
-- HAProxy keeps its argv: every ``-f`` (a file or a directory), ``-W``/``-Ws`` for
-  master-worker mode, ``-p PIDFILE``, ``-sf``/``-st`` PIDs of a legacy reload.
+workers are its children).  What each command line says is the proxy's own knowledge
+(``proxies/<name>/process.py``: nginx's ``-c``/``-p`` after its retitled ``master process``,
+httpd's ``-f``/``-d``/``-D``, HAProxy's ``-f``/``-W``/``-p``); nothing here names a proxy.
 
 ``WHY502_PROC_PIDS`` (a comma list) restricts the scan to those PIDs and their children, so a
 test that starts its own proxies sees only them.  Processes of other users whose command line
@@ -26,12 +19,17 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from why502.proxies import PROXIES, Capability, detect_process
+from why502.proxies import DEFAULT, PROXIES, Capability, detect_process, get
+from why502.proxies.base import resolve
+from why502.proxies.process import MasterArgs, absolute, option
 from why502.sources.opening import read_small
 
 # the program names and default configs each proxy declares (why502.proxies, the one registry)
 PROGRAMS = {prog: p.name for p in PROXIES.values() for prog in p.detection.programs}
 DEFAULT_CONFIGS = {p.name: p.vocabulary.default_config for p in PROXIES.values()}
+# the edge processes' program names (Caddy's ``caddy``), each proxy's own
+EDGE_PROGRAMS = {prog: p.name for p in PROXIES.values() if p.can(Capability.EDGE_PROCESS)
+                 for prog in p.detection.programs}
 PIDS_ENV = "WHY502_PROC_PIDS"
 
 
@@ -39,7 +37,7 @@ PIDS_ENV = "WHY502_PROC_PIDS"
 class ProxyProcess:
     """A running proxy master and what its command line says about its config."""
 
-    kind: str  # nginx | apache | haproxy
+    kind: str  # a name of why502.proxies.PROXIES
     pid: int
     argv: tuple[str, ...]
     binary: str
@@ -52,6 +50,7 @@ class ProxyProcess:
     prefix: str | None = None  # nginx -p PREFIX (absolute); None: the compiled-in prefix
     unit: str | None = None  # the systemd service whose cgroup the master is in
     container: str | None = None  # the container (cgroup scope) the master runs in, if any
+    more_configs: tuple[str, ...] = ()  # haproxy: the -f after the first (not read yet)
 
 
 def _read(path: str) -> bytes | None:
@@ -85,67 +84,38 @@ def _kind(comm: str, argv: list[str]) -> str | None:
 
 
 def _option(argv: list[str], flag: str) -> list[str]:
-    """Values of ``flag VALUE`` and ``flagVALUE`` in ``argv``."""
-    out: list[str] = []
-    for i, a in enumerate(argv):
-        if a == flag and i + 1 < len(argv):
-            out.append(argv[i + 1])
-        elif a.startswith(flag) and len(a) > len(flag) and flag in ("-f", "-d", "-D", "-c", "-p"):
-            out.append(a[len(flag):])
-    return out
+    return option(argv, flag)
+
+
+def _cwd(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None
 
 
 def _absolute(path: str, pid: int, base: str | None = None) -> str:
-    """``path`` as the process meant it: relative to ``base`` (httpd's ServerRoot) or to the
-    process's working directory (``/proc/PID/cwd``)."""
-    if os.path.isabs(path):
-        return path
-    if base:
-        return os.path.join(base, path)
-    try:
-        return os.path.join(os.readlink(f"/proc/{pid}/cwd"), path)
-    except OSError:
-        return path
+    """``path`` as the process meant it: relative to ``base`` or to its working directory."""
+    return absolute(path, None if os.path.isabs(path) or base else _cwd(pid), base)
 
 
-NGINX_PREFIX = "/usr/share/nginx"  # nginx -V --prefix of Debian's and upstream's packages
+def master_args(kind: str, pid: int, argv: list[str]) -> MasterArgs:
+    """What a master's command line says, read by its proxy's ``Hooks.master_args``."""
+    proxy = get(kind)
+    read = resolve(proxy.hooks.master_args)
+    args: MasterArgs = read(argv, _cwd(pid), proxy.vocabulary.default_config)  # type: ignore[operator]
+    return args
 
 
 def describe(kind: str, pid: int, argv: list[str]) -> ProxyProcess:
     """What a master's command line says (see the module docstring)."""
-    if kind == "nginx" and argv and argv[0].startswith("nginx:"):
-        words = " ".join(argv).split("master process", 1)[-1].split()
-        argv = words or argv
-    binary = argv[0] if argv else kind
-    if kind == "nginx":
-        # a relative -c is relative to the prefix (-p, else the compiled-in one), not to the
-        # working directory: ngx_process_options() in src/core/nginx.c calls
-        # ngx_conf_full_name(cycle, &conf_file, 0), which joins cycle->prefix; includes are then
-        # relative to the config's directory (conf_prefix) and logs to the prefix
-        given = _option(argv, "-p")
-        prefix = _absolute(given[-1], pid).rstrip("/") or "/" if given else None
-        conf = _option(argv, "-c")
-        config = (conf[-1] if os.path.isabs(conf[-1]) else os.path.join(prefix or NGINX_PREFIX, conf[-1])
-                  ) if conf else DEFAULT_CONFIGS["nginx"]
-        return ProxyProcess(kind, pid, tuple(argv), binary, config, prefix=prefix)
-    if kind == "apache":
-        root = _option(argv, "-d")
-        server_root = _absolute(root[-1], pid) if root else None
-        conf = _option(argv, "-f")
-        config = (_absolute(conf[-1], pid, server_root) if conf
-                  else DEFAULT_CONFIGS["apache"] if server_root is None
-                  else os.path.join(server_root, "apache2.conf"))
-        return ProxyProcess(kind, pid, tuple(argv), binary, config, server_root,
-                            tuple(_option(argv, "-D")))
-    confs = _option(argv, "-f")
-    pid_file = _option(argv, "-p")
-    return ProxyProcess(kind, pid, tuple(argv), binary,
-                        _absolute(confs[0], pid) if confs else DEFAULT_CONFIGS["haproxy"],
-                        master_worker=any(a in ("-W", "-Ws") for a in argv),
-                        pid_file=_absolute(pid_file[-1], pid) if pid_file else None)
+    a = master_args(kind, pid, argv)
+    return ProxyProcess(kind, pid, a.argv, a.argv[0] if a.argv else kind, a.config, a.server_root,
+                        a.defines, a.master_worker, a.pid_file, prefix=a.prefix,
+                        more_configs=a.more_configs)
 
 
-MASTERS = tuple(name for name, p in PROXIES.items() if not p.can(Capability.EDGE_PROCESS))
+MASTERS = tuple(name for name, p in PROXIES.items() if p.hooks.master_args)
 """The proxies whose masters :func:`running_proxies` describes (the others: ``running_edges``)."""
 
 
@@ -182,8 +152,8 @@ def running_proxies(kinds: tuple[str, ...] = MASTERS, *,
     for pid, (kind, ppid, argv) in sorted(procs.items()):
         if ppid in procs and procs[ppid][0] == kind:
             continue  # a worker of a master we list
-        if kind == "nginx" and argv and argv[0].startswith("nginx: worker"):
-            continue
+        if master_args(kind, pid, argv).worker:
+            continue  # a worker whose master is not listed (it says so in its title)
         kids = tuple(p for p, (k, pp, _a) in procs.items() if pp == pid and k == kind)
         base = describe(kind, pid, argv)
         unit, container = cgroup_of(pid)
@@ -241,8 +211,14 @@ def parse_cgroup(text: str) -> tuple[str | None, str | None]:
 
 def master_of(kind: str, config: str) -> ProxyProcess | None:
     """The running master of ``kind`` started with ``config`` (compared by real path; a config
-    path names one master, so ``WHY502_PROC_PIDS`` does not apply)."""
+    path names one master, so ``WHY502_PROC_PIDS`` does not apply).  A proxy with no master
+    (``Capability.EDGE_PROCESS``, Caddy) is its server process (:func:`running_edges`)."""
     want = os.path.realpath(config)
+    proxy = PROXIES.get(kind)
+    if proxy is not None and proxy.can(Capability.EDGE_PROCESS):  # no master: a server (caddy run)
+        edge = next((e for e in running_edges(use_env=False) if e.kind == kind and e.config
+                     and os.path.realpath(e.config) == want), None)
+        return ProxyProcess(kind, edge.pid, (), kind, edge.config) if edge is not None else None
     for p in running_proxies((kind,), use_env=False):
         if p.config and os.path.realpath(p.config) == want:
             return p
@@ -250,15 +226,15 @@ def master_of(kind: str, config: str) -> ProxyProcess | None:
 
 
 def own_nginx_config(masters: list[ProxyProcess] | None = None) -> str | None:
-    """The config of the only nginx master running when it is not the compiled-in one (its
-    ``-c FILE``), else None.  ``nginx -T`` reads the compiled-in config, not the one that runs:
-    an nginx started with ``nginx -c /srv/app/nginx.conf`` was diagnosed "healthy" from
-    /etc/nginx (issue 31).  ``diagnose`` and ``watch`` discovery both go through this."""
-    nginxes = [p for p in (running_proxies() if masters is None else masters) if p.kind == "nginx"]
-    if len(nginxes) != 1 or not nginxes[0].config:
+    """The config of the only master of the default proxy (nginx) running when it is not the
+    compiled-in one (its ``-c FILE``), else None.  ``nginx -T`` reads the compiled-in config,
+    not the one that runs: an nginx started with ``nginx -c /srv/app/nginx.conf`` was diagnosed
+    "healthy" from /etc/nginx (issue 31).  ``diagnose`` discovery goes through this."""
+    found = [p for p in (running_proxies() if masters is None else masters) if p.kind == DEFAULT]
+    if len(found) != 1 or not found[0].config:
         return None
-    conf = nginxes[0].config
-    same = os.path.realpath(conf) == os.path.realpath(DEFAULT_CONFIGS["nginx"])
+    conf = found[0].config
+    same = os.path.realpath(conf) == os.path.realpath(DEFAULT_CONFIGS[DEFAULT])
     return None if same else conf
 
 
@@ -267,7 +243,7 @@ class EdgeProcess:
     """A running proxy outside ``PROXIES`` whose logs ``diagnose`` reads (Caddy): its config, the
     access logs the config writes, and where its own log (standard error) goes."""
 
-    kind: str  # caddy
+    kind: str  # a name of why502.proxies.PROXIES with Capability.EDGE_PROCESS (caddy)
     pid: int
     config: str | None
     access_logs: tuple[str, ...] = ()
@@ -298,11 +274,11 @@ def _caddy_logs(config: str, pid: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_absolute(m.strip('"'), pid) for m in _CADDY_OUTPUT.findall(text)))
 
 
-def running_edges() -> list[EdgeProcess]:
+def running_edges(*, use_env: bool = True) -> list[EdgeProcess]:
     """Every Caddy server running (``caddy run``; ``caddy start`` runs one), or among
     ``WHY502_PROC_PIDS``: ``diagnose`` with nothing named read the packaged nginx config while
     only Caddy ran and answered 502 to every request, and said "healthy" (issue 31)."""
-    allowed = _allowed()
+    allowed = _allowed() if use_env else None
     out: list[EdgeProcess] = []
     try:
         entries = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
@@ -312,7 +288,7 @@ def running_edges() -> list[EdgeProcess]:
         if allowed is not None and pid not in allowed:
             continue
         st = _stat(pid)
-        if st is None or st[0] != "caddy":
+        if st is None or st[0] not in EDGE_PROGRAMS:
             continue
         raw = _read(f"/proc/{pid}/cmdline")
         argv = [a.decode("utf-8", "replace") for a in (raw or b"").rstrip(b"\0").split(b"\0")]
@@ -325,6 +301,6 @@ def running_edges() -> list[EdgeProcess]:
             own = os.readlink(f"/proc/{pid}/fd/2")
         except OSError:
             own = None
-        out.append(EdgeProcess("caddy", pid, config, _caddy_logs(config, pid),
+        out.append(EdgeProcess(EDGE_PROGRAMS[st[0]], pid, config, _caddy_logs(config, pid),
                                own if own and own.startswith("/") and os.path.isfile(own) else None))
     return out

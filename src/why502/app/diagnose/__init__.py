@@ -103,13 +103,10 @@ def _each_proxy(runs: list[tuple[ProxyProcess, DiagnoseOptions]], started: float
             notes.append(Diagnostic("info", (
                 f"{proc.kind} (pid {proc.pid}) runs in container {proc.container}: its config and logs "
                 f"were read under {opts.root} (its root), not from this host's paths"), opts.config))
-        elif proc.container:
-            # its paths are the container's: this host's file of the same name is another file
+        if proc.more_configs:  # HAProxy's further -f: its loader reads one path (a file or a folder)
             notes.append(Diagnostic("warning", (
-                f"{proc.kind} (pid {proc.pid}) runs in container {proc.container}: the config and logs "
-                f"it names are paths inside it, not read from there (this host's {proc.config} is "
-                f"another file, if any); its files are under /proc/{proc.pid}/root as root, or run "
-                "why502 inside the container"), proc.config))
+                f"{proc.kind} (pid {proc.pid}) was started with more than one -f: only {proc.config} "
+                f"was read, not {', '.join(proc.more_configs)}"), proc.config))
         try:
             reports.append((proc, report_from(gather(opts), started)))
         except InputError as err:

@@ -109,7 +109,9 @@ def timing_from_stats(u: UpstreamStats) -> UpstreamTiming:
     """``evidence.stats.UpstreamStats`` -> ``UpstreamTiming``."""
     statuses = {int(k): v for k, v in u.statuses.items() if str(k).isdigit()}
     backend = int(u.made_by.get("backend", 0))
-    nginx = int(u.made_by.get("nginx", 0))
+    # the engine's word for a 5xx the proxy made is the default proxy's name (it reads every
+    # access log in nginx's fields: evidence.stats)
+    nginx = int(u.made_by.get(proxies.DEFAULT, 0))
     # per-attempt 5xx mix nginx's own (a failed attempt is written as 502/504 in
     # $upstream_status) with the backend's: take the failed attempts off 502, then 504, and
     # name the backend's 5xx by what is left (a backend 503 is not nginx's more frequent 502)

@@ -22,8 +22,9 @@ from why502.analyzers.rank import order
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
 from why502.findings.model import Report, TimelinePoint
-from why502.sources.nginx import DEFAULT_CONF as NGINX_DEFAULT_CONF
+from why502.proxies import DEFAULT, Capability, get
 from why502.sources.proxyprocs import (
+    DEFAULT_CONFIGS,
     EdgeProcess,
     ProxyProcess,
     own_nginx_config,
@@ -45,26 +46,54 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
         return []
     masters = [p for p in running_proxies() if p.config]
     if not masters or (len(masters) == 1 and own_nginx_config(masters) is None
-                       and masters[0].kind == "nginx" and not masters[0].container):
+                       and masters[0].kind == DEFAULT and not masters[0].container):
         return []
     out: list[tuple[ProxyProcess, DiagnoseOptions]] = []
     for proc in masters:
         root = container_root(proc)
         config = os.path.normpath(root + proc.config) if root and proc.config else proc.config
-        if (proc.kind == "nginx" and proc.config == NGINX_DEFAULT_CONF and not root
+        if (proc.kind == DEFAULT and proc.config == DEFAULT_CONFIGS[DEFAULT] and not root
                 and not os.path.exists(proc.config)):
             continue
         out.append((proc, replace(options, config=config, proxy=proc.kind, prefix=proc.prefix,
-                                  unit=proc.unit, container=proc.container, root=root)))
+                                  unit=proc.unit, container=proc.container, root=root,
+                                  error_logs=syslog_logs(proc, root))))
     return out
 
 
 def container_root(proc: ProxyProcess) -> str | None:
-    """``/proc/PID/root`` of an nginx master running in a container (another mount namespace):
-    the paths its command line and config name are inside that root, as the kernel shows it to
-    root.  None for a master of this host's namespace, and for the other proxies (their loaders
-    do not resolve includes under a root yet: a note says their files were not read there)."""
-    return f"/proc/{proc.pid}/root" if proc.container and proc.kind == "nginx" else None
+    """``/proc/PID/root`` of a master running in a container (another mount namespace): the
+    paths its command line and config name are inside that root, as the kernel shows it to
+    root, and every proxy's loader resolves them there (``parsers.rooted``: includes, links,
+    logs).  None for a master of this host's namespace."""
+    return f"/proc/{proc.pid}/root" if proc.container else None
+
+
+def syslog_logs(proc: ProxyProcess, root: str | None) -> list[str]:
+    """The log of a contained master whose proxy logs through syslog
+    (``Capability.LOGS_THROUGH_SYSLOG``: its config names no file): the packaged log path
+    inside the container's root when it is there (the container's own rsyslog wrote it), never
+    this host's file of the same name.  ``[]`` otherwise (the config's logs are read)."""
+    proxy = get(proc.kind)
+    if not root or not proxy.can(Capability.LOGS_THROUGH_SYSLOG):
+        return []
+    path = os.path.normpath(root + proxy.vocabulary.default_error_log)
+    return [path] if os.path.isfile(path) and os.access(path, os.R_OK) else []
+
+
+def watched_master() -> tuple[ProxyProcess, str, str | None] | None:
+    """The one running master ``watch`` follows when nothing is named: ``(master, its config as
+    read from here, its root)`` -- under ``/proc/PID/root`` for a master in a container, as
+    ``diagnose`` reads it.  None when no master, or several, run (watch follows one proxy), or
+    when its proxy's logs are not followed (``Capability.WATCH``)."""
+    masters = [p for p in running_proxies() if p.config]
+    if len(masters) != 1 or not get(masters[0].kind).can(Capability.WATCH):
+        return None
+    proc = masters[0]
+    root = container_root(proc)
+    config = os.path.normpath(root + proc.config) if root and proc.config else proc.config
+    assert config is not None
+    return proc, config, root
 
 
 def root_unreadable(proc: ProxyProcess, root: str) -> str | None:
@@ -99,7 +128,7 @@ def discover_edge(options: DiagnoseOptions) -> tuple[EdgeProcess, DiagnoseOption
                          "caddy (run as root, or add a log directive writing JSON to a file)")
     return proc, replace(options, access_logs=logs,
                          error_logs=[proc.own_log] if proc.own_log and os.access(proc.own_log, os.R_OK)
-                         else [], log_type="caddy")
+                         else [], log_type=proc.kind)
 
 
 def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:

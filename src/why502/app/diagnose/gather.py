@@ -72,7 +72,11 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     if since:
         inputs["since"] = since.isoformat(timespec="seconds")
     families = edge_families(options) if edge is None else edge
-    if families:
+    # an edge proxy's log with the app servers' logs or configs (--app-log, --app-conf): read as
+    # an edge log next to the proxy's inputs, so the app servers' lines, their settings and the
+    # live probes of the config's targets are evidence too (analyzers.edge_apps)
+    with_apps = bool(families) and bool(options.app_logs or options.app_confs)
+    if families and not with_apps:
         facts = read_edge(options, families, since, diags, inputs, discovered)
         clock = RunClock(offline=options.offline, now=options.now or datetime.now())
         return Gathered(Evidence(edge=facts, clock=clock), diags, inputs,
@@ -82,7 +86,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     if paths:  # an edge's log next to the proxy's own inputs: both read, one report
         edge_inputs: dict[str, Any] = {}
         edge_facts = read_edge(replace(options, access_logs=paths, error_logs=[]), families, since,
-                               diags, edge_inputs, alone=False)
+                               diags, edge_inputs, alone=False, join_with=tuple(options.error_logs))
         inputs["edge"] = edge_inputs
         options = replace(options, access_logs=[p for p in options.access_logs if p not in paths])
     conf = read_config(options, diags, inputs)
@@ -99,7 +103,8 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
                      inputs_end=_access_end(logs.stats))
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,
                   clock=clock, apps=apps, k8s=read_k8s(options, diags, inputs), edge=edge_facts)
-    return Gathered(ev, diags, inputs, logs.stats, probe_dicts)
+    return Gathered(ev, diags, inputs, logs.stats, probe_dicts,
+                    edge_config=edge_config(options, diags) if with_apps else None)
 
 
 def read_k8s(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict[str, Any]) -> KubeFacts:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions, nothing_to_read
-from why502.app.diagnose.proxies import ProxyView, read_apache, read_haproxy, read_with_hooks, which_proxy
+from why502.app.diagnose.proxies import ProxyView, read_with_hooks, which_proxy
 from why502.errors import InputError
 from why502.evidence.config_facts import config_facts, limit_settings, nginx_listens
 from why502.evidence.model import ConfigFacts
@@ -23,7 +23,7 @@ from why502.facts.fpm import FpmPool
 from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic, Severity
 from why502.parsers.nginx import NginxConfig
-from why502.proxies import PROXIES, get
+from why502.proxies import PROXIES
 from why502.proxies.base import resolve
 from why502.sources.fpm import FpmConfig, fpm_log_paths, load_fpm_config
 from why502.sources.nginx import DEFAULT_CONF, find_nginx, load_config
@@ -164,7 +164,7 @@ class ConfigRead:
     proxy: str
     facts: ConfigFacts
     nginx: NginxConfig | None
-    view: ProxyView | None  # another proxy's config (HAProxy, Apache)
+    view: ProxyView | None  # another proxy's config (its Hooks.diagnose_view / config_facts)
     error_logs: list[str]
     access_logs: list[str]
     fpm_logs: list[str]
@@ -182,17 +182,14 @@ def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
     proxy = which_proxy(options)
     view: ProxyView | None = None
     cfg: NginxConfig | None = None
-    hook = PROXIES[proxy].hooks.diagnose_view
-    if hook:  # a proxy whose config the cause model reads through its own view
-        view = resolve(hook)(options, diags, inputs)  # type: ignore[operator]
+    hooks = PROXIES[proxy].hooks
+    if hooks.diagnose_view:  # a proxy whose config the cause model reads through its own plug-in
+        view = resolve(hooks.diagnose_view)(options, diags, inputs)  # type: ignore[operator]
         targets, groups, files = view.targets, view.groups, view.files
-    elif proxy in ("haproxy", "apache"):
-        view = (read_haproxy if proxy == "haproxy" else read_apache)(options, diags, inputs)
-        targets, groups, files = view.targets, view.groups, view.files
-    elif get(proxy).hooks.config_facts is not None:
+    elif hooks.config_facts is not None:  # ... or through its config loader and facts
         view = read_with_hooks(options, diags, inputs, proxy)
         targets, groups, files = view.targets, view.groups, view.files
-    else:
+    else:  # the default proxy's own path (nginx's config, -T dump, the logs it names)
         if options.config is not None and options.nginx_conf is None:
             options = replace(options, nginx_conf=options.config)
         cfg = nginx_config(options, diags, inputs)

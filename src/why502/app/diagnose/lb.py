@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.app.stats.lb import check_log_type, has_lines_of, iter_records, sniff_log_types
+from why502.app.stats.lb import LOG_TYPES, check_log_type, has_lines_of, iter_records, sniff_log_types
 from why502.errors import InputError
-from why502.evidence.lb_evidence import LbEvidence
+from why502.evidence.lb_evidence import ErrorJoin, LbEvidence
 from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
 from why502.findings.model import Diagnostic
-from why502.parsers.lblogs import LOG_TYPES
 from why502.sources.proxyprocs import EdgeProcess
 
 
@@ -67,19 +66,24 @@ def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
 
 def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.datetime | None,
               diags: list[Diagnostic], inputs: dict[str, Any],
-              discovered: EdgeProcess | None = None, alone: bool = True) -> EdgeFacts:
+              discovered: EdgeProcess | None = None, alone: bool = True,
+              join_with: tuple[str, ...] = ()) -> EdgeFacts:
     """Read the edge logs of the run (``--access-log``, and ``--error-log`` for Caddy's and
     Traefik's error lines) into one ``LbEvidence`` per family.  With several families mixed in
     the files (``parsers.lblogs.detect_families``) each line is read as its own family and each
     family weighed on its own evidence, so every edge's failures are named.  What was read goes
     to ``inputs``, what was not to ``diags``; no request line at all is an ``InputError``.
-    ``alone``: nothing else is read (else the proxy's own inputs are read next to it)."""
+    ``alone``: nothing else is read (else the proxy's own inputs are read next to it).
+    ``join_with``: the error logs the proxy's own diagnosis reads; an access line of a failure
+    one of their lines records (the same request, at the same time: ``ErrorJoin``) is counted
+    as a request here and weighed there, once (issue 24)."""
     cutoff = None
     if since is not None:
         cutoff = (since if since.tzinfo else since.astimezone()).astimezone(dt.timezone.utc)
     mixed = len(families) > 1
     evs: dict[str, LbEvidence] = {fam: LbEvidence(family=fam) for fam in families}
     lines = unparsed = 0
+    join = _error_join(list(join_with), families)
     # Caddy's and Traefik's error lines (the reason their access log does not give) may come as
     # --error-log or as one more --access-log
     for path, n, text, rec in iter_records([*options.access_logs, *options.error_logs],
@@ -91,7 +95,7 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
         if cutoff is not None and rec.time and _before(rec.time, cutoff):
             continue
         ev = evs.get(rec.family) or evs.setdefault(rec.family, LbEvidence(family=rec.family))
-        ev.add(rec, path, n, text)
+        ev.add(rec, path, n, text, joined=join is not None and join.take(rec))
     read = {fam: ev for fam, ev in evs.items() if ev.requests or ev.error_lines}
     name = "+".join(read) or "+".join(families)
     if not read:
@@ -100,6 +104,10 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
         diags.append(Diagnostic(severity="info", message=(
             f"{unparsed:,} of {lines:,} lines were not {' or '.join(read)} request lines (not counted)")))
     for fam, ev in read.items():
+        if ev.joined:
+            diags.append(Diagnostic(severity="info", message=(
+                f"{ev.joined:,} failed requests of the {fam} access log are lines of its error log "
+                "too (the same request at the same time): each is weighed once, from the error log")))
         if ev.unexplained and not ev.error_failures:
             diags.append(Diagnostic(severity="warning", message=(
                 f"{ev.unexplained:,} 5xx were made by the {fam} proxy itself but its access log does "
@@ -128,6 +136,16 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
         inputs["log_types"] = {fam: {"requests": ev.requests, "5xx": ev.five, "made_by": dict(ev.made_by)}
                                for fam, ev in read.items()}
     return EdgeFacts(families=tuple(read.values()))
+
+
+def _error_join(paths: list[str], families: tuple[str, ...]) -> ErrorJoin | None:
+    """The error lines of ``paths`` in the one edge family of the access logs (a proxy's own
+    error log: Caddy's), or None (several families, or no such line)."""
+    if len(families) != 1 or not paths or "-" in paths or not has_lines_of(paths, families[0]):
+        return None
+    join = ErrorJoin(rec for _path, _n, _text, rec in iter_records(paths, families[0])
+                     if rec is not None)
+    return join or None
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.stats.errorlog import JoinRows
 from why502.errors import InputError
 from why502.evidence.aggregate import LogAggregator
+from why502.evidence.aliases import with_aliases
 from why502.evidence.client_view import client_failures, location_outcomes, with_client_view
-from why502.evidence.haproxy_facts import with_aliases
 from why502.evidence.model import LogEvent, LogFacts
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Diagnostic
-from why502.parsers.lblogs import LOG_TYPES
 from why502.proxies.base import resolve
+from why502.proxies.logfamilies import log_types
 
 
 @dataclass
@@ -48,7 +48,7 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
         kernel_events = kernel_log_events(options.kernel_log, since, diags)
         inputs["kernel_log"] = options.kernel_log
     # a proxy whose own lines are a log family of parsers.lblogs (Caddy's JSON error lines)
-    family = conf.proxy if conf.proxy in LOG_TYPES else None
+    family = conf.proxy if conf.proxy in log_types() else None
     agg = LogAggregator(route=conf.view.route if conf.view is not None else None)
     read: dict[str, list[str]] = {}
     seen: set[FileKey] = set()  # one file is read once, whichever list names it

@@ -24,6 +24,7 @@ from why502.evidence.aggregate import LogAggregator, parse_time
 from why502.evidence.events import log_event
 from why502.evidence.model import LogEvent
 from why502.findings.model import Diagnostic
+from why502.proxies import DEFAULT
 from why502.sources import system
 from why502.sources.logfiles import LineBatch, expand_inputs, file_identity
 from why502.sources.opening import discovered_skip, take_notes
@@ -140,7 +141,7 @@ def error_join_rows(df: pl.DataFrame) -> pl.DataFrame:
     text = pl.col("text")
     return df.filter(
         text.str.contains(", client: ", literal=True) & text.str.contains(", request: ", literal=True)
-        & (pl.col("source") == "nginx")
+        & (pl.col("source") == DEFAULT)  # the default proxy's own lines (nginx's)
     ).select(pl.col(c).cast(pl.String) for c in JOIN_COLUMNS)
 
 

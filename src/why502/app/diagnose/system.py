@@ -21,8 +21,13 @@ from why502.facts.system import UnitState
 from why502.findings.model import Diagnostic
 from why502.parsers.errorlog import classify_line
 from why502.parsers.nginx import NginxConfig
+from why502.proxies import DEFAULT, PROXIES
 from why502.sources import system
 from why502.sources.accounts import check_socket_access, nginx_worker_identity, stat_path
+
+# The default proxy's executables (nginx's): its own listeners serve no target, its AVC denials
+# and its file-descriptor limit are the ones read here (``Detection.programs``)
+PROGRAMS = PROXIES[DEFAULT].detection.programs
 
 
 def worker_identity(cfg: NginxConfig | None, diags: list[Diagnostic],
@@ -77,7 +82,7 @@ def target_units(targets: list[TargetFact], fpm_files: list[str],
                         if (version := debian_php_version(f))})
     for t in targets:
         for lst in ev.listeners_for(t.key):
-            if lst.pid and lst.process != "nginx":
+            if lst.pid and lst.process not in PROGRAMS:
                 unit, _ = system.unit_of_pid(lst.pid)
                 if unit:
                     out[t.key] = unit
@@ -116,7 +121,7 @@ def selinux(since: datetime | None, diags: list[Diagnostic], events: list[LogEve
     se = system.selinux_denials(since)
     diags += se.diagnostics
     for d in se.denials:
-        if d.comm in (None, "nginx"):
+        if d.comm is None or d.comm in PROGRAMS:
             events.append(LogEvent(kind="selinux-avc", text=d.raw, source="audit",
                                    time=parse_time(d.time), pid=d.pid, process=d.comm,
                                    detail="SELinux denied " + " ".join(d.permissions)
@@ -126,7 +131,7 @@ def selinux(since: datetime | None, diags: list[Diagnostic], events: list[LogEve
 
 def nofile_limit(listeners: list[Listener]) -> int | None:
     """The soft ``Max open files`` of nginx (its first listening process)."""
-    nginx_pids = [x.pid for x in listeners if x.process == "nginx" and x.pid]
+    nginx_pids = [x.pid for x in listeners if x.process in PROGRAMS and x.pid]
     if not nginx_pids:
         return None
     lim = system.read_process_limits(nginx_pids[0]).max_open_files

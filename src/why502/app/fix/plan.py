@@ -19,6 +19,7 @@ from why502.findings.lint import LintFinding
 from why502.findings.model import Report
 from why502.findings.patch import HUNK_HEAD, NO_NEWLINE, path_of, split_lines
 from why502.findings.redact import MARK, same_line
+from why502.proxies import DEFAULT, PROXIES
 
 _POOL = re.compile(r"^\s*\[[^\]]+\]\s*$", re.MULTILINE)
 _FPM_KEY = re.compile(r"^\s*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=", re.MULTILINE)
@@ -52,12 +53,14 @@ class Plan:
     commands: list[tuple[str, str]] = field(default_factory=list)  # (key, command)
     notes: list[str] = field(default_factory=list)
     nginx_conf: str | None = None  # the proxy's main config
-    proxy: str = "nginx"  # nginx | haproxy | apache: whose test and reload apply it
+    proxy: str = DEFAULT  # a name of the registry: whose fix service tests and reloads it
 
 
 def _report_proxy(report: Report) -> str:
+    """The proxy a report is about: its ``inputs.proxy`` when that is a proxy of the registry
+    (a report of the default proxy, nginx, names none)."""
     proxy = report.inputs.get("proxy")
-    return proxy if proxy in ("haproxy", "apache") else "nginx"
+    return proxy if isinstance(proxy, str) and proxy in PROXIES else DEFAULT
 
 
 def from_report(report: Report, proxy: str | None = None) -> Plan:
@@ -70,7 +73,8 @@ def from_report(report: Report, proxy: str | None = None) -> Plan:
     chosen = proxy or (with_diffs[0] if with_diffs else default)
     discovered = {d.get("proxy"): d.get("config") for d in report.inputs.get("discovered") or []
                   if isinstance(d, dict)}
-    conf = discovered.get(chosen) or report.inputs.get("config" if chosen != "nginx" else "nginx_conf")
+    # a report names the default proxy's main config ``nginx_conf`` (schema 1.0), any other's ``config``
+    conf = discovered.get(chosen) or report.inputs.get("config" if chosen != DEFAULT else "nginx_conf")
     plan = Plan(nginx_conf=conf if isinstance(conf, str) else None, proxy=chosen)
     targets = _probed_targets(report)
     for f in report.findings:
@@ -124,7 +128,7 @@ def _target(data: object) -> ProbeTarget | None:
                        group=data.get("group"), uses_variables=data.get("uses_variables") is True)
 
 
-def from_lint(findings: list[LintFinding], nginx_conf: str | None, proxy: str = "nginx") -> Plan:
+def from_lint(findings: list[LintFinding], nginx_conf: str | None, proxy: str = DEFAULT) -> Plan:
     plan = Plan(nginx_conf=nginx_conf, proxy=proxy)
     for f in findings:
         if f.diff and f.file:
@@ -133,11 +137,11 @@ def from_lint(findings: list[LintFinding], nginx_conf: str | None, proxy: str = 
 
 
 def _is_reload(cmd: str) -> bool:
-    """``nginx -t`` / ``haproxy -c`` / ``apachectl configtest`` / ``systemctl reload nginx`` are
-    what ``--apply`` itself does."""
+    """``nginx -t`` / ``haproxy -c`` / ``apachectl configtest`` / ``systemctl reload nginx`` /
+    ``caddy validate`` / ``caddy reload`` are what ``--apply`` itself does."""
     return bool(re.match(r"^\s*(nginx -t|haproxy -c|apache2ctl configtest|apachectl configtest|"
-                         r"apache2 -t|systemctl (reload|restart) (nginx|haproxy|apache2|httpd|php\S*-fpm)|"
-                         r"nginx -s reload)\b", cmd))
+                         r"apache2 -t|systemctl (reload|restart) (nginx|haproxy|apache2|httpd|caddy|"
+                         r"php\S*-fpm)|nginx -s reload|caddy (validate|reload))\b", cmd))
 
 
 def select(plan: Plan, only: set[str]) -> Plan:
@@ -149,7 +153,7 @@ def select(plan: Plan, only: set[str]) -> Plan:
                 [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.nginx_conf, plan.proxy)
 
 
-def file_kind(text: str, proxy: str = "nginx") -> str:
+def file_kind(text: str, proxy: str = DEFAULT) -> str:
     """``php-fpm`` for a pool file (``[pool]`` sections with ``pm``/``listen`` keys), else the
     proxy's name: which program's checker tests the change."""
     return "php-fpm" if _POOL.search(text) and _FPM_KEY.search(text) else proxy

@@ -31,8 +31,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from why502.app.fix.proxies import SERVICES
-from why502.app.fix.service import PhpFpm
+from why502.app.fix.service import PhpFpm, service_class
 from why502.app.fix.state import ChangeSet
 from why502.app.fix.writer import Writer
 from why502.errors import InputError
@@ -85,8 +84,9 @@ def scope(proxy: str, binary: str | None, conf: str | None, source: str, fpm_con
     """The files of ``conf`` as ``proxy``'s own dump lists them, and of php-fpm's ``fpm_conf``."""
     files: set[str] = set()
     parts: list[str] = []
-    if binary and conf:
-        svc = SERVICES[proxy](binary, conf)
+    make = service_class(proxy)
+    if binary and conf and make is not None:
+        svc = make(binary, conf)
         files.update(svc.dumped_files() or svc.files())
         parts.append(f"the config that {svc.label} of {conf} reads ({source})")
     if fpm_conf:

@@ -12,8 +12,8 @@ The order is the safety argument:
    killed at any later point is rolled back by the next one (:func:`recover`);
 3. files are replaced atomically (``atomic``), then the proxy's own checker tests the whole
    config; a failure restores the backups before any reload — the running proxy never saw it;
-   the proxy (nginx, HAProxy, Apache httpd) is data: ``app.fix.proxies.SERVICES`` gives its
-   config test, files, master and reload;
+   the proxy is data: its fix service (``Hooks.fix_service``, ``proxies/<name>/fix.py``, found
+   by ``service.service_class``) gives its config test, files, master and reload;
 4. after the reload the new workers are watched (``verify``); a failure restores, reloads again
    and checks that the proxy still serves.
 """
@@ -30,8 +30,15 @@ from why502.app.fix import journal, policy
 from why502.app.fix.atomic import FileMeta, read_meta, sha256_bytes
 from why502.app.fix.backup import backup, restore
 from why502.app.fix.plan import Change, PatchError, Plan, apply_diff, file_kind
-from why502.app.fix.proxies import BINARIES, SERVICES
-from why502.app.fix.service import Outcome, PhpFpm, ProxyService, children, find_binary
+from why502.app.fix.service import (
+    Outcome,
+    PhpFpm,
+    ProxyService,
+    children,
+    find_binary,
+    fixable,
+    service_class,
+)
 from why502.app.fix.state import (
     APPLIED,
     FINAL,
@@ -63,7 +70,7 @@ class ApplyOptions:
     nginx_conf: str | None = None  # the proxy's main config (nginx, haproxy or apache), as named
     host_conf: str | None = None  # the main config this run found on this host (lint, fresh diagnose)
     nginx_bin: str | None = None  # the proxy's binary
-    proxy: str | None = None  # nginx | haproxy | apache; None: the plan's
+    proxy: str | None = None  # a proxy with a fix service (service.fixable); None: the plan's
     fpm_conf: str | None = None
     fpm_bin: str | None = None
     reload: bool = True
@@ -87,7 +94,7 @@ def _say(out: TextIO, text: str) -> None:
 
 
 def services(cs: ChangeSet) -> Services:
-    make = SERVICES.get(cs.proxy)
+    make = service_class(cs.proxy)
     proxy = make(cs.nginx_bin, cs.nginx_conf) if make and cs.nginx_bin and cs.nginx_conf else None
     fpm = PhpFpm(cs.fpm_bin, cs.fpm_conf) if cs.fpm_bin and cs.fpm_conf else None
     return Services(proxy, fpm)
@@ -129,7 +136,7 @@ def _new_contents(changes: list[Change], writer: Writer) -> tuple[dict[str, tupl
 
 
 def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, proxy: str,
-              nginx_conf: str | None, nginx_bin: str | None) -> str | None:
+              nginx_conf: str | None, nginx_bin: str | None, svc: type[ProxyService]) -> str | None:
     """php-fpm's binary when a pool changes; refuses when a checker the change needs is missing."""
     kinds = {file_kind(new.decode("utf-8", "replace"), proxy) for _, new in texts.values()}
     fpm_bin = None
@@ -140,9 +147,8 @@ def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, prox
             raise UsageError("a PHP-FPM pool change needs --fpm-conf (the main php-fpm.conf) and php-fpm "
                              "installed, to test it with php-fpm -t before it is applied")
     if proxy in kinds and (not nginx_bin or not nginx_conf):
-        label = SERVICES[proxy].label
-        raise UsageError(f"a {proxy} change needs {BINARIES[proxy][0]} installed and the main config "
-                         f"(--config) to test it with {label} before it is applied")
+        raise UsageError(f"a {proxy} change needs {svc.binaries[0]} installed and the main config "
+                         f"(--config) to test it with {svc.label} before it is applied")
     return fpm_bin
 
 
@@ -151,7 +157,8 @@ def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, prox
 def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
     """Apply ``plan``; 0 applied (and verified), 1 failed and rolled back, 3 refused."""
     proxy = options.proxy or plan.proxy
-    if proxy not in SERVICES:
+    make = service_class(proxy)
+    if make is None:
         from why502.proxies import PROXIES
 
         if proxy in PROXIES:  # a proxy why502 reads whose config fix does not change (yet)
@@ -159,7 +166,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
             steps = " then ".join(p.reload_commands(options.nginx_conf or plan.nginx_conf))
             raise InputError(f"fix does not change {p.vocabulary.title}'s config: apply the diff "
                              f"above by hand, then {steps}")
-        raise UsageError(f"unknown proxy {proxy!r} ({', '.join(SERVICES)})")
+        raise UsageError(f"unknown proxy {proxy!r} ({', '.join(fixable())})")
     if not plan.changes:
         _say(out, "nothing to apply")
         return OK
@@ -169,7 +176,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
     if not chosen:
         _say(out, "nothing to apply")
         return OK
-    nginx_bin = options.nginx_bin or find_binary(*BINARIES[proxy])
+    nginx_bin = options.nginx_bin or find_binary(*make.binaries)
     scope = policy.scope(proxy, nginx_bin, nginx_conf, source, options.fpm_conf)
     with locked(options.state_dir), scope.writer(lambda m: _say(out, m)) as writer:
         for msg in recover(options.state_dir):
@@ -181,7 +188,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
         if not texts:
             _say(out, "nothing to apply: every change is already in place")
             return OK
-        fpm_bin = _checkers(texts, options, proxy, nginx_conf, nginx_bin)
+        fpm_bin = _checkers(texts, options, proxy, nginx_conf, nginx_bin, make)
         cs = ChangeSet(journal.new_id(), journal.now(), STARTED, os.getpid(),
                        changes=[{"key": c.key, "title": c.title, "file": c.file} for c in chosen],
                        nginx_conf=nginx_conf, nginx_bin=nginx_bin,

@@ -1,16 +1,16 @@
-"""The proxy and PHP-FPM as ``why502 fix`` drives them: test a config, reload, find the workers.
+"""What ``why502 fix`` needs from a proxy (``ProxyService``) and what every proxy's service
+shares: run a program, find a master's children, wait for a new generation of workers; PHP-FPM.
 
-- Config test: ``nginx -t -c CONF`` parses the whole config with every include, exactly as a
-  reload would, and exits non-zero on any error (nginx docs, "Command-line parameters":
-  https://nginx.org/en/docs/switches.html); ``php-fpm -t -y CONF`` does the same for PHP-FPM
-  (``fpm_conf_init_main()`` with ``test_conf``, sapi/fpm/fpm/fpm_conf.c).
-- Reload: ``systemctl reload`` when a systemd unit runs this very master (its ``MainPID``), so
-  systemd's own state stays right; else ``nginx -c CONF -s reload`` (SIGHUP to the pid in the
-  config's ``pid`` file) and SIGUSR2 to PHP-FPM's master (graceful reload,
-  sapi/fpm/fpm/fpm_signals.c).  On SIGHUP the nginx master starts new workers with the new
-  configuration and tells the old ones to finish their requests and exit
-  (``ngx_master_process_cycle()``, src/os/unix/ngx_process_cycle.c): a line an old worker writes
-  after the reload is about the old configuration.
+Each proxy's own service (its config test, the files that test reads, its master, its graceful
+reload) is a plug-in in its folder, ``why502/proxies/<name>/fix.py``, named by its
+``Hooks.fix_service`` and found by :func:`service_class`: the transaction (``app.fix.run``) and
+the write policy (``app.fix.policy``) never name a proxy.
+
+- PHP-FPM: ``php-fpm -t -y CONF`` parses the whole config as a reload would
+  (``fpm_conf_init_main()`` with ``test_conf``, sapi/fpm/fpm/fpm_conf.c); SIGUSR2 to its master
+  is a graceful reload (sapi/fpm/fpm/fpm_signals.c).
+- Reload under systemd: ``systemctl reload`` when a unit runs this very master (its
+  ``MainPID``), so systemd's own state stays right (:func:`unit_main_pid`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, cast
 
-from why502.sources.nginx import nginx_config
+from why502.parsers.procnet import parse_tcp_table
+from why502.sources.listeners import socket_inodes
 from why502.sources.opening import read_small
 
-DEFAULT_PID = "/run/nginx.pid"
-_DUMPED = re.compile(r"^# configuration file (/.*):$", re.MULTILINE)
+RELOAD_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -76,19 +76,6 @@ def children(pid: int) -> set[int]:
     return out
 
 
-def retired(pid: int) -> bool:
-    """An old nginx worker no longer takes new connections: it exited, or it was told to quit
-    and closed its listening sockets -- its title then reads ``worker process is shutting down``
-    (``ngx_worker_process_cycle()``, src/os/unix/ngx_process_cycle.c).  Until then, a request sent
-    right after the reload may still reach an old worker, with the old configuration."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            title = fh.read()
-    except OSError:
-        return True
-    return not title or b"shutting down" in title or b"worker process" not in title
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -102,11 +89,14 @@ def alive(pid: int) -> bool:
 class ProxyService(Protocol):
     """What ``why502 fix`` needs from a proxy: its own config test, the files that test reads,
     its error logs (for verification), its master and its graceful reload.  One class per
-    proxy (``Nginx`` here, ``Haproxy`` and ``Apache`` in ``app.fix.proxies``), picked by name in
-    ``app.fix.proxies.SERVICES``: no per-proxy branches in the transaction."""
+    proxy, in its folder (``proxies/<name>/fix.py``), built as ``cls(binary, conf)`` and found
+    by :func:`service_class`: no per-proxy branches in the transaction."""
 
     name: ClassVar[str]
     label: ClassVar[str]  # the config test as the output names it: "nginx -t", "haproxy -c"
+    binaries: ClassVar[tuple[str, ...]]  # where its binary is looked for (PATH first), unless given
+
+    def __init__(self, binary: str, conf: str) -> None: ...
 
     @property
     def binary(self) -> str: ...
@@ -120,89 +110,20 @@ class ProxyService(Protocol):
     def reload(self) -> Outcome: ...
 
 
-@dataclass(frozen=True)
-class Nginx:
-    binary: str
+class OneFile:
+    """For a proxy whose config is one file (no include dump: Envoy's bootstrap, a Caddyfile)
+    and whose log lines are not read to verify a change: the parts of ``ProxyService`` it shares."""
+
     conf: str
-    name: ClassVar[str] = "nginx"
-    label: ClassVar[str] = "nginx -t"
-
-    def test(self) -> Outcome:
-        return run_program([self.binary, "-t", "-c", self.conf])
-
-    def _built_with(self, option: str) -> str | None:
-        """A ``./configure`` option of this binary (``nginx -V``: ``--prefix``, ``--pid-path``)."""
-        out = run_program([self.binary, "-V"], timeout=10)
-        m = re.search(rf"{option}=(\S+)", out.message)
-        return m.group(1) if m else None
-
-    def pid_file(self) -> str:
-        """The ``pid`` of the config; relative to nginx's prefix, as nginx reads it
-        (``ngx_conf_full_name()``); unset: the compiled-in ``--pid-path``."""
-        try:
-            cfg = nginx_config(self.conf)
-        except OSError:
-            cfg = None
-        d = next(iter(cfg.main.get("pid")), None) if cfg is not None else None
-        if d is None or not d.args:
-            return self._built_with("--pid-path") or DEFAULT_PID
-        if os.path.isabs(d.args[0]):
-            return d.args[0]
-        return os.path.join(self._built_with("--prefix") or "/usr/local/nginx", d.args[0])
 
     def files(self) -> list[str]:
-        """The main config and every file it includes, as why502's parser reads them."""
-        try:
-            return nginx_config(self.conf).files
-        except OSError:
-            return []
+        return [self.conf]
 
     def dumped_files(self) -> list[str]:
-        """The files nginx itself reads for this config: ``nginx -T`` prints each as
-        ``# configuration file PATH:`` (``ngx_conf_parse()`` with ``ngx_dump_config``,
-        src/core/ngx_conf_file.c); empty when the test fails or the binary prints no dump."""
-        out = run_program([self.binary, "-T", "-c", self.conf], stdout_limit=None)
-        if not out.ok:
-            return []
-        return [m.group(1) for m in _DUMPED.finditer(out.stdout)]
+        return self.files()
 
     def error_logs(self) -> list[str]:
-        try:
-            cfg = nginx_config(self.conf)
-        except OSError:
-            return []
-        return sorted({t.path for t in cfg.error_logs if t.path.startswith("/")})
-
-    def master(self) -> int | None:
-        try:
-            text = read_small(self.pid_file(), encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            return None
-        return int(text) if text.isdigit() and alive(int(text)) else None
-
-    def reload(self) -> Outcome:
-        """Reload and wait (up to 10 s) until the master has started new workers and every old
-        one stopped taking connections: only then does a new request meet the new config."""
-        master = self.master()
-        if master is None:
-            return Outcome(False, "nginx is not running (no live pid in its pid file): not reloaded")
-        before = children(master)
-        if unit_main_pid("nginx.service") == master:
-            out = run_program(["systemctl", "reload", "nginx.service"])
-            how = "systemctl reload nginx"
-        else:
-            out = run_program([self.binary, "-c", self.conf, "-s", "reload"])
-            how = "nginx -s reload"
-        if not out.ok:
-            return Outcome(False, f"{how} failed: {out.message}")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if children(master) - before and all(retired(pid) for pid in before):
-                return Outcome(True, how)
-            if not alive(master):
-                return Outcome(False, f"{how}: the nginx master (pid {master}) exited")
-            time.sleep(0.05)
-        return Outcome(False, f"{how}: no new worker within 10 s (did the master reject the config?)")
+        return []
 
 
 @dataclass(frozen=True)
@@ -259,6 +180,68 @@ class PhpFpm:
                 return Outcome(True, "php-fpm reloaded (SIGUSR2)")
             time.sleep(0.05)
         return Outcome(False, "php-fpm did not restart its workers within 10 s")
+
+
+def listening_inodes(port: int | None = None) -> set[int]:
+    """Inodes of every TCP socket in LISTEN state (``/proc/net/tcp``, ``tcp6``), on ``port``
+    only when given."""
+    out: set[int] = set()
+    for name, proto in (("tcp", "tcp"), ("tcp6", "tcp6")):
+        try:
+            text = open(f"/proc/net/{name}", encoding="ascii").read()  # noqa: SIM115
+        except OSError:
+            continue
+        out.update(e.inode for e in parse_tcp_table(text, proto)
+                   if e.state == "LISTEN" and port in (None, e.local_port))
+    return out
+
+
+def holds_listener(pid: int, listening: set[int]) -> bool:
+    """Does ``pid`` hold one of the ``listening`` sockets (inodes)?"""
+    try:
+        return bool(socket_inodes(pid) & listening)
+    except PermissionError:
+        return False
+
+
+def wait_new_children(master: int, before: set[int], how: str, what: str) -> Outcome:
+    """Wait until ``master`` has a child it did not have before the reload (the new generation
+    runs the new config) and no old child still accepts connections; fail when the master exits
+    or that does not happen within 10 s."""
+    deadline = time.monotonic() + RELOAD_WAIT
+    while time.monotonic() < deadline:
+        if not alive(master):
+            return Outcome(False, f"{how}: the {what} master (pid {master}) exited")
+        if children(master) - before:
+            # an old worker told to stop closes its listeners at once and only finishes the
+            # connections it has (HAProxy's soft stop, management.txt 4; httpd's graceful
+            # restart, stopping.html): until then a new request may reach the old configuration
+            listening = listening_inodes()
+            if not any(alive(p) and holds_listener(p, listening) for p in before):
+                return Outcome(True, how)
+        time.sleep(0.05)
+    return Outcome(False, f"{how}: no new {what} worker within {RELOAD_WAIT:g} s (did the master reject "
+                          "the config?)")
+
+
+def service_class(proxy: str) -> type[ProxyService] | None:
+    """The fix service of the proxy called ``proxy`` (its ``Hooks.fix_service``), or None when
+    it has none or is not a proxy why502 reads."""
+    from why502.proxies import PROXIES
+    from why502.proxies.base import resolve
+
+    p = PROXIES.get(proxy)
+    if p is None or not p.hooks.fix_service:
+        return None
+    return cast("type[ProxyService]", resolve(p.hooks.fix_service))
+
+
+def fixable() -> tuple[str, ...]:
+    """The proxies ``why502 fix`` changes (a fix service in their ``Hooks``), in the registry's
+    order."""
+    from why502.proxies import PROXIES
+
+    return tuple(name for name, p in PROXIES.items() if p.hooks.fix_service)
 
 
 def find_binary(name: str, *candidates: str) -> str | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from why502.errors import InputError
+from why502.proxies import DEFAULT
 
 T = TypeVar("T")
 
@@ -72,7 +73,7 @@ class FileRecord:
     gid: int
     xattrs: dict[str, str] = field(default_factory=dict)  # name -> value as hex
     backup: str = ""
-    kind: str = "nginx"  # the proxy's name (nginx, haproxy, apache) | php-fpm: which checker tests it
+    kind: str = DEFAULT  # the proxy's name (of the registry) | php-fpm: which checker tests it
     written: bool = False
 
 
@@ -91,7 +92,7 @@ class ChangeSet:
     fpm_conf: str | None = None
     fpm_bin: str | None = None
     reloaded: bool = False
-    proxy: str = "nginx"  # which service (app.fix.proxies.SERVICES) tests and reloads the config
+    proxy: str = DEFAULT  # whose fix service (service.service_class) tests and reloads the config
     history: list[str] = field(default_factory=list)  # "<time> <state>: message"
     user: str | None = None  # who applied it (``current_user``); None in journals of before 0.2
 
@@ -118,7 +119,7 @@ class ChangeSet:
         texts = {k: _typed(d, k, str, None) for k in ("nginx_conf", "nginx_bin", "fpm_conf", "fpm_bin",
                                                       "user")}
         return cls(_typed(d, "id", str), _typed(d, "created", str), state, pid, changes, files,
-                   reloaded=_typed(d, "reloaded", bool, False), proxy=_typed(d, "proxy", str, "nginx"),
+                   reloaded=_typed(d, "reloaded", bool, False), proxy=_typed(d, "proxy", str, DEFAULT),
                    history=history, **texts)
 
 
@@ -168,7 +169,7 @@ def _file_record(data: object, i: int) -> FileRecord:
     if not (0 <= mode <= 0o7777 and uid >= 0 and gid >= 0):
         raise DamagedJournal(f"files[{i}]: 'mode', 'uid' or 'gid' out of range")
     return FileRecord(path, before, after, mode, uid, gid, xattrs, backup,
-                      _typed(d, "kind", str, "nginx"), _typed(d, "written", bool, False))
+                      _typed(d, "kind", str, DEFAULT), _typed(d, "written", bool, False))
 
 
 def _is_hex(text: str) -> bool:

@@ -11,9 +11,17 @@ a graceful restart takes the members' status from the config again (mod_proxy_ba
 
 from __future__ import annotations
 
-from why502.app.mitigate.model import Group, Member
+from why502.app.mitigate.model import Group, Member, Stopgaps
 from why502.errors import InputError
-from why502.sources.apache import apache_config
+from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.apache.proxy import PROXY as APACHE
+from why502.proxies.base import resolve
+
+
+def apache_config(path: str) -> ApacheConfig:
+    """Apache's config at ``path``, parsed once per run by its source plug-in (``Hooks.source``:
+    a plug-in is resolved by name, never imported by the layer it serves)."""
+    return resolve(APACHE.hooks.source).apache_config(path)  # type: ignore[attr-defined, no-any-return]
 
 
 def apache_groups(conf: str) -> list[Group]:
@@ -56,3 +64,11 @@ def apache_take_out(texts: dict[str, str], member: Member, mid: str, evidence: s
     lines[i:i + 1] = [f"{pad}# why502 mitigation {mid}: taken out ({note})\n",
                       f"{body} status=+D{line[len(body):]}"]
     texts[member.file] = "".join(lines)
+
+
+def _groups(conf: str) -> tuple[None, list[Group]]:
+    return None, apache_groups(conf)
+
+
+STOPGAPS = Stopgaps(groups=_groups, take_out=apache_take_out)
+"""Apache httpd's stop-gaps (``Hooks.mitigate``): ``status=+D`` only."""

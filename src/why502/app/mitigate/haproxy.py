@@ -11,12 +11,30 @@ config is the running proxy's or the command line's (``app.fix.policy``), never 
 
 from __future__ import annotations
 
-from why502.app.mitigate.model import Group, Member
+from why502.app.mitigate.model import Group, Member, RuntimeApi, Stopgaps
 from why502.errors import InputError
+from why502.facts.haproxy import ServerState
+from why502.proxies.base import resolve
 from why502.proxies.haproxy.config import HaproxyConfig
-from why502.sources.haproxy import haproxy_config, runtime_command, server_states
+from why502.proxies.haproxy.proxy import PROXY as HAPROXY
 
 MAINT, READY = "maint", "ready"
+
+
+def haproxy_config(path: str) -> HaproxyConfig:
+    """The ``haproxy.cfg`` at ``path``, parsed once per run by HAProxy's source plug-in
+    (``Hooks.source``: a plug-in is resolved by name, never imported by the layer it serves)."""
+    return resolve(HAPROXY.hooks.source).haproxy_config(path)  # type: ignore[attr-defined, no-any-return]
+
+
+def server_states(cfg: HaproxyConfig) -> tuple[list[ServerState], list[str]]:
+    """``show stat`` on the config's stats socket (HAProxy's source plug-in)."""
+    return resolve(HAPROXY.hooks.source).server_states(cfg)  # type: ignore[attr-defined, no-any-return]
+
+
+def runtime_command(address: str, command: str, timeout: float) -> str:
+    """One runtime-API command and its whole answer (HAProxy's source plug-in)."""
+    return resolve(HAPROXY.hooks.source).runtime_command(address, command, timeout)  # type: ignore[attr-defined, no-any-return]
 
 
 def haproxy_groups(conf: str) -> tuple[HaproxyConfig, list[Group]]:
@@ -67,3 +85,10 @@ def haproxy_state(cfg: HaproxyConfig, backend: str, server: str) -> str | None:
         if s.backend == backend and s.server == server:
             return s.status
     return None
+
+
+STOPGAPS = Stopgaps(groups=haproxy_groups,
+                    runtime=RuntimeApi(load=haproxy_config, socket=haproxy_socket,
+                                       set_state=haproxy_set_state, state=haproxy_state, out=MAINT,
+                                       back=READY, shown_out="MAINT"))
+"""HAProxy's stop-gaps (``Hooks.mitigate``): a server taken out through the runtime API."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from why502.app.mitigate.model import Group, Member
+from why502.app.mitigate.model import Group, Member, Stopgaps
 from why502.errors import InputError
 from why502.parsers.nginx.model import Location, NginxConfig
 from why502.sources.nginx import load_config
@@ -149,3 +149,8 @@ def nginx_timeout_raise(cfg: NginxConfig, texts: dict[str, str], group: str, mid
             lines[a:b] = new
         texts[path] = "".join(lines)
     return "; ".join(said)
+
+
+STOPGAPS = Stopgaps(groups=nginx_groups, take_out=nginx_take_out, fallback=nginx_fallback,
+                    timeout_raise=nginx_timeout_raise)
+"""nginx's stop-gaps (``Hooks.mitigate``): ``down``, the fallback, a timeout raise."""

@@ -28,21 +28,13 @@ from why502.app.fix.plan import from_report as fix_plan
 from why502.app.fix.state import APPLIED, FINAL, locked
 from why502.app.fix.verify import FAILING, Verdict, verify
 from why502.app.mitigate import record
-from why502.app.mitigate.apache import apache_groups, apache_take_out
 from why502.app.mitigate.evidence import Health, check
-from why502.app.mitigate.haproxy import (
-    MAINT,
-    READY,
-    haproxy_groups,
-    haproxy_set_state,
-    haproxy_socket,
-    haproxy_state,
-)
-from why502.app.mitigate.model import Group, Member, Proposal
-from why502.app.mitigate.nginx import nginx_fallback, nginx_groups, nginx_take_out, nginx_timeout_raise
+from why502.app.mitigate.model import Group, Member, Proposal, RuntimeApi, Stopgaps
 from why502.errors import InputError, UsageError
 from why502.findings.model import Report
 from why502.findings.patch import unified_diff
+from why502.proxies import DEFAULT, PROXIES
+from why502.proxies.base import resolve
 from why502.textutil import strip_terminal_escapes
 
 OK, LISTED, REFUSED = 0, 1, 3
@@ -67,6 +59,32 @@ class Options:
 def _say(out: TextIO, text: str) -> None:
     out.write(strip_terminal_escapes(text) + "\n")
     out.flush()
+
+
+def drivable() -> tuple[str, ...]:
+    """The proxies ``mitigate`` drives (a ``Hooks.mitigate``), in the registry's order."""
+    return tuple(name for name, p in PROXIES.items() if p.hooks.mitigate)
+
+
+def stopgaps(proxy: str) -> Stopgaps:
+    """The stop-gaps of the proxy called ``proxy`` (its ``Hooks.mitigate``); a ``UsageError``
+    naming the proxies it drives for any other."""
+    p = PROXIES.get(proxy)
+    if p is None or not p.hooks.mitigate:
+        titles = [PROXIES[n].vocabulary.long_title for n in drivable()]
+        said = ", ".join(titles[:-1]) + " and " + titles[-1] if len(titles) > 1 else "".join(titles)
+        raise UsageError(f"why502 mitigate drives {said}, not {proxy}")
+    found = resolve(p.hooks.mitigate)
+    if not isinstance(found, Stopgaps):
+        raise TypeError(f"{p.hooks.mitigate} is not a Stopgaps")
+    return found
+
+
+def _runtime(proxy: str) -> RuntimeApi:
+    api = stopgaps(proxy).runtime
+    if api is None:
+        raise InputError(f"{PROXIES[proxy].vocabulary.title} has no runtime API why502 drives")
+    return api
 
 
 # -- proposing -------------------------------------------------------------------------------------
@@ -105,15 +123,9 @@ def _guard(group: Group, chosen: list[Member], health: dict[str, Health]) -> str
 def propose(report: Report | None, proxy: str, conf: str, options: Options, mid: str) -> list[Proposal]:
     """The stop-gaps for ``conf`` (the policy's main config): per group the findings name (else
     every group), from a fresh probe of each server."""
-    cfg_n = None
-    if proxy == "nginx":
-        cfg_n, groups = nginx_groups(conf)
-    elif proxy == "haproxy":
-        _cfg_h, groups = haproxy_groups(conf)
-    elif proxy == "apache":
-        groups = apache_groups(conf)
-    else:
-        raise UsageError(f"why502 mitigate drives nginx, HAProxy and Apache httpd, not {proxy}")
+    sg = stopgaps(proxy)
+    cfg, groups = sg.groups(conf)
+    title = PROXIES[proxy].vocabulary.title
     named, slow = _finding_groups(report, groups)
     if options.group:
         groups = [g for g in groups if g.name == options.group]
@@ -142,10 +154,11 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
         if options.timeout is not None and not why_slow:
             raise InputError(f"no finding says {g.name} is slower than the proxy's timeout (diagnose's "
                              f"{SLOW}): its timeout is not raised")
-        if why_slow and proxy == "nginx" and cfg_n is not None:
+        if why_slow and sg.timeout_raise is not None:
             seconds = options.timeout or 60
-            p = Proposal("timeout", proxy, g.name, [], f"{SLOW}: the backend answers later than nginx waits")
-            p.response = nginx_timeout_raise(cfg_n, texts, g.name, mid, seconds)
+            p = Proposal("timeout", proxy, g.name, [],
+                         f"{SLOW}: the backend answers later than {title} waits")
+            p.response = sg.timeout_raise(cfg, texts, g.name, mid, seconds)
             out.append(p)
             continue
         if not chosen:
@@ -154,8 +167,8 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
         if not options.servers and len(failing) == len(health):
             p = Proposal("fallback", proxy, g.name, [m.name for m in failing],
                          f"every server of {g.name} fails", evidence, addresses=[m.address for m in failing])
-            if proxy == "nginx" and cfg_n is not None:
-                p.response = nginx_fallback(cfg_n, texts, g.name, mid)
+            if sg.fallback is not None:
+                p.response = sg.fallback(cfg, texts, g.name, mid)
             else:
                 p.refused = (f"every server of {g.name} fails and its config has no serving standby: "
                              f"a fallback for {proxy} is not automated yet; restart a backend")
@@ -166,14 +179,13 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
                      f"{len(chosen)} of {len(g.members)} servers of {g.name} failing while others serve",
                      evidence, refused=refused, addresses=[m.address for m in chosen])
         if not refused:
-            if proxy in ("nginx", "apache"):
-                take_out = nginx_take_out if proxy == "nginx" else apache_take_out
+            if sg.take_out is not None:
                 for m in chosen:
-                    take_out(texts, m, mid, health[m.name].evidence)
+                    sg.take_out(texts, m, mid, health[m.name].evidence)
             else:
                 p.runtime = [(g.name, m.name) for m in chosen]
         out.append(p)
-    config_changes = [p for p in out if not p.refused and p.proxy != "haproxy"]
+    config_changes = [p for p in out if not p.refused and sg.runtime is None]
     if config_changes:  # one change set: every file the stop-gaps change, in one transaction
         config_changes[0].new_texts = texts
     return out
@@ -194,8 +206,7 @@ def show(proposals: list[Proposal], out: TextIO) -> None:
             _say(out, f"    REFUSED: {p.refused}")
             continue
         for backend, server in p.runtime:
-            _say(out, f"    runtime API: set server {backend}/{server} state {MAINT} "
-                      "(no reload, nothing written to the config; undo: state ready)")
+            _say(out, "    " + _runtime(p.proxy).describe(backend, server))
         if p.response:
             _say(out, ("    will serve: " if p.kind == "fallback" else "    change: ") + p.response)
         for path, text in p.new_texts.items():
@@ -249,8 +260,8 @@ def apply(report: Report | None, options: Options, out: TextIO, dry_run: bool) -
     if not options.verify_urls and not dry_run:
         raise UsageError("a mitigation is always verified: give --verify-url URL (a page served through "
                          "the proxy)")
-    proxy = options.proxy or (str(report.inputs.get("proxy")) if report and report.inputs.get("proxy")
-                              in ("haproxy", "apache") else "nginx")
+    said = report.inputs.get("proxy") if report else None
+    proxy = options.proxy or (said if isinstance(said, str) and said in drivable() else DEFAULT)
     claimed = fix_plan(report, proxy).nginx_conf if report else None
     conf, _source = policy.main_config(proxy, options.config, options.host_conf, claimed)
     if conf is None:
@@ -270,7 +281,7 @@ def apply(report: Report | None, options: Options, out: TextIO, dry_run: bool) -
         _say(out, "nothing applied")
         return OK
     _say(out, "")
-    if proxy == "haproxy":
+    if stopgaps(proxy).runtime is not None:
         return _apply_runtime(chosen, proxy, conf, options, out, mid)
     return _apply_config(chosen, proxy, conf, options, out, mid)
 
@@ -323,23 +334,22 @@ def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Option
 
 def _apply_runtime(chosen: list[Proposal], proxy: str, conf: str, options: Options, out: TextIO,
                    mid: str) -> int:
-    from why502.sources.haproxy import haproxy_config
-
-    cfg = haproxy_config(conf)
+    api = _runtime(proxy)
+    cfg = api.load(conf)
     m = _record(chosen, proxy, conf, mid)
     with locked(options.state_dir):
-        sock = haproxy_socket(cfg)
-        m.runtime = [record.RuntimeStep(sock, b, s, READY, MAINT) for p in chosen for b, s in p.runtime]
+        sock = api.socket(cfg)
+        m.runtime = [record.RuntimeStep(sock, b, s, api.back, api.out) for p in chosen for b, s in p.runtime]
         record.save(options.state_dir, m, record.APPLYING, "runtime API, recorded before it is sent")
         for step in m.runtime:
-            haproxy_set_state(sock, step.backend, step.server, step.after)
+            api.set_state(sock, step.backend, step.server, step.after)
             _say(out, f"runtime API: set server {step.backend}/{step.server} state {step.after}: done "
                       "(no reload, config unchanged)")
         why = ""
         for step in m.runtime:
-            status = haproxy_state(cfg, step.backend, step.server) or "?"
-            if not status.startswith("MAINT"):
-                why = f"{step.backend}/{step.server} is {status}, not MAINT, after the command"
+            status = api.state(cfg, step.backend, step.server) or "?"
+            if not status.startswith(api.shown_out):
+                why = f"{step.backend}/{step.server} is {status}, not {api.shown_out}, after the command"
         if not why:
             _say(out, f"verifying for {options.verify_for:g} s ({', '.join(options.verify_urls)})")
             verdict = verify({}, set(), options.verify_urls, options.verify_for)
@@ -349,7 +359,7 @@ def _apply_runtime(chosen: list[Proposal], proxy: str, conf: str, options: Optio
         if why:
             _say(out, f"FAILED: {why}")
             for step in reversed(m.runtime):
-                haproxy_set_state(sock, step.backend, step.server, step.before)
+                api.set_state(sock, step.backend, step.server, step.before)
                 _say(out, f"rolled back: set server {step.backend}/{step.server} state {step.before}")
             record.save(options.state_dir, m, record.FAILED, why)
             return fixrun.FAILED
@@ -376,9 +386,10 @@ def revert(state_dir: Path, out: TextIO, mid: str | None, verify_urls: list[str]
         applied = [cs for cs in journal.load_all(state_dir) if any(c.get("key") == m.id for c in cs.changes)]
         m.change_set = applied[-1].id if applied else None
     if m.runtime:
+        api = _runtime(m.proxy)
         with locked(state_dir):
             for step in reversed(m.runtime):
-                haproxy_set_state(step.socket, step.backend, step.server, step.before)
+                api.set_state(step.socket, step.backend, step.server, step.before)
                 _say(out, f"runtime API: set server {step.backend}/{step.server} state {step.before}: done")
     elif m.change_set:
         rc = _revert_config(state_dir, m, out, verify_urls)

@@ -19,6 +19,7 @@ import polars as pl
 from why502.app.stats.inputs import distinct
 from why502.errors import InputError, not_found
 from why502.evidence.stats.join import EMPTY_ERRORS, PARTITIONS, ErrorParts
+from why502.proxies import ENGINE
 from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
 from why502.sources.opening import discovered_skip, note
 from why502.sources.spill import DiskFrames
@@ -99,7 +100,7 @@ def read_error_lines(paths: list[str]) -> pl.DataFrame | ErrorParts:
         lines = lines.filter(keep)
         if lines.len() == 0:
             return None
-        df = classify_series(lines).filter(pl.col("source") == "nginx")
+        df = classify_series(lines).filter(pl.col("source") == ENGINE)
         if not df.height:
             return None
         return df.select(ERROR_COLUMNS)

@@ -17,17 +17,28 @@ from typing import TYPE_CHECKING
 
 from why502.app.stats.rewrite import rewritten
 from why502.errors import InputError
-from why502.evidence.haproxy_facts import haproxy_facts
 from why502.proxies.apache import log as apache_log
+from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.apache.proxy import PROXY as APACHE
+from why502.proxies.base import resolve
 from why502.proxies.haproxy import log as haproxy_log
-from why502.proxies.haproxy.config import time_ms
-from why502.sources.apache import apache_config
-from why502.sources.haproxy import haproxy_config
+from why502.proxies.haproxy.config import HaproxyConfig, time_ms
+from why502.proxies.haproxy.proxy import PROXY as HAPROXY
 
 if TYPE_CHECKING:
     import polars as pl
 
     from why502.sources.logfiles import LineBatch
+
+
+# Each proxy's plug-ins (its source: the config parsed once per run, the runtime API; its facts)
+# are resolved by name through its Hooks, never imported by the layer they serve.
+def haproxy_config(path: str) -> HaproxyConfig:
+    return resolve(HAPROXY.hooks.source).haproxy_config(path)  # type: ignore[attr-defined, no-any-return]
+
+
+def apache_config(path: str) -> ApacheConfig:
+    return resolve(APACHE.hooks.source).apache_config(path)  # type: ignore[attr-defined, no-any-return]
 
 
 def haproxy_timeouts(config: str | None) -> tuple[dict[str, tuple[float, str]], list[str]]:
@@ -74,15 +85,13 @@ def runtime_servers(config: str | None) -> tuple[list[dict[str, str]], list[str]
     each server's state now, beside what the log says happened."""
     if config is None:
         return [], []
-    from why502.sources.haproxy import servers_state
-
     try:
         cfg = haproxy_config(config)
     except OSError:
         return [], []
     if not cfg.stats_sockets:
         return [], []
-    rows, notes = servers_state(cfg)
+    rows, notes = resolve(HAPROXY.hooks.source).servers_state(cfg)  # type: ignore[attr-defined]
     return [{"server": r.name, "address": r.address or "", "state": r.status,
              "check": r.check_status or ""} for r in rows], notes
 
@@ -92,7 +101,7 @@ def server_addresses(config: str | None) -> dict[str, str]:
     if config is None:
         return {}
     try:
-        _t, _g, _f, aliases = haproxy_facts(haproxy_config(config))
+        _t, _g, _f, aliases = resolve(HAPROXY.hooks.facts).haproxy_facts(haproxy_config(config))  # type: ignore[attr-defined]
     except OSError as err:
         raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
     return {name: key for name, key in aliases.items() if "/" in name and "<NOSRV>" not in name}

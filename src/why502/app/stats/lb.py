@@ -22,10 +22,11 @@ import polars as pl
 
 from why502.errors import InputError, UsageError
 from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
-from why502.parsers.lblogs import LOG_TYPES, detect, detect_families, parse_line
-from why502.parsers.lblogs.batch import FRAMES, RECORD_COLUMNS
+from why502.parsers.lblogs.batch import RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
+from why502.proxies import DEFAULT
+from why502.proxies.logfamilies import families, log_types
 from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
 
 SNIFF_BYTES = 256 * 1024
@@ -49,11 +50,17 @@ def expand_paths(paths: list[str]) -> list[Path]:
     return expand_inputs(out)
 
 
+LOG_TYPES: tuple[str, ...] = log_types()
+"""Every edge family ``--log-type`` names (``proxies.logfamilies``: the edges' and the proxies')."""
+
+
 def check_log_type(log_type: str | None) -> str | None:
-    if log_type is None or log_type in ("auto", "nginx"):
-        return None if log_type != "nginx" else "nginx"
+    """``--log-type``: None for ``auto``, the default proxy's name for its own readers (nginx's),
+    else an edge family; anything else is a one-line ``UsageError``."""
+    if log_type is None or log_type in ("auto", DEFAULT):
+        return None if log_type != DEFAULT else DEFAULT
     if log_type not in LOG_TYPES:
-        raise UsageError(f"unknown --log-type {log_type!r}: choose one of nginx, {', '.join(LOG_TYPES)}")
+        raise UsageError(f"unknown --log-type {log_type!r}: choose one of {DEFAULT}, {', '.join(LOG_TYPES)}")
     return log_type
 
 
@@ -62,14 +69,14 @@ def sniff_log_type(paths: list[str]) -> str | None:
     or something else the nginx readers will judge).  Stdin, a pipe (``<(zcat ...)``) or any
     other file that is not a regular file or directory is not sniffed: it cannot be read twice."""
     lines = _first_lines(paths)
-    return detect(lines) if lines is not None else None
+    return families().detect(lines) if lines is not None else None
 
 
 def sniff_log_types(paths: list[str]) -> tuple[str, ...]:
     """Every load-balancer family of the first readable input's first lines (``detect_families``:
     a file mixing several edges' logs), most lines first; ``()`` for anything else."""
     lines = _first_lines(paths)
-    return detect_families(lines) if lines is not None else ()
+    return families().detect_families(lines) if lines is not None else ()
 
 
 def _first_lines(paths: list[str]) -> list[str] | None:
@@ -101,7 +108,8 @@ def has_lines_of(paths: list[str], family: str) -> bool:
             batch = next(iter(iter_batches(expand_paths([p]), batch_bytes=SNIFF_BYTES)), None)
         except InputError:
             return False
-        if batch is None or not any(parse_line(ln, family) for ln in batch.lines[:2000]):
+        fams = families()
+        if batch is None or not any(fams.parse_line(ln, family) for ln in batch.lines[:2000]):
             return False
     return True
 
@@ -130,7 +138,8 @@ def iter_records(paths: list[str], family: str | None) -> Iterator[tuple[str, in
     """(file, line number, text, record or None) for every non-empty line, in file order.  ALB
     lines are converted a batch at a time by the vectorised reader (the same records).
     ``family`` None: each line is read as whichever family it is (a file of several edges)."""
-    vector = FRAMES.get(family) if family is not None else None
+    fams = families()
+    vector = fams.frame(family)
     size = VECTOR_BATCH_BYTES if vector is not None else DEFAULT_BATCH_BYTES
     for batch in iter_batches(expand_paths(paths), batch_bytes=size):
         lines = batch.lines
@@ -140,7 +149,7 @@ def iter_records(paths: list[str], family: str | None) -> Iterator[tuple[str, in
             fast = {int(row["idx"]): _record(family, row) for row in frame.iter_rows(named=True)}
         for i, text in enumerate(lines):
             if text.strip():
-                rec = fast.get(i) or parse_line(text, family)
+                rec = fast.get(i) or fams.parse_line(text, family)
                 yield batch.path, batch.first_line + i, text, rec
 
 
@@ -167,7 +176,8 @@ class _Converted:
 def _convert(batch: LineBatch, family: str) -> _Converted:
     """One batch -> its rows: the vectorised reader when the family has one, the lines its regex
     or schema does not take through the per-line parser (the same rows either way)."""
-    vector = FRAMES.get(family)
+    fams = families()
+    vector = fams.frame(family)
     builder = LbFrameBuilder()
     unparsed: list[tuple[int, str]] = []
     if vector is None:
@@ -176,7 +186,7 @@ def _convert(batch: LineBatch, family: str) -> _Converted:
             if not text.strip():
                 continue
             lines += 1
-            rec = parse_line(text, family)
+            rec = fams.parse_line(text, family)
             if rec is None:
                 unparsed.append((batch.first_line + i, text[:300]))
             else:
@@ -189,7 +199,7 @@ def _convert(batch: LineBatch, family: str) -> _Converted:
         text = str(series[idx])
         if not text.strip():
             continue
-        rec = parse_line(text, family)
+        rec = fams.parse_line(text, family)
         if rec is None:
             unparsed.append((batch.first_line + idx, text[:300]))
         else:
@@ -217,7 +227,7 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     ``evidence.lbstats.COLUMNS``, in file order), and what was counted on the way.  Memory is
     bounded by ``WORKERS`` + 1 batches whatever the size of the input."""
     read = LbRead(family, 0, 0, 0, [], [])
-    size = batch_bytes if family in FRAMES else min(batch_bytes, DEFAULT_BATCH_BYTES)
+    size = batch_bytes if families().frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for done in _in_order(pool, family, iter_batches(expand_paths(paths), batch_bytes=size)):
             if not read.files or read.files[-1] != done.batch.path:
@@ -274,7 +284,8 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
     """(file, line number, record) of each request the proxy failed itself (``lb_reported``), in
     file order.  With a vectorised reader only those rows become records: the others were
     converted for nothing (a row per line, ~4 µs each, most of classify's time on ALB)."""
-    vector = FRAMES.get(family)
+    fams = families()
+    vector = fams.frame(family)
     if vector is None:
         for path, n, _text, rec in iter_records(paths, family):
             if rec is not None and lb_reported(rec):
@@ -287,7 +298,7 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
         found = {int(row["idx"]): _record(family, row) for row in frame.filter(failed).iter_rows(named=True)}
         for idx in rest.to_list():
             text = str(series[idx])
-            rec = parse_line(text, family) if text.strip() else None
+            rec = fams.parse_line(text, family) if text.strip() else None
             if rec is not None and lb_reported(rec):
                 found[idx] = rec
         for idx in sorted(found):

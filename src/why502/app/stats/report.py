@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from why502 import proxies
 from why502.findings.results import LbStatsReport, StatsReport
+from why502.proxies import Capability
 
 if TYPE_CHECKING:
     from why502.evidence.stats.model import AccessStats
@@ -48,7 +49,8 @@ def proxied_report(files: list[str], proxy: str, config: str | None, log_format:
     timeouts: dict[str, tuple[float, str]] | None = None
     notes: list[str] = []
     with ExitStack() as stack:
-        if proxy == "haproxy":
+        # a proxy with one log (HAProxy) has its httplog lines there: read them as the access log
+        if proxies.of(proxy).hooks.access_feed is not None:
             timeouts, notes = haproxy_timeouts(config)
             paths = stack.enter_context(haproxy_as_nginx(list(files), config))
             engine_format, source = "why502", "HAProxy httplog (configuration.txt 8.2.3)"
@@ -62,7 +64,7 @@ def proxied_report(files: list[str], proxy: str, config: str | None, log_format:
         report = access_report(st)
         report.proxy = proxy  # who "made by nginx" means: the proxy that wrote the log
         report.notes = [*report.notes, *notes]
-        if proxy == "haproxy":
+        if proxies.of(proxy).can(Capability.HEALTH_CHECKED_SERVERS):  # its backends, runtime API
             backends = backends_of(config)
             for u in report.upstreams:
                 if not u.get("locations"):

@@ -39,10 +39,10 @@ from why502.errors import InputError, UsageError, Why502Error
 from why502.findings.model import Diagnostic, Report
 from why502.findings.redact import redact
 from why502.parsers.errorlog import classify_line
-from why502.parsers.lblogs import LOG_TYPES, detect_families, parse_line
 from why502.parsers.nginx import NginxConfig
 from why502.proxies import DEFAULT, Capability, choose, get
 from why502.proxies.base import resolve
+from why502.proxies.logfamilies import families, log_types
 from why502.sources.follow import FileFollower
 from why502.sources.nginx import load_config
 from why502.sources.proxyprocs import own_nginx_config
@@ -62,27 +62,18 @@ _CRI_LINE = re.compile(rb"^\S+ (stdout|stderr) ([PF]) ?(.*)$", re.M)
 # controller: its stderr and stdout in one) these lines are the error log's, the rest the access log's
 _ERROR_LINE = re.compile(rb"^[^\n]{0,64}?\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] [^\n]*\n", re.M)
 STDIN = "-"
-# The status of a request line, per load balancer family, as ``parsers.lblogs`` reads it: JSON
-# keys (Caddy, Envoy's JSON, Traefik's JSON, Cloudflare), the field after the quoted request line
-# (Envoy's and Istio's text formats, Traefik's common format).  ALB/ELB: none (their status is the
-# 9th/8th space-separated field, read by ``parse_line``).
-_STATUS: dict[str, tuple[re.Pattern[bytes], ...]] = {
-    "caddy": (re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
-    "envoy": (re.compile(rb'^[^\n]*?"response_code":(\d{1,3})[,}]', re.M),
-              re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
-    "traefik": (re.compile(rb'^[^\n]*?"DownstreamStatus":(\d{1,3})[,}]', re.M),
-                re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
-    "cloudflare": (re.compile(rb'^[^\n]*?"EdgeResponseStatus":(\d{1,3})[,}]', re.M),),
-}
-
-
 def _status_regex(family: str | None, sample: list[str]) -> re.Pattern[bytes] | bool:
-    """The family's status regex that reads the status ``parse_line`` reads on every request
-    line of ``sample`` (and matches no line that is not one), else False (line by line)."""
-    for rx in _STATUS.get(family or "", ()):
+    """The family's status regex (``LogFamily.status_patterns``: JSON keys of Caddy, Envoy's
+    JSON, Traefik's JSON, Cloudflare; the field after the quoted request line of Envoy's and
+    Istio's text formats, Traefik's common format; ALB/ELB have none, their status is a
+    space-separated field) that reads the status ``parse_line`` reads on every request line of
+    ``sample`` (and matches no line that is not one), else False (line by line)."""
+    fams = families()
+    fam = fams.get(family)
+    for rx in fam.status_patterns if fam is not None else ():
         agreed = 0
         for text in sample:
-            rec = parse_line(text, family) if text.strip() else None
+            rec = fams.parse_line(text, family) if text.strip() else None
             m = rx.search(text.encode())
             request = rec is not None and rec.kind == "access" and rec.status is not None
             if (m is not None) != request or (m is not None and rec is not None
@@ -204,7 +195,7 @@ class _Followed:
     warned: bool = False
     gaps: int = 0  # the follower's gaps already counted in the metric
     cri: bool | None = None  # CRI-framed (a container log file), decided on the first block
-    family: str | None = None  # a load balancer's family (parsers.lblogs.LOG_TYPES), else None
+    family: str | None = None  # a load balancer's family (proxies.logfamilies.log_types()), else None
     sniffed: bool = False  # the family looked for in the first lines read
     saw_access: bool = False  # access lines (requests) were read from it
     # kind "lb": the status regex (_status_regex), False when none agrees with parse_line
@@ -242,6 +233,11 @@ class Watch:
         self.cfg: NginxConfig | None = None
         self.proxy = DEFAULT  # a name of why502.proxies.PROXIES (_setup)
         self.proxy_logs: list[str] = []  # another proxy's logs found from its config (_proxy_logs)
+        # the running master's -p and root (/proc/PID/root in a container) when watch found it
+        # itself (_running_master): its config's paths are read as it reads them
+        self.prefix: str | None = None
+        self.root: str | None = None
+        self.found_master = False
         self.down: list[str] = []  # targets the health checker found down
         self.started = time.monotonic()
         self.last_diagnosis = 0.0
@@ -268,11 +264,12 @@ class Watch:
         diags: list[Diagnostic] = []
         if o.config and o.nginx_conf:
             raise UsageError("--nginx-conf is an alias of --config: give one of them")
-        if o.log_type is not None and o.log_type not in ("auto", DEFAULT, *LOG_TYPES):
+        if o.log_type is not None and o.log_type not in ("auto", DEFAULT, *log_types()):
             raise UsageError(f"unknown --log-type {o.log_type!r}: choose one of {DEFAULT}, "
-                             f"{', '.join(LOG_TYPES)}")
+                             f"{', '.join(log_types())}")
         if o.logs.count(STDIN) + o.error_logs.count(STDIN) + o.access_logs.count(STDIN) > 1:
             raise UsageError("stdin (-) can be followed once")
+        self._running_master(diags)
         # the one registry says which proxy (--proxy, else the --config file's content)
         self.proxy = choose(o.proxy, o.config or o.nginx_conf,
                             "--config" if o.config is not None else "--nginx-conf")
@@ -288,7 +285,7 @@ class Watch:
                 diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
             if o.nginx_conf is not None or self.discovers:
                 try:
-                    self.cfg = load_config(o.nginx_conf)
+                    self.cfg = load_config(o.nginx_conf, root=self.root)
                 except Why502Error as err:
                     if named:
                         raise
@@ -299,6 +296,9 @@ class Watch:
         if not self.followed and not self.globs:
             raise UsageError("nothing to watch: no error or access log (pass --error-log/"
                              "--access-log, a LOG or - for stdin, or --config)")
+        if self.found_master:  # which logs of the master it found: said, as diagnose's "read:"
+            diags.append(Diagnostic("info", "following " + (", ".join(
+                f.follower.path for f in self.followed) or "no log yet")))
         if not self.followed:
             # a node agent starts before the pods it watches: their files are followed when
             # they appear (the glob is scanned again every RESCAN_SECONDS)
@@ -306,6 +306,29 @@ class Watch:
                                     + " yet: waiting for one"))
         for d in diags:
             self.note(d)
+
+    def _running_master(self, diags: list[Diagnostic]) -> None:
+        """With nothing named (no log, config or proxy): the one proxy master running, found as
+        ``diagnose`` finds it (``app.diagnose.discover.watched_master``), its config read as it
+        reads it -- under ``/proc/PID/root`` when it runs in a container (its logs too, never
+        this host's files of the same name).  One nginx alone on its compiled-in config keeps
+        the classic path (``nginx -T``); none, or several: as before."""
+        o = self.options
+        if o.config or o.nginx_conf or o.proxy or o.log_type or named_logs(o):
+            return
+        from why502.app.diagnose.discover import watched_master
+
+        found = watched_master()
+        if found is None:
+            return
+        proc, config, root = found
+        if proc.kind == DEFAULT and root is None and own_nginx_config([proc]) is None:
+            return
+        o.config, o.proxy, self.prefix, self.root = config, proc.kind, proc.prefix, root
+        self.found_master = True
+        where = f" in container {proc.container}, read under {root}" if root else ""
+        diags.append(Diagnostic("info", f"following the running {get(proc.kind).vocabulary.title} "
+                                f"(pid {proc.pid}){where}: its config {config}"))
 
     def _proxy_logs(self, diags: list[Diagnostic]) -> list[str]:
         """Another proxy's (Apache's, HAProxy's) log to follow when none is named: what its
@@ -324,8 +347,10 @@ class Watch:
         if o.error_logs or o.logs or o.access_logs:
             return []
         found = [p for p in getattr(cfg, "error_logs", None) or [] if os.path.exists(p)]
-        if not found and os.path.exists(proxy.vocabulary.default_error_log):
-            found = [proxy.vocabulary.default_error_log]
+        # the packaged log (its syslog's file), in the master's root when it runs in a container
+        default = os.path.normpath((self.root or "") + proxy.vocabulary.default_error_log)
+        if not found and os.path.exists(default):
+            found = [default]
         if not found:
             diags.append(Diagnostic("info", f"no {proxy.vocabulary.title} log found: pass its log "
                                     f"file with --error-log (e.g. {proxy.vocabulary.default_error_log})"))
@@ -357,14 +382,15 @@ class Watch:
         here and again every ``RESCAN_SECONDS`` (``step``): a container restarted or a pod
         rescheduled writes a new file, read from its start.  Returns the paths followed anew."""
         o = self.options
-        errors = _expand(log_paths(o.error_logs, self.cfg, "error", diags) + self.proxy_logs)
-        access = _expand(log_paths(o.access_logs, self.cfg, "access", diags))
+        errors = _expand(log_paths(o.error_logs, self.cfg, "error", diags, self.prefix, self.root)
+                         + self.proxy_logs)
+        access = _expand(log_paths(o.access_logs, self.cfg, "access", diags, self.prefix, self.root))
         if self.cfg is not None:
             self.metrics.traffic.servers = frozenset(
                 n.lower() for srv in self.cfg.servers for n in srv.server_names
                 if n and n != "_" and not n.startswith(("~", "*", ".")) and not n.endswith("*"))
         known = {(f.kind, f.follower.path): f for f in self.followed}
-        forced = o.log_type if o.log_type in LOG_TYPES else None
+        forced = o.log_type if o.log_type in log_types() else None
         added: list[str] = []
         for path in access:
             # no log_format known for it: guessed on the first lines read, not on an empty file
@@ -544,8 +570,8 @@ class Watch:
             # an access log whose log_format the config gives is nginx's: not sniffed
             if f.family is None and f.parser is None and not (f.kind == "auto"
                                                               and self.proxy != DEFAULT):
-                families = detect_families(_text_lines(data[:65536])[:100])
-                f.family = families[0] if families else None
+                found = families().detect_families(_text_lines(data[:65536])[:100])
+                f.family = found[0] if found else None
         if f.kind == "auto" and self.proxy != DEFAULT:
             # the lines of Apache's or HAProxy's log: their error-log reading (as diagnose's)
             self._keep(f, "error", data, count, at)
@@ -605,10 +631,11 @@ class Watch:
 
         ``parse_line`` costs ~60 us a line (15k lines/s): every line through it would put the
         agent behind at a few thousand requests a second.  So the status is taken by one regex
-        per family over the whole block (``_STATUS``, C speed), and ``parse_line`` reads only
-        the lines that matter -- the 5xx, and the lines that are not requests (Caddy's and
-        Traefik's error lines).  The regex is used only once it agreed with ``parse_line`` on
-        the first lines read (``_status_regex``): a format it misreads is read line by line."""
+        per family over the whole block (``LogFamily.status_patterns``, C speed), and
+        ``parse_line`` reads only the lines that matter -- the 5xx, and the lines that are not
+        requests (Caddy's and Traefik's error lines).  The regex is used only once it agreed with
+        ``parse_line`` on the first lines read (``_status_regex``): a format it misreads is read
+        line by line."""
         if f.status_rx is None:
             f.status_rx = _status_regex(f.family, _text_lines(data[:65536])[:20])
         rx = f.status_rx if isinstance(f.status_rx, re.Pattern) else None
@@ -629,8 +656,9 @@ class Watch:
                 slow += [t for t in _text_lines(data) if t.strip() and not rx.search(t.encode())]
         else:
             slow = [t for t in _text_lines(data) if t.strip()]
+        fams = families()
         for text in slow:
-            rec = parse_line(text, f.family)
+            rec = fams.parse_line(text, f.family)
             if rec is None:
                 unparsed += 1
                 continue
@@ -848,3 +876,8 @@ class Watch:
                    "instance": self.options.instance, "incident": inc.to_dict()})
         for callback in self.on_change:
             callback(inc, kind)
+
+
+def named_logs(o: WatchOptions) -> bool:
+    """Was any log named (``--error-log``, ``--access-log``, ``--fpm-log``, a LOG)?"""
+    return bool(o.error_logs or o.access_logs or o.fpm_logs or o.logs)

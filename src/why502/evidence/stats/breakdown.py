@@ -30,6 +30,7 @@ from why502.evidence.stats.join import (
     prepare_errors,
 )
 from why502.evidence.stats.model import MAX_KEYS, TOP_N, Row
+from why502.proxies import ENGINE
 
 _SAMPLE_COLUMNS = (
     "file",
@@ -175,11 +176,11 @@ def breakdown_5xx(
     no_up = pl.col("ua_last").is_in(["-", ""])
     who: pl.Expr | None = None
     if not has_uht:
-        who = pl.when(no_up & pl.lit(has_up)).then(pl.lit("nginx"))
+        who = pl.when(no_up & pl.lit(has_up)).then(pl.lit(ENGINE))
         if totals is not None:  # an error log was read
             who = (
                 who.when(pl.col("symptom").is_not_null())
-                .then(pl.lit("nginx"))
+                .then(pl.lit(ENGINE))
                 .when(pl.col("us_last") == pl.col("status").cast(pl.String))
                 .then(pl.lit("backend"))
             )
@@ -204,7 +205,7 @@ def breakdown_5xx(
             g = block.group_by(key.alias(name)).agg(
                 pl.len().alias("5xx"),
                 *((pl.col("status") == s).sum().alias(str(s)) for s in (502, 503, 504)),
-                (pl.col("made_by") == "nginx").sum().alias("by_nginx"),
+                (pl.col("made_by") == ENGINE).sum().alias("by_nginx"),
                 (pl.col("made_by") == "backend").sum().alias("by_backend"),
             )
             have = tables[name]

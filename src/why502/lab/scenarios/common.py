@@ -3,8 +3,14 @@ scripts the PHP-FPM scenarios serve, and a loopback port where nothing listens."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from why502.lab.runtime import Stack, free_port
+from why502.lab.runtime.appservers import start_gunicorn
 from why502.lab.runtime.nginx import indent
+
+if TYPE_CHECKING:
+    from why502.lab.scenarios.model import ScenarioRun
 
 SERVER_NAME = "lab.example"
 
@@ -50,3 +56,12 @@ def php_location(stack: Stack, fastcgi_pass: str, extra: str = "") -> str:
 def dead_port() -> int:
     """A loopback port with nothing listening (free right now)."""
     return free_port()
+
+
+def gunicorn(stack: Stack, run: ScenarioRun, conf: str = "workers = 1\n") -> str:
+    """A real gunicorn (sync workers) serving the lab WSGI app (``lab.runtime.appservers``); its
+    log and its conf are evidence of ``run`` (``--app-log``, ``--app-conf``).  Its address."""
+    _proc, port, conf_path = start_gunicorn(stack, conf)
+    run.app_logs.append(stack.root / "logs" / "gunicorn.log")
+    run.app_confs.append(conf_path)
+    return f"127.0.0.1:{port}"

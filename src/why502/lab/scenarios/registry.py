@@ -14,7 +14,9 @@ from why502.lab.scenarios import (
     app_errors,
     backend_death,
     backend_down,
+    caddy,
     dns_tls,
+    envoy,
     haproxy,
     keepalive,
     near_misses,
@@ -26,7 +28,7 @@ from why502.lab.scenarios import (
 from why502.lab.scenarios.model import Scenario, declared_in
 
 FAMILIES = (backend_down, backend_death, slow_and_capacity, proxy_limits, keepalive, dns_tls,
-            protocol, app_errors, near_misses, system, haproxy, apache)
+            protocol, app_errors, near_misses, system, haproxy, apache, envoy, caddy)
 
 # The order of `why502 lab list` (and of the recorded fixtures, the demo and the tests made from
 # it) for the scenarios that were there when the families became modules.  New scenarios are not

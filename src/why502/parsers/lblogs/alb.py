@@ -21,8 +21,13 @@ received_bytes sent_bytes "request" "user_agent" ssl_cipher ssl_protocol``
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
 _ALB_HEAD = re.compile(r"^(?:http|https|h2|grpcs|ws|wss) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z \S+ ")
@@ -135,3 +140,20 @@ def parse_elb(line: str) -> LbRecord | None:
         upstream_ms=_ms(bproc), detail=None,
     )
     return resolved(rec)
+
+
+def _alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    from why502.parsers.lblogs.batch import alb_frame  # polars only when a batch is read
+
+    return alb_frame(lines)
+
+
+ALB = LogFamily(
+    name="alb", title="the ALB", rank=0, sniffers=((10, is_alb),), text_parsers=(parse_alb,),
+    frame=_alb_frame,
+    default_timeout=(60.0, "ALB idle timeout, default 60 s (idle_timeout.timeout_seconds)"),
+)
+ELB = LogFamily(
+    name="elb", title="the Classic ELB", rank=10, sniffers=((40, is_elb),), text_parsers=(parse_elb,),
+    default_timeout=(60.0, "Classic ELB idle timeout, default 60 s"),
+)

@@ -16,9 +16,14 @@ the origin answered nothing (WAF, rate limit); a record without ``Origin*`` fiel
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
+from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+if TYPE_CHECKING:
+    import polars as pl
 
 EDGE_CODES = frozenset({520, 521, 522, 523, 524, 525, 526, 530})
 
@@ -89,3 +94,17 @@ def parse_cloudflare(obj: dict[str, Any]) -> LbRecord | None:
         detail=f"RayID {obj['RayID']}" if obj.get("RayID") else None,
     )
     return resolved(rec)
+
+
+def _cloudflare_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    from why502.parsers.lblogs.batch import cloudflare_frame  # polars only when a batch is read
+
+    return cloudflare_frame(lines)
+
+
+CLOUDFLARE = LogFamily(
+    name="cloudflare", title="Cloudflare's edge", rank=20, is_json=is_cloudflare,
+    parse_json=parse_cloudflare, frame=_cloudflare_frame,
+    default_timeout=(120.0, "Cloudflare Proxy Read Timeout, 120 s by default (formerly 100 s)"),
+    status_patterns=(re.compile(rb'^[^\n]*?"EdgeResponseStatus":(\d{1,3})[,}]', re.M),),
+)

@@ -39,6 +39,7 @@ from why502.parsers.nginx.assemble import build_model
 from why502.parsers.nginx.lexfeed import install
 from why502.parsers.nginx.model import NginxConfig, ParseProblem
 from why502.parsers.nginx.tree import Directive
+from why502.parsers.rooted import proc_root, within_root
 
 # The bound and its message are the one reader's of every config family (parsers.configread);
 # re-exported here, where nginx's callers found them first.
@@ -121,43 +122,6 @@ def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> 
     # to the end of the run.  Emptied here, they go when the caller drops them.
     payload["config"].clear()
     return out
-
-
-def within_root(root: str, path: str, hops: int = 40) -> str:
-    """``path`` (under ``root``) with every symbolic link on it followed *inside* ``root``: an
-    absolute target is taken from ``root``, ``..`` never climbs above it.  Why: under a root
-    that is not this process's -- a container's ``/proc/PID/root``, a tree copied for
-    ``--root`` -- the kernel resolves an absolute link against *our* ``/``, so Debian's
-    ``sites-enabled/x.conf -> /etc/nginx/sites-available/x.conf`` read this host's file instead
-    of the container's (what ``RESOLVE_IN_ROOT`` of openat2(2) does, by hand).  ``hops`` bounds
-    a loop (the kernel's own limit is 40, path_resolution(7)); past it the path is returned as
-    it is and its open reports the loop."""
-    root = os.path.normpath(root)
-    rel = os.path.relpath(os.path.normpath(path), root)
-    if rel == os.curdir or rel.startswith(os.pardir):
-        return path
-    done: list[str] = []
-    todo = rel.split(os.sep)
-    while todo:
-        part = todo.pop(0)
-        if part in ("", os.curdir):
-            continue
-        if part == os.pardir:
-            if done:
-                done.pop()
-            continue
-        here = os.path.join(root, *done, part)
-        if os.path.islink(here):
-            hops -= 1
-            if hops < 0:
-                return path
-            target = os.readlink(here)
-            todo = [*(target.split(os.sep)), *todo]
-            if os.path.isabs(target):
-                done = []
-            continue
-        done.append(part)
-    return os.path.join(root, *done)
 
 
 class _Loader:
@@ -300,7 +264,8 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
 
     ``path_or_dump`` is a file path; when its text (or ``text``, for stdin) carries the dump
     markers it is read as a dump.  ``root`` makes absolute include paths resolve under that
-    directory (a config tree copied from another machine, like the test corpus); ``aliases``
+    directory (a config tree copied from another machine, like the test corpus; by default the
+    ``/proc/PID/root`` the path is read through, ``parsers.rooted.proc_root``); ``aliases``
     maps absolute prefixes to directories (``{"/etc/nginx": "./copy"}``) first.  ``host_paths=False``
     (and no ``root``) reads no absolute include at all: each is a problem naming it.  Unreadable
     files raise ``OSError`` only for the main file;
@@ -319,6 +284,8 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
     if text is not None:
         return _parse_texts({path: text}, path, source="file")
     main = os.path.abspath(path)
+    # a config read through a process's root (a container's master): its includes are there
+    root = root if root is not None else proc_root(main)
     loader = _Loader(os.path.dirname(main), _FileSet(None), {},
                        os.path.abspath(root) if root else None,
                        {k: os.path.abspath(v) for k, v in (aliases or {}).items()}, host_paths)

@@ -29,7 +29,11 @@ from pathlib import Path
 
 from why502.facts.setting import Setting
 from why502.parsers.configread import ConfigBudget
+from why502.parsers.rooted import proc_root, under_root
 from why502.proxies.apache.dump import VHost, looks_like_dump, parse_apache_dump
+
+# standard streams as an ErrorLog path (the official httpd image: ErrorLog /proc/self/fd/2)
+_STREAMS = ("/dev/stderr", "/dev/stdout", "/proc/self/fd/", "/dev/fd/")
 
 # name -> (default, where it is stated)
 DEFAULTS: dict[str, tuple[str, str]] = {
@@ -93,6 +97,9 @@ class ApacheConfig:
     vhost_blocks: list[VHostBlock] = field(default_factory=list)
     vhosts: list[VHost] = field(default_factory=list)  # from an apachectl -S dump, when given
     dump: str | None = None  # the dump file given instead of the config
+    # the root the config was read under (a container's /proc/PID/root): every path it names is
+    # inside it (``parsers.rooted``), never this host's file of the same name
+    root: str | None = None
     _open: list[VHostBlock] = field(default_factory=list, repr=False)
     # lookups by name and by file:line, built on first use (``_indexes``): asking each target
     # for its virtual host and timeout walked every block and directive, quadratic in a config
@@ -185,13 +192,23 @@ class ApacheConfig:
         return d.args[0] if d and d.args else None
 
     def resolve(self, path: str) -> str:
-        return path if path.startswith("/") else os.path.join(self.server_root, path)
+        """``path`` as httpd opens it: relative to ServerRoot (``ap_server_root_relative``), under
+        the config's root when it was read in one (``parsers.rooted.under_root``)."""
+        return under_root(self.root, path if path.startswith("/") else os.path.join(self.server_root, path))
+
+    @property
+    def stream_logs(self) -> list[str]:
+        """``ErrorLog`` paths that are a standard stream (``/dev/stderr``, ``/proc/self/fd/2``: the
+        official httpd image's) of an Apache read under a root: what its runtime keeps
+        (``docker logs``), not a file; through ``/proc/PID/root`` they would be *our* streams."""
+        return [d.args[0] for d in self.values("ErrorLog")
+                if self.root and d.args and d.args[0].startswith(_STREAMS)]
 
     @property
     def error_logs(self) -> list[str]:
         out = []
         for d in self.values("ErrorLog"):
-            if d.args and not d.args[0].startswith(("|", "syslog")):
+            if d.args and not d.args[0].startswith(("|", "syslog")) and d.args[0] not in self.stream_logs:
                 p = self.resolve(d.args[0])
                 if p not in out:
                     out.append(p)
@@ -345,14 +362,20 @@ def envvars(server_root: str, budget: ConfigBudget | None = None) -> dict[str, s
 
 
 def parse_apache_text(text: str, path: str, server_root: str | None = None,
-                      read_includes: bool = True, budget: ConfigBudget | None = None) -> ApacheConfig:
+                      read_includes: bool = True, budget: ConfigBudget | None = None,
+                      root: str | None = None) -> ApacheConfig:
     """Parse ``text`` (the file ``path``); ``Include`` globs are read from disk when asked, each
-    through ``budget`` (the bytes of the whole config, ``parsers.configread``)."""
-    root = server_root or os.path.dirname(os.path.abspath(path))
-    cfg = ApacheConfig(main_file=path, server_root=root)
+    through ``budget`` (the bytes of the whole config, ``parsers.configread``).  ``root``: the
+    root the config is read under (a container's ``/proc/PID/root``): ``ServerRoot``, includes
+    and logs are paths inside it, links followed inside it (``parsers.rooted``)."""
+    server = under_root(root, server_root) if server_root else os.path.dirname(os.path.abspath(path))
+    cfg = ApacheConfig(main_file=path, server_root=server, root=root)
     budget = budget or ConfigBudget()
-    env = envvars(root, budget)
+    env = envvars(server, budget)
     _parse(cfg, text, path, [], env, read_includes, depth=0, budget=budget)
+    cfg.problems += [f"ErrorLog {p} not read: the Apache running under {root} writes it to its "
+                     "standard error, which its runtime keeps (docker logs CONTAINER 2>&1 | why502 ...)"
+                     for p in cfg.stream_logs]
     return cfg
 
 
@@ -390,7 +413,7 @@ def _parse(cfg: ApacheConfig, text: str, path: str, scope: list[str], env: dict[
             cfg._open[-1].names.extend(a.split(":")[0] if d.name.lower() == "servername" else a
                                        for a in d.args)
         if d.name.lower() == "serverroot" and d.args:
-            cfg.server_root = d.args[0]
+            cfg.server_root = under_root(cfg.root, d.args[0])
             env.update(envvars(cfg.server_root, budget))
         if d.name.lower() in ("include", "includeoptional") and d.args and read_includes:
             _include(cfg, d, scope, env, depth, budget)
@@ -410,6 +433,7 @@ def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, s
         cfg.problems.append(f"{d.file}:{d.line}: Include nested too deep")
         return
     for m in matches:
+        m = under_root(cfg.root, m)  # a link to an absolute path: inside the root too
         try:
             text = budget.read(m)
         except OSError as err:  # unreadable, or a FIFO/device: a problem, as httpd says it
@@ -418,23 +442,27 @@ def _include(cfg: ApacheConfig, d: Directive, scope: list[str], env: dict[str, s
         _parse(cfg, text, m, scope, env, True, depth + 1, budget)
 
 
-def load_apache(path: str) -> ApacheConfig:
+def load_apache(path: str, root: str | None = None) -> ApacheConfig:
     """Read ``path`` and every file it includes (an ``OSError`` on ``path`` is the caller's),
     all through one ``ConfigBudget`` (``parsers.configread``: no FIFO or device is read, the
     whole config past ``WHY502_MAX_CONFIG_BYTES`` is an ``InputError``).
+    ``root``: the root it is read under, by default the ``/proc/PID/root`` ``path`` is read
+    through (a container's master: ``parsers.rooted.proc_root``).
     ``path`` may hold ``apachectl -S`` / ``-D DUMP_INCLUDES`` output: the main config it names is
     read instead (an ``OSError`` when none of its candidates can be read)."""
+    root = root or proc_root(path)
     budget = ConfigBudget()
     text = budget.read(path)
     if not looks_like_dump(text):
-        return parse_apache_text(text, path, budget=budget)
+        return parse_apache_text(text, path, budget=budget, root=root)
     dump = parse_apache_dump(text)
     for main in dump.main_candidates():
+        main = under_root(root, main)
         try:
             main_text = budget.read(main)
         except OSError:
             continue
-        cfg = parse_apache_text(main_text, main, dump.server_root, budget=budget)
+        cfg = parse_apache_text(main_text, main, dump.server_root, budget=budget, root=root)
         cfg.vhosts, cfg.dump = dump.vhosts, path
         return cfg
     tried = ", ".join(dump.main_candidates()) or "no ServerRoot or (*) line in it"

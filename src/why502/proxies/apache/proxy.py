@@ -27,16 +27,21 @@ class Apache(BaseProxy):
         config_test="apachectl configtest", reload="systemctl reload apache2",
         default_config="/etc/apache2/apache2.conf", default_error_log="/var/log/apache2/error.log",
         stats_word="Apache")
-    capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH})
+    capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
+                              Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
     detection = Detection(programs=("apache2", "httpd"), priority=1,
                           include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   lint_rules="why502.proxies.apache.lint",
                   lint_input="why502.proxies.apache.lint:LINT",
-                  fix_service="why502.app.fix.proxies:Apache",
+                  fix_service="why502.proxies.apache.fix:Apache",
                   lab_runtime="why502.lab.runtime.apache:start_apache",
-                  access_log="why502.app.stats.haproxy:apache_for_diagnose")
+                  access_log="why502.app.stats.haproxy:apache_for_diagnose",
+                  master_args="why502.proxies.apache.process:master_args",
+                  mitigate="why502.app.mitigate.apache:STOPGAPS",
+                  diagnose_view="why502.proxies.apache.diagnose:read_apache",
+                  source="why502.proxies.apache.source", facts="why502.proxies.apache.facts")
 
     def detect(self, raw: str, masked: str) -> int:
         from why502.proxies.apache.dump import looks_like_dump

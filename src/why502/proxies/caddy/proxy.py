@@ -28,14 +28,16 @@ class Caddy(BaseProxy):
         stats_word="Caddy", stats_target="upstream", stats_timeout="response_header_timeout",
         stats_timeout_column="response_header_timeout")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS})
-    detection = Detection(programs=("caddy",), priority=1)
-    hooks = Hooks(load_config="why502.sources.caddy:load_config",
+    detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))
+    hooks = Hooks(load_config="why502.proxies.caddy.source:load_config",
                   lint_rules="why502.proxies.caddy.lint",
-                  fix_service="",
-                  lab_runtime="",
-                  diagnose_view="why502.app.diagnose.proxies:read_caddy",
+                  fix_service="why502.proxies.caddy.fix:Caddy",
+                  lab_runtime="why502.proxies.caddy.lab:start_caddy",
+                  diagnose_view="why502.proxies.caddy.diagnose:read_caddy",
                   lint_input="why502.proxies.caddy.lint:LINT",
-                  config_facts="why502.evidence.caddy_facts:edge_facts")
+                  config_facts="why502.proxies.caddy.facts:edge_facts",
+                  log_family="why502.proxies.caddy.log:CADDY",
+                  source="why502.proxies.caddy.source", facts="why502.proxies.caddy.facts")
 
     def detect(self, raw: str, masked: str) -> int:
         """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin

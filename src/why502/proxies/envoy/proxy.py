@@ -50,9 +50,11 @@ class Envoy(BaseProxy):
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",
                   lint_rules="why502.proxies.envoy.lint",
                   lint_input="why502.proxies.envoy.lint:LINT",
-                  fix_service="why502.app.fix.proxies:Envoy",
+                  fix_service="why502.proxies.envoy.fix:Envoy",
                   lab_runtime="why502.lab.runtime.envoy:start_envoy",
-                  config_facts="why502.evidence.envoy_facts:envoy_facts")
+                  config_facts="why502.proxies.envoy.facts:envoy_facts",
+                  log_family="why502.proxies.envoy.log:ENVOY",
+                  facts="why502.proxies.envoy.facts")
 
     def detect(self, raw: str, masked: str) -> int:
         """A bootstrap's keys at line starts (YAML), a JSON document whose top keys are a

@@ -17,11 +17,13 @@ Defaults of the settings diagnose needs are data (``DEFAULTS``) with the sentenc
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
 from why502.facts.setting import Setting
 from why502.parsers.configread import ConfigBudget
+from why502.parsers.rooted import proc_root, under_root
 
 SECTION_KEYWORDS = ("global", "defaults", "frontend", "backend", "listen", "resolvers", "peers",
                     "userlist", "cache", "program", "http-errors", "ring", "mailers", "fcgi-app")
@@ -191,6 +193,9 @@ class HaproxyConfig:
     sections: list[Section] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # the root it was read under (a container's /proc/PID/root): the paths it names (its
+    # runtime-API socket) are inside it (``parsers.rooted``), never this host's
+    root: str | None = None
 
     @property
     def files(self) -> list[str]:
@@ -220,8 +225,12 @@ class HaproxyConfig:
     def stats_sockets(self) -> list[str]:
         """Runtime-API sockets (``stats socket /run/haproxy/admin.sock mode 660 level admin``;
         ``ipv4@127.0.0.1:9999`` forms too), management.txt 9.3."""
-        return [ln.words[2] for ln in self.global_values("stats") if len(ln.words) > 2
-                and ln.words[1] == "socket"]
+        out = [ln.words[2] for ln in self.global_values("stats") if len(ln.words) > 2
+               and ln.words[1] == "socket"]
+        if not self.root:
+            return out
+        return [f"unix@{under_root(self.root, a[5:])}" if a.startswith("unix@/")
+                else under_root(self.root, a) if a.startswith("/") else a for a in out]
 
     @property
     def user(self) -> str | None:
@@ -257,10 +266,18 @@ def split_words(text: str) -> list[str]:
 
 def parse_haproxy_text(text: str, path: str = "haproxy.cfg") -> HaproxyConfig:
     """Parse the text of a ``haproxy.cfg`` (``path`` names it in file:line and diffs)."""
-    cfg = HaproxyConfig(main_file=path, texts={path: text})
+    cfg = HaproxyConfig(main_file=path)
+    _parse_file(cfg, text, path, {})
+    return cfg
+
+
+def _parse_file(cfg: HaproxyConfig, text: str, path: str, named_defaults: dict[str, Section]) -> None:
+    """Add the sections of one file to ``cfg``: a section ends with its file, the last
+    ``defaults`` above (in an earlier file too) and the named ones carry on (HAProxy reads its
+    ``-f`` files one after the other into one configuration, management.txt 3)."""
+    cfg.texts[path] = text
     current: Section | None = None
-    last_defaults: Section | None = None
-    named_defaults: dict[str, Section] = {}
+    last_defaults = next((s for s in reversed(cfg.sections) if s.kind == "defaults"), None)
     for no, raw in enumerate(text.splitlines(), start=1):
         words = split_words(raw)
         if not words:
@@ -291,7 +308,6 @@ def parse_haproxy_text(text: str, path: str = "haproxy.cfg") -> HaproxyConfig:
         current.lines.append(line)
         if words[0] == "server" and len(words) >= 3 and current.kind in ("backend", "listen"):
             current.servers.append(_server(words, path, no))
-    return cfg
 
 
 def _server(words: list[str], path: str, no: int) -> Server:
@@ -314,11 +330,23 @@ def _server(words: list[str], path: str, no: int) -> Server:
                   params=tuple(words[3:]), file=path, line=no)
 
 
-def load_haproxy(path: str) -> HaproxyConfig:
+def load_haproxy(path: str, root: str | None = None) -> HaproxyConfig:
     """Read and parse ``path`` through the config bound (``parsers.configread``: a FIFO or a
     device is an ``OSError``, more than ``WHY502_MAX_CONFIG_BYTES`` an ``InputError``); an
-    ``OSError`` is the caller's to report."""
-    return parse_haproxy_text(ConfigBudget().read(path), path)
+    ``OSError`` is the caller's to report.  A directory (``haproxy -f DIR``) is its ``*.cfg``
+    files in lexical order ("only files with ".cfg" extension are added", management.txt 3,
+    "-f <cfgdir>").  ``root``: the root it is read under, by default the ``/proc/PID/root``
+    ``path`` is read through (a container's master, ``parsers.rooted``)."""
+    root = root or proc_root(path)
+    path = under_root(root, path)
+    budget = ConfigBudget()
+    files = ([os.path.join(path, n) for n in sorted(os.listdir(path)) if n.endswith(".cfg")
+              and os.path.isfile(os.path.join(path, n))] if os.path.isdir(path) else [path])
+    cfg = HaproxyConfig(main_file=path, root=root)
+    named: dict[str, Section] = {}
+    for f in files:
+        _parse_file(cfg, budget.read(under_root(root, f)), under_root(root, f), named)
+    return cfg
 
 
 def looks_like_haproxy(text: str) -> bool:

@@ -49,7 +49,7 @@ def to_nginx_line(line: str, addresses: Mapping[str, str] | None = None,
                   zone: str | None = None) -> str | None:
     """The line in the ``why502`` nginx format, or None when it is no httplog request line.
 
-    ``addresses`` maps ``backend/server`` to ``host:port`` (``evidence.haproxy_facts`` aliases);
+    ``addresses`` maps ``backend/server`` to ``host:port`` (``proxies.haproxy.facts`` aliases);
     ``zone`` is the ``+hhmm`` offset HAProxy's local time is in (default: this machine's).
     """
     m = HTTPLOG.search(line)

@@ -33,15 +33,20 @@ class Haproxy(BaseProxy):
                     "phase, configuration.txt 8.5: the server sent them)",
         stats_groups="Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
                      "Ta where none came)")
-    capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH})
+    capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
+                              Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2)
-    hooks = Hooks(load_config="why502.sources.haproxy:load_config",
+    hooks = Hooks(load_config="why502.proxies.haproxy.source:load_config",
                   lint_rules="why502.proxies.haproxy.lint",
                   lint_input="why502.proxies.haproxy.lint:LINT",
-                  fix_service="why502.app.fix.proxies:Haproxy",
+                  fix_service="why502.proxies.haproxy.fix:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
+                  mitigate="why502.app.mitigate.haproxy:STOPGAPS",
                   access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
-                  access_feed="why502.app.stats.haproxy:HttplogFeed")
+                  access_feed="why502.app.stats.haproxy:HttplogFeed",
+                  master_args="why502.proxies.haproxy.process:master_args",
+                  diagnose_view="why502.proxies.haproxy.diagnose:read_haproxy",
+                  source="why502.proxies.haproxy.source", facts="why502.proxies.haproxy.facts")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and

@@ -30,14 +30,17 @@ class Nginx(BaseProxy):
         default_config="/etc/nginx/nginx.conf", default_error_log="/var/log/nginx/error.log",
         stats_word="nginx")
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
-                              Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH})
+                              Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
+                              Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
                           include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
     hooks = Hooks(load_config="why502.sources.nginx:load_config",
                   lint_rules="why502.proxies.nginx.lint",
                   lint_input="why502.proxies.nginx.lint:LINT",
-                  fix_service="why502.app.fix.service:Nginx",
-                  lab_runtime="why502.lab.runtime.nginx:start_nginx")
+                  fix_service="why502.proxies.nginx.fix:Nginx",
+                  lab_runtime="why502.lab.runtime.nginx:start_nginx",
+                  master_args="why502.proxies.nginx.process:master_args",
+                  mitigate="why502.app.mitigate.nginx:STOPGAPS")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):

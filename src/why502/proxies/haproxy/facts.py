@@ -14,9 +14,7 @@ The settings are named as HAProxy names them (``timeout server``, ``timeout queu
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from why502.evidence.model import GroupFact, SymptomGroup, TargetFact
+from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
 from why502.proxies.haproxy.config import HaproxyConfig, Section, Server
@@ -105,33 +103,3 @@ def listens(cfg: HaproxyConfig) -> tuple[str, ...]:
             if port.isdigit():
                 out.append(hostport(host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104
     return tuple(out)
-
-
-def with_aliases(groups: list[SymptomGroup], aliases: dict[str, str]) -> list[SymptomGroup]:
-    """Symptom groups with the peers a proxy's log names (HAProxy's ``backend/server``, Apache's
-    host or socket path) renamed to identity keys; groups that land on the same (symptom, peer)
-    are merged."""
-    if not aliases:
-        return groups
-    merged: dict[tuple[str, str | None], SymptomGroup] = {}
-    order: list[tuple[str, str | None]] = []
-    for g in groups:
-        # "" names the peer of lines that name none (a config with one backend only)
-        peer = aliases.get(g.peer, g.peer) if g.peer is not None else aliases.get("")
-        key = (g.symptom, peer)
-        if key not in merged:
-            merged[key] = replace(g, peer=peer)
-            order.append(key)
-            continue
-        old = merged[key]
-        statuses = dict(old.statuses)
-        for s, n in g.statuses.items():
-            statuses[s] = statuses.get(s, 0) + n
-        firsts = [t for t in (old.first, g.first) if t is not None]
-        lasts = [t for t in (old.last, g.last) if t is not None]
-        merged[key] = replace(old, count=old.count + g.count, statuses=statuses,
-                              first=min(firsts) if firsts else None,
-                              last=max(lasts) if lasts else None,
-                              samples=(old.samples + g.samples)[:5],
-                              times=tuple(sorted(old.times + g.times))[:300])
-    return [merged[k] for k in order]

@@ -1,4 +1,7 @@
-"""Envoy access logs: the default text format, Istio's sidecar format (text, old and new), and
+"""Envoy's log family (``ENVOY``, reached through ``Hooks.log_family``; ``parsers.lblogs`` names no
+registered proxy, issue 23).
+
+Envoy access logs: the default text format, Istio's sidecar format (text, old and new), and
 JSON formats (snake_case, camelCase, nested keys as users configure them).
 
 Envoy's default format (https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#default-format-string)::
@@ -21,9 +24,15 @@ means Envoy answered itself; ``via_upstream`` or no flag means the upstream's re
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+if TYPE_CHECKING:
+    import polars as pl
+
+NAME = "envoy"  # the family: this proxy's name (--log-type envoy, the vocabulary's family)
 
 # The flag that names the failure, most specific first (URX only says "retried").
 PRIMARY_FLAGS: tuple[str, ...] = (
@@ -95,7 +104,7 @@ def _record(
     made_by = _made_by(flags, details, status)
     retries = 1 if "URX" in flags else None
     rec = LbRecord(
-        family="envoy", status=status, made_by=made_by, time=time,
+        family=NAME, status=status, made_by=made_by, time=time,
         code=code if made_by == "lb" else None, symptom=symptom, proxy_status=proxy_status,
         target=upstream, group=cluster, request=request, host=host, client=client,
         duration_ms=duration, upstream_ms=upstream_ms, retries=retries,
@@ -188,3 +197,105 @@ def parse_envoy_kv(line: str) -> LbRecord | None:
         details=det.group(1) if det else "", tfr="", time=None, request=None, host=None,
         upstream=None, cluster=None, duration=None, upstream_ms=None, client=None,
     )
+
+
+# ------------------------------------------------------------------------------ vectorised reader
+
+# Envoy's default format, optionally with Istio's three fields after the flags and its
+# %UPSTREAM_CLUSTER% after the upstream host (parse_envoy_text reads the same).
+ENVOY_RX = (
+    r'^\[(?P<time>\d{4}-\d\d-\d\dT[^\]]*)\] "(?P<req>[^"]*)" (?P<code>\d{1,3}) '
+    r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) (?:(?P<details>[^\s"]+) [^\s"]+ "(?P<tfr>[^"]*)" )?'
+    r'\d+ \d+ (?P<dur>\d+) (?P<ust>\S+) "[^"]*" "[^"]*" "[^"]*" "(?P<auth>[^"]*)" "(?P<uhost>[^"]*)"'
+    r'(?:(?: "[^"]*")* (?P<cluster>[^\s"]+))?'
+)
+
+
+def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """(records of the Envoy/Istio text lines the regex takes; the ``idx`` of the others): the
+    decisions of ``parse_envoy_text`` as column expressions (``parsers.lblogs.batch``)."""
+    import polars as pl
+
+    from why502.parsers.lblogs.batch import dash, finish, match_rx
+
+    ok, rest = match_rx(lines, ENVOY_RX)
+    f = pl.col("m").struct.field
+    flags = pl.when(f("flags") == "-").then(pl.lit("")).otherwise(f("flags"))
+    details = pl.when(f("details").is_null() | (f("details") == "-")).then(pl.lit("")).otherwise(f("details"))
+    tfr = pl.when(f("tfr").is_null() | (f("tfr") == "-")).then(pl.lit("")).otherwise(f("tfr"))
+    status = f("code").cast(pl.Int64, strict=False)
+    primary: pl.Expr = pl.lit(None, dtype=pl.String)
+    for flag in reversed(PRIMARY_FLAGS):
+        primary = pl.when(flags.str.contains(rf"(?:^|,){flag}(?:,|$)")).then(pl.lit(flag)).otherwise(primary)
+    via = details.str.contains("via_upstream", literal=True)
+    lb = primary.is_not_null() & ~((primary == "URX") & via)
+    made_by = (pl.when(lb).then(pl.lit("lb")).when(via).then(pl.lit("backend"))
+               .when(status.is_null() | (status == 0)).then(pl.lit("unknown")).otherwise(pl.lit("backend")))
+    low = (details + pl.lit(" ") + tfr).str.to_lowercase()
+    uf_tls = (primary == "UF") & low.str.contains("tls_error|certificate")
+    uf_timeout = (primary == "UF") & low.str.contains("timeout|_110|timed_out")
+    sym = (
+        pl.when(uf_tls).then(pl.lit("tls-failure"))
+        .when(uf_timeout).then(pl.lit("connect-timeout"))
+        .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
+        .then(pl.lit("premature-close"))
+        .when((primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too"))
+        .then(pl.lit("header-too-big"))
+        .otherwise(None)
+    )
+    pst = (
+        pl.when(uf_tls).then(pl.lit("tls_protocol_error"))
+        .when(uf_timeout).then(pl.lit("connection_timeout"))
+        .when((primary == "UAEX") & (status >= 500)).then(pl.lit("proxy_internal_error"))
+        .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
+        .then(pl.lit("connection_terminated"))
+        .when((primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too"))
+        .then(pl.lit("http_protocol_error"))
+        .otherwise(None)
+    )
+    req = f("req").str.extract_groups(r"^(?P<method>\S+) (?P<path>\S+)")
+    method = req.struct.field("method")
+    request = (pl.when(method.is_null() | (method == "-")).then(None)
+               .otherwise(method + pl.lit(" ") + req.struct.field("path")))
+    detail_parts = pl.concat_list([flags, details, tfr]).list.eval(
+        pl.element().filter((pl.element() != "") & (pl.element() != "-"))).list.join(" ")
+    out = ok.select(
+        "idx",
+        f("time").alias("time"),
+        status.alias("status"),
+        made_by.alias("made_by"),
+        pl.when(lb).then(primary).otherwise(None).alias("code"),
+        sym.alias("r_symptom"),
+        pst.alias("r_proxy_status"),
+        dash(f("uhost")).alias("target"),
+        dash(f("cluster")).alias("group"),
+        f("ust").cast(pl.Float64, strict=False).alias("upstream_ms"),
+        f("dur").cast(pl.Float64, strict=False).alias("duration_ms"),
+        pl.when(flags.str.contains(r"(?:^|,)URX(?:,|$)")).then(pl.lit(1)).otherwise(None)
+        .cast(pl.Int64).alias("retries"),
+        pl.lit("access").alias("kind"),
+        pl.lit(None, dtype=pl.String).alias("client"),
+        request.alias("request"),
+        dash(f("auth")).alias("host"),
+        pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
+        pl.lit(None, dtype=pl.Int64).alias("backend_status"),
+    )
+    return finish(out, NAME), rest
+
+
+def _is_kv(line: str) -> bool:
+    return parse_envoy_kv(line) is not None
+
+
+ENVOY = LogFamily(
+    name=NAME, title="Envoy", rank=30, is_json=is_envoy_json, parse_json=parse_envoy_json,
+    # its default/Istio text line is strict (a bracketed time or Istio's separators): tried
+    # early; the key=value format is a search for a flags key, tried after every strict format
+    sniffers=((30, is_envoy_text), (70, _is_kv)),
+    text_parsers=(parse_envoy_text, parse_envoy_kv), frame=envoy_frame,
+    default_timeout=(15.0, "Envoy route timeout, default 15 s (Istio: none unless a VirtualService "
+                           "sets one)"),
+    # the status of a request line: JSON's response_code, or the field after the quoted request
+    status_patterns=(re.compile(rb'^[^\n]*?"response_code":(\d{1,3})[,}]', re.M),
+                     re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
+)

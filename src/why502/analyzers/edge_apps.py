@@ -1,0 +1,137 @@
+"""What the app servers' logs, the config and the live probe add to an edge proxy's finding
+(``analyzers.cloud_lb``: Envoy's response flags, Caddy's access log), where the edge's own words
+cannot decide between causes.  Pure; each rule reads evidence the edge log does not have.
+
+- **Killed at its own time limit.**  Envoy logs ``UC`` (the upstream connection was terminated)
+  and relays a 500 without a flag; neither says that the app server killed the request at its
+  own limit.  gunicorn's arbiter kills a worker past ``--timeout`` (``WORKER TIMEOUT (pid:N)``,
+  gunicorn/arbiter.py ``murder_workers``) and its sync worker answers 500 itself
+  (workers/base.py ``handle_abort`` -> ``sys.exit(1)``, caught in workers/sync.py ``handle``);
+  uWSGI's master kills a worker past ``harakiri`` (``HARAKIRI ON WORKER``, core/master_utils.c)
+  and the connection closes.  With such a kill in that app server's log within seconds of the
+  edge's failures, the cause is the slow request (``backend-too-slow``), as behind nginx
+  (``analyzers.capacity``).
+- **TLS to a plain listener.**  Envoy logs ``UF`` for any connection failure, a failed TLS
+  handshake included (source/common/tls: the transport socket closes the connection, the router
+  sees a connection failure).  When the cluster speaks TLS (``UpstreamTlsContext``: the target's
+  scheme is https) and the live probe connects to the target, nothing is "not running": the
+  handshake failed (``upstream-tls-mismatch``).
+- **A reused idle connection.**  ``UC`` on a target that answered before and after, with no crash
+  and no kill in the app server's log, and a target that accepts connections (when probed; the
+  answers after the failure say it did then): the app closed an idle keep-alive
+  connection just as the proxy reused it -- Envoy keeps idle upstream connections for the
+  cluster's ``idle_timeout``, 1 h by default (api/envoy/config/core/v3/protocol.proto
+  ``HttpProtocolOptions.idle_timeout``), longer than any app server's keep-alive
+  (``keepalive-race``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from why502.catalog import load_catalog
+from why502.evidence.lb_evidence import LbEvidence
+from why502.evidence.model import Evidence, LogEvent
+from why502.findings.model import EvidenceItem, Finding, Fix
+
+_BEFORE = timedelta(seconds=3)  # per-second timestamps of two logs
+_AFTER = timedelta(seconds=60)  # a kill is logged after the request that hit it ended
+_APP_SERVERS = ("gunicorn", "uwsgi", "puma")
+_DEATHS = ("worker-crashed", "worker-timeout", "oom-kill")
+
+
+def _when(text: str | None) -> datetime | None:
+    """A finding's ISO time as naive local time (the app logs' clock)."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+
+
+def _near(ev: Evidence, f: Finding, kinds: tuple[str, ...]) -> list[LogEvent]:
+    """The app servers' events of ``kinds`` within seconds of ``f``'s failures, from the log of an
+    app server listening on its target (or any app log read, when none is known to listen)."""
+    first, last = _when(f.first_seen), _when(f.last_seen)
+    if first is None or last is None:
+        return []
+    servers = ev.apps.serving(f.target, ()) if f.target else []
+    logs = {p for s in servers for p in s.logs} or set(ev.apps.logs)
+    out = []
+    for e in ev.all_events:
+        if e.kind not in kinds or e.source not in _APP_SERVERS:
+            continue
+        if e.file not in logs or (f.target and ev.apps.other_servers_log(e.file, f.target)):
+            continue
+        if e.time is not None and not first - _BEFORE <= e.time.replace(tzinfo=None) <= last + _AFTER:
+            continue
+        out.append(e)
+    return out
+
+
+def _log_items(events: list[LogEvent], summary: str) -> list[EvidenceItem]:
+    return [EvidenceItem(kind="log", summary=summary, source=e.file, line=e.line, text=e.text[:2000],
+                         time=e.time.isoformat(timespec="seconds") if e.time else None)
+            for e in events[:3]]
+
+
+def _as(f: Finding, cause: str, why: str, items: list[EvidenceItem], fix: str, confidence: float,
+        *, at_most: bool = False) -> Finding:
+    """``f`` as ``cause``; its confidence raised to ``confidence`` (``at_most``: lowered to it --
+    a reading from the absence of a crash is not as sure as the edge's own word)."""
+    entry = load_catalog().get(cause)
+    title = (entry.title if entry else cause) + f" ({why})"
+    first_para = entry.explanation.strip().split("\n\n")[0] if entry else ""
+    sure = min(f.confidence, confidence) if at_most else max(f.confidence, confidence)
+    return replace(f, cause=cause, title=title, confidence=sure,
+                   explanation=f"{why[0].upper()}{why[1:]}. {first_para}".strip(),
+                   evidence=[*items, *f.evidence],
+                   fix=Fix(summary=fix, commands=f.fix.commands if f.fix else [],
+                           notes=f.fix.notes if f.fix else []))
+
+
+def _probe_connects(ev: Evidence, key: str | None) -> bool:
+    probes = ev.live.probes or {}
+    probe = probes.get(key or "")
+    return probe is not None and any(c.ok for c in probe.connect)
+
+
+def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
+    """``f`` (one finding of the edge ``lb``) with the cause the other evidence decides, or as is."""
+    if f.cause in ("backend-crashed", "upstream-returned-5xx", "unexplained-5xx"):
+        kills = _near(ev, f, ("worker-timeout",))
+        if kills:
+            server = kills[0].source
+            return _as(f, "backend-too-slow", f"{server} killed the request at its own time limit",
+                       _log_items(kills, f"{server} killed the worker at its own time limit"),
+                       f"The request is slower than {server}'s own limit (gunicorn --timeout, uWSGI "
+                       "harakiri, puma worker_timeout): make it faster, or raise that limit above what "
+                       "it needs and keep the proxy's route timeout above it.", 0.85)
+    if f.cause == "backend-not-running" and f.target:
+        target = ev.target(f.target)
+        if target is not None and target.scheme == "https" and _probe_connects(ev, f.target):
+            return _as(f, "upstream-tls-mismatch", f"{f.target} accepts connections but the "
+                       "TLS handshake to it failed",
+                       [EvidenceItem(kind="probe", summary=f"{f.target} accepts TCP connections now: "
+                                     "the connection failures are the TLS handshake's")],
+                       "Make both ends agree: remove the cluster's TLS transport socket if the app "
+                       "speaks plain HTTP, or serve TLS on that port.", 0.8)
+    if f.cause == "backend-crashed" and f.target:
+        life = lb.targets.get(f.target)
+        deaths = _near(ev, f, _DEATHS)
+        probed = ev.live.probes is not None and f.target in ev.live.probes
+        if (life is not None and life.ok and life.ok_after_failure and not deaths
+                and (_probe_connects(ev, f.target) or not probed)):
+            return _as(f, "keepalive-race", f"{f.target} answered before and after, nothing crashed: "
+                       "the app closed an idle connection the proxy reused",
+                       [EvidenceItem(kind="stat", summary=f"{f.target} answered {life.ok:,} requests, "
+                                     "also after these failures; no crash or kill in the app servers' "
+                                     "logs read")],
+                       "Make the proxy drop idle upstream connections before the app does: set the "
+                       "cluster's idle_timeout (Envoy: common_http_protocol_options.idle_timeout) "
+                       "below the app server's keep-alive timeout, or raise the app's.", 0.6,
+                       at_most=True)
+    return f

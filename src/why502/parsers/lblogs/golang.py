@@ -1,0 +1,61 @@
+"""Go's own error texts, as the reverse proxies written in Go (Caddy, Traefik) put them in their
+logs (``dial tcp 127.0.0.1:9000: connect: connection refused``, ``net/http: timeout awaiting
+response headers``, ``EOF``): ``go_error_code`` maps that text onto the vocabulary (the terms of
+``catalog.terms.go_error_family``, in ``proxy_terms.toml``), for both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+# Go error texts -> the term code, most specific first.
+# A TLS or DNS failure is written inside "dial tcp ...", so they come before the dial errors;
+# Windows words refusal and reset its own way (WSAECONNREFUSED, WSAECONNRESET).  The go-proxy
+# patterns (catalog/data/patterns.toml) read the same texts outside an access log.
+_GO_ERRORS: tuple[tuple[str, str], ...] = (
+    ("no upstreams available", "no upstreams available"),
+    ("unknown network", "unknown network"),
+    ("x509: ", "TLS"),
+    ("tls: ", "TLS"),
+    ("remote error: tls", "TLS"),
+    ("no such host", "no such host"),
+    (": lookup ", "DNS lookup"),
+    ("connection refused", "connection refused"),
+    ("actively refused", "connection refused"),
+    ("no route to host", "no route to host"),
+    ("timeout awaiting response headers", "timeout awaiting response headers"),
+    ("i/o timeout", "i/o timeout"),
+    ("connection reset by peer", "connection reset by peer"),
+    ("forcibly closed by the remote host", "connection reset by peer"),
+    ("goaway", "GOAWAY"),
+    ("malformed", "malformed"),
+    ("eof", "EOF"),
+)
+_DIAL = re.compile(r"dial tcp (\S+?): ")
+_READ = re.compile(r"read tcp \S+->(\S+?): ")
+
+
+def go_error_code(msg: str) -> str | None:
+    low = msg.lower()
+    for needle, code in _GO_ERRORS:
+        if needle == "eof":
+            if low == "eof" or low.endswith(": eof") or "unexpected eof" in low:
+                return code
+        elif needle in low:
+            return code
+    return None
+
+
+def go_target(msg: str) -> str | None:
+    """The peer a Go network error names (``dial tcp ADDR:``, ``read tcp LOCAL->ADDR:``)."""
+    m = _DIAL.search(msg) or _READ.search(msg)
+    return m.group(1) if m else None
+
+
+def clf_time(raw: str) -> str:
+    """A Common Log Format time (``02/Jan/2006:15:04:05 -0700``) in ISO 8601, else as written."""
+    try:
+        return dt.datetime.strptime(raw, "%d/%b/%Y:%H:%M:%S %z").isoformat()
+    except ValueError:
+        return raw

@@ -1,0 +1,138 @@
+"""Traefik's access logs (JSON and Common Log Format) and error lines.
+
+Traefik (https://doc.traefik.io/traefik/observability/access-logs/) writes ``OriginStatus`` =
+``DownstreamStatus`` = 502 both when it failed to reach the server and when the server answered
+502; its own error bodies are Go's ``http.StatusText`` (``Bad Gateway``, 11 bytes; ``Gateway
+Timeout``, 15; ``pkg/proxy/httputil/proxy.go`` ``ErrorHandler()``), so ``OriginContentSize``
+equal to that length (or no ``ServiceURL`` at all) says Traefik made it.  Its error lines carry
+Go's error text (``parsers.lblogs.golang``).
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+from why502.catalog.terms import go_error_family, term
+from why502.parsers.lblogs.family import LogFamily
+from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
+from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+_TRAEFIK_CLF = re.compile(
+    r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\S+) (?P<size>\S+) '
+    r'(?:"[^"]*"|-) (?:"[^"]*"|-) (?P<count>\d+) (?:"(?P<router>[^"]*)"|-) (?:"(?P<url>[^"]*)"|-) '
+    r'(?P<dur>\d+)ms$'
+)
+_TRAEFIK_ERR = re.compile(
+    r"'(?P<status>\d{3}) [A-Za-z ]+' caused by: (?P<msg>[^\"]+)|"
+    r"\b(?P<status2>5\d\d) [A-Z][A-Za-z ]+ error=\"(?P<msg2>(?:[^\"\\]|\\.)*)\""
+)
+
+
+def _traefik_own(status: int | None, size: int | None, service_url: str | None) -> bool:
+    if status is None or status < 500:
+        return False
+    if not service_url or service_url == "-":
+        return True
+    try:
+        text = HTTPStatus(status).phrase
+    except ValueError:
+        return False
+    return size in (len(text), len(text) + 1)
+
+
+def _traefik_code(status: int | None, service_url: str | None, router: str | None = "") -> str | None:
+    if router is None and (status in (None, 404)):
+        return "no router"
+    if status == 503 and (not service_url or service_url == "-"):
+        return "503 no healthy server"
+    codes = {500: "500 Internal Server Error", 502: "502 Bad Gateway", 504: "504 Gateway Timeout"}
+    return codes.get(status or 0)
+
+
+def is_traefik(obj: dict[str, Any]) -> bool:
+    return "DownstreamStatus" in obj or "OriginStatus" in obj
+
+
+def parse_traefik_json(obj: dict[str, Any]) -> LbRecord | None:
+    if not is_traefik(obj):
+        return None
+    status = to_int(obj.get("DownstreamStatus"))
+    url = obj.get("ServiceURL")
+    url_s = str(url) if url else None
+    router = str(obj.get("RouterName") or "") or None
+    own = (_traefik_own(status, to_int(obj.get("OriginContentSize")), url_s)
+           or (router is None and url_s is None))
+    method, path = obj.get("RequestMethod"), obj.get("RequestPath")
+    dur = to_float(obj.get("Duration"))
+    odur = to_float(obj.get("OriginDuration"))
+    rec = LbRecord(
+        family=TRAEFIK.name, status=status, made_by="lb" if own else "backend",
+        time=str(obj.get("StartUTC") or obj.get("time") or "") or None,
+        code=_traefik_code(status, url_s, router) if own else None,
+        backend_status=to_int(obj.get("OriginStatus")) or None,
+        target=str(obj.get("ServiceAddr") or "") or url_s, group=str(obj.get("ServiceName") or "") or None,
+        request=f"{method} {path}" if method and path else None,
+        host=str(obj.get("RequestHost") or "") or None, client=str(obj.get("ClientHost") or "") or None,
+        duration_ms=dur / 1e6 if dur is not None else None,
+        upstream_ms=odur / 1e6 if odur is not None and url_s else None,
+        retries=to_int(obj.get("RetryAttempts")),
+    )
+    return resolved(rec)
+
+
+def is_traefik_clf(line: str) -> bool:
+    return _TRAEFIK_CLF.match(line) is not None
+
+
+def parse_traefik_clf(line: str) -> LbRecord | None:
+    m = _TRAEFIK_CLF.match(line)
+    if m is None:
+        return None
+    status = to_int(m["status"])
+    url = m["url"] if m["url"] not in (None, "-") else None
+    router = m["router"] if m["router"] not in (None, "-") else None
+    own = _traefik_own(status, to_int(m["size"]), url) or (router is None and url is None)
+    req = m["req"].split(" ")
+    rec = LbRecord(
+        family=TRAEFIK.name, status=status, made_by="lb" if own else "backend",
+        time=clf_time(m["time"]), code=_traefik_code(status, url, router) if own else None,
+        target=url, group=router,
+        request=f"{req[0]} {req[1]}" if len(req) >= 2 else None, client=m["client"],
+        duration_ms=float(m["dur"]),
+    )
+    return resolved(rec)
+
+
+def parse_traefik_error(line: str) -> LbRecord | None:
+    """Traefik's debug line for a failed proxy attempt: v1 ``'504 Gateway Timeout' caused by:
+    dial tcp ...: i/o timeout``; v2/v3 ``502 Bad Gateway error="dial tcp ...: connect: connection
+    refused"``."""
+    m = _TRAEFIK_ERR.search(line)
+    if m is None:
+        return None
+    status = int(m["status"] or m["status2"])
+    msg = (m["msg"] or m["msg2"] or "").replace('\\"', '"')
+    code = go_error_code(msg)
+    t = term(go_error_family(), code) if code else None
+    tm = re.match(r"^(?:time=\")?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*?)\"?\s", line)
+    rec = LbRecord(
+        family=TRAEFIK.name, status=status, made_by="lb", time=tm.group(1) if tm else None, code=code,
+        symptom=t.symptom or None if t else None, proxy_status=t.proxy_status or None if t else None,
+        cause=t.cause or None if t else None, target=go_target(msg), detail=msg, kind="error",
+    )
+    return rec
+
+
+TRAEFIK = LogFamily(
+    name="traefik", title="Traefik", rank=50, is_json=is_traefik, parse_json=parse_traefik_json,
+    # its CLF line is strict (anchored, ``NNNms`` at the end): tried early; its error line is a
+    # search, tried after every strict format
+    sniffers=((20, is_traefik_clf), (60, lambda line: parse_traefik_error(line) is not None)),
+    text_parsers=(parse_traefik_clf, parse_traefik_error),
+    # the status of a request line: its JSON key, or the field after the quoted request (CLF)
+    status_patterns=(re.compile(rb'^[^\n]*?"DownstreamStatus":(\d{1,3})[,}]', re.M),
+                     re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
+)
+"""Traefik: no default timeout (it waits without limit by default)."""

@@ -1,0 +1,54 @@
+"""Caddy's lab runtime (the plug-in of ``why502.lab``, reached through ``Hooks.lab_runtime``): a
+real Caddy (Debian's package) on the stack's loopback port, its admin API on another random
+loopback port, its state under the stack's temp dir, stopped by its PID with the stack.
+
+Caddy writes its own log (the ``http.log.error`` and ``http.handlers.reverse_proxy`` lines with the
+upstream's Go error) to stderr -- what ``journalctl -u caddy`` shows on Debian -- kept in
+``logs/caddy.out``; the site's access log (``log { output file ... }``, JSON by default for a file,
+caddyserver.com/docs/caddyfile/directives/log) in ``logs/caddy-access.log``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from why502.lab.runtime import LabSkip, Stack, free_port
+from why502.lab.runtime.processes import Process, can_connect, wait_for
+
+
+def caddy_paths(stack: Stack) -> tuple[Path, Path, Path]:
+    """(Caddyfile, Caddy's own log, the access log) of the stack's Caddy."""
+    root = stack.p.root
+    return root / "Caddyfile", root / "logs" / "caddy.out", root / "logs" / "caddy-access.log"
+
+
+def caddyfile(stack: Stack, site: str, *, global_options: str = "", admin_port: int = 0) -> str:
+    """A complete Caddyfile: the global block (admin on loopback, no automatic HTTPS) and one
+    ``http://`` site on the stack's port, bound to 127.0.0.1 only (``bind``), with an access log
+    and ``site`` inside.  The site address names no host, so any Host header matches it."""
+    _conf, _log, access = caddy_paths(stack)
+    port = stack.listen.rpartition(":")[2]
+    extra = textwrap.indent(textwrap.dedent(global_options).strip(), "\t")
+    body = textwrap.indent(textwrap.dedent(site).strip(), "\t")
+    return (f"{{\n\tadmin 127.0.0.1:{admin_port or free_port()}\n\tauto_https off\n"
+            + (f"{extra}\n" if extra else "") + "}\n\n"
+            f"http://:{port} {{\n\tbind 127.0.0.1\n\tlog {{\n\t\toutput file {access}\n\t}}\n{body}\n}}\n")
+
+
+def start_caddy(stack: Stack, site: str, *, global_options: str = "") -> Process:
+    """Write the Caddyfile (:func:`caddyfile`) and run ``caddy run --adapter caddyfile`` in the
+    foreground; wait (bounded) until it accepts on ``stack.listen``."""
+    binary = shutil.which("caddy")
+    if binary is None:
+        raise LabSkip("caddy is not installed (apt-get install caddy)")
+    conf, log, _access = caddy_paths(stack)
+    conf.write_text(caddyfile(stack, site, global_options=global_options))
+    home = stack.p.root
+    # XDG_*: Caddy's autosave.json and storage under the temp dir, never the user's home
+    proc = stack.spawn("caddy", ["env", f"XDG_CONFIG_HOME={home}", f"XDG_DATA_HOME={home}", binary,
+                                 "run", "--config", str(conf), "--adapter", "caddyfile"])
+    wait_for(lambda: can_connect(stack.listen), proc, "caddy", log=log)
+    stack.proxy = proc
+    return proc

@@ -1,0 +1,123 @@
+"""Caddy's log family: its JSON logs (access: ``logger`` ``http.log.access*``; errors:
+``http.log.error*``) and the Caddy 1 error line, read into ``LbRecord`` (``CADDY``, reached
+through ``Hooks.log_family``; ``parsers.lblogs`` names no registered proxy, issue 23).
+
+Caddy is a Go program whose reverse proxy puts Go's own error text in the error log (``dial tcp
+127.0.0.1:9000: connect: connection refused``, ``net/http: timeout awaiting response headers``,
+``EOF``): ``parsers.lblogs.golang.go_error_code`` maps it onto the Caddy terms of
+``proxy_terms.toml``.
+
+Caddy answers 502 for a proxy error, 504 for a timeout and 503 for ``no upstreams available``
+(``modules/caddyhttp/reverseproxy/reverseproxy.go`` ``statusError()``,
+https://caddyserver.com/docs/caddyfile/directives/reverse_proxy).  Its access log has no upstream
+error text: a 5xx with a response of size 0 and no header but ``Server`` is Caddy's own (the
+backend's 502 carries the backend's headers and body).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from why502.catalog.terms import term
+from why502.parsers.lblogs.family import LogFamily, json_object
+from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
+from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+NAME = "caddy"  # the family: this proxy's name (--log-type caddy, the vocabulary's family)
+
+_CADDY1 = re.compile(
+    r"^(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}) "
+    r"\[ERROR (?P<status>\d{3}) (?P<path>[^\]]*)\] (?P<msg>.*)$"
+)
+
+
+def _unix(ts: object) -> str | None:
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        try:
+            stamp = dt.datetime.fromtimestamp(float(ts), dt.timezone.utc)
+            return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        except (OverflowError, OSError, ValueError):
+            return None
+    return ts if isinstance(ts, str) else None
+
+
+def is_caddy(obj: dict[str, Any]) -> bool:
+    logger = obj.get("logger")
+    return isinstance(logger, str) and logger.startswith("http.log.")
+
+
+def _req(obj: dict[str, Any]) -> dict[str, Any]:
+    r = obj.get("request")
+    return r if isinstance(r, dict) else {}
+
+
+def parse_caddy(obj: dict[str, Any]) -> LbRecord | None:
+    if not is_caddy(obj):
+        return None
+    logger = str(obj.get("logger"))
+    req = _req(obj)
+    request = f"{req.get('method')} {req.get('uri')}" if req.get("method") and req.get("uri") else None
+    host = str(req["host"]) if req.get("host") else None
+    client = req.get("client_ip") or req.get("remote_ip") or req.get("remote_addr")
+    duration = to_float(obj.get("duration"))
+    time = _unix(obj.get("ts"))
+    if logger.startswith("http.log.error"):
+        msg = str(obj.get("msg") or "")
+        code = go_error_code(msg)
+        t = term(NAME, code) if code else None
+        status = to_int(obj.get("status")) or (t.status[0] if t and t.status else None)
+        rec = LbRecord(
+            family=NAME, status=status, made_by="lb", time=time, code=code, target=go_target(msg),
+            request=request, host=host, group=host, client=str(client) if client else None,
+            duration_ms=duration * 1000.0 if duration is not None else None, detail=msg, kind="error",
+        )
+        return resolved(rec)
+    if not logger.startswith("http.log.access"):
+        return None
+    status = to_int(obj.get("status"))
+    headers = obj.get("resp_headers")
+    names = {str(k).lower() for k in headers} if isinstance(headers, dict) else set()
+    own = not (names - {"server", "alt-svc", "date"}) and not to_int(obj.get("size"))
+    if status is not None and status >= 500:
+        made_by = "lb" if own else "backend"
+    else:
+        made_by = "backend" if status is not None and status < 400 else "unknown"
+    code = None
+    if made_by == "lb":
+        code = {503: "no upstreams available", 504: "timeout awaiting response headers"}.get(status or 0)
+    rec = LbRecord(
+        family=NAME, status=status, made_by=made_by, time=time, code=code, request=request,
+        host=host, group=host, client=str(client) if client else None,
+        duration_ms=duration * 1000.0 if duration is not None else None,
+    )
+    return resolved(rec)
+
+
+def parse_caddy1(line: str) -> LbRecord | None:
+    m = _CADDY1.match(line)
+    if m is None:
+        return None
+    code = go_error_code(m["msg"])
+    rec = LbRecord(
+        family=NAME, status=int(m["status"]), made_by="lb", time=clf_time(m["time"]), code=code,
+        target=go_target(m["msg"]), request=m["path"], detail=m["msg"], kind="error",
+    )
+    return resolved(rec)
+
+
+def caddy_own(line: str) -> bool:
+    """A line of Caddy's default logger that is not a request (start-up, TLS, admin): JSON with
+    ``ts``, ``level`` and ``msg``.  It counts for Caddy when judging a whole file."""
+    obj = json_object(line) if line.lstrip().startswith("{") else None
+    return obj is not None and {"ts", "level", "msg"} <= obj.keys()
+
+
+CADDY = LogFamily(
+    name=NAME, title="Caddy", rank=40, is_json=is_caddy, parse_json=parse_caddy,
+    sniffers=((50, lambda line: parse_caddy1(line) is not None),), text_parsers=(parse_caddy1,),
+    own_line=caddy_own,
+    status_patterns=(re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
+)
+"""Caddy's family: no default timeout (it waits for a response header without limit)."""
