@@ -18,9 +18,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from why502.analyzers.lint import LintInput, run_lint
-from why502.catalog.lint_rules import DOCS_GENERATOR, PROXY_NAMES, LintRule, load_rules, rule_page
+from why502.analyzers.lint import LintFacts, LintSpec, run_lint
+from why502.catalog.lint_rules import DOCS_GENERATOR, LintRule, load_rules, rule_page
 from why502.parsers.nginx.load import config_trees, parse_nginx
+from why502.proxies import DEFAULT, PROXIES, long_title
+from why502.proxies.base import resolve
 
 CORPUS_GENERATOR = "scripts/lint-docs corpus CORPUS_DIR docs/lint/corpus-results.md"
 
@@ -40,7 +42,7 @@ def index_page(rules: list[LintRule]) -> str:
         "",
         "| code | proxy | name | severity | default | title |",
         "|---|---|---|---|---|---|",
-        *[f"| [{r.code}]({r.code}.md) | {PROXY_NAMES[r.proxy]} | `{r.name}` | {r.severity} | "
+        *[f"| [{r.code}]({r.code}.md) | {long_title(r.proxy)} | `{r.name}` | {r.severity} | "
           f"{'off' if r.off_by_default else 'on'} | {r.title} |" for r in rules],
         "",
         "Rules that are trade-offs or informational are off by default, so the default output is a "
@@ -67,13 +69,13 @@ def index_page(rules: list[LintRule]) -> str:
 
 def nginx_rules() -> dict[str, LintRule]:
     """The rules the nginx corpus can exercise (HAProxy's and Apache's read other configs)."""
-    return {code: r for code, r in load_rules().items() if r.proxy == "nginx"}
+    return {code: r for code, r in load_rules().items() if r.proxy == DEFAULT}
 
 
 def docs_files() -> dict[str, str]:
     """File name -> text of every page of docs/lint/ except the corpus table."""
     rules = list(load_rules().values())
-    files = {f"{r.code}.md": rule_page(r) for r in rules}
+    files = {f"{r.code}.md": rule_page(r, long_title(r.proxy)) for r in rules}
     files["README.md"] = index_page(rules)
     return files
 
@@ -86,6 +88,8 @@ def corpus_results(corpus: Path, judgements: dict[str, str],
     again)."""
     verdicts = CORPUS_VERDICTS if verdicts is None else verdicts
     rules = nginx_rules()
+    spec = resolve(PROXIES[DEFAULT].hooks.lint_input)  # the corpus is nginx's: its lint plug-in
+    assert isinstance(spec, LintSpec)
     per_rule: Counter[str] = Counter()
     per_file: dict[str, Counter[str]] = {}
     crashed: list[str] = []
@@ -93,7 +97,7 @@ def corpus_results(corpus: Path, judgements: dict[str, str],
         name = entry.name
         try:
             cfg = parse_nginx(entry.main, root=entry.root, aliases=entry.aliases)
-            findings = run_lint(LintInput(config=cfg), set(rules))
+            findings = run_lint(spec.build(cfg, LintFacts()), set(rules))
         except Exception as err:
             crashed.append(f"{name}: {type(err).__name__}: {err}")
             continue

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.paths import FIXTURES_DIR
-from why502.analyzers.lint import EnvoyLintInput, run_lint
+from why502.analyzers.lint import run_lint
 from why502.proxies.envoy.config import load_envoy
+from why502.proxies.envoy.lint import EnvoyLintInput
 
 CORPUS = FIXTURES_DIR / "corpus" / "held-out" / "envoy"
 

@@ -4,8 +4,9 @@ forwards to the client's destination."""
 
 from __future__ import annotations
 
-from why502.analyzers.lint import HaproxyLintInput, run_lint
+from why502.analyzers.lint import run_lint
 from why502.proxies.haproxy.config import parse_haproxy_text
+from why502.proxies.haproxy.lint import HaproxyLintInput
 
 HEAD = ("defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n"
         "frontend web\n    bind 127.0.0.1:8080\n    default_backend app\nbackend app\n")

@@ -11,26 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import FIXTURES_DIR, ROOT_DIR
-from why502.analyzers.lint import (
-    AnyLintInput,
-    ApacheLintInput,
-    EnvoyLintInput,
-    HaproxyLintInput,
-    LintFinding,
-    LintInput,
-    load_rules,
-    run_lint,
-)
+from why502.analyzers.lint import Input, LintFacts, LintFinding, LintSpec, load_rules, run_lint
 from why502.analyzers.lint.fpm import parse_pools
 from why502.analyzers.lint.registry import registered
 from why502.catalog.lint_rules import rule_page
 from why502.parsers.nginx import parse_nginx, parse_size
-from why502.proxies import PROXIES
+from why502.proxies import DEFAULT, PROXIES, long_title
 from why502.proxies import detect_text as detect_kind
-from why502.proxies.apache.config import load_apache
 from why502.proxies.base import resolve
-from why502.proxies.envoy.config import load_envoy
-from why502.proxies.haproxy.config import load_haproxy
 
 FIXTURES = FIXTURES_DIR / "lint"
 ROOT = ROOT_DIR
@@ -38,10 +26,11 @@ DOCS = ROOT / "docs" / "lint"
 LINT_DOCS = ROOT / "scripts" / "lint_docs.py"
 
 
-def fixture_input(path: Path) -> AnyLintInput:
-    """Parse a fixture (nginx, HAProxy or Apache httpd, told by its content): its
-    ``# why502-lint: key=value`` header gives the optional inputs, a sibling ``<stem>.fpm.conf``
-    the PHP-FPM pools."""
+def fixture_input(path: Path) -> Input:
+    """Parse a fixture (any registered proxy's, told by its content; nginx's read as a file
+    alone): its ``# why502-lint: key=value`` header gives the optional inputs, a sibling
+    ``<stem>.fpm.conf`` the PHP-FPM pools; the proxy's lint plug-in (``Hooks.lint_input``)
+    builds the input from them, as ``app.lint`` does."""
     opts: dict[str, str] = {}
     for line in path.read_text().splitlines():
         if line.startswith("# why502-lint:"):
@@ -49,33 +38,24 @@ def fixture_input(path: Path) -> AnyLintInput:
                 key, _, value = item.partition("=")
                 opts[key] = value
     fpm = path.with_name(path.stem + ".fpm.conf")
-    pools = tuple(parse_pools(fpm.read_text(), str(fpm))) if fpm.exists() else ()
-    backend_timeout = float(opts["backend_timeout"]) if "backend_timeout" in opts else None
-    kind = detect_kind(path.read_text())
-    hooks = PROXIES[kind].hooks if kind else None
-    if hooks is not None and hooks.lint_input:  # a proxy whose loader and input its hooks name
-        if kind == "caddy" and shutil.which("caddy") is None:
-            pytest.skip("a Caddyfile is read through caddy adapt: caddy is not installed")
-        return resolve(hooks.lint_input)(resolve(hooks.load_config)(str(path)))  # type: ignore[operator,no-any-return]
-    if kind == "haproxy":
-        return HaproxyLintInput(load_haproxy(str(path)), backend_timeout=backend_timeout)
-    if kind == "apache":
-        return ApacheLintInput(load_apache(str(path)), pools=pools, backend_timeout=backend_timeout)
-    if kind == "envoy":
-        keepalive = float(opts["backend_keepalive"]) if "backend_keepalive" in opts else None
-        return EnvoyLintInput(load_envoy(str(path)), backend_timeout=backend_timeout,
-                              backend_keepalive=keepalive)
-    return LintInput(
-        config=parse_nginx(path),
-        pools=pools,
+    kind = detect_kind(path.read_text()) or DEFAULT
+    hooks = PROXIES[kind].hooks
+    if kind == "caddy" and shutil.which("caddy") is None:
+        pytest.skip("a Caddyfile is read through caddy adapt: caddy is not installed")
+    spec = resolve(hooks.lint_input)
+    assert isinstance(spec, LintSpec)
+    facts = LintFacts(
+        pools=tuple(parse_pools(fpm.read_text(), str(fpm))) if fpm.exists() else (),
         header_bytes=int(opts["header_bytes"]) if "header_bytes" in opts else None,
-        backend_timeout=backend_timeout,
+        backend_timeout=float(opts["backend_timeout"]) if "backend_timeout" in opts else None,
         backend_keepalive=float(opts["backend_keepalive"]) if "backend_keepalive" in opts else None,
         somaxconn=int(opts["somaxconn"]) if "somaxconn" in opts else None,
         mem_total=parse_size(opts["mem_total"]) if "mem_total" in opts else None,
         nofile=int(opts["nofile"]) if "nofile" in opts else None,
-        nginx_groups=tuple(opts["nginx_groups"].split(",")) if "nginx_groups" in opts else (),
+        groups=tuple(opts["nginx_groups"].split(",")) if "nginx_groups" in opts else (),
     )
+    config = parse_nginx(path) if kind == DEFAULT else resolve(hooks.load_config)(str(path))  # type: ignore[operator]
+    return spec.build(config, facts)
 
 
 def fixtures(kind: str) -> list[tuple[str, Path]]:
@@ -157,7 +137,7 @@ def test_docs_pages_are_current() -> None:
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert res.returncode == 0, f"docs/lint is stale: run scripts/lint-docs pages docs/lint\n{res.stderr}"
     for code, rule in load_rules().items():
-        text = rule_page(rule)
+        text = rule_page(rule, long_title(rule.proxy))
         assert (DOCS / f"{code}.md").read_text() == text
         for section in ("## What it means", "## Why it causes 502 or 504", "## How to confirm",
                         "## Example", "## Fix", "## References"):

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from why502.analyzers.lint import EnvoyLintInput, run_lint
+from why502.analyzers.lint import run_lint
 from why502.app.fix.plan import apply_diff
 from why502.proxies import detect_file, detect_text
 from why502.proxies.envoy.config import load_envoy, parse_envoy_text
+from why502.proxies.envoy.lint import EnvoyLintInput
 from why502.proxies.envoy.proxy import PROXY
 
 FRONT = Path(__file__).parent.parent / "fixtures" / "envoy" / "front.yaml"

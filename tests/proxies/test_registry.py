@@ -166,8 +166,14 @@ def test_every_proxy_implements_the_interface_and_its_hooks_resolve() -> None:
 
 
 def test_the_registry_is_the_one_list_of_proxies() -> None:
-    """The catalog (lint rules' ``proxy``) and the lab name the same proxies as the registry."""
-    from why502.catalog.lint_rules import PROXIES as LINT_PROXIES
+    """The lab names the same proxies as the registry; the catalog names none of its own: each
+    lint rule's ``proxy`` (its TOML) is a registered proxy, the one whose lint plug-in
+    implements it (``analyzers.lint.registry.registered`` checks it), and every proxy has one."""
+    from why502.analyzers.lint.registry import registered
+    from why502.catalog.lint_rules import load_rules
     from why502.lab.scenarios.model import PROXIES as LAB_PROXIES
 
-    assert set(LINT_PROXIES) == set(LAB_PROXIES) == set(PROXIES)
+    assert set(LAB_PROXIES) == set(PROXIES)
+    checks = registered()
+    assert {code: r.proxy for code, r in load_rules().items()} == {c: k.proxy for c, k in checks.items()}
+    assert {k.proxy for k in checks.values()} == set(PROXIES)

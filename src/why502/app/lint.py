@@ -2,9 +2,13 @@
 checks, hand the report to a reporter (``reporters.lint_text``, ``lint_json``, ``sarif``).
 
 The config may be any proxy's of ``why502.proxies`` (``proxy``, else detected from the content by
-the registry's one detector); each runs the rules registered for it.
+the registry's one detector); each runs the rules registered for it.  What differs per proxy is
+its lint plug-in's ``LintSpec`` (``Hooks.lint_input``: how its input is built from the config and
+the facts, what reading said, when a file read is no config of it); its config is read by its
+``Hooks.load_config``, except a proxy with ``Capability.LINT_HOST_FACTS`` (a dump on stdin, this
+host's ``-T`` dump, ``--root DIR``: :func:`_host_proxy`).
 
-Host facts are used only when linting this host's nginx (no NGINX_CONF argument, or ``--host``):
+Host facts are used only when linting this host's config (no NGINX_CONF argument, or ``--host``):
 a config copied from another machine must not be judged against this machine's somaxconn.  For
 the same reason a named NGINX_CONF's absolute includes are not read from this machine unless
 ``--host`` (or ``--root DIR``, a copied tree) says so: each is a note naming it.
@@ -13,31 +17,17 @@ the same reason a named NGINX_CONF's absolute includes are not read from this ma
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from why502.analyzers.lint import (
-    LINT_INPUTS,
-    AnyLintInput,
-    ApacheLintInput,
-    EnvoyLintInput,
-    HaproxyLintInput,
-    LintFinding,
-    LintInput,
-    run_lint,
-    severity_rank,
-)
+from why502.analyzers.lint import LintFacts, LintFinding, LintSpec, run_lint, severity_rank
 from why502.app.diagnose.options import unreadable
 from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintReport
-from why502.parsers.nginx import NginxConfig
 from why502.parsers.nginx.units import parse_size
-from why502.proxies import get
-from why502.proxies.apache.config import ApacheConfig
+from why502.proxies import Capability, Proxy, get
 from why502.proxies.base import resolve
-from why502.proxies.envoy.config import EnvoyConfig
-from why502.proxies.haproxy.config import HaproxyConfig
 from why502.textutil import strip_terminal_escapes
 
 
@@ -57,12 +47,12 @@ class LintOptions:
     ignore: list[str] = field(default_factory=list)  # codes or names, each may be a comma list
     enable: list[str] = field(default_factory=list)  # off-by-default rules to run as well
     inline_ignores: bool = True  # honour "# why502: ignore" comments in the config
-    proxy: str | None = None  # nginx | haproxy | apache; None: detected from nginx_conf's content
+    proxy: str | None = None  # a registered proxy's name; None: detected from nginx_conf's content
 
 
 @dataclass
 class LintOutcome:
-    config: NginxConfig | HaproxyConfig | ApacheConfig | EnvoyConfig
+    config: Any  # the proxy's config model (``files``, ``main_file``): its Hooks.load_config's
     findings: list[LintFinding]
     notes: list[LintNote]
     inputs: dict[str, Any]
@@ -99,92 +89,50 @@ def proxy_of(options: LintOptions) -> str:
     return choose(options.proxy, options.nginx_conf)
 
 
-_Config = TypeVar("_Config")
+def _spec(proxy: Proxy) -> LintSpec:
+    """The proxy's lint plug-in's ``LintSpec`` (``Hooks.lint_input``)."""
+    spec = resolve(proxy.hooks.lint_input)
+    assert isinstance(spec, LintSpec), proxy.hooks.lint_input
+    return spec
 
 
-def _read(proxy: str, reader: str, path: str, kind: type[_Config]) -> _Config:
-    """``path`` read by ``reader`` of the proxy's source plug-in (``Hooks.source``: parsed once
-    per run; a plug-in is resolved by name, never imported by the layer it serves)."""
-    cfg = resolve(f"{get(proxy).hooks.source}:{reader}")(path)  # type: ignore[operator]
-    assert isinstance(cfg, kind)
-    return cfg
-
-
-def _other_proxy(options: LintOptions, proxy: str, only: set[str] | None, ignore: set[str],
-                 enable: set[str]) -> LintOutcome:
-    """HAProxy or Apache httpd: read the named file (includes for Apache), the FPM pools when
-    given (or this host's with ``--host``), run that proxy's rules."""
+def _named_file(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[str] | None,
+                ignore: set[str], enable: set[str]) -> LintOutcome:
+    """A proxy whose config is a named file: read by its loader (``Hooks.load_config``), the FPM
+    pools when its rules read them (``--fpm-conf``, or this host's with ``--host``), its rules
+    run on the input its plug-in builds."""
     path = options.nginx_conf
     if not path or path == "-":
-        raise UsageError(f"lint --proxy {proxy} needs the config file (--config FILE)")
+        raise UsageError(f"lint --proxy {proxy.name} needs the config file (--config FILE)")
     if options.root is not None:
         raise UsageError("--root applies to nginx configs only")
-    notes: list[LintNote] = []
-    cfg: HaproxyConfig | ApacheConfig | EnvoyConfig
-    inp: AnyLintInput
     pools: list[FpmPool] = []
     try:
-        if proxy == "haproxy":
-            cfg = _read(proxy, "haproxy_config", path, HaproxyConfig)
-            notes += [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems]
-            inp = HaproxyLintInput(cfg, backend_timeout=options.backend_timeout)
-        elif LINT_INPUTS.get(proxy) is EnvoyLintInput:
-            # read by the loader its Proxy names (hooks.load_config), linted with its own input
-            cfg = resolve(get(proxy).hooks.load_config)(path)  # type: ignore[operator]
-            assert isinstance(cfg, EnvoyConfig)
-            notes += [LintNote("info", m) for m in cfg.problems]
-            inp = EnvoyLintInput(cfg, backend_timeout=options.backend_timeout,
-                                 backend_keepalive=options.backend_keepalive)
-        else:
-            cfg = _read(proxy, "apache_config", path, ApacheConfig)
-            notes += [LintNote("warning", m) for m in cfg.problems]
-            if options.fpm_conf:
-                pools = _pools_from_files(options.fpm_conf, notes)
-            elif options.host:
-                pools = _pools_from_files([], notes)
-            inp = ApacheLintInput(cfg, pools=tuple(pools), backend_timeout=options.backend_timeout)
+        cfg = resolve(proxy.hooks.load_config)(path)  # type: ignore[operator]
+        notes = spec.notes(cfg)
+        if spec.pools and options.fpm_conf:
+            pools = _pools_from_files(options.fpm_conf, notes)
+        elif spec.pools and options.host:
+            pools = _pools_from_files([], notes)
     except OSError as err:
         raise InputError(strip_terminal_escapes(f"{path}: {err.strerror or err}")) from None
-    if isinstance(cfg, EnvoyConfig):
-        if not (cfg.clusters or cfg.listeners or cfg.routes):
-            raise InputError(f"{path}: not a readable Envoy config: no listener, route or cluster in it")
-    elif not (cfg.sections if isinstance(cfg, HaproxyConfig) else cfg.directives):
-        raise InputError(strip_terminal_escapes(
-            f"{path}: not a readable {'haproxy.cfg' if proxy == 'haproxy' else 'Apache config'}: "
-            "no section or directive in it").splitlines()[0])
-    findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
-    inputs = {
-        "nginx_conf": path, "proxy": proxy, "files": cfg.files,
-        "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": bool(options.host),
-        "backend_timeout": options.backend_timeout,
+    why = spec.unreadable(cfg)
+    if why is not None:
+        raise InputError(strip_terminal_escapes(f"{path}: {why}").splitlines()[0])
+    # what the flags say (never this host's limits: those are LINT_HOST_FACTS' path); the
+    # plug-in's input keeps what its rules read
+    facts = LintFacts(pools=tuple(pools), header_bytes=options.header_bytes,
+                      backend_timeout=options.backend_timeout,
+                      backend_keepalive=options.backend_keepalive, somaxconn=options.somaxconn,
+                      mem_total=options.mem_total, nofile=options.nofile)
+    findings = run_lint(spec.build(cfg, facts), only, ignore=ignore, inline=options.inline_ignores,
+                        enable=enable)
+    inputs: dict[str, Any] = {
+        "nginx_conf": path, "proxy": proxy.name, "files": list(cfg.files),
+        "fpm_pools": [f"{p.name} ({p.file})" for p in pools],
+        "host_facts": bool(options.host) and spec.echo_host,
     }
-    if isinstance(inp, EnvoyLintInput):
-        inputs["backend_keepalive"] = options.backend_keepalive
-    return LintOutcome(cfg, findings, notes, inputs)
-
-
-def _hooked(options: LintOptions, proxy: str, only: set[str] | None, ignore: set[str],
-            enable: set[str]) -> LintOutcome:
-    """A proxy that names its lint input (``Hooks.lint_input``): its config read by its loader
-    (``Hooks.load_config``), its rules run on it."""
-    from why502.proxies import PROXIES
-    from why502.proxies.base import resolve
-
-    hooks = PROXIES[proxy].hooks
-    path = options.nginx_conf
-    if not path or path == "-":
-        raise UsageError(f"lint --proxy {proxy} needs the config file (--config FILE)")
-    if options.root is not None:
-        raise UsageError("--root applies to nginx configs only")
-    try:
-        cfg: Any = resolve(hooks.load_config)(path)  # type: ignore[operator]
-    except OSError as err:
-        raise InputError(strip_terminal_escapes(f"{path}: {err.strerror or err}")) from None
-    notes = [LintNote("warning", str(p)) for p in getattr(cfg, "problems", ())]
-    inp = resolve(hooks.lint_input)(cfg)  # type: ignore[operator]
-    findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
-    inputs = {"nginx_conf": path, "proxy": proxy, "files": list(getattr(cfg, "files", [path])),
-              "fpm_pools": [], "host_facts": False, "backend_timeout": options.backend_timeout}
+    inputs.update((name, getattr(facts, name)) for name in spec.inputs)
     return LintOutcome(cfg, findings, notes, inputs)
 
 
@@ -193,13 +141,18 @@ def gather(options: LintOptions) -> LintOutcome:
     only = _codes(options.rules, "--rule") if options.rules else None
     ignore = _codes(options.ignore, "--ignore")
     enable = _codes(options.enable, "--enable")
-    proxy = proxy_of(options)
-    from why502.proxies import PROXIES
+    proxy = get(proxy_of(options))
+    spec = _spec(proxy)
+    if not proxy.can(Capability.LINT_HOST_FACTS):
+        return _named_file(options, proxy, spec, only, ignore, enable)
+    return _host_proxy(options, proxy, spec, only, ignore, enable)
 
-    if PROXIES[proxy].hooks.lint_input:
-        return _hooked(options, proxy, only, ignore, enable)
-    if proxy != "nginx":
-        return _other_proxy(options, proxy, only, ignore, enable)
+
+def _host_proxy(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[str] | None,
+                ignore: set[str], enable: set[str]) -> LintOutcome:
+    """A proxy with ``Capability.LINT_HOST_FACTS`` (nginx's reader: ``sources.nginx``): no
+    NGINX_CONF is this host's config (``nginx -T``), ``-`` a dump on stdin, ``--root DIR`` a
+    copied tree; this host's FPM pools and limits are read with ``--host`` (or no NGINX_CONF)."""
     from why502.sources.nginx import load_config
 
     if options.root is not None:
@@ -244,12 +197,13 @@ def gather(options: LintOptions) -> LintOutcome:
         nofile = nofile or facts.nofile
         groups = facts.nginx_groups
         notes.extend(LintNote("info", m) for m in facts.notes)
-    inp = LintInput(config=cfg, pools=tuple(pools), header_bytes=options.header_bytes,
-                    backend_timeout=options.backend_timeout, backend_keepalive=options.backend_keepalive,
-                    somaxconn=somaxconn, mem_total=mem_total, nofile=nofile, nginx_groups=groups)
+    inp = spec.build(cfg, LintFacts(pools=tuple(pools), header_bytes=options.header_bytes,
+                                    backend_timeout=options.backend_timeout,
+                                    backend_keepalive=options.backend_keepalive, somaxconn=somaxconn,
+                                    mem_total=mem_total, nofile=nofile, groups=groups))
     findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
     inputs = {
-        "nginx_conf": options.nginx_conf or cfg.source, "proxy": "nginx", "files": cfg.files,
+        "nginx_conf": options.nginx_conf or cfg.source, "proxy": proxy.name, "files": cfg.files,
         "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": use_host,
         "somaxconn": somaxconn, "mem_total": mem_total, "nofile": nofile,
         "header_bytes": options.header_bytes, "backend_timeout": options.backend_timeout,

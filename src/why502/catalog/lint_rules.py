@@ -24,9 +24,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SEVERITIES = ("info", "warning", "error")
-PROXIES = ("nginx", "haproxy", "apache", "envoy", "caddy")
-PROXY_NAMES = {"nginx": "nginx", "haproxy": "HAProxy", "apache": "Apache httpd", "envoy": "Envoy",
-               "caddy": "Caddy"}
 
 DOCS_BASE_URL = f"{PROJECT_URL}/blob/main/docs/lint/"
 """Where the generated rule pages are published (SARIF ``helpUri``, the text output's links)."""
@@ -54,14 +51,19 @@ class LintRule:
     fix_example: str
     references: tuple[str, ...]
     needs: tuple[str, ...] = ()  # optional inputs the rule needs (FPM pools, --header-bytes, ...)
-    fix_lang: str = "nginx"  # code-fence language of fix_example (ini for PHP-FPM / sysctl files)
+    # code-fence language of fix_example (ini for PHP-FPM / sysctl files); the TOML's, else its
+    # [defaults]' (the proxy's grammar)
+    fix_lang: str = ""
     # Trade-offs and informational rules do not run unless selected (--select/--enable, as in
     # ruff): the default output is a list to act on.  ``off_reason`` says why it is off.
     off_by_default: bool = False
     off_reason: str = ""
-    # The proxy whose config the rule reads (nginx, haproxy, apache): lint runs the rules of the
-    # config's kind only, and the page's example is fenced in that proxy's grammar.
-    proxy: str = "nginx"
+    # The proxy whose config the rule reads, as the TOML says (else its [defaults]): lint runs
+    # the rules of the config's kind only, and the page's example is fenced in that proxy's
+    # grammar.  The catalog sits below the registry (why502.proxies): the caller that registers
+    # the checks (analyzers.lint.registry.registered) checks it is the registered proxy whose
+    # lint plug-in implements the rule.
+    proxy: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -70,6 +72,7 @@ def load_rules() -> dict[str, LintRule]:
     text = resources.files("why502.catalog").joinpath("data").joinpath("lint_rules.toml").read_text(
         encoding="utf-8")
     data = tomllib.loads(text)
+    defaults = data.get("defaults", {})
     rules: dict[str, LintRule] = {}
     for raw in data.get("rule", []):
         rule = LintRule(
@@ -77,16 +80,16 @@ def load_rules() -> dict[str, LintRule]:
             title=raw["title"], what=raw["what"].strip(), why=raw["why"].strip(),
             confirm=tuple(raw["confirm"]), example=raw["example"], fix=raw["fix"].strip(),
             fix_example=raw["fix_example"], references=tuple(raw["references"]),
-            needs=tuple(raw.get("needs", [])), fix_lang=raw.get("fix_lang", "nginx"),
+            needs=tuple(raw.get("needs", [])), fix_lang=raw.get("fix_lang", defaults.get("fix_lang", "")),
             off_by_default=bool(raw.get("off_by_default", False)), off_reason=raw.get("off_reason", ""),
-            proxy=raw.get("proxy", "nginx"),
+            proxy=raw.get("proxy", defaults.get("proxy", "")),
         )
         if rule.off_by_default and not rule.off_reason:
             raise ValueError(f"{rule.code}: off_by_default needs an off_reason")
         if rule.code in rules:
             raise ValueError(f"duplicate lint rule code {rule.code}")
-        if rule.proxy not in PROXIES:
-            raise ValueError(f"{rule.code}: bad proxy {rule.proxy!r}")
+        if not rule.proxy or not rule.fix_lang:
+            raise ValueError(f"{rule.code}: no proxy or fix_lang (nor a [defaults] one)")
         if rule.severity not in SEVERITIES:
             raise ValueError(f"{rule.code}: bad severity {rule.severity!r}")
         rules[rule.code] = rule
@@ -127,9 +130,11 @@ def resolve_rules(args: list[str], option: str) -> set[str]:
     return codes
 
 
-def rule_page(rule: LintRule) -> str:
+def rule_page(rule: LintRule, proxy_title: str) -> str:
     """The Markdown page of one rule; sections: What it means, Why it causes 502/504, How to
-    confirm, Example, Fix, References (``docs/lint/<code>.md`` and SARIF ``help.markdown``)."""
+    confirm, Example, Fix, References (``docs/lint/<code>.md`` and SARIF ``help.markdown``).
+    ``proxy_title``: how a heading names the rule's proxy (``proxies.long_title``: the caller
+    asks the registry, above the catalog)."""
     lines = [
         f"# {rule.code} {rule.name}",
         "",
@@ -138,7 +143,7 @@ def rule_page(rule: LintRule) -> str:
         "",
         f"**{rule.title}**",
         "",
-        f"Proxy: {PROXY_NAMES[rule.proxy]} · Severity: `{rule.severity}`"
+        f"Proxy: {proxy_title} · Severity: `{rule.severity}`"
         + (f" · Root cause: [`{rule.cause}`](../causes/{rule.cause}.md)" if rule.cause else "")
         + (f" · Needs: {', '.join(rule.needs)}" if rule.needs else ""),
         "",

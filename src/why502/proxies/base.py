@@ -119,7 +119,7 @@ class Hooks:
     caller resolves the one it needs with :func:`resolve`."""
 
     load_config: str  # sources/app: read the config (file, dump, stdin) into the proxy's model
-    lint_rules: str  # the module whose @rule checks read this proxy's config
+    lint_rules: str  # its lint plug-in (proxies/<name>/lint.py), whose @rule checks read its config
     fix_service: str  # its fix.py: config test, reload, master (app.fix.service.ProxyService); "": none
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
@@ -127,7 +127,8 @@ class Hooks:
     #: (``proxies.<name>.diagnose``); "" for the default proxy's own path (``app.diagnose.inputs``)
     #: or, with ``config_facts`` set, ``app.diagnose.proxies.read_with_hooks``
     diagnose_view: str = ""
-    #: app.lint: ``(path, options, notes) -> (config, lint input)`` for its @rule checks
+    #: app.lint: its lint plug-in's ``analyzers.lint.LintSpec`` (how the input of its @rule
+    #: checks is built from its config and the facts gathered)
     lint_input: str = ""
     # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).

@@ -140,7 +140,8 @@ def lint_rules_sarif(proxy: str | None = None) -> list[SarifRule]:
     """Every lint rule of the catalog (of ``proxy`` only, when given: the rules that ran), with
     its page as the ``help`` text."""
     return [SarifRule(r.code, r.name, r.title, f"{r.what}\n\n{r.why}".replace("\n", " ").replace("  ", " "),
-                      f"{DOCS_BASE_URL}{r.code}.md", rule_page(r), r.severity, r.proxy)
+                      f"{DOCS_BASE_URL}{r.code}.md", rule_page(r, proxies.long_title(r.proxy)), r.severity,
+                      r.proxy)
             for r in load_rules().values() if proxy is None or r.proxy == proxy]
 
 

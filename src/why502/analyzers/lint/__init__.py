@@ -1,131 +1,105 @@
-"""``why502 lint``: 502/504 pitfalls found in a proxy's config (nginx, HAProxy, Apache httpd)
-before they bite.
+"""``why502 lint``: 502/504 pitfalls found in a proxy's config before they bite.
 
-Pure: ``run_lint(LintInput) -> list[LintFinding]``.  Rule knowledge (code, name, severity, the
-docs text) is data in ``catalog/data/lint_rules.toml``; each check registers next to its code
-(``checks/*.py``, ``@rule(code, directives=...)``, see ``registry``).  Inputs that only the
-host can tell (FPM pools, ``net.core.somaxconn``, MemTotal, the backend's own timeouts, observed
-header sizes) are optional; a rule that needs a missing input stays silent.  Findings can be
-silenced per run (``ignore``) or in the config with a ``# why502: ignore`` comment (``suppress``).
+Pure: ``run_lint(input) -> list[LintFinding]``.  Rule knowledge (code, name, severity, the docs
+text, the proxy whose config it reads) is data in ``catalog/data/lint_rules.toml``; each check
+registers next to its code (``@rule(code, directives=...)``, see ``registry``) in its proxy's lint
+plug-in, ``why502/proxies/<name>/lint.py`` (or a ``lint`` package), which the proxy's
+``Hooks.lint_rules`` names.  Inputs that only the host can tell (FPM pools,
+``net.core.somaxconn``, MemTotal, the backend's own timeouts, observed header sizes) are optional
+(:class:`LintFacts`); a rule that needs a missing input stays silent.  Findings can be silenced
+per run (``ignore``) or in the config with a ``# why502: ignore`` comment (``suppress``).
 
-Each proxy has its input type (``LintInput`` for nginx, ``HaproxyLintInput``,
-``ApacheLintInput``, ``EnvoyLintInput``); its ``proxy`` picks the rules registered for that proxy.
+Each proxy has its own input type, defined in its plug-in (:class:`Input` is what they share: the
+proxy's name, the directive names present, the files' text); its ``proxy`` picks the rules
+registered for that proxy.  How ``app.lint`` builds one is the plug-in's :class:`LintSpec`, named
+by ``Hooks.lint_input``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Protocol
 
 from why502.analyzers.lint.registry import registered
 from why502.analyzers.lint.suppress import Suppressions
 from why502.catalog.lint_rules import SEVERITIES, LintRule, load_rules, severity_rank
 from why502.facts.fpm import FpmPool
-from why502.findings.lint import LintFinding
-from why502.parsers.nginx.model import NginxConfig
-from why502.proxies.apache.config import ApacheConfig
-from why502.proxies.envoy.config import EnvoyConfig
-from why502.proxies.haproxy.config import HaproxyConfig
+from why502.findings.lint import LintFinding, LintNote
 
 __all__ = [
-    "LINT_INPUTS",
     "SEVERITIES",
-    "AnyLintInput",
-    "ApacheLintInput",
-    "EnvoyLintInput",
-    "HaproxyLintInput",
+    "Input",
+    "LintFacts",
     "LintFinding",
-    "LintInput",
     "LintRule",
+    "LintSpec",
     "load_rules",
     "run_lint",
     "severity_rank",
 ]
 
 
-@dataclass(frozen=True)
-class LintInput:
-    """The config plus optional facts about the host and the backends."""
+class Input(Protocol):
+    """What ``run_lint`` reads of any proxy's lint input (each plug-in defines its dataclass)."""
 
-    config: NginxConfig
+    proxy: ClassVar[str]  # the registered proxy's name: the rules registered for it run
+
+    def directive_names(self) -> frozenset[str]:
+        """The config's directive (keyword) names, in the form its checks' ``directives`` use."""
+        ...
+
+    def file_text(self, path: str) -> str | None:
+        """A file's text, for the ``# why502: ignore`` comments (``suppress``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LintFacts:
+    """What the config does not say, gathered by ``app.lint`` from the flags and, for a proxy
+    with ``Capability.LINT_HOST_FACTS`` linted on this host, from the host; each proxy's input
+    keeps the ones its rules read (:attr:`LintSpec.build`)."""
+
     pools: tuple[FpmPool, ...] = ()
     header_bytes: int | None = None  # largest response header seen from the backend
     backend_timeout: float | None = None  # gunicorn --timeout, max_execution_time, harakiri
     backend_keepalive: float | None = None  # backend idle keep-alive timeout (seconds)
     somaxconn: int | None = None
     mem_total: int | None = None  # bytes
-    nofile: int | None = None  # soft RLIMIT_NOFILE nginx runs with (when worker_rlimit_nofile unset)
-    nginx_groups: tuple[str, ...] = ()  # supplementary groups of nginx's worker user
-    proxy: ClassVar[str] = "nginx"
-
-    def directive_names(self) -> frozenset[str]:
-        return self.config.directive_names()
-
-    def file_text(self, path: str) -> str | None:
-        return self.config.file_text(path)
+    nofile: int | None = None  # soft RLIMIT_NOFILE the proxy runs with
+    groups: tuple[str, ...] = ()  # supplementary groups of the proxy's worker user
 
 
-@dataclass(frozen=True)
-class HaproxyLintInput:
-    """A ``haproxy.cfg`` plus what only the backend can tell (its own request timeout)."""
+def _no_notes(config: Any) -> list[LintNote]:
+    return []
 
-    config: HaproxyConfig
-    backend_timeout: float | None = None  # seconds the backend may take (gunicorn --timeout, ...)
-    proxy: ClassVar[str] = "haproxy"
 
-    def directive_names(self) -> frozenset[str]:
-        """Every keyword in the file (``timeout server`` and ``option redispatch`` count whole)."""
-        return frozenset(ln.keyword.lower() for sec in self.config.sections for ln in sec.lines)
-
-    def file_text(self, path: str) -> str | None:
-        return self.config.texts.get(path)
+def _readable(config: Any) -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
-class ApacheLintInput:
-    """An Apache httpd config (includes read) plus the PHP-FPM pools and the backend's timeout."""
+class LintSpec:
+    """How ``app.lint`` lints a proxy's config: a proxy's lint plug-in defines one and its
+    ``Hooks.lint_input`` names it.  The config itself is read by ``Hooks.load_config`` (or, for
+    a proxy with ``Capability.LINT_HOST_FACTS``, by the host's reader in ``app.lint``)."""
 
-    config: ApacheConfig
-    pools: tuple[FpmPool, ...] = ()
-    backend_timeout: float | None = None
-    proxy: ClassVar[str] = "apache"
-
-    def directive_names(self) -> frozenset[str]:
-        """Directive names in lower case (httpd matches them case-insensitively)."""
-        return frozenset(d.name.lower() for d in self.config.directives)
-
-    def file_text(self, path: str) -> str | None:
-        return self.config.texts.get(path)
-
-
-@dataclass(frozen=True)
-class EnvoyLintInput:
-    """An Envoy bootstrap or ``/config_dump`` plus what only the backend can tell (its own
-    request timeout and idle keep-alive timeout)."""
-
-    config: EnvoyConfig
-    backend_timeout: float | None = None
-    backend_keepalive: float | None = None
-    proxy: ClassVar[str] = "envoy"
-
-    def directive_names(self) -> frozenset[str]:
-        """Envoy's checks fire on defaults (an unset field): none declares keys."""
-        return frozenset()
-
-    def file_text(self, path: str) -> str | None:
-        return self.config.texts.get(path)
+    #: the config read and the facts gathered -> the input its rules read
+    build: Callable[[Any, LintFacts], Input]
+    #: what reading the config said, as the report's diagnostics (before any FPM pool's)
+    notes: Callable[[Any], list[LintNote]] = _no_notes
+    #: why a config that was read is no config of this proxy (``"not a readable haproxy.cfg:
+    #: ..."``; the report names the path before it), None when it is one
+    unreadable: Callable[[Any], str | None] = _readable
+    #: its rules read PHP-FPM pools (``--fpm-conf``, or this host's with ``--host``)
+    pools: bool = False
+    #: the ``LintFacts`` the report's ``inputs`` list after ``host_facts``, as the flags gave them
+    inputs: tuple[str, ...] = ("backend_timeout",)
+    #: the report's ``host_facts`` echoes ``--host`` (False: always False, as Caddy's says)
+    echo_host: bool = True
 
 
-AnyLintInput = Union[LintInput, HaproxyLintInput, ApacheLintInput, EnvoyLintInput]
-
-
-LINT_INPUTS: dict[str, type[HaproxyLintInput] | type[ApacheLintInput] | type[EnvoyLintInput]] = {
-    cls.proxy: cls for cls in (HaproxyLintInput, ApacheLintInput, EnvoyLintInput)}
-"""The input type of each proxy that is not nginx, by its name (``proxy``)."""
-
-
-def run_lint(inp: AnyLintInput, only: Collection[str] | None = None, *, ignore: Collection[str] = (),
+def run_lint(inp: Input, only: Collection[str] | None = None, *, ignore: Collection[str] = (),
              inline: bool = True, enable: Collection[str] = ()) -> list[LintFinding]:
     """Run the rules on by default plus ``enable`` (or ``only`` these codes/names, off-by-default
     ones included; never the ``ignore`` ones); findings sorted by file:line.  With ``inline``, a

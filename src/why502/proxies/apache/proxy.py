@@ -33,7 +33,8 @@ class Apache(BaseProxy):
     detection = Detection(programs=("apache2", "httpd"), priority=1,
                           include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
-                  lint_rules="why502.analyzers.lint.checks.apache",
+                  lint_rules="why502.proxies.apache.lint",
+                  lint_input="why502.proxies.apache.lint:LINT",
                   fix_service="why502.proxies.apache.fix:Apache",
                   lab_runtime="why502.lab.runtime.apache:start_apache",
                   access_log="why502.app.stats.haproxy:apache_for_diagnose",

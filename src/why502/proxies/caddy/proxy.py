@@ -30,11 +30,11 @@ class Caddy(BaseProxy):
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))
     hooks = Hooks(load_config="why502.proxies.caddy.source:load_config",
-                  lint_rules="why502.analyzers.lint.checks.caddy",
+                  lint_rules="why502.proxies.caddy.lint",
                   fix_service="why502.proxies.caddy.fix:Caddy",
                   lab_runtime="why502.proxies.caddy.lab:start_caddy",
                   diagnose_view="why502.proxies.caddy.diagnose:read_caddy",
-                  lint_input="why502.analyzers.lint.checks.caddy:lint_input",
+                  lint_input="why502.proxies.caddy.lint:LINT",
                   config_facts="why502.proxies.caddy.facts:edge_facts",
                   log_family="why502.proxies.caddy.log:CADDY",
                   source="why502.proxies.caddy.source", facts="why502.proxies.caddy.facts")

@@ -48,7 +48,8 @@ class Envoy(BaseProxy):
     capabilities = frozenset({Capability.CONFIG_DUMP})
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",
-                  lint_rules="why502.analyzers.lint.checks.envoy",
+                  lint_rules="why502.proxies.envoy.lint",
+                  lint_input="why502.proxies.envoy.lint:LINT",
                   fix_service="why502.proxies.envoy.fix:Envoy",
                   lab_runtime="why502.lab.runtime.envoy:start_envoy",
                   config_facts="why502.proxies.envoy.facts:envoy_facts",

@@ -37,7 +37,8 @@ class Haproxy(BaseProxy):
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2)
     hooks = Hooks(load_config="why502.proxies.haproxy.source:load_config",
-                  lint_rules="why502.analyzers.lint.checks.haproxy",
+                  lint_rules="why502.proxies.haproxy.lint",
+                  lint_input="why502.proxies.haproxy.lint:LINT",
                   fix_service="why502.proxies.haproxy.fix:Haproxy",
                   lab_runtime="why502.lab.runtime.haproxy:start_haproxy",
                   mitigate="why502.app.mitigate.haproxy:STOPGAPS",

@@ -35,7 +35,8 @@ class Nginx(BaseProxy):
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
                           include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
     hooks = Hooks(load_config="why502.sources.nginx:load_config",
-                  lint_rules="why502.analyzers.lint.checks",
+                  lint_rules="why502.proxies.nginx.lint",
+                  lint_input="why502.proxies.nginx.lint:LINT",
                   fix_service="why502.proxies.nginx.fix:Nginx",
                   lab_runtime="why502.lab.runtime.nginx:start_nginx",
                   master_args="why502.proxies.nginx.process:master_args",

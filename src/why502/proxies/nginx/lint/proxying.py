@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     PASSES,
     finding,
@@ -12,6 +11,7 @@ from why502.analyzers.lint.common import (
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 _KINDS = ("proxy", "fastcgi", "uwsgi", "scgi", "grpc")
 NEXT_UPSTREAM = tuple(f"{k}_next_upstream" for k in _KINDS)
@@ -19,7 +19,7 @@ INTERCEPT_ERRORS = tuple(f"{k}_intercept_errors" for k in _KINDS)
 
 
 @rule("W502-008", directives=NEXT_UPSTREAM)
-def check_non_idempotent(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_non_idempotent(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-008.  ``ngx_http_upstream_next()``: non_idempotent requests are retried only with
     the ``non_idempotent`` flag (``NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT``)."""
     out: list[LintFinding] = []
@@ -36,7 +36,7 @@ def check_non_idempotent(inp: LintInput, rule: LintRule) -> list[LintFinding]:
 
 
 @rule("W502-014", directives=PASSES)
-def check_https_sni(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_https_sni(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-014.  ``ngx_http_upstream_ssl_name()`` sends SNI only with ``proxy_ssl_server_name on``."""
     cfg = inp.config
     out: list[LintFinding] = []
@@ -64,7 +64,7 @@ def check_https_sni(inp: LintInput, rule: LintRule) -> list[LintFinding]:
 
 
 @rule("W502-016", directives=INTERCEPT_ERRORS)
-def check_intercept_errors(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_intercept_errors(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-016.  ``ngx_http_upstream_intercept_errors()`` replaces codes that have an error_page."""
     out: list[LintFinding] = []
     for _server, loc, t in inp.config.located_targets():
@@ -84,7 +84,7 @@ def check_intercept_errors(inp: LintInput, rule: LintRule) -> list[LintFinding]:
 
 
 @rule("W502-018", directives=("proxy_pass",))
-def check_uri_in_regex_location(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_uri_in_regex_location(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-018.  ngx_http_proxy_pass(): "cannot have URI part in location given by regular
     expression, or inside named location, or inside "if" statement..." (emerg)."""
     out: list[LintFinding] = []

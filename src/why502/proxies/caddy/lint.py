@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from why502.analyzers.lint import LintFacts, LintSpec
 from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
-from why502.findings.lint import LintFinding
+from why502.findings.lint import LintFinding, LintNote
 from why502.proxies.caddy.config import CaddyConfig, Handler
 from why502.proxies.caddy.edit import set_subdirective
 from why502.proxies.caddy.proxy import PROXY
@@ -45,8 +46,13 @@ class CaddyLintInput:
         return self.config.texts.get(path)
 
 
-def lint_input(config: CaddyConfig) -> CaddyLintInput:
+def _input(config: CaddyConfig, facts: LintFacts) -> CaddyLintInput:
     return CaddyLintInput(config)
+
+
+LINT = LintSpec(build=_input, notes=lambda cfg: [LintNote("warning", str(p)) for p in cfg.problems],
+                echo_host=False)
+"""How ``app.lint`` lints a Caddy config (``Hooks.lint_input``): nothing read from the host."""
 
 
 def _files(cfg: CaddyConfig) -> dict[str, tuple[str, ...]]:
@@ -73,7 +79,7 @@ def _set(h: Handler, name: str) -> bool:
     return secs is None or secs > 0 if name not in ("lb_retries",) else s.value not in ("0", "")
 
 
-@rule("W502-037", proxy=PROXY.name, directives=("reverse_proxy",))
+@rule("W502-037", directives=("reverse_proxy",))
 def upstreams_without_retry_or_health_check(inp: CaddyLintInput, rule: LintRule) -> list[LintFinding]:
     out = []
     files = _files(inp.config)
@@ -91,7 +97,7 @@ def upstreams_without_retry_or_health_check(inp: CaddyLintInput, rule: LintRule)
     return out
 
 
-@rule("W502-038", proxy=PROXY.name, directives=("reverse_proxy",))
+@rule("W502-038", directives=("reverse_proxy",))
 def unix_socket_upstream(inp: CaddyLintInput, rule: LintRule) -> list[LintFinding]:
     out = []
     for h in _unique(inp.config):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     all_groups,
     finding,
@@ -14,10 +13,11 @@ from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.model import NginxConfig
 from why502.parsers.nginx.units import format_seconds
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 
 @rule("W502-006", directives=("upstream",))
-def check_max_fails_empty_group(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_max_fails_empty_group(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-006.  ``ngx_http_upstream_free_round_robin_peer()`` disables a peer for fail_timeout
     once ``fails >= max_fails``; single-peer groups skip it (``peers->single``)."""
     out: list[LintFinding] = []
@@ -53,7 +53,7 @@ def _group_uses(cfg: NginxConfig) -> tuple[dict[str, list[str]], bool]:
 
 
 @rule("W502-007", directives=("upstream",))
-def check_single_server(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_single_server(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-007.  Informational: nothing can take over from the only server
     (``proxy_next_upstream`` has no other peer; ``ngx_http_upstream_get_round_robin_peer()``).
 
@@ -78,7 +78,7 @@ def check_single_server(inp: LintInput, rule: LintRule) -> list[LintFinding]:
 
 
 @rule("W502-019", directives=("upstream",))
-def check_resolve_without_zone(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_resolve_without_zone(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-019.  ngx_http_upstream_zone_module / ngx_http_upstream_server(): ``resolve`` needs
     the group in shared memory."""
     out: list[LintFinding] = []
@@ -92,7 +92,7 @@ def check_resolve_without_zone(inp: LintInput, rule: LintRule) -> list[LintFindi
 
 
 @rule("W502-020", directives=("upstream",))
-def check_all_down(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_all_down(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-020.  All peers ``down`` -> the balancer returns NGX_BUSY -> "no live upstreams"."""
     out: list[LintFinding] = []
     for g in all_groups(inp.config):

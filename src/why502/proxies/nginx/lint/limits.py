@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     finding,
 )
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 
 @rule("W502-013")
-def check_worker_connections_nofile(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_worker_connections_nofile(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-013.  ``ngx_event_connect_peer()``: socket() EMFILE -> "socket() failed (24: ...)" (500)."""
     cfg = inp.config
     limit = cfg.worker_rlimit_nofile

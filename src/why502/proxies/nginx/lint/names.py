@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     PASSES,
     all_groups,
@@ -18,10 +17,11 @@ from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.model import NginxConfig
 from why502.parsers.nginx.tree import Directive
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 
 @rule("W502-002", directives=(*PASSES, "upstream"))
-def check_hostname_resolved_once(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_hostname_resolved_once(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-002.  A literal name in ``*_pass`` or an upstream ``server`` is resolved by
     ``ngx_parse_url()``/``ngx_inet_resolve_host()`` at configuration time only; ``resolver``
     is used for variables and the ``resolve`` parameter (ngx_http_upstream.c)."""
@@ -130,7 +130,7 @@ def _possible_hosts(cfg: NginxConfig, raw: str) -> list[str] | None:
 
 
 @rule("W502-003", directives=PASSES)
-def check_variable_pass_resolver(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_variable_pass_resolver(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-003.  With variables, ``ngx_http_upstream_init_request()`` looks the host up among
     the upstream blocks, else needs ``clcf->resolver``: "no resolver defined to resolve %V" (502)."""
     cfg = inp.config
@@ -159,7 +159,7 @@ def check_variable_pass_resolver(inp: LintInput, rule: LintRule) -> list[LintFin
 
 
 @rule("W502-022", directives=(*PASSES, "upstream"))
-def check_localhost(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_localhost(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-022.  ``ngx_inet_resolve_host()`` keeps every address of the name as a peer."""
     cfg = inp.config
     out: list[LintFinding] = []
@@ -185,7 +185,7 @@ def _http_context_partial(cfg: NginxConfig) -> bool:
 
 
 @rule("W502-023", directives=("fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass"))
-def check_pass_without_port(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_pass_without_port(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-023.  ``ngx_http_upstream_add()`` with no port and no upstream of that name:
     "no port in upstream" (fastcgi/uwsgi/scgi/memcached have no default port).
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     array_block,
     finding,
@@ -14,10 +13,11 @@ from why502.catalog.lint_rules import LintRule
 from why502.facts.fpm import FPM_BACKLOG_DEFAULT
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.edit import ConfigEdits
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 
 @rule("W502-009", directives=("fastcgi_pass",))
-def check_fastcgi_target_pool(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_fastcgi_target_pool(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-009.  ENOENT/ECONNREFUSED from ``ngx_event_connect_peer()`` when nothing listens."""
     if not inp.pools:
         return []
@@ -39,7 +39,7 @@ def check_fastcgi_target_pool(inp: LintInput, rule: LintRule) -> list[LintFindin
 
 
 @rule("W502-010", directives=("fastcgi_pass",))
-def check_socket_permissions(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_socket_permissions(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-010.  unix(7): connecting needs write permission on the socket file.  Checked only
     when the pool sets ``listen.owner``/``listen.group`` (otherwise the owner is whoever runs
     the FPM master, which only a ``stat`` of the live socket can tell)."""
@@ -59,7 +59,7 @@ def check_socket_permissions(inp: LintInput, rule: LintRule) -> list[LintFinding
             if pool.listen_acl_users or pool.listen_acl_groups:
                 users = {u.strip() for u in (pool.listen_acl_users or "").split(",")}
                 groups = {g.strip() for g in (pool.listen_acl_groups or "").split(",")}
-                if user in users or group in groups or groups & set(inp.nginx_groups):
+                if user in users or group in groups or groups & set(inp.groups):
                     continue
                 reason = f"listen.acl_users/acl_groups do not include {user}/{group}"
             else:
@@ -70,7 +70,7 @@ def check_socket_permissions(inp: LintInput, rule: LintRule) -> list[LintFinding
                 sgroup = pool.listen_group
                 if owner == user:
                     allowed = bool(mode & 0o200)
-                elif sgroup is not None and (sgroup == group or sgroup in inp.nginx_groups):
+                elif sgroup is not None and (sgroup == group or sgroup in inp.groups):
                     allowed = bool(mode & 0o020)
                 else:
                     allowed = bool(mode & 0o002)
@@ -88,7 +88,7 @@ def check_socket_permissions(inp: LintInput, rule: LintRule) -> list[LintFinding
 
 
 @rule("W502-011")
-def check_backlog_somaxconn(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_backlog_somaxconn(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-011.  listen(2): backlog is silently truncated to ``net.core.somaxconn``."""
     if not inp.somaxconn or not inp.pools:
         return []
@@ -106,7 +106,7 @@ def check_backlog_somaxconn(inp: LintInput, rule: LintRule) -> list[LintFinding]
 
 
 @rule("W502-012")
-def check_max_children_memory(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_max_children_memory(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-012.  Worst case: every child at ``memory_limit``."""
     if not inp.mem_total or not inp.pools:
         return []
@@ -126,7 +126,7 @@ def check_max_children_memory(inp: LintInput, rule: LintRule) -> list[LintFindin
 
 
 @rule("W502-017", directives=("fastcgi_pass",))
-def check_script_filename(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_script_filename(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-017.  ``fastcgi_param`` is an array directive: one in the location drops the
     inherited ones (``ngx_http_fastcgi_merge_params``)."""
     cfg = inp.config

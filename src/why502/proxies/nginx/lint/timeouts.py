@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     PASSES,
     finding,
@@ -13,12 +12,13 @@ from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.units import format_seconds
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 READ_TIMEOUTS = tuple(f"{k}_read_timeout" for k in ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"))
 
 
 @rule("W502-005", directives=PASSES)
-def check_read_timeout_vs_backend(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_read_timeout_vs_backend(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-005.  nginx's read timer (``ngx_http_upstream_process_header``) fires first -> 504."""
     cfg = inp.config
     out: list[LintFinding] = []
@@ -59,7 +59,7 @@ def check_read_timeout_vs_backend(inp: LintInput, rule: LintRule) -> list[LintFi
 
 
 @rule("W502-015", directives=READ_TIMEOUTS)
-def check_read_below_connect(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_read_below_connect(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-015.  A unit slip guard: read < connect is never intended."""
     out: list[LintFinding] = []
     for _server, loc, t in inp.config.located_targets():

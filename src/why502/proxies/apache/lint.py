@@ -20,15 +20,49 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from typing import ClassVar
 
-from why502.analyzers.lint import ApacheLintInput
+from why502.analyzers.lint import LintFacts, LintSpec
 from why502.analyzers.lint.common import finding, pool_for
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
-from why502.findings.lint import LintFinding
+from why502.facts.fpm import FpmPool
+from why502.findings.lint import LintFinding, LintNote
 from why502.findings.patch import replace_line
 from why502.proxies.apache.config import ApacheConfig, ProxyTarget
 from why502.proxies.apache.edit import apache_timeout_diff
+from why502.proxies.apache.proxy import PROXY
+
+
+@dataclass(frozen=True)
+class ApacheLintInput:
+    """An Apache httpd config (includes read) plus the PHP-FPM pools and the backend's timeout."""
+
+    config: ApacheConfig
+    pools: tuple[FpmPool, ...] = ()
+    backend_timeout: float | None = None
+    proxy: ClassVar[str] = PROXY.name
+
+    def directive_names(self) -> frozenset[str]:
+        """Directive names in lower case (httpd matches them case-insensitively)."""
+        return frozenset(d.name.lower() for d in self.config.directives)
+
+    def file_text(self, path: str) -> str | None:
+        return self.config.texts.get(path)
+
+
+def _input(config: ApacheConfig, facts: LintFacts) -> ApacheLintInput:
+    return ApacheLintInput(config, pools=facts.pools, backend_timeout=facts.backend_timeout)
+
+
+LINT = LintSpec(
+    build=_input,
+    notes=lambda cfg: [LintNote("warning", m) for m in cfg.problems],
+    unreadable=lambda cfg: None if cfg.directives else
+    "not a readable Apache config: no section or directive in it",
+    pools=True)
+"""How ``app.lint`` lints an Apache config (``Hooks.lint_input``): with the FPM pools."""
 
 MEMBER_RETRY = 5
 """Seconds a failed member stays out in the fix: a restarted backend is back within seconds,
@@ -85,7 +119,7 @@ def _set_param(files: dict[str, list[str]], t: ProxyTarget, key: str, value: str
     return replace_line(files, d.file, d.line, [new.strip()])
 
 
-@rule("W502-029", directives=("proxypass", "proxypassmatch", "balancermember"), proxy="apache")
+@rule("W502-029", directives=("proxypass", "proxypassmatch", "balancermember"))
 def check_fcgi_reuse_exceeds_pool(inp: ApacheLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-029.  ``enablereuse=on`` pins one FPM child per idle kept connection."""
     if not inp.pools:
@@ -118,7 +152,7 @@ def check_fcgi_reuse_exceeds_pool(inp: ApacheLintInput, rule: LintRule) -> list[
     return out
 
 
-@rule("W502-030", directives=_PASSES, proxy="apache")
+@rule("W502-030", directives=_PASSES)
 def check_proxy_timeout_below_backend(inp: ApacheLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-030.  mod_proxy gives up first: 504 with "(70007)The timeout specified has expired:
     AH01102: error reading status line" (mod_proxy_http.c) while the backend keeps working."""
@@ -166,7 +200,7 @@ def check_proxy_timeout_below_backend(inp: ApacheLintInput, rule: LintRule) -> l
     return out
 
 
-@rule("W502-031", directives=("balancermember",), proxy="apache")
+@rule("W502-031", directives=("balancermember",))
 def check_member_without_retry(inp: ApacheLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-031.  A member in error state is skipped for ``retry`` (60 s) seconds."""
     files = _files(inp.config)

@@ -31,14 +31,49 @@ servers' defaults above (so a cluster that fires would be closed under by all of
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
-from why502.analyzers.lint import EnvoyLintInput
+from why502.analyzers.lint import LintFacts, LintSpec
 from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
-from why502.findings.lint import LintFinding
+from why502.findings.lint import LintFinding, LintNote
 from why502.proxies.envoy.config import HTTP_OPTIONS, Cluster, EnvoyConfig, Map, duration_seconds
 from why502.proxies.envoy.edit import add_key, set_value
+from why502.proxies.envoy.proxy import PROXY
+
+
+@dataclass(frozen=True)
+class EnvoyLintInput:
+    """An Envoy bootstrap or ``/config_dump`` plus what only the backend can tell (its own
+    request timeout and idle keep-alive timeout)."""
+
+    config: EnvoyConfig
+    backend_timeout: float | None = None
+    backend_keepalive: float | None = None
+    proxy: ClassVar[str] = PROXY.name
+
+    def directive_names(self) -> frozenset[str]:
+        """Envoy's checks fire on defaults (an unset field): none declares keys."""
+        return frozenset()
+
+    def file_text(self, path: str) -> str | None:
+        return self.config.texts.get(path)
+
+
+def _input(config: EnvoyConfig, facts: LintFacts) -> EnvoyLintInput:
+    return EnvoyLintInput(config, backend_timeout=facts.backend_timeout,
+                          backend_keepalive=facts.backend_keepalive)
+
+
+LINT = LintSpec(
+    build=_input,
+    notes=lambda cfg: [LintNote("info", m) for m in cfg.problems],
+    unreadable=lambda cfg: None if cfg.clusters or cfg.listeners or cfg.routes else
+    "not a readable Envoy config: no listener, route or cluster in it",
+    inputs=("backend_timeout", "backend_keepalive"))
+"""How ``app.lint`` lints an Envoy config (``Hooks.lint_input``): with the backend's keep-alive."""
 
 APP_KEEPALIVE = 5.0
 """The longest idle keep-alive of the common app servers (Node 5 s, uvicorn 5 s, gunicorn 2 s)."""
@@ -89,7 +124,7 @@ def _idle_diff(cfg: EnvoyConfig, cl: Cluster, value: str) -> str | None:
                    as_json=cfg.json)
 
 
-@rule("W502-033", proxy="envoy")
+@rule("W502-033")
 def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-033.  Keep-alive inversion: Envoy keeps idle upstream connections longer than the
     backend does (1 h by default)."""
@@ -117,7 +152,7 @@ def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[Lin
     return out
 
 
-@rule("W502-034", proxy="envoy")
+@rule("W502-034")
 def check_retry_without_reset(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-034.  A retry policy that retries no reset and no refused connection."""
     cfg = inp.config
@@ -171,7 +206,7 @@ def _find_map(cfg: EnvoyConfig, key: str, line: int) -> Map | None:
     return None
 
 
-@rule("W502-035", proxy="envoy")
+@rule("W502-035")
 def check_no_outlier_detection(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-035.  Several endpoints, no outlier detection and no health check: a dead host keeps
     its share."""
@@ -191,7 +226,7 @@ def check_no_outlier_detection(inp: EnvoyLintInput, rule: LintRule) -> list[Lint
     return out
 
 
-@rule("W502-036", proxy="envoy")
+@rule("W502-036")
 def check_route_timeout_below_backend(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-036.  Needs ``--backend-timeout``: the route gives up before the backend does."""
     if not inp.backend_timeout:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import array_block, finding, header, own_entry, set_in_location
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.edit import ConfigEdits
 from why502.parsers.nginx.units import format_seconds
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 
 @rule("W502-001", directives=("keepalive",))
-def check_keepalive_http11(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_keepalive_http11(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-001.  ``proxy_http_version`` defaults to 1.0 and ``proxy_set_header Connection close``
     is a built-in default (``ngx_http_proxy_headers`` in ngx_http_proxy_module.c), so the
     keepalive cache (``ngx_http_upstream_keepalive_module.c``) never gets a reusable connection.
@@ -69,7 +69,7 @@ def check_keepalive_http11(inp: LintInput, rule: LintRule) -> list[LintFinding]:
 
 
 @rule("W502-021", directives=("keepalive",))
-def check_keepalive_race(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_keepalive_race(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-021.  ngx_http_upstream_keepalive_module: cached connections live keepalive_timeout."""
     if not inp.backend_keepalive:
         return []

@@ -39,15 +39,46 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from dataclasses import dataclass
+from typing import ClassVar
 
-from why502.analyzers.lint import HaproxyLintInput
+from why502.analyzers.lint import LintFacts, LintSpec
 from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.facts.setting import Setting
-from why502.findings.lint import LintFinding
+from why502.findings.lint import LintFinding, LintNote
 from why502.proxies.haproxy.config import HaproxyConfig, Section, Server, time_ms
 from why502.proxies.haproxy.edit import set_keyword, set_server_param
+from why502.proxies.haproxy.proxy import PROXY
+
+
+@dataclass(frozen=True)
+class HaproxyLintInput:
+    """A ``haproxy.cfg`` plus what only the backend can tell (its own request timeout)."""
+
+    config: HaproxyConfig
+    backend_timeout: float | None = None  # seconds the backend may take (gunicorn --timeout, ...)
+    proxy: ClassVar[str] = PROXY.name
+
+    def directive_names(self) -> frozenset[str]:
+        """Every keyword in the file (``timeout server`` and ``option redispatch`` count whole)."""
+        return frozenset(ln.keyword.lower() for sec in self.config.sections for ln in sec.lines)
+
+    def file_text(self, path: str) -> str | None:
+        return self.config.texts.get(path)
+
+
+def _input(config: HaproxyConfig, facts: LintFacts) -> HaproxyLintInput:
+    return HaproxyLintInput(config, backend_timeout=facts.backend_timeout)
+
+
+LINT = LintSpec(
+    build=_input,
+    notes=lambda cfg: [LintNote(p.severity, p.message, p.file, p.line) for p in cfg.problems],
+    unreadable=lambda cfg: None if cfg.sections else
+    "not a readable haproxy.cfg: no section or directive in it")
+"""How ``app.lint`` lints a ``haproxy.cfg`` (``Hooks.lint_input``)."""
 
 DEFAULT_TIMEOUT_SERVER = "50s"
 """What Debian's shipped ``/etc/haproxy/haproxy.cfg`` sets (``timeout server 50000``)."""
@@ -148,7 +179,7 @@ def _admitted(cfg: HaproxyConfig, sec: Section) -> int | None:
     return min(caps) if caps else None
 
 
-@rule("W502-024", directives=("server",), proxy="haproxy")
+@rule("W502-024", directives=("server",))
 def check_server_without_check(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-024.  No ``check``: HAProxy never marks the server DOWN (configuration.txt 5.2)."""
     files = _files(inp.config)
@@ -168,7 +199,7 @@ def check_server_without_check(inp: HaproxyLintInput, rule: LintRule) -> list[Li
     return out
 
 
-@rule("W502-025", directives=(), proxy="haproxy")
+@rule("W502-025", directives=())
 def check_timeout_server_unset(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-025.  Fires on HAProxy's default (no keyword at all), so it declares none.  One
     finding per ``defaults`` section the backends inherit from (the fix goes there once), else
@@ -201,7 +232,7 @@ def check_timeout_server_unset(inp: HaproxyLintInput, rule: LintRule) -> list[Li
     return out
 
 
-@rule("W502-026", directives=("timeout server",), proxy="haproxy")
+@rule("W502-026", directives=("timeout server",))
 def check_timeout_server_below_backend(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-026.  ``timeout server`` fires before the backend's own limit: 504, state ``sH``."""
     backend = inp.backend_timeout
@@ -228,7 +259,7 @@ def check_timeout_server_below_backend(inp: HaproxyLintInput, rule: LintRule) ->
     return out
 
 
-@rule("W502-027", directives=("server",), proxy="haproxy")
+@rule("W502-027", directives=("server",))
 def check_retries_without_redispatch(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-027.  Retries stay on the failed server without ``option redispatch``."""
     files = _files(inp.config)
@@ -250,7 +281,7 @@ def check_retries_without_redispatch(inp: HaproxyLintInput, rule: LintRule) -> l
     return out
 
 
-@rule("W502-028", directives=("server",), proxy="haproxy")
+@rule("W502-028", directives=("server",))
 def check_maxconn_without_timeout_queue(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-028.  ``maxconn`` queues requests; their wait is bounded by ``timeout connect``."""
     files = _files(inp.config)
@@ -302,7 +333,7 @@ def resolved_at_start(sec: Section, srv: Server) -> bool:
     return "resolvers" not in words and "resolvers" not in _default_server_words(sec)
 
 
-@rule("W502-032", directives=("server",), proxy="haproxy")
+@rule("W502-032", directives=("server",))
 def check_server_name_resolved_at_start(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-032.  A server's host name is resolved once, when HAProxy starts (5.3)."""
     out: list[LintFinding] = []

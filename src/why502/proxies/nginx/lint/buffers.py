@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint import LintInput
 from why502.analyzers.lint.common import (
     PASSES,
     finding,
@@ -13,6 +12,7 @@ from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.parsers.nginx.edit import ConfigEdits
 from why502.parsers.nginx.units import parse_size
+from why502.proxies.nginx.lint.input import NginxLintInput
 
 
 def _pow2_at_least(n: int) -> int:
@@ -23,7 +23,7 @@ def _pow2_at_least(n: int) -> int:
 
 
 @rule("W502-004", directives=PASSES)
-def check_buffer_size(inp: LintInput, rule: LintRule) -> list[LintFinding]:
+def check_buffer_size(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-004.  ``ngx_http_upstream_process_header()``: a header that does not fit
     ``u->buffer`` (``*_buffer_size``) is "upstream sent too big header" (502)."""
     if not inp.header_bytes:
