@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from why502.catalog import KIND_LABELS, Catalog, Entry, Kind, StatusPage, format_status, status_leads
-from why502.catalog.patterns import programs_for_symptom
+from why502.catalog.patterns import programs_for_symptom, snippet_language
 
 GENERATOR = "python -m why502.app.docs --write docs"
 _DIRS: dict[Kind, str] = {"cause": "", "symptom": "symptoms/", "event": "events/"}
@@ -122,7 +122,7 @@ def render_entry_page(entry: Entry, catalog: Catalog, statuses: Mapping[str, Sta
     out += ["## How to confirm", "", *_fence("\n".join(entry.confirm), "sh"), ""]
     out += ["## Fix", "", *_fence("\n".join(entry.fix), "sh"), ""]
     if entry.fix_snippet:
-        lang = "ini" if entry.fix_snippet.lstrip().startswith(";") else "nginx"
+        lang = "ini" if entry.fix_snippet.lstrip().startswith(";") else snippet_language()
         out += ["Configuration:", "", *_fence(entry.fix_snippet.strip("\n"), lang), ""]
     if patterns:
         out += ["## Log messages recognised by `why502 classify`", ""]

@@ -150,6 +150,11 @@ def families() -> Families:
                     heads={str(k): str(v) for k, v in data.get("heads", {}).items()})
 
 
+def snippet_language() -> str:
+    """The code-fence language of the catalog's fix snippets (``[docs]`` of patterns.toml)."""
+    return str(_data().get("docs", {}).get("fix_snippet_lang", "text"))
+
+
 @lru_cache(maxsize=1)
 def load_patterns() -> tuple[PatternInfo, ...]:
     """All patterns, in priority order (first match wins).  Raises ``ValueError`` on bad data."""
