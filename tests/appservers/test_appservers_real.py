@@ -130,7 +130,10 @@ def test_node_keepalive_timeout_shorter_than_nginx_reuse_is_the_race() -> None:
         top = report["findings"][0]
         assert top["cause"] == "keepalive-race", top
         assert "node server.keepAliveTimeout = 1000 ms < nginx keepalive_timeout 60s" in _evidence(top)
-        assert f"{script}:13: server.keepAliveTimeout = 75000;" in top["fix"]["summary"]
+        # the fix names the script's own line that sets the timer (read from the script itself)
+        line = next(i for i, text in enumerate(script.read_text().splitlines(), 1)
+                    if "keepAliveTimeout" in text)
+        assert f"{script}:{line}: server.keepAliveTimeout = 75000;" in top["fix"]["summary"]
 
 
 @pytest.mark.skipif(shutil.which("uwsgi") is None, reason="needs uwsgi")
