@@ -59,6 +59,8 @@ MAX_FILES = 0  # by the same rule: 49 on main at bf344d5, 53 at e58392f (app/mit
 # registry,checks/*}, app/lint.py and catalog/lint_rules.py ask the registry (Hooks.lint_rules/lint_input).
 # 8 -> 1 when h/lintplug merged (left: catalog/docs.py).
 # 1 -> 0: catalog/docs.py takes its fix snippets' fence language from patterns.toml ([docs]).
+# 0 -> 0 when Traefik joined the registry (h/traefik): analyzers/cloud_lb.py, app/explain.py
+# lost their "traefik".
 
 
 def identifiers(source: str) -> list[str]:

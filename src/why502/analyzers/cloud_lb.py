@@ -24,7 +24,7 @@ from why502.analyzers import edge_apps, unexplained
 from why502.analyzers.base import Candidate, GroupKey
 from why502.catalog import load_catalog
 from why502.catalog.calibration import uncalibrate
-from why502.catalog.terms import Term, go_error_family, load_terms, term
+from why502.catalog.terms import Term, go_error_family, go_error_readers, load_terms, term
 from why502.evidence.lb_evidence import FailureGroup, LbEvidence
 from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Finding, Fix
@@ -32,9 +32,8 @@ from why502.proxies import PROXIES
 
 LB_NAMES: dict[str, str] = {
     "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge",
-    "traefik": "Traefik",
 }
-"""Families that are not proxies of ``why502.proxies``; a registered one (Envoy, Caddy) is named and
+"""Families that are not proxies of ``why502.proxies``; a registered one (Envoy, Caddy, Traefik) is named and
 commanded by its ``Proxy`` (``_lb_name``, ``_commands``)."""
 
 COMMANDS: dict[str, list[str]] = {
@@ -44,7 +43,6 @@ COMMANDS: dict[str, list[str]] = {
     "elb": ["aws elb describe-instance-health --load-balancer-name NAME"],
     "cloudflare": ["curl -sv -o /dev/null --resolve HOST:443:ORIGIN_IP https://HOST/   # the origin itself",
                    "curl -s https://www.cloudflare.com/ips-v4   # ranges the origin firewall must allow"],
-    "traefik": ["curl -s localhost:8080/api/http/services   # Traefik API: servers and their status"],
 }
 
 
@@ -63,13 +61,14 @@ def _top(counter: dict[str, int], n: int = 3) -> str:
 
 
 def _term_of(family: str, grp: FailureGroup) -> Term | None:
-    if family == "traefik":  # the fix in Traefik's terms when it has a word for this cause
+    go_reader = family in go_error_readers()
+    if go_reader:  # the fix in the family's own terms when it has a word for this cause
         own = next((t for t in load_terms() if t.family == family and t.cause == grp.cause), None)
         if own is not None:
             return own
     for code, _ in grp.codes.most_common():
-        # Traefik's error lines carry Go's error text, the vocabulary Caddy's terms describe
-        t = term(family, code) or (term(go_error_family(), code) if family == "traefik" else None)
+        # its error lines carry Go's error text, the vocabulary go_error_family's terms describe
+        t = term(family, code) or (term(go_error_family(), code) if go_reader else None)
         if t is not None:
             return t
     return None

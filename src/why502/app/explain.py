@@ -43,7 +43,7 @@ class LineInfo:
 
 # The record's ``source`` -> the page under docs/proxies of a program outside the proxy registry
 # (what why502 reads from it); a registered proxy's page is docs/proxies/<its name>.md.
-_OTHER_PAGES: dict[str, str] = {"traefik": "traefik", "cloudflare": "cloudflare", "alb": "alb", "elb": "alb"}
+_OTHER_PAGES: dict[str, str] = {"cloudflare": "cloudflare", "alb": "alb", "elb": "alb"}
 
 
 def proxy_page(source: str, message: str) -> str | None:

@@ -78,6 +78,13 @@ def go_error_family() -> str:
     return str(_data()["go_error_family"])
 
 
+def go_error_readers() -> frozenset[str]:
+    """The families whose error lines carry Go's texts and whose own terms name the fix, as the
+    data says (``go_error_readers``): told in their own term for a cause first, else in
+    :func:`go_error_family`'s term for the Go text."""
+    return frozenset(str(f) for f in _data().get("go_error_readers", []))
+
+
 @lru_cache(maxsize=1)
 def load_terms() -> tuple[Term, ...]:
     """Every term, in file order (its families: the log families of ``why502.proxies.logfamilies``)."""

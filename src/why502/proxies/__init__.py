@@ -26,8 +26,9 @@ from why502.proxies.caddy.proxy import PROXY as CADDY
 from why502.proxies.envoy.proxy import PROXY as ENVOY
 from why502.proxies.haproxy.proxy import PROXY as HAPROXY
 from why502.proxies.nginx.proxy import PROXY as NGINX
+from why502.proxies.traefik.proxy import PROXY as TRAEFIK
 
-PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, ENVOY, CADDY)}
+PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, ENVOY, CADDY, TRAEFIK)}
 """Every proxy by name, in the order the help and the docs list them."""
 
 DEFAULT = NGINX.name

@@ -1,4 +1,6 @@
-"""Traefik's access logs (JSON and Common Log Format) and error lines.
+"""Traefik's log family: its access logs (JSON and Common Log Format) and error lines, read into
+``LbRecord`` (``TRAEFIK``, reached through ``Hooks.log_family``; moved here from
+``parsers.lblogs.traefik`` when Traefik joined the registry, as Envoy's and Caddy's did).
 
 Traefik (https://doc.traefik.io/traefik/observability/access-logs/) writes ``OriginStatus`` =
 ``DownstreamStatus`` = 502 both when it failed to reach the server and when the server answered
