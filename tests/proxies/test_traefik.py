@@ -60,3 +60,16 @@ def test_a_broken_dynamic_config_is_one_line_error(tmp_path: Path) -> None:
     res = why502("lint", "--proxy", "traefik", str(bad))
     assert res.returncode != 0
     assert "not a readable Traefik dynamic config" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_fix_refuses_a_traefik_config_in_one_line() -> None:
+    """Traefik has no fix service (no binary to test or reload with): ``fix`` says so, exit 3,
+    instead of an internal error on the config it cannot apply to."""
+    from tests.support.clirun import why502
+
+    conf = next((Path(__file__).parents[1] / "fixtures" / "cloud" / "recorded" / "traefik-json")
+                .glob("*.yml"))
+    proc = why502("fix", "--lint", str(conf))
+    assert proc.returncode == 3, proc.stderr
+    assert "fix does not change Traefik configs" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

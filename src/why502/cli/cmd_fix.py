@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
-from why502.errors import UsageError
+from why502.errors import InputError, UsageError
 from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
@@ -99,6 +99,20 @@ def _only(args: list[str]) -> set[str]:
     return {p.strip() for a in args for p in a.split(",") if p.strip()}
 
 
+def _require_fix_service(proxy: str | None, conf: str | None) -> None:
+    """InputError (exit 3, one line) when the proxy has no fix service (``Hooks.fix_service``):
+    why502 reads its config but does not test, reload or roll it back (Traefik: no binary)."""
+    from why502.app.fix.service import fixable, service_class
+    from why502.proxies import DEFAULT, PROXIES
+
+    name = proxy or DEFAULT
+    if name in PROXIES and service_class(name) is None:
+        title = PROXIES[name].vocabulary.title
+        raise InputError(f"fix does not change {title} configs (no config test or reload for it); "
+                         f"'why502 lint {conf or ''}' shows the findings and their diffs to apply "
+                         f"by hand (fix changes: {', '.join(fixable())})")
+
+
 def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
     """The plan, and the main config this run found on this host (lint or a diagnosis run now):
     with a saved REPORT that is None, as a report's own idea of the config is only a claim
@@ -114,6 +128,7 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
         conf = args.lint or args.nginx_conf or None
         # the registry's one check, naming the flag the file came with (exit 3 for a Caddyfile)
         proxy = choose(args.proxy, conf, "--lint" if args.lint else "--config")
+        _require_fix_service(proxy, conf)
         outcome = gather(LintOptions(nginx_conf=conf, proxy=proxy))
         plan = fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
                                  str(outcome.inputs.get("proxy") or DEFAULT))
@@ -121,11 +136,14 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
     if args.report:
         from why502.cli.cmd_render import load_report
 
-        return fixplan.from_report(load_report(args.report), args.proxy), None
+        saved = fixplan.from_report(load_report(args.report), args.proxy)
+        _require_fix_service(saved.proxy, saved.nginx_conf)
+        return saved, None
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
     report = diagnose(DiagnoseOptions(config=args.nginx_conf, proxy=args.proxy))
     plan = fixplan.from_report(report, args.proxy if args.proxy else None)
+    _require_fix_service(plan.proxy, plan.nginx_conf)
     return plan, plan.nginx_conf
 
 
