@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 
 from why502.errors import InputError
 from why502.facts.setting import Setting
+from why502.parsers.configread import ConfigBudget
 
 DEFAULTS: dict[str, str] = {
     "dialTimeout": "30s", "responseHeaderTimeout": "0s", "idleConnTimeout": "90s"}
 """``forwardingTimeouts`` unset: their values (Traefik docs, ServersTransport)."""
 TIMEOUTS = tuple(DEFAULTS)
-MAX_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -241,9 +241,7 @@ def parse_traefik_text(text: str, path: str = "dynamic.yml") -> TraefikConfig:
 
 
 def load_traefik(path: str) -> TraefikConfig:
-    """``Hooks.load_config``: the file at ``path`` (bounded), or a one-line ``InputError``."""
-    with open(path, "rb") as fh:
-        raw = fh.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
-        raise InputError(f"{path}: larger than {MAX_BYTES >> 20} MiB: not read as a Traefik config")
-    return parse_traefik_text(raw.decode("utf-8", "replace"), path)
+    """``Hooks.load_config``: the file at ``path`` read through the one config bound every
+    proxy's reader uses (``parsers.configread``: its size, the memory left, and a FIFO or a
+    device refused before it is opened for reading), or a one-line ``InputError``."""
+    return parse_traefik_text(ConfigBudget().read(path), path)
