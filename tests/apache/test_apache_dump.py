@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunMain
-from why502.lab.runtime.apache import MODULE_DIRS, find_apache
 from why502.proxies import detect_text as detect_kind
 from why502.proxies.apache.config import load_apache, parse_apache_text
 from why502.proxies.apache.dump import parse_apache_dump
+from why502.proxies.apache.lab import MODULE_DIRS, find_apache
 
 SITES = """<VirtualHost 127.0.0.1:8080>
     ServerName app.example

@@ -43,7 +43,7 @@ def _run(mode: str) -> tuple[str, list[dict[str, object]], str]:
     """Apache in front of a lab backend in ``mode``, a few requests, then ``diagnose
     --offline`` on the config, the error log and the access log with ``%{proxy-status}n``."""
     from why502.lab.runtime import LabSkip, Stack
-    from why502.lab.runtime.apache import apache_paths
+    from why502.proxies.apache.lab import apache_paths
 
     with Stack() as stack:
         try:

@@ -20,9 +20,9 @@ import pytest
 from tests.support.clirun import why502
 from tests.support.screen import HEIGHT, WIDTH, have_tmux, pane
 from why502.lab.runtime import Stack, find_nginx
-from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy, free_port
 from why502.lab.runtime.processes import can_connect
+from why502.proxies.haproxy.lab import haproxy_paths
 
 pytestmark = [pytest.mark.real,
               pytest.mark.skipif(not have_tmux(), reason="needs tmux"),

@@ -22,9 +22,9 @@ import pytest
 
 from tests.diagnose.test_diagnose_container_real import _wait_listening
 from tests.support.clirun import why502
-from why502.lab.runtime.apache import MODULE_DIRS, MODULES, find_apache
 from why502.lab.runtime.client import request
 from why502.lab.runtime.machine import find_haproxy, free_port, is_root
+from why502.proxies.apache.lab import MODULE_DIRS, MODULES, find_apache
 
 pytestmark = [pytest.mark.real,
               pytest.mark.skipif(not is_root(), reason="needs root (a mount namespace, /proc/PID/root)"),

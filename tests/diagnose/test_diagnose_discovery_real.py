@@ -10,8 +10,8 @@ import pytest
 
 from tests.support.clirun import why502
 from why502.lab.runtime import Stack, find_nginx
-from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy, free_port
+from why502.proxies.haproxy.lab import haproxy_paths
 from why502.sources.proxyprocs import describe
 
 pytestmark = [pytest.mark.real,

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from why502.lab.runtime import LabSkip, Stack, find_nginx
+from tests.support.labrun import run_or_skip
+from why502.lab.runtime import Backend, Stack, find_nginx
 from why502.lab.scenarios import RECORDINGS, SCENARIOS, ScenarioRun
 
 pytestmark = [pytest.mark.real,
@@ -52,10 +53,7 @@ def diagnose_live(run: ScenarioRun, *extra: str, stack: Stack | None = None) -> 
 def test_live_diagnosis_names_the_scenario_cause(name: str) -> None:
     scenario = SCENARIOS.get(name) or RECORDINGS[name]
     with Stack() as stack:
-        try:
-            run = scenario.run(stack)
-        except LabSkip as skip:
-            pytest.skip(str(skip))
+        run = run_or_skip(scenario, stack)
         code, doc = diagnose_live(run, stack=stack)
     causes = [(f["cause"], f["confidence"]) for f in doc["findings"]]
     # a recovered incident alone is the past: exit 0 (issue 31), the cause still named
@@ -77,10 +75,7 @@ def _apply(diff: str, path: str) -> None:
 def test_the_fix_diff_fixes_the_real_failure(name: str, path: str) -> None:
     scenario = SCENARIOS[name]
     with Stack() as stack:
-        try:
-            run = scenario.run(stack)
-        except LabSkip as skip:
-            pytest.skip(str(skip))
+        run = run_or_skip(scenario, stack)
         before = stack.request(path)
         assert before.status == 502
         _, doc = diagnose_live(run)
@@ -96,18 +91,23 @@ def test_the_fix_diff_fixes_the_real_failure(name: str, path: str) -> None:
         assert after.status == 200, (after.status, top["fix"]["diff"])
 
 
+def _one_app(stack: Stack) -> tuple[Backend, ScenarioRun]:
+    """nginx proxying ``/`` to one lab backend; the run that names the stack's nginx files."""
+    app = stack.add_backend("ok", name="app")
+    stack.start_nginx(f"""
+        server {{
+            listen {stack.listen};
+            location / {{ proxy_pass http://{app.address}; }}
+        }}
+    """)
+    return app, ScenarioRun(nginx_conf=stack.p.nginx_conf, error_log=stack.p.error_log,
+                            access_log=stack.p.access_log)
+
+
 def test_healthy_live_stack_exits_0() -> None:
     with Stack() as stack:
-        app = stack.add_backend("ok", name="app")
-        stack.start_nginx(f"""
-            server {{
-                listen {stack.listen};
-                location / {{ proxy_pass http://{app.address}; }}
-            }}
-        """)
+        _app, run = _one_app(stack)
         assert stack.request("/").status == 200
-        run = ScenarioRun(nginx_conf=stack.p.nginx_conf, error_log=stack.p.error_log,
-                          access_log=stack.p.access_log)
         code, doc = diagnose_live(run)
     assert code == 0 and doc["healthy"] is True, doc["findings"]
     probes = [p for u in doc["upstreams"] for p in u["probes"]]
@@ -116,17 +116,9 @@ def test_healthy_live_stack_exits_0() -> None:
 
 def test_backend_stopped_before_any_request_is_found_by_the_probe() -> None:
     with Stack() as stack:
-        app = stack.add_backend("ok", name="app")
-        stack.start_nginx(f"""
-            server {{
-                listen {stack.listen};
-                location / {{ proxy_pass http://{app.address}; }}
-            }}
-        """)
+        app, run = _one_app(stack)
         assert app.process is not None
         stack.stop_process(app.process)
-        run = ScenarioRun(nginx_conf=stack.p.nginx_conf, error_log=stack.p.error_log,
-                          access_log=stack.p.access_log)
         code, doc = diagnose_live(run)
         offline_code, offline = diagnose_live(run, "--offline")
     assert code == 1 and doc["findings"][0]["cause"] == "backend-not-running"
@@ -139,10 +131,7 @@ def test_socket_permissions_fix_lets_the_worker_connect() -> None:
     restarted, makes the PHP page answer 200."""
     scenario = SCENARIOS["socket-permissions"]
     with Stack() as stack:
-        try:
-            run = scenario.run(stack)
-        except LabSkip as skip:
-            pytest.skip(str(skip))
+        run = run_or_skip(scenario, stack)
         assert stack.request("/index.php").status == 502
         _, doc = diagnose_live(run)
         top = doc["findings"][0]

@@ -14,9 +14,9 @@ from tests.fix.reports import journal_states, report_for
 from tests.support.clirun import why502
 from why502.app.fix.service import children, service_class
 from why502.lab.runtime import Stack
-from why502.lab.runtime.apache import apache_paths, find_apache
-from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy
+from why502.proxies.apache.lab import apache_paths, find_apache
+from why502.proxies.haproxy.lab import haproxy_paths
 
 pytestmark = pytest.mark.real
 

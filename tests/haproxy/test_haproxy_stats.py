@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import RunMain
 from tests.support.paths import FIXTURES_DIR
 from why502.lab.runtime import Stack
-from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy, free_port
+from why502.proxies.haproxy.lab import haproxy_paths
 from why502.proxies.haproxy.log import to_nginx_line
 
 HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"

@@ -14,22 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import subprocess
-import threading
 from typing import Any
 
 import pytest
 
 from tests.conftest import RunMain
-from tests.support.clirun import WHY502
+from tests.support.labrun import WatchProcess, run_or_skip
 from why502.lab.runtime import LabSkip, Stack
 from why502.lab.runtime.appservers import start_gunicorn
-from why502.lab.runtime.envoy import envoy_cluster, envoy_paths, find_envoy, start_envoy_stack
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.scenarios import SCENARIOS
 from why502.lab.scenarios.model import EDGE, diagnose_argv
-from why502.proxies import PROXIES
-from why502.proxies.base import resolve
+from why502.proxies.envoy.lab import envoy_cluster, envoy_paths, find_envoy, start_envoy_stack
 
 pytestmark = [pytest.mark.real]
 
@@ -59,10 +55,7 @@ def test_at_least_eight_faults_a_control_and_noise_per_edge_proxy() -> None:
 def test_edge_scenario_reproduced_and_diagnosed_through_the_cli(name: str, run_main: RunMain) -> None:
     scenario = SCENARIOS[name]
     with Stack() as stack:
-        try:
-            run = scenario.run(stack)
-        except LabSkip as err:
-            pytest.skip(str(err))
+        run = run_or_skip(scenario, stack)
         assert scenario.unmet(run) == [], run.responses
         code, out, err = run_main("diagnose", *diagnose_argv(run, stack), "--format", "json")
         pids = [p.pid for p in stack.processes]
@@ -80,44 +73,16 @@ def test_edge_scenario_reproduced_and_diagnosed_through_the_cli(name: str, run_m
     assert any(c in named for c in run.culprits), (named, run.culprits)
 
 
-class Watch:
-    """``why502 watch --format jsonl`` as a user runs it, its stdout read in a thread."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [WHY502, "watch", "--format", "jsonl", "--listen", "127.0.0.1:0", "--no-page",
-             "--min-failures", "2", "--min-requests", "2", "--ratio", "0.1", "--window", "10s",
-             "--max-events", "1", "--duration", "60", "--from-start", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def incident(self, timeout: float = 45) -> dict[str, Any]:
-        try:
-            while True:
-                event = dict(json.loads(self.lines.get(timeout=timeout)))
-                if event.get("event") == "incident-opened":
-                    return event
-        except queue.Empty:
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=5)
-            raise AssertionError(f"no incident from why502 watch in {timeout}s: {err[-800:]}") from None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=5)
+# what a user runs to watch an edge proxy's logs until one incident opens
+WATCH = ("--format", "jsonl", "--listen", "127.0.0.1:0", "--no-page", "--min-failures", "2",
+         "--min-requests", "2", "--ratio", "0.1", "--window", "10s", "--max-events", "1",
+         "--duration", "60", "--from-start")
 
 
 def _stopped_gunicorn(stack: Stack, watch_args: list[str], address: str) -> dict[str, Any]:
     """Start watch on ``watch_args``, stop the gunicorn at ``address`` by its PID, send requests
     until the incident opens; returns it."""
-    watch = Watch(*watch_args)
+    watch = WatchProcess(*WATCH, *watch_args)
     try:
         assert stack.requests("/api/users", count=2)[0].status == 200
         stack.stop_process(next(p for p in stack.processes if p.name == "gunicorn"))
@@ -143,17 +108,15 @@ def test_watch_opens_an_incident_on_envoys_access_log() -> None:
 
 
 def test_watch_opens_an_incident_on_caddys_log() -> None:
-    plugin = PROXIES["caddy"].hooks.lab_runtime
-    start_caddy = resolve(plugin)
-    caddy_paths = resolve(plugin.partition(":")[0] + ":caddy_paths")
+    lab = lab_plugin("caddy")
     with Stack() as stack:
         _proc, port, _conf = start_gunicorn(stack, "workers = 1\n")
         address = f"127.0.0.1:{port}"
         try:
-            start_caddy(stack, f"handle /api/* {{\n\treverse_proxy {address}\n}}\n")  # type: ignore[operator]
+            lab.start_caddy(stack, f"handle /api/* {{\n\treverse_proxy {address}\n}}\n")
         except LabSkip as err:
             pytest.skip(str(err))
-        _conf, log, access = caddy_paths(stack)  # type: ignore[operator]
+        _conf, log, access = lab.caddy_paths(stack)
         # the access log counts the requests; Caddy's own log (journalctl -u caddy) says why each
         # failed (its JSON error lines are read like an edge's access log)
         incident = _stopped_gunicorn(stack, ["--access-log", str(access), "--access-log", str(log)],

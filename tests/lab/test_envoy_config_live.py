@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import RunMain
 from why502.lab.runtime import Stack, free_port
 from why502.lab.runtime.client import request
-from why502.lab.runtime.envoy import find_envoy, start_envoy
 from why502.lab.runtime.processes import stop_process
+from why502.proxies.envoy.lab import find_envoy, start_envoy
 
 pytestmark = [pytest.mark.real]
 

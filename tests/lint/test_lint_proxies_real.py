@@ -19,8 +19,8 @@ import pytest
 from tests.lint.test_lint_rules import fixture_input, fixtures
 from why502.analyzers.lint import load_rules, run_lint
 from why502.app.fix.plan import apply_diff
-from why502.lab.runtime.apache import MODULE_DIRS, MODULES, find_apache
-from why502.lab.runtime.haproxy import find_haproxy
+from why502.proxies.apache.lab import MODULE_DIRS, MODULES, find_apache
+from why502.proxies.haproxy.lab import find_haproxy
 
 pytestmark = pytest.mark.real
 

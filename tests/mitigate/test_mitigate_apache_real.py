@@ -11,7 +11,7 @@ import pytest
 from tests.mitigate.traffic import Traffic
 from tests.support.clirun import why502
 from why502.lab.runtime import Stack
-from why502.lab.runtime.apache import apache_paths, find_apache
+from why502.proxies.apache.lab import apache_paths, find_apache
 
 pytestmark = [pytest.mark.real, pytest.mark.skipif(find_apache() is None, reason="apache2 is not installed")]
 

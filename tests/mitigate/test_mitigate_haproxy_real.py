@@ -13,9 +13,9 @@ from tests.mitigate.traffic import Traffic
 from tests.support.clirun import why502
 from why502.app.fix.service import children
 from why502.lab.runtime import Stack
-from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy
 from why502.proxies.haproxy.config import load_haproxy
+from why502.proxies.haproxy.lab import haproxy_paths
 from why502.proxies.haproxy.source import server_states
 
 pytestmark = [pytest.mark.real, pytest.mark.skipif(find_haproxy() is None, reason="haproxy is not installed")]

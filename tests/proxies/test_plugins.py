@@ -1,10 +1,11 @@
 """A proxy's plug-ins are reached only through its Hooks (docs/architecture.md, "A proxy's plug-ins").
 
 The modules of a proxy's folder that serve a higher layer (``lint``, ``fix``, ``source``,
-``facts``, ``diagnose``, ``stats``, ``lab``) may import that layer -- ``pyproject.toml``'s import
-contracts allow exactly those edges -- so the layer they serve must never import them back: it
-resolves them by name (``proxies.base.resolve``).  A static import from outside the folder would
-make the layer order a fiction; this test reads every module's imports and fails on one.
+``facts``, ``diagnose``, ``stats``, ``lab``, ``mitigate``) may import that layer --
+``pyproject.toml``'s import contracts allow exactly those edges -- so the layer they serve must
+never import them back: it resolves them by name (``proxies.base.resolve``).  A static import from
+outside the folder would make the layer order a fiction; this test reads every module's imports
+and fails on one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import why502
 
 SRC = Path(why502.__file__).parent
-PLUGINS = ("lint", "fix", "source", "facts", "diagnose", "stats", "lab")
+PLUGINS = ("lint", "fix", "source", "facts", "diagnose", "stats", "lab", "mitigate")
 
 
 def plugin_imports(rel: str, source: str) -> list[str]:

@@ -28,9 +28,10 @@ from typing import Any
 import pytest
 
 from tests.reporters.test_report_browser import CHROMIUM, NO_CHROMIUM, console_lines, run_chromium
+from tests.support.labrun import WatchProcess
 from tests.support.monitoring import get_text, wait_until
 from tests.watch.test_livepage import HOSTILE, incident, make_watch
-from tests.watch.test_watch_real import WatchProcess, stop_backend
+from tests.watch.test_watch_real import stop_backend
 from why502.app.watch.livepage import LivePage
 from why502.lab.runtime import Stack, free_port
 from why502.lab.scenarios.common import server

@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from tests.support.clirun import why502
+from tests.support.labrun import WatchProcess
 from tests.support.monitoring import (
     Notification,
     get_text,
@@ -27,7 +28,6 @@ from tests.support.monitoring import (
     webhook,
 )
 from tests.watch.test_watch_engine import access_line, error_line, nginx_conf
-from tests.watch.test_watch_real import WatchProcess
 from why502.app.watch.alerts import AlertSender
 from why502.app.watch.closing import closing_report
 from why502.app.watch.engine import Watch, WatchOptions

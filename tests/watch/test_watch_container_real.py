@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.diagnose.test_diagnose_container_real import NGINX, _wait_listening
-from tests.watch.test_watch_real import WatchProcess
+from tests.support.labrun import WatchProcess
 from why502.lab.runtime.client import request
 from why502.lab.runtime.machine import free_port, is_root
 

@@ -7,14 +7,14 @@ import json
 import queue
 import signal
 import subprocess
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.clirun import WHY502, why502
+from tests.support.clirun import why502
+from tests.support.labrun import WatchProcess
 from tests.support.monitoring import (
     get_json,
     get_text,
@@ -27,34 +27,6 @@ from why502.lab.runtime import Stack, free_port
 from why502.lab.scenarios.common import server
 
 pytestmark = pytest.mark.real
-
-
-class WatchProcess:
-    """``why502 watch`` as a user runs it; its stdout read line by line in a thread."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([WHY502, "watch", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def next_event(self, timeout: float) -> dict[str, Any]:
-        try:
-            return dict(json.loads(self.lines.get(timeout=timeout)))
-        except queue.Empty:
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=5)
-            raise AssertionError(f"no event from why502 watch within {timeout}s; stderr: {err}") from None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=5)
 
 
 def stop_backend(stack: Stack, app: Any, watch: WatchProcess) -> dict[str, Any]:

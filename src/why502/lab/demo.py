@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from why502.lab.record import ROOT_PLACEHOLDER, normalise, versions
-from why502.lab.runtime import LOG_FORMAT, LOG_FORMAT_NAME, Stack
+from why502.lab.record import ROOT_PLACEHOLDER, lab_log_format, normalise, versions
+from why502.lab.runtime import Stack
 from why502.lab.scenarios import RECORDINGS
 
 DEMO_SCENARIO = "demo-fpm-exhausted"
@@ -126,7 +126,7 @@ def build_demo(dest: Path) -> dict[str, Any]:
                 "fpm_slowlogs": ["php-fpm-slow.log"] if "php-fpm-slow.log" in placed.values() else [],
             },
             "tree": placed,
-            "log_format": {"name": LOG_FORMAT_NAME, "format": LOG_FORMAT},
+            "log_format": lab_log_format(),
             "now": ended.isoformat(),
             "responses": [{"request": label, "status": status} for label, status in run.responses],
             "snapshot": snapshot,

@@ -45,10 +45,9 @@ from typing import TYPE_CHECKING, Any
 
 from why502.lab.noise import PLACEHOLDER, make_traffic, start_other_app
 from why502.lab.runtime import Stack, free_port
-from why502.lab.runtime.apache import apache_paths, find_apache
 from why502.lab.runtime.errors import LabError
-from why502.lab.runtime.haproxy import haproxy_paths
 from why502.lab.runtime.machine import find_haproxy
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.runtime.processes import can_connect, wait_for
 
 if TYPE_CHECKING:
@@ -148,7 +147,7 @@ def _reset_after(stack: Stack, path: str, wait: float) -> None:
 
 def _restart_apache(stack: Stack, conf: Path) -> None:
     """``apache2 -t`` on the new config, then a graceful restart (SIGUSR1 to the parent)."""
-    binary = find_apache()
+    binary = lab_plugin("apache").find_apache()
     if binary is None or stack.proxy is None:
         raise LabError("no Apache to lay the noisy baseline on")
     check = subprocess.run([binary, "-t", "-f", str(conf)], capture_output=True, text=True,
@@ -180,12 +179,12 @@ def add_live(stack: Stack, proxy: str, legacy: int | None = None) -> dict[str, s
     returns where the other application (and HAProxy's static file server) listened."""
     other = start_other_app(stack)
     if proxy == "apache":
-        conf, _error, access = apache_paths(stack)
+        conf, _error, access = lab_plugin("apache").apache_paths(stack)
         conf.write_text(insert_apache(conf.read_text(), apache_directives(other.address, legacy)))
         _restart_apache(stack, conf)
         _traffic(stack, access, legacy is not None)
         return {"other": other.address}
-    conf, log, _sock = haproxy_paths(stack)
+    conf, log, _sock = lab_plugin("haproxy").haproxy_paths(stack)
     _proc, static = start_static_server(stack)
     front, back = haproxy_blocks(other.address, static, legacy)
     conf.write_text(insert_haproxy(conf.read_text(), front, back))
@@ -231,18 +230,19 @@ def record(proxy: str) -> dict[str, Any]:
         stack.write_file("www/index.html", "ok\n")
         if proxy == "apache":
             stack.start_apache("ProxyPass / http://127.0.0.1:9/\n")
-            conf, error, access = apache_paths(stack)
+            conf, error, access = lab_plugin("apache").apache_paths(stack)
             at = (_size(error), _size(access))
             where = add_live(stack, "apache", legacy)
             errors = [ln for ln in _lines(error, at[0], root) if ":notice]" not in ln]
             old, rest = _split_legacy(errors)
             old_access, access_lines = _split_legacy(_lines(access, at[1], root))
-            version = subprocess.run([find_apache() or "apache2", "-v"], capture_output=True,
-                                     text=True, check=False, timeout=10).stdout.splitlines()[0]
+            version = subprocess.run([lab_plugin("apache").find_apache() or "apache2", "-v"],
+                                     capture_output=True, text=True, check=False,
+                                     timeout=10).stdout.splitlines()[0]
             return {**where, "version": version, "config": _lines(conf, 0, root), "error": rest,
                     "access": access_lines, "old_error": old, "old_access": old_access}
         stack.start_haproxy("server web1 127.0.0.1:9", defaults="retries 0")
-        conf, log, _sock = haproxy_paths(stack)
+        conf, log, _sock = lab_plugin("haproxy").haproxy_paths(stack)
         at_log = _size(log)
         where = add_live(stack, "haproxy", legacy)
         old, rest = _split_legacy(_lines(log, at_log, root))

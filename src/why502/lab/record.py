@@ -32,16 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from why502.lab.runtime import (
-    LOG_FORMAT,
-    LOG_FORMAT_NAME,
     Stack,
     find_nginx,
     find_php_fpm,
     is_root,
     program_version,
 )
-from why502.lab.runtime.apache import find_apache
 from why502.lab.runtime.machine import find_haproxy
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.scenarios import Scenario, ScenarioRun
 
 ROOT_PLACEHOLDER = "/lab"
@@ -61,7 +59,7 @@ def versions() -> dict[str, str]:
     haproxy = find_haproxy()
     if haproxy:
         out["haproxy"] = program_version(haproxy)
-    apache = find_apache()
+    apache = lab_plugin("apache").find_apache()
     if apache:
         out["apache2"] = program_version(apache)
     fpm = find_php_fpm()
@@ -157,4 +155,11 @@ def _log_format(nginx_conf: Path) -> dict[str, str]:
     text = nginx_conf.read_text() if nginx_conf.exists() else ""
     if re.search(r"^\s*access_log\s+\S+\s+combined;", text, re.M):
         return {"name": "combined", "format": COMBINED}
-    return {"name": LOG_FORMAT_NAME, "format": LOG_FORMAT}
+    return lab_log_format()
+
+
+def lab_log_format() -> dict[str, str]:
+    """The access-log format every lab nginx writes (its lab plug-in's ``log_format``): the
+    combined format plus the upstream timings."""
+    lab = lab_plugin("nginx")
+    return {"name": lab.LOG_FORMAT_NAME, "format": lab.LOG_FORMAT}

@@ -110,11 +110,29 @@ class ProxyService(Protocol):
     def reload(self) -> Outcome: ...
 
 
-class OneFile:
+@dataclass(frozen=True)
+class Service:
+    """What every proxy's fix service is built from and declares (``ProxyService``): built as
+    ``cls(binary, conf)``; ``name`` is its proxy's registry name (``PROXY.name``), ``label`` its
+    config test as the output names it, ``binaries`` where its binary is looked for.  The config
+    test is the binary run with ``test_args`` (``{conf}``: the config file) unless the service
+    overrides :meth:`test`; a proxy's class adds only what differs."""
+
+    binary: str
+    conf: str
+    name: ClassVar[str]
+    label: ClassVar[str]
+    binaries: ClassVar[tuple[str, ...]]
+    test_args: ClassVar[tuple[str, ...]] = ()
+
+    def test(self) -> Outcome:
+        return run_program([self.binary, *(a.format(conf=self.conf) for a in self.test_args)])
+
+
+@dataclass(frozen=True)
+class OneFile(Service):
     """For a proxy whose config is one file (no include dump: Envoy's bootstrap, a Caddyfile)
     and whose log lines are not read to verify a change: the parts of ``ProxyService`` it shares."""
-
-    conf: str
 
     def files(self) -> list[str]:
         return [self.conf]

@@ -13,8 +13,9 @@ This package is a layer above ``app`` (import-linter ``layers`` contract) and ma
 socket and the file system freely: it is a test and learning harness, not part of diagnosis.
 Its modules, one job each: ``stack`` (the :class:`Stack` and its lifecycle), ``machine`` (what
 this machine offers), ``processes`` (start, wait, stop by PID), ``netns``, ``cgroups``, ``tls``,
-``client`` (the HTTP client), ``paths`` (the temp dir layout) and the launchers ``nginx``,
-``fpm``, ``backends``, ``supervisor``.  The names below are the public API.
+``client`` (the HTTP client), ``paths`` (the temp dir layout), the launchers ``fpm``,
+``backends``, ``supervisor``, and ``plugins``, which reaches each proxy's own launcher (its
+folder's ``lab.py``, ``Hooks.lab_runtime``).  The names below are the public API.
 """
 
 from __future__ import annotations
@@ -33,14 +34,11 @@ from why502.lab.runtime.machine import (
     program_version,
 )
 from why502.lab.runtime.netns import NetNamespace
-from why502.lab.runtime.nginx import LOG_FORMAT, LOG_FORMAT_NAME
 from why502.lab.runtime.paths import StackPaths
 from why502.lab.runtime.processes import Process
 from why502.lab.runtime.stack import Stack
 
 __all__ = [
-    "LOG_FORMAT",
-    "LOG_FORMAT_NAME",
     "Backend",
     "FpmPool",
     "LabError",

@@ -10,8 +10,9 @@ Nothing here ever targets another address.
 The stack itself only holds the state (paths, processes, backends, pools) and the lifecycle; each
 job is done by the module that owns it and reached through a method of the stack: network
 namespaces (``netns``), memory cgroups (``cgroups``), processes (``processes``), certificates
-(``tls``), the client (``client``) and the launchers (``nginx``, ``fpm``, ``backends``,
-``supervisor``).
+(``tls``), the client (``client``) and the launchers (``fpm``, ``backends``, ``supervisor``).
+The proxies' launchers are their folders' lab plug-ins (``proxies/<name>/lab.py``), reached
+through the registry (:func:`plugins.lab_plugin`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from why502.lab.runtime import apache, backends, client, fpm, haproxy, machine, nginx, supervisor, tls
+from why502.lab.runtime import backends, client, fpm, machine, supervisor, tls
 from why502.lab.runtime.backends import Backend
 from why502.lab.runtime.cgroups import MemoryCgroups
 from why502.lab.runtime.client import Response, SourcePorts
@@ -32,6 +33,7 @@ from why502.lab.runtime.errors import LabError
 from why502.lab.runtime.fpm import FpmPool
 from why502.lab.runtime.netns import Namespaces, NetNamespace
 from why502.lab.runtime.paths import SUBDIRS, StackPaths
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.runtime.processes import Process, children_of, spawn, stop_process, wait_for_log
 
 
@@ -229,17 +231,20 @@ class Stack:
 
     def start_haproxy(self, backend: str, *, defaults: str = "", frontend: str = "",
                       master_worker: bool = False, sections: str = "") -> Process:
-        """HAProxy in front of the backends (:func:`haproxy.start_haproxy`): ``backend`` is the
-        body of ``backend app`` (``server`` lines, ``balance``, ...); ``master_worker`` runs it
-        as Debian's unit does (``-W``), so it can be reloaded with SIGUSR2; ``sections`` are
+        """HAProxy in front of the backends (its lab plug-in's ``start_haproxy``): ``backend`` is
+        the body of ``backend app`` (``server`` lines, ``balance``, ...); ``master_worker`` runs
+        it as Debian's unit does (``-W``), so it can be reloaded with SIGUSR2; ``sections`` are
         further top-level sections (an ``fcgi-app``)."""
-        return haproxy.start_haproxy(self, backend, defaults=defaults, frontend=frontend,
-                                     master_worker=master_worker, sections=sections)
+        proc: Process = lab_plugin("haproxy").start_haproxy(
+            self, backend, defaults=defaults, frontend=frontend, master_worker=master_worker,
+            sections=sections)
+        return proc
 
     def start_apache(self, body: str) -> Process:
-        """Apache httpd in front of the backends (:func:`apache.start_apache`): ``body`` holds
-        the ProxyPass/BalancerMember/SetHandler lines."""
-        return apache.start_apache(self, body)
+        """Apache httpd in front of the backends (its lab plug-in's ``start_apache``): ``body``
+        holds the ProxyPass/BalancerMember/SetHandler lines."""
+        proc: Process = lab_plugin("apache").start_apache(self, body)
+        return proc
 
     def add_node_backend(self, *, name: str = "node-app", host: str = "127.0.0.1",
                          port: int | None = None) -> Backend:
@@ -292,31 +297,38 @@ class Stack:
 
     def fastcgi_params(self) -> str:
         """The FastCGI params a PHP location needs (what Debian's ``fastcgi_params`` provides)."""
-        return nginx.fastcgi_params(self.p.www)
+        params: str = lab_plugin("nginx").fastcgi_params(self.p.www)
+        return params
 
     def nginx_config(self, http_body: str, *, error_level: str = "warn",
                      worker_connections: int = 64, main_extra: str = "",
                      worker_user: str | None = None) -> str:
         """A complete ``nginx.conf`` wrapping ``http_body`` (server/upstream blocks)."""
-        return nginx.nginx_config(self.p, http_body, error_level=error_level,
-                                  worker_connections=worker_connections, main_extra=main_extra,
-                                  worker_user=worker_user)
+        text: str = lab_plugin("nginx").nginx_config(
+            self.p, http_body, error_level=error_level, worker_connections=worker_connections,
+            main_extra=main_extra, worker_user=worker_user)
+        return text
 
     def start_nginx(self, http_body: str, *, error_level: str = "warn", worker_connections: int = 64,
                     main_extra: str = "", worker_user: str | None = None,
-                    access_format: str = nginx.LOG_FORMAT_NAME) -> Process:
-        """Write ``nginx.conf`` around ``http_body``, check it with ``nginx -t`` and start it.
+                    access_format: str | None = None) -> Process:
+        """Write ``nginx.conf`` around ``http_body``, check it with ``nginx -t`` and start it
+        (nginx's lab plug-in, ``start_nginx``).
 
-        ``http_body`` holds ``upstream``/``server`` blocks; listen on :attr:`listen`;
-        ``access_format="combined"`` logs accesses in nginx's default format (no upstream fields).
+        ``http_body`` holds ``upstream``/``server`` blocks; listen on :attr:`listen`; accesses
+        are logged in the lab's format (the upstream timings) unless ``access_format`` names
+        another: ``"combined"``, nginx's default format (no upstream fields).
         """
-        return nginx.start_nginx(self, http_body, error_level=error_level,
-                                 worker_connections=worker_connections, main_extra=main_extra,
-                                 worker_user=worker_user, access_format=access_format)
+        lab = lab_plugin("nginx")
+        proc: Process = lab.start_nginx(
+            self, http_body, error_level=error_level, worker_connections=worker_connections,
+            main_extra=main_extra, worker_user=worker_user,
+            access_format=access_format or lab.LOG_FORMAT_NAME)
+        return proc
 
     def reload_nginx(self) -> None:
         """Reload nginx (SIGHUP to the master we started) after ``nginx.conf`` changed."""
-        nginx.reload_nginx(self)
+        lab_plugin("nginx").reload_nginx(self)
 
     # -- client ----------------------------------------------------------------------------------
 

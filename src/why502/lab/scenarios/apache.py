@@ -7,8 +7,8 @@ as ``(2)No such file or directory: AH02454: FCGI: attempt to connect to Unix dom
 AH01102: error reading status line from remote server`` (Debian's Apache 2.4 answered 502, see
 the recorded ``apache-too-slow``), and a balancer with every member in error as
 ``AH01170: ... All workers are in error state`` (503, mod_proxy_balancer.c).  Each scenario
-starts a real ``apache2 -DFOREGROUND`` with a temp ServerRoot (``lab.runtime.apache``) and
-stops it by PID.
+starts a real ``apache2 -DFOREGROUND`` with a temp ServerRoot (Apache's lab plug-in,
+``proxies/apache/lab.py``) and stops it by PID.
 """
 
 from __future__ import annotations

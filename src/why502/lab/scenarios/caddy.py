@@ -14,30 +14,21 @@ faulty backend: diagnose must name it.
 from __future__ import annotations
 
 import time
-from types import ModuleType
 
 from why502.lab.runtime import Stack
 from why502.lab.runtime.appservers import start_node, start_uwsgi
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.scenarios.common import PHP_SCRIPTS, gunicorn
 from why502.lab.scenarios.model import ScenarioRun, scenario
-from why502.proxies import PROXIES
-from why502.proxies.base import resolve
 
 _ERR = r'"logger":"http\.log\.error'
-
-
-def _plugin() -> ModuleType:
-    """Caddy's lab plug-in module (its ``Hooks.lab_runtime`` names ``start_caddy`` in it)."""
-    module = resolve(PROXIES["caddy"].hooks.lab_runtime.partition(":")[0])
-    assert isinstance(module, ModuleType)
-    return module
 
 
 def _caddy(stack: Stack, run: ScenarioRun, routes: str, culprit: str) -> None:
     """Caddy with ``routes`` (``handle`` blocks) and a healthy ``/other/*``; the run's evidence
     is its Caddyfile, its own log and its access log."""
     other = stack.add_backend("ok", name="other")
-    lab = _plugin()
+    lab = lab_plugin("caddy")
     lab.start_caddy(stack, f"handle /other/* {{\n\treverse_proxy {other.address}\n}}\n{routes}")
     run.config, run.error_log, run.access_log = lab.caddy_paths(stack)
     run.culprits.append(culprit)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from why502.lab.runtime import Stack, free_port
 from why502.lab.runtime.appservers import start_gunicorn
-from why502.lab.runtime.nginx import indent
+from why502.lab.runtime.plugins import indent
 
 if TYPE_CHECKING:
     from why502.lab.scenarios.model import ScenarioRun

@@ -5,10 +5,11 @@ Envoy's default access-log line carries the response flags that say who made a 5
 (source/common/stream_info/utility.cc, ``ResponseFlagUtils``): ``UF`` upstream connection
 failure, ``UT`` the route's ``timeout`` (default 15 s), ``UC`` the upstream connection was
 terminated, ``UH`` no healthy upstream, ``UO`` a circuit breaker overflowed, none at all for a
-response the app sent.  Each scenario writes a static bootstrap (``lab.runtime.envoy``) with a
-``/other`` route to a healthy second app (the traffic of a shared front proxy), starts Envoy on the
-stack's loopback port and a real gunicorn, uWSGI or Node where the fault is theirs, and sends a
-few bounded requests.  ``run.culprits`` names the faulty backend: diagnose must name it.
+response the app sent.  Each scenario writes a static bootstrap (Envoy's lab plug-in,
+``proxies/envoy/lab.py``) with a ``/other`` route to a healthy second app (the traffic of a shared
+front proxy), starts Envoy on the stack's loopback port and a real gunicorn, uWSGI or Node where
+the fault is theirs, and sends a few bounded requests.  ``run.culprits`` names the faulty
+backend: diagnose must name it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 
 from why502.lab.runtime import Stack
 from why502.lab.runtime.appservers import start_uwsgi
-from why502.lab.runtime.envoy import envoy_cluster, envoy_paths, start_envoy_stack
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.scenarios.common import gunicorn
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
@@ -30,10 +31,11 @@ def _envoy(stack: Stack, run: ScenarioRun, address: str, *, route: str = "timeou
     """Envoy routes ``/api`` to the cluster ``api`` at ``address`` and ``/other`` to a healthy
     lab backend (cluster ``other``); the run's evidence is its bootstrap and access log."""
     other = stack.add_backend("ok", name="other")
-    start_envoy_stack(stack, [("/api", "api", route), ("/other", "other", "timeout: 5s")],
-                      [envoy_cluster("api", address, extra=extra, tls=tls),
-                       envoy_cluster("other", other.address)])
-    run.config, run.access_log, _out = envoy_paths(stack)
+    lab = lab_plugin("envoy")
+    lab.start_envoy_stack(stack, [("/api", "api", route), ("/other", "other", "timeout: 5s")],
+                          [lab.envoy_cluster("api", address, extra=extra, tls=tls),
+                           lab.envoy_cluster("other", other.address)])
+    run.config, run.access_log, _out = lab.envoy_paths(stack)
     run.culprits.append(address)
     run.record("GET /other (a healthy app)", stack.requests("/other/", count=2))
 

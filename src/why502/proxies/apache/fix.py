@@ -15,10 +15,18 @@ import os
 import re
 import signal
 from dataclasses import dataclass
-from typing import ClassVar
 
-from why502.app.fix.service import Outcome, alive, children, run_program, unit_main_pid, wait_new_children
+from why502.app.fix.service import (
+    Outcome,
+    Service,
+    alive,
+    children,
+    run_program,
+    unit_main_pid,
+    wait_new_children,
+)
 from why502.proxies.apache.config import ApacheConfig, envvars
+from why502.proxies.apache.proxy import PROXY
 from why502.proxies.apache.source import apache_config
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
@@ -27,12 +35,10 @@ _DUMPED = re.compile(r"^\s*\([*\d]+\) (/.*?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
-class Apache:
-    binary: str
-    conf: str
-    name: ClassVar[str] = "apache"
-    label: ClassVar[str] = "apache2 -t"
-    binaries: ClassVar[tuple[str, ...]] = ("apache2", "httpd", "/usr/sbin/apache2", "/usr/sbin/httpd")
+class Apache(Service):
+    name = PROXY.name
+    label = "apache2 -t"
+    binaries = ("apache2", "httpd", "/usr/sbin/apache2", "/usr/sbin/httpd")
 
     def _main(self) -> str:
         """The main config: ``conf`` itself, or the one an ``apachectl -S`` dump names."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import ClassVar
 
 from why502.app.fix.service import OneFile, Outcome, alive, holds_listener, listening_inodes, run_program
 from why502.errors import InputError
@@ -52,11 +51,9 @@ def loopback_admin(address: str) -> str | None:
 
 @dataclass(frozen=True)
 class Caddy(OneFile):
-    binary: str
-    conf: str
-    name: ClassVar[str] = PROXY.name
-    label: ClassVar[str] = "caddy validate"
-    binaries: ClassVar[tuple[str, ...]] = ("caddy", "/usr/bin/caddy")
+    name = PROXY.name
+    label = "caddy validate"
+    binaries = ("caddy", "/usr/bin/caddy")
 
     def _adapter(self) -> list[str]:
         """``--adapter caddyfile`` for a Caddyfile; nothing for a JSON config (Caddy's own)."""

@@ -17,6 +17,13 @@ from pathlib import Path
 from why502.lab.runtime import LabSkip, Stack, free_port
 from why502.lab.runtime.processes import Process, can_connect, wait_for
 
+MISSING = "caddy is not installed (apt-get install caddy)"
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot run the lab's Caddy (None: it can)."""
+    return None if shutil.which("caddy") else MISSING
+
 
 def caddy_paths(stack: Stack) -> tuple[Path, Path, Path]:
     """(Caddyfile, Caddy's own log, the access log) of the stack's Caddy."""
@@ -42,7 +49,7 @@ def start_caddy(stack: Stack, site: str, *, global_options: str = "") -> Process
     foreground; wait (bounded) until it accepts on ``stack.listen``."""
     binary = shutil.which("caddy")
     if binary is None:
-        raise LabSkip("caddy is not installed (apt-get install caddy)")
+        raise LabSkip(MISSING)
     conf, log, _access = caddy_paths(stack)
     conf.write_text(caddyfile(stack, site, global_options=global_options))
     home = stack.p.root

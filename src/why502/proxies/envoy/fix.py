@@ -4,9 +4,9 @@ applied live (the class's docstring says why)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from why502.app.fix.service import OneFile, Outcome, run_program
+from why502.app.fix.service import OneFile, Outcome
+from why502.proxies.envoy.proxy import PROXY
 
 
 @dataclass(frozen=True)
@@ -16,14 +16,10 @@ class Envoy(OneFile):
     ``--restart-epoch N+1`` under a restarter, hot_restart.rst; xDS comes from a control
     plane), so ``reload`` refuses and says so: the change is checked, not applied live."""
 
-    binary: str
-    conf: str
-    name: ClassVar[str] = "envoy"
-    label: ClassVar[str] = "envoy --mode validate"
-    binaries: ClassVar[tuple[str, ...]] = ("envoy", "/usr/local/bin/envoy")
-
-    def test(self) -> Outcome:
-        return run_program([self.binary, "--mode", "validate", "-c", self.conf, "-l", "error"])
+    name = PROXY.name
+    label = "envoy --mode validate"
+    binaries = ("envoy", "/usr/local/bin/envoy")
+    test_args = ("--mode", "validate", "-c", "{conf}", "-l", "error")
 
     def master(self) -> int | None:
         return None

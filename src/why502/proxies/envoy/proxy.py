@@ -51,7 +51,7 @@ class Envoy(BaseProxy):
                   lint_rules="why502.proxies.envoy.lint",
                   lint_input="why502.proxies.envoy.lint:LINT",
                   fix_service="why502.proxies.envoy.fix:Envoy",
-                  lab_runtime="why502.lab.runtime.envoy:start_envoy",
+                  lab_runtime="why502.proxies.envoy.lab:start_envoy",
                   config_facts="why502.proxies.envoy.facts:envoy_facts",
                   log_family="why502.proxies.envoy.log:ENVOY",
                   facts="why502.proxies.envoy.facts")

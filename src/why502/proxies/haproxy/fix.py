@@ -14,32 +14,29 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import ClassVar
 
 from why502.app.fix.service import (
     RELOAD_WAIT,
     Outcome,
+    Service,
     alive,
     children,
     run_program,
     unit_main_pid,
     wait_new_children,
 )
+from why502.proxies.haproxy.proxy import PROXY
 from why502.proxies.haproxy.source import haproxy_config
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
 
 
 @dataclass(frozen=True)
-class Haproxy:
-    binary: str
-    conf: str
-    name: ClassVar[str] = "haproxy"
-    label: ClassVar[str] = "haproxy -c"
-    binaries: ClassVar[tuple[str, ...]] = ("haproxy", "/usr/sbin/haproxy")
-
-    def test(self) -> Outcome:
-        return run_program([self.binary, "-c", "-f", self.conf])
+class Haproxy(Service):
+    name = PROXY.name
+    label = "haproxy -c"
+    binaries = ("haproxy", "/usr/sbin/haproxy")
+    test_args = ("-c", "-f", "{conf}")
 
     def files(self) -> list[str]:
         try:

@@ -18,9 +18,9 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import ClassVar
 
-from why502.app.fix.service import Outcome, alive, children, run_program, unit_main_pid
+from why502.app.fix.service import Outcome, Service, alive, children, run_program, unit_main_pid
+from why502.proxies.nginx.proxy import PROXY
 from why502.sources.nginx import nginx_config
 from why502.sources.opening import read_small
 
@@ -42,15 +42,11 @@ def retired(pid: int) -> bool:
 
 
 @dataclass(frozen=True)
-class Nginx:
-    binary: str
-    conf: str
-    name: ClassVar[str] = "nginx"
-    label: ClassVar[str] = "nginx -t"
-    binaries: ClassVar[tuple[str, ...]] = ("nginx", "/usr/sbin/nginx")
-
-    def test(self) -> Outcome:
-        return run_program([self.binary, "-t", "-c", self.conf])
+class Nginx(Service):
+    name = PROXY.name
+    label = "nginx -t"
+    binaries = ("nginx", "/usr/sbin/nginx")
+    test_args = ("-t", "-c", "{conf}")
 
     def _built_with(self, option: str) -> str | None:
         """A ``./configure`` option of this binary (``nginx -V``: ``--prefix``, ``--pid-path``)."""

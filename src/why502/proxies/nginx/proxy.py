@@ -38,9 +38,9 @@ class Nginx(BaseProxy):
                   lint_rules="why502.proxies.nginx.lint",
                   lint_input="why502.proxies.nginx.lint:LINT",
                   fix_service="why502.proxies.nginx.fix:Nginx",
-                  lab_runtime="why502.lab.runtime.nginx:start_nginx",
+                  lab_runtime="why502.proxies.nginx.lab:start_nginx",
                   master_args="why502.proxies.nginx.process:master_args",
-                  mitigate="why502.app.mitigate.nginx:STOPGAPS")
+                  mitigate="why502.proxies.nginx.mitigate:STOPGAPS")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):

@@ -1,4 +1,5 @@
-"""Run HAProxy in a lab stack: write ``haproxy.cfg``, check it with ``haproxy -c``, start it.
+"""HAProxy's lab runtime (the plug-in of ``why502.lab``, reached through ``Hooks.lab_runtime``):
+write ``haproxy.cfg``, check it with ``haproxy -c``, start it.
 
 HAProxy runs in the foreground (``-db``: no daemon) so the stack stops it by the PID it started;
 with ``master_worker`` it runs as Debian's systemd unit runs it (``-W``: a master that reloads on
@@ -23,6 +24,14 @@ from why502.lab.runtime.processes import Process, can_connect, wait_for
 
 if TYPE_CHECKING:
     from why502.lab.runtime.stack import Stack
+
+MISSING = "haproxy is not installed (apt-get install haproxy)"
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot run the lab's HAProxy (None: it can)."""
+    return None if find_haproxy() else MISSING
+
 
 def haproxy_paths(stack: Stack) -> tuple[Path, Path, Path]:
     """(config, log, stats socket) of the stack's HAProxy."""
@@ -60,7 +69,7 @@ def start_haproxy(stack: Stack, backend: str, *, defaults: str = "", frontend: s
     """Write, check (``haproxy -c -f``) and start HAProxy; wait until it accepts connections."""
     binary = find_haproxy()
     if binary is None:
-        raise LabSkip("haproxy is not installed (apt-get install haproxy)")
+        raise LabSkip(MISSING)
     conf, log, _sock = haproxy_paths(stack)
     conf.write_text(haproxy_config(stack, backend, defaults=defaults, frontend=frontend,
                                   sections=sections))

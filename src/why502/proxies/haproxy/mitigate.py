@@ -1,5 +1,6 @@
-"""HAProxy's part of ``why502 mitigate``: its backends, and taking a server out through the
-runtime API on the stats socket -- no reload, nothing written to the config.
+"""HAProxy's part of ``why502 mitigate`` (its ``mitigate`` plug-in, reached through
+``Hooks.mitigate``): its backends, and taking a server out through the runtime API on the stats
+socket -- no reload, nothing written to the config.
 
 ``set server <backend>/<server> state maint`` puts the server in maintenance: no new traffic,
 health checks stopped; ``state ready`` puts it back (management.txt 9.3, "set server").  A

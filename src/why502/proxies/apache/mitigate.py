@@ -1,8 +1,9 @@
-"""Apache httpd's part of ``why502 mitigate``: its balancers, and taking a member out by a config
-change -- ``status=+D`` on its ``BalancerMember`` line (mod_proxy.html, "BalancerMember and
-ProxyPass parameters": ``status`` D "Worker is disabled and will not accept any requests",
-``+`` sets the flag), applied by ``why502 fix``'s transaction (``apache2 -t``, graceful restart,
-verify, rollback).  The ``balancer-manager`` handler could do it without a restart, but only
+"""Apache httpd's part of ``why502 mitigate`` (its ``mitigate`` plug-in, reached through
+``Hooks.mitigate``): its balancers, and taking a member out by a config change --
+``status=+D`` on its ``BalancerMember`` line (mod_proxy.html, "BalancerMember and ProxyPass
+parameters": ``status`` D "Worker is disabled and will not accept any requests", ``+`` sets the
+flag), applied by ``why502 fix``'s transaction (``apache2 -t``, graceful restart, verify,
+rollback).  The ``balancer-manager`` handler could do it without a restart, but only
 where the config exposes one (and that page is rarely open to the host itself); the config
 change works wherever ``fix`` may write.  httpd allows no comment after a directive, so the
 ``# why502 mitigation ID`` line goes above it.  Without ``BalancerPersist On`` (the default)

@@ -1,6 +1,7 @@
-"""nginx's part of ``why502 mitigate``: its upstream groups, and the config text of each
-stop-gap.  The text is applied by ``why502 fix``'s transaction (lock, hash check, backup,
-``nginx -t``, reload, verify, rollback, journal); nothing here writes a file.
+"""nginx's part of ``why502 mitigate`` (its ``mitigate`` plug-in, reached through
+``Hooks.mitigate``): its upstream groups, and the config text of each stop-gap.  The text is
+applied by ``why502 fix``'s transaction (lock, hash check, backup, ``nginx -t``, reload, verify,
+rollback, journal); nothing here writes a file.
 
 Every line written carries ``# why502 mitigation ID`` so the config says what is temporary.
 
@@ -22,10 +23,17 @@ import re
 from why502.app.mitigate.model import Group, Member, Stopgaps
 from why502.errors import InputError
 from why502.parsers.nginx.model import Location, NginxConfig
-from why502.sources.nginx import load_config
+from why502.proxies.base import resolve
+from why502.proxies.nginx.proxy import PROXY as NGINX
 
 FALLBACK_BODY = "This service is temporarily unavailable. Please retry in a minute.\\n"
 RETRY_AFTER = "60"
+
+
+def load_config(conf: str) -> NginxConfig:
+    """nginx's config at ``conf``, read by its loader (``Hooks.load_config``, in ``sources``: a
+    layer above this folder's core, so resolved by name, as the other plug-ins reach theirs)."""
+    return resolve(NGINX.hooks.load_config)(conf)  # type: ignore[operator, no-any-return]
 
 
 def nginx_groups(conf: str) -> tuple[NginxConfig, list[Group]]:

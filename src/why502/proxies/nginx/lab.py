@@ -1,4 +1,5 @@
-"""Run nginx in a lab stack: write a complete ``nginx.conf``, check it with ``nginx -t``, start it.
+"""nginx's lab runtime (the plug-in of ``why502.lab``, reached through ``Hooks.lab_runtime``):
+write a complete ``nginx.conf``, check it with ``nginx -t``, start it.
 
 The config wraps a scenario's ``http`` body (``upstream``/``server`` blocks) in a main context that
 keeps nginx in the foreground under the stack's PID tracking, writes every file under the stack
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from why502.lab.runtime import machine
 from why502.lab.runtime.errors import LabError, LabSkip
 from why502.lab.runtime.paths import StackPaths
+from why502.lab.runtime.plugins import indent
 from why502.lab.runtime.processes import Process, can_connect, wait_for
 
 if TYPE_CHECKING:
@@ -36,10 +38,12 @@ LOG_FORMAT = (
 )
 
 
-def indent(text: str, n: int) -> str:
-    """``text`` with every non-blank line indented by ``n`` spaces (config blocks inside blocks)."""
-    pad = " " * n
-    return "\n".join(pad + line if line.strip() else line for line in text.splitlines())
+MISSING = "nginx is not installed (apt-get install nginx-light)"
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot run the lab's nginx (None: it can)."""
+    return None if machine.find_nginx() else MISSING
 
 
 def fastcgi_params(www: Path) -> str:
@@ -114,7 +118,7 @@ def start_nginx(stack: Stack, http_body: str, *, error_level: str = "warn",
     """
     nginx = machine.find_nginx()
     if nginx is None:
-        raise LabSkip("nginx is not installed (apt-get install nginx-light)")
+        raise LabSkip(MISSING)
     if worker_user and not machine.is_root():
         raise LabSkip("this scenario needs root: nginx workers must run as another user")
     p = stack.p

