@@ -9,9 +9,11 @@ upstream or time into another line's counts, a batch with an impossible time mus
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -19,6 +21,7 @@ import pytest
 from tests.classify.test_classify_summary import REFUSED, assert_summary_exact, normalised
 from why502.app.classify import ClassifySummary, count_failures, has_escaped_quote
 from why502.cli.cmd_classify import _by_count
+from why502.parsers import errorlog_native
 from why502.parsers.errorlog_batch import classify_series, summarize_series
 from why502.textutil import json_inert
 
@@ -119,3 +122,21 @@ def test_sniffing_a_load_balancer_log_does_not_load_stats() -> None:
             "from why502.app.stats import run_stats; print(callable(run_stats))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.skipif(not errorlog_native.available(), reason="the native scanner was not built")
+def test_a_summary_the_native_scanner_serves_alone_never_imports_polars(tmp_path: Path) -> None:
+    """polars' import is ~0.2 CPU-s, a fifth of classifying 1M lines (BENCHMARKS.md, issue 28):
+    an nginx error log the scanner reads whole needs none of it.  A line it hands back (not
+    ASCII) brings the polars engine in, and both answers count their lines."""
+    plain = tmp_path / "error.log"
+    plain.write_text((REFUSED + "\n") * 3)
+    odd = tmp_path / "odd.log"
+    odd.write_text(REFUSED.replace("client: ", "client: é") + "\n")
+    code = ("import json, sys; from why502.cli.main import main; rc = main(['classify', sys.argv[1], "
+            "'--format', 'json']); print('polars' in sys.modules, rc, file=sys.stderr)")
+    for path, loaded in ((plain, "False"), (odd, "True")):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                             check=True, timeout=120)
+        assert out.stderr.split() == [loaded, "1"]
+        assert json.loads(out.stdout)["lines_read"] == (3 if path == plain else 1)

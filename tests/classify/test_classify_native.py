@@ -284,6 +284,34 @@ def test_odd_lines(tmp_path: Path) -> None:
     assert_engines_equal([write_lines(tmp_path / "odd.log", lines)])
 
 
+def test_literals_found_where_memmem_finds_them(tmp_path: Path) -> None:
+    """The scanner's literal search (``find_lit``: memchr for the literal's least common byte,
+    then memcmp) must find what ``memmem`` found: the leftmost match, at the line's very end, in
+    a run of near-matches whose rare byte comes first, and never past the end."""
+    base = HEAD + "connect() failed (111: Connection refused)"
+    lines = [
+        base + " while connecting to upstream",  # " while " with the action to the end
+        base + " whil while  while connecting to upstream, client: 1.2.3.4",
+        base + " wwhile connecting to upstream, client: 1.2.3.4, upstream: \"http://10.0.0.1:80/\"",
+        base + ", client: 1.2.3.4, upstream: \"http://10.0.0.1:80/",  # no closing quote
+        base + ", client: 1.2.3.4, upstream: \"",  # the field opens at the very end
+        base + ", client: , client: , upstream: , upstream: \"unix:/run/a.sock\"",
+        base + " while reading upstream,,client: 1.2.3.4, upstream: \"http://10.0.0.1:80/a\"",
+        HEAD + "upstream timed out (110: Connection timed out) while reading response header from upstream",
+        HEAD + "upstream prematurely closed connection while reading response header from upstream, "
+               "client: 1.2.3.4, upstream: \"http://h:1/\", host: \"x\"",
+        HEAD + "no live upstreams while connecting to upstream, client: 1.2.3.4, upstream: \"http://b/\"",
+        HEAD + "** connect() failed (111: Connection refused) while connecting to upstream",
+        HEAD + "connect() to unix:    /run/php.sock failed (2: No such file or directory) ()",
+        HEAD + "connect() to unix: unix:/run/php.sock failed (11: Resource temporarily unavailable) "
+               "while connecting to upstream, upstream: \"fastcgi://unix:/run/php.sock:\"",
+    ]
+    for i, line in enumerate(lines):
+        for cut in (line, line[:-1], line[:-2]):
+            assert_engines_equal([write_lines(tmp_path / f"lit{i}-{len(cut)}.log", [cut])])
+    assert_engines_equal([write_lines(tmp_path / "lits.log", lines)])
+
+
 @pytest.mark.parametrize("since", ["2024-05-01T12:00:01", "2024-05-01 12:00:02", "2030-01-01", "1970-01-01"])
 def test_since(tmp_path: Path, since: str) -> None:
     lines = [REFUSED.replace("12:00:01", f"12:00:0{s}") for s in range(5)] + ODD

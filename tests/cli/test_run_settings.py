@@ -66,13 +66,14 @@ def test_what_a_parents_polars_wrote_is_not_the_users_setting() -> None:
     a child of any process that imported polars (a test suite, an agent, a notebook) inherited
     ``dirty_decay_ms:500,muzzy_decay_ms:1000`` and ran on it instead of why502's setting: the
     stats memory-limit tests failed only inside a suite (issue 27, class 8)."""
-    from why502.cli.main import ALLOCATOR_DEFAULT, allocator_conf
+    from why502.cli.main import ALLOCATOR, ALLOCATOR_DEFAULT, allocator_conf
 
-    assert allocator_conf("stats", None) == ALLOCATOR_DEFAULT
-    assert allocator_conf("stats", "dirty_decay_ms:500,muzzy_decay_ms:1000") == ALLOCATOR_DEFAULT
-    assert allocator_conf("stats", "dirty_decay_ms:500,muzzy_decay_ms:1000,thp:always,"
-                                   "metadata_thp:always") == ALLOCATOR_DEFAULT
+    assert allocator_conf("diagnose", None) == ALLOCATOR_DEFAULT
+    assert allocator_conf("diagnose", "dirty_decay_ms:500,muzzy_decay_ms:1000") == ALLOCATOR_DEFAULT
+    assert allocator_conf("diagnose", "dirty_decay_ms:500,muzzy_decay_ms:1000,thp:always,"
+                                      "metadata_thp:always") == ALLOCATOR_DEFAULT
     assert allocator_conf("classify", "dirty_decay_ms:500,muzzy_decay_ms:1000") == "narenas:1"
+    assert allocator_conf("stats", "dirty_decay_ms:500,muzzy_decay_ms:1000") == ALLOCATOR["stats"]
     # the value the parent had before polars appended to it is the user's, and it wins
     assert allocator_conf("stats", "dirty_decay_ms:500,muzzy_decay_ms:1000,narenas:4") == "narenas:4"
     assert allocator_conf("stats", "narenas:2") == "narenas:2"

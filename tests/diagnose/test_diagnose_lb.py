@@ -135,7 +135,7 @@ def test_healthy_log_exits_0(run_main: RunMain, tmp_path: Path) -> None:
 
 
 def test_nginx_access_log_is_not_taken_for_a_load_balancer(run_main: RunMain, tmp_path: Path) -> None:
-    from why502.app.stats.lb import sniff_log_type
+    from why502.app.stats.sniff import sniff_log_type
 
     log = tmp_path / "access.log"
     log.write_text('203.0.113.9 - - [01/May/2024:12:00:01 +0000] "GET /api HTTP/1.1" 502 157 "-" "curl/8.0"\n'

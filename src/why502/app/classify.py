@@ -22,20 +22,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
 from why502.findings import results
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import FIELD_NAMES
-from why502.parsers.errorlog_batch import (
-    SUMMARY_KEYS,
-    aggregate_records,
-    classify_series,
-    summarize_series,
-)
 from why502.proxies import ENGINE
 from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
@@ -49,6 +41,13 @@ from why502.sources.logfiles import (
 )
 from why502.textutil import json_inert
 from why502.timeargs import parse_time_arg
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# polars (and ``parsers.errorlog_batch``, the polars engine) are imported by the functions that
+# use them: a summary the native scanner serves alone never needs them, and polars' import is
+# ~0.2 s of CPU, a fifth of classifying a 1M-line log (BENCHMARKS.md, issue 28 item 3).
 
 JSONL_COLUMNS: tuple[str, ...] = (
     "line", "file", "source", "symptom", "event", "side", "status", "time", "level", "upstream", "client",
@@ -87,6 +86,8 @@ def filter_since(df: pl.DataFrame, cutoff: dt.datetime) -> pl.DataFrame:
     """Keep rows at or after ``cutoff``; rows without a time are kept (nothing to judge by).
     Times with a UTC offset (syslog RFC 5424, JSON wrappers) are compared in local time, like
     ``--since``; nginx's own times are local already (``ngx_log_error_core``: ``ngx_cached_err_log_time``)."""
+    import polars as pl
+
     stamp = cutoff.isoformat(timespec="seconds")
     time = pl.col("time")
     aware = time.str.contains(r"T\d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d:\d\d$")
@@ -100,6 +101,10 @@ def _classify_batch(
     batch: LineBatch, year: int, fields: tuple[str, ...], cutoff: dt.datetime | None,
     with_text: bool = False,
 ) -> pl.DataFrame:
+    import polars as pl
+
+    from why502.parsers.errorlog_batch import classify_series
+
     # pl.read_lines splits in Rust at ~1/5 the cost of str.split + explode (split_lines)
     series = split_lines(batch.text.encode("utf-8"))[0]
     df = classify_series(series, year=year, fields=fields)
@@ -125,6 +130,8 @@ def split_lines(data: bytes) -> tuple[pl.Series, int]:
     neither of which can classify, so only the count is corrected.  It rejects invalid UTF-8:
     such a batch is decoded in Python (``errors="replace"``, as ``sources.logfiles`` does).
     """
+    import polars as pl
+
     read_lines = getattr(pl, "read_lines", None)
     if read_lines is None:  # older polars
         text = pl.Series("line", [data.decode("utf-8", errors="replace")]).str.split("\n").explode()
@@ -143,6 +150,8 @@ def _summarize_lines(
     worker thread: no per-line records, no per-line Python (``summarize_series``).  ``raw``: the
     batch's bytes, searched for a CR or a backslash (one-byte searches are memchr-fast; the
     two-byte ``\\"`` costs ~4 ms per 4 MiB in Python) so clean batches skip those checks."""
+    from why502.parsers.errorlog_batch import summarize_series
+
     since = cutoff.isoformat(timespec="seconds") if cutoff is not None else None
     agg = summarize_series(lines, year=year, since=since,
                            filter_records=None if cutoff is None else partial(filter_since, cutoff=cutoff),
@@ -358,6 +367,8 @@ def jsonl_paths(
     in input order -- what ``classify_paths`` + ``write_ndjson`` give, byte for byte.  nginx
     lines go through the C scanner when it is built, the rest (and everything without it)
     through the polars engine."""
+    import polars as pl
+
     cutoff = parse_time_arg(since, "--since") if isinstance(since, str) else since
     files = expand_inputs(paths or ["-"], rotated=rotated)
     tolerate = _tolerate(paths, rotated, notes)
@@ -408,6 +419,10 @@ def _splice_exact(
 ) -> tuple[bytes, int]:
     """The scanner's records with the records of the lines it handed back (``exact``, one per
     mark: its index in the batch and where its records go in ``out``) put in their places."""
+    import polars as pl
+
+    from why502.parsers.errorlog_batch import classify_series
+
     text = exact.decode("utf-8", errors="replace")
     lines = pl.Series("line", text.split("\n"), dtype=pl.String)
     df = classify_series(lines, year=year)
@@ -499,6 +514,10 @@ class ClassifySummary:
 
     def add(self, df: pl.DataFrame) -> None:
         """Fold one classified (per-line) frame into the totals."""
+        import polars as pl
+
+        from why502.parsers.errorlog_batch import aggregate_records
+
         agg = aggregate_records(df)
         self.add_aggregate(pl.DataFrame(agg.to_dict(as_series=False), schema=agg.schema))
 
@@ -506,6 +525,8 @@ class ClassifySummary:
         """Queue one aggregated frame (``SUMMARY_KEYS`` + n, first, last); queued frames
         are re-aggregated in polars every ``_COMPACT_EVERY`` frames, so the Python loop below
         runs over a few hundred rows once, not once per batch."""
+        from why502.parsers.errorlog_batch import SUMMARY_KEYS
+
         self._pending.append(agg.select(*SUMMARY_KEYS, "n", "first", "last"))
         if len(self._pending) >= _COMPACT_EVERY:
             self._pending = [_reaggregate(self._pending)]
@@ -602,6 +623,10 @@ def _reaggregate(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """One frame for many; its strings are copied out (``_compact``) so the result does not keep
     the buffers of every frame before it alive (on an outage log, with thousands of rows per
     batch, that chain grew peak RSS by ~60 MiB over 2M lines)."""
+    import polars as pl
+
+    from why502.parsers.errorlog_batch import SUMMARY_KEYS
+
     return _compact(pl.concat(frames, how="vertical").group_by(*SUMMARY_KEYS, maintain_order=True).agg(
         pl.col("n").sum(), pl.col("first").min(), pl.col("last").max(),
     ))
@@ -610,4 +635,6 @@ def _reaggregate(frames: list[pl.DataFrame]) -> pl.DataFrame:
 def _compact(df: pl.DataFrame) -> pl.DataFrame:
     """A copy of ``df`` that shares no buffer with it (polars strings are views into buffers):
     through Arrow IPC bytes, not Python objects, which cost ~20 % of the CPU on thousands of rows."""
+    import polars as pl
+
     return pl.read_ipc(df.write_ipc(None).getvalue())

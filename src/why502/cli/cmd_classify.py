@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         # alone at a terminal it would wait silently for typed lines, which looks like a hang
         raise UsageError("give a log file (or - to type lines), or pipe lines into it: "
                          "kubectl logs ... | why502 classify")
-    from why502.app.stats.lb import check_log_type, sniff_log_type
+    from why502.app.stats.sniff import check_log_type, sniff_log_type
 
     log_type = check_log_type(args.log_type)
     if log_type is None and args.files and "-" not in args.files:

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     proxy = proxy_of_file(config, args.proxy, "--config" if args.config else "--nginx-conf")
     if proxy != DEFAULT:  # its log read through the default proxy's columns (app.stats.report)
         return _rewritten(args, proxy, config, since, until)
-    from why502.app.stats.lb import check_log_type, sniff_log_type
+    from why502.app.stats.sniff import check_log_type, sniff_log_type
 
     log_type = check_log_type(args.log_type)
     if log_type is None and args.files and not config and not args.log_format:

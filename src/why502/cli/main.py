@@ -117,7 +117,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 # - for classify only the arena: its batch threads reuse each other's pages,
 #   ~150 MB peak on the 1M-line outage log, and ~35 % less wall time than returning pages at once
 #   (1.9-2.1 s against 2.9-3.0 s), since classify's memory is bounded by its batches anyway.
-ALLOCATOR = {"classify": "narenas:1"}
+# - for stats, freed pages kept one second (``dirty_decay_ms:1000``): returning them at once
+#   was 40 % of its CPU in the kernel (4.7 of 11.6 s on 4M lines: unmapped, then faulted back in
+#   zeroed); with the smaller aggregation groups (``sources.scan.GROUP_ROWS``) the peak is the
+#   same, 270-290 MB from 1M to 4M lines (BENCHMARKS.md, issue 28 item 4).
+ALLOCATOR = {"classify": "narenas:1", "stats": "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0,retain:false"}
 ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
 # What polars' own ``__init__`` writes into ``os.environ["_RJEM_MALLOC_CONF"]`` when it is
 # imported (polars/__init__.py: its defaults, THP keys with ``POLARS_THP=1``, then the value it

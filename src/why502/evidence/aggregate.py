@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import polars as pl
@@ -40,6 +41,9 @@ OTHER_PEER = "(other peers)"
 # minutes kept in ``per_minute`` (34 days; the report shows the last 1440): times spread wide
 # would add a dict per minute.  Past the bound the oldest half is dropped, with a note.
 MAX_MINUTES = 50_000
+# distinct time texts whose parse is kept (``LogAggregator._time``): ~28 hours of seconds, ~15 MB
+MAX_CACHED_TIMES = 100_000
+_UNSEEN = object()
 
 _PEER = re.compile(UPSTREAM_PEER)
 _RESOLVE = re.compile(r"(?:no resolver defined to resolve|host not found in upstream) \"?([^\s\",]+)"
@@ -115,6 +119,9 @@ class LogAggregator:
         self.other_peers = 0  # distinct (symptom, peer) keys counted in an OTHER_PEER group
         self.minutes_dropped = 0
         self._minute_floor: str | None = None  # the newest minute dropped from per_minute
+        # time text -> parse_time() of it: a log's lines share their second, and the groups'
+        # times were ~28k datetime parses per 100 MB host (bench/diagnose_bench.py, issue 28)
+        self._times: dict[str, datetime | None] = {}
 
     def add(self, df: pl.DataFrame) -> None:
         if df.height == 0:
@@ -203,17 +210,16 @@ class LogAggregator:
                                                row["src"] or ENGINE, message=row["msg"])
             acc.count += row["nreq"]
             acc.once += row["n"] - row["nreq"]
-            for t in (parse_time(row["tmin"]), parse_time(row["tmax"])):
+            for t in (self._time(row["tmin"]), self._time(row["tmax"])):
                 if t is not None:
                     acc.first = t if acc.first is None or t < acc.first else acc.first
                     acc.last = t if acc.last is None or t > acc.last else acc.last
             if len(acc.times) < MAX_TIMES:
-                acc.times += [x for x in (parse_time(v) for v in row["times"]) if x][
-                    : MAX_TIMES - len(acc.times)]
+                acc.times += islice(filter(None, map(self._time, row["times"])), MAX_TIMES - len(acc.times))
             for text, file, line, t in zip(row["texts"], row["files"], row["lines"], row["stimes"]):
                 if len(acc.samples) < MAX_SAMPLES:
                     acc.samples.append(Sample(text=text or "", file=file, line=line,
-                                              time=parse_time(t)))
+                                              time=self._time(t)))
         for row in st.iter_rows(named=True):
             acc = (self._groups.get((row["symptom"], row["_peer"]))
                    or self._groups[(row["symptom"], OTHER_PEER)])
@@ -222,6 +228,18 @@ class LogAggregator:
                 acc.statuses[status] = acc.statuses.get(status, 0) + row["nreq"]
             if row["n"] - row["nreq"]:
                 acc.once_statuses[status] = acc.once_statuses.get(status, 0) + row["n"] - row["nreq"]
+
+    def _time(self, value: str | None) -> datetime | None:
+        """``parse_time(value)``, each distinct text parsed once (the cache is bounded: cleared
+        past ``MAX_CACHED_TIMES`` texts).  datetimes are immutable, so sharing one is safe."""
+        if value is None:
+            return None
+        when = self._times.get(value, _UNSEEN)
+        if when is _UNSEEN:
+            if len(self._times) >= MAX_CACHED_TIMES:
+                self._times.clear()
+            when = self._times[value] = parse_time(value)
+        return when  # type: ignore[return-value]
 
     def _routed(self, df: pl.DataFrame) -> pl.DataFrame:
         """Rows that name no peer get the one their request is routed to (one call per

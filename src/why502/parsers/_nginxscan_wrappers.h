@@ -141,7 +141,7 @@ static int inner_kept(const char *inner, Py_ssize_t n, Py_ssize_t msg_at, int ba
 
 static int contains(const char *s, Py_ssize_t n, const char *lit) {
     size_t k = strlen(lit);
-    return n >= (Py_ssize_t)k && memmem(s, (size_t)n, lit, k) != NULL;
+    return n >= (Py_ssize_t)k && find_lit(s, (size_t)n, lit, k, lit_rare(lit, k)) != NULL;
 }
 
 static int ends_with(const char *s, Py_ssize_t n, const char *lit) {
@@ -177,7 +177,7 @@ static int errno_fragment_inside(const char *s, Py_ssize_t n) {
 /* normalize._SPACED_UNIX: "unix:" then spaces then "/" */
 static int spaced_unix(const char *s, Py_ssize_t n) {
     const char *end = s + n, *p = s;
-    while (end - p >= 7 && (p = memmem(p, (size_t)(end - p), "unix: ", 6)) != NULL) {
+    while (end - p >= 7 && (p = find_lit(p, (size_t)(end - p), "unix: ", 6, 3)) != NULL) {
         const char *q = p + 6;
         while (q < end && *q == ' ') q++;
         if (q < end && *q == '/') return 1;

@@ -25,10 +25,13 @@ if TYPE_CHECKING:
     import polars as pl
 
 READER_ENV = {"POLARS_CSV_CHUNK_SIZE": str(2 << 20), "POLARS_CSV_CHUNK_PREFETCH_LIMIT": "2"}
-BATCH_ROWS = 50_000
+BATCH_ROWS = 25_000
 # rows per aggregation call: each call costs ~10 ms whatever its size (50k: +20% CPU against
-# 200k), and a group is held in memory (150k: ~20 MB less peak RSS than 200k for ~2% time)
-GROUP_ROWS = 150_000
+# 200k), and a group is held in memory (150k: ~20 MB less peak RSS than 200k for ~2% time).
+# 75k (batches of 25k): ~40 MB less peak again, which lets ``stats`` keep freed pages for a
+# second (``cli.main.ALLOCATOR``) under the same peak: returning them at once cost 1-4 s of
+# kernel time on 1M-4M lines (BENCHMARKS.md, issue 28 item 4)
+GROUP_ROWS = 75_000
 # rows per group while the groups' keys are as many as their rows (unique hosts): their
 # aggregates are as big as the group, so it stays small (``app.stats.read._scan_into``)
 SMALL_GROUP_ROWS = 25_000

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.app.stats.lb import LOG_TYPES, check_log_type, has_lines_of, iter_records, sniff_log_types
+from why502.app.stats.lb import iter_records
+from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, sniff_log_types
 from why502.errors import InputError
 from why502.evidence.lb_evidence import ErrorJoin, LbEvidence
 from why502.evidence.model import EdgeFacts, GroupFact, TargetFact

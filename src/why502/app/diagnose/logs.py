@@ -18,7 +18,8 @@ import polars as pl
 
 from why502.app.classify import classify_files, filter_since
 from why502.app.stats.errorlog import JoinRows
-from why502.app.stats.lb import classify_lb, has_lines_of
+from why502.app.stats.lb import classify_lb
+from why502.app.stats.sniff import has_lines_of
 from why502.errors import InputError
 from why502.evidence.aggregate import LogAggregator, parse_time
 from why502.evidence.events import log_event

@@ -9,117 +9,24 @@ file names in order -- ALB names end with the end time of the file, so that is t
 from __future__ import annotations
 
 import datetime as dt
-import os
-import stat
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from why502.errors import InputError, UsageError
+from why502.app.stats.sniff import expand_paths
+from why502.errors import InputError
 from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
 from why502.parsers.lblogs.batch import RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
-from why502.proxies import DEFAULT
-from why502.proxies.logfamilies import families, log_types
-from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, expand_inputs, iter_batches
+from why502.proxies.logfamilies import families
+from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, iter_batches
 
-SNIFF_BYTES = 256 * 1024
 VECTOR_BATCH_BYTES = 4 << 20  # the vectorised readers pay a fixed cost per batch; ~12x its size is alive
-
-
-def expand_paths(paths: list[str]) -> list[Path]:
-    """Files, globs, ``-``, and directories (every regular file below, by name)."""
-    out: list[str] = []
-    for p in paths:
-        if p != "-" and os.path.isdir(p):
-            found = sorted(
-                os.path.join(root, name)
-                for root, _dirs, names in os.walk(p) for name in names if not name.startswith(".")
-            )
-            if not found:
-                raise InputError(f"cannot read {p}: the directory holds no file")
-            out.extend(found)
-        else:
-            out.append(p)
-    return expand_inputs(out)
-
-
-LOG_TYPES: tuple[str, ...] = log_types()
-"""Every edge family ``--log-type`` names (``proxies.logfamilies``: the edges' and the proxies')."""
-
-
-def check_log_type(log_type: str | None) -> str | None:
-    """``--log-type``: None for ``auto``, the default proxy's name for its own readers (nginx's),
-    else an edge family; anything else is a one-line ``UsageError``."""
-    if log_type is None or log_type in ("auto", DEFAULT):
-        return None if log_type != DEFAULT else DEFAULT
-    if log_type not in LOG_TYPES:
-        raise UsageError(f"unknown --log-type {log_type!r}: choose one of {DEFAULT}, {', '.join(LOG_TYPES)}")
-    return log_type
-
-
-def sniff_log_type(paths: list[str]) -> str | None:
-    """The load-balancer family of the first readable input's first lines, or None (an nginx log,
-    or something else the nginx readers will judge).  Stdin, a pipe (``<(zcat ...)``) or any
-    other file that is not a regular file or directory is not sniffed: it cannot be read twice."""
-    lines = _first_lines(paths)
-    return families().detect(lines) if lines is not None else None
-
-
-def sniff_log_types(paths: list[str]) -> tuple[str, ...]:
-    """Every load-balancer family of the first readable input's first lines (``detect_families``:
-    a file mixing several edges' logs), most lines first; ``()`` for anything else."""
-    lines = _first_lines(paths)
-    return families().detect_families(lines) if lines is not None else ()
-
-
-def _first_lines(paths: list[str]) -> list[str] | None:
-    """The first complete lines of the first readable input (``SNIFF_BYTES``), or None."""
-    for p in paths:
-        if p == "-" or not _rereadable(p):
-            return None
-        try:
-            files = expand_paths([p])
-        except InputError:
-            continue
-        for f in files[:3]:
-            try:
-                batch = next(iter(iter_batches([f], batch_bytes=SNIFF_BYTES)), None)
-            except InputError:
-                continue
-            if batch is not None:
-                return batch.lines[:-1] if batch.count > 1 else batch.lines
-    return None
-
-
-def has_lines_of(paths: list[str], family: str) -> bool:
-    """Whether the first lines of every input hold at least one ``family`` line (a proxy's own
-    error log -- Traefik's DEBUG log, Caddy's default logger -- is mostly other lines)."""
-    for p in paths:
-        if p == "-" or not _rereadable(p):
-            return False
-        try:
-            batch = next(iter(iter_batches(expand_paths([p]), batch_bytes=SNIFF_BYTES)), None)
-        except InputError:
-            return False
-        fams = families()
-        if batch is None or not any(fams.parse_line(ln, family) for ln in batch.lines[:2000]):
-            return False
-    return True
-
-
-def _rereadable(path: str) -> bool:
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return True  # a glob, or missing: expand_paths judges it
-    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
 @dataclass
