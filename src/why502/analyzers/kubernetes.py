@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from why502.analyzers.base import (
     Candidate,
+    GroupKey,
     by_peer,
     catalog_fix,
     claims,
@@ -26,10 +27,12 @@ from why502.analyzers.base import (
     iso,
     make_finding,
 )
+from why502.analyzers.cloud_lb import claim as edge_claim
 from why502.evidence.kubernetes import (
     NEAR,
     Window,
     controller_groups,
+    edge_cause,
     endpoint_of,
     events_about,
     failing_groups,
@@ -90,7 +93,7 @@ def oom(ev: Evidence) -> list[Candidate]:
                             f"kubectl -n {pod.namespace} set resources deploy/DEPLOYMENT "
                             f"-c {c.name} --limits=memory=NEW_LIMIT"],
                   notes=catalog_fix("backend-oom-killed"))
-        out.append(_candidate("backend-oom-killed", 0.95, peer, groups, items, fix,
+        out.append(_candidate(ev, "backend-oom-killed", 0.95, peer, groups, items, fix,
                               f"Kubernetes OOM-killed container {c.name} of pod {pod.ref}, "
                               f"which is {peer[1]} the proxy failed to reach, at "
                               f"{_z(c.last_finished)}, while the failures happened."))
@@ -122,7 +125,7 @@ def crash_loop(ev: Evidence) -> list[Candidate]:
                             f"kubectl -n {pod.namespace} get events "
                             f"--field-selector involvedObject.name={pod.name}"],
                   notes=catalog_fix("backend-crash-loop"))
-        out.append(_candidate("backend-crash-loop", 0.9, peer, groups,
+        out.append(_candidate(ev, "backend-crash-loop", 0.9, peer, groups,
                               [*items, *_other_pods(ev, pod, peer[0])], fix,
                               f"Pod {pod.ref} ({peer[1]}) keeps crashing and being restarted by "
                               "the kubelet while the proxy sends it requests."))
@@ -173,7 +176,7 @@ def _terminating(ev: Evidence, pod: PodFacts, peer: tuple[str, str],
                         "#   lifecycle: {preStop: {sleep: {seconds: 10}}}   # or exec: [sleep, '10']",
                         "#   terminationGracePeriodSeconds: 40              # > preStop + shutdown"],
               notes=catalog_fix("terminating-endpoint-routed"))
-    return _candidate("terminating-endpoint-routed", 0.9 if ep is not None else 0.8, peer, groups,
+    return _candidate(ev, "terminating-endpoint-routed", 0.9 if ep is not None else 0.8, peer, groups,
                       items, fix,
                       f"The proxy kept sending requests to pod {pod.ref} ({peer[1]}) after it "
                       "began terminating: the process stopped accepting before every proxy "
@@ -199,7 +202,7 @@ def _readiness(ev: Evidence, pod: PodFacts, peer: tuple[str, str], groups: list[
                         f"kubectl -n {pod.namespace} logs {pod.name} --since=15m"],
               notes=[*(["containers without a readinessProbe: " + ", ".join(unprobed)]
                        if unprobed else []), *catalog_fix("readiness-probe-failing")])
-    return _candidate("readiness-probe-failing", 0.8, peer, groups, items, fix,
+    return _candidate(ev, "readiness-probe-failing", 0.8, peer, groups, items, fix,
                       f"Pod {pod.ref} ({peer[1]}) failed its readiness probe while the proxy "
                       "failed to get answers from it: the app behind it was not answering.")
 
@@ -253,7 +256,7 @@ def _no_ready(ev: Evidence) -> list[Candidate]:
                             f"-l {','.join(f'{k}={v}' for k, v in svc.selector) or 'SELECTOR'}",
                             f"kubectl -n {svc.namespace} get events --field-selector reason=Unhealthy"],
                   notes=catalog_fix("no-ready-endpoints"))
-        out.append(_candidate("no-ready-endpoints", 0.9 if timed else 0.6, (peer or "", svc.ref),
+        out.append(_candidate(ev, "no-ready-endpoints", 0.9 if timed else 0.6, (peer or "", svc.ref),
                               groups, items, fix,
                               f"Service {svc.ref}, which the proxy sends to, had no ready "
                               "endpoint: every pod behind it failed readiness (or none matched), "
@@ -290,7 +293,7 @@ def _unresolved(ev: Evidence) -> list[Candidate]:
                             f"# backendRefs now: {refs or 'none'}"],
                   notes=catalog_fix("backend-ref-unresolved"))
         matched = [g for g in groups if route_matches(route, hosts_of([g]), routes_named([g]))]
-        out.append(_candidate("backend-ref-unresolved", 0.9, ("", route.ref), matched, items, fix,
+        out.append(_candidate(ev, "backend-ref-unresolved", 0.9, ("", route.ref), matched, items, fix,
                               f"{route.kind} {route.ref} routes the failing requests, and its "
                               f"backendRefs do not resolve ({cond.reason}): the gateway has no "
                               "backend to send them to and answers with an error itself."))
@@ -332,13 +335,31 @@ def _other_pods(ev: Evidence, pod: PodFacts, ip: str) -> list[EvidenceItem]:
             for p in pods_with_ip(ev.k8s, ip) if p is not pod][:2]
 
 
-def _candidate(cause: str, confidence: float, peer: tuple[str, str], groups: list[SymptomGroup],
-               items: list[EvidenceItem], fix: Fix, explanation: str) -> Candidate:
+def _candidate(ev: Evidence, cause: str, confidence: float, peer: tuple[str, str],
+               groups: list[SymptomGroup], items: list[EvidenceItem], fix: Fix,
+               explanation: str) -> Candidate:
     logs = [i for g in groups[:3] for i in group_items(g)]
     finding = make_finding(cause, confidence=confidence, groups=groups, explanation=explanation,
                            evidence=[*logs, *items], fix=fix, upstream=peer[1] or None,
                            target=peer[1] or None)
-    return Candidate(finding=finding, claims=claims(groups))
+    return Candidate(finding=finding, claims=claims(groups) | _edge_claims(ev, groups))
+
+
+def _edge_claims(ev: Evidence, groups: list[SymptomGroup]) -> frozenset[GroupKey]:
+    """The edge's failures (``cloud_lb``'s claim of one cause of one edge log) that these groups
+    explain whole: every target of that cause is one of theirs and every line named a target.
+    Then the edge's own reading of them ("the upstream reset the connection") folds under this
+    cause as "also consistent with"; a part of them explained leaves the edge's finding apart."""
+    peers = {g.peer for g in groups}
+    out = set()
+    for g in groups:
+        found = edge_cause(g)
+        lb = next((x for x in ev.edge.families if found and x.family == found[0]), None)
+        fg = lb.lb_failures.get(found[1]) if lb is not None and found else None
+        if found and fg is not None and set(fg.targets) <= peers \
+                and sum(fg.targets.values()) == fg.count:
+            out.add(edge_claim(found[0], found[1]))
+    return frozenset(out)
 
 
 def _pod_item(pod: PodFacts, what: str, when: datetime | None = None) -> EvidenceItem:

@@ -16,6 +16,7 @@ UTC, and the API's times are UTC.  No I/O.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -172,8 +173,59 @@ def route_matches(route: RouteFacts, hosts: set[str], names: set[str]) -> bool:
 
 
 def failing_groups(ev: Evidence) -> list[SymptomGroup]:
-    """The proxy's failure groups that carry a time (what a Kubernetes fact may explain)."""
-    return [g for g in ev.logs.symptoms if g.first is not None]
+    """The proxy's failure groups that carry a time (what a Kubernetes fact may explain): its
+    error log's, and an edge proxy's access log's per target (``edge_groups``)."""
+    return [*(g for g in ev.logs.symptoms if g.first is not None), *edge_groups(ev)]
+
+
+EDGE = "edge:"  # the ``source`` of a group built from an edge's log: ``edge:<family>``
+
+
+def edge_groups(ev: Evidence) -> list[SymptomGroup]:
+    """An edge proxy's own failures (an Envoy/Istio access log's ``UF``/``UC``/``URX`` lines,
+    ``Evidence.edge``) as one group per failure cause and target, timed: the target an Envoy
+    logs as ``%UPSTREAM_HOST%`` is the pod's IP and port, so it joins the pod that had that IP
+    then, as an nginx ``upstream: "http://IP:port"`` does.  The group's symptom is the one its
+    cause's lines said most; ``message`` carries the edge's cause (``edge_cause``)."""
+    out = []
+    for lb in ev.edge.families:
+        for grp in lb.lb_failures.values():
+            if not grp.symptoms:
+                continue
+            symptom = grp.symptoms.most_common(1)[0][0]
+            for target, stamps in grp.target_times.items():
+                timed = sorted((t, st) for t, st in ((edge_time(s), st) for s, st in stamps)
+                               if t is not None)
+                if not timed:
+                    continue
+                times = tuple(t for t, _ in timed)
+                statuses = Counter(st for _, st in timed if st is not None)
+                samples = tuple(Sample(text=s.text, file=s.file, line=s.line, time=edge_time(s.time))
+                                for s in grp.samples if target in s.text)
+                # each line is one request and its status what the client got (an access log)
+                out.append(SymptomGroup(symptom=symptom, peer=target, count=grp.targets[target],
+                                        first=times[0], last=times[-1], statuses=dict(statuses),
+                                        samples=samples, source=f"{EDGE}{lb.family}", times=times,
+                                        message=grp.cause,
+                                        clients={s: n for s, n in statuses.items() if s >= 500}))
+    return out
+
+
+def edge_cause(group: SymptomGroup) -> tuple[str, str] | None:
+    """(family, cause) of a group ``edge_groups`` built, else None."""
+    if group.source.startswith(EDGE) and group.message:
+        return group.source[len(EDGE):], group.message
+    return None
+
+
+def edge_time(text: str | None) -> datetime | None:
+    """An edge log's ISO time (``2024-05-14T10:05:12.345Z``) as naive UTC, else None."""
+    if not text:
+        return None
+    try:
+        return naive_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
 
 
 def controller_groups(ev: Evidence) -> list[SymptomGroup]:
