@@ -108,3 +108,47 @@ def test_a_route_whose_backend_ref_does_not_resolve_through_the_cli(run_main: Ru
     other = _variant(tmp_path, "other.log", line.replace("www.example.com", "api.example.com"))
     code, report = _diagnose(run_main, "--error-log", other, "--k8s", str(FIX / "gateway"))
     assert code == 1 and "backend-ref-unresolved" not in [f["cause"] for f in report["findings"]]
+
+
+# -- NGINX Gateway Fabric: its nginx -T says which routes have no endpoint ---------------------
+
+NGF = FIX / "ngf" / "nginx-T.txt"
+
+
+def test_ngf_upstream_at_its_503_socket_is_zero_endpoints_with_the_route(run_main: RunMain) -> None:
+    code, report = _diagnose(run_main, "--config", str(NGF))
+    assert code == 1 and report["healthy"] is False
+    by_cause = {f["cause"]: f for f in report["findings"]}
+    none = by_cause["no-ready-endpoints"]
+    assert none["upstream"] == "default_tea_80" and none["status_codes"] == [503]
+    said = " | ".join(e["summary"] for e in none["evidence"])
+    assert "nginx-503-server.sock" in said
+    assert "route: server cafe.example.com location /tea passes to default_tea_80" in said
+    assert "Service default/tea" in none["explanation"]
+    assert any(e.get("line") == 45 for e in none["evidence"])  # the proxy_pass line of /tea
+    bad = by_cause["backend-ref-unresolved"]
+    assert bad["upstream"] == "invalid-backend-ref" and bad["status_codes"] == [500]
+    assert "location /milk" in " | ".join(e["summary"] for e in bad["evidence"])
+    # the upstream with endpoints is not named
+    assert all(f["upstream"] != "default_coffee_80" for f in report["findings"])
+
+
+def test_ngf_upstream_with_endpoints_is_not_zero_endpoints(run_main: RunMain, tmp_path: Path) -> None:
+    text = (NGF.read_text().replace("server unix:/var/run/nginx/nginx-503-server.sock;",
+                                    "server 10.244.0.16:8080;", 1))
+    code, report = _diagnose(run_main, "--config", _variant(tmp_path, "nginx-T.txt", text))
+    causes = [f["cause"] for f in report["findings"]]
+    assert code == 1 and "no-ready-endpoints" not in causes and "backend-ref-unresolved" in causes
+
+
+def test_lint_reads_ngf_routes_as_upstream_names_not_hosts_to_resolve(run_main: RunMain,
+                                                                      tmp_path: Path) -> None:
+    """``proxy_pass http://default_tea_80$request_uri``: $request_uri begins with "/", so the host
+    is the upstream block's name (no resolver needed); a host that is no block still needs one."""
+    code, out, err = run_main("lint", str(NGF), "--format", "json")
+    assert code == 0, out + err
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events {}\nhttp {\n  server {\n    listen 8080;\n    location / {\n"
+                    "      proxy_pass http://backend.example.com$request_uri;\n    }\n  }\n}\n")
+    code, out, err = run_main("lint", str(conf), "--format", "json")
+    assert code == 1 and "W502-003" in out

@@ -15,6 +15,7 @@ memory limit, a backendRef.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from why502.analyzers.base import (
@@ -39,6 +40,7 @@ from why502.evidence.kubernetes import (
     hosts_of,
     naive_utc,
     peer_ip,
+    placeholders,
     pod_at,
     pods_with_ip,
     route_matches,
@@ -58,9 +60,9 @@ SLOW_SYMPTOMS = ("read-timeout", "send-timeout")
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = _placeholders(ev)
     if not ev.k8s:
-        return []
-    out: list[Candidate] = []
+        return out
     for peer, groups, when, pod in _failing_pods(ev, (*POD_SYMPTOMS, *SLOW_SYMPTOMS)):
         dying = [g for g in groups if g.symptom in POD_SYMPTOMS]
         if dying and (cand := _terminating(ev, pod, peer, dying, when)):
@@ -298,6 +300,57 @@ def _unresolved(ev: Evidence) -> list[Candidate]:
                               f"backendRefs do not resolve ({cond.reason}): the gateway has no "
                               "backend to send them to and answers with an error itself."))
     return out
+
+
+def _placeholders(ev: Evidence) -> list[Candidate]:
+    """A controller's config that routes to its placeholder server (``evidence.kubernetes.
+    PLACEHOLDERS``): NGINX Gateway Fabric's ``nginx -T`` with an upstream whose only server is its
+    503 socket (the Service had no endpoint when the config was written) or its 500 socket (a
+    backendRef that does not resolve).  Read from the config alone, each route named."""
+    out = []
+    for p in placeholders(ev):
+        g = p.group
+        where = [f"server {t.server or '_'} location {t.location or '/'}" for t in p.routes[:5]]
+        line = g.server_lines.get(p.server, ("", g.line))[1]
+        items = [EvidenceItem(kind="config", source=g.file, line=line,
+                              summary=f"upstream {g.name} {{ server {p.server}; }}: {p.meaning}; "
+                                      f"every request routed there is answered {p.status}"),
+                 *[EvidenceItem(kind="config", source=t.file, line=t.line,
+                                summary=f"route: {w} passes to {g.name}")
+                   for t, w in zip(p.routes[:5], where)]]
+        svc = _ngf_service(g.name)
+        if p.cause == "no-ready-endpoints":
+            fix = Fix(summary=f"Give {svc or 'the Service'} a ready pod (the controller rewrites "
+                              "the upstream with its endpoints)",
+                      commands=[*([f"kubectl -n {svc.split('/')[0]} get endpointslices "
+                                   f"-l kubernetes.io/service-name={svc.split('/')[1]} -o wide"]
+                                  if svc else []),
+                                "kubectl get httproutes -A -o wide"],
+                      notes=catalog_fix("no-ready-endpoints"))
+            words = (f"Upstream {g.name}" + (f" (Service {svc})" if svc else "") + " has no "
+                     "endpoint: the controller pointed it at its 503 server, so "
+                     + (", ".join(where[:3]) or "its routes") + " answer 503.")
+        else:
+            fix = Fix(summary="Point the route's backendRef at a Service that exists (name, "
+                              "namespace, port), or add the ReferenceGrant it needs",
+                      commands=["kubectl get httproutes -A -o jsonpath='{range .items[*]}"
+                                "{.metadata.namespace}/{.metadata.name}: {.status.parents[*]"
+                                ".conditions[?(@.type==\"ResolvedRefs\")]}{\"\\n\"}{end}'"],
+                      notes=catalog_fix("backend-ref-unresolved"))
+            words = ("A backendRef does not resolve: the controller routes "
+                     + (", ".join(where[:3]) or "its routes") + f" to {g.name}, its 500 server.")
+        cand = _candidate(ev, p.cause, 0.85, ("", g.name), [], items, fix, words)
+        out.append(replace(cand, finding=replace(cand.finding, status_codes=[p.status])))
+    return out
+
+
+def _ngf_service(upstream: str) -> str | None:
+    """``NS/NAME`` of NGINX Gateway Fabric's upstream name ``NS_NAME_PORT`` (graph/
+    backend_refs.go: ``fmt.Sprintf("%s_%s_%d", namespace, name, port)``), else None."""
+    parts = upstream.split("_")
+    if len(parts) == 3 and parts[2].isdigit():
+        return f"{parts[0]}/{parts[1]}"
+    return None
 
 
 # -- helpers ----------------------------------------------------------------------------------

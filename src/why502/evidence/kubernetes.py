@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from why502.evidence.model import Evidence, Sample, SymptomGroup
+from why502.evidence.model import Evidence, GroupFact, Sample, SymptomGroup, TargetFact
 from why502.facts.kubernetes import (
     EndpointFacts,
     EventFacts,
@@ -244,4 +244,50 @@ def controller_groups(ev: Evidence) -> list[SymptomGroup]:
                                 first=times[0], last=times[-1], statuses={503: len(rows)},
                                 samples=tuple(s for _, s in rows[:3]), source="ingress-nginx",
                                 times=tuple(times[:300])))
+    return out
+
+
+# The servers a Kubernetes controller writes into an upstream block when it has nothing to send
+# to: NGINX Gateway Fabric (nginx/nginx-gateway-fabric, internal/controller/nginx/types/types.go
+# ``Nginx503Server``: "used as a backend for services that cannot be resolved (have no IP
+# address)", written by config/upstreams.go when ``len(up.Endpoints) == 0``; and config/
+# upstreams.go ``invalidBackendRef``'s ``nginx500Server``, the one upstream of every backendRef
+# that does not resolve).  servers_template.go: each socket's server only ``return 503;`` /
+# ``return 500;``.  An upstream whose only server is one of them routes nothing: the cause, not
+# a guess.  ingress-nginx has no such mark in its config (its upstreams are set through Lua at
+# run time); its controller's "does not have any active Endpoint" line says it (controller_groups).
+PLACEHOLDERS: dict[str, tuple[str, str, int]] = {
+    "unix:/var/run/nginx/nginx-503-server.sock": (
+        "no-ready-endpoints", "NGINX Gateway Fabric's 503 server: the Service has no endpoint", 503),
+    "unix:/var/run/nginx/nginx-500-server.sock": (
+        "backend-ref-unresolved", "NGINX Gateway Fabric's 500 server: the backendRef does not "
+        "resolve", 500),
+}
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """An upstream block that sends to a controller's placeholder server, and the routes to it."""
+
+    group: GroupFact
+    server: str
+    cause: str
+    meaning: str
+    status: int
+    routes: tuple[TargetFact, ...]
+
+
+def placeholders(ev: Evidence) -> list[Placeholder]:
+    """The config's upstream blocks whose every server is a placeholder (``PLACEHOLDERS``),
+    each with the ``*_pass`` lines that name it (also as ``http://NAME$request_uri``, the way
+    NGINX Gateway Fabric writes each route: the host is the block's name)."""
+    out = []
+    for name, g in ev.config.groups.items():
+        marks = [PLACEHOLDERS[s] for s in g.servers if s in PLACEHOLDERS]
+        if not marks or len(marks) != len(g.servers):
+            continue
+        cause, meaning, status = marks[0]
+        routes = tuple(t for t in ev.config.targets
+                       if t.group == name or re.split(r"[$/?]", t.key, maxsplit=1)[0] == name)
+        out.append(Placeholder(g, g.servers[0], cause, meaning, status, routes))
     return out
