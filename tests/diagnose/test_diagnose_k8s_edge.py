@@ -110,6 +110,34 @@ def test_a_route_whose_backend_ref_does_not_resolve_through_the_cli(run_main: Ru
     assert code == 1 and "backend-ref-unresolved" not in [f["cause"] for f in report["findings"]]
 
 
+EG_ACCESS = FIX / "gateway" / "envoy-gateway-access.json"
+
+
+def test_envoy_gateways_direct_response_is_tied_to_the_unresolved_route(run_main: RunMain) -> None:
+    """The access-log entry of Envoy Gateway's troubleshooting page (500, ``direct_response``,
+    ``route_name`` httproute/default/backend/...) and that page's HTTPRoute (ResolvedRefs=False):
+    the route is the cause, Envoy's own reading folds under it."""
+    code, report = _diagnose(run_main, "--access-log", str(EG_ACCESS), "--k8s", str(FIX / "gateway"))
+    assert code == 1
+    assert [f["cause"] for f in report["findings"]] == ["backend-ref-unresolved"]
+    top = report["findings"][0]
+    assert top["status_codes"] == [500] and top["upstream"] == "default/backend"
+    said = " | ".join(e["summary"] for e in top["evidence"])
+    assert "HTTPRoute default/backend" in said and "BackendNotFound" in said
+
+
+def test_a_direct_response_is_envoys_own_5xx_not_the_backends(run_main: RunMain,
+                                                              tmp_path: Path) -> None:
+    code, report = _diagnose(run_main, "--access-log", str(EG_ACCESS))
+    causes = [f["cause"] for f in report["findings"]]
+    assert code == 1 and causes == ["unexplained-5xx"]  # was upstream-returned-5xx
+    # an hour before the route's ResolvedRefs=False was set, the same line is not its failure
+    early = EG_ACCESS.read_text().replace("2025-03-08T02:25:32", "2025-03-08T01:25:32")
+    code, report = _diagnose(run_main, "--access-log", _variant(tmp_path, "early.json", early),
+                             "--k8s", str(FIX / "gateway"))
+    assert code == 1 and "backend-ref-unresolved" not in [f["cause"] for f in report["findings"]]
+
+
 # -- NGINX Gateway Fabric: its nginx -T says which routes have no endpoint ---------------------
 
 NGF = FIX / "ngf" / "nginx-T.txt"

@@ -31,6 +31,7 @@ from why502.analyzers.base import (
 from why502.analyzers.cloud_lb import claim as edge_claim
 from why502.evidence.kubernetes import (
     NEAR,
+    UNEXPLAINED,
     Window,
     controller_groups,
     edge_cause,
@@ -412,6 +413,8 @@ def _edge_claims(ev: Evidence, groups: list[SymptomGroup]) -> frozenset[GroupKey
         if found and fg is not None and set(fg.targets) <= peers \
                 and sum(fg.targets.values()) == fg.count:
             out.add(edge_claim(found[0], found[1]))
+        elif found and lb is not None and found[1] == UNEXPLAINED and g.count == lb.unexplained:
+            out.add(edge_claim(found[0], found[1]))  # every 5xx the edge had no word for
     return frozenset(out)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from why502.evidence.lb_evidence import LbEvidence
 from why502.evidence.model import Evidence, GroupFact, Sample, SymptomGroup, TargetFact
 from why502.facts.kubernetes import (
     EndpointFacts,
@@ -208,7 +209,28 @@ def edge_groups(ev: Evidence) -> list[SymptomGroup]:
                                         samples=samples, source=f"{EDGE}{lb.family}", times=times,
                                         message=grp.cause,
                                         clients={s: n for s, n in statuses.items() if s >= 500}))
+        if lb.unexplained and lb.five_samples:
+            out.append(_unexplained_group(lb))
     return out
+
+
+# an edge's 5xx that no word of its log explains (``LbEvidence.unexplained``): the analyzers'
+# last resort names them ``unexplained-5xx`` (analyzers.unexplained.CAUSE)
+UNEXPLAINED = "unexplained-5xx"
+
+
+def _unexplained_group(lb: LbEvidence) -> SymptomGroup:
+    """The 5xx an edge made with no word for why (Envoy Gateway's ``direct_response`` 500 of a
+    route whose backendRefs do not resolve), as one group named by its first lines: their
+    ``route_name`` (``httproute/NS/NAME/...``) ties them to the route (``routes_named``)."""
+    samples = tuple(Sample(text=s.text, file=s.file, line=s.line, time=edge_time(s.time))
+                    for s in lb.five_samples)
+    times = sorted(t for t in (s.time for s in samples) if t is not None)
+    statuses = {st: n for st, n in lb.statuses.items() if st >= 500}
+    return SymptomGroup(symptom="upstream-not-configured", peer=None, count=lb.unexplained,
+                        first=times[0] if times else None, last=times[-1] if times else None,
+                        statuses=statuses, samples=samples, source=f"{EDGE}{lb.family}",
+                        times=tuple(times), message=UNEXPLAINED, clients=statuses)
 
 
 def edge_cause(group: SymptomGroup) -> tuple[str, str] | None:
