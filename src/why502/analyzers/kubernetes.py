@@ -15,10 +15,12 @@ memory limit, a backendRef.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from why502.analyzers.base import (
     Candidate,
+    GroupKey,
     by_peer,
     catalog_fix,
     claims,
@@ -26,16 +28,20 @@ from why502.analyzers.base import (
     iso,
     make_finding,
 )
+from why502.analyzers.cloud_lb import claim as edge_claim
 from why502.evidence.kubernetes import (
     NEAR,
+    UNEXPLAINED,
     Window,
     controller_groups,
+    edge_cause,
     endpoint_of,
     events_about,
     failing_groups,
     hosts_of,
     naive_utc,
     peer_ip,
+    placeholders,
     pod_at,
     pods_with_ip,
     route_matches,
@@ -55,9 +61,9 @@ SLOW_SYMPTOMS = ("read-timeout", "send-timeout")
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
+    out: list[Candidate] = _placeholders(ev)
     if not ev.k8s:
-        return []
-    out: list[Candidate] = []
+        return out
     for peer, groups, when, pod in _failing_pods(ev, (*POD_SYMPTOMS, *SLOW_SYMPTOMS)):
         dying = [g for g in groups if g.symptom in POD_SYMPTOMS]
         if dying and (cand := _terminating(ev, pod, peer, dying, when)):
@@ -90,7 +96,7 @@ def oom(ev: Evidence) -> list[Candidate]:
                             f"kubectl -n {pod.namespace} set resources deploy/DEPLOYMENT "
                             f"-c {c.name} --limits=memory=NEW_LIMIT"],
                   notes=catalog_fix("backend-oom-killed"))
-        out.append(_candidate("backend-oom-killed", 0.95, peer, groups, items, fix,
+        out.append(_candidate(ev, "backend-oom-killed", 0.95, peer, groups, items, fix,
                               f"Kubernetes OOM-killed container {c.name} of pod {pod.ref}, "
                               f"which is {peer[1]} the proxy failed to reach, at "
                               f"{_z(c.last_finished)}, while the failures happened."))
@@ -122,7 +128,7 @@ def crash_loop(ev: Evidence) -> list[Candidate]:
                             f"kubectl -n {pod.namespace} get events "
                             f"--field-selector involvedObject.name={pod.name}"],
                   notes=catalog_fix("backend-crash-loop"))
-        out.append(_candidate("backend-crash-loop", 0.9, peer, groups,
+        out.append(_candidate(ev, "backend-crash-loop", 0.9, peer, groups,
                               [*items, *_other_pods(ev, pod, peer[0])], fix,
                               f"Pod {pod.ref} ({peer[1]}) keeps crashing and being restarted by "
                               "the kubelet while the proxy sends it requests."))
@@ -173,7 +179,7 @@ def _terminating(ev: Evidence, pod: PodFacts, peer: tuple[str, str],
                         "#   lifecycle: {preStop: {sleep: {seconds: 10}}}   # or exec: [sleep, '10']",
                         "#   terminationGracePeriodSeconds: 40              # > preStop + shutdown"],
               notes=catalog_fix("terminating-endpoint-routed"))
-    return _candidate("terminating-endpoint-routed", 0.9 if ep is not None else 0.8, peer, groups,
+    return _candidate(ev, "terminating-endpoint-routed", 0.9 if ep is not None else 0.8, peer, groups,
                       items, fix,
                       f"The proxy kept sending requests to pod {pod.ref} ({peer[1]}) after it "
                       "began terminating: the process stopped accepting before every proxy "
@@ -199,7 +205,7 @@ def _readiness(ev: Evidence, pod: PodFacts, peer: tuple[str, str], groups: list[
                         f"kubectl -n {pod.namespace} logs {pod.name} --since=15m"],
               notes=[*(["containers without a readinessProbe: " + ", ".join(unprobed)]
                        if unprobed else []), *catalog_fix("readiness-probe-failing")])
-    return _candidate("readiness-probe-failing", 0.8, peer, groups, items, fix,
+    return _candidate(ev, "readiness-probe-failing", 0.8, peer, groups, items, fix,
                       f"Pod {pod.ref} ({peer[1]}) failed its readiness probe while the proxy "
                       "failed to get answers from it: the app behind it was not answering.")
 
@@ -253,7 +259,7 @@ def _no_ready(ev: Evidence) -> list[Candidate]:
                             f"-l {','.join(f'{k}={v}' for k, v in svc.selector) or 'SELECTOR'}",
                             f"kubectl -n {svc.namespace} get events --field-selector reason=Unhealthy"],
                   notes=catalog_fix("no-ready-endpoints"))
-        out.append(_candidate("no-ready-endpoints", 0.9 if timed else 0.6, (peer or "", svc.ref),
+        out.append(_candidate(ev, "no-ready-endpoints", 0.9 if timed else 0.6, (peer or "", svc.ref),
                               groups, items, fix,
                               f"Service {svc.ref}, which the proxy sends to, had no ready "
                               "endpoint: every pod behind it failed readiness (or none matched), "
@@ -290,11 +296,62 @@ def _unresolved(ev: Evidence) -> list[Candidate]:
                             f"# backendRefs now: {refs or 'none'}"],
                   notes=catalog_fix("backend-ref-unresolved"))
         matched = [g for g in groups if route_matches(route, hosts_of([g]), routes_named([g]))]
-        out.append(_candidate("backend-ref-unresolved", 0.9, ("", route.ref), matched, items, fix,
+        out.append(_candidate(ev, "backend-ref-unresolved", 0.9, ("", route.ref), matched, items, fix,
                               f"{route.kind} {route.ref} routes the failing requests, and its "
                               f"backendRefs do not resolve ({cond.reason}): the gateway has no "
                               "backend to send them to and answers with an error itself."))
     return out
+
+
+def _placeholders(ev: Evidence) -> list[Candidate]:
+    """A controller's config that routes to its placeholder server (``evidence.kubernetes.
+    PLACEHOLDERS``): NGINX Gateway Fabric's ``nginx -T`` with an upstream whose only server is its
+    503 socket (the Service had no endpoint when the config was written) or its 500 socket (a
+    backendRef that does not resolve).  Read from the config alone, each route named."""
+    out = []
+    for p in placeholders(ev):
+        g = p.group
+        where = [f"server {t.server or '_'} location {t.location or '/'}" for t in p.routes[:5]]
+        line = g.server_lines.get(p.server, ("", g.line))[1]
+        items = [EvidenceItem(kind="config", source=g.file, line=line,
+                              summary=f"upstream {g.name} {{ server {p.server}; }}: {p.meaning}; "
+                                      f"every request routed there is answered {p.status}"),
+                 *[EvidenceItem(kind="config", source=t.file, line=t.line,
+                                summary=f"route: {w} passes to {g.name}")
+                   for t, w in zip(p.routes[:5], where)]]
+        svc = _ngf_service(g.name)
+        if p.cause == "no-ready-endpoints":
+            fix = Fix(summary=f"Give {svc or 'the Service'} a ready pod (the controller rewrites "
+                              "the upstream with its endpoints)",
+                      commands=[*([f"kubectl -n {svc.split('/')[0]} get endpointslices "
+                                   f"-l kubernetes.io/service-name={svc.split('/')[1]} -o wide"]
+                                  if svc else []),
+                                "kubectl get httproutes -A -o wide"],
+                      notes=catalog_fix("no-ready-endpoints"))
+            words = (f"Upstream {g.name}" + (f" (Service {svc})" if svc else "") + " has no "
+                     "endpoint: the controller pointed it at its 503 server, so "
+                     + (", ".join(where[:3]) or "its routes") + " answer 503.")
+        else:
+            fix = Fix(summary="Point the route's backendRef at a Service that exists (name, "
+                              "namespace, port), or add the ReferenceGrant it needs",
+                      commands=["kubectl get httproutes -A -o jsonpath='{range .items[*]}"
+                                "{.metadata.namespace}/{.metadata.name}: {.status.parents[*]"
+                                ".conditions[?(@.type==\"ResolvedRefs\")]}{\"\\n\"}{end}'"],
+                      notes=catalog_fix("backend-ref-unresolved"))
+            words = ("A backendRef does not resolve: the controller routes "
+                     + (", ".join(where[:3]) or "its routes") + f" to {g.name}, its 500 server.")
+        cand = _candidate(ev, p.cause, 0.85, ("", g.name), [], items, fix, words)
+        out.append(replace(cand, finding=replace(cand.finding, status_codes=[p.status])))
+    return out
+
+
+def _ngf_service(upstream: str) -> str | None:
+    """``NS/NAME`` of NGINX Gateway Fabric's upstream name ``NS_NAME_PORT`` (graph/
+    backend_refs.go: ``fmt.Sprintf("%s_%s_%d", namespace, name, port)``), else None."""
+    parts = upstream.split("_")
+    if len(parts) == 3 and parts[2].isdigit():
+        return f"{parts[0]}/{parts[1]}"
+    return None
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -332,13 +389,33 @@ def _other_pods(ev: Evidence, pod: PodFacts, ip: str) -> list[EvidenceItem]:
             for p in pods_with_ip(ev.k8s, ip) if p is not pod][:2]
 
 
-def _candidate(cause: str, confidence: float, peer: tuple[str, str], groups: list[SymptomGroup],
-               items: list[EvidenceItem], fix: Fix, explanation: str) -> Candidate:
+def _candidate(ev: Evidence, cause: str, confidence: float, peer: tuple[str, str],
+               groups: list[SymptomGroup], items: list[EvidenceItem], fix: Fix,
+               explanation: str) -> Candidate:
     logs = [i for g in groups[:3] for i in group_items(g)]
     finding = make_finding(cause, confidence=confidence, groups=groups, explanation=explanation,
                            evidence=[*logs, *items], fix=fix, upstream=peer[1] or None,
                            target=peer[1] or None)
-    return Candidate(finding=finding, claims=claims(groups))
+    return Candidate(finding=finding, claims=claims(groups) | _edge_claims(ev, groups))
+
+
+def _edge_claims(ev: Evidence, groups: list[SymptomGroup]) -> frozenset[GroupKey]:
+    """The edge's failures (``cloud_lb``'s claim of one cause of one edge log) that these groups
+    explain whole: every target of that cause is one of theirs and every line named a target.
+    Then the edge's own reading of them ("the upstream reset the connection") folds under this
+    cause as "also consistent with"; a part of them explained leaves the edge's finding apart."""
+    peers = {g.peer for g in groups}
+    out = set()
+    for g in groups:
+        found = edge_cause(g)
+        lb = next((x for x in ev.edge.families if found and x.family == found[0]), None)
+        fg = lb.lb_failures.get(found[1]) if lb is not None and found else None
+        if found and fg is not None and set(fg.targets) <= peers \
+                and sum(fg.targets.values()) == fg.count:
+            out.add(edge_claim(found[0], found[1]))
+        elif found and lb is not None and found[1] == UNEXPLAINED and g.count == lb.unexplained:
+            out.add(edge_claim(found[0], found[1]))  # every 5xx the edge had no word for
+    return frozenset(out)
 
 
 def _pod_item(pod: PodFacts, what: str, when: datetime | None = None) -> EvidenceItem:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from why502.analyzers.base import Candidate, iso, proxy_name, sample_item
+from why502.catalog import load_catalog
+from why502.catalog.patterns import program_names
 from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Finding, Fix
 
@@ -76,7 +79,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
         return [Candidate(f, last_resort=True)]
     groups = [g for g in ev.logs.symptoms if g.count]
     if not groups:
-        return []
+        return _relayed_by_another(ev)
     count = sum(g.count for g in groups)
     by_symptom: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
@@ -96,3 +99,36 @@ def analyze(ev: Evidence) -> list[Candidate]:
 
 def _latest(times: list[datetime]) -> datetime | None:
     return max(times) if times else None
+
+
+def _relayed_by_another(ev: Evidence) -> list[Candidate]:
+    """Failures another proxy-like program wrote into the logs named (``cloudflared``'s
+    "Unable to reach the origin service ...", read by the catalog's ``go-proxy`` rules, in a
+    ``--error-log`` with no proxy of the registry's lines): they are that program's events, not
+    this proxy's symptoms, so no family weighs them; each is a request it answered with a 5xx
+    (the catalog symptom's statuses), and the report said "healthy" (issue 24 item 5).  The
+    last resort names them, by program; nothing else is guessed."""
+    catalog = load_catalog()
+    rows = []
+    for e in ev.logs.events:
+        entry = catalog.get(e.kind)
+        if entry is not None and entry.kind == "symptom" and any(s >= 500 for s in entry.status_codes):
+            rows.append((e, [s for s in entry.status_codes if s >= 500]))
+    if not rows:
+        return []
+    by_symptom: Counter[str] = Counter(e.kind for e, _ in rows)
+    statuses: Counter[int] = Counter(codes[0] for _, codes in rows)
+    sources = sorted({e.source for e, _ in rows if e.source})
+    who = " or ".join(n for s in sources for n in program_names(s)) or "another program"
+    first = rows[0][0]
+    times = [e.time.replace(tzinfo=None) for e, _ in rows if e.time]
+    evidence = [EvidenceItem(kind="log", summary=f"{who}: {_top(by_symptom, 3)}", source=first.file,
+                             line=first.line, time=iso(first.time), text=first.text[:2000],
+                             symptom=first.kind)]
+    steps = [f"these are {who}'s own lines: read them with its log type, or its config, so each "
+             "failure is tied to its origin",
+             "the symptoms' pages: why502 explain " + " / ".join(sorted(by_symptom)[:3])]
+    f = finding(who=who, count=len(rows), statuses=dict(statuses), made={"proxy": len(rows)},
+                source=f"its lines in the logs named ({_top(by_symptom)})", evidence=evidence,
+                first=iso(min(times, default=None)), last=iso(_latest(times)), next_steps=steps)
+    return [Candidate(replace(f, symptoms=sorted(by_symptom)), last_resort=True)]

@@ -215,3 +215,10 @@ def programs_for_symptom(symptom: str, listed: list[str]) -> list[str]:
         if name in edge and name not in out:
             out.append(name)
     return out
+
+
+def program_names(source: str) -> list[str]:
+    """The programs whose lines a rule ``source`` reads (``patterns.toml``'s ``[programs]``:
+    ``go-proxy`` is Caddy's and cloudflared's Go errors), else the source itself."""
+    programs: dict[str, list[str]] = _data()["programs"]
+    return list(programs.get(source, [source]))

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-format",
         metavar="FORMAT",
         help="a log_format string ('escape=json ...' allowed) or a name: combined, main, "
-        "why502, upstream_time, upstream_kv, json, or one defined in --nginx-conf",
+        "why502, upstream_time, upstream_kv, json, apisix, or one defined in --nginx-conf",
     )
     error_logs = parser.add_mutually_exclusive_group()
     error_logs.add_argument(

@@ -16,11 +16,13 @@ UTC, and the API's times are UTC.  No I/O.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from why502.evidence.model import Evidence, Sample, SymptomGroup
+from why502.evidence.lb_evidence import LbEvidence
+from why502.evidence.model import Evidence, GroupFact, Sample, SymptomGroup, TargetFact
 from why502.facts.kubernetes import (
     EndpointFacts,
     EventFacts,
@@ -172,8 +174,80 @@ def route_matches(route: RouteFacts, hosts: set[str], names: set[str]) -> bool:
 
 
 def failing_groups(ev: Evidence) -> list[SymptomGroup]:
-    """The proxy's failure groups that carry a time (what a Kubernetes fact may explain)."""
-    return [g for g in ev.logs.symptoms if g.first is not None]
+    """The proxy's failure groups that carry a time (what a Kubernetes fact may explain): its
+    error log's, and an edge proxy's access log's per target (``edge_groups``)."""
+    return [*(g for g in ev.logs.symptoms if g.first is not None), *edge_groups(ev)]
+
+
+EDGE = "edge:"  # the ``source`` of a group built from an edge's log: ``edge:<family>``
+
+
+def edge_groups(ev: Evidence) -> list[SymptomGroup]:
+    """An edge proxy's own failures (an Envoy/Istio access log's ``UF``/``UC``/``URX`` lines,
+    ``Evidence.edge``) as one group per failure cause and target, timed: the target an Envoy
+    logs as ``%UPSTREAM_HOST%`` is the pod's IP and port, so it joins the pod that had that IP
+    then, as an nginx ``upstream: "http://IP:port"`` does.  The group's symptom is the one its
+    cause's lines said most; ``message`` carries the edge's cause (``edge_cause``)."""
+    out = []
+    for lb in ev.edge.families:
+        for grp in lb.lb_failures.values():
+            if not grp.symptoms:
+                continue
+            symptom = grp.symptoms.most_common(1)[0][0]
+            for target, stamps in grp.target_times.items():
+                timed = sorted((t, st) for t, st in ((edge_time(s), st) for s, st in stamps)
+                               if t is not None)
+                if not timed:
+                    continue
+                times = tuple(t for t, _ in timed)
+                statuses = Counter(st for _, st in timed if st is not None)
+                samples = tuple(Sample(text=s.text, file=s.file, line=s.line, time=edge_time(s.time))
+                                for s in grp.samples if target in s.text)
+                # each line is one request and its status what the client got (an access log)
+                out.append(SymptomGroup(symptom=symptom, peer=target, count=grp.targets[target],
+                                        first=times[0], last=times[-1], statuses=dict(statuses),
+                                        samples=samples, source=f"{EDGE}{lb.family}", times=times,
+                                        message=grp.cause,
+                                        clients={s: n for s, n in statuses.items() if s >= 500}))
+        if lb.unexplained and lb.five_samples:
+            out.append(_unexplained_group(lb))
+    return out
+
+
+# an edge's 5xx that no word of its log explains (``LbEvidence.unexplained``): the analyzers'
+# last resort names them ``unexplained-5xx`` (analyzers.unexplained.CAUSE)
+UNEXPLAINED = "unexplained-5xx"
+
+
+def _unexplained_group(lb: LbEvidence) -> SymptomGroup:
+    """The 5xx an edge made with no word for why (Envoy Gateway's ``direct_response`` 500 of a
+    route whose backendRefs do not resolve), as one group named by its first lines: their
+    ``route_name`` (``httproute/NS/NAME/...``) ties them to the route (``routes_named``)."""
+    samples = tuple(Sample(text=s.text, file=s.file, line=s.line, time=edge_time(s.time))
+                    for s in lb.five_samples)
+    times = sorted(t for t in (s.time for s in samples) if t is not None)
+    statuses = {st: n for st, n in lb.statuses.items() if st >= 500}
+    return SymptomGroup(symptom="upstream-not-configured", peer=None, count=lb.unexplained,
+                        first=times[0] if times else None, last=times[-1] if times else None,
+                        statuses=statuses, samples=samples, source=f"{EDGE}{lb.family}",
+                        times=tuple(times), message=UNEXPLAINED, clients=statuses)
+
+
+def edge_cause(group: SymptomGroup) -> tuple[str, str] | None:
+    """(family, cause) of a group ``edge_groups`` built, else None."""
+    if group.source.startswith(EDGE) and group.message:
+        return group.source[len(EDGE):], group.message
+    return None
+
+
+def edge_time(text: str | None) -> datetime | None:
+    """An edge log's ISO time (``2024-05-14T10:05:12.345Z``) as naive UTC, else None."""
+    if not text:
+        return None
+    try:
+        return naive_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        return None
 
 
 def controller_groups(ev: Evidence) -> list[SymptomGroup]:
@@ -192,4 +266,50 @@ def controller_groups(ev: Evidence) -> list[SymptomGroup]:
                                 first=times[0], last=times[-1], statuses={503: len(rows)},
                                 samples=tuple(s for _, s in rows[:3]), source="ingress-nginx",
                                 times=tuple(times[:300])))
+    return out
+
+
+# The servers a Kubernetes controller writes into an upstream block when it has nothing to send
+# to: NGINX Gateway Fabric (nginx/nginx-gateway-fabric, internal/controller/nginx/types/types.go
+# ``Nginx503Server``: "used as a backend for services that cannot be resolved (have no IP
+# address)", written by config/upstreams.go when ``len(up.Endpoints) == 0``; and config/
+# upstreams.go ``invalidBackendRef``'s ``nginx500Server``, the one upstream of every backendRef
+# that does not resolve).  servers_template.go: each socket's server only ``return 503;`` /
+# ``return 500;``.  An upstream whose only server is one of them routes nothing: the cause, not
+# a guess.  ingress-nginx has no such mark in its config (its upstreams are set through Lua at
+# run time); its controller's "does not have any active Endpoint" line says it (controller_groups).
+PLACEHOLDERS: dict[str, tuple[str, str, int]] = {
+    "unix:/var/run/nginx/nginx-503-server.sock": (
+        "no-ready-endpoints", "NGINX Gateway Fabric's 503 server: the Service has no endpoint", 503),
+    "unix:/var/run/nginx/nginx-500-server.sock": (
+        "backend-ref-unresolved", "NGINX Gateway Fabric's 500 server: the backendRef does not "
+        "resolve", 500),
+}
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """An upstream block that sends to a controller's placeholder server, and the routes to it."""
+
+    group: GroupFact
+    server: str
+    cause: str
+    meaning: str
+    status: int
+    routes: tuple[TargetFact, ...]
+
+
+def placeholders(ev: Evidence) -> list[Placeholder]:
+    """The config's upstream blocks whose every server is a placeholder (``PLACEHOLDERS``),
+    each with the ``*_pass`` lines that name it (also as ``http://NAME$request_uri``, the way
+    NGINX Gateway Fabric writes each route: the host is the block's name)."""
+    out = []
+    for name, g in ev.config.groups.items():
+        marks = [PLACEHOLDERS[s] for s in g.servers if s in PLACEHOLDERS]
+        if not marks or len(marks) != len(g.servers):
+            continue
+        cause, meaning, status = marks[0]
+        routes = tuple(t for t in ev.config.targets
+                       if t.group == name or re.split(r"[$/?]", t.key, maxsplit=1)[0] == name)
+        out.append(Placeholder(g, g.servers[0], cause, meaning, status, routes))
     return out

@@ -45,6 +45,14 @@ class FailureGroup:
     first: str | None = None
     last: str | None = None
     samples: list[Sample] = field(default_factory=list)
+    # when each target failed and the status (up to TARGET_TIMES each, log time): what ties a target that is a
+    # pod IP to the pod that had it then (``diagnose --k8s``: evidence.kubernetes.edge_groups)
+    target_times: dict[str, list[tuple[str, int | None]]] = field(default_factory=dict)
+
+
+# failure times kept per target and targets kept per group (bounded: a log has millions of lines)
+TARGET_TIMES = 300
+TARGETS_TIMED = 1000
 
 
 @dataclass
@@ -210,6 +218,10 @@ def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) 
         grp.statuses[rec.status] += 1
     if rec.target:
         grp.targets[rec.target] += 1
+        if rec.time and (rec.target in grp.target_times or len(grp.target_times) < TARGETS_TIMED):
+            stamps = grp.target_times.setdefault(rec.target, [])
+            if len(stamps) < TARGET_TIMES:
+                stamps.append((rec.time, rec.status))
     if rec.group:
         grp.groups[rec.group] += 1
     if rec.detail:

@@ -67,6 +67,15 @@ JSON = (
     '"upstream_response_time":"$upstream_response_time","http_user_agent":"$http_user_agent"}'
 )
 
+# Apache APISIX's default ``nginx_config.http.access_log_format`` (apache/apisix
+# ``conf/config.yaml.example``, the value its ``cli`` writes into the nginx.conf it generates):
+# the host before the request, the upstream's address, status and time unquoted after the agent.
+APISIX = (
+    '$remote_addr - $remote_user [$time_local] $http_host "$request" $status $body_bytes_sent '
+    '$request_time "$http_referer" "$http_user_agent" $upstream_addr $upstream_status '
+    '$upstream_response_time "$upstream_scheme://$upstream_host$upstream_uri"'
+)
+
 PREDEFINED: dict[str, tuple[str, str | None]] = {
     "combined": (COMBINED, None),
     "main": (MAIN, None),
@@ -74,6 +83,7 @@ PREDEFINED: dict[str, tuple[str, str | None]] = {
     "upstream_time": (UPSTREAM_TIME, None),
     "upstream_kv": (UPSTREAM_KV, None),
     "json": (JSON, "json"),
+    "apisix": (APISIX, None),
 }
 
 # Variables the statistics read.  Everything else in a format is matched but not captured.

@@ -164,6 +164,11 @@ class Hooks:
     #: line that is no request), so ``watch`` counts its requests as ``access_log`` has
     #: diagnose read them (None: the access log is nginx's own format)
     watch_access: str | None = None
+    #: app.diagnose: ``(first lines) -> bool``: are these the first lines of this proxy's own
+    #: access log (a format that is not nginx's)?  A run given only logs (no ``--proxy``, no
+    #: config) is then this proxy's, instead of the default's reading nothing and saying
+    #: "healthy" (issue 24 item 5: HAProxy's httplog).  "": its access log is nginx's format
+    access_sniff: str = ""
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,9 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     if families and not with_apps:
         facts = read_edge(options, families, since, diags, inputs, discovered)
         clock = RunClock(offline=options.offline, now=options.now or datetime.now())
-        return Gathered(Evidence(edge=facts, clock=clock), diags, inputs,
-                        edge_config=edge_config(options, diags))
+        # --k8s next to an edge's log: its targets are pod IPs (an Envoy/Istio %UPSTREAM_HOST%)
+        return Gathered(Evidence(edge=facts, clock=clock, k8s=read_k8s(options, diags, inputs)),
+                        diags, inputs, edge_config=edge_config(options, diags))
     edge_facts = EdgeFacts()
     paths, families = edge_logs(options)
     if paths:  # an edge's log next to the proxy's own inputs: both read, one report

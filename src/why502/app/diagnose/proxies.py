@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
@@ -43,8 +43,34 @@ def which_proxy(options: DiagnoseOptions) -> str:
     if options.proxy is None and options.config is None and not options.logs_only():
         return discovered()
     # logs only: read as the default proxy's (its readers know every proxy's lines), no config
-    # looked for on this host (a log-only run reads no host config)
+    # looked for on this host (a log-only run reads no host config); unless an access log is in
+    # another proxy's own format (HAProxy's httplog), which the default's reader cannot read
+    if options.proxy is None and options.config is None:
+        sniffed = sniff_access_logs(options.access_logs)
+        if sniffed is not None:
+            return sniffed
     return choose(options.proxy, options.config)
+
+
+def sniff_access_logs(paths: list[str]) -> str | None:
+    """The proxy whose own access-log format (``Hooks.access_sniff``) the first lines of the
+    first readable access log are in, else None (stdin is not sniffed: it is read once)."""
+    from why502.sources.byte_chunks import head_lines
+
+    sniffers = [(name, p.hooks.access_sniff) for name, p in PROXIES.items() if p.hooks.access_sniff]
+    for path in paths:
+        if path == "-" or not os.path.isfile(path):
+            continue
+        try:
+            lines = head_lines(path, 50)
+        except (OSError, InputError):
+            continue
+        for name, hook in sniffers:
+            sniff = cast(Callable[[list[str]], bool], resolve(hook))
+            if sniff(lines):
+                return name
+        return None
+    return None
 
 
 def discovered() -> str:

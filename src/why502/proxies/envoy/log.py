@@ -82,12 +82,21 @@ def _refine(code: str | None, details: str, tfr: str, status: int | None) -> tup
     return None, None
 
 
+# %RESPONSE_CODE_DETAILS% of an answer Envoy wrote itself with no response flag: the route's
+# ``direct_response`` (Envoy's response_code_details reference: "direct_response: The request
+# was handled by a direct response"; Envoy Gateway answers 500 this way for a route whose
+# backendRefs do not resolve, its troubleshooting page).  Not the backend's 5xx.
+_OWN_DETAILS = ("direct_response",)
+
+
 def _made_by(flags: list[str], details: str, status: int | None) -> str:
     primary = _primary(flags)
     if primary is not None and not (primary == "URX" and "via_upstream" in details):
         return "lb"
     if "via_upstream" in details:
         return "backend"
+    if details.startswith(_OWN_DETAILS):
+        return "lb"
     if not status:
         return "unknown"  # a TCP proxy entry (code 0) with no flag: nothing failed that Envoy saw
     return "backend"
@@ -229,7 +238,9 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         primary = pl.when(flags.str.contains(rf"(?:^|,){flag}(?:,|$)")).then(pl.lit(flag)).otherwise(primary)
     via = details.str.contains("via_upstream", literal=True)
     lb = primary.is_not_null() & ~((primary == "URX") & via)
+    own = pl.any_horizontal([details.str.starts_with(d) for d in _OWN_DETAILS])
     made_by = (pl.when(lb).then(pl.lit("lb")).when(via).then(pl.lit("backend"))
+               .when(own).then(pl.lit("lb"))
                .when(status.is_null() | (status == 0)).then(pl.lit("unknown")).otherwise(pl.lit("backend")))
     low = (details + pl.lit(" ") + tfr).str.to_lowercase()
     uf_tls = (primary == "UF") & low.str.contains("tls_error|certificate")

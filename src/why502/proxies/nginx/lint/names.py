@@ -92,6 +92,14 @@ def _host_part(raw: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+# Variables whose value always begins with "/": $request_uri is the request line's URI
+# (``r->unparsed_uri``: from the path's "/" on, also for an absolute-form request line,
+# ``ngx_http_parse_request_line()`` in src/http/ngx_http_parse.c), $uri and $document_uri the
+# normalized path (``ngx_http_parse_complex_uri()``).  NGINX Gateway Fabric writes every route
+# as ``proxy_pass http://NS_SVC_PORT$request_uri;``: the host is the upstream block's name.
+_PATH_VARS = frozenset({"request_uri", "uri", "document_uri"})
+
+
 def _possible_hosts(cfg: NginxConfig, raw: str) -> list[str] | None:
     """Every host ``raw`` can name once its variables take the literal values ``set``/``map``
     give them, or None when one of them is unknown.
@@ -121,7 +129,10 @@ def _possible_hosts(cfg: NginxConfig, raw: str) -> list[str] | None:
         if m is None:
             done.append(host)
             continue
-        vals = _var_values(cfg, m.group(1) or m.group(2))
+        name = m.group(1) or m.group(2)
+        vals = _var_values(cfg, name)
+        if vals is None and name in _PATH_VARS:
+            vals = ["/"]  # the host ends where the URI begins
         if vals is None:
             return None
         start = offset + m.start()  # the host begins right after the scheme
