@@ -69,7 +69,8 @@ URL = re.compile(r"^https://\S+$")
 # Shape floors: the corpus may grow, never thin out.
 MIN_LINES = 406
 MIN_THREADS = 266
-MIN_NEGATIVE_THREADS = 55  # threads that give both a failure line and a negative/companion/status-only line
+MIN_NEGATIVE_THREADS = 54  # threads giving both a failure and a negative/companion/status-only line (55
+# before the ALB -1 -1 -1 502 line was relabelled connect-failed: its thread now has two failures)
 # The first corpus is batch "b1" (``<family>.jsonl``); later batches live in ``batch*/`` and are
 # gathered from threads the first corpus does not use, to measure rules on lines nobody fitted them to.
 FIRST = "b1"
@@ -78,19 +79,20 @@ MIN_BATCH = {"b2": (100, 74)}  # lines, threads
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
 # edge rules (docs/dev/edge-corpus.md, "Score after the edge rules"):
-FLOOR_LINE_RIGHT = 0.899  # 365/406
-FLOOR_WHOLE_RIGHT = 0.896  # 364/406
+FLOOR_LINE_RIGHT = 0.963  # 391/406 (365/406 before batch 2 was gathered)
+FLOOR_WHOLE_RIGHT = 0.960  # 390/406
 FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
 MAX_FALSE_ALARMS = 2  # of 126 negatives: prose quoting Envoy's "no healthy upstream" (edge-corpus.md)
 # The two halves of the thread split (``half``): rules are written from the development half's
 # misses only; the held-out half is the honest figure of how they generalise.
-FLOOR_DEV_RIGHT = 0.944  # 170/180
-FLOOR_HELD_RIGHT = 0.862  # 195/226
+FLOOR_DEV_RIGHT = 0.966  # 174/180
+FLOOR_HELD_RIGHT = 0.960  # 217/226 (no longer held out: both halves open since batch 2)
 # Later batches: scored once before any rule change made after they were gathered (the honest first
 # figure), then after; the floors are the latest recorded score.
 FLOOR_BATCH: dict[str, dict[str, float]] = {
-    # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms
-    "b2": {"line": 0.73, "whole": 0.73, "explain": 1.0, "false_alarms": 4},
+    # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
+    # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
+    "b2": {"line": 0.76, "whole": 0.76, "explain": 1.0, "false_alarms": 4},
 }
 
 # The child process: one call of the console script's entry point per argv, stdout captured.
