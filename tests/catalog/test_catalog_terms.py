@@ -54,5 +54,7 @@ def test_explain_pasted_envoy_line(run_main: RunMain) -> None:
     code, out, _ = run_main("explain", line, "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["type"] == "line"
-    assert doc["line"]["made_by"] == "lb" and doc["line"]["symptom"] == "connection-refused"
+    # UF alone (the default format has no transport failure reason): the connect failed, the line
+    # does not say refused, timed out or unreachable (router.cc streamResetReasonToResponseFlag())
+    assert doc["line"]["made_by"] == "lb" and doc["line"]["symptom"] == "connect-failed"
     assert doc["terms"][0]["code"] == "UF"

@@ -30,14 +30,16 @@ A line is right when (``role`` in the record):
 The targets (97 % overall, 90 % per family, at most 2 % false alarms, explain agreeing on every
 line) are not all met yet; this test asserts that nothing falls below the score recorded in
 docs/dev/edge-corpus.md (overall, and on each half of a deterministic split of the threads:
-``half``), and the shape of the data.  ``pytest -s`` prints the tables and the development half's
-misses only.
+``half``), and the shape of the data.  ``pytest -s`` prints the tables and the first corpus' misses.
+Later batches (``batch*/``, a ``batch`` field) are fresh hold-outs from threads the first corpus does
+not use: scored on their own, their misses not printed unless ``WHY502_SHOW_BATCH=1``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -67,19 +69,31 @@ URL = re.compile(r"^https://\S+$")
 # Shape floors: the corpus may grow, never thin out.
 MIN_LINES = 406
 MIN_THREADS = 266
-MIN_NEGATIVE_THREADS = 55  # threads that give both a failure line and a negative/companion/status-only line
+MIN_NEGATIVE_THREADS = 54  # threads giving both a failure and a negative/companion/status-only line (55
+# before the ALB -1 -1 -1 502 line was relabelled connect-failed: its thread now has two failures)
+# The first corpus is batch "b1" (``<family>.jsonl``); later batches live in ``batch*/`` and are
+# gathered from threads the first corpus does not use, to measure rules on lines nobody fitted them to.
+FIRST = "b1"
+MIN_BATCH = {"b2": (100, 74)}  # lines, threads
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
 # edge rules (docs/dev/edge-corpus.md, "Score after the edge rules"):
-FLOOR_LINE_RIGHT = 0.899  # 365/406
-FLOOR_WHOLE_RIGHT = 0.896  # 364/406
+FLOOR_LINE_RIGHT = 0.963  # 391/406 (365/406 before batch 2 was gathered)
+FLOOR_WHOLE_RIGHT = 0.960  # 390/406
 FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
 MAX_FALSE_ALARMS = 2  # of 126 negatives: prose quoting Envoy's "no healthy upstream" (edge-corpus.md)
 # The two halves of the thread split (``half``): rules are written from the development half's
 # misses only; the held-out half is the honest figure of how they generalise.
-FLOOR_DEV_RIGHT = 0.944  # 170/180
-FLOOR_HELD_RIGHT = 0.862  # 195/226
+FLOOR_DEV_RIGHT = 0.966  # 174/180
+FLOOR_HELD_RIGHT = 0.960  # 217/226 (no longer held out: both halves open since batch 2)
+# Later batches: scored once before any rule change made after they were gathered (the honest first
+# figure), then after; the floors are the latest recorded score.
+FLOOR_BATCH: dict[str, dict[str, float]] = {
+    # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
+    # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
+    "b2": {"line": 0.76, "whole": 0.76, "explain": 1.0, "false_alarms": 4},
+}
 
 # The child process: one call of the console script's entry point per argv, stdout captured.
 DRIVER = r"""
@@ -124,17 +138,23 @@ class Row:
     framing: str
     role: str
     symptom: str | None
+    batch: str = "b1"
+
+
+def _paths() -> list[Path]:
+    """The first corpus (``<family>.jsonl``, batch ``b1``) then the later batches (``batch*/``)."""
+    return [*sorted(EDGE.glob("*.jsonl")), *sorted(EDGE.glob("batch*/*.jsonl"))]
 
 
 def _rows() -> list[Row]:
     rows: list[Row] = []
-    for path in sorted(EDGE.glob("*.jsonl")):
+    for path in _paths():
         for text in path.read_text(encoding="utf-8").splitlines():
             if text.strip():
                 d = json.loads(text)
                 rows.append(Row(n=len(rows), line=d["line"], url=d["url"], thread=d["thread"],
                                 family=d["family"], framing=d["framing"], role=d["role"],
-                                symptom=d["expect"]["symptom"]))
+                                symptom=d["expect"]["symptom"], batch=d.get("batch", "b1")))
     return rows
 
 
@@ -195,7 +215,8 @@ class Result:
     per_line: dict[str, Score]
     whole: dict[str, Score]
     records: dict[int, list[dict[str, Any]]]
-    halves: dict[str, dict[str, Score]]  # "dev" / "held" -> per-line scores of that half
+    halves: dict[str, dict[str, Score]]  # "dev" / "held" -> per-line scores of that half (first corpus)
+    batches: dict[str, tuple[dict[str, Score], dict[str, Score]]]  # later batch -> (per line, whole log)
 
 
 def _score(rows: list[Row], got: dict[int, list[dict[str, Any]]], explained: dict[int, str | None] | None,
@@ -265,9 +286,13 @@ def compute_result() -> Result:
                 rec = json.loads(x)
                 if isinstance(rec.get("line"), int) and 1 <= rec["line"] <= len(threads[t]):
                     whole[threads[t][rec["line"] - 1].n].append(rec)
-    halves = {h: _score([r for r in ROWS if half(r.thread) == h], per, explained) for h in ("dev", "held")}
-    return Result(per_line=_score(ROWS, per, explained), whole=_score(ROWS, whole, None), records=per,
-                  halves=halves)
+    first = [r for r in ROWS if r.batch == FIRST]
+    halves = {h: _score([r for r in first if half(r.thread) == h], per, explained) for h in ("dev", "held")}
+    later = sorted({r.batch for r in ROWS} - {FIRST})
+    batches = {b: (_score([r for r in ROWS if r.batch == b], per, explained),
+                   _score([r for r in ROWS if r.batch == b], whole, None)) for b in later}
+    return Result(per_line=_score(first, per, explained), whole=_score(first, whole, None), records=per,
+                  halves=halves, batches=batches)
 
 
 def table(per_line: dict[str, Score], whole: dict[str, Score]) -> str:
@@ -291,20 +316,31 @@ def test_every_line_has_its_source_and_a_label() -> None:
         assert r.line and "\n" not in r.line, r
         assert (r.role == "failure") == (r.symptom is not None), r
         assert r.symptom is None or r.symptom in known, r
-    for path in EDGE.glob("*.jsonl"):
+    for path in _paths():
         for text in path.read_text(encoding="utf-8").splitlines():
             assert set(json.loads(text)) >= KEYS, (path.name, text[:80])
+    # a later batch shares no thread with the first corpus (it measures lines never looked at)
+    by_batch: dict[str, set[str]] = defaultdict(set)
+    for r in ROWS:
+        by_batch[r.batch].add(r.thread)
+    for b, threads in by_batch.items():
+        if b != FIRST:
+            assert not threads & by_batch[FIRST], (b, sorted(threads & by_batch[FIRST]))
 
 
 def test_the_corpus_keeps_its_size() -> None:
-    threads = {r.thread for r in ROWS}
-    assert len(ROWS) >= MIN_LINES and len(threads) >= MIN_THREADS, (len(ROWS), len(threads))
+    first = [r for r in ROWS if r.batch == FIRST]
+    threads = {r.thread for r in first}
+    assert len(first) >= MIN_LINES and len(threads) >= MIN_THREADS, (len(first), len(threads))
     kinds: dict[str, set[str]] = defaultdict(set)
-    for r in ROWS:
+    for r in first:
         kinds[r.thread].add(r.role)
     mixed = [t for t, k in kinds.items() if "failure" in k and k & {"negative", "companion", "status-only"}]
     assert len(mixed) >= MIN_NEGATIVE_THREADS, mixed
-    assert Counter(r.role for r in ROWS)["negative"] >= len(ROWS) // 10
+    assert Counter(r.role for r in first)["negative"] >= len(first) // 10
+    for b, (lines, threads_min) in MIN_BATCH.items():
+        mine = [r for r in ROWS if r.batch == b]
+        assert len(mine) >= lines and len({r.thread for r in mine}) >= threads_min, (b, len(mine))
 
 
 def test_edge_lines_read_no_worse_than_the_first_score(result: Result) -> None:
@@ -314,12 +350,10 @@ def test_edge_lines_read_no_worse_than_the_first_score(result: Result) -> None:
     for name, half_score in (("development", dev), ("held-out", held)):
         counts = ", ".join(f"{fam} {sc.right}/{sc.total}" for fam, sc in sorted(half_score.items()))
         print(f"{name} half: {counts}")
-    # only the development half's misses are shown: the held-out half stays unseen by rule writers
-    print("\n".join(m for fam, s in sorted(dev.items()) if fam != "all" for m in s.misses))
-    print("\n".join(d for fam, s in sorted(dev.items()) if fam != "all" for d in s.disagreements))
-    print(f"held-out half: {len([m for fam, s in held.items() if fam != 'all' for m in s.misses])} misses "
-          f"(not shown), {len([d for fam, s in held.items() if fam != 'all' for d in s.disagreements])} "
-          "explain/classify disagreements")
+    # Both halves of the first corpus are now open to rule writers (its held-out half was spent once
+    # the second batch, b2, was gathered as the new hold-out): all its misses are shown.
+    print("\n".join(m for fam, s in sorted(result.per_line.items()) if fam != "all" for m in s.misses))
+    print("\n".join(d for fam, s in sorted(result.per_line.items()) if fam != "all" for d in s.disagreements))
     assert dev["all"].right / dev["all"].total >= FLOOR_DEV_RIGHT, report
     assert held["all"].right / held["all"].total >= FLOOR_HELD_RIGHT, report
     s, w = result.per_line["all"], result.whole["all"]
@@ -327,3 +361,24 @@ def test_edge_lines_read_no_worse_than_the_first_score(result: Result) -> None:
     assert w.right / w.total >= FLOOR_WHOLE_RIGHT, report
     assert s.agree / s.total >= FLOOR_EXPLAIN_AGREES, report
     assert s.false_alarms <= MAX_FALSE_ALARMS, report
+
+
+def test_later_batches_read_no_worse_than_their_recorded_score(result: Result) -> None:
+    """A later batch was scored before any rule was changed after it was gathered; its misses are
+    not printed (``WHY502_SHOW_BATCH=1`` prints them), so its score stays the honest figure of how
+    the rules generalise (docs/dev/edge-corpus.md)."""
+    for b, (per_line, whole) in sorted(result.batches.items()):
+        report = table(per_line, whole)
+        print(f"\nbatch {b}:\n{report}")
+        misses = [m for fam, sc in sorted(per_line.items()) if fam != "all" for m in sc.misses]
+        disagree = [d for fam, sc in sorted(per_line.items()) if fam != "all" for d in sc.disagreements]
+        if os.environ.get("WHY502_SHOW_BATCH") == "1":
+            print("\n".join(misses + disagree))
+        else:
+            print(f"batch {b}: {len(misses)} misses, {len(disagree)} disagreements (not shown)")
+        floor = FLOOR_BATCH[b]
+        s, w = per_line["all"], whole["all"]
+        assert s.right / s.total >= floor["line"], report
+        assert w.right / w.total >= floor["whole"], report
+        assert s.agree / s.total >= floor["explain"], report
+        assert s.false_alarms <= floor["false_alarms"], report

@@ -30,6 +30,10 @@ LOG_CANNOT_TELL: dict[tuple[str, str], tuple[str | None, ...]] = {
     ("traefik-access", "connection-reset"): (None,),
     # the 503: the health check had marked the server down
     ("traefik-access", "connection-refused"): (None, "no-live-upstreams"),
+    # Envoy's UF flag without a transport failure reason says the connect failed, not how:
+    # router.cc streamResetReasonToResponseFlag() sets UF for refused, timed-out and unreachable
+    # connects alike (the recorded default format carries no %UPSTREAM_TRANSPORT_FAILURE_REASON%).
+    ("envoy", "connection-refused"): ("connect-failed",),
     # Envoy logs a TCP RST before the response as UC / connection_termination, like a crash.
     ("envoy", "connection-reset"): ("premature-close",),
     # Envoy's UPE details do not say which protocol error (#26691: too many headers).

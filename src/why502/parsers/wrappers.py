@@ -101,6 +101,11 @@ def _from_json(text: str) -> tuple[str, str | None] | None:
                 except (TypeError, ValueError):
                     value = None
             if isinstance(value, str):
+                err = obj.get("error")
+                if name in ("message", "msg") and isinstance(err, str) and err and err not in value:
+                    # zerolog (cloudflared) and zap (Caddy) keep the Go error in its own field beside
+                    # the message; their console encoders print it as ' error="..."' after it
+                    value = f'{value} error="{err}"'
                 time: str | None = None
                 for tname in ("time", "@timestamp", "timestamp", "ts"):
                     if isinstance(obj.get(tname), str):

@@ -21,6 +21,7 @@ received_bytes sent_bytes "request" "user_agent" ssl_cipher ssl_protocol``
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from why502.parsers.lblogs.family import LogFamily
@@ -66,6 +67,24 @@ def _host(raw: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+# AWS ALB troubleshooting, "HTTP 504: Gateway timeout": "The load balancer failed to establish a
+# connection to the target before the connection timeout expired (10 seconds)".  A 504 whose request
+# was never dispatched (request_processing_time -1: "the load balancer can't dispatch the request to
+# a target", access-log field docs) and whose response came about 10 s after request_creation_time
+# is that connect timeout; a -1 row that waited the idle timeout (60 s by default) is not.
+CONNECT_TIMEOUT_S = (9.0, 11.5)
+
+
+def _waited(time: str | None, created: str | None) -> float | None:
+    """Seconds from ``request_creation_time`` to ``time`` (both ISO 8601 with a Z), or None."""
+    try:
+        a = datetime.fromisoformat((time or "").replace("Z", "+00:00"))
+        b = datetime.fromisoformat((created or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (a - b).total_seconds()
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None or seconds < 0 else seconds * 1000.0
 
@@ -93,6 +112,9 @@ def parse_alb(line: str) -> LbRecord | None:
         made_by = "lb"
         if error_reason:
             code = error_reason
+        elif status == 504 and (to_float(f[5]) or 0.0) < 0 and CONNECT_TIMEOUT_S[0] <= (
+                _waited(f[1], at(21)) or 0.0) <= CONNECT_TIMEOUT_S[1]:
+            code = "target-connect-timeout"
         elif status == 504:
             code = "target-timeout"
         elif status == 503 and target is None:

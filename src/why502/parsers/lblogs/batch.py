@@ -14,11 +14,13 @@ from __future__ import annotations
 import polars as pl
 
 from why502.catalog.terms import load_terms
+from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 
 ALB_RX = (
     r'^(?:http|https|h2|grpcs|ws|wss) (?P<time>\S+) \S+ (?P<client>\S+) (?P<target>\S+) (?P<rq>\S+) '
     r'(?P<tp>\S+) (?P<rs>\S+) (?P<status>\S+) (?P<tstatus>\S+) \d+ \d+ "(?P<request>(?:[^"\\]|\\.)*)" '
-    r'"(?:[^"\\]|\\.)*"(?: \S+ \S+ (?P<tg>\S+)(?: "[^"]*" "[^"]*" "[^"]*" \S+ \S+ "[^"]*" "[^"]*" '
+    r'"(?:[^"\\]|\\.)*"(?: \S+ \S+ (?P<tg>\S+)(?: "[^"]*" "[^"]*" "[^"]*" \S+ (?P<created>\S+) '
+    r'"[^"]*" "[^"]*" '
     r'"(?P<reason>[^"]*)"(?: "(?P<targets>[^"]*)")?)?)?'
 )
 
@@ -75,10 +77,17 @@ def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     target = dash(f("target"))
     tproc = f("tp").cast(pl.Float64, strict=False)
     reason = dash(f("reason"))
+    rq = f("rq").cast(pl.Float64, strict=False)
+    stamp = "%Y-%m-%dT%H:%M:%S%.fZ"
+    waited = (f("time").str.strptime(pl.Datetime("us"), stamp, strict=False)
+              - dash(f("created")).str.strptime(pl.Datetime("us"), stamp, strict=False)
+              ).dt.total_microseconds() / 1e6
     lb = status.is_not_null() & (tstatus.is_null() | (tstatus != status))
     code = (
         pl.when(~lb).then(None)
         .when(reason.is_not_null()).then(reason)
+        .when((status == 504) & (rq < 0) & waited.is_between(CONNECT_TIMEOUT_S[0], CONNECT_TIMEOUT_S[1]))
+        .then(pl.lit("target-connect-timeout"))
         .when(status == 504).then(pl.lit("target-timeout"))
         .when((status == 503) & target.is_null()).then(pl.lit("no-targets"))
         .when(status.is_in([502, 503]) & (tproc.is_null() | (tproc < 0))).then(pl.lit("target-unreachable"))

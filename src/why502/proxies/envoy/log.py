@@ -64,6 +64,13 @@ def _primary(flags: list[str]) -> str | None:
     return None
 
 
+# The transport failure reason of a UF: source/common/network/connection_impl.cc writes
+# "delayed connect error: " + errno, or in newer Envoy its strerror text (errorDetails());
+# %RESPONSE_CODE_DETAILS% turns the spaces into '_' ("delayed_connect_error:_Connection_refused").
+_REFUSED = r"connect[_ ]error:[_ ]?(?:111\b|connection[_ ]refused)"
+_UNREACHABLE = r"connect[_ ]error:[_ ]?(?:11[23]\b|no[_ ]route[_ ]to[_ ]host|host[_ ]is[_ ]unreachable)"
+
+
 def _refine(code: str | None, details: str, tfr: str, status: int | None) -> tuple[str | None, str | None]:
     """(symptom, proxy_status) more precise than the flag alone, from the details and the
     transport failure reason (``delayed_connect_error:_111``, ``TLS_error``, ``connection_termination``)."""
@@ -75,6 +82,11 @@ def _refine(code: str | None, details: str, tfr: str, status: int | None) -> tup
             return "tls-failure", "tls_protocol_error"
         if "timeout" in text or "_110" in text or "timed_out" in text:
             return "connect-timeout", "connection_timeout"
+        # connection_impl.cc: "delayed connect error: " + errno (111) or, newer, its strerror text
+        if re.search(_REFUSED, text):
+            return "connection-refused", "connection_refused"
+        if re.search(_UNREACHABLE, text):
+            return "unreachable", "destination_ip_unroutable"
     if code in ("UC", "UR") and "connection_termination" in text:
         return "premature-close", "connection_terminated"
     if code == "UPE" and ("too_large" in text or "too_many_headers" in text or "headers_too" in text):
@@ -245,9 +257,13 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     low = (details + pl.lit(" ") + tfr).str.to_lowercase()
     uf_tls = (primary == "UF") & low.str.contains("tls_error|certificate")
     uf_timeout = (primary == "UF") & low.str.contains("timeout|_110|timed_out")
+    uf_refused = (primary == "UF") & low.str.contains(_REFUSED)
+    uf_unreach = (primary == "UF") & low.str.contains(_UNREACHABLE)
     sym = (
         pl.when(uf_tls).then(pl.lit("tls-failure"))
         .when(uf_timeout).then(pl.lit("connect-timeout"))
+        .when(uf_refused & ~uf_timeout).then(pl.lit("connection-refused"))
+        .when(uf_unreach & ~uf_timeout).then(pl.lit("unreachable"))
         .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
         .then(pl.lit("premature-close"))
         .when((primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too"))
@@ -257,6 +273,8 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     pst = (
         pl.when(uf_tls).then(pl.lit("tls_protocol_error"))
         .when(uf_timeout).then(pl.lit("connection_timeout"))
+        .when(uf_refused).then(pl.lit("connection_refused"))
+        .when(uf_unreach).then(pl.lit("destination_ip_unroutable"))
         .when((primary == "UAEX") & (status >= 500)).then(pl.lit("proxy_internal_error"))
         .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
         .then(pl.lit("connection_terminated"))
