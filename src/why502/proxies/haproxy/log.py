@@ -81,14 +81,18 @@ def looks_like_httplog(lines: list[str]) -> bool:
 
 
 # HTTPLOG with only the fields ``why502 watch`` counts captured, kept within a line, over a
-# block: ``_BLOCK`` starts where ``search`` on the line would (its leftmost match), ``_FAST``
-# only where a client token starts -- the same leftmost match, since every character of the
-# token before a match's start is one the client may hold -- at twice the speed
+# block.  ``_BLOCK`` starts where ``search`` on the line would (its leftmost match): ~100k
+# lines/s, Python's regex trying the lazy client at every character.  ``_FAST`` starts at the
+# literal "[" of the time, the client and port checked behind it (a look-behind has a fixed
+# width: one per port length, up to 20 digits): the same lines and fields (a client token is
+# all characters the client may hold, so where it starts does not change the match), ~3x faster
 _COUNTED = ("backend", "server", "TR", "Tw", "Tc", "Ta", "status")
 _IN_LINE = re.sub(r"\(\?P<(\w+)>", lambda m: m.group(0) if m.group(1) in _COUNTED else "(?:",
                   HTTPLOG.pattern).replace("[^}]", "[^}\n]").replace('[^\\"]', '[^\\"\n]')
 _BLOCK = re.compile(r"^[^\n]*?" + _IN_LINE, re.MULTILINE)
-_FAST = re.compile(r"(?<![\w.:\[\]-])" + _IN_LINE)
+_TIME = _IN_LINE.index(r" \[(?:")
+_FAST = re.compile(r"\[(?:" + "|".join(rf"(?<=[\w.:\[\]-]:\d{{{k}}} \[)" for k in range(1, 21))
+                   + ")" + _IN_LINE[_TIME + 3:])
 
 
 class HttplogCounter:
