@@ -60,7 +60,10 @@ def follow_loop_modules(args: list[str], stdin: bytes | None = None) -> tuple[li
     ["--access-log", str(REC / "backend-5xx-combined-log" / "access.log")],
     ["--config", str(REC / "haproxy-backend-down" / "haproxy.cfg"),
      "--access-log", str(REC / "haproxy-backend-down" / "haproxy.log")],
-], ids=["nginx-error", "haproxy", "apache", "caddy", "envoy", "nginx-access", "haproxy-access"])
+    ["--config", str(REC / "apache-too-slow" / "apache2.conf"),
+     "--access-log", str(REC / "apache-too-slow" / "apache-access.log")],
+], ids=["nginx-error", "haproxy", "apache", "caddy", "envoy", "nginx-access", "haproxy-access",
+        "apache-access"])
 def test_the_follow_loop_loads_neither_polars_nor_rich(args: list[str]) -> None:
     loaded, events = follow_loop_modules([*args, "--from-start"])
     assert '"incident-opened"' in events  # it read the lines and had an incident diagnosed

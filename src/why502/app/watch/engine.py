@@ -90,8 +90,10 @@ def _status_regex(family: str | None, sample: list[str]) -> re.Pattern[bytes] | 
 # the termination state "----" (8.5: no error, no timeout, the session ended normally).  HAProxy's
 # log is its access log too, one line per request: these lines are most of it and
 # ``classify_line`` finds nothing in them (~40 us each), so they are counted out at C speed.
-# The window keeps them: diagnose reads every line.
-_HAPROXY_OK = re.compile(rb"^[^\n]*?\] \S+ \S+/\S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ [1-4]\d\d "
+# The window keeps them: diagnose reads every line.  The prefix is greedy: the same lines go (a
+# line goes whichever "] " the rest matches after), at 2.4x the speed of a lazy one (Python's
+# regex tries the rest after every character of a lazy prefix; bench/watch_bench.py).
+_HAPROXY_OK = re.compile(rb"^[^\n]*\] \S+ \S+/\S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ [1-4]\d\d "
                          rb"\+?\d+ \S+ \S+ ---- [^\n]*\n", re.M)
 
 

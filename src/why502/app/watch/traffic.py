@@ -1,15 +1,15 @@
-"""The access-log hot path of ``why502 watch``: a batch of lines to counts, in polars.
+"""The access-log hot path of ``why502 watch``: a block of lines to counts, without polars.
 
 Why not one Python regex match and one prometheus_client call per line: that was ~20k lines/s
-(``bench/watch_bench.py``), 12 us of regex and 15 us of ``labels().inc()`` per line.  Why not
-one polars regex over a list of lines either (the first batch version, 131k lines/s): a Python
-``str`` per line plus the whole-line regex, whose alternations (the time, the ``$upstream_*``
-lists) send Rust's regex to its slow capture engine, were 80 % of the time.  So the follower
-hands out raw blocks of whole lines and ``evidence.stats.parser.LineParser`` -- the parser of
-``why502 stats`` -- splits each block at its quotes in polars' CSV reader and slices the wanted
-fields (the regex only for lines that do not fit), and the counts are kept in plain dicts
-exposed by one custom collector (prometheus_client's documented ``Collector`` interface), so a
-line costs no Python call of its own.
+(``bench/watch_bench.py``), 12 us of regex and 15 us of ``labels().inc()`` per line.  Then the
+block went through ``why502 stats``' parser (polars' CSV reader, ~2M lines per CPU-second), but
+polars held the agent at ~100 MB of RSS (issue 28 item 5: a light agent is <= 64 MB).  So a
+block of whole lines is counted by ``LineCounter``: the native scanner
+(``parsers/_nginxscan_access.h``) runs the format's own regex as fixed steps over each line and
+counts in C (~1.7M lines per CPU-second), the regex itself over the block when the extension is
+absent or a line is in doubt (~400k); Python runs once per distinct key, not per line.  The
+counts are kept in plain dicts exposed by one custom collector (prometheus_client's documented
+``Collector`` interface).
 
 Counted per batch: requests by final status, requests by upstream (the last attempt of
 ``$upstream_addr``, what the client got) and status, and the histogram of the last attempt's
