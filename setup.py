@@ -11,7 +11,7 @@ from setuptools import Extension, setup
 setup(ext_modules=[Extension(
     "why502.parsers._nginxscan",
     sources=["src/why502/parsers/_nginxscan.c"],
-    depends=["src/why502/parsers/_nginxscan_wrappers.h"],
+    depends=["src/why502/parsers/_nginxscan_wrappers.h", "src/why502/parsers/_nginxscan_access.h"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
     optional=True,
 )])

@@ -1071,8 +1071,19 @@ static PyTypeObject ScannerType = {
     .tp_methods = Scanner_methods,
 };
 
+#include "_nginxscan_access.h"
+
+static PyMethodDef module_methods[] = {
+    {"access_counts", access_counts, METH_VARARGS,
+     "access_counts(data, program, buckets) -> ({status+host: n}, {status+upstream: n}, "
+     "{last upstream: (cumulative counts, n, sum)}, [undecided lines]): an access-log block counted"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_nginxscan", "One native pass per nginx error-log line (why502 classify).", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_nginxscan",
+    "One native pass per nginx error-log line (why502 classify), per access-log line (why502 watch).", -1,
+    module_methods,
 };
 
 PyMODINIT_FUNC PyInit__nginxscan(void) {

@@ -14,3 +14,9 @@ class Scanner:
     def groups(self) -> list[tuple[int, bytes | bool | None, int, bytes, bytes]]: ...
     def records(self, data: bytes, first_line: int, file_json: bytes, since: bytes | None = None,
                 ascii: bool = False, /) -> tuple[bytes, int, int, bytes | None, list[tuple[int, int]]]: ...
+
+Histograms = dict[bytes, tuple[tuple[int, ...], int, float]]
+
+def access_counts(data: bytes, program: tuple[tuple[int, bytes, int], ...], buckets: tuple[float, ...], /,
+                  ) -> tuple[dict[bytes, int], dict[bytes, int], Histograms, list[bytes]]:
+    """An access-log block counted (``app.watch.traffic.LineCounter``)."""

@@ -162,7 +162,9 @@ class Hooks:
     #: app.watch: ``(config, path) -> (rewrite, log_format)``: ``rewrite(line)`` gives one
     #: line of this proxy's access log at ``path`` as a line in nginx ``log_format`` (None: a
     #: line that is no request), so ``watch`` counts its requests as ``access_log`` has
-    #: diagnose read them (None: the access log is nginx's own format)
+    #: diagnose read them (None: the access log is nginx's own format).  ``rewrite`` None and
+    #: a counter of blocks (``app.watch.traffic.BlockCounter``) in place of the format: the
+    #: proxy's lines are counted as they are, a block at a time (HAProxy)
     watch_access: str | None = None
     #: app.diagnose: ``(first lines) -> bool``: are these the first lines of this proxy's own
     #: access log (a format that is not nginx's)?  A run given only logs (no ``--proxy``, no

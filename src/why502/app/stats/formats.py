@@ -14,13 +14,13 @@ import re
 from typing import TYPE_CHECKING
 
 from why502.errors import InputError
-from why502.evidence.stats import StatsAccumulator
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
 from why502.sources.byte_chunks import head_lines, rotated_base
 from why502.sources.opening import utf16_hint
 from why502.textutil import strip_terminal_escapes
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: ``watch`` guesses formats here without polars
+    from why502.evidence.stats import StatsAccumulator
     from why502.parsers.nginx import NginxConfig
 
 

@@ -342,13 +342,10 @@ def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str
     return (lambda line: apache_log.to_nginx_line(line, fmt, upstream)), nginx_format
 
 
-def haproxy_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:
-    """``Hooks.watch_access`` of HAProxy: its httplog lines as the ``why502`` rows diagnose
-    reads (``proxies.haproxy.log.to_nginx_line``: a 5xx on a line whose termination state
-    says the server's headers went through is the server's, relayed), so ``watch`` counts the
-    5xx HAProxy relayed as well as the ones it made (before, only its failure lines counted:
-    a backend's own 502s never opened an incident)."""
-    from why502.parsers.log_format import PREDEFINED
-
-    addresses, zone = server_addresses(config), _zone()
-    return (lambda line: haproxy_log.to_nginx_line(line, addresses, zone)), PREDEFINED["why502"][0]
+def haproxy_for_watch(config: str | None, path: str) -> tuple[None, haproxy_log.HttplogCounter]:
+    """``Hooks.watch_access`` of HAProxy: its httplog lines counted as the ``why502`` rows
+    diagnose reads (``proxies.haproxy.log.HttplogCounter``, the meanings of ``to_nginx_line``),
+    so ``watch`` counts the 5xx HAProxy relayed as well as the ones it made (before, only its
+    failure lines counted: a backend's own 502s never opened an incident).  No line rewritten
+    (None): the counter reads HAProxy's lines a block at a time, without polars."""
+    return None, haproxy_log.HttplogCounter(server_addresses(config))
