@@ -156,7 +156,10 @@ def matrix_outcomes(paths: list[Path], raw: bool = False) -> list[Outcome]:
         conf = float(c["confidence"]) if got is not None and c.get("confidence") is not None else 1.0  # type: ignore[arg-type]
         if raw and got is not None:
             conf = uncalibrate(conf)
-        out.append((str(c["cell"]), conf, bool(c["right"]), str(got or "healthy")))
+        # the claim is the top cause: right when it is the cell's (a cell's other checks, such
+        # as watch naming the same cause, are not what the confidence states)
+        right = (got or "healthy") == c["expected"] if "expected" in c else bool(c["right"])
+        out.append((str(c["cell"]), conf, right, str(got or "healthy")))
     return out
 
 

@@ -58,9 +58,14 @@ def test_the_matrix_cells_give_the_reliability_table_and_its_error(tmp_path) -> 
         return json.dumps({"cell": name, "got": got, "confidence": conf, "right": right,
                            "reproduced": reproduced})
 
+    # a cell wrong for another check than its top cause (watch named another) is a right claim
+    watch = json.dumps({"cell": "w", "got": "backend-too-slow", "confidence": 0.97, "right": False,
+                        "reproduced": True, "expected": "backend-too-slow"})
     lines = [cell("a", "backend-crashed", 0.95, True), cell("b", "backend-crashed", 0.95, False),
              cell("c", None, None, True), cell("d", "backend-too-slow", 0.6, True),
              cell("e", None, None, False, reproduced=False)]
+    (tmp_path / "watch.jsonl").write_text(watch + "\n")
+    assert bench.matrix_outcomes([tmp_path / "watch.jsonl"])[0][2] is True
     (tmp_path / "cells.jsonl").write_text("\n".join(lines) + "\n")
     rows = bench.matrix_outcomes([tmp_path / "cells.jsonl"])
     assert [(n, c, ok) for n, c, ok, _ in rows] == [("a", 0.95, True), ("b", 0.95, False),

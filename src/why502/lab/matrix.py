@@ -171,15 +171,22 @@ FAULTS: tuple[Fault, ...] = (
     }, traffic=("steady", "bursty"), made_by_proxy=False,
        backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS),
     # The app server's own time limit kills the worker mid-request, before the proxy's: gunicorn's
-    # ``timeout`` (arbiter.py murder_workers: "[CRITICAL] WORKER TIMEOUT (pid:N)", then SIGKILL
-    # after SIGABRT) and uWSGI's ``harakiri`` ("HARAKIRI ON WORKER N", core/master_utils.c).  The
-    # proxy sees the connection close before a status line, as for a crash; the app server's log
-    # and config decide that it was too slow (the lab scenarios' gunicorn and harakiri faults).
+    # ``timeout`` (arbiter.py murder_workers: "[CRITICAL] WORKER TIMEOUT (pid:N)", SIGABRT) and
+    # uWSGI's ``harakiri`` ("HARAKIRI ON WORKER N", core/master_utils.c).  Behind uWSGI the proxy
+    # sees the connection close before a status line, as for a crash.  gunicorn's sync worker
+    # turns the SIGABRT into SystemExit inside the app (workers/base.py handle_abort), catches it
+    # and answers 500 itself (sync.py handle_request -> handle_error): the proxy relays a 500.
+    # Either way the app server's log and config decide that it was too slow (the lab
+    # scenarios' gunicorn and harakiri faults).
     Fault("app-timeout", "backend-too-slow", "worker-timeout", {
         "nginx": r"upstream prematurely closed connection while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
         "apache": r"AH01102: error reading status line from remote server",
-    }, traffic=("steady", "post"), backends=("gunicorn", "uwsgi"), proxy_timeout=8.0,
+    }, traffic=("steady", "post"), backends=("gunicorn", "uwsgi"), proxy_timeout=8.0, proof_kind={
+        ("nginx", "gunicorn"): r'access:" 500 .*upstream_status="500"',
+        ("haproxy", "gunicorn"): _HA + r"500 \d+ - - ----",
+        ("apache", "gunicorn"): r'access:" 500 ',
+    },
        app_proof={"gunicorn": r"WORKER TIMEOUT", "uwsgi": r"HARAKIRI ON WORKER"}),
     Fault("keepalive-close", "keepalive-race", "keepalive-closer", {
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed",
