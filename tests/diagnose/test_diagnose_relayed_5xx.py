@@ -214,3 +214,25 @@ def test_the_probe_asks_the_route_the_clients_got_a_5xx_on(tmp_path: Path) -> No
     assert failed_path(ClientFailures(statuses={502: 3}, request="GET / HTTP/1.1")) is None
     assert failed_path(ClientFailures(statuses={502: 3}, by_proxy=3, request="GET /x HTTP/1.1")) is None
     assert failed_path(ClientFailures(statuses={502: 1}, request="GET /a\x01b HTTP/1.1")) is None
+
+
+def test_unclaimed_5xx_are_a_targets_only_when_nothing_else_could_have_sent_them() -> None:
+    """``analyzers.apps.unclaimed_timing``: an access log without upstream fields credits its
+    unclaimed 5xx to a target only when it is the config's only one (or an app server is known
+    to listen on it); the proxy's own 5xx (claimed by error lines) are never credited."""
+    from why502.analyzers.apps import unclaimed_timing
+
+    one = TargetFact(key="127.0.0.1:8000", host="127.0.0.1", port=8000)
+    other = TargetFact(key="127.0.0.1:8001", host="127.0.0.1", port=8001)
+    first = datetime(2026, 11, 24, 11, 58)
+    cf = ClientFailures(statuses={500: 4}, first=first, last=first)
+    ev = evidence(targets=(one,), client_5xx=cf, access_has_upstream=False)
+    got = unclaimed_timing(ev, one)
+    assert got is not None and got.upstream == one.key and dict(got.backend_5xx) == {500: 4}
+    assert got.first == first
+    assert unclaimed_timing(evidence(targets=(one, other), client_5xx=cf, access_has_upstream=False),
+                            one) is None
+    assert unclaimed_timing(evidence(targets=(one,), client_5xx=cf, access_has_upstream=True), one) is None
+    claimed = ClientFailures(statuses={502: 4}, by_proxy=4, first=first, last=first)
+    assert unclaimed_timing(evidence(targets=(one,), client_5xx=claimed, access_has_upstream=False),
+                            one) is None
