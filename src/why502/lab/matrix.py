@@ -54,7 +54,7 @@ PROXIES: tuple[str, ...] = ("nginx", "haproxy", "apache")
 # ``/status/NNN``): a proxy meets their own behaviour (gunicorn's worker timeout, uWSGI's
 # harakiri, a Node process that an uncaught exception ends), and their own logs and configs are
 # given to diagnose as a user would (``--app-log``, ``--app-conf``).
-APP_BACKENDS: tuple[str, ...] = ("gunicorn", "uwsgi", "node")
+APP_BACKENDS: tuple[str, ...] = ("gunicorn", "uvicorn", "uwsgi", "node")
 BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix", "fpm-tcp", "fpm-unix", *APP_BACKENDS)
 HTTP_BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix")
 FPM_BACKENDS: tuple[str, ...] = ("fpm-tcp", "fpm-unix")
@@ -314,12 +314,16 @@ _APP_CONF: dict[tuple[str, bool], str] = {
 def _app_server(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
     """Start the cell's real app server; its log (and config) become the run's evidence, as a
     user gives them (``--app-log``, ``--app-conf``).  Its ``127.0.0.1:port``."""
-    from why502.lab.runtime.appservers import start_gunicorn, start_node, start_uwsgi
+    from why502.lab.runtime.appservers import start_gunicorn, start_node, start_uvicorn, start_uwsgi
 
     limit = cell.fault.mode == "worker-timeout"
     if cell.backend == "gunicorn":
         _proc, port, conf = start_gunicorn(stack, _APP_CONF[("gunicorn", limit)])
         run.app_logs.append(stack.root / "logs" / "gunicorn.log")
+    elif cell.backend == "uvicorn":  # its log is its stderr; its settings are its command line
+        _proc, port, _app = start_uvicorn(stack)
+        run.app_logs.append(stack.root / "logs" / "uvicorn.out")
+        return f"127.0.0.1:{port}"
     elif cell.backend == "uwsgi":
         _proc, port, conf = start_uwsgi(stack, _APP_CONF[("uwsgi", limit)])
         run.app_logs.append(stack.root / "logs" / "uwsgi.log")
