@@ -121,7 +121,7 @@ def test_lab_matrix_selects_cells_by_fault_proxy_and_name(capsys: pytest.Capture
     names = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
     want = [c.name for c in matrix.cells()
             if c.fault.name in ("backend-5xx", "crash") and c.proxy in ("haproxy", "apache")]
-    assert names == want and len(names) == 184  # 9 backend kinds: 2x(36 + 56)
+    assert names == want and len(names) == 180  # 9 backend kinds: 2x(36 + 54)
     assert main(["lab", "matrix", "--list", "--cell", "crash-apache-tcp6-post-quiet"]) == 0
     assert capsys.readouterr().out.split()[0] == "crash-apache-tcp6-post-quiet"
     assert main(["lab", "matrix", "--list", "--fault", "no-such-fault"]) == 2
