@@ -9,6 +9,14 @@ A band whose hit rate falls below its lower bound is over-confident (exit status
     .venv/bin/python bench/calibration.py --both       # both: every recorded run, clean and noisy
     .venv/bin/python bench/calibration.py --live       # run every lab scenario now (minutes; nginx)
     .venv/bin/python bench/calibration.py --live --noisy   # ... on a noisy host's baseline
+    .venv/bin/python bench/calibration.py --matrix FILE... # the fault matrix's cells (issue 25)
+    .venv/bin/python bench/calibration.py --matrix FILE... --fit   # refit the map from them
+
+``--matrix`` reads cells that ``why502 lab matrix --format json -o FILE`` wrote (or one cell's
+JSON per line): each cell's top finding, the confidence it was stated at and whether it named
+the cell's cause.  A cell that did not reproduce (a harness failure) says nothing about the
+confidence and is left out.  For ``--fit`` the raw score behind each stated confidence is the
+inverse of the map the cells ran with (``uncalibrate``), so run the cells on the map in place.
 
 Offline, each recorded run (tests/fixtures/recorded/) is diagnosed from its logs and config with
 the socket table of the recording (where its backends listened); live, ``diagnose`` also probes.
@@ -127,14 +135,58 @@ def outcomes(runs: list[Run], raw: bool = False) -> list[tuple[str, float, bool,
     return out
 
 
+Outcome = tuple[str, float, bool, str]
+
+
+def matrix_outcomes(paths: list[Path], raw: bool = False) -> list[Outcome]:
+    """``outcomes`` of fault-matrix cells (``lab matrix --format json`` output, or JSON lines),
+    reproduced cells only; a healthy answer is a claim at 1.0, as in ``outcomes``."""
+    cells: list[dict[str, object]] = []
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        if text.lstrip().startswith("{\n") or '"cells"' in text[:200]:
+            cells += json.loads(text)["cells"]
+        else:
+            cells += [json.loads(line) for line in text.splitlines() if line.strip()]
+    out = []
+    for c in cells:
+        if not c.get("reproduced"):
+            continue
+        got = c.get("got")
+        conf = float(c["confidence"]) if got is not None and c.get("confidence") is not None else 1.0  # type: ignore[arg-type]
+        if raw and got is not None:
+            conf = uncalibrate(conf)
+        # the claim is the top cause: right when it is the cell's (a cell's other checks, such
+        # as watch naming the same cause, are not what the confidence states)
+        right = (got or "healthy") == c["expected"] if "expected" in c else bool(c["right"])
+        out.append((str(c["cell"]), conf, right, str(got or "healthy")))
+    return out
+
+
+def calibration_error(rows_of: list[Outcome]) -> float:
+    """Expected calibration error over ``BANDS``: the mean, weighted by runs, of each band's
+    |mean stated confidence - hit rate|."""
+    total, err = len(rows_of), 0.0
+    for lo, hi in BANDS:
+        inside = [(c, ok) for _, c, ok, _ in rows_of if lo <= c < hi]
+        if inside:
+            mean = sum(c for c, _ in inside) / len(inside)
+            err += len(inside) / total * abs(mean - sum(ok for _, ok in inside) / len(inside))
+    return err
+
+
 def table(runs: list[Run], raw: bool = False) -> tuple[str, bool]:
     """The calibration table (Markdown) and whether no band is right less often than it says
     (beyond 10 points)."""
+    return table_of(outcomes(runs, raw))
+
+
+def table_of(rows_of: list[Outcome]) -> tuple[str, bool]:
+    """``table`` of outcomes (lab runs or matrix cells)."""
     rows = ["| confidence | runs | mean confidence | top finding right | hit rate |",
             "|---|---|---|---|---|"]
     calibrated = True
     wrong: list[str] = []
-    rows_of = outcomes(runs, raw)
     for lo, hi in BANDS:
         inside = [(c, ok) for _, c, ok, _ in rows_of if lo <= c < hi]
         if not inside:
@@ -148,6 +200,8 @@ def table(runs: list[Run], raw: bool = False) -> tuple[str, bool]:
     for name, c, ok, got in rows_of:
         if not ok:
             wrong.append(f"{name}: got {got} at {c:.2f}")
+    error = calibration_error(rows_of) if rows_of else 0.0
+    rows.append(f"\ncalibration error (expected, over the bands): {error:.3f}")
     return "\n".join(rows + [""] + [f"- wrong: {w}" for w in wrong]), calibrated
 
 
@@ -156,7 +210,12 @@ def fit(runs: list[Run]) -> list[tuple[float, float]]:
     scores (healthy answers left out: they are
     not an analyzer's score), the hit rate smoothed towards the band's mean raw score by
     :data:`PRIOR_RUNS`, then made increasing and kept below 1."""
-    scored = [(c, ok) for (_, c, ok, got) in outcomes(runs) if got != "healthy"]
+    return fit_of(outcomes(runs))
+
+
+def fit_of(rows_of: list[Outcome]) -> list[tuple[float, float]]:
+    """``fit`` of outcomes whose confidences are raw scores."""
+    scored = [(c, ok) for (_, c, ok, got) in rows_of if got != "healthy"]
     pts: list[tuple[float, float]] = []
     for lo, hi in BANDS:
         inside = [(c, ok) for c, ok in scored if lo <= c < hi]
@@ -174,7 +233,7 @@ def fit(runs: list[Run]) -> list[tuple[float, float]]:
 
 def write_fit(pts: list[tuple[float, float]], n: int, kind: str) -> None:
     lines = ["# Calibrated confidence (why502.catalog.calibration): raw analyzer score -> reported.",
-             f"# Written by bench/calibration.py --fit over {n} lab runs ({kind}); "
+             f"# Written by bench/calibration.py --fit over {n} {kind}; "
              f"prior {PRIOR_RUNS} runs per band.", ""]
     for x, y in pts:
         lines += ["[[point]]", f"raw = {x}", f"reported = {y}", ""]
@@ -186,9 +245,24 @@ def main() -> int:
     parser.add_argument("--live", action="store_true", help="run the lab scenarios (needs nginx)")
     parser.add_argument("--noisy", action="store_true", help="on a noisy host's baseline")
     parser.add_argument("--both", action="store_true", help="clean and noisy runs together")
+    parser.add_argument("--matrix", nargs="+", type=Path, metavar="FILE",
+                        help="fault-matrix cells (lab matrix --format json, or JSON lines)")
     parser.add_argument("--fit", action="store_true",
                         help="write catalog/data/calibration.toml from these runs' raw scores")
     args = parser.parse_args()
+    if args.matrix:
+        stated = matrix_outcomes(args.matrix)
+        if args.fit:
+            raw_rows = matrix_outcomes(args.matrix, raw=True)
+            print("raw analyzer scores (the map the cells ran with, inverted):\n"
+                  + table_of(raw_rows)[0] + "\n")
+            write_fit(fit_of(raw_rows), len(raw_rows), "fault-matrix cells (bench/calibration.py --matrix)")
+            print(f"wrote {DATA}")
+            return 0
+        text, calibrated = table_of(stated)
+        print(f"{len(stated)} reproduced matrix cells")
+        print(text)
+        return 0 if calibrated else 1
     if args.fit:
         # measure the analyzers' raw scores: no map while these runs are diagnosed
         calibration.DATA = DATA.with_name("no-calibration-while-fitting.toml")
@@ -200,7 +274,7 @@ def main() -> int:
     if args.fit:
         raw_text, _ = table(runs)
         print("raw analyzer scores (before calibration):\n" + raw_text + "\n")
-        write_fit(fit(runs), len(runs), "live" if args.live else "recorded, offline")
+        write_fit(fit(runs), len(runs), "lab runs (live)" if args.live else "lab runs (recorded, offline)")
         print(f"wrote {DATA}; run again without --fit for the calibrated table")
         return 0
     text, calibrated = table(runs)

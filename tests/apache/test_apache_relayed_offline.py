@@ -83,9 +83,6 @@ def test_a_proxy_made_502_is_never_called_relayed() -> None:
     assert "upstream-returned-5xx" not in {f["cause"] for f in findings}
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: leaving the client-side AH01075 texts out of "
-                   "the FastCGI rules takes a look-ahead the batch engine's Rust regex does not "
-                   "have (patterns.toml, docs/limits.md)")
 @pytest.mark.parametrize("err", ["(70007)The timeout specified has expired",
                                  "(104)Connection reset by peer"])
 def test_a_client_side_fcgi_dispatch_error_is_no_backend_symptom(err: str) -> None:
@@ -100,6 +97,17 @@ def test_a_client_side_fcgi_dispatch_error_is_no_backend_symptom(err: str) -> No
                  "(passing brigade to output filters)"):
         found = classify_line(head + tail)
         assert found is None, (tail, found)
+    # the batch engine (polars) honours the rules' ``unless`` the same way
+    import polars as pl
+
+    from why502.parsers.errorlog_batch import classify_series
+
+    lines = [head + t for t in ("(reading input brigade)", "(passing brigade to output filters)",
+                                "(polling)")]
+    frame = classify_series(pl.Series(lines), year=2026)
+    per_line = {i: c.symptom for i, line in enumerate(lines) if (c := classify_line(line)) is not None}
+    assert dict(zip(frame.get_column("idx").to_list(), frame.get_column("symptom").to_list())) == per_line
+    assert list(per_line) == [2], per_line  # only the backend's (polling)
     # the backend's own dispatch failures still count
     polling = classify_line(head.replace(err, "(70007)The timeout specified has expired") + "(polling)")
     assert polling is not None and polling.symptom == "read-timeout"

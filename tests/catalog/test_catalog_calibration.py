@@ -38,3 +38,42 @@ def test_diagnose_reports_the_calibrated_number() -> None:
     findings, _ = run_all(e)
     assert findings[0].cause == "backend-not-running"
     assert findings[0].confidence == calibrate(0.55) != 0.55
+
+
+def test_the_matrix_cells_give_the_reliability_table_and_its_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``bench/calibration.py --matrix`` reads ``lab matrix`` cells: stated confidence vs right,
+    harness failures left out, a healthy answer a claim at 1.0, and the expected calibration error
+    (weighted |stated - observed| over the bands)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "calibration.py"
+    spec = importlib.util.spec_from_file_location("bench_calibration", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def cell(name: str, got: str | None, conf: float | None, right: bool, reproduced: bool = True) -> str:
+        return json.dumps({"cell": name, "got": got, "confidence": conf, "right": right,
+                           "reproduced": reproduced})
+
+    # a cell wrong for another check than its top cause (watch named another) is a right claim
+    watch = json.dumps({"cell": "w", "got": "backend-too-slow", "confidence": 0.97, "right": False,
+                        "reproduced": True, "expected": "backend-too-slow"})
+    lines = [cell("a", "backend-crashed", 0.95, True), cell("b", "backend-crashed", 0.95, False),
+             cell("c", None, None, True), cell("d", "backend-too-slow", 0.6, True),
+             cell("e", None, None, False, reproduced=False)]
+    (tmp_path / "watch.jsonl").write_text(watch + "\n")
+    assert bench.matrix_outcomes([tmp_path / "watch.jsonl"])[0][2] is True
+    (tmp_path / "cells.jsonl").write_text("\n".join(lines) + "\n")
+    rows = bench.matrix_outcomes([tmp_path / "cells.jsonl"])
+    assert [(n, c, ok) for n, c, ok, _ in rows] == [("a", 0.95, True), ("b", 0.95, False),
+                                                   ("c", 1.0, True), ("d", 0.6, True)]
+    # bands: 0.5-0.7 {0.6, right}: |0.6 - 1| = 0.4; 0.9-1.01 {0.95, 0.95, 1.0; 2 of 3}: 0.3
+    assert abs(bench.calibration_error(rows) - (1 / 4 * 0.4 + 3 / 4 * 0.3)) < 1e-9
+    text, calibrated = bench.table_of(rows)
+    assert "| 90%–100% | 3 | 97% | 2 | 67% |" in text and not calibrated
+    assert "- wrong: b: got backend-crashed at 0.95" in text
+    assert [c for _, c, _, _ in bench.matrix_outcomes([tmp_path / "cells.jsonl"], raw=True)][:2] == [
+        uncalibrate(0.95)] * 2

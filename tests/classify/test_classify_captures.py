@@ -56,6 +56,41 @@ def test_match_rules_capture_the_same_in_rust_regex(pattern) -> None:  # type: i
     assert rust == m.groupdict()
 
 
+UNLESS_RULES = [p for p in load_patterns() if p.unless]
+
+
+@pytest.mark.parametrize("pattern", UNLESS_RULES, ids=lambda p: p.id)
+def test_unless_regexes_compile_in_rust_regex_and_spare_the_example(pattern) -> None:  # type: ignore[no-untyped-def]
+    """A rule's ``unless`` (the exclusion every engine honours in place of a look-ahead) is a
+    Rust-compatible regex too, and does not find the rule's own example (else the example would
+    not be the rule's)."""
+    assert not pl.Series([pattern.example]).str.contains(pattern.unless).item(), pattern.id
+    assert re.search(pattern.unless, pattern.example) is None, pattern.id
+
+
+def test_an_unless_rule_passes_the_line_to_the_next_rule() -> None:
+    """A line a rule's ``unless`` finds is not that rule's: it goes on down the list, and with no
+    other rule for it is no failure (mod_proxy_fcgi's client-side AH01075, patterns.toml)."""
+    from why502.parsers.errorlog import classify_line
+
+    assert UNLESS_RULES, "the AH01075 rules use unless"
+    for p in UNLESS_RULES:
+        head, _sep, _tail = p.example.rpartition("Error dispatching request to")
+        if not _sep:
+            continue
+        assert classify_line(p.example) is not None, p.id
+        assert classify_line(head + "Error dispatching request to : (reading input brigade)") is None, p.id
+
+
+def test_unless_needs_a_match_rule() -> None:
+    from why502.catalog.patterns import _info, check_patterns
+
+    bad = _info(0, {"id": "x", "source": "apache", "symptom": "read-timeout", "text": "t",
+                    "provenance": "p", "example": "e", "key": ["k"], "unless": "y"})
+    with pytest.raises(ValueError, match="unless needs a match regex"):
+        check_patterns((bad,))
+
+
 def test_upstream_from_names_a_capture_of_its_rule() -> None:
     for p in load_patterns():
         if p.upstream_from:

@@ -187,7 +187,9 @@ def test_offline_without_listeners_still_names_a_cause(real: Any) -> None:
     meta = real(_meta("wrong-target-ipv6"))
     report, _ = diagnose_fixture(meta, with_listeners=False)
     assert report.findings[0].cause == "backend-not-running"
-    assert report.findings[0].confidence < 0.8
+    # lower than with the socket table (whatever the calibration map makes of either score)
+    online, _ = diagnose_fixture(meta)
+    assert report.findings[0].confidence < online.findings[0].confidence
 
 
 def test_buffer_fix_raises_proxy_buffer_size_in_the_real_location(real: Any) -> None:

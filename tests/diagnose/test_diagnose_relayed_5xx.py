@@ -170,3 +170,69 @@ def test_no_relayed_5xx_when_the_error_log_names_a_failure_at_the_target() -> No
                   probes={"127.0.0.1:8081": _probe("127.0.0.1", 8081, 502, "HTTP/1.1 502 Bad Gateway")})
     causes = [f.cause for f in run_all(ev)[0]]
     assert "upstream-returned-5xx" not in causes
+
+
+def test_the_probe_asks_the_route_the_clients_got_a_5xx_on(tmp_path: Path) -> None:
+    """An app's own 5xx is one route's (``/orders/status/502``), not ``/``'s: the matrix's
+    gunicorn, uWSGI and Node cells behind Apache read ``unexplained-5xx`` while the probe asked
+    ``GET /`` (200).  A target whose ``GET /`` answered below 500 is asked once more for the
+    path of the first unclaimed 5xx, a plain GET; its 5xx answer is the proof."""
+    import http.server
+    import threading
+
+    from why502.app.diagnose.probes import failed_path, probe_failed_path, probe_targets
+
+    class App(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = 502 if self.path.startswith("/orders/") else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        key = f"127.0.0.1:{server.server_address[1]}"
+        targets = [TargetFact(key=key, host="127.0.0.1", port=server.server_address[1])]
+        failures = ClientFailures(statuses={502: 3}, request="GET /orders/status/502 HTTP/1.1")
+        found, as_json = probe_targets(targets, 2.0)
+        assert found[key].protocol is not None and found[key].protocol.status == 200
+        probe_failed_path(targets, found, as_json, failures, 2.0)
+        assert found[key].protocol is not None and found[key].protocol.status == 502
+        assert found[key].detail.startswith("GET /orders/status/502")
+        assert as_json[key]["protocol"]["status"] == 502
+    finally:
+        server.shutdown()
+        server.server_close()
+    # only a plain GET of another path than /, and only 5xx no error-log line claims
+    assert failed_path(failures) == "/orders/status/502"
+    assert failed_path(ClientFailures(statuses={502: 3}, request="POST /orders HTTP/1.1")) is None
+    assert failed_path(ClientFailures(statuses={502: 3}, request="GET / HTTP/1.1")) is None
+    assert failed_path(ClientFailures(statuses={502: 3}, by_proxy=3, request="GET /x HTTP/1.1")) is None
+    assert failed_path(ClientFailures(statuses={502: 1}, request="GET /a\x01b HTTP/1.1")) is None
+
+
+def test_unclaimed_5xx_are_a_targets_only_when_nothing_else_could_have_sent_them() -> None:
+    """``analyzers.apps.unclaimed_timing``: an access log without upstream fields credits its
+    unclaimed 5xx to a target only when it is the config's only one (or an app server is known
+    to listen on it); the proxy's own 5xx (claimed by error lines) are never credited."""
+    from why502.analyzers.apps import unclaimed_timing
+
+    one = TargetFact(key="127.0.0.1:8000", host="127.0.0.1", port=8000)
+    other = TargetFact(key="127.0.0.1:8001", host="127.0.0.1", port=8001)
+    first = datetime(2026, 11, 24, 11, 58)
+    cf = ClientFailures(statuses={500: 4}, first=first, last=first)
+    ev = evidence(targets=(one,), client_5xx=cf, access_has_upstream=False)
+    got = unclaimed_timing(ev, one)
+    assert got is not None and got.upstream == one.key and dict(got.backend_5xx) == {500: 4}
+    assert got.first == first
+    assert unclaimed_timing(evidence(targets=(one, other), client_5xx=cf, access_has_upstream=False),
+                            one) is None
+    assert unclaimed_timing(evidence(targets=(one,), client_5xx=cf, access_has_upstream=True), one) is None
+    claimed = ClientFailures(statuses={502: 4}, by_proxy=4, first=first, last=first)
+    assert unclaimed_timing(evidence(targets=(one,), client_5xx=claimed, access_has_upstream=False),
+                            one) is None

@@ -121,8 +121,32 @@ def test_lab_matrix_selects_cells_by_fault_proxy_and_name(capsys: pytest.Capture
     names = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
     want = [c.name for c in matrix.cells()
             if c.fault.name in ("backend-5xx", "crash") and c.proxy in ("haproxy", "apache")]
-    assert names == want and len(names) == 100  # 5 backend kinds: 2x(20 + 30)
+    assert names == want and len(names) == 180  # 9 backend kinds: 2x(36 + 54)
     assert main(["lab", "matrix", "--list", "--cell", "crash-apache-tcp6-post-quiet"]) == 0
     assert capsys.readouterr().out.split()[0] == "crash-apache-tcp6-post-quiet"
     assert main(["lab", "matrix", "--list", "--fault", "no-such-fault"]) == 2
     assert "no fault no-such-fault" in capsys.readouterr().err
+
+
+def test_app_server_cells_ask_their_app_for_the_fault_and_give_its_log_and_config(tmp_path: Path) -> None:
+    """gunicorn, uWSGI and Node cells: the path of the lab app that shows the fault, the app
+    server's own time limit first where it is to kill its worker (and its log proves it), and
+    its log and config passed as a user would (watch follows the log as ``--fpm-log``)."""
+    from why502.lab.scenarios.model import ScenarioRun
+
+    by_name = {c.name: c for c in matrix.cells()}
+    crash = by_name["crash-nginx-node-steady-quiet"]
+    assert matrix._path(crash) == "/orders/crash"
+    timeout = by_name["app-timeout-haproxy-uwsgi-post-noisy"]
+    assert matrix._path(timeout) == "/orders/slow/4"
+    assert timeout.fault.proxy_timeout > 4 > 1  # the proxy waits longer than harakiri = 1
+    assert timeout.fault.app_proof["uwsgi"] == "HARAKIRI ON WORKER"
+    assert not any(c.fault.name == "app-timeout" and c.backend == "node" for c in by_name.values())
+    run = ScenarioRun(proxy="haproxy")
+    run.config, run.error_log = tmp_path / "haproxy.cfg", tmp_path / "haproxy.log"
+    run.kernel_log = tmp_path / "kernel.log"
+    run.app_logs, run.app_confs = [tmp_path / "uwsgi.log"], [tmp_path / "uwsgi.ini"]
+    diag = matrix._diagnose_argv(run)
+    assert diag[-4:] == ["--app-log", str(tmp_path / "uwsgi.log"), "--app-conf", str(tmp_path / "uwsgi.ini")]
+    watch = matrix._watch_argv(run, served_5xx=True)
+    assert watch[-2:] == ["--fpm-log", str(tmp_path / "uwsgi.log")] and "--app-conf" not in watch

@@ -36,15 +36,8 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
 # Cells diagnosed wrong in some runs and right in others, with why: a wrong answer is an expected
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; Apache's FastCGI slow
-# clients came back with the backend kinds (the look-ahead rule had to go, below).
-_FCGI_CLIENT_SIDE = ("mod_proxy_fcgi's AH01075 for a client that stops sending or reading "
-                     "('(reading input brigade)', '(passing ... brigade to output filters)') is "
-                     "still read as the backend's: excluding those texts takes a look-ahead the "
-                     "batch engine's Rust regex does not have (patterns.toml, docs/limits.md)")
-UNSTABLE: dict[tuple[str, str, str], str] = {
-    ("slow-client", "apache", "fpm-tcp"): _FCGI_CLIENT_SIDE,
-    ("slow-client", "apache", "fpm-unix"): _FCGI_CLIENT_SIDE,
-}
+# clients left it when the AH01075 rules got ``unless`` (patterns.toml).
+UNSTABLE: dict[tuple[str, str, str], str] = {}
 
 
 def seed() -> int:

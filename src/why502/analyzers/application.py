@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from why502.analyzers.apps import killed_at_own_limit
+from why502.analyzers.apps import killed_at_own_limit, unclaimed_timing
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -129,6 +129,9 @@ def _probed_made_5xx(ev: Evidence, failing: set[str | None]) -> list[Candidate]:
         if status is None or status < 500 or target.key in failing or (
                 target.group is not None and target.group in failing):
             continue
+        timing = unclaimed_timing(ev, target)
+        if timing is not None and killed_at_own_limit(ev, target.key, timing):
+            continue  # the app server's own time limit made them (capacity: backend-too-slow)
         who = proxy_name(ev.proxy)
         statuses = ", ".join(f"{s}×{n}" for s, n in sorted(cf.statuses.items()))
         when = (f" between {cf.first:%H:%M} and {cf.last:%H:%M}" if cf.first and cf.last else "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from why502.evidence.model import Evidence, LogEvent, UpstreamTiming
+from why502.evidence.model import Evidence, LogEvent, TargetFact, UpstreamTiming
 from why502.facts.appserver import AppServer
 from why502.findings.model import EvidenceItem
 
@@ -65,6 +65,20 @@ def where_to_set(server: AppServer, role: str, new: str) -> str:
             "uwsgi": f"{knob.name} = {new} in its ini (or --{knob.name} {new})",
             "puma": f"{knob.name} {new} in config/puma.rb",
             "node": f"server.{knob.name} = {new}; on the http.Server"}.get(server.kind, f"{knob.flag} {new}")
+
+
+def unclaimed_timing(ev: Evidence, target: TargetFact) -> UpstreamTiming | None:
+    """What the access log says of a target when it cannot say which backend served a request
+    (no upstream fields: Apache's ``combined``): the clients' 5xx that no error-log line claims,
+    credited to ``target`` only when nothing else could have sent them -- an app server known to
+    listen on it (``serving``), or the config's only target.  None otherwise."""
+    cf = ev.logs.client_5xx
+    if ev.logs.access_has_upstream or cf is None or cf.total - cf.by_proxy <= 0:
+        return None
+    if not serving(ev, target.key) and len({t.key for t in ev.config.targets}) != 1:
+        return None
+    return UpstreamTiming(upstream=target.key, backend_5xx=dict(cf.statuses), first=cf.first,
+                          last=cf.last)
 
 
 def killed_at_own_limit(ev: Evidence, peer: str, timing: UpstreamTiming) -> list[LogEvent]:

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from why502.analyzers.apps import killed_at_own_limit, serving, setting_item, shown, where_to_set
+from why502.analyzers.apps import (
+    killed_at_own_limit,
+    serving,
+    setting_item,
+    shown,
+    unclaimed_timing,
+    where_to_set,
+)
 from why502.analyzers.base import (
     DEATH_SYMPTOMS,
     Candidate,
@@ -63,11 +70,20 @@ def analyze(ev: Evidence) -> list[Candidate]:
         kills = killed_at_own_limit(ev, name, timing) if made else []
         if kills:
             out.append(_killed_answered_500(ev, name, timing, kills, made))
+    # an access log that does not name the backend (Apache's combined): the unclaimed 5xx and
+    # the app server's own kills of a target it serves, at the same time
+    for target in ev.config.targets:
+        unclaimed = unclaimed_timing(ev, target)
+        kills = killed_at_own_limit(ev, target.key, unclaimed) if unclaimed is not None else []
+        if unclaimed is not None and kills:
+            made = sum(unclaimed.backend_5xx.values())
+            out.append(_killed_answered_500(ev, target.key, unclaimed, kills, made,
+                                            how="no error-log line claims them: the proxy relayed them"))
     return out
 
 
 def _killed_answered_500(ev: Evidence, name: str, timing: UpstreamTiming, kills: list[LogEvent],
-                         made: int) -> Candidate:
+                         made: int, how: str = "numeric $upstream_header_time") -> Candidate:
     """The app server's time limit killed the worker and the app server itself answered 5xx
     (gunicorn's sync worker: 500, ``analyzers.apps.killed_at_own_limit``): the 5xx the access
     log shows the backend sent are the slow requests, not an application bug."""
@@ -77,7 +93,7 @@ def _killed_answered_500(ev: Evidence, name: str, timing: UpstreamTiming, kills:
     shown_5xx = ", ".join(f"{st}×{n}" for st, n in sorted(timing.backend_5xx.items()))
     items = [EvidenceItem(kind="stat", count=made, summary=f"access log: {made} responses from {name} "
                           f"with status {shown_5xx}"
-                          f" sent by {server} itself (numeric $upstream_header_time) when it killed "
+                          f" sent by {server} itself ({how}) when it killed "
                           "the worker")]
     f = cand.finding
     explanation = f.explanation.replace("nginx saw the connection drop (502)",

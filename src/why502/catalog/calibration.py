@@ -3,8 +3,9 @@
 The analyzers score a cause from its evidence (an analyzer's *raw* confidence: how strong that
 kind of proof is).  Whether a raw 0.85 is right 85% of the time is a question of data, so the
 answer is data: ``catalog/data/calibration.toml`` holds points ``raw -> reported`` measured by
-``bench/calibration.py --both --fit`` over every recorded lab run, clean and on the noisy
-baseline: for each confidence band, how often the top finding named the real cause, smoothed
+``bench/calibration.py --matrix FILE... --fit`` over the fault matrix's cells (issue 25: faults
+the rules were not written for; before, ``--both --fit`` over the recorded lab runs, clean and on
+the noisy baseline): for each confidence band, how often the top finding named the real cause, smoothed
 towards the raw value by a prior worth ``prior_runs`` runs (a band of 8 right runs is not proof of
 100%) and made monotone.  ``calibrate()`` maps a raw confidence through those points (linear in
 between); ``uncalibrate()`` is its inverse, so the bench measures raw scores from a report.

@@ -52,6 +52,11 @@ class PatternInfo:
     # a state change logged once per transition, not once per request (HAProxy's "backend app
     # has no server available!"): proof and time of the symptom, never a failed request counted
     once: bool = False
+    # a second regex, searched where ``match`` matched: a line it finds is not this rule's (the
+    # look-ahead every engine can honour: Rust's regex, which the batch engine and the catalog
+    # tests compile each pattern with, has none).  mod_proxy_fcgi's AH01075 "(reading input
+    # brigade)" is the client's body that did not come, not the backend (patterns.toml)
+    unless: str | None = None
     order: int = 0
 
     def event_for(self, captured: frozenset[str] = frozenset()) -> str | None:
@@ -160,6 +165,12 @@ def load_patterns() -> tuple[PatternInfo, ...]:
     """All patterns, in priority order (first match wins).  Raises ``ValueError`` on bad data."""
     raw = _data().get("pattern", [])
     out = tuple(_info(i, r) for i, r in enumerate(raw))
+    check_patterns(out)
+    return out
+
+
+def check_patterns(out: tuple[PatternInfo, ...]) -> None:
+    """Raise ``ValueError`` on a rule the engines cannot run (``load_patterns`` calls it)."""
     seen: set[str] = set()
     for p in out:
         if p.id in seen:
@@ -169,9 +180,10 @@ def load_patterns() -> tuple[PatternInfo, ...]:
             raise ValueError(f"pattern {p.id!r} needs exactly one of key/match")
         if not p.needles or not all(p.needles):
             raise ValueError(f"pattern {p.id!r} needs non-empty needles (prefilter)")
+        if p.unless is not None and not p.match:
+            raise ValueError(f"pattern {p.id!r}: unless needs a match regex")
         if p.side is not None and p.side not in _SIDES:
             raise ValueError(f"pattern {p.id!r}: side must be one of {sorted(_SIDES)}")
-    return out
 
 
 @lru_cache(maxsize=1)

@@ -49,7 +49,13 @@ PROXIES: tuple[str, ...] = ("nginx", "haproxy", "apache")
 # each kind its own way (``_start_proxy``): nginx ``proxy_pass http://unix:PATH:`` and
 # ``fastcgi_pass``; HAProxy ``unix@PATH`` and ``proto fcgi`` with an ``fcgi-app`` (2.1+);
 # Apache ``unix:PATH|http://localhost/`` and ``fcgi://`` (mod_proxy_fcgi).
-BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix", "fpm-tcp", "fpm-unix")
+# Real app servers (``lab.runtime.appservers``: gunicorn with sync workers, uWSGI's HTTP socket,
+# Node's http.Server) on 127.0.0.1, serving the lab's app (``/crash``, ``/slow/N``,
+# ``/status/NNN``): a proxy meets their own behaviour (gunicorn's worker timeout, uWSGI's
+# harakiri, a Node process that an uncaught exception ends), and their own logs and configs are
+# given to diagnose as a user would (``--app-log``, ``--app-conf``).
+APP_BACKENDS: tuple[str, ...] = ("gunicorn", "uvicorn", "uwsgi", "node")
+BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix", "fpm-tcp", "fpm-unix", *APP_BACKENDS)
 HTTP_BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix")
 FPM_BACKENDS: tuple[str, ...] = ("fpm-tcp", "fpm-unix")
 # steady: a few sequential GETs; bursty: concurrent bursts with idle gaps (a reused keep-alive
@@ -97,6 +103,11 @@ class Fault:
     # what the proxy logs differs by backend kind: (proxy, kind) -> proof, where kind is a
     # backend ("unix") or "fpm" for both PHP-FPM kinds; else ``proof[proxy]``
     proof_kind: dict[tuple[str, str], str] = field(default_factory=dict)
+    # how long the proxy waits for the response (the app server's own limit must come first in
+    # a fault where the app server kills its worker)
+    proxy_timeout: float = PROXY_TIMEOUT
+    # backend kind -> what the app server's own log shows for the fault (checked with the proxy's)
+    app_proof: dict[str, str] = field(default_factory=dict)
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -132,7 +143,7 @@ FAULTS: tuple[Fault, ...] = (
         "nginx": r"upstream timed out \(110: Connection timed out\) while reading response header",
         "haproxy": _HA + r"504 \d+ - - sH--",
         "apache": r"\(70007\)The timeout specified has expired",
-    }, traffic=("steady", "post")),
+    }, traffic=("steady", "post"), backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS),
     Fault("crash", "backend-crashed", "crash", {
         "nginx": r"upstream prematurely closed connection while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
@@ -143,7 +154,7 @@ FAULTS: tuple[Fault, ...] = (
         # AH01067 (no FastCGI header) and AH01075 (error dispatching request)
         ("nginx", "fpm"): r"upstream prematurely closed FastCGI stdout|recv\(\) failed \(104",
         ("apache", "fpm"): r"AH01067|AH01075|AH01068",
-    }),
+    }, backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS),
     Fault("reset", "backend-crashed", "reset", {
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\) while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
@@ -157,7 +168,26 @@ FAULTS: tuple[Fault, ...] = (
         "nginx": r'access:" 502 .*upstream_status="502"',
         "haproxy": _HA + r"502 \d+ - - ----",
         "apache": r'access:" 502 ',
-    }, traffic=("steady", "bursty"), made_by_proxy=False),
+    }, traffic=("steady", "bursty"), made_by_proxy=False,
+       backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS),
+    # The app server's own time limit kills the worker mid-request, before the proxy's: gunicorn's
+    # ``timeout`` (arbiter.py murder_workers: "[CRITICAL] WORKER TIMEOUT (pid:N)", SIGABRT) and
+    # uWSGI's ``harakiri`` ("HARAKIRI ON WORKER N", core/master_utils.c).  Behind uWSGI the proxy
+    # sees the connection close before a status line, as for a crash.  gunicorn's sync worker
+    # turns the SIGABRT into SystemExit inside the app (workers/base.py handle_abort), catches it
+    # and answers 500 itself (sync.py handle_request -> handle_error): the proxy relays a 500.
+    # Either way the app server's log and config decide that it was too slow (the lab
+    # scenarios' gunicorn and harakiri faults).
+    Fault("app-timeout", "backend-too-slow", "worker-timeout", {
+        "nginx": r"upstream prematurely closed connection while reading response header",
+        "haproxy": _HA + r"502 \d+ - - SH--",
+        "apache": r"AH01102: error reading status line from remote server",
+    }, traffic=("steady", "post"), backends=("gunicorn", "uwsgi"), proxy_timeout=8.0, proof_kind={
+        ("nginx", "gunicorn"): r'access:" 500 .*upstream_status="500"',
+        ("haproxy", "gunicorn"): _HA + r"500 \d+ - - ----",
+        ("apache", "gunicorn"): r'access:" 500 ',
+    },
+       app_proof={"gunicorn": r"WORKER TIMEOUT", "uwsgi": r"HARAKIRI ON WORKER"}),
     Fault("keepalive-close", "keepalive-race", "keepalive-closer", {
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed",
     }, traffic=("post",), keepalive=True, backends=("tcp4", "tcp6")),
@@ -264,10 +294,52 @@ def _host(family: str) -> str:
     return "::1" if family == "tcp6" else "127.0.0.1"
 
 
-def _backend(stack: Stack, cell: Cell) -> str:
+# the path of the lab app (``lab.runtime.appservers``) that shows each fault's mode on a real app
+# server; longer than the proxy's timeout where the proxy is to time out, longer than the app
+# server's own limit (1 s) where the app server is to kill its worker
+APP_PATH: dict[str, str] = {
+    "crash": "/orders/crash", "slow": f"/orders/slow/{SLOW_DELAY}",
+    "status502": "/orders/status/502", "worker-timeout": "/orders/slow/4",
+}
+# the app server's own config per kind: its time limit 1 s for a worker-timeout fault, else the
+# usual (gunicorn's default 30 s, two workers so a slow request does not block the next)
+_APP_CONF: dict[tuple[str, bool], str] = {
+    ("gunicorn", False): "workers = 2\ntimeout = 30\n",
+    ("gunicorn", True): "workers = 1\ntimeout = 1\n",
+    ("uwsgi", False): "processes = 2\n",
+    ("uwsgi", True): "processes = 1\nharakiri = 1\n",
+}
+
+
+def _app_server(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
+    """Start the cell's real app server; its log (and config) become the run's evidence, as a
+    user gives them (``--app-log``, ``--app-conf``).  Its ``127.0.0.1:port``."""
+    from why502.lab.runtime.appservers import start_gunicorn, start_node, start_uvicorn, start_uwsgi
+
+    limit = cell.fault.mode == "worker-timeout"
+    if cell.backend == "gunicorn":
+        _proc, port, conf = start_gunicorn(stack, _APP_CONF[("gunicorn", limit)])
+        run.app_logs.append(stack.root / "logs" / "gunicorn.log")
+    elif cell.backend == "uvicorn":  # its log is its stderr; its settings are its command line
+        _proc, port, _app = start_uvicorn(stack)
+        run.app_logs.append(stack.root / "logs" / "uvicorn.out")
+        return f"127.0.0.1:{port}"
+    elif cell.backend == "uwsgi":
+        _proc, port, conf = start_uwsgi(stack, _APP_CONF[("uwsgi", limit)])
+        run.app_logs.append(stack.root / "logs" / "uwsgi.log")
+    else:  # Node: keepAliveTimeout its default 5 s; an uncaught exception's stack on stderr
+        _proc, port, conf = start_node(stack, keepalive_ms=5000)
+        run.app_logs.append(stack.root / "logs" / "node.out")
+    run.app_confs.append(conf)
+    return f"127.0.0.1:{port}"
+
+
+def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
     """Start the cell's backend (none for a stopped one) and return its target: ``host:port``,
     ``[::1]:port``, or ``unix:PATH`` (a path nothing listens on when stopped)."""
     fault, kind = cell.fault, cell.backend
+    if kind in APP_BACKENDS:
+        return _app_server(stack, cell, run)
     if kind in FPM_BACKENDS:
         if fault.mode is None:
             return (f"unix:{stack.p.run / 'php-fpm.sock'}" if kind == "fpm-unix"
@@ -287,7 +359,10 @@ def _backend(stack: Stack, cell: Cell) -> str:
 
 
 def _path(cell: Cell) -> str:
-    """The path the clients ask for: PHP-FPM runs ``www/app.php``."""
+    """The path the clients ask for: PHP-FPM runs ``www/app.php``; a real app server shows the
+    fault's mode on a path of its app (``APP_PATH``)."""
+    if cell.backend in APP_BACKENDS and cell.fault.mode is not None:
+        return APP_PATH[cell.fault.mode]
     return "/app.php" if cell.backend in FPM_BACKENDS else "/orders"
 
 
@@ -297,6 +372,7 @@ def _start_proxy(stack: Stack, cell: Cell, target: str) -> None:
     sock = target.removeprefix("unix:") if target.startswith("unix:") else ""
     www = stack.p.www
     slow_client = cell.traffic in CLIENT_TRAFFIC
+    timeout = cell.fault.proxy_timeout
     if cell.proxy == "nginx":
         # a slow client's timeouts are logged at info (ngx_http_request_body.c, ngx_http_upstream.c)
         level = "info" if slow_client else "warn"
@@ -304,27 +380,27 @@ def _start_proxy(stack: Stack, cell: Cell, target: str) -> None:
                   if slow_client else "")
         if fpm:
             stack.start_nginx(server(stack, client + php_location(
-                stack, target, f"fastcgi_read_timeout {PROXY_TIMEOUT}s;")), error_level=level)
+                stack, target, f"fastcgi_read_timeout {timeout:g}s;")), error_level=level)
             return
         address = f"unix:{sock}:" if sock else target
         if slow_client:
             stack.start_nginx(server(stack, client + f"location / {{\n    proxy_pass http://{address};\n"
-                                                     f"    proxy_read_timeout {PROXY_TIMEOUT}s;\n}}\n"),
+                                                     f"    proxy_read_timeout {timeout:g}s;\n}}\n"),
                               error_level=level)
         elif cell.fault.keepalive:
             stack.start_nginx(
                 f"upstream app {{\n    server {address};\n    keepalive 8;\n    keepalive_timeout 60s;\n}}\n"
                 + server(stack, f"location / {{\n    proxy_pass http://app;\n    proxy_http_version 1.1;\n"
                                 f"    proxy_set_header Connection \"\";\n"
-                                f"    proxy_read_timeout {PROXY_TIMEOUT}s;\n}}\n"))
+                                f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
         else:
             stack.start_nginx(server(stack, f"location / {{\n    proxy_pass http://{address};\n"
-                                            f"    proxy_read_timeout {PROXY_TIMEOUT}s;\n}}\n"))
+                                            f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
     elif cell.proxy == "haproxy":
         # retries 0: a refused connect is otherwise retried after 1 s (backend.c); FastCGI
         # through an fcgi-app section (configuration.txt 10.1, HAProxy 2.1+)
         address = f"unix@{sock}" if sock else target
-        defaults = f"retries 0\ntimeout server {PROXY_TIMEOUT}s"
+        defaults = f"retries 0\ntimeout server {timeout:g}s"
         frontend = ""
         if slow_client:  # the request must be whole before it goes on (http-buffer-request)
             defaults += f"\ntimeout client {CLIENT_TIMEOUT}s\ntimeout http-request {CLIENT_TIMEOUT}s"
@@ -337,7 +413,7 @@ def _start_proxy(stack: Stack, cell: Cell, target: str) -> None:
             stack.start_haproxy(f"server web1 {address}", defaults=defaults, frontend=frontend)
     elif cell.proxy == "apache":
         # Timeout: the core's wait on a client read or write (core.html#timeout)
-        head = f"ProxyTimeout {PROXY_TIMEOUT}\n" + (f"Timeout {CLIENT_TIMEOUT}\n" if slow_client else "")
+        head = f"ProxyTimeout {timeout:g}\n" + (f"Timeout {CLIENT_TIMEOUT}\n" if slow_client else "")
         if fpm:
             url = f"unix:{sock}|fcgi://localhost{www}/$1" if sock else f"fcgi://{target}{www}/$1"
             stack.start_apache(head + f'ProxyPassMatch "^/(.*\\.php)$" "{url}"\n')
@@ -401,7 +477,7 @@ def build(cell: Cell) -> Callable[[Stack, ScenarioRun], None]:
 
     def provoke(stack: Stack, run: ScenarioRun) -> None:
         fault = cell.fault
-        target = _backend(stack, cell)
+        target = _backend(stack, cell, run)
         _start_proxy(stack, cell, target)
         run.steps.append(f"{cell.proxy} -> {target} ({cell.backend}, {fault.mode or 'nothing listens'}), "
                          f"{cell.traffic} traffic")
@@ -424,6 +500,8 @@ def _diagnose_argv(run: ScenarioRun) -> list[str]:
     argv += ["--error-log", str(run.error_log), "--kernel-log", str(run.kernel_log)]
     if run.fpm_log is not None:  # PHP-FPM's own log, as a user with PHP-FPM gives it
         argv += ["--fpm-log", str(run.fpm_log)]
+    argv += [a for path in run.app_logs for a in ("--app-log", str(path))]  # an app server's own
+    argv += [a for path in run.app_confs for a in ("--app-conf", str(path))]
     return argv
 
 
@@ -442,6 +520,12 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
     args = argv[argv.index("json") + 1:]
     if "--kernel-log" in args:
         i = args.index("--kernel-log")
+        del args[i:i + 2]
+    # watch follows an app server's log as ``--fpm-log`` ("PHP-FPM (or app) log") and reads no
+    # app config
+    args = [("--fpm-log" if a == "--app-log" else a) for a in args]
+    while "--app-conf" in args:
+        i = args.index("--app-conf")
         del args[i:i + 2]
     seconds = WATCH_SECONDS if served_5xx else WATCH_QUIET_SECONDS
     return [*argv[:3], "watch", "--format", "jsonl", "--listen", "off", "--from-start",
@@ -477,9 +561,12 @@ def run_cell(cell: Cell) -> CellResult:
     result = CellResult(cell=cell.name, proxy=cell.proxy, fault=cell.fault.name, backend=cell.backend,
                         traffic=cell.traffic, noise=cell.noise, expected=cell.fault.cause or HEALTHY)
     log, proof = cell.fault.proof_for(cell.proxy, cell.backend, cell.traffic)
+    expect: tuple[tuple[str, str], ...] = ((log, proof),)
+    if cell.backend in cell.fault.app_proof:  # and the app server's own log, where it has one
+        expect += (("app", cell.fault.app_proof[cell.backend]),)
     scenario = Scenario(name=cell.name, cause=cell.fault.cause or HEALTHY, title=cell.name,
                         description=cell.name,
-                        symptoms=(), expect=((log, proof),), func=build(cell),
+                        symptoms=(), expect=expect, func=build(cell),
                         needs=("ipv6",) if cell.backend == "tcp6" else (), proxy=cell.proxy)
     start = time.monotonic()
     try:

@@ -322,8 +322,19 @@ def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Cla
 
 
 @lru_cache(maxsize=1)
-def _match_rules() -> tuple[tuple[PatternInfo, re.Pattern[str]], ...]:
-    return tuple((p, re.compile(p.match)) for p in load_patterns() if p.match)
+def _match_rules() -> tuple[tuple[PatternInfo, re.Pattern[str], re.Pattern[str] | None], ...]:
+    """Each ``match`` rule with its regex and its ``unless`` regex (None: no exclusion)."""
+    return tuple((p, re.compile(p.match), re.compile(p.unless) if p.unless else None)
+                 for p in load_patterns() if p.match)
+
+
+def _rule_match(rx: re.Pattern[str], unless: re.Pattern[str] | None, text: str) -> re.Match[str] | None:
+    """``rx`` searched in ``text``, unless the rule's ``unless`` regex finds the text too
+    (``PatternInfo.unless``): then the line is not this rule's, and the next rule's turn."""
+    m = rx.search(text)
+    if m is None or (unless is not None and unless.search(text)):
+        return None
+    return m
 
 
 def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
@@ -335,14 +346,14 @@ def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
         if sess is not None:
             p = resolve(families().session, sess.ts, None, None, None, "<NOSRV>" if sess.nosrv else None)
             return _record(p, sess.head, text, wrapper_time) if p is not None else None
-    for p, rx in _match_rules():
+    for p, rx, unless in _match_rules():
         if not any(n in low for n in p.needles):
             continue
         if p.source not in heads:
             heads[p.source] = head_for(p.source, text)
         head = heads[p.source]
         target = head.msg if head is not None else text
-        m = rx.search(target)
+        m = _rule_match(rx, unless, target)
         if not m:
             continue
         if p.errno and (head is None or head.errno not in p.errno):
@@ -356,9 +367,9 @@ def match_source(source: str, text: str) -> Classified | None:
     program wrote it (the kernel log, journald's ``UNIT=`` messages, audit records): the same
     rules and captures as ``classify_line``, without guessing the program from the line's head."""
     low = text.lower()
-    for p, rx in _match_rules():
+    for p, rx, unless in _match_rules():
         if p.source == source and any(n in low for n in p.needles):
-            m = rx.search(text)
+            m = _rule_match(rx, unless, text)
             if m:
                 return _record(p, Head(msg=text), text, None, m)
     return None

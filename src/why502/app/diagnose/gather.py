@@ -100,6 +100,13 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     if not options.offline:
         host = read_host(conf, since, diags, kernel_log_given=bool(options.kernel_log))
         live, probe_dicts = read_live(conf, options.probe_timeout, diags, inputs)
+        if live.probes:  # a backend's own 5xx on the route the clients asked for, not on /
+            from why502.app.diagnose.probes import probe_failed_path
+
+            found_probes = dict(live.probes)
+            probe_failed_path(list(conf.facts.targets), found_probes, probe_dicts,
+                              logs.facts.client_5xx, options.probe_timeout)
+            live = replace(live, probes=found_probes)
     clock = RunClock(offline=options.offline, now=options.now or datetime.now(),
                      inputs_end=_access_end(logs.stats))
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from why502.evidence.model import TargetFact
+from why502.evidence.model import ClientFailures, TargetFact
 from why502.facts.probes import ProbeResult, ProbeTarget
 from why502.sources.probes import probe
 
@@ -31,6 +31,50 @@ def probe_targets(targets: list[TargetFact], timeout: float, *, path: str = "/"
     for key, t in seen.items():
         probes[key] = _tls_second_look(t, probes[key], timeout)
     return probes, as_json
+
+
+def failed_path(failures: ClientFailures | None) -> str | None:
+    """The path of the first request the clients got a 5xx for that no error-log line claims
+    (the proxy got a complete answer and relayed it), when it was a plain ``GET`` of another
+    path than ``/``: what a probe should ask to see the backend's own 5xx.  None otherwise (no
+    such request, another method, a path with spaces or control characters)."""
+    if failures is None or failures.total - failures.by_proxy <= 0 or not failures.request:
+        return None
+    parts = failures.request.split(" ")
+    if len(parts) != 3 or parts[0] != "GET" or not parts[2].startswith("HTTP/"):
+        return None
+    path = parts[1]
+    if not path.startswith("/") or path == "/" or len(path) > 2048 or any(
+            ord(ch) < 33 or ord(ch) == 127 for ch in path):
+        return None
+    return path
+
+
+def probe_failed_path(targets: list[TargetFact], found: dict[str, ProbeResult],
+                      as_json: dict[str, dict[str, Any]], failures: ClientFailures | None,
+                      timeout: float) -> None:
+    """Ask each target whose ``GET /`` answered below 500 for the path its clients got a 5xx
+    on (``failed_path``), and keep that answer when it is a 5xx (in ``found`` and ``as_json``).
+
+    Why: a backend's own 5xx is often one route's (an app's ``/orders`` handler), not ``/``'s;
+    an access log without upstream fields (Apache's ``combined``: mod_log_config has no upstream
+    item) leaves a live answer the only proof that the backend made it.  The request is the one
+    a client already sent and got a complete 5xx for (no error-log line claims it), a ``GET``
+    (safe and idempotent, RFC 9110 9.2.1), once per target, bounded by ``timeout``."""
+    path = failed_path(failures)
+    if path is None:
+        return
+    for t in targets:
+        first = found.get(t.key)
+        status = first.protocol.status if first is not None and first.protocol is not None else None
+        if first is None or status is None or status >= 500 or t.uses_variables:
+            continue
+        again = probe(t, timeout, path=path)
+        got = again.protocol.status if again.protocol is not None else None
+        if got is not None and got >= 500:
+            again = replace(again, detail=f"GET {path}: {again.detail}".rstrip(": "))
+            found[t.key] = again
+            as_json[t.key] = again.to_dict()
 
 
 def _tls_second_look(t: TargetFact, res: ProbeResult, timeout: float) -> ProbeResult:

@@ -64,6 +64,32 @@ def app(environ, start_response):
 application = app
 '''
 
+# The same app as ASGI, for uvicorn: /crash ends the one server process (``os._exit``: uvicorn
+# without --workers serves in a single process, so it is gone, as Node is after an uncaught
+# exception); uvicorn itself logs a request's exception and answers 500.
+ASGI_APP = '''\
+import asyncio
+import os
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    path = scope.get("path", "/")
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    if "/slow/" in path:
+        await asyncio.sleep(float(path.rsplit("/", 1)[-1]))
+    if "/crash" in path:
+        os._exit(1)
+    status = int(path.rsplit("/", 1)[-1]) if "/status/" in path else 200
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"3")]})
+    await send({"type": "http.response.body", "body": b"ok\\n"})
+'''
+
 NODE_APP = '''\
 const http = require("http");
 const server = http.createServer((req, res) => {
@@ -129,6 +155,21 @@ def start_gunicorn(stack: Stack, conf: str, *, argv: tuple[str, ...] = ()) -> tu
                        cwd=stack.root / "app")
     wait_port(port, proc)
     return proc, port, conf_path
+
+
+def start_uvicorn(stack: Stack) -> tuple[Process, int, Path]:
+    """uvicorn (one process, its default) serving ``ASGI_APP`` on a random loopback port; its
+    log (uvicorn logs to stderr) in logs/uvicorn.out.  Returns the process, the port, the app."""
+    exe = bin_of("uvicorn")
+    if exe is None:
+        raise LabSkip("uvicorn is not installed (pip install uvicorn)")
+    port = free_port()
+    app = stack.write_file("app/asgi_app.py", ASGI_APP)
+    proc = stack.spawn("uvicorn", [exe, "--host", "127.0.0.1", "--port", str(port),
+                                   "--app-dir", str(stack.root / "app"), "asgi_app:app"],
+                       cwd=stack.root / "app")
+    wait_port(port, proc)
+    return proc, port, app
 
 
 def start_uwsgi(stack: Stack, ini: str) -> tuple[Process, int, Path]:
