@@ -80,7 +80,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
         facts = read_edge(options, families, since, diags, inputs, discovered)
         clock = RunClock(offline=options.offline, now=options.now or datetime.now())
         return Gathered(Evidence(edge=facts, clock=clock), diags, inputs,
-                        edge_config=edge_config(options, diags))
+                        edge_config=edge_config(options, diags, families, inputs))
     edge_facts = EdgeFacts()
     paths, families = edge_logs(options)
     if paths:  # an edge's log next to the proxy's own inputs: both read, one report
@@ -104,7 +104,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,
                   clock=clock, apps=apps, k8s=read_k8s(options, diags, inputs), edge=edge_facts)
     return Gathered(ev, diags, inputs, logs.stats, probe_dicts,
-                    edge_config=edge_config(options, diags) if with_apps else None)
+                    edge_config=edge_config(options, diags, families, inputs) if with_apps else None)
 
 
 def read_k8s(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict[str, Any]) -> KubeFacts:
