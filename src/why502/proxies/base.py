@@ -164,6 +164,10 @@ class Hooks:
     #: line that is no request), so ``watch`` counts its requests as ``access_log`` has
     #: diagnose read them (None: the access log is nginx's own format)
     watch_access: str | None = None
+    #: app.fix: ``(config) -> str | None``: a sentence when the config read is owned by a control
+    #: plane (an xDS-managed Envoy: ``proxies.envoy.xds``), so ``fix`` prints its lint findings'
+    #: changes in the control plane's terms and refuses ``--apply``; "": never managed
+    managed: str = ""
 
 
 @dataclass(frozen=True)

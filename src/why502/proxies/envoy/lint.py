@@ -49,6 +49,7 @@ from why502.findings.lint import LintFinding, LintNote
 from why502.proxies.envoy.config import HTTP_OPTIONS, Cluster, EnvoyConfig, Map, duration_seconds
 from why502.proxies.envoy.edit import add_key, set_value
 from why502.proxies.envoy.proxy import PROXY
+from why502.proxies.envoy.xds import advice
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[Lin
         out.append(finding(
             rule, f"cluster {cl.name}: the upstream idle_timeout is {now}, longer than {backend}; a "
             "request sent on a connection the backend is closing gets 503 UC "
-            "(upstream_reset_before_response_started{connection_termination})",
+            "(upstream_reset_before_response_started{connection_termination})"
+            + advice(inp.config, cl.name, "idle_timeout", f"{fix_s}s"),
             idle.file or cl.file, idle.line or cl.line, _idle_diff(inp.config, cl, f"{fix_s}s")))
     return out
 
@@ -184,7 +186,9 @@ def check_retry_without_reset(inp: EnvoyLintInput, rule: LintRule) -> list[LintF
         out.append(finding(
             rule, f"route {r.match} (cluster {', '.join(r.clusters) or '?'}): retry_on "
             f"'{r.retry_on.value}' retries no reset and no refused connection: a backend that closes "
-            "or refuses the connection answers the client 503 (UC/UF) at the first try",
+            "or refuses the connection answers the client 503 (UC/UF) at the first try"
+            + advice(cfg, r.clusters[0] if r.clusters else "", "retry",
+                     ",".join([*sorted(conditions), "reset", "connect-failure"])),
             r.retry_on.file, r.retry_on.line, diff))
     return out
 
@@ -230,7 +234,7 @@ def check_no_outlier_detection(inp: EnvoyLintInput, rule: LintRule) -> list[Lint
         out.append(finding(
             rule, f"cluster {cl.name} has {len(cl.endpoints)} endpoints and neither outlier_detection nor "
             "health_checks: a host that stops keeps getting its share of the requests (503 UF/UC) "
-            "while the others could answer", cl.file, cl.line, diff))
+            "while the others could answer" + advice(cfg, cl.name, "outlier", 5), cl.file, cl.line, diff))
     return out
 
 
@@ -261,7 +265,8 @@ def check_circuit_breaker_below_concurrency(inp: EnvoyLintInput, rule: LintRule)
         out.append(finding(
             rule, f"cluster {cl.name}: its circuit breakers let {running} requests run ({name} "
             f"{low.value}) and {waiting} wait (max_pending_requests {pending.value}), below the "
-            f"{inp.concurrency} expected at once (--concurrency): the rest get 503 UO at once",
+            f"{inp.concurrency} expected at once (--concurrency): the rest get 503 UO at once"
+            + advice(cfg, cl.name, "breakers", inp.concurrency),
             where.file or cl.file, where.line or cl.line, diff))
     return out
 
@@ -296,6 +301,7 @@ def check_route_timeout_below_backend(inp: EnvoyLintInput, rule: LintRule) -> li
         now = f"{t.value} (Envoy's default)" if t.is_default else t.value
         out.append(finding(
             rule, f"route {r.match} (cluster {', '.join(r.clusters) or '?'}): timeout {now} is shorter than "
-            f"the backend's {inp.backend_timeout:g}s: slower requests get 504 UT while the backend works on",
+            f"the backend's {inp.backend_timeout:g}s: slower requests get 504 UT while the backend works on"
+            + advice(cfg, r.clusters[0] if r.clusters else "", "route_timeout", value),
             t.file or r.file, t.line or r.line, diff))
     return out

@@ -56,7 +56,9 @@ class Envoy(BaseProxy):
                   log_family="why502.proxies.envoy.log:ENVOY",
                   facts="why502.proxies.envoy.facts",
                   # its admin API: /clusters, /stats, /config_dump (live_groups, dump_config)
-                  source="why502.proxies.envoy.source")
+                  source="why502.proxies.envoy.source",
+                  # Istio, Envoy Gateway, any xDS: changes said in their terms, never applied
+                  managed="why502.proxies.envoy.xds:managed")
 
     def detect(self, raw: str, masked: str) -> int:
         """A bootstrap's keys at line starts (YAML), a JSON document whose top keys are a
