@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunMain
+from tests.lab.test_edge_lab_live import KNOWN_WRONG
 from tests.support.paths import FIXTURES_DIR
 from why502.lab.scenarios.model import EDGE
 
@@ -25,13 +26,10 @@ RECORDED = FIXTURES_DIR / "recorded"
 DIRS = sorted(p for p in RECORDED.iterdir() if p.is_dir()
               and json.loads((p / "meta.json").read_text()).get("proxy") in EDGE)
 
-_RELAYED = ("a 5xx the app sent is only in Caddy's access log; its own log has no line of it "
-            "(the same as live: tests/lab/test_edge_lab_live.py KNOWN_WRONG)")
+# the live lab's known-wrong ones are wrong from their files too, and two more the live
+# probes settle
 OFFLINE_WRONG: dict[str, str] = {
-    "caddy-app-returned-5xx": _RELAYED,
-    "caddy-gunicorn-worker-timeout": _RELAYED,
-    "caddy-keepalive-race": "Caddy keeps idle connections by default and its facts do not say "
-                            "so (as live)",
+    **KNOWN_WRONG,
     "envoy-upstream-tls-mismatch": "Envoy's default access-log line says only UF; live, the TLS "
                                    "probe of the endpoint tells a plain-HTTP port",
     "caddy-fpm-socket-missing": "offline the missing PHP-FPM socket is not tied to the pool "
