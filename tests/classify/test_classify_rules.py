@@ -146,7 +146,10 @@ _CLOSED = {"premature-close", "connection-reset", "broken-pipe"}
 EQUIVALENT = {"premature-close": _CLOSED, "connection-reset": _CLOSED, "broken-pipe": _CLOSED}
 
 
-@pytest.mark.parametrize("scenario", sorted(p.name for p in RECORDED.iterdir() if p.is_dir()))
+# Envoy's and Caddy's recordings (their access log, their JSON log) are read as an edge's log,
+# not by these rules: tests/lab/test_edge_recordings.py diagnoses them
+@pytest.mark.parametrize("scenario", sorted(p.name for p in RECORDED.iterdir() if p.is_dir()
+                                            and not p.name.startswith(("envoy-", "caddy-"))))
 def test_recorded_scenarios(scenario: str) -> None:
     d = RECORDED / scenario
     meta = json.loads((d / "meta.json").read_text())

@@ -66,8 +66,10 @@ def fixture_args(name: str) -> list[str]:
     return args
 
 
-RECORDED = sorted(p.name for p in FIXTURES.iterdir() if (p / "meta.json").exists()) \
-    if FIXTURES.is_dir() else []
+# Envoy's and Caddy's recordings are left out: the schema's inputs.proxy lists nginx, apache and
+# haproxy only (open); tests/lab/test_edge_recordings.py diagnoses them
+RECORDED = sorted(p.name for p in FIXTURES.iterdir() if (p / "meta.json").exists()
+                  and not p.name.startswith(("envoy-", "caddy-"))) if FIXTURES.is_dir() else []
 
 
 @pytest.fixture()

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.paths import FIXTURES_DIR
 from why502.lab.scenarios import RECORDINGS
+from why502.lab.scenarios.model import EDGE
 
 RECORDED = FIXTURES_DIR / "recorded"
 DIRS = sorted(p for p in RECORDED.iterdir() if p.is_dir())
@@ -20,11 +21,9 @@ LOGS = {"error": "error_log", "access": "access_log", "fpm": "fpm_log", "kernel"
 def test_every_recording_recipe_has_a_fixture() -> None:
     names = {p.name for p in DIRS}
     missing = set(RECORDINGS) - names
-    # socket-permissions needs root to record.  Envoy's and Caddy's scenarios (h/edgelab) are
-    # run live by tests/lab/test_edge_lab_live.py; their recordings are not made yet (the fixture
-    # layout below knows nginx, HAProxy and Apache only): listed as open in docs/guide/lab.md.
-    edge = {name for name, s in RECORDINGS.items() if s.proxy in ("envoy", "caddy")}
-    assert missing <= {"socket-permissions"} | edge, missing - edge
+    # socket-permissions needs root to record.  Envoy's and Caddy's are recorded too (h/envoyadmin;
+    # their offline diagnoses: tests/lab/test_edge_recordings.py)
+    assert missing <= {"socket-permissions"}, missing
 
 
 @pytest.mark.parametrize("folder", DIRS, ids=[p.name for p in DIRS])
@@ -38,7 +37,9 @@ def test_fixture_layout_and_expectations(folder: Path) -> None:
     proxy = meta.get("proxy", "nginx")
     main = {"nginx": ("nginx.conf", "error.log", "access.log"),
             "haproxy": ("haproxy.cfg", "haproxy.log"),
-            "apache": ("apache2.conf", "apache-error.log")}[proxy]
+            "apache": ("apache2.conf", "apache-error.log"),
+            # the edge proxies: Envoy's evidence is its access log, Caddy's its own log (stderr)
+            "envoy": ("envoy.yaml", "envoy-access.log"), "caddy": ("Caddyfile", "caddy.out")}[proxy]
     for name in main:
         assert (folder / name).exists()
     for path in folder.rglob("*"):
@@ -54,6 +55,10 @@ def test_fixture_layout_and_expectations(folder: Path) -> None:
         return
     if proxy == "apache":
         assert "ErrorLog /lab/logs/apache-error.log" in (folder / "apache2.conf").read_text()
+        return
+    if proxy in EDGE:  # the program that wrote the logs, and the config naming them under /lab
+        assert meta["versions"][proxy].startswith(f"{proxy} "), meta["versions"]
+        assert "/lab/logs/" in (folder / main[0]).read_text()
         return
     # the config nginx ran with names the recorded logs under /lab
     conf = (folder / "nginx.conf").read_text()

@@ -53,6 +53,7 @@ def fixture_input(path: Path) -> Input:
         mem_total=parse_size(opts["mem_total"]) if "mem_total" in opts else None,
         nofile=int(opts["nofile"]) if "nofile" in opts else None,
         groups=tuple(opts["nginx_groups"].split(",")) if "nginx_groups" in opts else (),
+        concurrency=int(opts["concurrency"]) if "concurrency" in opts else None,
     )
     config = parse_nginx(path) if kind == DEFAULT else resolve(hooks.load_config)(str(path))  # type: ignore[operator]
     return spec.build(config, facts)

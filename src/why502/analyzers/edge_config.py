@@ -14,13 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from why502.evidence.model import GroupFact, TargetFact
+from why502.facts.live_group import GroupLive
 from why502.findings.model import EvidenceItem, Finding
 from why502.proxies import of
 
 
 def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[TargetFact],
-                groups: Mapping[str, GroupFact], files: Mapping[str, tuple[str, ...]]) -> list[Finding]:
-    """``findings`` with the config's facts about their target and group."""
+                groups: Mapping[str, GroupFact], files: Mapping[str, tuple[str, ...]],
+                live: Mapping[str, GroupLive] | None = None) -> list[Finding]:
+    """``findings`` with the config's facts about their target and group, and what the proxy's
+    admin API says of that group now (``live``: :func:`with_live`)."""
     p = of(proxy)
     v = p.vocabulary
     by_key = {t.key: t for t in targets}
@@ -37,6 +40,9 @@ def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[Targe
             if t is not None:
                 group = t.group or t.key
                 f = replace(f, target=f.target or t.key)
+        state = (live or {}).get(group or "")
+        if state is not None:
+            f = with_live(f, state, v.group)
         if t is None:
             out.append(f)
             continue
@@ -68,6 +74,56 @@ def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[Targe
                                   f"{name} above the time it needs (the diff doubles it, at least 30s).")
         out.append(replace(f, upstream=group, evidence=[*f.evidence, *items], fix=fix))
     return out
+
+
+# the counters a cause is read from, and what they prove (facts.live_group: set by the plug-in
+# that read the admin API, from the proxy's own stat names)
+_PROOF: dict[str, tuple[str, str]] = {
+    "backend-not-running": ("connect_failures", "connections to its hosts failed"),
+    "workers-exhausted": ("overflows", "requests were refused by its circuit breakers (overflow)"),
+    "keepalive-race": ("remote_resets", "connections were closed by the upstream with a request "
+                                        "in flight"),
+}
+
+
+def with_live(f: Finding, state: GroupLive, group_word: str) -> Finding:
+    """``f`` with its group's live state as evidence: the hosts taken out of balancing (with the
+    proxy's own flag words), the counters that are not zero, and -- when they prove the cause
+    (every host out for ``all-upstreams-down``, the counter of :data:`_PROOF`) -- a sentence and a
+    higher confidence.  Read now, so it says what holds now, not at the log's time."""
+    items: list[EvidenceItem] = []
+    target = state.host(f.target)
+    for h in (state.hosts_out or ())[:4]:
+        items.append(EvidenceItem(kind="probe", source=f"{state.source}/clusters", summary=(
+            f"admin API /clusters: {group_word} {state.name} host {h.address} health_flags "
+            f"{''.join(h.flags)} ({'; '.join(h.reasons)})")))
+    if target is not None and not target.out:
+        items.append(EvidenceItem(kind="probe", source=f"{state.source}/clusters", summary=(
+            f"admin API /clusters: {group_word} {state.name} host {target.address} health_flags "
+            + ("".join(target.flags) or "healthy") + " now")))
+    shown = {k: n for k, n in state.counters.items() if n}
+    if shown:
+        items.append(EvidenceItem(kind="probe", source=f"{state.source}/stats", summary=(
+            f"admin API /stats: {group_word} {state.name}: "
+            + ", ".join(f"{k} {n:,}" for k, n in shown.items()))))
+    said: list[str] = []
+    conf = f.confidence
+    if f.cause == "all-upstreams-down" and state.all_out:
+        said.append(f"its admin API shows every host of {group_word} {state.name} out of load "
+                    "balancing now (" + "; ".join(sorted({r for h in state.hosts for r in h.reasons}))
+                    + ")")
+        conf = max(conf, 0.95)
+    proof = _PROOF.get(f.cause)
+    if proof is not None and getattr(state, proof[0]):
+        said.append(f"its admin API counts {getattr(state, proof[0]):,} times that {proof[1]} "
+                    f"in {group_word} {state.name}")
+        conf = max(conf, 0.93)
+    ejected = [h for h in state.hosts_out if h.ejected]
+    if ejected:
+        said.append("outlier detection has ejected " + ", ".join(h.address for h in ejected[:3])
+                    + ": no request goes there until its ejection time ends")
+    explanation = f.explanation + ("" if not said else " Now, " + "; ".join(said) + ".")
+    return replace(f, evidence=[*f.evidence, *items], confidence=conf, explanation=explanation)
 
 
 # The request's path in an edge log line: Envoy's default format ``"GET /api/x HTTP/1.1"``

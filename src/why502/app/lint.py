@@ -48,6 +48,7 @@ class LintOptions:
     enable: list[str] = field(default_factory=list)  # off-by-default rules to run as well
     inline_ignores: bool = True  # honour "# why502: ignore" comments in the config
     proxy: str | None = None  # a registered proxy's name; None: detected from nginx_conf's content
+    concurrency: int | None = None  # requests in flight at once the site expects (--concurrency)
 
 
 @dataclass
@@ -124,7 +125,8 @@ def _named_file(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[st
     facts = LintFacts(pools=tuple(pools), header_bytes=options.header_bytes,
                       backend_timeout=options.backend_timeout,
                       backend_keepalive=options.backend_keepalive, somaxconn=options.somaxconn,
-                      mem_total=options.mem_total, nofile=options.nofile)
+                      mem_total=options.mem_total, nofile=options.nofile,
+                      concurrency=options.concurrency)
     findings = run_lint(spec.build(cfg, facts), only, ignore=ignore, inline=options.inline_ignores,
                         enable=enable)
     inputs: dict[str, Any] = {
@@ -200,7 +202,8 @@ def _host_proxy(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[st
     inp = spec.build(cfg, LintFacts(pools=tuple(pools), header_bytes=options.header_bytes,
                                     backend_timeout=options.backend_timeout,
                                     backend_keepalive=options.backend_keepalive, somaxconn=somaxconn,
-                                    mem_total=mem_total, nofile=nofile, groups=groups))
+                                    mem_total=mem_total, nofile=nofile, groups=groups,
+                                    concurrency=options.concurrency))
     findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
     inputs = {
         "nginx_conf": options.nginx_conf or cfg.source, "proxy": proxy.name, "files": cfg.files,
@@ -209,6 +212,8 @@ def _host_proxy(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[st
         "header_bytes": options.header_bytes, "backend_timeout": options.backend_timeout,
         "backend_keepalive": options.backend_keepalive,
     }
+    if options.concurrency is not None:
+        inputs["concurrency"] = options.concurrency
     return LintOutcome(cfg, findings, notes, inputs)
 
 

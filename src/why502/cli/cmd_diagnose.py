@@ -82,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "`kubectl` to ask the cluster read-only (docs/guide/kubernetes.md)")
     parser.add_argument("--k8s-namespace", metavar="NS",
                         help="with --k8s kubectl: read this namespace only (default: all)")
+    parser.add_argument("--admin-api", "--envoy-admin", metavar="URL", dest="admin_api",
+                        help="the proxy's admin API (Envoy's: http://127.0.0.1:9901): its live "
+                             "cluster state (/clusters, /stats) and, without --config, its config "
+                             "(/config_dump); read-only GETs; default: the config's admin "
+                             "address when it is on loopback (docs/proxies/envoy.md)")
     parser.add_argument("--discover", action="store_true",
                         help="with only logs named, also read this host's proxy config (nginx -T, "
                              "/etc/nginx/nginx.conf, the packaged HAProxy/Apache config) and "
@@ -106,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.demo and (args.nginx_conf or args.config or args.error_log or args.access_log or args.fpm_conf
                       or args.fpm_log or args.kernel_log or args.app_log or args.app_conf or args.since
-                      or args.discover or args.k8s):
+                      or args.discover or args.k8s or args.admin_api):
         raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
                          "flags and no --since")
     config_path(args)  # not both --config and --nginx-conf
@@ -117,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         since=args.since,
         offline=bool(args.offline or args.demo),
         demo=bool(args.demo), log_type=args.log_type, discover=bool(args.discover),
-        k8s=args.k8s, k8s_namespace=args.k8s_namespace)
+        k8s=args.k8s, k8s_namespace=args.k8s_namespace, admin_api=args.admin_api)
     named = [config_path(args), *args.error_log, *args.access_log, args.fpm_conf, *args.fpm_log,
              args.kernel_log, *args.app_log, *args.app_conf, args.k8s]
     if args.output:  # before the run: a refused -o costs nothing

@@ -17,6 +17,7 @@ from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
     from why502.app.fix.plan import Change, Plan
+    from why502.app.lint import LintOutcome
 
 DESCRIPTION = """\
 List the config changes that fix what diagnose (or lint) found -- finding, file, diff -- and change
@@ -113,6 +114,25 @@ def _require_fix_service(proxy: str | None, conf: str | None) -> None:
                          f"by hand (fix changes: {', '.join(fixable())})")
 
 
+def _managed(plan: Plan, outcome: LintOutcome, apply: bool) -> None:
+    """A config its control plane owns (``Hooks.managed``: an Envoy configured by Istio, Envoy
+    Gateway or any xDS server): the findings' changes are notes in the control plane's terms,
+    none is a change to make; with ``--apply`` they are printed and fix refuses (exit 3)."""
+    from why502.proxies import get
+    from why502.proxies.base import resolve
+
+    hook = get(plan.proxy).hooks.managed
+    why = resolve(hook)(outcome.config) if hook else None  # type: ignore[operator]
+    if not why:
+        return
+    plan.changes.clear()
+    plan.notes.append(str(why))
+    plan.notes.extend(f"{f.code} {f.where}: {f.message}" for f in outcome.findings)
+    if apply:
+        print_plan(plan)
+        raise InputError(f"fix --apply refuses: {why}")
+
+
 def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
     """The plan, and the main config this run found on this host (lint or a diagnosis run now):
     with a saved REPORT that is None, as a report's own idea of the config is only a claim
@@ -132,6 +152,7 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
         outcome = gather(LintOptions(nginx_conf=conf, proxy=proxy))
         plan = fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
                                  str(outcome.inputs.get("proxy") or DEFAULT))
+        _managed(plan, outcome, bool(args.apply))
         return plan, plan.nginx_conf
     if args.report:
         from why502.cli.cmd_render import load_report

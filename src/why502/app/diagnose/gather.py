@@ -81,7 +81,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
         clock = RunClock(offline=options.offline, now=options.now or datetime.now())
         # --k8s next to an edge's log: its targets are pod IPs (an Envoy/Istio %UPSTREAM_HOST%)
         return Gathered(Evidence(edge=facts, clock=clock, k8s=read_k8s(options, diags, inputs)),
-                        diags, inputs, edge_config=edge_config(options, diags))
+                        diags, inputs, edge_config=edge_config(options, diags, families, inputs))
     edge_facts = EdgeFacts()
     paths, families = edge_logs(options)
     if paths:  # an edge's log next to the proxy's own inputs: both read, one report
@@ -112,7 +112,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,
                   clock=clock, apps=apps, k8s=read_k8s(options, diags, inputs), edge=edge_facts)
     return Gathered(ev, diags, inputs, logs.stats, probe_dicts,
-                    edge_config=edge_config(options, diags) if with_apps else None)
+                    edge_config=edge_config(options, diags, families, inputs) if with_apps else None)
 
 
 def read_k8s(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict[str, Any]) -> KubeFacts:

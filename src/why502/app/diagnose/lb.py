@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
@@ -21,7 +21,9 @@ from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, snif
 from why502.errors import InputError
 from why502.evidence.lb_evidence import ErrorJoin, LbEvidence
 from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
+from why502.facts.live_group import GroupLive
 from why502.findings.model import Diagnostic
+from why502.proxies.base import resolve
 from why502.sources.proxyprocs import EdgeProcess
 
 
@@ -153,32 +155,81 @@ def _error_join(paths: list[str], families: tuple[str, ...]) -> ErrorJoin | None
 class EdgeConfig:
     """An edge proxy's ``--config``, read through its hooks (``Hooks.config_facts``): what
     ``analyzers.edge_config.with_config`` joins the ranked findings to (the group, the target's
-    config line, the route's timeout and its diff)."""
+    config line, the route's timeout and its diff); ``live``: its groups as its admin API shows
+    them now (Envoy's ``/clusters`` and ``/stats``), by group name."""
 
     proxy: str
     targets: tuple[TargetFact, ...]
     groups: Mapping[str, GroupFact]
     files: Mapping[str, tuple[str, ...]]
+    live: Mapping[str, GroupLive] = field(default_factory=dict)
 
 
-def edge_config(options: DiagnoseOptions, diagnostics: list[Diagnostic]) -> EdgeConfig | None:
+def edge_config(options: DiagnoseOptions, diagnostics: list[Diagnostic],
+                families: tuple[str, ...] = (), inputs: dict[str, Any] | None = None
+                ) -> EdgeConfig | None:
     """``--config`` next to an edge proxy's own log, read once, for a proxy whose config is read
-    through its hooks; else None, with a note that it was not read."""
-    from why502.app.diagnose.proxies import read_with_hooks
-    from why502.proxies import choose, get
+    through its hooks; with ``--admin-api`` and no ``--config``, the running proxy's own config
+    (its admin ``/config_dump``: ``source.dump_config``).  Live (not ``--offline``), a proxy
+    whose source plug-in reads its admin API (``source.live_groups``) has its groups' state read
+    too.  None when there is no config, with a note when it was not read."""
+    from why502.app.diagnose.proxies import load_with_hooks, view_with_hooks
+    from why502.proxies import PROXIES, choose, get
 
-    if not options.config:
+    admin = options.admin_api
+    if not options.config and not admin:
         return None
-    name = choose(options.proxy, options.config)
-    if get(name).hooks.config_facts is None:
+    if options.config:
+        name = choose(options.proxy, options.config)
+    else:  # the admin API of the proxy named, or of the one whose log this is
+        named = [options.proxy] if options.proxy else [f for f in families if f in PROXIES]
+        if len(named) != 1:
+            diagnostics.append(Diagnostic(severity="info", message=(
+                f"--admin-api {admin}: name the proxy it belongs to (--proxy NAME): not read")))
+            return None
+        name = named[0]
+    proxy = get(name)
+    if proxy.hooks.config_facts is None:
         diagnostics.append(Diagnostic(severity="info", message=(
             f"--config {options.config} ({name}) is not read with a load balancer's log")))
         return None
-    view = read_with_hooks(options, diagnostics, {}, name)
+    source = _admin_source(name)
+    if admin and source is None:
+        raise InputError(f"--admin-api: why502 reads no admin API of {proxy.vocabulary.title}")
+    cfg: object = None
+    if options.config:
+        cfg = load_with_hooks(options.config, name)
+        view = view_with_hooks(cfg, options.config, diagnostics, {}, name)
+    else:
+        if options.offline:
+            raise InputError("--admin-api reads a running proxy: not with --offline")
+        assert admin is not None and source is not None
+        cfg = source.dump_config(admin, options.probe_timeout)  # type: ignore[attr-defined]
+        view = view_with_hooks(cfg, f"{admin.rstrip('/')}/config_dump", diagnostics, {}, name)
     diagnostics.append(Diagnostic(severity="info", message=(
-        f"config {view.main_file} read: {len(view.groups)} {get(name).vocabulary.group}s, "
+        f"config {view.main_file} read: {len(view.groups)} {proxy.vocabulary.group}s, "
         f"{len(view.targets)} targets")))
-    return EdgeConfig(name, tuple(view.targets), view.groups, view.files)
+    live: dict[str, GroupLive] = {}
+    if source is not None and not options.offline:
+        live, notes, base = source.live_groups(cfg, admin, options.probe_timeout)  # type: ignore[attr-defined]
+        diagnostics.extend(Diagnostic(severity="info", message=n) for n in notes)
+        if base is not None and inputs is not None:
+            inputs["admin_api"] = base
+            inputs["admin_groups"] = {
+                g.name: {"hosts_out": {h.address: list(h.flags) for h in g.hosts_out},
+                         **dict(g.counters)} for g in live.values()}
+    return EdgeConfig(name, tuple(view.targets), view.groups, view.files, live)
+
+
+def _admin_source(name: str) -> object | None:
+    """The proxy's source plug-in when it reads an admin API (``live_groups``), else None."""
+    from why502.proxies import get
+
+    module = get(name).hooks.source
+    if not module:
+        return None
+    plugin = resolve(module)
+    return plugin if hasattr(plugin, "live_groups") else None
 
 
 def _before(time: str, cutoff: dt.datetime) -> bool:

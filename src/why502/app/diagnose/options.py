@@ -58,6 +58,9 @@ class DiagnoseOptions:
     # ask the cluster (read-only, only when named); ``--k8s-namespace`` narrows ``kubectl``
     k8s: str | None = None
     k8s_namespace: str | None = None
+    # ``--admin-api URL``: the proxy's admin API (Envoy's: /clusters, /stats, /config_dump), asked
+    # as named; unnamed, the config's admin address is asked when it is on loopback
+    admin_api: str | None = None
 
     def logs_only(self) -> bool:
         """Were only logs named (no config, no ``--proxy``, no ``--discover``)?

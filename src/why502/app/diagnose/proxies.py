@@ -121,12 +121,24 @@ def read_with_hooks(options: DiagnoseOptions, diags: list[Diagnostic], inputs: d
                     name: str) -> ProxyView:
     """A proxy's config read by its own hooks (``load_config``, then ``config_facts``): the
     path of any proxy whose ``Hooks.config_facts`` is set, with no branch here."""
-    proxy = get(name)
-    path = options.config or proxy.vocabulary.default_config
+    path = options.config or get(name).vocabulary.default_config
+    return view_with_hooks(load_with_hooks(path, name), path, diags, inputs, name)
+
+
+def load_with_hooks(path: str, name: str) -> object:
+    """The proxy's config at ``path`` read by its ``load_config`` hook; an unreadable file is
+    one line."""
     try:
-        cfg = resolve(proxy.hooks.load_config)(path)  # type: ignore[operator]
+        return resolve(get(name).hooks.load_config)(path)  # type: ignore[operator]
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def view_with_hooks(cfg: object, path: str, diags: list[Diagnostic], inputs: dict[str, Any],
+                    name: str) -> ProxyView:
+    """A config already loaded (from a file, or from a running proxy's admin API) as a
+    :class:`ProxyView`, through the proxy's ``config_facts`` hook."""
+    proxy = get(name)
     assert proxy.hooks.config_facts is not None
     targets, groups, files, listens_, notes = resolve(proxy.hooks.config_facts)(cfg)  # type: ignore[operator]
     diags += [Diagnostic("info", n) for n in notes]

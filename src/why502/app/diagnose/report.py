@@ -31,7 +31,7 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
         from why502.analyzers.edge_config import with_config
 
         c = g.edge_config
-        findings = with_config(findings, c.proxy, c.targets, c.groups, c.files)
+        findings = with_config(findings, c.proxy, c.targets, c.groups, c.files, c.live)
     inputs = dict(g.inputs)
     if started is not None:
         inputs["elapsed_ms"] = round((time.monotonic() - started) * 1000)

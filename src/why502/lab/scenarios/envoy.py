@@ -19,6 +19,7 @@ import time
 from why502.lab.runtime import Stack
 from why502.lab.runtime.appservers import start_uwsgi
 from why502.lab.runtime.plugins import lab_plugin
+from why502.lab.runtime.machine import free_port
 from why502.lab.scenarios.common import gunicorn
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
@@ -29,12 +30,14 @@ _LINE = r'"(?:GET|POST) /api\S* HTTP/1.1" '
 def _envoy(stack: Stack, run: ScenarioRun, address: str, *, route: str = "timeout: 5s",
            extra: str = "", tls: bool = False) -> None:
     """Envoy routes ``/api`` to the cluster ``api`` at ``address`` and ``/other`` to a healthy
-    lab backend (cluster ``other``); the run's evidence is its bootstrap and access log."""
+    lab backend (cluster ``other``); the run's evidence is its bootstrap and access log, and live
+    its admin API (on a random loopback port: ``/clusters``, ``/stats``)."""
     other = stack.add_backend("ok", name="other")
     lab = lab_plugin("envoy")
     lab.start_envoy_stack(stack, [("/api", "api", route), ("/other", "other", "timeout: 5s")],
                           [lab.envoy_cluster("api", address, extra=extra, tls=tls),
-                           lab.envoy_cluster("other", other.address)])
+                           lab.envoy_cluster("other", other.address)],
+                          admin=f"127.0.0.1:{free_port()}")
     run.config, run.access_log, _out = lab.envoy_paths(stack)
     run.culprits.append(address)
     run.record("GET /other (a healthy app)", stack.requests("/other/", count=2))

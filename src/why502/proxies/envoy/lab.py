@@ -100,19 +100,27 @@ def envoy_cluster(name: str, address: str, *, extra: str = "", tls: bool = False
     return "\n".join(lines) + "\n"
 
 
-def envoy_bootstrap(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str]) -> str:
+def envoy_bootstrap(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str],
+                    admin: str | None = None) -> str:
     """A complete static bootstrap: one listener on ``stack.listen`` whose HTTP connection manager
     writes Envoy's default access-log format to ``logs/envoy-access.log`` and routes each
-    ``(prefix, cluster, route keys)`` in order (route keys: ``timeout: 1s``, ...)."""
+    ``(prefix, cluster, route keys)`` in order (route keys: ``timeout: 1s``, ...).  ``admin``
+    (``127.0.0.1:PORT``): the admin API listens there (bootstrap.proto ``Admin.address``:
+    ``/clusters``, ``/stats``, ``/config_dump``), on loopback only."""
     _conf, access, _out = envoy_paths(stack)
     host, _, port = stack.listen.rpartition(":")
+    admin_lines: list[str] = []
+    if admin is not None:
+        a_host, _, a_port = admin.rpartition(":")
+        admin_lines = ["admin:", "  address:",
+                       f"    socket_address: {{address: {a_host}, port_value: {a_port}}}"]
     route_lines = []
     for prefix, cluster, keys in routes:
         route_lines += [f'              - match: {{prefix: "{prefix}"}}', "                route:",
                         f"                  cluster: {cluster}",
                         *(f"                  {k.strip()}" for k in keys.split(";") if k.strip())]
     return "\n".join([
-        "static_resources:", "  listeners:", "  - name: main", "    address:",
+        *admin_lines, "static_resources:", "  listeners:", "  - name: main", "    address:",
         f"      socket_address: {{address: {host}, port_value: {port}}}",
         "    filter_chains:", "    - filters:",
         "      - name: envoy.filters.network.http_connection_manager", "        typed_config:",
@@ -126,11 +134,12 @@ def envoy_bootstrap(stack: Stack, routes: list[tuple[str, str, str]], clusters: 
         "  clusters:", *(c.rstrip("\n") for c in clusters), ""])
 
 
-def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str]) -> Process:
+def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str],
+                      admin: str | None = None) -> Process:
     """Write the bootstrap (:func:`envoy_bootstrap`), validate and start Envoy on ``stack.listen``;
     the stack's ``proxy`` is Envoy (stopped by its PID with the stack)."""
     conf, _access, _out = envoy_paths(stack)
-    conf.write_text(envoy_bootstrap(stack, routes, clusters))
+    conf.write_text(envoy_bootstrap(stack, routes, clusters, admin))
     proc = start_envoy(stack, conf, stack.listen, check=False)
     stack.proxy = proc
     return proc

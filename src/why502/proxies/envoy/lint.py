@@ -20,7 +20,14 @@ Every claim is Envoy's own API docs (``api/envoy/config/...`` in envoyproxy/envo
   cluster"), and without ``health_checks`` every host is healthy: a dead host of several keeps
   its share of the requests;
 - the route ``timeout`` "If not specified, the default is 15s" and covers all retries
-  (route_components.proto RouteAction.timeout).
+  (route_components.proto RouteAction.timeout);
+- a cluster's circuit breakers (cluster/v3/circuit_breaker.proto ``Thresholds``, 1024 each when
+  unset) cap the connections (``max_connections``), the requests in flight (``max_requests``)
+  and the requests waiting for a connection (``max_pending_requests``) of the whole cluster;
+  one more is refused at once with ``503 UO`` (docs/root/intro/arch_overview/upstream/
+  circuit_breaking.rst: "the cluster ... will not allow more than the configured maximum").
+  Over HTTP/1.1 a request holds a connection, so at most ``min(max_connections, max_requests)``
+  run and ``max_pending_requests`` wait.
 
 What the config alone cannot say is not guessed: the backend's keep-alive and request timeouts
 come from ``--backend-keepalive`` / ``--backend-timeout`` when given; without
@@ -42,6 +49,7 @@ from why502.findings.lint import LintFinding, LintNote
 from why502.proxies.envoy.config import HTTP_OPTIONS, Cluster, EnvoyConfig, Map, duration_seconds
 from why502.proxies.envoy.edit import add_key, set_value
 from why502.proxies.envoy.proxy import PROXY
+from why502.proxies.envoy.xds import advice
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class EnvoyLintInput:
     config: EnvoyConfig
     backend_timeout: float | None = None
     backend_keepalive: float | None = None
+    concurrency: int | None = None  # requests in flight at the peak (--concurrency)
     proxy: ClassVar[str] = PROXY.name
 
     def directive_names(self) -> frozenset[str]:
@@ -64,7 +73,7 @@ class EnvoyLintInput:
 
 def _input(config: EnvoyConfig, facts: LintFacts) -> EnvoyLintInput:
     return EnvoyLintInput(config, backend_timeout=facts.backend_timeout,
-                          backend_keepalive=facts.backend_keepalive)
+                          backend_keepalive=facts.backend_keepalive, concurrency=facts.concurrency)
 
 
 LINT = LintSpec(
@@ -72,7 +81,7 @@ LINT = LintSpec(
     notes=lambda cfg: [LintNote("info", m) for m in cfg.problems],
     unreadable=lambda cfg: None if cfg.clusters or cfg.listeners or cfg.routes else
     "not a readable Envoy config: no listener, route or cluster in it",
-    inputs=("backend_timeout", "backend_keepalive"))
+    inputs=("backend_timeout", "backend_keepalive", "concurrency"))
 """How ``app.lint`` lints an Envoy config (``Hooks.lint_input``): with the backend's keep-alive."""
 
 APP_KEEPALIVE = 5.0
@@ -147,7 +156,8 @@ def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[Lin
         out.append(finding(
             rule, f"cluster {cl.name}: the upstream idle_timeout is {now}, longer than {backend}; a "
             "request sent on a connection the backend is closing gets 503 UC "
-            "(upstream_reset_before_response_started{connection_termination})",
+            "(upstream_reset_before_response_started{connection_termination})"
+            + advice(inp.config, cl.name, "idle_timeout", f"{fix_s}s"),
             idle.file or cl.file, idle.line or cl.line, _idle_diff(inp.config, cl, f"{fix_s}s")))
     return out
 
@@ -176,7 +186,9 @@ def check_retry_without_reset(inp: EnvoyLintInput, rule: LintRule) -> list[LintF
         out.append(finding(
             rule, f"route {r.match} (cluster {', '.join(r.clusters) or '?'}): retry_on "
             f"'{r.retry_on.value}' retries no reset and no refused connection: a backend that closes "
-            "or refuses the connection answers the client 503 (UC/UF) at the first try",
+            "or refuses the connection answers the client 503 (UC/UF) at the first try"
+            + advice(cfg, r.clusters[0] if r.clusters else "", "retry",
+                     ",".join([*sorted(conditions), "reset", "connect-failure"])),
             r.retry_on.file, r.retry_on.line, diff))
     return out
 
@@ -222,8 +234,50 @@ def check_no_outlier_detection(inp: EnvoyLintInput, rule: LintRule) -> list[Lint
         out.append(finding(
             rule, f"cluster {cl.name} has {len(cl.endpoints)} endpoints and neither outlier_detection nor "
             "health_checks: a host that stops keeps getting its share of the requests (503 UF/UC) "
-            "while the others could answer", cl.file, cl.line, diff))
+            "while the others could answer" + advice(cfg, cl.name, "outlier", 5), cl.file, cl.line, diff))
     return out
+
+
+@rule("W502-040")
+def check_circuit_breaker_below_concurrency(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-040.  Needs ``--concurrency``: the circuit breakers refuse part of the expected peak."""
+    if not inp.concurrency:
+        return []
+    cfg = inp.config
+    out: list[LintFinding] = []
+    for cl in routed(cfg):
+        conns, reqs, pending = (cl.setting(k) for k in ("max_connections", "max_requests",
+                                                        "max_pending_requests"))
+        try:
+            running = min(int(conns.value), int(reqs.value))
+            waiting = int(pending.value)
+        except ValueError:
+            continue
+        if running + waiting >= inp.concurrency:
+            continue
+        low = conns if int(conns.value) <= int(reqs.value) else reqs
+        name = "max_connections" if low is conns else "max_requests"
+        # the limit to raise: the in-flight one when it is set, else the queue
+        key, value = ((name, inp.concurrency - waiting) if not low.is_default and low.line else
+                      ("max_pending_requests", inp.concurrency - running))
+        where = cl.setting(key)
+        diff = _breaker_diff(cfg, cl, key, value) if _editable(cfg) and not where.is_default else None
+        out.append(finding(
+            rule, f"cluster {cl.name}: its circuit breakers let {running} requests run ({name} "
+            f"{low.value}) and {waiting} wait (max_pending_requests {pending.value}), below the "
+            f"{inp.concurrency} expected at once (--concurrency): the rest get 503 UO at once"
+            + advice(cfg, cl.name, "breakers", inp.concurrency),
+            where.file or cl.file, where.line or cl.line, diff))
+    return out
+
+
+def _breaker_diff(cfg: EnvoyConfig, cl: Cluster, key: str, value: int) -> str | None:
+    """The diff setting ``key`` of the cluster's thresholds (where it is set) to ``value``."""
+    setting = cl.setting(key)
+    holder = _find_map(cfg, key, setting.line or 0) if setting.line else None
+    if holder is None:
+        return None
+    return set_value(_files(cfg), setting.file, holder, key, str(value), as_json=cfg.json)
 
 
 @rule("W502-036")
@@ -247,6 +301,7 @@ def check_route_timeout_below_backend(inp: EnvoyLintInput, rule: LintRule) -> li
         now = f"{t.value} (Envoy's default)" if t.is_default else t.value
         out.append(finding(
             rule, f"route {r.match} (cluster {', '.join(r.clusters) or '?'}): timeout {now} is shorter than "
-            f"the backend's {inp.backend_timeout:g}s: slower requests get 504 UT while the backend works on",
+            f"the backend's {inp.backend_timeout:g}s: slower requests get 504 UT while the backend works on"
+            + advice(cfg, r.clusters[0] if r.clusters else "", "route_timeout", value),
             t.file or r.file, t.line or r.line, diff))
     return out

@@ -54,7 +54,11 @@ class Envoy(BaseProxy):
                   lab_runtime="why502.proxies.envoy.lab:start_envoy",
                   config_facts="why502.proxies.envoy.facts:envoy_facts",
                   log_family="why502.proxies.envoy.log:ENVOY",
-                  facts="why502.proxies.envoy.facts")
+                  facts="why502.proxies.envoy.facts",
+                  # its admin API: /clusters, /stats, /config_dump (live_groups, dump_config)
+                  source="why502.proxies.envoy.source",
+                  # Istio, Envoy Gateway, any xDS: changes said in their terms, never applied
+                  managed="why502.proxies.envoy.xds:managed")
 
     def detect(self, raw: str, masked: str) -> int:
         """A bootstrap's keys at line starts (YAML), a JSON document whose top keys are a
