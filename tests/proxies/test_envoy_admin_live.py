@@ -20,8 +20,8 @@ import pytest
 from tests.conftest import RunMain
 from why502.lab.runtime import LabSkip, Stack
 from why502.lab.runtime.appservers import start_gunicorn
-from why502.proxies.envoy.lab import envoy_cluster, envoy_paths, find_envoy, start_envoy_stack
 from why502.lab.runtime.machine import free_port
+from why502.proxies.envoy.lab import envoy_cluster, envoy_paths, find_envoy, start_envoy_stack
 
 pytestmark = [pytest.mark.real]
 

@@ -18,8 +18,8 @@ import time
 
 from why502.lab.runtime import Stack
 from why502.lab.runtime.appservers import start_uwsgi
-from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.runtime.machine import free_port
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.scenarios.common import gunicorn
 from why502.lab.scenarios.model import ScenarioRun, scenario
 
