@@ -56,9 +56,12 @@ def fixture_args(name: str) -> list[str]:
     d = FIXTURES / name
     meta = json.loads((d / "meta.json").read_text())
     files = meta["files"]
-    if "config" in files:  # another proxy (HAProxy, Apache): its config and its log
-        return ["--offline", "--config", str(d / files["config"]), "--error-log",
-                str(d / files["error_log"])]
+    if "config" in files:  # another proxy (HAProxy, Apache, Envoy, Caddy): its config and logs
+        args = ["--offline", "--config", str(d / files["config"])]
+        for key, flag in (("error_log", "--error-log"), ("access_log", "--access-log")):
+            if key in files:
+                args += [flag, str(d / files[key])]
+        return args
     args = ["--offline", "--nginx-conf", str(d / files["nginx_conf"]),
             "--error-log", str(d / files["error_log"]), "--access-log", str(d / files["access_log"])]
     if "fpm_log" in files:
@@ -66,10 +69,10 @@ def fixture_args(name: str) -> list[str]:
     return args
 
 
-# Envoy's and Caddy's recordings are left out: the schema's inputs.proxy lists nginx, apache and
-# haproxy only (open); tests/lab/test_edge_recordings.py diagnoses them
-RECORDED = sorted(p.name for p in FIXTURES.iterdir() if (p / "meta.json").exists()
-                  and not p.name.startswith(("envoy-", "caddy-"))) if FIXTURES.is_dir() else []
+# every recording, Envoy's and Caddy's too (the schema's proxy enums are the registry's names:
+# tests/project/test_schema_proxies.py); tests/lab/test_edge_recordings.py checks their causes
+RECORDED = sorted(p.name for p in FIXTURES.iterdir()
+                  if (p / "meta.json").exists()) if FIXTURES.is_dir() else []
 
 
 @pytest.fixture()

@@ -105,8 +105,12 @@ def events(ev: Evidence) -> list[TimelineEvent]:
            for e in ev.all_events if e.time][:200]
     for g in ev.logs.symptoms:
         if g.first:
-            out.append(TimelineEvent(time=g.first.isoformat(timespec="seconds"), kind=g.symptom,
-                                     label=f"first {g.symptom}" + (f" to {g.peer}" if g.peer else ""),
+            # a group of failures whose line names no symptom (Caddy's "dialing backend: dial
+            # unix ...: no such file or directory" is a 502 it made, without a catalog word yet)
+            # is the proxy's own reply: the schema's ``kind`` is a string, never null
+            kind = g.symptom or "proxy-reply"
+            out.append(TimelineEvent(time=g.first.isoformat(timespec="seconds"), kind=kind,
+                                     label=f"first {kind}" + (f" to {g.peer}" if g.peer else ""),
                                      source=g.samples[0].file if g.samples else None,
                                      text=g.samples[0].text if g.samples else None))
     out.sort(key=lambda e: e.time)
