@@ -30,9 +30,9 @@ APA = FIXTURES_DIR / "recorded-proxies" / "apache"
 
 
 def _loaders() -> dict[Any, str]:
-    import why502.parsers.nginx.load as nginx_load
     import why502.proxies.apache.config as apache
     import why502.proxies.haproxy.config as haproxy
+    import why502.proxies.nginx.config.load as nginx_load
     import why502.sources.fpm as fpm
 
     return {nginx_load.parse_nginx.__code__: "nginx", haproxy.load_haproxy.__code__: "haproxy",
@@ -129,7 +129,7 @@ def test_fix_asks_the_config_three_things_and_parses_it_once(tmp_path: Path) -> 
 
 def test_an_edited_config_is_parsed_again(tmp_path: Path) -> None:
     """The registry keeps a parse only while the file is the same: ``fix`` edits, then reads."""
-    from why502.sources.nginx import nginx_config
+    from why502.proxies.nginx.source import nginx_config
     from why502.sources.once import run_inputs
 
     conf = _demo(tmp_path) / "nginx.conf"
@@ -144,7 +144,7 @@ def test_an_edited_config_is_parsed_again(tmp_path: Path) -> None:
 def test_a_file_added_for_a_glob_include_is_read(tmp_path: Path) -> None:
     """``include conf.d/*.conf``: a new file there changes the config though no file read
     before changed (``watch`` re-reads the config of a reloaded nginx)."""
-    from why502.sources.nginx import nginx_config
+    from why502.proxies.nginx.source import nginx_config
     from why502.sources.once import run_inputs
 
     (tmp_path / "conf.d").mkdir()

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import glob
 import os
+from types import ModuleType
 
 from why502.errors import InputError, UsageError
 from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.apache.proxy import PROXY as APACHE
-from why502.proxies.base import Capability, Proxy, mask
+from why502.proxies.base import Capability, Proxy, mask, resolve
 from why502.proxies.caddy.proxy import PROXY as CADDY
 from why502.proxies.envoy.proxy import PROXY as ENVOY
 from why502.proxies.haproxy.proxy import PROXY as HAPROXY
@@ -44,6 +45,18 @@ INCLUDE_DEPTH = 2
 
 __all__ = ["DEFAULT", "PROXIES", "Capability", "Proxy", "choose", "detect_file", "detect_process",
            "detect_text", "get", "names", "of"]
+
+
+def source_of(name: str | None = None) -> ModuleType:
+    """The ``source`` plug-in module of the proxy ``name`` (the default one when None): the
+    code that reads its config and its running program (``Hooks.source``), resolved by name so
+    the layers above import no plug-in (``tests/proxies/test_plugins.py``)."""
+    hook = of(name).hooks.source
+    if not hook:
+        raise UsageError(f"{of(name).vocabulary.title} has no source plug-in")
+    module = resolve(hook)
+    assert isinstance(module, ModuleType)
+    return module
 
 
 def names() -> tuple[str, ...]:

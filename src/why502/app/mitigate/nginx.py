@@ -21,8 +21,8 @@ import re
 
 from why502.app.mitigate.model import Group, Member, Stopgaps
 from why502.errors import InputError
-from why502.parsers.nginx.model import Location, NginxConfig
-from why502.sources.nginx import load_config
+from why502.proxies import source_of
+from why502.proxies.nginx.config.model import Location, NginxConfig
 
 FALLBACK_BODY = "This service is temporarily unavailable. Please retry in a minute.\\n"
 RETRY_AFTER = "60"
@@ -30,7 +30,7 @@ RETRY_AFTER = "60"
 
 def nginx_groups(conf: str) -> tuple[NginxConfig, list[Group]]:
     """The config (parsed by why502, from the file) and its http ``upstream`` blocks."""
-    cfg = load_config(conf)
+    cfg = source_of().load_config(conf)
     groups = []
     for name, up in cfg.upstreams.items():
         members = tuple(Member(s.address, s.address, s.host, s.port, s.unix_path, s.file, s.line,

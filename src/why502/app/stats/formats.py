@@ -21,7 +21,7 @@ from why502.sources.opening import utf16_hint
 from why502.textutil import strip_terminal_escapes
 
 if TYPE_CHECKING:
-    from why502.parsers.nginx import NginxConfig
+    from why502.proxies.nginx.config import NginxConfig
 
 
 def guess_format(lines: list[str]) -> tuple[str, int]:

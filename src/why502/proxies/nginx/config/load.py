@@ -2,7 +2,7 @@
 
 Parsing uses crossplane (``crossplane.parse(..., single=True)``) one file at a time (imported
 when a file is parsed, so ``why502 --help`` never loads it; its lexer is fed whole runs of
-characters by :mod:`why502.parsers.nginx.lexfeed`), and each file once however often it is
+characters by :mod:`why502.proxies.nginx.config.lexfeed`), and each file once however often it is
 included (``include proxy_params;`` in every location); ``include`` is followed here, not
 by crossplane, so the same code serves real files and ``nginx -T`` dumps (where the files exist
 only inside the dump).  Relative include paths resolve against the directory of the main file,
@@ -35,11 +35,11 @@ from why502.parsers.configread import (
     mib,
     over_bound,
 )
-from why502.parsers.nginx.assemble import build_model
-from why502.parsers.nginx.lexfeed import install
-from why502.parsers.nginx.model import NginxConfig, ParseProblem
-from why502.parsers.nginx.tree import Directive
 from why502.parsers.rooted import proc_root, within_root
+from why502.proxies.nginx.config.assemble import build_model
+from why502.proxies.nginx.config.lexfeed import install
+from why502.proxies.nginx.config.model import NginxConfig, ParseProblem
+from why502.proxies.nginx.config.tree import Directive
 
 # The bound and its message are the one reader's of every config family (parsers.configread);
 # re-exported here, where nginx's callers found them first.
