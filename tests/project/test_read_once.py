@@ -194,3 +194,34 @@ def test_diagnose_reads_haproxys_one_log_once(case: str) -> None:
     assert code in (0, 1)
     assert '"access_logs"' in out.getvalue()
     assert seen[log] == 1, f"{case}.log opened for reading {seen[log]} times"
+
+
+def _opens(argv: list[str]) -> Counter[str]:
+    with log_reads() as seen, contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    assert code in (0, 1), (argv, code)
+    return seen
+
+
+def test_diagnose_opens_nginxs_config_and_error_log_once(tmp_path: Path) -> None:
+    """The config file is opened once per run: its bytes are read where the loader checks it can
+    be read, handed to crossplane's lexer and kept for the text the cause model quotes
+    (``NginxConfig.file_text``); before, the head (is it a dump?), the readability check, the
+    lexer and ``file_text`` opened it four times.  The error log is opened once."""
+    d = _demo(tmp_path)
+    conf, err = str(d / "nginx.conf"), str(d / "error.log")
+    seen = _opens(["diagnose", "--offline", "--nginx-conf", conf, "--error-log", err,
+                   "--access-log", str(d / "access.log"), "--format", "json"])
+    assert (seen[conf], seen[err]) == (1, 1), seen
+
+
+@pytest.mark.parametrize("name", ["lint nginx", "fix --lint", "stats nginx"])
+def test_each_command_opens_nginxs_config_once(name: str, tmp_path: Path) -> None:
+    argv = _commands(tmp_path)[name]
+    conf = str(tmp_path / "demo" / "nginx.conf")
+    assert _opens(argv)[conf] == 1
+
+
+def test_stats_apache_opens_its_log_once(tmp_path: Path) -> None:
+    log = str(APA / "http-read-timeout.log")
+    assert _opens(_commands(tmp_path)["stats apache"])[log] == 1

@@ -242,6 +242,11 @@ class NginxConfig:
         self._read_texts[path] = text
         return text
 
+    def keep_texts(self, texts: dict[str, str]) -> None:
+        """The texts of the files the loader read from disk, kept so :meth:`file_text` does not
+        read them again (issue 23 item 3: each input read once per run)."""
+        self._read_texts.update(texts)
+
     @cached_property
     def _read_texts(self) -> dict[str, str | None]:
         """Files read from disk, once per run: every fix of a 5000-server config asks for the
