@@ -213,6 +213,15 @@ def test_diagnose_opens_nginxs_config_and_error_log_once(tmp_path: Path) -> None
     seen = _opens(["diagnose", "--offline", "--nginx-conf", conf, "--error-log", err,
                    "--access-log", str(d / "access.log"), "--format", "json"])
     assert (seen[conf], seen[err]) == (1, 1), seen
+    # the access log: the edge families' sniff of its first lines (app.stats.lb), then one head
+    # for the scan's checks (sources.scan.head_of; was 3: scannable, the UTF-16 hint, the line
+    # length); polars' own read of the file is in Rust and raises no audit event
+    assert seen[str(d / "access.log")] == 2, seen
+
+
+def test_stats_opens_nginxs_access_log_once(tmp_path: Path) -> None:
+    seen = _opens(_commands(tmp_path)["stats nginx"])
+    assert seen[str(tmp_path / "demo" / "access.log")] == 1, seen
 
 
 @pytest.mark.parametrize("name", ["lint nginx", "fix --lint", "stats nginx"])
