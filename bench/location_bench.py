@@ -1,4 +1,4 @@
-"""Time ``LocationModel.label_expr`` (``parsers.nginx.locations``), the location label ``why502
+"""Time ``LocationModel.label_expr`` (``proxies.nginx.config.locations``), the location label ``why502
 stats`` gives every proxied request for its by-location breakdown and per-location timings.
 
 The rows are the request lines and hosts of a generated access log (``bench/out/stats/access.log``
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import polars as pl
 
-from why502.parsers.nginx import parse_nginx
-from why502.parsers.nginx.locations import LocationModel
+from why502.proxies.nginx.config import parse_nginx
+from why502.proxies.nginx.config.locations import LocationModel
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,6 @@
 """One server with many locations: the polars expression against the hash-table index.
 
-``parsers.nginx.locations`` names each request's location with a polars expression whose
+``proxies.nginx.config.locations`` names each request's location with a polars expression whose
 ``when/then`` chain has a link per location, or -- for a server with more than
 ``INDEXED_LOCATIONS`` locations -- with ``_IndexedServer`` (hash lookups per unique URI, the
 server's regexes as polars columns).  This times both on the same 100,000 unique URIs for
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
-from why502.parsers.nginx import locations, parse_nginx
-from why502.parsers.nginx.match import rules_from_config
+from why502.proxies.nginx.config import locations, parse_nginx
+from why502.proxies.nginx.config.match import rules_from_config
 
 
 def main() -> None:

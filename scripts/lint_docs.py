@@ -20,9 +20,9 @@ from pathlib import Path
 
 from why502.analyzers.lint import LintFacts, LintSpec, run_lint
 from why502.catalog.lint_rules import DOCS_GENERATOR, LintRule, load_rules, rule_page
-from why502.parsers.nginx.load import config_trees, parse_nginx
 from why502.proxies import DEFAULT, PROXIES, long_title
 from why502.proxies.base import resolve
+from why502.proxies.nginx.config.load import config_trees, parse_nginx
 
 CORPUS_GENERATOR = "scripts/lint-docs corpus CORPUS_DIR docs/lint/corpus-results.md"
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.limits import limited, peak_rss_mb
 from why502.cli import main as cli
-from why502.parsers.nginx.load import MAX_CONFIG_BYTES, max_config_bytes
+from why502.proxies.nginx.config.load import MAX_CONFIG_BYTES, max_config_bytes
 
 
 def _servers(n: int) -> str:

@@ -30,11 +30,11 @@ from why502.parsers.errorlog import classify_line
 from why502.parsers.errorlog_batch import classify_series
 from why502.parsers.lblogs.batch import alb_frame
 from why502.parsers.log_format import compile_format
-from why502.parsers.nginx import parse_nginx
 from why502.proxies.apache import log as apache_log
 from why502.proxies.envoy.log import envoy_frame
 from why502.proxies.haproxy import log as haproxy_log
 from why502.proxies.logfamilies import families
+from why502.proxies.nginx.config import parse_nginx
 
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOSTILE = FIXTURES_DIR / "hostile"

@@ -33,7 +33,7 @@ from why502.facts.net import Listener
 from why502.facts.probes import ConnectAttempt, ProbeResult, ProbeTarget
 from why502.facts.setting import Setting
 from why502.findings.patch import insert_after
-from why502.parsers.nginx.edit import set_directive
+from why502.proxies.nginx.config.edit import set_directive
 
 T0 = datetime(2026, 5, 1, 8, 15, 31)
 CONF = "/etc/nginx/sites-enabled/app.conf"

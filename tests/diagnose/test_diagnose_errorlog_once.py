@@ -109,7 +109,7 @@ def test_the_old_path_opened_it_twice(tmp_path: Path, monkeypatch: pytest.Monkey
     access_log = tmp_path / "access.log"
     access_log.write_bytes((CRASH_LOOP / "access.log").read_bytes())
     opened = OpenCounter(monkeypatch)
-    from why502.sources.nginx import load_config
+    from why502.proxies.nginx.source import load_config
 
     cfg = load_config(str(CRASH_LOOP / "nginx.conf"))
     compute_for_diagnose([str(access_log)], config=cfg, error_logs=[str(error_log)])
@@ -132,7 +132,7 @@ def test_join_unchanged_on_the_recorded_fixtures(meta: dict[str, Any], tmp_path:
 
 
 def _config(opts: DiagnoseOptions) -> Any:
-    from why502.sources.nginx import load_config
+    from why502.proxies.nginx.source import load_config
 
     return load_config(opts.nginx_conf)
 

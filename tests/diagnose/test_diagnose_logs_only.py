@@ -71,19 +71,16 @@ def test_mixed_edge_families_are_each_read_and_never_healthy(tmp_path: Path) -> 
 
 
 def test_a_log_alone_never_reads_this_hosts_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A host config that would be read (``sources.nginx.DEFAULT_CONF``, no nginx binary) is
+    """A host config that would be read (``proxies.nginx.source.DEFAULT_CONF``, no nginx binary) is
     read with ``--discover`` only; the log-only run says how to ask for it."""
-    from why502.app.diagnose import inputs as diag_inputs
-    from why502.sources import nginx as nginx_source
+    from why502.proxies.nginx import source as nginx_source
 
     host = tmp_path / "host-nginx.conf"
     host.write_text("events {}\nhttp { log_format odd '$status $request_time';\n"
                     "  access_log /nowhere/x.log odd;\n"
                     "  server { listen 80; location / { proxy_pass http://127.0.0.1:9; } } }\n")
     monkeypatch.setattr(nginx_source, "DEFAULT_CONF", str(host))
-    monkeypatch.setattr(diag_inputs, "DEFAULT_CONF", str(host))
     monkeypatch.setattr(nginx_source, "find_nginx", lambda: None)
-    monkeypatch.setattr(diag_inputs, "find_nginx", lambda: None)
     log = _combined(tmp_path)
     alone = diagnose(DiagnoseOptions(access_logs=[str(log)], offline=True))
     assert "nginx_conf" not in alone.inputs and alone.inputs["targets"] == [], alone.inputs

@@ -148,7 +148,7 @@ def test_default_runs_nginx_T(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     wrapper = tmp_path / "nginx-wrapper"
     wrapper.write_text(f'#!/bin/sh\nexec {NGINX} -p "{tmp_path}" -c "{conf}" -e stderr "$@"\n')
     wrapper.chmod(0o755)
-    import why502.sources.nginx as src
+    import why502.proxies.nginx.source as src
 
     monkeypatch.setattr(src, "find_nginx", lambda: str(wrapper))
     code, out, _ = run_cli(["--format", "json", "--no-host"], capsys)

@@ -15,10 +15,10 @@ from why502.analyzers.lint import Input, LintFacts, LintFinding, LintSpec, load_
 from why502.analyzers.lint.fpm import parse_pools
 from why502.analyzers.lint.registry import registered
 from why502.catalog.lint_rules import rule_page
-from why502.parsers.nginx import parse_nginx, parse_size
 from why502.proxies import DEFAULT, PROXIES, long_title
 from why502.proxies import detect_text as detect_kind
 from why502.proxies.base import resolve
+from why502.proxies.nginx.config import parse_nginx, parse_size
 
 FIXTURES = FIXTURES_DIR / "lint"
 ROOT = ROOT_DIR

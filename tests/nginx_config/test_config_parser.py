@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.paths import FIXTURES_DIR
 from why502.errors import InputError
-from why502.parsers.nginx import (
+from why502.proxies.nginx.config import (
     directive_info,
     make_directive_diff,
     parse_dump,
@@ -22,8 +22,8 @@ from why502.parsers.nginx import (
     parse_time,
     split_dump,
 )
-from why502.parsers.nginx.load import config_trees
-from why502.sources.nginx import load_config
+from why502.proxies.nginx.config.load import config_trees
+from why502.proxies.nginx.source import load_config
 
 CORPUS = FIXTURES_DIR / "corpus" / "nginx-configs"
 NGINX = "/usr/sbin/nginx"
@@ -386,7 +386,7 @@ def test_user_directive_and_default(tmp_path: Path) -> None:
 
 def test_host_facts_from_this_machine(tmp_path: Path) -> None:
     """somaxconn and MemTotal come from the real /proc."""
-    from why502.sources.nginx import host_facts
+    from why502.proxies.nginx.source import host_facts
 
     cfg = parse_nginx(write(tmp_path, "a.conf", "events { }\n"))
     facts = host_facts(cfg)

@@ -1,4 +1,4 @@
-"""crossplane's lexer fed whole runs of characters (``parsers.nginx.lexfeed``) must read exactly the
+"""crossplane's lexer fed whole runs of characters (``proxies.nginx.config.lexfeed``) must read exactly the
 tokens it reads one character at a time: the same token, line and quoted flag, the same brace
 errors, on every config of the test fixtures and on generated hostile text."""
 
@@ -13,7 +13,7 @@ from crossplane import lexer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from why502.parsers.nginx import lexfeed, parse_nginx
+from why502.proxies.nginx.config import lexfeed, parse_nginx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CONFIGS = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix in (".conf", ".txt", "")

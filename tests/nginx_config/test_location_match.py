@@ -1,4 +1,4 @@
-"""Location matching (``why502.parsers.nginx.locations``) against a real nginx as the oracle.
+"""Location matching (``why502.proxies.nginx.config.locations``) against a real nginx as the oracle.
 
 Every location of the test config answers with ``X-Loc: <token>`` (``add_header ... always``,
 so the 301 of an auto redirect carries it too); a request that no location took has no
@@ -19,17 +19,17 @@ import polars as pl
 import pytest
 
 from why502.lab.runtime import Stack, find_nginx, free_port
-from why502.parsers.nginx import NginxConfig, locations, parse_nginx
-from why502.parsers.nginx.locations import (
+from why502.proxies.nginx.config import NginxConfig, locations, parse_nginx
+from why502.proxies.nginx.config.locations import (
     location_expr,
     match_location_py,
     match_notes,
     merge_slashes_from_config,
 )
-from why502.parsers.nginx.match import NO_LOCATION, rules_from_config
-from why502.parsers.nginx.pcre import pcre_to_rust
-from why502.parsers.nginx.servers import server_expr
-from why502.parsers.nginx.uri import byte_text, nginx_uri, normalize_uri_py
+from why502.proxies.nginx.config.match import NO_LOCATION, rules_from_config
+from why502.proxies.nginx.config.pcre import pcre_to_rust
+from why502.proxies.nginx.config.servers import server_expr
+from why502.proxies.nginx.config.uri import byte_text, nginx_uri, normalize_uri_py
 
 R = 'add_header X-Loc "{t}" always; return 200 "{t}\\n";'
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.support.clirun import why502
 from why502.app.fix.plan import apply_diff
-from why502.parsers.nginx import parse_nginx
+from why502.proxies.nginx.config import parse_nginx
 
 ONE = ("events {} http { upstream b { server 127.0.0.1:9999; keepalive 8; } "
        "server { listen 80; location / { proxy_pass http://b; } } }\n")

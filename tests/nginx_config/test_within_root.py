@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from why502.parsers.nginx.load import parse_nginx, within_root
+from why502.proxies.nginx.config.load import parse_nginx, within_root
 
 
 def _tree(root: Path) -> Path:

@@ -30,9 +30,9 @@ APA = FIXTURES_DIR / "recorded-proxies" / "apache"
 
 
 def _loaders() -> dict[Any, str]:
-    import why502.parsers.nginx.load as nginx_load
     import why502.proxies.apache.config as apache
     import why502.proxies.haproxy.config as haproxy
+    import why502.proxies.nginx.config.load as nginx_load
     import why502.sources.fpm as fpm
 
     return {nginx_load.parse_nginx.__code__: "nginx", haproxy.load_haproxy.__code__: "haproxy",
@@ -129,7 +129,7 @@ def test_fix_asks_the_config_three_things_and_parses_it_once(tmp_path: Path) -> 
 
 def test_an_edited_config_is_parsed_again(tmp_path: Path) -> None:
     """The registry keeps a parse only while the file is the same: ``fix`` edits, then reads."""
-    from why502.sources.nginx import nginx_config
+    from why502.proxies.nginx.source import nginx_config
     from why502.sources.once import run_inputs
 
     conf = _demo(tmp_path) / "nginx.conf"
@@ -144,7 +144,7 @@ def test_an_edited_config_is_parsed_again(tmp_path: Path) -> None:
 def test_a_file_added_for_a_glob_include_is_read(tmp_path: Path) -> None:
     """``include conf.d/*.conf``: a new file there changes the config though no file read
     before changed (``watch`` re-reads the config of a reloaded nginx)."""
-    from why502.sources.nginx import nginx_config
+    from why502.proxies.nginx.source import nginx_config
     from why502.sources.once import run_inputs
 
     (tmp_path / "conf.d").mkdir()
@@ -194,3 +194,43 @@ def test_diagnose_reads_haproxys_one_log_once(case: str) -> None:
     assert code in (0, 1)
     assert '"access_logs"' in out.getvalue()
     assert seen[log] == 1, f"{case}.log opened for reading {seen[log]} times"
+
+
+def _opens(argv: list[str]) -> Counter[str]:
+    with log_reads() as seen, contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    assert code in (0, 1), (argv, code)
+    return seen
+
+
+def test_diagnose_opens_nginxs_config_and_error_log_once(tmp_path: Path) -> None:
+    """The config file is opened once per run: its bytes are read where the loader checks it can
+    be read, handed to crossplane's lexer and kept for the text the cause model quotes
+    (``NginxConfig.file_text``); before, the head (is it a dump?), the readability check, the
+    lexer and ``file_text`` opened it four times.  The error log is opened once."""
+    d = _demo(tmp_path)
+    conf, err = str(d / "nginx.conf"), str(d / "error.log")
+    seen = _opens(["diagnose", "--offline", "--nginx-conf", conf, "--error-log", err,
+                   "--access-log", str(d / "access.log"), "--format", "json"])
+    assert (seen[conf], seen[err]) == (1, 1), seen
+    # the access log: the edge families' sniff of its first lines (app.stats.lb), then one head
+    # for the scan's checks (sources.scan.head_of; was 3: scannable, the UTF-16 hint, the line
+    # length); polars' own read of the file is in Rust and raises no audit event
+    assert seen[str(d / "access.log")] == 2, seen
+
+
+def test_stats_opens_nginxs_access_log_once(tmp_path: Path) -> None:
+    seen = _opens(_commands(tmp_path)["stats nginx"])
+    assert seen[str(tmp_path / "demo" / "access.log")] == 1, seen
+
+
+@pytest.mark.parametrize("name", ["lint nginx", "fix --lint", "stats nginx"])
+def test_each_command_opens_nginxs_config_once(name: str, tmp_path: Path) -> None:
+    argv = _commands(tmp_path)[name]
+    conf = str(tmp_path / "demo" / "nginx.conf")
+    assert _opens(argv)[conf] == 1
+
+
+def test_stats_apache_opens_its_log_once(tmp_path: Path) -> None:
+    log = str(APA / "http-read-timeout.log")
+    assert _opens(_commands(tmp_path)["stats apache"])[log] == 1

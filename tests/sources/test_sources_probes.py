@@ -274,7 +274,7 @@ def test_converter_accepts_config_targets() -> None:
     duck = SimpleNamespace(kind="fastcgi", scheme=None, host=None, port=None, unix_path="/run/php/x.sock")
     t = as_probe_target(duck)
     assert t == ProbeTarget("fastcgi", "http", None, None, "/run/php/x.sock")
-    from why502.parsers import nginx as nginx_config
+    from why502.proxies.nginx import config as nginx_config
     real = nginx_config.Target(
         kind="proxy",
         scheme="https",

@@ -29,7 +29,7 @@ from tests.stats.test_resource_limits import FORMAT, limited
 from why502.evidence import aggregate
 from why502.evidence.aggregate import OTHER_PEER, LogAggregator
 from why502.evidence.stats.timeline import MinuteCounts
-from why502.sources.nginx import run_nginx_T
+from why502.proxies.nginx.source import run_nginx_T
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

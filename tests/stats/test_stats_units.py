@@ -129,11 +129,11 @@ def test_parse_when() -> None:
 
 
 def test_location_matching_follows_nginx_order(tmp_path: Path) -> None:
-    """The by-location view names the location nginx would pick (``parsers.nginx.locations``,
+    """The by-location view names the location nginx would pick (``proxies.nginx.config.locations``,
     checked against a real nginx in tests/nginx_config/test_location_match.py); here: the wiring from a
     config file and the request line."""
-    from why502.parsers.nginx.locations import LocationModel
-    from why502.sources.nginx import load_config
+    from why502.proxies.nginx.config.locations import LocationModel
+    from why502.proxies.nginx.source import load_config
 
     conf = tmp_path / "nginx.conf"
     conf.write_text(

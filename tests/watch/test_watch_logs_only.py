@@ -22,7 +22,7 @@ from why502.findings.model import Diagnostic
 def _host_conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config standing for this host's own (/etc/nginx/nginx.conf, no nginx binary), whose
     access log holds only 200s."""
-    from why502.sources import nginx as nginx_source
+    from why502.proxies.nginx import source as nginx_source
 
     quiet = tmp_path / "host-access.log"
     quiet.write_text("")

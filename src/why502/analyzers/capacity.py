@@ -43,9 +43,9 @@ from why502.facts.net import split_key
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine, replace_line
-from why502.parsers.nginx.edit import set_directive
 from why502.proxies.base import seconds
 from why502.proxies.haproxy.edit import set_server_param
+from why502.proxies.nginx.config.edit import set_directive
 
 
 def analyze(ev: Evidence) -> list[Candidate]:

@@ -27,8 +27,8 @@ from why502.analyzers.base import (
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine
-from why502.parsers.nginx.edit import insert_in_block, set_directive
 from why502.proxies.base import seconds
+from why502.proxies.nginx.config.edit import insert_in_block, set_directive
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
 

@@ -39,8 +39,8 @@ from why502.evidence.model import Evidence, GroupFact, SymptomGroup
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import insert_after, unified
-from why502.parsers.nginx.edit import insert_in_block, set_directive
 from why502.proxies import Capability
+from why502.proxies.nginx.config.edit import insert_in_block, set_directive
 
 
 def analyze(ev: Evidence) -> list[Candidate]:

@@ -37,7 +37,7 @@ from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import replace_line
-from why502.parsers.nginx.edit import insert_in_block
+from why502.proxies.nginx.config.edit import insert_in_block
 
 
 def analyze(ev: Evidence) -> list[Candidate]:

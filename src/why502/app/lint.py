@@ -25,9 +25,9 @@ from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintReport
-from why502.parsers.nginx.units import parse_size
-from why502.proxies import Capability, Proxy, get
+from why502.proxies import Capability, Proxy, get, source_of
 from why502.proxies.base import resolve
+from why502.proxies.nginx.config.units import parse_size
 from why502.textutil import strip_terminal_escapes
 
 
@@ -152,24 +152,22 @@ def gather(options: LintOptions) -> LintOutcome:
 
 def _host_proxy(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[str] | None,
                 ignore: set[str], enable: set[str]) -> LintOutcome:
-    """A proxy with ``Capability.LINT_HOST_FACTS`` (nginx's reader: ``sources.nginx``): no
+    """A proxy with ``Capability.LINT_HOST_FACTS`` (nginx's reader: ``proxies.nginx.source``): no
     NGINX_CONF is this host's config (``nginx -T``), ``-`` a dump on stdin, ``--root DIR`` a
     copied tree; this host's FPM pools and limits are read with ``--host`` (or no NGINX_CONF)."""
-    from why502.sources.nginx import load_config
-
+    source = source_of(proxy.name)
     if options.root is not None:
-        from why502.sources.nginx import nginx_config
-
         if not options.nginx_conf:
             raise UsageError("--root needs NGINX_CONF")
         try:
-            cfg = nginx_config(options.nginx_conf, root=options.root)
+            cfg = source.nginx_config(options.nginx_conf, root=options.root)
         except OSError as err:
             raise InputError(f"{options.nginx_conf}: {err.strerror or err}") from None
     else:
         # a named config is read alone: its absolute includes name files of the machine it is
         # for, which this one may not be (issue 26); --root DIR or --host says where they are
-        cfg = load_config(options.nginx_conf, host_paths=options.nginx_conf is None or bool(options.host))
+        cfg = source.load_config(options.nginx_conf,
+                                 host_paths=options.nginx_conf is None or bool(options.host))
     errors = [p for p in cfg.problems if p.severity == "error"]
     if not cfg.main.directives and errors:
         where = f"{errors[0].file}:{errors[0].line}" if errors[0].line else (errors[0].file or cfg.main_file)
@@ -191,9 +189,7 @@ def _host_proxy(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[st
     somaxconn, mem_total, nofile = options.somaxconn, options.mem_total, options.nofile
     groups: tuple[str, ...] = ()
     if use_host:
-        from why502.sources.nginx import host_facts
-
-        facts = host_facts(cfg)
+        facts = source.host_facts(cfg)
         somaxconn = somaxconn or facts.somaxconn
         mem_total = mem_total or facts.mem_total
         nofile = nofile or facts.nofile

@@ -2,7 +2,7 @@
 upstream group), the groups, the effective timeouts and buffers at each ``*_pass``, nginx's own
 listen addresses and its ``limit_req``/``limit_conn`` lines, with file:line for diffs.
 
-Effective values follow nginx's inheritance (``parsers.nginx``: a level that sets a
+Effective values follow nginx's inheritance (``proxies.nginx.config``: a level that sets a
 directive replaces the levels above; ``ngx_http_proxy_merge_loc_conf()`` and its siblings).
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
-from why502.parsers.nginx import Location, NginxConfig, UpstreamGroup, UpstreamServer
-from why502.parsers.nginx.tree import Setting as EffectiveSetting
+from why502.proxies.nginx.config import Location, NginxConfig, UpstreamGroup, UpstreamServer
+from why502.proxies.nginx.config.tree import Setting as EffectiveSetting
 
 # directives whose effective value the analyzers need, per pass kind
 _SETTINGS = ("read_timeout", "send_timeout", "connect_timeout", "buffer_size", "buffers",

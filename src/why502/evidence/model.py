@@ -186,13 +186,13 @@ class LocationOutcome:
 
     Needed when the access log has no upstream fields (nginx's default ``combined`` format): the
     per-upstream view (``UpstreamTiming``) is then empty, but nginx's own choice of location
-    (``parsers.nginx.locations``) still ties each request to the ``*_pass`` that served it.
+    (``proxies.nginx.config.locations``) still ties each request to the ``*_pass`` that served it.
     ``by_nginx`` counts the 5xx an error-log line or an empty ``$upstream_addr`` proves nginx
     made, ``by_backend`` those a numeric ``$upstream_header_time`` proves the backend sent; the
     rest is of unknown make.
     """
 
-    label: str  # "server_name location", as parsers.nginx.locations labels it
+    label: str  # "server_name location", as proxies.nginx.config.locations labels it
     statuses: Mapping[int, int] = field(default_factory=dict)  # 5xx status -> requests
     by_nginx: int = 0
     by_backend: int = 0

@@ -16,7 +16,7 @@ Lines are split on ``\\n`` only, as nginx and ``patch`` count them (``str.splitl
 split on form feeds and other separators and shift every line number after them).
 
 Pure: works on text already read (``Evidence.files`` for diagnose, the config's text for lint).
-Edits that know nginx's syntax (set a directive in a block) are in ``why502.parsers.nginx.edit``.
+Edits that know nginx's syntax (set a directive in a block) are in ``why502.proxies.nginx.config.edit``.
 """
 
 from __future__ import annotations

@@ -16,23 +16,33 @@ Nothing heavy is imported here: ``why502 --help`` reads the names.
 from __future__ import annotations
 
 import glob
+import importlib
 import os
+from types import ModuleType
 
 from why502.errors import InputError, UsageError
 from why502.parsers.configread import NotAConfigFile, read_head
-from why502.proxies.apache.proxy import PROXY as APACHE
-from why502.proxies.base import Capability, Proxy, mask
-from why502.proxies.caddy.proxy import PROXY as CADDY
-from why502.proxies.envoy.proxy import PROXY as ENVOY
-from why502.proxies.haproxy.proxy import PROXY as HAPROXY
-from why502.proxies.nginx.proxy import PROXY as NGINX
-from why502.proxies.traefik.proxy import PROXY as TRAEFIK
+from why502.proxies.base import Capability, Proxy, mask, resolve
 
-PROXIES: dict[str, Proxy] = {p.name: p for p in (NGINX, APACHE, HAPROXY, ENVOY, CADDY, TRAEFIK)}
+FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik")
+"""The folders ``why502/proxies/<name>/`` of the proxies, in the order the help and the docs list
+them, the first the default one: adding a proxy is its folder and its name here."""
+
+
+def _declared(folder: str) -> Proxy:
+    """The ``PROXY`` that ``why502.proxies.<folder>.proxy`` declares."""
+    proxy = importlib.import_module(f"{__name__}.{folder}.proxy").PROXY
+    if not isinstance(proxy, Proxy):
+        raise TypeError(f"{__name__}.{folder}.proxy.PROXY is not a Proxy")
+    return proxy
+
+
+PROXIES: dict[str, Proxy] = {p.name: p for p in map(_declared, FOLDERS)}
 """Every proxy by name, in the order the help and the docs list them."""
 
-DEFAULT = NGINX.name
-"""The proxy when nothing says which (no config named, a dump on stdin): nginx, as always."""
+DEFAULT = next(iter(PROXIES))
+"""The proxy when nothing says which (no config named, a dump on stdin): the first folder,
+nginx, as always."""
 
 ENGINE = next(p.name for p in PROXIES.values() if p.can(Capability.ENGINE_LOGS))
 """The proxy whose logs why502's log engines read as they are (``Capability.ENGINE_LOGS``): the
@@ -44,6 +54,18 @@ INCLUDE_DEPTH = 2
 
 __all__ = ["DEFAULT", "PROXIES", "Capability", "Proxy", "choose", "detect_file", "detect_process",
            "detect_text", "get", "names", "of"]
+
+
+def source_of(name: str | None = None) -> ModuleType:
+    """The ``source`` plug-in module of the proxy ``name`` (the default one when None): the
+    code that reads its config and its running program (``Hooks.source``), resolved by name so
+    the layers above import no plug-in (``tests/proxies/test_plugins.py``)."""
+    hook = of(name).hooks.source
+    if not hook:
+        raise UsageError(f"{of(name).vocabulary.title} has no source plug-in")
+    module = resolve(hook)
+    assert isinstance(module, ModuleType)
+    return module
 
 
 def names() -> tuple[str, ...]:
@@ -80,7 +102,7 @@ def long_title(name: str | None) -> str:
 def _scores(text: str) -> dict[str, int]:
     masked = {True: mask(text), False: mask(text, hash_comments_anywhere=False)}
     # Apache's comments start a line only; nginx's and HAProxy's anywhere outside quotes
-    return {p.name: p.detect(text, masked[p.name != APACHE.name]) for p in PROXIES.values()}
+    return {p.name: p.detect(text, masked[p.detection.hash_comments_anywhere]) for p in PROXIES.values()}
 
 
 def _best(scores: dict[str, int]) -> str | None:

@@ -188,6 +188,9 @@ class Detection:
     #: the ``source`` names classify gives this proxy's lines besides its own name (Caddy's error
     #: logger: the ``go-proxy`` rules of Go's reverse-proxy errors, which cloudflared's share)
     log_sources: tuple[str, ...] = ()
+    #: a ``#`` starts a comment anywhere outside quotes (nginx, HAProxy); False: only at a
+    #: line's start (Apache: ``ap_cfg_getline``, server/util.c, keeps a ``#`` inside a line)
+    hash_comments_anywhere: bool = True
 
 
 @runtime_checkable

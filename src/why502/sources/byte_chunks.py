@@ -294,6 +294,11 @@ def head_lines(path: str, n: int = 200) -> list[str]:
             raise InputError(f"{path}: cannot read: {err}") from None
         finally:
             fh.close()
+    return lines_of(data, n)
+
+
+def lines_of(data: bytes, n: int = 200) -> list[str]:
+    """The first ``n`` non-blank lines of ``data`` (a file's head), as :func:`head_lines` gives."""
     return [ln.decode("utf-8", "replace").rstrip("\r") for ln in data.split(b"\n")[:n] if ln.strip()]
 
 

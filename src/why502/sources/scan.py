@@ -38,19 +38,30 @@ SMALL_GROUP_ROWS = 25_000
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def scannable(path: str) -> bool:
-    """True for a non-empty regular file that is not gzip (by its magic bytes, whatever its
-    name): the files ``scan_split`` can read."""
+HEAD_BYTES = 256 << 10  # what ``sources.byte_chunks.head_lines`` guesses a format from
+
+
+def head_of(path: str) -> bytes | None:
+    """The first ``HEAD_BYTES`` of a non-empty regular file, or None (stdin, a FIFO, a device,
+    an empty or unreadable file: never opened).  Read once, it answers :func:`scannable`, the
+    UTF-16 hint and the bytes per line before a scan (issue 23 item 3: a log opened once)."""
     if path == "-":
-        return False
+        return None
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
-            return False
+            return None
         with open(path, "rb") as fh:
-            return fh.read(2) != _GZIP_MAGIC
+            return fh.read(HEAD_BYTES)
     except OSError:
-        return False
+        return None
+
+
+def scannable(path: str, head: bytes | None = None) -> bool:
+    """True for a non-empty regular file that is not gzip (by its magic bytes, whatever its
+    name): the files ``scan_split`` can read.  ``head``: :func:`head_of` ``path``, already read."""
+    head = head if head is not None else head_of(path)
+    return head is not None and head[:2] != _GZIP_MAGIC
 
 
 def has_long_line(path: str, limit: int) -> bool:

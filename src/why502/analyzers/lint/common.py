@@ -13,11 +13,11 @@ from typing import Protocol
 from why502.catalog.lint_rules import LintRule
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintFinding
-from why502.parsers.nginx.directives import PASS_DIRECTIVES
-from why502.parsers.nginx.edit import ConfigEdits
-from why502.parsers.nginx.model import Location, NginxConfig
-from why502.parsers.nginx.targets import UpstreamGroup
-from why502.parsers.nginx.tree import Directive, Scope, Setting
+from why502.proxies.nginx.config.directives import PASS_DIRECTIVES
+from why502.proxies.nginx.config.edit import ConfigEdits
+from why502.proxies.nginx.config.model import Location, NginxConfig
+from why502.proxies.nginx.config.targets import UpstreamGroup
+from why502.proxies.nginx.config.tree import Directive, Scope, Setting
 
 PASSES = tuple(PASS_DIRECTIVES)
 """Every ``*_pass`` directive (for ``@rule(..., directives=...)``)."""
@@ -86,7 +86,7 @@ def set_in_location(cfg: NginxConfig, loc: Location, directive: str, value: str,
 
 def header(loc: Location) -> str:
     """The words that open ``loc``'s block (``location = /x``): which block of a line that opens
-    several is meant (a whole config on one line; ``parsers.nginx.edit._anchored_close``)."""
+    several is meant (a whole config on one line; ``proxies.nginx.config.edit._anchored_close``)."""
     return " ".join(["location", *([loc.modifier] if loc.modifier else []), loc.path])
 
 

@@ -20,8 +20,8 @@ from why502.errors import InputError
 from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
 from why502.findings.model import Diagnostic
-from why502.parsers.nginx import NginxConfig
 from why502.proxies.base import resolve
+from why502.proxies.nginx.config import NginxConfig
 from why502.sources.opening import discovered_skip
 
 

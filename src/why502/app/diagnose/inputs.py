@@ -22,11 +22,10 @@ from why502.evidence.model import ConfigFacts
 from why502.facts.fpm import FpmPool
 from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic, Severity
-from why502.parsers.nginx import NginxConfig
-from why502.proxies import PROXIES
+from why502.proxies import PROXIES, source_of
 from why502.proxies.base import resolve
+from why502.proxies.nginx.config import NginxConfig
 from why502.sources.fpm import FpmConfig, fpm_log_paths, load_fpm_config
-from why502.sources.nginx import DEFAULT_CONF, find_nginx, load_config
 from why502.sources.opening import discovered_skip
 
 _SEVERITIES: dict[str, Severity] = {"info": "info", "warning": "warning", "error": "error"}
@@ -34,19 +33,21 @@ _SEVERITIES: dict[str, Severity] = {"info": "info", "warning": "warning", "error
 
 def nginx_config(options: DiagnoseOptions, diags: list[Diagnostic],
                  inputs: dict[str, Any]) -> NginxConfig | None:
-    """nginx's config (``sources.nginx.load_config``); its parse problems become notes."""
+    """nginx's config (``proxies.nginx.source.load_config``); its parse problems become notes."""
     if options.nginx_conf is None and options.logs_only():
         diags.append(Diagnostic("info", "only the logs named were read: this host's proxy config was "
                                 "not (pass --config FILE, or --discover to read this host's)"))
         return None
-    nginx = None if options.offline else find_nginx()  # --offline starts no process
-    if options.nginx_conf is None and nginx is None and not os.path.exists(DEFAULT_CONF):
+    source = source_of()
+    nginx = None if options.offline else source.find_nginx()  # --offline starts no process
+    if options.nginx_conf is None and nginx is None and not os.path.exists(source.DEFAULT_CONF):
         why = "--offline: nginx -T not run" if options.offline else "nginx is not installed"
         diags.append(Diagnostic("info", f"{why} and /etc/nginx/nginx.conf does not "
                                 "exist: diagnosing from the logs given only"))
         return None
     try:
-        cfg = load_config(options.nginx_conf, run_nginx=not options.offline, root=options.root)
+        cfg: NginxConfig = source.load_config(options.nginx_conf, run_nginx=not options.offline,
+                                              root=options.root)
     except InputError as err:
         if options.nginx_conf is not None:
             raise

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from why502.errors import InputError
-from why502.sources.nginx import DEFAULT_CONF, find_nginx
+from why502.proxies import source_of
 from why502.sources.opening import readable
 
 
@@ -123,7 +123,8 @@ def nothing_to_read(options: DiagnoseOptions) -> InputError:
                           "and/or --access-log")
     if options.nginx_conf:
         return InputError(f"cannot read nginx config {options.nginx_conf}")
-    if find_nginx() is None and not os.path.exists(DEFAULT_CONF):
+    source = source_of()
+    if source.find_nginx() is None and not os.path.exists(source.DEFAULT_CONF):
         return InputError("nothing to diagnose: nginx is not installed and /etc/nginx/nginx.conf "
                           "does not exist (pass --nginx-conf FILE and/or --error-log FILE, or try "
                           "--demo)")

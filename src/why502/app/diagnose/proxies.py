@@ -23,10 +23,8 @@ from why502.errors import InputError
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
 from why502.findings.model import Diagnostic
-from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, choose, get
+from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, choose, get, source_of
 from why502.proxies.base import resolve
-from why502.sources.nginx import DEFAULT_CONF as NGINX_CONF
-from why502.sources.nginx import find_nginx
 
 #: ``(timeout, diags, inputs) -> states by target key``: a proxy's runtime API read now
 LiveStates = Callable[[float, list[Diagnostic], dict[str, Any]], dict[str, ServerState] | None]
@@ -77,7 +75,8 @@ def discovered() -> str:
     """With no config named: the default proxy (nginx) when it is installed or configured (as
     before), else the proxy whose config is at its packaged path (HAProxy's, then Apache's:
     ``Detection.priority`` order)."""
-    if find_nginx() is not None or os.path.exists(NGINX_CONF):
+    source = source_of(DEFAULT)
+    if source.find_nginx() is not None or os.path.exists(source.DEFAULT_CONF):
         return DEFAULT
     others = sorted((p for p in PROXIES.values() if p.name != DEFAULT),
                     key=lambda p: -p.detection.priority)

@@ -20,8 +20,8 @@ from why502.facts.net import Listener
 from why502.facts.system import UnitState
 from why502.findings.model import Diagnostic
 from why502.parsers.errorlog import classify_line
-from why502.parsers.nginx import NginxConfig
 from why502.proxies import DEFAULT, PROXIES
+from why502.proxies.nginx.config import NginxConfig
 from why502.sources import system
 from why502.sources.accounts import check_socket_access, nginx_worker_identity, stat_path
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeAlias
 
-from why502.parsers.nginx.locations import LocationModel
+from why502.proxies.nginx.config.locations import LocationModel
 
 if TYPE_CHECKING:
-    from why502.parsers.nginx import NginxConfig, Target
+    from why502.proxies.nginx.config import NginxConfig, Target
 
 _TIMEOUT_DIRECTIVE = {
     "proxy": "proxy_read_timeout",
@@ -102,5 +102,5 @@ def location_timeouts(reads: list[ReadTimeout]) -> dict[str, tuple[float, str]]:
 
 def locations_from_config(cfg: NginxConfig) -> LocationModel:
     """The config's servers and locations, for the by-location breakdown (nginx's own
-    matching order, ``parsers.nginx.locations``)."""
+    matching order, ``proxies.nginx.config.locations``)."""
     return LocationModel.from_config(cfg)

@@ -25,7 +25,7 @@ from why502.sources.opening import discovered_skip, note
 from why502.sources.spill import DiskFrames
 
 if TYPE_CHECKING:
-    from why502.parsers.nginx import NginxConfig
+    from why502.proxies.nginx.config import NginxConfig
 
 # the columns of ``read_error_lines``, in order (the join's input)
 ERROR_COLUMNS = ("time", "client", "request", "host", "upstream", "symptom", "message")

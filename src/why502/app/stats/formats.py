@@ -21,7 +21,7 @@ from why502.textutil import strip_terminal_escapes
 
 if TYPE_CHECKING:  # not at run time: ``watch`` guesses formats here without polars
     from why502.evidence.stats import StatsAccumulator
-    from why502.parsers.nginx import NginxConfig
+    from why502.proxies.nginx.config import NginxConfig
 
 
 def guess_format(lines: list[str]) -> tuple[str, int]:

@@ -22,7 +22,7 @@ from why502.sources.logfiles import file_identity
 from why502.sources.opening import discovered_skip, note
 
 if TYPE_CHECKING:
-    from why502.parsers.nginx import NginxConfig
+    from why502.proxies.nginx.config import NginxConfig
 
 
 def access_paths(given: list[str], cfg: NginxConfig | None, stdin_default: bool) -> list[str]:

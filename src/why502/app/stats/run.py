@@ -29,7 +29,7 @@ from why502.sources.spill import DiskFrames
 if TYPE_CHECKING:
     import polars as pl
 
-    from why502.parsers.nginx import NginxConfig
+    from why502.proxies.nginx.config import NginxConfig
 
 
 @dataclass
@@ -75,9 +75,9 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
 def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStats, str]:
     cfg = opts.config
     if cfg is None and opts.nginx_conf is not None:
-        from why502.sources.nginx import load_config
+        from why502.proxies import source_of
 
-        cfg = load_config(opts.nginx_conf)
+        cfg = source_of().load_config(opts.nginx_conf)
     paths = access_paths(opts.paths, cfg, opts.stdin_default)
     # One accumulator per rotated set (each may have its own log_format), folded together.
     groups: dict[str, list[str]] = {}

@@ -39,12 +39,11 @@ from why502.errors import InputError, UsageError, Why502Error
 from why502.findings.model import Diagnostic, Report
 from why502.findings.redact import redact
 from why502.parsers.errorlog import classify_line
-from why502.parsers.nginx import NginxConfig
-from why502.proxies import DEFAULT, Capability, choose, get
+from why502.proxies import DEFAULT, Capability, choose, get, source_of
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
+from why502.proxies.nginx.config import NginxConfig
 from why502.sources.follow import FileFollower
-from why502.sources.nginx import load_config
 from why502.sources.proxyprocs import own_nginx_config
 from why502.sources.stream import StreamFollower
 
@@ -292,7 +291,7 @@ class Watch:
                 diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
             if o.nginx_conf is not None or self.discovers:
                 try:
-                    self.cfg = load_config(o.nginx_conf, root=self.root)
+                    self.cfg = source_of().load_config(o.nginx_conf, root=self.root)
                 except Why502Error as err:
                     if named:
                         raise
@@ -540,7 +539,7 @@ class Watch:
                 said.append("rules")
         if self.options.nginx_conf is not None or self.cfg is not None:
             try:
-                self.cfg = load_config(self.options.nginx_conf)
+                self.cfg = source_of().load_config(self.options.nginx_conf)
             except Why502Error as err:
                 self.note(Diagnostic("warning", f"SIGHUP: nginx config not re-read: {err}"))
             else:

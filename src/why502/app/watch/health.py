@@ -19,7 +19,7 @@ from why502.evidence.config_facts import config_facts
 from why502.evidence.model import TargetFact
 from why502.facts.probes import ProbeResult
 from why502.findings.model import Diagnostic
-from why502.parsers.nginx import NginxConfig
+from why502.proxies.nginx.config import NginxConfig
 
 __all__ = ["HealthChecker", "config_targets", "healthy"]
 

@@ -33,7 +33,7 @@ from why502.evidence.stats.reduce import Partial, Reducer
 from why502.evidence.stats.timeline import MinuteCounts, detect_incidents, timeline_rows
 from why502.evidence.stats.times import minute_to_iso
 from why502.parsers.log_format import ByteChunk, CompiledFormat
-from why502.parsers.nginx.locations import LocationModel
+from why502.proxies.nginx.config.locations import LocationModel
 
 MAX_5XX_ROWS = 2_000_000  # 5xx rows kept for the error-log join; beyond them only counted
 

@@ -17,7 +17,7 @@ import polars as pl
 from why502.evidence.stats.parser import ROW
 from why502.evidence.stats.times import minute_expr, time_expr
 from why502.parsers.log_format import CompiledFormat
-from why502.parsers.nginx.locations import LocationModel
+from why502.proxies.nginx.config.locations import LocationModel
 
 # ``$upstream_*`` variables -> their short column names (in this order)
 UPSTREAM_COLUMNS = {
@@ -30,7 +30,7 @@ UPSTREAM_COLUMNS = {
 
 
 def location_label(fmt: CompiledFormat, locations: LocationModel | None) -> pl.Expr | None:
-    """The location label of a row (``parsers.nginx.locations``), from the ``request`` and
+    """The location label of a row (``proxies.nginx.config.locations``), from the ``request`` and
     ``host`` columns of ``RowPlan.typed``'s first step; None when the log has no request."""
     if locations is None:
         return None

@@ -314,7 +314,7 @@ class Reducer:
         if self.loc_expr is not None:
             # The location is worked out here, per group, on the two disjoint sets of proxied
             # rows (each row once): in the streaming plan its Python parts (unique hosts,
-            # PCRE-only regexes; ``parsers.nginx.locations``) took the engine to 2 GB on one
+            # PCRE-only regexes; ``proxies.nginx.config.locations``) took the engine to 2 GB on one
             # core, and on a common parent of both sets the lazy queries computed it twice.
             single = single.with_columns(self.loc_expr.alias("loc"))
             many = many.with_columns(self.loc_expr.alias("loc"))

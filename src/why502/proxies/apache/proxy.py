@@ -30,7 +30,7 @@ class Apache(BaseProxy):
     capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
-    detection = Detection(programs=("apache2", "httpd"), priority=1,
+    detection = Detection(programs=("apache2", "httpd"), priority=1, hash_comments_anywhere=False,
                           include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   lint_rules="why502.proxies.apache.lint",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from why502.app.fix.service import Outcome, Service, alive, children, run_program, unit_main_pid
 from why502.proxies.nginx.proxy import PROXY
-from why502.sources.nginx import nginx_config
+from why502.proxies.nginx.source import nginx_config
 from why502.sources.opening import read_small
 
 DEFAULT_PID = "/run/nginx.pid"

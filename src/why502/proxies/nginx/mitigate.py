@@ -22,8 +22,8 @@ import re
 
 from why502.app.mitigate.model import Group, Member, Stopgaps
 from why502.errors import InputError
-from why502.parsers.nginx.model import Location, NginxConfig
 from why502.proxies.base import resolve
+from why502.proxies.nginx.config.model import Location, NginxConfig
 from why502.proxies.nginx.proxy import PROXY as NGINX
 
 FALLBACK_BODY = "This service is temporarily unavailable. Please retry in a minute.\\n"

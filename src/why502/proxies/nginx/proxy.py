@@ -34,7 +34,8 @@ class Nginx(BaseProxy):
                               Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
                           include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
-    hooks = Hooks(load_config="why502.sources.nginx:load_config",
+    hooks = Hooks(load_config="why502.proxies.nginx.source:load_config",
+                  source="why502.proxies.nginx.source",
                   lint_rules="why502.proxies.nginx.lint",
                   lint_input="why502.proxies.nginx.lint:LINT",
                   fix_service="why502.proxies.nginx.fix:Nginx",
@@ -70,7 +71,7 @@ class Nginx(BaseProxy):
     def timeout_diff(self, files: Mapping[str, tuple[str, ...]], name: str, setting: Setting | None,
                      route: tuple[str | None, int | None], target: tuple[str | None, int | None],
                      seconds: int, anchor: str | None = None) -> str | None:
-        from why502.parsers.nginx.edit import set_directive  # crossplane's package: not at --help
+        from why502.proxies.nginx.config.edit import set_directive  # not imported at --help
 
         return set_directive(files, name, f"{seconds}s", setting_file=setting.file if setting else None,
                              setting_line=setting.line if setting else None,

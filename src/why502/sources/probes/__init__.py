@@ -42,7 +42,7 @@ from why502.sources.probes.tls import tls_handshake
 
 
 class TargetLike(Protocol):
-    """Anything with the fields of ``why502.parsers.nginx.Target`` that a probe needs."""
+    """Anything with the fields of ``why502.proxies.nginx.config.Target`` that a probe needs."""
 
     @property
     def kind(self) -> str: ...

@@ -10,8 +10,8 @@ from why502.analyzers.lint.common import (
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
-from why502.parsers.nginx.edit import ConfigEdits
-from why502.parsers.nginx.units import parse_size
+from why502.proxies.nginx.config.edit import ConfigEdits
+from why502.proxies.nginx.config.units import parse_size
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

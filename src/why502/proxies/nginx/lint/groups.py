@@ -11,8 +11,8 @@ from why502.analyzers.lint.common import (
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
-from why502.parsers.nginx.model import NginxConfig
-from why502.parsers.nginx.units import format_seconds
+from why502.proxies.nginx.config.model import NginxConfig
+from why502.proxies.nginx.config.units import format_seconds
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from why502.analyzers.lint import LintFacts
-from why502.parsers.nginx.model import NginxConfig
+from why502.proxies.nginx.config.model import NginxConfig
 from why502.proxies.nginx.proxy import PROXY
 
 

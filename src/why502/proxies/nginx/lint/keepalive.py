@@ -6,8 +6,8 @@ from why502.analyzers.lint.common import array_block, finding, header, own_entry
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
-from why502.parsers.nginx.edit import ConfigEdits
-from why502.parsers.nginx.units import format_seconds
+from why502.proxies.nginx.config.edit import ConfigEdits
+from why502.proxies.nginx.config.units import format_seconds
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

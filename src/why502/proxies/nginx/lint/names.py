@@ -15,8 +15,8 @@ from why502.analyzers.lint.common import (
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
-from why502.parsers.nginx.model import NginxConfig
-from why502.parsers.nginx.tree import Directive
+from why502.proxies.nginx.config.model import NginxConfig
+from why502.proxies.nginx.config.tree import Directive
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 
@@ -191,7 +191,7 @@ def check_localhost(inp: NginxLintInput, rule: LintRule) -> list[LintFinding]:
 
 def _http_context_partial(cfg: NginxConfig) -> bool:
     """Part of the ``http`` context may be elsewhere: the file is a fragment (read as if
-    wrapped in ``http {}``, parsers.nginx.assemble.build_model) or an include was not read."""
+    wrapped in ``http {}``, proxies.nginx.config.assemble.build_model) or an include was not read."""
     return any(p.message.startswith(("no http block", "include ")) for p in cfg.problems)
 
 

@@ -12,7 +12,7 @@ from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.facts.fpm import FPM_BACKLOG_DEFAULT
 from why502.findings.lint import LintFinding
-from why502.parsers.nginx.edit import ConfigEdits
+from why502.proxies.nginx.config.edit import ConfigEdits
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

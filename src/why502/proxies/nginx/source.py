@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from why502.errors import InputError, not_found
-from why502.parsers.nginx import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
-from why502.parsers.nginx.load import config_file_problem, max_config_bytes, mib, over_bound
+from why502.proxies.nginx.config import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
+from why502.proxies.nginx.config.load import config_file_problem, max_config_bytes, mib, over_bound
 from why502.proxies.nginx.proxy import PROXY
 from why502.sources.once import parsed
 from why502.sources.opening import is_stream, open_capped_input
@@ -107,7 +107,7 @@ def load_config(nginx_conf: str | None, *, run_nginx: bool = True, host_paths: b
     - ``"-"``: an ``nginx -T`` dump on stdin;
     - a path: a config file (includes followed) or a saved dump (detected by its markers);
       ``host_paths=False`` reads none of its absolute includes (``lint`` of a config that may
-      come from another machine: ``parsers.nginx.load.parse_nginx``); ``root`` resolves its
+      come from another machine: ``proxies.nginx.config.load.parse_nginx``); ``root`` resolves its
       absolute includes under that directory, as ``lint --root DIR`` does (``/proc/PID/root`` of
       an nginx running in a container: its files, not this host's of the same name).
 
@@ -158,7 +158,7 @@ def _load_path(path: str, host_paths: bool = True, root: str | None = None) -> N
 
 
 def nginx_config(path: str, *, root: str | None = None, host_paths: bool = True) -> NginxConfig:
-    """``parsers.nginx.parse_nginx`` of a config file, once per run (``sources.once``): every
+    """``proxies.nginx.config.parse_nginx`` of a config file, once per run (``sources.once``): every
     part of a command that asks the same file gets the same parse."""
     return parsed(__name__, path, lambda: parse_nginx(path, root=root, host_paths=host_paths),
                   files=lambda cfg: cfg.files, variant=(root, host_paths))

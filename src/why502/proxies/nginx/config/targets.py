@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from why502.parsers.nginx.tree import Directive, Scope, Setting, effective_setting
-from why502.parsers.nginx.units import parse_time
+from why502.proxies.nginx.config.tree import Directive, Scope, Setting, effective_setting
+from why502.proxies.nginx.config.units import parse_time
 
 
 class ServerRef(Protocol):

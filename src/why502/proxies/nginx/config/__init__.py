@@ -20,17 +20,29 @@ importing it stays cheap); the location-matching modules need polars and are imp
 
 from __future__ import annotations
 
-from why502.parsers.nginx.directives import PASS_DIRECTIVES, DirectiveInfo, directive_info, directive_table
-from why502.parsers.nginx.edit import (
+from why502.proxies.nginx.config.directives import (
+    PASS_DIRECTIVES,
+    DirectiveInfo,
+    directive_info,
+    directive_table,
+)
+from why502.proxies.nginx.config.edit import (
     ConfigEdits,
     make_directive_diff,
     set_directive,
     set_directive_text,
     strip_comment,
 )
-from why502.parsers.nginx.load import DUMP_MARKER, is_dump, parse_dump, parse_nginx, split_dump
-from why502.parsers.nginx.model import Location, LogFormat, LogTarget, NginxConfig, ParseProblem, Server
-from why502.parsers.nginx.targets import (
+from why502.proxies.nginx.config.load import DUMP_MARKER, is_dump, parse_dump, parse_nginx, split_dump
+from why502.proxies.nginx.config.model import (
+    Location,
+    LogFormat,
+    LogTarget,
+    NginxConfig,
+    ParseProblem,
+    Server,
+)
+from why502.proxies.nginx.config.targets import (
     Listen,
     Target,
     UpstreamGroup,
@@ -40,8 +52,8 @@ from why502.parsers.nginx.targets import (
     parse_upstream_server,
     split_host_port,
 )
-from why502.parsers.nginx.tree import Directive, Scope, Setting, effective_setting
-from why502.parsers.nginx.units import format_seconds, parse_size, parse_time
+from why502.proxies.nginx.config.tree import Directive, Scope, Setting, effective_setting
+from why502.proxies.nginx.config.units import format_seconds, parse_size, parse_time
 
 __all__ = [
     "DUMP_MARKER",

@@ -1,17 +1,17 @@
 """A config's servers and locations as match rules: what nginx's server and location search
 (``ngx_http_find_virtual_server()``, ``ngx_http_core_find_location()``) looks at, nesting kept.
 
-:mod:`why502.parsers.nginx.servers` picks the server of a request from these rules,
-:mod:`why502.parsers.nginx.locations` the location.
+:mod:`why502.proxies.nginx.config.servers` picks the server of a request from these rules,
+:mod:`why502.proxies.nginx.config.locations` the location.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from why502.parsers.nginx.model import Location, NginxConfig, Server
-from why502.parsers.nginx.pcre import Regex, compile_regex
-from why502.parsers.nginx.uri import byte_text
+from why502.proxies.nginx.config.model import Location, NginxConfig, Server
+from why502.proxies.nginx.config.pcre import Regex, compile_regex
+from why502.proxies.nginx.config.uri import byte_text
 
 NO_LOCATION = "(no location matched)"
 

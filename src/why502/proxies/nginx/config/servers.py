@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from why502.parsers.nginx.match import MatchRule, server_name_regex
-from why502.parsers.nginx.pcre import Regex
-from why502.parsers.nginx.uri import host_key
+from why502.proxies.nginx.config.match import MatchRule, server_name_regex
+from why502.proxies.nginx.config.pcre import Regex
+from why502.proxies.nginx.config.uri import host_key
 
 
 @dataclass

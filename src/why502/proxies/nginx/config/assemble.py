@@ -9,7 +9,7 @@ one (see :func:`build_model`).
 
 from __future__ import annotations
 
-from why502.parsers.nginx.model import (
+from why502.proxies.nginx.config.model import (
     Location,
     LogFormat,
     LogTarget,
@@ -17,8 +17,8 @@ from why502.parsers.nginx.model import (
     ParseProblem,
     Server,
 )
-from why502.parsers.nginx.targets import UpstreamGroup, number, parse_listen, upstream_group
-from why502.parsers.nginx.tree import Directive, Scope
+from why502.proxies.nginx.config.targets import UpstreamGroup, number, parse_listen, upstream_group
+from why502.proxies.nginx.config.tree import Directive, Scope
 
 # nginx's built-in "combined" format (src/http/modules/ngx_http_log_module.c, ngx_http_combined_fmt).
 COMBINED_FORMAT = (

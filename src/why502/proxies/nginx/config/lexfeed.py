@@ -47,14 +47,29 @@ def units(text: str) -> list[str]:
     return UNIT.findall(text)
 
 
+GIVEN: dict[str, bytes] = {}
+"""The bytes of files the loader has already read (``load._Loader``), by the path crossplane
+is given: :func:`lex` takes them from here instead of opening the file again (issue 23 item 3:
+each input read once per run).  Each entry is taken once."""
+
+
+def decode(data: bytes, errors: str) -> str:
+    """``data`` as a file opened in text mode would read it: UTF-8, universal newlines."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors=errors).read()
+
+
 def lex(filename: str) -> Iterator[tuple[str, int, bool]]:
     """``crossplane.lexer.lex(filename)`` with the text given as units: the same
     ``(token, line, quoted)`` tuples, the same ``NgxParserSyntaxError`` for unbalanced braces."""
     from crossplane import lexer
 
     # the same decoding as crossplane's lexer: text mode (universal newlines), bad bytes replaced
-    with io.open(filename, encoding="utf-8", errors="replace") as fh:  # noqa: UP020
-        text = fh.read()
+    data = GIVEN.pop(filename, None)
+    if data is not None:
+        text = decode(data, "replace")
+    else:
+        with io.open(filename, encoding="utf-8", errors="replace") as fh:  # noqa: UP020
+            text = fh.read()
     if any(name in text for name in lexer.EXTERNAL_LEXERS):  # a hook that reads characters
         yield from lexer.lex(filename)
         return

@@ -2,7 +2,7 @@
 
 Parsing uses crossplane (``crossplane.parse(..., single=True)``) one file at a time (imported
 when a file is parsed, so ``why502 --help`` never loads it; its lexer is fed whole runs of
-characters by :mod:`why502.parsers.nginx.lexfeed`), and each file once however often it is
+characters by :mod:`why502.proxies.nginx.config.lexfeed`), and each file once however often it is
 included (``include proxy_params;`` in every location); ``include`` is followed here, not
 by crossplane, so the same code serves real files and ``nginx -T`` dumps (where the files exist
 only inside the dump).  Relative include paths resolve against the directory of the main file,
@@ -35,11 +35,11 @@ from why502.parsers.configread import (
     mib,
     over_bound,
 )
-from why502.parsers.nginx.assemble import build_model
-from why502.parsers.nginx.lexfeed import install
-from why502.parsers.nginx.model import NginxConfig, ParseProblem
-from why502.parsers.nginx.tree import Directive
 from why502.parsers.rooted import proc_root, within_root
+from why502.proxies.nginx.config.assemble import build_model
+from why502.proxies.nginx.config.lexfeed import GIVEN, decode, install
+from why502.proxies.nginx.config.model import NginxConfig, ParseProblem
+from why502.proxies.nginx.config.tree import Directive
 
 # The bound and its message are the one reader's of every config family (parsers.configread);
 # re-exported here, where nginx's callers found them first.
@@ -97,8 +97,13 @@ def _not_a_config_error(err: BaseException) -> None:
         raise err
 
 
-def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> list[dict[str, Any]]:
+def _crossplane_parse(path: str, display: str, problems: list[ParseProblem],
+                      data: bytes | None = None) -> list[dict[str, Any]]:
+    """crossplane's parse of the one file ``path``; ``data``: its bytes, already read (its lexer
+    then does not open it again, ``lexfeed.GIVEN``)."""
     crossplane = install()
+    if data is not None:
+        GIVEN[path] = data
     try:
         payload = crossplane.parse(path, single=True, catch_errors=True, check_ctx=False,
                                    check_args=True, comments=False, onerror=_not_a_config_error)
@@ -107,6 +112,8 @@ def _crossplane_parse(path: str, display: str, problems: list[ParseProblem]) -> 
     except Exception as err:
         problems.append(ParseProblem("error", f"cannot parse: {err}", display, getattr(err, "lineno", None)))
         return []
+    finally:
+        GIVEN.pop(path, None)
     out: list[dict[str, Any]] = []
     for entry in payload.get("config", []):
         for e in entry.get("errors", []):
@@ -146,6 +153,10 @@ class _Loader:
         self.converted: dict[tuple[str, str], tuple[Directive, ...]] = {}
         self.parsed: dict[str, list[dict[str, Any]]] = {}
         self.loops = 0  # include loops found so far
+        # each file on disk is opened once (issue 23 item 3): its bytes are read where its
+        # readability was checked, handed to the lexer, and its text kept for ``file_text``
+        self.data: dict[str, bytes] = {}  # path on disk -> bytes read, not yet parsed
+        self.texts: dict[str, str] = {}  # display path (= path on disk) -> its text
 
     def load(self, display: str) -> tuple[Directive, ...]:
         if display in self.stack:
@@ -160,12 +171,13 @@ class _Loader:
                 size = self.budget.admit(real)
             except OSError as err:
                 return self._unreadable(display, err)
-            try:
-                with open(real, "rb"):
-                    pass
-            except OSError as err:
-                self.budget.used -= size
-                return self._unreadable(display, err)
+            if real not in self.data and (real, display) not in self.converted and real not in self.parsed:
+                try:
+                    with open(real, "rb") as fh:
+                        self.data[real] = fh.read()
+                except OSError as err:
+                    self.budget.used -= size
+                    return self._unreadable(display, err)
         if display not in self.read:
             self.read.append(display)
         self.stack.append(display)
@@ -175,7 +187,10 @@ class _Loader:
                 return done
             raw = self.parsed.pop(real, None)
             if raw is None:  # its parse problems are said once, on its first include
-                raw = _crossplane_parse(real, display, self.problems)
+                data = self.data.pop(real, None)
+                if data is not None and real == display and display not in self.texts:
+                    self.texts[display] = decode(data, "surrogateescape")
+                raw = _crossplane_parse(real, display, self.problems, data)
             loops = self.loops
             done = self.convert(raw, display)
             if self.loops == loops:
@@ -274,11 +289,12 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
     path = os.fspath(path_or_dump)
     if text is None and (why := config_file_problem(path)):
         raise ValueError(why)
+    data: bytes | None = None
     if text is None:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16).decode("utf-8", errors="replace")
-        if is_dump(head):
-            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+        with open(path, "rb") as fh:  # read once: its bytes are the loader's (not opened again)
+            data = fh.read()
+        if is_dump(data[:1 << 16].decode("utf-8", errors="replace")):
+            text = decode(data, "surrogateescape")
     if text is not None and is_dump(text):
         return parse_dump(text, source=path)
     if text is not None:
@@ -289,10 +305,14 @@ def parse_nginx(path_or_dump: str | os.PathLike[str], *, text: str | None = None
     loader = _Loader(os.path.dirname(main), _FileSet(None), {},
                        os.path.abspath(root) if root else None,
                        {k: os.path.abspath(v) for k, v in (aliases or {}).items()}, host_paths)
+    if data is not None:
+        loader.data[main] = data
     directives = loader.load(main)
     if not loader.read:
         raise OSError(f"cannot read {main}")
-    return build_model(main, directives, loader.read, loader.problems, "file", {})
+    cfg = build_model(main, directives, loader.read, loader.problems, "file", {})
+    cfg.keep_texts(loader.texts)
+    return cfg
 
 
 def parse_dump(text: str, source: str = "nginx -T") -> NginxConfig:

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import overload
 
 from why502.findings.patch import Edit, edits_diff, insert_after, split_lines, unified_diff
-from why502.parsers.nginx.model import NginxConfig
-from why502.parsers.nginx.tree import Directive
+from why502.proxies.nginx.config.model import NginxConfig
+from why502.proxies.nginx.config.tree import Directive
 
 
 def strip_comment(line: str) -> str:

@@ -7,7 +7,7 @@ the merge functions do (``ngx_http_proxy_merge_loc_conf`` and friends in
 ``src/http/modules/``): a level that does not set a directive takes the enclosing level's
 value; array-type directives (``proxy_set_header``, ``add_header``, ``fastcgi_param``) are
 inherited only when the level defines none of them.  Defaults come from the directive table
-(:mod:`why502.parsers.nginx.directives`).
+(:mod:`why502.proxies.nginx.config.directives`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from why502.parsers.nginx.directives import DirectiveInfo, directive_info
-from why502.parsers.nginx.units import parse_size, parse_time
+from why502.proxies.nginx.config.directives import DirectiveInfo, directive_info
+from why502.proxies.nginx.config.units import parse_size, parse_time
 
 
 @dataclass(frozen=True)

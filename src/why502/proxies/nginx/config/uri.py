@@ -9,7 +9,7 @@ ends the path.  A target that nginx rejects with 400 (a bad ``%`` escape, ``%00`
 above the root) gets a null URI, hence no location.
 
 nginx matches bytes: :func:`byte_text` gives the one-character-per-byte form the regexes of
-:mod:`why502.parsers.nginx.pcre` run on.
+:mod:`why502.proxies.nginx.config.pcre` run on.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ these same objects: :meth:`NginxConfig.located_targets` (each ``*_pass`` with it
 location), :meth:`Location.effective` (inheritance and defaults), :meth:`NginxConfig.peers`
 (a group target as its servers).
 
-The model is built by :mod:`why502.parsers.nginx.assemble` from the directive tree that
-:mod:`why502.parsers.nginx.load` reads.
+The model is built by :mod:`why502.proxies.nginx.config.assemble` from the directive tree that
+:mod:`why502.proxies.nginx.config.load` reads.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from why502.parsers.nginx.directives import PASS_DIRECTIVES
-from why502.parsers.nginx.targets import Listen, Target, UpstreamGroup, group_peers, make_target
-from why502.parsers.nginx.tree import Directive, Scope, Setting, effective_setting
+from why502.proxies.nginx.config.directives import PASS_DIRECTIVES
+from why502.proxies.nginx.config.targets import Listen, Target, UpstreamGroup, group_peers, make_target
+from why502.proxies.nginx.config.tree import Directive, Scope, Setting, effective_setting
 
 
 @dataclass(frozen=True)
@@ -241,6 +241,11 @@ class NginxConfig:
             text = None
         self._read_texts[path] = text
         return text
+
+    def keep_texts(self, texts: dict[str, str]) -> None:
+        """The texts of the files the loader read from disk, kept so :meth:`file_text` does not
+        read them again (issue 23 item 3: each input read once per run)."""
+        self._read_texts.update(texts)
 
     @cached_property
     def _read_texts(self) -> dict[str, str | None]:

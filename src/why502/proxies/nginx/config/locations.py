@@ -6,8 +6,8 @@ nginx in ``tests/nginx_config/test_location_match.py`` (every request there is a
 label, and the expression must give the same label).
 
 Three steps, each a port of the nginx source (nginx/nginx, ``src/http``); the first is
-:mod:`why502.parsers.nginx.uri`, the second :mod:`why502.parsers.nginx.servers`, the third
-this module (the rules it searches are :mod:`why502.parsers.nginx.match`):
+:mod:`why502.proxies.nginx.config.uri`, the second :mod:`why502.proxies.nginx.config.servers`, the third
+this module (the rules it searches are :mod:`why502.proxies.nginx.config.match`):
 
 1. **The URI** (:func:`nginx_uri`): the request target without the query string, normalised the
    way ``ngx_http_parse_complex_uri()`` (``ngx_http_parse.c``) does before any location is
@@ -65,7 +65,7 @@ What is approximate (said again in :func:`match_notes` when a config needs it):
   ASCII, ``$`` and ``\\Z`` also match before a final newline).  A regex Rust cannot run
   (look-around, back-references, possessive quantifiers, atomic groups) is run with Python's
   ``re`` (``re.ASCII``) over the *unique* URIs of each batch only
-  (:func:`why502.parsers.nginx.pcre.python_contains`).  A regex neither can compile never
+  (:func:`why502.proxies.nginx.config.pcre.python_contains`).  A regex neither can compile never
   matches and is named in :func:`match_notes`.
 - nginx matches bytes (PCRE without UTF).  Matching here runs on :func:`byte_text` (one
   character per byte), so ``.``, ``[^/]`` and ``\\W`` count bytes as nginx does (checked with
@@ -91,10 +91,16 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from why502.parsers.nginx.match import NO_LOCATION, MatchRule, regex_of, rules_from_config, server_name_regex
-from why502.parsers.nginx.model import NginxConfig
-from why502.parsers.nginx.pcre import Regex
-from why502.parsers.nginx.servers import (
+from why502.proxies.nginx.config.match import (
+    NO_LOCATION,
+    MatchRule,
+    regex_of,
+    rules_from_config,
+    server_name_regex,
+)
+from why502.proxies.nginx.config.model import NginxConfig
+from why502.proxies.nginx.config.pcre import Regex
+from why502.proxies.nginx.config.servers import (
     chain,
     find_server_py,
     port_groups,
@@ -102,7 +108,7 @@ from why502.parsers.nginx.servers import (
     server_expr,
     server_names,
 )
-from why502.parsers.nginx.uri import byte_text, byte_text_series, nginx_uri, target_from_request
+from why502.proxies.nginx.config.uri import byte_text, byte_text_series, nginx_uri, target_from_request
 
 
 def merge_slashes_from_config(cfg: NginxConfig, rules: list[MatchRule] | None = None) -> bool:
@@ -435,7 +441,7 @@ def location_expr(
     ``path_col`` is the URI as nginx matches it (:func:`nginx_uri` of the request target);
     ``host_col`` is ``$host``; ``port_col`` (optional) ``$server_port``.  One polars expression
     of string tests, no Python per row (Python runs once per *unique* host, and once per
-    unique URI for PCRE-only regexes, :func:`why502.parsers.nginx.pcre.python_contains`)."""
+    unique URI for PCRE-only regexes, :func:`why502.proxies.nginx.config.pcre.python_contains`)."""
     locs = [r for r in rules if r.kind != "server"]
     if not locs:
         return pl.lit(NO_LOCATION)
