@@ -602,8 +602,11 @@ class ClassifySummary:
                         sources=dict(sorted(st.sources.items())), first=st.first, last=st.last)
                     for sym, st in self.ranked()[:top]]
         ranked = sorted(self.upstreams.items(), key=lambda kv: (-kv[1].count, kv[0]))[:top]
+        # ties by name: the counts may come from a hash-ordered group-by (polars), and the same
+        # log must give the same JSON under every PYTHONHASHSEED
         upstreams = [results.ClassifyUpstream(upstream=up, lines=us.count,
-                                              symptoms=dict(us.symptoms.most_common()))
+                                              symptoms=dict(sorted(us.symptoms.items(),
+                                                                   key=lambda kv: (-kv[1], kv[0]))))
                      for up, us in ranked]
         return results.ClassifySummary(files=list(self.files), lines_read=self.lines_read,
                                        recognised=self.recognised, failures=self.failures(),
