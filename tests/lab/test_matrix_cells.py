@@ -131,7 +131,8 @@ def test_lab_matrix_selects_cells_by_fault_proxy_and_name(capsys: pytest.Capture
 def test_app_server_cells_ask_their_app_for_the_fault_and_give_its_log_and_config(tmp_path: Path) -> None:
     """gunicorn, uWSGI and Node cells: the path of the lab app that shows the fault, the app
     server's own time limit first where it is to kill its worker (and its log proves it), and
-    its log and config passed as a user would (watch follows the log as ``--fpm-log``)."""
+    its log and config passed as a user would (watch follows the log as ``--app-log`` and hands
+    it on to its diagnosis)."""
     from why502.lab.scenarios.model import ScenarioRun
 
     by_name = {c.name: c for c in matrix.cells()}
@@ -149,4 +150,4 @@ def test_app_server_cells_ask_their_app_for_the_fault_and_give_its_log_and_confi
     diag = matrix._diagnose_argv(run)
     assert diag[-4:] == ["--app-log", str(tmp_path / "uwsgi.log"), "--app-conf", str(tmp_path / "uwsgi.ini")]
     watch = matrix._watch_argv(run, served_5xx=True)
-    assert watch[-2:] == ["--fpm-log", str(tmp_path / "uwsgi.log")] and "--app-conf" not in watch
+    assert watch[-2:] == ["--app-log", str(tmp_path / "uwsgi.log")] and "--app-conf" not in watch

@@ -68,7 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
                         help="access log to follow (repeatable); default: the config's access_log")
     parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
-                        help="PHP-FPM (or app) log to follow too (repeatable)")
+                        help="PHP-FPM log to follow too (repeatable)")
+    parser.add_argument("--app-log", action="append", default=[], metavar="FILE",
+                        help="an app server's own log to follow too (gunicorn, uWSGI, Node, "
+                             "Puma; repeatable): given to an incident's diagnosis as diagnose's "
+                             "--app-log")
     parser.add_argument("--discover", action="store_true",
                         help="with logs named, also follow what this host's nginx config names "
                              "(nginx -T, else /etc/nginx/nginx.conf); default: only the logs "
@@ -171,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, log_type=args.log_type,
         logs=list(args.logs), error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
+        app_logs=list(args.app_log),
         from_start=args.from_start, rules=rules, reports_dir=args.reports,
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
         probe_path=args.probe_path,

@@ -521,9 +521,8 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
     if "--kernel-log" in args:
         i = args.index("--kernel-log")
         del args[i:i + 2]
-    # watch follows an app server's log as ``--fpm-log`` ("PHP-FPM (or app) log") and reads no
-    # app config
-    args = [("--fpm-log" if a == "--app-log" else a) for a in args]
+    # watch follows an app server's log (``--app-log``, handed on to its diagnosis) and reads
+    # no app config
     while "--app-conf" in args:
         i = args.index("--app-conf")
         del args[i:i + 2]

@@ -154,6 +154,9 @@ class WatchOptions:
     error_logs: list[str] = field(default_factory=list)
     access_logs: list[str] = field(default_factory=list)
     fpm_logs: list[str] = field(default_factory=list)
+    # an app server's own log (gunicorn, uWSGI, Node, Puma): followed like PHP-FPM's, handed to
+    # the incident's diagnosis as ``--app-log`` (its worker timeouts and kills decide a cause)
+    app_logs: list[str] = field(default_factory=list)
     from_start: bool = False
     listen: str | None = "127.0.0.1:9502"
     rules: Rules = field(default_factory=Rules)
@@ -188,7 +191,7 @@ class WatchOptions:
 
 @dataclass
 class _Followed:
-    # "access" (nginx's), "error" (nginx's, Apache's, HAProxy's), "fpm", "lb" (a load balancer's
+    # "access" (nginx's), "error" (nginx's, Apache's, HAProxy's), "fpm", "app", "lb" (a load balancer's
     # or edge proxy's access log, ``family``) or "auto" (decided on the first lines read)
     kind: str
     follower: FileFollower | StreamFollower
@@ -253,7 +256,7 @@ class Watch:
         # named logs that are globs, re-expanded every RESCAN_SECONDS; files found after the
         # start are read from their beginning
         self.globs = [p for p in (*options.error_logs, *options.access_logs, *options.fpm_logs,
-                                  *options.logs) if glob.has_magic(p)]
+                                  *options.app_logs, *options.logs) if glob.has_magic(p)]
         self.globbed: set[str] = set()
         self.last_rescan = time.monotonic()
         # SIGHUP re-reads the rules through this (the CLI: --rules FILE, then the flags)
@@ -372,7 +375,8 @@ class Watch:
         in the named error log opened no incident because the host's own access log was quiet.
         """
         o = self.options
-        return o.discover or not (o.error_logs or o.access_logs or o.fpm_logs or o.logs)
+        return o.discover or not (o.error_logs or o.access_logs or o.fpm_logs or o.app_logs
+                                or o.logs)
 
     def _follower(self, path: str, from_start: bool) -> FileFollower | StreamFollower:
         if path == STDIN:
@@ -427,7 +431,7 @@ class Watch:
         one_log = (self.proxy != DEFAULT and proxy.hooks.access_feed is not None
                    and proxy.hooks.watch_access is not None and not access and forced is None)
         for kind, paths in (("error", errors), ("fpm", _expand(list(o.fpm_logs))),
-                            ("auto", _expand(list(o.logs)))):
+                            ("app", _expand(list(o.app_logs))), ("auto", _expand(list(o.logs)))):
             for path in paths:
                 if (kind, path) not in known:
                     added.append(path)
@@ -594,7 +598,7 @@ class Watch:
             data, count = cri_stdout(data)
             if not count:
                 return
-        if f.kind in ("error", "fpm"):
+        if f.kind in ("error", "fpm", "app"):
             self._keep(f, f.kind, data, count, at)
             self._errors(_text_lines(_failure_lines(data)), bucket)
             if f.requests:  # the one log is the access log too: its requests
@@ -934,4 +938,4 @@ class Watch:
 
 def named_logs(o: WatchOptions) -> bool:
     """Was any log named (``--error-log``, ``--access-log``, ``--fpm-log``, a LOG)?"""
-    return bool(o.error_logs or o.access_logs or o.fpm_logs or o.logs)
+    return bool(o.error_logs or o.access_logs or o.fpm_logs or o.app_logs or o.logs)
