@@ -37,7 +37,17 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; Apache's FastCGI slow
 # clients left it when the AH01075 rules got ``unless`` (patterns.toml).
-UNSTABLE: dict[tuple[str, str, str], str] = {}
+# Refilled by the stop-35 rehearsals (seed 2786763833), not yet understood, so not fixed:
+_HARAKIRI_WINDOW = ("uWSGI's harakiri kill: watch named backend-crashed on its window while "
+                    "diagnose named backend-too-slow on the whole logs (the window may hold the "
+                    "worker's death without the harakiri line before it)")
+UNSTABLE: dict[tuple[str, str, str], str] = {
+    ("app-timeout", "apache", "uwsgi"): _HARAKIRI_WINDOW,
+    ("app-timeout", "haproxy", "uwsgi"): _HARAKIRI_WINDOW,
+    ("backend-5xx", "haproxy", "fpm-unix"): (
+        "bursty traffic with noise: clients got 504 as well as 502 from a pool answering 5xx, "
+        "and diagnose named backend-too-slow first (upstream-returned-5xx second)"),
+}
 
 
 def seed() -> int:
