@@ -406,9 +406,15 @@ def _start_proxy(stack: Stack, cell: Cell, target: str) -> None:
             defaults += f"\ntimeout client {CLIENT_TIMEOUT}s\ntimeout http-request {CLIENT_TIMEOUT}s"
             frontend = "option http-buffer-request"
         if fpm:
+            # ``no option keep-conn``: HAProxy asks FastCGI apps to keep the connection by default
+            # (src/fcgi-app.c: ``curapp->flags = FCGI_APP_FL_KEEP_CONN``), and each idle kept
+            # connection holds a PHP-FPM child in a blocking read; with the lab's two children
+            # the third request waits in FPM's backlog until ``timeout server`` (504 sH), a second
+            # fault inside the cell's (haproxy/haproxy#2936, "works as designed").
             stack.start_haproxy(f"use-fcgi-app php\nserver web1 {address} proto fcgi",
                                 defaults=defaults, frontend=frontend,
-                                sections=f"fcgi-app php\n    docroot {www}\n    index app.php")
+                                sections=(f"fcgi-app php\n    docroot {www}\n    index app.php\n"
+                                          "    no option keep-conn"))
         else:
             stack.start_haproxy(f"server web1 {address}", defaults=defaults, frontend=frontend)
     elif cell.proxy == "apache":
