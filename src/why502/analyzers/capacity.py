@@ -57,7 +57,11 @@ def analyze(ev: Evidence) -> list[Candidate]:
     if fpm_max or busy or local_ct:
         out.append(_exhausted(ev, fpm_max, busy + local_ct, slow_groups))
     for peer, groups in slow_groups.items():
-        out.append(_slow(ev, peer, groups, bool(fpm_max)))
+        target = ev.target(peer)
+        held = target.settings.get("held-idle-connections") if target else None
+        out.append(_slow(ev, peer, groups, bool(fpm_max), held=held is not None))
+        if held is not None:
+            out.append(_held(ev, peer, groups, held))
     kills = [e for e in ev.all_events if e.kind == "worker-timeout"]
     for peer, groups in by_peer(groups_of(ev, *DEATH_SYMPTOMS)).items():
         mine = [e for e in kills if belongs(ev, peer, e, groups)]
@@ -272,7 +276,8 @@ def _timeout_seconds(ev: Evidence, setting: Setting | None) -> float | None:
     return proxy_of(ev).timeout_seconds(setting)
 
 
-def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: bool) -> Candidate:
+def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: bool,
+          held: bool = False) -> Candidate:
     target = ev.target(peer)
     name, setting = _timeout_setting(ev, target)
     timeout = _timeout_seconds(ev, setting)
@@ -298,6 +303,11 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
             conf = 0.5  # the access log does not show requests waiting that long: doubtful
     if fpm_busy:
         conf -= 0.15  # busy workers queue requests: exhaustion explains the wait better
+    if held and timing is not None and timing.requests > 2 * max(timing.at_timeout,
+                                                                 sum(g.count for g in groups)):
+        # most requests answered at once while the proxy's idle FastCGI connections can hold
+        # every worker (``_held``): a wait for a worker explains the few timeouts better
+        conf -= 0.25
     fix_diff = None
     vocabulary = proxy_of(ev).vocabulary
     if target and timeout:
@@ -316,6 +326,63 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
         explanation=f"{peer or 'The backend'} did not send its response header within {name} "
                     f"({timeout or 0:g}s), so {proxy} gave up and answered {_answered(groups)}"
                     + vocabulary.timeout_state + ".",
+        evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
+        claims=claims(groups))
+
+
+def _held(ev: Evidence, peer: str | None, groups: list[SymptomGroup], held: Setting) -> Candidate:
+    """The proxy's idle FastCGI connections hold the pool's workers (``held-idle-connections``:
+    HAProxy's ``option keep-conn``, on by default, with ``http-reuse safe``, configuration.txt
+    4.2 and 10.1.1; haproxy/haproxy#2936).  PHP-FPM gives each connection a whole worker, which
+    waits in a blocking read for the next request on a kept connection; the first request of a
+    new client never reuses an idle connection, so once they hold every worker it waits in FPM's
+    backlog until the proxy's response timeout: a 504 (``sH``), or an answer after exactly that
+    long.  The competing cause is a slow application; the pool's state at the time decides."""
+    target = ev.target(peer)
+    name, setting = _timeout_setting(ev, target)
+    timeout = _timeout_seconds(ev, setting)
+    timing = _timing(ev, peer, target)
+    items = [i for g in groups for i in group_items(g)]
+    items.append(EvidenceItem(kind="config", summary=f"{peer}: FastCGI with {held.value}: each idle "
+                              "connection the proxy keeps holds a PHP-FPM worker",
+                              source=held.file, line=held.line))
+    conf = 0.6
+    # a request that timed out has no response time in the access log (HAProxy's Tr is -1):
+    # the timeouts are the groups' count
+    waited = max(sum(g.count for g in groups), timing.at_timeout if timing is not None else 0)
+    if timing is not None and timing.requests > waited:
+        fast = timing.requests - waited
+        items.append(EvidenceItem(
+            kind="stat", count=waited,
+            summary=f"access log: {waited} of {timing.requests} requests to {timing.upstream} "
+                    f"waited the whole {timeout or 0:g}s ({name}); the other {fast} were answered "
+                    + (f"in {timing.p50_ms / 1000:.2f}s at the median" if timing.p50_ms is not None
+                       else "before it")))
+        if fast > waited:
+            conf = 0.8
+    pool = next((p for p in ev.config.fpm_pools if p.key == peer), None)
+    if pool is not None and pool.max_children:
+        items.append(EvidenceItem(kind="config", summary=f"pool [{pool.name}]: pm.max_children = "
+                                  f"{pool.max_children}: that many idle connections hold the whole pool",
+                                  source=pool.file, line=pool.max_children_line or pool.line))
+    port = split_key(peer or "")[1]
+    fix = Fix(summary="let PHP-FPM close each connection after its response (`no option keep-conn` in "
+                      "the fcgi-app), or let new clients reuse the idle connections (`http-reuse "
+                      "always` in the backend); raising pm.max_children only moves the point where "
+                      "the idle connections fill the pool. `why502 fix --lint CONFIG --only "
+                      "W502-041` writes the first, tests it and reloads",
+              commands=[f"ss -tn state established '( dport = :{port} )' | wc -l   # ~ pm.max_children: "
+                        "held" if port else "ss -xp | grep -F php   # connections to the pool: held",
+                        *reload_commands(ev)])
+    return Candidate(finding=make_finding(
+        "workers-exhausted", confidence=conf, groups=groups,
+        explanation=f"Requests to {peer or 'the backend'} waited the whole {name} "
+                    f"({timeout or 0:g}s) for a PHP-FPM worker while others were answered at once: "
+                    f"the proxy keeps idle FastCGI connections ({held.value}), each holds a worker "
+                    "blocked reading the next request on it, and a new client's first request never "
+                    "reuses one, so once they hold every worker it waits in PHP-FPM's backlog. A slow "
+                    "application is the other explanation: PHP-FPM's status page decides (a listen "
+                    "queue while the workers are 'Reading headers', not 'Running').",
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
 

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "fall": ("3", "configuration.txt 5.2 fall: 'This value defaults to 3 if unspecified'"),
     "rise": ("2", "configuration.txt 5.2 rise: 'This value defaults to 2 if unspecified'"),
     "maxconn": ("0", "configuration.txt 5.2 maxconn: 0 (default) means unlimited"),
+    "http-reuse": ("safe", "configuration.txt 4.2 http-reuse: 'safe' is the default"),
 }
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0}
@@ -247,6 +248,44 @@ class HaproxyConfig:
         """Where ``log`` lines send the logs (an address, ``/dev/log``, ``stdout``, ``ring@``)."""
         return [ln.words[1] for ln in self.global_values("log") if len(ln.words) > 1
                 and ln.words[1] != "global"]
+
+
+def fcgi_app(cfg: HaproxyConfig, sec: Section) -> Section | None:
+    """The ``fcgi-app`` section the backend's ``use-fcgi-app`` names (configuration.txt 10.1.2)."""
+    ln = sec.own("use-fcgi-app")
+    if ln is None or len(ln.words) < 2:
+        return None
+    return next((s for s in cfg.sections if s.kind == "fcgi-app" and s.name == ln.words[1]), None)
+
+
+def keeps_connections(app: Section) -> tuple[bool, Setting | None]:
+    """Whether the ``fcgi-app`` asks the application to keep its connection after a response,
+    and the line that says so: ``option keep-conn`` is on unless ``no option keep-conn`` comes
+    last (src/fcgi-app.c sets ``FCGI_APP_FL_KEEP_CONN`` for every new ``fcgi-app``)."""
+    for ln in reversed(app.lines):
+        if ln.keyword == "no option keep-conn":
+            return False, Setting("off", ln.file, ln.line, False)
+        if ln.keyword == "option keep-conn":
+            return True, Setting("on", ln.file, ln.line, False)
+    return True, None
+
+
+
+def held_idle_connections(cfg: HaproxyConfig, sec: Section) -> Setting | None:
+    """When ``sec``'s idle FastCGI connections can each hold a worker of the application (its
+    ``fcgi-app`` keeps connections and ``http-reuse`` is ``safe``: the first request of a new
+    client never reuses an idle one, configuration.txt 4.2; haproxy/haproxy#2936), what says so,
+    at the ``fcgi-app`` section; else None.  Lint rule W502-041 and diagnose read it."""
+    app = fcgi_app(cfg, sec)
+    if app is None:
+        return None
+    keeps, line = keeps_connections(app)
+    reuse = sec.effective("http-reuse")
+    if not keeps or reuse.value != "safe":
+        return None
+    keep = "option keep-conn" + (f" (line {line.line})" if line is not None and line.line else " (default)")
+    reused = "http-reuse safe" + (" (default)" if reuse.is_default else "")
+    return Setting(f"fcgi-app {app.name}: {keep}, {reused}", app.file, app.line, False)
 
 
 _QUOTED = re.compile(r'"((?:\\.|[^"\\])*)"|\'([^\']*)\'|((?:\\.|[^\s"\'#])+)|(#.*)')

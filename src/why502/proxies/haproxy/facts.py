@@ -17,7 +17,7 @@ from __future__ import annotations
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
-from why502.proxies.haproxy.config import HaproxyConfig, Section, Server
+from why502.proxies.haproxy.config import HaproxyConfig, Section, Server, held_idle_connections
 
 SECTION_SETTINGS = ("timeout connect", "timeout server", "timeout queue", "timeout client",
                     "timeout http-request", "retries")
@@ -39,14 +39,18 @@ def _section_settings(sec: Section) -> dict[str, Setting]:
     return out
 
 
-def _settings(common: dict[str, Setting], srv: Server) -> dict[str, Setting]:
-    """A server's settings: its section's, its own parameters (in the order reports show)."""
+def _settings(common: dict[str, Setting], srv: Server, held: Setting | None = None) -> dict[str, Setting]:
+    """A server's settings: its section's, its own parameters (in the order reports show), and
+    for a FastCGI server (``proto fcgi``) whose idle connections can hold the application's
+    workers, ``held-idle-connections`` (``config.held_idle_connections``)."""
     out = {name: common[name] for name in SECTION_SETTINGS}
     for name in SERVER_SETTINGS:
         out[name] = srv.setting(name)
     out["option redispatch"] = common["option redispatch"]
     out["check"] = Setting("on" if srv.check else "off", srv.file, srv.line, False)
     out["section"] = common["section"]
+    if held is not None and srv.param("proto") == "fcgi":
+        out["held-idle-connections"] = held
     return out
 
 
@@ -61,6 +65,7 @@ def haproxy_facts(cfg: HaproxyConfig) -> tuple[list[TargetFact], dict[str, Group
         keys = []
         common = _section_settings(sec)
         frontend = sec.name if sec.kind == "listen" else frontend_of.get(sec.name)
+        held = held_idle_connections(cfg, sec)
         for srv in sec.servers:
             key = server_key(srv)
             keys.append(key)
@@ -69,7 +74,7 @@ def haproxy_facts(cfg: HaproxyConfig) -> tuple[list[TargetFact], dict[str, Group
                 key=key, kind="proxy", scheme="https" if "ssl" in srv.params else "http",
                 host=srv.host, port=srv.port, unix_path=srv.unix_path, group=sec.name,
                 file=srv.file, line=srv.line, server=frontend, location=None,
-                settings=_settings(common, srv), pass_file=sec.file, pass_line=sec.line))
+                settings=_settings(common, srv, held), pass_file=sec.file, pass_line=sec.line))
         aliases[f"{sec.name}/<NOSRV>"] = sec.name
         aliases[sec.name] = sec.name
         groups[sec.name] = GroupFact(name=sec.name, servers=tuple(keys), file=sec.file,

@@ -48,7 +48,14 @@ from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.facts.setting import Setting
 from why502.findings.lint import LintFinding, LintNote
-from why502.proxies.haproxy.config import HaproxyConfig, Section, Server, time_ms
+from why502.proxies.haproxy.config import (
+    HaproxyConfig,
+    Section,
+    Server,
+    fcgi_app,
+    keeps_connections,
+    time_ms,
+)
 from why502.proxies.haproxy.edit import set_keyword, set_server_param
 from why502.proxies.haproxy.proxy import PROXY
 
@@ -345,4 +352,38 @@ def check_server_name_resolved_at_start(inp: HaproxyLintInput, rule: LintRule) -
                                "which HAProxy resolves once, at start (no 'resolvers' applies): when "
                                "its address changes, HAProxy keeps the old one and clients get 503 "
                                "until a reload", srv.file, srv.line))
+    return out
+
+
+@rule("W502-041", directives=("use-fcgi-app",))
+def check_fcgi_idle_connections_hold_workers(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
+    """W502-041.  A FastCGI server behind ``http-reuse safe`` with ``option keep-conn``: each idle
+    kept connection holds a PHP-FPM worker, and the first request of a new client never reuses
+    one (configuration.txt 4.2 ``http-reuse``; haproxy/haproxy#2936), so new clients wait
+    ``timeout server`` for a worker.  ``aggressive``/``always`` reuse idle connections for
+    first requests and ``never`` closes them with the client's session: measured silent."""
+    cfg = inp.config
+    files = _files(cfg)
+    out: list[LintFinding] = []
+    for sec in _served(cfg):
+        fcgi = [s for s in active(sec) if s.param("proto") == "fcgi"]
+        app = fcgi_app(cfg, sec)
+        if not fcgi or app is None:
+            continue
+        keeps, line = keeps_connections(app)
+        reuse = sec.effective("http-reuse")
+        if not keeps or reuse.value != "safe":
+            continue
+        where = (f"'option keep-conn' at line {line.line}" if line is not None and line.line
+                 else "'option keep-conn' (on by default)")
+        out.append(finding(
+            rule, f"{sec.kind} {sec.name} sends FastCGI to {', '.join(s.name for s in fcgi)} through "
+            f"fcgi-app {app.name} with {where} and http-reuse {reuse.value}"
+            + (" (the default)" if reuse.is_default else "")
+            + ": every idle connection HAProxy keeps holds a PHP-FPM worker, and a new client's "
+            "request waits for one until timeout server (504, state sH)",
+            app.file, app.line,
+            set_keyword(files, "no option keep-conn", "",
+                        setting=Setting("on", line.file, line.line, False) if line is not None else None,
+                        section_file=app.file, section_line=app.line)))
     return out
