@@ -74,25 +74,30 @@ MIN_NEGATIVE_THREADS = 54  # threads giving both a failure and a negative/compan
 # The first corpus is batch "b1" (``<family>.jsonl``); later batches live in ``batch*/`` and are
 # gathered from threads the first corpus does not use, to measure rules on lines nobody fitted them to.
 FIRST = "b1"
-MIN_BATCH = {"b2": (100, 74)}  # lines, threads
+MIN_BATCH = {"b2": (100, 74), "b3": (86, 56)}  # lines, threads
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
 # edge rules (docs/dev/edge-corpus.md, "Score after the edge rules"):
-FLOOR_LINE_RIGHT = 0.963  # 391/406 (365/406 before batch 2 was gathered)
-FLOOR_WHOLE_RIGHT = 0.960  # 390/406
+FLOOR_LINE_RIGHT = 0.965  # 392/406 after batch 2's rules (391/406 before; 365/406 before batch 2)
+FLOOR_WHOLE_RIGHT = 0.963  # 391/406 (390/406 before batch 2's rules)
 FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
-MAX_FALSE_ALARMS = 2  # of 126 negatives: prose quoting Envoy's "no healthy upstream" (edge-corpus.md)
+MAX_FALSE_ALARMS = 0  # of 126 negatives (2 before batch 2's rules: prose on "no healthy upstream", 200 UR)
 # The two halves of the thread split (``half``): rules are written from the development half's
 # misses only; the held-out half is the honest figure of how they generalise.
 FLOOR_DEV_RIGHT = 0.966  # 174/180
-FLOOR_HELD_RIGHT = 0.960  # 217/226 (no longer held out: both halves open since batch 2)
+FLOOR_HELD_RIGHT = 0.964  # 218/226 (no longer held out: both halves open since batch 2)
 # Later batches: scored once before any rule change made after they were gathered (the honest first
 # figure), then after; the floors are the latest recorded score.
+# Batches whose misses were read to write rules: development data since, their misses always printed.
+OPEN_BATCHES = frozenset({"b2"})  # b2's misses were fixed on 2026-11-24 (docs/dev/edge-corpus.md)
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
     # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
-    "b2": {"line": 0.76, "whole": 0.76, "explain": 1.0, "false_alarms": 4},
+    # after rules from b2's own misses (2026-11-24; b2 is development data since): 95/100, 95, 100, 1
+    "b2": {"line": 0.95, "whole": 0.95, "explain": 1.0, "false_alarms": 1},
+    # b3 first score, gathered after those rules, before any further rule change: 69/86, 69/86, 86/86, 3
+    "b3": {"line": 0.802, "whole": 0.802, "explain": 1.0, "false_alarms": 3},
 }
 
 # The child process: one call of the console script's entry point per argv, stdout captured.
@@ -372,7 +377,7 @@ def test_later_batches_read_no_worse_than_their_recorded_score(result: Result) -
         print(f"\nbatch {b}:\n{report}")
         misses = [m for fam, sc in sorted(per_line.items()) if fam != "all" for m in sc.misses]
         disagree = [d for fam, sc in sorted(per_line.items()) if fam != "all" for d in sc.disagreements]
-        if os.environ.get("WHY502_SHOW_BATCH") == "1":
+        if os.environ.get("WHY502_SHOW_BATCH") == "1" or b in OPEN_BATCHES:
             print("\n".join(misses + disagree))
         else:
             print(f"batch {b}: {len(misses)} misses, {len(disagree)} disagreements (not shown)")

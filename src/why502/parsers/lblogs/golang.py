@@ -15,7 +15,10 @@ import re
 # patterns (catalog/data/patterns.toml) read the same texts outside an access log.
 _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("no upstreams available", "no upstreams available"),
+    # Caddy v1's word for the same state (caddyhttp/proxy/proxy.go errUnreachable), 502 there
+    ("unreachable backend", "no upstreams available"),
     ("unknown network", "unknown network"),
+    ("unsupported protocol scheme", "unsupported protocol scheme"),
     ("x509: ", "TLS"),
     ("tls: ", "TLS"),
     ("remote error: tls", "TLS"),

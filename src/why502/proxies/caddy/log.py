@@ -66,6 +66,12 @@ def parse_caddy(obj: dict[str, Any]) -> LbRecord | None:
     if logger.startswith("http.log.error"):
         msg = str(obj.get("msg") or "")
         code = go_error_code(msg)
+        method = req.get("method") if req else obj.get("method")  # a cut line is scanned flat
+        if method == "CONNECT" and msg.startswith(("read tcp", "readfrom tcp", "write tcp")):
+            # a CONNECT tunnel (the forward_proxy plugin, or an HTTP/2 extended CONNECT) broke
+            # while bytes were copied, after its 200 was sent: no 5xx reached the client
+            # (caddyserver/forwardproxy forwardproxy.go ServeHTTP: 200, then dualStream copies)
+            code = None
         t = term(NAME, code) if code else None
         status = to_int(obj.get("status")) or (t.status[0] if t and t.status else None)
         rec = LbRecord(

@@ -27,7 +27,9 @@ _TRAEFIK_CLF = re.compile(
     r'(?P<dur>\d+)ms$'
 )
 _TRAEFIK_ERR = re.compile(
-    r"'(?P<status>\d{3}) [A-Za-z ]+' caused by: (?P<msg>[^\"]+)|"
+    # oxy utils/handler.go StdHandler: log.Debugf("'%d %s' caused by: %v"); people retype it
+    # in titles without the quotes ("502 Bad Gateway caused by: EOF")
+    r"(?:'|\b)(?P<status>\d{3}) [A-Za-z ]+'? caused by: (?P<msg>[^\"]+)|"
     r"\b(?P<status2>5\d\d) [A-Z][A-Za-z ]+ error=\"(?P<msg2>(?:[^\"\\]|\\.)*)\""
 )
 
