@@ -5,8 +5,8 @@ the held pool (not a slow application) from the 504s and the config, ``why502 li
 ``why502 fix --lint ... --apply`` writes ``no option keep-conn``, tests it with ``haproxy -c``,
 reloads the master (SIGUSR2), and the wait is gone.
 
-Loopback only, bounded: six sequential requests per round (at most seven rounds), each on a new client connection
-(the lab client sends ``Connection: close``), 1 s server timeout.
+Loopback only, bounded: six sequential requests per round (at most seven rounds), each on a new
+client connection (the lab client sends ``Connection: close``), 1 s server timeout.
 """
 
 from __future__ import annotations
