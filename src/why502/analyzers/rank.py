@@ -261,8 +261,11 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
         for key in c.claims:
             owner.setdefault(key, len(kept))
         kept.append((c, []))
-    if not kept:  # nothing named a cause: the failures are still said (analyzers.unexplained)
-        kept = [(c, []) for c in sorted(resort, key=_order)]
+    # nothing named a cause of these failures: they are still said (analyzers.unexplained),
+    # also when every cause named is of another time (a rotated log's past incident explains
+    # nothing of today's 5xx, and must not stand alone at the top of the report)
+    kept += [(c, []) for c in sorted(resort, key=_order)
+             if not any(_same_time(k.finding, c.finding) for k, _extra in kept)]
     out: list[Finding] = []
     for c, extra in kept:
         f = c.finding
@@ -274,6 +277,24 @@ def fold(candidates: list[Candidate]) -> list[Finding]:
     merged = merge_servers(out)
     top = max((f.count for f in merged), default=0)
     return sorted(merged, key=lambda f: order(f, top))
+
+
+def _same_time(a: Finding, b: Finding) -> bool:
+    """Whether ``a``'s failures and ``b``'s could be the same incident: their spans overlap,
+    within ``RECOVERED`` (an hour) of each other.  A finding without a time could be of any
+    time: it counts as the same (the last resort is then left out, as before)."""
+    spans = []
+    for f in (a, b):
+        try:
+            first = datetime.fromisoformat(f.first_seen) if f.first_seen else None
+            last = datetime.fromisoformat(f.last_seen) if f.last_seen else first
+        except ValueError:
+            return True
+        if first is None or last is None:
+            return True
+        spans.append((first.replace(tzinfo=None), last.replace(tzinfo=None)))
+    (a_first, a_last), (b_first, b_last) = spans
+    return a_last >= b_first - RECOVERED and a_first <= b_last + RECOVERED
 
 
 def order(f: Finding, biggest: int) -> tuple[bool, float, float]:
