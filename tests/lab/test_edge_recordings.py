@@ -59,7 +59,7 @@ def argv_of(meta: dict[str, Any], root: Path) -> list[str]:
     f = meta["files"]
     argv = ["diagnose", "--offline", "--format", "json", "--config", str(root / f["config"]),
             "--proxy", meta["proxy"]]
-    if meta["proxy"] == "envoy":
+    if "access_log" in f:
         argv += ["--access-log", str(root / f["access_log"])]
     if "error_log" in f:
         argv += ["--error-log", str(root / f["error_log"])]
