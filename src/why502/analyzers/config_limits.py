@@ -269,10 +269,10 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
     return out
 
 
-def _app_keepalive(ev: Evidence, gname: str, proxy_idle: float, title: str = "nginx",
-                   knob: str = "keepalive_timeout"
+def _app_keepalive(ev: Evidence, gname: str, proxy_idle: float, title: str, knob: str
                    ) -> tuple[str | None, list[EvidenceItem], tuple[str, str, str]]:
-    """The app server's idle keep-alive timeout against nginx's upstream ``keepalive_timeout``.
+    """The app server's idle keep-alive timeout against the proxy's (``title``'s ``knob``:
+    nginx's upstream ``keepalive_timeout``, Caddy's ``keepalive``).
 
     ``shorter``: the app server (gunicorn ``--keep-alive``, default 2 s; uvicorn
     ``--timeout-keep-alive``, 5 s; Puma ``persistent_timeout``; Node ``server.keepAliveTimeout``,
