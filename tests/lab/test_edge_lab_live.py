@@ -33,14 +33,7 @@ EDGE_SCENARIOS = [n for n, s in SCENARIOS.items() if s.proxy in EDGE]
 
 # What diagnose still gets wrong, measured (docs/guide/lab.md, "Envoy and Caddy"): strict, so a
 # fix shows up as an XPASS to remove from here.
-_RELAYED = ("a 5xx the app sent is only in Caddy's access log, and with --access-log the access "
-            "log's findings (the site's host, no upstream) outrank the error log's")
-KNOWN_WRONG: dict[str, str] = {
-    "caddy-gunicorn-worker-timeout": _RELAYED,
-    "caddy-app-returned-5xx": _RELAYED,
-    "caddy-keepalive-race": "the keep-alive race is read from an nginx upstream's keepalive; Caddy "
-                            "keeps idle connections by default and its facts do not say so",
-}
+KNOWN_WRONG: dict[str, str] = {}
 
 
 def test_at_least_eight_faults_a_control_and_noise_per_edge_proxy() -> None:

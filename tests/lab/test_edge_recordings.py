@@ -30,10 +30,12 @@ DIRS = sorted(p for p in RECORDED.iterdir() if p.is_dir()
 # probes settle
 OFFLINE_WRONG: dict[str, str] = {
     **KNOWN_WRONG,
-    "envoy-upstream-tls-mismatch": "Envoy's default access-log line says only UF; live, the TLS "
-                                   "probe of the endpoint tells a plain-HTTP port",
-    "caddy-fpm-socket-missing": "offline the missing PHP-FPM socket is not tied to the pool "
-                                "(unexplained-5xx); live it is (measured 2026-11-24)",
+    "envoy-upstream-tls-mismatch": "Envoy's default access line writes UF alike for a refused "
+                                   "connection and a failed TLS handshake; offline the cluster's TLS "
+                                   "is said as a competing reading (upstream-tls-mismatch) but "
+                                   "backend-not-running stays first: only the live probe (the port "
+                                   "accepts TCP) or the app server's listen scheme (gunicorn's "
+                                   "'Listening at: http://', not read as evidence yet) decides",
 }
 
 
@@ -59,7 +61,7 @@ def argv_of(meta: dict[str, Any], root: Path) -> list[str]:
     f = meta["files"]
     argv = ["diagnose", "--offline", "--format", "json", "--config", str(root / f["config"]),
             "--proxy", meta["proxy"]]
-    if meta["proxy"] == "envoy":
+    if "access_log" in f:
         argv += ["--access-log", str(root / f["access_log"])]
     if "error_log" in f:
         argv += ["--error-log", str(root / f["error_log"])]

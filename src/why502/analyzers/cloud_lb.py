@@ -188,7 +188,8 @@ def findings(ev: LbEvidence) -> list[Finding]:
     out = [_failure_finding(ev, g, lb_total) for g in groups.values()]
     if ev.backend_5xx.count:
         out.append(_backend_finding(ev))
-    if not out and (made := ev.five - ev.made_by.get("backend", 0)) > 0:
+    # the failures the proxy's error log records (``joined``) are weighed by its own diagnosis
+    if not out and (made := ev.five - ev.made_by.get("backend", 0) - ev.joined) > 0:
         out.append(_unexplained_finding(ev, made))
     return out
 

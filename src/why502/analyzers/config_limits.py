@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from why502 import proxies
 from why502.analyzers.apps import serving, setting_item, shown, where_to_set
 from why502.analyzers.base import (
     Candidate,
@@ -27,7 +28,7 @@ from why502.analyzers.base import (
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine
-from why502.proxies.base import seconds
+from why502.proxies.base import Capability, seconds
 from why502.proxies.nginx.config.edit import insert_in_block, set_directive
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
@@ -126,6 +127,11 @@ def _keepalive_ok(t: TargetFact) -> tuple[bool, list[str]]:
 
 def _keepalive(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
+    p = proxies.of(ev.proxy)
+    v = p.vocabulary
+    # a proxy that keeps idle connections unless told not to (Caddy) needs no opt-in for them
+    opt_in = Capability.KEEPALIVE_BY_DEFAULT not in p.capabilities
+    by_key = {t.key: t for t in ev.config.targets}
     drop_symptoms = ("connection-reset", "premature-close", "broken-pipe")
     exhaustion = groups_of(ev, "port-exhaustion")
     by_group: dict[str, list[TargetFact]] = {}  # one pass: a scan of all targets per group was quadratic
@@ -135,12 +141,15 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
     for gname, group in ev.config.groups.items():
         if not group.keepalive:
             continue
-        members = by_group.get(gname, [])
+        # a group of one upstream (Caddy's reverse_proxy with one dial address) is named by its
+        # target only: its members are its servers
+        members = by_group.get(gname) or [by_key[k] for k in group.servers if k in by_key]
         if not members:
             continue
         peers = set(group.servers) | {gname}
         related = [g for g in ev.logs.symptoms if g.peer in peers]
-        bad = next(((t, missing) for t in members for ok, missing in (_keepalive_ok(t),) if not ok), None)
+        bad = next(((t, missing) for t in members for ok, missing in (_keepalive_ok(t),) if not ok),
+                   None) if opt_in else None
         if bad:
             t, missing = bad
             tw = sum(ev.host.time_wait.get(p, 0) for p in group.servers)
@@ -179,43 +188,59 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
         conf = 0.7 if sporadic or ok else 0.55
         items = [i for g in drops for i in group_items(g)]
         kt = group.keepalive_timeout
-        items.append(EvidenceItem(kind="config", summary=f"upstream {gname} keeps {group.keepalive} "
-                                  "idle connections per worker for keepalive_timeout "
-                                  + (f"{kt.value}" if kt else "60s (default)"),
-                                  source=kt.file if kt else group.file,
-                                  line=kt.line if kt else (group.keepalive_line or group.line)))
+        knob = v.keepalive_timeout
+        items.append(EvidenceItem(kind="config", summary=f"{v.group} {gname} keeps {group.keepalive} "
+                                  f"{v.keepalive_pool} for {knob} "
+                                  + (f"{kt.value}" + (" (default)" if kt.is_default else "") if kt
+                                     else "60s (default)"),
+                                  source=kt.file if kt and kt.file else group.file,
+                                  line=kt.line if kt and kt.line else (group.keepalive_line or group.line)))
         if total:
             alive = "sporadic, not a dead backend" if sporadic else (
                 f"{ok} others were answered by the same backend: it is alive" if ok else "")
             items.append(EvidenceItem(kind="stat", summary=f"{n} of {total} requests failed "
                                       f"({100 * n / total:.1f}%)" + (f": {alive}" if alive else "")))
-        if any(" \"POST " in x.text or "\"POST " in x.text for g in drops for x in g.samples):
+        if opt_in and any(" \"POST " in x.text or "\"POST " in x.text for g in drops for x in g.samples):
             items.append(EvidenceItem(kind="stat", summary="the failed requests are POSTs: nginx "
                                       "does not retry a non-idempotent request on another "
                                       "connection (proxy_next_upstream without non_idempotent)"))
+        elif any('"method":"POST"' in x.text for g in drops for x in g.samples):
+            # Go's http.Transport retries a request on a reused connection only when it is
+            # idempotent (net/http transport.go ``shouldRetryRequest``, ``isReplayable``)
+            items.append(EvidenceItem(kind="stat", summary=f"the failed requests are POSTs: {v.title} "
+                                      "(Go's http.Transport) does not resend a non-idempotent request "
+                                      "on a fresh connection"))
         anchor = group.file, group.line
-        proxy_idle = seconds(kt.value) if kt else 60.0
-        verdict, app_items, app_fix = _app_keepalive(ev, gname, proxy_idle or 60.0)
+        proxy_idle = (p.timeout_seconds(kt) if not opt_in else seconds(kt.value)) if kt else 60.0
+        verdict, app_items, app_fix = _app_keepalive(ev, gname, proxy_idle or 60.0, v.title, knob)
         diff = None
-        if group.file and group.line:
+        if not opt_in:  # the proxy's own edit of its idle timeout (Caddy's transport keepalive)
+            t = members[0]
+            diff = p.timeout_diff(ev.config.files, knob, kt, (t.pass_file, t.pass_line),
+                                  (t.file, t.line), 1)
+            anchor = (t.pass_file or t.file), (t.pass_line or t.line)
+        elif group.file and group.line:
             # below the app server's idle timeout when it is known (nginx takes ms: "500ms")
             app_idle = min((i for s in serving(ev, gname) if (i := s.seconds("idle"))),
                            default=None)
             below = f"{int(app_idle * 500)}ms" if app_idle is not None and app_idle <= 2 else "1s"
             diff = _after_keepalive(ev, gname, below)
         items += app_items
-        explanation = (f"The servers of upstream {gname} close idle keep-alive connections sooner "
-                       "than nginx stops reusing them, so a request sometimes lands on a "
+        explanation = (f"The servers of {v.group} {gname} close idle keep-alive connections sooner "
+                       f"than {v.title} stops reusing them, so a request sometimes lands on a "
                        "connection the backend is closing.")
-        summary = ("make nginx drop idle upstream connections before the backend does "
-                   "(keepalive_timeout below the backend's idle timeout), or raise the "
+        if not opt_in:
+            explanation += (f" {v.title} keeps idle upstream connections by default ({knob} "
+                            + (kt.value if kt else "") + ").")
+        summary = (f"make {v.title} drop idle upstream connections before the backend does "
+                   f"({knob} below the backend's idle timeout), or raise the "
                    "backend's keep-alive timeout")
         notes = ["gunicorn: --keep-alive 75; node: server.keepAliveTimeout = 75000"]
         if verdict == "shorter":
             conf = max(conf, 0.85)
-            explanation = (f"{app_fix[0]} closes an idle keep-alive connection, but nginx keeps "
-                           f"idle connections to upstream {gname} "
-                           f"for keepalive_timeout {proxy_idle:g}s and reuses them: a request sent "
+            explanation = (f"{app_fix[0]} closes an idle keep-alive connection, but {v.title} keeps "
+                           f"idle connections to {v.group} {gname} "
+                           f"for {knob} {proxy_idle:g}s and reuses them: a request sent "
                            "on a connection the app server is closing is reset or closed "
                            "without a response (502).")
             summary = app_fix[2]
@@ -230,20 +255,24 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             explanation += " But " + app_fix[0] + (
                 " answers every request with 'Connection: close' (no idle connection to reuse)"
                 if verdict == "closes" else f" keeps idle connections for {app_fix[1]}, longer "
-                f"than nginx's keepalive_timeout {proxy_idle:g}s") + ": this reading is unlikely."
+                f"than {v.title}'s {knob} {proxy_idle:g}s") + ": this reading is unlikely."
+        # a group of one that has no name of its own (Caddy's): the backend is its target
+        one = members[0].key if len(members) == 1 and not members[0].group else None
+        up = one or gname
         out.append(Candidate(finding=make_finding(
             "keepalive-race", confidence=conf, groups=drops,
             explanation=explanation,
             evidence=items,
             fix=Fix(summary=summary, commands=reload_commands(ev), diff=diff, file=anchor[0],
                     notes=notes),
-            upstream=gname), claims=claims(drops), fallback=verdict in ("longer", "closes")))
+            upstream=up, target=one), claims=claims(drops), fallback=verdict in ("longer", "closes")))
     return out
 
 
-def _app_keepalive(ev: Evidence, gname: str,
-                   proxy_idle: float) -> tuple[str | None, list[EvidenceItem], tuple[str, str, str]]:
-    """The app server's idle keep-alive timeout against nginx's upstream ``keepalive_timeout``.
+def _app_keepalive(ev: Evidence, gname: str, proxy_idle: float, title: str, knob: str
+                   ) -> tuple[str | None, list[EvidenceItem], tuple[str, str, str]]:
+    """The app server's idle keep-alive timeout against the proxy's (``title``'s ``knob``:
+    nginx's upstream ``keepalive_timeout``, Caddy's ``keepalive``).
 
     ``shorter``: the app server (gunicorn ``--keep-alive``, default 2 s; uvicorn
     ``--timeout-keep-alive``, 5 s; Puma ``persistent_timeout``; Node ``server.keepAliveTimeout``,
@@ -262,16 +291,16 @@ def _app_keepalive(ev: Evidence, gname: str,
         if idle is None:
             continue
         if idle < proxy_idle:
-            item = setting_item(server, "idle", f" < nginx keepalive_timeout {proxy_idle:g}s")
+            item = setting_item(server, "idle", f" < {title} {knob} {proxy_idle:g}s")
             items += [item] if item else []
-            knob = server.knob("idle")
+            flag = server.knob("idle")
             name = f"{server.kind} ({(shown(server, 'idle') or '').removeprefix(server.kind + ' ')})"
-            new = str(int(proxy_idle + 15) * (1000 if knob and knob.scale == 0.001 else 1))
-            summary = (f"raise {server.kind}'s {knob.flag if knob else 'keep-alive'} above nginx's "
-                       f"upstream keepalive_timeout {proxy_idle:g}s -- {where_to_set(server, 'idle', new)} "
-                       f"-- or lower nginx's keepalive_timeout below {idle:g}s (the diff)")
+            new = str(int(proxy_idle + 15) * (1000 if flag and flag.scale == 0.001 else 1))
+            summary = (f"raise {server.kind}'s {flag.flag if flag else 'keep-alive'} above {title}'s "
+                       f"upstream {knob} {proxy_idle:g}s -- {where_to_set(server, 'idle', new)} "
+                       f"-- or lower {title}'s {knob} below {idle:g}s (the diff)")
             return "shorter", items, (name, f"{idle:g}s", summary)
-        item = setting_item(server, "idle", f" >= nginx keepalive_timeout {proxy_idle:g}s")
+        item = setting_item(server, "idle", f" >= {title} {knob} {proxy_idle:g}s")
         items += [item] if item else []
         return "longer", items, (f"{server.kind} ({server.where})", f"{idle:g}s", "")
     return None, items, ("", "", "")

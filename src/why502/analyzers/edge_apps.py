@@ -93,6 +93,10 @@ def _as(f: Finding, cause: str, why: str, items: list[EvidenceItem], fix: str, c
                            notes=f.fix.notes if f.fix else []))
 
 
+def _probed(ev: Evidence, key: str | None) -> bool:
+    return ev.live.probes is not None and (key or "") in ev.live.probes
+
+
 def _probe_connects(ev: Evidence, key: str | None) -> bool:
     probes = ev.live.probes or {}
     probe = probes.get(key or "")
@@ -119,6 +123,19 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                                      "the connection failures are the TLS handshake's")],
                        "Make both ends agree: remove the cluster's TLS transport socket if the app "
                        "speaks plain HTTP, or serve TLS on that port.", 0.8)
+        if target is not None and target.scheme == "https" and not _probed(ev, f.target):
+            # offline: Envoy's default access line says only UF for a refused connection and
+            # for a failed TLS handshake alike (%RESPONSE_FLAGS%: "UF: upstream connection
+            # failure"); the config's TLS makes the mismatch a competing reading: say what decides
+            return replace(f, explanation=f.explanation + (
+                f" Competing reading: the config speaks TLS to {f.target}, and a plain-HTTP app "
+                "there fails the handshake, which the log writes the same way "
+                "(upstream-tls-mismatch). What decides: whether anything accepts TCP there now "
+                f"(a live run probes it; or `openssl s_client -connect {f.target}`), or the app "
+                "server's own log naming its listen scheme (gunicorn: 'Listening at: http://...')."),
+                evidence=[*f.evidence, EvidenceItem(kind="config", summary=(
+                    f"{f.target} is reached over TLS (the cluster's transport_socket): "
+                    "upstream-tls-mismatch is a competing reading of these failures"))])
     if f.cause == "backend-crashed" and f.target:
         life = lb.targets.get(f.target)
         deaths = _near(ev, f, _DEATHS)

@@ -47,13 +47,15 @@ def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[Targe
             out.append(f)
             continue
         items: list[EvidenceItem] = []
+        # a group of one (Caddy's reverse_proxy with one upstream) has no name of its own
+        named = f"{v.group} {t.group}" if t.group else f"its {v.group}"
         g = groups.get(group or "")
         if g is not None:
             items.append(EvidenceItem(kind="config", summary=(
                 f"{v.group} {g.name}: {len(g.servers)} {'endpoint' if len(g.servers) == 1 else 'endpoints'}"
                 f" ({', '.join(g.servers[:4])})"), source=g.file, line=g.line))
         if t.file and t.line:
-            items.append(EvidenceItem(kind="config", summary=f"{t.key} is an endpoint of {v.group} {t.group}",
+            items.append(EvidenceItem(kind="config", summary=f"{t.key} is an endpoint of {named}",
                                       source=t.file, line=t.line))
         name, setting = p.response_timeout(t.settings, t.kind)
         fix = f.fix
@@ -62,7 +64,7 @@ def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[Targe
             shown = (f"{setting.value} (default)" if setting is None or setting.is_default
                      else setting.value) if setting else f"{v.timeout_default} (default)"
             items.append(EvidenceItem(kind="config", summary=(
-                f"{v.route} {t.location} sends to {v.group} {t.group}; its {name} is {shown}"),
+                f"{v.route} {t.location} sends to {named}; its {name} is {shown}"),
                 source=setting.file if setting and setting.file else t.pass_file,
                 line=setting.line if setting and setting.line else t.pass_line))
             if f.cause == "backend-too-slow" and fix is not None and secs:

@@ -82,6 +82,11 @@ class Capability(str, enum.Enum):
     #: proxy_util.c ``ap_proxy_connect_backend()``): the aggregator writes it ``unix:PATH``,
     #: as the config's identity key (``evidence.aggregate``; a host:port is taken as written).
     PEER_SOCKET_PATH = "peer-socket-path"
+    #: its transport keeps idle upstream connections and reuses them unless the config says
+    #: otherwise (Caddy's ``transport http``: "Configures HTTP Keep-Alive (enabled by default)",
+    #: reverseproxy/httptransport.go): a group's ``keepalive`` facts are its defaults and need no
+    #: opt-in (nginx's ``proxy_http_version 1.1`` and empty ``Connection``) to work.
+    KEEPALIVE_BY_DEFAULT = "keepalive-by-default"
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ class Vocabulary:
     relayed_5xx: str = "carry a numeric $upstream_header_time (the backend sent them)"
     stats_groups: str = ("Upstreams (per attempt; p50..max of $upstream_header_time, or of "
                          "$upstream_response_time where no header ever came)")
+    # how long an idle upstream connection is kept for reuse, as the config spells it, and how
+    # many are kept (the keep-alive race: analyzers.config_limits)
+    keepalive_timeout: str = "keepalive_timeout"
+    keepalive_pool: str = "idle connections per worker"
 
 
 @dataclass(frozen=True)

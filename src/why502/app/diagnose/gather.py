@@ -111,8 +111,12 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
                      inputs_end=_access_end(logs.stats))
     ev = Evidence(proxy=conf.proxy, config=conf.facts, logs=logs.facts, host=host, live=live,
                   clock=clock, apps=apps, k8s=read_k8s(options, diags, inputs), edge=edge_facts)
+    # the proxy's own access log next to its config (Caddy's: the site's host, no upstream): its
+    # findings are joined to the config's route too, so they name the backend (issue 24)
+    own_edge = bool(paths) and conf.proxy in families
     return Gathered(ev, diags, inputs, logs.stats, probe_dicts,
-                    edge_config=edge_config(options, diags, families, inputs) if with_apps else None)
+                    edge_config=(edge_config(options, diags, families, inputs)
+                                 if with_apps or own_edge else None))
 
 
 def read_k8s(options: DiagnoseOptions, diags: list[Diagnostic], inputs: dict[str, Any]) -> KubeFacts:

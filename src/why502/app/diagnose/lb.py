@@ -38,12 +38,13 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
     if options.nginx_conf or "-" in options.access_logs:
         return ()
     families = sniff_log_types(list(options.access_logs))
-    if options.config and options.config != "-" and options.proxy is None and options.error_logs:
+    if options.config and options.config != "-" and options.error_logs:
         from why502.proxies import detect_file
 
         # the proxy's own config and error lines (Caddy's): the proxy's diagnosis, its access
-        # log read next to them by the edge provider (edge_logs)
-        if detect_file(options.config, fallback="") in families:
+        # log read next to them by the edge provider (edge_logs) -- with --proxy named too, so
+        # an app server's or PHP-FPM's evidence is read with them (issue 24)
+        if (options.proxy or detect_file(options.config, fallback="")) in families:
             return ()
     if families and options.error_logs and not any(
             has_lines_of(list(options.error_logs), fam) for fam in families):

@@ -103,10 +103,11 @@ class ScenarioRun:
                 options.app_confs = [str(p) for p in self.app_confs]
             if self.proxy in EDGE:
                 # Envoy's evidence is its access log (the response flags); Caddy's is its own log
-                # (the Go error and the upstream), read with the Caddyfile as docs/proxies/caddy.md
-                # says (with its access log too, the access log's findings -- the site's host, no
-                # upstream -- outrank the error log's: see docs/guide/lab.md)
-                access = self.access_log if self.proxy == "envoy" else None
+                # (the Go error and the upstream) and its access log (the 5xx the app sent, which
+                # Caddy relays without an error line), read with the Caddyfile as
+                # docs/proxies/caddy.md says: the access log's findings are tied to the upstream
+                # of the route the request matched (analyzers.edge_config)
+                access = self.access_log
                 options.access_logs = [str(access)] if access else []
                 options.fpm_conf = str(self.fpm_conf) if self.fpm_conf else None
                 options.fpm_logs = [str(self.fpm_log)] if self.fpm_log else []

@@ -24,6 +24,9 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("remote error: tls", "TLS"),
     ("no such host", "no such host"),
     (": lookup ", "DNS lookup"),
+    # a unix socket's connect errno (Go: "dial unix PATH: connect: " + the errno's text)
+    ("connect: no such file or directory", "no such file or directory"),
+    ("connect: permission denied", "permission denied"),
     ("connection refused", "connection refused"),
     ("actively refused", "connection refused"),
     ("no route to host", "no route to host"),
@@ -37,6 +40,9 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
 )
 _DIAL = re.compile(r"dial tcp (\S+?): ")
 _READ = re.compile(r"read tcp \S+->(\S+?): ")
+# a unix socket, named as the config's identity key ``unix:PATH`` (Go's net.OpError writes
+# "dial unix PATH: ..." and "read unix @->PATH: ...": src/net/net.go OpError.Error())
+_UNIX = re.compile(r"(?:dial unix |(?:read|write) unix \S*->)(/\S+?): ")
 
 
 def go_error_code(msg: str) -> str | None:
@@ -53,7 +59,10 @@ def go_error_code(msg: str) -> str | None:
 def go_target(msg: str) -> str | None:
     """The peer a Go network error names (``dial tcp ADDR:``, ``read tcp LOCAL->ADDR:``)."""
     m = _DIAL.search(msg) or _READ.search(msg)
-    return m.group(1) if m else None
+    if m:
+        return m.group(1)
+    u = _UNIX.search(msg)
+    return f"unix:{u.group(1)}" if u else None
 
 
 def clf_time(raw: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.setting import Setting
-from why502.proxies.caddy.config import CaddyConfig
+from why502.proxies.caddy.config import CaddyConfig, Handler
 
 
 def caddy_facts(cfg: CaddyConfig) -> tuple[list[TargetFact], dict[str, GroupFact],
@@ -37,10 +37,34 @@ def caddy_facts(cfg: CaddyConfig) -> tuple[list[TargetFact], dict[str, GroupFact
                 file=u.file, line=u.line, server=(h.hosts[0] if h.hosts else None),
                 location=(h.paths[0] if h.paths else None), settings=settings,
                 pass_file=h.file, pass_line=h.line))
+        idle, timeout = keepalive_of(h)
         groups[h.name] = GroupFact(name=h.name, servers=tuple(keys), file=h.file, line=h.line,
-                                   server_lines={u.key: (u.file or "", u.line or 0) for u in h.upstreams})
+                                   server_lines={u.key: (u.file or "", u.line or 0) for u in h.upstreams},
+                                   keepalive=idle, keepalive_timeout=timeout)
     files = {path: tuple(text.splitlines()) for path, text in cfg.texts.items()}
     return targets, groups, files, aliases
+
+
+# Caddy's http transport keeps idle upstream connections unless ``keepalive off``: 32 per host
+# for 2 minutes (reverseproxy/httptransport.go ``NewTransport``: ``if h.KeepAlive.IdleConnTimeout
+# == 0 { ... 2 * time.Minute }``, ``if h.KeepAlive.MaxIdleConnsPerHost == 0 { ... = 32 }``).
+KEEPALIVE_IDLE_CONNS = 32
+
+
+def keepalive_of(h: Handler) -> tuple[int | None, Setting | None]:
+    """How many idle connections per upstream host the handler keeps, and for how long (the
+    ``keepalive`` setting, Caddy's default 2m when unset); ``(None, None)`` when it keeps none:
+    ``keepalive off`` (``keep_alive.enabled: false``), or the fastcgi transport (``php_fastcgi``),
+    which dials each request anew (reverseproxy/fastcgi/fastcgi.go ``RoundTrip``)."""
+    if h.kind != "proxy":
+        return None, None
+    transport = h.raw.get("transport")
+    ka = transport.get("keep_alive") if isinstance(transport, dict) else None
+    ka = ka if isinstance(ka, dict) else {}
+    if ka.get("enabled") is False:
+        return None, None
+    n = ka.get("max_idle_conns_per_host")
+    return (n if isinstance(n, int) and n > 0 else KEEPALIVE_IDLE_CONNS), h.settings.get("keepalive")
 
 
 def peer_of_request(cfg: CaddyConfig) -> Callable[[str | None, str | None], str | None]:

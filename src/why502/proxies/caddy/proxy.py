@@ -26,8 +26,10 @@ class Caddy(BaseProxy):
         reload="caddy reload --config {config}",
         default_config="/etc/caddy/Caddyfile", default_error_log="journalctl -u caddy",
         stats_word="Caddy", stats_target="upstream", stats_timeout="response_header_timeout",
-        stats_timeout_column="response_header_timeout")
-    capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS})
+        stats_timeout_column="response_header_timeout", keepalive_timeout="keepalive",
+        keepalive_pool="idle connections per upstream host")
+    capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
+                              Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))
     hooks = Hooks(load_config="why502.proxies.caddy.source:load_config",
                   lint_rules="why502.proxies.caddy.lint",
