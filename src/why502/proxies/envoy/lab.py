@@ -88,7 +88,10 @@ def envoy_cluster(name: str, address: str, *, extra: str = "", tls: bool = False
         where = f"pipe: {{path: {address}}}"
     else:
         host, _, port = address.rpartition(":")
-        where = f"socket_address: {{address: {host}, port_value: {port}}}"
+        # an IPv6 host quoted ("::1"): Envoy's YAML reader takes a bare ::1 in a flow mapping,
+        # YAML 1.1 readers (PyYAML, what why502 reads it with) do not
+        shown = f'"{host}"' if ":" in host else host
+        where = f"socket_address: {{address: {shown}, port_value: {port}}}"
     lines = [f"  - name: {name}", "    type: STATIC", f"    connect_timeout: {connect_timeout}",
              *(f"    {ln}" for ln in extra.strip("\n").splitlines() if extra.strip())]
     if tls:
