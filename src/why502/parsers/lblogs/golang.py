@@ -24,6 +24,9 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("connection refused", "connection refused"),
     ("actively refused", "connection refused"),
     ("no route to host", "no route to host"),
+    # a unix socket whose file is gone: ``dial unix PATH: connect: no such file or directory``
+    # (net.OpError around os.SyscallError "connect" and syscall.ENOENT's text)
+    ("connect: no such file or directory", "no such file or directory"),
     ("timeout awaiting response headers", "timeout awaiting response headers"),
     ("i/o timeout", "i/o timeout"),
     ("connection reset by peer", "connection reset by peer"),
@@ -32,12 +35,19 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("malformed", "malformed"),
     ("eof", "EOF"),
 )
-_DIAL = re.compile(r"dial tcp (\S+?): ")
+_DIAL = re.compile(r"dial (?:tcp[46]?|unix) (\S+?): ")
+# A read past its deadline on an established connection (net.OpError Op "read": ``read tcp
+# LOCAL->PEER: i/o timeout``, ``read unix @->PATH: i/o timeout``): the peer accepted and did not
+# answer in time -- Caddy's FastCGI transport's ``read_timeout`` (modules/caddyhttp/reverseproxy/
+# fastcgi: SetReadDeadline), not a dial timeout
+_READ_TIMEOUT = re.compile(r"^read (?:tcp[46]?|unix) \S+: i/o timeout")
 _READ = re.compile(r"read tcp \S+->(\S+?): ")
 
 
 def go_error_code(msg: str) -> str | None:
     low = msg.lower()
+    if _READ_TIMEOUT.search(low):
+        return "read i/o timeout"
     for needle, code in _GO_ERRORS:
         if needle == "eof":
             if low == "eof" or low.endswith(": eof") or "unexpected eof" in low:
