@@ -23,6 +23,13 @@ cannot decide between causes.  Pure; each rule reads evidence the edge log does 
   cluster's ``idle_timeout``, 1 h by default (api/envoy/config/core/v3/protocol.proto
   ``HttpProtocolOptions.idle_timeout``), longer than any app server's keep-alive
   (``keepalive-race``).
+- **HTTP spoken badly.**  Envoy's ``UPE`` (upstream protocol error: its HTTP/1 codec rejected the
+  response, source/common/stream_info/utility.cc) and Caddy's ``malformed HTTP response`` (Go's
+  net/http transport.go) say only that the answer did not parse.  When the live probe of that
+  target gets back the very protocol the proxy speaks to it (an HTTP status line to plain HTTP),
+  the port is right and the app answers HTTP badly: ``backend-invalid-response``, its bug, as
+  behind nginx and HAProxy (``analyzers.protocol``); a port answering another protocol stays
+  ``protocol-mismatch``.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ _APP_SERVERS = ("gunicorn", "uwsgi", "puma")
 _DEATHS = ("worker-crashed", "worker-timeout", "oom-kill")
 
 
-def _when(text: str | None) -> datetime | None:
+def when(text: str | None) -> datetime | None:
     """A finding's ISO time as naive local time (the app logs' clock)."""
     if not text:
         return None
@@ -55,7 +62,7 @@ def _when(text: str | None) -> datetime | None:
 def _near(ev: Evidence, f: Finding, kinds: tuple[str, ...]) -> list[LogEvent]:
     """The app servers' events of ``kinds`` within seconds of ``f``'s failures, from the log of an
     app server listening on its target (or any app log read, when none is known to listen)."""
-    first, last = _when(f.first_seen), _when(f.last_seen)
+    first, last = when(f.first_seen), when(f.last_seen)
     if first is None or last is None:
         return []
     servers = ev.apps.serving(f.target, ()) if f.target else []
@@ -134,4 +141,21 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                        "cluster's idle_timeout (Envoy: common_http_protocol_options.idle_timeout) "
                        "below the app server's keep-alive timeout, or raise the app's.", 0.6,
                        at_most=True)
+    # Caddy's error names no upstream for a response that did not parse: then the config's only
+    # target is the one it spoke to
+    only = [t for t in ev.config.targets if t.kind == "proxy"]
+    key = f.target or (only[0].key if len(only) == 1 else None)
+    if f.cause == "protocol-mismatch" and key:
+        target = ev.target(key)
+        probe = (ev.live.probes or {}).get(target.key if target else key)
+        spoken = "tls" if target is not None and target.scheme == "https" else "http"
+        if (target is not None and target.kind == "proxy" and probe is not None
+                and probe.answer == spoken):
+            return _as(f, "backend-invalid-response", f"{key} answers {spoken.upper()}, but "
+                       "an answer the proxy could not parse",
+                       [EvidenceItem(kind="probe", summary=f"{key} answers the probe in "
+                                     f"{spoken.upper()} ({probe.detail or probe.answer}): the "
+                                     "port speaks the right protocol, badly")],
+                       "Fix the application's response (its status line and headers): the port "
+                       "speaks the protocol the proxy expects, the answers do not parse.", 0.75)
     return f
