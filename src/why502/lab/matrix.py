@@ -6,8 +6,8 @@ cell that makes sense, so most cells are combinations nobody wrote a rule for: a
 proxy it was never shown on, on the other loopback family, under bursty or POST traffic, on a
 noisy host.
 
-Each cell is run as a user would meet it: a real proxy (nginx, HAProxy, Apache httpd) in front of
-a real backend (``lab/assets/backend.py`` in the fault's mode) on loopback, in a temp dir, random
+Each cell is run as a user would meet it: a real proxy (nginx, HAProxy, Apache httpd, Envoy,
+Caddy) in front of a real backend (``lab/assets/backend.py`` in the fault's mode) on loopback, in a temp dir, random
 ports; bounded traffic; then the cell **proves its fault from the proxy's own log** (``proof``: the
 text the proxy writes for it, from its source) before ``why502 diagnose`` runs.  A fault that did
 not show in the proxy's log is a harness failure, never a pass.  ``diagnose`` is the command
@@ -45,6 +45,8 @@ from why502.parsers.lblogs.family import LogFamily
 from why502.proxies import PROXIES as PROXY_REGISTRY
 from why502.proxies.base import Capability, resolve
 
+# Envoy and Caddy are started by their lab plug-ins' ``front()`` (``_start_proxy``); their proofs
+# are in Envoy's access log (the response flags) and Caddy's own log (the Go error).
 PROXIES: tuple[str, ...] = ("nginx", "haproxy", "apache", "envoy", "caddy")
 # The backend: the lab's Python HTTP server on either loopback family (a proxy's target is an
 # address, and the families take different paths through the config readers (``[::1]:PORT``)
