@@ -8,8 +8,9 @@ noisy host.
 
 Each cell is run as a user would meet it: a real proxy (nginx, HAProxy, Apache httpd, Envoy,
 Caddy) in front of a real backend (``lab/assets/backend.py`` in the fault's mode) on loopback, in
-a temp dir, random ports; bounded traffic; then the cell **proves its fault from the proxy's own log** (``proof``: the
-text the proxy writes for it, from its source) before ``why502 diagnose`` runs.  A fault that did
+a temp dir, random ports; bounded traffic; then the cell **proves its fault from the proxy's own
+log** (``proof``: the text the proxy writes for it, from its source) before ``why502 diagnose``
+runs.  A fault that did
 not show in the proxy's log is a harness failure, never a pass.  ``diagnose`` is the command
 itself (``python -m why502 diagnose ... --format json`` in a child process, live checks on, while
 the stack still runs), and each cell also checks the invariants of issue 25 item 4 that one run
