@@ -180,3 +180,23 @@ def test_nginx_error_log_next_to_an_edge_log_is_one_ranked_report(run_main: RunM
     assert report["inputs"]["access_logs"] == []  # type: ignore[index]
     notes = " ".join(str(d["message"]) for d in report["diagnostics"])  # type: ignore[attr-defined]
     assert "access log not used" not in notes
+
+
+@pytest.mark.parametrize(("family", "logs"), [
+    ("caddy", ("caddy-2.6.2-debian/caddy-access.log", "caddy-2.6.2-debian/caddy.stderr.log")),
+    ("envoy", ("envoy/envoy-default.log",)),
+])
+def test_an_edge_log_type_with_an_app_log_reads_the_edge_logs(run_main: RunMain, family: str,
+                                                              logs: tuple[str, ...]) -> None:
+    """``--log-type EDGE`` with ``--app-log`` (what watch's window diagnosis of an Envoy/Caddy
+    log runs): the access logs are still the edge's.  They were read as nginx access lines:
+    no finding, exit 0, under the edge's recorded 502/503s (the matrix's Envoy/Caddy cells)."""
+    app_log = CLOUD.parent / "appservers" / "gunicorn-worker-timeout" / "gunicorn.log"
+    alone = _diagnose(run_main, *(REC / p for p in logs), extra=("--log-type", family))
+    code, out, err = run_main("diagnose", "--offline", "--format", "json", "--log-type", family,
+                              *(a for p in logs for a in ("--access-log", str(REC / p))),
+                              "--app-log", str(app_log))
+    assert code == 1, err
+    with_app = json.loads(out)
+    assert not with_app["healthy"]
+    assert _top(with_app)["cause"] == _top(alone)["cause"]

@@ -26,8 +26,9 @@ RECORDED = FIXTURES_DIR / "recorded"
 DIRS = sorted(p for p in RECORDED.iterdir() if p.is_dir()
               and json.loads((p / "meta.json").read_text()).get("proxy") in EDGE)
 
-# the live lab's known-wrong ones are wrong from their files too, and two more the live
-# probes settle
+# the live lab's known-wrong ones are wrong from their files too, and one more the live
+# probes settle (caddy-fpm-socket-missing left: Caddy's "dial unix PATH: connect: no such file
+# or directory" is a term of its own, backend-not-running offline)
 OFFLINE_WRONG: dict[str, str] = {
     **KNOWN_WRONG,
     "envoy-upstream-tls-mismatch": "Envoy's default access line writes UF alike for a refused "

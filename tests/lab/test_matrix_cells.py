@@ -17,13 +17,16 @@ from why502.lab import matrix
 
 def test_cells_are_the_product_of_the_dimensions_filtered_by_each_fault() -> None:
     cells = matrix.cells()
-    expected = sum(len(f.proxies) * len(set(matrix.BACKENDS) & set(f.backends)) * len(f.traffic)
-                   * len(matrix.NOISE) for f in matrix.FAULTS)
+    expected = sum(len(set(matrix.FRONTS[p]) & set(f.backends)) * len(f.traffic) * len(matrix.NOISE)
+                   for f in matrix.FAULTS for p in f.proxies)
     assert len(cells) == expected and len({c.name for c in cells}) == len(cells)
     # every proxy of the lab appears, and more than one fault runs on each
     per_proxy = Counter(c.proxy for c in cells)
     assert set(per_proxy) == set(matrix.PROXIES)
     assert all(len({c.fault.name for c in cells if c.proxy == p}) >= 4 for p in matrix.PROXIES)
+    # a proxy fronts only the backend kinds its runtime can reach (Envoy: no FastCGI)
+    assert all(c.backend in matrix.FRONTS[c.proxy] for c in cells)
+    assert not [c for c in cells if c.proxy == "envoy" and c.backend in matrix.FPM_BACKENDS]
 
 
 def test_every_fault_names_a_catalog_cause_and_a_proof_that_compiles() -> None:

@@ -167,11 +167,58 @@ def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     for lb in ev.edge.families:
         # most likely first within the family: equal ranks keep this order (rank.fold is stable)
-        found = [edge_apps.refine(ev, lb, f) for f in findings(lb)]
+        found, folded = _died_then_refused(lb, findings(lb))
+        found = [edge_apps.refine(ev, lb, f) for f in found]
         for f in sorted(found, key=lambda f: (-f.confidence, -f.count, f.cause)):
+            claimed = {claim(lb.family, f.cause)} | {claim(lb.family, c) for c in folded.get(f.cause, ())}
             out.append(Candidate(replace(f, confidence=uncalibrate(f.confidence)),
-                                 claims=frozenset({claim(lb.family, f.cause)}), edge=lb.family))
+                                 claims=frozenset(claimed), edge=lb.family))
     return out
+
+
+DEATH_WINDOW_S = 60.0  # the refusals start at most this long after the first drop (base.died_then_refused)
+
+
+def _died_then_refused(lb: LbEvidence, found: list[Finding],
+                       ) -> tuple[list[Finding], dict[str, tuple[str, ...]]]:
+    """A backend that dropped requests mid-way and from then on refused every connection crashed:
+    the refusals are the crash's consequence, so the crash's finding takes them in (the edge's
+    form of ``analyzers.base.died_then_refused``, which folds nginx's ``upstream prematurely
+    closed`` then ``connect() failed (111)``, HAProxy's SH then SC, Apache's AH01102 then
+    AH00957).  In an edge log: Envoy's ``UC`` then ``UF`` (source/common/stream_info/utility.cc),
+    Caddy's ``EOF`` / ``connection reset by peer`` then ``connect: connection refused``.  Only
+    when the drops start before the refusals, within ``DEATH_WINDOW_S``, none long after they
+    began (drops scattered all day are not a death), at the same target (Caddy's ``EOF`` names
+    none: then the log's only target).  Returns the findings and, per cause, the causes folded
+    into it (its candidate claims their failures too)."""
+    crashed = next((f for f in found if f.cause == "backend-crashed"), None)
+    refused = next((f for f in found if f.cause == "backend-not-running"), None)
+    if crashed is None or refused is None:
+        return found, {}
+    drop_first, drop_last = edge_apps.when(crashed.first_seen), edge_apps.when(crashed.last_seen)
+    refuse_first = edge_apps.when(refused.first_seen)
+    if drop_first is None or drop_last is None or refuse_first is None:
+        return found, {}
+    same = (crashed.target == refused.target
+            or (None in (crashed.target, refused.target) and len(lb.targets) <= 1))
+    before = 0 <= (refuse_first - drop_first).total_seconds() <= DEATH_WINDOW_S
+    if not same or not before or (drop_last - refuse_first).total_seconds() > DEATH_WINDOW_S:
+        return found, {}
+    item = EvidenceItem(kind="stat", time=refused.first_seen, summary=(
+        f"after the first dropped request ({crashed.first_seen}), {refused.count:,} requests found "
+        f"nothing listening at {refused.target or 'the target'} (from {refused.first_seen}): it "
+        "died mid-request and did not come back"))
+    merged = replace(
+        crashed, count=crashed.count + refused.count,
+        status_codes=sorted(set(crashed.status_codes) | set(refused.status_codes)),
+        symptoms=sorted(set(crashed.symptoms) | set(refused.symptoms)),
+        target=crashed.target or refused.target, upstream=crashed.upstream or refused.upstream,
+        last_seen=max(crashed.last_seen or "", refused.last_seen or "") or None,
+        confidence=max(crashed.confidence, refused.confidence),
+        evidence=[*crashed.evidence[:1], item, *crashed.evidence[1:], *refused.evidence])
+    return ([merged if f is crashed else f for f in found if f is not refused],
+            {"backend-crashed": ("backend-not-running",)})
+
 
 
 def claim(family: str, cause: str) -> GroupKey:

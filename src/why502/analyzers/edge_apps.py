@@ -23,10 +23,24 @@ cannot decide between causes.  Pure; each rule reads evidence the edge log does 
   cluster's ``idle_timeout``, 1 h by default (api/envoy/config/core/v3/protocol.proto
   ``HttpProtocolOptions.idle_timeout``), longer than any app server's keep-alive
   (``keepalive-race``).
+- **HTTP spoken badly.**  Envoy's ``UPE`` (upstream protocol error: its HTTP/1 codec rejected the
+  response, source/common/stream_info/utility.cc) and Caddy's ``malformed HTTP response`` (Go's
+  net/http transport.go) say only that the answer did not parse.  When the live probe of that
+  target gets back the very protocol the proxy speaks to it (an HTTP status line to plain HTTP),
+  the port is right and the app answers HTTP badly: ``backend-invalid-response``, its bug, as
+  behind nginx and HAProxy (``analyzers.protocol``); a port answering another protocol stays
+  ``protocol-mismatch``.  Caddy's own words can decide without a probe: Go's
+  ``ReadResponse`` (net/http/response.go) says ``malformed HTTP status code "X"`` only after the
+  line split into a protocol and a status (an HTTP status line with a bad code), and quotes the
+  line in ``malformed HTTP response "..."``: one that starts ``HTTP/`` is HTTP spoken badly; a
+  TLS alert or FastCGI record quoted there is the mismatch.  Envoy's default line says only
+  ``UPE``: with no probe (an edge log read alone is not probed) it stays the mismatch, the
+  commoner cause.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -39,9 +53,11 @@ _BEFORE = timedelta(seconds=3)  # per-second timestamps of two logs
 _AFTER = timedelta(seconds=60)  # a kill is logged after the request that hit it ended
 _APP_SERVERS = ("gunicorn", "uwsgi", "puma")
 _DEATHS = ("worker-crashed", "worker-timeout", "oom-kill")
+# Go's net/http ReadResponse on an answer that began as an HTTP status line (see the docstring)
+_HTTP_SPOKEN_BADLY = re.compile(r'malformed HTTP status code|malformed HTTP response \\*"HTTP/\d')
 
 
-def _when(text: str | None) -> datetime | None:
+def when(text: str | None) -> datetime | None:
     """A finding's ISO time as naive local time (the app logs' clock)."""
     if not text:
         return None
@@ -55,7 +71,7 @@ def _when(text: str | None) -> datetime | None:
 def _near(ev: Evidence, f: Finding, kinds: tuple[str, ...]) -> list[LogEvent]:
     """The app servers' events of ``kinds`` within seconds of ``f``'s failures, from the log of an
     app server listening on its target (or any app log read, when none is known to listen)."""
-    first, last = _when(f.first_seen), _when(f.last_seen)
+    first, last = when(f.first_seen), when(f.last_seen)
     if first is None or last is None:
         return []
     servers = ev.apps.serving(f.target, ()) if f.target else []
@@ -151,4 +167,32 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                        "cluster's idle_timeout (Envoy: common_http_protocol_options.idle_timeout) "
                        "below the app server's keep-alive timeout, or raise the app's.", 0.6,
                        at_most=True)
+    if f.cause == "protocol-mismatch":
+        return _spoken_badly(ev, f)
     return f
+
+
+def _spoken_badly(ev: Evidence, f: Finding) -> Finding:
+    """``f`` (protocol-mismatch) as backend-invalid-response when the proxy's own words or the
+    live probe show the port speaks the protocol spoken to it, badly (see the docstring)."""
+    said = " ".join(i.text or "" for i in f.evidence)
+    quoted = _HTTP_SPOKEN_BADLY.search(said)
+    # Caddy's error names no upstream for a response that did not parse: then the config's only
+    # target is the one it spoke to
+    only = [t for t in ev.config.targets if t.kind == "proxy"]
+    key = f.target or (only[0].key if len(only) == 1 else None)
+    target = ev.target(key)
+    probe = (ev.live.probes or {}).get(target.key if target else key or "")
+    spoken = "tls" if target is not None and target.scheme == "https" else "http"
+    if quoted is not None:
+        item = EvidenceItem(kind="log", summary=f"the proxy read an HTTP status line it could not "
+                            f"parse ({quoted.group(0)}): the port speaks HTTP, badly")
+    elif target is not None and target.kind == "proxy" and probe is not None and probe.answer == spoken:
+        item = EvidenceItem(kind="probe", summary=f"{key} answers the probe in {spoken.upper()} "
+                            f"({probe.detail or probe.answer}): the port speaks the right protocol, badly")
+    else:
+        return f
+    return _as(f, "backend-invalid-response",
+               f"{key or 'the backend'} answers {spoken.upper()}, but an answer the proxy could not parse",
+               [item], "Fix the application's response (its status line and headers): the port "
+               "speaks the protocol the proxy expects, the answers do not parse.", 0.75)

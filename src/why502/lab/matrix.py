@@ -6,10 +6,11 @@ cell that makes sense, so most cells are combinations nobody wrote a rule for: a
 proxy it was never shown on, on the other loopback family, under bursty or POST traffic, on a
 noisy host.
 
-Each cell is run as a user would meet it: a real proxy (nginx, HAProxy, Apache httpd) in front of
-a real backend (``lab/assets/backend.py`` in the fault's mode) on loopback, in a temp dir, random
-ports; bounded traffic; then the cell **proves its fault from the proxy's own log** (``proof``: the
-text the proxy writes for it, from its source) before ``why502 diagnose`` runs.  A fault that did
+Each cell is run as a user would meet it: a real proxy (nginx, HAProxy, Apache httpd, Envoy,
+Caddy) in front of a real backend (``lab/assets/backend.py`` in the fault's mode) on loopback, in
+a temp dir, random ports; bounded traffic; then the cell **proves its fault from the proxy's own
+log** (``proof``: the text the proxy writes for it, from its source) before ``why502 diagnose``
+runs.  A fault that did
 not show in the proxy's log is a harness failure, never a pass.  ``diagnose`` is the command
 itself (``python -m why502 diagnose ... --format json`` in a child process, live checks on, while
 the stack still runs), and each cell also checks the invariants of issue 25 item 4 that one run
@@ -38,10 +39,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from why502.lab.runtime import LabError, LabSkip, Response, Stack
+from why502.lab.runtime.plugins import lab_plugin
 from why502.lab.scenarios.common import dead_port, php_location, server
 from why502.lab.scenarios.model import ScenarioRun
+from why502.parsers.lblogs.family import LogFamily
+from why502.proxies import PROXIES as PROXY_REGISTRY
+from why502.proxies.base import Capability, resolve
 
-PROXIES: tuple[str, ...] = ("nginx", "haproxy", "apache")
+# Envoy and Caddy are started by their lab plug-ins' ``front()`` (``_start_proxy``); their proofs
+# are in Envoy's access log (the response flags) and Caddy's own log (the Go error).
+PROXIES: tuple[str, ...] = ("nginx", "haproxy", "apache", "envoy", "caddy")
 # The backend: the lab's Python HTTP server on either loopback family (a proxy's target is an
 # address, and the families take different paths through the config readers (``[::1]:PORT``)
 # and the probes) or on a unix socket (gunicorn/uvicorn ``--bind unix:``); or PHP-FPM over
@@ -58,6 +65,10 @@ APP_BACKENDS: tuple[str, ...] = ("gunicorn", "uvicorn", "uwsgi", "node")
 BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix", "fpm-tcp", "fpm-unix", *APP_BACKENDS)
 HTTP_BACKENDS: tuple[str, ...] = ("tcp4", "tcp6", "unix")
 FPM_BACKENDS: tuple[str, ...] = ("fpm-tcp", "fpm-unix")
+# The backend kinds each proxy's runtime can front: every kind, but Envoy speaks no FastCGI (its
+# router's upstreams are HTTP/1, HTTP/2 and HTTP/3: there is no FastCGI filter in envoyproxy/envoy)
+FRONTS: dict[str, tuple[str, ...]] = {
+    **{p: BACKENDS for p in PROXIES}, "envoy": HTTP_BACKENDS + APP_BACKENDS}
 # steady: a few sequential GETs; bursty: concurrent bursts with idle gaps (a reused keep-alive
 # connection idles there); post: POSTs with a body (not retried by a proxy once sent).  The slow
 # clients: slow-send (a POST whose body stalls past the proxy's client timeout: a phone on a bad
@@ -132,22 +143,41 @@ _HA = r"fe app/\S+ [-\d/]+ "
 _NGX_NO_SOCKET = r"connect\(\) to unix:\S+ failed \(2: No such file or directory\)"
 _APACHE_NO_SOCKET = r"\(2\)No such file or directory: AH02454"
 
+# Envoy's default access-log line (source/common/formatter, DEFAULT_FORMAT): ``"METHOD PATH
+# PROTOCOL" CODE FLAGS ...``, the flags from source/common/stream_info/utility.cc
+# (ResponseFlagUtils): UF upstream connection failure, UC upstream connection termination, UT
+# upstream request timeout, UPE upstream protocol error; "-" none (the app's own response).
+_ENVOY = r'access:" '
+# Caddy's own log (stderr, what ``journalctl -u caddy`` shows): the ``http.log.error`` line whose
+# ``msg`` is the Go error of the round trip (modules/caddyhttp/reverseproxy/reverseproxy.go,
+# ServeHTTP -> statusError: a timeout -> 504, anything else 502), in Go's net/net.http words.
+_CADDY = r'"logger":"http\.log\.error[.\w]*","msg":"[^"]*'
+_CADDY_NO_SOCKET = _CADDY + r"dial unix [^\s\"]+: connect: no such file or directory"
+
 FAULTS: tuple[Fault, ...] = (
     Fault("stopped", "backend-not-running", None, {
         "nginx": r"connect\(\) failed \(111: Connection refused\)",
         "haproxy": _HA + r"503 \d+ - - SC--",
         "apache": r"\(111\)Connection refused: AH00957",
+        "envoy": _ENVOY + r"503 UF ",
+        "caddy": _CADDY + r"dial tcp [^\s\"]+: connect: connection refused",
     }, proof_kind={("nginx", "unix"): _NGX_NO_SOCKET, ("nginx", "fpm-unix"): _NGX_NO_SOCKET,
-                   ("apache", "unix"): _APACHE_NO_SOCKET, ("apache", "fpm-unix"): _APACHE_NO_SOCKET}),
+                   ("apache", "unix"): _APACHE_NO_SOCKET, ("apache", "fpm-unix"): _APACHE_NO_SOCKET,
+                   ("caddy", "unix"): _CADDY_NO_SOCKET, ("caddy", "fpm-unix"): _CADDY_NO_SOCKET}),
     Fault("slow", "backend-too-slow", "slow", {
         "nginx": r"upstream timed out \(110: Connection timed out\) while reading response header",
         "haproxy": _HA + r"504 \d+ - - sH--",
         "apache": r"\(70007\)The timeout specified has expired",
-    }, traffic=("steady", "post"), backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS),
+        "envoy": _ENVOY + r"504 UT ",
+        "caddy": _CADDY + r"timeout awaiting response headers",
+    }, proof_kind={("caddy", "fpm"): _CADDY + r"i/o timeout"}, traffic=("steady", "post"),
+       backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS),
     Fault("crash", "backend-crashed", "crash", {
         "nginx": r"upstream prematurely closed connection while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
         "apache": r"AH01102: error reading status line from remote server",
+        "envoy": _ENVOY + r"503 UC ",
+        "caddy": _CADDY + r"(?:unexpected )?EOF",
     }, proof_kind={
         # a PHP worker killed mid-request: nginx's FastCGI reader (ngx_http_fastcgi_module.c)
         # says "prematurely closed FastCGI stdout", or the recv() error; mod_proxy_fcgi.c logs
@@ -159,15 +189,21 @@ FAULTS: tuple[Fault, ...] = (
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\) while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
         "apache": r"\(104\)Connection reset by peer",
+        "envoy": _ENVOY + r"503 UC ",
+        "caddy": _CADDY + r"connection reset by peer",
     }, backends=("tcp4", "tcp6")),
     Fault("bad-status-line", "backend-invalid-response", "bad-status-line", {
         "nginx": r"upstream sent no valid HTTP/1\.0 header",
         "haproxy": _HA + r"502 \d+ - - PH--",
+        "envoy": _ENVOY + r"50[23] UPE ",
+        "caddy": _CADDY + r"malformed HTTP",
     }, traffic=("steady", "bursty"), backends=HTTP_BACKENDS),
     Fault("backend-5xx", "upstream-returned-5xx", "status502", {
         "nginx": r'access:" 502 .*upstream_status="502"',
         "haproxy": _HA + r"502 \d+ - - ----",
         "apache": r'access:" 502 ',
+        "envoy": _ENVOY + r"502 - ",
+        "caddy": r'access:"status":502',
     }, traffic=("steady", "bursty"), made_by_proxy=False,
        backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS),
     # The app server's own time limit kills the worker mid-request, before the proxy's: gunicorn's
@@ -182,14 +218,20 @@ FAULTS: tuple[Fault, ...] = (
         "nginx": r"upstream prematurely closed connection while reading response header",
         "haproxy": _HA + r"502 \d+ - - SH--",
         "apache": r"AH01102: error reading status line from remote server",
+        "envoy": _ENVOY + r"50[23] UC ",
+        "caddy": _CADDY + r"(?:unexpected )?EOF",
     }, traffic=("steady", "post"), backends=("gunicorn", "uwsgi"), proxy_timeout=8.0, proof_kind={
         ("nginx", "gunicorn"): r'access:" 500 .*upstream_status="500"',
         ("haproxy", "gunicorn"): _HA + r"500 \d+ - - ----",
         ("apache", "gunicorn"): r'access:" 500 ',
+        ("envoy", "gunicorn"): _ENVOY + r"500 - ",
+        ("caddy", "gunicorn"): r'access:"status":500',
     },
        app_proof={"gunicorn": r"WORKER TIMEOUT", "uwsgi": r"HARAKIRI ON WORKER"}),
     Fault("keepalive-close", "keepalive-race", "keepalive-closer", {
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed",
+        "envoy": r'access:"POST \S+ HTTP/1\.1" 503 UC ',
+        "caddy": _CADDY + r"(?:unexpected )?EOF|connection reset by peer",
     }, traffic=("post",), keepalive=True, backends=("tcp4", "tcp6")),
     # A healthy backend behind slow clients: what each proxy logs for a client that stalls (its
     # own client timeout: nginx ngx_http_request_body.c / ngx_http_upstream.c "client timed out"
@@ -239,7 +281,7 @@ def cells() -> list[Cell]:
     """Every cell that makes sense: the product of the dimensions, each fault on the proxies
     whose log can prove it and the traffic shapes that provoke it."""
     return [Cell(f, p, b, t, n) for f in FAULTS for p in f.proxies for b in BACKENDS
-            if b in f.backends for t in f.traffic for n in NOISE]
+            if b in f.backends and b in FRONTS[p] for t in f.traffic for n in NOISE]
 
 
 def sample(k: int, seed: int, pool: Sequence[Cell] | None = None) -> list[Cell]:
@@ -366,9 +408,19 @@ def _path(cell: Cell) -> str:
     return "/app.php" if cell.backend in FPM_BACKENDS else "/orders"
 
 
-def _start_proxy(stack: Stack, cell: Cell, target: str) -> None:
-    """The proxy in front of ``target``, with a short response timeout, in its own words."""
+def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> None:
+    """The proxy in front of ``target``, with a short response timeout, in its own words.
+
+    A proxy whose lab plug-in has a ``front(stack, target, timeout=, fastcgi_root=)`` (Envoy,
+    Caddy) is started by it, and its evidence paths (config, own log, access log) become the
+    run's; nginx, HAProxy and Apache are written here (their slow-client and keep-alive
+    variants)."""
     fpm = cell.backend in FPM_BACKENDS
+    front = getattr(lab_plugin(cell.proxy), "front", None)
+    if front is not None:
+        run.config, run.error_log, run.access_log = front(
+            stack, target, timeout=cell.fault.proxy_timeout, fastcgi_root=stack.p.www if fpm else None)
+        return
     sock = target.removeprefix("unix:") if target.startswith("unix:") else ""
     www = stack.p.www
     slow_client = cell.traffic in CLIENT_TRAFFIC
@@ -484,7 +536,7 @@ def build(cell: Cell) -> Callable[[Stack, ScenarioRun], None]:
     def provoke(stack: Stack, run: ScenarioRun) -> None:
         fault = cell.fault
         target = _backend(stack, cell, run)
-        _start_proxy(stack, cell, target)
+        _start_proxy(stack, cell, target, run)
         run.steps.append(f"{cell.proxy} -> {target} ({cell.backend}, {fault.mode or 'nothing listens'}), "
                          f"{cell.traffic} traffic")
         # the keep-alive race needs the idle gap to be longer than the backend's idle timeout
@@ -503,7 +555,9 @@ def _diagnose_argv(run: ScenarioRun) -> list[str]:
         argv += ["--proxy", run.proxy, "--config", str(run.config)]
         if run.access_log is not None:
             argv += ["--access-log", str(run.access_log)]
-    argv += ["--error-log", str(run.error_log), "--kernel-log", str(run.kernel_log)]
+    if run.error_log is not None:  # Envoy has none: its access log's flags are its evidence
+        argv += ["--error-log", str(run.error_log)]
+    argv += ["--kernel-log", str(run.kernel_log)]
     if run.fpm_log is not None:  # PHP-FPM's own log, as a user with PHP-FPM gives it
         argv += ["--fpm-log", str(run.fpm_log)]
     argv += [a for path in run.app_logs for a in ("--app-log", str(path))]  # an app server's own
@@ -513,7 +567,7 @@ def _diagnose_argv(run: ScenarioRun) -> list[str]:
 
 # The proxies whose cells also run ``watch`` on the same logs (issue 25: the same top cause
 # through diagnose and watch; nginx's is checked on recorded runs, tests/watch).
-WATCHED: tuple[str, ...] = ("haproxy", "apache")
+WATCHED: tuple[str, ...] = ("haproxy", "apache", "envoy", "caddy")
 WATCH_SECONDS = 90  # watch's bound when clients got 5xx (it stops at its first incident)
 WATCH_QUIET_SECONDS = 6  # and when they got none: no incident is to open, only time is spent
 
@@ -532,6 +586,16 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
     while "--app-conf" in args:
         i = args.index("--app-conf")
         del args[i:i + 2]
+    proxy = PROXY_REGISTRY[run.proxy]
+    if not proxy.can(Capability.WATCH) and proxy.hooks.log_family:
+        # watch follows an edge proxy by its logs' family, not its config: Envoy's access log
+        # with ``--log-type envoy``, Caddy's access log with its own log as a second
+        # ``--access-log`` (docs/proxies/envoy.md, docs/proxies/caddy.md "not read")
+        family = resolve(proxy.hooks.log_family)
+        assert isinstance(family, LogFamily)
+        logs = [p for p in (run.access_log, run.error_log) if p is not None]
+        apps = [a for p in run.app_logs for a in ("--app-log", str(p))]
+        args = ["--log-type", family.name, *[a for p in logs for a in ("--access-log", str(p))], *apps]
     seconds = WATCH_SECONDS if served_5xx else WATCH_QUIET_SECONDS
     return [*argv[:3], "watch", "--format", "jsonl", "--listen", "off", "--from-start",
             "--duration", str(seconds), "--max-events", "1", "--min-failures", "1",

@@ -55,9 +55,16 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
 def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
     """Next to a proxy's own inputs (an nginx error log, a config): the ``--access-log`` files
     that are an edge's log, each sniffed on its own, and their families (``([], ())``: none).
-    Not with ``--log-type`` (it names what every access log is) nor stdin (read once)."""
-    if options.log_type not in (None, "auto") or "-" in options.access_logs:
+    With ``--log-type`` naming an edge family every access log is that family's (an edge log
+    with ``--app-log``: ``watch --log-type caddy --app-log ...`` hands its window on so; read as
+    nginx access lines it showed nothing, "healthy" under the edge's 502s); not stdin (read
+    once)."""
+    if "-" in options.access_logs:
         return [], ()
+    forced = check_log_type(options.log_type)
+    if forced is not None:
+        return ((list(options.access_logs), (forced,)) if forced in LOG_TYPES and options.access_logs
+                else ([], ()))
     paths: list[str] = []
     families: dict[str, None] = {}
     for path in options.access_logs:

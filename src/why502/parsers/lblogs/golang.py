@@ -38,7 +38,12 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("malformed", "malformed"),
     ("eof", "EOF"),
 )
-_DIAL = re.compile(r"dial tcp (\S+?): ")
+_DIAL = re.compile(r"dial tcp[46]? (\S+?): ")  # a unix socket: ``_UNIX`` (its identity key)
+# A read past its deadline on an established connection (net.OpError Op "read": ``read tcp
+# LOCAL->PEER: i/o timeout``, ``read unix @->PATH: i/o timeout``): the peer accepted and did not
+# answer in time -- Caddy's FastCGI transport's ``read_timeout`` (modules/caddyhttp/reverseproxy/
+# fastcgi: SetReadDeadline), not a dial timeout
+_READ_TIMEOUT = re.compile(r"^read (?:tcp[46]?|unix) \S+: i/o timeout")
 _READ = re.compile(r"read tcp \S+->(\S+?): ")
 # a unix socket, named as the config's identity key ``unix:PATH`` (Go's net.OpError writes
 # "dial unix PATH: ..." and "read unix @->PATH: ...": src/net/net.go OpError.Error())
@@ -47,6 +52,8 @@ _UNIX = re.compile(r"(?:dial unix |(?:read|write) unix \S*->)(/\S+?): ")
 
 def go_error_code(msg: str) -> str | None:
     low = msg.lower()
+    if _READ_TIMEOUT.search(low):
+        return "read i/o timeout"
     for needle, code in _GO_ERRORS:
         if needle == "eof":
             if low == "eof" or low.endswith(": eof") or "unexpected eof" in low:

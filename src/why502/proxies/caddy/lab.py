@@ -59,3 +59,24 @@ def start_caddy(stack: Stack, site: str, *, global_options: str = "") -> Process
     wait_for(lambda: can_connect(stack.listen), proc, "caddy", log=log)
     stack.proxy = proc
     return proc
+
+
+def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
+          ) -> tuple[Path, Path | None, Path]:
+    """Caddy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
+    ``reverse_proxy`` over HTTP with ``response_header_timeout`` ``timeout``, or, with
+    ``fastcgi_root``, ``php_fastcgi`` to a PHP-FPM pool with ``read_timeout`` ``timeout``
+    (caddyserver.com/docs/caddyfile/directives/reverse_proxy, .../php_fastcgi; a unix upstream is
+    written ``unix//PATH``).  Caddy's default transport keeps idle upstream connections (2 min)
+    and does not retry (``lb_try_duration`` 0).  What the lab's fault matrix
+    (``why502.lab.matrix``) starts for a cell.
+
+    Returns (Caddyfile, Caddy's own log, the access log)."""
+    where = f"unix/{target.removeprefix('unix:')}" if target.startswith("unix:") else target
+    if fastcgi_root is not None:
+        site = (f"root * {fastcgi_root}\nphp_fastcgi {where} {{\n\tread_timeout {timeout:g}s\n}}\n")
+    else:
+        site = (f"reverse_proxy {where} {{\n\ttransport http {{\n"
+                f"\t\tresponse_header_timeout {timeout:g}s\n\t}}\n}}\n")
+    start_caddy(stack, site)
+    return caddy_paths(stack)

@@ -88,7 +88,10 @@ def envoy_cluster(name: str, address: str, *, extra: str = "", tls: bool = False
         where = f"pipe: {{path: {address}}}"
     else:
         host, _, port = address.rpartition(":")
-        where = f"socket_address: {{address: {host}, port_value: {port}}}"
+        # an IPv6 host quoted ("::1"): Envoy's YAML reader takes a bare ::1 in a flow mapping,
+        # YAML 1.1 readers (PyYAML, what why502 reads it with) do not
+        shown = f'"{host}"' if ":" in host else host
+        where = f"socket_address: {{address: {shown}, port_value: {port}}}"
     lines = [f"  - name: {name}", "    type: STATIC", f"    connect_timeout: {connect_timeout}",
              *(f"    {ln}" for ln in extra.strip("\n").splitlines() if extra.strip())]
     if tls:
@@ -143,3 +146,25 @@ def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters
     proc = start_envoy(stack, conf, stack.listen, check=False)
     stack.proxy = proc
     return proc
+
+
+def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
+          ) -> tuple[Path, Path | None, Path]:
+    """Envoy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
+    one route ``/`` to the cluster ``app`` with the route's ``timeout`` (route_components.proto
+    ``RouteAction.timeout``, 15 s by default), Envoy's default keep-alive pool (upstream
+    connections kept while idle, cluster ``common_http_protocol_options.idle_timeout`` 1 h) and
+    no retry policy.  What the lab's fault matrix (``why502.lab.matrix``) starts for a cell.
+
+    Envoy has no FastCGI upstream (its HTTP router speaks HTTP/1, HTTP/2 and HTTP/3 to a
+    cluster), so ``fastcgi_root`` is refused.  Returns (bootstrap, None, access log): Envoy's own
+    evidence of a failed request is the access log's response flags, not a separate error log."""
+    if fastcgi_root is not None:
+        raise LabError("Envoy has no FastCGI upstream: the matrix gives it HTTP backends only")
+    address = target.removeprefix("unix:")
+    if address.startswith("["):  # [::1]:PORT -> the socket_address's bare host
+        host, _, port = address.rpartition(":")
+        address = f"{host.strip('[]')}:{port}"
+    start_envoy_stack(stack, [("/", "app", f"timeout: {timeout:g}s")], [envoy_cluster("app", address)])
+    conf, access, _out = envoy_paths(stack)
+    return conf, None, access
