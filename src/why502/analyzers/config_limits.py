@@ -213,6 +213,17 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
         anchor = group.file, group.line
         proxy_idle = (p.timeout_seconds(kt) if not opt_in else seconds(kt.value)) if kt else 60.0
         verdict, app_items, app_fix = _app_keepalive(ev, gname, proxy_idle or 60.0, v.title, knob)
+        seen = ev.logs.client_5xx
+        edge_requests = sum(fam.requests for fam in ev.edge.families)
+        edge_5xx = sum(n for fam in ev.edge.families for st, n in fam.statuses.items() if st >= 500)
+        mostly_ok = ((seen is not None and seen.requests > 2 * seen.total)
+                     or edge_requests > 2 * edge_5xx)
+        if not opt_in and not total and verdict is None and not mostly_ok:
+            # idle connections nobody asked for (Caddy's default pool), no access log showing
+            # the failures sporadic among answered requests, no app keep-alive read: a reset is
+            # as much a crash as a race, and a backend that resets every request (RST before
+            # answering) the commoner reading -- the race stays a competing cause, below it
+            conf = min(conf, 0.45)
         diff = None
         if not opt_in:  # the proxy's own edit of its idle timeout (Caddy's transport keepalive)
             t = members[0]

@@ -38,8 +38,9 @@ Analyzer = Callable[[Evidence], list[Candidate]]
 EDGE_CAUSES: tuple[str, ...] = (
     "all-upstreams-down", "app-fatal-error", "backend-crashed", "backend-not-running",
     "backend-too-slow", "dns-unresolvable", "keepalive-race", "network-unreachable",
-    "protocol-mismatch", "proxy-misrouted", "proxy-rate-limited", "upstream-tls-mismatch",
-    "workers-exhausted", "wrong-target", "upstream-returned-5xx", "unexplained-5xx")
+    "protocol-mismatch", "proxy-misrouted", "proxy-rate-limited", "socket-permissions",
+    "upstream-tls-mismatch", "workers-exhausted", "wrong-target", "upstream-returned-5xx",
+    "unexplained-5xx")
 
 # family name -> (analyzer, root causes it can produce)
 REGISTRY: dict[str, tuple[Analyzer, tuple[str, ...]]] = {
