@@ -226,3 +226,41 @@ def fitted_stdout(width: int) -> Iterator[None]:
     finally:
         sys.stdout = saved
         fitted.flush()
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without its ``#`` comment (a ``#`` inside quotes is not a comment): nginx
+    (``ngx_conf_read_token``, src/core/ngx_conf_file.c) and HAProxy (configuration.txt 2.2) read
+    ``#`` outside quotes to the end of the line as a comment.  Here (not in nginx's folder) since
+    lint's inline suppressions read every proxy's comments with it (``analyzers.lint.suppress``)."""
+    if "#" not in line:
+        return line
+    out = []
+    quote = ""
+    for ch in line:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 * 1024, "g": 1024 * 1024 * 1024}
+
+
+def parse_size(text: str) -> int | None:
+    """``4k`` -> 4096, ``1m`` -> 1048576, ``512`` -> 512 (``ngx_parse_size``, src/core/ngx_parse.c).
+
+    nginx's sizes (``proxies.nginx.config.units``) and the CLI's (``lint --mem-total 2048m``)
+    are read by this one function, here so that ``app.lint`` imports no proxy's folder.
+
+    Returns ``None`` when the text is not a size (a variable, garbage).
+    """
+    m = re.fullmatch(r"\s*(\d+)([kKmMgG]?)\s*", text)
+    if not m:
+        return None
+    return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]

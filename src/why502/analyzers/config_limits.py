@@ -28,8 +28,8 @@ from why502.analyzers.base import (
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine
+from why502.proxies import block_edits
 from why502.proxies.base import Capability, seconds
-from why502.proxies.nginx.config.edit import insert_in_block, set_directive
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
 
@@ -87,15 +87,17 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
         if new_bytes > 8192:
             lines.append(f"{kind}_buffers 8 {new};")
         if setting and not setting.is_default:
-            diff = set_directive(ev.config.files, name, new, setting_file=setting.file,
-                                 setting_line=setting.line, is_default=False,
-                                 anchor_file=target.pass_file or target.file,
-                                 anchor_line=target.pass_line or target.line, anchor=f"{target.kind}_pass")
+            diff = block_edits().set_directive(ev.config.files, name, new, setting_file=setting.file,
+                                               setting_line=setting.line, is_default=False,
+                                               anchor_file=target.pass_file or target.file,
+                                               anchor_line=target.pass_line or target.line,
+                                               anchor=f"{target.kind}_pass")
             if new_bytes > 8192:
                 diff = combine([diff]) if diff else None
         else:
-            diff = insert_in_block(ev.config.files, target.pass_file or target.file,
-                                target.pass_line or target.line, lines, anchor=f"{target.kind}_pass")
+            diff = block_edits().insert_in_block(ev.config.files, target.pass_file or target.file,
+                                                 target.pass_line or target.line, lines,
+                                                 anchor=f"{target.kind}_pass")
     return Candidate(finding=make_finding(
         "buffer-too-small", confidence=0.93, groups=groups,
         explanation=f"The response headers from {peer or 'the backend'} (often many or large "
@@ -164,8 +166,8 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                 items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {gname} in TIME_WAIT",
                                           count=tw))
             items += [i for g in claimed for i in group_items(g)]
-            diff = insert_in_block(ev.config.files, t.pass_file or t.file, t.pass_line or t.line, missing,
-                                   anchor=f"{t.kind}_pass")
+            diff = block_edits().insert_in_block(ev.config.files, t.pass_file or t.file,
+                                                 t.pass_line or t.line, missing, anchor=f"{t.kind}_pass")
             out.append(Candidate(finding=make_finding(
                 "keepalive-misconfigured", confidence=conf, groups=claimed,
                 explanation=f"upstream {gname} asks for keep-alive connections, but nginx proxies "
@@ -324,8 +326,8 @@ def _after_keepalive(ev: Evidence, gname: str, value: str = "1s") -> str | None:
     group = ev.config.groups[gname]
     kt = group.keepalive_timeout
     if kt is not None and kt.file and kt.line:
-        return set_directive(ev.config.files, "keepalive_timeout", value, setting_file=kt.file,
-                             setting_line=kt.line, is_default=False, anchor_file=None,
-                             anchor_line=None)
+        return block_edits().set_directive(ev.config.files, "keepalive_timeout", value, setting_file=kt.file,
+                                           setting_line=kt.line, is_default=False, anchor_file=None,
+                                           anchor_line=None)
     anchor = group.keepalive_line or group.line
-    return insert_in_block(ev.config.files, group.file, anchor, [f"keepalive_timeout {value};"])
+    return block_edits().insert_in_block(ev.config.files, group.file, anchor, [f"keepalive_timeout {value};"])

@@ -39,8 +39,7 @@ from why502.evidence.model import Evidence, GroupFact, SymptomGroup
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import insert_after, unified
-from why502.proxies import Capability
-from why502.proxies.nginx.config.edit import insert_in_block, set_directive
+from why502.proxies import Capability, block_edits
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -224,8 +223,8 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
         # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
         ns = ev.host.resolvers[0] if ev.host.resolvers else "127.0.0.53"
-        diff = insert_in_block(ev.config.files, t.pass_file or t.file, t.pass_line or t.line,
-                            [f"resolver {ns} valid=30s;"], anchor=f"{t.kind}_pass")
+        diff = block_edits().insert_in_block(ev.config.files, t.pass_file or t.file, t.pass_line or t.line,
+                                             [f"resolver {ns} valid=30s;"], anchor=f"{t.kind}_pass")
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
         "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,
@@ -274,8 +273,8 @@ def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candid
     upstreams = ev.config.groups
     if target and target.group and target.group in upstreams and not upstreams[target.group].keepalive:
         g = upstreams[target.group]
-        diff = insert_in_block(ev.config.files, g.file, g.line, ["keepalive 32;"],
-                               anchor=f"upstream {g.name}")
+        diff = block_edits().insert_in_block(ev.config.files, g.file, g.line, ["keepalive 32;"],
+                                             anchor=f"upstream {g.name}")
     return Candidate(finding=make_finding(
         "port-exhaustion", confidence=0.85, groups=groups,
         explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "
@@ -303,8 +302,9 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     diff = None
     if conns and wc and wc.file and not wc.is_default:
         n = int(wc.value) * 4 if wc.value.isdigit() else 4096
-        diff = set_directive(ev.config.files, "worker_connections", str(n), setting_file=wc.file,
-                             setting_line=wc.line, is_default=False, anchor_file=None, anchor_line=None)
+        diff = block_edits().set_directive(ev.config.files, "worker_connections", str(n),
+                                           setting_file=wc.file, setting_line=wc.line, is_default=False,
+                                           anchor_file=None, anchor_line=None)
     elif ev.config.main_file and (s is None or s.is_default):
         lines = ev.config.files.get(ev.config.main_file, ())
         idx = next((i + 1 for i, x in enumerate(lines) if x.strip().startswith("worker_processes")), None)

@@ -27,8 +27,7 @@ from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintReport
 from why502.proxies import Capability, Proxy, get, source_of
 from why502.proxies.base import resolve
-from why502.proxies.nginx.config.units import parse_size
-from why502.textutil import strip_terminal_escapes
+from why502.textutil import parse_size, strip_terminal_escapes
 
 
 @dataclass

@@ -19,10 +19,11 @@ import glob
 import importlib
 import os
 from types import ModuleType
+from typing import cast
 
 from why502.errors import InputError, UsageError
 from why502.parsers.configread import NotAConfigFile, read_head
-from why502.proxies.base import Capability, Proxy, mask, resolve
+from why502.proxies.base import BlockEdits, Capability, Proxy, ServerEdits, mask, resolve
 
 FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik")
 """The folders ``why502/proxies/<name>/`` of the proxies, in the order the help and the docs list
@@ -66,6 +67,23 @@ def source_of(name: str | None = None) -> ModuleType:
     module = resolve(hook)
     assert isinstance(module, ModuleType)
     return module
+
+
+def block_edits() -> BlockEdits:
+    """The block edits (``set_directive``, ``insert_in_block``) of the proxy whose words the
+    catalog is written in (``Capability.CATALOG_WORDING``, nginx): the analyzers' fixes name
+    its statements (``proxy_read_timeout 120s;``, ``keepalive 32;``), whatever config they are
+    offered for (``Hooks.edits``; before issue 23 each analyzer imported nginx's edit module)."""
+    proxy = next(p for p in PROXIES.values() if p.can(Capability.CATALOG_WORDING))
+    return cast(BlockEdits, resolve(proxy.hooks.edits))
+
+
+def server_edits(name: str | None) -> ServerEdits | None:
+    """The ``server``-line edits of the proxy ``name`` (``Hooks.edits`` with
+    ``set_server_param``: HAProxy's), None when its config has none."""
+    hook = of(name).hooks.edits
+    module = resolve(hook) if hook else None
+    return cast(ServerEdits, module) if hasattr(module, "set_server_param") else None
 
 
 def names() -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from why502.catalog.lint_rules import find_rule
 from why502.findings.lint import LintFinding
 from why502.findings.patch import split_lines
-from why502.proxies.nginx.config.edit import strip_comment
+from why502.textutil import strip_comment
 
 _MARK = re.compile(r"why502:\s*ignore\b(?P<rest>.*)$")
 ALL = "*"

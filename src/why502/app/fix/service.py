@@ -128,6 +128,19 @@ class Service:
     def test(self) -> Outcome:
         return run_program([self.binary, *(a.format(conf=self.conf) for a in self.test_args)])
 
+    def read_files(self) -> list[str]:
+        """The main config and every file it includes, as why502's parser reads them (a proxy's
+        service reads its config here); may raise ``OSError``."""
+        raise NotImplementedError(f"{type(self).__name__} reads no config files")
+
+    def files(self) -> list[str]:
+        """:meth:`read_files`, or none when the config cannot be read (``OSError``): the one
+        ``try`` nginx's and HAProxy's services each had (issue 23)."""
+        try:
+            return self.read_files()
+        except OSError:
+            return []
+
 
 @dataclass(frozen=True)
 class OneFile(Service):

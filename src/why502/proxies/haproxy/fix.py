@@ -38,11 +38,8 @@ class Haproxy(Service):
     binaries = ("haproxy", "/usr/sbin/haproxy")
     test_args = ("-c", "-f", "{conf}")
 
-    def files(self) -> list[str]:
-        try:
-            return haproxy_config(self.conf).files
-        except OSError:
-            return []
+    def read_files(self) -> list[str]:
+        return haproxy_config(self.conf).files
 
     def dumped_files(self) -> list[str]:
         """HAProxy has no include directive and no dump of its files: they are the ``-f``

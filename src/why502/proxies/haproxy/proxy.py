@@ -48,7 +48,8 @@ class Haproxy(BaseProxy):
                   diagnose_view="why502.proxies.haproxy.diagnose:read_haproxy",
                   source="why502.proxies.haproxy.source", facts="why502.proxies.haproxy.facts",
                   watch_access="why502.app.stats.haproxy:haproxy_for_watch",
-                  access_sniff="why502.proxies.haproxy.log:looks_like_httplog")
+                  access_sniff="why502.proxies.haproxy.log:looks_like_httplog",
+                  edits="why502.proxies.haproxy.edit")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and

@@ -68,12 +68,8 @@ class Nginx(Service):
             return d.args[0]
         return os.path.join(self._built_with("--prefix") or "/usr/local/nginx", d.args[0])
 
-    def files(self) -> list[str]:
-        """The main config and every file it includes, as why502's parser reads them."""
-        try:
-            return nginx_config(self.conf).files
-        except OSError:
-            return []
+    def read_files(self) -> list[str]:
+        return nginx_config(self.conf).files
 
     def dumped_files(self) -> list[str]:
         """The files nginx itself reads for this config: ``nginx -T`` prints each as

@@ -41,7 +41,8 @@ class Nginx(BaseProxy):
                   fix_service="why502.proxies.nginx.fix:Nginx",
                   lab_runtime="why502.proxies.nginx.lab:start_nginx",
                   master_args="why502.proxies.nginx.process:master_args",
-                  mitigate="why502.proxies.nginx.mitigate:STOPGAPS")
+                  mitigate="why502.proxies.nginx.mitigate:STOPGAPS",
+                  edits="why502.proxies.nginx.config.edit")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):

@@ -31,7 +31,6 @@ from why502.proxies.nginx.config.edit import (
     make_directive_diff,
     set_directive,
     set_directive_text,
-    strip_comment,
 )
 from why502.proxies.nginx.config.load import DUMP_MARKER, is_dump, parse_dump, parse_nginx, split_dump
 from why502.proxies.nginx.config.model import (
@@ -54,6 +53,7 @@ from why502.proxies.nginx.config.targets import (
 )
 from why502.proxies.nginx.config.tree import Directive, Scope, Setting, effective_setting
 from why502.proxies.nginx.config.units import format_seconds, parse_size, parse_time
+from why502.textutil import strip_comment
 
 __all__ = [
     "DUMP_MARKER",

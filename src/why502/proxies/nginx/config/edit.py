@@ -16,24 +16,7 @@ from typing import overload
 from why502.findings.patch import Edit, edits_diff, insert_after, split_lines, unified_diff
 from why502.proxies.nginx.config.model import NginxConfig
 from why502.proxies.nginx.config.tree import Directive
-
-
-def strip_comment(line: str) -> str:
-    """``line`` without its ``#`` comment (a ``#`` inside quotes is not a comment)."""
-    if "#" not in line:
-        return line
-    out = []
-    quote = ""
-    for ch in line:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            break
-        out.append(ch)
-    return "".join(out)
+from why502.textutil import strip_comment
 
 
 def _statement_re(directive: str) -> re.Pattern[str]:

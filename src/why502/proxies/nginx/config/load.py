@@ -230,7 +230,7 @@ class _Loader:
             # the file is on the machine the config is for, not necessarily this one: read
             # nothing of this machine's (a copied config must not be judged by what /etc/nginx
             # here holds); said by name, so the reader knows what was not seen.  The message
-            # starts with "include " like every unread include (lint.common.unreadable_include).
+            # starts with "include " like every unread include (proxies.nginx.lint.config.unreadable_include).
             self.problems.append(ParseProblem(
                 "warning", f'include "{pattern}" not read: an absolute path names a file of the '
                 "machine the config is for (--root DIR reads it under a copied tree, --host from "

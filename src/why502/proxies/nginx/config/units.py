@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import re
 
-_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 * 1024, "g": 1024 * 1024 * 1024}
+from why502.textutil import parse_size as parse_size  # the CLI's sizes read the same (textutil)
+
 _TIME_UNITS = {
     "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
     "M": 2592000.0, "y": 31536000.0,
 }
 _TIME_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|M|y)?")
-
-
-def parse_size(text: str) -> int | None:
-    """``4k`` -> 4096, ``1m`` -> 1048576, ``512`` -> 512 (``ngx_parse_size``, src/core/ngx_parse.c).
-
-    Returns ``None`` when the text is not a size (a variable, garbage).
-    """
-    m = re.fullmatch(r"\s*(\d+)([kKmMgG]?)\s*", text)
-    if not m:
-        return None
-    return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
 
 
 def parse_time(text: str) -> float | None:

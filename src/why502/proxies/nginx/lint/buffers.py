@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint.common import (
-    PASSES,
-    finding,
-    header,
-)
+from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.proxies.nginx.config.edit import ConfigEdits
 from why502.proxies.nginx.config.units import parse_size
+from why502.proxies.nginx.lint.config import PASSES, header
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 
-from why502.analyzers.lint.common import (
-    all_groups,
-    finding,
-)
+from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.proxies.nginx.config.model import NginxConfig
 from why502.proxies.nginx.config.units import format_seconds
+from why502.proxies.nginx.lint.config import all_groups
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint.common import array_block, finding, header, own_entry, set_in_location
+from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.proxies.nginx.config.edit import ConfigEdits
 from why502.proxies.nginx.config.units import format_seconds
+from why502.proxies.nginx.lint.config import array_block, header, own_entry, set_in_location
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

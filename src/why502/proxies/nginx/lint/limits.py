@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint.common import (
-    finding,
-)
+from why502.analyzers.lint.common import finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import re
 
-from why502.analyzers.lint.common import (
-    PASSES,
-    all_groups,
-    finding,
-    is_ip,
-    literal_hostname,
-    unreadable_include,
-)
+from why502.analyzers.lint.common import finding, is_ip, literal_hostname
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.proxies.nginx.config.model import NginxConfig
 from why502.proxies.nginx.config.tree import Directive
+from why502.proxies.nginx.lint.config import PASSES, all_groups, unreadable_include
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

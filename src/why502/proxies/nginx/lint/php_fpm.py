@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint.common import (
-    array_block,
-    finding,
-    pool_for,
-    unreadable_include,
-)
+from why502.analyzers.lint.common import finding, pool_for
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.facts.fpm import FPM_BACKLOG_DEFAULT
 from why502.findings.lint import LintFinding
 from why502.proxies.nginx.config.edit import ConfigEdits
+from why502.proxies.nginx.lint.config import array_block, unreadable_include
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 

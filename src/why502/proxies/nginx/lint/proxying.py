@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint.common import (
-    PASSES,
-    finding,
-    literal_hostname,
-    set_in_location,
-)
+from why502.analyzers.lint.common import finding, literal_hostname
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
+from why502.proxies.nginx.lint.config import PASSES, set_in_location
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 _KINDS = ("proxy", "fastcgi", "uwsgi", "scgi", "grpc")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from why502.analyzers.lint.common import (
-    PASSES,
-    finding,
-    pool_for,
-    set_in_location,
-)
+from why502.analyzers.lint.common import finding, pool_for
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding
 from why502.proxies.nginx.config.units import format_seconds
+from why502.proxies.nginx.lint.config import PASSES, set_in_location
 from why502.proxies.nginx.lint.input import NginxLintInput
 
 READ_TIMEOUTS = tuple(f"{k}_read_timeout" for k in ("proxy", "fastcgi", "uwsgi", "scgi", "grpc"))
