@@ -69,8 +69,9 @@ def test_watch_reads_what_diagnose_reads_and_reports_its_first_incident(tmp_path
     run.kernel_log, run.fpm_log = tmp_path / "kernel.log", tmp_path / "php-fpm.log"
     diag = matrix._diagnose_argv(run)
     watch = matrix._watch_argv(run, served_5xx=True)
-    assert watch[3] == "watch" and "--kernel-log" not in watch  # watch takes no kernel log
-    inputs = [a for a in diag[diag.index("json") + 1:] if a not in ("--kernel-log", str(run.kernel_log))]
+    # the same inputs, the cell's kernel log included (not this machine's ring buffer)
+    assert watch[3] == "watch" and watch[watch.index("--kernel-log") + 1] == str(run.kernel_log)
+    inputs = diag[diag.index("json") + 1:]
     assert watch[-len(inputs):] == inputs
     assert watch[watch.index("--duration") + 1] == str(matrix.WATCH_SECONDS)
     opened = ('{"event": "incident-opened", "incident": {"cause": "backend-crashed"}}\n')

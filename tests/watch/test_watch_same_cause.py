@@ -148,3 +148,17 @@ def test_real_relayed_5xx(cell: str) -> None:
         pytest.skip(str(err))
     assert result.reproduced, result.error
     assert result.watched == result.got == "upstream-returned-5xx", result
+
+
+def test_a_kernel_log_goes_to_the_diagnosis_as_diagnose_s() -> None:
+    """``watch --kernel-log FILE`` hands its window to the diagnosis as ``--kernel-log``: the
+    recorded OOM kill names the cause in watch as in diagnose (without it, watch's diagnosis read
+    this machine's ring buffer, where another program's kill could be taken for the backend's,
+    and offline it reads none: the crash is then all that is known)."""
+    d = REC / "backend-oom-killed"
+    named = ("--config", str(d / "nginx.conf"), "--error-log", str(d / "error.log"),
+             "--access-log", str(d / "access.log"))
+    cause = diagnosed(*named, "--kernel-log", str(d / "kernel.log"))
+    assert cause == "backend-oom-killed"
+    assert watched((*named, "--kernel-log", str(d / "kernel.log"), "--from-start")) == cause
+    assert watched((*named, "--from-start")) != cause

@@ -73,6 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an app server's own log to follow too (gunicorn, uWSGI, Node, "
                              "Puma; repeatable): given to an incident's diagnosis as diagnose's "
                              "--app-log")
+    parser.add_argument("--kernel-log", metavar="FILE",
+                        help="the kernel's log as a file (/var/log/kern.log, a saved dmesg) to "
+                             "follow too: an incident's diagnosis reads its window as diagnose's "
+                             "--kernel-log instead of this machine's ring buffer")
     parser.add_argument("--discover", action="store_true",
                         help="with logs named, also follow what this host's nginx config names "
                              "(nginx -T, else /etc/nginx/nginx.conf); default: only the logs "
@@ -175,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, log_type=args.log_type,
         logs=list(args.logs), error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
-        app_logs=list(args.app_log),
+        app_logs=list(args.app_log), kernel_log=args.kernel_log,
         from_start=args.from_start, rules=rules, reports_dir=args.reports,
         alertmanager=args.alertmanager, probe_interval=args.probe_interval,
         probe_path=args.probe_path,

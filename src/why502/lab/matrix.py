@@ -575,12 +575,13 @@ WATCH_QUIET_SECONDS = 6  # and when they got none: no incident is to open, only 
 def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
     """``why502 watch`` on the same files as ``diagnose`` (read from their start, live checks
     on), with rules that open an incident on the first 5xx, stopping at its first event: its
-    diagnosis is diagnose's over the same window.  watch takes no kernel log."""
+    diagnosis is diagnose's over the same window.  The kernel log is the cell's own file, as
+    diagnose's: without it watch's diagnosis read this machine's ring buffer, where another
+    test's OOM kill seconds before the cell's crash was taken for the backend's (a crash cell
+    behind HAProxy whose watch named backend-oom-killed, stop 36)."""
     argv = _diagnose_argv(run)
     args = argv[argv.index("json") + 1:]
-    if "--kernel-log" in args:
-        i = args.index("--kernel-log")
-        del args[i:i + 2]
+    kernel = args[args.index("--kernel-log"):args.index("--kernel-log") + 2] if "--kernel-log" in args else []
     # watch follows an app server's log (``--app-log``, handed on to its diagnosis) and reads
     # no app config
     while "--app-conf" in args:
@@ -595,7 +596,8 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
         assert isinstance(family, LogFamily)
         logs = [p for p in (run.access_log, run.error_log) if p is not None]
         apps = [a for p in run.app_logs for a in ("--app-log", str(p))]
-        args = ["--log-type", family.name, *[a for p in logs for a in ("--access-log", str(p))], *apps]
+        args = ["--log-type", family.name, *[a for p in logs for a in ("--access-log", str(p))], *apps,
+                *kernel]
     seconds = WATCH_SECONDS if served_5xx else WATCH_QUIET_SECONDS
     return [*argv[:3], "watch", "--format", "jsonl", "--listen", "off", "--from-start",
             "--duration", str(seconds), "--max-events", "1", "--min-failures", "1",

@@ -35,7 +35,8 @@ __all__ = ["DIAGNOSIS_TIMEOUT", "DiagnosisInputs", "diagnose_argv", "diagnose_wi
 DIAGNOSIS_TIMEOUT = 600.0  # seconds: a diagnosis that hangs (a probe, a journal) is given up
 
 # how each kind of followed log is handed to diagnose
-FLAG = {"error": "--error-log", "fpm": "--fpm-log", "app": "--app-log", "access": "--access-log",
+FLAG = {"error": "--error-log", "fpm": "--fpm-log", "app": "--app-log", "kernel": "--kernel-log",
+        "access": "--access-log",
         "lb": "--access-log"}
 
 

@@ -157,6 +157,10 @@ class WatchOptions:
     # an app server's own log (gunicorn, uWSGI, Node, Puma): followed like PHP-FPM's, handed to
     # the incident's diagnosis as ``--app-log`` (its worker timeouts and kills decide a cause)
     app_logs: list[str] = field(default_factory=list)
+    # the kernel's log as a file (``/var/log/kern.log``, a saved ``dmesg``): followed, and its
+    # window handed to the diagnosis as ``--kernel-log`` instead of the machine's ring buffer
+    # (the same kernel lines as ``diagnose --kernel-log`` reads, so the two agree)
+    kernel_log: str | None = None
     from_start: bool = False
     listen: str | None = "127.0.0.1:9502"
     rules: Rules = field(default_factory=Rules)
@@ -431,7 +435,8 @@ class Watch:
         one_log = (self.proxy != DEFAULT and proxy.hooks.access_feed is not None
                    and proxy.hooks.watch_access is not None and not access and forced is None)
         for kind, paths in (("error", errors), ("fpm", _expand(list(o.fpm_logs))),
-                            ("app", _expand(list(o.app_logs))), ("auto", _expand(list(o.logs)))):
+                            ("app", _expand(list(o.app_logs))), ("auto", _expand(list(o.logs))),
+                            ("kernel", [o.kernel_log] if o.kernel_log else [])):
             for path in paths:
                 if (kind, path) not in known:
                     added.append(path)
@@ -598,6 +603,9 @@ class Watch:
             data, count = cri_stdout(data)
             if not count:
                 return
+        if f.kind == "kernel":  # evidence for the diagnosis only: no proxy failure to count
+            self._keep(f, f.kind, data, count, at)
+            return
         if f.kind in ("error", "fpm", "app"):
             self._keep(f, f.kind, data, count, at)
             self._errors(_text_lines(_failure_lines(data)), bucket)
