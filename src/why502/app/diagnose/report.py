@@ -94,7 +94,9 @@ def timeline(ev: Evidence, stats: AccessStats | None) -> list[TimelinePoint]:
         totals.update(lb.totals_per_minute)
         for m, c in lb.per_minute.items():
             per_minute.setdefault(m, Counter()).update(c)
-    return [TimelinePoint(minute=m, counts=dict(c), total=totals.get(m, 0))
+    # in name order: a Counter keeps its update order, which followed the string hash (a
+    # report differed between runs only there)
+    return [TimelinePoint(minute=m, counts=dict(sorted(c.items())), total=totals.get(m, 0))
             for m, c in sorted(per_minute.items())][-1440:]
 
 
