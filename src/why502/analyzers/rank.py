@@ -68,6 +68,14 @@ def _naive(t: datetime | None) -> datetime | None:
     return t.replace(tzinfo=None) if t is not None else None
 
 
+def _when(text: str | None) -> datetime | None:
+    """A finding's ``first_seen``/``last_seen`` as a naive time (None: unset or unreadable)."""
+    try:
+        return _naive(datetime.fromisoformat(text)) if text else None
+    except ValueError:
+        return None
+
+
 def _ended_before(c: Candidate, newest: datetime | None) -> bool:
     """Did this cause's failures end over an hour before the inputs end (a recovered incident)?"""
     seen = _last_seen(c)
@@ -83,10 +91,7 @@ def _past_note(c: Candidate, newest: datetime | None) -> str:
 
 
 def _hours(newest: datetime | None, last_seen: str | None) -> str:
-    try:
-        seen = datetime.fromisoformat(last_seen).replace(tzinfo=None) if last_seen else None
-    except ValueError:
-        seen = None
+    seen = _when(last_seen)
     if newest is None or seen is None:
         return "long"
     return f"{(newest - seen).total_seconds() / 3600:.0f} h"
@@ -97,11 +102,7 @@ RECOVERED = timedelta(hours=1)
 
 
 def _last_seen(c: Candidate) -> datetime | None:
-    try:
-        seen = datetime.fromisoformat(c.finding.last_seen) if c.finding.last_seen else None
-    except ValueError:
-        return None
-    return seen.replace(tzinfo=None) if seen else None
+    return _when(c.finding.last_seen)
 
 
 def _newest(candidates: list[Candidate]) -> datetime | None:
@@ -198,10 +199,7 @@ def _recover(c: Candidate, ev: Evidence) -> Candidate:
     if f.recovered or c.last_resort:
         return c
     peers = peers_of(c)
-    try:
-        first = datetime.fromisoformat(f.first_seen).replace(tzinfo=None) if f.first_seen else None
-    except ValueError:
-        first = None
+    first = _when(f.first_seen)
     last = _last_seen(c)
     since = recovered_since(ev, peers, last, quiet_needed(first, last, f.count))
     if since is None:
@@ -283,17 +281,10 @@ def _same_time(a: Finding, b: Finding) -> bool:
     """Whether ``a``'s failures and ``b``'s could be the same incident: their spans overlap,
     within ``RECOVERED`` (an hour) of each other.  A finding without a time could be of any
     time: it counts as the same (the last resort is then left out, as before)."""
-    spans = []
-    for f in (a, b):
-        try:
-            first = datetime.fromisoformat(f.first_seen) if f.first_seen else None
-            last = datetime.fromisoformat(f.last_seen) if f.last_seen else first
-        except ValueError:
-            return True
-        if first is None or last is None:
-            return True
-        spans.append((first.replace(tzinfo=None), last.replace(tzinfo=None)))
-    (a_first, a_last), (b_first, b_last) = spans
+    a_first, b_first = _when(a.first_seen), _when(b.first_seen)
+    a_last, b_last = _when(a.last_seen) or a_first, _when(b.last_seen) or b_first
+    if a_first is None or a_last is None or b_first is None or b_last is None:
+        return True
     return a_last >= b_first - RECOVERED and a_first <= b_last + RECOVERED
 
 

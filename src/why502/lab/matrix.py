@@ -581,7 +581,8 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
     behind HAProxy whose watch named backend-oom-killed, stop 36)."""
     argv = _diagnose_argv(run)
     args = argv[argv.index("json") + 1:]
-    kernel = args[args.index("--kernel-log"):args.index("--kernel-log") + 2] if "--kernel-log" in args else []
+    at = args.index("--kernel-log") if "--kernel-log" in args else len(args)
+    kernel = args[at:at + 2]
     # watch follows an app server's log (``--app-log``, handed on to its diagnosis) and reads
     # no app config
     while "--app-conf" in args:

@@ -53,6 +53,7 @@ from why502.proxies.haproxy.config import (
     Section,
     Server,
     fcgi_app,
+    held_idle_connections,
     keeps_connections,
     time_ms,
 )
@@ -368,12 +369,10 @@ def check_fcgi_idle_connections_hold_workers(inp: HaproxyLintInput, rule: LintRu
     for sec in _served(cfg):
         fcgi = [s for s in active(sec) if s.param("proto") == "fcgi"]
         app = fcgi_app(cfg, sec)
-        if not fcgi or app is None:
+        if not fcgi or app is None or held_idle_connections(cfg, sec) is None:
             continue
-        keeps, line = keeps_connections(app)
+        _keeps, line = keeps_connections(app)  # where the diff goes
         reuse = sec.effective("http-reuse")
-        if not keeps or reuse.value != "safe":
-            continue
         where = (f"'option keep-conn' at line {line.line}" if line is not None and line.line
                  else "'option keep-conn' (on by default)")
         out.append(finding(
