@@ -69,8 +69,10 @@ URL = re.compile(r"^https://\S+$")
 # Shape floors: the corpus may grow, never thin out.
 MIN_LINES = 406
 MIN_THREADS = 266
-MIN_NEGATIVE_THREADS = 54  # threads giving both a failure and a negative/companion/status-only line (55
-# before the ALB -1 -1 -1 502 line was relabelled connect-failed: its thread now has two failures)
+MIN_NEGATIVE_THREADS = 52  # threads giving both a failure and a negative/companion/status-only line (55
+# before the ALB -1 -1 -1 502 line was relabelled connect-failed: its thread now has two failures; 54
+# before the two relabels of 2026-11-24, istio#13848's async-client debug line (now a negative, its
+# thread's only line) and gillian-guide#24's errorcode_521 footer (now a failure, beside its heading))
 # The first corpus is batch "b1" (``<family>.jsonl``); later batches live in ``batch*/`` and are
 # gathered from threads the first corpus does not use, to measure rules on lines nobody fitted them to.
 FIRST = "b1"
@@ -79,25 +81,29 @@ MIN_BATCH = {"b2": (100, 74), "b3": (86, 56)}  # lines, threads
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
 # edge rules (docs/dev/edge-corpus.md, "Score after the edge rules"):
-FLOOR_LINE_RIGHT = 0.965  # 392/406 after batch 2's rules (391/406 before; 365/406 before batch 2)
-FLOOR_WHOLE_RIGHT = 0.963  # 391/406 (390/406 before batch 2's rules)
+FLOOR_LINE_RIGHT = 0.977  # 397/406 after batch 3's rules (392/406 after batch 2's; 365/406 before batch 2)
+FLOOR_WHOLE_RIGHT = 0.975  # 396/406 (391/406 after batch 2's rules)
+FLOOR_FAMILY_RIGHT = 0.90  # every family of the first corpus (issue 24's target; ngf 13/14 the lowest)
 FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
 MAX_FALSE_ALARMS = 0  # of 126 negatives (2 before batch 2's rules: prose on "no healthy upstream", 200 UR)
 # The two halves of the thread split (``half``): rules are written from the development half's
 # misses only; the held-out half is the honest figure of how they generalise.
-FLOOR_DEV_RIGHT = 0.966  # 174/180
-FLOOR_HELD_RIGHT = 0.964  # 218/226 (no longer held out: both halves open since batch 2)
+FLOOR_DEV_RIGHT = 0.977  # 176/180 (174/180 before batch 3's rules)
+FLOOR_HELD_RIGHT = 0.977  # 221/226 (218/226 before; no longer held out: both halves open since batch 2)
 # Later batches: scored once before any rule change made after they were gathered (the honest first
 # figure), then after; the floors are the latest recorded score.
 # Batches whose misses were read to write rules: development data since, their misses always printed.
-OPEN_BATCHES = frozenset({"b2"})  # b2's misses were fixed on 2026-11-24 (docs/dev/edge-corpus.md)
+# their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md)
+OPEN_BATCHES = frozenset({"b2", "b3"})
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
     # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
     # after rules from b2's own misses (2026-11-24; b2 is development data since): 95/100, 95, 100, 1
-    "b2": {"line": 0.95, "whole": 0.95, "explain": 1.0, "false_alarms": 1},
-    # b3 first score, gathered after those rules, before any further rule change: 69/86, 69/86, 86/86, 3
-    "b3": {"line": 0.802, "whole": 0.802, "explain": 1.0, "false_alarms": 3},
+    # after the rules written from b3's misses (2026-11-24): 96/100, 96, 100, 1
+    "b2": {"line": 0.96, "whole": 0.96, "explain": 1.0, "false_alarms": 1},
+    # b3 first score, gathered after those rules, before any further rule change: 69/86, 69/86, 86/86, 3;
+    # after rules from b3's own misses (2026-11-24; b3 is development data since): 84/86, 84, 86, 0
+    "b3": {"line": 0.976, "whole": 0.976, "explain": 1.0, "false_alarms": 0},
 }
 
 # The child process: one call of the console script's entry point per argv, stdout captured.
@@ -366,6 +372,8 @@ def test_edge_lines_read_no_worse_than_the_first_score(result: Result) -> None:
     assert w.right / w.total >= FLOOR_WHOLE_RIGHT, report
     assert s.agree / s.total >= FLOOR_EXPLAIN_AGREES, report
     assert s.false_alarms <= MAX_FALSE_ALARMS, report
+    for fam, sc in result.per_line.items():
+        assert sc.right / sc.total >= FLOOR_FAMILY_RIGHT, (fam, report)
 
 
 def test_later_batches_read_no_worse_than_their_recorded_score(result: Result) -> None:

@@ -65,6 +65,42 @@ CASES: list[tuple[str, str | None]] = [
     # NGINX Gateway Fabric: the 503 socket as an upstream member, not the socket's own listen line
     ("upstream default_web_80 { server unix:/var/run/nginx/nginx-503-server.sock; }", "no-live-upstreams"),
     ("    listen unix:/var/run/nginx/nginx-503-server.sock;", None),
+    # rules of 2026-11-24 (docs/dev/edge-corpus.md, batch 3 as development data).  Traefik 3's JSON
+    # error record, whole or cut before its message (its proxy's ErrorHandler is the caller)
+    ('{"level":"debug","error":"dial tcp 10.1.2.3:8080: connect: connection refused","time":'
+     '"2025-08-21T13:12:21Z","caller":"github.com/traefik/traefik/v3/pkg/proxy/httputil/proxy.go:121","me',
+     "connection-refused"),
+    ('{"level":"debug","error":"dial tcp 10.1.2.3:8080: i/o timeout","caller":'
+     '"github.com/traefik/traefik/v3/pkg/server/service/proxy.go:100","message":"504 Gateway Timeout"}',
+     "connect-timeout"),
+    ('{"level":"debug","error":"context canceled","caller":'
+     '"github.com/traefik/traefik/v3/pkg/proxy/httputil/proxy.go:121","message":"499 Client Closed Request"}',
+     None),
+    # Envoy Gateway's own 500 for a route rule without a usable backend
+    ('{"response_code":500,"response_code_details":"direct_response","response_flags":"-","route_name":'
+     '"httproute/default/web/rule/0/match/0/*","upstream_cluster":null,"upstream_host":null}',
+     "upstream-not-configured"),
+    # Envoy's debug header dump is a trace of some stream (its async clients' too), not a reply
+    ("'grpc-message', 'no healthy upstream'", None),
+    ("we got \"No healthy upstream\" from the ingress gateway after the rollout", "no-live-upstreams"),
+    # Cloudflare's docs section heading is no error page
+    ("## Error 522: connection timed out", None),
+    ("[BUG] ('Response code error: ', 522) Connection timed out", "connect-timeout"),
+    ("Intermittent 523 from Cloudflare", "unreachable"),
+    # Kong: the ring-balancer had no peer; Kong 0.13's DNS failure
+    ("clients get `failure to get a peer from the ring-balancer`", "no-live-upstreams"),
+    ("2018/04/20 14:09:54 [error] 51#0: *13 [lua] balancer.lua:781: execute(): [dns] dns server error: "
+     "3 name error. Tried: (short)api.service.consul:(na) - cache-miss", "dns-failure"),
+    ("failed to retry the dns/balancer resolver for 'api.svc' with: name resolution failed", "dns-failure"),
+    # Caddy's DialError printed as a Go value; its no-upstreams text opening a title
+    ('{"level":"warn","logger":"http.handlers.cache","msg":"caddyhttp.HandlerError{Err:reverseproxy.DialError'
+     '{error:(*net.OpError)(0xc000846870)}, StatusCode:502}"}', "connect-failed"),
+    ("no upstreams available after a docker restart", "no-live-upstreams"),
+    # a Go dial error quoted as a code span in prose
+    ("every dial fails with `dial tcp: lookup api.internal: no such host` since the upgrade", "dns-failure"),
+    # an ALB result-table row without its header: a status the ALB made, no cause
+    ("| 0.001 | -1 | -1 | 503 | 120 | 0 |", "proxy-reply"),
+    ("504 Gateway Timeouts", "proxy-reply"),
 ]
 
 

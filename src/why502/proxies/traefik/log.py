@@ -56,10 +56,41 @@ def _traefik_code(status: int | None, service_url: str | None, router: str | Non
 
 
 def is_traefik(obj: dict[str, Any]) -> bool:
-    return "DownstreamStatus" in obj or "OriginStatus" in obj
+    return "DownstreamStatus" in obj or "OriginStatus" in obj or is_traefik_error_json(obj)
+
+
+# Traefik 3's proxy ErrorHandler, the file its zerolog JSON names as ``caller``: v3.0-3.2
+# pkg/server/service/proxy.go errorHandler(), v3.3+ pkg/proxy/httputil/proxy.go
+# ErrorHandlerWithContext(); both log ``logger.Debug().Err(err).Msgf("%d %s", statusCode, ...)``
+_ERROR_CALLER = re.compile(r"traefik/v\d+/pkg/(?:server/service|proxy/httputil)/proxy\.go:\d+")
+
+
+def is_traefik_error_json(obj: dict[str, Any]) -> bool:
+    """Traefik 3's JSON log of a failed proxy attempt (the ``error`` field beside a ``caller`` in
+    its proxy's error handler), whole or cut before its ``message``."""
+    caller, err = obj.get("caller"), obj.get("error")
+    return isinstance(err, str) and isinstance(caller, str) and _ERROR_CALLER.search(caller) is not None
+
+
+def _computed_status(err: str) -> int:
+    """The status Traefik's ComputeStatusCode() gives ``err`` (pkg/proxy/httputil/proxy.go): 502
+    for EOF and a network error, 504 for a network error that timed out, 499 for a request the
+    client cancelled; read from the Go error's text when the line lost its message."""
+    if "context canceled" in err:
+        return 499
+    if "i/o timeout" in err or "timeout awaiting" in err or "Timeout exceeded" in err:
+        return 504
+    return 502
 
 
 def parse_traefik_json(obj: dict[str, Any]) -> LbRecord | None:
+    if is_traefik_error_json(obj):
+        err = str(obj["error"])
+        m = re.match(r"^(\d{3}) ", str(obj.get("message") or ""))
+        answered = int(m.group(1)) if m else _computed_status(err)
+        if answered < 500:
+            return None  # a client that went away (499), no failure of the proxy
+        return _error_record(answered, err, str(obj.get("time") or "") or None)
     if not is_traefik(obj):
         return None
     status = to_int(obj.get("DownstreamStatus"))
@@ -116,17 +147,20 @@ def parse_traefik_error(line: str) -> LbRecord | None:
     m = _TRAEFIK_ERR.search(line)
     if m is None:
         return None
-    status = int(m["status"] or m["status2"])
     msg = (m["msg"] or m["msg2"] or "").replace('\\"', '"')
+    tm = re.match(r"^(?:time=\")?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*?)\"?\s", line)
+    return _error_record(int(m["status"] or m["status2"]), msg, tm.group(1) if tm else None)
+
+
+def _error_record(status: int, msg: str, time: str | None) -> LbRecord:
+    """A failed proxy attempt: the status Traefik answered and the Go error that made it."""
     code = go_error_code(msg)
     t = term(go_error_family(), code) if code else None
-    tm = re.match(r"^(?:time=\")?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*?)\"?\s", line)
-    rec = LbRecord(
-        family=TRAEFIK.name, status=status, made_by="lb", time=tm.group(1) if tm else None, code=code,
+    return LbRecord(
+        family=TRAEFIK.name, status=status, made_by="lb", time=time, code=code,
         symptom=t.symptom or None if t else None, proxy_status=t.proxy_status or None if t else None,
         cause=t.cause or None if t else None, target=go_target(msg), detail=msg, kind="error",
     )
-    return rec
 
 
 TRAEFIK = LogFamily(
