@@ -68,10 +68,11 @@ def test_what_a_parents_polars_wrote_is_not_the_users_setting() -> None:
     stats memory-limit tests failed only inside a suite (issue 27, class 8)."""
     from why502.cli.main import ALLOCATOR, ALLOCATOR_DEFAULT, allocator_conf
 
-    assert allocator_conf("diagnose", None) == ALLOCATOR_DEFAULT
-    assert allocator_conf("diagnose", "dirty_decay_ms:500,muzzy_decay_ms:1000") == ALLOCATOR_DEFAULT
-    assert allocator_conf("diagnose", "dirty_decay_ms:500,muzzy_decay_ms:1000,thp:always,"
-                                      "metadata_thp:always") == ALLOCATOR_DEFAULT
+    assert allocator_conf("watch", None) == ALLOCATOR_DEFAULT
+    assert allocator_conf("watch", "dirty_decay_ms:500,muzzy_decay_ms:1000") == ALLOCATOR_DEFAULT
+    assert allocator_conf("watch", "dirty_decay_ms:500,muzzy_decay_ms:1000,thp:always,"
+                                   "metadata_thp:always") == ALLOCATOR_DEFAULT
+    assert allocator_conf("diagnose", "dirty_decay_ms:500,muzzy_decay_ms:1000") == ALLOCATOR["diagnose"]
     assert allocator_conf("classify", "dirty_decay_ms:500,muzzy_decay_ms:1000") == "narenas:1"
     assert allocator_conf("stats", "dirty_decay_ms:500,muzzy_decay_ms:1000") == ALLOCATOR["stats"]
     # the value the parent had before polars appended to it is the user's, and it wins

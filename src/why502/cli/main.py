@@ -121,7 +121,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
 #   was 40 % of its CPU in the kernel (4.7 of 11.6 s on 4M lines: unmapped, then faulted back in
 #   zeroed); with the smaller aggregation groups (``sources.scan.GROUP_ROWS``) the peak is the
 #   same, 270-290 MB from 1M to 4M lines (BENCHMARKS.md, issue 28 item 4).
-ALLOCATOR = {"classify": "narenas:1", "stats": "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0,retain:false"}
+# - for diagnose, freed pages kept 100 ms: returning them at once was a third of its CPU on the
+#   100 MB host of bench/diagnose_bench.py (0.8-0.9 s of kernel time of 2.8 s; 0.25-0.35 s
+#   kept 10 ms to 1 s), for +15-25 MB of peak RSS (~270 MB); on 1 GB of logs 15.1 CPU-s
+#   instead of 23.4 s, 432 MB instead of 405 MB (BENCHMARKS.md, issue 28 item 1).
+ALLOCATOR = {"classify": "narenas:1", "stats": "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0,retain:false",
+             "diagnose": "narenas:1,dirty_decay_ms:100,muzzy_decay_ms:0,retain:false"}
 ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
 # What polars' own ``__init__`` writes into ``os.environ["_RJEM_MALLOC_CONF"]`` when it is
 # imported (polars/__init__.py: its defaults, THP keys with ``POLARS_THP=1``, then the value it
