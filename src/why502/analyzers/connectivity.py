@@ -33,13 +33,21 @@ from why502.analyzers.base import (
     proxy_name,
     proxy_of,
     reload_commands,
+    route_of,
     upstream_name,
 )
 from why502.evidence.model import Evidence, GroupFact, SymptomGroup
+from why502.facts.edits import (
+    AddResolver,
+    KeepIdleConnections,
+    Place,
+    RaiseConnectionLimit,
+    RaiseOpenFiles,
+)
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import insert_after, unified
-from why502.proxies import Capability, block_edits
+from why502.findings.patch import unified
+from why502.proxies import Capability, render_edit
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -223,8 +231,7 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
         # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
         ns = ev.host.resolvers[0] if ev.host.resolvers else "127.0.0.53"
-        diff = block_edits().insert_in_block(ev.config.files, t.pass_file or t.file, t.pass_line or t.line,
-                                             [f"resolver {ns} valid=30s;"], anchor=f"{t.kind}_pass")
+        diff = render_edit(ev.proxy, ev.config.files, AddResolver(route_of(t), ns))
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
         "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,
@@ -273,8 +280,9 @@ def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candid
     upstreams = ev.config.groups
     if target and target.group and target.group in upstreams and not upstreams[target.group].keepalive:
         g = upstreams[target.group]
-        diff = block_edits().insert_in_block(ev.config.files, g.file, g.line, ["keepalive 32;"],
-                                             anchor=f"upstream {g.name}")
+        members = tuple(route_of(m) for m in ev.config.targets if m.group == g.name)
+        diff = render_edit(ev.proxy, ev.config.files, KeepIdleConnections(g.name, Place(g.file, g.line),
+                                                                          members))
     return Candidate(finding=make_finding(
         "port-exhaustion", confidence=0.85, groups=groups,
         explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "
@@ -302,14 +310,9 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     diff = None
     if conns and wc and wc.file and not wc.is_default:
         n = int(wc.value) * 4 if wc.value.isdigit() else 4096
-        diff = block_edits().set_directive(ev.config.files, "worker_connections", str(n),
-                                           setting_file=wc.file, setting_line=wc.line, is_default=False,
-                                           anchor_file=None, anchor_line=None)
+        diff = render_edit(ev.proxy, ev.config.files, RaiseConnectionLimit(wc, n))
     elif ev.config.main_file and (s is None or s.is_default):
-        lines = ev.config.files.get(ev.config.main_file, ())
-        idx = next((i + 1 for i, x in enumerate(lines) if x.strip().startswith("worker_processes")), None)
-        if idx:
-            diff = insert_after(ev.config.files, ev.config.main_file, idx, ["worker_rlimit_nofile 65535;"])
+        diff = render_edit(ev.proxy, ev.config.files, RaiseOpenFiles(ev.config.main_file))
     return Candidate(finding=make_finding(
         "fd-limit", confidence=0.9, groups=groups,
         explanation=("nginx ran out of worker_connections (each proxied request needs two)."
@@ -425,3 +428,4 @@ def _down_now(ev: Evidence, seen: set[str | None]) -> list[Candidate]:
         cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.85))
         out.append(cand)
     return out
+

@@ -34,10 +34,11 @@ from why502.analyzers.base import (
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.facts.edits import Place, Route, SendServerName
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import replace_line
-from why502.proxies import block_edits
+from why502.proxies import render_edit
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -107,9 +108,8 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     elif "unrecognized name" in text or "handshake failure" in text:
         why = f"{peer} requires SNI, and nginx does not send it to upstreams by default."
         summary = "send SNI: proxy_ssl_server_name on (and proxy_ssl_name if the name differs)"
-        diff = block_edits().insert_in_block(ev.config.files, anchor_file, anchor_line,
-                                             ["proxy_ssl_server_name on;"],
-                                             anchor=f"{target.kind}_pass" if target else None)
+        diff = render_edit(ev.proxy, ev.config.files, SendServerName(
+            Route(Place(anchor_file, anchor_line), target.kind if target else "proxy")))
     elif "verify error" in text or "does not match" in text:
         why = f"The certificate of {peer} fails verification (proxy_ssl_verify on)."
         summary = "install the CA with proxy_ssl_trusted_certificate or fix the backend's certificate"
