@@ -24,6 +24,7 @@ from why502.facts.edits import (
     RaiseServerConnections,
     Route,
     SendServerName,
+    SpeakProtocol,
 )
 from why502.facts.setting import Setting
 from why502.proxies import PROXIES, Capability, render_edit
@@ -129,7 +130,8 @@ def test_haproxy_server_maxconn_and_reuse_haproxy_accepts_them(tmp_path: Path) -
 def test_apache_worker_parameters_apache_accepts_them(tmp_path: Path) -> None:
     """``disablereuse=Off`` where reuse was disabled, ``ttl=`` and ``max=`` on BalancerMember
     lines (mod_proxy.html worker parameters), ``enablereuse=on`` on a FastCGI ProxyPass
-    (mod_proxy_fcgi.html); ``apache2 -t`` accepts each result."""
+    (mod_proxy_fcgi.html), its scheme made ``http://`` for a backend that answers HTTP;
+    ``apache2 -t`` accepts each result."""
     binary = shutil.which("apache2") or "/usr/sbin/apache2"
     first, second = "BalancerMember http://127.0.0.1:45261", "BalancerMember http://127.0.0.1:34735"
     conf = _copy(APACHE / "balancer-all-down.conf", tmp_path, "apache2.conf",
@@ -150,6 +152,11 @@ def test_apache_worker_parameters_apache_accepts_them(tmp_path: Path) -> None:
     route = Route(Place(str(fcgi), _line(fcgi, "ProxyPass /")), "fastcgi")
     text = _apply(render_edit("apache", _files(fcgi), KeepIdleConnections("x", route.place, (route,))), fcgi)
     assert "enablereuse=on" in text
+    _check([binary, "-t", "-f", str(fcgi)])
+    # the backend answered HTTP: the worker's URL says http:// (mod_proxy_http)
+    fcgi_line = Place(str(fcgi), route.place.line)
+    text = _apply(render_edit("apache", _files(fcgi), SpeakProtocol(fcgi_line, "http")), fcgi)
+    assert "ProxyPass / http://127.0.0.1:" in text and "enablereuse=on" in text
     _check([binary, "-t", "-f", str(fcgi)])
     # a SetHandler backend has no worker line to carry a parameter: no diff
     sock = _copy(APACHE / "fcgi-socket-missing.conf", tmp_path / "sock", "apache2.conf")

@@ -123,6 +123,16 @@ class RaiseServerConnections:
     value: int
 
 
+@dataclass(frozen=True)
+class SpeakProtocol:
+    """Speak ``protocol`` (``http``, ``fastcgi``, ``tls``: what the backend answered) to the
+    target whose address is written at ``target``; ``was_tls``: the proxy spoke TLS to it."""
+
+    target: Place
+    protocol: str
+    was_tls: bool = False
+
+
 Intent = (KeepIdleConnections | ReuseConnections | CloseIdleBefore | RaiseHeaderBuffer
           | SendServerName | AddResolver | RaiseConnectionLimit | RaiseOpenFiles
-          | RaiseServerConnections)
+          | RaiseServerConnections | SpeakProtocol)

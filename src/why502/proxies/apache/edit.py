@@ -13,7 +13,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from why502.facts.edits import CloseIdleBefore, KeepIdleConnections, Place, RaiseServerConnections
+from why502.facts.edits import (
+    CloseIdleBefore,
+    KeepIdleConnections,
+    Place,
+    RaiseServerConnections,
+    SpeakProtocol,
+)
 from why502.facts.setting import Setting
 from why502.findings.patch import combine, edits_diff, insert_after, replace_line
 
@@ -111,8 +117,28 @@ def _server_connections(files: Mapping[str, Sequence[str]], i: RaiseServerConnec
     return _on_workers(files, [i.server.place], lambda _p, _pl: ("max", str(i.value)))
 
 
+#: the URL scheme of a worker that speaks each protocol (mod_proxy_http: ``http://``,
+#: ``https://`` with ``SSLProxyEngine``; mod_proxy_fcgi: ``fcgi://``)
+_SCHEMES = {"http": "http://", "tls": "https://", "fastcgi": "fcgi://"}
+
+
+def _protocol(files: Mapping[str, Sequence[str]], i: SpeakProtocol) -> str | None:
+    """The worker line's URL in the scheme of what the backend answered (the first of
+    ``http://``, ``https://``, ``fcgi://`` on the line replaced); nothing on a line that is not
+    a ProxyPass/ProxyPassMatch/BalancerMember one."""
+    text = _line(files, i.target)
+    want = _SCHEMES.get(i.protocol)
+    if want is None or not _WORKER_LINE.match(text):
+        return None
+    m = re.search(r"\b(https?|fcgi)://", text, re.IGNORECASE)
+    if m is None or m.group(0).lower() == want:
+        return None
+    new = text[:m.start()] + want + text[m.end():]
+    return replace_line(files, i.target.file, i.target.line, [new])
+
+
 #: the intents Apache's grammar writes (``facts.edits``); the others are said in words
 RENDERERS: dict[type, Callable[[Mapping[str, Sequence[str]], Any], str | None]] = {
     KeepIdleConnections: _keep_idle, CloseIdleBefore: _close_idle,
-    RaiseServerConnections: _server_connections,
+    RaiseServerConnections: _server_connections, SpeakProtocol: _protocol,
 }

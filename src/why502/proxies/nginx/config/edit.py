@@ -23,8 +23,9 @@ from why502.facts.edits import (
     ReuseConnections,
     Route,
     SendServerName,
+    SpeakProtocol,
 )
-from why502.findings.patch import Edit, edits_diff, insert_after, split_lines, unified_diff
+from why502.findings.patch import Edit, edits_diff, insert_after, replace_line, split_lines, unified_diff
 from why502.proxies.nginx.config.model import NginxConfig
 from why502.proxies.nginx.config.tree import Directive
 from why502.textutil import strip_comment
@@ -419,9 +420,28 @@ def _open_files(files: Mapping[str, Sequence[str]], i: RaiseOpenFiles) -> str | 
     return insert_after(files, i.main_file, idx, [f"worker_rlimit_nofile {i.value};"]) if idx else None
 
 
+def _protocol(files: Mapping[str, Sequence[str]], i: SpeakProtocol) -> str | None:
+    """The ``*_pass`` line speaking what the backend answered: ``fastcgi_pass host:port`` for a
+    FastCGI server (no scheme: ngx_http_fastcgi_module), ``https://`` for TLS, ``proxy_pass
+    http://`` for HTTP (from ``fastcgi_pass``, or from ``https://`` when nginx spoke TLS)."""
+    lines = files.get(i.target.file or "")
+    if not lines or i.target.line is None or not 1 <= i.target.line <= len(lines):
+        return None
+    old = new = lines[i.target.line - 1]
+    if i.protocol == "http" and i.was_tls:
+        new = old.replace("https://", "http://", 1)
+    elif i.protocol == "fastcgi" and "proxy_pass" in old:
+        new = old.replace("proxy_pass", "fastcgi_pass", 1).replace("http://", "", 1)
+    elif i.protocol == "tls" and "http://" in old:
+        new = old.replace("http://", "https://", 1)
+    elif i.protocol == "http" and "fastcgi_pass" in old:
+        new = old.replace("fastcgi_pass ", "proxy_pass http://", 1)
+    return replace_line(files, i.target.file, i.target.line, [new]) if new != old else None
+
+
 #: the intents nginx's grammar writes (``facts.edits``); the others have no nginx form here
 RENDERERS: dict[type, Callable[[Mapping[str, Sequence[str]], Any], str | None]] = {
     KeepIdleConnections: _keep_idle, ReuseConnections: _reuse, CloseIdleBefore: _close_idle,
     RaiseHeaderBuffer: _header_buffer, SendServerName: _sni, AddResolver: _resolver,
-    RaiseConnectionLimit: _connections, RaiseOpenFiles: _open_files,
+    RaiseConnectionLimit: _connections, RaiseOpenFiles: _open_files, SpeakProtocol: _protocol,
 }
