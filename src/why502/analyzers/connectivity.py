@@ -17,7 +17,6 @@ port-exhaustion, fd-limit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 from why502.analyzers.base import (
@@ -39,14 +38,17 @@ from why502.analyzers.base import (
 from why502.evidence.model import Evidence, GroupFact, SymptomGroup
 from why502.facts.edits import (
     AddResolver,
+    Intent,
     KeepIdleConnections,
     Place,
     RaiseConnectionLimit,
     RaiseOpenFiles,
+    ReturnServers,
+    ServerMarks,
+    TolerateFailures,
 )
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import unified
 from why502.proxies import Capability, render_edit
 
 
@@ -138,21 +140,17 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
              "and answered 'no live upstreams'")
 
 
-def _edit_servers(ev: Evidence, group: GroupFact, edit: Callable[[str, str], str]
-                  ) -> tuple[str | None, str | None]:
-    """A unified diff applying ``edit(line, server key)`` to every ``server`` line of ``group``
-    (one file: the first server's)."""
-    where = [group.server_lines[k] for k in group.servers if k in group.server_lines]
-    if not where:
-        return None, None
-    path = where[0][0]
-    before = list(ev.config.files.get(path) or ())
-    after = list(before)
-    for key in group.servers:
-        file, line = group.server_lines.get(key, ("", 0))
-        if file == path and 1 <= line <= len(after):
-            after[line - 1] = edit(after[line - 1], key)
-    return (unified(path, before, after), path) if after != before else (None, None)
+def _server_places(group: GroupFact) -> tuple[Place, ...]:
+    """Where each server line of ``group`` is, in the order of its servers."""
+    return tuple(Place(*group.server_lines[k]) for k in group.servers if k in group.server_lines)
+
+
+def _edit_servers(ev: Evidence, group: GroupFact, intent: Intent) -> tuple[str | None, str | None]:
+    """The proxy's diff of ``intent`` on the server lines of ``group`` (one file: the first
+    server's, which the fix names)."""
+    places = _server_places(group)
+    diff = render_edit(ev.proxy, ev.config.files, intent) if places else None
+    return (diff, places[0].file) if diff else (None, None)
 
 
 def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) -> Candidate:
@@ -164,7 +162,7 @@ def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) 
         file, line = group.server_lines.get(key, (group.file, group.line))
         items.append(EvidenceItem(kind="config", summary=f"server {key} is marked down in upstream "
                                   f"{group.name}", source=file, line=line))
-    diff, path = _edit_servers(ev, group, lambda text, _key: re.sub(r"\s+down(?=[\s;])", "", text))
+    diff, path = _edit_servers(ev, group, ReturnServers(_server_places(group)))
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=0.95, groups=groups,
         explanation=f"Every server of upstream {group.name} is marked `down` in the config, so "
@@ -189,17 +187,10 @@ def _marking_is_the_problem(ev: Evidence, group: GroupFact
     why = (f" The servers answer again, but nginx keeps each out for fail_timeout after max_fails "
            f"failed attempts ({said}): the marking, not the backends, fails these requests now.")
 
-    def edit(text: str, key: str) -> str:
-        fails = max(3, group.max_fails.get(key, 1))
-        timeout = min(10.0, group.fail_timeout.get(key, 10.0))
-        for param, value in (("max_fails", str(fails)), ("fail_timeout", f"{timeout:g}s")):
-            if re.search(rf"\b{param}=\S+?(?=[\s;])", text):
-                text = re.sub(rf"\b{param}=\S+?(?=[\s;])", f"{param}={value}", text)
-            else:
-                text = re.sub(r"\s*;", f" {param}={value};", text, count=1)
-        return text
-
-    diff, path = _edit_servers(ev, group, edit)
+    servers = tuple(ServerMarks(Place(*group.server_lines[k]), max(3, group.max_fails.get(k, 1)),
+                                min(10.0, group.fail_timeout.get(k, 10.0)))
+                    for k in group.servers if k in group.server_lines)
+    diff, path = _edit_servers(ev, group, TolerateFailures(servers))
     summary = (f"raise max_fails (3) and shorten fail_timeout (10s) on the servers of upstream "
                f"{group.name} so one failed attempt during a restart does not take a server out; "
                "restart servers one at a time")

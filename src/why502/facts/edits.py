@@ -133,6 +133,31 @@ class SpeakProtocol:
     was_tls: bool = False
 
 
+@dataclass(frozen=True)
+class ServerMarks:
+    """One server line of a group and the failure marking it should carry."""
+
+    place: Place
+    max_fails: int
+    fail_timeout_s: float
+
+
+@dataclass(frozen=True)
+class ReturnServers:
+    """Take the "never try this server" mark off the server lines at ``places`` (a maintenance
+    flag left in the config: ``Capability.CONFIG_SERVER_MARKS``)."""
+
+    places: tuple[Place, ...]
+
+
+@dataclass(frozen=True)
+class TolerateFailures:
+    """Take a server out only after ``max_fails`` failed attempts, for ``fail_timeout_s``, on
+    each of ``servers`` (one refused connection during a restart should not)."""
+
+    servers: tuple[ServerMarks, ...]
+
+
 Intent = (KeepIdleConnections | ReuseConnections | CloseIdleBefore | RaiseHeaderBuffer
           | SendServerName | AddResolver | RaiseConnectionLimit | RaiseOpenFiles
-          | RaiseServerConnections | SpeakProtocol)
+          | RaiseServerConnections | SpeakProtocol | ReturnServers | TolerateFailures)

@@ -17,15 +17,26 @@ from why502.facts.edits import (
     AddResolver,
     CloseIdleBefore,
     KeepIdleConnections,
+    Place,
     RaiseConnectionLimit,
     RaiseHeaderBuffer,
     RaiseOpenFiles,
+    ReturnServers,
     ReuseConnections,
     Route,
     SendServerName,
     SpeakProtocol,
+    TolerateFailures,
 )
-from why502.findings.patch import Edit, edits_diff, insert_after, replace_line, split_lines, unified_diff
+from why502.findings.patch import (
+    Edit,
+    edits_diff,
+    insert_after,
+    replace_line,
+    split_lines,
+    unified,
+    unified_diff,
+)
 from why502.proxies.nginx.config.model import NginxConfig
 from why502.proxies.nginx.config.tree import Directive
 from why502.textutil import strip_comment
@@ -439,9 +450,46 @@ def _protocol(files: Mapping[str, Sequence[str]], i: SpeakProtocol) -> str | Non
     return replace_line(files, i.target.file, i.target.line, [new]) if new != old else None
 
 
+def _server_lines(files: Mapping[str, Sequence[str]], places: Sequence[Place],
+                  edit: Callable[[str, int], str]) -> str | None:
+    """One diff applying ``edit(line, index of its place)`` to the ``server`` lines at
+    ``places`` that are in the first one's file (the file the fix names)."""
+    if not places:
+        return None
+    path = places[0].file or ""
+    before = list(files.get(path) or ())
+    after = list(before)
+    for n, place in enumerate(places):
+        if place.file == path and place.line is not None and 1 <= place.line <= len(after):
+            after[place.line - 1] = edit(after[place.line - 1], n)
+    return unified(path, before, after) if after != before else None
+
+
+def _return_servers(files: Mapping[str, Sequence[str]], i: ReturnServers) -> str | None:
+    """The ``down`` flag off each ``server`` line: nginx never tries a server marked so
+    (ngx_http_upstream_module ``server ... down``)."""
+    return _server_lines(files, i.places, lambda text, _n: re.sub(r"\s+down(?=[\s;])", "", text))
+
+
+def _tolerate(files: Mapping[str, Sequence[str]], i: TolerateFailures) -> str | None:
+    """``max_fails=N fail_timeout=Ts`` on each ``server`` line, replaced where set, else added
+    before the line's ``;`` (ngx_http_upstream_module ``server`` parameters)."""
+    def edit(text: str, n: int) -> str:
+        s = i.servers[n]
+        for param, value in (("max_fails", str(s.max_fails)), ("fail_timeout", f"{s.fail_timeout_s:g}s")):
+            if re.search(rf"\b{param}=\S+?(?=[\s;])", text):
+                text = re.sub(rf"\b{param}=\S+?(?=[\s;])", f"{param}={value}", text)
+            else:
+                text = re.sub(r"\s*;", f" {param}={value};", text, count=1)
+        return text
+
+    return _server_lines(files, [s.place for s in i.servers], edit)
+
+
 #: the intents nginx's grammar writes (``facts.edits``); the others have no nginx form here
 RENDERERS: dict[type, Callable[[Mapping[str, Sequence[str]], Any], str | None]] = {
     KeepIdleConnections: _keep_idle, ReuseConnections: _reuse, CloseIdleBefore: _close_idle,
     RaiseHeaderBuffer: _header_buffer, SendServerName: _sni, AddResolver: _resolver,
     RaiseConnectionLimit: _connections, RaiseOpenFiles: _open_files, SpeakProtocol: _protocol,
+    ReturnServers: _return_servers, TolerateFailures: _tolerate,
 }
