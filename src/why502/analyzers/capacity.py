@@ -182,8 +182,7 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
         # the proxy's own response timeout, in its grammar (``Proxy.timeout_diff``)
         diffs.append(proxy_of(ev).timeout_diff(ev.config.files, name, setting,
                                                (target.pass_file, target.pass_line),
-                                               (target.file, target.line), nginx_new,
-                                               anchor=f"{target.kind}_pass"))
+                                               (target.file, target.line), nginx_new))
     diff = "".join(d for d in diffs if d) or None
     notes = [f"{server}: {app_where}"] if app_where else []
     fix = Fix(notes=notes, summary="make the slow requests faster"
@@ -312,8 +311,7 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     if target and timeout:
         fix_diff = proxy_of(ev).timeout_diff(ev.config.files, name, setting,
                                              (target.pass_file, target.pass_line),
-                                             (target.file, target.line), int(max(timeout * 2, 30)),
-                                             anchor=f"{target.kind}_pass")
+                                             (target.file, target.line), int(max(timeout * 2, 30)))
     fix = Fix(summary="make the slow requests faster (profile the endpoint, add an index, move work "
                       f"to a queue); if they are legitimately slow, raise {name} for that "
                       + vocabulary.route,
