@@ -14,6 +14,7 @@ from datetime import datetime
 from why502 import proxies
 from why502.catalog import Entry, load_catalog
 from why502.evidence.model import Evidence, LogEvent, Sample, SymptomGroup, TargetFact
+from why502.facts.edits import Place, Route
 from why502.facts.net import Listener
 from why502.facts.probes import ProbeResult
 from why502.findings.model import EvidenceItem, Finding, Fix
@@ -330,3 +331,10 @@ def died_then_refused(ev: Evidence, peer: str | None, refused: Iterable[SymptomG
     around = [t for t in deaths if -window_s <= (t - first).total_seconds()
               and (t - last).total_seconds() <= window_s]
     return bool(just_before) and len(around) * 2 >= len(deaths)
+
+
+def route_of(t: TargetFact) -> Route:
+    """Where ``t`` is passed to (its ``proxy_pass``, ``ProxyPass``, ``server`` line; its own line
+    when there is none) and how it is spoken to: the place a ``facts.edits`` intent names for the
+    proxy's renderer (``proxies.render_edit``)."""
+    return Route(Place(t.pass_file or t.file, t.pass_line or t.line), t.kind)

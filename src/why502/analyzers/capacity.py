@@ -38,12 +38,13 @@ from why502.analyzers.base import (
 )
 from why502.analyzers.identity import belongs
 from why502.evidence.model import Evidence, LogEvent, SymptomGroup, TargetFact, UpstreamTiming
+from why502.facts.edits import Place, RaiseServerConnections, Route
 from why502.facts.fpm import FpmPool
 from why502.facts.net import split_key
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine, replace_line
-from why502.proxies import block_edits, server_edits
+from why502.proxies import render_edit
 from why502.proxies.base import seconds
 
 
@@ -178,13 +179,10 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
         diffs.append(replace_line(ev.config.files, app_setting.file, app_setting.line,
                                   [f"request_terminate_timeout = {nginx_new + 5}s"]))
     if target and nginx_new > (nginx_s or 60.0):
-        diffs.append(block_edits().set_directive(ev.config.files, name, f"{nginx_new}s",
-                                                 setting_file=setting.file if setting else None,
-                                                 setting_line=setting.line if setting else None,
-                                                 is_default=setting.is_default if setting else True,
-                                                 anchor_file=target.pass_file or target.file,
-                                                 anchor_line=target.pass_line or target.line,
-                                                 anchor=f"{target.kind}_pass"))
+        # the proxy's own response timeout, in its grammar (``Proxy.timeout_diff``)
+        diffs.append(proxy_of(ev).timeout_diff(ev.config.files, name, setting,
+                                               (target.pass_file, target.pass_line),
+                                               (target.file, target.line), nginx_new))
     diff = "".join(d for d in diffs if d) or None
     notes = [f"{server}: {app_where}"] if app_where else []
     fix = Fix(notes=notes, summary="make the slow requests faster"
@@ -228,10 +226,9 @@ def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
                 + (f", timeout queue {q.value or 'infinite'}" + (" (default: timeout connect)"
                                                                    if q.is_default else "")
                    if q is not None else ""), source=t.file, line=t.line))
-            edits = server_edits(ev.proxy)  # maxconn: a setting of a server line (HAProxy's)
-            if not unlimited and mc.value.isdigit() and edits is not None:
-                diffs.append(edits.set_server_param(ev.config.files, t.file, t.line, "maxconn",
-                                                    str(int(mc.value) * 2)))
+            if not unlimited and mc.value.isdigit():
+                diffs.append(render_edit(ev.proxy, ev.config.files, RaiseServerConnections(
+                    Route(Place(t.file, t.line), t.kind), int(mc.value) * 2)))
         state = (ev.live.server_states or {}).get(t.key)
         if state is not None:
             items.append(EvidenceItem(kind="probe", summary=f"runtime API: {state.name} {state.status}, "
@@ -314,8 +311,7 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     if target and timeout:
         fix_diff = proxy_of(ev).timeout_diff(ev.config.files, name, setting,
                                              (target.pass_file, target.pass_line),
-                                             (target.file, target.line), int(max(timeout * 2, 30)),
-                                             anchor=f"{target.kind}_pass")
+                                             (target.file, target.line), int(max(timeout * 2, 30)))
     fix = Fix(summary="make the slow requests faster (profile the endpoint, add an index, move work "
                       f"to a queue); if they are legitimately slow, raise {name} for that "
                       + vocabulary.route,

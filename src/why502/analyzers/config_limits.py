@@ -23,12 +23,12 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     reload_commands,
+    route_of,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.facts.edits import CloseIdleBefore, Place, RaiseHeaderBuffer, ReuseConnections
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import combine
-from why502.proxies import block_edits
 from why502.proxies.base import Capability, seconds
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
@@ -80,24 +80,9 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
                                   f"bytes, more than {current}", source="probe"))
     diff = None
     if target:
-        lines = [f"{name} {new};"]
-        # proxy_busy_buffers_size defaults to 2 × max(buffer_size, buffers.size) and must stay
-        # below (buffers.num - 1) × buffers.size (ngx_http_proxy_merge_loc_conf): above 8k the
-        # default "8 4k" buffers are too small, so raise them with it.
-        if new_bytes > 8192:
-            lines.append(f"{kind}_buffers 8 {new};")
-        if setting and not setting.is_default:
-            diff = block_edits().set_directive(ev.config.files, name, new, setting_file=setting.file,
-                                               setting_line=setting.line, is_default=False,
-                                               anchor_file=target.pass_file or target.file,
-                                               anchor_line=target.pass_line or target.line,
-                                               anchor=f"{target.kind}_pass")
-            if new_bytes > 8192:
-                diff = combine([diff]) if diff else None
-        else:
-            diff = block_edits().insert_in_block(ev.config.files, target.pass_file or target.file,
-                                                 target.pass_line or target.line, lines,
-                                                 anchor=f"{target.kind}_pass")
+        # the proxy writes the buffer (and what must grow with it) in its grammar
+        diff = proxies.render_edit(ev.proxy, ev.config.files, RaiseHeaderBuffer(route_of(target), setting,
+                                                                                new_bytes))
     return Candidate(finding=make_finding(
         "buffer-too-small", confidence=0.93, groups=groups,
         explanation=f"The response headers from {peer or 'the backend'} (often many or large "
@@ -166,8 +151,10 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                 items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {gname} in TIME_WAIT",
                                           count=tw))
             items += [i for g in claimed for i in group_items(g)]
-            diff = block_edits().insert_in_block(ev.config.files, t.pass_file or t.file,
-                                                 t.pass_line or t.line, missing, anchor=f"{t.kind}_pass")
+            diff = proxies.render_edit(ev.proxy, ev.config.files, ReuseConnections(
+                route_of(t), http11="proxy_http_version 1.1;" in missing,
+                clear_connection='proxy_set_header Connection "";' in missing,
+                keep_conn="fastcgi_keep_conn on;" in missing))
             out.append(Candidate(finding=make_finding(
                 "keepalive-misconfigured", confidence=conf, groups=claimed,
                 explanation=f"upstream {gname} asks for keep-alive connections, but nginx proxies "
@@ -236,8 +223,9 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             # below the app server's idle timeout when it is known (nginx takes ms: "500ms")
             app_idle = min((i for s in serving(ev, gname) if (i := s.seconds("idle"))),
                            default=None)
-            below = f"{int(app_idle * 500)}ms" if app_idle is not None and app_idle <= 2 else "1s"
-            diff = _after_keepalive(ev, gname, below)
+            diff = proxies.render_edit(ev.proxy, ev.config.files, CloseIdleBefore(
+                gname, Place(group.file, group.line), group.keepalive_line, kt, app_idle,
+                tuple(route_of(m) for m in members)))
         items += app_items
         explanation = (f"The servers of {v.group} {gname} close idle keep-alive connections sooner "
                        f"than {v.title} stops reusing them, so a request sometimes lands on a "
@@ -318,16 +306,3 @@ def _app_keepalive(ev: Evidence, gname: str, proxy_idle: float, title: str, knob
         return "longer", items, (f"{server.kind} ({server.where})", f"{idle:g}s", "")
     return None, items, ("", "", "")
 
-
-def _after_keepalive(ev: Evidence, gname: str, value: str = "1s") -> str | None:
-    """Diff setting the upstream's ``keepalive_timeout`` below common backend idle timeouts
-    (gunicorn ``--keep-alive`` 2 s, Node.js ``keepAliveTimeout`` 5 s): edit it where it is set,
-    else add it after the ``keepalive`` line (``ngx_http_upstream_keepalive_module``)."""
-    group = ev.config.groups[gname]
-    kt = group.keepalive_timeout
-    if kt is not None and kt.file and kt.line:
-        return block_edits().set_directive(ev.config.files, "keepalive_timeout", value, setting_file=kt.file,
-                                           setting_line=kt.line, is_default=False, anchor_file=None,
-                                           anchor_line=None)
-    anchor = group.keepalive_line or group.line
-    return block_edits().insert_in_block(ev.config.files, group.file, anchor, [f"keepalive_timeout {value};"])

@@ -17,7 +17,6 @@ port-exhaustion, fd-limit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 from why502.analyzers.base import (
@@ -33,13 +32,24 @@ from why502.analyzers.base import (
     proxy_name,
     proxy_of,
     reload_commands,
+    route_of,
     upstream_name,
 )
 from why502.evidence.model import Evidence, GroupFact, SymptomGroup
+from why502.facts.edits import (
+    AddResolver,
+    Intent,
+    KeepIdleConnections,
+    Place,
+    RaiseConnectionLimit,
+    RaiseOpenFiles,
+    ReturnServers,
+    ServerMarks,
+    TolerateFailures,
+)
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import insert_after, unified
-from why502.proxies import Capability, block_edits
+from why502.proxies import Capability, render_edit
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -130,21 +140,17 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
              "and answered 'no live upstreams'")
 
 
-def _edit_servers(ev: Evidence, group: GroupFact, edit: Callable[[str, str], str]
-                  ) -> tuple[str | None, str | None]:
-    """A unified diff applying ``edit(line, server key)`` to every ``server`` line of ``group``
-    (one file: the first server's)."""
-    where = [group.server_lines[k] for k in group.servers if k in group.server_lines]
-    if not where:
-        return None, None
-    path = where[0][0]
-    before = list(ev.config.files.get(path) or ())
-    after = list(before)
-    for key in group.servers:
-        file, line = group.server_lines.get(key, ("", 0))
-        if file == path and 1 <= line <= len(after):
-            after[line - 1] = edit(after[line - 1], key)
-    return (unified(path, before, after), path) if after != before else (None, None)
+def _server_places(group: GroupFact) -> tuple[Place, ...]:
+    """Where each server line of ``group`` is, in the order of its servers."""
+    return tuple(Place(*group.server_lines[k]) for k in group.servers if k in group.server_lines)
+
+
+def _edit_servers(ev: Evidence, group: GroupFact, intent: Intent) -> tuple[str | None, str | None]:
+    """The proxy's diff of ``intent`` on the server lines of ``group`` (one file: the first
+    server's, which the fix names)."""
+    places = _server_places(group)
+    diff = render_edit(ev.proxy, ev.config.files, intent) if places else None
+    return (diff, places[0].file) if diff else (None, None)
 
 
 def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) -> Candidate:
@@ -156,7 +162,7 @@ def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) 
         file, line = group.server_lines.get(key, (group.file, group.line))
         items.append(EvidenceItem(kind="config", summary=f"server {key} is marked down in upstream "
                                   f"{group.name}", source=file, line=line))
-    diff, path = _edit_servers(ev, group, lambda text, _key: re.sub(r"\s+down(?=[\s;])", "", text))
+    diff, path = _edit_servers(ev, group, ReturnServers(_server_places(group)))
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=0.95, groups=groups,
         explanation=f"Every server of upstream {group.name} is marked `down` in the config, so "
@@ -181,17 +187,10 @@ def _marking_is_the_problem(ev: Evidence, group: GroupFact
     why = (f" The servers answer again, but nginx keeps each out for fail_timeout after max_fails "
            f"failed attempts ({said}): the marking, not the backends, fails these requests now.")
 
-    def edit(text: str, key: str) -> str:
-        fails = max(3, group.max_fails.get(key, 1))
-        timeout = min(10.0, group.fail_timeout.get(key, 10.0))
-        for param, value in (("max_fails", str(fails)), ("fail_timeout", f"{timeout:g}s")):
-            if re.search(rf"\b{param}=\S+?(?=[\s;])", text):
-                text = re.sub(rf"\b{param}=\S+?(?=[\s;])", f"{param}={value}", text)
-            else:
-                text = re.sub(r"\s*;", f" {param}={value};", text, count=1)
-        return text
-
-    diff, path = _edit_servers(ev, group, edit)
+    servers = tuple(ServerMarks(Place(*group.server_lines[k]), max(3, group.max_fails.get(k, 1)),
+                                min(10.0, group.fail_timeout.get(k, 10.0)))
+                    for k in group.servers if k in group.server_lines)
+    diff, path = _edit_servers(ev, group, TolerateFailures(servers))
     summary = (f"raise max_fails (3) and shorten fail_timeout (10s) on the servers of upstream "
                f"{group.name} so one failed attempt during a restart does not take a server out; "
                "restart servers one at a time")
@@ -223,8 +222,7 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
         # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
         ns = ev.host.resolvers[0] if ev.host.resolvers else "127.0.0.53"
-        diff = block_edits().insert_in_block(ev.config.files, t.pass_file or t.file, t.pass_line or t.line,
-                                             [f"resolver {ns} valid=30s;"], anchor=f"{t.kind}_pass")
+        diff = render_edit(ev.proxy, ev.config.files, AddResolver(route_of(t), ns))
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
         "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,
@@ -273,8 +271,9 @@ def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candid
     upstreams = ev.config.groups
     if target and target.group and target.group in upstreams and not upstreams[target.group].keepalive:
         g = upstreams[target.group]
-        diff = block_edits().insert_in_block(ev.config.files, g.file, g.line, ["keepalive 32;"],
-                                             anchor=f"upstream {g.name}")
+        members = tuple(route_of(m) for m in ev.config.targets if m.group == g.name)
+        diff = render_edit(ev.proxy, ev.config.files, KeepIdleConnections(g.name, Place(g.file, g.line),
+                                                                          members))
     return Candidate(finding=make_finding(
         "port-exhaustion", confidence=0.85, groups=groups,
         explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "
@@ -302,14 +301,9 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     diff = None
     if conns and wc and wc.file and not wc.is_default:
         n = int(wc.value) * 4 if wc.value.isdigit() else 4096
-        diff = block_edits().set_directive(ev.config.files, "worker_connections", str(n),
-                                           setting_file=wc.file, setting_line=wc.line, is_default=False,
-                                           anchor_file=None, anchor_line=None)
+        diff = render_edit(ev.proxy, ev.config.files, RaiseConnectionLimit(wc, n))
     elif ev.config.main_file and (s is None or s.is_default):
-        lines = ev.config.files.get(ev.config.main_file, ())
-        idx = next((i + 1 for i, x in enumerate(lines) if x.strip().startswith("worker_processes")), None)
-        if idx:
-            diff = insert_after(ev.config.files, ev.config.main_file, idx, ["worker_rlimit_nofile 65535;"])
+        diff = render_edit(ev.proxy, ev.config.files, RaiseOpenFiles(ev.config.main_file))
     return Candidate(finding=make_finding(
         "fd-limit", confidence=0.9, groups=groups,
         explanation=("nginx ran out of worker_connections (each proxied request needs two)."
@@ -425,3 +419,4 @@ def _down_now(ev: Evidence, seen: set[str | None]) -> list[Candidate]:
         cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.85))
         out.append(cand)
     return out
+

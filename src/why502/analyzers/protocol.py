@@ -34,10 +34,10 @@ from why502.analyzers.base import (
     upstream_name,
 )
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.facts.edits import Place, Route, SendServerName, SpeakProtocol
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
-from why502.findings.patch import replace_line
-from why502.proxies import block_edits
+from why502.proxies import render_edit
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -100,16 +100,13 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
                "(OpenSSL: wrong version number).")
         summary = "use http:// for this backend (or enable TLS on it)"
         if target and target.file and target.line:
-            line = ev.config.files.get(target.file, ())
-            if line and 1 <= target.line <= len(line) and "https://" in line[target.line - 1]:
-                diff = replace_line(ev.config.files, target.file, target.line,
-                                    [line[target.line - 1].replace("https://", "http://", 1)])
+            plain = SpeakProtocol(Place(target.file, target.line), "http", was_tls=True)
+            diff = render_edit(ev.proxy, ev.config.files, plain)
     elif "unrecognized name" in text or "handshake failure" in text:
         why = f"{peer} requires SNI, and nginx does not send it to upstreams by default."
         summary = "send SNI: proxy_ssl_server_name on (and proxy_ssl_name if the name differs)"
-        diff = block_edits().insert_in_block(ev.config.files, anchor_file, anchor_line,
-                                             ["proxy_ssl_server_name on;"],
-                                             anchor=f"{target.kind}_pass" if target else None)
+        diff = render_edit(ev.proxy, ev.config.files, SendServerName(
+            Route(Place(anchor_file, anchor_line), target.kind if target else "proxy")))
     elif "verify error" in text or "does not match" in text:
         why = f"The certificate of {peer} fails verification (proxy_ssl_verify on)."
         summary = "install the CA with proxy_ssl_trusted_certificate or fix the backend's certificate"
@@ -168,18 +165,7 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
             speaks = "not-http"
     diff = None
     if target and target.file and target.line and speaks:
-        lines = ev.config.files.get(target.file, ())
-        if lines and 1 <= target.line <= len(lines):
-            old = lines[target.line - 1]
-            new = old
-            if speaks == "fastcgi" and "proxy_pass" in old:
-                new = old.replace("proxy_pass", "fastcgi_pass", 1).replace("http://", "", 1)
-            elif speaks == "tls" and "http://" in old:
-                new = old.replace("http://", "https://", 1)
-            elif speaks == "http" and "fastcgi_pass" in old:
-                new = old.replace("fastcgi_pass ", "proxy_pass http://", 1)
-            if new != old:
-                diff = replace_line(ev.config.files, target.file, target.line, [new])
+        diff = render_edit(ev.proxy, ev.config.files, SpeakProtocol(Place(target.file, target.line), speaks))
     said = {"fastcgi": "FastCGI", "tls": "TLS", "http": "HTTP", "uwsgi": "uwsgi",
             "not-http": "something that is not HTTP"}.get(speaks or "", "another protocol")
     spoken = (target.kind if target and target.kind != "proxy" else

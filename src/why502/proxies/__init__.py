@@ -18,12 +18,14 @@ from __future__ import annotations
 import glob
 import importlib
 import os
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import cast
 
 from why502.errors import InputError, UsageError
+from why502.facts.edits import Intent
 from why502.parsers.configread import NotAConfigFile, read_head
-from why502.proxies.base import BlockEdits, Capability, Proxy, ServerEdits, mask, resolve
+from why502.proxies.base import Capability, Proxy, mask, resolve
 
 FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik")
 """The folders ``why502/proxies/<name>/`` of the proxies, in the order the help and the docs list
@@ -69,21 +71,16 @@ def source_of(name: str | None = None) -> ModuleType:
     return module
 
 
-def block_edits() -> BlockEdits:
-    """The block edits (``set_directive``, ``insert_in_block``) of the proxy whose words the
-    catalog is written in (``Capability.CATALOG_WORDING``, nginx): the analyzers' fixes name
-    its statements (``proxy_read_timeout 120s;``, ``keepalive 32;``), whatever config they are
-    offered for (``Hooks.edits``; before issue 23 each analyzer imported nginx's edit module)."""
-    proxy = next(p for p in PROXIES.values() if p.can(Capability.CATALOG_WORDING))
-    return cast(BlockEdits, resolve(proxy.hooks.edits))
-
-
-def server_edits(name: str | None) -> ServerEdits | None:
-    """The ``server``-line edits of the proxy ``name`` (``Hooks.edits`` with
-    ``set_server_param``: HAProxy's), None when its config has none."""
+def render_edit(name: str | None, files: Mapping[str, Sequence[str]], intent: Intent) -> str | None:
+    """The change ``intent`` (``facts.edits``) as a unified diff of ``files`` in the grammar of
+    the proxy ``name``: its edit module (``Hooks.edits``) declares in ``RENDERERS`` the intents it
+    writes; None when it writes none of this kind (the finding says the change in words) or the
+    config does not have the place the intent names.  Before issue 23 the analyzers wrote nginx's
+    statements into every proxy's config."""
     hook = of(name).hooks.edits
-    module = resolve(hook) if hook else None
-    return cast(ServerEdits, module) if hasattr(module, "set_server_param") else None
+    renderers = getattr(resolve(hook), "RENDERERS", {}) if hook else {}
+    render = renderers.get(type(intent))
+    return cast("str | None", render(files, intent)) if render is not None else None
 
 
 def names() -> tuple[str, ...]:

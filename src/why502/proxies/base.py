@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 import importlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -185,37 +185,11 @@ class Hooks:
     #: changes in the control plane's terms and refuses ``--apply``; "": never managed
     managed: str = ""
     #: analyzers: the module of its config edits as unified diffs (``proxies.<name>.edit`` or
-    #: ``.config.edit``), the functions :class:`BlockEdits` / :class:`ServerEdits` name: what a
-    #: diagnosis's ``Fix.diff`` is written with (``proxies.block_edits``, ``proxies.server_edits``),
-    #: so an analyzer imports no proxy's folder.  "": its config has no such edits
+    #: ``.config.edit``) whose ``RENDERERS`` maps each intent of ``facts.edits`` it can write in
+    #: its grammar to the function that writes it: what a diagnosis's ``Fix.diff`` is written
+    #: with (``proxies.render_edit``), so an analyzer names no proxy's statement and imports no
+    #: proxy's folder.  "": its config has no such edits (every fix is said in words)
     edits: str = ""
-
-
-class BlockEdits(Protocol):
-    """Edits of a config written in blocks of ``name value;`` statements (nginx's grammar, the
-    catalog's words: :data:`CATALOG_WORDS`), as unified diffs of ``files`` (each file's lines)."""
-
-    def set_directive(self, files: Mapping[str, Sequence[str]], name: str, value: str, *,
-                      setting_file: str | None, setting_line: int | None, is_default: bool,
-                      anchor_file: str | None, anchor_line: int | None,
-                      anchor: str | None = None) -> str | None:
-        """Make ``name value;`` effective: replace it where it is set, else add it after
-        ``anchor`` (the statement that passes to the target) in its block."""
-        ...
-
-    def insert_in_block(self, files: Mapping[str, Sequence[str]], path: str | None, line: int | None,
-                        new_lines: Sequence[str], anchor: str | None = None) -> str | None:
-        """Add ``new_lines`` to the block of the statement at ``path:line`` (or the block it opens)."""
-        ...
-
-
-class ServerEdits(Protocol):
-    """Edits of one ``server`` line of a group (HAProxy's ``server NAME ADDR param value ...``)."""
-
-    def set_server_param(self, files: Mapping[str, Sequence[str]], file: str | None, line: int | None,
-                         param: str, value: str | None) -> str | None:
-        """The server line at ``file:line`` with ``param value`` set (or the flag ``param`` added)."""
-        ...
 
 
 @dataclass(frozen=True)

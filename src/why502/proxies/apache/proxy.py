@@ -42,7 +42,8 @@ class Apache(BaseProxy):
                   mitigate="why502.proxies.apache.mitigate:STOPGAPS",
                   diagnose_view="why502.proxies.apache.diagnose:read_apache",
                   source="why502.proxies.apache.source", facts="why502.proxies.apache.facts",
-                  watch_access="why502.app.stats.haproxy:apache_for_watch")
+                  watch_access="why502.app.stats.haproxy:apache_for_watch",
+                  edits="why502.proxies.apache.edit")
 
     def detect(self, raw: str, masked: str) -> int:
         from why502.proxies.apache.dump import looks_like_dump

@@ -9,11 +9,13 @@ overrides the ``defaults``), so replacing the line that is in effect is the smal
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+from why502.facts.edits import KeepIdleConnections, RaiseConnectionLimit, RaiseServerConnections
 from why502.facts.setting import Setting
-from why502.findings.patch import insert_after, replace_line
-from why502.proxies.haproxy.config import split_words
+from why502.findings.patch import Edit, edits_diff, insert_after, replace_line
+from why502.proxies.haproxy.config import SECTION_KEYWORDS, split_words
 
 
 def set_keyword(files: Mapping[str, Sequence[str]], keyword: str, value: str, *,
@@ -55,3 +57,64 @@ def set_server_param(files: Mapping[str, Sequence[str]], file: str | None, line:
         words += [param] if value is None else [param, value]
     new = " ".join(words) + (f" {hash_}{comment}" if hash_ else "")
     return replace_line(files, file, line, [new])
+
+
+# ---- intents (``facts.edits``) written in HAProxy's grammar: what ``Hooks.edits`` renders ----
+
+#: what turns server-side connection reuse off in a section, and what HAProxy 2.x does without
+#: it: ``http-reuse safe`` is the default (configuration.txt 4.2 "http-reuse": "By default, a
+#: connection established between HAProxy and the backend server which is considered safe for
+#: reuse is moved back to the server's idle connections pool"), as is the keep-alive mode
+#: (4 "HTTP connection modes": "option http-keep-alive ... the default mode")
+_NO_REUSE = {("http-reuse", "never"): "http-reuse safe",
+             ("option", "httpclose"): "option http-keep-alive",
+             ("option", "http-server-close"): "option http-keep-alive"}
+
+
+def _section_lines(lines: Sequence[str], header: int) -> range:
+    """The 1-based lines of the section whose header is at ``header``: up to the next line that
+    starts a section (configuration.txt 2.1: a section keyword at the start of a line)."""
+    end = header
+    while end < len(lines):
+        words = split_words(lines[end])
+        if words and words[0] in SECTION_KEYWORDS and lines[end][:1] not in (" ", "\t"):
+            break
+        end += 1
+    return range(header + 1, end + 1)
+
+
+def _keep_idle(files: Mapping[str, Sequence[str]], i: KeepIdleConnections) -> str | None:
+    """Turn server-side reuse back on where the backend's section turns it off (``http-reuse
+    never``, ``option httpclose``, ``option http-server-close``); None when nothing there turns it
+    off: HAProxy already keeps idle server connections and the finding's words say the rest."""
+    lines = files.get(i.place.file or "")
+    if not lines or i.place.line is None or not 1 <= i.place.line <= len(lines):
+        return None
+    edits: list[Edit] = []
+    for n in _section_lines(lines, i.place.line):
+        words = split_words(lines[n - 1])
+        new = _NO_REUSE.get((words[0], words[1])) if len(words) >= 2 else None
+        if new is not None:
+            indent = lines[n - 1][:len(lines[n - 1]) - len(lines[n - 1].lstrip())]
+            edits.append((n - 1, n, [indent + new]))
+    return edits_diff(i.place.file or "", lines, edits) if edits else None
+
+
+def _server_connections(files: Mapping[str, Sequence[str]], i: RaiseServerConnections) -> str | None:
+    """``maxconn N`` on the ``server`` line: the requests HAProxy sends the server at once, the
+    rest wait in the queue (configuration.txt 5.2 "maxconn")."""
+    return set_server_param(files, i.server.place.file, i.server.place.line, "maxconn", str(i.value))
+
+
+def _connections(files: Mapping[str, Sequence[str]], i: RaiseConnectionLimit) -> str | None:
+    """The ``maxconn`` line in effect (``global``: configuration.txt 3.2 "maxconn": the maximum
+    per-process number of concurrent connections)."""
+    return set_keyword(files, "maxconn", str(i.value), setting=i.setting, section_file=None,
+                       section_line=None)
+
+
+#: the intents HAProxy's grammar writes (``facts.edits``); the others are said in words
+RENDERERS: dict[type, Callable[[Mapping[str, Sequence[str]], Any], str | None]] = {
+    KeepIdleConnections: _keep_idle, RaiseServerConnections: _server_connections,
+    RaiseConnectionLimit: _connections,
+}

@@ -74,6 +74,10 @@ class Nginx(BaseProxy):
                      seconds: int, anchor: str | None = None) -> str | None:
         from why502.proxies.nginx.config.edit import set_directive  # not imported at --help
 
+        # the block is the one of the ``*_pass`` its timer belongs to (``proxy_read_timeout``:
+        # ``proxy_pass``): what finds it on a config written on one line
+        if anchor is None and name.endswith("_read_timeout"):
+            anchor = name.removesuffix("_read_timeout") + "_pass"
         return set_directive(files, name, f"{seconds}s", setting_file=setting.file if setting else None,
                              setting_line=setting.line if setting else None,
                              is_default=setting.is_default if setting else True,

@@ -10,10 +10,33 @@ indentation (tabs or spaces) and line endings (CRLF) are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import overload
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
-from why502.findings.patch import Edit, edits_diff, insert_after, split_lines, unified_diff
+from why502.facts.edits import (
+    AddResolver,
+    CloseIdleBefore,
+    KeepIdleConnections,
+    Place,
+    RaiseConnectionLimit,
+    RaiseHeaderBuffer,
+    RaiseOpenFiles,
+    ReturnServers,
+    ReuseConnections,
+    Route,
+    SendServerName,
+    SpeakProtocol,
+    TolerateFailures,
+)
+from why502.findings.patch import (
+    Edit,
+    edits_diff,
+    insert_after,
+    replace_line,
+    split_lines,
+    unified,
+    unified_diff,
+)
 from why502.proxies.nginx.config.model import NginxConfig
 from why502.proxies.nginx.config.tree import Directive
 from why502.textutil import strip_comment
@@ -325,3 +348,148 @@ def _file_lines(cfg: NginxConfig, path: str) -> list[str] | None:
             return None
         cache[path] = split_lines(text)
     return cache[path]
+
+
+# ---- intents (``facts.edits``) written in nginx's grammar: what ``Hooks.edits`` renders ----
+
+def _pass(route: Route) -> str:
+    """The statement that passes to the target (``proxy_pass``, ``fastcgi_pass``, ...): the
+    anchor that finds the block on a config written on one line."""
+    return f"{route.kind}_pass"
+
+
+def _keep_idle(files: Mapping[str, Sequence[str]], i: KeepIdleConnections) -> str | None:
+    """``keepalive N;`` in the ``upstream`` block: the idle connections each worker keeps to the
+    group's servers (ngx_http_upstream_module, ``keepalive``)."""
+    return insert_in_block(files, i.place.file, i.place.line, [f"keepalive {i.connections};"],
+                           anchor=f"upstream {i.group}")
+
+
+def _reuse(files: Mapping[str, Sequence[str]], i: ReuseConnections) -> str | None:
+    """What ``keepalive`` needs in the location to work: ``proxy_http_version 1.1`` and an
+    empty ``Connection`` header (nginx proxies with HTTP/1.0 and ``Connection: close`` by
+    default), or ``fastcgi_keep_conn on`` (ngx_http_upstream_module ``keepalive``)."""
+    new = (["fastcgi_keep_conn on;"] if i.keep_conn else []) + \
+        (["proxy_http_version 1.1;"] if i.http11 else []) + \
+        (['proxy_set_header Connection "";'] if i.clear_connection else [])
+    return insert_in_block(files, i.route.place.file, i.route.place.line, new, anchor=_pass(i.route))
+
+
+def _close_idle(files: Mapping[str, Sequence[str]], i: CloseIdleBefore) -> str | None:
+    """The upstream's ``keepalive_timeout`` below the backend's idle timeout (half of it, in
+    ms, when it is 2 s or less: gunicorn's ``--keep-alive`` default; else 1s, below Node.js's
+    5 s ``keepAliveTimeout``): edited where it is set, else added after the ``keepalive`` line
+    (ngx_http_upstream_module ``keepalive_timeout``, default 60s; nginx takes ``500ms``)."""
+    idle = i.backend_idle_s
+    value = f"{int(idle * 500)}ms" if idle is not None and idle <= 2 else "1s"
+    kt = i.setting
+    if kt is not None and kt.file and kt.line:
+        return set_directive(files, "keepalive_timeout", value, setting_file=kt.file, setting_line=kt.line,
+                             is_default=False, anchor_file=None, anchor_line=None)
+    return insert_in_block(files, i.place.file, i.keepalive_line or i.place.line,
+                           [f"keepalive_timeout {value};"])
+
+
+def _header_buffer(files: Mapping[str, Sequence[str]], i: RaiseHeaderBuffer) -> str | None:
+    """``*_buffer_size`` (the status line and headers must fit it: ngx_http_proxy_module), and
+    above 8k the ``*_buffers`` with it: ``*_busy_buffers_size`` defaults to 2 x max(buffer_size,
+    buffers.size) and must stay below (buffers.num - 1) x buffers.size
+    (``ngx_http_proxy_merge_loc_conf``), which the default ``8 4k`` is not."""
+    kind, new = i.route.kind, f"{i.size_bytes // 1024}k"
+    name, place, s = f"{kind}_buffer_size", i.route.place, i.setting
+    if s is not None and not s.is_default:
+        return set_directive(files, name, new, setting_file=s.file, setting_line=s.line, is_default=False,
+                             anchor_file=place.file, anchor_line=place.line, anchor=_pass(i.route))
+    lines = [f"{name} {new};"] + ([f"{kind}_buffers 8 {new};"] if i.size_bytes > 8192 else [])
+    return insert_in_block(files, place.file, place.line, lines, anchor=_pass(i.route))
+
+
+def _sni(files: Mapping[str, Sequence[str]], i: SendServerName) -> str | None:
+    """``proxy_ssl_server_name on`` (off by default: ngx_http_proxy_module)."""
+    return insert_in_block(files, i.route.place.file, i.route.place.line, ["proxy_ssl_server_name on;"],
+                           anchor=_pass(i.route))
+
+
+def _resolver(files: Mapping[str, Sequence[str]], i: AddResolver) -> str | None:
+    """``resolver NS valid=30s;``: a ``proxy_pass`` with variables resolves per request and needs
+    one (ngx_http_core_module ``resolver``)."""
+    return insert_in_block(files, i.route.place.file, i.route.place.line,
+                           [f"resolver {i.nameserver} valid=30s;"], anchor=_pass(i.route))
+
+
+def _connections(files: Mapping[str, Sequence[str]], i: RaiseConnectionLimit) -> str | None:
+    """``worker_connections N`` where it is set (ngx_core_module / events)."""
+    return set_directive(files, "worker_connections", str(i.value), setting_file=i.setting.file,
+                         setting_line=i.setting.line, is_default=False, anchor_file=None, anchor_line=None)
+
+
+def _open_files(files: Mapping[str, Sequence[str]], i: RaiseOpenFiles) -> str | None:
+    """``worker_rlimit_nofile N`` after ``worker_processes`` in the main context
+    (ngx_core_module ``worker_rlimit_nofile``)."""
+    lines = files.get(i.main_file, ())
+    idx = next((n + 1 for n, x in enumerate(lines) if x.strip().startswith("worker_processes")), None)
+    return insert_after(files, i.main_file, idx, [f"worker_rlimit_nofile {i.value};"]) if idx else None
+
+
+def _protocol(files: Mapping[str, Sequence[str]], i: SpeakProtocol) -> str | None:
+    """The ``*_pass`` line speaking what the backend answered: ``fastcgi_pass host:port`` for a
+    FastCGI server (no scheme: ngx_http_fastcgi_module), ``https://`` for TLS, ``proxy_pass
+    http://`` for HTTP (from ``fastcgi_pass``, or from ``https://`` when nginx spoke TLS)."""
+    lines = files.get(i.target.file or "")
+    if not lines or i.target.line is None or not 1 <= i.target.line <= len(lines):
+        return None
+    old = new = lines[i.target.line - 1]
+    if i.protocol == "http" and i.was_tls:
+        new = old.replace("https://", "http://", 1)
+    elif i.protocol == "fastcgi" and "proxy_pass" in old:
+        new = old.replace("proxy_pass", "fastcgi_pass", 1).replace("http://", "", 1)
+    elif i.protocol == "tls" and "http://" in old:
+        new = old.replace("http://", "https://", 1)
+    elif i.protocol == "http" and "fastcgi_pass" in old:
+        new = old.replace("fastcgi_pass ", "proxy_pass http://", 1)
+    return replace_line(files, i.target.file, i.target.line, [new]) if new != old else None
+
+
+def _server_lines(files: Mapping[str, Sequence[str]], places: Sequence[Place],
+                  edit: Callable[[str, int], str]) -> str | None:
+    """One diff applying ``edit(line, index of its place)`` to the ``server`` lines at
+    ``places`` that are in the first one's file (the file the fix names)."""
+    if not places:
+        return None
+    path = places[0].file or ""
+    before = list(files.get(path) or ())
+    after = list(before)
+    for n, place in enumerate(places):
+        if place.file == path and place.line is not None and 1 <= place.line <= len(after):
+            after[place.line - 1] = edit(after[place.line - 1], n)
+    return unified(path, before, after) if after != before else None
+
+
+def _return_servers(files: Mapping[str, Sequence[str]], i: ReturnServers) -> str | None:
+    """The ``down`` flag off each ``server`` line: nginx never tries a server marked so
+    (ngx_http_upstream_module ``server ... down``)."""
+    return _server_lines(files, i.places, lambda text, _n: re.sub(r"\s+down(?=[\s;])", "", text))
+
+
+def _tolerate(files: Mapping[str, Sequence[str]], i: TolerateFailures) -> str | None:
+    """``max_fails=N fail_timeout=Ts`` on each ``server`` line, replaced where set, else added
+    before the line's ``;`` (ngx_http_upstream_module ``server`` parameters)."""
+    def edit(text: str, n: int) -> str:
+        s = i.servers[n]
+        for param, value in (("max_fails", str(s.max_fails)), ("fail_timeout", f"{s.fail_timeout_s:g}s")):
+            if re.search(rf"\b{param}=\S+?(?=[\s;])", text):
+                text = re.sub(rf"\b{param}=\S+?(?=[\s;])", f"{param}={value}", text)
+            else:
+                text = re.sub(r"\s*;", f" {param}={value};", text, count=1)
+        return text
+
+    return _server_lines(files, [s.place for s in i.servers], edit)
+
+
+#: the intents nginx's grammar writes (``facts.edits``); the others have no nginx form here
+RENDERERS: dict[type, Callable[[Mapping[str, Sequence[str]], Any], str | None]] = {
+    KeepIdleConnections: _keep_idle, ReuseConnections: _reuse, CloseIdleBefore: _close_idle,
+    RaiseHeaderBuffer: _header_buffer, SendServerName: _sni, AddResolver: _resolver,
+    RaiseConnectionLimit: _connections, RaiseOpenFiles: _open_files, SpeakProtocol: _protocol,
+    ReturnServers: _return_servers, TolerateFailures: _tolerate,
+}
