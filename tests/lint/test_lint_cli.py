@@ -369,6 +369,18 @@ def test_apache_config_with_fpm_pool_json(capsys: pytest.CaptureFixture[str]) ->
     assert code == 0 and json.loads(out)["findings"] == []
 
 
+def test_an_unreadable_fpm_conf_is_exit_3_for_every_proxy(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``--fpm-conf`` that cannot be read is a one-line error (exit 3) whichever proxy's
+    config is linted (app.lint's one path): going on without it would lint as if no pool
+    existed and say "no findings" (Apache's went on with a note before issue 23's one path)."""
+    missing = tmp_path / "no-such-fpm.conf"
+    for conf in (FIXTURES / "W502-029/fire-reuse-default-max.conf", FIXTURES / "W502-001/fire-defaults.conf"):
+        code, out, err = run_cli(["--config", str(conf), "--fpm-conf", str(missing)], capsys)
+        assert (code, out) == (3, ""), conf
+        assert err.strip().splitlines() == [f"why502: --fpm-conf {missing}: No such file or directory"]
+
+
 def test_apache_comment_above_silences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Apache has whole-line comments only: the line above a BalancerMember silences it."""
     conf = tmp_path / "site.conf"

@@ -2,11 +2,12 @@
 checks, hand the report to a reporter (``reporters.lint_text``, ``lint_json``, ``sarif``).
 
 The config may be any proxy's of ``why502.proxies`` (``proxy``, else detected from the content by
-the registry's one detector); each runs the rules registered for it.  What differs per proxy is
-its lint plug-in's ``LintSpec`` (``Hooks.lint_input``: how its input is built from the config and
-the facts, what reading said, when a file read is no config of it); its config is read by its
-``Hooks.load_config``, except a proxy with ``Capability.LINT_HOST_FACTS`` (a dump on stdin, this
-host's ``-T`` dump, ``--root DIR``: :func:`_host_proxy`).
+the registry's one detector); each runs the rules registered for it, on one path.  What differs
+per proxy is its plug-ins': its lint plug-in's ``LintSpec`` (``Hooks.lint_input``: how its input
+is built from the config and the facts, what reading said, when a file read is no config of it)
+and how its config is read -- by its ``Hooks.load_config`` from a named file, or by its own
+reader (``Hooks.lint_config``, nginx's: a dump on stdin, this host's ``-T`` dump, ``--root DIR``,
+this host's limits).
 
 Host facts are used only when linting this host's config (no NGINX_CONF argument, or ``--host``):
 a config copied from another machine must not be judged against this machine's somaxconn.  For
@@ -24,8 +25,8 @@ from why502.app.diagnose.options import unreadable
 from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
 from why502.facts.fpm import FpmPool
-from why502.findings.lint import LintNote, LintReport
-from why502.proxies import Capability, Proxy, get, source_of
+from why502.findings.lint import LintNote, LintRead, LintReport
+from why502.proxies import PROXIES, Proxy, get
 from why502.proxies.base import resolve
 from why502.textutil import parse_size, strip_terminal_escapes
 
@@ -96,119 +97,88 @@ def _spec(proxy: Proxy) -> LintSpec:
     return spec
 
 
-def _named_file(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[str] | None,
-                ignore: set[str], enable: set[str]) -> LintOutcome:
-    """A proxy whose config is a named file: read by its loader (``Hooks.load_config``), the FPM
-    pools when its rules read them (``--fpm-conf``, or this host's with ``--host``), its rules
-    run on the input its plug-in builds."""
-    path = options.nginx_conf
+def _read_named(path: str | None, proxy: Proxy, spec: LintSpec) -> LintRead:
+    """The config of a proxy without its own lint reader: the named file, read by its loader
+    (``Hooks.load_config``); what reading said and whether it is its config at all are its
+    plug-in's (``LintSpec.notes``, ``LintSpec.unreadable``).  Nothing of the host is read."""
     if not path or path == "-":
         raise UsageError(f"lint --proxy {proxy.name} needs the config file (--config FILE)")
-    if options.root is not None:
-        raise UsageError("--root applies to nginx configs only")
-    pools: list[FpmPool] = []
     try:
         cfg = resolve(proxy.hooks.load_config)(path)  # type: ignore[operator]
-        notes = spec.notes(cfg)
-        if spec.pools and options.fpm_conf:
-            pools = _pools_from_files(options.fpm_conf, notes)
-        elif spec.pools and options.host:
-            pools = _pools_from_files([], notes)
     except OSError as err:
         raise InputError(strip_terminal_escapes(f"{path}: {err.strerror or err}")) from None
     why = spec.unreadable(cfg)
     if why is not None:
         raise InputError(strip_terminal_escapes(f"{path}: {why}").splitlines()[0])
-    # what the flags say (never this host's limits: those are LINT_HOST_FACTS' path); the
-    # plug-in's input keeps what its rules read
-    facts = LintFacts(pools=tuple(pools), header_bytes=options.header_bytes,
-                      backend_timeout=options.backend_timeout,
-                      backend_keepalive=options.backend_keepalive, somaxconn=options.somaxconn,
-                      mem_total=options.mem_total, nofile=options.nofile,
-                      concurrency=options.concurrency)
-    findings = run_lint(spec.build(cfg, facts), only, ignore=ignore, inline=options.inline_ignores,
-                        enable=enable)
-    inputs: dict[str, Any] = {
-        "nginx_conf": path, "proxy": proxy.name, "files": list(cfg.files),
-        "fpm_pools": [f"{p.name} ({p.file})" for p in pools],
-        "host_facts": bool(options.host) and spec.echo_host,
-    }
-    inputs.update((name, getattr(facts, name)) for name in spec.inputs)
-    return LintOutcome(cfg, findings, notes, inputs)
+    return LintRead(cfg, spec.notes(cfg), path)
+
+
+def _read(options: LintOptions, proxy: Proxy, spec: LintSpec, use_host: bool) -> LintRead:
+    """The config, by the proxy's own lint reader when it has one (``Hooks.lint_config``: a
+    dump on stdin, this host's, ``--root DIR``, and this host's limits with ``use_host``), else
+    by :func:`_read_named`."""
+    if proxy.hooks.lint_config:
+        reader = resolve(proxy.hooks.lint_config)
+        return reader(options.nginx_conf, root=options.root, host=use_host)  # type: ignore[operator,no-any-return]
+    if options.root is not None and options.nginx_conf and options.nginx_conf != "-":
+        # a tree copied from a container is read by a proxy's own reader only
+        readers = " or ".join(p.vocabulary.title for p in PROXIES.values() if p.hooks.lint_config)
+        raise UsageError(f"--root applies to {readers} configs only")
+    return _read_named(options.nginx_conf, proxy, spec)
+
+
+def _pools(options: LintOptions, spec: LintSpec, use_host: bool, notes: list[LintNote]) -> list[FpmPool]:
+    """The FPM pools, when the proxy's rules read them: ``--fpm-conf`` (each named one readable,
+    else exit 3, as for diagnose: going on without it would lint as if no pool existed and
+    could say "no findings"), else this host's with ``use_host``."""
+    if not spec.pools:
+        return []
+    if options.fpm_conf:
+        for path in options.fpm_conf:
+            why = unreadable(path)
+            if why is not None:
+                raise InputError(f"--fpm-conf {path}: {why}")
+        return _pools_from_files(options.fpm_conf, notes)
+    return _pools_from_files([], notes) if use_host else []
 
 
 def gather(options: LintOptions) -> LintOutcome:
-    """Read everything lint needs (sources), then run the pure checks."""
+    """Read everything lint needs (sources), then run the pure checks: one path for every
+    proxy, what differs is its plug-ins' (its ``LintSpec`` and its reader)."""
     only = _codes(options.rules, "--rule") if options.rules else None
     ignore = _codes(options.ignore, "--ignore")
     enable = _codes(options.enable, "--enable")
     proxy = get(proxy_of(options))
     spec = _spec(proxy)
-    if not proxy.can(Capability.LINT_HOST_FACTS):
-        return _named_file(options, proxy, spec, only, ignore, enable)
-    return _host_proxy(options, proxy, spec, only, ignore, enable)
-
-
-def _host_proxy(options: LintOptions, proxy: Proxy, spec: LintSpec, only: set[str] | None,
-                ignore: set[str], enable: set[str]) -> LintOutcome:
-    """A proxy with ``Capability.LINT_HOST_FACTS`` (nginx's reader: ``proxies.nginx.source``): no
-    NGINX_CONF is this host's config (``nginx -T``), ``-`` a dump on stdin, ``--root DIR`` a
-    copied tree; this host's FPM pools and limits are read with ``--host`` (or no NGINX_CONF)."""
-    source = source_of(proxy.name)
-    if options.root is not None:
-        if not options.nginx_conf:
-            raise UsageError("--root needs NGINX_CONF")
-        try:
-            cfg = source.nginx_config(options.nginx_conf, root=options.root)
-        except OSError as err:
-            raise InputError(f"{options.nginx_conf}: {err.strerror or err}") from None
-    else:
-        # a named config is read alone: its absolute includes name files of the machine it is
-        # for, which this one may not be (issue 26); --root DIR or --host says where they are
-        cfg = source.load_config(options.nginx_conf,
-                                 host_paths=options.nginx_conf is None or bool(options.host))
-    errors = [p for p in cfg.problems if p.severity == "error"]
-    if not cfg.main.directives and errors:
-        where = f"{errors[0].file}:{errors[0].line}" if errors[0].line else (errors[0].file or cfg.main_file)
-        msg = strip_terminal_escapes(f"{where}: not a readable nginx config: {errors[0].message}")
-        raise InputError(msg.splitlines()[0] if msg else "not a readable nginx config")
-    notes = [LintNote(p.severity, p.message, p.file, p.line, unread=p.unread) for p in cfg.problems]
+    # host facts only for this host's config (none named) or with --host: a config copied from
+    # another machine must not be judged against this machine's somaxconn
     use_host = options.host if options.host is not None else options.nginx_conf is None
-    pools: list[FpmPool] = []
-    if options.fpm_conf:
-        for path in options.fpm_conf:
-            # named with a flag: unreadable is exit 3, as for diagnose (going on without it
-            # would lint as if no pool existed and could say "no findings")
-            why = unreadable(path)
-            if why is not None:
-                raise InputError(f"--fpm-conf {path}: {why}")
-        pools = _pools_from_files(options.fpm_conf, notes)
-    elif use_host:
-        pools = _pools_from_files([], notes)
+    read = _read(options, proxy, spec, use_host)
+    cfg, notes = read.config, read.notes
+    pools = _pools(options, spec, use_host, notes)
     somaxconn, mem_total, nofile = options.somaxconn, options.mem_total, options.nofile
     groups: tuple[str, ...] = ()
-    if use_host:
-        facts = source.host_facts(cfg)
-        somaxconn = somaxconn or facts.somaxconn
-        mem_total = mem_total or facts.mem_total
-        nofile = nofile or facts.nofile
-        groups = facts.nginx_groups
-        notes.extend(LintNote("info", m) for m in facts.notes)
-    inp = spec.build(cfg, LintFacts(pools=tuple(pools), header_bytes=options.header_bytes,
-                                    backend_timeout=options.backend_timeout,
-                                    backend_keepalive=options.backend_keepalive, somaxconn=somaxconn,
-                                    mem_total=mem_total, nofile=nofile, groups=groups,
-                                    concurrency=options.concurrency))
-    findings = run_lint(inp, only, ignore=ignore, inline=options.inline_ignores, enable=enable)
-    inputs = {
-        "nginx_conf": options.nginx_conf or cfg.source, "proxy": proxy.name, "files": cfg.files,
-        "fpm_pools": [f"{p.name} ({p.file})" for p in pools], "host_facts": use_host,
-        "somaxconn": somaxconn, "mem_total": mem_total, "nofile": nofile,
-        "header_bytes": options.header_bytes, "backend_timeout": options.backend_timeout,
-        "backend_keepalive": options.backend_keepalive,
+    if read.host is not None:
+        somaxconn = somaxconn or read.host.somaxconn
+        mem_total = mem_total or read.host.mem_total
+        nofile = nofile or read.host.nofile
+        groups = read.host.groups
+        notes.extend(LintNote("info", m) for m in read.host.notes)
+    facts = LintFacts(pools=tuple(pools), header_bytes=options.header_bytes,
+                      backend_timeout=options.backend_timeout,
+                      backend_keepalive=options.backend_keepalive, somaxconn=somaxconn,
+                      mem_total=mem_total, nofile=nofile, groups=groups,
+                      concurrency=options.concurrency)
+    findings = run_lint(spec.build(cfg, facts), only, ignore=ignore, inline=options.inline_ignores,
+                        enable=enable)
+    inputs: dict[str, Any] = {
+        "nginx_conf": options.nginx_conf or read.source, "proxy": proxy.name,
+        "files": list(cfg.files), "fpm_pools": [f"{p.name} ({p.file})" for p in pools],
+        "host_facts": use_host and spec.echo_host,
     }
-    if options.concurrency is not None:
-        inputs["concurrency"] = options.concurrency
+    inputs.update((name, getattr(facts, name)) for name in spec.inputs)
+    inputs.update((name, value) for name in spec.optional_inputs
+                  if (value := getattr(facts, name)) is not None)
     return LintOutcome(cfg, findings, notes, inputs)
 
 

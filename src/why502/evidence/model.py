@@ -6,8 +6,9 @@ file, ``/proc`` or ``ss``, a recorded fixture or the live host).  Everything her
 data.  What the sources read is kept in its own types (``why502.facts``: ``ProbeResult``,
 ``Listener``, ``FpmPool``, ``UnitState``); this module adds what only the join makes: the
 config's targets and groups, the log lines aggregated per symptom and peer, the events of
-other programs, the access log's view per upstream.  ``evidence.config_facts``, ``aggregate``,
-``events`` and ``client_view`` build them; tests build them from recorded lab fixtures.
+other programs, the access log's view per upstream.  Each proxy's ``facts`` plug-in
+(``proxies.<name>.facts``), ``aggregate``, ``events`` and ``client_view`` build them; tests
+build them from recorded lab fixtures.
 
 Identity keys are strings that both the config and the logs can produce (``why502.facts.net``):
 ``host:port`` (IPv6 in brackets), ``unix:/path``, and an upstream group's name (``backend``),

@@ -72,3 +72,27 @@ class LintReport:
             text += (f"; INCOMPLETE: {len(self.unread)} included file(s) could not be read "
                      "(see the notes), the config was not checked whole")
         return text
+
+
+@dataclass
+class LintHostFacts:
+    """What ``lint`` compares a config with on this host (each may be unknown): read by the
+    proxy's own reader (``Hooks.lint_config``) when its config is this host's."""
+
+    somaxconn: int | None = None
+    mem_total: int | None = None  # bytes
+    nofile: int | None = None  # soft open-files limit of the running master
+    groups: tuple[str, ...] = ()  # supplementary groups of its worker user
+    notes: list[str] = field(default_factory=list)  # what could not be read
+
+
+@dataclass
+class LintRead:
+    """A config as ``lint`` read it: the proxy's model (``files``, ``main_file``), what reading it
+    said (before any FPM pool's notes), what the report's ``inputs`` name it by when no path
+    was named (``nginx -T``, ``stdin``), and this host's facts when they were read."""
+
+    config: Any
+    notes: list[LintNote]
+    source: str | None = None
+    host: LintHostFacts | None = None

@@ -54,7 +54,8 @@ class Capability(str, enum.Enum):
     #: a config may be read from a dump the program prints (``nginx -T``, ``apachectl -S`` /
     #: ``-D DUMP_INCLUDES``).
     CONFIG_DUMP = "config-dump"
-    #: ``lint`` reads this host's FPM pools and limits along with the config.
+    #: ``lint`` reads this host's config and limits along with it (its ``Hooks.lint_config``:
+    #: no config named, a dump on stdin, ``--root DIR``, ``--host``).
     LINT_HOST_FACTS = "lint-host-facts"
     #: ``watch`` follows this proxy's logs (its error log, access log or both: ``app.watch``).
     WATCH = "watch"
@@ -132,17 +133,16 @@ class Hooks:
     fix_service: str  # its fix.py: config test, reload, master (app.fix.service.ProxyService); "": none
     lab_runtime: str  # lab.runtime: start it on loopback in a temp dir
     # "" for each below: the proxy does not have it (the callers' own path, or not offered)
-    #: app.diagnose: ``(options, diags, inputs) -> ProxyView``, its config in the cause model
-    #: (``proxies.<name>.diagnose``); "" for the default proxy's own path (``app.diagnose.inputs``)
-    #: or, with ``config_facts`` set, ``app.diagnose.proxies.read_with_hooks``
+    #: app.diagnose: ``(options, diags, inputs) -> ProxyView | None``, its config in the cause
+    #: model (``proxies.<name>.diagnose``; None: no config read, a note says why); "": with
+    #: ``config_facts`` set, ``app.diagnose.proxies.read_with_hooks``
     diagnose_view: str = ""
     #: app.lint: its lint plug-in's ``analyzers.lint.LintSpec`` (how the input of its @rule
     #: checks is built from its config and the facts gathered)
     lint_input: str = ""
     # evidence: the loaded config as proxy-neutral facts, ``(targets, groups, files, listens,
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
-    # None: the proxy's config is read by its ``diagnose_view`` (Apache, HAProxy) or, for the
-    # default proxy, by diagnose's own path
+    # None: the proxy's config is read by its ``diagnose_view`` (nginx, Apache, HAProxy)
     config_facts: str | None = None
     #: app.stats: a context manager ``(access_logs, error_logs, config) -> (paths, log_format)``
     #: giving this proxy's access log as lines the statistics engine reads (None: it reads the
@@ -190,6 +190,11 @@ class Hooks:
     #: with (``proxies.render_edit``), so an analyzer names no proxy's statement and imports no
     #: proxy's folder.  "": its config has no such edits (every fix is said in words)
     edits: str = ""
+    #: app.lint: ``(path, *, root, host) -> findings.lint.LintRead``: its config read as ``lint``
+    #: reads this host's (no path: the running program's own dump; ``-``: a dump on stdin;
+    #: ``root``: a copied tree), with this host's limits when ``host`` (``proxies.<name>.source``;
+    #: ``Capability.LINT_HOST_FACTS``).  "": ``load_config`` reads a named file, nothing of the host
+    lint_config: str = ""
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class Input(Protocol):
 @dataclass(frozen=True)
 class LintFacts:
     """What the config does not say, gathered by ``app.lint`` from the flags and, for a proxy
-    with ``Capability.LINT_HOST_FACTS`` linted on this host, from the host; each proxy's input
+    with ``Hooks.lint_config`` linted on this host, from the host; each proxy's input
     keeps the ones its rules read (:attr:`LintSpec.build`)."""
 
     pools: tuple[FpmPool, ...] = ()
@@ -82,8 +82,9 @@ def _readable(config: Any) -> str | None:
 @dataclass(frozen=True)
 class LintSpec:
     """How ``app.lint`` lints a proxy's config: a proxy's lint plug-in defines one and its
-    ``Hooks.lint_input`` names it.  The config itself is read by ``Hooks.load_config`` (or, for
-    a proxy with ``Capability.LINT_HOST_FACTS``, by the host's reader in ``app.lint``)."""
+    ``Hooks.lint_input`` names it.  The config itself is read by ``Hooks.load_config`` (or by
+    the proxy's own reader, ``Hooks.lint_config``, which says what reading it said itself:
+    :attr:`notes` and :attr:`unreadable` are then not asked)."""
 
     #: the config read and the facts gathered -> the input its rules read
     build: Callable[[Any, LintFacts], Input]
@@ -98,6 +99,8 @@ class LintSpec:
     inputs: tuple[str, ...] = ("backend_timeout",)
     #: the report's ``host_facts`` echoes ``--host`` (False: always False, as Caddy's says)
     echo_host: bool = True
+    #: the ``LintFacts`` the report's ``inputs`` list after :attr:`inputs` only when given
+    optional_inputs: tuple[str, ...] = ()
 
 
 def run_lint(inp: Input, only: Collection[str] | None = None, *, ignore: Collection[str] = (),

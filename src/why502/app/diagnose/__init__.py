@@ -4,8 +4,9 @@ What is read (docs/architecture.md, "the pipeline"), module by module:
 
 - ``options``: the command-line choices and the rule for named inputs (a file the user named
   that cannot be read is a one-line error; what discovery finds and cannot read is a note);
-- ``inputs``: the nginx config (``--nginx-conf``, else ``nginx -T``, else
-  ``/etc/nginx/nginx.conf``), the logs it names, PHP-FPM's pools;
+- ``inputs``: the proxy's config, read by its own plug-in (``Hooks.diagnose_view``; nginx's:
+  ``--nginx-conf``, else ``nginx -T``, else ``/etc/nginx/nginx.conf``), the logs it names,
+  PHP-FPM's pools;
 - ``logs``: the error, PHP-FPM, app and kernel logs, each line classified once, rotated sets
   included, limited to ``--since``;
 - ``live`` (with ``probes`` and ``system``): the listening sockets and their processes, a probe

@@ -21,17 +21,18 @@ from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
 from why502.findings.model import Diagnostic
 from why502.proxies.base import resolve
-from why502.proxies.nginx.config import NginxConfig
 from why502.sources.opening import discovered_skip
 
 
-def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
+def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
                  explicit: bool, join: JoinRows | None = None, proxy: str | None = None,
                  config: str | None = None, fed: Callable[[], Any] | None = None,
                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
 
+    ``cfg``: the parsed config the engine reads next to logs in its own format (the log_format
+    and timeouts it names: ``ProxyView.engine_config``), None when there is none.
     When no error log was read, ``error_logs=None`` leaves stats its own fallback (the config's
     ``error_log``).  ``proxy``: whose logs these are; a proxy with its own access-log format
     (``Hooks.access_log``: HAProxy's httplog, Apache's ``LogFormat``) has its lines rewritten
@@ -64,7 +65,7 @@ def access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str
     return _access_stats(paths, cfg, error_logs, since, diags, inputs, explicit, join, None)
 
 
-def _access_stats(paths: list[str], cfg: NginxConfig | None, error_logs: list[str],
+def _access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                   since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
                   explicit: bool, join: JoinRows | None, log_format: str | None,
                   ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:

@@ -74,7 +74,7 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
                                           explicit=False, seen=seen)
         inputs.update(read)
         diags.extend(Diagnostic("info", n) for n in agg.notes())  # what the bounds left out
-        access, stats = access_stats(conf.access_logs, conf.nginx, read["error_logs"], since, diags,
+        access, stats = access_stats(conf.access_logs, conf.engine_config, read["error_logs"], since, diags,
                                      inputs, explicit=bool(options.access_logs), join=join,
                                      proxy=conf.proxy, config=conf.facts.main_file,
                                      fed=feed.rows if feed is not None else None)

@@ -6,9 +6,9 @@ content (``why502.proxies``, the one detector) unless ``--proxy`` forces it; ``-
 the same as ``--config FILE --proxy nginx``.  With no config named, nginx is diagnosed (as before)
 unless ``--proxy`` names another one.
 
-A proxy other than the default one is read into a :class:`ProxyView` by its own plug-in
-(``Hooks.diagnose_view``: ``proxies.<name>.diagnose``) or, with no plug-in, by its
-``load_config`` and ``config_facts`` hooks (:func:`read_with_hooks`); nothing here names one.
+Every proxy's config is read into a :class:`ProxyView` by its own plug-in (``Hooks.diagnose_view``:
+``proxies.<name>.diagnose``, the default one's too) or, with no plug-in, by its ``load_config``
+and ``config_facts`` hooks (:func:`read_with_hooks`); nothing here names one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.haproxy import ServerState
+from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic
 from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, choose, get, source_of
 from why502.proxies.base import resolve
@@ -88,7 +89,8 @@ def discovered() -> str:
 
 @dataclass
 class ProxyView:
-    """Another proxy's config (HAProxy, Apache, Caddy, Envoy) joined into the cause model's types."""
+    """A proxy's config joined into the cause model's types (its ``Hooks.diagnose_view`` plug-in,
+    or :func:`read_with_hooks`): what ``inputs.read_config`` makes ``ConfigFacts`` of."""
 
     kind: str
     main_file: str
@@ -107,10 +109,23 @@ class ProxyView:
     # proxy's routing: Caddy's timeouts and EOFs name no upstream)
     route: Callable[[str | None, str | None], str | None] | None = None
     access_logs: list[str] = field(default_factory=list)
+    # ``USER [GROUP]`` as the config writes it, when that is not ``user`` and ``group`` as read
+    # (nginx's ``user www-data;``: the group defaults to the user's own, ``ngx_set_user()``)
+    user_line: str | None = None
+    # rate and connection limits on the way to the targets (nginx's limit_req/limit_conn)
+    limit_settings: tuple[Setting, ...] = ()
+    max_connections: Setting | None = None  # connections per worker (nginx's worker_connections)
+    max_open_files: Setting | None = None  # the workers' fd limit (nginx's worker_rlimit_nofile)
+    # the parsed config the statistics engine reads next to an access log in its own format
+    # (``Capability.ENGINE_LOGS``: the log_format, locations and timeouts of nginx's model,
+    # ``app.stats.compute_for_diagnose``); None for a proxy whose access log is rewritten first
+    engine_config: Any = None
 
     @property
     def user_directive(self) -> str | None:
         """``USER [GROUP]`` (who connects to unix sockets), in nginx's ``user`` form."""
+        if self.user_line is not None:
+            return self.user_line
         if not self.user:
             return None
         return f"{self.user} {self.group}" if self.group else self.user

@@ -21,7 +21,6 @@ from why502.facts.system import UnitState
 from why502.findings.model import Diagnostic
 from why502.parsers.errorlog import classify_line
 from why502.proxies import DEFAULT, PROXIES
-from why502.proxies.nginx.config import NginxConfig
 from why502.sources import system
 from why502.sources.accounts import check_socket_access, nginx_worker_identity, stat_path
 
@@ -30,12 +29,10 @@ from why502.sources.accounts import check_socket_access, nginx_worker_identity, 
 PROGRAMS = PROXIES[DEFAULT].detection.programs
 
 
-def worker_identity(cfg: NginxConfig | None, diags: list[Diagnostic],
-                    directive: str | None = None) -> WorkerIdentity | None:
-    """Who nginx's workers run as (the ``user`` directive, else nginx's compiled-in default);
-    ``directive`` gives another proxy's ``USER [GROUP]`` (HAProxy's ``user``/``group``)."""
-    if directive is None and cfg is not None and cfg.user:
-        directive = f"{cfg.user} {cfg.group}" if cfg.group else cfg.user
+def worker_identity(diags: list[Diagnostic], directive: str | None = None) -> WorkerIdentity | None:
+    """Who the proxy's workers run as: ``directive``, the ``USER [GROUP]`` its config sets
+    (``ProxyView.user_directive``: nginx's ``user``, HAProxy's ``user``/``group``), else nginx's
+    compiled-in default (``sources.accounts.nginx_worker_identity``)."""
     ident, more = nginx_worker_identity(directive)
     diags += more
     return ident

@@ -42,7 +42,10 @@ class Nginx(BaseProxy):
                   lab_runtime="why502.proxies.nginx.lab:start_nginx",
                   master_args="why502.proxies.nginx.process:master_args",
                   mitigate="why502.proxies.nginx.mitigate:STOPGAPS",
-                  edits="why502.proxies.nginx.config.edit")
+                  edits="why502.proxies.nginx.config.edit",
+                  diagnose_view="why502.proxies.nginx.diagnose:read_nginx",
+                  facts="why502.proxies.nginx.facts",
+                  lint_config="why502.proxies.nginx.source:lint_config")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):

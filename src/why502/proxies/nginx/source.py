@@ -13,15 +13,17 @@ import os
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-from why502.errors import InputError, not_found
+from why502.errors import InputError, UsageError, not_found
+from why502.findings.lint import LintHostFacts, LintNote, LintRead
 from why502.proxies.nginx.config import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
 from why502.proxies.nginx.config.load import config_file_problem, max_config_bytes, mib, over_bound
 from why502.proxies.nginx.proxy import PROXY
 from why502.sources.once import parsed
 from why502.sources.opening import is_stream, open_capped_input
+from why502.textutil import strip_terminal_escapes
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
@@ -164,17 +166,6 @@ def nginx_config(path: str, *, root: str | None = None, host_paths: bool = True)
                   files=lambda cfg: cfg.files, variant=(root, host_paths))
 
 
-@dataclass
-class HostFacts:
-    """What lint compares the config with on this host (each may be unknown)."""
-
-    somaxconn: int | None = None
-    mem_total: int | None = None  # bytes
-    nofile: int | None = None  # soft open-files limit of the running nginx master
-    nginx_groups: tuple[str, ...] = ()
-    notes: list[str] = field(default_factory=list)
-
-
 def _nginx_pid(cfg: NginxConfig) -> int | None:
     pid_dirs = cfg.main.get("pid")
     candidates = [pid_dirs[-1].args[0]] if pid_dirs and pid_dirs[-1].args else []
@@ -189,12 +180,12 @@ def _nginx_pid(cfg: NginxConfig) -> int | None:
     return None
 
 
-def host_facts(cfg: NginxConfig, proc: str = "/proc") -> HostFacts:
+def host_facts(cfg: NginxConfig, proc: str = "/proc") -> LintHostFacts:
     """somaxconn, MemTotal, the nginx master's open-files limit, the worker user's groups."""
     from why502.sources.accounts import nginx_worker_identity
     from why502.sources.system import read_net_limits, read_process_limits
 
-    facts = HostFacts()
+    facts = LintHostFacts()
     facts.somaxconn = read_net_limits(proc).somaxconn
     try:
         for line in Path(proc, "meminfo").read_text().splitlines():
@@ -218,5 +209,31 @@ def host_facts(cfg: NginxConfig, proc: str = "/proc") -> HostFacts:
                 names.append(grp.getgrgid(gid).gr_name)
             except KeyError:
                 continue
-        facts.nginx_groups = tuple(names)
+        facts.groups = tuple(names)
     return facts
+
+
+def lint_config(path: str | None, *, root: str | None, host: bool) -> LintRead:
+    """``Hooks.lint_config``: the config ``lint`` reads, as this host's nginx reads it.
+
+    No ``path``: this host's (``nginx -T``, else /etc/nginx/nginx.conf); ``-``: an ``nginx -T``
+    dump on stdin; ``root``: a tree copied from a container (``/proc/PID/root``), its absolute
+    includes read under it.  A named config is read alone unless ``host``: its absolute
+    includes name files of the machine it is for, which this one may not be (issue 26).  With
+    ``host``, this host's limits and the worker user's groups (:func:`host_facts`)."""
+    if root is not None:
+        if not path:
+            raise UsageError("--root needs NGINX_CONF")
+        try:
+            cfg = nginx_config(path, root=root)
+        except OSError as err:
+            raise InputError(f"{path}: {err.strerror or err}") from None
+    else:
+        cfg = load_config(path, host_paths=path is None or host)
+    errors = [p for p in cfg.problems if p.severity == "error"]
+    if not cfg.main.directives and errors:
+        where = f"{errors[0].file}:{errors[0].line}" if errors[0].line else (errors[0].file or cfg.main_file)
+        msg = strip_terminal_escapes(f"{where}: not a readable nginx config: {errors[0].message}")
+        raise InputError(msg.splitlines()[0] if msg else "not a readable nginx config")
+    notes = [LintNote(p.severity, p.message, p.file, p.line, unread=p.unread) for p in cfg.problems]
+    return LintRead(cfg, notes, cfg.source, host_facts(cfg) if host else None)

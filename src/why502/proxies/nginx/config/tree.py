@@ -123,7 +123,7 @@ def effective_setting(name: str, scopes: Iterable[Scope], context: str | None = 
     once a level is chosen: merge takes its last value, array takes all of its entries).
 
     Every location of a big config asks the same few names of the same outer levels (10,000
-    locations x 11 settings in ``evidence.config_facts``), so a level keeps the ``Setting`` it
+    locations x 11 settings in ``proxies.nginx.facts``), so a level keeps the ``Setting`` it
     answered and the defaults are made once: settings are frozen, sharing them is safe."""
     info = directive_info(name, context)
     ordered: Sequence[Scope] = scopes if isinstance(scopes, (tuple, list)) else tuple(scopes)

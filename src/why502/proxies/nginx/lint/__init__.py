@@ -24,5 +24,9 @@ from why502.proxies.nginx.lint import (  # noqa: F401  (each module registers it
 )
 from why502.proxies.nginx.lint.input import lint_input
 
-LINT = LintSpec(build=lint_input, pools=True)
-"""How ``app.lint`` builds nginx's input (``Hooks.lint_input``)."""
+LINT = LintSpec(build=lint_input, pools=True,
+                inputs=("somaxconn", "mem_total", "nofile", "header_bytes", "backend_timeout",
+                        "backend_keepalive"),
+                optional_inputs=("concurrency",))
+"""How ``app.lint`` builds nginx's input (``Hooks.lint_input``); its config is read by
+``Hooks.lint_config`` (``proxies.nginx.source.lint_config``: a dump, this host's, ``--root``)."""
