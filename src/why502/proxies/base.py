@@ -189,6 +189,11 @@ class Hooks:
     #: diagnosis's ``Fix.diff`` is written with (``proxies.block_edits``, ``proxies.server_edits``),
     #: so an analyzer imports no proxy's folder.  "": its config has no such edits
     edits: str = ""
+    #: app.stats: the module of its ``stats`` plug-in (``proxies.<name>.stats``): what the
+    #: statistics engine needs of it beyond the lines (nginx: its locations as a
+    #: ``facts.routes.RouteModel`` and read timeouts; HAProxy, Apache: their access-log lines
+    #: as the engine's columns, ``access_frames``).  "": none
+    stats: str = ""
 
 
 class BlockEdits(Protocol):

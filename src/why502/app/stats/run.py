@@ -7,20 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from why502.app.stats.config_facts import (
-    location_timeouts,
-    locations_from_config,
-    read_timeouts,
-    upstream_facts,
-)
+from why502 import proxies
 from why502.app.stats.errorlog import error_rows
 from why502.app.stats.formats import check_matched, choose_format
 from why502.app.stats.inputs import access_paths, outside_window
 from why502.app.stats.read import read_files
 from why502.errors import InputError
 from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
+from why502.proxies.base import resolve
 from why502.sources.byte_chunks import CHUNK_BYTES, Progress, all_empty, file_size, rotated_base
 from why502.sources.localtime import local_zone_name
 from why502.sources.opening import take_notes
@@ -91,7 +87,10 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     # the config's location model and read timeouts describe lines; with no byte to read they
     # would only be built (half a second on 5000 servers) and dropped
     nothing = all_empty(paths)
-    locations = locations_from_config(cfg) if cfg is not None and not nothing else None
+    # the config's own stats plug-in (the default proxy's: its locations as the engine's
+    # neutral RouteModel, its read timeouts), reached through the registry
+    plugin: Any = resolve(proxies.of(None).hooks.stats) if cfg is not None else None
+    locations = plugin.locations_from_config(cfg) if cfg is not None and not nothing else None
     tz = opts.tz or local_zone_name()
     for group in groups.values():
         fmt, fmt_source = choose_format(opts.log_format, cfg, group)
@@ -131,14 +130,15 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         acc.absorb(other)
     fmt_source = "; ".join(sources)
     errors, error_paths = error_rows(opts.errors, opts.error_logs, opts.no_error_log, cfg, skipped_notes)
-    reads = read_timeouts(cfg if not nothing else None)
-    facts = upstream_facts(cfg, reads) if cfg is not None else {}
+    reads = plugin.read_timeouts(cfg if not nothing else None) if plugin is not None else []
+    facts = plugin.upstream_facts(cfg, reads) if plugin is not None else {}
     timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
     if timeouts is None and opts.timeouts is not None:
         timeouts = opts.timeouts
+    per_location = plugin.location_timeouts(reads) if plugin is not None else {}
     try:
         st = acc.finish(
-            errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(reads),
+            errors=errors, timeouts=timeouts, locations=locations, location_timeouts=per_location,
             maker=opts.maker,
         )
     finally:

@@ -42,7 +42,8 @@ class Nginx(BaseProxy):
                   lab_runtime="why502.proxies.nginx.lab:start_nginx",
                   master_args="why502.proxies.nginx.process:master_args",
                   mitigate="why502.proxies.nginx.mitigate:STOPGAPS",
-                  edits="why502.proxies.nginx.config.edit")
+                  edits="why502.proxies.nginx.config.edit",
+                  stats="why502.proxies.nginx.stats")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):
