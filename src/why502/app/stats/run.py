@@ -13,7 +13,7 @@ from why502 import proxies
 from why502.app.stats.errorlog import error_rows
 from why502.app.stats.formats import check_matched, choose_format
 from why502.app.stats.inputs import access_paths, outside_window
-from why502.app.stats.read import read_files
+from why502.app.stats.read import FrameReader, read_files, read_frames
 from why502.errors import InputError
 from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
 from why502.proxies.base import resolve
@@ -56,6 +56,10 @@ class StatsOptions:
     # word in the notes (``Vocabulary.stats_word``) and what its log format is called
     maker: str | None = None
     format_source: str | None = None
+    # another proxy's access log read by its stats plug-in straight into the engine's columns
+    # (``read.read_frames``), in ``log_format`` (the engine's format whose variables it fills):
+    # ``paths`` are read once, in the order given, as one set
+    frames: FrameReader | None = None
 
 
 def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
@@ -74,11 +78,12 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         from why502.proxies import source_of
 
         cfg = source_of().load_config(opts.nginx_conf)
-    paths = access_paths(opts.paths, cfg, opts.stdin_default)
-    # One accumulator per rotated set (each may have its own log_format), folded together.
+    # One accumulator per rotated set (each may have its own log_format), folded together;
+    # another proxy's log read by its plug-in is one set, in the order given
     groups: dict[str, list[str]] = {}
+    paths = access_paths(opts.paths, cfg, opts.stdin_default) if opts.frames is None else list(opts.paths)
     for p in paths:
-        groups.setdefault(rotated_base(p), []).append(p)
+        groups.setdefault(rotated_base(p) if opts.frames is None else "", []).append(p)
     accs: list[StatsAccumulator] = []
     sources: list[str] = []
     total = sum(file_size(p) for p in paths)
@@ -99,7 +104,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         acc = StatsAccumulator(
             fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
         )
-        skipped = [p for p in group if outside_window(p, fmt, opts.since, opts.until)]
+        skipped = [p for p in group if opts.frames is None and outside_window(p, fmt, opts.since, opts.until)]
         if skipped and len(skipped) < len(group):
             group = [p for p in group if p not in skipped]
             skipped_notes.append(
@@ -111,14 +116,17 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
             if opts.progress is not None:
                 opts.progress(base + n, total)
 
-        read_files(
-            acc,
-            group,
-            engine=opts.engine,
-            chunk_bytes=opts.chunk_bytes,
-            workers=opts.workers,
-            progress=progress,
-        )
+        if opts.frames is not None:
+            read_frames(acc, group, opts.frames, progress)
+        else:
+            read_files(
+                acc,
+                group,
+                engine=opts.engine,
+                chunk_bytes=opts.chunk_bytes,
+                workers=opts.workers,
+                progress=progress,
+            )
         acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
         done += sum(file_size(p) for p in group)
         check_matched(acc, fmt, fmt_source, group[-1])
