@@ -105,7 +105,7 @@ class Vocabulary:
     default_config: str
     default_error_log: str
     # ``why502 stats``' text: the proxy that made a 5xx (``made_by``), its timer, the table of
-    # groups (the engine reads every access log in nginx's fields: app.stats.rewrite)
+    # groups (the engine reads every access log in nginx's fields: proxies.<name>.stats)
     stats_word: str = ""
     stats_target: str = "upstream"  # a column: the address attempts went to
     stats_timeout: str = "read timeout"

@@ -25,7 +25,7 @@ from why502.sources.spill import DiskFrames
 if TYPE_CHECKING:
     import polars as pl
 
-    from why502.proxies.nginx.config import NginxConfig
+    from why502.facts.logconfig import LogConfig
 
 
 @dataclass
@@ -35,7 +35,7 @@ class StatsOptions:
     paths: list[str] = field(default_factory=list)
     log_format: str | None = None
     nginx_conf: str | None = None
-    config: NginxConfig | None = None
+    config: LogConfig | None = None
     error_logs: list[str] | None = None
     no_error_log: bool = False
     since: datetime | None = None
@@ -171,7 +171,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
 def compute_for_diagnose(
     access_logs: list[str],
     *,
-    config: NginxConfig | None = None,
+    config: LogConfig | None = None,
     log_format: str | None = None,
     error_logs: list[str] | None = None,
     since: datetime | None = None,
