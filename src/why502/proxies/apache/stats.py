@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from why502.app.stats.rewrite import rewritten
 from why502.errors import InputError
 from why502.proxies.apache import log as apache_log
 from why502.proxies.apache.config import ApacheConfig
@@ -119,6 +118,8 @@ def apache_for_diagnose(access_logs: list[str], error_logs: list[str],
     ``why502`` when the format has ``%{proxy-status}n``, which says it offline:
     ``proxies.apache.log``)."""
     import polars as pl
+
+    from why502.app.stats.rewrite import rewritten
 
     if not access_logs:
         yield [], apache_log.NGINX_FORMAT

@@ -25,7 +25,6 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
-from why502.app.stats.rewrite import ScratchRows, rewritten
 from why502.errors import InputError
 from why502.proxies.haproxy import log as haproxy_log
 from why502.proxies.haproxy.config import HaproxyConfig, time_ms
@@ -240,6 +239,8 @@ class HttplogFeed:
     HEAD = 200
 
     def __init__(self, config: str | None, head: bool = True) -> None:
+        from why502.app.stats.rewrite import ScratchRows
+
         self.addresses = server_addresses(config)
         self.zone = _zone()
         self.head = head
@@ -286,6 +287,8 @@ def haproxy_for_diagnose(access_logs: list[str], error_logs: list[str],
     if not paths:
         yield [], "why502"
         return
+    from why502.app.stats.rewrite import rewritten
+
     addresses, zone = server_addresses(config), _zone()
     with rewritten(paths, lambda lines: httplog_as_nginx(lines, addresses, zone)) as out:
         yield out, "why502"
