@@ -107,10 +107,24 @@ UPSTREAM_LINE = (' ua="{upstream_addr}" us="{upstream_status}" uct="{upstream_co
                  'uht="{upstream_header_time}" urt="{upstream_response_time}"')
 
 
-def to_fields(line: str, fmt: ApacheFormat, upstream: str = "-") -> dict[str, str] | None:
-    """The line's facts under the statistics engine's names (nginx's variables of
-    ``engine_format(fmt)``, with nginx's meanings), or None when it does not match ``fmt``.
-    ``upstream`` is the backend a proxied request went to, when the config has only one."""
+#: the engine's variables :func:`to_values` gives, in order (``UPSTREAM_FIELDS`` after them for a
+#: format with ``%{proxy-status}n``)
+FIELDS = ("remote_addr", "time_local", "request", "status", "body_bytes_sent", "http_referer",
+          "http_user_agent", "host", "request_time")
+UPSTREAM_FIELDS = ("upstream_addr", "upstream_status", "upstream_connect_time", "upstream_header_time",
+                   "upstream_response_time")
+
+
+def field_names(fmt: ApacheFormat) -> tuple[str, ...]:
+    """The engine's variables :func:`to_values` gives for ``fmt``."""
+    return FIELDS + UPSTREAM_FIELDS if fmt.relay else FIELDS
+
+
+def to_values(line: str, fmt: ApacheFormat, upstream: str = "-") -> tuple[str, ...] | None:
+    """The line's facts under the statistics engine's names (:func:`field_names`: nginx's
+    variables of ``engine_format(fmt)``, with nginx's meanings), or None when it does not match
+    ``fmt``.  ``upstream`` is the backend a proxied request went to, when the config has only
+    one.  A tuple, not a dict: ``stats`` calls it on every line."""
     m = fmt.regex.match(line.rstrip("\n"))
     if not m:
         return None
@@ -123,23 +137,24 @@ def to_fields(line: str, fmt: ApacheFormat, upstream: str = "-") -> dict[str, st
         secs = float(g.get("s") or 0)
     nbytes = g.get("bytes") or "0"
     status = g.get("status") or "000"
-    out = {"remote_addr": g.get("client") or "-", "time_local": (g.get("time") or "[-]").strip("[]"),
-           "request": g.get("request") or "-", "status": status,
-           "body_bytes_sent": nbytes if nbytes != "-" else "0",
-           "http_referer": g.get("referer") or "-", "http_user_agent": g.get("agent") or "-",
-           "host": g.get("host") or "-", "request_time": f"{secs:.3f}"}
+    taken = f"{secs:.3f}"
+    out = (g.get("client") or "-", (g.get("time") or "[-]").strip("[]"), g.get("request") or "-",
+           status, nbytes if nbytes != "-" else "0", g.get("referer") or "-", g.get("agent") or "-",
+           g.get("host") or "-", taken)
     if not fmt.relay:
         return out
     backend = g.get("relayed") or "-"
     if backend == status:  # the backend's status line, passed on: relayed
-        up = (upstream, status, "-", f"{secs:.3f}", f"{secs:.3f}")
-    elif status.startswith("5"):  # Apache's own 5xx: no (or another) status line from the backend
-        up = (upstream, status, "-", "-", f"{secs:.3f}")
-    else:  # not proxied, or not a 5xx
-        up = ("-", "-", "-", "-", "-")
-    out.update(zip(("upstream_addr", "upstream_status", "upstream_connect_time",
-                    "upstream_header_time", "upstream_response_time"), up))
-    return out
+        return (*out, upstream, status, "-", taken, taken)
+    if status.startswith("5"):  # Apache's own 5xx: no (or another) status line from the backend
+        return (*out, upstream, status, "-", "-", taken)
+    return (*out, "-", "-", "-", "-", "-")  # not proxied, or not a 5xx
+
+
+def to_fields(line: str, fmt: ApacheFormat, upstream: str = "-") -> dict[str, str] | None:
+    """:func:`to_values` by name."""
+    values = to_values(line, fmt, upstream)
+    return None if values is None else dict(zip(field_names(fmt), values))
 
 
 def to_nginx_line(line: str, fmt: ApacheFormat, upstream: str = "-") -> str | None:

@@ -74,29 +74,70 @@ def _format(config: str | None, paths: list[str], given: str | None) -> tuple[ap
 
 def log_fields(lines: pl.Series, fmt: apache_log.ApacheFormat, upstream: str,
                first_row: int = 0) -> pl.DataFrame:
-    """The lines of a batch that match ``fmt`` as the engine's columns (``log.to_fields``), with
-    ``_row`` (``first_row`` + the line's index in the batch) and ``_text`` (the line)."""
+    """The lines of a batch that match ``fmt`` as the engine's columns (the values of
+    ``log.to_values``, computed in polars' string kernels with the same regex), with ``_row``
+    (``first_row`` + the line's index in the batch) and ``_text`` (the line).  A line whose time
+    taken polars cannot turn into the same text as Python's ``f"{secs:.3f}"`` (a tie at half a
+    millisecond, a number that is not ASCII digits, beyond 10**12) gets ``log.to_values`` itself.
+    Per line in Python it cost ~6 us (the regex and the tuple), more than the rest of the run."""
     import polars as pl
 
-    names = _names(fmt)
-    cols: dict[str, list[object]] = {"_row": [], **{n: [] for n in names}, "_text": []}
-    for i, line in enumerate(lines.to_list()):
-        if line is not None and (fields := apache_log.to_fields(line, fmt, upstream)) is not None:
-            cols["_row"].append(first_row + i)
-            for n in names:
-                cols[n].append(fields[n])
-            cols["_text"].append(line)
+    names = apache_log.field_names(fmt)
     schema = {"_row": pl.Int64, **dict.fromkeys(names, pl.String), "_text": pl.String}
-    return pl.DataFrame(cols, schema=schema)
+    m = lines.rename("line").str.extract_groups(fmt.regex.pattern).struct.unnest()
+    m = m.with_columns(lines.rename("_text"),
+                       pl.int_range(first_row, first_row + lines.len(), dtype=pl.Int64).alias("_row"))
+    have = set(m.columns) - {"_text", "_row"}
+    # a format with no item the engine reads matches with no group: Python says which lines match
+    m = m.filter(pl.all_horizontal(pl.col(n).is_not_null() for n in sorted(have)) if have else pl.lit(True))
 
+    def group(name: str, default: str) -> pl.Expr:  # ``g.get(name) or default``
+        if name not in have:
+            return pl.lit(default)
+        return pl.when(pl.col(name) == "").then(pl.lit(default)).otherwise(pl.col(name))
 
-def _names(fmt: apache_log.ApacheFormat) -> list[str]:
-    """The engine's variables ``log.to_fields`` fills for ``fmt``."""
-    base = ["remote_addr", "time_local", "request", "status", "body_bytes_sent", "http_referer",
-            "http_user_agent", "host", "request_time"]
-    up = ["upstream_addr", "upstream_status", "upstream_connect_time", "upstream_header_time",
-          "upstream_response_time"]
-    return base + (up if fmt.relay else [])
+    def millis(col: str, per_ms: int) -> tuple[pl.Expr, pl.Expr]:
+        """The time taken as ``S.mmm`` from an integer count of 1/``per_ms`` ms, and whether
+        it is exact (else Python reads the line)."""
+        n = pl.col(col).cast(pl.Int64, strict=False)
+        ms = n // per_ms + (n % per_ms > per_ms // 2).cast(pl.Int64) if per_ms > 1 else n
+        text = pl.concat_str([(ms // 1000).cast(pl.String), pl.lit("."),
+                              (ms % 1000).cast(pl.String).str.zfill(3)])
+        ok = n.is_not_null() & (n < 10**12) & ((n % per_ms) != per_ms // 2 if per_ms > 1 else pl.lit(True))
+        return text, ok
+
+    if "us" in have:
+        taken, exact = millis("us", 1000)
+    elif "ms" in have:
+        taken, exact = millis("ms", 1)
+    elif "s" in have:
+        taken, exact = millis("s", 1)
+        taken = pl.concat_str([pl.col("s").cast(pl.Int64, strict=False).cast(pl.String), pl.lit(".000")])
+    else:
+        taken, exact = pl.lit("0.000"), pl.lit(bool(have))
+    status = group("status", "000")
+    nbytes = group("bytes", "0")
+    values = [group("client", "-"), group("time", "[-]").str.strip_chars("[]"), group("request", "-"),
+              status, pl.when(nbytes == "-").then(pl.lit("0")).otherwise(nbytes), group("referer", "-"),
+              group("agent", "-"), group("host", "-"), taken]
+    if fmt.relay:
+        none = pl.lit("-")
+        relayed = group("relayed", "-") == status
+        own = ~relayed & status.str.starts_with("5")
+        proxied = relayed | own
+        values += [pl.when(proxied).then(pl.lit(upstream)).otherwise(none),
+                   pl.when(proxied).then(status).otherwise(none), none,
+                   pl.when(relayed).then(taken).otherwise(none),
+                   pl.when(proxied).then(taken).otherwise(none)]
+    out = m.select("_row", *(v.alias(n) for n, v in zip(names, values)), "_text", exact.alias("_exact"))
+    if out["_exact"].all():
+        return out.drop("_exact")
+    odd = out.filter(~pl.col("_exact")).select("_row", "_text")
+    rows = [(row, *got, text) for row, text in odd.iter_rows()
+            if (got := apache_log.to_values(text, fmt, upstream)) is not None]
+    columns = list(zip(*rows)) or [() for _ in schema]  # by column: polars builds them faster
+    redone = pl.DataFrame(dict(zip(schema, columns)), schema=schema)
+    return pl.concat([out.filter(pl.col("_exact")).drop("_exact"), redone]).sort("_row")
 
 
 def proxied_input(files: list[str], config: str | None, log_format: str | None) -> ProxiedInput:
