@@ -1,4 +1,4 @@
-"""``app.stats.haproxy.httplog_as_nginx``: the batch rewrite of HAProxy's httplog lines (polars'
+"""``proxies.haproxy.stats.httplog_as_nginx``: the batch rewrite of HAProxy's httplog lines (polars'
 string kernels) writes what ``proxies.haproxy.log.to_nginx_line`` writes for each line, the
 line-by-line reading it replaced in ``diagnose`` (``Hooks.access_feed``)."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from tests.support.paths import FIXTURES_DIR
-from why502.app.stats.haproxy import HttplogFeed, httplog_as_nginx
 from why502.proxies.haproxy.log import to_nginx_line
+from why502.proxies.haproxy.stats import HttplogFeed, httplog_as_nginx
 from why502.sources.logfiles import LineBatch
 
 HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"

@@ -106,7 +106,7 @@ class Vocabulary:
     default_config: str
     default_error_log: str
     # ``why502 stats``' text: the proxy that made a 5xx (``made_by``), its timer, the table of
-    # groups (the engine reads every access log in nginx's fields: app.stats.rewrite)
+    # groups (the engine reads every access log in nginx's fields: proxies.<name>.stats)
     stats_word: str = ""
     stats_target: str = "upstream"  # a column: the address attempts went to
     stats_timeout: str = "read timeout"
@@ -195,6 +195,11 @@ class Hooks:
     #: ``root``: a copied tree), with this host's limits when ``host`` (``proxies.<name>.source``;
     #: ``Capability.LINT_HOST_FACTS``).  "": ``load_config`` reads a named file, nothing of the host
     lint_config: str = ""
+    #: app.stats: the module of its ``stats`` plug-in (``proxies.<name>.stats``): what the
+    #: statistics engine needs of it beyond the lines (nginx: its locations as a
+    #: ``facts.routes.RouteModel`` and read timeouts; HAProxy, Apache: their access-log lines
+    #: as the engine's columns, ``access_frames``).  "": none
+    stats: str = ""
 
 
 @dataclass(frozen=True)

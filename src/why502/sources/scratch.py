@@ -1,5 +1,5 @@
 """One private scratch directory per run for everything why502 writes to ``$TMPDIR``: spilled 5xx
-rows (``sources.spill``), another proxy's log rewritten for stats (``app.stats.rewrite``), the demo
+rows (``sources.spill``), another proxy's log rewritten for diagnose (``app.stats.rewrite``), the demo
 bundle (``app.diagnose.demo``).
 
 Why one directory, removed at exit: a run can end in many ways -- return, exception, Ctrl-C in

@@ -7,7 +7,9 @@ The heavy lifting is pure (``evidence.stats``); this package decides *what* to r
 - ``formats``: the ``log_format`` of each rotated set: ``--log-format`` (a string or a name), else
   the format named by the ``access_log`` directive for that file in the nginx config
   (``--nginx-conf``), else the predefined format that matches the first lines best;
-- ``config_facts``: the configured read timeout of each upstream address and location;
+- the config's stats plug-in (``Hooks.stats``, ``proxies.<name>.stats``): nginx's configured read
+  timeout of each upstream address and location and its locations (a ``facts.routes.RouteModel``);
+  HAProxy's and Apache's access-log lines as the engine's columns (``read.read_frames``);
 - ``errorlog``: the error log (``--error-log`` or the config's ``error_log``) for the per-request
   join;
 - ``read``: the readers (polars' streaming scan for plain files, byte chunks for ``.gz``/stdin);

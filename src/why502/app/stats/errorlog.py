@@ -25,13 +25,13 @@ from why502.sources.opening import discovered_skip, note
 from why502.sources.spill import DiskFrames
 
 if TYPE_CHECKING:
-    from why502.proxies.nginx.config import NginxConfig
+    from why502.facts.logconfig import LogConfig
 
 # the columns of ``read_error_lines``, in order (the join's input)
 ERROR_COLUMNS = ("time", "client", "request", "host", "upstream", "symptom", "message")
 
 
-def error_logs_from_config(cfg: NginxConfig) -> list[str]:
+def error_logs_from_config(cfg: LogConfig) -> list[str]:
     """The config's ``error_log`` files that are files here (not syslog, stderr or memory)."""
     paths = []
     for e in cfg.error_logs:
@@ -51,7 +51,7 @@ def error_rows(
     given: pl.DataFrame | ErrorParts | None,
     error_logs: list[str] | None,
     no_error_log: bool,
-    cfg: NginxConfig | None,
+    cfg: LogConfig | None,
     notes: list[str],
 ) -> tuple[pl.DataFrame | ErrorParts | None, list[str]]:
     """The classified error-log lines for the join and the files they came from.

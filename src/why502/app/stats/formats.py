@@ -21,7 +21,7 @@ from why502.textutil import strip_terminal_escapes
 
 if TYPE_CHECKING:  # not at run time: ``watch`` guesses formats here without polars
     from why502.evidence.stats import StatsAccumulator
-    from why502.proxies.nginx.config import NginxConfig
+    from why502.facts.logconfig import LogConfig
 
 
 def guess_format(lines: list[str]) -> tuple[str, int]:
@@ -39,7 +39,7 @@ def guess_format(lines: list[str]) -> tuple[str, int]:
 
 
 def choose_format(
-    log_format: str | None, cfg: NginxConfig | None, paths: list[str]
+    log_format: str | None, cfg: LogConfig | None, paths: list[str]
 ) -> tuple[CompiledFormat, str]:
     """The format of the rotated set ``paths``, given ``--log-format`` (``log_format``) and the
     config; returns the compiled format and a sentence saying where it came from."""
@@ -64,7 +64,7 @@ def choose_format(
     return compile_format(fmt, escape, name=name), f"guessed: {name} ({hits}/{len(sample)} first lines match)"
 
 
-def _config_format_name(cfg: NginxConfig, paths: list[str]) -> tuple[str, str] | None:
+def _config_format_name(cfg: LogConfig, paths: list[str]) -> tuple[str, str] | None:
     """The format name of the config's ``access_log`` for ``paths`` (by path, else by file
     name, else the first ``access_log``) and where that directive is."""
     logs = [a for a in cfg.access_logs if not a.is_off]

@@ -22,10 +22,10 @@ from why502.sources.logfiles import file_identity
 from why502.sources.opening import discovered_skip, note
 
 if TYPE_CHECKING:
-    from why502.proxies.nginx.config import NginxConfig
+    from why502.facts.logconfig import LogConfig
 
 
-def access_paths(given: list[str], cfg: NginxConfig | None, stdin_default: bool) -> list[str]:
+def access_paths(given: list[str], cfg: LogConfig | None, stdin_default: bool) -> list[str]:
     """The access logs to read, in time order: ``given``, else the config's readable
     ``access_log`` files, else ``-`` (stdin) when ``stdin_default`` and stdin is a pipe.
     Raises ``UsageError`` when there is nothing to read, ``InputError`` for a missing file."""

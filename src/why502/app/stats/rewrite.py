@@ -1,38 +1,58 @@
-"""``why502 stats`` on another proxy's access log: its lines rewritten into an nginx format.
+"""Diagnose's copy of another proxy's access log as the engine's lines, in a scratch file.
 
-The statistics engine (``evidence.stats``) reads nginx's access-log variables; HAProxy's httplog
-(``proxies.haproxy.log``) and Apache's ``LogFormat`` (``proxies.apache.log``) carry the same
-facts under other names.  The lines are rewritten once, streaming, into a temporary file in an
-nginx format, which the engine then reads like any nginx log (the file is removed afterwards).
+``why502 stats`` reads HAProxy's and Apache's logs straight into the engine's columns (their
+stats plug-ins' ``access_frames``, ``read.read_frames``): nothing here.  ``diagnose`` still takes
+an access log as paths (``Hooks.access_log``: ``(access_logs, error_logs, config) -> (paths,
+log_format)``, read by ``app.diagnose.access``), so for it the plug-ins write their rows here,
+in the engine's ``why502`` or ``NGINX_FORMAT`` text, removed afterwards.  Until that hook takes
+frames, this is the one place such a copy is written (issue 23 item 3).
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
-from why502.errors import InputError
+import polars as pl
+
+from why502.app.stats.read import batches_of
 from why502.sources.scratch import scratch_file
+
+#: a batch of lines (a ``String`` series) -> the engine's lines for those that are requests
+BatchRewrite = Callable[[pl.Series], pl.Series]
+
+
+class ScratchRows:
+    """A scratch file the engine's lines are appended to (``write``), read by diagnose once
+    closed (``done``), removed by ``remove``."""
+
+    def __init__(self) -> None:
+        fd, self.path = scratch_file("access-", ".log")
+        self._fh = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, rows: pl.Series) -> None:
+        if rows.len():
+            self._fh.write("\n".join(rows.to_list()) + "\n")
+
+    def done(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def remove(self) -> None:
+        self.done()
+        with suppress(FileNotFoundError):
+            os.unlink(self.path)
 
 
 @contextmanager
-def rewritten(paths: list[str], convert: Callable[[str], str | None]) -> Iterator[list[str]]:
-    """``paths`` (plain or ``.gz``) with each line converted (None: left out), in one temp file."""
-    fd, out = scratch_file("access-", ".log")
+def rewritten(paths: list[str], convert: BatchRewrite) -> Iterator[list[str]]:
+    """``paths`` with each batch of lines converted (``convert``), in one scratch file."""
+    out = ScratchRows()
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for path in paths:
-                try:
-                    opener = gzip.open if path.endswith(".gz") else open
-                    with opener(path, "rt", encoding="utf-8", errors="replace") as src:
-                        for line in src:
-                            row = convert(line)
-                            if row is not None:
-                                fh.write(row + "\n")
-                except OSError as err:
-                    raise InputError(f"cannot read {path}: {err.strerror or err}") from None
-        yield [out]
+        for _path, _first, lines in batches_of(paths):
+            out.write(convert(lines))
+        out.done()
+        yield [out.path]
     finally:
-        os.unlink(out)
+        out.remove()

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from why502.app.stats.config_facts import (
-    location_timeouts,
-    locations_from_config,
-    read_timeouts,
-    upstream_facts,
-)
+from why502 import proxies
 from why502.app.stats.errorlog import error_rows
 from why502.app.stats.formats import check_matched, choose_format
 from why502.app.stats.inputs import access_paths, outside_window
-from why502.app.stats.read import read_files
+from why502.app.stats.read import FrameReader, read_files, read_frames
 from why502.errors import InputError
 from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
+from why502.proxies.base import resolve
 from why502.sources.byte_chunks import CHUNK_BYTES, Progress, all_empty, file_size, rotated_base
 from why502.sources.localtime import local_zone_name
 from why502.sources.opening import take_notes
@@ -29,7 +25,7 @@ from why502.sources.spill import DiskFrames
 if TYPE_CHECKING:
     import polars as pl
 
-    from why502.proxies.nginx.config import NginxConfig
+    from why502.facts.logconfig import LogConfig
 
 
 @dataclass
@@ -39,7 +35,7 @@ class StatsOptions:
     paths: list[str] = field(default_factory=list)
     log_format: str | None = None
     nginx_conf: str | None = None
-    config: NginxConfig | None = None
+    config: LogConfig | None = None
     error_logs: list[str] | None = None
     no_error_log: bool = False
     since: datetime | None = None
@@ -60,6 +56,10 @@ class StatsOptions:
     # word in the notes (``Vocabulary.stats_word``) and what its log format is called
     maker: str | None = None
     format_source: str | None = None
+    # another proxy's access log read by its stats plug-in straight into the engine's columns
+    # (``read.read_frames``), in ``log_format`` (the engine's format whose variables it fills):
+    # ``paths`` are read once, in the order given, as one set
+    frames: FrameReader | None = None
 
 
 def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
@@ -78,11 +78,12 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         from why502.proxies import source_of
 
         cfg = source_of().load_config(opts.nginx_conf)
-    paths = access_paths(opts.paths, cfg, opts.stdin_default)
-    # One accumulator per rotated set (each may have its own log_format), folded together.
+    # One accumulator per rotated set (each may have its own log_format), folded together;
+    # another proxy's log read by its plug-in is one set, in the order given
     groups: dict[str, list[str]] = {}
+    paths = access_paths(opts.paths, cfg, opts.stdin_default) if opts.frames is None else list(opts.paths)
     for p in paths:
-        groups.setdefault(rotated_base(p), []).append(p)
+        groups.setdefault(rotated_base(p) if opts.frames is None else "", []).append(p)
     accs: list[StatsAccumulator] = []
     sources: list[str] = []
     total = sum(file_size(p) for p in paths)
@@ -91,7 +92,10 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     # the config's location model and read timeouts describe lines; with no byte to read they
     # would only be built (half a second on 5000 servers) and dropped
     nothing = all_empty(paths)
-    locations = locations_from_config(cfg) if cfg is not None and not nothing else None
+    # the config's own stats plug-in (the default proxy's: its locations as the engine's
+    # neutral RouteModel, its read timeouts), reached through the registry
+    plugin: Any = resolve(proxies.of(None).hooks.stats) if cfg is not None else None
+    locations = plugin.locations_from_config(cfg) if cfg is not None and not nothing else None
     tz = opts.tz or local_zone_name()
     for group in groups.values():
         fmt, fmt_source = choose_format(opts.log_format, cfg, group)
@@ -100,7 +104,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         acc = StatsAccumulator(
             fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
         )
-        skipped = [p for p in group if outside_window(p, fmt, opts.since, opts.until)]
+        skipped = [p for p in group if opts.frames is None and outside_window(p, fmt, opts.since, opts.until)]
         if skipped and len(skipped) < len(group):
             group = [p for p in group if p not in skipped]
             skipped_notes.append(
@@ -112,14 +116,17 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
             if opts.progress is not None:
                 opts.progress(base + n, total)
 
-        read_files(
-            acc,
-            group,
-            engine=opts.engine,
-            chunk_bytes=opts.chunk_bytes,
-            workers=opts.workers,
-            progress=progress,
-        )
+        if opts.frames is not None:
+            read_frames(acc, group, opts.frames, progress)
+        else:
+            read_files(
+                acc,
+                group,
+                engine=opts.engine,
+                chunk_bytes=opts.chunk_bytes,
+                workers=opts.workers,
+                progress=progress,
+            )
         acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
         done += sum(file_size(p) for p in group)
         check_matched(acc, fmt, fmt_source, group[-1])
@@ -131,14 +138,15 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
         acc.absorb(other)
     fmt_source = "; ".join(sources)
     errors, error_paths = error_rows(opts.errors, opts.error_logs, opts.no_error_log, cfg, skipped_notes)
-    reads = read_timeouts(cfg if not nothing else None)
-    facts = upstream_facts(cfg, reads) if cfg is not None else {}
+    reads = plugin.read_timeouts(cfg if not nothing else None) if plugin is not None else []
+    facts = plugin.upstream_facts(cfg, reads) if plugin is not None else {}
     timeouts = {a: (secs, where) for a, (secs, where, _l) in facts.items()} if cfg is not None else None
     if timeouts is None and opts.timeouts is not None:
         timeouts = opts.timeouts
+    per_location = plugin.location_timeouts(reads) if plugin is not None else {}
     try:
         st = acc.finish(
-            errors=errors, timeouts=timeouts, locations=locations, location_timeouts=location_timeouts(reads),
+            errors=errors, timeouts=timeouts, locations=locations, location_timeouts=per_location,
             maker=opts.maker,
         )
     finally:
@@ -163,7 +171,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
 def compute_for_diagnose(
     access_logs: list[str],
     *,
-    config: NginxConfig | None = None,
+    config: LogConfig | None = None,
     log_format: str | None = None,
     error_logs: list[str] | None = None,
     since: datetime | None = None,

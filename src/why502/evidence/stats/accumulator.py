@@ -32,8 +32,8 @@ from why502.evidence.stats.plan import RowPlan, location_label
 from why502.evidence.stats.reduce import Partial, Reducer
 from why502.evidence.stats.timeline import MinuteCounts, detect_incidents, timeline_rows
 from why502.evidence.stats.times import minute_to_iso
+from why502.facts.routes import RouteModel
 from why502.parsers.log_format import ByteChunk, CompiledFormat
-from why502.proxies.nginx.config.locations import LocationModel
 
 MAX_5XX_ROWS = 2_000_000  # 5xx rows kept for the error-log join; beyond them only counted
 
@@ -49,7 +49,7 @@ class StatsAccumulator:
         *,
         since: datetime | None = None,
         until: datetime | None = None,
-        locations: LocationModel | None = None,
+        locations: RouteModel | None = None,
         tz: str | None = None,
         store: FrameStore | None = None,
     ) -> None:
@@ -236,7 +236,7 @@ class StatsAccumulator:
         *,
         errors: pl.DataFrame | ErrorParts | None = None,
         timeouts: Mapping[str, tuple[float, str]] | None = None,
-        locations: LocationModel | None = None,
+        locations: RouteModel | None = None,
         location_timeouts: Mapping[str, tuple[float, str]] | None = None,
         maker: str | None = None,
     ) -> AccessStats:
@@ -302,7 +302,7 @@ class StatsAccumulator:
         return st
 
     def _finish_5xx(
-        self, st: AccessStats, errors: pl.DataFrame | ErrorParts | None, locations: LocationModel | None,
+        self, st: AccessStats, errors: pl.DataFrame | ErrorParts | None, locations: RouteModel | None,
         maker: str | None = None,
     ) -> None:
         """The kept 5xx rows (``breakdown``) and who made the 5xx, per upstream and in all."""
@@ -360,7 +360,7 @@ def compute_stats(
     until: datetime | None = None,
     errors: pl.DataFrame | ErrorParts | None = None,
     timeouts: Mapping[str, tuple[float, str]] | None = None,
-    locations: LocationModel | None = None,
+    locations: RouteModel | None = None,
 ) -> AccessStats:
     """Aggregate ``batches`` (whole lines) in format ``fmt`` into an ``AccessStats``."""
     acc = StatsAccumulator(fmt, since=since, until=until, locations=locations)

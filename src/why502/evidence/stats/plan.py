@@ -16,8 +16,8 @@ import polars as pl
 
 from why502.evidence.stats.parser import ROW
 from why502.evidence.stats.times import minute_expr, time_expr
+from why502.facts.routes import RouteModel
 from why502.parsers.log_format import CompiledFormat
-from why502.proxies.nginx.config.locations import LocationModel
 
 # ``$upstream_*`` variables -> their short column names (in this order)
 UPSTREAM_COLUMNS = {
@@ -29,9 +29,9 @@ UPSTREAM_COLUMNS = {
 }
 
 
-def location_label(fmt: CompiledFormat, locations: LocationModel | None) -> pl.Expr | None:
-    """The location label of a row (``proxies.nginx.config.locations``), from the ``request`` and
-    ``host`` columns of ``RowPlan.typed``'s first step; None when the log has no request."""
+def location_label(fmt: CompiledFormat, locations: RouteModel | None) -> pl.Expr | None:
+    """The route label of a row (``facts.routes.RouteModel``: nginx's locations), from the
+    ``request`` and ``host`` columns of ``RowPlan.typed``'s first step; None when the log has no request."""
     if locations is None:
         return None
     target = "request" if fmt.has("request") else "request_uri" if fmt.has("request_uri") else "uri"
@@ -49,7 +49,7 @@ class RowPlan:
     fmt: CompiledFormat
     since: datetime | None = None
     until: datetime | None = None
-    locations: LocationModel | None = None
+    locations: RouteModel | None = None
     tz: str | None = None  # IANA zone for ``$msec`` times (the machine's), None = UTC
     kind: str | None = field(init=False)  # the time field
     # per (upstream, location) timings need the location of every proxied request: only when

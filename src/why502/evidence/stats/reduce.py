@@ -203,6 +203,25 @@ class Reducer:
             self._aggregate(self.plan.typed(good.lazy()).collect(), part)
         return part
 
+    def partial_fields(self, fields: pl.DataFrame, path: str) -> Partial:
+        """Aggregates of a batch of rows another proxy's stats plug-in read from its own log
+        (``Hooks.stats``: HAProxy's httplog, Apache's ``LogFormat``) straight into this format's
+        variables, with nginx's meanings: ``_row`` (line number - 1 in ``path``), the variables it
+        knows (those it does not are ``-``, as nginx writes an empty one) and ``_text`` (the line,
+        for the samples of a row whose values fail the shape checks).  The values get the checks
+        of the whole-line path (``LineParser.regex_ok``), so a row counts or is unparsed as
+        before, when such lines were rewritten as nginx text and parsed again; no text is made
+        and none parsed twice (issue 23 item 3)."""
+        have = set(fields.columns)
+        values = [pl.col(f) if f in have else pl.lit("-", dtype=pl.String).alias(f) for f in self.fields]
+        ok = self.parser.regex_ok(pl.col)
+        batch = fields.lazy().select(
+            pl.col("_row").cast(pl.UInt32), *values,
+            ok.alias("_ok"), pl.when(~ok).then(pl.col("_text")).alias("_text")).collect()
+        part = self.partial_rematched(batch, path)
+        part.rows = part.newlines = batch.height
+        return part
+
     @property
     def fields(self) -> list[str]:
         return list(self.parser.fields)

@@ -99,9 +99,32 @@ def engine_format(fmt: ApacheFormat) -> str:
     return "why502" if fmt.relay else NGINX_FORMAT
 
 
-def to_nginx_line(line: str, fmt: ApacheFormat, upstream: str = "-") -> str | None:
-    """The line in ``engine_format(fmt)``, or None when it does not match ``fmt``.  ``upstream``
-    is the backend a proxied request went to, when the config has only one."""
+#: the engine's ``NGINX_FORMAT`` filled with :func:`to_fields`, and the ``why502`` format's
+#: upstream fields after it (``fmt.relay``): the line ``to_nginx_line`` writes for diagnose
+NGINX_LINE = ('{remote_addr} - - [{time_local}] "{request}" {status} {body_bytes_sent} '
+              '"{http_referer}" "{http_user_agent}" "{host}" rt={request_time}')
+UPSTREAM_LINE = (' ua="{upstream_addr}" us="{upstream_status}" uct="{upstream_connect_time}" '
+                 'uht="{upstream_header_time}" urt="{upstream_response_time}"')
+
+
+#: the engine's variables :func:`to_values` gives, in order (``UPSTREAM_FIELDS`` after them for a
+#: format with ``%{proxy-status}n``)
+FIELDS = ("remote_addr", "time_local", "request", "status", "body_bytes_sent", "http_referer",
+          "http_user_agent", "host", "request_time")
+UPSTREAM_FIELDS = ("upstream_addr", "upstream_status", "upstream_connect_time", "upstream_header_time",
+                   "upstream_response_time")
+
+
+def field_names(fmt: ApacheFormat) -> tuple[str, ...]:
+    """The engine's variables :func:`to_values` gives for ``fmt``."""
+    return FIELDS + UPSTREAM_FIELDS if fmt.relay else FIELDS
+
+
+def to_values(line: str, fmt: ApacheFormat, upstream: str = "-") -> tuple[str, ...] | None:
+    """The line's facts under the statistics engine's names (:func:`field_names`: nginx's
+    variables of ``engine_format(fmt)``, with nginx's meanings), or None when it does not match
+    ``fmt``.  ``upstream`` is the backend a proxied request went to, when the config has only
+    one.  A tuple, not a dict: ``stats`` calls it on every line."""
     m = fmt.regex.match(line.rstrip("\n"))
     if not m:
         return None
@@ -112,18 +135,32 @@ def to_nginx_line(line: str, fmt: ApacheFormat, upstream: str = "-") -> str | No
         secs = int(g["ms"]) / 1e3
     else:
         secs = float(g.get("s") or 0)
-    time = (g.get("time") or "[-]").strip("[]")
     nbytes = g.get("bytes") or "0"
     status = g.get("status") or "000"
-    line = (f'{g.get("client") or "-"} - - [{time}] "{g.get("request") or "-"}" '
-            f'{status} {nbytes if nbytes != "-" else 0} '
-            f'"{g.get("referer") or "-"}" "{g.get("agent") or "-"}" "{g.get("host") or "-"}" '
-            f"rt={secs:.3f}")
+    taken = f"{secs:.3f}"
+    out = (g.get("client") or "-", (g.get("time") or "[-]").strip("[]"), g.get("request") or "-",
+           status, nbytes if nbytes != "-" else "0", g.get("referer") or "-", g.get("agent") or "-",
+           g.get("host") or "-", taken)
     if not fmt.relay:
-        return line
+        return out
     backend = g.get("relayed") or "-"
     if backend == status:  # the backend's status line, passed on: relayed
-        return line + f' ua="{upstream}" us="{status}" uct="-" uht="{secs:.3f}" urt="{secs:.3f}"'
+        return (*out, upstream, status, "-", taken, taken)
     if status.startswith("5"):  # Apache's own 5xx: no (or another) status line from the backend
-        return line + f' ua="{upstream}" us="{status}" uct="-" uht="-" urt="{secs:.3f}"'
-    return line + ' ua="-" us="-" uct="-" uht="-" urt="-"'  # not proxied, or not a 5xx
+        return (*out, upstream, status, "-", "-", taken)
+    return (*out, "-", "-", "-", "-", "-")  # not proxied, or not a 5xx
+
+
+def to_fields(line: str, fmt: ApacheFormat, upstream: str = "-") -> dict[str, str] | None:
+    """:func:`to_values` by name."""
+    values = to_values(line, fmt, upstream)
+    return None if values is None else dict(zip(field_names(fmt), values))
+
+
+def to_nginx_line(line: str, fmt: ApacheFormat, upstream: str = "-") -> str | None:
+    """The line in ``engine_format(fmt)`` (:func:`to_fields`), or None when it does not match
+    ``fmt``."""
+    fields = to_fields(line, fmt, upstream)
+    if fields is None:
+        return None
+    return NGINX_LINE.format(**fields) + (UPSTREAM_LINE.format(**fields) if fmt.relay else "")

@@ -37,12 +37,13 @@ class Apache(BaseProxy):
                   lint_input="why502.proxies.apache.lint:LINT",
                   fix_service="why502.proxies.apache.fix:Apache",
                   lab_runtime="why502.proxies.apache.lab:start_apache",
-                  access_log="why502.app.stats.haproxy:apache_for_diagnose",
+                  access_log="why502.proxies.apache.stats:apache_for_diagnose",
                   master_args="why502.proxies.apache.process:master_args",
                   mitigate="why502.proxies.apache.mitigate:STOPGAPS",
                   diagnose_view="why502.proxies.apache.diagnose:read_apache",
                   source="why502.proxies.apache.source", facts="why502.proxies.apache.facts",
-                  watch_access="why502.app.stats.haproxy:apache_for_watch",
+                  watch_access="why502.proxies.apache.stats:apache_for_watch",
+                  stats="why502.proxies.apache.stats",
                   edits="why502.proxies.apache.edit")
 
     def detect(self, raw: str, masked: str) -> int:

@@ -45,9 +45,17 @@ def _secs(ms: int) -> str:
     return f"{max(ms, 0) / 1000:.3f}"
 
 
-def to_nginx_line(line: str, addresses: Mapping[str, str] | None = None,
-                  zone: str | None = None) -> str | None:
-    """The line in the ``why502`` nginx format, or None when it is no httplog request line.
+#: the engine's ``why502`` format (``parsers.log_format.WHY502``) filled with :func:`to_fields`:
+#: the line ``to_nginx_line`` writes for diagnose's scratch file
+NGINX_LINE = ('{remote_addr} - - [{time_local}] "{request}" {status} {body_bytes_sent} "-" "-" "-" '
+              'rt={request_time} ua="{upstream_addr}" us="{upstream_status}" '
+              'uct="{upstream_connect_time}" uht="{upstream_header_time}" urt="{upstream_response_time}"')
+
+
+def to_fields(line: str, addresses: Mapping[str, str] | None = None,
+              zone: str | None = None) -> dict[str, str] | None:
+    """The line's facts under the statistics engine's names (nginx's variables, with nginx's
+    meanings), or None when it is no httplog request line.
 
     ``addresses`` maps ``backend/server`` to ``host:port`` (``proxies.haproxy.facts`` aliases);
     ``zone`` is the ``+hhmm`` offset HAProxy's local time is in (default: this machine's).
@@ -63,15 +71,23 @@ def to_nginx_line(line: str, addresses: Mapping[str, str] | None = None,
     connected = tc >= 0
     # the server's headers reached the client (module docstring): the status is the server's
     relayed = connected and t_r >= 0 and m.group("ts")[1] not in _OWN_PHASES
-    uct = _secs(tc) if connected else "-"
-    uht = _secs(tc + t_r) if relayed else "-"
-    urt = _secs(ta - max(tr, 0) - max(tw, 0)) if connected else "-"
     if zone is None:
         zone = datetime.now().astimezone().strftime("%z")
-    request = (m.group("request") or "-").replace('"', "%22")
-    return (f'{m.group("client")} - - [{m.group("time")} {zone}] "{request}" {status} '
-            f'{m.group("bytes")} "-" "-" "-" rt={_secs(ta)} ua="{addr}" us="{status}" '
-            f'uct="{uct}" uht="{uht}" urt="{urt}"')
+    return {"remote_addr": m.group("client"), "time_local": f"{m.group('time')} {zone}",
+            "request": (m.group("request") or "-").replace('"', "%22"), "status": status,
+            "body_bytes_sent": m.group("bytes"), "request_time": _secs(ta),
+            "upstream_addr": addr, "upstream_status": status,
+            "upstream_connect_time": _secs(tc) if connected else "-",
+            "upstream_header_time": _secs(tc + t_r) if relayed else "-",
+            "upstream_response_time": _secs(ta - max(tr, 0) - max(tw, 0)) if connected else "-"}
+
+
+def to_nginx_line(line: str, addresses: Mapping[str, str] | None = None,
+                  zone: str | None = None) -> str | None:
+    """The line in the ``why502`` nginx format (:data:`NGINX_LINE`), or None when it is no
+    httplog request line (:func:`to_fields`)."""
+    fields = to_fields(line, addresses, zone)
+    return None if fields is None else NGINX_LINE.format(**fields)
 
 
 def looks_like_httplog(lines: list[str]) -> bool:

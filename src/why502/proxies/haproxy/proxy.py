@@ -42,14 +42,14 @@ class Haproxy(BaseProxy):
                   fix_service="why502.proxies.haproxy.fix:Haproxy",
                   lab_runtime="why502.proxies.haproxy.lab:start_haproxy",
                   mitigate="why502.proxies.haproxy.mitigate:STOPGAPS",
-                  access_log="why502.app.stats.haproxy:haproxy_for_diagnose",
-                  access_feed="why502.app.stats.haproxy:HttplogFeed",
+                  access_log="why502.proxies.haproxy.stats:haproxy_for_diagnose",
+                  access_feed="why502.proxies.haproxy.stats:HttplogFeed",
                   master_args="why502.proxies.haproxy.process:master_args",
                   diagnose_view="why502.proxies.haproxy.diagnose:read_haproxy",
                   source="why502.proxies.haproxy.source", facts="why502.proxies.haproxy.facts",
-                  watch_access="why502.app.stats.haproxy:haproxy_for_watch",
+                  watch_access="why502.proxies.haproxy.stats:haproxy_for_watch",
                   access_sniff="why502.proxies.haproxy.log:looks_like_httplog",
-                  edits="why502.proxies.haproxy.edit")
+                  edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and

@@ -45,7 +45,8 @@ class Nginx(BaseProxy):
                   edits="why502.proxies.nginx.config.edit",
                   diagnose_view="why502.proxies.nginx.diagnose:read_nginx",
                   facts="why502.proxies.nginx.facts",
-                  lint_config="why502.proxies.nginx.source:lint_config")
+                  lint_config="why502.proxies.nginx.source:lint_config",
+                  stats="why502.proxies.nginx.stats")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):

@@ -1,17 +1,20 @@
-"""Facts from the nginx config that the access log cannot tell: the read timeout each upstream
-address and each location works under, the locations passing to an address, and the config's
-servers and locations for the by-location breakdown.
+"""nginx's stats plug-in (``Hooks.stats``): facts from its config that the access log cannot
+tell -- the read timeout each upstream address and each location works under, the locations
+passing to an address, and the config's servers and locations for the by-location breakdown.
 
 Why: "p99 is 58 s" means little on its own; next to ``proxy_read_timeout 60s`` it says the
 backend is about to time out.  The timeout is the one nginx applies (``proxy_read_timeout`` and
 the fastcgi/uwsgi/scgi/grpc equivalents of the location that passes to the address, nginx
-default 60s, ``ngx_http_proxy_module``).
+default 60s, ``ngx_http_proxy_module``).  ``app.stats`` reaches this module through the
+registry (``proxies.base.resolve``), and the engine takes the locations as a proxy-neutral
+``facts.routes.RouteModel``, never as nginx's types (issue 23 item 2).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeAlias
 
+from why502.facts.routes import RouteModel
 from why502.proxies.nginx.config.locations import LocationModel
 
 if TYPE_CHECKING:
@@ -100,7 +103,7 @@ def location_timeouts(reads: list[ReadTimeout]) -> dict[str, tuple[float, str]]:
     return {label: (secs, where) for _t, label, secs, where in reads}
 
 
-def locations_from_config(cfg: NginxConfig) -> LocationModel:
+def locations_from_config(cfg: NginxConfig) -> RouteModel:
     """The config's servers and locations, for the by-location breakdown (nginx's own
     matching order, ``proxies.nginx.config.locations``)."""
     return LocationModel.from_config(cfg)

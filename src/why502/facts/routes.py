@@ -1,0 +1,36 @@
+"""What the statistics engine needs of a proxy's routes: the label of the route each logged
+request took, as a column expression, and the notes on what could not be matched exactly.
+
+Why a protocol here and not the config model: ``evidence.stats`` (the engine's row plan and
+accumulator) and ``app.watch`` group requests by route for every proxy, and must not import any
+proxy's folder (issue 23 item 2; ``pyproject.toml``'s forbidden contract).  nginx's
+``proxies.nginx.config.locations.LocationModel`` satisfies it (its ``location`` blocks in
+nginx's own matching order: ngx_http_core_module "location"); its stats plug-in
+(``proxies.nginx.stats``) builds one from the config.  A proxy whose access log names the route
+itself (HAProxy's backend) needs none.  I/O-free; polars is named for the type checker only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+class RouteModel(Protocol):
+    """A config's routes, as the statistics engine matches requests to them."""
+
+    def __bool__(self) -> bool:
+        """Is there any route besides the servers themselves (else there is nothing to match)?"""
+        ...
+
+    def label_expr(self, request: pl.Expr, host: pl.Expr, *, target: str = "request") -> pl.Expr:
+        """The route label (``"server route"``) of each row.  ``target`` says what ``request``
+        holds: the request line (``$request``), the raw target (``$request_uri``) or the
+        normalised URI (``$uri``)."""
+        ...
+
+    def notes(self) -> list[str]:
+        """What the matching could not do exactly (one sentence each), for the report's notes."""
+        ...

@@ -1,0 +1,190 @@
+"""Apache's stats plug-in (``Hooks.stats``, ``access_log``, ``watch_access``): its access log,
+in the ``LogFormat`` of the ``CustomLog`` that writes it (else ``combined``), as the statistics
+engine's columns.
+
+Each line is cut by the format's regex (``log.compile_log_format``) into nginx's variables with
+nginx's meanings (``log.to_fields``: ``%D``/``%T`` become ``$request_time``; with
+``%{proxy-status}n`` the upstream fields of the ``why502`` format); ``why502 stats`` reads the
+file once, in batches, and the engine aggregates those columns as they come
+(``app.stats.read.read_frames``): no rewritten copy and no second parse.  ``diagnose`` takes the
+access log as paths (``Hooks.access_log``), so for it the same fields are written as the
+engine's lines into a scratch file (``app.stats.rewrite``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from why502.errors import InputError
+from why502.proxies.apache import log as apache_log
+from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.apache.source import apache_config as _read_config
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from why502.app.stats.report import ProxiedInput
+
+
+def apache_config(path: str) -> ApacheConfig:
+    """The config, parsed once per run (``proxies.apache.source``: ``sources.once``)."""
+    return _read_config(path)
+
+
+def apache_format(config: str | None, paths: list[str], given: str | None) -> str:
+    """The ``LogFormat`` of ``paths``: ``given`` (a string or nickname), else the format of the
+    config's ``CustomLog`` writing that file, else ``combined``."""
+    if given:
+        return apache_log.NICKNAMES.get(given, given)
+    if config is None:
+        return apache_log.COMBINED
+    try:
+        cfg = apache_config(config)
+    except OSError as err:
+        raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
+    nick = {d.args[1]: d.args[0] for d in cfg.values("LogFormat") if len(d.args) >= 2}
+    names = {os.path.basename(p) for p in paths}
+    for d in cfg.values("CustomLog"):
+        if len(d.args) >= 2 and os.path.basename(cfg.resolve(d.args[0])) in names:
+            fmt = d.args[1]
+            return nick.get(fmt, apache_log.NICKNAMES.get(fmt, fmt))
+    return apache_log.COMBINED
+
+
+def _only_target(config: str | None) -> str:
+    """The one backend of an Apache config (its identity key), else ``-``: an access line does
+    not say which backend served it, so a relayed 5xx names one only when there is one."""
+    if config is None:
+        return "-"
+    try:
+        keys = {t.key for t in apache_config(config).targets()}
+    except OSError:
+        return "-"
+    return next(iter(keys)) if len(keys) == 1 else "-"
+
+
+def _format(config: str | None, paths: list[str], given: str | None) -> tuple[apache_log.ApacheFormat, str]:
+    """The compiled ``LogFormat`` and the backend a relayed 5xx names."""
+    fmt = apache_log.compile_log_format(apache_format(config, paths, given))
+    return fmt, (_only_target(config) if fmt.relay else "-")
+
+
+def log_fields(lines: pl.Series, fmt: apache_log.ApacheFormat, upstream: str,
+               first_row: int = 0) -> pl.DataFrame:
+    """The lines of a batch that match ``fmt`` as the engine's columns (the values of
+    ``log.to_values``, computed in polars' string kernels with the same regex), with ``_row``
+    (``first_row`` + the line's index in the batch) and ``_text`` (the line).  A line whose time
+    taken polars cannot turn into the same text as Python's ``f"{secs:.3f}"`` (a tie at half a
+    millisecond, a number that is not ASCII digits, beyond 10**12) gets ``log.to_values`` itself.
+    Per line in Python it cost ~6 us (the regex and the tuple), more than the rest of the run."""
+    import polars as pl
+
+    names = apache_log.field_names(fmt)
+    schema = {"_row": pl.Int64, **dict.fromkeys(names, pl.String), "_text": pl.String}
+    m = lines.rename("line").str.extract_groups(fmt.regex.pattern).struct.unnest()
+    m = m.with_columns(lines.rename("_text"),
+                       pl.int_range(first_row, first_row + lines.len(), dtype=pl.Int64).alias("_row"))
+    have = set(m.columns) - {"_text", "_row"}
+    # a format with no item the engine reads matches with no group: Python says which lines match
+    m = m.filter(pl.all_horizontal(pl.col(n).is_not_null() for n in sorted(have)) if have else pl.lit(True))
+
+    def group(name: str, default: str) -> pl.Expr:  # ``g.get(name) or default``
+        if name not in have:
+            return pl.lit(default)
+        return pl.when(pl.col(name) == "").then(pl.lit(default)).otherwise(pl.col(name))
+
+    def millis(col: str, per_ms: int) -> tuple[pl.Expr, pl.Expr]:
+        """The time taken as ``S.mmm`` from an integer count of 1/``per_ms`` ms, and whether
+        it is exact (else Python reads the line)."""
+        n = pl.col(col).cast(pl.Int64, strict=False)
+        ms = n // per_ms + (n % per_ms > per_ms // 2).cast(pl.Int64) if per_ms > 1 else n
+        text = pl.concat_str([(ms // 1000).cast(pl.String), pl.lit("."),
+                              (ms % 1000).cast(pl.String).str.zfill(3)])
+        ok = n.is_not_null() & (n < 10**12) & ((n % per_ms) != per_ms // 2 if per_ms > 1 else pl.lit(True))
+        return text, ok
+
+    if "us" in have:
+        taken, exact = millis("us", 1000)
+    elif "ms" in have:
+        taken, exact = millis("ms", 1)
+    elif "s" in have:
+        taken, exact = millis("s", 1)
+        taken = pl.concat_str([pl.col("s").cast(pl.Int64, strict=False).cast(pl.String), pl.lit(".000")])
+    else:
+        taken, exact = pl.lit("0.000"), pl.lit(bool(have))
+    status = group("status", "000")
+    nbytes = group("bytes", "0")
+    values = [group("client", "-"), group("time", "[-]").str.strip_chars("[]"), group("request", "-"),
+              status, pl.when(nbytes == "-").then(pl.lit("0")).otherwise(nbytes), group("referer", "-"),
+              group("agent", "-"), group("host", "-"), taken]
+    if fmt.relay:
+        none = pl.lit("-")
+        relayed = group("relayed", "-") == status
+        own = ~relayed & status.str.starts_with("5")
+        proxied = relayed | own
+        values += [pl.when(proxied).then(pl.lit(upstream)).otherwise(none),
+                   pl.when(proxied).then(status).otherwise(none), none,
+                   pl.when(relayed).then(taken).otherwise(none),
+                   pl.when(proxied).then(taken).otherwise(none)]
+    out = m.select("_row", *(v.alias(n) for n, v in zip(names, values)), "_text", exact.alias("_exact"))
+    if out["_exact"].all():
+        return out.drop("_exact")
+    odd = out.filter(~pl.col("_exact")).select("_row", "_text")
+    rows = [(row, *got, text) for row, text in odd.iter_rows()
+            if (got := apache_log.to_values(text, fmt, upstream)) is not None]
+    columns = list(zip(*rows)) or [() for _ in schema]  # by column: polars builds them faster
+    redone = pl.DataFrame(dict(zip(schema, columns)), schema=schema)
+    return pl.concat([out.filter(pl.col("_exact")).drop("_exact"), redone]).sort("_row")
+
+
+def proxied_input(files: list[str], config: str | None, log_format: str | None) -> ProxiedInput:
+    """What ``app.stats.report.proxied_report`` needs to read Apache's access log: its reader,
+    the engine's format it fills (``log.engine_format``) and what the format is called."""
+    from why502.app.stats.report import ProxiedInput
+
+    fmt, upstream = _format(config, files, log_format)
+    return ProxiedInput(frames=lambda lines, first_row: log_fields(lines, fmt, upstream, first_row),
+                        log_format=apache_log.engine_format(fmt), source=f"Apache LogFormat {fmt.format}")
+
+
+@contextmanager
+def apache_for_diagnose(access_logs: list[str], error_logs: list[str],
+                        config: str | None) -> Iterator[tuple[list[str], str]]:
+    """``Hooks.access_log`` of Apache: its access log through the ``LogFormat`` of the
+    ``CustomLog`` that writes it (else ``combined``), as the engine's rows (``NGINX_FORMAT``:
+    no upstream fields, so who made a 5xx is judged from the error log and the live probe;
+    ``why502`` when the format has ``%{proxy-status}n``, which says it offline:
+    ``proxies.apache.log``)."""
+    import polars as pl
+
+    from why502.app.stats.rewrite import rewritten
+
+    if not access_logs:
+        yield [], apache_log.NGINX_FORMAT
+        return
+    fmt, upstream = _format(config, list(access_logs), None)
+
+    def convert(lines: pl.Series) -> pl.Series:
+        return pl.Series("row", [row for line in lines.to_list()
+                                 if (row := apache_log.to_nginx_line(line, fmt, upstream)) is not None],
+                         dtype=pl.String)
+
+    with rewritten(list(access_logs), convert) as out:
+        yield out, apache_log.engine_format(fmt)
+
+
+def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:
+    """``Hooks.watch_access`` of Apache: each line of its access log at ``path`` rewritten as
+    ``apache_for_diagnose`` has diagnose read it (the ``LogFormat`` of the ``CustomLog`` that
+    writes it, else ``combined``), and the nginx format of the rewritten lines: ``watch``
+    counts Apache's requests with the same reader as diagnose (without it every line failed
+    nginx's format and no incident ever opened on Apache's access log)."""
+    from why502.parsers.log_format import PREDEFINED
+
+    fmt, upstream = _format(config, [path], None)
+    engine = apache_log.engine_format(fmt)
+    nginx_format = PREDEFINED[engine][0] if engine in PREDEFINED else engine
+    return (lambda line: apache_log.to_nginx_line(line, fmt, upstream)), nginx_format

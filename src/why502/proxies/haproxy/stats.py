@@ -1,0 +1,314 @@
+"""HAProxy's stats plug-in (``Hooks.stats``, ``access_log``, ``access_feed``, ``watch_access``):
+its one log's httplog lines as the statistics engine's columns.
+
+HAProxy writes one log (configuration.txt 8.2.3): the httplog line *is* the request's record and
+its errors are termination states on it.  ``why502 stats`` reads it once, in batches, each batch
+cut by the ``HTTPLOG`` regex in polars' string kernels into nginx's variables with nginx's
+meanings (:func:`httplog_fields`, the facts of ``log.to_fields``), aggregated by the engine as
+they come (``app.stats.read.read_frames``): no rewritten copy and no second parse.  Server names
+become the addresses of the config's ``server`` lines, so per-upstream rows name the same peers
+as diagnose, each next to its backend's ``timeout server``; the runtime API's ``show servers
+state`` adds each server's state now when the config has a ``stats socket`` that answers.
+
+``diagnose`` still takes the access log as paths (``Hooks.access_log``), so for it the same
+columns are written as the engine's ``why502`` lines into a scratch file
+(``app.stats.rewrite``; :class:`HttplogFeed` while its error-log pass reads the file).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import islice
+from typing import TYPE_CHECKING, Protocol
+
+from why502.errors import InputError
+from why502.proxies.haproxy import log as haproxy_log
+from why502.proxies.haproxy.config import HaproxyConfig, time_ms
+from why502.proxies.haproxy.facts import haproxy_facts
+from why502.proxies.haproxy.source import haproxy_config as _read_config
+from why502.proxies.haproxy.source import servers_state
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from why502.app.stats.report import ProxiedInput
+    from why502.findings.results import StatsReport
+
+
+def haproxy_config(path: str) -> HaproxyConfig:
+    """The config, parsed once per run (``proxies.haproxy.source``: ``sources.once``)."""
+    return _read_config(path)
+
+
+def haproxy_timeouts(config: str | None) -> tuple[dict[str, tuple[float, str]], list[str]]:
+    """Each server's ``timeout server`` (its backend's, else the ``defaults``': seconds and
+    file:line) by the address the rows name, and one note per backend: the column next to the
+    per-backend percentiles.  Unset is infinite (configuration.txt 4.2): no column value, and
+    the note says so."""
+    if config is None:
+        return {}, []
+    try:
+        cfg = haproxy_config(config)
+    except OSError as err:
+        raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
+    addresses = server_addresses(config)
+    out: dict[str, tuple[float, str]] = {}
+    notes: list[str] = []
+    for sec in cfg.backends:
+        eff = sec.effective("timeout server")
+        ms = time_ms(eff.value)
+        where = f"{eff.file}:{eff.line}" if eff.file else "HAProxy's default"
+        if ms is None or ms <= 0:
+            notes.append(f"timeout server of {sec.kind} {sec.name}: unset (infinite)")
+            continue
+        notes.append(f"timeout server of {sec.kind} {sec.name}: {eff.value} ({where})")
+        for srv in sec.servers:
+            addr = addresses.get(f"{sec.name}/{srv.name}")
+            if addr:
+                out[addr] = (ms / 1000, where)
+    return out, notes
+
+
+def backends_of(config: str | None) -> dict[str, list[str]]:
+    """Server address -> the backends it serves (the per-server rows' "location")."""
+    out: dict[str, list[str]] = {}
+    for name, addr in server_addresses(config).items():
+        backend = name.split("/", 1)[0]
+        if backend not in out.setdefault(addr, []):
+            out[addr].append(backend)
+    return out
+
+
+def runtime_servers(config: str | None) -> tuple[list[dict[str, str]], list[str]]:
+    """``show servers state`` from the config's stats socket, when it has one that answers:
+    each server's state now, beside what the log says happened."""
+    if config is None:
+        return [], []
+    try:
+        cfg = haproxy_config(config)
+    except OSError:
+        return [], []
+    if not cfg.stats_sockets:
+        return [], []
+    rows, notes = servers_state(cfg)
+    return [{"server": r.name, "address": r.address or "", "state": r.status,
+             "check": r.check_status or ""} for r in rows], notes
+
+
+def server_addresses(config: str | None) -> dict[str, str]:
+    """``backend/server`` -> ``host:port`` from a ``haproxy.cfg`` (empty without one)."""
+    if config is None:
+        return {}
+    try:
+        _t, _g, _f, aliases = haproxy_facts(haproxy_config(config))
+    except OSError as err:
+        raise InputError(f"cannot read {config} (--config): {err.strerror or err}") from None
+    return {name: key for name, key in aliases.items() if "/" in name and "<NOSRV>" not in name}
+
+
+def _zone() -> str:
+    # this machine's offset, once: asking for it on every line took ~40% of the rewrite
+    return datetime.now().astimezone().strftime("%z")
+
+
+def _secs(ms: pl.Expr) -> pl.Expr:
+    """``proxies.haproxy.log._secs`` over a column: ``max(ms, 0) / 1000`` to 3 decimals, by
+    integer arithmetic (the same text as ``f"{ms / 1000:.3f}"`` for any timer below 2**53)."""
+    import polars as pl
+
+    ms = ms.clip(lower_bound=0)
+    return pl.concat_str([(ms // 1000).cast(pl.String), pl.lit("."),
+                          (ms % 1000).cast(pl.String).str.zfill(3)])
+
+
+#: the engine's variables :func:`httplog_fields` fills (``log.to_fields``' keys, in order)
+FIELDS = ("remote_addr", "time_local", "request", "status", "body_bytes_sent", "request_time",
+          "upstream_addr", "upstream_status", "upstream_connect_time", "upstream_header_time",
+          "upstream_response_time")
+
+
+def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
+                   first_row: int = 0) -> pl.DataFrame:
+    """The httplog request lines of a batch as the engine's columns (:data:`FIELDS`, with
+    ``log.to_fields``' values: the same regex, ``HTTPLOG``, in polars' string kernels), plus
+    ``_row`` (``first_row`` + the line's index in the batch) and ``_text`` (the line); lines that
+    are no httplog request line are left out.  Per line in Python it cost ~25 us, most of it
+    the regex."""
+    import polars as pl
+
+    m = lines.rename("line").str.extract_groups(haproxy_log.HTTPLOG.pattern).struct.unnest()
+    m = m.with_columns(lines.rename("_text"),
+                       pl.int_range(first_row, first_row + lines.len(), dtype=pl.Int64).alias("_row"),
+                       ).filter(pl.col("client").is_not_null())
+    tr, tw, tc, t_r, ta = (pl.col(k).cast(pl.Int64, strict=False) for k in ("TR", "Tw", "Tc", "Tr", "Ta"))
+    connected = tc >= 0
+    server_side = ta - tr.clip(lower_bound=0) - tw.clip(lower_bound=0)  # Tc onwards
+    relayed = connected & (t_r >= 0) & ~pl.col("ts").str.slice(1, 1).is_in(list("RQCHT"))
+    name = pl.concat_str([pl.col("backend"), pl.lit("/"), pl.col("server")])
+    if addresses:
+        name = name.replace(dict(addresses))
+    addr = pl.when(pl.col("server") == "<NOSRV>").then(pl.col("backend")).otherwise(name)
+    request = pl.col("request")
+    request = (pl.when(request.is_null() | (request == "")).then(pl.lit("-"))
+               .otherwise(request.str.replace_all('"', "%22", literal=True)))
+    status = pl.col("status")
+    none = pl.lit("-")
+    values = (pl.col("client"), pl.concat_str([pl.col("time"), pl.lit(f" {zone}")]), request, status,
+              pl.col("bytes"), _secs(ta), addr, status,
+              pl.when(connected).then(_secs(tc)).otherwise(none),
+              pl.when(relayed).then(_secs(tc + t_r)).otherwise(none),
+              pl.when(connected).then(_secs(server_side)).otherwise(none))
+    # a timer polars cannot read as an integer (Python's int() reads any Unicode digit): the
+    # line gets Python's reading (log.to_fields)
+    fast = pl.all_horizontal(t.is_not_null() for t in (tr, tw, tc, t_r, ta))
+    out = m.select("_row", *(v.alias(f) for f, v in zip(FIELDS, values)), "_text", fast.alias("_fast"))
+    if out["_fast"].all():
+        return out.drop("_fast")
+    odd = out.filter(~pl.col("_fast")).select("_row", "_text")
+    slow = [(row, fields, text) for row, text in odd.iter_rows()
+            if (fields := haproxy_log.to_fields(text, addresses, zone)) is not None]
+    redone = pl.DataFrame({"_row": [r for r, _f, _t in slow],
+                           **{f: [d[f] for _r, d, _t in slow] for f in FIELDS},
+                           "_text": [t for _r, _f, t in slow]},
+                          schema={"_row": pl.Int64, **dict.fromkeys(FIELDS, pl.String), "_text": pl.String})
+    return pl.concat([out.filter(pl.col("_fast")).drop("_fast"), redone]).sort("_row")
+
+
+def httplog_as_nginx(lines: pl.Series, addresses: Mapping[str, str], zone: str) -> pl.Series:
+    """The httplog request lines of a batch as the engine's ``why502`` lines
+    (``log.NGINX_LINE`` over :func:`httplog_fields`): diagnose's scratch copy."""
+    import polars as pl
+
+    # NGINX_LINE cut at its {name} slots: literal, field, literal, ..., literal
+    parts = re.split(r"\{(\w+)\}", haproxy_log.NGINX_LINE)
+    line = pl.concat_str([pl.col(p) if i % 2 else pl.lit(p) for i, p in enumerate(parts)])
+    return httplog_fields(lines, addresses, zone).select(line.alias("row"))["row"]
+
+
+def access_frames(config: str | None) -> Callable[[pl.Series, int], pl.DataFrame]:
+    """The reader ``app.stats.read.read_frames`` calls on each batch of the log's lines."""
+    addresses, zone = server_addresses(config), _zone()
+    return lambda lines, first_row: httplog_fields(lines, addresses, zone, first_row)
+
+
+def proxied_input(files: list[str], config: str | None, log_format: str | None) -> ProxiedInput:
+    """What ``app.stats.report.proxied_report`` needs to read HAProxy's log: its reader, the
+    engine's format it fills (``why502``), each server's ``timeout server``, and the backends
+    and runtime state added to the report after."""
+    from why502.app.stats.report import ProxiedInput
+
+    timeouts, notes = haproxy_timeouts(config)
+
+    def finish(report: StatsReport) -> None:  # its backends, and the runtime API's view
+        backends = backends_of(config)
+        for u in report.upstreams:
+            if not u.get("locations"):
+                u["locations"] = backends.get(str(u.get("address")), [])
+        servers, why = runtime_servers(config)
+        if servers:
+            report.servers_now = servers
+        report.notes = [*report.notes, *why]
+
+    return ProxiedInput(frames=access_frames(config), log_format="why502",
+                        source="HAProxy httplog (configuration.txt 8.2.3)", timeouts=timeouts,
+                        notes=notes, finish=finish)
+
+
+class _Batch(Protocol):  # sources.logfiles.LineBatch, as diagnose's error-log pass hands it
+    path: str
+    first_line: int
+    text: str
+    count: int
+
+
+class HttplogFeed:
+    """HAProxy's one log turned into the engine's rows *while* diagnose reads it as the error log.
+
+    HAProxy writes one log (configuration.txt 8.2.3), and ``diagnose`` reads it as both its
+    error log and its access log.  Reading it twice cost 2.7x on big logs (issue 28), and each
+    input is read once per run (issue 23 item 3): the error log's classifying pass
+    (``app.diagnose.logs.classify_into``) hands each batch it read here (``feed``), and the
+    httplog lines of a file whose first 200 lines hold some (``_has_httplog``'s rule; every
+    file with ``head=False``) are written as the engine's lines into a scratch file, which
+    ``rows`` gives the stats engine as its access log (``Hooks.access_log`` takes paths)."""
+
+    HEAD = 200
+
+    def __init__(self, config: str | None, head: bool = True) -> None:
+        from why502.app.stats.rewrite import ScratchRows
+
+        self.addresses = server_addresses(config)
+        self.zone = _zone()
+        self.head = head
+        self._out = ScratchRows()
+        self.out = self._out.path
+        self._take: dict[str, bool] = {}
+        self.paths: list[str] = []
+
+    def feed(self, batch: _Batch) -> None:
+        import polars as pl
+
+        if (self.head and batch.path == "-") or not batch.count:
+            return
+        lines = pl.Series("line", [batch.text]).str.split("\n").explode()
+        take = self._take.get(batch.path)
+        if take is None:
+            head = lines.head(self.HEAD) if batch.first_line == 1 else lines.head(0)
+            take = self._take[batch.path] = (
+                not self.head or bool(head.str.contains(haproxy_log.HTTPLOG.pattern).any()))
+            if take:
+                self.paths.append(batch.path)
+        if take:
+            self._out.write(httplog_as_nginx(lines, self.addresses, self.zone))
+
+    @contextmanager
+    def rows(self) -> Iterator[tuple[list[str], str]]:
+        """What ``haproxy_for_diagnose`` yields, from the lines fed."""
+        self._out.done()
+        yield ([self.out] if self.paths else []), "why502"
+
+    def close(self) -> None:
+        self._out.remove()
+
+
+@contextmanager
+def haproxy_for_diagnose(access_logs: list[str], error_logs: list[str],
+                         config: str | None) -> Iterator[tuple[list[str], str]]:
+    """``Hooks.access_log`` of HAProxy: its httplog lines as the engine's ``why502`` rows.
+
+    HAProxy writes one log (configuration.txt 8.2.3: the httplog line *is* the request's
+    record; its errors are termination states on it), so without an ``--access-log`` the
+    error logs that hold httplog lines are the access log too."""
+    paths = list(access_logs) or [p for p in error_logs if _has_httplog(p)]
+    if not paths:
+        yield [], "why502"
+        return
+    from why502.app.stats.rewrite import rewritten
+
+    addresses, zone = server_addresses(config), _zone()
+    with rewritten(paths, lambda lines: httplog_as_nginx(lines, addresses, zone)) as out:
+        yield out, "why502"
+
+
+def _has_httplog(path: str) -> bool:
+    """Do the first lines of ``path`` look like httplog lines (``proxies.haproxy.log``)?"""
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            head = list(islice(fh, 200))
+    except OSError:
+        return False
+    return any(haproxy_log.HTTPLOG.search(line) for line in head)
+
+
+def haproxy_for_watch(config: str | None, path: str) -> tuple[None, haproxy_log.HttplogCounter]:
+    """``Hooks.watch_access`` of HAProxy: its httplog lines counted as the ``why502`` rows
+    diagnose reads (``proxies.haproxy.log.HttplogCounter``, the meanings of ``to_fields``),
+    so ``watch`` counts the 5xx HAProxy relayed as well as the ones it made (before, only its
+    failure lines counted: a backend's own 502s never opened an incident).  No line rewritten
+    (None): the counter reads HAProxy's lines a block at a time, without polars."""
+    return None, haproxy_log.HttplogCounter(server_addresses(config))

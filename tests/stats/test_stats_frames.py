@@ -1,0 +1,94 @@
+"""``why502 stats`` on HAProxy's and Apache's logs: each read once, straight into the engine's
+columns by the proxy's stats plug-in (``Hooks.stats``, ``app.stats.read.read_frames``), with no
+rewritten copy in a temporary file (issue 23 item 3; before: ``app.stats.rewrite`` wrote every
+line again as nginx text into a scratch file that the engine then parsed a second time).
+
+The opens are counted with an audit hook (``open`` for reading, as ``tests/project/
+test_read_once.py`` counts them; ``tempfile.mkstemp`` and ``open`` for writing for a scratch
+file), on the repository's recordings of real HAProxy and Apache runs, through the CLI's entry
+point as a user would run it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.paths import FIXTURES_DIR
+from why502.cli.main import main
+
+HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"
+APA = FIXTURES_DIR / "recorded" / "apache-too-slow"
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+# An audit hook cannot be removed: it records only while a block below is armed.
+_ARMED: list[dict[str, list[str]]] = []
+
+
+def _record(event: str, args: tuple[Any, ...]) -> None:
+    if not _ARMED:
+        return
+    seen = _ARMED[-1]
+    if event == "tempfile.mkstemp":
+        seen["scratch"].append(str(args[0]))
+    elif event == "open" and args:
+        mode, flags = args[1], args[2] if len(args) > 2 else 0
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            mode is None and isinstance(flags, int) and flags & _WRITES)
+        seen["write" if writing else "read"].append(str(args[0]))
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, list[str]]]:
+    if not getattr(recording, "hooked", False):
+        sys.addaudithook(_record)
+        recording.hooked = True  # type: ignore[attr-defined]
+    seen: dict[str, list[str]] = {"read": [], "write": [], "scratch": []}
+    _ARMED.append(seen)
+    try:
+        yield seen
+    finally:
+        _ARMED.remove(seen)
+
+
+def _stats(*argv: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    with recording() as seen, contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main(["stats", *argv, "--format", "json"])
+    assert code in (0, 1), (argv, code)
+    return json.loads(out.getvalue()), seen
+
+
+@pytest.mark.parametrize(("cfg", "log"), [
+    (HAP / "sc-refused.cfg", HAP / "sc-refused.log"),
+    (APA / "apache2.conf", APA / "apache-access.log"),
+])
+def test_another_proxys_log_is_read_once_and_copied_nowhere(cfg: Any, log: Any) -> None:
+    data, seen = _stats("--config", str(cfg), str(log))
+    assert data["requests"] > 0 and data["by_status"], data
+    assert seen["read"].count(str(log)) == 1, seen["read"]
+    assert seen["scratch"] == [], f"a temporary file was made: {seen['scratch']}"
+    assert seen["write"] == [], f"a file was written: {seen['write']}"
+
+
+def test_a_5xx_row_names_its_line_in_the_users_file() -> None:
+    """The rows of the 5xx name the line of HAProxy's own file (its startup and "server DOWN"
+    lines count): before, the line numbers were those of the rewritten copy, which held only
+    the request lines."""
+    log = HAP / "server-down-nosrv.log"
+    data, _seen = _stats("--config", str(HAP / "server-down-nosrv.cfg"), str(log))
+    lines = log.read_text(encoding="utf-8").splitlines()
+    rows = data["requests_5xx"]
+    assert rows, data
+    for row in rows:
+        assert row["file"] == str(log)
+        text = lines[row["line"] - 1]
+        assert f" {row['status']} " in text and "[" in text, (row, text)
+    # the file holds lines that are no request before the first 5xx: numbering them matters
+    assert rows[0]["line"] > 1 + sum(1 for ln in lines[:rows[0]["line"] - 1] if '"GET ' in ln)
