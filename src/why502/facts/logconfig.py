@@ -54,3 +54,19 @@ class LogConfig(Protocol):
 
     @property
     def log_formats(self) -> Mapping[str, NamedFormat]: ...
+
+
+class NamedServer(Protocol):
+    """A ``server`` block's names (``server_name``): ``watch`` tells its access lines' hosts by them."""
+
+    @property
+    def server_names(self) -> Sequence[str]: ...
+
+
+class FollowedConfig(LogConfig, Protocol):
+    """The default proxy's parsed config as ``watch`` holds it: its logs and formats
+    (:class:`LogConfig`) and its servers' names.  nginx's ``NginxConfig`` satisfies it as it is,
+    so ``app.watch`` imports no proxy's folder (pyproject.toml, "the registry only")."""
+
+    @property
+    def servers(self) -> Sequence[NamedServer]: ...

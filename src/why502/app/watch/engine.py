@@ -36,13 +36,13 @@ from why502.app.watch.incidents import Incident, Rules, Window, triggers
 from why502.app.watch.metrics import Metrics, upstream_label
 from why502.app.watch.window import WINDOW_BYTES, LogWindow
 from why502.errors import InputError, UsageError, Why502Error
+from why502.facts.logconfig import FollowedConfig
 from why502.findings.model import Diagnostic, Report
 from why502.findings.redact import redact
 from why502.parsers.errorlog import classify_line
 from why502.proxies import DEFAULT, Capability, choose, get, source_of
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
-from why502.proxies.nginx.config import NginxConfig
 from why502.sources.follow import FileFollower
 from why502.sources.proxyprocs import own_nginx_config
 from why502.sources.stream import StreamFollower
@@ -243,7 +243,7 @@ class Watch:
         self.serial = 0
         self.stopping = False
         self.followed: list[_Followed] = []
-        self.cfg: NginxConfig | None = None
+        self.cfg: FollowedConfig | None = None
         self.proxy = DEFAULT  # a name of why502.proxies.PROXIES (_setup)
         self.proxy_logs: list[str] = []  # another proxy's logs found from its config (_proxy_logs)
         # the running master's -p and root (/proc/PID/root in a container) when watch found it

@@ -17,14 +17,14 @@ from why502.app.diagnose.probes import probe_targets
 from why502.app.watch.metrics import Metrics
 from why502.evidence.config_facts import config_facts
 from why502.evidence.model import TargetFact
+from why502.facts.logconfig import FollowedConfig
 from why502.facts.probes import ProbeResult
 from why502.findings.model import Diagnostic
-from why502.proxies.nginx.config import NginxConfig
 
 __all__ = ["HealthChecker", "config_targets", "healthy"]
 
 
-def config_targets(cfg: NginxConfig | None) -> list[TargetFact]:
+def config_targets(cfg: FollowedConfig | None) -> list[TargetFact]:
     """The targets a probe can reach (no ``$variable`` addresses), one per key."""
     if cfg is None:
         return []
