@@ -76,10 +76,6 @@ CASES: list[tuple[str, str | None]] = [
     ('{"level":"debug","error":"context canceled","caller":'
      '"github.com/traefik/traefik/v3/pkg/proxy/httputil/proxy.go:121","message":"499 Client Closed Request"}',
      None),
-    # Envoy Gateway's own 500 for a route rule without a usable backend
-    ('{"response_code":500,"response_code_details":"direct_response","response_flags":"-","route_name":'
-     '"httproute/default/web/rule/0/match/0/*","upstream_cluster":null,"upstream_host":null}',
-     "upstream-not-configured"),
     # Envoy's debug header dump is a trace of some stream (its async clients' too), not a reply
     ("'grpc-message', 'no healthy upstream'", None),
     ("we got \"No healthy upstream\" from the ingress gateway after the rollout", "no-live-upstreams"),

@@ -24,7 +24,6 @@ means Envoy answered itself; ``via_upstream`` or no flag means the upstream's re
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from why502.parsers.lblogs.family import LogFamily
@@ -184,26 +183,9 @@ def _get(obj: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-# Envoy Gateway's route names (its xDS IR: httproute/NS/NAME/rule/N/match/M/HOST, grpcroute/...):
-# a 500 direct response on one of them is the gateway's own answer for a rule it could not give a
-# backend (envoyproxy/gateway internal/gatewayapi/route.go), not a route the user wrote to answer
-# directly
-_GATEWAY_ROUTE = re.compile(r"^(?:httproute|grpcroute)/[^/]+/[^/]+/rule/\d+")
-
-
 def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
     if not is_envoy_json(obj):
         return None
-    rec = _parse_envoy_json(obj)
-    route = _get(obj, "route_name", "routeName")
-    if (rec.code is None and rec.status == 500 and rec.made_by == "lb" and rec.group is None
-            and (rec.detail or "").startswith(_OWN_DETAILS) and isinstance(route, str)
-            and _GATEWAY_ROUTE.match(route)):
-        rec = resolved(replace(rec, code="direct_response"))
-    return rec
-
-
-def _parse_envoy_json(obj: dict[str, Any]) -> LbRecord:
     flags = str(_get(obj, "response_flags", "responseFlags", "response_flag") or "")
     status = to_int(_get(obj, "response_code", "responseCode", "status"))
     method = _get(obj, "method", "requestMethod")
