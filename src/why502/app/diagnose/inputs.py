@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions, nothing_to_read
 from why502.app.diagnose.proxies import ProxyView, read_with_hooks, which_proxy
 from why502.errors import InputError
 from why502.evidence.model import ConfigFacts
 from why502.facts.fpm import FpmPool
+from why502.facts.logconfig import LogConfig
 from why502.findings.model import Diagnostic
 from why502.proxies import PROXIES
 from why502.proxies.base import resolve
@@ -28,27 +28,7 @@ from why502.sources.fpm import FpmConfig, fpm_log_paths, load_fpm_config
 from why502.sources.opening import discovered_skip
 
 
-class LogPath(Protocol):
-    """A log a config names (nginx's ``error_log``/``access_log`` target)."""
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def is_off(self) -> bool: ...
-
-
-class NamesLogs(Protocol):
-    """A parsed config that names its logs (the default proxy's model, ``watch`` reads it too)."""
-
-    @property
-    def error_logs(self) -> Sequence[LogPath]: ...
-
-    @property
-    def access_logs(self) -> Sequence[LogPath]: ...
-
-
-def log_paths(given: list[str], cfg: NamesLogs | None, kind: str,
+def log_paths(given: list[str], cfg: LogConfig | None, kind: str,
               diags: list[Diagnostic], prefix: str | None = None, root: str | None = None) -> list[str]:
     """The ``kind`` (``error``/``access``) logs to read: the named ones, else the config's.  A
     relative path in the config is relative to nginx's prefix (``-p PREFIX`` of the running
