@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import FIXTURES_DIR
-from why502.facts.haproxy import parse_show_stat
 from why502.proxies import detect_text as detect_kind
 from why502.proxies.haproxy.config import parse_haproxy_text, split_words, time_ms
 from why502.proxies.haproxy.edit import set_keyword, set_server_param
 from why502.proxies.haproxy.facts import haproxy_facts
+from why502.proxies.haproxy.runtime import parse_show_stat
 
 PROXIES = FIXTURES_DIR / "recorded-proxies"
 RECORDED = FIXTURES_DIR / "recorded"

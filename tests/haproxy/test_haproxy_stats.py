@@ -68,7 +68,7 @@ def test_apache_stats_say_apache_or_unknown(run_main: RunMain, monkeypatch: pyte
 
 
 def test_servers_state_is_parsed_from_a_recorded_answer() -> None:
-    from why502.facts.haproxy import parse_servers_state
+    from why502.proxies.haproxy.runtime import parse_servers_state
 
     rows = parse_servers_state((HAP / "runtime" / "show-servers-state.txt").read_text())
     assert [(r.name, r.status, r.check_status, r.address) for r in rows] == [

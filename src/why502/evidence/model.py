@@ -27,10 +27,10 @@ from why502.evidence.appservers import AppServerEvidence
 from why502.evidence.lb_evidence import LbEvidence
 from why502.facts.captures import Captures, find_capture
 from why502.facts.fpm import FpmPool
-from why502.facts.haproxy import ServerState
 from why502.facts.kubernetes import KubeFacts
 from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
+from why502.facts.server_state import ServerState
 from why502.facts.setting import Setting
 from why502.facts.system import UnitState
 from why502.proxies import DEFAULT, ENGINE

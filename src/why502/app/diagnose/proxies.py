@@ -21,7 +21,7 @@ from typing import Any, cast
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
 from why502.evidence.model import GroupFact, TargetFact
-from why502.facts.haproxy import ServerState
+from why502.facts.server_state import ServerState
 from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic
 from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, choose, get, source_of

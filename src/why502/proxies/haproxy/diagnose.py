@@ -11,7 +11,7 @@ from typing import Any
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.diagnose.proxies import LiveStates, ProxyView
 from why502.errors import InputError
-from why502.facts.haproxy import ServerState
+from why502.facts.server_state import ServerState
 from why502.findings.model import Diagnostic
 from why502.parsers.rooted import proc_root, under_root
 from why502.proxies.haproxy import source

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from why502.app.mitigate.model import Group, Member, RuntimeApi, Stopgaps
 from why502.errors import InputError
-from why502.facts.haproxy import ServerState
+from why502.facts.server_state import ServerState
 from why502.proxies.base import resolve
 from why502.proxies.haproxy.config import HaproxyConfig
 from why502.proxies.haproxy.proxy import PROXY as HAPROXY

@@ -16,8 +16,9 @@ import subprocess
 from collections.abc import Callable
 
 from why502.errors import InputError
-from why502.facts.haproxy import ServerState, parse_servers_state, parse_show_stat
+from why502.facts.server_state import ServerState
 from why502.proxies.haproxy.config import HaproxyConfig, load_haproxy
+from why502.proxies.haproxy.runtime import parse_servers_state, parse_show_stat
 from why502.sources.once import parsed
 
 DEFAULT_CONF = "/etc/haproxy/haproxy.cfg"

@@ -1,5 +1,4 @@
-"""What HAProxy's runtime API says about each server right now (``show stat``, ``show servers
-state``).
+"""HAProxy's runtime API answers (``show stat``, ``show servers state``) as ``ServerState`` rows.
 
 ``show stat`` (doc/management.txt 9.3 "show stat", CSV fields in 9.1) gives per server its
 ``status`` (``UP``, ``DOWN``, ``MAINT``, ``NOLB``, ``UP 1/3``...), the last health check
@@ -13,39 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class ServerState:
-    """One ``backend/server`` row of ``show stat``."""
-
-    backend: str
-    server: str
-    status: str  # UP, DOWN, MAINT, NOLB, "UP 1/3" (going down), "DOWN 1/2" (going up), no check
-    address: str | None = None
-    check_status: str | None = None  # L4CON, L4TOUT, L6RSP, L7STS, L7TOUT, ...
-    check_desc: str | None = None  # "Layer4 connection problem"
-    last_check: str | None = None  # "Connection refused"
-    queued: int = 0  # qcur
-    sessions: int = 0  # scur
-    limit: int | None = None  # slim: the server's maxconn
-    backup: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"{self.backend}/{self.server}"
-
-    @property
-    def down(self) -> bool:
-        return self.status.startswith(("DOWN", "MAINT"))
-
-    @property
-    def reason(self) -> str:
-        """"Layer4 connection problem: Connection refused (L4CON)", or ''."""
-        parts = [p for p in (self.check_desc, self.last_check) if p]
-        text = ": ".join(parts)
-        return f"{text} ({self.check_status})" if self.check_status and text else text
+from why502.facts.server_state import ServerState
 
 
 def _int(value: str | None) -> int | None:
