@@ -31,12 +31,6 @@ DIRS = sorted(p for p in RECORDED.iterdir() if p.is_dir()
 # or directory" is a term of its own, backend-not-running offline)
 OFFLINE_WRONG: dict[str, str] = {
     **KNOWN_WRONG,
-    "envoy-upstream-tls-mismatch": "Envoy's default access line writes UF alike for a refused "
-                                   "connection and a failed TLS handshake; offline the cluster's TLS "
-                                   "is said as a competing reading (upstream-tls-mismatch) but "
-                                   "backend-not-running stays first: only the live probe (the port "
-                                   "accepts TCP) or the app server's listen scheme (gunicorn's "
-                                   "'Listening at: http://', not read as evidence yet) decides",
 }
 
 

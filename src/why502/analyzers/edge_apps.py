@@ -47,11 +47,12 @@ from datetime import datetime, timedelta
 from why502.catalog import load_catalog
 from why502.evidence.lb_evidence import LbEvidence
 from why502.evidence.model import Evidence, LogEvent
+from why502.facts.appserver import AppServer
 from why502.findings.model import EvidenceItem, Finding, Fix
 
 _BEFORE = timedelta(seconds=3)  # per-second timestamps of two logs
 _AFTER = timedelta(seconds=60)  # a kill is logged after the request that hit it ended
-_APP_SERVERS = ("gunicorn", "uwsgi", "puma")
+_APP_SERVERS = ("gunicorn", "uvicorn", "uwsgi", "puma")
 _DEATHS = ("worker-crashed", "worker-timeout", "oom-kill")
 # Go's net/http ReadResponse on an answer that began as an HTTP status line (see the docstring)
 _HTTP_SPOKEN_BADLY = re.compile(r'malformed HTTP status code|malformed HTTP response \\*"HTTP/\d')
@@ -109,6 +110,28 @@ def _as(f: Finding, cause: str, why: str, items: list[EvidenceItem], fix: str, c
                            notes=f.fix.notes if f.fix else []))
 
 
+def _plain_listener(ev: Evidence, f: Finding) -> list[LogEvent]:
+    """The app servers' own start-up lines saying they listen on ``f``'s target in plain HTTP
+    (gunicorn's ``Listening at: http://...``, uvicorn's ``Uvicorn running on http://...``), the
+    newest such line of each log first, written before ``f``'s last failure and not followed in
+    that log by a line for the same address in ``https`` (a restart with a certificate).  The
+    address in the line is the identity: it names the port the proxy failed on (a wildcard bind
+    serves every local address, ``facts.appserver.AppServer.serves``)."""
+    last = when(f.last_seen)
+    newest: dict[str | None, LogEvent] = {}
+    for e in ev.all_events:
+        if e.kind != "app-listening" or e.source not in _APP_SERVERS:
+            continue
+        if not AppServer(e.source, binds=(e.capture("upstream") or "",)).serves(f.target):
+            continue
+        if e.time is not None and last is not None and e.time.replace(tzinfo=None) > last + _BEFORE:
+            continue
+        seen = newest.get(e.file)
+        if seen is None or (e.line or 0) > (seen.line or 0):
+            newest[e.file] = e
+    return [e for e in newest.values() if e.capture("scheme") == "http"]
+
+
 def _probed(ev: Evidence, key: str | None) -> bool:
     return ev.live.probes is not None and (key or "") in ev.live.probes
 
@@ -140,6 +163,18 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                        "Make both ends agree: remove the cluster's TLS transport socket if the app "
                        "speaks plain HTTP, or serve TLS on that port.", 0.8)
         if target is not None and target.scheme == "https" and not _probed(ev, f.target):
+            plain = _plain_listener(ev, f)
+            if plain:
+                said = plain[0]
+                bad = [e for e in _near(ev, f, ("app-bad-request",)) if e.file == said.file]
+                return _as(f, "upstream-tls-mismatch", f"the app server on {f.target} says it speaks "
+                           "plain HTTP there, and the proxy speaks TLS to it",
+                           [*_log_items([said], f"{said.source} listens on {f.target} in plain HTTP "
+                                        "(its own start-up line): it was running, and not speaking TLS"),
+                            *_log_items(bad, f"{said.source} could not parse what it was sent at the "
+                                        "moments of the failures: a TLS handshake read as HTTP")],
+                           "Make both ends agree: remove the cluster's TLS transport socket if the app "
+                           "speaks plain HTTP, or serve TLS on that port.", 0.8 if bad else 0.7)
             # offline: Envoy's default access line says only UF for a refused connection and
             # for a failed TLS handshake alike (%RESPONSE_FLAGS%: "UF: upstream connection
             # failure"); the config's TLS makes the mismatch a competing reading: say what decides

@@ -89,7 +89,7 @@ class PatternInfo:
 EVENT_IDS: frozenset[str] = frozenset({
     "fpm-max-children", "worker-crashed", "worker-timeout", "oom-kill", "unit-restart", "unit-failed",
     "listen-failed", "selinux-avc", "upstream-marked-down", "slow-request", "listen-queue-full",
-    "proxy-reply",
+    "proxy-reply", "app-listening", "app-bad-request",
 })
 # Events that are themselves a request a proxy failed (its own error reply, pasted without the
 # reason): they name no cause, but classify counts them as failed requests (exit 1), since a
