@@ -142,3 +142,41 @@ def test_a_config_admin_address_off_loopback_is_not_asked() -> None:
     assert "not a loopback address" in base_url(None, "10.1.2.3:9901")[1]
     assert base_url(None, "0.0.0.0:9901")[0] == "http://127.0.0.1:9901"
     assert base_url("10.1.2.3:9901", "127.0.0.1:1")[0] == "http://10.1.2.3:9901"  # named: asked
+
+
+def test_every_host_failing_its_health_check_is_a_finding_from_the_admin_api_alone(
+        stack: Stack, run_main: RunMain) -> None:
+    """No request failed yet (the access log is empty): the admin API's ``/clusters`` says every
+    host of cluster ``api`` fails its active health check (``/failed_active_hc``), so every request
+    routed there gets Envoy's 503 ``no healthy upstream`` (``UH``): a finding, never "healthy"."""
+    dead = f"127.0.0.1:{free_port()}"
+    checks = ("health_checks:\n- timeout: 0.3s\n  interval: 0.2s\n  unhealthy_threshold: 1\n"
+              "  healthy_threshold: 1\n  http_health_check: {path: /health}\n")
+    admin = _start(stack, [envoy_cluster("api", dead, extra=checks, connect_timeout="0.3s")])
+    time.sleep(1.5)  # a few health-check intervals
+    _conf, access, _out = envoy_paths(stack)
+    assert access.read_text() == ""  # no client request at all
+    code, out, err = run_main("diagnose", "--admin-api", f"http://{admin}", "--proxy", "envoy",
+                              "--access-log", str(access), "--format", "json")
+    assert out, err
+    report = json.loads(out)
+    assert code == 1, (err, report["findings"], report["diagnostics"])
+    top = report["findings"][0]
+    assert top["cause"] == "all-upstreams-down", [f["cause"] for f in report["findings"]]
+    assert top["upstream"] == "api"
+    assert f"host {dead} health_flags /failed_active_hc" in _summaries(top), _summaries(top)
+    assert "every host of cluster api" in top["explanation"]
+
+
+def test_a_healthy_cluster_from_the_admin_api_alone_is_healthy(stack: Stack, run_main: RunMain) -> None:
+    ok = stack.add_backend("ok", name="api")
+    checks = ("health_checks:\n- timeout: 0.3s\n  interval: 0.2s\n  unhealthy_threshold: 1\n"
+              "  healthy_threshold: 1\n  http_health_check: {path: /}\n")
+    admin = _start(stack, [envoy_cluster("api", ok.address, extra=checks)])
+    time.sleep(1.0)
+    _conf, access, _out = envoy_paths(stack)
+    code, out, err = run_main("diagnose", "--admin-api", f"http://{admin}", "--proxy", "envoy",
+                              "--access-log", str(access), "--format", "json")
+    assert out, err
+    report = json.loads(out)
+    assert code == 0 and report["findings"] == [], (err, report["findings"])

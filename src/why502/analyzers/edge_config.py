@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.live_group import GroupLive
-from why502.findings.model import EvidenceItem, Finding
+from why502.findings.model import EvidenceItem, Finding, Fix
 from why502.proxies import of
 
 
@@ -75,7 +75,34 @@ def with_config(findings: Sequence[Finding], proxy: str, targets: Sequence[Targe
                                   summary=f"{fix.summary} If the backend is only slow, raise the {v.route}'s "
                                   f"{name} above the time it needs (the diff doubles it, at least 30s).")
         out.append(replace(f, upstream=group, evidence=[*f.evidence, *items], fix=fix))
+    said = {f.upstream for f in out if f.upstream}
+    for group_name, state in (live or {}).items():
+        if state.all_out and group_name not in said:
+            out.append(with_live(_every_host_out(state, p.vocabulary.group, p.vocabulary.title),
+                                 state, v.group))
     return out
+
+
+def _every_host_out(state: GroupLive, group_word: str, title: str) -> Finding:
+    """A group whose every host its admin API shows out of load balancing now: a finding of its
+    own, even when no request has failed in the logs read (none came yet, or no log was named).
+    The proxy answers every request routed to such a group itself, without trying a host (Envoy:
+    503 ``no healthy upstream``, ``UH``; source/common/router/router.cc ``Filter::decodeHeaders``
+    when the load balancer picks no host), so the host is never "healthy" while it lasts.  The
+    state is read now (``facts.live_group``), so the finding says so."""
+    hosts = state.hosts
+    return Finding(
+        cause="all-upstreams-down",
+        title=f"Every host of {group_word} {state.name} is out of load balancing (its admin API, now)",
+        confidence=0.85, status_codes=[503], symptoms=["no-live-upstreams"],
+        explanation=(f"{title} takes a host out of load balancing when it fails its health checks or is "
+                     f"ejected by outlier detection; with every host of {group_word} {state.name} out, "
+                     f"{title} answers each request routed there itself (503), without trying one."),
+        upstream=state.name, target=hosts[0].address if len(hosts) == 1 else None,
+        fix=Fix(summary=(f"Find why every host of {group_word} {state.name} fails: check that each "
+                         "host answers the health check (its path, port and expected status) and that "
+                         f"the app is up; {title} puts a host back after its healthy threshold of good "
+                         "checks, or when its ejection time ends.")))
 
 
 # the counters a cause is read from, and what they prove (facts.live_group: set by the plug-in

@@ -33,11 +33,18 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
     forced = check_log_type(options.log_type)  # None (sniff), a proxy's own, or an edge family
     if forced is not None:
         return (forced,) if forced in LOG_TYPES and options.access_logs else ()
+    # --admin-api of an edge proxy whose logs say nothing yet (empty, or none named): its
+    # admin API is the evidence (its /config_dump the config, /clusters the groups' state now),
+    # read by the edge provider as with its log, never the packaged config of a host path
+    admin_only = (options.admin_api is not None and not options.config and not options.error_logs
+                  and options.proxy in LOG_TYPES)
     if not options.access_logs:
-        return ()
+        return (str(options.proxy),) if admin_only else ()
     if options.nginx_conf or "-" in options.access_logs:
         return ()
     families = sniff_log_types(list(options.access_logs))
+    if not families and admin_only:
+        return (str(options.proxy),)
     if options.config and options.config != "-" and options.error_logs:
         from why502.proxies import detect_file
 
@@ -110,7 +117,13 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
     read = {fam: ev for fam, ev in evs.items() if ev.requests or ev.error_lines}
     name = "+".join(read) or "+".join(families)
     if not read:
-        raise InputError(f"no {name} request line in {', '.join(options.access_logs)}")
+        if options.admin_api is None:
+            raise InputError(f"no {name} request line in {', '.join(options.access_logs)}")
+        # its admin API is read next (edge_config): what it says of the groups now is the evidence
+        read = evs
+        diags.append(Diagnostic(severity="info", message=(
+            f"no {name} request line in {', '.join(options.access_logs) or 'the logs (none named)'}: "
+            f"the admin API {options.admin_api} is the evidence")))
     if unparsed:
         diags.append(Diagnostic(severity="info", message=(
             f"{unparsed:,} of {lines:,} lines were not {' or '.join(read)} request lines (not counted)")))
