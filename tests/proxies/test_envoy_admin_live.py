@@ -166,6 +166,11 @@ def test_every_host_failing_its_health_check_is_a_finding_from_the_admin_api_alo
     assert top["upstream"] == "api"
     assert f"host {dead} health_flags /failed_active_hc" in _summaries(top), _summaries(top)
     assert "every host of cluster api" in top["explanation"]
+    # no log named at all: the admin API alone
+    code, out, err = run_main("diagnose", "--admin-api", f"http://{admin}", "--proxy", "envoy",
+                              "--format", "json")
+    assert code == 1, err
+    assert json.loads(out)["findings"][0]["cause"] == "all-upstreams-down"
 
 
 def test_a_healthy_cluster_from_the_admin_api_alone_is_healthy(stack: Stack, run_main: RunMain) -> None:
