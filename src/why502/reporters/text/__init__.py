@@ -54,6 +54,11 @@ def render(result: object, options: RenderOptions) -> str:
 
 def write(result: object, out: TextIO, options: RenderOptions) -> None:
     """``render`` written to ``out``."""
+    if not isinstance(result, list) and not type(result).__module__.startswith("why502.findings"):
+        # an explanation, a lint rule's page, a fix plan: `explain ID` imports no findings type
+        # (bench/startup.py: its start-up is a target)
+        _write_other(result, out, options)
+        return
     from why502.findings.lint import LintReport
     from why502.findings.model import Report
     from why502.findings.results import (
@@ -100,15 +105,20 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
     elif isinstance(result, list):  # `explain 502 504`: each page in turn, a blank line between
         out.write("\n".join(render(page, options) for page in result))
     else:
-        from why502.catalog.lint_rules import LintRule
-        from why502.reporters.text.explain import Page, render_lint_rule, render_page
-        from why502.reporters.text.plan import PlanLike, render_plan
+        raise TypeError(f"no text reporter for {type(result).__name__}")
 
-        if isinstance(result, LintRule):
-            out.write(render_lint_rule(result, options))
-        elif isinstance(result, PlanLike):
-            out.write(render_plan(result, options))
-        elif isinstance(result, Page):
-            out.write(render_page(result, options))
-        else:
-            raise TypeError(f"no text reporter for {type(result).__name__}")
+
+def _write_other(result: object, out: TextIO, options: RenderOptions) -> None:
+    """The results that are not ``findings`` types (see the module's table)."""
+    from why502.catalog.lint_rules import LintRule
+    from why502.reporters.text.explain import Page, render_lint_rule, render_page
+    from why502.reporters.text.plan import PlanLike, render_plan
+
+    if isinstance(result, LintRule):
+        out.write(render_lint_rule(result, options))
+    elif isinstance(result, PlanLike):
+        out.write(render_plan(result, options))
+    elif isinstance(result, Page):
+        out.write(render_page(result, options))
+    else:
+        raise TypeError(f"no text reporter for {type(result).__name__}")
