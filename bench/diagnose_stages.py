@@ -33,7 +33,7 @@ STAGES = [
     ("why502.app.diagnose.logs:classify_into", "error logs (logs.classify_into)"),
     ("why502.app.diagnose.access:access_stats", "access log (access.access_stats)"),
     ("why502.app.diagnose.report:report_from", "analyzers, rank, report (report_from)"),
-    ("why502.reporters.json_report:to_json", "JSON rendering (to_json)"),
+    ("why502.reporters.json.report:to_json", "JSON rendering (to_json)"),
 ]
 
 

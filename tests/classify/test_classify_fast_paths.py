@@ -20,9 +20,9 @@ import pytest
 
 from tests.classify.test_classify_summary import REFUSED, assert_summary_exact, normalised
 from why502.app.classify import ClassifySummary, count_failures, has_escaped_quote
-from why502.cli.cmd_classify import _by_count
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog_batch import classify_series, summarize_series
+from why502.reporters.text.classify import by_count as _by_count
 from why502.textutil import json_inert
 
 

@@ -22,7 +22,7 @@ from why502.app.watch.alerts import alert_of
 from why502.app.watch.engine import Watch, WatchOptions
 from why502.app.watch.incidents import Incident, Rules
 from why502.findings.model import Diagnostic
-from why502.reporters.json_report import load_schema
+from why502.reporters.json.report import load_schema
 
 SLOW = FIXTURES_DIR / "recorded" / "backend-too-slow"
 BASIC = "c2VjcmV0dXNlcjpodW50ZXIy"

@@ -22,7 +22,7 @@ import pytest
 from tests.support.paths import ROOT_DIR
 from why502.analyzers.rank import order
 from why502.findings.model import Report
-from why502.reporters.json_report import load_schema
+from why502.reporters.json.report import load_schema
 
 ROOT = ROOT_DIR
 FIXTURES = ROOT / "tests" / "fixtures" / "recorded"
@@ -354,7 +354,7 @@ def test_demo_report_is_what_the_recording_diagnoses_to_today() -> None:
     ``python -c 'from pathlib import Path; from why502.app.diagnose.demo import
     write_demo_report; write_demo_report(Path("src/why502/demo"))'``."""
     from why502.app.diagnose.demo import build_demo_report, bundle_dir, saved_form
-    from why502.reporters.json_report import to_json
+    from why502.reporters.json.report import to_json
 
     saved = bundle_dir().joinpath("report.json").read_text("utf-8")
     assert to_json(saved_form(build_demo_report())) == saved

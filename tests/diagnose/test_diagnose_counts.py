@@ -50,7 +50,7 @@ def test_terminal_header_uses_request_count(real: Any) -> None:  # noqa: F811
 
     from rich.console import Console
 
-    from why502.reporters.terminal import render_terminal
+    from why502.reporters.text.report import render_terminal
 
     report, _ = diagnose_fixture(real(_meta("keepalive-race")))
     buf = io.StringIO()

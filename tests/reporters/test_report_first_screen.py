@@ -1,4 +1,4 @@
-"""The first screen of ``diagnose`` (``reporters.terminal.first_screen``, issue 31): it fits a
+"""The first screen of ``diagnose`` (``reporters.text.report.first_screen``, issue 31): it fits a
 24-line terminal at any width from 60 columns, with the verdict, the read: line, three pieces of
 evidence, the fix's commands and "more with -v"; times of the run's day lose their date; a diff
 that does not fit is cut at whole hunks."""
@@ -14,7 +14,7 @@ from rich.console import Console
 
 from why502.app.diagnose.demo import demo_report
 from why502.findings.model import EvidenceItem, Finding, Fix, Report
-from why502.reporters.terminal import SCREEN, render_terminal, short_times
+from why502.reporters.text.report import SCREEN, render_terminal, short_times
 
 
 def _screen(report: Report, width: int, verbose: bool = False) -> list[str]:

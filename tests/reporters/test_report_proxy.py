@@ -12,7 +12,7 @@ from tests.reporters.test_report_sample import sample_report
 from why502.findings.model import Report
 from why502.reporters.html import render_html
 from why502.reporters.markdown import render_markdown
-from why502.reporters.terminal import render_terminal
+from why502.reporters.text.report import render_terminal
 
 
 def _two_proxies() -> Report:

@@ -12,7 +12,7 @@ import pytest
 
 from why502.findings.model import Report, TimelinePoint, UpstreamSummary
 from why502.reporters.html import render_html, script_json
-from why502.reporters.json_report import to_json
+from why502.reporters.json.report import to_json
 from why502.textutil import dump_json, write_json
 
 SRC = Path(__file__).parents[2] / "src" / "why502"

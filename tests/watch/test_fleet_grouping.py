@@ -24,7 +24,16 @@ from why502.app.fleet import (
     is_local,
     parse_answer,
 )
-from why502.cli.cmd_fleet import _text
+from why502.findings.results import FleetReport
+from why502.reporters.options import RenderOptions
+from why502.reporters.text import render
+
+
+def _text(answer: Fleet, show_all: bool) -> str:
+    """The text reporter's page of ``answer`` (as ``why502 fleet`` prints it, wide enough)."""
+    report = FleetReport.from_dict(answer.to_dict(rounded=False))
+    return render(report, RenderOptions(width=1000, show_all=show_all)).rstrip("\n")
+
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "fleet" / "prometheus" / "answers.json"
 

@@ -33,7 +33,7 @@ from why502.app.watch.livepage import (
     state_json,
 )
 from why502.lab.runtime import free_port
-from why502.reporters.json_report import to_json
+from why502.reporters.json.report import to_json
 
 HOSTILE = "<img src=x onerror=alert(1)></script><script>alert(2)</script>\u2028&amp;"
 

@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
@@ -17,12 +18,18 @@ from why502.app.watch.alerts import AlertSender, alert_of
 from why502.app.watch.engine import Watch, WatchOptions
 from why502.app.watch.incidents import Bucket, Incident, Rules, Window, triggers
 from why502.app.watch.metrics import MAX_UPSTREAMS, Metrics, upstream_label
-from why502.cli.cmd_watch import one_line
 from why502.errors import UsageError
 from why502.findings.model import Diagnostic
+from why502.findings.results import WatchEvent
 from why502.lab.runtime import free_port
+from why502.reporters.text.watch import one_line as _one_line
 
 # the diagnosis reads the incident's window (--since): the lines carry the time they are written
+
+
+def one_line(event: dict[str, Any]) -> str:
+    """The text reporter's line of one watch event."""
+    return _one_line(WatchEvent.from_dict(event))
 
 
 def access_line(n: int, status: int) -> str:

@@ -98,10 +98,15 @@ class HostView:
     incidents: list[IncidentView] = field(default_factory=list)
     agent_down: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, rounded: bool = True) -> dict[str, Any]:
+        """``rounded``: the rates to 4 decimals (the JSON); False keeps them whole for the text
+        reporter, which compares them with 0 and writes them its own way."""
+        def rate(value: float | None) -> float | None:
+            return _rounded(value) if rounded else value
+
         return {"instance": self.instance, "open_incidents": self.causes,
-                "errors_5xx_per_s": _rounded(self.errors_per_s),
-                "requests_per_s": _rounded(self.requests_per_s), "targets_down": self.down,
+                "errors_5xx_per_s": rate(self.errors_per_s),
+                "requests_per_s": rate(self.requests_per_s), "targets_down": self.down,
                 "incidents": [i.to_dict() for i in self.incidents],
                 "agent_down": self.agent_down}
 
@@ -157,9 +162,10 @@ class Fleet:
     hosts: list[HostView]
     findings: list[FleetFinding] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"hosts": [...], "fleet_findings": [...]}`` (docs/guide/fleet.md)."""
-        return {"hosts": [h.to_dict() for h in self.hosts],
+    def to_dict(self, rounded: bool = True) -> dict[str, Any]:
+        """``{"hosts": [...], "fleet_findings": [...]}`` (docs/guide/fleet.md); ``rounded``:
+        ``HostView.to_dict``'s."""
+        return {"hosts": [h.to_dict(rounded) for h in self.hosts],
                 "fleet_findings": [f.to_dict() for f in self.findings]}
 
 

@@ -1,5 +1,5 @@
 """``why502 lint`` wiring: read the config (and, for this host, FPM pools and limits), run the
-checks, hand the report to a reporter (``reporters.lint_text``, ``lint_json``, ``sarif``).
+checks, hand the report to a reporter (``reporters.text``, ``json``, ``sarif``).
 
 The config may be any proxy's of ``why502.proxies`` (``proxy``, else detected from the content by
 the registry's one detector); each runs the rules registered for it, on one path.  What differs

@@ -325,15 +325,15 @@ def render_status_text(page: StatusPage, catalog: Catalog | None = None, width: 
 def render_listing(entries: list[Entry], width: int = 100) -> str:
     """``why502 causes``: one line per entry (ID, kind, statuses, title)."""
     rows = [(e.id, KIND_LABELS[e.kind], _status_list(e.status_codes), e.title) for e in entries]
-    return _table(("ID", "KIND", "STATUS", "TITLE"), rows, width)
+    return text_table(("ID", "KIND", "STATUS", "TITLE"), rows, width)
 
 
 def render_status_listing(pages: list[StatusPage], width: int = 100) -> str:
     rows = [(p.code, "status", p.family, p.title) for p in pages]
-    return _table(("CODE", "KIND", "FAMILY", "TITLE"), rows, width)
+    return text_table(("CODE", "KIND", "FAMILY", "TITLE"), rows, width)
 
 
-def _table(header: tuple[str, str, str, str], rows: list[tuple[str, str, str, str]], width: int) -> str:
+def text_table(header: tuple[str, str, str, str], rows: list[tuple[str, str, str, str]], width: int) -> str:
     cols = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(3)]
     lines = []
     for row in [header, *rows]:

@@ -6,11 +6,9 @@ Only the standard library at module level (fast ``--help``); the catalog is load
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 
 from why502.cli.vocab import add_format_argument, add_output_argument
-from why502.textutil import fit_width
 
 DESCRIPTION = """\
 List the catalog: root causes, symptoms (one proxy error-log line each), evidence events (lines
@@ -40,32 +38,22 @@ def output_inputs(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from why502.catalog import KIND_LABELS, format_status, load_catalog, load_statuses
-    from why502.catalog.explain import render_listing, render_status_listing
+    from why502.findings.results import CauseRow
+    from why502.reporters import RenderOptions, write
 
     kinds = args.kind or ["cause", "symptom", "event"]
     catalog = load_catalog()
     entries = [e for k in ("cause", "symptom", "event") if k in kinds for e in catalog.of_kind(k)]
     pages = list(load_statuses().values()) if "status" in kinds else []
-    if args.format == "json":
-        from why502.findings.results import CauseRow
+    rows = [CauseRow(id=e.id, kind=e.kind, kind_label=KIND_LABELS[e.kind],
+                     status_codes=[format_status(c) for c in e.status_codes], title=e.title)
+            for e in entries]
+    rows += [CauseRow(id=p.code, kind="status", kind_label="status code", family=p.family,
+                      status_codes=[p.code], title=p.title) for p in pages]
+    options = RenderOptions()  # the run's width (cli.termwidth)
+    write(args.format, rows, sys.stdout, options)
+    if args.format == "text" and not args.kind:
+        from why502.reporters.text.causes import render_hint
 
-        rows = [CauseRow(id=e.id, kind=e.kind, kind_label=KIND_LABELS[e.kind],
-                         status_codes=[format_status(c) for c in e.status_codes], title=e.title)
-                for e in entries]
-        rows += [CauseRow(id=p.code, kind="status", kind_label="status code", family=p.family,
-                          status_codes=[p.code], title=p.title) for p in pages]
-        from why502.reporters.json_result import render
-
-        sys.stdout.write(render(rows))
-        return 0
-    width = shutil.get_terminal_size().columns  # the run's width (cli.termwidth)
-    out = []
-    if entries:
-        out.append(render_listing(entries, width))
-    if pages:
-        out.append(render_status_listing(pages, width))
-    sys.stdout.write(fit_width("\n".join(out), width))  # a terminal narrower than the columns too
-    if not args.kind:
-        sys.stdout.write(fit_width("\nwhy502 explain ID prints a page; status-code pages: "
-                                   "why502 causes --kind status\n", width))
+        sys.stdout.write(render_hint(options))
     return 0

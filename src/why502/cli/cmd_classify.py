@@ -14,7 +14,6 @@ from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
 if TYPE_CHECKING:
-    from why502.app.classify import ClassifySummary as ClassifyTotals
     from why502.findings.results import ClassifySummary
 
 DESCRIPTION = """\
@@ -90,10 +89,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         _print_notes(notes)  # after the data, whichever way the run ends
-    if args.format == "json":
-        _write_json(summary.summary(args.top))
-    else:
-        render_summary(summary, args.top)
+    # text: the whole summary, cut to --top by the reporter (its catalog notes name the three
+    # first symptoms whatever --top is); json: the first --top rows of each list
+    _write(args, summary.summary(args.top if args.format == "json" else None))
     return EXIT_FINDINGS if summary.failures() else EXIT_HEALTHY
 
 
@@ -105,12 +103,12 @@ def output_inputs(args: argparse.Namespace) -> list[str]:
     return [path for name in args.files for path in (glob.glob(name) or [name])]
 
 
-def _write_json(result: ClassifySummary) -> None:
-    """One JSON object on one line, strict (no NaN) and inert (log content cannot reach a
-    terminal raw): ``reporters.json_result``."""
-    from why502.reporters.json_result import LINE, render
+def _write(args: argparse.Namespace, result: ClassifySummary) -> None:
+    """The summary in ``--format``: text tables (``reporters.text.classify``, coloured on a
+    terminal) or one JSON object on one line, strict (no NaN) and inert (``reporters.json``)."""
+    from why502.reporters import RenderOptions, write
 
-    sys.stdout.write(render(result, LINE))
+    write(args.format, result, sys.stdout, RenderOptions(color=sys.stdout.isatty(), top=args.top))
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -149,10 +147,10 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
         if row["time"]:
             span = spans.setdefault(key, [str(row["time"]), str(row["time"])])
             span[0], span[1] = min(span[0], str(row["time"])), max(span[1], str(row["time"]))
-    if args.format == "json":
+    if args.format != "jsonl":
         from why502.findings.results import ClassifySummary, ClassifySymptom
 
-        _write_json(ClassifySummary(
+        _write(args, ClassifySummary(
             files=[str(f) for f in args.files], log_type=log_type, lines_read=None, recognised=rows,
             failures=rows,
             symptoms=[ClassifySymptom(id=sym, kind="symptom", lines=n, word=code,
@@ -161,26 +159,6 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
                                       first=spans.get((sym, code, status), [None, None])[0],
                                       last=spans.get((sym, code, status), [None, None])[1])
                       for (sym, code, status), n in counts.most_common(args.top)]))
-    elif args.format == "text":
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-
-        from why502.textutil import strip_terminal_escapes
-
-        console = Console()  # the run's width (cli.termwidth)
-        total = sum(counts.values())
-        console.print(Text(f"why502 classify ({log_type}): {total:,} requests failed by the load balancer / "
-                           "proxy itself"))
-        if counts:
-            table = Table(title="Failures in its own words")
-            for col in ("symptom", "word", "status", "lines", "first", "last"):
-                table.add_column(col)
-            for (sym, code, status), n in counts.most_common(args.top):
-                first, last = spans.get((sym, code, status), ["-", "-"])
-                table.add_row(sym, Text(strip_terminal_escapes(code)), status, f"{n:,}",
-                              Text(strip_terminal_escapes(first)), Text(strip_terminal_escapes(last)))
-            console.print(table)
     return EXIT_FINDINGS if rows else EXIT_HEALTHY
 
 
@@ -225,95 +203,3 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-def render_summary(summary: ClassifyTotals, top: int) -> None:
-    """Rich tables: counts per symptom and per upstream, first/last seen, what the top mean."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    from why502.app.classify import is_event
-    from why502.textutil import compact_time, plural, shorten, strip_terminal_escapes
-
-    console = Console()
-    clean = strip_terminal_escapes
-    files = ", ".join(clean(f) for f in summary.files) or "(no input)"
-    if len(summary.files) > 3:
-        files = f"{len(summary.files)} files ({clean(summary.files[0])} ... {clean(summary.files[-1])})"
-    console.print(f"[bold]why502 classify[/bold]: {plural(summary.lines_read, 'line')} read from "
-                  f"{shorten(files, 200)}; {summary.recognised:,} recognised, "
-                  f"{summary.failures():,} upstream failures", highlight=False)  # wrapped: cli.termwidth
-    if not summary.symptoms:
-        console.print("No upstream failure found.")
-        return
-    symptoms = summary.ranked()[:top]
-    sources = {", ".join(k for k, _ in _by_count(st.sources)) for _, st in symptoms}
-    one_source = next(iter(sources)) if len(sources) == 1 else None
-    # one source for every row (the usual case): said in the title, one column less
-    title = "Symptoms (and evidence events)" + (f" in {clean(one_source)}'s log" if one_source else "")
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    # the id wraps (at its "(event)"), nothing else: a time is never split over lines (issue
-    # 31), and is compact (``compact_time``); the columns' minimum widths are their contents'
-    table.add_column("id", overflow="fold", min_width=12)
-    table.add_column("lines", justify="right", no_wrap=True, min_width=5)
-    table.add_column("status", no_wrap=True, min_width=6)
-    if one_source is None:
-        table.add_column("source", no_wrap=True, min_width=6)
-    table.add_column("first seen", no_wrap=True, min_width=14)
-    table.add_column("last seen", no_wrap=True, min_width=9)
-    for sym, st in symptoms:
-        statuses = ", ".join(f"{'009' if s == 9 else s}×{n}" if len(st.statuses) > 1 else
-                             ("009" if s == 9 else str(s)) for s, n in _by_count(st.statuses))
-        label = f"{sym} [dim](event)[/dim]" if is_event(sym) else sym
-        first, last = compact_time(st.first), compact_time(st.last)
-        if (st.first or "")[:10] == (st.last or "")[:10] and len(st.last or "") > 11:
-            last = last.rsplit(" ", 1)[-1]  # same day: the time is enough
-        source = [] if one_source else [", ".join(k for k, _ in _by_count(st.sources))]
-        table.add_row(label, f"{st.count:,}", statuses or "-", *source, first, last)
-    console.print(table)
-    if summary.upstreams:
-        ut = Table(title="Per upstream / process", title_justify="left", box=box.SIMPLE_HEAD)
-        ut.add_column("upstream")
-        ut.add_column("lines", justify="right")
-        ut.add_column("symptoms")
-        ranked = sorted(summary.upstreams.items(), key=lambda kv: (-kv[1].count, kv[0]))[:top]
-        for upstream, us in ranked:
-            ut.add_row(shorten(clean(upstream), 70), f"{us.count:,}",
-                       ", ".join(f"{k} {n:,}" for k, n in _by_count(us.symptoms)[:4]))
-        console.print(ut)
-    _explain_top(console, summary)
-
-
-def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
-    """Most first, ties by name: the same input prints the same tables whatever order the
-    batches were aggregated in (polars groups come back in no fixed order)."""
-    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-
-
-def _explain_top(console: Any, summary: ClassifyTotals) -> None:
-    """The catalog's explanation of the top symptoms; tolerate a missing or partial catalog."""
-    from rich.markup import escape
-
-    from why502.app.classify import is_event
-    from why502.textutil import shorten
-
-    try:
-        from why502.catalog import load_catalog
-
-        catalog: Any = load_catalog()
-    except Exception:
-        catalog = None
-    top = [s for s, _ in summary.ranked() if not is_event(s)][:3]
-    if not top:
-        return
-    console.print("[bold]What the top symptoms mean[/bold]")
-    for sym in top:
-        entry = catalog.get(sym) if catalog is not None else None
-        if entry is None:
-            console.print(f"• [bold]{sym}[/bold]: no catalog entry yet "
-                          f"(see docs/causes/ or `why502 explain {sym}`)", highlight=False)
-            continue
-        console.print(f"• [bold]{sym}[/bold] — {escape(entry.title)}", highlight=False)
-        console.print("  " + escape(shorten(" ".join(entry.explanation.split()), 400)), highlight=False)
-        console.print(f"  more: why502 explain {sym}", style="dim", highlight=False)

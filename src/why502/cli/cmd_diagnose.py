@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"why502: report written to {args.output} "
                   f"({'healthy' if report.healthy else f'{len(report.findings)} finding(s)'})",
                   file=sys.stderr)
-    elif text:
+    else:
         sys.stdout.write(text)
     # 1 only for a failure going on: a report of recovered incidents only is 0 (issue 31)
     return EXIT_FINDINGS if report.failing_now else EXIT_HEALTHY
@@ -151,32 +151,9 @@ def _as_list(value: object) -> list[object]:
 
 
 def _render(report: object, fmt: str, verbose: bool, to_file: bool) -> str:
-    from why502.findings.model import Report
+    """``reporters.<fmt>.render``: a terminal, a pipe and -o FILE all wrap at the run's width
+    (cli.termwidth: --width N, COLUMNS, the terminal's, else 80); colour only on a terminal."""
+    from why502 import reporters
 
-    assert isinstance(report, Report)
-    if fmt == "json":
-        from why502.reporters.json_report import to_json
-
-        return to_json(report)
-    if fmt == "html":
-        from why502.reporters.html import render_html
-
-        return render_html(report)
-    if fmt == "markdown":
-        from why502.reporters.markdown import render_markdown
-
-        return render_markdown(report)
-    import io
-
-    from rich.console import Console
-
-    from why502.reporters.terminal import render_terminal
-
-    # a terminal, a pipe and -o FILE all wrap at the run's width (cli.termwidth: --width N,
-    # COLUMNS, the terminal's, else 80)
-    if to_file:
-        buf = io.StringIO()
-        render_terminal(report, Console(file=buf, no_color=True, highlight=False), verbose=verbose)
-        return buf.getvalue()
-    render_terminal(report, Console(highlight=False, soft_wrap=False), verbose=verbose)
-    return ""
+    color = fmt == "text" and not to_file and sys.stdout.isatty()
+    return reporters.render(fmt, report, reporters.RenderOptions(color=color, verbose=verbose))

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import sys
+from typing import TYPE_CHECKING
 
 from why502.cli.vocab import add_format_argument, add_output_argument
-from why502.textutil import dump_json, fit_width
+
+if TYPE_CHECKING:
+    pass
+from why502.textutil import dump_json
 
 DESCRIPTION = """\
 Explain a root cause, symptom or evidence-event ID, a status code, a lint rule, or a pasted log line.
@@ -61,17 +64,13 @@ MAX_LINE_BYTES = 1 << 20
 
 
 def run(args: argparse.Namespace) -> int:
-    from why502.app.explain import explain, render_text
+    from why502.app.explain import explain
     from why502.errors import UsageError
 
     if len(args.arg) > 1 and all(_WORD.fullmatch(a) for a in args.arg) and not _one_id(args.arg):
         # `why502 explain 502 504` (the usage's ARG...): each ID or status code in turn; a log
         # line pasted without quotes has words no ID has (``2024/05/01``, ``connect()``)
-        pages = [_one(a, args.format) for a in args.arg]
-        if args.format == "json":
-            sys.stdout.write("[" + ",\n".join(p.rstrip("\n") for p in pages) + "]\n")
-        else:
-            sys.stdout.write("\n".join(pages))
+        sys.stdout.write(_render([_result(a, args.format) for a in args.arg], args.format))
         return 0
     if args.format == "jsonl":
         if args.arg != ["-"]:
@@ -83,16 +82,10 @@ def run(args: argparse.Namespace) -> int:
 
         text = first_line(stdin_bytes(MAX_LINE_BYTES), MAX_LINE_BYTES, "stdin").decode("utf-8", "replace")
     if len(text.split()) == 1 and (lint := _lint_rule(text, args.format)) is not None:
-        sys.stdout.write(lint)
+        sys.stdout.write(_render(lint, args.format))
         return 0
     result = explain(text)
-    if args.format == "json":
-        from why502.reporters.json_result import render
-
-        sys.stdout.write(render(result.result()))
-        return 0
-    width = shutil.get_terminal_size().columns - 2  # the run's width (cli.termwidth)
-    sys.stdout.write(fit_width(render_text(result, width=width, color=_use_color()), width + 2))
+    sys.stdout.write(_render(result.result() if args.format == "json" else result, args.format))
     return 0
 
 
@@ -140,33 +133,35 @@ def _one_id(words: list[str]) -> bool:
         return False
 
 
-def _one(text: str, fmt: str) -> str:
-    """The page of one ID, status code or lint rule, as ``run`` prints it."""
-    from why502.app.explain import explain, render_text
+def _result(text: str, fmt: str) -> object:
+    """What ``reporters`` renders for one ID, status code or lint rule: its typed result
+    (``findings.results.ExplainResult``) for JSON, the explanation or the rule for text."""
+    from why502.app.explain import explain
 
     lint = _lint_rule(text, fmt)
     if lint is not None:
         return lint
     result = explain(text)
-    if fmt == "json":
-        from why502.reporters.json_result import render
-
-        return render(result.result())
-    width = shutil.get_terminal_size().columns - 2  # the run's width (cli.termwidth)
-    return fit_width(render_text(result, width=width, color=_use_color()), width + 2)
+    return result.result() if fmt == "json" else result
 
 
-def _lint_rule(text: str, fmt: str) -> str | None:
-    """The page of the lint rule ``text`` names, or None when it names none."""
-    from why502.catalog.explain import lint_rule_to_dict, render_lint_rule_text, resolve_lint_rule
+def _render(result: object, fmt: str) -> str:
+    """``reporters.<fmt>.render`` of a result (or of a list of them: one JSON array, or the
+    pages one after the other), text at the run's width (cli.termwidth), coloured on a
+    terminal without NO_COLOR."""
+    from why502.reporters import RenderOptions, render
+
+    # jsonl is `explain -`'s records (_each_stdin_line); pages asked with it are text, as ever
+    return render("json" if fmt == "json" else "text", result, RenderOptions(color=_use_color()))
+
+
+def _lint_rule(text: str, fmt: str) -> object | None:
+    """The lint rule ``text`` names (its typed result for JSON), or None when it names none."""
+    from why502.catalog.explain import lint_rule_to_dict, resolve_lint_rule
 
     rule = resolve_lint_rule(text)
-    if rule is None:
-        return None
-    if fmt == "json":
-        from why502.findings.results import ExplainResult
-        from why502.reporters.json_result import render
+    if rule is None or fmt != "json":
+        return rule
+    from why502.findings.results import ExplainResult
 
-        return render(ExplainResult(query=text, type="lint-rule", lint_rule=lint_rule_to_dict(rule)))
-    width = shutil.get_terminal_size().columns - 2  # the run's width (cli.termwidth)
-    return fit_width(render_lint_rule_text(rule, width=width, color=_use_color()), width + 2)
+    return ExplainResult(query=text, type="lint-rule", lint_rule=lint_rule_to_dict(rule))

@@ -169,36 +169,11 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
 
 
 def print_plan(plan: Plan, *, redact: bool = True) -> None:
-    """The plan as text; credentials in it shown as ``[redacted]`` unless ``redact`` is False
-    (what is *applied* is the plan itself, never this text)."""
-    from why502.findings.redact import notice, redact_diff, redact_text
-    from why502.textutil import strip_terminal_escapes
+    """The plan as text (``reporters.text.plan``) on standard output; credentials in it shown as
+    ``[redacted]`` unless ``redact`` is False (what is *applied* is the plan itself)."""
+    from why502.reporters import RenderOptions, write
 
-    hidden = 0
-
-    def shown(text: str, diff: bool = False) -> str:
-        nonlocal hidden
-        if not redact:
-            return strip_terminal_escapes(text)
-        out, n = redact_diff(text) if diff else redact_text(text)
-        hidden += n
-        return strip_terminal_escapes(out)
-
-    stream = sys.stdout
-    if not plan.changes:
-        stream.write("no config change to make\n")
-    for i, ch in enumerate(plan.changes, 1):
-        stream.write(shown(f"[{i}] {ch.key}: {ch.title}\n    file: {ch.file}\n"))
-        for line in shown(ch.diff, diff=True).splitlines():
-            stream.write("    " + line + "\n")
-    if plan.commands:
-        stream.write("\nNot config changes -- why502 fix never runs these; run them yourself if they fit:\n")
-        for key, cmd in plan.commands:
-            stream.write(shown(f"  [{key}] $ {cmd}\n"))
-    for note in plan.notes:
-        stream.write(shown(f"note: {note}\n"))
-    if hidden:
-        stream.write(f"note: {notice(hidden)}\n")
+    write("text", plan, sys.stdout, RenderOptions(redact=redact))
 
 
 def _ask(change: Change) -> bool:

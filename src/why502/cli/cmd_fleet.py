@@ -14,7 +14,7 @@ from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY
 from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
-    from why502.app.fleet import Fleet
+    pass
 
 DESCRIPTION = """\
 Ask the Prometheus that scrapes every host's `why502 watch` (its HTTP API, PromQL) for each
@@ -63,71 +63,15 @@ def run(args: argparse.Namespace) -> int:
 
     from why502.app.fleet import fleet
     from why502.errors import UsageError
-    from why502.textutil import strip_terminal_escapes
+    from why502.findings.results import FleetReport
+    from why502.reporters import RenderOptions, write
 
     if not (math.isfinite(args.timeout) and 0 < args.timeout <= 3600):
         raise UsageError(f"--timeout {args.timeout:g}: expected seconds in (0, 3600]")
     # PromQL's range is whole seconds or units (5m); ours is any duration (timeargs), given in seconds
     answer = fleet(args.prometheus, f"{math.ceil(args.range)}s", args.timeout)
-    if args.format == "json":
-        from why502.findings.results import FleetReport
-        from why502.reporters.json_result import render
-
-        sys.stdout.write(render(FleetReport.from_dict(answer.to_dict())))
-    else:
-        import shutil
-
-        from why502.textutil import fit_width
-
-        # wrapped to the run's width (cli.termwidth), like every text output (issue 31)
-        print(fit_width(strip_terminal_escapes(_text(answer, args.all)), shutil.get_terminal_size().columns))
+    # the JSON's rates are rounded to 4 decimals; the text compares the whole ones with 0
+    report = FleetReport.from_dict(answer.to_dict(rounded=args.format == "json"))
+    # text wrapped to the run's width (cli.termwidth), like every text output (issue 31)
+    write(args.format, report, sys.stdout, RenderOptions(show_all=args.all))
     return EXIT_FINDINGS if any(h.alarming for h in answer.hosts) else EXIT_HEALTHY
-
-
-# host names shown under a fleet-level finding before "and N more"
-_FOLDED_NAMES = 6
-
-
-def _text(answer: Fleet, show_all: bool) -> str:
-    """Fleet-level findings first (hosts folded), then one row per host with something to say."""
-    if not answer.hosts:
-        return "no host reports why502 metrics to this Prometheus"
-    out: list[str] = []
-    folded: set[str] = set()
-    if answer.findings:
-        out.append("fleet-level findings:")
-        for f in answer.findings:
-            names = ", ".join(f.hosts[:_FOLDED_NAMES])
-            more = f" and {len(f.hosts) - _FOLDED_NAMES} more" if len(f.hosts) > _FOLDED_NAMES else ""
-            out += [f"  {f.headline()}", f"    hosts: {names}{more}"]
-            folded.update(f.hosts)
-        out.append("")
-    # a host folded into a finding gets a row only for what the finding does not say
-    rows = [h for h in answer.hosts
-            if show_all or h.down or h.agent_down
-            or (h.instance not in folded
-                and (h.causes or (h.errors_per_s or 0.0) > 0 or h.errors_per_s is None))]
-    if rows:
-        out.append(f"{'host':30} {'5xx/s':>8} {'req/s':>8}  open incidents / targets down")
-    for h in rows:
-        what = ", ".join(h.causes + [f"down: {d}" for d in h.down]
-                         + (["watch not answering scrapes"] if h.agent_down else [])) or "-"
-        out.append(f"{h.instance:30} {_rate(h.errors_per_s)} {_rate(h.requests_per_s)}  {what}")
-    listed = {h.instance for h in rows}
-    quiet = sum(1 for h in answer.hosts if h.instance not in listed and h.instance not in folded)
-    tail = []
-    if folded:
-        tail.append(f"{_hosts(len(folded))} in the fleet-level findings above")
-    if quiet:
-        tail.append(f"{_hosts(quiet)} with no incident, no down target and no 5xx (--all lists them)")
-    if tail:
-        out.append(f"({'; '.join(tail)})")
-    return "\n".join(out)
-
-
-def _hosts(n: int) -> str:
-    return f"{n} host" if n == 1 else f"{n} hosts"
-
-
-def _rate(value: float | None) -> str:
-    return f"{'-':>8}" if value is None else f"{value:8.2f}"

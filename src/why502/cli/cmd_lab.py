@@ -244,32 +244,11 @@ def _emit(report: Report, fmt: str | None, output: str | None, verbose: bool) ->
         suffix = output.rsplit(".", 1)[-1].lower() if output and "." in output else ""
         fmt = {"html": "html", "htm": "html", "md": "markdown", "markdown": "markdown",
                "json": "json"}.get(suffix, "text")
-    if fmt == "json":
-        from why502.reporters.json_report import to_json
+    from why502.reporters import RenderOptions, render
 
-        text = to_json(report)
-    elif fmt == "markdown":
-        from why502.reporters.markdown import render_markdown
-
-        text = render_markdown(report)
-    elif fmt == "html":
-        from why502.reporters.html import render_html
-
-        text = render_html(report)
-    else:
-        import io
-
-        from rich.console import Console
-
-        from why502.reporters.terminal import render_terminal
-
-        if output is None:
-            render_terminal(report, Console(highlight=False), verbose=verbose)
-            return
-        buf = io.StringIO()
-        render_terminal(report, Console(file=buf, no_color=True, highlight=False),
-                        verbose=verbose)
-        text = buf.getvalue()
+    # text coloured only on a terminal, never in a file
+    color = fmt == "text" and output is None and sys.stdout.isatty()
+    text = render(fmt, report, RenderOptions(color=color, verbose=verbose))
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return

@@ -13,7 +13,6 @@ from why502.cli.output import add_redact_argument, for_output
 from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_INPUT, UsageError
-from why502.textutil import write_json
 from why502.timeargs import SecondsArg
 
 DESCRIPTION = """\
@@ -155,29 +154,18 @@ def run(args: argparse.Namespace) -> int:
     outcome = gather(options)
     if args.fix:
         from why502.app.fix.plan import from_lint
-        from why502.cli.cmd_fix import print_plan
+        from why502.reporters import RenderOptions, write
 
         plan = from_lint(outcome.findings, args.nginx_conf if args.nginx_conf != "-" else None)
-        print_plan(plan, redact=args.redact)
+        write("text", plan, sys.stdout, RenderOptions(redact=args.redact))
         if plan.changes:
             sys.stdout.write("\ndry run: nothing changed (why502 fix --lint --apply makes these changes)\n")
         return 1 if plan.changes else 0
     report = for_output(outcome.report(), args)
-    if args.format == "json":
-        from why502.reporters.lint_json import lint_json
+    from why502.reporters import RenderOptions, write
 
-        write_json(sys.stdout, lint_json(report, __version__))
-        sys.stdout.write("\n")
-    elif args.format == "sarif":
-        from why502.reporters.sarif import lint_sarif
-
-        write_json(sys.stdout, lint_sarif(report, __version__))
-        sys.stdout.write("\n")
-    else:
-        from why502.reporters.lint_text import render_lint_text
-
-        color = {"always": True, "never": False}.get(args.color)
-        render_lint_text(report, sys.stdout, color)
+    color = {"always": True, "never": False}.get(args.color, sys.stdout.isatty())
+    write(args.format, report, sys.stdout, RenderOptions(color=color, tool_version=__version__))
     if report.unread:
         return EXIT_INPUT  # not checked whole: never "clean" (findings.lint.LintReport.unread)
     return exit_code(outcome.findings, args.fail_on)

@@ -11,7 +11,6 @@ Heavy imports (rich, the reporters) happen inside ``run`` only, so ``why502 --he
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import sys
@@ -127,33 +126,16 @@ def _finite_float(text: str) -> float:
 
 def render(report: Report, fmt: str, name: str = "report", to_file: bool = False,
            verbose: bool = False) -> str:
-    """Render in ``fmt``; a report whose fields have the wrong types is an input error."""
+    """Render in ``fmt`` (``reporters.<fmt>.render``; text coloured only when stdout is a
+    terminal and nothing goes to a file); a report whose fields have the wrong types is an
+    input error."""
+    from why502 import reporters
+
+    color = fmt == "text" and sys.stdout.isatty() and not to_file
     try:
-        if fmt == "html":
-            from why502.reporters.html import render_html
-
-            return render_html(report)
-        if fmt == "markdown":
-            from why502.reporters.markdown import render_markdown
-
-            return render_markdown(report)
-        return _render_text(report, to_file, verbose)
+        return reporters.render(fmt, report, reporters.RenderOptions(color=color, verbose=verbose))
     except (TypeError, ValueError, AttributeError, KeyError) as err:
         raise InputError(f"{name}: malformed report ({type(err).__name__}: {err})") from None
-
-
-def _render_text(report: Report, to_file: bool = False, verbose: bool = False) -> str:
-    """The terminal reporter, coloured only when stdout is a terminal and nothing goes to a file."""
-    from rich.console import Console
-
-    from why502.reporters.terminal import render_terminal
-
-    buffer = io.StringIO()
-    colour = sys.stdout.isatty() and not to_file
-    console = Console(file=buffer, force_terminal=colour, no_color=not colour,
-                      highlight=False, soft_wrap=False)
-    render_terminal(report, console, verbose=verbose)
-    return buffer.getvalue()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -171,7 +171,7 @@ def _rewritten(args: argparse.Namespace, proxy: str, config: str | None, since: 
 def _print(report: StatsReport | LbStatsReport, args: argparse.Namespace) -> int:
     """Render the result in ``--format``; exit 1 when clients got a 5xx (the documented "findings")."""
     from why502.findings.results import StatsReport
-    from why502.reporters.stats_json import stats_to_json, timeline_csv
+    from why502.reporters import RenderOptions, write
 
     if args.redact and isinstance(report, StatsReport):
         # the 5xx requests quote the logged URI: ?access_token=, session IDs
@@ -182,22 +182,8 @@ def _print(report: StatsReport | LbStatsReport, args: argparse.Namespace) -> int
         if hidden:
             report.redacted = hidden
             report.notes = [*report.notes, notice(hidden)]
-    if args.format == "json":
-        sys.stdout.write(stats_to_json(report) + "\n")
-    elif args.format == "csv":
-        sys.stdout.write(timeline_csv(report))
-    else:
-        from rich.console import Console
-
-        console = Console()  # the run's width (cli.termwidth)
-        if isinstance(report, StatsReport):
-            from why502.reporters.stats_text import render_stats_text
-
-            render_stats_text(report.to_dict(), console, top=args.top)
-        else:
-            from why502.reporters.lb_stats_text import render_lb_stats_text
-
-            render_lb_stats_text(report.to_dict(), console, top=args.top)
+    # text at the run's width (cli.termwidth), coloured on a terminal
+    write(args.format, report, sys.stdout, RenderOptions(color=sys.stdout.isatty(), top=args.top))
     return EXIT_FINDINGS if report.fivexx else EXIT_HEALTHY
 
 

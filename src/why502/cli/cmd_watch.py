@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     from why502.app.watch.engine import Watch, WatchOptions
     from why502.findings.model import Diagnostic
     from why502.findings.results import WatchEvent
-    from why502.reporters.json_result import LINE, render
+    from why502.reporters import write
     from why502.textutil import strip_terminal_escapes
 
     if args.print_rules or args.write_mixin:
@@ -191,11 +191,9 @@ def run(args: argparse.Namespace) -> int:
     live = args.format == "text" and sys.stdout.isatty()
 
     def emit(event: dict[str, Any]) -> None:
-        if args.format == "jsonl":
-            sys.stdout.write(render(WatchEvent.from_dict(event), LINE))
+        if not live:  # one JSON object or one line of text per event (reporters.jsonl, .text.watch)
+            write(args.format, WatchEvent.from_dict(event), sys.stdout)
             sys.stdout.flush()
-        elif not live:
-            print(strip_terminal_escapes(one_line(event)), flush=True)
 
     def note(d: Diagnostic) -> None:
         print(f"why502: {strip_terminal_escapes(d.message)}", file=sys.stderr, flush=True)
@@ -305,20 +303,3 @@ def read_rules(path: str) -> dict[str, float]:
             raise UsageError(f"{path}: {key} must be a number")
         out[key] = float(value)
     return out
-
-
-def one_line(event: dict[str, Any]) -> str:
-    """``2026-11-23T09:00:00 incident-opened 20261123T090000-1 backend-not-running ...``"""
-    inc = event["incident"]
-    parts = [event["time"], event["event"], inc["id"], inc["cause"]]
-    if inc.get("upstream"):
-        parts.append(f"upstream={inc['upstream']}")
-    parts.append(f"5xx={inc['errors_5xx']}/{inc['requests']}")
-    text = " ".join(str(p) for p in parts)
-    if inc.get("title"):
-        text += f" -- {inc['title']}"
-    if event["event"] != "incident-resolved" and inc.get("fix"):
-        text += f"; fix: {inc['fix']}"
-    if inc.get("report"):
-        text += f"; report: {inc['report']}"
-    return text

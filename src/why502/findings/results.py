@@ -334,6 +334,11 @@ class FleetHost(_Plain):
     targets_down: list[str] = field(default_factory=list)
     more: dict[str, Any] = field(default_factory=dict, metadata=REST)
 
+    @property
+    def agent_down(self) -> bool:
+        """Its watch did not answer Prometheus's scrape (``agent_down``, after the fields above)."""
+        return bool(self.more.get("agent_down"))
+
 
 @dataclass
 class FleetReport(_Plain):
@@ -348,6 +353,13 @@ class FleetReport(_Plain):
     def findings(self) -> bool:
         """Some host has an open incident or a down target (exit 1)."""
         return any(h.open_incidents or h.targets_down for h in self.hosts)
+
+    @property
+    def fleet_findings(self) -> list[dict[str, Any]]:
+        """The fleet-level findings (``fleet_findings``: ``summary``, ``hosts``, ``kind`` ...),
+        each many hosts' incidents with one upstream or one start."""
+        found = self.more.get("fleet_findings")
+        return [f for f in found if isinstance(f, dict)] if isinstance(found, list) else []
 
 
 # -- watch ------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from typing import Any
 from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Fix, Report, UpstreamSummary
 from why502.findings.redact import notice
+from why502.reporters.options import RenderOptions
 from why502.textutil import dump_json, strip_terminal_escapes
 
 __all__ = ["chart_data", "content_security_policy", "render_html", "safe_text", "script_json"]
@@ -603,3 +604,10 @@ def render_html(report: Report) -> str:
         + f"<script>{report_js}</script>\n"
         + "</body></html>\n"
     )
+
+
+def render(result: Report, options: RenderOptions) -> str:
+    """``--format html``: a diagnose ``Report`` (the one result this format renders)."""
+    if not isinstance(result, Report):
+        raise TypeError(f"no html reporter for {type(result).__name__}")
+    return render_html(result)

@@ -25,7 +25,8 @@ from why502 import proxies
 from why502.findings.model import EvidenceItem, Finding, Fix, Report
 from why502.findings.redact import notice
 from why502.reporters.html import chart_data, confidence_label, safe_text
-from why502.reporters.terminal import read_line
+from why502.reporters.options import RenderOptions
+from why502.reporters.text.report import read_line
 
 __all__ = ["md_code", "md_text", "render_markdown"]
 
@@ -275,3 +276,10 @@ def render_markdown(report: Report) -> str:
         out += [f"_{md_text(notice(report.redacted))}_", ""]
     out += ["---", f"_{footer}_", ""]
     return "\n".join(out)
+
+
+def render(result: Report, options: RenderOptions) -> str:
+    """``--format markdown``: a diagnose ``Report`` (the one result this format renders)."""
+    if not isinstance(result, Report):
+        raise TypeError(f"no markdown reporter for {type(result).__name__}")
+    return render_markdown(result)

@@ -10,15 +10,18 @@ shortDescription, fullDescription, helpUri, help, defaultConfiguration.level), `
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from why502 import PROJECT_URL, proxies
 from why502.catalog.lint_rules import DOCS_BASE_URL, load_rules, rule_page
 from why502.findings.lint import LintReport
 from why502.findings.redact import notice
+from why502.reporters.options import RenderOptions
+from why502.textutil import write_json
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -155,3 +158,18 @@ def lint_sarif(report: LintReport, tool_version: str) -> dict[str, Any]:
     proxy = str(report.inputs.get("proxy") or proxies.DEFAULT)
     return to_sarif(SarifRun(tool_version, lint_rules_sarif(proxy), results, notes,
                              successful=not report.unread))
+
+
+def render(result: LintReport, options: RenderOptions) -> str:
+    """``--format sarif``: a lint result as a SARIF log, with ``options.tool_version``."""
+    buffer = io.StringIO()
+    write(result, buffer, options)
+    return buffer.getvalue()
+
+
+def write(result: LintReport, out: TextIO, options: RenderOptions) -> None:
+    """``render`` written to ``out`` piece by piece (``textutil.write_json``)."""
+    if not isinstance(result, LintReport):
+        raise TypeError(f"no sarif reporter for {type(result).__name__}")
+    write_json(out, lint_sarif(result, options.tool_version))
+    out.write("\n")

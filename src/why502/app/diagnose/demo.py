@@ -34,7 +34,7 @@ from why502.errors import InputError
 from why502.facts.net import Listener
 from why502.facts.probes import ProbeResult
 from why502.findings.model import Report
-from why502.reporters.json_report import to_json
+from why502.reporters.json.report import to_json
 
 REPORT_FILE = "report.json"
 

@@ -920,7 +920,7 @@ class Watch:
             self._event("incident-updated", inc)
 
     def _write_report(self, inc: Incident, report: Report) -> str | None:
-        from why502.reporters.json_report import to_json
+        from why502.reporters.json.report import to_json
 
         assert self.options.reports_dir is not None
         path = Path(self.options.reports_dir) / f"incident-{inc.id}.json"

@@ -12,7 +12,7 @@ import csv
 import io
 
 from why502.findings.results import LbStatsReport, StatsReport
-from why502.reporters.json_result import JsonOptions, render
+from why502.reporters.json.result import JsonOptions, render
 
 STATS_JSON_VERSION = StatsReport.VERSION
 TIMELINE_COLUMNS = ("minute", "requests", "5xx", "502", "503", "504", "other_5xx")

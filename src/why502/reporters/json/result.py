@@ -3,8 +3,8 @@
 One renderer for the JSON of ``stats``, ``classify``, ``explain``, ``causes``, ``fleet`` and
 ``watch`` (``findings.results``): the result's ``to_dict()`` through ``textutil.dump_json``
 (strict, inert), one document or one line.  Before, each command dumped its own dict in its own
-way.  Diagnose's ``Report`` keeps ``json_report.to_json`` (its schema version check), lint its
-``lint_json``/``sarif`` (they need the tool's version).
+way.  ``reporters.json`` dispatches: diagnose's ``Report`` keeps ``json.report.to_json``, lint its
+``json.lint``/``sarif`` (they need the tool's version).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Terminal rendering of ``why502 stats`` (rich tables) from the ``AccessStats.to_dict()`` form.
+"""Terminal rendering of ``why502 stats`` (rich tables) from its typed result,
+``findings.results.StatsReport`` (what ``--format json`` writes, read as attributes).
 
-Reporters render saved data only (import-linter contract), so this takes the plain dict.  Every
+Reporters render saved data only (import-linter contract): a report read back with
+``StatsReport.from_dict`` renders the same.  Every
 string that came from a log (hosts, URIs, clients, upstream names, samples) is hostile: it goes
 through ``strip_terminal_escapes`` and into ``rich.text.Text`` so neither escape sequences nor
 rich markup in a request line can reach the terminal.
@@ -17,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from why502 import proxies
+from why502.findings.results import StatsReport
 from why502.textutil import compact_time, plural, shorten, strip_terminal_escapes
 
 _SPARK = " ▁▂▃▄▅▆▇█"
@@ -53,34 +56,34 @@ def sparkline(values: list[int], width: int = 72) -> tuple[str, int]:
 # its text names the proxy that wrote it (``Vocabulary.stats_word``).
 
 
-def who(key: object, d: dict[str, Any]) -> str:
+def who(key: object, rep: StatsReport) -> str:
     """The engine's word for the proxy as the proxy that wrote the log: nginx, haproxy, Apache."""
     if key == proxies.DEFAULT:
-        return proxies.of(d.get("proxy")).vocabulary.stats_word
+        return proxies.of(rep.proxy).vocabulary.stats_word
     return str(key) if key is not None else ""
 
 
-def headline(d: dict[str, Any]) -> list[str]:
+def headline(rep: StatsReport) -> list[str]:
     """The answer in a few sentences, before any table: how many requests failed and with
     what, who made the failures, the worst upstream (and how close it runs to its timeout),
     the biggest burst, the leading error-log symptom.  Log-controlled strings are cleaned."""
-    total, five = d.get("requests", 0), d.get("total_5xx", 0)
+    total, five = rep.requests, rep.total_5xx
     if not total:
         return ["no requests in the window read"]
     if not five:
-        return [f"no 5xx in {plural(total, 'request')} ({d.get('first_time')} .. {d.get('last_time')})"]
-    by = d.get("by_status", {})
+        return [f"no 5xx in {plural(total, 'request')} ({rep.first_time} .. {rep.last_time})"]
+    by = rep.by_status
     kinds = ", ".join(f"{n:,}x{s}" for s, n in sorted(by.items(), key=lambda kv: -kv[1]) if s.startswith("5"))
     out = [f"{five:,} of {plural(total, 'request')} ended in a 5xx ({100.0 * five / total:.2f}%): {kinds}"]
-    made = {k: v for k, v in (d.get("made_by") or {}).items() if v}
+    made = {k: v for k, v in (rep.made_by or {}).items() if v}
     if made:
         makers = ", ".join(
-            f"{who(k, d) + ' itself' if k == proxies.DEFAULT else 'the backend' if k == 'backend' else k}"
+            f"{who(k, rep) + ' itself' if k == proxies.DEFAULT else 'the backend' if k == 'backend' else k}"
             f" {v:,}"
             for k, v in sorted(made.items(), key=lambda kv: -kv[1])
         )
         out[-1] += f"; made by {makers}"
-    ups = [u for u in d.get("upstreams", []) if u.get("requests_5xx") or u.get("near_timeout")]
+    ups = [u for u in rep.upstreams if u.get("requests_5xx") or u.get("near_timeout")]
     if ups:
         u = max(ups, key=lambda u: (u.get("requests_5xx", 0), u.get("near_timeout", 0)))
         text = (
@@ -88,19 +91,19 @@ def headline(d: dict[str, Any]) -> list[str]:
             f"{plural(u.get('failed_attempts', 0), 'failed attempt')}"
         )
         if u.get("near_timeout") and u.get("timeout"):
-            word = proxies.of(d.get("proxy")).vocabulary.stats_timeout
+            word = proxies.of(rep.proxy).vocabulary.stats_timeout
             text += f", {plural(u['near_timeout'], 'attempt')} at >= 80% of its {u['timeout']:g}s {word}"
         out.append(text)
-    inc = d.get("incidents", [])
+    inc = rep.incidents
     if inc:
         big = max(inc, key=lambda i: i["total_5xx"])
         out.append(
             f"{plural(len(inc), 'burst')} of 5xx; the largest {big['start']} .. {big['end']}: "
             f"{big['total_5xx']:,} 5xx, peak {big['peak_per_minute']:,}/min"
         )
-    if d.get("rescued"):
-        out.append(f"{d['rescued']:,} more requests failed an attempt and were rescued by a retry")
-    el = d.get("errorlog") or {}
+    if rep.rescued:
+        out.append(f"{rep.rescued:,} more requests failed an attempt and were rescued by a retry")
+    el = rep.errorlog or {}
     if el.get("by_symptom"):
         sym, n = next(iter(el["by_symptom"].items()))
         out.append(
@@ -110,45 +113,45 @@ def headline(d: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> None:
+def render_stats_text(rep: StatsReport, console: Console, top: int = 10) -> None:
     """Print the statistics, the answer first (``headline``), then: inputs, status, who made
     the 5xx, incidents, upstreams, breakdowns."""
     c = console
-    for i, line in enumerate(headline(d)):
+    for i, line in enumerate(headline(rep)):
         c.print(Text(line, style="bold" if i == 0 else ""))
     c.print()
-    files = ", ".join(strip_terminal_escapes(f) for f in d.get("files", []))
+    files = ", ".join(strip_terminal_escapes(f) for f in rep.files)
     c.print(Text.assemble(("why502 stats", "bold"), ": ", _t(files, 200)))
-    for note in d.get("notes", []):
+    for note in rep.notes:
         c.print(_t(note, 300, "dim"))
-    total = d.get("requests", 0)
+    total = rep.requests
     c.print(
         Text(
-            f"{plural(d.get('lines', 0), 'line')}, {plural(total, 'request')}, "
-            f"{d.get('unparsed', 0):,} unparsed"
-            + (f", {d['filtered_out']:,} outside --since/--until" if d.get("filtered_out") else "")
-            + (f"; {d.get('first_time')} .. {d.get('last_time')}" if d.get("first_time") else "")
+            f"{plural(rep.lines, 'line')}, {plural(total, 'request')}, "
+            f"{rep.unparsed:,} unparsed"
+            + (f", {rep.filtered_out:,} outside --since/--until" if rep.filtered_out else "")
+            + (f"; {rep.first_time} .. {rep.last_time}" if rep.first_time else "")
         )
     )
-    if d.get("unparsed_samples"):
+    if rep.unparsed_samples:
         c.print(Text("lines that do not match the log format (first ones):", style="yellow"))
-        for smp in d["unparsed_samples"][:3]:
+        for smp in rep.unparsed_samples[:3]:
             c.print(Text.assemble(f"  {smp['file']}:{smp['line']}: ", _t(smp["text"], 160)))
 
     t = Table(title="Status codes", title_justify="left")
     t.add_column("status")
     t.add_column("requests", justify="right")
     t.add_column("share", justify="right")
-    for status, n in sorted(d.get("by_status", {}).items()):
+    for status, n in sorted(rep.by_status.items()):
         style = "red" if status.startswith("5") else ""
         t.add_row(Text(status, style=style), _n(n), f"{100.0 * n / max(1, total):.2f}%")
     c.print(t)
 
-    made = d.get("made_by") or {}
-    if d.get("total_5xx"):
-        parts = [f"{who(k, d)}: {v:,}" for k, v in made.items()]
+    made = rep.made_by or {}
+    if rep.total_5xx:
+        parts = [f"{who(k, rep)}: {v:,}" for k, v in made.items()]
         c.print(Text.assemble(("Who made the 5xx: ", "bold"), ", ".join(parts) or "-"))
-        resc = d.get("rescued", 0)
+        resc = rep.rescued
         if resc:
             c.print(
                 Text(
@@ -158,8 +161,8 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
                 )
             )
 
-    tl = d.get("timeline", [])
-    if tl and d.get("total_5xx"):
+    tl = rep.timeline
+    if tl and rep.total_5xx:
         line, per = sparkline([r["5xx"] for r in tl])
         c.print(
             Text.assemble(
@@ -167,29 +170,29 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
             )
         )
         c.print(Text(line, style="red"))
-    inc = d.get("incidents", [])
+    inc = rep.incidents
     if inc:
         t = Table(title="Incident windows (5xx bursts)", title_justify="left")
         for col in ("start", "end", "5xx", "502", "503", "504", "peak/min", "requests"):
             t.add_column(col, justify="right" if col not in ("start", "end") else "left",
                          no_wrap=col in ("start", "end"))  # a time in one piece (issue 31)
-        for i in inc:
-            by = i.get("by_status", {})
+        for window in inc:
+            by = window.get("by_status", {})
             t.add_row(
-                compact_time(i["start"]),
-                compact_time(i["end"]),
-                _n(i["total_5xx"]),
+                compact_time(window["start"]),
+                compact_time(window["end"]),
+                _n(window["total_5xx"]),
                 _n(by.get("502", 0)),
                 _n(by.get("503", 0)),
                 _n(by.get("504", 0)),
-                _n(i["peak_per_minute"]),
-                _n(i["requests"]),
+                _n(window["peak_per_minute"]),
+                _n(window["requests"]),
             )
         c.print(t)
 
-    ups = d.get("upstreams", [])
+    ups = rep.upstreams
     if ups:
-        t, hidden = upstreams_table(d, ups[: top * 2], c.width)
+        t, hidden = upstreams_table(rep, ups[: top * 2], c.width)
         c.print(t)
         if hidden:
             c.print(Text(f"not shown at {c.width} columns: {', '.join(hidden)} (--width 120, or "
@@ -225,20 +228,20 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
         ("by_uri", "5xx by URI template", "uri"),
         ("by_client", "5xx by client", "client"),
     ):
-        rows = d.get(key) or []
-        if not rows or (key != "by_host" and not d.get("total_5xx")):
+        rows = getattr(rep, key) or []
+        if not rows or (key != "by_host" and not rep.total_5xx):
             continue
         t = Table(title=title, title_justify="left")
         t.add_column(col)
         extra = [k for k in rows[0] if k != col]
         for k in extra:
-            t.add_column(f"by_{who(proxies.DEFAULT, d)}" if k == f"by_{proxies.DEFAULT}" else k,
+            t.add_column(f"by_{who(proxies.DEFAULT, rep)}" if k == f"by_{proxies.DEFAULT}" else k,
                          justify="right")
         for r in rows[:top]:
             t.add_row(_t(r[col], 60), *(_n(r.get(k)) for k in extra))
         c.print(t)
 
-    el = d.get("errorlog")
+    el = rep.errorlog
     if el:
         c.print(
             Text.assemble(
@@ -270,7 +273,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
                     _t(smp["client"], 40),
                 )
             )
-    servers = d.get("servers_now") or []
+    servers = rep.servers_now or []
     if servers:
         t = Table(title="Servers now (HAProxy runtime API: show servers state)", title_justify="left")
         for col in ("server", "address", "state", "last check"):
@@ -281,10 +284,10 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
                       _t(state, 20, "red" if state.startswith(("DOWN", "MAINT")) else ""),
                       _t(srv.get("check"), 20))
         c.print(t)
-    reqs = d.get("requests_5xx") or []
+    reqs = rep.requests_5xx or []
     if reqs:
         t = Table(
-            title=f"First 5xx requests ({min(top, len(reqs))} of {d.get('total_5xx', 0):,})",
+            title=f"First 5xx requests ({min(top, len(reqs))} of {rep.total_5xx:,})",
             title_justify="left",
         )
         for col in ("minute", "status", "request", "upstream", "made by", "symptom"):
@@ -296,7 +299,7 @@ def render_stats_text(d: dict[str, Any], console: Console, top: int = 10) -> Non
                 _t(r.get("status")),
                 _t(r.get("request"), 60),
                 _t(r.get("ua"), 40),
-                _t(who(r.get("made_by"), d)),
+                _t(who(r.get("made_by"), rep)),
                 _t(r.get("symptom") or ""),
             )
         c.print(t)
@@ -309,7 +312,7 @@ _DROP_ORDER = ("p50", "p99", "rescued", "max", ">=80% timeout")
 _NARROW_MIN = 16  # the address column's least width before more columns go
 
 
-def upstreams_table(d: dict[str, Any], ups: list[dict[str, Any]], width: int) -> tuple[Table, list[str]]:
+def upstreams_table(rep: StatsReport, ups: list[dict[str, Any]], width: int) -> tuple[Table, list[str]]:
     """The Upstreams table fitted to ``width`` columns, and the names of the columns left out.
 
     Every cell is measured first.  When the whole table fits it is drawn as before (heavy
@@ -318,8 +321,8 @@ def upstreams_table(d: dict[str, Any], ups: list[dict[str, Any]], width: int) ->
     ``_DROP_ORDER``, until the address column keeps ``_NARROW_MIN`` characters.  A number or a
     time is never wrapped nor cut; headers wrap at their spaces.  ``--format json`` keeps every
     field whatever the width."""
-    words = proxies.of(d.get("proxy")).vocabulary
-    maker = who(proxies.DEFAULT, d)
+    words = proxies.of(rep.proxy).vocabulary
+    maker = who(proxies.DEFAULT, rep)
     target, route = words.stats_target, words.route
     names = (target, route, "attempts", "failed", f"5xx {maker}/backend", "rescued", "p50", "p95",
              "p99", "max", words.stats_timeout_column, ">=80% timeout")
