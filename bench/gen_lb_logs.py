@@ -13,7 +13,10 @@ timeout, no target, its 52x) and the backend's 5xx, so every column the readers 
     python bench/gen_lb_logs.py --family all --lines 1000000
 
 Families: alb, cloudflare, envoy (default text), istio (Istio's text), envoy-json, caddy,
-traefik-json, traefik-clf, haproxy.  The file is ``<out>/<family>-<lines>.log``.
+traefik-json, traefik-clf, haproxy, apache.  The file is ``<out>/<family>-<lines>.log``; haproxy
+and apache also get the config that ``diagnose``/``stats`` read them with (``<out>/haproxy.cfg``:
+backends web/api/static of the servers web1-4 the lines name; ``<out>/apache-<lines>.conf``: the
+``timed`` LogFormat of the lab's recordings, its ``CustomLog`` naming the file).
 """
 
 from __future__ import annotations
@@ -205,10 +208,41 @@ def haproxy(q: Req) -> str:
             f'"{q.method} {q.path} HTTP/1.1"')
 
 
+def apache(q: Req) -> str:
+    """Apache's access log in the lab's ``timed`` LogFormat (``%h %l %u %t "%r" %>s %b %D``:
+    tests/fixtures/recorded/apache-too-slow/apache2.conf), ``%D`` in microseconds."""
+    t = q.when.strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return f'{q.client} - - [{t}] "{q.method} {q.path} HTTP/1.1" {q.status} 217 {int(q.ms * 1000)}'
+
+
 FAMILIES: dict[str, Callable[[Req], str]] = {
     "alb": alb, "cloudflare": cloudflare, "envoy": envoy, "istio": istio, "envoy-json": envoy_json,
     "caddy": caddy, "traefik-json": traefik_json, "traefik-clf": traefik_clf, "haproxy": haproxy,
+    "apache": apache,
 }
+
+
+def haproxy_cfg(out: Path) -> Path:
+    """The ``haproxy.cfg`` the haproxy lines name: backends web/api/static, servers web1-4 (each
+    line's server is ``web{index of its target % 4 + 1}``; the first four targets)."""
+    servers = "".join(f"    server web{i + 1} {TARGETS[i]}:8080\n" for i in range(4))
+    text = ("global\n    log stdout format rfc3164 local0\n\ndefaults\n    mode http\n    log global\n"
+            "    option httplog\n    timeout connect 1s\n    timeout client 5s\n    timeout server 30s\n\n"
+            "frontend fe\n    bind 127.0.0.1:8080\n    default_backend web\n"
+            + "".join(f"\nbackend {g}\n{servers}" for g in GROUPS))
+    path = out / "haproxy.cfg"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def apache_conf(out: Path, log: Path) -> Path:
+    """An Apache config whose ``CustomLog`` writes ``log`` in the ``timed`` format, in front of
+    one backend (``ProxyPass``)."""
+    path = log.with_suffix(".conf")
+    path.write_text(f'ServerName localhost\nListen 127.0.0.1:8080\nErrorLog {out}/apache-error.log\n'
+                    f'LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed\nCustomLog {log} timed\n'
+                    f"ProxyTimeout 30\nProxyPass / http://{TARGETS[0]}:8080/\n", encoding="utf-8")
+    return path
 
 
 def write(family: str, lines: int, out: Path, seed: int = 1, rate: float = 2000.0) -> Path:
@@ -235,7 +269,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     for fam in FAMILIES if args.family == "all" else (args.family,):
-        print(write(fam, args.lines, args.out, args.seed))
+        log = write(fam, args.lines, args.out, args.seed)
+        print(log)
+        if fam == "haproxy":
+            print(haproxy_cfg(args.out))
+        elif fam == "apache":
+            print(apache_conf(args.out, log))
 
 
 if __name__ == "__main__":

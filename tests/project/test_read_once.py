@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
 import sys
 from collections import Counter
@@ -234,3 +235,85 @@ def test_each_command_opens_nginxs_config_once(name: str, tmp_path: Path) -> Non
 def test_stats_apache_opens_its_log_once(tmp_path: Path) -> None:
     log = str(APA / "http-read-timeout.log")
     assert _opens(_commands(tmp_path)["stats apache"])[log] == 1
+
+
+# Files made: an open for writing, a temporary file or directory (``tempfile``), a directory
+# (``os.mkdir``: the run's scratch directory, ``sources.scratch``).  Armed like ``_LOG_OPENS``.
+_MADE: list[list[str]] = []
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT
+
+
+def _count_made(event: str, args: tuple[Any, ...]) -> None:
+    if not _MADE:
+        return
+    if event in ("tempfile.mkstemp", "tempfile.mkdtemp", "os.mkdir"):
+        _MADE[-1].append(f"{event} {args[0]}")
+    elif event == "open" and args:
+        mode, flags = args[1], args[2] if len(args) > 2 else 0
+        if (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                mode is None and isinstance(flags, int) and flags & _WRITES):
+            _MADE[-1].append(f"open {args[0]} {mode or flags}")
+
+
+@contextlib.contextmanager
+def files_made() -> Iterator[list[str]]:
+    if not getattr(files_made, "hooked", False):
+        sys.addaudithook(_count_made)
+        files_made.hooked = True  # type: ignore[attr-defined]
+    made: list[str] = []
+    _MADE.append(made)
+    try:
+        yield made
+    finally:
+        _MADE.remove(made)
+
+
+REC = FIXTURES_DIR / "recorded"
+
+
+def _placed(tmp: Path, scenario: str) -> Path:
+    """A recorded scenario with its ``/lab`` paths made real (its ``CustomLog`` names the copy)."""
+    root = tmp / scenario
+    root.mkdir()
+    for f in (REC / scenario).iterdir():
+        (root / f.name).write_text(f.read_text(encoding="utf-8").replace("/lab", str(root)), encoding="utf-8")
+    return root
+
+
+def _diagnose_haproxy(tmp: Path, as_access: bool) -> tuple[list[str], str]:
+    d = _placed(tmp, "haproxy-backend-down")
+    log = str(d / "haproxy.log")
+    return ["diagnose", "--offline", "--proxy", "haproxy", "--config", str(d / "haproxy.cfg"),
+            "--access-log" if as_access else "--error-log", log, "--format", "json"], log
+
+
+def _diagnose_apache(tmp: Path, as_access: bool) -> tuple[list[str], str]:
+    d = _placed(tmp, "apache-too-slow")
+    log = str(d / "apache-access.log")
+    return ["diagnose", "--offline", "--proxy", "apache", "--config", str(d / "apache2.conf"),
+            "--error-log", str(d / "apache-error.log"), "--access-log", log, "--format", "json"], log
+
+
+@pytest.mark.parametrize(("make", "as_access"), [(_diagnose_haproxy, False), (_diagnose_haproxy, True),
+                                                 (_diagnose_apache, True)],
+                         ids=["haproxy-one-log", "haproxy-access-log", "apache-access-log"])
+def test_diagnose_reads_another_proxys_access_log_once_and_writes_nothing(
+        make: Any, as_access: bool, tmp_path: Path) -> None:
+    """``diagnose --proxy haproxy|apache`` with a config and an access log: the access log is
+    read once and no file is made, not even a temporary one: its lines go straight into the
+    statistics engine's columns (``Hooks.access_log``: the plug-in's frames; HAProxy's one log
+    as its error log: the error log's one read feeds them, ``Hooks.access_feed``).  Before,
+    they were written as nginx text into a scratch file (``app.stats.rewrite``) that the engine
+    read again.  A file named with ``--access-log`` is opened once more, for its first 256 KiB
+    only: is it an edge's log (``app.stats.sniff``; asked twice, read once per run)?"""
+    import json
+
+    argv, log = make(tmp_path, as_access)
+    with log_reads() as seen, files_made() as made, contextlib.redirect_stdout(io.StringIO()) as out:
+        code = main(argv)
+    assert code in (0, 1), argv
+    read = json.loads(out.getvalue())["inputs"]
+    assert read["access_logs"] == [log] and read["access_requests"] > 0, read
+    sniffed = 1 if as_access else 0
+    assert seen[log] == 1 + sniffed, f"{log} opened for reading {seen[log]} times"
+    assert made == [], f"files made: {made}"

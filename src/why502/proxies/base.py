@@ -144,13 +144,16 @@ class Hooks:
     # notes)``; diagnose reads a config through it (``app.diagnose.proxies.read_with_hooks``).
     # None: the proxy's config is read by its ``diagnose_view`` (nginx, Apache, HAProxy)
     config_facts: str | None = None
-    #: app.stats: a context manager ``(access_logs, error_logs, config) -> (paths, log_format)``
-    #: giving this proxy's access log as lines the statistics engine reads (None: it reads the
-    #: proxy's own format, nginx's); ``paths`` empty when there is no access log to read
+    #: app.diagnose: ``(access_logs, error_logs, config) -> app.stats.read.FramedLog``: the
+    #: files to read as this proxy's access log (``paths``; empty: none) and its stats plug-in's
+    #: reader of their lines straight into the statistics engine's columns (``frames``, in the
+    #: engine's ``log_format``): each file read once, no rewritten copy (None: the engine reads
+    #: the proxy's own format, nginx's, by path)
     access_log: str | None = None
-    #: app.diagnose: ``(config) -> feed`` whose ``feed(batch)`` takes each batch of the error
-    #: logs as they are classified and whose ``rows()`` then stands for ``access_log`` when no
-    #: access log is named: a proxy with one log (HAProxy) has it read once, not twice
+    #: app.diagnose: ``(config, since) -> feed`` whose ``feed(batch)`` takes each batch of the
+    #: error logs as they are classified, aggregating its access-log lines as the engine's
+    #: columns, and whose ``log()`` (``app.stats.run.FedLog``) then stands for ``access_log``
+    #: when no access log is named: a proxy with one log (HAProxy) has it read once, not twice
     access_feed: str | None = None
     #: proxies.process: ``(argv, cwd, default_config) -> MasterArgs``, what its running master's
     #: command line says of its config (``sources.proxyprocs``); "": not found as a master
@@ -170,8 +173,8 @@ class Hooks:
     facts: str = ""
     #: app.watch: ``(config, path) -> (rewrite, log_format)``: ``rewrite(line)`` gives one
     #: line of this proxy's access log at ``path`` as a line in nginx ``log_format`` (None: a
-    #: line that is no request), so ``watch`` counts its requests as ``access_log`` has
-    #: diagnose read them (None: the access log is nginx's own format).  ``rewrite`` None and
+    #: line that is no request), so ``watch`` counts its requests with the meanings
+    #: ``access_log`` gives diagnose (None: the access log is nginx's own format).  ``rewrite`` None and
     #: a counter of blocks (``app.watch.traffic.BlockCounter``) in place of the format: the
     #: proxy's lines are counted as they are, a block at a time (HAProxy)
     watch_access: str | None = None

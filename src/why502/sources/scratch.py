@@ -1,6 +1,5 @@
 """One private scratch directory per run for everything why502 writes to ``$TMPDIR``: spilled 5xx
-rows (``sources.spill``), another proxy's log rewritten for diagnose (``app.stats.rewrite``), the demo
-bundle (``app.diagnose.demo``).
+rows (``sources.spill``), the demo bundle (``app.diagnose.demo``).
 
 Why one directory, removed at exit: a run can end in many ways -- return, exception, Ctrl-C in
 the middle of a polars call, SIGTERM from a supervisor or ``timeout(1)`` -- and each temporary
@@ -46,11 +45,6 @@ def scratch_root() -> str:
 def scratch_dir(prefix: str) -> str:
     """A new directory for one job inside the scratch directory."""
     return tempfile.mkdtemp(prefix=prefix, dir=scratch_root())
-
-
-def scratch_file(prefix: str, suffix: str = "") -> tuple[int, str]:
-    """A new file (fd, path) inside the scratch directory, like ``tempfile.mkstemp``."""
-    return tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=scratch_root())
 
 
 def cleanup() -> None:

@@ -16,6 +16,8 @@ from why502 import proxies
 from why502.app.diagnose.options import unreadable
 from why502.app.stats import compute_for_diagnose
 from why502.app.stats.errorlog import JoinRows
+from why502.app.stats.read import FramedLog
+from why502.app.stats.run import FedLog
 from why502.errors import InputError
 from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
@@ -27,7 +29,7 @@ from why502.sources.opening import discovered_skip
 def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
                  explicit: bool, join: JoinRows | None = None, proxy: str | None = None,
-                 config: str | None = None, fed: Callable[[], Any] | None = None,
+                 config: str | None = None, fed: Callable[[], FedLog] | None = None,
                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
 
@@ -35,60 +37,49 @@ def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
     and timeouts it names: ``ProxyView.engine_config``), None when there is none.
     When no error log was read, ``error_logs=None`` leaves stats its own fallback (the config's
     ``error_log``).  ``proxy``: whose logs these are; a proxy with its own access-log format
-    (``Hooks.access_log``: HAProxy's httplog, Apache's ``LogFormat``) has its lines rewritten
-    into the engine's columns first (``config``: its config file, which names the servers and
-    the ``LogFormat``), so who made each 5xx reaches the analyzers the same way from every
-    proxy.  ``fed``: those rows already made from the error logs' one read
-    (``Hooks.access_feed``), used instead of the hook's own read."""
+    (``Hooks.access_log``: HAProxy's httplog, Apache's ``LogFormat``) has its lines read by its
+    plug-in straight into the engine's columns (``config``: its config file, which names the
+    servers and the ``LogFormat``), so who made each 5xx reaches the analyzers the same way from
+    every proxy; each 5xx row names the user's file and its line there.  ``fed``: those columns
+    already aggregated from the error logs' one read (``Hooks.access_feed``), used instead of
+    the hook's own read."""
     hook = proxies.of(proxy).hooks.access_log if proxy is not None else None
-    if hook is not None:
-        rewrite = resolve(hook)
-        try:
-            with (fed() if fed is not None else
-                  rewrite(list(paths), list(error_logs or ()), config)  # type: ignore[operator]
-                  ) as (rows, fmt):
-                if not rows:
-                    inputs["access_logs"] = []
-                    return {}, None
-                timing, st = _access_stats(rows, None, error_logs, since, diags, inputs, True,
-                                           join, fmt)
-        except InputError as err:
-            diags.append(Diagnostic("warning", f"access log not used: {err}"))
-            return {}, None
-        if st is not None:
-            read = list(paths) or [p for p in error_logs or () if p]
-            inputs["access_logs"] = read
-            for row in st.requests_5xx:  # name the user's file, not the rewritten copy
-                if row.get("file") in rows:
-                    row["file"] = read[0] if len(read) == 1 else None
-        return timing, st
-    return _access_stats(paths, cfg, error_logs, since, diags, inputs, explicit, join, None)
+    if hook is None:
+        return _access_stats(paths, cfg, error_logs, since, diags, inputs, explicit, join)
+    try:
+        log: FramedLog | FedLog = (fed() if fed is not None else
+                                   resolve(hook)(list(paths), list(error_logs or ()), config))  # type: ignore[operator]
+    except InputError as err:
+        diags.append(Diagnostic("warning", f"access log not used: {err}"))
+        return {}, None
+    if not log.paths or (isinstance(log, FramedLog) and log.frames is None):
+        inputs["access_logs"] = []
+        return {}, None
+    timing, st = _access_stats(list(log.paths), None, error_logs, since, diags, inputs, True, join,
+                               log=log)
+    if st is not None:
+        inputs["access_logs"] = list(paths) or [p for p in error_logs or () if p]
+    return timing, st
 
 
 def _access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                   since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
-                  explicit: bool, join: JoinRows | None, log_format: str | None,
+                  explicit: bool, join: JoinRows | None, log: FramedLog | FedLog | None = None,
                   ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
+    """``log``: another proxy's access log (``access_stats``), its files read by its plug-in
+    (their errors said as the engine's, ``access log not used``), or read already."""
     inputs["access_logs"] = []
-    readable = []
-    for p in paths:
-        skip = None if explicit else discovered_skip(p)
-        if skip:
-            diags.append(Diagnostic("info", f"access log {skip}", p))
-            continue
-        why = unreadable(p)
-        if why is None:
-            readable.append(p)
-        elif explicit:  # checked up front (check_named_inputs); kept for direct callers
-            raise InputError(f"cannot read {p} (--access-log): {why}")
-        else:
-            diags.append(Diagnostic("warning", f"access log not read: cannot read {p}: {why}", p))
+    readable = list(paths) if log is not None else _readable(paths, explicit, diags)
     if not readable:
         return {}, None
     try:
         errors = join.result() if join is not None and error_logs else None
-        st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
-                                  errors=errors, log_format=log_format)
+        if isinstance(log, FedLog):
+            st = compute_for_diagnose([], error_logs=error_logs or None, since=since, errors=errors, fed=log)
+        else:
+            st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,
+                                      errors=errors, log_format=log.log_format if log else None,
+                                      frames=log.frames if log else None)
     except InputError as err:
         # the files exist (checked above): lines that do not parse are a tool-side problem,
         # a diagnostic, not a reason to withhold the diagnosis
@@ -104,6 +95,24 @@ def _access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                                          "looks like UTF-16")):
             diags.append(Diagnostic("info", note))
     return {u.address: timing_from_stats(u) for u in st.upstreams}, st
+
+
+def _readable(paths: list[str], explicit: bool, diags: list[Diagnostic]) -> list[str]:
+    """The access logs that can be read; a discovered one that cannot is a diagnostic."""
+    readable = []
+    for p in paths:
+        skip = None if explicit else discovered_skip(p)
+        if skip:
+            diags.append(Diagnostic("info", f"access log {skip}", p))
+            continue
+        why = unreadable(p)
+        if why is None:
+            readable.append(p)
+        elif explicit:  # checked up front (check_named_inputs); kept for direct callers
+            raise InputError(f"cannot read {p} (--access-log): {why}")
+        else:
+            diags.append(Diagnostic("warning", f"access log not read: cannot read {p}: {why}", p))
+    return readable
 
 
 def timing_from_stats(u: UpstreamStats) -> UpstreamTiming:

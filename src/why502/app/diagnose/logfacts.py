@@ -53,13 +53,13 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
     read: dict[str, list[str]] = {}
     seen: set[FileKey] = set()  # one file is read once, whichever list names it
     join = JoinRows()  # the error logs' rows for the access-log join (on disk when many)
-    # a proxy whose one log is its access log too (HAProxy): its rows are taken from the
+    # a proxy whose one log is its access log too (HAProxy): its rows are aggregated from the
     # error logs' one read (Hooks.access_feed), unless an access log is named
     feed_hook = proxies.of(conf.proxy).hooks.access_feed if conf.proxy is not None else None
     feed: Any = None
     if feed_hook and not conf.access_logs:
         try:
-            feed = resolve(feed_hook)(conf.facts.main_file)  # type: ignore[operator]
+            feed = resolve(feed_hook)(conf.facts.main_file, since)  # type: ignore[operator]
         except InputError:  # its config unreadable: the hook's own read says so (access_stats)
             feed = None
     try:
@@ -77,7 +77,7 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
         access, stats = access_stats(conf.access_logs, conf.engine_config, read["error_logs"], since, diags,
                                      inputs, explicit=bool(options.access_logs), join=join,
                                      proxy=conf.proxy, config=conf.facts.main_file,
-                                     fed=feed.rows if feed is not None else None)
+                                     fed=feed.log if feed is not None else None)
     finally:
         join.close()
         if feed is not None:

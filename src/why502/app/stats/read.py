@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -179,6 +180,46 @@ def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> N
 FrameReader = Callable[[pl.Series, int], pl.DataFrame]
 
 
+@dataclass(frozen=True)
+class FramedLog:
+    """Another proxy's access log as ``diagnose`` reads it (``Hooks.access_log``): the user's
+    files, read once in this order as one set, the plug-in's reader of their lines into the
+    engine's columns (None: no file to read) and the engine's format whose variables it fills."""
+
+    paths: list[str]
+    frames: FrameReader | None
+    log_format: str
+
+
+class FrameFeed:
+    """Batches of another proxy's lines, each turned into the engine's columns by its ``frames``
+    and aggregated into ``acc`` a group of rows at a time (a call's fixed cost: ``_scan_into``).
+    Each row keeps its file and its line there (``_row``), so a 5xx row names the user's file."""
+
+    def __init__(self, acc: StatsAccumulator, frames: FrameReader) -> None:
+        self.acc, self.frames = acc, frames
+        self._pending: list[pl.DataFrame] = []
+        self._held, self._path = 0, ""
+
+    def add(self, path: str, first_line: int, lines: pl.Series) -> None:
+        """The lines of ``path`` from its line ``first_line`` (1-based) on."""
+        if path != self._path:
+            self.flush()
+            self._path = path
+        rows = self.frames(lines, first_line - 1)
+        if rows.height:
+            self._pending.append(rows)
+            self._held += rows.height
+            if self._held >= GROUP_ROWS:
+                self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            rows = pl.concat(self._pending, rechunk=False)
+            self.acc.merge(self.acc.reducer.partial_fields(rows, self._path))
+        self._pending, self._held = [], 0
+
+
 def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader,
                 progress: ProgressBytes) -> None:
     """Read another proxy's access log ``paths`` (plain or ``.gz``, in the order given) once,
@@ -186,27 +227,10 @@ def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader
     columns by the proxy's ``frames`` and aggregated into ``acc``: no rewritten copy, no second
     parse (before: its lines were rewritten as nginx text into a scratch file that this engine
     parsed again, issue 23 item 3)."""
-    pending: list[pl.DataFrame] = []
-    held, path = 0, ""
-
-    def flush() -> None:
-        nonlocal pending, held
-        if pending:
-            acc.merge(acc.reducer.partial_fields(pl.concat(pending, rechunk=False), path))
-        pending, held = [], 0
-
+    feed = FrameFeed(acc, frames)
     for name, first, lines in batches_of(paths, progress):
-        if name != path:
-            flush()
-            path = name
-        rows = frames(lines, first - 1)
-        if rows.height:
-            # aggregated a group at a time, as the scan does (a call's fixed cost: _scan_into)
-            pending.append(rows)
-            held += rows.height
-            if held >= GROUP_ROWS:
-                flush()
-    flush()
+        feed.add(name, first, lines)
+    feed.flush()
 
 
 def batches_of(paths: Iterable[str], progress: ProgressBytes | None = None

@@ -13,7 +13,7 @@ from why502 import proxies
 from why502.app.stats.errorlog import error_rows
 from why502.app.stats.formats import check_matched, choose_format
 from why502.app.stats.inputs import access_paths, outside_window
-from why502.app.stats.read import FrameReader, read_files, read_frames
+from why502.app.stats.read import FrameFeed, FrameReader, read_files, read_frames
 from why502.errors import InputError
 from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
 from why502.proxies.base import resolve
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from why502.facts.logconfig import LogConfig
+    from why502.parsers.log_format import CompiledFormat
 
 
 @dataclass
@@ -60,6 +61,39 @@ class StatsOptions:
     # (``read.read_frames``), in ``log_format`` (the engine's format whose variables it fills):
     # ``paths`` are read once, in the order given, as one set
     frames: FrameReader | None = None
+    # another proxy's access log aggregated already, while another pass read its file (diagnose's
+    # error-log pass: ``Hooks.access_feed``): finished here like a set read here; ``paths`` unused
+    fed: FedLog | None = None
+
+
+class FedLog:
+    """Another proxy's access log aggregated while another pass reads the same file: HAProxy
+    writes one log, which ``diagnose`` reads as its error log, and that one read hands each
+    batch here (``Hooks.access_feed``) instead of the file being read again (issue 23 item 3,
+    issue 28).  ``run_stats`` finishes it (``StatsOptions.fed``) as it finishes a set it read
+    itself: the same accumulator, format, window and zone, the 5xx rows spilled to disk as there
+    (``sources.spill``).  ``close`` removes those."""
+
+    def __init__(self, frames: FrameReader, log_format: str, since: datetime | None = None) -> None:
+        self.fmt, self.fmt_source = choose_format(log_format, None, [])
+        self.store = DiskFrames()
+        self.acc = StatsAccumulator(self.fmt, since=since, locations=None, tz=local_zone_name(),
+                                    store=self.store)
+        self._feed = FrameFeed(self.acc, frames)
+        self.paths: list[str] = []  # the files fed, in the order they came
+
+    def add(self, path: str, first_line: int, lines: pl.Series) -> None:
+        if path not in self.paths:
+            self.paths.append(path)
+        self._feed.add(path, first_line, lines)
+
+    def done(self) -> StatsAccumulator:
+        """The accumulator, every row fed aggregated."""
+        self._feed.flush()
+        return self.acc
+
+    def close(self) -> None:
+        self.store.close()
 
 
 def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
@@ -81,9 +115,13 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     # One accumulator per rotated set (each may have its own log_format), folded together;
     # another proxy's log read by its plug-in is one set, in the order given
     groups: dict[str, list[str]] = {}
-    paths = access_paths(opts.paths, cfg, opts.stdin_default) if opts.frames is None else list(opts.paths)
+    proxied = opts.frames is not None or opts.fed is not None
+    if opts.fed is not None:
+        paths = list(opts.fed.paths)
+    else:
+        paths = access_paths(opts.paths, cfg, opts.stdin_default) if not proxied else list(opts.paths)
     for p in paths:
-        groups.setdefault(rotated_base(p) if opts.frames is None else "", []).append(p)
+        groups.setdefault(rotated_base(p) if not proxied else "", []).append(p)
     accs: list[StatsAccumulator] = []
     sources: list[str] = []
     total = sum(file_size(p) for p in paths)
@@ -98,35 +136,11 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     locations = plugin.locations_from_config(cfg) if cfg is not None and not nothing else None
     tz = opts.tz or local_zone_name()
     for group in groups.values():
-        fmt, fmt_source = choose_format(opts.log_format, cfg, group)
-        # kept 5xx rows wait on disk (sources.spill), so reading stays flat in memory
-        stores.append(DiskFrames())
-        acc = StatsAccumulator(
-            fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
-        )
-        skipped = [p for p in group if opts.frames is None and outside_window(p, fmt, opts.since, opts.until)]
-        if skipped and len(skipped) < len(group):
-            group = [p for p in group if p not in skipped]
-            skipped_notes.append(
-                "not read (wholly outside --since/--until by their first and last lines): "
-                + ", ".join(skipped)
-            )
-
-        def progress(n: int, base: int = done) -> None:
-            if opts.progress is not None:
-                opts.progress(base + n, total)
-
-        if opts.frames is not None:
-            read_frames(acc, group, opts.frames, progress)
+        if opts.fed is not None:  # read already (FedLog)
+            acc, fmt, fmt_source = opts.fed.done(), opts.fed.fmt, opts.fed.fmt_source
         else:
-            read_files(
-                acc,
-                group,
-                engine=opts.engine,
-                chunk_bytes=opts.chunk_bytes,
-                workers=opts.workers,
-                progress=progress,
-            )
+            acc, fmt, fmt_source, group = _read_group(opts, cfg, group, locations, tz, stores,
+                                                      skipped_notes, done, total)
         acc.files = [p for p in group if p in acc.files or p != "-"]  # empty files are inputs too
         done += sum(file_size(p) for p in group)
         check_matched(acc, fmt, fmt_source, group[-1])
@@ -168,6 +182,43 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     return st, fmt_source
 
 
+def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], locations: Any,
+                tz: str | None, stores: list[DiskFrames], skipped_notes: list[str], done: int, total: int,
+                ) -> tuple[StatsAccumulator, CompiledFormat, str, list[str]]:
+    """One rotated set (or another proxy's files, ``opts.frames``) read into its own
+    accumulator: it, its format, where the format came from and the files read."""
+    fmt, fmt_source = choose_format(opts.log_format, cfg, group)
+    # kept 5xx rows wait on disk (sources.spill), so reading stays flat in memory
+    stores.append(DiskFrames())
+    acc = StatsAccumulator(
+        fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
+    )
+    skipped = [p for p in group if opts.frames is None and outside_window(p, fmt, opts.since, opts.until)]
+    if skipped and len(skipped) < len(group):
+        group = [p for p in group if p not in skipped]
+        skipped_notes.append(
+            "not read (wholly outside --since/--until by their first and last lines): "
+            + ", ".join(skipped)
+        )
+
+    def progress(n: int, base: int = done) -> None:
+        if opts.progress is not None:
+            opts.progress(base + n, total)
+
+    if opts.frames is not None:
+        read_frames(acc, group, opts.frames, progress)
+    else:
+        read_files(
+            acc,
+            group,
+            engine=opts.engine,
+            chunk_bytes=opts.chunk_bytes,
+            workers=opts.workers,
+            progress=progress,
+        )
+    return acc, fmt, fmt_source, group
+
+
 def compute_for_diagnose(
     access_logs: list[str],
     *,
@@ -177,13 +228,18 @@ def compute_for_diagnose(
     since: datetime | None = None,
     until: datetime | None = None,
     errors: pl.DataFrame | ErrorParts | None = None,
+    frames: FrameReader | None = None,
+    fed: FedLog | None = None,
 ) -> AccessStats:
     """The ``AccessStats`` diagnose needs: per-upstream timings next to the configured timeouts,
     who made each 5xx (``made_by``, ``UpstreamStats.made_by``), the per-minute timeline and the
     incidents.  ``errors``: the rows of ``error_logs`` as ``read_error_lines`` returns them, when
-    the caller classified those files already (they are then not read again).  Raises
+    the caller classified those files already (they are then not read again).  Another proxy's
+    access log comes as its plug-in's ``frames`` over ``access_logs`` (in ``log_format``, the
+    engine's format they fill: ``Hooks.access_log``), or ``fed`` while its error-log pass read
+    it (``Hooks.access_feed``): each file read once, with no rewritten copy.  Raises
     ``InputError`` like ``why502 stats`` does."""
-    if not access_logs and config is None:
+    if not access_logs and config is None and (fed is None or not fed.paths):
         raise InputError("no access log to read")
     opts = StatsOptions(
         paths=access_logs,
@@ -195,6 +251,8 @@ def compute_for_diagnose(
         since=since,
         until=until,
         errors=errors,
+        frames=frames,
+        fed=fed,
     )
     st, _ = run_stats(opts)
     return st

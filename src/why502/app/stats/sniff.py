@@ -14,7 +14,8 @@ from pathlib import Path
 from why502.errors import InputError, UsageError
 from why502.proxies import DEFAULT
 from why502.proxies.logfamilies import families, log_types
-from why502.sources.logfiles import expand_inputs, iter_batches
+from why502.sources.logfiles import LineBatch, expand_inputs, iter_batches
+from why502.sources.once import parsed
 
 SNIFF_BYTES = 256 * 1024
 
@@ -76,7 +77,7 @@ def _first_lines(paths: list[str]) -> list[str] | None:
             continue
         for f in files[:3]:
             try:
-                batch = next(iter(iter_batches([f], batch_bytes=SNIFF_BYTES)), None)
+                batch = _head(f)
             except InputError:
                 continue
             if batch is not None:
@@ -91,13 +92,24 @@ def has_lines_of(paths: list[str], family: str) -> bool:
         if p == "-" or not _rereadable(p):
             return False
         try:
-            batch = next(iter(iter_batches(expand_paths([p]), batch_bytes=SNIFF_BYTES)), None)
+            files = expand_paths([p])
+            batch = (_head(files[0]) if len(files) == 1 else
+                     next(iter(iter_batches(files, batch_bytes=SNIFF_BYTES)), None))
         except InputError:
             return False
         fams = families()
         if batch is None or not any(fams.parse_line(ln, family) for ln in batch.lines[:2000]):
             return False
     return True
+
+
+def _head(path: Path) -> LineBatch | None:
+    """The first ``SNIFF_BYTES`` of ``path`` in whole lines, read once per run
+    (``sources.once``: the same file, unchanged): ``diagnose`` asks whether its access logs are
+    an edge's twice (``app.diagnose.lb``: ``edge_families``, then ``edge_logs``), and each
+    asking opened the file again."""
+    return parsed("log-head", str(path),
+                  lambda: next(iter(iter_batches([path], batch_bytes=SNIFF_BYTES)), None))
 
 
 def _rereadable(path: str) -> bool:

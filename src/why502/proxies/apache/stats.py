@@ -6,16 +6,14 @@ Each line is cut by the format's regex (``log.compile_log_format``) into nginx's
 nginx's meanings (``log.to_fields``: ``%D``/``%T`` become ``$request_time``; with
 ``%{proxy-status}n`` the upstream fields of the ``why502`` format); ``why502 stats`` reads the
 file once, in batches, and the engine aggregates those columns as they come
-(``app.stats.read.read_frames``): no rewritten copy and no second parse.  ``diagnose`` takes the
-access log as paths (``Hooks.access_log``), so for it the same fields are written as the
-engine's lines into a scratch file (``app.stats.rewrite``).
+(``app.stats.read.read_frames``): no rewritten copy and no second parse.  ``diagnose`` reads
+the same columns the same way (:func:`apache_for_diagnose`, ``Hooks.access_log``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from why502.errors import InputError
@@ -26,6 +24,7 @@ from why502.proxies.apache.source import apache_config as _read_config
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.app.stats.read import FramedLog, FrameReader
     from why502.app.stats.report import ProxiedInput
 
 
@@ -140,48 +139,43 @@ def log_fields(lines: pl.Series, fmt: apache_log.ApacheFormat, upstream: str,
     return pl.concat([out.filter(pl.col("_exact")).drop("_exact"), redone]).sort("_row")
 
 
+def _reader(config: str | None, files: list[str], log_format: str | None,
+            ) -> tuple[FrameReader, apache_log.ApacheFormat]:
+    """The reader of ``files``' lines into the engine's columns, and their compiled format."""
+    fmt, upstream = _format(config, files, log_format)
+    return (lambda lines, first_row: log_fields(lines, fmt, upstream, first_row)), fmt
+
+
 def proxied_input(files: list[str], config: str | None, log_format: str | None) -> ProxiedInput:
     """What ``app.stats.report.proxied_report`` needs to read Apache's access log: its reader,
     the engine's format it fills (``log.engine_format``) and what the format is called."""
     from why502.app.stats.report import ProxiedInput
 
-    fmt, upstream = _format(config, files, log_format)
-    return ProxiedInput(frames=lambda lines, first_row: log_fields(lines, fmt, upstream, first_row),
-                        log_format=apache_log.engine_format(fmt), source=f"Apache LogFormat {fmt.format}")
+    frames, fmt = _reader(config, files, log_format)
+    return ProxiedInput(frames=frames, log_format=apache_log.engine_format(fmt),
+                        source=f"Apache LogFormat {fmt.format}")
 
 
-@contextmanager
-def apache_for_diagnose(access_logs: list[str], error_logs: list[str],
-                        config: str | None) -> Iterator[tuple[list[str], str]]:
-    """``Hooks.access_log`` of Apache: its access log through the ``LogFormat`` of the
-    ``CustomLog`` that writes it (else ``combined``), as the engine's rows (``NGINX_FORMAT``:
-    no upstream fields, so who made a 5xx is judged from the error log and the live probe;
-    ``why502`` when the format has ``%{proxy-status}n``, which says it offline:
-    ``proxies.apache.log``)."""
-    import polars as pl
-
-    from why502.app.stats.rewrite import rewritten
+def apache_for_diagnose(access_logs: list[str], error_logs: list[str], config: str | None) -> FramedLog:
+    """``Hooks.access_log`` of Apache: its access logs and the reader of their lines through
+    the ``LogFormat`` of the ``CustomLog`` that writes them (else ``combined``) into the engine's
+    columns (``NGINX_FORMAT``'s: no upstream fields, so who made a 5xx is judged from the error
+    log and the live probe; ``why502``'s when the format has ``%{proxy-status}n``, which says
+    it offline: ``proxies.apache.log``), as ``why502 stats`` reads them."""
+    from why502.app.stats.read import FramedLog
 
     if not access_logs:
-        yield [], apache_log.NGINX_FORMAT
-        return
-    fmt, upstream = _format(config, list(access_logs), None)
-
-    def convert(lines: pl.Series) -> pl.Series:
-        return pl.Series("row", [row for line in lines.to_list()
-                                 if (row := apache_log.to_nginx_line(line, fmt, upstream)) is not None],
-                         dtype=pl.String)
-
-    with rewritten(list(access_logs), convert) as out:
-        yield out, apache_log.engine_format(fmt)
+        return FramedLog([], None, apache_log.NGINX_FORMAT)
+    frames, fmt = _reader(config, list(access_logs), None)
+    return FramedLog(list(access_logs), frames, apache_log.engine_format(fmt))
 
 
 def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str | None], str]:
-    """``Hooks.watch_access`` of Apache: each line of its access log at ``path`` rewritten as
-    ``apache_for_diagnose`` has diagnose read it (the ``LogFormat`` of the ``CustomLog`` that
-    writes it, else ``combined``), and the nginx format of the rewritten lines: ``watch``
-    counts Apache's requests with the same reader as diagnose (without it every line failed
-    nginx's format and no incident ever opened on Apache's access log)."""
+    """``Hooks.watch_access`` of Apache: each line of its access log at ``path`` rewritten in
+    the fields diagnose reads it in (``apache_for_diagnose``: the ``LogFormat`` of the
+    ``CustomLog`` that writes it, else ``combined``), and the nginx format of the rewritten
+    lines: ``watch`` counts Apache's requests with the meanings diagnose gives them (without it
+    every line failed nginx's format and no incident ever opened on Apache's access log)."""
     from why502.parsers.log_format import PREDEFINED
 
     fmt, upstream = _format(config, [path], None)

@@ -46,7 +46,9 @@ def _secs(ms: int) -> str:
 
 
 #: the engine's ``why502`` format (``parsers.log_format.WHY502``) filled with :func:`to_fields`:
-#: the line ``to_nginx_line`` writes for diagnose's scratch file
+#: the line ``to_nginx_line`` writes, what ``watch``'s block counter is checked against
+#: (tests/watch/test_watch_counter.py); ``stats`` and ``diagnose`` read the same fields as
+#: columns (``proxies.haproxy.stats.httplog_fields``), without writing this text
 NGINX_LINE = ('{remote_addr} - - [{time_local}] "{request}" {status} {body_bytes_sent} "-" "-" "-" '
               'rt={request_time} ua="{upstream_addr}" us="{upstream_status}" '
               'uct="{upstream_connect_time}" uht="{upstream_header_time}" urt="{upstream_response_time}"')

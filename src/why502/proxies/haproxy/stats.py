@@ -10,17 +10,15 @@ become the addresses of the config's ``server`` lines, so per-upstream rows name
 as diagnose, each next to its backend's ``timeout server``; the runtime API's ``show servers
 state`` adds each server's state now when the config has a ``stats socket`` that answers.
 
-``diagnose`` still takes the access log as paths (``Hooks.access_log``), so for it the same
-columns are written as the engine's ``why502`` lines into a scratch file
-(``app.stats.rewrite``; :class:`HttplogFeed` while its error-log pass reads the file).
+``diagnose`` reads the same columns: from the files it is given as access logs
+(:func:`haproxy_for_diagnose`, ``Hooks.access_log``), or, with none, from the batches its
+error-log pass reads (:class:`HttplogFeed`, ``Hooks.access_feed``), so the one log is read once.
 """
 
 from __future__ import annotations
 
 import gzip
-import re
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Protocol
@@ -35,7 +33,9 @@ from why502.proxies.haproxy.source import servers_state
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.app.stats.read import FramedLog
     from why502.app.stats.report import ProxiedInput
+    from why502.app.stats.run import FedLog
     from why502.findings.results import StatsReport
 
 
@@ -178,17 +178,6 @@ def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
     return pl.concat([out.filter(pl.col("_fast")).drop("_fast"), redone]).sort("_row")
 
 
-def httplog_as_nginx(lines: pl.Series, addresses: Mapping[str, str], zone: str) -> pl.Series:
-    """The httplog request lines of a batch as the engine's ``why502`` lines
-    (``log.NGINX_LINE`` over :func:`httplog_fields`): diagnose's scratch copy."""
-    import polars as pl
-
-    # NGINX_LINE cut at its {name} slots: literal, field, literal, ..., literal
-    parts = re.split(r"\{(\w+)\}", haproxy_log.NGINX_LINE)
-    line = pl.concat_str([pl.col(p) if i % 2 else pl.lit(p) for i, p in enumerate(parts)])
-    return httplog_fields(lines, addresses, zone).select(line.alias("row"))["row"]
-
-
 def access_frames(config: str | None) -> Callable[[pl.Series, int], pl.DataFrame]:
     """The reader ``app.stats.read.read_frames`` calls on each batch of the log's lines."""
     addresses, zone = server_addresses(config), _zone()
@@ -226,28 +215,30 @@ class _Batch(Protocol):  # sources.logfiles.LineBatch, as diagnose's error-log p
 
 
 class HttplogFeed:
-    """HAProxy's one log turned into the engine's rows *while* diagnose reads it as the error log.
+    """HAProxy's one log aggregated as the engine's columns *while* diagnose reads it as the error log.
 
     HAProxy writes one log (configuration.txt 8.2.3), and ``diagnose`` reads it as both its
     error log and its access log.  Reading it twice cost 2.7x on big logs (issue 28), and each
     input is read once per run (issue 23 item 3): the error log's classifying pass
     (``app.diagnose.logs.classify_into``) hands each batch it read here (``feed``), and the
     httplog lines of a file whose first 200 lines hold some (``_has_httplog``'s rule; every
-    file with ``head=False``) are written as the engine's lines into a scratch file, which
-    ``rows`` gives the stats engine as its access log (``Hooks.access_log`` takes paths)."""
+    file with ``head=False``) are cut into the engine's columns (:func:`httplog_fields`) and
+    aggregated as they come (``app.stats.run.FedLog``), which ``log`` then gives the statistics
+    engine to finish: no rewritten copy, no temporary file.  ``since``: diagnose's window."""
 
     HEAD = 200
 
-    def __init__(self, config: str | None, head: bool = True) -> None:
-        from why502.app.stats.rewrite import ScratchRows
+    def __init__(self, config: str | None, since: datetime | None = None, head: bool = True) -> None:
+        from why502.app.stats.run import FedLog
 
-        self.addresses = server_addresses(config)
-        self.zone = _zone()
+        self._log = FedLog(access_frames(config), "why502", since)
         self.head = head
-        self._out = ScratchRows()
-        self.out = self._out.path
         self._take: dict[str, bool] = {}
-        self.paths: list[str] = []
+
+    @property
+    def paths(self) -> list[str]:
+        """The files whose lines were taken, in the order they came."""
+        return self._log.paths
 
     def feed(self, batch: _Batch) -> None:
         import polars as pl
@@ -260,38 +251,28 @@ class HttplogFeed:
             head = lines.head(self.HEAD) if batch.first_line == 1 else lines.head(0)
             take = self._take[batch.path] = (
                 not self.head or bool(head.str.contains(haproxy_log.HTTPLOG.pattern).any()))
-            if take:
-                self.paths.append(batch.path)
         if take:
-            self._out.write(httplog_as_nginx(lines, self.addresses, self.zone))
+            self._log.add(batch.path, batch.first_line, lines)
 
-    @contextmanager
-    def rows(self) -> Iterator[tuple[list[str], str]]:
-        """What ``haproxy_for_diagnose`` yields, from the lines fed."""
-        self._out.done()
-        yield ([self.out] if self.paths else []), "why502"
+    def log(self) -> FedLog:
+        """The lines fed, aggregated (what ``haproxy_for_diagnose`` would read)."""
+        return self._log
 
     def close(self) -> None:
-        self._out.remove()
+        self._log.close()
 
 
-@contextmanager
-def haproxy_for_diagnose(access_logs: list[str], error_logs: list[str],
-                         config: str | None) -> Iterator[tuple[list[str], str]]:
-    """``Hooks.access_log`` of HAProxy: its httplog lines as the engine's ``why502`` rows.
+def haproxy_for_diagnose(access_logs: list[str], error_logs: list[str], config: str | None) -> FramedLog:
+    """``Hooks.access_log`` of HAProxy: the files to read as its access log and the reader of
+    their httplog lines into the engine's ``why502`` columns (:func:`access_frames`).
 
     HAProxy writes one log (configuration.txt 8.2.3: the httplog line *is* the request's
     record; its errors are termination states on it), so without an ``--access-log`` the
     error logs that hold httplog lines are the access log too."""
-    paths = list(access_logs) or [p for p in error_logs if _has_httplog(p)]
-    if not paths:
-        yield [], "why502"
-        return
-    from why502.app.stats.rewrite import rewritten
+    from why502.app.stats.read import FramedLog
 
-    addresses, zone = server_addresses(config), _zone()
-    with rewritten(paths, lambda lines: httplog_as_nginx(lines, addresses, zone)) as out:
-        yield out, "why502"
+    paths = list(access_logs) or [p for p in error_logs if _has_httplog(p)]
+    return FramedLog(paths, access_frames(config) if paths else None, "why502")
 
 
 def _has_httplog(path: str) -> bool:
