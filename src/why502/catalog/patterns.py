@@ -197,10 +197,11 @@ def patterns_for_symptom(symptom: str) -> list[PatternInfo]:
     return [p for p in load_patterns() if p.symptom == symptom]
 
 
-# APISIX and Kong write nginx lines: a phrase rule's id prefix names them (the programs a rule's
-# lines come from where its ``source`` does not name them by itself, and the edge programs, are
-# ``patterns.toml``'s ``[programs]``: the go-proxy rules read cloudflared's and Caddy's Go errors)
-_ID_PROGRAMS: tuple[str, ...] = ("apisix", "kong")
+# OpenResty gateways write nginx lines: a phrase rule's id prefix names them (``[programs]``
+# ``by_id_prefix``; the programs a rule's lines come from where its ``source`` does not name them
+# by itself, and the edge programs, are ``patterns.toml``'s ``[programs]`` too: the go-proxy rules
+# read cloudflared's and Caddy's Go errors).  Data, since a registered proxy's name is no literal
+# outside ``proxies/`` (tests/proxies/test_proxy_neutral.py).
 
 
 def programs_for_symptom(symptom: str, listed: list[str]) -> list[str]:
@@ -213,11 +214,12 @@ def programs_for_symptom(symptom: str, listed: list[str]) -> list[str]:
     out = list(listed)
     extra: list[str] = []
     programs: dict[str, list[str]] = _data()["programs"]
+    by_prefix = frozenset(programs.get("by_id_prefix", ()))
     phrase = families().phrase
     for p in patterns_for_symptom(symptom):
         prefix = p.id.split("-", 1)[0]
         if p.source == phrase:
-            names: tuple[str, ...] = (prefix,) if prefix in _ID_PROGRAMS else ()
+            names: tuple[str, ...] = (prefix,) if prefix in by_prefix else ()
         else:
             names = tuple(programs.get(p.source, (p.source,)))
         extra += names
