@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from why502 import PROJECT_URL
+from why502.catalog.folders import folder_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,14 +74,10 @@ def _rule_files() -> list[tuple[str, dict[str, str]]]:
     the folder's name), so a proxy's rule texts live with its checks (issue 23: adding a proxy is
     its folder).  Read as package data, not imported: the catalog stays below the registry, and
     ``analyzers.lint.registry.registered`` checks each rule's proxy against the plug-in that
-    implements it."""
+    implements it (``catalog.folders``)."""
     main = resources.files("why502.catalog").joinpath("data").joinpath("lint_rules.toml")
     out: list[tuple[str, dict[str, str]]] = [(main.read_text(encoding="utf-8"), {})]
-    folders = resources.files("why502").joinpath("proxies")
-    for folder in sorted(folders.iterdir(), key=lambda f: f.name):
-        own = folder.joinpath("lint_rules.toml")
-        if folder.is_dir() and own.is_file():
-            out.append((own.read_text(encoding="utf-8"), {"proxy": folder.name}))
+    out += [(text, {"proxy": folder}) for folder, text in folder_files("lint_rules.toml")]
     return out
 
 

@@ -17,6 +17,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from why502.catalog.folders import folder_files
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -132,8 +134,15 @@ def once_patterns() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
+    """``patterns.toml``, its ``pattern`` list followed by each proxy folder's own
+    ``proxies/<name>/patterns.toml`` rules (``catalog.folders``: Kong's, moved there when it joined
+    the registry), in folder order: first match wins, so a folder's rules come after the
+    catalog's."""
     text = resources.files("why502.catalog").joinpath("data", "patterns.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    data = tomllib.loads(text)
+    for _folder, own in folder_files("patterns.toml"):
+        data["pattern"] = [*data.get("pattern", []), *tomllib.loads(own).get("pattern", [])]
+    return data
 
 
 @dataclass(frozen=True)
