@@ -123,3 +123,14 @@ def test_a_broken_kong_file_and_fix_are_one_line_errors(tmp_path: Path) -> None:
     assert res.returncode == 3, res.stderr
     assert "fix does not change Kong configs" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("proxy", ["kong", "traefik", "envoy", "caddy"])
+def test_stats_of_a_proxy_without_a_stats_plugin_is_a_one_line_usage_error(proxy: str) -> None:
+    """``stats --proxy NAME`` of a proxy with no ``Hooks.stats`` said "internal error: ValueError:
+    Empty module name" (exit 4) for Traefik, Envoy and Caddy before Kong joined; now one line
+    naming how its log is read (its ``--log-type``, or nginx's format for Kong's access log)."""
+    res = why502("stats", "--proxy", proxy, str(FIX / "cloud" / "recorded" / "envoy" / "envoy-default.log"))
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "internal error" not in res.stderr
+    assert ("--log-type" in res.stderr) == (proxy != "kong")
