@@ -15,8 +15,10 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from why502 import PROJECT_URL
+from why502.catalog.folders import folder_files
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,15 +68,31 @@ class LintRule:
     proxy: str = ""
 
 
+def _rule_files() -> list[tuple[str, dict[str, str]]]:
+    """The TOML texts of the rules with their defaults: ``catalog/data/lint_rules.toml``, then
+    each proxy folder's own ``proxies/<name>/lint_rules.toml`` (its rules' ``proxy`` defaults to
+    the folder's name), so a proxy's rule texts live with its checks (issue 23: adding a proxy is
+    its folder).  Read as package data, not imported: the catalog stays below the registry, and
+    ``analyzers.lint.registry.registered`` checks each rule's proxy against the plug-in that
+    implements it (``catalog.folders``)."""
+    main = resources.files("why502.catalog").joinpath("data").joinpath("lint_rules.toml")
+    out: list[tuple[str, dict[str, str]]] = [(main.read_text(encoding="utf-8"), {})]
+    out += [(text, {"proxy": folder}) for folder, text in folder_files("lint_rules.toml")]
+    return out
+
+
 @lru_cache(maxsize=1)
 def load_rules() -> dict[str, LintRule]:
-    """The rules by code, in file order."""
-    text = resources.files("why502.catalog").joinpath("data").joinpath("lint_rules.toml").read_text(
-        encoding="utf-8")
-    data = tomllib.loads(text)
-    defaults = data.get("defaults", {})
+    """The rules by code, in file order (the catalog's file, then the proxies' folders')."""
     rules: dict[str, LintRule] = {}
-    for raw in data.get("rule", []):
+    for text, folder_defaults in _rule_files():
+        data = tomllib.loads(text)
+        _add_rules(rules, data.get("rule", []), {**folder_defaults, **data.get("defaults", {})})
+    return rules
+
+
+def _add_rules(rules: dict[str, LintRule], raws: list[dict[str, Any]], defaults: dict[str, str]) -> None:
+    for raw in raws:
         rule = LintRule(
             code=raw["code"], name=raw["name"], severity=raw["severity"], cause=raw.get("cause", ""),
             title=raw["title"], what=raw["what"].strip(), why=raw["why"].strip(),
@@ -93,7 +111,6 @@ def load_rules() -> dict[str, LintRule]:
         if rule.severity not in SEVERITIES:
             raise ValueError(f"{rule.code}: bad severity {rule.severity!r}")
         rules[rule.code] = rule
-    return rules
 
 
 def severity_rank(severity: str) -> int:

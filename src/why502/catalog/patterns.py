@@ -17,6 +17,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from why502.catalog.folders import folder_files
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -132,8 +134,15 @@ def once_patterns() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
+    """``patterns.toml``, its ``pattern`` list followed by each proxy folder's own
+    ``proxies/<name>/patterns.toml`` rules (``catalog.folders``: Kong's, moved there when it joined
+    the registry), in folder order: first match wins, so a folder's rules come after the
+    catalog's."""
     text = resources.files("why502.catalog").joinpath("data", "patterns.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    data = tomllib.loads(text)
+    for _folder, own in folder_files("patterns.toml"):
+        data["pattern"] = [*data.get("pattern", []), *tomllib.loads(own).get("pattern", [])]
+    return data
 
 
 @dataclass(frozen=True)
@@ -197,10 +206,11 @@ def patterns_for_symptom(symptom: str) -> list[PatternInfo]:
     return [p for p in load_patterns() if p.symptom == symptom]
 
 
-# APISIX and Kong write nginx lines: a phrase rule's id prefix names them (the programs a rule's
-# lines come from where its ``source`` does not name them by itself, and the edge programs, are
-# ``patterns.toml``'s ``[programs]``: the go-proxy rules read cloudflared's and Caddy's Go errors)
-_ID_PROGRAMS: tuple[str, ...] = ("apisix", "kong")
+# OpenResty gateways write nginx lines: a phrase rule's id prefix names them (``[programs]``
+# ``by_id_prefix``; the programs a rule's lines come from where its ``source`` does not name them
+# by itself, and the edge programs, are ``patterns.toml``'s ``[programs]`` too: the go-proxy rules
+# read cloudflared's and Caddy's Go errors).  Data, since a registered proxy's name is no literal
+# outside ``proxies/`` (tests/proxies/test_proxy_neutral.py).
 
 
 def programs_for_symptom(symptom: str, listed: list[str]) -> list[str]:
@@ -213,11 +223,12 @@ def programs_for_symptom(symptom: str, listed: list[str]) -> list[str]:
     out = list(listed)
     extra: list[str] = []
     programs: dict[str, list[str]] = _data()["programs"]
+    by_prefix = frozenset(programs.get("by_id_prefix", ()))
     phrase = families().phrase
     for p in patterns_for_symptom(symptom):
         prefix = p.id.split("-", 1)[0]
         if p.source == phrase:
-            names: tuple[str, ...] = (prefix,) if prefix in _ID_PROGRAMS else ()
+            names: tuple[str, ...] = (prefix,) if prefix in by_prefix else ()
         else:
             names = tuple(programs.get(p.source, (p.source,)))
         extra += names
