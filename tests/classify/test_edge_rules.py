@@ -97,6 +97,22 @@ CASES: list[tuple[str, str | None]] = [
     # an ALB result-table row without its header: a status the ALB made, no cause
     ("| 0.001 | -1 | -1 | 503 | 120 | 0 |", "proxy-reply"),
     ("504 Gateway Timeouts", "proxy-reply"),
+    # rules of 2026-11-24 (batch 4 as development data): a code explained, quoted from the docs, said
+    # with a modal or asked about is talk about it (``[prose] told_about``); a code a user got is not
+    ("Error 521 indicates that the origin web server refused connections from Cloudflare.", None),
+    ("Error 523 occurs when Cloudflare cannot contact your origin web server.", None),
+    ("## Error 526: invalid SSL certificate", None),
+    ("Error 522: connection timed out", None),
+    ("the worker will return 521 until the origin is back", None),
+    ("If you get error 525, check the origin's certificate", None),
+    ("`503 no healthy upstream` is the reply Envoy sends when a cluster has no healthy host", None),
+    ("How to handle upstream timed out errors in a custom plugin?", None),
+    ("upstream timed out (110: Connection timed out) while reading response header from upstream",
+     "read-timeout"),
+    ("the API keeps returning 522 since this morning", "connect-timeout"),
+    ('{"status":522,"message":"522: Origin Connection Time-out"}', "connect-timeout"),
+    ("Error 523: Origin is unreachable", "unreachable"),
+    ("A 523 error means that Cloudflare could not reach your host web server.", "unreachable"),
 ]
 
 
