@@ -113,6 +113,15 @@ CASES: list[tuple[str, str | None]] = [
     ('{"status":522,"message":"522: Origin Connection Time-out"}', "connect-timeout"),
     ("Error 523: Origin is unreachable", "unreachable"),
     ("A 523 error means that Cloudflare could not reach your host web server.", "unreachable"),
+    # Caddy's no-upstreams text retyped capitalised in a title; Go's TLS alert alone (the dialing
+    # side: a server logs a client's alert as "http: TLS handshake error from ..."); caddy-l4's
+    # "handling connection" record carrying the proxy handler's Go dial error
+    ("No Upstreams Available after upgrading to 2.7", "no-live-upstreams"),
+    ("remote error: tls: handshake failure", "tls-failure"),
+    ("http: TLS handshake error from 10.0.0.9:51234: remote error: tls: bad certificate", None),
+    ('{"level":"error","ts":1738755850.66,"logger":"layer4","msg":"handling connection","remote":'
+     '"192.0.2.7:63522","error":"dial tcp 10.0.0.5:5432: connect: connection refused"}', "connection-refused"),
+    ('{"level":"debug","ts":1738755850.66,"logger":"layer4","msg":"matching","remote":"192.0.2.7:63522"}', None),
 ]
 
 
