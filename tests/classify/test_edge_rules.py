@@ -38,8 +38,14 @@ CASES: list[tuple[str, str | None]] = [
     # proxy's own reply, never a cause
     ("HTTP/2 503", "proxy-reply"),
     ("<head><title>502 Bad Gateway</title></head>", "proxy-reply"),
-    # ... but inside prose it is only talk about an error
-    ("we get 504 Gateway Timeout after 60 s", None),
+    # ... and told in a sentence it is a request the proxy failed, said without its cause (rules of
+    # 2026-11-24, batch 4: "Reverse proxy through Caddy fails with 502"); talk ABOUT a code is not
+    ("we get 504 Gateway Timeout after 60 s", "proxy-reply"),
+    ("Since the upgrade every request through the ingress ends up with a 503", "proxy-reply"),
+    ("Kong 3.4 - Service Unavailable", "proxy-reply"),
+    ("You might see a 502 Bad Gateway error when the origin restarts", None),
+    ("A 504 Gateway Timeout is the response a proxy sends when the upstream is too slow", None),
+    ("    return 503;", None),
     # Cloudflare's page, its title, a client's exception; a Ray ID alone is no failure
     ("Error 522 Ray ID: 3044bd1a06490f87 • 2016-11-19 15:37:06 UTC", "connect-timeout"),
     ("<title>example.com | 524: A timeout occurred</title>", "read-timeout"),
