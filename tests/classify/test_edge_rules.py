@@ -126,8 +126,10 @@ CASES: list[tuple[str, str | None]] = [
     ("remote error: tls: handshake failure", "tls-failure"),
     ("http: TLS handshake error from 10.0.0.9:51234: remote error: tls: bad certificate", None),
     ('{"level":"error","ts":1738755850.66,"logger":"layer4","msg":"handling connection","remote":'
-     '"192.0.2.7:63522","error":"dial tcp 10.0.0.5:5432: connect: connection refused"}', "connection-refused"),
-    ('{"level":"debug","ts":1738755850.66,"logger":"layer4","msg":"matching","remote":"192.0.2.7:63522"}', None),
+     '"192.0.2.7:63522","error":"dial tcp 10.0.0.5:5432: connect: connection refused"}',
+     "connection-refused"),
+    ('{"level":"debug","ts":1738755850.66,"logger":"layer4","msg":"matching","remote":'
+     '"192.0.2.7:63522"}', None),
 ]
 
 
