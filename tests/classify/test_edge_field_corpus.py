@@ -76,7 +76,7 @@ MIN_NEGATIVE_THREADS = 52  # threads giving both a failure and a negative/compan
 # The first corpus is batch "b1" (``<family>.jsonl``); later batches live in ``batch*/`` and are
 # gathered from threads the first corpus does not use, to measure rules on lines nobody fitted them to.
 FIRST = "b1"
-MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52)}  # lines, threads
+MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46)}  # lines, threads
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
@@ -87,7 +87,8 @@ FLOOR_LINE_RIGHT = 0.975
 FLOOR_WHOLE_RIGHT = 0.972  # 395/406 (391/406 after batch 2's rules)
 FLOOR_FAMILY_RIGHT = 0.90  # every family of the first corpus (issue 24's target; ngf 13/14 the lowest)
 FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
-MAX_FALSE_ALARMS = 0  # of 126 negatives (2 before batch 2's rules: prose on "no healthy upstream", 200 UR)
+MAX_FALSE_ALARMS = 0  # of 128 negatives (127 before a Cloudflare docs quote was relabelled negative;
+# 2 false alarms before batch 2's rules: prose on "no healthy upstream", 200 UR)
 # The two halves of the thread split (``half``): rules are written from the development half's
 # misses only; the held-out half is the honest figure of how they generalise.
 FLOOR_DEV_RIGHT = 0.972  # 175/180 (174/180 before batch 3's rules)
@@ -95,8 +96,8 @@ FLOOR_HELD_RIGHT = 0.977  # 221/226 (218/226 before; no longer held out: both ha
 # Later batches: scored once before any rule change made after they were gathered (the honest first
 # figure), then after; the floors are the latest recorded score.
 # Batches whose misses were read to write rules: development data since, their misses always printed.
-# their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md)
-OPEN_BATCHES = frozenset({"b2", "b3"})
+# their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md); b4's by h/edgecorpus5
+OPEN_BATCHES = frozenset({"b2", "b3", "b4"})
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
     # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
@@ -108,7 +109,11 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     "b3": {"line": 0.976, "whole": 0.976, "explain": 1.0, "false_alarms": 0},
     # b4 first score, gathered after the rules from b3's misses (2519641), before any further rule
     # change: 52/80 (65.0%), whole log 52/80, explain 80/80, 5 false alarms of 38 negatives
-    "b4": {"line": 0.65, "whole": 0.65, "explain": 1.0, "false_alarms": 5},
+    # after rules from b4's own misses (2026-11-24; b4 is development data since): 77/80, 77, 80, 0
+    "b4": {"line": 0.962, "whole": 0.962, "explain": 1.0, "false_alarms": 0},
+    # b5 first score, gathered after the rules from b4's misses (00244d5), before any further rule
+    # change: 79/93 (84.9%), whole log 79/93, explain 93/93, 3 false alarms of 50 negatives
+    "b5": {"line": 0.849, "whole": 0.849, "explain": 1.0, "false_alarms": 3},
 }
 
 # The child process: one call of the console script's entry point per argv, stdout captured.

@@ -38,8 +38,14 @@ CASES: list[tuple[str, str | None]] = [
     # proxy's own reply, never a cause
     ("HTTP/2 503", "proxy-reply"),
     ("<head><title>502 Bad Gateway</title></head>", "proxy-reply"),
-    # ... but inside prose it is only talk about an error
-    ("we get 504 Gateway Timeout after 60 s", None),
+    # ... and told in a sentence it is a request the proxy failed, said without its cause (rules of
+    # 2026-11-24, batch 4: "Reverse proxy through Caddy fails with 502"); talk ABOUT a code is not
+    ("we get 504 Gateway Timeout after 60 s", "proxy-reply"),
+    ("Since the upgrade every request through the ingress ends up with a 503", "proxy-reply"),
+    ("Kong 3.4 - Service Unavailable", "proxy-reply"),
+    ("You might see a 502 Bad Gateway error when the origin restarts", None),
+    ("A 504 Gateway Timeout is the response a proxy sends when the upstream is too slow", None),
+    ("    return 503;", None),
     # Cloudflare's page, its title, a client's exception; a Ray ID alone is no failure
     ("Error 522 Ray ID: 3044bd1a06490f87 • 2016-11-19 15:37:06 UTC", "connect-timeout"),
     ("<title>example.com | 524: A timeout occurred</title>", "read-timeout"),
@@ -97,6 +103,33 @@ CASES: list[tuple[str, str | None]] = [
     # an ALB result-table row without its header: a status the ALB made, no cause
     ("| 0.001 | -1 | -1 | 503 | 120 | 0 |", "proxy-reply"),
     ("504 Gateway Timeouts", "proxy-reply"),
+    # rules of 2026-11-24 (batch 4 as development data): a code explained, quoted from the docs, said
+    # with a modal or asked about is talk about it (``[prose] told_about``); a code a user got is not
+    ("Error 521 indicates that the origin web server refused connections from Cloudflare.", None),
+    ("Error 523 occurs when Cloudflare cannot contact your origin web server.", None),
+    ("## Error 526: invalid SSL certificate", None),
+    ("Error 522: connection timed out", None),
+    ("the worker will return 521 until the origin is back", None),
+    ("If you get error 525, check the origin's certificate", None),
+    ("`503 no healthy upstream` is the reply Envoy sends when a cluster has no healthy host", None),
+    ("How to handle upstream timed out errors in a custom plugin?", None),
+    ("upstream timed out (110: Connection timed out) while reading response header from upstream",
+     "read-timeout"),
+    ("the API keeps returning 522 since this morning", "connect-timeout"),
+    ('{"status":522,"message":"522: Origin Connection Time-out"}', "connect-timeout"),
+    ("Error 523: Origin is unreachable", "unreachable"),
+    ("A 523 error means that Cloudflare could not reach your host web server.", "unreachable"),
+    # Caddy's no-upstreams text retyped capitalised in a title; Go's TLS alert alone (the dialing
+    # side: a server logs a client's alert as "http: TLS handshake error from ..."); caddy-l4's
+    # "handling connection" record carrying the proxy handler's Go dial error
+    ("No Upstreams Available after upgrading to 2.7", "no-live-upstreams"),
+    ("remote error: tls: handshake failure", "tls-failure"),
+    ("http: TLS handshake error from 10.0.0.9:51234: remote error: tls: bad certificate", None),
+    ('{"level":"error","ts":1738755850.66,"logger":"layer4","msg":"handling connection","remote":'
+     '"192.0.2.7:63522","error":"dial tcp 10.0.0.5:5432: connect: connection refused"}',
+     "connection-refused"),
+    ('{"level":"debug","ts":1738755850.66,"logger":"layer4","msg":"matching","remote":'
+     '"192.0.2.7:63522"}', None),
 ]
 
 

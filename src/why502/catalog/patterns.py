@@ -59,6 +59,11 @@ class PatternInfo:
     # tests compile each pattern with, has none).  mod_proxy_fcgi's AH01075 "(reading input
     # brigade)" is the client's body that did not come, not the backend (patterns.toml)
     unless: str | None = None
+    # the rule reads a message people also write about (a code, a reply text): a line the
+    # catalog's ``[prose] told_about`` regex finds (an explanation, a docs sentence, a modal or
+    # conditional "would return 503", a developer's question) is talk about the message, not a
+    # report of a request it failed; merged into ``unless`` when the patterns are loaded
+    prose: bool = False
     order: int = 0
 
     def event_for(self, captured: frozenset[str] = frozenset()) -> str | None:
@@ -115,8 +120,11 @@ _SIDES = frozenset({"backend", "proxy", "client"})
 _LIST_FIELDS = ("key", "errno", "action", "level", "detail", "needle")
 
 
-def _info(order: int, raw: dict[str, Any]) -> PatternInfo:
+def _info(order: int, raw: dict[str, Any], told_about: str | None = None) -> PatternInfo:
     data = dict(raw)
+    if data.get("prose") and told_about:
+        own = data.get("unless")
+        data["unless"] = f"(?:{own})|(?:{told_about})" if own else told_about
     if isinstance(data.get("needle"), str):
         data["needle"] = [data["needle"]]
     for name in _LIST_FIELDS:
@@ -172,8 +180,10 @@ def snippet_language() -> str:
 @lru_cache(maxsize=1)
 def load_patterns() -> tuple[PatternInfo, ...]:
     """All patterns, in priority order (first match wins).  Raises ``ValueError`` on bad data."""
-    raw = _data().get("pattern", [])
-    out = tuple(_info(i, r) for i, r in enumerate(raw))
+    data = _data()
+    raw = data.get("pattern", [])
+    told = data.get("prose", {}).get("told_about")
+    out = tuple(_info(i, r, str(told) if told else None) for i, r in enumerate(raw))
     check_patterns(out)
     return out
 

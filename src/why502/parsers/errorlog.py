@@ -399,6 +399,7 @@ def _record(p: PatternInfo, head: Head, message: str, wrapper_time: str | None,
 
 # phrases that name a proxy-side failure by themselves (no "upstream" or phase needed)
 _SELF_EVIDENT = ("accept4() failed", "accept() failed", "socket() ")
+_WORD_AFTER_KEY = re.compile(r"\s+[A-Za-z]")  # a word after a key phrase: prose, not nginx's tail
 _SELF_EVIDENT_PREFIXED = re.compile(r"(?<!\S)\S{1,256} worker_connections are not enough")
 
 
@@ -443,10 +444,15 @@ def _classify_text(line: str, year: int) -> Classified | None:
     hm = _headless_re().search(inner)
     if hm:
         rest = inner[hm.start("m"):]
+        after = inner[hm.end("m"):]
         # nginx's request context (", client: ...", ngx_http_log_error_handler()) marks the
         # message as nginx's as surely as its head: "www.x.es could not be resolved (3: Host not
-        # found), client: ..." pasted without "pid#tid:"
-        if ("upstream" in rest or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")])
+        # found), client: ..." pasted without "pid#tid:".  "upstream" inside the key phrase itself
+        # counts only when nginx's own continuation follows it: ngx_log_error_core() writes after
+        # the message its errno " (110: ...)" and the handler's " while ..." / ", client: ...",
+        # never another word ("How to catch upstream timed out exception in plugin?" is a question)
+        if ("upstream" in after or ("upstream" in rest and not _WORD_AFTER_KEY.match(after))
+                or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")])
                 or ", client: " in rest
                 or (rest.startswith("connect() ") and _ERRNO.search(rest))
                 or rest.startswith("FastCGI sent in stderr: ")

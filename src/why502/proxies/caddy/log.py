@@ -45,7 +45,31 @@ def _unix(ts: object) -> str | None:
 
 def is_caddy(obj: dict[str, Any]) -> bool:
     logger = obj.get("logger")
-    return isinstance(logger, str) and logger.startswith("http.log.")
+    return isinstance(logger, str) and (logger.startswith("http.log.") or _is_layer4(logger))
+
+
+def _is_layer4(logger: str) -> bool:
+    """The caddy-l4 app's logger (``layer4``, its servers and handlers ``layer4.*``)."""
+    return logger == "layer4" or logger.startswith("layer4.")
+
+
+def _parse_layer4(obj: dict[str, Any], time: str | None) -> LbRecord | None:
+    """caddy-l4's record of a connection its route failed: ``Server.handle()`` logs
+    ``s.logger.Error("handling connection", zap.String("remote", ...), zap.Error(err))``
+    (mholt/caddy-l4 layer4/server.go), where ``err`` is the proxy handler's Go error when the dial
+    to the upstream failed (``dial tcp: lookup NAME on DNS: no such host``).  A TCP proxy has no
+    HTTP status: the client's connection is closed; the Go error names the cause as in Caddy's
+    HTTP error log.  Other layer4 records (start-up, matching) are Caddy's own lines."""
+    err = obj.get("error")
+    if obj.get("msg") != "handling connection" or not isinstance(err, str):
+        return None
+    code = go_error_code(err)
+    if code is None:
+        return None
+    remote = obj.get("remote")
+    rec = LbRecord(family=NAME, status=None, made_by="lb", time=time, code=code, target=go_target(err),
+                   client=str(remote) if remote else None, detail=err, kind="error")
+    return resolved(rec)
 
 
 def _req(obj: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +87,8 @@ def parse_caddy(obj: dict[str, Any]) -> LbRecord | None:
     client = req.get("client_ip") or req.get("remote_ip") or req.get("remote_addr")
     duration = to_float(obj.get("duration"))
     time = _unix(obj.get("ts"))
+    if _is_layer4(logger):
+        return _parse_layer4(obj, time)
     if logger.startswith("http.log.error"):
         msg = str(obj.get("msg") or "")
         code = go_error_code(msg)
