@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import importlib
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import cast
@@ -56,7 +57,7 @@ INCLUDE_FILES = 16  # at most this many included files are read to detect a file
 INCLUDE_DEPTH = 2
 
 __all__ = ["DEFAULT", "PROXIES", "Capability", "Proxy", "choose", "detect_file", "detect_process",
-           "detect_text", "get", "names", "of"]
+           "detect_text", "found_on_host", "get", "installed_binary", "names", "of", "packaged_config"]
 
 
 def source_of(name: str | None = None) -> ModuleType:
@@ -277,3 +278,30 @@ EDGE_PROGRAMS: frozenset[str] = frozenset({"envoy", "traefik"})
 def proxy_programs() -> frozenset[str]:
     """The executable names of every proxy: those of ``PROXIES`` and ``EDGE_PROGRAMS``."""
     return frozenset(name for proxy in PROXIES.values() for name in proxy.detection.programs) | EDGE_PROGRAMS
+
+
+def installed_binary(name: str | None = None) -> str | None:
+    """The executable of the proxy ``name`` (the default one when None) installed on this host:
+    one of its ``Detection.programs`` on PATH, else the first of its ``Detection.sbin`` paths
+    that is executable (``/usr/sbin`` is not on a user's PATH); None when there is none."""
+    detection = of(name).detection
+    for program in detection.programs:
+        if found := shutil.which(program):
+            return found
+    return next((path for path in detection.sbin if os.access(path, os.X_OK)), None)
+
+
+def packaged_config(name: str | None = None) -> str | None:
+    """The first config path the proxy's packages install (``Detection.packaged_configs``, else
+    its vocabulary's ``default_config``) that exists on this host, else None."""
+    proxy = of(name)
+    paths = proxy.detection.packaged_configs or (proxy.vocabulary.default_config,)
+    return next((path for path in paths if path.startswith("/") and os.path.exists(path)), None)
+
+
+def found_on_host(name: str) -> tuple[str | None, str | None]:
+    """How the proxy ``name`` is found on this host when nothing names it, asked of every
+    proxy the same way from what it declares (``Detection``: its program names on PATH, its
+    ``sbin`` paths, its packaged configs): ``(binary, packaged config)``, each None when absent
+    (issue 23: before, discovery asked nginx's own source module and the others' config only)."""
+    return installed_binary(name), packaged_config(name)

@@ -216,6 +216,13 @@ class Detection:
     #: a ``#`` starts a comment anywhere outside quotes (nginx, HAProxy); False: only at a
     #: line's start (Apache: ``ap_cfg_getline``, server/util.c, keeps a ``#`` inside a line)
     hash_comments_anywhere: bool = True
+    #: where its executable is installed outside a user's PATH (``/usr/sbin`` is not on a
+    #: user's): with ``programs`` on PATH, what says the proxy is installed on this host
+    #: (``proxies.installed_binary``; issue 23: discovery asks every proxy the same way)
+    sbin: tuple[str, ...] = ()
+    #: the config paths its packages install (Debian's ``/etc/nginx/nginx.conf``); empty: the
+    #: vocabulary's ``default_config`` (``proxies.packaged_config``)
+    packaged_configs: tuple[str, ...] = ()
 
 
 @runtime_checkable

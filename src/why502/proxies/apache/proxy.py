@@ -31,7 +31,8 @@ class Apache(BaseProxy):
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
     detection = Detection(programs=("apache2", "httpd"), priority=1, hash_comments_anywhere=False,
-                          include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
+                          include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"),
+                          sbin=("/usr/sbin/apache2", "/usr/sbin/httpd"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   lint_rules="why502.proxies.apache.lint",
                   lint_input="why502.proxies.apache.lint:LINT",

@@ -35,7 +35,7 @@ class Haproxy(BaseProxy):
                      "Ta where none came)")
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
-    detection = Detection(programs=("haproxy",), priority=2)
+    detection = Detection(programs=("haproxy",), priority=2, sbin=("/usr/sbin/haproxy",))
     hooks = Hooks(load_config="why502.proxies.haproxy.source:load_config",
                   lint_rules="why502.proxies.haproxy.lint",
                   lint_input="why502.proxies.haproxy.lint:LINT",

@@ -33,7 +33,9 @@ class Nginx(BaseProxy):
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
-                          include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
+                          include=re.compile(r"(?m)^\s*include\s+(\S+?);"),
+                          sbin=("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"),
+                          packaged_configs=("/etc/nginx/nginx.conf",))
     hooks = Hooks(load_config="why502.proxies.nginx.source:load_config",
                   source="why502.proxies.nginx.source",
                   lint_rules="why502.proxies.nginx.lint",
