@@ -19,7 +19,7 @@ import glob
 import importlib
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import cast
 
@@ -57,7 +57,8 @@ INCLUDE_FILES = 16  # at most this many included files are read to detect a file
 INCLUDE_DEPTH = 2
 
 __all__ = ["DEFAULT", "PROXIES", "Capability", "Proxy", "choose", "detect_file", "detect_process",
-           "detect_text", "found_on_host", "get", "installed_binary", "names", "of", "packaged_config"]
+           "detect_text", "found_on_host", "get", "installed_binary", "names", "of", "packaged_config",
+           "writable_intents"]
 
 
 def source_of(name: str | None = None) -> ModuleType:
@@ -78,10 +79,24 @@ def render_edit(name: str | None, files: Mapping[str, Sequence[str]], intent: In
     writes; None when it writes none of this kind (the finding says the change in words) or the
     config does not have the place the intent names.  Before issue 23 the analyzers wrote nginx's
     statements into every proxy's config."""
+    render = _renderers(name).get(type(intent))
+    return render(files, intent) if render is not None else None
+
+
+Renderer = Callable[[Mapping[str, Sequence[str]], Intent], "str | None"]
+
+
+def _renderers(name: str | None) -> Mapping[type, Renderer]:
     hook = of(name).hooks.edits
-    renderers = getattr(resolve(hook), "RENDERERS", {}) if hook else {}
-    render = renderers.get(type(intent))
-    return cast("str | None", render(files, intent)) if render is not None else None
+    return cast("Mapping[type, Renderer]", getattr(resolve(hook), "RENDERERS", {})) if hook else {}
+
+
+def writable_intents(name: str | None) -> frozenset[type]:
+    """The kinds of change (``facts.edits`` intents) the proxy ``name`` writes as a diff: what
+    its edit module declares in ``RENDERERS`` (``Hooks.edits``); none without one.  What a proxy
+    cannot write is this declaration, not a branch in an analyzer: a finding whose intent is not
+    in it says so in one sentence (``analyzers.base.edit``)."""
+    return frozenset(_renderers(name))
 
 
 def names() -> tuple[str, ...]:

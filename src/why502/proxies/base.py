@@ -119,6 +119,34 @@ class Vocabulary:
     # many are kept (the keep-alive race: analyzers.config_limits)
     keepalive_timeout: str = "keepalive_timeout"
     keepalive_pool: str = "idle connections per worker"
+    # The fixes' words (issue 23): each proxy's own names for what a finding tells the user to
+    # change, so a HAProxy, Apache or Caddy diagnosis never names nginx's directives; "" where
+    # the proxy has none, and the finding says it in general words (``analyzers``).
+    #: what makes it send the backend's name in the TLS handshake (SNI)
+    tls_server_name: str = ""
+    #: the name it sends and checks the certificate against, when not the address's
+    tls_name: str = ""
+    #: upstream certificate verification turned on
+    tls_verify: str = ""
+    #: where the CA that upstream certificates are checked against is set
+    tls_trusted_ca: str = ""
+    #: the failed attempts after which a server is taken out, and for how long (passive checks)
+    failure_count: str = ""
+    failure_window: str = ""
+    #: its words when no server is left to try ("'no live upstreams'")
+    no_server_answer: str = ""
+    #: "every server failed" when servers are not marked in the config (no
+    #: ``CONFIG_SERVER_MARKS``): a sentence with ``{name}`` (the group) that says the proxy's rule
+    all_failed: str = ""
+    #: what makes it reuse upstream connections (every request on a new one: port exhaustion)
+    reuse_connections: str = ""
+    #: what a route needs for a group's idle connections to be reused, when the proxy does not
+    #: by default: ``(target kind, setting, value wanted, statement to add, ReuseConnections
+    #: field)`` each (nginx: HTTP/1.1 and an empty Connection header, ngx_http_upstream_module
+    #: ``keepalive``); and why, and the fix in words
+    reuse_requires: tuple[tuple[str, str, str, str, str], ...] = ()
+    reuse_off_by_default: str = ""
+    reuse_fix: str = ""
 
 
 @dataclass(frozen=True)
