@@ -47,13 +47,14 @@ def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
     """No config named, no nginx on the host: with --discover, diagnose reads HAProxy's config
     at its packaged path; without it a log-only run reads the log named and no config."""
     from why502.app.diagnose import DiagnoseOptions, diagnose
+    from why502.app.diagnose import proxies as which
     from why502.proxies.haproxy import source as haproxy_source
-    from why502.proxies.nginx import source as nginx_source
 
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text((HAP / "sh-timeout.cfg").read_text())
-    monkeypatch.setattr(nginx_source, "find_nginx", lambda: None)
-    monkeypatch.setattr(nginx_source, "DEFAULT_CONF", str(tmp_path / "no-nginx.conf"))
+    # this host as discovery sees it (proxies.found_on_host): no nginx, HAProxy's packaged config
+    monkeypatch.setattr(which, "found_on_host",
+                        lambda name: (None, str(cfg)) if name == "haproxy" else (None, None))
     monkeypatch.setattr(haproxy_source, "DEFAULT_CONF", str(cfg))
     report = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True,
                                       discover=True))

@@ -14,7 +14,7 @@ from datetime import datetime
 from why502 import proxies
 from why502.catalog import Entry, load_catalog
 from why502.evidence.model import Evidence, LogEvent, Sample, SymptomGroup, TargetFact
-from why502.facts.edits import Place, Route
+from why502.facts.edits import Intent, Place, Route
 from why502.facts.net import Listener
 from why502.facts.probes import ProbeResult
 from why502.findings.model import EvidenceItem, Finding, Fix
@@ -331,6 +331,23 @@ def died_then_refused(ev: Evidence, peer: str | None, refused: Iterable[SymptomG
     around = [t for t in deaths if -window_s <= (t - first).total_seconds()
               and (t - last).total_seconds() <= window_s]
     return bool(just_before) and len(around) * 2 >= len(deaths)
+
+
+def edit(ev: Evidence, intent: Intent, by_hand: str) -> tuple[str | None, list[str]]:
+    """The proxy's diff of ``intent`` (``proxies.render_edit``) and the notes a fix adds: when the
+    proxy declares it does not write this kind of change (``proxies.writable_intents``), one
+    neutral sentence saying so and ``by_hand``, what to change by hand, instead of no word or
+    nginx's statement (issue 23).  No diff for a kind it writes (the config lacks the place the
+    intent names) adds no note: the summary says the change."""
+    diff = proxies.render_edit(ev.proxy, ev.config.files, intent)
+    if diff is None and type(intent) not in proxies.writable_intents(ev.proxy):
+        return None, [unwritten(ev, by_hand)]
+    return diff, []
+
+
+def unwritten(ev: Evidence, by_hand: str) -> str:
+    """The sentence of a change the proxy's config edits do not write (:func:`edit`)."""
+    return f"why502 writes no {proxy_of(ev).vocabulary.title} config change for this; by hand: {by_hand}"
 
 
 def route_of(t: TargetFact) -> Route:

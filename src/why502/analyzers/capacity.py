@@ -27,6 +27,7 @@ from why502.analyzers.base import (
     Candidate,
     by_peer,
     claims,
+    edit,
     event_item,
     group_items,
     groups_of,
@@ -44,7 +45,6 @@ from why502.facts.net import split_key
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.findings.patch import combine, replace_line
-from why502.proxies import render_edit
 from why502.proxies.base import seconds
 
 
@@ -134,6 +134,7 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     """
     target = ev.target(peer)
     name, setting = _timeout_setting(ev, target)
+    v = proxy_of(ev).vocabulary  # the proxy's words: its title and its timer's default
     nginx_s = seconds(setting.value) if setting else 60.0
     server = _app_server(kills[0])
     limit_name, default = _APP_LIMITS[server]
@@ -166,8 +167,8 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
                               line=app_setting.line if app_setting else None))
     if target:
         items.append(EvidenceItem(
-            kind="config", summary=f"nginx: {name} {setting.value if setting else '60s'}"
-            + (" (nginx default)" if setting is None or setting.is_default else ""),
+            kind="config", summary=f"{v.title}: {name} {setting.value if setting else v.timeout_default}"
+            + (f" ({v.title} default)" if setting is None or setting.is_default else ""),
             source=setting.file if setting and not setting.is_default else target.file,
             line=setting.line if setting and not setting.is_default else target.line))
     scripts = sorted({s for e in kills if (s := e.capture("script"))})
@@ -187,8 +188,8 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     notes = [f"{server}: {app_where}"] if app_where else []
     fix = Fix(notes=notes, summary="make the slow requests faster"
                       + (f" ({', '.join(scripts[:3])})" if scripts else "")
-                      + f"; if they are legitimately slow, raise {limit_name}{where} and nginx's "
-                        f"{name} together, keeping {limit_name} a little above {name}: nginx then "
+                      + f"; if they are legitimately slow, raise {limit_name}{where} and {v.title}'s "
+                        f"{name} together, keeping {limit_name} a little above {name}: {v.title} then "
                         "answers a clear 504 first and the app's limit stays the backstop",
               commands=[*reload_commands(ev),
                         f"systemctl reload {ev.host.target_units.get(peer or '', 'php*-fpm')}"
@@ -197,10 +198,10 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     return Candidate(finding=make_finding(
         "backend-too-slow", confidence=0.9, groups=groups,
         explanation=f"Requests to {peer or 'the backend'} ran longer than {server}'s own limit "
-                    f"({app_text}{where}), so {server} killed the worker mid-request and nginx saw "
-                    f"the connection drop (502). nginx's own limit is {name} "
-                    f"{setting.value if setting else '60s'}. The worker did not crash: the request "
-                    "was too slow.",
+                    f"({app_text}{where}), so {server} killed the worker mid-request and {v.title} saw "
+                    f"the connection drop (502). {v.title}'s own limit is {name} "
+                    f"{setting.value if setting else v.timeout_default}. The worker did not crash: "
+                    "the request was too slow.",
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
 
@@ -216,6 +217,7 @@ def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
     items = [i for g in groups for i in group_items(g)]
     proxy = proxy_name(ev.proxy)
     diffs: list[str | None] = []
+    notes: list[str] = []
     for t in members[:4]:
         mc = t.settings.get("maxconn")
         q = t.settings.get("timeout queue")
@@ -227,8 +229,11 @@ def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
                                                                    if q.is_default else "")
                    if q is not None else ""), source=t.file, line=t.line))
             if not unlimited and mc.value.isdigit():
-                diffs.append(render_edit(ev.proxy, ev.config.files, RaiseServerConnections(
-                    Route(Place(t.file, t.line), t.kind), int(mc.value) * 2)))
+                diff, unwritten = edit(ev, RaiseServerConnections(
+                    Route(Place(t.file, t.line), t.kind), int(mc.value) * 2),
+                    "raise the servers' concurrent-request limit to what they can serve at once")
+                diffs.append(diff)
+                notes += [n for n in unwritten if n not in notes]
         state = (ev.live.server_states or {}).get(t.key)
         if state is not None:
             items.append(EvidenceItem(kind="probe", summary=f"runtime API: {state.name} {state.status}, "
@@ -239,7 +244,7 @@ def _queued(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
                       "serve at once), add servers, or make the slow requests faster; raising "
                       "maxconn beyond the backend's workers only moves the queue into the backend",
               commands=reload_commands(ev), diff=combine(diffs),
-              file=members[0].file if diffs and members else None)
+              file=members[0].file if diffs and members else None, notes=notes)
     return Candidate(finding=make_finding(
         "workers-exhausted", confidence=0.85, groups=groups,
         explanation=f"Every server of {peer or 'the backend'} was at its maxconn: requests waited in "

@@ -29,6 +29,7 @@ from why502.evidence.lb_evidence import FailureGroup, LbEvidence
 from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Finding, Fix
 from why502.proxies import PROXIES
+from why502.proxies.base import CATALOG_WORDS
 
 LB_NAMES: dict[str, str] = {
     "alb": "the ALB", "elb": "the Classic ELB", "cloudflare": "Cloudflare's edge",
@@ -44,6 +45,12 @@ COMMANDS: dict[str, list[str]] = {
     "cloudflare": ["curl -sv -o /dev/null --resolve HOST:443:ORIGIN_IP https://HOST/   # the origin itself",
                    "curl -s https://www.cloudflare.com/ips-v4   # ranges the origin firewall must allow"],
 }
+
+
+def _said_by(title: str, name: str) -> str:
+    """A catalog title (written in the catalog proxy's words, ``Capability.CATALOG_WORDING``)
+    naming the edge ``name`` instead ("...; nginx only passed it on": "...; Envoy only ...")."""
+    return title.replace(CATALOG_WORDS, name)
 
 
 def _lb_name(family: str) -> str:
@@ -119,9 +126,12 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
     fix = Fix(summary=t.fix if t else (entry.fix[0] if entry and entry.fix else "see why502 explain"),
               commands=_commands(ev.family),
               notes=[t.url] if t else [])
-    title = (entry.title if entry else grp.cause) + f" ({name}: {words.split(' (')[0]})"
-    # the platform's meaning, then the first paragraph of the cause page (the rest is nginx's view)
+    title = _said_by(entry.title if entry else grp.cause, name) + f" ({name}: {words.split(' (')[0]})"
+    # the platform's meaning, then the first paragraph of the cause page (the rest is nginx's
+    # view) unless that is in the catalog proxy's words too (its directives are not this edge's)
     first_para = entry.explanation.strip().split("\n\n")[0] if entry else ""
+    if t and CATALOG_WORDS in first_para:
+        first_para = ""
     explanation = (t.meaning if t else "") + (f" {first_para}" if first_para else "")
     return Finding(
         cause=grp.cause, title=title, confidence=confidence,
@@ -147,10 +157,15 @@ def _backend_finding(ev: LbEvidence) -> Finding:
     for s in grp.samples:
         items.append(EvidenceItem(kind="log", summary="backend's own 5xx", source=s.file, line=s.line,
                                   time=s.time, text=s.text[:2000]))
+    explanation = entry.explanation.strip() if entry else ""
+    if CATALOG_WORDS in explanation:  # the cause page tells how nginx's own logs prove it
+        explanation = (f"The backend (or another proxy behind it) answered 502/503/504 itself, and {name} "
+                       "relayed it as is: its log says the status came from the upstream.")
     return Finding(
-        cause="upstream-returned-5xx", title=entry.title if entry else "The backend returned the 5xx",
+        cause="upstream-returned-5xx",
+        title=_said_by(entry.title, name) if entry else "The backend returned the 5xx",
         confidence=round(min(0.9, 0.4 + 0.5 * share), 2), status_codes=sorted(grp.statuses), symptoms=[],
-        explanation=entry.explanation.strip() if entry else "",
+        explanation=explanation,
         upstream=grp.groups.most_common(1)[0][0] if grp.groups else None,
         target=grp.targets.most_common(1)[0][0] if grp.targets else None, evidence=items,
         fix=Fix(summary="Read the application's own logs at these times: the load balancer only relayed "

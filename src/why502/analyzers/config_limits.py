@@ -19,6 +19,7 @@ from why502.analyzers.base import (
     by_peer,
     claims,
     config_item,
+    edit,
     group_items,
     groups_of,
     make_finding,
@@ -78,37 +79,39 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
     if needed:
         items.append(EvidenceItem(kind="probe", summary=f"the backend's response header is {needed} "
                                   f"bytes, more than {current}", source="probe"))
-    diff = None
+    diff, notes = None, list[str]()
+    v = proxies.of(ev.proxy).vocabulary
     if target:
         # the proxy writes the buffer (and what must grow with it) in its grammar
-        diff = proxies.render_edit(ev.proxy, ev.config.files, RaiseHeaderBuffer(route_of(target), setting,
-                                                                                new_bytes))
+        diff, notes = edit(ev, RaiseHeaderBuffer(route_of(target), setting, new_bytes),
+                           f"make the buffer that holds the backend's response headers {new} for "
+                           f"this {v.route}, or send smaller headers")
     return Candidate(finding=make_finding(
         "buffer-too-small", confidence=0.93, groups=groups,
         explanation=f"The response headers from {peer or 'the backend'} (often many or large "
                     f"Set-Cookie / CSP headers) did not fit {name} ({setting.value if setting else '4k'}), "
-                    "so nginx refused the response with 502.",
+                    f"so {v.title} refused the response with 502.",
         evidence=items,
         fix=Fix(summary=f"raise {name} to {new} for this location (or send smaller headers)",
                 commands=[*reload_commands(ev),
                           f"curl -sI http://{peer or 'backend'}/ | wc -c  # header size"],
-                diff=diff, file=(target.pass_file or target.file) if target else None),
+                diff=diff, file=(target.pass_file or target.file) if target else None, notes=notes),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
 
-def _keepalive_ok(t: TargetFact) -> tuple[bool, list[str]]:
-    """Is upstream keep-alive effective for this location?  Returns (ok, what is missing)."""
-    if t.kind != "proxy":
-        keep = t.settings.get("fastcgi_keep_conn")
-        ok = t.kind != "fastcgi" or (keep is not None and keep.value == "on")
-        return ok, [] if ok else ["fastcgi_keep_conn on;"]
+def _keepalive_ok(t: TargetFact, requires: tuple[tuple[str, str, str, str, str], ...]
+                  ) -> tuple[bool, list[tuple[str, str]]]:
+    """Is upstream keep-alive effective for this route?  ``requires``: what the proxy declares a
+    route of each kind needs for it (``Vocabulary.reuse_requires``: nginx's HTTP/1.1 and empty
+    Connection header, FastCGI's keep_conn).  Returns (ok, (statement, ``ReuseConnections``
+    field) of each missing)."""
     missing = []
-    version = t.settings.get("proxy_http_version")
-    if version is None or version.value != "1.1":
-        missing.append("proxy_http_version 1.1;")
-    conn = t.settings.get("proxy_set_header:Connection")
-    if conn is None or conn.value.strip("\"'") != "":
-        missing.append('proxy_set_header Connection "";')
+    for kind, name, wanted, statement, flag in requires:
+        if kind != t.kind:
+            continue
+        setting = t.settings.get(name)
+        if setting is None or setting.value.strip("\"'") != wanted:
+            missing.append((statement, flag))
     return not missing, missing
 
 
@@ -135,35 +138,34 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             continue
         peers = set(group.servers) | {gname}
         related = [g for g in ev.logs.symptoms if g.peer in peers]
-        bad = next(((t, missing) for t in members for ok, missing in (_keepalive_ok(t),) if not ok),
+        bad = next(((t, missing) for t in members
+                    for ok, missing in (_keepalive_ok(t, v.reuse_requires),) if not ok),
                    None) if opt_in else None
         if bad:
-            t, missing = bad
+            t, wanting = bad
+            missing = [statement for statement, _flag in wanting]
             tw = sum(ev.host.time_wait.get(p, 0) for p in group.servers)
             claimed = [g for g in exhaustion if g.peer in peers]
             # Ineffective keepalive is a defect even before it bites (every request opens a new
             # connection and leaves a TIME_WAIT socket); it becomes the cause once ports run out.
             conf = 0.75 if claimed or tw >= 1000 else 0.5
-            items = [EvidenceItem(kind="config", summary=f"upstream {gname} has keepalive "
+            items = [EvidenceItem(kind="config", summary=f"{v.group} {gname} has keepalive "
                                   f"{group.keepalive}", source=group.file, line=group.line),
                      config_item(t, f"proxy_pass to {gname} without {' '.join(missing)}")]
             if tw:
                 items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {gname} in TIME_WAIT",
                                           count=tw))
             items += [i for g in claimed for i in group_items(g)]
-            diff = proxies.render_edit(ev.proxy, ev.config.files, ReuseConnections(
-                route_of(t), http11="proxy_http_version 1.1;" in missing,
-                clear_connection='proxy_set_header Connection "";' in missing,
-                keep_conn="fastcgi_keep_conn on;" in missing))
+            diff, notes = edit(ev, ReuseConnections(route_of(t), **{flag: True for _s, flag in wanting}),
+                               " ".join(missing))
             out.append(Candidate(finding=make_finding(
                 "keepalive-misconfigured", confidence=conf, groups=claimed,
-                explanation=f"upstream {gname} asks for keep-alive connections, but nginx proxies "
-                            "with HTTP/1.0 and 'Connection: close' unless told otherwise, so every "
+                explanation=f"{v.group} {gname} asks for keep-alive connections, but "
+                            f"{v.reuse_off_by_default}, so every "
                             "request opens a new connection (and leaves a TIME_WAIT socket).",
                 evidence=items,
-                fix=Fix(summary="speak HTTP/1.1 to the upstream and clear the Connection header",
-                        commands=reload_commands(ev), diff=diff,
-                        file=t.pass_file or t.file),
+                fix=Fix(summary=v.reuse_fix, commands=reload_commands(ev), diff=diff,
+                        file=t.pass_file or t.file, notes=notes),
                 upstream=gname, target=t.key), claims=claims(claimed)))
             continue
         drops = [g for g in related if g.symptom in drop_symptoms]
@@ -213,7 +215,7 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             # as much a crash as a race, and a backend that resets every request (RST before
             # answering) the commoner reading -- the race stays a competing cause, below it
             conf = min(conf, 0.45)
-        diff = None
+        diff, unwritten = None, list[str]()
         if not opt_in:  # the proxy's own edit of its idle timeout (Caddy's transport keepalive)
             t = members[0]
             diff = p.timeout_diff(ev.config.files, knob, kt, (t.pass_file, t.pass_line),
@@ -223,9 +225,9 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             # below the app server's idle timeout when it is known (nginx takes ms: "500ms")
             app_idle = min((i for s in serving(ev, gname) if (i := s.seconds("idle"))),
                            default=None)
-            diff = proxies.render_edit(ev.proxy, ev.config.files, CloseIdleBefore(
+            diff, unwritten = edit(ev, CloseIdleBefore(
                 gname, Place(group.file, group.line), group.keepalive_line, kt, app_idle,
-                tuple(route_of(m) for m in members)))
+                tuple(route_of(m) for m in members)), f"set {knob} below the backend's idle timeout")
         items += app_items
         explanation = (f"The servers of {v.group} {gname} close idle keep-alive connections sooner "
                        f"than {v.title} stops reusing them, so a request sometimes lands on a "
@@ -265,7 +267,7 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             explanation=explanation,
             evidence=items,
             fix=Fix(summary=summary, commands=reload_commands(ev), diff=diff, file=anchor[0],
-                    notes=notes),
+                    notes=notes + unwritten),
             upstream=up, target=one), claims=claims(drops), fallback=verdict in ("longer", "closes")))
     return out
 

@@ -24,6 +24,7 @@ from why502.analyzers.base import (
     by_peer,
     claims,
     config_item,
+    edit,
     event_item,
     group_items,
     groups_of,
@@ -49,7 +50,7 @@ from why502.facts.edits import (
 )
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
-from why502.proxies import Capability, render_edit
+from why502.proxies import Capability
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -109,35 +110,41 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
     why = (f" Each server failed with {', '.join(kinds)}" + (
         ": nothing listens on them, the backends are not running." if kinds == ["connection-refused"]
         else ".") if kinds else " The failures that marked them are the real problem.")
-    summary = ("start the backends of upstream " + (name or "") + " (" + ", ".join(
-        group.servers if group else ()) + "), then check max_fails/fail_timeout and add a backup "
+    v = proxy_of(ev).vocabulary
+    # the proxy's own failure marking (nginx's max_fails/fail_timeout, Caddy's max_fails/
+    # fail_duration), else said in words
+    marking = "/".join(w for w in (v.failure_count, v.failure_window) if w) or "how servers are marked failed"
+    summary = (f"start the backends of {v.group} " + (name or "") + " (" + ", ".join(
+        group.servers if group else ()) + f"), then check {marking} and add a backup "
         "server" if kinds == ["connection-refused"] else "fix what fails on every server (see the "
-        "evidence); then check max_fails/fail_timeout and add a backup server")
+        f"evidence); then check {marking} and add a backup server")
     # nginx marks servers failed *because* they failed: the failures are the cause, unless the
     # servers answer again while nginx still refuses them (max_fails/fail_timeout are the problem)
     recovered = bool(group) and all(_answers_now(ev, s) for s in group.servers) if group else False
     caused_by = claims(members) if members and not recovered else frozenset()
     fix_diff = fix_file = None
+    notes: list[str] = []
     if recovered and group and members and marks:
         # they answer again, nginx still refuses them: max_fails/fail_timeout are the problem
-        why, summary, fix_diff, fix_file = _marking_is_the_problem(ev, group)
+        why, summary, fix_diff, fix_file, notes = _marking_is_the_problem(ev, group)
         conf = max(conf, 0.93)
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=conf, groups=groups + marked_groups + members,
-        explanation=(f"Every server of upstream {name} was marked failed (max_fails within "
-                     "fail_timeout) or down, so nginx had no server to try and answered 502 at once."
-                     if marks else
-                     f"Every worker of {name or 'the backend'} was in error state (Apache disables a "
-                     "worker that failed for retry= seconds, 60 by default), so Apache had none to "
-                     "try and answered 503.") + why,
+        explanation=(f"Every server of {v.group} {name} was marked failed ({v.failure_count} within "
+                     f"{v.failure_window}) or down, so {v.title} had no server to try and answered "
+                     "502 at once." if marks else
+                     # the proxy's own rule (Apache's retry=, Caddy's health checks)
+                     (v.all_failed or "Every server of {name} was marked failed, so "
+                      f"{v.title} had none to try.").format(name=name or "the backend")) + why,
         evidence=items,
         fix=Fix(summary=summary,
                 commands=proxy_of(ev).show_group_commands(name),
-                diff=fix_diff, file=fix_file),
+                diff=fix_diff, file=fix_file, notes=notes),
         upstream=name, target=name), claims=claims(groups + marked_groups + members),
         caused_by=caused_by, shows=tuple(groups),
-        link=f"then {proxy_name(ev.proxy)} marked every server of upstream {name} failed (max_fails) "
-             "and answered 'no live upstreams'")
+        link=f"then {proxy_name(ev.proxy)} marked every server of {v.group} {name} failed"
+             + (f" ({v.failure_count})" if v.failure_count else "")
+             + (f" and answered {v.no_server_answer}" if v.no_server_answer else ""))
 
 
 def _server_places(group: GroupFact) -> tuple[Place, ...]:
@@ -145,12 +152,13 @@ def _server_places(group: GroupFact) -> tuple[Place, ...]:
     return tuple(Place(*group.server_lines[k]) for k in group.servers if k in group.server_lines)
 
 
-def _edit_servers(ev: Evidence, group: GroupFact, intent: Intent) -> tuple[str | None, str | None]:
+def _edit_servers(ev: Evidence, group: GroupFact, intent: Intent, by_hand: str
+                  ) -> tuple[str | None, str | None, list[str]]:
     """The proxy's diff of ``intent`` on the server lines of ``group`` (one file: the first
-    server's, which the fix names)."""
+    server's, which the fix names), and the note when the proxy writes no such change."""
     places = _server_places(group)
-    diff = render_edit(ev.proxy, ev.config.files, intent) if places else None
-    return (diff, places[0].file) if diff else (None, None)
+    diff, notes = edit(ev, intent, by_hand) if places else (None, [])
+    return (diff, places[0].file, notes) if diff else (None, None, notes)
 
 
 def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) -> Candidate:
@@ -162,7 +170,8 @@ def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) 
         file, line = group.server_lines.get(key, (group.file, group.line))
         items.append(EvidenceItem(kind="config", summary=f"server {key} is marked down in upstream "
                                   f"{group.name}", source=file, line=line))
-    diff, path = _edit_servers(ev, group, ReturnServers(_server_places(group)))
+    diff, path, notes = _edit_servers(ev, group, ReturnServers(_server_places(group)),
+                                      "take the mark that disables them off the servers' lines")
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=0.95, groups=groups,
         explanation=f"Every server of upstream {group.name} is marked `down` in the config, so "
@@ -172,12 +181,12 @@ def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) 
         fix=Fix(summary=f"remove `down` from the servers of upstream {group.name} (or add a server "
                         "that is not down), then reload nginx",
                 commands=[f"nginx -T | grep -A8 'upstream {group.name}'", *reload_commands(ev)],
-                diff=diff, file=path),
+                diff=diff, file=path, notes=notes),
         upstream=group.name, target=group.name), claims=claims(groups))
 
 
 def _marking_is_the_problem(ev: Evidence, group: GroupFact
-                            ) -> tuple[str, str, str | None, str | None]:
+                            ) -> tuple[str, str, str | None, str | None, list[str]]:
     """The servers answer again, nginx still refuses them: each was taken out for
     ``fail_timeout`` after ``max_fails`` failed attempts (ngx_http_upstream_free_round_robin_peer()
     counts fails; ..._get_peer() skips a peer with ``fails >= max_fails`` within ``fail_timeout``).
@@ -190,11 +199,12 @@ def _marking_is_the_problem(ev: Evidence, group: GroupFact
     servers = tuple(ServerMarks(Place(*group.server_lines[k]), max(3, group.max_fails.get(k, 1)),
                                 min(10.0, group.fail_timeout.get(k, 10.0)))
                     for k in group.servers if k in group.server_lines)
-    diff, path = _edit_servers(ev, group, TolerateFailures(servers))
+    diff, path, notes = _edit_servers(ev, group, TolerateFailures(servers),
+                                      "let a server fail 3 times within 10s before it is taken out")
     summary = (f"raise max_fails (3) and shorten fail_timeout (10s) on the servers of upstream "
                f"{group.name} so one failed attempt during a restart does not take a server out; "
                "restart servers one at a time")
-    return why, summary, diff, path
+    return why, summary, diff, path, notes
 
 
 def _answers_now(ev: Evidence, server: str) -> bool:
@@ -216,24 +226,27 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         items.append(probe_item(peer, probe))
     if target:
         items.append(config_item(target))
-    diff = None
+    diff, notes = None, list[str]()
     if no_resolver and variable:
         t = variable[0]
         items.append(config_item(t, f"{t.kind}_pass with variables and no resolver"))
         # the host's own nameserver (/etc/resolv.conf) when read; else systemd-resolved's stub
         ns = ev.host.resolvers[0] if ev.host.resolvers else "127.0.0.53"
-        diff = render_edit(ev.proxy, ev.config.files, AddResolver(route_of(t), ns))
+        diff, notes = edit(ev, AddResolver(route_of(t), ns),
+                           f"make {proxy_of(ev).vocabulary.title} resolve the name at run time ({ns})")
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
         "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,
         explanation=("proxy_pass uses variables, so nginx resolves the name per request and needs a "
                      "'resolver' directive, which is missing." if no_resolver else
-                     f"The upstream name {host or peer} does not resolve, so nginx cannot connect."),
+                     f"The upstream name {host or peer} does not resolve, so "
+                     f"{proxy_of(ev).vocabulary.title} cannot connect."),
         evidence=items,
         fix=Fix(summary="add a resolver for the variable proxy_pass" if no_resolver else
                 f"fix the name {host or ''} (typo, DNS record, /etc/hosts) or use an address",
                 commands=[f"getent hosts {host or '<name>'}", *reload_commands(ev)],
-                diff=diff, file=(variable[0].pass_file or variable[0].file) if diff else None),
+                diff=diff, file=(variable[0].pass_file or variable[0].file) if diff else None,
+                notes=notes),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
 
@@ -267,22 +280,23 @@ def _ports(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candid
     if tw:
         items.append(EvidenceItem(kind="stat", summary=f"{tw} sockets to {peer} in TIME_WAIT", count=tw))
     target = ev.target(peer)
-    diff = None
+    diff, notes = None, list[str]()
+    v = proxy_of(ev).vocabulary
     upstreams = ev.config.groups
     if target and target.group and target.group in upstreams and not upstreams[target.group].keepalive:
         g = upstreams[target.group]
         members = tuple(route_of(m) for m in ev.config.targets if m.group == g.name)
-        diff = render_edit(ev.proxy, ev.config.files, KeepIdleConnections(g.name, Place(g.file, g.line),
-                                                                          members))
+        diff, notes = edit(ev, KeepIdleConnections(g.name, Place(g.file, g.line), members),
+                           f"keep idle connections to {v.group} {g.name} for reuse")
     return Candidate(finding=make_finding(
         "port-exhaustion", confidence=0.85, groups=groups,
         explanation=f"Every local ephemeral port towards {peer} is in use (most in TIME_WAIT), so "
                     "connect() fails with EADDRNOTAVAIL: each request opens a new connection.",
         evidence=items,
-        fix=Fix(summary="reuse connections: upstream keepalive + proxy_http_version 1.1 + "
-                        "proxy_set_header Connection \"\"; widen the port range",
+        fix=Fix(summary=f"reuse connections: {v.reuse_connections or 'keep idle connections to the backend'}"
+                        "; widen the port range",
                 commands=[f"ss -tan state time-wait dst {(peer or '').split(':')[0]} | wc -l",
-                          "sysctl -w net.ipv4.ip_local_port_range='1024 65000'"], diff=diff),
+                          "sysctl -w net.ipv4.ip_local_port_range='1024 65000'"], diff=diff, notes=notes),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
 
@@ -298,12 +312,13 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
                                   source=wc.file, line=wc.line))
     text = " ".join(x.text for g in groups for x in g.samples)
     conns = "worker_connections are not enough" in text
-    diff = None
+    diff, notes = None, list[str]()
     if conns and wc and wc.file and not wc.is_default:
         n = int(wc.value) * 4 if wc.value.isdigit() else 4096
-        diff = render_edit(ev.proxy, ev.config.files, RaiseConnectionLimit(wc, n))
+        diff, notes = edit(ev, RaiseConnectionLimit(wc, n), f"raise its connections per process to {n}")
     elif ev.config.main_file and (s is None or s.is_default):
-        diff = render_edit(ev.proxy, ev.config.files, RaiseOpenFiles(ev.config.main_file))
+        diff, notes = edit(ev, RaiseOpenFiles(ev.config.main_file),
+                           "raise its workers' open-files limit (and LimitNOFILE= of its unit)")
     return Candidate(finding=make_finding(
         "fd-limit", confidence=0.9, groups=groups,
         explanation=("nginx ran out of worker_connections (each proxied request needs two)."
@@ -313,7 +328,7 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
         fix=Fix(summary="raise worker_rlimit_nofile / worker_connections (and LimitNOFILE= of "
                         "nginx.service)", commands=["cat /proc/$(pgrep -o nginx)/limits | grep files",
                                                     *reload_commands(ev)],
-                diff=diff, file=ev.config.main_file if diff else None)), claims=claims(groups))
+                diff=diff, file=ev.config.main_file if diff else None, notes=notes)), claims=claims(groups))
 
 
 _REASON = re.compile(r'Server (?P<server>\S+) is DOWN, reason: (?P<reason>[^,]+)'

@@ -25,11 +25,13 @@ from why502.analyzers.base import (
     by_peer,
     claims,
     config_item,
+    edit,
     group_items,
     groups_of,
     make_finding,
     probe_item,
     proxy_name,
+    proxy_of,
     reload_commands,
     upstream_name,
 )
@@ -37,7 +39,6 @@ from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.facts.edits import Place, Route, SendServerName, SpeakProtocol
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
-from why502.proxies import render_edit
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -92,32 +93,38 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
         items.append(probe_item(peer, probe))
     if target:
         items.append(config_item(target))
-    diff = None
+    diff, unwritten = None, list[str]()
     anchor_file = target.pass_file or target.file if target else None
     anchor_line = target.pass_line or target.line if target else None
+    # the proxy's own TLS settings (Vocabulary.tls_*), else the change in words
+    v = proxy_of(ev).vocabulary
     if "wrong version number" in text or (probe and probe.answer == "http"):
-        why = (f"nginx speaks TLS (https://) to {peer}, but the backend answers plain HTTP "
+        why = (f"{v.title} speaks TLS (https://) to {peer}, but the backend answers plain HTTP "
                "(OpenSSL: wrong version number).")
         summary = "use http:// for this backend (or enable TLS on it)"
         if target and target.file and target.line:
             plain = SpeakProtocol(Place(target.file, target.line), "http", was_tls=True)
-            diff = render_edit(ev.proxy, ev.config.files, plain)
+            diff, unwritten = edit(ev, plain, "speak plain HTTP to this backend")
     elif "unrecognized name" in text or "handshake failure" in text:
-        why = f"{peer} requires SNI, and nginx does not send it to upstreams by default."
-        summary = "send SNI: proxy_ssl_server_name on (and proxy_ssl_name if the name differs)"
-        diff = render_edit(ev.proxy, ev.config.files, SendServerName(
-            Route(Place(anchor_file, anchor_line), target.kind if target else "proxy")))
+        why = f"{peer} requires SNI, and {v.title} does not send it to upstreams by default."
+        summary = f"send SNI: {v.tls_server_name or 'the backend name in the TLS handshake'}"
+        diff, unwritten = edit(ev, SendServerName(
+            Route(Place(anchor_file, anchor_line), target.kind if target else "proxy")),
+            "send the backend's name (SNI) in the TLS handshake")
     elif "verify error" in text or "does not match" in text:
-        why = f"The certificate of {peer} fails verification (proxy_ssl_verify on)."
-        summary = "install the CA with proxy_ssl_trusted_certificate or fix the backend's certificate"
+        why = f"The certificate of {peer} fails verification" + (f" ({v.tls_verify})." if v.tls_verify
+                                                                 else ".")
+        summary = (f"install the CA with {v.tls_trusted_ca}" if v.tls_trusted_ca else
+                   f"give {v.title} the CA that signed it") + " or fix the backend's certificate"
     else:
         why = f"The TLS handshake with {peer} failed."
-        summary = "check TLS versions/ciphers/SNI between nginx and the backend"
+        summary = f"check TLS versions/ciphers/SNI between {v.title} and the backend"
     notes = []
     host = split_key(peer or "")[0] or ""
     if "SNI" in why and (host.replace(".", "").isdigit() or ":" in host):
         notes.append(f"{host} is an IP address, and no SNI is sent for an IP: also set "
-                     "proxy_ssl_name to the name the backend's certificate is for")
+                     f"{v.tls_name or 'the name sent'} to the name the backend's certificate is for")
+    notes += unwritten
     return Candidate(finding=make_finding(
         "upstream-tls-mismatch", confidence=0.9, groups=groups, explanation=why, evidence=items,
         fix=Fix(summary=summary, commands=[f"openssl s_client -connect {peer} -servername <name> </dev/null",
@@ -163,11 +170,12 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
             speaks = "http"
         elif "no valid HTTP/1.0 header" in text:
             speaks = "not-http"
-    diff = None
-    if target and target.file and target.line and speaks:
-        diff = render_edit(ev.proxy, ev.config.files, SpeakProtocol(Place(target.file, target.line), speaks))
     said = {"fastcgi": "FastCGI", "tls": "TLS", "http": "HTTP", "uwsgi": "uwsgi",
             "not-http": "something that is not HTTP"}.get(speaks or "", "another protocol")
+    diff, notes = None, list[str]()
+    if target and target.file and target.line and speaks:
+        diff, notes = edit(ev, SpeakProtocol(Place(target.file, target.line), speaks),
+                           f"make the {proxy_of(ev).vocabulary.route} speak {said} to {peer}")
     spoken = (target.kind if target and target.kind != "proxy" else
               ("https" if target and target.scheme == "https" else "http"))
     conf = 0.9 if (probe and speaks) or "72" in text else (0.85 if fpm else 0.7)
@@ -178,7 +186,7 @@ def _protocol(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm: b
         evidence=items,
         fix=Fix(summary=f"use the directive/scheme that matches what {peer} speaks",
                 commands=reload_commands(ev), diff=diff,
-                file=target.file if diff and target else None),
+                file=target.file if diff and target else None, notes=notes),
         upstream=upstream_name(ev, peer), target=peer, status_codes=[502]), claims=claims(groups))
 
 

@@ -98,12 +98,19 @@ def run(args: argparse.Namespace) -> int:
     if args.nginx_conf == "-" and (not args.files or "-" in args.files):
         raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
     config = config_path(args)
+    from why502.app.stats.sniff import check_log_type, sniff_log_type
     from why502.proxies import DEFAULT, PROXIES
     from why502.proxies.logfamilies import log_types
 
     # every way the config arrives goes through the registry's one check (--nginx-conf too)
     proxy = proxy_of_file(config, args.proxy, "--config" if args.config else "--nginx-conf")
-    if proxy != DEFAULT and not PROXIES[proxy].hooks.stats:  # no stats plug-in (Traefik, Kong)
+    if proxy != DEFAULT and not PROXIES[proxy].hooks.stats:  # no stats plug-in (Envoy, Caddy, Traefik, Kong)
+        if args.files and "-" not in args.files:
+            # its access log is a log family, read as the one named or sniffed, its config not
+            # needed (was: an internal error)
+            edge_type = check_log_type(args.log_type) or sniff_log_type(list(args.files))
+            if edge_type not in (None, DEFAULT):
+                return _run_lb(args, edge_type, since, until)
         families = log_types()
         how = (f"--log-type {proxy}" if proxy in families else
                f"no --proxy/--config (its access log is read as {DEFAULT}'s format)")
@@ -111,7 +118,6 @@ def run(args: argparse.Namespace) -> int:
                          f"config: give the log files with {how}")
     if proxy != DEFAULT:  # its log read through the default proxy's columns (app.stats.report)
         return _rewritten(args, proxy, config, since, until)
-    from why502.app.stats.sniff import check_log_type, sniff_log_type
 
     log_type = check_log_type(args.log_type)
     if log_type is None and args.files and not config and not args.log_format:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import glob
 import importlib
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import cast
 
@@ -56,7 +57,8 @@ INCLUDE_FILES = 16  # at most this many included files are read to detect a file
 INCLUDE_DEPTH = 2
 
 __all__ = ["DEFAULT", "PROXIES", "Capability", "Proxy", "choose", "detect_file", "detect_process",
-           "detect_text", "get", "names", "of"]
+           "detect_text", "found_on_host", "get", "installed_binary", "names", "of", "packaged_config",
+           "writable_intents"]
 
 
 def source_of(name: str | None = None) -> ModuleType:
@@ -77,10 +79,24 @@ def render_edit(name: str | None, files: Mapping[str, Sequence[str]], intent: In
     writes; None when it writes none of this kind (the finding says the change in words) or the
     config does not have the place the intent names.  Before issue 23 the analyzers wrote nginx's
     statements into every proxy's config."""
+    render = _renderers(name).get(type(intent))
+    return render(files, intent) if render is not None else None
+
+
+Renderer = Callable[[Mapping[str, Sequence[str]], Intent], "str | None"]
+
+
+def _renderers(name: str | None) -> Mapping[type, Renderer]:
     hook = of(name).hooks.edits
-    renderers = getattr(resolve(hook), "RENDERERS", {}) if hook else {}
-    render = renderers.get(type(intent))
-    return cast("str | None", render(files, intent)) if render is not None else None
+    return cast("Mapping[type, Renderer]", getattr(resolve(hook), "RENDERERS", {})) if hook else {}
+
+
+def writable_intents(name: str | None) -> frozenset[type]:
+    """The kinds of change (``facts.edits`` intents) the proxy ``name`` writes as a diff: what
+    its edit module declares in ``RENDERERS`` (``Hooks.edits``); none without one.  What a proxy
+    cannot write is this declaration, not a branch in an analyzer: a finding whose intent is not
+    in it says so in one sentence (``analyzers.base.edit``)."""
+    return frozenset(_renderers(name))
 
 
 def names() -> tuple[str, ...]:
@@ -277,3 +293,30 @@ EDGE_PROGRAMS: frozenset[str] = frozenset({"envoy", "traefik"})
 def proxy_programs() -> frozenset[str]:
     """The executable names of every proxy: those of ``PROXIES`` and ``EDGE_PROGRAMS``."""
     return frozenset(name for proxy in PROXIES.values() for name in proxy.detection.programs) | EDGE_PROGRAMS
+
+
+def installed_binary(name: str | None = None) -> str | None:
+    """The executable of the proxy ``name`` (the default one when None) installed on this host:
+    one of its ``Detection.programs`` on PATH, else the first of its ``Detection.sbin`` paths
+    that is executable (``/usr/sbin`` is not on a user's PATH); None when there is none."""
+    detection = of(name).detection
+    for program in detection.programs:
+        if found := shutil.which(program):
+            return found
+    return next((path for path in detection.sbin if os.access(path, os.X_OK)), None)
+
+
+def packaged_config(name: str | None = None) -> str | None:
+    """The first config path the proxy's packages install (``Detection.packaged_configs``, else
+    its vocabulary's ``default_config``) that exists on this host, else None."""
+    proxy = of(name)
+    paths = proxy.detection.packaged_configs or (proxy.vocabulary.default_config,)
+    return next((path for path in paths if path.startswith("/") and os.path.exists(path)), None)
+
+
+def found_on_host(name: str) -> tuple[str | None, str | None]:
+    """How the proxy ``name`` is found on this host when nothing names it, asked of every
+    proxy the same way from what it declares (``Detection``: its program names on PATH, its
+    ``sbin`` paths, its packaged configs): ``(binary, packaged config)``, each None when absent
+    (issue 23: before, discovery asked nginx's own source module and the others' config only)."""
+    return installed_binary(name), packaged_config(name)

@@ -119,6 +119,34 @@ class Vocabulary:
     # many are kept (the keep-alive race: analyzers.config_limits)
     keepalive_timeout: str = "keepalive_timeout"
     keepalive_pool: str = "idle connections per worker"
+    # The fixes' words (issue 23): each proxy's own names for what a finding tells the user to
+    # change, so a HAProxy, Apache or Caddy diagnosis never names nginx's directives; "" where
+    # the proxy has none, and the finding says it in general words (``analyzers``).
+    #: what makes it send the backend's name in the TLS handshake (SNI)
+    tls_server_name: str = ""
+    #: the name it sends and checks the certificate against, when not the address's
+    tls_name: str = ""
+    #: upstream certificate verification turned on
+    tls_verify: str = ""
+    #: where the CA that upstream certificates are checked against is set
+    tls_trusted_ca: str = ""
+    #: the failed attempts after which a server is taken out, and for how long (passive checks)
+    failure_count: str = ""
+    failure_window: str = ""
+    #: its words when no server is left to try ("'no live upstreams'")
+    no_server_answer: str = ""
+    #: "every server failed" when servers are not marked in the config (no
+    #: ``CONFIG_SERVER_MARKS``): a sentence with ``{name}`` (the group) that says the proxy's rule
+    all_failed: str = ""
+    #: what makes it reuse upstream connections (every request on a new one: port exhaustion)
+    reuse_connections: str = ""
+    #: what a route needs for a group's idle connections to be reused, when the proxy does not
+    #: by default: ``(target kind, setting, value wanted, statement to add, ReuseConnections
+    #: field)`` each (nginx: HTTP/1.1 and an empty Connection header, ngx_http_upstream_module
+    #: ``keepalive``); and why, and the fix in words
+    reuse_requires: tuple[tuple[str, str, str, str, str], ...] = ()
+    reuse_off_by_default: str = ""
+    reuse_fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +247,13 @@ class Detection:
     #: a ``#`` starts a comment anywhere outside quotes (nginx, HAProxy); False: only at a
     #: line's start (Apache: ``ap_cfg_getline``, server/util.c, keeps a ``#`` inside a line)
     hash_comments_anywhere: bool = True
+    #: where its executable is installed outside a user's PATH (``/usr/sbin`` is not on a
+    #: user's): with ``programs`` on PATH, what says the proxy is installed on this host
+    #: (``proxies.installed_binary``; issue 23: discovery asks every proxy the same way)
+    sbin: tuple[str, ...] = ()
+    #: the config paths its packages install (Debian's ``/etc/nginx/nginx.conf``); empty: the
+    #: vocabulary's ``default_config`` (``proxies.packaged_config``)
+    packaged_configs: tuple[str, ...] = ()
 
 
 @runtime_checkable

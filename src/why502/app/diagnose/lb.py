@@ -24,7 +24,17 @@ from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
 from why502.facts.live_group import GroupLive
 from why502.findings.model import Diagnostic
 from why502.proxies.base import resolve
+from why502.sources.once import parsed
 from why502.sources.proxyprocs import EdgeProcess
+
+
+def _sniffed(paths: list[str]) -> tuple[str, ...]:
+    """``sniff_log_types(paths)``, a single file's kept for the run (``sources.once``): diagnose
+    asks it twice, which edge families the run is (:func:`edge_families`) and which access logs
+    are an edge's (:func:`edge_logs`), and each asking opened the file (issue 23 item 3)."""
+    if len(paths) == 1:
+        return parsed("edge-sniff", paths[0], lambda: sniff_log_types(paths))
+    return sniff_log_types(paths)
 
 
 def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
@@ -42,7 +52,7 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
         return (str(options.proxy),) if admin_only else ()
     if options.nginx_conf or "-" in options.access_logs:
         return ()
-    families = sniff_log_types(list(options.access_logs))
+    families = _sniffed(list(options.access_logs))
     if not families and admin_only:
         return (str(options.proxy),)
     if options.config and options.config != "-" and options.error_logs:
@@ -75,7 +85,7 @@ def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
     paths: list[str] = []
     families: dict[str, None] = {}
     for path in options.access_logs:
-        found = sniff_log_types([path])
+        found = _sniffed([path])
         if found:
             paths.append(path)
             families.update(dict.fromkeys(found))

@@ -10,12 +10,11 @@ all to read" is an ``InputError`` too.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from why502.errors import InputError
-from why502.proxies import source_of
+from why502.proxies import DEFAULT, found_on_host, of
 from why502.sources.opening import readable
 
 
@@ -123,9 +122,9 @@ def nothing_to_read(options: DiagnoseOptions) -> InputError:
                           "and/or --access-log")
     if options.nginx_conf:
         return InputError(f"cannot read nginx config {options.nginx_conf}")
-    source = source_of()
-    if source.find_nginx() is None and not os.path.exists(source.DEFAULT_CONF):
-        return InputError("nothing to diagnose: nginx is not installed and /etc/nginx/nginx.conf "
+    if found_on_host(DEFAULT) == (None, None):
+        title, conf = of(DEFAULT).vocabulary.title, of(DEFAULT).vocabulary.default_config
+        return InputError(f"nothing to diagnose: {title} is not installed and {conf} "
                           "does not exist (pass --nginx-conf FILE and/or --error-log FILE, or try "
                           "--demo)")
     return InputError("nothing to diagnose: no readable nginx config or log (pass "

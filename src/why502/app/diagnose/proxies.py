@@ -24,7 +24,7 @@ from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.server_state import ServerState
 from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic
-from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, choose, get, source_of
+from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, choose, found_on_host, get
 from why502.proxies.base import resolve
 
 #: ``(timeout, diags, inputs) -> states by target key``: a proxy's runtime API read now
@@ -73,17 +73,21 @@ def sniff_access_logs(paths: list[str]) -> str | None:
 
 
 def discovered() -> str:
-    """With no config named: the default proxy (nginx) when it is installed or configured (as
-    before), else the proxy whose config is at its packaged path (HAProxy's, then Apache's:
-    ``Detection.priority`` order)."""
-    source = source_of(DEFAULT)
-    if source.find_nginx() is not None or os.path.exists(source.DEFAULT_CONF):
+    """With no config named: every proxy is asked the same question, what of it this host has
+    (``proxies.found_on_host``: its binary, its packaged config, from its ``Detection``).  The
+    default proxy (nginx) when it has either (as before); else the first other one, in
+    ``Detection.priority`` order, whose packaged config exists (as before: HAProxy's, then
+    Apache's, Caddy's, Traefik's, Envoy's), else the first whose binary is installed (new: a
+    HAProxy or Apache installed without its packaged config was not found); else the default."""
+    found = {name: found_on_host(name) for name in PROXIES}
+    if any(found[DEFAULT]):
         return DEFAULT
     others = sorted((p for p in PROXIES.values() if p.name != DEFAULT),
                     key=lambda p: -p.detection.priority)
-    for proxy in others:
-        if os.path.exists(proxy.vocabulary.default_config):
-            return proxy.name
+    for kind in (1, 0):  # a packaged config, then a binary
+        for proxy in others:
+            if found[proxy.name][kind] is not None:
+                return proxy.name
     return DEFAULT
 
 

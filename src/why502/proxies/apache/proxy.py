@@ -26,12 +26,20 @@ class Apache(BaseProxy):
         response_timeout="ProxyTimeout", timeout_default="60s", timeout_state="",
         config_test="apachectl configtest", reload="systemctl reload apache2",
         default_config="/etc/apache2/apache2.conf", default_error_log="/var/log/apache2/error.log",
-        stats_word="Apache")
+        stats_word="Apache",
+        # mod_ssl (SSLProxyVerify, SSLProxyCACertificateFile), mod_proxy worker parameters
+        # (retry=, enablereuse=/disablereuse=): mod_proxy.html, mod_ssl.html
+        tls_verify="SSLProxyVerify require", tls_trusted_ca="SSLProxyCACertificateFile",
+        failure_window="retry=", no_server_answer="503 (all workers in error state)",
+        all_failed=("Every worker of {name} was in error state (Apache disables a worker that failed "
+                    "for retry= seconds, 60 by default), so Apache had none to try and answered 503."),
+        reuse_connections="enablereuse=on (disablereuse=Off) on the worker's ProxyPass/BalancerMember")
     capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
     detection = Detection(programs=("apache2", "httpd"), priority=1, hash_comments_anywhere=False,
-                          include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"))
+                          include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"),
+                          sbin=("/usr/sbin/apache2", "/usr/sbin/httpd"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   lint_rules="why502.proxies.apache.lint",
                   lint_input="why502.proxies.apache.lint:LINT",

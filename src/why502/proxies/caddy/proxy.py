@@ -27,7 +27,18 @@ class Caddy(BaseProxy):
         default_config="/etc/caddy/Caddyfile", default_error_log="journalctl -u caddy",
         stats_word="Caddy", stats_target="upstream", stats_timeout="response_header_timeout",
         stats_timeout_column="response_header_timeout", keepalive_timeout="keepalive",
-        keepalive_pool="idle connections per upstream host")
+        keepalive_pool="idle connections per upstream host",
+        # reverse_proxy's transport http (tls_server_name, tls_trusted_ca_certs, keepalive) and
+        # passive health checks (max_fails, fail_duration): caddyserver.com/docs/caddyfile/
+        # directives/reverse_proxy; "no upstreams available" is its 503 (reverseproxy.go)
+        tls_server_name="tls_server_name in the transport http block", tls_name="tls_server_name",
+        tls_trusted_ca="tls_trusted_ca_certs in the transport http block",
+        failure_count="max_fails", failure_window="fail_duration",
+        no_server_answer="503 'no upstreams available'",
+        all_failed=("Every upstream of {name} was marked unhealthy (by Caddy's active health checks, or "
+                    "by its passive ones after max_fails failures within fail_duration), so Caddy had "
+                    "none to try and answered 503 'no upstreams available'."),
+        reuse_connections="keepalive in the transport http block (on by default)")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
                               Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))

@@ -44,7 +44,15 @@ class Envoy(BaseProxy):
         default_config="/etc/envoy/envoy.yaml", default_error_log="",
         stats_word="Envoy", stats_target="upstream host", stats_timeout="route timeout",
         stats_timeout_column="timeout",
-        stats_groups="Clusters (per upstream host; %DURATION% of the request)")
+        stats_groups="Clusters (per upstream host; %DURATION% of the request)",
+        # the cluster's transport_socket UpstreamTlsContext (sni, validation_context.trusted_ca)
+        # and outlier_detection (consecutive_5xx, base_ejection_time): envoy's api v3 docs
+        tls_server_name="sni in the cluster's UpstreamTlsContext", tls_name="sni",
+        tls_trusted_ca="validation_context.trusted_ca in the cluster's UpstreamTlsContext",
+        failure_count="outlier_detection.consecutive_5xx",
+        failure_window="outlier_detection.base_ejection_time",
+        no_server_answer="503 'no healthy upstream' (UH)",
+        reuse_connections="the cluster's connection pool (reused by default)")
     capabilities = frozenset({Capability.CONFIG_DUMP})
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",

@@ -32,10 +32,15 @@ class Haproxy(BaseProxy):
         relayed_5xx="ended with the server's headers passed on (termination state ---- or a D/L "
                     "phase, configuration.txt 8.5: the server sent them)",
         stats_groups="Servers (per attempt; p50..max of Tc+Tr, the time to the response headers, or of "
-                     "Ta where none came)")
+                     "Ta where none came)",
+        # configuration.txt 5.2 server keywords (sni, verify, ca-file; fall/inter), 4.2 http-reuse
+        tls_server_name="sni req.hdr(host) on the server line", tls_name="sni",
+        tls_verify="verify required on the server line", tls_trusted_ca="ca-file on the server line",
+        failure_count="fall", failure_window="inter", no_server_answer="503 (no server available)",
+        reuse_connections="http-reuse safe (the default) and no option httpclose in the backend")
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
-    detection = Detection(programs=("haproxy",), priority=2)
+    detection = Detection(programs=("haproxy",), priority=2, sbin=("/usr/sbin/haproxy",))
     hooks = Hooks(load_config="why502.proxies.haproxy.source:load_config",
                   lint_rules="why502.proxies.haproxy.lint",
                   lint_input="why502.proxies.haproxy.lint:LINT",

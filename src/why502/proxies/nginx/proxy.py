@@ -28,12 +28,28 @@ class Nginx(BaseProxy):
         response_timeout="proxy_read_timeout", timeout_default="60s", timeout_state="",
         config_test="nginx -t", reload="systemctl reload nginx",
         default_config="/etc/nginx/nginx.conf", default_error_log="/var/log/nginx/error.log",
-        stats_word="nginx")
+        stats_word="nginx",
+        # ngx_http_proxy_module (proxy_ssl_*), ngx_http_upstream_module (server max_fails=,
+        # fail_timeout=; keepalive: "proxy_http_version should be set to 1.1 and the Connection
+        # header field should be cleared"; fastcgi_keep_conn for FastCGI)
+        tls_server_name="proxy_ssl_server_name on (and proxy_ssl_name if the name differs)",
+        tls_name="proxy_ssl_name", tls_verify="proxy_ssl_verify on",
+        tls_trusted_ca="proxy_ssl_trusted_certificate", failure_count="max_fails",
+        failure_window="fail_timeout", no_server_answer="'no live upstreams'",
+        reuse_connections='upstream keepalive + proxy_http_version 1.1 + proxy_set_header Connection ""',
+        reuse_requires=(("proxy", "proxy_http_version", "1.1", "proxy_http_version 1.1;", "http11"),
+                        ("proxy", "proxy_set_header:Connection", "", 'proxy_set_header Connection "";',
+                         "clear_connection"),
+                        ("fastcgi", "fastcgi_keep_conn", "on", "fastcgi_keep_conn on;", "keep_conn")),
+        reuse_off_by_default="nginx proxies with HTTP/1.0 and 'Connection: close' unless told otherwise",
+        reuse_fix="speak HTTP/1.1 to the upstream and clear the Connection header")
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
-                          include=re.compile(r"(?m)^\s*include\s+(\S+?);"))
+                          include=re.compile(r"(?m)^\s*include\s+(\S+?);"),
+                          sbin=("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"),
+                          packaged_configs=("/etc/nginx/nginx.conf",))
     hooks = Hooks(load_config="why502.proxies.nginx.source:load_config",
                   source="why502.proxies.nginx.source",
                   lint_rules="why502.proxies.nginx.lint",

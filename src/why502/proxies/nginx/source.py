@@ -26,7 +26,7 @@ from why502.sources.opening import is_stream, open_capped_input
 from why502.textutil import strip_terminal_escapes
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
-NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+NGINX_CANDIDATES = PROXY.detection.sbin  # its declared sbin paths (proxies.installed_binary)
 
 
 def find_nginx() -> str | None:

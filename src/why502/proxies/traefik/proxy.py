@@ -27,7 +27,12 @@ class Traefik(BaseProxy):
         reload="(automatic: the file provider re-reads {config} on change, providers.file.watch)",
         default_config="/etc/traefik/dynamic.yml", default_error_log="docker logs traefik",
         stats_word="Traefik", stats_target="server", stats_timeout="responseHeaderTimeout",
-        stats_timeout_column="responseHeaderTimeout")
+        stats_timeout_column="responseHeaderTimeout",
+        # serversTransport (serverName, rootCAs, maxIdleConnsPerHost):
+        # doc.traefik.io/traefik/routing/services/#serverstransport
+        tls_server_name="serverName of the service's serversTransport", tls_name="serverName",
+        tls_trusted_ca="rootCAs of the service's serversTransport",
+        reuse_connections="maxIdleConnsPerHost of the service's serversTransport")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("traefik",), priority=1)
     hooks = Hooks(load_config="why502.proxies.traefik.config:load_traefik",
