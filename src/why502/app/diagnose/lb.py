@@ -49,7 +49,9 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
     admin_only = (options.admin_api is not None and not options.config and not options.error_logs
                   and options.proxy in LOG_TYPES)
     if not options.access_logs:
-        return (str(options.proxy),) if admin_only else ()
+        if admin_only:
+            return (str(options.proxy),)
+        return _edge_error_logs(options)
     if options.nginx_conf or "-" in options.access_logs:
         return ()
     families = _sniffed(list(options.access_logs))
@@ -67,6 +69,21 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
             has_lines_of(list(options.error_logs), fam) for fam in families):
         return ()  # an nginx error log next to it: the nginx diagnosis
     return families
+
+
+def _edge_error_logs(options: DiagnoseOptions) -> tuple[str, ...]:
+    """The families of ``--error-log`` files named alone (no access log, no config) when they
+    are all an edge's that is no registered proxy (cloudflared's origin errors: one line per
+    request it failed): read as that edge's log, not as a proxy's error log where no proxy of
+    the registry writes them.  A registered proxy's error lines (Caddy's, Traefik's) keep their
+    own path."""
+    from why502.proxies import PROXIES
+
+    if (not options.error_logs or options.nginx_conf or options.config or options.proxy
+            or "-" in options.error_logs):
+        return ()
+    families = sniff_log_types(list(options.error_logs))
+    return families if families and not any(f in PROXIES for f in families) else ()
 
 
 def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:

@@ -20,6 +20,7 @@ import polars as pl
 from why502.app.stats.sniff import expand_paths
 from why502.errors import InputError
 from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
+from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
@@ -187,27 +188,35 @@ LB_JSONL_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRecord]]:
+def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRecord | Classified]]:
     """(file, line number, record) of each request the proxy failed itself (``lb_reported``), in
     file order.  With a vectorised reader only those rows become records: the others were
-    converted for nothing (a row per line, ~4 µs each, most of classify's time on ALB)."""
+    converted for nothing (a row per line, ~4 µs each, most of classify's time on ALB).  A line
+    the family's parser does not read (a pasted log mixes the proxy's lines with an error page,
+    another program's line) is read by the classify rules, as it would be in a file of its own
+    (``parsers.recognise``), instead of being dropped."""
     fams = families()
     vector = fams.frame(family)
     if vector is None:
-        for path, n, _text, rec in iter_records(paths, family):
+        for path, n, text, rec in iter_records(paths, family):
             if rec is not None and lb_reported(rec):
                 yield path, n, rec
+            elif rec is None and (c := classify_line(text)) is not None:
+                yield path, n, c
         return
     failed = (pl.col("made_by") == "lb") & pl.col("failed")
     for batch in iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES):
         series = pl.Series("text", [batch.text]).str.split("\n").explode()
         frame, rest = vector(series)
-        found = {int(row["idx"]): _record(family, row) for row in frame.filter(failed).iter_rows(named=True)}
+        found: dict[int, LbRecord | Classified] = {
+            int(row["idx"]): _record(family, row) for row in frame.filter(failed).iter_rows(named=True)}
         for idx in rest.to_list():
             text = str(series[idx])
             rec = fams.parse_line(text, family) if text.strip() else None
             if rec is not None and lb_reported(rec):
                 found[idx] = rec
+            elif rec is None and text.strip() and (c := classify_line(text)) is not None:
+                found[idx] = c
         for idx in sorted(found):
             yield batch.path, batch.first_line + idx, found[idx]
 
@@ -220,6 +229,9 @@ def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
     (RFC 9209), ``cause`` and ``group``."""
     cutoff = _utc(since) if since is not None else None
     for path, n, rec in _lb_failures(paths, family):
+        if isinstance(rec, Classified):
+            yield {"line": n, "file": path, **rec.to_dict()}
+            continue
         if cutoff is not None and rec.time:
             try:
                 when = dt.datetime.fromisoformat(rec.time.replace("Z", "+00:00"))

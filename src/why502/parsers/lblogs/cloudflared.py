@@ -1,0 +1,126 @@
+"""cloudflared's log: the origin errors of a Cloudflare Tunnel, one line per request it failed.
+
+cloudflared serves each request that reaches the tunnel by asking the ingress rule's origin
+(``originService``).  When the origin cannot be reached, cloudflared answers 502 to Cloudflare's
+edge and logs the Go error wrapped in its own words: ``errors.Wrap(err, "Unable to reach the origin
+service. The service may be down or it may not be responding to traffic from cloudflared")``
+(cloudflare/cloudflared proxy/proxy.go ``proxyHTTPRequest``), logged at ERR with the request's
+``cfRay``, ``ingressRule`` and ``originService`` (zerolog's console writer:
+``2024-07-10T17:08:33Z ERR  error="..." connIndex=0 event=1 ingressRule=4
+originService=http://192.168.3.180:3000``; with ``--log-format json`` the same fields as JSON).
+The connection layer logs the same failure again as ``ERR Request failed error="..." dest=...``
+(the public URL, no origin): read too, since a paste or an older log may hold only those, so a
+request both lines record is counted twice (the report counts lines of the log here, not
+requests; docs/limits.md).
+
+The Go error after the wrap is read as Go's own texts are for Caddy and Traefik (``golang``:
+``dial tcp ADDR: connect: connection refused``, ``i/o timeout``, ``x509: ...``, ``lookup ... no
+such host``, ``EOF``), so the cause model is the same; the origin named is the one the Go error
+dials, else the ingress rule's ``originService``.  A request the client gave up on (``context
+canceled``, ``Incoming request ended abruptly``, ``stream N canceled by remote``) is no origin
+error and no line of this family.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from why502.catalog.terms import go_error_family, term
+from why502.parsers.lblogs.family import LogFamily
+from why502.parsers.lblogs.golang import go_error_code, go_target
+from why502.parsers.lblogs.model import LbRecord
+
+#: cloudflared's wrap of an origin error (proxy/proxy.go), in the words people also retype
+WRAP = "Unable to reach the origin service"
+_CONSOLE = re.compile(
+    r"(?:^|\s)(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"(?P<level>ERR|WRN)\s+(?P<request_failed>Request failed\s+)?"
+    r'error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
+_FIELD = re.compile(r"\b(cfRay|originService|ingressRule|connIndex|dest)=(\S+)")
+# a line of cloudflared's own (zerolog console: time, level, message, key=value fields it alone
+# writes): counts for the family when a file's family is sniffed
+_OWN = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (?:DBG|INF|WRN|ERR|FTL) .*(?:\bconnIndex=|\btunnelID=|"
+    r"\boriginService=|\bcfRay=|\bingressRule=|Registered tunnel connection|Starting tunnel|"
+    r"quick Tunnel|argotunnel|Initial protocol)")
+
+
+def _origin(service: str | None) -> str | None:
+    """``http://localhost:8080`` -> ``localhost:8080`` (the scheme's port when none is written)."""
+    if not service:
+        return None
+    try:
+        url = urlsplit(service)
+        port = url.port
+    except ValueError:
+        return None
+    if not url.hostname:
+        return None
+    port = port or {"http": 80, "https": 443}.get(url.scheme)
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return f"{host}:{port}" if port else host
+
+
+def _record(error: str, time: str | None, service: str | None, ray: str | None) -> LbRecord | None:
+    if WRAP.lower() not in error.lower():
+        return None
+    cause_text = error.split("cloudflared:", 1)[1].strip() if "cloudflared:" in error else ""
+    code = go_error_code(cause_text) if cause_text else None
+    t = term(go_error_family(), code) if code else None
+    return LbRecord(
+        family=CLOUDFLARED.name, status=502, made_by="lb", time=time, code=code,
+        symptom=(t.symptom or None) if t else None,
+        proxy_status=(t.proxy_status or None) if t else None,
+        cause=(t.cause or None) if t else None,
+        target=go_target(cause_text) or _origin(service), group=service,
+        detail=error if not ray else f"{error} (cfRay {ray})", kind="error")
+
+
+def parse_cloudflared_text(line: str) -> LbRecord | None:
+    """One console line of cloudflared (the proxy's own origin-error line), or None."""
+    if WRAP not in line and WRAP.lower() not in line.lower():
+        return None
+    m = _CONSOLE.search(line)
+    if m is None:
+        return None
+    fields = dict(_FIELD.findall(m["fields"]))
+    return _record(m["error"].replace('\\"', '"'), m["time"], fields.get("originService"),
+                   fields.get("cfRay"))
+
+
+def is_cloudflared(obj: dict[str, Any]) -> bool:
+    error = obj.get("error")
+    return isinstance(error, str) and WRAP in error and (
+        "originService" in obj or "cfRay" in obj or "connIndex" in obj or "level" in obj)
+
+
+def parse_cloudflared_json(obj: dict[str, Any]) -> LbRecord | None:
+    """One JSON line (``--log-format json``) of an origin error, or None."""
+    if not is_cloudflared(obj):
+        return None
+    time = obj.get("time")
+    service = obj.get("originService")
+    ray = obj.get("cfRay")
+    return _record(str(obj["error"]), time if isinstance(time, str) else None,
+                   service if isinstance(service, str) else None, ray if isinstance(ray, str) else None)
+
+
+def _is_origin_error(line: str) -> bool:
+    return parse_cloudflared_text(line) is not None
+
+
+def _own_line(line: str) -> bool:
+    return bool(_OWN.search(line))
+
+
+CLOUDFLARED = LogFamily(
+    name="cloudflared", title="cloudflared", rank=70, is_json=is_cloudflared,
+    parse_json=parse_cloudflared_json,
+    # a search, not anchored (shippers' prefixes): tried after every strict format
+    sniffers=((70, _is_origin_error),), text_parsers=(parse_cloudflared_text,),
+    own_line=_own_line,
+)
+"""cloudflared: no default origin timeout of its own here (its ``connectTimeout`` is 30 s, the
+request itself is not bounded by it)."""
