@@ -72,18 +72,16 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
 
 
 def _edge_error_logs(options: DiagnoseOptions) -> tuple[str, ...]:
-    """The families of ``--error-log`` files named alone (no access log, no config) when they
-    are all an edge's that is no registered proxy (cloudflared's origin errors: one line per
-    request it failed): read as that edge's log, not as a proxy's error log where no proxy of
-    the registry writes them.  A registered proxy's error lines (Caddy's, Traefik's) keep their
-    own path."""
-    from why502.proxies import PROXIES
-
+    """The families of ``--error-log`` files named alone (no access log, no config, no
+    ``--proxy``) when their lines are an edge's: read as that edge's log (cloudflared's origin
+    errors, Caddy's or Traefik's error lines pasted alone), whose parser reads each line's time,
+    origin and Go error.  The proxies' error-log readers know these lines' words but not their
+    fields: a run of them alone was the last resort ``unexplained-5xx``.  With a config or
+    ``--proxy`` the proxy's own path reads them (``edge_families``, ``edge_logs``)."""
     if (not options.error_logs or options.nginx_conf or options.config or options.proxy
             or "-" in options.error_logs):
         return ()
-    families = sniff_log_types(list(options.error_logs))
-    return families if families and not any(f in PROXIES for f in families) else ()
+    return _sniffed(list(options.error_logs))
 
 
 def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:

@@ -139,6 +139,30 @@ def parse_caddy1(line: str) -> LbRecord | None:
     return resolved(rec)
 
 
+# zap's console encoder, Caddy's default when its log goes to a terminal (and how people paste
+# it): "<time>\t<LEVEL>\t<logger>\t<msg>\t<the fields as JSON>" (go.uber.org/zap
+# zapcore/console_encoder.go EncodeEntry: the entry's time, level, name and message, then the
+# context fields as one JSON object; Caddy's time format "2006/01/02 15:04:05.000", local time,
+# caddy logging.go ConsoleEncoder).  Tabs may have become runs of spaces in a paste.
+_CONSOLE = re.compile(
+    r"(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\s+(?P<level>[A-Z]+)\s+"
+    r"(?P<logger>http\.log\.(?:error|access)\S*)\s+(?P<msg>.*?)(?:\s+(?P<fields>\{.*\}))?\s*$")
+
+
+def parse_caddy_console(line: str) -> LbRecord | None:
+    """A console-encoded Caddy line of its HTTP loggers, read as its JSON twin: the fields
+    object with the logger, the message and the entry's time (local time, as written: the
+    console encoder writes no zone)."""
+    m = _CONSOLE.search(line)
+    if m is None:
+        return None
+    obj = json_object(m["fields"]) if m["fields"] else None
+    fields: dict[str, Any] = dict(obj) if obj is not None else {}
+    when = m["time"].replace("/", "-", 2).replace(" ", "T", 1)
+    fields.update(logger=m["logger"], msg=m["msg"], level=m["level"].lower(), ts=when)
+    return parse_caddy(fields)
+
+
 def caddy_own(line: str) -> bool:
     """A line of Caddy's default logger that is not a request (start-up, TLS, admin): JSON with
     ``ts``, ``level`` and ``msg``.  It counts for Caddy when judging a whole file."""
@@ -148,7 +172,9 @@ def caddy_own(line: str) -> bool:
 
 CADDY = LogFamily(
     name=NAME, title="Caddy", rank=40, is_json=is_caddy, parse_json=parse_caddy,
-    sniffers=((50, lambda line: parse_caddy1(line) is not None),), text_parsers=(parse_caddy1,),
+    sniffers=((50, lambda line: parse_caddy1(line) is not None),
+              (55, lambda line: parse_caddy_console(line) is not None)),
+    text_parsers=(parse_caddy1, parse_caddy_console),
     own_line=caddy_own,
     status_patterns=(re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
 )
