@@ -63,6 +63,17 @@ UNSTABLE: dict[tuple[str, str, str], str] = {
         "3 (upstream-returned-5xx in the others, and watch on the same window); not yet understood"),
     ("app-timeout", "apache", "uwsgi"): _HARAKIRI_WINDOW,
     ("app-timeout", "haproxy", "uwsgi"): _HARAKIRI_WINDOW,
+    # Three failures seen: the stop-37 and stop-38 rehearsals (post-noisy at load 10-18, seed
+    # 2093029348; steady-noisy on a quiet machine, seed 3085977233) and one of two runs of the
+    # latter alone (right in the other, and in three runs of post-noisy alone).  diagnose named
+    # backend-too-slow (gunicorn's WORKER TIMEOUT tied to the 500s), watch on its window
+    # upstream-returned-5xx.  Not yet understood; a suspect is the identity of the app log: watch
+    # hands its window to diagnose as a copy (another path), while a gunicorn found running
+    # names its own log file (evidence.appservers, analyzers.edge_apps._near).
+    ("app-timeout", "apache", "gunicorn"): (
+        "watch named upstream-returned-5xx on its window where diagnose named backend-too-slow "
+        "(gunicorn's WORKER TIMEOUT not tied to the 500s in the window's diagnosis) in 3 of ~7 runs "
+        "seen, right in the others; not yet understood"),
 }
 # Left it: (backend-5xx, haproxy, fpm-*), whose clients got a 504 beside the pool's 502s.  The
 # lab's own HAProxy config held the pool: ``option keep-conn`` (on by default) with ``http-reuse
