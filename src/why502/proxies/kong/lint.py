@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from why502.analyzers.lint import LintSpec
 from why502.analyzers.lint.common import finding
+from why502.analyzers.lint.one_file import OneFileLintInput
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
@@ -28,18 +29,10 @@ from why502.proxies.kong.proxy import PROXY
 
 
 @dataclass(frozen=True)
-class KongLintInput:
+class KongLintInput(OneFileLintInput[KongConfig]):
     """A Kong declarative config."""
 
-    config: KongConfig
     proxy: ClassVar[str] = PROXY.name
-
-    def directive_names(self) -> frozenset[str]:
-        """The rule fires on an absent key: none declares keys."""
-        return frozenset()
-
-    def file_text(self, path: str) -> str | None:
-        return self.config.text if path == self.config.path else None
 
 
 LINT = LintSpec(
