@@ -96,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from why502.app.fix.state import default_state_dir
     from why502.app.mitigate import run as mrun
+    from why502.reporters import write
 
     state_dir = (Path(args.state_dir) if args.state_dir else default_state_dir()).absolute()
     if args.revert is not None and args.list:
@@ -129,4 +130,7 @@ def _run(args: argparse.Namespace) -> int:
                            timeout=args.timeout, verify_for=args.verify_for,
                            verify_urls=list(args.verify_url),
                            confirm=None if args.yes else _ask)
-    return mrun.apply(report, options, sys.stdout, dry_run=not args.apply)
+    prepared = mrun.prepare(report, options, dry_run=not args.apply)
+    write("text", prepared.plan, sys.stdout)
+    sys.stdout.flush()
+    return mrun.apply(prepared, options, sys.stdout, dry_run=not args.apply)

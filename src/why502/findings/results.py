@@ -377,3 +377,38 @@ class WatchEvent(_Plain):
     time: str
     instance: str
     incident: dict[str, Any]
+
+
+# -- mitigate ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class StopGap(_Plain):
+    """One stop-gap ``why502 mitigate`` proposes, as the user is shown it before anything is done:
+    what (``kind``: take-out, fallback, timeout), where (the proxy, its group, the servers), why,
+    on what evidence, and either why it is refused or how it is made -- ``steps`` (a runtime API
+    call in words, the fallback's answer, the timeout's change) and ``diffs`` (each file's
+    unified diff, made from the file as it is now)."""
+
+    WHAT: ClassVar[str] = "stop-gap"
+
+    kind: str
+    proxy: str
+    group: str
+    servers: list[str] = field(default_factory=list)
+    why: str = ""
+    evidence: list[str] = field(default_factory=list)
+    refused: str = ""
+    steps: list[str] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MitigationPlan(_Plain):
+    """What ``why502 mitigate`` proposes (its dry run, and the first screen of ``--apply``), the
+    result its text reporter renders: before, ``app.mitigate.run.show`` printed it as the run went
+    (issue 23, item 5)."""
+
+    WHAT: ClassVar[str] = "mitigation plan"
+
+    stopgaps: list[StopGap] = field(default_factory=list, metadata={"items": StopGap})

@@ -33,6 +33,7 @@ from why502.app.mitigate.model import Group, Member, Proposal, RuntimeApi, Stopg
 from why502.errors import InputError, UsageError
 from why502.findings.model import Report
 from why502.findings.patch import unified_diff
+from why502.findings.results import MitigationPlan, StopGap
 from why502.proxies import DEFAULT, PROXIES
 from why502.proxies.base import resolve
 from why502.textutil import strip_terminal_escapes
@@ -193,29 +194,27 @@ def propose(report: Report | None, proxy: str, conf: str, options: Options, mid:
 
 # -- showing ---------------------------------------------------------------------------------------
 
-def show(proposals: list[Proposal], out: TextIO) -> None:
-    if not proposals:
-        _say(out, "nothing to mitigate: no server group with a failing server, no slow-backend finding")
-    for i, p in enumerate(proposals, 1):
-        servers = f": {', '.join(p.servers)}" if p.servers else ""
-        _say(out, f"[{i}] {p.kind}: {p.proxy} group {p.group}{servers}")
-        _say(out, f"    why: {p.why}")
-        for e in p.evidence:
-            _say(out, f"    evidence: {e}")
-        if p.refused:
-            _say(out, f"    REFUSED: {p.refused}")
-            continue
-        for backend, server in p.runtime:
-            _say(out, "    " + _runtime(p.proxy).describe(backend, server))
-        if p.response:
-            _say(out, ("    will serve: " if p.kind == "fallback" else "    change: ") + p.response)
-        for path, text in p.new_texts.items():
-            try:
-                old = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
-            except OSError:
-                old = ""
-            for line in unified_diff(old, text, path).splitlines():
-                _say(out, "    " + line)
+def plan_of(proposals: list[Proposal]) -> MitigationPlan:
+    """What the user is shown of ``proposals`` before anything is done (the text reporter's
+    ``reporters.text.mitigate``): each runtime call in the proxy's words, each file's diff from the
+    file as it is now."""
+    stopgaps = []
+    for p in proposals:
+        steps: list[str] = []
+        diffs: list[str] = []
+        if not p.refused:
+            steps = [_runtime(p.proxy).describe(backend, server) for backend, server in p.runtime]
+            if p.response:
+                steps.append(("will serve: " if p.kind == "fallback" else "change: ") + p.response)
+            for path, text in p.new_texts.items():
+                try:
+                    old = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+                except OSError:
+                    old = ""
+                diffs.append(unified_diff(old, text, path))
+        stopgaps.append(StopGap(p.kind, p.proxy, p.group, list(p.servers), p.why, list(p.evidence),
+                                p.refused, steps, diffs))
+    return MitigationPlan(stopgaps)
 
 
 # -- applying --------------------------------------------------------------------------------------
@@ -254,7 +253,21 @@ def _get(url: str) -> tuple[int | str, str]:
         conn.close()
 
 
-def apply(report: Report | None, options: Options, out: TextIO, dry_run: bool) -> int:
+@dataclass
+class Prepared:
+    """The stop-gaps proposed for one run, before any is made: ``plan`` is what the user is shown
+    (rendered by the command), the rest what :func:`apply` makes of the chosen ones."""
+
+    proxy: str
+    conf: str
+    mid: str
+    proposals: list[Proposal]
+    plan: MitigationPlan
+
+
+def prepare(report: Report | None, options: Options, dry_run: bool) -> Prepared:
+    """The stop-gaps for ``report`` on the proxy's config, and the plan the user is shown; a
+    ``UsageError`` when ``--apply`` lacks what verifies it or no config is known."""
     if options.verify_for <= 0 and not dry_run:
         raise UsageError("a mitigation is always verified: --verify-for must be above 0")
     if not options.verify_urls and not dry_run:
@@ -268,7 +281,14 @@ def apply(report: Report | None, options: Options, out: TextIO, dry_run: bool) -
         raise UsageError("which config? give --config FILE (the proxy's main config)")
     mid = record.new_mitigation_id()
     proposals = propose(report, proxy, conf, options, mid)
-    show(proposals, out)
+    return Prepared(proxy, conf, mid, proposals, plan_of(proposals))
+
+
+def apply(prepared: Prepared, options: Options, out: TextIO, dry_run: bool) -> int:
+    """Make the chosen stop-gaps of ``prepared`` (whose plan the user has been shown): through
+    the runtime API, or as one config change through ``fix``'s transaction; a dry run changes
+    nothing.  A ``--server`` that is refused is an ``InputError``."""
+    proxy, conf, mid, proposals = prepared.proxy, prepared.conf, prepared.mid, prepared.proposals
     if options.servers and any(p.refused for p in proposals):
         raise InputError(next(p.refused for p in proposals if p.refused))
     doable = [p for p in proposals if not p.refused]

@@ -10,6 +10,7 @@
 | ``findings.results.ClassifySummary`` | ``classify`` |
 | ``findings.results.FleetReport`` | ``fleet`` |
 | ``findings.results.WatchEvent`` | ``watch`` (one line per event) |
+| ``findings.results.MitigationPlan`` | ``mitigate`` |
 | a list of ``findings.results.CauseRow`` | ``causes`` |
 | a list of other results (``explain 502 504``) | each in turn, a blank line between |
 | ``app.explain.Explanation`` (``explain.Page``), ``catalog.lint_rules.LintRule`` | ``explain`` |
@@ -66,6 +67,7 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
         ClassifySummary,
         FleetReport,
         LbStatsReport,
+        MitigationPlan,
         StatsReport,
         WatchEvent,
     )
@@ -98,6 +100,10 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
         from why502.reporters.text.watch import one_line
 
         out.write(one_line(result) + "\n")
+    elif isinstance(result, MitigationPlan):
+        from why502.reporters.text.mitigate import render_mitigation
+
+        out.write(render_mitigation(result, options))
     elif isinstance(result, list) and all(isinstance(r, CauseRow) for r in result):
         from why502.reporters.text.causes import render_causes
 
