@@ -424,12 +424,11 @@ def opens_matrix(tmp: Path) -> dict[tuple[str, str], dict[str, int | str]]:
 _SCAN = 3  # the edge families' sniff (app.diagnose.lb, once per run), sources.scan's head_of and
 # has_long_line checks before polars reads the file in Rust (not an audit event): nginx's format
 _SNIFF = 2  # app.stats.sniff's first lines (is it an edge's log?), then the one full read
-_HASH = 2  # the parse, then app.diagnose.report.with_hashes re-reads the bytes for fix's SHA-256
+# (_HASH = 2, the report's SHA-256 of a config re-read by app.diagnose.report.with_hashes, is gone:
+# the digest of the bytes the config reader read is kept for the run, parsers.configread)
 KNOWN_OPENS: dict[tuple[str, str, str], int] = {
     ("diagnose", "nginx", "access log"): _SCAN,
     ("stats", "nginx", "access log"): 2,  # sources.scan's head_of and has_long_line (+ polars)
-    ("diagnose", "apache", "config"): _HASH, ("diagnose", "envoy", "config"): _HASH,
-    ("diagnose", "caddy", "config"): _HASH,
     ("diagnose", "apache", "access log"): _SNIFF,  # then app.stats.rewrite (Hooks.access_log)
     ("diagnose", "envoy", "access log"): _SNIFF, ("diagnose", "caddy", "access log"): _SNIFF,
     ("diagnose", "traefik", "access log"): _SNIFF,

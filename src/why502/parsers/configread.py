@@ -25,9 +25,13 @@ refused unless ``WHY502_MAX_CONFIG_BYTES`` allows it).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from why502.errors import InputError, LimitError
 
@@ -207,7 +211,56 @@ class ConfigBudget:
         if len(data) > left:  # it grew while it was read
             raise self._over(path, None)
         self.used += len(data)
+        _remember(path, st, data)
         return data.decode("utf-8", errors="replace")
+
+
+# The SHA-256 of each config file read in this run (issue 23 item 3, "each input read once"): a
+# diagnose report pins every file a config fix changes by its digest (``fix.hashes``, so ``fix``
+# refuses a file edited since), and it took that digest by reading the file a second time.  The
+# bytes are at hand when the config is read: their digest is kept for the run, with the file's
+# identity then, and given only while the file still has it (an edit since is read again).
+_Identity = tuple[int, int, int, int]
+_DIGESTS: ContextVar[dict[str, tuple[_Identity, str]] | None] = ContextVar("why502_config_digests",
+                                                                           default=None)
+
+
+@contextmanager
+def digests_kept() -> Iterator[None]:
+    """Within it (one command's run: ``sources.once.run_inputs``), :func:`digest_read` answers
+    for every file ``ConfigBudget.read`` read; a run within a run shares the outer one's."""
+    if _DIGESTS.get() is not None:
+        yield
+        return
+    token = _DIGESTS.set({})
+    try:
+        yield
+    finally:
+        _DIGESTS.reset(token)
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _remember(path: str, st: os.stat_result, data: bytes) -> None:
+    kept = _DIGESTS.get()
+    if kept is not None and len(data) == st.st_size:
+        kept[os.path.abspath(path)] = (_identity(st), hashlib.sha256(data).hexdigest())
+
+
+def digest_read(path: str) -> str | None:
+    """The SHA-256 of ``path``'s bytes as this run read them, while the file is unchanged since
+    (same device, inode, size, modification time); None when it was not read or has changed."""
+    kept = _DIGESTS.get()
+    found = kept.get(os.path.abspath(path)) if kept is not None else None
+    if found is None:
+        return None
+    try:
+        now = _identity(os.stat(path))
+    except (OSError, ValueError):
+        return None
+    return found[1] if now == found[0] else None
 
 
 def _read_regular(path: str, most: int) -> bytes:

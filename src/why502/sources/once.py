@@ -25,6 +25,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from why502.parsers.configread import digests_kept
+
 T = TypeVar("T")
 Stamp = tuple[int, int, int, int] | None
 
@@ -85,7 +87,8 @@ def run_inputs() -> Iterator[ParsedInputs]:
     registry = ParsedInputs()
     token = _CURRENT.set(registry)
     try:
-        yield registry
+        with digests_kept():  # the digests of the config files read (a report's fix.hashes)
+            yield registry
     finally:
         _CURRENT.reset(token)
 

@@ -22,6 +22,7 @@ from why502.evidence.model import Evidence
 from why502.evidence.stats import AccessStats
 from why502.findings.model import Finding, Report, TimelineEvent, TimelinePoint, UpstreamSummary
 from why502.findings.patch import files_of
+from why502.parsers.configread import digest_read
 
 
 def report_from(g: Gathered, started: float | None = None) -> Report:
@@ -46,7 +47,8 @@ def report_from(g: Gathered, started: float | None = None) -> Report:
 
 
 def with_hashes(finding: Finding, digests: dict[str, str | None] | None = None) -> Finding:
-    """``finding`` with the SHA-256 of each file its config fix changes, read now: ``why502 fix``
+    """``finding`` with the SHA-256 of each file its config fix changes (of the bytes the run's
+    config reader read, when the file is unchanged since; else read now): ``why502 fix``
     refuses to apply the diff to a file edited after the report (schema 1.1, ``fix.hashes``;
     a fix of one defect in many files, schema 1.3, pins each of them).
 
@@ -58,6 +60,8 @@ def with_hashes(finding: Finding, digests: dict[str, str | None] | None = None) 
     cache = {} if digests is None else digests
     hashes: dict[str, str] = {}
     for path in dict.fromkeys([fix.file, *files_of(fix.diff, fix.file)]):
+        if path not in cache and (read := digest_read(path)) is not None:
+            cache[path] = read  # the bytes this run's config reader read (parsers.configread)
         if path not in cache:
             try:
                 with open(path, "rb") as fh:
