@@ -432,9 +432,10 @@ KNOWN_OPENS: dict[tuple[str, str, str], int] = {
     ("diagnose", "apache", "access log"): _SNIFF,  # then app.stats.rewrite (Hooks.access_log)
     ("diagnose", "envoy", "access log"): _SNIFF, ("diagnose", "caddy", "access log"): _SNIFF,
     ("diagnose", "traefik", "access log"): _SNIFF,
-    # Caddy's own error log: has_lines_of twice (app.diagnose.lb's error join, app.diagnose.logs)
-    # and read twice (the edge's error join, evidence.lb_evidence; classify_lb in logs)
-    ("diagnose", "caddy", "error log"): 4,
+    # Caddy's own error log: its head (has_lines_of, once per run), then one read in its family
+    # for both the edge's error join and the failures counted with the other logs
+    # (app.stats.lb.own_log; it was read twice, 4 opens in all)
+    ("diagnose", "caddy", "error log"): _SNIFF,
     **{("stats", p, "access log"): _SNIFF for p in ("envoy", "caddy", "traefik")},
     # cmd_classify sniffs the first input's family, then the engine reads every input
     **{("classify", p, k): _SNIFF for p in ("nginx", "apache", "haproxy", "caddy") for k in ("error log",)},

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.app.stats.lb import iter_records
+from why502.app.stats.lb import iter_records, own_log
 from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, sniff_log_types
 from why502.errors import InputError
 from why502.evidence.lb_evidence import ErrorJoin, LbEvidence
@@ -192,8 +192,7 @@ def _error_join(paths: list[str], families: tuple[str, ...]) -> ErrorJoin | None
     error log: Caddy's), or None (several families, or no such line)."""
     if len(families) != 1 or not paths or "-" in paths or not has_lines_of(paths, families[0]):
         return None
-    join = ErrorJoin(rec for _path, _n, _text, rec in iter_records(paths, families[0])
-                     if rec is not None)
+    join = ErrorJoin(rec for path in paths for rec in own_log(path, families[0]).request_errors)
     return join or None
 
 

@@ -26,6 +26,7 @@ from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
 from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, iter_batches
+from why502.sources.once import parsed
 
 VECTOR_BATCH_BYTES = 4 << 20  # the vectorised readers pay a fixed cost per batch; ~12x its size is alive
 
@@ -221,6 +222,31 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
             yield batch.path, batch.first_line + idx, found[idx]
 
 
+def _row(path: str, n: int, rec: LbRecord | Classified) -> dict[str, object]:
+    """A ``classify --format jsonl`` row of one failure (``classify_lb``'s fields)."""
+    if isinstance(rec, Classified):
+        return {"line": n, "file": path, **rec.to_dict()}
+    return {
+        "line": n, "file": path, "source": rec.family, "symptom": rec.symptom, "status": rec.status,
+        "time": rec.time, "level": None, "upstream": rec.target, "client": rec.client, "server": None,
+        "request": rec.request, "host": rec.host, "message": rec.detail, "made_by": rec.made_by,
+        "code": rec.code, "proxy_status": rec.proxy_status, "cause": rec.cause, "group": rec.group,
+    }
+
+
+def _before(rec: LbRecord | Classified, cutoff: dt.datetime | None) -> bool:
+    """Whether the family's record ``rec`` was written before ``cutoff`` (a classified line of
+    another program, or a record with no readable time, is not: nothing says it is older)."""
+    if cutoff is None or isinstance(rec, Classified) or not rec.time:
+        return False
+    try:
+        when = dt.datetime.fromisoformat(rec.time.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when < cutoff
+
+
 def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
                 ) -> Iterator[dict[str, object]]:
     """``why502 classify`` rows for a load-balancer log: one per request the load balancer /
@@ -229,21 +255,43 @@ def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
     (RFC 9209), ``cause`` and ``group``."""
     cutoff = _utc(since) if since is not None else None
     for path, n, rec in _lb_failures(paths, family):
-        if isinstance(rec, Classified):
-            yield {"line": n, "file": path, **rec.to_dict()}
-            continue
-        if cutoff is not None and rec.time:
-            try:
-                when = dt.datetime.fromisoformat(rec.time.replace("Z", "+00:00"))
-            except ValueError:
-                when = None
-            if when is not None:
-                when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
-                if when < cutoff:
-                    continue
-        yield {
-            "line": n, "file": path, "source": rec.family, "symptom": rec.symptom, "status": rec.status,
-            "time": rec.time, "level": None, "upstream": rec.target, "client": rec.client, "server": None,
-            "request": rec.request, "host": rec.host, "message": rec.detail, "made_by": rec.made_by,
-            "code": rec.code, "proxy_status": rec.proxy_status, "cause": rec.cause, "group": rec.group,
-        }
+        if not _before(rec, cutoff):
+            yield _row(path, n, rec)
+
+
+@dataclass(frozen=True)
+class OwnLog:
+    """A proxy's own log read once in its family (``diagnose`` with Caddy's error log): its
+    failures, each ``(file, line, record)`` as ``classify_lb`` finds them (no ``--since``
+    applied), and the proxy's error lines that name a request (what
+    ``evidence.lb_evidence.ErrorJoin`` joins access lines to)."""
+
+    failures: tuple[tuple[str, int, LbRecord | Classified], ...]
+    request_errors: tuple[LbRecord, ...]
+
+    def rows(self, since: dt.datetime | None = None) -> Iterator[dict[str, object]]:
+        """``classify_lb([path], family, since)``'s rows, without reading the log again."""
+        cutoff = _utc(since) if since is not None else None
+        return (_row(path, n, rec) for path, n, rec in self.failures if not _before(rec, cutoff))
+
+
+def own_log(path: str, family: str) -> OwnLog:
+    """``path`` read once per run in ``family`` (``sources.once``): ``diagnose`` joins a proxy's
+    error lines to its access lines (``app.diagnose.lb``) and counts its failures with the
+    other logs' (``app.diagnose.logs``), and each read the whole file (issue 23 item 3,
+    ``tests/project/test_read_once.py``).  The failures are ``_lb_failures``': the family's own
+    (``lb_reported``) and the lines it does not read that the classify rules do."""
+    def read() -> OwnLog:
+        failures: list[tuple[str, int, LbRecord | Classified]] = []
+        errors: list[LbRecord] = []
+        for file, n, text, rec in iter_records([path], family):
+            if rec is not None:
+                if rec.kind == "error" and rec.made_by == "lb" and rec.request:
+                    errors.append(rec)
+                if lb_reported(rec):
+                    failures.append((file, n, rec))
+            elif (c := classify_line(text)) is not None:
+                failures.append((file, n, c))
+        return OwnLog(tuple(failures), tuple(errors))
+
+    return parsed("own-log", path, read, variant=family)
