@@ -45,16 +45,29 @@ def head_of(path: str) -> bytes | None:
     """The first ``HEAD_BYTES`` of a non-empty regular file, or None (stdin, a FIFO, a device,
     an empty or unreadable file: never opened).  Read once, it answers :func:`scannable`, the
     UTF-16 hint and the bytes per line before a scan (issue 23 item 3: a log opened once)."""
+    return probe(path, None)[0]
+
+
+def probe(path: str, limit: int | None) -> tuple[bytes | None, bool]:
+    """``(head_of(path), has_long_line(path, limit))`` with the file opened once (``limit``
+    None: no line length checked, False).  What ``app.stats.read`` asks of a plain file before
+    polars reads it: each question opened it again (issue 23 item 3)."""
     if path == "-":
-        return None
+        return None, False
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
-            return None
-        with open(path, "rb") as fh:
-            return fh.read(HEAD_BYTES)
+            return None, False
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, on every path
     except OSError:
-        return None
+        return None, False
+    try:
+        head = os.pread(fh.fileno(), HEAD_BYTES, 0)
+        return head, limit is not None and _long_line(fh.fileno(), limit)
+    except OSError:
+        return None, False
+    finally:
+        fh.close()
 
 
 def scannable(path: str, head: bytes | None = None) -> bool:
@@ -73,29 +86,34 @@ def has_long_line(path: str, limit: int) -> bool:
     each window, read backwards in 64 KiB blocks with ``pread``) checks a 1 GB log in a fraction
     of a second.  Not ``mmap``: the pages it touched stayed mapped, counted in the process's
     RSS (a 1 GB log: 434 MB of file pages, the peak of the whole ``stats`` run)."""
-    block = 64 << 10
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return False
     try:
-        size, pos = os.fstat(fd).st_size, 0
-        while size - pos > limit:
-            end = pos + limit + 1  # the window's last newline, searched from its end
-            nl = -1
-            while end > pos and nl < 0:
-                start = max(pos, end - block)
-                found = os.pread(fd, end - start, start).rfind(b"\n")
-                if found >= 0:
-                    nl = start + found
-                end = start
-            if nl < 0:
-                return True
-            pos = nl + 1
+        return _long_line(fd, limit)
     except OSError:  # unreadable: read as before
         return False
     finally:
         os.close(fd)
+
+
+def _long_line(fd: int, limit: int) -> bool:
+    """:func:`has_long_line` on an open file (``OSError`` when it cannot be read)."""
+    block = 64 << 10
+    size, pos = os.fstat(fd).st_size, 0
+    while size - pos > limit:
+        end = pos + limit + 1  # the window's last newline, searched from its end
+        nl = -1
+        while end > pos and nl < 0:
+            start = max(pos, end - block)
+            found = os.pread(fd, end - start, start).rfind(b"\n")
+            if found >= 0:
+                nl = start + found
+            end = start
+        if nl < 0:
+            return True
+        pos = nl + 1
     return False
 
 

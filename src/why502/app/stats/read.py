@@ -28,10 +28,9 @@ from why502.sources.scan import (
     BATCH_ROWS,
     GROUP_ROWS,
     SMALL_GROUP_ROWS,
-    has_long_line,
-    head_of,
     is_invalid_utf8,
     numbered_lines,
+    probe,
     scan_split,
     scannable,
     small_reader_chunks,
@@ -60,8 +59,9 @@ def read_files(
 
         # a line longer than the chunk reader's cut would be held whole by polars' reader
         # its head, read once, says whether polars can scan it, the UTF-16 hint and the line length
-        head = head_of(path) if engine in ("auto", "scan") else None
-        scan = engine == "auto" and scannable(path, head) and not has_long_line(path, MAX_LINE_BYTES)
+        head, long_line = probe(path, MAX_LINE_BYTES if engine == "auto" else None) \
+            if engine in ("auto", "scan") else (None, False)
+        scan = engine == "auto" and scannable(path, head) and not long_line
         if engine == "scan" or scan:
             # polars opens it; the chunk reader says it itself (sources.byte_chunks)
             note_utf16(path, head[:4096] if head is not None else None)
