@@ -15,23 +15,18 @@ serves (``evidence.appservers``: ``said``), so both commands name backend-too-sl
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from tests.support.clirun import WHY502, why502
+from tests.support.paths import matrix_cell
 
-CELL = Path(__file__).parents[1] / "fixtures" / "matrix-cells" / "apache-gunicorn-timeout-window"
 RULES = ("--min-failures", "1", "--min-requests", "1", "--ratio", "0.01")
 
 
 def _copy(tmp_path: Path) -> Path:
-    work = tmp_path / "cell"
-    shutil.copytree(CELL, work)
-    for path in work.iterdir():
-        path.write_text(path.read_text().replace("@ROOT@", str(work)))
-    return work
+    return matrix_cell("apache-gunicorn-timeout-window", tmp_path)
 
 
 def _logs(work: Path) -> list[str]:
