@@ -60,10 +60,16 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
 # names its own server by its start-up line (evidence.appservers ``said``;
 # tests/watch/test_watch_app_log_identity.py).
 UNSTABLE: dict[tuple[str, str, str], str] = {
+    # Seen on the h/matrixedge branch before it was merged (15:29); 16 of 16 runs right on
+    # 2026-11-25 (4 per backend kind, steady/bursty x quiet/noisy, WHY502_PROC_PIDS=0, load 20-24).
+    # Ruled out: a Caddy timeout line (none in caddy.out), an app log (none), a probe (the target
+    # answers its 502 at once).  What diagnose has and watch's run (--log-type caddy, logs only)
+    # has not: the Caddyfile, the probes, the admin API's upstreams, --fpm-log.  Not understood.
     ("backend-5xx", "caddy", "*"): (
         "3 runs each of tcp4, unix, fpm-tcp and fpm-unix cells (2026-11-24, load 11-13): "
         "clients got only the app's 502s, and diagnose ranked backend-too-slow first in 1 of the "
-        "3 (upstream-returned-5xx in the others, and watch on the same window); not yet understood"),
+        "3 (upstream-returned-5xx in the others, and watch on the same window); right in 16 of 16 "
+        "runs since (2026-11-25, load 20-24); not yet understood"),
 }
 # Left it: (backend-5xx, haproxy, fpm-*), whose clients got a 504 beside the pool's 502s.  The
 # lab's own HAProxy config held the pool: ``option keep-conn`` (on by default) with ``http-reuse
