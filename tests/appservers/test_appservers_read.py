@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.clirun import why502
-from tests.support.evidence import evidence
+from tests.support.evidence import evidence, with_host_listeners
 from why502.analyzers.rank import run_all
 from why502.evidence.appservers import app_server_evidence
 from why502.evidence.model import Evidence, GroupFact, LogEvent, Sample, SymptomGroup, TargetFact
 from why502.facts.appserver import AppServer
+from why502.facts.net import Listener
 from why502.facts.setting import Setting
 from why502.parsers.appserver_config import from_argv, from_conf_file, kind_of_argv
 
@@ -159,6 +160,27 @@ def test_a_worker_timeout_in_another_app_servers_log_does_not_count() -> None:
     kill_here = LogEvent("worker-timeout", line, source="gunicorn", time=T0, file="/var/log/a.log", pid=12)
     causes = [f.cause for f in run_all(_ev(other, mine, events=(kill_here,), keepalive=False))[0]]
     assert causes[0] == "backend-too-slow"
+
+
+def test_a_kill_in_a_log_that_says_it_listens_on_the_target_is_this_backends() -> None:
+    """uWSGI's master holds the listening socket while its ``HARAKIRI ON WORKER 1 (pid: N)`` names
+    the worker, so the pids never match (analyzers.identity.could_be_backend); only knowing
+    whose log it is ties the kill.  A window copy that watch hands to diagnose (another path, no
+    app config, no process found: the matrix's app-timeout uwsgi cells in the suite) is known
+    by its own start-up line, ``uwsgi socket 0 bound to TCP address HOST:PORT fd 3``."""
+    line = "Tue Nov 24 23:42:07 2026 - *** HARAKIRI ON WORKER 1 (pid: 15385, try: 1) ***"
+    window = "/tmp/why502-watch-window-x/1/uwsgi.log"
+    kill = LogEvent("worker-timeout", line, source="uwsgi", time=T0, file=window, pid=15385)
+    master = Listener("tcp", "127.0.0.1", 8000, pid=15380, process="uwsgi")
+    unknown = with_host_listeners(_ev(events=(kill,), keepalive=False, logs=(window,)), (master,))
+    assert run_all(unknown)[0][0].cause == "backend-crashed"  # whose log? the worker's pid says no
+    said = replace(unknown, apps=app_server_evidence([], [PEER], (window,), looked=True,
+                                                     said=[(window, PEER)]))
+    assert run_all(said)[0][0].cause == "backend-too-slow"
+    elsewhere = replace(unknown, apps=app_server_evidence([], [PEER], (window,), looked=True,
+                                                          said=[(window, "127.0.0.1:9999")]))
+    assert elsewhere.apps.other_servers_log(window, PEER)
+    assert run_all(elsewhere)[0][0].cause == "backend-crashed"
 
 
 def test_app_conf_that_configures_no_app_server_is_one_line_exit_3(tmp_path: Path) -> None:

@@ -12,20 +12,14 @@ the last resort is not added beside it.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from tests.support.clirun import why502
-
-CELL = Path(__file__).parents[1] / "fixtures" / "matrix-cells" / "apache-fcgi-5xx-old-incident"
+from tests.support.paths import matrix_cell
 
 
 def _copy(tmp_path: Path) -> Path:
-    work = tmp_path / "cell"
-    shutil.copytree(CELL, work)
-    for path in work.iterdir():
-        path.write_text(path.read_text().replace("@ROOT@", str(work)))
-    return work
+    return matrix_cell("apache-fcgi-5xx-old-incident", tmp_path)
 
 
 def _diagnose(work: Path) -> dict[str, object]:

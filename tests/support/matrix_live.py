@@ -52,28 +52,24 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; Apache's FastCGI slow
 # clients left it when the AH01075 rules got ``unless`` (patterns.toml).
-# Refilled by the stop-35 rehearsals (seed 2786763833), not yet understood, so not fixed:
-_HARAKIRI_WINDOW = ("uWSGI's harakiri kill: watch named backend-crashed on its window while "
-                    "diagnose named backend-too-slow on the whole logs (the window may hold the "
-                    "worker's death without the harakiri line before it)")
+# Refilled by the stop-35 rehearsals (seed 2786763833).  Left it: the app-timeout cells behind
+# Apache and HAProxy with gunicorn and uWSGI, where watch named upstream-returned-5xx or
+# backend-crashed on the window diagnose named backend-too-slow on: diagnose was given the app
+# server's config (--app-conf), watch is not and its process scan sees nothing in the suite
+# (WHY502_PROC_PIDS=0), so the app log had no identity in watch's diagnosis.  An app log now
+# names its own server by its start-up line (evidence.appservers ``said``;
+# tests/watch/test_watch_app_log_identity.py).
 UNSTABLE: dict[tuple[str, str, str], str] = {
+    # Seen on the h/matrixedge branch before it was merged (15:29); 16 of 16 runs right on
+    # 2026-11-25 (4 per backend kind, steady/bursty x quiet/noisy, WHY502_PROC_PIDS=0, load 20-24).
+    # Ruled out: a Caddy timeout line (none in caddy.out), an app log (none), a probe (the target
+    # answers its 502 at once).  What diagnose has and watch's run (--log-type caddy, logs only)
+    # has not: the Caddyfile, the probes, the admin API's upstreams, --fpm-log.  Not understood.
     ("backend-5xx", "caddy", "*"): (
         "3 runs each of tcp4, unix, fpm-tcp and fpm-unix cells (2026-11-24, load 11-13): "
         "clients got only the app's 502s, and diagnose ranked backend-too-slow first in 1 of the "
-        "3 (upstream-returned-5xx in the others, and watch on the same window); not yet understood"),
-    ("app-timeout", "apache", "uwsgi"): _HARAKIRI_WINDOW,
-    ("app-timeout", "haproxy", "uwsgi"): _HARAKIRI_WINDOW,
-    # Three failures seen: the stop-37 and stop-38 rehearsals (post-noisy at load 10-18, seed
-    # 2093029348; steady-noisy on a quiet machine, seed 3085977233) and one of two runs of the
-    # latter alone (right in the other, and in three runs of post-noisy alone).  diagnose named
-    # backend-too-slow (gunicorn's WORKER TIMEOUT tied to the 500s), watch on its window
-    # upstream-returned-5xx.  Not yet understood; a suspect is the identity of the app log: watch
-    # hands its window to diagnose as a copy (another path), while a gunicorn found running
-    # names its own log file (evidence.appservers, analyzers.edge_apps._near).
-    ("app-timeout", "apache", "gunicorn"): (
-        "watch named upstream-returned-5xx on its window where diagnose named backend-too-slow "
-        "(gunicorn's WORKER TIMEOUT not tied to the 500s in the window's diagnosis) in 3 of ~7 runs "
-        "seen, right in the others; not yet understood"),
+        "3 (upstream-returned-5xx in the others, and watch on the same window); right in 16 of 16 "
+        "runs since (2026-11-25, load 20-24); not yet understood"),
 }
 # Left it: (backend-5xx, haproxy, fpm-*), whose clients got a 504 beside the pool's 502s.  The
 # lab's own HAProxy config held the pool: ``option keep-conn`` (on by default) with ``http-reuse

@@ -26,6 +26,14 @@ def serving(ev: Evidence, peer: str | None) -> list[AppServer]:
     return ev.apps.serving(peer, group.servers if group else ())
 
 
+def logs_serving(ev: Evidence, peer: str | None) -> set[str]:
+    """The app-server logs known to be written by a server listening where ``peer`` points: a
+    server found names the file, or the file's own start-up line says so
+    (``AppServerEvidence.logs_serving``)."""
+    group = ev.config.groups.get(peer or "")
+    return ev.apps.logs_serving(peer, group.servers if group else ())
+
+
 def shown(server: AppServer, role: str) -> str | None:
     """``gunicorn --keep-alive 2 (default)`` / ``uwsgi harakiri = 20``, or None."""
     knob, value = server.knob(role), server.setting(role)
@@ -71,11 +79,13 @@ def unclaimed_timing(ev: Evidence, target: TargetFact) -> UpstreamTiming | None:
     """What the access log says of a target when it cannot say which backend served a request
     (no upstream fields: Apache's ``combined``): the clients' 5xx that no error-log line claims,
     credited to ``target`` only when nothing else could have sent them -- an app server known to
-    listen on it (``serving``), or the config's only target.  None otherwise."""
+    listen on it (``serving``; or an app-server log read whose own start-up line says its server
+    listens there: ``logs_serving``), or the config's only target.  None otherwise."""
     cf = ev.logs.client_5xx
     if ev.logs.access_has_upstream or cf is None or cf.total - cf.by_proxy <= 0:
         return None
-    if not serving(ev, target.key) and len({t.key for t in ev.config.targets}) != 1:
+    if (not serving(ev, target.key) and not logs_serving(ev, target.key)
+            and len({t.key for t in ev.config.targets}) != 1):
         return None
     return UpstreamTiming(upstream=target.key, backend_5xx=dict(cf.statuses), first=cf.first,
                           last=cf.last)

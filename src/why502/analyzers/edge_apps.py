@@ -71,12 +71,12 @@ def when(text: str | None) -> datetime | None:
 
 def _near(ev: Evidence, f: Finding, kinds: tuple[str, ...]) -> list[LogEvent]:
     """The app servers' events of ``kinds`` within seconds of ``f``'s failures, from the log of an
-    app server listening on its target (or any app log read, when none is known to listen)."""
+    app server listening on its target (named by a server found there, or saying so in its own
+    start-up line), or any app log read when none is known to listen there."""
     first, last = when(f.first_seen), when(f.last_seen)
     if first is None or last is None:
         return []
-    servers = ev.apps.serving(f.target, ()) if f.target else []
-    logs = {p for s in servers for p in s.logs} or set(ev.apps.logs)
+    logs = (ev.apps.logs_serving(f.target) if f.target else set()) or set(ev.apps.logs)
     out = []
     for e in ev.all_events:
         if e.kind not in kinds or e.source not in _APP_SERVERS:

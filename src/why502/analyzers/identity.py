@@ -164,8 +164,10 @@ def could_be_backend(ev: Evidence, peer: str | None, event: LogEvent) -> bool:
     # the log of an app server that listens on peer: a prefork server's line names the *worker*
     # (uWSGI "HARAKIRI ON WORKER 1 (pid: N)", core/master_utils.c; gunicorn "WORKER TIMEOUT
     # (pid:N)", gunicorn/arbiter.py murder_workers) while the listening socket is found as the
-    # master's (the lowest pid holding it, sources.listeners.socket_owners): the pids never match
-    if event.file and any(event.file in s.logs for s in ev.apps.serving(peer, ())):
+    # master's (the lowest pid holding it, sources.listeners.socket_owners): the pids never match.
+    # Known by a server found (its --error-logfile/logto) or by the log's own start-up line
+    # (a window copy that watch hands to diagnose under another path says it too)
+    if event.file and event.file in ev.apps.logs_serving(peer):
         return True
     target = ev.target(peer)
     if target is not None and target.kind == "fastcgi" and process_matches(event.process, "php-fpm"):

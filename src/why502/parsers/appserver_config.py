@@ -116,6 +116,12 @@ def _bind_key(text: str) -> str | None:
     return hostport(host.strip("[]") or "0.0.0.0", int(port))  # noqa: S104 - ":8000" binds all
 
 
+def bind_key(text: str) -> str | None:
+    """A bind as an app server writes it (config, flag or its own start-up line) as an
+    identity key (see ``_bind_key``)."""
+    return _bind_key(text)
+
+
 def _flag_pairs(argv: Sequence[str], flags: dict[str, str]) -> list[tuple[str, str]]:
     """``--flag value`` and ``--flag=value`` pairs whose flag is in ``flags``."""
     out: list[tuple[str, str]] = []

@@ -17,9 +17,10 @@ from typing import Any
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
 from why502.evidence.appservers import AppServerEvidence, app_server_evidence
-from why502.evidence.model import GroupFact, TargetFact
+from why502.evidence.model import GroupFact, LogEvent, TargetFact
 from why502.facts.appserver import AppServer
 from why502.findings.model import Diagnostic
+from why502.parsers.appserver_config import bind_key
 from why502.sources import appservers as source
 
 
@@ -60,10 +61,27 @@ def target_keys(targets: Iterable[TargetFact], groups: Mapping[str, GroupFact]) 
     return sorted(k for k in keys if k not in groups)
 
 
+def said_listening(events: Iterable[LogEvent], logs_read: list[str]) -> list[tuple[str, str]]:
+    """(log, bind key) for each start-up line of an app-server log read that says where its
+    server listens (``app-listening``: gunicorn ``Listening at:``, uvicorn ``Uvicorn running
+    on``, uWSGI ``bound to TCP|UNIX address``): the log's own identity (``evidence.appservers``)."""
+    read = set(logs_read)
+    out = []
+    for e in events:
+        if e.kind != "app-listening" or e.file not in read:
+            continue
+        key = bind_key(e.capture("upstream") or e.capture("bind") or "")
+        if key is not None and e.file is not None:
+            out.append((e.file, key))
+    return out
+
+
 def evidence(read: AppServersRead, targets: Iterable[TargetFact], groups: Mapping[str, GroupFact],
-             logs_read: list[str], diags: list[Diagnostic], inputs: dict[str, Any]) -> AppServerEvidence:
+             logs_read: list[str], diags: list[Diagnostic], inputs: dict[str, Any],
+             events: Iterable[LogEvent] = ()) -> AppServerEvidence:
     """The grouped record (``evidence.appservers``), and what the report says was read."""
-    ev = app_server_evidence(read.found, target_keys(targets, groups), logs_read, looked=read.looked)
+    ev = app_server_evidence(read.found, target_keys(targets, groups), logs_read, looked=read.looked,
+                             said=said_listening(events, logs_read))
     if ev.servers:  # the report's inputs say which app servers were read (absent: none)
         inputs["app_servers"] = [f"{s.where} from {s.origin}" for s in ev.servers]
     for s in ev.others:

@@ -94,7 +94,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     found = appservers.read_app_servers(options, diags)
     logs = read_logs(options, conf, since, diags, inputs, found_app_logs=found.logs)
     apps = appservers.evidence(found, conf.facts.targets, conf.facts.groups,
-                               list(inputs.get("app_logs", [])), diags, inputs)
+                               list(inputs.get("app_logs", [])), diags, inputs, logs.facts.events)
     host, live = HostFacts(), LiveFacts()
     probe_dicts: dict[str, dict[str, Any]] = {}
     if not options.offline:
