@@ -76,7 +76,8 @@ MIN_NEGATIVE_THREADS = 52  # threads giving both a failure and a negative/compan
 # The first corpus is batch "b1" (``<family>.jsonl``); later batches live in ``batch*/`` and are
 # gathered from threads the first corpus does not use, to measure rules on lines nobody fitted them to.
 FIRST = "b1"
-MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46)}  # lines, threads
+# lines, threads
+MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b6": (107, 45)}
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
@@ -97,13 +98,14 @@ FLOOR_HELD_RIGHT = 0.977  # 221/226 (218/226 before; no longer held out: both ha
 # figure), then after; the floors are the latest recorded score.
 # Batches whose misses were read to write rules: development data since, their misses always printed.
 # their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md); b4's by h/edgecorpus5
-OPEN_BATCHES = frozenset({"b2", "b3", "b4"})
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5"})  # b5's by h/edgecorpus6
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
     # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
     # after rules from b2's own misses (2026-11-24; b2 is development data since): 95/100, 95, 100, 1
     # after the rules written from b3's misses (2026-11-24): 96/100, 96, 100, 1
-    "b2": {"line": 0.96, "whole": 0.96, "explain": 1.0, "false_alarms": 1},
+    # after batch 5's rules (2026-11-25): 97/100, 97, 100, 1
+    "b2": {"line": 0.97, "whole": 0.97, "explain": 1.0, "false_alarms": 1},
     # b3 first score, gathered after those rules, before any further rule change: 69/86, 69/86, 86/86, 3;
     # after rules from b3's own misses (2026-11-24; b3 is development data since): 84/86, 84, 86, 0
     "b3": {"line": 0.976, "whole": 0.976, "explain": 1.0, "false_alarms": 0},
@@ -113,8 +115,22 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     "b4": {"line": 0.962, "whole": 0.962, "explain": 1.0, "false_alarms": 0},
     # b5 first score, gathered after the rules from b4's misses (00244d5), before any further rule
     # change: 79/93 (84.9%), whole log 79/93, explain 93/93, 3 false alarms of 50 negatives
-    "b5": {"line": 0.849, "whole": 0.849, "explain": 1.0, "false_alarms": 3},
+    # after rules from b5's own misses (2026-11-25, h/edgecorpus6; b5 is development data since):
+    # 92/93, 92, 93, 0; b2 97/100 after them (the Gloo JSON line)
+    "b5": {"line": 0.989, "whole": 0.989, "explain": 1.0, "false_alarms": 0},
+    # b6 first score, gathered after the rules from b5's misses (f62f03c), before any further rule
+    # change: 91/107 (85.0%), whole log 91/107, explain 107/107, 1 false alarm of 66 negatives
+    "b6": {"line": 0.85, "whole": 0.85, "explain": 1.0, "false_alarms": 1},
 }
+# The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
+# the other batches (with b6, alb 48/55 and apisix 46/52 are under 90%: docs/dev/edge-corpus.md)
+HELD_OUT = frozenset({"b6"})
+# Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
+# corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
+# lowest), 1 false alarm of 285 negatives (batch 2's naiveproxy CONNECT reset); 732/765 before them
+FLOOR_ALL_RIGHT = 0.975
+FLOOR_ALL_FAMILY_RIGHT = 0.90
+MAX_ALL_FALSE_ALARMS = 1
 
 # The child process: one call of the console script's entry point per argv, stdout captured.
 DRIVER = r"""
@@ -405,3 +421,17 @@ def test_later_batches_read_no_worse_than_their_recorded_score(result: Result) -
         assert w.right / w.total >= floor["whole"], report
         assert s.agree / s.total >= floor["explain"], report
         assert s.false_alarms <= floor["false_alarms"], report
+
+
+def test_the_whole_corpus_meets_the_family_floor(result: Result) -> None:
+    """Every batch but the hold-out together, per line: issue 24's per-family target (>= 90%) on all
+    their lines, the overall figure and the false alarms at their recorded floors
+    (docs/dev/edge-corpus.md)."""
+    scores = _score([r for r in ROWS if r.batch not in HELD_OUT], result.records, None)
+    lines = ", ".join(f"{fam} {sc.right}/{sc.total}" for fam, sc in sorted(scores.items()))
+    print(f"\nall batches: {lines}")
+    s = scores["all"]
+    assert s.right / s.total >= FLOOR_ALL_RIGHT, lines
+    assert s.false_alarms <= MAX_ALL_FALSE_ALARMS, lines
+    for fam, sc in scores.items():
+        assert sc.right / sc.total >= FLOOR_ALL_FAMILY_RIGHT, (fam, lines)

@@ -130,6 +130,24 @@ CASES: list[tuple[str, str | None]] = [
      "connection-refused"),
     ('{"level":"debug","ts":1738755850.66,"logger":"layer4","msg":"matching","remote":'
      '"192.0.2.7:63522"}', None),
+    # batch 5's classes (2026-11-25): a guide named after an error page is no page; Kong's patched
+    # cosocket (a plugin's own connection) is not the balancer; the balancer's words opening a title
+    ("docs: new tutorial \u201cCloudflare Error 521: Web Server Is Down\u201d", None),
+    ("redis connect: error: [cosocket] DNS resolution failed: dns server error: 3 name error", None),
+    ("Dns resolution failed after restarting the gateway pods", "dns-failure"),
+    # Envoy's reply inside CJK text (no \\b there); cloudflared's pre-2021 wrap of an origin error
+    ("\u90e8\u7f72\u540e\u8bbf\u95ee\u663e\u793ano healthy upstream", "no-live-upstreams"),
+    ("2021-05-01T10:00:00Z ERR CF-RAY: 64a0b1c2d3e4f5a6-AMS Proxying to ingress 1 error: Error proxying "
+     "request to origin: dial tcp 10.0.0.4:8080: connect: connection refused", "connection-refused"),
+    ("2021-05-01T10:00:00Z ERR Proxying to ingress 1 error: Error writing response header", None),
+    # a proxy's 5xx told in prose: the code in a code span, verbs of experiencing and rejecting,
+    # the reason phrase quoted as the error's name
+    ("the gateway returns `503` for every request after the rollout", "proxy-reply"),
+    ("we are experiencing 502 errors on one route", "proxy-reply"),
+    ("the sites behind the proxy fail with error \"Bad Gateway\".", "proxy-reply"),
+    # ... and a cause named in the same line still wins over the told status (Kong's own rule,
+    # in its folder, comes before the told-status fallbacks)
+    ("We experienced some 503 errors: failure to get a peer from the ring-balancer", "no-live-upstreams"),
 ]
 
 
@@ -204,3 +222,23 @@ def test_a_symptom_page_names_the_edge_programs_yielding_it(
         main(["explain", symptom])
         head = next(ln for ln in capsys.readouterr().out.splitlines() if "Proxies:" in ln)
         assert programs <= set(head.split("Proxies:")[1].replace(",", " ").split()), head
+
+
+def test_an_envoy_json_without_flags_and_without_an_upstream_byte_is_the_proxys_reply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A JSON access log that names Envoy's operators but not %RESPONSE_FLAGS% (Gloo Edge's
+    documented format): a 5xx with an empty %RESPONSE_DURATION% (no byte from an upstream) is a
+    reply Envoy made, reported without a cause; with a duration it is the backend's."""
+    base = ('{"upstreamName":"api_default","httpMethod":"GET","path":"/x","responseCode":503,'
+            '"upstreamTransportFailureReason":null,"targetDuration":%s}')
+    path = tmp_path / "gloo.log"
+    path.write_text(base % "null" + "\n", encoding="utf-8")
+    capsys.readouterr()
+    main(["classify", str(path), "--format", "jsonl", "--no-progress"])
+    recs = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert [(r["status"], r["made_by"], r["symptom"]) for r in recs] == [(503, "lb", None)]
+    path.write_text(base % "12" + "\n", encoding="utf-8")
+    main(["classify", str(path), "--format", "jsonl", "--no-progress"])
+    recs = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert all(r["made_by"] != "lb" for r in recs)

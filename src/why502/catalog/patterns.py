@@ -64,6 +64,11 @@ class PatternInfo:
     # conditional "would return 503", a developer's question) is talk about the message, not a
     # report of a request it failed; merged into ``unless`` when the patterns are loaded
     prose: bool = False
+    # a fallback read only when no other rule, a proxy folder's included, takes the line: a
+    # proxy's 5xx told in prose names no cause, and a cause named in the same line (Kong's
+    # "failure to get a peer from the ring-balancer" after "We experienced some 503 errors")
+    # must win; ``_data`` puts these rules after the folders' own
+    last: bool = False
     order: int = 0
 
     def event_for(self, captured: frozenset[str] = frozenset()) -> str | None:
@@ -145,11 +150,15 @@ def _data() -> dict[str, Any]:
     """``patterns.toml``, its ``pattern`` list followed by each proxy folder's own
     ``proxies/<name>/patterns.toml`` rules (``catalog.folders``: Kong's, moved there when it joined
     the registry), in folder order: first match wins, so a folder's rules come after the
-    catalog's."""
+    catalog's, and the catalog's fallbacks (``last = true``) after both."""
     text = resources.files("why502.catalog").joinpath("data", "patterns.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
+    rules = data.get("pattern", [])
+    fallbacks = [r for r in rules if r.get("last")]
+    data["pattern"] = [r for r in rules if not r.get("last")]
     for _folder, own in folder_files("patterns.toml"):
-        data["pattern"] = [*data.get("pattern", []), *tomllib.loads(own).get("pattern", [])]
+        data["pattern"] = [*data["pattern"], *tomllib.loads(own).get("pattern", [])]
+    data["pattern"] = [*data["pattern"], *fallbacks]
     return data
 
 

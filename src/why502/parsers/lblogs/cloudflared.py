@@ -19,6 +19,12 @@ such host``, ``EOF``), so the cause model is the same; the origin named is the o
 dials, else the ingress rule's ``originService``.  A request the client gave up on (``context
 canceled``, ``Incoming request ended abruptly``, ``stream N canceled by remote``) is no origin
 error and no line of this family.
+
+cloudflared before the 2021 proxy rewrite wrapped the same origin failure as ``errors.Wrap(err,
+"Error proxying request to origin")`` and logged it with ``logRequestError()`` as ``CF-RAY: %s
+Proxying to ingress %d error: %v`` (cloudflare/cloudflared origin/proxy.go, 2021.x): read the
+same way, the Go error after the wrap's colon.  Other errors that line can carry (``Error writing
+response header``: the client side) are not origin errors and no line of this family.
 """
 
 from __future__ import annotations
@@ -34,6 +40,13 @@ from why502.parsers.lblogs.model import LbRecord
 
 #: cloudflared's wrap of an origin error (proxy/proxy.go), in the words people also retype
 WRAP = "Unable to reach the origin service"
+#: the older wrap (origin/proxy.go before 2021.9), cut off the Go error by its colon
+OLD_WRAP = "Error proxying request to origin:"
+# the older console line: logRequestError()'s "CF-RAY: %s Proxying to ingress %d error: %v"
+_OLD_CONSOLE = re.compile(
+    r"(?:^|[\s`'\"])(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r"ERR\s+(?:CF-RAY: (?P<ray>\S+) )?Proxying to ingress (?P<rule>\d+) error: "
+    r"(?P<error>Error proxying request to origin: .*?)[`'\"]?\s*$")
 _CONSOLE = re.compile(
     r"(?:^|\s)(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
     r"(?P<level>ERR|WRN)\s+(?P<request_failed>Request failed\s+)?"
@@ -64,9 +77,12 @@ def _origin(service: str | None) -> str | None:
 
 
 def _record(error: str, time: str | None, service: str | None, ray: str | None) -> LbRecord | None:
-    if WRAP.lower() not in error.lower():
+    if WRAP.lower() in error.lower():
+        cause_text = error.split("cloudflared:", 1)[1].strip() if "cloudflared:" in error else ""
+    elif error.startswith(OLD_WRAP):
+        cause_text = error[len(OLD_WRAP):].strip()
+    else:
         return None
-    cause_text = error.split("cloudflared:", 1)[1].strip() if "cloudflared:" in error else ""
     code = go_error_code(cause_text) if cause_text else None
     t = term(go_error_family(), code) if code else None
     return LbRecord(
@@ -80,6 +96,10 @@ def _record(error: str, time: str | None, service: str | None, ray: str | None) 
 
 def parse_cloudflared_text(line: str) -> LbRecord | None:
     """One console line of cloudflared (the proxy's own origin-error line), or None."""
+    if "Proxying to ingress" in line:
+        old = _OLD_CONSOLE.search(line)
+        if old is not None:
+            return _record(old["error"], old["time"], None, old["ray"])
     if WRAP not in line and WRAP.lower() not in line.lower():
         return None
     m = _CONSOLE.search(line)

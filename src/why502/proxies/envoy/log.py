@@ -24,6 +24,7 @@ means Envoy answered itself; ``via_upstream`` or no flag means the upstream's re
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from why502.parsers.lblogs.family import LogFamily
@@ -53,8 +54,19 @@ def is_envoy_text(line: str) -> bool:
     return m is not None and (m["time"] is not None or "|" in line or " - " in line[m.end():])
 
 
+# Keys a JSON access log names after command operators only Envoy has
+# (envoyproxy/envoy docs/root/configuration/observability/access_log/usage.rst:
+# %RESPONSE_FLAGS%, %RESPONSE_CODE_DETAILS%, %UPSTREAM_TRANSPORT_FAILURE_REASON%), in the
+# snake_case of Envoy's own examples and the camelCase of Gloo's and users' formats.  A format
+# may leave the flags out and keep the others (Gloo Edge's documented JSON access log:
+# "upstreamTransportFailureReason" beside "responseCode", no flags).
+_ENVOY_KEYS = ("response_flags", "responseFlags", "response_flag", "response_code_details",
+               "responseCodeDetails", "upstream_transport_failure_reason",
+               "upstreamTransportFailureReason")
+
+
 def is_envoy_json(obj: dict[str, Any]) -> bool:
-    return any(k in obj for k in ("response_flags", "responseFlags", "response_flag"))
+    return any(k in obj for k in _ENVOY_KEYS)
 
 
 def _primary(flags: list[str]) -> str | None:
@@ -190,7 +202,7 @@ def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
     status = to_int(_get(obj, "response_code", "responseCode", "status"))
     method = _get(obj, "method", "requestMethod")
     path = _get(obj, "path", "requestPath", "x-envoy-origin-path")
-    return _record(
+    rec = _record(
         status=status, flags=flags.split(","),
         details=str(_get(obj, "response_code_details", "responseCodeDetails") or ""),
         tfr=str(_get(obj, "upstream_transport_failure_reason", "upstreamTransportFailureReason") or ""),
@@ -204,6 +216,25 @@ def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
                                   "x-envoy-upstream-service-time", "upstream.duration")),
         client=_get(obj, "downstream_remote_address", "remote_addr", "x_forwarded_for"),
     )
+    if rec.made_by == "backend" and status is not None and status >= 500 and _no_upstream_byte(obj):
+        return replace(rec, made_by="lb")
+    return rec
+
+
+# %RESPONSE_DURATION%: "from the start time to the first byte read from the upstream host", "-"
+# (JSON null) when no byte was read (envoyproxy/envoy docs/root/configuration/observability/
+# access_log/usage.rst).  Its keys in Envoy's snake_case, camelCase, and Gloo Edge's documented
+# JSON format ("targetDuration": "%RESPONSE_DURATION%").
+_RESPONSE_DURATION = ("response_duration", "responseDuration", "targetDuration")
+
+
+def _no_upstream_byte(obj: dict[str, Any]) -> bool:
+    """The format logs %RESPONSE_DURATION% and it is empty: no upstream answered, so a 5xx
+    without a response flag is still the proxy's own (a local reply), not the backend's."""
+    for k in _RESPONSE_DURATION:
+        if k in obj:
+            return obj[k] in (None, "", "-")
+    return False
 
 
 def parse_envoy_kv(line: str) -> LbRecord | None:
