@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
-from why502.cli.proxyargs import add_proxy_arguments, config_path
+from why502.cli.proxyargs import add_default_config_argument, add_proxy_arguments, config_path
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
@@ -50,10 +50,9 @@ _SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "m
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``why502 diagnose``."""
     add_proxy_arguments(parser, "diagnose")
-    parser.add_argument("--nginx-conf", metavar="FILE",
-                        help="alias of --config for nginx: its config file or saved 'nginx -T' dump "
-                             "('-' = stdin); "
-                             "default: nginx -T, else /etc/nginx/nginx.conf")
+    add_default_config_argument(parser, "alias of --config for {title}: its config file or saved "
+                                        "'{config_dump}' dump ('-' = stdin); default: {config_dump}, "
+                                        "else {default_config}")
     parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
                         help="the proxy's error log (repeatable; rotated .1/.gz siblings are read "
                              "too; HAProxy: its log file, httplog lines and server DOWN alerts); "
@@ -109,15 +108,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
-    if args.demo and (args.nginx_conf or args.config or args.error_log or args.access_log or args.fpm_conf
-                      or args.fpm_log or args.kernel_log or args.app_log or args.app_conf or args.since
-                      or args.discover or args.k8s or args.admin_api):
+    if args.demo and (args.default_proxy_config or args.config or args.error_log or args.access_log
+                      or args.fpm_conf or args.fpm_log or args.kernel_log or args.app_log or args.app_conf
+                      or args.since or args.discover or args.k8s or args.admin_api):
         raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
                          "flags and no --since")
-    config_path(args)  # not both --config and --nginx-conf
+    config_path(args)  # not both --config and its alias
     options = DiagnoseOptions(
-        nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, error_logs=list(args.error_log),
-        access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
+        default_proxy_config=args.default_proxy_config, config=args.config, proxy=args.proxy,
+        error_logs=list(args.error_log), access_logs=list(args.access_log), fpm_conf=args.fpm_conf,
+        fpm_logs=list(args.fpm_log),
         kernel_log=args.kernel_log, app_logs=list(args.app_log), app_confs=list(args.app_conf),
         since=args.since,
         offline=bool(args.offline or args.demo),
@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
                                if args.output else "text")
     text = _render(for_output(report, args), fmt, args.verbose, to_file=bool(args.output))
     if args.output:
-        found = [v for key in ("nginx_conf", "config_files", "error_logs", "access_logs", "fpm_logs",
+        from why502.proxies import SCHEMA_1_CONFIG
+
+        found = [v for key in (SCHEMA_1_CONFIG, "config_files", "error_logs", "access_logs", "fpm_logs",
                                "app_logs") for v in _as_list(report.inputs.get(key))]
         write_output(args.output, text, [*named, *found])
         if fmt != "text":

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
+from why502.cli.proxyargs import aliases, default_proxy
 from why502.errors import InputError, UsageError
 from why502.timeargs import SecondsArg
 
@@ -63,9 +64,10 @@ def fixable() -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", nargs="?", metavar="REPORT",
                         help="saved diagnose JSON report (default: run diagnose now)")
-    parser.add_argument("--lint", nargs="?", const="", default=None, metavar="NGINX_CONF",
-                        help="take the fixes of why502 lint (of NGINX_CONF, default this host's config)")
-    parser.add_argument("--config", "--nginx-conf", dest="nginx_conf", metavar="FILE",
+    own = default_proxy().config_argument  # lint's positional config
+    parser.add_argument("--lint", nargs="?", const="", default=None, metavar=own,
+                        help=f"take the fixes of why502 lint (of {own}, default this host's config)")
+    parser.add_argument("--config", *aliases("config_flag"), dest="config", metavar="FILE",
                         help="the proxy's main config, tested with nginx -t -c / haproxy -c -f / apache2 -t "
                              "-f FILE (default: the report's)")
     parser.add_argument("--proxy", choices=fixable(), metavar="NAME",
@@ -90,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="journal and backups (default /var/lib/why502/fix as root, else "
                              "~/.local/state/why502/fix)")
-    parser.add_argument("--nginx", "--proxy-binary", dest="binary", metavar="PATH",
+    parser.add_argument(*aliases("binary_flag"), "--proxy-binary", dest="binary", metavar="PATH",
                         help="the proxy's binary (default: nginx, haproxy or apache2/httpd on PATH)")
     parser.add_argument("--php-fpm", metavar="PATH", help="php-fpm binary (default: found on PATH)")
     add_redact_argument(parser)
@@ -145,27 +147,27 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
         from why502.app.lint import LintOptions, gather
         from why502.proxies import DEFAULT, choose
 
-        conf = args.lint or args.nginx_conf or None
+        conf = args.lint or args.config or None
         # the registry's one check, naming the flag the file came with (exit 3 for a Caddyfile)
         proxy = choose(args.proxy, conf, "--lint" if args.lint else "--config")
         _require_fix_service(proxy, conf)
-        outcome = gather(LintOptions(nginx_conf=conf, proxy=proxy))
-        plan = fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
+        outcome = gather(LintOptions(config=conf, proxy=proxy))
+        plan = fixplan.from_lint(outcome.findings, args.config or outcome.config.main_file,
                                  str(outcome.inputs.get("proxy") or DEFAULT))
         _managed(plan, outcome, bool(args.apply))
-        return plan, plan.nginx_conf
+        return plan, plan.config
     if args.report:
         from why502.cli.cmd_render import load_report
 
         saved = fixplan.from_report(load_report(args.report), args.proxy)
-        _require_fix_service(saved.proxy, saved.nginx_conf)
+        _require_fix_service(saved.proxy, saved.config)
         return saved, None
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
-    report = diagnose(DiagnoseOptions(config=args.nginx_conf, proxy=args.proxy))
+    report = diagnose(DiagnoseOptions(config=args.config, proxy=args.proxy))
     plan = fixplan.from_report(report, args.proxy if args.proxy else None)
-    _require_fix_service(plan.proxy, plan.nginx_conf)
-    return plan, plan.nginx_conf
+    _require_fix_service(plan.proxy, plan.config)
+    return plan, plan.config
 
 
 def print_plan(plan: Plan, *, redact: bool = True) -> None:
@@ -226,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if plan.changes else 0
     sys.stdout.write("\n")
     options = fixrun.ApplyOptions(
-        state_dir=state_dir, nginx_conf=args.nginx_conf, host_conf=host_conf, nginx_bin=args.binary,
+        state_dir=state_dir, config=args.config, host_conf=host_conf, binary=args.binary,
         proxy=args.proxy,
         fpm_conf=args.fpm_conf,
         fpm_bin=args.php_fpm, reload=args.reload, verify_for=args.verify_for,

@@ -10,7 +10,12 @@ import argparse
 import sys
 
 from why502.cli.output import add_redact_argument, for_output
-from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
+from why502.cli.proxyargs import (
+    add_default_config_argument,
+    add_proxy_arguments,
+    default_proxy,
+    proxy_of_file,
+)
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_INPUT, UsageError
 from why502.timeargs import SecondsArg
@@ -66,15 +71,18 @@ def _sniff(path: str | None) -> str:
     or unrecognised file as it always did)."""
     from why502.proxies import DEFAULT, choose
 
-    return choose(None, path, flag="NGINX_CONF", fallback=DEFAULT)  # a FIFO is never opened here
+    # a FIFO is never opened here
+    return choose(None, path, flag=default_proxy().config_argument, fallback=DEFAULT)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_proxy_arguments(parser, "lint (NGINX_CONF is the same)")
-    parser.add_argument("--nginx-conf", dest="config", metavar="FILE",
-                        help="alias of --config (the older name; NGINX_CONF is the same too)")
-    parser.add_argument("nginx_conf", nargs="?", metavar="NGINX_CONF",
-                        help="config file, nginx -T dump, or - (default: nginx -T / /etc/nginx/nginx.conf)")
+    own = default_proxy()
+    add_proxy_arguments(parser, f"lint ({own.config_argument} is the same)")
+    add_default_config_argument(parser, "alias of --config (the older name; {config_argument} is the same "
+                                        "too)", dest="config")
+    parser.add_argument("config_file", nargs="?", metavar=own.config_argument,
+                        help=f"config file, {own.config_dump} dump, or - (default: {own.config_dump} / "
+                             f"{own.default_config})")
     add_format_argument(parser, "lint", ("text", "json", "sarif"))
     add_output_argument(parser, "the findings")
     parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
@@ -123,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def output_inputs(args: argparse.Namespace) -> list[str]:
     """What ``-o`` must never replace: the config and the FPM configs read (``cli.main._run``)."""
-    return [args.nginx_conf or "", args.config or "", *args.fpm_conf]
+    return [args.config_file or "", args.config or "", *args.fpm_conf]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,14 +144,15 @@ def run(args: argparse.Namespace) -> int:
             off = "  (off by default)" if rule.off_by_default else ""
             print(f"{rule.code}  {rule.proxy:<7}  {rule.severity:<7}  {rule.name}: {rule.title}{off}")
         return 0
-    if args.config and args.nginx_conf:
-        raise UsageError("--config and NGINX_CONF name the same thing: give one of them")
-    args.nginx_conf = args.nginx_conf or args.config
-    proxy = args.proxy or (proxy_of_file(args.config) if args.config else _sniff(args.nginx_conf))
-    if args.nginx_conf == "-" and args.root:
+    if args.config and args.config_file:
+        raise UsageError(f"--config and {default_proxy().config_argument} name the same thing: give one "
+                         "of them")
+    args.config_file = args.config_file or args.config
+    proxy = args.proxy or (proxy_of_file(args.config) if args.config else _sniff(args.config_file))
+    if args.config_file == "-" and args.root:
         raise UsageError("--root makes no sense with a dump on stdin")
     options = LintOptions(
-        nginx_conf=args.nginx_conf, fpm_conf=list(args.fpm_conf), host=args.host,
+        config=args.config_file, fpm_conf=list(args.fpm_conf), host=args.host,
         header_bytes=args.header_bytes, backend_timeout=args.backend_timeout,
         backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
@@ -156,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         from why502.app.fix.plan import from_lint
         from why502.reporters import RenderOptions, write
 
-        plan = from_lint(outcome.findings, args.nginx_conf if args.nginx_conf != "-" else None)
+        plan = from_lint(outcome.findings, args.config_file if args.config_file != "-" else None)
         write("text", plan, sys.stdout, RenderOptions(redact=args.redact))
         if plan.changes:
             sys.stdout.write("\ndry run: nothing changed (why502 fix --lint --apply makes these changes)\n")

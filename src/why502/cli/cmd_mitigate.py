@@ -11,6 +11,7 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
+from why502.cli.proxyargs import aliases
 from why502.errors import UsageError
 from why502.timeargs import SecondsArg
 
@@ -45,7 +46,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", nargs="?", metavar="REPORT",
                         help="saved diagnose JSON report (default: run diagnose now)")
-    parser.add_argument("--config", "--nginx-conf", dest="config", metavar="FILE",
+    parser.add_argument("--config", *aliases("config_flag"), dest="config", metavar="FILE",
                         help="the proxy's main config (default: the running proxy's, as fix decides)")
     from why502.proxies import PROXIES
 
@@ -71,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="show the mitigations in force")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="fix's state directory (mitigations/ beside its journals)")
-    parser.add_argument("--proxy-binary", "--nginx", dest="binary", metavar="PATH",
+    parser.add_argument("--proxy-binary", *aliases("binary_flag"), dest="binary", metavar="PATH",
                         help="the proxy's binary (default: on PATH)")
 
 
@@ -123,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         from why502.app.fix.plan import from_report
 
         report = diagnose(DiagnoseOptions(config=args.config, proxy=args.proxy))
-        host_conf = from_report(report, args.proxy).nginx_conf
+        host_conf = from_report(report, args.proxy).config
     options = mrun.Options(state_dir=state_dir, config=args.config, host_conf=host_conf, proxy=args.proxy,
                            binary=args.binary, group=args.group, servers=list(args.server),
                            timeout=args.timeout, verify_for=args.verify_for,

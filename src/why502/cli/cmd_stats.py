@@ -11,7 +11,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
-from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
+from why502.cli.proxyargs import (
+    add_default_config_argument,
+    add_proxy_arguments,
+    config_path,
+    default_proxy,
+    proxy_of_file,
+)
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 from why502.timeargs import SecondsArg, parse_time_arg
@@ -40,10 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="access log(s): plain, .gz, a rotated set, or - for stdin"
     )
-    parser.add_argument(
-        "--nginx-conf",
-        metavar="FILE",
-        help="alias of --config for nginx: nginx.conf or an 'nginx -T' dump (- for stdin): "
+    add_default_config_argument(
+        parser,
+        "alias of --config for {title}: {file} or an '{config_dump}' dump (- for stdin): "
         "log_format, access_log, error_log and timeouts come from it",
     )
     parser.add_argument(
@@ -95,15 +100,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--since is after --until")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    if args.nginx_conf == "-" and (not args.files or "-" in args.files):
-        raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
+    if args.default_proxy_config == "-" and (not args.files or "-" in args.files):
+        raise UsageError(f"stdin can carry the {default_proxy().config_dump} dump or an access log, not both")
     config = config_path(args)
     from why502.app.stats.sniff import check_log_type, sniff_log_type
-    from why502.proxies import DEFAULT, PROXIES
+    from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES
     from why502.proxies.logfamilies import log_types
 
-    # every way the config arrives goes through the registry's one check (--nginx-conf too)
-    proxy = proxy_of_file(config, args.proxy, "--config" if args.config else "--nginx-conf")
+    # every way the config arrives goes through the registry's one check (its alias too)
+    proxy = proxy_of_file(config, args.proxy, "--config" if args.config else DEFAULT_FLAG)
     if proxy != DEFAULT and not PROXIES[proxy].hooks.stats:  # no stats plug-in (Envoy, Caddy, Traefik, Kong)
         if args.files and "-" not in args.files:
             # its access log is a log family, read as the one named or sniffed, its config not
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,
-        nginx_conf=config,
+        config_file=config,
         error_logs=args.error_log,
         no_error_log=args.no_error_log,
         since=since,
@@ -202,7 +207,7 @@ def _print(report: StatsReport | LbStatsReport, args: argparse.Namespace) -> int
 
 def output_inputs(args: argparse.Namespace) -> list[str]:
     """What ``-o`` must never replace: the logs and the config read (``cli.main._run``)."""
-    return [*args.files, *(args.error_log or []), args.config or "", args.nginx_conf or ""]
+    return [*args.files, *(args.error_log or []), args.config or "", args.default_proxy_config or ""]
 
 
 def _total_size(paths: list[str]) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument
-from why502.cli.proxyargs import add_proxy_arguments
+from why502.cli.proxyargs import add_default_config_argument, add_proxy_arguments
 from why502.cli.vocab import add_format_argument
 from why502.errors import EXIT_HEALTHY, InputError, UsageError
 from why502.timeargs import SecondsArg
@@ -57,9 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a request, a load balancer's line); - = stdin "
                              "(kubectl logs -f ... | why502 watch -)")
     add_proxy_arguments(parser, "watch")
-    parser.add_argument("--nginx-conf", metavar="FILE",
-                        help="nginx config or saved 'nginx -T' dump; default: nginx -T, else "
-                             "/etc/nginx/nginx.conf")
+    add_default_config_argument(parser, "{title} config or saved '{config_dump}' dump; default: "
+                                        "{config_dump}, else {default_config}")
     parser.add_argument("--log-type", metavar="TYPE",
                         help="the access logs are a load balancer's / proxy's: alb, elb, cloudflare, "
                              "envoy, caddy, traefik (default: detected from their first lines)")
@@ -176,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--probe-path {args.probe_path!r}: a path starting with / (no spaces)")
     rules = make_rules(args)
     options = WatchOptions(
-        nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, log_type=args.log_type,
+        default_proxy_config=args.default_proxy_config, config=args.config, proxy=args.proxy,
+        log_type=args.log_type,
         logs=list(args.logs), error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
         app_logs=list(args.app_log), kernel_log=args.kernel_log,
