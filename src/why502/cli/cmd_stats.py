@@ -16,7 +16,9 @@ from why502.cli.proxyargs import (
     add_proxy_arguments,
     config_path,
     default_proxy,
+    in_words,
     proxy_of_file,
+    with_hook,
 )
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
@@ -25,24 +27,27 @@ from why502.timeargs import SecondsArg, parse_time_arg
 if TYPE_CHECKING:
     from why502.findings.results import LbStatsReport, StatsReport
 
-DESCRIPTION = """\
+DESCRIPTION = in_words("""\
 Access-log analytics for 502/503/504: status breakdown, 5xx per minute with incident windows,
 per-upstream attempts and timings (p50/p95/p99/max) next to the configured timeout, who made
-each 5xx (nginx or the backend -- never judged by $upstream_status alone), requests rescued by
+each 5xx ({own.title} or the backend -- never judged by $upstream_status alone), requests rescued by
 proxy_next_upstream, and each 5xx joined to its error-log line.
 
 examples:
-  why502 stats /var/log/nginx/access.log*                       # rotated set, .gz read in place
-  why502 stats --nginx-conf /etc/nginx/nginx.conf               # format, logs and timeouts from config
+  why502 stats {own_logs}/access.log*                       # rotated set, .gz read in place
+  why502 stats {own.config_flag} {own.default_config}               # format, logs and timeouts from config
   why502 stats access.log --log-format combined --error-log error.log
   why502 stats access.log --log-format '$remote_addr [$time_local] "$request" $status ...'
   why502 stats access.log --since 2h --format json
   why502 stats access.log --format csv > timeline.csv
-"""
+""")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_proxy_arguments(parser, "read (HAProxy: its log's httplog lines are the access log)")
+    # a proxy with one log (Hooks.access_feed: HAProxy's) has its access log in it
+    one_log = "; ".join(f"{p.vocabulary.title}: its log's request lines are the access log"
+                        for p in with_hook("access_feed"))
+    add_proxy_arguments(parser, f"read ({one_log})")
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="access log(s): plain, .gz, a rotated set, or - for stdin"
     )
@@ -55,14 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-format",
         metavar="FORMAT",
         help="a log_format string ('escape=json ...' allowed) or a name: combined, main, "
-        "why502, upstream_time, upstream_kv, json, apisix, or one defined in --nginx-conf",
+        "why502, upstream_time, upstream_kv, json, apisix, or one defined in " + default_proxy().config_flag,
     )
     error_logs = parser.add_mutually_exclusive_group()
     error_logs.add_argument(
         "--error-log",
         action="append",
         metavar="PATH",
-        help="nginx error log to join with each 5xx (repeatable)",
+        help=in_words("{own.title} error log to join with each 5xx (repeatable)"),
     )
     error_logs.add_argument("--no-error-log", action="store_true", help="do not read any error log")
     parser.add_argument(
@@ -76,8 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-type",
         metavar="TYPE",
-        help="force the log type: nginx, alb, elb, cloudflare, envoy, caddy, traefik "
-        "(default: detected from the first lines)",
+        help=in_words("force the log type: {own_name}, {log_types} (default: detected from the first lines)"),
     )
     parser.add_argument(
         "--lb-timeout",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from why502.errors import UsageError
 
 if TYPE_CHECKING:
-    from why502.proxies.base import Vocabulary
+    from why502.proxies.base import Proxy, Vocabulary
 
 
 def config_files() -> str:
@@ -91,3 +91,72 @@ def proxy_of_file(path: str | None, proxy: str | None = None, flag: str = "--con
     from why502.proxies import choose
 
     return choose(proxy, path, flag)
+
+
+def listed(words: list[str], last: str = "and") -> str:
+    """``a, b and c`` (``last``: the word before the last one)."""
+    return ", ".join(words[:-1]) + f" {last} {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+def in_words(template: str) -> str:
+    """A help text in the registry's words (issue 23: ``cli`` spells no proxy): ``template``
+    formatted with ``own``, the default proxy's ``Vocabulary`` (``{own.title}``,
+    ``{own.default_config}``, ``{own.config_dump}``, ...), ``own_dir`` and ``own_logs``, the
+    folders of its packaged config and error log, and ``proxy_of(capability or hook)``-style
+    lists: ``titles`` (every proxy's title), ``others`` (the other proxies'), ``watched`` (those
+    ``watch`` follows), ``edges`` (those whose logs are read as an edge's), ``edge`` and
+    ``syslogged`` (the first found as an edge process, the first that logs through syslog: the
+    examples' proxies), ``log_types`` (``--log-type``'s names: the cloud
+    load balancers', then every proxy's whose logs are read as an edge's, ``Hooks.log_family``;
+    ``proxies.logfamilies`` is not imported for a help text)."""
+    import os
+
+    from why502.proxies import PROXIES, Capability
+
+    own = default_proxy()
+    edges = with_hook("log_family")
+    lab = with_hook("lab_runtime")  # the examples of lab's help: its second and third proxies
+    return template.format(own=own, own_name=next(iter(PROXIES)), own_dir=os.path.dirname(own.default_config),
+                           watched="the logs of " + listed([p.vocabulary.title for p in PROXIES.values()
+                                                            if p.can(Capability.WATCH)]),
+                           edges=", ".join(p.vocabulary.title for p in edges),
+                           edge=next(p.name for p in PROXIES.values() if p.can(Capability.EDGE_PROCESS)),
+                           syslogged=next(p.vocabulary for p in PROXIES.values()
+                                          if p.can(Capability.LOGS_THROUGH_SYSLOG)),
+                           own_logs=os.path.dirname(own.default_error_log),
+                           titles=", ".join(p.vocabulary.title for p in PROXIES.values()),
+                           take_out="; ".join(f"{v.title}: {v.take_out_help}"
+                                              for v in words("take_out_help")),
+                           fallback="; ".join(f"{v.title}: {v.fallback_help}"
+                                              for v in words("fallback_help")),
+                           fix_tests=", ".join(v.fix_test for v in words("fix_test")),
+                           fix_reloads=", ".join(v.fix_reload for v in words("fix_reload")),
+                           syslogged_name=next(p.name for p in PROXIES.values()
+                                               if p.can(Capability.LOGS_THROUGH_SYSLOG)),
+                           fixable_others=listed([p.vocabulary.title for p in with_hook("fix_service")
+                                                  if p.vocabulary is not own], "or"),
+                           lab_check=lab[2].name, lab_title=lab[2].vocabulary.title, lab_matrix=lab[1].name,
+                           lab_also=", ".join(p.name for p in lab if p is not lab[2]),
+                           others=", ".join(p.vocabulary.title for p in PROXIES.values()
+                                            if p.vocabulary is not own),
+                           log_types=", ".join(("alb", "elb", "cloudflare",
+                                                *(p.name for p in edges))))
+
+
+def with_hook(hook: str) -> list[Proxy]:
+    """The proxies whose ``Hooks.<hook>`` is set (``fix_service``, ``lab_runtime``, ...)."""
+    from why502.proxies import PROXIES
+
+    return [p for p in PROXIES.values() if getattr(p.hooks, hook)]
+
+
+def with_vocabulary(field: str) -> list[Proxy]:
+    """The proxies whose ``Vocabulary.<field>`` is set (``admin_api``, ...)."""
+    from why502.proxies import PROXIES
+
+    return [p for p in PROXIES.values() if getattr(p.vocabulary, field)]
+
+
+def words(field: str) -> list[Vocabulary]:
+    """The vocabularies of the proxies that set ``field`` (their help's words)."""
+    return [p.vocabulary for p in with_vocabulary(field)]

@@ -164,6 +164,28 @@ class Vocabulary:
     #: every spelling a finding prints them): a plan does not list them as commands to run
     #: (``app.fix.plan``)
     applied_commands: tuple[str, ...] = ()
+    #: what ``kubectl logs`` reads its logs from when it runs on Kubernetes as a packaged
+    #: controller (ingress-nginx's ``deploy/ingress-nginx-controller``); "": none
+    k8s_logs: str = ""
+    #: its admin API's usual address, read by diagnose's ``--admin-api`` (Envoy's
+    #: ``http://127.0.0.1:9901``), and its own older name of that flag ("--envoy-admin"); ""
+    admin_api: str = ""
+    admin_flag: str = ""
+    #: what ``why502 lint`` checks in its config, for ``lint --help`` (its rules: ``lint --list-rules``;
+    #: a proxy other than the default one's starts with how its config is named), and the flags of
+    #: the help's example for it
+    lint_help: str = ""
+    lint_example: str = ""
+    #: for ``fix --help`` and ``mitigate --help``: how its fix service tests a config and reloads
+    #: it (``proxies.<name>.fix``), how ``mitigate`` takes a server out and falls back
+    #: (``proxies.<name>.mitigate``); "": not said
+    fix_test: str = ""
+    fix_reload: str = ""
+    take_out_help: str = ""
+    fallback_help: str = ""
+    #: what caps the requests it keeps in flight to a group, checked by ``lint --concurrency``
+    #: (Envoy's circuit breakers, W502-040); "": none checked
+    concurrency_limit: str = ""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,14 @@ class Apache(BaseProxy):
                                         "httpd)"),),
         # apachectl(8) configtest, httpd(8) -t; Debian's apache2 and Red Hat's httpd units
         applied_commands=(r"apache2ctl configtest", r"apachectl configtest", r"apache2 -t",
-                          r"systemctl (reload|restart) (apache2|httpd)"))
+                          r"systemctl (reload|restart) (apache2|httpd)"),
+        lint_example="--fpm-conf /etc/php/8.2/fpm --format sarif",
+        fix_test="apache2 -t -f", fix_reload="Apache's graceful restart",
+        take_out_help="status=+D on the BalancerMember line",
+        lint_help=("(--config apache2.conf, includes followed): enablereuse to PHP-FPM beyond the pool's "
+                   "pm.max_children "
+                   "(--fpm-conf), the proxy timeout below the backend's, BalancerMembers without "
+                   "retry="))
     capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)

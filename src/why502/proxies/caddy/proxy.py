@@ -40,7 +40,8 @@ class Caddy(BaseProxy):
                     "none to try and answered 503 'no upstreams available'."),
         reuse_connections="keepalive in the transport http block (on by default)",
         # caddyserver.com/docs/command-line (caddy validate, caddy reload); the package's unit
-        applied_commands=(r"caddy (validate|reload)", r"systemctl (reload|restart) caddy"))
+        applied_commands=(r"caddy (validate|reload)", r"systemctl (reload|restart) caddy"),
+        fix_test="caddy validate", fix_reload="caddy reload through its loopback admin API")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
                               Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))

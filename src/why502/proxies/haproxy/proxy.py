@@ -41,7 +41,14 @@ class Haproxy(BaseProxy):
         environment=(("WHY502_HAPROXY", "lab: the haproxy binary to run (default: /usr/sbin/haproxy, "
                                         "then PATH)"),),
         # management.txt 3 (-c: check the config), the package's unit
-        applied_commands=(r"haproxy -c", r"systemctl (reload|restart) haproxy"))
+        applied_commands=(r"haproxy -c", r"systemctl (reload|restart) haproxy"),
+        lint_example="--backend-timeout 60",
+        fix_test="haproxy -c -f", fix_reload="SIGUSR2 to a HAProxy master-worker or haproxy -sf",
+        take_out_help="`set server B/S state maint` on the stats socket, no reload, config untouched",
+        lint_help=("(--config haproxy.cfg): servers without health checks, timeout server unset or shorter "
+                   "than the backend's "
+                   "(--backend-timeout), retries without option redispatch, maxconn without timeout "
+                   "queue"))
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2, sbin=("/usr/sbin/haproxy",))
