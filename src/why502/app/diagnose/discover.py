@@ -123,9 +123,10 @@ def discover_edge(options: DiagnoseOptions) -> tuple[EdgeProcess, DiagnoseOption
     logs = [p for p in proc.access_logs if os.access(p, os.R_OK)]
     if not logs:
         missing = ", ".join(proc.access_logs) or "none: its config has no `log { output file ... }`"
-        raise InputError(f"Caddy runs (pid {proc.pid}, config {proc.config}) but its access log "
-                         f"cannot be read ({missing}); diagnose it with --access-log FILE --log-type "
-                         "caddy (run as root, or add a log directive writing JSON to a file)")
+        raise InputError(f"{get(proc.kind).vocabulary.title} runs (pid {proc.pid}, config {proc.config}) but "
+                         f"its access log cannot be read ({missing}); diagnose it with --access-log FILE "
+                         f"--log-type {proc.kind} (run as root, or add a log directive writing JSON to a "
+                         "file)")
     return proc, replace(options, access_logs=logs,
                          error_logs=[proc.own_log] if proc.own_log and os.access(proc.own_log, os.R_OK)
                          else [], log_type=proc.kind)
