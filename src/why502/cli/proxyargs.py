@@ -12,6 +12,7 @@ stay instant); the registry, which imports nothing heavy, is read when the parse
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import TYPE_CHECKING
 
 from why502.errors import UsageError
@@ -100,47 +101,54 @@ def listed(words: list[str], last: str = "and") -> str:
 
 def in_words(template: str) -> str:
     """A help text in the registry's words (issue 23: ``cli`` spells no proxy): ``template``
-    formatted with ``own``, the default proxy's ``Vocabulary`` (``{own.title}``,
-    ``{own.default_config}``, ``{own.config_dump}``, ...), ``own_dir`` and ``own_logs``, the
-    folders of its packaged config and error log, and ``proxy_of(capability or hook)``-style
-    lists: ``titles`` (every proxy's title), ``others`` (the other proxies'), ``watched`` (those
-    ``watch`` follows), ``edges`` (those whose logs are read as an edge's), ``edge`` and
-    ``syslogged`` (the first found as an edge process, the first that logs through syslog: the
-    examples' proxies), ``log_types`` (``--log-type``'s names: the cloud
-    load balancers', then every proxy's whose logs are read as an edge's, ``Hooks.log_family``;
-    ``proxies.logfamilies`` is not imported for a help text)."""
+    formatted with :func:`help_words`."""
+    return template.format(**help_words())
+
+
+@functools.cache
+def help_words() -> dict[str, object]:
+    """The words of the help texts, each from what the proxies declare:
+
+    - ``own``: the default proxy's ``Vocabulary`` (``{own.title}``, ``{own.default_config}``,
+      ``{own.config_dump}``, ``{own.config_flag}``, ...), ``own_name`` its name, ``own_dir`` and
+      ``own_logs`` the folders of its packaged config and error log;
+    - lists: ``titles`` (every proxy), ``others`` (all but the default one), ``watched`` (the
+      proxies ``watch`` follows, ``Capability.WATCH``), ``edges`` (those whose logs are read as an
+      edge's, ``Hooks.log_family``), ``fixable_others`` (``fix``'s besides the default one),
+      ``fix_tests``/``fix_reloads``, ``take_out``/``fallback`` (their ``Vocabulary`` help words),
+      ``log_types`` (``--log-type``'s names: the cloud load balancers', then the edges'; the log
+      families themselves are not imported for a help text);
+    - the examples' proxies: ``edge`` (the first found as an edge process), ``syslogged`` and
+      ``syslogged_name`` (the first that logs through syslog), ``lab_check``/``lab_title`` and
+      ``lab_matrix`` (lab's third and second proxies) and ``lab_also`` (the others)."""
     import os
 
     from why502.proxies import PROXIES, Capability
 
     own = default_proxy()
+    proxies = list(PROXIES.values())
     edges = with_hook("log_family")
-    lab = with_hook("lab_runtime")  # the examples of lab's help: its second and third proxies
-    return template.format(own=own, own_name=next(iter(PROXIES)), own_dir=os.path.dirname(own.default_config),
-                           watched="the logs of " + listed([p.vocabulary.title for p in PROXIES.values()
-                                                            if p.can(Capability.WATCH)]),
-                           edges=", ".join(p.vocabulary.title for p in edges),
-                           edge=next(p.name for p in PROXIES.values() if p.can(Capability.EDGE_PROCESS)),
-                           syslogged=next(p.vocabulary for p in PROXIES.values()
-                                          if p.can(Capability.LOGS_THROUGH_SYSLOG)),
-                           own_logs=os.path.dirname(own.default_error_log),
-                           titles=", ".join(p.vocabulary.title for p in PROXIES.values()),
-                           take_out="; ".join(f"{v.title}: {v.take_out_help}"
-                                              for v in words("take_out_help")),
-                           fallback="; ".join(f"{v.title}: {v.fallback_help}"
-                                              for v in words("fallback_help")),
-                           fix_tests=", ".join(v.fix_test for v in words("fix_test")),
-                           fix_reloads=", ".join(v.fix_reload for v in words("fix_reload")),
-                           syslogged_name=next(p.name for p in PROXIES.values()
-                                               if p.can(Capability.LOGS_THROUGH_SYSLOG)),
-                           fixable_others=listed([p.vocabulary.title for p in with_hook("fix_service")
-                                                  if p.vocabulary is not own], "or"),
-                           lab_check=lab[2].name, lab_title=lab[2].vocabulary.title, lab_matrix=lab[1].name,
-                           lab_also=", ".join(p.name for p in lab if p is not lab[2]),
-                           others=", ".join(p.vocabulary.title for p in PROXIES.values()
-                                            if p.vocabulary is not own),
-                           log_types=", ".join(("alb", "elb", "cloudflare",
-                                                *(p.name for p in edges))))
+    lab = with_hook("lab_runtime")
+    syslogged = next(p for p in proxies if p.can(Capability.LOGS_THROUGH_SYSLOG))
+    return {
+        "own": own, "own_name": next(iter(PROXIES)), "own_dir": os.path.dirname(own.default_config),
+        "own_logs": os.path.dirname(own.default_error_log),
+        "titles": ", ".join(p.vocabulary.title for p in proxies),
+        "others": ", ".join(p.vocabulary.title for p in proxies if p.vocabulary is not own),
+        "watched": "the logs of " + listed([p.vocabulary.title for p in proxies if p.can(Capability.WATCH)]),
+        "edges": ", ".join(p.vocabulary.title for p in edges),
+        "fixable_others": listed([p.vocabulary.title for p in with_hook("fix_service")
+                                  if p.vocabulary is not own], "or"),
+        "fix_tests": ", ".join(v.fix_test for v in words("fix_test")),
+        "fix_reloads": ", ".join(v.fix_reload for v in words("fix_reload")),
+        "take_out": "; ".join(f"{v.title}: {v.take_out_help}" for v in words("take_out_help")),
+        "fallback": "; ".join(f"{v.title}: {v.fallback_help}" for v in words("fallback_help")),
+        "log_types": ", ".join(("alb", "elb", "cloudflare", *(p.name for p in edges))),
+        "edge": next(p.name for p in proxies if p.can(Capability.EDGE_PROCESS)),
+        "syslogged": syslogged.vocabulary, "syslogged_name": syslogged.name,
+        "lab_check": lab[2].name, "lab_title": lab[2].vocabulary.title, "lab_matrix": lab[1].name,
+        "lab_also": ", ".join(p.name for p in lab if p is not lab[2]),
+    }
 
 
 def with_hook(hook: str) -> list[Proxy]:
