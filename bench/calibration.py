@@ -66,7 +66,7 @@ def _offline_runs(noisy: bool = False) -> list[tuple[str, str | None, Report]]:
                 files, extra = replay(root, meta)
             nginx = "nginx_conf" in files
             options = DiagnoseOptions(
-                nginx_conf=str(root / files["nginx_conf"]) if nginx else None,
+                default_proxy_config=str(root / files["nginx_conf"]) if nginx else None,
                 config=None if nginx else str(root / files["config"]),
                 error_logs=[str(root / files["error_log"])],
                 # another proxy's access log is for `why502 stats`, not diagnose's reader

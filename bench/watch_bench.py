@@ -192,7 +192,7 @@ def catch_up(tmp: Path, lines: int, family: str = "nginx") -> dict[str, Any]:
     ap = argparse.ArgumentParser()
     add_arguments(ap)
     a = ap.parse_args(flags)
-    w = Watch(WatchOptions(nginx_conf=a.nginx_conf, config=a.config, proxy=a.proxy,
+    w = Watch(WatchOptions(default_proxy_config=a.default_proxy_config, config=a.config, proxy=a.proxy,
                            log_type=a.log_type, error_logs=list(a.error_log),
                            access_logs=list(a.access_log), from_start=True, offline=True,
                            listen=None, rules=Rules(min_requests=10**9, min_failures=10**9)),

@@ -3,15 +3,26 @@ documented 1 of them).
 
 ``cli.main`` prints them in ``why502 --help``'s epilog and ``why502 completion man`` in an
 ENVIRONMENT section; ``tests/cli/test_envvars.py`` finds every ``WHY502_`` name in ``src/`` and
-fails when one is missing here, so a new variable cannot stay undocumented.  Standard library
-only (``why502 --help`` stays fast).
+fails when one is missing here, so a new variable cannot stay undocumented.  The variables a
+proxy reads (the lab's binary of it: ``WHY502_<PROGRAM>``) are declared by the proxy
+(``Vocabulary.environment``) and listed from the registry, which imports nothing heavy
+(``why502 --help`` stays fast).
 """
 
 from __future__ import annotations
 
+from why502.proxies import ENGINE, PROXIES
+
+
+def _declared() -> dict[str, str]:
+    """The variables the proxies declare, in the registry's order."""
+    return {name: text for p in PROXIES.values() for name, text in p.vocabulary.environment}
+
+
 ENVIRONMENT: dict[str, str] = {
     "WHY502_DEBUG": "set (to anything): an internal error prints its Python traceback",
-    "WHY502_NATIVE": "0: classify without the native nginx scanner (the polars engine does everything)",
+    # the C scanner of the engine proxy's error lines (parsers.errorlog_native)
+    "WHY502_NATIVE": f"0: classify without the native {ENGINE} scanner (the polars engine does everything)",
     "WHY502_MAX_CONFIG_BYTES": "the largest proxy config read, includes together (default 4M; "
                                "bytes or K/M/G)",
     "WHY502_MAX_INFLATED_BYTES": "the most read out of one .gz log (default 2G; bytes or K/M/G)",
@@ -20,9 +31,7 @@ ENVIRONMENT: dict[str, str] = {
     "WHY502_STREAM_IDLE_SECONDS": "a pipe or device quiet this long is at its end (default 10 seconds)",
     "WHY502_STREAM_TOTAL_SECONDS": "the longest a pipe (default 3600 seconds) or a device (60) is read",
     "WHY502_PROC_PIDS": "a comma list of PIDs: look only at these proxy masters (and their children)",
-    "WHY502_NGINX": "lab: the nginx binary to run (default: /usr/sbin/nginx, then PATH)",
-    "WHY502_HAPROXY": "lab: the haproxy binary to run (default: /usr/sbin/haproxy, then PATH)",
-    "WHY502_APACHE2": "lab: the Apache httpd binary to run (default: apache2, then httpd)",
+    **_declared(),
     "WHY502_PHP_FPM": "lab: the PHP-FPM binary to run (default: /usr/sbin/php-fpm*, then PATH)",
 }
 

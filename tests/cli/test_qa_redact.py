@@ -214,7 +214,7 @@ def test_watch_redacts_its_events_saved_reports_and_alerts(tmp_path: Path, redac
     events: list[dict[str, object]] = []
     notes: list[Diagnostic] = []
     alerts: list[str] = []
-    w = Watch(WatchOptions(nginx_conf=str(conf), offline=True, reports_dir=str(tmp_path / "r"),
+    w = Watch(WatchOptions(default_proxy_config=str(conf), offline=True, reports_dir=str(tmp_path / "r"),
                            rules=Rules(window=5, ratio=0.5, min_requests=4, min_failures=3,
                                        resolve_after=1), redact=redact),
               events.append, notes.append)

@@ -72,7 +72,8 @@ def _diagnose_work(tmp: Path, text: str) -> int:
     conf.write_text(text)
     err.write_text(ERROR)
     acc.write_text("")
-    opts = DiagnoseOptions(nginx_conf=str(conf), error_logs=[str(err)], access_logs=[str(acc)], offline=True)
+    opts = DiagnoseOptions(default_proxy_config=str(conf), error_logs=[str(err)], access_logs=[str(acc)],
+                           offline=True)
     diagnose(opts)  # warm: catalogs, compiled patterns, imports are paid once, not per block
     return _count(lambda: diagnose(opts))
 
@@ -80,7 +81,7 @@ def _diagnose_work(tmp: Path, text: str) -> int:
 def _lint_work(tmp: Path, text: str) -> int:
     conf = tmp / "nginx.conf"
     conf.write_text(text)
-    opts = LintOptions(nginx_conf=str(conf), host=False)
+    opts = LintOptions(config=str(conf), host=False)
     gather(opts)
     return _count(lambda: gather(opts))
 

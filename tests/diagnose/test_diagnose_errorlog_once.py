@@ -134,7 +134,7 @@ def test_join_unchanged_on_the_recorded_fixtures(meta: dict[str, Any], tmp_path:
 def _config(opts: DiagnoseOptions) -> Any:
     from why502.proxies.nginx.source import load_config
 
-    return load_config(opts.nginx_conf)
+    return load_config(opts.default_proxy_config)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("since", [None, "2026-11-20T00:03:00"])
 def test_join_unchanged_on_generated_logs(generated: Path, since: str | None) -> None:
-    opts = DiagnoseOptions(nginx_conf=str(generated / "nginx.conf"),
+    opts = DiagnoseOptions(default_proxy_config=str(generated / "nginx.conf"),
                            error_logs=[str(generated / "error.log")],
                            access_logs=[str(generated / "access.log.1"),
                                         str(generated / "access.log")],
@@ -281,7 +281,7 @@ def test_diagnose_counts_each_line_once(tmp_path: Path, named: list[str]) -> Non
 
 def test_a_file_named_for_two_kinds_is_read_once(tmp_path: Path) -> None:
     paths, lines = _rotated_crash_loop(tmp_path)
-    g = gather(DiagnoseOptions(nginx_conf=str(CRASH_LOOP / "nginx.conf"),
+    g = gather(DiagnoseOptions(default_proxy_config=str(CRASH_LOOP / "nginx.conf"),
                                error_logs=[paths[-1]], app_logs=[paths[1]], offline=True))
     assert g.inputs["log_lines_recognised"] == len(lines)
     assert g.inputs["app_logs"] == []

@@ -69,7 +69,7 @@ def test_gather_builds_targets_settings_and_pools_from_real_config(tmp_path: Pat
         else:
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_text(src.read_text().replace("/lab", str(tmp_path)))
-    g = gather(DiagnoseOptions(nginx_conf=str(tmp_path / "nginx.conf"),
+    g = gather(DiagnoseOptions(default_proxy_config=str(tmp_path / "nginx.conf"),
                                error_logs=[str(tmp_path / "error.log")],
                                fpm_conf=str(tmp_path / "php-fpm.conf"),
                                fpm_logs=[str(tmp_path / "php-fpm.log")], offline=True))

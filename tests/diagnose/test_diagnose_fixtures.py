@@ -91,7 +91,7 @@ def options_for(meta: dict[str, Any]) -> DiagnoseOptions:
     d: Path = meta["dir"]
     files = meta["files"]
     return DiagnoseOptions(
-        nginx_conf=str(d / files["nginx_conf"]) if "nginx_conf" in files else None,
+        default_proxy_config=str(d / files["nginx_conf"]) if "nginx_conf" in files else None,
         config=str(d / files["config"]) if "config" in files else None,
         error_logs=[str(d / files["error_log"])],
         # another proxy's access log is for `why502 stats` (tests/apache), not diagnose's reader

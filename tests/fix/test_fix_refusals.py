@@ -246,9 +246,9 @@ def test_a_report_of_several_proxies_applies_one_proxys_changes_per_run(tmp_path
                         {"proxy": "nginx", "pid": 1, "config": "/etc/nginx/nginx.conf"},
                         {"proxy": "haproxy", "pid": 2, "config": "/etc/haproxy/haproxy.cfg"}]})
     first = from_report(report)
-    assert first.proxy == "haproxy" and first.nginx_conf == "/etc/haproxy/haproxy.cfg"
+    assert first.proxy == "haproxy" and first.config == "/etc/haproxy/haproxy.cfg"
     assert [c.file for c in first.changes] == ["/etc/haproxy/haproxy.cfg"]
     assert any("--proxy nginx" in n for n in first.notes)
     other = from_report(report, "nginx")
-    assert other.nginx_conf == "/etc/nginx/nginx.conf" and [c.file for c in other.changes] == [
+    assert other.config == "/etc/nginx/nginx.conf" and [c.file for c in other.changes] == [
         "/etc/nginx/nginx.conf"]

@@ -82,7 +82,7 @@ def test_diagnose_offline_on_the_bundle_finds_workers_exhausted(tmp_path: Path) 
     where = _materialise(tmp_path)
     f = m["files"]
     report = diagnose(DiagnoseOptions(
-        nginx_conf=str(where[f["nginx_conf"]]),
+        default_proxy_config=str(where[f["nginx_conf"]]),
         error_logs=[str(where[n]) for n in f["error_logs"]],
         access_logs=[str(where[n]) for n in f["access_logs"]],
         fpm_conf=str(where[f["fpm_conf"]]),

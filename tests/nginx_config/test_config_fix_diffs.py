@@ -126,11 +126,11 @@ def test_a_fix_for_a_one_line_block_goes_inside_it(tmp_path: Path, block: str) -
             f"        listen 127.0.0.1:8080;\n        {block}\n"
             "        location /b { return 204; }\n    }\n}\n")
     conf.write_text(text)
-    linted = gather(LintOptions(nginx_conf=str(conf), host=False, rules=["W502-001"]))
+    linted = gather(LintOptions(config=str(conf), host=False, rules=["W502-001"]))
     lint_diffs = [f.diff for f in linted.findings if f.diff]
     err = tmp_path / "error.log"
     err.write_text("")
-    report = diagnose(DiagnoseOptions(nginx_conf=str(conf), error_logs=[str(err)], offline=True))
+    report = diagnose(DiagnoseOptions(default_proxy_config=str(conf), error_logs=[str(err)], offline=True))
     diag_diffs = [f.fix.diff for f in report.findings
                   if f.cause == "keepalive-misconfigured" and f.fix is not None and f.fix.diff]
     assert lint_diffs and diag_diffs

@@ -183,7 +183,7 @@ def test_lint_fix_diff_applies_and_caddy_adapts_it(tmp_path: Path) -> None:
 
     path = tmp_path / "Caddyfile"
     path.write_text("example.com {\n\treverse_proxy 10.0.0.11:8080 10.0.0.12:8080\n}\n")
-    (f,) = [f for f in gather(LintOptions(nginx_conf=str(path))).findings if f.code == "W502-037"]
+    (f,) = [f for f in gather(LintOptions(config=str(path))).findings if f.code == "W502-037"]
     assert f.diff and f.line == 2
     res = subprocess.run(["patch", "--quiet", str(path)], input=f.diff, capture_output=True, text=True,
                          timeout=30, check=False)
@@ -191,4 +191,4 @@ def test_lint_fix_diff_applies_and_caddy_adapts_it(tmp_path: Path) -> None:
     assert "\t\tlb_try_duration 5s" in path.read_text().splitlines()
     _adapts(path)
     # fixed: the rule is silent on the patched file
-    assert not [f for f in gather(LintOptions(nginx_conf=str(path))).findings if f.code == "W502-037"]
+    assert not [f for f in gather(LintOptions(config=str(path))).findings if f.code == "W502-037"]

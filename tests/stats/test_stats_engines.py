@@ -250,7 +250,7 @@ http {
             StatsOptions(
                 paths=[str(log)],
                 log_format=fmt,
-                nginx_conf=str(conf),
+                config_file=str(conf),
                 no_error_log=True,
                 engine=engine,
             )

@@ -36,7 +36,7 @@ def stats(gen: tuple[Path, dict[str, Any]], request: pytest.FixtureRequest) -> d
     st, _ = run_stats(
         StatsOptions(
             paths=_files(out),
-            nginx_conf=str(out / "nginx.conf"),
+            config_file=str(out / "nginx.conf"),
             chunk_bytes=256 << 10,
             engine=request.param,
         )
@@ -131,7 +131,7 @@ def test_one_worker_and_big_chunks_give_the_same_answer(
     gen: tuple[Path, dict[str, Any]], stats: dict[str, Any]
 ) -> None:
     out, _ = gen
-    st, _ = run_stats(StatsOptions(paths=_files(out), nginx_conf=str(out / "nginx.conf"), workers=1))
+    st, _ = run_stats(StatsOptions(paths=_files(out), config_file=str(out / "nginx.conf"), workers=1))
     d = st.to_dict()
     for key in ("requests", "by_status", "timeline", "made_by", "rescued", "upstreams", "errorlog"):
         assert d[key] == stats[key], key

@@ -47,7 +47,7 @@ def test_json_log_retries_redirects_and_who_made_the_502() -> None:
         assert got == [200, 200, 200, 502, 502, 502, 502, 200, 200]
         stack.stop()
         st, source = run_stats(
-            StatsOptions(paths=[str(json_log)], nginx_conf=str(stack.p.nginx_conf), workers=1)
+            StatsOptions(paths=[str(json_log)], config_file=str(stack.p.nginx_conf), workers=1)
         )
         d = st.to_dict()
         text = Path(json_log).read_text()

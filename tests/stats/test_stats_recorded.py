@@ -24,7 +24,7 @@ def _stats(name: str, **kw: Any) -> dict[str, Any]:
     st, _ = run_stats(
         StatsOptions(
             paths=[str(d / "access.log")],
-            nginx_conf=str(d / "nginx.conf"),
+            config_file=str(d / "nginx.conf"),
             error_logs=[str(d / "error.log")],
             workers=1,
             **kw,

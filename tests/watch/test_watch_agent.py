@@ -80,7 +80,8 @@ def test_stdin_too() -> None:
 
 def test_haproxy_requests_counted_out_are_never_failures() -> None:
     """The follow loop counts out HAProxy's clean request lines before ``classify_line``
-    (``engine._HAPROXY_OK``): none of them may be a line ``classify_line`` reads as a failure,
+    (``proxies.haproxy.log.quiet``, its ``Hooks.watch_quiet``): none of them may be a line
+    ``classify_line`` reads as a failure,
     on every HAProxy log recorded from a real HAProxy."""
     logs = sorted(FIXTURES.rglob("haproxy*.log"))
     assert len(logs) >= 6

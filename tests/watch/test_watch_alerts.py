@@ -65,7 +65,7 @@ def test_saved_report_covers_the_whole_incident_not_its_opening(tmp_path: Path) 
     access.write_text("")
     error.write_text("")
     events: list[dict[str, Any]] = []
-    w = Watch(WatchOptions(nginx_conf=str(conf), offline=False, reports_dir=str(tmp_path / "r"),
+    w = Watch(WatchOptions(default_proxy_config=str(conf), offline=False, reports_dir=str(tmp_path / "r"),
                            probe_timeout=1.0,
                            rules=Rules(window=30, ratio=0.5, min_requests=4, resolve_after=1)),
               events.append, lambda _d: None)

@@ -94,7 +94,7 @@ def test_watch_opens_diagnoses_and_resolves_an_incident(tmp_path: Path) -> None:
     error.write_text("")
     events: list[dict[str, object]] = []
     notes: list[Diagnostic] = []
-    w = Watch(WatchOptions(nginx_conf=str(conf), offline=True, reports_dir=str(tmp_path / "r"),
+    w = Watch(WatchOptions(default_proxy_config=str(conf), offline=True, reports_dir=str(tmp_path / "r"),
                            rules=Rules(window=5, ratio=0.5, min_requests=4, resolve_after=1)),
               events.append, notes.append)
     assert w.access_paths == [str(access)] and w.error_paths == [str(error)]  # from the config
@@ -226,7 +226,7 @@ def test_live_view_and_sighup_reload(tmp_path: Path) -> None:
     (tmp_path / "access.log").write_text("")
     (tmp_path / "error.log").write_text("")
     notes: list[Diagnostic] = []
-    w = Watch(WatchOptions(nginx_conf=str(conf), offline=True), lambda _e: None, notes.append)
+    w = Watch(WatchOptions(default_proxy_config=str(conf), offline=True), lambda _e: None, notes.append)
     w.step()
     with (tmp_path / "error.log").open("a") as e:
         e.write(error_line(1).replace("server: lab", "server: \x1b[31mred"))

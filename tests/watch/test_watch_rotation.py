@@ -132,7 +132,7 @@ def test_counts_equal_the_clients_while_rotated_every_second_for_30s(tmp_path: P
         log = stack.p.access_log
         log.unlink()  # missing when the watch starts: it appears at the first reopen
         notes: list[str] = []
-        w = Watch(WatchOptions(nginx_conf=str(stack.p.nginx_conf), offline=True, listen=None,
+        w = Watch(WatchOptions(default_proxy_config=str(stack.p.nginx_conf), offline=True, listen=None,
                                poll_interval=0.2, rules=Rules(ratio=1.0, min_requests=10**9)),
                   lambda _e: None, lambda d: notes.append(d.message))
         for f in w.followed:

@@ -304,7 +304,7 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     items = [i for g in groups for i in group_items(g)]
     s = ev.config.max_open_files
     wc = ev.config.max_connections
-    nofile = ev.host.limits.get("nginx-nofile")
+    nofile = ev.host.limits.get("proxy-nofile")
     if nofile:
         items.append(EvidenceItem(kind="process", summary=f"nginx worker open-files limit {nofile}"))
     if wc:

@@ -26,16 +26,16 @@ from why502.catalog.lint_rules import resolve_rules
 from why502.errors import InputError, UsageError
 from why502.facts.fpm import FpmPool
 from why502.findings.lint import LintNote, LintRead, LintReport
-from why502.proxies import PROXIES, Proxy, get
+from why502.proxies import PROXIES, SCHEMA_1_CONFIG, Proxy, get
 from why502.proxies.base import resolve
 from why502.textutil import parse_size, strip_terminal_escapes
 
 
 @dataclass
 class LintOptions:
-    nginx_conf: str | None = None
+    config: str | None = None
     fpm_conf: list[str] = field(default_factory=list)
-    host: bool | None = None  # None: only when nginx_conf is None
+    host: bool | None = None  # None: only when config is None
     header_bytes: int | None = None
     backend_timeout: float | None = None
     backend_keepalive: float | None = None
@@ -47,7 +47,7 @@ class LintOptions:
     ignore: list[str] = field(default_factory=list)  # codes or names, each may be a comma list
     enable: list[str] = field(default_factory=list)  # off-by-default rules to run as well
     inline_ignores: bool = True  # honour "# why502: ignore" comments in the config
-    proxy: str | None = None  # a registered proxy's name; None: detected from nginx_conf's content
+    proxy: str | None = None  # a registered proxy's name; None: detected from config's content
     concurrency: int | None = None  # requests in flight at once the site expects (--concurrency)
 
 
@@ -87,7 +87,7 @@ def proxy_of(options: LintOptions) -> str:
     for none or stdin, which is an ``nginx -T`` dump): ``why502.proxies.choose``."""
     from why502.proxies import choose
 
-    return choose(options.proxy, options.nginx_conf)
+    return choose(options.proxy, options.config)
 
 
 def _spec(proxy: Proxy) -> LintSpec:
@@ -119,12 +119,12 @@ def _read(options: LintOptions, proxy: Proxy, spec: LintSpec, use_host: bool) ->
     by :func:`_read_named`."""
     if proxy.hooks.lint_config:
         reader = resolve(proxy.hooks.lint_config)
-        return reader(options.nginx_conf, root=options.root, host=use_host)  # type: ignore[operator,no-any-return]
-    if options.root is not None and options.nginx_conf and options.nginx_conf != "-":
+        return reader(options.config, root=options.root, host=use_host)  # type: ignore[operator,no-any-return]
+    if options.root is not None and options.config and options.config != "-":
         # a tree copied from a container is read by a proxy's own reader only
         readers = " or ".join(p.vocabulary.title for p in PROXIES.values() if p.hooks.lint_config)
         raise UsageError(f"--root applies to {readers} configs only")
-    return _read_named(options.nginx_conf, proxy, spec)
+    return _read_named(options.config, proxy, spec)
 
 
 def _pools(options: LintOptions, spec: LintSpec, use_host: bool, notes: list[LintNote]) -> list[FpmPool]:
@@ -152,7 +152,7 @@ def gather(options: LintOptions) -> LintOutcome:
     spec = _spec(proxy)
     # host facts only for this host's config (none named) or with --host: a config copied from
     # another machine must not be judged against this machine's somaxconn
-    use_host = options.host if options.host is not None else options.nginx_conf is None
+    use_host = options.host if options.host is not None else options.config is None
     read = _read(options, proxy, spec, use_host)
     cfg, notes = read.config, read.notes
     pools = _pools(options, spec, use_host, notes)
@@ -172,7 +172,7 @@ def gather(options: LintOptions) -> LintOutcome:
     findings = run_lint(spec.build(cfg, facts), only, ignore=ignore, inline=options.inline_ignores,
                         enable=enable)
     inputs: dict[str, Any] = {
-        "nginx_conf": options.nginx_conf or read.source, "proxy": proxy.name,
+        SCHEMA_1_CONFIG: options.config or read.source, "proxy": proxy.name,
         "files": list(cfg.files), "fpm_pools": [f"{p.name} ({p.file})" for p in pools],
         "host_facts": use_host and spec.echo_host,
     }

@@ -10,26 +10,27 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from why502.cli.proxyargs import in_words
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
 if TYPE_CHECKING:
     from why502.findings.results import ClassifySummary
 
-DESCRIPTION = """\
-Recognise every upstream failure in log lines without being told their format: nginx error logs
-(proxy, fastcgi, uwsgi, scgi, grpc, memcached; glibc and musl errno texts), Apache mod_proxy,
-HAProxy, Envoy, PHP-FPM, gunicorn, uWSGI, Node/PM2, kernel OOM, systemd and SELinux lines, even
+DESCRIPTION = in_words("""\
+Recognise every upstream failure in log lines without being told their format: {own.title} error logs
+(proxy, fastcgi, uwsgi, scgi, grpc, memcached; glibc and musl errno texts), {others},
+PHP-FPM, gunicorn, uWSGI, Node/PM2, kernel OOM, systemd and SELinux lines, even
 wrapped by docker/kubectl/compose/syslog/journald or cut short.  Reads FILEs (plain, .gz, globs,
 rotated sets) or stdin.  Client aborts (499), client TLS noise, "Primary script unknown" (404)
 and static-file errors are not reported.
 
 examples:
-  why502 classify /var/log/nginx/error.log --rotated --since 2h
-  kubectl logs deploy/ingress-nginx | why502 classify --format jsonl
+  why502 classify {own.default_error_log} --rotated --since 2h
+  kubectl logs {own.k8s_logs} | why502 classify --format jsonl
   why502 classify 'error.log*' --format jsonl | jq -r .symptom | sort | uniq -c
 
-exit: 0 no upstream-failure symptom, 1 some found, 2 usage error, 3 unreadable input"""
+exit: 0 no upstream-failure symptom, 1 some found, 2 usage error, 3 unreadable input""")
 
 _BIG = 64 * 1024 * 1024
 
@@ -49,8 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rows per summary table (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     parser.add_argument("--log-type", metavar="TYPE",
-                        help="read FILEs as a load balancer / proxy access log: alb, elb, cloudflare, "
-                        "envoy, caddy, traefik (default: detected from the first lines)")
+                        help=in_words("read FILEs as a load balancer / proxy access log: {log_types} "
+                                      "(default: detected from the first lines)"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,12 +11,19 @@ import sys
 from pathlib import Path
 
 from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
-from why502.cli.proxyargs import add_proxy_arguments, config_path
+from why502.cli.proxyargs import (
+    add_default_config_argument,
+    add_proxy_arguments,
+    aliases,
+    config_path,
+    in_words,
+    with_vocabulary,
+)
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 
-DESCRIPTION = """\
-Find why this reverse proxy returns 502/503/504: read nginx's config (nginx -T) and the logs it
+DESCRIPTION = in_words("""\
+Find why this reverse proxy returns 502/503/504: read {own.title}'s config ({own.config_dump}) and the logs it
 names, PHP-FPM's pools and log, the kernel's OOM kills and systemd's restarts, look at what
 listens where and probe every target of the config; then print the root cause first, with the
 evidence that proves it and the fix (commands and a diff against the real file).
@@ -24,23 +31,23 @@ evidence that proves it and the fix (commands and a diff against the real file).
 examples:
   why502 diagnose                         # this host, everything discovered
   why502 diagnose --since 30m             # only the last 30 minutes of logs
-  why502 diagnose --offline --nginx-conf nginx-T.txt --error-log error.log
+  why502 diagnose --offline {own.config_flag} {own.title}-T.txt --error-log error.log
   why502 diagnose --format json -o report.json
-  why502 diagnose --demo                  # a recorded real incident, no nginx needed
+  why502 diagnose --demo                  # a recorded real incident, no {own.title} needed
 
 logs only: when only logs are named (no --config, --proxy or --discover), only they are read:
 nothing of this host's configuration (they may come from another machine).
 
-inputs: a file named with a flag (--nginx-conf, --error-log, --access-log, --fpm-conf,
+inputs: a file named with a flag ({own.config_flag}, --error-log, --access-log, --fpm-conf,
 --fpm-log, --kernel-log, --app-log) that is missing or unreadable is an error (exit 3); what
 why502 finds by itself (the config's logs, rotated siblings, PHP-FPM pools, dmesg/journal, /proc)
 and cannot read is a note under the answer; nothing readable at all exits 3.
 
-counts: an error-log line is one failed attempt (nginx may retry it); what clients got (final
+counts: an error-log line is one failed attempt ({own.title} may retry it); what clients got (final
 status, retries that rescued the request) is said only from the access log.
 
 exit codes: 0 healthy, 1 findings, 2 usage error, 3 inputs unreadable, 4 internal error
-"""
+""")
 
 FORMATS = ("text", "json", "html", "markdown")
 _SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
@@ -50,10 +57,9 @@ _SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "m
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``why502 diagnose``."""
     add_proxy_arguments(parser, "diagnose")
-    parser.add_argument("--nginx-conf", metavar="FILE",
-                        help="alias of --config for nginx: its config file or saved 'nginx -T' dump "
-                             "('-' = stdin); "
-                             "default: nginx -T, else /etc/nginx/nginx.conf")
+    add_default_config_argument(parser, "alias of --config for {title}: its config file or saved "
+                                        "'{config_dump}' dump ('-' = stdin); default: {config_dump}, "
+                                        "else {default_config}")
     parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
                         help="the proxy's error log (repeatable; rotated .1/.gz siblings are read "
                              "too; HAProxy: its log file, httplog lines and server DOWN alerts); "
@@ -61,8 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
                         help="the proxy's access log (repeatable); default: the config's access_log")
     parser.add_argument("--log-type", metavar="TYPE",
-                        help="the --access-log is a load balancer / proxy log: alb, elb, cloudflare, "
-                             "envoy, caddy, traefik (default: detected from its first lines)")
+                        help=in_words("the --access-log is a load balancer / proxy log: {log_types} "
+                                      "(default: detected from its first lines)"))
     parser.add_argument("--fpm-conf", metavar="FILE",
                         help="PHP-FPM config (php-fpm.conf or a pool file); default: discovered")
     parser.add_argument("--fpm-log", action="append", default=[], metavar="FILE",
@@ -82,15 +88,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "`kubectl` to ask the cluster read-only (docs/guide/kubernetes.md)")
     parser.add_argument("--k8s-namespace", metavar="NS",
                         help="with --k8s kubectl: read this namespace only (default: all)")
-    parser.add_argument("--admin-api", "--envoy-admin", metavar="URL", dest="admin_api",
-                        help="the proxy's admin API (Envoy's: http://127.0.0.1:9901): its live "
-                             "cluster state (/clusters, /stats) and, without --config, its config "
-                             "(/config_dump); read-only GETs; default: the config's admin "
-                             "address when it is on loopback (docs/proxies/envoy.md)")
+    # the proxies with an admin API diagnose reads (Vocabulary.admin_api: Envoy's)
+    admin = with_vocabulary("admin_api")
+    parser.add_argument("--admin-api", *aliases("admin_flag"), metavar="URL", dest="admin_api",
+                        help="the proxy's admin API ("
+                             + ", ".join(f"{p.vocabulary.title}'s: {p.vocabulary.admin_api}" for p in admin)
+                             + "): its live cluster state (/clusters, /stats) and, without --config, "
+                             "its config (/config_dump); read-only GETs; default: the config's admin "
+                             "address when it is on loopback ("
+                             + ", ".join(f"docs/proxies/{p.name}.md" for p in admin) + ")")
     parser.add_argument("--discover", action="store_true",
-                        help="with only logs named, also read this host's proxy config (nginx -T, "
-                             "/etc/nginx/nginx.conf, the packaged HAProxy/Apache config) and "
-                             "PHP-FPM pools; default: a log-only run reads only the logs named")
+                        help=in_words("with only logs named, also read this host's proxy config "
+                                      "({own.config_dump}, {own.default_config}, the other proxies' "
+                                      "packaged configs) and PHP-FPM pools; default: a log-only run "
+                                      "reads only the logs named"))
     parser.add_argument("--since", metavar="WHEN",
                         help="only log lines since WHEN: 30m, 2h, 1d or an ISO time")
     parser.add_argument("--offline", action="store_true",
@@ -101,7 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_argument(parser, "the report")
     parser.add_argument("--demo", action="store_true",
                         help="show the report of a real incident recorded by the lab and bundled "
-                             "with why502 (no nginx needed)")
+                             + in_words("with why502 (no {own.title} needed)"))
     parser.add_argument("-v", "--verbose", action="store_true", help="show all evidence")
     add_redact_argument(parser)
 
@@ -109,15 +120,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
-    if args.demo and (args.nginx_conf or args.config or args.error_log or args.access_log or args.fpm_conf
-                      or args.fpm_log or args.kernel_log or args.app_log or args.app_conf or args.since
-                      or args.discover or args.k8s or args.admin_api):
+    if args.demo and (args.default_proxy_config or args.config or args.error_log or args.access_log
+                      or args.fpm_conf or args.fpm_log or args.kernel_log or args.app_log or args.app_conf
+                      or args.since or args.discover or args.k8s or args.admin_api):
         raise UsageError("--demo shows the bundled incident's saved report; it takes no input "
                          "flags and no --since")
-    config_path(args)  # not both --config and --nginx-conf
+    config_path(args)  # not both --config and its alias
     options = DiagnoseOptions(
-        nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, error_logs=list(args.error_log),
-        access_logs=list(args.access_log), fpm_conf=args.fpm_conf, fpm_logs=list(args.fpm_log),
+        default_proxy_config=args.default_proxy_config, config=args.config, proxy=args.proxy,
+        error_logs=list(args.error_log), access_logs=list(args.access_log), fpm_conf=args.fpm_conf,
+        fpm_logs=list(args.fpm_log),
         kernel_log=args.kernel_log, app_logs=list(args.app_log), app_confs=list(args.app_conf),
         since=args.since,
         offline=bool(args.offline or args.demo),
@@ -133,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
                                if args.output else "text")
     text = _render(for_output(report, args), fmt, args.verbose, to_file=bool(args.output))
     if args.output:
-        found = [v for key in ("nginx_conf", "config_files", "error_logs", "access_logs", "fpm_logs",
+        from why502.proxies import SCHEMA_1_CONFIG
+
+        found = [v for key in (SCHEMA_1_CONFIG, "config_files", "error_logs", "access_logs", "fpm_logs",
                                "app_logs") for v in _as_list(report.inputs.get(key))]
         write_output(args.output, text, [*named, *found])
         if fmt != "text":

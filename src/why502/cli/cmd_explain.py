@@ -12,13 +12,14 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
+from why502.cli.proxyargs import in_words
 from why502.cli.vocab import add_format_argument, add_output_argument
 
 if TYPE_CHECKING:
     pass
 from why502.textutil import dump_json
 
-DESCRIPTION = """\
+DESCRIPTION = in_words("""\
 Explain a root cause, symptom or evidence-event ID, a status code, a lint rule, or a pasted log line.
 
 examples:
@@ -27,12 +28,12 @@ examples:
   why502 explain W502-001                a lint rule's page (its code or its name)
   why502 explain '2024/05/01 12:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) ...'
                                          a pasted log line: what it means, then the symptom page
-  tail -1 /var/log/nginx/error.log | why502 explain -
+  tail -1 {own.default_error_log} | why502 explain -
                                          the line read from stdin
   tail -50 error.log | why502 explain - --format jsonl
                                          every stdin line in turn, one JSON object each
   why502 explain read-timeout --format json
-"""
+""")
 
 
 _WORD = re.compile(r"[A-Za-z0-9][\w.-]*")

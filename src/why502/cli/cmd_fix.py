@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
+from why502.cli.proxyargs import aliases, default_proxy, in_words, listed, with_hook
 from why502.errors import InputError, UsageError
 from why502.timeargs import SecondsArg
 
@@ -19,21 +20,20 @@ if TYPE_CHECKING:
     from why502.app.fix.plan import Change, Plan
     from why502.app.lint import LintOutcome
 
-DESCRIPTION = """\
+DESCRIPTION = in_words("""\
 List the config changes that fix what diagnose (or lint) found -- finding, file, diff -- and change
 nothing (dry run). With --apply each change is made as a transaction: refused if the file changed
 since the report (SHA-256) or another why502 fix is running; every file backed up (mode, owner,
 xattrs) and journaled before it is written atomically; the whole config tested by the proxy's own
-checker (nginx -t, haproxy -c -f, apache2 -t -f, caddy validate; php-fpm -t); the service
-reloaded the proxy's way (nginx -s reload, SIGUSR2 to a HAProxy master-worker or haproxy -sf,
-Apache's graceful restart, caddy reload through its loopback admin API; systemctl reload when
+checker ({fix_tests}; php-fpm -t); the service
+reloaded the proxy's way ({fix_reloads}; systemctl reload when
 systemd runs that master); the new workers watched for
 --verify-for seconds; on any failure the backups are restored and the service reloaded again.
 Commands that are not config changes (restart a backend, raise a limit) are printed, never run.
 
 REPORT: a saved `why502 diagnose --format json` report. Without it, diagnose runs now (or lint,
 with --lint). A report only proposes: the files written are those of the config the running
-proxy uses (its -c/-f) or that --config names, as the proxy's own dump lists them (nginx -T);
+proxy uses (its -c/-f) or that --config names, as the proxy's own dump lists them ({own.config_dump});
 each is locked while it is read and written, and a symlink is written through to its target.
 
 exit: 0 applied and verified (dry run: nothing to change), 1 changes listed (dry run) or the fix
@@ -43,13 +43,13 @@ disk full, not the running proxy's config, a damaged journal): nothing changed.
 examples:
   why502 fix report.json                           # what would change
   why502 fix report.json --apply --verify-url http://127.0.0.1/health
-  why502 fix --lint /etc/nginx/nginx.conf --only W502-001 --apply --yes
-  why502 fix --lint /etc/haproxy/haproxy.cfg --only W502-027 --apply --yes
-  why502 fix report.json --apply --verify-url http://127.0.0.1/   # a report of HAProxy or Apache
+  why502 fix --lint {own.default_config} --only W502-001 --apply --yes
+  why502 fix --lint {syslogged.default_config} --only W502-027 --apply --yes
+  why502 fix report.json --apply --verify-url http://127.0.0.1/   # a report of {fixable_others}
   why502 fix --undo                                # restore the last change set this user applied
   why502 fix --undo ID                             # restore change set ID (see --list)
   why502 fix --list                                # the history
-"""
+""")
 
 
 def fixable() -> tuple[str, ...]:
@@ -63,11 +63,12 @@ def fixable() -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", nargs="?", metavar="REPORT",
                         help="saved diagnose JSON report (default: run diagnose now)")
-    parser.add_argument("--lint", nargs="?", const="", default=None, metavar="NGINX_CONF",
-                        help="take the fixes of why502 lint (of NGINX_CONF, default this host's config)")
-    parser.add_argument("--config", "--nginx-conf", dest="nginx_conf", metavar="FILE",
-                        help="the proxy's main config, tested with nginx -t -c / haproxy -c -f / apache2 -t "
-                             "-f FILE (default: the report's)")
+    own = default_proxy().config_argument  # lint's positional config
+    parser.add_argument("--lint", nargs="?", const="", default=None, metavar=own,
+                        help=f"take the fixes of why502 lint (of {own}, default this host's config)")
+    parser.add_argument("--config", *aliases("config_flag"), dest="config", metavar="FILE",
+                        help=in_words("the proxy's main config, tested with its own checker ({fix_tests}) "
+                                      "(default: the report's)"))
     parser.add_argument("--proxy", choices=fixable(), metavar="NAME",
                         help=f"which proxy the config is: {', '.join(fixable())} (default: the report's, or "
                              "detected from the file)")
@@ -90,8 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="journal and backups (default /var/lib/why502/fix as root, else "
                              "~/.local/state/why502/fix)")
-    parser.add_argument("--nginx", "--proxy-binary", dest="binary", metavar="PATH",
-                        help="the proxy's binary (default: nginx, haproxy or apache2/httpd on PATH)")
+    parser.add_argument(*aliases("binary_flag"), "--proxy-binary", dest="binary", metavar="PATH",
+                        help="the proxy's binary (default: "
+                             + listed(["/".join(p.detection.programs) for p in with_hook("fix_service")
+                                       if p.detection.programs], "or") + " on PATH)")
     parser.add_argument("--php-fpm", metavar="PATH", help="php-fpm binary (default: found on PATH)")
     add_redact_argument(parser)
 
@@ -145,27 +148,27 @@ def make_plan(args: argparse.Namespace) -> tuple[Plan, str | None]:
         from why502.app.lint import LintOptions, gather
         from why502.proxies import DEFAULT, choose
 
-        conf = args.lint or args.nginx_conf or None
+        conf = args.lint or args.config or None
         # the registry's one check, naming the flag the file came with (exit 3 for a Caddyfile)
         proxy = choose(args.proxy, conf, "--lint" if args.lint else "--config")
         _require_fix_service(proxy, conf)
-        outcome = gather(LintOptions(nginx_conf=conf, proxy=proxy))
-        plan = fixplan.from_lint(outcome.findings, args.nginx_conf or outcome.config.main_file,
+        outcome = gather(LintOptions(config=conf, proxy=proxy))
+        plan = fixplan.from_lint(outcome.findings, args.config or outcome.config.main_file,
                                  str(outcome.inputs.get("proxy") or DEFAULT))
         _managed(plan, outcome, bool(args.apply))
-        return plan, plan.nginx_conf
+        return plan, plan.config
     if args.report:
         from why502.cli.cmd_render import load_report
 
         saved = fixplan.from_report(load_report(args.report), args.proxy)
-        _require_fix_service(saved.proxy, saved.nginx_conf)
+        _require_fix_service(saved.proxy, saved.config)
         return saved, None
     from why502.app.diagnose import DiagnoseOptions, diagnose
 
-    report = diagnose(DiagnoseOptions(config=args.nginx_conf, proxy=args.proxy))
+    report = diagnose(DiagnoseOptions(config=args.config, proxy=args.proxy))
     plan = fixplan.from_report(report, args.proxy if args.proxy else None)
-    _require_fix_service(plan.proxy, plan.nginx_conf)
-    return plan, plan.nginx_conf
+    _require_fix_service(plan.proxy, plan.config)
+    return plan, plan.config
 
 
 def print_plan(plan: Plan, *, redact: bool = True) -> None:
@@ -226,7 +229,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if plan.changes else 0
     sys.stdout.write("\n")
     options = fixrun.ApplyOptions(
-        state_dir=state_dir, nginx_conf=args.nginx_conf, host_conf=host_conf, nginx_bin=args.binary,
+        state_dir=state_dir, config=args.config, host_conf=host_conf, binary=args.binary,
         proxy=args.proxy,
         fpm_conf=args.fpm_conf,
         fpm_bin=args.php_fpm, reload=args.reload, verify_for=args.verify_for,

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from why502.cli.proxyargs import in_words
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
     from why502.lab.runtime import Stack
     from why502.lab.scenarios import Scenario, ScenarioRun
 
-DESCRIPTION = """\
-Reproduce a cause of 502/503/504 for real -- a real nginx, real PHP-FPM and real backends on
+DESCRIPTION = in_words("""\
+Reproduce a cause of 502/503/504 for real -- a real {own.title}, real PHP-FPM and real backends on
 127.0.0.1/::1 in a temp dir, random ports -- provoke it with a few requests, run `why502 diagnose`
 on the still-running stack (live probes on), print the report, then stop every process by PID and
 delete the temp dir (unless --keep).  For learning, and for checking why502 itself.
@@ -29,14 +30,14 @@ examples:
   why502 lab run backend-too-slow       # reproduce, diagnose, show the report
   why502 lab run keepalive-race --keep  # keep the temp dir (config, logs) to look at
   why502 lab check                      # run every scenario: does diagnose find the cause?
-  why502 lab check --proxy haproxy      # only the HAProxy scenarios (also: apache, nginx)
+  why502 lab check --proxy {lab_check}      # only the {lab_title} scenarios (also: {lab_also})
   why502 lab matrix --sample 40 --seed 7  # 40 generated fault cells, diagnosed through the CLI
-  why502 lab matrix --fault crash --proxy apache   # only the cells of one fault behind one proxy
+  why502 lab matrix --fault crash --proxy {lab_matrix}   # only the cells of one fault behind one proxy
 
 exit codes: run: 0 when diagnose ranks the expected cause first, 1 otherwise;
 check, matrix: 0 when every scenario/cell that could run was diagnosed right; 2 usage;
 3 lab unavailable
-"""
+""")
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -60,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_argument(run, "the report")
     run.add_argument("--keep", action="store_true",
                      help="keep the temp dir (config and logs) after the processes are stopped")
-    run.add_argument("--show-logs", action="store_true", help="also print what nginx/PHP-FPM logged")
+    run.add_argument("--show-logs", action="store_true",
+                     help=in_words("also print what {own.title}/PHP-FPM logged"))
     run.add_argument("-v", "--verbose", action="store_true", help="show all evidence")
     check = sub.add_parser("check", help="run every scenario and compare diagnose's answer")
     check.add_argument("names", nargs="*", metavar="NAME", help="only these scenarios")

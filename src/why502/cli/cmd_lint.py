@@ -8,30 +8,47 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument, for_output
-from why502.cli.proxyargs import add_proxy_arguments, proxy_of_file
+from why502.cli.proxyargs import (
+    add_default_config_argument,
+    add_proxy_arguments,
+    default_proxy,
+    in_words,
+    proxy_of_file,
+    with_vocabulary,
+    words,
+)
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_INPUT, UsageError
+
+if TYPE_CHECKING:
+    from why502.proxies.base import Proxy
 from why502.timeargs import SecondsArg
 
-DESCRIPTION = """\
-Check an nginx configuration for settings that cause 502/503/504: upstream keepalive without
-HTTP/1.1, names resolved only at start, variable proxy_pass without resolver, buffers smaller than
-the backend's headers, timeouts shorter than the backend's, PHP-FPM socket path/permissions/backlog,
-and more (why502 lint --list-rules).
 
-HAProxy (--config haproxy.cfg): servers without health checks, timeout server unset or shorter
-than the backend's (--backend-timeout), retries without option redispatch, maxconn without
-timeout queue.  Apache httpd (--config apache2.conf, includes followed): enablereuse to PHP-FPM
-beyond the pool's pm.max_children (--fpm-conf), the proxy timeout below the backend's,
-BalancerMembers without retry=.  The kind is detected from the content (--proxy forces it).
+def _others() -> list[Proxy]:
+    """The proxies besides the default one that say what lint checks in their config."""
+    return [p for p in with_vocabulary("lint_help") if p.vocabulary is not default_proxy()]
 
-NGINX_CONF: a config file (includes followed), a saved `nginx -T` dump, or - for a dump on stdin.
-Its absolute includes (/etc/nginx/conf.d/*.conf) are not read from this machine: each is a note
+
+def lint_of_others() -> str:
+    """What lint checks in the other proxies' configs, each in its own words (``lint_help``)."""
+    return "  ".join(f"{p.vocabulary.long_title} {p.vocabulary.lint_help}." for p in _others())
+
+
+DESCRIPTION = in_words("""\
+Check an {own.title} configuration for settings that cause 502/503/504: {own.lint_help} (why502 lint
+--list-rules).
+
+""") + lint_of_others() + in_words("""  The kind is detected from the content (--proxy forces it).
+
+{own.config_argument}: a config file (includes followed), a saved `{own.config_dump}` dump, or - for a
+dump on stdin. Its absolute includes ({own_dir}/conf.d/*.conf) are not read from this machine: each is a note
 naming it; --root DIR reads them under a copied tree, --host from this machine.
-Without it: `nginx -T` when nginx is installed, else /etc/nginx/nginx.conf; host facts (FPM pools,
-net.core.somaxconn, MemTotal, nginx's open-files limit) are then read from this machine too.
+Without it: `{own.config_dump}` when {own.title} is installed, else {own.default_config}; host facts
+(FPM pools, net.core.somaxconn, MemTotal, {own.title}'s open-files limit) are then read from this machine too.
 
 Rules that are trade-offs or informational (W502-006, W502-007, W502-016) are off by default:
 --enable CODE adds them, --select CODE runs exactly those (ALL: every rule), as in ruff.
@@ -41,12 +58,11 @@ directive's line or alone on the line above it: # why502: ignore W502-007 (no co
 
 examples:
   why502 lint
-  why502 lint /etc/nginx/nginx.conf --ignore W502-007,W502-002
-  nginx -T | why502 lint - --format sarif > why502.sarif
-  why502 lint /etc/nginx/nginx.conf --fpm-conf /etc/php/8.2/fpm --header-bytes 9000 --fail-on warning
-  why502 lint --config /etc/haproxy/haproxy.cfg --backend-timeout 60
-  why502 lint --config /etc/apache2/apache2.conf --fpm-conf /etc/php/8.2/fpm --format sarif
-"""
+  why502 lint {own.default_config} --ignore W502-007,W502-002
+  {own.config_dump} | why502 lint - --format sarif > why502.sarif
+  why502 lint {own.default_config} --fpm-conf /etc/php/8.2/fpm --header-bytes 9000 --fail-on warning
+""") + "".join(f"  why502 lint --config {p.vocabulary.default_config} {p.vocabulary.lint_example}\n"
+               for p in _others())
 
 
 BACKEND_MINIMUM = 0.001
@@ -66,15 +82,18 @@ def _sniff(path: str | None) -> str:
     or unrecognised file as it always did)."""
     from why502.proxies import DEFAULT, choose
 
-    return choose(None, path, flag="NGINX_CONF", fallback=DEFAULT)  # a FIFO is never opened here
+    # a FIFO is never opened here
+    return choose(None, path, flag=default_proxy().config_argument, fallback=DEFAULT)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_proxy_arguments(parser, "lint (NGINX_CONF is the same)")
-    parser.add_argument("--nginx-conf", dest="config", metavar="FILE",
-                        help="alias of --config (the older name; NGINX_CONF is the same too)")
-    parser.add_argument("nginx_conf", nargs="?", metavar="NGINX_CONF",
-                        help="config file, nginx -T dump, or - (default: nginx -T / /etc/nginx/nginx.conf)")
+    own = default_proxy()
+    add_proxy_arguments(parser, f"lint ({own.config_argument} is the same)")
+    add_default_config_argument(parser, "alias of --config (the older name; {config_argument} is the same "
+                                        "too)", dest="config")
+    parser.add_argument("config_file", nargs="?", metavar=own.config_argument,
+                        help=f"config file, {own.config_dump} dump, or - (default: {own.config_dump} / "
+                             f"{own.default_config})")
     add_format_argument(parser, "lint", ("text", "json", "sarif"))
     add_output_argument(parser, "the findings")
     parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
@@ -102,16 +121,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS", help="the backend's idle keep-alive timeout, e.g. gunicorn "
                         f"--keep-alive (W502-021; {SecondsArg.HELP})")
     parser.add_argument("--concurrency", type=_positive_int, metavar="N",
-                        help="requests in flight at once the site must serve at its peak (Envoy's "
-                             "circuit breakers, W502-040)")
+                        help="requests in flight at once the site must serve at its peak ("
+                             + "; ".join(f"{v.title}'s {v.concurrency_limit}"
+                                         for v in words("concurrency_limit"))
+                             + ")")
     parser.add_argument("--somaxconn", type=_positive_int, metavar="N", help="net.core.somaxconn to assume")
     parser.add_argument("--mem-total", metavar="SIZE", help="memory to assume, e.g. 2g (W502-012)")
     parser.add_argument("--nofile", type=_positive_int, metavar="N",
-                        help="open-files limit nginx runs with when worker_rlimit_nofile is unset")
+                        help=in_words("open-files limit {own.title} runs with when worker_rlimit_nofile "
+                                      "is unset"))
     host = parser.add_mutually_exclusive_group()
     host.add_argument("--host", dest="host", action="store_true", default=None,
-                      help="read FPM pools, limits and NGINX_CONF's absolute includes from this "
-                           "machine")
+                      help=in_words("read FPM pools, limits and {own.config_argument}'s absolute includes "
+                                    "from this machine"))
     host.add_argument("--no-host", dest="host", action="store_false",
                       help="never read facts from this machine")
     parser.add_argument("--root", metavar="DIR",
@@ -123,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def output_inputs(args: argparse.Namespace) -> list[str]:
     """What ``-o`` must never replace: the config and the FPM configs read (``cli.main._run``)."""
-    return [args.nginx_conf or "", args.config or "", *args.fpm_conf]
+    return [args.config_file or "", args.config or "", *args.fpm_conf]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,14 +158,15 @@ def run(args: argparse.Namespace) -> int:
             off = "  (off by default)" if rule.off_by_default else ""
             print(f"{rule.code}  {rule.proxy:<7}  {rule.severity:<7}  {rule.name}: {rule.title}{off}")
         return 0
-    if args.config and args.nginx_conf:
-        raise UsageError("--config and NGINX_CONF name the same thing: give one of them")
-    args.nginx_conf = args.nginx_conf or args.config
-    proxy = args.proxy or (proxy_of_file(args.config) if args.config else _sniff(args.nginx_conf))
-    if args.nginx_conf == "-" and args.root:
+    if args.config and args.config_file:
+        raise UsageError(f"--config and {default_proxy().config_argument} name the same thing: give one "
+                         "of them")
+    args.config_file = args.config_file or args.config
+    proxy = args.proxy or (proxy_of_file(args.config) if args.config else _sniff(args.config_file))
+    if args.config_file == "-" and args.root:
         raise UsageError("--root makes no sense with a dump on stdin")
     options = LintOptions(
-        nginx_conf=args.nginx_conf, fpm_conf=list(args.fpm_conf), host=args.host,
+        config=args.config_file, fpm_conf=list(args.fpm_conf), host=args.host,
         header_bytes=args.header_bytes, backend_timeout=args.backend_timeout,
         backend_keepalive=args.backend_keepalive, somaxconn=args.somaxconn,
         mem_total=parse_mem(args.mem_total) if args.mem_total else None, nofile=args.nofile,
@@ -156,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         from why502.app.fix.plan import from_lint
         from why502.reporters import RenderOptions, write
 
-        plan = from_lint(outcome.findings, args.nginx_conf if args.nginx_conf != "-" else None)
+        plan = from_lint(outcome.findings, args.config_file if args.config_file != "-" else None)
         write("text", plan, sys.stdout, RenderOptions(redact=args.redact))
         if plan.changes:
             sys.stdout.write("\ndry run: nothing changed (why502 fix --lint --apply makes these changes)\n")

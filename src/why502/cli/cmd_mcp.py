@@ -10,19 +10,20 @@ import argparse
 import os
 from pathlib import Path
 
+from why502.cli.proxyargs import in_words
 from why502.errors import EXIT_HEALTHY, UsageError
 from why502.timeargs import SecondsArg
 
-DESCRIPTION = """\
+DESCRIPTION = in_words("""\
 Serve why502's read-only commands (diagnose, classify, explain, stats, lint) as Model Context
 Protocol tools on stdin/stdout, for an AI agent or an IDE. Each call runs the command itself and
 returns its JSON; nothing is written (no fix), diagnose runs offline, and every path an agent names
 must be under a --root you give.
 
 examples (an MCP client's server entry):
-  why502 mcp --root /var/log/nginx --root /etc/nginx
-  {"command": "why502", "args": ["mcp", "--root", "/var/log/nginx", "--root", "/etc/nginx"]}
-"""
+  why502 mcp --root {own_logs} --root {own_dir}
+  {{"command": "why502", "args": ["mcp", "--root", "{own_logs}", "--root", "{own_dir}"]}}
+""")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

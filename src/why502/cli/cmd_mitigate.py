@@ -11,20 +11,18 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
+from why502.cli.proxyargs import aliases, in_words
 from why502.errors import UsageError
 from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
     from why502.app.mitigate.model import Proposal
 
-DESCRIPTION = """\
+DESCRIPTION = in_words("""\
 Stop the 5xx now, fix the cause next. From a diagnosis (a saved report, or one run now) and a
 fresh probe of every server, propose the stop-gaps that fit (dry run): take the failing servers
-of a group out of rotation while others serve (nginx: `down` on the server line; HAProxy: `set
-server B/S state maint` on the stats socket, no reload, config untouched; Apache: status=+D on
-the BalancerMember line); when every server of
-a group fails, a fallback (nginx: proxy_cache_use_stale where a cache exists, else a small
-static 503 with Retry-After); a temporary timeout raise for a backend slower than nginx waits
+of a group out of rotation while others serve ({take_out}); when every server of
+a group fails, a fallback ({fallback}); a temporary timeout raise for a backend slower than {own.title} waits
 (diagnose's backend-too-slow). A server whose probe does not fail is never taken out, nor the
 last one that serves. --apply makes them with why502 fix's transaction (policy, lock, backup,
 config test, reload, verify, rollback, journal); --revert undoes one exactly.
@@ -36,16 +34,16 @@ server, not the running proxy's config, file changed, locked): nothing changed.
 examples:
   why502 mitigate report.json                                  # what it would do
   why502 mitigate report.json --apply --yes --verify-url http://127.0.0.1/health
-  why502 mitigate --config /etc/haproxy/haproxy.cfg --proxy haproxy --apply --yes --verify-url http://127.0.0.1/
+  why502 mitigate --config {syslogged.default_config} --proxy {syslogged_name} --apply --yes --verify-url http://127.0.0.1/
   why502 mitigate --list                                       # in force, since when, why
   why502 mitigate --revert                                     # undo the last one (or --revert ID)
-"""
+""")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", nargs="?", metavar="REPORT",
                         help="saved diagnose JSON report (default: run diagnose now)")
-    parser.add_argument("--config", "--nginx-conf", dest="config", metavar="FILE",
+    parser.add_argument("--config", *aliases("config_flag"), dest="config", metavar="FILE",
                         help="the proxy's main config (default: the running proxy's, as fix decides)")
     from why502.proxies import PROXIES
 
@@ -71,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="show the mitigations in force")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="fix's state directory (mitigations/ beside its journals)")
-    parser.add_argument("--proxy-binary", "--nginx", dest="binary", metavar="PATH",
+    parser.add_argument("--proxy-binary", *aliases("binary_flag"), dest="binary", metavar="PATH",
                         help="the proxy's binary (default: on PATH)")
 
 
@@ -124,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         from why502.app.fix.plan import from_report
 
         report = diagnose(DiagnoseOptions(config=args.config, proxy=args.proxy))
-        host_conf = from_report(report, args.proxy).nginx_conf
+        host_conf = from_report(report, args.proxy).config
     options = mrun.Options(state_dir=state_dir, config=args.config, host_conf=host_conf, proxy=args.proxy,
                            binary=args.binary, group=args.group, servers=list(args.server),
                            timeout=args.timeout, verify_for=args.verify_for,

@@ -11,7 +11,15 @@ import sys
 from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
-from why502.cli.proxyargs import add_proxy_arguments, config_path, proxy_of_file
+from why502.cli.proxyargs import (
+    add_default_config_argument,
+    add_proxy_arguments,
+    config_path,
+    default_proxy,
+    in_words,
+    proxy_of_file,
+    with_hook,
+)
 from why502.cli.vocab import add_format_argument, add_output_argument
 from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
 from why502.timeargs import SecondsArg, parse_time_arg
@@ -19,45 +27,47 @@ from why502.timeargs import SecondsArg, parse_time_arg
 if TYPE_CHECKING:
     from why502.findings.results import LbStatsReport, StatsReport
 
-DESCRIPTION = """\
+DESCRIPTION = in_words("""\
 Access-log analytics for 502/503/504: status breakdown, 5xx per minute with incident windows,
 per-upstream attempts and timings (p50/p95/p99/max) next to the configured timeout, who made
-each 5xx (nginx or the backend -- never judged by $upstream_status alone), requests rescued by
+each 5xx ({own.title} or the backend -- never judged by $upstream_status alone), requests rescued by
 proxy_next_upstream, and each 5xx joined to its error-log line.
 
 examples:
-  why502 stats /var/log/nginx/access.log*                       # rotated set, .gz read in place
-  why502 stats --nginx-conf /etc/nginx/nginx.conf               # format, logs and timeouts from config
+  why502 stats {own_logs}/access.log*                       # rotated set, .gz read in place
+  why502 stats {own.config_flag} {own.default_config}               # format, logs and timeouts from config
   why502 stats access.log --log-format combined --error-log error.log
   why502 stats access.log --log-format '$remote_addr [$time_local] "$request" $status ...'
   why502 stats access.log --since 2h --format json
   why502 stats access.log --format csv > timeline.csv
-"""
+""")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_proxy_arguments(parser, "read (HAProxy: its log's httplog lines are the access log)")
+    # a proxy with one log (Hooks.access_feed: HAProxy's) has its access log in it
+    one_log = "; ".join(f"{p.vocabulary.title}: its log's request lines are the access log"
+                        for p in with_hook("access_feed"))
+    add_proxy_arguments(parser, f"read ({one_log})")
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="access log(s): plain, .gz, a rotated set, or - for stdin"
     )
-    parser.add_argument(
-        "--nginx-conf",
-        metavar="FILE",
-        help="alias of --config for nginx: nginx.conf or an 'nginx -T' dump (- for stdin): "
+    add_default_config_argument(
+        parser,
+        "alias of --config for {title}: {file} or an '{config_dump}' dump (- for stdin): "
         "log_format, access_log, error_log and timeouts come from it",
     )
     parser.add_argument(
         "--log-format",
         metavar="FORMAT",
         help="a log_format string ('escape=json ...' allowed) or a name: combined, main, "
-        "why502, upstream_time, upstream_kv, json, apisix, or one defined in --nginx-conf",
+        "why502, upstream_time, upstream_kv, json, apisix, or one defined in " + default_proxy().config_flag,
     )
     error_logs = parser.add_mutually_exclusive_group()
     error_logs.add_argument(
         "--error-log",
         action="append",
         metavar="PATH",
-        help="nginx error log to join with each 5xx (repeatable)",
+        help=in_words("{own.title} error log to join with each 5xx (repeatable)"),
     )
     error_logs.add_argument("--no-error-log", action="store_true", help="do not read any error log")
     parser.add_argument(
@@ -71,8 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-type",
         metavar="TYPE",
-        help="force the log type: nginx, alb, elb, cloudflare, envoy, caddy, traefik "
-        "(default: detected from the first lines)",
+        help=in_words("force the log type: {own_name}, {log_types} (default: detected from the first lines)"),
     )
     parser.add_argument(
         "--lb-timeout",
@@ -95,15 +104,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--since is after --until")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
-    if args.nginx_conf == "-" and (not args.files or "-" in args.files):
-        raise UsageError("stdin can carry the nginx -T dump or an access log, not both")
+    if args.default_proxy_config == "-" and (not args.files or "-" in args.files):
+        raise UsageError(f"stdin can carry the {default_proxy().config_dump} dump or an access log, not both")
     config = config_path(args)
     from why502.app.stats.sniff import check_log_type, sniff_log_type
-    from why502.proxies import DEFAULT, PROXIES
+    from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES
     from why502.proxies.logfamilies import log_types
 
-    # every way the config arrives goes through the registry's one check (--nginx-conf too)
-    proxy = proxy_of_file(config, args.proxy, "--config" if args.config else "--nginx-conf")
+    # every way the config arrives goes through the registry's one check (its alias too)
+    proxy = proxy_of_file(config, args.proxy, "--config" if args.config else DEFAULT_FLAG)
     if proxy != DEFAULT and not PROXIES[proxy].hooks.stats:  # no stats plug-in (Envoy, Caddy, Traefik, Kong)
         if args.files and "-" not in args.files:
             # its access log is a log family, read as the one named or sniffed, its config not
@@ -127,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,
-        nginx_conf=config,
+        config_file=config,
         error_logs=args.error_log,
         no_error_log=args.no_error_log,
         since=since,
@@ -202,7 +211,7 @@ def _print(report: StatsReport | LbStatsReport, args: argparse.Namespace) -> int
 
 def output_inputs(args: argparse.Namespace) -> list[str]:
     """What ``-o`` must never replace: the logs and the config read (``cli.main._run``)."""
-    return [*args.files, *(args.error_log or []), args.config or "", args.nginx_conf or ""]
+    return [*args.files, *(args.error_log or []), args.config or "", args.default_proxy_config or ""]
 
 
 def _total_size(paths: list[str]) -> int:

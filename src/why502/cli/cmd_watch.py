@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from why502.cli.output import add_redact_argument
-from why502.cli.proxyargs import add_proxy_arguments
+from why502.cli.proxyargs import add_default_config_argument, add_proxy_arguments, in_words
 from why502.cli.vocab import add_format_argument
 from why502.errors import EXIT_HEALTHY, InputError, UsageError
 from why502.timeargs import SecondsArg
@@ -22,20 +22,19 @@ from why502.timeargs import SecondsArg
 if TYPE_CHECKING:
     from why502.app.watch.incidents import Rules
 
-DESCRIPTION = """\
-Follow the proxy's logs live (across logrotate's rename, copytruncate, delete and nginx -s
+DESCRIPTION = in_words("""\
+Follow the proxy's logs live (across logrotate's rename, copytruncate, delete and {own.title} -s
 reopen, or a stream on stdin), export what they say on /metrics for Prometheus, open an
 incident when 5xx start, diagnose it on the spot (`why502 diagnose` itself, on the lines of the
 incident's window, kept in memory, with live probes) and send it to Alertmanager with the root
-cause and the fix.  The inputs are diagnose's: nginx's error and access logs, Apache's error
-log and HAProxy's log (--config), the access logs of load balancers and edge proxies (Envoy,
-Caddy, Traefik, ALB, ...: --log-type, else detected).
+cause and the fix.  The inputs are diagnose's: {watched} (--config), the access logs of load
+balancers and edge proxies ({edges}, ALB, ...: --log-type, else detected).
 
 examples:
-  why502 watch                                  # logs found in the nginx config, live view
-  kubectl logs -f deploy/ingress-nginx-controller | why502 watch -   # a stream on stdin
-  why502 watch --config /etc/haproxy/haproxy.cfg --error-log /var/log/haproxy.log
-  why502 watch --access-log /var/log/caddy/access.log --log-type caddy
+  why502 watch                                  # logs found in the {own.title} config, live view
+  kubectl logs -f {own.k8s_logs} | why502 watch -   # a stream on stdin
+  why502 watch --config {syslogged.default_config} --error-log {syslogged.default_error_log}
+  why502 watch --access-log /var/log/{edge}/access.log --log-type {edge}
   why502 watch --format jsonl --alertmanager http://127.0.0.1:9093 --reports /var/lib/why502
   why502 watch --error-log error.log --access-log access.log --listen 127.0.0.1:9502
   why502 watch --probe-interval 10              # health-check every target of the config
@@ -47,7 +46,7 @@ log go to stderr and to why502_log_follow_errors_total; watch keeps running.
 
 exit: 0 when stopped (SIGTERM, SIGINT, --duration, --max-events); 2 usage error; 3 a named
 input unreadable at start.
-"""
+""")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,12 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a request, a load balancer's line); - = stdin "
                              "(kubectl logs -f ... | why502 watch -)")
     add_proxy_arguments(parser, "watch")
-    parser.add_argument("--nginx-conf", metavar="FILE",
-                        help="nginx config or saved 'nginx -T' dump; default: nginx -T, else "
-                             "/etc/nginx/nginx.conf")
+    add_default_config_argument(parser, "{title} config or saved '{config_dump}' dump; default: "
+                                        "{config_dump}, else {default_config}")
     parser.add_argument("--log-type", metavar="TYPE",
-                        help="the access logs are a load balancer's / proxy's: alb, elb, cloudflare, "
-                             "envoy, caddy, traefik (default: detected from their first lines)")
+                        help=in_words("the access logs are a load balancer's / proxy's: {log_types} "
+                                      "(default: detected from their first lines)"))
     parser.add_argument("--error-log", action="append", default=[], metavar="FILE",
                         help="error log to follow (repeatable); default: the config's error_log")
     parser.add_argument("--access-log", action="append", default=[], metavar="FILE",
@@ -78,9 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "follow too: an incident's diagnosis reads its window as diagnose's "
                              "--kernel-log instead of this machine's ring buffer")
     parser.add_argument("--discover", action="store_true",
-                        help="with logs named, also follow what this host's nginx config names "
-                             "(nginx -T, else /etc/nginx/nginx.conf); default: only the logs "
-                             "named are followed, the config is read only when no log is named")
+                        help=in_words("with logs named, also follow what this host's {own.title} config "
+                                      "names ({own.config_dump}, else {own.default_config}); default: "
+                                      "only the logs named are followed, the config is read only "
+                                      "when no log is named"))
     parser.add_argument("--from-start", action="store_true",
                         help="read what the logs already hold first (default: start at the end)")
     parser.add_argument("--listen", default="127.0.0.1:9502", metavar="HOST:PORT",
@@ -176,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--probe-path {args.probe_path!r}: a path starting with / (no spaces)")
     rules = make_rules(args)
     options = WatchOptions(
-        nginx_conf=args.nginx_conf, config=args.config, proxy=args.proxy, log_type=args.log_type,
+        default_proxy_config=args.default_proxy_config, config=args.config, proxy=args.proxy,
+        log_type=args.log_type,
         logs=list(args.logs), error_logs=list(args.error_log),
         access_logs=list(args.access_log), fpm_logs=list(args.fpm_log),
         app_logs=list(args.app_log), kernel_log=args.kernel_log,

@@ -153,8 +153,11 @@ def _schema(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[st
 
 
 def tool_specs() -> list[ToolSpec]:
-    """The tools, their input schemas and which result schema each answers with."""
+    """The tools, their input schemas and which result schema each answers with; the proxies
+    each reads are the registry's (``why502.proxies.PROXIES``: every proxy's lint rules, its
+    log lines classified), named by their titles."""
     path = {"type": "string", "maxLength": 4096}
+    titles = ", ".join(p.vocabulary.title for p in proxies.PROXIES.values())
     return [
         ToolSpec("diagnose", "Find the root cause of a proxy's 502/503/504 from its config and logs "
                  "(offline: no probes). Returns why502's diagnose report: findings ranked most likely "
@@ -163,8 +166,8 @@ def tool_specs() -> list[ToolSpec]:
                           "access_logs": PATH_ITEMS, "fpm_logs": PATH_ITEMS, "app_logs": PATH_ITEMS,
                           "fpm_conf": path, "since": SINCE}),
                  "report.schema.json", _diagnose_argv),
-        ToolSpec("classify", "Recognise upstream failures in log files of any format (nginx, Apache, "
-                 "HAProxy, PHP-FPM, app servers, kernel; docker/CRI/syslog framings). Returns counts "
+        ToolSpec("classify", f"Recognise upstream failures in log files of any format ({titles}, "
+                 "PHP-FPM, app servers, kernel; docker/CRI/syslog framings). Returns counts "
                  "per symptom and per upstream.",
                  _schema({"files": PATH_ITEMS, "since": SINCE}, ["files"]),
                  "classify.schema.json", _classify_argv),
@@ -177,7 +180,7 @@ def tool_specs() -> list[ToolSpec]:
                  _schema({"files": PATH_ITEMS, "config": path, "error_logs": PATH_ITEMS,
                           "since": SINCE}, ["files"]),
                  None, _stats_argv),
-        ToolSpec("lint", "Find 502/504 pitfalls in a proxy config (nginx, Apache, HAProxy) before they "
+        ToolSpec("lint", f"Find 502/504 pitfalls in a proxy config ({titles}) before they "
                  "bite, each with the rule, the place and the fix.",
                  _schema({"config": path, "proxy": PROXY, "fpm_conf": path}, ["config"]),
                  None, _lint_argv),

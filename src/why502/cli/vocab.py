@@ -98,7 +98,12 @@ def add_output_argument(parser: argparse.ArgumentParser, what: str = "the result
 
 
 def add_config_argument(parser: argparse.ArgumentParser, help_text: str, dest: str = "config",
-                        aliases: tuple[str, ...] = ("--nginx-conf",)) -> None:
+                        aliases: tuple[str, ...] | None = None) -> None:
     """``--config FILE``, the config flag of every command that reads a proxy's config; the older
-    per-proxy names (``--nginx-conf``) kept as aliases of the same option."""
+    per-proxy names (``--nginx-conf``: ``Vocabulary.config_flag``, ``proxies.option_aliases``)
+    kept as aliases of the same option."""
+    if aliases is None:
+        from why502.proxies import option_aliases
+
+        aliases = option_aliases("config_flag")
     parser.add_argument("--config", *aliases, dest=dest, metavar="FILE", help=help_text)

@@ -306,7 +306,7 @@ class HostFacts:
     units: Mapping[str, UnitState] = field(default_factory=dict)
     target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
     sysctls: Mapping[str, str] = field(default_factory=dict)
-    limits: Mapping[str, int] = field(default_factory=dict)  # e.g. nginx-nofile
+    limits: Mapping[str, int] = field(default_factory=dict)  # e.g. proxy-nofile (its workers' fd limit)
     time_wait: Mapping[str, int] = field(default_factory=dict)  # peer key -> TIME_WAIT sockets
     selinux_mode: str | None = None  # enforcing | permissive | disabled | None (unknown)
     resolvers: tuple[str, ...] = ()  # nameservers of /etc/resolv.conf

@@ -26,7 +26,7 @@ from typing import cast
 from why502.errors import InputError, UsageError
 from why502.facts.edits import Intent
 from why502.parsers.configread import NotAConfigFile, read_head
-from why502.proxies.base import Capability, Proxy, mask, resolve
+from why502.proxies.base import SCHEMA_1_BINARY, SCHEMA_1_CONFIG, Capability, Proxy, mask, resolve
 
 FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik", "kong")
 """The folders ``why502/proxies/<name>/`` of the proxies, in the order the help and the docs list
@@ -56,8 +56,9 @@ HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
 INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy
 INCLUDE_DEPTH = 2
 
-__all__ = ["DEFAULT", "PROXIES", "Capability", "Proxy", "choose", "detect_file", "detect_process",
-           "detect_text", "found_on_host", "get", "installed_binary", "names", "of", "packaged_config",
+__all__ = ["DEFAULT", "PROXIES", "SCHEMA_1_BINARY", "SCHEMA_1_CONFIG", "Capability", "Proxy", "choose",
+           "config_key", "detect_file", "detect_process", "detect_text", "found_on_host", "get",
+           "installed_binary", "names", "of", "option_aliases", "packaged_config", "report_config",
            "writable_intents"]
 
 
@@ -170,8 +171,26 @@ def _included(path: str, text: str) -> list[str]:
     return out
 
 
-DEFAULT_FLAG = "--nginx-conf"
-"""The flag (an alias kept by every command) that names the default proxy's config only."""
+DEFAULT_FLAG = PROXIES[DEFAULT].vocabulary.config_flag
+"""The flag (an alias kept by every command) that names the default proxy's config only: its own
+older name of ``--config`` (``Vocabulary.config_flag``)."""
+
+def config_key(name: str | None) -> str:
+    """The key of a report's ``inputs`` that names the proxy ``name``'s main config:
+    :data:`SCHEMA_1_CONFIG` for the default proxy (schema 1.0), ``config`` for any other."""
+    return SCHEMA_1_CONFIG if (name or DEFAULT) == DEFAULT else "config"
+
+
+def report_config(inputs: Mapping[str, object]) -> object:
+    """The main config a report's ``inputs`` name, whichever proxy's (``config`` first)."""
+    return inputs.get("config") or inputs.get(SCHEMA_1_CONFIG)
+
+
+def option_aliases(field: str) -> tuple[str, ...]:
+    """Every proxy's own older name of a neutral option (``Vocabulary.config_flag``,
+    ``binary_flag``): kept by the commands as aliases, declared by the proxies, not spelled in
+    ``cli``."""
+    return tuple(dict.fromkeys(v for p in PROXIES.values() if (v := getattr(p.vocabulary, field))))
 
 
 def choose(proxy: str | None, config: str | None, flag: str = "--config",

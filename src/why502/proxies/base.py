@@ -147,6 +147,45 @@ class Vocabulary:
     reuse_requires: tuple[tuple[str, str, str, str, str], ...] = ()
     reuse_off_by_default: str = ""
     reuse_fix: str = ""
+    # Its own names of the commands' neutral options and inputs (issue 23: declared here, not
+    # spelled in cli/ or app/; "" where it has none): the older flag kept as an alias of
+    # ``--config`` ("--nginx-conf": only this proxy's config, ``proxies.choose``), of
+    # ``--proxy-binary`` ("--nginx"), and ``lint``'s positional config (its metavar, "NGINX_CONF")
+    config_flag: str = ""
+    binary_flag: str = ""
+    config_argument: str = ""
+    #: the command that prints its whole config as it reads it, includes inlined (``nginx -T``):
+    #: a report says its config was read so (``inputs.<key>_source``)
+    config_dump: str = ""
+    #: the ``WHY502_*`` variables it reads (the lab's binary of it: ``lab.runtime.machine.
+    #: find_program``), each with its line of ``why502 --help`` (``why502.envvars``)
+    environment: tuple[tuple[str, str], ...] = ()
+    #: regexes of the commands ``fix --apply`` runs itself for it (its config test and reload, in
+    #: every spelling a finding prints them): a plan does not list them as commands to run
+    #: (``app.fix.plan``)
+    applied_commands: tuple[str, ...] = ()
+    #: what ``kubectl logs`` reads its logs from when it runs on Kubernetes as a packaged
+    #: controller (ingress-nginx's ``deploy/ingress-nginx-controller``); "": none
+    k8s_logs: str = ""
+    #: its admin API's usual address, read by diagnose's ``--admin-api`` (Envoy's
+    #: ``http://127.0.0.1:9901``), and its own older name of that flag ("--envoy-admin"); ""
+    admin_api: str = ""
+    admin_flag: str = ""
+    #: what ``why502 lint`` checks in its config, for ``lint --help`` (its rules: ``lint --list-rules``;
+    #: a proxy other than the default one's starts with how its config is named), and the flags of
+    #: the help's example for it
+    lint_help: str = ""
+    lint_example: str = ""
+    #: for ``fix --help`` and ``mitigate --help``: how its fix service tests a config and reloads
+    #: it (``proxies.<name>.fix``), how ``mitigate`` takes a server out and falls back
+    #: (``proxies.<name>.mitigate``); "": not said
+    fix_test: str = ""
+    fix_reload: str = ""
+    take_out_help: str = ""
+    fallback_help: str = ""
+    #: what caps the requests it keeps in flight to a group, checked by ``lint --concurrency``
+    #: (Envoy's circuit breakers, W502-040); "": none checked
+    concurrency_limit: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,6 +270,10 @@ class Hooks:
     #: ``facts.routes.RouteModel`` and read timeouts; HAProxy, Apache: their access-log lines
     #: as the engine's columns, ``access_frames``).  "": none
     stats: str = ""
+    #: app.watch: ``(block: bytes) -> bytes``: a block of its log with the lines of requests that
+    #: went well taken out before they are classified (HAProxy's log is its access log too: most
+    #: of it is such lines, ``proxies.haproxy.log``); "": its error log holds failures only
+    watch_quiet: str = ""
 
 
 @dataclass(frozen=True)
@@ -393,3 +436,15 @@ def mask(text: str, *, hash_comments_anywhere: bool = True) -> str:
     """
     rx = _STRING_OR_COMMENT if hash_comments_anywhere else _STRING_OR_LINE_COMMENT
     return rx.sub(_blank, text)
+
+
+SCHEMA_1_CONFIG = "nginx_conf"
+"""The key the first version of why502's saved results gave the proxy's main config, named for
+the first proxy (nginx), kept as it is so that saved results and whoever reads them stay valid: a
+report's ``inputs`` names the default proxy's config so (``proxies.config_key``; the others'
+``config``), ``lint``'s ``inputs`` any proxy's, and ``fix``'s journal any proxy's (an older
+why502 undoes a change of a newer one), and the demo bundle's manifest (format 1) its config.  The
+one place it is spelled (issue 23)."""
+
+SCHEMA_1_BINARY = "nginx_bin"
+"""The key ``fix``'s journal gives the proxy's binary (as :data:`SCHEMA_1_CONFIG`)."""

@@ -225,7 +225,7 @@ def master_of(kind: str, config: str) -> ProxyProcess | None:
     return None
 
 
-def own_nginx_config(masters: list[ProxyProcess] | None = None) -> str | None:
+def own_default_config(masters: list[ProxyProcess] | None = None) -> str | None:
     """The config of the only master of the default proxy (nginx) running when it is not the
     compiled-in one (its ``-c FILE``), else None.  ``nginx -T`` reads the compiled-in config,
     not the one that runs: an nginx started with ``nginx -c /srv/app/nginx.conf`` was diagnosed

@@ -34,6 +34,7 @@ from why502.errors import InputError
 from why502.facts.net import Listener
 from why502.facts.probes import ProbeResult
 from why502.findings.model import Report
+from why502.proxies import SCHEMA_1_CONFIG
 from why502.reporters.json.report import to_json
 
 REPORT_FILE = "report.json"
@@ -78,7 +79,7 @@ def build_demo_report(bundle: Traversable | None = None) -> Report:
             where[name] = dest
         files = manifest["files"]
         opts = DiagnoseOptions(
-            nginx_conf=str(where[files["nginx_conf"]]),
+            default_proxy_config=str(where[files[SCHEMA_1_CONFIG]]),
             error_logs=[str(where[f]) for f in files.get("error_logs", [])],
             access_logs=[str(where[f]) for f in files.get("access_logs", [])],
             fpm_conf=str(where[files["fpm_conf"]]) if files.get("fpm_conf") else None,

@@ -22,12 +22,12 @@ from why502.analyzers.rank import order
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
 from why502.findings.model import Report, TimelinePoint
-from why502.proxies import DEFAULT, Capability, get
+from why502.proxies import DEFAULT, Capability, get, report_config
 from why502.sources.proxyprocs import (
     DEFAULT_CONFIGS,
     EdgeProcess,
     ProxyProcess,
-    own_nginx_config,
+    own_default_config,
     running_edges,
     running_proxies,
 )
@@ -35,7 +35,7 @@ from why502.sources.proxyprocs import (
 
 def nothing_named(options: DiagnoseOptions) -> bool:
     """No config, proxy or proxy log named: discovery decides what to read."""
-    return not (options.nginx_conf or options.config or options.proxy or options.error_logs
+    return not (options.default_proxy_config or options.config or options.proxy or options.error_logs
                 or options.access_logs or options.demo or options.log_type)
 
 
@@ -45,7 +45,7 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
     if not nothing_named(options):
         return []
     masters = [p for p in running_proxies() if p.config]
-    if not masters or (len(masters) == 1 and own_nginx_config(masters) is None
+    if not masters or (len(masters) == 1 and own_default_config(masters) is None
                        and masters[0].kind == DEFAULT and not masters[0].container):
         return []
     out: list[tuple[ProxyProcess, DiagnoseOptions]] = []
@@ -123,9 +123,10 @@ def discover_edge(options: DiagnoseOptions) -> tuple[EdgeProcess, DiagnoseOption
     logs = [p for p in proc.access_logs if os.access(p, os.R_OK)]
     if not logs:
         missing = ", ".join(proc.access_logs) or "none: its config has no `log { output file ... }`"
-        raise InputError(f"Caddy runs (pid {proc.pid}, config {proc.config}) but its access log "
-                         f"cannot be read ({missing}); diagnose it with --access-log FILE --log-type "
-                         "caddy (run as root, or add a log directive writing JSON to a file)")
+        raise InputError(f"{get(proc.kind).vocabulary.title} runs (pid {proc.pid}, config {proc.config}) but "
+                         f"its access log cannot be read ({missing}); diagnose it with --access-log FILE "
+                         f"--log-type {proc.kind} (run as root, or add a log directive writing JSON to a "
+                         "file)")
     return proc, replace(options, access_logs=logs,
                          error_logs=[proc.own_log] if proc.own_log and os.access(proc.own_log, os.R_OK)
                          else [], log_type=proc.kind)
@@ -151,7 +152,7 @@ def merge(reports: list[tuple[ProxyProcess, Report]]) -> Report:
         "discovered": [{"proxy": p.kind, "pid": p.pid, "config": p.config} for p, _r in reports],
         "runs": [r.inputs for _p, r in reports],
         # the config each run read, at the top like a single run's (the verdict's "read:" line)
-        "configs": [r.inputs.get("config") or r.inputs.get("nginx_conf") for _p, r in reports],
+        "configs": [report_config(r.inputs) for _p, r in reports],
     }
     for key in ("error_logs", "access_logs", "targets", "fpm_logs", "app_logs"):
         merged: list[Any] = []

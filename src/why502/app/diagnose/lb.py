@@ -52,7 +52,7 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
         if admin_only:
             return (str(options.proxy),)
         return _edge_error_logs(options)
-    if options.nginx_conf or "-" in options.access_logs:
+    if options.default_proxy_config or "-" in options.access_logs:
         return ()
     families = _sniffed(list(options.access_logs))
     if not families and admin_only:
@@ -78,7 +78,7 @@ def _edge_error_logs(options: DiagnoseOptions) -> tuple[str, ...]:
     origin and Go error.  The proxies' error-log readers know these lines' words but not their
     fields: a run of them alone was the last resort ``unexplained-5xx``.  With a config or
     ``--proxy`` the proxy's own path reads them (``edge_families``, ``edge_logs``)."""
-    if (not options.error_logs or options.nginx_conf or options.config or options.proxy
+    if (not options.error_logs or options.default_proxy_config or options.config or options.proxy
             or "-" in options.error_logs):
         return ()
     return _sniffed(list(options.error_logs))

@@ -126,7 +126,7 @@ def _read_system(live: _Host, targets: list[TargetFact], fpm_pools: tuple[FpmPoo
     try:
         soft = system.nofile_limit(listeners)
         if soft is not None:
-            live.limits = {"nginx-nofile": soft}
+            live.limits = {"proxy-nofile": soft}
     except Exception:  # noqa: S110 -- /proc/PID/limits of a process that just exited
         pass
     live.time_wait = {t.key: time_wait_ports[t.port] for t in targets

@@ -10,11 +10,12 @@ all to read" is an ``InputError`` too.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from why502.errors import InputError
-from why502.proxies import DEFAULT, found_on_host, of
+from why502.proxies import DEFAULT, DEFAULT_FLAG, found_on_host, of
 from why502.sources.opening import readable
 
 
@@ -22,7 +23,7 @@ from why502.sources.opening import readable
 class DiagnoseOptions:
     """Command-line choices of ``why502 diagnose`` (all optional: discovery fills the rest)."""
 
-    nginx_conf: str | None = None
+    default_proxy_config: str | None = None
     # ``--config FILE`` (nginx, Apache or HAProxy, detected from the content) and ``--proxy``
     config: str | None = None
     proxy: str | None = None
@@ -72,7 +73,7 @@ class DiagnoseOptions:
         """
         named_logs = bool(self.error_logs or self.k8s or self.access_logs or self.fpm_logs or self.app_logs
                           or self.kernel_log)
-        return named_logs and not (self.nginx_conf or self.config or self.proxy or self.discover
+        return named_logs and not (self.default_proxy_config or self.config or self.proxy or self.discover
                                    or self.demo)
 
     def named(self, kind: str) -> bool:
@@ -99,7 +100,7 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
     The user asked for these; diagnosing without one could print a false "healthy".  Files
     found by discovery are checked where they are read and become notes instead.
     """
-    named = [("--nginx-conf", options.nginx_conf), ("--config", options.config),
+    named = [(DEFAULT_FLAG, options.default_proxy_config), ("--config", options.config),
              ("--fpm-conf", options.fpm_conf),
              ("--kernel-log", options.kernel_log),
              *(("--error-log", p) for p in options.error_logs),
@@ -115,17 +116,18 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
 
 def nothing_to_read(options: DiagnoseOptions) -> InputError:
     """The one-line error when no config and no log could be read at all."""
-    if options.k8s and not (options.error_logs or options.access_logs or options.nginx_conf
+    if options.k8s and not (options.error_logs or options.access_logs or options.default_proxy_config
                             or options.config):
         return InputError("--k8s needs the proxy's log to tie the objects to: pass --error-log "
                           "(ingress-nginx: kubectl logs deploy/ingress-nginx-controller > FILE) "
                           "and/or --access-log")
-    if options.nginx_conf:
-        return InputError(f"cannot read nginx config {options.nginx_conf}")
+    own = of(DEFAULT).vocabulary
+    if options.default_proxy_config:
+        return InputError(f"cannot read {own.title} config {options.default_proxy_config}")
     if found_on_host(DEFAULT) == (None, None):
-        title, conf = of(DEFAULT).vocabulary.title, of(DEFAULT).vocabulary.default_config
-        return InputError(f"nothing to diagnose: {title} is not installed and {conf} "
-                          "does not exist (pass --nginx-conf FILE and/or --error-log FILE, or try "
+        return InputError(f"nothing to diagnose: {own.title} is not installed and {own.default_config} "
+                          f"does not exist (pass {DEFAULT_FLAG} FILE and/or --error-log FILE, or try "
                           "--demo)")
-    return InputError("nothing to diagnose: no readable nginx config or log (pass "
-                      "--nginx-conf/--error-log; run as root to read /etc/nginx and /var/log/nginx)")
+    return InputError(f"nothing to diagnose: no readable {own.title} config or log (pass "
+                      f"{DEFAULT_FLAG}/--error-log; run as root to read "
+                      f"{os.path.dirname(own.default_config)} and {os.path.dirname(own.default_error_log)})")

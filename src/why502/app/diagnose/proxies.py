@@ -36,9 +36,9 @@ def which_proxy(options: DiagnoseOptions) -> str:
     (``--nginx-conf`` names the default proxy's), else :func:`discovered`."""
     if options.proxy is not None:
         get(options.proxy)  # a one-line UsageError for an unknown name
-    if options.nginx_conf is not None:
+    if options.default_proxy_config is not None:
         # a Caddyfile or a haproxy.cfg is never read as nginx: the registry's one check
-        return choose(options.proxy, options.nginx_conf, DEFAULT_FLAG)
+        return choose(options.proxy, options.default_proxy_config, DEFAULT_FLAG)
     if options.proxy is None and options.config is None and not options.logs_only():
         return discovered()
     # logs only: read as the default proxy's (its readers know every proxy's lines), no config

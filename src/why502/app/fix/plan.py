@@ -19,7 +19,7 @@ from why502.findings.lint import LintFinding
 from why502.findings.model import Report
 from why502.findings.patch import HUNK_HEAD, NO_NEWLINE, path_of, split_lines
 from why502.findings.redact import MARK, same_line
-from why502.proxies import DEFAULT, PROXIES
+from why502.proxies import DEFAULT, PROXIES, config_key
 
 _POOL = re.compile(r"^\s*\[[^\]]+\]\s*$", re.MULTILINE)
 _FPM_KEY = re.compile(r"^\s*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=", re.MULTILINE)
@@ -52,7 +52,7 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     commands: list[tuple[str, str]] = field(default_factory=list)  # (key, command)
     notes: list[str] = field(default_factory=list)
-    nginx_conf: str | None = None  # the proxy's main config
+    config: str | None = None  # the proxy's main config
     proxy: str = DEFAULT  # a name of the registry: whose fix service tests and reloads it
 
 
@@ -73,9 +73,9 @@ def from_report(report: Report, proxy: str | None = None) -> Plan:
     chosen = proxy or (with_diffs[0] if with_diffs else default)
     discovered = {d.get("proxy"): d.get("config") for d in report.inputs.get("discovered") or []
                   if isinstance(d, dict)}
-    # a report names the default proxy's main config ``nginx_conf`` (schema 1.0), any other's ``config``
-    conf = discovered.get(chosen) or report.inputs.get("config" if chosen != DEFAULT else "nginx_conf")
-    plan = Plan(nginx_conf=conf if isinstance(conf, str) else None, proxy=chosen)
+    # a report names the default proxy's main config by schema 1.0's key, any other's ``config``
+    conf = discovered.get(chosen) or report.inputs.get(config_key(chosen))
+    plan = Plan(config=conf if isinstance(conf, str) else None, proxy=chosen)
     targets = _probed_targets(report)
     for f in report.findings:
         if f.fix is None:
@@ -128,20 +128,25 @@ def _target(data: object) -> ProbeTarget | None:
                        group=data.get("group"), uses_variables=data.get("uses_variables") is True)
 
 
-def from_lint(findings: list[LintFinding], nginx_conf: str | None, proxy: str = DEFAULT) -> Plan:
-    plan = Plan(nginx_conf=nginx_conf, proxy=proxy)
+def from_lint(findings: list[LintFinding], config: str | None, proxy: str = DEFAULT) -> Plan:
+    plan = Plan(config=config, proxy=proxy)
     for f in findings:
         if f.diff and f.file:
             plan.changes.append(Change(f.code, f"{f.name}: {f.message}", f.file, f.diff))
     return plan
 
 
+# what --apply itself runs: each proxy's config test and reload, as its findings print them
+# (``Vocabulary.applied_commands``), and PHP-FPM's unit reloaded after a pool change
+_APPLIED = re.compile(r"^\s*(" + "|".join(
+    [*(c for p in PROXIES.values() for c in p.vocabulary.applied_commands),
+     r"systemctl (reload|restart) php\S*-fpm"]) + r")\b")
+
+
 def _is_reload(cmd: str) -> bool:
-    """``nginx -t`` / ``haproxy -c`` / ``apachectl configtest`` / ``systemctl reload nginx`` /
-    ``caddy validate`` / ``caddy reload`` are what ``--apply`` itself does."""
-    return bool(re.match(r"^\s*(nginx -t|haproxy -c|apache2ctl configtest|apachectl configtest|"
-                         r"apache2 -t|systemctl (reload|restart) (nginx|haproxy|apache2|httpd|caddy|"
-                         r"php\S*-fpm)|nginx -s reload|caddy (validate|reload))\b", cmd))
+    """A proxy's config test or reload (``nginx -t``, ``haproxy -c``, ``caddy reload``, ...) is
+    what ``--apply`` itself does."""
+    return bool(_APPLIED.match(cmd))
 
 
 def select(plan: Plan, only: set[str]) -> Plan:
@@ -150,7 +155,7 @@ def select(plan: Plan, only: set[str]) -> Plan:
         return plan
     want = {o.lower() for o in only}
     return Plan([c for c in plan.changes if c.key.lower() in want],
-                [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.nginx_conf, plan.proxy)
+                [c for c in plan.commands if c[0].lower() in want], plan.notes, plan.config, plan.proxy)
 
 
 def file_kind(text: str, proxy: str = DEFAULT) -> str:

@@ -67,9 +67,9 @@ OK, FAILED, REFUSED = 0, 1, 3
 @dataclass
 class ApplyOptions:
     state_dir: Path
-    nginx_conf: str | None = None  # the proxy's main config (nginx, haproxy or apache), as named
+    config: str | None = None  # the proxy's main config (nginx, haproxy or apache), as named
     host_conf: str | None = None  # the main config this run found on this host (lint, fresh diagnose)
-    nginx_bin: str | None = None  # the proxy's binary
+    binary: str | None = None  # the proxy's binary
     proxy: str | None = None  # a proxy with a fix service (service.fixable); None: the plan's
     fpm_conf: str | None = None
     fpm_bin: str | None = None
@@ -95,7 +95,7 @@ def _say(out: TextIO, text: str) -> None:
 
 def services(cs: ChangeSet) -> Services:
     make = service_class(cs.proxy)
-    proxy = make(cs.nginx_bin, cs.nginx_conf) if make and cs.nginx_bin and cs.nginx_conf else None
+    proxy = make(cs.binary, cs.config) if make and cs.binary and cs.config else None
     fpm = PhpFpm(cs.fpm_bin, cs.fpm_conf) if cs.fpm_bin and cs.fpm_conf else None
     return Services(proxy, fpm)
 
@@ -136,7 +136,7 @@ def _new_contents(changes: list[Change], writer: Writer) -> tuple[dict[str, tupl
 
 
 def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, proxy: str,
-              nginx_conf: str | None, nginx_bin: str | None, svc: type[ProxyService]) -> str | None:
+              config: str | None, binary: str | None, svc: type[ProxyService]) -> str | None:
     """php-fpm's binary when a pool changes; refuses when a checker the change needs is missing."""
     kinds = {file_kind(new.decode("utf-8", "replace"), proxy) for _, new in texts.values()}
     fpm_bin = None
@@ -146,7 +146,7 @@ def _checkers(texts: dict[str, tuple[bytes, bytes]], options: ApplyOptions, prox
         if not options.fpm_conf or not fpm_bin:
             raise UsageError("a PHP-FPM pool change needs --fpm-conf (the main php-fpm.conf) and php-fpm "
                              "installed, to test it with php-fpm -t before it is applied")
-    if proxy in kinds and (not nginx_bin or not nginx_conf):
+    if proxy in kinds and (not binary or not config):
         raise UsageError(f"a {proxy} change needs {svc.binaries[0]} installed and the main config "
                          f"(--config) to test it with {svc.label} before it is applied")
     return fpm_bin
@@ -163,7 +163,7 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
 
         if proxy in PROXIES:  # a proxy why502 reads whose config fix does not change (yet)
             p = PROXIES[proxy]
-            steps = " then ".join(p.reload_commands(options.nginx_conf or plan.nginx_conf))
+            steps = " then ".join(p.reload_commands(options.config or plan.config))
             raise InputError(f"fix does not change {p.vocabulary.title}'s config: apply the diff "
                              f"above by hand, then {steps}")
         raise UsageError(f"unknown proxy {proxy!r} ({', '.join(fixable())})")
@@ -171,13 +171,13 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
         _say(out, "nothing to apply")
         return OK
     # before any question: a report's config that no running proxy uses is refused
-    nginx_conf, source = policy.main_config(proxy, options.nginx_conf, options.host_conf, plan.nginx_conf)
+    config, source = policy.main_config(proxy, options.config, options.host_conf, plan.config)
     chosen = [c for c in plan.changes if options.confirm is None or options.confirm(c)]
     if not chosen:
         _say(out, "nothing to apply")
         return OK
-    nginx_bin = options.nginx_bin or find_binary(*make.binaries)
-    scope = policy.scope(proxy, nginx_bin, nginx_conf, source, options.fpm_conf)
+    binary = options.binary or find_binary(*make.binaries)
+    scope = policy.scope(proxy, binary, config, source, options.fpm_conf)
     with locked(options.state_dir), scope.writer(lambda m: _say(out, m)) as writer:
         for msg in recover(options.state_dir):
             _say(out, msg)
@@ -188,10 +188,10 @@ def apply(plan: Plan, options: ApplyOptions, out: TextIO) -> int:
         if not texts:
             _say(out, "nothing to apply: every change is already in place")
             return OK
-        fpm_bin = _checkers(texts, options, proxy, nginx_conf, nginx_bin, make)
+        fpm_bin = _checkers(texts, options, proxy, config, binary, make)
         cs = ChangeSet(journal.new_id(), journal.now(), STARTED, os.getpid(),
                        changes=[{"key": c.key, "title": c.title, "file": c.file} for c in chosen],
-                       nginx_conf=nginx_conf, nginx_bin=nginx_bin,
+                       config=config, binary=binary,
                        fpm_conf=options.fpm_conf, fpm_bin=fpm_bin, proxy=proxy, user=current_user())
         directory = options.state_dir / cs.id
         directory.mkdir(parents=True, mode=0o700)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from why502.errors import InputError
-from why502.proxies import DEFAULT
+from why502.proxies import DEFAULT, SCHEMA_1_BINARY, SCHEMA_1_CONFIG
 
 T = TypeVar("T")
 
@@ -87,8 +87,8 @@ class ChangeSet:
     pid: int
     changes: list[dict[str, str]] = field(default_factory=list)  # key, title, file
     files: list[FileRecord] = field(default_factory=list)
-    nginx_conf: str | None = None  # the proxy's main config and binary (named for nginx, the first)
-    nginx_bin: str | None = None
+    config: str | None = None  # the proxy's main config and binary (in the journal: ``_KEYS``)
+    binary: str | None = None
     fpm_conf: str | None = None
     fpm_bin: str | None = None
     reloaded: bool = False
@@ -97,7 +97,7 @@ class ChangeSet:
     user: str | None = None  # who applied it (``current_user``); None in journals of before 0.2
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {_KEYS.get(k, k): v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: object) -> ChangeSet:
@@ -116,14 +116,17 @@ class ChangeSet:
         if state not in STATES:
             raise DamagedJournal(f"unknown state {state[:40]!r}")
         pid = _typed(d, "pid", int)
-        texts = {k: _typed(d, k, str, None) for k in ("nginx_conf", "nginx_bin", "fpm_conf", "fpm_bin",
-                                                      "user")}
+        texts = {k: _typed(d, _KEYS.get(k, k), str, None) for k in ("config", "binary", "fpm_conf", "fpm_bin",
+                                                                    "user")}
         return cls(_typed(d, "id", str), _typed(d, "created", str), state, pid, changes, files,
                    reloaded=_typed(d, "reloaded", bool, False), proxy=_typed(d, "proxy", str, DEFAULT),
                    history=history, **texts)
 
 
 STATES = frozenset({STARTED, WRITING, WRITTEN, RELOADING, *FINAL})
+# the journal's keys of the proxy's config and binary are schema 1.0's, as they were: a journal
+# written now is undone by an older why502 too (``proxies.SCHEMA_1_CONFIG``)
+_KEYS = {"config": SCHEMA_1_CONFIG, "binary": SCHEMA_1_BINARY}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -275,7 +275,7 @@ def prepare(report: Report | None, options: Options, dry_run: bool) -> Prepared:
                          "the proxy)")
     said = report.inputs.get("proxy") if report else None
     proxy = options.proxy or (said if isinstance(said, str) and said in drivable() else DEFAULT)
-    claimed = fix_plan(report, proxy).nginx_conf if report else None
+    claimed = fix_plan(report, proxy).config if report else None
     conf, _source = policy.main_config(proxy, options.config, options.host_conf, claimed)
     if conf is None:
         raise UsageError("which config? give --config FILE (the proxy's main config)")
@@ -332,11 +332,11 @@ def _apply_config(chosen: list[Proposal], proxy: str, conf: str, options: Option
     record.save(options.state_dir, m, record.APPLYING, "config change through why502 fix's transaction")
     verifier = _fallback_verifier(options, mid) if any(p.kind == "fallback" for p in chosen) else None
     fix_options = fixrun.ApplyOptions(
-        state_dir=options.state_dir, nginx_conf=options.config, host_conf=options.host_conf,
-        nginx_bin=options.binary, proxy=proxy, verify_for=options.verify_for,
+        state_dir=options.state_dir, config=options.config, host_conf=options.host_conf,
+        binary=options.binary, proxy=proxy, verify_for=options.verify_for,
         verify_urls=list(options.verify_urls), verifier=verifier)
     try:
-        rc = fixrun.apply(Plan(changes, nginx_conf=conf, proxy=proxy), fix_options, out)
+        rc = fixrun.apply(Plan(changes, config=conf, proxy=proxy), fix_options, out)
     except InputError as err:
         record.save(options.state_dir, m, record.FAILED, str(err))
         raise
@@ -450,9 +450,9 @@ def _revert_config(state_dir: Path, m: record.Mitigation, out: TextIO, verify_ur
         changes.append(Change(f"{m.id}-revert", f"revert why502 mitigation {m.id}", path, diff, sha,
                               hashes={path: sha}))
     urls = list(verify_urls or [])
-    options = fixrun.ApplyOptions(state_dir=state_dir, nginx_conf=m.config, proxy=m.proxy,
+    options = fixrun.ApplyOptions(state_dir=state_dir, config=m.config, proxy=m.proxy,
                                   verify_for=10.0 if urls else 0.0, verify_urls=urls)
-    return fixrun.apply(Plan(changes, nginx_conf=m.config, proxy=m.proxy), options, out)
+    return fixrun.apply(Plan(changes, config=m.config, proxy=m.proxy), options, out)
 
 
 def listing(state_dir: Path, out: TextIO) -> int:

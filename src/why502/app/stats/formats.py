@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from why502.errors import InputError
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
+from why502.proxies import DEFAULT_FLAG
 from why502.sources.byte_chunks import head_lines, rotated_base
 from why502.sources.opening import utf16_hint
 from why502.textutil import strip_terminal_escapes
@@ -84,7 +85,7 @@ def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_
     (``source``: where the format came from), with the first line and a hint."""
     if acc.lines and acc.requests + acc.filtered == 0:
         sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
-        hint = "give --log-format or --nginx-conf"
+        hint = f"give --log-format or {DEFAULT_FLAG}"
         if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
             hint = "the lines start like this format but go on after it: give the full log_format"
         hint = utf16_hint(last_path) or hint  # the reason, when it is one (sources.opening)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from why502.errors import InputError, UsageError, not_found
 from why502.parsers.log_format import CompiledFormat
+from why502.proxies import DEFAULT_FLAG
 from why502.sources.byte_chunks import head_tail_lines, order_rotated
 from why502.sources.logfiles import file_identity
 from why502.sources.opening import discovered_skip, note
@@ -45,7 +46,7 @@ def access_paths(given: list[str], cfg: LogConfig | None, stdin_default: bool) -
     if not paths and stdin_default and not sys.stdin.isatty():
         paths = ["-"]
     if not paths:
-        raise UsageError("give an access log file (or - for stdin), or --nginx-conf to find it")
+        raise UsageError(f"give an access log file (or - for stdin), or {DEFAULT_FLAG} to find it")
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise InputError(not_found(p))

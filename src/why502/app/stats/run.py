@@ -35,7 +35,7 @@ class StatsOptions:
 
     paths: list[str] = field(default_factory=list)
     log_format: str | None = None
-    nginx_conf: str | None = None
+    config_file: str | None = None  # the default proxy's config (--config): its LogConfig read from it
     config: LogConfig | None = None
     error_logs: list[str] | None = None
     no_error_log: bool = False
@@ -108,10 +108,10 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
 
 def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStats, str]:
     cfg = opts.config
-    if cfg is None and opts.nginx_conf is not None:
+    if cfg is None and opts.config_file is not None:
         from why502.proxies import source_of
 
-        cfg = source_of().load_config(opts.nginx_conf)
+        cfg = source_of().load_config(opts.config_file)
     # One accumulator per rotated set (each may have its own log_format), folded together;
     # another proxy's log read by its plug-in is one set, in the order given
     groups: dict[str, list[str]] = {}

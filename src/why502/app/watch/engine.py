@@ -40,11 +40,11 @@ from why502.facts.logconfig import FollowedConfig
 from why502.findings.model import Diagnostic, Report
 from why502.findings.redact import redact
 from why502.parsers.errorlog import classify_line
-from why502.proxies import DEFAULT, Capability, choose, get, source_of
+from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, Capability, choose, get, source_of
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
 from why502.sources.follow import FileFollower
-from why502.sources.proxyprocs import own_nginx_config
+from why502.sources.proxyprocs import own_default_config
 from why502.sources.stream import StreamFollower
 
 if TYPE_CHECKING:
@@ -85,20 +85,18 @@ def _status_regex(family: str | None, sample: list[str]) -> re.Pattern[bytes] | 
     return False
 
 
-# An HAProxy request that went well (httplog, configuration.txt 8.2.3): a status below 500 and
-# the termination state "----" (8.5: no error, no timeout, the session ended normally).  HAProxy's
-# log is its access log too, one line per request: these lines are most of it and
-# ``classify_line`` finds nothing in them (~40 us each), so they are counted out at C speed.
-# The window keeps them: diagnose reads every line.  The prefix is greedy: the same lines go (a
-# line goes whichever "] " the rest matches after), at 2.4x the speed of a lazy one (Python's
-# regex tries the rest after every character of a lazy prefix; bench/watch_bench.py).
-_HAPROXY_OK = re.compile(rb"^[^\n]*\] \S+ \S+/\S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ [1-4]\d\d "
-                         rb"\+?\d+ \S+ \S+ ---- [^\n]*\n", re.M)
+# The lines of a proxy's log that are requests that went well, counted out before classify by
+# the proxy's own filter (``Hooks.watch_quiet``: HAProxy's log is its access log too, most of it
+# such lines, ~40 us each in ``classify_line``); the window keeps them: diagnose reads every line.
+_QUIET: tuple[Callable[[bytes], bytes], ...] = tuple(
+    resolve(p.hooks.watch_quiet) for p in PROXIES.values() if p.hooks.watch_quiet)  # type: ignore[misc]
 
 
 def _failure_lines(data: bytes) -> bytes:
-    """The lines of an error-log block that may be failures (``_HAPROXY_OK`` taken out)."""
-    return _HAPROXY_OK.sub(b"", data) if b" ---- " in data else data
+    """The lines of an error-log block that may be failures (each proxy's quiet lines taken out)."""
+    for quiet in _QUIET:
+        data = quiet(data)
+    return data
 
 
 def _text_lines(data: bytes) -> list[str]:
@@ -141,7 +139,7 @@ Event = dict[str, Any]
 
 @dataclass
 class WatchOptions:
-    nginx_conf: str | None = None
+    default_proxy_config: str | None = None
     # ``--config FILE`` (nginx, Apache or HAProxy: detected from the content by the one
     # registry, ``why502.proxies``), ``--proxy`` to force it, ``--log-type`` for the load
     # balancers' and edge proxies' access logs: the inputs of ``why502 diagnose``
@@ -275,8 +273,8 @@ class Watch:
     def _setup(self) -> None:
         o = self.options
         diags: list[Diagnostic] = []
-        if o.config and o.nginx_conf:
-            raise UsageError("--nginx-conf is an alias of --config: give one of them")
+        if o.config and o.default_proxy_config:
+            raise UsageError(f"{DEFAULT_FLAG} is an alias of --config: give one of them")
         if o.log_type is not None and o.log_type not in ("auto", DEFAULT, *log_types()):
             raise UsageError(f"unknown --log-type {o.log_type!r}: choose one of {DEFAULT}, "
                              f"{', '.join(log_types())}")
@@ -284,25 +282,27 @@ class Watch:
             raise UsageError("stdin (-) can be followed once")
         self._running_master(diags)
         # the one registry says which proxy (--proxy, else the --config file's content)
-        self.proxy = choose(o.proxy, o.config or o.nginx_conf,
-                            "--config" if o.config is not None else "--nginx-conf")
+        self.proxy = choose(o.proxy, o.config or o.default_proxy_config,
+                            "--config" if o.config is not None else DEFAULT_FLAG)
         if not get(self.proxy).can(Capability.WATCH):
             raise UsageError(f"watch does not follow {self.proxy}'s logs")
         if self.proxy == DEFAULT:
+            title = get(DEFAULT).vocabulary.title
             if o.config is not None:
-                o.nginx_conf, o.config = o.config, None
-            named = o.nginx_conf is not None
-            if o.nginx_conf is None and self.discovers and (own := own_nginx_config()) is not None:
+                o.default_proxy_config, o.config = o.config, None
+            named = o.default_proxy_config is not None
+            if (o.default_proxy_config is None and self.discovers
+                    and (own := own_default_config()) is not None):
                 # the running nginx's own -c FILE, not nginx -T's /etc/nginx (issue 31)
-                o.nginx_conf = own
-                diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
-            if o.nginx_conf is not None or self.discovers:
+                o.default_proxy_config = own
+                diags.append(Diagnostic("info", f"following the running {title}'s config {own}"))
+            if o.default_proxy_config is not None or self.discovers:
                 try:
-                    self.cfg = source_of().load_config(o.nginx_conf, root=self.root)
+                    self.cfg = source_of().load_config(o.default_proxy_config, root=self.root)
                 except Why502Error as err:
                     if named:
                         raise
-                    diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
+                    diags.append(Diagnostic("warning", f"{title} config not read: {err}"))
         else:
             self.proxy_logs = self._proxy_logs(diags)
         self._follow(diags, from_start=o.from_start)
@@ -327,7 +327,7 @@ class Watch:
         this host's files of the same name).  One nginx alone on its compiled-in config keeps
         the classic path (``nginx -T``); none, or several: as before."""
         o = self.options
-        if o.config or o.nginx_conf or o.proxy or o.log_type or named_logs(o):
+        if o.config or o.default_proxy_config or o.proxy or o.log_type or named_logs(o):
             return
         from why502.app.diagnose.discover import watched_master
 
@@ -335,7 +335,7 @@ class Watch:
         if found is None:
             return
         proc, config, root = found
-        if proc.kind == DEFAULT and root is None and own_nginx_config([proc]) is None:
+        if proc.kind == DEFAULT and root is None and own_default_config([proc]) is None:
             return
         o.config, o.proxy, self.prefix, self.root = config, proc.kind, proc.prefix, root
         self.found_master = True
@@ -546,17 +546,18 @@ class Watch:
                         for win in f.windows.values():
                             win.seconds = rules.window
                 said.append("rules")
-        if self.options.nginx_conf is not None or self.cfg is not None:
+        if self.options.default_proxy_config is not None or self.cfg is not None:
+            title = get(DEFAULT).vocabulary.title  # the config watch reloads is the default proxy's
             try:
-                self.cfg = source_of().load_config(self.options.nginx_conf)
+                self.cfg = source_of().load_config(self.options.default_proxy_config)
             except Why502Error as err:
-                self.note(Diagnostic("warning", f"SIGHUP: nginx config not re-read: {err}"))
+                self.note(Diagnostic("warning", f"SIGHUP: {title} config not re-read: {err}"))
             else:
                 diags: list[Diagnostic] = []
                 added = self._follow(diags, from_start=False)
                 for d in diags:
                     self.note(d)
-                said.append("nginx config" + (f" (now following {', '.join(added)})"
+                said.append(f"{title} config" + (f" (now following {', '.join(added)})"
                                               if added else ""))
         if said:
             self.note(Diagnostic("info", f"SIGHUP: {' and '.join(said)} re-read"))
@@ -842,7 +843,7 @@ class Watch:
         or the running nginx's), the proxy, the log type, the live checks or not (``closing``:
         the close reads the logs only, the live state then is the fixed one: closing.py)."""
         o = self.options
-        config = o.nginx_conf if self.proxy == DEFAULT else o.config
+        config = o.default_proxy_config if self.proxy == DEFAULT else o.config
         return DiagnosisInputs(
             config=config, proxy=o.proxy, log_type=o.log_type, offline=o.offline or closing,
             # the host config watch read itself is the diagnosis' too

@@ -9,6 +9,7 @@ from why502.app.watch.alerts import AlertSender
 from why502.app.watch.engine import Watch
 from why502.app.watch.health import HealthChecker, config_targets
 from why502.findings.model import Diagnostic
+from why502.proxies import DEFAULT, DEFAULT_FLAG, get
 
 __all__ = ["start_services"]
 
@@ -26,8 +27,8 @@ def start_services(watch: Watch, note: Callable[[Diagnostic], None]) -> Callable
         sender.start()
         stops.append(sender.stop)
     if o.probe_interval > 0 and not config_targets(watch.cfg):
-        note(Diagnostic("info", "--probe-interval: the nginx config names no target to "
-                        "health-check (pass --nginx-conf)"))
+        note(Diagnostic("info", f"--probe-interval: the {get(DEFAULT).vocabulary.title} config names no "
+                        f"target to health-check (pass {DEFAULT_FLAG})"))
     if o.probe_interval > 0:
 
         def publish(down: list[str]) -> None:

@@ -115,7 +115,7 @@ class ScenarioRun:
                 setattr(options, key, value)
             return options
         options = DiagnoseOptions(
-            nginx_conf=str(self.nginx_conf), error_logs=[str(self.error_log)],
+            default_proxy_config=str(self.nginx_conf), error_logs=[str(self.error_log)],
             access_logs=[str(self.access_log)],
             fpm_conf=str(self.fpm_conf) if self.fpm_conf else None,
             fpm_logs=[str(self.fpm_log)] if self.fpm_log else [],

@@ -33,7 +33,19 @@ class Apache(BaseProxy):
         failure_window="retry=", no_server_answer="503 (all workers in error state)",
         all_failed=("Every worker of {name} was in error state (Apache disables a worker that failed "
                     "for retry= seconds, 60 by default), so Apache had none to try and answered 503."),
-        reuse_connections="enablereuse=on (disablereuse=Off) on the worker's ProxyPass/BalancerMember")
+        reuse_connections="enablereuse=on (disablereuse=Off) on the worker's ProxyPass/BalancerMember",
+        environment=(("WHY502_APACHE2", "lab: the Apache httpd binary to run (default: apache2, then "
+                                        "httpd)"),),
+        # apachectl(8) configtest, httpd(8) -t; Debian's apache2 and Red Hat's httpd units
+        applied_commands=(r"apache2ctl configtest", r"apachectl configtest", r"apache2 -t",
+                          r"systemctl (reload|restart) (apache2|httpd)"),
+        lint_example="--fpm-conf /etc/php/8.2/fpm --format sarif",
+        fix_test="apache2 -t -f", fix_reload="Apache's graceful restart",
+        take_out_help="status=+D on the BalancerMember line",
+        lint_help=("(--config apache2.conf, includes followed): enablereuse to PHP-FPM beyond the pool's "
+                   "pm.max_children "
+                   "(--fpm-conf), the proxy timeout below the backend's, BalancerMembers without "
+                   "retry="))
     capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)

@@ -38,7 +38,10 @@ class Caddy(BaseProxy):
         all_failed=("Every upstream of {name} was marked unhealthy (by Caddy's active health checks, or "
                     "by its passive ones after max_fails failures within fail_duration), so Caddy had "
                     "none to try and answered 503 'no upstreams available'."),
-        reuse_connections="keepalive in the transport http block (on by default)")
+        reuse_connections="keepalive in the transport http block (on by default)",
+        # caddyserver.com/docs/command-line (caddy validate, caddy reload); the package's unit
+        applied_commands=(r"caddy (validate|reload)", r"systemctl (reload|restart) caddy"),
+        fix_test="caddy validate", fix_reload="caddy reload through its loopback admin API")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
                               Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))

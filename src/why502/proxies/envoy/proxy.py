@@ -52,7 +52,10 @@ class Envoy(BaseProxy):
         failure_count="outlier_detection.consecutive_5xx",
         failure_window="outlier_detection.base_ejection_time",
         no_server_answer="503 'no healthy upstream' (UH)",
-        reuse_connections="the cluster's connection pool (reused by default)")
+        reuse_connections="the cluster's connection pool (reused by default)",
+        # the admin interface (envoyproxy.io docs: operations/admin; the examples' port 9901)
+        admin_api="http://127.0.0.1:9901", admin_flag="--envoy-admin",
+        concurrency_limit="circuit breakers, W502-040")
     capabilities = frozenset({Capability.CONFIG_DUMP})
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",

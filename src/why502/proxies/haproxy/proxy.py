@@ -37,7 +37,18 @@ class Haproxy(BaseProxy):
         tls_server_name="sni req.hdr(host) on the server line", tls_name="sni",
         tls_verify="verify required on the server line", tls_trusted_ca="ca-file on the server line",
         failure_count="fall", failure_window="inter", no_server_answer="503 (no server available)",
-        reuse_connections="http-reuse safe (the default) and no option httpclose in the backend")
+        reuse_connections="http-reuse safe (the default) and no option httpclose in the backend",
+        environment=(("WHY502_HAPROXY", "lab: the haproxy binary to run (default: /usr/sbin/haproxy, "
+                                        "then PATH)"),),
+        # management.txt 3 (-c: check the config), the package's unit
+        applied_commands=(r"haproxy -c", r"systemctl (reload|restart) haproxy"),
+        lint_example="--backend-timeout 60",
+        fix_test="haproxy -c -f", fix_reload="SIGUSR2 to a HAProxy master-worker or haproxy -sf",
+        take_out_help="`set server B/S state maint` on the stats socket, no reload, config untouched",
+        lint_help=("(--config haproxy.cfg): servers without health checks, timeout server unset or shorter "
+                   "than the backend's "
+                   "(--backend-timeout), retries without option redispatch, maxconn without timeout "
+                   "queue"))
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2, sbin=("/usr/sbin/haproxy",))
@@ -54,7 +65,8 @@ class Haproxy(BaseProxy):
                   source="why502.proxies.haproxy.source", facts="why502.proxies.haproxy.facts",
                   watch_access="why502.proxies.haproxy.stats:haproxy_for_watch",
                   access_sniff="why502.proxies.haproxy.log:looks_like_httplog",
-                  edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats")
+                  edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats",
+                  watch_quiet="why502.proxies.haproxy.log:quiet")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and

@@ -19,6 +19,7 @@ from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.diagnose.proxies import ProxyView
 from why502.errors import InputError
 from why502.findings.model import Diagnostic, Severity
+from why502.proxies.base import SCHEMA_1_CONFIG
 from why502.proxies.nginx import source
 from why502.proxies.nginx.config import NginxConfig
 from why502.proxies.nginx.facts import (
@@ -39,8 +40,8 @@ def read_nginx(options: DiagnoseOptions, diags: list[Diagnostic],
     """nginx's config as a :class:`ProxyView` (None when none is read: only logs named, or no
     nginx and no /etc/nginx/nginx.conf on this host, or this host's config unreadable: each a
     note), and the logs it names unless ``--error-log``/``--access-log`` name them."""
-    if options.config is not None and options.nginx_conf is None:
-        options = replace(options, nginx_conf=options.config)
+    if options.config is not None and options.default_proxy_config is None:
+        options = replace(options, default_proxy_config=options.config)
     cfg = nginx_config(options, diags, inputs)
     if cfg is None:
         return None
@@ -60,34 +61,35 @@ def read_nginx(options: DiagnoseOptions, diags: list[Diagnostic],
 def nginx_config(options: DiagnoseOptions, diags: list[Diagnostic],
                  inputs: dict[str, Any]) -> NginxConfig | None:
     """nginx's config (``proxies.nginx.source.load_config``); its parse problems become notes."""
-    if options.nginx_conf is None and options.logs_only():
+    if options.default_proxy_config is None and options.logs_only():
         diags.append(Diagnostic("info", "only the logs named were read: this host's proxy config was "
                                 "not (pass --config FILE, or --discover to read this host's)"))
         return None
     # read as attributes of the module: tests stand in for this host's nginx by patching them
     nginx = None if options.offline else source.find_nginx()  # --offline starts no process
-    if options.nginx_conf is None and nginx is None and not os.path.exists(source.DEFAULT_CONF):
+    if options.default_proxy_config is None and nginx is None and not os.path.exists(source.DEFAULT_CONF):
         why = "--offline: nginx -T not run" if options.offline else "nginx is not installed"
         diags.append(Diagnostic("info", f"{why} and /etc/nginx/nginx.conf does not "
                                 "exist: diagnosing from the logs given only"))
         return None
     try:
-        cfg = source.load_config(options.nginx_conf, run_nginx=not options.offline, root=options.root)
+        cfg = source.load_config(options.default_proxy_config, run_nginx=not options.offline,
+                                 root=options.root)
     except InputError as err:
-        if options.nginx_conf is not None:
+        if options.default_proxy_config is not None:
             raise
         diags.append(Diagnostic("warning", f"nginx config not read: {err}"))
         return None
     errors = [p for p in cfg.problems if p.severity == "error"]
-    if options.nginx_conf is not None and not cfg.main.directives and errors:
+    if options.default_proxy_config is not None and not cfg.main.directives and errors:
         # the wrong file given (a binary, a log): unreadable input like for `why502 lint`, not
         # "no root cause found" and exit 0
         why = (errors[0].message.splitlines() or [""])[0]
-        raise InputError(f"{options.nginx_conf}: not a readable nginx config: {why}")
+        raise InputError(f"{options.default_proxy_config}: not a readable nginx config: {why}")
     for p in cfg.problems:
         diags.append(Diagnostic(_SEVERITIES.get(p.severity, "warning"), p.message,
                                 f"{p.file}:{p.line}" if p.file else None))
-    inputs["nginx_conf"] = cfg.main_file
-    inputs["nginx_conf_source"] = cfg.source
+    inputs[SCHEMA_1_CONFIG] = cfg.main_file
+    inputs[f"{SCHEMA_1_CONFIG}_source"] = cfg.source
     inputs["config_files"] = list(cfg.files)
     return cfg

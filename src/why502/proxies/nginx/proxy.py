@@ -42,7 +42,21 @@ class Nginx(BaseProxy):
                          "clear_connection"),
                         ("fastcgi", "fastcgi_keep_conn", "on", "fastcgi_keep_conn on;", "keep_conn")),
         reuse_off_by_default="nginx proxies with HTTP/1.0 and 'Connection: close' unless told otherwise",
-        reuse_fix="speak HTTP/1.1 to the upstream and clear the Connection header")
+        reuse_fix="speak HTTP/1.1 to the upstream and clear the Connection header",
+        # why502's first names, from when it read nginx only: kept as aliases of --config,
+        # --proxy-binary and lint's positional config (proxies.option_aliases)
+        config_flag="--nginx-conf", binary_flag="--nginx", config_argument="NGINX_CONF",
+        config_dump="nginx -T",  # nginx(8): "-T  Same as -t, but additionally dump configuration files"
+        environment=(("WHY502_NGINX", "lab: the nginx binary to run (default: /usr/sbin/nginx, then PATH)"),),
+        # nginx(8) -t, -s reload; the package's unit
+        applied_commands=(r"nginx -t", r"nginx -s reload", r"systemctl (reload|restart) nginx"),
+        # kubernetes.github.io/ingress-nginx: the controller's Deployment in its manifests
+        k8s_logs="deploy/ingress-nginx-controller",
+        fix_test="nginx -t", fix_reload="nginx -s reload", take_out_help="`down` on the server line",
+        fallback_help="proxy_cache_use_stale where a cache exists, else a small static 503 with Retry-After",
+        lint_help=("upstream keepalive without HTTP/1.1, names resolved only at start, variable "
+                   "proxy_pass without resolver, buffers smaller than the backend's headers, timeouts "
+                   "shorter than the backend's, PHP-FPM socket path/permissions/backlog, and more"))
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})

@@ -259,8 +259,11 @@ def read_line(report: Report) -> str:
     many inputs it could not read (issue 31: a verdict about the wrong config looked the same as
     one about the right one)."""
     inp = report.inputs
-    configs = [str(c) for c in inp.get("configs") or [inp.get("config") or inp.get("nginx_conf")] if c]
-    how = " (nginx -T)" if inp.get("nginx_conf_source") == "nginx -T" else ""
+    configs = [str(c) for c in inp.get("configs") or [proxies.report_config(inp)] if c]
+    # the default proxy's config read from its dump (``inputs.<key>_source``: its ``config_dump``)
+    dump = proxies.of(proxies.DEFAULT).vocabulary.config_dump
+    source = inp.get(f"{proxies.config_key(proxies.DEFAULT)}_source")
+    how = f" ({dump})" if dump and source == dump else ""
     parts = [f"read: {_listed(configs)}{how}" if configs else "read: no proxy config"]
     logs = [str(p) for p in [*(inp.get("error_logs") or []), *(inp.get("access_logs") or [])]]
     parts.append(f"logs {_listed(logs)}" if logs else "no log")
@@ -311,7 +314,7 @@ def _healthy_detail(report: Report) -> str:
     targets = inp.get("targets", [])
     if targets:
         parts.append(f"{len(targets)} target{'s' if len(targets) != 1 else ''} in the config")
-    elif inp.get("nginx_conf"):
+    elif inp.get(proxies.config_key(proxies.DEFAULT)):
         parts.append("the config proxies to nothing (no proxy_pass/fastcgi_pass)")
     if inp.get("offline"):
         parts.append("offline: no live checks")
