@@ -147,6 +147,22 @@ class Vocabulary:
     reuse_requires: tuple[tuple[str, str, str, str, str], ...] = ()
     reuse_off_by_default: str = ""
     reuse_fix: str = ""
+    # Issue 23 item 2: the words analyzers, evidence and reporters said as nginx's, now each
+    # proxy's own ("" where it has none; the sentence then says it in general words).
+    #: the command that prints its whole config as the running program reads it (``nginx -T``:
+    #: nginx(8) ``-T``); "": none, a command greps the config file itself
+    show_config: str = ""
+    #: its packaged systemd unit, where ``LimitNOFILE=`` of its workers is set (``nginx.service``)
+    service: str = ""
+    #: the length its error lines are cut at, in words (nginx: ``NGX_MAX_ERROR_STR``, 2048
+    #: bytes, src/core/ngx_log.h), so a line that long lost its last fields; "": not known
+    error_line_cut: str = ""
+    #: where its own log says why it made a 5xx when its access log does not (Caddy: "the
+    #: http.log.error lines"), for ``stats`` on its access log alone; "": nothing to add
+    error_lines: str = ""
+    #: the source of ``stats``' table of its servers' states now (HAProxy: its runtime API's
+    #: ``show servers state``, management.txt 9.3); "": it has none
+    runtime_servers: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,6 +247,11 @@ class Hooks:
     #: ``facts.routes.RouteModel`` and read timeouts; HAProxy, Apache: their access-log lines
     #: as the engine's columns, ``access_frames``).  "": none
     stats: str = ""
+    #: analyzers: the module of its ``analyze`` plug-in (``proxies.<name>.analyze``): the
+    #: findings only its own machinery makes, in the analyzers' terms (HAProxy: every server of a
+    #: backend taken DOWN by its health checks, ``Capability.HEALTH_CHECKED_SERVERS``; functions
+    #: ``all_down(ev, name, groups)`` and ``down_now(ev, seen)``).  "": none
+    analyze: str = ""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ class Apache(BaseProxy):
         failure_window="retry=", no_server_answer="503 (all workers in error state)",
         all_failed=("Every worker of {name} was in error state (Apache disables a worker that failed "
                     "for retry= seconds, 60 by default), so Apache had none to try and answered 503."),
-        reuse_connections="enablereuse=on (disablereuse=Off) on the worker's ProxyPass/BalancerMember")
+        reuse_connections="enablereuse=on (disablereuse=Off) on the worker's ProxyPass/BalancerMember",
+        service="apache2.service")  # Debian's apache2 package
     capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)

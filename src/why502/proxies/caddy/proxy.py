@@ -38,7 +38,9 @@ class Caddy(BaseProxy):
         all_failed=("Every upstream of {name} was marked unhealthy (by Caddy's active health checks, or "
                     "by its passive ones after max_fails failures within fail_duration), so Caddy had "
                     "none to try and answered 503 'no upstreams available'."),
-        reuse_connections="keepalive in the transport http block (on by default)")
+        reuse_connections="keepalive in the transport http block (on by default)",
+        # the packaged caddy.service; its error logger (http.log.error) says why it made a 5xx
+        service="caddy.service", error_lines="the http.log.error lines")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
                               Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))

@@ -37,7 +37,9 @@ class Haproxy(BaseProxy):
         tls_server_name="sni req.hdr(host) on the server line", tls_name="sni",
         tls_verify="verify required on the server line", tls_trusted_ca="ca-file on the server line",
         failure_count="fall", failure_window="inter", no_server_answer="503 (no server available)",
-        reuse_connections="http-reuse safe (the default) and no option httpclose in the backend")
+        reuse_connections="http-reuse safe (the default) and no option httpclose in the backend",
+        # Debian's haproxy.service; management.txt 9.3 "show servers state"
+        service="haproxy.service", runtime_servers="HAProxy runtime API: show servers state")
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2, sbin=("/usr/sbin/haproxy",))
@@ -54,7 +56,8 @@ class Haproxy(BaseProxy):
                   source="why502.proxies.haproxy.source", facts="why502.proxies.haproxy.facts",
                   watch_access="why502.proxies.haproxy.stats:haproxy_for_watch",
                   access_sniff="why502.proxies.haproxy.log:looks_like_httplog",
-                  edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats")
+                  edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats",
+                  analyze="why502.proxies.haproxy.analyze")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and

@@ -42,7 +42,10 @@ class Nginx(BaseProxy):
                          "clear_connection"),
                         ("fastcgi", "fastcgi_keep_conn", "on", "fastcgi_keep_conn on;", "keep_conn")),
         reuse_off_by_default="nginx proxies with HTTP/1.0 and 'Connection: close' unless told otherwise",
-        reuse_fix="speak HTTP/1.1 to the upstream and clear the Connection header")
+        reuse_fix="speak HTTP/1.1 to the upstream and clear the Connection header",
+        # nginx(8) -T; Debian's nginx.service; NGX_MAX_ERROR_STR (src/core/ngx_log.h)
+        show_config="nginx -T", service="nginx.service",
+        error_line_cut="nginx's 2048-byte limit (NGX_MAX_ERROR_STR)")
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})

@@ -254,13 +254,20 @@ def _listed(paths: list[str], most: int = 2) -> str:
     return shown + (f" +{len(paths) - most} more" if len(paths) > most else "")
 
 
+def _dump_note(source: object) -> str:
+    """`` (nginx -T)`` when the config was read from the dump its program printed (the command a
+    proxy declares as ``Vocabulary.show_config``), "" when it was read from its files."""
+    dumps = {p.vocabulary.show_config for p in proxies.PROXIES.values()} - {""}
+    return f" ({source})" if isinstance(source, str) and source in dumps else ""
+
+
 def read_line(report: Report) -> str:
     """One line under every verdict, healthy or not: the config and logs this run read and how
     many inputs it could not read (issue 31: a verdict about the wrong config looked the same as
     one about the right one)."""
     inp = report.inputs
     configs = [str(c) for c in inp.get("configs") or [inp.get("config") or inp.get("nginx_conf")] if c]
-    how = " (nginx -T)" if inp.get("nginx_conf_source") == "nginx -T" else ""
+    how = _dump_note(inp.get("nginx_conf_source"))
     parts = [f"read: {_listed(configs)}{how}" if configs else "read: no proxy config"]
     logs = [str(p) for p in [*(inp.get("error_logs") or []), *(inp.get("access_logs") or [])]]
     parts.append(f"logs {_listed(logs)}" if logs else "no log")

@@ -275,7 +275,8 @@ def render_stats_text(rep: StatsReport, console: Console, top: int = 10) -> None
             )
     servers = rep.servers_now or []
     if servers:
-        t = Table(title="Servers now (HAProxy runtime API: show servers state)", title_justify="left")
+        where = proxies.of(rep.proxy).vocabulary.runtime_servers  # its runtime API's view
+        t = Table(title="Servers now" + (f" ({where})" if where else ""), title_justify="left")
         for col in ("server", "address", "state", "last check"):
             t.add_column(col)
         for srv in servers[: top * 2]:
