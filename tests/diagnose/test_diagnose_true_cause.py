@@ -44,7 +44,7 @@ def test_backend_5xx_behind_a_combined_log_is_upstream_returned_5xx() -> None:
 def test_combined_log_5xx_that_nginx_made_is_not_blamed_on_the_backend() -> None:
     """The 5xx the error log proves nginx made (joined error lines) are not the backend's."""
     e = ev(targets=(target(location="/api/"),), access_has_upstream=False,
-           locations_5xx=(LocationOutcome("example.com /api/", {502: 6}, by_nginx=6),),
+           locations_5xx=(LocationOutcome("example.com /api/", {502: 6}, by_proxy=6),),
            probes={"127.0.0.1:8080": http_probe(200, "HTTP/1.1 200 OK")})
     assert [f.cause for f in run_all(e)[0]] == []
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import why502
 
 SRC = Path(why502.__file__).parent
-PLUGINS = ("lint", "fix", "source", "facts", "diagnose", "stats", "lab", "mitigate")
+PLUGINS = ("lint", "fix", "source", "facts", "diagnose", "stats", "lab", "mitigate", "analyze")
 
 
 def plugin_imports(rel: str, source: str) -> list[str]:

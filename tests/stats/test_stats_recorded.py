@@ -55,7 +55,7 @@ def test_combined_log_without_error_lines_does_not_say_nginx_made_the_5xx() -> N
     5xx was counted as nginx-made and diagnose called the host healthy)."""
     d = _stats("backend-5xx-combined-log")
     assert d["by_status"] == {"503": 4} and d["made_by"] == {"unknown": 4}
-    assert d["by_location"][0]["by_nginx"] == 0
+    assert d["by_location"][0]["by_proxy"] == 0
 
 
 def test_backend_made_5xx_is_told_apart_from_nginx_made() -> None:

@@ -177,7 +177,7 @@ def _location_made_5xx(ev: Evidence, loc: LocationOutcome, failing: set[str | No
     location passes every request to it and nginx logs each failure of its own at ``error``
     level -- but less surely (an ``error_log`` above ``error`` would hide nginx's own lines).
     """
-    unknown = loc.total - loc.by_nginx
+    unknown = loc.total - loc.by_proxy
     target = ev.location_target(loc.label)
     if unknown <= 0 or target is None or target.key in failing or target.group in failing:
         return None
@@ -191,23 +191,24 @@ def _location_made_5xx(ev: Evidence, loc: LocationOutcome, failing: set[str | No
     seen = probed is not None and probed >= 500
     where = f"location {target.location}" + (f" of {target.server}" if target.server else "")
     statuses = ", ".join(f"{s}×{n}" for s, n in sorted(loc.statuses.items()))
+    who = proxy_name(ev.proxy)
     items = [EvidenceItem(kind="stat", count=unknown,
                           summary=f"access log: {where} answered {statuses}; no error-log line "
-                                  "for any of them (nginx relays a complete response silently)"),
-             EvidenceItem(kind="stat", summary=f"no nginx error-log line for {target.key}: nginx "
+                                  f"for any of them ({who} relays a complete response silently)"),
+             EvidenceItem(kind="stat", summary=f"no {who} error-log line for {target.key}: {who} "
                                                "reached the backend and got an answer")]
     if probe is not None:
         items.append(probe_item(target.key, probe))
     items.append(config_item(target))
     got = probe.protocol.status_line if probe is not None and probe.protocol is not None else None
     explanation = (f"The backend {target.key} behind {where} answers {probed if seen else '5xx'} "
-                   "itself: nginx reached it, got a complete response with that status and passed "
+                   f"itself: {who} reached it, got a complete response with that status and passed "
                    "it on. The access log has no $upstream_status to say so, but the error log is "
                    "silent" + (f" and a live request to the backend got {got or probed}." if seen else "."))
     finding = make_finding(
         "upstream-returned-5xx", confidence=0.85 if seen else 0.55, groups=[],
         explanation=explanation, evidence=items,
-        fix=Fix(summary=f"look at the logs of the backend {target.key} for these requests; nginx "
+        fix=Fix(summary=f"look at the logs of the backend {target.key} for these requests; {who} "
                         "is only the messenger. Add $upstream_status and $upstream_header_time to "
                         "the access log's log_format so the next 5xx says who made it",
                 commands=[f"curl -sS -o /dev/null -w '%{{http_code}}\\n' http://{target.key}/",

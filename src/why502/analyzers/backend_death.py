@@ -117,18 +117,19 @@ def _oom(ev: Evidence, peer: str | None, groups: list[SymptomGroup],
             explanation=f"The kernel ran out of memory and killed {victim}{when}"
                         + (f" ({who})" if who else "")
                         + f"; its in-flight requests failed and {peer} stopped answering, "
-                        + _timing(first_fail, oom.time),
+                        + _timing(first_fail, oom.time, proxy_name(ev.proxy)),
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(near))
 
 
-def _timing(first_fail: datetime | None, killed: datetime | None) -> str:
-    """How the first error relates to the kill: "exactly when" only if it is within seconds."""
+def _timing(first_fail: datetime | None, killed: datetime | None, who: str) -> str:
+    """How the first error relates to the kill: "exactly when" only if it is within seconds
+    (``who``: the proxy whose errors they are, as the report names it)."""
     if first_fail is None or killed is None or abs((first_fail - killed).total_seconds()) <= 5:
-        return "which is exactly when nginx's errors start."
+        return f"which is exactly when {who}'s errors start."
     gap = (first_fail - killed).total_seconds()
-    return (f"and nginx's errors start {gap:.0f}s after the kill (the backend still down or "
-            "restarting)." if gap > 0 else f"{-gap:.0f}s after nginx's first error.")
+    return (f"and {who}'s errors start {gap:.0f}s after the kill (the backend still down or "
+            "restarting)." if gap > 0 else f"{-gap:.0f}s after {who}'s first error.")
 
 
 def _crashed(ev: Evidence, peer: str | None, groups: list[SymptomGroup],

@@ -27,6 +27,7 @@ from why502.analyzers.base import (
     make_finding,
     probe_item,
     proxy_name,
+    proxy_of,
     reload_commands,
     upstream_name,
 )
@@ -410,8 +411,9 @@ def _unknown_target(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     "a backend is not running", never "healthy"; which one the lines cannot say."""
     n = sum(g.count for g in groups)
     cut = any(len(x.text.encode("utf-8", "surrogateescape")) >= TRUNCATED for g in groups for x in g.samples)
-    why = ("the lines were cut at nginx's 2048-byte limit (NGX_MAX_ERROR_STR) before their "
-           "upstream field" if cut else "the lines name no upstream")
+    limit = proxy_of(ev).vocabulary.error_line_cut
+    why = (f"the lines were cut at {limit} before their upstream field" if cut and limit
+           else "the lines name no upstream")
     items = [*(i for g in groups for i in group_items(g)),
              EvidenceItem(kind="stat", summary=f"{n} connect failures with an unknown target: {why}")]
     names = sorted({t.group or t.key for t in ev.config.targets})
@@ -421,7 +423,8 @@ def _unknown_target(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
                                                              else "")))
     finding = make_finding(
         "backend-not-running", confidence=0.5, groups=groups,
-        explanation=f"nginx could not connect to a backend ({n} refused connections), but {why}, so "
+        explanation=f"{proxy_name(ev.proxy)} could not connect to a backend ({n} refused connections), "
+                    f"but {why}, so "
                     "which backend is not known. Match the request, client and time of these lines "
                     "against the access log, or log the upstream in the access log "
                     "($upstream_addr), to name it.",

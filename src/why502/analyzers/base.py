@@ -22,31 +22,32 @@ from why502.proxies import Proxy
 
 GroupKey = tuple[str, str | None]  # (symptom, peer)
 
-# Used only when the catalog (catalog/data/causes.toml) lacks an entry; the catalog wins.
+# Used only when the catalog (catalog/data/causes.toml) lacks an entry; the catalog wins.  Said of
+# "the proxy": no proxy is known here (the catalog's titles are reworded per proxy by ``Proxy.reword``).
 _FALLBACK_TITLES: dict[str, str] = {
     "backend-not-running": "The backend is not running",
     "backend-crash-loop": "The backend keeps crashing and restarting",
     "backend-oom-killed": "The kernel killed the backend for memory (OOM)",
     "backend-crashed": "The backend died or dropped the connection mid-request",
-    "wrong-target": "nginx points where the backend is not listening",
-    "socket-permissions": "nginx may not connect to the backend's unix socket",
-    "selinux-denial": "SELinux/AppArmor blocks nginx's connection to the backend",
-    "backend-too-slow": "The backend answers later than nginx waits",
+    "wrong-target": "The proxy points where the backend is not listening",
+    "socket-permissions": "The proxy may not connect to the backend's unix socket",
+    "selinux-denial": "SELinux/AppArmor blocks the proxy's connection to the backend",
+    "backend-too-slow": "The backend answers later than the proxy waits",
     "workers-exhausted": "Every backend worker is busy",
-    "buffer-too-small": "The backend's response headers exceed nginx's buffer",
-    "keepalive-race": "The backend closes idle keep-alive connections nginx reuses",
+    "buffer-too-small": "The backend's response headers exceed the proxy's buffer",
+    "keepalive-race": "The backend closes idle keep-alive connections the proxy reuses",
     "keepalive-misconfigured": "Upstream keepalive without HTTP/1.1 and an empty Connection header",
     "all-upstreams-down": "Every server of the upstream group is marked down",
     "dns-unresolvable": "The upstream name does not resolve",
-    "upstream-tls-mismatch": "TLS between nginx and the backend fails",
-    "protocol-mismatch": "nginx speaks the wrong protocol to the backend",
+    "upstream-tls-mismatch": "TLS between the proxy and the backend fails",
+    "protocol-mismatch": "The proxy speaks the wrong protocol to the backend",
     "upstream-returned-5xx": "The backend itself returned the 5xx",
     "port-exhaustion": "Ephemeral ports to the backend are used up",
-    "fd-limit": "nginx hit its open-files / worker_connections limit",
+    "fd-limit": "The proxy hit its open-files / worker_connections limit",
     "app-fatal-error": "The application failed the request (fatal error)",
     "network-unreachable": "The backend host or route is unreachable",
     "proxy-misrouted": "Requests never reach the intended backend",
-    "proxy-rate-limited": "nginx's own limit_req/limit_conn rejects requests (503)",
+    "proxy-rate-limited": "The proxy's own rate limit rejects requests (503)",
 }
 
 
@@ -126,6 +127,16 @@ def reload_commands(ev: Evidence) -> list[str]:
     return commands
 
 
+def config_grep(ev: Evidence, pattern: str) -> str:
+    """A command that shows the lines of the proxy's config matching ``pattern`` (an ERE):
+    through the dump of the config as its program reads it when it has one (``nginx -T``,
+    ``Vocabulary.config_dump``), else in its main config file."""
+    v = proxy_of(ev).vocabulary
+    if v.config_dump:
+        return f"{v.config_dump} | grep -n -E '{pattern}'"
+    return f"grep -n -E '{pattern}' {ev.config.main_file or v.default_config}"
+
+
 def sample_item(s: Sample, summary: str, symptom: str | None, count: int | None = None) -> EvidenceItem:
     return EvidenceItem(kind="log", summary=summary, source=s.file, line=s.line, time=iso(s.time),
                         text=s.text, symptom=symptom, count=count)
@@ -163,7 +174,7 @@ def attempts_phrase(g: SymptomGroup) -> str:
                 f"application's own answer{f', here {said}' if said else ''}")
     if g.symptom == "rate-limited":  # limit_req/limit_conn: one line per rejected request
         return (f"{g.count} request{plural} rejected before any upstream attempt"
-                f"{f', nginx answered {said}' if said else ''}")
+                f"{f', {proxy_name(g.source)} answered {said}' if said else ''}")
     out = f"{g.count} failed attempt{plural}"
     if g.clients is None:
         return out + (f"; {proxy_name(g.source)} answers {said} for this when it is the last "

@@ -100,9 +100,10 @@ def _killed_answered_500(ev: Evidence, name: str, timing: UpstreamTiming, kills:
                           f" sent by {server} itself ({how}) when it killed "
                           "the worker")]
     f = cand.finding
-    explanation = f.explanation.replace("nginx saw the connection drop (502)",
+    who = proxy_of(ev).vocabulary.title  # as _killed_by_own_limit's explanation names it
+    explanation = f.explanation.replace(f"{who} saw the connection drop (502)",
                                         f"{server} answered {'/'.join(map(str, statuses))} itself "
-                                        "(nginx only passed it on)")
+                                        f"({who} only passed it on)")
     return Candidate(finding=replace(f, explanation=explanation, evidence=items + list(f.evidence),
                                      status_codes=statuses, count=made,
                                      first_seen=timing.first.isoformat(timespec="seconds")
@@ -135,7 +136,7 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
     target = ev.target(peer)
     name, setting = _timeout_setting(ev, target)
     v = proxy_of(ev).vocabulary  # the proxy's words: its title and its timer's default
-    nginx_s = seconds(setting.value) if setting else 60.0
+    proxy_s = seconds(setting.value) if setting else 60.0
     server = _app_server(kills[0])
     limit_name, default = _APP_LIMITS[server]
     pool = next((p for p in ev.config.fpm_pools
@@ -150,7 +151,7 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
         app_setting, app_s = app.setting("request"), app.seconds("request")
         knob = app.knob("request")
         limit_name = knob.flag if knob else limit_name
-        app_where = where_to_set(app, "request", str(int(max((app_s or 0) * 2, 30, nginx_s or 60.0)) + 5))
+        app_where = where_to_set(app, "request", str(int(max((app_s or 0) * 2, 30, proxy_s or 60.0)) + 5))
     items = [event_item(e, f"{server} killed the worker at its own time limit ({limit_name})")
              for e in kills[:2]]
     if len(kills) > 2:
@@ -172,18 +173,18 @@ def _killed_by_own_limit(ev: Evidence, peer: str | None, groups: list[SymptomGro
             source=setting.file if setting and not setting.is_default else target.file,
             line=setting.line if setting and not setting.is_default else target.line))
     scripts = sorted({s for e in kills if (s := e.capture("script"))})
-    # raise both: nginx's to twice the limit that killed (at least 30s), the app's a little above
-    # it, so nginx answers a clear 504 first and the app's limit stays a backstop
-    nginx_new = int(max((app_s or 0) * 2, 30, nginx_s or 60.0))
+    # raise both: the proxy's to twice the limit that killed (at least 30s), the app's a little above
+    # it, so the proxy answers a clear 504 first and the app's limit stays a backstop
+    proxy_new = int(max((app_s or 0) * 2, 30, proxy_s or 60.0))
     diffs = []
     if server == "php-fpm" and app_setting is not None and app_setting.line:
         diffs.append(replace_line(ev.config.files, app_setting.file, app_setting.line,
-                                  [f"request_terminate_timeout = {nginx_new + 5}s"]))
-    if target and nginx_new > (nginx_s or 60.0):
+                                  [f"request_terminate_timeout = {proxy_new + 5}s"]))
+    if target and proxy_new > (proxy_s or 60.0):
         # the proxy's own response timeout, in its grammar (``Proxy.timeout_diff``)
         diffs.append(proxy_of(ev).timeout_diff(ev.config.files, name, setting,
                                                (target.pass_file, target.pass_line),
-                                               (target.file, target.line), nginx_new))
+                                               (target.file, target.line), proxy_new))
     diff = "".join(d for d in diffs if d) or None
     notes = [f"{server}: {app_where}"] if app_where else []
     fix = Fix(notes=notes, summary="make the slow requests faster"

@@ -73,7 +73,8 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
     items = [i for g in groups for i in group_items(g)]
     items.append(EvidenceItem(
         kind="config", summary=f"{name} {setting.value if setting else '4k'}"
-        + (" (nginx default: one memory page)" if setting is None or setting.is_default else ""),
+        + (f" ({proxies.of(ev.proxy).vocabulary.title} default: one memory page)"
+           if setting is None or setting.is_default else ""),
         source=setting.file if setting and not setting.is_default else (target.file if target else None),
         line=setting.line if setting and not setting.is_default else (target.line if target else None)))
     if needed:
@@ -192,7 +193,7 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             items.append(EvidenceItem(kind="stat", summary=f"{n} of {total} requests failed "
                                       f"({100 * n / total:.1f}%)" + (f": {alive}" if alive else "")))
         if opt_in and any(" \"POST " in x.text or "\"POST " in x.text for g in drops for x in g.samples):
-            items.append(EvidenceItem(kind="stat", summary="the failed requests are POSTs: nginx "
+            items.append(EvidenceItem(kind="stat", summary=f"the failed requests are POSTs: {v.title} "
                                       "does not retry a non-idempotent request on another "
                                       "connection (proxy_next_upstream without non_idempotent)"))
         elif any('"method":"POST"' in x.text for g in drops for x in g.samples):

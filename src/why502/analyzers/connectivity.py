@@ -16,8 +16,7 @@ port-exhaustion, fd-limit.
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
+from typing import Protocol, cast
 
 from why502.analyzers.base import (
     Candidate,
@@ -36,7 +35,7 @@ from why502.analyzers.base import (
     route_of,
     upstream_name,
 )
-from why502.evidence.model import Evidence, GroupFact, SymptomGroup
+from why502.evidence.model import PROXY_NOFILE, Evidence, GroupFact, SymptomGroup
 from why502.facts.edits import (
     AddResolver,
     Intent,
@@ -51,17 +50,19 @@ from why502.facts.edits import (
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
 from why502.proxies import Capability
+from why502.proxies.base import resolve
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
-    # servers a health check and a runtime API vouch for (HAProxy) are judged from their states
-    checked = proxy_of(ev).can(Capability.HEALTH_CHECKED_SERVERS)
+    # servers a health check and a runtime API vouch for are judged from their states, by the
+    # proxy's own analyze plug-in (Hooks.analyze: HAProxy's DOWN reasons and runtime API)
+    checked = _checks_plugin(ev)
     for peer, groups in by_peer(groups_of(ev, "no-live-upstreams")).items():
-        out.append(_all_down_haproxy(ev, peer, groups) if checked
+        out.append(checked.all_down(ev, peer, groups) if checked is not None
                    else _all_down(ev, peer, groups))
-    if checked:
-        out += _down_now(ev, {g.peer for g in groups_of(ev, "no-live-upstreams")})
+    if checked is not None:
+        out += checked.down_now(ev, {g.peer for g in groups_of(ev, "no-live-upstreams")})
     for peer, groups in by_peer(groups_of(ev, "dns-failure")).items():
         out.append(_dns(ev, peer, groups))
     unreachable = groups_of(ev, "unreachable") + [
@@ -74,6 +75,23 @@ def analyze(ev: Evidence) -> list[Candidate]:
     if fd:
         out.append(_fd(ev, fd))
     return out
+
+
+class _HealthChecks(Protocol):
+    """A proxy's ``analyze`` plug-in for servers its health checks take out (``Hooks.analyze``)."""
+
+    def all_down(self, ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Candidate: ...
+
+    def down_now(self, ev: Evidence, seen: set[str | None]) -> list[Candidate]: ...
+
+
+def _checks_plugin(ev: Evidence) -> _HealthChecks | None:
+    """The proxy's ``analyze`` plug-in when its servers are health-checked
+    (``Capability.HEALTH_CHECKED_SERVERS``), resolved by name (``proxies.base.resolve``)."""
+    proxy = proxy_of(ev)
+    if not proxy.can(Capability.HEALTH_CHECKED_SERVERS) or not proxy.hooks.analyze:
+        return None
+    return cast("_HealthChecks", resolve(proxy.hooks.analyze))
 
 
 def _local(peer: str | None) -> bool:
@@ -90,7 +108,7 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         return _down_in_config(ev, group, groups)
     items = [i for g in groups for i in group_items(g)]
     marked = [e for e in ev.all_events if e.kind == "upstream-marked-down"]
-    items += [event_item(e, "nginx marked a server down") for e in marked[:2]]
+    items += [event_item(e, f"{proxy_of(ev).vocabulary.title} marked a server down") for e in marked[:2]]
     marked_groups = [g for g in ev.logs.symptoms if g.symptom == "upstream-marked-down"]
     items += [i for g in marked_groups[:2] for i in group_items(g)]
     members: list[SymptomGroup] = []
@@ -172,15 +190,17 @@ def _down_in_config(ev: Evidence, group: GroupFact, groups: list[SymptomGroup]) 
                                   f"{group.name}", source=file, line=line))
     diff, path, notes = _edit_servers(ev, group, ReturnServers(_server_places(group)),
                                       "take the mark that disables them off the servers' lines")
+    proxy = proxy_of(ev)
+    title = proxy.vocabulary.title
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=0.95, groups=groups,
         explanation=f"Every server of upstream {group.name} is marked `down` in the config, so "
-                    "nginx tries none of them and answers 502 'no live upstreams' to every request. "
+                    f"{title} tries none of them and answers 502 'no live upstreams' to every request. "
                     "No backend failed: the config is the cause (a maintenance flag left in place).",
         evidence=items,
         fix=Fix(summary=f"remove `down` from the servers of upstream {group.name} (or add a server "
-                        "that is not down), then reload nginx",
-                commands=[f"nginx -T | grep -A8 'upstream {group.name}'", *reload_commands(ev)],
+                        f"that is not down), then reload {title}",
+                commands=[*proxy.show_group_commands(group.name), *reload_commands(ev)],
                 diff=diff, file=path, notes=notes),
         upstream=group.name, target=group.name), claims=claims(groups))
 
@@ -193,7 +213,8 @@ def _marking_is_the_problem(ev: Evidence, group: GroupFact
     With ``max_fails=1`` one refused connection during a restart does it."""
     marks = sorted({(group.max_fails.get(k, 1), group.fail_timeout.get(k, 10.0)) for k in group.servers})
     said = ", ".join(f"max_fails={m} fail_timeout={t:g}s" for m, t in marks)
-    why = (f" The servers answer again, but nginx keeps each out for fail_timeout after max_fails "
+    why = (f" The servers answer again, but {proxy_of(ev).vocabulary.title} keeps each out for "
+           "fail_timeout after max_fails "
            f"failed attempts ({said}): the marking, not the backends, fails these requests now.")
 
     servers = tuple(ServerMarks(Place(*group.server_lines[k]), max(3, group.max_fails.get(k, 1)),
@@ -237,8 +258,8 @@ def _dns(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     host = split_key(peer)[0] if peer else None
     return Candidate(finding=make_finding(
         "dns-unresolvable", confidence=0.9 if probe and not probe.ok else 0.8, groups=groups,
-        explanation=("proxy_pass uses variables, so nginx resolves the name per request and needs a "
-                     "'resolver' directive, which is missing." if no_resolver else
+        explanation=(f"proxy_pass uses variables, so {proxy_of(ev).vocabulary.title} resolves the name "
+                     "per request and needs a 'resolver' directive, which is missing." if no_resolver else
                      f"The upstream name {host or peer} does not resolve, so "
                      f"{proxy_of(ev).vocabulary.title} cannot connect."),
         evidence=items,
@@ -304,9 +325,11 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
     items = [i for g in groups for i in group_items(g)]
     s = ev.config.max_open_files
     wc = ev.config.max_connections
-    nofile = ev.host.limits.get("proxy-nofile")
+    proxy = proxy_of(ev)
+    v = proxy.vocabulary
+    nofile = ev.host.limits.get(PROXY_NOFILE)
     if nofile:
-        items.append(EvidenceItem(kind="process", summary=f"nginx worker open-files limit {nofile}"))
+        items.append(EvidenceItem(kind="process", summary=f"{v.title} worker open-files limit {nofile}"))
     if wc:
         items.append(EvidenceItem(kind="config", summary=f"worker_connections {wc.value}",
                                   source=wc.file, line=wc.line))
@@ -321,117 +344,12 @@ def _fd(ev: Evidence, groups: list[SymptomGroup]) -> Candidate:
                            "raise its workers' open-files limit (and LimitNOFILE= of its unit)")
     return Candidate(finding=make_finding(
         "fd-limit", confidence=0.9, groups=groups,
-        explanation=("nginx ran out of worker_connections (each proxied request needs two)."
-                     if conns else "nginx workers hit their open-files limit, so socket() fails "
-                     "and nginx answers 500."),
+        explanation=(f"{v.title} ran out of worker_connections (each proxied request needs two)."
+                     if conns else f"{v.title} workers hit their open-files limit, so socket() fails "
+                     f"and {v.title} answers 500."),
         evidence=items,
-        fix=Fix(summary="raise worker_rlimit_nofile / worker_connections (and LimitNOFILE= of "
-                        "nginx.service)", commands=["cat /proc/$(pgrep -o nginx)/limits | grep files",
-                                                    *reload_commands(ev)],
+        fix=Fix(summary="raise worker_rlimit_nofile / worker_connections"
+                        + (f" (and LimitNOFILE= of {v.service})" if v.service else ""),
+                commands=[*(f"cat /proc/$(pgrep -o {prog})/limits | grep files"
+                            for prog in proxy.detection.programs[:1]), *reload_commands(ev)],
                 diff=diff, file=ev.config.main_file if diff else None, notes=notes)), claims=claims(groups))
-
-
-_REASON = re.compile(r'Server (?P<server>\S+) is DOWN, reason: (?P<reason>[^,]+)'
-                     r'(?:, info: "(?P<info>[^"]*)")?')
-# health-check reasons (HAProxy src/check.c check_reason_string / doc/configuration.txt 9.1
-# check_status: L4CON, L4TOUT, L6RSP, L7STS, ...) -> what they mean for the backend
-_MEANING = (("Connection refused", "nothing listens on them: the backends are not running"),
-            ("Layer4 timeout", "they do not accept connections in time (down host, firewall, "
-                               "or a backend too busy to accept)"),
-            ("Layer7 wrong status", "the health-check request gets an error status: the "
-                                    "application is failing (or the check URL is wrong)"),
-            ("Layer7 timeout", "the application does not answer the health check in time"),
-            ("Layer6", "the TLS or protocol of the check does not match the server"),
-            ("Layer7 invalid response", "the server does not speak HTTP on that port"))
-
-
-def _down_reasons(ev: Evidence, name: str | None) -> tuple[list[str], list[EvidenceItem]]:
-    """Why HAProxy took the servers of backend ``name`` down: the alert lines' ``reason``/
-    ``info`` (``Server app/web1 is DOWN, reason: Layer4 connection problem, info: "Connection
-    refused"``, src/server.c srv_set_stopped) and the runtime API's last check."""
-    reasons: list[str] = []
-    items: list[EvidenceItem] = []
-    # a DOWN alert line is classified by its reason (connection-refused, connect-timeout, ...)
-    # with the event upstream-marked-down beside it: read the reason from any group's samples
-    for g in ev.logs.symptoms:
-        for smp in g.samples:
-            m = _REASON.search(smp.text)
-            if m and (name is None or m.group("server").split("/")[0] == name):
-                why = m.group("reason") + (f": {m.group('info')}" if m.group("info") else "")
-                if why not in reasons:
-                    reasons.append(why)
-    for key, st in (ev.live.server_states or {}).items():
-        if (name is None or st.backend == name) and st.down:
-            items.append(EvidenceItem(kind="probe", summary=f"runtime API (show stat): {st.name} "
-                                      f"{st.status}" + (f", last check {st.reason}" if st.reason
-                                                        else "") + f" ({key})",
-                                      source="runtime API"))
-            if st.reason and st.reason not in reasons:
-                reasons.append(st.reason)
-    return reasons, items
-
-
-def _meaning(reasons: list[str]) -> str:
-    text = " ".join(reasons)
-    for needle, meaning in _MEANING:
-        if needle in text:
-            return meaning
-    return "see the reason HAProxy gives"
-
-
-def _all_down_haproxy(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Candidate:
-    """``backend app has no server available!`` / ``<NOSRV>`` with 503: every server (backups
-    too) failed its health checks (src/backend.c set_backend_down; configuration.txt 8.5 'SC'
-    with <NOSRV>).  The root cause is what failed the checks: the DOWN reasons say it."""
-    group = ev.config.groups.get(name or "")
-    marked = [g for g in ev.logs.symptoms if g.symptom == "upstream-marked-down"
-              and (g.peer == name or (group is not None and g.peer in group.servers))]
-    items = [i for g in groups + marked for i in group_items(g)]
-    reasons, state_items = _down_reasons(ev, name)
-    items += state_items
-    members = [t for t in ev.config.targets if t.group == name]
-    for t in members[:4]:
-        chk = t.settings.get("check")
-        items.append(EvidenceItem(
-            kind="config", summary=f"server {t.key}" + ("" if chk is None or chk.value == "on"
-                                                       else " (no check)")
-            + "".join(f", {k} {t.settings[k].value}" for k in ("inter", "fall", "rise")
-                      if k in t.settings),
-            source=t.file, line=t.line))
-    meaning = _meaning(reasons)
-    conf = 0.93 if reasons else 0.8
-    refused = "Connection refused" in " ".join(reasons)
-    return Candidate(finding=make_finding(
-        "all-upstreams-down", confidence=conf, groups=groups + marked,
-        explanation=f"HAProxy's health checks took every server of backend {name} DOWN, so it had no "
-                    "server for the requests and answered 503 (<NOSRV>)."
-                    + (f" Reason: {'; '.join(reasons[:3])}: {meaning}." if reasons else ""),
-        evidence=items,
-        fix=Fix(summary=(f"start the backends of {name} ("
-                         + ", ".join(group.servers if group else ()) + ")" if refused else
-                         "fix what fails the health checks on every server (the reason above)")
-                + "; HAProxy puts them back UP after 'rise' good checks",
-                commands=[f"echo 'show stat' | socat stdio {_socket_hint(ev)} | cut -d, -f1,2,18,37,57",
-                          *(f"curl -sv http://{k}/ -o /dev/null" for k in (group.servers[:2]
-                                                                          if group else ()))]),
-        upstream=name, target=name), claims=claims(groups + marked))
-
-
-def _socket_hint(ev: Evidence) -> str:
-    sock = ev.config.runtime_socket or "/run/haproxy/admin.sock"
-    return sock.split("@", 1)[1] if sock.startswith("unix@") else sock
-
-
-def _down_now(ev: Evidence, seen: set[str | None]) -> list[Candidate]:
-    """Every server of a backend DOWN right now (runtime API), before any request failed."""
-    out = []
-    for name, group in ev.config.groups.items():
-        states = [st for k, st in (ev.live.server_states or {}).items() if k in group.servers]
-        if name in seen or not states or len(states) < len(group.servers) \
-                or not all(st.down for st in states):
-            continue
-        cand = _all_down_haproxy(ev, name, [])
-        cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.85))
-        out.append(cand)
-    return out
-

@@ -19,6 +19,7 @@ from why502.analyzers.base import (
     groups_of,
     make_finding,
     proxy_name,
+    proxy_of,
     upstream_name,
 )
 from why502.evidence.model import Evidence, SocketStat, SymptomGroup
@@ -30,6 +31,9 @@ from why502.findings.patch import unified
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     avcs = [e for e in ev.all_events if e.kind == "selinux-avc"]
+    # the proxy as the report names it, and its program's name as the audit log's comm= has it
+    who = proxy_name(ev.proxy)
+    programs = proxy_of(ev).detection.programs[:1]
     for peer, groups in by_peer(groups_of(ev, "permission-denied")).items():
         if peer is not None and peer.startswith("unix:") and not avcs:
             out.append(_socket(ev, peer, groups))
@@ -45,21 +49,21 @@ def analyze(ev: Evidence) -> list[Candidate]:
             conf = 0.9 if avcs else (0.75 if ev.host.selinux_mode == "enforcing" else 0.55)
             out.append(Candidate(finding=make_finding(
                 "selinux-denial", confidence=conf, groups=groups,
-                explanation=f"The kernel refused nginx's connect() to {peer} with EACCES. For a TCP "
+                explanation=f"The kernel refused {who}'s connect() to {peer} with EACCES. For a TCP "
                             "peer that is not a file mode: a MAC policy (SELinux "
                             "httpd_can_network_connect, AppArmor) blocks it.",
                 evidence=items,
-                fix=Fix(summary="allow nginx to make network connections",
-                        commands=["ausearch -m avc -c nginx --start recent",
+                fix=Fix(summary=f"allow {who} to make network connections",
+                        commands=[*(f"ausearch -m avc -c {prog} --start recent" for prog in programs),
                                   "setsebool -P httpd_can_network_connect 1"],
-                        notes=["AppArmor: aa-status; add the network rule to nginx's profile"]),
+                        notes=[f"AppArmor: aa-status; add the network rule to {who}'s profile"]),
                 upstream=upstream_name(ev, peer), target=peer), claims=claims(groups)))
     if avcs and not groups_of(ev, "permission-denied"):
-        items = [event_item(e, "SELinux AVC denial for nginx") for e in avcs[:3]]
+        items = [event_item(e, f"SELinux AVC denial for {who}") for e in avcs[:3]]
         out.append(Candidate(finding=make_finding(
             "selinux-denial", confidence=0.5, groups=[],
-            explanation="SELinux denied nginx an operation (see the AVC lines).",
-            evidence=items, fix=Fix(summary="allow nginx to make network connections",
+            explanation=f"SELinux denied {who} an operation (see the AVC lines).",
+            evidence=items, fix=Fix(summary=f"allow {who} to make network connections",
                                     commands=["setsebool -P httpd_can_network_connect 1"]))))
     return out
 

@@ -233,13 +233,14 @@ def _invalid_response(ev: Evidence, peer: str | None, groups: list[SymptomGroup]
     probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
     quoted = _QUOTED.search(text)
     items = [i for g in groups for i in group_items(g)]
+    who = proxy_name(ev.proxy)
     if quoted:
         items.insert(0, EvidenceItem(kind="stat", summary=f"the offending {quoted.group(1).split()[-1]}"
-                                     f' as nginx quotes it: "{quoted.group(2)}" (\\xNN is the '
-                                     "byte nginx refused)"))
+                                     f' as {who} quotes it: "{quoted.group(2)}" (\\xNN is the '
+                                     f"byte {who} refused)"))
     elif "no valid HTTP/1.0 header" in text:
         items.insert(0, EvidenceItem(kind="stat", summary="the status line does not parse as "
-                                     "HTTP/1.x; nginx relayed the reply as HTTP/0.9 (status 009)"))
+                                     f"HTTP/1.x; {who} relayed the reply as HTTP/0.9 (status 009)"))
     if probe:
         items.append(probe_item(peer, probe))
     if target:

@@ -14,9 +14,11 @@ from __future__ import annotations
 from why502.analyzers.base import (
     Candidate,
     claims,
+    config_grep,
     config_item,
     group_items,
     make_finding,
+    proxy_name,
 )
 from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Fix
@@ -26,6 +28,7 @@ RATE_SYMPTOMS = ("rate-limited", "limit-req", "limit-conn", "proxy-rate-limited"
 
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
+    who = proxy_name(ev.proxy)
     limited = [g for g in ev.logs.symptoms if g.symptom in RATE_SYMPTOMS]
     if limited:
         items = [i for g in limited for i in group_items(g)]
@@ -34,26 +37,26 @@ def analyze(ev: Evidence) -> list[Candidate]:
         zone = next((s.value for s in ev.config.limit_settings), None)
         out.append(Candidate(finding=make_finding(
             "proxy-rate-limited", confidence=0.92, groups=limited,
-            explanation="nginx itself rejected these requests with 503: they exceeded a limit_req / "
+            explanation=f"{who} itself rejected these requests with 503: they exceeded a limit_req / "
                         "limit_conn zone. The backend never saw them.",
             evidence=items,
             fix=Fix(summary="raise the zone's rate/burst (add nodelay) if the traffic is legitimate, "
                             "or set limit_req_status 429 so clients can tell it from an outage",
-                    commands=["nginx -T | grep -n -E 'limit_(req|conn)'"],
+                    commands=[config_grep(ev, "limit_(req|conn)")],
                     notes=[f"current: {zone}"] if zone else []),
             status_codes=[503]), claims=claims(limited)))
     own = set(ev.config.listens)
     for t in ev.config.targets:
         if t.key in own or (t.host in {"127.0.0.1", "localhost"} and f"0.0.0.0:{t.port}" in own):
             related = [g for g in ev.logs.symptoms if g.peer == t.key]
-            items = [config_item(t, f"{t.kind}_pass to {t.key}, which is nginx's own listen address")]
+            items = [config_item(t, f"{t.kind}_pass to {t.key}, which is {who}'s own listen address")]
             items += [i for g in related for i in group_items(g)]
             out.append(Candidate(finding=make_finding(
                 "proxy-misrouted", confidence=0.8 if related else 0.5, groups=related,
-                explanation=f"proxy_pass sends requests to {t.key}, where nginx itself listens: "
-                            "the request loops back into nginx instead of reaching the backend.",
+                explanation=f"proxy_pass sends requests to {t.key}, where {who} itself listens: "
+                            f"the request loops back into {who} instead of reaching the backend.",
                 evidence=items,
-                fix=Fix(summary="point proxy_pass at the backend's address, not nginx's own listener",
-                        commands=["nginx -T | grep -n -E 'listen|proxy_pass'"]),
+                fix=Fix(summary=f"point proxy_pass at the backend's address, not {who}'s own listener",
+                        commands=[config_grep(ev, "listen|proxy_pass")]),
                 upstream=t.group or t.key, target=t.key), claims=claims(related)))
     return out

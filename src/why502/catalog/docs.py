@@ -18,13 +18,37 @@ Every entry page has the sections the tests require: the title (``# ...``), ``##
 from __future__ import annotations
 
 import posixpath
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from why502.catalog import KIND_LABELS, Catalog, Entry, Kind, StatusPage, format_status, status_leads
+from why502.catalog import (
+    KIND_LABELS,
+    Catalog,
+    Entry,
+    Kind,
+    StatusPage,
+    _data_text,
+    format_status,
+    status_leads,
+)
 from why502.catalog.patterns import programs_for_symptom, snippet_language
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 GENERATOR = "python -m why502.app.docs --write docs"
+
+
+@lru_cache(maxsize=1)
+def _page_text() -> dict[str, list[str]]:
+    """The pages' prose that speaks of one proxy's behaviour (``catalog/data/docs.toml``): data,
+    so this module names no proxy (issue 23)."""
+    data = tomllib.loads(_data_text("docs.toml"))
+    return {k: [str(line) for line in v] for k, v in data.items()}
 _DIRS: dict[Kind, str] = {"cause": "", "symptom": "symptoms/", "event": "events/"}
 _SOURCE_FILES: dict[Kind, str] = {"cause": "causes.toml", "symptom": "symptoms.toml", "event": "events.toml"}
 
@@ -203,11 +227,7 @@ def render_index(catalog: Catalog, statuses: Mapping[str, StatusPage]) -> str:
         "never renamed or reused. `why502 explain ID` prints the same pages in the terminal;",
         "`why502 causes` lists them.",
         "",
-        "Two traps the tables below account for: nginx writes its own 502/504 into `$upstream_status`,",
-        "so only \"no error-log line and a numeric `$upstream_header_time`\" proves the backend produced",
-        "the 5xx; and errors `while reading upstream` usually leave the backend's 2xx in the access",
-        "log with a truncated body. The messages, the source files that write them and the statuses",
-        "they lead to are in [the message reference](../reference/proxy-messages.md).",
+        *_page_text()["index_traps"],
         "",
         "## Root causes",
         "",

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from why502.catalog.kubernetes import controller_words
 from why502.evidence.lb_evidence import LbEvidence
 from why502.evidence.model import Evidence, GroupFact, Sample, SymptomGroup, TargetFact
 from why502.facts.kubernetes import (
@@ -36,9 +37,6 @@ from why502.facts.net import split_key
 
 NEAR = timedelta(minutes=2)  # how far an OOM kill, a crash or a probe failure may be from a failure
 _HOST = re.compile(r'\bhost: "([^"]+)"')
-# ingress-nginx's controller (internal/ingress/controller/controller.go): its lines are another
-# program's events in the logs' record (evidence.aggregate), not the proxy's own symptoms
-_NO_ENDPOINTS = re.compile(r'[Ss]ervice "?([^"\s]+/[^"\s]+?)"? does not have any active [Ee]ndpoint')
 _ROUTE = re.compile(r'\b(httproute|grpcroute)/([^/\s"]+)/([^/\s"]+)/')
 
 
@@ -253,38 +251,30 @@ def edge_time(text: str | None) -> datetime | None:
 def controller_groups(ev: Evidence) -> list[SymptomGroup]:
     """ingress-nginx's ``Service "NS/NAME" does not have any active Endpoint`` lines (events of
     the logs' record, with their times), as one no-live-upstreams group per Service."""
-    by: dict[str, list[tuple[datetime, Sample]]] = {}
+    # the controllers' messages are data with their provenance (catalog/data/kubernetes.toml)
+    by: dict[tuple[str, str], list[tuple[datetime, Sample]]] = {}
     for e in ev.all_events:
-        m = _NO_ENDPOINTS.search(e.text) if e.time else None
-        if m and e.time:
-            by.setdefault(m.group(1), []).append(
-                (e.time, Sample(text=e.text, file=e.file, line=e.line, time=e.time)))
+        for said in controller_words().no_endpoints if e.time else ():
+            m = said.pattern.search(e.text)
+            if m and e.time:
+                by.setdefault((m.group(1), said.source), []).append(
+                    (e.time, Sample(text=e.text, file=e.file, line=e.line, time=e.time)))
+                break
     out = []
-    for ref, rows in by.items():
+    for (ref, source), rows in by.items():
         times = sorted(t for t, _ in rows)
         out.append(SymptomGroup(symptom="no-live-upstreams", peer=ref, count=len(rows),
                                 first=times[0], last=times[-1], statuses={503: len(rows)},
-                                samples=tuple(s for _, s in rows[:3]), source="ingress-nginx",
+                                samples=tuple(s for _, s in rows[:3]), source=source,
                                 times=tuple(times[:300])))
     return out
 
 
 # The servers a Kubernetes controller writes into an upstream block when it has nothing to send
-# to: NGINX Gateway Fabric (nginx/nginx-gateway-fabric, internal/controller/nginx/types/types.go
-# ``Nginx503Server``: "used as a backend for services that cannot be resolved (have no IP
-# address)", written by config/upstreams.go when ``len(up.Endpoints) == 0``; and config/
-# upstreams.go ``invalidBackendRef``'s ``nginx500Server``, the one upstream of every backendRef
-# that does not resolve).  servers_template.go: each socket's server only ``return 503;`` /
-# ``return 500;``.  An upstream whose only server is one of them routes nothing: the cause, not
-# a guess.  ingress-nginx has no such mark in its config (its upstreams are set through Lua at
-# run time); its controller's "does not have any active Endpoint" line says it (controller_groups).
-PLACEHOLDERS: dict[str, tuple[str, str, int]] = {
-    "unix:/var/run/nginx/nginx-503-server.sock": (
-        "no-ready-endpoints", "NGINX Gateway Fabric's 503 server: the Service has no endpoint", 503),
-    "unix:/var/run/nginx/nginx-500-server.sock": (
-        "backend-ref-unresolved", "NGINX Gateway Fabric's 500 server: the backendRef does not "
-        "resolve", 500),
-}
+# to (NGINX Gateway Fabric's 503 and 500 servers): an upstream whose only server is one of them
+# routes nothing, the cause, not a guess.  Data with its provenance: catalog/data/kubernetes.toml.
+def _placeholders() -> dict[str, tuple[str, str, int]]:
+    return {k: (p.cause, p.meaning, p.status) for k, p in controller_words().placeholders.items()}
 
 
 @dataclass(frozen=True)
@@ -300,12 +290,13 @@ class Placeholder:
 
 
 def placeholders(ev: Evidence) -> list[Placeholder]:
-    """The config's upstream blocks whose every server is a placeholder (``PLACEHOLDERS``),
+    """The config's upstream blocks whose every server is a placeholder (``_placeholders``),
     each with the ``*_pass`` lines that name it (also as ``http://NAME$request_uri``, the way
     NGINX Gateway Fabric writes each route: the host is the block's name)."""
     out = []
+    known = _placeholders()
     for name, g in ev.config.groups.items():
-        marks = [PLACEHOLDERS[s] for s in g.servers if s in PLACEHOLDERS]
+        marks = [known[s] for s in g.servers if s in known]
         if not marks or len(marks) != len(g.servers):
             continue
         cause, meaning, status = marks[0]

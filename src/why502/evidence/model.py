@@ -188,14 +188,15 @@ class LocationOutcome:
     Needed when the access log has no upstream fields (nginx's default ``combined`` format): the
     per-upstream view (``UpstreamTiming``) is then empty, but nginx's own choice of location
     (``proxies.nginx.config.locations``) still ties each request to the ``*_pass`` that served it.
-    ``by_nginx`` counts the 5xx an error-log line or an empty ``$upstream_addr`` proves nginx
-    made, ``by_backend`` those a numeric ``$upstream_header_time`` proves the backend sent; the
-    rest is of unknown make.
+    ``by_proxy`` counts the 5xx an error-log line or an empty ``$upstream_addr`` proves the proxy
+    made (nginx; the stats tables' ``by_proxy`` column, ``by_nginx`` before issue 23),
+    ``by_backend`` those a numeric ``$upstream_header_time`` proves the backend sent; the rest is
+    of unknown make.
     """
 
     label: str  # "server_name location", as proxies.nginx.config.locations labels it
     statuses: Mapping[int, int] = field(default_factory=dict)  # 5xx status -> requests
-    by_nginx: int = 0
+    by_proxy: int = 0
     by_backend: int = 0
 
     @property
@@ -292,6 +293,11 @@ class EdgeFacts:
     families: tuple[LbEvidence, ...] = ()
 
 
+PROXY_NOFILE = "proxy-nofile"
+"""``HostFacts.limits``' key of the soft open-files limit of the proxy's first listening process
+(``app.diagnose.system.nofile_limit``; the fd-limit finding reads it)."""
+
+
 @dataclass(frozen=True)
 class HostFacts:
     """The machine around the proxy, read live (``None``/empty: not read, e.g. ``--offline``).
@@ -306,7 +312,7 @@ class HostFacts:
     units: Mapping[str, UnitState] = field(default_factory=dict)
     target_units: Mapping[str, str] = field(default_factory=dict)  # peer key -> systemd unit
     sysctls: Mapping[str, str] = field(default_factory=dict)
-    limits: Mapping[str, int] = field(default_factory=dict)  # e.g. proxy-nofile (its workers' fd limit)
+    limits: Mapping[str, int] = field(default_factory=dict)  # e.g. PROXY_NOFILE
     time_wait: Mapping[str, int] = field(default_factory=dict)  # peer key -> TIME_WAIT sockets
     selinux_mode: str | None = None  # enforcing | permissive | disabled | None (unknown)
     resolvers: tuple[str, ...] = ()  # nameservers of /etc/resolv.conf

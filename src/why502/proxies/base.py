@@ -154,8 +154,10 @@ class Vocabulary:
     config_flag: str = ""
     binary_flag: str = ""
     config_argument: str = ""
-    #: the command that prints its whole config as it reads it, includes inlined (``nginx -T``):
-    #: a report says its config was read so (``inputs.<key>_source``)
+    #: the command that prints its whole config as it reads it, includes inlined (``nginx -T``:
+    #: nginx(8) ``-T``): a report says its config was read so (``inputs.<key>_source``), and a
+    #: command a finding prints greps it (``analyzers.base.config_grep``); "": none, such a
+    #: command greps the config file itself
     config_dump: str = ""
     #: the ``WHY502_*`` variables it reads (the lab's binary of it: ``lab.runtime.machine.
     #: find_program``), each with its line of ``why502 --help`` (``why502.envvars``)
@@ -186,6 +188,19 @@ class Vocabulary:
     #: what caps the requests it keeps in flight to a group, checked by ``lint --concurrency``
     #: (Envoy's circuit breakers, W502-040); "": none checked
     concurrency_limit: str = ""
+    # Issue 23 item 2: the words analyzers, evidence and reporters said as nginx's, now each
+    # proxy's own ("" where it has none; the sentence then says it in general words).
+    #: its packaged systemd unit, where ``LimitNOFILE=`` of its workers is set (``nginx.service``)
+    service: str = ""
+    #: the length its error lines are cut at, in words (nginx: ``NGX_MAX_ERROR_STR``, 2048
+    #: bytes, src/core/ngx_log.h), so a line that long lost its last fields; "": not known
+    error_line_cut: str = ""
+    #: where its own log says why it made a 5xx when its access log does not (Caddy: "the
+    #: http.log.error lines"), for ``stats`` on its access log alone; "": nothing to add
+    error_lines: str = ""
+    #: the source of ``stats``' table of its servers' states now (HAProxy: its runtime API's
+    #: ``show servers state``, management.txt 9.3); "": it has none
+    runtime_servers: str = ""
 
 
 @dataclass(frozen=True)
@@ -274,6 +289,11 @@ class Hooks:
     #: went well taken out before they are classified (HAProxy's log is its access log too: most
     #: of it is such lines, ``proxies.haproxy.log``); "": its error log holds failures only
     watch_quiet: str = ""
+    #: analyzers: the module of its ``analyze`` plug-in (``proxies.<name>.analyze``): the
+    #: findings only its own machinery makes, in the analyzers' terms (HAProxy: every server of a
+    #: backend taken DOWN by its health checks, ``Capability.HEALTH_CHECKED_SERVERS``; functions
+    #: ``all_down(ev, name, groups)`` and ``down_now(ev, seen)``).  "": none
+    analyze: str = ""
 
 
 @dataclass(frozen=True)

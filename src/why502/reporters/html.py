@@ -62,7 +62,6 @@ EVENT_COLOURS: dict[str, str] = {
     "slow-request": "#d9730d",
     "listen-queue-full": "#d9730d",
     "config-reload": "#2e7d32",
-    "nginx-reload": "#2e7d32",
     "reload": "#2e7d32",
     "selinux-avc": "#6a1b9a",
     "upstream-marked-down": "#6a1b9a",

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from why502.app.diagnose.logs import kernel_log_events
-from why502.evidence.model import HostFacts, LiveFacts, LogEvent, SocketStat, TargetFact
+from why502.evidence.model import PROXY_NOFILE, HostFacts, LiveFacts, LogEvent, SocketStat, TargetFact
 from why502.facts.fpm import FpmPool
 from why502.facts.net import Listener, split_key
 from why502.findings.model import Diagnostic
@@ -126,7 +126,7 @@ def _read_system(live: _Host, targets: list[TargetFact], fpm_pools: tuple[FpmPoo
     try:
         soft = system.nofile_limit(listeners)
         if soft is not None:
-            live.limits = {"proxy-nofile": soft}
+            live.limits = {PROXY_NOFILE: soft}
     except Exception:  # noqa: S110 -- /proc/PID/limits of a process that just exited
         pass
     live.time_wait = {t.key: time_wait_ports[t.port] for t in targets

@@ -205,7 +205,7 @@ def breakdown_5xx(
             g = block.group_by(key.alias(name)).agg(
                 pl.len().alias("5xx"),
                 *((pl.col("status") == s).sum().alias(str(s)) for s in (502, 503, 504)),
-                (pl.col("made_by") == ENGINE).sum().alias("by_nginx"),
+                (pl.col("made_by") == ENGINE).sum().alias("by_proxy"),
                 (pl.col("made_by") == "backend").sum().alias("by_backend"),
             )
             have = tables[name]

@@ -45,7 +45,8 @@ class Apache(BaseProxy):
         lint_help=("(--config apache2.conf, includes followed): enablereuse to PHP-FPM beyond the pool's "
                    "pm.max_children "
                    "(--fpm-conf), the proxy timeout below the backend's, BalancerMembers without "
-                   "retry="))
+                   "retry="),
+        service="apache2.service")  # Debian's apache2 package
     capabilities = frozenset({Capability.CONFIG_DUMP, Capability.WATCH, Capability.PEER_AS_WRITTEN,
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)

@@ -41,7 +41,9 @@ class Caddy(BaseProxy):
         reuse_connections="keepalive in the transport http block (on by default)",
         # caddyserver.com/docs/command-line (caddy validate, caddy reload); the package's unit
         applied_commands=(r"caddy (validate|reload)", r"systemctl (reload|restart) caddy"),
-        fix_test="caddy validate", fix_reload="caddy reload through its loopback admin API")
+        fix_test="caddy validate", fix_reload="caddy reload through its loopback admin API",
+        # the packaged caddy.service; its error logger (http.log.error) says why it made a 5xx
+        service="caddy.service", error_lines="the http.log.error lines")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
                               Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))

@@ -48,7 +48,9 @@ class Haproxy(BaseProxy):
         lint_help=("(--config haproxy.cfg): servers without health checks, timeout server unset or shorter "
                    "than the backend's "
                    "(--backend-timeout), retries without option redispatch, maxconn without timeout "
-                   "queue"))
+                   "queue"),
+        # Debian's haproxy.service; management.txt 9.3 "show servers state"
+        service="haproxy.service", runtime_servers="HAProxy runtime API: show servers state")
     capabilities = frozenset({Capability.HEALTH_CHECKED_SERVERS, Capability.WATCH,
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2, sbin=("/usr/sbin/haproxy",))
@@ -66,7 +68,8 @@ class Haproxy(BaseProxy):
                   watch_access="why502.proxies.haproxy.stats:haproxy_for_watch",
                   access_sniff="why502.proxies.haproxy.log:looks_like_httplog",
                   edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats",
-                  watch_quiet="why502.proxies.haproxy.log:quiet")
+                  watch_quiet="why502.proxies.haproxy.log:quiet",
+                  analyze="why502.proxies.haproxy.analyze")
 
     def detect(self, raw: str, masked: str) -> int:
         """Its section keywords at line starts and no brace outside strings, comments and

@@ -56,7 +56,10 @@ class Nginx(BaseProxy):
         fallback_help="proxy_cache_use_stale where a cache exists, else a small static 503 with Retry-After",
         lint_help=("upstream keepalive without HTTP/1.1, names resolved only at start, variable "
                    "proxy_pass without resolver, buffers smaller than the backend's headers, timeouts "
-                   "shorter than the backend's, PHP-FPM socket path/permissions/backlog, and more"))
+                   "shorter than the backend's, PHP-FPM socket path/permissions/backlog, and more"),
+        # nginx(8) -T; Debian's nginx.service; NGX_MAX_ERROR_STR (src/core/ngx_log.h)
+        service="nginx.service",
+        error_line_cut="nginx's 2048-byte limit (NGX_MAX_ERROR_STR)")
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})

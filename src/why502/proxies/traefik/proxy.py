@@ -32,7 +32,9 @@ class Traefik(BaseProxy):
         # doc.traefik.io/traefik/routing/services/#serverstransport
         tls_server_name="serverName of the service's serversTransport", tls_name="serverName",
         tls_trusted_ca="rootCAs of the service's serversTransport",
-        reuse_connections="maxIdleConnsPerHost of the service's serversTransport")
+        reuse_connections="maxIdleConnsPerHost of the service's serversTransport",
+        # its error lines are logged at DEBUG (log.level), not in the access log
+        error_lines="its DEBUG log")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("traefik",), priority=1)
     hooks = Hooks(load_config="why502.proxies.traefik.config:load_traefik",

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from why502 import proxies
 from why502.findings.results import LbStatsReport
 from why502.reporters.text.stats import sparkline
 from why502.textutil import plural, shorten, strip_terminal_escapes
@@ -49,8 +50,10 @@ def headline(rep: LbStatsReport) -> list[str]:
         out.append(f"leading reason: {word}{what}, {top['count']:,}x"
                    + (f", Proxy-Status {top['proxy_status']}" if top["proxy_status"] else "") + cause)
         if not top["code"] and not top["symptom"]:
+            where = "; ".join(f"{p.vocabulary.title}: {p.vocabulary.error_lines}"
+                              for p in proxies.PROXIES.values() if p.vocabulary.error_lines)
             out.append(f"{rep.log_type}'s access log does not say why it made these: give its error log "
-                       "too (Caddy: the http.log.error lines; Traefik: its DEBUG log) as another FILE")
+                       f"too{f' ({where})' if where else ''} as another FILE")
     worst = (next((t for t in rep.targets if t["5xx"]), None)
              or next((g for g in rep.groups if g["5xx"]), None))
     if worst:

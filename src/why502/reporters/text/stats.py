@@ -235,8 +235,10 @@ def render_stats_text(rep: StatsReport, console: Console, top: int = 10) -> None
         t.add_column(col)
         extra = [k for k in rows[0] if k != col]
         for k in extra:
-            t.add_column(f"by_{who(proxies.DEFAULT, rep)}" if k == f"by_{proxies.DEFAULT}" else k,
-                         justify="right")
+            # the column of the 5xx the proxy made (``by_proxy``; ``by_nginx`` in a report saved
+            # before issue 23) is headed with the proxy's word, as it always was
+            t.add_column(f"by_{who(proxies.DEFAULT, rep)}" if k in ("by_proxy", f"by_{proxies.DEFAULT}")
+                         else k, justify="right")
         for r in rows[:top]:
             t.add_row(_t(r[col], 60), *(_n(r.get(k)) for k in extra))
         c.print(t)
@@ -275,7 +277,8 @@ def render_stats_text(rep: StatsReport, console: Console, top: int = 10) -> None
             )
     servers = rep.servers_now or []
     if servers:
-        t = Table(title="Servers now (HAProxy runtime API: show servers state)", title_justify="left")
+        where = proxies.of(rep.proxy).vocabulary.runtime_servers  # its runtime API's view
+        t = Table(title="Servers now" + (f" ({where})" if where else ""), title_justify="left")
         for col in ("server", "address", "state", "last check"):
             t.add_column(col)
         for srv in servers[: top * 2]:
