@@ -20,9 +20,9 @@ from why502.sources.accounts import (
     can_connect,
     can_search,
     check_socket_access,
-    nginx_worker_identity,
     stat_path,
     user_groups,
+    worker_identity,
 )
 
 
@@ -78,16 +78,16 @@ def test_user_groups_root() -> None:
         user_groups("why502-no-such-user")
 
 
-def test_nginx_worker_identity_default_and_directive() -> None:
-    ident, diags = nginx_worker_identity(None)
+def test_worker_identity_default_and_directive() -> None:
+    ident, diags = worker_identity(None)
     assert ident is not None and ident.user == "nobody" and ident.source.startswith("nginx default")
     assert ident.group in ("nobody", "nogroup")
     if "www-data" in {p.pw_name for p in pwd.getpwall()}:
-        ident2, diags2 = nginx_worker_identity("www-data")
+        ident2, diags2 = worker_identity("www-data")
         assert ident2 is not None and ident2.uid == pwd.getpwnam("www-data").pw_uid
         assert ident2.gid == grp.getgrnam("www-data").gr_gid and ident2.gid in ident2.gids
         assert diags2 == []
-    ident3, diags3 = nginx_worker_identity("why502-ghost")
+    ident3, diags3 = worker_identity("why502-ghost")
     assert ident3 is not None and ident3.uid is None
     assert diags3 and "does not exist" in diags3[0].message
     del diags

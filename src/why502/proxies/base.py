@@ -147,6 +147,14 @@ class Vocabulary:
     reuse_requires: tuple[tuple[str, str, str, str, str], ...] = ()
     reuse_off_by_default: str = ""
     reuse_fix: str = ""
+    #: the access log its packages write when the config names none (nginx's compiled-in
+    #: ``--http-log-path``), beside ``default_error_log``; "": none (``app.diagnose.inputs``)
+    default_access_log: str = ""
+    #: an edge server's access log to a file, in its config's words: the statement that writes
+    #: one and what to add when there is none (Caddy's ``log { output file ... }``), for
+    #: discovery's message when none can be read (``app.diagnose.discover``)
+    access_log_statement: str = ""
+    access_log_to_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,6 +239,12 @@ class Hooks:
     #: ``facts.routes.RouteModel`` and read timeouts; HAProxy, Apache: their access-log lines
     #: as the engine's columns, ``access_frames``).  "": none
     stats: str = ""
+    #: sources.proxyprocs: ``(argv, pid) -> (config, access logs) | None`` of a running edge
+    #: server (``Capability.EDGE_PROCESS``): the config its command line names (or the one it
+    #: reads by default) and the access logs that config writes, None for a process of its
+    #: program that serves nothing (Caddy's ``caddy run``: ``proxies.caddy.source.edge_run``).
+    #: "": its processes are not read
+    edge_run: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,6 +268,12 @@ class Detection:
     #: the config paths its packages install (Debian's ``/etc/nginx/nginx.conf``); empty: the
     #: vocabulary's ``default_config`` (``proxies.packaged_config``)
     packaged_configs: tuple[str, ...] = ()
+    #: who its workers run as when its config names no user: the compiled-in user, and the
+    #: groups tried in order, the first that exists on this host (nginx's ``nobody``, group
+    #: ``nobody`` or ``nogroup``: auto/unix).  Empty: not declared, and
+    #: ``sources.accounts.worker_identity`` reads it by the default proxy's declaration
+    worker_user: str = ""
+    worker_groups: tuple[str, ...] = ()
 
 
 @runtime_checkable

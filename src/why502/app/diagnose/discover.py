@@ -27,7 +27,7 @@ from why502.sources.proxyprocs import (
     DEFAULT_CONFIGS,
     EdgeProcess,
     ProxyProcess,
-    own_nginx_config,
+    own_default_config,
     running_edges,
     running_proxies,
 )
@@ -45,7 +45,7 @@ def discover(options: DiagnoseOptions) -> list[tuple[ProxyProcess, DiagnoseOptio
     if not nothing_named(options):
         return []
     masters = [p for p in running_proxies() if p.config]
-    if not masters or (len(masters) == 1 and own_nginx_config(masters) is None
+    if not masters or (len(masters) == 1 and own_default_config(masters) is None
                        and masters[0].kind == DEFAULT and not masters[0].container):
         return []
     out: list[tuple[ProxyProcess, DiagnoseOptions]] = []
@@ -122,10 +122,11 @@ def discover_edge(options: DiagnoseOptions) -> tuple[EdgeProcess, DiagnoseOption
     proc = edges[0]
     logs = [p for p in proc.access_logs if os.access(p, os.R_OK)]
     if not logs:
-        missing = ", ".join(proc.access_logs) or "none: its config has no `log { output file ... }`"
-        raise InputError(f"Caddy runs (pid {proc.pid}, config {proc.config}) but its access log "
+        words = get(proc.kind).vocabulary
+        missing = ", ".join(proc.access_logs) or f"none: its config has no `{words.access_log_statement}`"
+        raise InputError(f"{words.title} runs (pid {proc.pid}, config {proc.config}) but its access log "
                          f"cannot be read ({missing}); diagnose it with --access-log FILE --log-type "
-                         "caddy (run as root, or add a log directive writing JSON to a file)")
+                         f"{proc.kind} (run as root, or add {words.access_log_to_file})")
     return proc, replace(options, access_logs=logs,
                          error_logs=[proc.own_log] if proc.own_log and os.access(proc.own_log, os.R_OK)
                          else [], log_type=proc.kind)

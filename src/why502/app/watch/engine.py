@@ -44,7 +44,7 @@ from why502.proxies import DEFAULT, Capability, choose, get, source_of
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
 from why502.sources.follow import FileFollower
-from why502.sources.proxyprocs import own_nginx_config
+from why502.sources.proxyprocs import own_default_config
 from why502.sources.stream import StreamFollower
 
 if TYPE_CHECKING:
@@ -292,7 +292,7 @@ class Watch:
             if o.config is not None:
                 o.nginx_conf, o.config = o.config, None
             named = o.nginx_conf is not None
-            if o.nginx_conf is None and self.discovers and (own := own_nginx_config()) is not None:
+            if o.nginx_conf is None and self.discovers and (own := own_default_config()) is not None:
                 # the running nginx's own -c FILE, not nginx -T's /etc/nginx (issue 31)
                 o.nginx_conf = own
                 diags.append(Diagnostic("info", f"following the running nginx's config {own}"))
@@ -335,7 +335,7 @@ class Watch:
         if found is None:
             return
         proc, config, root = found
-        if proc.kind == DEFAULT and root is None and own_nginx_config([proc]) is None:
+        if proc.kind == DEFAULT and root is None and own_default_config([proc]) is None:
             return
         o.config, o.proxy, self.prefix, self.root = config, proc.kind, proc.prefix, root
         self.found_master = True

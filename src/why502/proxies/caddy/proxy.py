@@ -38,7 +38,10 @@ class Caddy(BaseProxy):
         all_failed=("Every upstream of {name} was marked unhealthy (by Caddy's active health checks, or "
                     "by its passive ones after max_fails failures within fail_duration), so Caddy had "
                     "none to try and answered 503 'no upstreams available'."),
-        reuse_connections="keepalive in the transport http block (on by default)")
+        reuse_connections="keepalive in the transport http block (on by default)",
+        # https://caddyserver.com/docs/caddyfile/directives/log (output file; format json)
+        access_log_statement="log { output file ... }",
+        access_log_to_file="a log directive writing JSON to a file")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
                               Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))
@@ -50,7 +53,8 @@ class Caddy(BaseProxy):
                   lint_input="why502.proxies.caddy.lint:LINT",
                   config_facts="why502.proxies.caddy.facts:edge_facts",
                   log_family="why502.proxies.caddy.log:CADDY",
-                  source="why502.proxies.caddy.source", facts="why502.proxies.caddy.facts")
+                  source="why502.proxies.caddy.source", facts="why502.proxies.caddy.facts",
+                  edge_run="why502.proxies.caddy.source:edge_run")
 
     def detect(self, raw: str, masked: str) -> int:
         """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin

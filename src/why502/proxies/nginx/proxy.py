@@ -42,14 +42,20 @@ class Nginx(BaseProxy):
                          "clear_connection"),
                         ("fastcgi", "fastcgi_keep_conn", "on", "fastcgi_keep_conn on;", "keep_conn")),
         reuse_off_by_default="nginx proxies with HTTP/1.0 and 'Connection: close' unless told otherwise",
-        reuse_fix="speak HTTP/1.1 to the upstream and clear the Connection header")
+        reuse_fix="speak HTTP/1.1 to the upstream and clear the Connection header",
+        # --http-log-path of the Debian and nginx.org packages (auto/options: logs/access.log
+        # under the prefix when built without it)
+        default_access_log="/var/log/nginx/access.log")
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
                           include=re.compile(r"(?m)^\s*include\s+(\S+?);"),
                           sbin=("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"),
-                          packaged_configs=("/etc/nginx/nginx.conf",))
+                          packaged_configs=("/etc/nginx/nginx.conf",),
+                          # no user directive: NGX_USER/NGX_GROUP, "nobody" and "nobody" or
+                          # "nogroup" where there is none (auto/unix, src/core/nginx.c)
+                          worker_user="nobody", worker_groups=("nobody", "nogroup"))
     hooks = Hooks(load_config="why502.proxies.nginx.source:load_config",
                   source="why502.proxies.nginx.source",
                   lint_rules="why502.proxies.nginx.lint",
