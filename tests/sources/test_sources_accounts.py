@@ -90,6 +90,12 @@ def test_worker_identity_default_and_directive() -> None:
     ident3, diags3 = worker_identity("why502-ghost")
     assert ident3 is not None and ident3.uid is None
     assert diags3 and "does not exist" in diags3[0].message
+    # another proxy's worker is named by its own title; without a declared default it is read by
+    # the default proxy's rule, and the source says whose default that is
+    _ident4, diags4 = worker_identity("why502-ghost", "apache")
+    assert diags4 and diags4[0].message.startswith("Apache worker user 'why502-ghost'")
+    ident5, _diags5 = worker_identity(None, "haproxy")
+    assert ident5 is not None and ident5.source.startswith("nginx default") and ident5.user == "nobody"
     del diags
 
 

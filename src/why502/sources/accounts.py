@@ -161,7 +161,9 @@ def worker_identity(user_directive: str | None, proxy: str | None = None,
     diags: list[Diagnostic] = []
     declared = of(proxy)
     title = declared.vocabulary.title
-    detection = declared.detection if declared.detection.worker_user else of(DEFAULT).detection
+    # whose compiled-in default applies: its own, else the default proxy's (said as such)
+    owner = declared if declared.detection.worker_user else of(DEFAULT)
+    detection = owner.detection
     if user_directive:
         parts = user_directive.split()
         user = parts[0]
@@ -178,7 +180,7 @@ def worker_identity(user_directive: str | None, proxy: str | None = None,
             break
         else:
             group = detection.worker_groups[-1] if detection.worker_groups else user
-        source = f"{title} default (no user directive)"
+        source = f"{owner.vocabulary.title} default (no user directive)"
     try:
         uid, _pgid, _gids = user_groups(user)
     except KeyError:
