@@ -154,7 +154,7 @@ def main() -> int:
         results["engine"].append(best_cpu(engine, batches))
         results["prefilter + engine on candidates"].append(best_cpu(prefiltered, batches))
     keys = eb._key_alternation()
-    head_key = errorlog.NGINX_HEAD_PREFIX + keys
+    head_key = errorlog.ENGINE_HEAD_PREFIX + keys
     scans = {
         "needle line scan (callback per line)": per_line,
         "key alternation (callback per match)": database(keys, 0),
@@ -179,11 +179,11 @@ def main() -> int:
             matches[name] = len(found) // args.rounds
     if re2 is not None:
         rules = re2.Set.SearchSet(re2.Options())
-        plain, prefixed = errorlog.nginx_keys()
+        plain, prefixed = errorlog.engine_keys()
         for k in plain:
-            rules.Add(errorlog.NGINX_HEAD_PREFIX + errorlog.rx_escape(k))
+            rules.Add(errorlog.ENGINE_HEAD_PREFIX + errorlog.rx_escape(k))
         for k in prefixed:
-            rules.Add(errorlog.NGINX_HEAD_PREFIX + "[^ ]+ " + errorlog.rx_escape(k))
+            rules.Add(errorlog.ENGINE_HEAD_PREFIX + "[^ ]+ " + errorlog.rx_escape(k))
         rules.Compile()
 
         def re2_lines(raw: bytes) -> int:

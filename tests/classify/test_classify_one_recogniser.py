@@ -57,7 +57,7 @@ def test_the_prefilter_keeps_every_line_the_per_line_recogniser_reads() -> None:
 def test_every_repair_of_a_head_line_leaves_a_mark() -> None:
     """A head line that only a repair makes readable carries a HEAD_REPAIR_MARKS mark (else the
     batch engine would decide it on the fast path and never give the repair its chance)."""
-    head = re.compile(errorlog.NGINX_HEAD_PREFIX)
+    head = re.compile(errorlog.ENGINE_HEAD_PREFIX)
     marks = re.compile(HEAD_REPAIR_MARKS)
     repaired = [t for t in [*LINES, MANGLED_CONN] if head.match(t) and normalize(t).changed
                 and errorlog.classify_line(t) is not None and errorlog.classify_line(t, repair=False) is None]

@@ -8,8 +8,9 @@ import json
 import os
 from pathlib import Path
 
+from why502.proxies.caddy.source import config_logs
 from why502.proxies.nginx.process import PREFIX as NGINX_PREFIX
-from why502.sources.proxyprocs import _caddy_logs, describe, parse_cgroup
+from why502.sources.proxyprocs import describe, parse_cgroup
 
 
 def test_a_relative_c_is_relative_to_the_prefix_not_the_working_directory() -> None:
@@ -40,9 +41,9 @@ def test_caddy_access_logs_from_a_caddyfile_and_from_json(tmp_path: Path) -> Non
                          ":81 {\n  log {\n    output file \"b.log\"\n  }\n}\n")
     # a relative path is relative to Caddy's working directory (/proc/PID/cwd): this process's here
     here = os.path.join(os.getcwd(), "b.log")
-    assert _caddy_logs(str(caddyfile), os.getpid()) == ("/var/log/caddy/a.log", here)
+    assert config_logs(str(caddyfile), os.getcwd()) == ("/var/log/caddy/a.log", here)
     conf = tmp_path / "caddy.json"
     conf.write_text(json.dumps({"logging": {"logs": {"default": {"writer": {
         "output": "file", "filename": "/var/log/caddy/access.json"}}}}}))
-    assert _caddy_logs(str(conf), 1) == ("/var/log/caddy/access.json",)
-    assert _caddy_logs(str(tmp_path / "missing"), 1) == ()
+    assert config_logs(str(conf), None) == ("/var/log/caddy/access.json",)
+    assert config_logs(str(tmp_path / "missing"), None) == ()

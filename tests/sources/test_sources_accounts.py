@@ -20,9 +20,9 @@ from why502.sources.accounts import (
     can_connect,
     can_search,
     check_socket_access,
-    nginx_worker_identity,
     stat_path,
     user_groups,
+    worker_identity,
 )
 
 
@@ -78,18 +78,24 @@ def test_user_groups_root() -> None:
         user_groups("why502-no-such-user")
 
 
-def test_nginx_worker_identity_default_and_directive() -> None:
-    ident, diags = nginx_worker_identity(None)
+def test_worker_identity_default_and_directive() -> None:
+    ident, diags = worker_identity(None)
     assert ident is not None and ident.user == "nobody" and ident.source.startswith("nginx default")
     assert ident.group in ("nobody", "nogroup")
     if "www-data" in {p.pw_name for p in pwd.getpwall()}:
-        ident2, diags2 = nginx_worker_identity("www-data")
+        ident2, diags2 = worker_identity("www-data")
         assert ident2 is not None and ident2.uid == pwd.getpwnam("www-data").pw_uid
         assert ident2.gid == grp.getgrnam("www-data").gr_gid and ident2.gid in ident2.gids
         assert diags2 == []
-    ident3, diags3 = nginx_worker_identity("why502-ghost")
+    ident3, diags3 = worker_identity("why502-ghost")
     assert ident3 is not None and ident3.uid is None
     assert diags3 and "does not exist" in diags3[0].message
+    # another proxy's worker is named by its own title; without a declared default it is read by
+    # the default proxy's rule, and the source says whose default that is
+    _ident4, diags4 = worker_identity("why502-ghost", "apache")
+    assert diags4 and diags4[0].message.startswith("Apache worker user 'why502-ghost'")
+    ident5, _diags5 = worker_identity(None, "haproxy")
+    assert ident5 is not None and ident5.source.startswith("nginx default") and ident5.user == "nobody"
     del diags
 
 

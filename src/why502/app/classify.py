@@ -307,7 +307,7 @@ def _summarize_native(
     same worker.  The groups are read once, at the end."""
     book = errorlog_native.RuleBook()
     scanners = errorlog_native.ThreadScanners(book, max_groups=_NATIVE_GROUPS)
-    since = errorlog_native.nginx_since(_since_iso(cutoff))
+    since = errorlog_native.engine_since(_since_iso(cutoff))
 
     def work(chunk: ByteBatch) -> tuple[pl.DataFrame | None, int]:
         count, exact = scanners.get().summarize(chunk.data, since, chunk.data.isascii())
@@ -379,7 +379,7 @@ def jsonl_paths(
         return
     book = errorlog_native.RuleBook()
     scanners = errorlog_native.ThreadScanners(book)
-    since_raw = errorlog_native.nginx_since(_since_iso(cutoff))
+    since_raw = errorlog_native.engine_since(_since_iso(cutoff))
     stamp_year = dt.date.today().year
     file_json: dict[str, bytes] = {}
 

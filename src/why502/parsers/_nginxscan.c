@@ -9,9 +9,9 @@
  *     client: ..., server: ...[, request: "..."][, upstream: "..."][, host: "..."]
  *
  * and knows nothing of the catalog: the key phrases and detail literals come from Python
- * (errorlog.nginx_keys(), errorlog.detail_regexes()), and the rule for each distinct
+ * (errorlog.engine_keys(), errorlog.detail_regexes()), and the rule for each distinct
  * (key, errno, action, level, detail) is asked of a Python callable (errorlog.resolve) once and
- * cached.  Every cut follows the regexes of errorlog.py exactly (NGINX_HEAD_PREFIX, ERRNO,
+ * cached.  Every cut follows the regexes of errorlog.py exactly (ENGINE_HEAD_PREFIX, ERRNO,
  * ACTION, FIELDS, UPSTREAM_ONLY, upstream_peer()); a line it cannot decide with certainty --
  * not ASCII (the regexes' \d is Unicode-aware), an escaped quote (the engines unescape first),
  * no nginx head, a time nginx cannot have written -- is handed back untouched as an "exact" line
@@ -286,7 +286,7 @@ static inline int dig(char c) { return c >= '0' && c <= '9'; }
 static inline int two(const char *s) { return (s[0] - '0') * 10 + (s[1] - '0'); }
 
 static int time_ok(const char *t) {
-    /* YYYY/MM/DD HH:MM:SS that nginx could have written (errorlog.nginx_time: 1970 <= year < 9999) */
+    /* YYYY/MM/DD HH:MM:SS that nginx could have written (errorlog.engine_time: 1970 <= year < 9999) */
     static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int year = two(t) * 100 + two(t + 2), month = two(t + 5), day = two(t + 8);
     if (year < 1970 || year >= 9999 || month < 1 || month > 12 || day < 1) return 0;
@@ -295,7 +295,7 @@ static int time_ok(const char *t) {
     return day <= dim && two(t + 11) <= 23 && two(t + 14) <= 59 && two(t + 17) <= 59;
 }
 
-/* NGINX_HEAD_PREFIX: ^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?
+/* ENGINE_HEAD_PREFIX: ^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?
  * returns the message offset, or -1 */
 static Py_ssize_t nginx_head(const char *s, Py_ssize_t n, Line *out) {
     static const char shape[] = "dddd/dd/dd dd:dd:dd [";

@@ -26,21 +26,21 @@ from functools import lru_cache
 from why502.catalog.patterns import PatternInfo, families, load_patterns
 from why502.facts.captures import Captures, find_capture
 from why502.parsers import wrappers
-from why502.parsers.heads import Head, haproxy_session, head_for
+from why502.parsers.heads import Head, declared, head_for, session_line
 from why502.parsers.normalize import normalize
 
 # ----------------------------------------------------------------------------------------------
 # Regexes shared with the batch engine (Rust-regex compatible)
 # ----------------------------------------------------------------------------------------------
 
-NGINX_HEAD = (
+ENGINE_HEAD = (
     r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] \d+#\d+: (?:\*\d+ )?(?P<msg>.*)$"
 )
 # The same head, split for the batch engine: the Rust regex engine resolves capture groups over
 # the whole match span, so a ``(?P<msg>.*)`` capture costs a pass over every line; the batch
 # engine tests/strips this capture-free prefix instead and slices the fixed-width time.
-NGINX_HEAD_PREFIX = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
-NGINX_LEVEL = r"^.{19} \[([a-z]+)\]"
+ENGINE_HEAD_PREFIX = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
+ENGINE_LEVEL = r"^.{19} \[([a-z]+)\]"
 ERRNO = r"\((\d{1,9}): "
 ACTION = r" while ([^,()]*(?:,|$))"
 # The request context nginx appends, in its fixed order (ngx_http_log_error_handler()):
@@ -82,7 +82,7 @@ def rx_escape(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def nginx_keys() -> tuple[tuple[str, ...], tuple[str, ...]]:
+def engine_keys() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(plain keys, keys preceded by one variable word), longest first."""
     plain: set[str] = set()
     prefixed: set[str] = set()
@@ -101,7 +101,7 @@ def _longest_first(keys: set[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def key_regex() -> str:
     """``^(?:(?P<k1>plain keys)|\\S+ (?P<k2>prefixed keys))`` applied to the nginx message."""
-    plain, prefixed = nginx_keys()
+    plain, prefixed = engine_keys()
     return (
         "^(?:(?P<k1>" + "|".join(rx_escape(k) for k in plain) + ")"
         "|[^ ]+ (?P<k2>" + "|".join(rx_escape(k) for k in prefixed) + "))"
@@ -234,21 +234,30 @@ def _key_patterns(source: str) -> tuple[PatternInfo, ...]:
 
 
 # ----------------------------------------------------------------------------------------------
-# nginx
+# The engine's lines: nginx's error line (proxies.ENGINE, Capability.ENGINE_LOGS), the head and
+# message whose parts the engines cut (the source ``families().phrase`` names)
 # ----------------------------------------------------------------------------------------------
 
-_HEAD = re.compile(NGINX_HEAD)
+_HEAD = re.compile(ENGINE_HEAD)
 # Quantifiers are bounded (a pid has at most 10 digits) and searches start where a run starts:
 # an unbounded ``\d+`` searched through a 10 KB run of digits tries every start position to its
 # end (quadratic: 0.5 s for one 10 KB line, minutes for a 1 MB one; found by bench/fuzz.py).
-_NGINX_PARTIAL = re.compile(
+_ENGINE_PARTIAL = re.compile(
     r"(?:\[(?P<level>[a-z]+)\] )?(?<!\d)\d{1,10}#\d{1,10}: (?:\*\d{1,20} )?(?P<msg>.*)$")
-_NGINX_PID_TAIL = re.compile(r"(?<!\d)\d{1,10}#\d{1,10}: (?:\*\d{1,20} )?$")
-_NGINX_STDERR = re.compile(r"^nginx: \[(?P<level>[a-z]+)\] (?P<msg>.*)$")
+_ENGINE_PID_TAIL = re.compile(r"(?<!\d)\d{1,10}#\d{1,10}: (?:\*\d{1,20} )?$")
 _ERRNO = re.compile(ERRNO)
 _ACTION = re.compile(ACTION)
 _FIELDS = re.compile(FIELDS)
 _UPSTREAM_ONLY = re.compile(UPSTREAM_ONLY)
+
+
+@lru_cache(maxsize=1)
+def _stderr_re() -> re.Pattern[str] | None:
+    """The head of what the engine's proxy writes to stderr besides its error log ("nginx:
+    [emerg] ...", ngx_log_error_core()): data in its folder (``proxies/<name>/heads.toml``
+    ``[engine]`` ``stderr``, the folder the catalog's ``[families]`` ``phrase`` names)."""
+    rx = declared().get(families().phrase, {}).get("engine", {}).get("stderr")
+    return re.compile(str(rx)) if rx else None
 
 
 @lru_cache(maxsize=1)
@@ -258,7 +267,7 @@ def _key_re() -> re.Pattern[str]:
 
 @lru_cache(maxsize=1)
 def _headless_re() -> re.Pattern[str]:
-    plain, prefixed = nginx_keys()
+    plain, prefixed = engine_keys()
     return re.compile(
         r"(?:^|[\s:\]])(?P<m>(?:" + "|".join(rx_escape(k) for k in plain) + ")"
         r"|[^ ]+ (?:" + "|".join(rx_escape(k) for k in prefixed) + "))"
@@ -276,7 +285,7 @@ def _group(rx: re.Pattern[str], text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def nginx_time(raw: str) -> str | None:
+def engine_time(raw: str) -> str | None:
     """``2024/05/01 12:00:01`` -> ``2024-05-01T12:00:01`` (local time: nginx writes no zone).
 
     None for a time nginx cannot have written (month 13, a year before 1970 or at 9999, where a
@@ -290,7 +299,7 @@ def nginx_time(raw: str) -> str | None:
     return raw.replace("/", "-").replace(" ", "T", 1)
 
 
-def classify_nginx_message(msg: str, time: str | None, level: str | None) -> Classified | None:
+def classify_engine_message(msg: str, time: str | None, level: str | None) -> Classified | None:
     """Classify the message part of an nginx error-log line (after ``*N ``)."""
     msg = msg.replace('\\"', '"')
     km = _key_re().match(msg)
@@ -340,9 +349,9 @@ def _rule_match(rx: re.Pattern[str], unless: re.Pattern[str] | None, text: str) 
 def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
     low = text.lower()
     heads: dict[str, Head | None] = {}
-    # HAProxy session lines: the termination state decides, and nothing else in the line counts
+    # session lines (HAProxy's): the termination state decides, and nothing else in the line counts
     if "/" in text:
-        sess = haproxy_session(text)
+        sess = session_line(text)
         if sess is not None:
             p = resolve(families().session, sess.ts, None, None, None, "<NOSRV>" if sess.nosrv else None)
             return _record(p, sess.head, text, wrapper_time) if p is not None else None
@@ -422,22 +431,23 @@ def classify_line(text: str, year: int = 1970, repair: bool = True) -> Classifie
 def _classify_text(line: str, year: int) -> Classified | None:
     m = _HEAD.match(line)
     if m:
-        return classify_nginx_message(m.group("msg"), nginx_time(m.group("time")), m.group("level"))
+        return classify_engine_message(m.group("msg"), engine_time(m.group("time")), m.group("level"))
     un = wrappers.unwrap(line, year=year)
     inner = un.text
     m = _HEAD.match(inner)
     if m:
-        return classify_nginx_message(m.group("msg"), nginx_time(m.group("time")), m.group("level"))
-    m = _NGINX_STDERR.match(inner)
+        return classify_engine_message(m.group("msg"), engine_time(m.group("time")), m.group("level"))
+    stderr = _stderr_re()
+    m = stderr.match(inner) if stderr is not None else None
     if m:
-        return classify_nginx_message(m.group("msg"), un.time, m.group("level"))
+        return classify_engine_message(m.group("msg"), un.time, m.group("level"))
     other = _classify_other(inner, un.time)
     if other is not None:
         return other
     # nginx line cut at the start, or behind a prefix we do not know: find "pid#tid: *conn "
-    pm = _NGINX_PARTIAL.search(inner)
+    pm = _ENGINE_PARTIAL.search(inner)
     if pm:
-        got = classify_nginx_message(pm.group("msg"), un.time, pm.group("level"))
+        got = classify_engine_message(pm.group("msg"), un.time, pm.group("level"))
         if got is not None:
             return got
     # no head left at all: find a key phrase
@@ -452,11 +462,11 @@ def _classify_text(line: str, year: int) -> Classified | None:
         # the message its errno " (110: ...)" and the handler's " while ..." / ", client: ...",
         # never another word ("How to catch upstream timed out exception in plugin?" is a question)
         if ("upstream" in after or ("upstream" in rest and not _WORD_AFTER_KEY.match(after))
-                or " while " in rest or _NGINX_PID_TAIL.search(inner[: hm.start("m")])
+                or " while " in rest or _ENGINE_PID_TAIL.search(inner[: hm.start("m")])
                 or ", client: " in rest
                 or (rest.startswith("connect() ") and _ERRNO.search(rest))
                 or rest.startswith("FastCGI sent in stderr: ")
                 or (rest.startswith(_SELF_EVIDENT) and _ERRNO.search(rest))
                 or _SELF_EVIDENT_PREFIXED.match(rest)):
-            return classify_nginx_message(rest, un.time, None)
+            return classify_engine_message(rest, un.time, None)
     return None

@@ -92,22 +92,22 @@ def classify_series(
         return empty_frame()
     text = lines.cast(pl.String).fill_null("").str.strip_chars_end("\r\n")
     base = pl.DataFrame({"line": text}).with_row_index("idx").with_columns(
-        pl.col("line").str.contains(errorlog.NGINX_HEAD_PREFIX).alias("is_nginx")
+        pl.col("line").str.contains(errorlog.ENGINE_HEAD_PREFIX).alias("is_engine")
     )
-    heads = base.filter(pl.col("is_nginx")).select("idx", "line")
-    nginx = _classify_nginx(heads, tuple(fields))
-    others = _classify_others(base.filter(~pl.col("is_nginx")).select("idx", "line"), year)
+    heads = base.filter(pl.col("is_engine")).select("idx", "line")
+    engine = _classify_engine(heads, tuple(fields))
+    others = _classify_others(base.filter(~pl.col("is_engine")).select("idx", "line"), year)
     # a head line the fast path could not read but a paste repair could (normalize.
     # HEAD_REPAIR_MARKS): the per-line recogniser's turn, as for wrapped lines -- explain reads it so
-    repairable = heads.filter(~pl.col("idx").is_in(nginx.get_column("idx").implode())
+    repairable = heads.filter(~pl.col("idx").is_in(engine.get_column("idx").implode())
                               & pl.col("line").str.contains(HEAD_REPAIR_MARKS))
     repaired = _classify_exactly(repairable, year) if repairable.height else empty_frame()
-    parts = [f for f in (nginx, others, repaired) if f.height]
-    out = pl.concat(parts, how="vertical") if len(parts) > 1 else (parts[0] if parts else nginx)
+    parts = [f for f in (engine, others, repaired) if f.height]
+    out = pl.concat(parts, how="vertical") if len(parts) > 1 else (parts[0] if parts else engine)
     return out.sort("idx")
 
 
-def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+def _classify_engine(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     """``df``: ``idx``, ``line`` of rows that start with an nginx head.  Work shrinks as it goes:
     the key is looked for on every row, the rest only on rows that carry a known key."""
     if df.height == 0:
@@ -118,14 +118,14 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     # the key phrase as matched (a capture-free pass: "k1"/"k2" groups cost the Rust engine a
     # second pass); which alternative matched is decided once per distinct phrase below
     df = (
-        df.select("idx", "line", line.str.replace(errorlog.NGINX_HEAD_PREFIX, "").alias("msg"))
+        df.select("idx", "line", line.str.replace(errorlog.ENGINE_HEAD_PREFIX, "").alias("msg"))
         .with_columns(unescaped)
         .with_columns(msg.str.extract("^" + _key_alternation(), 0).alias("raw_key"))
         .filter(pl.col("raw_key").is_not_null())
     )
     if df.height == 0:
         return empty_frame()
-    plain = set(errorlog.nginx_keys()[0])
+    plain = set(errorlog.engine_keys()[0])
     raw_keys = df.get_column("raw_key").unique().to_list()
     df = df.with_columns(pl.col("raw_key").replace_strict(
         {k: k if k in plain else k.split(" ", 1)[1] for k in raw_keys}, return_dtype=pl.String,
@@ -135,8 +135,8 @@ def _classify_nginx(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         detail = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(detail)
     df = df.select(
         "idx", "msg", "key",
-        nginx_time_or_null(line.str.slice(0, 19)).alias("time"),
-        line.str.extract(errorlog.NGINX_LEVEL, 1).alias("level"),
+        engine_time_or_null(line.str.slice(0, 19)).alias("time"),
+        line.str.extract(errorlog.ENGINE_LEVEL, 1).alias("level"),
         msg.str.extract(errorlog.ERRNO, 1).cast(pl.Int64, strict=False).alias("errno"),
         msg.str.extract(errorlog.ACTION, 1).alias("action"),
         detail.alias("detail"),
@@ -227,7 +227,7 @@ _LEVEL_SPAN = 8  # "[level] ": "[" is character 20 of an nginx head; longer leve
 @lru_cache(maxsize=1)
 def _key_alternation() -> str:
     """``errorlog.key_regex()`` without capture groups (same alternatives, same order)."""
-    plain, prefixed = errorlog.nginx_keys()
+    plain, prefixed = errorlog.engine_keys()
     return ("(?:" + "|".join(errorlog.rx_escape(k) for k in plain)
             + "|[^ ]+ (?:" + "|".join(errorlog.rx_escape(k) for k in prefixed) + "))")
 
@@ -235,7 +235,7 @@ def _key_alternation() -> str:
 @lru_cache(maxsize=1)
 def _head_key0() -> str:
     """nginx head + optional key phrase: one capture-free pass over every line."""
-    return errorlog.NGINX_HEAD_PREFIX + "(?:" + _key_alternation() + ")?"
+    return errorlog.ENGINE_HEAD_PREFIX + "(?:" + _key_alternation() + ")?"
 
 
 @lru_cache(maxsize=1)
@@ -265,10 +265,10 @@ def aggregate_records(df: pl.DataFrame) -> pl.DataFrame:
     return agg.select(*(pl.col(k).cast(t) for k, t in SUMMARY_SCHEMA.items()))
 
 
-def nginx_time_or_null(raw: pl.Expr) -> pl.Expr:
+def engine_time_or_null(raw: pl.Expr) -> pl.Expr:
     """nginx's ``YYYY/MM/DD HH:MM:SS``, or null when it is not a time nginx could have written
     (month 13, hour 99, a year before 1970 or at 9999): the line is still recognised, its time
-    is unknown, and no impossible time is printed or compared (``errorlog.nginx_time``)."""
+    is unknown, and no impossible time is printed or compared (``errorlog.engine_time``)."""
     year = raw.str.slice(0, 4).cast(pl.Int32, strict=False)
     parsed = raw.str.strptime(pl.Datetime("us"), "%Y/%m/%d %H:%M:%S", strict=False)
     return pl.when(parsed.is_not_null() & (year >= 1970) & (year < 9999)).then(raw)
@@ -304,7 +304,7 @@ def summarize_series(
     if may_have_cr and (text.str.ends_with("\r").any() or text.str.ends_with("\n").any()):
         text = text.str.strip_chars_end("\r\n")
     since_raw = since.replace("-", "/").replace("T", " ") if since is not None else None
-    groups = _nginx_groups(text, since_raw, may_have_escapes, upstream_exact=False)
+    groups = _engine_groups(text, since_raw, may_have_escapes, upstream_exact=False)
     parts = []
     exact_rows: pl.Series | None = None
     if groups.get_column("exact").any():
@@ -313,12 +313,12 @@ def summarize_series(
         parts.append(aggregate_records(_since_records(records, since, filter_records)))
     groups = groups.filter(~pl.col("exact"))
     if not _times_ok(groups):  # an impossible time is some group's first or last: check every row
-        groups = _nginx_groups(text, since_raw, may_have_escapes, upstream_exact=False,
+        groups = _engine_groups(text, since_raw, may_have_escapes, upstream_exact=False,
                                check_times=True).filter(~pl.col("exact"))
     if groups.get_column("suspect").any():
         # the suspect rows' own query checks every row's time: it is run on few rows
         groups = pl.concat([groups.filter(~pl.col("suspect")),
-                            _nginx_groups(text, since_raw, may_have_escapes, upstream_exact=True,
+                            _engine_groups(text, since_raw, may_have_escapes, upstream_exact=True,
                                           check_times=True)])
     fast = _resolve_groups(groups)
     if fast is None:  # a level the fixed-width cut cannot hold: do this batch the exact way
@@ -356,7 +356,7 @@ def _exact_mask(text: pl.Series, may_have_escapes: bool) -> pl.Series:
 _RAW = ("key", "errno", "action", "level", "detail")
 
 
-def _nginx_groups(
+def _engine_groups(
     text: pl.Series, since_raw: str | None, may_have_escapes: bool, upstream_exact: bool,
     check_times: bool = False,
 ) -> pl.DataFrame:
@@ -380,7 +380,7 @@ def _times_ok(groups: pl.DataFrame) -> bool:
     if groups.height == 0:
         return True
     ends = pl.concat([groups.get_column("first"), groups.get_column("last")]).drop_nulls().unique()
-    return ends.len() == 0 or pl.select(nginx_time_or_null(pl.lit(ends))).to_series().null_count() == 0
+    return ends.len() == 0 or pl.select(engine_time_or_null(pl.lit(ends))).to_series().null_count() == 0
 
 
 _GROUP_AGG = (pl.len().cast(pl.Int64).alias("n"), pl.col("time").min().alias("first"),
@@ -391,7 +391,7 @@ _GROUP_AGG = (pl.len().cast(pl.Int64).alias("n"), pl.col("time").min().alias("fi
 def _group_plan(
     since_raw: str | None, may_have_escapes: bool, upstream_exact: bool, check_times: bool = False,
 ) -> tuple[tuple[str, tuple[pl.Expr, ...]], ...]:
-    """The expressions of ``_nginx_groups``, built once (building them costs ~1 ms a batch).
+    """The expressions of ``_engine_groups``, built once (building them costs ~1 ms a batch).
 
     ``check_times=False`` keeps each row's raw ``YYYY/MM/DD HH:MM:SS`` and leaves the check that
     nginx could have written it to the groups' first and last (``_times_ok``): when both are
@@ -408,7 +408,7 @@ def _group_plan(
         # a time nginx cannot have written (month 13, 1969) is no time: kept, as ``--since``
         # keeps every line without one (``_since_records``), whatever else the batch holds
         raw = line.str.slice(0, 19)
-        keep = keep & ((raw >= since_raw) | nginx_time_or_null(raw).is_null())
+        keep = keep & ((raw >= since_raw) | engine_time_or_null(raw).is_null())
     detail: pl.Expr = pl.lit(None, dtype=pl.String)
     for k, rx in _detail0().items():
         detail = pl.when(pl.col("key") == k).then(line.str.extract(rx, 0)).otherwise(detail)
@@ -431,7 +431,7 @@ def _group_plan(
     steps.append(("select", (
         pl.col("exact"),
         pl.when(fast).then(pl.col("key")).alias("key"),
-        pl.when(fast).then(nginx_time_or_null(line.str.slice(0, 19)) if check_times
+        pl.when(fast).then(engine_time_or_null(line.str.slice(0, 19)) if check_times
                            else line.str.slice(0, 19)).alias("time"),
         pl.when(fast).then(line.str.slice(20, _LEVEL_SPAN)).alias("level"),
         pl.when(fast).then(line.str.extract(_ERRNO0, 0)).alias("errno"),
@@ -493,7 +493,7 @@ def _resolve_raw(
     if lv is None:
         return None
     num = _ERRNO_DIGITS.match(errno) if errno is not None else None
-    plain = set(errorlog.nginx_keys()[0])
+    plain = set(errorlog.engine_keys()[0])
     k = key if key is None or key in plain else key.split(" ", 1)[1]
     p = errorlog.resolve(families().phrase, k, int(num.group(1)) if num else None,
                          action[len(" while "):] if action is not None else None,

@@ -6,7 +6,7 @@ without it, slower).  It cuts nginx error-log lines by nginx's own grammar -- th
 phrase, errno, `` while `` action, detail, upstream field and request fields -- at the cost of
 a few ``memchr`` passes per line, where the polars engine (``errorlog_batch``) pays ~0.2 µs for
 every regex call on every row.  It holds no rule: the key phrases and detail literals are the
-catalog's (``errorlog.nginx_keys``, ``errorlog.detail_regexes``), and the rule of each distinct
+catalog's (``errorlog.engine_keys``, ``errorlog.detail_regexes``), and the rule of each distinct
 (key, errno, action, level, detail) is ``errorlog.resolve``'s answer, asked once through
 ``RuleBook`` and cached in the scanner.  Lines it cannot decide with certainty (non-ASCII, an
 escaped quote, no nginx head, an impossible time) come back untouched as *exact* lines for the
@@ -50,19 +50,21 @@ def available() -> bool:
 
 def status() -> str:
     """One line for ``why502 --version``: which classify engine runs."""
+    # the scanner reads the engine's lines, those of the phrase family's source (nginx's)
+    name = f"native {families().phrase} scanner"
     if _NATIVE is None:
-        return ("native nginx scanner: not built (no C compiler or Python headers at install time); "
+        return (f"{name}: not built (no C compiler or Python headers at install time); "
                 "classify runs on polars alone")
     if not available():
-        return "native nginx scanner: built, turned off by WHY502_NATIVE=0"
-    return "native nginx scanner: on"
+        return f"{name}: built, turned off by WHY502_NATIVE=0"
+    return f"{name}: on"
 
 
 @lru_cache(maxsize=1)
 def _keys() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     """Every key phrase (plain ones, then the prefixed ones, in the alternation's order) and
     each key's detail literals (``errorlog.detail_literals``, in their order)."""
-    plain, prefixed = errorlog.nginx_keys()
+    plain, prefixed = errorlog.engine_keys()
     keys = (*plain, *prefixed)
     literals = errorlog.detail_literals()
     return keys, tuple(literals.get(k, ()) for k in keys)
@@ -115,7 +117,7 @@ class RuleBook:
     def scanner(self, max_groups: int = 50_000) -> Scanner:
         """A new scanner using this book (one per thread: a scanner serves one thread at a time)."""
         assert _NATIVE is not None
-        plain = len(errorlog.nginx_keys()[0])
+        plain = len(errorlog.engine_keys()[0])
         scanner: Scanner = _NATIVE.Scanner(
             [k.encode() for k in self._keys[:plain]], [k.encode() for k in self._keys[plain:]],
             [[d.encode() for d in ds] for ds in self._details], self, max_groups)
@@ -141,7 +143,7 @@ class ThreadScanners:
         return scanner
 
 
-def nginx_since(iso: str | None) -> bytes | None:
+def engine_since(iso: str | None) -> bytes | None:
     """``2024-05-01T12:00:00`` (naive local, what ``--since`` gives) as the raw nginx time the
     scanner compares with (``2024/05/01 12:00:00``)."""
     if iso is None:
@@ -153,6 +155,6 @@ def nginx_since(iso: str | None) -> bytes | None:
 
 
 def iso_time(raw: bytes) -> str:
-    """nginx's ``YYYY/MM/DD HH:MM:SS`` as ``YYYY-MM-DDTHH:MM:SS`` (``errorlog.nginx_time``'s form)."""
+    """nginx's ``YYYY/MM/DD HH:MM:SS`` as ``YYYY-MM-DDTHH:MM:SS`` (``errorlog.engine_time``'s form)."""
     text = raw.decode("ascii")
     return text.replace("/", "-").replace(" ", "T", 1)

@@ -1,57 +1,35 @@
-"""The head of a line of every program other than nginx: its time, level, errno and fields.
+"""The head of a line of every program other than the engine's: its time, level, errno and fields.
 
 Each program writes its own head before the message (Apache ``ap_log_error_core()``, HAProxy
 ``sess_build_logline()``, PHP-FPM ``zlog()``, gunicorn's ``glogging``, uWSGI, PM2, audit,
 Envoy's access log, systemd); ``head_for(source, text)`` cuts it off and returns what it holds,
 so the rules of ``catalog/data/patterns.toml`` match the message alone.  Pure ``re``.
+
+A registered proxy's heads are data in its folder (``proxies/<name>/heads.toml``, read as package
+data through ``catalog.folders``, with the proxy source that writes each line): its ``[shapes]``
+are cut by :func:`_head_declared`, and the session lines of the ``[families]`` ``session``
+source (HAProxy's) by :func:`session_line` from that folder's ``[session]``.  The programs that
+are no proxy (PHP-FPM, gunicorn, ...) keep their heads here.  This module, below the registry,
+names no proxy (issue 23).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from why502.catalog.folders import folder_files
 from why502.catalog.patterns import families
 from why502.parsers import wrappers
 from why502.parsers.normalize import errno_of_text
 
-_APACHE = re.compile(
-    r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
-    r"\[(?:(?P<module>[\w-]+):)?(?P<level>[a-z]+\d?)\] ?(?P<rest>.*)$"
-)
-_APACHE_PID = re.compile(r"^\[pid \d+(?::tid \d+)?\] ?")
-_APACHE_FILE = re.compile(r"^\S+\(\d+\): ")
-# an errno has a few digits: bounded, so "(" + 5000 digits + ")" is no errno rather than an int()
-# of 5000 digits, which CPython refuses with a ValueError (bench/fuzz.py)
-_APACHE_ERRNO = re.compile(r"^\((?:OS |EAI )?(?P<errno>-?\d{1,9})\)[^:]*: ")
-_APACHE_CLIENT = re.compile(r"^\[(?:client|remote) (?P<client>[^\]]*)\] ?")
-# the errno text without its number (lost in a paste): "Resource temporarily unavailable: "
-_APACHE_ERRNO_TEXT = re.compile(r"^([A-Z][a-z]+(?: [a-z]+){1,5}): ")
-_APACHE_ERRNO_ANY = re.compile(r"\((\d{1,9})\)[A-Za-z][^:()]*: ")
-# HAProxy session lines (doc/configuration.txt 8.2.3 "HTTP log format", 8.2.2 "TCP log format"):
-# found by their tail -- timers, status, bytes, cookies, termination state, counters -- wherever the
-# line starts (syslog with or without host/tag, stdout "raw", a custom prefix, a pasted tail).  The
-# counters after the state ("actconn/feconn/beconn/srv_conn/retries srv_queue/backend_queue") keep
-# the match specific.  A timer may carry spaces after its slash when a log viewer padded it.
-# Bounded quantifiers, anchored at token starts (``(?<![^\s])``): an unbounded ``\d+``/``\S+``
-# searched through a long run of digits is quadratic (bench/fuzz.py found 1.5 s on a 5 KB line).
-_HAPROXY_HTTP = re.compile(
-    r"(?<!\S)(?:(?P<backend>[^/\s]{1,256})/(?P<server>\S{1,256}) +)?(?:-?\d{1,20}/ {0,8}){3,5}\+?-?\d{1,20} +"
-    r"(?P<status>-?\d{3}) +\+?\d{1,20} "
-    r"\S{1,256} \S{1,256} (?P<ts>[-A-Za-z]{2})[-A-Za-z]{2} +"
-    r"\+?\d{1,20}/\d{1,20}/\d{1,20}/\d{1,20}/\+?\d{1,20} \d{1,20}/\d{1,20}"
-)
-_HAPROXY_TCP = re.compile(
-    r"(?<!\S)(?:(?P<backend>[^/\s]{1,256})/(?P<server>\S{1,256}) +)?-?\d{1,20}/-?\d{1,20}/\+?-?\d{1,20} "
-    r"\+?\d{1,20} (?P<ts>[-A-Za-z]{2}) \+?\d{1,20}/\d{1,20}/\d{1,20}/\d{1,20}/\+?\d{1,20} \d{1,20}/\d{1,20}"
-)
-# log-format "%{+json}o" / a JSON log-format naming the state (%tsc)
-_HAPROXY_JSON = re.compile(r'"termination_state"\s*:\s*"(?P<ts>[-A-Za-z]{2})')
-_HAPROXY_DATE = re.compile(
-    r"(?:(?<![\w.:\[\]-])(?P<client>[\w.:\[\]-]{1,64}?):\d{1,5} )?"
-    r"\[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?:\.\d{1,9})?)\] (?P<frontend>\S{1,256})"
-)
-_HAPROXY_REQUEST = re.compile(r'"([^"]*)"?$')
 _FPM = re.compile(
     r"^\[(?P<time>\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d(?:\.\d+)?)\] (?P<level>[A-Z]+): "
     r"(?:pid \d+, [^,]*, line \d+: )?(?P<msg>.*)$"
@@ -69,10 +47,6 @@ _UWSGI = re.compile(
     r"^(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d \d{4}) - (?P<msg>.*)$"
 )
 _AUDIT = re.compile(r"audit\((?P<epoch>\d+(?:\.\d+)?):\d+\)")
-_ENVOY = re.compile(
-    r'^\[(?P<time>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?)\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
-)
-_ENVOY_UPSTREAM = re.compile(r'"(?P<upstream>[^"]*)"$')
 # supervisord's own log (supervisor/loggers.py): "2026-11-21 21:53:05,120 INFO spawned: ..."; the
 # unwrapper may already have taken the time off (wrappers._TS_PREFIX)
 _SUPERVISORD = re.compile(
@@ -98,7 +72,8 @@ class Head:
     unit: str | None = None  # systemd: the unit the message is about ("php8.2-fpm.service: ...")
 
 
-def _apache_time(raw: str) -> str | None:
+def _ctime_time(raw: str) -> str | None:
+    # C's ctime() shape, as APR's apr_ctime()/ap_recent_ctime_ex() and uWSGI write it:
     # "Tue Oct 26 17:27:20.477742 2021"
     parts = raw.split()
     if len(parts) != 5 or parts[1] not in _MONTHS:
@@ -115,8 +90,8 @@ def _fpm_time(raw: str) -> str | None:
     return f"{y}-{_MONTHS[mon]:02d}-{d}T{clock}"
 
 
-def _haproxy_time(raw: str) -> str | None:
-    # "06/Feb/2009:12:14:14.655"
+def _clf_time(raw: str) -> str | None:
+    # the common log format's date ("06/Feb/2009:12:14:14.655", HAProxy's accept date)
     d, mon, rest = raw.split("/", 2)
     y, clock = rest.split(":", 1)
     if mon not in _MONTHS:
@@ -124,39 +99,131 @@ def _haproxy_time(raw: str) -> str | None:
     return f"{y}-{_MONTHS[mon]:02d}-{d}T{clock}"
 
 
-def _head_apache(text: str) -> Head | None:
-    m = _APACHE.match(text)
+_TIMES = {"ctime": _ctime_time, "clf": _clf_time, "iso": wrappers.iso_time}
+"""How a declared head's ``time`` is written (``heads.toml`` ``time``) -> its converter."""
+
+
+def _compiled(rxs: list[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(rx) for rx in rxs)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A head a proxy declares in its folder (``proxies/<name>/heads.toml`` ``[shapes.NAME]``).
+
+    ``line`` is matched at the line's start; its groups ``time`` (converted as ``time`` says),
+    ``level``, ``request``, ``client`` and ``errno`` are the head's, ``msg`` the message (none: the
+    whole line).  ``peel``: prefixes cut off the message, whichever matches first, at most
+    ``peel_max`` times, their ``errno``/``client`` kept.  ``search``: searched in the whole line,
+    a value written ``absent`` is none.  ``headless``: when ``line`` does not match, searched in
+    the line for an ``errno`` (``errno_text``: its text, ``normalize.errno_of_text``); the message
+    is the whole line, and none found is no head."""
+
+    line: re.Pattern[str]
+    time: str = ""
+    peel: tuple[re.Pattern[str], ...] = ()
+    peel_max: int = 0
+    search: tuple[re.Pattern[str], ...] = ()
+    absent: str | None = None
+    headless: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Shape:
+        absent = data.get("absent")
+        return cls(line=re.compile(str(data["line"])), time=str(data.get("time", "")),
+                   peel=_compiled(data.get("peel", [])), peel_max=int(data.get("peel_max", 0)),
+                   search=_compiled(data.get("search", [])),
+                   absent=str(absent) if absent is not None else None,
+                   headless=_compiled(data.get("headless", [])))
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session line's recognisers (``heads.toml`` ``[session]`` of the folder the catalog's
+    ``[families]`` ``session`` names): ``tails`` give the termination state ``ts`` (and
+    ``backend``/``server``), ``date`` the client, time and server searched before the tail,
+    ``request`` the request after it; ``no_server`` the server of a backend with none to send to."""
+
+    tails: tuple[re.Pattern[str], ...] = ()
+    date: re.Pattern[str] | None = None
+    time: str = ""
+    request: re.Pattern[str] | None = None
+    no_server: str = ""
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Session:
+        date, request = data.get("date"), data.get("request")
+        return cls(tails=_compiled(data.get("tails", [])), date=re.compile(str(date)) if date else None,
+                   time=str(data.get("time", "")), request=re.compile(str(request)) if request else None,
+                   no_server=str(data.get("no_server", "")))
+
+
+@lru_cache(maxsize=1)
+def declared() -> dict[str, dict[str, Any]]:
+    """Every proxy folder's ``heads.toml``, by folder (the proxy's name), parsed once."""
+    return {folder: tomllib.loads(text) for folder, text in folder_files("heads.toml")}
+
+
+@lru_cache(maxsize=1)
+def _shapes() -> dict[str, Shape]:
+    """The heads the proxies declare (``[shapes.NAME]``), by the shape's name."""
+    return {name: Shape.of(data) for own in declared().values()
+            for name, data in own.get("shapes", {}).items()}
+
+
+@lru_cache(maxsize=1)
+def _session() -> Session:
+    return Session.of(declared().get(families().session, {}).get("session", {}))
+
+
+def _time(conv: str, raw: str | None) -> str | None:
+    return _TIMES[conv](raw) if raw and conv in _TIMES else None
+
+
+def _errno(gd: dict[str, str | None]) -> int | None:
+    if gd.get("errno"):
+        return int(str(gd["errno"]))
+    text = gd.get("errno_text")
+    return errno_of_text(text) if text else None
+
+
+def _head_declared(shape: Shape, text: str) -> Head | None:
+    """The head ``shape`` describes, cut off ``text`` (class doc of :class:`Shape`)."""
+    m = shape.line.match(text)
     if not m:
-        me = _APACHE_ERRNO_ANY.search(text)
-        if me:
-            return Head(msg=text, errno=int(me.group(1)))
-        mt = _APACHE_ERRNO_TEXT.match(text)
-        errno = errno_of_text(mt.group(1)) if mt else None
-        return Head(msg=text, errno=errno) if errno is not None else None
-    head = Head(msg="", time=_apache_time(m.group("time")), level=m.group("level"))
-    rest = m.group("rest")
-    for _ in range(5):
-        mm = _APACHE_PID.match(rest) or _APACHE_FILE.match(rest)
-        if mm:
+        for rx in shape.headless:
+            mh = rx.search(text)
+            errno = _errno(mh.groupdict()) if mh else None
+            if errno is not None:
+                return Head(msg=text, errno=errno)
+        return None
+    gd = m.groupdict()
+    rest = gd.get("msg")
+    head = Head(msg=text if rest is None else "", time=_time(shape.time, gd.get("time")),
+                level=gd.get("level"), request=gd.get("request"), client=gd.get("client"),
+                errno=_errno(gd))
+    if rest is not None:
+        for _ in range(shape.peel_max):
+            mm = next((found for rx in shape.peel if (found := rx.match(rest))), None)
+            if mm is None:
+                break
+            got = mm.groupdict()
+            if got.get("errno"):
+                head.errno = int(got["errno"])
+            if got.get("client") is not None:
+                head.client = got["client"]
             rest = rest[mm.end():]
-            continue
-        mm = _APACHE_ERRNO.match(rest)
-        if mm:
-            head.errno = int(mm.group("errno"))
-            rest = rest[mm.end():]
-            continue
-        mm = _APACHE_CLIENT.match(rest)
-        if mm:
-            head.client = mm.group("client")
-            rest = rest[mm.end():]
-            continue
-        break
-    head.msg = rest
+        head.msg = rest
+    for rx in shape.search:
+        ms = rx.search(text)
+        for name, value in (ms.groupdict() if ms else {}).items():
+            if value is not None and value != shape.absent:
+                setattr(head, name, value)
     return head
 
 
 @dataclass(frozen=True)
-class HaproxySession:
+class SessionLine:
     """What a session line says: termination state (two characters), backend/server, status."""
 
     ts: str
@@ -164,23 +231,25 @@ class HaproxySession:
     head: Head
 
 
-def haproxy_session(text: str) -> HaproxySession | None:
-    """The session summary in an HAProxy httplog/tcplog/JSON line, or None (module doc)."""
-    m = _HAPROXY_HTTP.search(text) or _HAPROXY_TCP.search(text) or _HAPROXY_JSON.search(text)
+def session_line(text: str) -> SessionLine | None:
+    """The session summary in a line of the session family (``[families]`` ``session``: HAProxy's
+    httplog/tcplog/JSON lines), or None (its folder's ``heads.toml`` ``[session]``)."""
+    sess = _session()
+    m = next((found for rx in sess.tails if (found := rx.search(text))), None)
     if not m:
         return None
     gd = m.groupdict()
     backend, server = gd.get("backend"), gd.get("server")
-    dm = _HAPROXY_DATE.search(text, 0, m.start() + 1) if "[" in text else None
-    rq = _HAPROXY_REQUEST.search(text[m.end():])
+    dm = sess.date.search(text, 0, m.start() + 1) if sess.date is not None and "[" in text else None
+    rq = sess.request.search(text[m.end():]) if sess.request is not None else None
     head = Head(
-        msg=text, time=_haproxy_time(dm.group("time")) if dm else None,
+        msg=text, time=_time(sess.time, dm.group("time")) if dm else None,
         client=dm.group("client") if dm else None,
         upstream=f"{backend}/{server}" if backend and server else None,
-        server=dm.group("frontend") if dm else None, request=rq.group(1) if rq else None,
+        server=dm.group("server") if dm else None, request=rq.group("request") if rq else None,
     )
-    return HaproxySession(ts=m.group("ts"), nosrv=bool(server and "<NOSRV>" in server), head=head)
-
+    return SessionLine(ts=m.group("ts"), nosrv=bool(server and sess.no_server and sess.no_server in server),
+                       head=head)
 
 def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> Head | None:
     m = rx.match(text)
@@ -193,7 +262,7 @@ def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> Head | None:
         if conv == "fpm":
             time = _fpm_time(raw_time)
         elif conv == "uwsgi":
-            time = _apache_time(raw_time)
+            time = _ctime_time(raw_time)
         elif conv == "gunicorn":
             zone = gd.get("zone")
             time = raw_time.replace(" ", "T") + (f"{zone[:3]}:{zone[3:]}" if zone else "")
@@ -206,10 +275,9 @@ def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> Head | None:
 def head_for(source: str, text: str) -> Head | None:
     """The head ``source``'s lines start with, cut off ``text`` (None: no head of that shape, or
     the source has none).  Which head a source writes is data (``patterns.toml`` ``[heads]``,
-    ``catalog.patterns.families``): this module, below the proxy registry, names no proxy."""
+    ``catalog.patterns.families``), a proxy's head too (its folder's ``heads.toml``): this
+    module, below the proxy registry, names no proxy."""
     shape = families().heads.get(source)
-    if shape == "apache-error":
-        return _head_apache(text)
     if shape == "fpm":
         return _head_simple(_FPM, text, "fpm") or _head_simple(_FPM_BARE, text, "")
     if shape == "gunicorn":
@@ -223,15 +291,8 @@ def head_for(source: str, text: str) -> Head | None:
     if shape == "audit":
         m = _AUDIT.search(text)
         return Head(msg=text, time=wrappers.epoch_iso(m.group("epoch"))) if m else None
-    if shape == "envoy-access":
-        m = _ENVOY.match(text)
-        if not m:
-            return None
-        up = _ENVOY_UPSTREAM.search(text)
-        upstream = up.group("upstream") if up and up.group("upstream") != "-" else None
-        return Head(msg=text, time=wrappers.iso_time(m.group("time")), request=m.group("request"),
-                     upstream=upstream)
     if shape == "systemd-unit":
         m = _SYSTEMD_UNIT.search(text)
         return Head(msg=text, upstream=m.group("unit"), unit=m.group("unit")) if m else None
-    return None
+    declared_shape = _shapes().get(shape) if shape else None
+    return _head_declared(declared_shape, text) if declared_shape is not None else None

@@ -201,6 +201,14 @@ class Vocabulary:
     #: the source of ``stats``' table of its servers' states now (HAProxy: its runtime API's
     #: ``show servers state``, management.txt 9.3); "": it has none
     runtime_servers: str = ""
+    #: the access log its packages write when the config names none (nginx's compiled-in
+    #: ``--http-log-path``), beside ``default_error_log``; "": none (``app.diagnose.inputs``)
+    default_access_log: str = ""
+    #: an edge server's access log to a file, in its config's words: the statement that writes
+    #: one and what to add when there is none (Caddy's ``log { output file ... }``), for
+    #: discovery's message when none can be read (``app.diagnose.discover``)
+    access_log_statement: str = ""
+    access_log_to_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -294,6 +302,12 @@ class Hooks:
     #: backend taken DOWN by its health checks, ``Capability.HEALTH_CHECKED_SERVERS``; functions
     #: ``all_down(ev, name, groups)`` and ``down_now(ev, seen)``).  "": none
     analyze: str = ""
+    #: sources.proxyprocs: ``(argv, pid) -> (config, access logs) | None`` of a running edge
+    #: server (``Capability.EDGE_PROCESS``): the config its command line names (or the one it
+    #: reads by default) and the access logs that config writes, None for a process of its
+    #: program that serves nothing (Caddy's ``caddy run``: ``proxies.caddy.source.edge_run``).
+    #: "": its processes are not read
+    edge_run: str = ""
 
 
 @dataclass(frozen=True)
@@ -317,6 +331,12 @@ class Detection:
     #: the config paths its packages install (Debian's ``/etc/nginx/nginx.conf``); empty: the
     #: vocabulary's ``default_config`` (``proxies.packaged_config``)
     packaged_configs: tuple[str, ...] = ()
+    #: who its workers run as when its config names no user: the compiled-in user, and the
+    #: groups tried in order, the first that exists on this host (nginx's ``nobody``, group
+    #: ``nobody`` or ``nogroup``: auto/unix).  Empty: not declared, and
+    #: ``sources.accounts.worker_identity`` reads it by the default proxy's declaration
+    worker_user: str = ""
+    worker_groups: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from why502.facts.accounts import PathStat, SocketAccess, WorkerIdentity
 from why502.findings import Diagnostic
+from why502.proxies import DEFAULT, of
 
 
 class StatLike(Protocol):
@@ -145,31 +146,45 @@ def _member_gids(user: str) -> set[int]:
     return {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
 
 
-def nginx_worker_identity(user_directive: str | None) -> tuple[WorkerIdentity | None, list[Diagnostic]]:
-    """Resolve nginx's worker user from the ``user`` directive value (``"www-data"`` or ``"nginx nginx"``).
+def worker_identity(user_directive: str | None, proxy: str | None = None,
+                    ) -> tuple[WorkerIdentity | None, list[Diagnostic]]:
+    """Resolve the worker user of ``proxy`` (the default one when None) from its ``user``
+    directive's value (``"www-data"`` or ``"nginx nginx"``).
 
-    Without a directive nginx uses its compile-time default ``nobody`` (Debian's packaged
-    ``nginx.conf`` sets ``user www-data;``).  The group defaults to the user's name when omitted
-    (``ngx_set_user()``); the compile-time group is ``nobody`` or ``nogroup`` (``auto/unix``).
+    Without a directive the proxy's compiled-in default (``Detection.worker_user``, the first of
+    its ``worker_groups`` that exists here): nginx's ``nobody``, group ``nobody`` or ``nogroup``
+    (``auto/unix``; Debian's packaged ``nginx.conf`` sets ``user www-data;``); a proxy that
+    declares none is read by the default proxy's, as every proxy was before issue 23.  The group
+    defaults to the user's name when omitted (``ngx_set_user()``).  The notes name the proxy in
+    its own word (``Vocabulary.title``).
     """
     diags: list[Diagnostic] = []
+    declared = of(proxy)
+    title = declared.vocabulary.title
+    # whose compiled-in default applies: its own, else the default proxy's (said as such)
+    owner = declared if declared.detection.worker_user else of(DEFAULT)
+    detection = owner.detection
     if user_directive:
         parts = user_directive.split()
         user = parts[0]
         group = parts[1] if len(parts) > 1 else user
         source = "user directive"
     else:
-        user = "nobody"
-        group = "nobody"
-        try:
-            grp.getgrnam("nobody")
-        except KeyError:
-            group = "nogroup"
-        source = "nginx default (no user directive)"
+        user = detection.worker_user
+        for candidate in detection.worker_groups:
+            try:
+                grp.getgrnam(candidate)
+            except KeyError:
+                continue
+            group = candidate
+            break
+        else:
+            group = detection.worker_groups[-1] if detection.worker_groups else user
+        source = f"{owner.vocabulary.title} default (no user directive)"
     try:
         uid, _pgid, _gids = user_groups(user)
     except KeyError:
-        diags.append(Diagnostic("warning", f"nginx worker user {user!r} does not exist on this host"))
+        diags.append(Diagnostic("warning", f"{title} worker user {user!r} does not exist on this host"))
         return WorkerIdentity(user, group, None, None, [], source), diags
     try:
         gid: int | None = grp.getgrnam(group).gr_gid
@@ -177,7 +192,7 @@ def nginx_worker_identity(user_directive: str | None) -> tuple[WorkerIdentity | 
         if group.isdigit():
             gid = int(group)
         else:
-            diags.append(Diagnostic("warning", f"nginx worker group {group!r} does not exist on this host"))
+            diags.append(Diagnostic("warning", f"{title} worker group {group!r} does not exist on this host"))
             gid = None
     # initgroups(user, gid) = gid + the groups listing USER as a member; the passwd primary group
     # counts only if it is the directive's group or lists USER (getgrouplist(3)).

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO
 
 from why502.errors import InputError, not_found
+from why502.proxies import of
 
 STDIN = "-"
 
@@ -171,16 +172,18 @@ def std_link(path: str) -> str | None:
     return None
 
 
-def discovered_skip(path: str) -> str | None:
+def discovered_skip(path: str, proxy: str | None = None) -> str | None:
     """Why a file why502 found by itself is not read (it is not a regular file, or it is a link
     to a standard stream), or None.
 
     A log that is a link to ``/dev/stdout``/``/dev/stderr`` (the nginx Docker image) gets a
-    hint: nginx writes it to its standard streams, which the container runtime keeps."""
+    hint: the proxy that writes it (``proxy``, the default one when None: the callers that read
+    any proxy's files say which) writes it to its standard streams, which the container runtime
+    keeps."""
     std = std_link(path)
     if std is not None:
-        return (f"not read: {path} is a link to {std}: nginx writes this log to its standard stream "
-                "(read it with: docker logs CONTAINER 2>&1 | why502 ...)")
+        return (f"not read: {path} is a link to {std}: {of(proxy).vocabulary.title} writes this log to "
+                "its standard stream (read it with: docker logs CONTAINER 2>&1 | why502 ...)")
     kind = file_kind(path)
     if kind in ("regular", "missing", "stdin"):
         return None

@@ -14,7 +14,6 @@ cannot be read are skipped silently: their config is not ours to read either.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from dataclasses import dataclass, field
 from why502.proxies import DEFAULT, PROXIES, Capability, detect_process, get
 from why502.proxies.base import resolve
 from why502.proxies.process import MasterArgs, absolute, option
-from why502.sources.opening import read_small
 
 # the program names and default configs each proxy declares (why502.proxies, the one registry)
 PROGRAMS = {prog: p.name for p in PROXIES.values() for prog in p.detection.programs}
@@ -250,34 +248,11 @@ class EdgeProcess:
     own_log: str | None = None  # /proc/PID/fd/2 when it is a regular file (Caddy's error lines)
 
 
-# ``output file PATH`` in a Caddyfile ``log`` block (https://caddyserver.com/docs/caddyfile/directives/log)
-_CADDY_OUTPUT = re.compile(r"^[ \t]*output[ \t]+file[ \t]+(\"[^\"]+\"|\S+)", re.M)
-_CADDY_DEFAULT = "Caddyfile"  # `caddy run` with no --config reads ./Caddyfile (caddy run --help)
-
-
-def _caddy_logs(config: str, pid: int) -> tuple[str, ...]:
-    """The access logs a Caddy config writes: ``output file`` lines of a Caddyfile, or every
-    ``"filename"`` of a file writer in a JSON config (``logging.logs.*.writer``)."""
-    try:
-        text = read_small(config, 1 << 20)
-    except (OSError, UnicodeDecodeError):
-        return ()
-    try:  # a JSON config (a Caddyfile may start with "{" too: its global options block)
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if data is not None:
-        logs = data.get("logging", {}).get("logs", {}) if isinstance(data, dict) else {}
-        names = [w.get("filename") for v in (logs.values() if isinstance(logs, dict) else [])
-                 if isinstance(v, dict) and isinstance(w := v.get("writer"), dict)]
-        return tuple(_absolute(n, pid) for n in names if isinstance(n, str) and n)
-    return tuple(dict.fromkeys(_absolute(m.strip('"'), pid) for m in _CADDY_OUTPUT.findall(text)))
-
-
 def running_edges(*, use_env: bool = True) -> list[EdgeProcess]:
-    """Every Caddy server running (``caddy run``; ``caddy start`` runs one), or among
-    ``WHY502_PROC_PIDS``: ``diagnose`` with nothing named read the packaged nginx config while
-    only Caddy ran and answered 502 to every request, and said "healthy" (issue 31)."""
+    """Every edge server running (``Capability.EDGE_PROCESS``: Caddy's ``caddy run``; ``caddy
+    start`` runs one), or among ``WHY502_PROC_PIDS``, its config and access logs as its proxy's
+    ``Hooks.edge_run`` reads them: ``diagnose`` with nothing named read the packaged nginx config
+    while only Caddy ran and answered 502 to every request, and said "healthy" (issue 31)."""
     allowed = _allowed() if use_env else None
     out: list[EdgeProcess] = []
     try:
@@ -292,15 +267,16 @@ def running_edges(*, use_env: bool = True) -> list[EdgeProcess]:
             continue
         raw = _read(f"/proc/{pid}/cmdline")
         argv = [a.decode("utf-8", "replace") for a in (raw or b"").rstrip(b"\0").split(b"\0")]
-        if "run" not in argv[1:2]:
+        kind = EDGE_PROGRAMS[st[0]]
+        hook = get(kind).hooks.edge_run
+        run = resolve(hook)(argv, _cwd(pid)) if hook else None  # type: ignore[operator]
+        if run is None:  # not a server (its proxy's edge_run says), or not read
             continue
-        conf = (_option(argv, "--config") or [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
-                or [_CADDY_DEFAULT])
-        config = _absolute(conf[-1], pid)
+        config, access_logs = run
         try:
             own = os.readlink(f"/proc/{pid}/fd/2")
         except OSError:
             own = None
-        out.append(EdgeProcess(EDGE_PROGRAMS[st[0]], pid, config, _caddy_logs(config, pid),
+        out.append(EdgeProcess(kind, pid, config, access_logs,
                                own if own and own.startswith("/") and os.path.isfile(own) else None))
     return out

@@ -121,7 +121,7 @@ def timing_from_stats(u: UpstreamStats) -> UpstreamTiming:
     backend = int(u.made_by.get("backend", 0))
     # the engine's word for a 5xx the proxy made is the default proxy's name (it reads every
     # access log in nginx's fields: evidence.stats)
-    nginx = int(u.made_by.get(proxies.DEFAULT, 0))
+    proxy_made = int(u.made_by.get(proxies.DEFAULT, 0))
     # per-attempt 5xx mix nginx's own (a failed attempt is written as 502/504 in
     # $upstream_status) with the backend's: take the failed attempts off 502, then 504, and
     # name the backend's 5xx by what is left (a backend 503 is not nginx's more frequent 502)
@@ -141,7 +141,7 @@ def timing_from_stats(u: UpstreamStats) -> UpstreamTiming:
     return UpstreamTiming(
         upstream=u.address, requests=u.attempts, statuses=statuses,
         backend_5xx={five[0][1]: backend} if five and backend else {},
-        proxy_5xx={own[0][1]: nginx} if own and nginx else {},
+        proxy_5xx={own[0][1]: proxy_made} if own and proxy_made else {},
         p50_ms=p50 * 1000 if p50 is not None else None,
         p95_ms=p95 * 1000 if p95 is not None else None,
         max_ms=rt.max * 1000 if rt.count else None,

@@ -122,11 +122,11 @@ def discover_edge(options: DiagnoseOptions) -> tuple[EdgeProcess, DiagnoseOption
     proc = edges[0]
     logs = [p for p in proc.access_logs if os.access(p, os.R_OK)]
     if not logs:
-        missing = ", ".join(proc.access_logs) or "none: its config has no `log { output file ... }`"
-        raise InputError(f"{get(proc.kind).vocabulary.title} runs (pid {proc.pid}, config {proc.config}) but "
-                         f"its access log cannot be read ({missing}); diagnose it with --access-log FILE "
-                         f"--log-type {proc.kind} (run as root, or add a log directive writing JSON to a "
-                         "file)")
+        words = get(proc.kind).vocabulary
+        missing = ", ".join(proc.access_logs) or f"none: its config has no `{words.access_log_statement}`"
+        raise InputError(f"{words.title} runs (pid {proc.pid}, config {proc.config}) but its access log "
+                         f"cannot be read ({missing}); diagnose it with --access-log FILE --log-type "
+                         f"{proc.kind} (run as root, or add {words.access_log_to_file})")
     return proc, replace(options, access_logs=logs,
                          error_logs=[proc.own_log] if proc.own_log and os.access(proc.own_log, os.R_OK)
                          else [], log_type=proc.kind)

@@ -22,19 +22,24 @@ from why502.evidence.model import ConfigFacts
 from why502.facts.fpm import FpmPool
 from why502.facts.logconfig import LogConfig
 from why502.findings.model import Diagnostic
-from why502.proxies import PROXIES
+from why502.proxies import PROXIES, of
 from why502.proxies.base import resolve
 from why502.sources.fpm import FpmConfig, fpm_log_paths, load_fpm_config
 from why502.sources.opening import discovered_skip
 
 
 def log_paths(given: list[str], cfg: LogConfig | None, kind: str,
-              diags: list[Diagnostic], prefix: str | None = None, root: str | None = None) -> list[str]:
-    """The ``kind`` (``error``/``access``) logs to read: the named ones, else the config's.  A
-    relative path in the config is relative to nginx's prefix (``-p PREFIX`` of the running
-    master, ``prefix``; ``ngx_conf_full_name(cycle, name, 0)``, src/core/ngx_conf_file.c).
-    ``root``: the running master's root (``/proc/PID/root`` of an nginx in a container), under
-    which every path the config names is read; its standard streams are nginx's, not ours."""
+              diags: list[Diagnostic], prefix: str | None = None, root: str | None = None,
+              proxy: str | None = None) -> list[str]:
+    """The ``kind`` (``error``/``access``) logs to read: the named ones, else the config's (a
+    ``LogConfig``: the default proxy's, nginx's, when ``proxy`` is None).  A relative path in the
+    config is relative to nginx's prefix (``-p PREFIX`` of the running master, ``prefix``;
+    ``ngx_conf_full_name(cycle, name, 0)``, src/core/ngx_conf_file.c).  ``root``: the running
+    master's root (``/proc/PID/root`` of an nginx in a container), under which every path the
+    config names is read; its standard streams are the proxy's, not ours.  The notes name the
+    proxy in its word and its packaged paths are its declaration (``Vocabulary.title``,
+    ``default_error_log``, ``default_access_log``)."""
+    words = of(proxy).vocabulary
     if given:
         return list(given)
     if cfg is None:
@@ -42,11 +47,14 @@ def log_paths(given: list[str], cfg: LogConfig | None, kind: str,
     targets = cfg.error_logs if kind == "error" else cfg.access_logs
     out: list[str] = []
     if not targets:
-        # no error_log/access_log directive: nginx's compiled-in path (Debian/upstream packages:
-        # --error-log-path / --http-log-path = /var/log/nginx/{error,access}.log)
-        default = f"{root or ''}/var/log/nginx/{kind}.log"
-        if os.path.exists(default) and not (root and discovered_skip(default)):
-            diags.append(Diagnostic("info", f"no {kind}_log in the config: reading nginx's "
+        # no error_log/access_log directive: the compiled-in path (nginx's Debian/upstream
+        # packages: --error-log-path / --http-log-path = /var/log/nginx/{error,access}.log)
+        packaged = words.default_error_log if kind == "error" else words.default_access_log
+        if not packaged.startswith("/"):
+            return []
+        default = f"{root or ''}{packaged}"
+        if os.path.exists(default) and not (root and discovered_skip(default, proxy)):
+            diags.append(Diagnostic("info", f"no {kind}_log in the config: reading {words.title}'s "
                                     f"default {default}"))
             return [default]
         return []
@@ -56,9 +64,9 @@ def log_paths(given: list[str], cfg: LogConfig | None, kind: str,
             continue
         if path in ("stderr", "/dev/stderr", "/dev/stdout"):
             if root:  # in a container: what the runtime keeps, not a file of ours to read
-                diags.append(Diagnostic("info", f"{kind} log not read: the nginx running under {root} "
-                                        f"writes it to {path} (read it with: docker logs CONTAINER "
-                                        "2>&1 | why502 ...)", path))
+                diags.append(Diagnostic("info", f"{kind} log not read: the {words.title} running under "
+                                        f"{root} writes it to {path} (read it with: docker logs "
+                                        "CONTAINER 2>&1 | why502 ...)", path))
             continue
         if "$" in path:
             diags.append(Diagnostic("info", f"{kind} log path with variables not read: {path}"))
@@ -67,7 +75,7 @@ def log_paths(given: list[str], cfg: LogConfig | None, kind: str,
             path = os.path.join(prefix, path)
         if root and os.path.isabs(path):
             path = os.path.normpath(root + path)
-        if why := discovered_skip(path):  # the Docker image's access.log -> /dev/stdout, a FIFO
+        if why := discovered_skip(path, proxy):  # the Docker image's access.log -> /dev/stdout, a FIFO
             diags.append(Diagnostic("info", f"{kind} log {why}", path))
             continue
         if path not in out:

@@ -62,7 +62,8 @@ def read_host(conf: ConfigRead, since: datetime | None, diags: list[Diagnostic],
     except OSError as err:
         diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
     # sockets and the proxy worker's identity
-    ident = system.worker_identity(diags, conf.view.user_directive if conf.view is not None else None)
+    ident = system.worker_identity(diags, conf.view.user_directive if conf.view is not None else None,
+                                   conf.view.kind if conf.view is not None else None)
     if ident is not None:
         live.user = ident.user
         live.group = ident.group if ident.gid is not None else None

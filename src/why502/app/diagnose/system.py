@@ -1,5 +1,5 @@
-"""The host around the backends: nginx's worker identity and the unix sockets it must open,
-systemd's units and journal, SELinux, ephemeral ports and nginx's file-descriptor limit.
+"""The host around the backends: the proxy's worker identity and the unix sockets it must open,
+systemd's units and journal, SELinux, ephemeral ports and the proxy's file-descriptor limit.
 
 Everything is read with ``sources`` (``/proc``, ``systemctl``, ``journalctl``, ``ausearch``) and
 each failure becomes a ``Diagnostic``: a host without systemd or SELinux is normal.
@@ -22,18 +22,21 @@ from why502.findings.model import Diagnostic
 from why502.parsers.errorlog import classify_line
 from why502.proxies import DEFAULT, PROXIES
 from why502.sources import system
-from why502.sources.accounts import check_socket_access, nginx_worker_identity, stat_path
+from why502.sources.accounts import check_socket_access, stat_path
+from why502.sources.accounts import worker_identity as resolve_worker
 
 # The default proxy's executables (nginx's): its own listeners serve no target, its AVC denials
 # and its file-descriptor limit are the ones read here (``Detection.programs``)
 PROGRAMS = PROXIES[DEFAULT].detection.programs
 
 
-def worker_identity(diags: list[Diagnostic], directive: str | None = None) -> WorkerIdentity | None:
-    """Who the proxy's workers run as: ``directive``, the ``USER [GROUP]`` its config sets
-    (``ProxyView.user_directive``: nginx's ``user``, HAProxy's ``user``/``group``), else nginx's
-    compiled-in default (``sources.accounts.nginx_worker_identity``)."""
-    ident, more = nginx_worker_identity(directive)
+def worker_identity(diags: list[Diagnostic], directive: str | None = None,
+                    proxy: str | None = None) -> WorkerIdentity | None:
+    """Who the workers of ``proxy`` (the default one when None) run as: ``directive``, the
+    ``USER [GROUP]`` its config sets (``ProxyView.user_directive``: nginx's ``user``, HAProxy's
+    ``user``/``group``), else its compiled-in default (``Detection.worker_user``,
+    ``sources.accounts.worker_identity``)."""
+    ident, more = resolve_worker(directive, proxy)
     diags += more
     return ident
 
@@ -127,11 +130,11 @@ def selinux(since: datetime | None, diags: list[Diagnostic], events: list[LogEve
 
 
 def nofile_limit(listeners: list[Listener]) -> int | None:
-    """The soft ``Max open files`` of nginx (its first listening process)."""
-    nginx_pids = [x.pid for x in listeners if x.process in PROGRAMS and x.pid]
-    if not nginx_pids:
+    """The soft ``Max open files`` of the default proxy (nginx: its first listening process)."""
+    pids = [x.pid for x in listeners if x.process in PROGRAMS and x.pid]
+    if not pids:
         return None
-    lim = system.read_process_limits(nginx_pids[0]).max_open_files
+    lim = system.read_process_limits(pids[0]).max_open_files
     return lim.soft if lim is not None else None
 
 

@@ -43,7 +43,10 @@ class Caddy(BaseProxy):
         applied_commands=(r"caddy (validate|reload)", r"systemctl (reload|restart) caddy"),
         fix_test="caddy validate", fix_reload="caddy reload through its loopback admin API",
         # the packaged caddy.service; its error logger (http.log.error) says why it made a 5xx
-        service="caddy.service", error_lines="the http.log.error lines")
+        service="caddy.service", error_lines="the http.log.error lines",
+        # https://caddyserver.com/docs/caddyfile/directives/log (output file; format json)
+        access_log_statement="log { output file ... }",
+        access_log_to_file="a log directive writing JSON to a file")
     capabilities = frozenset({Capability.PEER_AS_WRITTEN, Capability.EDGE_PROCESS,
                               Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=("caddy",), priority=1, log_sources=("go-proxy",))
@@ -55,7 +58,8 @@ class Caddy(BaseProxy):
                   lint_input="why502.proxies.caddy.lint:LINT",
                   config_facts="why502.proxies.caddy.facts:edge_facts",
                   log_family="why502.proxies.caddy.log:CADDY",
-                  source="why502.proxies.caddy.source", facts="why502.proxies.caddy.facts")
+                  source="why502.proxies.caddy.source", facts="why502.proxies.caddy.facts",
+                  edge_run="why502.proxies.caddy.source:edge_run")
 
     def detect(self, raw: str, masked: str) -> int:
         """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin

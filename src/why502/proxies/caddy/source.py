@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ from why502.errors import InputError
 from why502.parsers.configread import ConfigBudget
 from why502.proxies.caddy.config import CaddyConfig, from_json, join_lines, json_lines, looks_like_json
 from why502.proxies.caddy.proxy import PROXY
+from why502.proxies.process import absolute, option
 from why502.sources.netread import Bounds, fetch, parse_json
 from why502.sources.once import parsed
+from why502.sources.opening import read_small
 
 DEFAULT_CONF = "/etc/caddy/Caddyfile"
 ADAPT_SECONDS = 15.0
@@ -127,3 +130,41 @@ def upstream_states(cfg: CaddyConfig, timeout: float = 2.0) -> tuple[list[Upstre
     out = [UpstreamState(str(r.get("address")), int(r.get("num_requests") or 0), int(r.get("fails") or 0))
            for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
     return out, []
+
+
+# ``output file PATH`` in a Caddyfile ``log`` block (https://caddyserver.com/docs/caddyfile/directives/log)
+_OUTPUT = re.compile(r"^[ \t]*output[ \t]+file[ \t]+(\"[^\"]+\"|\S+)", re.M)
+RUN_DEFAULT_CONFIG = "Caddyfile"  # `caddy run` with no --config reads ./Caddyfile (caddy run --help)
+
+
+def config_logs(config: str, cwd: str | None) -> tuple[str, ...]:
+    """The access logs a Caddy config writes: ``output file`` lines of a Caddyfile, or every
+    ``"filename"`` of a file writer in a JSON config (``logging.logs.*.writer``); a relative
+    path is the running server's, under its working directory ``cwd``."""
+    try:
+        text = read_small(config, 1 << 20)
+    except (OSError, UnicodeDecodeError):
+        return ()
+    try:  # a JSON config (a Caddyfile may start with "{" too: its global options block)
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if data is not None:
+        logs = data.get("logging", {}).get("logs", {}) if isinstance(data, dict) else {}
+        names = [w.get("filename") for v in (logs.values() if isinstance(logs, dict) else [])
+                 if isinstance(v, dict) and isinstance(w := v.get("writer"), dict)]
+        return tuple(absolute(n, cwd) for n in names if isinstance(n, str) and n)
+    return tuple(dict.fromkeys(absolute(m.strip('"'), cwd) for m in _OUTPUT.findall(text)))
+
+
+def edge_run(argv: list[str], cwd: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """A running ``caddy run`` (``caddy start`` runs one): the config its command line names
+    (``--config FILE`` or ``--config=FILE``, else ``./Caddyfile``) and the access logs that config
+    writes (``Hooks.edge_run``, read by ``sources.proxyprocs.running_edges``); None for any other
+    ``caddy`` process (``caddy reload``, ``caddy validate``): it serves nothing."""
+    if "run" not in argv[1:2]:
+        return None
+    conf = (option(argv, "--config") or [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+            or [RUN_DEFAULT_CONFIG])
+    config = absolute(conf[-1], cwd)
+    return config, config_logs(config, cwd)

@@ -59,14 +59,20 @@ class Nginx(BaseProxy):
                    "shorter than the backend's, PHP-FPM socket path/permissions/backlog, and more"),
         # nginx(8) -T; Debian's nginx.service; NGX_MAX_ERROR_STR (src/core/ngx_log.h)
         service="nginx.service",
-        error_line_cut="nginx's 2048-byte limit (NGX_MAX_ERROR_STR)")
+        error_line_cut="nginx's 2048-byte limit (NGX_MAX_ERROR_STR)",
+        # --http-log-path of the Debian and nginx.org packages (auto/options: logs/access.log
+        # under the prefix when built without it)
+        default_access_log="/var/log/nginx/access.log")
     capabilities = frozenset({Capability.CONFIG_SERVER_MARKS, Capability.CATALOG_WORDING,
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
                           include=re.compile(r"(?m)^\s*include\s+(\S+?);"),
                           sbin=("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"),
-                          packaged_configs=("/etc/nginx/nginx.conf",))
+                          packaged_configs=("/etc/nginx/nginx.conf",),
+                          # no user directive: NGX_USER/NGX_GROUP, "nobody" and "nobody" or
+                          # "nogroup" where there is none (auto/unix, src/core/nginx.c)
+                          worker_user="nobody", worker_groups=("nobody", "nogroup"))
     hooks = Hooks(load_config="why502.proxies.nginx.source:load_config",
                   source="why502.proxies.nginx.source",
                   lint_rules="why502.proxies.nginx.lint",

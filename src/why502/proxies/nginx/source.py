@@ -182,7 +182,7 @@ def _nginx_pid(cfg: NginxConfig) -> int | None:
 
 def host_facts(cfg: NginxConfig, proc: str = "/proc") -> LintHostFacts:
     """somaxconn, MemTotal, the nginx master's open-files limit, the worker user's groups."""
-    from why502.sources.accounts import nginx_worker_identity
+    from why502.sources.accounts import worker_identity
     from why502.sources.system import read_net_limits, read_process_limits
 
     facts = LintHostFacts()
@@ -201,7 +201,7 @@ def host_facts(cfg: NginxConfig, proc: str = "/proc") -> LintHostFacts:
         if isinstance(soft, int):
             facts.nofile = soft
     user = f"{cfg.user} {cfg.group}" if cfg.user and cfg.group else cfg.user
-    ident, _diags = nginx_worker_identity(user)
+    ident, _diags = worker_identity(user, PROXY.name)
     if ident is not None:
         names = []
         for gid in ident.gids:
