@@ -83,3 +83,20 @@ def test_a_journal_keeps_the_keys_older_versions_read() -> None:
     assert "config" not in data and "binary" not in data
     again = ChangeSet.from_dict(data)
     assert (again.config, again.binary, again.proxy) == ("/etc/p.cfg", "/usr/sbin/p", "haproxy")
+
+
+def test_each_edges_lb_timeout_in_the_help_is_its_familys_default() -> None:
+    """``stats --help`` says each edge's ``--lb-timeout`` default from its ``Vocabulary.lb_timeout``
+    (cli spells no proxy); the family reads the same number, so the help cannot drift from it."""
+    from why502.cli.proxyargs import help_words
+    from why502.proxies.logfamilies import families
+
+    fams = families()
+    for proxy in PROXIES.values():
+        family = fams.get(proxy.name) if proxy.hooks.log_family else None
+        if family is None:
+            continue
+        declared = family.default_timeout[0] if family.default_timeout else None
+        assert proxy.vocabulary.lb_timeout == declared, proxy.name
+        if declared:
+            assert f"{proxy.vocabulary.title} {declared:g}" in str(help_words()["lb_timeouts"])

@@ -88,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=SecondsArg("--lb-timeout"),
         metavar="SECONDS",
         help=f"the load balancer's timeout to compare backend times with ({SecondsArg.HELP}; "
-        "default: ALB/ELB 60, Cloudflare 120, Envoy 15)",
+        + in_words("default: ALB/ELB 60, Cloudflare 120, {lb_timeouts})"),
     )
     parser.add_argument("--top", type=int, default=10, metavar="N", help="rows per breakdown table (10)")
     add_redact_argument(parser)

@@ -117,7 +117,8 @@ def help_words() -> dict[str, object]:
       edge's, ``Hooks.log_family``), ``fixable_others`` (``fix``'s besides the default one),
       ``fix_tests``/``fix_reloads``, ``take_out``/``fallback`` (their ``Vocabulary`` help words),
       ``log_types`` (``--log-type``'s names: the cloud load balancers', then the edges'; the log
-      families themselves are not imported for a help text);
+      families themselves are not imported for a help text), ``lb_timeouts`` (the edges' own
+      ``stats --lb-timeout`` defaults, ``Vocabulary.lb_timeout``);
     - the examples' proxies: ``edge`` (the first found as an edge process), ``syslogged`` and
       ``syslogged_name`` (the first that logs through syslog), ``lab_check``/``lab_title`` and
       ``lab_matrix`` (lab's third and second proxies) and ``lab_also`` (the others)."""
@@ -144,6 +145,8 @@ def help_words() -> dict[str, object]:
         "take_out": "; ".join(f"{v.title}: {v.take_out_help}" for v in words("take_out_help")),
         "fallback": "; ".join(f"{v.title}: {v.fallback_help}" for v in words("fallback_help")),
         "log_types": ", ".join(("alb", "elb", "cloudflare", *(p.name for p in edges))),
+        "lb_timeouts": ", ".join(f"{p.vocabulary.title} {p.vocabulary.lb_timeout:g}" for p in edges
+                                 if p.vocabulary.lb_timeout),
         "edge": next(p.name for p in proxies if p.can(Capability.EDGE_PROCESS)),
         "syslogged": syslogged.vocabulary, "syslogged_name": syslogged.name,
         "lab_check": lab[2].name, "lab_title": lab[2].vocabulary.title, "lab_matrix": lab[1].name,

@@ -209,6 +209,10 @@ class Vocabulary:
     #: discovery's message when none can be read (``app.diagnose.discover``)
     access_log_statement: str = ""
     access_log_to_file: str = ""
+    #: the seconds ``stats --lb-timeout`` takes by default for its log family: the timer its access
+    #: log's durations are compared with (Envoy's route timeout, 15 s), as its family declares it
+    #: (``LogFamily.default_timeout``) and the help says it; None: its family declares none
+    lb_timeout: float | None = None
 
 
 @dataclass(frozen=True)

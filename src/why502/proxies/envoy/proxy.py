@@ -55,7 +55,8 @@ class Envoy(BaseProxy):
         reuse_connections="the cluster's connection pool (reused by default)",
         # the admin interface (envoyproxy.io docs: operations/admin; the examples' port 9901)
         admin_api="http://127.0.0.1:9901", admin_flag="--envoy-admin",
-        concurrency_limit="circuit breakers, W502-040")
+        concurrency_limit="circuit breakers, W502-040",
+        lb_timeout=15.0)  # RouteAction.timeout: 15 s when unset (log.py's default_timeout)
     capabilities = frozenset({Capability.CONFIG_DUMP})
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",
