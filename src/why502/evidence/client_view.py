@@ -11,10 +11,6 @@ from why502.evidence.model import ClientFailures, LocationOutcome, SymptomGroup
 from why502.evidence.stats import AccessStats
 from why502.proxies import ENGINE
 
-# the stats tables' column of the 5xx the proxy made was named after the engine's proxy before
-# issue 23 (``by_nginx``); a row saved then is read the same (CHANGELOG, Changed)
-_OLD_BY_PROXY = f"by_{ENGINE}"
-
 
 def with_client_view(groups: Iterable[SymptomGroup], stats: AccessStats | None) -> list[SymptomGroup]:
     """Add to each proxy symptom group what the clients got, from the access log (``stats``).
@@ -114,7 +110,7 @@ def location_outcomes(stats: AccessStats | None) -> tuple[LocationOutcome, ...]:
         if other > 0:
             statuses[500] = other  # a 500 or another 5xx the table does not split out
         out.append(LocationOutcome(label=label, statuses=statuses,
-                                   by_proxy=int(row.get("by_proxy", row.get(_OLD_BY_PROXY)) or 0),
+                                   by_proxy=int(row.get("by_proxy") or 0),
                                    by_backend=int(row.get("by_backend") or 0)))
     return tuple(out)
 
