@@ -41,17 +41,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 256 << 10  # what ``sources.byte_chunks.head_lines`` guesses a format from
 
 
-def head_of(path: str) -> bytes | None:
-    """The first ``HEAD_BYTES`` of a non-empty regular file, or None (stdin, a FIFO, a device,
-    an empty or unreadable file: never opened).  Read once, it answers :func:`scannable`, the
-    UTF-16 hint and the bytes per line before a scan (issue 23 item 3: a log opened once)."""
-    return probe(path, None)[0]
-
-
 def probe(path: str, limit: int | None) -> tuple[bytes | None, bool]:
-    """``(head_of(path), has_long_line(path, limit))`` with the file opened once (``limit``
-    None: no line length checked, False).  What ``app.stats.read`` asks of a plain file before
-    polars reads it: each question opened it again (issue 23 item 3)."""
+    """``(head, has_long_line(path, limit))`` with the file opened once: ``head`` the first
+    ``HEAD_BYTES`` of a non-empty regular file, None for stdin, a FIFO, a device, an empty or
+    unreadable file (never opened); ``limit`` None: no line length checked, False.  The head
+    answers :func:`scannable`, the UTF-16 hint and the bytes per line before a scan; each of
+    these questions, and the line length, opened the file again (issue 23 item 3)."""
     if path == "-":
         return None, False
     try:
@@ -70,10 +65,9 @@ def probe(path: str, limit: int | None) -> tuple[bytes | None, bool]:
         fh.close()
 
 
-def scannable(path: str, head: bytes | None = None) -> bool:
+def scannable(head: bytes | None) -> bool:
     """True for a non-empty regular file that is not gzip (by its magic bytes, whatever its
-    name): the files ``scan_split`` can read.  ``head``: :func:`head_of` ``path``, already read."""
-    head = head if head is not None else head_of(path)
+    name): the files ``scan_split`` can read.  ``head``: the file's, from :func:`probe`."""
     return head is not None and head[:2] != _GZIP_MAGIC
 
 

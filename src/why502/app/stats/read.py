@@ -61,7 +61,7 @@ def read_files(
         # its head, read once, says whether polars can scan it, the UTF-16 hint and the line length
         head, long_line = probe(path, MAX_LINE_BYTES if engine == "auto" else None) \
             if engine in ("auto", "scan") else (None, False)
-        scan = engine == "auto" and scannable(path, head) and not long_line
+        scan = engine == "auto" and scannable(head) and not long_line
         if engine == "scan" or scan:
             # polars opens it; the chunk reader says it itself (sources.byte_chunks)
             note_utf16(path, head[:4096] if head is not None else None)
