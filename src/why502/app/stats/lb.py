@@ -189,6 +189,15 @@ LB_JSONL_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _failure(rec: LbRecord | None, text: str) -> LbRecord | Classified | None:
+    """What ``classify`` reports of one line: the family's record when the proxy failed the
+    request itself (``lb_reported``), else, for a line the family does not read, what the
+    classify rules read in it (None: nothing to report)."""
+    if rec is not None:
+        return rec if lb_reported(rec) else None
+    return classify_line(text) if text.strip() else None
+
+
 def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRecord | Classified]]:
     """(file, line number, record) of each request the proxy failed itself (``lb_reported``), in
     file order.  With a vectorised reader only those rows become records: the others were
@@ -200,10 +209,8 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
     vector = fams.frame(family)
     if vector is None:
         for path, n, text, rec in iter_records(paths, family):
-            if rec is not None and lb_reported(rec):
-                yield path, n, rec
-            elif rec is None and (c := classify_line(text)) is not None:
-                yield path, n, c
+            if (failure := _failure(rec, text)) is not None:
+                yield path, n, failure
         return
     failed = (pl.col("made_by") == "lb") & pl.col("failed")
     for batch in iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES):
@@ -214,10 +221,8 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
         for idx in rest.to_list():
             text = str(series[idx])
             rec = fams.parse_line(text, family) if text.strip() else None
-            if rec is not None and lb_reported(rec):
-                found[idx] = rec
-            elif rec is None and text.strip() and (c := classify_line(text)) is not None:
-                found[idx] = c
+            if (failure := _failure(rec, text)) is not None:
+                found[idx] = failure
         for idx in sorted(found):
             yield batch.path, batch.first_line + idx, found[idx]
 
@@ -285,13 +290,10 @@ def own_log(path: str, family: str) -> OwnLog:
         failures: list[tuple[str, int, LbRecord | Classified]] = []
         errors: list[LbRecord] = []
         for file, n, text, rec in iter_records([path], family):
-            if rec is not None:
-                if rec.kind == "error" and rec.made_by == "lb" and rec.request:
-                    errors.append(rec)
-                if lb_reported(rec):
-                    failures.append((file, n, rec))
-            elif (c := classify_line(text)) is not None:
-                failures.append((file, n, c))
+            if rec is not None and rec.kind == "error" and rec.made_by == "lb" and rec.request:
+                errors.append(rec)
+            if (failure := _failure(rec, text)) is not None:
+                failures.append((file, n, failure))
         return OwnLog(tuple(failures), tuple(errors))
 
     return parsed("own-log", path, read, variant=family)
