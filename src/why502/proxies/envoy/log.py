@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
-from why502.proxies.envoy.proxy import PROXY
+from why502.proxies.envoy.proxy import ROUTE_TIMEOUT
 
 if TYPE_CHECKING:
     import polars as pl
@@ -354,7 +354,7 @@ ENVOY = LogFamily(
     # early; the key=value format is a search for a flags key, tried after every strict format
     sniffers=((30, is_envoy_text), (70, _is_kv)),
     text_parsers=(parse_envoy_text, parse_envoy_kv), frame=envoy_frame,
-    default_timeout=(PROXY.vocabulary.lb_timeout or 15.0,
+    default_timeout=(ROUTE_TIMEOUT,
                      "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
     # the status of a request line: JSON's response_code, or the field after the quoted request
     status_patterns=(re.compile(rb'^[^\n]*?"response_code":(\d{1,3})[,}]', re.M),

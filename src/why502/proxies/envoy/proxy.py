@@ -30,6 +30,7 @@ _KEYS = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?[\"']?(static_resources|dynamic_reso
                    r"clusters|listeners|load_assignment|lb_endpoints|filter_chains|typed_config|"
                    r"virtual_hosts|connect_timeout|layered_runtime)[\"']?[ \t]*:")
 _ROOTS = {"static_resources", "dynamic_resources"}
+ROUTE_TIMEOUT = 15.0  # seconds: RouteAction.timeout when unset; its log family's default_timeout too
 _DUMP = re.compile(r"\"@type\"\s*:\s*\"type\.googleapis\.com/envoy\.admin\.v3\.\w+ConfigDump\"")
 
 
@@ -56,7 +57,7 @@ class Envoy(BaseProxy):
         # the admin interface (envoyproxy.io docs: operations/admin; the examples' port 9901)
         admin_api="http://127.0.0.1:9901", admin_flag="--envoy-admin",
         concurrency_limit="circuit breakers, W502-040",
-        lb_timeout=15.0)  # RouteAction.timeout: 15 s when unset (log.py's default_timeout)
+        lb_timeout=ROUTE_TIMEOUT)
     capabilities = frozenset({Capability.CONFIG_DUMP})
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",
