@@ -78,12 +78,14 @@ class Apisix(BaseProxy):
     def reload_commands(self, config: str | None, *, prefix: str | None = None) -> list[str]:
         """A standalone file: ``apisix test`` and ``apisix reload`` (the file itself is re-read
         when it ends with ``#END``).  An Admin API dump: the change is a request to the Admin API
-        (admin-api.md: ``PATCH /apisix/admin/routes/{id}`` replaces the attributes sent), which
+        (admin-api.md: ``PATCH /apisix/admin/routes/{id}``, deep-merged into the stored route by
+        ``apisix/admin/resource.lua`` with ``core.table.merge``, so the other timers stay; the schema
+        requires all three when the route has none, ``schema_def.lua`` ``timeout_def``), which
         applies at once; why502 prints it, never sends it."""
         if _admin_dump(config):
             return [f"curl -s -X PATCH {ADMIN}/routes/ROUTE_ID -H \"X-API-KEY: $ADMIN_KEY\" "
-                    "-d '{\"timeout\": {\"connect\": 60, \"send\": 60, \"read\": SECONDS}}'   "
-                    "# Admin API: the route's new timeout, applied at once (etcd holds the config)"]
+                    "-d '{\"timeout\": {\"read\": SECONDS}}'   # Admin API: merged into the route, "
+                    "applied at once; a route without a timeout needs \"connect\" and \"send\" too"]
         return [self.vocabulary.config_test, self.vocabulary.reload]
 
     def show_group_commands(self, group: str | None) -> list[str]:
