@@ -65,7 +65,7 @@ def test_routes_resolve_as_init_lua_does() -> None:
     """The route's upstream_id wins over its own upstream and its service's (route-service.t TEST
     5); an upstream_id or service_id naming nothing is APISIX's 502 / 404, with its log line."""
     cfg = load_apisix(str(PUBLIC / "t-route-service-5-priority.yaml"))
-    targets, groups, _files = apisix_facts(cfg)
+    targets, _groups, _files = apisix_facts(cfg)
     assert [(t.key, t.group, t.location) for t in targets] == [("127.0.0.1:1980", "1", "/hello")]
     missing = load_apisix(str(PUBLIC / "t-route-upstream-2-not-found.yaml"))
     res = missing.resolve(missing.routes[0])
@@ -101,7 +101,8 @@ def test_a_node_config_leads_to_the_apisix_yaml_beside_it(tmp_path: Path) -> Non
     assert [f["code"] for f in json.loads(res.stdout)["findings"]] == ["W502-043"], res.stderr
     etcd = tmp_path / "etcd" / "config.yaml"
     etcd.parent.mkdir()
-    etcd.write_text("deployment:\n    role: traditional\n    role_traditional:\n        config_provider: etcd\n")
+    etcd.write_text("deployment:\n    role: traditional\n    role_traditional:\n"
+                    "        config_provider: etcd\n")
     res = why502("lint", str(etcd))
     assert res.returncode != 0 and "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
@@ -131,21 +132,23 @@ def test_lint_on_apisixs_own_files() -> None:
 def test_diagnose_joins_an_apisix_timeout_to_the_upstream_and_raises_timeout_read(
         tmp_path: Path, with_timeout: bool) -> None:
     conf = tmp_path / "apisix.yaml"
-    conf.write_text("routes:\n  -\n    id: 1\n    uri: /xxx\n    upstream_id: 1\nupstreams:\n  -\n    id: 1\n"
-                    "    name: app\n    nodes:\n      \"192.168.3.5:8106\": 1\n      \"192.168.3.6:8106\": 1\n"
-                    + ("    timeout:\n      connect: 3\n      send: 5\n      read: 5\n" if with_timeout else "")
-                    + "    type: roundrobin\n#END\n")
+    timeout = "    timeout:\n      connect: 3\n      send: 5\n      read: 5\n" if with_timeout else ""
+    conf.write_text("routes:\n  -\n    id: 1\n    uri: /xxx\n    upstream_id: 1\nupstreams:\n  -\n"
+                    "    id: 1\n    name: app\n    nodes:\n      \"192.168.3.5:8106\": 1\n"
+                    "      \"192.168.3.6:8106\": 1\n" + timeout + "    type: roundrobin\n#END\n")
     log = tmp_path / "error.log"
     log.write_text(TIMEOUT_LINE + "\n")
     res = why502("diagnose", "--offline", "--format", "json", "--config", str(conf), "--error-log", str(log))
     assert res.returncode == 1, res.stderr
     found = json.loads(res.stdout)["findings"][0]
-    assert (found["cause"], found["upstream"], found["target"]) == ("backend-too-slow", "app", "192.168.3.5:8106")
+    assert (found["cause"], found["upstream"], found["target"]) == (
+        "backend-too-slow", "app", "192.168.3.5:8106")
     config = [(e["summary"], e["line"]) for e in found["evidence"] if e["kind"] == "config"]
     assert config == ([("timeout.read 5", 16)] if with_timeout else
                       [(s, n) for s, n in config if "timeout.read" in s])
     assert found["fix"]["commands"][0] == "apisix test"
-    subprocess.run(["patch", "-s", str(conf)], input=found["fix"]["diff"], text=True, check=True, cwd=tmp_path)
+    subprocess.run(["patch", "-s", str(conf)], input=found["fix"]["diff"], text=True, check=True,
+                   cwd=tmp_path)
     targets, _g, _f = apisix_facts(load_apisix(str(conf)))
     raised = targets[0].settings["timeout.read"]
     assert (raised.value, raised.is_default) == ("30" if with_timeout else "120", False)
@@ -162,7 +165,8 @@ def test_bad_files_and_fix_are_one_line_errors(tmp_path: Path) -> None:
         assert "not a readable APISIX config" in res.stderr and "Traceback" not in res.stderr, argv
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     broken = tmp_path / "dump.json"
-    broken.write_text('{"list": [{"key": "/apisix/routes/1", "value": {"uri": "/a"}}], "total": 1}\n{"list": [')
+    broken.write_text('{"list": [{"key": "/apisix/routes/1", "value": {"uri": "/a"}}], "total": 1}\n'
+                      '{"list": [')
     res = why502("lint", "--proxy", "apisix", str(broken))
     assert res.returncode != 0 and "not a readable APISIX config (JSON)" in res.stderr, res.stderr
     res = why502("fix", "--lint", str(PUBLIC / "t-route-upstream-7-chash.yaml"))
@@ -184,8 +188,21 @@ def test_apisix_log_format_is_its_folders_and_still_a_name_of_stats(tmp_path: Pa
 
     assert list(PREDEFINED)[-1] == "apisix"
     log = tmp_path / "access.log"
-    log.write_text('10.0.0.1 - - [16/Sep/2022:11:35:34 +0000] xxx.test.com "POST /xxx HTTP/1.1" 504 160 60.001 '
-                   '"-" "curl/7.68.0" 192.168.3.5:8106 504 60.000 "http://xxx.test.com/xxx"\n')
-    res = why502("stats", str(log), "--log-format", "apisix", "--format", "json")
-    assert res.returncode in (0, 1), res.stderr
-    assert '"504"' in res.stdout or "504" in res.stdout
+    log.write_text('10.0.0.1 - - [16/Sep/2022:11:35:34 +0000] xxx.test.com "POST /xxx HTTP/1.1" 504 160 '
+                   '60.001 "-" "curl/7.68.0" 192.168.3.5:8106 504 60.000 "http://xxx.test.com/xxx"\n')
+    res = why502("stats", str(log), "--log-format", "apisix", "--format", "json", "--no-progress")
+    report = json.loads(res.stdout)
+    assert (report["format_name"], report["requests"], report["unparsed"]) == ("apisix", 1, 0), res.stderr
+    assert report["by_status"] == {"504": 1}
+
+
+def test_a_default_timeout_below_the_backend_is_said_per_route(tmp_path: Path) -> None:
+    """Two routes on nginx's 60 s default: each gets its finding and its own diff (a ``timeout``
+    added to that route), not one finding for the default they share."""
+    conf = tmp_path / "apisix.yaml"
+    conf.write_text('routes:\n  - id: 1\n    uri: /a\n    upstream_id: 1\n  - id: 2\n    uri: /b\n'
+                    '    upstream_id: 1\nupstreams:\n  - id: 1\n    nodes:\n      "10.0.0.1:80": 1\n#END\n')
+    res = why502("lint", str(conf), "--backend-timeout", "90", "--format", "json")
+    found = json.loads(res.stdout)["findings"]
+    assert [(f["code"], f["line"]) for f in found] == [("W502-044", 2), ("W502-044", 5)], res.stderr
+    assert all("read: 95" in f["diff"] and "nginx's default" in f["message"] for f in found)

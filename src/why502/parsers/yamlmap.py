@@ -30,6 +30,29 @@ class Map(dict[str, Any]):
         self.values_at = {}
 
 
+def as_dict(value: object) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (a key written with no value or a list)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: object) -> list[Any]:
+    """``value`` when it is a sequence, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def line_of(obj: object) -> int | None:
+    """The line a mapping starts on (a :class:`Map`'s), else None."""
+    return obj.line if isinstance(obj, Map) else None
+
+
+def positive(value: object) -> bool:
+    """A number above 0 as written (``3``, ``"3"``, ``0.5``); False for anything else."""
+    try:
+        return float(value) > 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
 def load_positioned(text: str, path: str, what: str) -> object:
     """The document, every mapping a :class:`Map` with its positions; a one-line ``InputError``
     naming ``what`` ("Kong declarative config") when it is not YAML (JSON is YAML)."""

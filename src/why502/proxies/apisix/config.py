@@ -51,6 +51,10 @@ from why502.errors import InputError
 from why502.facts.setting import Setting
 from why502.parsers.configread import ConfigBudget
 from why502.parsers.yamlmap import Map, load_positioned
+from why502.parsers.yamlmap import as_dict as _dict
+from why502.parsers.yamlmap import as_list as _list
+from why502.parsers.yamlmap import line_of as _line
+from why502.parsers.yamlmap import positive as _positive
 
 TIMEOUTS = ("connect", "send", "read")
 DEFAULT_TIMEOUT = "60"  # seconds: nginx's proxy_connect/send/read_timeout defaults (ngx_tpl.lua sets none)
@@ -184,27 +188,8 @@ class ApisixConfig:
         return Resolved(up)
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _line(obj: object) -> int | None:
-    return obj.line if isinstance(obj, Map) else None
-
-
 def _id(value: object) -> str | None:
     return None if value is None or isinstance(value, (dict, list)) else str(value)
-
-
-def _positive(value: object) -> bool:
-    try:
-        return float(value) > 0  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def _int(value: object, default: int) -> int:

@@ -122,9 +122,10 @@ def check_read_timeout_below_backend(inp: ApisixLintInput, rule: LintRule) -> li
             secs = float(read.value)
         except ValueError:
             continue
-        if secs >= backend or (read.file or cfg.path, read.line) in seen:
+        where_set = (read.file or cfg.path, line if read.is_default else read.line)  # a default: per route
+        if secs >= backend or where_set in seen:
             continue
-        seen.add((read.file or cfg.path, read.line))
+        seen.add(where_set)
         where = "nginx's default" if read.is_default else f"route {route.id}'s" if line == route.line \
             else f"upstream {up.name}'s"
         raised = math.ceil(backend) + 5

@@ -32,6 +32,10 @@ from typing import Any
 from why502.facts.setting import Setting
 from why502.parsers.configread import ConfigBudget
 from why502.parsers.yamlmap import Map, load_positioned
+from why502.parsers.yamlmap import as_dict as _dict
+from why502.parsers.yamlmap import as_list as _list
+from why502.parsers.yamlmap import line_of as _line
+from why502.parsers.yamlmap import positive as _positive
 
 DEFAULTS: dict[str, str] = {"connect_timeout": "60000", "write_timeout": "60000",
                             "read_timeout": "60000", "retries": "5"}
@@ -118,30 +122,11 @@ class KongConfig:
         return self.upstreams.get(service.host)
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _line(obj: object) -> int | None:
-    return obj.line if isinstance(obj, Map) else None
-
-
 def _ref(value: object) -> str:
     """A foreign key as written: a name, or ``{name: ...}`` / ``{id: ...}``."""
     if isinstance(value, dict):
         return str(value.get("name") or value.get("id") or "")
     return str(value or "")
-
-
-def _positive(value: object) -> bool:
-    try:
-        return float(value) > 0  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def _checks(hc: dict[str, Any]) -> tuple[bool, bool]:
