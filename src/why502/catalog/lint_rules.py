@@ -83,12 +83,15 @@ def _rule_files() -> list[tuple[str, dict[str, str]]]:
 
 @lru_cache(maxsize=1)
 def load_rules() -> dict[str, LintRule]:
-    """The rules by code, in file order (the catalog's file, then the proxies' folders')."""
+    """The rules by code, in code order (as ``analyzers.lint.registry.registered`` lists the
+    checks): read from the catalog's file, then the proxies' folders' in folder-name order, which
+    is no code order once a folder that sorts first holds later codes (APISIX's W502-043..046
+    before Kong's W502-042)."""
     rules: dict[str, LintRule] = {}
     for text, folder_defaults in _rule_files():
         data = tomllib.loads(text)
         _add_rules(rules, data.get("rule", []), {**folder_defaults, **data.get("defaults", {})})
-    return rules
+    return dict(sorted(rules.items()))
 
 
 def _add_rules(rules: dict[str, LintRule], raws: list[dict[str, Any]], defaults: dict[str, str]) -> None:

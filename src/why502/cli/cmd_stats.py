@@ -56,11 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "alias of --config for {title}: {file} or an '{config_dump}' dump (- for stdin): "
         "log_format, access_log, error_log and timeouts come from it",
     )
+    from why502.parsers.log_format import PREDEFINED  # the names, a proxy folder's too
+
     parser.add_argument(
         "--log-format",
         metavar="FORMAT",
-        help="a log_format string ('escape=json ...' allowed) or a name: combined, main, "
-        "why502, upstream_time, upstream_kv, json, apisix, or one defined in " + default_proxy().config_flag,
+        help="a log_format string ('escape=json ...' allowed) or a name: "
+        f"{', '.join(PREDEFINED)}, or one defined in " + default_proxy().config_flag,
     )
     error_logs = parser.add_mutually_exclusive_group()
     error_logs.add_argument(

@@ -67,15 +67,6 @@ JSON = (
     '"upstream_response_time":"$upstream_response_time","http_user_agent":"$http_user_agent"}'
 )
 
-# Apache APISIX's default ``nginx_config.http.access_log_format`` (apache/apisix
-# ``conf/config.yaml.example``, the value its ``cli`` writes into the nginx.conf it generates):
-# the host before the request, the upstream's address, status and time unquoted after the agent.
-APISIX = (
-    '$remote_addr - $remote_user [$time_local] $http_host "$request" $status $body_bytes_sent '
-    '$request_time "$http_referer" "$http_user_agent" $upstream_addr $upstream_status '
-    '$upstream_response_time "$upstream_scheme://$upstream_host$upstream_uri"'
-)
-
 PREDEFINED: dict[str, tuple[str, str | None]] = {
     "combined": (COMBINED, None),
     "main": (MAIN, None),
@@ -83,8 +74,25 @@ PREDEFINED: dict[str, tuple[str, str | None]] = {
     "upstream_time": (UPSTREAM_TIME, None),
     "upstream_kv": (UPSTREAM_KV, None),
     "json": (JSON, "json"),
-    "apisix": (APISIX, None),
 }
+"""The formats ``--log-format`` takes by name: nginx's own and common ones, then each proxy
+folder's (``proxies/<name>/log_formats.toml``: ``[[format]]`` ``name``, ``format``, ``escape``),
+read as package data through ``catalog.folders`` so this module names no proxy (issue 23)."""
+
+
+def _folder_formats() -> dict[str, tuple[str, str | None]]:
+    import tomllib
+
+    from why502.catalog.folders import folder_files
+
+    out: dict[str, tuple[str, str | None]] = {}
+    for _folder, text in folder_files("log_formats.toml"):
+        for f in tomllib.loads(text).get("format", []):
+            out.setdefault(str(f["name"]), (str(f["format"]), f.get("escape")))
+    return out
+
+
+PREDEFINED.update((k, v) for k, v in _folder_formats().items() if k not in PREDEFINED)
 
 # Variables the statistics read.  Everything else in a format is matched but not captured.
 CAPTURED = frozenset(

@@ -28,7 +28,7 @@ from why502.facts.edits import Intent
 from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.base import SCHEMA_1_BINARY, SCHEMA_1_CONFIG, Capability, Proxy, mask, resolve
 
-FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik", "kong")
+FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik", "kong", "apisix")
 """The folders ``why502/proxies/<name>/`` of the proxies, in the order the help and the docs list
 them, the first the default one: adding a proxy is its folder and its name here."""
 

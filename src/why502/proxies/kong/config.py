@@ -29,9 +29,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from why502.errors import InputError
 from why502.facts.setting import Setting
 from why502.parsers.configread import ConfigBudget
+from why502.parsers.yamlmap import Map, load_positioned
+from why502.parsers.yamlmap import as_dict as _dict
+from why502.parsers.yamlmap import as_list as _list
+from why502.parsers.yamlmap import line_of as _line
+from why502.parsers.yamlmap import positive as _positive
 
 DEFAULTS: dict[str, str] = {"connect_timeout": "60000", "write_timeout": "60000",
                             "read_timeout": "60000", "retries": "5"}
@@ -41,50 +45,10 @@ TARGET_PORT = 8000  # kong/db/dao/targets.lua DEFAULT_PORT
 SERVICE_PORTS = {"http": 80, "https": 443, "grpc": 80, "grpcs": 443}  # services.lua url shorthand
 
 
-class Map(dict[str, Any]):
-    """A YAML/JSON mapping with where each key and value is written (1-based lines, 0-based
-    columns): what the edits need to put a key or a value on its own line."""
-
-    line: int | None = None
-    keys_at: dict[str, tuple[int, int]]
-    values_at: dict[str, tuple[int, int, int, int]]  # start line, col, end line, col
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.keys_at = {}
-        self.values_at = {}
-
-
 def _load(text: str, path: str) -> object:
     """The document, every mapping a :class:`Map` with its positions; a one-line ``InputError``
-    when it is not YAML (JSON is YAML)."""
-    import yaml
-
-    scalars = yaml.SafeLoader("")
-
-    def build(node: yaml.Node) -> object:
-        if isinstance(node, yaml.MappingNode):
-            out = Map()
-            out.line = node.start_mark.line + 1
-            for k, v in node.value:
-                key = str(build(k))
-                out[key] = build(v)
-                out.keys_at[key] = (k.start_mark.line + 1, k.start_mark.column)
-                out.values_at[key] = (v.start_mark.line + 1, v.start_mark.column,
-                                      v.end_mark.line + 1, v.end_mark.column)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [build(n) for n in node.value]
-        return scalars.construct_object(node, deep=True)
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InputError(f"{path}{where}: not a readable Kong declarative config (YAML): {problem}") from None
-    return build(root) if root is not None else None
+    when it is not YAML (JSON is YAML): ``parsers.yamlmap``, shared with APISIX's reader."""
+    return load_positioned(text, path, "Kong declarative config")
 
 
 @dataclass(frozen=True)
@@ -158,30 +122,11 @@ class KongConfig:
         return self.upstreams.get(service.host)
 
 
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _line(obj: object) -> int | None:
-    return obj.line if isinstance(obj, Map) else None
-
-
 def _ref(value: object) -> str:
     """A foreign key as written: a name, or ``{name: ...}`` / ``{id: ...}``."""
     if isinstance(value, dict):
         return str(value.get("name") or value.get("id") or "")
     return str(value or "")
-
-
-def _positive(value: object) -> bool:
-    try:
-        return float(value) > 0  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def _checks(hc: dict[str, Any]) -> tuple[bool, bool]:

@@ -23,7 +23,8 @@ from why502.analyzers.lint.one_file import OneFileLintInput
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
-from why502.proxies.kong.config import KongConfig, Map, Upstream
+from why502.parsers.yamlmap import Map
+from why502.proxies.kong.config import KongConfig, Upstream
 from why502.proxies.kong.edit import add_keys, set_scalars
 from why502.proxies.kong.proxy import PROXY
 
