@@ -98,37 +98,44 @@ FLOOR_HELD_RIGHT = 0.977  # 221/226 (218/226 before; no longer held out: both ha
 # figure), then after; the floors are the latest recorded score.
 # Batches whose misses were read to write rules: development data since, their misses always printed.
 # their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md); b4's by h/edgecorpus5
-OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5"})  # b5's by h/edgecorpus6
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6"})  # b5's by h/edgecorpus6, b6's by h/edgecorpus7
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
     # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
     # after rules from b2's own misses (2026-11-24; b2 is development data since): 95/100, 95, 100, 1
     # after the rules written from b3's misses (2026-11-24): 96/100, 96, 100, 1
     # after batch 5's rules (2026-11-25): 97/100, 97, 100, 1
-    "b2": {"line": 0.97, "whole": 0.97, "explain": 1.0, "false_alarms": 1},
+    # after batch 6's rules (2026-11-25, h/edgecorpus7): 98/100, 98, 100, 1
+    "b2": {"line": 0.98, "whole": 0.98, "explain": 1.0, "false_alarms": 1},
     # b3 first score, gathered after those rules, before any further rule change: 69/86, 69/86, 86/86, 3;
     # after rules from b3's own misses (2026-11-24; b3 is development data since): 84/86, 84, 86, 0
     "b3": {"line": 0.976, "whole": 0.976, "explain": 1.0, "false_alarms": 0},
     # b4 first score, gathered after the rules from b3's misses (2519641), before any further rule
     # change: 52/80 (65.0%), whole log 52/80, explain 80/80, 5 false alarms of 38 negatives
     # after rules from b4's own misses (2026-11-24; b4 is development data since): 77/80, 77, 80, 0
-    "b4": {"line": 0.962, "whole": 0.962, "explain": 1.0, "false_alarms": 0},
+    # after batch 6's rules (2026-11-25, h/edgecorpus7): 78/80, 78, 80, 0
+    "b4": {"line": 0.975, "whole": 0.975, "explain": 1.0, "false_alarms": 0},
     # b5 first score, gathered after the rules from b4's misses (00244d5), before any further rule
     # change: 79/93 (84.9%), whole log 79/93, explain 93/93, 3 false alarms of 50 negatives
     # after rules from b5's own misses (2026-11-25, h/edgecorpus6; b5 is development data since):
     # 92/93, 92, 93, 0; b2 97/100 after them (the Gloo JSON line)
-    "b5": {"line": 0.989, "whole": 0.989, "explain": 1.0, "false_alarms": 0},
+    # after batch 6's rules (2026-11-25, h/edgecorpus7): 93/93, 93, 93, 0
+    "b5": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0},
     # b6 first score, gathered after the rules from b5's misses (f62f03c), before any further rule
     # change: 91/107 (85.0%), whole log 91/107, explain 107/107, 1 false alarm of 66 negatives
-    "b6": {"line": 0.85, "whole": 0.85, "explain": 1.0, "false_alarms": 1},
+    # after rules from b6's own misses (2026-11-25, h/edgecorpus7; b6 is development data since):
+    # 107/107, 107, 107, 0
+    "b6": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0},
 }
 # The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
 # the other batches (with b6, alb 48/55 and apisix 46/52 are under 90%: docs/dev/edge-corpus.md)
-HELD_OUT = frozenset({"b6"})
+HELD_OUT: frozenset[str] = frozenset()  # b6 until its misses were read (h/edgecorpus7)
 # Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
 # corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
 # lowest), 1 false alarm of 285 negatives (batch 2's naiveproxy CONNECT reset); 732/765 before them
-FLOOR_ALL_RIGHT = 0.975
+# batches 1-6 after batch 6's rules (h/edgecorpus7): 856/872 (98.2%), every family >= 90% (envoy-gateway 54/59
+# the lowest), 1 false alarm of 351 negatives; 837/872 (96.0%), alb 48/55 and apisix 46/52 before them
+FLOOR_ALL_RIGHT = 0.981
 FLOOR_ALL_FAMILY_RIGHT = 0.90
 MAX_ALL_FALSE_ALARMS = 1
 
