@@ -276,13 +276,43 @@ def _main(argv: Sequence[str] | None) -> int:
             os.environ["COLUMNS"] = saved_columns
 
 
+# build_parser(), once a process.  main() also runs in-process, many times in one interpreter (the
+# edge corpus test's child makes ~2,400 calls): building the twenty commands' parsers again for each
+# was 60% of a one-line `classify` (cProfile of a loop of main([...]) calls: 0.19 s of 0.30 s a call).
+# Reusing it is correct because nothing of a run is in the parser: argparse makes a fresh Namespace
+# for each parse_args(); the help formatter reads the width when it formats (termwidth.HelpFormatter
+# calls resolve()), not when the parser is built; no add_arguments() reads the environment or the
+# terminal.  The one thing a run could change is a mutable default an "append" option hands over
+# uncopied (argparse sets the default list itself on the Namespace when the option is not given):
+# _own_defaults() gives each run its own copies.
+_PARSER: tuple[argparse.ArgumentParser, dict[str, ModuleType]] | None = None
+_PARSER_LOCK = threading.Lock()
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    global _PARSER
+    with _PARSER_LOCK:
+        if _PARSER is None:
+            _PARSER = build_parser()
+        return _PARSER
+
+
+def _own_defaults(args: argparse.Namespace) -> None:
+    """Copy the Namespace's mutable values (the shared parser's defaults when an option was not
+    given), so a command that appends to one cannot change the next run's default."""
+    for name, value in vars(args).items():
+        if isinstance(value, (list, dict, set)):
+            setattr(args, name, type(value)(value))
+
+
 def _main_width(argv: Sequence[str] | None) -> int:
-    parser, modules = build_parser()
+    parser, modules = _parser()
     # --help is printed while parsing: the width (--width N, else COLUMNS, the terminal's, 80)
     # is decided and exported before it, so help wraps like every other text output
     os.environ["COLUMNS"] = str(resolve(argv_width(list(sys.argv[1:] if argv is None else argv))))
     try:
         args = parser.parse_args(argv)
+        _own_defaults(args)
     except Why502Error as err:
         # a value an option's type refused (timeargs.SecondsArg): one line, like run()'s errors
         print(f"why502: {strip_terminal_escapes(str(err))}", file=sys.stderr)

@@ -25,6 +25,13 @@ cloudflared before the 2021 proxy rewrite wrapped the same origin failure as ``e
 Proxying to ingress %d error: %v`` (cloudflare/cloudflared origin/proxy.go, 2021.x): read the
 same way, the Go error after the wrap's colon.  Other errors that line can carry (``Error writing
 response header``: the client side) are not origin errors and no line of this family.
+
+``cloudflared access`` (the client end of a tunnel: ``access tcp``/``ssh``, a SOCKS proxy) carries a
+stream over a WebSocket to the public hostname and logs a failed dial as ``ERR failed to connect to
+origin error="<Go error>" originURL=...`` (cloudflare/cloudflared carrier/websocket.go
+``ServeStream``): read with its Go error too (gorilla/websocket's ``websocket: bad handshake``: the
+hostname answered the upgrade with something other than 101, an invalid response).  No status is
+written: the client's dial failed, what the edge answered is not in the line.
 """
 
 from __future__ import annotations
@@ -51,7 +58,11 @@ _CONSOLE = re.compile(
     r"(?:^|\s)(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
     r"(?P<level>ERR|WRN)\s+(?P<request_failed>Request failed\s+)?"
     r'error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
-_FIELD = re.compile(r"\b(cfRay|originService|ingressRule|connIndex|dest)=(\S+)")
+# cloudflared access's carrier (carrier/websocket.go ServeStream: Msg("failed to connect to origin"))
+_CARRIER = re.compile(
+    r"(?:^|\s)(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
+    r'ERR\s+failed to connect to origin\s+error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
+_FIELD = re.compile(r"\b(cfRay|originService|originURL|ingressRule|connIndex|dest)=(\S+)")
 # a line of cloudflared's own (zerolog console: time, level, message, key=value fields it alone
 # writes): counts for the family when a file's family is sniffed
 _OWN = re.compile(
@@ -76,8 +87,11 @@ def _origin(service: str | None) -> str | None:
     return f"{host}:{port}" if port else host
 
 
-def _record(error: str, time: str | None, service: str | None, ray: str | None) -> LbRecord | None:
-    if WRAP.lower() in error.lower():
+def _record(error: str, time: str | None, service: str | None, ray: str | None,
+            carrier: bool = False) -> LbRecord | None:
+    if carrier:
+        cause_text = error
+    elif WRAP.lower() in error.lower():
         cause_text = error.split("cloudflared:", 1)[1].strip() if "cloudflared:" in error else ""
     elif error.startswith(OLD_WRAP):
         cause_text = error[len(OLD_WRAP):].strip()
@@ -86,7 +100,7 @@ def _record(error: str, time: str | None, service: str | None, ray: str | None) 
     code = go_error_code(cause_text) if cause_text else None
     t = term(go_error_family(), code) if code else None
     return LbRecord(
-        family=CLOUDFLARED.name, status=502, made_by="lb", time=time, code=code,
+        family=CLOUDFLARED.name, status=None if carrier else 502, made_by="lb", time=time, code=code,
         symptom=(t.symptom or None) if t else None,
         proxy_status=(t.proxy_status or None) if t else None,
         cause=(t.cause or None) if t else None,
@@ -100,6 +114,11 @@ def parse_cloudflared_text(line: str) -> LbRecord | None:
         old = _OLD_CONSOLE.search(line)
         if old is not None:
             return _record(old["error"], old["time"], None, old["ray"])
+    if "failed to connect to origin" in line:
+        c = _CARRIER.search(line)
+        if c is not None:
+            url = dict(_FIELD.findall(c["fields"])).get("originURL")
+            return _record(c["error"].replace('\\"', '"'), c["time"], url, None, carrier=True)
     if WRAP not in line and WRAP.lower() not in line.lower():
         return None
     m = _CONSOLE.search(line)

@@ -36,6 +36,10 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("forcibly closed by the remote host", "connection reset by peer"),
     ("goaway", "GOAWAY"),
     ("malformed", "malformed"),
+    # gorilla/websocket client.go: ErrBadHandshake "websocket: bad handshake", "returned when the
+    # server response to opening handshake is invalid" (not 101 Switching Protocols): the peer
+    # answered, and not as the protocol wants -- an invalid response, as a malformed one is
+    ("websocket: bad handshake", "malformed"),
     ("eof", "EOF"),
 )
 _DIAL = re.compile(r"dial tcp[46]? (\S+?): ")  # a unix socket: ``_UNIX`` (its identity key)

@@ -1,0 +1,354 @@
+"""The edge field corpus read through the commands a user runs (the shared part of
+``test_edge_field_corpus.py``, the first corpus and the whole-corpus floor, and
+``test_edge_field_corpus_later.py``, the later batches: two files, so ``--dist loadfile`` runs them on two
+workers side by side; the data, the scoring and the floors live here once).
+The edge field corpus read through the commands a user runs: ``why502 classify FILE --format
+jsonl`` (no ``--log-type``) and ``why502 explain LINE``.
+
+``tests/fixtures/edge-field/<family>.jsonl`` holds real lines of the modern edge families (Envoy,
+Istio, Envoy-based gateways, Caddy, Traefik, Kong, APISIX, NGINX Gateway Fabric, ingress-nginx,
+Cloudflare pages and Logpush, cloudflared, AWS ALB/ELB) copied from public threads, each with its
+URL; the README there says how they were gathered and labelled.
+
+Three readings are scored, each the way a user meets it:
+
+* **per line**: every line alone in its own file, ``why502 classify FILE --format jsonl``;
+* **whole log**: every thread's lines together in one file, in corpus order (the paste as a log);
+* **explain**: ``why502 explain --format json LINE``; it must name the same symptom classify
+  names for that line (or both none).
+
+The commands run through the console script's own entry point (``why502.cli.main:main``, what
+``pyproject.toml`` installs as ``why502``) in one child process per test file, one call per file: the same
+argument parsing, format sniffing and output as the command, without paying an interpreter start
+per line (about 1,000 calls).
+
+A line is right when (``role`` in the record):
+
+* ``failure``: the failure symptoms classify names for the line are exactly ``{expect.symptom}``;
+* ``status-only`` (the proxy made the 5xx, the line does not say why): classify reports the line
+  and names no failure symptom -- a guessed cause is wrong, silence is wrong (a host whose proxy
+  made a 5xx is never healthy);
+* ``companion``, ``event``, ``negative``: no failure symptom.  A failure symptom on a
+  ``negative`` line is a false alarm.
+
+The targets (97 % overall, 90 % per family, at most 2 % false alarms, explain agreeing on every
+line) are not all met yet; this test asserts that nothing falls below the score recorded in
+docs/dev/edge-corpus.md (overall, and on each half of a deterministic split of the threads:
+``half``), and the shape of the data.  ``pytest -s`` prints the tables and the first corpus' misses.
+Later batches (``batch*/``, a ``batch`` field) are fresh hold-outs from threads the first corpus does
+not use: scored on their own, their misses not printed unless ``WHY502_SHOW_BATCH=1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support.paths import FIXTURES_DIR
+from why502.catalog.patterns import EVENT_IDS
+
+EDGE = FIXTURES_DIR / "edge-field"
+FAMILIES = frozenset({
+    "envoy", "istio", "envoy-gateway", "caddy", "traefik", "kong", "apisix", "ngf",
+    "ingress-nginx", "cloudflare", "cloudflared", "alb",
+})
+ROLES = frozenset({"failure", "status-only", "companion", "event", "negative"})
+KEYS = frozenset({"line", "url", "thread", "family", "framing", "role", "expect", "note"})
+# Symptom IDs the corpus needs and the catalog does not have yet (README.md, "Proposed symptom IDs").
+PROPOSED = frozenset({"upstream-overflow", "upstream-not-configured"})
+URL = re.compile(r"^https://\S+$")
+
+# Shape floors: the corpus may grow, never thin out.
+MIN_LINES = 406
+MIN_THREADS = 266
+MIN_NEGATIVE_THREADS = 52  # threads giving both a failure and a negative/companion/status-only line (55
+# before the ALB -1 -1 -1 502 line was relabelled connect-failed: its thread now has two failures; 54
+# before the two relabels of 2026-11-24, istio#13848's async-client debug line (now a negative, its
+# thread's only line) and gillian-guide#24's errorcode_521 footer (now a failure, beside its heading))
+# The first corpus is batch "b1" (``<family>.jsonl``); later batches live in ``batch*/`` and are
+# gathered from threads the first corpus does not use, to measure rules on lines nobody fitted them to.
+FIRST = "b1"
+# lines, threads
+MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b6": (107, 45),
+             "b7": (115, 50)}
+
+# Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
+# rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
+# edge rules (docs/dev/edge-corpus.md, "Score after the edge rules"):
+# 396/406 after batch 3's rules (397 with the Envoy Gateway direct_response term, withdrawn on merge:
+# it outranked the k8s-joined finding); 392/406 after batch 2's; 365/406 before batch 2
+FLOOR_LINE_RIGHT = 0.975
+FLOOR_WHOLE_RIGHT = 0.972  # 395/406 (391/406 after batch 2's rules)
+FLOOR_FAMILY_RIGHT = 0.90  # every family of the first corpus (issue 24's target; ngf 13/14 the lowest)
+FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
+MAX_FALSE_ALARMS = 0  # of 128 negatives (127 before a Cloudflare docs quote was relabelled negative;
+# 2 false alarms before batch 2's rules: prose on "no healthy upstream", 200 UR)
+# The two halves of the thread split (``half``): rules are written from the development half's
+# misses only; the held-out half is the honest figure of how they generalise.
+FLOOR_DEV_RIGHT = 0.972  # 175/180 (174/180 before batch 3's rules)
+FLOOR_HELD_RIGHT = 0.977  # 221/226 (218/226 before; no longer held out: both halves open since batch 2)
+# Later batches: scored once before any rule change made after they were gathered (the honest first
+# figure), then after; the floors are the latest recorded score.
+# Batches whose misses were read to write rules: development data since, their misses always printed.
+# their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md); b4's by h/edgecorpus5
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6"})  # b5's by h/edgecorpus6, b6's by h/edgecorpus7
+FLOOR_BATCH: dict[str, dict[str, float]] = {
+    # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
+    # after the rules of 2026-11-24 (written from the first corpus' misses only): 76/100, 76, 100, 4
+    # after rules from b2's own misses (2026-11-24; b2 is development data since): 95/100, 95, 100, 1
+    # after the rules written from b3's misses (2026-11-24): 96/100, 96, 100, 1
+    # after batch 5's rules (2026-11-25): 97/100, 97, 100, 1
+    # after batch 6's rules (2026-11-25, h/edgecorpus7): 98/100, 98, 100, 1
+    "b2": {"line": 0.98, "whole": 0.98, "explain": 1.0, "false_alarms": 1},
+    # b3 first score, gathered after those rules, before any further rule change: 69/86, 69/86, 86/86, 3;
+    # after rules from b3's own misses (2026-11-24; b3 is development data since): 84/86, 84, 86, 0
+    "b3": {"line": 0.976, "whole": 0.976, "explain": 1.0, "false_alarms": 0},
+    # b4 first score, gathered after the rules from b3's misses (2519641), before any further rule
+    # change: 52/80 (65.0%), whole log 52/80, explain 80/80, 5 false alarms of 38 negatives
+    # after rules from b4's own misses (2026-11-24; b4 is development data since): 77/80, 77, 80, 0
+    # after batch 6's rules (2026-11-25, h/edgecorpus7): 78/80, 78, 80, 0
+    "b4": {"line": 0.975, "whole": 0.975, "explain": 1.0, "false_alarms": 0},
+    # b5 first score, gathered after the rules from b4's misses (00244d5), before any further rule
+    # change: 79/93 (84.9%), whole log 79/93, explain 93/93, 3 false alarms of 50 negatives
+    # after rules from b5's own misses (2026-11-25, h/edgecorpus6; b5 is development data since):
+    # 92/93, 92, 93, 0; b2 97/100 after them (the Gloo JSON line)
+    # after batch 6's rules (2026-11-25, h/edgecorpus7): 93/93, 93, 93, 0
+    "b5": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0},
+    # b6 first score, gathered after the rules from b5's misses (f62f03c), before any further rule
+    # change: 91/107 (85.0%), whole log 91/107, explain 107/107, 1 false alarm of 66 negatives
+    # after rules from b6's own misses (2026-11-25, h/edgecorpus7; b6 is development data since):
+    # 107/107, 107, 107, 0
+    "b6": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0},
+    # b7 first score, gathered after the rules from b6's misses (5817e0a), before any further rule
+    # change: 102/115 (88.7%), whole log 102/115, explain 115/115, 0 false alarms of 85 negatives
+    "b7": {"line": 0.886, "whole": 0.886, "explain": 1.0, "false_alarms": 0},
+}
+# The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
+# the other batches (with b7, apisix 80/89 is under 90%: docs/dev/edge-corpus.md)
+HELD_OUT = frozenset({"b7"})  # b6 until its misses were read (h/edgecorpus7)
+# Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
+# corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
+# lowest), 1 false alarm of 285 negatives (batch 2's naiveproxy CONNECT reset); 732/765 before them
+# batches 1-6 after batch 6's rules (h/edgecorpus7): 856/872 (98.2%), every family >= 90% (envoy-gateway 54/59
+# the lowest), 1 false alarm of 351 negatives; 837/872 (96.0%), alb 48/55 and apisix 46/52 before them
+FLOOR_ALL_RIGHT = 0.981
+FLOOR_ALL_FAMILY_RIGHT = 0.90
+MAX_ALL_FALSE_ALARMS = 1
+
+# The child process: one call of the console script's entry point per argv, stdout captured.
+DRIVER = r"""
+import io, json, sys
+from why502.cli.main import main
+class Keep(io.BytesIO):
+    def close(self):  # the command may close its stdout; keep what it wrote
+        pass
+out = []
+for argv in json.load(sys.stdin):
+    buf = Keep()
+    real = sys.stdout
+    sys.stdout = io.TextIOWrapper(buf, encoding="utf-8", errors="replace", write_through=True)
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        sys.stdout.flush()
+        sys.stdout = real
+    out.append({"code": code, "stdout": buf.getvalue().decode("utf-8", "replace")})
+sys.__stdout__.write(json.dumps(out))
+sys.__stdout__.flush()
+"""
+
+
+def half(thread: str) -> str:
+    """``dev`` or ``held``: a deterministic split of the threads (sha256 of the thread id, even
+    first byte: development).  Rules are written looking only at the development half's misses;
+    the held-out half's score is the honest figure of how they generalise (docs/dev/edge-corpus.md).
+    """
+    return "dev" if hashlib.sha256(thread.encode("utf-8")).digest()[0] % 2 == 0 else "held"
+
+
+@dataclass(frozen=True)
+class Row:
+    n: int
+    line: str
+    url: str
+    thread: str
+    family: str
+    framing: str
+    role: str
+    symptom: str | None
+    batch: str = "b1"
+
+
+def _paths() -> list[Path]:
+    """The first corpus (``<family>.jsonl``, batch ``b1``) then the later batches (``batch*/``)."""
+    return [*sorted(EDGE.glob("*.jsonl")), *sorted(EDGE.glob("batch*/*.jsonl"))]
+
+
+def _rows() -> list[Row]:
+    rows: list[Row] = []
+    for path in _paths():
+        for text in path.read_text(encoding="utf-8").splitlines():
+            if text.strip():
+                d = json.loads(text)
+                rows.append(Row(n=len(rows), line=d["line"], url=d["url"], thread=d["thread"],
+                                family=d["family"], framing=d["framing"], role=d["role"],
+                                symptom=d["expect"]["symptom"], batch=d.get("batch", "b1")))
+    return rows
+
+
+ROWS = _rows()
+
+
+def _run(argvs: list[list[str]]) -> list[dict[str, Any]]:
+    proc = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(argvs), capture_output=True,
+                          text=True, timeout=1800, check=False, stdin=None)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: list[dict[str, Any]] = json.loads(proc.stdout)
+    return result
+
+
+def _failures(records: list[dict[str, Any]]) -> set[str]:
+    return {r["symptom"] for r in records if r.get("symptom") and r["symptom"] not in EVENT_IDS}
+
+
+def _explained(stdout: str) -> str | None:
+    """The symptom ``why502 explain --format json LINE`` names (its first symptom entry), or None."""
+    try:
+        doc = json.loads(stdout)
+    except ValueError:
+        return None
+    for entry in doc.get("entries", []) if isinstance(doc, dict) else []:
+        if entry.get("kind") == "symptom" and entry.get("id") not in EVENT_IDS:
+            return str(entry["id"])
+    return None
+
+
+def right(row: Row, records: list[dict[str, Any]]) -> bool:
+    named = _failures(records)
+    if row.role == "failure":
+        return named == {row.symptom}
+    if row.role == "status-only":
+        return bool(records) and not named
+    return not named
+
+
+@dataclass
+class Score:
+    total: int = 0
+    right: int = 0
+    failures: int = 0
+    failures_right: int = 0
+    negatives: int = 0
+    false_alarms: int = 0
+    agree: int = 0
+    misses: list[str] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
+
+    def pct(self, a: int, b: int) -> str:
+        return f"{a / b:.1%}" if b else "-"
+
+
+@dataclass
+class Result:
+    per_line: dict[str, Score]
+    whole: dict[str, Score]
+    records: dict[int, list[dict[str, Any]]]
+    halves: dict[str, dict[str, Score]]  # "dev" / "held" -> per-line scores of that half (first corpus)
+    batches: dict[str, tuple[dict[str, Score], dict[str, Score]]]  # later batch -> (per line, whole log)
+
+
+def _score(rows: list[Row], got: dict[int, list[dict[str, Any]]], explained: dict[int, str | None] | None,
+           ) -> dict[str, Score]:
+    out: dict[str, Score] = defaultdict(Score)
+    for r in rows:
+        recs = got.get(r.n, [])
+        ok = right(r, recs)
+        named = _failures(recs)
+        for s in (out[r.family], out["all"]):
+            s.total += 1
+            s.right += ok
+            if r.role == "failure":
+                s.failures += 1
+                s.failures_right += ok
+            if r.role == "negative":
+                s.negatives += 1
+                s.false_alarms += bool(named)
+            if explained is not None:
+                mine = sorted(named)[0] if named else None
+                s.agree += explained.get(r.n) == mine
+        said = explained.get(r.n) if explained is not None else None
+        if explained is not None and said != (sorted(named)[0] if named else None):
+            out[r.family].disagreements.append(
+                f"{r.family}: classify {sorted(named) or None}, explain {said}: {r.line[:90]!r}")
+        if not ok:
+            seen = sorted(named) or ("record" if recs else None)
+            out[r.family].misses.append(
+                f"{r.family}/{r.role}/{r.framing}: want {r.symptom}, got {seen}: {r.line[:120]!r} ({r.url})")
+    return out
+
+def compute_result(rows: list[Row], extra: list[Row] | None = None) -> Result:
+    """Run every reading of ``rows`` through the commands and score it; ``extra`` rows are read per
+    line only (classify), for a floor over more lines than the file scores in full (also used by hand:
+    see the docs)."""
+    extra = extra or []
+    with tempfile.TemporaryDirectory(prefix="why502-edge-") as tmp:
+        d = Path(tmp)
+        argvs: list[list[str]] = []
+        for r in [*rows, *extra]:
+            p = d / f"line-{r.n:04d}.log"
+            p.write_text(r.line + "\n", encoding="utf-8")
+            argvs.append(["classify", str(p), "--format", "jsonl", "--no-progress"])
+        for r in rows:
+            argvs.append(["explain", "--format", "json", r.line])
+        threads: dict[str, list[Row]] = defaultdict(list)
+        for r in rows:
+            threads[r.thread].append(r)
+        order = sorted(threads)
+        for i, t in enumerate(order):
+            p = d / f"thread-{i:04d}.log"
+            p.write_text("".join(r.line + "\n" for r in threads[t]), encoding="utf-8")
+            argvs.append(["classify", str(p), "--format", "jsonl", "--no-progress"])
+        outs = _run(argvs)
+    read = [*rows, *extra]
+    per: dict[int, list[dict[str, Any]]] = {}
+    for r, o in zip(read, outs[: len(read)], strict=True):
+        per[r.n] = [json.loads(x) for x in o["stdout"].splitlines() if x.startswith("{")]
+    explain_outs = outs[len(read): len(read) + len(rows)]
+    explained = {r.n: _explained(o["stdout"]) for r, o in zip(rows, explain_outs, strict=True)}
+    whole: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for t, o in zip(order, outs[len(read) + len(rows):], strict=True):
+        for x in o["stdout"].splitlines():
+            if x.startswith("{"):
+                rec = json.loads(x)
+                if isinstance(rec.get("line"), int) and 1 <= rec["line"] <= len(threads[t]):
+                    whole[threads[t][rec["line"] - 1].n].append(rec)
+    first = [r for r in rows if r.batch == FIRST]
+    halves = {h: _score([r for r in first if half(r.thread) == h], per, explained) for h in ("dev", "held")}
+    later = sorted({r.batch for r in rows} - {FIRST})
+    batches = {b: (_score([r for r in rows if r.batch == b], per, explained),
+                   _score([r for r in rows if r.batch == b], whole, None)) for b in later}
+    return Result(per_line=_score(first, per, explained), whole=_score(first, whole, None), records=per,
+                  halves=halves, batches=batches)
+
+
+def table(per_line: dict[str, Score], whole: dict[str, Score]) -> str:
+    head = ("| family | lines | right (per line) | failure lines right | negatives | false alarms | "
+            "whole log right | explain agrees |")
+    out = [head, "|---|---|---|---|---|---|---|---|"]
+    for fam in [*sorted(k for k in per_line if k != "all"), "all"]:
+        s, w = per_line[fam], whole[fam]
+        name = "**all**" if fam == "all" else fam
+        out.append(f"| {name} | {s.total} | {s.right} ({s.pct(s.right, s.total)}) | "
+                   f"{s.failures_right}/{s.failures} | {s.negatives} | {s.false_alarms} | "
+                   f"{w.right} ({w.pct(w.right, w.total)}) | {s.agree} ({s.pct(s.agree, s.total)}) |")
+    return "\n".join(out)
