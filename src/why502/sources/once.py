@@ -125,8 +125,8 @@ def keep(path: str) -> io.BufferedReader | None:
     run ends.  The caller reads it and never closes it.  None outside a run, for stdin, a FIFO or
     a device (read once anyway), or when ``path`` cannot be opened (the caller's own open then
     says why, as before)."""
-    registry = _CURRENT.get()
-    if registry is None or path == "-":
+    registry = _registry(path)
+    if registry is None:
         return None
     key = os.path.abspath(path)
     fh = _fresh(registry, key, path)
@@ -145,23 +145,25 @@ def keep(path: str) -> io.BufferedReader | None:
 def kept(path: str) -> io.BufferedReader | None:
     """The file :func:`keep` holds for ``path``, rewound and still kept (None: none held, not
     opened here): for a reader that only looks at it by offset (``sources.scan.probe``)."""
-    registry = _CURRENT.get()
-    if registry is None or path == "-":
-        return None
-    return _fresh(registry, os.path.abspath(path), path)
+    registry = _registry(path)
+    return _fresh(registry, os.path.abspath(path), path) if registry is not None else None
 
 
 def take(path: str) -> io.BufferedReader | None:
     """The file :func:`keep` holds for ``path``, rewound and handed over: the caller reads it and
     closes it; a later :func:`keep` opens the file again.  None when none is held."""
-    registry = _CURRENT.get()
-    if registry is None or path == "-":
-        return None
+    registry = _registry(path)
     key = os.path.abspath(path)
-    fh = _fresh(registry, key, path)
-    if fh is not None:
+    fh = _fresh(registry, key, path) if registry is not None else None
+    if fh is not None and registry is not None:
         del registry.files[key]
     return fh
+
+
+def _registry(path: str) -> ParsedInputs | None:
+    """The run's registry when ``path`` may be kept (not stdin), else None (no run)."""
+    registry = _CURRENT.get()
+    return None if registry is None or path == "-" else registry
 
 
 def _fresh(registry: ParsedInputs, key: str, path: str) -> io.BufferedReader | None:
