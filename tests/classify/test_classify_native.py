@@ -32,7 +32,7 @@ from tests.support.paths import FIXTURES_DIR
 from why502.app.classify import jsonl_paths, summarize_paths
 from why502.parsers import errorlog_native
 
-BUILT = errorlog_native._NATIVE is not None
+BUILT = errorlog_native.native() is not None
 pytestmark = pytest.mark.skipif(not BUILT and os.environ.get("WHY502_REQUIRE_NATIVE") != "1",
                                 reason="the native scanner was not built (no C compiler at install time)")
 
@@ -408,7 +408,7 @@ def test_a_scanner_refuses_a_second_caller_and_recovers_from_a_resolver_error() 
             scanner.summarize(REFUSED.encode())  # re-entered from inside its own pass
         raise ValueError("resolver broke")
 
-    scanner = errorlog_native._NATIVE.Scanner([b"connect() failed"], [], [[]], resolver)  # type: ignore[union-attr]
+    scanner = errorlog_native.native().Scanner([b"connect() failed"], [], [[]], resolver)  # type: ignore[union-attr]
     with pytest.raises(RuntimeError, match="one thread at a time"):
         scanner.summarize(REFUSED.encode())
     with pytest.raises(ValueError, match="resolver broke"):
@@ -425,7 +425,7 @@ def test_a_scanner_refuses_a_second_caller_and_recovers_from_a_resolver_error() 
 def test_bad_construction_is_an_exception(bad: tuple[Any, ...]) -> None:
     plain, prefixed, details, resolver = bad
     with pytest.raises((TypeError, ValueError)):
-        errorlog_native._NATIVE.Scanner(  # type: ignore[union-attr]
+        errorlog_native.native().Scanner(  # type: ignore[union-attr]
             plain, prefixed, details, resolver if resolver is not None else lambda *a: None)
 
 

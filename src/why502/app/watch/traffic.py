@@ -293,7 +293,7 @@ def _native() -> Any:
     """The native scanner, when it was built and is not turned off (``WHY502_NATIVE=0``)."""
     from why502.parsers import errorlog_native
 
-    return errorlog_native._NATIVE if errorlog_native.available() else None
+    return errorlog_native.native() if errorlog_native.available() else None
 
 
 def make_parser(fmt: CompiledFormat) -> LineCounter:
