@@ -86,7 +86,7 @@ class Nginx(BaseProxy):
                   facts="why502.proxies.nginx.facts",
                   lint_config="why502.proxies.nginx.source:lint_config",
                   stats="why502.proxies.nginx.stats",
-                  native_scanner="why502.parsers._nginxscan")
+                  native_scanner="why502.proxies.nginx._scan")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):
