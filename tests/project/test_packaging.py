@@ -55,8 +55,8 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
         names = set(whl.namelist())
         dist_info = f"why502-{why502.__version__}.dist-info"
         metadata = whl.read(f"{dist_info}/METADATA").decode()
-    assert any(n.startswith("why502/parsers/_nginxscan.") and n.endswith(".so") for n in names)
-    for required in ("why502/py.typed", "why502/schemas/report.schema.json", "why502/parsers/_nginxscan.pyi",
+    assert any(n.startswith("why502/proxies/nginx/_scan.") and n.endswith(".so") for n in names)
+    for required in ("why502/py.typed", "why502/schemas/report.schema.json", "why502/proxies/nginx/_scan.pyi",
                      "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/mixin.py"):
         assert required in names, required
     catalog = {p.name for p in (ROOT / "src" / "why502" / "catalog" / "data").glob("*.toml")}
@@ -114,7 +114,7 @@ def test_sdist_carries_tests_fixtures_docs_and_scripts(built: tuple[Path, Path],
                      "docs/proxies/README.md", "docs/dev/performance-history.md",
                      "tests/fixtures/schemas/sarif-2.1.0.json",
                      "tests/fixtures/corpus/nginx-configs/README.md", "src/why502/py.typed",
-                     "contrib/systemd/why502-watch.service", "setup.py", "src/why502/parsers/_nginxscan.c"):
+                     "contrib/systemd/why502-watch.service", "setup.py", "src/why502/proxies/nginx/_scan.c"):
         assert required in names, required
     assert any(n.startswith("tests/fixtures/recorded/") for n in names)
     assert any(n.startswith("tests/fixtures/corpus/LICENSES/") for n in names)

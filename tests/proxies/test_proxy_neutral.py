@@ -120,11 +120,11 @@ _NAMED = re.compile("|".join(map(re.escape, PROXIES)), re.IGNORECASE)
 _STATEMENT_START = {tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE, tokenize.NL, None}
 
 # 12 -> 1 with h/logs (each proxy's line heads as data in its folder, the engine's names) and
-# Envoy's --lb-timeout default declared by Envoy (Vocabulary.lb_timeout).  The one left is
-# parsers/errorlog_native.py's import of the C extension ``_nginxscan``: the native scanner of
-# the engine's format, which is nginx's (``proxies.ENGINE``); renaming the built module would
-# leave every built copy unused until rebuilt, and a synonym would hide what it reads.
-MAX_NAMING_FILES = 1
+# Envoy's --lb-timeout default declared by Envoy (Vocabulary.lb_timeout).
+# 1 -> 0 (h/layers): parsers/errorlog_native.py imported the C extension ``_nginxscan``, the
+# native scanner of the engine's format; nginx's declaration names it now
+# (``Hooks.native_scanner``) and the registry hands it down (``parsers.native``).
+MAX_NAMING_FILES = 0
 
 
 def named_in_code(source: str) -> list[str]:

@@ -1,6 +1,6 @@
 """The access-log counter of the light agent (``app.watch.traffic.LineCounter``, no polars).
 
-Its native steps (``parsers/_nginxscan_access.h``) and its regex fallback must count what the
+Its native steps (``proxies/nginx/_scan_access.h``) and its regex fallback must count what the
 format's regex reads, and the statuses ``why502 stats``' parser (``evidence.stats.parser``, in
 polars) reads, on every access log recorded from a real nginx in ``tests/fixtures`` (each in
 the predefined format that reads it) and on lines built to sit on the edges of each step.

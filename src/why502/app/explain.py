@@ -1,49 +1,35 @@
 """``why502 explain ARG``: an ID, a status code, or a pasted log line -> the catalog page(s).
 
-The pure parts (resolving IDs and codes, rendering an entry) are in ``why502.catalog.explain``, the
-page of a result in ``why502.reporters.text.explain``; this module
-adds the one thing the catalog layer may not do: classify a pasted log line with
-``why502.parsers.errorlog.classify_line`` (imported lazily, so ``why502 explain ID`` never loads the
-classifier's regex tables).
+The pure parts (resolving IDs and codes, rendering an entry) are in ``why502.catalog.explain``,
+the result (``Explanation``) in ``why502.findings.explain``, its page in
+``why502.reporters.text.explain``; this module adds the one thing the catalog layer may not
+do: classify a pasted log line with ``why502.parsers.errorlog.classify_line`` (imported lazily,
+so ``why502 explain ID`` never loads the classifier's regex tables).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from why502.catalog import Catalog, Entry, StatusPage, load_catalog
+from why502.catalog import Catalog, Entry, load_catalog
 from why502.catalog import explain as cat
 from why502.catalog.terms import Term, find_terms
 from why502.errors import UsageError
+from why502.findings.explain import Explanation, LineInfo
 from why502.textutil import shorten, strip_terminal_escapes
 
 if TYPE_CHECKING:
-    from why502.findings.results import ExplainResult
     from why502.parsers.lblogs.model import LbRecord
-
-
-@dataclass(frozen=True)
-class LineInfo:
-    """What the classifier recognised in a pasted line (fields of ``classify --format jsonl``)."""
-
-    fields: dict[str, str | int | None]  # Classified.to_dict()
-    unseen: tuple[str, ...] = ()  # what a whole line would say and this one does not (a fragment)
-    repaired: tuple[str, ...] = ()  # paste damage undone before it could be read (normalize)
-
-    @property
-    def symptom(self) -> str:
-        return str(self.fields.get("symptom") or "")
-
-    @property
-    def page(self) -> str | None:
-        """The page of the program that wrote the line (docs/proxies/<proxy>.md), or None."""
-        return proxy_page(str(self.fields.get("source") or ""), str(self.fields.get("message") or ""))
 
 
 # The record's ``source`` -> the page under docs/proxies of a program outside the proxy registry
 # (what why502 reads from it); a registered proxy's page is docs/proxies/<its name>.md.
 _OTHER_PAGES: dict[str, str] = {"cloudflare": "cloudflare", "alb": "alb", "elb": "alb"}
+
+
+def _page(fields: dict[str, str | int | None]) -> str | None:
+    """The page of the program that wrote a classified line (``LineInfo.page``)."""
+    return proxy_page(str(fields.get("source") or ""), str(fields.get("message") or ""))
 
 
 def proxy_page(source: str, message: str) -> str | None:
@@ -60,34 +46,6 @@ def proxy_page(source: str, message: str) -> str | None:
         owner = _OTHER_PAGES["cloudflare"]
     name = owner or _OTHER_PAGES.get(source)
     return f"docs/proxies/{name}.md" if name else None
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """The answer to one ``explain`` argument: catalog entries, a status page, or a classified line."""
-
-    query: str
-    type: str  # "id" | "status" | "line" | "term"
-    entries: list[Entry] = field(default_factory=list)
-    status: StatusPage | None = None
-    line: LineInfo | None = None
-    # a load balancer's / proxy's own word (Envoy flag, ALB condition, Cloudflare 52x ...)
-    terms: list[Term] = field(default_factory=list)
-
-    def result(self) -> ExplainResult:
-        """The typed result of ``explain --format json`` (``schemas/explain.schema.json``);
-        imported here, not at module level: the text page (``explain ID``'s start-up) needs none of it."""
-        from why502.findings.results import ExplainResult
-
-        return ExplainResult(
-            query=self.query, type=self.type, entries=[cat.entry_to_dict(e) for e in self.entries],
-            status=cat.status_to_dict(self.status) if self.status else None,
-            line=({**self.line.fields, "unseen": list(self.line.unseen),
-                   "repaired": list(self.line.repaired), "page": self.line.page} if self.line else None),
-            terms=[t.to_dict() for t in self.terms])
-
-    def to_dict(self) -> dict[str, Any]:  # Any: the JSON document of ``explain --format json``
-        return self.result().to_dict()
 
 
 def explain(arg: str) -> Explanation:
@@ -158,7 +116,8 @@ def _explain_line(text: str) -> Explanation:
     # A symptom ID that is also a root cause (port-exhaustion): show the symptom page first.
     entries.sort(key=lambda e: 0 if e.kind in ("symptom", "event") else 1)
     return Explanation(query=text, type="line", entries=entries,
-                       line=LineInfo(fields, unseen=unseen, repaired=normalize(first).repairs))
+                       line=LineInfo(fields, unseen=unseen, repaired=normalize(first).repairs,
+                                     page=_page(fields)))
 
 
 def _explain_lb_line(first: str, rec: LbRecord | None) -> Explanation | None:
@@ -188,7 +147,8 @@ def _explain_lb_line(first: str, rec: LbRecord | None) -> Explanation | None:
     entries = _term_entries(terms, catalog) if terms else (catalog.find(symptom) if symptom else [])
     if symptom == PROXY_REPLY and not any(e.id == PROXY_REPLY for e in entries):
         entries = [*catalog.find(PROXY_REPLY), *entries]
-    return Explanation(query=first, type="line", entries=entries, line=LineInfo(fields), terms=terms)
+    return Explanation(query=first, type="line", entries=entries, line=LineInfo(fields, page=_page(fields)),
+                       terms=terms)
 
 
 PROXY_REPLY = "proxy-reply"

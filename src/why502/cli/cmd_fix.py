@@ -17,8 +17,8 @@ from why502.errors import InputError, UsageError
 from why502.timeargs import SecondsArg
 
 if TYPE_CHECKING:
-    from why502.app.fix.plan import Change, Plan
     from why502.app.lint import LintOutcome
+    from why502.findings.plan import Change, Plan
 
 DESCRIPTION = in_words("""\
 List the config changes that fix what diagnose (or lint) found -- finding, file, diff -- and change

@@ -63,6 +63,7 @@ class _Version(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
+        import why502.proxies  # noqa: F401 - hands the engine's scanner down (parsers.native)
         from why502.parsers.errorlog_native import status
 
         print(f"why502 {__version__}\n{status()}")

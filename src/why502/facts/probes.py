@@ -11,49 +11,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from why502.findings.targets import DEFAULT_PORTS as DEFAULT_PORTS
+from why502.findings.targets import ProbeTarget as ProbeTarget  # what a probe takes (a fix plan carries it)
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T", bound="DataclassInstance")
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "grpc": 80, "grpcs": 443}
-
-
-@dataclass(frozen=True)
-class ProbeTarget:
-    """What to probe: ``kind`` is the nginx module (proxy|fastcgi|uwsgi|scgi|grpc|memcached)."""
-
-    kind: str = "proxy"
-    scheme: str = "http"  # http|https|grpc|grpcs (uwsgi/scgi/fastcgi targets: "http" is ignored)
-    host: str | None = None
-    port: int | None = None
-    unix_path: str | None = None
-    group: str | None = None  # an upstream{} name: probe its servers instead
-    uses_variables: bool = False  # the address is only known per request
-
-    @property
-    def label(self) -> str:
-        """``http://127.0.0.1:8080``, ``fastcgi unix:/run/php/php8.2-fpm.sock`` (for summaries)."""
-        if self.unix_path:
-            where = f"unix:{self.unix_path}"
-        else:
-            host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "?")
-            where = f"{host}:{self.effective_port}"
-        if self.kind in ("proxy", "grpc"):
-            return f"{self.scheme}://{where}"
-        return f"{self.kind} {where}"
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme in ("https", "grpcs")
-
-    @property
-    def effective_port(self) -> int | None:
-        if self.port is not None:
-            return self.port
-        if self.kind in ("proxy", "grpc"):
-            return DEFAULT_PORTS.get(self.scheme)
-        return None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""The native nginx line scanner: ``classify``'s summary and ``--format jsonl`` in one C pass per line.
+"""The native line scanner of the engine's format (nginx's error lines): ``classify``'s summary
+and ``--format jsonl`` in one C pass per line.
 
-``why502.parsers._nginxscan`` is an optional C extension, built when the installing machine has
-a C compiler and Python's headers (``pip install`` skips it otherwise, and why502 runs the same
-without it, slower).  It cuts nginx error-log lines by nginx's own grammar -- the head, the key
+The scanner is an optional C extension, built when the installing machine has a C compiler and
+Python's headers (``pip install`` skips it otherwise, and why502 runs the same without it,
+slower).  The engine's proxy declares it (``Hooks.native_scanner``) and the registry hands it
+down (``parsers.native``): this module drives it and never names it.  It cuts nginx error-log
+lines by nginx's own grammar -- the head, the key
 phrase, errno, `` while `` action, detail, upstream field and request fields -- at the cost of
 a few ``memchr`` passes per line, where the polars engine (``errorlog_batch``) pays ~0.2 µs for
 every regex call on every row.  It holds no rule: the key phrases and detail literals are the
@@ -23,36 +26,27 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from why502.catalog.patterns import EVENT_IDS, PatternInfo, families
 from why502.parsers import errorlog
-
-if TYPE_CHECKING:
-    from why502.parsers._nginxscan import Scanner
+from why502.parsers.native import Scanner, scanner_module
 
 
-def _load() -> ModuleType | None:
-    try:
-        from why502.parsers import _nginxscan
-    except ImportError:
-        return None
-    return _nginxscan
-
-
-_NATIVE = _load()
+def native() -> ModuleType | None:
+    """The C scanner's module, None when it was not built (``parsers.native``)."""
+    return scanner_module()
 
 
 def available() -> bool:
     """Whether the C scanner was built and is not turned off (``WHY502_NATIVE=0``)."""
-    return _NATIVE is not None and os.environ.get("WHY502_NATIVE", "1") != "0"
+    return native() is not None and os.environ.get("WHY502_NATIVE", "1") != "0"
 
 
 def status() -> str:
     """One line for ``why502 --version``: which classify engine runs."""
     # the scanner reads the engine's lines, those of the phrase family's source (nginx's)
     name = f"native {families().phrase} scanner"
-    if _NATIVE is None:
+    if native() is None:
         return (f"{name}: not built (no C compiler or Python headers at install time); "
                 "classify runs on polars alone")
     if not available():
@@ -116,9 +110,10 @@ class RuleBook:
 
     def scanner(self, max_groups: int = 50_000) -> Scanner:
         """A new scanner using this book (one per thread: a scanner serves one thread at a time)."""
-        assert _NATIVE is not None
+        module = native()
+        assert module is not None
         plain = len(errorlog.engine_keys()[0])
-        scanner: Scanner = _NATIVE.Scanner(
+        scanner: Scanner = module.Scanner(
             [k.encode() for k in self._keys[:plain]], [k.encode() for k in self._keys[plain:]],
             [[d.encode() for d in ds] for ds in self._details], self, max_groups)
         return scanner

@@ -25,6 +25,7 @@ from typing import cast
 
 from why502.errors import InputError, UsageError
 from why502.facts.edits import Intent
+from why502.parsers import native as _native
 from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.base import SCHEMA_1_BINARY, SCHEMA_1_CONFIG, Capability, Proxy, mask, resolve
 
@@ -51,6 +52,21 @@ nginx, as always."""
 ENGINE = next(p.name for p in PROXIES.values() if p.can(Capability.ENGINE_LOGS))
 """The proxy whose logs why502's log engines read as they are (``Capability.ENGINE_LOGS``): the
 ``source`` of its error lines, the engines' word for a 5xx it made; other logs are read through it."""
+
+
+def engine_scanner() -> ModuleType | None:
+    """The native scanner of the engine's lines (``Hooks.native_scanner`` of :data:`ENGINE`), or
+    None when it was not built (no C compiler at install time: the polars engine reads them)."""
+    name = PROXIES[ENGINE].hooks.native_scanner
+    if not name:
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+_native.install(engine_scanner)  # the parsers below ask it, never the registry (parsers.native)
 
 HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
 INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy

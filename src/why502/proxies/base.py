@@ -312,6 +312,11 @@ class Hooks:
     #: program that serves nothing (Caddy's ``caddy run``: ``proxies.caddy.source.edge_run``).
     #: "": its processes are not read
     edge_run: str = ""
+    #: parsers: the dotted module path of the C extension that scans its error lines natively, the
+    #: engine's format (``Capability.ENGINE_LOGS``; built at install, ``setup.py``), handed to the
+    #: engine by the registry (``parsers.native``; ``classify``'s summary and ``watch``'s access
+    #: counts).  "": none; a missing build is none too (the polars engine reads every line)
+    native_scanner: str = ""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import IO, cast
 
 from why502.errors import InputError, not_found
 from why502.parsers.log_format import ByteChunk
+from why502.sources import once
 from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
 
@@ -110,17 +111,27 @@ def _replay_source(path: str) -> _Replay:
 
 def open_bytes(path: str) -> IO[bytes]:
     """A binary reader of ``path`` (``-`` = stdin), gunzipping when it starts with gzip's magic.
+    The caller reads it whole and closes it: a file the run kept open since its head was read
+    (``sources.once``) is taken, not opened again.
 
     Raises ``InputError`` with one line for a missing, unreadable or directory path."""
+    return _open_bytes(path, keep=False)[0]
+
+
+def _open_bytes(path: str, keep: bool) -> tuple[IO[bytes], io.BufferedReader | None]:
+    """(reader, the run's kept file under it or None): ``keep``, the file stays kept for the
+    reader to come (a head read; closing the reader leaves a kept file open, as ``gunzip``'s
+    does), else a kept file is taken (``open_bytes``)."""
     if path == "-" or _is_stream(path):
         src = _replay_source(path)
         if src.peek(256 << 10)[:2] == b"\x1f\x8b":
-            return gunzip(cast("IO[bytes]", src), "stdin" if path == "-" else path)
-        return cast("IO[bytes]", src)
+            return gunzip(cast("IO[bytes]", src), "stdin" if path == "-" else path), None
+        return cast("IO[bytes]", src), None
     fh: io.BufferedReader | None = None
     check_named(path)  # a socket, a block device, our own stdout: one line, exit 3
+    held = once.keep(path) if keep else None
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        fh = held or once.take(path) or open(path, "rb")  # noqa: SIM115 - closed by the caller
         # peek, not read + seek: a FIFO cannot seek, and a read error (EIO) is an input error
         head = fh.peek(2)[:2]
     except FileNotFoundError:
@@ -130,13 +141,13 @@ def open_bytes(path: str) -> IO[bytes]:
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
     except OSError as err:
-        if fh is not None:
+        if fh is not None and fh is not held:
             fh.close()
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if head == b"\x1f\x8b":
-        return gunzip(fh, path)
+        return gunzip(fh, path), held
     note_utf16(path, fh.peek(4096)[:4096])
-    return fh
+    return fh, held
 
 
 def iter_byte_chunks(
@@ -276,9 +287,12 @@ def all_empty(paths: list[str]) -> bool:
     return True
 
 
-def head_lines(path: str, n: int = 200) -> list[str]:
+def head_lines(path: str, n: int = 200, keep: bool = False) -> list[str]:
     """The first ``n`` non-blank lines (of the first 256 KiB, decompressed), to guess a format.
-    For stdin the bytes are peeked and replayed later by ``iter_byte_chunks``."""
+    For stdin the bytes are peeked and replayed later by ``iter_byte_chunks``.  ``keep``: a
+    reader of the whole file comes next in this run, and takes the file opened here
+    (``sources.once.keep``); not for a file that is only followed (``watch``), whose kept file
+    would stay open, a rotated log's space held, until the agent stops."""
     if path == "-" or _is_stream(path):
         data = _replay_source(path).peek(256 << 10)
         if data[:2] == b"\x1f\x8b":
@@ -287,13 +301,14 @@ def head_lines(path: str, n: int = 200) -> list[str]:
             except zlib.error:
                 return []
     else:
-        fh = open_bytes(path)
+        fh, held = _open_bytes(path, keep=keep)
         try:
             data = fh.read(256 << 10)
         except (OSError, EOFError) as err:  # a truncated or corrupt .gz, as iter_byte_chunks says
             raise InputError(f"{path}: cannot read: {err}") from None
         finally:
-            fh.close()
+            if fh is not held:
+                fh.close()  # a gunzip reader over a kept file leaves that file open
     return lines_of(data, n)
 
 
@@ -311,13 +326,18 @@ def head_tail_lines(path: str, n: int = 20, window: int = 64 << 10) -> tuple[lis
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO read here would lose its head
             return None
-        with open(path, "rb") as fh:
+        held = once.keep(path)  # kept for the run's reader of the whole file (sources.once)
+        fh = held or open(path, "rb")  # noqa: SIM115 - closed below unless kept
+        try:
             head = fh.read(window)
             if head[:2] == b"\x1f\x8b":
                 return None
             size = fh.seek(0, os.SEEK_END)
             fh.seek(max(0, size - window))
             tail = fh.read()
+        finally:
+            if fh is not held:
+                fh.close()
     except OSError:
         return None
     first = [ln for ln in head.split(b"\n")[:n] if ln.strip()]

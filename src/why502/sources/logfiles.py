@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from why502.errors import InputError
+from why502.sources import once
 from why502.sources.opening import (
     check_named,
     discovered_skip,
@@ -116,20 +117,29 @@ def expand_inputs(paths: Iterable[str], rotated: bool = False) -> list[Path]:
     return [Path(p) for p in order_rotated([str(p) for p in out])]
 
 
-def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
-    """(reader, raw file for progress, total bytes).  Gzip is detected by its magic bytes."""
+def _open(path: Path, keep: bool = False) -> tuple[BinaryIO, BinaryIO, int, bool]:
+    """(reader, raw file for progress, total bytes, whether ``raw`` is kept).  Gzip is detected
+    by its magic bytes.  The file is the one the run keeps for ``path`` when there is one
+    (``sources.once``): with ``keep`` it stays kept (a sniff of the head: ``raw`` is not the
+    caller's to close), else it is taken (the whole read), so a log sniffed then read is opened
+    once."""
+    held: io.BufferedReader | None = None
     if str(path) == STDIN:
         raw = sys.stdin.buffer
         head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
         if head == b"\x1f\x8b":
-            return gunzip(raw, "stdin"), raw, 0  # type: ignore[return-value]
-        return raw, raw, 0
+            return gunzip(raw, "stdin"), raw, 0, False  # type: ignore[return-value]
+        return raw, raw, 0, False
     try:
         if path.is_dir():
             raise InputError(f"cannot read {path}: is a directory")
         check_named(str(path))
         # a FIFO or a device (``<(zcat ...)``, /dev/zero): polled, with bounds (sources.opening)
-        f = open_stream(str(path)) if is_stream(str(path)) else open(path, "rb")  # noqa: SIM115
+        if is_stream(str(path)):
+            f: io.BufferedReader = open_stream(str(path))
+        else:
+            held = once.keep(str(path)) if keep else None
+            f = held or once.take(str(path)) or open(path, "rb")  # noqa: SIM115
         size = os.fstat(f.fileno()).st_size
         # peek, not read + seek: a FIFO (``<(zcat ...)``) cannot seek
         magic = f.peek(2)[:2]
@@ -138,10 +148,10 @@ def _open(path: Path) -> tuple[BinaryIO, BinaryIO, int]:
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     if magic == b"\x1f\x8b":
-        return gunzip(f, str(path)), f, size  # type: ignore[return-value]
+        return gunzip(f, str(path)), f, size, held is not None  # type: ignore[return-value]
     if not is_stream(str(path)):
         note_utf16(str(path), f.peek(4096)[:4096])
-    return f, f, size
+    return f, f, size, held is not None
 
 
 @dataclass(frozen=True)
@@ -213,11 +223,23 @@ def discovered(paths: Iterable[str], rotated: bool) -> frozenset[str]:
     return frozenset(str(p) for p in expand_inputs(paths, rotated=True) if str(p) not in named)
 
 
-def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int) -> Iterator[ByteBatch]:
-    """One input's batches; the file is closed when the generator ends."""
+def head_batch(path: Path | str, batch_bytes: int) -> LineBatch | None:
+    """The first batch ``iter_batches([path], batch_bytes)`` gives (None: no line), read from
+    the file the run keeps open for ``path`` (``sources.once.keep``), so that the reader that
+    reads it whole next takes that file rather than opening it again."""
+    for chunk in _file_chunks(path, batch_bytes, DEFAULT_MAX_LINE, keep=True):
+        text = chunk.data.decode("utf-8", errors="replace")
+        return LineBatch(chunk.path, 1, text, text.count("\n") + 1, chunk.bytes_done, chunk.bytes_total)
+    return None
+
+
+def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int,
+                 keep: bool = False) -> Iterator[ByteBatch]:
+    """One input's batches; the file is closed when the generator ends (``keep``: not the file
+    the run keeps, ``_open``)."""
     path = Path(p)
     name = STDIN if str(path) == STDIN else str(path)
-    reader, raw, total = _open(path)
+    reader, raw, total, kept = _open(path, keep)
     cut = [0]
     try:
         for body in _chunks(reader, batch_bytes, max_line_bytes, cut):
@@ -226,8 +248,10 @@ def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int) -> Iterat
         raise InputError(f"cannot read {name}: {err}") from None
     finally:
         if name != STDIN:
-            reader.close()
-            raw.close()
+            if reader is not raw or not kept:
+                reader.close()  # a gunzip reader over a kept file leaves the file open
+            if not kept:
+                raw.close()
         if cut[0]:
             note(f"{name}: {cut[0]} line(s) longer than {max_line_bytes} bytes cut to their first "
                  f"{max_line_bytes} bytes")

@@ -13,11 +13,18 @@ Outside a run nothing is kept (a library caller gets a fresh parse each time).
 
 The registry counts the parses it made (``ParsedInputs.parses``): the test of "read once"
 (``tests/project/test_read_once.py``) runs each command and fails when an input was parsed twice.
+
+It also keeps a log's open file between its sniff and its read (:func:`keep`, :func:`kept`,
+:func:`take`): ``diagnose``, ``stats`` and ``classify`` look at a log's first 256 KiB (is it an
+edge's log? ``app.stats.sniff``) before the reader that reads it whole, and each opened it; now
+the sniff's file is handed on to the reader, so a log is opened once per run (issue 23 item 3).
 """
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -55,6 +62,13 @@ class ParsedInputs:
 
     entries: dict[tuple[str, str, Any], _Entry] = field(default_factory=dict)
     parses: Counter[tuple[str, str]] = field(default_factory=Counter)
+    files: dict[str, io.BufferedReader] = field(default_factory=dict)  # open logs, by absolute path (keep)
+
+    def close(self) -> None:
+        """Close the files kept and never taken (a sniffed log no reader read whole)."""
+        for fh in self.files.values():
+            fh.close()
+        self.files.clear()
 
     def get(self, kind: str, path: str, parse: Callable[[], T],
             files: Callable[[T], Iterable[str]] | None = None, variant: Any = None) -> T:
@@ -91,6 +105,7 @@ def run_inputs() -> Iterator[ParsedInputs]:
             yield registry
     finally:
         _CURRENT.reset(token)
+        registry.close()
 
 
 def parsed(kind: str, path: str, parse: Callable[[], T],
@@ -102,3 +117,68 @@ def parsed(kind: str, path: str, parse: Callable[[], T],
     if registry is None or path == "-" or not os.path.isfile(path):
         return parse()
     return registry.get(kind, path, parse, files, variant)
+
+
+def keep(path: str) -> io.BufferedReader | None:
+    """The run's open file of ``path``, a regular file, rewound to its start: opened on the first
+    ask and kept open until :func:`take` hands it to the reader that reads it whole, or until the
+    run ends.  The caller reads it and never closes it.  None outside a run, for stdin, a FIFO or
+    a device (read once anyway), or when ``path`` cannot be opened (the caller's own open then
+    says why, as before)."""
+    registry = _registry(path)
+    if registry is None:
+        return None
+    key = os.path.abspath(path)
+    fh = _fresh(registry, key, path)
+    if fh is not None:
+        return fh
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fh = open(path, "rb")  # noqa: SIM115 - closed by take's reader or at the run's end
+    except (OSError, ValueError):
+        return None
+    registry.files[key] = fh
+    return fh
+
+
+def kept(path: str) -> io.BufferedReader | None:
+    """The file :func:`keep` holds for ``path``, rewound and still kept (None: none held, not
+    opened here): for a reader that only looks at it by offset (``sources.scan.probe``)."""
+    registry = _registry(path)
+    return _fresh(registry, os.path.abspath(path), path) if registry is not None else None
+
+
+def take(path: str) -> io.BufferedReader | None:
+    """The file :func:`keep` holds for ``path``, rewound and handed over: the caller reads it and
+    closes it; a later :func:`keep` opens the file again.  None when none is held."""
+    registry = _registry(path)
+    key = os.path.abspath(path)
+    fh = _fresh(registry, key, path) if registry is not None else None
+    if fh is not None and registry is not None:
+        del registry.files[key]
+    return fh
+
+
+def _registry(path: str) -> ParsedInputs | None:
+    """The run's registry when ``path`` may be kept (not stdin), else None (no run)."""
+    registry = _CURRENT.get()
+    return None if registry is None or path == "-" else registry
+
+
+def _fresh(registry: ParsedInputs, key: str, path: str) -> io.BufferedReader | None:
+    """The kept file of ``key`` at offset 0 when ``path`` still names it (a log rotated since it
+    was kept is another file: the kept one is closed and forgotten)."""
+    fh = registry.files.get(key)
+    if fh is None:
+        return None
+    try:
+        now, held = os.stat(path), os.fstat(fh.fileno())
+        if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+            fh.seek(0)
+            return fh
+    except (OSError, ValueError):
+        pass
+    del registry.files[key]
+    fh.close()
+    return None

@@ -21,6 +21,8 @@ import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from why502.sources import once
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -49,11 +51,14 @@ def probe(path: str, limit: int | None) -> tuple[bytes | None, bool]:
     these questions, and the line length, opened the file again (issue 23 item 3)."""
     if path == "-":
         return None, False
+    held = None
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
             return None, False
-        fh = open(path, "rb")  # noqa: SIM115 - closed below, on every path
+        # the file the run's sniff kept open, when the log was sniffed (sources.once.keep)
+        held = once.kept(path)
+        fh = held or open(path, "rb")  # noqa: SIM115 - closed below, on every path
     except OSError:
         return None, False
     try:
@@ -62,7 +67,8 @@ def probe(path: str, limit: int | None) -> tuple[bytes | None, bool]:
     except OSError:
         return None, False
     finally:
-        fh.close()
+        if fh is not held:
+            fh.close()
 
 
 def scannable(head: bytes | None) -> bool:

@@ -61,7 +61,7 @@ def sniff_access_logs(paths: list[str]) -> str | None:
         if path == "-" or not os.path.isfile(path):
             continue
         try:
-            lines = head_lines(path, 50)
+            lines = head_lines(path, 50, keep=True)  # the access log is read whole next
         except (OSError, InputError):
             continue
         for name, hook in sniffers:

@@ -5,19 +5,19 @@ A diff is applied only where its context and removed lines match the file exactl
 ``patch`` does without fuzz): a fix made for other bytes must not land on the wrong line.  The
 report also pins each file's SHA-256 (``fix.hashes``, schema 1.1), checked before anything is
 written.  Commands that are not config changes (restart a backend, raise a kernel limit) are
-listed for the person to run, never run.
+listed for the person to run, never run.  The plan itself (``Plan``, ``Change``) is a result
+type, ``findings.plan``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from why502.facts.probes import ProbeTarget
 from why502.findings.lint import LintFinding
 from why502.findings.model import Report
 from why502.findings.patch import HUNK_HEAD, NO_NEWLINE, path_of, split_lines
+from why502.findings.plan import Change, Plan
 from why502.findings.redact import MARK, same_line
 from why502.proxies import DEFAULT, PROXIES, config_key
 
@@ -27,33 +27,6 @@ _FPM_KEY = re.compile(r"^\s*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate
 
 class PatchError(ValueError):
     """The diff does not apply to the file as it is now."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """One proposed config change: the finding it fixes, the file, the diff."""
-
-    key: str  # root-cause ID or lint rule code (what --only selects)
-    title: str
-    file: str
-    diff: str
-    expected_sha256: str | None = None  # from the report; None for a fresh lint run
-    commands: tuple[str, ...] = ()
-    targets: tuple[ProbeTarget, ...] = ()  # the backends of the finding, probed again to verify
-    # every file's SHA-256 when the report was made: a fix of the same defect in many files
-    # (schema 1.3, ``places``) pins each of them, not only ``file``
-    hashes: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Plan:
-    """Every change, the commands only printed, and notes (skipped fixes and why)."""
-
-    changes: list[Change] = field(default_factory=list)
-    commands: list[tuple[str, str]] = field(default_factory=list)  # (key, command)
-    notes: list[str] = field(default_factory=list)
-    config: str | None = None  # the proxy's main config
-    proxy: str = DEFAULT  # a name of the registry: whose fix service tests and reloads it
 
 
 def _report_proxy(report: Report) -> str:

@@ -29,7 +29,7 @@ from typing import TextIO
 from why502.app.fix import journal, policy
 from why502.app.fix.atomic import FileMeta, read_meta, sha256_bytes
 from why502.app.fix.backup import backup, restore
-from why502.app.fix.plan import Change, PatchError, Plan, apply_diff, file_kind
+from why502.app.fix.plan import PatchError, apply_diff, file_kind
 from why502.app.fix.service import (
     Outcome,
     PhpFpm,
@@ -59,6 +59,7 @@ from why502.app.fix.writer import Writer
 from why502.errors import InputError, UsageError
 from why502.facts.probes import ProbeTarget
 from why502.findings.patch import files_of
+from why502.findings.plan import Change, Plan
 from why502.textutil import strip_terminal_escapes
 
 OK, FAILED, REFUSED = 0, 1, 3

@@ -23,7 +23,6 @@ from typing import TextIO
 
 from why502.app.fix import journal, policy
 from why502.app.fix import run as fixrun
-from why502.app.fix.plan import Change, Plan
 from why502.app.fix.plan import from_report as fix_plan
 from why502.app.fix.state import APPLIED, FINAL, locked
 from why502.app.fix.verify import FAILING, Verdict, verify
@@ -33,6 +32,7 @@ from why502.app.mitigate.model import Group, Member, Proposal, RuntimeApi, Stopg
 from why502.errors import InputError, UsageError
 from why502.findings.model import Report
 from why502.findings.patch import unified_diff
+from why502.findings.plan import Change, Plan
 from why502.findings.results import MitigationPlan, StopGap
 from why502.proxies import DEFAULT, PROXIES
 from why502.proxies.base import resolve

@@ -40,10 +40,12 @@ def guess_format(lines: list[str]) -> tuple[str, int]:
 
 
 def choose_format(
-    log_format: str | None, cfg: LogConfig | None, paths: list[str]
+    log_format: str | None, cfg: LogConfig | None, paths: list[str], keep: bool = False
 ) -> tuple[CompiledFormat, str]:
     """The format of the rotated set ``paths``, given ``--log-format`` (``log_format``) and the
-    config; returns the compiled format and a sentence saying where it came from."""
+    config; returns the compiled format and a sentence saying where it came from.  ``keep``: the
+    first file's head, when guessed from, is read from the file the run keeps open for its
+    whole read (``sources.byte_chunks.head_lines``)."""
     formats: dict[str, tuple[str, str | None]] = {}
     if cfg is not None:
         formats = {
@@ -59,7 +61,7 @@ def choose_format(
             name, where = chosen
             name_, fmt, escape = resolve_format(name, formats)
             return compile_format(fmt, escape, name=name_), f"log_format {name} ({where})"
-    sample = head_lines(paths[0]) if paths else []
+    sample = head_lines(paths[0], keep=keep) if paths else []
     name, hits = guess_format(sample)
     fmt, escape = PREDEFINED[name]
     return compile_format(fmt, escape, name=name), f"guessed: {name} ({hits}/{len(sample)} first lines match)"

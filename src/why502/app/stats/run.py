@@ -187,7 +187,7 @@ def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], loc
                 ) -> tuple[StatsAccumulator, CompiledFormat, str, list[str]]:
     """One rotated set (or another proxy's files, ``opts.frames``) read into its own
     accumulator: it, its format, where the format came from and the files read."""
-    fmt, fmt_source = choose_format(opts.log_format, cfg, group)
+    fmt, fmt_source = choose_format(opts.log_format, cfg, group, keep=True)  # read whole next
     # kept 5xx rows wait on disk (sources.spill), so reading stays flat in memory
     stores.append(DiskFrames())
     acc = StatsAccumulator(

@@ -14,7 +14,7 @@ from pathlib import Path
 from why502.errors import InputError, UsageError
 from why502.proxies import DEFAULT
 from why502.proxies.logfamilies import families, log_types
-from why502.sources.logfiles import LineBatch, expand_inputs, iter_batches
+from why502.sources.logfiles import LineBatch, expand_inputs, head_batch, iter_batches
 from why502.sources.once import parsed
 
 SNIFF_BYTES = 256 * 1024
@@ -107,9 +107,9 @@ def _head(path: Path) -> LineBatch | None:
     """The first ``SNIFF_BYTES`` of ``path`` in whole lines, read once per run
     (``sources.once``: the same file, unchanged): ``diagnose`` asks whether its access logs are
     an edge's twice (``app.diagnose.lb``: ``edge_families``, then ``edge_logs``), and each
-    asking opened the file again."""
-    return parsed("log-head", str(path),
-                  lambda: next(iter(iter_batches([path], batch_bytes=SNIFF_BYTES)), None))
+    asking opened the file again.  The file stays open for the run's reader of the whole log,
+    which takes it (``sources.logfiles.head_batch``): sniff and read, one open."""
+    return parsed("log-head", str(path), lambda: head_batch(path, SNIFF_BYTES))
 
 
 def _rereadable(path: str) -> bool:

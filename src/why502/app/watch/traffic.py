@@ -5,7 +5,7 @@ Why not one Python regex match and one prometheus_client call per line: that was
 block went through ``why502 stats``' parser (polars' CSV reader, ~2M lines per CPU-second), but
 polars held the agent at ~100 MB of RSS (issue 28 item 5: a light agent is <= 64 MB).  So a
 block of whole lines is counted by ``LineCounter``: the native scanner
-(``parsers/_nginxscan_access.h``) runs the format's own regex as fixed steps over each line and
+(``proxies/nginx/_scan_access.h``) runs the format's own regex as fixed steps over each line and
 counts in C (~1.7M lines per CPU-second), the regex itself over the block when the extension is
 absent or a line is in doubt (~400k); Python runs once per distinct key, not per line.  The
 counts are kept in plain dicts exposed by one custom collector (prometheus_client's documented
@@ -163,7 +163,7 @@ class LineCounter:
     status and upstream, and the last attempt's response-time histogram by upstream.
 
     No polars (~30 MB on import, ~50 MB more in use: the light agent, issue 28 item 5,
-    ``bench/watch_bench.py``).  The native scanner (``parsers._nginxscan.access_counts``) runs
+    ``bench/watch_bench.py``).  The native scanner (``proxies.nginx._scan.access_counts``) runs
     the format's own regex (``compile_format``, the regex ``why502 stats`` checks lines with)
     as a fixed program of steps over each line, in C; a line it cannot decide, and every line
     of a format it cannot run (a ``.*?`` between two variables, ``escape=json``, a shape it has
@@ -248,7 +248,7 @@ def _merge(into: dict[bytes, int], more: dict[bytes, int]) -> None:
         into[k] = into.get(k, 0) + n
 
 
-# the steps of the native scanner (parsers/_nginxscan_access.h) and the slots of its fields
+# the steps of the native scanner (proxies/nginx/_scan_access.h) and the slots of its fields
 _OP_LIT, _OP_TEXT, _OP_STATUS, _OP_INT, _OP_DEC, _OP_MSEC, _OP_LIST, _OP_TIME = range(8)
 _SHAPE_OPS = {"status": _OP_STATUS, "time_local": _OP_TIME, "msec": _OP_MSEC,
               "request_time": _OP_DEC, "body_bytes_sent": _OP_INT, "bytes_sent": _OP_INT,
@@ -293,7 +293,7 @@ def _native() -> Any:
     """The native scanner, when it was built and is not turned off (``WHY502_NATIVE=0``)."""
     from why502.parsers import errorlog_native
 
-    return errorlog_native._NATIVE if errorlog_native.available() else None
+    return errorlog_native.native() if errorlog_native.available() else None
 
 
 def make_parser(fmt: CompiledFormat) -> LineCounter:

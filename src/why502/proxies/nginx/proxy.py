@@ -85,7 +85,8 @@ class Nginx(BaseProxy):
                   diagnose_view="why502.proxies.nginx.diagnose:read_nginx",
                   facts="why502.proxies.nginx.facts",
                   lint_config="why502.proxies.nginx.source:lint_config",
-                  stats="why502.proxies.nginx.stats")
+                  stats="why502.proxies.nginx.stats",
+                  native_scanner="why502.proxies.nginx._scan")
 
     def detect(self, raw: str, masked: str) -> int:
         if _DUMP.search(raw):

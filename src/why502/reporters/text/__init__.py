@@ -13,8 +13,8 @@
 | ``findings.results.MitigationPlan`` | ``mitigate`` |
 | a list of ``findings.results.CauseRow`` | ``causes`` |
 | a list of other results (``explain 502 504``) | each in turn, a blank line between |
-| ``app.explain.Explanation`` (``explain.Page``), ``catalog.lint_rules.LintRule`` | ``explain`` |
-| a fix plan (``app.fix.plan.Plan``: ``plan.PlanLike``) | ``plan`` |
+| ``findings.explain.Explanation``, ``catalog.lint_rules.LintRule`` | ``explain`` |
+| ``findings.plan.Plan`` (a fix plan) | ``plan`` |
 
 Each module reads the typed result, never its ``to_dict()``.  What came from an input (log
 lines, paths, config text) is made inert for a terminal (``textutil.strip_terminal_escapes``;
@@ -55,9 +55,10 @@ def render(result: object, options: RenderOptions) -> str:
 
 def write(result: object, out: TextIO, options: RenderOptions) -> None:
     """``render`` written to ``out``."""
-    if not isinstance(result, list) and not type(result).__module__.startswith("why502.findings"):
-        # an explanation, a lint rule's page, a fix plan: `explain ID` imports no findings type
-        # (bench/startup.py: its start-up is a target)
+    if not isinstance(result, list) and (type(result).__module__ in _LIGHT
+                                         or not type(result).__module__.startswith("why502.findings")):
+        # an explanation, a lint rule's page, a fix plan: `explain ID` imports no other findings
+        # module (bench/startup.py: its start-up is a target)
         _write_other(result, out, options)
         return
     from why502.findings.lint import LintReport
@@ -114,17 +115,23 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
         raise TypeError(f"no text reporter for {type(result).__name__}")
 
 
+_LIGHT = ("why502.findings.explain", "why502.findings.plan")
+"""The results whose modules load no other: dispatched without ``findings.model``'s import."""
+
+
 def _write_other(result: object, out: TextIO, options: RenderOptions) -> None:
-    """The results that are not ``findings`` types (see the module's table)."""
+    """An explanation, a lint rule's page, a fix plan (see the module's table)."""
     from why502.catalog.lint_rules import LintRule
-    from why502.reporters.text.explain import Page, render_lint_rule, render_page
-    from why502.reporters.text.plan import PlanLike, render_plan
+    from why502.findings.explain import Explanation
+    from why502.findings.plan import Plan
+    from why502.reporters.text.explain import render_lint_rule, render_page
+    from why502.reporters.text.plan import render_plan
 
     if isinstance(result, LintRule):
         out.write(render_lint_rule(result, options))
-    elif isinstance(result, PlanLike):
+    elif isinstance(result, Plan):
         out.write(render_plan(result, options))
-    elif isinstance(result, Page):
+    elif isinstance(result, Explanation):
         out.write(render_page(result, options))
     else:
         raise TypeError(f"no text reporter for {type(result).__name__}")

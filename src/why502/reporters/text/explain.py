@@ -2,62 +2,25 @@
 balancer's word or a pasted log line (what the line is, then its symptom's page), and a lint
 rule's page.
 
-The result is ``app.explain.Explanation``, an object of the layer above: this module reads it
-through the structural types below (``Page``, ``LineLike``), whose members are catalog types
-(``Entry``, ``StatusPage``, ``Term``).  Everything that came from the input is made inert.
+The result is ``findings.explain.Explanation`` (its members catalog types: ``Entry``,
+``StatusPage``, ``Term``).  Everything that came from the input is made inert.
 Moved from ``app/explain.py`` (``render_text``, ``render_term_text``) and ``cli/cmd_explain.py``
 (issue 23, item 5); the text is the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
-
 from why502 import PROJECT_URL
-from why502.catalog import Entry, StatusPage, format_status, load_catalog
+from why502.catalog import Entry, format_status, load_catalog
 from why502.catalog import explain as cat
 from why502.catalog.lint_rules import LintRule
 from why502.catalog.terms import Term
+from why502.findings.explain import Explanation, LineInfo
 from why502.reporters.options import RenderOptions
 from why502.textutil import fit_width, shorten, strip_terminal_escapes
 
 
-class LineInfoLike(Protocol):
-    """What the classifier recognised in a pasted line (``app.explain.LineInfo``)."""
-
-    @property
-    def fields(self) -> Mapping[str, str | int | None]: ...
-    @property
-    def unseen(self) -> Sequence[str]: ...
-    @property
-    def repaired(self) -> Sequence[str]: ...
-    @property
-    def page(self) -> str | None: ...
-
-
-LineLike = LineInfoLike
-
-
-@runtime_checkable
-class Page(Protocol):
-    """The answer to one ``explain`` argument (``app.explain.Explanation``)."""
-
-    @property
-    def query(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def entries(self) -> list[Entry]: ...
-    @property
-    def status(self) -> StatusPage | None: ...
-    @property
-    def line(self) -> LineInfoLike | None: ...
-    @property
-    def terms(self) -> list[Term]: ...
-
-
-def render_page(page: Page, options: RenderOptions) -> str:
+def render_page(page: Explanation, options: RenderOptions) -> str:
     """The page at the run's width (two columns of margin, as ``explain`` always had)."""
     width = options.columns() - 2
     return fit_width(render_text(page, width=width, color=options.color), width + 2)
@@ -87,7 +50,7 @@ def render_term_text(t: Term, width: int = 100) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_text(result: Page, width: int = 100, color: bool = False) -> str:
+def render_text(result: Explanation, width: int = 100, color: bool = False) -> str:
     """The terminal page for ``result``; everything that came from the input is made inert."""
     catalog = load_catalog()
     parts: list[str] = []
@@ -102,7 +65,7 @@ def render_text(result: Page, width: int = 100, color: bool = False) -> str:
     return ("\n" + "-" * min(width, 100) + "\n\n").join(parts)
 
 
-def _line_summary(line: LineLike, entries: list[Entry], width: int) -> str:
+def _line_summary(line: LineInfo, entries: list[Entry], width: int) -> str:
     f = {k: strip_terminal_escapes(str(v)) for k, v in line.fields.items() if v not in (None, "")}
     status = line.fields.get("status")
     lines = ["This log line is: " + (entries[0].title if entries else f.get("symptom", "?"))]

@@ -1,46 +1,18 @@
 """A fix plan for a person (``why502 fix`` and ``lint --fix`` dry runs, before ``--apply``):
 each change (its finding, file, diff), the commands why502 never runs, the notes.
 
-The plan is ``app.fix.plan.Plan``, an object of the layer above: this module reads it through
-the structural types below (``PlanLike``), which name only what it prints.  Credentials in it
+The plan is ``findings.plan.Plan`` (made by ``app.fix.plan``).  Credentials in it
 show as ``[redacted]`` unless ``options.redact`` is False; what is *applied* is the plan itself,
 never this text.  Moved from ``cli/cmd_fix.py`` (``print_plan``; issue 23, item 5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
-
+from why502.findings.plan import Plan
 from why502.reporters.options import RenderOptions
 
 
-class ChangeLike(Protocol):
-    """One change: the finding's key (cause ID or lint code), title, file, diff."""
-
-    @property
-    def key(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def file(self) -> str: ...
-    @property
-    def diff(self) -> str: ...
-
-
-@runtime_checkable
-class PlanLike(Protocol):
-    """A plan: its changes, the commands it only prints, its notes."""
-
-    @property
-    def changes(self) -> Sequence[ChangeLike]: ...
-    @property
-    def commands(self) -> Sequence[tuple[str, str]]: ...
-    @property
-    def notes(self) -> Sequence[str]: ...
-
-
-def render_plan(plan: PlanLike, options: RenderOptions) -> str:
+def render_plan(plan: Plan, options: RenderOptions) -> str:
     """The plan as text (see the module docstring)."""
     from why502.findings.redact import notice, redact_diff, redact_text
     from why502.textutil import strip_terminal_escapes

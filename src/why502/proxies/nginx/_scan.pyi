@@ -1,4 +1,5 @@
-"""Types of the optional C extension ``_nginxscan.c`` (see ``errorlog_native``)."""
+"""Types of the optional C extension ``_scan.c``, nginx's native line scanner (driven by
+``parsers.errorlog_native``, ``parsers.native.Scanner``)."""
 
 from collections.abc import Callable, Sequence
 

@@ -1,7 +1,7 @@
 /*
  * The wrappers the native scanner peels, and when it must leave a line to the reference engine.
  *
- * Included by _nginxscan.c only.  Three framings carry most nginx error logs that are not read
+ * Included by _scan.c only.  Three framings carry most nginx error logs that are not read
  * from nginx's own file, and each wraps exactly one nginx line:
  *
  *   CRI (containerd, CRI-O; /var/log/containers):  <RFC 3339> stdout|stderr F|P <line>

@@ -1,7 +1,8 @@
 /*
- * why502.parsers._nginxscan -- one native pass per nginx error-log line.
+ * why502.proxies.nginx._scan -- one native pass per nginx error-log line.
  *
- * The optional fast path of `why502 classify` (Python side: why502/parsers/errorlog_native.py).
+ * The optional fast path of `why502 classify` (Python side: why502/parsers/errorlog_native.py, which
+ * the registry hands it to: nginx's Hooks.native_scanner, why502/parsers/native.py).
  * It cuts each line the way nginx writes it (src/core/ngx_log.c ngx_log_error_core(),
  * src/http/ngx_http_request.c ngx_http_log_error_handler()):
  *
@@ -240,7 +241,7 @@ typedef struct {
     Py_ssize_t level_len, msg_len, action_len;
     int32_t key, errnum, detail;
     int conn;              /* the head had a connection number (*N) */
-    int wrapped;           /* the nginx line was found inside a wrapper (_nginxscan_wrappers.h) */
+    int wrapped;           /* the nginx line was found inside a wrapper (_scan_wrappers.h) */
     const char *raw;       /* the line as read */
     Py_ssize_t raw_len;
 } Line;
@@ -395,7 +396,7 @@ static int starts(const char *p, const char *end, const char *lit, size_t n) {
     return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
 }
 
-#include "_nginxscan_wrappers.h"
+#include "_scan_wrappers.h"
 
 static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_ascii, Line *out, Buf *scratch) {
     if (n == 0) return LINE_SKIP; /* no engine recognises an empty line */
@@ -1061,7 +1062,7 @@ static PyMethodDef Scanner_methods[] = {
 
 static PyTypeObject ScannerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "why502.parsers._nginxscan.Scanner",
+    .tp_name = "why502.proxies.nginx._scan.Scanner",
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Scanner(plain, prefixed, details, resolver, max_groups=50000): nginx error lines, one pass each",
@@ -1071,7 +1072,7 @@ static PyTypeObject ScannerType = {
     .tp_methods = Scanner_methods,
 };
 
-#include "_nginxscan_access.h"
+#include "_scan_access.h"
 
 static PyMethodDef module_methods[] = {
     {"access_counts", access_counts, METH_VARARGS,
@@ -1081,12 +1082,12 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_nginxscan",
+    PyModuleDef_HEAD_INIT, "_scan",
     "One native pass per nginx error-log line (why502 classify), per access-log line (why502 watch).", -1,
     module_methods,
 };
 
-PyMODINIT_FUNC PyInit__nginxscan(void) {
+PyMODINIT_FUNC PyInit__scan(void) {
     if (PyType_Ready(&ScannerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
