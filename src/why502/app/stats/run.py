@@ -64,6 +64,9 @@ class StatsOptions:
     # another proxy's access log aggregated already, while another pass read its file (diagnose's
     # error-log pass: ``Hooks.access_feed``): finished here like a set read here; ``paths`` unused
     fed: FedLog | None = None
+    # the per (upstream, location) timings of ``why502 stats`` (``RowPlan.per_location``):
+    # ``compute_for_diagnose`` turns them off, diagnose reads none of them
+    per_location: bool = True
 
 
 class FedLog:
@@ -191,7 +194,8 @@ def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], loc
     # kept 5xx rows wait on disk (sources.spill), so reading stays flat in memory
     stores.append(DiskFrames())
     acc = StatsAccumulator(
-        fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
+        fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1],
+        per_location=opts.per_location,
     )
     skipped = [p for p in group if opts.frames is None and outside_window(p, fmt, opts.since, opts.until)]
     if skipped and len(skipped) < len(group):
@@ -237,8 +241,9 @@ def compute_for_diagnose(
     the caller classified those files already (they are then not read again).  Another proxy's
     access log comes as its plug-in's ``frames`` over ``access_logs`` (in ``log_format``, the
     engine's format they fill: ``Hooks.access_log``), or ``fed`` while its error-log pass read
-    it (``Hooks.access_feed``): each file read once, with no rewritten copy.  Raises
-    ``InputError`` like ``why502 stats`` does."""
+    it (``Hooks.access_feed``): each file read once, with no rewritten copy.  The per
+    (upstream, location) timings ``UpstreamStats.by_location`` are left empty: diagnose reads
+    none of them.  Raises ``InputError`` like ``why502 stats`` does."""
     if not access_logs and config is None and (fed is None or not fed.paths):
         raise InputError("no access log to read")
     opts = StatsOptions(
@@ -253,6 +258,7 @@ def compute_for_diagnose(
         errors=errors,
         frames=frames,
         fed=fed,
+        per_location=False,
     )
     st, _ = run_stats(opts)
     return st
