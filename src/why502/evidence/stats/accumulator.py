@@ -52,10 +52,10 @@ class StatsAccumulator:
         locations: RouteModel | None = None,
         tz: str | None = None,
         store: FrameStore | None = None,
-        per_location: bool = True,
+        stats_views: bool = True,
     ) -> None:
         self.plan = RowPlan(fmt, since=since, until=until, locations=locations, tz=tz,
-                            per_location=per_location)
+                            stats_views=stats_views)
         self.reducer = Reducer(self.plan)
         self.fmt = fmt
         self.tz = tz  # IANA zone for ``$msec`` times (the machine's), None = UTC
@@ -90,7 +90,7 @@ class StatsAccumulator:
         p = self.plan
         return StatsAccumulator(
             p.fmt, since=p.since, until=p.until, locations=p.locations, tz=p.tz, store=self.fivexx.new(),
-            per_location=p.per_location,
+            stats_views=p.stats_views,
         )
 
     def _up(self, addr: str) -> UpstreamStats:
