@@ -1,13 +1,17 @@
 """``diagnose`` reads the engine's access logs on a thread of their own while the error logs are
-classified (``app.stats.AccessRead``, ``app.diagnose.access.start_access``; issue 28 item 1).
+classified (``app.stats.AccessRead``, ``app.diagnose.access.start_access``), and probes the
+targets while it reads the logs (``app.diagnose.probes.Probing``; issue 28 item 1).
 
 The answer must be the one of the serial run: the same ``AccessStats`` as
 ``compute_for_diagnose`` with the same error rows joined (on every recorded nginx fixture with an
-access log), and each pass's notes (``sources.opening.note``) said in its own place.
+access log), each pass's notes (``sources.opening.note``) said in its own place, and the probes
+``probe_targets`` gives.
 """
 
 from __future__ import annotations
 
+import http.server
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,9 +21,11 @@ import pytest
 from tests.diagnose.test_diagnose_fixtures import METAS, materialize, options_for
 from why502.app.classify import classify_files
 from why502.app.diagnose.logs import error_join_rows
+from why502.app.diagnose.probes import Probing, probe_targets
 from why502.app.stats import compute_for_diagnose
 from why502.app.stats.errorlog import JoinRows
 from why502.app.stats.run import AccessRead
+from why502.evidence.model import TargetFact
 from why502.proxies.nginx.source import load_config
 from why502.sources.opening import note, own_notes, take_notes
 
@@ -77,3 +83,44 @@ def test_a_thread_keeps_its_notes_apart() -> None:
     thread.join(10)
     assert mine == ["access.log: 2 line(s) longer than 64 MiB cut"]
     assert take_notes() == []
+
+
+def _untimed(doc: Any) -> Any:
+    """A probe's JSON without its timings (``elapsed_ms``), which no two probes share."""
+    if isinstance(doc, dict):
+        return {k: _untimed(v) for k, v in doc.items() if k != "elapsed_ms"}
+    if isinstance(doc, list):
+        return [_untimed(v) for v in doc]
+    return doc
+
+
+def test_the_probes_started_early_are_the_serial_probes() -> None:
+    """A target that answers (a real HTTP server on loopback) and one that refuses (a port
+    nobody listens on): ``Probing`` gives what ``probe_targets`` gives."""
+
+    class App(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), App)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # free once closed: refused
+    try:
+        up = server.server_address[1]
+        targets = [TargetFact(key=f"127.0.0.1:{up}", host="127.0.0.1", port=up),
+                   TargetFact(key=f"127.0.0.1:{closed}", host="127.0.0.1", port=closed)]
+        early = Probing(targets, 2.0).result()
+        serial = probe_targets(targets, 2.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _untimed(early[1]) == _untimed(serial[1])
+    assert early[1][f"127.0.0.1:{up}"]["protocol"]["status"] == 200
+    assert early[1][f"127.0.0.1:{closed}"] != early[1][f"127.0.0.1:{up}"]
