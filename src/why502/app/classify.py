@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,7 +40,7 @@ from why502.sources.logfiles import (
     iter_batches,
     iter_byte_batches,
 )
-from why502.textutil import json_inert
+from why502.textutil import dump_json, json_inert
 from why502.timeargs import parse_time_arg
 
 if TYPE_CHECKING:
@@ -251,7 +250,7 @@ class _RowBook(errorlog_native.RuleBook):
         if got is None:
             return None
         idx, fragment, failure = got
-        pattern = json_inert(json.dumps(self.rules[idx].pattern.id)).encode("ascii")
+        pattern = dump_json(self.rules[idx].pattern.id, indent=None).encode("utf-8")
         return idx, fragment + b',"pattern":' + pattern, failure
 
 
