@@ -52,7 +52,11 @@ def start_access(paths: list[str], cfg: Any, since: datetime | None, explicit: b
         return None
     if not readable:
         return None
-    return Started(AccessRead(readable, cfg, since), readable, diags)
+    try:
+        read = AccessRead(readable, cfg, since)
+    except RuntimeError:  # no thread to be had (a pids limit): read after the error logs
+        return None
+    return Started(read, readable, diags)
 
 
 def access_stats(paths: list[str], cfg: Any, error_logs: list[str],

@@ -96,7 +96,10 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     if not options.offline:
         from why502.app.diagnose.probes import Probing
 
-        probing = Probing(list(conf.facts.targets), options.probe_timeout)
+        try:
+            probing = Probing(list(conf.facts.targets), options.probe_timeout)
+        except RuntimeError:  # no thread to be had (a pids limit): probed after the logs
+            probing = None
     found = appservers.read_app_servers(options, diags)
     logs = read_logs(options, conf, since, diags, inputs, found_app_logs=found.logs)
     apps = appservers.evidence(found, conf.facts.targets, conf.facts.groups,

@@ -67,12 +67,12 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
     # (neither pass needs the other until the join: access.start_access); the process
     # environment stays as it is meanwhile (sources.scan.ENV_FREE)
     started = None
-    if feed is None:
-        ENV_FREE.clear()
-        started = start_access(conf.access_logs, conf.engine_config, since,
-                               explicit=bool(options.access_logs), proxy=conf.proxy)
     try:
         try:
+            if feed is None:
+                ENV_FREE.clear()
+                started = start_access(conf.access_logs, conf.engine_config, since,
+                                       explicit=bool(options.access_logs), proxy=conf.proxy)
             for kind, paths in (("error_logs", conf.error_logs), ("fpm_logs", conf.fpm_logs),
                                 ("app_logs", list(options.app_logs))):
                 read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
