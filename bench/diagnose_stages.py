@@ -30,6 +30,11 @@ from typing import Any
 START = time.process_time()
 STAGES = [
     ("why502.cli.threads:ensure_threads", "ensure_threads"),
+    ("why502.app.diagnose.inputs:read_config", "config (inputs.read_config)"),
+    # the access log is read on its own thread while the error logs are classified (since stop
+    # 40, BENCHMARKS.md): the process clock of the error-log stage counts both passes, and the
+    # access-log stage is then only the join and the finish
+    ("why502.app.diagnose.logfacts:read_logs", "all logs (logfacts.read_logs)"),
     ("why502.app.diagnose.logs:classify_into", "error logs (logs.classify_into)"),
     ("why502.app.diagnose.access:access_stats", "access log (access.access_stats)"),
     ("why502.app.diagnose.report:report_from", "analyzers, rank, report (report_from)"),

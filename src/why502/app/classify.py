@@ -16,6 +16,7 @@ the polars engine (``classify_files``): it needs each record's text and captures
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,7 +40,7 @@ from why502.sources.logfiles import (
     iter_batches,
     iter_byte_batches,
 )
-from why502.textutil import json_inert
+from why502.textutil import dump_json, json_inert
 from why502.timeargs import parse_time_arg
 
 if TYPE_CHECKING:
@@ -228,8 +229,77 @@ def classify_files(
     ``year`` fills in BSD syslog stamps (default: this year).  Yields only non-empty frames."""
     wanted = tuple(fields)
     stamp_year = dt.date.today().year if year is None else year
+    if with_text and on_batch is None and since is None and wanted == tuple(FIELD_NAMES) \
+            and errorlog_native.available():
+        yield from _rows_native(files, batch_bytes, workers, stamp_year, tolerate)
+        return
     for df in _run(iter_batches(files, batch_bytes=batch_bytes, tolerate=tolerate), on_batch, workers,
                    lambda batch: _classify_batch(batch, stamp_year, wanted, since, with_text)):
+        if df.height:
+            yield df
+
+
+class _RowBook(errorlog_native.RuleBook):
+    """The scanner's resolver, its records carrying the rule's ``pattern`` too (the fragment it
+    pastes into each record: ``RuleBook.__call__``), as ``classify_files(with_text=True)``'s
+    rows do; ``classify --format jsonl`` has no such field."""
+
+    def __call__(self, key: int, errno: int, action: str | None, level: str, detail: int,
+                 ) -> tuple[int, bytes, bool] | None:
+        got = super().__call__(key, errno, action, level, detail)
+        if got is None:
+            return None
+        idx, fragment, failure = got
+        pattern = dump_json(self.rules[idx].pattern.id, indent=None).encode("utf-8")
+        return idx, fragment + b',"pattern":' + pattern, failure
+
+
+def _rows_native(files: Sequence[Path | str], batch_bytes: int, workers: int, year: int,
+                 tolerate: Tolerate | None) -> Iterator[pl.DataFrame]:
+    """``classify_files(with_text=True)`` through the C scanner (``why502 diagnose``'s error
+    logs): the same batches (``iter_byte_batches`` cuts as ``iter_batches`` does) and the same
+    rows, columns and types, each batch's nginx lines read by the scanner (``classify --format
+    jsonl``'s records, which are the polars engine's byte for byte:
+    tests/classify/test_classify_native.py) and the lines it hands back by the polars engine, as
+    there.  The scanner's rows have no captures (the engine's nginx rows have none either);
+    ``text`` is each row's line as the polars path cuts it (``split_lines``).  ~4x less CPU than
+    the polars engine on nginx's lines (100 MB host, issue 28 item 1)."""
+    import polars as pl
+
+    from why502.parsers.errorlog_batch import CAPTURES_DTYPE, classify_series
+
+    book = _RowBook()
+    scanners = errorlog_native.ThreadScanners(book)
+    schema = {c: (pl.Int64 if c in ("line", "status") else pl.String) for c in (*JSONL_COLUMNS, "pattern")}
+    file_json: dict[str, bytes] = {}
+
+    def work(item: tuple[ByteBatch, int]) -> pl.DataFrame:
+        chunk, first_line = item
+        fj = file_json.get(chunk.path)
+        if fj is None:  # the path as polars writes it (its escaping), C1 controls escaped
+            fj = file_json[chunk.path] = json_inert(
+                pl.DataFrame({"file": [chunk.path]}).write_ndjson())[len('{"file":'):-2].encode("utf-8")
+        out, _, _, exact, marks = scanners.get().records(chunk.data, first_line, fj, None,
+                                                         chunk.data.isascii())
+        lines = split_lines(chunk.data)[0]
+        parts = []
+        if out:
+            parts.append(pl.read_ndjson(io.BytesIO(out), schema=schema)
+                         .with_columns(pl.lit(None, dtype=CAPTURES_DTYPE).alias("captures")))
+        if exact is not None and marks:
+            at = pl.Series([m[0] for m in marks], dtype=pl.UInt32)
+            df = classify_series(lines.gather(at), year=year)
+            if df.height:
+                rows = at.gather(df["idx"].cast(pl.UInt32)).cast(pl.Int64) + first_line
+                parts.append(df.with_columns(rows.alias("line"), pl.lit(chunk.path).alias("file"))
+                             .select(*JSONL_COLUMNS, "pattern", "captures"))
+        if not parts:
+            return pl.DataFrame()
+        df = pl.concat(parts, how="vertical").sort("line", maintain_order=True)
+        text = lines.gather((df["line"] - first_line).cast(pl.UInt32))
+        return df.with_columns(text.alias("text")).select(*JSONL_COLUMNS, "pattern", "text", "captures")
+
+    for df in _run(_numbered(files, batch_bytes, tolerate), None, workers, work):
         if df.height:
             yield df
 

@@ -32,13 +32,16 @@ with one line (exit 3).  Memory was bounded already (it is streamed), time was n
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
 import select
 import stat
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -62,6 +65,9 @@ READ_SIZE = 1 << 20  # /dev/kmsg hands out one record per read and needs room fo
 MAX_INFLATED_BYTES = 2 << 30
 
 _notes: list[str] = []
+# a thread's own notes (``own_notes``): diagnose reads its access logs on a thread while the main
+# thread classifies the error logs, and each pass says its notes in its own place
+_scoped = threading.local()
 
 
 SMALL_FILE_BYTES = 64 << 10
@@ -89,15 +95,37 @@ def read_small(path: str | os.PathLike[str], limit: int = SMALL_FILE_BYTES, enco
 def take_notes() -> list[str]:
     """The notes the readers made since the last call (a stream cut short, a file skipped),
     for the command to show with its answer."""
-    out = list(_notes)
-    _notes.clear()
+    notes = _store()
+    out = list(notes)
+    notes.clear()
     return out
 
 
 def note(text: str) -> None:
     """Record a note for ``take_notes`` (once per text)."""
-    if text not in _notes:
-        _notes.append(text)
+    notes = _store()
+    if text not in notes:
+        notes.append(text)
+
+
+def _store() -> list[str]:
+    """This thread's notes inside ``own_notes``, else the process's."""
+    mine: list[str] | None = getattr(_scoped, "notes", None)
+    return _notes if mine is None else mine
+
+
+@contextlib.contextmanager
+def own_notes() -> Iterator[list[str]]:
+    """Keep the notes this thread records apart (``note``, ``take_notes``), in the list
+    yielded: a pass run on its own thread next to another (``app.diagnose.logfacts``) neither
+    takes the other's notes nor leaves its own to it.  A reader's notes are recorded on the
+    thread that reads (``sources.logfiles``, ``byte_chunks``, ``note_utf16``)."""
+    mine: list[str] = []
+    _scoped.notes = mine
+    try:
+        yield mine
+    finally:
+        del _scoped.notes
 
 
 def file_kind(path: str) -> str:

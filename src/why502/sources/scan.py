@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -183,6 +184,14 @@ def numbered_lines(path: str, rows: pl.Series) -> pl.LazyFrame:
     )
 
 
+#: Open while the process environment may be changed (``small_reader_chunks``).  A pass that
+#: runs polars queries on another thread closes it while it runs (``app.diagnose.logfacts``):
+#: setenv() may move the environment array while a polars thread reads it with getenv(), which
+#: glibc does not lock.
+ENV_FREE = threading.Event()
+ENV_FREE.set()
+
+
 @contextlib.contextmanager
 def small_reader_chunks(nbytes: int = 256 << 10) -> Iterator[None]:
     """Run a scan with small read chunks: for ``numbered_lines``, whose whole lines are copied
@@ -190,6 +199,7 @@ def small_reader_chunks(nbytes: int = 256 << 10) -> Iterator[None]:
     ~100 MB, measured).  polars reads the setting when a scan starts, so the scan must be
     started (first batch pulled) inside the block."""
     key = "POLARS_CSV_CHUNK_SIZE"
+    ENV_FREE.wait()
     before = os.environ.get(key)
     os.environ[key] = str(nbytes)
     try:

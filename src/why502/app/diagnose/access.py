@@ -9,6 +9,7 @@ made each 5xx (``$upstream_status`` vs ``$status``).  The error logs were classi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from why502.app.diagnose.options import unreadable
 from why502.app.stats import compute_for_diagnose
 from why502.app.stats.errorlog import JoinRows
 from why502.app.stats.read import FramedLog
-from why502.app.stats.run import FedLog
+from why502.app.stats.run import AccessRead, FedLog
 from why502.errors import InputError
 from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
@@ -26,10 +27,43 @@ from why502.proxies.base import resolve
 from why502.sources.opening import discovered_skip
 
 
+@dataclass
+class Started:
+    """The engine's own access logs being read on their own thread (``start_access``) while the
+    error logs are classified: the read, the files it reads and what checking them said."""
+
+    read: AccessRead
+    readable: list[str]
+    diags: list[Diagnostic]
+
+
+def start_access(paths: list[str], cfg: Any, since: datetime | None, explicit: bool,
+                 proxy: str | None = None) -> Started | None:
+    """Start reading the access logs ``access_stats`` would read in the engine's own format
+    (``app.stats.AccessRead``), before the error logs are classified; None when there is
+    nothing to start so (another proxy's format, ``Hooks.access_log``; no readable file; a
+    named file that cannot be read, said by ``access_stats`` in its place)."""
+    if proxy is not None and proxies.of(proxy).hooks.access_log is not None:
+        return None
+    diags: list[Diagnostic] = []
+    try:
+        readable = _readable(paths, explicit, diags)
+    except InputError:
+        return None
+    if not readable:
+        return None
+    try:
+        read = AccessRead(readable, cfg, since)
+    except RuntimeError:  # no thread to be had (a pids limit): read after the error logs
+        return None
+    return Started(read, readable, diags)
+
+
 def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
                  explicit: bool, join: JoinRows | None = None, proxy: str | None = None,
                  config: str | None = None, fed: Callable[[], FedLog] | None = None,
+                 started: Started | None = None,
                  ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """Per-upstream truth from the access logs, and the stats themselves (timeline, join).
 
@@ -42,10 +76,11 @@ def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
     servers and the ``LogFormat``), so who made each 5xx reaches the analyzers the same way from
     every proxy; each 5xx row names the user's file and its line there.  ``fed``: those columns
     already aggregated from the error logs' one read (``Hooks.access_feed``), used instead of
-    the hook's own read."""
+    the hook's own read.  ``started``: ``start_access`` of these logs, finished here."""
     hook = proxies.of(proxy).hooks.access_log if proxy is not None else None
     if hook is None:
-        return _access_stats(paths, cfg, error_logs, since, diags, inputs, explicit, join)
+        return _access_stats(paths, cfg, error_logs, since, diags, inputs, explicit, join,
+                             started=started)
     try:
         log: FramedLog | FedLog = (fed() if fed is not None else
                                    resolve(hook)(list(paths), list(error_logs or ()), config))  # type: ignore[operator]
@@ -65,16 +100,23 @@ def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
 def _access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                   since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
                   explicit: bool, join: JoinRows | None, log: FramedLog | FedLog | None = None,
+                  started: Started | None = None,
                   ) -> tuple[dict[str, UpstreamTiming], AccessStats | None]:
     """``log``: another proxy's access log (``access_stats``), its files read by its plug-in
     (their errors said as the engine's, ``access log not used``), or read already."""
     inputs["access_logs"] = []
-    readable = list(paths) if log is not None else _readable(paths, explicit, diags)
+    if started is not None:
+        diags.extend(started.diags)
+        readable = started.readable
+    else:
+        readable = list(paths) if log is not None else _readable(paths, explicit, diags)
     if not readable:
         return {}, None
     try:
         errors = join.result() if join is not None and error_logs else None
-        if isinstance(log, FedLog):
+        if started is not None:
+            st = started.read.finish(error_logs or None, errors)
+        elif isinstance(log, FedLog):
             st = compute_for_diagnose([], error_logs=error_logs or None, since=since, errors=errors, fed=log)
         else:
             st = compute_for_diagnose(readable, config=cfg, error_logs=error_logs or None, since=since,

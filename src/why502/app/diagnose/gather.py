@@ -91,6 +91,15 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
         inputs["edge"] = edge_inputs
         options = replace(options, access_logs=[p for p in options.access_logs if p not in paths])
     conf = read_config(options, diags, inputs)
+    # the probes wait on the network, the log reading on the CPUs: both at once
+    probing = None
+    if not options.offline:
+        from why502.app.diagnose.probes import Probing
+
+        try:
+            probing = Probing(list(conf.facts.targets), options.probe_timeout)
+        except RuntimeError:  # no thread to be had (a pids limit): probed after the logs
+            probing = None
     found = appservers.read_app_servers(options, diags)
     logs = read_logs(options, conf, since, diags, inputs, found_app_logs=found.logs)
     apps = appservers.evidence(found, conf.facts.targets, conf.facts.groups,
@@ -99,7 +108,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     probe_dicts: dict[str, dict[str, Any]] = {}
     if not options.offline:
         host = read_host(conf, since, diags, kernel_log_given=bool(options.kernel_log))
-        live, probe_dicts = read_live(conf, options.probe_timeout, diags, inputs)
+        live, probe_dicts = read_live(conf, options.probe_timeout, diags, inputs, probing)
         if live.probes:  # a backend's own 5xx on the route the clients asked for, not on /
             from why502.app.diagnose.probes import probe_failed_path
 

@@ -21,6 +21,7 @@ from why502.findings.model import Diagnostic
 
 if TYPE_CHECKING:
     from why502.app.diagnose.inputs import ConfigRead
+    from why502.app.diagnose.probes import Probing
     from why502.facts.system import UnitState
 
 
@@ -81,13 +82,16 @@ def read_host(conf: ConfigRead, since: datetime | None, diags: list[Diagnostic],
 
 
 def read_live(conf: ConfigRead, probe_timeout: float, diags: list[Diagnostic],
-              inputs: dict[str, Any]) -> tuple[LiveFacts, dict[str, dict[str, Any]]]:
+              inputs: dict[str, Any], probing: Probing | None = None,
+              ) -> tuple[LiveFacts, dict[str, dict[str, Any]]]:
     """The one provider of ``LiveFacts``: a probe of every target (and the probes as the
-    report's JSON) and, for HAProxy, its runtime API's server states."""
+    report's JSON) and, for HAProxy, its runtime API's server states.  ``probing``: the
+    probes of ``conf``'s targets, started already (``probes.Probing``)."""
     from why502.app.diagnose import probes
     from why502.app.diagnose.proxies import server_states
 
-    found, probe_dicts = probes.probe_targets(list(conf.facts.targets), probe_timeout)
+    found, probe_dicts = (probing.result() if probing is not None
+                          else probes.probe_targets(list(conf.facts.targets), probe_timeout))
     states = (server_states(conf.view, probe_timeout, diags, inputs)
               if conf.view is not None else None)
     return LiveFacts(probes=found, server_states=states), probe_dicts

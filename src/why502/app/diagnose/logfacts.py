@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from why502 import proxies
-from why502.app.diagnose.access import access_stats
+from why502.app.diagnose.access import access_stats, start_access
 from why502.app.diagnose.inputs import ConfigRead
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions
@@ -26,6 +26,7 @@ from why502.evidence.stats import AccessStats
 from why502.findings.model import Diagnostic
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import log_types
+from why502.sources.scan import ENV_FREE
 
 
 @dataclass
@@ -62,23 +63,36 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
             feed = resolve(feed_hook)(conf.facts.main_file, since)  # type: ignore[operator]
         except InputError:  # its config unreadable: the hook's own read says so (access_stats)
             feed = None
+    # the access logs are read on their own thread while the error logs are classified here
+    # (neither pass needs the other until the join: access.start_access); the process
+    # environment stays as it is meanwhile (sources.scan.ENV_FREE)
+    started = None
     try:
-        for kind, paths in (("error_logs", conf.error_logs), ("fpm_logs", conf.fpm_logs),
-                            ("app_logs", list(options.app_logs))):
-            read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
-                                       seen=seen, join=join if kind == "error_logs" else None,
-                                       family=family if kind == "error_logs" else None,
-                                       on_batch=feed.feed if feed is not None and kind == "error_logs"
-                                       else None)
-        read["app_logs"] += classify_into(agg, list(found_app_logs or []), since, diags,
-                                          explicit=False, seen=seen)
+        try:
+            if feed is None:
+                ENV_FREE.clear()
+                started = start_access(conf.access_logs, conf.engine_config, since,
+                                       explicit=bool(options.access_logs), proxy=conf.proxy)
+            for kind, paths in (("error_logs", conf.error_logs), ("fpm_logs", conf.fpm_logs),
+                                ("app_logs", list(options.app_logs))):
+                read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
+                                           seen=seen, join=join if kind == "error_logs" else None,
+                                           family=family if kind == "error_logs" else None,
+                                           on_batch=feed.feed if feed is not None and kind == "error_logs"
+                                           else None)
+            read["app_logs"] += classify_into(agg, list(found_app_logs or []), since, diags,
+                                              explicit=False, seen=seen)
+        finally:
+            ENV_FREE.set()
         inputs.update(read)
         diags.extend(Diagnostic("info", n) for n in agg.notes())  # what the bounds left out
         access, stats = access_stats(conf.access_logs, conf.engine_config, read["error_logs"], since, diags,
                                      inputs, explicit=bool(options.access_logs), join=join,
                                      proxy=conf.proxy, config=conf.facts.main_file,
-                                     fed=feed.log if feed is not None else None)
+                                     fed=feed.log if feed is not None else None, started=started)
     finally:
+        if started is not None:
+            started.read.close()
         join.close()
         if feed is not None:
             feed.close()

@@ -7,6 +7,7 @@ blackholed targets cost one timeout, not forty.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -31,6 +32,33 @@ def probe_targets(targets: list[TargetFact], timeout: float, *, path: str = "/"
     for key, t in seen.items():
         probes[key] = _tls_second_look(t, probes[key], timeout)
     return probes, as_json
+
+
+class Probing:
+    """``probe_targets`` started on a thread of its own, while the logs are read: a probe
+    mostly waits (a blackholed target costs the whole timeout), so it need not wait for the
+    logs nor they for it (issue 28 item 1).  ``result`` is ``probe_targets``'s answer, or
+    raises what it raised.  A daemon thread: a run that fails before it asks does not wait."""
+
+    def __init__(self, targets: list[TargetFact], timeout: float) -> None:
+        self._found: tuple[dict[str, ProbeResult], dict[str, dict[str, Any]]] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(targets, timeout),
+                                        name="why502-probes", daemon=True)
+        self._thread.start()
+
+    def _run(self, targets: list[TargetFact], timeout: float) -> None:
+        try:
+            self._found = probe_targets(targets, timeout)
+        except BaseException as err:  # raised again by result, on the caller's thread
+            self._error = err
+
+    def result(self) -> tuple[dict[str, ProbeResult], dict[str, dict[str, Any]]]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._found is not None
+        return self._found
 
 
 def failed_path(failures: ClientFailures | None) -> str | None:

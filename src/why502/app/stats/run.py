@@ -5,6 +5,7 @@ the config's timeouts and the notes that say what was read and how.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
 from why502.proxies.base import resolve
 from why502.sources.byte_chunks import CHUNK_BYTES, Progress, all_empty, file_size, rotated_base
 from why502.sources.localtime import local_zone_name
-from why502.sources.opening import take_notes
+from why502.sources.opening import own_notes, take_notes
 from why502.sources.spill import DiskFrames
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ class StatsOptions:
     # another proxy's access log aggregated already, while another pass read its file (diagnose's
     # error-log pass: ``Hooks.access_feed``): finished here like a set read here; ``paths`` unused
     fed: FedLog | None = None
+    # the views only ``why502 stats`` shows (``RowPlan.stats_views``: per-location timings, the
+    # connect-time histogram): ``compute_for_diagnose`` turns them off, diagnose reads neither
+    stats_views: bool = True
 
 
 class FedLog:
@@ -106,7 +110,28 @@ def run_stats(opts: StatsOptions) -> tuple[AccessStats, str]:
             store.close()
 
 
+@dataclass
+class _Read:
+    """What reading the access logs left for ``_finish``: the sets folded into one accumulator,
+    the config's location model and stats plug-in, and the notes of the read so far."""
+
+    cfg: LogConfig | None
+    acc: StatsAccumulator
+    fmt_source: str
+    skipped_notes: list[str]
+    locations: Any
+    plugin: Any
+    nothing: bool
+    notes: list[str] = field(default_factory=list)  # taken on the thread that read (AccessRead)
+
+
 def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStats, str]:
+    return _finish(opts, _read_sets(opts, stores))
+
+
+def _read_sets(opts: StatsOptions, stores: list[DiskFrames]) -> _Read:
+    """Every access log read, one accumulator per rotated set folded into one: the part of a
+    run that needs neither the error log nor its rows (``StatsOptions.errors``)."""
     cfg = opts.config
     if cfg is None and opts.config_file is not None:
         from why502.proxies import source_of
@@ -150,7 +175,13 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
     acc = accs[0]
     for other in accs[1:]:
         acc.absorb(other)
-    fmt_source = "; ".join(sources)
+    return _Read(cfg, acc, "; ".join(sources), skipped_notes, locations, plugin, nothing)
+
+
+def _finish(opts: StatsOptions, read: _Read) -> tuple[AccessStats, str]:
+    """The error log's rows joined to what was read, the config's timeouts, and the notes."""
+    cfg, acc, fmt_source, skipped_notes = read.cfg, read.acc, read.fmt_source, read.skipped_notes
+    locations, plugin, nothing = read.locations, read.plugin, read.nothing
     errors, error_paths = error_rows(opts.errors, opts.error_logs, opts.no_error_log, cfg, skipped_notes)
     reads = plugin.read_timeouts(cfg if not nothing else None) if plugin is not None else []
     facts = plugin.upstream_facts(cfg, reads) if plugin is not None else {}
@@ -171,7 +202,7 @@ def _run_stats(opts: StatsOptions, stores: list[DiskFrames]) -> tuple[AccessStat
             u.locations = facts[u.address][2]
     st.notes.insert(0, f"log format: {opts.format_source or fmt_source}")
     st.notes.extend(skipped_notes)
-    st.notes.extend(take_notes())  # files not read, streams cut short (sources.opening)
+    st.notes.extend(read.notes + take_notes())  # files not read, streams cut short (sources.opening)
     if locations:
         st.notes.extend(f"location matching: {n}" for n in locations.notes())
     if error_paths:
@@ -191,7 +222,8 @@ def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], loc
     # kept 5xx rows wait on disk (sources.spill), so reading stays flat in memory
     stores.append(DiskFrames())
     acc = StatsAccumulator(
-        fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1]
+        fmt, since=opts.since, until=opts.until, locations=locations, tz=tz, store=stores[-1],
+        stats_views=opts.stats_views,
     )
     skipped = [p for p in group if opts.frames is None and outside_window(p, fmt, opts.since, opts.until)]
     if skipped and len(skipped) < len(group):
@@ -237,8 +269,10 @@ def compute_for_diagnose(
     the caller classified those files already (they are then not read again).  Another proxy's
     access log comes as its plug-in's ``frames`` over ``access_logs`` (in ``log_format``, the
     engine's format they fill: ``Hooks.access_log``), or ``fed`` while its error-log pass read
-    it (``Hooks.access_feed``): each file read once, with no rewritten copy.  Raises
-    ``InputError`` like ``why502 stats`` does."""
+    it (``Hooks.access_feed``): each file read once, with no rewritten copy.  The per
+    (upstream, location) timings ``UpstreamStats.by_location`` and the connect-time histogram
+    are left empty (``RowPlan.stats_views``): diagnose reads neither.  Raises ``InputError``
+    like ``why502 stats`` does."""
     if not access_logs and config is None and (fed is None or not fed.paths):
         raise InputError("no access log to read")
     opts = StatsOptions(
@@ -253,6 +287,56 @@ def compute_for_diagnose(
         errors=errors,
         frames=frames,
         fed=fed,
+        stats_views=False,
     )
     st, _ = run_stats(opts)
     return st
+
+
+class AccessRead:
+    """``compute_for_diagnose`` of the engine's own access logs in two halves: the logs are read
+    on a thread of their own from the start, while the caller classifies the error logs, and
+    ``finish`` joins that read to the error log's rows once they are known.  The two passes
+    share nothing but the CPUs (polars releases the GIL), so on two cores the read costs little
+    wall time beyond the classification (issue 28 item 1).  What the thread records is kept
+    apart (``sources.opening.own_notes``) and said where the serial run says it, so the answer
+    is the same."""
+
+    def __init__(self, access_logs: list[str], config: LogConfig | None,
+                 since: datetime | None = None) -> None:
+        if not access_logs and config is None:
+            raise InputError("no access log to read")
+        self.opts = StatsOptions(paths=access_logs, config=config, stdin_default=False,
+                                 since=since, stats_views=False)
+        self._stores: list[DiskFrames] = []
+        self._read: _Read | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="why502-access", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with own_notes() as notes:
+                self._read = _read_sets(self.opts, self._stores)
+                self._read.notes = list(notes)
+        except BaseException as err:  # raised again by finish, on the caller's thread
+            self._error = err
+
+    def finish(self, error_logs: list[str] | None,
+               errors: pl.DataFrame | ErrorParts | None) -> AccessStats:
+        """The ``AccessStats`` of ``compute_for_diagnose(access_logs, config=..., since=...,
+        error_logs=error_logs, errors=errors)``.  Raises what the read raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._read is not None
+        self.opts.error_logs, self.opts.errors = error_logs, errors
+        self.opts.no_error_log = error_logs is None and self.opts.config is None
+        st, _ = _finish(self.opts, self._read)
+        return st
+
+    def close(self) -> None:
+        """Wait for the read (when ``finish`` was never called) and remove its spilled rows."""
+        self._thread.join()
+        for store in self._stores:
+            store.close()

@@ -52,8 +52,10 @@ class StatsAccumulator:
         locations: RouteModel | None = None,
         tz: str | None = None,
         store: FrameStore | None = None,
+        stats_views: bool = True,
     ) -> None:
-        self.plan = RowPlan(fmt, since=since, until=until, locations=locations, tz=tz)
+        self.plan = RowPlan(fmt, since=since, until=until, locations=locations, tz=tz,
+                            stats_views=stats_views)
         self.reducer = Reducer(self.plan)
         self.fmt = fmt
         self.tz = tz  # IANA zone for ``$msec`` times (the machine's), None = UTC
@@ -87,7 +89,8 @@ class StatsAccumulator:
         file can be read again, e.g. with lossy UTF-8, without counting it twice)."""
         p = self.plan
         return StatsAccumulator(
-            p.fmt, since=p.since, until=p.until, locations=p.locations, tz=p.tz, store=self.fivexx.new()
+            p.fmt, since=p.since, until=p.until, locations=p.locations, tz=p.tz, store=self.fivexx.new(),
+            stats_views=p.stats_views,
         )
 
     def _up(self, addr: str) -> UpstreamStats:

@@ -51,6 +51,11 @@ class RowPlan:
     until: datetime | None = None
     locations: RouteModel | None = None
     tz: str | None = None  # IANA zone for ``$msec`` times (the machine's), None = UTC
+    # the views only ``why502 stats`` shows: the per (upstream, location) timings
+    # (``UpstreamStats.by_location``) and the connect-time histogram.  ``diagnose`` reads
+    # neither (``app.diagnose.access.timing_from_stats``), and the location of every proxied
+    # row was ~40% of its access-log aggregation (100 MB host, issue 28)
+    stats_views: bool = True
     kind: str | None = field(init=False)  # the time field
     # per (upstream, location) timings need the location of every proxied request: only when
     # the config's locations are known and the log has the request line
@@ -62,7 +67,8 @@ class RowPlan:
     def __post_init__(self) -> None:
         fmt = self.fmt
         self.kind = fmt.time_field
-        self.loc_expr = location_label(fmt, self.locations) if self.locations else None
+        self.loc_expr = (location_label(fmt, self.locations)
+                         if self.locations and self.stats_views else None)
         self.has_uht = fmt.has("upstream_header_time")
         self.has_up = fmt.has("upstream_addr")
         self.upstream = [short for name, short in UPSTREAM_COLUMNS.items() if fmt.has(name)]

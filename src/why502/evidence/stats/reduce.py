@@ -394,7 +394,7 @@ class Reducer:
             )
 
         for var, col in _TIMINGS:
-            if not self.fmt.has(var):
+            if not self.fmt.has(var) or (col == "c" and not self.plan.stats_views):
                 continue
             short = UPSTREAM_COLUMNS[var]
             grouped = (
