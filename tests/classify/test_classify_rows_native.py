@@ -21,6 +21,7 @@ from polars.testing import assert_frame_equal
 from tests.classify.test_classify_engines import WRAPPERS, real_lines
 from tests.classify.test_classify_native import (
     BATCH,
+    BUILT,
     NATIVE_WRAPPERS,
     ODD,
     PIECES,
@@ -31,9 +32,8 @@ from tests.classify.test_classify_native import (
 )
 from tests.support.paths import FIXTURES_DIR
 from why502.app.classify import classify_files
-from why502.parsers import errorlog_native
 
-pytestmark = pytest.mark.skipif(errorlog_native._NATIVE is None
+pytestmark = pytest.mark.skipif(not BUILT
                                 and os.environ.get("WHY502_REQUIRE_NATIVE") != "1",
                                 reason="the native scanner was not built (no C compiler at install time)")
 

@@ -5,6 +5,7 @@ the config's timeouts and the notes that say what was read and how.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -311,7 +312,11 @@ class AccessRead:
         self._stores: list[DiskFrames] = []
         self._read: _Read | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="why502-access", daemon=True)
+        # the thread runs in a copy of the caller's context: the run's registry (``sources.once``:
+        # the file the format sniff kept open is the one the read takes, so each log is opened once)
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,), name="why502-access",
+                                        daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
