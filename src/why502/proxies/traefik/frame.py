@@ -46,7 +46,7 @@ _OTHERS = r'"(?:EdgeResponseStatus|RayID|logger|caller|response_flags?|responseF
           r'upstreamTransportFailureReason)"'
 _TAKE = (key_is(["DownstreamStatus"], r"\d"),)
 _SKIP = (
-    _OTHERS, r"^.+[{\[]", NO_BOOL,  # another family; a nested value (or a brace in a string)
+    _OTHERS, r":\s*[{\[]", NO_BOOL,  # another family; a nested value (or a brace in a string)
     key_is(_INTS, r'(?:"|-?\d+[.eE]|-?\d{16})'),  # an int as a string, a float, too long
     key_is(_FLOATS, r'(?:"|-?\d{20}|[-\d.]+[eE][+-]?\d{3})'),  # a string, a huge number
     key_is(_INTS + _FLOATS, r"(?:NaN|-?Infinity)"),
