@@ -298,7 +298,7 @@ def _ndjson(rows: pl.DataFrame, schema: dict[str, pl.DataType]) -> tuple[pl.Data
     import io
 
     try:
-        rec = pl.read_ndjson(io.BytesIO(rows["text"].str.join("\n").item().encode()), schema=schema)
+        rec = pl.read_ndjson(io.BytesIO(rows["text"].str.join("\n").cast(pl.Binary).item()), schema=schema)
         if rec.height == rows.height:
             return rec.with_columns(rows["idx"]), pl.Series("idx", [], dtype=pl.UInt32)
     except (pl.exceptions.PolarsError, ValueError):

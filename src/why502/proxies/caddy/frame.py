@@ -76,7 +76,7 @@ def caddy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
             .otherwise(None))
     method, uri = nonempty(req("method")), nonempty(req("uri"))
     host = nonempty(req("host"))
-    out = rec.select(
+    out = rec.lazy().select(  # lazily: own/made_by computed once
         "idx",
         pl.when(pl.col("ts").is_not_null()).then(_time(pl.col("ts"))).otherwise(None).alias("time"),
         status.alias("status"),
@@ -95,5 +95,5 @@ def caddy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         host.alias("host"),
         pl.lit(None, dtype=pl.String).alias("detail"),
         pl.lit(None, dtype=pl.Int64).alias("backend_status"),
-    )
+    ).collect()
     return finish(out, NAME), rest

@@ -80,9 +80,11 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
         .when(too_big).then(pl.lit("http_protocol_error"))
         .otherwise(None)
     )
-    detail_parts = pl.concat_list([flags, details, tfr]).list.eval(
-        pl.element().filter((pl.element() != "") & (pl.element() != "-"))).list.join(" ")
-    return df.select(
+    # " ".join of the non-empty, non-"-" parts (log._record's detail)
+    parts = [pl.when(e.is_in(["", "-"])).then(None).otherwise(e) for e in (flags, details, tfr)]
+    detail_parts = pl.concat_str(parts, separator=" ", ignore_nulls=True)
+    # lazily: the common subexpressions (primary, low, made_by) are computed once
+    return df.lazy().select(
         "idx",
         time.alias("time"),
         status.alias("status"),
@@ -102,7 +104,7 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
         host.alias("host"),
         pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
         pl.lit(None, dtype=pl.Int64).alias("backend_status"),
-    )
+    ).collect()
 
 
 def _text(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
@@ -165,31 +167,41 @@ def _get(keys: tuple[str, ...]) -> pl.Expr:
 
 def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ)
-    status, dur, ust, flags = _get(_STATUS), _get(_DURATION), _get(_UST), _get(_FLAGS)
+    if rec.height == 0:
+        return rec, rest
+    # each field once, as _get reads it (the expressions below use them many times)
+    rec = rec.select("idx", *(_get(keys).alias(name) for name, keys in _FIELDS.items()),
+                     *(pl.col(k) for k in _RESPONSE_DURATION),
+                     *(lines.gather(rec["idx"]).str.contains(key_is((k,), "")).alias(f"present_{k}")
+                       for k in _RESPONSE_DURATION))
+    status, dur, ust, flags = pl.col("_status"), pl.col("_dur"), pl.col("_ust"), pl.col("_flags")
     # to_int / to_float read these texts as the cast does (else: the per-line parser); flags as
-    # Envoy writes them (split(",") and the filter of empty ones would change others)
+    # Envoy writes them (split(",") and the filter of empty ones would change others); the
+    # presence of a response-duration key says whether its null is the line's
     rec, rest = refuse(rec, rest, (status.is_not_null() & ~status.str.contains(_INT))
                        | (dur.is_not_null() & ~dur.str.contains(_FLOAT))
                        | (ust.is_not_null() & ~ust.str.contains(_FLOAT))
                        | (flags.is_not_null() & ~flags.str.contains(r"^[A-Z]+(?:,[A-Z]+)*$")))
     if rec.height == 0:
         return rec, rest
-    # a key the (flat) line has, null or not: the reader's null is absent or null
-    text = lines.gather(rec["idx"])
-    rec = rec.with_columns(text.str.contains(key_is((k,), "")).alias(f"present_{k}")
-                           for k in _RESPONSE_DURATION)
     blank = pl.lit("")
-    method, path = _get(_METHOD), _get(_PATH)
+    method, path = pl.col("_method"), pl.col("_path")
+    rec = rec.with_columns(status.cast(pl.Int64), flags.fill_null(blank), pl.col("_details").fill_null(blank),
+                           pl.col("_tfr").fill_null(blank))
     out = _records(
-        rec, time=_get(_TIME), status=status.cast(pl.Int64), flags=flags.fill_null(blank),
-        details=_get(_DETAILS).fill_null(blank), tfr=_get(_TFR).fill_null(blank),
+        rec, time=pl.col("_time"), status=status, flags=flags, details=pl.col("_details"), tfr=pl.col("_tfr"),
         request=pl.when(method.is_not_null() & path.is_not_null()).then(method + pl.lit(" ") + path)
         .otherwise(None),
-        host=_get(_HOST), target=_get(_UPSTREAM), group=_get(_CLUSTER),
-        upstream_ms=ust.cast(pl.Float64), duration_ms=dur.cast(pl.Float64), client=_get(_CLIENT),
+        host=pl.col("_host"), target=pl.col("_upstream"), group=pl.col("_cluster"),
+        upstream_ms=ust.cast(pl.Float64), duration_ms=dur.cast(pl.Float64), client=pl.col("_client"),
         local_reply=_local_reply(),
     )
     return out, rest
+
+
+_FIELDS = {"_status": _STATUS, "_dur": _DURATION, "_ust": _UST, "_flags": _FLAGS, "_method": _METHOD,
+           "_path": _PATH, "_details": _DETAILS, "_tfr": _TFR, "_time": _TIME, "_host": _HOST,
+           "_upstream": _UPSTREAM, "_cluster": _CLUSTER, "_client": _CLIENT}
 
 
 def _local_reply() -> pl.Expr:

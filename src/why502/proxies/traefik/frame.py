@@ -93,7 +93,7 @@ def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     url, router = nonempty("ServiceURL"), nonempty("RouterName")
     own = _decide(rec, status, pl.col("OriginContentSize"), url, router)
     method, path = nonempty("RequestMethod"), nonempty("RequestPath")
-    out = rec.select(
+    out = rec.lazy().select(  # lazily: own/made_by computed once
         "idx",
         pl.coalesce(nonempty("StartUTC"), nonempty("time")).alias("time"),
         status.alias("status"),
@@ -113,7 +113,7 @@ def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         pl.lit(None, dtype=pl.String).alias("detail"),
         pl.when(pl.col("OriginStatus") != 0).then(pl.col("OriginStatus")).otherwise(None)
         .alias("backend_status"),
-    )
+    ).collect()
     return out, rest
 
 
@@ -145,7 +145,7 @@ def _clf(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     ok = ok.join(_PHRASE, left_on="st", right_on="status", how="left")
     own = _decide(ok, status, size, url, router)
     req = f("req").str.split(" ")
-    out = ok.select(
+    out = ok.lazy().select(  # lazily: own/made_by computed once
         "idx",
         pl.col("iso").alias("time"),
         status.alias("status"),
@@ -164,7 +164,7 @@ def _clf(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         pl.lit(None, dtype=pl.String).alias("host"),
         pl.lit(None, dtype=pl.String).alias("detail"),
         pl.lit(None, dtype=pl.Int64).alias("backend_status"),
-    )
+    ).collect()
     return out, rest
 
 
