@@ -151,23 +151,104 @@ _CF_SKIP = (r'"EdgeStartTimestamp":\s*-?\d', r'":\s*\*',  # a value redacted as 
             r'"(?:' + "|".join(CLOUDFLARE_SCHEMA) + r')":\s*(?:true|false|\{|\[)')
 
 
+def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),
+              skip: tuple[str, ...] = (), unique: tuple[str, ...] = ()) -> tuple[pl.DataFrame, pl.Series]:
+    """(polars' NDJSON reader on the lines that are a bare JSON object matching every regex of
+    ``take`` and none of ``skip``, the fields of ``schema`` with each line's ``idx``; the ``idx``
+    of the other lines).  ``take``/``skip`` are a family's guards: the lines on which the reader
+    would not read what the per-line parser reads (a field of another type than the schema's,
+    another family's key, a shipper's prefix, one of the keys ``unique`` written twice) go to
+    the per-line parser."""
+    df = pl.DataFrame({"text": lines}).with_row_index("idx")
+    ok_expr = pl.col("text").str.starts_with("{") & pl.col("text").str.ends_with("}")
+    for rx in take:
+        ok_expr = ok_expr & pl.col("text").str.contains(rx)
+    # one pass for every skip (an alternation), with a lone UTF-16 surrogate escape, which
+    # ``json.loads`` keeps and the reader may not
+    ok_expr = ok_expr & ~pl.col("text").str.contains("|".join(f"(?:{rx})" for rx in (*skip, _SURROGATE)))
+    if unique:
+        # a key written twice: ``json.loads`` keeps the last value, the reader the first (a key
+        # is quoted text before a colon: a quote inside a string is escaped)
+        ok_expr = ok_expr & ~pl.col("text").str.contains(r'"\s+:')
+        keys = pl.col("text").str.extract_all('"(?:' + "|".join(unique) + ')":')
+        ok_expr = ok_expr & (keys.list.len() == keys.list.n_unique())
+    df = df.with_columns(ok_expr.fill_null(False).alias("take"))
+    ok, rest = df.filter(pl.col("take")), df.filter(~pl.col("take"))["idx"]
+    if ok.height == 0:
+        return pl.DataFrame(schema={**schema, "idx": pl.UInt32}), df["idx"]
+    rec, refused = _ndjson(ok, schema)
+    if refused.len():
+        rest = pl.concat([rest, refused]).sort()
+    return rec, rest
+
+
+def refuse(rec: pl.DataFrame, rest: pl.Series, bad: pl.Expr) -> tuple[pl.DataFrame, pl.Series]:
+    """(the rows of ``rec`` where ``bad`` is not true; ``rest`` with the ``idx`` of the others):
+    a value the reader read that the vectorised decisions would not read as the per-line parser
+    does goes back to it."""
+    flag = rec.select(bad.fill_null(False).alias("bad"))["bad"]
+    if not flag.any():
+        return rec, rest
+    return rec.filter(~flag), pl.concat([rest, rec.filter(flag)["idx"]]).sort()
+
+
+_SURROGATE = r"\\u[dD][89a-fA-F]"
+
+
+def div(values: pl.Series, by: float) -> pl.Series:
+    """``values / by`` as Python divides each (a column expression divided by a constant, or by
+    a literal column, multiplies by its inverse: 25565000 / 1e6 came out 25.564999999999998)."""
+    return values / pl.repeat(by, values.len(), eager=True, dtype=pl.Float64)
+
+
+def nonempty(field: str | pl.Expr) -> pl.Expr:
+    """A string field as ``str(obj.get(name) or "") or None`` reads it: "" is None."""
+    e = pl.col(field) if isinstance(field, str) else field
+    return pl.when(e == "").then(None).otherwise(e)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_CLF_TIME = (r"^(?P<d>[0-9][0-9])/(?P<b>[A-Z][a-z]{2})/(?P<Y>[0-9]{4}):"
+             r"(?P<H>[01][0-9]|2[0-3]):(?P<M>[0-5][0-9]):(?P<S>[0-5][0-9]) "
+             r"(?P<sign>[+-])(?P<zh>[01][0-9]|2[0-3])(?P<zm>[0-5][0-9])$")
+
+
+def clf_iso(raw: pl.Expr) -> pl.Expr:
+    """``golang.clf_time`` of the common form (``02/Jan/2006:15:04:05 -0700``, two-digit day,
+    English month as written by Go): ``datetime.strptime(..., "%d/%b/%Y:%H:%M:%S %z")
+    .isoformat()``; null for any other text (which ``clf_time`` may read otherwise: the caller
+    sends those lines to the per-line parser)."""
+    g = raw.str.extract_groups(_CLF_TIME).struct.field
+    month = g("b").replace_strict(list(_MONTHS), [f"{i:02d}" for i in range(1, 13)], default=None,
+                                  return_dtype=pl.String)
+    date = g("Y") + pl.lit("-") + month + pl.lit("-") + g("d")
+    valid = date.str.to_date("%Y-%m-%d", strict=False).is_not_null() & (g("Y") != "0000")
+    zero = (g("zh") == "00") & (g("zm") == "00")  # -0000 is +00:00 to isoformat
+    sign = pl.when(zero).then(pl.lit("+")).otherwise(g("sign"))
+    iso = (date + pl.lit("T") + g("H") + pl.lit(":") + g("M") + pl.lit(":") + g("S")
+           + sign + g("zh") + pl.lit(":") + g("zm"))
+    return pl.when(valid).then(iso).otherwise(None)
+
+
+def key_is(keys: tuple[str, ...] | list[str], value: str) -> str:
+    """A regex for a top-level-looking ``"key": value`` of any of ``keys`` (a key follows ``{``
+    or ``,``; a key-like text inside a string has its quotes escaped)."""
+    return r'[{,]\s*"(?:' + "|".join(keys) + r')"\s*:\s*' + value
+
+
+# A value the per-line parser reads otherwise than polars' NDJSON reader: a boolean (``to_int``
+# of True is None, polars refuses or reads "true"), a non-finite or over-long number (``_SANE``
+# makes it None; polars refuses)
+NO_BOOL = r":\s*(?:true|false)\b"
+
+
 def cloudflare_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """(records of the Cloudflare lines polars' NDJSON reader takes; the ``idx`` of the others)."""
     from why502.parsers.lblogs.cloudflare import EDGE_CODES
 
-    df = pl.DataFrame({"text": lines}).with_row_index("idx")
-    take = pl.col("text").str.starts_with("{") & pl.col("text").str.ends_with("}")
-    for rx in _CF_TAKE:
-        take = take & pl.col("text").str.contains(rx)
-    for rx in _CF_SKIP:
-        take = take & ~pl.col("text").str.contains(rx)
-    df = df.with_columns(take.fill_null(False).alias("take"))
-    ok, rest = df.filter(pl.col("take")), df.filter(~pl.col("take"))["idx"]
-    if ok.height == 0:
-        return _finish_empty(), df["idx"]
-    rec, refused = _ndjson(ok, CLOUDFLARE_SCHEMA)
-    if refused.len():
-        rest = pl.concat([rest, refused]).sort()
+    rec, rest = json_rows(lines, CLOUDFLARE_SCHEMA, _CF_TAKE, _CF_SKIP)
+    if rec.height == 0:
+        return empty_records(), rest
     # ns -> ms as Python divides (a column expression divided by a constant multiplies by its
     # inverse: 25565000 / 1e6 came out 25.564999999999998; Series by Series divides)
     ns = rec["OriginResponseTime"]
@@ -217,7 +298,7 @@ def _ndjson(rows: pl.DataFrame, schema: dict[str, pl.DataType]) -> tuple[pl.Data
     import io
 
     try:
-        rec = pl.read_ndjson(io.BytesIO(rows["text"].str.join("\n").item().encode()), schema=schema)
+        rec = pl.read_ndjson(io.BytesIO(rows["text"].str.join("\n").cast(pl.Binary).item()), schema=schema)
         if rec.height == rows.height:
             return rec.with_columns(rows["idx"]), pl.Series("idx", [], dtype=pl.UInt32)
     except (pl.exceptions.PolarsError, ValueError):
@@ -230,7 +311,7 @@ def _ndjson(rows: pl.DataFrame, schema: dict[str, pl.DataType]) -> tuple[pl.Data
     return pl.concat([a, b]), pl.concat([bad_a, bad_b])
 
 
-def _finish_empty() -> pl.DataFrame:
+def empty_records() -> pl.DataFrame:
     return pl.DataFrame(schema={"idx": pl.UInt32, **{c: _RECORD_TYPES[c] for c in RECORD_COLUMNS}})
 
 

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from why502.catalog.terms import term
 from why502.parsers.lblogs.family import LogFamily, json_object
 from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+if TYPE_CHECKING:
+    import polars as pl
 
 NAME = "caddy"  # the family: this proxy's name (--log-type caddy, the vocabulary's family)
 
@@ -170,12 +173,19 @@ def caddy_own(line: str) -> bool:
     return obj is not None and {"ts", "level", "msg"} <= obj.keys()
 
 
+def _frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """The vectorised reader (``frame.caddy_frame``), imported when a batch is read."""
+    from why502.proxies.caddy.frame import caddy_frame
+
+    return caddy_frame(lines)
+
+
 CADDY = LogFamily(
     name=NAME, title="Caddy", rank=40, is_json=is_caddy, parse_json=parse_caddy,
     sniffers=((50, lambda line: parse_caddy1(line) is not None),
               (55, lambda line: parse_caddy_console(line) is not None)),
     text_parsers=(parse_caddy1, parse_caddy_console),
-    own_line=caddy_own,
+    own_line=caddy_own, frame=_frame,
     status_patterns=(re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
 )
 """Caddy's family: no default timeout (it waits for a response header without limit)."""

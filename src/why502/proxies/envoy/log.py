@@ -252,96 +252,12 @@ def parse_envoy_kv(line: str) -> LbRecord | None:
     )
 
 
-# ------------------------------------------------------------------------------ vectorised reader
-
-# Envoy's default format, optionally with Istio's three fields after the flags and its
-# %UPSTREAM_CLUSTER% after the upstream host (parse_envoy_text reads the same).
-ENVOY_RX = (
-    r'^\[(?P<time>\d{4}-\d\d-\d\dT[^\]]*)\] "(?P<req>[^"]*)" (?P<code>\d{1,3}) '
-    r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) (?:(?P<details>[^\s"]+) [^\s"]+ "(?P<tfr>[^"]*)" )?'
-    r'\d+ \d+ (?P<dur>\d+) (?P<ust>\S+) "[^"]*" "[^"]*" "[^"]*" "(?P<auth>[^"]*)" "(?P<uhost>[^"]*)"'
-    r'(?:(?: "[^"]*")* (?P<cluster>[^\s"]+))?'
-)
-
-
 def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    """(records of the Envoy/Istio text lines the regex takes; the ``idx`` of the others): the
-    decisions of ``parse_envoy_text`` as column expressions (``parsers.lblogs.batch``)."""
-    import polars as pl
+    """The vectorised reader (``frame.envoy_frame``: text and JSON lines), imported when a batch
+    is read."""
+    from why502.proxies.envoy.frame import envoy_frame as frame
 
-    from why502.parsers.lblogs.batch import dash, finish, match_rx
-
-    ok, rest = match_rx(lines, ENVOY_RX)
-    f = pl.col("m").struct.field
-    flags = pl.when(f("flags") == "-").then(pl.lit("")).otherwise(f("flags"))
-    details = pl.when(f("details").is_null() | (f("details") == "-")).then(pl.lit("")).otherwise(f("details"))
-    tfr = pl.when(f("tfr").is_null() | (f("tfr") == "-")).then(pl.lit("")).otherwise(f("tfr"))
-    status = f("code").cast(pl.Int64, strict=False)
-    primary: pl.Expr = pl.lit(None, dtype=pl.String)
-    for flag in reversed(PRIMARY_FLAGS):
-        primary = pl.when(flags.str.contains(rf"(?:^|,){flag}(?:,|$)")).then(pl.lit(flag)).otherwise(primary)
-    via = details.str.contains("via_upstream", literal=True)
-    lb = primary.is_not_null() & ~((primary == "URX") & via)
-    own = pl.any_horizontal([details.str.starts_with(d) for d in _OWN_DETAILS])
-    made_by = (pl.when(lb).then(pl.lit("lb")).when(via).then(pl.lit("backend"))
-               .when(own).then(pl.lit("lb"))
-               .when(status.is_null() | (status == 0)).then(pl.lit("unknown")).otherwise(pl.lit("backend")))
-    low = (details + pl.lit(" ") + tfr).str.to_lowercase()
-    uf_tls = (primary == "UF") & low.str.contains("tls_error|certificate")
-    uf_timeout = (primary == "UF") & low.str.contains("timeout|_110|timed_out")
-    uf_refused = (primary == "UF") & low.str.contains(_REFUSED)
-    uf_unreach = (primary == "UF") & low.str.contains(_UNREACHABLE)
-    sym = (
-        pl.when(uf_tls).then(pl.lit("tls-failure"))
-        .when(uf_timeout).then(pl.lit("connect-timeout"))
-        .when(uf_refused & ~uf_timeout).then(pl.lit("connection-refused"))
-        .when(uf_unreach & ~uf_timeout).then(pl.lit("unreachable"))
-        .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
-        .then(pl.lit("premature-close"))
-        .when((primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too"))
-        .then(pl.lit("header-too-big"))
-        .otherwise(None)
-    )
-    pst = (
-        pl.when(uf_tls).then(pl.lit("tls_protocol_error"))
-        .when(uf_timeout).then(pl.lit("connection_timeout"))
-        .when(uf_refused).then(pl.lit("connection_refused"))
-        .when(uf_unreach).then(pl.lit("destination_ip_unroutable"))
-        .when((primary == "UAEX") & (status >= 500)).then(pl.lit("proxy_internal_error"))
-        .when(primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True))
-        .then(pl.lit("connection_terminated"))
-        .when((primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too"))
-        .then(pl.lit("http_protocol_error"))
-        .otherwise(None)
-    )
-    req = f("req").str.extract_groups(r"^(?P<method>\S+) (?P<path>\S+)")
-    method = req.struct.field("method")
-    request = (pl.when(method.is_null() | (method == "-")).then(None)
-               .otherwise(method + pl.lit(" ") + req.struct.field("path")))
-    detail_parts = pl.concat_list([flags, details, tfr]).list.eval(
-        pl.element().filter((pl.element() != "") & (pl.element() != "-"))).list.join(" ")
-    out = ok.select(
-        "idx",
-        f("time").alias("time"),
-        status.alias("status"),
-        made_by.alias("made_by"),
-        pl.when(lb).then(primary).otherwise(None).alias("code"),
-        sym.alias("r_symptom"),
-        pst.alias("r_proxy_status"),
-        dash(f("uhost")).alias("target"),
-        dash(f("cluster")).alias("group"),
-        f("ust").cast(pl.Float64, strict=False).alias("upstream_ms"),
-        f("dur").cast(pl.Float64, strict=False).alias("duration_ms"),
-        pl.when(flags.str.contains(r"(?:^|,)URX(?:,|$)")).then(pl.lit(1)).otherwise(None)
-        .cast(pl.Int64).alias("retries"),
-        pl.lit("access").alias("kind"),
-        pl.lit(None, dtype=pl.String).alias("client"),
-        request.alias("request"),
-        dash(f("auth")).alias("host"),
-        pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
-        pl.lit(None, dtype=pl.Int64).alias("backend_status"),
-    )
-    return finish(out, NAME), rest
+    return frame(lines)
 
 
 def _is_kv(line: str) -> bool:

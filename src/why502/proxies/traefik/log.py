@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from why502.catalog.terms import go_error_family, term
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _TRAEFIK_CLF = re.compile(
     r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\S+) (?P<size>\S+) '
@@ -163,12 +166,19 @@ def _error_record(status: int, msg: str, time: str | None) -> LbRecord:
     )
 
 
+def _frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """The vectorised reader (``frame.traefik_frame``), imported when a batch is read."""
+    from why502.proxies.traefik.frame import traefik_frame
+
+    return traefik_frame(lines)
+
+
 TRAEFIK = LogFamily(
     name="traefik", title="Traefik", rank=50, is_json=is_traefik, parse_json=parse_traefik_json,
     # its CLF line is strict (anchored, ``NNNms`` at the end): tried early; its error line is a
     # search, tried after every strict format
     sniffers=((20, is_traefik_clf), (60, lambda line: parse_traefik_error(line) is not None)),
-    text_parsers=(parse_traefik_clf, parse_traefik_error),
+    text_parsers=(parse_traefik_clf, parse_traefik_error), frame=_frame,
     # the status of a request line: its JSON key, or the field after the quoted request (CLF)
     status_patterns=(re.compile(rb'^[^\n]*?"DownstreamStatus":(\d{1,3})[,}]', re.M),
                      re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),

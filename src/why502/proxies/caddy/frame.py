@@ -1,0 +1,99 @@
+"""Caddy's vectorised reader (``CADDY.frame``): a batch of its JSON access-log lines -> the record
+columns, in polars' NDJSON reader with a schema of the fields ``log.parse_caddy`` reads, its
+decisions as column expressions (``parsers.lblogs.batch``).
+
+Error-log lines (``http.log.error``), caddy-l4's, Caddy 1's and console-encoded lines, and any
+access line the reader would read otherwise than the parser -- a field of another JSON type
+than the schema's, a key written twice, another family's key, a shipper's prefix -- go back to
+the per-line parser (the ``rest``), so the rows are the parser's
+(``tests/stats/test_lb_frames.py`` checks it on every published and recorded line).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from why502.parsers.lblogs.batch import empty_records, finish, json_rows, key_is, nonempty, refuse
+
+NAME = "caddy"
+
+_REQUEST = ("method", "uri", "host", "client_ip", "remote_ip", "remote_addr")
+SCHEMA: dict[str, pl.DataType] = {
+    "ts": pl.Float64(), "duration": pl.Float64(), "size": pl.Int64(), "status": pl.Int64(),
+    "logger": pl.String(), "request": pl.Struct({k: pl.String() for k in _REQUEST}),
+    "resp_headers": pl.String(),
+}
+_READ = (*SCHEMA, *_REQUEST)
+# Families the per-line reader tries first (``LogFamily.rank``): Cloudflare's and Envoy's keys
+_OTHERS = r'"(?:EdgeResponseStatus|RayID|response_flags?|responseFlags|response_code_details|' \
+          r'responseCodeDetails|upstream_transport_failure_reason|upstreamTransportFailureReason)"'
+_TAKE = (key_is(["logger"], r'"http\.log\.access'), key_is(["status"], r"\d"))
+_SKIP = (
+    _OTHERS,
+    key_is(_READ, r"(?:true|false|NaN|-?Infinity)"),  # to_int(True) is None; polars refuses
+    key_is(("size", "status"), r'(?:"|-?\d+[.eE]|-?\d{16})'),  # an int as a string, a float, long
+    key_is(("ts", "duration"), r'(?:"|-?\d{20}|[-\d.]+[eE][+-]?\d{3})'),  # a string, a huge number
+    key_is(("logger", *_REQUEST), r"[-\d\[{]"),  # no string where the parser reads one
+    key_is(("request", "resp_headers"), r'[^{n\s]'),  # not an object (nor null)
+)
+_OWN_HEADERS = r'(?i)"(?:server|alt-svc|date)": '
+_KEY = r'"[^"]*": '
+
+
+def _time(ts: pl.Expr) -> pl.Expr:
+    """``log._unix``: ``datetime.fromtimestamp(ts, utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")``,
+    its microseconds rounded half to even as CPython's ``_PyTime_ObjectToTimeval`` rounds
+    ``modf``'s fraction (Modules/_datetimemodule.c, Python/pytime.c)."""
+    whole = ts.floor()
+    us = ((ts - whole) * 1e6).round(0, mode="half_to_even")
+    total = (whole.cast(pl.Int64) * 1_000_000 + us.cast(pl.Int64))
+    return pl.from_epoch(total, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+
+
+def caddy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """(records of the Caddy JSON access lines the NDJSON reader takes, in ``idx`` order; the
+    ``idx`` of the others, for the per-line parser)."""
+    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ)
+    hdr = pl.col("resp_headers")
+    # read at the top level; a time fromtimestamp/strftime would write otherwise (before 1970,
+    # after 9999); response headers whose names a regex could miscount (an escape, a nested
+    # object, a non-ASCII name that lower() and (?i) fold differently) or that are no object
+    rec, rest = refuse(rec, rest, ~pl.col("logger").str.starts_with("http.log.access")
+                       | pl.col("status").is_null()
+                       | (pl.col("ts") < 0) | (pl.col("ts") >= 253402300800.0)
+                       | (hdr.is_not_null() & (~hdr.str.starts_with("{")
+                                               | hdr.str.slice(1).str.contains(r"[{\\]|[^\x00-\x7F]"))))
+    if rec.height == 0:
+        return empty_records(), rest
+    req = pl.col("request").struct.field
+    status = pl.col("status")
+    headers_own = hdr.is_null() | (hdr.str.count_matches(_KEY) == hdr.str.count_matches(_OWN_HEADERS))
+    own = headers_own & ((pl.col("size") == 0) | pl.col("size").is_null())
+    made_by = (pl.when(status >= 500).then(pl.when(own).then(pl.lit("lb")).otherwise(pl.lit("backend")))
+               .when(status < 400).then(pl.lit("backend")).otherwise(pl.lit("unknown")))
+    code = (pl.when((made_by == "lb") & (status == 503)).then(pl.lit("no upstreams available"))
+            .when((made_by == "lb") & (status == 504)).then(pl.lit("timeout awaiting response headers"))
+            .otherwise(None))
+    method, uri = nonempty(req("method")), nonempty(req("uri"))
+    host = nonempty(req("host"))
+    out = rec.lazy().select(  # lazily: own/made_by computed once
+        "idx",
+        pl.when(pl.col("ts").is_not_null()).then(_time(pl.col("ts"))).otherwise(None).alias("time"),
+        status.alias("status"),
+        made_by.alias("made_by"),
+        code.alias("code"),
+        pl.lit(None, dtype=pl.String).alias("target"),
+        host.alias("group"),
+        pl.lit(None, dtype=pl.Float64).alias("upstream_ms"),
+        (pl.col("duration") * 1000.0).alias("duration_ms"),
+        pl.lit(None, dtype=pl.Int64).alias("retries"),
+        pl.lit("access").alias("kind"),
+        pl.coalesce(nonempty(req("client_ip")), nonempty(req("remote_ip")),
+                    nonempty(req("remote_addr"))).alias("client"),
+        pl.when(method.is_not_null() & uri.is_not_null()).then(method + pl.lit(" ") + uri)
+        .otherwise(None).alias("request"),
+        host.alias("host"),
+        pl.lit(None, dtype=pl.String).alias("detail"),
+        pl.lit(None, dtype=pl.Int64).alias("backend_status"),
+    ).collect()
+    return finish(out, NAME), rest

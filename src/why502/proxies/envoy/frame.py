@@ -1,0 +1,232 @@
+"""Envoy's vectorised reader (``ENVOY.frame``): a batch of its access-log lines -> the record
+columns, in polars, the decisions of ``log._record`` as column expressions
+(``parsers.lblogs.batch``).
+
+Default and Istio text lines go through one regex (``ENVOY_RX``, what ``log.parse_envoy_text``
+reads); flat JSON lines (Envoy's ``json_format``, snake_case or camelCase) through polars' NDJSON
+reader with every key ``log.parse_envoy_json`` may read, ``log._get``'s "first key with a value"
+as a ``coalesce``.  A line either would read otherwise than the per-line parser -- a nested
+object, a key written twice, a value of another JSON type than the parser expects, Cloudflare's
+keys, a prefixed or key=value line -- goes back to it (the ``rest``), so the rows are the
+parser's (``tests/stats/test_lb_frames.py`` checks it on every published and recorded line).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from why502.parsers.lblogs.batch import dash, empty_records, finish, json_rows, key_is, match_rx, refuse
+from why502.proxies.envoy.log import (
+    _ENVOY_KEYS,
+    _OWN_DETAILS,
+    _REFUSED,
+    _RESPONSE_DURATION,
+    _UNREACHABLE,
+    NAME,
+    PRIMARY_FLAGS,
+)
+
+# Envoy's default format, optionally with Istio's three fields after the flags and its
+# %UPSTREAM_CLUSTER% after the upstream host (parse_envoy_text reads the same).
+ENVOY_RX = (
+    r'^\[(?P<time>\d{4}-\d\d-\d\dT[^\]]*)\] "(?P<req>[^"]*)" (?P<code>\d{1,3}) '
+    r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) (?:(?P<details>[^\s"]+) [^\s"]+ "(?P<tfr>[^"]*)" )?'
+    r'\d+ \d+ (?P<dur>\d+) (?P<ust>\S+) "[^"]*" "[^"]*" "[^"]*" "(?P<auth>[^"]*)" "(?P<uhost>[^"]*)"'
+    r'(?:(?: "[^"]*")* (?P<cluster>[^\s"]+))?'
+)
+
+
+def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr, details: pl.Expr,
+             tfr: pl.Expr, request: pl.Expr, host: pl.Expr, target: pl.Expr, group: pl.Expr,
+             upstream_ms: pl.Expr, duration_ms: pl.Expr, client: pl.Expr,
+             local_reply: pl.Expr | None = None) -> pl.DataFrame:
+    """``log._record`` on each row of ``df``: ``flags``/``details``/``tfr`` are "" when absent;
+    ``local_reply`` is ``log._no_upstream_byte`` (JSON only: a 5xx the backend never answered)."""
+    primary: pl.Expr = pl.lit(None, dtype=pl.String)
+    for flag in reversed(PRIMARY_FLAGS):
+        primary = pl.when(flags.str.contains(rf"(?:^|,){flag}(?:,|$)")).then(pl.lit(flag)).otherwise(primary)
+    via = details.str.contains("via_upstream", literal=True)
+    lb = primary.is_not_null() & ~((primary == "URX") & via)
+    own = pl.any_horizontal([details.str.starts_with(d) for d in _OWN_DETAILS])
+    made_by = (pl.when(lb).then(pl.lit("lb")).when(via).then(pl.lit("backend"))
+               .when(own).then(pl.lit("lb"))
+               .when(status.is_null() | (status == 0)).then(pl.lit("unknown")).otherwise(pl.lit("backend")))
+    if local_reply is not None:
+        made_by = (pl.when((made_by == "backend") & (status >= 500).fill_null(False) & local_reply)
+                   .then(pl.lit("lb")).otherwise(made_by))
+    low = (details + pl.lit(" ") + tfr).str.to_lowercase()
+    uf_tls = (primary == "UF") & low.str.contains("tls_error|certificate")
+    uf_timeout = (primary == "UF") & low.str.contains("timeout|_110|timed_out")
+    uf_refused = (primary == "UF") & low.str.contains(_REFUSED)
+    uf_unreach = (primary == "UF") & low.str.contains(_UNREACHABLE)
+    closed = primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True)
+    too_big = (primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too")
+    sym = (
+        pl.when(uf_tls).then(pl.lit("tls-failure"))
+        .when(uf_timeout).then(pl.lit("connect-timeout"))
+        .when(uf_refused & ~uf_timeout).then(pl.lit("connection-refused"))
+        .when(uf_unreach & ~uf_timeout).then(pl.lit("unreachable"))
+        .when(closed).then(pl.lit("premature-close"))
+        .when(too_big).then(pl.lit("header-too-big"))
+        .otherwise(None)
+    )
+    pst = (
+        pl.when(uf_tls).then(pl.lit("tls_protocol_error"))
+        .when(uf_timeout).then(pl.lit("connection_timeout"))
+        .when(uf_refused).then(pl.lit("connection_refused"))
+        .when(uf_unreach).then(pl.lit("destination_ip_unroutable"))
+        .when((primary == "UAEX") & (status >= 500)).then(pl.lit("proxy_internal_error"))
+        .when(closed).then(pl.lit("connection_terminated"))
+        .when(too_big).then(pl.lit("http_protocol_error"))
+        .otherwise(None)
+    )
+    # " ".join of the non-empty, non-"-" parts (log._record's detail)
+    parts = [pl.when(e.is_in(["", "-"])).then(None).otherwise(e) for e in (flags, details, tfr)]
+    detail_parts = pl.concat_str(parts, separator=" ", ignore_nulls=True)
+    # lazily: the common subexpressions (primary, low, made_by) are computed once
+    return df.lazy().select(
+        "idx",
+        time.alias("time"),
+        status.alias("status"),
+        made_by.alias("made_by"),
+        pl.when(lb).then(primary).otherwise(None).alias("code"),
+        sym.alias("r_symptom"),
+        pst.alias("r_proxy_status"),
+        target.alias("target"),
+        group.alias("group"),
+        upstream_ms.alias("upstream_ms"),
+        duration_ms.alias("duration_ms"),
+        pl.when(flags.str.contains(r"(?:^|,)URX(?:,|$)")).then(pl.lit(1)).otherwise(None)
+        .cast(pl.Int64).alias("retries"),
+        pl.lit("access").alias("kind"),
+        client.alias("client"),
+        request.alias("request"),
+        host.alias("host"),
+        pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
+        pl.lit(None, dtype=pl.Int64).alias("backend_status"),
+    ).collect()
+
+
+def _text(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    ok, rest = match_rx(lines, ENVOY_RX)
+    f = pl.col("m").struct.field
+    blank = pl.lit("")
+    req = f("req").str.extract_groups(r"^(?P<method>\S+) (?P<path>\S+)")
+    method = req.struct.field("method")
+    out = _records(
+        ok, time=f("time"), status=f("code").cast(pl.Int64, strict=False),
+        flags=pl.when(f("flags") == "-").then(blank).otherwise(f("flags")),
+        details=pl.when(f("details").is_null() | (f("details") == "-")).then(blank).otherwise(f("details")),
+        tfr=pl.when(f("tfr").is_null() | (f("tfr") == "-")).then(blank).otherwise(f("tfr")),
+        request=(pl.when(method.is_null() | (method == "-")).then(None)
+                 .otherwise(method + pl.lit(" ") + req.struct.field("path"))),
+        host=dash(f("auth")), target=dash(f("uhost")), group=dash(f("cluster")),
+        upstream_ms=f("ust").cast(pl.Float64, strict=False),
+        duration_ms=f("dur").cast(pl.Float64, strict=False),
+        client=pl.lit(None, dtype=pl.String),
+    )
+    return out, rest
+
+
+# log.parse_envoy_json's keys, in _get's order (the nested "upstream.*" ones are not read here:
+# a line with a nested object goes to the per-line parser)
+_FLAGS = ("response_flags", "responseFlags", "response_flag")
+_STATUS = ("response_code", "responseCode", "status")
+_METHOD = ("method", "requestMethod")
+_PATH = ("path", "requestPath", "x-envoy-origin-path")
+_DETAILS = ("response_code_details", "responseCodeDetails")
+_TFR = ("upstream_transport_failure_reason", "upstreamTransportFailureReason")
+_TIME = ("start_time", "startTime", "timestamp")
+_HOST = ("authority", "requestAuthority")
+_UPSTREAM = ("upstream_host", "upstreamHost")
+_CLUSTER = ("upstream_cluster", "upstreamCluster")
+_DURATION = ("duration",)
+_UST = ("upstream_service_time", "upstreamServiceTime", "x-envoy-upstream-service-time")
+_CLIENT = ("downstream_remote_address", "remote_addr", "x_forwarded_for")
+_NUMBERS = (*_STATUS, *_DURATION, *_UST)  # read as numbers by to_int / to_float
+_STRINGS = (*_FLAGS, *_METHOD, *_PATH, *_DETAILS, *_TFR, *_TIME, *_HOST, *_UPSTREAM, *_CLUSTER, *_CLIENT)
+_READ = (*_NUMBERS, *_STRINGS, *_RESPONSE_DURATION)
+# every field as text: a number's text is what to_int/to_float read (checked below); a string
+# field holding a number, a boolean, NaN or a huge exponent is left to the parser
+SCHEMA: dict[str, pl.DataType] = {k: pl.String() for k in _READ}
+_TAKE = (key_is(_ENVOY_KEYS, ""),)
+_SKIP = (
+    r":\s*[{\[]", r'"(?:EdgeResponseStatus|RayID)"',  # a nested value; Cloudflare's line (rank 20)
+    key_is((*_STRINGS, *_RESPONSE_DURATION), r"[-\d]"),
+    key_is(_READ, r"(?:true|false|NaN|-?Infinity)"),
+    key_is(_NUMBERS, r'"?[-\d.]+[eE]'),
+)
+_INT = r"^-?[0-9]{1,18}$"
+_FLOAT = r"^-?[0-9]{1,15}(?:\.[0-9]+)?$"
+
+
+def _get(keys: tuple[str, ...]) -> pl.Expr:
+    """``log._get``: the first of ``keys`` whose value is not null, "" or "-"."""
+    return pl.coalesce([dash(pl.when(pl.col(k) == "").then(None).otherwise(pl.col(k))) for k in keys])
+
+
+def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ)
+    if rec.height == 0:
+        return rec, rest
+    # each field once, as _get reads it (the expressions below use them many times)
+    rec = rec.select("idx", *(_get(keys).alias(name) for name, keys in _FIELDS.items()),
+                     *(pl.col(k) for k in _RESPONSE_DURATION),
+                     *(lines.gather(rec["idx"]).str.contains(key_is((k,), "")).alias(f"present_{k}")
+                       for k in _RESPONSE_DURATION))
+    status, dur, ust, flags = pl.col("_status"), pl.col("_dur"), pl.col("_ust"), pl.col("_flags")
+    # to_int / to_float read these texts as the cast does (else: the per-line parser); flags as
+    # Envoy writes them (split(",") and the filter of empty ones would change others); the
+    # presence of a response-duration key says whether its null is the line's
+    rec, rest = refuse(rec, rest, (status.is_not_null() & ~status.str.contains(_INT))
+                       | (dur.is_not_null() & ~dur.str.contains(_FLOAT))
+                       | (ust.is_not_null() & ~ust.str.contains(_FLOAT))
+                       | (flags.is_not_null() & ~flags.str.contains(r"^[A-Z]+(?:,[A-Z]+)*$")))
+    if rec.height == 0:
+        return rec, rest
+    blank = pl.lit("")
+    method, path = pl.col("_method"), pl.col("_path")
+    rec = rec.with_columns(status.cast(pl.Int64), flags.fill_null(blank), pl.col("_details").fill_null(blank),
+                           pl.col("_tfr").fill_null(blank))
+    out = _records(
+        rec, time=pl.col("_time"), status=status, flags=flags, details=pl.col("_details"), tfr=pl.col("_tfr"),
+        request=pl.when(method.is_not_null() & path.is_not_null()).then(method + pl.lit(" ") + path)
+        .otherwise(None),
+        host=pl.col("_host"), target=pl.col("_upstream"), group=pl.col("_cluster"),
+        upstream_ms=ust.cast(pl.Float64), duration_ms=dur.cast(pl.Float64), client=pl.col("_client"),
+        local_reply=_local_reply(),
+    )
+    return out, rest
+
+
+_FIELDS = {"_status": _STATUS, "_dur": _DURATION, "_ust": _UST, "_flags": _FLAGS, "_method": _METHOD,
+           "_path": _PATH, "_details": _DETAILS, "_tfr": _TFR, "_time": _TIME, "_host": _HOST,
+           "_upstream": _UPSTREAM, "_cluster": _CLUSTER, "_client": _CLIENT}
+
+
+def _local_reply() -> pl.Expr:
+    """``log._no_upstream_byte``: the first of its keys the line has decides (null, "" or "-": no
+    upstream byte); ``present_<key>`` says whether the line has the key."""
+    out: pl.Expr = pl.lit(False)
+    for k in reversed(_RESPONSE_DURATION):
+        empty = pl.col(k).is_null() | pl.col(k).is_in(["", "-"])
+        out = pl.when(pl.col(f"present_{k}")).then(empty).otherwise(out)
+    return out
+
+
+def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """(records of the Envoy text and JSON lines the fast readers take, in ``idx`` order; the
+    ``idx`` of the others, for the per-line parser)."""
+    text, rest = _text(lines)
+    js = pl.DataFrame()
+    if rest.len():
+        sub = lines.gather(rest)
+        js, left = _json(sub)
+        if js.height:
+            js = js.with_columns(rest.gather(js["idx"]).alias("idx"))
+        rest = rest.gather(left).sort()
+    parts = [p for p in (text, js) if p.height]
+    if not parts:
+        return empty_records(), rest
+    return finish(pl.concat(parts, how="vertical_relaxed"), NAME), rest
+
