@@ -33,21 +33,17 @@ PARTS = 4
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; the backend kinds added one
 # gap ("Backend kinds and slow clients").
 _FCGI_RELAYED = ("mod_proxy_fcgi logs nothing for a backend's own 5xx and sets no proxy-status "
-                 "note, and the live probe speaks HTTP, not FastCGI: unexplained-5xx")
+                 "note, the pool's access log is off by default (and not read), and the live probe "
+                 "speaks HTTP, not FastCGI: unexplained-5xx, which names both readings and what "
+                 "decides (stop 40)")
 KNOWN_MISSES: dict[tuple[str, str, str], str] = {
     ("backend-5xx", "apache", "fpm-tcp"): _FCGI_RELAYED,
     ("backend-5xx", "apache", "fpm-unix"): _FCGI_RELAYED,
-    # The edge proxies' cells (docs/dev/fault-matrix.md "Envoy and Caddy"); "*": every backend
-    # kind of the fault
-    ("bad-status-line", "envoy", "*"): (
-        "Envoy's default access-log line says only UPE (its HTTP/1 codec rejected the answer) and "
-        "an Envoy log read alone is not probed: a port speaking HTTP badly is not told from one "
-        "speaking another protocol, protocol-mismatch is kept"),
-    ("keepalive-close", "caddy", "*"): (
-        "Caddy's EOF names no upstream and its access log names none, so 'the target answered "
-        "before and after, nothing crashed' (what tells the race behind Envoy) is not read: "
-        "backend-crashed (the edge lab's caddy-keepalive-race, the same gap)"),
 }
+# Left it at stop 40 (docs/dev/fault-matrix.md "Stop 40"): (bad-status-line, envoy, *), where
+# Envoy's bare UPE is now decided by a live probe of the target it blames (diagnose and watch,
+# which hands the config to its diagnosis); (keepalive-close, caddy, *), where the config's only
+# upstream answered before and after the resets in the access log (whose lines name none).
 # Cells diagnosed wrong in some runs and right in others, with why: a wrong answer is an expected
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; Apache's FastCGI slow
