@@ -89,7 +89,7 @@ def test_watch_hands_an_edge_proxys_config_to_its_diagnosis(tmp_path: Path) -> N
     """``watch --config envoy.yaml --log-type envoy --access-log A``: the config is the incident
     diagnosis' (it names the cluster), the log is followed by its family; it was refused."""
     work = _envoy_cell(tmp_path, _free_port())
-    res = why502("watch", "--format", "jsonl", "--listen", "off", "--from-start", "--duration", "30",
+    res = why502("watch", "--format", "jsonl", "--listen", "off", "--from-start", "--duration", "90",
                  "--max-events", "1", "--min-failures", "1", "--min-requests", "1", "--ratio", "0.01",
                  "--offline", "--proxy", "envoy", "--config", str(work / "envoy.yaml"),
                  "--log-type", "envoy", "--access-log", str(work / "envoy-access.log"))

@@ -55,18 +55,11 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
 # (WHY502_PROC_PIDS=0), so the app log had no identity in watch's diagnosis.  An app log now
 # names its own server by its start-up line (evidence.appservers ``said``;
 # tests/watch/test_watch_app_log_identity.py).
-UNSTABLE: dict[tuple[str, str, str], str] = {
-    # Seen on the h/matrixedge branch before it was merged (15:29); 16 of 16 runs right on
-    # 2026-11-25 (4 per backend kind, steady/bursty x quiet/noisy, WHY502_PROC_PIDS=0, load 20-24).
-    # Ruled out: a Caddy timeout line (none in caddy.out), an app log (none), a probe (the target
-    # answers its 502 at once).  What diagnose has and watch's run (--log-type caddy, logs only)
-    # has not: the Caddyfile, the probes, the admin API's upstreams, --fpm-log.  Not understood.
-    ("backend-5xx", "caddy", "*"): (
-        "3 runs each of tcp4, unix, fpm-tcp and fpm-unix cells (2026-11-24, load 11-13): "
-        "clients got only the app's 502s, and diagnose ranked backend-too-slow first in 1 of the "
-        "3 (upstream-returned-5xx in the others, and watch on the same window); right in 16 of 16 "
-        "runs since (2026-11-25, load 20-24); not yet understood"),
-}
+# Left it at stop 40: (backend-5xx, caddy, *), backend-too-slow ranked first in 1 of 3 runs on
+# 2026-11-24 (load 11-13), never understood; right in 22 of 22 runs since (16 on 2026-11-25 at
+# load 20-24, 6 at stop 40 over tcp4, tcp6, unix, fpm-tcp, fpm-unix and gunicorn at load 20-25).
+# A wrong answer now fails the suite, with the seed to repeat it.
+UNSTABLE: dict[tuple[str, str, str], str] = {}
 # Left it: (backend-5xx, haproxy, fpm-*), whose clients got a 504 beside the pool's 502s.  The
 # lab's own HAProxy config held the pool: ``option keep-conn`` (on by default) with ``http-reuse
 # safe`` parks a PHP-FPM worker on each idle connection, so a new client waited ``timeout
