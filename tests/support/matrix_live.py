@@ -33,21 +33,17 @@ PARTS = 4
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; the backend kinds added one
 # gap ("Backend kinds and slow clients").
 _FCGI_RELAYED = ("mod_proxy_fcgi logs nothing for a backend's own 5xx and sets no proxy-status "
-                 "note, and the live probe speaks HTTP, not FastCGI: unexplained-5xx")
+                 "note, the pool's access log is off by default (and not read), and the live probe "
+                 "speaks HTTP, not FastCGI: unexplained-5xx, which names both readings and what "
+                 "decides (stop 40)")
 KNOWN_MISSES: dict[tuple[str, str, str], str] = {
     ("backend-5xx", "apache", "fpm-tcp"): _FCGI_RELAYED,
     ("backend-5xx", "apache", "fpm-unix"): _FCGI_RELAYED,
-    # The edge proxies' cells (docs/dev/fault-matrix.md "Envoy and Caddy"); "*": every backend
-    # kind of the fault
-    ("bad-status-line", "envoy", "*"): (
-        "Envoy's default access-log line says only UPE (its HTTP/1 codec rejected the answer) and "
-        "an Envoy log read alone is not probed: a port speaking HTTP badly is not told from one "
-        "speaking another protocol, protocol-mismatch is kept"),
-    ("keepalive-close", "caddy", "*"): (
-        "Caddy's EOF names no upstream and its access log names none, so 'the target answered "
-        "before and after, nothing crashed' (what tells the race behind Envoy) is not read: "
-        "backend-crashed (the edge lab's caddy-keepalive-race, the same gap)"),
 }
+# Left it at stop 40 (docs/dev/fault-matrix.md "Stop 40"): (bad-status-line, envoy, *), where
+# Envoy's bare UPE is now decided by a live probe of the target it blames (diagnose and watch,
+# which hands the config to its diagnosis); (keepalive-close, caddy, *), where the config's only
+# upstream answered before and after the resets in the access log (whose lines name none).
 # Cells diagnosed wrong in some runs and right in others, with why: a wrong answer is an expected
 # failure, a right one passes (not strict: the outcome depends on timing the cell does not fix).
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; Apache's FastCGI slow
@@ -59,18 +55,11 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
 # (WHY502_PROC_PIDS=0), so the app log had no identity in watch's diagnosis.  An app log now
 # names its own server by its start-up line (evidence.appservers ``said``;
 # tests/watch/test_watch_app_log_identity.py).
-UNSTABLE: dict[tuple[str, str, str], str] = {
-    # Seen on the h/matrixedge branch before it was merged (15:29); 16 of 16 runs right on
-    # 2026-11-25 (4 per backend kind, steady/bursty x quiet/noisy, WHY502_PROC_PIDS=0, load 20-24).
-    # Ruled out: a Caddy timeout line (none in caddy.out), an app log (none), a probe (the target
-    # answers its 502 at once).  What diagnose has and watch's run (--log-type caddy, logs only)
-    # has not: the Caddyfile, the probes, the admin API's upstreams, --fpm-log.  Not understood.
-    ("backend-5xx", "caddy", "*"): (
-        "3 runs each of tcp4, unix, fpm-tcp and fpm-unix cells (2026-11-24, load 11-13): "
-        "clients got only the app's 502s, and diagnose ranked backend-too-slow first in 1 of the "
-        "3 (upstream-returned-5xx in the others, and watch on the same window); right in 16 of 16 "
-        "runs since (2026-11-25, load 20-24); not yet understood"),
-}
+# Left it at stop 40: (backend-5xx, caddy, *), backend-too-slow ranked first in 1 of 3 runs on
+# 2026-11-24 (load 11-13), never understood; right in 22 of 22 runs since (16 on 2026-11-25 at
+# load 20-24, 6 at stop 40 over tcp4, tcp6, unix, fpm-tcp, fpm-unix and gunicorn at load 20-25).
+# A wrong answer now fails the suite, with the seed to repeat it.
+UNSTABLE: dict[tuple[str, str, str], str] = {}
 # Left it: (backend-5xx, haproxy, fpm-*), whose clients got a 504 beside the pool's 502s.  The
 # lab's own HAProxy config held the pool: ``option keep-conn`` (on by default) with ``http-reuse
 # safe`` parks a PHP-FPM worker on each idle connection, so a new client waited ``timeout

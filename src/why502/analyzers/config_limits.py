@@ -27,6 +27,7 @@ from why502.analyzers.base import (
     route_of,
     upstream_name,
 )
+from why502.evidence.lb_evidence import TargetLife
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
 from why502.facts.edits import CloseIdleBefore, Place, RaiseHeaderBuffer, ReuseConnections
 from why502.findings.model import EvidenceItem, Fix
@@ -210,7 +211,17 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
         edge_5xx = sum(n for fam in ev.edge.families for st, n in fam.statuses.items() if st >= 500)
         mostly_ok = ((seen is not None and seen.requests > 2 * seen.total)
                      or edge_requests > 2 * edge_5xx)
-        if not opt_in and not total and verdict is None and not mostly_ok:
+        around = _edge_answered_around(ev, members) if not total else None
+        if around is not None and verdict is None:
+            # the access log names no upstream, but the config has one: it answered before
+            # and after the drops, which a crashed backend does not do unless restarted;
+            # what decides between the two is said (issue 25 item 3)
+            conf = max(conf, 0.6)
+            items.append(EvidenceItem(kind="stat", summary=(
+                f"{members[0].key}, the config's only upstream, answered {around.ok:,} requests, "
+                f"also after these failures ({around.failed:,} failed): the access log, whose lines "
+                "name no upstream, shows it alive between them")))
+        elif not opt_in and not total and verdict is None and not mostly_ok:
             # idle connections nobody asked for (Caddy's default pool), no access log showing
             # the failures sporadic among answered requests, no app keep-alive read: a reset is
             # as much a crash as a race, and a backend that resets every request (RST before
@@ -253,6 +264,10 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             # what would decide it was not seen: say so (evidence over defaults, issue 25 item 2)
             explanation += (" The app server's own keep-alive timeout was not read (--app-conf FILE, "
                             "or run where the app server runs): it would confirm or refute this.")
+            if around is not None:
+                explanation += (" Competing reading: a backend that crashed and was restarted "
+                                "between the answers (backend-crashed); its own log or the "
+                                "service manager's restarts at these times would decide.")
         elif verdict in ("longer", "closes"):
             # the app server's own setting refutes the race: say so, and leave the rank to others
             conf = 0.3
@@ -271,6 +286,19 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                     notes=notes + unwritten),
             upstream=up, target=one), claims=claims(drops), fallback=verdict in ("longer", "closes")))
     return out
+
+
+def _edge_answered_around(ev: Evidence, members: list[TargetFact]) -> TargetLife | None:
+    """The answers of an edge access log whose lines name no upstream (Caddy's, ``LbEvidence.
+    unnamed``) when the config has one upstream, ``members``' only one: every line is its.  Only
+    when it answered after a failure (a drop between answers); else None."""
+    proxied = [t for t in ev.config.targets if t.kind == "proxy"]
+    if len(members) != 1 or len(proxied) != 1 or proxied[0].key != members[0].key:
+        return None
+    for fam in ev.edge.families:
+        if fam.unnamed.ok and fam.unnamed.ok_after_failure and fam.unnamed.first_failed_after_ok:
+            return fam.unnamed
+    return None
 
 
 def _app_keepalive(ev: Evidence, gname: str, proxy_idle: float, title: str, knob: str

@@ -34,8 +34,8 @@ cannot decide between causes.  Pure; each rule reads evidence the edge log does 
   line split into a protocol and a status (an HTTP status line with a bad code), and quotes the
   line in ``malformed HTTP response "..."``: one that starts ``HTTP/`` is HTTP spoken badly; a
   TLS alert or FastCGI record quoted there is the mismatch.  Envoy's default line says only
-  ``UPE``: with no probe (an edge log read alone is not probed) it stays the mismatch, the
-  commoner cause.
+  ``UPE``: live, with its ``--config``, the targets it names are probed even when its log is read
+  alone (``app.diagnose.probes.edge_probes``); offline it stays the mismatch, the commoner cause.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from why502.catalog import load_catalog
-from why502.evidence.lb_evidence import LbEvidence
+from why502.evidence.lb_evidence import LbEvidence, TargetLife
 from why502.evidence.model import Evidence, LogEvent
 from why502.facts.appserver import AppServer
 from why502.findings.model import EvidenceItem, Finding, Fix
@@ -188,7 +188,7 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                     f"{f.target} is reached over TLS (the cluster's transport_socket): "
                     "upstream-tls-mismatch is a competing reading of these failures"))])
     if f.cause == "backend-crashed" and f.target:
-        life = lb.targets.get(f.target)
+        life = lb.targets.get(f.target) or _only_target_life(ev, lb, f.target)
         deaths = _near(ev, f, _DEATHS)
         probed = ev.live.probes is not None and f.target in ev.live.probes
         if (life is not None and life.ok and life.ok_after_failure and not deaths
@@ -207,6 +207,16 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
     return f
 
 
+def _only_target_life(ev: Evidence, lb: LbEvidence, key: str) -> TargetLife | None:
+    """The answers of the access lines that name no target (``LbEvidence.unnamed``: Caddy's),
+    as ``key``'s when it is the config's only upstream: every request went to it.  None when the
+    config has several (or none read): then an unnamed answer could be another's."""
+    only = [t for t in ev.config.targets or ev.edge.targets if t.kind == "proxy"]
+    if len(only) != 1 or only[0].key != key or not (lb.unnamed.ok or lb.unnamed.failed):
+        return None
+    return lb.unnamed
+
+
 def _spoken_badly(ev: Evidence, f: Finding) -> Finding:
     """``f`` (protocol-mismatch) as backend-invalid-response when the proxy's own words or the
     live probe show the port speaks the protocol spoken to it, badly (see the docstring)."""
@@ -218,11 +228,14 @@ def _spoken_badly(ev: Evidence, f: Finding) -> Finding:
     key = f.target or (only[0].key if len(only) == 1 else None)
     target = ev.target(key)
     probe = (ev.live.probes or {}).get(target.key if target else key or "")
-    spoken = "tls" if target is not None and target.scheme == "https" else "http"
+    # an edge log read alone has no config facts in the evidence: its probe names what was asked
+    # (the config's target, app.diagnose.probes.edge_probes)
+    asked = target if target is not None else probe.target if probe is not None else None
+    spoken = "tls" if asked is not None and asked.scheme == "https" else "http"
     if quoted is not None:
         item = EvidenceItem(kind="log", summary=f"the proxy read an HTTP status line it could not "
                             f"parse ({quoted.group(0)}): the port speaks HTTP, badly")
-    elif target is not None and target.kind == "proxy" and probe is not None and probe.answer == spoken:
+    elif asked is not None and asked.kind == "proxy" and probe is not None and probe.answer == spoken:
         item = EvidenceItem(kind="probe", summary=f"{key} answers the probe in {spoken.upper()} "
                             f"({probe.detail or probe.answer}): the port speaks the right protocol, badly")
     else:

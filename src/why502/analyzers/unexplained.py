@@ -76,7 +76,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
         f = finding(who=who, count=seen.not_backend, statuses=seen.statuses,
                     source=f"the access log ({seen.requests:,} requests)", made=made,
                     evidence=evidence, first=iso(seen.first), last=iso(seen.last), next_steps=steps)
-        return [Candidate(f, last_resort=True)]
+        return [Candidate(_fastcgi_doubt(ev, f, who) if not seen.by_proxy else f, last_resort=True)]
     groups = [g for g in ev.logs.symptoms if g.count]
     if not groups:
         return _relayed_by_another(ev)
@@ -95,6 +95,44 @@ def analyze(ev: Evidence) -> list[Candidate]:
                 source=f"the error log (failed attempts: {_top(by_symptom)})", evidence=evidence,
                 first=iso(min(firsts, default=None)), last=iso(_latest(lasts)), next_steps=steps)
     return [Candidate(f, last_resort=True)]
+
+
+def _fastcgi_doubt(ev: Evidence, f: Finding, who: str) -> Finding:
+    """``f`` with the two readings it cannot decide between, and what decides, when every
+    backend of the config is a FastCGI server (PHP-FPM) and the proxy's error log, read, has no
+    failure line at all: a complete FastCGI answer is relayed silently whatever its status
+    (mod_proxy_fcgi.c ``dispatch()`` passes the script's ``Status:`` header on, and mod_proxy_fcgi
+    sets no ``proxy-status`` note as mod_proxy_http does; nginx's ``ngx_http_fastcgi_module``
+    logs nothing for a parsed answer), and a FastCGI port does not answer the HTTP probe.  So the
+    app's own 5xx (``upstream-returned-5xx``) is one reading; the proxy's own failures with their
+    lines not in the log read (a ``LogLevel`` above ``error``, another file) the other.  What
+    decides is the pool's own record of the same requests: its access log with the status
+    (``access.log`` and ``access.format`` with ``%s``, php-src sapi/fpm/fpm/fpm_log.c; off by
+    default in Debian's www.conf), or the same script asked of the pool directly.  Calibrated
+    doubt (issue 25 item 3): the finding says so, its confidence stays the last resort's."""
+    pools = [t for t in ev.config.targets if t.kind == "fastcgi"]
+    if not pools or len(pools) != len(ev.config.targets) or any(g.count for g in ev.logs.symptoms):
+        return f
+    where = ", ".join(dict.fromkeys(t.key for t in pools))
+    connect = pools[0].unix_path or pools[0].key
+    said = [p.access_log for p in ev.config.fpm_pools if p.access_log]
+    explanation = (
+        f"{f.explanation} {who}'s error log has no failure line for them, and every backend of "
+        f"the config is a FastCGI server ({where}): two readings fit. The PHP app answered these "
+        "statuses itself (upstream-returned-5xx): a complete FastCGI answer is relayed without a "
+        f"log line, whatever its status. Or {who} made them and its lines are not in the log read "
+        "(a LogLevel above error, another file). What decides: the pool's own record of these "
+        "requests.")
+    steps = [(f"the pool's access log at these times ({said[0]})" if said else
+              "the pool's access log: access.log = /var/log/php-fpm/$pool.access.log and "
+              "access.format = \"%R - %u %t \\\"%m %r\\\" %s\" in the pool's conf (off by default)")
+             + ": a 5xx there at these times is the app's own (why502 does not read it yet)",
+             f"ask the pool for the same script: SCRIPT_FILENAME=/path/to/script.php "
+             f"REQUEST_METHOD=GET cgi-fcgi -bind -connect {connect} | head -3 (a 'Status: 5xx' "
+             "line is the app's answer)",
+             f"{who}'s error log at LogLevel warn or lower for these minutes (--error-log): a "
+             "failure of its own is logged at error"]
+    return replace(f, explanation=explanation, fix=replace(f.fix, notes=steps) if f.fix else f.fix)
 
 
 def _latest(times: list[datetime]) -> datetime | None:

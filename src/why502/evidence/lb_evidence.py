@@ -78,6 +78,10 @@ class LbEvidence:
     error_failures: dict[str, FailureGroup] = field(default_factory=dict)
     backend_5xx: FailureGroup = field(default_factory=lambda: FailureGroup(cause="upstream-returned-5xx"))
     targets: dict[str, TargetLife] = field(default_factory=dict)
+    # the access lines that name no target (Caddy's access log names none: its ``handled
+    # request`` line has the client's request and the status only, modules/caddyhttp/
+    # server.go logRequest): the life of a config's only upstream (analyzers.edge_apps)
+    unnamed: TargetLife = field(default_factory=TargetLife)
     per_minute: dict[str, Counter[str]] = field(default_factory=dict)
     totals_per_minute: Counter[str] = field(default_factory=Counter)
     first: str | None = None
@@ -135,9 +139,7 @@ class LbEvidence:
         return self.error_failures or self.failures
 
     def _target(self, rec: LbRecord) -> None:
-        if not rec.target:
-            return
-        life = self.targets.setdefault(rec.target, TargetLife())
+        life = self.targets.setdefault(rec.target, TargetLife()) if rec.target else self.unnamed
         bad = rec.made_by == "lb" and rec.failed
         if bad:
             life.failed += 1

@@ -291,6 +291,10 @@ class EdgeFacts:
     """
 
     families: tuple[LbEvidence, ...] = ()
+    # the edge proxy's own config targets when its --config was read next to its log alone
+    # (``app.diagnose.gather``; with the proxy's inputs they are ``Evidence.config``'s): which
+    # upstream a line that names none went to, when there is one (analyzers.edge_apps)
+    targets: tuple[TargetFact, ...] = ()
 
 
 PROXY_NOFILE = "proxy-nofile"

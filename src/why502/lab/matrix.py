@@ -597,8 +597,11 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
         assert isinstance(family, LogFamily)
         logs = [p for p in (run.access_log, run.error_log) if p is not None]
         apps = [a for p in run.app_logs for a in ("--app-log", str(p))]
-        args = ["--log-type", family.name, *[a for p in logs for a in ("--access-log", str(p))], *apps,
-                *kernel]
+        # and its config, which watch hands to each incident's diagnosis as diagnose reads it
+        # (the probes of the targets the log blames: Envoy's UPE is decided by one)
+        config = ["--proxy", run.proxy, "--config", str(run.config)] if run.config else []
+        args = [*config, "--log-type", family.name,
+                *[a for p in logs for a in ("--access-log", str(p))], *apps, *kernel]
     seconds = WATCH_SECONDS if served_5xx else WATCH_QUIET_SECONDS
     return [*argv[:3], "watch", "--format", "jsonl", "--listen", "off", "--from-start",
             "--duration", str(seconds), "--max-events", "1", "--min-failures", "1",

@@ -80,8 +80,21 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
         facts = read_edge(options, families, since, diags, inputs, discovered)
         clock = RunClock(offline=options.offline, now=options.now or datetime.now())
         # --k8s next to an edge's log: its targets are pod IPs (an Envoy/Istio %UPSTREAM_HOST%)
-        return Gathered(Evidence(edge=facts, clock=clock, k8s=read_k8s(options, diags, inputs)),
-                        diags, inputs, edge_config=edge_config(options, diags, families, inputs))
+        k8s = read_k8s(options, diags, inputs)
+        config = edge_config(options, diags, families, inputs)
+        edge_live, edge_probe_dicts = LiveFacts(), dict[str, dict[str, Any]]()
+        if config is not None and not options.offline:
+            # live, the targets the log blames for a cause a live answer decides are asked
+            # (probes.edge_probes: Envoy's UPE, a protocol mismatch or HTTP spoken badly)
+            from why502.app.diagnose.probes import edge_probes
+
+            found_edge, edge_probe_dicts = edge_probes(config.targets, facts, options.probe_timeout)
+            if found_edge:
+                edge_live = LiveFacts(probes=found_edge)
+        if config is not None:
+            facts = replace(facts, targets=config.targets)
+        return Gathered(Evidence(edge=facts, clock=clock, k8s=k8s, live=edge_live), diags, inputs,
+                        probe_dicts=edge_probe_dicts, edge_config=config)
     edge_facts = EdgeFacts()
     paths, families = edge_logs(options)
     if paths:  # an edge's log next to the proxy's own inputs: both read, one report

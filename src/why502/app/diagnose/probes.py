@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from why502.evidence.model import ClientFailures, TargetFact
+from why502.evidence.model import ClientFailures, EdgeFacts, TargetFact
 from why502.facts.probes import ProbeResult, ProbeTarget
 from why502.sources.probes import probe
 
@@ -103,6 +103,30 @@ def probe_failed_path(targets: list[TargetFact], found: dict[str, ProbeResult],
             again = replace(again, detail=f"GET {path}: {again.detail}".rstrip(": "))
             found[t.key] = again
             as_json[t.key] = again.to_dict()
+
+
+# The causes an edge log names whose deciding evidence is a live answer of the target
+# (``analyzers.edge_apps._spoken_badly``): Envoy's ``UPE`` says only that its HTTP/1 codec
+# rejected the answer (source/common/stream_info/utility.cc), for a port speaking another
+# protocol and for an app speaking HTTP badly alike; the probe tells them apart.
+PROBE_DECIDES = frozenset({"protocol-mismatch"})
+
+
+def edge_probes(targets: tuple[TargetFact, ...], edge: EdgeFacts, timeout: float
+                ) -> tuple[dict[str, ProbeResult], dict[str, dict[str, Any]]]:
+    """The probes of the config's targets that an edge log blames for a cause of
+    ``PROBE_DECIDES`` (an edge log read alone, with its proxy's ``--config``, live): what the
+    port answers now.  Only those targets are asked (the others' causes are the log's own
+    words, and a probe of a dead target would be a second reading of the log's refusals).
+    Keyed by the name the log gives the target: Envoy's ``%UPSTREAM_HOST%`` writes a ``pipe``
+    endpoint as its bare path, the config's key is ``unix:PATH``."""
+    named = {t for lb in edge.families for cause, grp in lb.lb_failures.items()
+             if cause in PROBE_DECIDES for t in grp.targets}
+    as_named = {t.key: name for t in targets for name in (t.key, t.unix_path) if name in named}
+    if not as_named:
+        return {}, {}
+    found, as_json = probe_targets([t for t in targets if t.key in as_named], timeout)
+    return ({as_named[k]: v for k, v in found.items()}, {as_named[k]: v for k, v in as_json.items()})
 
 
 def _tls_second_look(t: TargetFact, res: ProbeResult, timeout: float) -> ProbeResult:

@@ -285,8 +285,13 @@ class Watch:
         self.proxy = choose(o.proxy, o.config or o.default_proxy_config,
                             "--config" if o.config is not None else DEFAULT_FLAG)
         if not get(self.proxy).can(Capability.WATCH):
-            raise UsageError(f"watch does not follow {self.proxy}'s logs")
-        if self.proxy == DEFAULT:
+            if not self._edge_config():
+                raise UsageError(f"watch does not follow {self.proxy}'s logs")
+            # an edge proxy (Envoy, Caddy) is followed by its logs' family; its --config is
+            # handed to each incident's diagnosis (diagnosis_inputs), as diagnose reads it
+            # next to that log: the group, the route's timeout, the probes of the targets the
+            # log blames (app.diagnose.probes.edge_probes)
+        elif self.proxy == DEFAULT:
             title = get(DEFAULT).vocabulary.title
             if o.config is not None:
                 o.default_proxy_config, o.config = o.config, None
@@ -319,6 +324,17 @@ class Watch:
                                     + " yet: waiting for one"))
         for d in diags:
             self.note(d)
+
+    def _edge_config(self) -> bool:
+        """Is this ``--config`` an edge proxy's whose access logs are followed by their family
+        (``--log-type`` its ``Hooks.log_family``, ``--access-log`` named)?  Then watch tails
+        the logs and the config goes to the diagnoses only; any other proxy without
+        ``Capability.WATCH`` is refused."""
+        o = self.options
+        hook = get(self.proxy).hooks.log_family
+        if not (o.config and hook and o.access_logs):
+            return False
+        return bool(getattr(resolve(hook), "name", None) == o.log_type)
 
     def _running_master(self, diags: list[Diagnostic]) -> None:
         """With nothing named (no log, config or proxy): the one proxy master running, found as
