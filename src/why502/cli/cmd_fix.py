@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument
 from why502.cli.proxyargs import aliases, default_proxy, in_words, listed, with_hook
+from why502.cli.vocab import add_format_argument
 from why502.errors import InputError, UsageError
 from why502.timeargs import SecondsArg
 
@@ -74,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "detected from the file)")
     parser.add_argument("--fpm-conf", metavar="FILE", help="php-fpm's main config (php-fpm -t -y FILE)")
     parser.add_argument("--apply", action="store_true", help="make the changes (default: dry run)")
+    add_format_argument(parser, "fix", ("text", "json"),
+                        notes="json is the dry run's plan (schemas/fix-plan.schema.json), for scripts "
+                              "and reviews; --apply, --undo and --list write text")
     parser.add_argument("--yes", "-y", action="store_true", help="no confirmation per change (scripts)")
     parser.add_argument("--only", action="append", default=[], metavar="CAUSE|RULE",
                         help="only the changes for this cause ID or lint code (repeatable, comma list)")
@@ -179,6 +183,26 @@ def print_plan(plan: Plan, *, redact: bool = True) -> None:
     write("text", plan, sys.stdout, RenderOptions(redact=redact))
 
 
+def plan_json(plan: Plan, *, redact: bool = True) -> None:
+    """The plan as one JSON document (``Plan.to_dict``, ``schemas/fix-plan.schema.json``) on
+    standard output, credentials shown as ``[redacted]`` like the text unless ``redact`` is False."""
+    from dataclasses import replace
+
+    from why502.findings.redact import redact_diff, redact_text
+    from why502.reporters import RenderOptions, write
+
+    if redact:
+        def text(value: str) -> str:
+            return redact_text(value)[0]
+
+        plan = replace(plan, changes=[replace(c, diff=redact_diff(c.diff)[0], title=text(c.title),
+                                              commands=tuple(map(text, c.commands)))
+                                      for c in plan.changes],
+                       commands=[(key, text(cmd)) for key, cmd in plan.commands],
+                       notes=[text(n) for n in plan.notes])
+    write("json", plan, sys.stdout, RenderOptions(redact=redact))
+
+
 def _ask(change: Change) -> bool:
     sys.stdout.write(f"apply the change for {change.key} to {change.file}? [y/N] ")
     sys.stdout.flush()
@@ -212,6 +236,8 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--verify-url needs an http:// or https:// URL, not {url!r}")
     if args.undo is not None and args.list:
         raise UsageError("--undo and --list are separate commands")
+    if args.format == "json" and (args.apply or args.undo is not None or args.list):
+        raise UsageError("--format json writes the dry run's plan; --apply, --undo and --list write text")
     if args.undo is not None:
         if args.report:
             raise UsageError(f"--undo takes a change set ID, not a REPORT ({args.report})")
@@ -222,6 +248,9 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--apply asks before each change on a terminal; add --yes to apply without asking")
     made, host_conf = make_plan(args)
     plan = select(made, _only(args.only))
+    if args.format == "json":
+        plan_json(plan, redact=args.redact)
+        return 1 if plan.changes else 0
     print_plan(plan, redact=args.redact)
     if not args.apply:
         if plan.changes:

@@ -32,6 +32,7 @@ SCHEMAS = {
     "watch": "watch-event.schema.json",
     "lab list": "lab-list.schema.json",
     "lab check": "lab-check.schema.json",
+    "fix": "fix-plan.schema.json",
 }
 """Command -> its JSON Schema file in ``why502/schemas/``."""
 
