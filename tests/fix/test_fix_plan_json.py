@@ -61,6 +61,13 @@ def test_json_is_refused_where_the_command_writes_progress(tmp_path: Path) -> No
         assert "--format json" in res.stderr, res.stderr
 
 
+def test_mitigate_json_is_refused_where_it_writes_progress(tmp_path: Path) -> None:
+    for extra in (["--list"], ["--revert"]):
+        res = why502("mitigate", *extra, "--format", "json", "--state-dir", str(tmp_path / "state"))
+        assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+        assert "--format json" in res.stderr, res.stderr
+
+
 def test_a_plan_of_another_schema_is_refused() -> None:
     for doc in ({}, {"schema": "why502.classify/1"}, []):
         try:

@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.fix.reports import report_for
 from tests.mitigate.traffic import Traffic
 from tests.support.clirun import why502
+from tests.support.paths import ROOT_DIR
+from why502.findings.results import MitigationPlan
 from why502.lab.runtime import Stack, find_nginx
+
+SCHEMAS = ROOT_DIR / "src" / "why502" / "schemas"
 
 pytestmark = [pytest.mark.real, pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed")]
 
@@ -57,6 +62,14 @@ def test_a_resetting_server_is_taken_out_then_put_back(tmp_path: Path) -> None:
             assert "take-out: nginx group app: " + bad.address in out
             assert " down;  # why502 mitigation M" in out
             assert conf.read_bytes() == original
+            # the same dry run as a typed result (schemas/mitigation-plan.schema.json)
+            res = why502("mitigate", *common, "--format", "json")
+            assert res.returncode == 1, res.stderr
+            doc = json.loads(res.stdout)
+            jsonschema.validate(doc, json.loads((SCHEMAS / "mitigation-plan.schema.json").read_text()))
+            (take_out,) = [g for g in doc["stopgaps"] if g["kind"] == "take-out"]
+            assert take_out["servers"] == [bad.address] and not take_out["refused"], doc
+            assert MitigationPlan.from_dict(doc).to_dict() == doc and conf.read_bytes() == original
             # the guard: b serves, so it is not taken out
             rc, out = mitigate(*common, "--server", good.address, "--apply", "--yes", "--verify-url", url)
             assert rc == 3 and "is not failing" in out and conf.read_bytes() == original, out

@@ -48,3 +48,16 @@ def test_the_plan_round_trips() -> None:
     plan = MitigationPlan([StopGap("timeout", "apache", "balancer://app", [], "slow", ["e"],
                                    steps=["change: timeout 60"], diffs=[DIFF])])
     assert MitigationPlan.from_dict(plan.to_dict()) == plan
+
+
+def test_the_plan_document_names_its_schema_and_refuses_another() -> None:
+    plan = MitigationPlan([StopGap("take-out", "nginx", "app", ["127.0.0.1:9"], "resets", ["e"])])
+    doc = plan.to_dict()
+    assert next(iter(doc)) == "schema" and doc["schema"] == "why502.mitigation-plan/1"
+    assert MitigationPlan.from_dict(doc) == plan
+    try:
+        MitigationPlan.from_dict({"schema": "why502.fix-plan/1", "stopgaps": []})
+    except ValueError as err:
+        assert "not a why502 mitigation plan" in str(err)
+    else:
+        raise AssertionError("a fix plan was read as a mitigation plan")

@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from why502.cli.proxyargs import aliases, in_words
+from why502.cli.vocab import add_format_argument
 from why502.errors import UsageError
 from why502.timeargs import SecondsArg
 
@@ -58,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the temporary timeout for a backend-too-slow finding (default 60; "
                              f"{SecondsArg.HELP}; whole seconds, rounded up)")
     parser.add_argument("--apply", action="store_true", help="make the stop-gaps (default: dry run)")
+    add_format_argument(parser, "mitigate", ("text", "json"),
+                        notes="json is the dry run's plan (schemas/mitigation-plan.schema.json); "
+                              "--apply, --revert and --list write text")
     parser.add_argument("--yes", "-y", action="store_true", help="no confirmation per stop-gap (scripts)")
     parser.add_argument("--verify-for", type=SecondsArg("--verify-for"), default=10.0, metavar="SECONDS",
                         help=f"watch this long after the change (default 10; {SecondsArg.HELP}; "
@@ -102,6 +106,8 @@ def _run(args: argparse.Namespace) -> int:
     for url in args.verify_url:
         if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3 or not url.split("/")[2]:
             raise UsageError(f"--verify-url needs an http:// or https:// URL, not {url!r}")
+    if args.format == "json" and (args.apply or args.revert is not None or args.list):
+        raise UsageError("--format json writes the dry run's plan; --apply, --revert and --list write text")
     if args.revert is not None:
         return mrun.revert(state_dir, sys.stdout, args.revert or None, list(args.verify_url))
     if args.list:
@@ -129,6 +135,11 @@ def _run(args: argparse.Namespace) -> int:
                            verify_urls=list(args.verify_url),
                            confirm=None if args.yes else _ask)
     prepared = mrun.prepare(report, options, dry_run=not args.apply)
+    if args.format == "json":
+        import io
+
+        write("json", prepared.plan, sys.stdout)
+        return mrun.apply(prepared, options, io.StringIO(), dry_run=True)  # its exit status, nothing said
     write("text", prepared.plan, sys.stdout)
     sys.stdout.flush()
     return mrun.apply(prepared, options, sys.stdout, dry_run=not args.apply)

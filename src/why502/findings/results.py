@@ -33,6 +33,7 @@ SCHEMAS = {
     "lab list": "lab-list.schema.json",
     "lab check": "lab-check.schema.json",
     "fix": "fix-plan.schema.json",
+    "mitigate": "mitigation-plan.schema.json",
 }
 """Command -> its JSON Schema file in ``why502/schemas/``."""
 
@@ -411,5 +412,17 @@ class MitigationPlan(_Plain):
     (issue 23, item 5)."""
 
     WHAT: ClassVar[str] = "mitigation plan"
+    SCHEMA: ClassVar[str] = "why502.mitigation-plan/1"
 
     stopgaps: list[StopGap] = field(default_factory=list, metadata={"items": StopGap})
+
+    def to_dict(self) -> dict[str, Any]:
+        """``why502 mitigate --format json`` (``schemas/mitigation-plan.schema.json``), ``schema``
+        first."""
+        return {"schema": self.SCHEMA, **to_dict(self)}
+
+    @classmethod
+    def from_dict(cls, data: object) -> MitigationPlan:
+        if isinstance(data, dict) and data.get("schema", cls.SCHEMA) != cls.SCHEMA:
+            raise ValueError(f"not a why502 {cls.WHAT} (schema {data.get('schema')!r})")
+        return from_dict(cls, data, cls.WHAT)
