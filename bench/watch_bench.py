@@ -8,7 +8,9 @@ Two measurements on a generated access log (combined format + the upstream field
   histogram) follow the same file, each in its own process, scraped over HTTP every 0.1 s:
   sustained lines/s, the delay from a block written to the first scrape that counts it
   (p50/p99, the scrape interval included), CPU (cores, from ``/proc/PID/stat``) and RSS at 1,
-  2.5 and 5 minutes and its peak (``/proc/PID/status``);
+  2.5 and 5 minutes (and 10 to 60 on long runs) and its peak (``/proc/PID/status``);
+  ``--rotate-mb`` rotates the file as logrotate's ``create`` does, so a 30-minute run at 200k
+  lines/s (~68 GB unrotated) fits the disk and the followers cross rotations under load;
 - catch-up: watch's engine with ``--from-start`` reads a file of ``--lines`` lines (0: skip);
   mtail reads the same file with ``--one_shot``.
 
@@ -226,17 +228,26 @@ def catch_up(tmp: Path, lines: int, family: str = "nginx") -> dict[str, Any]:
 
 APPENDER = r"""
 import sys, time
-path, seconds, rate, block = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.stdin.read()
+import os
+path, seconds, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+rotate = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+block = sys.stdin.read()
 per = block.count("\n")
 n, start = 0, time.perf_counter()
-with open(path, "a") as fh:
-    while time.perf_counter() - start < seconds:
-        fh.write(block)
-        fh.flush()
-        n += per
-        print(time.perf_counter(), n, flush=True)
-        if rate:
-            time.sleep(max(0.0, n / rate - (time.perf_counter() - start)))
+fh = open(path, "a")
+while time.perf_counter() - start < seconds:
+    fh.write(block)
+    fh.flush()
+    n += per
+    print(time.perf_counter(), n, flush=True)
+    if rotate and fh.tell() >= rotate:
+        # logrotate's "create": the full file moves to .1 (the old .1 goes), a new one is made
+        fh.close()
+        os.replace(path, path + ".1")
+        fh = open(path, "a")
+    if rate:
+        time.sleep(max(0.0, n / rate - (time.perf_counter() - start)))
+fh.close()
 """
 
 
@@ -314,7 +325,7 @@ def polars_mapped(pid: int) -> bool:
 
 
 def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
-         incidents: bool = False, family: str = "nginx") -> dict[str, Any]:
+         incidents: bool = False, family: str = "nginx", rotate_mb: int = 0) -> dict[str, Any]:
     """An appender in its own process writes blocks of 1000 lines at ``rate`` lines/s (0: as
     fast as it can) and says when each block was written; ``why502 watch`` and mtail follow the
     same file, each in its own process, and are scraped every ``every`` seconds."""
@@ -348,7 +359,8 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
         maker = make_line(family)
         block = "".join(maker(rng, i) for i in range(1000))
         proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(seconds),
-                                 str(rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 str(rate), str(rotate_mb << 20)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 text=True)
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(block)
@@ -431,6 +443,8 @@ def _summary(t: Tool, written: list[tuple[float, int]], start: float, appended: 
             "delay_p50_s": pick(0.5), "delay_p99_s": pick(0.99),
             "cpu_cores": round((t.cpu_s() - cpu0) / (end - start), 2),
             "rss_mb_1min": rss_at(1), "rss_mb_2_5min": rss_at(2.5), "rss_mb_5min": rss_at(5),
+            "rss_mb_by_minute": {m: mb for m in (10, 15, 20, 25, 30, 45, 60)
+                                 if (mb := rss_at(m)) is not None},
             "peak_rss_mb": round(max(kb for _, kb in t.rss) / 1024) if t.rss else None}
 
 
@@ -452,6 +466,10 @@ def main() -> int:
                     help="default incident rules: time the diagnosis of an incident under load")
     ap.add_argument("--family", action="append", choices=["nginx", *FAMILIES],
                     help="the log family followed (repeatable; default nginx)")
+    ap.add_argument("--rotate-mb", type=int, default=0,
+                    help="rotate the followed file when it passes this size (renamed to .1, a "
+                         "new one created, as logrotate's 'create'): long runs on bounded disk, "
+                         "and the followers' rotation handling under load (0: never)")
     args = ap.parse_args()
     result: dict[str, Any] = {}
     for family in args.family or ["nginx"]:
@@ -460,7 +478,7 @@ def main() -> int:
             a.mkdir()
             b.mkdir()
             result[f"live {family}"] = live(b, args.seconds, args.rate, incidents=args.incidents,
-                                            family=family)
+                                            family=family, rotate_mb=args.rotate_mb)
             shutil.rmtree(b)
             if args.lines:
                 result[f"catch_up {family}"] = catch_up(a, args.lines, family)
