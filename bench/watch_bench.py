@@ -286,12 +286,18 @@ class Tool:
         return 0
 
     def stop(self) -> None:
+        """Stop it by its PID; on an overloaded machine a process may take long to go, and the
+        run's figures must not be lost to that."""
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait(5)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                print(f"{self.name} (pid {self.proc.pid}) did not exit after SIGKILL",
+                      file=sys.stderr)
 
 
 def family_inputs(tmp: Path, family: str) -> tuple[Path, list[str], str]:

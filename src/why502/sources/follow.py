@@ -69,6 +69,9 @@ _HEAD = 65536  # how far back from the end the start position looks for the last
 _HEAD_ID = 256  # first bytes that identify a file's copies (timestamps, addresses: unique enough)
 _HEAD_MIN = 32  # fewer known bytes identify nothing
 _COPY_TAIL = 64 << 20  # most bytes taken from a rotated copy (a tail, or a file skipped between polls)
+# renamed files kept open to be drained: a reader that falls behind a writer rotating faster than
+# it reads would otherwise hold every rotated file (their disk space, a descriptor each) forever
+MAX_RETIRED = 8
 
 
 @dataclass
@@ -113,7 +116,8 @@ class FileFollower:
         self.from_start = from_start
         self.retire_after = retire_after
         self.current: _Open | None = None
-        self.retired: list[_Open] = []
+        self.retired: list[_Open] = []  # renamed files still drained, oldest first
+        self.left = budget  # bytes this poll may still read, across every open file
         self.started = False
         self.state = "new"  # "ok", "missing", "unreadable"
         self.lines_read = 0
@@ -122,6 +126,7 @@ class FileFollower:
         self.rotations = 0
         self.gaps = 0  # truncations whose tail could not be read back (lines may be lost)
         self.seen: dict[tuple[int, int], None] = {}  # inodes read (insertion order, bounded)
+        self.dropped: list[Diagnostic] = []  # said by the next poll: rotated files let go
         self.heads: dict[bytes, None] = {}  # the first bytes of files read (bounded)
         self.looked = 0.0  # wall time of the last look at the name: newer siblings are unseen
         self.previous_look = 0.0
@@ -132,7 +137,14 @@ class FileFollower:
         """Read what was appended since the last poll, following a rotation if there was one."""
         out = PollResult()
         now = time.monotonic()
+        # one budget per poll for every file, the oldest first: a follower behind several
+        # rotations reads the renamed files in order before the new one, and a poll's lines
+        # stay bounded whatever the number of files (it was a budget per file)
+        self.left = self.budget
         for old in list(self.retired):
+            if self.left <= 0:
+                old.quiet_since = now  # not read this poll: not known to be quiet
+                continue
             got = self._drain(old, out)
             if got:
                 old.quiet_since = now
@@ -145,6 +157,8 @@ class FileFollower:
         if self.current is not None:
             self._drain(self.current, out)
         self.started = True
+        out.problems.extend(self.dropped)
+        self.dropped.clear()
         out.count += len(out.lines)
         self.lines_read += out.count
         return out
@@ -214,8 +228,25 @@ class FileFollower:
         with contextlib.suppress(OSError):
             self._saw_head(os.pread(self.current.fd, _HEAD_ID, 0))
         self.current.quiet_since = now
-        self.retired.append(self.current)
+        self._keep_retired(self.current)
         self.current = None
+
+    def _keep_retired(self, f: _Open) -> None:
+        """Keep ``f`` open to be drained; beyond ``MAX_RETIRED`` the oldest is let go unread
+        (its unread lines are lost: counted in ``gaps``, said in a Diagnostic)."""
+        self.retired.append(f)
+        while len(self.retired) > MAX_RETIRED:
+            old = self.retired.pop(0)
+            with contextlib.suppress(OSError):
+                unread = os.fstat(old.fd).st_size - old.offset
+                if unread > 0:
+                    self.gaps += 1
+                    self.errors += 1
+                    self.dropped.append(Diagnostic(
+                        "warning", f"{self.path}: more than {MAX_RETIRED} rotations behind: "
+                        f"a rotated file was let go with {unread} bytes unread (those lines are "
+                        "lost, counted in why502_log_rotation_gaps_total)"))
+            os.close(old.fd)
 
     def _problem(self, out: PollResult, state: str, message: str) -> None:
         if self.state != state:
@@ -332,7 +363,7 @@ class FileFollower:
             self._saw_head(_read_fd(fd, False, 0, _HEAD_ID))
             self.rotations += 1
             skipped = _Open(fd, (st.st_dev, st.st_ino), quiet_since=now)
-            self.retired.append(skipped)  # closed when quiet, like any renamed file
+            self._keep_retired(skipped)  # closed when quiet, like any renamed file
             self._drain(skipped, out)
 
     def _saw(self, ident: tuple[int, int]) -> None:
@@ -360,12 +391,12 @@ class FileFollower:
                 del self.heads[next(iter(self.heads))]
 
     def _drain(self, f: _Open, out: PollResult) -> int:
-        """Read what follows ``f.offset`` (at most ``budget`` bytes); complete lines go to
-        ``out``.  Returns the bytes read."""
+        """Read what follows ``f.offset`` (at most what is ``left`` of this poll's budget);
+        complete lines go to ``out``.  Returns the bytes read."""
         total = 0
-        while total < self.budget:
+        while self.left > 0:
             try:
-                data = os.pread(f.fd, min(CHUNK, self.budget), f.offset)
+                data = os.pread(f.fd, min(CHUNK, self.left), f.offset)
             except OSError as err:
                 self.errors += 1
                 out.problems.append(Diagnostic("warning", f"{self.path}: read failed: "
@@ -375,6 +406,7 @@ class FileFollower:
                 return total
             f.offset += len(data)
             total += len(data)
+            self.left -= len(data)
             self.bytes_read += len(data)
             f.guard = data[-_GUARD:] if len(data) >= _GUARD else (f.guard + data)[-_GUARD:]
             self._split(f, data, out, self.raw)
