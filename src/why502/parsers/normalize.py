@@ -143,6 +143,24 @@ HEAD_REPAIR_MARKS = (
 CREATES_KEYS: tuple[str, ...] = (") while ", " ()")
 
 
+# A message retyped with capitals: nginx writes its messages in lower case (the format strings of
+# src/http/ngx_http_upstream.c and src/event/ngx_event_connect.c: "upstream prematurely closed
+# connection", "connect() failed", "while connecting to upstream"), and a title retypes them in
+# Title Case ("Upstream Prematurely Closed Connection While Reading Response Header from
+# Upstream") or a sentence opens them with a capital ("Upstream prematurely closed connection
+# while reading response header from upstream, client").  Only a line that starts with a
+# capitalised word and holds nginx's action ("while ... upstream") is lowered.
+_CAPITAL_START = re.compile(r"^\W{0,4}[A-Z][a-z]")
+_ACTION_ANY_CASE = re.compile(r"(?i) while (?:connecting to|sending request to"
+                              r"|reading response header from|reading) upstream\b")
+# nginx's errno text and action with the "(N: ...)" lost: "Connection refused while connecting to
+# upstream" quoted in a title (ngx_log_error_core() writes " (%d: %s)" before the handler's
+# " while %s", src/core/ngx_log.c; the text still names the errno: ``ERRNO_BY_TEXT``)
+_BARE_ERRNO_ACTION = re.compile(
+    r"(?i)(?:^|[^\w(])(" + "|".join(re.escape(t) for t in sorted(ERRNO_BY_TEXT, key=len, reverse=True))
+    + r") while ((?:connecting to|sending request to|reading response header from|reading) upstream)\b")
+
+
 def _cut_at(text: str) -> int:
     """Where the mark of a cut line starts with the spaces before it (``"GET /x …"`` -> before
     `` …``), or -1: the leftmost match of ``\\s*(?:MARK)\\s*$``, found from the end.  As that
@@ -226,4 +244,16 @@ def normalize(text: str) -> Normalized:
                     body = f"({errno}: " + body[1:]
             out = call + body
             repairs.append("only the tail of the message: the call is inferred from the phase")
+    elif _CAPITAL_START.match(out) and _ACTION_ANY_CASE.search(out) and out.lower() != out:
+        out = out.lower()
+        repairs.append("the message retyped with capitals: lower case restored")
+    else:
+        m4 = _BARE_ERRNO_ACTION.search(out)
+        if m4 is not None and "(" not in out[: m4.start(1)][-2:]:
+            phase = m4.group(2).lower()
+            call = next((c for p, c in _PHASE_CALL if phase.startswith(p)), None)
+            errno = ERRNO_BY_TEXT[m4.group(1).lower()]
+            if call is not None:
+                out = f"{call}({errno}: {m4.group(1)}) while {phase}"
+                repairs.append("only the errno text and the action: the call and the number are inferred")
     return Normalized(out, tuple(repairs))
