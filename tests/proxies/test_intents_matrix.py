@@ -53,6 +53,7 @@ INTENTS: tuple[type, ...] = typing.get_args(Intent)
 NGINX_CONF = FIXTURES_DIR / "recorded" / "all-upstreams-down" / "nginx.conf"
 HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy" / "sq-queue-timeout.cfg"
 APA = FIXTURES_DIR / "recorded-proxies" / "apache"
+CFD = FIXTURES_DIR / "public" / "cloudflared" / "issue-742-config.yml"  # no recorded one: no binary here
 
 Build = Callable[[Path, list[str]], Intent]
 Check = Callable[[Path, Path], list[str]]
@@ -72,6 +73,11 @@ def _haproxy_c(conf: Path, _root: Path) -> list[str]:
 
 def _apache_t(conf: Path, _root: Path) -> list[str]:
     return [shutil.which("apache2") or "/usr/sbin/apache2", "-t", "-f", str(conf)]
+
+
+def _cloudflared_validate(conf: Path, _root: Path) -> list[str]:
+    """cloudflared's own check of a config's ingress rules (ingress_subcommands.go "validate")."""
+    return ["cloudflared", "tunnel", "--config", str(conf), "ingress", "validate"]
 
 
 def _route(p: Path, lines: list[str], starts: str, kind: str = "proxy") -> Route:
@@ -146,6 +152,10 @@ CASES: dict[tuple[str, type], tuple[Path, str, tuple[str, str] | None, Build, Ch
                                       "balancer://app", _members(p, ls)[0].place, None, None, 5.0,
                                       _members(p, ls)),
                                   _apache_t),
+    # cloudflared: the rule's originRequest.keepAliveTimeout (ingress/origin_service.go IdleConnTimeout)
+    ("cloudflared", CloseIdleBefore): (CFD, "config.yml", None, lambda p, ls: CloseIdleBefore(
+        "http://localhost:8080", Place(str(p), _line(ls, "- hostname")), None, None, 5.0,
+        (Route(Place(str(p), _line(ls, "- hostname"))),)), _cloudflared_validate),
     ("apache", RaiseServerConnections): (APA / "balancer-all-down.conf", "apache2.conf", None,
                                          lambda p, ls: RaiseServerConnections(_members(p, ls)[1], 20),
                                          _apache_t),

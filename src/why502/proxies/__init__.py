@@ -29,7 +29,8 @@ from why502.parsers import native as _native
 from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.base import SCHEMA_1_BINARY, SCHEMA_1_CONFIG, Capability, Proxy, mask, resolve
 
-FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik", "kong", "apisix")
+FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik", "kong", "apisix",
+                           "cloudflared")
 """The folders ``why502/proxies/<name>/`` of the proxies, in the order the help and the docs list
 them, the first the default one: adding a proxy is its folder and its name here."""
 

@@ -263,7 +263,9 @@ class Hooks:
     #: once per run (``sources.once``), its runtime or admin API; "" when it has none
     source: str = ""
     #: evidence: the module of its ``facts`` plug-in (``proxies.<name>.facts``): its config as
-    #: targets, groups and the aliases its logs name peers by; "" when it has none
+    #: targets, groups and the aliases its logs name peers by (for a proxy read through
+    #: ``config_facts``: its optional ``peer_aliases(targets) -> {name in a log line: target
+    #: key}``, ``app.diagnose.proxies.peer_aliases``); "" when it has none
     facts: str = ""
     #: app.watch: ``(config, path) -> (rewrite, log_format)``: ``rewrite(line)`` gives one
     #: line of this proxy's access log at ``path`` as a line in nginx ``log_format`` (None: a

@@ -163,7 +163,18 @@ def view_with_hooks(cfg: object, path: str, diags: list[Diagnostic], inputs: dic
     inputs["proxy"] = name
     inputs["config"] = path
     inputs["config_files"] = list(files)
-    return ProxyView(name, path, targets, groups, files, {}, tuple(listens_))
+    return ProxyView(name, path, targets, groups, files, peer_aliases(name, targets), tuple(listens_))
+
+
+def peer_aliases(name: str, targets: list[TargetFact]) -> dict[str, str]:
+    """The names the proxy's log lines give its targets, mapped onto the targets' keys: its facts
+    plug-in's ``peer_aliases(targets)`` (``Hooks.facts``) when it has one, else none.  Before,
+    a proxy read through ``config_facts`` could not say them (only a ``diagnose_view`` could):
+    a Go error names the address it dialled (``dial tcp [::1]:8080``) where the config names
+    ``localhost:8080``, and the finding could not be joined to the config's target."""
+    hook = get(name).hooks.facts
+    found = getattr(resolve(hook), "peer_aliases", None) if hook else None
+    return dict(found(targets)) if callable(found) else {}
 
 
 def server_states(view: ProxyView, timeout: float, diags: list[Diagnostic],

@@ -1,4 +1,6 @@
-"""cloudflared's log: the origin errors of a Cloudflare Tunnel, one line per request it failed.
+"""cloudflared's log: the origin errors of a Cloudflare Tunnel, one line per request it failed
+(``CLOUDFLARED``, reached through ``Hooks.log_family``; moved here from ``parsers.lblogs.cloudflared``
+when cloudflared joined the registry, as Envoy's, Caddy's and Traefik's did, unchanged).
 
 cloudflared serves each request that reaches the tunnel by asking the ingress rule's origin
 (``originService``).  When the origin cannot be reached, cloudflared answers 502 to Cloudflare's
