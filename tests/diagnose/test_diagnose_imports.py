@@ -1,8 +1,8 @@
-"""A diagnose of the default proxy's config imports no other proxy's config reader (issue 28 item 1:
-start-up).  Every run scores the config against every proxy (``proxies.detect_text``); each
-proxy's sniff lives in its ``detect.py``, so recognising a config costs no reader.  No timing here
-(the figures are in BENCHMARKS.md, "2026-11-25 (stop 41)"): the guard is which modules a real run
-leaves in ``sys.modules``."""
+"""A diagnose of the default proxy's config imports no other proxy's config reader, nor the other
+commands' result types (issue 28 item 1: start-up).  Every run scores the config against every
+proxy (``proxies.detect_text``); each proxy's sniff lives in its ``detect.py``, so recognising a
+config costs no reader.  No timing here (the figures are in BENCHMARKS.md, "2026-11-25 (stop
+41)"): the guard is which modules a real run leaves in ``sys.modules``."""
 
 from __future__ import annotations
 
@@ -51,5 +51,6 @@ def test_default_proxy_run_imports_no_other_proxys_reader(tmp_path: Path) -> Non
     readers = sorted(m for m in loaded for name in others
                      if m.startswith(f"why502.proxies.{name}.") and m.rsplit(".", 1)[1] in READERS)
     assert readers == []
-    # an edge's log reader (``app.stats.lb``) is for a load balancer's or edge proxy's log only
-    assert "why502.app.stats.lb" not in loaded
+    # an edge's log reader (``app.stats.lb``) is for a load balancer's or edge proxy's log only;
+    # the other commands' result types (stats, classify, fleet, watch; lint's) are theirs
+    assert not {"why502.app.stats.lb", "why502.findings.results", "why502.findings.lint"} & loaded
