@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
-from why502.findings import results
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import FIELD_NAMES
 from why502.proxies import ENGINE
@@ -45,6 +44,8 @@ from why502.timeargs import parse_time_arg
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from why502.findings import results
 
 # polars (and ``parsers.errorlog_batch``, the polars engine) are imported by the functions that
 # use them: a summary the native scanner serves alone never needs them, and polars' import is
@@ -665,6 +666,8 @@ class ClassifySummary:
         """The typed result of ``classify --format json`` (``schemas/classify.schema.json``):
         totals, then symptoms and evidence events ranked as the tables show them, then upstreams
         (``top`` rows each when given).  Strings are log content: the writer keeps them inert."""
+        from why502.findings import results  # the command's result types: not diagnose's (issue 28)
+
         self.finish()
         symptoms = [results.ClassifySymptom(
                         id=sym, kind="event" if is_event(sym) else "symptom", lines=st.count,

@@ -21,13 +21,15 @@ import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from why502.errors import InputError, UsageError
-from why502.facts.edits import Intent
 from why502.parsers import native as _native
 from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.base import SCHEMA_1_BINARY, SCHEMA_1_CONFIG, Capability, Proxy, mask, resolve
+
+if TYPE_CHECKING:  # its ~15 dataclasses are the analyzers' and fix's, not every command's (issue 28)
+    from why502.facts.edits import Intent
 
 FOLDERS: tuple[str, ...] = ("nginx", "apache", "haproxy", "envoy", "caddy", "traefik", "kong", "apisix",
                            "cloudflared")
@@ -101,7 +103,7 @@ def render_edit(name: str | None, files: Mapping[str, Sequence[str]], intent: In
     return render(files, intent) if render is not None else None
 
 
-Renderer = Callable[[Mapping[str, Sequence[str]], Intent], "str | None"]
+Renderer = Callable[[Mapping[str, Sequence[str]], "Intent"], "str | None"]
 
 
 def _renderers(name: str | None) -> Mapping[type, Renderer]:

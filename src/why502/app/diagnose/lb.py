@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.app.stats.lb import iter_records, own_log
 from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, sniff_log_types
 from why502.errors import InputError
 from why502.evidence.lb_evidence import ErrorJoin, LbEvidence
@@ -120,6 +119,8 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
     ``join_with``: the error logs the proxy's own diagnosis reads; an access line of a failure
     one of their lines records (the same request, at the same time: ``ErrorJoin``) is counted
     as a request here and weighed there, once (issue 24)."""
+    from why502.app.stats.lb import iter_records  # an edge's log only: not on an nginx run (issue 28)
+
     cutoff = None
     if since is not None:
         cutoff = (since if since.tzinfo else since.astimezone()).astimezone(dt.timezone.utc)
@@ -192,6 +193,8 @@ def _error_join(paths: list[str], families: tuple[str, ...]) -> ErrorJoin | None
     error log: Caddy's), or None (several families, or no such line)."""
     if len(families) != 1 or not paths or "-" in paths or not has_lines_of(paths, families[0]):
         return None
+    from why502.app.stats.lb import own_log  # an edge's log only: not on an nginx run (issue 28)
+
     join = ErrorJoin(rec for path in paths for rec in own_log(path, families[0]).request_errors)
     return join or None
 

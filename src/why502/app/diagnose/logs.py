@@ -18,7 +18,6 @@ import polars as pl
 
 from why502.app.classify import classify_files, filter_since
 from why502.app.stats.errorlog import JoinRows
-from why502.app.stats.lb import own_log
 from why502.app.stats.sniff import has_lines_of
 from why502.errors import InputError
 from why502.evidence.aggregate import LogAggregator, parse_time
@@ -180,6 +179,8 @@ _FAMILY_COLUMNS = ("line", "file", "source", "symptom", "status", "time", "upstr
 def _family_rows(path: str, family: str, since: datetime | None) -> pl.DataFrame:
     """The failures a proxy logged in its own family's lines, as the aggregator's frame (the
     message stands for the line's text: a JSON line is long and its message is what it says)."""
+    from why502.app.stats.lb import own_log  # another family's log only: not on an nginx run (issue 28)
+
     rows = [{k: row.get(k) for k in _FAMILY_COLUMNS} for row in own_log(path, family).rows(since)]
     schema = {k: (pl.Int64 if k in ("line", "status") else pl.Utf8) for k in _FAMILY_COLUMNS}
     df = pl.DataFrame(rows, schema=schema)

@@ -30,7 +30,8 @@ from pathlib import Path
 from why502.facts.setting import Setting
 from why502.parsers.configread import ConfigBudget
 from why502.parsers.rooted import proc_root, under_root
-from why502.proxies.apache.dump import VHost, looks_like_dump, parse_apache_dump
+from why502.proxies.apache.detect import looks_like_dump
+from why502.proxies.apache.dump import VHost, parse_apache_dump
 
 # standard streams as an ErrorLog path (the official httpd image: ErrorLog /proc/self/fd/2)
 _STREAMS = ("/dev/stderr", "/dev/stdout", "/proc/self/fd/", "/dev/fd/")

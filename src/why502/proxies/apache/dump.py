@@ -58,13 +58,6 @@ class ApacheDump:
         return []
 
 
-def looks_like_dump(text: str) -> bool:
-    """Output of ``apachectl -S`` or ``-D DUMP_INCLUDES`` (not a config: no directive grammar)."""
-    head = text.lstrip()[:4096]
-    return head.startswith(("VirtualHost configuration:", "Included configuration files:",
-                            'ServerRoot: "'))
-
-
 def parse_apache_dump(text: str) -> ApacheDump:
     dump = ApacheDump()
     address = ""

@@ -68,7 +68,7 @@ class Apache(BaseProxy):
                   edits="why502.proxies.apache.edit")
 
     def detect(self, raw: str, masked: str) -> int:
-        from why502.proxies.apache.dump import looks_like_dump
+        from why502.proxies.apache.detect import looks_like_dump
 
         if looks_like_dump(raw):  # apachectl -S / apache2 -t -D DUMP_INCLUDES output
             return CERTAIN

@@ -70,8 +70,8 @@ class Apisix(BaseProxy):
 
     def detect(self, raw: str, masked: str) -> int:
         """An Admin API answer, a standalone file ending with ``#END``, a node config (certain),
-        else APISIX's keys under its top-level arrays (``config.detect_score``)."""
-        from why502.proxies.apisix.config import detect_score
+        else APISIX's keys under its top-level arrays (``detect.detect_score``)."""
+        from why502.proxies.apisix.detect import detect_score
 
         return detect_score(raw, masked, CERTAIN)
 

@@ -11,7 +11,6 @@ the characters (linear), and an unclosed quote ends at the end of the text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 
@@ -193,25 +192,3 @@ def proxy_directives(text: str, file: str) -> list[ProxyDirective]:
                 settings[c.name] = (" ".join(c.args), c.line)
         out.append(ProxyDirective(d, tuple(ups), settings, transport, file))
     return out
-
-
-# Detection: directive words of Caddy's standard set at a line's start (the directive order,
-# https://caddyserver.com/docs/caddyfile/directives), with no ``;`` (nginx ends its directives
-# with one) and a site address line opening a block (``example.com {``, ``:8080 {``).
-_MARKS = re.compile(r"(?m)^[ \t]*(?:reverse_proxy|php_fastcgi|file_server|handle_path|handle_errors|"
-                    r"encode|respond|redir|rewrite|uri|root|tls|log|header|route|import|handle|"
-                    r"lb_try_duration|health_uri|transport)(?:[ \t][^;\n]*)?$")
-_SITE = re.compile(r"(?m)^(?:https?://)?(?:[\w.*-]+|\[[0-9a-fA-F:]+\])?:?\d*(?:,[ \t]*\S+)*[ \t]*\{[ \t]*$")
-_PROXY = re.compile(r"(?m)^[ \t]*(?:reverse_proxy|php_fastcgi)(?:[ \t][^;\n]*)?$")
-
-
-def score(masked: str) -> int:
-    """How surely ``masked`` (strings and ``#`` comments blanked) is a Caddyfile: the count of
-    its directive lines, or 0 unless one of them is a ``reverse_proxy``/``php_fastcgi`` or a
-    site line opens a block and no line ends with ``;``."""
-    if re.search(r";[ \t]*$", masked, re.M):
-        return 0
-    marks = len(_MARKS.findall(masked))
-    if not _PROXY.search(masked) and not (_SITE.search(masked) and marks):
-        return 0
-    return marks + len(_SITE.findall(masked))

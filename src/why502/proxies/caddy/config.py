@@ -391,8 +391,3 @@ def json_lines(cfg: CaddyConfig, text: str, file: str) -> None:
         h.upstreams = tuple(ups)
         h.file, h.line = file, ups[0].line if ups else None
         h.settings = _settings(h, None)
-
-
-def looks_like_json(raw: str) -> bool:
-    head = raw.lstrip()[:1]
-    return head == "{" and '"apps"' in raw and '"servers"' in raw

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from why502.app.fix.service import OneFile, Outcome, alive, holds_listener, listening_inodes, run_program
 from why502.errors import InputError
-from why502.proxies.caddy.config import looks_like_json
+from why502.proxies.caddy.detect import looks_like_json
 from why502.proxies.caddy.proxy import PROXY
 from why502.proxies.caddy.source import caddy_config
 from why502.sources.opening import read_small

@@ -63,9 +63,8 @@ class Caddy(BaseProxy):
 
     def detect(self, raw: str, masked: str) -> int:
         """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin
-        ``/config/`` answer), else the Caddyfile's directive lines (``caddyfile.score``)."""
-        from why502.proxies.caddy.caddyfile import score
-        from why502.proxies.caddy.config import looks_like_json
+        ``/config/`` answer), else the Caddyfile's directive lines (``detect.score``)."""
+        from why502.proxies.caddy.detect import looks_like_json, score
 
         if looks_like_json(raw):
             return CERTAIN

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from why502.errors import InputError
 from why502.parsers.configread import ConfigBudget
-from why502.proxies.caddy.config import CaddyConfig, from_json, join_lines, json_lines, looks_like_json
+from why502.proxies.caddy.config import CaddyConfig, from_json, join_lines, json_lines
+from why502.proxies.caddy.detect import looks_like_json
 from why502.proxies.caddy.proxy import PROXY
 from why502.proxies.process import absolute, option
 from why502.sources.netread import Bounds, fetch, parse_json

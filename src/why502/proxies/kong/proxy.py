@@ -47,8 +47,8 @@ class Kong(BaseProxy):
 
     def detect(self, raw: str, masked: str) -> int:
         """A top-level ``_format_version`` (certain), or Kong's entity keys under top-level
-        ``services:`` / ``upstreams:`` (``config.detect_score``)."""
-        from why502.proxies.kong.config import detect_score
+        ``services:`` / ``upstreams:`` (``detect.detect_score``)."""
+        from why502.proxies.kong.detect import detect_score
 
         return detect_score(raw, masked, CERTAIN)
 

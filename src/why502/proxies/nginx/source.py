@@ -15,15 +15,18 @@ import subprocess
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from why502.errors import InputError, UsageError, not_found
-from why502.findings.lint import LintHostFacts, LintNote, LintRead
 from why502.proxies.nginx.config import NginxConfig, ParseProblem, is_dump, parse_dump, parse_nginx
 from why502.proxies.nginx.config.load import config_file_problem, max_config_bytes, mib, over_bound
 from why502.proxies.nginx.proxy import PROXY
 from why502.sources.once import parsed
 from why502.sources.opening import is_stream, open_capped_input
 from why502.textutil import strip_terminal_escapes
+
+if TYPE_CHECKING:  # lint's types: lint_config and host_facts only, not diagnose's read (issue 28)
+    from why502.findings.lint import LintHostFacts, LintRead
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
 NGINX_CANDIDATES = PROXY.detection.sbin  # its declared sbin paths (proxies.installed_binary)
@@ -182,6 +185,7 @@ def _nginx_pid(cfg: NginxConfig) -> int | None:
 
 def host_facts(cfg: NginxConfig, proc: str = "/proc") -> LintHostFacts:
     """somaxconn, MemTotal, the nginx master's open-files limit, the worker user's groups."""
+    from why502.findings.lint import LintHostFacts
     from why502.sources.accounts import worker_identity
     from why502.sources.system import read_net_limits, read_process_limits
 
@@ -221,6 +225,8 @@ def lint_config(path: str | None, *, root: str | None, host: bool) -> LintRead:
     includes read under it.  A named config is read alone unless ``host``: its absolute
     includes name files of the machine it is for, which this one may not be (issue 26).  With
     ``host``, this host's limits and the worker user's groups (:func:`host_facts`)."""
+    from why502.findings.lint import LintNote, LintRead
+
     if root is not None:
         if not path:
             raise UsageError("--root needs NGINX_CONF")

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from why502.errors import InputError
 from why502.facts.setting import Setting
 from why502.parsers.configread import ConfigBudget
+from why502.proxies.traefik.detect import looks_like_toml
 
 DEFAULTS: dict[str, str] = {
     "dialTimeout": "30s", "responseHeaderTimeout": "0s", "idleConnTimeout": "90s"}
@@ -118,19 +119,6 @@ def duration_seconds(value: str | None) -> float | None:
 
 def _bare(name: object) -> str:
     return str(name).split("@", 1)[0]
-
-
-def looks_like_toml(text: str) -> bool:
-    return re.search(r"(?m)^\s*\[\[?http\.(routers|services)\b", text) is not None
-
-
-def looks_like_dynamic(text: str) -> bool:
-    """A dynamic config: ``[http.routers...]``/``[http.services...]`` tables (TOML) or an
-    ``http:`` key holding ``routers:`` or ``services:`` (YAML)."""
-    if looks_like_toml(text):
-        return True
-    return (re.search(r"(?m)^http:\s*$", text) is not None
-            and re.search(r"(?m)^\s+(routers|services):\s*$", text) is not None)
 
 
 def _yaml_lines(text: str, path: str) -> tuple[Any, dict[int, int]]:

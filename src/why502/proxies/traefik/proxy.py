@@ -46,7 +46,7 @@ class Traefik(BaseProxy):
 
     def detect(self, raw: str, masked: str) -> int:
         """A dynamic config: ``http.routers`` / ``http.services`` (YAML keys or TOML tables)."""
-        from why502.proxies.traefik.config import looks_like_dynamic
+        from why502.proxies.traefik.detect import looks_like_dynamic
 
         return CERTAIN if looks_like_dynamic(raw) else 0
 

@@ -24,19 +24,20 @@ __all__ = ["render", "write"]
 
 def render(result: Any, options: RenderOptions) -> str:
     """``result`` as one JSON document ending with a newline."""
+    from why502.findings.model import Report
+
+    if isinstance(result, Report):  # first: diagnose imports no other command's result types (issue 28)
+        from why502.reporters.json.report import to_json
+
+        return to_json(result)
     from why502.findings.lint import LintReport
 
     if isinstance(result, LintReport):
         buffer = io.StringIO()
         write(result, buffer, options)
         return buffer.getvalue()
-    from why502.findings.model import Report
     from why502.findings.results import ClassifySummary, LbStatsReport, StatsReport
 
-    if isinstance(result, Report):
-        from why502.reporters.json.report import to_json
-
-        return to_json(result)
     if isinstance(result, (StatsReport, LbStatsReport)):
         from why502.reporters.json.stats import stats_to_json
 
@@ -54,6 +55,11 @@ def render(result: Any, options: RenderOptions) -> str:
 def write(result: Any, out: TextIO, options: RenderOptions) -> None:
     """``render`` written to ``out``; lint's document piece by piece (``textutil.write_json``:
     the JSON of 10,000 findings is not held whole)."""
+    from why502.findings.model import Report
+
+    if isinstance(result, Report):
+        out.write(render(result, options))
+        return
     from why502.findings.lint import LintReport
 
     if isinstance(result, LintReport):

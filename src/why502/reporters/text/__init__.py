@@ -61,8 +61,14 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
         # module (bench/startup.py: its start-up is a target)
         _write_other(result, out, options)
         return
-    from why502.findings.lint import LintReport
     from why502.findings.model import Report
+
+    if isinstance(result, Report):  # first: diagnose imports no other command's result types (issue 28)
+        from why502.reporters.text.report import render_terminal
+
+        render_terminal(result, console(out, options), verbose=options.verbose)
+        return
+    from why502.findings.lint import LintReport
     from why502.findings.results import (
         CauseRow,
         ClassifySummary,
@@ -73,11 +79,7 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
         WatchEvent,
     )
 
-    if isinstance(result, Report):
-        from why502.reporters.text.report import render_terminal
-
-        render_terminal(result, console(out, options), verbose=options.verbose)
-    elif isinstance(result, LintReport):
+    if isinstance(result, LintReport):
         from why502.reporters.text.lint import render_lint_text
 
         render_lint_text(result, out, options.color)
