@@ -62,8 +62,8 @@ class Cloudflared(BaseProxy):
 
     def detect(self, raw: str, masked: str) -> int:
         """``tunnel:`` / ``credentials-file:`` and an ``ingress:`` list of services
-        (``config.detect_score``)."""
-        from why502.proxies.cloudflared.config import detect_score
+        (``detect.detect_score``)."""
+        from why502.proxies.cloudflared.detect import detect_score
 
         return detect_score(raw, masked, CERTAIN)
 
