@@ -3,6 +3,7 @@
     .venv/bin/python bench/matrix.py                    # every cell, seed 1
     .venv/bin/python bench/matrix.py --sample 40 --seed 9
     .venv/bin/python bench/matrix.py --write docs/dev/fault-matrix.md
+    .venv/bin/python bench/matrix.py --jobs 3          # 3 cells at a time (lab matrix --jobs)
 
 It runs the command a user runs (``python -m why502 lab matrix --format json``), so the figure
 is the CLI's; the table (cells right / reproduced / run per proxy, cause, backend, traffic and
@@ -29,13 +30,18 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sample", type=int, default=0, help="cells to run (default: all)")
     ap.add_argument("--write", metavar="FILE", help="write the Markdown table to FILE")
+    ap.add_argument("--jobs", type=int, default=1, help="cells at a time (default 1)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "matrix.json"
         argv = [sys.executable, "-m", "why502", "lab", "matrix", "--seed", str(args.seed),
-                "--format", "json", "-o", str(out)]
+                "--format", "json"]
         if args.sample:
             argv += ["--sample", str(args.sample)]
+        if args.jobs != 1:
+            argv += ["--jobs", str(args.jobs)]
+        # last, so the command shown below (argv[3:-2]) leaves out the temp file, not an option
+        argv += ["-o", str(out)]
         load_before = os.getloadavg()
         start = time.monotonic()
         proc = subprocess.run(argv, stdout=subprocess.DEVNULL, check=False)

@@ -32,6 +32,7 @@ examples:
   why502 lab check                      # run every scenario: does diagnose find the cause?
   why502 lab check --proxy {lab_check}      # only the {lab_title} scenarios (also: {lab_also})
   why502 lab matrix --sample 40 --seed 7  # 40 generated fault cells, diagnosed through the CLI
+  why502 lab matrix --sample 160 --jobs 3 --format json -o m.json   # 3 cells at a time
   why502 lab matrix --fault crash --proxy {lab_matrix}   # only the cells of one fault behind one proxy
 
 exit codes: run: 0 when diagnose ranks the expected cause first, 1 otherwise;
@@ -95,6 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     matrix.add_argument("--cell", action="append", metavar="NAME",
                         help="only this cell, by its full name (repeatable; names: --list)")
     matrix.add_argument("--list", action="store_true", help="list the cells, run nothing")
+    matrix.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="run N cells at a time (default 1; a cell mostly waits, so N above the "
+                             "cores pays; the output is in cell order whatever N)")
     add_format_argument(matrix, "lab matrix", ("text", "json", "markdown"),
                         notes="text: a line per cell, then the table; markdown: the table")
     matrix.add_argument("-o", "--output", metavar="FILE",
@@ -344,12 +348,15 @@ def _matrix(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     if args.sample < 0:
         raise UsageError("lab matrix: --sample must be 0 (all) or more")
+    if not 1 <= args.jobs <= 64:
+        raise UsageError("lab matrix: --jobs must be between 1 and 64")
     selected = matrix.sample(args.sample, seed, pool) if args.sample else pool
     if args.list:
         for cell in selected:
             print(f"{cell.name:50} {cell.fault.cause}")
         return EXIT_HEALTHY
-    print(f"why502 lab matrix: {len(selected)} of {len(pool)} cells, seed {seed}", file=sys.stderr)
+    print(f"why502 lab matrix: {len(selected)} of {len(pool)} cells, seed {seed}, jobs {args.jobs}",
+          file=sys.stderr)
 
     def line(res: matrix.CellResult) -> None:
         word = "ok   " if res.right else ("NOREP" if not res.reproduced else "WRONG")
@@ -358,7 +365,12 @@ def _matrix(args: argparse.Namespace) -> int:
               + (f"  ({why})" if why else "") + f"  {res.seconds:.1f}s",
               file=sys.stderr if args.format != "text" else sys.stdout, flush=True)
 
-    table = matrix.run_cells(selected, line)
+    def progress(res: matrix.CellResult, done: int, total: int) -> None:
+        # with N > 1 the lines wait for the cells before them: say which cell just ended
+        print(f"[{done}/{total}] {res.cell} ended ({res.seconds:.1f}s)", file=sys.stderr, flush=True)
+
+    table = matrix.run_cells(selected, line, jobs=args.jobs,
+                             on_done=progress if args.jobs > 1 else None)
     if args.format == "json":
         text = dump_json({"seed": seed, "cells": [r.to_dict() for r in table.results]}) + "\n"
     else:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import re
 import socket
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from why502.lab.scenarios.model import ScenarioRun
 from why502.parsers.lblogs.family import LogFamily
 from why502.proxies import PROXIES as PROXY_REGISTRY
 from why502.proxies.base import Capability, resolve
+from why502.sources.proxyprocs import PIDS_ENV
 
 # Envoy and Caddy are started by their lab plug-ins' ``front()`` (``_start_proxy``); their proofs
 # are in Envoy's access log (the response flags) and Caddy's own log (the Go error).
@@ -629,6 +631,19 @@ def _named_backend_ok(finding: dict[str, object], address: str) -> bool:
     return named.rsplit(":", 1)[-1] == port
 
 
+def _child_env(stack: Stack) -> dict[str, str]:
+    """The environment of the cell's ``diagnose`` and ``watch``: this one, with the process scan
+    (``WHY502_PROC_PIDS``, ``sources.proxyprocs``/``sources.appservers``) limited to the cell's
+    own processes, so the host a cell stands for has only its proxy and its backend on it.
+    Without it a cell's diagnosis read every proxy and app server of the machine: the other
+    cells' when they run side by side (``--jobs``), another user's otherwise.  A value the user
+    set is kept (the suite sets ``0``: no process at all, tests/conftest.py)."""
+    env = dict(os.environ)
+    if not env.get(PIDS_ENV, "").strip():
+        env[PIDS_ENV] = ",".join(str(proc.pid) for proc in stack.processes) or "0"
+    return env
+
+
 def run_cell(cell: Cell) -> CellResult:
     """Run one cell end to end (see the module docstring)."""
     from why502.lab.scenarios.model import Scenario
@@ -656,12 +671,14 @@ def run_cell(cell: Cell) -> CellResult:
             if run.kernel_log is None:
                 run.kernel_log = stack.write_file("logs/kernel.log", "")
             served_5xx = any(s is not None and s >= 500 for s in result.statuses)
+            env = _child_env(stack)
             watcher = (subprocess.Popen(_watch_argv(run, served_5xx), stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                                        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                        env=env)
                        if cell.proxy in WATCHED else None)
             try:
                 proc = subprocess.run(_diagnose_argv(run), capture_output=True, text=True,
-                                      timeout=120, check=False, stdin=subprocess.DEVNULL)
+                                      timeout=120, check=False, stdin=subprocess.DEVNULL, env=env)
                 if watcher is not None:
                     watched_out, watched_err = watcher.communicate(timeout=WATCH_SECONDS + 60)
                     result.watched = _incident_cause(watched_out, watcher.returncode, watched_err)
@@ -750,21 +767,59 @@ class MatrixTable:
         return "\n".join(out) + "\n"
 
 
+def _run_or_skip(cell: Cell) -> CellResult:
+    """``run_cell``, with a cell this machine cannot run (``LabSkip``) as a skipped result."""
+    try:
+        return run_cell(cell)
+    except LabSkip as err:
+        return CellResult(cell=cell.name, proxy=cell.proxy, fault=cell.fault.name, backend=cell.backend,
+                          traffic=cell.traffic, noise=cell.noise, expected=cell.fault.cause or HEALTHY,
+                          error=f"skipped: {err}")
+
+
 def run_cells(selected: Iterable[Cell], on_result: Callable[[CellResult], None] | None = None,
+              jobs: int = 1, on_done: Callable[[CellResult, int, int], None] | None = None,
               ) -> MatrixTable:
-    """Run ``selected`` one after another (each bounded: ~10 requests, 120 s for diagnose)."""
-    results = []
-    for cell in selected:
-        try:
-            res = run_cell(cell)
-        except LabSkip as err:
-            res = CellResult(cell=cell.name, proxy=cell.proxy, fault=cell.fault.name, backend=cell.backend,
-                             traffic=cell.traffic, noise=cell.noise, expected=cell.fault.cause or HEALTHY,
-                             error=f"skipped: {err}")
-        results.append(res)
-        if on_result is not None:
-            on_result(res)
-    return MatrixTable(results)
+    """Run ``selected``, ``jobs`` cells at a time (each bounded: ~10 requests, 120 s for
+    diagnose).
+
+    Why threads: most of a cell's time is waiting (a proxy and a backend starting, the idle gaps
+    of its traffic, the proxy's timeouts, ``diagnose`` in its own process), so ``jobs`` above
+    the machine's cores still pays.  The cells share nothing a thread could trample: each has
+    its own ``Stack`` (temp dir, processes stopped by PID), its ports come from
+    ``machine.free_port`` (which never hands one port out twice in a process, so a stopped
+    cell's dead port cannot become another cell's listener), and ``diagnose``/``watch`` see only
+    the cell's own processes (``_child_env``).  ``on_result`` is called in the order of
+    ``selected`` whatever ``jobs`` (a result waits for the cells before it), so the output is
+    the same for any ``jobs``; ``on_done(result, done, total)`` is called as each cell ends
+    (progress)."""
+    todo = list(selected)
+    if jobs < 1:
+        raise ValueError("jobs must be 1 or more")
+    results: list[CellResult | None] = [None] * len(todo)
+    shown = 0
+
+    def finished(index: int, res: CellResult, done: int) -> None:
+        nonlocal shown
+        results[index] = res
+        if on_done is not None:
+            on_done(res, done, len(todo))
+        while shown < len(todo) and results[shown] is not None:
+            if on_result is not None:
+                on_result(results[shown])  # type: ignore[arg-type]
+            shown += 1
+
+    if jobs == 1:
+        for i, cell in enumerate(todo):
+            finished(i, _run_or_skip(cell), i + 1)
+    else:
+        for proxy in {c.proxy for c in todo}:  # import the lab plug-ins once, before the threads
+            lab_plugin(proxy)
+        with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
+            futures = {pool.submit(_run_or_skip, cell): i for i, cell in enumerate(todo)}
+            for done, fut in enumerate(as_completed(futures), 1):
+                finished(futures[fut], fut.result(), done)
+    return MatrixTable([r for r in results if r is not None])
 
 
 def write_table(table: MatrixTable, path: Path) -> None:

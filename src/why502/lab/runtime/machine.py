@@ -12,6 +12,8 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
+from collections import deque
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 HAPROXY_CANDIDATES = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")
@@ -70,12 +72,25 @@ def ipv6_loopback_available() -> bool:
         return False
 
 
+# the ports free_port handed out lately in this process (bounded): never handed out again, so
+# two lab stacks of one process (``lab matrix --jobs``) cannot be given the same port, one to
+# listen on, the other as a port where nothing listens (a stopped backend's)
+_HANDED_OUT: deque[tuple[int, int]] = deque(maxlen=8192)
+_HANDED_OUT_LOCK = threading.Lock()
+
+
 def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    """A port the kernel says is free right now on ``host`` (small race accepted: loopback only)."""
+    """A port the kernel says is free right now on ``host``, not one this process was given in
+    its last 8192 calls (small race with other processes accepted: loopback only)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, kind) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
+    with _HANDED_OUT_LOCK:
+        for _ in range(64):
+            with socket.socket(family, kind) as s:
+                s.bind((host, 0))
+                port: int = s.getsockname()[1]
+            if (kind, port) not in _HANDED_OUT:
+                break
+        _HANDED_OUT.append((kind, port))
         return port
 
 
