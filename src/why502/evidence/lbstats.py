@@ -79,8 +79,11 @@ MERGE_EVERY = 16
 # percentile is then exact to its printed 0.1 ms while the table stays bounded, whatever the
 # number of lines (Cloudflare's and Traefik's nanosecond timings are all distinct).
 VALUE_CAP = 500_000
-# Rows pooled before they are reduced (~150 bytes each in columns: ~20 MB).
-POOL_ROWS = 1 << 17
+# Rows pooled before they are reduced (~100-250 bytes each in columns: 3-8 MB).  It was 1 << 17
+# (~20-33 MB): Traefik JSON's ``stats`` held 349 MB at 1M lines, 41 MB of it this pool on 200k
+# lines; a reduction is ~40 polars queries, whose fixed cost is still small at this size
+# (BENCHMARKS.md, "2026-11-25 (stop 41)").
+POOL_ROWS = 1 << 15
 # the columns the statistics read (``line`` and ``file`` are for the evidence rows, not here)
 _USED = ["time", "status", "made_by", "code", "symptom", "proxy_status", "cause", "target", "group",
          "upstream_ms", "retries", "failed", "kind"]
@@ -166,7 +169,11 @@ class LbStatsAccumulator:
         self.timeline = _Sums(["minute"], _summed("total", "5xx_lb", "5xx_backend"))
         self.codes = {kind: _Sums([*_CODE_KEYS, "status"], _CODE_AGGS) for kind in ("any", "error")}
         self.per = {key: _Sums([key], _summed(*_PER_COLS)) for key in ("target", "group")}
-        self.values = {key: _Sums([key, "upstream_ms"], _summed("n")) for key in ("all", "target", "group")}
+        # the timing tables are the state that grows with the lines (up to ``VALUE_CAP`` rows
+        # each): the overall one is keyed by the timing alone, the per-target/group ones by the
+        # key as a categorical (4 bytes a row instead of a 16-byte view and the text)
+        self.values = {"all": _Sums(["upstream_ms"], _summed("n")),
+                       **{key: _Sums([key, "upstream_ms"], _summed("n")) for key in ("target", "group")}}
         self.digits: int | None = None  # the rounding of the timings, once VALUE_CAP was reached
         self.pending: list[pl.DataFrame] = []
         self.pending_rows = 0
@@ -221,9 +228,7 @@ class LbStatsAccumulator:
         self.extra += int(retried["retries"].sum() or 0)
         self.still_failed += int((retried["status"] >= 500).sum())
         self.values["all"].add(access.filter(pl.col("upstream_ms").is_not_null())
-                               .group_by("upstream_ms").agg(pl.len().cast(pl.Int64).alias("n"))
-                               .with_columns(pl.lit(None, dtype=pl.String).alias("all"))
-                               .select("all", "upstream_ms", "n"))
+                               .group_by("upstream_ms").agg(pl.len().cast(pl.Int64).alias("n")))
         near_expr = ((pl.col("upstream_ms") >= near_ms).fill_null(False) if near_ms is not None
                      else pl.lit(False))
         for key in ("target", "group"):
@@ -237,7 +242,8 @@ class LbStatsAccumulator:
                 near_expr.sum().cast(pl.Int64).alias("near"),
             ))
             self.values[key].add(sub.filter(pl.col("upstream_ms").is_not_null())
-                                 .group_by([key, "upstream_ms"]).agg(pl.len().cast(pl.Int64).alias("n")))
+                                 .group_by([key, "upstream_ms"]).agg(pl.len().cast(pl.Int64).alias("n"))
+                                 .with_columns(pl.col(key).cast(pl.Categorical)))
         self._bound()
 
     def _bound(self) -> None:

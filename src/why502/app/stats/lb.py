@@ -28,7 +28,11 @@ from why502.proxies.logfamilies import families
 from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, iter_batches
 from why502.sources.once import parsed
 
-VECTOR_BATCH_BYTES = 4 << 20  # the vectorised readers pay a fixed cost per batch; ~12x its size is alive
+# The vectorised readers pay a fixed cost per batch, and a batch being converted holds ~6x its
+# size (the text, its lines, the guards' columns, the reader's buffers) while the one before it
+# is counted: 4 MB batches took Traefik JSON's stats 28 MB higher than 2 MB ones on 200k lines
+# (BENCHMARKS.md, "2026-11-25 (stop 41)").
+VECTOR_BATCH_BYTES = 2 << 20
 
 
 @dataclass
