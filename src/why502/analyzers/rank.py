@@ -78,7 +78,11 @@ def _when(text: str | None) -> datetime | None:
 
 def _ended_before(c: Candidate, newest: datetime | None) -> bool:
     """Did this cause's failures end over an hour before the inputs end (a recovered incident)?"""
-    seen = _last_seen(c)
+    return _long_before(_last_seen(c), newest)
+
+
+def _long_before(seen: datetime | None, newest: datetime | None) -> bool:
+    """Is ``seen`` over ``RECOVERED`` before ``newest`` (both known)?"""
     return newest is not None and seen is not None and newest - seen > RECOVERED
 
 
@@ -93,8 +97,7 @@ def _past_last(findings: list[Finding], newest: datetime | None) -> list[Finding
     matrix's backend-5xx-apache-fpm-unix-bursty-noisy, stop 41).  Issue 25 item 4: no cause
     rests on evidence from another time; watch, which windows by time, named the current one."""
     def past(f: Finding) -> bool:
-        seen = _when(f.last_seen)
-        return newest is not None and seen is not None and newest - seen > RECOVERED
+        return _long_before(_when(f.last_seen), newest)
 
     if not any(_when(f.last_seen) is not None and not past(f) for f in findings):
         return findings
