@@ -9,6 +9,7 @@ names no proxy's model (issue 23).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Protocol
 
 from why502.catalog.lint_rules import LintRule
@@ -19,6 +20,14 @@ from why502.findings.lint import LintFinding
 def finding(rule: LintRule, message: str, file: str | None, line: int | None,
             diff: str | None = None, related: tuple[tuple[str, int], ...] = ()) -> LintFinding:
     return LintFinding(rule.code, rule.name, rule.severity, message, file, line, diff, related)
+
+
+def file_lines(texts: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each config file's lines by path, as the diff builders read them (``{path: lines}``).
+
+    Every proxy's config keeps the text of each file it read (``texts``, or one ``path`` and
+    ``text``); a fix's diff is written against those lines, so this is done once here."""
+    return {path: tuple(text.splitlines()) for path, text in texts.items()}
 
 
 def is_ip(host: str | None) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Generic, Protocol, TypeVar
 
+from why502.analyzers.lint.common import file_lines
+
 
 class OneFileConfig(Protocol):
     """A config read from one file: its path and its text."""
@@ -38,3 +40,8 @@ class OneFileLintInput(Generic[ConfigT]):
 
     def file_text(self, path: str) -> str | None:
         return self.config.text if path == self.config.path else None
+
+
+def config_lines(config: OneFileConfig) -> dict[str, tuple[str, ...]]:
+    """The one file's lines by its path, as the diff builders read them."""
+    return file_lines({config.path: config.text})

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from why502.analyzers.lint import LintFacts, LintSpec
-from why502.analyzers.lint.common import finding, pool_for
+from why502.analyzers.lint.common import file_lines, finding, pool_for
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.facts.fpm import FpmPool
@@ -71,9 +72,6 @@ and a dead one is still tried only every few seconds."""
 _PASSES = ("proxypass", "proxypassmatch", "balancermember", "sethandler", "rewriterule")
 
 
-def _files(cfg: ApacheConfig) -> dict[str, list[str]]:
-    return {path: text.splitlines() for path, text in cfg.texts.items()}
-
 
 def _number(cfg: ApacheConfig, name: str) -> int | None:
     d = cfg.last(name)
@@ -105,7 +103,7 @@ def _seconds(text: str | None) -> float | None:
     return float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
 
 
-def _set_param(files: dict[str, list[str]], t: ProxyTarget, key: str, value: str) -> str | None:
+def _set_param(files: Mapping[str, Sequence[str]], t: ProxyTarget, key: str, value: str) -> str | None:
     """Diff of ``t``'s ProxyPass/BalancerMember line with ``key=value`` set."""
     d = t.directive
     if d.name.lower() not in ("proxypass", "proxypassmatch", "balancermember"):
@@ -125,7 +123,7 @@ def check_fcgi_reuse_exceeds_pool(inp: ApacheLintInput, rule: LintRule) -> list[
     if not inp.pools:
         return []
     cfg = inp.config
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     mpm, threads, processes = mpm_processes(cfg)
     out: list[LintFinding] = []
     for t in cfg.targets():
@@ -157,7 +155,7 @@ def check_proxy_timeout_below_backend(inp: ApacheLintInput, rule: LintRule) -> l
     """W502-030.  mod_proxy gives up first: 504 with "(70007)The timeout specified has expired:
     AH01102: error reading status line" (mod_proxy_http.c) while the backend keeps working."""
     cfg = inp.config
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     out: list[LintFinding] = []
     for t in cfg.targets():
         backend: float | None = None
@@ -184,7 +182,7 @@ def check_proxy_timeout_below_backend(inp: ApacheLintInput, rule: LintRule) -> l
         elif eff.file == t.directive.file and eff.line == t.directive.line:
             name = "timeout="
         else:  # the ProxyTimeout or Timeout line in effect, by its own first word
-            text = files.get(eff.file or "", [])
+            text = files.get(eff.file or "", ())
             words = text[eff.line - 1].split() if eff.line and 0 < eff.line <= len(text) else []
             name = words[0] if words else "the timeout"
         where = (eff.file, eff.line) if eff.file and eff.line else (t.directive.file, t.directive.line)
@@ -203,7 +201,7 @@ def check_proxy_timeout_below_backend(inp: ApacheLintInput, rule: LintRule) -> l
 @rule("W502-031", directives=("balancermember",))
 def check_member_without_retry(inp: ApacheLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-031.  A member in error state is skipped for ``retry`` (60 s) seconds."""
-    files = _files(inp.config)
+    files = file_lines(inp.config.texts)
     out: list[LintFinding] = []
     for t in inp.config.targets():
         if t.directive.name.lower() != "balancermember" or t.param("retry") is not None:

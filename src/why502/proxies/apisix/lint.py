@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from why502.analyzers.lint import LintFacts, LintSpec
 from why502.analyzers.lint.common import finding
-from why502.analyzers.lint.one_file import OneFileLintInput
+from why502.analyzers.lint.one_file import OneFileLintInput, config_lines
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
@@ -66,9 +66,6 @@ CHECKS = ["checks:", "  active:", "    type: http", "    http_path: /", "    hea
           "      tcp_failures: 3", "      timeouts: 3"]
 
 
-def _files(cfg: ApisixConfig) -> dict[str, tuple[str, ...]]:
-    return {cfg.path: tuple(cfg.text.splitlines())}
-
 
 def _used(cfg: ApisixConfig) -> list[Upstream]:
     """Every upstream, written ones first, then each route's or service's own (once)."""
@@ -92,7 +89,7 @@ def check_upstream_without_health_check(inp: ApisixLintInput, rule: LintRule) ->
         if len(live) < 2 or up.active_checks:
             continue
         diff = None if cfg.admin_api or up.node is None or "checks" in up.node else \
-            add_keys(_files(cfg), cfg.path, up.node, CHECKS)
+            add_keys(config_lines(cfg), cfg.path, up.node, CHECKS)
         passive = " (passive checks only: a node they take out never comes back)" if up.passive_checks else ""
         out.append(finding(
             rule, f"upstream {up.name} has {len(live)} nodes and no active health check{passive}: a node "
@@ -133,7 +130,7 @@ def check_read_timeout_below_backend(inp: ApisixLintInput, rule: LintRule) -> li
             rule, f"timeout.read {read.value} s ({where}) is shorter than the backend's own timeout "
             f"({backend:g} s, --backend-timeout): route {route.id}'s slower requests get APISIX's 504 "
             "(\"upstream timed out\") while the backend keeps working", read.file or cfg.path,
-            read.line or route.line, set_read_timeout(_files(cfg), cfg.path, line, raised)))
+            read.line or route.line, set_read_timeout(config_lines(cfg), cfg.path, line, raised)))
     return out
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from why502.analyzers.lint import LintFacts, LintSpec
-from why502.analyzers.lint.common import finding
+from why502.analyzers.lint.common import file_lines, finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
@@ -55,9 +55,6 @@ LINT = LintSpec(build=_input, notes=lambda cfg: [LintNote("warning", str(p)) for
 """How ``app.lint`` lints a Caddy config (``Hooks.lint_input``): nothing read from the host."""
 
 
-def _files(cfg: CaddyConfig) -> dict[str, tuple[str, ...]]:
-    return {p: tuple(t.splitlines()) for p, t in cfg.texts.items()}
-
 
 def _unique(cfg: CaddyConfig) -> list[Handler]:
     """One handler per ``reverse_proxy`` line (a site of several addresses repeats it per server)."""
@@ -82,7 +79,7 @@ def _set(h: Handler, name: str) -> bool:
 @rule("W502-037", directives=("reverse_proxy",))
 def upstreams_without_retry_or_health_check(inp: CaddyLintInput, rule: LintRule) -> list[LintFinding]:
     out = []
-    files = _files(inp.config)
+    files = file_lines(inp.config.texts)
     for h in _unique(inp.config):
         if len(h.upstreams) < 2:
             continue

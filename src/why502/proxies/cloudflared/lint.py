@@ -32,7 +32,7 @@ from typing import ClassVar
 
 from why502.analyzers.lint import LintFacts, LintSpec
 from why502.analyzers.lint.common import finding
-from why502.analyzers.lint.one_file import OneFileLintInput
+from why502.analyzers.lint.one_file import OneFileLintInput, config_lines
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
@@ -67,9 +67,6 @@ LINT = LintSpec(
     inputs=("backend_keepalive",))
 """How ``app.lint`` lints a cloudflared config (``Hooks.lint_input``)."""
 
-
-def _files(cfg: CloudflaredConfig) -> dict[str, tuple[str, ...]]:
-    return {cfg.path: tuple(cfg.text.splitlines())}
 
 
 @rule("W502-047")
@@ -110,7 +107,7 @@ def check_localhost_service(inp: CloudflaredLintInput, rule: LintRule) -> list[L
             rule, f"ingress rule {r.index} ({r.route}) sends to {r.service}: Go dials localhost's addresses "
             f"in turn, [::1] first on most hosts, so a refused origin is reported as 'dial tcp [::1]:{port}' "
             "even when it listens on 127.0.0.1 only; in a container, localhost is the container itself",
-            cfg.path, r.service_line, set_service(_files(cfg), cfg.path, r, fixed)))
+            cfg.path, r.service_line, set_service(config_lines(cfg), cfg.path, r, fixed)))
     return out
 
 
@@ -137,7 +134,7 @@ def check_keepalive_above_origin(inp: CloudflaredLintInput, rule: LintRule) -> l
             "--backend-keepalive): cloudflared reuses connections the origin is closing, and those "
             "requests fail (EOF, connection reset: 502)",
             kt.file or cfg.path, kt.line or r.line,
-            set_origin_request(_files(cfg), cfg.path, r, {"keepAliveTimeout": f"{idle}s"})))
+            set_origin_request(config_lines(cfg), cfg.path, r, {"keepAliveTimeout": f"{idle}s"})))
     return out
 
 
@@ -159,5 +156,5 @@ def check_tls_setting_beside_rule(inp: CloudflaredLintInput, rule: LintRule) -> 
                 "reads only hostname, path, service and originRequest there and drops it, so its origin's "
                 "TLS is checked as if it were not written (x509 errors stay 502s); it belongs under "
                 f"originRequest as {setting}",
-                cfg.path, line, move_to_origin_request(_files(cfg), cfg.path, r, key, setting)))
+                cfg.path, line, move_to_origin_request(config_lines(cfg), cfg.path, r, key, setting)))
     return out

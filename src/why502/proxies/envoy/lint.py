@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from why502.analyzers.lint import LintFacts, LintSpec
-from why502.analyzers.lint.common import finding
+from why502.analyzers.lint.common import file_lines, finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
@@ -91,9 +91,6 @@ _RESET_CONDITIONS = frozenset({"5xx", "gateway-error", "reset", "connect-failure
 _DEPRECATED_PROTOCOL = ("http_protocol_options", "http2_protocol_options", "common_http_protocol_options")
 
 
-def _files(cfg: EnvoyConfig) -> dict[str, list[str]]:
-    return {path: text.splitlines() for path, text in cfg.texts.items()}
-
 
 def _editable(cfg: EnvoyConfig) -> bool:
     """A bootstrap is the file to change; a ``/config_dump`` is what the control plane sent."""
@@ -107,7 +104,7 @@ def routed(cfg: EnvoyConfig) -> list[Cluster]:
 
 
 def _idle_diff(cfg: EnvoyConfig, cl: Cluster, value: str) -> str | None:
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     path = cl.file
     if cl.node is None or not _editable(cfg):
         return None
@@ -166,7 +163,7 @@ def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[Lin
 def check_retry_without_reset(inp: EnvoyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-034.  A retry policy that retries no reset and no refused connection."""
     cfg = inp.config
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     out: list[LintFinding] = []
     seen: set[tuple[str | None, int | None]] = set()
     for r in cfg.routes:
@@ -229,7 +226,7 @@ def check_no_outlier_detection(inp: EnvoyLintInput, rule: LintRule) -> list[Lint
             continue
         diff = None
         if _editable(cfg) and cl.node is not None:
-            diff = add_key(_files(cfg), cl.file, cl.node, "outlier_detection",
+            diff = add_key(file_lines(cfg.texts), cl.file, cl.node, "outlier_detection",
                            {"consecutive_5xx": 5, "max_ejection_percent": 50}, as_json=cfg.json)
         out.append(finding(
             rule, f"cluster {cl.name} has {len(cl.endpoints)} endpoints and neither outlier_detection nor "
@@ -277,7 +274,7 @@ def _breaker_diff(cfg: EnvoyConfig, cl: Cluster, key: str, value: int) -> str | 
     holder = _find_map(cfg, key, setting.line or 0) if setting.line else None
     if holder is None:
         return None
-    return set_value(_files(cfg), setting.file, holder, key, str(value), as_json=cfg.json)
+    return set_value(file_lines(cfg.texts), setting.file, holder, key, str(value), as_json=cfg.json)
 
 
 @rule("W502-036")
@@ -286,7 +283,7 @@ def check_route_timeout_below_backend(inp: EnvoyLintInput, rule: LintRule) -> li
     if not inp.backend_timeout:
         return []
     cfg = inp.config
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     value = f"{math.ceil(inp.backend_timeout) + 5}s"
     out: list[LintFinding] = []
     for r in cfg.routes:

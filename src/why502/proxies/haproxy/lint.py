@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from why502.analyzers.lint import LintFacts, LintSpec
-from why502.analyzers.lint.common import finding
+from why502.analyzers.lint.common import file_lines, finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.facts.setting import Setting
@@ -94,9 +94,6 @@ DEFAULT_TIMEOUT_SERVER = "50s"
 QUEUE_TIMEOUT = "30s"
 """A queue wait long enough to ride out a burst, short enough that the client gets an answer."""
 
-
-def _files(cfg: HaproxyConfig) -> dict[str, list[str]]:
-    return {path: text.splitlines() for path, text in cfg.texts.items()}
 
 
 def _served(cfg: HaproxyConfig) -> list[Section]:
@@ -190,7 +187,7 @@ def _admitted(cfg: HaproxyConfig, sec: Section) -> int | None:
 @rule("W502-024", directives=("server",))
 def check_server_without_check(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-024.  No ``check``: HAProxy never marks the server DOWN (configuration.txt 5.2)."""
-    files = _files(inp.config)
+    files = file_lines(inp.config.texts)
     out: list[LintFinding] = []
     for sec in _served(inp.config):
         for srv in active(sec):
@@ -213,7 +210,7 @@ def check_timeout_server_unset(inp: HaproxyLintInput, rule: LintRule) -> list[Li
     finding per ``defaults`` section the backends inherit from (the fix goes there once), else
     per backend."""
     cfg = inp.config
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     value = f"{math.ceil(inp.backend_timeout) + 5}s" if inp.backend_timeout else DEFAULT_TIMEOUT_SERVER
     by_parent: dict[int, tuple[Section, list[Section]]] = {}
     out: list[LintFinding] = []
@@ -247,7 +244,7 @@ def check_timeout_server_below_backend(inp: HaproxyLintInput, rule: LintRule) ->
     if not backend:
         return []
     cfg = inp.config
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     seen: dict[tuple[str | None, int | None], list[Section]] = {}
     for sec in _served(cfg):
         eff = effective(sec, "timeout server")
@@ -270,7 +267,7 @@ def check_timeout_server_below_backend(inp: HaproxyLintInput, rule: LintRule) ->
 @rule("W502-027", directives=("server",))
 def check_retries_without_redispatch(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-027.  Retries stay on the failed server without ``option redispatch``."""
-    files = _files(inp.config)
+    files = file_lines(inp.config.texts)
     out: list[LintFinding] = []
     for sec in _served(inp.config):
         up = active(sec)
@@ -292,7 +289,7 @@ def check_retries_without_redispatch(inp: HaproxyLintInput, rule: LintRule) -> l
 @rule("W502-028", directives=("server",))
 def check_maxconn_without_timeout_queue(inp: HaproxyLintInput, rule: LintRule) -> list[LintFinding]:
     """W502-028.  ``maxconn`` queues requests; their wait is bounded by ``timeout connect``."""
-    files = _files(inp.config)
+    files = file_lines(inp.config.texts)
     out: list[LintFinding] = []
     for sec in _served(inp.config):
         limited = [s for s in sec.servers if (s.param("maxconn") or "0").isdigit()
@@ -364,7 +361,7 @@ def check_fcgi_idle_connections_hold_workers(inp: HaproxyLintInput, rule: LintRu
     ``timeout server`` for a worker.  ``aggressive``/``always`` reuse idle connections for
     first requests and ``never`` closes them with the client's session: measured silent."""
     cfg = inp.config
-    files = _files(cfg)
+    files = file_lines(cfg.texts)
     out: list[LintFinding] = []
     for sec in _served(cfg):
         fcgi = [s for s in active(sec) if s.param("proto") == "fcgi"]

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from why502.analyzers.lint import LintSpec
 from why502.analyzers.lint.common import finding
-from why502.analyzers.lint.one_file import OneFileLintInput
+from why502.analyzers.lint.one_file import OneFileLintInput, config_lines
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
@@ -55,7 +55,7 @@ def _diff(cfg: KongConfig, up: Upstream) -> str | None:
     upstream when it has no ``healthchecks``; None otherwise (a partial block to merge)."""
     if up.node is None:
         return None
-    files = {cfg.path: tuple(cfg.text.splitlines())}
+    files = config_lines(cfg)
     hc = up.node.get("healthchecks")
     if hc is None:
         return add_keys(files, cfg.path, up.node, ["healthchecks:", "  passive:", "    unhealthy:",
