@@ -49,3 +49,16 @@ def test_hostile_lb_line_reaches_no_terminal(run_main: RunMain, tmp_path: Path) 
         code, out, err = run_main(*argv)
         assert code in (0, 1), err
         assert "\x1b" not in out + err and "\x07" not in out + err, argv
+
+
+def test_summary_counts_the_rules_rows_beside_the_familys(run_main: RunMain) -> None:
+    """A line the family's reader does not read but the classify rules do (a pasted record
+    wrapped in another JSON object) has no family ``code``: the summary counts it under ``-``
+    (it raised KeyError, exit 4, on these two published files)."""
+    cloud = REC.parent
+    for path in (cloud / "istio.jsonl", cloud.parent / "edge-field" / "cloudflared.jsonl"):
+        code, out, err = run_main("classify", "--format", "json", str(path))
+        assert code == 1, err
+        data = json.loads(out)
+        assert data["failures"] == sum(s["lines"] for s in data["symptoms"]) > 0
+        assert "-" in {s["word"] for s in data["symptoms"]}, data["symptoms"]

@@ -143,7 +143,9 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
         if args.format == "jsonl":
             sys.stdout.write(dump_json(row, indent=None) + "\n")
             continue
-        key = (str(row["symptom"] or "-"), str(row["code"] or "-"), str(row["status"] or "-"))
+        # a line the family does not read, but the classify rules do, is the rules' row: it has
+        # no family ``code`` (app.stats.lb.classify_lb)
+        key = (str(row["symptom"] or "-"), str(row.get("code") or "-"), str(row["status"] or "-"))
         counts[key] += 1
         if row["time"]:
             span = spans.setdefault(key, [str(row["time"]), str(row["time"])])
