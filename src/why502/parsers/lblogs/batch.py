@@ -283,7 +283,7 @@ def cloudflare_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     method = pl.col("ClientRequestMethod")
     have = (method.is_not_null() & (method != "") & uri.is_not_null() & (uri != ""))
     host = pl.when(pl.col("ClientRequestHost") != "").then(pl.col("ClientRequestHost")).otherwise(None)
-    out = rec.lazy().select(  # lazily: edge/origin/host computed once (common subexpressions)
+    out = rec.select(
         "idx",
         pl.col("EdgeStartTimestamp").alias("time"),
         status.alias("status"),
@@ -302,7 +302,7 @@ def cloudflare_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         pl.when(pl.col("RayID") != "").then(pl.lit("RayID ") + pl.col("RayID")).otherwise(None)
         .alias("detail"),
         pl.when(origin != 0).then(origin).otherwise(None).alias("backend_status"),
-    ).collect()
+    )
     return finish(out, "cloudflare"), rest
 
 
