@@ -104,3 +104,22 @@ def test_vectorised_reader_on_bent_lines(family: str) -> None:
     lines = _variants(_corpus())
     assert len(lines) > 500
     _frame_agrees(family, lines)
+
+
+def test_duplicate_key_guard_finds_a_key_written_twice() -> None:
+    """``batch.twice`` (one Aho-Corasick pass) flags the lines where a read key is written twice
+    (``json.loads`` keeps the last value, the NDJSON reader the first), and only those: a key
+    inside a string is escaped, a longer key holding the name is another key."""
+    from why502.parsers.lblogs.batch import twice
+
+    lines = {
+        '{"status":502,"size":0}': False,
+        '{"status":502,"status":200}': True,
+        '{"size":1,"a":{"size":2}}': True,  # nested: left to the per-line parser, as before
+        '{"s":"\\"status\\":1","status":3}': False,
+        '{"x-envoy-origin-path":"/","x-envoy-origin-path":"/b"}': True,
+        '{"statuses":1,"status":2,"xstatus":3}': False,
+    }
+    got = pl.DataFrame({"text": list(lines)}).select(
+        twice(pl.col("text"), ("status", "size", "x-envoy-origin-path")).alias("t"))["t"].to_list()
+    assert got == list(lines.values())

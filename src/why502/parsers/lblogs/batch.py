@@ -11,6 +11,8 @@ recorded line).
 
 from __future__ import annotations
 
+from functools import cache
+
 import polars as pl
 
 from why502.catalog.terms import load_terms
@@ -36,7 +38,10 @@ def dash(e: pl.Expr) -> pl.Expr:
     return pl.when(e == "-").then(None).otherwise(e)
 
 
+@cache
 def _terms(family: str) -> pl.DataFrame:
+    """The family's vocabulary as a frame to join on ``code``, built once per run (it was built
+    again for every batch: ~1 µs per line of Traefik's, BENCHMARKS.md "2026-11-25 (stop 42)")."""
     rows = [(t.code, t.symptom or None, t.proxy_status or None, t.cause or None)
             for t in load_terms() if t.family == family]
     return pl.DataFrame(rows, schema={"code": pl.String, "t_symptom": pl.String,
@@ -164,14 +169,13 @@ def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str,
     for rx in take:
         ok_expr = ok_expr & pl.col("text").str.contains(rx)
     # one pass for every skip (an alternation), with a lone UTF-16 surrogate escape, which
-    # ``json.loads`` keeps and the reader may not
-    ok_expr = ok_expr & ~pl.col("text").str.contains("|".join(f"(?:{rx})" for rx in (*skip, _SURROGATE)))
+    # ``json.loads`` keeps and the reader may not, and (``unique``) a space between a key and its
+    # colon, which the duplicate-key count below would not see
+    spaced = (r'"\s+:',) if unique else ()
+    ok_expr = ok_expr & ~pl.col("text").str.contains(
+        "|".join(f"(?:{rx})" for rx in (*skip, _SURROGATE, *spaced)))
     if unique:
-        # a key written twice: ``json.loads`` keeps the last value, the reader the first (a key
-        # is quoted text before a colon: a quote inside a string is escaped)
-        ok_expr = ok_expr & ~pl.col("text").str.contains(r'"\s+:')
-        keys = pl.col("text").str.extract_all('"(?:' + "|".join(unique) + ')":')
-        ok_expr = ok_expr & (keys.list.len() == keys.list.n_unique())
+        ok_expr = ok_expr & ~twice(pl.col("text"), unique)
     df = df.with_columns(ok_expr.fill_null(False).alias("take"))
     ok, rest = df.filter(pl.col("take")), df.filter(~pl.col("take"))["idx"]
     if ok.height == 0:
@@ -180,6 +184,18 @@ def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str,
     if refused.len():
         rest = pl.concat([rest, refused]).sort()
     return rec, rest
+
+
+def twice(text: pl.Expr, keys: tuple[str, ...]) -> pl.Expr:
+    """Whether one of ``keys`` is written twice as ``"key":`` in ``text``: ``json.loads`` keeps
+    the last value of a duplicated key, polars' NDJSON reader the first (a key is quoted text
+    before a colon: a quote inside a string is escaped).  The ``"key":`` texts are found in one
+    Aho-Corasick pass (``extract_many``, leftmost): none is part of another (each starts with a
+    quote, ends with ``":`` and holds no quote), so it finds what the regex alternation's
+    ``extract_all`` found, at ~half its CPU (that guard was ~10 µs of the ~50 µs a Traefik JSON
+    line cost; BENCHMARKS.md "2026-11-25 (stop 42)")."""
+    found = text.str.extract_many([f'"{k}":' for k in keys], leftmost=True)
+    return found.list.len() != found.list.n_unique()
 
 
 def refuse(rec: pl.DataFrame, rest: pl.Series, bad: pl.Expr) -> tuple[pl.DataFrame, pl.Series]:
