@@ -19,6 +19,7 @@ backreferences.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -27,7 +28,7 @@ from why502.catalog.patterns import PatternInfo, families, load_patterns
 from why502.facts.captures import Captures, find_capture
 from why502.parsers import wrappers
 from why502.parsers.heads import Head, declared, head_for, session_line
-from why502.parsers.normalize import normalize
+from why502.parsers.normalize import CREATES_KEYS, REPAIR_NEEDLES, normalize
 
 # ----------------------------------------------------------------------------------------------
 # Regexes shared with the batch engine (Rust-regex compatible)
@@ -337,6 +338,57 @@ def _match_rules() -> tuple[tuple[PatternInfo, re.Pattern[str], re.Pattern[str] 
                  for p in load_patterns() if p.match)
 
 
+@lru_cache(maxsize=1)
+def prefilter_needles() -> list[str]:
+    """Every literal some pattern needs (lower-case), for a literal prefilter (the batch engine's
+    ``contains_any``, watch's block scan: ``app.watch.errorscan``), and the literals a paste
+    repair needs to rebuild a key phrase (``normalize.CREATES_KEYS``): a line without any of them
+    is one ``classify_line`` -- ``explain``'s recogniser -- cannot read either, so skipping it
+    cannot make ``classify`` and ``explain`` disagree; and the words from which ``normalize``
+    rebuilds a fragment's call (``normalize.REPAIR_NEEDLES``)."""
+    needles: set[str] = set(CREATES_KEYS) | set(REPAIR_NEEDLES)
+    for p in load_patterns():
+        needles.update(p.needles)
+    return sorted(needles)
+
+
+_MatchRule = tuple[PatternInfo, re.Pattern[str], "re.Pattern[str] | None"]
+
+
+@lru_cache(maxsize=1)
+def _needle_index() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, tuple[int, ...]], ...]]:
+    """Each ``match`` rule's needles (``PatternInfo.needles``, lower-case; the property builds its
+    tuple anew at each call), and each needle with the positions of the rules it gates."""
+    per_rule = tuple(p.needles for p, _rx, _unless in _match_rules())
+    gates: dict[str, list[int]] = {}
+    for i, needles in enumerate(per_rule):
+        for n in needles:
+            gates.setdefault(n, []).append(i)
+    return per_rule, tuple((n, tuple(rules)) for n, rules in gates.items())
+
+
+def _gated_rules(low: str) -> Iterator[_MatchRule]:
+    """The ``match`` rules one of whose needles ``low`` holds, in rule order (lazily: a caller
+    that stops at the first rule that matches pays for no more).  Up to the first such rule each
+    rule is asked in turn; past it, each needle once (a line that is none of the first rule's:
+    ~180 rules asked one by one cost more than ~370 needles).  Asking each rule's ``needles``
+    property of every rule of every line was a third of the per-line time of a log no nginx head
+    starts (Apache's: 395 lines/s in ``watch``, BENCHMARKS.md stop 41 and 42)."""
+    rules = _match_rules()
+    per_rule, gates = _needle_index()
+    first = next((i for i, needles in enumerate(per_rule) if any(n in low for n in needles)), None)
+    if first is None:
+        return
+    yield rules[first]
+    later: set[int] = set()
+    for n, gated in gates:
+        if n in low:
+            later.update(gated)
+    for i in sorted(later):
+        if i > first:
+            yield rules[i]
+
+
 def _rule_match(rx: re.Pattern[str], unless: re.Pattern[str] | None, text: str) -> re.Match[str] | None:
     """``rx`` searched in ``text``, unless the rule's ``unless`` regex finds the text too
     (``PatternInfo.unless``): then the line is not this rule's, and the next rule's turn."""
@@ -355,9 +407,7 @@ def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
         if sess is not None:
             p = resolve(families().session, sess.ts, None, None, None, "<NOSRV>" if sess.nosrv else None)
             return _record(p, sess.head, text, wrapper_time) if p is not None else None
-    for p, rx, unless in _match_rules():
-        if not any(n in low for n in p.needles):
-            continue
+    for p, rx, unless in _gated_rules(low):
         if p.source not in heads:
             heads[p.source] = head_for(p.source, text)
         head = heads[p.source]

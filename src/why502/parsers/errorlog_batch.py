@@ -25,10 +25,11 @@ from functools import lru_cache
 
 import polars as pl
 
-from why502.catalog.patterns import families, load_patterns
+from why502.catalog.patterns import families
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
-from why502.parsers.normalize import CREATES_KEYS, HEAD_REPAIR_MARKS, REPAIR_NEEDLES
+from why502.parsers.errorlog import prefilter_needles
+from why502.parsers.normalize import HEAD_REPAIR_MARKS
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
 CAPTURES_DTYPE = pl.List(pl.Struct({"name": pl.String(), "value": pl.String()}))
@@ -50,19 +51,6 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "pattern": pl.String(),
     "captures": CAPTURES_DTYPE,
 }
-
-
-@lru_cache(maxsize=1)
-def prefilter_needles() -> list[str]:
-    """Every literal some pattern needs (lower-case), for ``contains_any``, and the literals a
-    paste repair needs to rebuild a key phrase (``normalize.CREATES_KEYS``): a line without any
-    of them is one ``errorlog.classify_line`` -- ``explain``'s recogniser -- cannot read either,
-    so skipping it cannot make ``classify`` and ``explain`` disagree; and the words from which
-    ``normalize`` rebuilds a fragment's call (``normalize.REPAIR_NEEDLES``)."""
-    needles: set[str] = set(CREATES_KEYS) | set(REPAIR_NEEDLES)
-    for p in load_patterns():
-        needles.update(p.needles)
-    return sorted(needles)
 
 
 def captures_column(captures: Captures) -> list[dict[str, str]] | None:

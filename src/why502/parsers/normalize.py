@@ -112,7 +112,7 @@ _PHASE_CALL = (
 
 # Words whose presence lets ``normalize`` make a classifiable line of a fragment (the phase of a
 # tail whose call it infers): the batch engine's prefilter passes lines holding them, so a file
-# and ``explain`` read such a fragment alike (``errorlog_batch.prefilter_needles``).
+# and ``explain`` read such a fragment alike (``errorlog.prefilter_needles``).
 REPAIR_NEEDLES: tuple[str, ...] = tuple(phase for phase, _ in _PHASE_CALL)
 
 
@@ -138,7 +138,7 @@ HEAD_REPAIR_MARKS = (
 # phase: ``(104: ...) while connecting to upstream``, ``failed (Connection refused) while ...``)
 # and the spaces taken out of a call (``connect () failed``).  Every other repair removes or
 # straightens text around a phrase that is already there.  The batch engine's prefilter adds
-# these to the rules' needles (``errorlog_batch.prefilter_needles``), so ``classify`` hands every
+# these to the rules' needles (``errorlog.prefilter_needles``), so ``classify`` hands every
 # line ``explain`` could read to the same per-line recogniser.  Lower case, as the prefilter.
 CREATES_KEYS: tuple[str, ...] = (") while ", " ()")
 

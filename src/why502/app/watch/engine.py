@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 from why502.app.diagnose.inputs import log_paths
 from why502.app.watch.closing import closing_report, incident_report
 from why502.app.watch.diagnosis import DIAGNOSIS_TIMEOUT, DiagnosisInputs, diagnose_window
+from why502.app.watch.errorscan import ErrorCounter
 from why502.app.watch.incidents import Incident, Rules, Window, triggers
-from why502.app.watch.metrics import Metrics, upstream_label
+from why502.app.watch.metrics import Metrics
 from why502.app.watch.window import WINDOW_BYTES, LogWindow
 from why502.errors import InputError, UsageError, Why502Error
 from why502.facts.logconfig import FollowedConfig
 from why502.findings.model import Diagnostic, Report
 from why502.findings.redact import redact
-from why502.parsers.errorlog import classify_line
 from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, Capability, choose, get, source_of
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
@@ -265,6 +265,7 @@ class Watch:
         self.reload_rules: Callable[[], Rules] | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.pending: tuple[Incident, str, Future[Report | str]] | None = None
+        self.errors: ErrorCounter | None = None  # the error-log blocks' counter, made at first use
         self.diagnosis_started = 0.0
         self._setup()
 
@@ -625,7 +626,7 @@ class Watch:
             return
         if f.kind in ("error", "fpm", "app"):
             self._keep(f, f.kind, data, count, at)
-            self._errors(_text_lines(_failure_lines(data)), bucket)
+            self._errors(_failure_lines(data), bucket)
             if f.requests:  # the one log is the access log too: its requests
                 self._requests(f, data, bucket)
             return
@@ -639,7 +640,7 @@ class Watch:
         if f.kind == "auto" and self.proxy != DEFAULT:
             # the lines of Apache's or HAProxy's log: their error-log reading (as diagnose's)
             self._keep(f, "error", data, count, at)
-            self._errors(_text_lines(_failure_lines(data)), bucket)
+            self._errors(_failure_lines(data), bucket)
             return
         if f.family is not None:
             self._keep(f, "lb", data, count, at)
@@ -651,7 +652,7 @@ class Watch:
             if errors:
                 n = errors.count(b"\n")
                 self._keep(f, "error", errors, n, at)
-                self._errors(_text_lines(errors), bucket)
+                self._errors(errors, bucket)
                 data = _ERROR_LINE.sub(b"", data) if n < count else b""
                 count -= n
             if not count:
@@ -757,17 +758,19 @@ class Watch:
             self.metrics.traffic.count(statuses)
         self._count(f, statuses, unparsed, lines, bucket)
 
-    def _errors(self, lines: list[str], bucket: Any) -> None:
-        for line in lines:
-            c = classify_line(line)
-            if c is None or c.status is None:
-                continue
-            up = self.metrics.bounded(upstream_label(c.upstream)) if c.upstream else ""
-            self.metrics.upstream_failures.labels(c.symptom, up).inc()
-            bucket.failures += 1
-            bucket.symptoms[(c.symptom, up)] += 1
-            if c.symptom == "no-live-upstreams":
-                bucket.no_live += 1
+    def _errors(self, data: bytes, bucket: Any) -> None:
+        """The failed requests of a block of error-log lines, by symptom and upstream: one pass
+        over the block (``errorscan.ErrorCounter``: the native scanner, a literal prefilter),
+        the per-line recogniser only for the lines that may be failures."""
+        if self.errors is None:
+            self.errors = ErrorCounter()
+        for (symptom, label), n in self.errors.count(data).items():
+            up = self.metrics.bounded(label) if label else ""
+            self.metrics.upstream_failures.labels(symptom, up).inc(n)
+            bucket.failures += n
+            bucket.symptoms[(symptom, up)] += n
+            if symptom == "no-live-upstreams":
+                bucket.no_live += n
 
     # -- incidents ---------------------------------------------------------------------------
 

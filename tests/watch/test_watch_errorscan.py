@@ -1,0 +1,75 @@
+"""``watch`` counts an error-log block in one pass (``app.watch.errorscan``): the same failures
+as asking the per-line recogniser about every line, as ``watch`` did before (issue 28 item 5).
+
+The block mixes every recorded lab error log (nginx's, Apache's, PHP-FPM's, HAProxy's), the
+field corpus and the public lines (wrapped, cut, pasted, other programs': the lines of
+``tests/classify/test_classify_one_recogniser.py``) and a few lines made to take each door of
+the block path: not ASCII, an escaped quote, CRLF, a benign line with no needle, a blank line.
+Timings are in bench/watch_bench.py and BENCHMARKS.md, never here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.classify.test_classify_one_recogniser import LINES
+from tests.support.paths import FIXTURES_DIR
+from why502.app.watch.errorscan import ErrorCounter, count_per_line
+from why502.parsers import errorlog_native
+
+HEAD = "2026/11/23 09:00:00 [error] 1234#0: *7 "
+MADE = [
+    # not ASCII (the scanner hands it back; the prefilter always keeps it)
+    HEAD + 'connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.9, '
+    'server: café.example, request: "GET /é HTTP/1.1", upstream: "http://10.0.0.2:8080/é", host: "café"',
+    # an escaped quote in the request (handed back by the scanner)
+    HEAD + 'upstream timed out (110: Connection timed out) while reading response header from upstream, '
+    'client: 10.0.0.9, server: _, request: "GET /\\"x HTTP/1.1", upstream: "http://10.0.0.3:8080/", '
+    'host: "x"',
+    HEAD + 'no live upstreams while connecting to upstream, client: 10.0.0.9, server: _, request: '
+    '"GET / HTTP/1.1", upstream: "http://app_cluster/", host: "x"\r',
+    "2026/11/23 09:00:00 [info] 1234#0: *8 client 10.0.0.9 closed keepalive connection",
+    "",
+]
+
+
+def _block() -> bytes:
+    lines = [t for p in sorted((FIXTURES_DIR / "recorded").glob("*/*error.log"))
+             for t in p.read_text(encoding="utf-8", errors="replace").splitlines()]
+    lines += [t.replace("\n", " ").replace("\r", " ") for t in LINES] + MADE
+    return ("\n".join(lines) + "\n").encode()
+
+
+BLOCK = _block()
+REFERENCE = count_per_line(BLOCK[:-1].decode("utf-8", "replace").split("\n"))
+
+
+def test_the_block_is_mixed_enough_to_tell() -> None:
+    assert len({symptom for symptom, _up in REFERENCE}) >= 15
+    assert sum(REFERENCE.values()) >= 300
+    assert any(up for _symptom, up in REFERENCE) and any(not up for _symptom, up in REFERENCE)
+
+
+def test_the_prefilter_path_counts_what_the_per_line_path_counts() -> None:
+    assert ErrorCounter(native=False).count(BLOCK) == REFERENCE
+
+
+@pytest.mark.skipif(errorlog_native.native() is None and os.environ.get("WHY502_REQUIRE_NATIVE") != "1",
+                    reason="the native scanner was not built (no C compiler at install time)")
+def test_the_native_path_counts_what_the_per_line_path_counts() -> None:
+    counter = ErrorCounter(native=True)
+    assert counter.book is not None
+    assert counter.count(BLOCK) == REFERENCE
+    # block by block (as watch reads them) the same: a scanner's groups are its block's alone
+    half = BLOCK.index(b"\n", len(BLOCK) // 2) + 1
+    split = counter.count(BLOCK[:half])
+    split.update(counter.count(BLOCK[half:]))
+    assert split == REFERENCE
+
+
+def test_a_block_without_a_needle_reads_no_line() -> None:
+    benign = b"2026/11/23 09:00:00 [info] 1234#0: *8 client 10.0.0.9 closed keepalive connection\n" * 50
+    assert ErrorCounter(native=False)._candidates(benign) == []
+    assert ErrorCounter(native=False).count(benign) == {}
