@@ -848,10 +848,16 @@ def run_cells(selected: Iterable[Cell], on_result: Callable[[CellResult], None] 
     else:
         for proxy in {c.proxy for c in todo}:  # import the lab plug-ins once, before the threads
             lab_plugin(proxy)
-        with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
+        pool = ThreadPoolExecutor(jobs, thread_name_prefix="cell")
+        try:
             futures = {pool.submit(_run_or_skip, cell): i for i, cell in enumerate(todo)}
             for done, fut in enumerate(as_completed(futures), 1):
                 finished(futures[fut], fut.result(), done)
+        finally:
+            # on Ctrl-C or SIGTERM (raised here by cli.main) the cells not started are dropped
+            # and only the running ones end (each stops its processes by PID): a ``with`` block
+            # waited for every queued cell, so stopping a --jobs run took the rest of the run
+            pool.shutdown(wait=True, cancel_futures=True)
     return MatrixTable([r for r in results if r is not None])
 
 
