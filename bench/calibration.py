@@ -32,14 +32,14 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from why502.app.diagnose import DiagnoseOptions
-from why502.app.diagnose.gather import gather
-from why502.app.diagnose.report import report_from
 from why502.catalog import calibration
 from why502.catalog.calibration import DATA, uncalibrate
 from why502.facts.net import Listener, split_key
-from why502.findings.model import Report
+
+if TYPE_CHECKING:  # diagnose is imported where runs are diagnosed: reading cells needs none of it
+    from why502.findings.model import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "tests" / "fixtures" / "recorded"
@@ -47,6 +47,9 @@ BANDS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01))
 
 
 def _offline_runs(noisy: bool = False) -> list[tuple[str, str | None, Report]]:
+    from why502.app.diagnose import DiagnoseOptions
+    from why502.app.diagnose.gather import gather
+    from why502.app.diagnose.report import report_from
     from why502.lab.noise_replay import replay
 
     out = []
@@ -117,7 +120,7 @@ def _live_runs(noisy: bool) -> list[tuple[str, str | None, Report]]:
     return out
 
 
-Run = tuple[str, "str | None", Report]
+Run = tuple[str, "str | None", "Report"]
 PRIOR_RUNS = 20  # the fit trusts a band of n runs as (hits + 20 x its raw score) / (n + 20)
 
 
@@ -148,6 +151,11 @@ def matrix_outcomes(paths: list[Path], raw: bool = False) -> list[Outcome]:
             cells += json.loads(text)["cells"]
         else:
             cells += [json.loads(line) for line in text.splitlines() if line.strip()]
+    return cell_outcomes(cells, raw)
+
+
+def cell_outcomes(cells: list[dict[str, object]], raw: bool = False) -> list[Outcome]:
+    """``matrix_outcomes`` of cells already read (bench/matrix.py --merge: the shards, joined)."""
     out = []
     for c in cells:
         if not c.get("reproduced"):

@@ -5,14 +5,17 @@ past incident -- another backend refused the day before -- stood alone at the to
 while today's 5xx had no finding at all (the fault matrix's cell
 ``backend-5xx-apache-fpm-tcp-bursty-noisy``, recorded in
 tests/fixtures/matrix-cells/apache-fcgi-5xx-old-incident: see its README).  Today's 5xx are now
-said, first; the past incident follows, aged.  A cause of the same time still owns its failures:
-the last resort is not added beside it.
+said, first (the pool's own since stop 42, when the error log's level would hold Apache's
+failures; else the last resort); the past incident follows, aged.  A cause of the same time
+still owns its failures: the last resort is not added beside it.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from tests.support.clirun import why502
 from tests.support.paths import matrix_cell
@@ -31,12 +34,22 @@ def _diagnose(work: Path) -> dict[str, object]:
     return report
 
 
-def test_todays_5xx_are_said_first_when_the_only_cause_is_yesterdays(tmp_path: Path) -> None:
-    report = _diagnose(_copy(tmp_path))
+@pytest.mark.parametrize(("level", "today"), [("crit", "unexplained-5xx"), ("warn", "upstream-returned-5xx")])
+def test_todays_5xx_are_said_first_when_the_only_cause_is_yesterdays(tmp_path: Path, level: str,
+                                                                     today: str) -> None:
+    """At ``LogLevel crit`` Apache's own failures would not be logged: the last resort says
+    today's 5xx.  At the cell's own levels (warn, info) the error log's silence since yesterday
+    names the pool (stop 42, tests/diagnose/test_diagnose_fastcgi_relayed.py).  Either way
+    today's 5xx come first, yesterday's incident below."""
+    work = _copy(tmp_path)
+    conf = work / "apache2.conf"
+    conf.write_text(conf.read_text().replace("LogLevel warn", f"LogLevel {level}")
+                    .replace("LogLevel info", f"LogLevel {level}"))
+    report = _diagnose(work)
     findings = report["findings"]
     assert isinstance(findings, list)
     causes = [f["cause"] for f in findings]
-    assert causes[0] == "unexplained-5xx", causes
+    assert causes[0] == today, causes
     assert findings[0]["count"] == 6 and findings[0]["status_codes"] == [502]
     # the past incident is still reported, below, with its age said
     old = next(f for f in findings if f["cause"] == "backend-not-running")

@@ -7,8 +7,9 @@ recorded cell (tests/fixtures/matrix-cells/, see each README):
 - Caddy's keep-alive race: its access lines name no upstream, but the config's only upstream is
   every line's, and it answered before and after the resets (keepalive-race, the crash named as
   the competing reading);
-- Apache + PHP-FPM relayed 5xx: nothing read names the maker; the last resort says which two
-  readings fit and what decides (calibrated doubt, issue 25 item 3).
+- Apache + PHP-FPM relayed 5xx: with a LogLevel that hides Apache's own failures nothing read
+  names the maker; the last resort says which two readings fit and what decides (calibrated
+  doubt, issue 25 item 3).  At a level that records them, stop 42 names the pool.
 """
 
 from __future__ import annotations
@@ -135,7 +136,12 @@ def test_caddy_drops_with_no_answer_after_them_stay_a_crash(tmp_path: Path) -> N
 
 
 def test_apache_fcgi_relayed_5xx_names_both_readings_and_what_decides(tmp_path: Path) -> None:
+    """With a LogLevel that hides Apache's own failures (crit), the error log's silence decides
+    nothing: the doubt is stated.  At the cell's own ``LogLevel warn`` the silence names the pool
+    (stop 42, tests/diagnose/test_diagnose_fastcgi_relayed.py)."""
     work = matrix_cell("apache-fcgi-5xx-quiet", tmp_path)
+    conf = work / "apache2.conf"
+    conf.write_text(conf.read_text().replace("LogLevel warn", "LogLevel crit"))
     findings = _findings(_report("--offline", "--proxy", "apache", "--config", str(work / "apache2.conf"),
                                  "--access-log", str(work / "apache-access.log"),
                                  "--error-log", str(work / "apache-error.log"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,28 @@ def test_results_come_in_cell_order_whatever_the_jobs(monkeypatch: pytest.Monkey
     assert peak[0] >= 2
     with pytest.raises(ValueError):
         matrix.run_cells(cells, jobs=0)
+
+
+def test_an_interrupt_drops_the_cells_not_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or SIGTERM, which cli.main raises as an exception) ends a --jobs run after the
+    running cells, not after the whole queue."""
+    cells = matrix.cells()[:8]
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def fake(cell: matrix.Cell) -> matrix.CellResult:
+        with lock:
+            started.append(cell.name)
+        time.sleep(0.2)  # the queue outlives the first cell's end
+        return _result(cell)
+
+    def stop(_r: matrix.CellResult, done: int, _total: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(matrix, "run_cell", fake)
+    with pytest.raises(KeyboardInterrupt):
+        matrix.run_cells(cells, jobs=2, on_done=stop)
+    assert len(started) < len(cells)
 
 
 def test_free_port_never_hands_out_a_port_twice() -> None:

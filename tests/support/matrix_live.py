@@ -32,14 +32,10 @@ PARTS = 4
 # backend "*" for both loopback families.
 # Emptied by the fixes of docs/dev/fault-matrix.md "After the fixes"; the backend kinds added one
 # gap ("Backend kinds and slow clients").
-_FCGI_RELAYED = ("mod_proxy_fcgi logs nothing for a backend's own 5xx and sets no proxy-status "
-                 "note, the pool's access log is off by default (and not read), and the live probe "
-                 "speaks HTTP, not FastCGI: unexplained-5xx, which names both readings and what "
-                 "decides (stop 40)")
-KNOWN_MISSES: dict[tuple[str, str, str], str] = {
-    ("backend-5xx", "apache", "fpm-tcp"): _FCGI_RELAYED,
-    ("backend-5xx", "apache", "fpm-unix"): _FCGI_RELAYED,
-}
+KNOWN_MISSES: dict[tuple[str, str, str], str] = {}
+# Left it at stop 42: (backend-5xx, apache, fpm-*), the pool's own 5xx relayed by mod_proxy_fcgi,
+# now named from the error log's silence at a LogLevel that records Apache's own failures
+# (analyzers.application ``_fastcgi_made_5xx``; 8/8 cells, docs/dev/fault-matrix.md "Stop 42").
 # Left it at stop 40 (docs/dev/fault-matrix.md "Stop 40"): (bad-status-line, envoy, *), where
 # Envoy's bare UPE is now decided by a live probe of the target it blames (diagnose and watch,
 # which hands the config to its diagnosis); (keepalive-close, caddy, *), where the config's only

@@ -10,6 +10,7 @@ nginx as ``FastCGI sent in stderr: "PHP message: PHP Fatal error: ..."``
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from why502.analyzers.apps import killed_at_own_limit, unclaimed_timing
@@ -26,7 +27,7 @@ from why502.analyzers.base import (
     proxy_of,
     upstream_name,
 )
-from why502.evidence.model import Evidence, LocationOutcome, UpstreamTiming
+from why502.evidence.model import ClientFailures, Evidence, LocationOutcome, UpstreamTiming
 from why502.findings.model import EvidenceItem, Finding, Fix
 
 _FATAL = ("fatal", "uncaught", "exception", "traceback", "allowed memory size", "maximum execution")
@@ -92,8 +93,94 @@ def analyze(ev: Evidence) -> list[Candidate]:
     if not ev.logs.access_has_upstream:
         out += [c for loc in ev.logs.locations_5xx if (c := _location_made_5xx(ev, loc, failing_peers))]
         if not ev.logs.locations_5xx:
-            out += _probed_made_5xx(ev, failing_peers)
+            out += _probed_made_5xx(ev, failing_peers) or _fastcgi_made_5xx(ev)
     return out
+
+
+def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
+    """A FastCGI app (PHP-FPM) answering 5xx itself, behind an access log with no upstream
+    field, where no probe can ask it (a FastCGI port does not answer the HTTP probe).
+
+    The facts, each the proxy's documented behaviour:
+
+    - clients got 5xx (``ClientFailures``) that no error-log line claims;
+    - the error log read is the one the config writes, at a level that lets ``error`` through
+      (``ConfigFacts.own_failures_logged``, the proxy's plug-in: Apache's ``ErrorLog`` and
+      ``LogLevel``), and it has no failure line near these 5xx: every 5xx the proxy makes
+      itself towards a FastCGI server is logged at ``error`` (mod_proxy_fcgi.c
+      ``fcgi_do_request``: AH01073/AH01074/AH01075 before its 503/504, ``proxy_fcgi_handler``
+      AH01079; proxy_util.c AH00957/AH02454/AH00940/AH00941), while a complete FastCGI answer is
+      relayed with the script's ``Status:`` and no line (``dispatch()``).  Lines over an hour
+      before the first 5xx are another incident (``rank.RECOVERED``), not these;
+    - the first 5xx's request is routed to one FastCGI target and to no other target.
+
+    Without the level (None: a proxy whose plug-in does not say, or an ``ErrorLog`` not read)
+    this says nothing, and ``unexplained`` states both readings and what decides.  The
+    confidence is below a probed answer's (0.8): the pool's own record of the requests (its
+    access log with ``%s``) is not read."""
+    from why502.analyzers.rank import RECOVERED
+
+    cf = ev.logs.client_5xx
+    if cf is None or cf.by_proxy or ev.config.own_failures_logged is not True or cf.first is None:
+        return []
+    unclaimed = cf.total - cf.by_proxy
+    first = cf.first.replace(tzinfo=None)
+    near = [g for g in ev.logs.symptoms if g.count and (
+        g.last is None or g.last.replace(tzinfo=None) >= first - RECOVERED)]
+    path = (cf.request or "").split(" ")[1] if len((cf.request or "").split(" ")) > 1 else ""
+    serving = [t for t in ev.config.targets if path and _serves(t.location, path)]
+    keys = {t.key for t in serving}
+    if unclaimed <= 0 or near or len(keys) != 1 or any(t.kind != "fastcgi" for t in serving):
+        return []
+    target = serving[0]
+    who = proxy_name(ev.proxy)
+    statuses = ", ".join(f"{s}×{n}" for s, n in sorted(cf.statuses.items()))
+    items = _unclaimed_items(cf, unclaimed, f"{who} relays a complete FastCGI answer silently")
+    items += [EvidenceItem(kind="stat", summary=f"{who}'s error log is the one its config writes, "
+                           "at a level that records its own failures of a backend (error): it "
+                           f"would hold a line for each 5xx {who} made itself"),
+              config_item(target)]
+    finding = make_finding(
+        "upstream-returned-5xx", confidence=0.6, groups=[],
+        explanation=f"The FastCGI app behind {target.key} answered {statuses} itself: {who} "
+                    "passed its complete answer on, which it does without a log line whatever the "
+                    f"status, while each failure of its own towards a FastCGI server is logged at "
+                    f"error, and {who}'s error log, at that level, is silent about these requests. "
+                    "What would prove it: the pool's access log with the status (access.format "
+                    "with %s), or the same script asked of the pool (cgi-fcgi).",
+        evidence=items,
+        fix=Fix(summary=f"look at the app's own logs for these requests (PHP's error_log, the "
+                        f"pool's slow log); {who} is only the messenger",
+                commands=[f"SCRIPT_FILENAME=/path/to/script.php REQUEST_METHOD=GET cgi-fcgi -bind "
+                          f"-connect {target.unix_path or target.key} | head -3"]),
+        upstream=target.group, target=target.key,
+        status_codes=sorted(s for s in cf.statuses if s >= 500))
+    return [Candidate(finding=replace(
+        finding, count=unclaimed, first_seen=cf.first.isoformat(timespec="seconds"),
+        last_seen=cf.last.isoformat(timespec="seconds") if cf.last else None))]
+
+
+_REGEX = re.compile(r"[\\^$()*+?\[\]{}|]")
+
+
+def _serves(location: str | None, path: str) -> bool:
+    """Does a target's route (``TargetFact.location``: a path prefix, or a regex as
+    ``ProxyPassMatch`` and nginx's ``location ~`` write it) take ``path``?"""
+    if not location:
+        return False
+    loc = location.strip().strip('"')
+    for modifier in ("~* ", "~ ", "^~ ", "= "):
+        if loc.startswith(modifier):
+            loc = loc[len(modifier):].strip().strip('"')
+            if modifier in ("^~ ", "= "):
+                return path == loc if modifier == "= " else path.startswith(loc)
+            break
+    if _REGEX.search(loc):
+        try:
+            return re.search(loc, path, re.IGNORECASE if location.startswith("~*") else 0) is not None
+        except re.error:
+            return False
+    return path.startswith(loc)
 
 
 def _probed_made_5xx(ev: Evidence, failing: set[str | None]) -> list[Candidate]:
@@ -133,14 +220,7 @@ def _probed_made_5xx(ev: Evidence, failing: set[str | None]) -> list[Candidate]:
         if timing is not None and killed_at_own_limit(ev, target.key, timing):
             continue  # the app server's own time limit made them (capacity: backend-too-slow)
         who = proxy_name(ev.proxy)
-        statuses = ", ".join(f"{s}×{n}" for s, n in sorted(cf.statuses.items()))
-        when = (f" between {cf.first:%H:%M} and {cf.last:%H:%M}" if cf.first and cf.last else "")
-        items = [EvidenceItem(kind="stat", count=unclaimed,
-                              summary=f"access log: clients got {statuses}{when}; no error-log line "
-                                      f"for any of them ({who} relays a complete response silently)")]
-        if cf.file and cf.line:
-            items.append(EvidenceItem(kind="log", summary="first 5xx in the access log", source=cf.file,
-                                      line=cf.line, text=cf.request))
+        items = _unclaimed_items(cf, unclaimed, f"{who} relays a complete response silently")
         items.append(EvidenceItem(kind="stat", summary=f"no {who} error-log line for {target.key}: "
                                                        f"{who} reached the backend and got an answer"))
         items.append(probe_item(target.key, probe))  # type: ignore[arg-type]
@@ -164,6 +244,19 @@ def _probed_made_5xx(ev: Evidence, failing: set[str | None]) -> list[Candidate]:
             first_seen=cf.first.isoformat(timespec="seconds") if cf.first else None,
             last_seen=cf.last.isoformat(timespec="seconds") if cf.last else None)))
     return out
+
+
+def _unclaimed_items(cf: ClientFailures, unclaimed: int, silently: str) -> list[EvidenceItem]:
+    """The access log's 5xx that no error-log line claims, and its first such line."""
+    statuses = ", ".join(f"{s}×{n}" for s, n in sorted(cf.statuses.items()))
+    when = f" between {cf.first:%H:%M} and {cf.last:%H:%M}" if cf.first and cf.last else ""
+    items = [EvidenceItem(kind="stat", count=unclaimed,
+                          summary=f"access log: clients got {statuses}{when}; no error-log line "
+                                  f"for any of them ({silently})")]
+    if cf.file and cf.line:
+        items.append(EvidenceItem(kind="log", summary="first 5xx in the access log", source=cf.file,
+                                  line=cf.line, text=cf.request))
+    return items
 
 
 def _location_made_5xx(ev: Evidence, loc: LocationOutcome, failing: set[str | None]) -> Candidate | None:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from why502 import proxies
+from why502.analyzers import edge_apps
 from why502.analyzers.apps import serving, setting_item, shown, where_to_set
 from why502.analyzers.base import (
     Candidate,
@@ -289,15 +290,15 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
 
 
 def _edge_answered_around(ev: Evidence, members: list[TargetFact]) -> TargetLife | None:
-    """The answers of an edge access log whose lines name no upstream (Caddy's, ``LbEvidence.
-    unnamed``) when the config has one upstream, ``members``' only one: every line is its.  Only
-    when it answered after a failure (a drop between answers); else None."""
-    proxied = [t for t in ev.config.targets if t.kind == "proxy"]
-    if len(members) != 1 or len(proxied) != 1 or proxied[0].key != members[0].key:
+    """The answers of an edge access log (Caddy's, whose lines name no upstream) around the
+    drops, when the group has one member: ``edge_apps.answered_around``, the one test of it
+    (the edge's own findings are refined by the same)."""
+    if len(members) != 1:
         return None
     for fam in ev.edge.families:
-        if fam.unnamed.ok and fam.unnamed.ok_after_failure and fam.unnamed.first_failed_after_ok:
-            return fam.unnamed
+        life = edge_apps.answered_around(ev, fam, members[0].key)
+        if life is not None:
+            return life
     return None
 
 

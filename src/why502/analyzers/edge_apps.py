@@ -188,11 +188,10 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                     f"{f.target} is reached over TLS (the cluster's transport_socket): "
                     "upstream-tls-mismatch is a competing reading of these failures"))])
     if f.cause == "backend-crashed" and f.target:
-        life = lb.targets.get(f.target) or _only_target_life(ev, lb, f.target)
+        life = answered_around(ev, lb, f.target)
         deaths = _near(ev, f, _DEATHS)
         probed = ev.live.probes is not None and f.target in ev.live.probes
-        if (life is not None and life.ok and life.ok_after_failure and not deaths
-                and (_probe_connects(ev, f.target) or not probed)):
+        if life is not None and not deaths and (_probe_connects(ev, f.target) or not probed):
             return _as(f, "keepalive-race", f"{f.target} answered before and after, nothing crashed: "
                        "the app closed an idle connection the proxy reused",
                        [EvidenceItem(kind="stat", summary=f"{f.target} answered {life.ok:,} requests, "
@@ -205,6 +204,18 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
     if f.cause == "protocol-mismatch":
         return _spoken_badly(ev, f)
     return f
+
+
+def answered_around(ev: Evidence, lb: LbEvidence, key: str) -> TargetLife | None:
+    """The life of ``key`` in the edge log ``lb`` when it answered, then failed, then answered
+    again -- the one test of "a reused idle connection, not a dead backend" for an edge log,
+    whether the finding comes from the edge's own words (``refine``) or from the config's
+    keep-alive pool (``config_limits``, Caddy's default idle connections).  A failure before any
+    answer is no race: no idle connection existed to reuse.  None otherwise."""
+    for life in (lb.targets.get(key), _only_target_life(ev, lb, key)):
+        if life is not None and life.ok and life.ok_after_failure and life.first_failed_after_ok:
+            return life
+    return None
 
 
 def _only_target_life(ev: Evidence, lb: LbEvidence, key: str) -> TargetLife | None:

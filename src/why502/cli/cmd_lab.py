@@ -33,6 +33,7 @@ examples:
   why502 lab check --proxy {lab_check}      # only the {lab_title} scenarios (also: {lab_also})
   why502 lab matrix --sample 40 --seed 7  # 40 generated fault cells, diagnosed through the CLI
   why502 lab matrix --sample 160 --jobs 3 --format json -o m.json   # 3 cells at a time
+  why502 lab matrix --shard 3/16 --jobs 2 --format json -o shard-3-of-16.json   # a piece of the whole
   why502 lab matrix --fault crash --proxy {lab_matrix}   # only the cells of one fault behind one proxy
 
 exit codes: run: 0 when diagnose ranks the expected cause first, 1 otherwise;
@@ -95,6 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only cells with this noise: quiet, noisy (repeatable)")
     matrix.add_argument("--cell", action="append", metavar="NAME",
                         help="only this cell, by its full name (repeatable; names: --list)")
+    matrix.add_argument("--shard", metavar="K/N",
+                        help="only shard K of N (a cell's shard is a hash of its name: the same "
+                             "on every run, seed and machine; bench/matrix.py --merge joins the "
+                             "shards' JSON into the whole matrix)")
     matrix.add_argument("--list", action="store_true", help="list the cells, run nothing")
     matrix.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="run N cells at a time (default 1; a cell mostly waits, so N above the "
@@ -345,6 +350,12 @@ def _matrix(args: argparse.Namespace) -> int:
             and (not args.noise or c.noise in args.noise)
             and (not args.fault or c.fault.name in args.fault)
             and (not args.cell or c.name in args.cell)]
+    if args.shard:
+        try:
+            index, count = matrix.parse_shard(args.shard)
+        except ValueError as err:
+            raise UsageError(f"lab matrix: {err}") from None
+        pool = matrix.shard(pool, index, count)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     if args.sample < 0:
         raise UsageError("lab matrix: --sample must be 0 (all) or more")
@@ -372,7 +383,11 @@ def _matrix(args: argparse.Namespace) -> int:
     table = matrix.run_cells(selected, line, jobs=args.jobs,
                              on_done=progress if args.jobs > 1 else None)
     if args.format == "json":
-        text = dump_json({"seed": seed, "cells": [r.to_dict() for r in table.results]}) + "\n"
+        doc: dict[str, object] = {"seed": seed}
+        if args.shard:  # what bench/matrix.py --merge checks: which piece of the whole this is
+            doc["shard"] = f"{index}/{count}"
+            doc["matrix_cells"] = len(every)
+        text = dump_json({**doc, "cells": [r.to_dict() for r in table.results]}) + "\n"
     else:
         text = table.markdown()
     sys.stdout.write(text if args.format != "text" else "\n" + text)

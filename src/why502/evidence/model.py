@@ -256,6 +256,10 @@ class ConfigFacts:
     max_open_files: Setting | None = None  # the workers' fd limit (nginx worker_rlimit_nofile)
     fpm_pools: tuple[FpmPool, ...] = ()  # PHP-FPM's pools, from its config files
     runtime_socket: str | None = None  # the proxy's runtime API address (HAProxy ``stats socket``)
+    # True when the error log read is the one the config writes and its level lets ``error``
+    # through: a failure the proxy makes itself would be in it, so its silence is evidence
+    # (``analyzers.application``); None: not known (the proxy's plug-in does not say)
+    own_failures_logged: bool | None = None
     # the running master's systemd unit (a reload names it) and nginx's -p (commands name it):
     # what discovery read of it (sources.proxyprocs), None when no master was found
     unit: str | None = None

@@ -26,6 +26,7 @@ runs all of it or a sample, with a seed.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -301,6 +302,38 @@ def sample(k: int, seed: int, pool: Sequence[Cell] | None = None) -> list[Cell]:
     rest = [c for c in pool if c not in picked]
     picked += rest[: max(0, k - len(picked))]
     return picked[:k] if k < len(picked) else picked
+
+
+def shard_of(cell: Cell, count: int) -> int:
+    """The shard (1..``count``) that ``cell`` belongs to when the matrix is cut in ``count``.
+
+    Why a hash of the cell's name, not its place in the list: a cell keeps its shard across
+    runs, seeds, machines and filters (``--proxy`` and the like cut the same shards), and a cell
+    added to the matrix later lands in one shard without moving any other, so shards run on
+    different days still add up to the whole matrix (``bench/matrix.py --merge``).  The shards
+    are uneven by a few cells (a hash, not a deal); every cell is in exactly one."""
+    if count < 1:
+        raise ValueError("the shard count must be 1 or more")
+    digest = hashlib.sha256(cell.name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def shard(pool: Iterable[Cell], index: int, count: int) -> list[Cell]:
+    """The cells of ``pool`` in shard ``index`` of ``count`` (1-based), in ``pool``'s order."""
+    if not 1 <= index <= count:
+        raise ValueError(f"shard {index}/{count}: K must be between 1 and N")
+    return [c for c in pool if shard_of(c, count) == index]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N), 1 <= K <= N; ValueError with the reason otherwise."""
+    m = re.fullmatch(r"\s*(\d{1,4})\s*/\s*(\d{1,4})\s*", text)
+    if not m:
+        raise ValueError(f"--shard {text!r}: expected K/N, e.g. 3/16")
+    index, count = int(m.group(1)), int(m.group(2))
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: K must be between 1 and N")
+    return index, count
 
 
 @dataclass
@@ -815,11 +848,79 @@ def run_cells(selected: Iterable[Cell], on_result: Callable[[CellResult], None] 
     else:
         for proxy in {c.proxy for c in todo}:  # import the lab plug-ins once, before the threads
             lab_plugin(proxy)
-        with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
+        pool = ThreadPoolExecutor(jobs, thread_name_prefix="cell")
+        try:
             futures = {pool.submit(_run_or_skip, cell): i for i, cell in enumerate(todo)}
             for done, fut in enumerate(as_completed(futures), 1):
                 finished(futures[fut], fut.result(), done)
+        finally:
+            # on Ctrl-C or SIGTERM (raised here by cli.main) the cells not started are dropped
+            # and only the running ones end (each stops its processes by PID): a ``with`` block
+            # waited for every queued cell, so stopping a --jobs run took the rest of the run
+            pool.shutdown(wait=True, cancel_futures=True)
     return MatrixTable([r for r in results if r is not None])
+
+
+@dataclass
+class Merged:
+    """Shards' cells joined (``merge``): the table, and whether it is the whole matrix.
+
+    ``whole`` only when every cell of the matrix is there exactly once and nothing else is: a
+    missing cell, a cell run in two shards, or a cell the matrix no longer has (a shard run
+    before the matrix changed) each make the table partial, and say which."""
+
+    results: list[CellResult]
+    expected: int  # cells in the whole matrix
+    shards: list[str]  # "K/N" of each document, "-" for one that was no shard
+    missing: list[str]
+    duplicated: list[str]
+    unknown: list[str]
+
+    @property
+    def whole(self) -> bool:
+        return not (self.missing or self.duplicated or self.unknown) and len(self.results) == self.expected
+
+    def summary(self) -> str:
+        """One line: whole or partial, and why."""
+        if self.whole:
+            return f"the whole matrix: all {self.expected} cells, each once ({len(self.shards)} shards)"
+        why = [f"{len(self.missing)} cells not run" if self.missing else "",
+               f"{len(self.duplicated)} run more than once" if self.duplicated else "",
+               f"{len(self.unknown)} not in the matrix" if self.unknown else ""]
+        return (f"partial: {len(self.results)} of {self.expected} cells ({len(self.shards)} shards; "
+                f"{', '.join(w for w in why if w)}), not the whole matrix")
+
+
+def merge(docs: Sequence[dict[str, object]], every: Sequence[Cell] | None = None) -> Merged:
+    """Join ``lab matrix --format json`` documents (shards, or any runs) into one table.
+
+    A cell present twice is kept once (the first) and reported; the shards' ``N`` must agree
+    (shard 3/16 and 3/12 hold different cells), else ValueError."""
+    names = [c.name for c in (cells() if every is None else every)]
+    known = set(names)
+    counts = {s.split("/")[1] for d in docs if isinstance(s := d.get("shard"), str) and "/" in s}
+    if len(counts) > 1:
+        raise ValueError(f"shards of different counts cannot be merged: N = {', '.join(sorted(counts))}")
+    seen: dict[str, CellResult] = {}
+    duplicated: list[str] = []
+    for doc in docs:
+        rows = doc.get("cells")
+        if not isinstance(rows, list):
+            raise ValueError("not a `lab matrix --format json` document (no \"cells\" list)")
+        for row in rows:
+            try:
+                result = CellResult(**{k: v for k, v in row.items() if k != "right"})
+            except (TypeError, AttributeError) as err:
+                raise ValueError(f"a cell that is not a `lab matrix` result: {err}") from None
+            if result.cell in seen:
+                duplicated.append(result.cell)
+            else:
+                seen[result.cell] = result
+    results = [seen[n] for n in names if n in seen] + [r for n, r in seen.items() if n not in known]
+    return Merged(results=results, expected=len(names),
+                  shards=[str(d.get("shard") or "-") for d in docs],
+                  missing=[n for n in names if n not in seen], duplicated=sorted(set(duplicated)),
+                  unknown=sorted(n for n in seen if n not in known))
 
 
 def write_table(table: MatrixTable, path: Path) -> None:

@@ -107,6 +107,8 @@ class ProxyView:
     group: str | None = None
     runtime_socket: str | None = None
     error_logs: list[str] = field(default_factory=list)
+    # whether the error log read would hold the proxy's own failures (``ConfigFacts``), None: unknown
+    own_failures_logged: bool | None = None
     # its runtime API read live (HAProxy's ``show stat``: ``proxies.haproxy.diagnose``), None: none
     live_states: LiveStates | None = None
     # (host, request line) -> the peer key a log line that names no upstream is about (the
