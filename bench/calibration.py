@@ -71,17 +71,18 @@ def _offline_runs(noisy: bool = False) -> list[tuple[str, str | None, Report]]:
             options = DiagnoseOptions(
                 default_proxy_config=str(root / files["nginx_conf"]) if nginx else None,
                 config=None if nginx else str(root / files["config"]),
-                error_logs=[str(root / files["error_log"])],
-                # another proxy's access log is for `why502 stats`, not diagnose's reader
-                access_logs=[str(root / files["access_log"])] if nginx and "access_log" in files
-                else [],
+                error_logs=[str(root / files["error_log"])] if "error_log" in files else [],
+                # every proxy's access log, as the CLI's --access-log hands it to diagnose
+                access_logs=[str(root / files["access_log"])] if "access_log" in files else [],
                 app_logs=[str(root / files["app_log"])] if "app_log" in files else [],
                 fpm_conf=str(root / files["fpm_conf"]) if "fpm_conf" in files else None,
                 fpm_logs=[str(root / files["fpm_log"])] if "fpm_log" in files else [],
                 kernel_log=str(root / files["kernel_log"]) if "kernel_log" in files else None,
                 offline=True)
             g = gather(options)
-            g = replace(g, evidence=replace(g.evidence, listeners=_listeners(meta, str(root)) + extra))
+            ev = g.evidence  # the listening sockets are the host's facts (evidence.model.HostFacts)
+            host = replace(ev.host, listeners=_listeners(meta, str(root)) + extra)
+            g = replace(g, evidence=replace(ev, host=host))
             out.append((meta["scenario"] + (" (noisy)" if noisy else ""), meta.get("cause"),
                         report_from(g)))
     return out
