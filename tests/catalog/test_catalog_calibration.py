@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from why502.catalog.calibration import DATA, calibrate, points, uncalibrate
+from why502.catalog.calibration import DATA, MOST, calibrate, points, uncalibrate
 
 
 def test_the_measured_points_are_shipped_and_increasing() -> None:
@@ -19,11 +19,16 @@ def test_the_measured_points_are_shipped_and_increasing() -> None:
 
 
 def test_calibrate_keeps_the_order_and_inverts() -> None:
+    """Monotone, never certain, and invertible where it is not flat: the matrix's fit maps
+    every strong raw score (from ~0.87) to 0.99, so there a reported number gives back the
+    band's raw score, not the run's; below it ``uncalibrate`` gives back the raw score."""
     grid = [i / 100 for i in range(101)]
     out = [calibrate(x) for x in grid]
-    assert out == sorted(out) and out[0] == 0.0 and out[-1] <= 1.0
-    for x in (0.3, 0.55, 0.7, 0.85, 0.93):
+    assert out == sorted(out) and out[0] == 0.0 and out[-1] == MOST < 1.0
+    for x in (0.3, 0.55, 0.7):
         assert abs(uncalibrate(calibrate(x)) - x) < 0.02, x
+    for y in (0.39, 0.57, 0.73, 0.81, 0.95):
+        assert abs(calibrate(uncalibrate(y)) - y) <= 0.01, y
 
 
 def test_diagnose_reports_the_calibrated_number() -> None:
@@ -77,3 +82,34 @@ def test_the_matrix_cells_give_the_reliability_table_and_its_error(tmp_path) -> 
     assert "- wrong: b: got backend-crashed at 0.95" in text
     assert [c for _, c, _, _ in bench.matrix_outcomes([tmp_path / "cells.jsonl"], raw=True)][:2] == [
         uncalibrate(0.95)] * 2
+
+
+def _bench():  # type: ignore[no-untyped-def]
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "calibration.py"
+    spec = importlib.util.spec_from_file_location("bench_calibration_fit", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_matrix_fit_keeps_the_readings_without_evidence_and_holds_out_half() -> None:
+    """``--matrix --fit`` refits the bands from raw 0.5 up and keeps the map's points under it
+    (readings from the symptom alone never meet their competitors in a one-fault cell);
+    ``--holdout`` fits on one half of the cells and judges the other."""
+    bench = _bench()
+    rows = ([(f"crash-{i}", 0.45, True, "backend-crashed") for i in range(40)]
+            + [(f"slow-{i}", 0.75, True, "backend-too-slow") for i in range(40)]
+            + [(f"five-{i}", 0.75, i % 10 != 0, "upstream-returned-5xx") for i in range(40)])
+    pts = bench.fit_of(rows, 0.5, ((0.0, 0.0), (0.404, 0.53), (1.0, 1.0)))
+    assert pts[0] == (0.404, 0.53)  # kept, not fitted to the 40 right crash readings
+    # 80 cells at 0.75, 76 right, prior 20 runs of 0.75: (76 + 15) / 100
+    assert pts[1] == (0.75, 0.91) and len(pts) == 2
+    assert bench.fit_of(rows)[0][1] > 0.8  # fitted from 0: the readings' band rises to the mix
+    mapped = bench.mapped(rows, pts)
+    assert {c for n, c, _, _ in mapped if n.startswith("slow")} == {0.91}
+    table = bench.holdout(rows, rows)
+    assert table.count("\n| half ") == 2 and "| error, the refit |" in table
