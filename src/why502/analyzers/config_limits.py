@@ -218,7 +218,8 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                      f"also after these failures ({around.failed:,} failed): the access log, whose "
                      "lines name no upstream, shows it alive between them")
             items.append(EvidenceItem(kind="stat", summary=alive))
-        # nginx's upstream keepalive_timeout is 60s when unset (ngx_http_upstream_keepalive_module.c)
+        # nginx's upstream keepalive_timeout is 60s when unset (ngx_http_upstream_keepalive_module.c
+        # ngx_http_upstream_keepalive_init: ngx_conf_init_msec_value(kcf->timeout, 60000))
         idle = kt if kt is not None else Setting("60s", is_default=True)
         # the one weighing, wording and fix of the race (analyzers.keepalive)
         found = keepalive.race(ev, keepalive.Reuse(

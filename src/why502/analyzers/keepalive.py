@@ -22,10 +22,10 @@ The evidence families, strongest first:
   ``Config.__init__``; Node ``server.keepAliveTimeout`` 5000 ms, doc/api/http.md) against the
   proxy's upstream idle timeout from its config, or the proxy's default when unset: nginx's
   upstream ``keepalive_timeout`` 60 s (ngx_http_upstream_keepalive_module.c
-  ``ngx_http_upstream_keepalive_init``/``create_conf``: ``ngx_conf_init_msec_value(kcf->timeout,
-  60000)``), Envoy's cluster ``common_http_protocol_options.idle_timeout`` 1 h
-  (api/envoy/config/core/v3/protocol.proto ``HttpProtocolOptions.idle_timeout``: "If not specified,
-  this defaults to 1 hour"), Caddy's ``transport http { keepalive }`` 2 min
+  ``ngx_http_upstream_keepalive_init``: ``ngx_conf_init_msec_value(kcf->timeout, 60000)``),
+  Envoy's cluster ``common_http_protocol_options.idle_timeout`` 1 h
+  (api/envoy/config/core/v3/protocol.proto ``HttpProtocolOptions.idle_timeout``: "If not
+  specified, this defaults to 1 hour"), Caddy's ``transport http { keepalive }`` 2 min
   (modules/caddyhttp/reverseproxy/httptransport.go ``NewTransport``: ``if
   h.KeepAlive.IdleConnTimeout == 0 { ... 2 * time.Minute }``).  App shorter: **0.85** -- the
   mechanism is in both configs and the drops are its effect; only a coincidence of a crash at the

@@ -61,9 +61,9 @@ class Envoy(BaseProxy):
         admin_api="http://127.0.0.1:9901", admin_flag="--envoy-admin",
         concurrency_limit="circuit breakers, W502-040",
         lb_timeout=ROUTE_TIMEOUT)
-    # its HTTP/1 connection pool keeps a connection that answered and reuses it for the next
-    # request to that host, with no config (source/common/http/http1/conn_pool.cc; the cluster's
-    # idle_timeout, 1 h by default, closes it): the keep-alive race needs no opt-in
+    # its HTTP/1.1 connection pool binds a request to a connection "done processing a previous
+    # request", with no config (docs/root/intro/arch_overview/upstream/connection_pooling.rst;
+    # the cluster's idle_timeout, 1 h by default, closes it): the keep-alive race needs no opt-in
     capabilities = frozenset({Capability.CONFIG_DUMP, Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",
