@@ -62,7 +62,12 @@ def test_envoy_and_caddy_state_the_same_confidence_for_the_same_evidence() -> No
         "make Caddy drop idle upstream connections before the backend does (keepalive")
     for f in said.values():
         assert f.fix and ", or raise the backend's keep-alive timeout above" in f.fix.summary
-        assert "nginx" not in f.explanation  # no catalog text in another proxy's words
+        assert "nginx" not in f.explanation + f.title  # no catalog text in another proxy's words
+    # a cloud load balancer has no plug-in: the same rule and words, its fix said in words
+    ev, lb = _edge("alb")
+    alb = edge_apps.refine(ev, lb, _crashed())
+    assert alb.confidence == said["envoy"].confidence and alb.fix and not alb.fix.diff
+    assert alb.fix.summary.startswith("make the ALB drop idle upstream connections")
 
 
 def test_the_config_pool_and_the_edge_log_weigh_alike() -> None:

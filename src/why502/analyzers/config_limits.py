@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from why502 import proxies
 from why502.analyzers import edge_apps, keepalive
 from why502.analyzers.base import (
@@ -230,10 +232,12 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             keepalive_line=group.keepalive_line))
         # a group of one that has no name of its own (Caddy's): the backend is its target
         one = members[0].key if len(members) == 1 and not members[0].group else None
-        out.append(Candidate(finding=make_finding(
+        finding = make_finding(
             "keepalive-race", confidence=found.confidence, groups=drops,
             explanation=found.explanation, evidence=found.evidence, fix=found.fix,
-            upstream=one or gname, target=one), claims=claims(drops), fallback=found.refuted))
+            upstream=one or gname, target=one)
+        out.append(Candidate(finding=replace(finding, title=found.title), claims=claims(drops),
+                             fallback=found.refuted))
     return out
 
 

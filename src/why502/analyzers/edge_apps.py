@@ -222,18 +222,19 @@ def _reused(ev: Evidence, lb: LbEvidence, f: Finding, life: TargetLife) -> Findi
         target.settings.get(knob) if target is not None and knob else None)
     alive = (f"{key} answered {life.ok:,} requests, also after these failures; no crash or kill in the "
              "app servers' logs read")
+    from why502.analyzers.cloud_lb import LB_NAMES  # cloud_lb asks refine: imported when asked
+
     found = keepalive.race(ev, keepalive.Reuse(
-        proxy=p, name=p.vocabulary.title if p is not None else lb.family, group=cluster,
+        proxy=p, name=p.vocabulary.title if p is not None else LB_NAMES.get(lb.family, lb.family),
+        group=cluster,
         members=members, idle=idle, by_default=p is None or p.can(Capability.KEEPALIVE_BY_DEFAULT),
         alive=alive, items=[EvidenceItem(kind="stat", summary=alive)],
         commands=f.fix.commands if f.fix else []))
-    entry = load_catalog().get("keepalive-race")
     # cloud_lb hands rank the raw equivalent of its findings' stated confidence (uncalibrate):
     # the one rule's score is raw, so it is stated here through the same map, and the report
     # says for this edge what it says for the config's pool
     return replace(f, cause="keepalive-race",
-                   title=(entry.title if entry else "keepalive-race") + f" ({key} answered before and "
-                   "after, nothing crashed)",
+                   title=f"{found.title} ({key} answered before and after, nothing crashed)",
                    confidence=calibrate(found.confidence), explanation=found.explanation,
                    evidence=[*found.evidence, *f.evidence],
                    fix=replace(found.fix, notes=[*found.fix.notes, *(f.fix.notes if f.fix else [])]))

@@ -59,13 +59,14 @@ from dataclasses import dataclass, field
 from why502 import proxies
 from why502.analyzers.apps import serving, setting_item, shown, where_to_set
 from why502.analyzers.base import edit, route_of
+from why502.catalog import load_catalog
 from why502.evidence.model import Evidence, TargetFact
 from why502.facts.appserver import AppServer
 from why502.facts.edits import CloseIdleBefore, Place
 from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
 from why502.proxies import Proxy
-from why502.proxies.base import seconds
+from why502.proxies.base import CATALOG_WORDS, seconds
 
 SHORTER, ALIVE, DROPS, UNASKED, REFUTED = 0.85, 0.7, 0.55, 0.45, 0.3
 """The confidences of the one rule (:func:`weigh`; the module's docstring says why each)."""
@@ -97,6 +98,7 @@ class Reuse:
 class Race:
     """The finding's substance: what :func:`race` says of a :class:`Reuse`."""
 
+    title: str  # the cause's title in this proxy's words
     confidence: float  # raw (``catalog.calibration`` maps it)
     explanation: str
     evidence: list[EvidenceItem]
@@ -159,7 +161,10 @@ def race(ev: Evidence, r: Reuse) -> Race:
             if verdict == "closes" else f" keeps idle connections for {app[1]}, longer "
             f"than {r.name}'s {knob}{idle_text}") + ": this reading is unlikely."
     fix = _fix(ev, r, knob, proxy_idle, verdict, app)
-    return Race(round(confidence, 2), explanation, items, fix, verdict in ("longer", "closes"))
+    entry = load_catalog().get("keepalive-race")
+    # the catalog's title is written in nginx's words (Capability.CATALOG_WORDING): this proxy's
+    title = (entry.title if entry else "keepalive-race").replace(CATALOG_WORDS, r.name)
+    return Race(title, round(confidence, 2), explanation, items, fix, verdict in ("longer", "closes"))
 
 
 def _idle_text(r: Reuse) -> str:
