@@ -48,12 +48,15 @@ from why502.facts.edits import (
 )
 from why502.facts.setting import Setting
 from why502.proxies import PROXIES, render_edit, writable_intents
+from why502.proxies.envoy.lab import find_envoy
 
 INTENTS: tuple[type, ...] = typing.get_args(Intent)
 NGINX_CONF = FIXTURES_DIR / "recorded" / "all-upstreams-down" / "nginx.conf"
 HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy" / "sq-queue-timeout.cfg"
 APA = FIXTURES_DIR / "recorded-proxies" / "apache"
 CFD = FIXTURES_DIR / "public" / "cloudflared" / "issue-742-config.yml"  # no recorded one: no binary here
+ENVOY_YAML = FIXTURES_DIR / "recorded" / "envoy-keepalive-race" / "envoy.yaml"
+CADDYFILE = FIXTURES_DIR / "recorded" / "caddy-keepalive-race" / "Caddyfile"
 
 Build = Callable[[Path, list[str]], Intent]
 Check = Callable[[Path, Path], list[str]]
@@ -78,6 +81,16 @@ def _apache_t(conf: Path, _root: Path) -> list[str]:
 def _cloudflared_validate(conf: Path, _root: Path) -> list[str]:
     """cloudflared's own check of a config's ingress rules (ingress_subcommands.go "validate")."""
     return ["cloudflared", "tunnel", "--config", str(conf), "ingress", "validate"]
+
+
+def _envoy_validate(conf: Path, _root: Path) -> list[str]:
+    """Envoy's own check of a bootstrap (docs/root/operations/cli.rst ``--mode validate``)."""
+    return [find_envoy() or "envoy", "--mode", "validate", "-c", str(conf), "-l", "error"]
+
+
+def _caddy_validate(conf: Path, _root: Path) -> list[str]:
+    """Caddy's own check of a Caddyfile (``caddy validate``: adapts and provisions it)."""
+    return ["caddy", "validate", "--config", str(conf), "--adapter", "caddyfile"]
 
 
 def _route(p: Path, lines: list[str], starts: str, kind: str = "proxy") -> Route:
@@ -156,6 +169,14 @@ CASES: dict[tuple[str, type], tuple[Path, str, tuple[str, str] | None, Build, Ch
     ("cloudflared", CloseIdleBefore): (CFD, "config.yml", None, lambda p, ls: CloseIdleBefore(
         "http://localhost:8080", Place(str(p), _line(ls, "- hostname")), None, None, 5.0,
         (Route(Place(str(p), _line(ls, "- hostname"))),)), _cloudflared_validate),
+    # Envoy: the cluster's common_http_protocol_options.idle_timeout (core/v3/protocol.proto)
+    ("envoy", CloseIdleBefore): (ENVOY_YAML, "envoy.yaml", None, lambda p, ls: CloseIdleBefore(
+        "api", Place(str(p), _line(ls, "- name: api")), None, None, 2.0,
+        (Route(Place(str(p), _line(ls, "- name: api"))),)), _envoy_validate),
+    # Caddy: keepalive in reverse_proxy's transport http (reverseproxy/httptransport.go KeepAlive)
+    ("caddy", CloseIdleBefore): (CADDYFILE, "Caddyfile", None, lambda p, ls: CloseIdleBefore(
+        "127.0.0.1:33703", Place(str(p), _line(ls, "reverse_proxy 127.0.0.1:33703")), None, None, 5.0,
+        (Route(Place(str(p), _line(ls, "reverse_proxy 127.0.0.1:33703"))),)), _caddy_validate),
     ("apache", RaiseServerConnections): (APA / "balancer-all-down.conf", "apache2.conf", None,
                                          lambda p, ls: RaiseServerConnections(_members(p, ls)[1], 20),
                                          _apache_t),

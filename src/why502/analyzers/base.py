@@ -7,7 +7,7 @@ the most likely root cause (``why502.analyzers.rank``) instead of listing them t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -344,15 +344,19 @@ def died_then_refused(ev: Evidence, peer: str | None, refused: Iterable[SymptomG
     return bool(just_before) and len(around) * 2 >= len(deaths)
 
 
-def edit(ev: Evidence, intent: Intent, by_hand: str) -> tuple[str | None, list[str]]:
+def edit(ev: Evidence, intent: Intent, by_hand: str, *, proxy: Proxy | None = None,
+         files: Mapping[str, Sequence[str]] | None = None) -> tuple[str | None, list[str]]:
     """The proxy's diff of ``intent`` (``proxies.render_edit``) and the notes a fix adds: when the
     proxy declares it does not write this kind of change (``proxies.writable_intents``), one
     neutral sentence saying so and ``by_hand``, what to change by hand, instead of no word or
     nginx's statement (issue 23).  No diff for a kind it writes (the config lacks the place the
-    intent names) adds no note: the summary says the change."""
-    diff = proxies.render_edit(ev.proxy, ev.config.files, intent)
-    if diff is None and type(intent) not in proxies.writable_intents(ev.proxy):
-        return None, [unwritten(ev, by_hand)]
+    intent names) adds no note: the summary says the change.  ``proxy``/``files``: another proxy
+    than the run's and its config's lines (an edge proxy's config read next to its log alone)."""
+    name = proxy.name if proxy is not None else ev.proxy
+    diff = proxies.render_edit(name, ev.config.files if files is None else files, intent)
+    if diff is None and type(intent) not in proxies.writable_intents(name):
+        title = proxy.vocabulary.title if proxy is not None else proxy_of(ev).vocabulary.title
+        return None, [f"why502 writes no {title} config change for this; by hand: {by_hand}"]
     return diff, []
 
 

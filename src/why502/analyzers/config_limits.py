@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from why502 import proxies
-from why502.analyzers import edge_apps
-from why502.analyzers.apps import serving, setting_item, shown, where_to_set
+from why502.analyzers import edge_apps, keepalive
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -30,9 +31,10 @@ from why502.analyzers.base import (
 )
 from why502.evidence.lb_evidence import TargetLife
 from why502.evidence.model import Evidence, SymptomGroup, TargetFact
-from why502.facts.edits import CloseIdleBefore, Place, RaiseHeaderBuffer, ReuseConnections
+from why502.facts.edits import Place, RaiseHeaderBuffer, ReuseConnections
+from why502.facts.setting import Setting
 from why502.findings.model import EvidenceItem, Fix
-from why502.proxies.base import Capability, seconds
+from why502.proxies.base import Capability
 
 _UNITS = {"k": 1024, "K": 1024, "m": 1024 * 1024, "M": 1024 * 1024}
 
@@ -179,7 +181,6 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
         ok = sum(c for k in (gname, *group.servers) if k in ev.logs.access
                  for st, c in ev.logs.access[k].statuses.items() if 200 <= st < 400)
         sporadic = bool(total) and n / total < 0.05
-        conf = 0.7 if sporadic or ok else 0.55
         items = [i for g in drops for i in group_items(g)]
         kt = group.keepalive_timeout
         knob = v.keepalive_timeout
@@ -189,11 +190,13 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
                                      else "60s (default)"),
                                   source=kt.file if kt and kt.file else group.file,
                                   line=kt.line if kt and kt.line else (group.keepalive_line or group.line)))
+        alive = None
         if total:
-            alive = "sporadic, not a dead backend" if sporadic else (
+            said = "sporadic, not a dead backend" if sporadic else (
                 f"{ok} others were answered by the same backend: it is alive" if ok else "")
             items.append(EvidenceItem(kind="stat", summary=f"{n} of {total} requests failed "
-                                      f"({100 * n / total:.1f}%)" + (f": {alive}" if alive else "")))
+                                      f"({100 * n / total:.1f}%)" + (f": {said}" if said else "")))
+            alive = said if ok and not sporadic else None
         if opt_in and any(" \"POST " in x.text or "\"POST " in x.text for g in drops for x in g.samples):
             items.append(EvidenceItem(kind="stat", summary=f"the failed requests are POSTs: {v.title} "
                                       "does not retry a non-idempotent request on another "
@@ -204,88 +207,37 @@ def _keepalive(ev: Evidence) -> list[Candidate]:
             items.append(EvidenceItem(kind="stat", summary=f"the failed requests are POSTs: {v.title} "
                                       "(Go's http.Transport) does not resend a non-idempotent request "
                                       "on a fresh connection"))
-        anchor = group.file, group.line
-        proxy_idle = (p.timeout_seconds(kt) if not opt_in else seconds(kt.value)) if kt else 60.0
-        verdict, app_items, app_fix = _app_keepalive(ev, gname, proxy_idle or 60.0, v.title, knob)
         seen = ev.logs.client_5xx
         edge_requests = sum(fam.requests for fam in ev.edge.families)
         edge_5xx = sum(n for fam in ev.edge.families for st, n in fam.statuses.items() if st >= 500)
         mostly_ok = ((seen is not None and seen.requests > 2 * seen.total)
                      or edge_requests > 2 * edge_5xx)
         around = _edge_answered_around(ev, members) if not total else None
-        if around is not None and verdict is None:
+        if around is not None:
             # the access log names no upstream, but the config has one: it answered before
-            # and after the drops, which a crashed backend does not do unless restarted;
-            # what decides between the two is said (issue 25 item 3)
-            conf = max(conf, 0.6)
-            items.append(EvidenceItem(kind="stat", summary=(
-                f"{members[0].key}, the config's only upstream, answered {around.ok:,} requests, "
-                f"also after these failures ({around.failed:,} failed): the access log, whose lines "
-                "name no upstream, shows it alive between them")))
-        elif not opt_in and not total and verdict is None and not mostly_ok:
-            # idle connections nobody asked for (Caddy's default pool), no access log showing
-            # the failures sporadic among answered requests, no app keep-alive read: a reset is
-            # as much a crash as a race, and a backend that resets every request (RST before
-            # answering) the commoner reading -- the race stays a competing cause, below it
-            conf = min(conf, 0.45)
-        diff, unwritten = None, list[str]()
-        if not opt_in:  # the proxy's own edit of its idle timeout (Caddy's transport keepalive)
-            t = members[0]
-            diff = p.timeout_diff(ev.config.files, knob, kt, (t.pass_file, t.pass_line),
-                                  (t.file, t.line), 1)
-            anchor = (t.pass_file or t.file), (t.pass_line or t.line)
-        elif group.file and group.line:
-            # below the app server's idle timeout when it is known (nginx takes ms: "500ms")
-            app_idle = min((i for s in serving(ev, gname) if (i := s.seconds("idle"))),
-                           default=None)
-            diff, unwritten = edit(ev, CloseIdleBefore(
-                gname, Place(group.file, group.line), group.keepalive_line, kt, app_idle,
-                tuple(route_of(m) for m in members)), f"set {knob} below the backend's idle timeout")
-        items += app_items
-        explanation = (f"The servers of {v.group} {gname} close idle keep-alive connections sooner "
-                       f"than {v.title} stops reusing them, so a request sometimes lands on a "
-                       "connection the backend is closing.")
-        if not opt_in:
-            explanation += (f" {v.title} keeps idle upstream connections by default ({knob} "
-                            + (kt.value if kt else "") + ").")
-        summary = (f"make {v.title} drop idle upstream connections before the backend does "
-                   f"({knob} below the backend's idle timeout), or raise the "
-                   "backend's keep-alive timeout")
-        notes = ["gunicorn: --keep-alive 75; node: server.keepAliveTimeout = 75000"]
-        if verdict == "shorter":
-            conf = max(conf, 0.85)
-            explanation = (f"{app_fix[0]} closes an idle keep-alive connection, but {v.title} keeps "
-                           f"idle connections to {v.group} {gname} "
-                           f"for {knob} {proxy_idle:g}s and reuses them: a request sent "
-                           "on a connection the app server is closing is reset or closed "
-                           "without a response (502).")
-            summary = app_fix[2]
-            notes = []
-        elif verdict is None:
-            # what would decide it was not seen: say so (evidence over defaults, issue 25 item 2)
-            explanation += (" The app server's own keep-alive timeout was not read (--app-conf FILE, "
-                            "or run where the app server runs): it would confirm or refute this.")
-            if around is not None:
-                explanation += (" Competing reading: a backend that crashed and was restarted "
-                                "between the answers (backend-crashed); its own log or the "
-                                "service manager's restarts at these times would decide.")
-        elif verdict in ("longer", "closes"):
-            # the app server's own setting refutes the race: say so, and leave the rank to others
-            conf = 0.3
-            explanation += " But " + app_fix[0] + (
-                " answers every request with 'Connection: close' (no idle connection to reuse)"
-                if verdict == "closes" else f" keeps idle connections for {app_fix[1]}, longer "
-                f"than {v.title}'s {knob} {proxy_idle:g}s") + ": this reading is unlikely."
+            # and after the drops, which a crashed backend does not do unless restarted
+            alive = (f"{members[0].key}, the config's only upstream, answered {around.ok:,} requests, "
+                     f"also after these failures ({around.failed:,} failed): the access log, whose "
+                     "lines name no upstream, shows it alive between them")
+            items.append(EvidenceItem(kind="stat", summary=alive))
+        # nginx's upstream keepalive_timeout is 60s when unset (ngx_http_upstream_keepalive_module.c
+        # ngx_http_upstream_keepalive_init: ngx_conf_init_msec_value(kcf->timeout, 60000))
+        idle = kt if kt is not None else Setting("60s", is_default=True)
+        # the one weighing, wording and fix of the race (analyzers.keepalive)
+        found = keepalive.race(ev, keepalive.Reuse(
+            proxy=p, name=v.title, group=gname, members=tuple(members), idle=idle,
+            by_default=not opt_in, alive=alive, sporadic=sporadic, mostly_ok=mostly_ok, items=items,
+            commands=reload_commands(ev),
+            group_place=Place(group.file, group.line) if opt_in and group.file and group.line else None,
+            keepalive_line=group.keepalive_line))
         # a group of one that has no name of its own (Caddy's): the backend is its target
         one = members[0].key if len(members) == 1 and not members[0].group else None
-        up = one or gname
-        out.append(Candidate(finding=make_finding(
-            "keepalive-race", confidence=conf, groups=drops,
-            explanation=explanation,
-            evidence=items,
-            fix=Fix(summary=summary, commands=reload_commands(ev), diff=diff, file=anchor[0],
-                    notes=notes + unwritten),
-            upstream=up, target=one), claims=claims(drops), fallback=verdict in ("longer", "closes")))
+        finding = make_finding(
+            "keepalive-race", confidence=found.confidence, groups=drops,
+            explanation=found.explanation, evidence=found.evidence, fix=found.fix,
+            upstream=one or gname, target=one)
+        out.append(Candidate(finding=replace(finding, title=found.title), claims=claims(drops),
+                             fallback=found.refuted))
     return out
 
 
@@ -300,41 +252,3 @@ def _edge_answered_around(ev: Evidence, members: list[TargetFact]) -> TargetLife
         if life is not None:
             return life
     return None
-
-
-def _app_keepalive(ev: Evidence, gname: str, proxy_idle: float, title: str, knob: str
-                   ) -> tuple[str | None, list[EvidenceItem], tuple[str, str, str]]:
-    """The app server's idle keep-alive timeout against the proxy's (``title``'s ``knob``:
-    nginx's upstream ``keepalive_timeout``, Caddy's ``keepalive``).
-
-    ``shorter``: the app server (gunicorn ``--keep-alive``, default 2 s; uvicorn
-    ``--timeout-keep-alive``, 5 s; Puma ``persistent_timeout``; Node ``server.keepAliveTimeout``,
-    5000 ms) closes idle connections before nginx stops reusing them -- the race's cause, named
-    in the app server's terms.  ``longer``: it keeps them longer, the race is unlikely.
-    ``closes``: it never keeps one (gunicorn's sync worker).  None: no app server known.
-    """
-    servers = serving(ev, gname)
-    items: list[EvidenceItem] = []
-    for server in servers:
-        if not server.keeps_idle_connections():
-            item = setting_item(server, "idle", ": the sync worker closes every connection")
-            items += [item] if item else []
-            return "closes", items, (f"{server.kind} ({server.where})", "", "")
-        idle = server.seconds("idle")
-        if idle is None:
-            continue
-        if idle < proxy_idle:
-            item = setting_item(server, "idle", f" < {title} {knob} {proxy_idle:g}s")
-            items += [item] if item else []
-            flag = server.knob("idle")
-            name = f"{server.kind} ({(shown(server, 'idle') or '').removeprefix(server.kind + ' ')})"
-            new = str(int(proxy_idle + 15) * (1000 if flag and flag.scale == 0.001 else 1))
-            summary = (f"raise {server.kind}'s {flag.flag if flag else 'keep-alive'} above {title}'s "
-                       f"upstream {knob} {proxy_idle:g}s -- {where_to_set(server, 'idle', new)} "
-                       f"-- or lower {title}'s {knob} below {idle:g}s (the diff)")
-            return "shorter", items, (name, f"{idle:g}s", summary)
-        item = setting_item(server, "idle", f" >= {title} {knob} {proxy_idle:g}s")
-        items += [item] if item else []
-        return "longer", items, (f"{server.kind} ({server.where})", f"{idle:g}s", "")
-    return None, items, ("", "", "")
-

@@ -22,7 +22,8 @@ cannot decide between causes.  Pure; each rule reads evidence the edge log does 
   connection just as the proxy reused it -- Envoy keeps idle upstream connections for the
   cluster's ``idle_timeout``, 1 h by default (api/envoy/config/core/v3/protocol.proto
   ``HttpProtocolOptions.idle_timeout``), longer than any app server's keep-alive
-  (``keepalive-race``).
+  (``keepalive-race``).  Weighed, worded and fixed by ``analyzers.keepalive.race``, the one
+  place of that finding.
 - **HTTP spoken badly.**  Envoy's ``UPE`` (upstream protocol error: its HTTP/1 codec rejected the
   response, source/common/stream_info/utility.cc) and Caddy's ``malformed HTTP response`` (Go's
   net/http transport.go) say only that the answer did not parse.  When the live probe of that
@@ -44,11 +45,14 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from why502.analyzers import keepalive
 from why502.catalog import load_catalog
+from why502.catalog.calibration import calibrate
 from why502.evidence.lb_evidence import LbEvidence, TargetLife
 from why502.evidence.model import Evidence, LogEvent
 from why502.facts.appserver import AppServer
 from why502.findings.model import EvidenceItem, Finding, Fix
+from why502.proxies.base import Capability
 
 _BEFORE = timedelta(seconds=3)  # per-second timestamps of two logs
 _AFTER = timedelta(seconds=60)  # a kill is logged after the request that hit it ended
@@ -192,18 +196,48 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
         deaths = _near(ev, f, _DEATHS)
         probed = ev.live.probes is not None and f.target in ev.live.probes
         if life is not None and not deaths and (_probe_connects(ev, f.target) or not probed):
-            return _as(f, "keepalive-race", f"{f.target} answered before and after, nothing crashed: "
-                       "the app closed an idle connection the proxy reused",
-                       [EvidenceItem(kind="stat", summary=f"{f.target} answered {life.ok:,} requests, "
-                                     "also after these failures; no crash or kill in the app servers' "
-                                     "logs read")],
-                       "Make the proxy drop idle upstream connections before the app does: set the "
-                       "cluster's idle_timeout (Envoy: common_http_protocol_options.idle_timeout) "
-                       "below the app server's keep-alive timeout, or raise the app's.", 0.6,
-                       at_most=True)
+            return _reused(ev, lb, f, life)
     if f.cause == "protocol-mismatch":
         return _spoken_badly(ev, f)
     return f
+
+
+def _reused(ev: Evidence, lb: LbEvidence, f: Finding, life: TargetLife) -> Finding:
+    """``f`` (the edge's ``backend-crashed`` on a target alive around its drops) as the keep-alive
+    race, weighed, worded and fixed by ``analyzers.keepalive.race`` -- the same function as the
+    config's keep-alive pool (``config_limits``), so the same evidence says the same behind
+    every proxy.  The edge's proxy (its log family: Envoy, Caddy) names its idle timeout and
+    writes the fix; a cloud load balancer's has no plug-in and is said in words."""
+    key = f.target or ""
+    p = keepalive.proxy_of(lb.family)
+    # the config's targets: the proxy's (Evidence.config), or an edge config read next to its log
+    # alone (EdgeFacts.targets, which has no groups: the target's own settings then)
+    known = ev.config.targets or ev.edge.targets
+    target = next((t for t in known if t.key == key), None)
+    cluster = target.group if target is not None else None
+    group = ev.config.groups.get(cluster or "")
+    members = tuple(t for t in known if cluster and t.group == cluster) or ((target,) if target else ())
+    knob = p.vocabulary.keepalive_timeout if p is not None else ""
+    idle = group.keepalive_timeout if group is not None else (
+        target.settings.get(knob) if target is not None and knob else None)
+    alive = (f"{key} answered {life.ok:,} requests, also after these failures; no crash or kill in the "
+             "app servers' logs read")
+    from why502.analyzers.cloud_lb import LB_NAMES  # cloud_lb asks refine: imported when asked
+
+    found = keepalive.race(ev, keepalive.Reuse(
+        proxy=p, name=p.vocabulary.title if p is not None else LB_NAMES.get(lb.family, lb.family),
+        group=cluster,
+        members=members, idle=idle, by_default=p is None or p.can(Capability.KEEPALIVE_BY_DEFAULT),
+        alive=alive, items=[EvidenceItem(kind="stat", summary=alive)],
+        commands=f.fix.commands if f.fix else []))
+    # cloud_lb hands rank the raw equivalent of its findings' stated confidence (uncalibrate):
+    # the one rule's score is raw, so it is stated here through the same map, and the report
+    # says for this edge what it says for the config's pool
+    return replace(f, cause="keepalive-race",
+                   title=f"{found.title} ({key} answered before and after, nothing crashed)",
+                   confidence=calibrate(found.confidence), explanation=found.explanation,
+                   evidence=[*found.evidence, *f.evidence],
+                   fix=replace(found.fix, notes=[*found.fix.notes, *(f.fix.notes if f.fix else [])]))
 
 
 def answered_around(ev: Evidence, lb: LbEvidence, key: str) -> TargetLife | None:

@@ -299,6 +299,8 @@ class EdgeFacts:
     # (``app.diagnose.gather``; with the proxy's inputs they are ``Evidence.config``'s): which
     # upstream a line that names none went to, when there is one (analyzers.edge_apps)
     targets: tuple[TargetFact, ...] = ()
+    # that config's lines by file, for a fix's diff written against them (analyzers.keepalive)
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 PROXY_NOFILE = "proxy-nofile"

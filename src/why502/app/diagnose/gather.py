@@ -92,7 +92,7 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
             if found_edge:
                 edge_live = LiveFacts(probes=found_edge)
         if config is not None:
-            facts = replace(facts, targets=config.targets)
+            facts = replace(facts, targets=config.targets, files=config.files)
         return Gathered(Evidence(edge=facts, clock=clock, k8s=k8s, live=edge_live), diags, inputs,
                         probe_dicts=edge_probe_dicts, edge_config=config)
     edge_facts = EdgeFacts()

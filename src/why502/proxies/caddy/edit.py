@@ -5,12 +5,18 @@ One edit covers the fixes diagnose and lint propose: set a subdirective of one
 block (``response_header_timeout 60s``, ``dial_timeout 5s``): on its line when it is set, else
 as a new line of the block, which is opened when the directive has none
 (https://caddyserver.com/docs/caddyfile/directives/reverse_proxy#syntax).
+
+``RENDERERS`` (``Hooks.edits``): ``CloseIdleBefore``, the keep-alive race's fix on the proxy's
+side, is ``keepalive`` in the ``transport http`` block (the idle time of a kept upstream
+connection, 2m by default: reverseproxy/httptransport.go ``NewTransport``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from why502.facts.edits import CloseIdleBefore
 from why502.findings.patch import unified
 from why502.proxies.caddy.caddyfile import PROXY_DIRECTIVES, Directive, parse, walk
 from why502.proxies.caddy.config import TRANSPORT_SETTINGS
@@ -70,3 +76,16 @@ def set_subdirective(files: Mapping[str, Sequence[str]], file: str | None, line:
         head = lines[target.line - 1].rstrip()
         new[target.line - 1:target.line] = [f"{head} {{", *body, f"{ind}}}"]
     return unified(file, lines, new)
+
+
+def _close_idle(files: Mapping[str, Sequence[str]], i: CloseIdleBefore) -> str | None:
+    """``keepalive`` of the ``reverse_proxy`` that passes to the backend, below the backend's idle
+    timeout: half of it when it is 2 s or less (gunicorn's ``--keep-alive`` default), else 1s,
+    below Node.js's and uvicorn's 5 s (Caddy takes Go durations: ``500ms``)."""
+    idle = i.backend_idle_s
+    value = f"{int(idle * 500)}ms" if idle is not None and idle <= 2 else "1s"
+    place = i.members[0].place if i.members else i.place
+    return set_subdirective(files, place.file, place.line, "keepalive", value)
+
+
+RENDERERS: dict[type, Any] = {CloseIdleBefore: _close_idle}

@@ -59,7 +59,7 @@ class Caddy(BaseProxy):
                   config_facts="why502.proxies.caddy.facts:edge_facts",
                   log_family="why502.proxies.caddy.log:CADDY",
                   source="why502.proxies.caddy.source", facts="why502.proxies.caddy.facts",
-                  edge_run="why502.proxies.caddy.source:edge_run")
+                  edge_run="why502.proxies.caddy.source:edge_run", edits="why502.proxies.caddy.edit")
 
     def detect(self, raw: str, masked: str) -> int:
         """A JSON config with ``apps`` and ``servers`` (``caddy adapt``'s output, an admin

@@ -6,15 +6,27 @@ line of its own before one of the mapping's other keys (so it lands inside the m
 the value of the key before it spans; a mapping written on one line gets no diff).  Nested
 values (``common_http_protocol_options: {idle_timeout: 4s}``) are written as block YAML, or as
 one JSON member.
+
+``RENDERERS`` (``Hooks.edits``): ``CloseIdleBefore``, the keep-alive race's fix on the proxy's
+side, is the cluster's upstream ``common_http_protocol_options.idle_timeout`` (1 h when unset:
+api/envoy/config/core/v3/protocol.proto ``HttpProtocolOptions.idle_timeout``), written where lint's
+W502 keep-alive rule writes it (:func:`idle_timeout_diff`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from why502.errors import InputError
+from why502.facts.edits import CloseIdleBefore
 from why502.findings.patch import window_diff
-from why502.proxies.envoy.config import Map
+from why502.proxies.envoy.config import HTTP_OPTIONS, Cluster, EnvoyConfig, Map, parse_envoy_text
+
+# the protocol options a cluster may still set on its own (the deprecated v3 fields): the idle
+# timeout then goes next to them, not into typed_extension_protocol_options (cluster.proto)
+_DEPRECATED_PROTOCOL = ("http_protocol_options", "http2_protocol_options", "common_http_protocol_options")
 
 
 def _yaml_lines(key: str, value: object, pad: str) -> list[str]:
@@ -69,3 +81,55 @@ def set_value(files: Mapping[str, Sequence[str]], path: str | None, mapping: Map
     shown = json.dumps(value) if as_json or text[col:col + 1] in "\"'" else value
     new = text[:col] + shown + text[end_col:]
     return window_diff(path or "", lines, line - 1, line, [new])
+
+
+def idle_timeout_diff(cfg: EnvoyConfig, cl: Cluster, value: str) -> str | None:
+    """Diff setting cluster ``cl``'s upstream ``idle_timeout`` to ``value``: where it is set, else
+    in its ``common_http_protocol_options`` (of the typed ``HttpProtocolOptions`` extension, or of
+    the cluster itself when it uses the deprecated fields).  None for a ``/config_dump`` (what a
+    control plane sent is changed there, not in the dump)."""
+    files = {path: tuple(text.splitlines()) for path, text in cfg.texts.items()}
+    path = cl.file
+    if cl.node is None or cfg.source != "bootstrap":
+        return None
+    holder = cl.http_options
+    if holder is not None:
+        common = holder.get("common_http_protocol_options")
+        if isinstance(common, Map):
+            if "idle_timeout" in common:
+                return set_value(files, path, common, "idle_timeout", value, as_json=cfg.json)
+            return add_key(files, path, common, "idle_timeout", value, as_json=cfg.json)
+        return add_key(files, path, holder, "common_http_protocol_options", {"idle_timeout": value},
+                       as_json=cfg.json)
+    if any(k in cl.node for k in _DEPRECATED_PROTOCOL):
+        return add_key(files, path, cl.node, "common_http_protocol_options", {"idle_timeout": value},
+                       as_json=cfg.json)
+    typed = cl.node.get("typed_extension_protocol_options")
+    options = {"@type": f"type.googleapis.com/{HTTP_OPTIONS}",
+               "common_http_protocol_options": {"idle_timeout": value},
+               "explicit_http_config": {"http_protocol_options": {}}}
+    if isinstance(typed, Map):
+        return add_key(files, path, typed, HTTP_OPTIONS, options, as_json=cfg.json)
+    return add_key(files, path, cl.node, "typed_extension_protocol_options", {HTTP_OPTIONS: options},
+                   as_json=cfg.json)
+
+
+def _close_idle(files: Mapping[str, Sequence[str]], i: CloseIdleBefore) -> str | None:
+    """The cluster's upstream ``idle_timeout`` below the backend's idle timeout: half of it when it
+    is 2 s or less (gunicorn's ``--keep-alive`` default), else 1s, below Node.js's and uvicorn's
+    5 s (a protobuf Duration: seconds with an ``s``, ``0.5s``).  The cluster is found again in the
+    lines of its file (the renderer is given the lines, not the parsed config)."""
+    lines = files.get(i.place.file or "")
+    if not lines or not i.place.file:
+        return None
+    try:
+        cfg = parse_envoy_text("\n".join(lines) + "\n", i.place.file)
+    except (InputError, ValueError):
+        return None
+    cl = cfg.cluster(i.group)
+    idle = i.backend_idle_s
+    value = f"{idle / 2:g}s" if idle is not None and idle <= 2 else "1s"
+    return idle_timeout_diff(cfg, cl, value) if cl is not None else None
+
+
+RENDERERS: dict[type, Any] = {CloseIdleBefore: _close_idle}

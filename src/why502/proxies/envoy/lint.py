@@ -46,8 +46,8 @@ from why502.analyzers.lint.common import file_lines, finding
 from why502.analyzers.lint.registry import rule
 from why502.catalog.lint_rules import LintRule
 from why502.findings.lint import LintFinding, LintNote
-from why502.proxies.envoy.config import HTTP_OPTIONS, Cluster, EnvoyConfig, Map, duration_seconds
-from why502.proxies.envoy.edit import add_key, set_value
+from why502.proxies.envoy.config import Cluster, EnvoyConfig, Map, duration_seconds
+from why502.proxies.envoy.edit import add_key, idle_timeout_diff, set_value
 from why502.proxies.envoy.proxy import PROXY
 from why502.proxies.envoy.xds import advice
 
@@ -88,7 +88,6 @@ APP_KEEPALIVE = 5.0
 """The longest idle keep-alive of the common app servers (Node 5 s, uvicorn 5 s, gunicorn 2 s)."""
 
 _RESET_CONDITIONS = frozenset({"5xx", "gateway-error", "reset", "connect-failure", "reset-before-request"})
-_DEPRECATED_PROTOCOL = ("http_protocol_options", "http2_protocol_options", "common_http_protocol_options")
 
 
 
@@ -101,33 +100,6 @@ def routed(cfg: EnvoyConfig) -> list[Cluster]:
     """Clusters an HTTP route sends to (the ones with HTTP upstream connections)."""
     names = {name for r in cfg.routes for name in r.clusters}
     return [c for c in cfg.clusters if c.name in names]
-
-
-def _idle_diff(cfg: EnvoyConfig, cl: Cluster, value: str) -> str | None:
-    files = file_lines(cfg.texts)
-    path = cl.file
-    if cl.node is None or not _editable(cfg):
-        return None
-    holder = cl.http_options
-    if holder is not None:
-        common = holder.get("common_http_protocol_options")
-        if isinstance(common, Map):
-            if "idle_timeout" in common:
-                return set_value(files, path, common, "idle_timeout", value, as_json=cfg.json)
-            return add_key(files, path, common, "idle_timeout", value, as_json=cfg.json)
-        return add_key(files, path, holder, "common_http_protocol_options", {"idle_timeout": value},
-                       as_json=cfg.json)
-    if any(k in cl.node for k in _DEPRECATED_PROTOCOL):
-        return add_key(files, path, cl.node, "common_http_protocol_options", {"idle_timeout": value},
-                       as_json=cfg.json)
-    typed = cl.node.get("typed_extension_protocol_options")
-    options = {"@type": f"type.googleapis.com/{HTTP_OPTIONS}",
-               "common_http_protocol_options": {"idle_timeout": value},
-               "explicit_http_config": {"http_protocol_options": {}}}
-    if isinstance(typed, Map):
-        return add_key(files, path, typed, HTTP_OPTIONS, options, as_json=cfg.json)
-    return add_key(files, path, cl.node, "typed_extension_protocol_options", {HTTP_OPTIONS: options},
-                   as_json=cfg.json)
 
 
 @rule("W502-033")
@@ -155,7 +127,7 @@ def check_upstream_idle_timeout(inp: EnvoyLintInput, rule: LintRule) -> list[Lin
             "request sent on a connection the backend is closing gets 503 UC "
             "(upstream_reset_before_response_started{connection_termination})"
             + advice(inp.config, cl.name, "idle_timeout", f"{fix_s}s"),
-            idle.file or cl.file, idle.line or cl.line, _idle_diff(inp.config, cl, f"{fix_s}s")))
+            idle.file or cl.file, idle.line or cl.line, idle_timeout_diff(inp.config, cl, f"{fix_s}s")))
     return out
 
 

@@ -54,11 +54,17 @@ class Envoy(BaseProxy):
         failure_window="outlier_detection.base_ejection_time",
         no_server_answer="503 'no healthy upstream' (UH)",
         reuse_connections="the cluster's connection pool (reused by default)",
+        # the cluster's upstream idle timeout, 1 h when unset (core/v3/protocol.proto
+        # HttpProtocolOptions.idle_timeout): how long an idle pooled connection is kept
+        keepalive_timeout="idle_timeout", keepalive_pool="idle connections per upstream host",
         # the admin interface (envoyproxy.io docs: operations/admin; the examples' port 9901)
         admin_api="http://127.0.0.1:9901", admin_flag="--envoy-admin",
         concurrency_limit="circuit breakers, W502-040",
         lb_timeout=ROUTE_TIMEOUT)
-    capabilities = frozenset({Capability.CONFIG_DUMP})
+    # its HTTP/1.1 connection pool binds a request to a connection "done processing a previous
+    # request", with no config (docs/root/intro/arch_overview/upstream/connection_pooling.rst;
+    # the cluster's idle_timeout, 1 h by default, closes it): the keep-alive race needs no opt-in
+    capabilities = frozenset({Capability.CONFIG_DUMP, Capability.KEEPALIVE_BY_DEFAULT})
     detection = Detection(programs=())
     hooks = Hooks(load_config="why502.proxies.envoy.config:load_envoy",
                   lint_rules="why502.proxies.envoy.lint",
@@ -71,7 +77,7 @@ class Envoy(BaseProxy):
                   # its admin API: /clusters, /stats, /config_dump (live_groups, dump_config)
                   source="why502.proxies.envoy.source",
                   # Istio, Envoy Gateway, any xDS: changes said in their terms, never applied
-                  managed="why502.proxies.envoy.xds:managed")
+                  managed="why502.proxies.envoy.xds:managed", edits="why502.proxies.envoy.edit")
 
     def detect(self, raw: str, masked: str) -> int:
         """A bootstrap's keys at line starts (YAML), a JSON document whose top keys are a
