@@ -10,7 +10,6 @@ nginx as ``FastCGI sent in stderr: "PHP message: PHP Fatal error: ..."``
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from why502.analyzers.apps import killed_at_own_limit, unclaimed_timing
@@ -112,7 +111,9 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
       AH01079; proxy_util.c AH00957/AH02454/AH00940/AH00941), while a complete FastCGI answer is
       relayed with the script's ``Status:`` and no line (``dispatch()``).  Lines over an hour
       before the first 5xx are another incident (``rank.RECOVERED``), not these;
-    - the first 5xx's request is routed to one FastCGI target and to no other target.
+    - the first 5xx's request is routed to one FastCGI target and to no other target, as the
+      proxy itself routes it (``ConfigFacts.router``: its own matcher, ``facts.routes``; a
+      proxy without one: nothing is said).
 
     Without the level (None: a proxy whose plug-in does not say, or an ``ErrorLog`` not read)
     this says nothing, and ``unexplained`` states both readings and what decides.  The
@@ -127,10 +128,10 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
     first = cf.first.replace(tzinfo=None)
     near = [g for g in ev.logs.symptoms if g.count and (
         g.last is None or g.last.replace(tzinfo=None) >= first - RECOVERED)]
-    path = (cf.request or "").split(" ")[1] if len((cf.request or "").split(" ")) > 1 else ""
-    serving = [t for t in ev.config.targets if path and _serves(t.location, path)]
-    keys = {t.key for t in serving}
-    if unclaimed <= 0 or near or len(keys) != 1 or any(t.kind != "fastcgi" for t in serving):
+    keys = _routed(ev, cf.request)
+    serving = [t for t in ev.config.targets if keys and t.key in keys]
+    if unclaimed <= 0 or near or not keys or len(keys) != 1 or not serving \
+            or any(t.kind != "fastcgi" for t in serving):
         return []
     target = serving[0]
     who = proxy_name(ev.proxy)
@@ -160,27 +161,15 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
         last_seen=cf.last.isoformat(timespec="seconds") if cf.last else None))]
 
 
-_REGEX = re.compile(r"[\\^$()*+?\[\]{}|]")
-
-
-def _serves(location: str | None, path: str) -> bool:
-    """Does a target's route (``TargetFact.location``: a path prefix, or a regex as
-    ``ProxyPassMatch`` and nginx's ``location ~`` write it) take ``path``?"""
-    if not location:
-        return False
-    loc = location.strip().strip('"')
-    for modifier in ("~* ", "~ ", "^~ ", "= "):
-        if loc.startswith(modifier):
-            loc = loc[len(modifier):].strip().strip('"')
-            if modifier in ("^~ ", "= "):
-                return path == loc if modifier == "= " else path.startswith(loc)
-            break
-    if _REGEX.search(loc):
-        try:
-            return re.search(loc, path, re.IGNORECASE if location.startswith("~*") else 0) is not None
-        except re.error:
-            return False
-    return path.startswith(loc)
+def _routed(ev: Evidence, request: str | None) -> set[str] | None:
+    """The target keys the proxy routes ``request``'s path to, by its own matcher
+    (``ConfigFacts.router``, the proxy's ``facts.routes.PathRouter``); None when it cannot tell
+    (no router for this proxy, no path in the request line)."""
+    parts = (request or "").split(" ")
+    if ev.config.router is None or len(parts) < 2 or not parts[1]:
+        return None
+    keys = ev.config.router.serving(parts[1])
+    return set(keys) if keys is not None else None
 
 
 def _probed_made_5xx(ev: Evidence, failing: set[str | None]) -> list[Candidate]:

@@ -30,6 +30,7 @@ from why502.facts.fpm import FpmPool
 from why502.facts.kubernetes import KubeFacts
 from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
+from why502.facts.routes import PathRouter
 from why502.facts.server_state import ServerState
 from why502.facts.setting import Setting
 from why502.facts.system import UnitState
@@ -264,6 +265,10 @@ class ConfigFacts:
     # what discovery read of it (sources.proxyprocs), None when no master was found
     unit: str | None = None
     prefix: str | None = None
+    # which targets a request path is routed to, as the proxy decides it (its ``diagnose``
+    # plug-in's ``facts.routes.PathRouter``: nginx's location search, Apache's ProxyPass order);
+    # None: the proxy has none, and an analyzer that needs it says nothing
+    router: PathRouter | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
