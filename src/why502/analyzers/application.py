@@ -26,6 +26,7 @@ from why502.analyzers.base import (
     proxy_of,
     upstream_name,
 )
+from why502.analyzers.fpm_access import PoolRecord, pool_record
 from why502.evidence.model import ClientFailures, Evidence, LocationOutcome, UpstreamTiming
 from why502.findings.model import EvidenceItem, Finding, Fix
 
@@ -117,8 +118,10 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
 
     Without the level (None: a proxy whose plug-in does not say, or an ``ErrorLog`` not read)
     this says nothing, and ``unexplained`` states both readings and what decides.  The
-    confidence is below a probed answer's (0.8): the pool's own record of the requests (its
-    access log with ``%s``) is not read."""
+    confidence is below a probed answer's (0.8) without the pool's own record of the requests;
+    with it (``analyzers.fpm_access``: the pool's access log, identity- and time-checked) the
+    pool's own 5xx lines raise it (0.85), lines below 500 only refute this reading, and no line
+    at all leaves it in doubt (0.45: a killed child writes none)."""
     from why502.analyzers.rank import RECOVERED
 
     cf = ev.logs.client_5xx
@@ -134,6 +137,9 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
             or any(t.kind != "fastcgi" for t in serving):
         return []
     target = serving[0]
+    record = pool_record(ev, target, cf)
+    if record is not None and record.answered and not record.made:
+        return []  # the pool answered these requests below 500 itself: not its 5xx
     who = proxy_name(ev.proxy)
     statuses = ", ".join(f"{s}×{n}" for s, n in sorted(cf.statuses.items()))
     items = _unclaimed_items(cf, unclaimed, f"{who} relays a complete FastCGI answer silently")
@@ -141,14 +147,27 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
                            "at a level that records its own failures of a backend (error): it "
                            f"would hold a line for each 5xx {who} made itself"),
               config_item(target)]
+    confidence, proof = 0.6, ("What would prove it: the pool's access log with the status "
+                              "(access.format with %s), or the same script asked of the pool (cgi-fcgi).")
+    if record is not None:
+        items += _pool_items(record)
+        if record.made:
+            confidence = 0.85
+            made = ", ".join(f"{s}×{n}" for s, n in sorted(record.statuses.items()))
+            proof = (f"The pool recorded them itself: its access log ({record.log.file}) has "
+                     f"{len(record.made)} lines with {made} for these requests in this window.")
+        else:
+            confidence = 0.45
+            proof = ("But the pool's access log has no line for these requests in this window: a "
+                     "request the pool never finished (its child killed, as "
+                     "request_terminate_timeout does) leaves none, so this reading stays in doubt.")
     finding = make_finding(
-        "upstream-returned-5xx", confidence=0.6, groups=[],
+        "upstream-returned-5xx", confidence=confidence, groups=[],
         explanation=f"The FastCGI app behind {target.key} answered {statuses} itself: {who} "
                     "passed its complete answer on, which it does without a log line whatever the "
                     f"status, while each failure of its own towards a FastCGI server is logged at "
                     f"error, and {who}'s error log, at that level, is silent about these requests. "
-                    "What would prove it: the pool's access log with the status (access.format "
-                    "with %s), or the same script asked of the pool (cgi-fcgi).",
+                    + proof,
         evidence=items,
         fix=Fix(summary=f"look at the app's own logs for these requests (PHP's error_log, the "
                         f"pool's slow log); {who} is only the messenger",
@@ -159,6 +178,24 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
     return [Candidate(finding=replace(
         finding, count=unclaimed, first_seen=cf.first.isoformat(timespec="seconds"),
         last_seen=cf.last.isoformat(timespec="seconds") if cf.last else None))]
+
+
+def _pool_items(record: PoolRecord) -> list[EvidenceItem]:
+    """The pool's own lines about the failing requests, as evidence (verbatim: escaped when
+    shown)."""
+    log = record.log
+    whose = f"pool {log.pool}'s access log" if log.pool else "the PHP-FPM access log"
+    if record.made:
+        made = ", ".join(f"{s}×{n}" for s, n in sorted(record.statuses.items()))
+        summary = f"{whose}: the pool answered {made} itself in the window of these 5xx"
+    else:
+        summary = (f"{whose}: no 5xx line in the window of these 5xx "
+                   f"({len(record.answered)} lines below 500)")
+    items = [EvidenceItem(kind="stat", summary=summary, source=log.file, count=len(record.made))]
+    items += [EvidenceItem(kind="log", summary="PHP-FPM access-log line", source=log.file, line=r.line,
+                           text=r.text, time=r.time.isoformat() if r.time else None)
+              for r in (record.made or record.lines)[:2]]
+    return items
 
 
 def _routed(ev: Evidence, request: str | None) -> set[str] | None:
