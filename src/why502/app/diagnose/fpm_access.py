@@ -19,15 +19,16 @@ the last :data:`KEEP` lines of the window are kept (a note says so when more wer
 from __future__ import annotations
 
 import os
+import re
 from collections import deque
 from collections.abc import Iterable
 from datetime import datetime
 
 from why502.errors import InputError
 from why502.facts.fpm import FpmPool
-from why502.facts.fpm_access import FpmAccessLog, FpmRequest
+from why502.facts.fpm_access import FpmAccessLog
 from why502.findings.model import Diagnostic
-from why502.parsers.fpm_access import DEFAULT_FORMAT, FpmFormat, compile_format, parse_line, sniff
+from why502.parsers.fpm_access import DEFAULT_FORMAT, FpmFormat, compile_format, record, sniff, time_of
 from why502.parsers.fpm_config import resolve_fpm_path
 from why502.sources.fpm import PHP_PREFIX
 
@@ -104,22 +105,22 @@ def _head(path: str) -> list[str]:
 
 def _read(path: str, fmt: FpmFormat, since: datetime | None, diags: list[Diagnostic],
           pool: FpmPool | None, origin: str) -> FpmAccessLog | None:
-    kept: deque[FpmRequest] = deque(maxlen=KEEP)
+    # the matches are kept, their records built for the kept ones only (a busy pool's log)
+    kept: deque[tuple[int, str, re.Match[str]]] = deque(maxlen=KEEP)
     lines = unparsed = 0
+    match = fmt.regex.match
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for number, raw in enumerate(f, 1):
                 text = raw.rstrip("\n")
-                if not text.strip():
+                m = match(text)
+                if m is None:
+                    unparsed += bool(text.strip())
                     continue
-                r = parse_line(fmt, text, number)
-                if r is None:
-                    unparsed += 1
-                    continue
-                if since is not None and r.time is not None and _before(r.time, since):
+                if since is not None and (t := time_of(fmt, m)) is not None and _before(t, since):
                     continue
                 lines += 1
-                kept.append(r)
+                kept.append((number, text, m))
     except OSError as err:
         if origin == "--app-log":
             raise InputError(f"cannot read {path}: {err.strerror or err}") from None
@@ -129,7 +130,8 @@ def _read(path: str, fmt: FpmFormat, since: datetime | None, diags: list[Diagnos
         diags.append(Diagnostic("info", f"{path}: the last {KEEP} of {lines} PHP-FPM access lines "
                                 "of the window were kept"))
     return FpmAccessLog(file=path, format=fmt.format, pool=pool.name if pool else None,
-                        key=pool.key if pool else None, requests=tuple(kept), lines=lines,
+                        key=pool.key if pool else None,
+                        requests=tuple(record(fmt, m, text, n) for n, text, m in kept), lines=lines,
                         unparsed=unparsed, origin=origin)
 
 
