@@ -81,7 +81,14 @@ def test_an_app_log_that_is_the_pools_access_log_is_read_as_one(tmp_path: Path) 
 
 def test_the_pool_recording_200_refutes_that_the_app_made_them(tmp_path: Path) -> None:
     cause, _t, _c, _ = _run(tmp_path, edit=('" 502', '" 200'))
-    assert cause != "upstream-returned-5xx"
+    assert cause == "unexplained-5xx"  # and the stated doubt says what the pool recorded:
+    work = matrix_cell(CELL, tmp_path / "again")
+    log = work / "php-fpm.access.log"
+    log.write_text(log.read_text().replace('" 502', '" 200'))
+    report = diagnose(DiagnoseOptions(
+        proxy="apache", config=str(work / "apache2.conf"), error_logs=[str(work / "apache-error.log")],
+        access_logs=[str(work / "apache-access.log")], app_logs=[str(log)], offline=True))
+    assert "records 4 answers below 500" in report.findings[0].explanation
 
 
 def test_no_line_in_the_window_leaves_the_reading_in_doubt(tmp_path: Path) -> None:
