@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tests.support.clirun import why502
 from tests.support.paths import ROOT_DIR, matrix_cell
+from why502.catalog.calibration import MOST
 
 BACKEND = ROOT_DIR / "src" / "why502" / "lab" / "assets" / "backend.py"
 
@@ -120,7 +121,9 @@ def test_caddy_reset_between_answers_of_its_only_upstream_is_the_keepalive_race(
                in str(e["summary"]) for e in top["evidence"])  # type: ignore[union-attr]
     # what is not known is said: the competing reading and what decides
     assert "Competing reading: a backend that crashed and was restarted" in str(top["explanation"])
-    assert 0.6 <= float(top["confidence"]) < 0.9  # type: ignore[arg-type]
+    # below the strongest readings' 0.99 (the map fitted on the whole matrix: this evidence was
+    # right in all 12 keep-alive cells, so it reads ~0.9, not the 0.6-0.7 of before)
+    assert 0.6 <= float(top["confidence"]) < MOST  # type: ignore[arg-type]
 
 
 def test_caddy_drops_with_no_answer_after_them_stay_a_crash(tmp_path: Path) -> None:

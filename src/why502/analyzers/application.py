@@ -10,7 +10,6 @@ nginx as ``FastCGI sent in stderr: "PHP message: PHP Fatal error: ..."``
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from why502.analyzers.apps import killed_at_own_limit, unclaimed_timing
@@ -27,6 +26,7 @@ from why502.analyzers.base import (
     proxy_of,
     upstream_name,
 )
+from why502.analyzers.fpm_access import PoolRecord, pool_record
 from why502.evidence.model import ClientFailures, Evidence, LocationOutcome, UpstreamTiming
 from why502.findings.model import EvidenceItem, Finding, Fix
 
@@ -112,12 +112,16 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
       AH01079; proxy_util.c AH00957/AH02454/AH00940/AH00941), while a complete FastCGI answer is
       relayed with the script's ``Status:`` and no line (``dispatch()``).  Lines over an hour
       before the first 5xx are another incident (``rank.RECOVERED``), not these;
-    - the first 5xx's request is routed to one FastCGI target and to no other target.
+    - the first 5xx's request is routed to one FastCGI target and to no other target, as the
+      proxy itself routes it (``ConfigFacts.router``: its own matcher, ``facts.routes``; a
+      proxy without one: nothing is said).
 
     Without the level (None: a proxy whose plug-in does not say, or an ``ErrorLog`` not read)
     this says nothing, and ``unexplained`` states both readings and what decides.  The
-    confidence is below a probed answer's (0.8): the pool's own record of the requests (its
-    access log with ``%s``) is not read."""
+    confidence is below a probed answer's (0.8) without the pool's own record of the requests;
+    with it (``analyzers.fpm_access``: the pool's access log, identity- and time-checked) the
+    pool's own 5xx lines raise it (0.85), lines below 500 only refute this reading, and no line
+    at all leaves it in doubt (0.45: a killed child writes none)."""
     from why502.analyzers.rank import RECOVERED
 
     cf = ev.logs.client_5xx
@@ -127,12 +131,15 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
     first = cf.first.replace(tzinfo=None)
     near = [g for g in ev.logs.symptoms if g.count and (
         g.last is None or g.last.replace(tzinfo=None) >= first - RECOVERED)]
-    path = (cf.request or "").split(" ")[1] if len((cf.request or "").split(" ")) > 1 else ""
-    serving = [t for t in ev.config.targets if path and _serves(t.location, path)]
-    keys = {t.key for t in serving}
-    if unclaimed <= 0 or near or len(keys) != 1 or any(t.kind != "fastcgi" for t in serving):
+    keys = _routed(ev, cf.request)
+    serving = [t for t in ev.config.targets if keys and t.key in keys]
+    if unclaimed <= 0 or near or not keys or len(keys) != 1 or not serving \
+            or any(t.kind != "fastcgi" for t in serving):
         return []
     target = serving[0]
+    record = pool_record(ev, target, cf)
+    if record is not None and record.answered and not record.made:
+        return []  # the pool answered these requests below 500 itself: not its 5xx
     who = proxy_name(ev.proxy)
     statuses = ", ".join(f"{s}×{n}" for s, n in sorted(cf.statuses.items()))
     items = _unclaimed_items(cf, unclaimed, f"{who} relays a complete FastCGI answer silently")
@@ -140,14 +147,27 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
                            "at a level that records its own failures of a backend (error): it "
                            f"would hold a line for each 5xx {who} made itself"),
               config_item(target)]
+    confidence, proof = 0.6, ("What would prove it: the pool's access log with the status "
+                              "(access.format with %s), or the same script asked of the pool (cgi-fcgi).")
+    if record is not None:
+        items += _pool_items(record)
+        if record.made:
+            confidence = 0.85
+            made = ", ".join(f"{s}×{n}" for s, n in sorted(record.statuses.items()))
+            proof = (f"The pool recorded them itself: its access log ({record.log.file}) has "
+                     f"{len(record.made)} lines with {made} for these requests in this window.")
+        else:
+            confidence = 0.45
+            proof = ("But the pool's access log has no line for these requests in this window: a "
+                     "request the pool never finished (its child killed, as "
+                     "request_terminate_timeout does) leaves none, so this reading stays in doubt.")
     finding = make_finding(
-        "upstream-returned-5xx", confidence=0.6, groups=[],
+        "upstream-returned-5xx", confidence=confidence, groups=[],
         explanation=f"The FastCGI app behind {target.key} answered {statuses} itself: {who} "
                     "passed its complete answer on, which it does without a log line whatever the "
                     f"status, while each failure of its own towards a FastCGI server is logged at "
                     f"error, and {who}'s error log, at that level, is silent about these requests. "
-                    "What would prove it: the pool's access log with the status (access.format "
-                    "with %s), or the same script asked of the pool (cgi-fcgi).",
+                    + proof,
         evidence=items,
         fix=Fix(summary=f"look at the app's own logs for these requests (PHP's error_log, the "
                         f"pool's slow log); {who} is only the messenger",
@@ -160,27 +180,33 @@ def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:
         last_seen=cf.last.isoformat(timespec="seconds") if cf.last else None))]
 
 
-_REGEX = re.compile(r"[\\^$()*+?\[\]{}|]")
+def _pool_items(record: PoolRecord) -> list[EvidenceItem]:
+    """The pool's own lines about the failing requests, as evidence (verbatim: escaped when
+    shown)."""
+    log = record.log
+    whose = f"pool {log.pool}'s access log" if log.pool else "the PHP-FPM access log"
+    if record.made:
+        made = ", ".join(f"{s}×{n}" for s, n in sorted(record.statuses.items()))
+        summary = f"{whose}: the pool answered {made} itself in the window of these 5xx"
+    else:
+        summary = (f"{whose}: no 5xx line in the window of these 5xx "
+                   f"({len(record.answered)} lines below 500)")
+    items = [EvidenceItem(kind="stat", summary=summary, source=log.file, count=len(record.made))]
+    items += [EvidenceItem(kind="log", summary="PHP-FPM access-log line", source=log.file, line=r.line,
+                           text=r.text, time=r.time.isoformat() if r.time else None)
+              for r in (record.made or record.lines)[:2]]
+    return items
 
 
-def _serves(location: str | None, path: str) -> bool:
-    """Does a target's route (``TargetFact.location``: a path prefix, or a regex as
-    ``ProxyPassMatch`` and nginx's ``location ~`` write it) take ``path``?"""
-    if not location:
-        return False
-    loc = location.strip().strip('"')
-    for modifier in ("~* ", "~ ", "^~ ", "= "):
-        if loc.startswith(modifier):
-            loc = loc[len(modifier):].strip().strip('"')
-            if modifier in ("^~ ", "= "):
-                return path == loc if modifier == "= " else path.startswith(loc)
-            break
-    if _REGEX.search(loc):
-        try:
-            return re.search(loc, path, re.IGNORECASE if location.startswith("~*") else 0) is not None
-        except re.error:
-            return False
-    return path.startswith(loc)
+def _routed(ev: Evidence, request: str | None) -> set[str] | None:
+    """The target keys the proxy routes ``request``'s path to, by its own matcher
+    (``ConfigFacts.router``, the proxy's ``facts.routes.PathRouter``); None when it cannot tell
+    (no router for this proxy, no path in the request line)."""
+    parts = (request or "").split(" ")
+    if ev.config.router is None or len(parts) < 2 or not parts[1]:
+        return None
+    keys = ev.config.router.serving(parts[1])
+    return set(keys) if keys is not None else None
 
 
 def _probed_made_5xx(ev: Evidence, failing: set[str | None]) -> list[Candidate]:

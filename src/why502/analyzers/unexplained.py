@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from why502.analyzers.base import Candidate, iso, proxy_name, sample_item
+from why502.analyzers.fpm_access import pool_record
 from why502.catalog import load_catalog
 from why502.catalog.patterns import program_names
 from why502.evidence.model import Evidence
@@ -123,10 +124,20 @@ def _fastcgi_doubt(ev: Evidence, f: Finding, who: str) -> Finding:
         f"log line, whatever its status. Or {who} made them and its lines are not in the log read "
         "(a LogLevel above error, another file). What decides: the pool's own record of these "
         "requests.")
+    cf = ev.logs.client_5xx
+    record = pool_record(ev, pools[0], cf) if cf is not None and len({t.key for t in pools}) == 1 else None
+    if record is not None and record.answered and not record.made:
+        explanation += (f" The pool's access log ({record.log.file}) records {len(record.answered)} "
+                        "answers below 500 for these requests and no 5xx: the app did not make them, "
+                        "which refutes the first reading.")
+    elif record is not None and not record.lines:
+        explanation += (f" The pool's access log ({record.log.file}) has no line for these requests: "
+                        "the pool did not finish them (a child killed mid-request writes none).")
     steps = [(f"the pool's access log at these times ({said[0]})" if said else
               "the pool's access log: access.log = /var/log/php-fpm/$pool.access.log and "
               "access.format = \"%R - %u %t \\\"%m %r\\\" %s\" in the pool's conf (off by default)")
-             + ": a 5xx there at these times is the app's own (why502 does not read it yet)",
+             + ": a 5xx there at these times is the app's own (give it to why502: --fpm-conf "
+               "with the pool's conf, or --app-log FILE)",
              f"ask the pool for the same script: SCRIPT_FILENAME=/path/to/script.php "
              f"REQUEST_METHOD=GET cgi-fcgi -bind -connect {connect} | head -3 (a 'Status: 5xx' "
              "line is the app's answer)",

@@ -27,9 +27,11 @@ from why502.evidence.appservers import AppServerEvidence
 from why502.evidence.lb_evidence import LbEvidence
 from why502.facts.captures import Captures, find_capture
 from why502.facts.fpm import FpmPool
+from why502.facts.fpm_access import FpmAccessLog
 from why502.facts.kubernetes import KubeFacts
 from why502.facts.net import Listener, split_key
 from why502.facts.probes import ProbeResult
+from why502.facts.routes import PathRouter
 from why502.facts.server_state import ServerState
 from why502.facts.setting import Setting
 from why502.facts.system import UnitState
@@ -264,6 +266,10 @@ class ConfigFacts:
     # what discovery read of it (sources.proxyprocs), None when no master was found
     unit: str | None = None
     prefix: str | None = None
+    # which targets a request path is routed to, as the proxy decides it (its ``diagnose``
+    # plug-in's ``facts.routes.PathRouter``: nginx's location search, Apache's ProxyPass order);
+    # None: the proxy has none, and an analyzer that needs it says nothing
+    router: PathRouter | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,9 @@ class LogFacts:
     locations_5xx: tuple[LocationOutcome, ...] = ()  # access-log 5xx per config location
     client_5xx: ClientFailures | None = None  # what the clients got in all (None: no access log)
     access_has_upstream: bool = True  # the access log's format has $upstream_addr
+    # PHP-FPM pools' own access logs (``access.log``): the app server's record of each request
+    # it finished, with the status its script set (``app.diagnose.fpm_access``)
+    fpm_access: tuple[FpmAccessLog, ...] = ()
 
 
 @dataclass(frozen=True)

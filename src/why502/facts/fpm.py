@@ -80,7 +80,8 @@ class FpmPool:
     catch_workers_output: bool = False
     memory_limit: str | None = None  # php_admin_value / php_value [memory_limit], as written
     error_log: str | None = None  # the global error_log (resolved path or "syslog")
-    access_log: str | None = None
+    access_log: str | None = None  # as written (``$pool`` expanded); relative: under the prefix
+    access_format: str | None = None  # None: FPM's default (parsers.fpm_access.DEFAULT_FORMAT)
     prefix: str | None = None
     status_path: str | None = None
     settings: dict[str, Setting] = field(default_factory=dict)  # key -> value + file:line

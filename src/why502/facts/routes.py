@@ -34,3 +34,22 @@ class RouteModel(Protocol):
     def notes(self) -> list[str]:
         """What the matching could not do exactly (one sentence each), for the report's notes."""
         ...
+
+
+class PathRouter(Protocol):
+    """Which of a config's targets a request for a path is sent to, as the proxy itself decides
+    it (its own matcher: nginx's ``ngx_http_core_find_location()``, Apache's ``proxy_trans()``
+    and its sections), built by the proxy's ``diagnose`` plug-in from the config it read
+    (``app.diagnose.proxies.ProxyView.router``, then ``ConfigFacts.router``).
+
+    Why a protocol and not a matcher of its own in the analyzers: a route's meaning is the
+    proxy's (prefix, regex, nesting, first or longest match), and a second matcher beside the
+    proxy's drifts from it (issue 25: the analyzers' ``_serves`` it replaces).  A proxy without
+    one leaves ``ConfigFacts.router`` None: the analyzers then cannot tell and say nothing."""
+
+    def serving(self, path: str, host: str | None = None) -> tuple[str, ...] | None:
+        """The identity keys of the targets a request for ``path`` (the request target, a
+        query string allowed) is passed to: ``()`` when the route it takes passes it to none
+        (served by the proxy itself), None when it cannot be told (no route matcher for this
+        config, or, with ``host`` unknown, servers that would route it differently)."""
+        ...

@@ -421,9 +421,13 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
         if fault.mode is None:
             return (f"unix:{stack.p.run / 'php-fpm.sock'}" if kind == "fpm-unix"
                     else f"127.0.0.1:{dead_port()}")
-        # listen.mode 0666: Apache's children run as another user (www-data) than the lab
-        pool = stack.add_php_fpm({"listen.mode": "0666"}, tcp=kind == "fpm-tcp",
-                                 scripts={"app.php": PHP_APP[fault.mode]})
+        # listen.mode 0666: Apache's children run as another user (www-data) than the lab.
+        # access.log: the pool's own record of each request it finished (FPM's default
+        # access.format), given to diagnose as a user who has one would (--app-log)
+        access = stack.p.root / "logs" / "php-fpm.access.log"
+        pool = stack.add_php_fpm({"listen.mode": "0666", "access.log": str(access)},
+                                 tcp=kind == "fpm-tcp", scripts={"app.php": PHP_APP[fault.mode]})
+        run.app_logs.append(access)
         return pool.fastcgi_pass
     if fault.mode is None:
         return (f"unix:{stack.p.run / 'app.sock'}" if kind == "unix"

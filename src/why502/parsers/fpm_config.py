@@ -51,33 +51,46 @@ _ENTRY = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[([^\]]*)\])?\s*=\s*(.*)$")
 
 
 def parse_ini_value(raw: str) -> str:
-    """The value as FPM receives it: comment stripped, quotes removed, booleans as ``1``/``""``."""
+    """The value as FPM receives it: comment stripped, quotes removed, booleans as ``1``/``""``.
+
+    As the Zend INI scanner reads it (zend_ini_scanner.l, normal mode; checked with php-fpm
+    8.2, tests/fixtures/fpm-access/README.md): inside double quotes ``\\"`` and ``\\\\`` are
+    unescaped (``zend_ini_escape_string()``), and a value made of quoted and unquoted pieces is
+    their concatenation with each unquoted piece trimmed (``access.format = %R %t "%m %r" %s``
+    is ``%R %t%m %r%s``)."""
     text = raw.strip()
-    out: list[str] = []
+    pieces: list[tuple[bool, str]] = []  # (quoted, text)
+    plain: list[str] = []
     i = 0
-    quoted_any = False
     while i < len(text):
         ch = text[i]
         if ch == '"':
-            end = text.find('"', i + 1)
-            if end == -1:
-                end = len(text)
-            out.append(text[i + 1 : end])
-            quoted_any = True
-            i = end + 1
+            pieces.append((False, "".join(plain)))
+            plain = []
+            quoted: list[str] = []
+            j = i + 1
+            while j < len(text) and text[j] != '"':
+                if text[j] == "\\" and j + 1 < len(text) and text[j + 1] in '"\\':
+                    j += 1
+                quoted.append(text[j])
+                j += 1
+            pieces.append((True, "".join(quoted)))
+            i = j + 1
             continue
         if ch == ";":
             break
-        out.append(ch)
+        plain.append(ch)
         i += 1
-    value = "".join(out).strip() if not quoted_any else "".join(out).strip(" \t")
-    if not quoted_any:
+    pieces.append((False, "".join(plain)))
+    if not any(q for q, _ in pieces):
+        value = pieces[-1][1].strip()
         low = value.lower()
         if low in _TRUE:
             return "1"
         if low in _FALSE:
             return ""
-    return value
+        return value
+    return "".join(t if q else t.strip() for q, t in pieces)
 
 
 def parse_fpm_text(text: str, file: str = "<fpm>") -> list[FpmLine]:
@@ -207,6 +220,7 @@ def build_config(lines: Iterable[FpmLine], error_log: str | None = None) -> FpmC
                 memory_limit=mem.value if mem else None,
                 error_log=error_log,
                 access_log=get("access.log"),
+                access_format=get("access.format"),
                 prefix=get("prefix"),
                 status_path=get("pm.status_path"),
                 settings=dict(s),

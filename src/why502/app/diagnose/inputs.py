@@ -176,5 +176,5 @@ def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
         max_open_files=view.max_open_files if view is not None else None, fpm_pools=tuple(pools),
         runtime_socket=view.runtime_socket if view is not None else None,
         own_failures_logged=view.own_failures_logged if view is not None else None,
-        unit=options.unit, prefix=options.prefix)
+        unit=options.unit, prefix=options.prefix, router=view.router if view is not None else None)
     return ConfigRead(proxy, facts, view, error_logs, access_logs, logs_fpm)

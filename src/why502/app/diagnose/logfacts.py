@@ -13,6 +13,7 @@ from typing import Any
 
 from why502 import proxies
 from why502.app.diagnose.access import access_stats, start_access
+from why502.app.diagnose.fpm_access import read_fpm_access
 from why502.app.diagnose.inputs import ConfigRead
 from why502.app.diagnose.logs import FileKey, classify_into, kernel_log_events
 from why502.app.diagnose.options import DiagnoseOptions
@@ -73,8 +74,12 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
                 ENV_FREE.clear()
                 started = start_access(conf.access_logs, conf.engine_config, since,
                                        explicit=bool(options.access_logs), proxy=conf.proxy)
+            # pools' own access logs (their config's access.log, or an --app-log that is one)
+            fpm_access, taken = read_fpm_access(conf.facts.fpm_pools, options.app_logs, since, diags)
+            if fpm_access:
+                inputs["fpm_access_logs"] = [a.file for a in fpm_access]
             for kind, paths in (("error_logs", conf.error_logs), ("fpm_logs", conf.fpm_logs),
-                                ("app_logs", list(options.app_logs))):
+                                ("app_logs", [p for p in options.app_logs if p not in taken])):
                 read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
                                            seen=seen, join=join if kind == "error_logs" else None,
                                            family=family if kind == "error_logs" else None,
@@ -102,5 +107,6 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
         events=tuple(sorted(agg.events() + kernel_events, key=lambda e: e.time or datetime.min)),
         per_minute=agg.per_minute, access=access,
         locations_5xx=location_outcomes(stats), client_5xx=client_failures(stats),
-        access_has_upstream=stats is None or "upstream_addr" in stats.log_format)
+        access_has_upstream=stats is None or "upstream_addr" in stats.log_format,
+        fpm_access=tuple(fpm_access))
     return LogRead(facts, stats)

@@ -21,6 +21,7 @@ from typing import Any, cast
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.errors import InputError
 from why502.evidence.model import GroupFact, TargetFact
+from why502.facts.routes import PathRouter
 from why502.facts.server_state import ServerState
 from why502.facts.setting import Setting
 from why502.findings.model import Diagnostic
@@ -126,6 +127,10 @@ class ProxyView:
     # (``Capability.ENGINE_LOGS``: the log_format, locations and timeouts of nginx's model,
     # ``app.stats.compute_for_diagnose``); None for a proxy whose access log is rewritten first
     engine_config: Any = None
+    # which targets a request path goes to, by the proxy's own matcher (``facts.routes.
+    # PathRouter``: nginx's ``proxies.nginx.config.serving``, Apache's ``proxies.apache.serving``);
+    # None: this proxy's plug-in has none ("can't tell")
+    router: PathRouter | None = None
 
     @property
     def user_directive(self) -> str | None:

@@ -14,6 +14,7 @@ from why502.findings.model import Diagnostic
 from why502.proxies.apache.config import ApacheConfig
 from why502.proxies.apache.facts import apache_facts
 from why502.proxies.apache.proxy import PROXY
+from why502.proxies.apache.serving import apache_router
 from why502.proxies.apache.source import apache_config
 
 
@@ -34,7 +35,7 @@ def read_apache(options: DiagnoseOptions, diags: list[Diagnostic],
     inputs["config"] = cfg.main_file
     inputs["config_files"] = cfg.files
     view = ProxyView(PROXY.name, cfg.main_file, targets, groups, files, aliases, user=cfg.user,
-                     group=cfg.group)
+                     group=cfg.group, router=apache_router(cfg))
     if not options.error_logs:
         logs = [p for p in cfg.error_logs if os.path.exists(p)]
         missing = [p for p in cfg.error_logs if p not in logs]

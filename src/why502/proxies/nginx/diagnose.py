@@ -22,6 +22,7 @@ from why502.findings.model import Diagnostic, Severity
 from why502.proxies.base import SCHEMA_1_CONFIG
 from why502.proxies.nginx import source
 from why502.proxies.nginx.config import NginxConfig
+from why502.proxies.nginx.config.serving import nginx_router
 from why502.proxies.nginx.facts import (
     config_facts,
     limit_settings,
@@ -50,7 +51,8 @@ def read_nginx(options: DiagnoseOptions, diags: list[Diagnostic],
     view = ProxyView(PROXY.name, cfg.main_file, targets, groups, files, {}, nginx_listens(cfg),
                      user=user, group=group, user_line=user_line,
                      limit_settings=limit_settings(cfg), max_connections=worker_connections(cfg),
-                     max_open_files=worker_rlimit_nofile(cfg), engine_config=cfg)
+                     max_open_files=worker_rlimit_nofile(cfg), engine_config=cfg,
+                     router=nginx_router(cfg))
     if not options.error_logs:
         view.error_logs = log_paths([], cfg, "error", diags, options.prefix, options.root)
     if not options.access_logs:

@@ -458,9 +458,18 @@ def match_location_py(rules: list[MatchRule], uri: str | None, host: str, port: 
     """:func:`location_expr` for one request, written as a direct port of
     ``ngx_http_core_find_location()`` (return codes and all).  Slow; for tests and for
     explaining one request."""
+    rule = match_rule_py(rules, uri, host, port)
+    return rule.label if rule is not None else NO_LOCATION
+
+
+def match_rule_py(rules: list[MatchRule], uri: str | None, host: str,
+                  port: str | None = None) -> MatchRule | None:
+    """The location rule :func:`match_location_py` names (None: no location matched), so that
+    two servers sharing a first name (and so labels) are still told apart
+    (``proxies.nginx.config.serving``)."""
     servers = [r for r in rules if r.kind == "server"]
     if not servers or uri is None:
-        return NO_LOCATION
+        return None
     text = byte_text(uri)
     h = host.lower()
     h = re.sub(r":[0-9]*$", "", h).removesuffix(".")
@@ -510,7 +519,7 @@ def match_location_py(rules: list[MatchRule], uri: str | None, host: str, port: 
 
     find(sid)
     loc = state["loc"]
-    return by_id[loc].label if loc is not None else NO_LOCATION
+    return by_id[loc] if loc is not None else None
 
 
 def match_notes(rules: Iterable[MatchRule]) -> list[str]:
