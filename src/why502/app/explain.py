@@ -147,6 +147,10 @@ def _explain_lb_line(first: str, rec: LbRecord | None) -> Explanation | None:
     entries = _term_entries(terms, catalog) if terms else (catalog.find(symptom) if symptom else [])
     if symptom == PROXY_REPLY and not any(e.id == PROXY_REPLY for e in entries):
         entries = [*catalog.find(PROXY_REPLY), *entries]
+    elif symptom is not None and (not entries or entries[0].id != symptom):
+        # the parser's reading is more precise than the flag's term (a UF with a TLS transport
+        # failure reason; a 503 with NR, which the term reads as a 404's no-route): its page first
+        entries = [*catalog.find(symptom), *(e for e in entries if e.id != symptom)]
     return Explanation(query=first, type="line", entries=entries, line=LineInfo(fields, page=_page(fields)),
                        terms=terms)
 

@@ -82,6 +82,13 @@ _CONN = re.compile(r"((?<!\d)\d{1,10}#\d{1,10}: )(?:\\?\*\s{1,8}|_|\\\*|\*\*)(\d
 _BOLD = re.compile(r"\*\*([^*]+)\*\*")
 # a line a reporter wrapped in quotes or a code span: 'connect() failed ...', "upstream ..."
 _WRAPPED = re.compile(r"^\s*(['`\"])(.*)\1\s*$")
+# nginx's message quoted inside a reporter's sentence or title: a code span or double quotes
+# around a message that carries nginx's upstream action ("help request: error `upstream
+# prematurely closed connection while reading response header from upstream`"); the quoted part is
+# the program's line, the words around it are the reporter's (issue 24, batch 10)
+_QUOTED_ACTION = re.compile(r"([`\"])([^`\"]{0,400}? while (?:connecting to|sending request to"
+                            r"|reading response header from|reading upstream|SSL handshaking to) upstream"
+                            r"[^`\"]{0,400})\1")
 # a full stop or comma of the reporter's sentence right after nginx's action ("... while
 # connecting to upstream." -- nginx ends the action with ", client: " or the end of the line)
 _ACTION_STOP = re.compile(r"( while [a-z ]*[a-z])[.;,]\s*$")
@@ -210,6 +217,13 @@ def normalize(text: str) -> Normalized:
     if m3:
         out = m3.group(2)
         repairs.append("quotes around the line removed")
+    else:
+        m5 = _QUOTED_ACTION.search(out)
+        # nginx writes its messages in lower case; a capitalised quote is a retyped errno text,
+        # which the errno-and-action repair below rebuilds from the whole line
+        if m5 and m5.group(2)[:1].islower():
+            out = m5.group(2)
+            repairs.append("the message quoted inside a sentence: only the quoted part read")
     new = _ACTION_STOP.sub(r"\1", out)
     if new != out:
         out = new

@@ -61,6 +61,8 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
     uf_unreach = (primary == "UF") & low.str.contains(_UNREACHABLE)
     closed = primary.is_in(["UC", "UR"]) & low.str.contains("connection_termination", literal=True)
     too_big = (primary == "UPE") & low.str.contains("too_large|too_many_headers|headers_too")
+    # a 5xx with NR/NC: the route's cluster does not exist (log._refine says why)
+    no_cluster = primary.is_in(["NR", "NC"]) & (status >= 500).fill_null(False)
     sym = (
         pl.when(uf_tls).then(pl.lit("tls-failure"))
         .when(uf_timeout).then(pl.lit("connect-timeout"))
@@ -68,6 +70,7 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
         .when(uf_unreach & ~uf_timeout).then(pl.lit("unreachable"))
         .when(closed).then(pl.lit("premature-close"))
         .when(too_big).then(pl.lit("header-too-big"))
+        .when(no_cluster).then(pl.lit("upstream-not-configured"))
         .otherwise(None)
     )
     pst = (
@@ -78,6 +81,7 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
         .when((primary == "UAEX") & (status >= 500)).then(pl.lit("proxy_internal_error"))
         .when(closed).then(pl.lit("connection_terminated"))
         .when(too_big).then(pl.lit("http_protocol_error"))
+        .when(no_cluster).then(pl.lit("destination_not_found"))
         .otherwise(None)
     )
     # " ".join of the non-empty, non-"-" parts (log._record's detail)

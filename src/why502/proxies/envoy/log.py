@@ -100,6 +100,12 @@ def _refine(code: str | None, details: str, tfr: str, status: int | None) -> tup
             return "connection-refused", "connection_refused"
         if re.search(_UNREACHABLE, text):
             return "unreachable", "destination_ip_unroutable"
+    if code in ("NR", "NC") and status is not None and status >= 500:
+        # router.cc Filter::decodeHeaders(): a route whose cluster does not exist ("unknown cluster")
+        # is answered with the route's cluster_not_found_response_code (503 unless set otherwise)
+        # and the flag NC (NoClusterFound); Envoy before NC existed set NR (NoRouteFound) there.  A
+        # route that matches nothing is NR with 404: only a 5xx with NR/NC is a missing cluster.
+        return "upstream-not-configured", "destination_not_found"
     if code in ("UC", "UR") and "connection_termination" in text:
         return "premature-close", "connection_terminated"
     if code == "UPE" and ("too_large" in text or "too_many_headers" in text or "headers_too" in text):
