@@ -97,3 +97,20 @@ def test_no_line_in_the_window_leaves_the_reading_in_doubt(tmp_path: Path) -> No
     _c, _t, low, _ = _run(tmp_path / "a", pool_conf=False)
     cause, _t2, top, _ = _run(tmp_path / "b", edit=("25/Nov/2026:12:57", "24/Nov/2026:09:57"))
     assert cause == "unexplained-5xx" and top < low
+
+
+def test_a_rotated_gz_log_with_a_hostile_line_is_read_in_bounded_batches(tmp_path: Path) -> None:
+    """The pool's log is read as every log is (``sources.logfiles``: a rotated ``.gz``
+    decompressed, bounded batches, an over-long line cut): a 3 MiB line with no format is
+    counted as unread, and the real lines around it still count."""
+    import gzip
+
+    from why502.app.diagnose.fpm_access import read_fpm_access
+
+    real = (LINES / "default.access.log").read_text()
+    log = tmp_path / "php-fpm.access.log.1.gz"
+    log.write_bytes(gzip.compress((real + real + "x" * (3 << 20) + "\n" + real).encode()))
+    got, taken = read_fpm_access([], [str(log)], None, [])
+    assert taken == {str(log)} and len(got) == 1
+    assert got[0].lines == 12 and got[0].unparsed == 1
+    assert max(len(r.text) for r in got[0].requests) < 200

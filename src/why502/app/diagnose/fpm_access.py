@@ -30,7 +30,9 @@ from why502.facts.fpm_access import FpmAccessLog
 from why502.findings.model import Diagnostic
 from why502.parsers.fpm_access import DEFAULT_FORMAT, FpmFormat, compile_format, record, sniff, time_of
 from why502.parsers.fpm_config import resolve_fpm_path
+from why502.sources.byte_chunks import head_lines
 from why502.sources.fpm import PHP_PREFIX
+from why502.sources.logfiles import iter_batches
 
 KEEP = 50_000
 _SNIFF_LINES = 5
@@ -96,10 +98,10 @@ def read_fpm_access(pools: Iterable[FpmPool], app_logs: Iterable[str], since: da
 
 
 def _head(path: str) -> list[str]:
+    """The first lines, bounded (a hostile file may hold one line of gigabytes)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return [f.readline().rstrip("\n") for _ in range(_SNIFF_LINES)]
-    except OSError:
+        return head_lines(path, _SNIFF_LINES)
+    except (OSError, InputError):
         return []  # classify_into says it cannot read it (exit 3 for --app-log)
 
 
@@ -110,9 +112,9 @@ def _read(path: str, fmt: FpmFormat, since: datetime | None, diags: list[Diagnos
     lines = unparsed = 0
     match = fmt.regex.match
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for number, raw in enumerate(f, 1):
-                text = raw.rstrip("\n")
+        # bounded batches, over-long lines cut (sources.logfiles), a rotated .gz read as text
+        for batch in iter_batches([path]):
+            for number, text in enumerate(batch.lines, batch.first_line):
                 m = match(text)
                 if m is None:
                     unparsed += bool(text.strip())
@@ -121,10 +123,11 @@ def _read(path: str, fmt: FpmFormat, since: datetime | None, diags: list[Diagnos
                     continue
                 lines += 1
                 kept.append((number, text, m))
-    except OSError as err:
+    except (OSError, InputError) as err:
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         if origin == "--app-log":
-            raise InputError(f"cannot read {path}: {err.strerror or err}") from None
-        diags.append(Diagnostic("info", f"{origin} {path}: {err.strerror or err}"))
+            raise InputError(f"cannot read {path}: {why}") from None
+        diags.append(Diagnostic("info", f"{origin} {path}: {why}"))
         return None
     if lines > KEEP:
         diags.append(Diagnostic("info", f"{path}: the last {KEEP} of {lines} PHP-FPM access lines "
