@@ -14,7 +14,7 @@ in-memory engine's), so each stage is run on its own and timed with ``time.proce
   a polars call's time is the wall time the main thread waited for it).
 
     python bench/stats_profile.py ACCESS_LOG                 # the stats views (why502 stats)
-    python bench/stats_profile.py ACCESS_LOG --diagnose      # diagnose's (no per-location views)
+    python bench/stats_profile.py ACCESS_LOG --diagnose --config nginx.conf   # diagnose's views
 
 Run it with the command's allocator setting (``cli.main.ALLOCATOR["stats"]`` in
 ``_RJEM_MALLOC_CONF``) for figures comparable to the CLI's.
@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from why502 import proxies
 from why502.app.stats.formats import choose_format
 from why502.app.stats.run import StatsOptions, run_stats
 from why502.evidence.stats import StatsAccumulator
@@ -56,8 +57,11 @@ def main() -> int:
     ap.add_argument("log")
     ap.add_argument("--lines", type=int, default=1_000_000, help="lines of the log staged (default 1M)")
     ap.add_argument("--diagnose", action="store_true", help="diagnose's views (RowPlan.stats_views off)")
+    ap.add_argument("--config", help="the nginx config whose log_format the log is in (default: guessed)")
     args = ap.parse_args()
-    fmt, _ = choose_format(None, None, [args.log], keep=True)
+    cfg = proxies.source_of().load_config(args.config) if args.config else None
+    fmt, source = choose_format(None, cfg, [args.log], keep=True)
+    print(f"log format: {source}")
     acc = StatsAccumulator(fmt, tz="UTC", stats_views=not args.diagnose)
     reducer = acc.reducer
     split = scan_split(args.log, reducer.parser.split_columns).head(args.lines)
@@ -97,7 +101,8 @@ def main() -> int:
                 plans[(step, k)] = q.explain().splitlines()[0].strip()[:90]
     for key, secs in totals.items():
         print(f"{secs:8.3f} CPU-s   collect_all #{key[0] + 1} query {key[1]:2d}: {plans[key]}")
-    opts = StatsOptions(paths=[args.log], no_error_log=True, stdin_default=False)
+    opts = StatsOptions(paths=[args.log], config=cfg, no_error_log=True, stdin_default=False,
+                        stats_views=not args.diagnose)
     print("(the whole run below reads the whole file)")
     clock("whole run_stats", lambda: run_stats(opts))
     prof = cProfile.Profile()
