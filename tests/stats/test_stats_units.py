@@ -202,3 +202,39 @@ def test_parser_reads_lines_that_are_not_utf8() -> None:
     assert (rows, unparsed, good.height) == (6, 1, 5)
     assert good.sort("_row")["request"].to_list()[3] == "GET /\ufffd HTTP/1.1"
     assert good["status"].cast(pl.Int64).sum() == 4 * 502 + 200
+
+
+def test_upstream_views_without_status_or_header_time(tmp_path: Path) -> None:
+    """The per-upstream views are built from the attempts grouped once (``Reducer._attempt_views``);
+    a format without ``$upstream_status``/``$upstream_header_time`` leaves those keys null there.
+    Retries (``a, b``) and internal redirects (``a : b``) count one attempt per address, and the
+    last success is the last attempt's address of the last request below 500 (nginx's order,
+    ``ngx_http_upstream_next()``)."""
+    from why502.app.stats import StatsOptions, run_stats
+
+    fmt = '$remote_addr [$time_local] "$request" $status ua="$upstream_addr" urt="$upstream_response_time"'
+    rows = [
+        ("00:00:01", 200, "10.0.0.1:80", "0.100"),
+        ("00:00:02", 502, "10.0.0.1:80, 10.0.0.2:80", "0.001, 0.002"),
+        ("00:00:03", 200, "10.0.0.2:80 : 10.0.0.3:80", "0.300 : 2.500"),
+        ("00:00:04", 504, "10.0.0.3:80", "60.000"),
+        ("00:00:05", 200, "10.0.0.1:80, 10.0.0.2:80", "-, 0.050"),
+    ]
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'192.0.2.1 [20/Nov/2026:{t} +0000] "GET / HTTP/1.1" {s} ua="{ua}" urt="{rt}"\n'
+        for t, s, ua, rt in rows), encoding="utf-8")
+    st, _ = run_stats(StatsOptions(paths=[str(log)], log_format=fmt, no_error_log=True, tz="UTC"))
+    ups = {u["address"]: u for u in st.to_dict()["upstreams"]}
+    assert {a: u["attempts"] for a, u in ups.items()} == {
+        "10.0.0.1:80": 3, "10.0.0.2:80": 3, "10.0.0.3:80": 2}
+    assert all(u["failed_attempts"] == 0 and u["statuses"] == {"-": u["attempts"]} for u in ups.values())
+    assert {a: u["response_time"]["count"] for a, u in ups.items()} == {
+        "10.0.0.1:80": 2, "10.0.0.2:80": 3, "10.0.0.3:80": 2}
+    assert ups["10.0.0.3:80"]["response_time"]["max"] == 60.0
+    assert all(u["header_time"]["count"] == 0 for u in ups.values())
+    d = st.to_dict()
+    assert (d["retried"], d["redirected"]) == (2, 1)
+    last_ok = {u.address: u.last_ok for u in st.upstreams}
+    at = [datetime(2026, 11, 20, 0, 0, s) for s in (1, 5, 3)]
+    assert last_ok == {"10.0.0.1:80": at[0], "10.0.0.2:80": at[1], "10.0.0.3:80": at[2]}

@@ -229,9 +229,12 @@ class Reducer:
     def _aggregate(self, typed: pl.DataFrame, part: Partial) -> None:
         """Fold ``typed`` (rows of ``RowPlan.typed`` that parsed) into ``part``.
 
-        Everything is one ``collect_all`` of lazy queries over the same rows: polars plans them
-        once and runs them side by side, and each call has a fixed cost (~10 ms), which is why
-        the scan path hands over groups of ``GROUP_ROWS`` rows rather than its small batches."""
+        The rows are read by one ``collect_all`` of lazy queries: polars plans them once and
+        runs them side by side, and each call has a fixed cost (~10 ms), which is why the scan
+        path hands over groups of ``GROUP_ROWS`` rows rather than its small batches.  The
+        upstream views (attempts per status, the timing histograms, the last success) come
+        from a second, small ``collect_all`` over what the first grouped: each of them grouping
+        every row again took half of this aggregation (``bench/stats_profile.py``, issue 28)."""
         lazy = typed.lazy()
         queries: dict[str, pl.LazyFrame] = {}
         if "_in" in typed.columns:
@@ -245,16 +248,23 @@ class Reducer:
         if self.has_up:
             queries.update(self._attempt_queries(lazy))
             # the last success per upstream: the last one in the chunk's order (a log is written
-            # in time order), its time parsed once per upstream, not per row
-            last_ua = pl.col("ua").str.replace_all(" : ", ", ", literal=True).str.split(", ").list.last()
+            # in time order).  Grouped by the raw ``$upstream_addr`` first (its last time and
+            # its place in the chunk), so the last address of a retried or redirected request is
+            # cut from the few distinct values, not from every row, and the time parsed once
+            # per upstream (the per-row split was ~20% of this aggregation, issue 28)
             queries["ok_last"] = (
                 lazy.filter(pl.col("_ok_time").is_not_null())
-                .select(last_ua.alias("ua"), pl.col("_ok_time").alias("time"))
-                .group_by("ua").agg(pl.col("time").last())
-                .select("ua", time_expr(self.kind, self.tz).alias("ts"))
+                .select("ua", pl.col("_ok_time").alias("time"))
+                .with_row_index("_ord")
+                .group_by("ua").agg(pl.col("time").last(), pl.col("_ord").last())
             )
         names = list(queries)
         res = dict(zip(names, pl.collect_all(list(queries.values()))))
+        if self.has_up:
+            # the second step, on the small grouped frames of the first (``_attempt_views``)
+            views = self._attempt_views(res.pop("attempts").lazy())
+            views["ok_last"] = _ok_last(res.pop("ok_last").lazy(), time_expr(self.kind, self.tz))
+            res.update(zip(list(views), pl.collect_all(list(views.values()))))
         if "filtered" in res:
             part.filtered += int(res["filtered"].item())
         part.requests += int(res["requests"].item())
@@ -325,8 +335,6 @@ class Reducer:
         loc = self.loc_expr is not None
         keep = ["loc"] if loc else []
         present = list(self.plan.upstream)
-        cols = ["ua", "us", "uct", "uht", "urt"]
-        missing = [pl.lit(None, dtype=pl.String).alias(c) for c in cols if c not in present]
         out: dict[str, pl.LazyFrame] = {}
         single = lazy.filter(pl.col("_up") & ~pl.col("_many"))
         many = lazy.filter(pl.col("_many"))
@@ -372,15 +380,36 @@ class Reducer:
             )
         same = pl.all_horizontal([pl.col(c).list.len() == pl.col("ua").list.len() for c in present])
         exploded = lists.filter(same).select(*present, *keep).explode(present)
-        att = pl.concat(
-            [
-                single.with_columns(missing).select(*cols, *keep),
-                exploded.with_columns(missing).select(*cols, *keep),
-            ]
-        )
+        # every attempt counted once per distinct (address, status, timings[, location]): the
+        # views below regroup these few thousand rows instead of grouping every attempt again
+        # each (four groupings of all attempts were ~60% of this aggregation, issue 28).  The
+        # single and the exploded attempts are grouped apart and not concatenated first (a
+        # copy of every row; ~10% of this step): a key in both is summed by every view's regroup
+        out["attempts"] = pl.concat([
+            part.select(*present, *keep).group_by(*present, *keep).len() for part in (single, exploded)])
+        return out
+
+    def _attempt_views(self, counts: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        """The per-attempt aggregates from ``counts`` (the ``attempts`` query of
+        ``_attempt_queries``: per distinct upstream values and location, with ``len``, once among the
+        single attempts and once among the retried ones: each view sums ``len`` by its keys).
+        Timings stay strings until here, and only their distinct values are parsed and bucketed
+        (see ``RowPlan.typed``)."""
+        loc = self.loc_expr is not None
+        present = list(self.plan.upstream)
+        missing = [pl.lit(None, dtype=pl.String).alias(c)
+                   for c in ("ua", "us", "uct", "uht", "urt") if c not in present]
+        att = counts.with_columns(missing) if missing else counts
+        out: dict[str, pl.LazyFrame] = {}
+
+        def regroup(keys: list[str], timing: str) -> pl.LazyFrame:
+            return (att.group_by(*keys, timing).agg(pl.col("len").sum())
+                    .with_columns(seconds_of(timing).alias("v")))
+
         # per (address, status, header time): the attempt counts, the failed attempts (no header
         # time) and the header-time histogram all come from this one grouping
-        by_status = att.group_by("ua", "us", "uht").len().with_columns(seconds_of("uht").alias("v"))
+        by_status = att.group_by("ua", "us", "uht").agg(pl.col("len").sum()).with_columns(
+            seconds_of("uht").alias("v"))
         failed = ((pl.col("v").is_null() & pl.lit(self.has_uht)) * pl.col("len")).sum().alias("f")
         out["per_status"] = by_status.group_by("ua", "us").agg(pl.col("len").sum(), failed)
 
@@ -397,14 +426,22 @@ class Reducer:
             if not self.fmt.has(var) or (col == "c" and not self.plan.stats_views):
                 continue
             short = UPSTREAM_COLUMNS[var]
-            grouped = (
-                by_status
-                if short == "uht"
-                else att.group_by("ua", short).len().with_columns(seconds_of(short).alias("v"))
-            )
+            grouped = by_status if short == "uht" else regroup(["ua"], short)
             out[_ATTR[col]] = histogram(grouped, ["ua"])
         short = "uht" if self.has_uht else "urt"
         if loc and short in present:
-            grouped = att.group_by("ua", "loc", short).len().with_columns(seconds_of(short).alias("v"))
-            out["loc_hist"] = histogram(grouped, ["ua", "loc"])
+            out["loc_hist"] = histogram(regroup(["ua", "loc"], short), ["ua", "loc"])
         return out
+
+
+def _ok_last(grouped: pl.LazyFrame, ts: pl.Expr) -> pl.LazyFrame:
+    """(upstream, ts) of the last success per last upstream, from ``grouped`` (per raw
+    ``$upstream_addr``: the time of its last success and that row's place, ``_ord``): the last
+    attempt's address of each value (retries ``a, b``, internal redirects ``a : b``), and per
+    address the time of the latest row, parsed (``ts``, an expression of ``time``)."""
+    last_ua = pl.col("ua").str.replace_all(" : ", ", ", literal=True).str.split(", ").list.last()
+    return (
+        grouped.with_columns(last_ua.alias("ua"))
+        .group_by("ua").agg(pl.col("time").sort_by("_ord").last())
+        .select("ua", ts.alias("ts"))
+    )
