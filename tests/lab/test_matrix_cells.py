@@ -155,3 +155,18 @@ def test_app_server_cells_ask_their_app_for_the_fault_and_give_its_log_and_confi
     assert diag[-4:] == ["--app-log", str(tmp_path / "uwsgi.log"), "--app-conf", str(tmp_path / "uwsgi.ini")]
     watch = matrix._watch_argv(run, served_5xx=True)
     assert watch[-2:] == ["--app-log", str(tmp_path / "uwsgi.log")] and "--app-conf" not in watch
+
+
+def test_keepalive_race_says_why_haproxy_has_no_cell(capsys: pytest.CaptureFixture[str]) -> None:
+    """HAProxy has no keep-alive-race cell yet (fault-matrix.md stop 43: it logs 502 ``SH--`` with
+    ``http-reuse always``, but why502 reads no HAProxy keep-alive pool); ``--list`` says so on
+    stderr instead of leaving the gap unexplained, and stdout stays one cell a line."""
+    from why502.cli.main import main
+
+    fault = next(f for f in matrix.FAULTS if f.name == "keepalive-close")
+    assert "haproxy" not in fault.proxies and "502 SH--" in fault.no_cell["haproxy"]
+    assert main(["lab", "matrix", "--list", "--fault", "keepalive-close"]) == 0
+    out, err = capsys.readouterr()
+    assert "haproxy" not in out and "no cell keepalive-close behind haproxy: not yet" in err
+    assert main(["lab", "matrix", "--list", "--fault", "crash", "--proxy", "haproxy"]) == 0
+    assert "no cell" not in capsys.readouterr().err

@@ -365,6 +365,12 @@ def _matrix(args: argparse.Namespace) -> int:
     if args.list:
         for cell in selected:
             print(f"{cell.name:50} {cell.fault.cause}")
+        # the gaps on stderr (stdout stays one cell a line): a proxy with no cell for a fault
+        for fault in matrix.FAULTS:
+            if not args.fault or fault.name in args.fault:
+                for proxy, why in fault.no_cell.items():
+                    if not args.proxy or proxy in args.proxy:
+                        print(f"no cell {fault.name} behind {proxy}: {why}", file=sys.stderr)
         return EXIT_HEALTHY
     print(f"why502 lab matrix: {len(selected)} of {len(pool)} cells, seed {seed}, jobs {args.jobs}",
           file=sys.stderr)

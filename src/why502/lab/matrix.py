@@ -122,6 +122,9 @@ class Fault:
     proxy_timeout: float = PROXY_TIMEOUT
     # backend kind -> what the app server's own log shows for the fault (checked with the proxy's)
     app_proof: dict[str, str] = field(default_factory=dict)
+    # proxy -> why it has no cell for this fault (``--list`` prints it: a gap is explained, not
+    # silent)
+    no_cell: dict[str, str] = field(default_factory=dict)
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -134,6 +137,21 @@ class Fault:
         proof = (self.proof_kind.get((proxy, traffic)) or self.proof_kind.get((proxy, backend))
                  or self.proof_kind.get((proxy, group)) or self.proof[proxy])
         return ("access", proof[len("access:"):]) if proof.startswith("access:") else ("error", proof)
+
+
+# Why HAProxy has no keep-alive-race cell yet (docs/dev/fault-matrix.md, stop 43).  The race
+# does happen: with ``http-reuse always``/``aggressive`` a client's *first* request can go on an
+# idle server connection, and when the server resets it HAProxy 2.6 answers 502 and logs
+# termination state ``SH--`` (src/http_ana.c ``http_wait_for_response``, case "1: read error":
+# ``abort_keep_alive`` only ``if (txn->flags & TX_NOT_FIRST)``).  With the default ``safe`` no
+# first request is sent on an idle connection (configuration.txt 4.2 ``http-reuse``) and a later
+# one ends in ``abort_keep_alive``: the client connection is closed with no response and
+# ``s->logs.logwait = 0``, so no log line.  The lab's HAProxy config for the fault is written
+# (``_start_proxy``), but a cell would score ``backend-crashed``: why502 reads no keep-alive pool
+# from HAProxy's config (``http-reuse``, its idle timeout) yet.
+HAPROXY_KEEPALIVE_NO_CELL = ("not yet: HAProxy 2.6 with http-reuse always/aggressive logs 502 SH-- "
+                             "for it, but why502 reads no HAProxy keep-alive pool yet (with the "
+                             "default http-reuse safe: no 502, no log line, stop 43)")
 
 
 # HAProxy's httplog line: "... fe app/web1 T/T/T/T/T STATUS BYTES - - STATE ..." (configuration.txt
@@ -235,7 +253,9 @@ FAULTS: tuple[Fault, ...] = (
         "nginx": r"recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed",
         "envoy": r'access:"POST \S+ HTTP/1\.1" 503 UC ',
         "caddy": _CADDY + r"(?:unexpected )?EOF|connection reset by peer",
-    }, traffic=("post",), keepalive=True, backends=("tcp4", "tcp6")),
+    }, traffic=("post",), keepalive=True, backends=("tcp4", "tcp6"), no_cell={
+        "haproxy": HAPROXY_KEEPALIVE_NO_CELL,
+    }),
     # A healthy backend behind slow clients: what each proxy logs for a client that stalls (its
     # own client timeout: nginx ngx_http_request_body.c / ngx_http_upstream.c "client timed out"
     # at info; HAProxy's termination state "cR" (client timeout waiting for the request) and
@@ -493,6 +513,12 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
         address = f"unix@{sock}" if sock else target
         defaults = f"retries 0\ntimeout server {timeout:g}s"
         frontend = ""
+        if cell.fault.keepalive:
+            # ``http-reuse always``: the default ``safe`` never sends a client's first request on
+            # an idle server connection (configuration.txt 4.2 "http-reuse"), and a later one that
+            # fails on it ends in a silent close with no log line (src/http_ana.c
+            # http_wait_for_response -> abort_keep_alive); fault-matrix.md stop 43
+            defaults += "\nhttp-reuse always"
         if slow_client:  # the request must be whole before it goes on (http-buffer-request)
             defaults += f"\ntimeout client {CLIENT_TIMEOUT}s\ntimeout http-request {CLIENT_TIMEOUT}s"
             frontend = "option http-buffer-request"
