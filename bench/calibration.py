@@ -32,7 +32,6 @@ import hashlib
 import json
 import shutil
 import tempfile
-from bisect import bisect_right
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -261,21 +260,11 @@ def fit_of(rows_of: list[Outcome], fit_from: float = 0.0,
 
 
 def mapped(rows_of: list[Outcome], pts: list[tuple[float, float]]) -> list[Outcome]:
-    """Raw-score outcomes as a map of ``pts`` would report them (healthy claims stay at 1.0);
-    the map's ends as ``catalog.calibration.points`` completes them."""
-    full = sorted(pts)
-    if not full or full[0][0] > 0.0:
-        full.insert(0, (0.0, 0.0))
-    if full[-1][0] < 1.0:
-        full.append((1.0, max(full[-1][1], 1.0)))
-    xs = [x for x, _ in full]
-
-    def at(c: float) -> float:
-        i = min(max(bisect_right(xs, c), 1), len(full) - 1)
-        (x0, y0), (x1, y1) = full[i - 1], full[i]
-        return y0 if x1 == x0 else y0 + (y1 - y0) * (min(max(c, x0), x1) - x0) / (x1 - x0)
-
-    return [(n, c if got == "healthy" else round(at(c), 2), ok, got) for n, c, ok, got in rows_of]
+    """Raw-score outcomes as a map of ``pts`` would report them (healthy claims stay at 1.0),
+    through the product's own ends and interpolation (``catalog.calibration``)."""
+    full = calibration.complete(pts)
+    return [(n, c if got == "healthy" else round(calibration.interpolate(c, full), 2), ok, got)
+            for n, c, ok, got in rows_of]
 
 
 def holdout(stated: list[Outcome], raw: list[Outcome]) -> str:

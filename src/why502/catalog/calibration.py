@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_right
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,7 +41,13 @@ def points() -> tuple[tuple[float, float], ...]:
         data = tomllib.loads(DATA.read_text())
     except (OSError, tomllib.TOMLDecodeError):
         return ((0.0, 0.0), (1.0, 1.0))
-    pts = sorted((float(p["raw"]), float(p["reported"])) for p in data.get("point", []))
+    return complete((float(p["raw"]), float(p["reported"])) for p in data.get("point", []))
+
+
+def complete(fitted: Iterable[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """Fitted ``(raw, reported)`` points as a whole map from 0 to 1: raw ascending, (0, 0)
+    and (1, 1) added where the fit stops short (the bench judges a fit through the same ends)."""
+    pts = sorted(fitted)
     if not pts or pts[0][0] > 0.0:
         pts.insert(0, (0.0, 0.0))
     if pts[-1][0] < 1.0:
@@ -48,7 +55,7 @@ def points() -> tuple[tuple[float, float], ...]:
     return tuple(pts)
 
 
-def _interp(x: float, pts: tuple[tuple[float, float], ...]) -> float:
+def interpolate(x: float, pts: tuple[tuple[float, float], ...]) -> float:
     i = bisect_right([p[0] for p in pts], x)
     if i <= 0:
         return pts[0][1]
@@ -67,10 +74,10 @@ MOST = 0.99
 def calibrate(raw: float) -> float:
     """The reported confidence of an analyzer's raw score (rounded to 2 places, at most
     :data:`MOST`)."""
-    return round(min(MOST, max(0.0, _interp(raw, points()))), 2)
+    return round(min(MOST, max(0.0, interpolate(raw, points()))), 2)
 
 
 def uncalibrate(reported: float) -> float:
     """The raw score behind a reported confidence (the inverse map; for the bench)."""
     inverse = tuple(sorted((y, x) for x, y in points()))
-    return round(_interp(reported, inverse), 3)
+    return round(interpolate(reported, inverse), 3)
