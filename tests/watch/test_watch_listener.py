@@ -139,7 +139,11 @@ def test_over_the_cap_the_longest_waiting_head_is_closed() -> None:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             s.sendall(b"GET /big HTTP/1.0\r\n\r\n")
             held.append(s)
-        wait_until(lambda: server.active == 4, 30, "four answers in progress")
+        wait_until(lambda: server.active == 4, 30, "four connections admitted")
+        # a slot stays evictable until its handler thread has read the head; the first bytes of
+        # each answer prove that it has (under load the threads can lag the accept loop)
+        for s in held:
+            assert select.select([s], [], [], 30)[0], "an answer to start"
         late = socket.create_connection(("127.0.0.1", server.server_port), timeout=10)
         held.append(late)
         got = first_event(late, 10)
