@@ -162,7 +162,7 @@ COMBINED = ('\'$remote_addr - $remote_user [$time_local] "$request" $status $bod
 def _log_format(nginx_conf: Path) -> dict[str, str]:
     """The access log's format in the config the run used: the lab's own, or ``combined``."""
     text = nginx_conf.read_text() if nginx_conf.exists() else ""
-    if re.search(r"^\s*access_log\s+\S+\s+combined;", text, re.M):
+    if re.search(r"^[^\S\n]*access_log\s+\S+\s+combined;", text, re.M):
         return {"name": "combined", "format": COMBINED}
     return lab_log_format()
 

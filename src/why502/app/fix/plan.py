@@ -21,8 +21,9 @@ from why502.findings.plan import Change, Plan
 from why502.findings.redact import MARK, same_line
 from why502.proxies import DEFAULT, PROXIES, config_key
 
-_POOL = re.compile(r"^\s*\[[^\]]+\]\s*$", re.MULTILINE)
-_FPM_KEY = re.compile(r"^\s*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=", re.MULTILINE)
+_POOL = re.compile(r"^[^\S\n]*\[[^\]]+\]\s*$", re.MULTILINE)
+_FPM_KEY = re.compile(r"^[^\S\n]*(pm(\.[a-z_]+)?|listen(\.[a-z_]+)?|request_terminate_timeout)\s*=",
+                      re.MULTILINE)
 
 
 class PatchError(ValueError):

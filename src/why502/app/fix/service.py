@@ -189,7 +189,7 @@ class PhpFpm:
             text = read_small(self.conf, 4 << 20)
         except OSError:
             return None
-        m = re.search(r"^\s*pid\s*=\s*(\S+)", text, re.MULTILINE)
+        m = re.search(r"^[^\S\n]*pid[^\S\n]*=[^\S\n]*(\S+)", text, re.MULTILINE)
         if not m:
             return None
         try:

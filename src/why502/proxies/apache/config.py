@@ -356,7 +356,7 @@ def envvars(server_root: str, budget: ConfigBudget | None = None) -> dict[str, s
         text = (budget or ConfigBudget()).read(os.path.join(server_root, "envvars"))
     except OSError:
         return out
-    for m in re.finditer(r"(?m)^\s*export\s+(\w+)=(\S+)", text):
+    for m in re.finditer(r"(?m)^[^\S\n]*export[^\S\n]+(\w+)=(\S+)", text):
         out[m.group(1)] = re.sub(r"\$\{?(\w+)\}?", lambda v: out.get(v.group(1), ""),
                                  m.group(2).strip("'\""))
     return out

@@ -31,7 +31,7 @@ from why502.proxies.apache.source import apache_config
 from why502.sources.opening import read_small
 from why502.sources.proxyprocs import ProxyProcess, master_of
 
-_DUMPED = re.compile(r"^\s*\([*\d]+\) (/.*?)\s*$", re.MULTILINE)
+_DUMPED = re.compile(r"^[^\S\n]*\([*\d]+\) (/.*?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from why502.facts.setting import Setting
 from why502.proxies.base import CERTAIN, BaseProxy, Capability, Detection, Hooks, Vocabulary
 
-_MARKS = re.compile(r"(?mi)^\s*(?:<(?:VirtualHost|Directory|Location|Proxy|IfModule)\b|"
+_MARKS = re.compile(r"(?mi)^[^\S\n]*(?:<(?:VirtualHost|Directory|Location|Proxy|IfModule)\b|"
                     r"(?:ServerRoot|LoadModule|ProxyPass|ProxyPassMatch|IncludeOptional|"
                     r"DocumentRoot|ErrorLog|CustomLog|LogFormat|BalancerMember|Listen)\s)")
 
@@ -51,7 +51,7 @@ class Apache(BaseProxy):
                               Capability.PEER_SOCKET_PATH})
     # on equal counts Apache wins (its marks are CamelCase directives nginx does not have)
     detection = Detection(programs=("apache2", "httpd"), priority=1, hash_comments_anywhere=False,
-                          include=re.compile(r"(?mi)^\s*Include(?:Optional)?\s+(\S+)"),
+                          include=re.compile(r"(?mi)^[^\S\n]*Include(?:Optional)?\s+(\S+)"),
                           sbin=("/usr/sbin/apache2", "/usr/sbin/httpd"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
                   lint_rules="why502.proxies.apache.lint",

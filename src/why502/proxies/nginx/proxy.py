@@ -16,7 +16,7 @@ from why502.facts.setting import Setting
 from why502.proxies.base import CERTAIN, BaseProxy, Capability, Detection, Hooks, Vocabulary
 
 # block openers, an `nginx -T` dump's headers (on the raw text: they are comments), directives
-_MARKS = re.compile(r"(?m)^\s*(?:(?:http|events|server|upstream|location|stream)\b[^;#\n]*\{|"
+_MARKS = re.compile(r"(?m)^[^\S\n]*(?:(?:http|events|server|upstream|location|stream)\b[^;#\n]*\{|"
                     r"worker_processes\s|(?:proxy|fastcgi)_pass\s)")
 _DUMP = re.compile(r"(?m)^# configuration file \S+:$")
 
@@ -67,7 +67,7 @@ class Nginx(BaseProxy):
                               Capability.CONFIG_DUMP, Capability.LINT_HOST_FACTS, Capability.WATCH,
                               Capability.ENGINE_LOGS})
     detection = Detection(programs=("nginx",), title_prefix="nginx:",
-                          include=re.compile(r"(?m)^\s*include\s+(\S+?);"),
+                          include=re.compile(r"(?m)^[^\S\n]*include\s+(\S+?);"),
                           sbin=("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"),
                           packaged_configs=("/etc/nginx/nginx.conf",),
                           # no user directive: NGX_USER/NGX_GROUP, "nobody" and "nobody" or

@@ -184,8 +184,8 @@ def build(doc: object, lines: dict[int, int], path: str, text: str) -> TraefikCo
         if not toml:
             return lines.get(id(obj))
         if kind == "url":
-            return _toml_line(text, r'^\s*url\s*=\s*["\']' + re.escape(name) + r'["\']')
-        return _toml_line(text, r"^\s*\[\[?http\." + kind + r"\.[\"']?" + re.escape(name) + r"\b")
+            return _toml_line(text, r'^[^\S\n]*url\s*=\s*["\']' + re.escape(name) + r'["\']')
+        return _toml_line(text, r"^[^\S\n]*\[\[?http\." + kind + r"\.[\"']?" + re.escape(name) + r"\b")
 
     http = _dict(_dict(doc).get("http"))
     if not http:

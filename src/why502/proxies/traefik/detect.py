@@ -11,7 +11,7 @@ import re
 
 
 def looks_like_toml(text: str) -> bool:
-    return re.search(r"(?m)^\s*\[\[?http\.(routers|services)\b", text) is not None
+    return re.search(r"(?m)^[^\S\n]*\[\[?http\.(routers|services)\b", text) is not None
 
 
 def looks_like_dynamic(text: str) -> bool:
