@@ -148,6 +148,19 @@ CASES: list[tuple[str, str | None]] = [
     # ... and a cause named in the same line still wins over the told status (Kong's own rule,
     # in its folder, comes before the told-status fallbacks)
     ("We experienced some 503 errors: failure to get a peer from the ring-balancer", "no-live-upstreams"),
+    # APISIX's balancer answering 502 itself when nginx refuses the node (a host name): a report, no
+    # cause, framed or not (issue 24, batch 10); "no valid upstream node" after APISIX's own words only
+    ("2023/02/10 08:21:03 [error] 49#49: *7 [lua] balancer.lua:382: run(): failed to set server peer "
+     "[listing:50051] err: no host allowed while connecting to upstream, client: 172.18.0.1, server: _, "
+     'request: "GET / HTTP/1.1", host: "localhost:9080"', "proxy-reply"),
+    ("*7 [lua] balancer.lua:382: run(): failed to set server peer [90:1] err: no host allowed", "proxy-reply"),
+    ("Failed to set upstream: no valid upstream node (503 Service Temporarily Unavailable)", "no-live-upstreams"),
+    ("bug: maybe no valid upstream node.", None),
+    # Kong's 503 body in a title; an exception's capitalised text is not Kong's
+    ("Nil targets from balancer and service name resolution failed in db-less mode", "dns-failure"),
+    ('raise OSError("Name resolution failed")', None),
+    # Envoy's flags called the response code
+    ("tcp connections with response code UF,URX", "connect-failed"),
 ]
 
 
