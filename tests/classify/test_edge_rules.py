@@ -153,14 +153,33 @@ CASES: list[tuple[str, str | None]] = [
     ("2023/02/10 08:21:03 [error] 49#49: *7 [lua] balancer.lua:382: run(): failed to set server peer "
      "[listing:50051] err: no host allowed while connecting to upstream, client: 172.18.0.1, server: _, "
      'request: "GET / HTTP/1.1", host: "localhost:9080"', "proxy-reply"),
-    ("*7 [lua] balancer.lua:382: run(): failed to set server peer [90:1] err: no host allowed", "proxy-reply"),
-    ("Failed to set upstream: no valid upstream node (503 Service Temporarily Unavailable)", "no-live-upstreams"),
+    ("*7 [lua] balancer.lua:382: run(): failed to set server peer [90:1] err: no host allowed",
+     "proxy-reply"),
+    ("Failed to set upstream: no valid upstream node (503 Service Temporarily Unavailable)",
+     "no-live-upstreams"),
     ("bug: maybe no valid upstream node.", None),
     # Kong's 503 body in a title; an exception's capitalised text is not Kong's
     ("Nil targets from balancer and service name resolution failed in db-less mode", "dns-failure"),
     ('raise OSError("Name resolution failed")', None),
     # Envoy's flags called the response code
     ("tcp connections with response code UF,URX", "connect-failed"),
+    # a side call failing is not the request's upstream (Envoy's rate limit service)
+    ("Envoy fails to connect to external rate limit service: connection failure, transport failure reason: "
+     "delayed connect error: 111", None),
+    # told codes: one error where it came, in Chinese, "error 502", said to come from the proxy, "with a
+    # 504 error", "504 Timeout", nginx's $upstream_status, a 500 the proxy is said to return, Cloudflare's 530
+    ("in my case pods are working fine no error in pod but 503 error in istio ingress pod", "proxy-reply"),
+    ("这时候关掉其中一个节点得服务，会出现502错误。", "proxy-reply"),
+    ("request help: Apisix agent access error 502", "proxy-reply"),
+    ("I have 502 Bad request returning from Traefik when I do requests close in time", "proxy-reply"),
+    ("From time to time requests fail on the UAA ELB with a 504 error.", "proxy-reply"),
+    ("help request: 504 Timeout for requests", "proxy-reply"),
+    ('    "upstream_status": "504, 502",', "proxy-reply"),
+    ("The 500 was coming from traefik 100%, I can curl the service directly.", "proxy-reply"),
+    ("If traefik returns 500, check the backend", None),
+    ("I also only get 500 error. I think I have compiled the binary without the assets.", None),
+    ("My application is returning `AxiosError: Request failed with status code 530`.", "proxy-reply"),
+    ("502 EOF error for websocket connection", "premature-close"),
 ]
 
 
