@@ -79,7 +79,7 @@ FIRST = "b1"
 # lines, threads
 MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b6": (107, 45),
              "b7": (115, 50), "b8": (243, 138), "b9": (230, 154),
-             "b10": (205, 110)}
+             "b10": (205, 110), "b11": (213, 129)}
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
@@ -104,7 +104,8 @@ FLOOR_HELD_RIGHT = 0.991
 # their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md); b4's by h/edgecorpus5
 # b5's by h/edgecorpus6, b6's by h/edgecorpus7, b8's by h/edgecorpus8, b9's by h/edgecorpus9, b10's by
 # h/edgecorpus10
-OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b8", "b9", "b10"})
+# b7's too since h/edgecorpus11 (every batch's misses were read by class; b11 is the hold-out since)
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10"})
 # b8's (after its first score was recorded; b7 stays the hold-out, its misses unread)
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
@@ -158,13 +159,19 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # 199/205 (97.1%), whole log 199/205, explain 205/205, 0 false alarms
     # after the rules of h/edgecorpus11 (2026-11-25): 201/205 (98.0%), 201, 205, 0
     "b10": {"line": 0.980, "whole": 0.980, "explain": 1.0, "false_alarms": 0},
+    # b11 first score, gathered at h/edgecorpus11 b9c6eff (b1-b10 rules and that branch's class rules),
+    # before any further rule change: 179/213 (84.0%), whole log 179/213, explain 213/213, 1 false alarm
+    # of 113
+    "b11": {"line": 0.840, "whole": 0.840, "explain": 1.0, "false_alarms": 1},
 }
 # The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
 # the other batches (with b7, apisix 80/89 is under 90%: docs/dev/edge-corpus.md)
 # b6 until its misses were read (h/edgecorpus7); b8 until its first score was recorded (h/edgecorpus8);
 # b9 until its first score was recorded (h/edgecorpus9); b10 until its first score was recorded
 # (h/edgecorpus10)
-HELD_OUT = frozenset({"b7"})
+# b7 until h/edgecorpus11 read every batch's misses by class (its misses among them); b11 since its first
+# score
+HELD_OUT = frozenset({"b11"})
 # Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
 # corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
 # lowest), 1 false alarm of 285 negatives (batch 2's naiveproxy CONNECT reset); 732/765 before them
@@ -182,7 +189,8 @@ HELD_OUT = frozenset({"b7"})
 # batches 1-6 and 8-10 after the rules of h/edgecorpus11 (every batch's misses by class, 2026-11-25):
 # 1509/1550 (97.4%), every family >= 90%, 2 false alarms of 701; all ten batches 1616/1665 (97.1%),
 # apisix 163/175
-FLOOR_ALL_RIGHT = 0.973
+# every batch but b11 (b7 open since): 1616/1665 (97.1%), apisix 163/175, 2 false alarms of 786
+FLOOR_ALL_RIGHT = 0.970
 FLOOR_ALL_FAMILY_RIGHT = 0.90
 MAX_ALL_FALSE_ALARMS = 2
 
