@@ -180,6 +180,36 @@ CASES: list[tuple[str, str | None]] = [
     ("I also only get 500 error. I think I have compiled the binary without the assets.", None),
     ("My application is returning `AxiosError: Request failed with status code 530`.", "proxy-reply"),
     ("502 EOF error for websocket connection", "premature-close"),
+    # batch 11's classes: Traefik 1.x's forwarder line (the status from the Go error), Envoy's old
+    # and retyped wordings, a 503 with "Connection refused", Kong's balancer words retyped, HAProxy's
+    # 503 page (no cause: it also answers a queue timeout), nginx's gRPC keepalive failure, told
+    # shapes; an example in a reply is talk
+    ('time="2017-05-18T08:38:11Z" level=warning msg="Error forwarding to http://100.96.2.63:5000, '
+     'err: dial tcp 100.96.2.63:5000: getsockopt: connection refused"', "connection-refused"),
+    ("WARN[2016-09-27T11:33:53Z] Error forwarding to https://node2:443, err: x509: certificate "
+     "signed by unknown authority", "tls-failure"),
+    ('time="2017-10-27T21:44:46Z" level=warning msg="Error forwarding to http://10.42.24.15:80, '
+     'err: context canceled"', None),
+    ("The tracing log shows the error:  `delayed connection error: 111`", "connection-refused"),
+    ("Once failures started, It (the errant ambassador pod) logged `503 UH` errors",
+     "no-live-upstreams"),
+    ("now I'm getting `upstream request timeouts` with a 504 response:", "read-timeout"),
+    ("upstream reset: reset reason connection termination 503 randomly", "premature-close"),
+    ("503 Connection refused when enabling Waypoint Proxy in a Namespace", "connection-refused"),
+    ('the Kong will respond "failure to get a peer from the ring balancer".', "no-live-upstreams"),
+    ("Local development: Kong DNS resolution fails - GoTrue container unable to start",
+     "dns-failure"),
+    ("No server is available to handle this request.", "proxy-reply"),
+    ("2022/10/25 10:00:00 [error] 20620#20620: *327238 no connection data found for keepalive "
+     "http2 connection while sending request to upstream, client: 10.0.0.9, server: _, "
+     'request: "POST /x HTTP/2.0", host: "a"', "proxy-reply"),
+    ("help request: proxy grpc sometimes occurs 502", "proxy-reply"),
+    ("So the call to localhost/api/cities/all was failing on each second request (502).",
+     "proxy-reply"),
+    ("Egress Gateway TLS Origination 503 error", "proxy-reply"),
+    ("Random 500 Error returned by Traefik", "proxy-reply"),
+    ("What type of 503 did you get? You can check access logs for something like "
+     "`503 NR cluster_not_found` or `503 UH no_healthy_upstream`", None),
 ]
 
 
