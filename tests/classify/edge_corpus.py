@@ -79,30 +79,34 @@ FIRST = "b1"
 # lines, threads
 MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b6": (107, 45),
              "b7": (115, 50), "b8": (243, 138), "b9": (230, 154),
-             "b10": (205, 110)}
+             "b10": (205, 110), "b11": (213, 129)}
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
 # edge rules (docs/dev/edge-corpus.md, "Score after the edge rules"):
 # 396/406 after batch 3's rules (397 with the Envoy Gateway direct_response term, withdrawn on merge:
 # it outranked the k8s-joined finding); 392/406 after batch 2's; 365/406 before batch 2
-FLOOR_LINE_RIGHT = 0.975
-FLOOR_WHOLE_RIGHT = 0.972  # 395/406 (391/406 after batch 2's rules)
+# 402/406 after h/edgecorpus11 (6 lines more: 1 by a rule, 5 by relabels named in the fixture notes)
+FLOOR_LINE_RIGHT = 0.990
+FLOOR_WHOLE_RIGHT = 0.990  # 402/406 after h/edgecorpus11; 395/406 (391/406 after batch 2's rules)
 FLOOR_FAMILY_RIGHT = 0.90  # every family of the first corpus (issue 24's target; ngf 13/14 the lowest)
 FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
 MAX_FALSE_ALARMS = 0  # of 128 negatives (127 before a Cloudflare docs quote was relabelled negative;
 # 2 false alarms before batch 2's rules: prose on "no healthy upstream", 200 UR)
 # The two halves of the thread split (``half``): rules are written from the development half's
 # misses only; the held-out half is the honest figure of how they generalise.
-FLOOR_DEV_RIGHT = 0.972  # 175/180 (174/180 before batch 3's rules)
-FLOOR_HELD_RIGHT = 0.977  # 221/226 (218/226 before; no longer held out: both halves open since batch 2)
+FLOOR_DEV_RIGHT = 0.988  # 178/180 after h/edgecorpus11; 175/180 (174/180 before batch 3's rules)
+# 224/226 after h/edgecorpus11; 221/226 (218/226 before; no longer held out: both halves open since batch 2)
+FLOOR_HELD_RIGHT = 0.991
 # Later batches: scored once before any rule change made after they were gathered (the honest first
 # figure), then after; the floors are the latest recorded score.
 # Batches whose misses were read to write rules: development data since, their misses always printed.
 # their misses were read to write rules on 2026-11-24 (docs/dev/edge-corpus.md); b4's by h/edgecorpus5
 # b5's by h/edgecorpus6, b6's by h/edgecorpus7, b8's by h/edgecorpus8, b9's by h/edgecorpus9, b10's by
 # h/edgecorpus10
-OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b8", "b9", "b10"})
+# b7's too since h/edgecorpus11 (every batch's misses were read by class; b11 is the hold-out since)
+# b11's since its first score was recorded and its misses read by class (h/edgecorpus11)
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11"})
 # b8's (after its first score was recorded; b7 stays the hold-out, its misses unread)
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
@@ -119,7 +123,8 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # change: 52/80 (65.0%), whole log 52/80, explain 80/80, 5 false alarms of 38 negatives
     # after rules from b4's own misses (2026-11-24; b4 is development data since): 77/80, 77, 80, 0
     # after batch 6's rules (2026-11-25, h/edgecorpus7): 78/80, 78, 80, 0
-    "b4": {"line": 0.975, "whole": 0.975, "explain": 1.0, "false_alarms": 0},
+    # after the rules of h/edgecorpus11 (2026-11-25): 79/80, 79, 80, 0
+    "b4": {"line": 0.987, "whole": 0.987, "explain": 1.0, "false_alarms": 0},
     # b5 first score, gathered after the rules from b4's misses (00244d5), before any further rule
     # change: 79/93 (84.9%), whole log 79/93, explain 93/93, 3 false alarms of 50 negatives
     # after rules from b5's own misses (2026-11-25, h/edgecorpus6; b5 is development data since):
@@ -133,30 +138,47 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     "b6": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0},
     # b7 first score, gathered after the rules from b6's misses (5817e0a), before any further rule
     # change: 102/115 (88.7%), whole log 102/115, explain 115/115, 0 false alarms of 85 negatives
-    "b7": {"line": 0.886, "whole": 0.886, "explain": 1.0, "false_alarms": 0},
+    # after the rules of h/edgecorpus11 (written from batches 1-10's misses, b7's among them: 2026-11-25):
+    # 107/115 (93.0%), 107, 115, 0
+    "b7": {"line": 0.930, "whole": 0.930, "explain": 1.0, "false_alarms": 0},
     # b8 first score, gathered at main df953c3 (every rule of b1-b7 merged), before any rule change:
     # 198/243 (81.5%), whole log 198/243, explain 243/243, 8 false alarms of 134 negatives
     # after rules from b8's own misses (2026-11-25, h/edgecorpus8; b8 is development data since):
     # 224/243 (92.2%), whole log 224/243, explain 243/243, 1 false alarm
-    "b8": {"line": 0.921, "whole": 0.921, "explain": 1.0, "false_alarms": 1},
+    # after the rules of h/edgecorpus11 (2026-11-25): 228/243 (93.8%), 228, 243, 0 false alarms
+    "b8": {"line": 0.938, "whole": 0.938, "explain": 1.0, "false_alarms": 0},
     # b9 first score, gathered at main a0984e2 (every rule of b1-b8 merged), before any rule change:
     # 198/230 (86.1%), whole log 198/230, explain 230/230, 2 false alarms of 97 negatives
     # after rules from b9's own misses (2026-11-25, h/edgecorpus9; b9 is development data since):
     # 205/230 (89.1%), whole log 205/230, explain 230/230, 1 false alarm
     # after batch 10's rules (2026-11-25, h/edgecorpus10): 208/230 (90.4%), 208, 230, 1
-    "b9": {"line": 0.904, "whole": 0.904, "explain": 1.0, "false_alarms": 1},
+    # after the rules of h/edgecorpus11 (2026-11-25): 217/230 (94.3%), 217, 230, 1
+    # after batch 11's class rules (h/edgecorpus11): 218/230 (94.8%), 218, 230, 1
+    "b9": {"line": 0.947, "whole": 0.947, "explain": 1.0, "false_alarms": 1},
     # b10 first score, gathered at main 7fa6a68 (every rule of b1-b9 merged), before any rule change:
     # 180/205 (87.8%), whole log 180/205, explain 205/205, 0 false alarms of 119 negatives
     # after rules from b10's own misses (2026-11-25, h/edgecorpus10; b10 is development data since):
     # 199/205 (97.1%), whole log 199/205, explain 205/205, 0 false alarms
-    "b10": {"line": 0.970, "whole": 0.970, "explain": 1.0, "false_alarms": 0},
+    # after the rules of h/edgecorpus11 (2026-11-25): 201/205 (98.0%), 201, 205, 0
+    "b10": {"line": 0.980, "whole": 0.980, "explain": 1.0, "false_alarms": 0},
+    # b11 first score, gathered at h/edgecorpus11 b9c6eff (b1-b10 rules and that branch's class rules),
+    # before any further rule change: 179/213 (84.0%), whole log 179/213, explain 213/213, 1 false alarm
+    # of 113
+    # after rules from b11's own misses (h/edgecorpus11; b11 is development data since, one expectation
+    # relabelled after its first score: HAProxy's 503 page sentence, status-only): 200/213 (93.9%), 200,
+    # 213, 0
+    "b11": {"line": 0.938, "whole": 0.938, "explain": 1.0, "false_alarms": 0},
 }
 # The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
 # the other batches (with b7, apisix 80/89 is under 90%: docs/dev/edge-corpus.md)
 # b6 until its misses were read (h/edgecorpus7); b8 until its first score was recorded (h/edgecorpus8);
 # b9 until its first score was recorded (h/edgecorpus9); b10 until its first score was recorded
 # (h/edgecorpus10)
-HELD_OUT = frozenset({"b7"})
+# b7 until h/edgecorpus11 read every batch's misses by class (its misses among them); b11 since its first
+# score
+# (b11 until its misses were read by class, h/edgecorpus11: no batch is held out until the next one is
+# gathered)
+HELD_OUT: frozenset[str] = frozenset()
 # Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
 # corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
 # lowest), 1 false alarm of 285 negatives (batch 2's naiveproxy CONNECT reset); 732/765 before them
@@ -171,9 +193,15 @@ HELD_OUT = frozenset({"b7"})
 # batches 1-6 and 8-10 after batch 10's rules (h/edgecorpus10): 1487/1550 (95.9%), every family >= 90%
 # (apisix 127/138 the lowest), 3 false alarms of 701 negatives; batches 1-6, 8, 9 alone 1288/1345
 # (1285 before)
-FLOOR_ALL_RIGHT = 0.959
+# batches 1-6 and 8-10 after the rules of h/edgecorpus11 (every batch's misses by class, 2026-11-25):
+# 1509/1550 (97.4%), every family >= 90%, 2 false alarms of 701; all ten batches 1616/1665 (97.1%),
+# apisix 163/175
+# every batch but b11 (b7 open since): 1616/1665 (97.1%), apisix 163/175, 2 false alarms of 786
+# all eleven batches after batch 11's class rules (h/edgecorpus11): 1817/1878 (96.8%), every family >= 90%
+# (envoy-gateway 101/108 the lowest), 2 false alarms of 899; batches 1-10 alone 1617/1665 (97.1%)
+FLOOR_ALL_RIGHT = 0.967
 FLOOR_ALL_FAMILY_RIGHT = 0.90
-MAX_ALL_FALSE_ALARMS = 3
+MAX_ALL_FALSE_ALARMS = 2
 
 # The child process: one call of the console script's entry point per argv, stdout captured.  A job
 # ``{"each": [FILE, ...]}`` reads every FILE as ``why502 classify FILE --format jsonl`` would alone, in

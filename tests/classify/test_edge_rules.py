@@ -148,6 +148,68 @@ CASES: list[tuple[str, str | None]] = [
     # ... and a cause named in the same line still wins over the told status (Kong's own rule,
     # in its folder, comes before the told-status fallbacks)
     ("We experienced some 503 errors: failure to get a peer from the ring-balancer", "no-live-upstreams"),
+    # APISIX's balancer answering 502 itself when nginx refuses the node (a host name): a report, no
+    # cause, framed or not (issue 24, batch 10); "no valid upstream node" after APISIX's own words only
+    ("2023/02/10 08:21:03 [error] 49#49: *7 [lua] balancer.lua:382: run(): failed to set server peer "
+     "[listing:50051] err: no host allowed while connecting to upstream, client: 172.18.0.1, server: _, "
+     'request: "GET / HTTP/1.1", host: "localhost:9080"', "proxy-reply"),
+    ("*7 [lua] balancer.lua:382: run(): failed to set server peer [90:1] err: no host allowed",
+     "proxy-reply"),
+    ("Failed to set upstream: no valid upstream node (503 Service Temporarily Unavailable)",
+     "no-live-upstreams"),
+    ("bug: maybe no valid upstream node.", None),
+    # Kong's 503 body in a title; an exception's capitalised text is not Kong's
+    ("Nil targets from balancer and service name resolution failed in db-less mode", "dns-failure"),
+    ('raise OSError("Name resolution failed")', None),
+    # Envoy's flags called the response code
+    ("tcp connections with response code UF,URX", "connect-failed"),
+    # a side call failing is not the request's upstream (Envoy's rate limit service)
+    ("Envoy fails to connect to external rate limit service: connection failure, transport failure reason: "
+     "delayed connect error: 111", None),
+    # told codes: one error where it came, in Chinese, "error 502", said to come from the proxy, "with a
+    # 504 error", "504 Timeout", nginx's $upstream_status, a 500 the proxy is said to return, Cloudflare's 530
+    ("in my case pods are working fine no error in pod but 503 error in istio ingress pod", "proxy-reply"),
+    ("这时候关掉其中一个节点得服务，会出现502错误。", "proxy-reply"),
+    ("request help: Apisix agent access error 502", "proxy-reply"),
+    ("I have 502 Bad request returning from Traefik when I do requests close in time", "proxy-reply"),
+    ("From time to time requests fail on the UAA ELB with a 504 error.", "proxy-reply"),
+    ("help request: 504 Timeout for requests", "proxy-reply"),
+    ('    "upstream_status": "504, 502",', "proxy-reply"),
+    ("The 500 was coming from traefik 100%, I can curl the service directly.", "proxy-reply"),
+    ("If traefik returns 500, check the backend", None),
+    ("I also only get 500 error. I think I have compiled the binary without the assets.", None),
+    ("My application is returning `AxiosError: Request failed with status code 530`.", "proxy-reply"),
+    ("502 EOF error for websocket connection", "premature-close"),
+    # batch 11's classes: Traefik 1.x's forwarder line (the status from the Go error), Envoy's old
+    # and retyped wordings, a 503 with "Connection refused", Kong's balancer words retyped, HAProxy's
+    # 503 page (no cause: it also answers a queue timeout), nginx's gRPC keepalive failure, told
+    # shapes; an example in a reply is talk
+    ('time="2017-05-18T08:38:11Z" level=warning msg="Error forwarding to http://100.96.2.63:5000, '
+     'err: dial tcp 100.96.2.63:5000: getsockopt: connection refused"', "connection-refused"),
+    ("WARN[2016-09-27T11:33:53Z] Error forwarding to https://node2:443, err: x509: certificate "
+     "signed by unknown authority", "tls-failure"),
+    ('time="2017-10-27T21:44:46Z" level=warning msg="Error forwarding to http://10.42.24.15:80, '
+     'err: context canceled"', None),
+    ("The tracing log shows the error:  `delayed connection error: 111`", "connection-refused"),
+    ("Once failures started, It (the errant ambassador pod) logged `503 UH` errors",
+     "no-live-upstreams"),
+    ("now I'm getting `upstream request timeouts` with a 504 response:", "read-timeout"),
+    ("upstream reset: reset reason connection termination 503 randomly", "premature-close"),
+    ("503 Connection refused when enabling Waypoint Proxy in a Namespace", "connection-refused"),
+    ('the Kong will respond "failure to get a peer from the ring balancer".', "no-live-upstreams"),
+    ("Local development: Kong DNS resolution fails - GoTrue container unable to start",
+     "dns-failure"),
+    ("No server is available to handle this request.", "proxy-reply"),
+    ("2022/10/25 10:00:00 [error] 20620#20620: *327238 no connection data found for keepalive "
+     "http2 connection while sending request to upstream, client: 10.0.0.9, server: _, "
+     'request: "POST /x HTTP/2.0", host: "a"', "proxy-reply"),
+    ("help request: proxy grpc sometimes occurs 502", "proxy-reply"),
+    ("So the call to localhost/api/cities/all was failing on each second request (502).",
+     "proxy-reply"),
+    ("Egress Gateway TLS Origination 503 error", "proxy-reply"),
+    ("Random 500 Error returned by Traefik", "proxy-reply"),
+    ("What type of 503 did you get? You can check access logs for something like "
+     "`503 NR cluster_not_found` or `503 UH no_healthy_upstream`", None),
 ]
 
 

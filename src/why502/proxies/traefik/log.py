@@ -33,7 +33,11 @@ _TRAEFIK_ERR = re.compile(
     # oxy utils/handler.go StdHandler: log.Debugf("'%d %s' caused by: %v"); people retype it
     # in titles without the quotes ("502 Bad Gateway caused by: EOF")
     r"(?:'|\b)(?P<status>\d{3}) [A-Za-z ]+'? caused by: (?P<msg>[^\"]+)|"
-    r"\b(?P<status2>5\d\d) [A-Z][A-Za-z ]+ error=\"(?P<msg2>(?:[^\"\\]|\\.)*)\""
+    r"\b(?P<status2>5\d\d) [A-Z][A-Za-z ]+ error=\"(?P<msg2>(?:[^\"\\]|\\.)*)\"|"
+    # Traefik 1.x's forwarder (vulcand/oxy forward/fwd.go ServeHTTP(): log.Errorf("Error forwarding
+    # to %v, err: %v", req.URL, err), then the error handler answers): the status is not in the line,
+    # ComputeStatusCode's reading of the error gives it (``_computed_status``)
+    r"\bError forwarding to (?P<url3>[a-z]+://\S+), err: (?P<msg3>[^\"]+?)\s*\"?\s*$"
 )
 
 
@@ -83,6 +87,8 @@ def _computed_status(err: str) -> int:
         return 499
     if "i/o timeout" in err or "timeout awaiting" in err or "Timeout exceeded" in err:
         return 504
+    if "x509: " in err or "tls: " in err:
+        return 500  # a certificate error is no net.Error: ComputeStatusCode's default (oxy's StdHandler too)
     return 502
 
 
@@ -145,14 +151,17 @@ def parse_traefik_clf(line: str) -> LbRecord | None:
 
 def parse_traefik_error(line: str) -> LbRecord | None:
     """Traefik's debug line for a failed proxy attempt: v1 ``'504 Gateway Timeout' caused by:
-    dial tcp ...: i/o timeout``; v2/v3 ``502 Bad Gateway error="dial tcp ...: connect: connection
-    refused"``."""
+    dial tcp ...: i/o timeout`` (and v1's forwarder line ``Error forwarding to URL, err: ...``); v2/v3
+    ``502 Bad Gateway error="dial tcp ...: connect: connection refused"``."""
     m = _TRAEFIK_ERR.search(line)
     if m is None:
         return None
-    msg = (m["msg"] or m["msg2"] or "").replace('\\"', '"')
+    msg = (m["msg"] or m["msg2"] or m["msg3"] or "").replace('\\"', '"')
     tm = re.match(r"^(?:time=\")?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*?)\"?\s", line)
-    return _error_record(int(m["status"] or m["status2"]), msg, tm.group(1) if tm else None)
+    status = int(m["status"] or m["status2"] or 0) or _computed_status(msg)
+    if status < 500:
+        return None  # a client that went away (context canceled: 499), no failure of the proxy
+    return _error_record(status, msg, tm.group(1) if tm else None)
 
 
 def _error_record(status: int, msg: str, time: str | None) -> LbRecord:
