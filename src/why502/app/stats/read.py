@@ -8,10 +8,16 @@ while it reads, in parallel; the main thread aggregates its batches ``GROUP_ROWS
 while the main thread merges the results in order.  Either way memory stays flat: only a few
 batches or chunks are in flight.  (Measured on a 5M-line log: the streaming scan takes ~25% less
 wall time and ~20% less CPU than the chunk reader, which left ~0.5 core idle; bench/README.md.)
+
+When the engine's C scanner is built and runs the log's format (``LineParser.runs_native``),
+every file is read in byte chunks instead: the workers split and parse them in C (no GIL) and
+type the rows, the main thread aggregates them in groups as the scan does (``_native_into``);
+BENCHMARKS.md, stop 44.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from why502.errors import InputError
-from why502.evidence.stats import UNPARSED_SAMPLES, Partial, StatsAccumulator
+from why502.evidence.stats import UNPARSED_SAMPLES, Parsed, Partial, StatsAccumulator
 from why502.parsers.log_format import ByteChunk
 from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, iter_byte_chunks, lines_of
 from why502.sources.logfiles import iter_batches
@@ -49,26 +55,33 @@ def read_files(
     progress: ProgressBytes,
 ) -> None:
     """Read ``paths`` (in time order) into ``acc``; ``progress`` gets the bytes of ``paths``
-    read so far.  ``engine``: ``auto`` (the scan for plain files, chunks for ``.gz`` and stdin),
-    or ``scan`` / ``chunks`` for every file (tests)."""
+    read so far.  ``engine``: ``auto`` (the native reader when the C scanner runs the format,
+    else the scan for plain files and chunks for ``.gz`` and stdin), or ``scan`` / ``chunks``
+    for every file (tests)."""
     offset = 0
     for path in paths:
 
         def file_progress(n: int, base: int = offset) -> None:
             progress(base + n)
 
+        # the C split and parse (``LineParser.runs_native``) reads byte chunks (plain, .gz or
+        # stdin: the chunk reader opens each once and says what it skipped) in the worker threads
+        native = engine == "auto" and acc.reducer.parser.runs_native
         # a line longer than the chunk reader's cut would be held whole by polars' reader
         # its head, read once, says whether polars can scan it, the UTF-16 hint and the line length
         head, long_line = probe(path, MAX_LINE_BYTES if engine == "auto" else None) \
-            if engine in ("auto", "scan") else (None, False)
-        scan = engine == "auto" and scannable(head) and not long_line
+            if engine in ("auto", "scan") and not native else (None, False)
+        scan = engine == "auto" and not native and scannable(head) and not long_line
         if engine == "scan" or scan:
             # polars opens it; the chunk reader says it itself (sources.byte_chunks)
             note_utf16(path, head[:4096] if head is not None else None)
             _scan_file(acc, path, file_progress, head)
         else:
-            chunks = iter_byte_chunks([path], chunk_bytes, None, count_lines=False)
-            _feed(acc, _tracked(chunks, file_progress), workers)
+            chunks = _tracked(iter_byte_chunks([path], chunk_bytes, None, count_lines=False), file_progress)
+            if native:
+                _native_into(acc, path, chunks, workers)
+            else:
+                _feed(acc, chunks, workers)
         offset += file_size(path)
         progress(offset)
 
@@ -156,6 +169,53 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
             progress(min(size, int(acc.lines * per_line)))
     if pending:
         acc.merge(acc.reducer.partial_batch(pl.concat(pending, rechunk=False), path))
+
+
+def _native_into(acc: StatsAccumulator, path: str, chunks: Iterator[ByteChunk], workers: int) -> None:
+    """One plain file whose format the C scanner parses (``LineParser.runs_native``): its
+    chunks parsed and typed in ``workers`` threads (the C pass runs without the GIL), their rows
+    numbered in the file and aggregated in groups as ``_scan_into`` does (a call per chunk cost
+    ~40 % more aggregation CPU than groups of four: the fixed cost per call), on the main thread
+    while the workers parse the next chunks.  Bounded as the scan: at most ``workers + 1``
+    chunks in flight and one group held."""
+    reducer = acc.reducer
+    line = 0  # lines of the file before the chunk taken next
+    held: list[pl.DataFrame] = []
+    part = Partial(path=path)
+    group = SMALL_GROUP_ROWS
+
+    def flush() -> None:
+        nonlocal held, part, group
+        rows = sum(t.height for t in held)
+        if held:
+            reducer.partial_typed(pl.concat(held, rechunk=False), part)
+        wide = part.timeline is not None and part.timeline.height > rows // 2
+        group = SMALL_GROUP_ROWS if wide else GROUP_ROWS
+        acc.merge(part)
+        held, part = [], Partial(path=path)
+
+    def take(got: Parsed) -> None:
+        nonlocal line
+        part.rows += got.rows
+        part.newlines += got.newlines
+        part.unparsed += got.unparsed
+        part.samples += [{"file": path, "line": line + r + 1, "text": t[:500]} for r, t in got.samples]
+        if got.typed is not None:
+            shifted = (pl.col("_row") + line).cast(pl.UInt32)  # numbered in the file
+            held.append(got.typed.with_columns(shifted) if line else got.typed)
+        line += got.newlines
+        if sum(t.height for t in held) >= group:
+            flush()
+
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        pending: deque[Future[Parsed]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(reducer.parsed, chunk.data))
+            while len(pending) > workers:
+                take(pending.popleft().result())
+        while pending:
+            take(pending.popleft().result())
+    flush()
 
 
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> None:

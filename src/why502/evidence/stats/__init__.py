@@ -43,7 +43,7 @@ from why502.evidence.stats.model import (
     TimelineRow,
     UpstreamStats,
 )
-from why502.evidence.stats.reduce import Partial
+from why502.evidence.stats.reduce import Parsed, Partial
 
 __all__ = [
     "UNPARSED_SAMPLES",
@@ -53,6 +53,7 @@ __all__ = [
     "FrameStore",
     "Incident",
     "MemoryFrames",
+    "Parsed",
     "Partial",
     "StatsAccumulator",
     "TimelineRow",
