@@ -8,7 +8,8 @@ in-memory engine's), so each stage is run on its own and timed with ``time.proce
 - the parse plan (``LineParser.fields_plan``), then the typed rows (``RowPlan.typed``) as the
   streaming scan runs them, with the row index ``app.stats.read._scan_into`` adds;
 - with the C scanner built (``LineParser.runs_native``), the native reader's split and parse of
-  the same lines in byte chunks, then with the typed rows (``Reducer.parsed``);
+  the same lines in its byte chunks, then with the typed rows and the aggregation of each chunk
+  (``Reducer.partial``, what its worker threads run);
 - the aggregation (``Reducer.partial_batch``) of ``GROUP_ROWS``-row groups of those rows, and
   each of its lazy queries collected on its own (their sum is more than the whole, which runs
   them side by side);
@@ -39,9 +40,11 @@ import polars as pl
 
 from why502 import proxies
 from why502.app.stats.formats import choose_format
+from why502.app.stats.read import NATIVE_CHUNKS
 from why502.app.stats.run import StatsOptions, run_stats
 from why502.evidence.stats import StatsAccumulator
 from why502.evidence.stats.reduce import Partial
+from why502.parsers.log_format import ByteChunk
 from why502.sources.byte_chunks import CHUNK_BYTES, iter_byte_chunks
 from why502.sources.scan import BATCH_ROWS, GROUP_ROWS, scan_split
 
@@ -57,12 +60,12 @@ def drain(lf: pl.LazyFrame) -> int:
     return sum(b.height for b in lf.collect_batches(chunk_size=BATCH_ROWS))
 
 
-def _first_chunks(path: str, lines: int) -> list[bytes]:
-    """The reader's byte chunks (``sources.byte_chunks``) that hold the first ``lines`` lines."""
-    out: list[bytes] = []
+def _first_chunks(path: str, lines: int) -> list[ByteChunk]:
+    """The native reader's byte chunks (``app.stats.read``) that hold the first ``lines`` lines."""
+    out: list[ByteChunk] = []
     seen = 0
-    for chunk in iter_byte_chunks([path], CHUNK_BYTES, None, count_lines=False):
-        out.append(chunk.data)
+    for chunk in iter_byte_chunks([path], int(CHUNK_BYTES * NATIVE_CHUNKS), None, count_lines=False):
+        out.append(chunk)
         seen += chunk.data.count(b"\n")
         if seen >= lines:
             break
@@ -93,9 +96,9 @@ def main() -> int:
         # the native reader's stages (``app.stats.read._native_into``) on the same lines
         chunks = _first_chunks(args.log, args.lines)
         clock(f"C split and parse of {len(chunks)} chunks (LineParser.parse: access_columns, Arrow import)",
-              lambda: [reducer.parser.parse(c) for c in chunks])
-        clock("C split and parse + typed rows (Reducer.parsed, the reader's workers)",
-              lambda: [reducer.parsed(c) for c in chunks])
+              lambda: [reducer.parser.parse(c.data) for c in chunks])
+        clock("C split and parse + typed rows + aggregation (Reducer.partial, the reader's workers)",
+              lambda: [reducer.partial(c) for c in chunks])
     rows = numbered.collect()
     groups = [rows.slice(i, GROUP_ROWS) for i in range(0, rows.height, GROUP_ROWS)]
     clock(f"aggregation of {len(groups)} groups (partial_batch)",

@@ -10,14 +10,13 @@ batches or chunks are in flight.  (Measured on a 5M-line log: the streaming scan
 wall time and ~20% less CPU than the chunk reader, which left ~0.5 core idle; bench/README.md.)
 
 When the engine's C scanner is built and runs the log's format (``LineParser.runs_native``),
-every file is read in byte chunks instead: the workers split and parse them in C (no GIL) and
-type the rows, the main thread aggregates them in groups as the scan does (``_native_into``);
+every file is read by the chunk reader instead, in bigger chunks (``NATIVE_CHUNKS``): each
+worker splits and parses its chunk in C (no GIL), then types and aggregates its rows in polars;
 BENCHMARKS.md, stop 44.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from why502.errors import InputError
-from why502.evidence.stats import UNPARSED_SAMPLES, Parsed, Partial, StatsAccumulator
+from why502.evidence.stats import UNPARSED_SAMPLES, Partial, StatsAccumulator
 from why502.parsers.log_format import ByteChunk
 from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, iter_byte_chunks, lines_of
 from why502.sources.logfiles import iter_batches
@@ -43,6 +42,13 @@ from why502.sources.scan import (
 )
 
 ProgressBytes = Callable[[int], None]
+
+# The native reader's chunks are this many times ``chunk_bytes``: the C split's columns take
+# about a third of the memory of polars' split, and each chunk's aggregation has a fixed cost
+# (~10 ms a call): 1M lines in 20 MiB chunks took 1.5-1.7 CPU-s against 1.7-2.0 in 10 MiB ones,
+# and against 2.0 when the main thread aggregated the workers' typed rows in groups as the scan
+# does (BENCHMARKS.md, stop 44)
+NATIVE_CHUNKS = 1.5
 
 
 def read_files(
@@ -64,8 +70,8 @@ def read_files(
         def file_progress(n: int, base: int = offset) -> None:
             progress(base + n)
 
-        # the C split and parse (``LineParser.runs_native``) reads byte chunks (plain, .gz or
-        # stdin: the chunk reader opens each once and says what it skipped) in the worker threads
+        # the C split and parse (``LineParser.runs_native``) is the chunk reader's (plain, .gz or
+        # stdin: it opens each once and says what it skipped), in the worker threads
         native = engine == "auto" and acc.reducer.parser.runs_native
         # a line longer than the chunk reader's cut would be held whole by polars' reader
         # its head, read once, says whether polars can scan it, the UTF-16 hint and the line length
@@ -77,11 +83,9 @@ def read_files(
             note_utf16(path, head[:4096] if head is not None else None)
             _scan_file(acc, path, file_progress, head)
         else:
-            chunks = _tracked(iter_byte_chunks([path], chunk_bytes, None, count_lines=False), file_progress)
-            if native:
-                _native_into(acc, path, chunks, workers)
-            else:
-                _feed(acc, chunks, workers)
+            size = int(chunk_bytes * NATIVE_CHUNKS) if native else chunk_bytes
+            chunks = iter_byte_chunks([path], size, None, count_lines=False)
+            _feed(acc, _tracked(chunks, file_progress), workers)
         offset += file_size(path)
         progress(offset)
 
@@ -169,53 +173,6 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
             progress(min(size, int(acc.lines * per_line)))
     if pending:
         acc.merge(acc.reducer.partial_batch(pl.concat(pending, rechunk=False), path))
-
-
-def _native_into(acc: StatsAccumulator, path: str, chunks: Iterator[ByteChunk], workers: int) -> None:
-    """One plain file whose format the C scanner parses (``LineParser.runs_native``): its
-    chunks parsed and typed in ``workers`` threads (the C pass runs without the GIL), their rows
-    numbered in the file and aggregated in groups as ``_scan_into`` does (a call per chunk cost
-    ~40 % more aggregation CPU than groups of four: the fixed cost per call), on the main thread
-    while the workers parse the next chunks.  Bounded as the scan: at most ``workers + 1``
-    chunks in flight and one group held."""
-    reducer = acc.reducer
-    line = 0  # lines of the file before the chunk taken next
-    held: list[pl.DataFrame] = []
-    part = Partial(path=path)
-    group = SMALL_GROUP_ROWS
-
-    def flush() -> None:
-        nonlocal held, part, group
-        rows = sum(t.height for t in held)
-        if held:
-            reducer.partial_typed(pl.concat(held, rechunk=False), part)
-        wide = part.timeline is not None and part.timeline.height > rows // 2
-        group = SMALL_GROUP_ROWS if wide else GROUP_ROWS
-        acc.merge(part)
-        held, part = [], Partial(path=path)
-
-    def take(got: Parsed) -> None:
-        nonlocal line
-        part.rows += got.rows
-        part.newlines += got.newlines
-        part.unparsed += got.unparsed
-        part.samples += [{"file": path, "line": line + r + 1, "text": t[:500]} for r, t in got.samples]
-        if got.typed is not None:
-            shifted = (pl.col("_row") + line).cast(pl.UInt32)  # numbered in the file
-            held.append(got.typed.with_columns(shifted) if line else got.typed)
-        line += got.newlines
-        if sum(t.height for t in held) >= group:
-            flush()
-
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        pending: deque[Future[Parsed]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(reducer.parsed, chunk.data))
-            while len(pending) > workers:
-                take(pending.popleft().result())
-        while pending:
-            take(pending.popleft().result())
-    flush()
 
 
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> None:

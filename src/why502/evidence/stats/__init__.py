@@ -43,7 +43,7 @@ from why502.evidence.stats.model import (
     TimelineRow,
     UpstreamStats,
 )
-from why502.evidence.stats.reduce import Parsed, Partial
+from why502.evidence.stats.reduce import Partial
 
 __all__ = [
     "UNPARSED_SAMPLES",
@@ -53,7 +53,6 @@ __all__ = [
     "FrameStore",
     "Incident",
     "MemoryFrames",
-    "Parsed",
     "Partial",
     "StatsAccumulator",
     "TimelineRow",

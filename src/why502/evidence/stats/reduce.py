@@ -17,7 +17,6 @@ header, i.e. the backend made the status; ``-`` means the attempt failed inside 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import polars as pl
 
@@ -71,18 +70,6 @@ class Partial:
     # and the first few rows already counted unparsed, whose text is wanted for samples
     bad_rows: pl.Series | None = None
     short_rows: pl.Series | None = None
-
-
-class Parsed(NamedTuple):
-    """One chunk parsed and typed (``Reducer.parsed``): its ``RowPlan.typed`` rows (None: no
-    line parsed; ``_row`` counted from 0 in the chunk), the lines counted unparsed, the first
-    of them (row, text), the chunk's rows and its lines."""
-
-    typed: pl.DataFrame | None
-    unparsed: int
-    samples: list[tuple[int, str]]
-    rows: int
-    newlines: int
 
 
 def _last_exprs() -> list[pl.Expr]:
@@ -141,38 +128,23 @@ class Reducer:
         quotes, ``sources.scan``) -> the rows ``partial_batch`` takes, before their ``_row``."""
         return self.plan.typed(self.parser.fields_plan(split))
 
-    def parsed(self, data: bytes) -> Parsed:
-        """A chunk of whole lines parsed and typed, not yet aggregated (``partial``, or the
-        native reader's groups of chunks: ``partial_typed``).  Touches no shared state."""
-        good, unparsed, samples, rows = self.parser.parse(data)
-        typed = (self.plan.typed(good.lazy().with_columns(pl.lit(True).alias("_ok"))).collect()
-                 if good.height else None)
-        # a chunk's rows are its lines (blank ones included), except a tiny all-blank chunk
-        return Parsed(typed, unparsed, samples, rows, rows if rows or not data else data.count(b"\n"))
-
     def partial(self, chunk: ByteChunk) -> Partial:
         """The chunk's small aggregates.  Touches no shared state, so chunks can be computed in
         parallel threads (polars releases the GIL) and merged in order with ``StatsAccumulator.merge``."""
-        got = self.parsed(chunk.data)
+        good, unparsed, samples, rows = self.parser.parse(chunk.data)
         first = chunk.first_line or 1
         part = Partial(
             path=chunk.path,
-            rows=got.rows,
-            unparsed=got.unparsed,
-            samples=[{"file": chunk.path, "line": first + r, "text": t[:500]} for r, t in got.samples],
+            rows=rows,
+            unparsed=unparsed,
+            samples=[{"file": chunk.path, "line": first + r, "text": t[:500]} for r, t in samples],
             renumber=chunk.first_line == 0,
             first_line=first,
-            newlines=got.newlines,
+            # a chunk's rows are its lines (blank ones included), except a tiny all-blank chunk
+            newlines=rows if rows or not chunk.data else chunk.data.count(b"\n"),
         )
-        if got.typed is not None:
-            self._aggregate(got.typed, part)
-        return part
-
-    def partial_typed(self, typed: pl.DataFrame, part: Partial) -> Partial:
-        """``part`` (its counts and samples filled by the caller) with the aggregates of
-        ``typed``: ``parsed`` rows of several chunks whose ``_row`` is the line number - 1 in
-        ``part.path`` (``app.stats.read``'s native reader)."""
-        if typed.height:
+        if good.height:
+            typed = self.plan.typed(good.lazy().with_columns(pl.lit(True).alias("_ok"))).collect()
             self._aggregate(typed, part)
         return part
 
