@@ -19,7 +19,7 @@ runs it on a chunk of bytes (``.gz``, stdin).
 The native path (issue 28 item 4): when the engine's C scanner is built (``parsers.native``, not
 turned off by ``WHY502_NATIVE=0``) and the format's pieces are all of the kinds it knows,
 ``parse`` has the split and the parse of each line done in C (``access_columns`` of the
-scanner's module, run from ``native_program``: these same segments and checks), which hands
+scanner's module, run from ``LineParser._native_program``: these same segments and checks), which hands
 back the columns as Arrow buffers and every line it does not take with certainty; those lines
 go through the polars split below, so every line is decided as before and the frame is the
 same (``tests/stats/test_stats_native.py``).
@@ -273,7 +273,7 @@ class LineParser:
         polars has (a regex: ``mixed``; a shape check the C side lacks, e.g. ``$msec``).
         Each step does what ``_build_exprs`` does with that piece: the same slice, the same
         presence check, the same shape check."""
-        if self.n > 64:
+        if self.n > 64:  # COL_MAX_PIECES
             return None
         names = [e.meta.output_name() for e in self._exprs]
         out = {name: k for k, name in enumerate(names)}
@@ -316,6 +316,8 @@ class LineParser:
                     steps.append((seg.index, op, out[name], a, b, w, stop_byte, chk, b""))
             elif seg.kind == "mixed":
                 return None
+        if len(names) > 32 or len(steps) > 4 * 64:  # the C side's bounds (COL_MAX_FIELDS, steps)
+            return None
         return tuple(steps), tuple((name.encode(), name in i16) for name in names)
 
     def _native_module(self) -> ModuleType | None:

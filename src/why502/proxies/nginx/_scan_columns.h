@@ -1,10 +1,10 @@
 /*
  * access_columns(): the split and parse of `why502 stats`' access-log reader (Python side:
- * evidence/stats/parser.py, LineParser.native_program and LineParser._native_out), one native
+ * evidence/stats/parser.py, LineParser._native_program and LineParser._fast_out), one native
  * pass per line of a block, no polars string operation per line.
  *
  * The program is LineParser's own plan of the format's pieces between quotes (its _Segment list,
- * compiled by native_program): per piece, take it whole, check it is there, compare it with a
+ * compiled by _native_program): per piece, take it whole, check it is there, compare it with a
  * literal, or slice a value out of it at fixed offsets or up to a stop byte, exactly as the
  * polars expressions of LineParser._build_exprs do, and check the shapes of _shape_ok (status,
  * $time_local, the upstream timings).  A line is taken only when polars' fast split would take
