@@ -12,7 +12,8 @@ from setuptools import Extension, setup
 setup(ext_modules=[Extension(
     "why502.proxies.nginx._scan",
     sources=["src/why502/proxies/nginx/_scan.c"],
-    depends=["src/why502/proxies/nginx/_scan_wrappers.h", "src/why502/proxies/nginx/_scan_access.h"],
+    depends=["src/why502/proxies/nginx/_scan_wrappers.h", "src/why502/proxies/nginx/_scan_access.h",
+             "src/why502/proxies/nginx/_scan_columns.h"],
     extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
     optional=True,
 )])

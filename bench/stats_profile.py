@@ -7,11 +7,15 @@ in-memory engine's), so each stage is run on its own and timed with ``time.proce
 - the reader's split at the quotes alone (one column, then the columns the format needs);
 - the parse plan (``LineParser.fields_plan``), then the typed rows (``RowPlan.typed``) as the
   streaming scan runs them, with the row index ``app.stats.read._scan_into`` adds;
+- with the C scanner built (``LineParser.runs_native``), the native reader's split and parse of
+  the same lines in its byte chunks, then with the typed rows and the aggregation of each chunk
+  (``Reducer.partial``, what its worker threads run);
 - the aggregation (``Reducer.partial_batch``) of ``GROUP_ROWS``-row groups of those rows, and
   each of its lazy queries collected on its own (their sum is more than the whole, which runs
   them side by side);
-- the whole ``run_stats`` (no error log), and its top functions under cProfile (main thread:
-  a polars call's time is the wall time the main thread waited for it).
+- the whole ``run_stats`` (no error log; natively when built, then with ``WHY502_NATIVE=0``),
+  and its top functions under cProfile (main thread: a polars call's time is the wall time the
+  main thread waited for it).
 
     python bench/stats_profile.py ACCESS_LOG                 # the stats views (why502 stats)
     python bench/stats_profile.py ACCESS_LOG --diagnose --config nginx.conf   # diagnose's views
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import sys
 import time
@@ -35,9 +40,12 @@ import polars as pl
 
 from why502 import proxies
 from why502.app.stats.formats import choose_format
+from why502.app.stats.read import NATIVE_CHUNKS
 from why502.app.stats.run import StatsOptions, run_stats
 from why502.evidence.stats import StatsAccumulator
 from why502.evidence.stats.reduce import Partial
+from why502.parsers.log_format import ByteChunk
+from why502.sources.byte_chunks import CHUNK_BYTES, iter_byte_chunks
 from why502.sources.scan import BATCH_ROWS, GROUP_ROWS, scan_split
 
 
@@ -50,6 +58,18 @@ def clock(label: str, fn: Callable[[], Any]) -> Any:
 
 def drain(lf: pl.LazyFrame) -> int:
     return sum(b.height for b in lf.collect_batches(chunk_size=BATCH_ROWS))
+
+
+def _first_chunks(path: str, lines: int) -> list[ByteChunk]:
+    """The native reader's byte chunks (``app.stats.read``) that hold the first ``lines`` lines."""
+    out: list[ByteChunk] = []
+    seen = 0
+    for chunk in iter_byte_chunks([path], int(CHUNK_BYTES * NATIVE_CHUNKS), None, count_lines=False):
+        out.append(chunk)
+        seen += chunk.data.count(b"\n")
+        if seen >= lines:
+            break
+    return out
 
 
 def main() -> int:
@@ -72,6 +92,13 @@ def main() -> int:
     clock("typed rows (scan_plan)", lambda: drain(reducer.scan_plan(split)))
     numbered = reducer.scan_plan(split).with_row_index("_row")
     clock("typed rows + row index (as _scan_into)", lambda: drain(numbered))
+    if reducer.parser.runs_native:
+        # the native reader's stages (``app.stats.read._native_into``) on the same lines
+        chunks = _first_chunks(args.log, args.lines)
+        clock(f"C split and parse of {len(chunks)} chunks (LineParser.parse: access_columns, Arrow import)",
+              lambda: [reducer.parser.parse(c.data) for c in chunks])
+        clock("C split and parse + typed rows + aggregation (Reducer.partial, the reader's workers)",
+              lambda: [reducer.partial(c) for c in chunks])
     rows = numbered.collect()
     groups = [rows.slice(i, GROUP_ROWS) for i in range(0, rows.height, GROUP_ROWS)]
     clock(f"aggregation of {len(groups)} groups (partial_batch)",
@@ -105,6 +132,10 @@ def main() -> int:
                         stats_views=not args.diagnose)
     print("(the whole run below reads the whole file)")
     clock("whole run_stats", lambda: run_stats(opts))
+    if reducer.parser.runs_native:
+        os.environ["WHY502_NATIVE"] = "0"
+        clock("whole run_stats, polars alone (WHY502_NATIVE=0)", lambda: run_stats(opts))
+        del os.environ["WHY502_NATIVE"]
     prof = cProfile.Profile()
     prof.enable()
     run_stats(opts)

@@ -8,6 +8,11 @@ while it reads, in parallel; the main thread aggregates its batches ``GROUP_ROWS
 while the main thread merges the results in order.  Either way memory stays flat: only a few
 batches or chunks are in flight.  (Measured on a 5M-line log: the streaming scan takes ~25% less
 wall time and ~20% less CPU than the chunk reader, which left ~0.5 core idle; bench/README.md.)
+
+When the engine's C scanner is built and runs the log's format (``LineParser.runs_native``),
+every file is read by the chunk reader instead, in bigger chunks (``NATIVE_CHUNKS``): each
+worker splits and parses its chunk in C (no GIL), then types and aggregates its rows in polars;
+BENCHMARKS.md, stop 44.
 """
 
 from __future__ import annotations
@@ -38,6 +43,13 @@ from why502.sources.scan import (
 
 ProgressBytes = Callable[[int], None]
 
+# The native reader's chunks are this many times ``chunk_bytes``: the C split's columns take
+# about a third of the memory of polars' split, and each chunk's aggregation has a fixed cost
+# (~10 ms a call): 1M lines in 20 MiB chunks took 1.5-1.7 CPU-s against 1.7-2.0 in 10 MiB ones,
+# and against 2.0 when the main thread aggregated the workers' typed rows in groups as the scan
+# does (BENCHMARKS.md, stop 44)
+NATIVE_CHUNKS = 1.5
+
 
 def read_files(
     acc: StatsAccumulator,
@@ -49,25 +61,30 @@ def read_files(
     progress: ProgressBytes,
 ) -> None:
     """Read ``paths`` (in time order) into ``acc``; ``progress`` gets the bytes of ``paths``
-    read so far.  ``engine``: ``auto`` (the scan for plain files, chunks for ``.gz`` and stdin),
-    or ``scan`` / ``chunks`` for every file (tests)."""
+    read so far.  ``engine``: ``auto`` (the native reader when the C scanner runs the format,
+    else the scan for plain files and chunks for ``.gz`` and stdin), or ``scan`` / ``chunks``
+    for every file (tests)."""
     offset = 0
     for path in paths:
 
         def file_progress(n: int, base: int = offset) -> None:
             progress(base + n)
 
+        # the C split and parse (``LineParser.runs_native``) is the chunk reader's (plain, .gz or
+        # stdin: it opens each once and says what it skipped), in the worker threads
+        native = engine == "auto" and acc.reducer.parser.runs_native
         # a line longer than the chunk reader's cut would be held whole by polars' reader
         # its head, read once, says whether polars can scan it, the UTF-16 hint and the line length
         head, long_line = probe(path, MAX_LINE_BYTES if engine == "auto" else None) \
-            if engine in ("auto", "scan") else (None, False)
-        scan = engine == "auto" and scannable(head) and not long_line
+            if engine in ("auto", "scan") and not native else (None, False)
+        scan = engine == "auto" and not native and scannable(head) and not long_line
         if engine == "scan" or scan:
             # polars opens it; the chunk reader says it itself (sources.byte_chunks)
             note_utf16(path, head[:4096] if head is not None else None)
             _scan_file(acc, path, file_progress, head)
         else:
-            chunks = iter_byte_chunks([path], chunk_bytes, None, count_lines=False)
+            size = int(chunk_bytes * NATIVE_CHUNKS) if native else chunk_bytes
+            chunks = iter_byte_chunks([path], size, None, count_lines=False)
             _feed(acc, _tracked(chunks, file_progress), workers)
         offset += file_size(path)
         progress(offset)

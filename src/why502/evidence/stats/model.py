@@ -178,7 +178,7 @@ class UpstreamStats:
             "failed_attempts": self.failed_attempts,
             "statuses": dict(sorted(self.statuses.items())),
             "requests_5xx": self.requests_5xx,
-            "made_by": dict(self.made_by),
+            "made_by": dict(sorted(self.made_by.items())),  # in a fixed order (the groups come in any)
             "rescued_failures": self.rescued_failures,
             "header_time": self.header_time.summary(),
             "response_time": self.response_time.summary(),

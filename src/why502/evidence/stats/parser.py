@@ -15,13 +15,23 @@ with samples.
 ``LineParser.fields_plan`` (split pieces -> captured strings + ``_ok``) is a row-wise lazy plan:
 polars' streaming engine runs it on a plain file as it reads (``sources.scan``), and ``parse``
 runs it on a chunk of bytes (``.gz``, stdin).
+
+The native path (issue 28 item 4): when the engine's C scanner is built (``parsers.native``, not
+turned off by ``WHY502_NATIVE=0``) and the format's pieces are all of the kinds it knows,
+``parse`` has the split and the parse of each line done in C (``access_columns`` of the
+scanner's module, run from ``LineParser._native_program``: these same segments and checks), which hands
+back the columns as Arrow buffers and every line it does not take with certainty; those lines
+go through the polars split below, so every line is decided as before and the frame is the
+same (``tests/stats/test_stats_native.py``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import ModuleType
 
 import polars as pl
 
@@ -33,11 +43,20 @@ from why502.parsers.log_format import (
     compile_format,
     split_pieces,
 )
+from why502.parsers.native import scanner_module
 
 BAD_BLANK, BAD_SHORT, BAD_RECHECK = 1, 2, 3  # why a row failed the fast split (``_bad``)
 _DEFERRABLE = frozenset({"remote_addr"})  # needed for the 5xx rows only
 _TIMES = ("request_time", "upstream_connect_time", "upstream_header_time", "upstream_response_time")
 _VALIDATE = ("status", "time_local", "time_iso8601", "msec", *_TIMES)
+
+# the native program's operations and checks (``_scan_columns.h``: COP_*, CHK_*)
+_OP_SINGLE, _OP_ANCHOR, _OP_LIT, _OP_PRE, _OP_SUF, _OP_WHOLE, _OP_CUT = range(7)
+_CHK_NONE, _CHK_STATUS_I16, _CHK_STATUS_STR, _CHK_TIME_LOCAL, _CHK_TIMES = range(5)
+# the ``_shape_ok`` checks the C side has (the others, e.g. ``$msec``: the format stays on polars)
+_NATIVE_CHECKS = {"status": _CHK_STATUS_STR, "time_local": _CHK_TIME_LOCAL,
+                  **dict.fromkeys(_TIMES, _CHK_TIMES)}
+NativeStep = tuple[int, int, int, int, int, int, int, int, bytes]
 
 # ``_row`` when the frame has it (a streaming plan numbers its rows last, see ``fields_plan``)
 ROW = pl.col("^_row$")
@@ -166,6 +185,7 @@ class LineParser:
         self.fields = fmt.fields
         self.deferred: dict[str, str] = {}  # field -> stop char, cut later (finish_deferred)
         self._build_exprs()
+        self.native = self._native_program()
 
     def _build_exprs(self) -> None:
         """The per-line expressions, built once (they do not depend on the data).
@@ -247,6 +267,96 @@ class LineParser:
             .alias("_bad")
         )
 
+    def _native_program(self) -> tuple[tuple[NativeStep, ...], tuple[tuple[bytes, bool], ...]] | None:
+        """The segments as the C scanner's steps (``_scan_columns.h``) and its output columns
+        (name, Int16 or String) in ``fields_plan``'s order; None when a piece needs what only
+        polars has (a regex: ``mixed``; a shape check the C side lacks, e.g. ``$msec``).
+        Each step does what ``_build_exprs`` does with that piece: the same slice, the same
+        presence check, the same shape check."""
+        if self.n > 64:  # COL_MAX_PIECES
+            return None
+        names = [e.meta.output_name() for e in self._exprs]
+        out = {name: k for k, name in enumerate(names)}
+        i16: set[str] = set()
+        steps: list[NativeStep] = []
+
+        def check(name: str) -> int | None:
+            return _NATIVE_CHECKS.get(name) if name in _VALIDATE else _CHK_NONE
+
+        for seg in self.segments:
+            if seg.kind == "single":
+                assert seg.var is not None
+                chk = check(seg.var)
+                if chk is None:
+                    return None
+                steps.append((seg.index, _OP_SINGLE, out[seg.var], 0, 0, 0, -1, chk, b""))
+                if seg.index == self.anchor:
+                    steps.append((seg.index, _OP_ANCHOR, -1, 0, 0, 0, -1, _CHK_NONE, b""))
+            elif seg.kind == "anchor":
+                steps.append((seg.index, _OP_ANCHOR, -1, 0, 0, 0, -1, _CHK_NONE, b""))
+            elif seg.kind == "literal":
+                text = seg.text.rstrip("\r") if seg.index == self.n - 1 else seg.text
+                steps.append((seg.index, _OP_LIT, -1, 0, 0, 0, -1, _CHK_NONE, text.encode()))
+            elif seg.kind == "positional":
+                for name, pre, suf, width, stop in seg.slices:
+                    chk = _CHK_STATUS_I16 if name == "status" else check(name)
+                    if chk is None:
+                        return None
+                    if name == "status":
+                        i16.add(name)
+                    stop_byte = ord(stop) if stop is not None else -1
+                    if pre is not None and width is not None:
+                        op, a, b, w = _OP_PRE, pre, 0, width
+                    elif suf is not None and width is not None:
+                        op, a, b, w = _OP_SUF, 0, suf, width
+                    elif name in _DEFERRABLE and not pre and stop is not None:
+                        op, a, b, w = _OP_WHOLE, 0, 0, 0
+                    else:
+                        op, a, b, w = _OP_CUT, pre or 0, 0, 0
+                    steps.append((seg.index, op, out[name], a, b, w, stop_byte, chk, b""))
+            elif seg.kind == "mixed":
+                return None
+        if len(names) > 32 or len(steps) > 4 * 64:  # the C side's bounds (COL_MAX_FIELDS, steps)
+            return None
+        return tuple(steps), tuple((name.encode(), name in i16) for name in names)
+
+    def _native_module(self) -> ModuleType | None:
+        """The C scanner's module when this format runs on it (see the module's docstring)."""
+        if self.native is None or os.environ.get("WHY502_NATIVE", "1") == "0":
+            return None
+        return scanner_module()
+
+    @property
+    def runs_native(self) -> bool:
+        """Whether ``parse`` splits and parses this format in C (the reader then gives it
+        chunks of bytes rather than polars' streaming scan, ``app.stats.read``)."""
+        return self._native_module() is not None
+
+    def _fast_out(self, data: bytes, native: bool = True) -> tuple[pl.DataFrame, int]:
+        """``fields_plan``'s rows of every line of ``data`` (``_row`` first) and the number of
+        lines: by the C scanner when it runs this format (``native``), else by polars."""
+        module = self._native_module() if native else None
+        if module is None:
+            df = self._read(data)
+            return self.fields_plan(df.lazy()).with_row_index("_row").collect(), df.height
+        assert self.native is not None
+        steps, fields = self.native
+        schema, array, rows, back_rows, back = module.access_columns(data, self.n, steps, fields)
+        taken = pl.DataFrame(_ArrowColumns(schema, array)).with_columns(
+            pl.lit(True).alias("_ok"), pl.lit(BAD_RECHECK, dtype=pl.Int8).alias("_bad"))
+        if not back:
+            return taken, int(rows)
+        # the lines the C side handed back, through the polars split (each line is read on its
+        # own, so alone or among the others it gives the same row), numbered as in ``data``
+        numbers = pl.Series("_row", memoryview(back_rows).cast("I").tolist(), dtype=pl.UInt32)
+        rest = self.fields_plan(self._read(back).lazy()).collect()
+        rest.insert_column(0, numbers)
+        if not taken.height:
+            return rest, int(rows)
+        if not rest["_ok"].any():  # the usual case (foreign lines): row order only matters among taken rows
+            return pl.concat([taken, rest]), int(rows)
+        return taken.merge_sorted(rest, "_row"), int(rows)  # both are in line order
+
     def regex_ok(self, field: Callable[[str], pl.Expr]) -> pl.Expr:
         """Whether the whole-line regex matched (``field(name)`` gives a captured value) and
         its values pass the checks of the fast path: the regex checks shapes only, and a year
@@ -309,18 +419,17 @@ class LineParser:
                     raise
         raise AssertionError("unreachable")
 
-    def parse(self, data: bytes) -> tuple[pl.DataFrame, int, list[tuple[int, str]], int]:
+    def parse(self, data: bytes, native: bool = True) -> tuple[pl.DataFrame, int, list[tuple[int, str]], int]:
         """Return (parsed frame with ``_row``, unparsed count, unparsed samples (row, text), rows).
 
-        Blank lines are skipped silently (nginx never writes one).
+        Blank lines are skipped silently (nginx never writes one).  ``native=False``: polars
+        only, even when the C scanner runs this format (the tests compare the two).
         """
         if not data or (len(data) < 4096 and not data.strip()):
             return _empty_frame(self.fields), 0, [], 0
-        df = self._read(data)
-        rows = df.height
         # one lazy query (each eager step costs a planning pass per chunk, in the GIL-holding
         # Python part that keeps the two worker threads from running side by side)
-        out = self.fields_plan(df.lazy()).with_row_index("_row").collect()
+        out, rows = self._fast_out(data, native)
         if out["_ok"].all():  # the usual case: no copy
             good = out
             good.drop_in_place("_ok")
@@ -358,6 +467,17 @@ class LineParser:
                 if matched.height:
                     good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
         return good, unparsed, samples, rows
+
+
+class _ArrowColumns:
+    """The C scanner's columns as an object of the Arrow PyCapsule interface, which
+    ``pl.DataFrame`` imports (a struct array unnested into columns)."""
+
+    def __init__(self, schema: object, array: object) -> None:
+        self._capsules = (schema, array)
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
+        return self._capsules
 
 
 def lines_at(data: bytes, rows: list[int]) -> list[bytes | None]:

@@ -55,6 +55,7 @@ static int buf_reserve(Buf *b, size_t extra) {
 }
 
 static inline void buf_put(Buf *b, const char *s, size_t n) {
+    if (n == 0) return; /* nothing to copy (memcpy to a buffer not yet allocated is undefined) */
     if (buf_reserve(b, n) == 0) { memcpy(b->data + b->len, s, n); b->len += n; }
 }
 
@@ -1073,17 +1074,21 @@ static PyTypeObject ScannerType = {
 };
 
 #include "_scan_access.h"
+#include "_scan_columns.h"
 
 static PyMethodDef module_methods[] = {
     {"access_counts", access_counts, METH_VARARGS,
      "access_counts(data, program, buckets) -> ({status+host: n}, {status+upstream: n}, "
      "{last upstream: (cumulative counts, n, sum)}, [undecided lines]): an access-log block counted"},
+    {"access_columns", access_columns, METH_VARARGS,
+     "access_columns(data, pieces, program, fields) -> (arrow schema capsule, arrow array capsule, rows, "
+     "handed-back rows as uint32 bytes, handed-back lines): an access-log block split and parsed"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_scan",
-    "One native pass per nginx error-log line (why502 classify), per access-log line (why502 watch).", -1,
+    "One native pass per nginx error-log line (why502 classify), per access-log line (why502 watch, stats).", -1,
     module_methods,
 };
 

@@ -21,3 +21,11 @@ Histograms = dict[bytes, tuple[tuple[int, ...], int, float]]
 def access_counts(data: bytes, program: tuple[tuple[int, bytes, int], ...], buckets: tuple[float, ...], /,
                   ) -> tuple[dict[bytes, int], dict[bytes, int], Histograms, list[bytes]]:
     """An access-log block counted (``app.watch.traffic.LineCounter``)."""
+
+NativeStep = tuple[int, int, int, int, int, int, int, int, bytes]
+
+def access_columns(data: bytes, pieces: int, program: tuple[NativeStep, ...],
+                   fields: tuple[tuple[bytes, bool], ...], /) -> tuple[object, object, int, bytes, bytes]:
+    """An access-log block split at its quotes and parsed (``evidence.stats.parser.LineParser``):
+    the Arrow schema and array capsules of the taken lines' columns, the block's lines, the
+    handed-back lines' numbers (uint32) and those lines."""

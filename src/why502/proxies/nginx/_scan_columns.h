@@ -1,0 +1,430 @@
+/*
+ * access_columns(): the split and parse of `why502 stats`' access-log reader (Python side:
+ * evidence/stats/parser.py, LineParser._native_program and LineParser._fast_out), one native
+ * pass per line of a block, no polars string operation per line.
+ *
+ * The program is LineParser's own plan of the format's pieces between quotes (its _Segment list,
+ * compiled by _native_program): per piece, take it whole, check it is there, compare it with a
+ * literal, or slice a value out of it at fixed offsets or up to a stop byte, exactly as the
+ * polars expressions of LineParser._build_exprs do, and check the shapes of _shape_ok (status,
+ * $time_local, the upstream timings).  A line is taken only when polars' fast split would take
+ * it with the same values: printable ASCII only (so a byte is a character and no UTF-8 question
+ * arises; nginx's default escaping writes every other byte as \xHH, ngx_http_log_escape()),
+ * exactly the format's number of quotes, every check passed.  Any other line -- a blank one, a
+ * \r, a quote inside a value, a shape in doubt -- is handed back untouched (its row number and
+ * its bytes) for the polars path, which decides it as before; so the taken rows are a subset of
+ * what polars would take, with the same values.
+ *
+ * The columns come back through the Arrow C data interface (a struct array of _row uint32, then
+ * each field utf8 or int16) that polars imports as one frame (pl.DataFrame(obj) with
+ * __arrow_c_array__): one copy per column in polars' Rust, none per row in Python.  The scan
+ * runs without the GIL (plain malloc buffers), so two reader threads parse side by side.
+ */
+
+enum { COP_SINGLE = 0, COP_ANCHOR = 1, COP_LIT = 2, COP_PRE = 3, COP_SUF = 4, COP_WHOLE = 5, COP_CUT = 6 };
+enum { CHK_NONE = 0, CHK_STATUS_I16 = 1, CHK_STATUS_STR = 2, CHK_TIME_LOCAL = 3, CHK_TIMES = 4 };
+#define COL_MAX_PIECES 64
+#define COL_MAX_FIELDS 32
+
+typedef struct {
+    int piece, op, out, pre, suf, width, stop, check;
+    const char *lit;
+    Py_ssize_t len;
+} ColStep;
+
+/* one output column: utf8 (offsets + bytes) or int16 */
+typedef struct {
+    int is_i16;
+    Buf data;      /* utf8 bytes or int16 values */
+    Buf offsets;   /* int32 offsets (utf8 only) */
+} Col;
+
+static int col_check(int check, const char *v, Py_ssize_t n, int *i16) {
+    switch (check) {
+    case CHK_NONE:
+        return 1;
+    case CHK_STATUS_I16:
+    case CHK_STATUS_STR: { /* cast(pl.Int16) not null: here only 1-4 digits are taken */
+        if (n < 1 || n > 4) return 0;
+        int x = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (!is_digit(v[k])) return 0;
+            x = x * 10 + (v[k] - '0');
+        }
+        *i16 = x;
+        return 1;
+    }
+    case CHK_TIME_LOCAL: { /* parser._shape_ok("time_local"): [2] "/", [11] ":", year, month */
+        static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+        if (n < 12 || v[2] != '/' || v[11] != ':') return 0;
+        int y = 0;
+        for (int k = 7; k < 11; k++) {
+            if (!is_digit(v[k])) return 0;
+            y = y * 10 + (v[k] - '0');
+        }
+        if (y < 1970 || y >= 9999) return 0;
+        for (int m = 0; m < 12; m++)
+            if (memcmp(v + 3, months + 3 * m, 3) == 0) return 1;
+        return 0;
+    }
+    case CHK_TIMES: /* not [^0-9., :\r-]|-[0-9] */
+        for (Py_ssize_t k = 0; k < n; k++) {
+            char c = v[k];
+            if (!(is_digit(c) || c == '.' || c == ',' || c == ' ' || c == ':' || c == '-')) return 0;
+            if (c == '-' && k + 1 < n && is_digit(v[k + 1])) return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* every byte printable ASCII (0x20-0x7e), eight at a time */
+static int printable(const char *s, Py_ssize_t n) {
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    Py_ssize_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, s + k, 8);
+        /* a byte >= 0x80, < 0x20 (w - 0x20 borrows into its high bit) or 0x7f (w ^ 0x7f is 0) */
+        uint64_t x = w ^ (0x7f * ones);
+        if ((w | ((w - 0x20 * ones) & ~w) | ((x - ones) & ~x)) & high) return 0;
+    }
+    for (; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c < 0x20 || c > 0x7e) return 0;
+    }
+    return 1;
+}
+
+/* buf_put with the common case (room left) inline */
+static inline void col_put(Buf *b, const void *s, size_t n) {
+    if (n == 0) return; /* an empty value: nothing to copy (and no buffer yet, maybe) */
+    if (b->len + n <= b->cap) { memcpy(b->data + b->len, s, n); b->len += n; }
+    else buf_put(b, s, n);
+}
+
+/* ---- the Arrow C data interface (https://arrow.apache.org/docs/format/CDataInterface.html) -- */
+
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+static void schema_release(struct ArrowSchema *s) {
+    if (s->release == NULL) return;
+    for (int64_t k = 0; k < s->n_children; k++) {
+        struct ArrowSchema *c = s->children[k];
+        if (c->release != NULL) c->release(c);
+        free(c);
+    }
+    free(s->children);
+    free((void *)s->name);
+    s->release = NULL;
+}
+
+static void schema_child_release(struct ArrowSchema *s) {
+    free((void *)s->name);
+    s->release = NULL;
+}
+
+/* an array's private data: the memory its buffers point to (freed on release) */
+typedef struct {
+    const void *bufs[3];
+    void *mem[3];
+} ArrPriv;
+
+static void array_release(struct ArrowArray *a) {
+    if (a->release == NULL) return;
+    for (int64_t k = 0; k < a->n_children; k++) {
+        struct ArrowArray *c = a->children[k];
+        if (c->release != NULL) c->release(c);
+        free(c);
+    }
+    free(a->children);
+    ArrPriv *p = a->private_data;
+    if (p != NULL) {
+        for (int k = 0; k < 3; k++) free(p->mem[k]);
+        free(p);
+    }
+    a->release = NULL;
+}
+
+static void capsule_schema_free(PyObject *cap) {
+    struct ArrowSchema *s = PyCapsule_GetPointer(cap, "arrow_schema");
+    if (s == NULL) { PyErr_Clear(); return; }
+    if (s->release != NULL) s->release(s);
+    free(s);
+}
+
+static void capsule_array_free(PyObject *cap) {
+    struct ArrowArray *a = PyCapsule_GetPointer(cap, "arrow_array");
+    if (a == NULL) { PyErr_Clear(); return; }
+    if (a->release != NULL) a->release(a);
+    free(a);
+}
+
+static char *dup_str(const char *s, Py_ssize_t n) {
+    char *d = malloc((size_t)n + 1);
+    if (d != NULL) { memcpy(d, s, (size_t)n); d[n] = 0; }
+    return d;
+}
+
+/* a child array owning (taking) up to two malloc'd buffers: [validity=NULL, b1, b2] */
+static struct ArrowArray *child_array(int64_t length, void *b1, void *b2) {
+    struct ArrowArray *a = calloc(1, sizeof *a);
+    ArrPriv *p = calloc(1, sizeof *p);
+    if (a == NULL || p == NULL) { free(a); free(p); free(b1); free(b2); return NULL; }
+    p->bufs[0] = NULL;
+    p->bufs[1] = p->mem[1] = b1;
+    p->bufs[2] = p->mem[2] = b2;
+    a->length = length;
+    a->n_buffers = b2 != NULL ? 3 : 2;
+    a->buffers = p->bufs;
+    a->private_data = p;
+    a->release = array_release;
+    return a;
+}
+
+/* buffers handed to arrow: never NULL (an empty column still needs a valid pointer) */
+static void *buf_take(Buf *b) {
+    void *d = b->data != NULL ? b->data : malloc(8);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    PyObject *program, *fields;
+    int npieces;
+    if (!PyArg_ParseTuple(args, "y*iO!O!", &data, &npieces, &PyTuple_Type, &program, &PyTuple_Type, &fields))
+        return NULL;
+    ColStep steps[COL_MAX_PIECES * 4];
+    Col cols[COL_MAX_FIELDS];
+    char *names[COL_MAX_FIELDS];
+    Buf rows = {0}, rej = {0}, rejrows = {0};
+    Py_ssize_t nsteps = PyTuple_GET_SIZE(program), nf = PyTuple_GET_SIZE(fields);
+    PyObject *out = NULL;
+    struct ArrowSchema *schema = NULL;
+    struct ArrowArray *array = NULL;
+    memset(cols, 0, sizeof cols);
+    memset(names, 0, sizeof names);
+    if (npieces < 1 || npieces > COL_MAX_PIECES || nsteps > COL_MAX_PIECES * 4 || nf > COL_MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "program too long");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < nf; k++) {
+        const char *name;
+        Py_ssize_t nlen;
+        PyObject *t = PyTuple_GET_ITEM(fields, k);
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "y#p", &name, &nlen, &cols[k].is_i16)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a field is (name, is_int16)");
+            goto done;
+        }
+        names[k] = dup_str(name, nlen);
+        if (names[k] == NULL) { PyErr_NoMemory(); goto done; }
+    }
+    for (Py_ssize_t k = 0; k < nsteps; k++) {
+        PyObject *t = PyTuple_GET_ITEM(program, k);
+        ColStep *s = &steps[k];
+        const char *lit;
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "iiiiiiiiy#", &s->piece, &s->op, &s->out, &s->pre, &s->suf,
+                                                   &s->width, &s->stop, &s->check, &lit, &s->len)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a step is (piece, op, out, pre, suf, width, stop, check, literal)");
+            goto done;
+        }
+        s->lit = lit;
+        if (s->piece < 0 || s->piece >= npieces || s->out >= nf || s->pre < 0 || s->suf < 0 || s->width < 0
+            || s->op < COP_SINGLE || s->op > COP_CUT) {
+            PyErr_SetString(PyExc_ValueError, "bad step");
+            goto done;
+        }
+    }
+    int64_t nrows = 0, taken = 0, failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    const char *p = data.buf;
+    Py_ssize_t size = data.len, pos = 0;
+    Py_ssize_t ps[COL_MAX_PIECES], pe[COL_MAX_PIECES];
+    const char *vp[COL_MAX_FIELDS];
+    Py_ssize_t vn[COL_MAX_FIELDS];
+    int vi[COL_MAX_FIELDS];
+    /* the offsets start at 0 */
+    for (Py_ssize_t f = 0; f < nf; f++) {
+        if (!cols[f].is_i16) {
+            int32_t z = 0;
+            buf_put(&cols[f].offsets, (const char *)&z, sizeof z);
+        }
+    }
+    while (pos < size) {
+        const char *nl = memchr(p + pos, '\n', (size_t)(size - pos));
+        Py_ssize_t end = nl ? (Py_ssize_t)(nl - p) : size, next = nl ? end + 1 : size;
+        int ok = end > pos && end - pos < INT32_MAX / 2 && printable(p + pos, end - pos);
+        int np = 1;
+        ps[0] = pos;
+        for (Py_ssize_t k = pos; ok;) {
+            const char *q = memchr(p + k, '"', (size_t)(end - k));
+            if (q == NULL) break;
+            if (np == npieces) { ok = 0; break; }
+            k = (Py_ssize_t)(q - p);
+            pe[np - 1] = k;
+            ps[np++] = ++k;
+        }
+        pe[np - 1] = end;
+        if (np != npieces) ok = 0;
+        for (Py_ssize_t k = 0; k < nsteps && ok; k++) {
+            const ColStep *s = &steps[k];
+            const char *a = p + ps[s->piece];
+            Py_ssize_t n = pe[s->piece] - ps[s->piece];
+            const char *v = a;
+            Py_ssize_t vl = n;
+            switch (s->op) {
+            case COP_SINGLE: break;
+            case COP_ANCHOR: ok = n > 0; break;
+            case COP_LIT: ok = n == s->len && memcmp(a, s->lit, (size_t)n) == 0; break;
+            case COP_PRE:
+                if (n < s->pre + s->width) ok = 0;
+                else { v = a + s->pre; vl = s->width; }
+                break;
+            case COP_SUF:
+                if (n < s->suf + s->width) ok = 0;
+                else { v = a + n - s->suf - s->width; vl = s->width; }
+                break;
+            case COP_WHOLE: ok = n > 0; break;
+            case COP_CUT:
+                if (n == 0 || n < s->pre) ok = 0;
+                else {
+                    v = a + s->pre;
+                    vl = n - s->pre;
+                    if (s->stop >= 0) {
+                        const char *q = memchr(v, s->stop, (size_t)vl);
+                        if (q != NULL) vl = q - v;
+                    }
+                }
+                break;
+            }
+            if (ok && s->out >= 0) {
+                vi[s->out] = 0;
+                ok = col_check(s->check, v, vl, &vi[s->out]);
+                vp[s->out] = v;
+                vn[s->out] = vl;
+            }
+        }
+        if (ok) {
+            uint32_t r = (uint32_t)nrows;
+            col_put(&rows, &r, sizeof r);
+            for (Py_ssize_t f = 0; f < nf; f++) {
+                Col *c = &cols[f];
+                if (c->is_i16) {
+                    int16_t x = (int16_t)vi[f];
+                    col_put(&c->data, &x, sizeof x);
+                } else {
+                    col_put(&c->data, vp[f], (size_t)vn[f]);
+                    if (c->data.len > INT32_MAX) c->data.failed = 1;
+                    int32_t o = (int32_t)c->data.len;
+                    col_put(&c->offsets, &o, sizeof o);
+                }
+            }
+            taken++;
+        } else {
+            uint32_t r = (uint32_t)nrows;
+            buf_put(&rejrows, (const char *)&r, sizeof r);
+            buf_put(&rej, p + pos, (size_t)(end - pos));
+            buf_put(&rej, "\n", 1);
+        }
+        nrows++;
+        pos = next;
+    }
+    failed = rows.failed || rej.failed || rejrows.failed;
+    for (Py_ssize_t f = 0; f < nf; f++) failed |= cols[f].data.failed || cols[f].offsets.failed;
+    Py_END_ALLOW_THREADS
+    if (failed) { PyErr_NoMemory(); goto done; }
+    if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
+
+    /* the frame: a struct array (_row, fields...) */
+    schema = calloc(1, sizeof *schema);
+    array = calloc(1, sizeof *array);
+    if (schema == NULL || array == NULL) { PyErr_NoMemory(); goto done; }
+    schema->format = "+s";
+    schema->name = dup_str("", 0);
+    schema->release = schema_release;
+    schema->children = calloc((size_t)nf + 1, sizeof *schema->children);
+    array->length = taken;
+    array->n_buffers = 1;
+    ArrPriv *top = calloc(1, sizeof *top);
+    array->private_data = top;
+    array->release = array_release;
+    array->children = calloc((size_t)nf + 1, sizeof *array->children);
+    if (schema->name == NULL || schema->children == NULL || top == NULL || array->children == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    array->buffers = top->bufs; /* validity: NULL */
+    for (Py_ssize_t f = 0; f <= nf; f++) {
+        struct ArrowSchema *cs = calloc(1, sizeof *cs);
+        if (cs == NULL) { PyErr_NoMemory(); goto done; }
+        schema->children[schema->n_children++] = cs;
+        cs->release = schema_child_release;
+        cs->flags = 0; /* not nullable */
+        struct ArrowArray *ca;
+        if (f == 0) {
+            cs->format = "I";
+            cs->name = dup_str("_row", 4);
+            ca = child_array(taken, buf_take(&rows), NULL);
+        } else if (cols[f - 1].is_i16) {
+            cs->format = "s";
+            cs->name = dup_str(names[f - 1], (Py_ssize_t)strlen(names[f - 1]));
+            ca = child_array(taken, buf_take(&cols[f - 1].data), NULL);
+        } else {
+            cs->format = "u";
+            cs->name = dup_str(names[f - 1], (Py_ssize_t)strlen(names[f - 1]));
+            ca = child_array(taken, buf_take(&cols[f - 1].offsets), buf_take(&cols[f - 1].data));
+        }
+        if (cs->name == NULL || ca == NULL) { PyErr_NoMemory(); goto done; }
+        array->children[array->n_children++] = ca;
+    }
+    {
+        PyObject *sc = PyCapsule_New(schema, "arrow_schema", capsule_schema_free);
+        if (sc == NULL) goto done;
+        schema = NULL;
+        PyObject *ac = PyCapsule_New(array, "arrow_array", capsule_array_free);
+        if (ac == NULL) { Py_DECREF(sc); goto done; }
+        array = NULL;
+        PyObject *rb = PyBytes_FromStringAndSize(rej.data ? rej.data : "", (Py_ssize_t)rej.len);
+        PyObject *rr = PyBytes_FromStringAndSize(rejrows.data ? rejrows.data : "", (Py_ssize_t)rejrows.len);
+        if (rb == NULL || rr == NULL) { Py_DECREF(sc); Py_DECREF(ac); Py_XDECREF(rb); Py_XDECREF(rr); goto done; }
+        out = Py_BuildValue("(NNLNN)", sc, ac, (long long)nrows, rr, rb);
+    }
+done:
+    if (schema != NULL) { if (schema->release) schema->release(schema); free(schema); }
+    if (array != NULL) { if (array->release) array->release(array); free(array); }
+    for (Py_ssize_t f = 0; f < COL_MAX_FIELDS; f++) {
+        free(cols[f].data.data);
+        free(cols[f].offsets.data);
+        free(names[f]);
+    }
+    free(rows.data);
+    free(rej.data);
+    free(rejrows.data);
+    PyBuffer_Release(&data);
+    return out;
+}
