@@ -24,6 +24,7 @@ import contextlib
 import marshal
 import os
 import sys
+import threading
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,9 +81,10 @@ def table(source: Path | Traversable) -> dict[str, Any]:
 
 
 def _write(where: Path, key: tuple[int, int, int, int], data: dict[str, Any]) -> None:
-    """Write atomically (a temp file renamed: parallel starts never read half a file); a
-    read-only install, or a value marshal cannot hold (a TOML date), leaves no cache."""
-    tmp = where.with_name(f"{where.name}.{os.getpid()}.tmp")
+    """Write atomically (a temp file of this process and thread, renamed: a parallel start or
+    thread never reads half a file); a read-only install, or a value marshal cannot hold (a
+    TOML date), leaves no cache."""
+    tmp = where.with_name(f"{where.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         blob = marshal.dumps((key, data))
         where.parent.mkdir(exist_ok=True)
