@@ -8,6 +8,7 @@ threads that run during it) and runs ``why502`` in this process.
 
     python bench/diagnose_stages.py diagnose --offline --nginx-conf HOST/nginx.conf --format json
     python bench/diagnose_stages.py --wrap why502.evidence.aggregate:LogAggregator.add -- diagnose ...
+    python bench/diagnose_stages.py --thread-clock diagnose ...   # the main thread's own CPU only
 
 Run it with the allocator setting of the command (`cli.main.ALLOCATOR`). This script imports
 polars before `main` sets `_RJEM_MALLOC_CONF`, so the setting must already be in the
@@ -42,14 +43,18 @@ STAGES = [
 ]
 
 
+CLOCK: list[Callable[[], float]] = [time.process_time]  # --thread-clock: [time.thread_time]
+
+
 def _timed(orig: Callable[..., Any], label: str, totals: dict[str, float]) -> Callable[..., Any]:
     @functools.wraps(orig)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        t = time.process_time()
+        clock = CLOCK[0]
+        t = clock()
         try:
             return orig(*args, **kwargs)
         finally:
-            totals[label] = totals.get(label, 0.0) + time.process_time() - t
+            totals[label] = totals.get(label, 0.0) + clock() - t
     return wrapper
 
 
@@ -74,9 +79,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wrap", action="append", default=[], metavar="MODULE:NAME",
                     help="time this function too (repeatable)")
+    ap.add_argument("--thread-clock", action="store_true",
+                    help="time each stage on the calling thread's clock (time.thread_time): the "
+                         "access-log thread and polars' pool are then left out of the stages")
     ap.add_argument("argv", nargs=argparse.REMAINDER, help="the why502 command line")
     args = ap.parse_args()
     argv = [a for a in args.argv if a != "--"]
+    if args.thread_clock:
+        CLOCK[0] = time.thread_time
     if "_RJEM_MALLOC_CONF" not in os.environ:
         print("note: _RJEM_MALLOC_CONF is not set: polars runs on its own allocator defaults here",
               file=sys.stderr)

@@ -1,5 +1,5 @@
 """``python -m why502`` is the same as the ``why502`` console script."""
 
-from why502.cli.main import main
+from why502.cli.main import console
 
-raise SystemExit(main())
+raise SystemExit(console())

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from why502.catalog import tomldata
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -154,12 +156,21 @@ def _data_text(name: str) -> str:
     return resources.files("why502.catalog").joinpath("data", name).read_text(encoding="utf-8")
 
 
+def _data_table(name: str) -> dict[str, Any]:
+    """A packaged data file, parsed (``catalog.tomldata``: from its cache when the text is the
+    same)."""
+    path = _DATA_DIR / name
+    if path.is_file():
+        return tomldata.load(path)
+    return tomllib.loads(_data_text(name))  # pragma: no cover - zipapp / zipped egg
+
+
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     """Read the TOML data once per process."""
     by_kind: dict[Kind, dict[str, Entry]] = {}
     for kind, name in _FILES.items():
-        data = tomllib.loads(_data_text(name))
+        data = _data_table(name)
         table: dict[str, Entry] = {}
         for raw in data.get(kind, []):
             entry = _entry(kind, raw)
@@ -173,7 +184,7 @@ def load_catalog() -> Catalog:
 @lru_cache(maxsize=1)
 def load_statuses() -> dict[str, StatusPage]:
     """Status-code pages keyed by the code as written in logs (``"502"``, ``"009"``)."""
-    data = tomllib.loads(_data_text("statuses.toml"))
+    data = _data_table("statuses.toml")
     pages: dict[str, StatusPage] = {}
     for raw in data.get("status", []):
         raw = dict(raw)

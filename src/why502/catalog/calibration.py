@@ -20,16 +20,12 @@ monotone map keeps every order.
 
 from __future__ import annotations
 
-import sys
 from bisect import bisect_right
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from why502.catalog import tomldata
 
 DATA = Path(__file__).resolve().parent / "data" / "calibration.toml"
 
@@ -38,8 +34,8 @@ DATA = Path(__file__).resolve().parent / "data" / "calibration.toml"
 def points() -> tuple[tuple[float, float], ...]:
     """The ``(raw, reported)`` points, raw ascending, from 0 to 1 (identity when no data)."""
     try:
-        data = tomllib.loads(DATA.read_text())
-    except (OSError, tomllib.TOMLDecodeError):
+        data = tomldata.load(DATA)
+    except (OSError, tomldata.TOMLDecodeError):
         return ((0.0, 0.0), (1.0, 1.0))
     return complete((float(p["raw"]), float(p["reported"])) for p in data.get("point", []))
 

@@ -18,7 +18,6 @@ Every entry page has the sections the tests require: the title (``# ...``), ``##
 from __future__ import annotations
 
 import posixpath
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,16 +28,11 @@ from why502.catalog import (
     Entry,
     Kind,
     StatusPage,
-    _data_text,
+    _data_table,
     format_status,
     status_leads,
 )
 from why502.catalog.patterns import programs_for_symptom, snippet_language
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 GENERATOR = "python -m why502.app.docs --write docs"
 
@@ -47,7 +41,7 @@ GENERATOR = "python -m why502.app.docs --write docs"
 def _page_text() -> dict[str, list[str]]:
     """The pages' prose that speaks of one proxy's behaviour (``catalog/data/docs.toml``): data,
     so this module names no proxy (issue 23)."""
-    data = tomllib.loads(_data_text("docs.toml"))
+    data = _data_table("docs.toml")
     return {k: [str(line) for line in v] for k, v in data.items()}
 _DIRS: dict[Kind, str] = {"cause": "", "symptom": "symptoms/", "event": "events/"}
 _SOURCE_FILES: dict[Kind, str] = {"cause": "causes.toml", "symptom": "symptoms.toml", "event": "events.toml"}

@@ -9,14 +9,22 @@ the layer order: it reads those files as package data, by path, and imports noth
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from why502.catalog import tomldata
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
-def folder_files(filename: str) -> list[tuple[str, str]]:
-    """``(folder name, text)`` of every ``proxies/<folder>/<filename>``, by folder name."""
-    out: list[tuple[str, str]] = []
+def _folder_paths(filename: str) -> list[tuple[str, Traversable]]:
     folders = resources.files("why502").joinpath("proxies")
-    for folder in sorted(folders.iterdir(), key=lambda f: f.name):
-        own = folder.joinpath(filename)
-        if folder.is_dir() and own.is_file():
-            out.append((folder.name, own.read_text(encoding="utf-8")))
-    return out
+    return [(folder.name, folder.joinpath(filename))
+            for folder in sorted(folders.iterdir(), key=lambda f: f.name)
+            if folder.is_dir() and folder.joinpath(filename).is_file()]
+
+
+def folder_tables(filename: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(folder name, parsed TOML)`` of every ``proxies/<folder>/<filename>``, by folder name
+    (``catalog.tomldata``: from the parsed cache when the text is the same)."""
+    return [(name, tomldata.table(own)) for name, own in _folder_paths(filename)]

@@ -9,16 +9,10 @@ live in the data file with their provenance, and ``evidence.kubernetes`` reads t
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-from why502.catalog import _data_text
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from why502.catalog import _data_table
 
 
 @dataclass(frozen=True)
@@ -49,7 +43,7 @@ class ControllerWords:
 @lru_cache(maxsize=1)
 def controller_words() -> ControllerWords:
     """The data file, read once per process."""
-    data = tomllib.loads(_data_text("kubernetes.toml"))
+    data = _data_table("kubernetes.toml")
     return ControllerWords(
         no_endpoints=tuple(NoEndpoints(str(r["source"]), re.compile(str(r["pattern"])))
                            for r in data.get("no_endpoints", [])),

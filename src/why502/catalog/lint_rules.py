@@ -5,25 +5,20 @@ next to their code in ``why502.analyzers.lint`` (``@rule(code, ...)``) and a tes
 lists equal.  ``why502 lint`` (titles, SARIF ``help``), ``why502 explain W502-001`` and the
 pages in ``docs/lint/`` (``scripts/lint-docs``) read this one place.
 
-Loading uses only the standard library (``tomllib``) so ``why502 explain`` stays fast.
+Loading uses only the standard library (``tomllib``, ``catalog.tomldata``) so ``why502 explain`` stays fast.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from why502 import PROJECT_URL
-from why502.catalog.folders import folder_files
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from why502.catalog import tomldata
+from why502.catalog.folders import folder_tables
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -68,16 +63,16 @@ class LintRule:
     proxy: str = ""
 
 
-def _rule_files() -> list[tuple[str, dict[str, str]]]:
-    """The TOML texts of the rules with their defaults: ``catalog/data/lint_rules.toml``, then
+def _rule_files() -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The TOML tables of the rules with their defaults: ``catalog/data/lint_rules.toml``, then
     each proxy folder's own ``proxies/<name>/lint_rules.toml`` (its rules' ``proxy`` defaults to
     the folder's name), so a proxy's rule texts live with its checks (issue 23: adding a proxy is
     its folder).  Read as package data, not imported: the catalog stays below the registry, and
     ``analyzers.lint.registry.registered`` checks each rule's proxy against the plug-in that
     implements it (``catalog.folders``)."""
     main = resources.files("why502.catalog").joinpath("data").joinpath("lint_rules.toml")
-    out: list[tuple[str, dict[str, str]]] = [(main.read_text(encoding="utf-8"), {})]
-    out += [(text, {"proxy": folder}) for folder, text in folder_files("lint_rules.toml")]
+    out: list[tuple[dict[str, Any], dict[str, str]]] = [(tomldata.table(main), {})]
+    out += [(data, {"proxy": folder}) for folder, data in folder_tables("lint_rules.toml")]
     return out
 
 
@@ -88,8 +83,7 @@ def load_rules() -> dict[str, LintRule]:
     is no code order once a folder that sorts first holds later codes (APISIX's W502-043..046
     before Kong's W502-042)."""
     rules: dict[str, LintRule] = {}
-    for text, folder_defaults in _rule_files():
-        data = tomllib.loads(text)
+    for data, folder_defaults in _rule_files():
         _add_rules(rules, data.get("rule", []), {**folder_defaults, **data.get("defaults", {})})
     return dict(sorted(rules.items()))
 

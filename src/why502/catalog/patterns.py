@@ -6,23 +6,18 @@ symptom with their provenance (the emitting program's source file and function).
 rule's named groups are the line's facts (pid, process, pool, unit, ...): the classified record
 carries them (``captures``) so nothing downstream recognises the same line again.
 
-Loading uses only ``tomllib`` so ``why502 explain "<pasted line>"`` stays fast.
+Loading uses only ``tomllib`` (``catalog.tomldata``) so ``why502 explain "<pasted line>"`` stays fast.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from why502.catalog.folders import folder_files
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from why502.catalog import tomldata
+from why502.catalog.folders import folder_tables
 
 
 @dataclass(frozen=True)
@@ -151,13 +146,12 @@ def _data() -> dict[str, Any]:
     ``proxies/<name>/patterns.toml`` rules (``catalog.folders``: Kong's, moved there when it joined
     the registry), in folder order: first match wins, so a folder's rules come after the
     catalog's, and the catalog's fallbacks (``last = true``) after both."""
-    text = resources.files("why502.catalog").joinpath("data", "patterns.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+    data = tomldata.table(resources.files("why502.catalog").joinpath("data", "patterns.toml"))
     rules = data.get("pattern", [])
     fallbacks = [r for r in rules if r.get("last")]
     data["pattern"] = [r for r in rules if not r.get("last")]
-    for _folder, own in folder_files("patterns.toml"):
-        data["pattern"] = [*data["pattern"], *tomllib.loads(own).get("pattern", [])]
+    for _folder, own in folder_tables("patterns.toml"):
+        data["pattern"] = [*data["pattern"], *own.get("pattern", [])]
     data["pattern"] = [*data["pattern"], *fallbacks]
     return data
 

@@ -10,16 +10,12 @@ the fix in that platform's terms, with the documentation URL.  Parsers look term
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from why502.catalog import tomldata
 
 # RFC 9209 section 2.3: the registered Proxy-Status error types.
 PROXY_STATUS_TYPES: frozenset[str] = frozenset({
@@ -67,8 +63,7 @@ class Term:
 
 @lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    text = resources.files("why502.catalog").joinpath("data", "proxy_terms.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return tomldata.table(resources.files("why502.catalog").joinpath("data", "proxy_terms.toml"))
 
 
 def go_error_family() -> str:

@@ -254,6 +254,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main_guarded(argv)
 
 
+def console() -> int:
+    """The ``why502`` console script and ``python -m why502``: ``main`` on this process's own
+    command line, then every object frozen (``gc.freeze``) before the interpreter exits.
+
+    Why: when Python exits, it runs one last full cycle collection, whether the collector was
+    on or not (``Py_FinalizeEx``).  It walks every object still alive -- after a diagnose, with
+    the collector off for the run (``GC_OFF``), polars' and the run's objects all sit in the
+    young generation -- and found nothing to free: 0.18-0.2 s of CPU per ``diagnose`` start on
+    the recorded fixture, ~20 % of it (BENCHMARKS.md, 2026-11-25 stop 44).  Frozen objects are
+    left out of every collection, that last one included; what the run opened it closed itself,
+    the scratch directory is removed in ``main`` and by ``atexit``, which still run, and the
+    standard streams are flushed at exit as before.  Not in ``main``: it also runs in-process,
+    many times in one interpreter (the MCP server, the tests), where frozen objects would never
+    be collected."""
+    try:
+        return main()
+    finally:  # --help and --version end in SystemExit (argparse)
+        gc.freeze()
+
+
 def _main_guarded(argv: Sequence[str] | None) -> int:
     """``_main`` with the signals that arrive outside a command's own handling reported."""
     try:

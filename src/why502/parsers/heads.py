@@ -20,12 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
-from why502.catalog.folders import folder_files
+from why502.catalog.folders import folder_tables
 from why502.catalog.patterns import families
 from why502.parsers import wrappers
 from why502.parsers.normalize import errno_of_text
@@ -161,7 +156,7 @@ class Session:
 @lru_cache(maxsize=1)
 def declared() -> dict[str, dict[str, Any]]:
     """Every proxy folder's ``heads.toml``, by folder (the proxy's name), parsed once."""
-    return {folder: tomllib.loads(text) for folder, text in folder_files("heads.toml")}
+    return dict(folder_tables("heads.toml"))
 
 
 @lru_cache(maxsize=1)

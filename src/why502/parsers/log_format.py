@@ -81,13 +81,11 @@ read as package data through ``catalog.folders`` so this module names no proxy (
 
 
 def _folder_formats() -> dict[str, tuple[str, str | None]]:
-    import tomllib
-
-    from why502.catalog.folders import folder_files
+    from why502.catalog.folders import folder_tables
 
     out: dict[str, tuple[str, str | None]] = {}
-    for _folder, text in folder_files("log_formats.toml"):
-        for f in tomllib.loads(text).get("format", []):
+    for _folder, data in folder_tables("log_formats.toml"):
+        for f in data.get("format", []):
             out.setdefault(str(f["name"]), (str(f["format"]), f.get("escape")))
     return out
 

@@ -9,15 +9,11 @@ handlers such as ``proxy_pass``: never inherited by nested locations).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from why502.catalog import tomldata
 
 PASS_DIRECTIVES: dict[str, str] = {
     "proxy_pass": "proxy",
@@ -48,7 +44,7 @@ class DirectiveInfo:
 def directive_table() -> dict[str, DirectiveInfo]:
     """The directive table, keyed by name (``name@context`` for context-specific rows)."""
     base = resources.files("why502.catalog").joinpath("data").joinpath("directives.toml")
-    data = tomllib.loads(base.read_text(encoding="utf-8"))
+    data = tomldata.table(base)
     table: dict[str, DirectiveInfo] = {}
     for name, raw in data.get("directive", {}).items():
         table[name] = DirectiveInfo(
