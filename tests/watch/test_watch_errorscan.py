@@ -11,6 +11,7 @@ Timings are in bench/watch_bench.py and BENCHMARKS.md, never here.
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -73,3 +74,35 @@ def test_a_block_without_a_needle_reads_no_line() -> None:
     benign = b"2026/11/23 09:00:00 [info] 1234#0: *8 client 10.0.0.9 closed keepalive connection\n" * 50
     assert ErrorCounter(native=False)._candidates(benign) == []
     assert ErrorCounter(native=False).count(benign) == {}
+
+
+def _apache_variants() -> list[str]:
+    """The recorded Apache error lines, each also with its variable parts changed (the time, the
+    pid/tid, the client's port) and in httpd 2.2's head (``[error]`` alone, no pid/tid:
+    ``proxies/apache/heads.toml``), mixed in one file as a log rotated across an upgrade is."""
+    out = []
+    for p in sorted((FIXTURES_DIR / "recorded").glob("apache-*/apache-error.log")):
+        for i, t in enumerate(p.read_text(encoding="utf-8").splitlines()):
+            out.append(t)
+            out.append(re.sub(r"\d\d:\d\d:\d\d\.\d+", f"1{i % 10}:0{i % 6}:2{i % 10}.{i:06d}", t)
+                       .replace("[pid ", f"[pid {i}").replace(":tid ", f":tid 9{i}")
+                       .replace("[client 127.0.0.1:", f"[client 127.0.0.1:{i % 7}"))
+            out.append(re.sub(r"\] \[[\w-]+:(\w+)\] \[pid \d+:tid \d+\]", r"] [\1]", t))
+    return out
+
+
+APACHE = _apache_variants()
+NO_NEEDLE = "2026/11/23 09:00:00 [info] 1234#0: *8 client 10.0.0.9 closed keepalive connection"
+
+
+@pytest.mark.parametrize("native", [False, True])
+@pytest.mark.parametrize("lead", [0, 40], ids=["every-line-read", "prefiltered"])
+def test_apache_heads_mixed_count_as_the_per_line_path(native: bool, lead: int) -> None:
+    """A block whose first lines hold needles is read line by line without the prefilter; one
+    that starts with lines holding none is prefiltered: both count what the per-line path counts."""
+    if native and errorlog_native.native() is None:
+        pytest.skip("the native scanner was not built")
+    lines = [NO_NEEDLE] * lead + APACHE
+    reference = count_per_line(lines)
+    assert sum(reference.values()) >= 3 * 6  # the variants count as their recorded lines
+    assert ErrorCounter(native=native).count(("\n".join(lines) + "\n").encode()) == reference

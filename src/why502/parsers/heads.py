@@ -199,7 +199,13 @@ def _head_declared(shape: Shape, text: str) -> Head | None:
                 errno=_errno(gd))
     if rest is not None:
         for _ in range(shape.peel_max):
-            mm = next((found for rx in shape.peel if (found := rx.match(rest))), None)
+            # a plain loop, not next() over a generator: this runs ~5 times on every line of a
+            # program with a declared head (Apache's error log in ``watch``, BENCHMARKS.md stop 44)
+            mm = None
+            for rx in shape.peel:
+                mm = rx.match(rest)
+                if mm is not None:
+                    break
             if mm is None:
                 break
             got = mm.groupdict()

@@ -36,6 +36,8 @@ __all__ = ["ErrorCounter", "count_per_line"]
 
 # (symptom, upstream label before the metrics' cap, "" without an upstream) -> lines
 Counts = Counter[tuple[str, str]]
+# the lines of a block's start that tell whether its prefilter would skip anything
+_SAMPLE = 32
 
 
 def count_per_line(lines: Iterable[str], counts: Counts | None = None) -> Counts:
@@ -59,6 +61,10 @@ class ErrorCounter:
         use = errorlog_native.available() if native is None else native and built
         self.book = errorlog_native.RuleBook() if use else None
         self.needles = [n.encode() for n in prefilter_needles()]
+        # each needle with the other needles it holds: a needle whose part is absent from a block
+        # is absent too, and is not searched for (each search is a pass over the whole block)
+        self.parts = {n: tuple(m for m in self.needles if m != n and m in n) for n in self.needles}
+        self.needles.sort(key=len)  # the parts before the needles that hold them
 
     def count(self, data: bytes) -> Counts:
         """The failures of ``data`` (whole lines, each ending in a newline)."""
@@ -85,17 +91,34 @@ class ErrorCounter:
 
     def _candidates(self, data: bytes) -> list[str]:
         """The lines of ``data`` that hold one of the catalog's needles, or are not ASCII."""
+        lines = data.split(b"\n")
+        if self._most_hold_a_needle(lines[:_SAMPLE]):
+            # no prefilter: every line is read, which counts the same (a line without a needle is
+            # one classify_line cannot read), and spares ~400 passes over the block that would
+            # skip almost none of it (a dense Apache error log: 1.1 s of 4 a 20k-line block)
+            return [raw.decode("utf-8", "replace") for raw in lines if raw]
         low = data.lower()
-        present = [n for n in self.needles if n in low]
+        absent: set[bytes] = set()
+        present = []
+        for n in self.needles:
+            if any(m in absent for m in self.parts[n]) or n not in low:
+                absent.add(n)
+            else:
+                present.append(n)
         if not present:
             if data.isascii():
                 return []
             return [t for t in _lines(data) if not t.isascii()]
         out = []
-        for raw, lowered in zip(data.split(b"\n"), low.split(b"\n")):
+        for raw, lowered in zip(lines, low.split(b"\n")):
             if raw and (any(n in lowered for n in present) or not raw.isascii()):
                 out.append(raw.decode("utf-8", "replace"))
         return out
+
+    def _most_hold_a_needle(self, sample: list[bytes]) -> bool:
+        """Whether at least half of the block's first lines hold one of the catalog's needles."""
+        held = sum(1 for raw in sample if any(n in raw.lower() for n in self.needles))
+        return held * 2 >= len(sample) > 0
 
 
 def _lines(data: bytes) -> list[str]:
