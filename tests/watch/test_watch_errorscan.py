@@ -106,3 +106,17 @@ def test_apache_heads_mixed_count_as_the_per_line_path(native: bool, lead: int) 
     reference = count_per_line(lines)
     assert sum(reference.values()) >= 3 * 6  # the variants count as their recorded lines
     assert ErrorCounter(native=native).count(("\n".join(lines) + "\n").encode()) == reference
+
+
+def test_the_peels_as_one_regex_cut_what_the_peels_one_by_one_cut() -> None:
+    """``heads.Shape.peel_any`` (one alternation) takes the head off as the loop over ``peel``."""
+    from dataclasses import replace
+
+    from why502.parsers.heads import _head_declared, _shapes
+
+    for shape in _shapes().values():
+        if shape.peel_any is None:
+            continue
+        one_by_one = replace(shape, peel_any=None)
+        for text in APACHE + [t.replace("\n", " ") for t in LINES]:
+            assert _head_declared(shape, text) == _head_declared(one_by_one, text), text

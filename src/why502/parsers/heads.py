@@ -121,12 +121,18 @@ class Shape:
     search: tuple[re.Pattern[str], ...] = ()
     absent: str | None = None
     headless: tuple[re.Pattern[str], ...] = ()
+    # the peels as one alternation, tried in their order: ``match`` takes the first alternative
+    # that matches, as a loop over ``peel`` does, in one call (a line of Apache's tried ~11 peel
+    # regexes one by one; BENCHMARKS.md stop 44)
+    peel_any: re.Pattern[str] | None = None
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Shape:
         absent = data.get("absent")
+        peels = [str(rx) for rx in data.get("peel", [])]
         return cls(line=re.compile(str(data["line"])), time=str(data.get("time", "")),
-                   peel=_compiled(data.get("peel", [])), peel_max=int(data.get("peel_max", 0)),
+                   peel=_compiled(peels), peel_max=int(data.get("peel_max", 0)),
+                   peel_any=_alternation(peels),
                    search=_compiled(data.get("search", [])),
                    absent=str(absent) if absent is not None else None,
                    headless=_compiled(data.get("headless", [])))
@@ -182,6 +188,22 @@ def _errno(gd: dict[str, str | None]) -> int | None:
     return errno_of_text(text) if text else None
 
 
+def _alternation(rxs: list[str]) -> re.Pattern[str] | None:
+    """``rxs`` as one regex whose first matching alternative wins; None when they cannot be one
+    (none, or two of them name the same group)."""
+    try:
+        return re.compile("|".join(f"(?:{rx})" for rx in rxs)) if rxs else None
+    except re.error:
+        return None
+
+
+def _peel(shape: Shape, rest: str) -> re.Match[str] | None:
+    """The first of ``shape``'s peels that matches at the start of ``rest``, or None."""
+    if shape.peel_any is not None:
+        return shape.peel_any.match(rest)
+    return next((found for rx in shape.peel if (found := rx.match(rest))), None)
+
+
 def _head_declared(shape: Shape, text: str) -> Head | None:
     """The head ``shape`` describes, cut off ``text`` (class doc of :class:`Shape`)."""
     m = shape.line.match(text)
@@ -199,13 +221,7 @@ def _head_declared(shape: Shape, text: str) -> Head | None:
                 errno=_errno(gd))
     if rest is not None:
         for _ in range(shape.peel_max):
-            # a plain loop, not next() over a generator: this runs ~5 times on every line of a
-            # program with a declared head (Apache's error log in ``watch``, BENCHMARKS.md stop 44)
-            mm = None
-            for rx in shape.peel:
-                mm = rx.match(rest)
-                if mm is not None:
-                    break
+            mm = _peel(shape, rest)
             if mm is None:
                 break
             got = mm.groupdict()
