@@ -94,11 +94,17 @@ def test_impossible_access_log_times_and_timings_are_unparsed() -> None:
     res = why502("stats", ACC, "--nginx-conf", CONF, "--log-format", "hostile", "--no-error-log",
                  "--format", "json", "--no-progress")
     assert res.returncode in (0, 1), res.stderr
-    doc = json.loads(res.stdout)
+    # no number of the report is NaN or infinite: JSON has no such values, Python's encoder writes
+    # them as the bare tokens NaN/Infinity, which parse_constant sees (the unparsed lines' own text,
+    # quoted in the samples, may spell "nan" or "inf": the native reader keeps a line whole past its
+    # NUL byte, where the polars sample reader cut it)
+    def no_constant(token: str) -> float:
+        raise AssertionError(f"{token} in the report")
+
+    doc = json.loads(res.stdout, parse_constant=no_constant)
     # the lines dated year 1 and year 9999, and those with -1.000, NaN, inf, 1e309 and "0.500, 1e400"
     # in $upstream_*_time / $request_time: nginx writes "%T.%03M" or "-", never these
     assert doc["unparsed"] == 7
-    assert "nan" not in res.stdout.lower() and "infinity" not in res.stdout.lower()
 
 
 def test_impossible_error_log_times_are_unknown_not_printed() -> None:
