@@ -16,8 +16,9 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
+from typing import Any
 
 from why502 import __version__
 from why502.cli.termwidth import HelpFormatter, add_width_everywhere, argv_width, resolve
@@ -70,36 +71,91 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
-    """Build the parser; every command module contributes its own arguments."""
-    parser = argparse.ArgumentParser(
+class _TopParser(argparse.ArgumentParser):
+    """The top-level parser, whose epilog (exit codes and every ``WHY502_*`` variable, which
+    imports the proxies' registry) is made only when its help is printed: a run of one command
+    never shows it."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = _epilog()
+        return super().format_help()
+
+
+class _LazySubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The ``COMMAND`` choice, whose parsers are filled (their module imported, their arguments
+    added) only when argparse picks one.
+
+    Why: building all fourteen commands' parsers imported every ``cmd_*`` module and the
+    modules they name (proxies, output, time arguments) at every start, for one command's run
+    (BENCHMARKS.md, 2026-11-25 stop 44, start-up by command).  argparse hands a subcommand its
+    arguments in ``_SubParsersAction.__call__`` (``values[0]`` is the name): the one place where
+    the chosen parser is needed, whatever the order of the options around it.  ``--help`` of
+    the top level lists the names and one-line helps only, which every parser has from the
+    start, so its text is the same."""
+
+    fill: Callable[[str], None] | None = None
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        if self.fill is not None and values:
+            name = values if isinstance(values, str) else values[0]
+            if name in self._name_parser_map:
+                self.fill(str(name))
+        super().__call__(parser, namespace, values, option_string)
+
+
+def build_parser(lazy: bool = False) -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    """Build the parser; every command module contributes its own arguments.
+
+    ``lazy``: each command's parser is filled when a run picks it (``_LazySubParsers``) and the
+    top-level epilog when it is printed; what it parses and prints is the same.  The completion
+    scripts, the man page and the docs walk the whole tree: they take the full one (default)."""
+    parser = _TopParser(
         prog="why502",
         description="Why is this proxy returning 502/503/504? The root cause, the evidence, the fix.",
-        epilog=_epilog(),
+        epilog=None if lazy else _epilog(),
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the version and which classify engine runs, then exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.register("action", "parsers", _LazySubParsers)
+    # the commands' parsers (and theirs) are plain ones: argparse would make them _TopParser,
+    # and each would print the top-level epilog in its own help
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
+    assert isinstance(sub, _LazySubParsers)
     modules: dict[str, ModuleType] = {}
-    for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        modules[name] = module
-        description = getattr(module, "DESCRIPTION", help_text)
-        # a command that states its own exit codes (lab run: 0 = the expected cause was found)
-        # must not get the generic line too: it said the opposite
-        own_codes = re.search(r"^exit( codes)?:", description, re.M) is not None
-        command_parser = sub.add_parser(
-            name,
-            help=help_text,
-            description=description,
-            epilog=None if own_codes else EXIT_CODES_EPILOG,
-            formatter_class=HelpFormatter,
-        )
-        module.add_arguments(command_parser)
-        # every text output (help included) wraps to one width, --width on every (sub)command
-        add_width_everywhere(command_parser)
+    stubs = {name: sub.add_parser(name, help=help_text, formatter_class=HelpFormatter)
+             for name, (_module, help_text) in COMMANDS.items()}
+    lock = threading.Lock()
+
+    def fill(name: str) -> None:
+        with lock:  # main() also runs in threads (the MCP server): one fill a command
+            if name not in modules:
+                modules[name] = _fill_command(stubs[name], name)
+
+    if lazy:
+        sub.fill = fill
+    else:
+        for name in COMMANDS:
+            fill(name)
     return parser, modules
+
+
+def _fill_command(command_parser: argparse.ArgumentParser, name: str) -> ModuleType:
+    """Give one command's parser its description, epilog and arguments (its module's)."""
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    description = getattr(module, "DESCRIPTION", help_text)
+    # a command that states its own exit codes (lab run: 0 = the expected cause was found)
+    # must not get the generic line too: it said the opposite
+    own_codes = re.search(r"^exit( codes)?:", description, re.M) is not None
+    command_parser.description = description
+    command_parser.epilog = None if own_codes else EXIT_CODES_EPILOG
+    module.add_arguments(command_parser)
+    # every text output (help included) wraps to one width, --width on every (sub)command
+    add_width_everywhere(command_parser)
+    return module
 
 
 # polars allocates through its own jemalloc, configured from ``_RJEM_MALLOC_CONF`` when polars
@@ -314,7 +370,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     global _PARSER
     with _PARSER_LOCK:
         if _PARSER is None:
-            _PARSER = build_parser()
+            _PARSER = build_parser(lazy=True)
         return _PARSER
 
 
