@@ -153,6 +153,11 @@ CASES: list[tuple[str, str | None]] = [
     ('time="2019-03-01T10:00:00Z" level=error msg="Serve tunnel error" connectionID=0 error="EOF"', None),
     ('ERRO[0000] unable to connect to the origin               error="dial tcp [::1]:8888: connect: '
      'connection refused"', None),
+    # Envoy's pool giving up a connect (conn_pool_base.cc onConnectTimeout(): "[C<id>] connect timeout"),
+    # in Istio's debug format too; the words in prose are no such line
+    ("2021-03-11T08:38:24.776131Z     debug   envoy pool      [external/envoy/source/common/http/http1/"
+     "conn_pool.cc:97] [C302] connect timeout", "connect-timeout"),
+    ("the connect timeout of the cluster is 5s", None),
     # a code in a conditional, a past fix, a remedy, a change's title, an imperative title, a contracted
     # modal, troubleshooting: talk about a code, no request the proxy failed (``[prose] told_about``);
     # a code after "when" stays a report (the corpus' threads report that way), as does a present "fixes"
