@@ -158,6 +158,11 @@ CASES: list[tuple[str, str | None]] = [
     ("2021-03-11T08:38:24.776131Z     debug   envoy pool      [external/envoy/source/common/http/http1/"
      "conn_pool.cc:97] [C302] connect timeout", "connect-timeout"),
     ("the connect timeout of the cluster is 5s", None),
+    # a pretty-printed JSON log's message member alone on its line (jq's form, journalctl -o json-pretty's)
+    ('  "msg": "dial tcp 172.19.0.3:80: i/o timeout",', "connect-timeout"),
+    ('    "MESSAGE" : "2024/05/01 12:00:01 [error] 7#7: *3 connect() failed (111: Connection refused) while '
+     'connecting to upstream, client: 10.0.0.9, server: _"', "connection-refused"),
+    ('  "msg": "using provided configuration",', None),
     # a code in a conditional, a past fix, a remedy, a change's title, an imperative title, a contracted
     # modal, troubleshooting: talk about a code, no request the proxy failed (``[prose] told_about``);
     # a code after "when" stays a report (the corpus' threads report that way), as does a present "fixes"
