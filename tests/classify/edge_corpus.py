@@ -79,7 +79,7 @@ FIRST = "b1"
 # lines, threads
 MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b6": (107, 45),
              "b7": (115, 50), "b8": (243, 138), "b9": (230, 154),
-             "b10": (205, 110), "b11": (213, 129)}
+             "b10": (205, 110), "b11": (213, 129), "b12": (21, 8)}
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
@@ -106,7 +106,7 @@ FLOOR_HELD_RIGHT = 0.991
 # h/edgecorpus10
 # b7's too since h/edgecorpus11 (every batch's misses were read by class; b11 is the hold-out since)
 # b11's since its first score was recorded and its misses read by class (h/edgecorpus11)
-OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11"})
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12"})
 # b8's (after its first score was recorded; b7 stays the hold-out, its misses unread)
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
@@ -146,7 +146,9 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # after rules from b8's own misses (2026-11-25, h/edgecorpus8; b8 is development data since):
     # 224/243 (92.2%), whole log 224/243, explain 243/243, 1 false alarm
     # after the rules of h/edgecorpus11 (2026-11-25): 228/243 (93.8%), 228, 243, 0 false alarms
-    "b8": {"line": 0.938, "whole": 0.938, "explain": 1.0, "false_alarms": 0},
+    # after h/edgeformats read a pretty-printed JSON's message member (Caddy's "msg": "dial tcp ...: i/o
+    # timeout",): 229/243 (94.2%), 229, 243, 0
+    "b8": {"line": 0.942, "whole": 0.942, "explain": 1.0, "false_alarms": 0},
     # b9 first score, gathered at main a0984e2 (every rule of b1-b8 merged), before any rule change:
     # 198/230 (86.1%), whole log 198/230, explain 230/230, 2 false alarms of 97 negatives
     # after rules from b9's own misses (2026-11-25, h/edgecorpus9; b9 is development data since):
@@ -160,7 +162,9 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # after rules from b10's own misses (2026-11-25, h/edgecorpus10; b10 is development data since):
     # 199/205 (97.1%), whole log 199/205, explain 205/205, 0 false alarms
     # after the rules of h/edgecorpus11 (2026-11-25): 201/205 (98.0%), 201, 205, 0
-    "b10": {"line": 0.980, "whole": 0.980, "explain": 1.0, "false_alarms": 0},
+    # after the logrus reader of h/edgeformats (cloudflared 2018's ERRO[0054]): 202/205 (98.5%), 202, 205, 0
+    # and Envoy's debug "[C1] connect timeout" line (conn_pool_base.cc): 203/205 (99.0%), 203, 205, 0
+    "b10": {"line": 0.990, "whole": 0.990, "explain": 1.0, "false_alarms": 0},
     # b11 first score, gathered at h/edgecorpus11 b9c6eff (b1-b10 rules and that branch's class rules),
     # before any further rule change: 179/213 (84.0%), whole log 179/213, explain 213/213, 1 false alarm
     # of 113
@@ -168,6 +172,13 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # relabelled after its first score: HAProxy's 503 page sentence, status-only): 200/213 (93.9%), 200,
     # 213, 0
     "b11": {"line": 0.938, "whole": 0.938, "explain": 1.0, "false_alarms": 0},
+    # b12 (h/edgeformats): 17 told-code negatives from 7 public threads none of b1-b11 uses (conditionals,
+    # fixes, proposals, change titles) and 4 lines of cloudflared 2019's logrus format (cloudflared#153).
+    # First score through classify, before any rule change: negatives 17/17 with no failure symptom but
+    # 5 reported as a proxy's reply (status-only records: counted as false alarms in
+    # docs/dev/edge-corpus.md, "reported" here); the two logrus failures unread: 19/21 (90.5%).
+    # After the told_about shapes and the logrus reader: 21/21, 0 false alarms, 0 negatives reported.
+    "b12": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0, "reported": 0},
 }
 # The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
 # the other batches (with b7, apisix 80/89 is under 90%: docs/dev/edge-corpus.md)
@@ -199,7 +210,12 @@ HELD_OUT: frozenset[str] = frozenset()
 # every batch but b11 (b7 open since): 1616/1665 (97.1%), apisix 163/175, 2 false alarms of 786
 # all eleven batches after batch 11's class rules (h/edgecorpus11): 1817/1878 (96.8%), every family >= 90%
 # (envoy-gateway 101/108 the lowest), 2 false alarms of 899; batches 1-10 alone 1617/1665 (97.1%)
-FLOOR_ALL_RIGHT = 0.967
+# all twelve batches after h/edgeformats (b12: 17 told-code negatives, 4 logrus lines; the logrus reader and
+# the told_about shapes): 1839/1899 (96.8%), every family >= 90%, 2 false alarms of 918 negatives and 27 more
+# negatives given a status-only record (29 before the troubleshooting shape); batches 1-11 alone 1818/1878
+# with Envoy's debug connect-timeout line read: 1840/1899 (96.9%); with a pretty-printed JSON's message member
+# read: 1841/1899 (96.9%); batches 1-11 alone 1820/1878 (96.9%)
+FLOOR_ALL_RIGHT = 0.968
 FLOOR_ALL_FAMILY_RIGHT = 0.90
 MAX_ALL_FALSE_ALARMS = 2
 
@@ -333,6 +349,7 @@ class Score:
     failures_right: int = 0
     negatives: int = 0
     false_alarms: int = 0
+    reported: int = 0  # negatives given a record without a failure symptom (a status-only report)
     agree: int = 0
     misses: list[str] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
@@ -366,6 +383,7 @@ def _score(rows: list[Row], got: dict[int, list[dict[str, Any]]], explained: dic
             if r.role == "negative":
                 s.negatives += 1
                 s.false_alarms += bool(named)
+                s.reported += bool(recs) and not named
             if explained is not None:
                 mine = sorted(named)[0] if named else None
                 s.agree += explained.get(r.n) == mine

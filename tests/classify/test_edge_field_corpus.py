@@ -118,6 +118,7 @@ def test_the_whole_corpus_meets_the_family_floor(result: Result) -> None:
     lines = ", ".join(f"{fam} {sc.right}/{sc.total}" for fam, sc in sorted(scores.items()))
     print(f"\nall batches: {lines}")
     s = scores["all"]
+    print(f"negatives: {s.negatives}, false alarms {s.false_alarms}, status-only reports {s.reported}")
     assert s.right / s.total >= FLOOR_ALL_RIGHT, lines
     assert s.false_alarms <= MAX_ALL_FALSE_ALARMS, lines
     for fam, sc in scores.items():

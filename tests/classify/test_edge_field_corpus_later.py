@@ -38,3 +38,4 @@ def test_later_batches_read_no_worse_than_their_recorded_score(result: Result) -
         assert w.right / w.total >= floor["whole"], report
         assert s.agree / s.total >= floor["explain"], report
         assert s.false_alarms <= floor["false_alarms"], report
+        assert s.reported <= floor.get("reported", s.negatives), report

@@ -140,6 +140,42 @@ CASES: list[tuple[str, str | None]] = [
     ("2021-05-01T10:00:00Z ERR CF-RAY: 64a0b1c2d3e4f5a6-AMS Proxying to ingress 1 error: Error proxying "
      "request to origin: dial tcp 10.0.0.4:8080: connect: connection refused", "connection-refused"),
     ("2021-05-01T10:00:00Z ERR Proxying to ingress 1 error: Error writing response header", None),
+    # cloudflared 2018-2020 (logrus TextFormatter, origin/tunnel.go logError()): every form the formatter
+    # writes -- off a terminal, on one (seconds since start, FullTimestamp, colours kept) -- and the same
+    # format's lines that are no origin error (the edge connection, the start-up check)
+    ('time="2019-03-01T10:00:00Z" level=error msg="HTTP request error" connectionID=1 '
+     'error="dial tcp 127.0.0.1:8080: connect: connection refused"', "connection-refused"),
+    ('ERRO[0012] HTTP request error                            connectionID=0 error=EOF', "premature-close"),
+    ('ERRO[2019-03-01T10:00:00Z] HTTP request error                            connectionID=3 '
+     'error="net/http: timeout awaiting response headers"', "read-timeout"),
+    ('\x1b[31mERRO\x1b[0m[0003] HTTP request error                            connectionID=1 '
+     'error="x509: certificate signed by unknown authority"', "tls-failure"),
+    ('time="2019-03-01T10:00:00Z" level=error msg="Serve tunnel error" connectionID=0 error="EOF"', None),
+    ('ERRO[0000] unable to connect to the origin               error="dial tcp [::1]:8888: connect: '
+     'connection refused"', None),
+    # Envoy's pool giving up a connect (conn_pool_base.cc onConnectTimeout(): "[C<id>] connect timeout"),
+    # in Istio's debug format too; the words in prose are no such line
+    ("2021-03-11T08:38:24.776131Z     debug   envoy pool      [external/envoy/source/common/http/http1/"
+     "conn_pool.cc:97] [C302] connect timeout", "connect-timeout"),
+    ("the connect timeout of the cluster is 5s", None),
+    # a pretty-printed JSON log's message member alone on its line (jq's form, journalctl -o json-pretty's)
+    ('  "msg": "dial tcp 172.19.0.3:80: i/o timeout",', "connect-timeout"),
+    ('    "MESSAGE" : "2024/05/01 12:00:01 [error] 7#7: *3 connect() failed (111: Connection refused) while '
+     'connecting to upstream, client: 10.0.0.9, server: _"', "connection-refused"),
+    ('  "msg": "using provided configuration",', None),
+    # a code in a conditional, a past fix, a remedy, a change's title, an imperative title, a contracted
+    # modal, troubleshooting: talk about a code, no request the proxy failed (``[prose] told_about``);
+    # a code after "when" stays a report (the corpus' threads report that way), as does a present "fixes"
+    ("If Traefik returns 500 the client retries", None),
+    ("Check whether the gateway responds with 503 after the rollout", None),
+    ("We fixed the 502 issues by raising the idle timeout", None),
+    ("After the upgrade there are no more 504 errors", None),
+    ("To solve this, we added a route that answers 503", None),
+    ("fix(proxy): return 502 when the upstream resets", None),
+    ("Respond with 503 while the pods are draining", None),
+    ("we'd rather send HTTP 503 there", None),
+    ("Troubleshooting 504 Gateway Timeout behind Envoy", None),
+    ("When I restart the backend, Traefik returns 502", "proxy-reply"),
     # a proxy's 5xx told in prose: the code in a code span, verbs of experiencing and rejecting,
     # the reason phrase quoted as the error's name
     ("the gateway returns `503` for every request after the rollout", "proxy-reply"),

@@ -3,7 +3,8 @@
 Logs rarely arrive as the program wrote them: docker's json-file driver, CRI runtimes (containerd,
 CRI-O), ``docker logs --timestamps`` / ``kubectl logs --timestamps``, docker compose's service
 prefix, syslog and journald (plain or ``journalctl -o json``), ``dmesg`` and log shippers that
-JSON-escape quotes.  ``unwrap`` removes those layers (up to a few, in any order) and keeps the
+JSON-escape quotes, and a pretty-printed object's message member alone on its line.  ``unwrap``
+removes those layers (up to a few, in any order) and keeps the
 outermost timestamp it saw, so a line is classified by its own content whatever carried it.
 
 Pure standard library, no third-party imports: ``why502 explain "<pasted line>"`` uses it.
@@ -38,6 +39,9 @@ _PRI = re.compile(r"^<\d{1,3}>(?:1 )?")
 _DMESG = re.compile(r"^\[\s*\d+\.\d+\] ")
 _KERNEL_TAG = re.compile(r"^kernel: (?:\[\s*\d+\.\d+\] )?")
 _JSON_FIELD = re.compile(r'"(?:log|MESSAGE|message|msg)"\s*:\s*"((?:[^"\\]|\\.)*)')
+# one member of a pretty-printed object on its own line, the message's (``journalctl -o json-pretty``
+# writes '"MESSAGE" : "..."', jq and most viewers '  "msg": "...",'): the same JSON spread over lines
+_JSON_MEMBER = re.compile(r'^\s*"(?:log|MESSAGE|message|msg)"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,?\s*$')
 _JSON_TIME = re.compile(r'"(?:time|@timestamp|timestamp|ts)"\s*:\s*"([^"]*)"')
 _ISO_PARTS = re.compile(
     r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?"
@@ -155,6 +159,10 @@ def unwrap(line: str, year: int = 1970) -> Unwrapped:
                 text = got[0].rstrip("\r\n")
                 time = time or got[1]
                 continue
+        m = _JSON_MEMBER.match(text)
+        if m:
+            text = _decode_json_string(m.group(1)).rstrip("\r\n")
+            continue
         m = _CRI.match(text)
         if m:
             time = time or iso_time(m.group("time"))

@@ -34,6 +34,18 @@ origin error="<Go error>" originURL=...`` (cloudflare/cloudflared carrier/websoc
 ``ServeStream``): read with its Go error too (gorilla/websocket's ``websocket: bad handshake``: the
 hostname answered the upgrade with something other than 101, an invalid response).  No status is
 written: the client's dial failed, what the edge answered is not in the line.
+
+cloudflared of 2018-2020 logged with logrus, not zerolog: ``TunnelHandler.logError()`` writes
+``h.logger.WithError(err).Error("HTTP request error")`` and answers the edge ``502 Bad Gateway``
+(cloudflare/cloudflared origin/tunnel.go, release 2018.12.1 c69437ba), the error being the origin
+round trip's Go error.  Its formatter is logrus' ``TextFormatter`` (log/log.go ``CreateLogger()``):
+on a terminal ``printColored()`` writes ``ERRO[0054] HTTP request error<padded to 44>
+connectionID=2 error="..."`` (the level's first four letters, seconds since start; ``[<time>]``
+with ``FullTimestamp``, nothing with ``DisableTimestamp``), off a terminal ``time="..."
+level=error msg="HTTP request error" ... error="..."`` (sirupsen/logrus text_formatter.go
+``Format()``, ``printColored()``).  Both are read (``_LOGRUS``): a 502 whose cause is the Go
+error.  The other logrus lines of those years (``Serve tunnel error``: the edge connection;
+``unable to connect to the origin``: the start-up check) are no request's failure, left unread.
 """
 
 from __future__ import annotations
@@ -64,6 +76,12 @@ _CONSOLE = re.compile(
 _CARRIER = re.compile(
     r"(?:^|\s)(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))?\s*"
     r'ERR\s+failed to connect to origin\s+error="(?P<error>(?:[^"\\]|\\.)*)"(?P<fields>.*)$')
+# logrus' TextFormatter, both forms, of cloudflared's "HTTP request error" (origin/tunnel.go logError())
+_LOGRUS = re.compile(
+    r"(?:(?:^|[\s`'\"])(?:\x1b\[\d+m)?ERRO(?:\x1b\[0m)?(?:\[(?P<stamp>[^\]]*)\])?\s+"
+    r"|\blevel=error\s+msg=\"?)HTTP request error\"?(?P<fields>\s.*)$")
+_LOGRUS_TIME = re.compile(r'(?:^|[\s`\'"])time="(?P<time>[^"]+)"')
+_LOGRUS_ERROR = re.compile(r'\berror=(?:"(?P<q>(?:[^"\\]|\\.)*)"|(?P<bare>[^\s"`]+))')
 _FIELD = re.compile(r"\b(cfRay|originService|originURL|ingressRule|connIndex|dest)=(\S+)")
 # a line of cloudflared's own (zerolog console: time, level, message, key=value fields it alone
 # writes): counts for the family when a file's family is sniffed
@@ -90,8 +108,10 @@ def _origin(service: str | None) -> str | None:
 
 
 def _record(error: str, time: str | None, service: str | None, ray: str | None,
-            carrier: bool = False) -> LbRecord | None:
-    if carrier:
+            carrier: bool = False, bare: bool = False) -> LbRecord | None:
+    """``carrier``: the access client's dial (no status); ``bare``: the Go error unwrapped, as
+    logrus-era cloudflared logged it (502, origin/tunnel.go logError())."""
+    if carrier or bare:
         cause_text = error
     elif WRAP.lower() in error.lower():
         cause_text = error.split("cloudflared:", 1)[1].strip() if "cloudflared:" in error else ""
@@ -112,6 +132,8 @@ def _record(error: str, time: str | None, service: str | None, ray: str | None,
 
 def parse_cloudflared_text(line: str) -> LbRecord | None:
     """One console line of cloudflared (the proxy's own origin-error line), or None."""
+    if "HTTP request error" in line:
+        return _parse_logrus(line)
     if "Proxying to ingress" in line:
         old = _OLD_CONSOLE.search(line)
         if old is not None:
@@ -129,6 +151,21 @@ def parse_cloudflared_text(line: str) -> LbRecord | None:
     fields = dict(_FIELD.findall(m["fields"]))
     return _record(m["error"].replace('\\"', '"'), m["time"], fields.get("originService"),
                    fields.get("cfRay"))
+
+
+def _parse_logrus(line: str) -> LbRecord | None:
+    """cloudflared 2018-2020's logrus line of an origin error (module doc), or None."""
+    m = _LOGRUS.search(line)
+    if m is None:
+        return None
+    e = _LOGRUS_ERROR.search(m["fields"])
+    if e is None:
+        return None
+    error = (e["q"] if e["q"] is not None else e["bare"]).replace('\\"', '"')
+    stamp = m["stamp"]
+    t = _LOGRUS_TIME.search(line)
+    time = t["time"] if t else (stamp if stamp and not stamp.isdigit() else None)
+    return _record(error, time, None, None, bare=True)
 
 
 def is_cloudflared(obj: dict[str, Any]) -> bool:
