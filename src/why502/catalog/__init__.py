@@ -7,7 +7,8 @@ nginx/Apache/HAProxy/PHP-FPM/kernel/systemd source file emits each message.  ``w
 Status-code pages (500, 502, 503, 504, 499, 009, Cloudflare 52x/530, AWS ALB 46x/561) live in
 ``catalog/data/statuses.toml`` and are loaded by :func:`load_statuses`.
 
-Loading uses only the standard library (``tomllib``) so ``why502 explain`` stays fast.
+Loading uses only the standard library (``tomllib``, through ``catalog.tomldata``) so
+``why502 explain`` stays fast.
 
 One ID may exist in two kinds (``port-exhaustion`` is both the symptom nginx logs and the root
 cause behind it); :meth:`Catalog.get` without a kind then prefers the root cause, and
@@ -16,18 +17,12 @@ cause behind it); :meth:`Catalog.get` without a kind then prefers the root cause
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from why502.catalog import tomldata
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 Kind = Literal["symptom", "event", "cause"]
 KINDS: tuple[Kind, ...] = ("symptom", "event", "cause")
@@ -144,25 +139,17 @@ def _entry(kind: Kind, raw: dict[str, Any]) -> Entry:
 _DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-def _data_text(name: str) -> str:
-    """Read a packaged data file.  A plain path when the package is on disk (always, for a pip or
-    editable install: importlib.resources alone costs ~9 ms of start-up); importlib.resources
-    only for zipped installs."""
-    path = _DATA_DIR / name
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    from importlib import resources  # pragma: no cover - zipapp / zipped egg
-
-    return resources.files("why502.catalog").joinpath("data", name).read_text(encoding="utf-8")
-
-
 def _data_table(name: str) -> dict[str, Any]:
     """A packaged data file, parsed (``catalog.tomldata``: from its cache when the text is the
-    same)."""
+    same).  A plain path when the package is on disk (always, for a pip or editable install:
+    importlib.resources alone costs ~9 ms of start-up); importlib.resources only for zipped
+    installs."""
     path = _DATA_DIR / name
     if path.is_file():
         return tomldata.load(path)
-    return tomllib.loads(_data_text(name))  # pragma: no cover - zipapp / zipped egg
+    from importlib import resources  # pragma: no cover - zipapp / zipped egg
+
+    return tomldata.table(resources.files("why502.catalog").joinpath("data", name))  # pragma: no cover
 
 
 @lru_cache(maxsize=1)
