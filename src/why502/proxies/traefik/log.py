@@ -158,9 +158,11 @@ def parse_traefik_error(line: str) -> LbRecord | None:
         return None
     msg = (m["msg"] or m["msg2"] or m["msg3"] or "").replace('\\"', '"')
     tm = re.match(r"^(?:time=\")?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*?)\"?\s", line)
-    status = int(m["status"] or m["status2"] or 0) or _computed_status(msg)
-    if status < 500:
-        return None  # a client that went away (context canceled: 499), no failure of the proxy
+    status = int(m["status"] or m["status2"] or 0)
+    if not status:  # v1's forwarder line says no status: ComputeStatusCode's reading of the error
+        status = _computed_status(msg)
+        if status < 500:
+            return None  # a client that went away (context canceled: 499), no failure of the proxy
     return _error_record(status, msg, tm.group(1) if tm else None)
 
 
