@@ -11,6 +11,7 @@ import pytest
 
 from tests.mitigate.traffic import Traffic
 from tests.support.clirun import why502
+from tests.support.monitoring import wait_until
 from why502.app.fix.service import children
 from why502.lab.runtime import Stack
 from why502.lab.runtime.machine import find_haproxy
@@ -34,7 +35,9 @@ def test_haproxy_server_put_in_maint_through_the_runtime_api_without_a_reload(tm
         proc = stack.start_haproxy(f"server a {bad.address}\nserver b {good.address}", master_worker=True)
         conf, _log, _sock = haproxy_paths(stack)
         original = conf.read_bytes()
-        workers = children(proc.pid)
+        # the master forks its worker after it is up (-W): under load the snapshot was taken
+        # before the fork, an empty set that the worker then "changed"
+        workers = wait_until(lambda: children(proc.pid), 30, "the master's worker")
         state = str(tmp_path / "state")
         url = f"http://{stack.listen}/verify"
         common = ("--config", str(conf), "--proxy", "haproxy", "--state-dir", state)
