@@ -5,7 +5,7 @@ the held pool (not a slow application) from the 504s and the config, ``why502 li
 ``why502 fix --lint ... --apply`` writes ``no option keep-conn``, tests it with ``haproxy -c``,
 reloads the master (SIGUSR2), and the wait is gone.
 
-Loopback only, bounded: six sequential requests, then at most three bursts of four at once, each
+Loopback only, bounded: six sequential requests, then at most eight bursts of four at once, each
 on a new client connection (the lab client sends ``Connection: close``), 1 s server timeout.
 """
 
@@ -41,14 +41,17 @@ def test_idle_fastcgi_connections_hold_the_pool_until_the_lint_fix(tmp_path: Pat
                             defaults=f"retries 0\ntimeout server {TIMEOUT_S:g}s", master_worker=True,
                             sections=f"fcgi-app php\n    docroot {stack.p.www}\n    index app.php")
         conf, log, _sock = haproxy_paths(stack)
+        # Whether HAProxy keeps a FastCGI connection idle is its own estimate (include/haproxy/
+        # server.h srv_add_to_idle_list(): a thread's first idle connection is always kept, more
+        # only while used + idle stays within the connections in use at the last purge,
+        # `pool-purge-delay`), so how many PHP-FPM workers the idle kept connections hold depends
+        # on which of HAProxy's threads accepted each client -- scheduling, not the config (CI,
+        # stop 44: six sequential requests at load were all answered at once). Six sequential new
+        # clients (most answered at once, as in haproxy/haproxy#2936), then four at once: the two
+        # served become idle kept connections holding both workers, and the other two wait
+        # `timeout server` for a worker and get its 504; bounded rounds until that shows.
         before = _waits(stack)
-        # the third request of new clients finds both workers held by idle kept connections
-        assert any(s >= TIMEOUT_S * 0.8 for _st, s in before), before
-        # one held request at a time is answered once an idle kept connection times out (its timer
-        # started first); four new clients at once are not: the two served become the next idle
-        # kept connections and hold both workers again, so the other two get their own timeout's
-        # 504 (sequential rounds gave a 504 only when scheduling jitter won the race)
-        for _ in range(3):
+        for _ in range(8):
             if any(st == 504 for st, _s in before):
                 break
             before += [(r.status, r.elapsed) for r in stack.requests("/app.php", count=4, concurrency=4)]
