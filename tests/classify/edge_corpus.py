@@ -79,7 +79,8 @@ FIRST = "b1"
 # lines, threads
 MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b6": (107, 45),
              "b7": (115, 50), "b8": (243, 138), "b9": (230, 154),
-             "b10": (205, 110), "b11": (213, 129), "b12": (21, 8)}
+             "b10": (205, 110), "b11": (213, 129), "b12": (21, 8),
+             "b13": (155, 88)}
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
@@ -179,6 +180,11 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # docs/dev/edge-corpus.md, "reported" here); the two logrus failures unread: 19/21 (90.5%).
     # After the told_about shapes and the logrus reader: 21/21, 0 false alarms, 0 negatives reported.
     "b12": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0, "reported": 0},
+    # b13 (h/edgecorpus13): 155 lines from 88 public threads none of b1-b12 uses, weighted to Traefik, Caddy, the
+    # Envoy-based gateways, ALB, APISIX, Kong, NGF. First score through classify, gathered after one told_about fix
+    # (a link's path is no document title) and before any other rule change: 145/155 (93.5%), whole log 145/155,
+    # explain 155/155, 0 false alarms of 97 negatives, 5 negatives given a status-only record
+    "b13": {"line": 0.935, "whole": 0.935, "explain": 1.0, "false_alarms": 0, "reported": 5},
 }
 # The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
 # the other batches (with b7, apisix 80/89 is under 90%: docs/dev/edge-corpus.md)
@@ -189,7 +195,8 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
 # score
 # (b11 until its misses were read by class, h/edgecorpus11: no batch is held out until the next one is
 # gathered)
-HELD_OUT: frozenset[str] = frozenset()
+# b13 since its first score (h/edgecorpus13)
+HELD_OUT: frozenset[str] = frozenset({"b13"})
 # Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
 # corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
 # lowest), 1 false alarm of 285 negatives (batch 2's naiveproxy CONNECT reset); 732/765 before them
