@@ -107,7 +107,7 @@ FLOOR_HELD_RIGHT = 0.991
 # h/edgecorpus10
 # b7's too since h/edgecorpus11 (every batch's misses were read by class; b11 is the hold-out since)
 # b11's since its first score was recorded and its misses read by class (h/edgecorpus11)
-OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12"})
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12", "b13"})
 # b8's (after its first score was recorded; b7 stays the hold-out, its misses unread)
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
@@ -180,11 +180,12 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # docs/dev/edge-corpus.md, "reported" here); the two logrus failures unread: 19/21 (90.5%).
     # After the told_about shapes and the logrus reader: 21/21, 0 false alarms, 0 negatives reported.
     "b12": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0, "reported": 0},
-    # b13 (h/edgecorpus13): 155 lines from 88 public threads none of b1-b12 uses, weighted to Traefik, Caddy, the
-    # Envoy-based gateways, ALB, APISIX, Kong, NGF. First score through classify, gathered after one told_about fix
-    # (a link's path is no document title) and before any other rule change: 145/155 (93.5%), whole log 145/155,
-    # explain 155/155, 0 false alarms of 97 negatives, 5 negatives given a status-only record
-    "b13": {"line": 0.935, "whole": 0.935, "explain": 1.0, "false_alarms": 0, "reported": 5},
+    # b13 (h/edgecorpus13): 155 lines from 88 public threads none of b1-b12 uses, weighted to Traefik,
+    # Caddy, the Envoy-based gateways, ALB, APISIX, Kong, NGF. First score through classify, gathered after
+    # one told_about fix (a link's path is no document title) and before any other rule change: 145/155
+    # (93.5%), whole log 145/155, explain 155/155, 0 false alarms of 97 negatives, 5 negatives reported
+    # after Go's unix-socket EAGAIN (go-proxy-socket-backlog): 146/155 (94.2%), 146, 155, 0, 5 reported
+    "b13": {"line": 0.941, "whole": 0.941, "explain": 1.0, "false_alarms": 0, "reported": 5},
 }
 # The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
 # the other batches (with b7, apisix 80/89 is under 90%: docs/dev/edge-corpus.md)
@@ -195,8 +196,8 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
 # score
 # (b11 until its misses were read by class, h/edgecorpus11: no batch is held out until the next one is
 # gathered)
-# b13 since its first score (h/edgecorpus13)
-HELD_OUT: frozenset[str] = frozenset({"b13"})
+# b13 from its first score until its misses were read by class (h/edgecorpus13; open since, no batch held out)
+HELD_OUT: frozenset[str] = frozenset()
 # Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
 # corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
 # lowest), 1 false alarm of 285 negatives (batch 2's naiveproxy CONNECT reset); 732/765 before them
@@ -222,7 +223,10 @@ HELD_OUT: frozenset[str] = frozenset({"b13"})
 # negatives given a status-only record (29 before the troubleshooting shape); batches 1-11 alone 1818/1878
 # with Envoy's debug connect-timeout line read: 1840/1899 (96.9%); with a pretty-printed JSON's message member
 # read: 1841/1899 (96.9%); batches 1-11 alone 1820/1878 (96.9%)
-FLOOR_ALL_RIGHT = 0.968
+# all thirteen batches (h/edgecorpus13: b13 added, open after its first score; the told_about link fix, Go's
+# unix-socket EAGAIN, client-go's Response Status trace): 1988/2054 (96.8%, 0.9679), every family >= 90%,
+# 2 false alarms of 1015 negatives and 30 more given a status-only record; batches 1-12 alone 1842/1899
+FLOOR_ALL_RIGHT = 0.967
 FLOOR_ALL_FAMILY_RIGHT = 0.90
 MAX_ALL_FALSE_ALARMS = 2
 
