@@ -175,7 +175,8 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # after rules from b11's own misses (h/edgecorpus11; b11 is development data since, one expectation
     # relabelled after its first score: HAProxy's 503 page sentence, status-only): 200/213 (93.9%), 200,
     # 213, 0
-    "b11": {"line": 0.938, "whole": 0.938, "explain": 1.0, "false_alarms": 0},
+    # after siege's result line read as the status it got (h/edgecorpus13): 201/213 (94.4%), 201, 213, 0
+    "b11": {"line": 0.943, "whole": 0.943, "explain": 1.0, "false_alarms": 0},
     # b12 (h/edgeformats): 17 told-code negatives from 7 public threads none of b1-b11 uses (conditionals,
     # fixes, proposals, change titles) and 4 lines of cloudflared 2019's logrus format (cloudflared#153).
     # First score through classify, before any rule change: negatives 17/17 with no failure symptom but
@@ -226,11 +227,11 @@ HELD_OUT: frozenset[str] = frozenset()
 # negatives given a status-only record (29 before the troubleshooting shape); batches 1-11 alone 1818/1878
 # with Envoy's debug connect-timeout line read: 1840/1899 (96.9%); with a pretty-printed JSON's message member
 # read: 1841/1899 (96.9%); batches 1-11 alone 1820/1878 (96.9%)
-# with ai-gateway#579's relabel (b1): 1989/2054 (96.8%, 0.9684)
+# with ai-gateway#579's relabel (b1): 1989/2054 (96.8%, 0.9684); with siege's result line (b11): 1990/2054
 # all thirteen batches (h/edgecorpus13: b13 added, open after its first score; the told_about link fix, Go's
 # unix-socket EAGAIN, client-go's Response Status trace): 1988/2054 (96.8%, 0.9679), every family >= 90%,
 # 2 false alarms of 1015 negatives and 30 more given a status-only record; batches 1-12 alone 1842/1899
-FLOOR_ALL_RIGHT = 0.967
+FLOOR_ALL_RIGHT = 0.968  # 1990/2054 = 0.9688 (h/edgecorpus13, final)
 FLOOR_ALL_FAMILY_RIGHT = 0.90
 MAX_ALL_FALSE_ALARMS = 2
 
