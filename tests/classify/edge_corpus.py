@@ -79,7 +79,8 @@ FIRST = "b1"
 # lines, threads
 MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b6": (107, 45),
              "b7": (115, 50), "b8": (243, 138), "b9": (230, 154),
-             "b10": (205, 110), "b11": (213, 129), "b12": (21, 8)}
+             "b10": (205, 110), "b11": (213, 129), "b12": (21, 8),
+             "b13": (155, 88)}
 
 # Floors (a ratchet: raise them when rules land, never lower them).  FIRST SCORE before any edge
 # rule: 223/406 per line, 221/406 whole log, 403/406 explain agreeing, 0 false alarms.  After the
@@ -87,15 +88,18 @@ MIN_BATCH = {"b2": (100, 74), "b3": (86, 56), "b4": (80, 52), "b5": (93, 46), "b
 # 396/406 after batch 3's rules (397 with the Envoy Gateway direct_response term, withdrawn on merge:
 # it outranked the k8s-joined finding); 392/406 after batch 2's; 365/406 before batch 2
 # 402/406 after h/edgecorpus11 (6 lines more: 1 by a rule, 5 by relabels named in the fixture notes)
-FLOOR_LINE_RIGHT = 0.990
-FLOOR_WHOLE_RIGHT = 0.990  # 402/406 after h/edgecorpus11; 395/406 (391/406 after batch 2's rules)
+# 403/406 after h/edgecorpus13 (ai-gateway#579's direct_response 500 relabelled status-only: README)
+FLOOR_LINE_RIGHT = 0.992
+# whole log: 403/406 after h/edgecorpus13; 402/406 after h/edgecorpus11; 395/406 (391 after batch 2's rules)
+FLOOR_WHOLE_RIGHT = 0.992
 FLOOR_FAMILY_RIGHT = 0.90  # every family of the first corpus (issue 24's target; ngf 13/14 the lowest)
 FLOOR_EXPLAIN_AGREES = 1.0  # 406/406
 MAX_FALSE_ALARMS = 0  # of 128 negatives (127 before a Cloudflare docs quote was relabelled negative;
 # 2 false alarms before batch 2's rules: prose on "no healthy upstream", 200 UR)
 # The two halves of the thread split (``half``): rules are written from the development half's
 # misses only; the held-out half is the honest figure of how they generalise.
-FLOOR_DEV_RIGHT = 0.988  # 178/180 after h/edgecorpus11; 175/180 (174/180 before batch 3's rules)
+# 179/180 after h/edgecorpus13; 178/180 after h/edgecorpus11; 175/180 (174/180 before batch 3's rules)
+FLOOR_DEV_RIGHT = 0.994
 # 224/226 after h/edgecorpus11; 221/226 (218/226 before; no longer held out: both halves open since batch 2)
 FLOOR_HELD_RIGHT = 0.991
 # Later batches: scored once before any rule change made after they were gathered (the honest first
@@ -106,7 +110,7 @@ FLOOR_HELD_RIGHT = 0.991
 # h/edgecorpus10
 # b7's too since h/edgecorpus11 (every batch's misses were read by class; b11 is the hold-out since)
 # b11's since its first score was recorded and its misses read by class (h/edgecorpus11)
-OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12"})
+OPEN_BATCHES = frozenset({"b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12", "b13"})
 # b8's (after its first score was recorded; b7 stays the hold-out, its misses unread)
 FLOOR_BATCH: dict[str, dict[str, float]] = {
     # b2 first score, before any rule change: 73/100, whole log 73/100, explain 100/100, 4 false alarms;
@@ -171,7 +175,8 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # after rules from b11's own misses (h/edgecorpus11; b11 is development data since, one expectation
     # relabelled after its first score: HAProxy's 503 page sentence, status-only): 200/213 (93.9%), 200,
     # 213, 0
-    "b11": {"line": 0.938, "whole": 0.938, "explain": 1.0, "false_alarms": 0},
+    # after siege's result line read as the status it got (h/edgecorpus13): 201/213 (94.4%), 201, 213, 0
+    "b11": {"line": 0.943, "whole": 0.943, "explain": 1.0, "false_alarms": 0},
     # b12 (h/edgeformats): 17 told-code negatives from 7 public threads none of b1-b11 uses (conditionals,
     # fixes, proposals, change titles) and 4 lines of cloudflared 2019's logrus format (cloudflared#153).
     # First score through classify, before any rule change: negatives 17/17 with no failure symptom but
@@ -179,6 +184,12 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # docs/dev/edge-corpus.md, "reported" here); the two logrus failures unread: 19/21 (90.5%).
     # After the told_about shapes and the logrus reader: 21/21, 0 false alarms, 0 negatives reported.
     "b12": {"line": 1.0, "whole": 1.0, "explain": 1.0, "false_alarms": 0, "reported": 0},
+    # b13 (h/edgecorpus13): 155 lines from 88 public threads none of b1-b12 uses, weighted to Traefik,
+    # Caddy, the Envoy-based gateways, ALB, APISIX, Kong, NGF. First score through classify, gathered after
+    # one told_about fix (a link's path is no document title) and before any other rule change: 145/155
+    # (93.5%), whole log 145/155, explain 155/155, 0 false alarms of 97 negatives, 5 negatives reported
+    # after Go's unix-socket EAGAIN (go-proxy-socket-backlog): 146/155 (94.2%), 146, 155, 0, 5 reported
+    "b13": {"line": 0.941, "whole": 0.941, "explain": 1.0, "false_alarms": 0, "reported": 5},
 }
 # The hold-out: its misses are not read to write rules, and the whole-corpus floors below are taken on
 # the other batches (with b7, apisix 80/89 is under 90%: docs/dev/edge-corpus.md)
@@ -189,6 +200,7 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
 # score
 # (b11 until its misses were read by class, h/edgecorpus11: no batch is held out until the next one is
 # gathered)
+# b13 from its first score until its misses were read by class (h/edgecorpus13; open since, no batch held out)
 HELD_OUT: frozenset[str] = frozenset()
 # Every batch but the hold-out (HELD_OUT) together (issue 24's "Done when" is read on the whole
 # corpus): 746/765 (97.5%) after batch 5's rules, every family >= 90% (envoy-gateway 52/57 the
@@ -215,7 +227,11 @@ HELD_OUT: frozenset[str] = frozenset()
 # negatives given a status-only record (29 before the troubleshooting shape); batches 1-11 alone 1818/1878
 # with Envoy's debug connect-timeout line read: 1840/1899 (96.9%); with a pretty-printed JSON's message member
 # read: 1841/1899 (96.9%); batches 1-11 alone 1820/1878 (96.9%)
-FLOOR_ALL_RIGHT = 0.968
+# with ai-gateway#579's relabel (b1): 1989/2054 (96.8%, 0.9684); with siege's result line (b11): 1990/2054
+# all thirteen batches (h/edgecorpus13: b13 added, open after its first score; the told_about link fix, Go's
+# unix-socket EAGAIN, client-go's Response Status trace): 1988/2054 (96.8%, 0.9679), every family >= 90%,
+# 2 false alarms of 1015 negatives and 30 more given a status-only record; batches 1-12 alone 1842/1899
+FLOOR_ALL_RIGHT = 0.968  # 1990/2054 = 0.9688 (h/edgecorpus13, final)
 FLOOR_ALL_FAMILY_RIGHT = 0.90
 MAX_ALL_FALSE_ALARMS = 2
 
