@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +88,33 @@ def test_free_port_is_bindable_on_loopback() -> None:
     port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_a_dead_port_refuses_connections_and_no_server_can_take_it_until_released() -> None:
+    """lab.scenarios.dead_port keeps the port bound, never listening: connects are refused, a
+    server's bind (with SO_REUSEADDR, as every server sets it) fails, /proc/net/tcp lists no
+    listener on it; once a backend is started there the port is released and served (a suite
+    run saw another test's server answer on a "stopped backend"'s free port)."""
+    from why502.lab.runtime.machine import release_port
+    from why502.lab.scenarios.common import dead_port
+
+    port = dead_port()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with pytest.raises(OSError) as err:
+            other.bind(("127.0.0.1", port))
+        assert err.value.errno == errno.EADDRINUSE
+    listening = {int(f.split()[1].split(":")[1], 16) for f in Path("/proc/net/tcp").read_text()
+                 .splitlines()[1:] if f.split()[3] == "0A"}
+    assert port not in listening
+    with Stack() as stack:
+        app = stack.add_backend("ok", name="app", port=port)
+        assert app.port == port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            assert answer.status == 200
+    release_port("127.0.0.1", port)  # released already: nothing to do
 
 
 def test_nginx_moves_to_another_port_when_its_port_was_taken() -> None:

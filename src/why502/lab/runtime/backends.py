@@ -94,6 +94,8 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
     udp = kind.startswith("dns-")
     sock_type = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
     auto_port = port is None
+    if port is not None and not udp:
+        machine.release_port(host, port)  # a port kept dead until now (lab.scenarios.dead_port)
     try:
         with stack.inside(ns):
             port = port or machine.free_port(host, sock_type)
@@ -156,6 +158,8 @@ def add_node_backend(stack: Stack, *, name: str = "node-app", host: str = "127.0
         raise LabSkip("node (Node.js) is not installed; this scenario is optional")
     if host not in ("127.0.0.1", "::1"):
         raise LabError(f"lab backends listen on loopback only, not {host!r}")
+    if port is not None:
+        machine.release_port(host, port)
     port = port or machine.free_port(host)
     script = asset(stack, "node_backend.js")
     ready = stack.p.run / f"{name}.ready"

@@ -94,6 +94,54 @@ def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
+# The ports dead_port() keeps bound for this process, newest last (bounded: by the time 256 newer
+# ones were asked for, the stack that asked for the oldest is long gone).
+_RESERVED: dict[tuple[str, int], socket.socket] = {}
+_RESERVED_MAX = 256
+
+
+def reserve_port(host: str = "127.0.0.1") -> int:
+    """A loopback port where nothing listens, and nothing else can start listening while it is
+    reserved: a TCP socket bound to it, never listening, without ``SO_REUSEADDR``.
+
+    Why: a port that is merely free when asked for (``free_port``) can be taken a moment later by
+    another test's or another cell's server (the kernel hands the same ephemeral range to every
+    ``bind(host, 0)``), and a "stopped backend" then answers -- seen in the suite as a
+    ``backend-not-running`` whose live probe found something listening there.  A bound socket
+    that is not listening is in no listening hash, so a connect to it is refused (RST) exactly as
+    to a closed port, ``/proc/net/tcp`` and ``ss -tln`` do not list it, and Linux refuses any
+    other ``bind()`` to the port unless both sockets set ``SO_REUSEADDR``
+    (``inet_csk_bind_conflict()``).  A stack that starts a backend on the port later releases it
+    first (``release_port``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with _HANDED_OUT_LOCK:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            for _ in range(64):
+                sock.bind((host, 0))
+                port: int = sock.getsockname()[1]
+                if (socket.SOCK_STREAM, port) not in _HANDED_OUT:
+                    break
+                sock.close()
+                sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            sock.close()
+            raise
+        _HANDED_OUT.append((socket.SOCK_STREAM, port))
+        _RESERVED[(host, port)] = sock
+        while len(_RESERVED) > _RESERVED_MAX:
+            _RESERVED.pop(next(iter(_RESERVED))).close()
+        return port
+
+
+def release_port(host: str, port: int) -> None:
+    """Let a server bind ``host:port`` again if ``reserve_port`` holds it (else nothing)."""
+    with _HANDED_OUT_LOCK:
+        sock = _RESERVED.pop((host, port), None)
+    if sock is not None:
+        sock.close()
+
+
 def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -31,6 +31,8 @@ def add_supervised_backend(stack: Stack, kind: str = "fail-start", *, name: str 
     supervisord = shutil.which("supervisord")
     if supervisord is None:
         raise LabSkip("supervisord is not installed (apt-get install supervisor)")
+    if port is not None:
+        machine.release_port("127.0.0.1", port)
     port = port or machine.free_port()
     r = stack.p.root
     log = stack.p.supervisor_log

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from why502.lab.runtime import Stack, free_port
+from why502.lab.runtime import Stack
 from why502.lab.runtime.appservers import start_gunicorn
+from why502.lab.runtime.machine import reserve_port
 from why502.lab.runtime.plugins import indent
 
 if TYPE_CHECKING:
@@ -53,9 +54,10 @@ def php_location(stack: Stack, fastcgi_pass: str, extra: str = "") -> str:
     )
 
 
-def dead_port() -> int:
-    """A loopback port with nothing listening (free right now)."""
-    return free_port()
+def dead_port(host: str = "127.0.0.1") -> int:
+    """A loopback port with nothing listening, kept so until a backend of this process is
+    started on it (``machine.reserve_port``: another test's server cannot take it meanwhile)."""
+    return reserve_port(host)
 
 
 def gunicorn(stack: Stack, run: ScenarioRun, conf: str = "workers = 1\n") -> str:
