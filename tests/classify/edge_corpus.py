@@ -152,7 +152,9 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # after the rules of h/edgecorpus11 (2026-11-25): 228/243 (93.8%), 228, 243, 0 false alarms
     # after h/edgeformats read a pretty-printed JSON's message member (Caddy's "msg": "dial tcp ...: i/o
     # timeout",): 229/243 (94.2%), 229, 243, 0
-    "b8": {"line": 0.942, "whole": 0.942, "explain": 1.0, "false_alarms": 0},
+    # after h/edgecorpus14 (nginx's upstream handshake under a subrequest's log context, apisix#3783; Kong
+    # 0.10's initial resolve with the DNS client's error, kong#2342): 231/243 (95.1%), 231, 243, 0
+    "b8": {"line": 0.950, "whole": 0.950, "explain": 1.0, "false_alarms": 0},
     # b9 first score, gathered at main a0984e2 (every rule of b1-b8 merged), before any rule change:
     # 198/230 (86.1%), whole log 198/230, explain 230/230, 2 false alarms of 97 negatives
     # after rules from b9's own misses (2026-11-25, h/edgecorpus9; b9 is development data since):
@@ -160,7 +162,9 @@ FLOOR_BATCH: dict[str, dict[str, float]] = {
     # after batch 10's rules (2026-11-25, h/edgecorpus10): 208/230 (90.4%), 208, 230, 1
     # after the rules of h/edgecorpus11 (2026-11-25): 217/230 (94.3%), 217, 230, 1
     # after batch 11's class rules (h/edgecorpus11): 218/230 (94.8%), 218, 230, 1
-    "b9": {"line": 0.947, "whole": 0.947, "explain": 1.0, "false_alarms": 1},
+    # after the told_about link fix (h/edgecorpus13): 219/230; after Traefik 3's error handler line with a
+    # bare error value (h/edgecorpus14, pangolin#1028): 220/230 (95.7%), 220, 230, 1
+    "b9": {"line": 0.956, "whole": 0.956, "explain": 1.0, "false_alarms": 1},
     # b10 first score, gathered at main 7fa6a68 (every rule of b1-b9 merged), before any rule change:
     # 180/205 (87.8%), whole log 180/205, explain 205/205, 0 false alarms of 119 negatives
     # after rules from b10's own misses (2026-11-25, h/edgecorpus10; b10 is development data since):
@@ -231,7 +235,10 @@ HELD_OUT: frozenset[str] = frozenset()
 # all thirteen batches (h/edgecorpus13: b13 added, open after its first score; the told_about link fix, Go's
 # unix-socket EAGAIN, client-go's Response Status trace): 1988/2054 (96.8%, 0.9679), every family >= 90%,
 # 2 false alarms of 1015 negatives and 30 more given a status-only record; batches 1-12 alone 1842/1899
-FLOOR_ALL_RIGHT = 0.968  # 1990/2054 = 0.9688 (h/edgecorpus13, final)
+# h/edgecorpus14 (nginx's upstream handshake under a subrequest's context, Traefik's bare error value, Kong
+# 0.10's DNS error through the key rules' second literal): 1993/2054 (97.03%), every family >= 90%
+# (envoy-gateway 126/135 the lowest), 2 false alarms of 1015 negatives, 30 more given a status-only record
+FLOOR_ALL_RIGHT = 0.970  # 1993/2054 = 0.97030 (h/edgecorpus14)
 FLOOR_ALL_FAMILY_RIGHT = 0.90
 MAX_ALL_FALSE_ALARMS = 2
 

@@ -246,6 +246,24 @@ CASES: list[tuple[str, str | None]] = [
     ("Random 500 Error returned by Traefik", "proxy-reply"),
     ("What type of 503 did you get? You can check access logs for something like "
      "`503 NR cluster_not_found` or `503 UH no_healthy_upstream`", None),
+    # h/edgecorpus14.  nginx's upstream handshake logged under a subrequest's context ([error], no
+    # action); the same text without the subrequest is also a Lua cosocket's (a side call), and a
+    # client's handshake is [info]: both left alone
+    ('2021/03/08 21:16:09 [error] 65945#681239: *2862 SSL_do_handshake() failed (SSL: error:1408F10B:SSL '
+     'routines:ssl3_get_record:wrong version number), client: 127.0.0.1, server: , request: "GET /t '
+     'HTTP/1.1", subrequest: "/proxy_mirror", host: "a:9080"', "tls-failure"),
+    ('2021/03/08 21:16:09 [error] 65945#681239: *2862 SSL_do_handshake() failed (SSL: error:1408F10B:SSL '
+     'routines:ssl3_get_record:wrong version number), client: 127.0.0.1, server: , request: "GET /t '
+     'HTTP/1.1", host: "a:9080"', None),
+    ('2021/03/08 21:16:09 [info] 65945#681239: *2862 SSL_do_handshake() failed (SSL: error:1408F10B:SSL '
+     'routines:ssl3_get_record:wrong version number), client: 127.0.0.1, server: , request: "GET /t '
+     'HTTP/1.1", subrequest: "/proxy_mirror", host: "a:9080"', None),
+    # Traefik 3's error handler (its caller) with the error value bare: zerolog's own `error=EOF`, and a
+    # viewer's re-rendering without quotes
+    ("2025-07-07T15:46:15Z DBG github.com/traefik/traefik/v3/pkg/proxy/httputil/proxy.go:121 > "
+     "502 Bad Gateway error=EOF routerName=web@docker", "premature-close"),
+    ("`2025-07-07T15:46:15Z DBG httputil/proxy.go:121 > 502 Bad Gateway | error=dial tcp 10.0.0.5:53007: "
+     "connect: no route to host`", "unreachable"),
 ]
 
 

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
 from why502.parsers import errorlog_native
@@ -246,10 +246,10 @@ class _RowBook(errorlog_native.RuleBook):
     rows do; ``classify --format jsonl`` has no such field."""
 
     def __call__(self, key: int, errno: int, action: str | None, level: str, detail: int,
-                 ) -> tuple[int, bytes, bool] | None:
+                 ) -> tuple[int, bytes, bool] | Literal[False] | None:
         got = super().__call__(key, errno, action, level, detail)
-        if got is None:
-            return None
+        if got is None or got is False:
+            return got
         idx, fragment, failure = got
         pattern = dump_json(self.rules[idx].pattern.id, indent=None).encode("utf-8")
         return idx, fragment + b',"pattern":' + pattern, failure

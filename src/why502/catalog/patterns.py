@@ -41,6 +41,11 @@ class PatternInfo:
     action_optional: bool = False
     level: tuple[str, ...] = ()
     detail: tuple[str, ...] = ()
+    # a second literal condition of a key rule: one of these must appear in the message too (the
+    # leftmost of the key's ``also`` literals, as ``detail`` is the leftmost of its details): the
+    # error a message ends with, where its leftmost literal is the message itself (Kong 0.x's
+    # "failed the initial dns/balancer resolve for 'h' with: dns server error ...")
+    also: tuple[str, ...] = ()
     upstream_from: str | None = None  # the capture that is the record's upstream (kernel: process)
     event_summary: str | None = None  # "PHP-FPM pool [{pool}] child {pid} exited on {signal}"
     event: str | None = None  # the evidence event the line also shows (upstream-marked-down)
@@ -117,7 +122,7 @@ DEFAULT_SIDE: dict[str, str] = {
 }
 _SIDES = frozenset({"backend", "proxy", "client"})
 
-_LIST_FIELDS = ("key", "errno", "action", "level", "detail", "needle")
+_LIST_FIELDS = ("key", "errno", "action", "level", "detail", "also", "needle")
 
 
 def _info(order: int, raw: dict[str, Any], told_about: str | None = None) -> PatternInfo:
@@ -204,6 +209,8 @@ def check_patterns(out: tuple[PatternInfo, ...]) -> None:
             raise ValueError(f"pattern {p.id!r} needs non-empty needles (prefilter)")
         if p.unless is not None and not p.match:
             raise ValueError(f"pattern {p.id!r}: unless needs a match regex")
+        if p.also and not p.key:
+            raise ValueError(f"pattern {p.id!r}: also needs a key")
         if p.side is not None and p.side not in _SIDES:
             raise ValueError(f"pattern {p.id!r}: side must be one of {sorted(_SIDES)}")
 

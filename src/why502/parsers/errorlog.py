@@ -11,7 +11,7 @@ nginx lines are cut into parts following ``src/core/ngx_log.c`` ``ngx_log_error_
     <YYYY/MM/DD HH:MM:SS> [<level>] <pid>#<tid>: *<conn> <message>[ (<errno>: <text>)][ while
     <action>], client: <addr>, server: <name>[, request: "..."][, upstream: "..."][, host: "..."]
 
-and the pattern is chosen from (key phrase, errno, action, level, detail).  Regexes used by both
+and the pattern is chosen from (key phrase, errno, action, level, detail, also).  Regexes used by both
 engines stay within the syntax common to Python ``re`` and Rust ``regex``: no lookaround, no
 backreferences.
 """
@@ -109,23 +109,40 @@ def key_regex() -> str:
     )
 
 
-@lru_cache(maxsize=1)
-def detail_literals() -> dict[str, tuple[str, ...]]:
-    """key -> the detail literals some pattern of that key requires, in the catalog's order."""
+def _literals(field: str) -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
     phrase = families().phrase
     for p in load_patterns():
-        if p.source == phrase and p.detail:
+        wanted: tuple[str, ...] = getattr(p, field)
+        if p.source == phrase and wanted:
             for k in p.key:
                 bucket = out.setdefault(k, [])
-                bucket.extend(d for d in p.detail if d not in bucket)
+                bucket.extend(d for d in wanted if d not in bucket)
     return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=1)
+def detail_literals() -> dict[str, tuple[str, ...]]:
+    """key -> the detail literals some pattern of that key requires, in the catalog's order."""
+    return _literals("detail")
+
+
+@lru_cache(maxsize=1)
+def also_literals() -> dict[str, tuple[str, ...]]:
+    """key -> the ``also`` literals some pattern of that key requires, in the catalog's order."""
+    return _literals("also")
 
 
 @lru_cache(maxsize=1)
 def detail_regexes() -> dict[str, str]:
     """key -> alternation of the detail literals some pattern of that key requires."""
     return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in detail_literals().items()}
+
+
+@lru_cache(maxsize=1)
+def also_regexes() -> dict[str, str]:
+    """key -> alternation of the ``also`` literals some pattern of that key requires."""
+    return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in also_literals().items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -209,9 +226,10 @@ def _action_ok(p: PatternInfo, action: str | None) -> bool:
 @lru_cache(maxsize=4096)
 def resolve(
     source: str, key: str | None, errno: int | None, action: str | None, level: str | None,
-    detail: str | None,
+    detail: str | None, also: str | None = None,
 ) -> PatternInfo | None:
-    """The first ``key`` pattern of ``source`` whose conditions all hold, or None."""
+    """The first ``key`` pattern of ``source`` whose conditions all hold, or None (``also``: the
+    leftmost of the key's ``also`` literals the message holds)."""
     if key is None:
         return None
     for p in _key_patterns(source):
@@ -222,6 +240,8 @@ def resolve(
         if p.level and level is not None and level not in p.level:  # unknown level: cut-off head
             continue
         if p.detail and detail not in p.detail:
+            continue
+        if p.also and also not in p.also:
             continue
         if not _action_ok(p, action):
             continue
@@ -281,6 +301,12 @@ def _detail_re(key: str) -> re.Pattern[str] | None:
     return re.compile(rx) if rx else None
 
 
+@lru_cache(maxsize=64)
+def _also_re(key: str) -> re.Pattern[str] | None:
+    rx = also_regexes().get(key)
+    return re.compile(rx) if rx else None
+
+
 def _group(rx: re.Pattern[str], text: str) -> str | None:
     m = rx.search(text)
     return m.group(1) if m else None
@@ -311,8 +337,10 @@ def classify_engine_message(msg: str, time: str | None, level: str | None) -> Cl
     action = _group(_ACTION, msg)
     drx = _detail_re(key)
     detail = _group(drx, msg) if drx is not None else None
+    arx = _also_re(key)
+    also = _group(arx, msg) if arx is not None else None
     phrase = families().phrase
-    p = resolve(phrase, key, int(errno_s) if errno_s else None, action, level, detail)
+    p = resolve(phrase, key, int(errno_s) if errno_s else None, action, level, detail, also)
     if p is None:
         return None
     fm = _FIELDS.search(msg)

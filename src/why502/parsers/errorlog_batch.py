@@ -4,7 +4,7 @@ Plain nginx error-log lines (the bulk of any real input) are cut into parts with
 engine, column-wise: one anchored ``extract_groups`` for the head (time, level, message), one for
 the key phrase, then cheap ``extract`` calls for errno, action and the request fields, only on
 the rows that carry a known key.  The rule itself is chosen by ``errorlog.resolve`` for each
-distinct (key, errno, action, level, detail) combination in the batch -- a handful per batch --
+distinct (key, errno, action, level, detail, also) combination in the batch -- a handful per batch --
 and joined back, so both engines share one decision function and give identical records.
 
 Lines that are not plain nginx lines (wrapped, other programs, cut at the start) are rare in
@@ -121,6 +121,9 @@ def _classify_engine(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     detail: pl.Expr = pl.lit(None, dtype=pl.String)
     for key, rx in errorlog.detail_regexes().items():
         detail = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(detail)
+    also: pl.Expr = pl.lit(None, dtype=pl.String)
+    for key, rx in errorlog.also_regexes().items():
+        also = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(also)
     df = df.select(
         "idx", "msg", "key",
         engine_time_or_null(line.str.slice(0, 19)).alias("time"),
@@ -128,25 +131,27 @@ def _classify_engine(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         msg.str.extract(errorlog.ERRNO, 1).cast(pl.Int64, strict=False).alias("errno"),
         msg.str.extract(errorlog.ACTION, 1).alias("action"),
         detail.alias("detail"),
+        also.alias("also"),
     )
-    combos = df.select("key", "errno", "action", "level", "detail").unique()
+    combos = df.select("key", "errno", "action", "level", "detail", "also").unique()
     rows = []
     phrase = families().phrase
-    for key, errno, action, level, det in combos.iter_rows():
-        p = errorlog.resolve(phrase, key, errno, action, level, det)
+    for key, errno, action, level, det, also_ in combos.iter_rows():
+        p = errorlog.resolve(phrase, key, errno, action, level, det, also_)
         if p is not None:
-            rows.append((key, errno, action, level, det, p.id, p.symptom, p.event_for(), p.side_of,
+            rows.append((key, errno, action, level, det, also_, p.id, p.symptom, p.event_for(), p.side_of,
                          p.status))
     if not rows:
         return empty_frame()
     rules = pl.DataFrame(
         rows,
         schema={"key": pl.String, "errno": pl.Int64, "action": pl.String, "level": pl.String,
-                "detail": pl.String, "pattern": pl.String, "symptom": pl.String, "event": pl.String,
-                "side": pl.String, "status": pl.Int64},
+                "detail": pl.String, "also": pl.String, "pattern": pl.String, "symptom": pl.String,
+                "event": pl.String, "side": pl.String, "status": pl.Int64},
         orient="row",
     )
-    df = df.join(rules, on=["key", "errno", "action", "level", "detail"], how="inner", nulls_equal=True)
+    df = df.join(rules, on=["key", "errno", "action", "level", "detail", "also"], how="inner",
+                 nulls_equal=True)
     if set(fields) - {"upstream"}:  # client, server, request, host: one regex, one pass
         df = df.with_columns(msg.str.extract_groups(errorlog.FIELDS).alias("f")).unnest("f")
     if "upstream" in fields:
@@ -232,6 +237,12 @@ def _detail0() -> dict[str, str]:
     return {k: "(?:" + rx[1:] for k, rx in errorlog.detail_regexes().items()}
 
 
+@lru_cache(maxsize=1)
+def _also0() -> dict[str, str]:
+    # the same for errorlog.also_regexes()
+    return {k: "(?:" + rx[1:] for k, rx in errorlog.also_regexes().items()}
+
+
 def empty_summary() -> pl.DataFrame:
     """A summary frame with no rows."""
     return pl.DataFrame(schema=SUMMARY_SCHEMA)
@@ -269,7 +280,7 @@ def summarize_series(
 ) -> pl.DataFrame:
     """What ``aggregate_records(classify_series(lines))`` gives, at a fraction of the cost.
 
-    The summary needs, per line, only the rule's inputs (key, errno, action, level, detail), the
+    The summary needs, per line, only the rule's inputs (key, errno, action, level, detail, also), the
     time and the upstream peer.  Plain nginx lines get them with capture-free regexes (the Rust
     regex engine then answers from its DFA alone; a capture group costs an extra, slower pass over
     the match) in one streaming polars query (morsels stay in cache across the passes: ~25 % less
@@ -341,7 +352,7 @@ def _exact_mask(text: pl.Series, may_have_escapes: bool) -> pl.Series:
     return mask
 
 
-_RAW = ("key", "errno", "action", "level", "detail")
+_RAW = ("key", "errno", "action", "level", "detail", "also")
 
 
 def _engine_groups(
@@ -400,6 +411,9 @@ def _group_plan(
     detail: pl.Expr = pl.lit(None, dtype=pl.String)
     for k, rx in _detail0().items():
         detail = pl.when(pl.col("key") == k).then(line.str.extract(rx, 0)).otherwise(detail)
+    also: pl.Expr = pl.lit(None, dtype=pl.String)
+    for k, rx in _also0().items():
+        also = pl.when(pl.col("key") == k).then(line.str.extract(rx, 0)).otherwise(also)
     peer = line.str.extract(_PEER0, 0)
     # errorlog.UPSTREAM_ONLY needs a closing quote after the first `, upstream: "`.  The peer
     # holds no quote, so a line ending in a quote has one unless that quote opens an empty
@@ -426,6 +440,7 @@ def _group_plan(
         pl.when(fast).then(line.str.extract(_ACTION0, 0)).alias("action"),
         pl.when(fast).then(peer).alias("upstream"),
         pl.when(fast).then(detail).alias("detail"),
+        pl.when(fast).then(also).alias("also"),
         (fast & suspect).alias("suspect"),
     )))
     return tuple(steps)
@@ -473,6 +488,7 @@ _ERRNO_DIGITS = re.compile(r"^\((\d+): ")
 @lru_cache(maxsize=4096)
 def _resolve_raw(
     key: str | None, errno: str | None, action: str | None, level: str | None, detail: str | None,
+    also: str | None = None,
 ) -> tuple[str | None, int | None] | None:
     """(symptom, status) for one raw combination as ``_group_plan`` cuts it (``(111: ``,
     `` while connecting to upstream,``, ``[error] 7#`` ...); (None, None) when no rule applies,
@@ -485,5 +501,5 @@ def _resolve_raw(
     k = key if key is None or key in plain else key.split(" ", 1)[1]
     p = errorlog.resolve(families().phrase, k, int(num.group(1)) if num else None,
                          action[len(" while "):] if action is not None else None,
-                         lv.group(1), detail)
+                         lv.group(1), detail, also)
     return (p.symptom, p.status) if p is not None else (None, None)

@@ -12,8 +12,9 @@ every regex call on every row.  It holds no rule: the key phrases and detail lit
 catalog's (``errorlog.engine_keys``, ``errorlog.detail_regexes``), and the rule of each distinct
 (key, errno, action, level, detail) is ``errorlog.resolve``'s answer, asked once through
 ``RuleBook`` and cached in the scanner.  Lines it cannot decide with certainty (non-ASCII, an
-escaped quote, no nginx head, an impossible time) come back untouched as *exact* lines for the
-polars engine, so results are identical; ``tests/classify/test_classify_native.py`` checks it.
+escaped quote, no nginx head, an impossible time, a combination whose rule also needs an ``also``
+literal) come back untouched as *exact* lines for the polars engine, so results are identical;
+``tests/classify/test_classify_native.py`` checks it.
 
 ``WHY502_NATIVE=0`` turns it off (the polars engine does everything), for comparison and tests.
 """
@@ -26,6 +27,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
+from typing import Literal
 
 from why502.catalog.patterns import EVENT_IDS, PatternInfo, families
 from why502.parsers import errorlog
@@ -91,11 +93,17 @@ class RuleBook:
         self._keys, self._details = _keys()
 
     def __call__(self, key: int, errno: int, action: str | None, level: str, detail: int,
-                 ) -> tuple[int, bytes, bool] | None:
+                 ) -> tuple[int, bytes, bool] | Literal[False] | None:
+        """The rule of a combination; False when it depends on a key's ``also`` literal, which the
+        scanner does not look for: the line goes to the polars engine as an exact line (only the
+        rare keys with an ``also`` rule, and of them only the combinations it decides)."""
         name = self._keys[key]
         phrase = families().phrase
-        p = errorlog.resolve(phrase, name, errno if errno >= 0 else None, action, level,
-                             self._details[key][detail] if detail >= 0 else None)
+        args = (phrase, name, errno if errno >= 0 else None, action, level,
+                self._details[key][detail] if detail >= 0 else None)
+        p = errorlog.resolve(*args)
+        if any(errorlog.resolve(*args, also) is not p for also in errorlog.also_literals().get(name, ())):
+            return False
         if p is None:
             return None
         with self._lock:

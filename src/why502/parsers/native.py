@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Protocol
+from typing import Literal, Protocol
 
-Resolver = Callable[[int, int, "str | None", str, int], "tuple[int, bytes, bool] | None"]
-"""``(key, errno, action, level, detail) -> (rule index, JSON fragment, failure) | None``."""
+Resolver = Callable[[int, int, "str | None", str, int], "tuple[int, bytes, bool] | Literal[False] | None"]
+"""``(key, errno, action, level, detail) -> (rule index, JSON fragment, failure) | None``, or False:
+the combination's rule also needs an ``also`` literal, and its lines go to the polars engine."""
 
 
 class Scanner(Protocol):

@@ -15,7 +15,8 @@
  * cached.  Every cut follows the regexes of errorlog.py exactly (ENGINE_HEAD_PREFIX, ERRNO,
  * ACTION, FIELDS, UPSTREAM_ONLY, upstream_peer()); a line it cannot decide with certainty --
  * not ASCII (the regexes' \d is Unicode-aware), an escaped quote (the engines unescape first),
- * no nginx head, a time nginx cannot have written -- is handed back untouched as an "exact" line
+ * no nginx head, a time nginx cannot have written, a combination whose rule also needs an `also`
+ * literal (the resolver answers False) -- is handed back untouched as an "exact" line
  * for the reference engine.  Tests compare both engines on every fixture line.
  *
  * Scanners are not shared between threads: each worker thread makes its own.
@@ -594,7 +595,9 @@ static int32_t combo_resolve(Scanner *sc, const Line *ln, uint64_t h) {
     Py_DECREF(level);
     if (res == NULL) return -3;
     int32_t rule = -1;
-    if (res != Py_None) {
+    if (res == Py_False) {
+        rule = -4; /* EXACT_LINE: the rule also needs an `also` literal, which only the reference engine reads */
+    } else if (res != Py_None) {
         long idx;
         const char *frag;
         Py_ssize_t frag_len;
@@ -886,8 +889,9 @@ static int32_t line_rule(Scanner *self, const char *s, Py_ssize_t len, int ascii
         }
         if (rule == -3) return RULE_ERROR;
         if (rule >= 0) return since != NULL && memcmp(ln->time, since, 19) < 0 ? NO_RULE : rule;
-        /* no rule: a line normalize() could repair gets its second chance in the reference engine */
-        if (!may_normalize(ln->raw, ln->raw_len)) return NO_RULE;
+        /* no rule: a line normalize() could repair gets its second chance in the reference engine;
+         * EXACT_LINE: the resolver cannot decide the combination without the line (an `also` rule) */
+        if (rule != EXACT_LINE && !may_normalize(ln->raw, ln->raw_len)) return NO_RULE;
     }
     if ((*nexact)++) buf_put(exact, "\n", 1);
     buf_put(exact, s, (size_t)len);

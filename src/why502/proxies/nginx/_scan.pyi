@@ -2,8 +2,9 @@
 ``parsers.errorlog_native``, ``parsers.native.Scanner``)."""
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
-Resolver = Callable[[int, int, str | None, str, int], tuple[int, bytes, bool] | None]
+Resolver = Callable[[int, int, str | None, str, int], tuple[int, bytes, bool] | Literal[False] | None]
 
 class Scanner:
     """nginx error-log lines, one native pass each; one thread at a time."""

@@ -37,8 +37,18 @@ _TRAEFIK_ERR = re.compile(
     # Traefik 1.x's forwarder (vulcand/oxy forward/fwd.go ServeHTTP(): log.Errorf("Error forwarding
     # to %v, err: %v", req.URL, err), then the error handler answers): the status is not in the line,
     # ComputeStatusCode's reading of the error gives it (``_computed_status``)
-    r"\bError forwarding to (?P<url3>[a-z]+://\S+), err: (?P<msg3>[^\"]+?)\s*\"?\s*$"
+    r"\bError forwarding to (?P<url3>[a-z]+://\S+), err: (?P<msg3>[^\"]+?)\s*\"?\s*$|"
+    # Traefik 3's error handler named by its caller (v3.0-3.2 pkg/server/service/proxy.go, v3.3+
+    # pkg/proxy/httputil/proxy.go ErrorHandlerWithContext(): Msgf("%d %s", ComputeStatusCode(err), ...)
+    # with Err(err)), its ``error`` field unquoted: zerolog's ConsoleWriter quotes a value only when
+    # needsQuote() finds a space, a quote or a control byte (rs/zerolog console.go), so ``error=EOF`` is
+    # bare, and a log viewer that re-renders the fields (``> 502 Bad Gateway | error=dial tcp ...``,
+    # fosrl/pangolin#1028) drops the quotes: the status and the error are the same event either way
+    r"\b(?:server/service|httputil)/proxy\.go:\d{1,6} > (?P<status4>5\d\d) [A-Z][A-Za-z ]{1,40}?"
+    r"\s{0,4}[|,;]?\s{0,4}error=(?P<msg4>[^\"\s][^\"\r\n]*)"
 )
+# a field after a bare value (zerolog writes ``error=EOF routerName=...``): where the value ends
+_NEXT_FIELD = re.compile(r"\s+[A-Za-z]\w{0,64}=")
 
 
 def _traefik_own(status: int | None, size: int | None, service_url: str | None) -> bool:
@@ -152,13 +162,16 @@ def parse_traefik_clf(line: str) -> LbRecord | None:
 def parse_traefik_error(line: str) -> LbRecord | None:
     """Traefik's debug line for a failed proxy attempt: v1 ``'504 Gateway Timeout' caused by:
     dial tcp ...: i/o timeout`` (and v1's forwarder line ``Error forwarding to URL, err: ...``); v2/v3
-    ``502 Bad Gateway error="dial tcp ...: connect: connection refused"``."""
+    ``502 Bad Gateway error="dial tcp ...: connect: connection refused"`` (after its caller, the ``error``
+    value bare too: ``httputil/proxy.go:121 > 502 Bad Gateway error=EOF``)."""
     m = _TRAEFIK_ERR.search(line)
     if m is None:
         return None
     msg = (m["msg"] or m["msg2"] or m["msg3"] or "").replace('\\"', '"')
+    if m["msg4"]:
+        msg = _NEXT_FIELD.split(m["msg4"], 1)[0].rstrip("` ")
     tm = re.match(r"^(?:time=\")?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*?)\"?\s", line)
-    status = int(m["status"] or m["status2"] or 0)
+    status = int(m["status"] or m["status2"] or m["status4"] or 0)
     if not status:  # v1's forwarder line says no status: ComputeStatusCode's reading of the error
         status = _computed_status(msg)
         if status < 500:
