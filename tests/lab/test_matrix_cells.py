@@ -223,3 +223,20 @@ def test_a_fault_that_is_the_wrong_protocol_says_what_the_proxy_speaks() -> None
     tls = by_name["tls-to-plain-apache-unix-steady-quiet"]
     assert tls.fault.speak == "tls" and not tls.fault.fastcgi("unix") and matrix._path(tls) == "/orders"
     assert next(f for f in matrix.FAULTS if f.name == "crash").fastcgi("fpm-tcp")
+
+
+def test_watch_behind_an_edge_follows_php_fpms_log_as_diagnose_reads_it(tmp_path: Path) -> None:
+    """Caddy's cells are watched by the edge's logs' family; PHP-FPM's own log (``--fpm-log``)
+    is followed too, as diagnose reads it: without it watch's diagnosis of a PHP fatal error
+    behind Caddy's php_fastcgi named the relayed 500 only (stop 45: 4 cells where watch named
+    upstream-returned-5xx and diagnose app-fatal-error on the same window)."""
+    from why502.lab.scenarios.model import ScenarioRun
+
+    run = ScenarioRun(proxy="caddy")
+    run.config, run.error_log = tmp_path / "Caddyfile", tmp_path / "caddy.out"
+    run.access_log, run.kernel_log = tmp_path / "caddy-access.log", tmp_path / "kernel.log"
+    run.fpm_log = tmp_path / "php-fpm.log"
+    diag, watch = matrix._diagnose_argv(run), matrix._watch_argv(run, served_5xx=True)
+    assert diag[diag.index("--fpm-log") + 1] == str(run.fpm_log)
+    assert watch[watch.index("--fpm-log") + 1] == str(run.fpm_log)
+    assert watch[watch.index("--log-type") + 1] == "caddy"

@@ -838,6 +838,10 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
         assert isinstance(family, LogFamily)
         logs = [p for p in (run.access_log, run.error_log) if p is not None]
         apps = [a for p in run.app_logs for a in ("--app-log", str(p))]
+        # PHP-FPM's own log, followed as diagnose reads it (``--fpm-log``): without it watch's
+        # diagnosis behind Caddy's php_fastcgi had no PHP fatal error to read (stop 45)
+        if run.fpm_log is not None:
+            apps += ["--fpm-log", str(run.fpm_log)]
         # and its config, which watch hands to each incident's diagnosis as diagnose reads it
         # (the probes of the targets the log blames: Envoy's UPE is decided by one)
         config = ["--proxy", run.proxy, "--config", str(run.config)] if run.config else []
@@ -1074,7 +1078,10 @@ class Merged:
 
     ``whole`` only when every cell of the matrix is there exactly once and nothing else is: a
     missing cell, a cell run in two shards, or a cell the matrix no longer has (a shard run
-    before the matrix changed) each make the table partial, and say which."""
+    before the matrix changed) each make the table partial, and say which.  So does a shard
+    run when the matrix had another number of cells (its ``matrix_cells``, stale): its cells
+    are today's by name, but it ran before faults were added or changed (stop 45: the 16 shards
+    of 960 cells, next to a run of the 110 new cells, are not one whole matrix of 1,070)."""
 
     results: list[CellResult]
     expected: int  # cells in the whole matrix
@@ -1082,10 +1089,13 @@ class Merged:
     missing: list[str]
     duplicated: list[str]
     unknown: list[str]
+    # "K/N (M cells)" of each shard run on a matrix of M cells, not today's ``expected``
+    stale: list[str] = field(default_factory=list)
 
     @property
     def whole(self) -> bool:
-        return not (self.missing or self.duplicated or self.unknown) and len(self.results) == self.expected
+        return (not (self.missing or self.duplicated or self.unknown or self.stale)
+                and len(self.results) == self.expected)
 
     def summary(self) -> str:
         """One line: whole or partial, and why."""
@@ -1093,7 +1103,10 @@ class Merged:
             return f"the whole matrix: all {self.expected} cells, each once ({len(self.shards)} shards)"
         why = [f"{len(self.missing)} cells not run" if self.missing else "",
                f"{len(self.duplicated)} run more than once" if self.duplicated else "",
-               f"{len(self.unknown)} not in the matrix" if self.unknown else ""]
+               f"{len(self.unknown)} not in the matrix" if self.unknown else "",
+               f"{len(self.stale)} shards run on a matrix of another size (stale: "
+               f"{', '.join(self.stale[:4])}{', ...' if len(self.stale) > 4 else ''}; "
+               f"today {self.expected} cells)" if self.stale else ""]
         return (f"partial: {len(self.results)} of {self.expected} cells ({len(self.shards)} shards; "
                 f"{', '.join(w for w in why if w)}), not the whole matrix")
 
@@ -1124,10 +1137,12 @@ def merge(docs: Sequence[dict[str, object]], every: Sequence[Cell] | None = None
             else:
                 seen[result.cell] = result
     results = [seen[n] for n in names if n in seen] + [r for n, r in seen.items() if n not in known]
+    stale = [f"{d['shard']} ({d['matrix_cells']} cells)" for d in docs
+             if d.get("shard") and isinstance(d.get("matrix_cells"), int) and d["matrix_cells"] != len(names)]
     return Merged(results=results, expected=len(names),
                   shards=[str(d.get("shard") or "-") for d in docs],
                   missing=[n for n in names if n not in seen], duplicated=sorted(set(duplicated)),
-                  unknown=sorted(n for n in seen if n not in known))
+                  unknown=sorted(n for n in seen if n not in known), stale=stale)
 
 
 def write_table(table: MatrixTable, path: Path) -> None:
