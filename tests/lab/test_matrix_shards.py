@@ -130,6 +130,7 @@ def test_shards_run_on_a_matrix_of_another_size_are_never_the_whole_matrix() -> 
     assert not joined.missing and not joined.duplicated and not joined.unknown
     assert not joined.whole and joined.stale == ["1/2 (30 cells)", "2/2 (30 cells)"]
     assert "2 shards run on a matrix of another size" in joined.summary()
+    assert "(2 shards and 1 other run;" in joined.summary()
     assert "today 40 cells" in joined.summary() and "partial" in joined.summary()
     fresh = [{**d, "matrix_cells": len(every)} for d in docs]
     assert matrix.merge([*fresh, added], every).whole

@@ -1097,17 +1097,23 @@ class Merged:
         return (not (self.missing or self.duplicated or self.unknown or self.stale)
                 and len(self.results) == self.expected)
 
+    def _pieces(self) -> str:
+        """"16 shards", or "16 shards and 1 other run" (a ``--fault`` run is no shard)."""
+        others = self.shards.count("-")
+        return f"{len(self.shards) - others} shards" + (
+            f" and {others} other run{'s' if others > 1 else ''}" if others else "")
+
     def summary(self) -> str:
         """One line: whole or partial, and why."""
         if self.whole:
-            return f"the whole matrix: all {self.expected} cells, each once ({len(self.shards)} shards)"
+            return f"the whole matrix: all {self.expected} cells, each once ({self._pieces()})"
         why = [f"{len(self.missing)} cells not run" if self.missing else "",
                f"{len(self.duplicated)} run more than once" if self.duplicated else "",
                f"{len(self.unknown)} not in the matrix" if self.unknown else "",
                f"{len(self.stale)} shards run on a matrix of another size (stale: "
                f"{', '.join(self.stale[:4])}{', ...' if len(self.stale) > 4 else ''}; "
                f"today {self.expected} cells)" if self.stale else ""]
-        return (f"partial: {len(self.results)} of {self.expected} cells ({len(self.shards)} shards; "
+        return (f"partial: {len(self.results)} of {self.expected} cells ({self._pieces()}; "
                 f"{', '.join(w for w in why if w)}), not the whole matrix")
 
 
