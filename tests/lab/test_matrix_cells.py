@@ -88,7 +88,7 @@ def test_watch_reads_what_diagnose_reads_and_reports_its_first_incident(tmp_path
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_sample_takes_one_cell_of_each_proxy_and_fault_pair_first(seed: int) -> None:
     """One cell per proxy x fault pair before any pair has two; when the pairs are more than the
-    sample (63 pairs for the suite's 40 since stop 45), which pairs are in it is the seed's."""
+    sample (65 pairs for the suite's 40 since stop 45), which pairs are in it is the seed's."""
     pairs = {(c.proxy, c.fault.name) for c in matrix.cells()}
     picked = matrix.sample(40, seed)
     assert len(picked) == 40 and len({c.name for c in picked}) == 40
@@ -240,3 +240,16 @@ def test_watch_behind_an_edge_follows_php_fpms_log_as_diagnose_reads_it(tmp_path
     assert diag[diag.index("--fpm-log") + 1] == str(run.fpm_log)
     assert watch[watch.index("--fpm-log") + 1] == str(run.fpm_log)
     assert watch[watch.index("--log-type") + 1] == "caddy"
+
+
+def test_a_socket_the_workers_may_not_open_runs_as_root_behind_the_proxies_that_drop_privileges() -> None:
+    """socket-perm: root's socket, mode 0660, on the unix kinds only; behind nginx (workers as
+    nobody) and Apache (children as www-data); HAProxy, Envoy and Caddy run as the lab's user
+    and say why they have no cell.  The cells need root (a LabSkip otherwise)."""
+    fault = next(f for f in matrix.FAULTS if f.name == "socket-perm")
+    assert fault.cause == "socket-permissions" and fault.socket_mode == 0o660
+    assert fault.proxies == ("nginx", "apache") and set(fault.no_cell) == {"haproxy", "envoy", "caddy"}
+    cells = [c for c in matrix.cells() if c.fault is fault]
+    assert {c.backend for c in cells} == {"unix", "fpm-unix"} and len(cells) == 8
+    assert "socket-permissions" not in matrix.NOT_IN_MATRIX
+    assert "13: Permission denied" in fault.proof_for("nginx", "fpm-unix")[1]

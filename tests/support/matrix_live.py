@@ -4,8 +4,9 @@
 pair first, then random cells up to 40.  With three proxies that was 24 pairs + 16 random; with
 five it is 40 pairs + 0 random, so a run costs the same number of cells (the edge cells take
 5-15 s each, as the others).  Since stop 45 (the catalog's other causes: TLS and protocol
-mismatches, a PHP fatal error) there are 63 pairs: a run takes 40 of them, drawn uniformly by
-its seed (``matrix.sample``), one cell each, so every pair is run over a few runs, not in each.
+mismatches, a PHP fatal error, a socket the workers may not open) there are 65 pairs: a run
+takes 40 of them, drawn uniformly by its seed (``matrix.sample``), one cell each, so every pair
+is run over a few runs, not in each.
 The new faults' cells are among the quickest (2-4 s: a wrong protocol fails at once), so the
 40 cost no more time than before.
 

@@ -129,6 +129,10 @@ class Fault:
     # server, FastCGI to PHP-FPM); else "http", "fastcgi" or "tls" (HTTPS) whatever listens
     # there: the protocol and TLS faults are a proxy speaking what its backend does not
     speak: str | None = None
+    # the unix socket's mode (owned by root, the lab's user) when the fault is that the proxy's
+    # workers, another user, may not open it: set, the cell needs root and runs nginx's workers
+    # as ``nobody`` (Apache's children are www-data as root already)
+    socket_mode: int | None = None
 
     def fastcgi(self, backend: str) -> bool:
         """Whether the proxy speaks FastCGI to ``backend`` in this fault."""
@@ -370,7 +374,24 @@ NEW_FAULTS: tuple[Fault, ...] = (
        no_cell={"envoy": "Envoy speaks no FastCGI: a PHP app reaches it only through a web "
                          "server that does (the other proxies' cells)"}),
 )
-FAULTS = FAULTS + NEW_FAULTS
+FAULTS = FAULTS + NEW_FAULTS + (
+    # The proxy's workers may not open the backend's unix socket: the socket is root's, 0660
+    # (PHP-FPM's ``listen.owner``/``listen.mode``; an app server's bind under root's umask), and
+    # the workers run as another user.  nginx: ngx_event_connect_peer() logs the connect() errno
+    # with the path, "connect() to unix:%s failed (13: Permission denied)"
+    # (src/event/ngx_event_connect.c); Apache: proxy_util.c ap_proxy_connect_backend() logs
+    # "(13)Permission denied: AH02454: %s: attempt to connect to Unix domain socket %s (%s)
+    # failed" (503), the lab scenarios socket-permissions and apache-socket-permissions.  As
+    # root only (nginx ignores ``user`` when its master is not root: src/core/nginx.c
+    # ngx_set_user()).
+    Fault("socket-perm", "socket-permissions", "ok", {
+        "nginx": r"connect\(\) to unix:\S+ failed \(13: Permission denied\)",
+        "apache": r"\(13\)Permission denied: AH02454",
+    }, traffic=("steady",), backends=("unix", "fpm-unix"), socket_mode=0o660, no_cell={
+        p: f"{t} runs as the lab's own user here (root), to whom the socket is open: no "
+           "worker of another user to refuse" for p, t in (("haproxy", "HAProxy"), ("envoy", "Envoy"),
+                                                           ("caddy", "Caddy"))}),
+)
 
 # The catalog's causes the matrix has no fault for, each with why (``lab matrix --list`` prints
 # them on stderr, as ``Fault.no_cell`` for a proxy): a gap is explained, not silent.  "not yet"
@@ -386,10 +407,6 @@ NOT_IN_MATRIX: dict[str, str] = {
                           "backend-oom-killed, not a matrix fault",
     "wrong-target": "not yet: the proxy names a port or socket where the app is not (the app on "
                     "[::1] or another socket path); lab scenarios wrong-target-* (nginx)",
-    "socket-permissions": "not yet: needs a proxy whose workers run as another user than the "
-                          "socket's owner; here only nginx and Apache drop to www-data, HAProxy, "
-                          "Envoy and Caddy run as the lab's user, to whom the socket is open; lab "
-                          "scenarios socket-permissions, apache-socket-permissions",
     "selinux-denial": "needs an SELinux kernel in enforcing mode (this machine has none)",
     "workers-exhausted": "not yet: a full pool (PHP-FPM pm.max_children, a backend's full backlog) "
                          "shows differently per proxy (nginx EAGAIN or a connect timeout, HAProxy's "
@@ -471,7 +488,7 @@ def sample(k: int, seed: int, pool: Sequence[Cell] | None = None) -> list[Cell]:
     """``k`` cells (all when there are fewer), stratified: one cell of every proxy x fault pair
     first, then at random; the order is the seed's.
 
-    When the pairs are more than ``k`` (63 pairs for the suite's 40 since stop 45), the ``k``
+    When the pairs are more than ``k`` (65 pairs for the suite's 40 since stop 45), the ``k``
     are distinct pairs drawn uniformly by the seed: the pairs' one cells are shuffled again, so
     a pair of few cells (keepalive-close behind Caddy: 4) is as likely to be in as one of many
     (crash behind Caddy: 36), which a draw in the order of the shuffled cells was not."""
@@ -601,17 +618,22 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
     """Start the cell's backend (none for a stopped one) and return its target: ``host:port``,
     ``[::1]:port``, or ``unix:PATH`` (a path nothing listens on when stopped)."""
     fault, kind = cell.fault, cell.backend
+    if fault.socket_mode is not None:  # the workers (another user) reach the socket's directory
+        os.chmod(stack.root, 0o711)  # noqa: S103 - as the socket-permissions lab scenario
     if kind in APP_BACKENDS:
         return _app_server(stack, cell, run)
     if kind in FPM_BACKENDS:
         if fault.mode is None:
             return (f"unix:{stack.p.run / 'php-fpm.sock'}" if kind == "fpm-unix"
                     else f"127.0.0.1:{dead_port()}")
-        # listen.mode 0666: Apache's children run as another user (www-data) than the lab.
+        # listen.mode 0666: Apache's children run as another user (www-data) than the lab
+        # (a socket-permissions fault: root's, its mode).
         # access.log: the pool's own record of each request it finished (FPM's default
         # access.format), given to diagnose as a user who has one would (--app-log)
         access = stack.p.root / "logs" / "php-fpm.access.log"
-        pool = stack.add_php_fpm({"listen.mode": "0666", "access.log": str(access)},
+        mode = {"listen.mode": "0666"} if fault.socket_mode is None else {
+            "listen.owner": "root", "listen.group": "root", "listen.mode": f"{fault.socket_mode:04o}"}
+        pool = stack.add_php_fpm({**mode, "access.log": str(access)},
                                  tcp=kind == "fpm-tcp", scripts={"app.php": PHP_APP[fault.mode]})
         run.app_logs.append(access)
         return pool.fastcgi_pass
@@ -624,6 +646,8 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
                                 delay=SLOW_DELAY if fault.mode == "slow" else 0.0,
                                 idle_timeout=KEEPALIVE_IDLE,
                                 body_bytes=BIG_BODY if fault.mode == "ok" and fault.cause is None else 0)
+    if fault.socket_mode is not None and backend.unix:  # root's socket, not the workers'
+        os.chmod(backend.unix, fault.socket_mode)
     return backend.address
 
 
@@ -655,6 +679,8 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
     www = stack.p.www
     slow_client = cell.traffic in CLIENT_TRAFFIC
     timeout = cell.fault.proxy_timeout
+    # a socket the workers may not open: they run as another user than its owner (root)
+    user = "nobody" if cell.fault.socket_mode is not None else None
     if cell.proxy == "nginx":
         # a slow client's timeouts are logged at info (ngx_http_request_body.c, ngx_http_upstream.c)
         level = "info" if slow_client else "warn"
@@ -662,7 +688,7 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
                   if slow_client else "")
         if fpm:
             stack.start_nginx(server(stack, client + php_location(
-                stack, target, f"fastcgi_read_timeout {timeout:g}s;")), error_level=level)
+                stack, target, f"fastcgi_read_timeout {timeout:g}s;")), error_level=level, worker_user=user)
             return
         address = f"unix:{sock}:" if sock else target
         if slow_client:
@@ -677,7 +703,7 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
                                 f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
         else:
             stack.start_nginx(server(stack, f"location / {{\n    proxy_pass {scheme}://{address};\n"
-                                            f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
+                                            f"    proxy_read_timeout {timeout:g}s;\n}}\n"), worker_user=user)
     elif cell.proxy == "haproxy":
         # retries 0: a refused connect is otherwise retried after 1 s (backend.c); FastCGI
         # through an fcgi-app section (configuration.txt 10.1, HAProxy 2.1+)
@@ -901,7 +927,8 @@ def run_cell(cell: Cell) -> CellResult:
     scenario = Scenario(name=cell.name, cause=cell.fault.cause or HEALTHY, title=cell.name,
                         description=cell.name,
                         symptoms=(), expect=expect, func=build(cell),
-                        needs=("ipv6",) if cell.backend == "tcp6" else (), proxy=cell.proxy)
+                        needs=(("ipv6",) if cell.backend == "tcp6" else ())
+                        + (("root",) if cell.fault.socket_mode is not None else ()), proxy=cell.proxy)
     start = time.monotonic()
     try:
         with Stack() as stack:
