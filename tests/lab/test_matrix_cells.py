@@ -17,16 +17,21 @@ from why502.lab import matrix
 
 def test_cells_are_the_product_of_the_dimensions_filtered_by_each_fault() -> None:
     cells = matrix.cells()
-    expected = sum(len(set(matrix.FRONTS[p]) & set(f.backends)) * len(f.traffic) * len(matrix.NOISE)
-                   for f in matrix.FAULTS for p in f.proxies)
+    # a proxy fronts the backend kinds its runtime can reach, and any kind it speaks HTTP to
+    # when the fault is that it does (http-to-fastcgi: HTTP to PHP-FPM's port)
+    expected = sum(len(set(f.backends) if f.speak == "http" else set(matrix.FRONTS[p]) & set(f.backends))
+                   * len(f.traffic) * len(matrix.NOISE) for f in matrix.FAULTS for p in f.proxies)
     assert len(cells) == expected and len({c.name for c in cells}) == len(cells)
     # every proxy of the lab appears, and more than one fault runs on each
     per_proxy = Counter(c.proxy for c in cells)
     assert set(per_proxy) == set(matrix.PROXIES)
     assert all(len({c.fault.name for c in cells if c.proxy == p}) >= 4 for p in matrix.PROXIES)
-    # a proxy fronts only the backend kinds its runtime can reach (Envoy: no FastCGI)
-    assert all(c.backend in matrix.FRONTS[c.proxy] for c in cells)
-    assert not [c for c in cells if c.proxy == "envoy" and c.backend in matrix.FPM_BACKENDS]
+    # a proxy fronts only the backend kinds its runtime can reach (Envoy: no FastCGI), save a
+    # fault that is a proxy speaking HTTP to a FastCGI port
+    assert all(c.backend in matrix.FRONTS[c.proxy] or c.fault.speak == "http" for c in cells)
+    assert not [c for c in cells if c.proxy == "envoy" and c.fault.fastcgi(c.backend)]
+    assert {c.fault.name for c in cells if c.proxy == "envoy" and c.backend in matrix.FPM_BACKENDS} == {
+        "http-to-fastcgi"}
 
 
 def test_every_fault_names_a_catalog_cause_and_a_proof_that_compiles() -> None:
@@ -81,11 +86,25 @@ def test_watch_reads_what_diagnose_reads_and_reports_its_first_incident(tmp_path
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_sample_covers_every_proxy_and_fault_pair_first(seed: int) -> None:
+def test_a_sample_takes_one_cell_of_each_proxy_and_fault_pair_first(seed: int) -> None:
+    """One cell per proxy x fault pair before any pair has two; when the pairs are more than the
+    sample (65 pairs for the suite's 40 since stop 45), which pairs are in it is the seed's."""
+    pairs = {(c.proxy, c.fault.name) for c in matrix.cells()}
     picked = matrix.sample(40, seed)
     assert len(picked) == 40 and len({c.name for c in picked}) == 40
-    pairs = {(c.proxy, c.fault.name) for c in matrix.cells()}
-    assert pairs <= {(c.proxy, c.fault.name) for c in picked}
+    got = [(c.proxy, c.fault.name) for c in picked]
+    assert len(set(got)) == min(40, len(pairs))
+    every = matrix.sample(len(pairs) + 5, seed)  # room for every pair: all of them are in
+    assert pairs <= {(c.proxy, c.fault.name) for c in every}
+    assert len({(c.proxy, c.fault.name) for c in every[:len(pairs)]}) == len(pairs)
+
+
+def test_the_pairs_a_small_sample_leaves_out_are_the_seeds() -> None:
+    """With more pairs than cells, another seed leaves out other pairs (no pair is never run)."""
+    assert len({(c.proxy, c.fault.name) for c in matrix.cells()}) > 40
+    runs = [{(c.proxy, c.fault.name) for c in matrix.sample(40, seed)} for seed in range(1, 11)]
+    assert len({frozenset(r) for r in runs}) == len(runs)
+    assert set().union(*runs) == {(c.proxy, c.fault.name) for c in matrix.cells()}
 
 
 def test_the_sample_is_the_seeds() -> None:
@@ -170,3 +189,67 @@ def test_keepalive_race_says_why_haproxy_has_no_cell(capsys: pytest.CaptureFixtu
     assert "haproxy" not in out and "no cell keepalive-close behind haproxy: not yet" in err
     assert main(["lab", "matrix", "--list", "--fault", "crash", "--proxy", "haproxy"]) == 0
     assert "no cell" not in capsys.readouterr().err
+
+
+def test_every_catalog_cause_is_a_faults_or_says_why_it_is_not(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 25 item 1: every root cause in the catalog x every proxy that can exhibit it.  A cause
+    with no fault is declared with the reason (``NOT_IN_MATRIX``), printed by ``--list``; a cause
+    is never both, and the declaration names only catalog causes."""
+    from why502.cli.main import main
+
+    causes = {e.id for e in load_catalog().of_kind("cause")}
+    faulted = {f.cause for f in matrix.FAULTS if f.cause is not None}
+    assert faulted | set(matrix.NOT_IN_MATRIX) == causes
+    assert not faulted & set(matrix.NOT_IN_MATRIX)
+    assert {"upstream-tls-mismatch", "protocol-mismatch", "app-fatal-error"} <= faulted
+    assert main(["lab", "matrix", "--list", "--proxy", "nginx"]) == 0
+    err = capsys.readouterr().err
+    assert "no fault for selinux-denial: needs an SELinux kernel" in err
+    assert "no fault for network-unreachable: no address but loopback" in err
+    assert main(["lab", "matrix", "--list", "--fault", "php-fatal"]) == 0
+    err = capsys.readouterr().err
+    assert "no fault for" not in err and "no cell php-fatal behind envoy" in err
+
+
+def test_a_fault_that_is_the_wrong_protocol_says_what_the_proxy_speaks() -> None:
+    """The protocol and TLS faults are the proxy speaking what its backend does not: FastCGI to
+    an HTTP server, HTTP to PHP-FPM, TLS to plain HTTP; the clients ask for the PHP script
+    wherever the proxy speaks FastCGI."""
+    by_name = {c.name: c for c in matrix.cells()}
+    to_http = by_name["fastcgi-to-http-caddy-tcp6-steady-quiet"]
+    assert to_http.fault.fastcgi("tcp6") and matrix._path(to_http) == "/app.php"
+    to_fpm = by_name["http-to-fastcgi-envoy-fpm-unix-steady-noisy"]
+    assert not to_fpm.fault.fastcgi("fpm-unix") and matrix._path(to_fpm) == "/app.php"
+    tls = by_name["tls-to-plain-apache-unix-steady-quiet"]
+    assert tls.fault.speak == "tls" and not tls.fault.fastcgi("unix") and matrix._path(tls) == "/orders"
+    assert next(f for f in matrix.FAULTS if f.name == "crash").fastcgi("fpm-tcp")
+
+
+def test_watch_behind_an_edge_follows_php_fpms_log_as_diagnose_reads_it(tmp_path: Path) -> None:
+    """Caddy's cells are watched by the edge's logs' family; PHP-FPM's own log (``--fpm-log``)
+    is followed too, as diagnose reads it: without it watch's diagnosis of a PHP fatal error
+    behind Caddy's php_fastcgi named the relayed 500 only (stop 45: 4 cells where watch named
+    upstream-returned-5xx and diagnose app-fatal-error on the same window)."""
+    from why502.lab.scenarios.model import ScenarioRun
+
+    run = ScenarioRun(proxy="caddy")
+    run.config, run.error_log = tmp_path / "Caddyfile", tmp_path / "caddy.out"
+    run.access_log, run.kernel_log = tmp_path / "caddy-access.log", tmp_path / "kernel.log"
+    run.fpm_log = tmp_path / "php-fpm.log"
+    diag, watch = matrix._diagnose_argv(run), matrix._watch_argv(run, served_5xx=True)
+    assert diag[diag.index("--fpm-log") + 1] == str(run.fpm_log)
+    assert watch[watch.index("--fpm-log") + 1] == str(run.fpm_log)
+    assert watch[watch.index("--log-type") + 1] == "caddy"
+
+
+def test_a_socket_the_workers_may_not_open_runs_as_root_behind_the_proxies_that_drop_privileges() -> None:
+    """socket-perm: root's socket, mode 0660, on the unix kinds only; behind nginx (workers as
+    nobody) and Apache (children as www-data); HAProxy, Envoy and Caddy run as the lab's user
+    and say why they have no cell.  The cells need root (a LabSkip otherwise)."""
+    fault = next(f for f in matrix.FAULTS if f.name == "socket-perm")
+    assert fault.cause == "socket-permissions" and fault.socket_mode == 0o660
+    assert fault.proxies == ("nginx", "apache") and set(fault.no_cell) == {"haproxy", "envoy", "caddy"}
+    cells = [c for c in matrix.cells() if c.fault is fault]
+    assert {c.backend for c in cells} == {"unix", "fpm-unix"} and len(cells) == 8
+    assert "socket-permissions" not in matrix.NOT_IN_MATRIX
+    assert "13: Permission denied" in fault.proof_for("nginx", "fpm-unix")[1]

@@ -114,3 +114,23 @@ def test_bench_merges_shard_files_into_one_table_with_its_calibration(tmp_path: 
     bad.write_text("not json")
     with pytest.raises(ValueError, match=r"bad\.json"):
         _bench().merged_table([bad])
+
+
+def test_shards_run_on_a_matrix_of_another_size_are_never_the_whole_matrix() -> None:
+    """A shard says how many cells the matrix had when it ran (``matrix_cells``).  Shards of an
+    older matrix (stop 43's 16 shards of 960 cells) joined with a run of the cells added since
+    (stop 45's 110) hold every cell of today's matrix once by name, but they are not one matrix
+    run: the table says partial and names the stale shards."""
+    every = matrix.cells()[:40]
+    old, new = every[:30], every[30:]
+    docs = [{"seed": 1, "shard": f"{k}/2", "matrix_cells": len(old),
+             "cells": [_result(c) for c in matrix.shard(old, k, 2)]} for k in (1, 2)]
+    added = {"seed": 42, "cells": [_result(c) for c in new]}  # a --fault run: no shard
+    joined = matrix.merge([*docs, added], every)
+    assert not joined.missing and not joined.duplicated and not joined.unknown
+    assert not joined.whole and joined.stale == ["1/2 (30 cells)", "2/2 (30 cells)"]
+    assert "2 shards run on a matrix of another size" in joined.summary()
+    assert "(2 shards and 1 other run;" in joined.summary()
+    assert "today 40 cells" in joined.summary() and "partial" in joined.summary()
+    fresh = [{**d, "matrix_cells": len(every)} for d in docs]
+    assert matrix.merge([*fresh, added], every).whole

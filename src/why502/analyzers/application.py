@@ -11,6 +11,7 @@ nginx as ``FastCGI sent in stderr: "PHP message: PHP Fatal error: ..."``
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from why502.analyzers.apps import killed_at_own_limit, unclaimed_timing
 from why502.analyzers.base import (
@@ -26,8 +27,15 @@ from why502.analyzers.base import (
     proxy_of,
     upstream_name,
 )
-from why502.analyzers.fpm_access import PoolRecord, pool_record
-from why502.evidence.model import ClientFailures, Evidence, LocationOutcome, UpstreamTiming
+from why502.analyzers.fpm_access import SLACK, PoolRecord, pool_record
+from why502.evidence.model import (
+    ClientFailures,
+    Evidence,
+    LocationOutcome,
+    LogEvent,
+    TargetFact,
+    UpstreamTiming,
+)
 from why502.findings.model import EvidenceItem, Finding, Fix
 
 _FATAL = ("fatal", "uncaught", "exception", "traceback", "allowed memory size", "maximum execution")
@@ -79,6 +87,10 @@ def analyze(ev: Evidence) -> list[Candidate]:
         target = ev.target(name)
         if target:
             items.append(config_item(target))
+        php_fatal = _pool_fatal_errors(ev, target, timing) if target is not None else []
+        if target is not None and php_fatal:
+            out.append(_fatal_relayed(ev, name, target, timing, made, php_fatal, items))
+            continue
         finding = make_finding(
             "upstream-returned-5xx", confidence=conf, groups=[],
             explanation=f"The 5xx came from the backend behind {name} (or a proxy behind it): it sent "
@@ -95,6 +107,73 @@ def analyze(ev: Evidence) -> list[Candidate]:
         if not ev.logs.locations_5xx:
             out += _probed_made_5xx(ev, failing_peers) or _fastcgi_made_5xx(ev)
     return out
+
+
+def _pool_fatal_errors(ev: Evidence, target: TargetFact, timing: UpstreamTiming) -> list[LogEvent]:
+    """``pool_fatal_errors`` for the 5xx of ``timing``: in its minutes -- the timing's own
+    (nginx's access log), else its sample lines' (HAProxy's), else the clients' 5xx of the log."""
+    times = [t for t in (timing.first, timing.last) if t is not None] or [
+        x.time for x in timing.samples if x.time is not None]
+    cf = ev.logs.client_5xx
+    if not times and cf is not None:
+        times = [t for t in (cf.first, cf.last) if t is not None]
+    return pool_fatal_errors(ev, target, times, dict(timing.backend_5xx))
+
+
+def pool_fatal_errors(ev: Evidence, target: TargetFact, times: list[datetime],
+                      statuses: dict[int, int]) -> list[LogEvent]:
+    """PHP's fatal errors in PHP-FPM's own log (``--fpm-log``: the worker's stderr, caught by
+    the master, ``catch_workers_output``) for the 5xx a FastCGI ``target`` answered itself.
+
+    Why: a proxy that does not log a FastCGI server's stderr (HAProxy's ``fcgi-app`` without
+    ``log-stderr``, configuration.txt 10.1.1; Caddy's FastCGI transport) relays PHP's 500 with
+    no word of its own, so its log says "the backend made it" (upstream-returned-5xx) and the
+    reason is only in PHP-FPM's log: ``PHP Fatal error:  Uncaught Error: ...`` (main/main.c
+    ``php_error_cb()``; pattern ``php-fatal-error``), the catalog's app-fatal-error, as nginx's
+    ``FastCGI sent in stderr`` and Apache's AH01071 say it themselves (stop 45).
+
+    Identity and time: the target is a FastCGI one; a dated line must fall in the minutes of the
+    relayed 5xx (``times``).  A worker's stderr copied undecorated (``decorate_workers_output = no``) has no
+    time: such lines count only when the pool's own access log (``analyzers.fpm_access``, the
+    pool serving this target) records 5xx it answered itself in those minutes."""
+    if target.kind != "fastcgi" or not times:
+        return []
+    first, last = min(t.replace(tzinfo=None) for t in times), max(t.replace(tzinfo=None) for t in times)
+    start, end = first - SLACK, last + SLACK + timedelta(minutes=1)
+    fatal = [e for e in ev.all_events if e.kind == "app-error" and e.source == "php"
+             and any(k in e.text.lower() for k in _FATAL)]
+    dated = [e for e in fatal if e.time is not None and start <= e.time.replace(tzinfo=None) <= end]
+    if dated:
+        return dated
+    undated = [e for e in fatal if e.time is None]
+    if not undated:
+        return []
+    record = pool_record(ev, target, ClientFailures(statuses=statuses, first=first, last=last))
+    return undated if record is not None and record.made else []
+
+
+def _fatal_relayed(ev: Evidence, name: str, target: TargetFact, timing: UpstreamTiming, made: int,
+                   fatal: list[LogEvent], items: list[EvidenceItem]) -> Candidate:
+    """app-fatal-error for the 5xx ``target`` answered, from PHP-FPM's own log (``_pool_fatal_errors``)."""
+    first = fatal[0]
+    said = [EvidenceItem(kind="log", summary=f"PHP-FPM's log: {len(fatal)} PHP fatal error(s)"
+                         + ("" if first.time is not None else " (the workers' output, undated: "
+                            "the pool's own access log dates its 500s)"),
+                         source=first.file, line=first.line, text=first.text,
+                         time=first.time.isoformat() if first.time else None, count=len(fatal))]
+    finding = make_finding(
+        "app-fatal-error", confidence=0.85 if first.time is not None else 0.8, groups=[],
+        explanation=f"The PHP application behind {name} died on a fatal error and PHP answered "
+                    f"the 500 itself; {proxy_name(ev.proxy)} relayed it and logs no FastCGI "
+                    "stderr, so the reason is in PHP-FPM's own log. The proxy and the connection "
+                    "are fine.",
+        evidence=[*said, *items],
+        fix=Fix(summary="fix the error in the application code or its config (PHP-FPM's log names "
+                        "the file and line)",
+                commands=[f"grep -F 'PHP Fatal' {first.file} | tail -5" if first.file
+                          else "tail -50 /var/log/php*-fpm.log"]),
+        upstream=name, target=target.key, status_codes=sorted(s for s in timing.backend_5xx if s >= 500))
+    return Candidate(finding=_with_count(finding, made, timing))
 
 
 def _fastcgi_made_5xx(ev: Evidence) -> list[Candidate]:

@@ -327,7 +327,9 @@ def _not_running(ev: Evidence, peer: str, target: TargetFact | None,
     probe = ev.live.probes.get(peer) if ev.live.probes else None
     if probe:
         items.append(probe_item(peer, probe))
-    up_now = bool(ev.listeners_for(peer)) or (probe is not None and probe.ok)
+    # a probe that connected says something listens, whatever it then answered (a TLS port's
+    # failed handshake, another protocol): "nothing listens" would contradict it
+    up_now = bool(ev.listeners_for(peer)) or (probe is not None and (probe.ok or probe.connect_state == "ok"))
     pools = [p for p in ev.config.fpm_pools if p.key == peer]
     for pool in pools:
         items.append(EvidenceItem(kind="config", summary=f"PHP-FPM pool [{pool.name}] is configured "

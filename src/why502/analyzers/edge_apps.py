@@ -45,13 +45,16 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from why502.analyzers import keepalive
+from why502.analyzers import keepalive, protocol
+from why502.analyzers.application import pool_fatal_errors
 from why502.catalog import load_catalog
 from why502.catalog.calibration import calibrate
 from why502.evidence.lb_evidence import LbEvidence, TargetLife
 from why502.evidence.model import Evidence, LogEvent
 from why502.facts.appserver import AppServer
+from why502.facts.probes import ProbeResult
 from why502.findings.model import EvidenceItem, Finding, Fix
+from why502.findings.targets import ProbeTarget
 from why502.proxies.base import Capability
 
 _BEFORE = timedelta(seconds=3)  # per-second timestamps of two logs
@@ -136,6 +139,35 @@ def _plain_listener(ev: Evidence, f: Finding) -> list[LogEvent]:
     return [e for e in newest.values() if e.capture("scheme") == "http"]
 
 
+def _php_fatal(ev: Evidence, f: Finding) -> list[LogEvent]:
+    """PHP's fatal errors in PHP-FPM's own log for the 5xx of ``f`` (an edge's relayed 5xx),
+    checked as ``application.pool_fatal_errors`` checks them behind any proxy: Caddy's FastCGI
+    transport logs no stderr of its own, so PHP's 500 is a relayed status there and the reason
+    is only in PHP-FPM's log (fault-matrix.md stop 45).  The target: ``f``'s, else the config's
+    only FastCGI one (Caddy's access lines name no upstream)."""
+    fastcgi = [t for t in ev.config.targets if t.kind == "fastcgi"]
+    target = ev.target(f.target) if f.target else (fastcgi[0] if len(fastcgi) == 1 else None)
+    times = [t for t in (when(f.first_seen), when(f.last_seen)) if t is not None]
+    if target is None or not times:
+        return []
+    return pool_fatal_errors(ev, target, times, {s: 1 for s in f.status_codes if s >= 500})
+
+
+def _probe_of(ev: Evidence, key: str) -> ProbeResult | None:
+    """The live probe of the target an edge log names ``key``: keyed by that name (an edge log
+    read alone, ``app.diagnose.probes.edge_probes``) or by the config's key, which writes a
+    unix socket ``unix:PATH`` where Envoy's ``%UPSTREAM_HOST%`` writes the bare path."""
+    probes = ev.live.probes or {}
+    return probes.get(key) or (probes.get(f"unix:{key}") if key.startswith("/") else None)
+
+
+def _asked(ev: Evidence, key: str) -> ProbeTarget | None:
+    """What the probe of ``key`` asked (the config's target as the probe saw it): an edge log
+    read alone has no config facts in the evidence, its probes name their target."""
+    probe = _probe_of(ev, key)
+    return probe.target if probe is not None else None
+
+
 def _probed(ev: Evidence, key: str | None) -> bool:
     return ev.live.probes is not None and (key or "") in ev.live.probes
 
@@ -157,8 +189,35 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                        f"The request is slower than {server}'s own limit (gunicorn --timeout, uWSGI "
                        "harakiri, puma worker_timeout): make it faster, or raise that limit above what "
                        "it needs and keep the proxy's route timeout above it.", 0.85)
+    if f.cause == "upstream-returned-5xx":
+        fatal = _php_fatal(ev, f)
+        if fatal:
+            first = fatal[0]
+            return _as(f, "app-fatal-error", "the PHP app died on a fatal error and PHP answered "
+                       "the 500 itself", _log_items(fatal[:1], f"PHP-FPM's log: {len(fatal)} PHP "
+                                                    "fatal error(s) for these 500s"),
+                       "Fix the error in the application code or its config (PHP-FPM's log names "
+                       "the file and line)" + (f": grep -F 'PHP Fatal' {first.file}" if first.file
+                                              else "") + ".", 0.85)
+    if f.cause == "backend-crashed" and f.target:
+        # a port that answers the probe in another protocol than the proxy speaks to it (TLS,
+        # FastCGI: the probe's second look, app.diagnose.probes._second_look): it resets every
+        # request the proxy sends, which an edge's own words (Envoy ``UC``, Caddy's "connection
+        # reset by peer") write as a crash would be (fault-matrix.md stop 45)
+        probe = _probe_of(ev, f.target)
+        asked = ev.target(f.target) or (probe.target if probe is not None else None)
+        if probe is not None and asked is not None and protocol.mismatch(asked, probe.answer):
+            speaks = {"fastcgi": "FastCGI", "tls": "TLS", "http": "HTTP", "http2": "HTTP/2",
+                      "uwsgi": "uwsgi"}.get(probe.answer or "", probe.answer or "")
+            return _as(f, "protocol-mismatch", f"{f.target} speaks {speaks}, not what the proxy "
+                       "speaks to it",
+                       [EvidenceItem(kind="probe", summary=f"{f.target} answers the probe in {speaks} "
+                                     f"({probe.detail}): every request the proxy sends there in "
+                                     "another protocol is dropped")],
+                       f"Make the proxy speak {speaks} to {f.target} (or point it at the port that "
+                       "speaks what it sends).", 0.9)
     if f.cause == "backend-not-running" and f.target:
-        target = ev.target(f.target)
+        target = ev.target(f.target) or _asked(ev, f.target)
         if target is not None and target.scheme == "https" and _probe_connects(ev, f.target):
             return _as(f, "upstream-tls-mismatch", f"{f.target} accepts connections but the "
                        "TLS handshake to it failed",

@@ -19,6 +19,7 @@ that speaks the right protocol badly: backend-invalid-response.
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from why502.analyzers.base import (
     Candidate,
@@ -35,7 +36,7 @@ from why502.analyzers.base import (
     reload_commands,
     upstream_name,
 )
-from why502.evidence.model import Evidence, SymptomGroup, TargetFact
+from why502.evidence.model import Evidence, SymptomGroup
 from why502.facts.edits import Place, Route, SendServerName, SpeakProtocol
 from why502.facts.net import split_key
 from why502.findings.model import EvidenceItem, Fix
@@ -51,6 +52,19 @@ def analyze(ev: Evidence) -> list[Candidate]:
             out.append(_invalid_response(ev, peer, malformed))
         if rest := [g for g in groups if g not in malformed]:
             out.append(_protocol(ev, peer, rest))
+    # refused connects to a port the proxy speaks TLS to, where the live probe connects and its
+    # TLS handshake fails: the handshake is part of the connect for some proxies' words.
+    # HAProxy logs a failed server-side handshake with termination state ``SC`` (configuration.txt
+    # 8.5: the connection phase), the state of a refused port, so its log alone reads "not
+    # running"; a port that takes the connection now and answers the handshake in plain text
+    # was not down, it speaks another protocol (fault-matrix.md stop 45: ``tls-to-plain`` behind
+    # HAProxy read as a past incident, recovered, exit 0 under proxy-made 503s).
+    for peer, groups in by_peer(groups_of(ev, "connection-refused")).items():
+        probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
+        target = ev.target(peer)
+        if (target is not None and probe is not None and _spoken(target) == "tls"
+                and probe.connect_state == "ok" and probe.tls and not probe.tls[0].ok):
+            out.append(_tls(ev, peer, groups))
     # premature closes where the live probe says the port speaks another protocol
     for peer, groups in by_peer(groups_of(ev, "premature-close", "connection-reset")).items():
         probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
@@ -66,17 +80,33 @@ def analyze(ev: Evidence) -> list[Candidate]:
 _PROTOCOLS = {"http", "fastcgi", "http2", "tls", "uwsgi"}
 
 
-def _spoken(t: TargetFact) -> str | None:
+class Spoken(Protocol):
+    """What says how the proxy speaks to a target: a config's ``TargetFact`` or the
+    ``ProbeTarget`` a probe asked (an edge log read alone has only the latter)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def scheme(self) -> str | None: ...
+
+
+def _spoken(t: Spoken) -> str | None:
     """The protocol the proxy speaks to ``t`` (what the probe should get back)."""
     return {"proxy": "tls" if t.scheme == "https" else "http", "fastcgi": "fastcgi",
             "uwsgi": "uwsgi", "grpc": "http2"}.get(t.kind)
 
 
-def _mismatch(t: TargetFact, protocol: str | None) -> bool:
+def mismatch(t: Spoken, protocol: str | None) -> bool:
+    """Whether a port that answered ``protocol`` (a probe's ``answer``) speaks another protocol
+    than the proxy speaks to ``t``; never for a reset, an empty answer or a timeout."""
     if protocol not in _PROTOCOLS:
         return False  # reset / empty / timeout: not a protocol, the backend may just be dying
     spoken = _spoken(t)
     return spoken is not None and protocol != spoken and not (spoken == "http2" and protocol == "http")
+
+
+_mismatch = mismatch
 
 
 def _text(groups: list[SymptomGroup]) -> str:
@@ -98,7 +128,8 @@ def _tls(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidat
     anchor_line = target.pass_line or target.line if target else None
     # the proxy's own TLS settings (Vocabulary.tls_*), else the change in words
     v = proxy_of(ev).vocabulary
-    if "wrong version number" in text or (probe and probe.answer == "http"):
+    if "wrong version number" in text or (probe and (
+            probe.answer == "http" or "wrong version number" in (probe.tls_state or ""))):
         why = (f"{v.title} speaks TLS (https://) to {peer}, but the backend answers plain HTTP "
                "(OpenSSL: wrong version number).")
         summary = "use http:// for this backend (or enable TLS on it)"

@@ -371,6 +371,9 @@ def _matrix(args: argparse.Namespace) -> int:
                 for proxy, why in fault.no_cell.items():
                     if not args.proxy or proxy in args.proxy:
                         print(f"no cell {fault.name} behind {proxy}: {why}", file=sys.stderr)
+        if not (args.fault or args.cell):  # and the catalog's causes with no fault at all
+            for cause, why in matrix.NOT_IN_MATRIX.items():
+                print(f"no fault for {cause}: {why}", file=sys.stderr)
         return EXIT_HEALTHY
     print(f"why502 lab matrix: {len(selected)} of {len(pool)} cells, seed {seed}, jobs {args.jobs}",
           file=sys.stderr)

@@ -125,6 +125,18 @@ class Fault:
     # proxy -> why it has no cell for this fault (``--list`` prints it: a gap is explained, not
     # silent)
     no_cell: dict[str, str] = field(default_factory=dict)
+    # how the proxy speaks to the backend: None as the backend kind wants (HTTP to an HTTP
+    # server, FastCGI to PHP-FPM); else "http", "fastcgi" or "tls" (HTTPS) whatever listens
+    # there: the protocol and TLS faults are a proxy speaking what its backend does not
+    speak: str | None = None
+    # the unix socket's mode (owned by root, the lab's user) when the fault is that the proxy's
+    # workers, another user, may not open it: set, the cell needs root and runs nginx's workers
+    # as ``nobody`` (Apache's children are www-data as root already)
+    socket_mode: int | None = None
+
+    def fastcgi(self, backend: str) -> bool:
+        """Whether the proxy speaks FastCGI to ``backend`` in this fault."""
+        return self.speak == "fastcgi" or (self.speak is None and backend in FPM_BACKENDS)
 
     @property
     def proxies(self) -> tuple[str, ...]:
@@ -273,6 +285,166 @@ FAULTS: tuple[Fault, ...] = (
     }),
 )
 
+# The catalog's other causes (stop 45): the proxy speaks what its backend does not, and a PHP
+# app that dies on a fatal error.  The proxies' words, each as the existing faults' and the
+# catalog's patterns cite them (patterns.toml ``provenance``, docs/reference/proxy-messages.md):
+#
+# A connection the backend resets or closes because it cannot read what it got (HTTP bytes on a
+# TLS or a FastCGI port): the same lines as the ``reset`` fault -- nginx ngx_http_upstream.c
+# ngx_http_upstream_process_header() ("recv() failed (104: ...)", or "upstream prematurely
+# closed connection" when the peer closes without a reset), HAProxy ``SH--`` (configuration.txt
+# 8.5: the server aborted in the header phase), Apache's AH01102 (mod_proxy_http.c
+# ap_proxy_http_process_response()), Envoy's ``UC`` (upstream connection termination), Caddy's
+# Go error (net: "connection reset by peer", or "EOF").
+_RESET_OR_CLOSE: dict[str, str] = {
+    "nginx": r"recv\(\) failed \(104: Connection reset by peer\) while reading response header"
+             r"|upstream prematurely closed connection while reading response header",
+    "haproxy": _HA + r"502 \d+ - - SH--",
+    "apache": r"(?:\(104\)Connection reset by peer|\(70014\)End of file found|\(20014\)Internal error"
+              r"[^:]*): .*AH01102: error reading status line from remote server",
+    "envoy": _ENVOY + r"50[23] UC ",
+    "caddy": _CADDY + r"(?:connection reset by peer|(?:unexpected )?EOF)",
+}
+NEW_FAULTS: tuple[Fault, ...] = (
+    # TLS spoken to a plain-HTTP backend: nginx's handshake fails on the first bytes of the
+    # answer (src/event/ngx_event_openssl.c ngx_ssl_handshake() -> ngx_ssl_connection_error(),
+    # "SSL_do_handshake() failed (SSL: ... wrong version number)", the action "SSL handshaking
+    # to upstream" set by ngx_http_upstream_ssl_init_connection()); HAProxy counts a failed
+    # server-side handshake as a failed connect: ``503 SC--`` (configuration.txt 8.5 "SC", the
+    # connection phase), the same state a refused port gets; Apache answers 500 with AH00898
+    # "Error during SSL Handshake with remote server returned by %s" (proxy_util.c
+    # ap_proxyerror(), after mod_ssl's AH02003 "SSL Proxy connect failed" at info); Envoy's
+    # ``UF`` (upstream connection failure: the transport socket's handshake is part of the
+    # connect, source/common/stream_info/utility.cc); Caddy's Go error from crypto/tls conn.go
+    # readRecordOrCCS(): "tls: first record does not look like a TLS handshake".  A plain
+    # backend on every loopback kind; the app servers speak plain HTTP as these do.
+    Fault("tls-to-plain", "upstream-tls-mismatch", "ok", {
+        "nginx": r"SSL_do_handshake\(\) failed \(SSL: error:0A00010B:SSL routines::wrong version number\) "
+                 r"while SSL handshaking to upstream",
+        "haproxy": _HA + r"503 \d+ - - SC--",
+        "apache": r"AH00898: Error during SSL Handshake with remote server returned by",
+        "envoy": _ENVOY + r"503 UF ",
+        "caddy": _CADDY + r"tls: first record does not look like a TLS handshake",
+    }, speak="tls", traffic=("steady",), backends=HTTP_BACKENDS),
+    # Plain HTTP spoken to a TLS port (the catalog's protocol-mismatch: "proxy_pass http:// to a
+    # TLS port").  The lab's TLS backend is Python's ssl server, as gunicorn's or uvicorn's
+    # ``--certfile``: its handshake fails on "GET ..." and it drops the connection, so every
+    # proxy logs a reset or an early close.  On loopback TCP only: the lab backend serves TLS on
+    # a port, not on a unix socket (``lab/assets/backend.py`` wraps only its TCP listener; the
+    # first score's unix cells answered 200 in plain HTTP and did not reproduce, stop 45).
+    Fault("http-to-tls", "protocol-mismatch", "tls", _RESET_OR_CLOSE, traffic=("steady",),
+          backends=("tcp4", "tcp6")),
+    # Plain HTTP spoken to PHP-FPM's FastCGI port or socket (the catalog's first example:
+    # "proxy_pass http:// to PHP-FPM"): FPM reads the first bytes as a FastCGI record header,
+    # finds no valid record and closes (sapi/fpm/fpm/fastcgi.c fcgi_read_request()), so again a
+    # reset or an early close.  Envoy too: it speaks HTTP to whatever its cluster names.
+    Fault("http-to-fastcgi", "protocol-mismatch", "hello", _RESET_OR_CLOSE, speak="http",
+          traffic=("steady",), backends=FPM_BACKENDS),
+    # FastCGI spoken to an HTTP server (the catalog's "fastcgi_pass to an HTTP port"): the HTTP
+    # server answers 400 to the bytes it cannot parse, and each proxy's FastCGI reader finds
+    # version 'H' (72) where a record's version byte is: nginx ngx_http_fastcgi_module.c
+    # ngx_http_fastcgi_process_record() "upstream sent unsupported FastCGI protocol version:
+    # %d"; Apache mod_proxy_fcgi.c dispatch() AH01068 "Got bogus version %d" (503); Caddy
+    # modules/caddyhttp/reverseproxy/fastcgi/record.go fill() "fcgi: invalid header version".
+    # HAProxy's FastCGI mux (src/mux_fcgi.c) ends the stream without a log line of its own:
+    # the httplog line's ``SH--`` 502.  Envoy speaks no FastCGI (FRONTS).
+    Fault("fastcgi-to-http", "protocol-mismatch", "ok", {
+        "nginx": r"upstream sent unsupported FastCGI protocol version: 72 while reading response header",
+        "haproxy": _HA + r"502 \d+ - - SH--",
+        "apache": r"AH01068: Got bogus version 72",
+        "caddy": _CADDY + r"fcgi: invalid header version",
+    }, speak="fastcgi", traffic=("steady",), backends=HTTP_BACKENDS, no_cell={
+        "envoy": "Envoy speaks no FastCGI: its router's upstreams are HTTP/1, HTTP/2 and HTTP/3",
+    }),
+    # A PHP fatal error: PHP answers 500 itself (main/main.c php_error_cb() sets the status when
+    # no output was sent) and writes "PHP Fatal error:  Uncaught Error: ..." to the FastCGI
+    # stderr stream; nginx logs it as "FastCGI sent in stderr: \"PHP message: ..." at error
+    # (ngx_http_fastcgi_module.c ngx_http_fastcgi_process_header()), Apache as AH01071 "Got
+    # error '%s'" (mod_proxy_fcgi.c dispatch()); HAProxy (``log-stderr`` not set: off by
+    # default, configuration.txt 10.1.1) and Caddy log only the relayed 500.  PHP-FPM's own log
+    # has the worker's stderr (``catch_workers_output``, the lab's pool: fpm_stdio.c "child %d
+    # said into stderr") in every cell.
+    Fault("php-fatal", "app-fatal-error", "fatal", {
+        "nginx": r'FastCGI sent in stderr: "PHP message: PHP Fatal error:  Uncaught Error: Call to undefined',
+        "haproxy": _HA + r"500 \d+ - - ----",
+        "apache": r"AH01071: Got error 'PHP message: PHP Fatal error:  Uncaught Error: Call to undefined",
+        "caddy": r'access:"status":500',
+    }, traffic=("steady",), backends=FPM_BACKENDS, made_by_proxy=False,
+       app_proof={k: "fpm:PHP Fatal error:  Uncaught Error: Call to undefined" for k in FPM_BACKENDS},
+       no_cell={"envoy": "Envoy speaks no FastCGI: a PHP app reaches it only through a web "
+                         "server that does (the other proxies' cells)"}),
+)
+FAULTS = FAULTS + NEW_FAULTS + (
+    # The proxy's workers may not open the backend's unix socket: the socket is root's, 0660
+    # (PHP-FPM's ``listen.owner``/``listen.mode``; an app server's bind under root's umask), and
+    # the workers run as another user.  nginx: ngx_event_connect_peer() logs the connect() errno
+    # with the path, "connect() to unix:%s failed (13: Permission denied)"
+    # (src/event/ngx_event_connect.c); Apache: proxy_util.c ap_proxy_connect_backend() logs
+    # "(13)Permission denied: AH02454: %s: attempt to connect to Unix domain socket %s (%s)
+    # failed" (503), the lab scenarios socket-permissions and apache-socket-permissions.  As
+    # root only (nginx ignores ``user`` when its master is not root: src/core/nginx.c
+    # ngx_set_user()).
+    Fault("socket-perm", "socket-permissions", "ok", {
+        "nginx": r"connect\(\) to unix:\S+ failed \(13: Permission denied\)",
+        "apache": r"\(13\)Permission denied: AH02454",
+    }, traffic=("steady",), backends=("unix", "fpm-unix"), socket_mode=0o660, no_cell={
+        p: f"{t} runs as the lab's own user here (root), to whom the socket is open: no "
+           "worker of another user to refuse" for p, t in (("haproxy", "HAProxy"), ("envoy", "Envoy"),
+                                                           ("caddy", "Caddy"))}),
+)
+
+# The catalog's causes the matrix has no fault for, each with why (``lab matrix --list`` prints
+# them on stderr, as ``Fault.no_cell`` for a proxy): a gap is explained, not silent.  "not yet"
+# marks what can be reproduced on loopback with the real proxies and is left for a later stop;
+# the rest cannot be here.  Every catalog cause is a fault's or here
+# (tests/lab/test_matrix_cells.py).
+NOT_IN_MATRIX: dict[str, str] = {
+    "backend-crash-loop": "not yet: a supervisor (supervisord) restarting an app that dies at "
+                          "start-up until it gives up; reproduced behind nginx by the lab scenario "
+                          "backend-crash-loop, a matrix fault needs the supervisor per cell",
+    "backend-oom-killed": "needs root and a memory cgroup for the backend, and the kernel's OOM line "
+                          "is machine-wide; reproduced behind nginx by the lab scenario "
+                          "backend-oom-killed, not a matrix fault",
+    "wrong-target": "not yet: the proxy names a port or socket where the app is not (the app on "
+                    "[::1] or another socket path); lab scenarios wrong-target-* (nginx)",
+    "selinux-denial": "needs an SELinux kernel in enforcing mode (this machine has none)",
+    "workers-exhausted": "not yet: a full pool (PHP-FPM pm.max_children, a backend's full backlog) "
+                         "shows differently per proxy (nginx EAGAIN or a connect timeout, HAProxy's "
+                         "queue, Envoy's circuit breaker) and each cell waits the proxy's timeout; "
+                         "lab scenarios workers-exhausted-fpm, workers-exhausted-tcp, "
+                         "haproxy-queue-timeout, envoy-circuit-breaker, caddy-fpm-exhausted",
+    "buffer-too-small": "not yet: nginx's proxy_buffer_size (\"upstream sent too big header\", lab "
+                        "scenario buffer-too-small); the other proxies' response-header limits "
+                        "(HAProxy tune.bufsize, Envoy max_response_headers_kb) are not checked yet",
+    "keepalive-misconfigured": "a config pitfall that makes no 5xx by itself (an upstream keepalive "
+                               "pool nginx cannot use): lint's, lab scenario keepalive-misconfigured",
+    "all-upstreams-down": "not yet: two targets, both down; whether a proxy says so (nginx \"no live "
+                          "upstreams\", HAProxy <NOSRV>, Apache AH01170, Envoy UH, Caddy \"no "
+                          "upstreams available\") or logs each target's refusal depends on its failure "
+                          "accounting and health checks; lab scenarios all-upstreams-down, "
+                          "haproxy-all-servers-down, envoy-no-healthy-upstream, caddy-no-healthy-upstream",
+    "dns-unresolvable": "not yet: nginx, HAProxy and Apache resolve a static name at start and do not "
+                        "start on a .invalid one; at request time each proxy needs its own resolver "
+                        "setup (nginx resolver + variable proxy_pass, Envoy STRICT_DNS, Caddy's dial) "
+                        "and only a lab resolver on loopback may be asked; lab scenarios dns-*",
+    "port-exhaustion": "needs root and a network namespace whose ephemeral port range is a few ports "
+                       "(bounded there only); lab scenario port-exhaustion (nginx)",
+    "fd-limit": "not yet: nginx's worker_connections run out (lab scenario fd-limit); the other "
+                "proxies' connection limits queue rather than fail (HAProxy maxconn)",
+    "network-unreachable": "no address but loopback may be a target here; the lab scenario "
+                           "network-unreachable needs root and two private network namespaces",
+    "proxy-misrouted": "not yet: a route that sends the request to the wrong backend or path "
+                       "(a config error with no failing backend)",
+    "proxy-rate-limited": "not yet: the proxy's own limit answers (nginx limit_req 503, Envoy "
+                          "local_ratelimit 429, HAProxy deny_status); lab scenario proxy-rate-limited "
+                          "(nginx)",
+    "no-ready-endpoints": "Kubernetes: needs a cluster (a Service and its endpoints)",
+    "terminating-endpoint-routed": "Kubernetes: needs a cluster (a rollout's terminating pods)",
+    "readiness-probe-failing": "Kubernetes: needs a cluster (a pod's readiness probe)",
+    "backend-ref-unresolved": "Kubernetes: needs a cluster (a Gateway API HTTPRoute)",
+    "unexplained-5xx": "the last resort when nothing names a cause: no fault is made to have none",
+}
+
 # The PHP script each fault's mode runs as on PHP-FPM (``www/app.php``): the same misbehaviour
 # as the Python backend's mode, in PHP.
 PHP_APP: dict[str, str] = {
@@ -282,6 +454,10 @@ PHP_APP: dict[str, str] = {
     "crash": "<?php\nposix_kill(getmypid(), 11);\nsleep(1);\necho \"unreachable\\n\";\n",
     "status502": "<?php\nhttp_response_code(502);\necho \"the app's own bad gateway\\n\";\n",
     "ok": f"<?php\necho str_repeat(\"x\", {BIG_BODY});\n",
+    "hello": "<?php\necho \"ok from php\\n\";\n",
+    # a deploy removed the function the page calls: PHP's "PHP Fatal error:  Uncaught Error:
+    # Call to undefined function" on the worker's stderr (FastCGI stderr records), status 500
+    "fatal": "<?php\n// a deploy removed the helper library\nrender_invoice_pdf(7);\n",
 }
 
 
@@ -304,12 +480,18 @@ def cells() -> list[Cell]:
     """Every cell that makes sense: the product of the dimensions, each fault on the proxies
     whose log can prove it and the traffic shapes that provoke it."""
     return [Cell(f, p, b, t, n) for f in FAULTS for p in f.proxies for b in BACKENDS
-            if b in f.backends and b in FRONTS[p] for t in f.traffic for n in NOISE]
+            if b in f.backends and (b in FRONTS[p] or f.speak == "http") for t in f.traffic
+            for n in NOISE]
 
 
 def sample(k: int, seed: int, pool: Sequence[Cell] | None = None) -> list[Cell]:
-    """``k`` cells (all when there are fewer), stratified: one of every proxy x fault first (so
-    no pair is left out of a small sample), then at random; the order is the seed's."""
+    """``k`` cells (all when there are fewer), stratified: one cell of every proxy x fault pair
+    first, then at random; the order is the seed's.
+
+    When the pairs are more than ``k`` (65 pairs for the suite's 40 since stop 45), the ``k``
+    are distinct pairs drawn uniformly by the seed: the pairs' one cells are shuffled again, so
+    a pair of few cells (keepalive-close behind Caddy: 4) is as likely to be in as one of many
+    (crash behind Caddy: 36), which a draw in the order of the shuffled cells was not."""
     rng = random.Random(seed)
     pool = list(cells() if pool is None else pool)
     rng.shuffle(pool)
@@ -319,6 +501,7 @@ def sample(k: int, seed: int, pool: Sequence[Cell] | None = None) -> list[Cell]:
         if (cell.proxy, cell.fault.name) not in seen:
             seen.add((cell.proxy, cell.fault.name))
             picked.append(cell)
+    rng.shuffle(picked)
     rest = [c for c in pool if c not in picked]
     picked += rest[: max(0, k - len(picked))]
     return picked[:k] if k < len(picked) else picked
@@ -435,27 +618,36 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
     """Start the cell's backend (none for a stopped one) and return its target: ``host:port``,
     ``[::1]:port``, or ``unix:PATH`` (a path nothing listens on when stopped)."""
     fault, kind = cell.fault, cell.backend
+    if fault.socket_mode is not None:  # the workers (another user) reach the socket's directory
+        os.chmod(stack.root, 0o711)  # noqa: S103 - as the socket-permissions lab scenario
     if kind in APP_BACKENDS:
         return _app_server(stack, cell, run)
     if kind in FPM_BACKENDS:
         if fault.mode is None:
             return (f"unix:{stack.p.run / 'php-fpm.sock'}" if kind == "fpm-unix"
                     else f"127.0.0.1:{dead_port()}")
-        # listen.mode 0666: Apache's children run as another user (www-data) than the lab.
+        # listen.mode 0666: Apache's children run as another user (www-data) than the lab
+        # (a socket-permissions fault: root's, its mode).
         # access.log: the pool's own record of each request it finished (FPM's default
         # access.format), given to diagnose as a user who has one would (--app-log)
         access = stack.p.root / "logs" / "php-fpm.access.log"
-        pool = stack.add_php_fpm({"listen.mode": "0666", "access.log": str(access)},
+        mode = {"listen.mode": "0666"} if fault.socket_mode is None else {
+            "listen.owner": "root", "listen.group": "root", "listen.mode": f"{fault.socket_mode:04o}"}
+        pool = stack.add_php_fpm({**mode, "access.log": str(access)},
                                  tcp=kind == "fpm-tcp", scripts={"app.php": PHP_APP[fault.mode]})
         run.app_logs.append(access)
         return pool.fastcgi_pass
     if fault.mode is None:
         return (f"unix:{stack.p.run / 'app.sock'}" if kind == "unix"
                 else f"[::1]:{dead_port()}" if kind == "tcp6" else f"127.0.0.1:{dead_port()}")
+    if fault.speak == "fastcgi":  # the script a FastCGI server would run (Caddy's php_fastcgi
+        stack.write_file("www/app.php", PHP_APP["hello"])  # looks for it before it passes on)
     backend = stack.add_backend(fault.mode, host=_host(kind), unix=kind == "unix",
                                 delay=SLOW_DELAY if fault.mode == "slow" else 0.0,
                                 idle_timeout=KEEPALIVE_IDLE,
-                                body_bytes=BIG_BODY if fault.mode == "ok" else 0)
+                                body_bytes=BIG_BODY if fault.mode == "ok" and fault.cause is None else 0)
+    if fault.socket_mode is not None and backend.unix:  # root's socket, not the workers'
+        os.chmod(backend.unix, fault.socket_mode)
     return backend.address
 
 
@@ -464,7 +656,7 @@ def _path(cell: Cell) -> str:
     fault's mode on a path of its app (``APP_PATH``)."""
     if cell.backend in APP_BACKENDS and cell.fault.mode is not None:
         return APP_PATH[cell.fault.mode]
-    return "/app.php" if cell.backend in FPM_BACKENDS else "/orders"
+    return "/app.php" if cell.backend in FPM_BACKENDS or cell.fault.fastcgi(cell.backend) else "/orders"
 
 
 def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> None:
@@ -474,16 +666,21 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
     Caddy) is started by it, and its evidence paths (config, own log, access log) become the
     run's; nginx, HAProxy and Apache are written here (their slow-client and keep-alive
     variants)."""
-    fpm = cell.backend in FPM_BACKENDS
+    fpm = cell.fault.fastcgi(cell.backend)
+    tls = cell.fault.speak == "tls"
+    scheme = "https" if tls else "http"
     front = getattr(lab_plugin(cell.proxy), "front", None)
     if front is not None:
         run.config, run.error_log, run.access_log = front(
-            stack, target, timeout=cell.fault.proxy_timeout, fastcgi_root=stack.p.www if fpm else None)
+            stack, target, timeout=cell.fault.proxy_timeout, fastcgi_root=stack.p.www if fpm else None,
+            **({"tls": True} if tls else {}))
         return
     sock = target.removeprefix("unix:") if target.startswith("unix:") else ""
     www = stack.p.www
     slow_client = cell.traffic in CLIENT_TRAFFIC
     timeout = cell.fault.proxy_timeout
+    # a socket the workers may not open: they run as another user than its owner (root)
+    user = "nobody" if cell.fault.socket_mode is not None else None
     if cell.proxy == "nginx":
         # a slow client's timeouts are logged at info (ngx_http_request_body.c, ngx_http_upstream.c)
         level = "info" if slow_client else "warn"
@@ -491,11 +688,11 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
                   if slow_client else "")
         if fpm:
             stack.start_nginx(server(stack, client + php_location(
-                stack, target, f"fastcgi_read_timeout {timeout:g}s;")), error_level=level)
+                stack, target, f"fastcgi_read_timeout {timeout:g}s;")), error_level=level, worker_user=user)
             return
         address = f"unix:{sock}:" if sock else target
         if slow_client:
-            stack.start_nginx(server(stack, client + f"location / {{\n    proxy_pass http://{address};\n"
+            stack.start_nginx(server(stack, client + f"location / {{\n    proxy_pass {scheme}://{address};\n"
                                                      f"    proxy_read_timeout {timeout:g}s;\n}}\n"),
                               error_level=level)
         elif cell.fault.keepalive:
@@ -505,8 +702,8 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
                                 f"    proxy_set_header Connection \"\";\n"
                                 f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
         else:
-            stack.start_nginx(server(stack, f"location / {{\n    proxy_pass http://{address};\n"
-                                            f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
+            stack.start_nginx(server(stack, f"location / {{\n    proxy_pass {scheme}://{address};\n"
+                                            f"    proxy_read_timeout {timeout:g}s;\n}}\n"), worker_user=user)
     elif cell.proxy == "haproxy":
         # retries 0: a refused connect is otherwise retried after 1 s (backend.c); FastCGI
         # through an fcgi-app section (configuration.txt 10.1, HAProxy 2.1+)
@@ -532,8 +729,9 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
                                 defaults=defaults, frontend=frontend,
                                 sections=(f"fcgi-app php\n    docroot {www}\n    index app.php\n"
                                           "    no option keep-conn"))
-        else:
-            stack.start_haproxy(f"server web1 {address}", defaults=defaults, frontend=frontend)
+        else:  # TLS: the certificate not verified (``ssl verify none``, configuration.txt 5.2)
+            stack.start_haproxy(f"server web1 {address}" + (" ssl verify none" if tls else ""),
+                                defaults=defaults, frontend=frontend)
     elif cell.proxy == "apache":
         # Timeout: the core's wait on a client read or write (core.html#timeout)
         head = f"ProxyTimeout {timeout:g}\n" + (f"Timeout {CLIENT_TIMEOUT}\n" if slow_client else "")
@@ -541,8 +739,12 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
             url = f"unix:{sock}|fcgi://localhost{www}/$1" if sock else f"fcgi://{target}{www}/$1"
             stack.start_apache(head + f'ProxyPassMatch "^/(.*\\.php)$" "{url}"\n')
         else:
-            url = f"unix:{sock}|http://localhost/" if sock else f"http://{target}/"
-            stack.start_apache(head + f"ProxyPass / {url}\n")
+            url = f"unix:{sock}|{scheme}://localhost/" if sock else f"{scheme}://{target}/"
+            # TLS to the backend: mod_ssl's proxy engine, the certificate not verified
+            # (mod_ssl.html#sslproxyengine, #sslproxyverify, #sslproxycheckpeername)
+            ssl = ("SSLProxyEngine on\nSSLProxyVerify none\nSSLProxyCheckPeerName off\n"
+                   "SSLProxyCheckPeerExpire off\n" if tls else "")
+            stack.start_apache(head + ssl + f"ProxyPass / {url}\n", modules=("ssl",) if tls else ())
     else:  # pragma: no cover - FAULTS only names the proxies above
         raise LabError(f"the matrix has no runtime for {cell.proxy}")
 
@@ -662,6 +864,10 @@ def _watch_argv(run: ScenarioRun, served_5xx: bool) -> list[str]:
         assert isinstance(family, LogFamily)
         logs = [p for p in (run.access_log, run.error_log) if p is not None]
         apps = [a for p in run.app_logs for a in ("--app-log", str(p))]
+        # PHP-FPM's own log, followed as diagnose reads it (``--fpm-log``): without it watch's
+        # diagnosis behind Caddy's php_fastcgi had no PHP fatal error to read (stop 45)
+        if run.fpm_log is not None:
+            apps += ["--fpm-log", str(run.fpm_log)]
         # and its config, which watch hands to each incident's diagnosis as diagnose reads it
         # (the probes of the targets the log blames: Envoy's UPE is decided by one)
         config = ["--proxy", run.proxy, "--config", str(run.config)] if run.config else []
@@ -716,11 +922,13 @@ def run_cell(cell: Cell) -> CellResult:
     log, proof = cell.fault.proof_for(cell.proxy, cell.backend, cell.traffic)
     expect: tuple[tuple[str, str], ...] = ((log, proof),)
     if cell.backend in cell.fault.app_proof:  # and the app server's own log, where it has one
-        expect += (("app", cell.fault.app_proof[cell.backend]),)
+        app = cell.fault.app_proof[cell.backend]  # ("fpm:..." in PHP-FPM's log)
+        expect += (("fpm", app[len("fpm:"):]) if app.startswith("fpm:") else ("app", app),)
     scenario = Scenario(name=cell.name, cause=cell.fault.cause or HEALTHY, title=cell.name,
                         description=cell.name,
                         symptoms=(), expect=expect, func=build(cell),
-                        needs=("ipv6",) if cell.backend == "tcp6" else (), proxy=cell.proxy)
+                        needs=(("ipv6",) if cell.backend == "tcp6" else ())
+                        + (("root",) if cell.fault.socket_mode is not None else ()), proxy=cell.proxy)
     start = time.monotonic()
     try:
         with Stack() as stack:
@@ -897,7 +1105,10 @@ class Merged:
 
     ``whole`` only when every cell of the matrix is there exactly once and nothing else is: a
     missing cell, a cell run in two shards, or a cell the matrix no longer has (a shard run
-    before the matrix changed) each make the table partial, and say which."""
+    before the matrix changed) each make the table partial, and say which.  So does a shard
+    run when the matrix had another number of cells (its ``matrix_cells``, stale): its cells
+    are today's by name, but it ran before faults were added or changed (stop 45: the 16 shards
+    of 960 cells, next to a run of the 110 new cells, are not one whole matrix of 1,070)."""
 
     results: list[CellResult]
     expected: int  # cells in the whole matrix
@@ -905,19 +1116,31 @@ class Merged:
     missing: list[str]
     duplicated: list[str]
     unknown: list[str]
+    # "K/N (M cells)" of each shard run on a matrix of M cells, not today's ``expected``
+    stale: list[str] = field(default_factory=list)
 
     @property
     def whole(self) -> bool:
-        return not (self.missing or self.duplicated or self.unknown) and len(self.results) == self.expected
+        return (not (self.missing or self.duplicated or self.unknown or self.stale)
+                and len(self.results) == self.expected)
+
+    def _pieces(self) -> str:
+        """"16 shards", or "16 shards and 1 other run" (a ``--fault`` run is no shard)."""
+        others = self.shards.count("-")
+        return f"{len(self.shards) - others} shards" + (
+            f" and {others} other run{'s' if others > 1 else ''}" if others else "")
 
     def summary(self) -> str:
         """One line: whole or partial, and why."""
         if self.whole:
-            return f"the whole matrix: all {self.expected} cells, each once ({len(self.shards)} shards)"
+            return f"the whole matrix: all {self.expected} cells, each once ({self._pieces()})"
         why = [f"{len(self.missing)} cells not run" if self.missing else "",
                f"{len(self.duplicated)} run more than once" if self.duplicated else "",
-               f"{len(self.unknown)} not in the matrix" if self.unknown else ""]
-        return (f"partial: {len(self.results)} of {self.expected} cells ({len(self.shards)} shards; "
+               f"{len(self.unknown)} not in the matrix" if self.unknown else "",
+               f"{len(self.stale)} shards run on a matrix of another size (stale: "
+               f"{', '.join(self.stale[:4])}{', ...' if len(self.stale) > 4 else ''}; "
+               f"today {self.expected} cells)" if self.stale else ""]
+        return (f"partial: {len(self.results)} of {self.expected} cells ({self._pieces()}; "
                 f"{', '.join(w for w in why if w)}), not the whole matrix")
 
 
@@ -947,10 +1170,12 @@ def merge(docs: Sequence[dict[str, object]], every: Sequence[Cell] | None = None
             else:
                 seen[result.cell] = result
     results = [seen[n] for n in names if n in seen] + [r for n, r in seen.items() if n not in known]
+    stale = [f"{d['shard']} ({d['matrix_cells']} cells)" for d in docs
+             if d.get("shard") and isinstance(d.get("matrix_cells"), int) and d["matrix_cells"] != len(names)]
     return Merged(results=results, expected=len(names),
                   shards=[str(d.get("shard") or "-") for d in docs],
                   missing=[n for n in names if n not in seen], duplicated=sorted(set(duplicated)),
-                  unknown=sorted(n for n in seen if n not in known))
+                  unknown=sorted(n for n in seen if n not in known), stale=stale)
 
 
 def write_table(table: MatrixTable, path: Path) -> None:

@@ -30,7 +30,7 @@ def probe_targets(targets: list[TargetFact], timeout: float, *, path: str = "/"
     probes = dict(zip(seen, results))
     as_json = {k: r.to_dict() for k, r in zip(seen, results)}
     for key, t in seen.items():
-        probes[key] = _tls_second_look(t, probes[key], timeout)
+        probes[key] = _second_look(t, probes[key], timeout)
     return probes, as_json
 
 
@@ -109,24 +109,67 @@ def probe_failed_path(targets: list[TargetFact], found: dict[str, ProbeResult],
 # (``analyzers.edge_apps._spoken_badly``): Envoy's ``UPE`` says only that its HTTP/1 codec
 # rejected the answer (source/common/stream_info/utility.cc), for a port speaking another
 # protocol and for an app speaking HTTP badly alike; the probe tells them apart.
-PROBE_DECIDES = frozenset({"protocol-mismatch"})
+PROBE_DECIDES = frozenset({"protocol-mismatch", "backend-crashed"})
+# ... and Envoy's ``UF`` (the connection failed, a TLS handshake included: router.cc
+# streamResetReasonToResponseFlag) on a target the proxy speaks TLS to: a refused port and a
+# plain-HTTP port that fails the handshake are the same flag, and only whether the port takes
+# a connection now (and how it answers TLS) tells them apart (edge_apps.refine).  A
+# ``backend-crashed`` target is asked too: a port that speaks another protocol (TLS, FastCGI)
+# resets every request the proxy sends, in the same words as a crash (``UC``, "connection reset
+# by peer"), and a crashed one that came back answers the protocol spoken (fault-matrix.md
+# stop 45).
+PROBE_DECIDES_IF_TLS = frozenset({"backend-not-running"})
 
 
 def edge_probes(targets: tuple[TargetFact, ...], edge: EdgeFacts, timeout: float
                 ) -> tuple[dict[str, ProbeResult], dict[str, dict[str, Any]]]:
     """The probes of the config's targets that an edge log blames for a cause of
-    ``PROBE_DECIDES`` (an edge log read alone, with its proxy's ``--config``, live): what the
+    ``PROBE_DECIDES`` (or ``PROBE_DECIDES_IF_TLS`` on a target spoken TLS; an edge log read
+    alone, with its proxy's ``--config``, live): what the
     port answers now.  Only those targets are asked (the others' causes are the log's own
     words, and a probe of a dead target would be a second reading of the log's refusals).
     Keyed by the name the log gives the target: Envoy's ``%UPSTREAM_HOST%`` writes a ``pipe``
     endpoint as its bare path, the config's key is ``unix:PATH``."""
     named = {t for lb in edge.families for cause, grp in lb.lb_failures.items()
              if cause in PROBE_DECIDES for t in grp.targets}
-    as_named = {t.key: name for t in targets for name in (t.key, t.unix_path) if name in named}
+    if_tls = {t for lb in edge.families for cause, grp in lb.lb_failures.items()
+              if cause in PROBE_DECIDES_IF_TLS for t in grp.targets}
+    as_named = {t.key: name for t in targets for name in (t.key, t.unix_path)
+                if name in named or (name in if_tls and t.scheme == "https")}
     if not as_named:
         return {}, {}
     found, as_json = probe_targets([t for t in targets if t.key in as_named], timeout)
     return ({as_named[k]: v for k, v in found.items()}, {as_named[k]: v for k, v in as_json.items()})
+
+
+def _second_look(t: TargetFact, res: ProbeResult, timeout: float) -> ProbeResult:
+    """An http:// target that reset or closed on a plain request, asked in the two protocols
+    such a port most often speaks instead: TLS (``_tls_second_look``), then FastCGI
+    (``_fastcgi_second_look``).  The first that answers names what the port speaks."""
+    again = _tls_second_look(t, res, timeout)
+    return again if again is not res else _fastcgi_second_look(t, res, timeout)
+
+
+def _fastcgi_second_look(t: TargetFact, res: ProbeResult, timeout: float) -> ProbeResult:
+    """An http:// target that resets a plain request may be a FastCGI port (PHP-FPM's): ask it
+    for the ``FCGI_GET_VALUES`` management record, which runs no script (the probe of a
+    ``fastcgi_pass`` target, ``sources.probes.protocols.fastcgi_probe``; docs/evidence-sources.md).
+
+    Why: PHP-FPM reads the first bytes of ``GET / HTTP/1.1`` as a FastCGI record header, finds
+    no valid record and drops the connection (sapi/fpm/fpm/fastcgi.c ``fcgi_read_request()``),
+    so nginx logs ``recv() failed (104: Connection reset by peer)``, HAProxy ``SH--``, Envoy
+    ``UC``: a crash's words.  Only the port's answer in FastCGI tells "proxy_pass http:// to
+    PHP-FPM" (the catalog's protocol-mismatch) from a dying app (fault-matrix.md stop 45).
+    Still the same target of the config: nothing else is probed."""
+    if t.kind != "proxy" or t.scheme != "http" or res.protocol is None or res.answer not in (
+            "reset", "empty"):
+        return res
+    again = probe(ProbeTarget(kind="fastcgi", host=t.host, port=t.port, unix_path=t.unix_path),
+                  timeout=timeout)
+    if again.answer != "fastcgi":
+        return res
+    return replace(res, protocol=replace(res.protocol, answer="fastcgi"),
+                   detail=f"{res.detail}; it answers a FastCGI management record: the port speaks FastCGI")
 
 
 def _tls_second_look(t: TargetFact, res: ProbeResult, timeout: float) -> ProbeResult:

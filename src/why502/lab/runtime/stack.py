@@ -240,10 +240,11 @@ class Stack:
             sections=sections)
         return proc
 
-    def start_apache(self, body: str) -> Process:
+    def start_apache(self, body: str, modules: tuple[str, ...] = ()) -> Process:
         """Apache httpd in front of the backends (its lab plug-in's ``start_apache``): ``body``
-        holds the ProxyPass/BalancerMember/SetHandler lines."""
-        proc: Process = lab_plugin("apache").start_apache(self, body)
+        holds the ProxyPass/BalancerMember/SetHandler lines; ``modules`` more modules to load
+        (``ssl`` for ``SSLProxyEngine``)."""
+        proc: Process = lab_plugin("apache").start_apache(self, body, modules)
         return proc
 
     def add_node_backend(self, *, name: str = "node-app", host: str = "127.0.0.1",

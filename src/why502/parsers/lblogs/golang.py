@@ -36,6 +36,11 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("forcibly closed by the remote host", "connection reset by peer"),
     ("goaway", "GOAWAY"),
     ("malformed", "malformed"),
+    # Caddy's FastCGI transport reading a record whose version byte is not 1
+    # (modules/caddyhttp/reverseproxy/fastcgi/record.go ``fill()``: errors.New("fcgi: invalid
+    # header version")): what answered does not speak FastCGI (an HTTP server's "HTTP/1.1 400"
+    # starts with "H", 72), the words of a php_fastcgi aimed at an HTTP port (stop 45)
+    ("fcgi: invalid header version", "fcgi: invalid header version"),
     # gorilla/websocket client.go: ErrBadHandshake "websocket: bad handshake", "returned when the
     # server response to opening handshake is invalid" (not 101 Switching Protocols): the peer
     # answered, and not as the protocol wants -- an invalid response, as a malformed one is

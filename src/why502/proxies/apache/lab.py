@@ -48,7 +48,9 @@ def apache_paths(stack: Stack) -> tuple[Path, Path, Path]:
     return root / "apache2.conf", root / "logs" / "apache-error.log", root / "logs" / "apache-access.log"
 
 
-def apache_config(stack: Stack, body: str, modules_dir: str) -> str:
+def apache_config(stack: Stack, body: str, modules_dir: str, modules: tuple[str, ...] = ()) -> str:
+    """The whole config: ``MODULES`` and ``modules`` (more of Debian's, e.g. ``ssl`` for
+    ``SSLProxyEngine``) loaded, ``body`` last."""
     _conf, error_log, access_log = apache_paths(stack)
     root = stack.p.root
     user = "User www-data\nGroup www-data\n" if is_root() else ""
@@ -57,14 +59,15 @@ def apache_config(stack: Stack, body: str, modules_dir: str) -> str:
         f"ServerRoot {root}\nServerName localhost\nListen {stack.listen}\n"
         f"PidFile {root}/run/apache2.pid\nDefaultRuntimeDir {root}/run\n"
         f"ErrorLog {error_log}\nLogLevel warn\n"
-        + "".join(f"LoadModule {m}_module {modules_dir}/mod_{m}.so\n" for m in MODULES)
+        + "".join(f"LoadModule {m}_module {modules_dir}/mod_{m}.so\n" for m in (*MODULES, *modules))
         + user
         + f"LogFormat {ACCESS_FORMAT} timed\nCustomLog {access_log} timed\n"
         + f"DocumentRoot {root}/www\n" + body.strip() + "\n")
 
 
-def start_apache(stack: Stack, body: str) -> Process:
-    """Write, check (``apache2 -t -f``) and start Apache; wait until it accepts connections."""
+def start_apache(stack: Stack, body: str, modules: tuple[str, ...] = ()) -> Process:
+    """Write, check (``apache2 -t -f``) and start Apache; wait until it accepts connections.
+    ``modules``: more modules to load than ``MODULES``."""
     binary = find_apache()
     if binary is None:
         raise LabSkip(MISSING)
@@ -75,7 +78,7 @@ def start_apache(stack: Stack, body: str) -> Process:
     os.chmod(root, 0o755)  # noqa: S103 - the children (www-data) reach sockets and files in it
     (root / "www").mkdir(exist_ok=True)
     conf, _err, _acc = apache_paths(stack)
-    conf.write_text(apache_config(stack, body, mods))
+    conf.write_text(apache_config(stack, body, mods, modules))
     check = subprocess.run([binary, "-t", "-f", str(conf)], capture_output=True, text=True,
                            timeout=15, check=False)
     if check.returncode != 0:

@@ -62,13 +62,15 @@ def start_caddy(stack: Stack, site: str, *, global_options: str = "") -> Process
 
 
 def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
-          ) -> tuple[Path, Path | None, Path]:
+          tls: bool = False) -> tuple[Path, Path | None, Path]:
     """Caddy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
     ``reverse_proxy`` over HTTP with ``response_header_timeout`` ``timeout``, or, with
     ``fastcgi_root``, ``php_fastcgi`` to a PHP-FPM pool with ``read_timeout`` ``timeout``
     (caddyserver.com/docs/caddyfile/directives/reverse_proxy, .../php_fastcgi; a unix upstream is
     written ``unix//PATH``).  Caddy's default transport keeps idle upstream connections (2 min)
-    and does not retry (``lb_try_duration`` 0).  What the lab's fault matrix
+    and does not retry (``lb_try_duration`` 0).  ``tls``: the transport speaks TLS to the
+    upstream (``transport http { tls }``, the certificate not verified:
+    ``tls_insecure_skip_verify``), whatever the upstream speaks.  What the lab's fault matrix
     (``why502.lab.matrix``) starts for a cell.
 
     Returns (Caddyfile, Caddy's own log, the access log)."""
@@ -76,7 +78,8 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
     if fastcgi_root is not None:
         site = (f"root * {fastcgi_root}\nphp_fastcgi {where} {{\n\tread_timeout {timeout:g}s\n}}\n")
     else:
+        tls_lines = "\t\ttls\n\t\ttls_insecure_skip_verify\n" if tls else ""
         site = (f"reverse_proxy {where} {{\n\ttransport http {{\n"
-                f"\t\tresponse_header_timeout {timeout:g}s\n\t}}\n}}\n")
+                f"\t\tresponse_header_timeout {timeout:g}s\n{tls_lines}\t}}\n}}\n")
     start_caddy(stack, site)
     return caddy_paths(stack)

@@ -149,12 +149,15 @@ def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters
 
 
 def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
-          ) -> tuple[Path, Path | None, Path]:
+          tls: bool = False) -> tuple[Path, Path | None, Path]:
     """Envoy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
     one route ``/`` to the cluster ``app`` with the route's ``timeout`` (route_components.proto
     ``RouteAction.timeout``, 15 s by default), Envoy's default keep-alive pool (upstream
     connections kept while idle, cluster ``common_http_protocol_options.idle_timeout`` 1 h) and
-    no retry policy.  What the lab's fault matrix (``why502.lab.matrix``) starts for a cell.
+    no retry policy.  ``tls``: the cluster speaks TLS to the endpoint (an
+    ``UpstreamTlsContext`` transport socket, no validation context: the certificate is not
+    verified), whatever the endpoint speaks.  What the lab's fault matrix
+    (``why502.lab.matrix``) starts for a cell.
 
     Envoy has no FastCGI upstream (its HTTP router speaks HTTP/1, HTTP/2 and HTTP/3 to a
     cluster), so ``fastcgi_root`` is refused.  Returns (bootstrap, None, access log): Envoy's own
@@ -165,6 +168,7 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
     if address.startswith("["):  # [::1]:PORT -> the socket_address's bare host
         host, _, port = address.rpartition(":")
         address = f"{host.strip('[]')}:{port}"
-    start_envoy_stack(stack, [("/", "app", f"timeout: {timeout:g}s")], [envoy_cluster("app", address)])
+    start_envoy_stack(stack, [("/", "app", f"timeout: {timeout:g}s")],
+                      [envoy_cluster("app", address, tls=tls)])
     conf, access, _out = envoy_paths(stack)
     return conf, None, access

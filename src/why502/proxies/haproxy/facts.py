@@ -70,8 +70,14 @@ def haproxy_facts(cfg: HaproxyConfig) -> tuple[list[TargetFact], dict[str, Group
             key = server_key(srv)
             keys.append(key)
             aliases[f"{sec.name}/{srv.name}"] = key
+            # ``proto fcgi`` makes the server speak FastCGI (configuration.txt 5.2 "proto", the
+            # fcgi mux of src/mux_fcgi.c, used through ``use-fcgi-app``): a FastCGI target, as
+            # nginx's fastcgi_pass and Apache's fcgi:// are, probed with a FastCGI management
+            # record.  Read as HTTP, a FastCGI server aimed at an HTTP port answered the probe's
+            # GET with 200 and the mismatch could not show (fault-matrix.md stop 45).
             targets.append(TargetFact(
-                key=key, kind="proxy", scheme="https" if "ssl" in srv.params else "http",
+                key=key, kind="fastcgi" if srv.param("proto") == "fcgi" else "proxy",
+                scheme="https" if "ssl" in srv.params else "http",
                 host=srv.host, port=srv.port, unix_path=srv.unix_path, group=sec.name,
                 file=srv.file, line=srv.line, server=frontend, location=None,
                 settings=_settings(common, srv, held), pass_file=sec.file, pass_line=sec.line))
