@@ -639,7 +639,7 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
         return pool.fastcgi_pass
     if fault.mode is None:
         return (f"unix:{stack.p.run / 'app.sock'}" if kind == "unix"
-                else f"[::1]:{dead_port()}" if kind == "tcp6" else f"127.0.0.1:{dead_port()}")
+                else f"[::1]:{dead_port('::1')}" if kind == "tcp6" else f"127.0.0.1:{dead_port()}")
     if fault.speak == "fastcgi":  # the script a FastCGI server would run (Caddy's php_fastcgi
         stack.write_file("www/app.php", PHP_APP["hello"])  # looks for it before it passes on)
     backend = stack.add_backend(fault.mode, host=_host(kind), unix=kind == "unix",
