@@ -253,3 +253,28 @@ def test_a_socket_the_workers_may_not_open_runs_as_root_behind_the_proxies_that_
     assert {c.backend for c in cells} == {"unix", "fpm-unix"} and len(cells) == 8
     assert "socket-permissions" not in matrix.NOT_IN_MATRIX
     assert "13: Permission denied" in fault.proof_for("nginx", "fpm-unix")[1]
+
+
+def test_a_group_held_out_by_its_marking_is_every_proxys_all_upstreams_down() -> None:
+    """group-down (stop 46): two targets, down then back, held out by each proxy's own failure
+    accounting; the proof is each proxy's words for "no target left" (not the refusals, which a
+    stopped group logs too: backend-not-running, the lab scenario group-all-stopped).  The cell
+    names no single failing target, so a finding that names either member is not a violation."""
+    from why502.lab.scenarios.model import ScenarioRun
+    from why502.proxies.envoy.lab import envoy_cluster
+
+    fault = matrix.GROUP_FAULT
+    assert fault.cause == "all-upstreams-down" and fault.group_hold >= 10
+    assert fault.proxies == matrix.PROXIES and "all-upstreams-down" not in matrix.NOT_IN_MATRIX
+    cells = [c for c in matrix.cells() if c.fault is fault]
+    assert {c.backend for c in cells} == {"tcp4", "tcp6"} and len(cells) == 20
+    proofs = {p: fault.proof_for(p, "tcp4")[1] for p in matrix.PROXIES}
+    assert "no live upstreams" in proofs["nginx"] and "<NOSRV>" in proofs["haproxy"]
+    assert "AH01170" in proofs["apache"] and "503 UH" in proofs["envoy"]
+    assert "no upstreams available" in proofs["caddy"]
+    run = ScenarioRun(proxy="nginx")
+    run.steps.append("nginx -> group [127.0.0.1:1, 127.0.0.1:2] (tcp4, nothing listens), then both back")
+    assert matrix._cell_port(run) is None
+    # Envoy's group: both endpoints in one cluster, held out by active checks, no panic routing
+    yaml = envoy_cluster("app", "127.0.0.1:1", more=["::1:2"])
+    assert yaml.count("- endpoint:") == 2 and 'address: "::1", port_value: 2' in yaml

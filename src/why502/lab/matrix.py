@@ -133,6 +133,12 @@ class Fault:
     # workers, another user, may not open it: set, the cell needs root and runs nginx's workers
     # as ``nobody`` (Apache's children are www-data as root already)
     socket_mode: int | None = None
+    # > 0: the backend is a group of two targets, both down (nothing listens) for the first
+    # requests and back for the next ones, and the proxy's failure accounting keeps a failed
+    # target out for this many seconds (nginx ``fail_timeout``, Apache ``retry``, Envoy's
+    # ejection, Caddy's ``fail_duration``; HAProxy's ``rise`` checks): the marking, not the
+    # targets, fails the later requests (``_group``)
+    group_hold: float = 0.0
 
     def fastcgi(self, backend: str) -> bool:
         """Whether the proxy speaks FastCGI to ``backend`` in this fault."""
@@ -393,6 +399,36 @@ FAULTS = FAULTS + NEW_FAULTS + (
                                                            ("caddy", "Caddy"))}),
 )
 
+# Every target of a group held out by the proxy's own failure accounting (stop 46): a group of
+# two, both down while the first requests come (nothing listens: each proxy logs the refusals,
+# then marks the target failed), both back for the next ones, which the proxy still refuses from
+# its marking.  That is the catalog's all-upstreams-down ("for up to fail_timeout - even if the
+# servers recovered a second after"); with the targets still down the root cause is that nothing
+# runs (the lab scenarios group-all-stopped and apache-balancer-all-down: backend-not-running).
+# The words each proxy writes when its marking leaves it no target:
+# - nginx: "no live upstreams while connecting to upstream" (src/http/ngx_http_upstream.c
+#   ngx_http_upstream_connect(): the round-robin balancer returned NGX_BUSY, every peer's
+#   ``fails >= max_fails`` within ``fail_timeout``, ngx_http_upstream_round_robin.c), 502;
+# - HAProxy: its active checks took both DOWN ("Server app/web1 is DOWN, reason: Layer4
+#   connection problem", src/server.c) and keep them so until ``rise`` checks pass; a request
+#   meanwhile has no server: the httplog line's ``<NOSRV>`` with 503 (configuration.txt 8.5);
+# - Apache: mod_proxy_balancer.c proxy_balancer_pre_request() "AH01170: %s: All workers are in
+#   error state", 503, each member in error for ``retry`` seconds (``forcerecovery=Off``: the
+#   default On would force them back when all are in error, mod_proxy.html#balancermember);
+# - Envoy: outlier detection ejected both; with the panic threshold 0 the route has no healthy
+#   host: ``503 UH`` (NoHealthyUpstream, source/common/stream_info/utility.cc);
+# - Caddy: its passive health check (``fail_duration``) holds both out: "no upstreams
+#   available", 503 (modules/caddyhttp/reverseproxy/reverseproxy.go).
+GROUP_HOLD = 30.0  # s a failed target stays out: far beyond a cell's few seconds
+GROUP_FAULT = Fault("group-down", "all-upstreams-down", "ok", {
+    "nginx": r"no live upstreams while connecting to upstream",
+    "haproxy": r"fe app/<NOSRV> [-\d/]+ 503 ",
+    "apache": r"AH01170: balancer://app: All workers are in error state",
+    "envoy": _ENVOY + r"503 UH ",
+    "caddy": _CADDY + r"no upstreams available",
+}, traffic=("steady",), backends=("tcp4", "tcp6"), group_hold=GROUP_HOLD)
+FAULTS = (*FAULTS, GROUP_FAULT)
+
 # The catalog's causes the matrix has no fault for, each with why (``lab matrix --list`` prints
 # them on stderr, as ``Fault.no_cell`` for a proxy): a gap is explained, not silent.  "not yet"
 # marks what can be reproduced on loopback with the real proxies and is left for a later stop;
@@ -418,11 +454,6 @@ NOT_IN_MATRIX: dict[str, str] = {
                         "(HAProxy tune.bufsize, Envoy max_response_headers_kb) are not checked yet",
     "keepalive-misconfigured": "a config pitfall that makes no 5xx by itself (an upstream keepalive "
                                "pool nginx cannot use): lint's, lab scenario keepalive-misconfigured",
-    "all-upstreams-down": "not yet: two targets, both down; whether a proxy says so (nginx \"no live "
-                          "upstreams\", HAProxy <NOSRV>, Apache AH01170, Envoy UH, Caddy \"no "
-                          "upstreams available\") or logs each target's refusal depends on its failure "
-                          "accounting and health checks; lab scenarios all-upstreams-down, "
-                          "haproxy-all-servers-down, envoy-no-healthy-upstream, caddy-no-healthy-upstream",
     "dns-unresolvable": "not yet: nginx, HAProxy and Apache resolve a static name at start and do not "
                         "start on a .invalid one; at request time each proxy needs its own resolver "
                         "setup (nginx resolver + variable proxy_pass, Envoy STRICT_DNS, Caddy's dial) "
@@ -659,21 +690,26 @@ def _path(cell: Cell) -> str:
     return "/app.php" if cell.backend in FPM_BACKENDS or cell.fault.fastcgi(cell.backend) else "/orders"
 
 
-def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> None:
+def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: Sequence[str] = ()) -> None:
     """The proxy in front of ``target``, with a short response timeout, in its own words.
 
     A proxy whose lab plug-in has a ``front(stack, target, timeout=, fastcgi_root=)`` (Envoy,
     Caddy) is started by it, and its evidence paths (config, own log, access log) become the
     run's; nginx, HAProxy and Apache are written here (their slow-client and keep-alive
-    variants)."""
+    variants).  ``more``: the group's other targets (``Fault.group_hold``), each proxy's group
+    with its failure accounting (``_group_backend`` below)."""
     fpm = cell.fault.fastcgi(cell.backend)
     tls = cell.fault.speak == "tls"
     scheme = "https" if tls else "http"
     front = getattr(lab_plugin(cell.proxy), "front", None)
     if front is not None:
+        group = {"more": tuple(more), "fail_duration": cell.fault.group_hold} if more else {}
         run.config, run.error_log, run.access_log = front(
             stack, target, timeout=cell.fault.proxy_timeout, fastcgi_root=stack.p.www if fpm else None,
-            **({"tls": True} if tls else {}))
+            **({"tls": True} if tls else {}), **group)
+        return
+    if more:
+        _group_backend(stack, cell, (target, *more))
         return
     sock = target.removeprefix("unix:") if target.startswith("unix:") else ""
     www = stack.p.www
@@ -749,6 +785,63 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun) -> Non
         raise LabError(f"the matrix has no runtime for {cell.proxy}")
 
 
+def _group_backend(stack: Stack, cell: Cell, targets: Sequence[str]) -> None:
+    """nginx, HAProxy or Apache in front of a group of ``targets`` whose failure accounting
+    holds a failed target out for ``Fault.group_hold`` s (see ``GROUP_FAULT``).
+
+    nginx: ``max_fails=1 fail_timeout=`` per server (its defaults are 1 and 10 s:
+    ngx_http_upstream_module.html#server); a group of two, as ``peers->single`` skips the
+    accounting (ngx_http_upstream_round_robin.c).  HAProxy: active checks every 200 ms, DOWN
+    after one failure, UP again after ``rise`` good checks (configuration.txt 5.2 ``inter``,
+    ``fall``, ``rise``), so ``rise`` x ``inter`` is how long a recovered server stays out.
+    Apache: ``retry=`` per member (mod_proxy.html#proxypass: how long a worker in error is
+    not retried, 60 s by default) and ``forcerecovery=Off`` (else mod_proxy_balancer forces
+    the members back when all are in error)."""
+    hold = cell.fault.group_hold
+    timeout = cell.fault.proxy_timeout
+    if cell.proxy == "nginx":
+        servers = "".join(f"    server {t} max_fails=1 fail_timeout={hold:g}s;\n" for t in targets)
+        stack.start_nginx(f"upstream app {{\n{servers}}}\n" + server(
+            stack, f"location / {{\n    proxy_pass http://app;\n    proxy_read_timeout {timeout:g}s;\n}}\n"))
+    elif cell.proxy == "haproxy":
+        inter = 0.2
+        rise = max(2, int(hold / inter))
+        stack.start_haproxy("".join(f"server web{n} {t} check inter {inter * 1000:g} fall 1 rise {rise}\n"
+                                    for n, t in enumerate(targets, 1)),
+                            defaults=f"retries 0\ntimeout server {timeout:g}s")
+    elif cell.proxy == "apache":
+        members = "".join(f"    BalancerMember http://{t} retry={hold:g}\n" for t in targets)
+        stack.start_apache(f"ProxyTimeout {timeout:g}\n<Proxy balancer://app>\n{members}"
+                           "    ProxySet forcerecovery=Off\n</Proxy>\nProxyPass / balancer://app/\n")
+    else:  # pragma: no cover - the edges' groups are their plug-ins' front(more=)
+        raise LabError(f"the matrix has no group runtime for {cell.proxy}")
+
+
+def _group(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
+    """A group of two targets on the cell's loopback family: both down (ports kept dead,
+    ``dead_port``) while three requests fail, 0.2 s apart, then both back (the lab backend on those ports)
+    for three more, which the proxy's marking still refuses (``GROUP_FAULT``)."""
+    host = _host(cell.backend)
+    ports = [dead_port(host) for _ in range(2)]
+    targets = [f"[{host}]:{p}" if ":" in host else f"{host}:{p}" for p in ports]
+    _start_proxy(stack, cell, targets[0], run, more=targets[1:])
+    # no single failing target: the step names the group (``_cell_port`` finds none to check)
+    run.steps.append(f"{cell.proxy} -> group [{', '.join(targets)}] ({cell.backend}, nothing listens), "
+                     "then both back")
+    if cell.proxy == "haproxy":  # its checks, not the requests, take the servers DOWN
+        stack.wait_for_log(stack.p.root / "logs" / "haproxy.log", "has no server available", timeout=5.0)
+    # a pause after each: Envoy's outlier detector ejects on its main thread, after the failed
+    # request (outlier_detection_impl.cc), so back-to-back requests all reach the first
+    # remaining host before it is ejected (seen: the second endpoint never ejected)
+    for _ in range(3):
+        run.record("down", stack.requests(_path(cell), count=1))
+        time.sleep(0.2)
+    for port in ports:
+        stack.add_backend("ok", host=host, port=port)
+    run.steps.append(f"both targets answer again: {', '.join(targets)}")
+    run.record("back", stack.requests(_path(cell), count=3))
+
+
 def _slow_client(port: int, shape: str, path: str) -> Response:
     """One slow client on 127.0.0.1:``port`` (raw socket: the lab client reads and writes at full
     speed).  slow-send: a POST announcing 64 KiB that sends 1 KiB, stalls ``CLIENT_STALL`` s and
@@ -802,6 +895,9 @@ def build(cell: Cell) -> Callable[[Stack, ScenarioRun], None]:
 
     def provoke(stack: Stack, run: ScenarioRun) -> None:
         fault = cell.fault
+        if fault.group_hold:
+            _group(stack, cell, run)
+            return
         target = _backend(stack, cell, run)
         _start_proxy(stack, cell, target, run)
         run.steps.append(f"{cell.proxy} -> {target} ({cell.backend}, {fault.mode or 'nothing listens'}), "
