@@ -47,7 +47,7 @@ def test_every_fault_names_a_catalog_cause_and_a_proof_that_compiles() -> None:
             assert proxy in fault.proxies
             assert kind in (*matrix.BACKENDS, "fpm", *fault.traffic), (fault.name, kind)
             re.compile(proof)
-        assert set(fault.traffic) <= set(matrix.TRAFFIC + matrix.CLIENT_TRAFFIC)
+        assert set(fault.traffic) <= set(matrix.TRAFFIC + matrix.CLIENT_TRAFFIC + matrix.FAULT_TRAFFIC)
         assert fault.backends and set(fault.backends) <= set(matrix.BACKENDS)
         if fault.mode is not None and set(fault.backends) & set(matrix.FPM_BACKENDS):
             assert fault.mode in matrix.PHP_APP, fault.name  # the mode has its PHP form
@@ -278,3 +278,25 @@ def test_a_group_held_out_by_its_marking_is_every_proxys_all_upstreams_down() ->
     # Envoy's group: both endpoints in one cluster, held out by active checks, no panic routing
     yaml = envoy_cluster("app", "127.0.0.1:1", more=["::1:2"])
     assert yaml.count("- endpoint:") == 2 and 'address: "::1", port_value: 2' in yaml
+
+
+def test_a_full_pool_is_a_fixed_pool_of_one_and_more_requests_at_once_than_it_takes() -> None:
+    """pool-full (stop 46): one worker (PHP-FPM ``pm = static``, gunicorn ``workers``), a listen
+    backlog of 1, six requests at once; each proxy's own words for it differ by how it meets the
+    pool (a unix socket's EAGAIN, a TCP connect that times out, HAProxy's queue, Envoy's circuit
+    breaker), and Envoy has only the app server (no FastCGI)."""
+    fault = matrix.POOL_FAULT
+    assert fault.cause == "workers-exhausted" and fault.workers == 1 and fault.traffic == matrix.FAULT_TRAFFIC
+    assert "workers-exhausted" not in matrix.NOT_IN_MATRIX
+    assert fault.proxy_timeout > matrix.BUSY_DELAY  # one request alone is served in time
+    cells = [c for c in matrix.cells() if c.fault is fault]
+    assert {(c.proxy, c.backend) for c in cells if c.proxy == "envoy"} == {("envoy", "gunicorn")}
+    assert len(cells) == 26
+    unix_proof = fault.proof_for("nginx", "fpm-unix")[1].replace("\\", "")
+    assert "11: Resource temporarily unavailable" in unix_proof
+    assert "while connecting to upstream" in fault.proof_for("nginx", "fpm-tcp")[1]
+    assert "sQ--" in fault.proof_for("haproxy", "gunicorn")[1]
+    assert "503 UO" in fault.proof_for("envoy", "gunicorn")[1]
+    assert "resource temporarily unavailable" in fault.proof_for("caddy", "fpm-unix")[1]
+    app_cell = next(c for c in cells if c.backend == "gunicorn")
+    assert matrix._path(app_cell) == f"/orders/slow/{matrix.BUSY_DELAY}"

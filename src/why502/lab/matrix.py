@@ -79,6 +79,10 @@ FRONTS: dict[str, tuple[str, ...]] = {
 # reading).  The proxy times the client out and logs it (408, a client timeout); the backend did
 # nothing wrong, so why502 must not name a backend cause for it.
 TRAFFIC: tuple[str, ...] = ("steady", "bursty", "post")
+# concurrent: one burst of ``CONCURRENT`` requests at once (a full pool's fault: more requests
+# than workers); not a default shape, a fault names it
+FAULT_TRAFFIC: tuple[str, ...] = ("concurrent",)
+CONCURRENT = 6
 CLIENT_TRAFFIC: tuple[str, ...] = ("slow-send", "slow-read")
 # quiet: only the fault; noisy: a real host's baseline laid over it (lab.noise: other jobs' OOM
 # kills and segfaults, an old incident in the rotated log, scanners and client aborts).
@@ -87,6 +91,7 @@ NOISE: tuple[str, ...] = ("quiet", "noisy")
 # what a cell whose backend is not to blame expects: no finding (diagnose's "healthy")
 HEALTHY = "healthy"
 SLOW_DELAY = 2.5  # s the slow backend takes
+BUSY_DELAY = 0.8  # s a full pool's worker takes per request (less than PROXY_TIMEOUT)
 CLIENT_STALL = 2.5  # s a slow client stalls (longer than the proxy's client timeouts below)
 CLIENT_TIMEOUT = 1  # s the proxy waits on a client (client_body_timeout / timeout client / Timeout)
 BIG_BODY = 8 << 20  # bytes of the answer a slow-reading client stops reading (beyond socket buffers)
@@ -139,6 +144,11 @@ class Fault:
     # ejection, Caddy's ``fail_duration``; HAProxy's ``rise`` checks): the marking, not the
     # targets, fails the later requests (``_group``)
     group_hold: float = 0.0
+    # > 0: the backend's pool has this many workers and a listen backlog of 1 (PHP-FPM ``pm =
+    # static``, ``pm.max_children``, ``listen.backlog``; gunicorn ``workers``, ``backlog``), and a
+    # proxy that has a per-server limit has it at the same number (HAProxy ``maxconn``, Envoy's
+    # circuit breaker): concurrent requests find it full (``POOL_FAULT``)
+    workers: int = 0
 
     def fastcgi(self, backend: str) -> bool:
         """Whether the proxy speaks FastCGI to ``backend`` in this fault."""
@@ -429,6 +439,21 @@ GROUP_FAULT = Fault("group-down", "all-upstreams-down", "ok", {
 }, traffic=("steady",), backends=("tcp4", "tcp6"), group_hold=GROUP_HOLD)
 FAULTS = (*FAULTS, GROUP_FAULT)
 
+POOL_FAULT = Fault("pool-full", "workers-exhausted", "busy", {
+    "nginx": r"upstream timed out \(110: Connection timed out\) while connecting to upstream",
+    "haproxy": _HA + r"503 \d+ - - sQ--",
+    "apache": r"\(70007\)The timeout specified has expired: AH00957: \w+: attempt to connect to",
+    "envoy": _ENVOY + r"503 UO ",
+    "caddy": _CADDY + r"dial tcp [^\s\"]+: i/o timeout",
+}, proof_kind={
+    ("nginx", "fpm-unix"): r"connect\(\) to unix:\S+ failed \(11: Resource temporarily unavailable\) "
+                           r"while connecting to upstream",
+    ("apache", "fpm-unix"): r"\(70007\)The timeout specified has expired: \[client [^\]]+\] AH01075: "
+                            r"Error dispatching request to : \(polling\)",
+    ("caddy", "fpm-unix"): _CADDY + r"dial unix [^\s\"]+: connect: resource temporarily unavailable",
+}, traffic=("concurrent",), backends=("fpm-tcp", "fpm-unix", "gunicorn"), workers=1)
+FAULTS = (*FAULTS, POOL_FAULT)
+
 # The catalog's causes the matrix has no fault for, each with why (``lab matrix --list`` prints
 # them on stderr, as ``Fault.no_cell`` for a proxy): a gap is explained, not silent.  "not yet"
 # marks what can be reproduced on loopback with the real proxies and is left for a later stop;
@@ -444,11 +469,6 @@ NOT_IN_MATRIX: dict[str, str] = {
     "wrong-target": "not yet: the proxy names a port or socket where the app is not (the app on "
                     "[::1] or another socket path); lab scenarios wrong-target-* (nginx)",
     "selinux-denial": "needs an SELinux kernel in enforcing mode (this machine has none)",
-    "workers-exhausted": "not yet: a full pool (PHP-FPM pm.max_children, a backend's full backlog) "
-                         "shows differently per proxy (nginx EAGAIN or a connect timeout, HAProxy's "
-                         "queue, Envoy's circuit breaker) and each cell waits the proxy's timeout; "
-                         "lab scenarios workers-exhausted-fpm, workers-exhausted-tcp, "
-                         "haproxy-queue-timeout, envoy-circuit-breaker, caddy-fpm-exhausted",
     "buffer-too-small": "not yet: nginx's proxy_buffer_size (\"upstream sent too big header\", lab "
                         "scenario buffer-too-small); the other proxies' response-header limits "
                         "(HAProxy tune.bufsize, Envoy max_response_headers_kb) are not checked yet",
@@ -488,6 +508,8 @@ PHP_APP: dict[str, str] = {
     "hello": "<?php\necho \"ok from php\\n\";\n",
     # a deploy removed the function the page calls: PHP's "PHP Fatal error:  Uncaught Error:
     # Call to undefined function" on the worker's stderr (FastCGI stderr records), status 500
+    # a request a worker serves in less than the proxy's timeout, but one at a time
+    "busy": f"<?php\nusleep({int(BUSY_DELAY * 1_000_000)});\necho \"done\\n\";\n",
     "fatal": "<?php\n// a deploy removed the helper library\nrender_invoice_pdf(7);\n",
 }
 
@@ -611,6 +633,7 @@ def _host(family: str) -> str:
 APP_PATH: dict[str, str] = {
     "crash": "/orders/crash", "slow": f"/orders/slow/{SLOW_DELAY}",
     "status502": "/orders/status/502", "worker-timeout": "/orders/slow/4",
+    "busy": f"/orders/slow/{BUSY_DELAY}",
 }
 # the app server's own config per kind: its time limit 1 s for a worker-timeout fault, else the
 # usual (gunicorn's default 30 s, two workers so a slow request does not block the next)
@@ -629,7 +652,11 @@ def _app_server(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
 
     limit = cell.fault.mode == "worker-timeout"
     if cell.backend == "gunicorn":
-        _proc, port, conf = start_gunicorn(stack, _APP_CONF[("gunicorn", limit)])
+        # a full pool: ``workers`` sync workers and a listen backlog of 1 (gunicorn's
+        # ``backlog``, 2048 by default: docs.gunicorn.org settings)
+        conf_text = (f"workers = {cell.fault.workers}\nbacklog = 1\ntimeout = 30\n" if cell.fault.workers
+                     else _APP_CONF[("gunicorn", limit)])
+        _proc, port, conf = start_gunicorn(stack, conf_text)
         run.app_logs.append(stack.root / "logs" / "gunicorn.log")
     elif cell.backend == "uvicorn":  # its log is its stderr; its settings are its command line
         _proc, port, _app = start_uvicorn(stack)
@@ -664,6 +691,8 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
         access = stack.p.root / "logs" / "php-fpm.access.log"
         mode = {"listen.mode": "0666"} if fault.socket_mode is None else {
             "listen.owner": "root", "listen.group": "root", "listen.mode": f"{fault.socket_mode:04o}"}
+        if fault.workers:  # a full pool: a fixed number of children, a backlog of 1
+            mode |= {"pm": "static", "pm.max_children": str(fault.workers), "listen.backlog": "1"}
         pool = stack.add_php_fpm({**mode, "access.log": str(access)},
                                  tcp=kind == "fpm-tcp", scripts={"app.php": PHP_APP[fault.mode]})
         run.app_logs.append(access)
@@ -703,10 +732,15 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
     scheme = "https" if tls else "http"
     front = getattr(lab_plugin(cell.proxy), "front", None)
     if front is not None:
-        group = {"more": tuple(more), "fail_duration": cell.fault.group_hold} if more else {}
+        extra: dict[str, object] = ({"more": tuple(more), "fail_duration": cell.fault.group_hold}
+                                    if more else {})
+        if cell.fault.workers and cell.proxy == "envoy":  # its circuit breaker at the pool's size
+            extra["max_requests"] = cell.fault.workers
+        elif cell.fault.workers:  # Caddy: the connect bounded as the read (3 s by default)
+            extra["dial_timeout"] = cell.fault.proxy_timeout
         run.config, run.error_log, run.access_log = front(
             stack, target, timeout=cell.fault.proxy_timeout, fastcgi_root=stack.p.www if fpm else None,
-            **({"tls": True} if tls else {}), **group)
+            **({"tls": True} if tls else {}), **extra)
         return
     if more:
         _group_backend(stack, cell, (target, *more))
@@ -717,6 +751,9 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
     timeout = cell.fault.proxy_timeout
     # a socket the workers may not open: they run as another user than its owner (root)
     user = "nobody" if cell.fault.socket_mode is not None else None
+    # a full pool: the connect bounded as the read (nginx's connect timeouts are 60 s by default:
+    # a connect the full backlog never answers would hold the cell for a minute)
+    connect = f"{'fastcgi' if fpm else 'proxy'}_connect_timeout {timeout:g}s;\n" if cell.fault.workers else ""
     if cell.proxy == "nginx":
         # a slow client's timeouts are logged at info (ngx_http_request_body.c, ngx_http_upstream.c)
         level = "info" if slow_client else "warn"
@@ -724,7 +761,8 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
                   if slow_client else "")
         if fpm:
             stack.start_nginx(server(stack, client + php_location(
-                stack, target, f"fastcgi_read_timeout {timeout:g}s;")), error_level=level, worker_user=user)
+                stack, target, f"fastcgi_read_timeout {timeout:g}s;\n{connect}")), error_level=level,
+                worker_user=user)
             return
         address = f"unix:{sock}:" if sock else target
         if slow_client:
@@ -739,13 +777,19 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
                                 f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
         else:
             stack.start_nginx(server(stack, f"location / {{\n    proxy_pass {scheme}://{address};\n"
-                                            f"    proxy_read_timeout {timeout:g}s;\n}}\n"), worker_user=user)
+                                            f"    proxy_read_timeout {timeout:g}s;\n{connect}}}\n"),
+                              worker_user=user)
     elif cell.proxy == "haproxy":
         # retries 0: a refused connect is otherwise retried after 1 s (backend.c); FastCGI
         # through an fcgi-app section (configuration.txt 10.1, HAProxy 2.1+)
         address = f"unix@{sock}" if sock else target
         defaults = f"retries 0\ntimeout server {timeout:g}s"
         frontend = ""
+        # a full pool: the server's maxconn at the pool's size, the rest wait in HAProxy's queue
+        # for ``timeout queue`` (configuration.txt 5.2 ``maxconn``, 4.2 ``timeout queue``)
+        maxconn = f" maxconn {cell.fault.workers}" if cell.fault.workers else ""
+        if cell.fault.workers:
+            defaults += f"\ntimeout queue {timeout:g}s\ntimeout connect {timeout:g}s"
         if cell.fault.keepalive:
             # ``http-reuse always``: the default ``safe`` never sends a client's first request on
             # an idle server connection (configuration.txt 4.2 "http-reuse"), and a later one that
@@ -761,12 +805,12 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
             # connection holds a PHP-FPM child in a blocking read; with the lab's two children
             # the third request waits in FPM's backlog until ``timeout server`` (504 sH), a second
             # fault inside the cell's (haproxy/haproxy#2936, "works as designed").
-            stack.start_haproxy(f"use-fcgi-app php\nserver web1 {address} proto fcgi",
+            stack.start_haproxy(f"use-fcgi-app php\nserver web1 {address} proto fcgi{maxconn}",
                                 defaults=defaults, frontend=frontend,
                                 sections=(f"fcgi-app php\n    docroot {www}\n    index app.php\n"
                                           "    no option keep-conn"))
         else:  # TLS: the certificate not verified (``ssl verify none``, configuration.txt 5.2)
-            stack.start_haproxy(f"server web1 {address}" + (" ssl verify none" if tls else ""),
+            stack.start_haproxy(f"server web1 {address}{maxconn}" + (" ssl verify none" if tls else ""),
                                 defaults=defaults, frontend=frontend)
     elif cell.proxy == "apache":
         # Timeout: the core's wait on a client read or write (core.html#timeout)
@@ -879,6 +923,8 @@ def _traffic(stack: Stack, shape: str, idle_gap: float, path: str = "/orders") -
         return [*out, stack.request(path)]
     if shape == "steady":
         return stack.requests(path, count=4)
+    if shape == "concurrent":
+        return stack.requests(path, count=CONCURRENT, concurrency=CONCURRENT)
     if shape == "bursty":
         out = stack.requests(path, count=3, concurrency=3)
         time.sleep(idle_gap)

@@ -156,7 +156,7 @@ def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters
 
 def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
           tls: bool = False, more: Sequence[str] = (), fail_duration: float = 0.0,
-          ) -> tuple[Path, Path | None, Path]:
+          max_requests: int = 0) -> tuple[Path, Path | None, Path]:
     """Envoy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
     one route ``/`` to the cluster ``app`` with the route's ``timeout`` (route_components.proto
     ``RouteAction.timeout``, 15 s by default), Envoy's default keep-alive pool (upstream
@@ -165,8 +165,8 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
     ``UpstreamTlsContext`` transport socket, no validation context: the certificate is not
     verified), whatever the endpoint speaks.  ``more``: the cluster's other endpoints (a group);
     ``fail_duration`` > 0: an endpoint that failed a health check is out for that long (active
-    checks, no panic routing).  What the lab's fault matrix (``why502.lab.matrix``) starts
-    for a cell.
+    checks, no panic routing); ``max_requests``: the cluster's circuit breaker.  What the lab's
+    fault matrix (``why502.lab.matrix``) starts for a cell.
 
     Envoy has no FastCGI upstream (its HTTP router speaks HTTP/1, HTTP/2 and HTTP/3 to a
     cluster), so ``fastcgi_root`` is refused.  Returns (bootstrap, None, access log): Envoy's own
@@ -192,6 +192,12 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
     accounting = ("health_checks:\n- timeout: 0.5s\n  interval: 0.2s\n  unhealthy_threshold: 1\n"
                   f"  healthy_threshold: {max(2, int(fail_duration / interval))}\n  tcp_health_check: {{}}\n"
                   "common_lb_config:\n  healthy_panic_threshold: {value: 0}\n" if fail_duration else "")
+    if max_requests:
+        # the circuit breaker at the app's pool size: one request in flight, one pending, the
+        # rest refused at once with 503 UO (cluster/v3/circuit_breaker.proto, the lab scenario
+        # envoy-circuit-breaker)
+        accounting += (f"circuit_breakers:\n  thresholds:\n  - max_requests: {max_requests}\n"
+                       "    max_pending_requests: 1\n")
     start_envoy_stack(stack, [("/", "app", f"timeout: {timeout:g}s")],
                       [envoy_cluster("app", bare(target), tls=tls, more=[bare(m) for m in more],
                                      extra=accounting)])
