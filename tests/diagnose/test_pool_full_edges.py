@@ -9,7 +9,13 @@ default reading is a route or a firewall).  Both are a pool with every worker bu
 
 from __future__ import annotations
 
+import pytest
+
+from tests.support.evidence import evidence
+from why502.analyzers import edge_apps
 from why502.catalog.terms import term
+from why502.evidence.lb_evidence import LbEvidence
+from why502.findings.model import Finding
 from why502.parsers.lblogs.golang import go_error_code, go_target
 
 EAGAIN = ("dialing backend: dial unix /run/php/php8.2-fpm.sock: connect: resource temporarily "
@@ -24,3 +30,21 @@ def test_caddys_eagain_on_a_unix_socket_is_a_full_backlog() -> None:
     found = term("caddy", code)
     assert found is not None and found.cause == "workers-exhausted" and found.symptom == "backlog-full"
     assert go_target(EAGAIN) == "unix:/run/php/php8.2-fpm.sock"
+
+
+def _timed_out(target: str) -> Finding:
+    return Finding(cause="network-unreachable", title="t", confidence=0.79, status_codes=[502],
+                   symptoms=["connect-timeout"], explanation="e", target=target, count=3,
+                   first_seen="2026-11-25T20:14:29Z", last_seen="2026-11-25T20:14:29Z")
+
+
+@pytest.mark.parametrize(("target", "cause"), [
+    ("127.0.0.1:9000", "workers-exhausted"),  # this host: its accept queue is full
+    ("[::1]:9000", "workers-exhausted"),
+    ("10.0.0.7:9000", "network-unreachable"),  # another host: a route or a firewall may be between
+])
+def test_an_edges_dial_timeout_to_this_host_is_a_full_queue_not_the_network(target: str, cause: str) -> None:
+    """watch named network-unreachable on the window diagnose named workers-exhausted on (the
+    edge's term, read alone; pool-full behind Caddy on fpm-tcp and gunicorn, 4 of 4 cells)."""
+    got = edge_apps.refine(evidence(proxy="caddy"), LbEvidence(family="caddy"), _timed_out(target))
+    assert got.cause == cause
