@@ -48,3 +48,19 @@ def test_an_edges_dial_timeout_to_this_host_is_a_full_queue_not_the_network(targ
     edge's term, read alone; pool-full behind Caddy on fpm-tcp and gunicorn, 4 of 4 cells)."""
     got = edge_apps.refine(evidence(proxy="caddy"), LbEvidence(family="caddy"), _timed_out(target))
     assert got.cause == cause
+
+
+def test_read_timeouts_on_the_target_whose_queue_dropped_the_others_are_the_full_pool() -> None:
+    """One burst at a backend of one worker: the requests it accepted time out waiting behind it,
+    the others' connects time out on its full accept queue.  Both are the pool; which symptom
+    had more requests decided it before (Apache in front of a gunicorn of one worker: 3 read
+    timeouts and 2 connect timeouts ranked backend-too-slow, 2 and 3 workers-exhausted)."""
+    from tests.diagnose.test_diagnose_analyzers import ev, group, top
+
+    peer = "127.0.0.1:8080"
+    timeouts = ev(symptoms=(group("read-timeout", peer, count=3), group("connect-timeout", peer, count=2)))
+    assert top(timeouts) == "workers-exhausted"
+    # a slow backend elsewhere is its own cause: only the full target's read timeouts are the pool's
+    other = ev(symptoms=(group("read-timeout", "127.0.0.1:9090", count=5),
+                         group("connect-timeout", peer, count=2)))
+    assert top(other) == "backend-too-slow"
