@@ -88,7 +88,8 @@ def test_watch_reads_what_diagnose_reads_and_reports_its_first_incident(tmp_path
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_sample_takes_one_cell_of_each_proxy_and_fault_pair_first(seed: int) -> None:
     """One cell per proxy x fault pair before any pair has two; when the pairs are more than the
-    sample (65 pairs for the suite's 40 since stop 45), which pairs are in it is the seed's."""
+    sample (65 pairs for the suite's 40 since stop 45, 75 since stop 46), which pairs are in it
+    is the seed's."""
     pairs = {(c.proxy, c.fault.name) for c in matrix.cells()}
     picked = matrix.sample(40, seed)
     assert len(picked) == 40 and len({c.name for c in picked}) == 40

@@ -541,7 +541,7 @@ def sample(k: int, seed: int, pool: Sequence[Cell] | None = None) -> list[Cell]:
     """``k`` cells (all when there are fewer), stratified: one cell of every proxy x fault pair
     first, then at random; the order is the seed's.
 
-    When the pairs are more than ``k`` (65 pairs for the suite's 40 since stop 45), the ``k``
+    When the pairs are more than ``k`` (75 pairs for the suite's 40 since stop 46), the ``k``
     are distinct pairs drawn uniformly by the seed: the pairs' one cells are shuffled again, so
     a pair of few cells (keepalive-close behind Caddy: 4) is as likely to be in as one of many
     (crash behind Caddy: 36), which a draw in the order of the shuffled cells was not."""
