@@ -128,3 +128,18 @@ def test_stats_compiles_the_customlog_format_of_the_config(run_main: RunMain) ->
     row = to_nginx_line('1.2.3.4 - - [01/May/2026:08:00:00 +0000] "GET / HTTP/1.1" 200 - 1500 "a.example"',
                         fmt)
     assert row is not None and "rt=1.500" in row and '"a.example"' in row
+
+
+def test_a_peerless_fastcgi_timeout_is_the_one_fastcgi_backends_beside_http_ones(tmp_path: Path) -> None:
+    """AH01075 "Error dispatching request to : (polling)" names no peer.  With one FastCGI
+    backend and an HTTP one beside it (another application's ProxyPass) it is still the FastCGI
+    one's: mod_proxy_http never writes it (stop 46: a full PHP-FPM pool on a noisy host read its
+    timeouts with no target); with two FastCGI backends it is nobody's in particular."""
+    conf = tmp_path / "apache2.conf"
+    conf.write_text('ProxyPass /other/ http://127.0.0.1:8080/\n'
+                    'ProxyPassMatch "^/(.*\\.php)$" "fcgi://127.0.0.1:9000/var/www/$1"\n')
+    _targets, _groups, _files, aliases = apache_facts(load_apache(str(conf)))
+    assert aliases[""] == "127.0.0.1:9000"
+    conf.write_text(conf.read_text() + 'ProxyPassMatch "^/admin/(.*\\.php)$" "fcgi://127.0.0.1:9001/srv/$1"\n')
+    _targets, _groups, _files, aliases = apache_facts(load_apache(str(conf)))
+    assert "" not in aliases

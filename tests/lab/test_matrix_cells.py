@@ -47,7 +47,7 @@ def test_every_fault_names_a_catalog_cause_and_a_proof_that_compiles() -> None:
             assert proxy in fault.proxies
             assert kind in (*matrix.BACKENDS, "fpm", *fault.traffic), (fault.name, kind)
             re.compile(proof)
-        assert set(fault.traffic) <= set(matrix.TRAFFIC + matrix.CLIENT_TRAFFIC)
+        assert set(fault.traffic) <= set(matrix.TRAFFIC + matrix.CLIENT_TRAFFIC + matrix.FAULT_TRAFFIC)
         assert fault.backends and set(fault.backends) <= set(matrix.BACKENDS)
         if fault.mode is not None and set(fault.backends) & set(matrix.FPM_BACKENDS):
             assert fault.mode in matrix.PHP_APP, fault.name  # the mode has its PHP form
@@ -88,7 +88,8 @@ def test_watch_reads_what_diagnose_reads_and_reports_its_first_incident(tmp_path
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_sample_takes_one_cell_of_each_proxy_and_fault_pair_first(seed: int) -> None:
     """One cell per proxy x fault pair before any pair has two; when the pairs are more than the
-    sample (65 pairs for the suite's 40 since stop 45), which pairs are in it is the seed's."""
+    sample (65 pairs for the suite's 40 since stop 45, 75 since stop 46), which pairs are in it
+    is the seed's."""
     pairs = {(c.proxy, c.fault.name) for c in matrix.cells()}
     picked = matrix.sample(40, seed)
     assert len(picked) == 40 and len({c.name for c in picked}) == 40
@@ -253,3 +254,50 @@ def test_a_socket_the_workers_may_not_open_runs_as_root_behind_the_proxies_that_
     assert {c.backend for c in cells} == {"unix", "fpm-unix"} and len(cells) == 8
     assert "socket-permissions" not in matrix.NOT_IN_MATRIX
     assert "13: Permission denied" in fault.proof_for("nginx", "fpm-unix")[1]
+
+
+def test_a_group_held_out_by_its_marking_is_every_proxys_all_upstreams_down() -> None:
+    """group-down (stop 46): two targets, down then back, held out by each proxy's own failure
+    accounting; the proof is each proxy's words for "no target left" (not the refusals, which a
+    stopped group logs too: backend-not-running, the lab scenario group-all-stopped).  The cell
+    names no single failing target, so a finding that names either member is not a violation."""
+    from why502.lab.scenarios.model import ScenarioRun
+    from why502.proxies.envoy.lab import envoy_cluster
+
+    fault = matrix.GROUP_FAULT
+    assert fault.cause == "all-upstreams-down" and fault.group_hold >= 10
+    assert fault.proxies == matrix.PROXIES and "all-upstreams-down" not in matrix.NOT_IN_MATRIX
+    cells = [c for c in matrix.cells() if c.fault is fault]
+    assert {c.backend for c in cells} == {"tcp4", "tcp6"} and len(cells) == 20
+    proofs = {p: fault.proof_for(p, "tcp4")[1] for p in matrix.PROXIES}
+    assert "no live upstreams" in proofs["nginx"] and "<NOSRV>" in proofs["haproxy"]
+    assert "AH01170" in proofs["apache"] and "503 UH" in proofs["envoy"]
+    assert "no upstreams available" in proofs["caddy"]
+    run = ScenarioRun(proxy="nginx")
+    run.steps.append("nginx -> group [127.0.0.1:1, 127.0.0.1:2] (tcp4, nothing listens), then both back")
+    assert matrix._cell_port(run) is None
+    # Envoy's group: both endpoints in one cluster, held out by active checks, no panic routing
+    yaml = envoy_cluster("app", "127.0.0.1:1", more=["::1:2"])
+    assert yaml.count("- endpoint:") == 2 and 'address: "::1", port_value: 2' in yaml
+
+
+def test_a_full_pool_is_a_fixed_pool_of_one_and_more_requests_at_once_than_it_takes() -> None:
+    """pool-full (stop 46): one worker (PHP-FPM ``pm = static``, gunicorn ``workers``), a listen
+    backlog of 1, six requests at once; each proxy's own words for it differ by how it meets the
+    pool (a unix socket's EAGAIN, a TCP connect that times out, HAProxy's queue, Envoy's circuit
+    breaker), and Envoy has only the app server (no FastCGI)."""
+    fault = matrix.POOL_FAULT
+    assert fault.cause == "workers-exhausted" and fault.workers == 1 and fault.traffic == matrix.FAULT_TRAFFIC
+    assert "workers-exhausted" not in matrix.NOT_IN_MATRIX
+    assert fault.proxy_timeout > matrix.BUSY_DELAY  # one request alone is served in time
+    cells = [c for c in matrix.cells() if c.fault is fault]
+    assert {(c.proxy, c.backend) for c in cells if c.proxy == "envoy"} == {("envoy", "gunicorn")}
+    assert len(cells) == 26
+    unix_proof = fault.proof_for("nginx", "fpm-unix")[1].replace("\\", "")
+    assert "11: Resource temporarily unavailable" in unix_proof
+    assert "while connecting to upstream" in fault.proof_for("nginx", "fpm-tcp")[1]
+    assert "sQ--" in fault.proof_for("haproxy", "gunicorn")[1]
+    assert "503 UO" in fault.proof_for("envoy", "gunicorn")[1]
+    assert "resource temporarily unavailable" in fault.proof_for("caddy", "fpm-unix")[1]
+    app_cell = next(c for c in cells if c.backend == "gunicorn")
+    assert matrix._path(app_cell) == f"/orders/slow/{matrix.BUSY_DELAY}"

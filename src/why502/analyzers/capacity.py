@@ -417,12 +417,18 @@ def _exhausted(ev: Evidence, fpm_max: list[LogEvent], groups: list[SymptomGroup]
         items.append(EvidenceItem(kind="stat", summary=f"{len(fpm_max)} × pm.max_children warnings",
                                   count=len(fpm_max)))
     claimed = list(groups)
-    if fpm_max:
-        # queued behind busy children, requests time out: those timeouts are this cause's symptoms
-        for peer, gs in slow.items():
-            target = ev.target(peer)
-            if any(p.key == peer for p in ev.config.fpm_pools) or (target and target.kind == "fastcgi"):
-                claimed += gs
+    full = {g.peer for g in groups if g.peer}
+    for peer, gs in slow.items():
+        target = ev.target(peer)
+        fastcgi = any(p.key == peer for p in ev.config.fpm_pools) or (target and target.kind == "fastcgi")
+        # queued behind busy children, requests time out: those timeouts are this cause's
+        # symptoms -- behind a pool PHP-FPM says is full, or on the very target whose queue
+        # refused or dropped the others (backlog-full, a local connect timeout): the requests it
+        # did accept waited behind the same busy workers (a gunicorn of one sync worker behind
+        # Apache: 3 read timeouts and 2 connect timeouts in one burst ranked backend-too-slow,
+        # 2 and 3 workers-exhausted; fault-matrix.md stop 46)
+        if (fpm_max and fastcgi) or peer in full:
+            claimed += gs
     items += [i for g in claimed for i in group_items(g)]
     pool = _pool(ev, fpm_max, {g.peer for g in claimed})
     slowlog = [e for e in ev.all_events if e.kind in ("slow-request", "worker-timeout")]

@@ -66,7 +66,7 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for peer, groups in by_peer(groups_of(ev, "dns-failure")).items():
         out.append(_dns(ev, peer, groups))
     unreachable = groups_of(ev, "unreachable") + [
-        g for g in groups_of(ev, "connect-timeout") if not _local(g.peer)]
+        g for g in groups_of(ev, "connect-timeout") if not local_peer(g.peer)]
     for peer, groups in by_peer(unreachable).items():
         out.append(_unreachable(ev, peer, groups))
     for peer, groups in by_peer(groups_of(ev, "port-exhaustion")).items():
@@ -94,7 +94,10 @@ def _checks_plugin(ev: Evidence) -> _HealthChecks | None:
     return cast("_HealthChecks", resolve(proxy.hooks.analyze))
 
 
-def _local(peer: str | None) -> bool:
+def local_peer(peer: str | None) -> bool:
+    """Whether ``peer`` is on this host (loopback or a unix socket): no route or firewall lies
+    between the proxy and it, so a connect to it that times out is a listener that does not
+    accept (a full queue), not an unreachable network (``analyzers.capacity``, ``edge_apps``)."""
     if not peer:
         return False
     host, _, path = split_key(peer)

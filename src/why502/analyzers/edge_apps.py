@@ -47,6 +47,7 @@ from datetime import datetime, timedelta
 
 from why502.analyzers import keepalive, protocol
 from why502.analyzers.application import pool_fatal_errors
+from why502.analyzers.connectivity import local_peer
 from why502.catalog import load_catalog
 from why502.catalog.calibration import calibrate
 from why502.evidence.lb_evidence import LbEvidence, TargetLife
@@ -180,6 +181,21 @@ def _probe_connects(ev: Evidence, key: str | None) -> bool:
 
 def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
     """``f`` (one finding of the edge ``lb``) with the cause the other evidence decides, or as is."""
+    if f.cause == "network-unreachable" and "connect-timeout" in f.symptoms and local_peer(f.target):
+        # the edge's dial timed out (Caddy's "dial tcp ADDR: i/o timeout", a term whose default
+        # reading is a route or a firewall) towards this host's own loopback: nothing lies between
+        # them, the listener did not accept in time because its accept queue is full (Linux drops
+        # a SYN for a listener whose queue is full, tcp_abort_on_overflow 0: net/ipv4/tcp_input.c
+        # tcp_conn_request), every worker busy -- as a proxy's connect timeout to a local backend
+        # is read from a config's evidence (analyzers.capacity); watch read the same window as
+        # network-unreachable while diagnose said workers-exhausted (stop 46)
+        return _as(f, "workers-exhausted", f"{f.target} is on this host and did not accept the "
+                   "connection in time: its listen queue is full",
+                   [EvidenceItem(kind="stat", count=f.count, summary=f"{f.count} connects to {f.target} "
+                                 "(this host) timed out: no network lies between, the listener's queue "
+                                 "was full")],
+                   "Give the backend more workers or a longer listen queue (PHP-FPM: pm.max_children, "
+                   "listen.backlog; gunicorn: workers, backlog), or make its requests faster.", 0.85)
     if f.cause in ("backend-crashed", "upstream-returned-5xx", "unexplained-5xx"):
         kills = _near(ev, f, ("worker-timeout",))
         if kills:

@@ -91,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeatable)")
     matrix.add_argument("--traffic", action="append", metavar="SHAPE",
                         help="only cells of this traffic shape: steady, bursty, post, slow-send, "
-                             "slow-read (repeatable)")
+                             "slow-read, concurrent (repeatable)")
     matrix.add_argument("--noise", action="append", metavar="NOISE",
                         help="only cells with this noise: quiet, noisy (repeatable)")
     matrix.add_argument("--cell", action="append", metavar="NAME",
@@ -338,7 +338,8 @@ def _matrix(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"lab matrix: no cell {', '.join(unknown)} (names: lab matrix --list)")
     for flag, values, known in (("backend", args.backend, matrix.BACKENDS),
-                                ("traffic", args.traffic, matrix.TRAFFIC + matrix.CLIENT_TRAFFIC),
+                                ("traffic", args.traffic,
+                                 matrix.TRAFFIC + matrix.CLIENT_TRAFFIC + matrix.FAULT_TRAFFIC),
                                 ("noise", args.noise, matrix.NOISE)):
         unknown = sorted(set(values or ()) - set(known))
         if unknown:

@@ -27,6 +27,11 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     # a unix socket's connect errno (Go: "dial unix PATH: connect: " + the errno's text)
     ("connect: no such file or directory", "no such file or directory"),
     ("connect: permission denied", "permission denied"),
+    # EAGAIN: the socket's listen backlog is full (Linux net/unix/af_unix.c unix_stream_connect()
+    # answers a non-blocking connect so, and Go dials non-blocking: src/net/fd_unix.go connect()
+    # returns any errno but EINPROGRESS/EALREADY/EINTR at once), nginx's "(11: Resource
+    # temporarily unavailable)": every worker of the pool is busy and its queue is full
+    ("connect: resource temporarily unavailable", "resource temporarily unavailable"),
     ("connection refused", "connection refused"),
     ("actively refused", "connection refused"),
     ("no route to host", "no route to host"),

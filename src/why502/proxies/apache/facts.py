@@ -81,6 +81,12 @@ def apache_facts(cfg: ApacheConfig) -> tuple[list[TargetFact], dict[str, GroupFa
         aliases[""] = targets[0].key
     elif len(groups) == 1 and all(t.group for t in targets):  # AH01170 names no peer either
         aliases[""] = next(iter(groups))
+    elif not groups and len(fastcgi := {t.key for t in targets if t.kind == "fastcgi"}) == 1:
+        # AH01075 is mod_proxy_fcgi's (mod_proxy_fcgi.c dispatch()); with no balancer (AH01170,
+        # the other peer-less line) its one FastCGI backend is the peer, whatever HTTP backends
+        # are beside it (another application's ProxyPass: the fault matrix's noisy host, where
+        # the pool's read timeouts lost their target and outnumbered its connect timeouts, stop 46)
+        aliases[""] = next(iter(fastcgi))
     for name in groups:
         # AH01170 "balancer://app: All workers are in error state" reads as the peer "app"
         aliases.setdefault(name.split("://", 1)[-1], name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 from why502.lab.runtime import LabSkip, Stack, free_port
@@ -62,7 +63,8 @@ def start_caddy(stack: Stack, site: str, *, global_options: str = "") -> Process
 
 
 def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
-          tls: bool = False) -> tuple[Path, Path | None, Path]:
+          tls: bool = False, more: Sequence[str] = (), fail_duration: float = 0.0,
+          dial_timeout: float = 0.0) -> tuple[Path, Path | None, Path]:
     """Caddy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
     ``reverse_proxy`` over HTTP with ``response_header_timeout`` ``timeout``, or, with
     ``fastcgi_root``, ``php_fastcgi`` to a PHP-FPM pool with ``read_timeout`` ``timeout``
@@ -70,16 +72,23 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
     written ``unix//PATH``).  Caddy's default transport keeps idle upstream connections (2 min)
     and does not retry (``lb_try_duration`` 0).  ``tls``: the transport speaks TLS to the
     upstream (``transport http { tls }``, the certificate not verified:
-    ``tls_insecure_skip_verify``), whatever the upstream speaks.  What the lab's fault matrix
-    (``why502.lab.matrix``) starts for a cell.
+    ``tls_insecure_skip_verify``), whatever the upstream speaks.  ``more``: the group's other
+    upstreams; ``fail_duration`` > 0: Caddy's passive health check (``fail_duration``, with
+    ``max_fails`` 1: one failed request takes an upstream out for that long; with none left
+    Caddy answers 503 "no upstreams available", reverseproxy.go).  ``dial_timeout`` > 0: how long
+    a connect may take (the transport's ``dial_timeout``, 3 s by default).  What the lab's fault
+    matrix (``why502.lab.matrix``) starts for a cell.
 
     Returns (Caddyfile, Caddy's own log, the access log)."""
-    where = f"unix/{target.removeprefix('unix:')}" if target.startswith("unix:") else target
+    where = " ".join(f"unix/{t.removeprefix('unix:')}" if t.startswith("unix:") else t
+                     for t in (target, *more))
+    dial = f"\tdial_timeout {dial_timeout:g}s\n" if dial_timeout else ""
+    passive = f"\tfail_duration {fail_duration:g}s\n\tmax_fails 1\n" if fail_duration else ""
     if fastcgi_root is not None:
-        site = (f"root * {fastcgi_root}\nphp_fastcgi {where} {{\n\tread_timeout {timeout:g}s\n}}\n")
+        site = (f"root * {fastcgi_root}\nphp_fastcgi {where} {{\n\tread_timeout {timeout:g}s\n{dial}}}\n")
     else:
         tls_lines = "\t\ttls\n\t\ttls_insecure_skip_verify\n" if tls else ""
-        site = (f"reverse_proxy {where} {{\n\ttransport http {{\n"
-                f"\t\tresponse_header_timeout {timeout:g}s\n{tls_lines}\t}}\n}}\n")
+        site = (f"reverse_proxy {where} {{\n{passive}\ttransport http {{\n"
+                f"\t\tresponse_header_timeout {timeout:g}s\n\t{dial}{tls_lines}\t}}\n}}\n")
     start_caddy(stack, site)
     return caddy_paths(stack)

@@ -13,6 +13,7 @@ import random
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,28 +79,33 @@ def envoy_paths(stack: Stack) -> tuple[Path, Path, Path]:
     return root / "envoy.yaml", root / "logs" / "envoy-access.log", root / "logs" / "envoy.out"
 
 
-def envoy_cluster(name: str, address: str, *, extra: str = "", tls: bool = False,
-                  connect_timeout: str = "1s") -> str:
-    """One ``STATIC`` cluster of the bootstrap: ``address`` is ``host:port`` or a unix socket
-    path (``pipe``).  ``extra`` holds more cluster keys in YAML at the cluster's indent
-    (``circuit_breakers``, ``health_checks``, ``outlier_detection``, ...); ``tls`` adds an
-    ``UpstreamTlsContext`` transport socket (api/envoy/extensions/transport_sockets/tls/v3)."""
+def _endpoint_address(address: str) -> str:
+    """An endpoint's ``address`` value: ``pipe`` for a unix socket path, else ``socket_address``."""
     if address.startswith("/"):
-        where = f"pipe: {{path: {address}}}"
-    else:
-        host, _, port = address.rpartition(":")
-        # an IPv6 host quoted ("::1"): Envoy's YAML reader takes a bare ::1 in a flow mapping,
-        # YAML 1.1 readers (PyYAML, what why502 reads it with) do not
-        shown = f'"{host}"' if ":" in host else host
-        where = f"socket_address: {{address: {shown}, port_value: {port}}}"
+        return f"pipe: {{path: {address}}}"
+    host, _, port = address.rpartition(":")
+    # an IPv6 host quoted ("::1"): Envoy's YAML reader takes a bare ::1 in a flow mapping,
+    # YAML 1.1 readers (PyYAML, what why502 reads it with) do not
+    shown = f'"{host}"' if ":" in host else host
+    return f"socket_address: {{address: {shown}, port_value: {port}}}"
+
+
+def envoy_cluster(name: str, address: str, *, extra: str = "", tls: bool = False,
+                  connect_timeout: str = "1s", more: Sequence[str] = ()) -> str:
+    """One ``STATIC`` cluster of the bootstrap: ``address`` is ``host:port`` or a unix socket
+    path (``pipe``), ``more`` the cluster's other endpoints (a group).  ``extra`` holds more
+    cluster keys in YAML at the cluster's indent (``circuit_breakers``, ``health_checks``,
+    ``outlier_detection``, ...); ``tls`` adds an ``UpstreamTlsContext`` transport socket
+    (api/envoy/extensions/transport_sockets/tls/v3)."""
     lines = [f"  - name: {name}", "    type: STATIC", f"    connect_timeout: {connect_timeout}",
              *(f"    {ln}" for ln in extra.strip("\n").splitlines() if extra.strip())]
     if tls:
         lines += ["    transport_socket:", "      name: envoy.transport_sockets.tls",
                   "      typed_config:", f'        "@type": {_UPSTREAM_TLS}']
     lines += ["    load_assignment:", f"      cluster_name: {name}", "      endpoints:",
-              "      - lb_endpoints:", "        - endpoint:", "            address:",
-              f"              {where}"]
+              "      - lb_endpoints:"]
+    for each in (address, *more):
+        lines += ["        - endpoint:", "            address:", f"              {_endpoint_address(each)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -149,26 +155,51 @@ def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters
 
 
 def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
-          tls: bool = False) -> tuple[Path, Path | None, Path]:
+          tls: bool = False, more: Sequence[str] = (), fail_duration: float = 0.0,
+          max_requests: int = 0) -> tuple[Path, Path | None, Path]:
     """Envoy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
     one route ``/`` to the cluster ``app`` with the route's ``timeout`` (route_components.proto
     ``RouteAction.timeout``, 15 s by default), Envoy's default keep-alive pool (upstream
     connections kept while idle, cluster ``common_http_protocol_options.idle_timeout`` 1 h) and
     no retry policy.  ``tls``: the cluster speaks TLS to the endpoint (an
     ``UpstreamTlsContext`` transport socket, no validation context: the certificate is not
-    verified), whatever the endpoint speaks.  What the lab's fault matrix
-    (``why502.lab.matrix``) starts for a cell.
+    verified), whatever the endpoint speaks.  ``more``: the cluster's other endpoints (a group);
+    ``fail_duration`` > 0: an endpoint that failed a health check is out for that long (active
+    checks, no panic routing); ``max_requests``: the cluster's circuit breaker.  What the lab's
+    fault matrix (``why502.lab.matrix``) starts for a cell.
 
     Envoy has no FastCGI upstream (its HTTP router speaks HTTP/1, HTTP/2 and HTTP/3 to a
     cluster), so ``fastcgi_root`` is refused.  Returns (bootstrap, None, access log): Envoy's own
     evidence of a failed request is the access log's response flags, not a separate error log."""
     if fastcgi_root is not None:
         raise LabError("Envoy has no FastCGI upstream: the matrix gives it HTTP backends only")
-    address = target.removeprefix("unix:")
-    if address.startswith("["):  # [::1]:PORT -> the socket_address's bare host
-        host, _, port = address.rpartition(":")
-        address = f"{host.strip('[]')}:{port}"
+    def bare(each: str) -> str:  # [::1]:PORT -> the socket_address's bare host
+        address = each.removeprefix("unix:")
+        if address.startswith("["):
+            host, _, port = address.rpartition(":")
+            address = f"{host.strip('[]')}:{port}"
+        return address
+
+    # the group's failure accounting: active TCP health checks every 200 ms, an endpoint out
+    # after one failed check and back only after ``healthy_threshold`` good ones (so a recovered
+    # endpoint stays out ``fail_duration``; health_check.proto), and the panic threshold 0: a
+    # cluster with no healthy endpoint answers 503 UH instead of trying them all anyway
+    # (cluster.proto ``healthy_panic_threshold``, 50 % by default), as the lab scenario
+    # envoy-no-healthy-upstream.  Not outlier detection: on Envoy 1.3x with both endpoints
+    # ejected (``/clusters``: failed_outlier_check) requests still went to them, 503 UF, not UH
+    # (seen in the lab, stop 46)
+    interval = 0.2
+    accounting = ("health_checks:\n- timeout: 0.5s\n  interval: 0.2s\n  unhealthy_threshold: 1\n"
+                  f"  healthy_threshold: {max(2, int(fail_duration / interval))}\n  tcp_health_check: {{}}\n"
+                  "common_lb_config:\n  healthy_panic_threshold: {value: 0}\n" if fail_duration else "")
+    if max_requests:
+        # the circuit breaker at the app's pool size: one request in flight, one pending, the
+        # rest refused at once with 503 UO (cluster/v3/circuit_breaker.proto, the lab scenario
+        # envoy-circuit-breaker)
+        accounting += (f"circuit_breakers:\n  thresholds:\n  - max_requests: {max_requests}\n"
+                       "    max_pending_requests: 1\n")
     start_envoy_stack(stack, [("/", "app", f"timeout: {timeout:g}s")],
-                      [envoy_cluster("app", address, tls=tls)])
+                      [envoy_cluster("app", bare(target), tls=tls, more=[bare(m) for m in more],
+                                     extra=accounting)])
     conf, access, _out = envoy_paths(stack)
     return conf, None, access
