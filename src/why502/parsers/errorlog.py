@@ -133,16 +133,21 @@ def also_literals() -> dict[str, tuple[str, ...]]:
     return _literals("also")
 
 
+def _alternations(literals: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """key -> its literals as one alternation in one capture group, in their order."""
+    return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in literals.items()}
+
+
 @lru_cache(maxsize=1)
 def detail_regexes() -> dict[str, str]:
     """key -> alternation of the detail literals some pattern of that key requires."""
-    return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in detail_literals().items()}
+    return _alternations(detail_literals())
 
 
 @lru_cache(maxsize=1)
 def also_regexes() -> dict[str, str]:
     """key -> alternation of the ``also`` literals some pattern of that key requires."""
-    return {k: "(" + "|".join(rx_escape(d) for d in v) + ")" for k, v in also_literals().items()}
+    return _alternations(also_literals())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -118,12 +118,8 @@ def _classify_engine(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
     df = df.with_columns(pl.col("raw_key").replace_strict(
         {k: k if k in plain else k.split(" ", 1)[1] for k in raw_keys}, return_dtype=pl.String,
     ).alias("key")).drop("raw_key")
-    detail: pl.Expr = pl.lit(None, dtype=pl.String)
-    for key, rx in errorlog.detail_regexes().items():
-        detail = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(detail)
-    also: pl.Expr = pl.lit(None, dtype=pl.String)
-    for key, rx in errorlog.also_regexes().items():
-        also = pl.when(pl.col("key") == key).then(msg.str.extract(rx, 1)).otherwise(also)
+    detail = _per_key(errorlog.detail_regexes(), msg, 1)
+    also = _per_key(errorlog.also_regexes(), msg, 1)
     df = df.select(
         "idx", "msg", "key",
         engine_time_or_null(line.str.slice(0, 19)).alias("time"),
@@ -231,16 +227,28 @@ def _head_key0() -> str:
     return errorlog.ENGINE_HEAD_PREFIX + "(?:" + _key_alternation() + ")?"
 
 
+def _capture_free(rxs: dict[str, str]) -> dict[str, str]:
+    # errorlog's literal alternations are "(a|b)": the same alternation without the group
+    return {k: "(?:" + rx[1:] for k, rx in rxs.items()}
+
+
 @lru_cache(maxsize=1)
 def _detail0() -> dict[str, str]:
-    # errorlog.detail_regexes() values are "(a|b)": the same alternation without the group
-    return {k: "(?:" + rx[1:] for k, rx in errorlog.detail_regexes().items()}
+    return _capture_free(errorlog.detail_regexes())
 
 
 @lru_cache(maxsize=1)
 def _also0() -> dict[str, str]:
-    # the same for errorlog.also_regexes()
-    return {k: "(?:" + rx[1:] for k, rx in errorlog.also_regexes().items()}
+    return _capture_free(errorlog.also_regexes())
+
+
+def _per_key(rxs: dict[str, str], text: pl.Expr, group: int) -> pl.Expr:
+    """Group ``group`` of the row's key's regex (``rxs``: key -> regex) on ``text``; null for a
+    key without one: the detail and ``also`` literals of ``errorlog.resolve``'s conditions."""
+    out: pl.Expr = pl.lit(None, dtype=pl.String)
+    for key, rx in rxs.items():
+        out = pl.when(pl.col("key") == key).then(text.str.extract(rx, group)).otherwise(out)
+    return out
 
 
 def empty_summary() -> pl.DataFrame:
@@ -408,12 +416,8 @@ def _group_plan(
         # keeps every line without one (``_since_records``), whatever else the batch holds
         raw = line.str.slice(0, 19)
         keep = keep & ((raw >= since_raw) | engine_time_or_null(raw).is_null())
-    detail: pl.Expr = pl.lit(None, dtype=pl.String)
-    for k, rx in _detail0().items():
-        detail = pl.when(pl.col("key") == k).then(line.str.extract(rx, 0)).otherwise(detail)
-    also: pl.Expr = pl.lit(None, dtype=pl.String)
-    for k, rx in _also0().items():
-        also = pl.when(pl.col("key") == k).then(line.str.extract(rx, 0)).otherwise(also)
+    detail = _per_key(_detail0(), line, 0)
+    also = _per_key(_also0(), line, 0)
     peer = line.str.extract(_PEER0, 0)
     # errorlog.UPSTREAM_ONLY needs a closing quote after the first `, upstream: "`.  The peer
     # holds no quote, so a line ending in a quote has one unless that quote opens an empty
