@@ -506,10 +506,10 @@ PHP_APP: dict[str, str] = {
     "status502": "<?php\nhttp_response_code(502);\necho \"the app's own bad gateway\\n\";\n",
     "ok": f"<?php\necho str_repeat(\"x\", {BIG_BODY});\n",
     "hello": "<?php\necho \"ok from php\\n\";\n",
-    # a deploy removed the function the page calls: PHP's "PHP Fatal error:  Uncaught Error:
-    # Call to undefined function" on the worker's stderr (FastCGI stderr records), status 500
     # a request a worker serves in less than the proxy's timeout, but one at a time
     "busy": f"<?php\nusleep({int(BUSY_DELAY * 1_000_000)});\necho \"done\\n\";\n",
+    # a deploy removed the function the page calls: PHP's "PHP Fatal error:  Uncaught Error:
+    # Call to undefined function" on the worker's stderr (FastCGI stderr records), status 500
     "fatal": "<?php\n// a deploy removed the helper library\nrender_invoice_pdf(7);\n",
 }
 
