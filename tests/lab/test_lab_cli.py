@@ -62,3 +62,22 @@ def test_lab_check_reports_each_scenario(capsys: pytest.CaptureFixture[str]) -> 
     assert [row["scenario"] for row in rows] == ["dns-unresolvable", "fd-limit"]
     assert all(row["result"] == "ok" for row in rows), rows
     assert code == 0
+
+
+def test_lab_matrix_help_names_every_backend_kind_and_traffic_shape(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The help of ``--backend`` and ``--traffic`` lists what the matrix has: the app servers
+    (gunicorn, uvicorn, uWSGI, Node) had been left out of ``--backend``'s, which a user reads to
+    narrow a run."""
+    from why502.lab import matrix
+
+    with pytest.raises(SystemExit):
+        main(["lab", "matrix", "--help"])
+    out = capsys.readouterr().out
+    text = " ".join(out[out.index("options:"):].split())
+    backend_help = text[text.index("--backend KIND"):text.index("--traffic SHAPE")]
+    for kind in matrix.BACKENDS:
+        assert kind in backend_help, kind
+    traffic_help = text[text.index("--traffic SHAPE"):text.index("--noise NOISE")]
+    for shape in (*matrix.TRAFFIC, *matrix.FAULT_TRAFFIC, *matrix.CLIENT_TRAFFIC):
+        assert shape in traffic_help, shape

@@ -87,8 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     matrix.add_argument("--fault", action="append", metavar="NAME",
                         help="only the cells of this fault (repeatable; names: --list)")
     matrix.add_argument("--backend", action="append", metavar="KIND",
-                        help="only cells on this backend kind: tcp4, tcp6, unix, fpm-tcp, fpm-unix "
-                             "(repeatable)")
+                        help="only cells on this backend kind: tcp4, tcp6, unix, fpm-tcp, fpm-unix, "
+                             "gunicorn, uvicorn, uwsgi, node (repeatable)")
     matrix.add_argument("--traffic", action="append", metavar="SHAPE",
                         help="only cells of this traffic shape: steady, bursty, post, slow-send, "
                              "slow-read, concurrent (repeatable)")
