@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,11 @@ def test_rules_need_a_minimum_of_requests_and_fire_on_no_live_upstreams() -> Non
     assert triggers(rules, Bucket(0, failures=5), True, []) == []  # the access log says more
     assert triggers(rules, Bucket(0, no_live=1), True, []) == ["no live upstreams (1x)"]
     assert triggers(rules, Bucket(0), True, ["http://127.0.0.1:9"])
+    # nginx relayed a reply with no valid status line as HTTP/0.9: status 009, no 5xx at all
+    relayed = Bucket(0, requests=100, statuses=Counter({9: 5, 200: 95}))
+    assert triggers(rules, relayed, True, []) == ["5 answers relayed as HTTP/0.9 (status 009: the "
+                                                  "backend's reply was not HTTP) in 60s"]
+    assert triggers(rules, Bucket(0, requests=100, statuses=Counter({9: 4, 200: 96})), True, []) == []
     w = Window(3)
     w.at(100.0).requests += 4
     w.at(101.5).requests += 1

@@ -102,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="requests in the window before the ratio counts (default 10)")
     parser.add_argument("--min-failures", type=int,
                         help="failed upstream attempts in the window that open an incident when "
-                             "no access log is followed (default 5)")
+                             "no access log is followed, and answers nginx relayed as HTTP/0.9 "
+                             "(status 009) that open one in any case (default 5)")
     parser.add_argument("--resolve-after", type=SecondsArg("--resolve-after"), metavar="SECONDS",
                         help=f"quiet time before an incident is resolved ({SecondsArg.HELP}; default 60)")
     parser.add_argument("--reports", metavar="DIR",

@@ -6,6 +6,12 @@ The rules (defaults in ``Rules``; ``why502 watch --help`` names the flags):
   ``min_requests`` requests (a single 502 on an idle site is not an incident);
 - without an access log, ``min_failures`` failed upstream attempts in the error logs in the
   window;
+- ``min_failures`` answers in the window that nginx relayed as HTTP/0.9 (access-log status 009):
+  the backend's reply had no valid status line, nginx logged "upstream sent no valid HTTP/1.0
+  header" and passed its bytes on as a 0.9 response (``ngx_http_proxy_process_status_line()`` in
+  src/http/modules/ngx_http_proxy_module.c sets ``r->http_version = NGX_HTTP_VERSION_9``, and
+  ``ngx_http_log_status()`` logs 9 for a request with no status and that version): the client
+  got no HTTP answer at all, and no 5xx either, so the ratio rule never sees it;
 - any ``no live upstreams`` (every server of a group is marked failed: nginx answers 502 without
   trying, ``ngx_http_upstream_next()``/``ngx_http_upstream_connect()`` in
   src/http/ngx_http_upstream.c, so the access-log ratio may lag it);
@@ -32,6 +38,7 @@ from datetime import datetime
 
 __all__ = ["Bucket", "Incident", "IncidentTraffic", "Rules", "Window"]
 
+HTTP09_STATUS = 9  # nginx's access-log status for an answer relayed as HTTP/0.9 (see above)
 MAX_MINUTES = 1440  # an incident's per-minute timeline keeps its last day (as diagnose's does)
 
 
@@ -96,6 +103,10 @@ def triggers(rules: Rules, t: Bucket, has_access: bool, down: list[str]) -> list
                    f"{rules.window:g}s (threshold {rules.ratio:.0%})")
     if not has_access and t.failures >= rules.min_failures:
         out.append(f"{t.failures} failed upstream attempts in {rules.window:g}s")
+    relayed = t.statuses.get(HTTP09_STATUS, 0)
+    if relayed >= rules.min_failures:
+        out.append(f"{relayed} answers relayed as HTTP/0.9 (status 009: the backend's reply was "
+                   f"not HTTP) in {rules.window:g}s")
     if t.no_live:
         out.append(f"no live upstreams ({t.no_live}x)")
     out += [f"target {d} is down (health check)" for d in down]
