@@ -975,8 +975,10 @@ def _diagnose_argv(run: ScenarioRun) -> list[str]:
 
 
 # The proxies whose cells also run ``watch`` on the same logs (issue 25: the same top cause
-# through diagnose and watch; nginx's is checked on recorded runs, tests/watch).
-WATCHED: tuple[str, ...] = ("haproxy", "apache", "envoy", "caddy")
+# through diagnose and watch, on every cell).  nginx joined at stop 47: its cells had been left to
+# the recorded runs of tests/watch, and the first nginx cells watched found a real divergence
+# (a bad status line: nginx relays it as HTTP/0.9, status 009, no 5xx, and watch stayed healthy).
+WATCHED: tuple[str, ...] = ("nginx", "haproxy", "apache", "envoy", "caddy")
 WATCH_SECONDS = 90  # watch's bound when clients got 5xx (it stops at its first incident)
 WATCH_QUIET_SECONDS = 6  # and when they got none: no incident is to open, only time is spent
 
