@@ -472,23 +472,24 @@ FAULTS = (*FAULTS, POOL_FAULT)
 #   proxyLoopIteration() logs "failed getting dynamic upstreams; falling back to static
 #   upstreams" with Go's DNSError ("lookup NAME on SERVER: no such host", net/net.go; SERVER is
 #   /etc/resolv.conf's first, which Go's resolver names but Caddy's Dial does not ask), then,
-#   with no static upstream, "no upstreams available", 503.
+#   with no static upstream, "no upstreams available", 503;
+# - HAProxy: a server line's name with ``resolvers default`` whose one nameserver is the lab's
+#   (``dns-vanish``: the record answers 127.0.0.1, where the backend runs, then is deleted);
+#   src/server.c srv_set_admin_flag() logs "Server %s/%s is going DOWN for maintenance" with the
+#   cause of srv_adm_st_chg_cause[] SRV_ADM_STCHGC_DNS_NX, "DNS NX status", then the requests find
+#   no server: ``<NOSRV>`` 503 (``_haproxy_dns``).  diagnose probes the name through the same
+#   nameserver (``sources.probes.dnsask``), never the host's resolver.
 DNS_NAME = "orders.app.internal"  # a name only the lab's resolver is asked about (NXDOMAIN)
-_DNS_PROBE_NO_CELL = (
-    "diagnose's probe resolves the server's name with getaddrinfo(), the host's resolver "
-    "(/etc/resolv.conf), and a cell may ask no resolver but the lab's on loopback; {what} (not yet: "
-    "probes that ask the proxy's own resolvers)")
 DNS_FAULT = Fault("dns-nxdomain", "dns-unresolvable", None, {
     "nginx": r"\S+ could not be resolved \(3: Host not found\)",
+    "haproxy": r"Server app/web1 is going DOWN for maintenance \(DNS NX status\)",
     "caddy": r'"msg":"failed getting dynamic upstreams; falling back to static upstreams",'
              r'"error":"lookup \S+ on [^"]+: no such host"',
 }, traffic=("steady",), backends=("tcp4", "tcp6"), no_cell={
-    "haproxy": _DNS_PROBE_NO_CELL.format(
-        what="HAProxy resolves at request time only a server line's name with ``resolvers`` "
-             "(configuration.txt 5.3), which diagnose reads and probes as a target"),
-    "envoy": _DNS_PROBE_NO_CELL.format(
-        what="Envoy's STRICT_DNS/LOGICAL_DNS cluster names its endpoint's host in the bootstrap "
-             "(cluster.proto), which diagnose reads and probes as a target"),
+    "envoy": "not yet: Envoy's STRICT_DNS/LOGICAL_DNS cluster names its endpoint's host in the "
+             "bootstrap (cluster.proto) and its resolver in ``typed_dns_resolver_config``, which "
+             "diagnose does not read: its probe would ask the host's resolver (getaddrinfo(), "
+             "/etc/resolv.conf), and a cell may ask no resolver but the lab's on loopback",
     "apache": "Apache has no resolver of its own: mod_proxy resolves a worker's host with "
               "apr_sockaddr_info_get() (getaddrinfo(), the host's /etc/resolv.conf; "
               "modules/proxy/proxy_util.c ap_proxy_determine_address()), and a cell may ask no "
@@ -1016,10 +1017,45 @@ def _dns_nxdomain(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
                                  f"\t\tresolvers udp/{where}\n\t\tdial_timeout 1s\n\t}}\n"
                                  f"\ttransport http {{\n\t\tresponse_header_timeout {timeout:g}s\n\t}}\n}}\n")
         run.config, run.error_log, run.access_log = caddy.caddy_paths(stack)
+    elif cell.proxy == "haproxy":
+        _haproxy_dns(stack, cell, run)
+        return
     else:  # pragma: no cover - DNS_FAULT names only the proxies above
         raise LabError(f"the matrix has no resolver runtime for {cell.proxy}")
     run.steps.append(f"{cell.proxy} -> {DNS_NAME}:8080 (resolved per request by the lab's resolver "
                      f"{where}: NXDOMAIN), {cell.traffic} traffic")
+    run.record(cell.traffic, _traffic(stack, cell.traffic, 0.5, _path(cell)))
+
+
+def _haproxy_dns(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
+    """HAProxy's ``server web1 NAME:PORT resolvers default init-addr none``: the name resolved
+    at run time by the ``resolvers`` section's one nameserver, the lab's (``dns-vanish``: the A
+    record 127.0.0.1, where the backend runs, until the record is deleted, then NXDOMAIN).
+    ``init-addr none``: no resolution at start through libc (the host's resolver, which a cell
+    may not ask; configuration.txt 5.2 ``init-addr``, the default ``last,libc``).  The section
+    is named ``default``, so HAProxy creates no ``default`` section of its own from
+    /etc/resolv.conf (2.6: ``resolvers_create_default()``, src/resolvers.c).  The cell waits
+    until HAProxy has the address, deletes the record, waits for HAProxy's "is going DOWN for
+    maintenance (DNS NX status)" (``hold nx`` 1 s), then sends the traffic."""
+    host = _host(cell.backend)
+    deleted = stack.p.run / "dns-record-deleted"
+    dns = stack.add_backend("dns-vanish", name="dns", host=host, body_file=str(deleted))
+    where = f"[{host}]:{dns.port}" if ":" in host else f"{host}:{dns.port}"
+    backend = stack.add_backend("ok")
+    port = backend.address.rpartition(":")[2]
+    stack.start_haproxy(f"server web1 {DNS_NAME}:{port} resolvers default init-addr none "
+                        "resolve-prefer ipv4",
+                        defaults=f"retries 0\ntimeout server {cell.fault.proxy_timeout:g}s",
+                        sections=(f"resolvers default\n    nameserver lab {where}\n    resolve_retries 1\n"
+                                  "    timeout resolve 200ms\n    timeout retry 200ms\n"
+                                  "    hold valid 1s\n    hold nx 1s\n    hold obsolete 1s"))
+    log = stack.p.root / "logs" / "haproxy.log"
+    stack.wait_for_log(log, "changed its IP from", timeout=10.0)
+    deleted.touch()
+    run.steps.append(f"{cell.proxy} -> {DNS_NAME}:{port} (the name in a resolvers section whose "
+                     f"nameserver is the lab's {where}; the record deleted: NXDOMAIN), "
+                     f"{cell.traffic} traffic")
+    stack.wait_for_log(log, "DNS NX status", timeout=10.0)
     run.record(cell.traffic, _traffic(stack, cell.traffic, 0.5, _path(cell)))
 
 
