@@ -71,3 +71,27 @@ def test_watch_reads_the_same_window_the_same_way(tmp_path: Path) -> None:
     opened = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     causes = [e["incident"]["cause"] for e in opened if e.get("event") == "incident-opened"]
     assert causes == ["dns-unresolvable"], res.stdout + res.stderr
+
+
+def test_haproxys_server_in_maintenance_for_its_name_is_the_name(tmp_path: Path) -> None:
+    """HAProxy put its only server in maintenance when the name stopped resolving (``DNS NX
+    status``): the no-server 503s after it are the lookup's, folded under dns-unresolvable
+    (``proxies.haproxy.analyze.all_down``)."""
+    work = matrix_cell("haproxy-dns-nxdomain", tmp_path)
+    causes = _causes("--proxy", "haproxy", "--config", str(work / "haproxy.cfg"),
+                     "--error-log", str(work / "haproxy.log"))
+    assert causes == ["dns-unresolvable"]
+
+
+def test_haproxys_server_names_the_nameservers_of_its_resolvers_section() -> None:
+    from why502.proxies.haproxy.config import parse_haproxy_text
+    from why502.proxies.haproxy.facts import haproxy_facts
+
+    cfg = parse_haproxy_text(
+        "backend app\n    server a app.internal:8080 resolvers dns init-addr none\n"
+        "    server b 127.0.0.1:8081\n    server c other.internal:8080\n"
+        "resolvers dns\n    nameserver one 127.0.0.11:53\n    nameserver two ipv6@::1:5353\n"
+        "    nameserver three 10.0.0.2\n", "/etc/haproxy/haproxy.cfg")
+    targets = {t.key: t.resolvers for t in haproxy_facts(cfg)[0]}
+    assert targets == {"app.internal:8080": ("127.0.0.11:53", "[::1]:5353", "10.0.0.2:53"),
+                       "127.0.0.1:8081": (), "other.internal:8080": ()}

@@ -309,10 +309,12 @@ def test_stop47_a_name_that_does_not_resolve_and_a_route_back_into_the_proxy() -
     proxy says why it has no cell, and neither cause is left in NOT_IN_MATRIX."""
     cells = matrix.cells()
     dns = [c for c in cells if c.fault is matrix.DNS_FAULT]
-    assert {(c.proxy, c.backend) for c in dns} == {(p, b) for p in ("nginx", "caddy") for b in ("tcp4", "tcp6")}
-    assert len(dns) == 8 and {c.fault.cause for c in dns} == {"dns-unresolvable"}
+    assert {(c.proxy, c.backend) for c in dns} == {
+        (p, b) for p in ("nginx", "haproxy", "caddy") for b in ("tcp4", "tcp6")}
+    assert len(dns) == 12 and {c.fault.cause for c in dns} == {"dns-unresolvable"}
     loop = [c for c in cells if c.fault is matrix.MISROUTE_FAULT]
-    assert [c.name for c in loop] == ["self-loop-nginx-tcp4-steady-quiet", "self-loop-nginx-tcp4-steady-noisy"]
+    assert [c.name for c in loop] == ["self-loop-nginx-tcp4-steady-quiet",
+                                      "self-loop-nginx-tcp4-steady-noisy"]
     for fault in (matrix.DNS_FAULT, matrix.MISROUTE_FAULT):
         assert set(fault.proxies) | set(fault.no_cell) == set(matrix.PROXIES)
         assert fault.cause not in matrix.NOT_IN_MATRIX

@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from why502.analyzers import edge_apps, unexplained
-from why502.analyzers.base import Candidate, GroupKey
-from why502.analyzers.connectivity import together
+from why502.analyzers.base import Candidate, GroupKey, together
 from why502.catalog import load_catalog
 from why502.catalog.calibration import uncalibrate
 from why502.catalog.terms import Term, go_error_family, go_error_readers, load_terms, term
@@ -243,9 +242,9 @@ def _lookup_emptied(found: list[Finding]) -> tuple[list[Finding], dict[str, tupl
     """An edge whose upstreams come from a name lookup at request time (Caddy's dynamic
     upstreams) has none when the lookup fails, and answers "no upstreams available" (503): those
     answers are the lookup's consequence, not health checks that took every upstream out
-    (``connectivity._lookups_that_emptied``, the same reading of a proxy's error log; here of an
+    (``base.lookups_that_emptied``, the same reading of a proxy's error log; here of an
     edge's log, as ``watch`` reads Caddy's).  The name's finding takes them in when the failed
-    lookups and the 503s come together (``connectivity.together``).  Returns the findings and the
+    lookups and the 503s come together (``base.together``).  Returns the findings and the
     causes folded, as ``_died_then_refused``."""
     dns = next((f for f in found if f.cause == "dns-unresolvable"), None)
     empty = next((f for f in found if f.cause == "all-upstreams-down"), None)

@@ -16,7 +16,6 @@ port-exhaustion, fd-limit.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol, cast
 
 from why502.analyzers.base import (
@@ -28,6 +27,7 @@ from why502.analyzers.base import (
     event_item,
     group_items,
     groups_of,
+    lookups_that_emptied,
     make_finding,
     probe_item,
     proxy_name,
@@ -144,7 +144,7 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
     # servers answer again while nginx still refuses them (max_fails/fail_timeout are the problem)
     recovered = bool(group) and all(_answers_now(ev, s) for s in group.servers) if group else False
     caused_by = claims(members) if members and not recovered else frozenset()
-    lookups = [] if members else _lookups_that_emptied(ev, groups)
+    lookups = [] if members else lookups_that_emptied(ev, groups)
     if lookups:
         caused_by = claims(lookups)
         items += [i for g in lookups[:2] for i in group_items(
@@ -172,35 +172,6 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
         link=f"then {proxy_name(ev.proxy)} marked every server of {v.group} {name} failed"
              + (f" ({v.failure_count})" if v.failure_count else "")
              + (f" and answered {v.no_server_answer}" if v.no_server_answer else ""))
-
-
-LOOKUP_WINDOW_S = 10.0  # the failed lookups and the no-server answers happen together within this
-
-
-def _lookups_that_emptied(ev: Evidence, groups: list[SymptomGroup]) -> list[SymptomGroup]:
-    """The failed name lookups that left the proxy no server at all, when its servers come from
-    a lookup at request time: Caddy's dynamic upstreams (``dynamic a``/``srv``) log the lookup's
-    Go error ("failed getting dynamic upstreams; falling back to static upstreams: lookup NAME
-    ...: no such host") and, with no static upstream to fall back on, answer 503 "no upstreams
-    available" (caddyserver/caddy modules/caddyhttp/reverseproxy/reverseproxy.go
-    proxyLoopIteration(), then errNoUpstream).  Those answers are the lookup's consequence, not
-    a marking of failed servers: the dns-failure groups whose lines fall within
-    ``LOOKUP_WINDOW_S`` of the no-server lines (stop 47: the matrix's dns-nxdomain cells behind
-    Caddy were ranked all-upstreams-down)."""
-    spans = [(g.first, g.last) for g in groups if g.first and g.last]
-    if not spans:
-        return []
-    first = min(a for a, _ in spans)
-    last = max(b for _, b in spans)
-    return [g for g in groups_of(ev, "dns-failure") if g.first and g.last
-            and together((first, last), (g.first, g.last))]
-
-
-def together(one: tuple[datetime, datetime], other: tuple[datetime, datetime],
-             seconds: float = LOOKUP_WINDOW_S) -> bool:
-    """Whether two spans of time (first, last) overlap, or come within ``seconds`` of each other."""
-    return ((one[0] - other[1]).total_seconds() <= seconds
-            and (other[0] - one[1]).total_seconds() <= seconds)
 
 
 def _server_places(group: GroupFact) -> tuple[Place, ...]:
