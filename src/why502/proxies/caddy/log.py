@@ -60,8 +60,11 @@ _LOOKUP = re.compile(r"\blookup (\S+?)(?: on \S+)?: ")
 
 def is_caddy(obj: dict[str, Any]) -> bool:
     logger = obj.get("logger")
+    # the reverse proxy's own lines only for its failed dynamic lookup (``_parse_dynamic``): its
+    # others (debug round trips, "selected upstream") are read as before, by the go-proxy patterns
     return isinstance(logger, str) and (logger.startswith("http.log.") or _is_layer4(logger)
-                                        or logger == _PROXY_LOGGER)
+                                        or (logger == _PROXY_LOGGER
+                                            and str(obj.get("msg") or "").startswith(_DYNAMIC_FAILED)))
 
 
 def _parse_dynamic(obj: dict[str, Any], time: str | None) -> LbRecord | None:
