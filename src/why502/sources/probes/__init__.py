@@ -61,15 +61,6 @@ class TargetLike(Protocol):
     def unix_path(self) -> str | None: ...
 
 
-def _literal(host: str) -> bool:
-    """Whether ``host`` is an IP address (nothing to look up)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def as_probe_target(target: TargetLike | ProbeTarget) -> ProbeTarget:
     """Convert a config ``Target`` (duck-typed) into a ``ProbeTarget``."""
     if isinstance(target, ProbeTarget):
@@ -135,7 +126,7 @@ def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0, *, path: str =
             return done(False, "no host or port to probe", None, "no host or port to probe", None)
         # a name the proxy resolves through its own nameserver is asked of that one
         # (``dnsask``): the host's resolver may answer another question
-        dns = ask(t.host, t.resolvers[0], timeout) if t.resolvers and not _literal(t.host) else resolve(
+        dns = ask(t.host, t.resolvers[0], timeout) if t.resolvers and not _is_ip(t.host) else resolve(
             t.host, port, timeout)
         if dns.error or not dns.addresses:
             return done(
