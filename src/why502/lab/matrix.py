@@ -486,10 +486,11 @@ DNS_FAULT = Fault("dns-nxdomain", "dns-unresolvable", None, {
     "caddy": r'"msg":"failed getting dynamic upstreams; falling back to static upstreams",'
              r'"error":"lookup \S+ on [^"]+: no such host"',
 }, traffic=("steady",), backends=("tcp4", "tcp6"), no_cell={
-    "envoy": "not yet: a STRICT_DNS/LOGICAL_DNS cluster whose ``typed_dns_resolver_config`` names "
-             "the lab's resolver would show it (503 UH), but diagnose reads no Envoy cluster's "
-             "resolvers yet (HAProxy's since stop 47), so its probe of the name would ask the "
-             "host's resolver (getaddrinfo(), /etc/resolv.conf), which a cell may not ask",
+    "envoy": "not yet: a STRICT_DNS cluster whose ``typed_dns_resolver_config`` (c-ares) names "
+             "the lab's resolver shows it (seen: 503 UH, and no line of the lookup in Envoy's log at "
+             "warning), but diagnose reads no Envoy cluster's resolvers yet (HAProxy's since stop "
+             "47), so its probe of the name would ask the host's resolver (getaddrinfo(), "
+             "/etc/resolv.conf), which a cell may not ask; and UH names no target to probe",
     "apache": "Apache has no resolver of its own: mod_proxy resolves a worker's host with "
               "apr_sockaddr_info_get() (getaddrinfo(), the host's /etc/resolv.conf; "
               "modules/proxy/proxy_util.c ap_proxy_determine_address()), and a cell may ask no "
