@@ -301,3 +301,22 @@ def test_a_full_pool_is_a_fixed_pool_of_one_and_more_requests_at_once_than_it_ta
     assert "resource temporarily unavailable" in fault.proof_for("caddy", "fpm-unix")[1]
     app_cell = next(c for c in cells if c.backend == "gunicorn")
     assert matrix._path(app_cell) == f"/orders/slow/{matrix.BUSY_DELAY}"
+
+
+def test_stop47_a_name_that_does_not_resolve_and_a_route_back_into_the_proxy() -> None:
+    """dns-nxdomain behind the proxies that resolve per request through a resolver of their own
+    config (nginx, Caddy), the lab's on each loopback family; self-loop behind nginx; every other
+    proxy says why it has no cell, and neither cause is left in NOT_IN_MATRIX."""
+    cells = matrix.cells()
+    dns = [c for c in cells if c.fault is matrix.DNS_FAULT]
+    assert {(c.proxy, c.backend) for c in dns} == {
+        (p, b) for p in ("nginx", "haproxy", "caddy") for b in ("tcp4", "tcp6")}
+    assert len(dns) == 12 and {c.fault.cause for c in dns} == {"dns-unresolvable"}
+    loop = [c for c in cells if c.fault is matrix.MISROUTE_FAULT]
+    assert [c.name for c in loop] == ["self-loop-nginx-tcp4-steady-quiet",
+                                      "self-loop-nginx-tcp4-steady-noisy"]
+    for fault in (matrix.DNS_FAULT, matrix.MISROUTE_FAULT):
+        assert set(fault.proxies) | set(fault.no_cell) == set(matrix.PROXIES)
+        assert fault.cause not in matrix.NOT_IN_MATRIX
+    # the cells build their own stacks (the lab's resolver; nginx's own address as the target)
+    assert set(matrix._OWN_BUILD) == {"dns-nxdomain", "self-loop"}

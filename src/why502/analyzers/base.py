@@ -370,3 +370,32 @@ def route_of(t: TargetFact) -> Route:
     when there is none) and how it is spoken to: the place a ``facts.edits`` intent names for the
     proxy's renderer (``proxies.render_edit``)."""
     return Route(Place(t.pass_file or t.file, t.pass_line or t.line), t.kind)
+
+
+LOOKUP_WINDOW_S = 10.0  # the failed lookups and the no-server answers happen together within this
+
+
+def lookups_that_emptied(ev: Evidence, groups: list[SymptomGroup]) -> list[SymptomGroup]:
+    """The failed name lookups that left the proxy no server at all, when its servers come from
+    a lookup at request time: Caddy's dynamic upstreams (``dynamic a``/``srv``) log the lookup's
+    Go error ("failed getting dynamic upstreams; falling back to static upstreams: lookup NAME
+    ...: no such host") and, with no static upstream to fall back on, answer 503 "no upstreams
+    available" (caddyserver/caddy modules/caddyhttp/reverseproxy/reverseproxy.go
+    proxyLoopIteration(), then errNoUpstream).  Those answers are the lookup's consequence, not
+    a marking of failed servers: the dns-failure groups whose lines fall within
+    ``LOOKUP_WINDOW_S`` of the no-server lines (stop 47: the matrix's dns-nxdomain cells behind
+    Caddy were ranked all-upstreams-down)."""
+    spans = [(g.first, g.last) for g in groups if g.first and g.last]
+    if not spans:
+        return []
+    first = min(a for a, _ in spans)
+    last = max(b for _, b in spans)
+    return [g for g in groups_of(ev, "dns-failure") if g.first and g.last
+            and together((first, last), (g.first, g.last))]
+
+
+def together(one: tuple[datetime, datetime], other: tuple[datetime, datetime],
+             seconds: float = LOOKUP_WINDOW_S) -> bool:
+    """Whether two spans of time (first, last) overlap, or come within ``seconds`` of each other."""
+    return ((one[0] - other[1]).total_seconds() <= seconds
+            and (other[0] - one[1]).total_seconds() <= seconds)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from why502.analyzers import edge_apps, unexplained
-from why502.analyzers.base import Candidate, GroupKey
+from why502.analyzers.base import Candidate, GroupKey, together
 from why502.catalog import load_catalog
 from why502.catalog.calibration import uncalibrate
 from why502.catalog.terms import Term, go_error_family, go_error_readers, load_terms, term
@@ -183,6 +183,8 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for lb in ev.edge.families:
         # most likely first within the family: equal ranks keep this order (rank.fold is stable)
         found, folded = _died_then_refused(lb, findings(lb))
+        found, emptied = _lookup_emptied(found)
+        folded |= emptied
         found = [edge_apps.refine(ev, lb, f) for f in found]
         for f in sorted(found, key=lambda f: (-f.confidence, -f.count, f.cause)):
             claimed = {claim(lb.family, f.cause)} | {claim(lb.family, c) for c in folded.get(f.cause, ())}
@@ -234,6 +236,37 @@ def _died_then_refused(lb: LbEvidence, found: list[Finding],
     return ([merged if f is crashed else f for f in found if f is not refused],
             {"backend-crashed": ("backend-not-running",)})
 
+
+
+def _lookup_emptied(found: list[Finding]) -> tuple[list[Finding], dict[str, tuple[str, ...]]]:
+    """An edge whose upstreams come from a name lookup at request time (Caddy's dynamic
+    upstreams) has none when the lookup fails, and answers "no upstreams available" (503): those
+    answers are the lookup's consequence, not health checks that took every upstream out
+    (``base.lookups_that_emptied``, the same reading of a proxy's error log; here of an
+    edge's log, as ``watch`` reads Caddy's).  The name's finding takes them in when the failed
+    lookups and the 503s come together (``base.together``).  Returns the findings and the
+    causes folded, as ``_died_then_refused``."""
+    dns = next((f for f in found if f.cause == "dns-unresolvable"), None)
+    empty = next((f for f in found if f.cause == "all-upstreams-down"), None)
+    if dns is None or empty is None:
+        return found, {}
+    d_first, d_last = edge_apps.when(dns.first_seen), edge_apps.when(dns.last_seen)
+    e_first, e_last = edge_apps.when(empty.first_seen), edge_apps.when(empty.last_seen)
+    if not (d_first and d_last and e_first and e_last) or not together((d_first, d_last), (e_first, e_last)):
+        return found, {}
+    item = EvidenceItem(kind="stat", time=empty.first_seen, summary=(
+        f"{empty.count:,} requests found no upstream at all while the lookup of "
+        f"{dns.target or 'the upstream name'} failed: the upstreams come from that lookup"))
+    merged = replace(
+        dns, count=dns.count + empty.count,
+        status_codes=sorted(set(dns.status_codes) | set(empty.status_codes)),
+        symptoms=sorted(set(dns.symptoms) | set(empty.symptoms)),
+        first_seen=min(dns.first_seen or "", empty.first_seen or "") or None,
+        last_seen=max(dns.last_seen or "", empty.last_seen or "") or None,
+        confidence=max(dns.confidence, empty.confidence),
+        evidence=[*dns.evidence[:1], item, *dns.evidence[1:], *empty.evidence])
+    return ([merged if f is dns else f for f in found if f is not empty],
+            {"dns-unresolvable": ("all-upstreams-down",)})
 
 
 def claim(family: str, cause: str) -> GroupKey:

@@ -27,6 +27,7 @@ from why502.analyzers.base import (
     event_item,
     group_items,
     groups_of,
+    lookups_that_emptied,
     make_finding,
     probe_item,
     proxy_name,
@@ -143,6 +144,11 @@ def _all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Can
     # servers answer again while nginx still refuses them (max_fails/fail_timeout are the problem)
     recovered = bool(group) and all(_answers_now(ev, s) for s in group.servers) if group else False
     caused_by = claims(members) if members and not recovered else frozenset()
+    lookups = [] if members else lookups_that_emptied(ev, groups)
+    if lookups:
+        caused_by = claims(lookups)
+        items += [i for g in lookups[:2] for i in group_items(
+            g, f"{g.count} × the lookup of {g.peer or 'the upstream name'} failed at the same time")]
     fix_diff = fix_file = None
     notes: list[str] = []
     if recovered and group and members and marks:

@@ -24,6 +24,8 @@ from why502.evidence.model import Evidence
 from why502.findings.model import EvidenceItem, Fix
 
 RATE_SYMPTOMS = ("rate-limited", "limit-req", "limit-conn", "proxy-rate-limited", "limit-exceeded")
+# what a proxy that proxies to itself runs out of (connections, then files): the loop's doing
+LOOP_EXHAUSTION = ("fd-exhaustion",)
 
 
 def analyze(ev: Evidence) -> list[Candidate]:
@@ -49,10 +51,18 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for t in ev.config.targets:
         if t.key in own or (t.host in {"127.0.0.1", "localhost"} and f"0.0.0.0:{t.port}" in own):
             related = [g for g in ev.logs.symptoms if g.peer == t.key]
+            if related:
+                # the loop is what spends the proxy's connections: each hop holds one from the
+                # client side and one to "upstream", itself, until the worker has none left
+                # (nginx ``%ui worker_connections are not enough``, src/core/ngx_connection.c
+                # ngx_get_connection(), a line with no upstream field); with the loop in the logs
+                # the exhaustion is its consequence, not a limit to raise (stop 47: fd-limit was
+                # ranked above it on the fault matrix's self-loop cells)
+                related += [g for g in ev.logs.symptoms if g.symptom in LOOP_EXHAUSTION and g not in related]
             items = [config_item(t, f"{t.kind}_pass to {t.key}, which is {who}'s own listen address")]
             items += [i for g in related for i in group_items(g)]
             out.append(Candidate(finding=make_finding(
-                "proxy-misrouted", confidence=0.8 if related else 0.5, groups=related,
+                "proxy-misrouted", confidence=0.95 if related else 0.5, groups=related,
                 explanation=f"proxy_pass sends requests to {t.key}, where {who} itself listens: "
                             f"the request loops back into {who} instead of reaching the backend.",
                 evidence=items,

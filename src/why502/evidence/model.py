@@ -57,6 +57,9 @@ class TargetFact:
     settings: Mapping[str, Setting] = field(default_factory=dict)  # effective, per location
     pass_file: str | None = None  # the *_pass directive when ``file`` points at the group server
     pass_line: int | None = None
+    # the proxy's own nameservers for ``host`` (HAProxy's ``resolvers`` section a server line
+    # names): a name the proxy resolves at run time through them, not the host's resolver
+    resolvers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

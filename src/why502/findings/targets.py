@@ -24,6 +24,10 @@ class ProbeTarget:
     unix_path: str | None = None
     group: str | None = None  # an upstream{} name: probe its servers instead
     uses_variables: bool = False  # the address is only known per request
+    # the proxy's own nameservers for ``host`` (``host:port``; HAProxy's ``resolvers`` section):
+    # the probe asks the first of them, as the proxy does, not the host's resolver
+    # (``sources.probes.dnsask``)
+    resolvers: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

@@ -454,6 +454,72 @@ POOL_FAULT = Fault("pool-full", "workers-exhausted", "busy", {
 }, traffic=("concurrent",), backends=("fpm-tcp", "fpm-unix", "gunicorn"), workers=1)
 FAULTS = (*FAULTS, POOL_FAULT)
 
+# Stop 47 (h/matrix8c): a name that does not resolve at request time, and a route that sends the
+# request back into the proxy instead of to its backend.
+#
+# dns-unresolvable: the proxy resolves the backend's name per request through a resolver of its
+# own configuration, and that resolver is the lab's (``backend.py --mode dns-nxdomain``: a UDP
+# server on the cell's loopback family answering NXDOMAIN to every question); no other resolver
+# is ever asked.  The backend kind is the family the resolver listens on (tcp4: 127.0.0.1, tcp6:
+# ::1); nothing is reached behind the name.
+# - nginx: ``resolver`` + a variable ``proxy_pass`` (a variable host is resolved per request,
+#   ngx_http_proxy_module.html#proxy_pass); src/http/ngx_http_upstream.c
+#   ngx_http_upstream_resolve_handler() logs "%V could not be resolved (%i: %s)" with
+#   ngx_resolver_strerror()'s "Host not found" for NXDOMAIN (3, src/core/ngx_resolver.c), 502;
+# - Caddy: ``dynamic a NAME PORT { resolvers udp/HOST:PORT }`` (reverse_proxy's dynamic
+#   upstreams; modules/caddyhttp/reverseproxy/upstreams.go AUpstreams: its net.Resolver's Dial
+#   goes to the ``resolvers`` only, whatever server Go's resolver names); reverseproxy.go
+#   proxyLoopIteration() logs "failed getting dynamic upstreams; falling back to static
+#   upstreams" with Go's DNSError ("lookup NAME on SERVER: no such host", net/net.go; SERVER is
+#   /etc/resolv.conf's first, which Go's resolver names but Caddy's Dial does not ask), then,
+#   with no static upstream, "no upstreams available", 503;
+# - HAProxy: a server line's name with ``resolvers default`` whose one nameserver is the lab's
+#   (``dns-vanish``: the record answers 127.0.0.1, where the backend runs, then is deleted);
+#   src/server.c srv_set_admin_flag() logs "Server %s/%s is going DOWN for maintenance" with the
+#   cause of srv_adm_st_chg_cause[] SRV_ADM_STCHGC_DNS_NX, "DNS NX status", then the requests find
+#   no server: ``<NOSRV>`` 503 (``_haproxy_dns``).  diagnose probes the name through the same
+#   nameserver (``sources.probes.dnsask``), never the host's resolver.
+DNS_NAME = "orders.app.internal"  # a name only the lab's resolver is asked about (NXDOMAIN)
+DNS_FAULT = Fault("dns-nxdomain", "dns-unresolvable", None, {
+    "nginx": r"\S+ could not be resolved \(3: Host not found\)",
+    "haproxy": r"Server app/web1 is going DOWN for maintenance \(DNS NX status\)",
+    "caddy": r'"msg":"failed getting dynamic upstreams; falling back to static upstreams",'
+             r'"error":"lookup \S+ on [^"]+: no such host"',
+}, traffic=("steady",), backends=("tcp4", "tcp6"), no_cell={
+    "envoy": "not yet: a STRICT_DNS cluster whose ``typed_dns_resolver_config`` (c-ares) names "
+             "the lab's resolver shows it (seen: 503 UH, and no line of the lookup in Envoy's log at "
+             "warning), but diagnose reads no Envoy cluster's resolvers yet (HAProxy's since stop "
+             "47), so its probe of the name would ask the host's resolver (getaddrinfo(), "
+             "/etc/resolv.conf), which a cell may not ask; and UH names no target to probe",
+    "apache": "Apache has no resolver of its own: mod_proxy resolves a worker's host with "
+              "apr_sockaddr_info_get() (getaddrinfo(), the host's /etc/resolv.conf; "
+              "modules/proxy/proxy_util.c ap_proxy_determine_address()), and a cell may ask no "
+              "resolver but the lab's on loopback",
+})
+
+# proxy-misrouted: ``proxy_pass`` names the proxy's own listen address (a port typo, a copied
+# block), so every request goes back into the proxy, hop after hop, and never reaches the
+# backend that runs beside it.  nginx bounds the loop with its connections: once a worker's
+# ``worker_connections`` are all taken (the lab's 64), src/core/ngx_connection.c
+# ngx_get_connection() logs "%ui worker_connections are not enough" (alert) and the innermost
+# hops fail (ngx_http_upstream.c: the recv() of a hop whose peer could not be served), 502 to
+# the client; the error line's ``upstream:`` is nginx's own address.
+MISROUTE_FAULT = Fault("self-loop", "proxy-misrouted", "ok", {
+    "nginx": r"\d+ worker_connections are not enough",
+}, traffic=("steady",), backends=("tcp4",), no_cell={
+    "haproxy": "not yet: a server on HAProxy's own bind loops until a frontend's maxconn, and the "
+               "hops then wait in the kernel's backlog until ``timeout server`` (504/503 states "
+               "that name no loop); not checked here",
+    "apache": "not yet: a ProxyPass to Apache's own Listen loops until MaxRequestWorkers, and the "
+              "hops then wait for a worker until ProxyTimeout; not checked here",
+    "envoy": "not yet: a cluster on Envoy's own listener loops until the cluster's circuit "
+             "breakers (1024 connections by default) answer 503 UO, far beyond a cell's budget",
+    "caddy": "Caddy bounds no loop: its HTTP transport has no connection cap by default "
+             "(``max_conns_per_host`` 0, reverse_proxy docs), so an upstream on its own listener "
+             "opens connections until the process's file limit, no cell may run that",
+})
+FAULTS = (*FAULTS, DNS_FAULT, MISROUTE_FAULT)
+
 # The catalog's causes the matrix has no fault for, each with why (``lab matrix --list`` prints
 # them on stderr, as ``Fault.no_cell`` for a proxy): a gap is explained, not silent.  "not yet"
 # marks what can be reproduced on loopback with the real proxies and is left for a later stop;
@@ -474,18 +540,12 @@ NOT_IN_MATRIX: dict[str, str] = {
                         "(HAProxy tune.bufsize, Envoy max_response_headers_kb) are not checked yet",
     "keepalive-misconfigured": "a config pitfall that makes no 5xx by itself (an upstream keepalive "
                                "pool nginx cannot use): lint's, lab scenario keepalive-misconfigured",
-    "dns-unresolvable": "not yet: nginx, HAProxy and Apache resolve a static name at start and do not "
-                        "start on a .invalid one; at request time each proxy needs its own resolver "
-                        "setup (nginx resolver + variable proxy_pass, Envoy STRICT_DNS, Caddy's dial) "
-                        "and only a lab resolver on loopback may be asked; lab scenarios dns-*",
     "port-exhaustion": "needs root and a network namespace whose ephemeral port range is a few ports "
                        "(bounded there only); lab scenario port-exhaustion (nginx)",
     "fd-limit": "not yet: nginx's worker_connections run out (lab scenario fd-limit); the other "
                 "proxies' connection limits queue rather than fail (HAProxy maxconn)",
     "network-unreachable": "no address but loopback may be a target here; the lab scenario "
                            "network-unreachable needs root and two private network namespaces",
-    "proxy-misrouted": "not yet: a route that sends the request to the wrong backend or path "
-                       "(a config error with no failing backend)",
     "proxy-rate-limited": "not yet: the proxy's own limit answers (nginx limit_req 503, Envoy "
                           "local_ratelimit 429, HAProxy deny_status); lab scenario proxy-rate-limited "
                           "(nginx)",
@@ -936,11 +996,95 @@ def _traffic(stack: Stack, shape: str, idle_gap: float, path: str = "/orders") -
     return out
 
 
+def _dns_nxdomain(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
+    """``DNS_FAULT``: the lab's resolver (NXDOMAIN to all) on the cell's loopback family, and the
+    proxy resolving ``DNS_NAME`` through it per request: nginx's ``resolver`` with a variable
+    ``proxy_pass`` (as the lab scenario dns-unresolvable), Caddy's dynamic A upstreams with
+    ``resolvers``.  No other resolver is configured (nginx's ``resolver`` replaces the system's
+    for variables; Caddy's Dial goes only to ``resolvers``)."""
+    host = _host(cell.backend)
+    dns = stack.add_backend("dns-nxdomain", name="dns", host=host)
+    where = f"[{host}]:{dns.port}" if ":" in host else f"{host}:{dns.port}"
+    timeout = cell.fault.proxy_timeout
+    if cell.proxy == "nginx":
+        # ipv6=off: one question (A) per name, as the Caddy cell's ``dynamic a``
+        stack.start_nginx(server(stack, f"resolver {where} ipv6=off valid=10s;\nresolver_timeout 1s;\n"
+                                        f"location / {{\n    set $app_host \"{DNS_NAME}\";\n"
+                                        f"    proxy_pass http://$app_host:8080;\n"
+                                        f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
+    elif cell.proxy == "caddy":
+        caddy = lab_plugin("caddy")
+        caddy.start_caddy(stack, f"reverse_proxy {{\n\tdynamic a {DNS_NAME} 8080 {{\n"
+                                 f"\t\tresolvers udp/{where}\n\t\tdial_timeout 1s\n\t}}\n"
+                                 f"\ttransport http {{\n\t\tresponse_header_timeout {timeout:g}s\n\t}}\n}}\n")
+        run.config, run.error_log, run.access_log = caddy.caddy_paths(stack)
+    elif cell.proxy == "haproxy":
+        _haproxy_dns(stack, cell, run)
+        return
+    else:  # pragma: no cover - DNS_FAULT names only the proxies above
+        raise LabError(f"the matrix has no resolver runtime for {cell.proxy}")
+    run.steps.append(f"{cell.proxy} -> {DNS_NAME}:8080 (resolved per request by the lab's resolver "
+                     f"{where}: NXDOMAIN), {cell.traffic} traffic")
+    run.record(cell.traffic, _traffic(stack, cell.traffic, 0.5, _path(cell)))
+
+
+def _haproxy_dns(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
+    """HAProxy's ``server web1 NAME:PORT resolvers default init-addr none``: the name resolved
+    at run time by the ``resolvers`` section's one nameserver, the lab's (``dns-vanish``: the A
+    record 127.0.0.1, where the backend runs, until the record is deleted, then NXDOMAIN).
+    ``init-addr none``: no resolution at start through libc (the host's resolver, which a cell
+    may not ask; configuration.txt 5.2 ``init-addr``, the default ``last,libc``).  The section
+    is named ``default``, so HAProxy creates no ``default`` section of its own from
+    /etc/resolv.conf (2.6: ``resolvers_create_default()``, src/resolvers.c).  The cell waits
+    until HAProxy has the address, deletes the record, waits for HAProxy's "is going DOWN for
+    maintenance (DNS NX status)" (``hold nx`` 1 s), then sends the traffic."""
+    host = _host(cell.backend)
+    deleted = stack.p.run / "dns-record-deleted"
+    dns = stack.add_backend("dns-vanish", name="dns", host=host, body_file=str(deleted))
+    where = f"[{host}]:{dns.port}" if ":" in host else f"{host}:{dns.port}"
+    backend = stack.add_backend("ok")
+    port = backend.address.rpartition(":")[2]
+    stack.start_haproxy(f"server web1 {DNS_NAME}:{port} resolvers default init-addr none "
+                        "resolve-prefer ipv4",
+                        defaults=f"retries 0\ntimeout server {cell.fault.proxy_timeout:g}s",
+                        sections=(f"resolvers default\n    nameserver lab {where}\n    resolve_retries 1\n"
+                                  "    timeout resolve 200ms\n    timeout retry 200ms\n"
+                                  "    hold valid 1s\n    hold nx 1s\n    hold obsolete 1s"))
+    log = stack.p.root / "logs" / "haproxy.log"
+    stack.wait_for_log(log, "changed its IP from", timeout=10.0)
+    deleted.touch()
+    run.steps.append(f"{cell.proxy} -> {DNS_NAME}:{port} (the name in a resolvers section whose "
+                     f"nameserver is the lab's {where}; the record deleted: NXDOMAIN), "
+                     f"{cell.traffic} traffic")
+    stack.wait_for_log(log, "DNS NX status", timeout=10.0)
+    run.record(cell.traffic, _traffic(stack, cell.traffic, 0.5, _path(cell)))
+
+
+def _self_loop(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
+    """``MISROUTE_FAULT``: the backend runs, but ``proxy_pass`` names nginx's own listen address."""
+    backend = stack.add_backend("ok", host=_host(cell.backend))
+    if cell.proxy != "nginx":  # pragma: no cover - MISROUTE_FAULT names only nginx
+        raise LabError(f"the matrix has no self-loop runtime for {cell.proxy}")
+    stack.start_nginx(server(stack, f"location / {{\n    proxy_pass http://{stack.listen};\n"
+                                    f"    proxy_read_timeout {cell.fault.proxy_timeout:g}s;\n}}\n"))
+    run.steps.append(f"{cell.proxy} -> {stack.listen} (its own listen address; the backend "
+                     f"{backend.address} runs unasked), {cell.traffic} traffic")
+    run.record(cell.traffic, _traffic(stack, cell.traffic, 0.5, _path(cell)))
+
+
+# faults whose cell is built by a function of its own (stop 47), not ``_backend`` + ``_start_proxy``
+_OWN_BUILD: dict[str, Callable[[Stack, Cell, ScenarioRun], None]] = {
+    DNS_FAULT.name: _dns_nxdomain, MISROUTE_FAULT.name: _self_loop}
+
+
 def build(cell: Cell) -> Callable[[Stack, ScenarioRun], None]:
     """The scenario function of ``cell``: start the backend and the proxy, send the traffic."""
 
     def provoke(stack: Stack, run: ScenarioRun) -> None:
         fault = cell.fault
+        if fault.name in _OWN_BUILD:
+            _OWN_BUILD[fault.name](stack, cell, run)
+            return
         if fault.group_hold:
             _group(stack, cell, run)
             return

@@ -311,7 +311,9 @@ def run_tcp(args: argparse.Namespace) -> None:
 
 
 def run_dns(args: argparse.Namespace) -> None:
-    """A loopback DNS server that answers NXDOMAIN to everything (``dns-nxdomain``) or nothing."""
+    """A loopback DNS server that answers NXDOMAIN to everything (``dns-nxdomain``) or nothing
+    (``dns-silent``); ``dns-vanish``: every A question gets 127.0.0.1 (an AAAA one no record)
+    until the file ``--body-file`` exists, NXDOMAIN from then on (a record deleted)."""
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     srv = socket.socket(family, socket.SOCK_DGRAM)
     srv.bind((args.host, args.port))
@@ -321,9 +323,20 @@ def run_dns(args: argparse.Namespace) -> None:
         if args.mode == "dns-silent" or len(data) < 12:
             continue
         ident = data[:2]
+        question = data[12:]
+        if args.mode == "dns-vanish" and not os.path.exists(args.body_file):
+            # the question is one name (no compression in a query) then QTYPE, QCLASS
+            end = question.index(b"\x00") + 5 if b"\x00" in question else len(question)
+            question = question[:end]
+            qtype = struct.unpack("!H", question[end - 4:end - 2])[0] if end >= 5 else 0
+            answer = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 1, 4) + socket.inet_aton("127.0.0.1")
+                      if qtype == 1 else b"")
+            flags = struct.pack("!H", 0x8180)  # response, RD, RA, no error
+            srv.sendto(ident + flags + struct.pack("!HHHH", 1, 1 if answer else 0, 0, 0) + question + answer,
+                       peer)
+            continue
         flags = struct.pack("!H", 0x8183)  # response, RD, RA, rcode 3 = NXDOMAIN
         counts = struct.pack("!HHHH", 1, 0, 0, 0)
-        question = data[12:]
         srv.sendto(ident + flags + counts + question, peer)
 
 
@@ -343,7 +356,8 @@ def main() -> None:
     p.add_argument("--read-bytes", type=int, default=4 << 20, help="close-early: body bytes read first")
     p.add_argument("--fail-path", default="", help="misbehave only for paths with this prefix")
     p.add_argument("--count", type=int, default=0, help="series: how many; deep: how deep")
-    p.add_argument("--body-file", default="", help="answer: the body to send")
+    p.add_argument("--body-file", default="", help="answer: the body to send; dns-vanish: the file "
+                                                   "whose existence deletes the record")
     p.add_argument("--tls", action="store_true")
     p.add_argument("--cert")
     p.add_argument("--key")

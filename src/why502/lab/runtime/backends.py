@@ -70,7 +70,9 @@ def add_backend(stack: Stack, kind: str = "ok", *, name: str | None = None,
     (never reads the body), ``close-early`` (closes while the body is still arriving),
     ``blackhole`` (never accepts; queue full), ``tls`` (HTTPS, self-signed), ``tls-sni`` (HTTPS
     that rejects handshakes without SNI), ``dns-nxdomain``
-    / ``dns-silent`` (UDP DNS), ``memhog`` (allocates ``alloc_mb`` MiB per request); hostile
+    / ``dns-silent`` (UDP DNS), ``dns-vanish`` (UDP DNS: 127.0.0.1 for every A question
+    until the file ``body_file`` exists, NXDOMAIN from then on), ``memhog`` (allocates
+    ``alloc_mb`` MiB per request); hostile
     answers to an HTTP API client: ``trickle`` (a valid Prometheus answer, one byte every
     ``delay`` s), ``series`` (a vector of ``count`` series), ``deep`` (``count`` nested arrays),
     ``answer`` (the bytes of ``body_file``); ``drip`` (to any request, one byte every ``delay``

@@ -46,9 +46,41 @@ def _unix(ts: object) -> str | None:
     return ts if isinstance(ts, str) else None
 
 
+# The reverse proxy handler's own logger: its line "failed getting dynamic upstreams; falling
+# back to static upstreams" with the Go error of the lookup (caddyserver/caddy
+# modules/caddyhttp/reverseproxy/reverseproxy.go proxyLoopIteration(): ``h.logger`` at error,
+# ``zap.Error(err)`` from ``DynamicUpstreams.GetUpstreams``).  With no static upstream beside the
+# dynamic ones the request then finds none: "no upstreams available", 503, in the request's error
+# line, which names no lookup; this line says why the list was empty.
+_PROXY_LOGGER = "http.handlers.reverse_proxy"
+_DYNAMIC_FAILED = "failed getting dynamic upstreams"
+# Go's net.DNSError.Error(): "lookup " + Name + (" on " + Server) + ": " + Err (src/net/net.go)
+_LOOKUP = re.compile(r"\blookup (\S+?)(?: on \S+)?: ")
+
+
 def is_caddy(obj: dict[str, Any]) -> bool:
     logger = obj.get("logger")
-    return isinstance(logger, str) and (logger.startswith("http.log.") or _is_layer4(logger))
+    # the reverse proxy's own lines only for its failed dynamic lookup (``_parse_dynamic``): its
+    # others (debug round trips, "selected upstream") are read as before, by the go-proxy patterns
+    return isinstance(logger, str) and (logger.startswith("http.log.") or _is_layer4(logger)
+                                        or (logger == _PROXY_LOGGER
+                                            and str(obj.get("msg") or "").startswith(_DYNAMIC_FAILED)))
+
+
+def _parse_dynamic(obj: dict[str, Any], time: str | None) -> LbRecord | None:
+    """The reverse proxy's failed lookup of its dynamic upstreams (``_PROXY_LOGGER``): a record
+    of the Go error with the name looked up as its target (``lookup NAME on SERVER: no such
+    host`` names no address to dial); the handler's other lines are not requests."""
+    err = obj.get("error")
+    if not str(obj.get("msg") or "").startswith(_DYNAMIC_FAILED) or not isinstance(err, str):
+        return None
+    code = go_error_code(err)
+    if code is None:
+        return None
+    lookup = _LOOKUP.search(err)
+    rec = LbRecord(family=NAME, status=None, made_by="lb", time=time, code=code,
+                   target=go_target(err) or (lookup.group(1) if lookup else None), detail=err, kind="error")
+    return resolved(rec)
 
 
 def _is_layer4(logger: str) -> bool:
@@ -92,6 +124,8 @@ def parse_caddy(obj: dict[str, Any]) -> LbRecord | None:
     time = _unix(obj.get("ts"))
     if _is_layer4(logger):
         return _parse_layer4(obj, time)
+    if logger == _PROXY_LOGGER:
+        return _parse_dynamic(obj, time)
     if logger.startswith("http.log.error"):
         msg = str(obj.get("msg") or "")
         code = go_error_code(msg)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from why502.analyzers.base import Candidate, claims, group_items, make_finding
+from why502.analyzers.base import Candidate, claims, group_items, lookups_that_emptied, make_finding
 from why502.evidence.model import Evidence, SymptomGroup
 from why502.findings.model import EvidenceItem, Fix
 
@@ -92,6 +92,12 @@ def all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Cand
             source=t.file, line=t.line))
     meaning = _meaning(reasons)
     conf = 0.93 if reasons else 0.8
+    # servers HAProxy put in maintenance because their name stopped resolving ("is going DOWN
+    # for maintenance (DNS NX status)", src/server.c srv_adm_st_chg_cause[]; the patterns'
+    # dns-failure of that server): no server is left because of the lookup, its cause (stop 47:
+    # the matrix's dns-nxdomain cells ranked all-upstreams-down first)
+    lookups = [g for g in ev.logs.symptoms if g.symptom == "dns-failure"
+               and group is not None and g.peer in group.servers] or lookups_that_emptied(ev, groups)
     refused = "Connection refused" in " ".join(reasons)
     return Candidate(finding=make_finding(
         "all-upstreams-down", confidence=conf, groups=groups + marked,
@@ -106,7 +112,8 @@ def all_down(ev: Evidence, name: str | None, groups: list[SymptomGroup]) -> Cand
                 commands=[f"echo 'show stat' | socat stdio {_socket_hint(ev)} | cut -d, -f1,2,18,37,57",
                           *(f"curl -sv http://{k}/ -o /dev/null" for k in (group.servers[:2]
                                                                           if group else ()))]),
-        upstream=name, target=name), claims=claims(groups + marked))
+        upstream=name, target=name), claims=claims(groups + marked), caused_by=claims(lookups),
+        link=f"then HAProxy had no server left in backend {name}" if lookups else "")
 
 
 def _socket_hint(ev: Evidence) -> str:

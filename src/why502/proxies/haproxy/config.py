@@ -62,6 +62,22 @@ def time_ms(value: str | None) -> float | None:
     return float(m.group(1)) * _UNITS[m.group(2) or "ms"]
 
 
+def _nameserver(address: str) -> str:
+    """A ``nameserver`` address as ``host:port`` (``[v6]:port``): HAProxy's address forms
+    (``udp@``/``ipv4@``/``ipv6@`` prefixes; an IPv6 address's port after its last colon,
+    ``::1:53``, or bracketed), the port 53 when none is written (configuration.txt 5.3.2)."""
+    bare = address.split("@", 1)[1] if "@" in address else address
+    if bare.startswith("["):
+        host, _, port = bare[1:].partition("]")
+        return f"[{host}]:{port.lstrip(':') or 53}"
+    if bare.count(":") == 0:
+        return f"{bare}:53"
+    host, _, port = bare.rpartition(":")
+    if ":" in host or address.startswith("ipv6@"):  # IPv6: the port follows the last colon
+        return f"[{host}]:{port}" if port.isdigit() and host else f"[{bare}]:53"
+    return f"{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Line:
     """One logical config line: its words (quotes removed), the file and line it starts on."""
@@ -217,6 +233,18 @@ class HaproxyConfig:
 
     def backend(self, name: str) -> Section | None:
         return next((s for s in self.backends if s.name == name), None)
+
+    def nameservers(self, name: str) -> tuple[str, ...]:
+        """The addresses of the ``nameserver <id> <address>[:port]`` lines of the ``resolvers
+        <name>`` section (configuration.txt 5.3.2; the port 53 when none is written), in order:
+        the servers HAProxy asks about a ``server`` line's name with ``resolvers <name>``.  A
+        section that reads the host's (``parse-resolv-conf``) adds none here: those are the
+        host's resolver's."""
+        sec = next((s for s in self.sections if s.kind == "resolvers" and s.name == name), None)
+        if sec is None:
+            return ()
+        return tuple(_nameserver(ln.words[2]) for ln in sec.lines
+                     if ln.keyword == "nameserver" and len(ln.words) > 2)
 
     def global_values(self, keyword: str) -> list[Line]:
         g = self.global_

@@ -80,7 +80,10 @@ def haproxy_facts(cfg: HaproxyConfig) -> tuple[list[TargetFact], dict[str, Group
                 scheme="https" if "ssl" in srv.params else "http",
                 host=srv.host, port=srv.port, unix_path=srv.unix_path, group=sec.name,
                 file=srv.file, line=srv.line, server=frontend, location=None,
-                settings=_settings(common, srv, held), pass_file=sec.file, pass_line=sec.line))
+                settings=_settings(common, srv, held), pass_file=sec.file, pass_line=sec.line,
+                # a name HAProxy resolves at run time through its ``resolvers`` section
+                # (configuration.txt 5.3): the probe asks those nameservers, as HAProxy does
+                resolvers=cfg.nameservers(srv.param("resolvers") or "") if srv.host else ()))
         aliases[f"{sec.name}/<NOSRV>"] = sec.name
         aliases[sec.name] = sec.name
         groups[sec.name] = GroupFact(name=sec.name, servers=tuple(keys), file=sec.file,

@@ -37,6 +37,7 @@ from why502.facts.probes import ConnectAttempt, DnsResult, ProtocolResult, TlsAt
 from why502.facts.probes import ProbeResult as ProbeResult  # what probe() returns
 from why502.facts.probes import ProbeTarget as ProbeTarget  # what probe() takes
 from why502.sources.probes.connect import connect_tcp, connect_unix, ms_since, resolve
+from why502.sources.probes.dnsask import ask
 from why502.sources.probes.protocols import fastcgi_probe, http2_probe, http_probe
 from why502.sources.probes.tls import tls_handshake
 
@@ -74,6 +75,7 @@ def as_probe_target(target: TargetLike | ProbeTarget) -> ProbeTarget:
         unix_path=getattr(target, "unix_path", None),
         group=getattr(target, "group", None),
         uses_variables=bool(getattr(target, "uses_variables", False)),
+        resolvers=tuple(getattr(target, "resolvers", ()) or ()),
     )
 
 
@@ -122,7 +124,10 @@ def probe(target: TargetLike | ProbeTarget, timeout: float = 2.0, *, path: str =
         port = t.effective_port
         if not t.host or port is None:
             return done(False, "no host or port to probe", None, "no host or port to probe", None)
-        dns = resolve(t.host, port, timeout)
+        # a name the proxy resolves through its own nameserver is asked of that one
+        # (``dnsask``): the host's resolver may answer another question
+        dns = ask(t.host, t.resolvers[0], timeout) if t.resolvers and not _is_ip(t.host) else resolve(
+            t.host, port, timeout)
         if dns.error or not dns.addresses:
             return done(
                 False,
