@@ -494,16 +494,20 @@ FAULTS = (*FAULTS, BUFFER_FAULT)
 # - nginx: limit_req's 503 (``limit_req_status``'s default) and "limiting requests, excess:
 #   %ui.%03ui by zone \"%V\"" (src/http/modules/ngx_http_limit_req_module.c
 #   ngx_http_limit_req_handler());
-# - HAProxy: ``http-request deny deny_status 429`` on a stick table's request rate: the
-#   httplog line ``fe fe/<NOSRV> ... 429 ... PR--`` (no backend chosen: the frontend's name;
+# - HAProxy: ``http-request deny deny_status 503`` on a stick table's request rate: the
+#   httplog line ``fe fe/<NOSRV> ... 503 ... PR--`` (no backend chosen: the frontend's name;
 #   8.5 "PR": the proxy blocked the request);
-# - Envoy: the local_ratelimit filter's 429 with the response flag ``RL`` (RateLimited,
-#   source/extensions/filters/http/local_ratelimit/local_ratelimit.cc ``setResponseFlag``).
+# - Envoy: the local_ratelimit filter's answer (``status`` 503) with the response flag ``RL``
+#   (RateLimited, source/extensions/filters/http/local_ratelimit/local_ratelimit.cc).
+# All three at 503, nginx's default: the catalog's cause is a limit whose refusals look like an
+# unavailable backend (its status_codes [503]); HAProxy's and Envoy's defaults (403 for deny,
+# 429 for local_ratelimit) are no 5xx, which why502 (502/503/504) and watch (it opens on 5xx)
+# leave alone.  The first score was taken at 429 (stop 47: 0/8 on HAProxy and Envoy).
 # The backend kind does not matter (the request never reaches it): tcp4 and tcp6.
 RATE_FAULT = Fault("rate-limited", "proxy-rate-limited", "ok", {
     "nginx": r'limiting requests, excess: [\d.]+ by zone "app_limit"',
-    "haproxy": r"fe fe/<NOSRV> [-\d/]+ 429 \d+ - - PR--",
-    "envoy": _ENVOY + r"429 RL ",
+    "haproxy": r"fe fe/<NOSRV> [-\d/]+ 503 \d+ - - PR--",
+    "envoy": _ENVOY + r"503 RL ",
 }, traffic=("steady",), backends=("tcp4", "tcp6"), limit="rate", no_cell={
     "apache": "httpd has no request-rate limit of its own: mod_ratelimit limits a response's "
               "bandwidth (rate-limit KiB/s), not requests; mod_evasive and mod_qos are third-party "
@@ -917,10 +921,10 @@ def _limit_lines(cell: Cell) -> dict[str, object]:
 
     - rate: nginx ``limit_req_zone``/``limit_req`` (ngx_http_limit_req_module: ``rate``, a
       ``burst`` of one, ``nodelay``; 503 by default, ``limit_req_status``); HAProxy a stick
-      table of each source's request rate and ``http-request deny deny_status 429`` past it
+      table of each source's request rate and ``http-request deny deny_status 503`` past it
       (configuration.txt 4.2 ``http-request deny``, 7.3.3 ``sc_http_req_rate``); Envoy the
       ``local_ratelimit`` HTTP filter's token bucket (extensions/filters/http/local_ratelimit/v3,
-      429 by default).
+      its ``status`` 503: 429 by default).
     - header: nginx, HAProxy and Apache at their defaults (``proxy_buffer_size`` one page,
       ``tune.bufsize`` 16384, ``ResponseFieldSize`` 8190); Envoy's cluster
       ``max_response_headers_kb`` (60 KiB by default: config/core/v3/protocol.proto) and Caddy's
@@ -933,16 +937,18 @@ def _limit_lines(cell: Cell) -> dict[str, object]:
     if limit == "rate" and proxy == "haproxy":
         return {"frontend": "stick-table type ip size 100k expire 30s store http_req_rate(10s)\n"
                             "http-request track-sc0 src\n"
-                            f"http-request deny deny_status 429 if {{ sc_http_req_rate(0) gt {RATE_PER_S + 1} }}\n"}
+                            "http-request deny deny_status 503 if "
+                            f"{{ sc_http_req_rate(0) gt {RATE_PER_S + 1} }}\n"}
     if limit == "rate" and proxy == "envoy":
-        on = "{default_value: {numerator: 100, denominator: HUNDRED}, runtime_key: %s}"
+        on = "{{default_value: {{numerator: 100, denominator: HUNDRED}}, runtime_key: {}}}"
         return {"filters": ("- name: envoy.filters.http.local_ratelimit\n  typed_config:\n"
                             '    "@type": type.googleapis.com/envoy.extensions.filters.http.'
                             "local_ratelimit.v3.LocalRateLimit\n    stat_prefix: app_limit\n"
                             f"    token_bucket: {{max_tokens: {RATE_PER_S + 1}, tokens_per_fill: "
                             f"{RATE_PER_S}, fill_interval: 1s}}\n"
-                            f"    filter_enabled: {on % 'rl_enabled'}\n"
-                            f"    filter_enforced: {on % 'rl_enforced'}\n",)}
+                            "    status: {code: ServiceUnavailable}\n"
+                            f"    filter_enabled: {on.format('rl_enabled')}\n"
+                            f"    filter_enforced: {on.format('rl_enforced')}\n",)}
     if limit == "fd" and proxy == "nginx":
         return {"worker_connections": 3}
     if limit == "header" and proxy == "envoy":

@@ -14,6 +14,8 @@ The settings are named as HAProxy names them (``timeout server``, ``timeout queu
 
 from __future__ import annotations
 
+import re
+
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
@@ -114,3 +116,35 @@ def listens(cfg: HaproxyConfig) -> tuple[str, ...]:
             if port.isdigit():
                 out.append(hostport(host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104
     return tuple(out)
+
+
+# a stick table's or a frontend's rate (configuration.txt 7.3.2/7.3.3: ``sc_http_req_rate(0)``,
+# ``sc0_conn_rate``, ``src_http_req_rate``, ``fe_req_rate``, ``be_sess_rate``, ...)
+_RATE_FETCH = re.compile(r"\b(?:sc\d?|src|fe|be)_\w*_rate\b|\b(?:fe|be)_(?:req|sess|conn)_rate\b")
+_DENY_STATUS = re.compile(r"\bdeny_status\s+(\d{3})\b")
+
+
+def limit_settings(cfg: HaproxyConfig) -> tuple[Setting, ...]:
+    """HAProxy's request-rate limits: each ``http-request deny``/``reject``/``tarpit`` line whose
+    condition is a rate (configuration.txt 4.2 ``http-request deny [deny_status <code>]``, 403
+    by default; ``tarpit`` 500), as written, by file and line.  What a ``<NOSRV> ... PR--``
+    refusal (the proxy's own ``http-request`` rule) is when the rule that made it limits a
+    rate: the proxy's rate limit, not the servers (``analyzers.routing``)."""
+    out = []
+    for sec in cfg.sections:
+        for ln in sec.lines:
+            words = ln.words
+            if (len(words) > 1 and words[0] in ("http-request", "tcp-request")
+                    and words[1] in ("deny", "reject", "tarpit", "silent-drop")
+                    and _RATE_FETCH.search(" ".join(words))):
+                out.append(Setting(" ".join(words), ln.file, ln.line))
+    return tuple(out)
+
+
+def deny_status(setting: Setting) -> int:
+    """The status a rate-limit rule of :func:`limit_settings` answers with (``deny_status``;
+    403 for ``deny`` by default, 500 for ``tarpit``: configuration.txt 4.2)."""
+    m = _DENY_STATUS.search(setting.value)
+    if m:
+        return int(m.group(1))
+    return 500 if " tarpit" in f" {setting.value}" else 403

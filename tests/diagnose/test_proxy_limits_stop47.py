@@ -1,0 +1,100 @@
+"""The proxy's own limits (the fault matrix's big-header and rate-limited, stop 47): the words
+each proxy writes when it refuses an answer or a request by a limit of its own.
+
+The lines are what the real proxies wrote in the matrix's cells (Apache 2.4.71, Caddy 2.6,
+HAProxy 2.6; the temp dir and ports as they were): a response header past Apache's
+``ResponseFieldSize`` and Caddy's ``max_response_header``, and HAProxy's ``http-request deny
+deny_status 503`` on a stick table's request rate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from why502.app.diagnose import DiagnoseOptions
+from why502.app.diagnose.gather import gather
+from why502.app.diagnose.report import report_from
+from why502.catalog.terms import term
+from why502.parsers.errorlog import classify_line
+from why502.parsers.lblogs.golang import go_error_code
+from why502.proxies.haproxy.config import parse_haproxy_text
+from why502.proxies.haproxy.facts import deny_status, limit_settings
+
+CADDY = ("net/http: HTTP/1.x transport connection broken: net/http: server response headers exceeded "
+         "16000 bytes; aborted")
+APACHE = ("[Wed Nov 25 21:14:23.616756 2026] [proxy_http:warn] [pid 11515:tid 11517] (28)No space left "
+          "on device: [client 127.0.0.1:48864] AH10124: header size is over the limit allowed by "
+          "ResponseFieldSize (8192 bytes). Bad response header: 'Set-Cookie: session=xxxxxxxx[...]xxxxxxxx'")
+APACHE_NEXT = ("[Wed Nov 25 21:14:23.616813 2026] [proxy_http:warn] [pid 11515:tid 11517] [client "
+               "127.0.0.1:48864] AH01106: bad HTTP/1.1 header returned by /orders (GET)")
+# the cell's haproxy.cfg, the lines the rule does not read left out
+HAPROXY_CFG = """defaults
+    mode http
+    option httplog
+    timeout server 1s
+frontend fe
+    bind 127.0.0.1:60287
+    default_backend app
+    stick-table type ip size 100k expire 30s store http_req_rate(10s)
+    http-request track-sc0 src
+    http-request deny deny_status 503 if { sc_http_req_rate(0) gt 2 }
+backend app
+    server web1 127.0.0.1:36301
+"""
+_HEAD = "<134>Nov 25 21:19:57 localhost haproxy[19774]: 127.0.0.1:{port} [25/Nov/2026:21:19:57.{ms}] "
+_TAIL = ' 1/1/0/0/0 0/0 "GET /orders HTTP/1.1"\n'
+HAPROXY_LOG = "".join(_HEAD.format(port=port, ms=ms) + session + _TAIL for port, ms, session in (
+    (45080, 401, "fe app/web1 0/0/0/0/0 200 85 - - ----"),
+    (45094, 402, "fe app/web1 0/0/0/0/0 200 85 - - ----"),
+    (45108, 403, "fe fe/<NOSRV> 0/-1/-1/-1/0 503 217 - - PR--"),
+    (45120, 404, "fe fe/<NOSRV> 0/-1/-1/-1/0 503 217 - - PR--")))
+
+
+def test_caddys_response_header_limit_is_the_proxys_buffer() -> None:
+    """Without its own code Go's "server response headers exceeded" was no term at all: the 502s
+    had no cause but the last resort (big-header behind Caddy: unexplained-5xx, 6 of 6 cells)."""
+    code = go_error_code(CADDY)
+    assert code == "server response headers exceeded"
+    found = term("caddy", code)
+    assert found is not None and found.cause == "buffer-too-small" and found.symptom == "header-too-big"
+
+
+def test_apaches_response_field_size_is_a_header_too_big_not_a_bad_header() -> None:
+    """AH10124 names the limit; the AH01106 after it ("bad HTTP/1.1 header") alone read as an
+    invalid response (big-header behind Apache: backend-invalid-response or protocol-mismatch,
+    6 of 6 cells)."""
+    first = classify_line(APACHE)
+    assert first is not None and first.symptom == "header-too-big" and first.status == 502
+    nxt = classify_line(APACHE_NEXT)
+    assert nxt is not None and nxt.symptom == "invalid-response"
+
+
+def test_haproxys_rate_rule_is_read_from_its_config() -> None:
+    cfg = parse_haproxy_text(HAPROXY_CFG)
+    found = limit_settings(cfg)
+    assert [s.value for s in found] == ["http-request deny deny_status 503 if { sc_http_req_rate(0) gt 2 }"]
+    assert found[0].line == 10 and deny_status(found[0]) == 503
+    # an ACL deny is no rate limit
+    assert not limit_settings(parse_haproxy_text(HAPROXY_CFG.replace("sc_http_req_rate(0) gt 2",
+                                                                     "path_beg /admin")))
+
+
+def _diagnose(tmp_path: Path, cfg_text: str) -> list[str]:
+    cfg, log = tmp_path / "haproxy.cfg", tmp_path / "haproxy.log"
+    cfg.write_text(cfg_text)
+    log.write_text(HAPROXY_LOG)
+    report = report_from(gather(DiagnoseOptions(proxy="haproxy", config=str(cfg), error_logs=[str(log)],
+                                                offline=True)))
+    return [f.cause for f in report.findings]
+
+
+def test_haproxys_own_deny_on_a_rate_is_its_rate_limit(tmp_path: Path) -> None:
+    """``<NOSRV> ... PR--`` 503 had no rule: diagnose said healthy (exit 0) while clients got
+    HAProxy's 503s (rate-limited behind HAProxy, 4 of 4 cells, deny_status 503)."""
+    causes = _diagnose(tmp_path, HAPROXY_CFG)
+    assert causes[:1] == ["proxy-rate-limited"]
+
+
+def test_haproxys_deny_without_a_rate_rule_is_not_a_rate_limit(tmp_path: Path) -> None:
+    causes = _diagnose(tmp_path, HAPROXY_CFG.replace("sc_http_req_rate(0) gt 2", "path_beg /admin"))
+    assert "proxy-rate-limited" not in causes
