@@ -15,10 +15,11 @@ from why502.app.diagnose import DiagnoseOptions
 from why502.app.diagnose.gather import gather
 from why502.app.diagnose.report import report_from
 from why502.catalog.terms import term
+from why502.facts.probes import ConnectAttempt, ProbeResult, ProbeTarget, ProtocolResult
 from why502.parsers.errorlog import classify_line
 from why502.parsers.lblogs.golang import go_error_code
 from why502.proxies.haproxy.config import parse_haproxy_text
-from why502.proxies.haproxy.facts import deny_status, limit_settings
+from why502.proxies.haproxy.facts import deny_status, header_limit, limit_settings
 
 CADDY = ("net/http: HTTP/1.x transport connection broken: net/http: server response headers exceeded "
          "16000 bytes; aborted")
@@ -98,3 +99,34 @@ def test_haproxys_own_deny_on_a_rate_is_its_rate_limit(tmp_path: Path) -> None:
 def test_haproxys_deny_without_a_rate_rule_is_not_a_rate_limit(tmp_path: Path) -> None:
     causes = _diagnose(tmp_path, HAPROXY_CFG.replace("sc_http_req_rate(0) gt 2", "path_beg /admin"))
     assert "proxy-rate-limited" not in causes
+
+
+def _probed(header_bytes: int | None) -> ProbeResult:
+    values = {"header_bytes": str(header_bytes)} if header_bytes else {}
+    return ProbeResult(ProbeTarget(host="127.0.0.1", port=8080),
+                       connect=[ConnectAttempt("127.0.0.1:8080", True)],
+                       protocol=ProtocolResult("http", "http", 200, "HTTP/1.1 200 OK", values=values),
+                       ok=True)
+
+
+def test_haproxys_ph_on_a_well_formed_answer_past_its_buffer_is_the_buffer() -> None:
+    """HAProxy's ``PH--`` 502 says only that it refused the response; a probe that gets a
+    well-formed answer whose headers are larger than tune.bufsize less tune.maxrewrite says it
+    was the size (big-header behind HAProxy: backend-invalid-response, 6 of 6 cells).  A
+    malformed answer of small headers stays the backend's."""
+    from tests.diagnose.test_diagnose_analyzers import ev, group, top
+
+    cfg = parse_haproxy_text(HAPROXY_CFG)
+    limit = header_limit(cfg)
+    assert limit[0] == 15360 and limit[1].is_default  # 16384 less 1024, HAProxy's defaults
+    tuned = header_limit(parse_haproxy_text("global\n    tune.bufsize 65536\n" + HAPROXY_CFG))
+    assert tuned[0] == 64512 and tuned[1].line == 2
+    refused = (group("invalid-response", "127.0.0.1:8080", count=4),)
+    big = ev(proxy="haproxy", symptoms=refused, header_limit=limit, probes={"127.0.0.1:8080": _probed(20105)})
+    assert top(big) == "buffer-too-small"
+    small = ev(proxy="haproxy", symptoms=refused, header_limit=limit, probes={"127.0.0.1:8080": _probed(300)})
+    assert top(small) == "backend-invalid-response"
+    # a buffer raised past the header: not the buffer
+    raised = ev(proxy="haproxy", symptoms=refused, header_limit=tuned,
+                probes={"127.0.0.1:8080": _probed(20105)})
+    assert top(raised) == "backend-invalid-response"

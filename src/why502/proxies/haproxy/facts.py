@@ -148,3 +148,30 @@ def deny_status(setting: Setting) -> int:
     if m:
         return int(m.group(1))
     return 500 if " tarpit" in f" {setting.value}" else 403
+
+
+BUFSIZE, MAXREWRITE = 16384, 1024  # configuration.txt 3.2: tune.bufsize, tune.maxrewrite defaults
+
+
+def header_limit(cfg: HaproxyConfig) -> tuple[int, Setting]:
+    """The most response-header bytes HAProxy takes from a server: the buffer (``tune.bufsize``,
+    16384 by default) less the room kept for rewrites (``tune.maxrewrite``, 1024 by default,
+    half the buffer at most), configuration.txt 3.2; headers that do not fit are refused with
+    502 and the termination state ``PH`` (src/http_ana.c http_wait_for_response(): the buffer
+    full before the headers end)."""
+    def last(keyword: str) -> tuple[int | None, Setting | None]:
+        lines = cfg.global_values(keyword)
+        if not lines or not lines[-1].value.isdigit():
+            return None, None
+        ln = lines[-1]
+        return int(ln.value), Setting(f"{keyword} {ln.value}", ln.file, ln.line)
+
+    size, size_line = last("tune.bufsize")
+    rewrite, rewrite_line = last("tune.maxrewrite")
+    size = size or BUFSIZE
+    rewrite = min(rewrite if rewrite is not None else MAXREWRITE, size // 2)
+    where = size_line or rewrite_line
+    text = (f"tune.bufsize {size} less tune.maxrewrite {rewrite}"
+            + ("" if size_line or rewrite_line else " (HAProxy's defaults)"))
+    return size - rewrite, Setting(text, where.file if where else None, where.line if where else None,
+                                   where is None)
