@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.evidence import evidence
+from why502.analyzers import edge_apps
 from why502.app.diagnose import DiagnoseOptions
 from why502.app.diagnose.gather import gather
 from why502.app.diagnose.report import report_from
 from why502.catalog.terms import term
+from why502.evidence.lb_evidence import LbEvidence
+from why502.evidence.model import TargetFact
 from why502.facts.probes import ConnectAttempt, ProbeResult, ProbeTarget, ProtocolResult
+from why502.facts.setting import Setting
+from why502.findings.model import Finding
 from why502.parsers.errorlog import classify_line
 from why502.parsers.lblogs.golang import go_error_code
 from why502.proxies.haproxy.config import parse_haproxy_text
@@ -130,3 +136,28 @@ def test_haproxys_ph_on_a_well_formed_answer_past_its_buffer_is_the_buffer() -> 
     raised = ev(proxy="haproxy", symptoms=refused, header_limit=tuned,
                 probes={"127.0.0.1:8080": _probed(20105)})
     assert top(raised) == "backend-invalid-response"
+
+
+def _upe(target: str) -> Finding:
+    """Envoy's ``502 UPE`` read by the edge family: an answer it could not parse."""
+    return Finding(cause="protocol-mismatch", title="t", confidence=0.7, status_codes=[502],
+                   symptoms=["invalid-response"], explanation="e", target=target, count=4,
+                   first_seen="2026-11-25T21:14:26Z", last_seen="2026-11-25T21:14:26Z")
+
+
+def test_envoys_upe_on_a_well_formed_answer_past_max_response_headers_kb_is_the_buffer() -> None:
+    """Envoy's ``502 UPE`` for headers past the cluster's ``max_response_headers_kb`` read as the
+    backend's malformed HTTP, the probe answering well-formed HTTP (big-header behind Envoy:
+    backend-invalid-response, 6 of 6 cells).  Under the limit it stays that."""
+    key = "127.0.0.1:8080"
+
+    def refined(kb: str, default: bool, header_bytes: int) -> str:
+        limit = Setting(kb, None if default else "/etc/envoy/envoy.yaml", None if default else 41, default)
+        target = TargetFact(key=key, kind="proxy", scheme="http", host="127.0.0.1", port=8080,
+                            settings={"max_response_headers_kb": limit})
+        ev = evidence(proxy="envoy", targets=(target,), probes={key: _probed(header_bytes)})
+        return edge_apps.refine(ev, LbEvidence(family="envoy"), _upe(key)).cause
+
+    assert refined("16", False, 20105) == "buffer-too-small"
+    assert refined("60", True, 20105) == "backend-invalid-response"  # Envoy's default takes it
+    assert refined("16", False, 300) == "backend-invalid-response"

@@ -47,13 +47,9 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
     # request at a time; diagnose reads neither for it yet
     ("pool-full", "apache", "fpm-unix"): "Apache waits on a full unix backlog, then logs only "
                                          "read timeouts: backend-too-slow (fault-matrix.md stop 46)",
-    # stop 47: Envoy's HTTP/1 codec refuses headers past max_response_headers_kb with the same
-    # word as a malformed response (``502 UPE``); the live probe now measures the header
-    # (``header_bytes``), but Envoy's config view reads no max_response_headers_kb yet, so the
-    # size cannot be set against the limit (HAProxy's is: ``ConfigFacts.header_limit``)
-    ("big-header", "envoy", "*"): "Envoy's UPE for headers past max_response_headers_kb reads as "
-                                  "backend-invalid-response (fault-matrix.md stop 47)",
 }
+# Left it at stop 47 (docs/dev/fault-matrix.md "Stop 47"): (big-header, envoy, *), Envoy's
+# UPE for headers past max_response_headers_kb, now set against the probe's measured header.
 # Left it at stop 42: (backend-5xx, apache, fpm-*), the pool's own 5xx relayed by mod_proxy_fcgi,
 # now named from the error log's silence at a LogLevel that records Apache's own failures
 # (analyzers.application ``_fastcgi_made_5xx``; 8/8 cells, docs/dev/fault-matrix.md "Stop 42").
