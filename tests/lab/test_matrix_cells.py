@@ -320,3 +320,30 @@ def test_stop47_a_name_that_does_not_resolve_and_a_route_back_into_the_proxy() -
         assert fault.cause not in matrix.NOT_IN_MATRIX
     # the cells build their own stacks (the lab's resolver; nginx's own address as the target)
     assert set(matrix._OWN_BUILD) == {"dns-nxdomain", "self-loop"}
+
+
+def test_the_proxys_own_limits_are_set_in_each_proxys_config() -> None:
+    """big-header, rate-limited and fd-limit (stop 47): the backend answers; the proxy refuses
+    by a limit of its own, set where each proxy sets it (``_limit_lines``), and each proxy that
+    has no such limit (or whose limit queues instead of answering 5xx) says why."""
+    names = {"big-header": 30, "rate-limited": 12, "fd-limit": 6}
+    faults = {f.name: f for f in matrix.FAULTS if f.name in names}
+    assert {n: len([c for c in matrix.cells() if c.fault.name == n]) for n in names} == names
+    assert {f.cause for f in faults.values()} == {"buffer-too-small", "proxy-rate-limited", "fd-limit"}
+    assert not {"buffer-too-small", "proxy-rate-limited", "fd-limit"} & set(matrix.NOT_IN_MATRIX)
+    # each proxy either has a cell or says why not
+    for fault in faults.values():
+        assert set(fault.proxies) | set(fault.no_cell) == set(matrix.PROXIES), fault.name
+
+    def lines(fault: str, proxy: str) -> dict[str, object]:
+        cell = next(c for c in matrix.cells() if c.fault.name == fault and c.proxy == proxy)
+        return matrix._limit_lines(cell)
+
+    assert "limit_req zone=app_limit" in str(lines("rate-limited", "nginx")["location"])
+    assert "deny_status 503" in str(lines("rate-limited", "haproxy")["frontend"])
+    assert "local_ratelimit" in str(lines("rate-limited", "envoy")["filters"])
+    assert "max_response_headers_kb: 16" in str(lines("big-header", "envoy")["cluster_extra"])
+    assert lines("big-header", "caddy") == {"transport_extra": "max_response_header 16KB"}
+    assert lines("big-header", "nginx") == {}  # nginx, HAProxy, Apache: their defaults
+    assert lines("fd-limit", "nginx") == {"worker_connections": 3}
+    assert matrix.BIG_HEADER > 16384  # past HAProxy's default buffer, the largest default here

@@ -48,6 +48,8 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
     ("pool-full", "apache", "fpm-unix"): "Apache waits on a full unix backlog, then logs only "
                                          "read timeouts: backend-too-slow (fault-matrix.md stop 46)",
 }
+# Left it at stop 47 (docs/dev/fault-matrix.md "Stop 47"): (big-header, envoy, *), Envoy's
+# UPE for headers past max_response_headers_kb, now set against the probe's measured header.
 # Left it at stop 42: (backend-5xx, apache, fpm-*), the pool's own 5xx relayed by mod_proxy_fcgi,
 # now named from the error log's silence at a LogLevel that records Apache's own failures
 # (analyzers.application ``_fastcgi_made_5xx``; 8/8 cells, docs/dev/fault-matrix.md "Stop 42").

@@ -25,6 +25,7 @@ from why502.analyzers.base import (
     group_items,
     groups_of,
     make_finding,
+    proxy_name,
     reload_commands,
     route_of,
     upstream_name,
@@ -49,10 +50,30 @@ def size_bytes(value: str | None) -> int | None:
     return int(digits) * mult if digits.isdigit() else None
 
 
+def over_header_limit(ev: Evidence, peer: str | None) -> int | None:
+    """The live probe's response-header size from ``peer`` when it is more than the proxy takes
+    (``ConfigFacts.header_limit``), else None.
+
+    A proxy whose word for a refused response does not say why (HAProxy's ``PH``: "the proxy
+    blocked the server's response, because it was invalid, incomplete, dangerous",
+    configuration.txt 8.5) refuses headers that do not fit its buffer with the same word as a
+    malformed one; a probe that gets a well-formed answer whose headers end past the buffer
+    says which (src/http_ana.c http_wait_for_response(): the buffer full before the headers
+    end, 502)."""
+    probe = ev.live.probes.get(peer) if ev.live.probes and peer else None
+    limit = ev.config.header_limit
+    if probe is None or limit is None or probe.answer != "http" or not probe.header_bytes:
+        return None
+    return probe.header_bytes if probe.header_bytes > limit[0] else None
+
+
 def analyze(ev: Evidence) -> list[Candidate]:
     out: list[Candidate] = []
     for peer, groups in by_peer(groups_of(ev, "header-too-big")).items():
         out.append(_buffer(ev, peer, groups))
+    for peer, groups in by_peer(groups_of(ev, "invalid-response")).items():
+        if over_header_limit(ev, peer):
+            out.append(_over_limit(ev, peer, groups))
     out += _keepalive(ev)
     return out
 
@@ -102,6 +123,33 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
                           f"curl -sI http://{peer or 'backend'}/ | wc -c  # header size"],
                 diff=diff, file=(target.pass_file or target.file) if target else None, notes=notes),
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
+
+
+def _over_limit(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
+    """buffer-too-small from a refused response (``over_header_limit``): the proxy's limit, as
+    its config sets it, and the probe's measured header."""
+    assert ev.config.header_limit is not None
+    limit, setting = ev.config.header_limit
+    needed = over_header_limit(ev, peer) or 0
+    who = proxy_name(ev.proxy)
+    items = [i for g in groups for i in group_items(g)]
+    items.append(EvidenceItem(kind="probe", summary=f"a probe of {peer} got a well-formed HTTP answer "
+                              f"whose headers are {needed} bytes, more than {limit}", source="probe"))
+    items.append(EvidenceItem(kind="config", summary=f"{setting.value}: {limit} bytes for response headers",
+                              source=setting.file, line=setting.line))
+    new = 1 << (needed + limit // 15).bit_length()  # the next power of two above, with the rewrite room
+    return Candidate(finding=make_finding(
+        "buffer-too-small", confidence=0.93, groups=groups,
+        explanation=f"{peer or 'The backend'} answers well-formed HTTP, but its response headers "
+                    f"({needed} bytes: often large Set-Cookie or CSP headers) do not fit the "
+                    f"{limit} bytes {who} keeps for them ({setting.value}), so {who} refused the "
+                    "response and answered 502.",
+        evidence=items,
+        fix=Fix(summary=f"raise the buffer that holds the response headers ({setting.value.split()[0]} "
+                        f"{new}) or send smaller headers",
+                commands=[*reload_commands(ev),
+                          f"curl -s -D - -o /dev/null http://{peer or 'backend'}/ | wc -c  # header size"]),
+        upstream=upstream_name(ev, peer), target=peer, status_codes=[502]), claims=claims(groups))
 
 
 def _keepalive_ok(t: TargetFact, requires: tuple[tuple[str, str, str, str, str], ...]

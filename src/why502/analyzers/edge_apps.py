@@ -273,8 +273,30 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
         if life is not None and not deaths and (_probe_connects(ev, f.target) or not probed):
             return _reused(ev, lb, f, life)
     if f.cause == "protocol-mismatch":
-        return _spoken_badly(ev, f)
+        return _too_big(ev, f) or _spoken_badly(ev, f)
     return f
+
+
+def _too_big(ev: Evidence, f: Finding) -> Finding | None:
+    """``f`` (an answer the proxy could not parse: Envoy's ``UPE``) as buffer-too-small when the
+    live probe of its target gets well-formed HTTP whose headers are more than the cluster takes
+    (``max_response_headers_kb``, 60 KiB by default: api/envoy/config/core/v3/protocol.proto; a
+    larger header is a codec error, source/common/http/http1/codec_impl.cc, 502 UPE), else None."""
+    known = ev.config.targets or ev.edge.targets  # an edge log read alone: its config's targets
+    target = next((t for t in known if f.target and f.target in (t.key, t.unix_path)), None)
+    probe = _probe_of(ev, f.target) if f.target else None
+    limit = target.settings.get("max_response_headers_kb") if target is not None else None
+    if (probe is None or limit is None or probe.answer != "http" or not probe.header_bytes
+            or not limit.value.isdigit() or probe.header_bytes <= int(limit.value) * 1024):
+        return None
+    where = "" if limit.is_default else f" ({limit.file}:{limit.line})"
+    item = EvidenceItem(kind="probe", summary=f"{f.target} answers well-formed HTTP whose headers are "
+                        f"{probe.header_bytes} bytes, more than max_response_headers_kb {limit.value}"
+                        f"{' (the default)' if limit.is_default else ''}{where}")
+    return _as(f, "buffer-too-small",
+               f"the response headers of {f.target} are larger than the proxy takes",
+               [item], "Raise the cluster's max_response_headers_kb (typed_extension_protocol_options "
+               "HttpProtocolOptions common_http_protocol_options), or send smaller headers.", 0.9)
 
 
 def _reused(ev: Evidence, lb: LbEvidence, f: Finding, life: TargetLife) -> Finding:

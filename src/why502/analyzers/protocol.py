@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
+from why502.analyzers import config_limits
 from why502.analyzers.base import (
     Candidate,
     by_peer,
@@ -47,6 +48,8 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for peer, groups in by_peer(groups_of(ev, "tls-failure")).items():
         out.append(_tls(ev, peer, groups))
     for peer, groups in by_peer(groups_of(ev, "invalid-response")).items():
+        if config_limits.over_header_limit(ev, peer):
+            continue  # a well-formed answer past the proxy's header buffer: buffer-too-small
         malformed = [g for g in groups if _malformed(ev, peer, g)]
         if malformed:
             out.append(_invalid_response(ev, peer, malformed))

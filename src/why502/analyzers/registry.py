@@ -36,7 +36,7 @@ Analyzer = Callable[[Evidence], list[Candidate]]
 # what the edge vocabulary points to (tests/diagnose/test_diagnose_analyzers.py checks it against
 # catalog/data/proxy_terms.toml), the relayed backend 5xx, and the unexplained 5xx
 EDGE_CAUSES: tuple[str, ...] = (
-    "all-upstreams-down", "app-fatal-error", "backend-crashed", "backend-not-running",
+    "all-upstreams-down", "app-fatal-error", "backend-crashed", "backend-not-running", "buffer-too-small",
     "backend-too-slow", "dns-unresolvable", "keepalive-race", "network-unreachable",
     "protocol-mismatch", "proxy-misrouted", "proxy-rate-limited", "socket-permissions",
     "upstream-tls-mismatch", "workers-exhausted", "wrong-target", "upstream-returned-5xx",

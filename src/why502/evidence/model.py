@@ -254,6 +254,9 @@ class ConfigFacts:
     files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # config file -> lines
     listens: tuple[str, ...] = ()  # the proxy's own listen keys (a proxy loop targets one)
     limit_settings: tuple[Setting, ...] = ()  # rate/connection limits (nginx limit_req/limit_conn)
+    # the most response-header bytes the proxy takes from a target, and the setting(s) that say
+    # so (HAProxy's tune.bufsize less tune.maxrewrite); None: not read for this proxy
+    header_limit: tuple[int, Setting] | None = None
     main_file: str | None = None  # the config's main file (reload commands name it)
     user: str | None = None  # the worker user the config names
     group: str | None = None  # the worker group the config names

@@ -149,6 +149,10 @@ class Fault:
     # proxy that has a per-server limit has it at the same number (HAProxy ``maxconn``, Envoy's
     # circuit breaker): concurrent requests find it full (``POOL_FAULT``)
     workers: int = 0
+    # the proxy's own limit the fault sets (stop 47, ``_limit_lines``): "header" (the response
+    # header is larger than the proxy takes), "rate" (its request-rate limit), "fd" (its
+    # connection slots); "" none
+    limit: str = ""
 
     def fastcgi(self, backend: str) -> bool:
         """Whether the proxy speaks FastCGI to ``backend`` in this fault."""
@@ -520,6 +524,91 @@ MISROUTE_FAULT = Fault("self-loop", "proxy-misrouted", "ok", {
 })
 FAULTS = (*FAULTS, DNS_FAULT, MISROUTE_FAULT)
 
+# The proxy's own limits (stop 47): the backend answers, and the proxy refuses the request or
+# the answer by a limit of its own.  Proofs observed on this machine's proxies before they were
+# written; the sources cited at each fault.
+BIG_HEADER = 20000  # bytes of the backend's Set-Cookie: past nginx's 4k|8k, HAProxy's 16k buffer
+RATE_PER_S = 1  # the proxy's request-rate limit (a burst of one more); steady traffic sends 4 at once
+# A response header larger than the proxy takes (the catalog's buffer-too-small: a login that
+# sets a large cookie).  Each proxy refuses it with 502 and says so:
+# - nginx: "upstream sent too big header while reading response header from upstream"
+#   (src/http/ngx_http_upstream.c ngx_http_upstream_process_header(): the header did not fit
+#   ``proxy_buffer_size``, the buffer full with NGX_AGAIN from the module's process_header);
+# - HAProxy: the httplog line's ``PH--`` 502 (configuration.txt 8.5: the proxy refused the
+#   response in the header phase; src/http_ana.c http_wait_for_response(): the buffer, tune.bufsize
+#   less tune.maxrewrite, full before the headers end -> "too large");
+# - Apache: "AH10124: header size is over the limit allowed by ResponseFieldSize (%d bytes)"
+#   then AH01106 "bad HTTP/1.1 header returned by" (modules/proxy/mod_proxy_http.c
+#   ap_proxy_read_headers(), ap_proxy_http_process_response()), 502;
+# - Envoy: ``502 UPE`` (the HTTP/1 codec's header-size limit, ``max_response_headers_kb``, is a
+#   codec error: upstream protocol error, source/common/http/http1/codec_impl.cc);
+# - Caddy: Go's "net/http: server response headers exceeded %d bytes; aborted" (net/http
+#   transport.go persistConn.readLoop, ``MaxResponseHeaderBytes`` = Caddy's
+#   ``max_response_header``), 502 (reverseproxy.go statusError).
+# On HTTP backends (the lab backend's ``bigheader`` mode on tcp4, tcp6 and a unix socket):
+# Caddy's FastCGI transport has no response-header limit (it has no ``max_response_header``).
+BUFFER_FAULT = Fault("big-header", "buffer-too-small", "bigheader", {
+    "nginx": r"upstream sent too big header while reading response header from upstream",
+    "haproxy": _HA + r"502 \d+ - - PH--",
+    "apache": r"AH10124: header size is over the limit allowed by ResponseFieldSize \(\d+ bytes\)",
+    "envoy": _ENVOY + r"502 UPE ",
+    "caddy": _CADDY + r"net/http: server response headers exceeded \d+ bytes; aborted",
+}, traffic=("steady",), backends=HTTP_BACKENDS, limit="header")
+FAULTS = (*FAULTS, BUFFER_FAULT)
+# The proxy's own request-rate limit answers (the catalog's proxy-rate-limited), 4 requests
+# at once against 1 a second and a burst of one:
+# - nginx: limit_req's 503 (``limit_req_status``'s default) and "limiting requests, excess:
+#   %ui.%03ui by zone \"%V\"" (src/http/modules/ngx_http_limit_req_module.c
+#   ngx_http_limit_req_handler());
+# - HAProxy: ``http-request deny deny_status 503`` on a stick table's request rate: the
+#   httplog line ``fe fe/<NOSRV> ... 503 ... PR--`` (no backend chosen: the frontend's name;
+#   8.5 "PR": the proxy blocked the request);
+# - Envoy: the local_ratelimit filter's answer (``status`` 503) with the response flag ``RL``
+#   (RateLimited, source/extensions/filters/http/local_ratelimit/local_ratelimit.cc).
+# All three at 503, nginx's default: the catalog's cause is a limit whose refusals look like an
+# unavailable backend (its status_codes [503]); HAProxy's and Envoy's defaults (403 for deny,
+# 429 for local_ratelimit) are no 5xx, which why502 (502/503/504) and watch (it opens on 5xx)
+# leave alone.  The first score was taken at 429 (stop 47: 0/8 on HAProxy and Envoy).
+# The backend kind does not matter (the request never reaches it): tcp4 and tcp6.
+RATE_FAULT = Fault("rate-limited", "proxy-rate-limited", "ok", {
+    "nginx": r'limiting requests, excess: [\d.]+ by zone "app_limit"',
+    "haproxy": r"fe fe/<NOSRV> [-\d/]+ 503 \d+ - - PR--",
+    "envoy": _ENVOY + r"503 RL ",
+}, traffic=("steady",), backends=("tcp4", "tcp6"), limit="rate", no_cell={
+    "apache": "httpd has no request-rate limit of its own: mod_ratelimit limits a response's "
+              "bandwidth (rate-limit KiB/s), not requests; mod_evasive and mod_qos are third-party "
+              "modules (not in httpd's tree, not installed here)",
+    "caddy": "Caddy has no rate limit of its own: the standard build (Debian's package here: no "
+             "rate module in `caddy list-modules`) has none; rate_limit is the third-party "
+             "mholt/caddy-ratelimit plug-in, built in with xcaddy",
+})
+FAULTS = (*FAULTS, RATE_FAULT)
+# The proxy runs out of connection slots (the catalog's fd-limit): nginx with
+# ``worker_connections 3`` (the listening socket and the master's channel hold two,
+# ngx_event_process_init() and ngx_add_channel_event(); the client the third), so the upstream
+# connect finds none: "%ui worker_connections are not enough" (src/core/ngx_connection.c
+# ngx_get_connection()) and a 500, as the lab scenario fd-limit.  The other proxies queue at
+# their connection limit rather than answer 5xx (``no_cell``).
+FD_FAULT = Fault("fd-limit", "fd-limit", "ok", {
+    "nginx": r"\d+ worker_connections are not enough",
+}, traffic=("steady",), backends=HTTP_BACKENDS, limit="fd", no_cell={
+    "haproxy": "not a 5xx: at its ``maxconn`` HAProxy stops accepting and the connections wait "
+               "in the kernel's accept queue (src/listener.c limit_listener()); a maxconn above "
+               "what ulimit -n allows is lowered at start (src/haproxy.c), so no request is "
+               "refused for it",
+    "apache": "not a 5xx: at MaxRequestWorkers the connections wait in the listen backlog "
+              "(AH00484 \"server reached MaxRequestWorkers setting\"), queued, not refused",
+    "envoy": "not yet: past a listener's connection limit (overload manager "
+             "global_downstream_max_connections) Envoy closes the new connection without an "
+             "HTTP response (no 5xx, no access-log status); out of file descriptors its "
+             "upstream connect would fail as UF, not reproduced here yet",
+    "caddy": "not yet: Go's accept loop waits and retries on EMFILE (net/http server.go Serve, "
+             "\"http: Accept error: ... retrying in\"): queued; a Caddy whose ulimit -n leaves "
+             "no descriptor for the upstream dial (\"socket: too many open files\", 502) needs "
+             "a per-cell prlimit, not written yet",
+})
+FAULTS = (*FAULTS, FD_FAULT)
+
 # The catalog's causes the matrix has no fault for, each with why (``lab matrix --list`` prints
 # them on stderr, as ``Fault.no_cell`` for a proxy): a gap is explained, not silent.  "not yet"
 # marks what can be reproduced on loopback with the real proxies and is left for a later stop;
@@ -535,20 +624,12 @@ NOT_IN_MATRIX: dict[str, str] = {
     "wrong-target": "not yet: the proxy names a port or socket where the app is not (the app on "
                     "[::1] or another socket path); lab scenarios wrong-target-* (nginx)",
     "selinux-denial": "needs an SELinux kernel in enforcing mode (this machine has none)",
-    "buffer-too-small": "not yet: nginx's proxy_buffer_size (\"upstream sent too big header\", lab "
-                        "scenario buffer-too-small); the other proxies' response-header limits "
-                        "(HAProxy tune.bufsize, Envoy max_response_headers_kb) are not checked yet",
     "keepalive-misconfigured": "a config pitfall that makes no 5xx by itself (an upstream keepalive "
                                "pool nginx cannot use): lint's, lab scenario keepalive-misconfigured",
     "port-exhaustion": "needs root and a network namespace whose ephemeral port range is a few ports "
                        "(bounded there only); lab scenario port-exhaustion (nginx)",
-    "fd-limit": "not yet: nginx's worker_connections run out (lab scenario fd-limit); the other "
-                "proxies' connection limits queue rather than fail (HAProxy maxconn)",
     "network-unreachable": "no address but loopback may be a target here; the lab scenario "
                            "network-unreachable needs root and two private network namespaces",
-    "proxy-rate-limited": "not yet: the proxy's own limit answers (nginx limit_req 503, Envoy "
-                          "local_ratelimit 429, HAProxy deny_status); lab scenario proxy-rate-limited "
-                          "(nginx)",
     "no-ready-endpoints": "Kubernetes: needs a cluster (a Service and its endpoints)",
     "terminating-endpoint-routed": "Kubernetes: needs a cluster (a rollout's terminating pods)",
     "readiness-probe-failing": "Kubernetes: needs a cluster (a pod's readiness probe)",
@@ -762,7 +843,7 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
                 else f"[::1]:{dead_port('::1')}" if kind == "tcp6" else f"127.0.0.1:{dead_port()}")
     if fault.speak == "fastcgi":  # the script a FastCGI server would run (Caddy's php_fastcgi
         stack.write_file("www/app.php", PHP_APP["hello"])  # looks for it before it passes on)
-    backend = stack.add_backend(fault.mode, host=_host(kind), unix=kind == "unix",
+    backend = stack.add_backend(fault.mode, host=_host(kind), unix=kind == "unix", header_bytes=BIG_HEADER,
                                 delay=SLOW_DELAY if fault.mode == "slow" else 0.0,
                                 idle_timeout=KEEPALIVE_IDLE,
                                 body_bytes=BIG_BODY if fault.mode == "ok" and fault.cause is None else 0)
@@ -794,6 +875,7 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
     if front is not None:
         extra: dict[str, object] = ({"more": tuple(more), "fail_duration": cell.fault.group_hold}
                                     if more else {})
+        extra |= _limit_lines(cell)  # the proxy's own limit (stop 47), its plug-in's keywords
         if cell.fault.workers and cell.proxy == "envoy":  # its circuit breaker at the pool's size
             extra["max_requests"] = cell.fault.workers
         elif cell.fault.workers:  # Caddy: the connect bounded as the read (3 s by default)
@@ -836,15 +918,17 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
                                 f"    proxy_set_header Connection \"\";\n"
                                 f"    proxy_read_timeout {timeout:g}s;\n}}\n"))
         else:
-            stack.start_nginx(server(stack, f"location / {{\n    proxy_pass {scheme}://{address};\n"
-                                            f"    proxy_read_timeout {timeout:g}s;\n{connect}}}\n"),
-                              worker_user=user)
+            limit = _limit_lines(cell)  # the proxy's own limit (stop 47)
+            stack.start_nginx(str(limit.get("http", "")) + server(
+                stack, f"location / {{\n    proxy_pass {scheme}://{address};\n"
+                       f"    proxy_read_timeout {timeout:g}s;\n{connect}{limit.get('location', '')}}}\n"),
+                worker_user=user, worker_connections=int(str(limit.get("worker_connections", 64))))
     elif cell.proxy == "haproxy":
         # retries 0: a refused connect is otherwise retried after 1 s (backend.c); FastCGI
         # through an fcgi-app section (configuration.txt 10.1, HAProxy 2.1+)
         address = f"unix@{sock}" if sock else target
         defaults = f"retries 0\ntimeout server {timeout:g}s"
-        frontend = ""
+        frontend = str(_limit_lines(cell).get("frontend", ""))  # the proxy's own limit (stop 47)
         # a full pool: the server's maxconn at the pool's size, the rest wait in HAProxy's queue
         # for ``timeout queue`` (configuration.txt 5.2 ``maxconn``, 4.2 ``timeout queue``)
         maxconn = f" maxconn {cell.fault.workers}" if cell.fault.workers else ""
@@ -887,6 +971,56 @@ def _start_proxy(stack: Stack, cell: Cell, target: str, run: ScenarioRun, more: 
             stack.start_apache(head + ssl + f"ProxyPass / {url}\n", modules=("ssl",) if tls else ())
     else:  # pragma: no cover - FAULTS only names the proxies above
         raise LabError(f"the matrix has no runtime for {cell.proxy}")
+
+
+def _limit_lines(cell: Cell) -> dict[str, object]:
+    """The config that sets the fault's own limit of the proxy (``Fault.limit``, stop 47), by
+    where it goes: nginx ``http`` (the http block), ``location``, ``worker_connections``;
+    HAProxy ``frontend``; Envoy's and Caddy's ``front()`` keywords (``cluster_extra``,
+    ``filters``, ``transport_extra``).  Empty for a fault without one.
+
+    - rate: nginx ``limit_req_zone``/``limit_req`` (ngx_http_limit_req_module: ``rate``, a
+      ``burst`` of one, ``nodelay``; 503 by default, ``limit_req_status``); HAProxy a stick
+      table of each source's request rate and ``http-request deny deny_status 503`` past it
+      (configuration.txt 4.2 ``http-request deny``, 7.3.3 ``sc_http_req_rate``); Envoy the
+      ``local_ratelimit`` HTTP filter's token bucket (extensions/filters/http/local_ratelimit/v3,
+      its ``status`` 503: 429 by default).
+    - header: nginx, HAProxy and Apache at their defaults (``proxy_buffer_size`` one page,
+      ``tune.bufsize`` 16384, ``ResponseFieldSize`` 8190); Envoy's cluster
+      ``max_response_headers_kb`` (60 KiB by default: config/core/v3/protocol.proto) and Caddy's
+      transport ``max_response_header`` (Go's 10 MB by default) set to 16 KiB, HAProxy's.
+    """
+    limit, proxy = cell.fault.limit, cell.proxy
+    if limit == "rate" and proxy == "nginx":
+        return {"http": f"limit_req_zone $binary_remote_addr zone=app_limit:1m rate={RATE_PER_S}r/s;\n",
+                "location": "    limit_req zone=app_limit burst=1 nodelay;\n"}
+    if limit == "rate" and proxy == "haproxy":
+        return {"frontend": "stick-table type ip size 100k expire 30s store http_req_rate(10s)\n"
+                            "http-request track-sc0 src\n"
+                            "http-request deny deny_status 503 if "
+                            f"{{ sc_http_req_rate(0) gt {RATE_PER_S + 1} }}\n"}
+    if limit == "rate" and proxy == "envoy":
+        on = "{{default_value: {{numerator: 100, denominator: HUNDRED}}, runtime_key: {}}}"
+        return {"filters": ("- name: envoy.filters.http.local_ratelimit\n  typed_config:\n"
+                            '    "@type": type.googleapis.com/envoy.extensions.filters.http.'
+                            "local_ratelimit.v3.LocalRateLimit\n    stat_prefix: app_limit\n"
+                            f"    token_bucket: {{max_tokens: {RATE_PER_S + 1}, tokens_per_fill: "
+                            f"{RATE_PER_S}, fill_interval: 1s}}\n"
+                            "    status: {code: ServiceUnavailable}\n"
+                            f"    filter_enabled: {on.format('rl_enabled')}\n"
+                            f"    filter_enforced: {on.format('rl_enforced')}\n",)}
+    if limit == "fd" and proxy == "nginx":
+        return {"worker_connections": 3}
+    if limit == "header" and proxy == "envoy":
+        return {"cluster_extra": "typed_extension_protocol_options:\n"
+                                 "  envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n"
+                                 '    "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.'
+                                 "HttpProtocolOptions\n"
+                                 "    common_http_protocol_options: {max_response_headers_kb: 16}\n"
+                                 "    explicit_http_config: {http_protocol_options: {}}\n"}
+    if limit == "header" and proxy == "caddy":
+        return {"transport_extra": "max_response_header 16KB"}
+    return {}
 
 
 def _group_backend(stack: Stack, cell: Cell, targets: Sequence[str]) -> None:

@@ -121,6 +121,8 @@ class ProxyView:
     user_line: str | None = None
     # rate and connection limits on the way to the targets (nginx's limit_req/limit_conn)
     limit_settings: tuple[Setting, ...] = ()
+    # the most response-header bytes the proxy takes (``ConfigFacts.header_limit``)
+    header_limit: tuple[int, Setting] | None = None
     max_connections: Setting | None = None  # connections per worker (nginx's worker_connections)
     max_open_files: Setting | None = None  # the workers' fd limit (nginx's worker_rlimit_nofile)
     # the parsed config the statistics engine reads next to an access log in its own format

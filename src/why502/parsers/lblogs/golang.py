@@ -36,6 +36,10 @@ _GO_ERRORS: tuple[tuple[str, str], ...] = (
     ("actively refused", "connection refused"),
     ("no route to host", "no route to host"),
     ("timeout awaiting response headers", "timeout awaiting response headers"),
+    # the upstream's response headers past the transport's MaxResponseHeaderBytes (Go's
+    # src/net/http/transport.go persistConn.readLoop(): "net/http: server response headers
+    # exceeded %d bytes; aborted"; Caddy's ``max_response_header``): the proxy's header limit
+    ("server response headers exceeded", "server response headers exceeded"),
     ("i/o timeout", "i/o timeout"),
     ("connection reset by peer", "connection reset by peer"),
     ("forcibly closed by the remote host", "connection reset by peer"),

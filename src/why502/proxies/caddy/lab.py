@@ -64,7 +64,7 @@ def start_caddy(stack: Stack, site: str, *, global_options: str = "") -> Process
 
 def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
           tls: bool = False, more: Sequence[str] = (), fail_duration: float = 0.0,
-          dial_timeout: float = 0.0) -> tuple[Path, Path | None, Path]:
+          dial_timeout: float = 0.0, transport_extra: str = "") -> tuple[Path, Path | None, Path]:
     """Caddy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
     ``reverse_proxy`` over HTTP with ``response_header_timeout`` ``timeout``, or, with
     ``fastcgi_root``, ``php_fastcgi`` to a PHP-FPM pool with ``read_timeout`` ``timeout``
@@ -76,13 +76,15 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
     upstreams; ``fail_duration`` > 0: Caddy's passive health check (``fail_duration``, with
     ``max_fails`` 1: one failed request takes an upstream out for that long; with none left
     Caddy answers 503 "no upstreams available", reverseproxy.go).  ``dial_timeout`` > 0: how long
-    a connect may take (the transport's ``dial_timeout``, 3 s by default).  What the lab's fault
+    a connect may take (the transport's ``dial_timeout``, 3 s by default).  ``transport_extra``:
+    more lines of the transport block (``max_response_header 16KB``).  What the lab's fault
     matrix (``why502.lab.matrix``) starts for a cell.
 
     Returns (Caddyfile, Caddy's own log, the access log)."""
     where = " ".join(f"unix/{t.removeprefix('unix:')}" if t.startswith("unix:") else t
                      for t in (target, *more))
     dial = f"\tdial_timeout {dial_timeout:g}s\n" if dial_timeout else ""
+    dial += "".join(f"\t{ln.strip()}\n" for ln in transport_extra.splitlines() if ln.strip())
     passive = f"\tfail_duration {fail_duration:g}s\n\tmax_fails 1\n" if fail_duration else ""
     if fastcgi_root is not None:
         site = (f"root * {fastcgi_root}\nphp_fastcgi {where} {{\n\tread_timeout {timeout:g}s\n{dial}}}\n")

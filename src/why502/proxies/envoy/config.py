@@ -51,6 +51,11 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     # (docs/root/faq/configuration/timeouts.rst: the same message serves upstream connections
     # through the cluster's common_http_protocol_options)
     "idle_timeout": ("1h", "api/envoy/config/core/v3/protocol.proto HttpProtocolOptions.idle_timeout"),
+    # protocol.proto, HttpProtocolOptions.max_response_headers_kb: the most response-header
+    # kilobytes the upstream codec takes; "If unconfigured, the default maximum response headers
+    # allowed is 60 KiB" (a larger one is an upstream codec error: 502 UPE)
+    "max_response_headers_kb": ("60", "api/envoy/config/core/v3/protocol.proto "
+                                      "HttpProtocolOptions.max_response_headers_kb"),
     # circuit_breaker.proto, CircuitBreakers.Thresholds: "If not specified, the default is 1024"
     # (max_connections, max_pending_requests, max_requests), "... the default is 3" (max_retries)
     "max_connections": ("1024", "api/envoy/config/cluster/v3/circuit_breaker.proto "
@@ -346,6 +351,8 @@ def _cluster(c: Map | dict[str, Any], path: str, eds: dict[str, object]) -> Clus
         common = holder.get("common_http_protocol_options")
         if (s := _setting(common, "idle_timeout", path)) is not None:
             cl.settings["idle_timeout"] = s
+        if (s := _setting(common, "max_response_headers_kb", path)) is not None:
+            cl.settings["max_response_headers_kb"] = s
     breakers = c.get("circuit_breakers")
     if isinstance(breakers, dict):
         for th in _maps(breakers.get("thresholds")):

@@ -20,7 +20,8 @@ def envoy_facts(cfg: EnvoyConfig) -> tuple[list[TargetFact], dict[str, GroupFact
     for cl in cfg.clusters:
         route = next((r for r in cfg.routes if cl.name in r.clusters), None)
         settings: dict[str, Setting] = {"connect_timeout": cl.setting("connect_timeout"),
-                                        "idle_timeout": cl.setting("idle_timeout")}
+                                        "idle_timeout": cl.setting("idle_timeout"),
+                                        "max_response_headers_kb": cl.setting("max_response_headers_kb")}
         if route is not None:
             settings["timeout"] = route.setting("timeout")
         keys = []

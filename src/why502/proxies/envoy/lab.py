@@ -110,12 +110,13 @@ def envoy_cluster(name: str, address: str, *, extra: str = "", tls: bool = False
 
 
 def envoy_bootstrap(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str],
-                    admin: str | None = None) -> str:
+                    admin: str | None = None, filters: Sequence[str] = ()) -> str:
     """A complete static bootstrap: one listener on ``stack.listen`` whose HTTP connection manager
     writes Envoy's default access-log format to ``logs/envoy-access.log`` and routes each
     ``(prefix, cluster, route keys)`` in order (route keys: ``timeout: 1s``, ...).  ``admin``
     (``127.0.0.1:PORT``): the admin API listens there (bootstrap.proto ``Admin.address``:
-    ``/clusters``, ``/stats``, ``/config_dump``), on loopback only."""
+    ``/clusters``, ``/stats``, ``/config_dump``), on loopback only.  ``filters``: HTTP filters
+    before the router, each one list entry in YAML at the list's indent (``- name: ...``)."""
     _conf, access, _out = envoy_paths(stack)
     host, _, port = stack.listen.rpartition(":")
     admin_lines: list[str] = []
@@ -138,17 +139,19 @@ def envoy_bootstrap(stack: Stack, routes: list[tuple[str, str, str]], clusters: 
         f'              "@type": {_FILE_LOG}', f"              path: {access}",
         "          route_config:", "            virtual_hosts:", "            - name: all",
         '              domains: ["*"]', "              routes:", *route_lines,
-        "          http_filters:", "          - name: envoy.filters.http.router",
+        "          http_filters:",
+        *(f"          {ln}" for each in filters for ln in each.strip("\n").splitlines()),
+        "          - name: envoy.filters.http.router",
         "            typed_config:", f'              "@type": {_ROUTER}',
         "  clusters:", *(c.rstrip("\n") for c in clusters), ""])
 
 
 def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters: list[str],
-                      admin: str | None = None) -> Process:
+                      admin: str | None = None, filters: Sequence[str] = ()) -> Process:
     """Write the bootstrap (:func:`envoy_bootstrap`), validate and start Envoy on ``stack.listen``;
     the stack's ``proxy`` is Envoy (stopped by its PID with the stack)."""
     conf, _access, _out = envoy_paths(stack)
-    conf.write_text(envoy_bootstrap(stack, routes, clusters, admin))
+    conf.write_text(envoy_bootstrap(stack, routes, clusters, admin, filters))
     proc = start_envoy(stack, conf, stack.listen, check=False)
     stack.proxy = proc
     return proc
@@ -156,7 +159,8 @@ def start_envoy_stack(stack: Stack, routes: list[tuple[str, str, str]], clusters
 
 def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | None = None,
           tls: bool = False, more: Sequence[str] = (), fail_duration: float = 0.0,
-          max_requests: int = 0) -> tuple[Path, Path | None, Path]:
+          max_requests: int = 0, cluster_extra: str = "",
+          filters: Sequence[str] = ()) -> tuple[Path, Path | None, Path]:
     """Envoy alone in front of one ``target`` (``host:port``, ``[::1]:port`` or ``unix:PATH``):
     one route ``/`` to the cluster ``app`` with the route's ``timeout`` (route_components.proto
     ``RouteAction.timeout``, 15 s by default), Envoy's default keep-alive pool (upstream
@@ -165,7 +169,10 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
     ``UpstreamTlsContext`` transport socket, no validation context: the certificate is not
     verified), whatever the endpoint speaks.  ``more``: the cluster's other endpoints (a group);
     ``fail_duration`` > 0: an endpoint that failed a health check is out for that long (active
-    checks, no panic routing); ``max_requests``: the cluster's circuit breaker.  What the lab's
+    checks, no panic routing); ``max_requests``: the cluster's circuit breaker;
+    ``cluster_extra``: more cluster keys (YAML at the cluster's indent: a response-header limit's
+    ``typed_extension_protocol_options``); ``filters``: HTTP filters before the router (a
+    ``local_ratelimit``).  What the lab's
     fault matrix (``why502.lab.matrix``) starts for a cell.
 
     Envoy has no FastCGI upstream (its HTTP router speaks HTTP/1, HTTP/2 and HTTP/3 to a
@@ -200,6 +207,6 @@ def front(stack: Stack, target: str, *, timeout: float, fastcgi_root: Path | Non
                        "    max_pending_requests: 1\n")
     start_envoy_stack(stack, [("/", "app", f"timeout: {timeout:g}s")],
                       [envoy_cluster("app", bare(target), tls=tls, more=[bare(m) for m in more],
-                                     extra=accounting)])
+                                     extra=accounting + cluster_extra)], filters=filters)
     conf, access, _out = envoy_paths(stack)
     return conf, None, access

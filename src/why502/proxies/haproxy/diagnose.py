@@ -16,7 +16,7 @@ from why502.findings.model import Diagnostic
 from why502.parsers.rooted import proc_root, under_root
 from why502.proxies.haproxy import source
 from why502.proxies.haproxy.config import HaproxyConfig
-from why502.proxies.haproxy.facts import haproxy_facts, listens
+from why502.proxies.haproxy.facts import haproxy_facts, header_limit, limit_settings, listens
 from why502.proxies.haproxy.proxy import PROXY
 
 # Debian's package ships /etc/rsyslog.d/49-haproxy.conf writing here
@@ -36,7 +36,8 @@ def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
     view = ProxyView(PROXY.name, cfg.main_file, targets, groups, files, aliases, listens(cfg),
                      user=cfg.user, group=cfg.group,
                      runtime_socket=cfg.stats_sockets[0] if cfg.stats_sockets else None,
-                     live_states=_live_states(cfg, aliases))
+                     live_states=_live_states(cfg, aliases), limit_settings=limit_settings(cfg),
+                     header_limit=header_limit(cfg))
     inputs["proxy"] = PROXY.name
     inputs["config"] = cfg.main_file
     inputs["config_files"] = cfg.files

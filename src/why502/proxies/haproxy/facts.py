@@ -14,6 +14,8 @@ The settings are named as HAProxy names them (``timeout server``, ``timeout queu
 
 from __future__ import annotations
 
+import re
+
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.net import hostport
 from why502.facts.setting import Setting
@@ -117,3 +119,62 @@ def listens(cfg: HaproxyConfig) -> tuple[str, ...]:
             if port.isdigit():
                 out.append(hostport(host.strip("[]") or "0.0.0.0", int(port)))  # noqa: S104
     return tuple(out)
+
+
+# a stick table's or a frontend's rate (configuration.txt 7.3.2/7.3.3: ``sc_http_req_rate(0)``,
+# ``sc0_conn_rate``, ``src_http_req_rate``, ``fe_req_rate``, ``be_sess_rate``, ...)
+_RATE_FETCH = re.compile(r"\b(?:sc\d?|src|fe|be)_\w*_rate\b|\b(?:fe|be)_(?:req|sess|conn)_rate\b")
+_DENY_STATUS = re.compile(r"\bdeny_status\s+(\d{3})\b")
+
+
+def limit_settings(cfg: HaproxyConfig) -> tuple[Setting, ...]:
+    """HAProxy's request-rate limits: each ``http-request deny``/``reject``/``tarpit`` line whose
+    condition is a rate (configuration.txt 4.2 ``http-request deny [deny_status <code>]``, 403
+    by default; ``tarpit`` 500), as written, by file and line.  What a ``<NOSRV> ... PR--``
+    refusal (the proxy's own ``http-request`` rule) is when the rule that made it limits a
+    rate: the proxy's rate limit, not the servers (``analyzers.routing``)."""
+    out = []
+    for sec in cfg.sections:
+        for ln in sec.lines:
+            words = ln.words
+            if (len(words) > 1 and words[0] in ("http-request", "tcp-request")
+                    and words[1] in ("deny", "reject", "tarpit", "silent-drop")
+                    and _RATE_FETCH.search(" ".join(words))):
+                out.append(Setting(" ".join(words), ln.file, ln.line))
+    return tuple(out)
+
+
+def deny_status(setting: Setting) -> int:
+    """The status a rate-limit rule of :func:`limit_settings` answers with (``deny_status``;
+    403 for ``deny`` by default, 500 for ``tarpit``: configuration.txt 4.2)."""
+    m = _DENY_STATUS.search(setting.value)
+    if m:
+        return int(m.group(1))
+    return 500 if " tarpit" in f" {setting.value}" else 403
+
+
+BUFSIZE, MAXREWRITE = 16384, 1024  # configuration.txt 3.2: tune.bufsize, tune.maxrewrite defaults
+
+
+def header_limit(cfg: HaproxyConfig) -> tuple[int, Setting]:
+    """The most response-header bytes HAProxy takes from a server: the buffer (``tune.bufsize``,
+    16384 by default) less the room kept for rewrites (``tune.maxrewrite``, 1024 by default,
+    half the buffer at most), configuration.txt 3.2; headers that do not fit are refused with
+    502 and the termination state ``PH`` (src/http_ana.c http_wait_for_response(): the buffer
+    full before the headers end)."""
+    def last(keyword: str) -> tuple[int | None, Setting | None]:
+        lines = cfg.global_values(keyword)
+        if not lines or not lines[-1].value.isdigit():
+            return None, None
+        ln = lines[-1]
+        return int(ln.value), Setting(f"{keyword} {ln.value}", ln.file, ln.line)
+
+    size, size_line = last("tune.bufsize")
+    rewrite, rewrite_line = last("tune.maxrewrite")
+    size = size or BUFSIZE
+    rewrite = min(rewrite if rewrite is not None else MAXREWRITE, size // 2)
+    where = size_line or rewrite_line
+    text = (f"tune.bufsize {size} less tune.maxrewrite {rewrite}"
+            + ("" if size_line or rewrite_line else " (HAProxy's defaults)"))
+    return size - rewrite, Setting(text, where.file if where else None, where.line if where else None,
+                                   where is None)

@@ -103,6 +103,27 @@ def classify_answer(data: bytes) -> tuple[str, str]:
     return "unknown", f"an unrecognised answer {data[:24]!r}"
 
 
+HEADER_READ_LIMIT = 256 << 10  # bytes of a response header the probe reads at most
+
+
+def _header_size(sock: socket.socket | ssl.SSLSocket, data: bytes,
+                 limit: int = HEADER_READ_LIMIT) -> int | None:
+    """How many bytes the response's status line and headers take (to the blank line that ends
+    them), reading on from ``data`` up to ``limit`` bytes within the socket's timeout; None when
+    they do not end there (what a proxy's header buffer is compared with: ``header-too-big``)."""
+    deadline = _deadline(sock)
+    try:
+        while b"\r\n\r\n" not in data and len(data) < limit:
+            chunk = _recv(sock, min(65536, limit - len(data)), deadline)
+            if not chunk:
+                break
+            data += chunk
+    except (TimeoutError, OSError):
+        pass
+    end = data.find(b"\r\n\r\n")
+    return end + 4 if end >= 0 else None
+
+
 def http_probe(sock: socket.socket | ssl.SSLSocket, host_header: str, timeout: float,
                path: str = "/") -> ProtocolResult:
     """``GET <path> HTTP/1.1`` (``/`` unless a health-check path is given), ``Connection: close``;
@@ -126,8 +147,10 @@ def http_probe(sock: socket.socket | ssl.SSLSocket, host_header: str, timeout: f
     if answer == "http":
         m = _STATUS_LINE.match(data)
         status = int(m.group(3)) if m else None
+        size = _header_size(sock, data) if end in (None, "closed") else None
         return ProtocolResult("http", "http", status, what, detail=f"answered {what}",
-                              elapsed_ms=ms_since(start))
+                              elapsed_ms=ms_since(start),
+                              values={"header_bytes": str(size)} if size else {})
     if answer == "empty":
         if end == "timeout":
             return ProtocolResult(
