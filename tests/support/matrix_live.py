@@ -47,6 +47,12 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
     # request at a time; diagnose reads neither for it yet
     ("pool-full", "apache", "fpm-unix"): "Apache waits on a full unix backlog, then logs only "
                                          "read timeouts: backend-too-slow (fault-matrix.md stop 46)",
+    # stop 47: php_fastcgi to 127.0.0.1:P while the pool listens on a unix socket.  diagnose
+    # (Caddy's config read) says wrong-target from the running pool's config; watch follows
+    # Caddy's logs by their family, and an edge log read alone has the listener table but no
+    # PHP-FPM pools and no FastCGI target kind to weigh them with: backend-not-running
+    ("wrong-target", "caddy", "fpm-tcp"): "watch behind Caddy reads no PHP-FPM pool: backend-not-"
+                                          "running where diagnose says wrong-target (stop 47)",
 }
 # Left it at stop 42: (backend-5xx, apache, fpm-*), the pool's own 5xx relayed by mod_proxy_fcgi,
 # now named from the error log's silence at a LogLevel that records Apache's own failures
