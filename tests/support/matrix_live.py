@@ -109,11 +109,21 @@ def check(cell: matrix.Cell) -> None:
     import pytest
 
     from why502.lab.runtime import LabSkip
+    from why502.sources.proxyprocs import PIDS_ENV
 
+    # The cell's host is the cell: its diagnose and watch see the cell's own processes
+    # (``matrix._child_env``), as ``why502 lab matrix`` runs it.  The suite's "no process at
+    # all" (tests/conftest.py) hid a cell's running PHP-FPM master, whose config says where the
+    # pool listens (stop 47: wrong-target on a TCP FastCGI target), so the suite's cells were
+    # not the scored ones.
+    hidden = os.environ.pop(PIDS_ENV, None)
     try:
         result = matrix.run_cell(cell)
     except LabSkip as err:
         pytest.skip(str(err))
+    finally:
+        if hidden is not None:
+            os.environ[PIDS_ENV] = hidden
     summary = (f"{cell.name} (seed {SEED}): expected {result.expected}, got {result.got}, "
                f"others {result.others}, exit {result.exit_code}, client statuses {result.statuses}, "
                f"{result.error or ''} {result.violations}")
