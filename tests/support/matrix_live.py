@@ -5,7 +5,8 @@ pair first, then random cells up to 40.  With three proxies that was 24 pairs + 
 five it is 40 pairs + 0 random, so a run costs the same number of cells (the edge cells take
 5-15 s each, as the others).  Since stop 45 (the catalog's other causes: TLS and protocol
 mismatches, a PHP fatal error, a socket the workers may not open) there are 65 pairs, 75 since
-stop 46 (a group held out by its marking, a full worker pool: 2-9 s a cell, as the others): a
+stop 46 (a group held out by its marking, a full worker pool: 2-9 s a cell, as the others), 85
+since stop 47 (wrong-target, 2-9 s; crash-loop, 14-16 s: supervisord's back-off): a
 run takes 40 of them, drawn uniformly by its seed (``matrix.sample``), one cell each, so every
 pair is run over a few runs, not in each.
 The new faults' cells are among the quickest (2-4 s: a wrong protocol fails at once), so the
