@@ -347,3 +347,34 @@ def test_the_proxys_own_limits_are_set_in_each_proxys_config() -> None:
     assert lines("big-header", "nginx") == {}  # nginx, HAProxy, Apache: their defaults
     assert lines("fd-limit", "nginx") == {"worker_connections": 3}
     assert matrix.BIG_HEADER > 16384  # past HAProxy's default buffer, the largest default here
+
+
+def test_an_app_running_elsewhere_and_one_that_loops_at_start_up_are_faults_on_every_proxy() -> None:
+    """wrong-target and crash-loop (stop 47): both meet the proxy as a refused port or a missing
+    socket (the ``stopped`` fault's words); what differs is where the app is (listening on the
+    other loopback family, another socket path, a unix socket for a TCP target) or that a
+    supervisor restarts it until it gives up (its log, the cell's app log, proves that)."""
+    from why502.lab.scenarios.model import ScenarioRun
+
+    stopped = next(f for f in matrix.FAULTS if f.name == "stopped")
+    wrong, loop = matrix.WRONG_TARGET_FAULT, matrix.CRASH_LOOP_FAULT
+    assert wrong.cause == "wrong-target" and loop.cause == "backend-crash-loop"
+    assert {"wrong-target", "backend-crash-loop"}.isdisjoint(matrix.NOT_IN_MATRIX)
+    assert wrong.proxies == loop.proxies == matrix.PROXIES
+    for kind in matrix.BACKENDS:
+        assert wrong.proof_for("nginx", kind) == stopped.proof_for("nginx", kind)
+    wrong_cells = [c for c in matrix.cells() if c.fault is wrong]
+    # every kind behind nginx, HAProxy, Apache and Caddy; Envoy has no FastCGI
+    assert Counter(c.proxy for c in wrong_cells) == {"nginx": 18, "haproxy": 18, "apache": 18,
+                                                     "caddy": 18, "envoy": 14}
+    loop_cells = [c for c in matrix.cells() if c.fault is loop]
+    assert {c.backend for c in loop_cells} == {"tcp4"} and len(loop_cells) == 10
+    assert loop.proof_for("haproxy", "tcp4")[1].endswith("SC--")
+    assert "FATAL" in loop.app_proof["tcp4"]
+    # an app server's cell asks its plain path, not a fault's
+    app_cell = next(c for c in wrong_cells if c.backend == "node")
+    assert matrix._path(app_cell) == "/orders"
+    # the failing backend is the target the proxy names, the one the step records first
+    run = ScenarioRun(proxy="nginx")
+    run.steps.append("nginx -> 127.0.0.1:8080 (tcp4, the app listens on [::1]:8080), steady traffic")
+    assert matrix._cell_port(run) == "127.0.0.1:8080"

@@ -330,3 +330,31 @@ def test_parser_matches_php_fpm_own_dump(tmp_path: Path) -> None:
         assert theirs["catch_workers_output"] == ("yes" if pool.catch_workers_output else "no")
         assert theirs["pm"] == pool.pm
     assert dump["www"]["php_admin_value[memory_limit]"] == ours["www"].memory_limit == "256M"
+
+
+def test_the_config_a_running_master_was_started_with_is_discovered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PHP-FPM master titles itself "php-fpm: master process (CONFIG)" (php-src
+    sapi/fpm/fpm/fpm_env.c ``fpm_env_init_main()``): a config outside the usual places is
+    found from it, and its pools read (stop 47: the pool's listen is where PHP really is).
+    ``WHY502_PROC_PIDS`` limits the scan as for the proxies: another master is not read."""
+    from why502.sources import fpm
+
+    conf = tmp_path / "etc" / "php-fpm.conf"
+    conf.parent.mkdir()
+    conf.write_text(f"[global]\nerror_log = {tmp_path}/fpm.log\n[www]\nlisten = {tmp_path}/php-fpm.sock\n")
+    proc = tmp_path / "proc"
+    for pid, ppid, title in ((40, 1, f"php-fpm: master process ({conf})"),
+                             (41, 40, "php-fpm: pool www"),
+                             (50, 1, "php-fpm8.2: master process (/nonexistent/php-fpm.conf)")):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "cmdline").write_bytes(title.encode() + b"\0\0\0")
+        (proc / str(pid) / "stat").write_text(f"{pid} (php-fpm) S {ppid} 1 1 0\n")
+    monkeypatch.setattr(fpm, "DISCOVERY", ())
+    monkeypatch.setattr(fpm, "PROC", str(proc))
+    monkeypatch.setenv("WHY502_PROC_PIDS", "40")
+    assert fpm.running_configs() == [str(conf)]
+    assert [p.listen for p in load_fpm_config().pools] == [f"{tmp_path}/php-fpm.sock"]
+    monkeypatch.setenv("WHY502_PROC_PIDS", "7")  # the master is not among the processes to read
+    assert fpm.running_configs() == []
+    assert load_fpm_config().pools == []

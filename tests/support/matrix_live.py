@@ -5,7 +5,8 @@ pair first, then random cells up to 40.  With three proxies that was 24 pairs + 
 five it is 40 pairs + 0 random, so a run costs the same number of cells (the edge cells take
 5-15 s each, as the others).  Since stop 45 (the catalog's other causes: TLS and protocol
 mismatches, a PHP fatal error, a socket the workers may not open) there are 65 pairs, 75 since
-stop 46 (a group held out by its marking, a full worker pool: 2-9 s a cell, as the others): a
+stop 46 (a group held out by its marking, a full worker pool: 2-9 s a cell, as the others), 85
+since stop 47 (wrong-target, 2-9 s; crash-loop, 14-16 s: supervisord's back-off): a
 run takes 40 of them, drawn uniformly by its seed (``matrix.sample``), one cell each, so every
 pair is run over a few runs, not in each.
 The new faults' cells are among the quickest (2-4 s: a wrong protocol fails at once), so the
@@ -47,6 +48,12 @@ KNOWN_MISSES: dict[tuple[str, str, str], str] = {
     # request at a time; diagnose reads neither for it yet
     ("pool-full", "apache", "fpm-unix"): "Apache waits on a full unix backlog, then logs only "
                                          "read timeouts: backend-too-slow (fault-matrix.md stop 46)",
+    # stop 47: php_fastcgi to 127.0.0.1:P while the pool listens on a unix socket.  diagnose
+    # (Caddy's config read) says wrong-target from the running pool's config; watch follows
+    # Caddy's logs by their family, and an edge log read alone has the listener table but no
+    # PHP-FPM pools and no FastCGI target kind to weigh them with: backend-not-running
+    ("wrong-target", "caddy", "fpm-tcp"): "watch behind Caddy reads no PHP-FPM pool: backend-not-"
+                                          "running where diagnose says wrong-target (stop 47)",
 }
 # Left it at stop 47 (docs/dev/fault-matrix.md "Stop 47"): (big-header, envoy, *), Envoy's
 # UPE for headers past max_response_headers_kb, now set against the probe's measured header.
@@ -105,11 +112,21 @@ def check(cell: matrix.Cell) -> None:
     import pytest
 
     from why502.lab.runtime import LabSkip
+    from why502.sources.proxyprocs import PIDS_ENV
 
+    # The cell's host is the cell: its diagnose and watch see the cell's own processes
+    # (``matrix._child_env``), as ``why502 lab matrix`` runs it.  The suite's "no process at
+    # all" (tests/conftest.py) hid a cell's running PHP-FPM master, whose config says where the
+    # pool listens (stop 47: wrong-target on a TCP FastCGI target), so the suite's cells were
+    # not the scored ones.
+    hidden = os.environ.pop(PIDS_ENV, None)
     try:
         result = matrix.run_cell(cell)
     except LabSkip as err:
         pytest.skip(str(err))
+    finally:
+        if hidden is not None:
+            os.environ[PIDS_ENV] = hidden
     summary = (f"{cell.name} (seed {SEED}): expected {result.expected}, got {result.got}, "
                f"others {result.others}, exit {result.exit_code}, client statuses {result.statuses}, "
                f"{result.error or ''} {result.violations}")

@@ -68,7 +68,8 @@ def analyze(ev: Evidence) -> list[Candidate]:
         if key in seen or probe.ok or probe.connect_state not in CONNECT_SYMPTOMS:
             continue
         target = ev.target(key)
-        cand = _wrong_target(ev, key, target, []) or _not_running(ev, key, target, [])
+        cand = (_wrong_target(ev, key, target, []) or _crash_loop(ev, key, target, [])
+                or _not_running(ev, key, target, []))
         cand.finding = replace(cand.finding, confidence=min(cand.finding.confidence, 0.6))
         out.append(cand)
     return out
@@ -240,6 +241,18 @@ def _wrong_target(ev: Evidence, peer: str, target: TargetFact | None,
                         f"listen where {proxy} points).",
             evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
+
+
+def wrong_target(ev: Evidence, peer: str, target: TargetFact | None) -> Candidate | None:
+    """The wrong-target reading of connect failures to ``peer`` read elsewhere (an edge's
+    response flags, ``analyzers.edge_apps``), with no symptom group of its own to claim."""
+    return _wrong_target(ev, peer, target, [])
+
+
+def crash_loop(ev: Evidence, peer: str, target: TargetFact | None) -> Candidate | None:
+    """The crash-loop reading of connect failures to ``peer`` read elsewhere (see
+    ``wrong_target``)."""
+    return _crash_loop(ev, peer, target, [])
 
 
 def _retarget_fix(ev: Evidence, target: TargetFact | None, old: str, new: str) -> Fix:

@@ -233,6 +233,9 @@ def refine(ev: Evidence, lb: LbEvidence, f: Finding) -> Finding:
                        f"Make the proxy speak {speaks} to {f.target} (or point it at the port that "
                        "speaks what it sends).", 0.9)
     if f.cause == "backend-not-running" and f.target:
+        moved = _elsewhere_or_looping(ev, f)
+        if moved is not None:
+            return moved
         target = ev.target(f.target) or _asked(ev, f.target)
         if target is not None and target.scheme == "https" and _probe_connects(ev, f.target):
             return _as(f, "upstream-tls-mismatch", f"{f.target} accepts connections but the "
@@ -297,6 +300,29 @@ def _too_big(ev: Evidence, f: Finding) -> Finding | None:
                f"the response headers of {f.target} are larger than the proxy takes",
                [item], "Raise the cluster's max_response_headers_kb (typed_extension_protocol_options "
                "HttpProtocolOptions common_http_protocol_options), or send smaller headers.", 0.9)
+
+
+def _elsewhere_or_looping(ev: Evidence, f: Finding) -> Finding | None:
+    """``f`` (an edge's connect failures on a target nothing listens on: Envoy's ``UF``, Caddy's
+    "connect: connection refused" read by its log family) as the wrong target or the crash loop
+    when the host says so, read by the very rules that read a proxy's refused connects
+    (``analyzers.backend_down``): a listener of the backend on another address, port or socket
+    path; a supervisor's or systemd's restarts of the app in the window.  Behind Envoy the
+    refusals are only the flag ``UF``, and watch reads Caddy by its log family: both said
+    backend-not-running where nginx's refusals said the crash loop (fault-matrix.md stop 47)."""
+    from why502.analyzers import backend_down  # backend_down's rules, asked for an edge's finding
+
+    # Envoy's %UPSTREAM_HOST% writes a unix socket as its bare path; the rules key it ``unix:PATH``
+    key = f"unix:{f.target}" if f.target and f.target.startswith("/") else f.target
+    if key is None or (ev.host.listeners is not None and ev.listeners_for(key)):
+        return None
+    target = ev.target(key)
+    cand = backend_down.wrong_target(ev, key, target) or backend_down.crash_loop(ev, key, target)
+    if cand is None:
+        return None
+    g = cand.finding
+    return replace(f, cause=g.cause, title=g.title, confidence=g.confidence, explanation=g.explanation,
+                   evidence=[*g.evidence, *f.evidence], fix=g.fix)
 
 
 def _reused(ev: Evidence, lb: LbEvidence, f: Finding, life: TargetLife) -> Finding:

@@ -609,20 +609,51 @@ FD_FAULT = Fault("fd-limit", "fd-limit", "ok", {
 })
 FAULTS = (*FAULTS, FD_FAULT)
 
+# The app runs, but not where the proxy connects (stop 47, the catalog's wrong-target; lab
+# scenarios wrong-target-ipv6, -loopback, -fpm-socket): the proxy meets a refused port or a
+# missing socket path, exactly as for a stopped backend, so the proof is the ``stopped`` fault's
+# text, by kind -- nginx ngx_event_connect_peer() (src/event/ngx_event_connect.c) "connect()
+# failed (111: Connection refused)" / "connect() to unix:%s failed (2: No such file or
+# directory)"; HAProxy's httplog ``503 SC--`` (configuration.txt 8.5, the connection phase);
+# Apache proxy_util.c ap_proxy_connect_backend() "(111)Connection refused: AH00957" / AH02454
+# for a unix socket; Envoy's ``503 UF`` (UpstreamConnectionFailure,
+# source/common/stream_info/utility.cc); Caddy's Go dial error (reverseproxy.go ServeHTTP ->
+# net.Dial: "dial tcp ADDR: connect: connection refused", "dial unix PATH: connect: no such file
+# or directory").  What makes it a wrong target, not a stopped app, is where the app listens
+# instead (``_elsewhere``), per backend kind:
+# - tcp4: the proxy names 127.0.0.1:P, the app listens on [::1]:P only; tcp6 the reverse;
+# - unix: the proxy names run/app-v1.sock, the app listens on run/app-v2.sock (a deploy's new path);
+# - fpm-tcp: the proxy names 127.0.0.1:P (a tutorial's ``fastcgi_pass 127.0.0.1:9000``), the pool
+#   listens on a unix socket (Debian's default ``listen = /run/php/phpX.Y-fpm.sock``);
+# - fpm-unix: the proxy names run/php8.1-fpm.sock, the pool listens on run/php8.2-fpm.sock (an
+#   upgrade);
+# - gunicorn, uvicorn, uWSGI, Node: the app server listens on 127.0.0.1:P, the proxy names
+#   [::1]:P (what ``localhost`` resolved to first).
+WRONG_TARGET_FAULT = Fault("wrong-target", "wrong-target", "ok", FAULTS[0].proof,
+                           proof_kind=dict(FAULTS[0].proof_kind), traffic=("steady",),
+                           backends=HTTP_BACKENDS + FPM_BACKENDS + APP_BACKENDS)
+# An app that dies at start-up, restarted by its supervisor until it gives up (stop 47, the
+# catalog's backend-crash-loop; lab scenario backend-crash-loop): a real supervisord
+# (``autorestart=true``, ``startretries=2``) whose log says ``exited: app (exit status 1; not
+# expected)`` and ``gave up: app entered FATAL state, too many start retries too quickly``
+# (supervisor/process.py ``Subprocess.finish()``, ``ProcessStateMonitor``/``give_up()``), given to
+# diagnose as a user would (``--app-log``).  Between the starts and after, nothing listens: each
+# proxy logs the refused connect of the ``stopped`` fault (the texts above).  The lab's supervised
+# backend listens on 127.0.0.1 only (``lab.runtime.supervisor``): tcp4.
+CRASH_LOOP_FAULT = Fault("crash-loop", "backend-crash-loop", "fail-start", FAULTS[0].proof,
+                         traffic=("steady",), backends=("tcp4",),
+                         app_proof={"tcp4": r"gave up: app entered FATAL state"})
+FAULTS = (*FAULTS, WRONG_TARGET_FAULT, CRASH_LOOP_FAULT)
+
 # The catalog's causes the matrix has no fault for, each with why (``lab matrix --list`` prints
 # them on stderr, as ``Fault.no_cell`` for a proxy): a gap is explained, not silent.  "not yet"
 # marks what can be reproduced on loopback with the real proxies and is left for a later stop;
 # the rest cannot be here.  Every catalog cause is a fault's or here
 # (tests/lab/test_matrix_cells.py).
 NOT_IN_MATRIX: dict[str, str] = {
-    "backend-crash-loop": "not yet: a supervisor (supervisord) restarting an app that dies at "
-                          "start-up until it gives up; reproduced behind nginx by the lab scenario "
-                          "backend-crash-loop, a matrix fault needs the supervisor per cell",
     "backend-oom-killed": "needs root and a memory cgroup for the backend, and the kernel's OOM line "
                           "is machine-wide; reproduced behind nginx by the lab scenario "
                           "backend-oom-killed, not a matrix fault",
-    "wrong-target": "not yet: the proxy names a port or socket where the app is not (the app on "
-                    "[::1] or another socket path); lab scenarios wrong-target-* (nginx)",
     "selinux-denial": "needs an SELinux kernel in enforcing mode (this machine has none)",
     "keepalive-misconfigured": "a config pitfall that makes no 5xx by itself (an upstream keepalive "
                                "pool nginx cannot use): lint's, lab scenario keepalive-misconfigured",
@@ -855,7 +886,7 @@ def _backend(stack: Stack, cell: Cell, run: ScenarioRun) -> str:
 def _path(cell: Cell) -> str:
     """The path the clients ask for: PHP-FPM runs ``www/app.php``; a real app server shows the
     fault's mode on a path of its app (``APP_PATH``)."""
-    if cell.backend in APP_BACKENDS and cell.fault.mode is not None:
+    if cell.backend in APP_BACKENDS and cell.fault.mode in APP_PATH:
         return APP_PATH[cell.fault.mode]
     return "/app.php" if cell.backend in FPM_BACKENDS or cell.fault.fastcgi(cell.backend) else "/orders"
 
@@ -1080,6 +1111,58 @@ def _group(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
     run.record("back", stack.requests(_path(cell), count=3))
 
 
+def _elsewhere(stack: Stack, cell: Cell, run: ScenarioRun) -> tuple[str, str]:
+    """Start the app where the proxy will not look (``WRONG_TARGET_FAULT``): (the target the
+    proxy names, where the app listens).  The named TCP port is kept dead (``dead_port``) on
+    the proxy's family while the app binds the same port on the other one."""
+    kind = cell.backend
+    if kind in ("tcp4", "tcp6"):
+        named, real = ("127.0.0.1", "::1") if kind == "tcp4" else ("::1", "127.0.0.1")
+        port = dead_port(named)
+        app = stack.add_backend("ok", host=real, port=port)
+        return (f"[::1]:{port}" if named == "::1" else f"127.0.0.1:{port}"), app.address
+    if kind == "unix":
+        app = stack.add_backend("ok", name="app-v2", unix=True)
+        return f"unix:{stack.p.run / 'app-v1.sock'}", app.address
+    if kind in FPM_BACKENDS:
+        access = stack.p.root / "logs" / "php-fpm.access.log"
+        listen = str(stack.p.run / ("php-fpm.sock" if kind == "fpm-tcp" else "php8.2-fpm.sock"))
+        pool = stack.add_php_fpm({"listen": listen, "listen.mode": "0666", "access.log": str(access)},
+                                 scripts={"app.php": PHP_APP["hello"]})
+        run.app_logs.append(access)
+        named = f"127.0.0.1:{dead_port()}" if kind == "fpm-tcp" else f"unix:{stack.p.run / 'php8.1-fpm.sock'}"
+        return named, pool.fastcgi_pass
+    real = _app_server(stack, cell, run)  # 127.0.0.1:P
+    return f"[::1]:{real.rsplit(':', 1)[1]}", real
+
+
+def _elsewhere_or_looping(stack: Stack, cell: Cell, run: ScenarioRun) -> None:
+    """The stop-47 faults: the app running elsewhere (``_elsewhere``), steady traffic; or an app
+    under supervisord that dies at start-up (``CRASH_LOOP_FAULT``): requests every 0.7 s until
+    supervisord gives up (its backoff is 1 s, 2 s between the three starts, supervisor/process.py;
+    bounded at 15 s), then two more, as the lab scenario backend-crash-loop."""
+    if cell.fault is WRONG_TARGET_FAULT:
+        target, real = _elsewhere(stack, cell, run)
+        _start_proxy(stack, cell, target, run)
+        run.steps.append(f"{cell.proxy} -> {target} ({cell.backend}, the app listens on {real}), "
+                         f"{cell.traffic} traffic")
+        run.record(cell.traffic, _traffic(stack, cell.traffic, 0.5, _path(cell)))
+        return
+    app = stack.add_supervised_backend("fail-start", name="app", startretries=2, startsecs=5)
+    run.app_logs.insert(0, stack.supervisor_log)  # the "app" log the proof reads
+    _start_proxy(stack, cell, app.address, run)
+    run.steps.append(f"{cell.proxy} -> {app.address} ({cell.backend}, dies at start-up under "
+                     "supervisord: autorestart=true, startretries=2)")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        run.record("loop", [stack.request(_path(cell))])
+        if "gave up:" in stack.supervisor_log.read_text(errors="replace"):
+            break
+        time.sleep(0.7)
+    run.steps.append("supervisord gave up: the program is in FATAL state")
+    run.record(cell.traffic, stack.requests(_path(cell), count=2))
+
+
 def _slow_client(port: int, shape: str, path: str) -> Response:
     """One slow client on 127.0.0.1:``port`` (raw socket: the lab client reads and writes at full
     speed).  slow-send: a POST announcing 64 KiB that sends 1 KiB, stalls ``CLIENT_STALL`` s and
@@ -1221,6 +1304,9 @@ def build(cell: Cell) -> Callable[[Stack, ScenarioRun], None]:
             return
         if fault.group_hold:
             _group(stack, cell, run)
+            return
+        if fault in (WRONG_TARGET_FAULT, CRASH_LOOP_FAULT):  # stop 47
+            _elsewhere_or_looping(stack, cell, run)
             return
         target = _backend(stack, cell, run)
         _start_proxy(stack, cell, target, run)

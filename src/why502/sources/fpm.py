@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from why502.parsers.fpm_config import (
 )
 from why502.sources.once import parsed
 from why502.sources.opening import discovered_skip, read_small
+from why502.sources.proxyprocs import allowed_pids, parent_pid
 
 __all__ = ["FpmConfig", "FpmPool", "discover_pools", "fpm_log_paths", "load_fpm_config"]
 
@@ -131,7 +133,47 @@ def _discover() -> list[str]:
     found: list[str] = []
     for pattern in DISCOVERY:
         found.extend(sorted(glob.glob(pattern)))
-    return found
+    return found + [c for c in running_configs() if c not in found]
+
+
+# The title a PHP-FPM master gives itself: php-src sapi/fpm/fpm/fpm_env.c fpm_env_init_main(),
+# ``spprintf(&title, 0, "master process (%s)", fpm_globals.config)``, the config it was started
+# with (``-y``/``--fpm-config``, or its compiled-in default), as ``ps`` shows it ("php-fpm:
+# master process (/etc/php/8.2/fpm/php-fpm.conf)").
+_MASTER_TITLE = re.compile(r"php-fpm[\w.-]*: master process \((/[^)]+)\)")
+MAX_PROCS = 100_000
+PROC = "/proc"
+
+
+def running_configs(proc: str | None = None) -> list[str]:
+    """The configs the PHP-FPM masters running now were started with (their process title).
+
+    Why: a PHP-FPM started with ``-y`` on a config outside the usual places (a container's
+    ``/usr/local/etc``, a second PHP in ``/opt``, a service's own dir) is the one serving the
+    proxy's FastCGI target, and its pools' ``listen`` say where PHP really listens (the
+    catalog's wrong-target: "the PHP-FPM pool's listen differs").  ``WHY502_PROC_PIDS`` limits
+    the scan as it does for the proxies and app servers (``sources.proxyprocs``): a process or
+    its parent must be listed."""
+    proc = proc or PROC
+    allowed = allowed_pids()
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit()][:MAX_PROCS]
+    except OSError:
+        return []
+    out: list[str] = []
+    for pid in sorted(pids, key=int):
+        try:
+            with open(f"{proc}/{pid}/cmdline", "rb") as fh:
+                title = fh.read(4096).split(b"\0")[0].decode("utf-8", "replace")
+        except OSError:
+            continue
+        m = _MASTER_TITLE.match(title)
+        if m is None or m.group(1) in out or not os.path.isfile(m.group(1)):
+            continue
+        if allowed is not None and int(pid) not in allowed and parent_pid(int(pid), proc) not in allowed:
+            continue
+        out.append(m.group(1))
+    return out
 
 
 def load_fpm_config(fpm_conf: str | Sequence[str] | None = None, prefix: str | None = None) -> FpmConfig:

@@ -59,9 +59,9 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
+def _stat(pid: int, proc: str = "/proc") -> tuple[str, int] | None:
     """(comm, ppid) from ``/proc/PID/stat``."""
-    raw = _read(f"/proc/{pid}/stat")
+    raw = _read(f"{proc}/{pid}/stat")
     if raw is None:
         return None
     text = raw.decode("ascii", "replace")
@@ -75,6 +75,17 @@ def _allowed() -> set[int] | None:
     if not text:
         return None
     return {int(p) for p in text.replace(" ", "").split(",") if p.isdigit()}
+
+
+def allowed_pids() -> set[int] | None:
+    """The processes a scan may read (``WHY502_PROC_PIDS``; None: every one)."""
+    return _allowed()
+
+
+def parent_pid(pid: int, proc: str = "/proc") -> int | None:
+    """``pid``'s parent (``/proc/PID/stat``), None when it cannot be read."""
+    stat = _stat(pid, proc)
+    return stat[1] if stat else None
 
 
 def _kind(comm: str, argv: list[str]) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 from why502.app.diagnose import appservers
 from why502.app.diagnose.inputs import read_config
 from why502.app.diagnose.lb import EdgeConfig, edge_config, edge_families, edge_logs, read_edge
-from why502.app.diagnose.live import read_host, read_live
+from why502.app.diagnose.live import read_host, read_listeners, read_live
 from why502.app.diagnose.logfacts import read_logs
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
 from why502.evidence.model import EdgeFacts, Evidence, HostFacts, LiveFacts, RunClock
@@ -93,7 +93,10 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
                 edge_live = LiveFacts(probes=found_edge)
         if config is not None:
             facts = replace(facts, targets=config.targets, files=config.files)
-        return Gathered(Evidence(edge=facts, clock=clock, k8s=k8s, live=edge_live), diags, inputs,
+        # live, what listens where: a refused target whose app listens elsewhere (wrong-target)
+        edge_host = HostFacts() if options.offline else read_listeners(diags)
+        return Gathered(Evidence(edge=facts, clock=clock, k8s=k8s, live=edge_live, host=edge_host),
+                        diags, inputs,
                         probe_dicts=edge_probe_dicts, edge_config=config)
     edge_facts = EdgeFacts()
     paths, families = edge_logs(options)

@@ -51,17 +51,11 @@ def read_host(conf: ConfigRead, since: datetime | None, diags: list[Diagnostic],
     The system readers are imported here: ``--offline`` and ``--demo`` runs never load them
     (~50 ms of start-up)."""
     from why502.app.diagnose import system
-    from why502.sources.listeners import read_listener_table
 
     live = _Host()
     targets = list(conf.facts.targets)
     fpm_pools = conf.facts.fpm_pools
-    try:
-        table = read_listener_table()
-        live.listeners = tuple(table.listeners)
-        diags += table.diagnostics
-    except OSError as err:
-        diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
+    live.listeners = _listener_table(diags)
     # sockets and the proxy worker's identity
     ident = system.worker_identity(diags, conf.view.user_directive if conf.view is not None else None,
                                    conf.view.kind if conf.view is not None else None)
@@ -79,6 +73,31 @@ def read_host(conf: ConfigRead, since: datetime | None, diags: list[Diagnostic],
         time_wait=live.time_wait, selinux_mode=live.selinux, resolvers=system.resolvers(),
         worker_user=live.user, worker_group=live.group, worker_groups=live.user_groups,
         events=tuple(sorted(live.events, key=lambda e: e.time or datetime.min)))
+
+
+def _listener_table(diags: list[Diagnostic]) -> tuple[Listener, ...] | None:
+    """What listens where now (``sources.listeners``); None, with a warning, when unreadable."""
+    from why502.sources.listeners import read_listener_table
+
+    try:
+        table = read_listener_table()
+    except OSError as err:
+        diags.append(Diagnostic("warning", f"listening sockets not read: {err}"))
+        return None
+    diags += table.diagnostics
+    return tuple(table.listeners)
+
+
+def read_listeners(diags: list[Diagnostic]) -> HostFacts:
+    """The host facts of an edge log read alone, live: only what listens where.
+
+    Why: an edge's refused connects (Envoy's ``UF``, Caddy's "connect: connection refused")
+    name a target nothing listens on; whether the app runs elsewhere (the other loopback
+    family, another port or socket path: the catalog's wrong-target) is in the listener table
+    alone, as behind nginx (``analyzers.backend_down``).  Without it an Envoy log read alone,
+    and watch following Caddy's logs by their family, said backend-not-running where diagnose
+    of the same window with an app log said wrong-target (fault-matrix.md stop 47)."""
+    return HostFacts(listeners=_listener_table(diags))
 
 
 def read_live(conf: ConfigRead, probe_timeout: float, diags: list[Diagnostic],
