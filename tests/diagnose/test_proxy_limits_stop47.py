@@ -161,3 +161,18 @@ def test_envoys_upe_on_a_well_formed_answer_past_max_response_headers_kb_is_the_
     assert refined("16", False, 20105) == "buffer-too-small"
     assert refined("60", True, 20105) == "backend-invalid-response"  # Envoy's default takes it
     assert refined("16", False, 300) == "backend-invalid-response"
+
+
+def test_haproxys_pr_with_a_client_error_is_the_clients_not_a_denial() -> None:
+    """``PR--`` is HAProxy refusing the client's request (doc/configuration.txt 8.5): with a 400
+    and ``<BADREQ>`` a request it could not parse, with a deny's default 403 its rule.  Neither is
+    a failure on the way to a backend; only a refusal answered with a 5xx (``deny_status 503``, a
+    rate limit) is ``request-denied``.  A scanner's unparsable request in the lab's recorded
+    noise had been read as request-denied after stop 47 (tests/lab/test_lab_noise.py)."""
+    head = ("haproxy[15769]: 127.0.0.1:44934 [23/Nov/2026:12:58:12.778] fe fe/<NOSRV> "
+            "-1/-1/-1/-1/0 {status} 0 - - PR-- 1/1/0/0/0 0/0 \"{request}\"")
+    assert classify_line("<134>Nov 23 12:58:12 localhost "
+                         + head.format(status=400, request="<BADREQ>")) is None
+    assert classify_line(head.format(status=403, request="GET /admin HTTP/1.1")) is None
+    denied = classify_line(head.format(status=503, request="GET /orders HTTP/1.1"))
+    assert denied is not None and denied.symptom == "request-denied"

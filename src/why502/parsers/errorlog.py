@@ -445,6 +445,14 @@ def _classify_other(text: str, wrapper_time: str | None) -> Classified | None:
         sess = session_line(text)
         if sess is not None:
             p = resolve(families().session, sess.ts, None, None, None, "<NOSRV>" if sess.nosrv else None)
+            if p is not None and p.status is None and sess.status is not None and 400 <= sess.status < 500:
+                # a rule whose status is the line's own (HAProxy's ``PR``: the proxy refused the
+                # client's request) with a client error is the client's, not a failure on the way
+                # to a backend: ``PR-- 400 "<BADREQ>"`` is a request HAProxy could not parse, a
+                # deny's 403 its rule (doc/configuration.txt 8.5); only a refusal answered with a
+                # 5xx (``deny_status 503``, a rate limit) is one the clients count as an outage.
+                # A 2xx stays: ``SD``/``sD``/``PD`` died in the data phase, the status already sent
+                return None
             return _record(p, sess.head, text, wrapper_time) if p is not None else None
     for p, rx, unless in _gated_rules(low):
         if p.source not in heads:

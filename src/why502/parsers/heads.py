@@ -246,6 +246,7 @@ class SessionLine:
     ts: str
     nosrv: bool
     head: Head
+    status: int | None = None  # what the client got (httplog's status; None: not in the line)
 
 
 def session_line(text: str) -> SessionLine | None:
@@ -265,8 +266,9 @@ def session_line(text: str) -> SessionLine | None:
         upstream=f"{backend}/{server}" if backend and server else None,
         server=dm.group("server") if dm else None, request=rq.group("request") if rq else None,
     )
+    code = gd.get("status")
     return SessionLine(ts=m.group("ts"), nosrv=bool(server and sess.no_server and sess.no_server in server),
-                       head=head)
+                       head=head, status=int(code) if code and code.lstrip("-").isdigit() else None)
 
 def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> Head | None:
     m = rx.match(text)
