@@ -388,6 +388,20 @@ def prefilter_needles() -> list[str]:
 _MatchRule = tuple[PatternInfo, re.Pattern[str], "re.Pattern[str] | None"]
 
 
+@lru_cache(maxsize=32)
+def _source_rules(source: str) -> tuple[_MatchRule, ...]:
+    """``_match_rules`` of one program, in rule order, its regexes compiled alone.
+
+    Why: ``match_source`` asks one program's rules (the kernel's, journald's ``UNIT=`` lines,
+    audit records); compiling all ~195 rules for the kernel log's handful was ~0.13 s of a
+    live ``diagnose`` (``parse_kernel_log``'s first call, BENCHMARKS.md stop 48).  When the
+    whole set is compiled already, its entries are shared."""
+    if _match_rules.cache_info().currsize:
+        return tuple(r for r in _match_rules() if r[0].source == source)
+    return tuple((p, re.compile(p.match), re.compile(p.unless) if p.unless else None)
+                 for p in load_patterns() if p.match and p.source == source)
+
+
 @lru_cache(maxsize=1)
 def _needle_index() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, tuple[int, ...]], ...]]:
     """Each ``match`` rule's needles (``PatternInfo.needles``, lower-case; the property builds its
@@ -473,8 +487,8 @@ def match_source(source: str, text: str) -> Classified | None:
     program wrote it (the kernel log, journald's ``UNIT=`` messages, audit records): the same
     rules and captures as ``classify_line``, without guessing the program from the line's head."""
     low = text.lower()
-    for p, rx, unless in _match_rules():
-        if p.source == source and any(n in low for n in p.needles):
+    for p, rx, unless in _source_rules(source):
+        if any(n in low for n in p.needles):
             m = _rule_match(rx, unless, text)
             if m:
                 return _record(p, Head(msg=text), text, None, m)
