@@ -26,6 +26,7 @@ from why502.app.stats import compute_for_diagnose
 from why502.app.stats.errorlog import JoinRows
 from why502.app.stats.run import AccessRead
 from why502.evidence.model import TargetFact
+from why502.findings.model import Diagnostic
 from why502.proxies.nginx.source import load_config
 from why502.sources.opening import note, own_notes, take_notes
 
@@ -124,3 +125,52 @@ def test_the_probes_started_early_are_the_serial_probes() -> None:
     assert _untimed(early[1]) == _untimed(serial[1])
     assert early[1][f"127.0.0.1:{up}"]["protocol"]["status"] == 200
     assert early[1][f"127.0.0.1:{closed}"] != early[1][f"127.0.0.1:{up}"]
+
+
+def test_the_host_read_started_early_is_the_serial_read(tmp_path: Path) -> None:
+    """``HostReading`` (``read_host`` on its own thread while the logs are read) gives the
+    serial read's facts, and hands its diagnostics and notes to the caller's lists: the
+    recorded OOM kill's kernel log (read from the file, as ``--kernel-log`` names it), its
+    listeners and units as this host has them."""
+    from why502.app.diagnose.inputs import read_config
+    from why502.app.diagnose.live import HostReading, read_host
+
+    meta = next(m for m in METAS if m["scenario"] == "backend-oom-killed")
+    meta = materialize(meta, tmp_path)
+    opts = options_for(meta)
+    assert opts.kernel_log
+    conf = read_config(opts, [], {})
+    serial_diags: list[Diagnostic] = []
+    serial = read_host(conf, None, serial_diags, kernel_log_given=False)
+    early_diags: list[Diagnostic] = []
+    early = HostReading(conf, None, kernel_log_given=False).result(early_diags)
+    assert early.events == serial.events  # listeners change from one read to the next; events do not
+    assert [d.message for d in early_diags] == [d.message for d in serial_diags]
+    assert early.resolvers == serial.resolvers and early.worker_user == serial.worker_user
+
+
+def test_the_host_reads_notes_and_failure_reach_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``read_host`` notes on its thread is the caller's after ``result`` (not left in the
+    thread's list, not taken by the log pass meanwhile), and what it raised is raised there."""
+    from why502.app.diagnose import live
+    from why502.evidence.model import HostFacts
+
+    def noting(conf: object, since: object, diags: list[Diagnostic], kernel_log_given: bool) -> HostFacts:
+        note("kern.log: stopped reading after 10 bytes")
+        diags.append(Diagnostic("info", "systemd is not running here"))
+        return HostFacts()
+
+    take_notes()
+    monkeypatch.setattr(live, "read_host", noting)
+    diags: list[Diagnostic] = []
+    reading = live.HostReading(None, None, kernel_log_given=False)  # type: ignore[arg-type]
+    assert reading.result(diags) == HostFacts()
+    assert [d.message for d in diags] == ["systemd is not running here"]
+    assert take_notes() == ["kern.log: stopped reading after 10 bytes"]
+
+    def failing(conf: object, since: object, diags: list[Diagnostic], kernel_log_given: bool) -> HostFacts:
+        raise OSError("no /proc")
+
+    monkeypatch.setattr(live, "read_host", failing)
+    with pytest.raises(OSError, match="no /proc"):
+        live.HostReading(None, None, kernel_log_given=False).result([])  # type: ignore[arg-type]

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from why502.app.diagnose import appservers
 from why502.app.diagnose.inputs import read_config
 from why502.app.diagnose.lb import EdgeConfig, edge_config, edge_families, edge_logs, read_edge
-from why502.app.diagnose.live import read_host, read_listeners, read_live
+from why502.app.diagnose.live import HostReading, read_host, read_listeners, read_live
 from why502.app.diagnose.logfacts import read_logs
 from why502.app.diagnose.options import DiagnoseOptions, check_named_inputs
 from why502.evidence.model import EdgeFacts, Evidence, HostFacts, LiveFacts, RunClock
@@ -35,6 +35,9 @@ from why502.facts.kubernetes import KubeFacts
 from why502.findings.model import Diagnostic
 from why502.sources.proxyprocs import EdgeProcess
 from why502.timeargs import parse_time_arg
+
+if TYPE_CHECKING:
+    from why502.app.diagnose.probes import Probing
 
 
 @dataclass
@@ -107,8 +110,10 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
         inputs["edge"] = edge_inputs
         options = replace(options, access_logs=[p for p in options.access_logs if p not in paths])
     conf = read_config(options, diags, inputs)
-    # the probes wait on the network, the log reading on the CPUs: both at once
-    probing = None
+    # the probes wait on the network, the host's reads on other programs (journalctl, dmesg,
+    # systemctl), the log reading on the CPUs: all at once
+    probing: Probing | None = None
+    hosting: HostReading | None = None
     if not options.offline:
         from why502.app.diagnose.probes import Probing
 
@@ -116,6 +121,10 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
             probing = Probing(list(conf.facts.targets), options.probe_timeout)
         except RuntimeError:  # no thread to be had (a pids limit): probed after the logs
             probing = None
+        try:
+            hosting = HostReading(conf, since, kernel_log_given=bool(options.kernel_log))
+        except RuntimeError:  # no thread to be had: read after the logs
+            hosting = None
     found = appservers.read_app_servers(options, diags)
     logs = read_logs(options, conf, since, diags, inputs, found_app_logs=found.logs)
     apps = appservers.evidence(found, conf.facts.targets, conf.facts.groups,
@@ -123,7 +132,8 @@ def gather(options: DiagnoseOptions, edge: tuple[str, ...] | None = None,
     host, live = HostFacts(), LiveFacts()
     probe_dicts: dict[str, dict[str, Any]] = {}
     if not options.offline:
-        host = read_host(conf, since, diags, kernel_log_given=bool(options.kernel_log))
+        host = (hosting.result(diags) if hosting is not None
+                else read_host(conf, since, diags, kernel_log_given=bool(options.kernel_log)))
         live, probe_dicts = read_live(conf, options.probe_timeout, diags, inputs, probing)
         if live.probes:  # a backend's own 5xx on the route the clients asked for, not on /
             from why502.app.diagnose.probes import probe_failed_path

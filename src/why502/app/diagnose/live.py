@@ -9,6 +9,7 @@ analyzers tell apart from "read, and nothing there".
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,49 @@ def read_host(conf: ConfigRead, since: datetime | None, diags: list[Diagnostic],
         time_wait=live.time_wait, selinux_mode=live.selinux, resolvers=system.resolvers(),
         worker_user=live.user, worker_group=live.group, worker_groups=live.user_groups,
         events=tuple(sorted(live.events, key=lambda e: e.time or datetime.min)))
+
+
+class HostReading:
+    """``read_host`` started on a thread of its own while the logs are read (issue 28 item 1).
+
+    Why: most of it waits on other programs -- ``journalctl -k`` or ``dmesg -T`` for the
+    kernel's OOM kills, ``systemctl show`` and ``journalctl -u`` for the targets' units --
+    ~0.15-0.2 s of a live diagnose on the 100 MB host (bench/diagnose_stages.py), spent after
+    the log pass; none of it needs the logs.  Its diagnostics and notes are kept apart and
+    handed to the caller's lists in ``result``, in the place ``read_host``'s own would be, so a
+    report reads the same.  A daemon thread, as ``probes.Probing``: a run that fails before it
+    asks does not wait; ``result`` raises what ``read_host`` raised."""
+
+    def __init__(self, conf: ConfigRead, since: datetime | None, kernel_log_given: bool) -> None:
+        self._diags: list[Diagnostic] = []
+        self._notes: list[str] = []
+        self._found: HostFacts | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(conf, since, kernel_log_given),
+                                        name="why502-host", daemon=True)
+        self._thread.start()
+
+    def _run(self, conf: ConfigRead, since: datetime | None, kernel_log_given: bool) -> None:
+        from why502.sources.opening import own_notes
+
+        try:
+            with own_notes() as notes:
+                self._found = read_host(conf, since, self._diags, kernel_log_given)
+            self._notes = notes
+        except BaseException as err:  # raised again by result, on the caller's thread
+            self._error = err
+
+    def result(self, diags: list[Diagnostic]) -> HostFacts:
+        from why502.sources.opening import note
+
+        self._thread.join()
+        diags += self._diags
+        for text in self._notes:  # into the store of the thread that asks, as if read there
+            note(text)
+        if self._error is not None:
+            raise self._error
+        assert self._found is not None
+        return self._found
 
 
 def _listener_table(diags: list[Diagnostic]) -> tuple[Listener, ...] | None:
