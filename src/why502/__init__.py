@@ -8,5 +8,10 @@ enforces the direction (see ``[tool.importlinter]`` in pyproject.toml).
 the one place the project's address is written (docs links, SARIF ``informationUri``).
 """
 
+from why502 import classcode as _classcode
+
+# before any of the package's dataclasses is defined: their methods' code from the table
+_classcode.install()
+
 __version__ = "0.1.0"
 PROJECT_URL = "https://github.com/why502/why502"
