@@ -26,8 +26,8 @@ from pathlib import Path
 
 from why502.facts.appserver import AppServer
 from why502.parsers.appserver_config import from_argv, from_conf_file, kind_of_argv, split_exec_start
+from why502.sources import procscan
 from why502.sources.listeners import process_started
-from why502.sources.proxyprocs import PIDS_ENV
 
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 # the logs these servers write when told nothing else, or where their packages put them
@@ -37,54 +37,25 @@ DEFAULT_LOG_GLOBS = (
     "/root/.pm2/pm2.log", "/home/*/.pm2/pm2.log",
 )
 MAX_UNITS = 2000
-MAX_PROCS = 100_000
 
 
-def _argv(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            raw = fh.read(1 << 16)
-    except OSError:
-        return []
-    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            text = fh.read(4096).decode("ascii", "replace")
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2:].split()
-    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
-
-
-def _allowed() -> set[int] | None:
-    text = os.environ.get(PIDS_ENV, "").strip()
-    if not text:
-        return None
-    return {int(p) for p in text.replace(" ", "").split(",") if p.isdigit()}
+def _argv(pid: int, proc: str) -> list[str]:
+    raw = procscan.cmdline(pid, proc)
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a] if raw else []
 
 
 def running(proc: str = "/proc") -> list[AppServer]:
     """The app-server masters running now, each with what its command line and config say."""
-    allowed = _allowed()
-    try:
-        pids = [int(p) for p in os.listdir(proc) if p.isdigit()][:MAX_PROCS]
-    except OSError:
-        return []
     kinds: dict[int, str] = {}
     argvs: dict[int, list[str]] = {}
-    for pid in pids:
-        if allowed is not None and pid not in allowed and _ppid(pid) not in allowed:
-            continue
-        argv = _argv(pid)
+    for pid in procscan.pids(proc):
+        argv = _argv(pid, proc)
         kind = kind_of_argv(argv) if argv else None
         if kind:
             kinds[pid], argvs[pid] = kind, argv
     out: list[AppServer] = []
     for pid, kind in sorted(kinds.items()):
-        parent = _ppid(pid)
+        parent = procscan.parent_pid(pid, proc)
         if parent is not None and kinds.get(parent) == kind:
             continue  # a worker: its master is read
         try:

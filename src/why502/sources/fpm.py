@@ -31,9 +31,9 @@ from why502.parsers.fpm_config import (
     parse_fpm_text,
     resolve_fpm_path,
 )
+from why502.sources import procscan
 from why502.sources.once import parsed
 from why502.sources.opening import discovered_skip, read_small
-from why502.sources.proxyprocs import allowed_pids, parent_pid
 
 __all__ = ["FpmConfig", "FpmPool", "discover_pools", "fpm_log_paths", "load_fpm_config"]
 
@@ -141,7 +141,6 @@ def _discover() -> list[str]:
 # with (``-y``/``--fpm-config``, or its compiled-in default), as ``ps`` shows it ("php-fpm:
 # master process (/etc/php/8.2/fpm/php-fpm.conf)").
 _MASTER_TITLE = re.compile(r"php-fpm[\w.-]*: master process \((/[^)]+)\)")
-MAX_PROCS = 100_000
 PROC = "/proc"
 
 
@@ -155,22 +154,13 @@ def running_configs(proc: str | None = None) -> list[str]:
     the scan as it does for the proxies and app servers (``sources.proxyprocs``): a process or
     its parent must be listed."""
     proc = proc or PROC
-    allowed = allowed_pids()
-    try:
-        pids = [p for p in os.listdir(proc) if p.isdigit()][:MAX_PROCS]
-    except OSError:
-        return []
     out: list[str] = []
-    for pid in sorted(pids, key=int):
-        try:
-            with open(f"{proc}/{pid}/cmdline", "rb") as fh:
-                title = fh.read(4096).split(b"\0")[0].decode("utf-8", "replace")
-        except OSError:
+    for pid in procscan.pids(proc):
+        raw = procscan.cmdline(pid, proc, 4096)
+        if raw is None:
             continue
-        m = _MASTER_TITLE.match(title)
+        m = _MASTER_TITLE.match(raw.split(b"\0")[0].decode("utf-8", "replace"))
         if m is None or m.group(1) in out or not os.path.isfile(m.group(1)):
-            continue
-        if allowed is not None and int(pid) not in allowed and parent_pid(int(pid), proc) not in allowed:
             continue
         out.append(m.group(1))
     return out

@@ -8,8 +8,9 @@ workers are its children).  What each command line says is the proxy's own knowl
 httpd's ``-f``/``-d``/``-D``, HAProxy's ``-f``/``-W``/``-p``); nothing here names a proxy.
 
 ``WHY502_PROC_PIDS`` (a comma list) restricts the scan to those PIDs and their children, so a
-test that starts its own proxies sees only them.  Processes of other users whose command line
-cannot be read are skipped silently: their config is not ours to read either.
+test that starts its own proxies sees only them (``sources.procscan``, the one rule of every
+scan of ``/proc``).  Processes of other users whose command line cannot be read are skipped
+silently: their config is not ours to read either.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from dataclasses import dataclass, field
 from why502.proxies import DEFAULT, PROXIES, Capability, detect_process, get
 from why502.proxies.base import resolve
 from why502.proxies.process import MasterArgs, absolute, option
+from why502.sources import procscan
+from why502.sources.procscan import PIDS_ENV, allowed_pids, parent_pid
+
+__all__ = ["PIDS_ENV", "allowed_pids", "parent_pid"]  # where the scans' rule lives: procscan
 
 # the program names and default configs each proxy declares (why502.proxies, the one registry)
 PROGRAMS = {prog: p.name for p in PROXIES.values() for prog in p.detection.programs}
@@ -28,7 +33,6 @@ DEFAULT_CONFIGS = {p.name: p.vocabulary.default_config for p in PROXIES.values()
 # the edge processes' program names (Caddy's ``caddy``), each proxy's own
 EDGE_PROGRAMS = {prog: p.name for p in PROXIES.values() if p.can(Capability.EDGE_PROCESS)
                  for prog in p.detection.programs}
-PIDS_ENV = "WHY502_PROC_PIDS"
 
 
 @dataclass(frozen=True)
@@ -49,43 +53,6 @@ class ProxyProcess:
     unit: str | None = None  # the systemd service whose cgroup the master is in
     container: str | None = None  # the container (cgroup scope) the master runs in, if any
     more_configs: tuple[str, ...] = ()  # haproxy: the -f after the first (not read yet)
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
-
-
-def _stat(pid: int, proc: str = "/proc") -> tuple[str, int] | None:
-    """(comm, ppid) from ``/proc/PID/stat``."""
-    raw = _read(f"{proc}/{pid}/stat")
-    if raw is None:
-        return None
-    text = raw.decode("ascii", "replace")
-    comm = text[text.find("(") + 1:text.rfind(")")]
-    fields = text[text.rfind(")") + 2:].split()
-    return (comm, int(fields[1])) if len(fields) > 1 and fields[1].isdigit() else None
-
-
-def _allowed() -> set[int] | None:
-    text = os.environ.get(PIDS_ENV, "").strip()
-    if not text:
-        return None
-    return {int(p) for p in text.replace(" ", "").split(",") if p.isdigit()}
-
-
-def allowed_pids() -> set[int] | None:
-    """The processes a scan may read (``WHY502_PROC_PIDS``; None: every one)."""
-    return _allowed()
-
-
-def parent_pid(pid: int, proc: str = "/proc") -> int | None:
-    """``pid``'s parent (``/proc/PID/stat``), None when it cannot be read."""
-    stat = _stat(pid, proc)
-    return stat[1] if stat else None
 
 
 def _kind(comm: str, argv: list[str]) -> str | None:
@@ -132,25 +99,15 @@ def running_proxies(kinds: tuple[str, ...] = MASTERS, *,
                     use_env: bool = True) -> list[ProxyProcess]:
     """Every proxy master on this host (or among ``WHY502_PROC_PIDS`` when ``use_env``), lowest
     PID first."""
-    allowed = _allowed() if use_env else None
     procs: dict[int, tuple[str, int, list[str]]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        st = _stat(pid)
+    for pid in procscan.pids(use_env=use_env):
+        st = procscan.stat(pid)
         if st is None:
             continue
         comm, ppid = st
-        if allowed is not None and pid not in allowed and ppid not in allowed:
-            continue
         if comm not in PROGRAMS and not comm.startswith(tuple(PROXIES)):
             continue
-        raw = _read(f"/proc/{pid}/cmdline")
+        raw = procscan.cmdline(pid, limit=-1)
         if not raw:
             continue
         argv = [a.decode("utf-8", "replace") for a in raw.rstrip(b"\0").split(b"\0")]
@@ -183,7 +140,7 @@ def cgroup_of(pid: int) -> tuple[str | None, str | None]:
     what ``systemctl reload`` must name (nginx started by hand has none: the session's
     ``session-N.scope`` is not a service); a container is said because its files are not this
     host's paths (``/proc/PID/root`` is its root)."""
-    raw = _read(f"/proc/{pid}/cgroup")
+    raw = procscan.read_file(f"/proc/{pid}/cgroup")
     unit, container = parse_cgroup(raw.decode("utf-8", "replace") if raw else "")
     if container is None and _other_mount_namespace(pid):
         container = f"mount namespace of pid {pid}"
@@ -264,19 +221,12 @@ def running_edges(*, use_env: bool = True) -> list[EdgeProcess]:
     start`` runs one), or among ``WHY502_PROC_PIDS``, its config and access logs as its proxy's
     ``Hooks.edge_run`` reads them: ``diagnose`` with nothing named read the packaged nginx config
     while only Caddy ran and answered 502 to every request, and said "healthy" (issue 31)."""
-    allowed = _allowed() if use_env else None
     out: list[EdgeProcess] = []
-    try:
-        entries = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())
-    except OSError:
-        return []
-    for pid in entries:
-        if allowed is not None and pid not in allowed:
-            continue
-        st = _stat(pid)
+    for pid in procscan.pids(use_env=use_env, children=False):  # the listed server itself
+        st = procscan.stat(pid)
         if st is None or st[0] not in EDGE_PROGRAMS:
             continue
-        raw = _read(f"/proc/{pid}/cmdline")
+        raw = procscan.cmdline(pid, limit=-1)
         argv = [a.decode("utf-8", "replace") for a in (raw or b"").rstrip(b"\0").split(b"\0")]
         kind = EDGE_PROGRAMS[st[0]]
         hook = get(kind).hooks.edge_run
