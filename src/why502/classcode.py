@@ -137,6 +137,10 @@ def flush() -> bool:
     """Write the table when this run compiled texts it lacked; whether it was written."""
     if not _installed or not _new:
         return False
+    cache_dir = os.path.dirname(_installed[0])
+    parent = cache_dir if os.path.isdir(cache_dir) else os.path.dirname(cache_dir)
+    if not os.access(parent, os.W_OK):  # a read-only install: not even tried (no table built)
+        return False
     with _lock:
         if not _loaded:  # a run that defined no class read no table: keep what it holds
             _codes.update(load(_installed[0]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import marshal
+import os
 import sys
 import types
 from pathlib import Path
@@ -121,3 +122,15 @@ def test_the_package_is_hooked_and_its_classes_are_plain_dataclasses() -> None:
     g = SymptomGroup("connection-refused", "127.0.0.1:9000", 3)
     assert dataclasses.replace(g, count=4).count == 4
     assert g == SymptomGroup("connection-refused", "127.0.0.1:9000", 3)
+
+
+def test_a_read_only_install_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the package's ``__pycache__`` cannot be written, the table is not built (each run
+    compiles, as without it) and nothing fails."""
+    ro = tmp_path / "site-packages" / "why502"
+    ro.mkdir(parents=True)
+    monkeypatch.setattr(classcode, "_installed", [str(ro / "__pycache__" / "dataclasses.test.marshal")])
+    monkeypatch.setattr(classcode, "_new", {"def __create_fn__():\n pass": b"x"})
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert classcode.flush() is False
+    assert not (ro / "__pycache__").exists()
