@@ -1,4 +1,4 @@
-"""Benchmark: `why502 diagnose` on a big host (goal: answer in < 3 s).
+"""Benchmark: `why502 diagnose` on a big host (issue 28 item 1: < 1 s on 100 MB of logs, < 5 s on 1 GB).
 
 Generates, in a temp dir, the host of the issue: an nginx config with 20 server blocks (upstream
 groups, plain proxy_pass, a PHP-FPM location) and 100 MB of logs (error + access, nginx formats,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -151,6 +152,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=int, default=100, help="total size of the logs (default 100)")
     ap.add_argument("--keep", action="store_true", help="keep the generated host")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="runs of each command; the median run is shown (default 1)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="why502-diagnose-bench-"))
     try:
@@ -167,10 +170,14 @@ def main() -> int:
                 "--format", "json"]
         rows = []
         for label, extra in (("diagnose --offline", ["--offline"]), ("diagnose (live)", [])):
-            wall, cpu, rss, res = run(base + extra)
-            if res.returncode not in (0, 1):
-                print(f"{label}: failed ({res.returncode}): {res.stderr.strip()}")
-                return 1
+            runs = []
+            for _ in range(max(1, args.runs)):
+                wall, cpu, rss, res = run(base + extra)
+                if res.returncode not in (0, 1):
+                    print(f"{label}: failed ({res.returncode}): {res.stderr.strip()}")
+                    return 1
+                runs.append((wall, cpu, rss, res))
+            wall, cpu, rss, res = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
             doc = json.loads(res.stdout)
             top = doc["findings"][0] if doc["findings"] else None
             rows.append((label, wall, cpu, rss, top))
@@ -183,8 +190,10 @@ def main() -> int:
             print(f"| `why502 {label}` | {wall:.2f} s | {cpu:.2f} s | {rss / 1024:.0f} MB | {finding} |")
         print(f"| `grep -c 'Connection refused' error.log` (baseline) | {g_wall:.2f} s | {g_cpu:.2f} s "
               "| - | - |")
-        ok = all(wall < 3.0 for _, wall, _, _, _ in rows)
-        print(f"\ngoal < 3 s: {'met' if ok else 'MISSED'}")
+        goal = max(1.0, 5.0 * args.mb / 1000)  # the issue's two points: 1 s at 100 MB, 5 s at 1 GB
+        ok = all(wall < goal for _, wall, _, _, _ in rows)
+        print(f"\ngoal < {goal:g} s: {'met' if ok else 'MISSED'} "
+              f"(median of {max(1, args.runs)}; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
         return 0 if ok else 1
     finally:
         if args.keep:
