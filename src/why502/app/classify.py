@@ -33,11 +33,14 @@ from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
     ByteBatch,
     LineBatch,
+    ReadBuffers,
     Tolerate,
+    ViewBatch,
     discovered,
     expand_inputs,
     iter_batches,
     iter_byte_batches,
+    iter_byte_views,
 )
 from why502.textutil import dump_json, json_inert
 from why502.timeargs import parse_time_arg
@@ -325,7 +328,7 @@ def summarize_paths(
     since: str | dt.datetime | None = None,
     rotated: bool = False,
     batch_bytes: int | None = None,
-    on_batch: Callable[[ByteBatch], None] | None = None,
+    on_batch: Callable[[ByteBatch | ViewBatch], None] | None = None,
     workers: int = SUMMARY_WORKERS,
     notes: list[str] | None = None,
 ) -> ClassifySummary:
@@ -336,7 +339,7 @@ def summarize_paths(
     year = dt.date.today().year
     summary = ClassifySummary()
 
-    def seen(chunk: ByteBatch) -> None:
+    def seen(chunk: ByteBatch | ViewBatch) -> None:
         summary.add_file(chunk.path)
         if on_batch is not None:
             on_batch(chunk)
@@ -345,12 +348,13 @@ def summarize_paths(
     for f in files:  # in order, and an empty file (no batch at all) is named too
         summary.add_file(str(f))
     native = errorlog_native.available()
-    batches = iter_byte_batches(files, batch_bytes=batch_bytes or (NATIVE_BATCH_BYTES if native else
-                                                                   SUMMARY_BATCH_BYTES),
-                                tolerate=_tolerate(paths, rotated, notes))
     if native:
-        _summarize_native(batches, seen, year, cutoff, summary)
+        buffers = ReadBuffers(batch_bytes or NATIVE_BATCH_BYTES, keep=NATIVE_WORKERS + 2)
+        views = iter_byte_views(files, buffers, tolerate=_tolerate(paths, rotated, notes))
+        _summarize_native(views, buffers, seen, year, cutoff, summary)
     else:
+        batches = iter_byte_batches(files, batch_bytes=batch_bytes or SUMMARY_BATCH_BYTES,
+                                    tolerate=_tolerate(paths, rotated, notes))
         for agg, count in _run(batches, seen, workers, lambda chunk: _summarize_chunk(chunk, year, cutoff)):
             summary.lines_read += count
             summary.add_aggregate(agg)
@@ -369,19 +373,27 @@ NATIVE_BATCH_BYTES = 2 * 1024 * 1024
 
 
 def _summarize_native(
-    batches: Iterator[ByteBatch], seen: Callable[[ByteBatch], None], year: int, cutoff: dt.datetime | None,
-    summary: ClassifySummary,
+    batches: Iterator[ViewBatch], buffers: ReadBuffers, seen: Callable[[ViewBatch], None], year: int,
+    cutoff: dt.datetime | None, summary: ClassifySummary,
 ) -> None:
     """The summary through the C scanner (``parsers.errorlog_native``): each worker thread's
     scanner counts its batches' nginx lines per (rule, upstream peer); the lines it hands back
     (not ASCII, escaped quotes, other programs ...) are summarised by the polars engine in the
-    same worker.  The groups are read once, at the end."""
+    same worker.  The groups are read once, at the end.  A batch is a view into one of
+    ``buffers`` (``sources.logfiles.iter_byte_views``), handed back as soon as the scanner has
+    read it (its exact lines are a copy).  The scanner checks each line for non-ASCII bytes
+    itself, without the GIL (no ``ascii`` argument), where ``bytes.isascii`` ran over each batch
+    under the GIL (~4 % of the CPU, BENCHMARKS.md)."""
     book = errorlog_native.RuleBook()
     scanners = errorlog_native.ThreadScanners(book, max_groups=_NATIVE_GROUPS)
     since = errorlog_native.engine_since(_since_iso(cutoff))
 
-    def work(chunk: ByteBatch) -> tuple[pl.DataFrame | None, int]:
-        count, exact = scanners.get().summarize(chunk.data, since, chunk.data.isascii())
+    def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
+        try:
+            count, exact = scanners.get().summarize(chunk.data, since)
+        finally:
+            chunk.data.release()
+            buffers.give(chunk.buffer)
         if exact is None:
             return None, count
         return _summarize_lines(split_lines(exact)[0], year, cutoff, exact), count
