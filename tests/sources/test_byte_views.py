@@ -35,13 +35,15 @@ def _content(seed: int) -> bytes:
     lines = []
     for _ in range(rng.randrange(0, 60)):
         kind = rng.random()
-        n = rng.randrange(0, 12) if kind < 0.6 else rng.randrange(0, 200) if kind < 0.9 else rng.randrange(200, 900)
+        n = (rng.randrange(0, 12) if kind < 0.6 else rng.randrange(0, 200) if kind < 0.9
+             else rng.randrange(200, 900))
         lines.append(bytes(rng.choice(b"ab \r\xff\xc3\xa9") for _ in range(n)))
     return b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
 
 
 @pytest.mark.parametrize("seed", range(60))
-@pytest.mark.parametrize(("batch", "max_line"), [(1, 4), (7, 5), (16, 300), (64, 50), (300, 1000), (4096, 64)])
+@pytest.mark.parametrize(("batch", "max_line"),
+                         [(1, 4), (7, 5), (16, 300), (64, 50), (300, 1000), (4096, 64)])
 def test_views_cut_as_batches(tmp_path: Path, seed: int, batch: int, max_line: int) -> None:
     path = tmp_path / "error.log"
     path.write_bytes(_content(seed))
@@ -58,7 +60,8 @@ def test_views_of_gzip_as_batches(tmp_path: Path) -> None:
     data = b"".join(_content(seed) + b"\n" for seed in range(40))
     path.write_bytes(gzip.compress(data))
     assert _views(path, 256, 100) == _batches(path, 256, 100)
-    assert b"\n".join(v for v, _, _ in _views(path, 256, 1 << 20)) == data[:-1]  # its last newline ends a line
+    # the last newline ends the last line
+    assert b"\n".join(v for v, _, _ in _views(path, 256, 1 << 20)) == data[:-1]
 
 
 def test_a_kept_buffer_is_never_read_into(tmp_path: Path) -> None:
