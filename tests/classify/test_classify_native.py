@@ -12,6 +12,7 @@ instead of hiding a slow classify.
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 import random
@@ -512,3 +513,43 @@ def test_lines_beyond_a_random_cut_keep_their_numbers(tmp_path: Path) -> None:
     assert len(records) > 1000
     for record in records:  # the message is the line's, unescaped when a shipper escaped it
         assert record["message"] in text[record["line"] - 1].replace('\\"', '"')
+
+
+def test_the_per_line_ascii_check_agrees_with_isascii() -> None:
+    """Without the batch's ``ascii`` flag (the summary no longer computes ``bytes.isascii`` under
+    the GIL), the scanner checks each line itself: a line goes back as an exact line exactly when
+    Python's ``isascii`` says it is not ASCII -- whatever the byte and wherever it sits, in the
+    scanner's 8-byte words or in their tail, on the first or the last of several lines."""
+    scanner = errorlog_native.RuleBook().scanner()
+    for byte, pad in itertools.product((0x7F, 0x80, 0xC3, 0xFF, 0x00, 0x01), range(8)):
+        base = REFUSED.replace('host: "x"', 'host: "' + "x" * (1 + pad) + '"').encode()  # every length mod 8
+        at_client = base.index(b"client: ") + len(b"client: ")
+        for pos in [*range(at_client, at_client + 17), *range(len(base) - 8, len(base) + 1)]:
+            line = base[:pos] + bytes([byte]) + base[pos:]
+            for data, where in ((line, 0), (base + b"\n" + line, 1), (line + b"\n" + base, 0)):
+                lines, exact = scanner.summarize(data)
+                assert lines == data.count(b"\n") + 1
+                assert (exact is not None) == (not data.isascii()), (byte, pos, where)
+                if exact is not None:
+                    assert exact == line
+                    assert scanner.summarize(data, None, False) == (lines, exact)
+
+
+def test_key_phrases_match_as_the_alternation_does() -> None:
+    """The scanner's key trie (its single-child runs compared whole, ``trie_chains``) finds the
+    key the regex alternation finds: among the keys the message starts with, the first listed --
+    not the longest -- and none when the message stops inside a key or leaves it partway."""
+    keys = [b"abcdefgh", b"abc", b"abcdefghijk", b"abx", b"abcdeQ", b"zz"]
+    asked: list[int] = []
+
+    def resolver(key: int, errno: int, action: str | None, level: str, detail: int) -> Any:
+        asked.append(key)
+        return None
+
+    cases = {"abcdefghijk tail": 0, "abcdefgh": 0, "abcdefg": 1, "abcdeQ more": 1, "abcdeR": 1, "abc": 1,
+             "ab": None, "abxyz": 3, "abyz": None, "zz": 5, "z": None, "abcdefghij": 0, "xabc": None}
+    for message, want in cases.items():
+        asked.clear()  # a new scanner each time: a scanner asks once per combination
+        scanner = errorlog_native.native().Scanner(keys, [], [[] for _ in keys], resolver)  # type: ignore[union-attr]
+        scanner.summarize(f"2024/05/01 12:00:01 [error] 7#7: {message}".encode())
+        assert asked == ([] if want is None else [want]), message
