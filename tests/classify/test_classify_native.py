@@ -553,3 +553,17 @@ def test_key_phrases_match_as_the_alternation_does() -> None:
         scanner = errorlog_native.native().Scanner(keys, [], [[] for _ in keys], resolver)  # type: ignore[union-attr]
         scanner.summarize(f"2024/05/01 12:00:01 [error] 7#7: {message}".encode())
         assert asked == ([] if want is None else [want]), message
+
+
+def test_groups_keep_every_peer_and_the_first_and_last_time() -> None:
+    """The scanner's groups (one cache line each, short peers kept inline, times kept as numbers)
+    give back each peer byte for byte, whatever its length, and the earliest and latest time of
+    its lines in nginx's own form, whatever their order."""
+    times = ["2024/05/01 12:00:01", "2023/12/31 23:59:59", "2024/05/01 12:00:00", "2031/01/09 00:00:09"]
+    peers = [f"http://{'a' * k}:80" for k in range(0, 40)]
+    lines = [REFUSED.replace("2024/05/01 12:00:01", t).replace("http://10.0.0.1:80", p)
+             for p in peers for t in times]
+    scanner = errorlog_native.RuleBook().scanner()
+    assert scanner.summarize("\n".join(lines).encode()) == (len(lines), None)
+    got = {peer: (n, first, last) for _, peer, n, first, last in scanner.groups()}
+    assert got == {p.encode(): (len(times), min(times).encode(), max(times).encode()) for p in peers}

@@ -252,14 +252,28 @@ typedef struct { /* one resolved rule: its JSON fragment and whether it is a fai
     int failure, known;
 } Rule;
 
-typedef struct { /* summary group: (rule, upstream peer) */
+/* summary group: (rule, upstream peer), one 64-byte cache line.  A probe reads a slot's hash,
+ * rule and peer, and a hit its count and times: with the peer in a separate allocation and the
+ * times as 19-byte strings (80 bytes a group) each hit missed the cache twice -- the peer's
+ * memcmp was the scanner's costliest call (perf, BENCHMARKS.md stop 48).  Peers up to
+ * PEER_INLINE bytes (http://255.255.255.255:65535 is 28) are kept in the slot. */
+#define PEER_INLINE 24
+typedef struct {
     uint64_t hash;
-    int32_t rule, used;
-    char *peer;
-    Py_ssize_t peer_len; /* -1: no upstream field, -2: "(other)" */
-    long long n;
-    char first[19], last[19];
+    long long n;                   /* 0: a free slot */
+    uint64_t first_key, last_key; /* time_key() of the first and last time */
+    int32_t rule;
+    int32_t peer_len;              /* -1: no upstream field, -2: "(other)" */
+    union {
+        char bytes[PEER_INLINE];   /* peer_len <= PEER_INLINE */
+        char *heap;                /* longer peers */
+    } peer;
 } Group;
+_Static_assert(sizeof(Group) == 64, "a group is one cache line");
+
+static inline const char *group_peer(const Group *g) {
+    return g->peer_len > PEER_INLINE ? g->peer.heap : g->peer.bytes;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -721,23 +735,30 @@ static int32_t combo_resolve(Scanner *sc, const Line *ln, uint64_t h) {
 static Group *group_slot(Group *table, size_t cap, uint64_t h, int32_t rule, const char *peer, Py_ssize_t len,
                          int match) {
     size_t i = (size_t)h & (cap - 1);
-    while (table[i].used) {
+    while (table[i].n) {
         const Group *g = &table[i];
         if (match && g->hash == h && g->rule == rule && g->peer_len == len &&
-            (len <= 0 || memcmp(g->peer, peer, (size_t)len) == 0))
+            (len <= 0 || memcmp(group_peer(g), peer, (size_t)len) == 0))
             break;
         i = (i + 1) & (cap - 1);
     }
     return &table[i];
 }
 
+static Group *groups_alloc(size_t cap) {
+    Group *table = aligned_alloc(64, cap * sizeof(Group)); /* cap: a power of two >= 1024 */
+    if (table != NULL) memset(table, 0, cap * sizeof(Group));
+    return table;
+}
+
 static int groups_grow(Scanner *sc) {
     size_t cap = sc->group_cap ? sc->group_cap * 2 : 1024;
-    Group *table = calloc(cap, sizeof(Group));
+    if (cap > ((size_t)-1) / sizeof(Group)) return -1;
+    Group *table = groups_alloc(cap);
     if (table == NULL) return -1;
     for (size_t i = 0; i < sc->group_cap; i++) {
         const Group *g = &sc->groups[i];
-        if (g->used) *group_slot(table, cap, g->hash, 0, NULL, 0, 0) = *g;
+        if (g->n) *group_slot(table, cap, g->hash, 0, NULL, 0, 0) = *g;
     }
     free(sc->groups);
     sc->groups = table;
@@ -750,10 +771,27 @@ static uint64_t group_hash(int32_t rule, const char *peer, Py_ssize_t len) {
     return len > 0 ? hash_bytes(h, peer, (size_t)len) : h;
 }
 
+/* "YYYY/MM/DD HH:MM:SS" as the number its 14 digits make -- the same order as the text's, since
+ * every time kept here has that shape (nginx_head checked each digit and separator) -- and back */
+static const unsigned char TIME_DIGITS[14] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+
+static inline uint64_t time_key(const char *t) {
+    uint64_t k = 0;
+    for (int i = 0; i < 14; i++) k = k * 10 + (uint64_t)(t[TIME_DIGITS[i]] - '0');
+    return k;
+}
+
+static void time_text(uint64_t k, char out[19]) {
+    memcpy(out, "0000/00/00 00:00:00", 19);
+    for (int i = 13; i >= 0; i--) { out[TIME_DIGITS[i]] = (char)('0' + k % 10); k /= 10; }
+}
+
 static int group_add(Scanner *sc, int32_t rule, const char *peer, Py_ssize_t len, const char *time) {
+    if (len > INT32_MAX) len = -2; /* a peer of over 2 GiB (one line that long): "(other)" */
     uint64_t h = group_hash(rule, peer, len);
     Group *g = sc->group_cap ? group_slot(sc->groups, sc->group_cap, h, rule, peer, len, 1) : NULL;
-    if (g == NULL || !g->used) {
+    uint64_t key = time_key(time);
+    if (g == NULL || !g->n) {
         if (sc->ngroups >= sc->max_groups && len != -2) /* bounded: further peers are "(other)" */
             return group_add(sc, rule, NULL, -2, time);
         if ((sc->ngroups + 1) * 2 > sc->group_cap) {
@@ -762,21 +800,19 @@ static int group_add(Scanner *sc, int32_t rule, const char *peer, Py_ssize_t len
         g = group_slot(sc->groups, sc->group_cap, h, rule, peer, len, 1);
         g->hash = h;
         g->rule = rule;
-        g->peer_len = len;
-        g->peer = NULL;
-        if (len > 0) {
-            if ((g->peer = malloc((size_t)len)) == NULL) return -1;
-            memcpy(g->peer, peer, (size_t)len);
+        g->peer_len = (int32_t)len;
+        if (len > PEER_INLINE) {
+            if ((g->peer.heap = malloc((size_t)len)) == NULL) return -1;
+            memcpy(g->peer.heap, peer, (size_t)len);
+        } else if (len > 0) {
+            memcpy(g->peer.bytes, peer, (size_t)len);
         }
-        g->n = 0;
-        memcpy(g->first, time, 19);
-        memcpy(g->last, time, 19);
-        g->used = 1;
+        g->first_key = g->last_key = key;
         sc->ngroups++;
     }
     g->n++;
-    if (memcmp(time, g->first, 19) < 0) memcpy(g->first, time, 19);
-    if (memcmp(time, g->last, 19) > 0) memcpy(g->last, time, 19);
+    if (key < g->first_key) g->first_key = key;
+    if (key > g->last_key) g->last_key = key;
     return 0;
 }
 
@@ -888,7 +924,7 @@ static void Scanner_dealloc(Scanner *self) {
     for (size_t i = 0; i < self->nrules; i++) free(self->rules[i].frag);
     free(self->rules);
     for (size_t i = 0; i < self->group_cap; i++) {
-        if (self->groups[i].used) free(self->groups[i].peer);
+        if (self->groups[i].n && self->groups[i].peer_len > PEER_INLINE) free(self->groups[i].peer.heap);
     }
     free(self->groups);
     Py_XDECREF(self->resolver);
@@ -1008,12 +1044,15 @@ static PyObject *Scanner_groups(Scanner *self, PyObject *Py_UNUSED(ignored)) {
     if (out == NULL) return NULL;
     for (size_t i = 0; i < self->group_cap; i++) {
         const Group *g = &self->groups[i];
-        if (!g->used) continue;
+        if (!g->n) continue;
         PyObject *peer = g->peer_len == -1 ? Py_NewRef(Py_None)
                          : g->peer_len == -2 ? Py_NewRef(Py_True)
-                         : PyBytes_FromStringAndSize(g->peer ? g->peer : "", g->peer_len);
-        PyObject *row = peer ? Py_BuildValue("(iNLy#y#)", (int)g->rule, peer, g->n, g->first, (Py_ssize_t)19,
-                                             g->last, (Py_ssize_t)19) : NULL;
+                         : PyBytes_FromStringAndSize(group_peer(g), g->peer_len);
+        char first[19], last[19];
+        time_text(g->first_key, first);
+        time_text(g->last_key, last);
+        PyObject *row = peer ? Py_BuildValue("(iNLy#y#)", (int)g->rule, peer, g->n, first, (Py_ssize_t)19,
+                                             last, (Py_ssize_t)19) : NULL;
         if (row == NULL || PyList_Append(out, row) != 0) { Py_XDECREF(row); Py_DECREF(out); return NULL; }
         Py_DECREF(row);
     }
