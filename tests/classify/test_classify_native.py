@@ -11,6 +11,7 @@ instead of hiding a slow classify.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import itertools
 import json
@@ -567,3 +568,29 @@ def test_groups_keep_every_peer_and_the_first_and_last_time() -> None:
     assert scanner.summarize("\n".join(lines).encode()) == (len(lines), None)
     got = {peer: (n, first, last) for _, peer, n, first, last in scanner.groups()}
     assert got == {p.encode(): (len(times), min(times).encode(), max(times).encode()) for p in peers}
+
+
+def test_every_byte_of_the_head_is_checked(tmp_path: Path) -> None:
+    """The scanner checks nginx's ``YYYY/MM/DD HH:MM:SS [`` a word at a time: any other byte at any
+    of its 21 places -- a separator for a digit, a digit for a separator, the bytes either side of
+    '0'..'9' -- gives what the polars engine gives for the line."""
+    lines = [REFUSED]
+    for i in range(21):
+        for c in "/: [0189;@a\x00\x7f":
+            if REFUSED[i] != c:
+                lines.append(REFUSED[:i] + c + REFUSED[i + 1:])
+    assert_engines_equal([write_lines(tmp_path / "heads.log", lines)])  # none taken wrongly
+    scanner = errorlog_native.RuleBook().scanner()
+    for line in lines:
+        assert scanner.summarize(line.encode(), None, True)[0] == 1
+    # and none left wrongly: every line whose head nginx could have written is counted
+    assert sum(n for _, _, n, _, _ in scanner.groups()) == sum(map(_nginx_could_write, lines)) > 1
+
+
+def _nginx_could_write(line: str) -> bool:
+    if not re.match(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[", line):
+        return False
+    try:
+        return datetime.datetime.strptime(line[:19], "%Y/%m/%d %H:%M:%S").year >= 1970
+    except ValueError:
+        return False

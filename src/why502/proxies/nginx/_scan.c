@@ -380,12 +380,32 @@ static int time_ok(const char *t) {
 
 /* ENGINE_HEAD_PREFIX: ^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?
  * returns the message offset, or -1 */
+/* Whether the 8 bytes at s fit a shape of digits and separators: `want` holds the separators and
+ * '0' at each digit, `digit` 0xff at each digit (little-endian).  The bytes xor'ed with `want`
+ * leave 0 at a separator and 0..9 at a digit; a digit's x is below 10 when neither x nor x + 0x76
+ * has its high bit set (no carry crosses bytes then).  A word at a time, where a loop over the
+ * 21 bytes was ~10 % of the scanner's CPU (perf, BENCHMARKS.md stop 48). */
+static inline int shape8(const char *s, uint64_t want, uint64_t digit) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t x = w ^ want, xd = x & digit;
+    return (x & ~digit) == 0 && ((xd | (xd + (0x7676767676767676ULL & digit))) & 0x8080808080808080ULL & digit) == 0;
+}
+
 static Py_ssize_t nginx_head(const char *s, Py_ssize_t n, Line *out) {
-    static const char shape[] = "dddd/dd/dd dd:dd:dd [";
     if (n < 21) return -1;
+    /* "dddd/dd/dd dd:dd:dd [" in three overlapping words */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!shape8(s, 0x2f30302f30303030ULL, 0x00ffff00ffffffffULL) ||       /* "dddd/dd/" */
+        !shape8(s + 8, 0x30303a3030203030ULL, 0xffff00ffff00ffffULL) ||   /* "dd dd:dd" */
+        !shape8(s + 13, 0x5b2030303a30303aULL, 0x0000ffff00ffff00ULL))    /* ":dd:dd [" */
+        return -1;
+#else /* the words above are little-endian */
+    static const char shape[] = "dddd/dd/dd dd:dd:dd [";
     for (int i = 0; i < 21; i++) {
         if (shape[i] == 'd' ? !dig(s[i]) : s[i] != shape[i]) return -1;
     }
+#endif
     Py_ssize_t i = 21;
     while (i < n && s[i] >= 'a' && s[i] <= 'z') i++;
     if (i == 21 || i + 1 >= n || s[i] != ']' || s[i + 1] != ' ') return -1;
