@@ -173,33 +173,37 @@ static int trie_add(Trie *t, const unsigned char *s, Py_ssize_t len, int32_t key
  * branches: "upstream prematurely closed connection"; the per-byte walk was ~12 % of the
  * scanner's CPU, BENCHMARKS.md stop 48).  No key ends inside a chain, so a mismatch in it
  * ends the match with the keys found before it, as the per-byte walk would. */
+/* the chain below node x: its length (0: none, or one byte only) and its last node in *end */
+static int32_t trie_chain(const Trie *t, int32_t x, int32_t *end) {
+    int32_t c = t->nodes[x].first_child, len = 0;
+    if (c < 0 || t->nodes[c].next_sibling >= 0) return 0; /* a leaf or a branch */
+    for (;;) {
+        len++;
+        int32_t next = t->nodes[c].first_child;
+        if (t->nodes[c].key >= 0 || next < 0 || t->nodes[next].next_sibling >= 0) break;
+        c = next;
+    }
+    *end = c;
+    return len < 2 ? 0 : len; /* one byte: the plain step is as cheap */
+}
+
 static int trie_chains(Trie *t) {
     size_t total = 0;
-    for (int32_t pass = 0; pass < 2; pass++) {
-        size_t at = 0;
-        for (int32_t x = 0; x < t->count; x++) {
-            int32_t c = t->nodes[x].first_child;
-            if (c < 0 || t->nodes[c].next_sibling >= 0) continue; /* a leaf or a branch */
-            int32_t len = 0;
-            for (;;) {
-                if (pass) t->chains[at + (size_t)len] = t->nodes[c].byte;
-                len++;
-                int32_t next = t->nodes[c].first_child;
-                if (t->nodes[c].key >= 0 || next < 0 || t->nodes[next].next_sibling >= 0) break;
-                c = next;
-            }
-            if (len < 2) continue; /* one byte: the plain step is as cheap */
-            if (pass) {
-                t->nodes[x].chain_end = c;
-                t->nodes[x].chain_at = (int32_t)at;
-                t->nodes[x].chain_len = len;
-            }
-            at += (size_t)len;
-        }
-        if (!pass) {
-            total = at;
-            if (total > INT32_MAX || (t->chains = malloc(total ? total : 1)) == NULL) return -1;
-        }
+    for (int32_t x = 0; x < t->count; x++) {
+        int32_t end;
+        total += (size_t)trie_chain(t, x, &end);
+    }
+    if (total > INT32_MAX || (t->chains = malloc(total ? total : 1)) == NULL) return -1;
+    size_t at = 0;
+    for (int32_t x = 0; x < t->count; x++) {
+        int32_t end = -1, len = trie_chain(t, x, &end);
+        if (len == 0) continue;
+        int32_t c = t->nodes[x].first_child;
+        for (int32_t i = 0; i < len; i++, c = t->nodes[c].first_child) t->chains[at + (size_t)i] = t->nodes[c].byte;
+        t->nodes[x].chain_end = end;
+        t->nodes[x].chain_at = (int32_t)at;
+        t->nodes[x].chain_len = len;
+        at += (size_t)len;
     }
     return 0;
 }
