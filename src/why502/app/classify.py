@@ -335,8 +335,10 @@ def summarize_paths(
     notes: list[str] | None = None,
 ) -> ClassifySummary:
     """The summary of ``classify_paths`` without materialising per-line records (the default
-    ``why502 classify`` output): this thread reads raw bytes ahead, the worker decodes, splits and
-    aggregates each batch (``summarize_series``), the totals merge small frames."""
+    ``why502 classify`` output).  With the native scanner, two workers each read a batch and
+    scan it (``_summarize_native``); without it, this thread reads raw bytes ahead, the worker
+    decodes, splits and aggregates each batch (``summarize_series``).  The totals merge small
+    frames."""
     cutoff = parse_time_arg(since, "--since") if isinstance(since, str) else since
     year = dt.date.today().year
     summary = ClassifySummary()
@@ -364,8 +366,8 @@ def summarize_paths(
     return summary
 
 
-# The native scanner releases the GIL for its whole pass: two workers scan two batches at once
-# while this thread reads the next (bench/classify_bench.py).
+# The native scanner releases the GIL for its whole pass (and so does reading): two workers
+# each read a batch and scan it (``_pull``), one per core (bench/classify_bench.py).
 NATIVE_WORKERS = 2
 # Its batches: the lines it hands back go through the polars engine at ~15x their size in memory
 # (all of them, on a log every line of which is wrapped by docker): 2 MiB keeps two workers under
