@@ -4,6 +4,7 @@ more than ``workers`` batches are in flight, and no worker outlives the run."""
 
 from __future__ import annotations
 
+import contextvars
 import random
 import threading
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from why502.app.classify import _pull
+from why502.sources import opening
 
 
 def test_results_and_on_batch_in_input_order() -> None:
@@ -73,3 +75,30 @@ def test_a_run_left_early_stops_its_workers() -> None:
     assert next(results) == 0
     results.close()
     assert threading.active_count() == before
+
+
+_RUN: contextvars.ContextVar[str] = contextvars.ContextVar("test_pull_run", default="none")
+
+
+def test_workers_read_in_the_callers_context_and_leave_it_their_notes() -> None:
+    """The workers advance the reader as this thread would: with its context (the run's open
+    files are a ContextVar: ``sources.once``) and with their notes recorded into this thread's
+    own notes (``own_notes``), where a reader on this thread would have recorded them."""
+    seen: set[str] = set()
+
+    def batches() -> Iterator[int]:
+        for i in range(20):
+            seen.add(_RUN.get())
+            opening.note(f"read {i // 10}")
+            yield i
+
+    token = _RUN.set("this run")
+    try:
+        with opening.own_notes() as mine:
+            got = list(_pull(batches(), None, 2, lambda i: (_RUN.get(), i)))
+    finally:
+        _RUN.reset(token)
+    assert got == [("this run", i) for i in range(20)]
+    assert seen == {"this run"}
+    assert mine == ["read 0", "read 1"]
+    assert "read 0" not in opening.take_notes()

@@ -15,6 +15,7 @@ the polars engine (``classify_files``): it needs each record's text and captures
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import io
 import queue
@@ -44,6 +45,7 @@ from why502.sources.logfiles import (
     iter_byte_batches,
     iter_byte_views,
 )
+from why502.sources.opening import notes_here, notes_into
 from why502.textutil import dump_json, json_inert
 from why502.timeargs import parse_time_arg
 
@@ -587,13 +589,21 @@ def _pull(
     ``on_batch`` runs here, in this thread and in input order, as each batch's result comes
     (after its work: it must only read the batch's path and progress, not its data).  A worker
     holds one batch at a time, so at most ``workers`` batches are in flight; an exception in a
-    worker (reading or working) is raised here once the others have finished their batch."""
+    worker (reading or working) is raised here once the others have finished their batch.
+    Workers read as this thread would: in a copy of its context (the run's open files,
+    ``sources.once``, are a ContextVar: a worker without them opened each log a second time) and
+    recording their notes where this thread's go (``sources.opening.notes_into``)."""
     lock = threading.Lock()
+    notes = notes_here()
     taken = [0]  # batches handed out so far: the next one's index
     stop = threading.Event()
     done: queue.SimpleQueue[tuple[str, int, Any, Any]] = queue.SimpleQueue()
 
     def loop() -> None:
+        with notes_into(notes):
+            work_batches()
+
+    def work_batches() -> None:
         try:
             while True:
                 with lock:
@@ -611,7 +621,8 @@ def _pull(
         finally:
             done.put(("end", -1, None, None))
 
-    threads = [threading.Thread(target=loop, name=f"why502-classify-{i}", daemon=True)
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(loop,),
+                                name=f"why502-classify-{i}", daemon=True)
                for i in range(max(1, workers))]
     for t in threads:
         t.start()
