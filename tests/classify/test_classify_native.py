@@ -11,7 +11,9 @@ instead of hiding a slow classify.
 
 from __future__ import annotations
 
+import datetime
 import gzip
+import itertools
 import json
 import os
 import random
@@ -512,3 +514,83 @@ def test_lines_beyond_a_random_cut_keep_their_numbers(tmp_path: Path) -> None:
     assert len(records) > 1000
     for record in records:  # the message is the line's, unescaped when a shipper escaped it
         assert record["message"] in text[record["line"] - 1].replace('\\"', '"')
+
+
+def test_the_per_line_ascii_check_agrees_with_isascii() -> None:
+    """Without the batch's ``ascii`` flag (the summary no longer computes ``bytes.isascii`` under
+    the GIL), the scanner checks each line itself: a line goes back as an exact line exactly when
+    Python's ``isascii`` says it is not ASCII -- whatever the byte and wherever it sits, in the
+    scanner's 8-byte words or in their tail, on the first or the last of several lines."""
+    scanner = errorlog_native.RuleBook().scanner()
+    for byte, pad in itertools.product((0x7F, 0x80, 0xC3, 0xFF, 0x00, 0x01), range(8)):
+        base = REFUSED.replace('host: "x"', 'host: "' + "x" * (1 + pad) + '"').encode()  # every length mod 8
+        at_client = base.index(b"client: ") + len(b"client: ")
+        for pos in [*range(at_client, at_client + 17), *range(len(base) - 8, len(base) + 1)]:
+            line = base[:pos] + bytes([byte]) + base[pos:]
+            for data, where in ((line, 0), (base + b"\n" + line, 1), (line + b"\n" + base, 0)):
+                lines, exact = scanner.summarize(data)
+                assert lines == data.count(b"\n") + 1
+                assert (exact is not None) == (not data.isascii()), (byte, pos, where)
+                if exact is not None:
+                    assert exact == line
+                    assert scanner.summarize(data, None, False) == (lines, exact)
+
+
+def test_key_phrases_match_as_the_alternation_does() -> None:
+    """The scanner's key trie (its single-child runs compared whole, ``trie_chains``) finds the
+    key the regex alternation finds: among the keys the message starts with, the first listed --
+    not the longest -- and none when the message stops inside a key or leaves it partway."""
+    keys = [b"abcdefgh", b"abc", b"abcdefghijk", b"abx", b"abcdeQ", b"zz"]
+    asked: list[int] = []
+
+    def resolver(key: int, errno: int, action: str | None, level: str, detail: int) -> Any:
+        asked.append(key)
+        return None
+
+    cases = {"abcdefghijk tail": 0, "abcdefgh": 0, "abcdefg": 1, "abcdeQ more": 1, "abcdeR": 1, "abc": 1,
+             "ab": None, "abxyz": 3, "abyz": None, "zz": 5, "z": None, "abcdefghij": 0, "xabc": None}
+    for message, want in cases.items():
+        asked.clear()  # a new scanner each time: a scanner asks once per combination
+        scanner = errorlog_native.native().Scanner(keys, [], [[] for _ in keys], resolver)  # type: ignore[union-attr]
+        scanner.summarize(f"2024/05/01 12:00:01 [error] 7#7: {message}".encode())
+        assert asked == ([] if want is None else [want]), message
+
+
+def test_groups_keep_every_peer_and_the_first_and_last_time() -> None:
+    """The scanner's groups (one cache line each, short peers kept inline, times kept as numbers)
+    give back each peer byte for byte, whatever its length, and the earliest and latest time of
+    its lines in nginx's own form, whatever their order."""
+    times = ["2024/05/01 12:00:01", "2023/12/31 23:59:59", "2024/05/01 12:00:00", "2031/01/09 00:00:09"]
+    peers = [f"http://{'a' * k}:80" for k in range(0, 40)]
+    lines = [REFUSED.replace("2024/05/01 12:00:01", t).replace("http://10.0.0.1:80", p)
+             for p in peers for t in times]
+    scanner = errorlog_native.RuleBook().scanner()
+    assert scanner.summarize("\n".join(lines).encode()) == (len(lines), None)
+    got = {peer: (n, first, last) for _, peer, n, first, last in scanner.groups()}
+    assert got == {p.encode(): (len(times), min(times).encode(), max(times).encode()) for p in peers}
+
+
+def test_every_byte_of_the_head_is_checked(tmp_path: Path) -> None:
+    """The scanner checks nginx's ``YYYY/MM/DD HH:MM:SS [`` a word at a time: any other byte at any
+    of its 21 places -- a separator for a digit, a digit for a separator, the bytes either side of
+    '0'..'9' -- gives what the polars engine gives for the line."""
+    lines = [REFUSED]
+    for i in range(21):
+        for c in "/: [0189;@a\x00\x7f":
+            if REFUSED[i] != c:
+                lines.append(REFUSED[:i] + c + REFUSED[i + 1:])
+    assert_engines_equal([write_lines(tmp_path / "heads.log", lines)])  # none taken wrongly
+    scanner = errorlog_native.RuleBook().scanner()
+    for line in lines:
+        assert scanner.summarize(line.encode(), None, True)[0] == 1
+    # and none left wrongly: every line whose head nginx could have written is counted
+    assert sum(n for _, _, n, _, _ in scanner.groups()) == sum(map(_nginx_could_write, lines)) > 1
+
+
+def _nginx_could_write(line: str) -> bool:
+    if not re.match(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[", line):
+        return False
+    try:
+        return datetime.datetime.strptime(line[:19], "%Y/%m/%d %H:%M:%S").year >= 1970
+    except ValueError:
+        return False

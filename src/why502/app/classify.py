@@ -15,8 +15,11 @@ the polars engine (``classify_files``): it needs each record's text and captures
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import io
+import queue
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,12 +36,16 @@ from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
     ByteBatch,
     LineBatch,
+    ReadBuffers,
     Tolerate,
+    ViewBatch,
     discovered,
     expand_inputs,
     iter_batches,
     iter_byte_batches,
+    iter_byte_views,
 )
+from why502.sources.opening import notes_here, notes_into
 from why502.textutil import dump_json, json_inert
 from why502.timeargs import parse_time_arg
 
@@ -325,18 +332,20 @@ def summarize_paths(
     since: str | dt.datetime | None = None,
     rotated: bool = False,
     batch_bytes: int | None = None,
-    on_batch: Callable[[ByteBatch], None] | None = None,
+    on_batch: Callable[[ByteBatch | ViewBatch], None] | None = None,
     workers: int = SUMMARY_WORKERS,
     notes: list[str] | None = None,
 ) -> ClassifySummary:
     """The summary of ``classify_paths`` without materialising per-line records (the default
-    ``why502 classify`` output): this thread reads raw bytes ahead, the worker decodes, splits and
-    aggregates each batch (``summarize_series``), the totals merge small frames."""
+    ``why502 classify`` output).  With the native scanner, two workers each read a batch and
+    scan it (``_summarize_native``); without it, this thread reads raw bytes ahead, the worker
+    decodes, splits and aggregates each batch (``summarize_series``).  The totals merge small
+    frames."""
     cutoff = parse_time_arg(since, "--since") if isinstance(since, str) else since
     year = dt.date.today().year
     summary = ClassifySummary()
 
-    def seen(chunk: ByteBatch) -> None:
+    def seen(chunk: ByteBatch | ViewBatch) -> None:
         summary.add_file(chunk.path)
         if on_batch is not None:
             on_batch(chunk)
@@ -345,12 +354,13 @@ def summarize_paths(
     for f in files:  # in order, and an empty file (no batch at all) is named too
         summary.add_file(str(f))
     native = errorlog_native.available()
-    batches = iter_byte_batches(files, batch_bytes=batch_bytes or (NATIVE_BATCH_BYTES if native else
-                                                                   SUMMARY_BATCH_BYTES),
-                                tolerate=_tolerate(paths, rotated, notes))
     if native:
-        _summarize_native(batches, seen, year, cutoff, summary)
+        buffers = ReadBuffers(batch_bytes or NATIVE_BATCH_BYTES, keep=NATIVE_WORKERS + 2)
+        views = iter_byte_views(files, buffers, tolerate=_tolerate(paths, rotated, notes))
+        _summarize_native(views, buffers, seen, year, cutoff, summary)
     else:
+        batches = iter_byte_batches(files, batch_bytes=batch_bytes or SUMMARY_BATCH_BYTES,
+                                    tolerate=_tolerate(paths, rotated, notes))
         for agg, count in _run(batches, seen, workers, lambda chunk: _summarize_chunk(chunk, year, cutoff)):
             summary.lines_read += count
             summary.add_aggregate(agg)
@@ -358,8 +368,8 @@ def summarize_paths(
     return summary
 
 
-# The native scanner releases the GIL for its whole pass: two workers scan two batches at once
-# while this thread reads the next (bench/classify_bench.py).
+# The native scanner releases the GIL for its whole pass (and so does reading): two workers
+# each read a batch and scan it (``_pull``), one per core (bench/classify_bench.py).
 NATIVE_WORKERS = 2
 # Its batches: the lines it hands back go through the polars engine at ~15x their size in memory
 # (all of them, on a log every line of which is wrapped by docker): 2 MiB keeps two workers under
@@ -369,24 +379,32 @@ NATIVE_BATCH_BYTES = 2 * 1024 * 1024
 
 
 def _summarize_native(
-    batches: Iterator[ByteBatch], seen: Callable[[ByteBatch], None], year: int, cutoff: dt.datetime | None,
-    summary: ClassifySummary,
+    batches: Iterator[ViewBatch], buffers: ReadBuffers, seen: Callable[[ViewBatch], None], year: int,
+    cutoff: dt.datetime | None, summary: ClassifySummary,
 ) -> None:
     """The summary through the C scanner (``parsers.errorlog_native``): each worker thread's
     scanner counts its batches' nginx lines per (rule, upstream peer); the lines it hands back
     (not ASCII, escaped quotes, other programs ...) are summarised by the polars engine in the
-    same worker.  The groups are read once, at the end."""
+    same worker.  The groups are read once, at the end.  A batch is a view into one of
+    ``buffers`` (``sources.logfiles.iter_byte_views``), handed back as soon as the scanner has
+    read it (its exact lines are a copy).  The scanner checks each line for non-ASCII bytes
+    itself, without the GIL (no ``ascii`` argument), where ``bytes.isascii`` ran over each batch
+    under the GIL (~4 % of the CPU, BENCHMARKS.md)."""
     book = errorlog_native.RuleBook()
     scanners = errorlog_native.ThreadScanners(book, max_groups=_NATIVE_GROUPS)
     since = errorlog_native.engine_since(_since_iso(cutoff))
 
-    def work(chunk: ByteBatch) -> tuple[pl.DataFrame | None, int]:
-        count, exact = scanners.get().summarize(chunk.data, since, chunk.data.isascii())
+    def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
+        try:
+            count, exact = scanners.get().summarize(chunk.data, since)
+        finally:
+            chunk.data.release()
+            buffers.give(chunk.buffer)
         if exact is None:
             return None, count
         return _summarize_lines(split_lines(exact)[0], year, cutoff, exact), count
 
-    for agg, count in _run(batches, seen, NATIVE_WORKERS, work):
+    for agg, count in _pull(batches, seen, NATIVE_WORKERS, work):
         summary.lines_read += count
         if agg is not None:
             summary.add_aggregate(agg)
@@ -397,8 +415,13 @@ def _fold_native_groups(summary: ClassifySummary, book: errorlog_native.RuleBook
                         scanners: errorlog_native.ThreadScanners) -> None:
     """The scanners' (rule, peer) groups into the summary: times are compared as nginx wrote them
     and turned into ISO once per rule; on an outage log of 600 peers the groups are ~20k, and a
-    per-group ``add_rows`` cost ~0.4 s."""
+    per-group ``add_rows`` cost ~0.4 s.  The scanners' groups are summed per (peer, rule) first
+    and handed to ``add_upstream`` in the order each pair was first seen: each name comes first
+    where it came first before, so the same names get places under ``MAX_UPSTREAMS`` and the
+    same sums -- in half the calls (two scanners hold mostly the same pairs).  This runs after
+    the last batch, on one thread, so its time is the run's (~30 ms on the outage log before)."""
     per_rule: dict[int, list[Any]] = {}  # rule -> [n, first, last] (raw nginx times)
+    per_peer: dict[tuple[bytes | bool, int], int] = {}  # (peer, rule) -> n, in first-seen order
     for scanner in scanners.all:
         for rule_idx, peer, n, first, last in scanner.groups():
             span = per_rule.get(rule_idx)
@@ -406,11 +429,17 @@ def _fold_native_groups(summary: ClassifySummary, book: errorlog_native.RuleBook
                 per_rule[rule_idx] = [n, first, last]
             else:
                 span[0] += n
-                span[1] = min(span[1], first)
-                span[2] = max(span[2], last)
+                if first < span[1]:
+                    span[1] = first
+                if last > span[2]:
+                    span[2] = last
             if peer is not None:
-                summary.add_upstream("(other)" if peer is True else bytes(peer).decode("ascii"),
-                                     book.rules[rule_idx].symptom, n)
+                key = (peer, rule_idx)
+                per_peer[key] = per_peer.get(key, 0) + n
+    symptoms = [rule.symptom for rule in book.rules]
+    for (peer, rule_idx), n in per_peer.items():
+        name = peer.decode("ascii") if isinstance(peer, bytes) else "(other)"
+        summary.add_upstream(name, symptoms[rule_idx], n)
     for rule_idx, (n, first, last) in per_rule.items():
         rule = book.rules[rule_idx]
         summary.add_symptom(rule.symptom, rule.status, ENGINE, n, errorlog_native.iso_time(first),
@@ -547,6 +576,77 @@ def _run(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def _pull(
+    batches: Iterator[B], on_batch: Callable[[B], None] | None, workers: int, work: Callable[[B], R],
+) -> Iterator[R]:
+    """``_run`` without a reading thread: each of ``workers`` threads takes the next batch itself
+    (one thread at a time advances ``batches``, under a lock) and works on it.  The batch is then
+    read into the cache of the core that scans it, and no thread only reads: on 2 cores the
+    native summary of the outage log took ~15 % less wall time and ~6 % less CPU than with
+    ``_run``'s reader plus two workers (BENCHMARKS.md stop 48).  Results come in input order;
+    ``on_batch`` runs here, in this thread and in input order, as each batch's result comes
+    (after its work: it must only read the batch's path and progress, not its data).  A worker
+    holds one batch at a time, so at most ``workers`` batches are in flight; an exception in a
+    worker (reading or working) is raised here once the others have finished their batch.
+    Workers read as this thread would: in a copy of its context (the run's open files,
+    ``sources.once``, are a ContextVar: a worker without them opened each log a second time) and
+    recording their notes where this thread's go (``sources.opening.notes_into``)."""
+    lock = threading.Lock()
+    notes = notes_here()
+    taken = [0]  # batches handed out so far: the next one's index
+    stop = threading.Event()
+    done: queue.SimpleQueue[tuple[str, int, Any, Any]] = queue.SimpleQueue()
+
+    def loop() -> None:
+        with notes_into(notes):
+            work_batches()
+
+    def work_batches() -> None:
+        try:
+            while True:
+                with lock:
+                    if stop.is_set():
+                        break
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    index = taken[0]
+                    taken[0] += 1
+                done.put(("result", index, batch, work(batch)))
+        except BaseException as err:  # handed to the consumer, raised there
+            stop.set()
+            done.put(("error", -1, None, err))
+        finally:
+            done.put(("end", -1, None, None))
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(loop,),
+                                name=f"why502-classify-{i}", daemon=True)
+               for i in range(max(1, workers))]
+    for t in threads:
+        t.start()
+    ready: dict[int, tuple[B, R]] = {}
+    next_index, running = 0, len(threads)
+    try:
+        while running:
+            kind, index, batch, value = done.get()
+            if kind == "end":
+                running -= 1
+            elif kind == "error":
+                raise value
+            else:
+                ready[index] = (batch, value)
+                while next_index in ready:
+                    batch, result = ready.pop(next_index)
+                    next_index += 1
+                    if on_batch is not None:
+                        on_batch(batch)
+                    yield result
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
 
 
 @dataclass

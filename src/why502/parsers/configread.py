@@ -25,7 +25,6 @@ refused unless ``WHY502_MAX_CONFIG_BYTES`` allows it).
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 import stat
@@ -246,6 +245,10 @@ def _identity(st: os.stat_result) -> _Identity:
 def _remember(path: str, st: os.stat_result, data: bytes) -> None:
     kept = _DIGESTS.get()
     if kept is not None and len(data) == st.st_size:
+        # imported here: hashlib loads OpenSSL (~5 ms), and every command imports this module
+        # through the proxy registry -- ``classify``, which never digests a config, included
+        import hashlib
+
         kept[os.path.abspath(path)] = (_identity(st), hashlib.sha256(data).hexdigest())
 
 

@@ -23,7 +23,7 @@ the combination's rule also needs an ``also`` literal, and its lines go to the p
 class Scanner(Protocol):
     """One scanner of the module (its ``.pyi`` next to its ``.c``): one thread at a time."""
 
-    def summarize(self, data: bytes, since: bytes | None = None, ascii: bool = False, /,
+    def summarize(self, data: bytes | memoryview, since: bytes | None = None, ascii: bool = False, /,
                   ) -> tuple[int, bytes | None]: ...
     def groups(self) -> list[tuple[int, bytes | bool | None, int, bytes, bytes]]: ...
     def records(self, data: bytes, first_line: int, file_json: bytes, since: bytes | None = None,

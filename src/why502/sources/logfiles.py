@@ -12,10 +12,12 @@ from __future__ import annotations
 import glob
 import gzip
 import io
+import mmap
 import os
+import queue
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -237,13 +239,28 @@ def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int,
                  keep: bool = False) -> Iterator[ByteBatch]:
     """One input's batches; the file is closed when the generator ends (``keep``: not the file
     the run keeps, ``_open``)."""
+    def cut(reader: BinaryIO, cuts: list[int]) -> Iterator[bytes]:
+        return _chunks(reader, batch_bytes, max_line_bytes, cuts)
+
+    for name, body, done, total in _file_bodies(p, max_line_bytes, cut, keep):
+        yield ByteBatch(name, body, done, total)
+
+
+T = TypeVar("T")
+
+
+def _file_bodies(p: Path | str, max_line_bytes: int, cut: Callable[[BinaryIO, list[int]], Iterator[T]],
+                 keep: bool = False) -> Iterator[tuple[str, T, int, int]]:
+    """(name, batch body, bytes read so far, file size) for one input, its batches cut by
+    ``cut(reader, cuts)``: the opening, closing, error wording and over-long line note that
+    ``iter_byte_batches`` and ``iter_byte_views`` share."""
     path = Path(p)
     name = STDIN if str(path) == STDIN else str(path)
     reader, raw, total, kept = _open(path, keep)
-    cut = [0]
+    cuts = [0]
     try:
-        for body in _chunks(reader, batch_bytes, max_line_bytes, cut):
-            yield ByteBatch(name, body, _tell(raw), total)
+        for body in cut(reader, cuts):
+            yield name, body, _tell(raw), total
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
         raise InputError(f"cannot read {name}: {err}") from None
     finally:
@@ -252,8 +269,8 @@ def _file_chunks(p: Path | str, batch_bytes: int, max_line_bytes: int,
                 reader.close()  # a gunzip reader over a kept file leaves the file open
             if not kept:
                 raw.close()
-        if cut[0]:
-            note(f"{name}: {cut[0]} line(s) longer than {max_line_bytes} bytes cut to their first "
+        if cuts[0]:
+            note(f"{name}: {cuts[0]} line(s) longer than {max_line_bytes} bytes cut to their first "
                  f"{max_line_bytes} bytes")
 
 
@@ -285,6 +302,137 @@ def _chunks(reader: BinaryIO, batch_bytes: int, max_line: int, cuts: list[int]) 
         carry = chunk[cut + 1:]
     if carry:
         yield carry[:max_line]
+
+
+@dataclass(frozen=True)
+class ViewBatch:
+    """A ``ByteBatch`` whose bytes are a view into one of ``buffers``' buffers (``iter_byte_views``):
+    the consumer hands ``buffer`` back (``ReadBuffers.give``) once it is done with ``data``."""
+
+    path: str
+    data: memoryview
+    buffer: mmap.mmap
+    bytes_done: int = 0
+    bytes_total: int = 0
+
+
+class ReadBuffers:
+    """Reusable read buffers for ``iter_byte_views``.
+
+    Why: reading each batch into a new ``bytes`` (``iter_byte_batches``) and copying it once more
+    at its last newline cost the reading thread -- the one that starts the workers' batches --
+    about a third of its CPU on a 540 MiB log: page faults and zeroing of fresh 2 MiB
+    allocations, their unmapping (TLB shoot-downs on the other core) and the copy (``perf``,
+    BENCHMARKS.md stop 48).  A buffer is an anonymous ``mmap``: its pages are touched only as far
+    as reads reach (a batch plus its carried head; the rest of the room, for an over-long line,
+    stays unmapped).  ``take`` never waits: with no buffer free it makes a new one, so a consumer
+    that keeps one costs memory, never a hang; ``give`` keeps at most ``keep`` of them."""
+
+    def __init__(self, batch_bytes: int, max_line_bytes: int = DEFAULT_MAX_LINE, keep: int = 4) -> None:
+        self.batch_bytes = batch_bytes
+        self.max_line_bytes = max_line_bytes
+        # the carry before a read is at most max(max_line, batch - 1) bytes (_view_chunks)
+        self.size = max(batch_bytes, max_line_bytes) + batch_bytes
+        self.keep = keep
+        self._free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
+
+    def take(self) -> mmap.mmap:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return mmap.mmap(-1, self.size)
+
+    def give(self, buffer: mmap.mmap) -> None:
+        if self._free.qsize() < self.keep:
+            self._free.put(buffer)
+
+
+def iter_byte_views(
+    paths: Iterable[Path | str],
+    buffers: ReadBuffers,
+    tolerate: Tolerate | None = None,
+) -> Iterator[ViewBatch]:
+    """``iter_byte_batches(paths, buffers.batch_bytes, buffers.max_line_bytes)``'s batches, the
+    same bytes cut at the same places (``_view_chunks``), each a view into a reused buffer
+    instead of a new ``bytes``: the consumer must hand each batch's buffer back
+    (``ReadBuffers.give``) when it no longer reads ``data`` -- never before."""
+    def cut(reader: BinaryIO, cuts: list[int]) -> Iterator[tuple[memoryview, mmap.mmap]]:
+        return _view_chunks(reader, buffers, cuts)
+
+    for p in paths:
+        for name, (data, buffer), done, total in _tolerant(p, _file_bodies(p, buffers.max_line_bytes, cut),
+                                                           tolerate):
+            yield ViewBatch(name, data, buffer, done, total)
+
+
+def _view_chunks(reader: BinaryIO, buffers: ReadBuffers, cuts: list[int],
+                 ) -> Iterator[tuple[memoryview, mmap.mmap]]:
+    """``_chunks`` over reused buffers: the same reads (``read(batch_bytes)``, or ``readinto`` of
+    as many bytes, which loops the same way on a buffered file: CPython ``_io/bufferedio.c``
+    ``_buffered_readinto_generic``), the same cuts, so the same batches.  A batch is a view of
+    the buffer it was read into; what follows its last newline (the carry: no newline in it) is
+    copied to the front of the next buffer -- a line, not the batch."""
+    batch, max_line = buffers.batch_bytes, buffers.max_line_bytes
+    readinto = reader.readinto if isinstance(reader, (io.BufferedReader, io.FileIO)) else None
+    buf = buffers.take()
+    owned = True  # buf is this reader's (not yet handed out with a batch)
+    view = memoryview(buf)
+    start = end = 0  # the carry: buf[start:end]
+    skipping = False  # inside an over-long line whose head was already kept
+    try:
+        while True:
+            if end + batch > buffers.size:  # no room after the carry: move it to the front
+                view[:end - start] = view[start:end]
+                start, end = 0, end - start
+            if readinto is not None:
+                n = readinto(view[end:end + batch]) or 0
+            else:
+                data = reader.read(batch) or b""
+                n = len(data)
+                view[end:end + n] = data
+            if not n:
+                break
+            lo, end = end, end + n  # this read: buf[lo:end]
+            if skipping:
+                nl = buf.find(b"\n", lo, end)
+                if nl < 0:
+                    start = end = 0  # the carry is empty while skipping
+                    continue
+                start = lo = nl + 1
+                skipping = False
+            last = buf.rfind(b"\n", lo, end)
+            if last < 0:
+                if end - start > max_line:
+                    out, handed = view[start:start + max_line], buf
+                    buf, view = _fresh(buffers, view, 0, 0)
+                    start = end = 0
+                    skipping = True
+                    cuts[0] += 1
+                    yield out, handed
+                continue
+            # the next buffer (the carry at its front) is taken before the batch is handed out:
+            # from then on the batch's buffer is the consumer's alone
+            out, handed = view[start:last], buf
+            buf, view = _fresh(buffers, view, last + 1, end)
+            start, end = 0, end - (last + 1)
+            yield out, handed
+        if end > start:
+            owned = False
+            yield view[start:min(end, start + max_line)], buf
+    finally:
+        view.release()
+        if owned:
+            buffers.give(buf)
+
+
+def _fresh(buffers: ReadBuffers, view: memoryview, start: int, end: int) -> tuple[mmap.mmap, memoryview]:
+    """A buffer for the next read, ``view[start:end]`` (the carry) copied to its front; the one
+    ``view`` shows now belongs to the batch just handed out."""
+    buf = buffers.take()
+    fresh = memoryview(buf)
+    fresh[:end - start] = view[start:end]
+    view.release()
+    return buf, fresh
 
 
 def _tell(raw: BinaryIO) -> int:

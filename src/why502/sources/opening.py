@@ -128,6 +128,28 @@ def own_notes() -> Iterator[list[str]]:
         del _scoped.notes
 
 
+def notes_here() -> list[str] | None:
+    """This thread's own notes (``own_notes``), or None when it records into the process's:
+    where a thread that reads on its behalf must record (``notes_into``)."""
+    mine: list[str] | None = getattr(_scoped, "notes", None)
+    return mine
+
+
+@contextlib.contextmanager
+def notes_into(target: list[str] | None) -> Iterator[None]:
+    """Record this thread's notes into ``target``, another thread's ``notes_here()``: a worker
+    that reads for that thread (``app.classify._pull``) leaves its notes where that thread's
+    reader would have (None: the process's, as without ``own_notes``)."""
+    if target is None:
+        yield
+        return
+    _scoped.notes = target
+    try:
+        yield
+    finally:
+        del _scoped.notes
+
+
 def file_kind(path: str) -> str:
     """``stdin``, ``regular``, ``directory``, ``fifo``, ``character device``, ``block device``,
     ``socket`` or ``missing`` (symlinks followed: what reading would meet)."""

@@ -112,6 +112,7 @@ static void buf_json_opt(Buf *b, const char *s, Py_ssize_t n) {
 
 typedef struct {
     int32_t first_child, next_sibling, key;
+    int32_t chain_end, chain_at, chain_len; /* trie_chains(): the run of single children below */
     unsigned char byte;
 } Node;
 
@@ -119,10 +120,12 @@ typedef struct {
     Node *nodes;
     int32_t count, cap;
     int32_t root[256];
+    unsigned char *chains; /* the bytes of every node's chain (trie_chains) */
 } Trie;
 
 static void trie_init(Trie *t) {
     t->nodes = NULL;
+    t->chains = NULL;
     t->count = t->cap = 0;
     for (int i = 0; i < 256; i++) t->root[i] = -1;
 }
@@ -137,6 +140,8 @@ static int32_t trie_node(Trie *t, unsigned char byte) {
     }
     Node *n = &t->nodes[t->count];
     n->first_child = n->next_sibling = n->key = -1;
+    n->chain_end = -1;
+    n->chain_at = n->chain_len = 0;
     n->byte = byte;
     return t->count++;
 }
@@ -162,16 +167,65 @@ static int trie_add(Trie *t, const unsigned char *s, Py_ssize_t len, int32_t key
     return 0;
 }
 
+/* Once every key is in: each node with one child gets the chain below it -- the bytes of the
+ * children down to the first one that ends a key or branches -- so trie_match compares such a run
+ * with one memcmp instead of a node per byte (the key phrases are long runs after a few
+ * branches: "upstream prematurely closed connection"; the per-byte walk was ~12 % of the
+ * scanner's CPU, BENCHMARKS.md stop 48).  No key ends inside a chain, so a mismatch in it
+ * ends the match with the keys found before it, as the per-byte walk would. */
+/* the chain below node x: its length (0: none, or one byte only) and its last node in *end */
+static int32_t trie_chain(const Trie *t, int32_t x, int32_t *end) {
+    int32_t c = t->nodes[x].first_child, len = 0;
+    if (c < 0 || t->nodes[c].next_sibling >= 0) return 0; /* a leaf or a branch */
+    for (;;) {
+        len++;
+        int32_t next = t->nodes[c].first_child;
+        if (t->nodes[c].key >= 0 || next < 0 || t->nodes[next].next_sibling >= 0) break;
+        c = next;
+    }
+    *end = c;
+    return len < 2 ? 0 : len; /* one byte: the plain step is as cheap */
+}
+
+static int trie_chains(Trie *t) {
+    size_t total = 0;
+    for (int32_t x = 0; x < t->count; x++) {
+        int32_t end;
+        total += (size_t)trie_chain(t, x, &end);
+    }
+    if (total > INT32_MAX || (t->chains = malloc(total ? total : 1)) == NULL) return -1;
+    size_t at = 0;
+    for (int32_t x = 0; x < t->count; x++) {
+        int32_t end = -1, len = trie_chain(t, x, &end);
+        if (len == 0) continue;
+        int32_t c = t->nodes[x].first_child;
+        for (int32_t i = 0; i < len; i++, c = t->nodes[c].first_child) t->chains[at + (size_t)i] = t->nodes[c].byte;
+        t->nodes[x].chain_end = end;
+        t->nodes[x].chain_at = (int32_t)at;
+        t->nodes[x].chain_len = len;
+        at += (size_t)len;
+    }
+    return 0;
+}
+
 /* the lowest key index among the keys that are a prefix of s, or -1 */
 static int32_t trie_match(const Trie *t, const unsigned char *s, Py_ssize_t len) {
     if (len <= 0) return -1;
     int32_t cur = t->root[s[0]], best = -1;
     Py_ssize_t i = 1;
     while (cur >= 0) {
-        int32_t k = t->nodes[cur].key;
+        const Node *node = &t->nodes[cur];
+        int32_t k = node->key;
         if (k >= 0 && (best < 0 || k < best)) best = k;
+        if (node->chain_len) {
+            Py_ssize_t n = node->chain_len;
+            if (len - i < n || memcmp(s + i, t->chains + node->chain_at, (size_t)n) != 0) break;
+            i += n;
+            cur = node->chain_end;
+            continue;
+        }
         if (i >= len) break;
-        int32_t child = t->nodes[cur].first_child;
+        int32_t child = node->first_child;
         while (child >= 0 && t->nodes[child].byte != s[i]) child = t->nodes[child].next_sibling;
         cur = child;
         i++;
@@ -202,14 +256,28 @@ typedef struct { /* one resolved rule: its JSON fragment and whether it is a fai
     int failure, known;
 } Rule;
 
-typedef struct { /* summary group: (rule, upstream peer) */
+/* summary group: (rule, upstream peer), one 64-byte cache line.  A probe reads a slot's hash,
+ * rule and peer, and a hit its count and times: with the peer in a separate allocation and the
+ * times as 19-byte strings (80 bytes a group) each hit missed the cache twice -- the peer's
+ * memcmp was the scanner's costliest call (perf, BENCHMARKS.md stop 48).  Peers up to
+ * PEER_INLINE bytes (http://255.255.255.255:65535 is 28) are kept in the slot. */
+#define PEER_INLINE 24
+typedef struct {
     uint64_t hash;
-    int32_t rule, used;
-    char *peer;
-    Py_ssize_t peer_len; /* -1: no upstream field, -2: "(other)" */
-    long long n;
-    char first[19], last[19];
+    long long n;                   /* 0: a free slot */
+    uint64_t first_key, last_key; /* time_key() of the first and last time */
+    int32_t rule;
+    int32_t peer_len;              /* -1: no upstream field, -2: "(other)" */
+    union {
+        char bytes[PEER_INLINE];   /* peer_len <= PEER_INLINE */
+        char *heap;                /* longer peers */
+    } peer;
 } Group;
+_Static_assert(sizeof(Group) == 64, "a group is one cache line");
+
+static inline const char *group_peer(const Group *g) {
+    return g->peer_len > PEER_INLINE ? g->peer.heap : g->peer.bytes;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -229,12 +297,28 @@ typedef struct {
 
 #define MAX_COMBOS 65536 /* a cache: cleared beyond this (hostile input has endless actions) */
 
-static uint64_t fnv(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
-    return h;
+/* The hash of the combination cache and of the summary groups, asked once or twice per line:
+ * eight bytes per multiply where FNV-1a took one (its byte-serial multiply chain was ~6 % of the
+ * scanner's CPU on the outage log, perf: BENCHMARKS.md stop 48).  The tables only need the low
+ * bits spread (their index is h & (cap - 1)): the xor-shift folds the product's high half in.
+ * Collisions cost a compare, never a wrong answer (every slot is compared in full). */
+#define HASH0 0x243f6a8885a308d3ULL
+static inline uint64_t mix(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 32);
 }
-#define FNV0 1469598103934665603ULL
+
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = mix(h, w);
+    }
+    uint64_t w = (uint64_t)n << 56; /* the tail's length: "ab" and "ab\0" differ */
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+    return mix(h, w);
+}
 
 /* ---- one parsed line ---- */
 
@@ -300,12 +384,32 @@ static int time_ok(const char *t) {
 
 /* ENGINE_HEAD_PREFIX: ^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?
  * returns the message offset, or -1 */
+/* Whether the 8 bytes at s fit a shape of digits and separators: `want` holds the separators and
+ * '0' at each digit, `digit` 0xff at each digit (little-endian).  The bytes xor'ed with `want`
+ * leave 0 at a separator and 0..9 at a digit; a digit's x is below 10 when neither x nor x + 0x76
+ * has its high bit set (no carry crosses bytes then).  A word at a time, where a loop over the
+ * 21 bytes was ~10 % of the scanner's CPU (perf, BENCHMARKS.md stop 48). */
+static inline int shape8(const char *s, uint64_t want, uint64_t digit) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t x = w ^ want, xd = x & digit;
+    return (x & ~digit) == 0 && ((xd | (xd + (0x7676767676767676ULL & digit))) & 0x8080808080808080ULL & digit) == 0;
+}
+
 static Py_ssize_t nginx_head(const char *s, Py_ssize_t n, Line *out) {
-    static const char shape[] = "dddd/dd/dd dd:dd:dd [";
     if (n < 21) return -1;
+    /* "dddd/dd/dd dd:dd:dd [" in three overlapping words */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!shape8(s, 0x2f30302f30303030ULL, 0x00ffff00ffffffffULL) ||       /* "dddd/dd/" */
+        !shape8(s + 8, 0x30303a3030203030ULL, 0xffff00ffff00ffffULL) ||   /* "dd dd:dd" */
+        !shape8(s + 13, 0x5b2030303a30303aULL, 0x0000ffff00ffff00ULL))    /* ":dd:dd [" */
+        return -1;
+#else /* the words above are little-endian */
+    static const char shape[] = "dddd/dd/dd dd:dd:dd [";
     for (int i = 0; i < 21; i++) {
         if (shape[i] == 'd' ? !dig(s[i]) : s[i] != shape[i]) return -1;
     }
+#endif
     Py_ssize_t i = 21;
     while (i < n && s[i] >= 'a' && s[i] <= 'z') i++;
     if (i == 21 || i + 1 >= n || s[i] != ']' || s[i + 1] != ' ') return -1;
@@ -373,16 +477,41 @@ static int32_t find_detail(const Scanner *sc, int32_t key, const char *m, Py_ssi
     return best;
 }
 
-static int has_high_byte(const char *s, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        if (w & 0x8080808080808080ULL) return 1;
+/* the first byte of [p, end) that is not ASCII, or NULL */
+static const char *find_high(const char *p, const char *end) {
+    for (; end - p >= 32; p += 32) {
+        uint64_t w[4];
+        memcpy(w, p, 32);
+        if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL) break;
     }
-    for (; i < n; i++)
-        if ((unsigned char)s[i] & 0x80) return 1;
-    return 0;
+    for (; p < end; p++)
+        if ((unsigned char)*p & 0x80) return p;
+    return NULL;
+}
+
+/* What each line of a batch holds, found a batch at a time: the next non-ASCII byte and the next
+ * backslash at or after the line being read (NULL: none up to the batch's end).  One search runs
+ * on from where the last one stopped, so every byte is looked at once, where a search per line
+ * (has_high_byte, has_escaped_quote's memchr over the whole of every line) paid a call and a tail
+ * loop per line: ~7 % of the scanner's CPU (perf, BENCHMARKS.md stop 48). */
+typedef struct {
+    const char *high, *bslash, *end;
+    int ascii; /* the caller vouched for the batch: no search for non-ASCII bytes */
+} Ahead;
+
+static void ahead_init(Ahead *a, const char *p, const char *end, int ascii) {
+    a->end = end;
+    a->ascii = ascii;
+    a->high = ascii ? NULL : find_high(p, end);
+    a->bslash = memchr(p, '\\', (size_t)(end - p));
+}
+
+/* whether the line [s, s + len) holds a non-ASCII byte (*high) and a backslash (*bslash) */
+static inline void ahead_line(Ahead *a, const char *s, Py_ssize_t len, int *high, int *bslash) {
+    if (a->high != NULL && a->high < s) a->high = find_high(s, a->end);
+    if (a->bslash != NULL && a->bslash < s) a->bslash = memchr(s, '\\', (size_t)(a->end - s));
+    *high = a->high != NULL && a->high < s + len;
+    *bslash = a->bslash != NULL && a->bslash < s + len;
 }
 
 static int has_escaped_quote(const char *s, Py_ssize_t n) {
@@ -400,9 +529,11 @@ static int starts(const char *p, const char *end, const char *lit, size_t n) {
 
 #include "_scan_wrappers.h"
 
-static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_ascii, Line *out, Buf *scratch) {
+/* high: the line holds a non-ASCII byte; bslash: it holds a backslash (ahead_line) */
+static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int high, int bslash, Line *out,
+                      Buf *scratch) {
     if (n == 0) return LINE_SKIP; /* no engine recognises an empty line */
-    if (check_ascii && has_high_byte(s, n)) return LINE_EXACT;
+    if (high) return LINE_EXACT;
     out->raw = s;
     out->raw_len = n;
     out->wrapped = 0;
@@ -417,7 +548,7 @@ static int parse_line(const Scanner *sc, const char *s, Py_ssize_t n, int check_
         s = inner;
         n = inner_len;
         out->wrapped = 1;
-    } else if (has_escaped_quote(s, n)) {
+    } else if (bslash && has_escaped_quote(s, n)) {
         return LINE_EXACT;
     }
     if (!time_ok(s)) return LINE_EXACT;
@@ -531,14 +662,10 @@ static void find_fields(const char *m, Py_ssize_t n, Fields *f) {
 /* ---- rule decisions: cached, asked of the Python resolver with the GIL held ---- */
 
 static uint64_t combo_hash(const Line *ln) {
-    uint64_t h = FNV0;
-    int32_t ints[3] = {ln->key, ln->errnum, ln->detail};
-    h = fnv(h, ints, sizeof ints);
-    h = fnv(h, ln->level, (size_t)ln->level_len);
-    h = fnv(h, "\x01", 1);
-    if (ln->action_len >= 0) h = fnv(h, ln->action, (size_t)ln->action_len);
-    else h = fnv(h, "\x02", 1);
-    return h;
+    uint64_t h = mix(HASH0, (uint64_t)(uint32_t)ln->key << 32 | (uint32_t)ln->errnum);
+    h = mix(h, (uint64_t)(uint32_t)ln->detail << 32 | (uint32_t)(ln->action_len >= 0));
+    h = hash_bytes(h, ln->level, (size_t)ln->level_len);
+    return ln->action_len >= 0 ? hash_bytes(h, ln->action, (size_t)ln->action_len) : h;
 }
 
 static int combo_eq(const Combo *c, uint64_t h, const Line *ln) {
@@ -659,23 +786,30 @@ static int32_t combo_resolve(Scanner *sc, const Line *ln, uint64_t h) {
 static Group *group_slot(Group *table, size_t cap, uint64_t h, int32_t rule, const char *peer, Py_ssize_t len,
                          int match) {
     size_t i = (size_t)h & (cap - 1);
-    while (table[i].used) {
+    while (table[i].n) {
         const Group *g = &table[i];
         if (match && g->hash == h && g->rule == rule && g->peer_len == len &&
-            (len <= 0 || memcmp(g->peer, peer, (size_t)len) == 0))
+            (len <= 0 || memcmp(group_peer(g), peer, (size_t)len) == 0))
             break;
         i = (i + 1) & (cap - 1);
     }
     return &table[i];
 }
 
+static Group *groups_alloc(size_t cap) {
+    Group *table = aligned_alloc(64, cap * sizeof(Group)); /* cap: a power of two >= 1024 */
+    if (table != NULL) memset(table, 0, cap * sizeof(Group));
+    return table;
+}
+
 static int groups_grow(Scanner *sc) {
     size_t cap = sc->group_cap ? sc->group_cap * 2 : 1024;
-    Group *table = calloc(cap, sizeof(Group));
+    if (cap > ((size_t)-1) / sizeof(Group)) return -1;
+    Group *table = groups_alloc(cap);
     if (table == NULL) return -1;
     for (size_t i = 0; i < sc->group_cap; i++) {
         const Group *g = &sc->groups[i];
-        if (g->used) *group_slot(table, cap, g->hash, 0, NULL, 0, 0) = *g;
+        if (g->n) *group_slot(table, cap, g->hash, 0, NULL, 0, 0) = *g;
     }
     free(sc->groups);
     sc->groups = table;
@@ -684,15 +818,31 @@ static int groups_grow(Scanner *sc) {
 }
 
 static uint64_t group_hash(int32_t rule, const char *peer, Py_ssize_t len) {
-    uint64_t h = fnv(FNV0, &rule, sizeof rule);
-    h = fnv(h, &len, sizeof len);
-    return len > 0 ? fnv(h, peer, (size_t)len) : h;
+    uint64_t h = mix(HASH0, (uint64_t)(uint32_t)rule << 32 ^ (uint64_t)len);
+    return len > 0 ? hash_bytes(h, peer, (size_t)len) : h;
+}
+
+/* "YYYY/MM/DD HH:MM:SS" as the number its 14 digits make -- the same order as the text's, since
+ * every time kept here has that shape (nginx_head checked each digit and separator) -- and back */
+static const unsigned char TIME_DIGITS[14] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+
+static inline uint64_t time_key(const char *t) {
+    uint64_t k = 0;
+    for (int i = 0; i < 14; i++) k = k * 10 + (uint64_t)(t[TIME_DIGITS[i]] - '0');
+    return k;
+}
+
+static void time_text(uint64_t k, char out[19]) {
+    memcpy(out, "0000/00/00 00:00:00", 19);
+    for (int i = 13; i >= 0; i--) { out[TIME_DIGITS[i]] = (char)('0' + k % 10); k /= 10; }
 }
 
 static int group_add(Scanner *sc, int32_t rule, const char *peer, Py_ssize_t len, const char *time) {
+    if (len > INT32_MAX) len = -2; /* a peer of over 2 GiB (one line that long): "(other)" */
     uint64_t h = group_hash(rule, peer, len);
     Group *g = sc->group_cap ? group_slot(sc->groups, sc->group_cap, h, rule, peer, len, 1) : NULL;
-    if (g == NULL || !g->used) {
+    uint64_t key = time_key(time);
+    if (g == NULL || !g->n) {
         if (sc->ngroups >= sc->max_groups && len != -2) /* bounded: further peers are "(other)" */
             return group_add(sc, rule, NULL, -2, time);
         if ((sc->ngroups + 1) * 2 > sc->group_cap) {
@@ -701,21 +851,19 @@ static int group_add(Scanner *sc, int32_t rule, const char *peer, Py_ssize_t len
         g = group_slot(sc->groups, sc->group_cap, h, rule, peer, len, 1);
         g->hash = h;
         g->rule = rule;
-        g->peer_len = len;
-        g->peer = NULL;
-        if (len > 0) {
-            if ((g->peer = malloc((size_t)len)) == NULL) return -1;
-            memcpy(g->peer, peer, (size_t)len);
+        g->peer_len = (int32_t)len;
+        if (len > PEER_INLINE) {
+            if ((g->peer.heap = malloc((size_t)len)) == NULL) return -1;
+            memcpy(g->peer.heap, peer, (size_t)len);
+        } else if (len > 0) {
+            memcpy(g->peer.bytes, peer, (size_t)len);
         }
-        g->n = 0;
-        memcpy(g->first, time, 19);
-        memcpy(g->last, time, 19);
-        g->used = 1;
+        g->first_key = g->last_key = key;
         sc->ngroups++;
     }
     g->n++;
-    if (memcmp(time, g->first, 19) < 0) memcpy(g->first, time, 19);
-    if (memcmp(time, g->last, 19) > 0) memcpy(g->last, time, 19);
+    if (key < g->first_key) g->first_key = key;
+    if (key > g->last_key) g->last_key = key;
     return 0;
 }
 
@@ -782,6 +930,7 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
         if (trie_add(&self->plain, (const unsigned char *)lp[i].p, lp[i].n, i)) { PyErr_NoMemory(); goto done; }
     for (int32_t i = 0; i < nq; i++)
         if (trie_add(&self->prefixed, (const unsigned char *)lq[i].p, lq[i].n, i)) { PyErr_NoMemory(); goto done; }
+    if (trie_chains(&self->plain) || trie_chains(&self->prefixed)) { PyErr_NoMemory(); goto done; }
     self->details = calloc((size_t)self->nkeys + 1, sizeof(Lit *));
     self->ndetails = calloc((size_t)self->nkeys + 1, sizeof(int32_t));
     if (self->details == NULL || self->ndetails == NULL) { PyErr_NoMemory(); goto done; }
@@ -815,6 +964,8 @@ static PyObject *Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static void Scanner_dealloc(Scanner *self) {
     free(self->plain.nodes);
     free(self->prefixed.nodes);
+    free(self->plain.chains);
+    free(self->prefixed.chains);
     if (self->details != NULL && self->ndetails != NULL) {
         for (int32_t i = 0; i < self->nkeys; i++) free_lits(self->details[i], self->ndetails[i]);
     }
@@ -824,7 +975,7 @@ static void Scanner_dealloc(Scanner *self) {
     for (size_t i = 0; i < self->nrules; i++) free(self->rules[i].frag);
     free(self->rules);
     for (size_t i = 0; i < self->group_cap; i++) {
-        if (self->groups[i].used) free(self->groups[i].peer);
+        if (self->groups[i].n && self->groups[i].peer_len > PEER_INLINE) free(self->groups[i].peer.heap);
     }
     free(self->groups);
     Py_XDECREF(self->resolver);
@@ -875,9 +1026,11 @@ enum { NO_RULE = -1, RULE_ERROR = -3, EXACT_LINE = -4 };
 /* The rule of one line (>= 0), NO_RULE, EXACT_LINE (the line is appended to `exact`) or
  * RULE_ERROR (an exception is set).  Runs without the GIL; takes it back through *save only to
  * ask the resolver about a combination not seen before. */
-static int32_t line_rule(Scanner *self, const char *s, Py_ssize_t len, int ascii, const char *since, Line *ln,
+static int32_t line_rule(Scanner *self, const char *s, Py_ssize_t len, Ahead *ahead, const char *since, Line *ln,
                          Buf *exact, long long *nexact, Buf *scratch, PyThreadState **save) {
-    int kind = parse_line(self, s, len, !ascii, ln, scratch);
+    int high, bslash;
+    ahead_line(ahead, s, len, &high, &bslash);
+    int kind = parse_line(self, s, len, high, bslash, ln, scratch);
     if (kind == LINE_SKIP) return NO_RULE;
     if (kind == LINE_KEYED) {
         uint64_t h = combo_hash(ln);
@@ -913,13 +1066,15 @@ static PyObject *Scanner_summarize(Scanner *self, PyObject *args) {
     int32_t failed = 0;
     const char *p = data.buf, *end = p + data.len;
     PyThreadState *save = PyEval_SaveThread();
+    Ahead ahead;
+    ahead_init(&ahead, p, end, ascii);
     while (p != NULL) {
         Py_ssize_t len;
         const char *s = p;
         p = next_line(p, end, &len);
         lines++;
         Line ln;
-        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &scratch, &save);
+        int32_t rule = line_rule(self, s, len, &ahead, since, &ln, &exact, &nexact, &scratch, &save);
         if (rule == RULE_ERROR) { failed = -3; break; }
         if (rule < 0) continue;
         Py_ssize_t flen = 0, plen = -1;
@@ -944,12 +1099,15 @@ static PyObject *Scanner_groups(Scanner *self, PyObject *Py_UNUSED(ignored)) {
     if (out == NULL) return NULL;
     for (size_t i = 0; i < self->group_cap; i++) {
         const Group *g = &self->groups[i];
-        if (!g->used) continue;
+        if (!g->n) continue;
         PyObject *peer = g->peer_len == -1 ? Py_NewRef(Py_None)
                          : g->peer_len == -2 ? Py_NewRef(Py_True)
-                         : PyBytes_FromStringAndSize(g->peer ? g->peer : "", g->peer_len);
-        PyObject *row = peer ? Py_BuildValue("(iNLy#y#)", (int)g->rule, peer, g->n, g->first, (Py_ssize_t)19,
-                                             g->last, (Py_ssize_t)19) : NULL;
+                         : PyBytes_FromStringAndSize(group_peer(g), g->peer_len);
+        char first[19], last[19];
+        time_text(g->first_key, first);
+        time_text(g->last_key, last);
+        PyObject *row = peer ? Py_BuildValue("(iNLy#y#)", (int)g->rule, peer, g->n, first, (Py_ssize_t)19,
+                                             last, (Py_ssize_t)19) : NULL;
         if (row == NULL || PyList_Append(out, row) != 0) { Py_XDECREF(row); Py_DECREF(out); return NULL; }
         Py_DECREF(row);
     }
@@ -977,13 +1135,15 @@ static PyObject *Scanner_records(Scanner *self, PyObject *args) {
     const char *p = data.buf, *end = p + data.len;
     PyThreadState *save = PyEval_SaveThread();
     buf_reserve(&out, (size_t)data.len + (size_t)data.len / 2);
+    Ahead ahead;
+    ahead_init(&ahead, p, end, ascii);
     while (p != NULL) {
         Py_ssize_t len;
         const char *s = p;
         p = next_line(p, end, &len);
         long long idx = lines++;
         Line ln;
-        int32_t rule = line_rule(self, s, len, ascii, since, &ln, &exact, &nexact, &scratch, &save);
+        int32_t rule = line_rule(self, s, len, &ahead, since, &ln, &exact, &nexact, &scratch, &save);
         if (rule == RULE_ERROR) { failed = -3; break; }
         if (rule == EXACT_LINE) {
             long long mark[2] = {idx, (long long)out.len};

@@ -139,9 +139,12 @@ static int inner_kept(const char *inner, Py_ssize_t n, Py_ssize_t msg_at, int ba
     return 1;
 }
 
-static int contains(const char *s, Py_ssize_t n, const char *lit) {
-    size_t k = strlen(lit);
-    return n >= (Py_ssize_t)k && find_lit(s, (size_t)n, lit, k, lit_rare(lit, k)) != NULL;
+/* whether s holds the literal LIT; R: the index of the byte of LIT that find_lit looks for (any
+ * index gives the same answer; a rare byte, fewer candidates -- fixed here, where lit_rare() cost
+ * ~3 % of the scanner's CPU when it ran on every call) */
+#define CONTAINS(s, n, LIT, R) contains_lit((s), (n), (LIT), sizeof(LIT) - 1, (R))
+static int contains_lit(const char *s, Py_ssize_t n, const char *lit, size_t k, size_t r) {
+    return n >= (Py_ssize_t)k && find_lit(s, (size_t)n, lit, k, r) != NULL;
 }
 
 static int ends_with(const char *s, Py_ssize_t n, const char *lit) {
@@ -149,29 +152,26 @@ static int ends_with(const char *s, Py_ssize_t n, const char *lit) {
     return n >= (Py_ssize_t)k && memcmp(s + n - (Py_ssize_t)k, lit, k) == 0;
 }
 
-/* normalize._FRAGMENT_ERRNO_INSIDE: the leftmost "(N: ...) while <phase> upstream" with neither
- * "()" nor "failed" before it (normalize then cuts the line there) */
-static int errno_fragment_inside(const char *s, Py_ssize_t n) {
+/* normalize._FRAGMENT_ERRNO_INSIDE at the '(' p: -1 when no "(N: ...) while <phase> upstream"
+ * starts there, else whether normalize would cut the line there (neither "()" nor "failed" before
+ * it).  Only the leftmost such fragment counts (paren_repairs). */
+static int fragment_at(const char *s, const char *p, const char *end) {
     static const char *phases[] = {"connecting to upstream", "sending request to upstream",
                                    "reading response header from upstream", "reading upstream"};
-    const char *end = s + n, *p = s;
-    while ((p = memchr(p, '(', (size_t)(end - p))) != NULL) {
-        const char *q = p + 1;
-        while (q < end && dig(*q)) q++;
-        if (q > p + 1 && end - q >= 2 && q[0] == ':' && q[1] == ' ') {
-            const char *close = memchr(q, ')', (size_t)(end - q));
-            if (close != NULL && starts(close, end, ") while ", 8)) {
-                for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
-                    if (starts(close + 8, end, phases[i], strlen(phases[i]))) {
-                        Py_ssize_t before = p - s;
-                        return !contains(s, before, "()") && !contains(s, before, "failed");
-                    }
+    const char *q = p + 1;
+    while (q < end && dig(*q)) q++;
+    if (q > p + 1 && end - q >= 2 && q[0] == ':' && q[1] == ' ') {
+        const char *close = memchr(q, ')', (size_t)(end - q));
+        if (close != NULL && starts(close, end, ") while ", 8)) {
+            for (size_t i = 0; i < sizeof phases / sizeof *phases; i++) {
+                if (starts(close + 8, end, phases[i], strlen(phases[i]))) {
+                    Py_ssize_t before = p - s;
+                    return !CONTAINS(s, before, "()", 0) && !CONTAINS(s, before, "failed", 0);
                 }
             }
         }
-        p++;
     }
-    return 0;
+    return -1;
 }
 
 /* normalize._SPACED_UNIX: "unix:" then spaces then "/" */
@@ -186,24 +186,40 @@ static int spaced_unix(const char *s, Py_ssize_t n) {
     return 0;
 }
 
-/* normalize._SPACED_ERRNO "( N :" and _SPACED_ERRNO_CLOSE "(N: ... )": spaces inside an errno */
-static int spaced_errno(const char *s, Py_ssize_t n) {
+/* normalize._SPACED_ERRNO "( N :" and _SPACED_ERRNO_CLOSE "(N: ... )" at the '(' p: spaces
+ * inside an errno */
+static int spaced_errno_at(const char *p, const char *end) {
+    const char *q = p + 1;
+    if (q < end && *q == ' ') { /* \( +(\d+) *: */
+        while (q < end && *q == ' ') q++;
+        const char *d = q;
+        while (q < end && dig(*q)) q++;
+        while (q > d && q < end && *q == ' ') q++;
+        return q > d && q < end && *q == ':';
+    }
+    /* (\(\d+: [^()]*?) +\): the next parenthesis closes it, after a space */
+    while (q < end && dig(*q)) q++;
+    if (q > p + 1 && end - q >= 2 && q[0] == ':' && q[1] == ' ') {
+        const char *r = q + 2;
+        while (r < end && *r != '(' && *r != ')') r++;
+        if (r < end && *r == ')' && r[-1] == ' ' && r - 1 >= q + 2) return 1;
+    }
+    return 0;
+}
+
+/* The repairs that start at a '(' -- " ()", a spaced errno (spaced_errno_at), the leftmost errno
+ * fragment (fragment_at) -- in one pass over the parentheses, where three passes each looked for
+ * them (the scanner's CPU, BENCHMARKS.md stop 48).  may_normalize ORs them, so any order gives
+ * its answer: 1 as soon as one says so, else the leftmost fragment's answer. */
+static int paren_repairs(const char *s, Py_ssize_t n) {
     const char *end = s + n, *p = s;
+    int fragment = -1;
     while ((p = memchr(p, '(', (size_t)(end - p))) != NULL) {
-        const char *q = p + 1;
-        if (q < end && *q == ' ') { /* \( +(\d+) *: */
-            while (q < end && *q == ' ') q++;
-            const char *d = q;
-            while (q < end && dig(*q)) q++;
-            while (q > d && q < end && *q == ' ') q++;
-            if (q > d && q < end && *q == ':') return 1;
-        } else { /* (\(\d+: [^()]*?) +\): the next parenthesis closes it, after a space */
-            while (q < end && dig(*q)) q++;
-            if (q > p + 1 && end - q >= 2 && q[0] == ':' && q[1] == ' ') {
-                const char *r = q + 2;
-                while (r < end && *r != '(' && *r != ')') r++;
-                if (r < end && *r == ')' && r[-1] == ' ' && r - 1 >= q + 2) return 1;
-            }
+        if (p > s && p[-1] == ' ' && end - p >= 2 && p[1] == ')') return 1; /* " ()" */
+        if (spaced_errno_at(p, end)) return 1;
+        if (fragment < 0) {
+            fragment = fragment_at(s, p, end);
+            if (fragment > 0) return 1;
         }
         p++;
     }
@@ -228,8 +244,7 @@ static int may_normalize(const char *s, Py_ssize_t n) {
     if (s[a] == '\'' || s[a] == '`' || s[a] == '"' || s[a] == '(' || starts(s + a, s + b, "failed (", 8) ||
         starts(s + a, s + b, "worker_connections", 18))
         return 1;
-    if (contains(s, n, "**") || contains(s, n, " ()") || spaced_unix(s, n) || spaced_errno(s, n))
-        return 1;
+    if (CONTAINS(s, n, "**", 0) || spaced_unix(s, n)) return 1;
     const char *end = s + n, *p = s; /* normalize._CONN: "pid#tid: " then _, \, "* " or ** */
     while ((p = memchr(p, '#', (size_t)(end - p))) != NULL) {
         const char *q = p + 1;
@@ -240,5 +255,5 @@ static int may_normalize(const char *s, Py_ssize_t n) {
         }
         p++;
     }
-    return errno_fragment_inside(s, n);
+    return paren_repairs(s, n);
 }

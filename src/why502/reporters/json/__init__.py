@@ -17,25 +17,26 @@ from __future__ import annotations
 import io
 from typing import Any, TextIO
 
-from why502.reporters.options import RenderOptions
+from why502.reporters.options import RenderOptions, of_results
 
 __all__ = ["render", "write"]
 
 
 def render(result: Any, options: RenderOptions) -> str:
     """``result`` as one JSON document ending with a newline."""
-    from why502.findings.model import Report
+    if not of_results(result):
+        from why502.findings.model import Report
 
-    if isinstance(result, Report):  # first: diagnose imports no other command's result types (issue 28)
-        from why502.reporters.json.report import to_json
+        if isinstance(result, Report):  # first: diagnose imports no other command's result types (issue 28)
+            from why502.reporters.json.report import to_json
 
-        return to_json(result)
-    from why502.findings.lint import LintReport
+            return to_json(result)
+        from why502.findings.lint import LintReport
 
-    if isinstance(result, LintReport):
-        buffer = io.StringIO()
-        write(result, buffer, options)
-        return buffer.getvalue()
+        if isinstance(result, LintReport):
+            buffer = io.StringIO()
+            write(result, buffer, options)
+            return buffer.getvalue()
     from why502.findings.results import ClassifySummary, LbStatsReport, StatsReport
 
     if isinstance(result, (StatsReport, LbStatsReport)):
@@ -55,6 +56,9 @@ def render(result: Any, options: RenderOptions) -> str:
 def write(result: Any, out: TextIO, options: RenderOptions) -> None:
     """``render`` written to ``out``; lint's document piece by piece (``textutil.write_json``:
     the JSON of 10,000 findings is not held whole)."""
+    if of_results(result):
+        out.write(render(result, options))
+        return
     from why502.findings.model import Report
 
     if isinstance(result, Report):
@@ -70,3 +74,4 @@ def write(result: Any, out: TextIO, options: RenderOptions) -> None:
         out.write("\n")
         return
     out.write(render(result, options))
+

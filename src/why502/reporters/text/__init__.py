@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, TextIO
 
-from why502.reporters.options import RenderOptions
+from why502.reporters.options import RenderOptions, of_results
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -61,14 +61,21 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
         # module (bench/startup.py: its start-up is a target)
         _write_other(result, out, options)
         return
-    from why502.findings.model import Report
+    if not of_results(result):
+        from why502.findings.model import Report
 
-    if isinstance(result, Report):  # first: diagnose imports no other command's result types (issue 28)
-        from why502.reporters.text.report import render_terminal
+        if isinstance(result, Report):  # first: diagnose imports no other command's result types (issue 28)
+            from why502.reporters.text.report import render_terminal
 
-        render_terminal(result, console(out, options), verbose=options.verbose)
-        return
-    from why502.findings.lint import LintReport
+            render_terminal(result, console(out, options), verbose=options.verbose)
+            return
+        from why502.findings.lint import LintReport
+
+        if isinstance(result, LintReport):
+            from why502.reporters.text.lint import render_lint_text
+
+            render_lint_text(result, out, options.color)
+            return
     from why502.findings.results import (
         CauseRow,
         ClassifySummary,
@@ -79,11 +86,7 @@ def write(result: object, out: TextIO, options: RenderOptions) -> None:
         WatchEvent,
     )
 
-    if isinstance(result, LintReport):
-        from why502.reporters.text.lint import render_lint_text
-
-        render_lint_text(result, out, options.color)
-    elif isinstance(result, StatsReport):
+    if isinstance(result, StatsReport):
         from why502.reporters.text.stats import render_stats_text
 
         render_stats_text(result, console(out, options, highlight=True), top=options.top)
