@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -115,24 +116,36 @@ def _joined_parts(
     try:
         for block in _numbered(blocks):
             keyed = block.with_columns(partition_key(pl.col("client"), pl.col("request")).alias("_part"))
-            for (p,), sub in keyed.partition_by("_part", as_dict=True).items():
-                five[int(p)].add(sub.drop("_part"))  # type: ignore[call-overload]
+            for (p,), sub in keyed.partition_by("_part", as_dict=True, include_key=False).items():
+                five[int(p)].add(sub)
         base = 0
-        for p in range(PARTITIONS):
-            raw = errors.part(p)
-            err = prepare_errors(raw if raw is not None else EMPTY_ERRORS)
-            err = err.with_columns(pl.col("_err") + base)
-            base += err.height
-            totals.usable += err.height
-            for block in five[p].blocks():
-                block, part = join_block(block, err)
-                totals.add(part)
-                yield block
-            totals.fold()
-            five[p].close()
+        # the next partition's errors are read from disk and prepared on a thread while this
+        # one's 5xx rows are joined and counted: the join ran after both log passes, alone on
+        # the machine, ~0.7 s of a 1 GB host's diagnose (BENCHMARKS.md stop 48)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="why502-join") as pool:
+            ahead = pool.submit(_prepared_part, errors, 0)
+            for p in range(PARTITIONS):
+                err = ahead.result()
+                if p + 1 < PARTITIONS:
+                    ahead = pool.submit(_prepared_part, errors, p + 1)
+                err = err.with_columns(pl.col("_err") + base)
+                base += err.height
+                totals.usable += err.height
+                for block in five[p].blocks():
+                    block, part = join_block(block, err)
+                    totals.add(part)
+                    yield block
+                totals.fold()
+                five[p].close()
     finally:
         for store in five:
             store.close()
+
+
+def _prepared_part(errors: ErrorParts, p: int) -> pl.DataFrame:
+    """Partition ``p``'s error rows as ``join_block`` wants them (``prepare_errors``)."""
+    raw = errors.part(p)
+    return prepare_errors(raw if raw is not None else EMPTY_ERRORS)
 
 
 def _prune(table: pl.DataFrame, name: str, floors: dict[str, int]) -> pl.DataFrame:
