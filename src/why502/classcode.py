@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _FORMAT = 1  # the layout of the table; another layout is not read
 # texts kept at most: past it, a write keeps only this run's (a developer's tree collects the
-# texts of every edit; an install's are ~1,200)
+# texts of every edit; an install's are ~1,600)
 MAX_ENTRIES = 6000
 _PREFIX = "why502."
 

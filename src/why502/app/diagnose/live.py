@@ -9,6 +9,7 @@ analyzers tell apart from "read, and nothing there".
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,7 +93,10 @@ class HostReading:
         self._notes: list[str] = []
         self._found: HostFacts | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(conf, since, kernel_log_given),
+        # in a copy of the caller's context, as the access-log thread: the run's registry of
+        # files read once (``sources.once``) is a ContextVar
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run, conf, since, kernel_log_given),
                                         name="why502-host", daemon=True)
         self._thread.start()
 
