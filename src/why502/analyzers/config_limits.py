@@ -72,8 +72,9 @@ def analyze(ev: Evidence) -> list[Candidate]:
     for peer, groups in by_peer(groups_of(ev, "header-too-big")).items():
         out.append(_buffer(ev, peer, groups))
     for peer, groups in by_peer(groups_of(ev, "invalid-response")).items():
-        if over_header_limit(ev, peer):
-            out.append(_over_limit(ev, peer, groups))
+        needed = over_header_limit(ev, peer)
+        if needed:
+            out.append(_over_limit(ev, peer, groups, needed))
     out += _keepalive(ev)
     return out
 
@@ -125,12 +126,11 @@ def _buffer(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candi
         upstream=upstream_name(ev, peer), target=peer), claims=claims(groups))
 
 
-def _over_limit(ev: Evidence, peer: str | None, groups: list[SymptomGroup]) -> Candidate:
-    """buffer-too-small from a refused response (``over_header_limit``): the proxy's limit, as
-    its config sets it, and the probe's measured header."""
+def _over_limit(ev: Evidence, peer: str | None, groups: list[SymptomGroup], needed: int) -> Candidate:
+    """buffer-too-small from a refused response: the proxy's limit, as its config sets it, and
+    the probe's measured header (``needed``: ``over_header_limit``'s answer)."""
     assert ev.config.header_limit is not None
     limit, setting = ev.config.header_limit
-    needed = over_header_limit(ev, peer) or 0
     who = proxy_name(ev.proxy)
     items = [i for g in groups for i in group_items(g)]
     items.append(EvidenceItem(kind="probe", summary=f"a probe of {peer} got a well-formed HTTP answer "
