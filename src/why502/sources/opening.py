@@ -121,11 +121,8 @@ def own_notes() -> Iterator[list[str]]:
     takes the other's notes nor leaves its own to it.  A reader's notes are recorded on the
     thread that reads (``sources.logfiles``, ``byte_chunks``, ``note_utf16``)."""
     mine: list[str] = []
-    _scoped.notes = mine
-    try:
+    with notes_into(mine):
         yield mine
-    finally:
-        del _scoped.notes
 
 
 def notes_here() -> list[str] | None:
