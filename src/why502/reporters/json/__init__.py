@@ -74,4 +74,3 @@ def write(result: Any, out: TextIO, options: RenderOptions) -> None:
         out.write("\n")
         return
     out.write(render(result, options))
-
