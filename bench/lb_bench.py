@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gen_lb_logs import FAMILIES, write  # noqa: E402
+from gen_lb_logs import FAMILIES, apache_conf, write  # noqa: E402
 from stats_bench import run, warm  # noqa: E402
 
 # WHY502=/path/to/why502 compares another build (e.g. main's venv) on the same files
@@ -36,6 +36,8 @@ def load() -> str:
 
 def command(kind: str, family: str, log: Path) -> list[str]:
     extra = ["--proxy", "haproxy"] if family == "haproxy" and kind == "stats" else []
+    if family == "apache" and kind == "stats":  # its LogFormat is the config's (gen_lb_logs.apache_conf)
+        extra = ["--proxy", "apache", "--config", str(log.with_suffix(".conf"))]
     fmt = ["--format", "json"] if kind == "stats" else ["--format", "jsonl"]
     return [WHY502, kind, *extra, str(log), *fmt, "--no-progress"] if kind == "stats" else \
         [WHY502, kind, str(log), *fmt]
@@ -55,6 +57,8 @@ def main() -> int:
     for fam in args.family:
         for n in args.lines:
             log = write(fam, n, args.out)
+            if fam == "apache":
+                apache_conf(args.out.resolve(), log.resolve())
             warm(log)
             gwall, _grss, _rc, _gout, gcpu, _e = run(["grep", "-c", " 50[234] ", str(log)],
                                                     env={**os.environ, "LC_ALL": "C"})

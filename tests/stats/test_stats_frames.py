@@ -92,3 +92,29 @@ def test_a_5xx_row_names_its_line_in_the_users_file() -> None:
         assert f" {row['status']} " in text and "[" in text, (row, text)
     # the file holds lines that are no request before the first 5xx: numbering them matters
     assert rows[0]["line"] > 1 + sum(1 for ln in lines[:rows[0]["line"] - 1] if '"GET ' in ln)
+
+
+def test_a_log_the_format_does_not_read_is_an_error_not_an_empty_log(tmp_path: Any) -> None:
+    """Apache's access log in a ``LogFormat`` other than the one assumed (``combined`` without
+    ``--config``): before, the reader left every line out and ``stats`` printed "0 lines, 0
+    requests, 0 unparsed" as for an empty file; now it says none of the lines is a request in
+    that format, names the first one, and exits 3.  A file of blank lines is still an empty log."""
+    log = tmp_path / "access.log"
+    log.write_text("".join(f'192.0.2.{i} - - [21/Nov/2026:10:00:0{i} +0000] "GET / HTTP/1.1" 502 217 25565\n'
+                           for i in range(5)), encoding="utf-8")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["stats", "--proxy", "apache", str(log), "--format", "json", "--no-progress"])
+    assert code == 3
+    msg = err.getvalue().strip()
+    assert len(msg.splitlines()) == 1, msg
+    assert "none of the 5 lines" in msg and f"{log}:1" in msg and "--log-format" in msg
+    with contextlib.redirect_stdout(io.StringIO()):  # the format given: read
+        assert main(["stats", "--proxy", "apache", str(log), "--log-format", '%h %l %u %t "%r" %>s %b %D',
+                     "--format", "json", "--no-progress"]) in (0, 1)
+    blank = tmp_path / "blank.log"
+    blank.write_text("\n\n", encoding="utf-8")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["stats", "--proxy", "apache", str(blank), "--format", "json", "--no-progress"]) == 0
+    assert json.loads(out.getvalue())["lines"] == 0

@@ -217,12 +217,22 @@ class FrameFeed:
         self.acc, self.frames = acc, frames
         self._pending: list[pl.DataFrame] = []
         self._held, self._path = 0, ""
+        # the non-blank lines handed to ``frames``, and the first of them: lines it leaves out
+        # are no request (HAProxy's own event lines), but when it leaves out every line the
+        # format is not the log's, and the run says so instead of "0 lines" (``unread``)
+        self.seen = 0
+        self.first: tuple[str, int, str] | None = None
 
     def add(self, path: str, first_line: int, lines: pl.Series) -> None:
         """The lines of ``path`` from its line ``first_line`` (1-based) on."""
         if path != self._path:
             self.flush()
             self._path = path
+        blank = ~lines.str.contains(r"\S")
+        self.seen += lines.len() - int(blank.sum())
+        if self.first is None and self.seen:
+            k = int(blank.arg_min() or 0)
+            self.first = (path, first_line + k, str(lines[k]))
         rows = self.frames(lines, first_line - 1)
         if rows.height:
             self._pending.append(rows)
@@ -238,7 +248,7 @@ class FrameFeed:
 
 
 def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader,
-                progress: ProgressBytes) -> None:
+                progress: ProgressBytes) -> FrameFeed:
     """Read another proxy's access log ``paths`` (plain or ``.gz``, in the order given) once,
     in batches of lines (``sources.logfiles.iter_batches``), each turned into the engine's
     columns by the proxy's ``frames`` and aggregated into ``acc``: no rewritten copy, no second
@@ -248,6 +258,7 @@ def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader
     for name, first, lines in batches_of(paths, progress):
         feed.add(name, first, lines)
     feed.flush()
+    return feed
 
 
 def batches_of(paths: Iterable[str], progress: ProgressBytes | None = None

@@ -23,6 +23,7 @@ from why502.sources.byte_chunks import CHUNK_BYTES, Progress, all_empty, file_si
 from why502.sources.localtime import local_zone_name
 from why502.sources.opening import own_notes, take_notes
 from why502.sources.spill import DiskFrames
+from why502.textutil import strip_terminal_escapes
 
 if TYPE_CHECKING:
     import polars as pl
@@ -239,7 +240,13 @@ def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], loc
             opts.progress(base + n, total)
 
     if opts.frames is not None:
-        read_frames(acc, group, opts.frames, progress)
+        feed = read_frames(acc, group, opts.frames, progress)
+        if not acc.lines and feed.first is not None:
+            path, line, text = feed.first
+            raise InputError(
+                f"none of the {feed.seen} lines of {', '.join(group)} is a request in the log format "
+                f"({opts.format_source or fmt_source}); first line ({path}:{line}): "
+                f"{strip_terminal_escapes(text)[:200]!r} -- give --log-format or --config")
     else:
         read_files(
             acc,
