@@ -1,19 +1,33 @@
-"""The optional C extension (everything else about the package is in pyproject.toml).
+"""The optional C extensions (everything else about the package is in pyproject.toml).
 
 ``why502.proxies.nginx._scan``, nginx's native line scanner, makes ``why502 classify`` several
 times faster on nginx error logs (driven by ``why502.parsers.errorlog_native``, which the registry
-hands it to: ``Hooks.native_scanner``).  It is optional: without a C compiler or Python's
-headers (Debian: ``apt-get install gcc python3-dev``) the build skips it with a warning and
-why502 runs the same, on its polars engine.
+hands it to: ``Hooks.native_scanner``) and cuts nginx access lines for ``stats``;
+``why502.parsers.lblogs._albscan`` cuts and decides AWS ALB entries for the ALB reader
+(``parsers/lblogs/batch.py``).  Both share ``src/why502/native/arrow_buf.h`` (their columns
+handed to polars).  They are optional: without a C compiler or Python's headers (Debian:
+``apt-get install gcc python3-dev``) the build skips them with a warning and why502 runs the
+same, on its polars readers.
 """
 
 from setuptools import Extension, setup
 
+_FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+_SHARED = "src/why502/native"
+
 setup(ext_modules=[Extension(
     "why502.proxies.nginx._scan",
     sources=["src/why502/proxies/nginx/_scan.c"],
-    depends=["src/why502/proxies/nginx/_scan_wrappers.h", "src/why502/proxies/nginx/_scan_access.h",
-             "src/why502/proxies/nginx/_scan_columns.h"],
-    extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+    include_dirs=[_SHARED],
+    depends=[f"{_SHARED}/arrow_buf.h", "src/why502/proxies/nginx/_scan_wrappers.h",
+             "src/why502/proxies/nginx/_scan_access.h", "src/why502/proxies/nginx/_scan_columns.h"],
+    extra_compile_args=_FLAGS,
+    optional=True,
+), Extension(
+    "why502.parsers.lblogs._albscan",
+    sources=["src/why502/parsers/lblogs/_albscan.c"],
+    include_dirs=[_SHARED],
+    depends=[f"{_SHARED}/arrow_buf.h"],
+    extra_compile_args=_FLAGS,
     optional=True,
 )])

@@ -27,7 +27,6 @@ same (``tests/stats/test_stats_native.py``).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from types import ModuleType
 import polars as pl
 
 from why502.evidence.stats.model import UNPARSED_SAMPLES
+from why502.parsers.arrowcols import frame as arrow_frame
+from why502.parsers.arrowcols import native_on
 from why502.parsers.log_format import (
     FIXED_SHAPES,
     FIXED_WIDTH,
@@ -322,7 +323,7 @@ class LineParser:
 
     def _native_module(self) -> ModuleType | None:
         """The C scanner's module when this format runs on it (see the module's docstring)."""
-        if self.native is None or os.environ.get("WHY502_NATIVE", "1") == "0":
+        if self.native is None or not native_on():
             return None
         return scanner_module()
 
@@ -342,7 +343,7 @@ class LineParser:
         assert self.native is not None
         steps, fields = self.native
         schema, array, rows, back_rows, back = module.access_columns(data, self.n, steps, fields)
-        taken = pl.DataFrame(_ArrowColumns(schema, array)).with_columns(
+        taken = arrow_frame(schema, array).with_columns(
             pl.lit(True).alias("_ok"), pl.lit(BAD_RECHECK, dtype=pl.Int8).alias("_bad"))
         if not back:
             return taken, int(rows)
@@ -467,17 +468,6 @@ class LineParser:
                 if matched.height:
                     good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
         return good, unparsed, samples, rows
-
-
-class _ArrowColumns:
-    """The C scanner's columns as an object of the Arrow PyCapsule interface, which
-    ``pl.DataFrame`` imports (a struct array unnested into columns)."""
-
-    def __init__(self, schema: object, array: object) -> None:
-        self._capsules = (schema, array)
-
-    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
-        return self._capsules
 
 
 def lines_at(data: bytes, rows: list[int]) -> list[bytes | None]:

@@ -11,11 +11,15 @@ recorded line).
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
+from types import ModuleType
 
 import polars as pl
 
 from why502.catalog.terms import load_terms
+from why502.parsers.arrowcols import frame as arrow_frame
+from why502.parsers.arrowcols import native_on
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 
 ALB_RX = (
@@ -74,7 +78,41 @@ def finish(out: pl.DataFrame, family: str) -> pl.DataFrame:
 
 
 def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    """(records of the lines the regex takes, in the order of ``idx``; the ``idx`` of the others)."""
+    """(records of the ALB entries of ``lines``, in the order of ``idx``; the ``idx`` of the
+    others).  The native pass (``_albscan.c``) takes the entries whose shape leaves no doubt
+    and decides them as ``_alb_polars`` does; the lines it hands back go through
+    ``_alb_polars``, so the rows are the same with or without it (``tests/stats/test_alb_native.py``).
+    Regex, expressions and the vocabulary join were ~14 of the ~19 µs a line cost in polars
+    (BENCHMARKS.md "2026-11-25 (stop 42)")."""
+    module = _albscan()
+    if module is None:
+        return _alb_polars(lines)
+    schema, array, _rows, back = module.alb_columns(lines.str.join("\n").item().encode())
+    taken = arrow_frame(schema, array).with_columns(pl.lit("access").alias("kind"))
+    if not back:
+        return finish(taken, "alb"), pl.Series("idx", [], dtype=pl.UInt32)
+    back_idx = pl.Series("idx", back, dtype=pl.UInt32)
+    more, rest = _alb_polars(lines.gather(back_idx))
+    more = more.with_columns(back_idx.gather(more["idx"]).alias("idx"))
+    out = pl.concat([finish(taken, "alb"), more], how="vertical_relaxed").sort("idx")
+    return out, back_idx.gather(rest)
+
+
+@cache
+def _albscan() -> ModuleType | None:
+    """The native ALB pass, when it was built (``setup.py``) and is not turned off
+    (``WHY502_NATIVE=0``)."""
+    if not native_on():
+        return None
+    try:
+        return importlib.import_module("why502.parsers.lblogs._albscan")
+    except ImportError:
+        return None
+
+
+def _alb_polars(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``alb_frame`` in polars alone: ``ALB_RX`` over the column, then the decisions of
+    ``alb.parse_alb`` as column expressions (the reference of the native pass)."""
     ok, rest = match_rx(lines, ALB_RX)
     f = pl.col("m").struct.field
     status = dash(f("status")).cast(pl.Int64, strict=False)

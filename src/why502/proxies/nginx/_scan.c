@@ -30,35 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------------------------------------ */
-/* growable byte buffer (used without the GIL: plain malloc)                                  */
-/* ------------------------------------------------------------------------------------------ */
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int failed;
-} Buf;
-
-static int buf_reserve(Buf *b, size_t extra) {
-    if (b->failed) return -1;
-    if (b->len + extra <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra) {
-        if (cap > ((size_t)-1) / 2) { b->failed = 1; return -1; }
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (p == NULL) { b->failed = 1; return -1; }
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-static inline void buf_put(Buf *b, const char *s, size_t n) {
-    if (n == 0) return; /* nothing to copy (memcpy to a buffer not yet allocated is undefined) */
-    if (buf_reserve(b, n) == 0) { memcpy(b->data + b->len, s, n); b->len += n; }
-}
+#include "arrow_buf.h"
 
 #define BUF_LIT(b, lit) buf_put((b), (lit), sizeof(lit) - 1)
 

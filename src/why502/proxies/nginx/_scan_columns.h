@@ -78,141 +78,6 @@ static int col_check(int check, const char *v, Py_ssize_t n, int *i16) {
     return 0;
 }
 
-/* every byte printable ASCII (0x20-0x7e), eight at a time */
-static int printable(const char *s, Py_ssize_t n) {
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    Py_ssize_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, s + k, 8);
-        /* a byte >= 0x80, < 0x20 (w - 0x20 borrows into its high bit) or 0x7f (w ^ 0x7f is 0) */
-        uint64_t x = w ^ (0x7f * ones);
-        if ((w | ((w - 0x20 * ones) & ~w) | ((x - ones) & ~x)) & high) return 0;
-    }
-    for (; k < n; k++) {
-        unsigned char c = (unsigned char)s[k];
-        if (c < 0x20 || c > 0x7e) return 0;
-    }
-    return 1;
-}
-
-/* buf_put with the common case (room left) inline */
-static inline void col_put(Buf *b, const void *s, size_t n) {
-    if (n == 0) return; /* an empty value: nothing to copy (and no buffer yet, maybe) */
-    if (b->len + n <= b->cap) { memcpy(b->data + b->len, s, n); b->len += n; }
-    else buf_put(b, s, n);
-}
-
-/* ---- the Arrow C data interface (https://arrow.apache.org/docs/format/CDataInterface.html) -- */
-
-struct ArrowSchema {
-    const char *format;
-    const char *name;
-    const char *metadata;
-    int64_t flags;
-    int64_t n_children;
-    struct ArrowSchema **children;
-    struct ArrowSchema *dictionary;
-    void (*release)(struct ArrowSchema *);
-    void *private_data;
-};
-
-struct ArrowArray {
-    int64_t length;
-    int64_t null_count;
-    int64_t offset;
-    int64_t n_buffers;
-    int64_t n_children;
-    const void **buffers;
-    struct ArrowArray **children;
-    struct ArrowArray *dictionary;
-    void (*release)(struct ArrowArray *);
-    void *private_data;
-};
-
-static void schema_release(struct ArrowSchema *s) {
-    if (s->release == NULL) return;
-    for (int64_t k = 0; k < s->n_children; k++) {
-        struct ArrowSchema *c = s->children[k];
-        if (c->release != NULL) c->release(c);
-        free(c);
-    }
-    free(s->children);
-    free((void *)s->name);
-    s->release = NULL;
-}
-
-static void schema_child_release(struct ArrowSchema *s) {
-    free((void *)s->name);
-    s->release = NULL;
-}
-
-/* an array's private data: the memory its buffers point to (freed on release) */
-typedef struct {
-    const void *bufs[3];
-    void *mem[3];
-} ArrPriv;
-
-static void array_release(struct ArrowArray *a) {
-    if (a->release == NULL) return;
-    for (int64_t k = 0; k < a->n_children; k++) {
-        struct ArrowArray *c = a->children[k];
-        if (c->release != NULL) c->release(c);
-        free(c);
-    }
-    free(a->children);
-    ArrPriv *p = a->private_data;
-    if (p != NULL) {
-        for (int k = 0; k < 3; k++) free(p->mem[k]);
-        free(p);
-    }
-    a->release = NULL;
-}
-
-static void capsule_schema_free(PyObject *cap) {
-    struct ArrowSchema *s = PyCapsule_GetPointer(cap, "arrow_schema");
-    if (s == NULL) { PyErr_Clear(); return; }
-    if (s->release != NULL) s->release(s);
-    free(s);
-}
-
-static void capsule_array_free(PyObject *cap) {
-    struct ArrowArray *a = PyCapsule_GetPointer(cap, "arrow_array");
-    if (a == NULL) { PyErr_Clear(); return; }
-    if (a->release != NULL) a->release(a);
-    free(a);
-}
-
-static char *dup_str(const char *s, Py_ssize_t n) {
-    char *d = malloc((size_t)n + 1);
-    if (d != NULL) { memcpy(d, s, (size_t)n); d[n] = 0; }
-    return d;
-}
-
-/* a child array owning (taking) up to two malloc'd buffers: [validity=NULL, b1, b2] */
-static struct ArrowArray *child_array(int64_t length, void *b1, void *b2) {
-    struct ArrowArray *a = calloc(1, sizeof *a);
-    ArrPriv *p = calloc(1, sizeof *p);
-    if (a == NULL || p == NULL) { free(a); free(p); free(b1); free(b2); return NULL; }
-    p->bufs[0] = NULL;
-    p->bufs[1] = p->mem[1] = b1;
-    p->bufs[2] = p->mem[2] = b2;
-    a->length = length;
-    a->n_buffers = b2 != NULL ? 3 : 2;
-    a->buffers = p->bufs;
-    a->private_data = p;
-    a->release = array_release;
-    return a;
-}
-
-/* buffers handed to arrow: never NULL (an empty column still needs a valid pointer) */
-static void *buf_take(Buf *b) {
-    void *d = b->data != NULL ? b->data : malloc(8);
-    b->data = NULL;
-    b->len = b->cap = 0;
-    return d;
-}
-
 static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     PyObject *program, *fields;
@@ -225,8 +90,7 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Buf rows = {0}, rej = {0}, rejrows = {0};
     Py_ssize_t nsteps = PyTuple_GET_SIZE(program), nf = PyTuple_GET_SIZE(fields);
     PyObject *out = NULL;
-    struct ArrowSchema *schema = NULL;
-    struct ArrowArray *array = NULL;
+    Frame fr = {NULL, NULL};
     memset(cols, 0, sizeof cols);
     memset(names, 0, sizeof names);
     if (npieces < 1 || npieces > COL_MAX_PIECES || nsteps > COL_MAX_PIECES * 4 || nf > COL_MAX_FIELDS) {
@@ -361,62 +225,26 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
 
     /* the frame: a struct array (_row, fields...) */
-    schema = calloc(1, sizeof *schema);
-    array = calloc(1, sizeof *array);
-    if (schema == NULL || array == NULL) { PyErr_NoMemory(); goto done; }
-    schema->format = "+s";
-    schema->name = dup_str("", 0);
-    schema->release = schema_release;
-    schema->children = calloc((size_t)nf + 1, sizeof *schema->children);
-    array->length = taken;
-    array->n_buffers = 1;
-    ArrPriv *top = calloc(1, sizeof *top);
-    array->private_data = top;
-    array->release = array_release;
-    array->children = calloc((size_t)nf + 1, sizeof *array->children);
-    if (schema->name == NULL || schema->children == NULL || top == NULL || array->children == NULL) {
-        PyErr_NoMemory();
+    if (frame_new(&fr, taken, nf + 1) != 0
+        || frame_add(&fr, "I", "_row", 0, child_array(taken, buf_take(&rows), NULL)) != 0)
         goto done;
-    }
-    array->buffers = top->bufs; /* validity: NULL */
-    for (Py_ssize_t f = 0; f <= nf; f++) {
-        struct ArrowSchema *cs = calloc(1, sizeof *cs);
-        if (cs == NULL) { PyErr_NoMemory(); goto done; }
-        schema->children[schema->n_children++] = cs;
-        cs->release = schema_child_release;
-        cs->flags = 0; /* not nullable */
-        struct ArrowArray *ca;
-        if (f == 0) {
-            cs->format = "I";
-            cs->name = dup_str("_row", 4);
-            ca = child_array(taken, buf_take(&rows), NULL);
-        } else if (cols[f - 1].is_i16) {
-            cs->format = "s";
-            cs->name = dup_str(names[f - 1], (Py_ssize_t)strlen(names[f - 1]));
-            ca = child_array(taken, buf_take(&cols[f - 1].data), NULL);
-        } else {
-            cs->format = "u";
-            cs->name = dup_str(names[f - 1], (Py_ssize_t)strlen(names[f - 1]));
-            ca = child_array(taken, buf_take(&cols[f - 1].offsets), buf_take(&cols[f - 1].data));
-        }
-        if (cs->name == NULL || ca == NULL) { PyErr_NoMemory(); goto done; }
-        array->children[array->n_children++] = ca;
+    for (Py_ssize_t f = 0; f < nf; f++) {
+        Col *c = &cols[f];
+        int added = c->is_i16
+            ? frame_add(&fr, "s", names[f], 0, child_array(taken, buf_take(&c->data), NULL))
+            : frame_add(&fr, "u", names[f], 0, child_array(taken, buf_take(&c->offsets), buf_take(&c->data)));
+        if (added != 0) goto done;
     }
     {
-        PyObject *sc = PyCapsule_New(schema, "arrow_schema", capsule_schema_free);
-        if (sc == NULL) goto done;
-        schema = NULL;
-        PyObject *ac = PyCapsule_New(array, "arrow_array", capsule_array_free);
-        if (ac == NULL) { Py_DECREF(sc); goto done; }
-        array = NULL;
+        PyObject *sc, *ac;
+        if (frame_capsules(&fr, &sc, &ac) != 0) goto done;
         PyObject *rb = PyBytes_FromStringAndSize(rej.data ? rej.data : "", (Py_ssize_t)rej.len);
         PyObject *rr = PyBytes_FromStringAndSize(rejrows.data ? rejrows.data : "", (Py_ssize_t)rejrows.len);
         if (rb == NULL || rr == NULL) { Py_DECREF(sc); Py_DECREF(ac); Py_XDECREF(rb); Py_XDECREF(rr); goto done; }
         out = Py_BuildValue("(NNLNN)", sc, ac, (long long)nrows, rr, rb);
     }
 done:
-    if (schema != NULL) { if (schema->release) schema->release(schema); free(schema); }
-    if (array != NULL) { if (array->release) array->release(array); free(array); }
+    frame_free(&fr);
     for (Py_ssize_t f = 0; f < COL_MAX_FIELDS; f++) {
         free(cols[f].data.data);
         free(cols[f].offsets.data);

@@ -1,0 +1,255 @@
+/*
+ * Growable malloc'd byte buffers, and their hand-over to polars through the Arrow C data
+ * interface (https://arrow.apache.org/docs/format/CDataInterface.html): the columns a native
+ * pass builds without the GIL become one struct array that ``pl.DataFrame`` imports (one copy
+ * per column in polars' Rust, none per row in Python).
+ *
+ * Shared by the native passes: nginx's scanner (why502/proxies/nginx/_scan.c, its access-log
+ * columns in _scan_columns.h) and the ALB pass (why502/parsers/lblogs/_albscan.c).  Include it
+ * after <Python.h>, <stdint.h>, <stdlib.h> and <string.h>.
+ */
+#ifndef WHY502_ARROW_BUF_H
+#define WHY502_ARROW_BUF_H
+
+/* ------------------------------------------------------------------------------------------ */
+/* growable byte buffer (used without the GIL: plain malloc)                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} Buf;
+
+static inline int buf_reserve(Buf *b, size_t extra) {
+    if (b->failed) return -1;
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) {
+        if (cap > ((size_t)-1) / 2) { b->failed = 1; return -1; }
+        cap *= 2;
+    }
+    char *p = realloc(b->data, cap);
+    if (p == NULL) { b->failed = 1; return -1; }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline void buf_put(Buf *b, const char *s, size_t n) {
+    if (n == 0) return; /* nothing to copy (memcpy to a buffer not yet allocated is undefined) */
+    if (buf_reserve(b, n) == 0) { memcpy(b->data + b->len, s, n); b->len += n; }
+}
+
+
+/* every byte printable ASCII (0x20-0x7e), eight at a time */
+static inline int printable(const char *s, Py_ssize_t n) {
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    Py_ssize_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t w;
+        memcpy(&w, s + k, 8);
+        /* a byte >= 0x80, < 0x20 (w - 0x20 borrows into its high bit) or 0x7f (w ^ 0x7f is 0) */
+        uint64_t x = w ^ (0x7f * ones);
+        if ((w | ((w - 0x20 * ones) & ~w) | ((x - ones) & ~x)) & high) return 0;
+    }
+    for (; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c < 0x20 || c > 0x7e) return 0;
+    }
+    return 1;
+}
+
+/* buf_put with the common case (room left) inline */
+static inline void col_put(Buf *b, const void *s, size_t n) {
+    if (n == 0) return; /* an empty value: nothing to copy (and no buffer yet, maybe) */
+    if (b->len + n <= b->cap) { memcpy(b->data + b->len, s, n); b->len += n; }
+    else buf_put(b, s, n);
+}
+
+/* ---- the Arrow C data interface (https://arrow.apache.org/docs/format/CDataInterface.html) -- */
+
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+static inline void schema_release(struct ArrowSchema *s) {
+    if (s->release == NULL) return;
+    for (int64_t k = 0; k < s->n_children; k++) {
+        struct ArrowSchema *c = s->children[k];
+        if (c->release != NULL) c->release(c);
+        free(c);
+    }
+    free(s->children);
+    free((void *)s->name);
+    s->release = NULL;
+}
+
+static inline void schema_child_release(struct ArrowSchema *s) {
+    free((void *)s->name);
+    s->release = NULL;
+}
+
+/* an array's private data: the memory its buffers point to (freed on release) */
+typedef struct {
+    const void *bufs[3];
+    void *mem[3];
+} ArrPriv;
+
+static inline void array_release(struct ArrowArray *a) {
+    if (a->release == NULL) return;
+    for (int64_t k = 0; k < a->n_children; k++) {
+        struct ArrowArray *c = a->children[k];
+        if (c->release != NULL) c->release(c);
+        free(c);
+    }
+    free(a->children);
+    ArrPriv *p = a->private_data;
+    if (p != NULL) {
+        for (int k = 0; k < 3; k++) free(p->mem[k]);
+        free(p);
+    }
+    a->release = NULL;
+}
+
+static inline void capsule_schema_free(PyObject *cap) {
+    struct ArrowSchema *s = PyCapsule_GetPointer(cap, "arrow_schema");
+    if (s == NULL) { PyErr_Clear(); return; }
+    if (s->release != NULL) s->release(s);
+    free(s);
+}
+
+static inline void capsule_array_free(PyObject *cap) {
+    struct ArrowArray *a = PyCapsule_GetPointer(cap, "arrow_array");
+    if (a == NULL) { PyErr_Clear(); return; }
+    if (a->release != NULL) a->release(a);
+    free(a);
+}
+
+static inline char *dup_str(const char *s, Py_ssize_t n) {
+    char *d = malloc((size_t)n + 1);
+    if (d != NULL) { memcpy(d, s, (size_t)n); d[n] = 0; }
+    return d;
+}
+
+/* a child array owning (taking) up to three malloc'd buffers: [validity (NULL: no null), b1, b2] */
+static inline struct ArrowArray *child_array_nulls(int64_t length, int64_t nulls, void *valid, void *b1, void *b2) {
+    struct ArrowArray *a = calloc(1, sizeof *a);
+    ArrPriv *p = calloc(1, sizeof *p);
+    if (a == NULL || p == NULL) { free(a); free(p); free(valid); free(b1); free(b2); return NULL; }
+    p->bufs[0] = p->mem[0] = nulls > 0 ? valid : NULL;
+    if (nulls == 0) free(valid);
+    p->bufs[1] = p->mem[1] = b1;
+    p->bufs[2] = p->mem[2] = b2;
+    a->length = length;
+    a->null_count = nulls;
+    a->n_buffers = b2 != NULL ? 3 : 2;
+    a->buffers = p->bufs;
+    a->private_data = p;
+    a->release = array_release;
+    return a;
+}
+
+/* the same with no validity buffer (no null) */
+static inline struct ArrowArray *child_array(int64_t length, void *b1, void *b2) {
+    return child_array_nulls(length, 0, NULL, b1, b2);
+}
+
+/* buffers handed to arrow: never NULL (an empty column still needs a valid pointer) */
+static inline void *buf_take(Buf *b) {
+    void *d = b->data != NULL ? b->data : malloc(8);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+/* a frame being built: a struct array ("+s") whose children are its columns */
+typedef struct {
+    struct ArrowSchema *schema;
+    struct ArrowArray *array;
+} Frame;
+
+/* room for `n` columns of `length` rows; 0, or -1 with MemoryError set */
+static inline int frame_new(Frame *f, int64_t length, int64_t n) {
+    f->schema = calloc(1, sizeof *f->schema);
+    f->array = calloc(1, sizeof *f->array);
+    if (f->schema == NULL || f->array == NULL) { PyErr_NoMemory(); return -1; }
+    f->schema->format = "+s";
+    f->schema->name = dup_str("", 0);
+    f->schema->release = schema_release;
+    f->schema->children = calloc((size_t)n, sizeof *f->schema->children);
+    f->array->length = length;
+    f->array->n_buffers = 1;
+    ArrPriv *top = calloc(1, sizeof *top);
+    f->array->private_data = top;
+    f->array->release = array_release;
+    f->array->children = calloc((size_t)n, sizeof *f->array->children);
+    if (f->schema->name == NULL || f->schema->children == NULL || top == NULL || f->array->children == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    f->array->buffers = top->bufs; /* validity: NULL */
+    return 0;
+}
+
+/* the next column (`format` a static Arrow format string; `ca` taken, NULL when it could not
+ * be made); 0, or -1 with MemoryError set */
+static inline int frame_add(Frame *f, const char *format, const char *name, int nullable, struct ArrowArray *ca) {
+    struct ArrowSchema *cs = calloc(1, sizeof *cs);
+    if (cs == NULL || ca == NULL) {
+        free(cs);
+        if (ca != NULL) { ca->release(ca); free(ca); }
+        PyErr_NoMemory();
+        return -1;
+    }
+    f->schema->children[f->schema->n_children++] = cs;
+    cs->release = schema_child_release;
+    cs->format = format;
+    cs->name = dup_str(name, (Py_ssize_t)strlen(name));
+    cs->flags = nullable ? 2 : 0; /* ARROW_FLAG_NULLABLE */
+    f->array->children[f->array->n_children++] = ca;
+    if (cs->name == NULL) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+/* the frame handed to two capsules (which own it from then on); 0, or -1 with an error set */
+static inline int frame_capsules(Frame *f, PyObject **sc, PyObject **ac) {
+    *sc = PyCapsule_New(f->schema, "arrow_schema", capsule_schema_free);
+    if (*sc == NULL) return -1;
+    f->schema = NULL;
+    *ac = PyCapsule_New(f->array, "arrow_array", capsule_array_free);
+    if (*ac == NULL) { Py_CLEAR(*sc); return -1; }
+    f->array = NULL;
+    return 0;
+}
+
+/* what is left of a frame no capsule took */
+static inline void frame_free(Frame *f) {
+    if (f->schema != NULL) { if (f->schema->release) f->schema->release(f->schema); free(f->schema); }
+    if (f->array != NULL) { if (f->array->release) f->array->release(f->array); free(f->array); }
+    f->schema = NULL;
+    f->array = NULL;
+}
+
+#endif /* WHY502_ARROW_BUF_H */

@@ -1,0 +1,35 @@
+"""Columns a native pass built, handed to polars through the Arrow PyCapsule interface.
+
+The C passes (nginx's ``_scan.access_columns``, the ALB reader's ``_albscan.alb_columns``) build
+their columns without the GIL and return them as an ``arrow_schema`` and an ``arrow_array``
+capsule (``src/why502/native/arrow_buf.h``); ``pl.DataFrame`` imports any object that hands them
+out from ``__arrow_c_array__`` (a struct array unnested into columns), one copy per column in
+polars' Rust and none per row in Python.
+"""
+
+from __future__ import annotations
+
+import os
+
+import polars as pl
+
+
+class ArrowColumns:
+    """A native pass's capsules as an object of the Arrow PyCapsule interface."""
+
+    def __init__(self, schema: object, array: object) -> None:
+        self._capsules = (schema, array)
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
+        return self._capsules
+
+
+def frame(schema: object, array: object) -> pl.DataFrame:
+    """The capsules of a native pass as a frame."""
+    return pl.DataFrame(ArrowColumns(schema, array))
+
+
+def native_on() -> bool:
+    """Whether the native passes may run (``WHY502_NATIVE=0`` turns every one off: the polars
+    readers then do everything, for comparison and tests)."""
+    return os.environ.get("WHY502_NATIVE", "1") != "0"
