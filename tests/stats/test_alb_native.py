@@ -222,3 +222,28 @@ def test_stats_and_classify_on_a_file_are_the_same_without_the_native_pass(tmp_p
     stats = json.loads(outs[0][0])
     assert stats["requests"] > 2000
     assert outs[0] == outs[1]
+
+
+def test_the_block_reader_numbers_lines_as_the_decoded_reader(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stats`` hands the native pass raw blocks (``app.stats.lb._convert_block``): across
+    many small blocks and two files, with lines it hands back (not ASCII, blank, cut short),
+    every row keeps its file and line number, and the counts are the decoded reader's."""
+    from why502.app.stats.lb import read_lb
+
+    lines = _corpus()[:3000]
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("\n".join(lines[:1700]) + "\n", encoding="utf-8")
+    b.write_bytes(("\n".join(lines[1700:]) + "\n\n").encode() + b"\xff\xfe broken \xe2\n" + lines[0].encode())
+    got = []
+    for native in ("1", "0"):
+        monkeypatch.setenv("WHY502_NATIVE", native)
+        batch._albscan.cache_clear()
+        frames: list[pl.DataFrame] = []
+        read = read_lb([str(a), str(b)], "alb", frames.append, batch_bytes=64 << 10)
+        got.append((pl.concat(frames), read))
+    batch._albscan.cache_clear()
+    (fa, ra), (fb, rb) = got
+    assert fa.equals(fb), "rows differ"
+    assert ra == rb  # rows, lines, unparsed, files and samples
+    assert fa.filter(pl.col("file") == str(b))["line"].max() == len(lines) - 1700 + 3

@@ -20,12 +20,14 @@ import polars as pl
 from why502.app.stats.sniff import expand_paths
 from why502.errors import InputError
 from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
+from why502.evidence.stats.parser import lines_at
+from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
-from why502.sources.logfiles import DEFAULT_BATCH_BYTES, LineBatch, iter_batches
+from why502.sources.logfiles import DEFAULT_BATCH_BYTES, ByteBatch, LineBatch, iter_batches, iter_byte_batches
 from why502.sources.once import parsed
 
 # The vectorised readers pay a fixed cost per batch, and a batch being converted holds ~6x its
@@ -80,7 +82,7 @@ WORKERS = 1
 
 @dataclass
 class _Converted:
-    batch: LineBatch
+    path: str
     frame: pl.DataFrame  # evidence.lbstats.COLUMNS
     lines: int  # non-empty lines
     unparsed: list[tuple[int, str]]  # (line number, text) of the lines no parser took
@@ -91,9 +93,9 @@ def _convert(batch: LineBatch, family: str) -> _Converted:
     or schema does not take through the per-line parser (the same rows either way)."""
     fams = families()
     vector = fams.frame(family)
-    builder = LbFrameBuilder()
-    unparsed: list[tuple[int, str]] = []
     if vector is None:
+        builder = LbFrameBuilder()
+        unparsed: list[tuple[int, str]] = []
         lines = 0
         for i, text in enumerate(batch.lines):
             if not text.strip():
@@ -104,22 +106,58 @@ def _convert(batch: LineBatch, family: str) -> _Converted:
                 unparsed.append((batch.first_line + i, text[:300]))
             else:
                 builder.add(rec, batch.path, batch.first_line + i)
-        return _Converted(batch, builder.frame(), lines, unparsed)
+        return _Converted(batch.path, builder.frame(), lines, unparsed)
     series = batch_lines(batch)
     frame, rest = vector(series)
     lines = int(series.str.contains(r"\S").sum())  # non-empty: strip_chars() != "", without the copy
-    for idx in rest.to_list():
-        text = str(series[idx])
+    return _finish(batch.path, batch.first_line, family, frame, series, rest.to_list(), lines)
+
+
+def _convert_block(block: ByteBatch, first_line: int, family: str) -> _Converted:
+    """One block of raw lines -> its rows, through the family's native block reader: no
+    decoding, split or join of the lines it takes (~1.5 of the ~5.6 us a line cost around
+    the ALB pass, BENCHMARKS.md "2026-11-26 (stop 49)"); the lines it hands back are decoded
+    as ``iter_batches`` decodes them and go through the vectorised reader, then the parsers."""
+    fams = families()
+    reader, vector = fams.block(family), fams.frame(family)
+    native = reader(block.data) if reader is not None else None
+    if native is None or vector is None:  # not built or turned off: the decoded path
+        text = block.data.decode("utf-8", errors="replace")
+        return _convert(LineBatch(block.path, first_line, text, text.count("\n") + 1), family)
+    frame, back = native
+    if not back:
+        return _finish(block.path, first_line, family, frame, {}, [], frame.height)
+    back_lines = pl.Series("text", [(b or b"").decode("utf-8", errors="replace")
+                                    for b in lines_at(block.data, back)], dtype=pl.String)
+    lines = frame.height + int(back_lines.str.contains(r"\S").sum())  # every line it took is one
+    more, rest = vector(back_lines)
+    if more.height:
+        back_idx = pl.Series("idx", back, dtype=pl.UInt32)
+        frame = pl.concat([frame, more.with_columns(back_idx.gather(more["idx"]).alias("idx"))],
+                          how="vertical_relaxed")
+    texts = {back[i]: str(back_lines[i]) for i in rest.to_list()}
+    return _finish(block.path, first_line, family, frame, texts, list(texts), lines)
+
+
+def _finish(path: str, first_line: int, family: str, frame: pl.DataFrame,
+            texts: pl.Series | dict[int, str], rest: list[int], lines: int) -> _Converted:
+    """The rows of a batch: the vectorised readers' ``frame``, and the lines ``rest`` (their
+    ``idx``; ``texts`` by ``idx``) read one by one by the family's parsers."""
+    fams = families()
+    builder = LbFrameBuilder()
+    unparsed: list[tuple[int, str]] = []
+    for idx in rest:
+        text = str(texts[idx])
         if not text.strip():
             continue
         rec = fams.parse_line(text, family)
         if rec is None:
-            unparsed.append((batch.first_line + idx, text[:300]))
+            unparsed.append((first_line + idx, text[:300]))
         else:
-            builder.add(rec, batch.path, batch.first_line + idx)
+            builder.add(rec, path, first_line + idx)
     builder.add_frame(frame.with_columns(
-        (pl.col("idx").cast(pl.Int64) + batch.first_line).alias("line"), pl.lit(batch.path).alias("file")))
-    return _Converted(batch, builder.frame().sort("line"), lines, unparsed)
+        (pl.col("idx").cast(pl.Int64) + first_line).alias("line"), pl.lit(path).alias("file")))
+    return _Converted(path, builder.frame().sort("line"), lines, unparsed)
 
 
 def batch_lines(batch: LineBatch) -> pl.Series:
@@ -129,33 +167,54 @@ def batch_lines(batch: LineBatch) -> pl.Series:
     return pl.Series("text", batch.text.split("\n"), dtype=pl.String)
 
 
-def _in_order(pool: ThreadPoolExecutor, family: str, batches: Iterator[LineBatch]) -> Iterator[_Converted]:
-    """``_convert`` of each batch, in input order, at most ``WORKERS`` ahead of the consumer
-    (``Executor.map`` would submit every batch of the input at once and hold all their rows)."""
+def _in_order(pool: ThreadPoolExecutor, convert: Callable[..., _Converted],
+              items: Iterator[tuple[Any, ...]]) -> Iterator[_Converted]:
+    """``convert(*item)`` of each item, in input order, at most ``WORKERS`` ahead of the
+    consumer (``Executor.map`` would submit every batch of the input at once and hold all
+    their rows)."""
     pending: deque[Future[_Converted]] = deque()
-    for batch in batches:
-        pending.append(pool.submit(_convert, batch, family))
+    for item in items:
+        pending.append(pool.submit(convert, *item))
         if len(pending) > WORKERS:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
 
 
+def _blocks(paths: list[str], family: str, batch_bytes: int) -> Iterator[tuple[ByteBatch, int, str]]:
+    """(block, number of its first line, family) of ``paths`` read as raw bytes: the input of
+    ``_convert_block``."""
+    for path in expand_paths(paths):
+        line = 1
+        for block in iter_byte_batches([path], batch_bytes=batch_bytes):
+            yield block, line, family
+            line += block.data.count(b"\n") + 1
+
+
 def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             batch_bytes: int = VECTOR_BATCH_BYTES) -> LbRead:
     """Every line of ``paths`` as ``family`` rows, a batch at a time into ``sink`` (the frame of
     ``evidence.lbstats.COLUMNS``, in file order), and what was counted on the way.  Memory is
-    bounded by ``WORKERS`` + 1 batches whatever the size of the input."""
+    bounded by ``WORKERS`` + 1 batches whatever the size of the input.  A family with a native
+    block reader gets the raw bytes (``_convert_block``)."""
     read = LbRead(family, 0, 0, 0, [], [])
-    size = batch_bytes if families().frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
+    fams = families()
+    size = batch_bytes if fams.frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
+    items: Iterator[tuple[Any, ...]]
+    if fams.block(family) is not None and native_on():
+        convert: Callable[..., _Converted] = _convert_block
+        items = _blocks(paths, family, size)
+    else:
+        convert = _convert
+        items = ((batch, family) for batch in iter_batches(expand_paths(paths), batch_bytes=size))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for done in _in_order(pool, family, iter_batches(expand_paths(paths), batch_bytes=size)):
-            if not read.files or read.files[-1] != done.batch.path:
-                read.files.append(done.batch.path)
+        for done in _in_order(pool, convert, items):
+            if not read.files or read.files[-1] != done.path:
+                read.files.append(done.path)
             read.lines += done.lines
             read.unparsed += len(done.unparsed)
             for n, text in done.unparsed[: max(0, 3 - len(read.samples))]:
-                read.samples.append((done.batch.path, n, text))
+                read.samples.append((done.path, n, text))
             read.rows += done.frame.height
             sink(done.frame)
     return read

@@ -170,9 +170,15 @@ def _alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     return alb_frame(lines)
 
 
+def _alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    from why502.parsers.lblogs.batch import alb_block
+
+    return alb_block(data)
+
+
 ALB = LogFamily(
     name="alb", title="the ALB", rank=0, sniffers=((10, is_alb),), text_parsers=(parse_alb,),
-    frame=_alb_frame,
+    frame=_alb_frame, block=_alb_block,
     default_timeout=(60.0, "ALB idle timeout, default 60 s (idle_timeout.timeout_seconds)"),
 )
 ELB = LogFamily(

@@ -84,18 +84,29 @@ def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     ``_alb_polars``, so the rows are the same with or without it (``tests/stats/test_alb_native.py``).
     Regex, expressions and the vocabulary join were ~14 of the ~19 µs a line cost in polars
     (BENCHMARKS.md "2026-11-25 (stop 42)")."""
-    module = _albscan()
-    if module is None:
+    # (no line: no block -- an empty text would be one empty line)
+    native = alb_block(lines.str.join("\n").item().encode()) if _albscan() and lines.len() else None
+    if native is None:
         return _alb_polars(lines)
-    schema, array, _rows, back = module.alb_columns(lines.str.join("\n").item().encode())
-    taken = arrow_frame(schema, array).with_columns(pl.lit("access").alias("kind"))
+    taken, back = native
     if not back:
-        return finish(taken, "alb"), pl.Series("idx", [], dtype=pl.UInt32)
+        return taken, pl.Series("idx", [], dtype=pl.UInt32)
     back_idx = pl.Series("idx", back, dtype=pl.UInt32)
     more, rest = _alb_polars(lines.gather(back_idx))
     more = more.with_columns(back_idx.gather(more["idx"]).alias("idx"))
-    out = pl.concat([finish(taken, "alb"), more], how="vertical_relaxed").sort("idx")
-    return out, back_idx.gather(rest)
+    return pl.concat([taken, more], how="vertical_relaxed").sort("idx"), back_idx.gather(rest)
+
+
+def alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """The native pass on ``data`` (whole lines as read, cut at ``\\n`` as ``str.split`` cuts
+    them): (records of the entries it takes, in ``idx`` order; the ``idx`` of the lines it
+    hands back), or None when it was not built or is turned off."""
+    module = _albscan()
+    if module is None:
+        return None
+    schema, array, _rows, back = module.alb_columns(data)
+    taken = arrow_frame(schema, array).with_columns(pl.lit("access").alias("kind"))
+    return finish(taken, "alb"), back
 
 
 @cache

@@ -36,6 +36,10 @@ SNIFF_LINES = 50
 #: ``(lines) -> (records of the lines it takes, the idx of the others)``: a vectorised reader
 #: (``parsers.lblogs.batch``), the same rows as the per-line parser
 FrameReader = Callable[["pl.Series"], "tuple[pl.DataFrame, pl.Series]"]
+#: ``(raw bytes of whole lines) -> (records of the lines it takes, with their ``idx``; the
+#: ``idx`` of the others)``, or None when it cannot run (its native pass was not built, or
+#: ``WHY502_NATIVE=0``): a native reader of a block as read, before any decoding or split
+BlockReader = Callable[[bytes], "tuple[pl.DataFrame, list[int]] | None"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class LogFamily:
     #: when a file's family is sniffed
     own_line: Callable[[str], bool] | None = None
     frame: FrameReader | None = None
+    #: its native block reader (the lines it hands back go to ``frame``, then the parsers)
+    block: BlockReader | None = None
     #: the timeout it applies to the backend when nothing else is known: (seconds, where from)
     default_timeout: tuple[float, str] | None = None
     #: regexes whose group 1 is a request line's status (``watch`` counts without parsing)
@@ -138,6 +144,11 @@ class LogFamilies:
         """The family's vectorised reader, or None (read line by line)."""
         fam = self.get(name)
         return fam.frame if fam is not None else None
+
+    def block(self, name: str | None) -> BlockReader | None:
+        """The family's native block reader, or None."""
+        fam = self.get(name)
+        return fam.block if fam is not None else None
 
     def json_family(self, obj: dict[str, Any]) -> str | None:
         for name, is_json in self._json:
