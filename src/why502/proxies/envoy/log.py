@@ -202,26 +202,38 @@ def _get(obj: dict[str, Any], *keys: str) -> Any:
     return None
 
 
+def _text(obj: dict[str, Any], *keys: str) -> str | None:
+    """``_get`` of a text field: a string as written, a number as its text (a cluster named 12),
+    anything else (an object, a list, a boolean) None.  A record's text fields are text: a float
+    there failed ``stats``' String column with an internal error (``tests/stats/test_json_native.py``)."""
+    value = _get(obj, *keys)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
     if not is_envoy_json(obj):
         return None
     flags = str(_get(obj, "response_flags", "responseFlags", "response_flag") or "")
     status = to_int(_get(obj, "response_code", "responseCode", "status"))
-    method = _get(obj, "method", "requestMethod")
-    path = _get(obj, "path", "requestPath", "x-envoy-origin-path")
+    method = _text(obj, "method", "requestMethod")
+    path = _text(obj, "path", "requestPath", "x-envoy-origin-path")
     rec = _record(
         status=status, flags=flags.split(","),
         details=str(_get(obj, "response_code_details", "responseCodeDetails") or ""),
         tfr=str(_get(obj, "upstream_transport_failure_reason", "upstreamTransportFailureReason") or ""),
-        time=_get(obj, "start_time", "startTime", "timestamp"),
+        time=_text(obj, "start_time", "startTime", "timestamp"),
         request=f"{method} {path}" if method and path else None,
-        host=_get(obj, "authority", "requestAuthority"),
-        upstream=_get(obj, "upstream_host", "upstreamHost", "upstream.host"),
-        cluster=_get(obj, "upstream_cluster", "upstreamCluster", "upstream.service"),
+        host=_text(obj, "authority", "requestAuthority"),
+        upstream=_text(obj, "upstream_host", "upstreamHost", "upstream.host"),
+        cluster=_text(obj, "upstream_cluster", "upstreamCluster", "upstream.service"),
         duration=to_float(_get(obj, "duration")),
         upstream_ms=to_float(_get(obj, "upstream_service_time", "upstreamServiceTime",
                                   "x-envoy-upstream-service-time", "upstream.duration")),
-        client=_get(obj, "downstream_remote_address", "remote_addr", "x_forwarded_for"),
+        client=_text(obj, "downstream_remote_address", "remote_addr", "x_forwarded_for"),
     )
     if rec.made_by == "backend" and status is not None and status >= 500 and _no_upstream_byte(obj):
         return replace(rec, made_by="lb")
