@@ -3,8 +3,9 @@
 ``why502.proxies.nginx._scan``, nginx's native line scanner, makes ``why502 classify`` several
 times faster on nginx error logs (driven by ``why502.parsers.errorlog_native``, which the registry
 hands it to: ``Hooks.native_scanner``) and cuts nginx access lines for ``stats``;
-``why502.parsers.lblogs._albscan`` cuts and decides AWS ALB entries for the ALB reader
-(``parsers/lblogs/batch.py``).  Both share ``src/why502/native/arrow_buf.h`` (their columns
+``why502.parsers.lblogs._albscan`` cuts and decides AWS ALB entries for the ALB reader and
+``why502.parsers.lblogs._jsonscan`` pulls the read keys out of JSON log lines for the JSON
+readers (``parsers/lblogs/batch.py``).  Both share ``src/why502/native/arrow_buf.h`` (their columns
 handed to polars).  They are optional: without a C compiler or Python's headers (Debian:
 ``apt-get install gcc python3-dev``) the build skips them with a warning and why502 runs the
 same, on its polars readers.
@@ -23,11 +24,11 @@ setup(ext_modules=[Extension(
              "src/why502/proxies/nginx/_scan_access.h", "src/why502/proxies/nginx/_scan_columns.h"],
     extra_compile_args=_FLAGS,
     optional=True,
-), Extension(
-    "why502.parsers.lblogs._albscan",
-    sources=["src/why502/parsers/lblogs/_albscan.c"],
+), *(Extension(
+    f"why502.parsers.lblogs.{name}",
+    sources=[f"src/why502/parsers/lblogs/{name}.c"],
     include_dirs=[_SHARED],
     depends=[f"{_SHARED}/arrow_buf.h"],
     extra_compile_args=_FLAGS,
     optional=True,
-)])
+) for name in ("_albscan", "_jsonscan"))])

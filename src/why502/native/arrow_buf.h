@@ -184,6 +184,88 @@ static inline void *buf_take(Buf *b) {
     return d;
 }
 
+/* a pass's reader of one line (without its newline): 1 when it took the line as row `row` */
+typedef int (*TakeLine)(void *ctx, const char *s, Py_ssize_t n, uint32_t row);
+
+/* the lines of [p, p + size) as Python's str.split("\n") cuts them (a last, empty one after a
+ * final newline), each offered to `take`; the rows it does not take go to `back` (uint32) and
+ * their text to `back_text` (each with a newline).  Returns the number of lines; a line of 1 GiB
+ * or more, or a row past uint32, is never offered (the caller refuses such a block).  Runs
+ * without the GIL. */
+static inline int64_t scan_lines(const char *p, Py_ssize_t size, TakeLine take, void *ctx, Buf *back,
+                                 Buf *back_text) {
+    int64_t nrows = 0;
+    Py_ssize_t pos = 0;
+    for (;;) {
+        const char *nl = memchr(p + pos, '\n', (size_t)(size - pos));
+        Py_ssize_t end = nl ? (Py_ssize_t)(nl - p) : size;
+        if (!(nrows <= UINT32_MAX && end - pos < INT32_MAX / 2 && take(ctx, p + pos, end - pos, (uint32_t)nrows))) {
+            uint32_t r = (uint32_t)nrows;
+            buf_put(back, (const char *)&r, sizeof r);
+            buf_put(back_text, p + pos, (size_t)(end - pos));
+            buf_put(back_text, "\n", 1);
+        }
+        nrows++;
+        if (nl == NULL) break;
+        pos = end + 1;
+    }
+    return nrows;
+}
+
+/* a nullable column being built: its values (utf8 bytes, or fixed-width numbers), utf8 offsets,
+ * and the validity bitmap (bit k set: row k has a value) */
+typedef struct {
+    Buf data, offsets, valid;
+    int64_t n, nulls;
+} NCol;
+
+/* a utf8 column starts with the offset 0 */
+static inline void ncol_utf8_start(NCol *c) {
+    int32_t z = 0;
+    buf_put(&c->offsets, (const char *)&z, sizeof z);
+}
+
+/* the validity of the next row */
+static inline void ncol_bit(NCol *c, int ok) {
+    if ((c->n & 7) == 0) {
+        char z = 0;
+        col_put(&c->valid, &z, 1);
+    }
+    if (ok && !c->valid.failed) c->valid.data[c->n >> 3] |= (char)(1u << (c->n & 7));
+    if (!ok) c->nulls++;
+    c->n++;
+}
+
+/* the end of the next row's text (its bytes put before) */
+static inline void ncol_utf8_end(NCol *c, int ok) {
+    if (c->data.len > INT32_MAX) c->data.failed = 1;
+    int32_t o = (int32_t)c->data.len;
+    col_put(&c->offsets, &o, sizeof o);
+    ncol_bit(c, ok);
+}
+
+/* the next row of a fixed-width column (`size` bytes at v; NULL: null) */
+static inline void ncol_fixed(NCol *c, const void *v, size_t size) {
+    static const char zero[8] = {0};
+    col_put(&c->data, v != NULL ? v : zero, size);
+    ncol_bit(c, v != NULL);
+}
+
+static inline int ncol_failed(const NCol *c) { return c->data.failed || c->offsets.failed || c->valid.failed; }
+
+static inline void ncol_free(NCol *c) {
+    free(c->data.data);
+    free(c->offsets.data);
+    free(c->valid.data);
+}
+
+/* the column as an Arrow child array (its buffers taken), `length` rows */
+static inline struct ArrowArray *ncol_array(NCol *c, int utf8, int64_t length) {
+    void *valid = buf_take(&c->valid);
+    return utf8 ? child_array_nulls(length, c->nulls, valid, buf_take(&c->offsets), buf_take(&c->data))
+                : child_array_nulls(length, c->nulls, valid, buf_take(&c->data), NULL);
+}
+
 /* a frame being built: a struct array ("+s") whose children are its columns */
 typedef struct {
     struct ArrowSchema *schema;
@@ -242,6 +324,24 @@ static inline int frame_capsules(Frame *f, PyObject **sc, PyObject **ac) {
     if (*ac == NULL) { Py_CLEAR(*sc); return -1; }
     f->array = NULL;
     return 0;
+}
+
+/* the answer of a pass that hands lines back: (schema, array, lines, the rows handed back as
+ * uint32 bytes, their text joined by newlines); the frame is the capsules' from then on; NULL
+ * with an error set */
+static inline PyObject *frame_result(Frame *f, int64_t lines, const Buf *rows, const Buf *text) {
+    PyObject *sc, *ac;
+    if (frame_capsules(f, &sc, &ac) != 0) return NULL;
+    PyObject *rb = PyBytes_FromStringAndSize(rows->data ? rows->data : "", (Py_ssize_t)rows->len);
+    PyObject *tb = PyBytes_FromStringAndSize(text->data ? text->data : "", (Py_ssize_t)text->len);
+    if (rb == NULL || tb == NULL) {
+        Py_DECREF(sc);
+        Py_DECREF(ac);
+        Py_XDECREF(rb);
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    return Py_BuildValue("(NNLNN)", sc, ac, (long long)lines, rb, tb);
 }
 
 /* what is left of a frame no capsule took */

@@ -42,53 +42,12 @@
 
 /* --- output columns ------------------------------------------------------------------------ */
 
-typedef struct {
-    char kind;  /* 'u' utf8, 'l' int64, 'g' float64, 'I' uint32 */
-    const char *name;
-    int nullable;
-    Buf data, offsets, valid;
-    int64_t n, nulls;
-} OutCol;
-
-static void oc_start(OutCol *c) {
-    if (c->kind == 'u') {
-        int32_t z = 0;
-        buf_put(&c->offsets, (const char *)&z, sizeof z);
-    }
-}
-
-static inline void oc_valid_bit(OutCol *c, int ok) {
-    if ((c->n & 7) == 0) {
-        char z = 0;
-        col_put(&c->valid, &z, 1);
-    }
-    if (ok && !c->valid.failed) c->valid.data[c->n >> 3] |= (char)(1u << (c->n & 7));
-    if (!ok) c->nulls++;
-    c->n++;
-}
-
-static inline void oc_str(OutCol *c, const char *s, Py_ssize_t n) {
+static inline void oc_str(NCol *c, const char *s, Py_ssize_t n) {
     col_put(&c->data, s, (size_t)n);
-    if (c->data.len > INT32_MAX) c->data.failed = 1;
-    int32_t o = (int32_t)c->data.len;
-    col_put(&c->offsets, &o, sizeof o);
-    oc_valid_bit(c, 1);
+    ncol_utf8_end(c, 1);
 }
 
-static inline void oc_null(OutCol *c) {
-    if (c->kind == 'u') {
-        int32_t o = (int32_t)c->data.len;
-        col_put(&c->offsets, &o, sizeof o);
-    } else {
-        uint64_t z = 0;
-        col_put(&c->data, &z, c->kind == 'I' ? 4 : 8);
-    }
-    oc_valid_bit(c, 0);
-}
-
-static inline void oc_i64(OutCol *c, int64_t v) { col_put(&c->data, &v, sizeof v); oc_valid_bit(c, 1); }
-static inline void oc_f64(OutCol *c, double v) { col_put(&c->data, &v, sizeof v); oc_valid_bit(c, 1); }
-static inline void oc_u32(OutCol *c, uint32_t v) { col_put(&c->data, &v, sizeof v); oc_valid_bit(c, 1); }
+static inline void oc_null_str(NCol *c) { ncol_utf8_end(c, 0); }
 
 enum {
     C_IDX, C_TIME, C_STATUS, C_MADE_BY, C_CODE, C_TARGET, C_GROUP, C_UPSTREAM_MS, C_DURATION_MS,
@@ -351,39 +310,36 @@ static int alb_row(const char *s, Py_ssize_t n, Row *r) {
 
 /* --- the block ----------------------------------------------------------------------------- */
 
-static inline void put_span(OutCol *c, int has, Span s) {
+static inline void put_span(NCol *c, int has, Span s) {
     if (has) oc_str(c, s.p, s.n);
-    else oc_null(c);
+    else oc_null_str(c);
 }
 
-static void put_row(OutCol *c, uint32_t idx, const Row *r) {
-    oc_u32(&c[C_IDX], idx);
+static void put_row(NCol *c, uint32_t idx, const Row *r) {
+    ncol_fixed(&c[C_IDX], &idx, sizeof idx);
     oc_str(&c[C_TIME], r->time.p, r->time.n);
-    if (r->has_status) oc_i64(&c[C_STATUS], r->status); else oc_null(&c[C_STATUS]);
+    ncol_fixed(&c[C_STATUS], r->has_status ? &r->status : NULL, sizeof r->status);
     oc_str(&c[C_MADE_BY], r->made_by.p, r->made_by.n);
     put_span(&c[C_CODE], r->has_code, r->code);
     put_span(&c[C_TARGET], r->has_target, r->target);
     put_span(&c[C_GROUP], r->has_group, r->group);
-    if (r->has_upstream) oc_f64(&c[C_UPSTREAM_MS], r->upstream_ms); else oc_null(&c[C_UPSTREAM_MS]);
-    if (r->has_duration) oc_f64(&c[C_DURATION_MS], r->duration_ms); else oc_null(&c[C_DURATION_MS]);
-    if (r->has_retries) oc_i64(&c[C_RETRIES], r->retries); else oc_null(&c[C_RETRIES]);
+    ncol_fixed(&c[C_UPSTREAM_MS], r->has_upstream ? &r->upstream_ms : NULL, sizeof r->upstream_ms);
+    ncol_fixed(&c[C_DURATION_MS], r->has_duration ? &r->duration_ms : NULL, sizeof r->duration_ms);
+    ncol_fixed(&c[C_RETRIES], r->has_retries ? &r->retries : NULL, sizeof r->retries);
     put_span(&c[C_CLIENT], r->has_client, r->client);
     if (r->has_request) {
-        OutCol *q = &c[C_REQUEST];
+        NCol *q = &c[C_REQUEST];
         col_put(&q->data, r->method.p, (size_t)r->method.n);
         col_put(&q->data, " ", 1);
         if (r->path.n > 0) col_put(&q->data, r->path.p, (size_t)r->path.n);
         else col_put(&q->data, "/", 1);
-        if (q->data.len > INT32_MAX) q->data.failed = 1;
-        int32_t o = (int32_t)q->data.len;
-        col_put(&q->offsets, &o, sizeof o);
-        oc_valid_bit(q, 1);
+        ncol_utf8_end(q, 1);
     } else {
-        oc_null(&c[C_REQUEST]);
+        oc_null_str(&c[C_REQUEST]);
     }
     put_span(&c[C_HOST], r->has_host, r->host);
     put_span(&c[C_DETAIL], r->has_detail, r->detail);
-    if (r->has_tstatus) oc_i64(&c[C_BACKEND_STATUS], r->tstatus); else oc_null(&c[C_BACKEND_STATUS]);
+    ncol_fixed(&c[C_BACKEND_STATUS], r->has_tstatus ? &r->tstatus : NULL, sizeof r->tstatus);
 }
 
 static const char *arrow_format(char kind) {
@@ -395,85 +351,63 @@ static const char *arrow_format(char kind) {
     }
 }
 
+typedef struct {
+    NCol *cols;
+    int64_t taken;
+} Taker;
+
+/* scan_lines' TakeLine: an entry cut and decided into the columns */
+static int take_entry(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    Taker *t = ctx;
+    Row r;
+    if (!alb_row(s, n, &r)) return 0;
+    put_row(t->cols, row, &r);
+    t->taken++;
+    return 1;
+}
+
 static PyObject *alb_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
-    OutCol cols[N_COLS];
-    Buf back = {0};
-    PyObject *out = NULL, *back_list = NULL;
+    NCol cols[N_COLS];
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
     Frame fr = {NULL, NULL};
     memset(cols, 0, sizeof cols);
-    for (int k = 0; k < N_COLS; k++) {
-        cols[k].kind = COLS[k].kind;
-        cols[k].name = COLS[k].name;
-        oc_start(&cols[k]);
-    }
+    for (int k = 0; k < N_COLS; k++)
+        if (COLS[k].kind == 'u') ncol_utf8_start(&cols[k]);
     int64_t nrows = 0, taken = 0;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    const char *p = data.buf;
-    Py_ssize_t size = data.len, pos = 0;
-    for (;;) { /* the lines as str.split("\n") cuts them: a last empty one after a final newline */
-        const char *nl = memchr(p + pos, '\n', (size_t)(size - pos));
-        Py_ssize_t end = nl ? (Py_ssize_t)(nl - p) : size;
-        Row r;
-        if (nrows <= UINT32_MAX && end - pos < INT32_MAX / 2 && alb_row(p + pos, end - pos, &r)) {
-            put_row(cols, (uint32_t)nrows, &r);
-            taken++;
-        } else {
-            uint32_t x = (uint32_t)nrows;
-            buf_put(&back, (const char *)&x, sizeof x);
-        }
-        nrows++;
-        if (nl == NULL) break;
-        pos = end + 1;
-    }
-    failed = back.failed;
-    for (int k = 0; k < N_COLS; k++) failed |= cols[k].data.failed || cols[k].offsets.failed || cols[k].valid.failed;
+    Taker t = {cols, 0};
+    nrows = scan_lines(data.buf, data.len, take_entry, &t, &back, &back_text);
+    taken = t.taken;
+    failed = back.failed || back_text.failed;
+    for (int k = 0; k < N_COLS; k++) failed |= ncol_failed(&cols[k]);
     Py_END_ALLOW_THREADS
     if (failed) { PyErr_NoMemory(); goto done; }
     if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
-
-    back_list = PyList_New((Py_ssize_t)(back.len / sizeof(uint32_t)));
-    if (back_list == NULL) goto done;
-    for (size_t k = 0; k < back.len / sizeof(uint32_t); k++) {
-        uint32_t x;
-        memcpy(&x, back.data + k * sizeof x, sizeof x);
-        PyObject *v = PyLong_FromUnsignedLong(x);
-        if (v == NULL) goto done;
-        PyList_SET_ITEM(back_list, (Py_ssize_t)k, v);
-    }
-
     if (frame_new(&fr, taken, N_COLS) != 0) goto done;
     for (int k = 0; k < N_COLS; k++) {
-        OutCol *c = &cols[k];
-        void *valid = buf_take(&c->valid);
-        struct ArrowArray *ca = c->kind == 'u'
-            ? child_array_nulls(taken, c->nulls, valid, buf_take(&c->offsets), buf_take(&c->data))
-            : child_array_nulls(taken, c->nulls, valid, buf_take(&c->data), NULL);
-        if (frame_add(&fr, arrow_format(c->kind), c->name, c->nulls > 0, ca) != 0) goto done;
+        NCol *c = &cols[k];
+        if (frame_add(&fr, arrow_format(COLS[k].kind), COLS[k].name, c->nulls > 0,
+                      ncol_array(c, COLS[k].kind == 'u', taken)) != 0)
+            goto done;
     }
-    {
-        PyObject *sc, *ac;
-        if (frame_capsules(&fr, &sc, &ac) != 0) goto done;
-        out = Py_BuildValue("(NNLO)", sc, ac, (long long)nrows, back_list);
-    }
+    out = frame_result(&fr, nrows, &back, &back_text);
 done:
-    Py_XDECREF(back_list);
     frame_free(&fr);
-    for (int k = 0; k < N_COLS; k++) {
-        free(cols[k].data.data);
-        free(cols[k].offsets.data);
-        free(cols[k].valid.data);
-    }
+    for (int k = 0; k < N_COLS; k++) ncol_free(&cols[k]);
     free(back.data);
+    free(back_text.data);
     PyBuffer_Release(&data);
     return out;
 }
 
 static PyMethodDef module_methods[] = {
     {"alb_columns", alb_columns, METH_VARARGS,
-     "alb_columns(data) -> (arrow schema, arrow array, lines, [rows handed back]): the record columns "
+     "alb_columns(data) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), their text): "
+     "the record columns "
      "of the ALB entries of a block whose shape leaves no doubt (parsers/lblogs/batch.py: alb_frame)"},
     {NULL, NULL, 0, NULL},
 };

@@ -11,7 +11,9 @@ recorded line).
 
 from __future__ import annotations
 
+import array
 import importlib
+from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 
@@ -104,9 +106,9 @@ def alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     module = _albscan()
     if module is None:
         return None
-    schema, array, _rows, back = module.alb_columns(data)
-    taken = arrow_frame(schema, array).with_columns(pl.lit("access").alias("kind"))
-    return finish(taken, "alb"), back
+    schema_cap, array_cap, _lines, back_rows, _back_text = module.alb_columns(data)
+    taken = arrow_frame(schema_cap, array_cap).with_columns(pl.lit("access").alias("kind"))
+    return finish(taken, "alb"), array.array("I", back_rows).tolist()
 
 
 @cache
@@ -205,8 +207,89 @@ _CF_SKIP = (r'"EdgeStartTimestamp":\s*-?\d', r'":\s*\*',  # a value redacted as 
             r'"(?:' + "|".join(CLOUDFLARE_SCHEMA) + r')":\s*(?:true|false|\{|\[)')
 
 
+@dataclass(frozen=True)
+class JsonPass:
+    """What the native JSON pass (``_jsonscan.c``) must know of a family's guards to read no line
+    otherwise than ``json_rows``' polars reader and the per-line parser: the schema's keys that
+    must hold a non-negative integer (its ``take``), the keys of which one at least must be
+    there, the names its ``skip`` refuses anywhere in a line (another family's keys), whether a
+    nested value elsewhere in the line is allowed, and the text columns that also take an
+    integer, as its text (Envoy's numbers read as text).  Every other guard -- a value of another
+    JSON type than the column's, a key written twice, an escape or non-ASCII text in a read
+    string, a huge number -- the pass applies to every family alike."""
+
+    required: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    nested_ok: bool = True
+    text_numbers: tuple[str, ...] = ()
+
+    def keys(self, schema: dict[str, pl.DataType]) -> tuple[tuple[bytes, str, bool, bool], ...] | None:
+        """The pass's key spec (name, kind, required, any_of) of ``schema``, or None when a column
+        is of a type it does not build (Caddy's ``request`` struct)."""
+        out = []
+        for name, dtype in schema.items():
+            kind = ("s" if name in self.text_numbers else "u") if dtype == pl.String() else \
+                "l" if dtype == pl.Int64() else "g" if dtype == pl.Float64() else None
+            if kind is None:
+                return None
+            out.append((name.encode(), kind, name in self.required, name in self.any_of))
+        return tuple(out)
+
+
+_CF_NATIVE = JsonPass(required=("EdgeResponseStatus", "OriginResponseStatus"))
+
+
 def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),
-              skip: tuple[str, ...] = (), unique: tuple[str, ...] = ()) -> tuple[pl.DataFrame, pl.Series]:
+              skip: tuple[str, ...] = (), unique: tuple[str, ...] = (),
+              native: JsonPass | None = None) -> tuple[pl.DataFrame, pl.Series]:
+    """(the ``schema`` fields, with each line's ``idx``, of the lines read as JSON objects; the
+    ``idx`` of the others).  With ``native`` (and the pass built and not turned off), the native
+    pass reads the lines it is sure of and ``_json_polars`` the others: the same rows either way
+    (``tests/stats/test_json_native.py``); polars' reader and the guards' regexes were ~10-16 of
+    the ~18-26 µs a line cost (BENCHMARKS.md "2026-11-25 (stop 42)")."""
+    native_rows = (json_block(lines.str.join("\n").item().encode(), schema, native)
+                   if native is not None and lines.len() and _jsonscan() is not None else None)
+    if native_rows is None:
+        return _json_polars(lines, schema, take, skip, unique)
+    taken, back_rows = native_rows
+    if not back_rows:
+        return taken, pl.Series("idx", [], dtype=pl.UInt32)
+    back = pl.Series("idx", back_rows, dtype=pl.UInt32)
+    more, rest = _json_polars(lines.gather(back), schema, take, skip, unique)
+    if more.height:
+        taken = pl.concat([taken, more.with_columns(back.gather(more["idx"]).alias("idx"))],
+                          how="vertical_relaxed").sort("idx")
+    return taken, back.gather(rest)
+
+
+def json_block(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
+               ) -> tuple[pl.DataFrame, list[int]] | None:
+    """The native pass on ``data`` (whole lines as read): (the ``schema`` fields and ``idx`` of the
+    lines it reads; the ``idx`` of the lines it hands back), or None when it was not built, is
+    turned off, or cannot build a column of ``schema``."""
+    module = _jsonscan()
+    spec = native.keys(schema)
+    if module is None or spec is None:
+        return None
+    schema_cap, array_cap, _n, back_rows, _back_text = module.json_columns(
+        data, spec, tuple(f.encode() for f in native.forbidden), native.nested_ok)
+    return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist()
+
+
+@cache
+def _jsonscan() -> ModuleType | None:
+    """The native JSON pass, when it was built and is not turned off (``WHY502_NATIVE=0``)."""
+    if not native_on():
+        return None
+    try:
+        return importlib.import_module("why502.parsers.lblogs._jsonscan")
+    except ImportError:
+        return None
+
+
+def _json_polars(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),
+                 skip: tuple[str, ...] = (), unique: tuple[str, ...] = ()) -> tuple[pl.DataFrame, pl.Series]:
     """(polars' NDJSON reader on the lines that are a bare JSON object matching every regex of
     ``take`` and none of ``skip``, the fields of ``schema`` with each line's ``idx``; the ``idx``
     of the other lines).  ``take``/``skip`` are a family's guards: the lines on which the reader
@@ -309,11 +392,24 @@ NO_BOOL = r":\s*(?:true|false)\b"
 
 def cloudflare_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """(records of the Cloudflare lines polars' NDJSON reader takes; the ``idx`` of the others)."""
+    rec, rest = json_rows(lines, CLOUDFLARE_SCHEMA, _CF_TAKE, _CF_SKIP, native=_CF_NATIVE)
+    return _cloudflare_records(rec), rest
+
+
+def cloudflare_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """``LogFamily.block`` of Cloudflare: the native pass on raw lines, then the same decisions."""
+    native = json_block(data, CLOUDFLARE_SCHEMA, _CF_NATIVE)
+    if native is None:
+        return None
+    return _cloudflare_records(native[0]), native[1]
+
+
+def _cloudflare_records(rec: pl.DataFrame) -> pl.DataFrame:
+    """``cloudflare.parse_cloudflare``'s decisions on the fields read (``CLOUDFLARE_SCHEMA``)."""
     from why502.parsers.lblogs.cloudflare import EDGE_CODES
 
-    rec, rest = json_rows(lines, CLOUDFLARE_SCHEMA, _CF_TAKE, _CF_SKIP)
     if rec.height == 0:
-        return empty_records(), rest
+        return empty_records()
     # ns -> ms as Python divides (a column expression divided by a constant multiplies by its
     # inverse: 25565000 / 1e6 came out 25.564999999999998; Series by Series divides)
     ns = rec["OriginResponseTime"]
@@ -352,7 +448,7 @@ def cloudflare_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         .alias("detail"),
         pl.when(origin != 0).then(origin).otherwise(None).alias("backend_status"),
     )
-    return finish(out, "cloudflare"), rest
+    return finish(out, "cloudflare")
 
 
 def _ndjson(rows: pl.DataFrame, schema: dict[str, pl.DataType]) -> tuple[pl.DataFrame, pl.Series]:

@@ -102,9 +102,15 @@ def _cloudflare_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     return cloudflare_frame(lines)
 
 
+def _cloudflare_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    from why502.parsers.lblogs.batch import cloudflare_block
+
+    return cloudflare_block(data)
+
+
 CLOUDFLARE = LogFamily(
     name="cloudflare", title="Cloudflare's edge", rank=20, is_json=is_cloudflare,
-    parse_json=parse_cloudflare, frame=_cloudflare_frame,
+    parse_json=parse_cloudflare, frame=_cloudflare_frame, block=_cloudflare_block,
     default_timeout=(120.0, "Cloudflare Proxy Read Timeout, 120 s by default (formerly 100 s)"),
     status_patterns=(re.compile(rb'^[^\n]*?"EdgeResponseStatus":(\d{1,3})[,}]', re.M),),
 )

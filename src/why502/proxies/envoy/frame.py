@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import polars as pl
 
-from why502.parsers.lblogs.batch import dash, empty_records, finish, json_rows, key_is, match_rx, refuse
+from why502.parsers.lblogs.batch import (
+    JsonPass,
+    dash,
+    empty_records,
+    finish,
+    json_rows,
+    key_is,
+    match_rx,
+    refuse,
+)
 from why502.proxies.envoy.log import (
     _ENVOY_KEYS,
     _OWN_DETAILS,
@@ -169,8 +178,14 @@ def _get(keys: tuple[str, ...]) -> pl.Expr:
     return pl.coalesce([dash(pl.when(pl.col(k) == "").then(None).otherwise(pl.col(k))) for k in keys])
 
 
+# the same guards for the native JSON pass (``batch.JsonPass``): one of Envoy's keys, no
+# Cloudflare key, no nested value; the numbers read as their text
+_NATIVE = JsonPass(any_of=_ENVOY_KEYS, forbidden=("EdgeResponseStatus", "RayID"), nested_ok=False,
+                   text_numbers=_NUMBERS)
+
+
 def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ)
+    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ, native=_NATIVE)
     if rec.height == 0:
         return rec, rest
     # each field once, as _get reads it (the expressions below use them many times)

@@ -235,14 +235,7 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
             : frame_add(&fr, "u", names[f], 0, child_array(taken, buf_take(&c->offsets), buf_take(&c->data)));
         if (added != 0) goto done;
     }
-    {
-        PyObject *sc, *ac;
-        if (frame_capsules(&fr, &sc, &ac) != 0) goto done;
-        PyObject *rb = PyBytes_FromStringAndSize(rej.data ? rej.data : "", (Py_ssize_t)rej.len);
-        PyObject *rr = PyBytes_FromStringAndSize(rejrows.data ? rejrows.data : "", (Py_ssize_t)rejrows.len);
-        if (rb == NULL || rr == NULL) { Py_DECREF(sc); Py_DECREF(ac); Py_XDECREF(rb); Py_XDECREF(rr); goto done; }
-        out = Py_BuildValue("(NNLNN)", sc, ac, (long long)nrows, rr, rb);
-    }
+    out = frame_result(&fr, nrows, &rejrows, &rej);
 done:
     frame_free(&fr);
     for (Py_ssize_t f = 0; f < COL_MAX_FIELDS; f++) {

@@ -18,10 +18,12 @@ import polars as pl
 
 from why502.parsers.lblogs.batch import (
     NO_BOOL,
+    JsonPass,
     clf_iso,
     div,
     empty_records,
     finish,
+    json_block,
     json_rows,
     key_is,
     match_rx,
@@ -80,8 +82,32 @@ def _code(status: pl.Expr, url: pl.Expr, router: pl.Expr) -> pl.Expr:
             .otherwise(code))
 
 
+# the same guards for the native JSON pass (``batch.JsonPass``): the status a number, no other
+# family's key, no nested value
+_NATIVE = JsonPass(required=("DownstreamStatus",), nested_ok=False, forbidden=(
+    "EdgeResponseStatus", "RayID", "logger", "caller", "response_flags", "response_flag", "responseFlags",
+    "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
+    "upstreamTransportFailureReason"))
+
+
 def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=tuple(SCHEMA))
+    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=tuple(SCHEMA), native=_NATIVE)
+    return _json_records(rec, rest)
+
+
+def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """``LogFamily.block`` of Traefik: the native pass on raw JSON lines, then the same
+    decisions (its CLF lines are handed back, to ``traefik_frame``)."""
+    native = json_block(data, SCHEMA, _NATIVE)
+    if native is None:
+        return None
+    out, rest = _json_records(native[0], pl.Series("idx", native[1], dtype=pl.UInt32))
+    return (finish(out, NAME) if out.height else empty_records()), rest.to_list()
+
+
+def _json_records(rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``log.parse_traefik_json``'s decisions on the fields read (``SCHEMA``); ``rest`` with the
+    lines they do not decide as it does."""
     # DownstreamStatus read at the top level (a nested one is no Traefik line for the parser)
     rec, rest = refuse(rec, rest, pl.col("DownstreamStatus").is_null())
     if rec.height == 0:

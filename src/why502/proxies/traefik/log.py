@@ -197,12 +197,19 @@ def _frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     return traefik_frame(lines)
 
 
+def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """The native block reader (``frame.traefik_block``)."""
+    from why502.proxies.traefik.frame import traefik_block
+
+    return traefik_block(data)
+
+
 TRAEFIK = LogFamily(
     name="traefik", title="Traefik", rank=50, is_json=is_traefik, parse_json=parse_traefik_json,
     # its CLF line is strict (anchored, ``NNNms`` at the end): tried early; its error line is a
     # search, tried after every strict format
     sniffers=((20, is_traefik_clf), (60, lambda line: parse_traefik_error(line) is not None)),
-    text_parsers=(parse_traefik_clf, parse_traefik_error), frame=_frame,
+    text_parsers=(parse_traefik_clf, parse_traefik_error), frame=_frame, block=_block,
     # the status of a request line: its JSON key, or the field after the quoted request (CLF)
     status_patterns=(re.compile(rb'^[^\n]*?"DownstreamStatus":(\d{1,3})[,}]', re.M),
                      re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
