@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.classify.test_classify_engines import FRAGMENTS, WRAPPERS, YEAR, real_lines, recognised_real_lines
+from tests.classify.wrapped_corpus import HEAD, REFUSED
 from why502.app.classify import ClassifySummary, classify_paths, split_lines, summarize_paths
 from why502.parsers.errorlog import classify_line
 from why502.parsers.errorlog_batch import SUMMARY_KEYS, aggregate_records, classify_series, summarize_series
@@ -74,9 +75,6 @@ def test_the_raw_byte_hints_only_skip_work() -> None:
     assert_summary_exact(lines, may_have_cr=False, may_have_escapes=False)
 
 
-HEAD = "2024/05/01 12:00:01 [error] 7#7: *9 "
-REFUSED = HEAD + ("connect() failed (111: Connection refused) while connecting to upstream, client: 1.2.3.4, "
-                  'server: x, request: "GET / HTTP/1.1", upstream: "http://10.0.0.1:80/a", host: "x"')
 
 
 @pytest.mark.parametrize("line", [
