@@ -310,7 +310,9 @@ def summarize_series(
     ``since`` (naive local ISO time, ``2024-05-01T12:00:00``) drops nginx lines before it;
     ``filter_records`` filters the exact path's records (``--since`` for other sources).
     ``may_have_cr=False`` / ``may_have_escapes=False``: the caller knows (from the raw bytes) that
-    no line ends in ``\\r`` / contains ``\\"``, which saves two passes.
+    no line ends in ``\\r`` / contains ``\\"``, which saves two passes.  Framed lines are peeled
+    first (``errorlog_peel``); the pending ones go the exact way whole, not through ``_exact_mask``
+    (a pass over every row).
     """
     if lines.len() == 0:
         return empty_summary()
@@ -319,10 +321,16 @@ def summarize_series(
         text = text.fill_null("")
     if may_have_cr and (text.str.ends_with("\r").any() or text.str.ends_with("\n").any()):
         text = text.str.strip_chars_end("\r\n")
-    text = peel(text, pending=False).text  # the pending rows stay framed: the exact path's
+    parts = []
+    got = peel(text)
+    if got.pending.len():  # framed lines normalize could repair: the exact path, from the framing
+        records = classify_series(text.gather(got.pending), year=year, fields=("upstream",))
+        parts.append(aggregate_records(_since_records(records, since, filter_records)))
+        text = got.text.filter(pl.select(pl.repeat(True, text.len())).to_series().scatter(got.pending, False))
+    else:
+        text = got.text
     since_raw = since.replace("-", "/").replace("T", " ") if since is not None else None
     groups = _engine_groups(text, since_raw, may_have_escapes, upstream_exact=False)
-    parts = []
     exact_rows: pl.Series | None = None
     if groups.get_column("exact").any():
         exact_rows = _exact_mask(text, may_have_escapes)

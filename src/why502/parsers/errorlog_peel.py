@@ -137,12 +137,15 @@ def peel(text: pl.Series, pending: bool = True) -> Peeled:
         df = df.filter(line.str.contains_any(prefilter_needles(), ascii_case_insensitive=True))
     if df.height == 0:
         return Peeled(text, none)
-    df = df.with_columns(_repairable().alias("pending"))
+    df = df.with_columns(_repairable(df))
     if not pending:
         df = df.filter(~pl.col("pending"))
         if df.height == 0:
             return Peeled(text, none)
-    out = text.clone().scatter(df.get_column("idx"), df.get_column("inner"))  # the caller's stays
+    if df.height == text.len():  # every line peeled (a container's log): no scatter
+        out = df.sort("idx").get_column("inner").alias(text.name)
+    else:
+        out = text.clone().scatter(df.get_column("idx"), df.get_column("inner"))  # the caller's stays
     return Peeled(out, df.filter(pl.col("pending")).get_column("idx") if pending else none)
 
 
@@ -173,13 +176,18 @@ def _kept() -> pl.Expr:
             & ~inner.str.ends_with("\\n") & ~(pl.col("bare") & inner.str.contains(_BARE_5424)))
 
 
-def _repairable() -> pl.Expr:
+def _repairable(df: pl.DataFrame) -> pl.Series:
     """``normalize`` could change the framed line, or the plain path would repair the nginx line."""
     line = pl.col("line")
+    flags = df.select((pl.col("marks") | line.str.contains(_REPAIRS)).alias("pending"),
+                      line.str.find(FRAGMENT_INSIDE).alias("at"))
+    pending = flags.get_column("pending")
+    at = flags.get_column("at")
+    if at.null_count() == at.len():
+        return pending
     # normalize cuts a line at its first "(N: ...) while <phase> upstream" unless "()" or
-    # "failed" comes before it
-    at = line.str.find(FRAGMENT_INSIDE)
-    before = line.str.slice(0, at)
-    return (pl.col("marks") | line.str.contains(_REPAIRS)
-            | (at.is_not_null() & ~before.str.contains("()", literal=True)
-               & ~before.str.contains("failed", literal=True)))
+    # "failed" comes before it (asked of those few rows alone)
+    rows = at.is_not_null().arg_true()
+    before = df.get_column("line").gather(rows).str.slice(0, at.gather(rows))
+    cut = ~before.str.contains("()", literal=True) & ~before.str.contains("failed", literal=True)
+    return pending.scatter(rows.filter(cut), True)
