@@ -2,10 +2,10 @@
 
 Why: nginx's error log read from a container comes wrapped, one nginx line per wrapped line, and
 the polars engine took every line without an nginx head at its start through the per-line
-recogniser (``errorlog.classify_line`` -> ``wrappers.unwrap``), ~60-100 us a line: a kubelet's
-or docker's copy of a failure-dense log read at ~17k lines/s against ~0.5M for the same lines
-plain (BENCHMARKS.md, classify, stop 48).  ``peel`` replaces each wrapped line it is certain of
-with the nginx line inside it, column-wise (polars string expressions), so the engine's
+recogniser (``errorlog.classify_line`` -> ``wrappers.unwrap``), ~70-100 CPU-us a line: a
+kubelet's or docker's copy of a failure-dense log read at ~10-15k lines/s against ~0.5M for the
+same lines plain (BENCHMARKS.md, classify, stops 48 and 49).  ``peel`` replaces each wrapped
+line it is certain of with the nginx line inside it, column-wise (polars string expressions), so the engine's
 vectorised path reads it as a plain line; every other line stays as given, for the per-line
 path as before.  The framings, as the native scanner peels them (``proxies/nginx/
 _scan_wrappers.h``, whose reasoning this follows):
@@ -34,7 +34,9 @@ when that line is not recognised, tries again after ``normalize`` (paste repairs
 *wrapped* line.  So a line is peeled only when all of these hold, and then its record is the
 inner line's, which the vectorised path gives:
 
-* it is ASCII (the repairs' checks below are for ASCII text) and passes the prefilter;
+* it is ASCII (the repairs' checks below are for ASCII text), and it passes the prefilter if the
+  engine recognises its nginx line (``_keys_hold_needles``, proven once per catalog: every key
+  phrase holds a needle a framing writes as it is);
 * the unwrap loop provably stops at the inner line and leaves it as it is: an nginx head at its
   start, no newline inside (the head regex's ``.*$`` stops there), no escaped quote and no
   trailing backslash-n (``unwrap`` rewrites both), and behind a bare timestamp nothing RFC 5424's
