@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from tests.support.paths import FIXTURES_DIR
 from why502.app.classify import JSONL_COLUMNS, classify_paths
+from why502.parsers.errorlog import classify_line
 
 WHY502 = str(Path(sys.executable).with_name("why502"))
 FIXTURES = FIXTURES_DIR
@@ -159,6 +162,41 @@ def test_wrapped_docker_json_log(tmp_path: Path) -> None:
     rows = jsonl(run("--format", "jsonl", str(write(tmp_path / "c-json.log", lines))).stdout)
     got = [(r["line"], r["symptom"], r["time"]) for r in rows]
     assert got == [(2, "connection-refused", "2016-11-06T11:03:01")]
+
+
+def test_framed_lines_without_the_native_scanner(tmp_path: Path) -> None:
+    """``python -m why502 classify`` as a user runs it, on a file of plain and framed lines (CRI,
+    a partial CRI line, ``--timestamps``, docker json-file with escapes, a framing around another
+    program's line, a broken object): without the native scanner (the polars engine's peel) and
+    with it, the records are the per-line recogniser's, line for line, and so are the summaries."""
+    php = ("[01-May-2024 12:00:01] WARNING: [pool www] server reached pm.max_children setting (5), "
+           "consider raising it")
+    inner = [REFUSED, TIMEOUT, NOISE, REFUSED.replace("GET /www", 'GET /"q"&<x>\tb\u00e9'), php]
+    lines = [inner[0]]
+    for ln in inner:
+        lines += [f"2024-05-01T12:00:01.5Z stderr F {ln}", f"2024-05-01T12:00:01.5Z stdout P {ln}",
+                  f"2024-05-01T12:00:01+02:00 {ln}",
+                  json.dumps({"log": ln + "\n", "stream": "stderr", "time": "2024-05-01T12:00:01.5Z"},
+                             separators=(",", ":")).replace("<", "\\u003c").replace("&", "\\u0026")]
+    lines += [lines[-1][:-9], lines[-1].replace('"stderr"', '"console"')]
+    log = write(tmp_path / "framed.log", lines)
+    expected = []
+    for n, ln in enumerate(lines, 1):
+        c = classify_line(ln, year=datetime.date.today().year)
+        if c is not None:
+            expected.append({"line": n, "file": str(log), **c.to_dict()})
+    assert len(expected) > 10
+    outputs = []
+    for native in ("0", "1"):
+        env = {**os.environ, "WHY502_NATIVE": native}
+        got = subprocess.run([sys.executable, "-m", "why502", "classify", str(log), "--format", "jsonl"],
+                             capture_output=True, text=True, timeout=120, check=False, env=env)
+        assert got.returncode == 1, got.stderr
+        assert jsonl(got.stdout) == expected
+        summary = subprocess.run([sys.executable, "-m", "why502", "classify", str(log), "--format", "json"],
+                                 capture_output=True, text=True, timeout=120, check=False, env=env)
+        outputs.append(summary.stdout)
+    assert outputs[0] == outputs[1] and json.loads(outputs[0])["recognised"] == len(expected)
 
 
 def test_line_numbers_across_small_batches(tmp_path: Path) -> None:

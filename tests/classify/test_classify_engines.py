@@ -13,10 +13,22 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
+from tests.classify.wrapped_corpus import (
+    CRI,
+    HEAD,
+    NATIVE_WRAPPERS,
+    ODD_WRAPPED,
+    REFUSED,
+    TS,
+    docker_json_file,
+)
 from tests.support.paths import FIXTURES_DIR
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.errorlog_batch import captures_column, classify_series
+from why502.parsers.errorlog_peel import peel
+from why502.parsers.normalize import FRAGMENT_INSIDE, MAY_CHANGE_ASCII, normalize
 
 FIXTURES = FIXTURES_DIR
 YEAR = 2024
@@ -185,3 +197,101 @@ FRAGMENTS = ["connect() failed", "connect() to ", "upstream timed out", " (111: 
 @given(st.lists(st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join), min_size=1, max_size=20))
 def test_engines_agree_on_generated_lines(lines: list[str]) -> None:
     assert_engines_agree(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Framed lines the polars engine peels column-wise (parsers.errorlog_peel): the per-line
+# recogniser stays the reference, and a peel that stopped peeling would still agree, only 40x
+# slower -- so the tests count the lines it peeled too.
+
+
+def peeled(lines: list[str]) -> int:
+    """How many of ``lines`` the peel replaced by the nginx line inside them."""
+    got = peel(pl.Series(lines, dtype=pl.String)).text.to_list()
+    return sum(a != b for a, b in zip(lines, got, strict=True))
+
+
+@pytest.mark.parametrize("framing", sorted(NATIVE_WRAPPERS))
+def test_every_real_line_framed_as_the_peel_reads_it(framing: str) -> None:
+    """Every real line, noise and other programs' lines too, framed: the polars engine's records
+    are the per-line recogniser's, and the nginx lines among them were peeled."""
+    lines = [NATIVE_WRAPPERS[framing](ln) for ln in real_lines()]
+    assert_engines_agree(lines)
+    assert peeled(lines) > 150
+
+
+def test_odd_framed_lines_against_the_per_line_recogniser() -> None:
+    """Each odd framed line alone (its batch goes its own way), then all of them among plain and
+    other framed lines: escaped quotes, ``\\u00XX`` escapes, CRI partial lines, malformed
+    objects, a framing around a line of another program."""
+    for line in ODD_WRAPPED:
+        assert_engines_agree([line])
+    mixed = [x for pair in zip(ODD_WRAPPED, real_lines(), strict=False) for x in pair]
+    assert_engines_agree(mixed)
+    assert 10 < peeled(ODD_WRAPPED) < len(ODD_WRAPPED)
+
+
+def test_the_peel_reads_docker_escapes_as_json_does() -> None:
+    """What the peel takes out of docker's object is ``json.loads``'s ``log`` without its newline;
+    an escaped quote left after the unescape (``unwrap`` rewrites it) keeps the line as it is."""
+    odd = REFUSED.replace("GET /", "GET /?a=1&b=<2>\\t\\x\x01\\\\n\\u0041") + "\x1f\r"
+    lines = [docker_json_file(odd), docker_json_file(REFUSED + "\\"), docker_json_file(REFUSED),
+             docker_json_file(REFUSED.replace("GET /", 'GET /\\"'))]
+    got = peel(pl.Series(lines)).text.to_list()
+    for line, inner in zip(lines[:3], got, strict=False):
+        assert inner == json.loads(line)["log"].rstrip("\r\n")
+    assert got[3] == lines[3]
+    assert_engines_agree(lines)
+
+
+PEEL_FRAMINGS = {"docker": docker_json_file, "cri": lambda s: CRI + s,
+                 "cri-partial": lambda s: CRI[:-3] + "P " + s, "timestamps": lambda s: TS + s}
+INNER_PIECES = [*FRAGMENTS, "\\", '\\"', "<", "&", "\t", "\n", "\r", "\x01", "é", "...", ">", ".", "_5 ",
+                "* 5 ", "**", " ()", "( 111: ", "x )", "[x] ", "- ", "`", "'", "Connection refused",
+                "(104: reset) while reading upstream", "unix:  /a", "worker_connections are not enough"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(PEEL_FRAMINGS)), st.booleans(),
+                          st.lists(st.sampled_from(INNER_PIECES), max_size=10).map("".join),
+                          st.integers(min_value=-40, max_value=0)), min_size=1, max_size=12))
+def test_engines_agree_on_generated_framed_lines(cases: list[tuple[str, bool, str, int]]) -> None:
+    """Generated nginx lines (a head, then pieces of messages, escapes and repair marks) in each
+    framing, some cut short (a malformed framing): the per-line recogniser's records, alone and
+    between their plain lines -- which keep the records they get without framed neighbours (the
+    plain path's own agreement is the tests' above)."""
+    framed, plain = [], []
+    for framing, conn, body, cut in cases:
+        inner = HEAD.replace("*9 ", "*9 " if conn else "") + body
+        line = PEEL_FRAMINGS[framing](inner)
+        framed.append(line[:cut] if cut else line)
+        plain.append(inner)
+    assert_engines_agree(framed)
+    both = [x for pair in zip(framed, plain, strict=True) for x in pair]
+    mixed = classify_series(pl.Series(both), year=YEAR)
+    alone = classify_series(pl.Series(plain), year=YEAR)
+    assert_frame_equal(mixed.filter(pl.col("idx") % 2 == 1).with_columns(pl.col("idx") // 2), alone)
+    assert_frame_equal(mixed.filter(pl.col("idx") % 2 == 0).with_columns(pl.col("idx") // 2),
+                       classify_series(pl.Series(framed), year=YEAR))
+
+
+ASCII_PIECES = ["a", "A", "Up", " ", "\t", "\x1c", "(", ")", "()", "(1", "11: ", ": ", " )", "*", "**", "_",
+                "\\", "#", "1#2: ", "7", '"', "'", "`", ".", ",", ";", "...", "[...]", "(truncated)", ">",
+                "failed ", "unix:", "/", " while ", "connecting to", " upstream", "reading",
+                "Connection refused", "worker_connections are not enough", "connect() failed"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(ASCII_PIECES), max_size=14).map("".join), min_size=1, max_size=20))
+def test_may_change_covers_every_repair(texts: list[str]) -> None:
+    """``normalize.MAY_CHANGE_ASCII`` and ``FRAGMENT_INSIDE`` (with nothing of a call before it) are
+    a superset of what ``normalize`` changes in an ASCII line: the peel leaves a line to the
+    per-line recogniser only when they hold, so a repair they miss would drop a line it reads."""
+    col = pl.Series(texts, dtype=pl.String)
+    at = col.str.find(FRAGMENT_INSIDE)
+    before = col.str.slice(0, at)
+    may = (col.str.contains(MAY_CHANGE_ASCII) | (at.is_not_null() & ~before.str.contains("()", literal=True)
+                                                 & ~before.str.contains("failed", literal=True))).to_list()
+    for text, flagged in zip(texts, may, strict=True):
+        if normalize(text).changed:
+            assert flagged, text

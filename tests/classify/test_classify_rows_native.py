@@ -22,7 +22,6 @@ from tests.classify.test_classify_engines import WRAPPERS, real_lines
 from tests.classify.test_classify_native import (
     BATCH,
     BUILT,
-    NATIVE_WRAPPERS,
     ODD,
     PIECES,
     REFUSED,
@@ -30,6 +29,7 @@ from tests.classify.test_classify_native import (
     engine,
     write_lines,
 )
+from tests.classify.wrapped_corpus import NATIVE_WRAPPERS
 from tests.support.paths import FIXTURES_DIR
 from why502.app.classify import classify_files
 

@@ -29,6 +29,7 @@ from why502.catalog.patterns import families
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
 from why502.parsers.errorlog import prefilter_needles
+from why502.parsers.errorlog_peel import peel
 from why502.parsers.normalize import HEAD_REPAIR_MARKS
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
@@ -74,11 +75,15 @@ def classify_series(
     BSD syslog stamps.
     ``fields`` names the request fields (upstream, client, server, request, host) to extract from
     nginx lines; the others stay null -- the summary needs only ``upstream``, and skipping the rest
-    saves a third of the work.
+    saves a third of the work.  Framed lines (CRI, ``--timestamps``, docker json-file) are read as
+    the nginx lines inside them where ``errorlog_peel.peel`` is certain of them.
     """
     if lines.len() == 0:
         return empty_frame()
     text = lines.cast(pl.String).fill_null("").str.strip_chars_end("\r\n")
+    raw = text
+    got = peel(text)
+    text, pending = got.text, got.pending
     base = pl.DataFrame({"line": text}).with_row_index("idx").with_columns(
         pl.col("line").str.contains(errorlog.ENGINE_HEAD_PREFIX).alias("is_engine")
     )
@@ -87,10 +92,14 @@ def classify_series(
     others = _classify_others(base.filter(~pl.col("is_engine")).select("idx", "line"), year)
     # a head line the fast path could not read but a paste repair could (normalize.
     # HEAD_REPAIR_MARKS): the per-line recogniser's turn, as for wrapped lines -- explain reads it so
-    repairable = heads.filter(~pl.col("idx").is_in(engine.get_column("idx").implode())
-                              & pl.col("line").str.contains(HEAD_REPAIR_MARKS))
+    unread = heads.filter(~pl.col("idx").is_in(engine.get_column("idx").implode()))
+    repairable = unread.filter(~pl.col("idx").is_in(pending.implode())
+                               & pl.col("line").str.contains(HEAD_REPAIR_MARKS))
     repaired = _classify_exactly(repairable, year) if repairable.height else empty_frame()
     parts = [f for f in (engine, others, repaired) if f.height]
+    if pending.len():  # framed lines the engine did not read: the per-line path, from the framed line
+        at = unread.filter(pl.col("idx").is_in(pending.implode())).get_column("idx")
+        parts.append(_classify_others(pl.DataFrame({"idx": at, "line": raw.gather(at)}), year))
     out = pl.concat(parts, how="vertical") if len(parts) > 1 else (parts[0] if parts else engine)
     return out.sort("idx")
 
@@ -301,7 +310,9 @@ def summarize_series(
     ``since`` (naive local ISO time, ``2024-05-01T12:00:00``) drops nginx lines before it;
     ``filter_records`` filters the exact path's records (``--since`` for other sources).
     ``may_have_cr=False`` / ``may_have_escapes=False``: the caller knows (from the raw bytes) that
-    no line ends in ``\\r`` / contains ``\\"``, which saves two passes.
+    no line ends in ``\\r`` / contains ``\\"``, which saves two passes.  Framed lines are peeled
+    first (``errorlog_peel``); the pending ones go the exact way whole, not through ``_exact_mask``
+    (a pass over every row).
     """
     if lines.len() == 0:
         return empty_summary()
@@ -310,9 +321,16 @@ def summarize_series(
         text = text.fill_null("")
     if may_have_cr and (text.str.ends_with("\r").any() or text.str.ends_with("\n").any()):
         text = text.str.strip_chars_end("\r\n")
+    parts = []
+    got = peel(text)
+    if got.pending.len():  # framed lines normalize could repair: the exact path, from the framing
+        records = classify_series(text.gather(got.pending), year=year, fields=("upstream",))
+        parts.append(aggregate_records(_since_records(records, since, filter_records)))
+        text = got.text.filter(pl.select(pl.repeat(True, text.len())).to_series().scatter(got.pending, False))
+    else:
+        text = got.text
     since_raw = since.replace("-", "/").replace("T", " ") if since is not None else None
     groups = _engine_groups(text, since_raw, may_have_escapes, upstream_exact=False)
-    parts = []
     exact_rows: pl.Series | None = None
     if groups.get_column("exact").any():
         exact_rows = _exact_mask(text, may_have_escapes)

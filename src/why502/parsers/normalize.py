@@ -140,6 +140,31 @@ HEAD_REPAIR_MARKS = (
     r"| while [a-z ]*[a-z][.;,]\s*$"
 )
 
+# What ``normalize`` could change in an ASCII line: a superset of its repairs, for a column (the
+# polars engine's framing peel, ``errorlog_peel``) -- where none of these matches and the line holds
+# no ``FRAGMENT_INSIDE`` that ``normalize`` would cut at, ``normalize(line).changed`` is False
+# (tests/classify/test_classify_peel.py checks it on generated lines).  Step by step: the line's
+# own quotes, backquotes or a fragment at its start (_WRAPPED, _FRAGMENT_*), a cut mark or
+# punctuation at its end (_cut_at, _ACTION_STOP), emphasis, spaces inside tokens, Markdown's
+# connection number (_BOLD, _SPACED_*, _CONN), a quoted message opening in lower case
+# (_QUOTED_ACTION), a capital at the start (_CAPITAL_START), a bare errno text before the action
+# (_BARE_ERRNO_ACTION).  ASCII only: Python's \s and \w are wider than these classes beyond it.
+MAY_CHANGE_ASCII = (
+    r"^[\x00-\x20]*(?:['`\"(]|failed \(|worker_connections)"
+    r"|(?:\[\.\.\.\]|\(truncated\)|>|[.;,])[\x00-\x20]*$"
+    r"|\*\*|unix: +/| \(\)|\( +\d+ *:|\(\d+: [^()]* \)"
+    r"|\d#\d+: (?:_|\\|\*[\x00-\x20*])"
+    r"|[`\"][a-z][^`\"]* while (?:connecting to|sending request to|reading response header from"
+    r"|reading upstream|SSL handshaking to) upstream"
+    r"|^[^A-Za-z0-9_]{0,4}[A-Z][a-z]"
+    r"|(?i:" + "|".join(sorted(ERRNO_BY_TEXT, key=len, reverse=True))  # letters and spaces
+    + r") while (?i:connecting to|sending request to|reading response header from|reading) upstream"
+)
+# The errno fragment ``normalize`` cuts a line at (``_errno_inside``: the leftmost match) when
+# neither "()" nor "failed" comes before it.
+FRAGMENT_INSIDE = (r"\(\d+: [^)]*\) while (?:connecting to|sending request to|reading response header from"
+                   r"|reading) upstream")
+
 # Literals without which a repair cannot make a line readable that was not readable as pasted: the
 # repairs that *create* a rule's key phrase are the fragment tail (the call inferred from the
 # phase: ``(104: ...) while connecting to upstream``, ``failed (Connection refused) while ...``)

@@ -33,6 +33,9 @@ _SYSLOG_BSD = re.compile(
 )
 # docker logs --timestamps / kubectl logs --timestamps: "<RFC3339Nano> <text>"
 _TS_PREFIX = re.compile(rf"^(?P<time>{_ISO}) ")
+# The same two prefixes for the Rust regex engine too (``errorlog_peel``, which peels whole columns)
+CRI_PREFIX = _CRI.pattern
+TS_PREFIX = _TS_PREFIX.pattern
 # docker compose: "web-1  | ", "web_1  | ", "nginx  | "
 _COMPOSE = re.compile(r"^[A-Za-z0-9][\w.-]*\s+\| ?")
 _PRI = re.compile(r"^<\d{1,3}>(?:1 )?")
