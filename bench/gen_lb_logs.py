@@ -261,6 +261,39 @@ def write(family: str, lines: int, out: Path, seed: int = 1, rate: float = 2000.
     return path
 
 
+ALB_NODES = ("10.0.1.17", "10.0.2.45", "10.0.3.201")
+
+
+def alb_folder(lines: int, out: Path, seed: int = 1, rate: float = 2000.0, lo: int = 3000,
+               hi: int = 10000, level: int = 6) -> Path:
+    """``lines`` ALB lines as AWS writes them: ``out/alb-gz-<lines>/AWSLogs/<account>/
+    elasticloadbalancing/<region>/<yyyy>/<mm>/<dd>/``, one ``.log.gz`` (gzip ``level``) per node
+    (``ALB_NODES``, in turn) and five minutes, each of ``lo``..``hi`` lines (drawn: the files
+    differ in size); the names' end time sorts them in time order, as AWS's do.  Kept when
+    already there."""
+    import gzip
+
+    root = out / f"alb-gz-{lines}"
+    if (root / ".done").exists():
+        return root
+    r, sizes = random.Random(seed), random.Random(seed + 1)
+    lb = "app.my-loadbalancer.50dc6c495c0c9188"
+    i = k = 0
+    while i < lines:
+        n = min(lines - i, sizes.randint(lo, hi))
+        end = START + timedelta(minutes=5 * (k // len(ALB_NODES) + 1))
+        node = ALB_NODES[k % len(ALB_NODES)]
+        day = root / "AWSLogs" / "123456789012" / "elasticloadbalancing" / "us-east-2" / f"{end:%Y/%m/%d}"
+        day.mkdir(parents=True, exist_ok=True)
+        name = (f"123456789012_elasticloadbalancing_us-east-2_{lb}_{end:%Y%m%dT%H%MZ}_{node}_"
+                f"{sizes.getrandbits(32):08x}.log.gz")
+        body = "".join(alb(Req(r, j, rate)) + "\n" for j in range(i, i + n))
+        (day / name).write_bytes(gzip.compress(body.encode("utf-8"), compresslevel=level, mtime=0))
+        i, k = i + n, k + 1
+    (root / ".done").write_text(f"{k} files\n")
+    return root
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", default="all", choices=("all", *FAMILIES))

@@ -9,6 +9,14 @@ system of the child) and peak RSS (``stats_bench.run``), lines/s and the ratio t
 
     python bench/lb_bench.py --lines 1000000                         # every family, 1M lines
     python bench/lb_bench.py --family cloudflare --lines 1000000 5000000 20000000 --only stats
+    python bench/lb_bench.py --gz-folder --lines 1000000 --only stats --only classify  # ALB .gz folder
+
+``--gz-folder`` writes ``--lines`` ALB lines as AWS does (``gen_lb_logs.alb_folder``: one
+``.log.gz`` per node and five minutes, 3-10k lines each, gzip -6) and times, interleaved round
+by round, ``stats DIR`` (``--only classify`` / ``--only stats --only classify`` for those) one
+file after the other (``WHY502_READ_AHEAD=0``) and with the files inflated ahead on a thread
+(``sources.readahead``; the default budget, or each of ``--budgets``), and the peer
+``find DIR -name '*.gz' -print0 | xargs -0 zcat | grep -c``; the median of each is printed.
 
 Targets: >= 1M lines/s per family, RSS < 300 MB and flat from 1M to 20M lines.
 """
@@ -23,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gen_lb_logs import FAMILIES, apache_conf, write  # noqa: E402
+from gen_lb_logs import FAMILIES, alb_folder, apache_conf, write  # noqa: E402
 from stats_bench import run, warm  # noqa: E402
 
 # WHY502=/path/to/why502 compares another build (e.g. main's venv) on the same files
@@ -43,13 +51,66 @@ def command(kind: str, family: str, log: Path) -> list[str]:
         [WHY502, kind, str(log), *fmt]
 
 
+def gz_folder(lines: int, out: Path, rounds: int, budgets: list[str], kinds: list[str]) -> None:
+    """``stats`` (and ``classify``) on an ALB folder of ``.gz`` files: read ahead (each budget) vs
+    one file after the other vs ``zcat | grep -c``, interleaved, medians (issue 28 item 2)."""
+    import hashlib
+    import statistics
+
+    root = alb_folder(lines, out)
+    files = sorted(root.rglob("*.gz"))
+    for f in files:
+        warm(f)
+    peer = ["sh", "-c", f"find '{root}' -name '*.gz' -print0 | xargs -0 zcat | LC_ALL=C grep -c ' 50[234] '"]
+    variants: list[tuple[str, str, list[str], str | None]] = []  # (name, kind, argv, budget)
+    for kind in kinds:
+        argv = command(kind, "alb", root)
+        variants.append((f"{kind}, one file after the other (WHY502_READ_AHEAD=0)", kind, argv, "0"))
+        variants += [(f"{kind}, read ahead (WHY502_READ_AHEAD={b or 'unset: default'})", kind, argv, b)
+                     for b in budgets]
+    variants.append(("find | xargs zcat | grep -c", "peer", peer, None))
+    got: dict[str, list[tuple[float, float, float]]] = {v[0]: [] for v in variants}
+    outs: dict[str, set[str]] = {v[0]: set() for v in variants}
+    loads = []
+    for _ in range(rounds):
+        for name, _kind, cmd, budget in variants:
+            env = {k: v for k, v in os.environ.items() if k != "WHY502_READ_AHEAD"}
+            if budget:
+                env["WHY502_READ_AHEAD"] = budget
+            loads.append(os.getloadavg()[0])
+            wall, rss, rc, text, cpu, tail = run(cmd, env=env)
+            if rc not in (0, 1):
+                raise SystemExit(f"{name}: exit {rc}: {tail}")
+            got[name].append((wall, cpu, rss))
+            outs[name].add(hashlib.sha256(text.encode()).hexdigest())
+    print(f"{len(files)} files, {lines:,} ALB lines, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB "
+          f"gzip'ed; median of {rounds} interleaved rounds; load (1 min) {min(loads):.2f}-{max(loads):.2f}")
+    print("| command | wall s | CPU s | peak RSS MB | lines/s | same output as one after the other |")
+    print("|---|---|---|---|---|---|")
+    for name, kind, _cmd, _b in variants:
+        wall, cpu, rss = (statistics.median(x[i] for x in got[name]) for i in range(3))
+        base = next(outs[v[0]] for v in variants if v[1] == kind)
+        same = "(peer)" if kind == "peer" else "yes" if outs[name] == base and len(base) == 1 else "NO"
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {lines / wall / 1e6:.2f}M | {same} |",
+              flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gz-folder", action="store_true",
+                    help="stats on an ALB folder of .gz files (see above)")
+    ap.add_argument("--rounds", type=int, default=3, help="--gz-folder: interleaved rounds (medians)")
+    ap.add_argument("--budgets", nargs="*", default=[""],
+                    help="--gz-folder: WHY502_READ_AHEAD budgets to time ('' = the default)")
     ap.add_argument("--family", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
     ap.add_argument("--lines", type=int, nargs="*", default=[1_000_000])
     ap.add_argument("--only", choices=("stats", "classify"), action="append")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "lb")
     args = ap.parse_args()
+    if args.gz_folder:
+        for n in args.lines:
+            gz_folder(n, args.out, args.rounds, args.budgets, args.only or ["stats"])
+        return 0
     kinds = args.only or ["stats", "classify"]
     print("| family | lines | command | wall s | CPU s | peak RSS MB | lines/s | grep -c s | ratio (wall) "
           "| ratio (CPU) | load |")

@@ -26,6 +26,9 @@ ENVIRONMENT: dict[str, str] = {
     "WHY502_MAX_CONFIG_BYTES": "the largest proxy config read, includes together (default 4M; "
                                "bytes or K/M/G)",
     "WHY502_MAX_INFLATED_BYTES": "the most read out of one .gz log (default 2G; bytes or K/M/G)",
+    "WHY502_READ_AHEAD": "0: read several .gz logs (an ALB folder) one after the other, none inflated "
+                         "ahead on a thread; a size (bytes or K/M/G) sets what may be held ahead "
+                         "(default 2 batches: 4M for ALB)",
     "WHY502_STREAM_MAX_BYTES": "the most read from a pipe (default 64G) or a device (64M) given as a "
                                "file (bytes)",
     "WHY502_STREAM_IDLE_SECONDS": "a pipe or device quiet this long is at its end (default 10 seconds)",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from why502.errors import InputError
-from why502.sources import once
+from why502.sources import once, readahead
 from why502.sources.opening import (
     check_named,
     discovered_skip,
@@ -173,16 +173,41 @@ def iter_batches(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE,
     tolerate: Tolerate | None = None,
+    ahead: int | None = None,
 ) -> Iterator[LineBatch]:
     """Yield ``LineBatch`` es for each input in order; memory is bounded by ``batch_bytes`` plus
-    one (cut) line.  Raises ``InputError`` (one line) for unreadable or corrupt inputs."""
-    for p in paths:
-        line_no = 1
-        for chunk in _tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes), tolerate):
-            text = chunk.data.decode("utf-8", errors="replace")
-            count = text.count("\n") + 1
-            yield LineBatch(chunk.path, line_no, text, count, chunk.bytes_done, chunk.bytes_total)
-            line_no += count
+    one (cut) line.  Raises ``InputError`` (one line) for unreadable or corrupt inputs.
+
+    Several ``.gz`` inputs (an ALB folder) are read ahead on a thread, at most ``ahead`` bytes of
+    inflated text held (``sources.readahead``: the same batches, notes and errors); ``ahead``
+    None: ``readahead.budget_for`` decides, 0: one file after the other on this thread."""
+    paths = list(paths)
+    budget = readahead.budget_for(paths, batch_bytes) if ahead is None else ahead
+    if budget <= 0:
+        for p in paths:
+            yield from _lines(_tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes), tolerate))
+        return
+
+    def chunks(p: Path | str) -> Iterator[ByteBatch]:
+        return _file_chunks(p, batch_bytes, max_line_bytes)
+
+    with readahead.ReadAhead(paths, chunks, _chunk_size, budget) as ahead_of:
+        for p, items in ahead_of.files():
+            yield from _lines(_tolerant(p, items, tolerate))
+
+
+def _chunk_size(chunk: ByteBatch) -> int:
+    return len(chunk.data)
+
+
+def _lines(chunks: Iterator[ByteBatch]) -> Iterator[LineBatch]:
+    """One input's byte batches decoded, each with the number of its first line."""
+    line_no = 1
+    for chunk in chunks:
+        text = chunk.data.decode("utf-8", errors="replace")
+        count = text.count("\n") + 1
+        yield LineBatch(chunk.path, line_no, text, count, chunk.bytes_done, chunk.bytes_total)
+        line_no += count
 
 
 def iter_byte_batches(

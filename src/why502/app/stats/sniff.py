@@ -94,7 +94,7 @@ def has_lines_of(paths: list[str], family: str) -> bool:
         try:
             files = expand_paths([p])
             batch = (_head(files[0]) if len(files) == 1 else
-                     next(iter(iter_batches(files, batch_bytes=SNIFF_BYTES)), None))
+                     next(iter(iter_batches(files, batch_bytes=SNIFF_BYTES, ahead=0)), None))
         except InputError:
             return False
         fams = families()
