@@ -21,8 +21,10 @@ def _declared() -> dict[str, str]:
 
 ENVIRONMENT: dict[str, str] = {
     "WHY502_DEBUG": "set (to anything): an internal error prints its Python traceback",
-    # the C scanner of the engine proxy's error lines (parsers.errorlog_native)
-    "WHY502_NATIVE": f"0: classify without the native {ENGINE} scanner (the polars engine does everything)",
+    # the C passes: the engine proxy's scanner (parsers.errorlog_native, its access columns) and
+    # the edge logs' (parsers.lblogs: _albscan, _jsonscan)
+    "WHY502_NATIVE": f"0: no native pass (the {ENGINE} scanner, the ALB and JSON edge-log passes): "
+                     "the polars readers do everything",
     "WHY502_MAX_CONFIG_BYTES": "the largest proxy config read, includes together (default 4M; "
                                "bytes or K/M/G)",
     "WHY502_MAX_INFLATED_BYTES": "the most read out of one .gz log (default 2G; bytes or K/M/G)",

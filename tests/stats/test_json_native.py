@@ -188,16 +188,26 @@ def test_the_pass_reads_the_plain_lines_and_hands_back_the_doubtful(family: str)
     assert back == [i for i in (1, 2, 3, 4, 5) if i not in other]
 
 
-def test_stats_of_a_cloudflare_file_is_the_same_without_the_native_pass(tmp_path: Path) -> None:
-    """The command a user runs, on a file."""
-    log = tmp_path / "cf.json"
-    log.write_text("\n".join([*_bent(), *(PLAIN["cloudflare"] for _ in range(500))]) + "\n", encoding="utf-8")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stats_and_classify_of_a_file_are_the_same_without_the_native_pass(family: str, tmp_path: Path) -> None:
+    """The commands a user runs, on a file of many blocks: ``stats --format json`` and ``classify
+    --format jsonl`` (its line numbers included)."""
+    log = tmp_path / f"{family}.json"
+    # the proxy's own failures (classify's rows): Cloudflare's 520, Traefik's own error page
+    own = PLAIN[family].replace('"EdgeResponseStatus":502', '"EdgeResponseStatus":520').replace(
+        '"OriginContentSize":0', '"OriginContentSize":11')
+    plain = [own.replace('"/cart', f'"/cart{i}') for i in range(3000)]
+    log.write_text("\n".join([*plain[:1500], *_bent(), *plain[1500:]]) + "\n", encoding="utf-8")
     outs = []
     for native in ("1", "0"):
-        proc = subprocess.run([sys.executable, "-m", "why502", "stats", str(log), "--log-type", "cloudflare",
-                               "--format", "json", "--no-progress"], capture_output=True, text=True,
-                              env={**os.environ, "WHY502_NATIVE": native}, timeout=300, check=False)
-        assert proc.returncode in (0, 1), proc.stderr[-2000:]
-        outs.append(proc.stdout)
-    assert json.loads(outs[0])["requests"] >= 500
+        got = []
+        for cmd in (["stats", str(log), "--log-type", family, "--format", "json", "--no-progress"],
+                    ["classify", str(log), "--log-type", family, "--format", "jsonl"]):
+            proc = subprocess.run([sys.executable, "-m", "why502", *cmd], capture_output=True, text=True,
+                                  env={**os.environ, "WHY502_NATIVE": native}, timeout=300, check=False)
+            assert proc.returncode in (0, 1), proc.stderr[-2000:]
+            got.append(proc.stdout)
+        outs.append(got)
+    assert json.loads(outs[0][0])["requests"] >= 3000
+    assert len(outs[0][1].splitlines()) >= 3000  # every plain line is a failure the proxy made
     assert outs[0] == outs[1]

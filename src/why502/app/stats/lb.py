@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -72,6 +72,8 @@ def _record(family: str, row: dict[str, Any]) -> LbRecord:
     return LbRecord(family=family, **{k: row[k] for k in RECORD_COLUMNS if k != "failed"})
 
 
+T = TypeVar("T")
+
 # Batches converted at once in other threads (polars runs outside the GIL, so conversion
 # overlaps the counting in this thread), and at most this many batches' rows alive besides the
 # one being counted.  One: two converting threads took the data segment to ~360-420 MB with
@@ -118,15 +120,30 @@ def _convert_block(block: ByteBatch, first_line: int, family: str) -> _Converted
     decoding, split or join of the lines it takes (~1.5 of the ~5.6 us a line cost around
     the ALB pass, BENCHMARKS.md "2026-11-26 (stop 49)"); the lines it hands back are decoded
     as ``iter_batches`` decodes them and go through the vectorised reader, then the parsers."""
+    native = _native_rows(block, family)
+    if native is None:  # not built or turned off: the decoded path
+        return _convert(_decoded(block, first_line), family)
+    frame, texts, lines = native
+    return _finish(block.path, first_line, family, frame, texts, list(texts), lines)
+
+
+def _decoded(block: ByteBatch, first_line: int) -> LineBatch:
+    text = block.data.decode("utf-8", errors="replace")
+    return LineBatch(block.path, first_line, text, text.count("\n") + 1)
+
+
+def _native_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int, str], int] | None:
+    """The family's native block reader on ``block``, the lines it hands back through the
+    vectorised reader: (the rows, by ``idx``; the text of the lines neither took, by ``idx``;
+    the non-empty lines), or None when the family has no native reader that can run."""
     fams = families()
     reader, vector = fams.block(family), fams.frame(family)
     native = reader(block.data) if reader is not None else None
-    if native is None or vector is None:  # not built or turned off: the decoded path
-        text = block.data.decode("utf-8", errors="replace")
-        return _convert(LineBatch(block.path, first_line, text, text.count("\n") + 1), family)
+    if native is None or vector is None:
+        return None
     frame, back = native
     if not back:
-        return _finish(block.path, first_line, family, frame, {}, [], frame.height)
+        return frame, {}, frame.height
     back_lines = pl.Series("text", [(b or b"").decode("utf-8", errors="replace")
                                     for b in lines_at(block.data, back)], dtype=pl.String)
     lines = frame.height + int(back_lines.str.contains(r"\S").sum())  # every line it took is one
@@ -135,8 +152,7 @@ def _convert_block(block: ByteBatch, first_line: int, family: str) -> _Converted
         back_idx = pl.Series("idx", back, dtype=pl.UInt32)
         frame = pl.concat([frame, more.with_columns(back_idx.gather(more["idx"]).alias("idx"))],
                           how="vertical_relaxed")
-    texts = {back[i]: str(back_lines[i]) for i in rest.to_list()}
-    return _finish(block.path, first_line, family, frame, texts, list(texts), lines)
+    return frame, {back[i]: str(back_lines[i]) for i in rest.to_list()}, lines
 
 
 def _finish(path: str, first_line: int, family: str, frame: pl.DataFrame,
@@ -167,12 +183,12 @@ def batch_lines(batch: LineBatch) -> pl.Series:
     return pl.Series("text", batch.text.split("\n"), dtype=pl.String)
 
 
-def _in_order(pool: ThreadPoolExecutor, convert: Callable[..., _Converted],
-              items: Iterator[tuple[Any, ...]]) -> Iterator[_Converted]:
+def _in_order(pool: ThreadPoolExecutor, convert: Callable[..., T],
+              items: Iterator[tuple[Any, ...]]) -> Iterator[T]:
     """``convert(*item)`` of each item, in input order, at most ``WORKERS`` ahead of the
     consumer (``Executor.map`` would submit every batch of the input at once and hold all
     their rows)."""
-    pending: deque[Future[_Converted]] = deque()
+    pending: deque[Future[T]] = deque()
     for item in items:
         pending.append(pool.submit(convert, *item))
         if len(pending) > WORKERS:
@@ -274,27 +290,63 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
     converted for nothing (a row per line, ~4 µs each, most of classify's time on ALB).  A line
     the family's parser does not read (a pasted log mixes the proxy's lines with an error page,
     another program's line) is read by the classify rules, as it would be in a file of its own
-    (``parsers.recognise``), instead of being dropped."""
+    (``parsers.recognise``), instead of being dropped.  Batches are read on a worker thread
+    (at most ``WORKERS`` ahead), as raw blocks when the family has a native reader."""
     fams = families()
-    vector = fams.frame(family)
-    if vector is None:
+    if fams.frame(family) is None:
         for path, n, text, rec in iter_records(paths, family):
             if (failure := _failure(rec, text)) is not None:
                 yield path, n, failure
         return
-    failed = (pl.col("made_by") == "lb") & pl.col("failed")
-    for batch in iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES):
-        series = batch_lines(batch)
-        frame, rest = vector(series)
-        found: dict[int, LbRecord | Classified] = {
-            int(row["idx"]): _record(family, row) for row in frame.filter(failed).iter_rows(named=True)}
-        for idx in rest.to_list():
-            text = str(series[idx])
-            rec = fams.parse_line(text, family) if text.strip() else None
-            if (failure := _failure(rec, text)) is not None:
-                found[idx] = failure
-        for idx in sorted(found):
-            yield batch.path, batch.first_line + idx, found[idx]
+    items: Iterator[tuple[Any, ...]]
+    if fams.block(family) is not None and native_on():
+        find: Callable[..., list[_Found]] = _block_failures
+        items = _blocks(paths, family, VECTOR_BATCH_BYTES)
+    else:
+        find = _batch_failures
+        batches = iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES)
+        items = ((batch, family) for batch in batches)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for found in _in_order(pool, find, items):
+            yield from found
+
+
+_Found = tuple[str, int, "LbRecord | Classified"]
+_FAILED = (pl.col("made_by") == "lb") & pl.col("failed")
+
+
+def _batch_failures(batch: LineBatch, family: str) -> list[_Found]:
+    """The failures of one batch of decoded lines (``_lb_failures``)."""
+    vector = families().frame(family)
+    if vector is None:  # such a family is read line by line (_lb_failures)
+        return []
+    series = batch_lines(batch)
+    frame, rest = vector(series)
+    return _failures_of(batch.path, batch.first_line, family, frame, series, rest.to_list())
+
+
+def _block_failures(block: ByteBatch, first_line: int, family: str) -> list[_Found]:
+    """The failures of one block of raw lines, through the family's native reader."""
+    native = _native_rows(block, family)
+    if native is None:
+        return _batch_failures(_decoded(block, first_line), family)
+    frame, texts, _lines = native
+    return _failures_of(block.path, first_line, family, frame, texts, list(texts))
+
+
+def _failures_of(path: str, first_line: int, family: str, frame: pl.DataFrame,
+                 texts: pl.Series | dict[int, str], rest: list[int]) -> list[_Found]:
+    """The failed rows of ``frame`` as records, and of the lines ``rest`` (their text in
+    ``texts`` by ``idx``) what the family's parser or the classify rules read, in line order."""
+    fams = families()
+    found: dict[int, LbRecord | Classified] = {
+        int(row["idx"]): _record(family, row) for row in frame.filter(_FAILED).iter_rows(named=True)}
+    for idx in rest:
+        text = str(texts[idx])
+        rec = fams.parse_line(text, family) if text.strip() else None
+        if (failure := _failure(rec, text)) is not None:
+            found[idx] = failure
+    return [(path, first_line + idx, found[idx]) for idx in sorted(found)]
 
 
 def _row(path: str, n: int, rec: LbRecord | Classified) -> dict[str, object]:
