@@ -86,7 +86,9 @@ def test_installed_wheel_runs_the_demo(built: tuple[Path, Path], tmp_path: Path)
     assert report["findings"][0]["cause"] == manifest["expected"]["cause"]
     res = run([str(exe), "--version"], cwd=tmp_path, env=env)
     # built on a machine with a C compiler (as the suite's): the wheel carries the native scanner
-    assert res.stdout.splitlines() == [f"why502 {why502.__version__}", "native nginx scanner: on"]
+    # and the edge logs' passes (their shared header, src/why502/native/arrow_buf.h, packaged)
+    assert res.stdout.splitlines() == [f"why502 {why502.__version__}", "native nginx scanner: on",
+                                       "native edge-log passes: ALB and JSON on"]
     res = run([str(exe), "completion", "bash"], cwd=tmp_path, env=env)
     assert res.returncode == 0 and "why502" in res.stdout
     where = run([str(env_dir / "bin" / "python"), "-c", "import why502; print(why502.__file__)"],

@@ -23,11 +23,18 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.support.native import native_pass
 from why502.parsers.lblogs import batch
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
-pytestmark = pytest.mark.skipif(batch._albscan() is None, reason="the native ALB pass was not built")
+BUILT, pytestmark = native_pass("why502.parsers.lblogs._albscan", "the native ALB pass")
+
+
+def test_the_pass_is_built_where_the_suite_requires_it() -> None:
+    """``scripts/test`` installs a compiler and sets WHY502_REQUIRE_NATIVE=1: a build that
+    silently fell back to polars would pass every other test here as skipped."""
+    assert BUILT, "why502.parsers.lblogs._albscan was not built: see the pip install output"
 
 
 def _published() -> list[str]:

@@ -25,11 +25,18 @@ import polars as pl
 import pytest
 
 from tests.stats.test_lb_frames import _corpus, _frame_agrees, _variants
+from tests.support.native import native_pass
 from why502.app.stats import lb
 from why502.parsers.lblogs import batch
 from why502.sources.logfiles import ByteBatch, LineBatch
 
-pytestmark = pytest.mark.skipif(batch._jsonscan() is None, reason="the native JSON pass was not built")
+BUILT, pytestmark = native_pass("why502.parsers.lblogs._jsonscan", "the native JSON pass")
+
+
+def test_the_pass_is_built_where_the_suite_requires_it() -> None:
+    """``scripts/test`` installs a compiler and sets WHY502_REQUIRE_NATIVE=1: a build that
+    silently fell back to polars would pass every other test here as skipped."""
+    assert BUILT, "why502.parsers.lblogs._jsonscan was not built: see the pip install output"
 
 FAMILIES = ("cloudflare", "traefik", "envoy")
 
@@ -189,7 +196,8 @@ def test_the_pass_reads_the_plain_lines_and_hands_back_the_doubtful(family: str)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_stats_and_classify_of_a_file_are_the_same_without_the_native_pass(family: str, tmp_path: Path) -> None:
+def test_stats_and_classify_of_a_file_are_the_same_without_the_native_pass(family: str,
+                                                                           tmp_path: Path) -> None:
     """The commands a user runs, on a file of many blocks: ``stats --format json`` and ``classify
     --format jsonl`` (its line numbers included)."""
     log = tmp_path / f"{family}.json"

@@ -135,7 +135,8 @@ def _decoded(block: ByteBatch, first_line: int) -> LineBatch:
 def _native_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int, str], int] | None:
     """The family's native block reader on ``block``, the lines it hands back through the
     vectorised reader: (the rows, by ``idx``; the text of the lines neither took, by ``idx``;
-    the non-empty lines), or None when the family has no native reader that can run."""
+    the non-empty lines), or None when the family has no native reader that can run, or it
+    handed back most of the block."""
     fams = families()
     reader, vector = fams.block(family), fams.frame(family)
     native = reader(block.data) if reader is not None else None
@@ -144,6 +145,10 @@ def _native_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int,
     frame, back = native
     if not back:
         return frame, {}, frame.height
+    if len(back) > frame.height:
+        # mostly lines it does not read (Traefik's CLF lines): the decoded batch is cheaper than
+        # cutting them out one by one (traefik-clf stats took 5.7 s instead of 4.9 that way)
+        return None
     back_lines = pl.Series("text", [(b or b"").decode("utf-8", errors="replace")
                                     for b in lines_at(block.data, back)], dtype=pl.String)
     lines = frame.height + int(back_lines.str.contains(r"\S").sum())  # every line it took is one

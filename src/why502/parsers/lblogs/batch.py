@@ -248,8 +248,10 @@ def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str,
     pass reads the lines it is sure of and ``_json_polars`` the others: the same rows either way
     (``tests/stats/test_json_native.py``); polars' reader and the guards' regexes were ~10-16 of
     the ~18-26 µs a line cost (BENCHMARKS.md "2026-11-25 (stop 42)")."""
+    # (a batch with no line starting with "{" -- Traefik's CLF lines -- is not worth the pass)
     native_rows = (json_block(lines.str.join("\n").item().encode(), schema, native)
-                   if native is not None and lines.len() and _jsonscan() is not None else None)
+                   if native is not None and _jsonscan() is not None and lines.str.starts_with("{").any()
+                   else None)
     if native_rows is None:
         return _json_polars(lines, schema, take, skip, unique)
     taken, back_rows = native_rows
