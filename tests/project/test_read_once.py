@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "src" / "why502" / "demo"
 HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"
 APA = FIXTURES_DIR / "recorded-proxies" / "apache"
+APA_SLOW = FIXTURES_DIR / "recorded" / "apache-too-slow"
 
 
 def _loaders() -> dict[Any, str]:
@@ -95,8 +96,9 @@ def _commands(tmp: Path) -> dict[str, list[str]]:
                         "--format", "json"],
         "stats haproxy": ["stats", "--proxy", "haproxy", "--config", hap_cfg,
                           str(HAP / "sc-refused.log"), "--format", "json"],
-        "stats apache": ["stats", "--proxy", "apache", "--config", str(APA / "http-read-timeout.conf"),
-                         str(APA / "http-read-timeout.log"), "--format", "json"],
+        # an access log (an error log is no access log: stats says so and exits 3)
+        "stats apache": ["stats", "--proxy", "apache", "--config", str(APA_SLOW / "apache2.conf"),
+                         str(APA_SLOW / "apache-access.log"), "--format", "json"],
         "fix --lint": ["fix", "--lint", str(d / "nginx.conf"), "--state-dir", str(tmp / "state")],
     }
 
@@ -243,7 +245,7 @@ def test_each_command_opens_nginxs_config_once(name: str, tmp_path: Path) -> Non
 
 
 def test_stats_apache_opens_its_log_once(tmp_path: Path) -> None:
-    log = str(APA / "http-read-timeout.log")
+    log = str(APA_SLOW / "apache-access.log")
     assert _opens(_commands(tmp_path)["stats apache"])[log] == 1
 
 

@@ -88,7 +88,7 @@ def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     (BENCHMARKS.md "2026-11-25 (stop 42)")."""
     # (no line: no block -- an empty text would be one empty line)
     native = alb_block(lines.str.join("\n").item().encode()) if _albscan() and lines.len() else None
-    if native is None:
+    if native is None or native[0].height + len(native[1]) != lines.len():  # a "line" with a newline
         return _alb_polars(lines)
     taken, back = native
     if not back:
@@ -252,7 +252,8 @@ def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str,
     native_rows = (json_block(lines.str.join("\n").item().encode(), schema, native)
                    if native is not None and _jsonscan() is not None and lines.str.starts_with("{").any()
                    else None)
-    if native_rows is None:
+    # (a "line" holding a newline is two lines to the pass: polars reads that batch)
+    if native_rows is None or native_rows[0].height + len(native_rows[1]) != lines.len():
         return _json_polars(lines, schema, take, skip, unique)
     taken, back_rows = native_rows
     if not back_rows:
