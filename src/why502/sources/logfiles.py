@@ -181,11 +181,26 @@ def iter_batches(
     Several ``.gz`` inputs (an ALB folder) are read ahead on a thread, at most ``ahead`` bytes of
     inflated text held (``sources.readahead``: the same batches, notes and errors); ``ahead``
     None: ``readahead.budget_for`` decides, 0: one file after the other on this thread."""
+    for chunk, line_no, count in iter_numbered_bytes(paths, batch_bytes, max_line_bytes, tolerate, ahead):
+        text = chunk.data.decode("utf-8", errors="replace")
+        yield LineBatch(chunk.path, line_no, text, count, chunk.bytes_done, chunk.bytes_total)
+
+
+def iter_numbered_bytes(
+    paths: Iterable[Path | str],
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE,
+    tolerate: Tolerate | None = None,
+    ahead: int | None = None,
+) -> Iterator[tuple[ByteBatch, int, int]]:
+    """``iter_batches``' batches undecoded, read ahead alike: (the raw batch, the number of its
+    first line in its file, its number of lines).  For the readers that take raw bytes (the
+    edge logs' native passes, ``app.stats.lb``) and decode only the lines they hand back."""
     paths = list(paths)
     budget = readahead.budget_for(paths, batch_bytes) if ahead is None else ahead
     if budget <= 0:
         for p in paths:
-            yield from _lines(_tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes), tolerate))
+            yield from _numbered(_tolerant(p, _file_chunks(p, batch_bytes, max_line_bytes), tolerate))
         return
 
     def chunks(p: Path | str) -> Iterator[ByteBatch]:
@@ -193,20 +208,20 @@ def iter_batches(
 
     with readahead.ReadAhead(paths, chunks, _chunk_size, budget) as ahead_of:
         for p, items in ahead_of.files():
-            yield from _lines(_tolerant(p, items, tolerate))
+            yield from _numbered(_tolerant(p, items, tolerate))
 
 
 def _chunk_size(chunk: ByteBatch) -> int:
     return len(chunk.data)
 
 
-def _lines(chunks: Iterator[ByteBatch]) -> Iterator[LineBatch]:
-    """One input's byte batches decoded, each with the number of its first line."""
+def _numbered(chunks: Iterator[ByteBatch]) -> Iterator[tuple[ByteBatch, int, int]]:
+    """One input's byte batches, each with the number of its first line and its line count (a
+    newline is one byte in UTF-8 and in the replacement decoding alike)."""
     line_no = 1
     for chunk in chunks:
-        text = chunk.data.decode("utf-8", errors="replace")
-        count = text.count("\n") + 1
-        yield LineBatch(chunk.path, line_no, text, count, chunk.bytes_done, chunk.bytes_total)
+        count = chunk.data.count(b"\n") + 1
+        yield chunk, line_no, count
         line_no += count
 
 

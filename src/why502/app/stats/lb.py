@@ -27,7 +27,13 @@ from why502.parsers.lblogs.batch import RECORD_COLUMNS
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
-from why502.sources.logfiles import DEFAULT_BATCH_BYTES, ByteBatch, LineBatch, iter_batches, iter_byte_batches
+from why502.sources.logfiles import (
+    DEFAULT_BATCH_BYTES,
+    ByteBatch,
+    LineBatch,
+    iter_batches,
+    iter_numbered_bytes,
+)
 from why502.sources.once import parsed
 
 # The vectorised readers pay a fixed cost per batch, and a batch being converted holds ~6x its
@@ -203,13 +209,11 @@ def _in_order(pool: ThreadPoolExecutor, convert: Callable[..., T],
 
 
 def _blocks(paths: list[str], family: str, batch_bytes: int) -> Iterator[tuple[ByteBatch, int, str]]:
-    """(block, number of its first line, family) of ``paths`` read as raw bytes: the input of
+    """(block, number of its first line, family) of ``paths`` read as raw bytes (an ALB folder's
+    ``.gz`` files inflated ahead on a thread, ``sources.readahead``): the input of
     ``_convert_block``."""
-    for path in expand_paths(paths):
-        line = 1
-        for block in iter_byte_batches([path], batch_bytes=batch_bytes):
-            yield block, line, family
-            line += block.data.count(b"\n") + 1
+    for block, line, _count in iter_numbered_bytes(expand_paths(paths), batch_bytes=batch_bytes):
+        yield block, line, family
 
 
 def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
