@@ -151,6 +151,13 @@ _CADDY_BENDS: dict[str, tuple[str, ...]] = {
     '"logger":"[^"]*",': ('',),
     r'"ts":[\d.]+': ('"ts":-1', '"ts":1795521884', '"ts":253402300800', '"ts":null'),
     '"status":502': ('"status":503', '"status":504', '"status":200', '"status":404'),
+    # a float's significant digits (Go's and Python's shortest repr: up to 17, zeros first)
+    r'"duration":[\d.]+': (
+        '"duration":0.0011790000000000001', '"duration":0.051139000000000004', '"duration":1e-7',
+        '"duration":0.00000000000000000012345678901234567',
+        '"duration":0.000000000000000000123456789012345678',
+        '"duration":0.' + '0' * 45 + '1', '"duration":100000000000000000.0', '"duration":0.0e0',
+    ),
 }
 
 
@@ -299,6 +306,7 @@ def test_caddy_request_keys_and_header_names_are_read_or_handed_back() -> None:
         (base.replace('{"level"', '{"request.method":"POST","level"'), "GET", 0),  # a key of its own
         (base.replace('"headers":{', '"headers":{"method":"POST",'), "GET", 0),  # deeper: not read
         (base.replace('"request":{', '"request" : { "x" : { "method" : "PUT" } , "mé" : 1 ,'), "GET", 0),
+        (base.replace('"duration":0.002', '"duration":0.0011790000000000001'), "GET", 0),  # 17 significant
     ]
     back = [
         base.replace('"Server":', '"S\\u0065rver":'), base.replace('"Server":', '"Sérver":'),
@@ -312,6 +320,7 @@ def test_caddy_request_keys_and_header_names_are_read_or_handed_back() -> None:
         base.replace('"request":{', '"request":{"m\\u00e9":1,'),
         base.replace('"request":{', '"request":{},"request":{'),
         base.replace(hdr, hdr + "," + hdr), base.replace('"request":{', '"request":{"a":tru,'),
+        base.replace('"duration":0.002', '"duration":0.000000000000000000123456789012345678'),  # 18
     ]
     lines = [line for line, _m, _n in read] + back
     got = batch.json_block("\n".join(lines).encode(), caddy.SCHEMA, caddy._NATIVE)

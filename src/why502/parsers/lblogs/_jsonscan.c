@@ -16,8 +16,9 @@
  *     the NDJSON reader the first); a key holding a backslash goes back (it could decode to one);
  *   - a read value is null, or of the kind its column takes: a string without escape and in
  *     ASCII ('u'), an integer of at most 15 digits without fraction or exponent ('l'), a plain
- *     number of at most 17 digits with an exponent of at most two ('g': strtod and polars both
- *     round correctly), or, for a text column that also takes numbers ('s'), a string or an
+ *     number of at most 17 significant digits (zeros before the first other digit not counted:
+ *     a shortest round-trip repr, Go's 0.0011790000000000001 or Python's) with an exponent of at
+ *     most two ('g': strtod and polars both round correctly), or, for a text column that also takes numbers ('s'), a string or an
  *     integer of at most 18 digits written as it is;
  *   - every key of `required` holds an integer, one key of `any_of` at least is there (when
  *     given), and no key (at any depth) nor string value equals one of `forbidden` (another
@@ -211,12 +212,13 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
     return 1;
 }
 
-/* a number at c->p (RFC 8259): its text, digits of its integer and fraction parts, whether it
- * has a fraction and an exponent, and the exponent's digits; 0 when it is no number */
+/* a number at c->p (RFC 8259): its text, digits of its integer and fraction parts (all, and
+ * from the first that is not 0), whether it has a fraction and an exponent, and the exponent's
+ * digits; 0 when it is no number */
 typedef struct {
     const char *s;
     Py_ssize_t n;
-    int digits, frac, exp, exp_digits;
+    int digits, sig, frac, exp, exp_digits;
 } Num;
 
 static int scan_number(Cur *c, Num *num) {
@@ -225,12 +227,16 @@ static int scan_number(Cur *c, Num *num) {
     if (q < c->end && *q == '-') q++;
     if (q >= c->end || !is_dig(*q)) return 0;
     if (*q == '0') { q++; num->digits = 1; }
-    else while (q < c->end && is_dig(*q)) { q++; num->digits++; }
+    else while (q < c->end && is_dig(*q)) { q++; num->digits++; num->sig++; }
     if (q < c->end && *q == '.') {
         q++;
         num->frac = 1;
         if (q >= c->end || !is_dig(*q)) return 0;
-        while (q < c->end && is_dig(*q)) { q++; num->digits++; }
+        while (q < c->end && is_dig(*q)) {
+            num->sig += num->sig > 0 || *q != '0';
+            q++;
+            num->digits++;
+        }
     }
     if (q < c->end && (*q == 'e' || *q == 'E')) {
         q++;
@@ -341,7 +347,7 @@ static int read_value(Cur *c, const Key *k, Val *v) {
         if (num.n == 2 && num.s[0] == '-' && num.s[1] == '0') return 0; /* "-0": texts may differ */
         return 1;
     case 'g': {
-        if (num.digits > 17 || num.exp_digits > 2 || k->required) return 0;
+        if (num.sig > 17 || num.exp_digits > 2 || k->required) return 0;
         char tmp[48];
         if (num.n >= (Py_ssize_t)sizeof tmp) return 0;
         memcpy(tmp, num.s, (size_t)num.n);
