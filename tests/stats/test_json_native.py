@@ -1,12 +1,13 @@
 """The native JSON pass (``parsers/lblogs/_jsonscan.c``) reads no line otherwise than the polars
 reader and the per-line parser.
 
-Cloudflare's, Traefik's and Envoy's JSON readers hand a batch to the pass (``batch.json_rows``,
+Cloudflare's, Traefik's, Envoy's and Caddy's JSON readers hand a batch to the pass (``batch.json_rows``,
 ``batch.JsonPass``), which reads the lines whose values leave no doubt and gives the others back
 to polars' NDJSON reader behind the family's guards.  On every published and recorded edge line,
 on the variants ``test_lb_frames`` bends, and on JSON bent here where a fast reader could go
 wrong (a key twice, an escape, a number of another kind or size, a nested value, another
-family's key, spaces, a control byte, bad JSON), the records ``stats`` gets are the same with and
+family's key, spaces, a control byte, bad JSON; Caddy's nested ``request`` object and its
+``resp_headers`` names), the records ``stats`` gets are the same with and
 without the pass, through the batch reader and through the raw-block reader alike; every row the
 pass reads is the per-line parser's record; and it does read the plain lines.
 """
@@ -38,7 +39,7 @@ def test_the_pass_is_built_where_the_suite_requires_it() -> None:
     silently fell back to polars would pass every other test here as skipped."""
     assert BUILT, "why502.parsers.lblogs._jsonscan was not built: see the pip install output"
 
-FAMILIES = ("cloudflare", "traefik", "envoy")
+FAMILIES = ("cloudflare", "traefik", "envoy", "caddy")
 
 # one plain line of each family, as its program writes it (the recorded fixtures' shapes)
 PLAIN = {
@@ -67,6 +68,16 @@ PLAIN = {
         "authority": "shop.example.com",
         "upstream_host": "10.0.0.14:8080", "upstream_cluster": "shop",
         "downstream_remote_address": "192.0.2.7:5"},
+        separators=(",", ":")),
+    # Caddy's own 502 (no body, no header but Server), as recorded from Caddy 2.11
+    "caddy": json.dumps({
+        "level": "error", "ts": 1795521884.9201121, "logger": "http.log.access.log0",
+        "msg": "handled request",
+        "request": {"remote_ip": "192.0.2.7", "remote_port": "53250", "client_ip": "192.0.2.7",
+                    "proto": "HTTP/1.1", "method": "GET", "host": "shop.example.com", "uri": "/cart",
+                    "headers": {"User-Agent": ["curl/8.5.0"], "Accept-Encoding": ["gzip"]}},
+        "bytes_read": 0, "user_id": "", "duration": 0.002, "size": 0, "status": 502,
+        "resp_headers": {"Server": ["Caddy"]}},
         separators=(",", ":")),
 }
 
@@ -102,13 +113,66 @@ _BENDS = (
     (r'"duration":2', '"duration":"2"'), (r'"response_code":503', '"response_code":"503"'),
     (r'"StartUTC":"[^"]*"', '"StartUTC":""'), (r'"ServiceURL":"[^"]*"', '"ServiceURL":"-"'),
     (r'"ServiceURL":"[^"]*"', '"ServiceURL":12'), (r'"RetryAttempts":1', '"RetryAttempts":1.0'),
+
 )
 
 
+# Caddy's bends, by the text they replace: its request object (a key twice, escaped, of another
+# type; the object of another type, empty, null; a read name deeper or at the top level, another
+# family's key inside) and resp_headers (an escape, non-ASCII, a nested value, a name twice,
+# names in other cases, other headers, {} / null / no object, spaces, a value starting with a
+# colon); its logger, size, ts and status
+_CADDY_BENDS: dict[str, tuple[str, ...]] = {
+    '"method":"GET"': ('"method":"GET","method":"PUT"',),
+    '"method":': (r'"m\u0065thod":',),
+    '"uri":"[^"]*"': ('"uri":12', '"uri":null', '"uri":""'),
+    '"host":"[^"]*"': ('"host":["a"]',),
+    '"client_ip":"[^"]*",': ('',),
+    '"client_ip":"[^"]*"': ('"client_ip":""',),
+    r'"request":\{': (
+        '"request":"GET /","r":{', '"request":null,"r":{', '"request":[1],"r":{', '"request":{},"r":{',
+        '"request":{"RayID":"1",', '"request" : { ', '"request":{"x":{"method":{"y":[1]}},',
+        '"request":{"mé":1,',
+    ),
+    r'^\{': ('{"request.method":"POST",',),
+    r'"headers":\{': ('"headers":{"method":"POST","uri":{"a":1},',),
+    r'\["Caddy"\]': (
+        r'["Ca\u0064dy"]', '["Caddé"]', '{"a":["b"]}', '["Caddy",{"a":1}]', '["Caddy",": x"]',
+        '[": x","Caddy"]',
+    ),
+    '"Server":': (
+        r'"S\u0065rver":', '"Sérver":', '":x":["1"],"Server":', '"RayID":["1"],"Server":',
+        '"":["1"],"Server":',
+    ),
+    r'"Server":\["Caddy"\]': (
+        '"Server":["Caddy"],"Server":["x"]', '"X":["1"],"Server":["Caddy"],"X":["2"]',
+        '"SERVER":["Caddy"],"alt-svc":["h3"],"DaTe":["x"]', '"Server":["Caddy"],"Via":["1.1 Caddy"]',
+        '"Server":["Caddy"],"Date-X":["1"]', '"Serve":[]',
+    ),
+    r'"resp_headers":\{[^}]*\}': (
+        '"resp_headers":{}', '"resp_headers":null', '"resp_headers":"Server"', '"resp_headers":[]',
+        '"resp_headers" : { "Server" : [ "Caddy" ] , "date":1 }',
+    ),
+    '"size":0': ('"size":3', '"size":null', '"size":-1'),
+    '"logger":"http.log.access.log0"': ('"logger":"http.log.error.log0"',),
+    '"logger":"[^"]*",': ('',),
+    r'"ts":[\d.]+': ('"ts":-1', '"ts":1795521884', '"ts":253402300800', '"ts":null'),
+    '"status":502': ('"status":503', '"status":504', '"status":200', '"status":404'),
+    # a float's significant digits (Go's and Python's shortest repr: up to 17, zeros first)
+    r'"duration":[\d.]+': (
+        '"duration":0.0011790000000000001', '"duration":0.051139000000000004', '"duration":1e-7',
+        '"duration":0.00000000000000000012345678901234567',
+        '"duration":0.000000000000000000123456789012345678',
+        '"duration":0.' + '0' * 45 + '1', '"duration":100000000000000000.0', '"duration":0.0e0',
+    ),
+}
+
+
 def _bent() -> Iterator[str]:
+    bends = (*_BENDS, *((rx, repl) for rx, repls in _CADDY_BENDS.items() for repl in repls))
     for base in PLAIN.values():
         yield base
-        for rx, repl in _BENDS:
+        for rx, repl in bends:
             def put(m: re.Match[str], repl: str = repl) -> str:
                 return repl.replace("\\1", m.group(1)) if m.groups() else repl
 
@@ -183,6 +247,10 @@ def test_the_pass_reads_the_plain_lines_and_hands_back_the_doubtful(family: str)
         from why502.proxies.envoy import frame as envoy
 
         spec[family] = (envoy.SCHEMA, envoy._NATIVE)
+    if family == "caddy":
+        from why502.proxies.caddy import frame as caddy
+
+        spec[family] = (caddy.SCHEMA, caddy._NATIVE)
     schema, native = spec[family]
     lines = [base, base.replace('"GET"', '"G\\u0045T"'), "{" + base[1:-1] + "," + base[1:-1] + "}",
              base.replace("{", '{"x":"RayID","y":"caller",', 1), base + "\r", "", base]
@@ -219,3 +287,56 @@ def test_stats_and_classify_of_a_file_are_the_same_without_the_native_pass(famil
     assert json.loads(outs[0][0])["requests"] >= 3000
     assert len(outs[0][1].splitlines()) >= 3000  # every plain line is a failure the proxy made
     assert outs[0] == outs[1]
+
+
+def test_caddy_request_keys_and_header_names_are_read_or_handed_back() -> None:
+    """Caddy's ``request.*`` keys are read from the nested object only, and of ``resp_headers``
+    the names not Caddy's own are counted (case-insensitive, each occurrence); a nested key or
+    header name the pass could misread sends the line back."""
+    from why502.proxies.caddy import frame as caddy
+
+    base = PLAIN["caddy"]
+    hdr = '"resp_headers":{"Server":["Caddy"]}'
+    read = [  # (line, request.method, header names not Caddy's own)
+        (base, "GET", 0),
+        (base.replace('"Server":', '"SERVER":["Caddy"],"alt-svc":["h3"],"DaTe":["x"],"Server":'), "GET", 0),
+        (base.replace('"Server":["Caddy"]', '"Server":["Caddy"],"Via":["1"],"Via":["2"]'), "GET", 2),
+        (base.replace('"Server":["Caddy"]', '"Server":["Caddy"],"Server":["x"],"Dates":[]'), "GET", 1),
+        (base.replace(hdr, '"resp_headers":{}'), "GET", 0),
+        (base.replace(hdr, '"resp_headers" : { "date" : 1 , "x" : [ ] }'), "GET", 1),
+        (base.replace(hdr, '"resp_headers":null'), "GET", None),
+        (base.replace("," + hdr, ""), "GET", None),
+        (base.replace('["Caddy"]', '{"a":[{"b":1}]}'), "GET", 0),  # a value: skipped
+        (base.replace('["Caddy"]', '["Ca\\u0064dy",": x","é"]'), "GET", 0),
+        (base.replace('"request":{', '"request":null,"r":{'), None, 0),
+        (base.replace('"request":{', '"request":{},"r":{'), None, 0),
+        (base.replace('{"level"', '{"request.method":"POST","level"'), "GET", 0),  # a key of its own
+        (base.replace('"headers":{', '"headers":{"method":"POST",'), "GET", 0),  # deeper: not read
+        (base.replace('"request":{', '"request" : { "x" : { "method" : "PUT" } , "mé" : 1 ,'), "GET", 0),
+        (base.replace('"duration":0.002', '"duration":0.0011790000000000001'), "GET", 0),  # 17 significant
+    ]
+    back = [
+        base.replace('"Server":', '"S\\u0065rver":'), base.replace('"Server":', '"Sérver":'),
+        base.replace('"Server":', '"RayID":[],"Server":'), base.replace(hdr, '"resp_headers":["Server"]'),
+        base.replace(hdr, '"resp_headers":"Server"'), base.replace('"Server":["Caddy"]', '"Server":[nul]'),
+        base.replace('"method":"GET"', '"method":"GET","method":"PUT"'),
+        base.replace('"method":', '"m\\u0065thod":'), base.replace('"method":"GET"', '"method":"G\\u0045T"'),
+        base.replace('"uri":"/cart"', '"uri":12'), base.replace('"uri":"/cart"', '"uri":"/café"'),
+        base.replace('"request":{', '"request":"x","r":{'), base.replace('"request":{', '"request":[],"r":{'),
+        base.replace('"request":{', '"request":{"RayID":"1",'),
+        base.replace('"request":{', '"request":{"m\\u00e9":1,'),
+        base.replace('"request":{', '"request":{},"request":{'),
+        base.replace(hdr, hdr + "," + hdr), base.replace('"request":{', '"request":{"a":tru,'),
+        base.replace('"duration":0.002', '"duration":0.000000000000000000123456789012345678'),  # 18
+    ]
+    lines = [line for line, _m, _n in read] + back
+    got = batch.json_block("\n".join(lines).encode(), caddy.SCHEMA, caddy._NATIVE)
+    assert got is not None
+    frame, handed = got
+    assert handed == list(range(len(read), len(lines)))
+    assert frame["idx"].to_list() == list(range(len(read)))
+    assert frame["request.method"].to_list() == [m for _l, m, _n in read]
+    assert frame["resp_headers"].to_list() == [n for _l, _m, n in read]
+    assert frame["request.uri"].to_list() == [None if m is None else "/cart" for _l, m, _n in read]
+    # and the decisions on them are the per-line parser's, through the batch reader too
+    assert _frame_agrees("caddy", lines) == len(read)

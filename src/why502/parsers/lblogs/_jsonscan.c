@@ -16,12 +16,23 @@
  *     the NDJSON reader the first); a key holding a backslash goes back (it could decode to one);
  *   - a read value is null, or of the kind its column takes: a string without escape and in
  *     ASCII ('u'), an integer of at most 15 digits without fraction or exponent ('l'), a plain
- *     number of at most 17 digits with an exponent of at most two ('g': strtod and polars both
- *     round correctly), or, for a text column that also takes numbers ('s'), a string or an
+ *     number of at most 17 significant digits (zeros before the first other digit not counted:
+ *     a shortest round-trip repr, Go's 0.0011790000000000001 or Python's) with an exponent of at
+ *     most two ('g': strtod and polars both round correctly), or, for a text column that also takes numbers ('s'), a string or an
  *     integer of at most 18 digits written as it is;
  *   - every key of `required` holds an integer, one key of `any_of` at least is there (when
  *     given), and no key (at any depth) nor string value equals one of `forbidden` (another
- *     family's keys: the polars guards refuse those texts anywhere in the line).
+ *     family's keys: the polars guards refuse those texts anywhere in the line);
+ *   - a key `parent.name` (one dot) is the key `name` of the object the top-level key `parent`
+ *     holds, read by the same rules (written once in that object, no escape in the object's
+ *     keys -- one could decode to a read one); `parent` holds an object or null (null or absent:
+ *     its keys are null), anything else sends the line back; a top-level key written `parent.name`
+ *     is a key of its own, not read;
+ *   - a key of kind 'c' holds an object (or null) whose keys the column counts: how many of them
+ *     are not among the key's `names` (ASCII lower case; a key compares in ASCII lower case too),
+ *     each occurrence of a key written twice counted; a key of that object holding an escape or a
+ *     byte >= 0x80 (which Python's str.lower() could fold otherwise) sends the line back, its
+ *     values are skipped as above.
  *
  * The columns come back through the Arrow C data interface (native/arrow_buf.h), nullable, in
  * the order of the keys, then `idx`; the scan runs without the GIL.
@@ -38,12 +49,19 @@
 #define MAX_FORBIDDEN 64
 #define TABLE 256 /* open-addressing slots of the name table (>= 2 x (keys + forbidden)) */
 
+#define MAX_NAMES 16 /* names a 'c' key compares its object's keys with */
+#define MAX_NAME_LEN 255
+
 typedef struct {
     const char *name;
     Py_ssize_t len;
-    char kind;      /* 'u', 'l', 'g', 's' */
+    char kind;      /* 'u', 'l', 'g', 's'; 'c': a count of an object's keys; 'o': a parent (no column) */
     int required;   /* must hold an integer */
     int any_of;     /* one of these must be there */
+    int parent;     /* the key of its parent object, or -1 at the top level */
+    int nnames;     /* 'c': the names not counted (lower case) */
+    const char *names[MAX_NAMES];
+    Py_ssize_t names_len[MAX_NAMES];
 } Key;
 
 typedef struct {
@@ -194,12 +212,13 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
     return 1;
 }
 
-/* a number at c->p (RFC 8259): its text, digits of its integer and fraction parts, whether it
- * has a fraction and an exponent, and the exponent's digits; 0 when it is no number */
+/* a number at c->p (RFC 8259): its text, digits of its integer and fraction parts (all, and
+ * from the first that is not 0), whether it has a fraction and an exponent, and the exponent's
+ * digits; 0 when it is no number */
 typedef struct {
     const char *s;
     Py_ssize_t n;
-    int digits, frac, exp, exp_digits;
+    int digits, sig, frac, exp, exp_digits;
 } Num;
 
 static int scan_number(Cur *c, Num *num) {
@@ -208,12 +227,16 @@ static int scan_number(Cur *c, Num *num) {
     if (q < c->end && *q == '-') q++;
     if (q >= c->end || !is_dig(*q)) return 0;
     if (*q == '0') { q++; num->digits = 1; }
-    else while (q < c->end && is_dig(*q)) { q++; num->digits++; }
+    else while (q < c->end && is_dig(*q)) { q++; num->digits++; num->sig++; }
     if (q < c->end && *q == '.') {
         q++;
         num->frac = 1;
         if (q >= c->end || !is_dig(*q)) return 0;
-        while (q < c->end && is_dig(*q)) { q++; num->digits++; }
+        while (q < c->end && is_dig(*q)) {
+            num->sig += num->sig > 0 || *q != '0';
+            q++;
+            num->digits++;
+        }
     }
     if (q < c->end && (*q == 'e' || *q == 'E')) {
         q++;
@@ -324,7 +347,7 @@ static int read_value(Cur *c, const Key *k, Val *v) {
         if (num.n == 2 && num.s[0] == '-' && num.s[1] == '0') return 0; /* "-0": texts may differ */
         return 1;
     case 'g': {
-        if (num.digits > 17 || num.exp_digits > 2 || k->required) return 0;
+        if (num.sig > 17 || num.exp_digits > 2 || k->required) return 0;
         char tmp[48];
         if (num.n >= (Py_ssize_t)sizeof tmp) return 0;
         memcpy(tmp, num.s, (size_t)num.n);
@@ -335,6 +358,113 @@ static int read_value(Cur *c, const Key *k, Val *v) {
     default:
         return 0;
     }
+}
+
+/* a member's key at c->p and the colon after it: 0 when malformed or the key holds an escape */
+static int member_key(Cur *c, const char **key, Py_ssize_t *klen, int *high) {
+    int esc;
+    if (c->p >= c->end || *c->p != '"' || !scan_string(c, key, klen, &esc, high) || esc) return 0;
+    ws(c);
+    if (c->p >= c->end || *c->p != ':') return 0;
+    c->p++;
+    ws(c);
+    return 1;
+}
+
+/* after a member's value: 1 at the next member, 2 at the object's end, 0 when malformed */
+static int member_next(Cur *c) {
+    ws(c);
+    if (c->p >= c->end) return 0;
+    if (*c->p == ',') { c->p++; ws(c); return 1; }
+    if (*c->p == '}') { c->p++; return 2; }
+    return 0;
+}
+
+static inline int lower_is(const char *s, Py_ssize_t n, const char *low, Py_ssize_t low_n) {
+    if (n != low_n) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+        if (ch != low[i]) return 0;
+    }
+    return 1;
+}
+
+/* a 'c' key's value: how many of the object's keys are not among the key's names (v->i), or
+ * null; 0 when the line goes back */
+static int count_keys(Cur *c, const Key *k, Val *v) {
+    if (c->p < c->end && *c->p == 'n') {
+        if (!lit(c, "null", 4)) return 0;
+        v->n = -1;
+        return 1;
+    }
+    if (c->p >= c->end || *c->p != '{') return 0;
+    c->p++;
+    ws(c);
+    int64_t others = 0;
+    if (c->p < c->end && *c->p == '}') c->p++;
+    else for (;;) {
+        const char *key;
+        Py_ssize_t klen;
+        int high;
+        if (!member_key(c, &key, &klen, &high) || high || forbidden_text(c->sp, key, klen)) return 0;
+        int own = 0;
+        for (int i = 0; i < k->nnames && !own; i++) own = lower_is(key, klen, k->names[i], k->names_len[i]);
+        others += !own;
+        if (!skip_value(c, 1) || c->bad) return 0;
+        int next = member_next(c);
+        if (next == 0) return 0;
+        if (next == 2) break;
+    }
+    v->s = NULL;
+    v->n = 0;
+    v->i = others;
+    return 1;
+}
+
+static int read_member(Cur *c, const Key *k, Val *v);
+
+/* a parent key's value (an object, or null: its keys stay null): its read keys into vals, the
+ * others skipped; 0 when the line goes back */
+static int read_object(Cur *c, int parent, Val *vals, uint64_t *seen) {
+    const Spec *sp = c->sp;
+    if (c->p < c->end && *c->p == 'n') return lit(c, "null", 4);
+    if (c->p >= c->end || *c->p != '{') return 0;
+    c->p++;
+    ws(c);
+    if (c->p < c->end && *c->p == '}') { c->p++; return 1; }
+    const Key *pk = &sp->keys[parent];
+    char full[2 * MAX_NAME_LEN + 2];
+    memcpy(full, pk->name, (size_t)pk->len);
+    full[pk->len] = '.';
+    for (;;) {
+        const char *key;
+        Py_ssize_t klen;
+        int high;
+        if (!member_key(c, &key, &klen, &high) || forbidden_text(sp, key, klen)) return 0;
+        int v = -1;
+        if (klen <= MAX_NAME_LEN) {
+            memcpy(full + pk->len + 1, key, (size_t)klen);
+            v = spec_find(sp, full, pk->len + 1 + klen);
+            if (v >= MAX_KEYS || (v >= 0 && sp->keys[v].parent != parent)) v = -1;
+        }
+        if (v >= 0) {
+            if (*seen & (1ULL << v)) return 0; /* written twice */
+            *seen |= 1ULL << v;
+            if (!read_member(c, &sp->keys[v], &vals[v])) return 0;
+        } else if (!skip_value(c, 1)) {
+            return 0;
+        }
+        if (c->bad) return 0;
+        int next = member_next(c);
+        if (next == 0) return 0;
+        if (next == 2) return 1;
+    }
+}
+
+/* the value of a read key that is no parent */
+static int read_member(Cur *c, const Key *k, Val *v) {
+    return k->kind == 'c' ? count_keys(c, k, v) : read_value(c, k, v);
 }
 
 /* one line: the values of the keys read (vals[k].n < 0 when absent); 0 when it goes back */
@@ -356,10 +486,13 @@ static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals) {
         ws(&c);
         int v = spec_find(sp, key, klen);
         if (v >= MAX_KEYS) return 0; /* another family's key */
+        if (v >= 0 && sp->keys[v].parent >= 0) v = -1; /* "parent.name" written at the top level */
         if (v >= 0) {
             if (seen & (1ULL << v)) return 0; /* written twice */
             seen |= 1ULL << v;
-            if (!read_value(&c, &sp->keys[v], &vals[v])) return 0;
+            int ok = sp->keys[v].kind == 'o' ? read_object(&c, v, vals, &seen)
+                                             : read_member(&c, &sp->keys[v], &vals[v]);
+            if (!ok) return 0;
         } else if (!skip_value(&c, 0)) {
             return 0;
         }
@@ -385,11 +518,26 @@ static void put_value(NCol *c, char kind, const Val *v) {
     if (kind == 'u' || kind == 's') {
         if (ok) col_put(&c->data, v->s, (size_t)v->n);
         ncol_utf8_end(c, ok);
-    } else if (kind == 'l') {
+    } else if (kind == 'l' || kind == 'c') {
         ncol_fixed(c, ok ? (const void *)&v->i : NULL, sizeof v->i);
     } else {
         ncol_fixed(c, ok ? (const void *)&v->g : NULL, sizeof v->g);
     }
+}
+
+/* key as the next of the spec */
+static int spec_add(Spec *sp, Key key) {
+    if (sp->nkeys >= MAX_KEYS) {
+        PyErr_SetString(PyExc_ValueError, "too many keys");
+        return -1;
+    }
+    if (spec_find(sp, key.name, key.len) >= 0 || spec_put(sp, key.name, key.len, (int16_t)sp->nkeys) != 0) {
+        PyErr_SetString(PyExc_ValueError, "a key twice");
+        return -1;
+    }
+    sp->keys[sp->nkeys++] = key;
+    sp->has_any_of |= key.any_of;
+    return 0;
 }
 
 static int load_spec(Spec *sp, PyObject *keys, PyObject *forbidden, int nested_ok) {
@@ -397,31 +545,58 @@ static int load_spec(Spec *sp, PyObject *keys, PyObject *forbidden, int nested_o
     memset(sp->slot, 0xff, sizeof sp->slot);
     sp->nested_ok = nested_ok;
     Py_ssize_t nk = PyTuple_GET_SIZE(keys), nf = PyTuple_GET_SIZE(forbidden);
-    if (nk > MAX_KEYS || nf > MAX_FORBIDDEN) {
+    if (nf > MAX_FORBIDDEN) {
         PyErr_SetString(PyExc_ValueError, "too many keys");
         return -1;
     }
     for (Py_ssize_t k = 0; k < nk; k++) {
-        Key *key = &sp->keys[k];
+        Key key = {.parent = -1};
         const char *kind;
         Py_ssize_t kind_len;
+        PyObject *names = NULL;
         PyObject *t = PyTuple_GET_ITEM(keys, k);
-        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "y#s#pp", &key->name, &key->len, &kind, &kind_len,
-                                                   &key->required, &key->any_of)) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a key is (name, kind, required, any_of)");
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "y#s#pp|O!", &key.name, &key.len, &kind, &kind_len,
+                                                   &key.required, &key.any_of, &PyTuple_Type, &names)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a key is (name, kind, required, any_of[, names])");
             return -1;
         }
-        if (kind_len != 1 || !strchr("ulgs", kind[0])) {
-            PyErr_SetString(PyExc_ValueError, "a key's kind is one of u, l, g, s");
+        if (kind_len != 1 || !strchr("ulgsc", kind[0]) || key.len > MAX_NAME_LEN
+            || (names != NULL && PyTuple_GET_SIZE(names) > MAX_NAMES)
+            || (kind[0] == 'c' && (key.required || names == NULL))) {
+            PyErr_SetString(PyExc_ValueError, "a key's kind is one of u, l, g, s, c (with its names)");
             return -1;
         }
-        key->kind = kind[0];
-        sp->has_any_of |= key->any_of;
-        if (spec_find(sp, key->name, key->len) >= 0 || spec_put(sp, key->name, key->len, (int16_t)k) != 0) {
-            PyErr_SetString(PyExc_ValueError, "a key twice");
-            return -1;
+        key.kind = kind[0];
+        for (Py_ssize_t i = 0; names != NULL && i < PyTuple_GET_SIZE(names); i++) {
+            PyObject *b = PyTuple_GET_ITEM(names, i);
+            if (!PyBytes_Check(b)) {
+                PyErr_SetString(PyExc_TypeError, "a counted name is bytes");
+                return -1;
+            }
+            key.names[i] = PyBytes_AS_STRING(b);
+            key.names_len[i] = PyBytes_GET_SIZE(b);
+            key.nnames++;
         }
-        sp->nkeys++;
+        const char *dot = memchr(key.name, '.', (size_t)key.len);
+        if (dot != NULL) { /* parent.name: the parent's entry (kind 'o', no column) first */
+            Py_ssize_t plen = dot - key.name;
+            if (plen == 0 || plen + 1 == key.len || memchr(dot + 1, '.', (size_t)(key.len - plen - 1))
+                || key.required || key.any_of) {
+                PyErr_SetString(PyExc_ValueError, "a nested key is parent.name, neither required nor any_of");
+                return -1;
+            }
+            key.parent = spec_find(sp, key.name, plen);
+            if (key.parent < 0) {
+                key.parent = sp->nkeys;
+                if (spec_add(sp, (Key){.name = key.name, .len = plen, .kind = 'o', .parent = -1}) != 0) return -1;
+            }
+            if (sp->keys[key.parent].kind != 'o') {
+                PyErr_SetString(PyExc_ValueError, "a parent key is read as a value");
+                return -1;
+            }
+        }
+        if (spec_add(sp, key) != 0) return -1;
     }
     for (Py_ssize_t f = 0; f < nf; f++) {
         PyObject *b = PyTuple_GET_ITEM(forbidden, f);
@@ -442,7 +617,7 @@ static int load_spec(Spec *sp, PyObject *keys, PyObject *forbidden, int nested_o
 }
 
 static const char *arrow_format(char kind) {
-    return kind == 'l' ? "l" : kind == 'g' ? "g" : "u";
+    return kind == 'l' || kind == 'c' ? "l" : kind == 'g' ? "g" : "u";
 }
 
 typedef struct {
@@ -457,7 +632,8 @@ static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Val vals[MAX_KEYS];
     if (!json_line(t->sp, s, n, vals)) return 0;
     int nk = t->sp->nkeys;
-    for (int k = 0; k < nk; k++) put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
+    for (int k = 0; k < nk; k++)
+        if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
     ncol_fixed(&t->cols[nk], &row, sizeof row);
     t->taken++;
     return 1;
@@ -490,9 +666,12 @@ static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_END_ALLOW_THREADS
     if (failed) { PyErr_NoMemory(); goto done; }
     if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
-    if (frame_new(&fr, taken, nk + 1) != 0) goto done;
+    int ncols = 0;
+    for (int k = 0; k < nk; k++) ncols += sp->keys[k].kind != 'o';
+    if (frame_new(&fr, taken, ncols + 1) != 0) goto done;
     for (int k = 0; k < nk; k++) {
         char kind = sp->keys[k].kind, name[256];
+        if (kind == 'o') continue;
         Py_ssize_t len = sp->keys[k].len < 255 ? sp->keys[k].len : 255;
         memcpy(name, sp->keys[k].name, (size_t)len);
         name[len] = 0;
@@ -519,7 +698,8 @@ done:
 static PyMethodDef module_methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
      "json_columns(data, keys, forbidden, nested_ok) -> (arrow schema, arrow array, lines, rows handed back "
-     "(uint32 bytes), their text): the read keys of the JSON lines of a block whose values leave no doubt "
+     "(uint32 bytes), their text): the read keys ((name, kind, required, any_of[, names]); 'parent.name' a "
+     "key of a nested object) of the JSON lines of a block whose values leave no doubt "
      "(parsers/lblogs/batch.py: json_rows)"},
     {NULL, NULL, 0, NULL},
 };

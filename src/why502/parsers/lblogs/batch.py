@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import importlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -213,28 +214,72 @@ class JsonPass:
     otherwise than ``json_rows``' polars reader and the per-line parser: the schema's keys that
     must hold a non-negative integer (its ``take``), the keys of which one at least must be
     there, the names its ``skip`` refuses anywhere in a line (another family's keys), whether a
-    nested value elsewhere in the line is allowed, and the text columns that also take an
-    integer, as its text (Envoy's numbers read as text).  Every other guard -- a value of another
-    JSON type than the column's, a key written twice, an escape or non-ASCII text in a read
-    string, a huge number -- the pass applies to every family alike."""
+    nested value elsewhere in the line is allowed, the text columns that also take an integer,
+    as its text (Envoy's numbers read as text), and the text columns holding an object of which
+    only how many keys are not among some names counts (Caddy's ``resp_headers``: ``counted``,
+    (column, lower-case names)).  Every other guard -- a value of another JSON type than the
+    column's, a key written twice, an escape or non-ASCII text in a read string, a huge number
+    -- the pass applies to every family alike.
+
+    A struct column of the schema (Caddy's ``request``) is read as one column per field, named
+    ``column.field``; a counted column as an Int64 (the keys not among its names, null when the
+    value is null or absent).  ``flat`` gives the polars reader's rows those same columns, so
+    the two readers' rows go together."""
 
     required: tuple[str, ...] = ()
     any_of: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
     nested_ok: bool = True
     text_numbers: tuple[str, ...] = ()
+    counted: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    def keys(self, schema: dict[str, pl.DataType]) -> tuple[tuple[bytes, str, bool, bool], ...] | None:
-        """The pass's key spec (name, kind, required, any_of) of ``schema``, or None when a column
-        is of a type it does not build (Caddy's ``request`` struct)."""
+    def keys(self, schema: dict[str, pl.DataType],
+             ) -> tuple[tuple[bytes, str, bool, bool, tuple[bytes, ...]], ...] | None:
+        """The pass's key spec (name, kind, required, any_of, counted names) of ``schema``, or
+        None when a column is of a type it does not build."""
+        counted = dict(self.counted)
         out = []
         for name, dtype in schema.items():
-            kind = ("s" if name in self.text_numbers else "u") if dtype == pl.String() else \
-                "l" if dtype == pl.Int64() else "g" if dtype == pl.Float64() else None
-            if kind is None:
-                return None
-            out.append((name.encode(), kind, name in self.required, name in self.any_of))
+            fields = {f"{name}.{f.name}": f.dtype for f in dtype.fields} if isinstance(dtype, pl.Struct) \
+                else {name: dtype}
+            for key, ftype in fields.items():
+                kind = "c" if key in counted and ftype == pl.String() else \
+                    ("s" if key in self.text_numbers else "u") if ftype == pl.String() else \
+                    "l" if ftype == pl.Int64() else "g" if ftype == pl.Float64() else None
+                if kind is None:
+                    return None
+                names = tuple(n.encode() for n in counted.get(key, ()))
+                out.append((key.encode(), kind, key in self.required, key in self.any_of, names))
         return tuple(out)
+
+    def flat(self, rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+        """The polars reader's ``rec`` with the pass's columns (``keys``): each struct's fields as
+        ``column.field``, each counted column's keys not among its names; the rows whose text a
+        count could miss go to ``rest``.  Polars gives a nested object as its JSON text written
+        again (``{"Server": ["Caddy"]}``, a space after each colon and comma): a key is a string
+        followed by ``": "`` only when no string holds an escape, a brace (a nested object) or a
+        byte >= 0x80 (which ``(?i)`` folds otherwise than ``str.lower``), nor starts with a colon
+        (``["v", ": x"]``: the closing quote of "v" to the opening one of ": x" looks like a key)."""
+        counted = dict(self.counted)
+        if not counted and not any(isinstance(t, pl.Struct) for t in rec.schema.values()):
+            return rec, rest
+        doubt = pl.lit(False)
+        for name in counted:
+            text = pl.col(name)
+            odd = text.str.slice(1).str.contains(r'[{\\]|[^\x00-\x7F]|[\[{ ]":')
+            doubt = doubt | (text.is_not_null() & (~text.str.starts_with("{") | odd))
+        rec, rest = refuse(rec, rest, doubt)
+        cols: list[pl.Expr] = []
+        for name, dtype in rec.schema.items():
+            if isinstance(dtype, pl.Struct):
+                cols += [pl.col(name).struct.field(f.name).alias(f"{name}.{f.name}") for f in dtype.fields]
+            elif name in counted:
+                own = "(?i)\"(?:" + "|".join(re.escape(n) for n in counted[name]) + ')": '
+                cols.append((pl.col(name).str.count_matches(r'"[^"]*": ')
+                             - pl.col(name).str.count_matches(own)).cast(pl.Int64).alias(name))
+            else:
+                cols.append(pl.col(name))
+        return rec.select(cols), rest
 
 
 _CF_NATIVE = JsonPass(required=("EdgeResponseStatus", "OriginResponseStatus"))
@@ -247,19 +292,21 @@ def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str,
     ``idx`` of the others).  With ``native`` (and the pass built and not turned off), the native
     pass reads the lines it is sure of and ``_json_polars`` the others: the same rows either way
     (``tests/stats/test_json_native.py``); polars' reader and the guards' regexes were ~10-16 of
-    the ~18-26 µs a line cost (BENCHMARKS.md "2026-11-25 (stop 42)")."""
+    the ~18-26 µs a line cost (BENCHMARKS.md "2026-11-25 (stop 42)").  With ``native``, the
+    polars reader's rows have the pass's columns (``JsonPass.flat``) whether the pass runs or not."""
+    if native is None:
+        return _json_polars(lines, schema, take, skip, unique)
     # (a batch with no line starting with "{" -- Traefik's CLF lines -- is not worth the pass)
     native_rows = (json_block(lines.str.join("\n").item().encode(), schema, native)
-                   if native is not None and _jsonscan() is not None and lines.str.starts_with("{").any()
-                   else None)
+                   if _jsonscan() is not None and lines.str.starts_with("{").any() else None)
     # (a "line" holding a newline is two lines to the pass: polars reads that batch)
     if native_rows is None or native_rows[0].height + len(native_rows[1]) != lines.len():
-        return _json_polars(lines, schema, take, skip, unique)
+        return native.flat(*_json_polars(lines, schema, take, skip, unique))
     taken, back_rows = native_rows
     if not back_rows:
         return taken, pl.Series("idx", [], dtype=pl.UInt32)
     back = pl.Series("idx", back_rows, dtype=pl.UInt32)
-    more, rest = _json_polars(lines.gather(back), schema, take, skip, unique)
+    more, rest = native.flat(*_json_polars(lines.gather(back), schema, take, skip, unique))
     if more.height:
         taken = pl.concat([taken, more.with_columns(back.gather(more["idx"]).alias("idx"))],
                           how="vertical_relaxed").sort("idx")

@@ -7,13 +7,27 @@ access line the reader would read otherwise than the parser -- a field of anothe
 than the schema's, a key written twice, another family's key, a shipper's prefix -- go back to
 the per-line parser (the ``rest``), so the rows are the parser's
 (``tests/stats/test_lb_frames.py`` checks it on every published and recorded line).
+
+The native JSON pass (``_jsonscan.c``, ``_NATIVE``) reads the lines it is sure of first: the
+``request`` object's keys as the columns ``request.method``..., and of ``resp_headers`` how many
+header names are not Caddy's own; the polars reader's rows get the same columns
+(``JsonPass.flat``), so one set of decisions reads both (``tests/stats/test_json_native.py``).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from why502.parsers.lblogs.batch import empty_records, finish, json_rows, key_is, nonempty, refuse
+from why502.parsers.lblogs.batch import (
+    JsonPass,
+    empty_records,
+    finish,
+    json_block,
+    json_rows,
+    key_is,
+    nonempty,
+    refuse,
+)
 
 NAME = "caddy"
 
@@ -36,8 +50,14 @@ _SKIP = (
     key_is(("logger", *_REQUEST), r"[-\d\[{]"),  # no string where the parser reads one
     key_is(("request", "resp_headers"), r'[^{n\s]'),  # not an object (nor null)
 )
-_OWN_HEADERS = r'(?i)"(?:server|alt-svc|date)": '
-_KEY = r'"[^"]*": '
+# the response headers Caddy writes itself: a 5xx with none other (and no body) is its own
+_OWN_HEADERS = ("server", "alt-svc", "date")
+# the same guards for the native JSON pass (``batch.JsonPass``): the status a number, no other
+# family's key; ``resp_headers`` read as the count of its names not in ``_OWN_HEADERS``
+_NATIVE = JsonPass(required=("status",), counted=(("resp_headers", _OWN_HEADERS),), forbidden=(
+    "EdgeResponseStatus", "RayID", "response_flags", "response_flag", "responseFlags",
+    "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
+    "upstreamTransportFailureReason"))
 
 
 def _time(ts: pl.Expr) -> pl.Expr:
@@ -51,23 +71,38 @@ def _time(ts: pl.Expr) -> pl.Expr:
 
 
 def caddy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    """(records of the Caddy JSON access lines the NDJSON reader takes, in ``idx`` order; the
-    ``idx`` of the others, for the per-line parser)."""
-    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ)
-    hdr = pl.col("resp_headers")
-    # read at the top level; a time fromtimestamp/strftime would write otherwise (before 1970,
-    # after 9999); response headers whose names a regex could miscount (an escape, a nested
-    # object, a non-ASCII name that lower() and (?i) fold differently) or that are no object
-    rec, rest = refuse(rec, rest, ~pl.col("logger").str.starts_with("http.log.access")
+    """(records of the Caddy JSON access lines the native pass or the NDJSON reader takes, in
+    ``idx`` order; the ``idx`` of the others, for the per-line parser)."""
+    rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ, native=_NATIVE)
+    return _records(rec, rest)
+
+
+def caddy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """``LogFamily.block`` of Caddy: the native pass on raw lines, then the same decisions."""
+    native = json_block(data, SCHEMA, _NATIVE)
+    if native is None:
+        return None
+    out, rest = _records(native[0], pl.Series("idx", native[1], dtype=pl.UInt32))
+    return out, rest.to_list()
+
+
+def _records(rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``log.parse_caddy``'s decisions on the fields read (``SCHEMA``, flat: ``JsonPass.flat``);
+    ``rest`` with the lines they do not decide as it does."""
+    # read at the top level (the native pass takes a line without one); a time
+    # fromtimestamp/strftime would write otherwise (before 1970, after 9999)
+    rec, rest = refuse(rec, rest, ~pl.col("logger").str.starts_with("http.log.access").fill_null(False)
                        | pl.col("status").is_null()
-                       | (pl.col("ts") < 0) | (pl.col("ts") >= 253402300800.0)
-                       | (hdr.is_not_null() & (~hdr.str.starts_with("{")
-                                               | hdr.str.slice(1).str.contains(r"[{\\]|[^\x00-\x7F]"))))
+                       | (pl.col("ts") < 0) | (pl.col("ts") >= 253402300800.0))
     if rec.height == 0:
         return empty_records(), rest
-    req = pl.col("request").struct.field
+
+    def req(field: str) -> pl.Expr:
+        return pl.col(f"request.{field}")
+
     status = pl.col("status")
-    headers_own = hdr.is_null() | (hdr.str.count_matches(_KEY) == hdr.str.count_matches(_OWN_HEADERS))
+    others = pl.col("resp_headers")  # the header names not among _OWN_HEADERS
+    headers_own = others.is_null() | (others == 0)
     own = headers_own & ((pl.col("size") == 0) | pl.col("size").is_null())
     made_by = (pl.when(status >= 500).then(pl.when(own).then(pl.lit("lb")).otherwise(pl.lit("backend")))
                .when(status < 400).then(pl.lit("backend")).otherwise(pl.lit("unknown")))

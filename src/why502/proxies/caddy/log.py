@@ -214,12 +214,19 @@ def _frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     return caddy_frame(lines)
 
 
+def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """The native block reader (``frame.caddy_block``)."""
+    from why502.proxies.caddy.frame import caddy_block
+
+    return caddy_block(data)
+
+
 CADDY = LogFamily(
     name=NAME, title="Caddy", rank=40, is_json=is_caddy, parse_json=parse_caddy,
     sniffers=((50, lambda line: parse_caddy1(line) is not None),
               (55, lambda line: parse_caddy_console(line) is not None)),
     text_parsers=(parse_caddy1, parse_caddy_console),
-    own_line=caddy_own, frame=_frame,
+    own_line=caddy_own, frame=_frame, block=_block,
     status_patterns=(re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
 )
 """Caddy's family: no default timeout (it waits for a response header without limit)."""
