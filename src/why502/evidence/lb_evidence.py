@@ -93,9 +93,12 @@ class LbEvidence:
     joined: int = 0
     five_samples: list[Sample] = field(default_factory=list)  # the first 5xx lines, whoever made them
 
-    def add(self, rec: LbRecord, file: str, line: int, text: str, *, joined: bool = False) -> None:
+    def add(self, rec: LbRecord, file: str, line: int, text: str, *, joined: bool = False,
+            ok_before: bool = False) -> None:
         """Count one record.  ``joined``: an access line of a failure the proxy's error log
-        records (``ErrorJoin.take``): a request and a status here, not a second failure."""
+        records (``ErrorJoin.take``): a request and a status here, not a second failure.
+        ``ok_before``: its target answered earlier in a batch whose answers come later, counted
+        together (``add_answered``)."""
         t = rec.time
         if t:
             self.first = t if self.first is None or t < self.first else self.first
@@ -114,7 +117,7 @@ class LbEvidence:
                 self.made_by[rec.made_by] += 1
                 if minute:
                     self.per_minute.setdefault(minute, Counter())[str(rec.status)] += 1
-            self._target(rec)
+            self._target(rec, ok_before)
         else:
             self.error_lines += 1
         if joined and rec.made_by == "lb" and rec.failed:
@@ -138,18 +141,84 @@ class LbEvidence:
         the access log leaves out, for the same requests), else the access lines'."""
         return self.error_failures or self.failures
 
-    def _target(self, rec: LbRecord) -> None:
-        life = self.targets.setdefault(rec.target, TargetLife()) if rec.target else self.unnamed
+    def _target(self, rec: LbRecord, ok_before: bool = False) -> None:
+        life = self.life(rec.target)
         bad = rec.made_by == "lb" and rec.failed
         if bad:
             life.failed += 1
-            if life.ok and life.first_failed_after_ok is None:
+            if (life.ok or ok_before) and life.first_failed_after_ok is None:
                 life.first_failed_after_ok = rec.time
         else:
             life.ok += 1
             life.last_ok = rec.time or life.last_ok
             if life.failed:
                 life.ok_after_failure = True
+
+
+    def life(self, target: str | None) -> TargetLife:
+        """The life of ``target`` (a line naming none: ``unnamed``)."""
+        return self.targets.setdefault(target, TargetLife()) if target else self.unnamed
+
+    def reserve(self, targets: Iterable[str], statuses: Iterable[int], minutes: Iterable[str]) -> None:
+        """Make room for keys in the order a batch first shows them, before its lines are
+        counted out of order (``add_answered`` after ``add``): every table then keeps the order
+        of the lines, as line-by-line counting gives it."""
+        for t in targets:
+            self.targets.setdefault(t, TargetLife())
+        for st in statuses:
+            self.statuses.setdefault(st, 0)
+        for m in minutes:
+            self.totals_per_minute.setdefault(m, 0)
+
+    def add_answered(self, answered: Answered) -> None:
+        """Count a batch's requests that answered (what ``add`` counts of each, together), after
+        its other lines went through ``add`` with ``ok_before`` (``Answered``)."""
+        self.requests += answered.requests
+        self.statuses.update(answered.statuses)
+        self.totals_per_minute.update(answered.minutes)
+        for t in (answered.first, answered.last):
+            if t:
+                self.first = t if self.first is None or t < self.first else self.first
+                self.last = t if self.last is None or t > self.last else self.last
+        for target, run in answered.targets.items():
+            life = self.life(target)
+            if run.failed_before or (run.first_bad is not None and run.last_idx > run.first_bad):
+                life.ok_after_failure = True
+            life.ok += run.n
+            if run.last_time is not None and run.last_time_idx > run.other_ok_idx:
+                life.last_ok = run.last_time
+
+
+@dataclass
+class TargetRun:
+    """A target's answered requests in one batch: how many, the index of the first and the last,
+    the time of the last with a time (and its index); then, from the batch's other lines (filled
+    while they go through ``add``), whether it had failed before the batch, the index of its
+    first failure in the batch and of its last other answer with a time."""
+
+    n: int
+    first_idx: int
+    last_idx: int
+    last_time: str | None = None
+    last_time_idx: int = -1
+    failed_before: bool = False
+    first_bad: int | None = None
+    other_ok_idx: int = -1
+
+
+@dataclass
+class Answered:
+    """The requests of one batch that answered -- an access line with no 5xx the proxy did not
+    fail itself -- counted together: ``diagnose`` on an edge log of millions of lines built a
+    record and called ``LbEvidence.add`` for each (~15 us a line, BENCHMARKS.md stop 49).  Its
+    counters hold their keys in the order the batch first shows them."""
+
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    minutes: Counter[str] = field(default_factory=Counter)
+    first: str | None = None
+    last: str | None = None
+    targets: dict[str | None, TargetRun] = field(default_factory=dict)
 
 
 # How far apart the two lines of one request may be written, besides its duration: Caddy writes

@@ -13,18 +13,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, sniff_log_types
 from why502.errors import InputError
-from why502.evidence.lb_evidence import ErrorJoin, LbEvidence
+from why502.evidence.lb_evidence import Answered, ErrorJoin, LbEvidence, TargetRun
 from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
 from why502.facts.live_group import GroupLive
 from why502.findings.model import Diagnostic
 from why502.proxies.base import resolve
+from why502.proxies.logfamilies import families as families_of
 from why502.sources.once import parsed
 from why502.sources.proxyprocs import EdgeProcess
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def _sniffed(paths: list[str]) -> tuple[str, ...]:
@@ -130,8 +134,10 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
     join = _error_join(list(join_with), families)
     # Caddy's and Traefik's error lines (the reason their access log does not give) may come as
     # --error-log or as one more --access-log
-    for path, n, text, rec in iter_records([*options.access_logs, *options.error_logs],
-                                           None if mixed else families[0]):
+    logs = [*options.access_logs, *options.error_logs]
+    if not mixed and cutoff is None and families_of().frame(families[0]) is not None:
+        lines, unparsed = _count_batches(logs, families[0], evs, join)
+    for path, n, text, rec in (iter_records(logs, None if mixed else families[0]) if not lines else ()):
         lines += 1
         if rec is None:
             unparsed += 1
@@ -186,6 +192,88 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
         inputs["log_types"] = {fam: {"requests": ev.requests, "5xx": ev.five, "made_by": dict(ev.made_by)}
                                for fam, ev in read.items()}
     return EdgeFacts(families=tuple(read.values()))
+
+
+def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
+                   join: ErrorJoin | None) -> tuple[int, int]:
+    """Count ``paths`` of one ``family`` into ``evs`` a batch at a time: the answered requests
+    together (``Answered``), every other line through ``LbEvidence.add`` in line order, the
+    counts kept in the order of the lines (``LbEvidence.reserve``) -- the evidence line-by-line
+    counting gives (``tests/diagnose/test_diagnose_edge_batches.py``).  (non-empty lines,
+    lines no parser read)."""
+    from why502.app.stats.lb import iter_record_batches  # an edge's log only (issue 28)
+
+    lines = unparsed = 0
+    for batch in iter_record_batches(paths, family):
+        lines += batch.lines
+        ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
+        answered, firsts = _answered(batch.answered)
+        for idx, _text, rec in batch.others:  # their keys' first places in the batch, too
+            if rec is not None and rec.family == family and rec.kind == "access":
+                minute = _minute(rec.time)
+                for table, key in ((0, rec.target), (1, rec.status), (2, minute)):
+                    if key is not None and key != "":
+                        firsts[table][key] = min(firsts[table].get(key, idx), idx)
+        ev.reserve(*(sorted(keys, key=keys.__getitem__) for keys in firsts))  # type: ignore[arg-type]
+        for target, answers in answered.targets.items():
+            answers.failed_before = ev.life(target).failed > 0
+        for idx, text, rec in batch.others:
+            if rec is None:
+                unparsed += 1
+                continue
+            own = evs.get(rec.family) or evs.setdefault(rec.family, LbEvidence(family=rec.family))
+            run = answered.targets.get(rec.target or None) if rec.family == family else None
+            bad = rec.made_by == "lb" and rec.failed
+            own.add(rec, batch.path, batch.first_line + idx, text, joined=join is not None and join.take(rec),
+                    ok_before=run is not None and bad and run.first_idx < idx)
+            if run is not None and rec.kind == "access":
+                if bad:
+                    run.first_bad = idx if run.first_bad is None else run.first_bad
+                elif rec.time:
+                    run.other_ok_idx = idx
+        ev.add_answered(answered)
+    return lines, unparsed
+
+
+def _minute(time: str | None) -> str | None:
+    """``LbEvidence.add``'s minute of a record's time."""
+    return time[:16] if time and len(time) >= 16 and time[4] == "-" else None
+
+
+def _answered(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], dict[Any, int], dict[Any, int]]]:
+    """A batch's answered rows counted together, and the first ``idx`` of each target, status
+    and minute among them (for ``LbEvidence.reserve``)."""
+    import polars as pl
+
+    t = pl.col("time")
+    truthy = t.is_not_null() & (t != "")
+    minute = pl.when((t.str.len_chars() >= 16) & (t.str.slice(4, 1) == "-")).then(t.str.slice(0, 16))
+    target = pl.col("target")
+    key = pl.when(target.is_null() | (target == "")).then(None).otherwise(target)
+    out = Answered(requests=rows.height)
+    by_status = (rows.filter(pl.col("status").is_not_null()).group_by("status")
+                 .agg(pl.len().alias("n"), pl.col("idx").min().alias("first")).sort("first"))
+    by_minute = (rows.select(minute.alias("minute"), "idx").filter(pl.col("minute").is_not_null())
+                 .group_by("minute").agg(pl.len().alias("n"), pl.col("idx").min().alias("first"))
+                 .sort("first"))
+    keyed = rows.with_columns(key.alias("key"))
+    runs = keyed.group_by("key").agg(pl.len().alias("n"), pl.col("idx").min().alias("first"),
+                                     pl.col("idx").max().alias("last"))
+    timed = keyed.filter(truthy).group_by("key").agg(pl.col("idx").max().alias("at"),
+                                                     pl.col("time").sort_by("idx").last().alias("time"))
+    span = rows.filter(truthy).select(t.min().alias("a"), t.max().alias("b"))
+    out.statuses.update({int(st): int(n) for st, n, _f in by_status.iter_rows()})
+    out.minutes.update({str(m): int(n) for m, n, _f in by_minute.iter_rows()})
+    if span.height:
+        out.first, out.last = span["a"][0], span["b"][0]
+    for k, n, first, last in runs.iter_rows():
+        out.targets[k] = TargetRun(n=int(n), first_idx=int(first), last_idx=int(last))
+    for k, at, time in timed.iter_rows():
+        out.targets[k].last_time, out.targets[k].last_time_idx = time, int(at)
+    firsts = ({str(k): int(f) for k, _n, f, _l in runs.iter_rows() if k},
+              {int(st): int(f) for st, _n, f in by_status.iter_rows()},
+              {str(m): int(f) for m, _n, f in by_minute.iter_rows()})
+    return out, firsts
 
 
 def _error_join(paths: list[str], families: tuple[str, ...]) -> ErrorJoin | None:

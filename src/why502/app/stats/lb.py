@@ -74,6 +74,51 @@ def iter_records(paths: list[str], family: str | None) -> Iterator[tuple[str, in
                 yield batch.path, batch.first_line + i, text, rec
 
 
+@dataclass
+class RecordBatch:
+    """One batch of an edge log as ``diagnose`` counts it (``iter_record_batches``): the
+    requests that answered (``answered``: rows of ``evidence.lbstats.COLUMNS`` with their
+    ``idx``, counted together, no record built), and every other non-empty line as ``(idx, text,
+    record or None)``, in line order."""
+
+    path: str
+    first_line: int
+    answered: pl.DataFrame
+    others: list[tuple[int, str, LbRecord | None]]
+
+    @property
+    def lines(self) -> int:
+        """Its non-empty lines (a row of the vectorised readers is one)."""
+        return self.answered.height + len(self.others)
+
+
+# an access line with no 5xx that the proxy did not fail itself: all that ``LbEvidence.add``
+# does with one is count it (``evidence.lb_evidence.Answered``)
+ANSWERED = ((pl.col("kind") == "access") & (pl.col("status").is_null() | (pl.col("status") < 500))
+            & ~((pl.col("made_by") == "lb") & pl.col("failed")))
+
+
+def iter_record_batches(paths: list[str], family: str) -> Iterator[RecordBatch]:
+    """``iter_records(paths, family)`` a batch at a time, the answered requests left as rows
+    (``RecordBatch``); the family must have a vectorised reader."""
+    fams = families()
+    vector = fams.frame(family)
+    if vector is None:
+        raise ValueError(f"{family} has no vectorised reader")
+    for batch in iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES):
+        series = batch_lines(batch)
+        frame, rest = vector(series)
+        mask = frame.select(ANSWERED.fill_null(False).alias("a"))["a"]
+        recs: dict[int, LbRecord | None] = {
+            int(row["idx"]): _record(family, row) for row in frame.filter(~mask).iter_rows(named=True)}
+        for idx in rest.to_list():
+            text = str(series[idx])
+            if text.strip():
+                recs[idx] = fams.parse_line(text, family)
+        others = [(idx, str(series[idx]), recs[idx]) for idx in sorted(recs)]
+        yield RecordBatch(batch.path, batch.first_line, frame.filter(mask), others)
+
+
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
     return LbRecord(family=family, **{k: row[k] for k in RECORD_COLUMNS if k != "failed"})
 

@@ -1,0 +1,207 @@
+"""``diagnose --access-log`` on an edge log counts a batch at a time and gives the evidence that
+counting line by line gives.
+
+``app.diagnose.lb._count_batches`` counts the requests that answered together (``Answered``)
+and sends every other line through ``LbEvidence.add`` in line order, then restores what the
+order of the lines decides: which target answered before it failed, whether one answered after
+a failure, its last answer's time, and the order of every table (``LbEvidence.reserve``).  Here
+the whole report (findings, evidence, notes; timing fields dropped) is compared with the
+line-by-line count -- the code before the change, still run for ``--since`` and mixed families
+-- on every published and recorded edge line of each family, and on ALB logs built so that a
+target answers, fails and answers again inside one batch and across batches of a few lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.stats.test_lb_frames import _corpus
+from why502.app.diagnose import lb as diagnose_lb
+from why502.app.stats import lb as stats_lb
+from why502.cli.main import main
+from why502.proxies.logfamilies import families
+
+ALB = ("https 2026-11-21T10:{m:02d}:{s:02d}.{us:06d}Z app/lb/1 192.0.2.{c}:4431 {target} 0.000 {tp} "
+       '0.000 {st} {tst} 34 366 "GET https://www.example.com:443/{path} HTTP/1.1" "curl/8" ECDHE TLSv1.2 '
+       "arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/{group}/73e2 \"Root=1-1\" \"www.example.com\" "
+       '"-" 0 2026-11-21T10:{m:02d}:{s:02d}.{us:06d}Z "forward" "-" "-" "{target}" "{tst}" "-" "-"')
+
+
+def _strip(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _strip(v) for k, v in doc.items() if k not in ("generated_at", "elapsed_ms")}
+    if isinstance(doc, list):
+        return [_strip(x) for x in doc]
+    return doc
+
+
+def _diagnose(log: Path, *extra: str) -> tuple[int, Any]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["diagnose", "--offline", "--access-log", str(log), *extra, "--format", "json"])
+    return code, _strip(json.loads(out.getvalue())) if out.getvalue().strip() else None
+
+
+def _both(log: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[Any, Any]:
+    batched = _diagnose(log, *extra)
+    with monkeypatch.context() as m:
+        m.setattr(diagnose_lb, "_count_batches", lambda *_a, **_k: (0, 0))  # line by line
+        by_line = _diagnose(log, *extra)
+    return batched, by_line
+
+
+def _family_lines(family: str) -> list[str]:
+    fams = families()
+    return [line for line in _corpus() if fams.parse_line(line, family) is not None]
+
+
+@pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik"])
+def test_every_published_line_gives_the_same_report(family: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _family_lines(family)
+    if family == "alb":
+        lines = [str(json.loads(r)["line"]) for name in ("cloud/alb.jsonl", "edge-field/alb.jsonl")
+                 for r in (Path(__file__).resolve().parents[1] / "fixtures" / name).read_text().splitlines()]
+    assert len(lines) >= 8
+    log = tmp_path / f"{family}.log"
+    log.write_text("\n".join([*lines, "", "not a line of any edge", *lines]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", 4096)  # many batches
+    batched, by_line = _both(log, monkeypatch, "--log-type", family)
+    assert batched[1] is not None
+    assert batched == by_line
+
+
+def _alb_log(rng: random.Random, n: int) -> list[str]:
+    """ALB lines of five targets (and none: a 503 with no target) that answer, fail and answer
+    again, times sometimes out of order, statuses in a shuffled first-seen order."""
+    out = []
+    for i in range(n):
+        target = rng.choice(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80", "10.0.0.5:80",
+                             "-"])
+        kind = rng.random()
+        if target == "-":
+            st, tst, tp = "503", "-", "-1"
+        elif kind < 0.55:
+            st = tst = rng.choice(["200", "201", "304", "404", "302"])
+            tp = f"0.{rng.randint(1, 999):03d}"
+        elif kind < 0.75:
+            st, tst, tp = "502", "-", "-1"
+        elif kind < 0.85:
+            st, tst, tp = "504", "-", "60.001"
+        else:
+            st = tst = rng.choice(["500", "503"])
+            tp = "0.010"
+        sec = i // 7 + (rng.randint(-3, 3) if rng.random() < 0.1 else 0)
+        out.append(ALB.format(m=(sec // 60) % 60, s=sec % 60, us=rng.randint(0, 999999), c=i % 250,
+                              target=target, tp=tp, st=st, tst=tst, path=f"p{i}",
+                              group=rng.choice(["api", "web"])))
+    return out
+
+
+@pytest.mark.parametrize("batch", [600, 4096, 1 << 20])
+def test_answers_and_failures_interleaved_in_a_batch_give_the_same_report(
+        batch: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(batch)
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join(_alb_log(rng, 3000)) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", batch)
+    batched, by_line = _both(log, monkeypatch)
+    assert batched[1]["findings"], batched
+    assert batched == by_line
+
+
+def test_a_target_that_stopped_is_found_by_the_batch_count(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The finding that depends on order most: a target that answered, then failed every
+    request, inside one batch (its answers counted together after its failures)."""
+    lines = []
+    for i in range(400):
+        stopped = i >= 200
+        target = "10.0.0.9:80" if i % 2 else "10.0.0.1:80"
+        st = "502" if stopped and target == "10.0.0.9:80" else "200"
+        lines.append(ALB.format(m=i // 60, s=i % 60, us=0, c=1, target=target,
+                                tp="-1" if st == "502" else "0.010", st=st, tst="-" if st == "502" else st,
+                                path="x", group="api"))
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batched, by_line = _both(log, monkeypatch)
+    assert batched == by_line
+    assert any("10.0.0.9" in json.dumps(f) for f in batched[1]["findings"])
+
+
+def _ordered(value: Any) -> Any:
+    """A dict as the list of its items, recursively: two evidences are equal only with their
+    tables in the same order."""
+    if isinstance(value, dict):
+        return [(k, _ordered(v)) for k, v in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [_ordered(v) for v in value]
+    return value
+
+
+def _evidence(paths: list[str], family: str, batched: bool) -> Any:
+    import dataclasses
+
+    from why502.evidence.lb_evidence import LbEvidence
+
+    evs: dict[str, LbEvidence] = {family: LbEvidence(family=family)}
+    if batched:
+        counted = diagnose_lb._count_batches(paths, family, evs, None)
+    else:
+        counted = (0, 0)
+        for path, n, text, rec in stats_lb.iter_records(paths, family):
+            counted = (counted[0] + 1, counted[1] + (rec is None))
+            if rec is not None:
+                ev = evs.get(rec.family) or evs.setdefault(rec.family, LbEvidence(family=rec.family))
+                ev.add(rec, path, n, text)
+    return counted, {k: _ordered(dataclasses.asdict(v)) for k, v in evs.items()}
+
+
+@pytest.mark.parametrize("batch", [600, 4096, 1 << 20])
+def test_the_evidence_itself_is_the_same_in_every_field_and_order(batch: int, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stronger than the report: every field of every target's life (answered before it failed,
+    answered after a failure, its last answer's time), every counter and its order."""
+    rng = random.Random(batch + 1)
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join(_alb_log(rng, 2000)) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", batch)
+    assert _evidence([str(log)], "alb", True) == _evidence([str(log)], "alb", False)
+
+
+@pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik"])
+def test_the_evidence_of_the_published_lines_is_the_same(family: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _family_lines(family)
+    rng = random.Random(7)
+    shuffled = [rng.choice(lines) for _ in range(400)] if lines else []
+    log = tmp_path / f"{family}.log"
+    log.write_text("\n".join([*lines, *shuffled]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", 2048)
+    assert _evidence([str(log)], family, True) == _evidence([str(log)], family, False)
+
+
+def test_an_answer_after_a_failure_in_one_batch(tmp_path: Path) -> None:
+    """A target that fails, then answers, both in one batch: the answer is counted together
+    with the batch's others after the failure went through ``add`` -- it must still mark the
+    target as answering after a failure, and only the second target answered before failing."""
+    rows = [("10.0.0.1:80", "502"), ("10.0.0.1:80", "200"), ("10.0.0.2:80", "200"),
+            ("10.0.0.2:80", "502")]
+    lines = [ALB.format(m=0, s=i, us=0, c=1, target=t, tp="-1" if st == "502" else "0.010", st=st,
+                        tst="-" if st == "502" else st, path="x", group="api")
+             for i, (t, st) in enumerate(rows)]
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batched = _evidence([str(log)], "alb", True)
+    assert batched == _evidence([str(log)], "alb", False)
+    lives = dict(dict(batched[1]["alb"])["targets"])
+    assert dict(lives["10.0.0.1:80"])["ok_after_failure"] is True
+    assert dict(lives["10.0.0.1:80"])["first_failed_after_ok"] is None
+    assert dict(lives["10.0.0.2:80"])["first_failed_after_ok"] == "2026-11-21T10:00:03.000000Z"
