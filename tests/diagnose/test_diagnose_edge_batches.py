@@ -14,6 +14,7 @@ target answers, fails and answers again inside one batch and across batches of a
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import random
@@ -146,18 +147,20 @@ def _ordered(value: Any) -> Any:
     return value
 
 
-def _evidence(paths: list[str], family: str, batched: bool) -> Any:
+def _evidence(paths: list[str], family: str, batched: bool, cutoff: dt.datetime | None = None) -> Any:
     import dataclasses
 
     from why502.evidence.lb_evidence import LbEvidence
 
     evs: dict[str, LbEvidence] = {family: LbEvidence(family=family)}
     if batched:
-        counted = diagnose_lb._count_batches(paths, family, evs, None)
+        counted = diagnose_lb._count_batches(paths, family, evs, None, cutoff)
     else:
         counted = (0, 0)
         for path, n, text, rec in stats_lb.iter_records(paths, family):
             counted = (counted[0] + 1, counted[1] + (rec is None))
+            if rec is not None and cutoff is not None and rec.time and diagnose_lb._before(rec.time, cutoff):
+                continue
             if rec is not None:
                 ev = evs.get(rec.family) or evs.setdefault(rec.family, LbEvidence(family=rec.family))
                 ev.add(rec, path, n, text)
@@ -205,3 +208,37 @@ def test_an_answer_after_a_failure_in_one_batch(tmp_path: Path) -> None:
     assert dict(lives["10.0.0.1:80"])["ok_after_failure"] is True
     assert dict(lives["10.0.0.1:80"])["first_failed_after_ok"] is None
     assert dict(lives["10.0.0.2:80"])["first_failed_after_ok"] == "2026-11-21T10:00:03.000000Z"
+
+
+@pytest.mark.parametrize("batch", [600, 1 << 20])
+def test_since_gives_the_same_evidence_and_report(batch: int, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--since``: a line written before it is a line and nothing else; the answered rows are
+    dropped together when their time is one the batch count reads as ``_before`` does, the
+    others (another form of time, a date that does not exist) judged line by line."""
+    rng = random.Random(batch + 2)
+    lines = _alb_log(rng, 2000)
+    odd = [lines[5].replace("2026-11-21T10:00:0", "2026-11-21 10:00:0", 1),
+           lines[6].replace("2026-11-21T10:00:0", "2026-02-30T10:00:0", 1),
+           lines[7].replace(".", ".9", 1),  # seven digits of fraction
+           *(" ".join([line.split(" ", 2)[0], "2026-11-21T10:02:00.500000Z", line.split(" ", 2)[2]])
+             for line in lines[8:12])]  # at the cutoff: not before it
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join([*lines[:1000], *odd, *lines[1000:]]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", batch)
+    for cutoff in (dt.datetime(2026, 11, 21, 10, 2, 0, 500000, tzinfo=dt.timezone.utc),
+                   dt.datetime(2026, 11, 21, 11, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))):
+        assert _evidence([str(log)], "alb", True, cutoff) == _evidence([str(log)], "alb", False, cutoff)
+    batched, by_line = _both(log, monkeypatch, "--since", "2026-11-21T10:02:00Z")
+    assert batched[1]["findings"] and batched == by_line
+
+
+@pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik"])
+def test_since_on_the_published_lines(family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _family_lines(family)
+    log = tmp_path / f"{family}.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", 2048)
+    for cutoff in (dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+                   dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc)):
+        assert _evidence([str(log)], family, True, cutoff) == _evidence([str(log)], family, False, cutoff)

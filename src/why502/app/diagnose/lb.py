@@ -135,8 +135,8 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
     # Caddy's and Traefik's error lines (the reason their access log does not give) may come as
     # --error-log or as one more --access-log
     logs = [*options.access_logs, *options.error_logs]
-    if not mixed and cutoff is None and families_of().frame(families[0]) is not None:
-        lines, unparsed = _count_batches(logs, families[0], evs, join)
+    if not mixed and families_of().frame(families[0]) is not None:
+        lines, unparsed = _count_batches(logs, families[0], evs, join, cutoff)
     for path, n, text, rec in (iter_records(logs, None if mixed else families[0]) if not lines else ()):
         lines += 1
         if rec is None:
@@ -195,20 +195,27 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
 
 
 def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
-                   join: ErrorJoin | None) -> tuple[int, int]:
+                   join: ErrorJoin | None, cutoff: dt.datetime | None = None) -> tuple[int, int]:
     """Count ``paths`` of one ``family`` into ``evs`` a batch at a time: the answered requests
     together (``Answered``), every other line through ``LbEvidence.add`` in line order, the
     counts kept in the order of the lines (``LbEvidence.reserve``) -- the evidence line-by-line
-    counting gives (``tests/diagnose/test_diagnose_edge_batches.py``).  (non-empty lines,
-    lines no parser read)."""
+    counting gives (``tests/diagnose/test_diagnose_edge_batches.py``).  ``cutoff``
+    (``--since``): a line written before it is counted as a line and nothing else, as
+    ``_before`` decides; an answered row whose time only ``_before`` can judge is a record.
+    (non-empty lines, lines no parser read)."""
     from why502.app.stats.lb import iter_record_batches  # an edge's log only (issue 28)
 
+    certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
-    for batch in iter_record_batches(paths, family):
+    for batch in iter_record_batches(paths, family, certain):
         lines += batch.lines
         ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
-        answered, firsts = _answered(batch.answered)
-        for idx, _text, rec in batch.others:  # their keys' first places in the batch, too
+        rows = batch.answered if early is None else batch.answered.filter(~early)
+        others = [(idx, text, rec) for idx, text, rec in batch.others
+                  if rec is None or cutoff is None or not (rec.time and _before(rec.time, cutoff))]
+        unparsed += sum(rec is None for _idx, _text, rec in batch.others)
+        answered, firsts = _answered(rows)
+        for idx, _text, rec in others:  # their keys' first places in the batch, too
             if rec is not None and rec.family == family and rec.kind == "access":
                 minute = _minute(rec.time)
                 for table, key in ((0, rec.target), (1, rec.status), (2, minute)):
@@ -217,9 +224,8 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
         ev.reserve(*(sorted(keys, key=keys.__getitem__) for keys in firsts))  # type: ignore[arg-type]
         for target, answers in answered.targets.items():
             answers.failed_before = ev.life(target).failed > 0
-        for idx, text, rec in batch.others:
+        for idx, text, rec in others:
             if rec is None:
-                unparsed += 1
                 continue
             own = evs.get(rec.family) or evs.setdefault(rec.family, LbEvidence(family=rec.family))
             run = answered.targets.get(rec.target or None) if rec.family == family else None
@@ -233,6 +239,32 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                     run.other_ok_idx = idx
         ev.add_answered(answered)
     return lines, unparsed
+
+
+# The times ``_before`` reads exactly as this does: ``datetime.isoformat``'s own forms (3 or 6
+# digits of fraction, as every Python reads them), a real date of a year from 1, the time of a
+# day, a UTC offset or none (read as UTC).  Any other time is judged by ``_before`` itself.
+_ISO = (r"^(?P<date>\d{4}-\d\d-\d\d)T(?P<H>[01]\d|2[0-3]):(?P<M>[0-5]\d):(?P<S>[0-5]\d)"
+        r"(?:\.(?P<f>\d{3}|\d{6}))?(?P<z>Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?$")
+
+
+def _cutoff_exprs(cutoff: dt.datetime) -> tuple[pl.Expr, pl.Expr]:
+    """(whether an answered row's time is one ``early`` judges as ``_before`` does -- or none,
+    which ``_before`` never judges; whether it is before ``cutoff``)."""
+    import polars as pl
+
+    t = pl.col("time")
+    g = t.str.extract_groups(_ISO).struct.field
+    date = g("date").str.to_date("%Y-%m-%d", strict=False)
+    fraction = g("f").fill_null("0").str.pad_end(6, "0").cast(pl.Int64)
+    offset = (pl.when(g("z").is_null() | (g("z") == "Z")).then(0)
+              .otherwise((g("z").str.slice(1, 2).cast(pl.Int64) * 60 + g("z").str.slice(4, 2).cast(pl.Int64))
+                         * pl.when(g("z").str.starts_with("-")).then(-1).otherwise(1)))
+    us = ((date.cast(pl.Int64) * 86400 + g("H").cast(pl.Int64) * 3600 + g("M").cast(pl.Int64) * 60
+           + g("S").cast(pl.Int64) - offset * 60) * 1_000_000 + fraction)
+    limit = (cutoff - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1)
+    certain = (t.is_null() | (t == "") | (date.is_not_null() & ~g("date").str.starts_with("0000")))
+    return certain, (t.is_not_null() & (t != "") & (us < limit))
 
 
 def _minute(time: str | None) -> str | None:

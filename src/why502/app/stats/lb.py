@@ -98,9 +98,11 @@ ANSWERED = ((pl.col("kind") == "access") & (pl.col("status").is_null() | (pl.col
             & ~((pl.col("made_by") == "lb") & pl.col("failed")))
 
 
-def iter_record_batches(paths: list[str], family: str) -> Iterator[RecordBatch]:
+def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None = None,
+                        ) -> Iterator[RecordBatch]:
     """``iter_records(paths, family)`` a batch at a time, the answered requests left as rows
-    (``RecordBatch``); the family must have a vectorised reader."""
+    (``RecordBatch``); the family must have a vectorised reader.  ``certain``: only answered
+    rows where it is true stay rows (the others become records, for a check made line by line)."""
     fams = families()
     vector = fams.frame(family)
     if vector is None:
@@ -108,7 +110,8 @@ def iter_record_batches(paths: list[str], family: str) -> Iterator[RecordBatch]:
     for batch in iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES):
         series = batch_lines(batch)
         frame, rest = vector(series)
-        mask = frame.select(ANSWERED.fill_null(False).alias("a"))["a"]
+        answered = ANSWERED if certain is None else ANSWERED & certain
+        mask = frame.select(answered.fill_null(False).alias("a"))["a"]
         recs: dict[int, LbRecord | None] = {
             int(row["idx"]): _record(family, row) for row in frame.filter(~mask).iter_rows(named=True)}
         for idx in rest.to_list():
