@@ -159,12 +159,12 @@ def _both(lines: list[str], monkeypatch: pytest.MonkeyPatch) -> Frames:
     series = pl.Series("text", lines)
     native, native_rest = batch.alb_frame(series)
     monkeypatch.setenv("WHY502_NATIVE", "0")
-    batch._albscan.cache_clear()
+    batch._native_pass.cache_clear()
     try:
         ref, ref_rest = batch.alb_frame(series)
     finally:
         monkeypatch.delenv("WHY502_NATIVE")
-        batch._albscan.cache_clear()
+        batch._native_pass.cache_clear()
     return native, native_rest, ref, ref_rest
 
 
@@ -173,7 +173,7 @@ def test_the_published_entries_are_all_taken_by_the_native_pass() -> None:
     (an entry cut short with "...") and older entries with fewer fields."""
     lines = _published()
     assert len(lines) >= 15
-    module = batch._albscan()
+    module = batch._native_pass("_albscan")
     assert module is not None
     _schema, _array, rows, back_rows, _text = module.alb_columns("\n".join(lines).encode())
     back = array.array("I", back_rows).tolist()
@@ -194,7 +194,7 @@ def test_native_rows_equal_the_polars_readers_on_bent_entries(monkeypatch: pytes
         a, b = native[col], ref[col]
         assert a.equals(b, check_names=True), (col, [
             (i, x, y, lines[i]) for i, x, y in zip(native["idx"], a, b, strict=True) if x != y][:3])
-    module = batch._albscan()
+    module = batch._native_pass("_albscan")
     assert module is not None
     _s, _a, rows, back_rows, _text = module.alb_columns("\n".join(lines).encode())
     back = array.array("I", back_rows).tolist()
@@ -248,11 +248,11 @@ def test_the_block_reader_numbers_lines_as_the_decoded_reader(tmp_path: Path,
     got = []
     for native in ("1", "0"):
         monkeypatch.setenv("WHY502_NATIVE", native)
-        batch._albscan.cache_clear()
+        batch._native_pass.cache_clear()
         frames: list[pl.DataFrame] = []
         read = read_lb([str(a), str(b)], "alb", frames.append, batch_bytes=64 << 10)
         got.append((pl.concat(frames), read))
-    batch._albscan.cache_clear()
+    batch._native_pass.cache_clear()
     (fa, ra), (fb, rb) = got
     assert fa.equals(fb), "rows differ"
     assert ra == rb  # rows, lines, unparsed, files and samples

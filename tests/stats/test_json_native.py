@@ -194,7 +194,7 @@ def _records(family: str, lines: list[str], native: str, monkeypatch: pytest.Mon
     """What ``stats`` counts of ``lines`` read as ``family``: the batch reader's rows (or the
     raw-block reader's), the non-empty lines and the unparsed ones."""
     monkeypatch.setenv("WHY502_NATIVE", native)
-    batch._jsonscan.cache_clear()
+    batch._native_pass.cache_clear()
     try:
         text = "\n".join(lines)
         if block:
@@ -202,7 +202,7 @@ def _records(family: str, lines: list[str], native: str, monkeypatch: pytest.Mon
         else:
             done = lb._convert(LineBatch("f.log", 1, text, len(lines)), family)
     finally:
-        batch._jsonscan.cache_clear()
+        batch._native_pass.cache_clear()
     return done.frame, done.lines, done.unparsed
 
 

@@ -66,6 +66,11 @@ class TargetLife:
     ok_after_failure: bool = False
 
 
+def minute_of(time: str | None) -> str | None:
+    """The minute of a record's ISO time (its first 16 characters), None for another text."""
+    return time[:16] if time and len(time) >= 16 and time[4] == "-" else None
+
+
 @dataclass
 class LbEvidence:
     family: str
@@ -103,7 +108,7 @@ class LbEvidence:
         if t:
             self.first = t if self.first is None or t < self.first else self.first
             self.last = t if self.last is None or t > self.last else self.last
-        minute = t[:16] if t and len(t) >= 16 and t[4] == "-" else None
+        minute = minute_of(t)
         if rec.kind == "access":
             self.requests += 1
             if rec.status is not None:

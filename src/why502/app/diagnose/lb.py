@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, sniff_log_types
 from why502.errors import InputError
-from why502.evidence.lb_evidence import Answered, ErrorJoin, LbEvidence, TargetRun
+from why502.evidence.lb_evidence import Answered, ErrorJoin, LbEvidence, TargetRun, minute_of
 from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
 from why502.facts.live_group import GroupLive
 from why502.findings.model import Diagnostic
@@ -217,7 +217,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
         answered, firsts = _answered(rows)
         for idx, _text, rec in others:  # their keys' first places in the batch, too
             if rec is not None and rec.family == family and rec.kind == "access":
-                minute = _minute(rec.time)
+                minute = minute_of(rec.time)
                 for table, key in ((0, rec.target), (1, rec.status), (2, minute)):
                     if key is not None and key != "":
                         firsts[table][key] = min(firsts[table].get(key, idx), idx)
@@ -265,11 +265,6 @@ def _cutoff_exprs(cutoff: dt.datetime) -> tuple[pl.Expr, pl.Expr]:
     limit = (cutoff - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1)
     certain = (t.is_null() | (t == "") | (date.is_not_null() & ~g("date").str.starts_with("0000")))
     return certain, (t.is_not_null() & (t != "") & (us < limit))
-
-
-def _minute(time: str | None) -> str | None:
-    """``LbEvidence.add``'s minute of a record's time."""
-    return time[:16] if time and len(time) >= 16 and time[4] == "-" else None
 
 
 def _answered(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], dict[Any, int], dict[Any, int]]]:

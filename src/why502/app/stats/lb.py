@@ -23,7 +23,7 @@ from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
 from why502.evidence.stats.parser import lines_at
 from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
-from why502.parsers.lblogs.batch import RECORD_COLUMNS
+from why502.parsers.lblogs.batch import RECORD_COLUMNS, empty_records
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
@@ -147,22 +147,12 @@ class _Converted:
 def _convert(batch: LineBatch, family: str) -> _Converted:
     """One batch -> its rows: the vectorised reader when the family has one, the lines its regex
     or schema does not take through the per-line parser (the same rows either way)."""
-    fams = families()
-    vector = fams.frame(family)
-    if vector is None:
-        builder = LbFrameBuilder()
-        unparsed: list[tuple[int, str]] = []
-        lines = 0
-        for i, text in enumerate(batch.lines):
-            if not text.strip():
-                continue
-            lines += 1
-            rec = fams.parse_line(text, family)
-            if rec is None:
-                unparsed.append((batch.first_line + i, text[:300]))
-            else:
-                builder.add(rec, batch.path, batch.first_line + i)
-        return _Converted(batch.path, builder.frame(), lines, unparsed)
+    vector = families().frame(family)
+    if vector is None:  # every line through the parsers
+        texts = batch.lines
+        lines = sum(1 for text in texts if text.strip())
+        return _finish(batch.path, batch.first_line, family, empty_records(), texts, list(range(len(texts))),
+                       lines)
     series = batch_lines(batch)
     frame, rest = vector(series)
     lines = int(series.str.contains(r"\S").sum())  # non-empty: strip_chars() != "", without the copy
@@ -215,7 +205,7 @@ def _native_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int,
 
 
 def _finish(path: str, first_line: int, family: str, frame: pl.DataFrame,
-            texts: pl.Series | dict[int, str], rest: list[int], lines: int) -> _Converted:
+            texts: pl.Series | dict[int, str] | list[str], rest: list[int], lines: int) -> _Converted:
     """The rows of a batch: the vectorised readers' ``frame``, and the lines ``rest`` (their
     ``idx``; ``texts`` by ``idx``) read one by one by the family's parsers."""
     fams = families()

@@ -24,6 +24,7 @@ from why502.catalog.terms import load_terms
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.arrowcols import native_on
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
+from why502.parsers.lblogs.family import FrameReader
 
 ALB_RX = (
     r'^(?:http|https|h2|grpcs|ws|wss) (?P<time>\S+) \S+ (?P<client>\S+) (?P<target>\S+) (?P<rq>\S+) '
@@ -88,23 +89,44 @@ def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     Regex, expressions and the vocabulary join were ~14 of the ~19 µs a line cost in polars
     (BENCHMARKS.md "2026-11-25 (stop 42)")."""
     # (no line: no block -- an empty text would be one empty line)
-    native = alb_block(lines.str.join("\n").item().encode()) if _albscan() and lines.len() else None
+    native = (alb_block(lines.str.join("\n").item().encode())
+              if _native_pass("_albscan") and lines.len() else None)
     if native is None or native[0].height + len(native[1]) != lines.len():  # a "line" with a newline
         return _alb_polars(lines)
-    taken, back = native
+    return with_rest(*native, _alb_polars, lines)
+
+
+def with_rest(taken: pl.DataFrame, back: list[int], reader: FrameReader,
+              lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """A native pass's rows ``taken`` with what ``reader`` (its polars reader) reads of the lines
+    ``back`` it handed back: (the rows, in ``idx`` order; the ``idx`` of the lines neither read)."""
     if not back:
         return taken, pl.Series("idx", [], dtype=pl.UInt32)
-    back_idx = pl.Series("idx", back, dtype=pl.UInt32)
-    more, rest = _alb_polars(lines.gather(back_idx))
-    more = more.with_columns(back_idx.gather(more["idx"]).alias("idx"))
-    return pl.concat([taken, more], how="vertical_relaxed").sort("idx"), back_idx.gather(rest)
+    more, rest = on_rows(reader, lines, pl.Series("idx", back, dtype=pl.UInt32))
+    if more.height:
+        taken = pl.concat([taken, more], how="vertical_relaxed").sort("idx")
+    return taken, rest
+
+
+def on_rows(reader: FrameReader, lines: pl.Series, rows: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``reader`` on the lines ``rows`` (ascending ``idx`` of ``lines``), its rows' ``idx`` and
+    the ``idx`` of the lines it leaves in the numbering of ``lines``."""
+    rows = rows.cast(pl.UInt32)
+    if rows.len() == 0:
+        return pl.DataFrame(), rows
+    if rows.len() == lines.len():  # every line, in order
+        return reader(lines)
+    out, left = reader(lines.gather(rows))
+    if out.height:
+        out = out.with_columns(rows.gather(out["idx"]).alias("idx"))
+    return out, rows.gather(left)
 
 
 def alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     """The native pass on ``data`` (whole lines as read, cut at ``\\n`` as ``str.split`` cuts
     them): (records of the entries it takes, in ``idx`` order; the ``idx`` of the lines it
     hands back), or None when it was not built or is turned off."""
-    module = _albscan()
+    module = _native_pass("_albscan")
     if module is None:
         return None
     schema_cap, array_cap, _lines, back_rows, _back_text = module.alb_columns(data)
@@ -113,13 +135,13 @@ def alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 @cache
-def _albscan() -> ModuleType | None:
-    """The native ALB pass, when it was built (``setup.py``) and is not turned off
-    (``WHY502_NATIVE=0``)."""
+def _native_pass(name: str) -> ModuleType | None:
+    """The native pass ``name`` of this package (``_albscan``: ALB entries; ``_jsonscan``: the JSON
+    families' keys), when it was built (``setup.py``) and is not turned off (``WHY502_NATIVE=0``)."""
     if not native_on():
         return None
     try:
-        return importlib.import_module("why502.parsers.lblogs._albscan")
+        return importlib.import_module(f"why502.parsers.lblogs.{name}")
     except ImportError:
         return None
 
@@ -298,19 +320,15 @@ def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str,
         return _json_polars(lines, schema, take, skip, unique)
     # (a batch with no line starting with "{" -- Traefik's CLF lines -- is not worth the pass)
     native_rows = (json_block(lines.str.join("\n").item().encode(), schema, native)
-                   if _jsonscan() is not None and lines.str.starts_with("{").any() else None)
+                   if _native_pass("_jsonscan") is not None and lines.str.starts_with("{").any() else None)
+
+    def polars_rows(some: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+        return native.flat(*_json_polars(some, schema, take, skip, unique))
+
     # (a "line" holding a newline is two lines to the pass: polars reads that batch)
     if native_rows is None or native_rows[0].height + len(native_rows[1]) != lines.len():
-        return native.flat(*_json_polars(lines, schema, take, skip, unique))
-    taken, back_rows = native_rows
-    if not back_rows:
-        return taken, pl.Series("idx", [], dtype=pl.UInt32)
-    back = pl.Series("idx", back_rows, dtype=pl.UInt32)
-    more, rest = native.flat(*_json_polars(lines.gather(back), schema, take, skip, unique))
-    if more.height:
-        taken = pl.concat([taken, more.with_columns(back.gather(more["idx"]).alias("idx"))],
-                          how="vertical_relaxed").sort("idx")
-    return taken, back.gather(rest)
+        return polars_rows(lines)
+    return with_rest(*native_rows, polars_rows, lines)
 
 
 def json_block(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
@@ -318,24 +336,13 @@ def json_block(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
     """The native pass on ``data`` (whole lines as read): (the ``schema`` fields and ``idx`` of the
     lines it reads; the ``idx`` of the lines it hands back), or None when it was not built, is
     turned off, or cannot build a column of ``schema``."""
-    module = _jsonscan()
+    module = _native_pass("_jsonscan")
     spec = native.keys(schema)
     if module is None or spec is None:
         return None
     schema_cap, array_cap, _n, back_rows, _back_text = module.json_columns(
         data, spec, tuple(f.encode() for f in native.forbidden), native.nested_ok)
     return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist()
-
-
-@cache
-def _jsonscan() -> ModuleType | None:
-    """The native JSON pass, when it was built and is not turned off (``WHY502_NATIVE=0``)."""
-    if not native_on():
-        return None
-    try:
-        return importlib.import_module("why502.parsers.lblogs._jsonscan")
-    except ImportError:
-        return None
 
 
 def _json_polars(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),

@@ -13,8 +13,6 @@ parser's (``tests/stats/test_lb_frames.py`` checks it on every published and rec
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
 from why502.parsers.lblogs.batch import (
@@ -25,6 +23,7 @@ from why502.parsers.lblogs.batch import (
     json_rows,
     key_is,
     match_rx,
+    on_rows,
     refuse,
 )
 from why502.proxies.envoy.log import (
@@ -235,28 +234,14 @@ def _local_reply() -> pl.Expr:
     return out
 
 
-def _subset(reader: Callable[[pl.Series], tuple[pl.DataFrame, pl.Series]], lines: pl.Series,
-            rows: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    """``reader`` on the lines ``rows`` of ``lines``, its ``idx`` and rest those of ``lines``."""
-    rows = rows.cast(pl.UInt32)
-    if rows.len() == 0:
-        return pl.DataFrame(), rows
-    if rows.len() == lines.len():
-        return reader(lines)
-    out, left = reader(lines.gather(rows))
-    if out.height:
-        out = out.with_columns(rows.gather(out["idx"]).alias("idx"))
-    return out, rows.gather(left)
-
-
 def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """(records of the Envoy text and JSON lines the fast readers take, in ``idx`` order; the
     ``idx`` of the others, for the per-line parser)."""
     # ENVOY_RX starts at "[" and the JSON reader takes only lines starting with "{": each
     # reader gets its own lines (the text regex over a JSON log was ~5 us a line for nothing)
     braced = lines.str.starts_with("{")
-    text, rest = _subset(_text, lines, (~braced).arg_true())
-    js, left = _subset(_json, lines, braced.arg_true())
+    text, rest = on_rows(_text, lines, (~braced).arg_true())
+    js, left = on_rows(_json, lines, braced.arg_true())
     rest = pl.concat([rest, left]).sort()
     parts = [p for p in (text, js) if p.height]
     if not parts:

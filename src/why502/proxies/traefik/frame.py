@@ -28,6 +28,7 @@ from why502.parsers.lblogs.batch import (
     key_is,
     match_rx,
     nonempty,
+    on_rows,
     refuse,
 )
 
@@ -212,10 +213,5 @@ def traefik_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
 
 def _clf_of(lines: pl.Series, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """The CLF reader on the lines the JSON reader left (``idx`` of ``lines``)."""
-    if rest.len() == 0:
-        return pl.DataFrame(), rest
-    sub = lines.gather(rest)
-    clf, left = _clf(sub)
-    if clf.height:
-        clf = clf.with_columns(rest.gather(clf["idx"]).alias("idx"))
-    return clf, rest.gather(left).sort()
+    clf, left = on_rows(_clf, lines, rest.sort())
+    return clf, left.sort()
