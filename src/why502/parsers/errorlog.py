@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
@@ -34,15 +34,18 @@ from why502.parsers.normalize import CREATES_KEYS, REPAIR_NEEDLES, normalize
 # Regexes shared with the batch engine (Rust-regex compatible)
 # ----------------------------------------------------------------------------------------------
 
+# ASCII digits throughout: ``\d`` is any script's digit in Python's ``re`` and Rust's ``regex``
+# alike, and nginx writes its times and numbers with ``%d`` (ngx_log_error_core())
+ENGINE_TIME = r"[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 ENGINE_HEAD = (
-    r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] \d+#\d+: (?:\*\d+ )?(?P<msg>.*)$"
+    r"^(?P<time>" + ENGINE_TIME + r") \[(?P<level>[a-z]+)\] [0-9]+#[0-9]+: (?:\*[0-9]+ )?(?P<msg>.*)$"
 )
 # The same head, split for the batch engine: the Rust regex engine resolves capture groups over
 # the whole match span, so a ``(?P<msg>.*)`` capture costs a pass over every line; the batch
 # engine tests/strips this capture-free prefix instead and slices the fixed-width time.
-ENGINE_HEAD_PREFIX = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: (?:\*\d+ )?"
+ENGINE_HEAD_PREFIX = "^" + ENGINE_TIME + r" \[[a-z]+\] [0-9]+#[0-9]+: (?:\*[0-9]+ )?"
 ENGINE_LEVEL = r"^.{19} \[([a-z]+)\]"
-ERRNO = r"\((\d{1,9}): "
+ERRNO = r"\(([0-9]{1,9}): "
 ACTION = r" while ([^,()]*(?:,|$))"
 # The request context nginx appends, in its fixed order (ngx_http_log_error_handler()):
 # one regex, one scan per line.  A line cut inside a field keeps the fields before it.
@@ -269,8 +272,8 @@ _HEAD = re.compile(ENGINE_HEAD)
 # an unbounded ``\d+`` searched through a 10 KB run of digits tries every start position to its
 # end (quadratic: 0.5 s for one 10 KB line, minutes for a 1 MB one; found by bench/fuzz.py).
 _ENGINE_PARTIAL = re.compile(
-    r"(?:\[(?P<level>[a-z]+)\] )?(?<!\d)\d{1,10}#\d{1,10}: (?:\*\d{1,20} )?(?P<msg>.*)$")
-_ENGINE_PID_TAIL = re.compile(r"(?<!\d)\d{1,10}#\d{1,10}: (?:\*\d{1,20} )?$")
+    r"(?:\[(?P<level>[a-z]+)\] )?(?<![0-9])[0-9]{1,10}#[0-9]{1,10}: (?:\*[0-9]{1,20} )?(?P<msg>.*)$")
+_ENGINE_PID_TAIL = re.compile(r"(?<![0-9])[0-9]{1,10}#[0-9]{1,10}: (?:\*[0-9]{1,20} )?$")
 _ERRNO = re.compile(ERRNO)
 _ACTION = re.compile(ACTION)
 _FIELDS = re.compile(FIELDS)
@@ -537,10 +540,15 @@ def classify_line(text: str, year: int = 1970, repair: bool = True) -> Classifie
     """
     line = text.rstrip("\r\n")
     got = _classify_text(line, year)
-    if got is not None or not repair:
-        return got
-    norm = normalize(line)
-    return _classify_text(norm.text, year) if norm.changed else None
+    if got is None and repair:
+        norm = normalize(line)
+        got = _classify_text(norm.text, year) if norm.changed else None
+    if got is not None and got.time is not None and not got.time.isascii():
+        # every program writes its time in ASCII digits; Python's ``\d`` also takes other
+        # scripts' digits ("202٦"), which would sort after every real time: no time, as the
+        # polars engine's strptime has it
+        got = replace(got, time=None)
+    return got
 
 
 def _classify_text(line: str, year: int) -> Classified | None:

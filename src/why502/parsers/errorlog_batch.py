@@ -30,7 +30,7 @@ from why502.facts.captures import Captures
 from why502.parsers import errorlog
 from why502.parsers.errorlog import prefilter_needles
 from why502.parsers.errorlog_peel import peel
-from why502.parsers.normalize import HEAD_REPAIR_MARKS
+from why502.parsers.normalize import FRAGMENT_INSIDE, FRAGMENT_PHASES, HEAD_REPAIR_MARKS
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
 CAPTURES_DTYPE = pl.List(pl.Struct({"name": pl.String(), "value": pl.String()}))
@@ -91,10 +91,12 @@ def classify_series(
     engine = _classify_engine(heads, tuple(fields))
     others = _classify_others(base.filter(~pl.col("is_engine")).select("idx", "line"), year)
     # a head line the fast path could not read but a paste repair could (normalize.
-    # HEAD_REPAIR_MARKS): the per-line recogniser's turn, as for wrapped lines -- explain reads it so
+    # HEAD_REPAIR_MARKS, or an errno tail normalize cuts the message at: FRAGMENT_INSIDE): the
+    # per-line recogniser's turn, as for wrapped lines -- explain reads it so
     unread = heads.filter(~pl.col("idx").is_in(engine.get_column("idx").implode()))
     repairable = unread.filter(~pl.col("idx").is_in(pending.implode())
-                               & pl.col("line").str.contains(HEAD_REPAIR_MARKS))
+                               & (pl.col("line").str.contains(HEAD_REPAIR_MARKS)
+                                  | pl.col("line").str.contains(FRAGMENT_INSIDE)))
     repaired = _classify_exactly(repairable, year) if repairable.height else empty_frame()
     parts = [f for f in (engine, others, repaired) if f.height]
     if pending.len():  # framed lines the engine did not read: the per-line path, from the framed line
@@ -217,7 +219,7 @@ _PEER_BODY = errorlog.upstream_peer(named=False, stop='"')
 _UPSTREAM_OPEN = ', upstream: "'
 _PEER0 = _UPSTREAM_OPEN + _PEER_BODY
 _UPSTREAM_FIELD0 = _PEER0 + '[^"]*"'  # the span errorlog.UPSTREAM_ONLY matches
-_ERRNO0 = r"\(\d{1,9}: "  # errorlog.ERRNO without its group
+_ERRNO0 = r"\([0-9]{1,9}: "  # errorlog.ERRNO without its group
 _ACTION0 = r" while [^,()]*(?:,|$)"  # errorlog.ACTION without its group
 _LEVEL_SPAN = 8  # "[level] ": "[" is character 20 of an nginx head; longer levels: exact path
 
@@ -371,14 +373,35 @@ def _since_records(
 
 
 def _exact_mask(text: pl.Series, may_have_escapes: bool) -> pl.Series:
-    """Rows the fast path does not take: no nginx head, or escaped quotes (unescaped first)."""
-    mask = text.str.extract(_head_key0(), 0).is_null() | text.str.contains(HEAD_REPAIR_MARKS)
+    """Rows the fast path does not take (``_group_plan``'s ``exact``, row for row): no nginx head,
+    marks of a paste repair, no key but an errno tail ``normalize`` may cut at, or escaped quotes
+    (unescaped first)."""
+    head, key = _head_exprs()
+    mask = pl.DataFrame({"line": text}).lazy().with_columns(head).with_columns(key).select(
+        _exact_expr()).collect().to_series()
     if may_have_escapes:
         mask = mask | text.str.contains('\\"', literal=True)
     return mask
 
 
 _RAW = ("key", "errno", "action", "level", "detail", "also")
+
+
+def _head_exprs() -> tuple[pl.Expr, pl.Expr]:
+    """A row's nginx head with its key phrase, then the key alone (null: no head, or no known
+    key): two steps, the second reads the first."""
+    return (pl.col("line").str.extract(_head_key0(), 0).alias("head"),
+            pl.col("head").str.extract(_key_alternation() + "$", 0).alias("key"))
+
+
+def _exact_expr() -> pl.Expr:
+    """The rows the exact way (over ``line``, ``head``, ``key``): no head, marks of a paste repair,
+    or no key but an errno tail ``normalize`` cuts the message at -- ``classify_series`` gives
+    those lines the per-line recogniser's second chance.  The tail is looked for only in the rows
+    without a key (nulls skip the regex): nearly every failure line holds one."""
+    line = pl.col("line")
+    tail = pl.when(pl.col("key").is_null()).then(line).str.contains(FRAGMENT_INSIDE).fill_null(False)
+    return pl.col("head").is_null() | line.str.contains(HEAD_REPAIR_MARKS) | tail
 
 
 def _engine_groups(
@@ -423,9 +446,8 @@ def _group_plan(
     possible times, so is every min/max the exact check would give (an impossible time is neither
     below the first nor above the last), and a per-row ``strptime`` was ~12 % of the query."""
     line = pl.col("line")
-    # rows the exact way: no head, or marks of a paste repair (classify_series gives those lines
-    # the per-line recogniser's second chance)
-    exact = pl.col("head").is_null() | line.str.contains(HEAD_REPAIR_MARKS)
+    head, key = _head_exprs()
+    exact = _exact_expr()
     if may_have_escapes:
         exact = exact | line.str.contains('\\"', literal=True)
     keep = pl.col("key").is_not_null()
@@ -442,9 +464,9 @@ def _group_plan(
     # field at the very end; only the other rows (cut lines) need the exact regex.
     suspect = peer.is_not_null() & (~line.str.ends_with('"') | (peer == _UPSTREAM_OPEN))
     steps: list[tuple[str, tuple[pl.Expr, ...]]] = [
-        ("with", (line.str.extract(_head_key0(), 0).alias("head"),)),
-        ("with", (exact.alias("exact"),
-                  pl.col("head").str.extract(_key_alternation() + "$", 0).alias("key"))),
+        ("with", (head,)),
+        ("with", (key,)),
+        ("with", (exact.alias("exact"),)),
         ("filter", (pl.col("exact") | keep,)),
     ]
     if upstream_exact:
@@ -504,7 +526,7 @@ def _resolve_groups(agg: pl.DataFrame) -> pl.DataFrame | None:
 
 
 _LEVEL_RX = re.compile(r"^\[([a-z]+)\]")
-_ERRNO_DIGITS = re.compile(r"^\((\d+): ")
+_ERRNO_DIGITS = re.compile(r"^\(([0-9]+): ")
 
 
 @lru_cache(maxsize=4096)
@@ -521,7 +543,12 @@ def _resolve_raw(
     num = _ERRNO_DIGITS.match(errno) if errno is not None else None
     plain = set(errorlog.engine_keys()[0])
     k = key if key is None or key in plain else key.split(" ", 1)[1]
-    p = errorlog.resolve(families().phrase, k, int(num.group(1)) if num else None,
-                         action[len(" while "):] if action is not None else None,
+    act = action[len(" while "):] if action is not None else None
+    p = errorlog.resolve(families().phrase, k, int(num.group(1)) if num else None, act,
                          lv.group(1), detail, also)
+    if p is None and num is not None and act is not None and act.rstrip(",").endswith(FRAGMENT_PHASES):
+        # no rule for the line as written, and an errno tail ``normalize`` may cut the message
+        # at (FRAGMENT_INSIDE): the per-line recogniser's second chance can read it, so the batch
+        # goes the exact way (rare: the catalog has a rule for each such tail of a known key)
+        return None
     return (p.symptom, p.status) if p is not None else (None, None)

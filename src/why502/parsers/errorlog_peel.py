@@ -61,11 +61,11 @@ from functools import lru_cache
 import polars as pl
 
 from why502.parsers import wrappers
-from why502.parsers.errorlog import ENGINE_HEAD_PREFIX, engine_keys, prefilter_needles
+from why502.parsers.errorlog import ENGINE_HEAD_PREFIX, ENGINE_TIME, engine_keys, prefilter_needles
 from why502.parsers.normalize import FRAGMENT_INSIDE, HEAD_REPAIR_MARKS, MAY_CHANGE_ASCII
 
 # Lines worth a look: docker's object or an RFC 3339 time at the start (one anchored pass).
-_CANDIDATE = r'^(?:\{"log":"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)'
+_CANDIDATE = r'^(?:\{"log":"|[0-9]{4}-[0-9][0-9]-[0-9][0-9][T ][0-9][0-9]:[0-9][0-9]:[0-9][0-9])'
 # docker json-file, exactly (module doc); the string's body runs from byte 8 to ``_DOCKER_TAIL``
 _DOCKER_OPEN = '{"log":"'
 _DOCKER_TAIL = '","stream":"'
@@ -77,7 +77,7 @@ _DOCKER = (r'^\{"log":"(?:' + _JSON_CHAR + "|" + _DOCKER_ESCAPE + r')*","stream"
 # does the optional group here (greedy)
 _TIME_FRAMING = wrappers.TS_PREFIX + r"(?:(?:stdout|stderr) [FP] ?)?"
 # no connection number and a message opening with "-" or "[": RFC 5424's shape behind a bare time
-_BARE_5424 = r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: [-\[]"
+_BARE_5424 = "^" + ENGINE_TIME + r" \[[a-z]+\] [0-9]+#[0-9]+: [-\[]"
 # What normalize could repair in the framed line, and what the plain path hands to a repair in the
 # nginx line: one pass over the framed line, which ends as the nginx line does behind a time (the
 # marks are not anchored at the start, so a match in the nginx line is one in the framed line)

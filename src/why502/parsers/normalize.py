@@ -126,7 +126,10 @@ REPAIR_NEEDLES: tuple[str, ...] = tuple(phase for phase, _ in _PHASE_CALL)
 # The marks of the repairs that can apply to a line that starts with nginx's head, which the
 # engines' fast paths read (errorlog_batch, the C scanner): straightened quotes and spaces, a cut
 # marker at the end, a connection number Markdown mangled ("19162#0: _487 recv() failed"),
-# emphasis, spaces inside tokens, a message that starts at the errno.  A head line the fast path
+# emphasis, spaces inside tokens, a message that starts at the errno, a message quoted after
+# the head.  The errno tail inside a message (``FRAGMENT_INSIDE``) is no mark here: every
+# "connect() failed (111: ...) while connecting to upstream" holds one; the engines check it only
+# on the head lines they could not read.  A head line the fast path
 # cannot read and that has one of these marks goes to the per-line recogniser (``errorlog.
 # classify_line``, explain's), which repairs it; the C scanner hands back a superset of these
 # lines (``may_normalize``).  One regex for Python ``re`` and Rust ``regex``: literal characters,
@@ -138,6 +141,11 @@ HEAD_REPAIR_MARKS = (
     r"|\*\*| \(\)|unix: +/|\( +\d|\(\d{1,9}: [^()]* \)"
     r"|#\d{1,10}: (?:\*\d{1,20} )?(?:failed )?\("
     r"| while [a-z ]*[a-z][.;,]\s*$"
+    # _QUOTED_ACTION: a message quoted in lower case (Python's ``islower``: any letter past ASCII
+    # too) that carries nginx's action; "[^`\"]*" cannot run past the closing quote of a FastCGI
+    # stderr text, and the space after that quote is no letter
+    r"|[`\"][^\x00-\x60\x7b-\x7f][^`\"]* while (?:connecting to|sending request to"
+    r"|reading response header from|reading upstream|SSL handshaking to) upstream"
 )
 
 # What ``normalize`` could change in an ASCII line: a superset of its repairs, for a column (the
@@ -162,8 +170,9 @@ MAY_CHANGE_ASCII = (
 )
 # The errno fragment ``normalize`` cuts a line at (``_errno_inside``: the leftmost match) when
 # neither "()" nor "failed" comes before it.
-FRAGMENT_INSIDE = (r"\(\d+: [^)]*\) while (?:connecting to|sending request to|reading response header from"
-                   r"|reading) upstream")
+FRAGMENT_PHASES = ("connecting to upstream", "sending request to upstream",
+                   "reading response header from upstream", "reading upstream")
+FRAGMENT_INSIDE = r"\(\d+: [^)]*\) while (?:" + "|".join(FRAGMENT_PHASES) + ")"
 
 # Literals without which a repair cannot make a line readable that was not readable as pasted: the
 # repairs that *create* a rule's key phrase are the fragment tail (the call inferred from the

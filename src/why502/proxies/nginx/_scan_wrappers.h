@@ -226,11 +226,39 @@ static int paren_repairs(const char *s, Py_ssize_t n) {
     return 0;
 }
 
+/* normalize._QUOTED_ACTION: a quote or backquote, a lower-case letter (the repair reads only a
+ * message that opens in lower case), then no quote or backquote before " while <action>
+ * upstream".  Each quote starts a span up to the next one; the action holds no quote, so it lies
+ * inside the span.  The actions as _QUOTED_ACTION's alternation spells them. */
+static int quoted_action(const char *s, Py_ssize_t n) {
+    static const char *actions[] = {"connecting to upstream", "sending request to upstream",
+                                    "reading response header from upstream",
+                                    "reading upstream upstream", "SSL handshaking to upstream"};
+    const char *end = s + n, *q = s;
+    while (q < end && *q != '"' && *q != '`') q++;
+    while (q < end) {
+        const char *r = q + 1;
+        while (r < end && *r != '"' && *r != '`') r++;
+        if (r - q > 1 && q[1] >= 'a' && q[1] <= 'z') {
+            const char *w = q + 1;
+            while ((w = find_lit(w, (size_t)(r - w), " while ", 7, 1)) != NULL) {
+                for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
+                    if (starts(w + 7, r, actions[i], strlen(actions[i]))) return 1;
+                }
+                w++;
+            }
+        }
+        q = r;
+    }
+    return 0;
+}
+
 /* Whether normalize() could change the ASCII line `s` (a superset of its repairs: when this says
  * no, normalize(s).changed is False).  Marks: a cut marker at the end ("...", "[...]",
  * "(truncated)", ">"), punctuation at the end (after an action), Markdown around nginx's
  * connection number or emphasis, quotes or backquotes around the line, spaces inside tokens (" ()", "unix: /", "( 111:", "(111: x )"), a fragment that
- * starts at the errno or at worker_connections, an errno-and-phase tail after other text. */
+ * starts at the errno or at worker_connections, an errno-and-phase tail after other text, a
+ * message quoted in lower case that carries nginx's action. */
 static int may_normalize(const char *s, Py_ssize_t n) {
     Py_ssize_t a = 0, b = n;
     while (a < b && ws(s[a])) a++;
@@ -244,7 +272,7 @@ static int may_normalize(const char *s, Py_ssize_t n) {
     if (s[a] == '\'' || s[a] == '`' || s[a] == '"' || s[a] == '(' || starts(s + a, s + b, "failed (", 8) ||
         starts(s + a, s + b, "worker_connections", 18))
         return 1;
-    if (CONTAINS(s, n, "**", 0) || spaced_unix(s, n)) return 1;
+    if (CONTAINS(s, n, "**", 0) || spaced_unix(s, n) || quoted_action(s, n)) return 1;
     const char *end = s + n, *p = s; /* normalize._CONN: "pid#tid: " then _, \, "* " or ** */
     while ((p = memchr(p, '#', (size_t)(end - p))) != NULL) {
         const char *q = p + 1;
