@@ -124,7 +124,6 @@ def listens(cfg: HaproxyConfig) -> tuple[str, ...]:
 # a stick table's or a frontend's rate (configuration.txt 7.3.2/7.3.3: ``sc_http_req_rate(0)``,
 # ``sc0_conn_rate``, ``src_http_req_rate``, ``fe_req_rate``, ``be_sess_rate``, ...)
 _RATE_FETCH = re.compile(r"\b(?:sc\d?|src|fe|be)_\w*_rate\b|\b(?:fe|be)_(?:req|sess|conn)_rate\b")
-_DENY_STATUS = re.compile(r"\bdeny_status\s+(\d{3})\b")
 
 
 def limit_settings(cfg: HaproxyConfig) -> tuple[Setting, ...]:
@@ -142,15 +141,6 @@ def limit_settings(cfg: HaproxyConfig) -> tuple[Setting, ...]:
                     and _RATE_FETCH.search(" ".join(words))):
                 out.append(Setting(" ".join(words), ln.file, ln.line))
     return tuple(out)
-
-
-def deny_status(setting: Setting) -> int:
-    """The status a rate-limit rule of :func:`limit_settings` answers with (``deny_status``;
-    403 for ``deny`` by default, 500 for ``tarpit``: configuration.txt 4.2)."""
-    m = _DENY_STATUS.search(setting.value)
-    if m:
-        return int(m.group(1))
-    return 500 if " tarpit" in f" {setting.value}" else 403
 
 
 BUFSIZE, MAXREWRITE = 16384, 1024  # configuration.txt 3.2: tune.bufsize, tune.maxrewrite defaults
