@@ -219,8 +219,11 @@ GC_OFF = frozenset({"diagnose", "lint", "fix", "mitigate"})
 # faults and ~0.4 s of system time on a 2M-line log, a third of classify's CPU with the native
 # scanner.  Fixed mmap and trim thresholds (mallopt(3): M_MMAP_THRESHOLD -3, M_TRIM_THRESHOLD
 # -1) keep freed batches in the heap for the next ones; resident memory stays what the batches
-# in flight need (BENCHMARKS.md).
-GLIBC_MALLOPT = {"classify": ((-3, 64 << 20), (-1, 256 << 20))}
+# in flight need (BENCHMARKS.md).  stats the same way: its 15 MiB chunks (``app.stats.read.
+# NATIVE_CHUNKS``) and the native scanner's columns were mapped afresh per chunk, ~215k page
+# faults on 5M lines (1.27 GB) against ~100-110k with the thresholds fixed: 7.6 instead of 8.2
+# CPU-s (kernel 1.2 instead of 1.5 s), the same peak RSS (BENCHMARKS.md, stop 50, issue 28 item 4).
+GLIBC_MALLOPT = {"classify": ((-3, 64 << 20), (-1, 256 << 20)), "stats": ((-3, 64 << 20), (-1, 256 << 20))}
 
 
 def _tune_glibc_malloc(command: str) -> None:
