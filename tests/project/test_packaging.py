@@ -55,7 +55,9 @@ def test_wheel_carries_the_data_and_the_metadata(built: tuple[Path, Path]) -> No
         names = set(whl.namelist())
         dist_info = f"why502-{why502.__version__}.dist-info"
         metadata = whl.read(f"{dist_info}/METADATA").decode()
-    assert any(n.startswith("why502/proxies/nginx/_scan.") and n.endswith(".so") for n in names)
+    for native in ("proxies/nginx/_scan", "parsers/lblogs/_albscan", "parsers/lblogs/_jsonscan",
+                   "proxies/haproxy/_hapscan"):
+        assert any(n.startswith(f"why502/{native}.") and n.endswith(".so") for n in names), native
     for required in ("why502/py.typed", "why502/schemas/report.schema.json", "why502/proxies/nginx/_scan.pyi",
                      "why502/reporters/assets/uPlot.LICENSE", "why502/app/watch/mixin.py"):
         assert required in names, required
@@ -88,7 +90,7 @@ def test_installed_wheel_runs_the_demo(built: tuple[Path, Path], tmp_path: Path)
     # built on a machine with a C compiler (as the suite's): the wheel carries the native scanner
     # and the edge logs' passes (their shared header, src/why502/native/arrow_buf.h, packaged)
     assert res.stdout.splitlines() == [f"why502 {why502.__version__}", "native nginx scanner: on",
-                                       "native edge-log passes: ALB and JSON on"]
+                                       "native edge-log passes: ALB, JSON and HAProxy on"]
     res = run([str(exe), "completion", "bash"], cwd=tmp_path, env=env)
     assert res.returncode == 0 and "why502" in res.stdout
     where = run([str(env_dir / "bin" / "python"), "-c", "import why502; print(why502.__file__)"],

@@ -61,7 +61,7 @@ class _Version(argparse.Action):
     """``--version``: the version, then whether the native nginx scanner and the edge logs'
     native passes were built -- the build-time differences between two installs of the same
     version (``classify`` runs several times faster with the scanner, ALB and JSON edge logs
-    ~2-3x with the passes).  Looked up only when asked, so ``--help`` stays fast."""
+    ~2-3x with the passes, HAProxy's log ~2x).  Looked up only when asked, so ``--help`` stays fast."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:

@@ -352,4 +352,45 @@ static inline void frame_free(Frame *f) {
     f->array = NULL;
 }
 
+/* a column of a pass's frame: its name and Arrow format ("u": utf8, its NCol started by
+ * ncol_utf8_start; "I", "l", "g": fixed-width) */
+typedef struct {
+    const char *name;
+    const char *format;
+} ColSpec;
+
+/* The body of a pass that hands lines back (the ALB and HAProxy passes): `take` (with `ctx`,
+ * which counts the rows it takes in *taken) over the lines of `data` without the GIL, into the
+ * `n` columns `cols` (utf8 ones started), then the frame of those rows with the lines handed
+ * back: frame_result's answer, or NULL with an error set.  The columns are freed either way;
+ * `data` stays the caller's. */
+static inline PyObject *pass_result(const Py_buffer *data, TakeLine take, void *ctx, const int64_t *taken,
+                                    NCol *cols, int n, const ColSpec *spec) {
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
+    Frame fr = {NULL, NULL};
+    int64_t nrows = 0;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    nrows = scan_lines(data->buf, data->len, take, ctx, &back, &back_text);
+    failed = back.failed || back_text.failed;
+    for (int k = 0; k < n; k++) failed |= ncol_failed(&cols[k]);
+    Py_END_ALLOW_THREADS
+    if (failed) { PyErr_NoMemory(); goto done; }
+    if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
+    if (frame_new(&fr, *taken, n) != 0) goto done;
+    for (int k = 0; k < n; k++) {
+        int utf8 = spec[k].format[0] == 'u';
+        if (frame_add(&fr, spec[k].format, spec[k].name, cols[k].nulls > 0, ncol_array(&cols[k], utf8, *taken)) != 0)
+            goto done;
+    }
+    out = frame_result(&fr, nrows, &back, &back_text);
+done:
+    frame_free(&fr);
+    for (int k = 0; k < n; k++) ncol_free(&cols[k]);
+    free(back.data);
+    free(back_text.data);
+    return out;
+}
+
 #endif /* WHY502_ARROW_BUF_H */

@@ -57,17 +57,20 @@ def status() -> str:
 
 
 def edge_status() -> str:
-    """One line for ``why502 --version``: which of the edge logs' native passes were built
-    (``parsers/lblogs/_albscan.c``, ``_jsonscan.c``; ``stats``/``classify`` of ALB and JSON edge
-    logs run ~2-3x faster with them)."""
+    """One line for ``why502 --version``: which of the other logs' native passes were built
+    (``parsers/lblogs/_albscan.c``, ``_jsonscan.c``: ``stats``/``classify`` of ALB and JSON edge
+    logs run ~2-3x faster with them; ``proxies/haproxy/_hapscan.c``: ``stats`` of HAProxy's log
+    ~2x)."""
     import importlib.util
 
-    built = [label for label, module in (("ALB", "_albscan"), ("JSON", "_jsonscan"))
-             if importlib.util.find_spec(f"why502.parsers.lblogs.{module}") is not None]
+    passes = (("ALB", "why502.parsers.lblogs._albscan"), ("JSON", "why502.parsers.lblogs._jsonscan"),
+              ("HAProxy", "why502.proxies.haproxy._hapscan"))
+    built = [label for label, module in passes if importlib.util.find_spec(module) is not None]
     if not built:
         return "native edge-log passes: not built; the polars readers read every line"
     off = ", turned off by WHY502_NATIVE=0" if os.environ.get("WHY502_NATIVE", "1") == "0" else ""
-    return f"native edge-log passes: {' and '.join(built)}{off or ' on'}"
+    names = " and ".join(built) if len(built) < 3 else ", ".join(built[:-1]) + " and " + built[-1]
+    return f"native edge-log passes: {names}{off or ' on'}"
 
 
 @lru_cache(maxsize=1)

@@ -54,10 +54,10 @@ enum {
     C_RETRIES, C_CLIENT, C_REQUEST, C_HOST, C_DETAIL, C_BACKEND_STATUS, N_COLS
 };
 
-static const struct { const char *name; char kind; } COLS[N_COLS] = {
-    {"idx", 'I'}, {"time", 'u'}, {"status", 'l'}, {"made_by", 'u'}, {"code", 'u'}, {"target", 'u'},
-    {"group", 'u'}, {"upstream_ms", 'g'}, {"duration_ms", 'g'}, {"retries", 'l'}, {"client", 'u'},
-    {"request", 'u'}, {"host", 'u'}, {"detail", 'u'}, {"backend_status", 'l'},
+static const ColSpec COLS[N_COLS] = {
+    {"idx", "I"}, {"time", "u"}, {"status", "l"}, {"made_by", "u"}, {"code", "u"}, {"target", "u"},
+    {"group", "u"}, {"upstream_ms", "g"}, {"duration_ms", "g"}, {"retries", "l"}, {"client", "u"},
+    {"request", "u"}, {"host", "u"}, {"detail", "u"}, {"backend_status", "l"},
 };
 
 /* --- one line ------------------------------------------------------------------------------ */
@@ -342,15 +342,6 @@ static void put_row(NCol *c, uint32_t idx, const Row *r) {
     ncol_fixed(&c[C_BACKEND_STATUS], r->has_tstatus ? &r->tstatus : NULL, sizeof r->tstatus);
 }
 
-static const char *arrow_format(char kind) {
-    switch (kind) {
-    case 'I': return "I";
-    case 'l': return "l";
-    case 'g': return "g";
-    default: return "u";
-    }
-}
-
 typedef struct {
     NCol *cols;
     int64_t taken;
@@ -370,36 +361,11 @@ static PyObject *alb_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
     NCol cols[N_COLS];
-    Buf back = {0}, back_text = {0};
-    PyObject *out = NULL;
-    Frame fr = {NULL, NULL};
     memset(cols, 0, sizeof cols);
     for (int k = 0; k < N_COLS; k++)
-        if (COLS[k].kind == 'u') ncol_utf8_start(&cols[k]);
-    int64_t nrows = 0, taken = 0;
-    int failed = 0;
-    Py_BEGIN_ALLOW_THREADS
+        if (COLS[k].format[0] == 'u') ncol_utf8_start(&cols[k]);
     Taker t = {cols, 0};
-    nrows = scan_lines(data.buf, data.len, take_entry, &t, &back, &back_text);
-    taken = t.taken;
-    failed = back.failed || back_text.failed;
-    for (int k = 0; k < N_COLS; k++) failed |= ncol_failed(&cols[k]);
-    Py_END_ALLOW_THREADS
-    if (failed) { PyErr_NoMemory(); goto done; }
-    if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
-    if (frame_new(&fr, taken, N_COLS) != 0) goto done;
-    for (int k = 0; k < N_COLS; k++) {
-        NCol *c = &cols[k];
-        if (frame_add(&fr, arrow_format(COLS[k].kind), COLS[k].name, c->nulls > 0,
-                      ncol_array(c, COLS[k].kind == 'u', taken)) != 0)
-            goto done;
-    }
-    out = frame_result(&fr, nrows, &back, &back_text);
-done:
-    frame_free(&fr);
-    for (int k = 0; k < N_COLS; k++) ncol_free(&cols[k]);
-    free(back.data);
-    free(back_text.data);
+    PyObject *out = pass_result(&data, take_entry, &t, &t.taken, cols, N_COLS, COLS);
     PyBuffer_Release(&data);
     return out;
 }

@@ -18,9 +18,12 @@ error-log pass reads (:class:`HttplogFeed`, ``Hooks.access_feed``), so the one l
 from __future__ import annotations
 
 import gzip
+import importlib
+from array import array as array_of
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import islice
+from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
 from why502.errors import InputError
@@ -134,10 +137,42 @@ FIELDS = ("remote_addr", "time_local", "request", "status", "body_bytes_sent", "
 def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
                    first_row: int = 0) -> pl.DataFrame:
     """The httplog request lines of a batch as the engine's columns (:data:`FIELDS`, with
-    ``log.to_fields``' values: the same regex, ``HTTPLOG``, in polars' string kernels), plus
-    ``_row`` (``first_row`` + the line's index in the batch) and ``_text`` (the line); lines that
-    are no httplog request line are left out.  Per line in Python it cost ~25 us, most of it
-    the regex."""
+    ``log.to_fields``' values), plus ``_row`` (``first_row`` + the line's index in the batch) and
+    ``_text`` (the line); lines that are no httplog request line are left out.
+
+    The native pass (``_hapscan.c``) cuts and converts the lines of printable ASCII as
+    :func:`_fields_polars` does and hands the others back to it, so the rows are the same with or
+    without it (``tests/haproxy/test_hapscan.py``).  Per line in Python this cost ~25 us, in
+    polars ~5 us (the regex's capture groups, then the timers written as seconds), in the pass
+    ~0.4 us (BENCHMARKS.md, stop 50)."""
+    import polars as pl
+
+    from why502.parsers.arrowcols import frame, native_on
+
+    module = _native_module() if native_on() and lines.len() else None
+    if module is None:
+        return _fields_polars(lines, addresses, zone, first_row)
+    schema, array, count, back_rows, _text = module.httplog_columns(lines.str.join("\n").item().encode(),
+                                                                    zone.encode())
+    if count != lines.len():  # a "line" holding a newline: the regex reads the batch
+        return _fields_polars(lines, addresses, zone, first_row)
+    taken = frame(schema, array)
+    if addresses:  # backend/server -> the config's address (a backend alone holds no "/")
+        taken = taken.with_columns(pl.col("upstream_addr").replace(dict(addresses)))
+    taken = taken.select((pl.col("idx").cast(pl.Int64) + first_row).alias("_row"), *FIELDS,
+                         lines.gather(taken["idx"]).alias("_text"))
+    back = pl.Series(array_of("I", back_rows), dtype=pl.UInt32)
+    if back.len() == 0:
+        return taken
+    rest = _fields_polars(lines.gather(back), addresses, zone)
+    rest = rest.with_columns((back.gather(rest["_row"]).cast(pl.Int64) + first_row).alias("_row"))
+    return pl.concat([taken, rest]).sort("_row")
+
+
+def _fields_polars(lines: pl.Series, addresses: Mapping[str, str], zone: str,
+                   first_row: int = 0) -> pl.DataFrame:
+    """:func:`httplog_fields` in polars alone: ``HTTPLOG`` in polars' string kernels, then the
+    meanings of ``log.to_fields`` as column expressions (the reference of the native pass)."""
     import polars as pl
 
     m = lines.rename("line").str.extract_groups(haproxy_log.HTTPLOG.pattern).struct.unnest()
@@ -176,6 +211,14 @@ def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
                            "_text": [t for _r, _f, t in slow]},
                           schema={"_row": pl.Int64, **dict.fromkeys(FIELDS, pl.String), "_text": pl.String})
     return pl.concat([out.filter(pl.col("_fast")).drop("_fast"), redone]).sort("_row")
+
+
+def _native_module() -> ModuleType | None:
+    """The native pass, when it was built (``setup.py``; without a C compiler it is not)."""
+    try:
+        return importlib.import_module("why502.proxies.haproxy._hapscan")
+    except ImportError:
+        return None
 
 
 def access_frames(config: str | None) -> Callable[[pl.Series, int], pl.DataFrame]:

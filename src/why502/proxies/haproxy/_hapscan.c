@@ -1,0 +1,296 @@
+/*
+ * why502.proxies.haproxy._hapscan -- HAProxy's httplog lines cut by HTTPLOG and turned into the
+ * statistics engine's columns in one native pass.
+ *
+ * The optional fast path of HAProxy's stats reader (Python side: proxies/haproxy/stats.py,
+ * httplog_fields).  The reference is that function's polars path: the regex log.HTTPLOG searched in
+ * each line (polars' str.extract_groups, Python's re.search: leftmost-first, the same groups),
+ * then its column expressions (the meanings of log.to_fields):
+ *
+ *   (?P<client>[\w.:\[\]-]+?):\d+ \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]
+ *   (?P<frontend>\S+) (?P<backend>[^/\s]+)/(?P<server>\S+)
+ *   (?P<TR>-?\d{1,18})/(?P<Tw>...)/(?P<Tc>...)/(?P<Tr>...)/\+?(?P<Ta>-?\d{1,18})
+ *   (?P<status>\d{3}) \+?(?P<bytes>\d+) \S+ \S+ (?P<ts>[-A-Za-z]{4}) \S+ \S+(?: \{[^}]*\})*
+ *   (?: "(?P<request>[^"]*)"?)?
+ *
+ * (HAProxy's httplog format, configuration.txt 8.2.3: client:port [accept_date] frontend
+ * backend/server TR/Tw/Tc/Tr/Ta status bytes_read captured_request_cookie
+ * captured_response_cookie termination_state actconn/feconn/beconn/srv_conn/retries
+ * srv_queue/backend_queue {captured headers} "request".)
+ *
+ * Only lines of printable ASCII are taken (so \w is [A-Za-z0-9_], \d is [0-9], \s is the space
+ * and \S any other byte); every other line is handed back (its row) for the regex.  Why the
+ * search is exact: the client class holds no space and `:\d+ \[` ends with one, so a match's
+ * client is a run of class bytes ending in ":<digits>" right before " [", and a later start in
+ * the same run leaves the rest of the match the same.  The leftmost match therefore starts at
+ * the first such run, in line order, whose rest matches; its client is the run less its port.
+ * Past the client each group is cut as the regex takes it: a token is the bytes up to the next
+ * space, the backend ends at the first '/', the headers are " {...}" groups up to their first
+ * '}', the request runs to the next quote or the line's end.
+ *
+ * The columns come back through the Arrow C data interface (native/arrow_buf.h); the scan runs
+ * without the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arrow_buf.h"
+
+/* the groups cut from a line */
+enum { G_CLIENT, G_TIME, G_BACKEND, G_SERVER, G_TR, G_TW, G_TC, G_TRR, G_TA, G_STATUS, G_BYTES, G_TS,
+       G_REQUEST, N_GROUPS };
+
+/* the columns handed back: the row, then the statistics engine's variables with the meanings
+ * of stats.py's polars expressions (proxies/haproxy/stats.py: FIELDS; log.to_fields per line);
+ * upstream_addr is backend/server (or the backend alone for <NOSRV>), mapped to the config's
+ * address by the caller */
+enum { C_IDX, C_REMOTE_ADDR, C_TIME_LOCAL, C_REQUEST, C_STATUS, C_BYTES_SENT, C_REQUEST_TIME,
+       C_UPSTREAM_ADDR, C_UPSTREAM_STATUS, C_CONNECT_TIME, C_HEADER_TIME, C_RESPONSE_TIME, N_COLS };
+
+static const ColSpec SPEC[N_COLS] = {
+    {"idx", "I"}, {"remote_addr", "u"}, {"time_local", "u"}, {"request", "u"}, {"status", "u"},
+    {"body_bytes_sent", "u"}, {"request_time", "u"}, {"upstream_addr", "u"}, {"upstream_status", "u"},
+    {"upstream_connect_time", "u"}, {"upstream_header_time", "u"}, {"upstream_response_time", "u"},
+};
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Span;
+
+static inline int is_dig(char c) { return c >= '0' && c <= '9'; }
+static inline int upper(char c) { return c >= 'A' && c <= 'Z'; }
+static inline int lower(char c) { return c >= 'a' && c <= 'z'; }
+
+/* [\w.:\[\]-] on printable ASCII */
+static inline int client_byte(char c) {
+    return is_dig(c) || upper(c) || lower(c) || c == '_' || c == '.' || c == ':' || c == '[' || c == ']' ||
+           c == '-';
+}
+
+/* \S+ then the space after it: the token at *p (>= 1 byte), *p moved past the space */
+static int token_sp(const char **p, const char *end, Span *out) {
+    const char *s = *p, *q = s;
+    while (q < end && *q != ' ') q++;
+    if (q == s || q == end) return 0;
+    out->p = s;
+    out->n = q - s;
+    *p = q + 1;
+    return 1;
+}
+
+/* -?\d{1,18} then `stop` */
+static int timer(const char **p, const char *end, char stop, Span *out) {
+    const char *s = *p, *q = s;
+    if (q < end && *q == '-') q++;
+    const char *d = q;
+    while (q < end && is_dig(*q)) q++;
+    if (q == d || q - d > 18 || q == end || *q != stop) return 0;
+    out->p = s;
+    out->n = q - s;
+    *p = q + 1;
+    return 1;
+}
+
+typedef struct {
+    Span g[N_GROUPS];
+    int has_request;
+} Groups;
+
+/* The regex's rest from the '[' at `b` (the client taken before it); 1 when it matches */
+static int rest_at(const char *b, const char *end, Groups *g) {
+    const char *p = b + 1;
+    /* \d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d */
+    if (end - p < 20) return 0;
+    if (!(is_dig(p[0]) && is_dig(p[1]) && p[2] == '/' && upper(p[3]) && lower(p[4]) && lower(p[5]) &&
+          p[6] == '/' && is_dig(p[7]) && is_dig(p[8]) && is_dig(p[9]) && is_dig(p[10]) && p[11] == ':' &&
+          is_dig(p[12]) && is_dig(p[13]) && p[14] == ':' && is_dig(p[15]) && is_dig(p[16]) && p[17] == ':' &&
+          is_dig(p[18]) && is_dig(p[19])))
+        return 0;
+    g->g[G_TIME] = (Span){p, 20};
+    p += 20;
+    if (p < end && *p == '.') { /* (?:\.\d+)? */
+        const char *q = p + 1;
+        while (q < end && is_dig(*q)) q++;
+        if (q > p + 1) p = q;
+    }
+    if (end - p < 2 || p[0] != ']' || p[1] != ' ') return 0;
+    p += 2;
+    Span frontend, bs;
+    if (!token_sp(&p, end, &frontend)) return 0;
+    if (!token_sp(&p, end, &bs)) return 0;
+    const char *slash = memchr(bs.p, '/', (size_t)bs.n);
+    if (slash == NULL || slash == bs.p || slash + 1 == bs.p + bs.n) return 0;
+    g->g[G_BACKEND] = (Span){bs.p, slash - bs.p};
+    g->g[G_SERVER] = (Span){slash + 1, bs.p + bs.n - slash - 1};
+    if (!timer(&p, end, '/', &g->g[G_TR]) || !timer(&p, end, '/', &g->g[G_TW]) ||
+        !timer(&p, end, '/', &g->g[G_TC]) || !timer(&p, end, '/', &g->g[G_TRR]))
+        return 0;
+    if (p < end && *p == '+') p++;
+    if (!timer(&p, end, ' ', &g->g[G_TA])) return 0;
+    if (end - p < 4 || !is_dig(p[0]) || !is_dig(p[1]) || !is_dig(p[2]) || p[3] != ' ') return 0;
+    g->g[G_STATUS] = (Span){p, 3};
+    p += 4;
+    if (p < end && *p == '+') p++;
+    const char *d = p;
+    while (p < end && is_dig(*p)) p++;
+    if (p == d || p == end || *p != ' ') return 0;
+    g->g[G_BYTES] = (Span){d, p - d};
+    p++;
+    Span skip;
+    if (!token_sp(&p, end, &skip) || !token_sp(&p, end, &skip)) return 0; /* the cookies */
+    if (end - p < 5) return 0;
+    for (int k = 0; k < 4; k++)
+        if (!(upper(p[k]) || lower(p[k]) || p[k] == '-')) return 0;
+    if (p[4] != ' ') return 0;
+    g->g[G_TS] = (Span){p, 4};
+    p += 5;
+    if (!token_sp(&p, end, &skip)) return 0; /* actconn/... */
+    const char *queues = p;                 /* \S+ (greedy: the whole token, one byte at least) */
+    while (p < end && *p != ' ') p++;
+    if (p == queues) return 0;
+    /* (?: \{[^}]*\})* */
+    while (end - p >= 2 && p[0] == ' ' && p[1] == '{') {
+        const char *close = memchr(p + 2, '}', (size_t)(end - p - 2));
+        if (close == NULL) break;
+        p = close + 1;
+    }
+    /* (?: "(?P<request>[^"]*)"?)? */
+    g->has_request = 0;
+    if (end - p >= 2 && p[0] == ' ' && p[1] == '"') {
+        const char *r = p + 2;
+        const char *q = memchr(r, '"', (size_t)(end - r));
+        g->g[G_REQUEST] = (Span){r, (q ? q : end) - r};
+        g->has_request = 1;
+    }
+    return 1;
+}
+
+/* log.HTTPLOG.search on the line: 1 with the groups when it matches */
+static int httplog_row(const char *s, Py_ssize_t n, Groups *g) {
+    if (!printable(s, n)) return -1;
+    const char *end = s + n, *p = s;
+    while (end - p >= 2 && (p = memchr(p, '[', (size_t)(end - p))) != NULL) {
+        const char *b = p++;
+        if (b - s < 4 || b[-1] != ' ') continue;
+        const char *q = b - 1; /* the space; before it \d+, then ':' */
+        const char *d = q;
+        while (d > s && is_dig(d[-1])) d--;
+        if (d == q || d - s < 2 || d[-1] != ':') continue;
+        const char *c = d - 1; /* the colon: the client is the run of class bytes ending there */
+        const char *a = c;
+        while (a > s && client_byte(a[-1])) a--;
+        if (a == c) continue;
+        if (rest_at(b, end, g)) {
+            g->g[G_CLIENT] = (Span){a, c - a};
+            return 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    NCol *cols;
+    int64_t taken;
+    const char *zone;
+    Py_ssize_t zone_n;
+} Taker;
+
+/* -?\d{1,18} as a number (fits: below 10**18) */
+static int64_t ms_of(Span t) {
+    int neg = t.n > 0 && t.p[0] == '-';
+    int64_t v = 0;
+    for (Py_ssize_t k = neg; k < t.n; k++) v = v * 10 + (t.p[k] - '0');
+    return neg ? -v : v;
+}
+
+static inline void put_text(NCol *c, const char *p, Py_ssize_t n) {
+    col_put(&c->data, p, (size_t)n);
+    ncol_utf8_end(c, 1);
+}
+
+/* stats.py's _secs: max(ms, 0) / 1000 with three decimals, by integer arithmetic */
+static void put_secs(NCol *c, int64_t ms) {
+    char text[32];
+    if (ms < 0) ms = 0;
+    int n = snprintf(text, sizeof text, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+    put_text(c, text, n);
+}
+
+/* scan_lines' TakeLine: a line HTTPLOG reads into the columns; a line it does not read is also
+ * taken (no row: the regex would leave it too), one that is not printable ASCII handed back */
+static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    Taker *t = ctx;
+    Groups g;
+    int got = httplog_row(s, n, &g);
+    if (got < 0) return 0;
+    if (got == 0) return 1;
+    NCol *c = t->cols;
+    int64_t tr = ms_of(g.g[G_TR]), tw = ms_of(g.g[G_TW]), tc = ms_of(g.g[G_TC]), trr = ms_of(g.g[G_TRR]),
+            ta = ms_of(g.g[G_TA]);
+    int connected = tc >= 0;
+    /* the server's headers reached the client: its status, not one HAProxy made on the way
+     * (log.to_fields: the termination state's second letter not one of HAProxy's own phases) */
+    char phase = g.g[G_TS].p[1];
+    int relayed = connected && trr >= 0 && !memchr("RQCHT", phase, 5);
+    ncol_fixed(&c[C_IDX], &row, sizeof row);
+    put_text(&c[C_REMOTE_ADDR], g.g[G_CLIENT].p, g.g[G_CLIENT].n);
+    col_put(&c[C_TIME_LOCAL].data, g.g[G_TIME].p, (size_t)g.g[G_TIME].n);
+    col_put(&c[C_TIME_LOCAL].data, " ", 1);
+    put_text(&c[C_TIME_LOCAL], t->zone, t->zone_n);
+    if (g.has_request && g.g[G_REQUEST].n > 0) put_text(&c[C_REQUEST], g.g[G_REQUEST].p, g.g[G_REQUEST].n);
+    else put_text(&c[C_REQUEST], "-", 1); /* (the request holds no quote to escape as %22) */
+    put_text(&c[C_STATUS], g.g[G_STATUS].p, g.g[G_STATUS].n);
+    put_text(&c[C_BYTES_SENT], g.g[G_BYTES].p, g.g[G_BYTES].n);
+    put_secs(&c[C_REQUEST_TIME], ta);
+    Span srv = g.g[G_SERVER];
+    if (srv.n == 7 && memcmp(srv.p, "<NOSRV>", 7) == 0) {
+        put_text(&c[C_UPSTREAM_ADDR], g.g[G_BACKEND].p, g.g[G_BACKEND].n);
+    } else {
+        col_put(&c[C_UPSTREAM_ADDR].data, g.g[G_BACKEND].p, (size_t)g.g[G_BACKEND].n);
+        col_put(&c[C_UPSTREAM_ADDR].data, "/", 1);
+        put_text(&c[C_UPSTREAM_ADDR], srv.p, srv.n);
+    }
+    put_text(&c[C_UPSTREAM_STATUS], g.g[G_STATUS].p, g.g[G_STATUS].n);
+    if (connected) put_secs(&c[C_CONNECT_TIME], tc);
+    else put_text(&c[C_CONNECT_TIME], "-", 1);
+    if (relayed) put_secs(&c[C_HEADER_TIME], tc + trr);
+    else put_text(&c[C_HEADER_TIME], "-", 1);
+    if (connected) put_secs(&c[C_RESPONSE_TIME], ta - (tr > 0 ? tr : 0) - (tw > 0 ? tw : 0));
+    else put_text(&c[C_RESPONSE_TIME], "-", 1);
+    t->taken++;
+    return 1;
+}
+
+static PyObject *httplog_columns(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    const char *zone;
+    Py_ssize_t zone_n;
+    if (!PyArg_ParseTuple(args, "y*y#", &data, &zone, &zone_n)) return NULL;
+    NCol cols[N_COLS];
+    memset(cols, 0, sizeof cols);
+    for (int k = C_REMOTE_ADDR; k < N_COLS; k++) ncol_utf8_start(&cols[k]);
+    Taker t = {cols, 0, zone, zone_n};
+    PyObject *out = pass_result(&data, take_line, &t, &t.taken, cols, N_COLS, SPEC);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"httplog_columns", httplog_columns, METH_VARARGS,
+     "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
+     "their text): the engine's columns of the lines of a block HTTPLOG reads, with their row "
+     "(proxies/haproxy/stats.py: httplog_fields)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_hapscan", "HAProxy's httplog lines as the statistics engine's columns, in one native pass.",
+    -1, module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__hapscan(void) { return PyModule_Create(&module_def); }
