@@ -126,3 +126,37 @@ def test_a_time_in_another_scripts_digits_is_no_time() -> None:
         c = classify_line(line, year=YEAR)
         assert c is not None and c.time is None, line
     assert classify_line(apache.replace("202٦", "2026"), year=YEAR).time == "2026-11-23T09:32:33.986462"  # type: ignore[union-attr]
+
+
+def test_the_repair_shortcut_misses_no_repair_of_a_real_or_bent_line(lines: list[str]) -> None:
+    """``normalize.may_change`` (a few literal tests, ~1 us) is False only for lines every repair
+    leaves as they are (``every_repair``, ~35 us): on every fixture line and each bent one."""
+    from tests.classify.test_classify_engines import real_lines
+    from why502.parsers.normalize import every_repair, may_change
+
+    texts = [*real_lines(), *lines]
+    for text in texts:
+        if every_repair(text).changed:
+            assert may_change(text), text
+    assert sum(not may_change(t) for t in texts) > len(texts) // 4  # the shortcut does skip lines
+
+
+# _BARE_ERRNO_ACTION reads the errno text, "while" and the action in any case
+ANY_CASE = ["x connection refused WHILE connecting to upstream",
+            "x connection refused while CONNECTING TO UPSTREAM",
+            "- Connection Timed Out While Reading Response Header From Upstream",
+            "1 CONNECTION RESET BY PEER WHILE READING UPSTREAM"]
+
+
+@pytest.mark.parametrize("text", ANY_CASE)
+def test_an_action_in_any_case_is_a_repair_both_shortcuts_see(text: str) -> None:
+    """``may_change`` and ``MAY_CHANGE_ASCII`` (the polars engine's framing peel) flag what
+    ``every_repair`` changes: ``MAY_CHANGE_ASCII`` read " while " and " upstream" in lower case
+    only, so a framed line of this shape was never repaired by the polars engine."""
+    import re
+
+    from why502.parsers.normalize import MAY_CHANGE_ASCII, every_repair, may_change
+
+    assert every_repair(text).changed
+    assert may_change(text)
+    assert re.search(MAY_CHANGE_ASCII, text)
