@@ -1,0 +1,204 @@
+"""The edge families' native counters (``parsers/lblogs/counts.py``) count what ``watch`` counted.
+
+``Watch._lb`` hands a block to the family's native counter (the counting entry of ``_albscan.c``
+or ``_jsonscan.c``) and reads only the lines it hands back line by line; with ``WHY502_NATIVE=0``
+it reads every line as before.  On every recorded and published line of the family, on the
+bench's lines and on lines bent at each field, the exported metrics (every ``why502_*`` series
+but the ``_created`` and ``seconds`` ones) must be the same both ways; line by line, a line the
+counter takes must be counted as ``LogFamilies.parse_line`` reads it; and the counter must take
+the plain lines (an equality reached by handing every line back would prove nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+from tests.support.native import native_pass
+from why502.app.watch.engine import Watch, WatchOptions
+from why502.app.watch.incidents import Rules
+from why502.app.watch.metrics import MAX_UPSTREAMS
+from why502.parsers.lblogs.counts import BlockCounts, native_counter
+from why502.proxies.logfamilies import families
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures"
+BUILT, pytestmark = native_pass("why502.parsers.lblogs._albscan", "the native ALB pass")
+
+sys.path.insert(0, str(ROOT / "bench"))
+import gen_lb_logs  # noqa: E402  (the bench's lines: bench/gen_lb_logs.py)
+
+
+def exported(tmp: Path, lines: list[str], family: str, native: bool,
+             monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """The metrics ``watch --log-type FAMILY --from-start`` exports once it has read ``lines``
+    (native counters on or off), but the ``_created`` and ``seconds`` series."""
+    path = tmp / f"{family}-{'native' if native else 'lines'}.log"
+    path.write_text("".join(f"{t}\n" for t in lines), encoding="utf-8")
+    if native:
+        monkeypatch.delenv("WHY502_NATIVE", raising=False)
+    else:
+        monkeypatch.setenv("WHY502_NATIVE", "0")
+    try:
+        w = Watch(WatchOptions(access_logs=[str(path)], log_type=family, from_start=True,
+                               offline=True, listen=None, poll_bytes=1 << 16,
+                               rules=Rules(min_requests=10**9, min_failures=10**9)),
+                  lambda _e: None, lambda _d: None)
+        for _ in range(10_000):
+            if not w.step():
+                break
+    finally:
+        monkeypatch.delenv("WHY502_NATIVE", raising=False)
+    out: dict[str, float] = {}
+    for ln in generate_latest(w.metrics.registry).decode().splitlines():
+        name = ln.split("{", 1)[0].split(" ", 1)[0]
+        if ln.startswith("#") or name.endswith("_created") or "seconds" in name:
+            continue
+        key, value = ln.rsplit(" ", 1)
+        out[key.replace(str(path), "LOG")] = float(value)
+    return out
+
+
+def per_line(family: str, text: str) -> tuple[int | None, tuple[str, str] | None] | None:
+    """What ``Watch._lb`` takes of one line read by ``parse_line``: (status, (symptom, target or
+    group) of the edge's own failure), None when no reader takes it."""
+    rec = families().parse_line(text, family)
+    if rec is None:
+        return None
+    status = rec.status if rec.kind == "access" else None
+    failure = ((rec.symptom, rec.target or rec.group or "")
+               if rec.failed and rec.made_by == "lb" and rec.symptom else None)
+    return status, failure
+
+
+def counted(counts: BlockCounts) -> tuple[int | None, tuple[str, str] | None]:
+    """A one-line block's counts as ``per_line`` says them."""
+    assert sum(counts.statuses.values()) <= 1 and sum(counts.failures.values()) <= 1
+    status = next(iter(counts.statuses), None)
+    failure = next(iter(counts.failures), None)
+    return status, failure
+
+
+# -- ALB ----------------------------------------------------------------------------------------
+
+def _alb_published() -> list[str]:
+    from tests.stats.test_alb_native import _published
+
+    return _published()
+
+
+def _alb_corpus() -> list[str]:
+    """The published entries, bent at each field (tests/stats/test_alb_native.py), and more
+    bends that only the per-line reader's checks meet: a brace, an odd time, an empty error
+    reason, a target group named twice."""
+    from tests.stats.test_alb_native import _corpus, _fields, _set
+
+    lines = _corpus()
+    for base in _alb_published():
+        lines += [_set(base, 13, '"{\\"a\\": 1}"').replace("\\", ""), _set(base, 13, '"{"'),
+                  _set(base, 1, "2018-07-02T22:23:00Z"), _set(base, 1, "2018-07-02T22:23:00.Z"),
+                  _set(base, 1, "2018-07-02 22:23:00.1Z"), _set(base, 1, "x2018-07-02T22:23:00.1Z"),
+                  _set(_set(_set(base, 24, '""'), 8, "502"), 9, "-"),
+                  _set(_set(base, 24, '""'), 8, "504"),
+                  _set(_set(_set(base, 16, "arn:a:targetgroup/a/b:targetgroup/c/d"), 4, "-"), 8, "503")]
+        # a brace, then three `"key" :value` for family.json_object's scan of a broken object:
+        # Traefik's key, so parse_line(line, "alb") is None (another family's line)
+        if len(_fields(base)) >= 26:
+            odd = _set(_set(_set(_set(base, 12, '"GET /{ HTTP/1.1"'), 13, '"DownstreamStatus"'),
+                            14, ":502"), 19, '"a"')
+            odd = _set(odd, 20, ":1") + ' "b" :2'
+            lines += [odd, _set(odd, 12, '"GET / HTTP/1.1"')]
+    return lines
+
+
+def _alb_bench(n: int, dense: bool = True) -> list[str]:
+    rng = random.Random(7)
+    return [gen_lb_logs.alb(gen_lb_logs.Req(rng, i, 2000.0)) for i in range(n)]
+
+
+def test_the_alb_counter_takes_the_plain_entries() -> None:
+    count = native_counter("alb")
+    assert count is not None
+    lines = _alb_published() + _alb_bench(500)
+    out = count("".join(f"{t}\n" for t in lines).encode())
+    rest = [t for t in out.rest.decode().split("\n") if t]
+    whole = [t for t in lines if len(t.split('" "')) > 5 and "\\" not in t and "{" not in t]
+    assert len(whole) >= 500
+    assert not set(whole) & set(rest), [t for t in whole if t in rest][:3]
+    # the ALB's own failures are decided natively (the bench's error_reason words are not in the
+    # vocabulary: only its "no-targets" 503s have a symptom, for parse_line too)
+    assert sum(out.failures.values()) >= 10
+
+
+def test_the_alb_counter_counts_each_line_it_takes_as_parse_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    count = native_counter("alb")
+    assert count is not None
+    lines = _alb_corpus() + _alb_bench(300)
+    assert len(lines) > 4000
+    taken = 0
+    for text in lines:
+        out = count(f"{text}\n".encode())
+        if out.rest:
+            assert not out.statuses and not out.failures, text
+            assert out.rest == f"{text}\n".encode()
+            continue
+        taken += 1
+        assert counted(out) == per_line("alb", text), text
+    assert taken > 1000
+
+
+def test_watch_exports_the_same_alb_metrics_with_the_native_counter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, lines in (("published", _alb_published()), ("bent", _alb_corpus()),
+                        ("bench", _alb_bench(3000))):
+        native = exported(tmp_path, lines, "alb", True, monkeypatch)
+        ref = exported(tmp_path, lines, "alb", False, monkeypatch)
+        assert native == ref, (name, {k: (native.get(k), ref.get(k)) for k in native.keys() | ref.keys()
+                                      if native.get(k) != ref.get(k)})
+        assert any(k.startswith("why502_upstream_failures_total") for k in native) or name != "bench"
+
+
+def test_the_alb_label_cap_keeps_the_order_of_the_lines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``MAX_UPSTREAMS`` targets, which ones become "other" depends on the order of the
+    failures: a block whose failures cross the cap, some taken natively and some handed back,
+    is counted as the lines come."""
+    base = _alb_bench(1)[0]
+    from tests.stats.test_alb_native import _set
+
+    lines = []
+    for i in range(MAX_UPSTREAMS + 20):
+        line = _set(_set(_set(_set(_set(base, 4, f"10.9.{i // 200}.{i % 200}:80"), 8, "502"), 9, "-"),
+                         24, '"-"'), 6, "-1")  # target-unreachable: connect-failed
+        lines.append(_set(line, 13, '"a\\b"') if i % 3 == 0 else line)  # an escape: handed back
+    native = exported(tmp_path, lines, "alb", True, monkeypatch)
+    ref = exported(tmp_path, lines, "alb", False, monkeypatch)
+    assert native == ref
+    assert any('upstream="other"' in k for k in native)
+
+
+def test_the_alb_failures_are_those_of_the_vocabulary() -> None:
+    """The counter's (code, label) become (symptom, label) through the vocabulary, as
+    ``model.resolved`` does; a code without a symptom counts no failure."""
+    count = native_counter("alb")
+    assert count is not None
+    lines = _alb_bench(2000)
+    out = count("".join(f"{t}\n" for t in lines).encode())
+    ref: Counter[tuple[str, str]] = Counter()
+    statuses: Counter[int] = Counter()
+    for text in lines:
+        got = per_line("alb", text)
+        assert got is not None
+        if got[0] is not None:
+            statuses[got[0]] += 1
+        if got[1] is not None:
+            ref[got[1]] += 1
+    assert out.failures == ref
+    assert out.statuses == dict(statuses)
+    assert json.dumps(sorted(out.failures)) != "[]"
