@@ -85,6 +85,22 @@ def counted(counts: BlockCounts) -> tuple[int | None, tuple[str, str] | None]:
     return status, failure
 
 
+def taken(family: str, lines: list[str]) -> list[tuple[str, tuple[int | None, tuple[str, str] | None]]]:
+    """The lines ``family``'s counter takes, each counted alone (``counted``); a line it hands
+    back is handed back whole, with nothing counted of it."""
+    count = native_counter(families().get(family))
+    assert count is not None
+    out = []
+    for text in lines:
+        got = count(f"{text}\n".encode())
+        if got.rest:
+            assert not got.statuses and not got.failures, text
+            assert got.rest == f"{text}\n".encode()
+        else:
+            out.append((text, counted(got)))
+    return out
+
+
 # -- ALB ----------------------------------------------------------------------------------------
 
 def _alb_published() -> list[str]:
@@ -123,7 +139,7 @@ def _alb_bench(n: int, dense: bool = True) -> list[str]:
 
 
 def test_the_alb_counter_takes_the_plain_entries() -> None:
-    count = native_counter("alb")
+    count = native_counter(families().get("alb"))
     assert count is not None
     lines = _alb_published() + _alb_bench(500)
     out = count("".join(f"{t}\n" for t in lines).encode())
@@ -136,21 +152,13 @@ def test_the_alb_counter_takes_the_plain_entries() -> None:
     assert sum(out.failures.values()) >= 10
 
 
-def test_the_alb_counter_counts_each_line_it_takes_as_parse_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    count = native_counter("alb")
-    assert count is not None
+def test_the_alb_counter_counts_each_line_it_takes_as_parse_line() -> None:
     lines = _alb_corpus() + _alb_bench(300)
     assert len(lines) > 4000
-    taken = 0
-    for text in lines:
-        out = count(f"{text}\n".encode())
-        if out.rest:
-            assert not out.statuses and not out.failures, text
-            assert out.rest == f"{text}\n".encode()
-            continue
-        taken += 1
-        assert counted(out) == per_line("alb", text), text
-    assert taken > 1000
+    took = taken("alb", lines)
+    for text, got in took:
+        assert got == per_line("alb", text), text
+    assert len(took) > 1000
 
 
 def test_watch_exports_the_same_alb_metrics_with_the_native_counter(
@@ -186,7 +194,7 @@ def test_the_alb_label_cap_keeps_the_order_of_the_lines(
 def test_the_alb_failures_are_those_of_the_vocabulary() -> None:
     """The counter's (code, label) become (symptom, label) through the vocabulary, as
     ``model.resolved`` does; a code without a symptom counts no failure."""
-    count = native_counter("alb")
+    count = native_counter(families().get("alb"))
     assert count is not None
     lines = _alb_bench(2000)
     out = count("".join(f"{t}\n" for t in lines).encode())
@@ -202,3 +210,124 @@ def test_the_alb_failures_are_those_of_the_vocabulary() -> None:
     assert out.failures == ref
     assert out.statuses == dict(statuses)
     assert json.dumps(sorted(out.failures)) != "[]"
+
+
+# -- Caddy, Traefik's JSON ---------------------------------------------------------------------
+
+JSON_FAMILIES = ("caddy", "traefik")
+
+
+def _json_lines() -> list[str]:
+    """Every published and recorded edge line, their variants and the JSON bent where a fast
+    reader could go wrong (tests/stats/test_json_native.py), and nested status keys and a
+    status key named in a string, where the status regex watch used and the parser disagree."""
+    from tests.stats.test_json_native import PLAIN, _lines
+
+    lines = _lines()
+    for base in (PLAIN["caddy"], PLAIN["traefik"]):
+        for name in ("status", "DownstreamStatus"):
+            key = f'"{name}"'
+            lines += [base.replace('{"', '{"x":{' + key + ':404},"', 1),
+                      base[:-1] + ',"x":{' + key + ':404}}',
+                      base[:-1] + ',"x":' + key + '}',
+                      base.replace("502", "200").replace('{"', '{"x":{' + key + ':503},"', 1),
+                      # between Caddy's logger and its status: the regex reads this one
+                      base.replace('"msg":', '"x":{' + key + ':404},"msg":', 1),
+                      base.replace('"msg":', '"x":[{' + key + ':200}],"msg":', 1)]
+    # Caddy's own 503/504 (a symptom each) against the backend's: the size, the headers
+    caddy = PLAIN["caddy"]
+    for status in ("503", "504", "500"):
+        one = caddy.replace('"status":502', f'"status":{status}')
+        lines += [one, one.replace('"size":0', '"size":3'), one.replace('"size":0', '"size":null'),
+                  one.replace('"Server":["Caddy"]', '"Server":["Caddy"],"Via":["1.1 x"]'),
+                  one.replace('"resp_headers":{"Server":["Caddy"]}', '"resp_headers":null'),
+                  one.replace('"host":"shop.example.com"', '"host":""')]
+    return lines
+
+
+def _bench_lines(family: str, n: int) -> list[str]:
+    import watch_bench
+
+    rng = random.Random(3)
+    make = watch_bench.FAMILIES[family][0]
+    return [make(rng, i).rstrip("\n") for i in range(n)]
+
+
+def _family_logs(family: str) -> list[Path]:
+    """The recorded access logs of ``family`` (tests/fixtures)."""
+    logs = [*FIX.glob(f"cloud/{family}*.log"), *FIX.glob(f"cloud/recorded/{family}*/*access*.log")]
+    assert logs, family
+    return sorted(logs)
+
+
+@pytest.mark.parametrize("family", JSON_FAMILIES)
+def test_the_json_count_spec_is_the_column_pass_spec(family: str) -> None:
+    """``counts.JSON_COUNTS`` holds the column pass's key spec and guards without polars: the
+    same as ``JsonPass.keys`` of the family's polars schema."""
+    from why502.parsers.lblogs.counts import JSON_COUNTS
+
+    if family == "caddy":
+        from why502.proxies.caddy import frame
+    else:
+        from why502.proxies.traefik import frame  # type: ignore[no-redef]
+    spec = JSON_COUNTS[family]
+    assert spec.keys == frame._NATIVE.keys(frame.SCHEMA)
+    assert spec.forbidden == frame._NATIVE.forbidden
+    assert spec.nested_ok == frame._NATIVE.nested_ok
+
+
+@pytest.mark.parametrize("family", JSON_FAMILIES)
+def test_the_json_counter_counts_each_line_it_takes_as_parse_line(family: str) -> None:
+    """Line by line: a line the counter takes is counted as ``parse_line`` reads it, and as the
+    family's status regex (what watch counted before) reads it where it reads one."""
+    fam = families().get(family)
+    assert fam is not None
+    took = taken(family, [*_json_lines(), *_bench_lines(family, 200)])
+    for text, got in took:
+        assert got == per_line(family, text), text
+        for rx in fam.status_patterns:
+            m = rx.search(text.encode())
+            if m is not None:
+                assert int(m.group(1)) == got[0], text
+    assert len(took) > 250
+
+
+@pytest.mark.parametrize("family", JSON_FAMILIES)
+def test_the_json_counter_takes_the_plain_lines(family: str) -> None:
+    from tests.stats.test_json_native import PLAIN
+
+    count = native_counter(families().get(family))
+    assert count is not None
+    lines = [PLAIN[family], *_bench_lines(family, 500)]
+    lines += [t for log in _family_logs(family) for t in log.read_text().splitlines()
+              if ('"DownstreamStatus"' in t or '"http.log.access' in t) and "\\" not in t]  # no escape
+    out = count("".join(f"{t}\n" for t in lines).encode())
+    assert out.rest == b"", out.rest[:300]
+    assert sum(out.statuses.values()) == len(lines)
+    if family == "caddy":  # Caddy's own 502 of PLAIN: lb, and no code for a 502
+        assert out.statuses[502] >= 1
+
+
+@pytest.mark.parametrize("family", JSON_FAMILIES)
+def test_watch_exports_the_same_json_metrics_with_the_native_counter(
+        family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sets = [(log.name, log.read_text(encoding="utf-8", errors="replace").splitlines())
+            for log in _family_logs(family)]
+    sets += [("bent", _json_lines()), ("bench", _bench_lines(family, 3000))]
+    own = 0
+    for name, lines in sets:
+        native = exported(tmp_path, lines, family, True, monkeypatch)
+        ref = exported(tmp_path, lines, family, False, monkeypatch)
+        assert native == ref, (name, {k: (native.get(k), ref.get(k)) for k in native.keys() | ref.keys()
+                                      if native.get(k) != ref.get(k)})
+        own += sum(v for k, v in native.items() if k.startswith("why502_upstream_failures_total"))
+    assert own > 0
+
+
+def test_traefik_below_500_counts_its_status_only() -> None:
+    """Traefik's counting groups the lines below 500 by their status alone: the one code its
+    parser gives a request under 500 ("no router", a 404 or no status) has no symptom."""
+    from why502.catalog.terms import term
+
+    t = term("traefik", "no router")
+    assert t is None or not t.symptom

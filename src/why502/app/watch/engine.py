@@ -726,7 +726,7 @@ class Watch:
         if f.native is None:
             from why502.parsers.lblogs.counts import native_counter
 
-            f.native = native_counter(f.family) or False
+            f.native = native_counter(families().get(f.family)) or False
         lines = data.count(b"\n")
         statuses: dict[int, int] = {}
         failures: list[tuple[str, str, int]] = []  # (symptom, target or group, requests), in order

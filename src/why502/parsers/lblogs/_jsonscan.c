@@ -38,6 +38,9 @@
  * the order of the keys, then `idx`; the scan runs without the GIL.
  */
 #define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -695,12 +698,200 @@ done:
     return out;
 }
 
+/* --- counting (watch) ------------------------------------------------------------------ */
+
+/* What ``why502 watch`` counts of a JSON family's block (app/watch/engine.py Watch._lb, through
+ * parsers/lblogs/counts.py), without polars: the lines json_line reads (the column pass's guards)
+ * grouped by the values of a few read keys, each group counted -- the family's parser then
+ * decides each group once, not each line.  A line goes back besides json_line's:
+ *   - when a key of `prefix` does not hold a string starting with its text (Caddy's logger,
+ *     "http.log.access": its other lines are no requests);
+ *   - when a text of `once` is not in the line exactly once (the status key, quoted: the
+ *     family's status regex, which watch used before, takes the first occurrence at any depth,
+ *     the parser the top-level one -- with one occurrence they agree).
+ * A group is the values of `group`'s keys, each with its mode: 'v' its value, 'f' its value when
+ * the first required key (the status) holds 500 or more, else null (what decides a failure only,
+ * e.g. a body size, which would make a group of nearly every line).  A group's key is bytes:
+ * per value a tag, 'n' null, 'i' an int64, 'g' a double (8 bytes, native order), 's' a 4-byte
+ * length and the text. */
+
+#define MAX_GROUP 16
+
+typedef struct {
+    int key[MAX_GROUP];
+    char mode[MAX_GROUP];
+    int n;
+    int status; /* the first required key, or -1 */
+    int prefix_key[MAX_GROUP];
+    const char *prefix[MAX_GROUP];
+    Py_ssize_t prefix_len[MAX_GROUP];
+    int nprefix;
+    const char *once[MAX_GROUP];
+    Py_ssize_t once_len[MAX_GROUP];
+    int nonce;
+} Group;
+
+typedef struct {
+    const Spec *sp;
+    const Group *g;
+    PyObject *counts; /* {group key: lines} */
+    Buf key;
+    int error;
+} Counter;
+
+static int occurs_once(const char *s, Py_ssize_t n, const char *t, Py_ssize_t tn) {
+    const char *a = memmem(s, (size_t)n, t, (size_t)tn);
+    if (a == NULL) return 0;
+    const char *rest = a + 1;
+    return memmem(rest, (size_t)(s + n - rest), t, (size_t)tn) == NULL;
+}
+
+static void key_value(Buf *b, char kind, const Val *v) {
+    if (v->n < 0) { buf_put(b, "n", 1); return; }
+    if (kind == 'l' || kind == 'c') { buf_put(b, "i", 1); buf_put(b, (const char *)&v->i, sizeof v->i); }
+    else if (kind == 'g') { buf_put(b, "g", 1); buf_put(b, (const char *)&v->g, sizeof v->g); }
+    else {
+        uint32_t len = (uint32_t)v->n;
+        buf_put(b, "s", 1);
+        buf_put(b, (const char *)&len, sizeof len);
+        buf_put(b, v->s, (size_t)v->n);
+    }
+}
+
+/* scan_lines' TakeLine for counting (the GIL held) */
+static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    Counter *c = ctx;
+    const Spec *sp = c->sp;
+    const Group *g = c->g;
+    Val vals[MAX_KEYS];
+    if (c->error || !json_line(sp, s, n, vals)) return 0;
+    for (int k = 0; k < g->nonce; k++)
+        if (!occurs_once(s, n, g->once[k], g->once_len[k])) return 0;
+    for (int k = 0; k < g->nprefix; k++) {
+        const Val *v = &vals[g->prefix_key[k]];
+        char kind = sp->keys[g->prefix_key[k]].kind;
+        if ((kind != 'u' && kind != 's') || v->n < g->prefix_len[k] || memcmp(v->s, g->prefix[k], (size_t)g->prefix_len[k]) != 0)
+            return 0;
+    }
+    int failure = g->status >= 0 && vals[g->status].n >= 0 && vals[g->status].i >= 500;
+    c->key.len = 0;
+    for (int k = 0; k < g->n; k++) {
+        if (g->mode[k] == 'f' && !failure) { buf_put(&c->key, "n", 1); continue; }
+        key_value(&c->key, sp->keys[g->key[k]].kind, &vals[g->key[k]]);
+    }
+    if (c->key.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
+    PyObject *key = PyBytes_FromStringAndSize(c->key.data ? c->key.data : "", (Py_ssize_t)c->key.len);
+    if (key == NULL) { c->error = 1; return 0; }
+    PyObject *old = PyDict_GetItemWithError(c->counts, key);
+    PyObject *now = old == NULL && PyErr_Occurred() ? NULL : PyLong_FromLongLong((old ? PyLong_AsLongLong(old) : 0) + 1);
+    if (now == NULL || PyDict_SetItem(c->counts, key, now) != 0) c->error = 1;
+    Py_XDECREF(now);
+    Py_DECREF(key);
+    return !c->error;
+}
+
+/* a read key of the spec by name, or -1 with an error set */
+static int key_named(const Spec *sp, PyObject *name) {
+    if (!PyBytes_Check(name)) { PyErr_SetString(PyExc_TypeError, "a key name is bytes"); return -1; }
+    int v = spec_find(sp, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name));
+    if (v < 0 || v >= MAX_KEYS || sp->keys[v].kind == 'o') {
+        PyErr_SetString(PyExc_ValueError, "a group, prefix or status key is a read key of the spec");
+        return -1;
+    }
+    return v;
+}
+
+static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefix, PyObject *once) {
+    memset(g, 0, sizeof *g);
+    g->status = -1;
+    for (int k = 0; k < sp->nkeys && g->status < 0; k++)
+        if (sp->keys[k].required && sp->keys[k].kind == 'l') g->status = k;
+    if (PyTuple_GET_SIZE(group) > MAX_GROUP || PyTuple_GET_SIZE(prefix) > MAX_GROUP || PyTuple_GET_SIZE(once) > MAX_GROUP) {
+        PyErr_SetString(PyExc_ValueError, "too many group, prefix or once entries");
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(group); k++) {
+        PyObject *name;
+        const char *mode;
+        Py_ssize_t mode_len;
+        PyObject *t = PyTuple_GET_ITEM(group, k);
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "Os#", &name, &mode, &mode_len)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a group entry is (name, mode)");
+            return -1;
+        }
+        if (mode_len != 1 || (mode[0] != 'v' && mode[0] != 'f')) {
+            PyErr_SetString(PyExc_ValueError, "a group mode is v or f");
+            return -1;
+        }
+        if ((g->key[g->n] = key_named(sp, name)) < 0) return -1;
+        g->mode[g->n++] = mode[0];
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(prefix); k++) {
+        PyObject *name, *text;
+        PyObject *t = PyTuple_GET_ITEM(prefix, k);
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "OS", &name, &text)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a prefix entry is (name, text)");
+            return -1;
+        }
+        if ((g->prefix_key[g->nprefix] = key_named(sp, name)) < 0) return -1;
+        g->prefix[g->nprefix] = PyBytes_AS_STRING(text);
+        g->prefix_len[g->nprefix++] = PyBytes_GET_SIZE(text);
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(once); k++) {
+        PyObject *text = PyTuple_GET_ITEM(once, k);
+        if (!PyBytes_Check(text) || PyBytes_GET_SIZE(text) == 0) {
+            PyErr_SetString(PyExc_TypeError, "a once entry is non-empty bytes");
+            return -1;
+        }
+        g->once[g->nonce] = PyBytes_AS_STRING(text);
+        g->once_len[g->nonce++] = PyBytes_GET_SIZE(text);
+    }
+    return 0;
+}
+
+static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    PyObject *keys, *forbidden, *group, *prefix, *once;
+    int nested_ok;
+    if (!PyArg_ParseTuple(args, "y*O!O!pO!O!O!", &data, &PyTuple_Type, &keys, &PyTuple_Type, &forbidden,
+                          &nested_ok, &PyTuple_Type, &group, &PyTuple_Type, &prefix, &PyTuple_Type, &once))
+        return NULL;
+    Spec *sp = malloc(sizeof *sp);
+    Group *g = malloc(sizeof *g);
+    Counter c = {sp, g, NULL, {0}, 0};
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
+    if (sp == NULL || g == NULL) { PyErr_NoMemory(); goto done; }
+    if (load_spec(sp, keys, forbidden, nested_ok) != 0 || load_group(g, sp, group, prefix, once) != 0) goto done;
+    if ((c.counts = PyDict_New()) == NULL) goto done;
+    /* whole lines: the empty "line" after the last newline is none */
+    Py_ssize_t len = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n' ? data.len - 1 : data.len;
+    scan_lines(data.buf, len, count_object, &c, &back, &back_text);
+    if (c.error) goto done;
+    if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }
+    out = Py_BuildValue("(Oy#)", c.counts, back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len);
+done:
+    Py_XDECREF(c.counts);
+    free(c.key.data);
+    free(sp);
+    free(g);
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
      "json_columns(data, keys, forbidden, nested_ok) -> (arrow schema, arrow array, lines, rows handed back "
      "(uint32 bytes), their text): the read keys ((name, kind, required, any_of[, names]); 'parent.name' a "
      "key of a nested object) of the JSON lines of a block whose values leave no doubt "
      "(parsers/lblogs/batch.py: json_rows)"},
+    {"json_counts", json_counts, METH_VARARGS,
+     "json_counts(data, keys, forbidden, nested_ok, group, prefix, once) -> ({group key: lines}, the lines "
+     "handed back): the lines json_columns would read, grouped by the values of the keys of group ((name, "
+     "mode 'v' or 'f')), for watch (parsers/lblogs/counts.py)"},
     {NULL, NULL, 0, NULL},
 };
 
