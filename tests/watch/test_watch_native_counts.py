@@ -214,7 +214,7 @@ def test_the_alb_failures_are_those_of_the_vocabulary() -> None:
 
 # -- Caddy, Traefik's JSON ---------------------------------------------------------------------
 
-JSON_FAMILIES = ("caddy", "traefik")
+JSON_FAMILIES = ("caddy", "traefik", "cloudflare")
 
 
 def _json_lines() -> list[str]:
@@ -224,8 +224,8 @@ def _json_lines() -> list[str]:
     from tests.stats.test_json_native import PLAIN, _lines
 
     lines = _lines()
-    for base in (PLAIN["caddy"], PLAIN["traefik"]):
-        for name in ("status", "DownstreamStatus"):
+    for base in (PLAIN["caddy"], PLAIN["traefik"], PLAIN["cloudflare"]):
+        for name in ("status", "DownstreamStatus", "EdgeResponseStatus"):
             key = f'"{name}"'
             lines += [base.replace('{"', '{"x":{' + key + ':404},"', 1),
                       base[:-1] + ',"x":{' + key + ':404}}',
@@ -242,6 +242,13 @@ def _json_lines() -> list[str]:
                   one.replace('"Server":["Caddy"]', '"Server":["Caddy"],"Via":["1.1 x"]'),
                   one.replace('"resp_headers":{"Server":["Caddy"]}', '"resp_headers":null'),
                   one.replace('"host":"shop.example.com"', '"host":""')]
+    # Cloudflare's own answers below 500 (origin status 0: a 429 is "rate-limited") and above
+    cf = PLAIN["cloudflare"]
+    for edge, origin in (("429", "0"), ("403", "0"), ("429", "429"), ("522", "0"), ("502", "0"), ("200", "0")):
+        one = cf.replace('"EdgeResponseStatus":502', f'"EdgeResponseStatus":{edge}').replace(
+            '"OriginResponseStatus":502', f'"OriginResponseStatus":{origin}')
+        lines += [one, one.replace('"OriginIP":"10.0.0.14"', '"OriginIP":""'),
+                  one.replace('"OriginIP":"10.0.0.14",', '')]
     return lines
 
 
@@ -256,7 +263,7 @@ def _bench_lines(family: str, n: int) -> list[str]:
 def _family_logs(family: str) -> list[Path]:
     """The recorded access logs of ``family`` (tests/fixtures)."""
     logs = [*FIX.glob(f"cloud/{family}*.log"), *FIX.glob(f"cloud/recorded/{family}*/*access*.log")]
-    assert logs, family
+    assert logs or family == "cloudflare", family  # Cloudflare's: published lines only (cloud/*.jsonl)
     return sorted(logs)
 
 
@@ -264,16 +271,17 @@ def _family_logs(family: str) -> list[Path]:
 def test_the_json_count_spec_is_the_column_pass_spec(family: str) -> None:
     """``counts.JSON_COUNTS`` holds the column pass's key spec and guards without polars: the
     same as ``JsonPass.keys`` of the family's polars schema."""
+    from why502.parsers.lblogs import batch
     from why502.parsers.lblogs.counts import JSON_COUNTS
+    from why502.proxies.caddy import frame as caddy
+    from why502.proxies.traefik import frame as traefik
 
-    if family == "caddy":
-        from why502.proxies.caddy import frame
-    else:
-        from why502.proxies.traefik import frame  # type: ignore[no-redef]
+    native, schema = {"caddy": (caddy._NATIVE, caddy.SCHEMA), "traefik": (traefik._NATIVE, traefik.SCHEMA),
+                      "cloudflare": (batch._CF_NATIVE, batch.CLOUDFLARE_SCHEMA)}[family]
     spec = JSON_COUNTS[family]
-    assert spec.keys == frame._NATIVE.keys(frame.SCHEMA)
-    assert spec.forbidden == frame._NATIVE.forbidden
-    assert spec.nested_ok == frame._NATIVE.nested_ok
+    assert spec.keys == native.keys(schema)
+    assert spec.forbidden == native.forbidden
+    assert spec.nested_ok == native.nested_ok
 
 
 @pytest.mark.parametrize("family", JSON_FAMILIES)
@@ -289,7 +297,18 @@ def test_the_json_counter_counts_each_line_it_takes_as_parse_line(family: str) -
             m = rx.search(text.encode())
             if m is not None:
                 assert int(m.group(1)) == got[0], text
-    assert len(took) > 250
+    assert len(took) > 230  # the 200 bench lines, and the published ones
+
+
+def _plain_cloudflare(text: str) -> bool:
+    """A whole JSON record with both statuses (the published ones include redacted values,
+    ``"ZoneID":******``, and Logpull records without the origin's status)."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and all(isinstance(obj.get(k), int)
+                                         for k in ("EdgeResponseStatus", "OriginResponseStatus"))
 
 
 @pytest.mark.parametrize("family", JSON_FAMILIES)
@@ -301,6 +320,10 @@ def test_the_json_counter_takes_the_plain_lines(family: str) -> None:
     lines = [PLAIN[family], *_bench_lines(family, 500)]
     lines += [t for log in _family_logs(family) for t in log.read_text().splitlines()
               if ('"DownstreamStatus"' in t or '"http.log.access' in t) and "\\" not in t]  # no escape
+    if family == "cloudflare":  # the published records (developers.cloudflare.com, field lines)
+        lines += [str(json.loads(row)["line"]) for jsonl in (FIX / "cloud" / "cloudflare.jsonl",)
+                  for row in jsonl.read_text().splitlines() if row.strip()]
+        lines = [t for t in lines if t.startswith("{") and "\\" not in t and _plain_cloudflare(t)]
     out = count("".join(f"{t}\n" for t in lines).encode())
     assert out.rest == b"", out.rest[:300]
     assert sum(out.statuses.values()) == len(lines)
@@ -331,3 +354,54 @@ def test_traefik_below_500_counts_its_status_only() -> None:
 
     t = term("traefik", "no router")
     assert t is None or not t.symptom
+
+
+# -- mutations ---------------------------------------------------------------------------------
+
+def _mutated(lines: list[str], n: int, seed: int) -> list[str]:
+    """``n`` lines of ``lines`` with random byte-level damage: a byte flipped, inserted, deleted
+    or doubled, the line cut, two lines spliced (log content is hostile)."""
+    rng = random.Random(seed)
+    alphabet = '{}[]":,\\ -0123456789.eEnulltrf\x00\x01\x7f\xc3\xa9\t\rabc/'
+    out = []
+    for _ in range(n):
+        t = rng.choice(lines)
+        for _k in range(rng.randint(1, 3)):
+            at = rng.randrange(len(t) + 1)
+            op = rng.randrange(6)
+            if op == 0 and t:
+                t = t[:at] + rng.choice(alphabet) + t[at + 1:]
+            elif op == 1:
+                t = t[:at] + rng.choice(alphabet) + t[at:]
+            elif op == 2:
+                t = t[:at] + t[at + 1:]
+            elif op == 3:
+                t = t[:at] + t[at:at + rng.randint(1, 8)] + t[at:]
+            elif op == 4:
+                t = t[:at]
+            else:
+                other = rng.choice(lines)
+                t = t[:at] + other[rng.randrange(len(other) + 1):]
+        out.append(t.replace("\n", " "))
+    return out
+
+
+@pytest.mark.parametrize("family", ["alb", *JSON_FAMILIES])
+def test_mutated_lines_are_counted_as_parse_line_or_handed_back(family: str) -> None:
+    """A mutation fuzz (run it under the sanitizers after a C change: CONTRIBUTING.md): every
+    damaged line the counter takes is counted as ``parse_line`` reads it, and a block of them
+    counts what the lines counted alone."""
+    base = (_alb_corpus()[:3000] + _alb_bench(300)) if family == "alb" else \
+        [*_json_lines(), *_bench_lines(family, 300)]
+    lines = _mutated(base, 6000, seed=len(family))
+    took = taken(family, lines)
+    for text, got in took:
+        assert got == per_line(family, text), text
+    assert len(took) > (300 if family == "alb" else 50)  # most damaged JSON is no JSON
+    count = native_counter(families().get(family))
+    assert count is not None
+    whole = count("".join(f"{t}\n" for t in lines).encode())
+    statuses: Counter[int] = Counter(got[0] for _t, got in took if got[0] is not None)
+    back = [t for t in whole.rest.decode("utf-8", "replace").split("\n")]
+    assert len(back) - 1 == len(lines) - len(took)
+    assert Counter(whole.statuses) == statuses

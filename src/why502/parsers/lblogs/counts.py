@@ -6,7 +6,7 @@ edge's own failures by symptom and target (or group) -- what ``LogFamilies.parse
 line by line, at ~25-60 us a line.  The native passes that cut and decide these lines for
 ``stats`` (``_albscan.c``, ``_jsonscan.c``) have a counting entry each, sharing their cutting
 and deciding code, that hands back the counts instead of Arrow columns: ``alb_counts`` (ALB)
-and ``json_counts`` (Caddy, Traefik's JSON: the lines grouped by the values that decide them,
+and ``json_counts`` (Caddy, Traefik's JSON, Cloudflare: the lines grouped by the values that decide them,
 each group then decided once by the family's own parser, ``JsonCount``).
 A line such a pass is not sure of -- and a line the per-line reader could read otherwise than
 the pass (the entries' docstrings say which) -- is handed back, and the agent reads it as
@@ -114,8 +114,9 @@ def _caddy_obj(v: dict[str, Any]) -> dict[str, Any]:
             "request": None if host is None else {"host": host}}
 
 
-def _traefik_obj(v: dict[str, Any]) -> dict[str, Any]:
-    """A group of Traefik's JSON access lines as ``traefik.log.parse_traefik_json`` reads it."""
+def _as_read(v: dict[str, Any]) -> dict[str, Any]:
+    """A group of lines as the family's parser reads them: the values it decides on (Traefik's
+    ``parse_traefik_json``, Cloudflare's ``parse_cloudflare``: ``obj.get``, null and absent alike)."""
     return dict(v)
 
 
@@ -150,7 +151,23 @@ JSON_COUNTS: dict[str, JsonCount] = {c.family: c for c in (
         # gives without a 5xx, "no router", has no symptom: tested)
         group=(("DownstreamStatus", "v"), ("OriginContentSize", "f"), ("ServiceURL", "f"),
                ("RouterName", "f"), ("ServiceAddr", "f"), ("ServiceName", "f")),
-        prefix=(), once=('"DownstreamStatus"',), obj=_traefik_obj),
+        prefix=(), once=('"DownstreamStatus"',), obj=_as_read),
+    # parsers/lblogs/batch.py: CLOUDFLARE_SCHEMA, _CF_NATIVE
+    JsonCount(
+        "cloudflare",
+        keys=((b"EdgeResponseStatus", "l", True, False, ()), (b"OriginResponseStatus", "l", True, False, ()),
+              (b"OriginIP", "u", False, False, ()),
+              *((k.encode(), "g", False, False, ()) for k in (
+                  "OriginResponseHeaderReceiveDurationMs", "OriginResponseDurationMs", "OriginResponseTime")),
+              *((k.encode(), "u", False, False, ()) for k in (
+                  "ClientRequestMethod", "ClientRequestURI", "ClientRequestPath", "EdgeStartTimestamp",
+                  "ClientRequestHost", "ClientIP", "RayID"))),
+        forbidden=(), nested_ok=True,
+        # every value "v": the edge's own 403/429 (origin status 0) are its failures too
+        # (a 429 is "rate-limited"), so the target and host count below 500 as well
+        group=(("EdgeResponseStatus", "v"), ("OriginResponseStatus", "v"), ("OriginIP", "v"),
+               ("ClientRequestHost", "v")),
+        prefix=(), once=('"EdgeResponseStatus"',), obj=_as_read),
 )}
 
 
