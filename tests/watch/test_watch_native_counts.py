@@ -244,7 +244,8 @@ def _json_lines() -> list[str]:
                   one.replace('"host":"shop.example.com"', '"host":""')]
     # Cloudflare's own answers below 500 (origin status 0: a 429 is "rate-limited") and above
     cf = PLAIN["cloudflare"]
-    for edge, origin in (("429", "0"), ("403", "0"), ("429", "429"), ("522", "0"), ("502", "0"), ("200", "0")):
+    for edge, origin in (("429", "0"), ("403", "0"), ("429", "429"), ("522", "0"), ("502", "0"),
+                         ("200", "0")):
         one = cf.replace('"EdgeResponseStatus":502', f'"EdgeResponseStatus":{edge}').replace(
             '"OriginResponseStatus":502', f'"OriginResponseStatus":{origin}')
         lines += [one, one.replace('"OriginIP":"10.0.0.14"', '"OriginIP":""'),
