@@ -647,7 +647,7 @@ class Watch:
             return
         if f.family is not None:
             self._keep(f, "lb", data, count, at)
-            self._lb(f, data, bucket)
+            self._lb(f, data, count, bucket)
             return
         if f.kind == "auto":
             # nginx's two logs in one stream: its error lines apart from its requests
@@ -712,7 +712,7 @@ class Watch:
                 self.note(Diagnostic("warning", f"{f.follower.path}: {unparsed} line(s) do not "
                                      f"match {what}; counted in why502_log_lines_unparsed_total"))
 
-    def _lb(self, f: _Followed, data: bytes, bucket: Any) -> None:
+    def _lb(self, f: _Followed, data: bytes, lines: int, bucket: Any) -> None:
         """A load balancer's or edge proxy's lines (``parsers.lblogs``, the readers of diagnose
         and stats): requests by status, and the proxy's own failures by symptom and target.
 
@@ -720,28 +720,28 @@ class Watch:
         agent behind at a few thousand requests a second.  So the family's native counter
         (``parsers.lblogs.counts``: the C passes of ``stats``, counting) takes the lines it is
         sure of first, with their failures decided; the lines it hands back -- all of them when
-        the family has none or it is off -- are counted as before (``_lb_lines``)."""
+        the family has none or it is off -- are counted as before (``_lb_lines``).  ``lines``:
+        how many ``data`` holds (the follower counted them)."""
         if f.status_rx is None:
             f.status_rx = _status_regex(f.family, _text_lines(data[:65536])[:20])
         if f.native is None:
             from why502.parsers.lblogs.counts import native_counter
 
             f.native = native_counter(families().get(f.family)) or False
-        lines = data.count(b"\n")
         statuses: dict[int, int] = {}
         failures: list[tuple[str, str, int]] = []  # (symptom, target or group, requests), in order
         native = f.native(data) if not isinstance(f.native, bool) else None
         if native is None:
-            unparsed = self._lb_lines(f, data, statuses, failures)
+            unparsed = self._lb_lines(f, data, lines, statuses, failures)
         else:
             statuses = dict(native.statuses)
-            unparsed = self._lb_lines(f, native.rest, statuses, failures)
+            unparsed = self._lb_lines(f, native.rest, native.rest.count(b"\n"), statuses, failures)
             labels = {label for _symptom, label in native.failures} | {t[1] for t in failures}
             if self.metrics.caps(labels):
                 # the block's failures past the label cap: which targets become "other" depends
                 # on the order they come in, so the block is counted line by line, as before
                 statuses, failures = {}, []
-                unparsed = self._lb_lines(f, data, statuses, failures)
+                unparsed = self._lb_lines(f, data, lines, statuses, failures)
             else:
                 failures[:0] = [(symptom, label, n) for (symptom, label), n in native.failures.items()]
         for symptom, label, n in failures:
@@ -754,9 +754,9 @@ class Watch:
             self.metrics.traffic.count(statuses)
         self._count(f, statuses, unparsed, lines, bucket)
 
-    def _lb_lines(self, f: _Followed, data: bytes, statuses: dict[int, int],
+    def _lb_lines(self, f: _Followed, data: bytes, lines: int, statuses: dict[int, int],
                   failures: list[tuple[str, str, int]]) -> int:
-        """``_lb`` of whole lines ``data`` line by line (their requests added to ``statuses``,
+        """``_lb`` of the ``lines`` whole lines ``data`` line by line (their requests added to ``statuses``,
         the proxy's own failures to ``failures``, in the order of the lines):
         the status is taken by one regex per family over the whole block
         (``LogFamily.status_patterns``, C speed), and ``parse_line`` reads only the lines that
@@ -776,7 +776,7 @@ class Watch:
                 if code >= 500:
                     start = data.rfind(b"\n", 0, m.start()) + 1
                     slow.append(data[start:data.find(b"\n", m.end())].decode("utf-8", "replace"))
-            if matched < data.count(b"\n"):  # lines that are not requests: each read for what it is
+            if matched < lines:  # lines that are not requests: each read for what it is
                 slow += [t for t in _text_lines(data) if t.strip() and not rx.search(t.encode())]
         else:
             slow = [t for t in _text_lines(data) if t.strip()]

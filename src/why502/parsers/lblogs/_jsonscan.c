@@ -735,9 +735,25 @@ typedef struct {
     const Spec *sp;
     const Group *g;
     PyObject *counts; /* {group key: lines} */
-    Buf key;
+    Buf key, last;    /* this line's group key; the last one's, its lines not yet in counts */
+    int64_t pending;
     int error;
 } Counter;
+
+/* the last group's pending lines into counts */
+static int flush_group(Counter *c) {
+    if (c->pending == 0) return 0;
+    PyObject *key = PyBytes_FromStringAndSize(c->last.data ? c->last.data : "", (Py_ssize_t)c->last.len);
+    if (key == NULL) return -1;
+    PyObject *old = PyDict_GetItemWithError(c->counts, key);
+    PyObject *now = old == NULL && PyErr_Occurred() ? NULL
+                                                    : PyLong_FromLongLong((old ? PyLong_AsLongLong(old) : 0) + c->pending);
+    int rc = now != NULL ? PyDict_SetItem(c->counts, key, now) : -1;
+    Py_XDECREF(now);
+    Py_DECREF(key);
+    c->pending = 0;
+    return rc;
+}
 
 static int occurs_once(const char *s, Py_ssize_t n, const char *t, Py_ssize_t tn) {
     const char *a = memmem(s, (size_t)n, t, (size_t)tn);
@@ -781,14 +797,18 @@ static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
         key_value(&c->key, sp->keys[g->key[k]].kind, &vals[g->key[k]]);
     }
     if (c->key.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
-    PyObject *key = PyBytes_FromStringAndSize(c->key.data ? c->key.data : "", (Py_ssize_t)c->key.len);
-    if (key == NULL) { c->error = 1; return 0; }
-    PyObject *old = PyDict_GetItemWithError(c->counts, key);
-    PyObject *now = old == NULL && PyErr_Occurred() ? NULL : PyLong_FromLongLong((old ? PyLong_AsLongLong(old) : 0) + 1);
-    if (now == NULL || PyDict_SetItem(c->counts, key, now) != 0) c->error = 1;
-    Py_XDECREF(now);
-    Py_DECREF(key);
-    return !c->error;
+    /* a run of lines of one group (most requests of a busy log are alike) is one dict update */
+    if (c->pending > 0 && c->key.len == c->last.len
+        && (c->key.len == 0 || memcmp(c->key.data, c->last.data, c->key.len) == 0)) {
+        c->pending++;
+        return 1;
+    }
+    if (flush_group(c) != 0) { c->error = 1; return 0; }
+    c->last.len = 0;
+    buf_put(&c->last, c->key.data, c->key.len);
+    if (c->last.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
+    c->pending = 1;
+    return 1;
 }
 
 /* a read key of the spec by name, or -1 with an error set */
@@ -859,7 +879,7 @@ static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
         return NULL;
     Spec *sp = malloc(sizeof *sp);
     Group *g = malloc(sizeof *g);
-    Counter c = {sp, g, NULL, {0}, 0};
+    Counter c = {sp, g, NULL, {0}, {0}, 0, 0};
     Buf back = {0}, back_text = {0};
     PyObject *out = NULL;
     if (sp == NULL || g == NULL) { PyErr_NoMemory(); goto done; }
@@ -868,12 +888,13 @@ static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     /* whole lines: the empty "line" after the last newline is none */
     Py_ssize_t len = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n' ? data.len - 1 : data.len;
     scan_lines(data.buf, len, count_object, &c, &back, &back_text);
-    if (c.error) goto done;
+    if (c.error || flush_group(&c) != 0) goto done;
     if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }
     out = Py_BuildValue("(Oy#)", c.counts, back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len);
 done:
     Py_XDECREF(c.counts);
     free(c.key.data);
+    free(c.last.data);
     free(sp);
     free(g);
     free(back.data);
