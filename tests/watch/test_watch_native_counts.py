@@ -406,3 +406,20 @@ def test_mutated_lines_are_counted_as_parse_line_or_handed_back(family: str) -> 
     back = [t for t in whole.rest.decode("utf-8", "replace").split("\n")]
     assert len(back) - 1 == len(lines) - len(took)
     assert Counter(whole.statuses) == statuses
+
+
+@pytest.mark.parametrize("family", ["alb", "traefik", "cloudflare"])
+def test_the_counted_families_keep_polars_out_of_the_agent(family: str, tmp_path: Path) -> None:
+    """The light agent (issue 28 item 5): following ALB's, Traefik's or Cloudflare's access log
+    (Caddy's: ``test_watch_agent.py``), the follow loop counts natively and loads neither polars
+    nor rich, until an incident is diagnosed (by a ``diagnose`` child)."""
+    from tests.watch.test_watch_agent import follow_loop_modules
+
+    make = {"alb": gen_lb_logs.alb, "traefik": gen_lb_logs.traefik_json,
+            "cloudflare": gen_lb_logs.cloudflare}[family]
+    rng = random.Random(11)
+    log = tmp_path / f"{family}.log"
+    log.write_text("".join(make(gen_lb_logs.Req(rng, i, 2000.0)) + "\n" for i in range(2000)))
+    loaded, events = follow_loop_modules(["--access-log", str(log), "--log-type", family, "--from-start"])
+    assert '"incident-opened"' in events
+    assert loaded == []
