@@ -470,8 +470,9 @@ static int read_member(Cur *c, const Key *k, Val *v) {
     return k->kind == 'c' ? count_keys(c, k, v) : read_value(c, k, v);
 }
 
-/* one line: the values of the keys read (vals[k].n < 0 when absent); 0 when it goes back */
-static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals) {
+/* one line: the values of the keys read (vals[k].n < 0 when null or absent; bit k of *seen_out,
+ * when given, set when key k is in the line); 0 when it goes back */
+static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out) {
     if (n < 2 || s[0] != '{' || s[n - 1] != '}' || any_control(s, n)) return 0;
     Cur c = {s + 1, s + n, sp, 0};
     uint64_t seen = 0;
@@ -511,6 +512,7 @@ static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals) {
         if (sp->keys[k].required && !(seen & (1ULL << k))) return 0;
         if (sp->keys[k].any_of && (seen & (1ULL << k))) any = 1;
     }
+    if (seen_out != NULL) *seen_out = seen;
     return any;
 }
 
@@ -633,7 +635,7 @@ typedef struct {
 static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Val vals[MAX_KEYS];
-    if (!json_line(t->sp, s, n, vals)) return 0;
+    if (!json_line(t->sp, s, n, vals, NULL)) return 0;
     int nk = t->sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
@@ -706,16 +708,19 @@ done:
  * decides each group once, not each line.  A line goes back besides json_line's:
  *   - when a key of `prefix` does not hold a string starting with its text (Caddy's logger,
  *     "http.log.access": its other lines are no requests);
- *   - when a text of `once` is not in the line exactly once (the status key, quoted: the
- *     family's status regex, which watch used before, takes the first occurrence at any depth,
- *     the parser the top-level one -- with one occurrence they agree).
+ *   - when a text of `once` is in the line more than once (the status key, quoted: the family's
+ *     status regex, which watch used before, takes the first occurrence at any depth, the parser
+ *     the top-level one -- with one occurrence they agree, with none the regex reads nothing
+ *     and the line was the parser's).
  * A group is the values of `group`'s keys, each with its mode: 'v' its value, 'f' its value when
  * the first required key (the status) holds 500 or more, else null (what decides a failure only,
- * e.g. a body size, which would make a group of nearly every line).  A group's key is bytes:
- * per value a tag, 'n' null, 'i' an int64, 'g' a double (8 bytes, native order), 's' a 4-byte
- * length and the text. */
+ * e.g. a body size, which would make a group of nearly every line), 'e' whether it is empty
+ * (null, "" or "-": Envoy's %RESPONSE_DURATION%, whose value varies but only its emptiness is
+ * read).  A group's key is bytes: per value a tag, 'a' the key absent, 'n' null (or not read: 'f'
+ * below 500; empty: 'e'), 'x' not empty ('e'), 'i' an int64, 'g' a double (8 bytes, native
+ * order), 's' a 4-byte length and the text. */
 
-#define MAX_GROUP 16
+#define MAX_GROUP 24
 
 typedef struct {
     int key[MAX_GROUP];
@@ -755,9 +760,10 @@ static int flush_group(Counter *c) {
     return rc;
 }
 
-static int occurs_once(const char *s, Py_ssize_t n, const char *t, Py_ssize_t tn) {
+/* whether t occurs at most once in s[0..n) */
+static int at_most_once(const char *s, Py_ssize_t n, const char *t, Py_ssize_t tn) {
     const char *a = memmem(s, (size_t)n, t, (size_t)tn);
-    if (a == NULL) return 0;
+    if (a == NULL) return 1;
     const char *rest = a + 1;
     return memmem(rest, (size_t)(s + n - rest), t, (size_t)tn) == NULL;
 }
@@ -781,9 +787,10 @@ static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     const Spec *sp = c->sp;
     const Group *g = c->g;
     Val vals[MAX_KEYS];
-    if (c->error || !json_line(sp, s, n, vals)) return 0;
+    uint64_t seen;
+    if (c->error || !json_line(sp, s, n, vals, &seen)) return 0;
     for (int k = 0; k < g->nonce; k++)
-        if (!occurs_once(s, n, g->once[k], g->once_len[k])) return 0;
+        if (!at_most_once(s, n, g->once[k], g->once_len[k])) return 0;
     for (int k = 0; k < g->nprefix; k++) {
         const Val *v = &vals[g->prefix_key[k]];
         char kind = sp->keys[g->prefix_key[k]].kind;
@@ -793,8 +800,12 @@ static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     int failure = g->status >= 0 && vals[g->status].n >= 0 && vals[g->status].i >= 500;
     c->key.len = 0;
     for (int k = 0; k < g->n; k++) {
-        if (g->mode[k] == 'f' && !failure) { buf_put(&c->key, "n", 1); continue; }
-        key_value(&c->key, sp->keys[g->key[k]].kind, &vals[g->key[k]]);
+        const Val *v = &vals[g->key[k]];
+        if (g->mode[k] == 'f' && !failure) buf_put(&c->key, "n", 1);
+        else if (!(seen & (1ULL << g->key[k]))) buf_put(&c->key, "a", 1);
+        else if (g->mode[k] == 'e') /* empty (null, "", "-") or not */
+            buf_put(&c->key, v->n < 0 || v->n == 0 || (v->n == 1 && v->s[0] == '-') ? "n" : "x", 1);
+        else key_value(&c->key, sp->keys[g->key[k]].kind, v);
     }
     if (c->key.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
     /* a run of lines of one group (most requests of a busy log are alike) is one dict update */
@@ -840,8 +851,8 @@ static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefi
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a group entry is (name, mode)");
             return -1;
         }
-        if (mode_len != 1 || (mode[0] != 'v' && mode[0] != 'f')) {
-            PyErr_SetString(PyExc_ValueError, "a group mode is v or f");
+        if (mode_len != 1 || mode[0] == 0 || !strchr("vfe", mode[0])) {
+            PyErr_SetString(PyExc_ValueError, "a group mode is v, f or e");
             return -1;
         }
         if ((g->key[g->n] = key_named(sp, name)) < 0) return -1;

@@ -6,11 +6,12 @@ edge's own failures by symptom and target (or group) -- what ``LogFamilies.parse
 line by line, at ~25-60 us a line.  The native passes that cut and decide these lines for
 ``stats`` (``_albscan.c``, ``_jsonscan.c``) have a counting entry each, sharing their cutting
 and deciding code, that hands back the counts instead of Arrow columns: ``alb_counts`` (ALB)
-and ``json_counts`` (Caddy, Traefik's JSON, Cloudflare: the lines grouped by the values that decide them,
-each group then decided once by the family's own parser, ``JsonCount``).
-A line such a pass is not sure of -- and a line the per-line reader could read otherwise than
-the pass (the entries' docstrings say which) -- is handed back, and the agent reads it as
-before; so the counts are the per-line reader's (``tests/watch/test_watch_native_counts.py``).
+and ``json_counts`` (Caddy, Traefik's JSON, Cloudflare, Envoy's JSON: the lines grouped by the
+values that decide them, each group then decided once by the family's own parser,
+``JsonCount``).  A line such a pass is not sure of -- and a line the per-line reader could read
+otherwise than the pass (the entries' docstrings say which) -- is handed back, and the agent
+reads it as before; so the counts are the per-line reader's
+(``tests/watch/test_watch_native_counts.py``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class JsonCount:
     schema, written here without polars -- ``tests/watch/test_watch_native_counts.py`` holds
     them equal), the keys whose values decide a line (``group``: (name, mode), mode "f" when
     they decide a failure only, i.e. matter from status 500 on), the string keys that must
-    start with a text (``prefix``), the texts a line must hold exactly once (``once``: the
+    start with a text (``prefix``), the texts a line may hold once at most (``once``: the
     quoted status key, see ``_jsonscan.c``), and ``obj``: a group's values as the JSON object
     the family's parser is given to decide it (the values it reads of the line, nothing else)."""
 
@@ -107,20 +108,34 @@ class JsonCount:
 def _caddy_obj(v: dict[str, Any]) -> dict[str, Any]:
     """A group of Caddy's access lines as ``caddy.log.parse_caddy`` reads it: its status, size,
     host, and as many response headers not among Caddy's own as the pass counted."""
-    headers = v["resp_headers"]
-    host = v["request.host"]
-    return {"logger": "http.log.access", "status": v["status"], "size": v["size"],
+    headers = v.get("resp_headers")
+    host = v.get("request.host")
+    return {"logger": "http.log.access", "status": v["status"], "size": v.get("size"),
             "resp_headers": None if headers is None else {f"x-{i}": [] for i in range(headers)},
             "request": None if host is None else {"host": host}}
 
 
 def _as_read(v: dict[str, Any]) -> dict[str, Any]:
-    """A group of lines as the family's parser reads them: the values it decides on (Traefik's
-    ``parse_traefik_json``, Cloudflare's ``parse_cloudflare``: ``obj.get``, null and absent alike)."""
+    """A group of lines as the family's parser reads them: the keys it decides on that the lines
+    hold, with their values (Traefik's ``parse_traefik_json``, Cloudflare's ``parse_cloudflare``,
+    Envoy's ``parse_envoy_json``, which tells a null from an absent key)."""
     return dict(v)
 
 
 _CADDY_REQUEST = ("method", "uri", "host", "client_ip", "remote_ip", "remote_addr")
+# Envoy's JSON keys (proxies/envoy/frame.py: _STATUS ... _RESPONSE_DURATION; log.parse_envoy_json)
+_ENVOY_STATUS = ("response_code", "responseCode", "status")
+_ENVOY_NUMBERS = (*_ENVOY_STATUS, "duration", "upstream_service_time", "upstreamServiceTime",
+                  "x-envoy-upstream-service-time")
+_ENVOY_FLAGS = ("response_flags", "responseFlags", "response_flag")
+_ENVOY_DETAILS = ("response_code_details", "responseCodeDetails")
+_ENVOY_TFR = ("upstream_transport_failure_reason", "upstreamTransportFailureReason")
+_ENVOY_TARGET = ("upstream_host", "upstreamHost", "upstream_cluster", "upstreamCluster")
+_ENVOY_STRINGS = (*_ENVOY_FLAGS, "method", "requestMethod", "path", "requestPath", "x-envoy-origin-path",
+                  *_ENVOY_DETAILS, *_ENVOY_TFR, "start_time", "startTime", "timestamp", "authority",
+                  "requestAuthority", *_ENVOY_TARGET, "downstream_remote_address", "remote_addr",
+                  "x_forwarded_for")
+_ENVOY_RESPONSE_DURATION = ("response_duration", "responseDuration", "targetDuration")
 _ENVOY_CF_KEYS = ("EdgeResponseStatus", "RayID", "response_flags", "response_flag", "responseFlags",
                   "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
                   "upstreamTransportFailureReason")
@@ -168,18 +183,36 @@ JSON_COUNTS: dict[str, JsonCount] = {c.family: c for c in (
         group=(("EdgeResponseStatus", "v"), ("OriginResponseStatus", "v"), ("OriginIP", "v"),
                ("ClientRequestHost", "v")),
         prefix=(), once=('"EdgeResponseStatus"',), obj=_as_read),
+    # proxies/envoy/frame.py: SCHEMA (every key text), _NATIVE
+    JsonCount(
+        "envoy",
+        keys=(*((k.encode(), "s", False, False, ()) for k in _ENVOY_NUMBERS),
+              *((k.encode(), "u", False, k in (*_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR), ())
+                for k in (*_ENVOY_STRINGS, *_ENVOY_RESPONSE_DURATION))),
+        forbidden=("EdgeResponseStatus", "RayID"), nested_ok=False,
+        # a flag or detail makes the proxy's own failure at any status (a 200 with UT): every
+        # deciding value counts; of %RESPONSE_DURATION% only whether it is empty, and which key
+        group=(*((k, "v") for k in (*_ENVOY_STATUS, *_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR,
+                                    *_ENVOY_TARGET)),
+               *((k, "e") for k in _ENVOY_RESPONSE_DURATION)),
+        prefix=(), once=('"response_code"',), obj=_as_read),
 )}
 
 
 def _group_values(raw: bytes, names: tuple[str, ...]) -> dict[str, Any]:
-    """A group key of ``json_counts`` (per value: n, i + int64, g + double, s + length + text)."""
+    """A group key of ``json_counts`` (per value: a absent -- left out --, n null, x not empty,
+    i + int64, g + double, s + length + text)."""
     out: dict[str, Any] = {}
     k = 0
     for name in names:
         tag = raw[k:k + 1]
         k += 1
+        if tag == b"a":
+            continue
         if tag == b"n":
             out[name] = None
+        elif tag == b"x":
+            out[name] = "x"
         elif tag in (b"i", b"g"):
             out[name] = struct.unpack_from("=q" if tag == b"i" else "=d", raw, k)[0]
             k += 8
