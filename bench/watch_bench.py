@@ -20,10 +20,12 @@ Two measurements on a generated access log (combined format + the upstream field
 
 ``--family`` (repeatable; default nginx): the log followed -- ``nginx`` (access log, the config's
 format), ``nginx-error``, ``haproxy`` (its log, --config haproxy.cfg), ``apache`` (its error
-log), ``envoy``, ``caddy``, ``traefik`` (their access logs); each line shaped on the recorded
-lines of tests/fixtures (5 % failures).  Every tool is measured on the lines it has read
-(``why502_log_lines_total``; mtail: a ``lines_total`` counter in the same program), and the
-agent's imports at the end of the run (``--debug-modules``: is polars or rich loaded).
+log), ``envoy``, ``caddy``, ``traefik`` (their access logs), ``alb``, ``cloudflare`` and
+``envoy-json`` (``bench/gen_lb_logs.py``'s lines); each line shaped on the recorded lines of
+tests/fixtures (5 % failures; ``--shape dense``: the edge families' failure-dense mix).  Every
+tool is measured on the lines it has read (``why502_log_lines_total``; mtail: a ``lines_total``
+counter in the same program), and the agent's imports at the end of the run
+(``--debug-modules``: is polars or rich loaded).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ from prometheus_client import generate_latest
 
 from why502.app.watch.engine import Watch, WatchOptions
 from why502.app.watch.incidents import Rules
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gen_lb_logs  # bench/gen_lb_logs.py: the edge families' lines, as recorded
 
 FORMAT = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
           '"$http_referer" "$http_user_agent" ua="$upstream_addr" urt="$upstream_response_time"')
@@ -140,6 +145,19 @@ def _traefik(rng: random.Random, n: int) -> str:
             '"time":"2026-11-22T11:08:37Z"}\n')
 
 
+def _edge(make: Any, dense: bool = False) -> Any:
+    """A line of ``bench/gen_lb_logs.py``'s maker ``make`` (ALB, Cloudflare, Envoy's JSON: the
+    recorded formats, targets, groups and timings varied): its failure-dense mix (a quarter of
+    the requests fail, most of them the edge's own failures) with ``dense``, else 5 % of its
+    failures among requests that went well, as the other families here."""
+    def one(rng: random.Random, n: int) -> str:
+        q = gen_lb_logs.Req(rng, n, 2000.0)
+        if not dense and (q.kind == "ok" or rng.random() >= 0.2):  # ~5 % of the lines fail
+            q.kind, q.status, q.ms = "ok", 200, float(n % 90)
+        return str(make(q)) + "\n"
+    return one
+
+
 # family -> (line maker, mtail's status regex on that line)
 FAMILIES = {
     "nginx-error": (_nginx_error, r"\[(?P<status>error)\]"),
@@ -148,6 +166,10 @@ FAMILIES = {
     "envoy": (_envoy, r'" (?P<status>\d{3}) '),
     "caddy": (_caddy, r'"status":(?P<status>\d{3})'),
     "traefik": (_traefik, r'"DownstreamStatus":(?P<status>\d{3})'),
+    # the ALB's elb_status_code: the ninth space-separated field (AWS, "Access log entries")
+    "alb": (_edge(gen_lb_logs.alb), r"^\S+ \S+ \S+ \S+ \S+ \S+ \S+ \S+ (?P<status>\d{3}) "),
+    "cloudflare": (_edge(gen_lb_logs.cloudflare), r'"EdgeResponseStatus":(?P<status>\d{3})'),
+    "envoy-json": (_edge(gen_lb_logs.envoy_json), r'"response_code":(?P<status>\d{3})'),
 }
 MTAIL_GENERIC = """
 counter lines_total
@@ -218,8 +240,11 @@ def catch_up(tmp: Path, lines: int, family: str = "nginx", shape: str | None = N
               lambda _e: None, lambda _d: None)
     start = time.perf_counter()
     cpu = time.process_time()
-    while counted(w) < lines:
-        w.step()
+    # the metrics are rendered (as a scrape does) only when the loop has caught up: rendering
+    # them after every block cost more than counting it once the counters were native (the
+    # edge families' upstream-by-symptom series: ~200 of them on Cloudflare's lines)
+    while w.step() or counted(w) < lines:
+        pass
     took = time.perf_counter() - start
     cpu = time.process_time() - cpu
     out: dict[str, Any] = {"family": family, "shape": shape, "lines": lines, "why502_s": round(took, 2),
@@ -331,7 +356,8 @@ def family_inputs(tmp: Path, family: str) -> tuple[Path, list[str], str]:
         cfg = tmp / "haproxy.cfg"
         cfg.write_text(HAPROXY_CFG)
         return tmp / "haproxy.log", ["--config", str(cfg), "--error-log", str(tmp / "haproxy.log")], prog
-    return tmp / "access.log", ["--access-log", str(tmp / "access.log"), "--log-type", family], prog
+    log_type = "envoy" if family == "envoy-json" else family  # Envoy's one family, text or JSON
+    return tmp / "access.log", ["--access-log", str(tmp / "access.log"), "--log-type", log_type], prog
 
 
 # ``--shape``: the error-log families' lines all failures ("dense") or 5 % failures among lines a
@@ -340,6 +366,10 @@ def family_inputs(tmp: Path, family: str) -> tuple[Path, list[str], str]:
 SHAPES: dict[tuple[str, str], Any] = {
     ("nginx-error", "dense"): _nginx_error, ("nginx-error", "benign"): _nginx_benign,
     ("apache", "dense"): lambda rng, n: _apache(rng, n, dense=True), ("apache", "benign"): _apache,
+    # the edge families: gen_lb_logs' failure-dense mix (bench/lb_bench.py's lines)
+    **{(fam, "dense"): _edge(make, dense=True) for fam, make in
+       (("alb", gen_lb_logs.alb), ("cloudflare", gen_lb_logs.cloudflare),
+        ("envoy-json", gen_lb_logs.envoy_json))},
 }
 
 
@@ -507,7 +537,9 @@ def main() -> int:
                          "and the followers' rotation handling under load (0: never)")
     ap.add_argument("--shape", choices=["dense", "benign"],
                     help="nginx-error and apache: every line a failure, or 5 %% failures among "
-                         "lines that are none (default: nginx-error dense, apache benign)")
+                         "lines that are none (default: nginx-error dense, apache benign); alb, "
+                         "cloudflare, envoy-json: dense is gen_lb_logs' mix (a quarter fail), "
+                         "the default 5 %% failures")
     ap.add_argument("--live", type=int, default=1,
                     help="0: the catch-up alone (one core, in this process), no live run")
     args = ap.parse_args()

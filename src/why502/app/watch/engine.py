@@ -49,6 +49,7 @@ from why502.sources.stream import StreamFollower
 
 if TYPE_CHECKING:
     from why502.app.watch.traffic import BlockCounter
+    from why502.parsers.lblogs.counts import BlockCounter as LbCounter
 
 __all__ = ["RESCAN_SECONDS", "Watch", "WatchOptions", "cri_stdout"]
 
@@ -206,6 +207,8 @@ class _Followed:
     saw_access: bool = False  # access lines (requests) were read from it
     # kind "lb": the status regex (_status_regex), False when none agrees with parse_line
     status_rx: re.Pattern[bytes] | bool | None = None
+    # kind "lb": the family's native counter (parsers.lblogs.counts), False when it has none
+    native: LbCounter | bool | None = None
     # the window's lines, by the kind of log diagnose is given them as (an "auto" stream of
     # nginx's two logs is split into both)
     windows: dict[str, LogWindow] = field(default_factory=dict)
@@ -644,7 +647,7 @@ class Watch:
             return
         if f.family is not None:
             self._keep(f, "lb", data, count, at)
-            self._lb(f, data, bucket)
+            self._lb(f, data, count, bucket)
             return
         if f.kind == "auto":
             # nginx's two logs in one stream: its error lines apart from its requests
@@ -709,24 +712,61 @@ class Watch:
                 self.note(Diagnostic("warning", f"{f.follower.path}: {unparsed} line(s) do not "
                                      f"match {what}; counted in why502_log_lines_unparsed_total"))
 
-    def _lb(self, f: _Followed, data: bytes, bucket: Any) -> None:
+    def _lb(self, f: _Followed, data: bytes, lines: int, bucket: Any) -> None:
         """A load balancer's or edge proxy's lines (``parsers.lblogs``, the readers of diagnose
         and stats): requests by status, and the proxy's own failures by symptom and target.
 
-        ``parse_line`` costs ~60 us a line (15k lines/s): every line through it would put the
-        agent behind at a few thousand requests a second.  So the status is taken by one regex
-        per family over the whole block (``LogFamily.status_patterns``, C speed), and
-        ``parse_line`` reads only the lines that matter -- the 5xx, and the lines that are not
-        requests (Caddy's and Traefik's error lines).  The regex is used only once it agreed with
-        ``parse_line`` on the first lines read (``_status_regex``): a format it misreads is read
-        line by line."""
+        ``parse_line`` costs ~25-60 us a line (15k lines/s): every line through it would put the
+        agent behind at a few thousand requests a second.  So the family's native counter
+        (``parsers.lblogs.counts``: the C passes of ``stats``, counting) takes the lines it is
+        sure of first, with their failures decided; the lines it hands back -- all of them when
+        the family has none or it is off -- are counted as before (``_lb_lines``).  ``lines``:
+        how many ``data`` holds (the follower counted them)."""
         if f.status_rx is None:
             f.status_rx = _status_regex(f.family, _text_lines(data[:65536])[:20])
-        rx = f.status_rx if isinstance(f.status_rx, re.Pattern) else None
+        if f.native is None:
+            from why502.parsers.lblogs.counts import native_counter
+
+            f.native = native_counter(families().get(f.family)) or False
         statuses: dict[int, int] = {}
+        failures: list[tuple[str, str, int]] = []  # (symptom, target or group, requests), in order
+        native = f.native(data) if not isinstance(f.native, bool) else None
+        if native is None:
+            unparsed = self._lb_lines(f, data, lines, statuses, failures)
+        else:
+            statuses = dict(native.statuses)
+            unparsed = self._lb_lines(f, native.rest, native.rest.count(b"\n"), statuses, failures)
+            labels = {label for _symptom, label in native.failures} | {t[1] for t in failures}
+            if self.metrics.caps(labels):
+                # the block's failures past the label cap: which targets become "other" depends
+                # on the order they come in, so the block is counted line by line, as before
+                statuses, failures = {}, []
+                unparsed = self._lb_lines(f, data, lines, statuses, failures)
+            else:
+                failures[:0] = [(symptom, label, n) for (symptom, label), n in native.failures.items()]
+        for symptom, label, n in failures:
+            up = self.metrics.bounded(label)
+            self.metrics.upstream_failures.labels(symptom, up).inc(n)
+            bucket.failures += n
+            bucket.symptoms[(symptom, up)] += n
+        if statuses:
+            f.saw_access = True
+            self.metrics.traffic.count(statuses)
+        self._count(f, statuses, unparsed, lines, bucket)
+
+    def _lb_lines(self, f: _Followed, data: bytes, lines: int, statuses: dict[int, int],
+                  failures: list[tuple[str, str, int]]) -> int:
+        """``_lb`` of the ``lines`` whole lines ``data`` line by line (their requests added to ``statuses``,
+        the proxy's own failures to ``failures``, in the order of the lines):
+        the status is taken by one regex per family over the whole block
+        (``LogFamily.status_patterns``, C speed), and ``parse_line`` reads only the lines that
+        matter -- the 5xx, and the lines that are not requests (Caddy's and Traefik's error
+        lines).  The regex is used only once it agreed with ``parse_line`` on the first lines
+        read (``_status_regex``): a format it misreads is read line by line.  Returns the lines
+        no reader took."""
+        rx = f.status_rx if isinstance(f.status_rx, re.Pattern) else None
         unparsed = 0
         slow: list[str] = []
-        lines = data.count(b"\n")
         if rx is not None:
             matched = 0
             for m in rx.finditer(data):
@@ -749,14 +789,8 @@ class Watch:
             if rx is None and rec.status is not None and rec.kind == "access":
                 statuses[rec.status] = statuses.get(rec.status, 0) + 1
             if rec.failed and rec.made_by == "lb" and rec.symptom:
-                up = self.metrics.bounded(rec.target or rec.group or "")
-                self.metrics.upstream_failures.labels(rec.symptom, up).inc()
-                bucket.failures += 1
-                bucket.symptoms[(rec.symptom, up)] += 1
-        if statuses:
-            f.saw_access = True
-            self.metrics.traffic.count(statuses)
-        self._count(f, statuses, unparsed, lines, bucket)
+                failures.append((rec.symptom, rec.target or rec.group or "", 1))
+        return unparsed
 
     def _errors(self, data: bytes, bucket: Any) -> None:
         """The failed requests of a block of error-log lines, by symptom and upstream: one pass

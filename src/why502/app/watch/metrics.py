@@ -127,6 +127,12 @@ class Metrics:
         self._upstreams.add(upstream)
         return upstream
 
+    def caps(self, upstreams: set[str]) -> bool:
+        """Would ``bounded`` of these upstreams reach the cap with some of them still new (which
+        of them become "other" then depends on their order)?"""
+        new = len(upstreams - self._upstreams)
+        return new > 0 and len(self._upstreams) + new > MAX_UPSTREAMS
+
     def open_incident(self, cause: str, upstream: str | None, target: str | None,
                       started: float) -> None:
         """Export the open incident (``None`` upstream/target: ``""``), replacing the series of

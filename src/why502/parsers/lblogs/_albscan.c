@@ -173,6 +173,7 @@ typedef struct {
     int has_target, has_group, has_client, has_request, has_host, has_detail, has_code;
     int64_t status, tstatus, retries;
     int has_status, has_tstatus, has_retries;
+    int lb; /* the ALB made the status (made_by "lb") */
     double upstream_ms, duration_ms;
     int has_upstream, has_duration;
 } Row;
@@ -191,8 +192,8 @@ static int alb_type(Span t) {
 #define WAIT_LO 9000000LL
 #define WAIT_HI 11500000LL
 
-static int alb_row(const char *s, Py_ssize_t n, Row *r) {
-    Span f[N_FIELDS];
+/* an entry decided into r (f: its fields, as cut); 0: the line goes back */
+static int alb_row(const char *s, Py_ssize_t n, Row *r, Span *f) {
     if (n < 2 || !printable(s, n) || memchr(s, '\\', (size_t)n) != NULL || !cut_fields(s, n, f)) return 0;
     if (!alb_type(f[0])) return 0;
     for (int i = 10; i <= 11; i++) /* received and sent bytes: \d+ */
@@ -215,6 +216,7 @@ static int alb_row(const char *s, Py_ssize_t n, Row *r) {
 
     /* who made the status, and the code (alb_frame's `lb` and `code`) */
     int lb = r->has_status && (!r->has_tstatus || r->tstatus != r->status);
+    r->lb = lb;
     r->made_by = lb ? SPAN_LIT("lb") : SPAN_LIT("backend");
     if (lb) {
         int64_t st = r->status;
@@ -351,7 +353,8 @@ typedef struct {
 static int take_entry(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Row r;
-    if (!alb_row(s, n, &r)) return 0;
+    Span f[N_FIELDS];
+    if (!alb_row(s, n, &r, f)) return 0;
     put_row(t->cols, row, &r);
     t->taken++;
     return 1;
@@ -370,11 +373,132 @@ static PyObject *alb_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     return out;
 }
 
+/* --- counting (watch) ------------------------------------------------------------------ */
+
+/* The request counts ``why502 watch`` takes of a block (app/watch/engine.py, Watch._lb), without
+ * polars: the entries alb_row decides, counted by status, and the ALB's own failures by (code,
+ * target or group) -- what alb.parse_alb's record gives the agent.  alb_row's guards are the
+ * column pass's (its reference is the polars reader); the agent's reference is the per-line
+ * reader it would use instead (LogFamilies.parse_line(line, "alb") -> parse_alb), so a line goes
+ * back too where that reader could read it otherwise:
+ *   - a '{' in the line: parse_line tries it as a JSON object of another family first
+ *     (family.json_object, whose scan of a broken object takes any `"key": value` in it);
+ *   - a time that is not alb._ALB_HEAD's `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z` (is_alb);
+ *   - an empty error_reason (`""`): parse_alb's at(24) is "" there, falsy, and decides the code
+ *     itself, where the columns keep "";
+ *   - a target group ARN with ":targetgroup/" twice (parse_alb names the last, the columns the
+ *     first). */
+
+static int alb_head_time(Span t) {
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    Py_ssize_t k = 0, n = (Py_ssize_t)sizeof shape - 1;
+    if (t.n < n + 1) return 0;
+    for (; k < n; k++)
+        if (shape[k] == 'd' ? !is_dig(t.p[k]) : t.p[k] != shape[k]) return 0;
+    if (t.p[k] == '.') {
+        Py_ssize_t d = ++k;
+        while (k < t.n && is_dig(t.p[k])) k++;
+        if (k == d) return 0;
+    }
+    return k == t.n - 1 && t.p[k] == 'Z';
+}
+
+#define N_STATUS 1000 /* statuses counted in an array; a longer one in the dict */
+
+typedef struct {
+    int64_t status[N_STATUS];
+    PyObject *more;     /* {status >= N_STATUS: count} */
+    PyObject *failures; /* {(code, target or group): count}, bytes */
+    int error;          /* a Python error is set */
+} Counts;
+
+static int count_add(PyObject *dict, PyObject *key, Py_ssize_t n) {
+    PyObject *old = PyDict_GetItemWithError(dict, key);
+    if (old == NULL && PyErr_Occurred()) return -1;
+    long long was = old != NULL ? PyLong_AsLongLong(old) : 0;
+    PyObject *now = PyLong_FromLongLong(was + n);
+    if (now == NULL) return -1;
+    int rc = PyDict_SetItem(dict, key, now);
+    Py_DECREF(now);
+    return rc;
+}
+
+/* scan_lines' TakeLine for counting: an entry decided and counted (the GIL held) */
+static int count_entry(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    Counts *c = ctx;
+    Row r;
+    Span f[N_FIELDS];
+    if (c->error || memchr(s, '{', (size_t)n) != NULL || !alb_row(s, n, &r, f)) return 0;
+    if (!alb_head_time(f[1]) || f[24].n == 0) return 0;
+    static const char mark[] = ":targetgroup/";
+    const char *m = memmem(f[16].p, (size_t)f[16].n, mark, sizeof mark - 1);
+    if (m != NULL && memmem(m + 1, (size_t)(f[16].p + f[16].n - m - 1), mark, sizeof mark - 1) != NULL) return 0;
+    if (r.has_status) {
+        if (r.status < N_STATUS) c->status[r.status]++;
+        else {
+            PyObject *key = PyLong_FromLongLong(r.status);
+            if (key == NULL || count_add(c->more, key, 1) != 0) c->error = 1;
+            Py_XDECREF(key);
+        }
+    }
+    if (r.has_code && r.lb) { /* the ALB's own: a failure when the code has a symptom */
+        Span label = r.has_target ? r.target : r.has_group ? r.group : SPAN_LIT("");
+        PyObject *key = Py_BuildValue("(y#y#)", r.code.p, r.code.n, label.p, label.n);
+        if (key == NULL || count_add(c->failures, key, 1) != 0) c->error = 1;
+        Py_XDECREF(key);
+    }
+    return 1;
+}
+
+static PyObject *alb_counts(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Counts *c = calloc(1, sizeof *c);
+    Buf back = {0}, back_text = {0};
+    PyObject *statuses = NULL, *out = NULL;
+    if (c == NULL) { PyErr_NoMemory(); goto done; }
+    c->more = PyDict_New();
+    c->failures = PyDict_New();
+    statuses = c->more;
+    if (c->more == NULL || c->failures == NULL) goto done;
+    /* whole lines: the empty "line" after the last newline is none */
+    Py_ssize_t len = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n' ? data.len - 1 : data.len;
+    scan_lines(data.buf, len, count_entry, c, &back, &back_text);
+    if (c->error) goto done;
+    if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }
+    for (int64_t k = 0; k < N_STATUS; k++) {
+        if (c->status[k] == 0) continue;
+        PyObject *key = PyLong_FromLongLong(k);
+        PyObject *v = PyLong_FromLongLong(c->status[k]);
+        int rc = key != NULL && v != NULL ? PyDict_SetItem(statuses, key, v) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(v);
+        if (rc != 0) goto done;
+    }
+    out = Py_BuildValue("(OOy#)", statuses, c->failures, back_text.data ? back_text.data : "",
+                        (Py_ssize_t)back_text.len);
+done:
+    if (c != NULL) {
+        Py_XDECREF(c->more);
+        Py_XDECREF(c->failures);
+        free(c);
+    }
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"alb_columns", alb_columns, METH_VARARGS,
      "alb_columns(data) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), their text): "
      "the record columns "
      "of the ALB entries of a block whose shape leaves no doubt (parsers/lblogs/batch.py: alb_frame)"},
+    {"alb_counts", alb_counts, METH_VARARGS,
+     "alb_counts(data) -> ({status: requests}, {(code, target or group): requests}, the lines handed back): "
+     "what watch counts of the ALB entries of a block whose shape leaves no doubt, without polars "
+     "(parsers/lblogs/counts.py)"},
     {NULL, NULL, 0, NULL},
 };
 

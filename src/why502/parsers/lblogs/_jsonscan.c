@@ -38,6 +38,9 @@
  * the order of the keys, then `idx`; the scan runs without the GIL.
  */
 #define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -467,8 +470,9 @@ static int read_member(Cur *c, const Key *k, Val *v) {
     return k->kind == 'c' ? count_keys(c, k, v) : read_value(c, k, v);
 }
 
-/* one line: the values of the keys read (vals[k].n < 0 when absent); 0 when it goes back */
-static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals) {
+/* one line: the values of the keys read (vals[k].n < 0 when null or absent; bit k of *seen_out,
+ * when given, set when key k is in the line); 0 when it goes back */
+static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out) {
     if (n < 2 || s[0] != '{' || s[n - 1] != '}' || any_control(s, n)) return 0;
     Cur c = {s + 1, s + n, sp, 0};
     uint64_t seen = 0;
@@ -508,6 +512,7 @@ static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals) {
         if (sp->keys[k].required && !(seen & (1ULL << k))) return 0;
         if (sp->keys[k].any_of && (seen & (1ULL << k))) any = 1;
     }
+    if (seen_out != NULL) *seen_out = seen;
     return any;
 }
 
@@ -630,7 +635,7 @@ typedef struct {
 static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Val vals[MAX_KEYS];
-    if (!json_line(t->sp, s, n, vals)) return 0;
+    if (!json_line(t->sp, s, n, vals, NULL)) return 0;
     int nk = t->sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
@@ -695,12 +700,230 @@ done:
     return out;
 }
 
+/* --- counting (watch) ------------------------------------------------------------------ */
+
+/* What ``why502 watch`` counts of a JSON family's block (app/watch/engine.py Watch._lb, through
+ * parsers/lblogs/counts.py), without polars: the lines json_line reads (the column pass's guards)
+ * grouped by the values of a few read keys, each group counted -- the family's parser then
+ * decides each group once, not each line.  A line goes back besides json_line's:
+ *   - when a key of `prefix` does not hold a string starting with its text (Caddy's logger,
+ *     "http.log.access": its other lines are no requests);
+ *   - when a text of `once` is in the line more than once (the status key, quoted: the family's
+ *     status regex, which watch used before, takes the first occurrence at any depth, the parser
+ *     the top-level one -- with one occurrence they agree, with none the regex reads nothing
+ *     and the line was the parser's).
+ * A group is the values of `group`'s keys, each with its mode: 'v' its value, 'f' its value when
+ * the first required key (the status) holds 500 or more, else null (what decides a failure only,
+ * e.g. a body size, which would make a group of nearly every line), 'e' whether it is empty
+ * (null, "" or "-": Envoy's %RESPONSE_DURATION%, whose value varies but only its emptiness is
+ * read).  A group's key is bytes: per value a tag, 'a' the key absent, 'n' null (or not read: 'f'
+ * below 500; empty: 'e'), 'x' not empty ('e'), 'i' an int64, 'g' a double (8 bytes, native
+ * order), 's' a 4-byte length and the text. */
+
+#define MAX_GROUP 24
+
+typedef struct {
+    int key[MAX_GROUP];
+    char mode[MAX_GROUP];
+    int n;
+    int status; /* the first required key, or -1 */
+    int prefix_key[MAX_GROUP];
+    const char *prefix[MAX_GROUP];
+    Py_ssize_t prefix_len[MAX_GROUP];
+    int nprefix;
+    const char *once[MAX_GROUP];
+    Py_ssize_t once_len[MAX_GROUP];
+    int nonce;
+} Group;
+
+typedef struct {
+    const Spec *sp;
+    const Group *g;
+    PyObject *counts; /* {group key: lines} */
+    Buf key, last;    /* this line's group key; the last one's, its lines not yet in counts */
+    int64_t pending;
+    int error;
+} Counter;
+
+/* the last group's pending lines into counts */
+static int flush_group(Counter *c) {
+    if (c->pending == 0) return 0;
+    PyObject *key = PyBytes_FromStringAndSize(c->last.data ? c->last.data : "", (Py_ssize_t)c->last.len);
+    if (key == NULL) return -1;
+    PyObject *old = PyDict_GetItemWithError(c->counts, key);
+    PyObject *now = old == NULL && PyErr_Occurred() ? NULL
+                                                    : PyLong_FromLongLong((old ? PyLong_AsLongLong(old) : 0) + c->pending);
+    int rc = now != NULL ? PyDict_SetItem(c->counts, key, now) : -1;
+    Py_XDECREF(now);
+    Py_DECREF(key);
+    c->pending = 0;
+    return rc;
+}
+
+/* whether t occurs at most once in s[0..n) */
+static int at_most_once(const char *s, Py_ssize_t n, const char *t, Py_ssize_t tn) {
+    const char *a = memmem(s, (size_t)n, t, (size_t)tn);
+    if (a == NULL) return 1;
+    const char *rest = a + 1;
+    return memmem(rest, (size_t)(s + n - rest), t, (size_t)tn) == NULL;
+}
+
+static void key_value(Buf *b, char kind, const Val *v) {
+    if (v->n < 0) { buf_put(b, "n", 1); return; }
+    if (kind == 'l' || kind == 'c') { buf_put(b, "i", 1); buf_put(b, (const char *)&v->i, sizeof v->i); }
+    else if (kind == 'g') { buf_put(b, "g", 1); buf_put(b, (const char *)&v->g, sizeof v->g); }
+    else {
+        uint32_t len = (uint32_t)v->n;
+        buf_put(b, "s", 1);
+        buf_put(b, (const char *)&len, sizeof len);
+        buf_put(b, v->s, (size_t)v->n);
+    }
+}
+
+/* scan_lines' TakeLine for counting (the GIL held) */
+static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    Counter *c = ctx;
+    const Spec *sp = c->sp;
+    const Group *g = c->g;
+    Val vals[MAX_KEYS];
+    uint64_t seen;
+    if (c->error || !json_line(sp, s, n, vals, &seen)) return 0;
+    for (int k = 0; k < g->nonce; k++)
+        if (!at_most_once(s, n, g->once[k], g->once_len[k])) return 0;
+    for (int k = 0; k < g->nprefix; k++) {
+        const Val *v = &vals[g->prefix_key[k]];
+        char kind = sp->keys[g->prefix_key[k]].kind;
+        if ((kind != 'u' && kind != 's') || v->n < g->prefix_len[k] || memcmp(v->s, g->prefix[k], (size_t)g->prefix_len[k]) != 0)
+            return 0;
+    }
+    int failure = g->status >= 0 && vals[g->status].n >= 0 && vals[g->status].i >= 500;
+    c->key.len = 0;
+    for (int k = 0; k < g->n; k++) {
+        const Val *v = &vals[g->key[k]];
+        if (g->mode[k] == 'f' && !failure) buf_put(&c->key, "n", 1);
+        else if (!(seen & (1ULL << g->key[k]))) buf_put(&c->key, "a", 1);
+        else if (g->mode[k] == 'e') /* empty (null, "", "-") or not */
+            buf_put(&c->key, v->n < 0 || v->n == 0 || (v->n == 1 && v->s[0] == '-') ? "n" : "x", 1);
+        else key_value(&c->key, sp->keys[g->key[k]].kind, v);
+    }
+    if (c->key.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
+    /* a run of lines of one group (most requests of a busy log are alike) is one dict update */
+    if (c->pending > 0 && c->key.len == c->last.len
+        && (c->key.len == 0 || memcmp(c->key.data, c->last.data, c->key.len) == 0)) {
+        c->pending++;
+        return 1;
+    }
+    if (flush_group(c) != 0) { c->error = 1; return 0; }
+    c->last.len = 0;
+    buf_put(&c->last, c->key.data, c->key.len);
+    if (c->last.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
+    c->pending = 1;
+    return 1;
+}
+
+/* a read key of the spec by name, or -1 with an error set */
+static int key_named(const Spec *sp, PyObject *name) {
+    if (!PyBytes_Check(name)) { PyErr_SetString(PyExc_TypeError, "a key name is bytes"); return -1; }
+    int v = spec_find(sp, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name));
+    if (v < 0 || v >= MAX_KEYS || sp->keys[v].kind == 'o') {
+        PyErr_SetString(PyExc_ValueError, "a group, prefix or status key is a read key of the spec");
+        return -1;
+    }
+    return v;
+}
+
+static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefix, PyObject *once) {
+    memset(g, 0, sizeof *g);
+    g->status = -1;
+    for (int k = 0; k < sp->nkeys && g->status < 0; k++)
+        if (sp->keys[k].required && sp->keys[k].kind == 'l') g->status = k;
+    if (PyTuple_GET_SIZE(group) > MAX_GROUP || PyTuple_GET_SIZE(prefix) > MAX_GROUP || PyTuple_GET_SIZE(once) > MAX_GROUP) {
+        PyErr_SetString(PyExc_ValueError, "too many group, prefix or once entries");
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(group); k++) {
+        PyObject *name;
+        const char *mode;
+        Py_ssize_t mode_len;
+        PyObject *t = PyTuple_GET_ITEM(group, k);
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "Os#", &name, &mode, &mode_len)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a group entry is (name, mode)");
+            return -1;
+        }
+        if (mode_len != 1 || mode[0] == 0 || !strchr("vfe", mode[0])) {
+            PyErr_SetString(PyExc_ValueError, "a group mode is v, f or e");
+            return -1;
+        }
+        if ((g->key[g->n] = key_named(sp, name)) < 0) return -1;
+        g->mode[g->n++] = mode[0];
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(prefix); k++) {
+        PyObject *name, *text;
+        PyObject *t = PyTuple_GET_ITEM(prefix, k);
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "OS", &name, &text)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a prefix entry is (name, text)");
+            return -1;
+        }
+        if ((g->prefix_key[g->nprefix] = key_named(sp, name)) < 0) return -1;
+        g->prefix[g->nprefix] = PyBytes_AS_STRING(text);
+        g->prefix_len[g->nprefix++] = PyBytes_GET_SIZE(text);
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(once); k++) {
+        PyObject *text = PyTuple_GET_ITEM(once, k);
+        if (!PyBytes_Check(text) || PyBytes_GET_SIZE(text) == 0) {
+            PyErr_SetString(PyExc_TypeError, "a once entry is non-empty bytes");
+            return -1;
+        }
+        g->once[g->nonce] = PyBytes_AS_STRING(text);
+        g->once_len[g->nonce++] = PyBytes_GET_SIZE(text);
+    }
+    return 0;
+}
+
+static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    PyObject *keys, *forbidden, *group, *prefix, *once;
+    int nested_ok;
+    if (!PyArg_ParseTuple(args, "y*O!O!pO!O!O!", &data, &PyTuple_Type, &keys, &PyTuple_Type, &forbidden,
+                          &nested_ok, &PyTuple_Type, &group, &PyTuple_Type, &prefix, &PyTuple_Type, &once))
+        return NULL;
+    Spec *sp = malloc(sizeof *sp);
+    Group *g = malloc(sizeof *g);
+    Counter c = {sp, g, NULL, {0}, {0}, 0, 0};
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
+    if (sp == NULL || g == NULL) { PyErr_NoMemory(); goto done; }
+    if (load_spec(sp, keys, forbidden, nested_ok) != 0 || load_group(g, sp, group, prefix, once) != 0) goto done;
+    if ((c.counts = PyDict_New()) == NULL) goto done;
+    /* whole lines: the empty "line" after the last newline is none */
+    Py_ssize_t len = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n' ? data.len - 1 : data.len;
+    scan_lines(data.buf, len, count_object, &c, &back, &back_text);
+    if (c.error || flush_group(&c) != 0) goto done;
+    if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }
+    out = Py_BuildValue("(Oy#)", c.counts, back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len);
+done:
+    Py_XDECREF(c.counts);
+    free(c.key.data);
+    free(c.last.data);
+    free(sp);
+    free(g);
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
      "json_columns(data, keys, forbidden, nested_ok) -> (arrow schema, arrow array, lines, rows handed back "
      "(uint32 bytes), their text): the read keys ((name, kind, required, any_of[, names]); 'parent.name' a "
      "key of a nested object) of the JSON lines of a block whose values leave no doubt "
      "(parsers/lblogs/batch.py: json_rows)"},
+    {"json_counts", json_counts, METH_VARARGS,
+     "json_counts(data, keys, forbidden, nested_ok, group, prefix, once) -> ({group key: lines}, the lines "
+     "handed back): the lines json_columns would read, grouped by the values of the keys of group ((name, "
+     "mode 'v' or 'f')), for watch (parsers/lblogs/counts.py)"},
     {NULL, NULL, 0, NULL},
 };
 
