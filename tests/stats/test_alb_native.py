@@ -25,6 +25,7 @@ import pytest
 
 from tests.support.native import native_pass
 from why502.parsers.lblogs import batch
+from why502.parsers.lblogs.alb import parse_alb
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -118,6 +119,8 @@ def _variants(base: str) -> Iterator[str]:
             yield line
     for g in _GROUPS:
         yield _set(base, 16, g)
+    if n > 24:
+        yield _set(_set(_set(base, 8, "502"), 9, "-"), 24, '""')  # an empty reason decides nothing
     if n > 25:
         for t in _TARGETS:
             yield _set(base, 25, t)
@@ -257,3 +260,31 @@ def test_the_block_reader_numbers_lines_as_the_decoded_reader(tmp_path: Path,
     assert fa.equals(fb), "rows differ"
     assert ra == rb  # rows, lines, unparsed, files and samples
     assert fa.filter(pl.col("file") == str(b))["line"].max() == len(lines) - 1700 + 3
+
+
+@pytest.mark.parametrize("native", ["1", "0"])
+def test_an_empty_reason_and_a_doubled_group_are_read_as_parse_alb_reads_them(
+        native: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty ``error_reason`` (``""``) decides no code: the ALB's 502 is still its own
+    ``target-closed``, as ``parse_alb`` has it (the readers of a batch kept ``""`` as the code, no
+    symptom); the group of an ARN naming ``:targetgroup/`` twice is the first one's name in every
+    reader (``parse_alb`` took the last).  Found by the watch counter's comparison with the
+    per-line parser (stop 50)."""
+    base = _published()[0]
+    lines = [_set(_set(_set(base, 8, "502"), 9, "-"), 24, '""'),
+             _set(_set(_set(base, 8, "502"), 9, "-"), 16,
+                  "arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/a/1:targetgroup/b/2")]
+    monkeypatch.setenv("WHY502_NATIVE", native)
+    batch._native_pass.cache_clear()
+    try:
+        rows, rest = batch.alb_frame(pl.Series(lines))
+    finally:
+        batch._native_pass.cache_clear()
+    assert rest.len() == 0
+    for row, line in zip(rows.iter_rows(named=True), lines, strict=True):
+        want = parse_alb(line)
+        assert want is not None
+        assert (row["code"], row["group"], row["symptom"], row["made_by"]) == (
+            want.code, want.group, want.symptom, want.made_by), line
+    assert rows["code"].to_list() == ["target-closed", "target-closed"]
+    assert rows["group"].to_list()[1] == "a"

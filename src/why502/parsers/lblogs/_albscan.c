@@ -221,7 +221,7 @@ static int alb_row(const char *s, Py_ssize_t n, Row *r, Span *f) {
     if (lb) {
         int64_t st = r->status;
         r->has_code = 1;
-        if (r->has_detail) r->code = r->detail;
+        if (r->has_detail && r->detail.n > 0) r->code = r->detail; /* "" decides nothing (parse_alb) */
         else {
             int connect = 0;
             if (st == 504 && has_rq && rq < 0 && !is_dash(f[21])) {
@@ -383,11 +383,7 @@ static PyObject *alb_columns(PyObject *Py_UNUSED(self), PyObject *args) {
  * back too where that reader could read it otherwise:
  *   - a '{' in the line: parse_line tries it as a JSON object of another family first
  *     (family.json_object, whose scan of a broken object takes any `"key": value` in it);
- *   - a time that is not alb._ALB_HEAD's `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z` (is_alb);
- *   - an empty error_reason (`""`): parse_alb's at(24) is "" there, falsy, and decides the code
- *     itself, where the columns keep "";
- *   - a target group ARN with ":targetgroup/" twice (parse_alb names the last, the columns the
- *     first). */
+ *   - a time that is not alb._ALB_HEAD's `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z` (is_alb). */
 
 static int alb_head_time(Span t) {
     static const char shape[] = "dddd-dd-ddTdd:dd:dd";
@@ -430,10 +426,7 @@ static int count_entry(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Row r;
     Span f[N_FIELDS];
     if (c->error || memchr(s, '{', (size_t)n) != NULL || !alb_row(s, n, &r, f)) return 0;
-    if (!alb_head_time(f[1]) || f[24].n == 0) return 0;
-    static const char mark[] = ":targetgroup/";
-    const char *m = memmem(f[16].p, (size_t)f[16].n, mark, sizeof mark - 1);
-    if (m != NULL && memmem(m + 1, (size_t)(f[16].p + f[16].n - m - 1), mark, sizeof mark - 1) != NULL) return 0;
+    if (!alb_head_time(f[1])) return 0;
     if (r.has_status) {
         if (r.status < N_STATUS) c->status[r.status]++;
         else {

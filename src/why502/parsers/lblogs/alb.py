@@ -105,7 +105,8 @@ def parse_alb(line: str) -> LbRecord | None:
     tproc = to_float(f[6])
     error_reason = at(24)
     tg = at(16)
-    group = tg.split(":targetgroup/")[-1].split("/")[0] if tg and ":targetgroup/" in tg else tg
+    # the name after the ARN's ":targetgroup/" (the first: the readers of a batch take that one)
+    group = tg.split(":targetgroup/", 1)[1].split("/")[0] if tg and ":targetgroup/" in tg else tg
     made_by = "backend"
     code: str | None = None
     if status is not None and (tstatus is None or tstatus != status):

@@ -164,7 +164,7 @@ def _alb_polars(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     lb = status.is_not_null() & (tstatus.is_null() | (tstatus != status))
     code = (
         pl.when(~lb).then(None)
-        .when(reason.is_not_null()).then(reason)
+        .when(reason.is_not_null() & (reason != "")).then(reason)  # "" decides nothing (parse_alb)
         .when((status == 504) & (rq < 0) & waited.is_between(CONNECT_TIMEOUT_S[0], CONNECT_TIMEOUT_S[1]))
         .then(pl.lit("target-connect-timeout"))
         .when(status == 504).then(pl.lit("target-timeout"))
