@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""
 
 from typing import Any
 
-DIGEST = 'aa9d7e96308ac42afbb96e6407c04efb6562035544241cbddc947876e82dcf07'
+DIGEST = 'd397e5abe4a74d5dd130c7387571a0a9b3267830b1612e057557f4fca06d0a8b'
 NO_CLIENT: Any = (
     (
     ),

@@ -304,6 +304,7 @@ class _Entry:
 
 
 _MISSING = _Entry(None, (), ())  # a key not seen yet (compared by identity)
+_ONCE = _Entry(None, (), ())  # a key seen once
 
 
 class ApacheMemo:
@@ -351,8 +352,13 @@ class ApacheMemo:
         key = (m.group("fixed"), client, text[m.end():])
         got = self._memo.get(key, _MISSING)
         if got is _MISSING:
+            # a message seen once is read the slow way: learning it costs ~3 readings, which a
+            # log of ever new messages (a path in each) would pay on every line
             if len(self._memo) >= _MEMO_MAX:
                 self._memo.clear()
+            self._memo[key] = _ONCE
+            return None
+        if got is _ONCE:
             got = self._memo[key] = _learn(text, m)
         if got is None:
             return None

@@ -291,6 +291,15 @@ def lookbehind_width(pattern: str, flags: int = 0) -> int:
     return widest
 
 
+def _may_follow(hd: _Nfa, states: frozenset[int], end: int, need: int) -> bool:
+    """Whether the head's next character can be what a match's closing assertion needs (a word
+    boundary after ``5dd`` in ``.502123`` needs a non-word character next, and the head has a
+    digit there); past the head's end the message decides."""
+    if need == _NEED_ANY or end in states:
+        return True
+    return any(_needed(mask, need) for h in states for mask, _t in hd.edges[h])
+
+
 def _before(nfa: _Nfa) -> list[int]:
     """For each state, the characters that can come right before it (0: none, the start)."""
     into = [0] * len(nfa.edges)
@@ -417,7 +426,7 @@ def head_reach(pattern: str, parts: list[tuple[str, bool]], tail: str, flags: in
                 if r_next is None:
                     r_next = r_closures[(r2, prev)] = rx.closure_at(r2, prev, _NEED_ANY)
                 for rr, nd in r_next:
-                    if now and rr == rx_end:
+                    if now and rr == rx_end and _may_follow(hd, h_next, h_end, nd):
                         return Reach(rx, rx_end, True, frozenset())  # ends inside the head
                     if now and h_end in h_next:
                         alive.add((rr, prev, nd))  # past the head: the message decides the rest
