@@ -137,9 +137,12 @@ def test_the_client_port_hazard_is_caught_line_by_line() -> None:
     """A key first seen with a harmless port, then with ``:502``: the second line is read again."""
     memo = ApacheMemo()
     msg = "Bad Gateway from the origin"
-    assert memo.classify(CLIENT_LINE + msg) is None
+    for port in ("4020", "4021", "4022"):  # seen, learnt, then answered from the memo
+        assert memo.classify(CLIENT_LINE.replace(":4020]", f":{port}]") + msg) is None
+    assert memo.hits >= 1
     got = memo.classify(CLIENT_LINE.replace(":4020]", ":502]") + msg)
     assert got is not None and got.pattern == "http-reply-told-502"
+    assert memo.classify(CLIENT_LINE.replace(":4020]", ":4023]") + msg) is None
 
 
 def test_the_proof_covers_both_heads() -> None:
@@ -177,8 +180,14 @@ WITH_CLIENT = apache_fast._WITH_CLIENT
     (r"^\[", NO_CLIENT, True),                   # the line's first character is the time's
     (r"(?i)JAN", NO_CLIENT, True),               # the month, in any case
     (r"(\d)\1", NO_CLIENT, True),                # a back-reference: taken as anything
+    (r"\b502\b", WITH_CLIENT, True),             # ":502]": a word boundary on each side
+    (r"\B502\b", WITH_CLIENT, True),             # "45021" holds no such; "1502]" does
+    (r"\b\d{3}\b", NO_CLIENT, False),            # hh, mm, ss, dd: two digits; micro: six
+    (r"\d\.\d{6} ", NO_CLIENT, True),
 ])
-def test_the_checker_sees_what_a_head_can_hold(pattern: str, parts: list[tuple[str, bool]], can: bool) -> None:
+def test_the_checker_sees_what_a_head_can_hold(
+    pattern: str, parts: list[tuple[str, bool]], can: bool,
+) -> None:
     assert headblind.can_start_inside(pattern, parts, "] ") is can
 
 
