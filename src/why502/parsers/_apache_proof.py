@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""
 
 from typing import Any
 
-DIGEST = 'd397e5abe4a74d5dd130c7387571a0a9b3267830b1612e057557f4fca06d0a8b'
+DIGEST = '1b098b0460a66e88236b211bf793f8596737c7e57e81e58cb3e53d3b4df657de'
 NO_CLIENT: Any = (
     (
     ),
