@@ -93,11 +93,14 @@ class ErrorCounter:
             if rest is None:
                 return counts
             data = rest + b"\n"
+        failures: Counter[tuple[str, str | None]] = Counter()
         for line in self._candidates(data):
             got = self.apache.failure(line)  # = count_per_line's classify_line, same counts
             if got is not None:
-                symptom, upstream = got
-                counts[(symptom, upstream_label(upstream) if upstream else "")] += 1
+                failures[got] += 1
+        # the label once per distinct upstream, not once a line (a pure function of it)
+        for (symptom, upstream), n in failures.items():
+            counts[(symptom, upstream_label(upstream) if upstream else "")] += n
         return counts
 
     def _candidates(self, data: bytes) -> list[str]:
