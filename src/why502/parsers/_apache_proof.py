@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""
 
 from typing import Any
 
-DIGEST = '1b098b0460a66e88236b211bf793f8596737c7e57e81e58cb3e53d3b4df657de'
+DIGEST = '20089cee49a3c6eccbd1f149b7a9cec673978bf225d624bbce76cfed827d920f'
 NO_CLIENT: Any = (
     (
     ),

@@ -259,14 +259,19 @@ class _Plan:
         return tuple(out)
 
 
+_NEVER = headblind.Reach(headblind._Nfa(), -1, False, frozenset())  # completes nothing
+
+
 def _rebuilt(check: _Checked, alive: _Alive | None) -> headblind.Reach | None:
     """The stored reach of a regex with its automaton (built again: the states are numbered the
     same way for the same regex and checker, which the digest holds)."""
     if alive is None:
         return None
+    if not alive:
+        return _NEVER  # cannot run on into the message: no automaton to keep
     pattern, flags, _anchored = check
     nfa, _start, end = headblind._compile(pattern, flags)
-    return headblind.Reach(nfa, end, False, frozenset(alive))
+    return headblind.Reach(nfa, end, False, frozenset(alive)).pruned()
 
 
 def _reads_masked(text: str, m: re.Match[str], checks: tuple[_LineCheck, ...]) -> bool:

@@ -339,6 +339,31 @@ class Reach:
         self.ends_inside = ends_inside
         self.alive = alive
 
+    def pruned(self) -> Reach:
+        """The same reach with only the states a match alive past the head can still go to (the
+        rest of a big regex's automaton is never read again: a few MB kept for nothing)."""
+        keep: dict[int, int] = {}
+        todo = [r for r, _prev, _need in self.alive] + [self.end]
+        while todo:
+            r = todo.pop()
+            if r in keep:
+                continue
+            keep[r] = len(keep)
+            todo.extend(t for _mask, t in self.nfa.edges[r])
+            todo.extend(self.nfa.eps[r])
+        small = _Nfa()
+        for _ in keep:
+            small.state()
+        for r, i in keep.items():
+            small.edges[i] = [(mask, keep[t]) for mask, t in self.nfa.edges[r]]
+            small.eps[i] = [keep[t] for t in self.nfa.eps[r]]
+            for t in self.nfa.eps[r]:
+                cond = self.nfa.cond.get((r, t))
+                if cond is not None:
+                    small.cond[(i, keep[t])] = cond
+        alive = frozenset((keep[r], prev, need) for r, prev, need in self.alive)
+        return Reach(small, keep[self.end], self.ends_inside, alive)
+
     def completes(self, message: str) -> bool:
         """Whether a match alive past the head ends inside ``message``, the rest of the line.
         A lookaround is taken as true, the end of the line as ``$``: "can", never "cannot" wrongly."""
