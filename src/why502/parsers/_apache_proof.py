@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""
 
 from typing import Any
 
-DIGEST = '20089cee49a3c6eccbd1f149b7a9cec673978bf225d624bbce76cfed827d920f'
+DIGEST = '088ba994b2cd7773c9c2807e723a736de56a6ae58c6a96897e363b4ad0c6526e'
 NO_CLIENT: Any = (
     (
     ),

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -128,6 +129,9 @@ def digest() -> str:
     for name, (pattern, flags, anchored) in checked_regexes():
         h.update(f"{name}\0{pattern}\0{flags}\0{anchored}\n".encode())
     h.update(repr((_NO_CLIENT, _WITH_CLIENT, _TAIL)).encode())
+    # another Python may parse a regex otherwise (re._parser): its automata number their states
+    # otherwise, and the stored states would be another automaton's
+    h.update(sys.version.encode())
     h.update(Path(headblind.__file__).read_bytes())
     h.update(Path(__file__).read_bytes())  # this module's own proof steps
     return h.hexdigest()

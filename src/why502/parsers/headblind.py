@@ -24,13 +24,21 @@ line (``parsers.apache_fast``).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
-from re import _constants as _C  # type: ignore[attr-defined]  # CPython's own parse of a regex
-from re import _parser as _P  # type: ignore[attr-defined]
+
+if sys.version_info >= (3, 11):  # CPython's own parse of a regex
+    from re import _constants as _C  # type: ignore[attr-defined]
+    from re import _parser as _P  # type: ignore[attr-defined]
+else:  # pragma: no cover - Python 3.10
+    import sre_constants as _C
+    import sre_parse as _P
 from typing import Any
 
 __all__ = ["Reach", "Unsupported", "can_start_inside", "head_reach", "lookbehind_width"]
 
+_ATOMIC = getattr(_C, "ATOMIC_GROUP", object())  # 3.11's (?>...) and x*+: none before
+_POSSESSIVE = getattr(_C, "POSSESSIVE_REPEAT", object())
 _ALL = (1 << 129) - 1  # bits 0..127: the ASCII characters; bit 128: any character beyond ASCII
 _NON_ASCII = 1 << 128
 _REPEAT_COPIES = 12  # a repeat is copied up to this many times; beyond, its tail is taken as unbounded
@@ -204,7 +212,7 @@ def _build(nfa: _Nfa, items: Any, start: int, flags: int) -> int:
         elif op is _C.SUBPATTERN:
             _group, add, drop, sub = av
             cur = _build(nfa, sub, cur, (flags | add) & ~drop)
-        elif op is _C.ATOMIC_GROUP:
+        elif op is _ATOMIC:
             cur = _build(nfa, av, cur, flags)  # atomic matches fewer strings: the plain group is a superset
         elif op is _C.BRANCH:
             end = nfa.state()
@@ -213,7 +221,7 @@ def _build(nfa: _Nfa, items: Any, start: int, flags: int) -> int:
                 nfa.eps[cur].append(s)
                 nfa.eps[_build(nfa, alt, s, flags)].append(end)
             cur = end
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _POSSESSIVE):
             lo, hi, sub = av
             for _ in range(min(lo, _REPEAT_COPIES)):
                 cur = _build(nfa, sub, cur, flags)
@@ -279,12 +287,12 @@ def lookbehind_width(pattern: str, flags: int = 0) -> int:
                 widest = max(widest, 1)
             elif op is _C.SUBPATTERN:
                 walk(av[3])
-            elif op is _C.ATOMIC_GROUP:
+            elif op is _ATOMIC:
                 walk(av)
             elif op is _C.BRANCH:
                 for alt in av[1]:
                     walk(alt)
-            elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+            elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _POSSESSIVE):
                 walk(av[2])
 
     walk(_P.parse(pattern, flags))
