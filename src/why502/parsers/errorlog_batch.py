@@ -28,6 +28,7 @@ import polars as pl
 from why502.catalog.patterns import families
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
+from why502.parsers.apache_fast import ApacheMemo
 from why502.parsers.errorlog import prefilter_needles
 from why502.parsers.errorlog_peel import peel
 from why502.parsers.normalize import FRAGMENT_INSIDE, FRAGMENT_PHASES, HEAD_REPAIR_MARKS
@@ -189,11 +190,14 @@ def _classify_others(df: pl.DataFrame, year: int) -> pl.DataFrame:
     return _classify_exactly(cand, year)
 
 
+_APACHE = ApacheMemo()  # errorlog.classify_line, Apache's lines read once per message (apache_fast)
+
+
 def _classify_exactly(cand: pl.DataFrame, year: int) -> pl.DataFrame:
     """``cand`` (``idx``, ``line``) through the per-line recogniser, ``errorlog.classify_line``."""
     records = []
     for idx, line in cand.iter_rows():
-        c = errorlog.classify_line(line, year=year)
+        c = _APACHE.classify(line, year=year)  # classify_line's record, Apache's kept per message
         if c is not None:
             records.append({"idx": idx, **c.to_dict(), "pattern": c.pattern,
                             "captures": captures_column(c.captures)})

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 import why502.proxies  # noqa: F401 - hands the engine's scanner down (parsers.native)
 from why502.app.watch.metrics import upstream_label
 from why502.parsers import errorlog_native
+from why502.parsers.apache_fast import ApacheMemo
 from why502.parsers.errorlog import classify_line, prefilter_needles
 
 __all__ = ["ErrorCounter", "count_per_line"]
@@ -67,6 +68,9 @@ class ErrorCounter:
         # is absent too, and is not searched for (each search is a pass over the whole block)
         self.parts = {n: tuple(m for m in self.needles if m != n and m in n) for n in self.needles}
         self.needles.sort(key=len)  # the parts before the needles that hold them
+        # classify_line's answer for Apache's lines kept per message (parsers.apache_fast: proven
+        # the same for every time and client of the head); an agent follows one log at a time
+        self.apache = ApacheMemo()
 
     def count(self, data: bytes) -> Counts:
         """The failures of ``data`` (whole lines, each ending in a newline)."""
@@ -89,7 +93,15 @@ class ErrorCounter:
             if rest is None:
                 return counts
             data = rest + b"\n"
-        return count_per_line(self._candidates(data), counts)
+        failures: Counter[tuple[str, str | None]] = Counter()
+        for line in self._candidates(data):
+            got = self.apache.failure(line)  # = count_per_line's classify_line, same counts
+            if got is not None:
+                failures[got] += 1
+        # the label once per distinct upstream, not once a line (a pure function of it)
+        for (symptom, upstream), n in failures.items():
+            counts[(symptom, upstream_label(upstream) if upstream else "")] += n
+        return counts
 
     def _candidates(self, data: bytes) -> list[str]:
         """The lines of ``data`` that hold one of the catalog's needles, or are not ASCII."""

@@ -1,0 +1,452 @@
+"""Apache error-log lines read once per message: the answer of ``classify_line`` kept per message,
+proven the same for every time and client the head can hold.
+
+``watch`` and ``classify`` ask ``errorlog.classify_line`` about each Apache line that holds one of
+the catalog's needles: ~25-110 us a line in Python (the head cut, every program's rules searched
+in the whole line, ``normalize``'s repairs; BENCHMARKS.md stop 44), where mtail only counts.  An
+Apache log repeats few messages under heads that differ in every line (``[Wed Nov 25 09:32:33
+.986462 2026] [proxy:error] [pid 31985:tid 31992] [client 10.1.2.3:40020] `` -- httpd's default
+``ErrorLogFormat``, ``server/log.c`` ``do_errorlog_default()``: ``[%{u}t] [%-m:%l] [pid %P:tid
+%T] ... [client %a] %M``).  This module keeps the answer per (the head's fixed part, whether a
+client is named, the message), the time and the client address left out: an exact cache only if
+nothing ``classify_line`` asks can read them.  That is proven here, not sampled:
+
+* every regex ``classify_line`` runs on a whole line (``_CHECKED``: every program's ``match``
+  rules and ``unless``, the heads of the other programs, the nginx head found in the middle, the
+  wrappers, the session tails, ``normalize``'s repairs) is run through ``headblind.
+  can_start_inside`` against the head below: one that cannot read the time or the client answers
+  the same for every line of a key.  Those that can are few (rules finding ``502`` and the like
+  before ``] Bad Gateway``: a client port ``:502`` or a tid); a line holding a needle of one of
+  those rules goes the slow way, where the rule could read it (``_hazard_needles``), and a regex
+  with no needle that can read the head sends every line the slow way (none today:
+  ``tests/classify/test_apache_fast.py`` fails when a catalog change adds one, or slows the path);
+* the steps that are not regexes were read for it: ``wrappers.unwrap`` peels nothing from a line
+  that starts ``[Day`` (its prefixes start with ``{``, ``"``, a digit, ``<``, a capital, a word,
+  ``[`` and a digit or ``kernel``); Apache's own head (``heads.toml`` ``apache-error``) takes the
+  pid and client peels exactly as written here and hands the rules the message; ``normalize``'s
+  cut mark is read from the message's end (guarded: the message must hold text before it), its
+  capital-start repair lowers the whole line (guarded: such a line, one with nginx's action
+  ``while ... upstream``, goes the slow way); ``"/" in text`` (the session tails) and the
+  ``"()"``/``"failed"`` checks see no such text in the masked parts (digits, ``.``, ``:``, hex);
+* the rules are asked only when one of their needles is in the line (``errorlog._gated_rules``);
+  a needle found in the masked parts gates a rule that, when it cannot read them, matches only
+  in the message, where the line it was cached from held the same text (the catalog's needle
+  contract, ``PatternInfo.needles``, that the prefilters rely on too).
+
+The answer kept is what ``watch`` counts (symptom and upstream of a failed request) and, for
+``classify``, the record with its time and client taken from the line it describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from why502.parsers import _apache_proof, errorlog, headblind, heads, normalize, wrappers
+from why502.parsers.headblind import can_start_inside, lookbehind_width
+
+__all__ = ["HEAD", "ApacheMemo", "checked_regexes", "hazards"]
+
+_DAYS = "Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+# the parts of the head, as the proof reads them: (regex, whether it changes from line to line);
+# [0-9], not \d: Python's \d takes any Unicode digit, which Apache never writes
+_TIME = rf"\[(?:{_DAYS}) (?:{_MONTHS}) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{{6}}"
+_FIXED = r" [0-9]{4}\] \[[A-Za-z0-9_-]{1,32}:[a-z]{1,10}[0-9]?\] \[pid [0-9]{1,10}(?::tid [0-9]{1,20})?"
+_CLIENT = r"\] \[client [0-9A-Fa-f.:]{1,64}"
+HEAD = re.compile(
+    rf"(?P<time>{_TIME})(?P<fixed>{_FIXED})(?:\] \[client (?P<client>[0-9A-Fa-f.:]{{1,64}}))?\] ")
+"""httpd's default head (module doc): the time to the microsecond (masked), the year,
+``[module:level] [pid N:tid M]`` (kept in the key: a year, a handful of processes) and the client
+(masked, optional)."""
+_TAIL = "] "
+_NO_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False)]
+_WITH_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False), (_CLIENT, True)]
+_MEMO_MAX = 4096  # messages kept; past it the memo starts again (a log of ever new messages)
+
+# (pattern, flags, anchored): a regex classify_line runs on a whole line
+_Checked = tuple[str, int, bool]
+
+
+def checked_regexes() -> list[tuple[str, _Checked]]:
+    """Every regex ``classify_line`` runs on the whole of an Apache line but Apache's own head
+    and rules (module doc), named for the proof's report: ``(name, (pattern, flags, anchored))``."""
+    out: list[tuple[str, _Checked]] = []
+
+    def add(name: str, rx: re.Pattern[str] | None, anchored: bool) -> None:
+        if rx is not None:
+            out.append((name, (rx.pattern, rx.flags, anchored)))
+
+    for p, rx, unless in errorlog._match_rules():
+        if p.source == "apache":
+            continue  # Apache's rules read the message the head leaves (heads.toml)
+        add(f"rule {p.id}", rx, False)
+        add(f"unless {p.id}", unless, False)
+    add("nginx head", errorlog._HEAD, True)
+    add("nginx stderr", errorlog._stderr_re(), True)
+    add("nginx partial head", errorlog._ENGINE_PARTIAL, False)
+    add("nginx headless key", errorlog._headless_re(), False)
+    for name in ("_JSON_MEMBER", "_CRI", "_PRI", "_SYSLOG_ISO", "_SYSLOG_5424", "_SYSLOG_BSD",
+                 "_TS_PREFIX", "_COMPOSE", "_DMESG", "_KERNEL_TAG"):
+        add(f"wrapper {name}", getattr(wrappers, name), True)
+    for name in ("_FPM", "_FPM_BARE", "_GUNICORN", "_SUPERVISORD", "_PM2", "_UWSGI"):
+        add(f"head {name}", getattr(heads, name), True)
+    add("head _AUDIT", heads._AUDIT, False)
+    add("head _SYSTEMD_UNIT", heads._SYSTEMD_UNIT, False)
+    for shape_name, shape in heads._shapes().items():
+        if shape_name == "apache-error":
+            continue
+        add(f"shape {shape_name}", shape.line, True)
+        for i, rx in enumerate(shape.headless):
+            add(f"shape {shape_name} headless {i}", rx, False)
+    session = heads._session()
+    for i, rx in enumerate(session.tails):
+        add(f"session tail {i}", rx, False)
+    add("session date", session.date, False)
+    for name in ("_CONN", "_BOLD", "_QUOTED_ACTION", "_ACTION_STOP", "_SPACED_CALL", "_SPACED_UNIX",
+                 "_SPACED_ERRNO", "_SPACED_ERRNO_CLOSE", "_INSIDE_TAIL", "_ERRNO_OPEN",
+                 "_ACTION_ANY_CASE", "_BARE_ERRNO_ACTION"):
+        add(f"normalize {name}", getattr(normalize, name), False)
+    for name in ("_WRAPPED", "_FRAGMENT_WORKER", "_FRAGMENT_ERRNO", "_FRAGMENT_TEXT_ERRNO"):
+        add(f"normalize {name}", getattr(normalize, name), True)
+    return out
+
+
+def _reads_head(check: _Checked, client: bool) -> bool:
+    pattern, flags, anchored = check
+    return can_start_inside(pattern, _WITH_CLIENT if client else _NO_CLIENT, _TAIL, flags, anchored)
+
+
+def digest() -> str:
+    """What the proof depends on, hashed: every checked regex (pattern, flags, how it is run), the
+    head's parts, the checker's source and this module's.  The stored proof (``_apache_proof``) is used only
+    for this very digest."""
+    h = hashlib.sha256()
+    for name, (pattern, flags, anchored) in checked_regexes():
+        h.update(f"{name}\0{pattern}\0{flags}\0{anchored}\n".encode())
+    h.update(repr((_NO_CLIENT, _WITH_CLIENT, _TAIL)).encode())
+    # another Python may parse a regex otherwise (re._parser): its automata number their states
+    # otherwise, and the stored states would be another automaton's
+    h.update(sys.version.encode())
+    h.update(Path(headblind.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())  # this module's own proof steps
+    return h.hexdigest()
+
+
+_Alive = tuple[tuple[int, int, int], ...]
+# (a regex's name, its states alive past the head, None: it can end inside it or is not modelled)
+_Reached = tuple[tuple[str, "_Alive | None"], ...]
+_Proof = tuple[_Reached, _Reached]
+
+
+def _reach(check: _Checked, client: bool) -> _Alive | None:
+    pattern, flags, anchored = check
+    reach = headblind.head_reach(pattern, _WITH_CLIENT if client else _NO_CLIENT, _TAIL, flags, anchored)
+    if reach is None or reach.ends_inside:
+        return None
+    return tuple(sorted(reach.alive))
+
+
+def prove(client: bool) -> _Proof:
+    """For a head with or without a client: (each rule that can read a masked part, with how its
+    own regex can: the states it is alive in past the head, or None when it can end inside it;
+    the same for the other regexes that can).  ``can_start_inside`` on every checked regex
+    (~3 CPU-s)."""
+    rules: dict[str, _Alive | None] = {}
+    others: list[tuple[str, _Alive | None]] = []
+    named = dict(checked_regexes())
+    for name, check in named.items():
+        if lookbehind_width(check[0], check[1]) > len(_TAIL):
+            # a lookbehind reaching past "] " reads the head wherever its match starts: no line
+            # check can tell, so no line of such a head is kept (none today; the tests say so)
+            others.append((name, None))
+            continue
+        if not _reads_head(check, client):
+            continue
+        kind, _, rest = name.partition(" ")
+        if kind in ("rule", "unless"):
+            rules[rest] = _reach(named[f"rule {rest}"], client)
+        else:
+            others.append((name, _reach(check, client)))
+    return tuple(rules.items()), tuple(others)
+
+
+@lru_cache(maxsize=2)
+def hazards(client: bool) -> _Proof:
+    """``prove(client)``, read from the proof stored with the package when it was made from the
+    same regexes and checker (``digest``), else worked out (the answer is the same; the stored
+    one saves ~3 CPU-s a start).  ``tests/classify/test_apache_fast.py`` fails when the stored
+    proof is stale: ``python -m why502.parsers.apache_fast > src/why502/parsers/_apache_proof.py``."""
+    if digest() == _apache_proof.DIGEST:
+        stored: _Proof = _apache_proof.WITH_CLIENT if client else _apache_proof.NO_CLIENT
+        return stored
+    return prove(client)
+
+
+def proof_source() -> str:
+    """The text of ``_apache_proof.py`` for the catalog and checker as they are."""
+    return (
+        "# ruff: noqa: E501\n"
+        '"""The proof of ``parsers.apache_fast``, stored: which regexes can read the masked parts of\n'
+        "Apache's head and how (``apache_fast.prove``), for the regexes and checker whose digest this\n"
+        'is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""\n\n'
+        "from typing import Any\n\n"
+        f"DIGEST = {digest()!r}\n"
+        f"NO_CLIENT: Any = {_lines(prove(False))}\n"
+        f"WITH_CLIENT: Any = {_lines(prove(True))}\n"
+    )
+
+
+def _lines(proof: _Proof) -> str:
+    """``proof`` as Python text, one regex a line (the stored proof stays readable and diffable)."""
+    parts = ["("]
+    for reached in proof:
+        parts.append("    (")
+        parts.extend(f"        {item!r}," for item in reached)
+        parts.append("    ),")
+    parts.append(")")
+    return "\n".join(parts)
+
+
+_Rx = tuple[re.Pattern[str], ...]
+_LineCheck = tuple[tuple[str, ...], _Rx]  # (needles: asked when the line holds one, regexes)
+
+
+class _Plan:
+    """How lines of one head shape (with or without a client) are checked (module doc)."""
+
+    def __init__(self, client: bool) -> None:
+        rules, others = hazards(client)
+        by_id = {p.id: (p, rx, unless) for p, rx, unless in errorlog._match_rules()}
+        named = dict(checked_regexes())
+        # each rule that can read a masked part: its needles, regexes and its own regex's reach
+        self.rules: list[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str] | None,
+                               headblind.Reach | None]] = []
+        self.usable = True
+        for rid, alive in rules:
+            p, rx, unless = by_id[rid]
+            if not p.needles:
+                self.usable = False  # never the case today (the tests say so): no needle to gate on
+            self.rules.append((p.needles, rx, unless, _rebuilt(named[f"rule {rid}"], alive)))
+        self.others: list[headblind.Reach] = []
+        for name, alive in others:
+            reach = _rebuilt(named[name], alive)
+            if reach is None:
+                self.usable = False  # a regex asked of every line that can read inside the head
+            else:
+                self.others.append(reach)
+
+    def line_checks(self, text: str, m: re.Match[str]) -> tuple[_LineCheck, ...] | None:
+        """For a key's first line: what must be asked of each line of the key (a rule whose regex
+        can read a masked part in this message, or that matches this message and whose
+        ``unless`` can); None: a regex asked of every line can complete a match begun in a
+        masked part in this message (no line of the key is kept)."""
+        message = text[m.end():]
+        if any(reach.completes(message) for reach in self.others):
+            return None
+        last = m.end() - len(_TAIL)
+        out: list[_LineCheck] = []
+        for needles, rx, unless, reach in self.rules:
+            if reach is None or reach.completes(message):
+                out.append((needles, (rx,) if unless is None else (rx, unless)))
+                continue
+            # the rule's own regex matches in the message alone, the same on every line of the key
+            hit = rx.search(text)
+            if hit is not None and hit.start() < last:
+                return None  # cannot be: the proof says otherwise; keep nothing rather than guess
+            if hit is not None and unless is not None:
+                out.append((needles, (unless,)))
+        return tuple(out)
+
+
+_NEVER = headblind.Reach(headblind._Nfa(), -1, False, frozenset())  # completes nothing
+
+
+def _rebuilt(check: _Checked, alive: _Alive | None) -> headblind.Reach | None:
+    """The stored reach of a regex with its automaton (built again: the states are numbered the
+    same way for the same regex and checker, which the digest holds)."""
+    if alive is None:
+        return None
+    if not alive:
+        return _NEVER  # cannot run on into the message: no automaton to keep
+    pattern, flags, _anchored = check
+    nfa, _start, end = headblind._compile(pattern, flags)
+    return headblind.Reach(nfa, end, False, frozenset(alive)).pruned()
+
+
+def _reads_masked(text: str, m: re.Match[str], checks: tuple[_LineCheck, ...]) -> bool:
+    """Whether a rule asked of this line (one of its needles is in it, ``errorlog._gated_rules``)
+    reads a masked part: a match of its regex or ``unless`` starts before the head's closing
+    ``]``."""
+    low = text.lower()
+    last = m.end() - len(_TAIL)
+    for needles, regexes in checks:
+        if not any(n in low for n in needles):
+            continue
+        for rx in regexes:
+            hit = rx.search(text)
+            if hit is not None and hit.start() < last:
+                return True
+    return False
+
+
+@lru_cache(maxsize=2)
+def _plan(client: bool) -> _Plan:
+    return _Plan(client)
+
+
+class _Entry:
+    """A kept answer: the record of the line it was read from (None: no failure), the fields of
+    it that came from the masked parts (``time``, ``client``, ``message``), and what is asked of
+    each line of the key (``_Plan.line_checks``)."""
+
+    __slots__ = ("checks", "rec", "varying")
+
+    def __init__(self, rec: errorlog.Classified | None, varying: tuple[str, ...],
+                 checks: tuple[_LineCheck, ...]) -> None:
+        self.rec = rec
+        self.varying = varying
+        self.checks = checks
+
+
+_MISSING = _Entry(None, (), ())  # a key not seen yet (compared by identity)
+_ONCE = _Entry(None, (), ())  # a key seen once
+
+
+class ApacheMemo:
+    """``classify_line``'s answer for Apache lines, kept per key (module doc); a line of another
+    shape, or one the proof does not cover, is read by ``classify_line`` itself."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, bool, str], _Entry | None] = {}
+        self.hits = 0
+        self.slow = 0
+
+    def classify(self, line: str, year: int = 1970) -> errorlog.Classified | None:
+        """``errorlog.classify_line(line, year)``: the same record (``year`` reads BSD syslog
+        stamps alone, which no line this module keeps can start with)."""
+        text = line.rstrip("\r\n")
+        m = HEAD.match(text)
+        entry = self._entry(text, m) if m is not None else None
+        if entry is None or m is None:
+            self.slow += 1
+            return errorlog.classify_line(line, year=year)
+        self.hits += 1
+        if entry.rec is None or not entry.varying:
+            return entry.rec
+        return _retold(entry.rec, entry.varying, m)
+
+    def failure(self, line: str) -> tuple[str, str | None] | None:
+        """``watch``'s count of the line: (symptom, upstream) of a failed request, None when the
+        line is none (``classify_line`` finds nothing, or a rule without a status)."""
+        text = line.rstrip("\r\n")
+        m = HEAD.match(text)
+        entry = self._entry(text, m) if m is not None else None
+        if entry is None:
+            self.slow += 1
+            rec = errorlog.classify_line(line)
+        else:
+            self.hits += 1
+            rec = entry.rec
+        if rec is None or rec.status is None:
+            return None
+        return rec.symptom, rec.upstream
+
+    def _entry(self, text: str, m: re.Match[str]) -> _Entry | None:
+        """The kept answer for ``text`` (read and kept on first sight), None: read it the slow way."""
+        client = m.group("client") is not None
+        key = (m.group("fixed"), client, text[m.end():])
+        got = self._memo.get(key, _MISSING)
+        if got is _MISSING:
+            # a message seen once is read the slow way: learning it costs ~3 readings, which a
+            # log of ever new messages (a path in each) would pay on every line
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            self._memo[key] = _ONCE
+            return None
+        if got is _ONCE:
+            got = self._memo[key] = _learn(text, m)
+        if got is None:
+            return None
+        if got.checks and _reads_masked(text, m, got.checks):
+            return None  # this line's time or client may change the answer
+        return got
+
+
+def _learn(text: str, m: re.Match[str]) -> _Entry | None:
+    """Read a key's first line and the same line under another time and client: the fields that
+    differ are the masked parts' (each checked to be exactly what this module puts back); None
+    (the key's lines go the slow way) when the proof does not cover them or anything else
+    differs."""
+    client = m.group("client")
+    plan = _plan(client is not None)
+    if not plan.usable or not _cacheable(text[m.end():]):
+        return None
+    if normalize.normalize(text).changed:
+        return None  # read twice by classify_line, the second time as repaired: not kept
+    checks = plan.line_checks(text, m)
+    if checks is None:
+        return None
+    other_time = _OTHER_TIME[m.group("time") == _OTHER_TIME[0]]
+    other_client = None if client is None else _OTHER_CLIENT[client == _OTHER_CLIENT[0]]
+    other = _head(other_time, m.group("fixed"), other_client) + text[m.end():]
+    om = HEAD.match(other)
+    if om is None or _reads_masked(text, m, checks) or _reads_masked(other, om, checks):
+        return None
+    rec = errorlog.classify_line(text)
+    alt = errorlog.classify_line(other)
+    if rec is None or alt is None:
+        return _Entry(None, (), checks) if rec is None and alt is None else None
+    varying = tuple(f for f in _FIELDS if getattr(rec, f) != getattr(alt, f))
+    if not set(varying) <= {"time", "client", "message"}:
+        return None
+    for got, hm in ((rec, m), (alt, om)):
+        want = _retold(rec, varying, hm)
+        if any(getattr(want, f) != getattr(got, f) for f in varying):
+            return None  # a masked part reached the record some other way: not kept
+    return _Entry(rec, varying, checks)
+
+
+_FIELDS = ("source", "symptom", "status", "time", "level", "upstream", "client", "server", "request",
+           "host", "message", "pattern", "captures", "event", "side")
+_OTHER_TIME = ("[Sun Jan  1 00:00:00.000000", "[Mon Feb 22 11:11:11.111111")
+_OTHER_CLIENT = ("192.0.2.1:1", "198.51.100.2:2")
+
+
+def _head(time: str, fixed: str, client: str | None) -> str:
+    return time + fixed + ("" if client is None else "] [client " + client) + _TAIL
+
+
+def _retold(rec: errorlog.Classified, varying: tuple[str, ...], m: re.Match[str]) -> errorlog.Classified:
+    """``rec`` (kept from another line of its key) for the line ``m`` read: its time is the head's
+    (``heads._ctime_time``, as Apache's shape converts it), its client the head's, and a message
+    that held the whole line holds this line's head instead."""
+    change: dict[str, str | None] = {}
+    if "time" in varying:
+        change["time"] = heads._ctime_time(m.group("time")[1:] + m.group("fixed")[:5])
+    if "client" in varying:
+        change["client"] = m.group("client")
+    if "message" in varying:
+        was = HEAD.match(rec.message)
+        change["message"] = m.group(0) + rec.message[was.end():] if was is not None else None
+    return replace(rec, **change)  # type: ignore[arg-type]
+
+
+def _cacheable(message: str) -> bool:
+    """Whether the message lets the proof hold (module doc): the line as written is the line the
+    rules read (no ``\\"`` or trailing ``\\n`` that ``wrappers.unwrap`` rewrites, nothing
+    ``normalize`` repairs: a repaired line is read a second time, its needles other than the
+    line's), and the message is text, not spaces or a bare cut mark."""
+    if not message or message[0].isspace() or "\n" in message:
+        return False
+    if '\\"' in message or message.endswith("\\n"):
+        return False
+    return normalize._cut_at(message) != 0 and normalize._ACTION_ANY_CASE.search(message) is None
+
+
+if __name__ == "__main__":  # pragma: no cover - writes the stored proof
+    print(proof_source(), end="")

@@ -1,0 +1,198 @@
+"""Apache's error lines read once per message (``parsers.apache_fast``): the same records as the
+per-line recogniser, and the proof behind it current and sound.
+
+``ApacheMemo.classify`` must give ``errorlog.classify_line``'s record for every line, whatever its
+head holds: the recorded Apache logs of ``tests/fixtures``, the field corpus and public lines, the
+bench's two shapes, and the same lines with their time, pid, tid and client changed, hostile
+ones among them (a client port or tid ``502`` before a message that a 502 rule reads: the lines
+a cache keyed on the masked line would get wrong, BENCHMARKS.md stop 50).  One memo reads them
+all, each twice, so most answers come from the memo, not from a first reading.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.classify.test_classify_one_recogniser import LINES
+from tests.support.paths import FIXTURES_DIR
+from why502.parsers import apache_fast, headblind
+from why502.parsers.apache_fast import HEAD, ApacheMemo
+from why502.parsers.errorlog import classify_line
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+import watch_bench  # noqa: E402  (the bench's line makers: the shapes it measures)
+
+HEAD_LINE = "[Mon Nov 23 09:32:33.986462 2026] [proxy:error] [pid 31985:tid 31992] "
+CLIENT_LINE = "[Mon Nov 23 09:32:33.986462 2026] [ssl:info] [pid 31985:tid 31992] [client 10.1.2.3:4020] "
+# messages that rules of other programs read when a number stands before them (the hazards)
+HOSTILE_MESSAGES = [
+    "Bad Gateway from the origin",
+    "errors from the backend",
+    "Service Unavailable",
+    "s from the proxy",
+    "Gateway Time-out while reading",
+    "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+    "AH01097: upstream timed out (110: Connection timed out) while reading response header from upstream",
+    "AH00957: http: attempt to connect to 10.0.0.1:502 (10.0.0.1:502) failed",
+    "(111)Connection refused: AH00957: http: attempt to connect to 10.0.0.1:8080 (10.0.0.1:8080) failed",
+    "AH01964: Connection to child 7 established (server shop:443)",
+    "worker_connections are not enough",
+    "connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1",
+    "AH01071: Got error 'PHP message: PHP Fatal error:  Uncaught Error in /var/www/x.php:3'",
+    "502",
+    "no healthy upstream",
+    "code 520 Origin error",
+]
+
+
+def _recorded_apache_lines() -> list[str]:
+    out = []
+    for p in sorted(FIXTURES_DIR.rglob("*")):
+        if not p.is_file() or p.suffix in (".json", ".toml", ".conf", ".yaml", ".yml", ".gz"):
+            continue
+        try:
+            text = p.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "[pid " not in text:
+            continue
+        out.extend(t for t in text.splitlines() if t.startswith("[") and "[pid " in t)
+    return out
+
+
+def _variants(line: str, rng: random.Random) -> list[str]:
+    """``line`` with its time, pid, tid and client changed (a port or tid like 502 among them)."""
+    m = HEAD.match(line)
+    if m is None:
+        return []
+    rest = line[m.end():]
+    out = []
+    for _ in range(4):
+        day = rng.choice(["Mon", "Tue", "Sun"])
+        mon = rng.choice(["Jan", "Nov", "Dec"])
+        dd = rng.choice([" 1", "09", "23", "30"])
+        clock = f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}"
+        micro = rng.choice(["502000", "000502", f"{rng.randrange(10 ** 6):06d}", "520526"])
+        year = rng.choice(["2026", "2025"])
+        tid = rng.choice(["502", "503", str(rng.randrange(1, 10 ** 6))])
+        head = f"[{day} {mon} {dd} {clock}.{micro} {year}]{m.group('fixed')[6:]}"
+        head = re.sub(r":tid \d+", f":tid {tid}", head) if ":tid " in head else head
+        port = rng.choice(["502", "5021", "40020", "1016", str(rng.randrange(1, 65536))])
+        client = rng.choice([None, f"10.1.{rng.randrange(256)}.{rng.randrange(256)}:{port}",
+                             f"fe80::1:{port}"])
+        out.append(head + ("" if client is None else f"] [client {client}") + "] " + rest)
+    return out
+
+
+def _all_lines() -> list[str]:
+    rng = random.Random(50)
+    base = _recorded_apache_lines()
+    base += [t.replace("\n", " ").replace("\r", " ") for t in LINES]
+    base += [watch_bench._apache(rng, i, dense=d).rstrip("\n") for i in range(200) for d in (False, True)]
+    base += [HEAD_LINE + msg for msg in HOSTILE_MESSAGES] + [CLIENT_LINE + msg for msg in HOSTILE_MESSAGES]
+    lines = []
+    for line in base:
+        lines.append(line)
+        lines.extend(_variants(line, rng))
+    return lines
+
+
+LINES_ALL = _all_lines()
+REFERENCE = [classify_line(t) for t in LINES_ALL]  # the per-line recogniser's records, once
+
+
+def test_the_lines_are_mixed_enough_to_tell() -> None:
+    recorded = _recorded_apache_lines()
+    assert len(recorded) >= 50
+    assert len({r.symptom for r in REFERENCE if r is not None}) >= 10
+    # the hazard the proof is about is among them: the same message, a different client port
+    a = classify_line(CLIENT_LINE.replace(":4020]", ":502]") + "Bad Gateway from the origin")
+    b = classify_line(CLIENT_LINE + "Bad Gateway from the origin")
+    assert a is not None and b is None
+
+
+def test_the_memo_gives_classify_lines_records() -> None:
+    memo = ApacheMemo()
+    for _round in range(2):
+        for line, want in zip(LINES_ALL, REFERENCE):
+            assert memo.classify(line) == want, line
+    # the comparison is about the memo's answers, not first readings
+    assert memo.hits > len(LINES_ALL) // 2
+
+
+def test_watch_counts_what_the_per_line_path_counts() -> None:
+    memo = ApacheMemo()
+    for line, c in list(zip(LINES_ALL, REFERENCE)) * 2:
+        want = None if c is None or c.status is None else (c.symptom, c.upstream)
+        assert memo.failure(line) == want, line
+
+
+def test_the_client_port_hazard_is_caught_line_by_line() -> None:
+    """A key first seen with a harmless port, then with ``:502``: the second line is read again."""
+    memo = ApacheMemo()
+    msg = "Bad Gateway from the origin"
+    for port in ("4020", "4021", "4022"):  # seen, learnt, then answered from the memo
+        assert memo.classify(CLIENT_LINE.replace(":4020]", f":{port}]") + msg) is None
+    assert memo.hits >= 1
+    got = memo.classify(CLIENT_LINE.replace(":4020]", ":502]") + msg)
+    assert got is not None and got.pattern == "http-reply-told-502"
+    assert memo.classify(CLIENT_LINE.replace(":4020]", ":4023]") + msg) is None
+
+
+def test_the_proof_covers_both_heads() -> None:
+    """Every rule that can read a masked part has needles to be asked by, and no regex asked of
+    every line can end a match inside the head: else the memo would keep nothing (speed)."""
+    for client in (False, True):
+        assert apache_fast._plan(client).usable
+    rules_no_client, others_no_client = apache_fast.hazards(False)
+    assert rules_no_client == () and others_no_client == ()  # a head without a client: nothing reads it
+    rules, _others = apache_fast.hazards(True)
+    assert "http-reply-told-502" in dict(rules)
+
+
+def test_the_stored_proof_is_current() -> None:
+    """The catalog or the checker changed without the proof: run
+    ``python -m why502.parsers.apache_fast > src/why502/parsers/_apache_proof.py`` (and read the
+    diff: a new rule that can read the head costs a check per line)."""
+    stored = (Path(apache_fast.__file__).parent / "_apache_proof.py").read_text(encoding="utf-8")
+    assert apache_fast.proof_source() == stored
+
+
+NO_CLIENT = apache_fast._NO_CLIENT
+WITH_CLIENT = apache_fast._WITH_CLIENT
+
+
+@pytest.mark.parametrize(("pattern", "parts", "can"), [
+    (r"\d+\] Bad", WITH_CLIENT, True),           # the client's port before "] "
+    (r"attempt to connect to", WITH_CLIENT, False),
+    (r"\bpid\b", NO_CLIENT, False),              # fixed text only: the same on every line of a key
+    (r"\d{6} ", NO_CLIENT, True),                # the microseconds
+    (r"5\d\d", NO_CLIENT, True),                 # inside the microseconds
+    (r"\b5\d\d\b", NO_CLIENT, False),            # a 3-digit number: none in the time
+    (r"(?:^|[^0-9A-Za-z_])502\W{0,3}Bad", NO_CLIENT, False),
+    (r"(?:^|[^0-9A-Za-z_])502\W{0,3}Bad", WITH_CLIENT, True),
+    (r"^\[", NO_CLIENT, True),                   # the line's first character is the time's
+    (r"(?i)JAN", NO_CLIENT, True),               # the month, in any case
+    (r"(\d)\1", NO_CLIENT, True),                # a back-reference: taken as anything
+    (r"\b502\b", WITH_CLIENT, True),             # ":502]": a word boundary on each side
+    (r"\B502\b", WITH_CLIENT, True),             # "45021" holds no such; "1502]" does
+    (r"\b\d{3}\b", NO_CLIENT, False),            # hh, mm, ss, dd: two digits; micro: six
+    (r"\d\.\d{6} ", NO_CLIENT, True),
+])
+def test_the_checker_sees_what_a_head_can_hold(
+    pattern: str, parts: list[tuple[str, bool]], can: bool,
+) -> None:
+    assert headblind.can_start_inside(pattern, parts, "] ") is can
+
+
+def test_a_reach_completes_only_on_a_message_that_continues_it() -> None:
+    reach = headblind.head_reach(r"\d+\] Bad Gateway", WITH_CLIENT, "] ")
+    assert reach is not None and not reach.ends_inside and reach.alive
+    assert reach.completes("Bad Gateway from x")
+    assert not reach.completes("Connection to child 7 established")
