@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""
 
 from typing import Any
 
-DIGEST = '088ba994b2cd7773c9c2807e723a736de56a6ae58c6a96897e363b4ad0c6526e'
+DIGEST = 'f7af36e66dd6213673520ef87b66833c62ad48487cfa249b6a3855ca3bb75ef7'
 NO_CLIENT: Any = (
     (
     ),
