@@ -293,10 +293,11 @@ def _family_logs(family: str) -> list[Path]:
 
 @pytest.mark.parametrize("family", JSON_FAMILIES)
 def test_the_json_count_spec_is_the_column_pass_spec(family: str) -> None:
-    """``counts.JSON_COUNTS`` holds the column pass's key spec and guards without polars: the
-    same as ``JsonPass.keys`` of the family's polars schema."""
+    """Each family's counting spec (``LogFamily.counts``, Cloudflare's ``counts.CLOUDFLARE_COUNTS``)
+    holds the column pass's key spec and guards without polars: the same as ``JsonPass.keys``
+    of the family's polars schema."""
     from why502.parsers.lblogs import batch
-    from why502.parsers.lblogs.counts import JSON_COUNTS
+    from why502.parsers.lblogs.counts import CLOUDFLARE_COUNTS
     from why502.proxies.caddy import frame as caddy
     from why502.proxies.envoy import frame as envoy
     from why502.proxies.traefik import frame as traefik
@@ -304,7 +305,10 @@ def test_the_json_count_spec_is_the_column_pass_spec(family: str) -> None:
     native, schema = {"caddy": (caddy._NATIVE, caddy.SCHEMA), "traefik": (traefik._NATIVE, traefik.SCHEMA),
                       "cloudflare": (batch._CF_NATIVE, batch.CLOUDFLARE_SCHEMA),
                       "envoy": (envoy._NATIVE, envoy.SCHEMA)}[family]
-    spec = JSON_COUNTS[family]
+    fam = families().get(family)
+    assert fam is not None
+    spec = fam.counts if fam.counts is not None else CLOUDFLARE_COUNTS
+    assert spec.family == family
     assert spec.keys == native.keys(schema)
     assert spec.forbidden == native.forbidden
     assert spec.nested_ok == native.nested_ok

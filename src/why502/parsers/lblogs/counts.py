@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from why502.catalog.terms import term
+from why502.parsers.lblogs.countspec import JsonCount, as_read
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord
 
@@ -80,123 +81,23 @@ def _alb(module: ModuleType) -> BlockCounter:
     return count
 
 
-#: a key of the native JSON pass: (name, kind, required, any_of, counted names) -- ``JsonPass.keys``
-JsonKey = tuple[bytes, str, bool, bool, tuple[bytes, ...]]
-
-
-@dataclass(frozen=True)
-class JsonCount:
-    """A JSON family's counting by ``_jsonscan.json_counts``: the key spec and guards of its
-    column pass (``keys``, ``forbidden``, ``nested_ok``: ``batch.JsonPass.keys`` of its polars
-    schema, written here without polars -- ``tests/watch/test_watch_native_counts.py`` holds
-    them equal), the keys whose values decide a line (``group``: (name, mode), mode "f" when
-    they decide a failure only, i.e. matter from status 500 on), the string keys that must
-    start with a text (``prefix``), the texts a line may hold once at most (``once``: the
-    quoted status key, see ``_jsonscan.c``), and ``obj``: a group's values as the JSON object
-    the family's parser is given to decide it (the values it reads of the line, nothing else)."""
-
-    family: str
-    keys: tuple[JsonKey, ...]
-    forbidden: tuple[str, ...]
-    nested_ok: bool
-    group: tuple[tuple[str, str], ...]
-    prefix: tuple[tuple[str, str], ...]
-    once: tuple[str, ...]
-    obj: Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def _caddy_obj(v: dict[str, Any]) -> dict[str, Any]:
-    """A group of Caddy's access lines as ``caddy.log.parse_caddy`` reads it: its status, size,
-    host, and as many response headers not among Caddy's own as the pass counted."""
-    headers = v.get("resp_headers")
-    host = v.get("request.host")
-    return {"logger": "http.log.access", "status": v["status"], "size": v.get("size"),
-            "resp_headers": None if headers is None else {f"x-{i}": [] for i in range(headers)},
-            "request": None if host is None else {"host": host}}
-
-
-def _as_read(v: dict[str, Any]) -> dict[str, Any]:
-    """A group of lines as the family's parser reads them: the keys it decides on that the lines
-    hold, with their values (Traefik's ``parse_traefik_json``, Cloudflare's ``parse_cloudflare``,
-    Envoy's ``parse_envoy_json``, which tells a null from an absent key)."""
-    return dict(v)
-
-
-_CADDY_REQUEST = ("method", "uri", "host", "client_ip", "remote_ip", "remote_addr")
-# Envoy's JSON keys (proxies/envoy/frame.py: _STATUS ... _RESPONSE_DURATION; log.parse_envoy_json)
-_ENVOY_STATUS = ("response_code", "responseCode", "status")
-_ENVOY_NUMBERS = (*_ENVOY_STATUS, "duration", "upstream_service_time", "upstreamServiceTime",
-                  "x-envoy-upstream-service-time")
-_ENVOY_FLAGS = ("response_flags", "responseFlags", "response_flag")
-_ENVOY_DETAILS = ("response_code_details", "responseCodeDetails")
-_ENVOY_TFR = ("upstream_transport_failure_reason", "upstreamTransportFailureReason")
-_ENVOY_TARGET = ("upstream_host", "upstreamHost", "upstream_cluster", "upstreamCluster")
-_ENVOY_STRINGS = (*_ENVOY_FLAGS, "method", "requestMethod", "path", "requestPath", "x-envoy-origin-path",
-                  *_ENVOY_DETAILS, *_ENVOY_TFR, "start_time", "startTime", "timestamp", "authority",
-                  "requestAuthority", *_ENVOY_TARGET, "downstream_remote_address", "remote_addr",
-                  "x_forwarded_for")
-_ENVOY_RESPONSE_DURATION = ("response_duration", "responseDuration", "targetDuration")
-_ENVOY_CF_KEYS = ("EdgeResponseStatus", "RayID", "response_flags", "response_flag", "responseFlags",
-                  "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
-                  "upstreamTransportFailureReason")
-JSON_COUNTS: dict[str, JsonCount] = {c.family: c for c in (
-    # proxies/caddy/frame.py: SCHEMA, _NATIVE
-    JsonCount(
-        "caddy",
-        keys=((b"ts", "g", False, False, ()), (b"duration", "g", False, False, ()),
-              (b"size", "l", False, False, ()), (b"status", "l", True, False, ()),
-              (b"logger", "u", False, False, ()),
-              *((f"request.{k}".encode(), "u", False, False, ()) for k in _CADDY_REQUEST),
-              (b"resp_headers", "c", False, False, (b"server", b"alt-svc", b"date"))),
-        forbidden=_ENVOY_CF_KEYS, nested_ok=True,
-        group=(("status", "v"), ("size", "f"), ("resp_headers", "f"), ("request.host", "f")),
-        prefix=(("logger", "http.log.access"),), once=('"status"',), obj=_caddy_obj),
-    # proxies/traefik/frame.py: SCHEMA, _NATIVE
-    JsonCount(
-        "traefik",
-        keys=(*((k.encode(), "l", k == "DownstreamStatus", False, ()) for k in (
-            "DownstreamStatus", "OriginStatus", "OriginContentSize", "RetryAttempts")),
-              *((k.encode(), "g", False, False, ()) for k in ("Duration", "OriginDuration")),
-              *((k.encode(), "u", False, False, ()) for k in (
-                  "ServiceURL", "RouterName", "RequestMethod", "RequestPath", "StartUTC", "time",
-                  "ServiceAddr", "ServiceName", "RequestHost", "ClientHost"))),
-        forbidden=("EdgeResponseStatus", "RayID", "logger", "caller", *_ENVOY_CF_KEYS[2:]),
-        nested_ok=False,
-        # below 500 only the status counts (_traefik_own is False there, and the one code it
-        # gives without a 5xx, "no router", has no symptom: tested)
-        group=(("DownstreamStatus", "v"), ("OriginContentSize", "f"), ("ServiceURL", "f"),
-               ("RouterName", "f"), ("ServiceAddr", "f"), ("ServiceName", "f")),
-        prefix=(), once=('"DownstreamStatus"',), obj=_as_read),
-    # parsers/lblogs/batch.py: CLOUDFLARE_SCHEMA, _CF_NATIVE
-    JsonCount(
-        "cloudflare",
-        keys=((b"EdgeResponseStatus", "l", True, False, ()), (b"OriginResponseStatus", "l", True, False, ()),
-              (b"OriginIP", "u", False, False, ()),
-              *((k.encode(), "g", False, False, ()) for k in (
-                  "OriginResponseHeaderReceiveDurationMs", "OriginResponseDurationMs", "OriginResponseTime")),
-              *((k.encode(), "u", False, False, ()) for k in (
-                  "ClientRequestMethod", "ClientRequestURI", "ClientRequestPath", "EdgeStartTimestamp",
-                  "ClientRequestHost", "ClientIP", "RayID"))),
-        forbidden=(), nested_ok=True,
-        # every value "v": the edge's own 403/429 (origin status 0) are its failures too
-        # (a 429 is "rate-limited"), so the target and host count below 500 as well
-        group=(("EdgeResponseStatus", "v"), ("OriginResponseStatus", "v"), ("OriginIP", "v"),
-               ("ClientRequestHost", "v")),
-        prefix=(), once=('"EdgeResponseStatus"',), obj=_as_read),
-    # proxies/envoy/frame.py: SCHEMA (every key text), _NATIVE
-    JsonCount(
-        "envoy",
-        keys=(*((k.encode(), "s", False, False, ()) for k in _ENVOY_NUMBERS),
-              *((k.encode(), "u", False, k in (*_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR), ())
-                for k in (*_ENVOY_STRINGS, *_ENVOY_RESPONSE_DURATION))),
-        forbidden=("EdgeResponseStatus", "RayID"), nested_ok=False,
-        # a flag or detail makes the proxy's own failure at any status (a 200 with UT): every
-        # deciding value counts; of %RESPONSE_DURATION% only whether it is empty, and which key
-        group=(*((k, "v") for k in (*_ENVOY_STATUS, *_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR,
-                                    *_ENVOY_TARGET)),
-               *((k, "e") for k in _ENVOY_RESPONSE_DURATION)),
-        prefix=(), once=('"response_code"',), obj=_as_read),
-)}
+#: Cloudflare's Logpush lines (parsers/lblogs/batch.py: ``CLOUDFLARE_SCHEMA``, ``_CF_NATIVE``): a
+#: family of this package, so its spec is here
+CLOUDFLARE_COUNTS = JsonCount(
+    "cloudflare",
+    keys=((b"EdgeResponseStatus", "l", True, False, ()), (b"OriginResponseStatus", "l", True, False, ()),
+          (b"OriginIP", "u", False, False, ()),
+          *((k.encode(), "g", False, False, ()) for k in (
+              "OriginResponseHeaderReceiveDurationMs", "OriginResponseDurationMs", "OriginResponseTime")),
+          *((k.encode(), "u", False, False, ()) for k in (
+              "ClientRequestMethod", "ClientRequestURI", "ClientRequestPath", "EdgeStartTimestamp",
+              "ClientRequestHost", "ClientIP", "RayID"))),
+    forbidden=(), nested_ok=True,
+    # every value "v": the edge's own 403/429 (origin status 0) are its failures too
+    # (a 429 is "rate-limited"), so the target and host count below 500 as well
+    group=(("EdgeResponseStatus", "v"), ("OriginResponseStatus", "v"), ("OriginIP", "v"),
+           ("ClientRequestHost", "v")),
+    prefix=(), once=('"EdgeResponseStatus"',), obj=as_read)
 
 
 def _group_values(raw: bytes, names: tuple[str, ...]) -> dict[str, Any]:
@@ -273,7 +174,7 @@ def native_counter(fam: LogFamily | None) -> BlockCounter | None:
     if fam.name == "alb":
         module = _module("_albscan")
         return _alb(module) if module is not None and hasattr(module, "alb_counts") else None
-    spec = JSON_COUNTS.get(fam.name)
+    spec = fam.counts if fam.counts is not None else (CLOUDFLARE_COUNTS if fam.name == "cloudflare" else None)
     module = _module("_jsonscan") if spec is not None else None
     if spec is not None and module is not None and hasattr(module, "json_counts"):
         return _json(module, spec, fam)

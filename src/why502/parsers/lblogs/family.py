@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from why502.parsers.lblogs.countspec import JsonCount
 from why502.parsers.lblogs.model import LbRecord
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class LogFamily:
     default_timeout: tuple[float, str] | None = None
     #: regexes whose group 1 is a request line's status (``watch`` counts without parsing)
     status_patterns: tuple[re.Pattern[bytes], ...] = ()
+    #: how ``watch`` counts its JSON lines natively (``parsers.lblogs.counts``), None: line by line
+    counts: JsonCount | None = None
 
 
 def json_object(line: str) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from why502.catalog.terms import term
 from why502.parsers.lblogs.family import LogFamily, json_object
 from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+from why502.proxies.caddy.counts import COUNTS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -222,6 +223,7 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 CADDY = LogFamily(
+    counts=COUNTS,
     name=NAME, title="Caddy", rank=40, is_json=is_caddy, parse_json=parse_caddy,
     sniffers=((50, lambda line: parse_caddy1(line) is not None),
               (55, lambda line: parse_caddy_console(line) is not None)),

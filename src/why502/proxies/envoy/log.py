@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+from why502.proxies.envoy.counts import COUNTS
 from why502.proxies.envoy.proxy import ROUTE_TIMEOUT
 
 if TYPE_CHECKING:
@@ -283,6 +284,7 @@ def _is_kv(line: str) -> bool:
 
 
 ENVOY = LogFamily(
+    counts=COUNTS,
     name=NAME, title="Envoy", rank=30, is_json=is_envoy_json, parse_json=parse_envoy_json,
     # its default/Istio text line is strict (a bracketed time or Istio's separators): tried
     # early; the key=value format is a search for a flags key, tried after every strict format

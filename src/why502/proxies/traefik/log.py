@@ -20,6 +20,7 @@ from why502.catalog.terms import go_error_family, term
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
+from why502.proxies.traefik.counts import COUNTS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -205,6 +206,7 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 TRAEFIK = LogFamily(
+    counts=COUNTS,
     name="traefik", title="Traefik", rank=50, is_json=is_traefik, parse_json=parse_traefik_json,
     # its CLF line is strict (anchored, ``NNNms`` at the end): tried early; its error line is a
     # search, tried after every strict format

@@ -1,0 +1,49 @@
+"""A JSON family's counting spec for ``watch``'s native counter (``parsers/lblogs/counts.py``):
+the data each family declares in its own definition (``LogFamily.counts``), polars-free, so the
+agent can read it without the column pass's polars schema.  Shared here: the spec's type, the
+``obj`` most families use, and the other families' keys a family's guards refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: a key of the native JSON pass: (name, kind, required, any_of, counted names) -- ``JsonPass.keys``
+JsonKey = tuple[bytes, str, bool, bool, tuple[bytes, ...]]
+
+
+@dataclass(frozen=True)
+class JsonCount:
+    """A JSON family's counting by ``_jsonscan.json_counts``: the key spec and guards of its
+    column pass (``keys``, ``forbidden``, ``nested_ok``: ``batch.JsonPass.keys`` of its polars
+    schema, written here without polars -- ``tests/watch/test_watch_native_counts.py`` holds
+    them equal), the keys whose values decide a line (``group``: (name, mode), mode "f" when
+    they decide a failure only, i.e. matter from status 500 on), the string keys that must
+    start with a text (``prefix``), the texts a line may hold once at most (``once``: the
+    quoted status key, see ``_jsonscan.c``), and ``obj``: a group's values as the JSON object
+    the family's parser is given to decide it (the values it reads of the line, nothing else)."""
+
+    family: str
+    keys: tuple[JsonKey, ...]
+    forbidden: tuple[str, ...]
+    nested_ok: bool
+    group: tuple[tuple[str, str], ...]
+    prefix: tuple[tuple[str, str], ...]
+    once: tuple[str, ...]
+    obj: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def as_read(v: dict[str, Any]) -> dict[str, Any]:
+    """A group of lines as the family's parser reads them: the keys it decides on that the lines
+    hold, with their values (Traefik's ``parse_traefik_json``, Cloudflare's ``parse_cloudflare``,
+    Envoy's ``parse_envoy_json``, which tells a null from an absent key)."""
+    return dict(v)
+
+
+#: keys only Cloudflare's Logpush lines and the mesh proxy's JSON lines hold: a family whose
+#: guards refuse them (its column pass's ``forbidden``) names them from here
+OTHER_EDGE_KEYS = ("EdgeResponseStatus", "RayID", "response_flags", "response_flag", "responseFlags",
+                   "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
+                   "upstreamTransportFailureReason")
