@@ -22,8 +22,8 @@ def _declared() -> dict[str, str]:
 ENVIRONMENT: dict[str, str] = {
     "WHY502_DEBUG": "set (to anything): an internal error prints its Python traceback",
     # the C passes: the engine proxy's scanner (parsers.errorlog_native, its access columns) and
-    # the edge logs' (parsers.lblogs: _albscan, _jsonscan), HAProxy's log (proxies.haproxy._hapscan)
-    "WHY502_NATIVE": f"0: no native pass (the {ENGINE} scanner, the ALB, JSON and HAProxy log passes): "
+    # the edge logs' (parsers.lblogs: _albscan, _jsonscan), a proxy's own log's (Hooks.native_log_reader)
+    "WHY502_NATIVE": f"0: no native pass (the {ENGINE} scanner, the edge logs' and proxies' log passes): "
                      "the polars readers do everything",
     "WHY502_MAX_CONFIG_BYTES": "the largest proxy config read, includes together (default 4M; "
                                "bytes or K/M/G)",

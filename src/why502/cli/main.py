@@ -61,14 +61,19 @@ class _Version(argparse.Action):
     """``--version``: the version, then whether the native nginx scanner and the edge logs'
     native passes were built -- the build-time differences between two installs of the same
     version (``classify`` runs several times faster with the scanner, ALB and JSON edge logs
-    ~2-3x with the passes, HAProxy's log ~2x).  Looked up only when asked, so ``--help`` stays fast."""
+    ~2-3x with the passes, a proxy's own log with its reader ~2x: ``Hooks.native_log_reader``).
+    Looked up only when asked, so ``--help`` stays fast."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
-        import why502.proxies  # noqa: F401 - hands the engine's scanner down (parsers.native)
-        from why502.parsers.errorlog_native import edge_status, status
+        import importlib.util
 
-        print(f"why502 {__version__}\n{status()}\n{edge_status()}")
+        from why502.parsers.errorlog_native import edge_status, status
+        from why502.proxies import PROXIES  # (hands the engine's scanner down: parsers.native)
+
+        own = tuple(p.vocabulary.title for p in PROXIES.values()
+                    if p.hooks.native_log_reader and importlib.util.find_spec(p.hooks.native_log_reader))
+        print(f"why502 {__version__}\n{status()}\n{edge_status(own)}")
         parser.exit()
 
 

@@ -56,16 +56,16 @@ def status() -> str:
     return f"{name}: on"
 
 
-def edge_status() -> str:
+def edge_status(proxies_passes: tuple[str, ...] = ()) -> str:
     """One line for ``why502 --version``: which of the other logs' native passes were built
     (``parsers/lblogs/_albscan.c``, ``_jsonscan.c``: ``stats``/``classify`` of ALB and JSON edge
-    logs run ~2-3x faster with them; ``proxies/haproxy/_hapscan.c``: ``stats`` of HAProxy's log
-    ~2x)."""
+    logs run ~2-3x faster with them), then ``proxies_passes``: the titles of the proxies whose
+    own log pass was built (``Hooks.native_log_reader``, asked of the registry by the caller)."""
     import importlib.util
 
-    passes = (("ALB", "why502.parsers.lblogs._albscan"), ("JSON", "why502.parsers.lblogs._jsonscan"),
-              ("HAProxy", "why502.proxies.haproxy._hapscan"))
-    built = [label for label, module in passes if importlib.util.find_spec(module) is not None]
+    built = [label for label, module in (("ALB", "_albscan"), ("JSON", "_jsonscan"))
+             if importlib.util.find_spec(f"why502.parsers.lblogs.{module}") is not None]
+    built += proxies_passes
     if not built:
         return "native edge-log passes: not built; the polars readers read every line"
     off = ", turned off by WHY502_NATIVE=0" if os.environ.get("WHY502_NATIVE", "1") == "0" else ""

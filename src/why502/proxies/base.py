@@ -319,6 +319,9 @@ class Hooks:
     #: engine by the registry (``parsers.native``; ``classify``'s summary and ``watch``'s access
     #: counts).  "": none; a missing build is none too (the polars engine reads every line)
     native_scanner: str = ""
+    #: the dotted module path of the C extension that cuts its own log's lines for ``stats`` and
+    #: ``diagnose`` (built at install, ``setup.py``; ``why502 --version`` lists it).  "": none
+    native_log_reader: str = ""
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class Haproxy(BaseProxy):
                               Capability.LOGS_THROUGH_SYSLOG, Capability.PEER_AS_WRITTEN})
     detection = Detection(programs=("haproxy",), priority=2, sbin=("/usr/sbin/haproxy",))
     hooks = Hooks(load_config="why502.proxies.haproxy.source:load_config",
+                  native_log_reader="why502.proxies.haproxy._hapscan",
                   lint_rules="why502.proxies.haproxy.lint",
                   lint_input="why502.proxies.haproxy.lint:LINT",
                   fix_service="why502.proxies.haproxy.fix:Haproxy",

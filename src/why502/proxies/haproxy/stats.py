@@ -216,7 +216,9 @@ def _fields_polars(lines: pl.Series, addresses: Mapping[str, str], zone: str,
 def _native_module() -> ModuleType | None:
     """The native pass, when it was built (``setup.py``; without a C compiler it is not)."""
     try:
-        return importlib.import_module("why502.proxies.haproxy._hapscan")
+        from why502.proxies.haproxy.proxy import PROXY
+
+        return importlib.import_module(PROXY.hooks.native_log_reader)
     except ImportError:
         return None
 
