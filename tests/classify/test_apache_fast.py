@@ -1,4 +1,5 @@
-"""Apache's error lines read once per message (``parsers.apache_fast``): the same records as the
+"""Apache's error lines read once per message (``proxies.apache.error_memo``, reached through
+``parsers.linememo``): the same records as the
 per-line recogniser, and the proof behind it current and sound.
 
 ``ApacheMemo.classify`` must give ``errorlog.classify_line``'s record for every line, whatever its
@@ -20,9 +21,10 @@ import pytest
 
 from tests.classify.test_classify_one_recogniser import LINES
 from tests.support.paths import FIXTURES_DIR
-from why502.parsers import apache_fast, headblind
-from why502.parsers.apache_fast import HEAD, ApacheMemo
+from why502.parsers import headblind
 from why502.parsers.errorlog import classify_line
+from why502.proxies.apache import error_memo as apache_fast
+from why502.proxies.apache.error_memo import HEAD, ApacheMemo
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
@@ -158,9 +160,10 @@ def test_the_proof_covers_both_heads() -> None:
 
 def test_the_stored_proof_is_current() -> None:
     """The catalog or the checker changed without the proof: run
-    ``python -m why502.parsers.apache_fast > src/why502/parsers/_apache_proof.py`` (and read the
+    ``python -m why502.proxies.apache.error_memo > src/why502/proxies/apache/_error_memo_proof.py``
+    (and read the
     diff: a new rule that can read the head costs a check per line)."""
-    stored = (Path(apache_fast.__file__).parent / "_apache_proof.py").read_text(encoding="utf-8")
+    stored = (Path(apache_fast.__file__).parent / "_error_memo_proof.py").read_text(encoding="utf-8")
     assert apache_fast.proof_source() == stored
 
 

@@ -28,9 +28,9 @@ import polars as pl
 from why502.catalog.patterns import families
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
-from why502.parsers.apache_fast import ApacheMemo
 from why502.parsers.errorlog import prefilter_needles
 from why502.parsers.errorlog_peel import peel
+from why502.parsers.linememo import shared_memo
 from why502.parsers.normalize import FRAGMENT_INSIDE, FRAGMENT_PHASES, HEAD_REPAIR_MARKS
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
@@ -190,14 +190,12 @@ def _classify_others(df: pl.DataFrame, year: int) -> pl.DataFrame:
     return _classify_exactly(cand, year)
 
 
-_APACHE = ApacheMemo()  # errorlog.classify_line, Apache's lines read once per message (apache_fast)
-
-
 def _classify_exactly(cand: pl.DataFrame, year: int) -> pl.DataFrame:
     """``cand`` (``idx``, ``line``) through the per-line recogniser, ``errorlog.classify_line``."""
     records = []
+    memo = shared_memo()
     for idx, line in cand.iter_rows():
-        c = _APACHE.classify(line, year=year)  # classify_line's record, Apache's kept per message
+        c = memo.classify(line, year=year)  # classify_line's record (a proxy's memo: parsers.linememo)
         if c is not None:
             records.append({"idx": idx, **c.to_dict(), "pattern": c.pattern,
                             "captures": captures_column(c.captures)})

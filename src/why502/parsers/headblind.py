@@ -18,7 +18,7 @@ side of "can": an assertion (``^``, ``\\b``, a lookaround) is taken as always tr
 repeat as unbounded, a case-insensitive letter as also any non-ASCII character (Unicode case
 folding), and a construct it does not know (a back-reference) as "can".  So "cannot" is a proof
 and "can" may be a false alarm, which only costs speed: the caller checks such a regex on each
-line (``parsers.apache_fast``).
+line (``proxies.apache.error_memo``).
 """
 
 from __future__ import annotations

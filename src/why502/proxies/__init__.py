@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, cast
 
 from why502.errors import InputError, UsageError
+from why502.parsers import linememo as _linememo
 from why502.parsers import native as _native
 from why502.parsers.configread import NotAConfigFile, read_head
 from why502.proxies.base import SCHEMA_1_BINARY, SCHEMA_1_CONFIG, Capability, Proxy, mask, resolve
@@ -70,6 +71,21 @@ def engine_scanner() -> ModuleType | None:
 
 
 _native.install(engine_scanner)  # the parsers below ask it, never the registry (parsers.native)
+
+
+def _line_memo() -> Callable[[], _linememo.LineMemo] | None:
+    """The maker of the memo a proxy declares (``Hooks.line_memo``; the first one: one proxy's
+    head shape each), or None."""
+    path = next((p.hooks.line_memo for p in PROXIES.values() if p.hooks.line_memo), "")
+    if not path:
+        return None
+
+    def make() -> _linememo.LineMemo:  # imported at the first memo, not with the registry
+        return cast("Callable[[], _linememo.LineMemo]", resolve(path))()
+    return make
+
+
+_linememo.install(_line_memo())  # the parsers below ask it, never the registry (parsers.linememo)
 
 HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
 INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy

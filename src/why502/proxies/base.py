@@ -322,6 +322,10 @@ class Hooks:
     #: the dotted module path of the C extension that cuts its own log's lines for ``stats`` and
     #: ``diagnose`` (built at install, ``setup.py``; ``why502 --version`` lists it).  "": none
     native_log_reader: str = ""
+    #: parsers: ``module:class`` of a memo of ``errorlog.classify_line`` for its error lines (the
+    #: same records, read once per message: ``parsers.linememo``), handed to the per-line paths of
+    #: ``classify`` and ``watch`` by the registry.  "": none (``classify_line`` reads every line)
+    line_memo: str = ""
 
 
 @dataclass(frozen=True)

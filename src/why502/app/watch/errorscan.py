@@ -32,8 +32,8 @@ from collections.abc import Iterable
 import why502.proxies  # noqa: F401 - hands the engine's scanner down (parsers.native)
 from why502.app.watch.metrics import upstream_label
 from why502.parsers import errorlog_native
-from why502.parsers.apache_fast import ApacheMemo
 from why502.parsers.errorlog import classify_line, prefilter_needles
+from why502.parsers.linememo import new_memo
 
 __all__ = ["ErrorCounter", "count_per_line"]
 
@@ -68,9 +68,9 @@ class ErrorCounter:
         # is absent too, and is not searched for (each search is a pass over the whole block)
         self.parts = {n: tuple(m for m in self.needles if m != n and m in n) for n in self.needles}
         self.needles.sort(key=len)  # the parts before the needles that hold them
-        # classify_line's answer for Apache's lines kept per message (parsers.apache_fast: proven
-        # the same for every time and client of the head); an agent follows one log at a time
-        self.apache = ApacheMemo()
+        # classify_line's answer, kept per message for the proxies that declare a memo of it
+        # (parsers.linememo: proven the same); an agent follows one log at a time
+        self.memo = new_memo()
 
     def count(self, data: bytes) -> Counts:
         """The failures of ``data`` (whole lines, each ending in a newline)."""
@@ -95,7 +95,7 @@ class ErrorCounter:
             data = rest + b"\n"
         failures: Counter[tuple[str, str | None]] = Counter()
         for line in self._candidates(data):
-            got = self.apache.failure(line)  # = count_per_line's classify_line, same counts
+            got = self.memo.failure(line)  # = count_per_line's classify_line, same counts
             if got is not None:
                 failures[got] += 1
         # the label once per distinct upstream, not once a line (a pure function of it)

@@ -54,6 +54,7 @@ class Apache(BaseProxy):
                           include=re.compile(r"(?mi)^[^\S\n]*Include(?:Optional)?\s+(\S+)"),
                           sbin=("/usr/sbin/apache2", "/usr/sbin/httpd"))
     hooks = Hooks(load_config="why502.proxies.apache.config:load_apache",
+                  line_memo="why502.proxies.apache.error_memo:ApacheMemo",
                   lint_rules="why502.proxies.apache.lint",
                   lint_input="why502.proxies.apache.lint:LINT",
                   fix_service="why502.proxies.apache.fix:Apache",

@@ -46,8 +46,9 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from why502.parsers import _apache_proof, errorlog, headblind, heads, normalize, wrappers
+from why502.parsers import errorlog, headblind, heads, normalize, wrappers
 from why502.parsers.headblind import can_start_inside, lookbehind_width
+from why502.proxies.apache import _error_memo_proof as _apache_proof
 
 __all__ = ["HEAD", "ApacheMemo", "checked_regexes", "hazards"]
 
@@ -123,8 +124,8 @@ def _reads_head(check: _Checked, client: bool) -> bool:
 
 def digest() -> str:
     """What the proof depends on, hashed: every checked regex (pattern, flags, how it is run), the
-    head's parts, the checker's source and this module's.  The stored proof (``_apache_proof``) is used only
-    for this very digest."""
+    head's parts, the checker's source and this module's.  The stored proof
+    (``_error_memo_proof``) is used only for this very digest."""
     h = hashlib.sha256()
     for name, (pattern, flags, anchored) in checked_regexes():
         h.update(f"{name}\0{pattern}\0{flags}\0{anchored}\n".encode())
@@ -180,7 +181,8 @@ def hazards(client: bool) -> _Proof:
     """``prove(client)``, read from the proof stored with the package when it was made from the
     same regexes and checker (``digest``), else worked out (the answer is the same; the stored
     one saves ~3 CPU-s a start).  ``tests/classify/test_apache_fast.py`` fails when the stored
-    proof is stale: ``python -m why502.parsers.apache_fast > src/why502/parsers/_apache_proof.py``."""
+    proof is stale: ``python -m why502.proxies.apache.error_memo >
+    src/why502/proxies/apache/_error_memo_proof.py``."""
     if digest() == _apache_proof.DIGEST:
         stored: _Proof = _apache_proof.WITH_CLIENT if client else _apache_proof.NO_CLIENT
         return stored
@@ -188,12 +190,12 @@ def hazards(client: bool) -> _Proof:
 
 
 def proof_source() -> str:
-    """The text of ``_apache_proof.py`` for the catalog and checker as they are."""
+    """The text of ``_error_memo_proof.py`` for the catalog and checker as they are."""
     return (
         "# ruff: noqa: E501\n"
-        '"""The proof of ``parsers.apache_fast``, stored: which regexes can read the masked parts of\n'
-        "Apache's head and how (``apache_fast.prove``), for the regexes and checker whose digest this\n"
-        'is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""\n\n'
+        '"""The proof of ``proxies.apache.error_memo``, stored: which regexes can read the masked parts of\n'
+        "Apache's head and how (``error_memo.prove``), for the regexes and checker whose digest this\n"
+        'is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by hand."""\n\n'
         "from typing import Any\n\n"
         f"DIGEST = {digest()!r}\n"
         f"NO_CLIENT: Any = {_lines(prove(False))}\n"

@@ -1,11 +1,11 @@
 # ruff: noqa: E501
-"""The proof of ``parsers.apache_fast``, stored: which regexes can read the masked parts of
-Apache's head and how (``apache_fast.prove``), for the regexes and checker whose digest this
-is.  Written by ``python -m why502.parsers.apache_fast``; never edit by hand."""
+"""The proof of ``proxies.apache.error_memo``, stored: which regexes can read the masked parts of
+Apache's head and how (``error_memo.prove``), for the regexes and checker whose digest this
+is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by hand."""
 
 from typing import Any
 
-DIGEST = 'f7af36e66dd6213673520ef87b66833c62ad48487cfa249b6a3855ca3bb75ef7'
+DIGEST = '5e6d94f2ef156309d4d065d478c66023179b510ec95e4a3f7dd94d361269b6de'
 NO_CLIENT: Any = (
     (
     ),

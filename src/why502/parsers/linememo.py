@@ -1,0 +1,67 @@
+"""A proxy's memo of the per-line recogniser, as the proxy registry hands it down (issue 23 item 2).
+
+``errorlog.classify_line`` reads one line at ~25-110 us in Python; a proxy whose error lines
+repeat few messages under heads that differ in every line may declare a memo that gives the same
+record for a fraction of that (``Hooks.line_memo``: Apache's ``proxies/apache/error_memo.py``,
+its proof that no rule reads the masked head).  This layer sits below the registry and may not
+ask it, so the registry installs the memo's maker here when it is imported (``why502.proxies``),
+and the per-line paths of ``classify`` (``errorlog_batch``) and ``watch`` (``app.watch.errorscan``)
+ask :func:`new_memo` / :func:`shared_memo`: the memo, or :class:`PlainMemo` (``classify_line``
+itself) when no proxy declares one or the parsers run without the registry -- the same records
+either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from why502.parsers import errorlog
+
+
+class LineMemo(Protocol):
+    """``classify_line``, maybe faster: the same answers, line by line."""
+
+    def classify(self, line: str, year: int = 1970) -> errorlog.Classified | None:
+        """``errorlog.classify_line(line, year)``."""
+
+    def failure(self, line: str) -> tuple[str, str | None] | None:
+        """``watch``'s count of the line: (symptom, upstream) of a failed request (a record with a
+        status), None when the line is none."""
+
+
+class PlainMemo:
+    """``classify_line`` itself (no proxy declared a memo)."""
+
+    def classify(self, line: str, year: int = 1970) -> errorlog.Classified | None:
+        return errorlog.classify_line(line, year=year)
+
+    def failure(self, line: str) -> tuple[str, str | None] | None:
+        rec = errorlog.classify_line(line)
+        if rec is None or rec.status is None:
+            return None
+        return rec.symptom, rec.upstream
+
+
+_maker: Callable[[], LineMemo] | None = None
+_shared: LineMemo | None = None
+
+
+def install(maker: Callable[[], LineMemo] | None) -> None:
+    """The registry's maker of the memo (called once, when ``why502.proxies`` is imported; None:
+    no proxy declares one)."""
+    global _maker, _shared
+    _maker, _shared = maker, None
+
+
+def new_memo() -> LineMemo:
+    """A memo of its own (``watch``'s counter of one followed log)."""
+    return _maker() if _maker is not None else PlainMemo()
+
+
+def shared_memo() -> LineMemo:
+    """The process's memo (``classify``'s per-line pass, batch after batch)."""
+    global _shared
+    if _shared is None:
+        _shared = new_memo()
+    return _shared
