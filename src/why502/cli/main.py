@@ -228,7 +228,8 @@ GC_OFF = frozenset({"diagnose", "lint", "fix", "mitigate"})
 # NATIVE_CHUNKS``) and the native scanner's columns were mapped afresh per chunk, ~215k page
 # faults on 5M lines (1.27 GB) against ~100-110k with the thresholds fixed: 7.6 instead of 8.2
 # CPU-s (kernel 1.2 instead of 1.5 s), the same peak RSS (BENCHMARKS.md, stop 50, issue 28 item 4).
-GLIBC_MALLOPT = {"classify": ((-3, 64 << 20), (-1, 256 << 20)), "stats": ((-3, 64 << 20), (-1, 256 << 20))}
+_KEEP_FREED = ((-3, 64 << 20), (-1, 256 << 20))  # (M_MMAP_THRESHOLD, 64 MiB), (M_TRIM_THRESHOLD, 256 MiB)
+GLIBC_MALLOPT = {"classify": _KEEP_FREED, "stats": _KEEP_FREED}
 
 
 def _tune_glibc_malloc(command: str) -> None:

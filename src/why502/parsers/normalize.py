@@ -235,7 +235,6 @@ _ANYWHERE = ("**", "unix: ", " ()", "( ", " )", "#")
 _AT_START = ("'", "`", '"', "(", "failed (", "worker_connections")
 _AT_END = ("[...]", "(truncated)", ">", ".", ";", ",")
 _BLANKS = "".join(chr(c) for c in range(0x21))  # what \s and [\x00-\x20] can strip, and more
-_CAPITAL_HEAD = re.compile(r"[^A-Za-z0-9_]{0,4}[A-Z][a-z]")
 
 
 def may_change(text: str) -> bool:
@@ -255,7 +254,7 @@ def may_change(text: str) -> bool:
         return True
     if text.lstrip(_BLANKS).startswith(_AT_START) or text.rstrip(_BLANKS).endswith(_AT_END):
         return True
-    return _CAPITAL_HEAD.match(text) is not None
+    return _CAPITAL_START.match(text) is not None  # (\W is [^A-Za-z0-9_] on an ASCII line)
 
 
 def normalize(text: str) -> Normalized:

@@ -148,6 +148,7 @@ def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
     import polars as pl
 
     from why502.parsers.arrowcols import frame, native_on
+    from why502.parsers.lblogs.batch import with_rest
 
     module = _native_module() if native_on() and lines.len() else None
     if module is None:
@@ -159,14 +160,14 @@ def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
     taken = frame(schema, array)
     if addresses:  # backend/server -> the config's address (a backend alone holds no "/")
         taken = taken.with_columns(pl.col("upstream_addr").replace(dict(addresses)))
-    taken = taken.select((pl.col("idx").cast(pl.Int64) + first_row).alias("_row"), *FIELDS,
-                         lines.gather(taken["idx"]).alias("_text"))
-    back = pl.Series(array_of("I", back_rows), dtype=pl.UInt32)
-    if back.len() == 0:
-        return taken
-    rest = _fields_polars(lines.gather(back), addresses, zone)
-    rest = rest.with_columns((back.gather(rest["_row"]).cast(pl.Int64) + first_row).alias("_row"))
-    return pl.concat([taken, rest]).sort("_row")
+    taken = taken.with_columns(lines.gather(taken["idx"]).alias("_text"))
+
+    def polars_rows(part: pl.Series) -> tuple[pl.DataFrame, pl.Series]:  # with_rest's reader
+        rows = _fields_polars(part, addresses, zone).rename({"_row": "idx"})
+        return rows, pl.Series("idx", [], dtype=pl.UInt32)
+
+    rows, _left = with_rest(taken, array_of("I", back_rows).tolist(), polars_rows, lines)
+    return rows.select((pl.col("idx").cast(pl.Int64) + first_row).alias("_row"), *FIELDS, "_text")
 
 
 def _fields_polars(lines: pl.Series, addresses: Mapping[str, str], zone: str,
