@@ -43,8 +43,8 @@ def _same(parser: LineParser, data: bytes) -> int:
     """Both paths on ``data``: the same frame (every column, every row, in order), the same
     unparsed lines and samples; returns how many lines the C side took."""
     assert parser.runs_native
-    fast_c, rows_c = parser._fast_out(data, native=True)
-    fast_p, rows_p = parser._fast_out(data, native=False)
+    fast_c, rows_c, _, _ = parser._fast_out(data, native=True)
+    fast_p, rows_p, _, _ = parser._fast_out(data, native=False)
     assert rows_c == rows_p
     ok_c = fast_c.filter(pl.col("_ok")).drop("_bad")
     ok_p = fast_p.filter(pl.col("_ok")).drop("_bad")

@@ -62,6 +62,40 @@ NativeStep = tuple[int, int, int, int, int, int, int, int, bytes]
 # ``_row`` when the frame has it (a streaming plan numbers its rows last, see ``fields_plan``)
 ROW = pl.col("^_row$")
 
+#: the variables of (``$status``, the time, the host, ``$upstream_addr``) of a fold, None when
+#: the format has none
+FoldRoles = tuple[str | None, str | None, str | None, str | None]
+#: the fold as the C scanner takes it (``_scan_fold.h`` ``fold_spec``): the columns of the four
+#: roles (-1: none), the minute key's bytes, the attempt columns and their names
+FoldProgram = tuple[int, int, int, int, int, tuple[int, ...], tuple[bytes, ...]]
+#: what the scanner hands back of a fold: three frames' (schema, array) capsules, rows folded
+FoldGroups = tuple[object, object, object, object, object, object, int]
+
+
+@dataclass(frozen=True)
+class Folded:
+    """The rows of a chunk the C scanner counted rather than handed over as columns (no 5xx,
+    one attempt at most: ``_scan_fold.h`` says which and why), as the small frames the
+    aggregation makes of its own rows (``Reducer._aggregate``): ``timeline`` (minute, status,
+    host, len), ``attempts`` (the upstream columns, len) and ``answered`` (ua, time, ``_ord``:
+    the last answered row per ``$upstream_addr``, with its row number)."""
+
+    rows: int
+    timeline: pl.DataFrame
+    attempts: pl.DataFrame
+    answered: pl.DataFrame
+
+    @staticmethod
+    def of(groups: FoldGroups, fold: FoldProgram) -> Folded | None:
+        """The scanner's groups as frames; None when it folded no row."""
+        tl_s, tl_a, att_s, att_a, ans_s, ans_a, rows = groups
+        if not rows:
+            return None
+        timeline = arrow_frame(tl_s, tl_a)
+        if fold[2] < 0:  # no host in the format: null, as ``RowPlan.typed`` has it
+            timeline = timeline.with_columns(pl.lit(None, dtype=pl.String).alias("host"))
+        return Folded(int(rows), timeline, arrow_frame(att_s, att_a), arrow_frame(ans_s, ans_a))
+
 
 @dataclass(frozen=True)
 class _Segment:
@@ -333,30 +367,62 @@ class LineParser:
         chunks of bytes rather than polars' streaming scan, ``app.stats.read``)."""
         return self._native_module() is not None
 
-    def _fast_out(self, data: bytes, native: bool = True) -> tuple[pl.DataFrame, int]:
-        """``fields_plan``'s rows of every line of ``data`` (``_row`` first) and the number of
-        lines: by the C scanner when it runs this format (``native``), else by polars."""
+    def fold_program(self, roles: FoldRoles, attempts: list[tuple[str, str]],
+                     minute: int) -> FoldProgram | None:
+        """The C scanner's fold (``_scan_fold.h``) of this format, or None when it does not run
+        it: ``roles`` the variables of the status, the time, the host and ``$upstream_addr``
+        (None: not in the format), ``attempts`` the (variable, column) of the upstream fields
+        the attempts are grouped by, ``minute`` the bytes of the time that make its minute key.
+        Every variable named must be one of the scanner's columns."""
+        if self.native is None:
+            return None
+        index = {name.decode(): k for k, (name, _i16) in enumerate(self.native[1])}
+        status, time, host, upstream = roles
+        wanted = [v for v in (status, time, host, upstream, *(var for var, _ in attempts)) if v is not None]
+        if status is None or any(v not in index for v in wanted):
+            return None
+
+        def at(var: str | None) -> int:
+            return -1 if var is None else index[var]
+
+        return (at(status), at(time), at(host), at(upstream), minute,
+                tuple(index[var] for var, _ in attempts), tuple(col.encode() for _, col in attempts))
+
+    def _fast_out(self, data: bytes, native: bool = True, fold: FoldProgram | None = None) -> tuple[
+            pl.DataFrame, int, Folded | None, dict[int, bytes] | None]:
+        """``fields_plan``'s rows of every line of ``data`` (``_row`` first), the number of
+        lines, the rows the C scanner counted instead (``fold``, :class:`Folded`) and the lines
+        it handed back by row (every row that can fail is one of them): by the C scanner when
+        it runs this format (``native``), else by polars (nothing folded, no line at hand)."""
         module = self._native_module() if native else None
         if module is None:
             df = self._read(data)
-            return self.fields_plan(df.lazy()).with_row_index("_row").collect(), df.height
+            return self.fields_plan(df.lazy()).with_row_index("_row").collect(), df.height, None, None
         assert self.native is not None
         steps, fields = self.native
-        schema, array, rows, back_rows, back = module.access_columns(data, self.n, steps, fields)
+        folded = None
+        if fold is None:
+            schema, array, rows, back_rows, back = module.access_columns(data, self.n, steps, fields)
+        else:
+            schema, array, rows, back_rows, back, groups = module.access_columns(
+                data, self.n, steps, fields, fold)
+            folded = Folded.of(groups, fold)
         taken = arrow_frame(schema, array).with_columns(
             pl.lit(True).alias("_ok"), pl.lit(BAD_RECHECK, dtype=pl.Int8).alias("_bad"))
         if not back:
-            return taken, int(rows)
+            return taken, int(rows), folded, {}
         # the lines the C side handed back, through the polars split (each line is read on its
         # own, so alone or among the others it gives the same row), numbered as in ``data``
-        numbers = pl.Series("_row", memoryview(back_rows).cast("I").tolist(), dtype=pl.UInt32)
+        row_numbers = memoryview(back_rows).cast("I").tolist()
+        texts = dict(zip(row_numbers, back.split(b"\n")))
+        numbers = pl.Series("_row", row_numbers, dtype=pl.UInt32)
         rest = self.fields_plan(self._read(back).lazy()).collect()
         rest.insert_column(0, numbers)
         if not taken.height:
-            return rest, int(rows)
+            return rest, int(rows), folded, texts
         if not rest["_ok"].any():  # the usual case (foreign lines): row order only matters among taken rows
-            return pl.concat([taken, rest]), int(rows)
-        return taken.merge_sorted(rest, "_row"), int(rows)  # both are in line order
+            return pl.concat([taken, rest]), int(rows), folded, texts
+        return taken.merge_sorted(rest, "_row"), int(rows), folded, texts  # both are in line order
 
     def regex_ok(self, field: Callable[[str], pl.Expr]) -> pl.Expr:
         """Whether the whole-line regex matched (``field(name)`` gives a captured value) and
@@ -426,11 +492,18 @@ class LineParser:
         Blank lines are skipped silently (nginx never writes one).  ``native=False``: polars
         only, even when the C scanner runs this format (the tests compare the two).
         """
+        good, unparsed, samples, rows, _folded = self.parse_folded(data, native)
+        return good, unparsed, samples, rows
+
+    def parse_folded(self, data: bytes, native: bool = True, fold: FoldProgram | None = None) -> tuple[
+            pl.DataFrame, int, list[tuple[int, str]], int, Folded | None]:
+        """``parse``, with the rows the C scanner counted in ``fold``'s groups left out of the
+        frame and handed back as :class:`Folded` (None: nothing folded, every row is in the frame)."""
         if not data or (len(data) < 4096 and not data.strip()):
-            return _empty_frame(self.fields), 0, [], 0
+            return _empty_frame(self.fields), 0, [], 0, None
         # one lazy query (each eager step costs a planning pass per chunk, in the GIL-holding
         # Python part that keeps the two worker threads from running side by side)
-        out, rows = self._fast_out(data, native)
+        out, rows, folded, back = self._fast_out(data, native, fold)
         if out["_ok"].all():  # the usual case: no copy
             good = out
             good.drop_in_place("_ok")
@@ -444,7 +517,9 @@ class LineParser:
         if bad_rows:
             texts: list[str] = []
             idx: list[int] = []
-            for r, raw in zip(bad_rows, lines_at(data, bad_rows)):
+            # the C side's handed-back lines are at hand (no count of the chunk's newlines)
+            found = lines_at(data, bad_rows) if back is None else [back.get(r) for r in bad_rows]
+            for r, raw in zip(bad_rows, found):
                 if raw is not None:
                     t = raw.decode("utf-8", errors="replace").rstrip("\r")
                     if not t.strip():
@@ -467,7 +542,7 @@ class LineParser:
                             samples.append((r, t))
                 if matched.height:
                     good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
-        return good, unparsed, samples, rows
+        return good, unparsed, samples, rows, folded
 
 
 def lines_at(data: bytes, rows: list[int]) -> list[bytes | None]:

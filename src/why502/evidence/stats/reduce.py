@@ -22,7 +22,7 @@ import polars as pl
 
 from why502.evidence.stats.histogram import bucket_expr, seconds_of
 from why502.evidence.stats.model import UNPARSED_SAMPLES, UnparsedSample
-from why502.evidence.stats.parser import BAD_RECHECK, BAD_SHORT, LineParser
+from why502.evidence.stats.parser import BAD_RECHECK, BAD_SHORT, Folded, FoldProgram, LineParser
 from why502.evidence.stats.plan import UPSTREAM_COLUMNS, RowPlan
 from why502.evidence.stats.times import time_expr
 from why502.parsers.log_format import ByteChunk
@@ -122,6 +122,24 @@ class Reducer:
         self.loc_expr = self.plan.loc_expr
         self.has_uht = self.plan.has_uht
         self.has_up = self.plan.has_up
+        self.fold = self._fold_program()
+
+    def _fold_program(self) -> FoldProgram | None:
+        """What the C scanner may count itself (``Folded``), when it runs this format: the rows
+        whose only use here is the counts -- unless a row is also wanted for what the fold does
+        not compute: its location (``loc_expr``), the ``--since``/``--until`` window, or a
+        minute key other than a slice of the time (``minute_expr``: ``$msec``)."""
+        plan = self.plan
+        if plan.loc_expr is not None or plan.since is not None or plan.until is not None:
+            return None
+        minute = {"time_local": 17, None: 0}.get(self.kind)
+        if minute is None:
+            return None
+        fmt = self.fmt
+        up = [(name, short) for name, short in UPSTREAM_COLUMNS.items() if fmt.has(name)]
+        roles = ("status" if fmt.has("status") else None, fmt.time_field, fmt.host_field,
+                 "upstream_addr" if self.has_up else None)
+        return self.parser.fold_program(roles, up if self.has_up else [], minute)
 
     def scan_plan(self, split: pl.LazyFrame) -> pl.LazyFrame:
         """The whole row-wise plan for a streaming scan: ``split`` (the reader's pieces between
@@ -131,7 +149,7 @@ class Reducer:
     def partial(self, chunk: ByteChunk) -> Partial:
         """The chunk's small aggregates.  Touches no shared state, so chunks can be computed in
         parallel threads (polars releases the GIL) and merged in order with ``StatsAccumulator.merge``."""
-        good, unparsed, samples, rows = self.parser.parse(chunk.data)
+        good, unparsed, samples, rows, folded = self.parser.parse_folded(chunk.data, fold=self.fold)
         first = chunk.first_line or 1
         part = Partial(
             path=chunk.path,
@@ -143,9 +161,9 @@ class Reducer:
             # a chunk's rows are its lines (blank ones included), except a tiny all-blank chunk
             newlines=rows if rows or not chunk.data else chunk.data.count(b"\n"),
         )
-        if good.height:
+        if good.height or folded is not None:
             typed = self.plan.typed(good.lazy().with_columns(pl.lit(True).alias("_ok"))).collect()
-            self._aggregate(typed, part)
+            self._aggregate(typed, part, folded)
         return part
 
     def partial_batch(self, batch: pl.DataFrame, path: str) -> Partial:
@@ -226,8 +244,9 @@ class Reducer:
     def fields(self) -> list[str]:
         return list(self.parser.fields)
 
-    def _aggregate(self, typed: pl.DataFrame, part: Partial) -> None:
-        """Fold ``typed`` (rows of ``RowPlan.typed`` that parsed) into ``part``.
+    def _aggregate(self, typed: pl.DataFrame, part: Partial, folded: Folded | None = None) -> None:
+        """Fold ``typed`` (rows of ``RowPlan.typed`` that parsed) and the rows the C scanner
+        counted itself (``folded``: their groups join the same groupings) into ``part``.
 
         The rows are read by one ``collect_all`` of lazy queries: polars plans them once and
         runs them side by side, and each call has a fixed cost (~10 ms), which is why the scan
@@ -252,14 +271,24 @@ class Reducer:
             # its place in the chunk), so the last address of a retried or redirected request is
             # cut from the few distinct values, not from every row, and the time parsed once
             # per upstream (the per-row split was ~20% of this aggregation, issue 28)
-            queries["ok_last"] = (
-                lazy.filter(pl.col("_ok_time").is_not_null())
-                .select("ua", pl.col("_ok_time").alias("time"))
-                .with_row_index("_ord")
-                .group_by("ua").agg(pl.col("time").last(), pl.col("_ord").last())
-            )
+            # ``_ord``: the row's number in the chunk (every reader numbers its rows ``_row``),
+            # so the rows the C scanner folded (``Folded.answered``) are ordered among these
+            answered = lazy.filter(pl.col("_ok_time").is_not_null())
+            ordered = (answered.select("ua", pl.col("_ok_time").alias("time"),
+                                       pl.col("_row").cast(pl.Int64).alias("_ord"))
+                       if "_row" in typed.columns else
+                       answered.select("ua", pl.col("_ok_time").alias("time")).with_row_index("_ord"))
+            queries["ok_last"] = ordered.group_by("ua").agg(pl.col("time").sort_by("_ord").last(),
+                                                            pl.col("_ord").max().cast(pl.Int64))
         names = list(queries)
         res = dict(zip(names, pl.collect_all(list(queries.values()))))
+        if folded is not None:
+            part.requests += folded.rows
+            res["timeline"] = pl.concat([res["timeline"], folded.timeline], how="vertical_relaxed")
+            if self.has_up:
+                res["attempts"] = pl.concat([res["attempts"], folded.attempts], how="vertical_relaxed")
+                answered_folded = folded.answered.with_columns(pl.col("_ord").cast(pl.Int64))
+                res["ok_last"] = pl.concat([res["ok_last"], answered_folded], how="vertical_relaxed")
         if self.has_up:
             # the second step, on the small grouped frames of the first (``_attempt_views``)
             views = self._attempt_views(res.pop("attempts").lazy())

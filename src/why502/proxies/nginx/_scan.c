@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arrow_buf.h"
 
@@ -1210,6 +1211,7 @@ static PyTypeObject ScannerType = {
 };
 
 #include "_scan_access.h"
+#include "_scan_fold.h"
 #include "_scan_columns.h"
 
 static PyMethodDef module_methods[] = {
@@ -1217,8 +1219,8 @@ static PyMethodDef module_methods[] = {
      "access_counts(data, program, buckets) -> ({status+host: n}, {status+upstream: n}, "
      "{last upstream: (cumulative counts, n, sum)}, [undecided lines]): an access-log block counted"},
     {"access_columns", access_columns, METH_VARARGS,
-     "access_columns(data, pieces, program, fields) -> (arrow schema capsule, arrow array capsule, rows, "
-     "handed-back rows as uint32 bytes, handed-back lines): an access-log block split and parsed"},
+     "access_columns(data, pieces, program, fields[, fold]) -> (arrow schema capsule, arrow array capsule, rows, "
+     "handed-back rows as uint32 bytes, handed-back lines[, folded groups]): an access-log block split and parsed"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1230,6 +1232,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__scan(void) {
     if (PyType_Ready(&ScannerType) < 0) return NULL;
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (_scan_fold.h) */
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Scanner", (PyObject *)&ScannerType) < 0) { Py_DECREF(m); return NULL; }

@@ -2,7 +2,7 @@
 ``parsers.errorlog_native``, ``parsers.native.Scanner``)."""
 
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, overload
 
 Resolver = Callable[[int, int, str | None, str, int], tuple[int, bytes, bool] | Literal[False] | None]
 
@@ -25,8 +25,17 @@ def access_counts(data: bytes, program: tuple[tuple[int, bytes, int], ...], buck
 
 NativeStep = tuple[int, int, int, int, int, int, int, int, bytes]
 
+FoldProgram = tuple[int, int, int, int, int, tuple[int, ...], tuple[bytes, ...]]
+
+@overload
 def access_columns(data: bytes, pieces: int, program: tuple[NativeStep, ...],
                    fields: tuple[tuple[bytes, bool], ...], /) -> tuple[object, object, int, bytes, bytes]:
     """An access-log block split at its quotes and parsed (``evidence.stats.parser.LineParser``):
     the Arrow schema and array capsules of the taken lines' columns, the block's lines, the
     handed-back lines' numbers (uint32) and those lines."""
+@overload
+def access_columns(data: bytes, pieces: int, program: tuple[NativeStep, ...],
+                   fields: tuple[tuple[bytes, bool], ...], fold: FoldProgram, /) -> tuple[
+        object, object, int, bytes, bytes, tuple[object, object, object, object, object, object, int]]:
+    """The same, the rows only counted left out of the columns and grouped (``_scan_fold.h``):
+    the timeline's, the attempts' and the answered rows' capsules, and how many rows were folded."""

@@ -80,10 +80,14 @@ static int col_check(int check, const char *v, Py_ssize_t n, int *i16) {
 
 static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
-    PyObject *program, *fields;
+    PyObject *program, *fields, *fold_arg = Py_None, *att_names = NULL;
     int npieces;
-    if (!PyArg_ParseTuple(args, "y*iO!O!", &data, &npieces, &PyTuple_Type, &program, &PyTuple_Type, &fields))
+    if (!PyArg_ParseTuple(args, "y*iO!O!|O", &data, &npieces, &PyTuple_Type, &program, &PyTuple_Type, &fields,
+                          &fold_arg))
         return NULL;
+    FoldSpec spec;
+    Fold fold;
+    memset(&fold, 0, sizeof fold);
     ColStep steps[COL_MAX_PIECES * 4];
     Col cols[COL_MAX_FIELDS];
     char *names[COL_MAX_FIELDS];
@@ -93,6 +97,7 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Frame fr = {NULL, NULL};
     memset(cols, 0, sizeof cols);
     memset(names, 0, sizeof names);
+    if (fold_spec(fold_arg, nf, &spec, &att_names) != 0) goto done;
     if (npieces < 1 || npieces > COL_MAX_PIECES || nsteps > COL_MAX_PIECES * 4 || nf > COL_MAX_FIELDS) {
         PyErr_SetString(PyExc_ValueError, "program too long");
         goto done;
@@ -193,7 +198,9 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
                 vn[s->out] = vl;
             }
         }
-        if (ok) {
+        if (ok && spec.on && fold_row(&spec, &fold, p, vp, vn, vi, (uint32_t)nrows)) {
+            /* counted in the fold's groups (_scan_fold.h) */
+        } else if (ok) {
             uint32_t r = (uint32_t)nrows;
             col_put(&rows, &r, sizeof r);
             for (Py_ssize_t f = 0; f < nf; f++) {
@@ -220,6 +227,7 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     failed = rows.failed || rej.failed || rejrows.failed;
     for (Py_ssize_t f = 0; f < nf; f++) failed |= cols[f].data.failed || cols[f].offsets.failed;
+    failed |= fold_failed(&fold);
     Py_END_ALLOW_THREADS
     if (failed) { PyErr_NoMemory(); goto done; }
     if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
@@ -236,7 +244,16 @@ static PyObject *access_columns(PyObject *Py_UNUSED(self), PyObject *args) {
         if (added != 0) goto done;
     }
     out = frame_result(&fr, nrows, &rejrows, &rej);
+    if (out != NULL && spec.on) {
+        PyObject *folded = fold_result(&fold, data.buf, att_names);
+        PyObject *both = folded == NULL ? NULL : PyTuple_Pack(6, PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 1),
+                                                              PyTuple_GET_ITEM(out, 2), PyTuple_GET_ITEM(out, 3),
+                                                              PyTuple_GET_ITEM(out, 4), folded);
+        Py_XDECREF(folded);
+        Py_SETREF(out, both);
+    }
 done:
+    fold_free(&fold);
     frame_free(&fr);
     for (Py_ssize_t f = 0; f < COL_MAX_FIELDS; f++) {
         free(cols[f].data.data);
