@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import generate_latest
 
 from tests.haproxy.test_hapscan import SHAPES, _bent
+from tests.support import watchrun
 from tests.support.native import native_pass
 from tests.support.paths import FIXTURES_DIR
 from why502.app.watch.traffic import BUCKETS
@@ -210,7 +210,7 @@ def exported(tmp: Path, data: bytes, native: bool, monkeypatch: pytest.MonkeyPat
     ``data`` (the bench's setup), but the ``_created`` and ``seconds`` series."""
     import argparse
 
-    from why502.app.watch.engine import Watch, WatchOptions
+    from why502.app.watch.engine import WatchOptions
     from why502.app.watch.incidents import Rules
     from why502.cli.cmd_watch import add_arguments
 
@@ -221,28 +221,10 @@ def exported(tmp: Path, data: bytes, native: bool, monkeypatch: pytest.MonkeyPat
     ap = argparse.ArgumentParser()
     add_arguments(ap)
     a = ap.parse_args(flags)
-    if native:
-        monkeypatch.delenv("WHY502_NATIVE", raising=False)
-    else:
-        monkeypatch.setenv("WHY502_NATIVE", "0")
-    try:
-        w = Watch(WatchOptions(config=a.config, proxy=a.proxy, error_logs=list(a.error_log),
-                               from_start=True, offline=True, listen=None, poll_bytes=1 << 14,
-                               rules=Rules(min_requests=10**9, min_failures=10**9)),
-                  lambda _e: None, lambda _d: None)
-        for _ in range(10_000):
-            if not w.step():
-                break
-    finally:
-        monkeypatch.delenv("WHY502_NATIVE", raising=False)
-    out: dict[str, float] = {}
-    for ln in generate_latest(w.metrics.registry).decode().splitlines():
-        name = ln.split("{", 1)[0].split(" ", 1)[0]
-        if ln.startswith("#") or name.endswith("_created") or "seconds" in name:
-            continue
-        key, value = ln.rsplit(" ", 1)
-        out[key.replace(str(run), "RUN")] = float(value)
-    return out
+    return watchrun.exported(WatchOptions(config=a.config, proxy=a.proxy, error_logs=list(a.error_log),
+                                          from_start=True, offline=True, listen=None, poll_bytes=1 << 14,
+                                          rules=Rules(min_requests=10**9, min_failures=10**9)),
+                             native, monkeypatch, str(run))
 
 
 def test_watch_exports_the_same_with_and_without_the_pass(tmp_path: Path,
