@@ -18,10 +18,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from prometheus_client import generate_latest
 
+from tests.support import watchrun
 from tests.support.native import native_pass
-from why502.app.watch.engine import Watch, WatchOptions
+from why502.app.watch.engine import WatchOptions
 from why502.app.watch.incidents import Rules
 from why502.app.watch.metrics import MAX_UPSTREAMS
 from why502.parsers.lblogs.counts import BlockCounts, native_counter
@@ -41,28 +41,10 @@ def exported(tmp: Path, lines: list[str], family: str, native: bool,
     (native counters on or off), but the ``_created`` and ``seconds`` series."""
     path = tmp / f"{family}-{'native' if native else 'lines'}.log"
     path.write_text("".join(f"{t}\n" for t in lines), encoding="utf-8")
-    if native:
-        monkeypatch.delenv("WHY502_NATIVE", raising=False)
-    else:
-        monkeypatch.setenv("WHY502_NATIVE", "0")
-    try:
-        w = Watch(WatchOptions(access_logs=[str(path)], log_type=family, from_start=True,
-                               offline=True, listen=None, poll_bytes=1 << 16,
-                               rules=Rules(min_requests=10**9, min_failures=10**9)),
-                  lambda _e: None, lambda _d: None)
-        for _ in range(10_000):
-            if not w.step():
-                break
-    finally:
-        monkeypatch.delenv("WHY502_NATIVE", raising=False)
-    out: dict[str, float] = {}
-    for ln in generate_latest(w.metrics.registry).decode().splitlines():
-        name = ln.split("{", 1)[0].split(" ", 1)[0]
-        if ln.startswith("#") or name.endswith("_created") or "seconds" in name:
-            continue
-        key, value = ln.rsplit(" ", 1)
-        out[key.replace(str(path), "LOG")] = float(value)
-    return out
+    return watchrun.exported(WatchOptions(access_logs=[str(path)], log_type=family, from_start=True,
+                                          offline=True, listen=None, poll_bytes=1 << 16,
+                                          rules=Rules(min_requests=10**9, min_failures=10**9)),
+                             native, monkeypatch, str(path))
 
 
 def per_line(family: str, text: str) -> tuple[int | None, tuple[str, str] | None] | None:

@@ -30,6 +30,10 @@
  *
  * The columns come back through the Arrow C data interface (native/arrow_buf.h); the scan runs
  * without the GIL.
+ *
+ * `why502 watch` (polars-free) has two entries of its own, below: httplog_counts, the same cutting
+ * grouping the lines by what log.HttplogCounter counts of them, and httplog_quiet, log.quiet's
+ * _OK.sub (tests/haproxy/test_hapscan_counts.py: the same as the regexes on every input).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -99,6 +103,7 @@ static int timer(const char **p, const char *end, char stop, Span *out) {
 typedef struct {
     Span g[N_GROUPS];
     int has_request;
+    const char *end; /* where the match ends (watch's counting: is there a second one after it) */
 } Groups;
 
 /* The regex's rest from the '[' at `b` (the client taken before it); 1 when it matches */
@@ -161,19 +166,23 @@ static int rest_at(const char *b, const char *end, Groups *g) {
     }
     /* (?: "(?P<request>[^"]*)"?)? */
     g->has_request = 0;
+    g->end = p;
     if (end - p >= 2 && p[0] == ' ' && p[1] == '"') {
         const char *r = p + 2;
         const char *q = memchr(r, '"', (size_t)(end - r));
         g->g[G_REQUEST] = (Span){r, (q ? q : end) - r};
         g->has_request = 1;
+        g->end = q ? q + 1 : end;
     }
     return 1;
 }
 
-/* log.HTTPLOG.search on the line: 1 with the groups when it matches */
-static int httplog_row(const char *s, Py_ssize_t n, Groups *g) {
-    if (!printable(s, n)) return -1;
-    const char *end = s + n, *p = s;
+/* log.HTTPLOG.search in the line [s, end), its "[" at `from` or after (the bytes before `from`
+ * read as the regex's look-behind reads them): 1 with the groups when it matches.  `doubt`, when
+ * not NULL, is set when the match's port has more than 20 digits: log._FAST's look-behind (one
+ * per port length, up to 20) does not take that "[", the search does */
+static int httplog_search(const char *s, const char *from, const char *end, Groups *g, int *doubt) {
+    const char *p = from;
     while (end - p >= 2 && (p = memchr(p, '[', (size_t)(end - p))) != NULL) {
         const char *b = p++;
         if (b - s < 4 || b[-1] != ' ') continue;
@@ -187,10 +196,17 @@ static int httplog_row(const char *s, Py_ssize_t n, Groups *g) {
         if (a == c) continue;
         if (rest_at(b, end, g)) {
             g->g[G_CLIENT] = (Span){a, c - a};
+            if (doubt != NULL && q - d > 20) *doubt = 1;
             return 1;
         }
     }
     return 0;
+}
+
+/* log.HTTPLOG.search on the line: 1 with the groups when it matches */
+static int httplog_row(const char *s, Py_ssize_t n, Groups *g) {
+    if (!printable(s, n)) return -1;
+    return httplog_search(s, s, s + n, g, NULL);
 }
 
 typedef struct {
@@ -280,11 +296,255 @@ static PyObject *httplog_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     return out;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* watch's counting (Python side: log.HttplogCounter.count)                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* httplog_counts: the lines of a block grouped by what HttplogCounter counts of them -- the raw
+ * (backend, server, TR, Tw, Tc, Ta, status) its regex captures (log._COUNTED) -- each group's
+ * meaning then read once in Python, as the regex's groups are.  The reference is that regex:
+ * log._FAST.findall over the block, log._BLOCK.findall (one match a line, the line's search)
+ * when _FAST found more matches than the block has newlines.  A line the pass takes is one of
+ * printable ASCII on which both give the same: either no match (the search finds none, so
+ * neither does _FAST, whose matches are the search's with a port of at most 20 digits), or
+ * exactly one _FAST match, the search's -- so the caller's count of _FAST's matches (the lines
+ * taken and those of the lines handed back) decides between the two as the regex path does.
+ * Handed back (for the regex) is every other line: not printable ASCII, a match whose port has
+ * more than 20 digits (the search takes it, _FAST does not), a "[" after the match at which the
+ * search would match again (_FAST's findall goes on after a match: two in one line). */
+
+static const int COUNTED[] = {G_BACKEND, G_SERVER, G_TR, G_TW, G_TC, G_TA, G_STATUS};
+#define N_COUNTED ((int)(sizeof COUNTED / sizeof COUNTED[0]))
+
+typedef struct {
+    uint64_t hash;
+    size_t off;   /* the key's bytes in Tally.keys */
+    uint32_t len;
+    int64_t n;    /* 0: an empty slot */
+} Slot;
+
+/* the groups: an open-addressing table of keys (the counted fields joined by NUL bytes, which a
+ * printable line holds none of), filled without the GIL */
+typedef struct {
+    Buf keys, key;
+    Slot *slots;
+    size_t cap, used;
+    int failed;
+} Tally;
+
+static uint64_t key_hash(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t k = 0; k < n; k++) h = (h ^ (unsigned char)p[k]) * 1099511628211ULL;
+    return h;
+}
+
+static int tally_grow(Tally *t) {
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    Slot *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) return -1;
+    for (size_t k = 0; k < t->cap; k++) {
+        if (t->slots[k].n == 0) continue;
+        size_t at = (size_t)t->slots[k].hash & (cap - 1);
+        while (slots[at].n != 0) at = (at + 1) & (cap - 1);
+        slots[at] = t->slots[k];
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+/* one more line of the group t->key */
+static int tally_add(Tally *t) {
+    if (t->key.failed || ((t->used + 1) * 2 > t->cap && tally_grow(t) != 0)) return -1;
+    const char *p = t->key.data;
+    size_t n = t->key.len;
+    uint64_t h = key_hash(p, n);
+    size_t at = (size_t)h & (t->cap - 1);
+    for (; t->slots[at].n != 0; at = (at + 1) & (t->cap - 1)) {
+        Slot *sl = &t->slots[at];
+        if (sl->hash == h && sl->len == n && memcmp(t->keys.data + sl->off, p, n) == 0) {
+            sl->n++;
+            return 0;
+        }
+    }
+    size_t off = t->keys.len;
+    buf_put(&t->keys, p, n);
+    if (t->keys.failed || n > UINT32_MAX) return -1;
+    t->slots[at] = (Slot){h, off, (uint32_t)n, 1};
+    t->used++;
+    return 0;
+}
+
+/* scan_lines' TakeLine for counting (without the GIL): a line whose reading leaves no doubt */
+static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    Tally *t = ctx;
+    Groups g, again;
+    int doubt = 0;
+    if (t->failed || !printable(s, n)) return 0;
+    if (!httplog_search(s, s, s + n, &g, &doubt)) return 1; /* no match: nothing to count */
+    if (doubt) return 0;
+    const char *end = s + n;
+    if (g.end < end && memchr(g.end, '[', (size_t)(end - g.end)) != NULL &&
+        httplog_search(s, g.end, end, &again, &doubt))
+        return 0; /* a second match in the line */
+    t->key.len = 0;
+    for (int k = 0; k < N_COUNTED; k++) {
+        if (k) buf_put(&t->key, "", 1); /* the NUL */
+        buf_put(&t->key, g.g[COUNTED[k]].p, (size_t)g.g[COUNTED[k]].n);
+    }
+    if (tally_add(t) != 0) {
+        t->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* the group of slot `sl` as the regex's tuple of str; NULL with an error set */
+static PyObject *group_tuple(const Tally *t, const Slot *sl) {
+    PyObject *tup = PyTuple_New(N_COUNTED);
+    if (tup == NULL) return NULL;
+    const char *p = t->keys.data + sl->off, *end = p + sl->len;
+    for (int k = 0; k < N_COUNTED; k++) {
+        const char *q = k + 1 < N_COUNTED ? memchr(p, '\0', (size_t)(end - p)) : end;
+        if (q == NULL) q = end; /* (never: the key holds N_COUNTED - 1 NULs) */
+        PyObject *v = PyUnicode_DecodeASCII(p, q - p, NULL);
+        if (v == NULL) { Py_DECREF(tup); return NULL; }
+        PyTuple_SET_ITEM(tup, k, v);
+        p = q < end ? q + 1 : end;
+    }
+    return tup;
+}
+
+static PyObject *httplog_counts(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Tally t = {{0}, {0}, NULL, 0, 0, 0};
+    Buf back = {0}, back_text = {0};
+    PyObject *groups = NULL, *out = NULL;
+    int failed = 0;
+    int64_t lines = 0;
+    /* whole lines: the empty "line" after the last newline is none */
+    int ends = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n';
+    Py_ssize_t len = ends ? data.len - 1 : data.len;
+    Py_BEGIN_ALLOW_THREADS
+    if (tally_grow(&t) != 0) t.failed = 1;
+    else lines = scan_lines(data.buf, len, count_line, &t, &back, &back_text);
+    failed = t.failed || back.failed || back_text.failed;
+    Py_END_ALLOW_THREADS
+    if (failed) { PyErr_NoMemory(); goto done; }
+    if ((groups = PyDict_New()) == NULL) goto done;
+    for (size_t k = 0; k < t.cap; k++) {
+        if (t.slots[k].n == 0) continue;
+        PyObject *key = group_tuple(&t, &t.slots[k]);
+        PyObject *v = key != NULL ? PyLong_FromLongLong(t.slots[k].n) : NULL;
+        int rc = v != NULL ? PyDict_SetItem(groups, key, v) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(v);
+        if (rc != 0) goto done;
+    }
+    /* the block's newlines: its lines less the last one without a newline (none, when it ends in one) */
+    out = Py_BuildValue("(Oy#L)", groups, back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len,
+                        (long long)(lines - 1 + ends));
+done:
+    Py_XDECREF(groups);
+    free(t.slots);
+    free(t.keys.data);
+    free(t.key.data);
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* httplog_quiet: log._OK.sub(b"", block) -- the block without the lines of requests that went
+ * well (watch's error-log side: log.quiet).  _OK is a bytes pattern, so \S is any byte but
+ * " \t\n\r\f\v" and \d is [0-9]; its greedy prefix ^[^\n]* tries every "] " of the line (the
+ * last first), so a line goes when the rest matches after any of them, and only with its
+ * newline (a last line without one stays).  Every line is decided here: no line goes back. */
+
+static inline int ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+/* \S+ then " ": *p moved past the space; the token's length, 0 when there is none */
+static Py_ssize_t ok_token(const char **p, const char *end) {
+    const char *q = *p;
+    while (q < end && !ws(*q)) q++;
+    if (q == *p || q == end || *q != ' ') return 0;
+    Py_ssize_t n = q - *p;
+    *p = q + 1;
+    return n;
+}
+
+/* \+?\d+ (plus=1) or -?\d+, then `stop` */
+static int ok_number(const char **p, const char *end, char sign, char stop) {
+    const char *q = *p;
+    if (q < end && *q == sign) q++;
+    const char *d = q;
+    while (q < end && is_dig(*q)) q++;
+    if (q == d || q == end || *q != stop) return 0;
+    *p = q + 1;
+    return 1;
+}
+
+/* _OK after "] ": \S+ \S+/\S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ [1-4]\d\d \+?\d+ \S+ \S+ ---- */
+static int ok_rest(const char *p, const char *end) {
+    if (!ok_token(&p, end)) return 0;
+    const char *name = p;
+    Py_ssize_t n = ok_token(&p, end);
+    if (n < 3 || memchr(name + 1, '/', (size_t)(n - 2)) == NULL) return 0; /* \S+/\S+ */
+    for (int k = 0; k < 4; k++)
+        if (!ok_number(&p, end, '-', '/')) return 0;
+    if (p < end && *p == '+') p++;
+    if (!ok_number(&p, end, '-', ' ')) return 0;
+    if (end - p < 4 || p[0] < '1' || p[0] > '4' || !is_dig(p[1]) || !is_dig(p[2]) || p[3] != ' ') return 0;
+    p += 4;
+    if (!ok_number(&p, end, '+', ' ')) return 0;
+    if (!ok_token(&p, end) || !ok_token(&p, end)) return 0;
+    return end - p >= 5 && memcmp(p, "---- ", 5) == 0;
+}
+
+static int ok_line(const char *s, const char *end) {
+    for (const char *p = s; end - p >= 2 && (p = memchr(p, ']', (size_t)(end - p - 1))) != NULL; p++)
+        if (p[1] == ' ' && ok_rest(p + 2, end)) return 1;
+    return 0;
+}
+
+static PyObject *httplog_quiet(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Buf kept = {0};
+    PyObject *out = NULL;
+    int failed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    const char *s = data.buf, *end = s + data.len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (nl == NULL) { buf_put(&kept, s, (size_t)(end - s)); break; }
+        if (!ok_line(s, nl)) buf_put(&kept, s, (size_t)(nl + 1 - s));
+        s = nl + 1;
+    }
+    failed = kept.failed;
+    Py_END_ALLOW_THREADS
+    if (failed) PyErr_NoMemory();
+    else out = PyBytes_FromStringAndSize(kept.data ? kept.data : "", (Py_ssize_t)kept.len);
+    free(kept.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"httplog_columns", httplog_columns, METH_VARARGS,
      "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
      "their text): the engine's columns of the lines of a block HTTPLOG reads, with their row "
      "(proxies/haproxy/stats.py: httplog_fields)"},
+    {"httplog_counts", httplog_counts, METH_VARARGS,
+     "httplog_counts(data) -> ({(backend, server, TR, Tw, Tc, Ta, status): lines}, the lines handed back, "
+     "the block's newlines): "
+     "the lines of a block whose reading by log._FAST / log._BLOCK leaves no doubt, grouped by the "
+     "fields watch counts (proxies/haproxy/log.py: HttplogCounter)"},
+    {"httplog_quiet", httplog_quiet, METH_VARARGS,
+     "httplog_quiet(data) -> the block without the lines log._OK removes (proxies/haproxy/log.py: quiet)"},
     {NULL, NULL, 0, NULL},
 };
 

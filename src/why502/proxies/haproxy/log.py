@@ -24,9 +24,13 @@ the connect), ``-`` when HAProxy got no header (it made the 5xx itself, as nginx
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
+from types import ModuleType
 
 HTTPLOG = re.compile(
     r"(?P<client>[\w.:\[\]-]+?):\d+ \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\] "
@@ -39,17 +43,36 @@ HTTPLOG = re.compile(
 # A request that went well (httplog, configuration.txt 8.2.3): a status below 500 and the
 # termination state "----" (8.5: no error, no timeout, the session ended normally).  HAProxy's log
 # is its access log too, one line per request: these lines are most of it and ``classify_line``
-# finds nothing in them (~40 us each), so ``watch`` counts them out at C speed (``quiet``).  The
-# prefix is greedy: the same lines go (a line goes whichever "] " the rest matches after), at 2.4x
-# the speed of a lazy one (Python's regex tries the rest after every character of a lazy prefix;
-# bench/watch_bench.py).
+# finds nothing in them (~40 us each), so ``watch`` counts them out (``quiet``): by the native
+# pass (``_hapscan.httplog_quiet``, the same lines: tests/haproxy/test_hapscan_counts.py), else by
+# this regex.  The prefix is greedy: the same lines go (a line goes whichever "] " the rest
+# matches after), at 2.4x the speed of a lazy one (Python's regex tries the rest after every
+# character of a lazy prefix; bench/watch_bench.py).
 _OK = re.compile(rb"^[^\n]*\] \S+ \S+/\S+ -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ [1-4]\d\d "
                  rb"\+?\d+ \S+ \S+ ---- [^\n]*\n", re.M)
 
 
+@cache
+def _module() -> ModuleType | None:
+    """The native pass (``_hapscan.c``), when it was built with watch's entries (``setup.py``)."""
+    try:
+        module = importlib.import_module("why502.proxies.haproxy._hapscan")
+    except ImportError:
+        return None
+    return module if hasattr(module, "httplog_counts") else None
+
+
+def _native() -> ModuleType | None:
+    """The native pass, unless it is turned off (``WHY502_NATIVE=0``: the regexes do all)."""
+    return None if os.environ.get("WHY502_NATIVE", "1") == "0" else _module()
+
+
 def quiet(block: bytes) -> bytes:
     """A block of the log without its requests that went well (``Hooks.watch_quiet``)."""
-    return _OK.sub(b"", block) if b" ---- " in block else block
+    if b" ---- " not in block:
+        return block
+    native = _native()
+    return native.httplog_quiet(block) if native is not None else _OK.sub(b"", block)  # type: ignore[no-any-return]
 
 
 # termination-state phases (the second letter, configuration.txt 8.5) in which the server's
@@ -134,11 +157,16 @@ class HttplogCounter:
     log (``app.watch.traffic.LineCounter``'s shape: requests by status and Host, by status and
     ``$upstream_addr``, the histogram of ``$upstream_response_time`` by upstream), with the
     meanings of :func:`to_nginx_line` -- without writing each line as nginx text and reading it
-    again (~25 us a line in Python).  One ``findall`` over the block, ``Counter`` over the
-    fields: Python runs once per distinct (server, timers, status), not per line.  The
-    rewritten line's Host is ``-``; a line whose ``$upstream_addr`` would not fit nginx's
-    shape (a ``,`` or ``"`` in a name) is unparsed, as the rewritten line was, and so is any
-    other line that is not blank (the caller knows whether the log holds other lines)."""
+    again (~25 us a line in Python).  The lines are grouped by the fields the regex captures
+    (backend, server, timers, status) and Python runs once per distinct group, not per line:
+    the native pass groups the lines it is sure of (``_hapscan.httplog_counts``, ~0.2 us a
+    line) and hands the others back to one ``findall`` over them (~2 us a line, the whole block
+    without the pass: ``WHY502_NATIVE=0``), the same groups either way
+    (``tests/haproxy/test_hapscan_counts.py``).  The histogram's sum is added up in whole
+    milliseconds (exact: the same whichever order the groups come in).  The rewritten line's
+    Host is ``-``; a line whose ``$upstream_addr`` would not fit nginx's shape (a ``,`` or
+    ``"`` in a name) is unparsed, as the rewritten line was, and so is any other line that is
+    not blank (the caller knows whether the log holds other lines)."""
 
     index = (0, 1, 2, 3)  # a Host field (always "-"), as LineCounter.index has it
     fmt: None = None  # no log_format: compared as such when the config is read again
@@ -151,15 +179,31 @@ class HttplogCounter:
         from bisect import bisect_left
         from collections import Counter
 
-        text = data.decode("utf-8", "replace")
         req: dict[bytes, int] = {}
         resp: dict[bytes, int] = {}
         acc: dict[bytes, list[float]] = {}
+        millis: dict[bytes, int] = {}  # the sum, exact: the same whichever order the groups come in
         unparsed = 0
+        # the native pass groups the lines it is sure of (``_hapscan.httplog_counts``: each one
+        # _FAST match, the search's, or none) and hands the others back to the regex; the count
+        # of _FAST's matches decides between _FAST and _BLOCK as over the whole block
+        native = _native()
+        groups: dict[tuple[str, ...], int] = {}
+        taken = 0
+        if native is not None:
+            groups, rest, newlines = native.httplog_counts(data)
+            taken = sum(groups.values())
+            text = rest.decode("utf-8", "replace")
+        else:
+            text = data.decode("utf-8", "replace")
+            newlines = data.count(b"\n")
         found = _FAST.findall(text)
-        if len(found) > text.count("\n"):  # a line matched twice: one match a line, as search
+        if taken + len(found) > newlines:  # a line matched twice: one match a line, as search
             found = _BLOCK.findall(text)
-        for (backend, server, tr, tw, tc, ta, status), n in Counter(found).items():
+        counted = Counter(found)
+        for key, n in groups.items():
+            counted[key] += n
+        for (backend, server, tr, tw, tc, ta, status), n in counted.items():
             addr = backend if server == "<NOSRV>" else self.addresses.get(f"{backend}/{server}",
                                                                           f"{backend}/{server}")
             if not addr or any(c in addr for c in ',"') or any(c.isspace() for c in addr):
@@ -172,15 +216,17 @@ class HttplogCounter:
             c = int(tc)
             if c < 0:  # never connected: no $upstream_response_time ("-")
                 continue
-            secs = float(_secs(int(ta) - max(int(tr), 0) - max(int(tw), 0)))
-            row = acc.setdefault(up, [0.0] * (len(buckets) + 2))
+            ms = max(int(ta) - max(int(tr), 0) - max(int(tw), 0), 0)
+            secs = float(_secs(ms))
+            row = acc.setdefault(up, [0.0] * (len(buckets) + 1))
             for i in range(bisect_left(buckets, secs), len(buckets)):
                 row[i] += n
-            row[-2] += n
-            row[-1] += secs * n
-        hist = {up: (tuple(int(v) for v in row[:-2]), int(row[-2]), row[-1]) for up, row in acc.items()}
+            row[-1] += n
+            millis[up] = millis.get(up, 0) + ms * n
+        hist = {up: (tuple(int(v) for v in row[:-1]), int(row[-1]), millis[up] / 1000)
+                for up, row in acc.items()}
         matched = sum(req.values()) + unparsed
-        lines = data.count(b"\n") if data.endswith(b"\n") else len(data.splitlines())
+        lines = newlines if data.endswith(b"\n") else len(data.splitlines())
         if matched < lines:
             unparsed += sum(1 for line in data.splitlines() if line.strip()) - matched
         return req, resp, hist, unparsed
