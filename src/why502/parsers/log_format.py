@@ -159,7 +159,7 @@ class ByteChunk:
 
     path: str
     first_line: int
-    data: bytes
+    data: bytes | memoryview  # a view: ``sources.byte_chunks``' ``views``
 
 
 @dataclass(frozen=True)

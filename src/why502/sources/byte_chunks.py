@@ -156,6 +156,8 @@ def iter_byte_chunks(
     progress: Progress | None = None,
     *,
     count_lines: bool = True,
+    views: bool = False,
+    window: Callable[[], int] | None = None,
 ) -> Iterator[ByteChunk]:
     """Whole-line byte chunks of each file in turn (``.gz`` streamed, ``-`` = stdin).
 
@@ -166,7 +168,13 @@ def iter_byte_chunks(
     ``count_lines=False`` skips counting the newlines of every chunk (a pass over all the bytes
     in the reading thread) for a consumer that counts rows anyway: the first chunk of each file
     then has ``first_line`` 1 and the following ones 0, meaning "continues the previous chunk
-    of this file" (``StatsAccumulator.merge`` numbers them from its row counts)."""
+    of this file" (``StatsAccumulator.merge`` numbers them from its row counts).
+
+    ``views=True``: a plain file's chunks are ``memoryview``s of reads of ``chunk_bytes`` each
+    (``_pread_chunks``' fixed windows), for a consumer that takes any buffer (the native
+    scanner); the others are ``bytes`` as without it.  ``window``: with ``views``, the size of
+    each next read of a plain file, asked before each one (a consumer that finds its chunks
+    cheap to hold asks for bigger ones); ``chunk_bytes`` stays the size of the other reads."""
     total = sum(file_size(p) for p in paths)
     done = 0
     for path in paths:
@@ -179,15 +187,20 @@ def iter_byte_chunks(
         try:
             # a plain file: positioned reads, no joined copy (a FIFO, e.g. <(zcat ...), reads on)
             if raw is fh and path != "-" and fh.seekable():
-                pread = _pread_chunks(fh.fileno(), path, chunk_bytes)
+                pread = _pread_chunks(fh.fileno(), path, chunk_bytes, views, window)
                 while True:
                     try:
                         whole, pos = next(pread)
                     except StopIteration as stop:
                         fh.seek(stop.value)  # EOF, or a line longer than a chunk: go on below
                         break
-                    yield ByteChunk(path, line, whole)
-                    line = line + whole.count(b"\n") if count_lines else 0
+                    following = line + bytes(whole).count(b"\n") if count_lines else 0
+                    # the chunk is the consumer's from here: no reference kept while the next
+                    # is read (a consumer that frees chunks as it goes holds one fewer)
+                    chunk, whole = ByteChunk(path, line, whole), b""
+                    yield chunk
+                    del chunk
+                    line = following
                     if progress is not None:
                         progress(done + pos, total)
             while True:
@@ -240,18 +253,40 @@ def iter_byte_chunks(
             progress(done, total)
 
 
-def _pread_chunks(fd: int, path: str, chunk_bytes: int) -> Generator[tuple[bytes, int], None, int]:
-    """Whole-line chunks of a plain file by positioned reads: the last newline is found in a
-    small read at the window's end, then the chunk is read exactly (``os.pread``, the kernel's
-    copy with the GIL released).  Reading a block and cutting it (``iter_byte_chunks``' general
-    path) copies each chunk once more while holding the GIL, which stalled the parsing threads.
+def _pread_chunks(fd: int, path: str, chunk_bytes: int, views: bool = False,
+                  window: Callable[[], int] | None = None,
+                  ) -> Generator[tuple[bytes | memoryview, int], None, int]:
+    """Whole-line chunks of a plain file by positioned reads (``os.pread``, the kernel's copy
+    with the GIL released).  Reading a block and cutting it (``iter_byte_chunks``' general path)
+    copies each chunk once more while holding the GIL, which stalled the parsing threads.
     Yields (chunk, offset after it); returns the offset where the general path must go on (the
-    last, short window, or a line longer than ``chunk_bytes``)."""
+    last, short window, or a line longer than ``chunk_bytes``).
+
+    Exact chunks (``bytes``): the last newline is found in a small read at the window's end,
+    then the chunk is read exactly.  ``views``: the whole window is read and the chunk is a
+    view of it up to its last newline (the rest is read again with the next window).  Windows
+    are then allocations of one size, which the allocator hands out again where the last freed
+    one was: exact chunks differ by a few bytes, and a freed one too small for the next left a
+    hole each time -- ~3.8 chunks' memory held for ~2 in use (``stats``, BENCHMARKS.md stop 51;
+    a pool of reused mappings instead measured the same).  ``window()``: the size of each next
+    window (else ``chunk_bytes``)."""
     probe_len = min(64 << 10, chunk_bytes)
     pos = 0
     while True:
         at = pos + chunk_bytes - probe_len
         try:
+            if views:
+                size = max(window(), probe_len) if window is not None else chunk_bytes
+                block = os.pread(fd, size, pos)
+                cut = block.rfind(b"\n", max(0, len(block) - probe_len))
+                if len(block) < size or cut < 0:
+                    return pos
+                whole: bytes | memoryview = memoryview(block)[: cut + 1]
+                del block
+                pos += cut + 1
+                yield whole, pos
+                del whole
+                continue
             probe = os.pread(fd, probe_len, at)
             cut = probe.rfind(b"\n")
             if len(probe) < probe_len or cut < 0:
@@ -264,6 +299,7 @@ def _pread_chunks(fd: int, path: str, chunk_bytes: int) -> Generator[tuple[bytes
             return pos
         pos = end
         yield whole, pos
+        del whole  # the consumer's: not held while the next chunk is read
 
 
 def file_size(path: str) -> int:

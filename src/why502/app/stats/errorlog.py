@@ -110,7 +110,7 @@ def read_error_lines(paths: list[str]) -> pl.DataFrame | ErrorParts:
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending: deque[Future[pl.DataFrame | None]] = deque()
         for chunk in iter_byte_chunks(order_rotated(paths), 4 << 20, count_lines=False):
-            pending.append(pool.submit(classify, chunk.data))
+            pending.append(pool.submit(classify, bytes(chunk.data)))  # bytes already: no copy
             while len(pending) > 2:
                 frame = pending.popleft().result()
                 if frame is not None:

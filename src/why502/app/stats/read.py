@@ -43,12 +43,40 @@ from why502.sources.scan import (
 
 ProgressBytes = Callable[[int], None]
 
-# The native reader's chunks are this many times ``chunk_bytes``: the C split's columns take
-# about a third of the memory of polars' split, and each chunk's aggregation has a fixed cost
-# (~10 ms a call): 1M lines in 20 MiB chunks took 1.5-1.7 CPU-s against 1.7-2.0 in 10 MiB ones,
-# and against 2.0 when the main thread aggregated the workers' typed rows in groups as the scan
-# does (BENCHMARKS.md, stop 44)
+# The native reader's chunks are this many times ``chunk_bytes``: the C split's columns take about
+# a third of the memory of polars' split, and each chunk's aggregation has a fixed cost (~11 ms
+# a chunk, whatever its size: polars plans and runs its queries): 1M lines in 20 MiB chunks
+# took 1.5-1.7 CPU-s against 1.7-2.0 in 10 MiB ones (BENCHMARKS.md, stop 44)
 NATIVE_CHUNKS = 1.5
+# ... and this many once the chunks are cheap to hold: when the C scanner counted nearly every
+# row itself (its fold, ``_scan_fold.h``) into few groups, a chunk's bytes are most of what it
+# holds, and the fixed cost is paid half as often.  5M lines took 5.0-5.9 CPU-s in 15 MiB
+# chunks, 4.5-4.8 in 30 and 3.9-4.3 in 45, at 170, 215 and 239 MB (one size throughout); 45 MiB
+# after the first took 255-274 MB, too near issue 28's 300 (BENCHMARKS.md, stop 51).  A log
+# whose rows the fold leaves (5xx, retries) or whose groups are as many as its rows (unique
+# hosts, random minutes) keeps the small chunks: their columns and groups grow with them.
+FOLDED_CHUNKS = 3.0
+
+
+@dataclass
+class _Windows:
+    """The size of the native reader's next read (``iter_byte_chunks``' ``window``), from how the
+    last chunk went (``saw``): big while the fold counts nearly every row into few groups."""
+
+    small: int
+    big: int
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.size = self.small
+
+    def __call__(self) -> int:
+        return self.size
+
+    def saw(self, part: Partial) -> None:
+        groups = part.timeline.height if part.timeline is not None else 0
+        cheap = part.rows > 0 and part.folded * 10 >= part.rows * 9 and groups * 100 <= part.rows
+        self.size = self.big if cheap else self.small
 
 
 def read_files(
@@ -84,8 +112,11 @@ def read_files(
             _scan_file(acc, path, file_progress, head)
         else:
             size = int(chunk_bytes * NATIVE_CHUNKS) if native else chunk_bytes
-            chunks = iter_byte_chunks([path], size, None, count_lines=False)
-            _feed(acc, _tracked(chunks, file_progress), workers)
+            # the native scanner takes views of reads of one size (``_pread_chunks``: the
+            # allocator reuses them, so ~2 chunks are held for 2 in use instead of ~4)
+            windows = _Windows(size, int(chunk_bytes * FOLDED_CHUNKS)) if native else None
+            chunks = iter_byte_chunks([path], size, None, count_lines=False, views=native, window=windows)
+            _feed(acc, _tracked(chunks, file_progress), workers, windows.saw if windows else None)
         offset += file_size(path)
         progress(offset)
 
@@ -97,6 +128,7 @@ def _tracked(chunks: Iterator[ByteChunk], progress: ProgressBytes) -> Iterator[B
         done += len(chunk.data)
         progress(done)
         yield chunk
+        del chunk  # not held while the next one is read
 
 
 def _bytes_per_line(path: str, head: bytes | None = None) -> float:
@@ -175,18 +207,32 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
         acc.merge(acc.reducer.partial_batch(pl.concat(pending, rechunk=False), path))
 
 
-def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int) -> None:
-    """Parse chunks in ``workers`` threads, merge in input order (at most workers+1 in flight)."""
+def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
+          saw: Callable[[Partial], None] | None = None) -> None:
+    """Parse chunks in ``workers`` threads, merge in input order (at most ``workers`` in flight);
+    ``saw`` is shown each chunk's aggregates once merged, before the next chunk is read."""
     if workers <= 1:
         for chunk in chunks:
-            acc.add(chunk)
+            part = acc.reducer.partial(chunk)
+            acc.merge(part)
+            if saw is not None:
+                saw(part)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: list[Future[Partial]] = []
-        for chunk in chunks:
-            pending.append(pool.submit(acc.reducer.partial, chunk))
-            while len(pending) > workers:
-                acc.merge(pending.pop(0).result())
+        while True:
+            # a chunk is read only when a worker is free for it: the chunks in memory are the
+            # workers' (a chunk read ahead of them would be one more held, for no more speed)
+            while len(pending) >= workers:
+                part = pending.pop(0).result()
+                acc.merge(part)
+                if saw is not None:
+                    saw(part)
+            following = next(chunks, None)
+            if following is None:
+                break
+            pending.append(pool.submit(acc.reducer.partial, following))
+            del following
         for fut in pending:
             acc.merge(fut.result())
 

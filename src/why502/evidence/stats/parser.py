@@ -385,18 +385,19 @@ class LineParser:
         def at(var: str | None) -> int:
             return -1 if var is None else index[var]
 
-        return (at(status), at(time), at(host), at(upstream), minute,
-                tuple(index[var] for var, _ in attempts), tuple(col.encode() for _, col in attempts))
+        att = tuple(index[var] for var, _ in attempts)
+        names = tuple(col.encode() for _, col in attempts)
+        return at(status), at(time), at(host), at(upstream), minute, att, names
 
-    def _fast_out(self, data: bytes, native: bool = True, fold: FoldProgram | None = None) -> tuple[
-            pl.DataFrame, int, Folded | None, dict[int, bytes] | None]:
+    def _fast_out(self, data: bytes | memoryview, native: bool = True, fold: FoldProgram | None = None,
+                  ) -> tuple[pl.DataFrame, int, Folded | None, dict[int, bytes] | None]:
         """``fields_plan``'s rows of every line of ``data`` (``_row`` first), the number of
         lines, the rows the C scanner counted instead (``fold``, :class:`Folded`) and the lines
         it handed back by row (every row that can fail is one of them): by the C scanner when
         it runs this format (``native``), else by polars (nothing folded, no line at hand)."""
         module = self._native_module() if native else None
         if module is None:
-            df = self._read(data)
+            df = self._read(bytes(data))
             return self.fields_plan(df.lazy()).with_row_index("_row").collect(), df.height, None, None
         assert self.native is not None
         steps, fields = self.native
@@ -495,12 +496,16 @@ class LineParser:
         good, unparsed, samples, rows, _folded = self.parse_folded(data, native)
         return good, unparsed, samples, rows
 
-    def parse_folded(self, data: bytes, native: bool = True, fold: FoldProgram | None = None) -> tuple[
-            pl.DataFrame, int, list[tuple[int, str]], int, Folded | None]:
+    def parse_folded(self, data: bytes | memoryview, native: bool = True, fold: FoldProgram | None = None,
+                     ) -> tuple[pl.DataFrame, int, list[tuple[int, str]], int, Folded | None]:
         """``parse``, with the rows the C scanner counted in ``fold``'s groups left out of the
-        frame and handed back as :class:`Folded` (None: nothing folded, every row is in the frame)."""
-        if not data or (len(data) < 4096 and not data.strip()):
+        frame and handed back as :class:`Folded` (None: nothing folded, every row is in the frame).
+        ``data`` may be a view (the native reader's, ``sources.byte_chunks``): the C scanner
+        reads any buffer; polars gets bytes."""
+        if not data or (len(data) < 4096 and not bytes(data).strip()):
             return _empty_frame(self.fields), 0, [], 0, None
+        if not native or self._native_module() is None:
+            data = bytes(data)  # polars reads it (no copy when it is bytes already)
         # one lazy query (each eager step costs a planning pass per chunk, in the GIL-holding
         # Python part that keeps the two worker threads from running side by side)
         out, rows, folded, back = self._fast_out(data, native, fold)
@@ -518,7 +523,7 @@ class LineParser:
             texts: list[str] = []
             idx: list[int] = []
             # the C side's handed-back lines are at hand (no count of the chunk's newlines)
-            found = lines_at(data, bad_rows) if back is None else [back.get(r) for r in bad_rows]
+            found = lines_at(bytes(data), bad_rows) if back is None else [back.get(r) for r in bad_rows]
             for r, raw in zip(bad_rows, found):
                 if raw is not None:
                     t = raw.decode("utf-8", errors="replace").rstrip("\r")

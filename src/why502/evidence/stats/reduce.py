@@ -43,6 +43,7 @@ class Partial:
 
     path: str
     rows: int = 0
+    folded: int = 0  # rows the C scanner counted itself (``Folded``)
     unparsed: int = 0
     samples: list[UnparsedSample] = field(default_factory=list)
     filtered: int = 0
@@ -159,8 +160,10 @@ class Reducer:
             renumber=chunk.first_line == 0,
             first_line=first,
             # a chunk's rows are its lines (blank ones included), except a tiny all-blank chunk
-            newlines=rows if rows or not chunk.data else chunk.data.count(b"\n"),
+            newlines=rows if rows or not chunk.data else bytes(chunk.data).count(b"\n"),
         )
+        if folded is not None:
+            part.folded = folded.rows
         if good.height or folded is not None:
             typed = self.plan.typed(good.lazy().with_columns(pl.lit(True).alias("_ok"))).collect()
             self._aggregate(typed, part, folded)
