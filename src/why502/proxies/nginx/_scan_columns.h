@@ -81,48 +81,53 @@ static int col_check(int check, const char *v, Py_ssize_t n, int *i16) {
 /* The line at p[pos] split at its quotes in one pass, eight bytes at a time: its end (its
  * newline, or size), the pieces' bounds (ps/pe, *np of them; a quote past npieces - 1 leaves
  * them as they were), and *ok: every byte printable ASCII and no quote past npieces - 1 --
- * what the memchr for the newline, printable() and a memchr per quote said before.  A word with
- * no quote and no byte outside 0x20-0x7e (a newline is one) is skipped whole; others are read
- * byte by byte (the word tests may flag a byte after a flagged one; the bytes decide). */
+ * what the memchr for the newline, printable() and a memchr per quote said before.  Each word
+ * gets an exact mask of its quotes and of its bytes outside 0x20-0x7e (a newline is one; the
+ * sums below never carry from one byte into the next: each adds at most 0x7f to a byte below
+ * 0x80), and only the flagged bytes are looked at, lowest first. */
 static inline Py_ssize_t split_quoted(const char *p, Py_ssize_t pos, Py_ssize_t size, int npieces, Py_ssize_t *ps,
                                       Py_ssize_t *pe, int *ok, int *np) {
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, low7 = 0x7f7f7f7f7f7f7f7fULL;
     Py_ssize_t k = pos, end = size;
     int n = 1, good = 1;
     ps[0] = pos;
     for (;;) {
-        Py_ssize_t stop;
+        uint64_t flags;
         if (k + 8 <= size) {
             uint64_t w;
             memcpy(&w, p + k, 8);
-            uint64_t x = w ^ (0x7f * ones), y = w ^ (0x22 * ones);
-            if (((w | ((w - 0x20 * ones) & ~w) | ((x - ones) & ~x) | ((y - ones) & ~y)) & high) == 0) {
-                k += 8;
-                continue;
-            }
-            stop = k + 8;
-        } else if (k < size) {
-            stop = size;
+            uint64_t lo = w & low7, z = w ^ (0x22 * ones);
+            uint64_t below = ~(lo + 0x60 * ones) & ~w;      /* < 0x20 */
+            uint64_t del = (lo + ones) & ~w;                 /* 0x7f */
+            uint64_t quote = ~(((z & low7) + low7) | z);     /* 0x22 */
+            flags = (w | below | del | quote) & high;
+        } else if (k < size) { /* the tail, byte by byte: every byte flagged */
+            flags = 0;
+            for (Py_ssize_t j = 0; j < size - k; j++) flags |= (uint64_t)0x80 << (8 * j);
         } else {
             break;
         }
-        for (; k < stop; k++) {
-            unsigned char c = (unsigned char)p[k];
-            if (c == '\n') { end = k; goto found; }
+        while (flags) {
+            Py_ssize_t at = k + (Py_ssize_t)(__builtin_ctzll(flags) >> 3);
+            flags &= flags - 1;
+            unsigned char c = (unsigned char)p[at];
+            if (c == '\n') { end = at; goto found; }
             if (c == '"') {
-                if (n == npieces) { good = 0; break; }
-                pe[n - 1] = k;
-                ps[n++] = k + 1;
+                if (n == npieces) { good = 0; k = at; goto bad; }
+                pe[n - 1] = at;
+                ps[n++] = at + 1;
             } else if (c < 0x20 || c > 0x7e) {
                 good = 0;
-                break;
+                k = at;
+                goto bad;
             }
         }
-        if (!good) { /* decided: only the end is still wanted */
-            const char *nl = memchr(p + k, '\n', (size_t)(size - k));
-            end = nl ? (Py_ssize_t)(nl - p) : size;
-            break;
-        }
+        k += 8;
+    }
+    goto found;
+bad: { /* decided: only the end is still wanted */
+        const char *nl = memchr(p + k, '\n', (size_t)(size - k));
+        end = nl ? (Py_ssize_t)(nl - p) : size;
     }
 found:
     pe[n - 1] = end;
