@@ -50,6 +50,7 @@ typedef struct {
     size_t cap, used;
     Buf arena, key;
     int failed;
+    FoldGroup *last; /* the group of the last row: a log's next row often has the same key */
 } GroupTable;
 
 static uint64_t fold_seed = 0x9e3779b97f4a7c15ULL;
@@ -91,6 +92,7 @@ static int gt_grow(GroupTable *t) {
     free(t->slots);
     t->slots = slots;
     t->cap = cap;
+    t->last = NULL;
     return 0;
 }
 
@@ -100,10 +102,19 @@ static void gt_count(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ssize_t n) {
     if ((t->used + 1) * 2 > t->cap && gt_grow(t) != 0) { t->failed = 1; t->key.len = 0; return; }
     const char *k = t->key.data;
     size_t len = t->key.len; /* >= 4: every key has a part */
+    FoldGroup *g = t->last;
+    if (g != NULL && g->len == len && memcmp(t->arena.data + g->off, k, len) == 0) {
+        g->count++;
+        g->last_row = row;
+        g->last_at = at;
+        g->last_len = (uint32_t)n;
+        t->key.len = 0;
+        return;
+    }
     uint64_t h = fold_hash(k, len);
     size_t i = (size_t)h & (t->cap - 1);
     for (;;) {
-        FoldGroup *g = &t->slots[i];
+        g = &t->slots[i];
         if (g->len == 0) {
             size_t off = t->arena.len;
             buf_put(&t->arena, k, len);
@@ -127,6 +138,7 @@ static void gt_count(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ssize_t n) {
         }
         i = (i + 1) & (t->cap - 1);
     }
+    t->last = g;
     t->key.len = 0;
 }
 
