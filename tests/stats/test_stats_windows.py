@@ -106,9 +106,9 @@ def test_a_chunk_is_read_only_when_a_worker_is_free(tmp_path: Path, monkeypatch:
 
     partial = stats_reduce.Reducer.partial
 
-    def releasing(self: stats_reduce.Reducer, chunk: ByteChunk) -> Partial:
+    def releasing(self: stats_reduce.Reducer, chunk: ByteChunk, defer: bool = False) -> Partial:
         try:
-            return partial(self, chunk)
+            return partial(self, chunk, defer)
         finally:
             held[0] -= 1
 

@@ -25,6 +25,7 @@ import polars as pl
 
 from why502.errors import InputError
 from why502.evidence.stats import UNPARSED_SAMPLES, Partial, StatsAccumulator
+from why502.evidence.stats.reduce import Deferred
 from why502.parsers.log_format import ByteChunk
 from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, iter_byte_chunks, lines_of
 from why502.sources.logfiles import iter_batches
@@ -56,6 +57,9 @@ NATIVE_CHUNKS = 1.5
 # whose rows the fold leaves (5xx, retries) or whose groups are as many as its rows (unique
 # hosts, random minutes) keeps the small chunks: their columns and groups grow with them.
 FOLDED_CHUNKS = 3.0
+# chunks (at most) whose rows are aggregated together, and the rows they may hold (``_Deferred``)
+DEFERRED_CHUNKS = 4
+DEFERRED_ROWS = 60_000  # about the rows of one small chunk: hostile logs hold no more than before
 
 
 @dataclass
@@ -75,6 +79,8 @@ class _Windows:
 
     def saw(self, part: Partial) -> None:
         groups = part.timeline.height if part.timeline is not None else 0
+        if part.deferred is not None and part.deferred.folded is not None:
+            groups += part.deferred.folded.timeline.height
         cheap = part.rows > 0 and part.folded * 10 >= part.rows * 9 and groups * 100 <= part.rows
         self.size = self.big if cheap else self.small
 
@@ -210,13 +216,13 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
           saw: Callable[[Partial], None] | None = None) -> None:
     """Parse chunks in ``workers`` threads, merge in input order (at most ``workers`` in flight);
-    ``saw`` is shown each chunk's aggregates once merged, before the next chunk is read."""
+    ``saw`` is shown each chunk's aggregates once merged, before the next chunk is read.  The
+    chunks' rows are aggregated a few chunks at a time (``_Deferred``), in this thread."""
+    batch = _Deferred(acc)
     if workers <= 1:
         for chunk in chunks:
-            part = acc.reducer.partial(chunk)
-            acc.merge(part)
-            if saw is not None:
-                saw(part)
+            batch.merge(acc.reducer.partial(chunk, defer=True), saw)
+        batch.flush()
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: list[Future[Partial]] = []
@@ -224,17 +230,50 @@ def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
             # a chunk is read only when a worker is free for it: the chunks in memory are the
             # workers' (a chunk read ahead of them would be one more held, for no more speed)
             while len(pending) >= workers:
-                part = pending.pop(0).result()
-                acc.merge(part)
-                if saw is not None:
-                    saw(part)
+                batch.merge(pending.pop(0).result(), saw)
             following = next(chunks, None)
             if following is None:
                 break
-            pending.append(pool.submit(acc.reducer.partial, following))
+            pending.append(pool.submit(acc.reducer.partial, following, True))
             del following
         for fut in pending:
-            acc.merge(fut.result())
+            batch.merge(fut.result(), saw)
+    batch.flush()
+
+
+class _Deferred:
+    """Chunks' rows left to aggregate (``Partial.deferred``), aggregated together once there are
+    ``DEFERRED_CHUNKS`` chunks of them or ``DEFERRED_ROWS`` rows (or another file, or the end):
+    each aggregation has a fixed cost (~15 ms: polars plans and runs its queries), and with the
+    C scanner's fold a chunk leaves few rows (5M lines: 0.55 CPU-s less, BENCHMARKS.md stop 51).
+    Each chunk's rows are numbered in its file as it is merged, so the aggregates are those of
+    the chunks taken together."""
+
+    def __init__(self, acc: StatsAccumulator) -> None:
+        self.acc = acc
+        self.path = ""
+        self.held: list[tuple[int, Deferred]] = []
+        self.rows = 0
+
+    def merge(self, part: Partial, saw: Callable[[Partial], None] | None) -> None:
+        first = self.acc.merge(part)
+        if saw is not None:
+            saw(part)
+        deferred, part.deferred = part.deferred, None
+        if deferred is None:
+            return
+        if part.path != self.path:
+            self.flush()
+            self.path = part.path
+        self.held.append((first - 1, deferred))
+        self.rows += deferred.size
+        if len(self.held) >= DEFERRED_CHUNKS or self.rows >= DEFERRED_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.held:
+            self.acc.merge(self.acc.reducer.aggregate_deferred(self.path, self.held))
+        self.held, self.rows = [], 0
 
 
 #: a proxy's stats plug-in's reader of its own log (``Hooks.stats``, ``access_frames``): a batch of

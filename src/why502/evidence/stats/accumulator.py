@@ -108,8 +108,9 @@ class StatsAccumulator:
         """Parse and aggregate one chunk of whole lines."""
         self.merge(self.reducer.partial(chunk))
 
-    def merge(self, part: Partial) -> None:
-        """Fold a chunk's ``Partial`` into the totals (call in input order)."""
+    def merge(self, part: Partial) -> int:
+        """Fold a chunk's ``Partial`` into the totals (call in input order); returns the number
+        of the chunk's first line in its file."""
         if part.path not in self.files:
             self.files.append(part.path)
         first = part.first_line
@@ -120,7 +121,8 @@ class StatsAccumulator:
                     smp["line"] += first - 1
                 if part.five is not None:
                     part.five = part.five.with_columns(pl.col("line") + (first - 1))
-        self._next_line[part.path] = first + part.newlines
+        if part.counts_lines:
+            self._next_line[part.path] = first + part.newlines
         if part.bad_rows is not None and part.bad_rows.len():
             self.bad_rows.setdefault(part.path, []).append(part.bad_rows)
         if part.short_rows is not None and part.short_rows.len():
@@ -195,6 +197,7 @@ class StatsAccumulator:
                 self.fivexx.add(part.five)
             else:
                 self.fivexx_dropped += part.five.height
+        return first
 
     def absorb(self, other: StatsAccumulator) -> None:
         """Fold in the totals of another accumulator (files in another log format), so one

@@ -71,6 +71,27 @@ class Partial:
     # and the first few rows already counted unparsed, whose text is wanted for samples
     bad_rows: pl.Series | None = None
     short_rows: pl.Series | None = None
+    # ``partial(defer=True)``: the rows left to aggregate, for ``aggregate_deferred`` with those
+    # of the next chunks (each aggregation has a fixed cost, ~15 ms, paid once for several)
+    deferred: Deferred | None = None
+    # False for the aggregates of rows already counted as lines (``aggregate_deferred``)
+    counts_lines: bool = True
+
+
+@dataclass
+class Deferred:
+    """A chunk's rows still to aggregate: its ``RowPlan.typed`` rows and the C scanner's groups
+    (``Folded``), row numbers counted in the chunk."""
+
+    typed: pl.DataFrame
+    folded: Folded | None
+
+    @property
+    def size(self) -> int:
+        """Rows these frames hold (what a batch of them holds in memory)."""
+        f = self.folded
+        groups = 0 if f is None else f.timeline.height + f.attempts.height + f.answered.height
+        return self.typed.height + groups
 
 
 def _last_exprs() -> list[pl.Expr]:
@@ -147,9 +168,11 @@ class Reducer:
         quotes, ``sources.scan``) -> the rows ``partial_batch`` takes, before their ``_row``."""
         return self.plan.typed(self.parser.fields_plan(split))
 
-    def partial(self, chunk: ByteChunk) -> Partial:
+    def partial(self, chunk: ByteChunk, defer: bool = False) -> Partial:
         """The chunk's small aggregates.  Touches no shared state, so chunks can be computed in
-        parallel threads (polars releases the GIL) and merged in order with ``StatsAccumulator.merge``."""
+        parallel threads (polars releases the GIL) and merged in order with ``StatsAccumulator.merge``.
+        ``defer``: its rows are not aggregated but left in ``Partial.deferred``, for
+        ``aggregate_deferred`` with the next chunks'."""
         good, unparsed, samples, rows, folded = self.parser.parse_folded(chunk.data, fold=self.fold)
         first = chunk.first_line or 1
         part = Partial(
@@ -166,7 +189,30 @@ class Reducer:
             part.folded = folded.rows
         if good.height or folded is not None:
             typed = self.plan.typed(good.lazy().with_columns(pl.lit(True).alias("_ok"))).collect()
-            self._aggregate(typed, part, folded)
+            if defer:
+                part.deferred = Deferred(typed, folded)
+            else:
+                self._aggregate(typed, part, folded)
+        return part
+
+    def aggregate_deferred(self, path: str, batch: list[tuple[int, Deferred]]) -> Partial:
+        """The aggregates of several chunks' ``Deferred`` rows of ``path``, in file order, each with
+        its offset (its first line's number - 1): one aggregation as of one chunk, their row
+        numbers made the file's.  Its lines were counted with their chunks (``counts_lines``)."""
+        part = Partial(path=path, counts_lines=False)
+        typed = pl.concat([d.typed.with_columns(pl.col("_row").cast(pl.Int64) + off) for off, d in batch],
+                          how="vertical_relaxed")
+        groups = [(off, d.folded) for off, d in batch if d.folded is not None]
+        folded = None
+        if groups:
+            folded = Folded(
+                rows=sum(f.rows for _, f in groups),
+                timeline=pl.concat([f.timeline for _, f in groups], how="vertical_relaxed"),
+                attempts=pl.concat([f.attempts for _, f in groups], how="vertical_relaxed"),
+                answered=pl.concat([f.answered.with_columns(pl.col("_ord").cast(pl.Int64) + off)
+                                    for off, f in groups], how="vertical_relaxed"))
+            part.folded = folded.rows
+        self._aggregate(typed, part, folded)
         return part
 
     def partial_batch(self, batch: pl.DataFrame, path: str) -> Partial:
