@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 
 import why502.proxies  # noqa: F401 - hands the engine's scanner down (parsers.native)
 from why502.app.watch.metrics import upstream_label
@@ -55,6 +56,17 @@ def count_per_line(lines: Iterable[str], counts: Counts | None = None) -> Counts
     return out
 
 
+@cache
+def _needles() -> tuple[tuple[bytes, ...], dict[bytes, tuple[bytes, ...]]]:
+    """The catalog's needles, shortest first, and each needle with the other needles it holds: a
+    needle whose part is absent from a block is absent too, and is not searched for (each search
+    is a pass over the whole block).  Made once a process: the ~400 needles compared pairwise
+    took ~30 ms, at each agent's start and each restart of its counters."""
+    needles = [n.encode() for n in prefilter_needles()]
+    parts = {n: tuple(m for m in needles if m != n and m in n) for n in needles}
+    return tuple(sorted(needles, key=len)), parts  # the parts before the needles that hold them
+
+
 class ErrorCounter:
     """One error-log block at a time -> its failures (``count``); ``native=None``: the scanner
     when it was built and not turned off (``WHY502_NATIVE=0``)."""
@@ -63,11 +75,7 @@ class ErrorCounter:
         built = errorlog_native.native() is not None  # the scanner of proxies.ENGINE's lines
         use = errorlog_native.available() if native is None else native and built
         self.book = errorlog_native.RuleBook() if use else None
-        self.needles = [n.encode() for n in prefilter_needles()]
-        # each needle with the other needles it holds: a needle whose part is absent from a block
-        # is absent too, and is not searched for (each search is a pass over the whole block)
-        self.parts = {n: tuple(m for m in self.needles if m != n and m in n) for n in self.needles}
-        self.needles.sort(key=len)  # the parts before the needles that hold them
+        self.needles, self.parts = _needles()
         # classify_line's answer, kept per message for the proxies that declare a memo of it
         # (parsers.linememo: proven the same); an agent follows one log at a time
         self.memo = new_memo()
