@@ -245,7 +245,8 @@ class _Deferred:
     """Chunks' rows left to aggregate (``Partial.deferred``), aggregated together once there are
     ``DEFERRED_CHUNKS`` chunks of them or ``DEFERRED_ROWS`` rows (or another file, or the end):
     each aggregation has a fixed cost (~15 ms: polars plans and runs its queries), and with the
-    C scanner's fold a chunk leaves few rows (5M lines: 0.55 CPU-s less, BENCHMARKS.md stop 51).
+    C scanner's fold a chunk leaves few rows (four 30 MiB chunks' rows: 32 ms in one aggregation,
+    70 in four; BENCHMARKS.md stop 51).
     Each chunk's rows are numbered in its file as it is merged, so the aggregates are those of
     the chunks taken together."""
 
