@@ -21,9 +21,11 @@
  *
  * Every other row goes out as columns, as before, and Python concatenates the groups with its
  * own; the totals are the same whichever side counted a row (tests/stats/test_stats_fold.py).
- * Groups live in open-addressing tables keyed by the length-prefixed key bytes, hashed with a
- * per-process seed (a log's Host header is the client's to choose: no fixed collisions).
+ * Groups live in the open-addressing tables of native/group_table.h (keyed by the length-prefixed
+ * key bytes, hashed with a per-process seed).
  */
+
+#include "group_table.h"
 
 enum { FOLD_STATUS = 0, FOLD_TIME = 1, FOLD_HOST = 2, FOLD_UA = 3, FOLD_ROLES = 4 };
 #define FOLD_MAX_ATT 5
@@ -35,173 +37,6 @@ typedef struct {
     int natt;                   /* the attempt key: these output fields, in this order */
     int att[FOLD_MAX_ATT];
 } FoldSpec;
-
-typedef struct {
-    uint64_t hash;
-    size_t off;          /* the key in the arena */
-    uint32_t len, count;
-    uint32_t last_row;   /* the last row's number and a value of it (offset and length in data) */
-    uint32_t last_len;
-    Py_ssize_t last_at;
-} FoldGroup;
-
-typedef struct {
-    FoldGroup *slots;
-    size_t cap, used;
-    Buf arena, key;
-    int failed;
-} GroupTable;
-
-static uint64_t fold_seed = 0x9e3779b97f4a7c15ULL;
-
-static inline uint64_t fold_hash(const char *p, size_t n) {
-    uint64_t h = fold_seed ^ (n * 0xff51afd7ed558ccdULL);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0x9fb21c651e98df25ULL;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 32);
-}
-
-/* the key being built: parts appended length-prefixed */
-static inline void gt_part(GroupTable *t, const char *v, Py_ssize_t n) {
-    uint32_t len = (uint32_t)n;
-    col_put(&t->key, &len, sizeof len);
-    col_put(&t->key, v, (size_t)n);
-}
-
-static int gt_grow(GroupTable *t) {
-    size_t cap = t->cap ? t->cap * 2 : 1024;
-    FoldGroup *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL) return -1;
-    for (size_t k = 0; k < t->cap; k++) {
-        FoldGroup *g = &t->slots[k];
-        if (g->len == 0) continue;
-        size_t i = (size_t)g->hash & (cap - 1);
-        while (slots[i].len != 0) i = (i + 1) & (cap - 1);
-        slots[i] = *g;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-    return 0;
-}
-
-/* the built key counted once more, row `row` its last (with a value at data[at, at + n)) */
-static void gt_count(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ssize_t n) {
-    if (t->failed || t->key.failed) { t->failed = 1; t->key.len = 0; return; }
-    if ((t->used + 1) * 2 > t->cap && gt_grow(t) != 0) { t->failed = 1; t->key.len = 0; return; }
-    const char *k = t->key.data;
-    size_t len = t->key.len; /* >= 4: every key has a part */
-    uint64_t h = fold_hash(k, len);
-    size_t i = (size_t)h & (t->cap - 1);
-    for (;;) {
-        FoldGroup *g = &t->slots[i];
-        if (g->len == 0) {
-            size_t off = t->arena.len;
-            buf_put(&t->arena, k, len);
-            if (t->arena.failed || len > UINT32_MAX) { t->failed = 1; break; }
-            g->hash = h;
-            g->off = off;
-            g->len = (uint32_t)len;
-            g->count = 1;
-            g->last_row = row;
-            g->last_at = at;
-            g->last_len = (uint32_t)n;
-            t->used++;
-            break;
-        }
-        if (g->hash == h && g->len == len && memcmp(t->arena.data + g->off, k, len) == 0) {
-            g->count++;
-            g->last_row = row;
-            g->last_at = at;
-            g->last_len = (uint32_t)n;
-            break;
-        }
-        i = (i + 1) & (t->cap - 1);
-    }
-    t->key.len = 0;
-}
-
-static void gt_free(GroupTable *t) {
-    free(t->slots);
-    free(t->arena.data);
-    free(t->key.data);
-    memset(t, 0, sizeof *t);
-}
-
-/* the k-th part of a group's key */
-static inline const char *gt_key_part(const GroupTable *t, const FoldGroup *g, int k, uint32_t *n) {
-    const char *p = t->arena.data + g->off;
-    for (;;) {
-        uint32_t len;
-        memcpy(&len, p, sizeof len);
-        if (k-- == 0) { *n = len; return p + sizeof len; }
-        p += sizeof len + len;
-    }
-}
-
-/* utf8 column of the k-th key part of every group */
-static struct ArrowArray *gt_utf8(const GroupTable *t, int k) {
-    Buf off = {0}, data = {0};
-    int32_t o = 0;
-    buf_put(&off, (const char *)&o, sizeof o);
-    for (size_t s = 0; s < t->cap; s++) {
-        const FoldGroup *g = &t->slots[s];
-        if (g->len == 0) continue;
-        uint32_t n;
-        const char *v = gt_key_part(t, g, k, &n);
-        buf_put(&data, v, n);
-        if (data.len > INT32_MAX) data.failed = 1;
-        o = (int32_t)data.len;
-        buf_put(&off, (const char *)&o, sizeof o);
-    }
-    if (off.failed || data.failed) { free(off.data); free(data.data); return NULL; }
-    return child_array((int64_t)t->used, buf_take(&off), buf_take(&data));
-}
-
-/* what: 'c' the counts (uint32), 'r' the last rows (uint32), 's' the key part k as an int16 */
-static struct ArrowArray *gt_fixed(const GroupTable *t, char what, int k) {
-    Buf b = {0};
-    for (size_t s = 0; s < t->cap; s++) {
-        const FoldGroup *g = &t->slots[s];
-        if (g->len == 0) continue;
-        if (what == 's') {
-            uint32_t n;
-            const char *v = gt_key_part(t, g, k, &n);
-            buf_put(&b, v, sizeof(int16_t));
-        } else {
-            uint32_t x = what == 'c' ? g->count : g->last_row;
-            buf_put(&b, (const char *)&x, sizeof x);
-        }
-    }
-    if (b.failed) { free(b.data); return NULL; }
-    return child_array((int64_t)t->used, buf_take(&b), NULL);
-}
-
-/* the last rows' values (data[last_at, last_at + last_len)) as utf8 */
-static struct ArrowArray *gt_last_values(const GroupTable *t, const char *data) {
-    Buf off = {0}, text = {0};
-    int32_t o = 0;
-    buf_put(&off, (const char *)&o, sizeof o);
-    for (size_t s = 0; s < t->cap; s++) {
-        const FoldGroup *g = &t->slots[s];
-        if (g->len == 0) continue;
-        buf_put(&text, data + g->last_at, g->last_len);
-        if (text.len > INT32_MAX) text.failed = 1;
-        o = (int32_t)text.len;
-        buf_put(&off, (const char *)&o, sizeof o);
-    }
-    if (off.failed || text.failed) { free(off.data); free(text.data); return NULL; }
-    return child_array((int64_t)t->used, buf_take(&off), buf_take(&text));
-}
 
 typedef struct {
     GroupTable timeline, attempts, answered;
