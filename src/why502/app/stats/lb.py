@@ -148,9 +148,10 @@ class _Converted:
 
 
 # The fold's groups are taken (and counted) once its largest table holds this many groups, or
-# this many rows were counted (its counts are uint32): its tables stay ~3 MB each.  (1 << 17 let
-# 600k ALB lines of distinct targets peak 34 MB above the rows' reading; 1 << 14, 30 MB below;
-# the 1M-line bench log, ~30k groups, is as fast either way.)
+# this many rows were counted (its counts are uint32): its tables stay ~1-2 MB each.  (600k ALB
+# lines of distinct targets peaked 495-531 MB with 1 << 15-17, 431-468 with 1 << 14, 455-467
+# with every row handed over; the bench's 5M lines 115-117 MB with 1 << 15-17, 127-129 with
+# 1 << 14, as fast; BENCHMARKS.md "2026-11-26 (stop 51)".)
 FOLD_TAKE_GROUPS = 1 << 14
 FOLD_TAKE_ROWS = 1 << 30
 

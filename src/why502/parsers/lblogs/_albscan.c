@@ -19,8 +19,9 @@
  *     "redirect_url" "error_reason" "target:port_list" ... ; an unquoted field holds no quote, a
  *     quoted one is followed by a space (or, the last read, by anything), so ALB_RX's greedy
  *     groups take exactly these fields (an older entry with fewer fields goes back);
- *   - a status is `-` or 1-9 digits, a time field `-` or -?digits[.digits] (strtod and polars'
- *     float parser both round correctly); the request_creation_time wait is read only when the
+ *   - a status is `-` or 1-9 digits, a time field `-` or -?digits[.digits] (read as integer /
+ *     power of ten up to 15 digits, exact; with strtod beyond: polars' float parser rounds
+ *     correctly too); the request_creation_time wait is read only when the
  *     code needs it, and only in the form ALB writes (YYYY-MM-DDTHH:MM:SS.ffffffZ, a real date);
  *     a wait within 2 us of the connect-timeout bounds, a target group ARN whose
  *     ":targetgroup/" is not followed by a name, a target list with two spaces in a row (polars'
@@ -131,6 +132,19 @@ static int read_seconds(Span s, double *v, int *ok) {
         else return 0;
     }
     if (digits == 0 || dot == s.n - 1) return 0;
+    if (digits <= 15) {
+        /* Clinger's fast path: the digits as an integer below 2^53 and a power of ten up to 1e22
+         * are both exact doubles, so their quotient is the correctly rounded value -- strtod's */
+        static const double p10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                                       1e14, 1e15};
+        uint64_t m = 0;
+        for (Py_ssize_t j = s.p[0] == '-' ? 1 : 0; j < s.n; j++)
+            if (s.p[j] != '.') m = m * 10 + (uint64_t)(s.p[j] - '0');
+        double x = (double)m / p10[dot < 0 ? 0 : s.n - 1 - dot];
+        *v = s.p[0] == '-' ? -x : x;
+        *ok = 1;
+        return 1;
+    }
     char tmp[48];
     memcpy(tmp, s.p, (size_t)s.n);
     tmp[s.n] = 0;
