@@ -202,3 +202,12 @@ def test_first_and_last_times_of_odd_shapes(tmp_path: Path, monkeypatch: pytest.
     got = _check(_write(tmp_path, lines), monkeypatch)
     code = got["by_code"][0]  # type: ignore[index]
     assert (code["first"], code["last"]) == ("2018-07-02T22:23", "2018-07-02T22:23:00.186641Zz")
+
+
+def test_whole_millisecond_timings_past_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ALB writes whole milliseconds: past ``VALUE_CAP`` they are rounded to tens of ms (polars'
+    ``round`` takes no negative digits: this raised OverflowError), alike on every side."""
+    lines = _generated(3000, 17)
+    monkeypatch.setattr(lbstats, "VALUE_CAP", 200)
+    got = _check(_write(tmp_path, lines), monkeypatch)
+    assert got["timings"]["p50_ms"] % 10 == 0  # type: ignore[index]

@@ -121,6 +121,15 @@ _TIMING = (pl.when(pl.col("upstream_ms") == 0.0).then(0.0).otherwise(pl.col("ups
            .alias("upstream_ms"))
 
 
+def _rounded(digits: int) -> pl.Expr:
+    """The timings rounded to ``digits`` decimals; below 0, to tens, hundreds... of ms (polars'
+    ``round`` takes no negative digits: integer timings past ``VALUE_CAP`` raised OverflowError)."""
+    if digits >= 0:
+        return pl.col("upstream_ms").round(digits)
+    step = 10.0 ** -digits
+    return ((pl.col("upstream_ms") / step).round(0) * step).alias("upstream_ms")
+
+
 class _Sums:
     """A frame of per-key partial sums, merged (``group_by(keys).agg(aggs)``) every
     ``MERGE_EVERY`` additions, first-seen order kept (``maintain_order``)."""
@@ -207,7 +216,7 @@ class LbStatsAccumulator:
     def _reduce(self, df: pl.DataFrame) -> None:
         df = df.with_columns(_TIMING)
         if self.digits is not None:
-            df = df.with_columns(pl.col("upstream_ms").round(self.digits))
+            df = df.with_columns(_rounded(self.digits))
         self.rows += df.height
         access = df.filter(pl.col("kind") == "access")
         self.requests += access.height
@@ -269,8 +278,7 @@ class LbStatsAccumulator:
         tl = counted.timeline
         per = {"target": counted.target.with_columns(_TIMING), "group": counted.group.with_columns(_TIMING)}
         if self.digits is not None:
-            per = {key: frame.with_columns(pl.col("upstream_ms").round(self.digits))
-                   for key, frame in per.items()}
+            per = {key: frame.with_columns(_rounded(self.digits)) for key, frame in per.items()}
         self.rows += counted.rows
         self.requests += counted.rows  # every counted row is an access line
         fives = tl.filter(five)
@@ -326,7 +334,7 @@ class LbStatsAccumulator:
             self.digits = 2 if self.digits is None else self.digits - 1
             for v in self.values.values():
                 if v.parts:
-                    v.parts = [v.parts[0].with_columns(pl.col("upstream_ms").round(self.digits))
+                    v.parts = [v.parts[0].with_columns(_rounded(self.digits))
                                .group_by(v.keys).agg(pl.col("n").sum())]
 
     def _by_code(self) -> list[dict[str, Any]]:
