@@ -208,6 +208,28 @@ def test_native_rows_equal_the_polars_readers_on_bent_entries(monkeypatch: pytes
     assert taken > 2000 and len(back) > 2000, (taken, ref.height, len(lines))
 
 
+def test_timings_of_every_length_read_as_polars_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass reads a timing of up to 15 digits as integer / power of ten (exact, as strtod
+    and polars round), longer ones with strtod: random timings of 1-18 digits, dots anywhere,
+    signs, in the three time fields, give polars' rows."""
+    base = _published()[0]
+    rng = random.Random(28)
+    lines = []
+    for _ in range(3000):
+        line = base
+        for i in (5, 6, 7):
+            n = rng.randint(1, 18)
+            digits = "".join(rng.choice("0123456789") for _ in range(n))
+            dot = rng.randint(0, n - 1)
+            value = digits if dot == 0 else f"{digits[:dot]}.{digits[dot:]}"
+            line = _set(line, i, ("-" if rng.random() < 0.2 else "") + value)
+        lines.append(line)
+    native, native_rest, ref, ref_rest = _both(lines, monkeypatch)
+    assert native_rest.len() < 100 and native_rest.to_list() == ref_rest.to_list()
+    for col in ("upstream_ms", "duration_ms", "code"):
+        assert native[col].equals(ref[col]), col
+
+
 def test_a_blank_last_line_and_an_empty_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     line = _published()[0]
     for lines in ([line, ""], [""], [line], ["", line, ""]):

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from why502.catalog.terms import term
+from why502.parsers.lblogs.fold import Counted
 from why502.parsers.lblogs.model import LbRecord
 from why502.proxies.logfamilies import families
 
@@ -113,6 +114,22 @@ def _pcts_of(counts: pl.DataFrame, value: str = "upstream_ms") -> dict[str, floa
     return {"p50_ms": r[0], "p95_ms": r[1], "p99_ms": r[2], "max_ms": r[3]}
 
 
+# A timing of -0.0 ms (a "-0.000" target time) is 0.0: polars groups the two under whichever it
+# saw first, so the sign printed would depend on the order the rows were counted in (the native
+# fold counts its rows before the rows it hands over, ``parsers.lblogs.fold``).
+_TIMING = (pl.when(pl.col("upstream_ms") == 0.0).then(0.0).otherwise(pl.col("upstream_ms"))
+           .alias("upstream_ms"))
+
+
+def _rounded(digits: int) -> pl.Expr:
+    """The timings rounded to ``digits`` decimals; below 0, to tens, hundreds... of ms (polars'
+    ``round`` takes no negative digits: integer timings past ``VALUE_CAP`` raised OverflowError)."""
+    if digits >= 0:
+        return pl.col("upstream_ms").round(digits)
+    step = 10.0 ** -digits
+    return ((pl.col("upstream_ms") / step).round(0) * step).alias("upstream_ms")
+
+
 class _Sums:
     """A frame of per-key partial sums, merged (``group_by(keys).agg(aggs)``) every
     ``MERGE_EVERY`` additions, first-seen order kept (``maintain_order``)."""
@@ -197,8 +214,9 @@ class LbStatsAccumulator:
         self._reduce(df)
 
     def _reduce(self, df: pl.DataFrame) -> None:
+        df = df.with_columns(_TIMING)
         if self.digits is not None:
-            df = df.with_columns(pl.col("upstream_ms").round(self.digits))
+            df = df.with_columns(_rounded(self.digits))
         self.rows += df.height
         access = df.filter(pl.col("kind") == "access")
         self.requests += access.height
@@ -246,6 +264,65 @@ class LbStatsAccumulator:
                                  .with_columns(pl.col(key).cast(pl.Categorical)))
         self._bound()
 
+    def add_counted(self, counted: Counted) -> None:
+        """Count the rows a native pass counted itself (``parsers.lblogs.fold``): ``_reduce``'s
+        sums, each row's 1 weighted by its group's ``n`` (each of the frames ``timeline``,
+        ``target`` and ``group`` holds every row, keyed by the values the sums it feeds read),
+        and the codes of the failures from ``codes``' groups with their first and last times."""
+        n = pl.col("n")
+        five = pl.col("status") >= 500
+
+        def weighted(cond: pl.Expr) -> pl.Expr:  # ``cond.sum()`` of the rows (a null is no row)
+            return pl.when(cond).then(n).otherwise(0).sum()
+
+        tl = counted.timeline
+        per = {"target": counted.target.with_columns(_TIMING), "group": counted.group.with_columns(_TIMING)}
+        if self.digits is not None:
+            per = {key: frame.with_columns(_rounded(self.digits)) for key, frame in per.items()}
+        self.rows += counted.rows
+        self.requests += counted.rows  # every counted row is an access line
+        fives = tl.filter(five)
+        self.five += int(fives["n"].sum() or 0)
+        for who, k in fives.group_by("made_by").agg(n.sum()).iter_rows():
+            self.made[str(who)] = self.made.get(str(who), 0) + int(k)
+        self.status.add(tl.group_by("status").agg(n.sum().cast(pl.Int64).alias("n")))
+        self.timeline.add(tl.group_by("minute", maintain_order=True).agg(
+            n.sum().cast(pl.Int64).alias("total"),
+            weighted(five & (pl.col("made_by") == "lb")).cast(pl.Int64).alias("5xx_lb"),
+            weighted(five & (pl.col("made_by") != "lb")).cast(pl.Int64).alias("5xx_backend"),
+        ))
+        failures = counted.codes.filter(pl.col("failed") & (pl.col("made_by") == "lb"))
+        for kind, rows in (("any", failures), ("error", failures.filter(pl.col("kind") == "error"))):
+            self.codes[kind].add(rows.group_by([*_CODE_KEYS, "status"], maintain_order=True).agg(
+                n.sum().cast(pl.Int64).alias("count"), pl.col("first").min(), pl.col("last").max(),
+                pl.col("kind").first()))
+        retried = tl.filter(pl.col("retries").fill_null(0) > 0)
+        self.retried += int(retried["n"].sum() or 0)
+        self.extra += int((retried["retries"] * retried["n"]).sum() or 0)
+        self.still_failed += int(retried.select(weighted(five)).item() or 0)
+        timed = per["target"].filter(pl.col("upstream_ms").is_not_null())
+        near_ms = self.timeout_ms * NEAR if self.timeout_ms is not None else None
+        if self.timeout_ms is not None and near_ms is not None:
+            self.near += int(timed.select(weighted(pl.col("upstream_ms") >= near_ms)).item() or 0)
+            self.over += int(timed.select(weighted(pl.col("upstream_ms") >= self.timeout_ms)).item() or 0)
+        self.values["all"].add(timed.group_by("upstream_ms").agg(n.sum().cast(pl.Int64).alias("n")))
+        near_expr = ((pl.col("upstream_ms") >= near_ms).fill_null(False) if near_ms is not None
+                     else pl.lit(False))
+        for key in ("target", "group"):
+            sub = per[key].filter(pl.col(key).is_not_null())
+            self.per[key].add(sub.group_by(key, maintain_order=True).agg(
+                n.sum().cast(pl.Int64).alias("requests"),
+                weighted(five).cast(pl.Int64).alias("5xx"),
+                weighted(five & (pl.col("made_by") == "lb")).cast(pl.Int64).alias("5xx_lb"),
+                weighted(five & (pl.col("made_by") == "backend")).cast(pl.Int64).alias("5xx_backend"),
+                weighted(pl.col("retries").fill_null(0) > 0).cast(pl.Int64).alias("retried"),
+                weighted(near_expr).cast(pl.Int64).alias("near"),
+            ))
+            self.values[key].add(sub.filter(pl.col("upstream_ms").is_not_null())
+                                 .group_by([key, "upstream_ms"]).agg(n.sum().cast(pl.Int64).alias("n"))
+                                 .with_columns(pl.col(key).cast(pl.Categorical)))
+        self._bound()
+
     def _bound(self) -> None:
         """Round the timings once a table of distinct ones passes ``VALUE_CAP`` rows."""
         sizes = [sum(p.height for p in v.parts) for v in self.values.values()]
@@ -257,7 +334,7 @@ class LbStatsAccumulator:
             self.digits = 2 if self.digits is None else self.digits - 1
             for v in self.values.values():
                 if v.parts:
-                    v.parts = [v.parts[0].with_columns(pl.col("upstream_ms").round(self.digits))
+                    v.parts = [v.parts[0].with_columns(_rounded(self.digits))
                                .group_by(v.keys).agg(pl.col("n").sum())]
 
     def _by_code(self) -> list[dict[str, Any]]:

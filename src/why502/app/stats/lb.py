@@ -24,6 +24,7 @@ from why502.evidence.stats.parser import lines_at
 from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS, empty_records
+from why502.parsers.lblogs.fold import BlockFold, Counted
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
@@ -142,6 +143,17 @@ class _Converted:
     frame: pl.DataFrame  # evidence.lbstats.COLUMNS
     lines: int  # non-empty lines
     unparsed: list[tuple[int, str]]  # (line number, text) of the lines no parser took
+    folded: int = 0  # rows the native pass counted in its fold instead (none of them in ``frame``)
+    counted: Counted | None = None  # the fold's groups, when they were taken after this block
+
+
+# The fold's groups are taken (and counted) once its largest table holds this many groups, or
+# this many rows were counted (its counts are uint32): its tables stay ~1-2 MB each.  (600k ALB
+# lines of distinct targets peaked 495-531 MB with 1 << 15-17, 431-468 with 1 << 14, 455-467
+# with every row handed over; the bench's 5M lines 115-117 MB with 1 << 15-17, 127-129 with
+# 1 << 14, as fast; BENCHMARKS.md "2026-11-26 (stop 51)".)
+FOLD_TAKE_GROUPS = 1 << 14
+FOLD_TAKE_ROWS = 1 << 30
 
 
 def _convert(batch: LineBatch, family: str) -> _Converted:
@@ -159,16 +171,31 @@ def _convert(batch: LineBatch, family: str) -> _Converted:
     return _finish(batch.path, batch.first_line, family, frame, series, rest.to_list(), lines)
 
 
-def _convert_block(block: ByteBatch, first_line: int, family: str) -> _Converted:
+def _convert_block(block: ByteBatch, first_line: int, family: str, fold: BlockFold | None = None,
+                   ) -> _Converted:
     """One block of raw lines -> its rows, through the family's native block reader: no
     decoding, split or join of the lines it takes (~1.5 of the ~5.6 us a line cost around
     the ALB pass, BENCHMARKS.md "2026-11-26 (stop 49)"); the lines it hands back are decoded
-    as ``iter_batches`` decodes them and go through the vectorised reader, then the parsers."""
-    native = _native_rows(block, family)
+    as ``iter_batches`` decodes them and go through the vectorised reader, then the parsers.
+    With ``fold``, the rows ``stats`` only counts are counted in it instead (``folded``), and
+    its groups taken here once they are many (``counted``)."""
+    native = _native_rows(block, family, fold)
     if native is None:  # not built or turned off: the decoded path
         return _convert(_decoded(block, first_line), family)
-    frame, texts, lines = native
-    return _finish(block.path, first_line, family, frame, texts, list(texts), lines)
+    frame, texts, lines, folded = native
+    if folded and not frame.height and not texts:  # every line counted in the fold: no row
+        done = _Converted(block.path, _NO_ROWS, lines, [], folded)
+    else:
+        done = _finish(block.path, first_line, family, frame, texts, list(texts), lines)
+        done.folded = folded
+    if fold is not None:
+        groups, rows = fold.size()
+        if groups >= FOLD_TAKE_GROUPS or rows >= FOLD_TAKE_ROWS:
+            done.counted = fold.take()
+    return done
+
+
+_NO_ROWS = LbFrameBuilder().frame()
 
 
 def _decoded(block: ByteBatch, first_line: int) -> LineBatch:
@@ -176,20 +203,28 @@ def _decoded(block: ByteBatch, first_line: int) -> LineBatch:
     return LineBatch(block.path, first_line, text, text.count("\n") + 1)
 
 
-def _native_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int, str], int] | None:
-    """The family's native block reader on ``block``, the lines it hands back through the
-    vectorised reader: (the rows, by ``idx``; the text of the lines neither took, by ``idx``;
-    the non-empty lines), or None when the family has no native reader that can run, or it
-    handed back most of the block."""
+def _native_rows(block: ByteBatch, family: str, fold: BlockFold | None = None,
+                 ) -> tuple[pl.DataFrame, dict[int, str], int, int] | None:
+    """The family's native block reader on ``block`` (``fold``'s, which counts some rows
+    itself), the lines it hands back through the vectorised reader: (the rows, by ``idx``; the
+    text of the lines neither took, by ``idx``; the non-empty lines; the rows counted in
+    ``fold``), or None when the family has no native reader that can run, or it handed back
+    most of the block (never once ``fold`` counted a row of it)."""
     fams = families()
     reader, vector = fams.block(family), fams.frame(family)
-    native = reader(block.data) if reader is not None else None
-    if native is None or vector is None:
+    folded = 0
+    if vector is None:
         return None
-    frame, back = native
+    if fold is not None:
+        frame, back, folded = fold.block(block.data)
+    else:
+        native = reader(block.data) if reader is not None else None
+        if native is None:
+            return None
+        frame, back = native
     if not back:
-        return frame, {}, frame.height
-    if len(back) > frame.height:
+        return frame, {}, frame.height + folded, folded
+    if len(back) > frame.height + folded and not folded:
         # mostly lines it does not read (Traefik's CLF lines): the decoded batch is cheaper than
         # cutting them out one by one (traefik-clf stats took 5.7 s instead of 4.9 that way)
         return None
@@ -201,7 +236,7 @@ def _native_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int,
         back_idx = pl.Series("idx", back, dtype=pl.UInt32)
         frame = pl.concat([frame, more.with_columns(back_idx.gather(more["idx"]).alias("idx"))],
                           how="vertical_relaxed")
-    return frame, {back[i]: str(back_lines[i]) for i in rest.to_list()}, lines
+    return frame, {back[i]: str(back_lines[i]) for i in rest.to_list()}, lines + folded, folded
 
 
 def _finish(path: str, first_line: int, family: str, frame: pl.DataFrame,
@@ -246,27 +281,32 @@ def _in_order(pool: ThreadPoolExecutor, convert: Callable[..., T],
         yield pending.popleft().result()
 
 
-def _blocks(paths: list[str], family: str, batch_bytes: int) -> Iterator[tuple[ByteBatch, int, str]]:
-    """(block, number of its first line, family) of ``paths`` read as raw bytes (an ALB folder's
-    ``.gz`` files inflated ahead on a thread, ``sources.readahead``): the input of
+def _blocks(paths: list[str], family: str, batch_bytes: int,
+            *fold: BlockFold) -> Iterator[tuple[Any, ...]]:
+    """(block, number of its first line, family[, fold]) of ``paths`` read as raw bytes (an ALB
+    folder's ``.gz`` files inflated ahead on a thread, ``sources.readahead``): the input of
     ``_convert_block``."""
     for block, line, _count in iter_numbered_bytes(expand_paths(paths), batch_bytes=batch_bytes):
-        yield block, line, family
+        yield block, line, family, *fold
 
 
 def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
-            batch_bytes: int = VECTOR_BATCH_BYTES) -> LbRead:
+            batch_bytes: int = VECTOR_BATCH_BYTES, counted: Callable[[Counted], None] | None = None,
+            ) -> LbRead:
     """Every line of ``paths`` as ``family`` rows, a batch at a time into ``sink`` (the frame of
     ``evidence.lbstats.COLUMNS``, in file order), and what was counted on the way.  Memory is
     bounded by ``WORKERS`` + 1 batches whatever the size of the input.  A family with a native
-    block reader gets the raw bytes (``_convert_block``)."""
+    block reader gets the raw bytes (``_convert_block``).  With ``counted``, a family whose
+    native pass has a fold (``parsers.lblogs.fold``) counts the rows ``stats`` only counts
+    itself, and they go to ``counted`` as groups instead of to ``sink`` as rows."""
     read = LbRead(family, 0, 0, 0, [], [])
     fams = families()
     size = batch_bytes if fams.frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
     items: Iterator[tuple[Any, ...]]
+    fold = fams.fold(family) if counted is not None and native_on() else None
     if fams.block(family) is not None and native_on():
         convert: Callable[..., _Converted] = _convert_block
-        items = _blocks(paths, family, size)
+        items = _blocks(paths, family, size, *(() if fold is None else (fold,)))
     else:
         convert = _convert
         items = ((batch, family) for batch in iter_batches(expand_paths(paths), batch_bytes=size))
@@ -278,8 +318,12 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             read.unparsed += len(done.unparsed)
             for n, text in done.unparsed[: max(0, 3 - len(read.samples))]:
                 read.samples.append((done.path, n, text))
-            read.rows += done.frame.height
+            read.rows += done.frame.height + done.folded
             sink(done.frame)
+            if done.counted is not None and counted is not None:
+                counted(done.counted)
+    if fold is not None and counted is not None and (rest := fold.take()) is not None:
+        counted(rest)  # every block is done: the worker thread no longer uses the fold
     return read
 
 
@@ -305,11 +349,14 @@ def _utc(t: dt.datetime) -> dt.datetime:
 
 def lb_stats(
     paths: list[str], family: str, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
-    timeout_s: float | None = None, top: int = 10,
+    timeout_s: float | None = None, top: int = 10, batch_bytes: int = VECTOR_BATCH_BYTES,
 ) -> dict[str, object]:
     """``why502 stats`` on a load-balancer log: read, window, compute."""
     acc = LbStatsAccumulator(family, timeout_s, "--lb-timeout" if timeout_s is not None else None)
-    read = read_lb(paths, family, lambda frame: acc.add(_window(frame, since, until)))
+    # a row the fold counts is never windowed: with --since/--until every row is handed over
+    windowed = since is not None or until is not None
+    read = read_lb(paths, family, lambda frame: acc.add(_window(frame, since, until)), batch_bytes,
+                   counted=None if windowed else acc.add_counted)
     if read.rows == 0:
         shown = "; ".join(f"{f}:{n}: {t[:120]!r}" for f, n, t in read.samples) or "no lines"
         raise InputError(f"no {family} request line in the input ({shown})")
@@ -377,7 +424,7 @@ def _block_failures(block: ByteBatch, first_line: int, family: str) -> list[_Fou
     native = _native_rows(block, family)
     if native is None:
         return _batch_failures(_decoded(block, first_line), family)
-    frame, texts, _lines = native
+    frame, texts, _lines, _folded = native
     return _failures_of(block.path, first_line, family, frame, texts, list(texts))
 
 

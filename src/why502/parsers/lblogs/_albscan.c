@@ -19,8 +19,9 @@
  *     "redirect_url" "error_reason" "target:port_list" ... ; an unquoted field holds no quote, a
  *     quoted one is followed by a space (or, the last read, by anything), so ALB_RX's greedy
  *     groups take exactly these fields (an older entry with fewer fields goes back);
- *   - a status is `-` or 1-9 digits, a time field `-` or -?digits[.digits] (strtod and polars'
- *     float parser both round correctly); the request_creation_time wait is read only when the
+ *   - a status is `-` or 1-9 digits, a time field `-` or -?digits[.digits] (read as integer /
+ *     power of ten up to 15 digits, exact; with strtod beyond: polars' float parser rounds
+ *     correctly too); the request_creation_time wait is read only when the
  *     code needs it, and only in the form ALB writes (YYYY-MM-DDTHH:MM:SS.ffffffZ, a real date);
  *     a wait within 2 us of the connect-timeout bounds, a target group ARN whose
  *     ":targetgroup/" is not followed by a name, a target list with two spaces in a row (polars'
@@ -37,8 +38,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arrow_buf.h"
+#include "group_table.h"
 
 /* --- output columns ------------------------------------------------------------------------ */
 
@@ -129,6 +132,19 @@ static int read_seconds(Span s, double *v, int *ok) {
         else return 0;
     }
     if (digits == 0 || dot == s.n - 1) return 0;
+    if (digits <= 15) {
+        /* Clinger's fast path: the digits as an integer below 2^53 and a power of ten up to 1e22
+         * are both exact doubles, so their quotient is the correctly rounded value -- strtod's */
+        static const double p10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                                       1e14, 1e15};
+        uint64_t m = 0;
+        for (Py_ssize_t j = s.p[0] == '-' ? 1 : 0; j < s.n; j++)
+            if (s.p[j] != '.') m = m * 10 + (uint64_t)(s.p[j] - '0');
+        double x = (double)m / p10[dot < 0 ? 0 : s.n - 1 - dot];
+        *v = s.p[0] == '-' ? -x : x;
+        *ok = 1;
+        return 1;
+    }
     char tmp[48];
     memcpy(tmp, s.p, (size_t)s.n);
     tmp[s.n] = 0;
@@ -344,33 +360,256 @@ static void put_row(NCol *c, uint32_t idx, const Row *r) {
     ncol_fixed(&c[C_BACKEND_STATUS], r->has_tstatus ? &r->tstatus : NULL, sizeof r->tstatus);
 }
 
+/* --- the fold: the rows `stats` only counts, counted here ------------------------------------
+ *
+ * LbStatsAccumulator._reduce (evidence/lbstats.py) reads every row for counts keyed by a few of
+ * its values, and the rows the ALB failed itself (made_by "lb" and a symptom) for their codes'
+ * counts and first and last times too.  So an entry alb_row decided is counted here instead of
+ * written as columns, in four tables whose keys are exactly the values the polars aggregation
+ * groups or filters by -- the values put_row would have written, so the Python side
+ * (parsers/lblogs/fold.py, LbStatsAccumulator.add_counted) sums them with the same expressions,
+ * weighted by the counts:
+ *
+ *   - timeline: (minute, status, made_by, retries), the minute being the time's first 16 bytes
+ *     (lbstats._minute: str.slice(0, 16); alb_row takes printable ASCII only, a byte is a char);
+ *   - target:   (target, status, made_by, retries, upstream_ms);
+ *   - group:    (group, status, made_by, retries, upstream_ms);
+ *   - codes:    (code, status, made_by) of the rows the ALB made the status of, with the least
+ *     and the greatest time (polars' min and max of strings: bytewise, a prefix first); the
+ *     symptom that makes one a failure is the vocabulary's (batch.finish, in Python, on the
+ *     groups);
+ *
+ * nulls kept as nulls, upstream_ms by its double's bytes (-0.0 apart from 0.0: the Python side
+ * makes both 0.0 before it sums, as it does for rows).  A row the ALB made the status of goes out
+ * as columns when its time is longer than ALB_TIME_MAX bytes (the times are kept in fixed slots).  The tables live across
+ * the blocks of a read (a capsule, alb_fold_new) and are taken (alb_fold_take) when Python wants
+ * them; a block and a take never run at once on one fold (`busy`). */
+
+#define ALB_TIME_MAX 40
+
+/* the least and greatest time of a group of `codes` (by its number, FoldGroup.id) */
+typedef struct {
+    uint8_t lo_n, hi_n;
+    char lo[ALB_TIME_MAX], hi[ALB_TIME_MAX];
+} TimeRange;
+
+typedef struct {
+    GroupTable timeline, target, group, codes;
+    Buf ranges; /* TimeRange of each group of codes */
+    int busy;
+} AlbFold;
+
+/* a < b as polars orders strings: bytewise, a prefix first */
+static inline int str_less(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c < 0 || (c == 0 && an < bn);
+}
+
+#define ALB_FOLD "why502.alb_fold"
+
+static void alb_fold_clear(AlbFold *f) {
+    gt_free(&f->timeline);
+    gt_free(&f->target);
+    gt_free(&f->group);
+    gt_free(&f->codes);
+    free(f->ranges.data);
+    memset(&f->ranges, 0, sizeof f->ranges);
+}
+
+static void alb_fold_capsule_free(PyObject *cap) {
+    AlbFold *f = PyCapsule_GetPointer(cap, ALB_FOLD);
+    if (f == NULL) { PyErr_Clear(); return; }
+    alb_fold_clear(f);
+    free(f);
+}
+
+/* the row counted in the fold: 1, or 0 when it goes out as columns.  Runs without the GIL. */
+static int alb_fold_row(AlbFold *f, const Row *r) {
+    if (r->lb && r->time.n > ALB_TIME_MAX) return 0;
+    const int64_t *status = r->has_status ? &r->status : NULL, *retries = r->has_retries ? &r->retries : NULL;
+    const double *up = r->has_upstream ? &r->upstream_ms : NULL;
+    gt_part(&f->timeline, r->time.p, r->time.n < 16 ? r->time.n : 16);
+    gt_fixed_part(&f->timeline, status, sizeof *status);
+    gt_part(&f->timeline, r->made_by.p, r->made_by.n);
+    gt_fixed_part(&f->timeline, retries, sizeof *retries);
+    gt_count(&f->timeline, 0, 0, 0);
+    GroupTable *per[2] = {&f->target, &f->group};
+    const Span *key[2] = {&r->target, &r->group};
+    int has[2] = {r->has_target, r->has_group};
+    for (int k = 0; k < 2; k++) {
+        if (has[k]) gt_part(per[k], key[k]->p, key[k]->n);
+        else gt_null(per[k]);
+        gt_fixed_part(per[k], status, sizeof *status);
+        gt_part(per[k], r->made_by.p, r->made_by.n);
+        gt_fixed_part(per[k], retries, sizeof *retries);
+        gt_fixed_part(per[k], up, sizeof *up);
+        gt_count(per[k], 0, 0, 0);
+    }
+    if (r->lb) {
+        if (r->has_code) gt_part(&f->codes, r->code.p, r->code.n);
+        else gt_null(&f->codes);
+        gt_fixed_part(&f->codes, status, sizeof *status);
+        gt_part(&f->codes, r->made_by.p, r->made_by.n);
+        int64_t id = gt_count(&f->codes, 0, 0, 0);
+        if (id < 0) return 1; /* out of memory: the table is failed, the block's answer an error */
+        const char *tp = r->time.p;
+        uint8_t tn = (uint8_t)r->time.n;
+        if ((size_t)id * sizeof(TimeRange) == f->ranges.len) { /* a new group */
+            TimeRange tr;
+            memset(&tr, 0, sizeof tr);
+            tr.lo_n = tr.hi_n = tn;
+            memcpy(tr.lo, tp, tn);
+            memcpy(tr.hi, tp, tn);
+            buf_put(&f->ranges, (const char *)&tr, sizeof tr);
+            if (f->ranges.failed) f->codes.failed = 1;
+        } else {
+            TimeRange *tr = (TimeRange *)f->ranges.data + id;
+            if (str_less(tp, tn, tr->lo, tr->lo_n)) { memcpy(tr->lo, tp, tn); tr->lo_n = tn; }
+            if (str_less(tr->hi, tr->hi_n, tp, tn)) { memcpy(tr->hi, tp, tn); tr->hi_n = tn; }
+        }
+    }
+    return 1;
+}
+
+static inline int alb_fold_failed(const AlbFold *f) {
+    return f->timeline.failed || f->target.failed || f->group.failed || f->codes.failed;
+}
+
 typedef struct {
     NCol *cols;
     int64_t taken;
+    AlbFold *fold;   /* NULL: no fold */
+    int64_t folded;  /* rows counted in it */
 } Taker;
 
-/* scan_lines' TakeLine: an entry cut and decided into the columns */
+/* scan_lines' TakeLine: an entry cut and decided into the columns (or the fold) */
 static int take_entry(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Row r;
     Span f[N_FIELDS];
     if (!alb_row(s, n, &r, f)) return 0;
+    if (t->fold != NULL && alb_fold_row(t->fold, &r)) {
+        t->folded++;
+        return 1;
+    }
     put_row(t->cols, row, &r);
     t->taken++;
     return 1;
 }
 
+static AlbFold *alb_fold_of(PyObject *cap) {
+    AlbFold *f = PyCapsule_GetPointer(cap, ALB_FOLD);
+    if (f != NULL && f->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the fold is in use by another call");
+        return NULL;
+    }
+    return f;
+}
+
 static PyObject *alb_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    PyObject *fold_arg = Py_None;
+    if (!PyArg_ParseTuple(args, "y*|O", &data, &fold_arg)) return NULL;
+    AlbFold *fold = NULL;
+    if (fold_arg != Py_None && (fold = alb_fold_of(fold_arg)) == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
     NCol cols[N_COLS];
     memset(cols, 0, sizeof cols);
     for (int k = 0; k < N_COLS; k++)
         if (COLS[k].format[0] == 'u') ncol_utf8_start(&cols[k]);
-    Taker t = {cols, 0};
+    Taker t = {cols, 0, fold, 0};
+    if (fold != NULL) fold->busy = 1;
     PyObject *out = pass_result(&data, take_entry, &t, &t.taken, cols, N_COLS, COLS);
+    if (fold != NULL) {
+        fold->busy = 0;
+        if (out != NULL && alb_fold_failed(fold)) {
+            Py_CLEAR(out);
+            PyErr_NoMemory();
+        }
+        if (out != NULL) {
+            PyObject *more = Py_BuildValue("(OOOOOL)", PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 1),
+                                           PyTuple_GET_ITEM(out, 2), PyTuple_GET_ITEM(out, 3),
+                                           PyTuple_GET_ITEM(out, 4), (long long)t.folded);
+            Py_SETREF(out, more);
+        }
+    }
     PyBuffer_Release(&data);
     return out;
+}
+
+static PyObject *alb_fold_new(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args)) {
+    AlbFold *f = calloc(1, sizeof *f);
+    if (f == NULL) return PyErr_NoMemory();
+    PyObject *cap = PyCapsule_New(f, ALB_FOLD, alb_fold_capsule_free);
+    if (cap == NULL) free(f);
+    return cap;
+}
+
+/* (groups in the largest table, rows counted) */
+static PyObject *alb_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
+    AlbFold *f = alb_fold_of(cap);
+    if (f == NULL) return NULL;
+    size_t most = f->target.used > f->group.used ? f->target.used : f->group.used;
+    if (f->timeline.used > most) most = f->timeline.used;
+    return Py_BuildValue("(nL)", (Py_ssize_t)most, (long long)gt_rows(&f->timeline));
+}
+
+/* the codes table as a frame's capsules: (code, status, made_by, first, last, n); 0, or -1 with
+ * an error set */
+static int codes_frame(const AlbFold *f, PyObject **sc, PyObject **ac) {
+    static const char *const names[] = {"code", "status", "made_by"};
+    static const char *const formats[] = {"u", "l", "u"};
+    const GroupTable *t = &f->codes;
+    const TimeRange *ranges = (const TimeRange *)f->ranges.data;
+    Frame fr = {NULL, NULL};
+    int rc = -1;
+    if (frame_new(&fr, (int64_t)t->used, 6) != 0) goto out;
+    for (int k = 0; k < 3; k++)
+        if (frame_add(&fr, formats[k], names[k], 1, gt_nullable(t, k, formats[k][0])) != 0) goto out;
+    for (int hi = 0; hi < 2; hi++) {
+        NCol c;
+        memset(&c, 0, sizeof c);
+        ncol_utf8_start(&c);
+        for (size_t s = 0; s < t->cap; s++) {
+            const FoldGroup *g = &t->slots[s];
+            if (g->len == 0) continue;
+            const TimeRange *tr = &ranges[g->id];
+            col_put(&c.data, hi ? tr->hi : tr->lo, hi ? tr->hi_n : tr->lo_n);
+            ncol_utf8_end(&c, 1);
+        }
+        struct ArrowArray *a = ncol_failed(&c) ? (ncol_free(&c), NULL) : ncol_array(&c, 1, (int64_t)t->used);
+        if (frame_add(&fr, "u", hi ? "last" : "first", 0, a) != 0) goto out;
+    }
+    if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
+    rc = frame_capsules(&fr, sc, ac);
+out:
+    frame_free(&fr);
+    return rc;
+}
+
+static PyObject *alb_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
+    static const char *const tl_names[] = {"minute", "status", "made_by", "retries"};
+    static const char *const tl_formats[] = {"u", "l", "u", "l"};
+    static const char *const tg_names[] = {"target", "status", "made_by", "retries", "upstream_ms"};
+    static const char *const gr_names[] = {"group", "status", "made_by", "retries", "upstream_ms"};
+    static const char *const per_formats[] = {"u", "l", "u", "l", "g"};
+    AlbFold *f = alb_fold_of(cap);
+    if (f == NULL) return NULL;
+    PyObject *caps[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    if (gt_frame(&f->timeline, 4, tl_names, tl_formats, &caps[0], &caps[1]) != 0
+        || gt_frame(&f->target, 5, tg_names, per_formats, &caps[2], &caps[3]) != 0
+        || gt_frame(&f->group, 5, gr_names, per_formats, &caps[4], &caps[5]) != 0
+        || codes_frame(f, &caps[6], &caps[7]) != 0) {
+        for (int k = 0; k < 8; k++) Py_XDECREF(caps[k]);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
+    }
+    int64_t rows = gt_rows(&f->timeline);
+    alb_fold_clear(f);
+    return Py_BuildValue("(NNNNNNNNL)", caps[0], caps[1], caps[2], caps[3], caps[4], caps[5], caps[6], caps[7],
+                         (long long)rows);
 }
 
 /* --- counting (watch) ------------------------------------------------------------------ */
@@ -487,7 +726,16 @@ static PyMethodDef module_methods[] = {
     {"alb_columns", alb_columns, METH_VARARGS,
      "alb_columns(data) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), their text): "
      "the record columns "
-     "of the ALB entries of a block whose shape leaves no doubt (parsers/lblogs/batch.py: alb_frame)"},
+     "of the ALB entries of a block whose shape leaves no doubt (parsers/lblogs/batch.py: alb_frame); "
+     "alb_columns(data, fold) counts in the fold (alb_fold_new) the entries stats only counts instead, "
+     "and gives their number sixth"},
+    {"alb_fold_new", alb_fold_new, METH_NOARGS,
+     "alb_fold_new() -> a fold: the tables alb_columns(data, fold) counts rows in, across blocks"},
+    {"alb_fold_size", alb_fold_size, METH_O, "alb_fold_size(fold) -> (groups of its largest table, rows counted)"},
+    {"alb_fold_take", alb_fold_take, METH_O,
+     "alb_fold_take(fold) -> (timeline schema, array, target schema, array, group schema, array, codes schema, "
+     "array, rows): "
+     "its tables as frames, each with its counts `n`, then emptied (parsers/lblogs/fold.py)"},
     {"alb_counts", alb_counts, METH_VARARGS,
      "alb_counts(data) -> ({status: requests}, {(code, target or group): requests}, the lines handed back): "
      "what watch counts of the ALB entries of a block whose shape leaves no doubt, without polars "
@@ -500,4 +748,8 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__albscan(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__albscan(void) {
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (group_table.h) */
+    return PyModule_Create(&module_def);
+}

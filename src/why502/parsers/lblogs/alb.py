@@ -30,6 +30,8 @@ from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.parsers.lblogs.batch import AlbFold
+
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
 _ALB_HEAD = re.compile(r"^(?:http|https|h2|grpcs|ws|wss) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z \S+ ")
 _ELB = re.compile(
@@ -177,9 +179,15 @@ def _alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return alb_block(data)
 
 
+def _alb_fold() -> AlbFold | None:
+    from why502.parsers.lblogs.batch import alb_fold
+
+    return alb_fold()
+
+
 ALB = LogFamily(
     name="alb", title="the ALB", rank=0, sniffers=((10, is_alb),), text_parsers=(parse_alb,),
-    frame=_alb_frame, block=_alb_block,
+    frame=_alb_frame, block=_alb_block, fold=_alb_fold,
     default_timeout=(60.0, "ALB idle timeout, default 60 s (idle_timeout.timeout_seconds)"),
 )
 ELB = LogFamily(

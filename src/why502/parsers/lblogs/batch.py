@@ -25,6 +25,7 @@ from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.arrowcols import native_on
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
+from why502.parsers.lblogs.fold import Counted
 
 ALB_RX = (
     r'^(?:http|https|h2|grpcs|ws|wss) (?P<time>\S+) \S+ (?P<client>\S+) (?P<target>\S+) (?P<rq>\S+) '
@@ -67,6 +68,13 @@ def match_rx(lines: pl.Series, rx: str) -> tuple[pl.DataFrame, pl.Series]:
 def finish(out: pl.DataFrame, family: str) -> pl.DataFrame:
     """The vocabulary's symptom / Proxy-Status / cause for each code (a parser's own, more precise
     ``r_symptom`` / ``r_proxy_status`` first, as ``model.resolved`` does), then ``failed``."""
+    return decided(out, family).sort("idx").select("idx", *RECORD_COLUMNS)
+
+
+def decided(out: pl.DataFrame, family: str) -> pl.DataFrame:
+    """``finish`` without the order and the choice of columns: ``out`` (with ``code``,
+    ``made_by`` and ``status``) and its ``symptom``, ``proxy_status``, ``cause`` and ``failed``
+    (the groups of a fold are decided so, ``AlbFold.take``)."""
     for col in ("r_symptom", "r_proxy_status"):
         if col not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.String).alias(col))
@@ -77,8 +85,8 @@ def finish(out: pl.DataFrame, family: str) -> pl.DataFrame:
     ).with_columns(
         ((pl.col("status") >= 500).fill_null(False)
          | ((pl.col("made_by") == "lb") & pl.col("symptom").is_not_null())).alias("failed"),
-    ).sort("idx")
-    return out.select("idx", *RECORD_COLUMNS)
+    )
+    return out.drop("r_symptom", "r_proxy_status", "t_symptom", "t_proxy_status", "t_cause")
 
 
 def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
@@ -130,8 +138,46 @@ def alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     if module is None:
         return None
     schema_cap, array_cap, _lines, back_rows, _back_text = module.alb_columns(data)
-    taken = arrow_frame(schema_cap, array_cap).with_columns(pl.lit("access").alias("kind"))
-    return finish(taken, "alb"), array.array("I", back_rows).tolist()
+    return _alb_taken(arrow_frame(schema_cap, array_cap)), array.array("I", back_rows).tolist()
+
+
+def _alb_taken(taken: pl.DataFrame) -> pl.DataFrame:
+    return finish(taken.with_columns(pl.lit("access").alias("kind")), "alb")
+
+
+class AlbFold:
+    """``alb_block`` that counts the entries the ALB did not make the status of in the native
+    pass's tables (``_albscan.c``, "the fold"), across the blocks of one read
+    (``parsers.lblogs.fold.BlockFold``)."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.cap = module.alb_fold_new()
+
+    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+        schema_cap, array_cap, _lines, back_rows, _text, folded = self.module.alb_columns(data, self.cap)
+        back = array.array("I", back_rows).tolist()
+        taken = arrow_frame(schema_cap, array_cap)
+        # (most blocks: every entry counted -- no polars query on no row)
+        return (_alb_taken(taken) if taken.height else _NO_RECORDS), back, int(folded)
+
+    def size(self) -> tuple[int, int]:
+        groups, rows = self.module.alb_fold_size(self.cap)
+        return int(groups), int(rows)
+
+    def take(self) -> Counted | None:
+        tl_s, tl_a, tg_s, tg_a, gr_s, gr_a, co_s, co_a, rows = self.module.alb_fold_take(self.cap)
+        if not rows:
+            return None
+        codes = decided(arrow_frame(co_s, co_a).with_columns(pl.lit("access").alias("kind")), "alb")
+        return Counted(int(rows), arrow_frame(tl_s, tl_a), arrow_frame(tg_s, tg_a), arrow_frame(gr_s, gr_a),
+                       codes)
+
+
+def alb_fold() -> AlbFold | None:
+    """A new fold of the native ALB pass, or None when it was not built or is turned off."""
+    module = _native_pass("_albscan")
+    return AlbFold(module) if module is not None else None
 
 
 @cache
@@ -537,3 +583,5 @@ _RECORD_TYPES: dict[str, pl.DataType] = {
     c: pl.Float64() if c.endswith("_ms") else pl.Int64() if c in ("status", "retries", "backend_status")
     else pl.Boolean() if c == "failed" else pl.String() for c in RECORD_COLUMNS}
 
+
+_NO_RECORDS = empty_records()

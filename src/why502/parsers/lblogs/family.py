@@ -32,6 +32,8 @@ from why502.parsers.lblogs.model import LbRecord
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.parsers.lblogs.fold import BlockFold
+
 SNIFF_LINES = 50
 
 #: ``(lines) -> (records of the lines it takes, the idx of the others)``: a vectorised reader
@@ -41,6 +43,9 @@ FrameReader = Callable[["pl.Series"], "tuple[pl.DataFrame, pl.Series]"]
 #: ``idx`` of the others)``, or None when it cannot run (its native pass was not built, or
 #: ``WHY502_NATIVE=0``): a native reader of a block as read, before any decoding or split
 BlockReader = Callable[[bytes], "tuple[pl.DataFrame, list[int]] | None"]
+#: ``() -> a new fold of its native block reader`` (``parsers.lblogs.fold``), or None when it
+#: cannot run
+FoldMaker = Callable[[], "BlockFold | None"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class LogFamily:
     frame: FrameReader | None = None
     #: its native block reader (the lines it hands back go to ``frame``, then the parsers)
     block: BlockReader | None = None
+    #: its native block reader that counts the rows ``stats`` only counts (``parsers.lblogs.fold``)
+    fold: FoldMaker | None = None
     #: the timeout it applies to the backend when nothing else is known: (seconds, where from)
     default_timeout: tuple[float, str] | None = None
     #: regexes whose group 1 is a request line's status (``watch`` counts without parsing)
@@ -152,6 +159,11 @@ class LogFamilies:
         """The family's native block reader, or None."""
         fam = self.get(name)
         return fam.block if fam is not None else None
+
+    def fold(self, name: str | None) -> BlockFold | None:
+        """A new fold of the family's native block reader (``parsers.lblogs.fold``), or None."""
+        fam = self.get(name)
+        return fam.fold() if fam is not None and fam.fold is not None else None
 
     def json_family(self, obj: dict[str, Any]) -> str | None:
         for name, is_json in self._json:

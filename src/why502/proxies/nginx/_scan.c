@@ -1233,7 +1233,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__scan(void) {
     if (PyType_Ready(&ScannerType) < 0) return NULL;
     uint64_t seed;
-    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (_scan_fold.h) */
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (native/group_table.h) */
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Scanner", (PyObject *)&ScannerType) < 0) { Py_DECREF(m); return NULL; }

@@ -1,0 +1,278 @@
+/*
+ * Groups of rows counted in C: an open-addressing table keyed by the exact bytes of a few
+ * values (each part length-prefixed, so ("ab", "c") and ("a", "bc") differ; a null part has its
+ * own prefix and no bytes), hashed with a per-process seed (the values are the log writer's
+ * to choose: a Host header, a target: no fixed collisions), and the groups handed back as the
+ * columns of a small Arrow frame (arrow_buf.h).
+ *
+ * Used by the folds of the native passes: nginx's access columns (proxies/nginx/_scan_fold.h)
+ * and the load-balancer passes (parsers/lblogs/_albscan.c), which count there the rows whose
+ * only use in the aggregation is to be counted by those values.  A table's count is uint32:
+ * its owner hands the groups over before 2^32 rows.
+ */
+#ifndef WHY502_GROUP_TABLE_H
+#define WHY502_GROUP_TABLE_H
+
+#include "arrow_buf.h"
+
+#define GT_NULL UINT32_MAX /* the length prefix of a null part */
+
+typedef struct {
+    uint64_t hash;
+    size_t off;          /* the key in the arena */
+    uint32_t len, count;
+    uint32_t last_row;   /* the last row's number and a value of it (offset and length in data) */
+    uint32_t last_len;
+    uint32_t id;         /* the group's number: 0, 1, ... in the order groups were made */
+    Py_ssize_t last_at;
+} FoldGroup;
+
+typedef struct {
+    FoldGroup *slots;
+    size_t cap, used;
+    Buf arena, key;
+    int failed;
+    FoldGroup *last; /* the group of the last row: a log's next row often has the same key */
+} GroupTable;
+
+static uint64_t fold_seed = 0x9e3779b97f4a7c15ULL;
+
+static inline uint64_t fold_hash(const char *p, size_t n) {
+    uint64_t h = fold_seed ^ (n * 0xff51afd7ed558ccdULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9fb21c651e98df25ULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 32);
+}
+
+/* the key being built: parts appended length-prefixed */
+static inline void gt_part(GroupTable *t, const char *v, Py_ssize_t n) {
+    uint32_t len = (uint32_t)n;
+    col_put(&t->key, &len, sizeof len);
+    col_put(&t->key, v, (size_t)n);
+}
+
+static inline int gt_grow(GroupTable *t) {
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    FoldGroup *slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) return -1;
+    for (size_t k = 0; k < t->cap; k++) {
+        FoldGroup *g = &t->slots[k];
+        if (g->len == 0) continue;
+        size_t i = (size_t)g->hash & (cap - 1);
+        while (slots[i].len != 0) i = (i + 1) & (cap - 1);
+        slots[i] = *g;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    t->last = NULL;
+    return 0;
+}
+
+/* the built key counted once more, row `row` its last (with a value at data[at, at + n)); the
+ * group's number (FoldGroup.id: its owner's side tables are indexed by it), or -1 when out of
+ * memory (the table is `failed` from then on) */
+static inline int64_t gt_count(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ssize_t n) {
+    int64_t id = -1;
+    if (t->failed || t->key.failed || t->used >= UINT32_MAX) { t->failed = 1; t->key.len = 0; return -1; }
+    if ((t->used + 1) * 2 > t->cap && gt_grow(t) != 0) { t->failed = 1; t->key.len = 0; return -1; }
+    const char *k = t->key.data;
+    size_t len = t->key.len; /* >= 4: every key has a part */
+    FoldGroup *g = t->last;
+    if (g != NULL && g->len == len && memcmp(t->arena.data + g->off, k, len) == 0) {
+        g->count++;
+        g->last_row = row;
+        g->last_at = at;
+        g->last_len = (uint32_t)n;
+        t->key.len = 0;
+        return g->id;
+    }
+    uint64_t h = fold_hash(k, len);
+    size_t i = (size_t)h & (t->cap - 1);
+    for (;;) {
+        g = &t->slots[i];
+        if (g->len == 0) {
+            size_t off = t->arena.len;
+            buf_put(&t->arena, k, len);
+            if (t->arena.failed || len > UINT32_MAX) { t->failed = 1; break; }
+            g->hash = h;
+            g->off = off;
+            g->len = (uint32_t)len;
+            g->count = 1;
+            g->last_row = row;
+            g->last_at = at;
+            g->last_len = (uint32_t)n;
+            g->id = (uint32_t)t->used;
+            id = g->id;
+            t->used++;
+            break;
+        }
+        if (g->hash == h && g->len == len && memcmp(t->arena.data + g->off, k, len) == 0) {
+            g->count++;
+            g->last_row = row;
+            g->last_at = at;
+            g->last_len = (uint32_t)n;
+            id = g->id;
+            break;
+        }
+        i = (i + 1) & (t->cap - 1);
+    }
+    t->last = id >= 0 ? g : NULL;
+    t->key.len = 0;
+    return id;
+}
+
+static inline void gt_free(GroupTable *t) {
+    free(t->slots);
+    free(t->arena.data);
+    free(t->key.data);
+    memset(t, 0, sizeof *t);
+}
+
+/* the k-th part of a group's key */
+static inline const char *gt_key_part(const GroupTable *t, const FoldGroup *g, int k, uint32_t *n) {
+    const char *p = t->arena.data + g->off;
+    for (;;) {
+        uint32_t len;
+        memcpy(&len, p, sizeof len);
+        if (k-- == 0) { *n = len; return p + sizeof len; }
+        p += sizeof len + (len == GT_NULL ? 0 : len);
+    }
+}
+
+/* utf8 column of the k-th key part of every group */
+static inline struct ArrowArray *gt_utf8(const GroupTable *t, int k) {
+    Buf off = {0}, data = {0};
+    int32_t o = 0;
+    buf_put(&off, (const char *)&o, sizeof o);
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        uint32_t n;
+        const char *v = gt_key_part(t, g, k, &n);
+        buf_put(&data, v, n);
+        if (data.len > INT32_MAX) data.failed = 1;
+        o = (int32_t)data.len;
+        buf_put(&off, (const char *)&o, sizeof o);
+    }
+    if (off.failed || data.failed) { free(off.data); free(data.data); return NULL; }
+    return child_array((int64_t)t->used, buf_take(&off), buf_take(&data));
+}
+
+/* what: 'c' the counts (uint32), 'r' the last rows (uint32), 's' the key part k as an int16 */
+static inline struct ArrowArray *gt_fixed(const GroupTable *t, char what, int k) {
+    Buf b = {0};
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        if (what == 's') {
+            uint32_t n;
+            const char *v = gt_key_part(t, g, k, &n);
+            buf_put(&b, v, sizeof(int16_t));
+        } else {
+            uint32_t x = what == 'c' ? g->count : g->last_row;
+            buf_put(&b, (const char *)&x, sizeof x);
+        }
+    }
+    if (b.failed) { free(b.data); return NULL; }
+    return child_array((int64_t)t->used, buf_take(&b), NULL);
+}
+
+/* the last rows' values (data[last_at, last_at + last_len)) as utf8 */
+static inline struct ArrowArray *gt_last_values(const GroupTable *t, const char *data) {
+    Buf off = {0}, text = {0};
+    int32_t o = 0;
+    buf_put(&off, (const char *)&o, sizeof o);
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        buf_put(&text, data + g->last_at, g->last_len);
+        if (text.len > INT32_MAX) text.failed = 1;
+        o = (int32_t)text.len;
+        buf_put(&off, (const char *)&o, sizeof o);
+    }
+    if (off.failed || text.failed) { free(off.data); free(text.data); return NULL; }
+    return child_array((int64_t)t->used, buf_take(&off), buf_take(&text));
+}
+
+/* a null key part */
+static inline void gt_null(GroupTable *t) {
+    uint32_t len = GT_NULL;
+    col_put(&t->key, &len, sizeof len);
+}
+
+/* a fixed-width key part (an int64 or a double: its bytes), or null */
+static inline void gt_fixed_part(GroupTable *t, const void *v, size_t size) {
+    if (v == NULL) gt_null(t);
+    else gt_part(t, v, (Py_ssize_t)size);
+}
+
+/* the number of groups counted (each group's count summed) */
+static inline int64_t gt_rows(const GroupTable *t) {
+    int64_t n = 0;
+    for (size_t s = 0; s < t->cap; s++)
+        if (t->slots[s].len != 0) n += t->slots[s].count;
+    return n;
+}
+
+/* the k-th key part of every group as a nullable column: format "u" (utf8), "l" (int64) or "g"
+ * (double); NULL when out of memory */
+static inline struct ArrowArray *gt_nullable(const GroupTable *t, int k, char format) {
+    NCol c;
+    memset(&c, 0, sizeof c);
+    if (format == 'u') ncol_utf8_start(&c);
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        uint32_t n;
+        const char *v = gt_key_part(t, g, k, &n);
+        if (format == 'u') {
+            if (n != GT_NULL) col_put(&c.data, v, n);
+            ncol_utf8_end(&c, n != GT_NULL);
+        } else {
+            ncol_fixed(&c, n == GT_NULL ? NULL : v, 8);
+        }
+    }
+    if (ncol_failed(&c)) { ncol_free(&c); return NULL; }
+    return ncol_array(&c, format == 'u', (int64_t)t->used);
+}
+
+/* the counts of every group as an int64 column */
+static inline struct ArrowArray *gt_counts64(const GroupTable *t) {
+    Buf b = {0};
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        int64_t x = g->count;
+        buf_put(&b, (const char *)&x, sizeof x);
+    }
+    if (b.failed) { free(b.data); return NULL; }
+    return child_array((int64_t)t->used, buf_take(&b), NULL);
+}
+
+/* one table as a frame's capsules: its key parts (names[k], formats[k] "u", "l" or "g",
+ * nullable), then its counts as "n" (int64); 0, or -1 with an error set */
+static inline int gt_frame(const GroupTable *t, int nparts, const char *const *names, const char *const *formats,
+                    PyObject **sc, PyObject **ac) {
+    Frame fr = {NULL, NULL};
+    int rc = -1;
+    if (frame_new(&fr, (int64_t)t->used, nparts + 1) != 0) goto out;
+    for (int k = 0; k < nparts; k++)
+        if (frame_add(&fr, formats[k], names[k], 1, gt_nullable(t, k, formats[k][0])) != 0) goto out;
+    if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
+    rc = frame_capsules(&fr, sc, ac);
+out:
+    frame_free(&fr);
+    return rc;
+}
+
+#endif /* WHY502_GROUP_TABLE_H */

@@ -1,0 +1,51 @@
+"""The rows of an edge log a native pass counted itself instead of handing them over as columns
+(issue 28 item 2): what ``stats`` does with a row is count it by a few of its values (and, for a
+failure the proxy made itself, keep its code's first and last time), so the pass groups the rows
+by exactly those values, across the blocks of a read, and hands the groups over as four small
+frames (:class:`Counted`).  ``LbStatsAccumulator.add_counted`` sums them with the
+expressions it applies to rows, weighted by the counts, so every view comes out as if the rows
+had been handed over (``tests/stats/test_lb_fold.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: the columns of each frame of :class:`Counted` (``n``: the rows of the group)
+TIMELINE_KEYS = ("minute", "status", "made_by", "retries")
+PER_KEYS = ("status", "made_by", "retries", "upstream_ms")
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Rows counted by a native pass, as groups: ``timeline`` by (minute: the time's first 16
+    characters, status, made_by, retries), ``target`` and ``group`` by (that key, status,
+    made_by, retries, upstream_ms); each with its rows ``n``, every row in each of the three;
+    ``codes`` the rows the proxy made the status of by (code, status, made_by) with their
+    ``symptom``, ``proxy_status``, ``cause``, ``failed`` and ``kind`` as the family's reader
+    decides them, their least and greatest time (``first``, ``last``) and ``n``."""
+
+    rows: int
+    timeline: pl.DataFrame
+    target: pl.DataFrame
+    group: pl.DataFrame
+    codes: pl.DataFrame
+
+
+class BlockFold(Protocol):
+    """A native block reader that counts rows across the blocks of one read (one per read: a
+    block and a ``take`` must not run at once)."""
+
+    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+        """``BlockReader``'s answer on ``data`` (the rows it hands over, the ``idx`` of the lines
+        it hands back) and how many rows it counted instead."""
+
+    def size(self) -> tuple[int, int]:
+        """(groups of its largest table, rows counted) since the last ``take``."""
+
+    def take(self) -> Counted | None:
+        """The groups counted since the last ``take`` (None: no row), and the tables emptied."""
