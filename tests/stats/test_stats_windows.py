@@ -121,3 +121,20 @@ def test_a_chunk_is_read_only_when_a_worker_is_free(tmp_path: Path, monkeypatch:
     assert sizes[0] < 60_000 and max(sizes) > 120_000  # the windows grew
     monkeypatch.undo()
     assert got == _stats(log, FULL, False)
+
+
+def test_a_chunk_buffer_is_reused_only_once_its_reader_is_done(tmp_path: Path) -> None:
+    """Views are read into reused buffers: handed back by ``done``, taken again by the next read;
+    never while a chunk that was not done still shows it."""
+    path = tmp_path / "access.log"
+    path.write_bytes(_body(4000, 7))
+    held = list(iter_byte_chunks([str(path)], 8192, count_lines=False, views=True))
+    buffers = {id(c.data.obj) for c in held if isinstance(c.data, memoryview)}
+    assert len(buffers) == sum(isinstance(c.data, memoryview) for c in held) > 10
+    seen, text = set(), []
+    for c in iter_byte_chunks([str(path)], 8192, count_lines=False, views=True):
+        if isinstance(c.data, memoryview):
+            seen.add(id(c.data.obj))
+        text.append(bytes(c.data))
+        c.done()
+    assert len(seen) == 1 and b"".join(text) == path.read_bytes()

@@ -229,7 +229,10 @@ GC_OFF = frozenset({"diagnose", "lint", "fix", "mitigate"})
 # faults on 5M lines (1.27 GB) against ~100-110k with the thresholds fixed: 7.6 instead of 8.2
 # CPU-s (kernel 1.2 instead of 1.5 s), the same peak RSS (BENCHMARKS.md, stop 50, issue 28 item 4).
 _KEEP_FREED = ((-3, 64 << 20), (-1, 256 << 20))  # (M_MMAP_THRESHOLD, 64 MiB), (M_TRIM_THRESHOLD, 256 MiB)
-GLIBC_MALLOPT = {"classify": _KEEP_FREED, "stats": _KEEP_FREED}
+# stats' workers read and parse their own chunks (``app.stats.read._feed``): each thread's own
+# glibc arena kept what it freed, 252-264 MB peak on 5M lines against 240-249 with one arena
+# (M_ARENA_MAX -8), at the same speed (BENCHMARKS.md, stop 51)
+GLIBC_MALLOPT = {"classify": _KEEP_FREED, "stats": (*_KEEP_FREED, (-8, 1))}
 
 
 def _tune_glibc_malloc(command: str) -> None:

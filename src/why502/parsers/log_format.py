@@ -20,6 +20,7 @@ raw quote in a header can then break the line's layout: such lines are counted a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from why502.errors import UsageError
@@ -160,6 +161,14 @@ class ByteChunk:
     path: str
     first_line: int
     data: bytes | memoryview  # a view: ``sources.byte_chunks``' ``views``
+    # a view's: hands its buffer back to the reader; the consumer calls ``done`` once it no
+    # longer reads ``data``
+    release: Callable[[], None] | None = None
+
+    def done(self) -> None:
+        """The consumer no longer reads ``data`` (a view's buffer goes back to the reader)."""
+        if self.release is not None:
+            self.release()
 
 
 @dataclass(frozen=True)

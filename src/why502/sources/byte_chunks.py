@@ -15,8 +15,11 @@ suffixes (``-YYYYMMDD``, the rotation date) count down, the bare name being the 
 
 from __future__ import annotations
 
+import contextlib
 import io
+import mmap
 import os
+import queue
 import stat
 import sys
 import zlib
@@ -171,12 +174,14 @@ def iter_byte_chunks(
     of this file" (``StatsAccumulator.merge`` numbers them from its row counts).
 
     ``views=True``: a plain file's chunks are ``memoryview``s of reads of ``chunk_bytes`` each
-    (``_pread_chunks``' fixed windows), for a consumer that takes any buffer (the native
-    scanner); the others are ``bytes`` as without it.  ``window``: with ``views``, the size of
+    into reused buffers (``_pread_chunks``' fixed windows), for a consumer that takes any buffer
+    (the native scanner) and calls each chunk's ``done`` when it has read it; the others are
+    ``bytes`` as without it.  ``window``: with ``views``, the size of
     each next read of a plain file, asked before each one (a consumer that finds its chunks
     cheap to hold asks for bigger ones); ``chunk_bytes`` stays the size of the other reads."""
     total = sum(file_size(p) for p in paths)
     done = 0
+    pool = _Windows()
     for path in paths:
         fh = open_bytes(path)
         raw = getattr(fh, "fileobj", None) or fh
@@ -187,7 +192,7 @@ def iter_byte_chunks(
         try:
             # a plain file: positioned reads, no joined copy (a FIFO, e.g. <(zcat ...), reads on)
             if raw is fh and path != "-" and fh.seekable():
-                pread = _pread_chunks(fh.fileno(), path, chunk_bytes, views, window)
+                pread = _pread_chunks(fh.fileno(), path, chunk_bytes, views, window, pool)
                 while True:
                     try:
                         whole, pos = next(pread)
@@ -197,7 +202,8 @@ def iter_byte_chunks(
                     following = line + bytes(whole).count(b"\n") if count_lines else 0
                     # the chunk is the consumer's from here: no reference kept while the next
                     # is read (a consumer that frees chunks as it goes holds one fewer)
-                    chunk, whole = ByteChunk(path, line, whole), b""
+                    release = pool.releaser(whole) if isinstance(whole, memoryview) else None
+                    chunk, whole = ByteChunk(path, line, whole, release), b""
                     yield chunk
                     del chunk
                     line = following
@@ -253,8 +259,54 @@ def iter_byte_chunks(
             progress(done, total)
 
 
+class _Windows:
+    """The mappings ``_pread_chunks`` reads its views into, reused: a chunk's buffer comes back
+    when its consumer is done with it (``ByteChunk.done``).  Reading each chunk into a new
+    ``bytes`` cost a fresh allocation each time, and where the chunks are read by the threads
+    that parse them (``app.stats.read._feed``) each thread's allocator arena kept its own
+    freed ones: 267-300 MB for 237 (``stats``, BENCHMARKS.md stop 51).  A buffer is an anonymous
+    ``mmap`` (its pages touched only as far as reads reach); ``take`` never waits (none free: a
+    new one), ``give`` keeps ``keep`` of them."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
+
+    def take(self, size: int) -> mmap.mmap:
+        while True:
+            try:
+                buf = self._free.get_nowait()
+            except queue.Empty:
+                return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)  # anonymous, private: plain memory
+            if len(buf) >= size:
+                return buf
+            _close(buf)  # too small for the reads now asked for
+
+    def give(self, buf: mmap.mmap) -> None:
+        if self._free.qsize() < self.keep:
+            self._free.put(buf)
+        else:
+            _close(buf)
+
+    def releaser(self, view: memoryview) -> Callable[[], None]:
+        """What ``ByteChunk.release`` calls for ``view``: the view let go, its buffer given back."""
+        buf = view.obj
+        assert isinstance(buf, mmap.mmap)
+
+        def release() -> None:
+            view.release()
+            self.give(buf)
+
+        return release
+
+
+def _close(buf: mmap.mmap) -> None:
+    with contextlib.suppress(BufferError):  # a view of it still held somewhere: the collector closes it
+        buf.close()
+
+
 def _pread_chunks(fd: int, path: str, chunk_bytes: int, views: bool = False,
-                  window: Callable[[], int] | None = None,
+                  window: Callable[[], int] | None = None, pool: _Windows | None = None,
                   ) -> Generator[tuple[bytes | memoryview, int], None, int]:
     """Whole-line chunks of a plain file by positioned reads (``os.pread``, the kernel's copy
     with the GIL released).  Reading a block and cutting it (``iter_byte_chunks``' general path)
@@ -263,26 +315,28 @@ def _pread_chunks(fd: int, path: str, chunk_bytes: int, views: bool = False,
     last, short window, or a line longer than ``chunk_bytes``).
 
     Exact chunks (``bytes``): the last newline is found in a small read at the window's end,
-    then the chunk is read exactly.  ``views``: the whole window is read and the chunk is a
-    view of it up to its last newline (the rest is read again with the next window).  Windows
-    are then allocations of one size, which the allocator hands out again where the last freed
-    one was: exact chunks differ by a few bytes, and a freed one too small for the next left a
-    hole each time -- ~3.8 chunks' memory held for ~2 in use (``stats``, BENCHMARKS.md stop 51;
-    a pool of reused mappings instead measured the same).  ``window()``: the size of each next
-    window (else ``chunk_bytes``)."""
+    then the chunk is read exactly.  ``views`` (with ``pool``): the whole window is read into one
+    of ``pool``'s buffers and the chunk is a view of it up to its last newline (the rest is read
+    again with the next window).  Exact chunks differ by a few bytes, and a freed one too small
+    for the next left a hole each time: ~3.8 chunks' memory held for ~2 in use (``stats``,
+    BENCHMARKS.md stop 51).  ``window()``: the size of each next window (else ``chunk_bytes``)."""
     probe_len = min(64 << 10, chunk_bytes)
     pos = 0
     while True:
         at = pos + chunk_bytes - probe_len
         try:
-            if views:
+            if views and pool is not None:
                 size = max(window(), probe_len) if window is not None else chunk_bytes
-                block = os.pread(fd, size, pos)
-                cut = block.rfind(b"\n", max(0, len(block) - probe_len))
-                if len(block) < size or cut < 0:
+                buf = pool.take(size)
+                view = memoryview(buf)[:size]
+                got = os.preadv(fd, [view], pos)
+                cut = buf.rfind(b"\n", max(0, got - probe_len), got)
+                if got < size or cut < 0:
+                    view.release()
+                    pool.give(buf)
                     return pos
-                whole: bytes | memoryview = memoryview(block)[: cut + 1]
-                del block
+                whole: bytes | memoryview = view[: cut + 1]
+                view.release()
                 pos += cut + 1
                 yield whole, pos
                 del whole

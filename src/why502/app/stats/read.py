@@ -17,6 +17,7 @@ BENCHMARKS.md, stop 44.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -215,30 +216,54 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
 
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
           saw: Callable[[Partial], None] | None = None) -> None:
-    """Parse chunks in ``workers`` threads, merge in input order (at most ``workers`` in flight);
-    ``saw`` is shown each chunk's aggregates once merged, before the next chunk is read.  The
-    chunks' rows are aggregated a few chunks at a time (``_Deferred``), in this thread."""
+    """Parse chunks in ``workers`` threads, merge in input order (at most ``workers`` in flight:
+    a worker reads its next chunk when it is done with the last); ``saw`` is shown each chunk's
+    aggregates once merged.  The chunks' rows are aggregated a few chunks at a time
+    (``_Deferred``), in this thread."""
     batch = _Deferred(acc)
     if workers <= 1:
         for chunk in chunks:
-            batch.merge(acc.reducer.partial(chunk, defer=True), saw)
+            batch.merge(_partial(acc, chunk), saw)
         batch.flush()
         return
+    # each worker reads its own next chunk (the kernel's copy of it on the worker's core, not the
+    # merging thread's: with the C scanner that copy was a third of this thread's work, and the
+    # workers waited on it) under a lock, so chunks are taken in order, one per worker at a time
+    taking = threading.Lock()
+    numbered = enumerate(chunks)
+
+    def work() -> tuple[int, Partial] | None:
+        with taking:
+            got = next(numbered, None)
+        if got is None:
+            return None
+        k, chunk = got
+        del got
+        return k, _partial(acc, chunk)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: list[Future[Partial]] = []
-        while True:
-            # a chunk is read only when a worker is free for it: the chunks in memory are the
-            # workers' (a chunk read ahead of them would be one more held, for no more speed)
-            while len(pending) >= workers:
-                batch.merge(pending.pop(0).result(), saw)
-            following = next(chunks, None)
-            if following is None:
-                break
-            pending.append(pool.submit(acc.reducer.partial, following, True))
-            del following
-        for fut in pending:
-            batch.merge(fut.result(), saw)
+        running: list[Future[tuple[int, Partial] | None]] = [pool.submit(work) for _ in range(workers)]
+        done: dict[int, Partial] = {}  # finished ahead of their turn
+        turn = 0
+        while running:
+            result = running.pop(0).result()
+            if result is None:  # no chunk left for that worker
+                continue
+            running.append(pool.submit(work))
+            done[result[0]] = result[1]
+            while turn in done:
+                batch.merge(done.pop(turn), saw)
+                turn += 1
     batch.flush()
+
+
+def _partial(acc: StatsAccumulator, chunk: ByteChunk) -> Partial:
+    """The chunk's aggregates, its rows deferred (``_Deferred``); its bytes then go back to the
+    reader (a view's buffer, ``sources.byte_chunks``)."""
+    try:
+        return acc.reducer.partial(chunk, defer=True)
+    finally:
+        chunk.done()
 
 
 class _Deferred:

@@ -84,7 +84,8 @@ static int col_check(int check, const char *v, Py_ssize_t n, int *i16) {
  * what the memchr for the newline, printable() and a memchr per quote said before.  Each word
  * gets an exact mask of its quotes and of its bytes outside 0x20-0x7e (a newline is one; the
  * sums below never carry from one byte into the next: each adds at most 0x7f to a byte below
- * 0x80), and only the flagged bytes are looked at, lowest first. */
+ * 0x80), and only the flagged bytes are looked at, lowest first.  With SSE2 (every x86-64),
+ * sixteen bytes at a time by the same three tests. */
 static inline Py_ssize_t split_quoted(const char *p, Py_ssize_t pos, Py_ssize_t size, int npieces, Py_ssize_t *ps,
                                       Py_ssize_t *pe, int *ok, int *np) {
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL, low7 = 0x7f7f7f7f7f7f7f7fULL;
@@ -93,6 +94,18 @@ static inline Py_ssize_t split_quoted(const char *p, Py_ssize_t pos, Py_ssize_t 
     ps[0] = pos;
     for (;;) {
         uint64_t flags;
+        int shift = 3, step = 8; /* flags: a byte's high bit (>> 3 to its place), eight bytes */
+#if defined(__SSE2__)
+        if (k + 16 <= size) { /* sixteen bytes, one bit a byte (signed: 0x80-0xff are below 0x20) */
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                                                  _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f))),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+            flags = (uint64_t)(unsigned)_mm_movemask_epi8(m);
+            shift = 0;
+            step = 16;
+        } else
+#endif
         if (k + 8 <= size) {
             uint64_t w;
             memcpy(&w, p + k, 8);
@@ -108,7 +121,7 @@ static inline Py_ssize_t split_quoted(const char *p, Py_ssize_t pos, Py_ssize_t 
             break;
         }
         while (flags) {
-            Py_ssize_t at = k + (Py_ssize_t)(__builtin_ctzll(flags) >> 3);
+            Py_ssize_t at = k + (Py_ssize_t)(__builtin_ctzll(flags) >> shift);
             flags &= flags - 1;
             unsigned char c = (unsigned char)p[at];
             if (c == '\n') { end = at; goto found; }
@@ -122,7 +135,7 @@ static inline Py_ssize_t split_quoted(const char *p, Py_ssize_t pos, Py_ssize_t 
                 goto bad;
             }
         }
-        k += 8;
+        k += step;
     }
     goto found;
 bad: { /* decided: only the end is still wanted */
