@@ -119,8 +119,8 @@ def read_files(
             _scan_file(acc, path, file_progress, head)
         else:
             size = int(chunk_bytes * NATIVE_CHUNKS) if native else chunk_bytes
-            # the native scanner takes views of reads of one size (``_pread_chunks``: the
-            # allocator reuses them, so ~2 chunks are held for 2 in use instead of ~4)
+            # the native scanner takes views of reads into reused buffers (``_pread_chunks``: ~2
+            # chunks' memory held for 2 in use, where new ``bytes`` each time held ~4)
             windows = _Windows(size, int(chunk_bytes * FOLDED_CHUNKS)) if native else None
             chunks = iter_byte_chunks([path], size, None, count_lines=False, views=native, window=windows)
             _feed(acc, _tracked(chunks, file_progress), workers, windows.saw if windows else None)
