@@ -17,6 +17,7 @@ BENCHMARKS.md, stop 44.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -231,10 +232,13 @@ def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
     # workers waited on it) under a lock, so chunks are taken in order, one per worker at a time
     taking = threading.Lock()
     numbered = enumerate(chunks)
+    # the reader runs in this run's context (the files it keeps open, ``sources.once``: a
+    # worker's own context has none, and opened the log again), one worker at a time
+    context = contextvars.copy_context()
 
     def work() -> tuple[int, Partial] | None:
         with taking:
-            got = next(numbered, None)
+            got = context.run(next, numbered, None)
         if got is None:
             return None
         k, chunk = got
