@@ -181,3 +181,32 @@ def test_other_base_exceptions_are_not_swallowed(monkeypatch: pytest.MonkeyPatch
     _command_raising(monkeypatch, _Boom())
     with pytest.raises(_Boom):
         cli.main(["causes"])
+
+
+@pytest.mark.parametrize("room, code", [(8 << 20, 3), (None, 4), (1 << 30, 4)])
+def test_a_null_without_an_error_is_out_of_memory_only_at_the_limit(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], room: int | None,
+        code: int) -> None:
+    """``SystemError("error return without exception set")``: a C function's unchecked
+    allocation when the process is at its memory limit (exit 3, out of memory), a bug anywhere
+    else (exit 4, internal error)."""
+    import why502.parsers.configread as configread
+
+    _command_raising(monkeypatch, SystemError("error return without exception set"))
+    monkeypatch.delenv("WHY502_DEBUG", raising=False)
+    monkeypatch.setattr(configread, "memory_headroom", lambda: room)
+    assert cli.main(["causes"]) == code
+    out = capsys.readouterr().err
+    assert out.startswith("why502: out of memory" if code == 3 else "why502: internal error")
+
+
+def test_a_failed_scratch_removal_leaves_the_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The removal of the run's scratch directory runs after the command; a failure there (out
+    of memory) must not turn the run's exit code into a traceback's 1."""
+    _command_raising(monkeypatch, MemoryError())
+
+    def fail() -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "_remove_scratch", fail)
+    assert cli.main(["causes"]) == 3
