@@ -264,7 +264,8 @@ class _Windows:
     when its consumer is done with it (``ByteChunk.done``).  Reading each chunk into a new
     ``bytes`` cost a fresh allocation each time, and where the chunks are read by the threads
     that parse them (``app.stats.read._feed``) each thread's allocator arena kept its own
-    freed ones: 267-300 MB for 237 (``stats``, BENCHMARKS.md stop 51).  A buffer is an anonymous
+    freed ones: 269-299 MB peak on 5M lines, 252-264 with this pool (240-249 with one glibc arena
+    as well: ``cli.main.GLIBC_MALLOPT``; ``stats``, BENCHMARKS.md stop 51).  A buffer is an anonymous
     ``mmap`` (its pages touched only as far as reads reach); ``take`` never waits (none free: a
     new one), ``give`` keeps ``keep`` of them."""
 
