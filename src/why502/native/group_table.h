@@ -149,25 +149,6 @@ static inline const char *gt_key_part(const GroupTable *t, const FoldGroup *g, i
     }
 }
 
-/* utf8 column of the k-th key part of every group */
-static inline struct ArrowArray *gt_utf8(const GroupTable *t, int k) {
-    Buf off = {0}, data = {0};
-    int32_t o = 0;
-    buf_put(&off, (const char *)&o, sizeof o);
-    for (size_t s = 0; s < t->cap; s++) {
-        const FoldGroup *g = &t->slots[s];
-        if (g->len == 0) continue;
-        uint32_t n;
-        const char *v = gt_key_part(t, g, k, &n);
-        buf_put(&data, v, n);
-        if (data.len > INT32_MAX) data.failed = 1;
-        o = (int32_t)data.len;
-        buf_put(&off, (const char *)&o, sizeof o);
-    }
-    if (off.failed || data.failed) { free(off.data); free(data.data); return NULL; }
-    return child_array((int64_t)t->used, buf_take(&off), buf_take(&data));
-}
-
 /* what: 'c' the counts (uint32), 'r' the last rows (uint32), 's' the key part k as an int16 */
 static inline struct ArrowArray *gt_fixed(const GroupTable *t, char what, int k) {
     Buf b = {0};

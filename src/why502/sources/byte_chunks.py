@@ -15,11 +15,9 @@ suffixes (``-YYYYMMDD``, the rotation date) count down, the bare name being the 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import mmap
 import os
-import queue
 import stat
 import sys
 import zlib
@@ -29,6 +27,7 @@ from typing import IO, cast
 from why502.errors import InputError, not_found
 from why502.parsers.log_format import ByteChunk
 from why502.sources import once
+from why502.sources.buffers import MappedBuffers
 from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
 
@@ -181,7 +180,7 @@ def iter_byte_chunks(
     cheap to hold asks for bigger ones); ``chunk_bytes`` stays the size of the other reads."""
     total = sum(file_size(p) for p in paths)
     done = 0
-    pool = _Windows()
+    pool = MappedBuffers(private=True)  # the views' buffers (``_pread_chunks``)
     for path in paths:
         fh = open_bytes(path)
         raw = getattr(fh, "fileobj", None) or fh
@@ -202,7 +201,7 @@ def iter_byte_chunks(
                     following = line + bytes(whole).count(b"\n") if count_lines else 0
                     # the chunk is the consumer's from here: no reference kept while the next
                     # is read (a consumer that frees chunks as it goes holds one fewer)
-                    release = pool.releaser(whole) if isinstance(whole, memoryview) else None
+                    release = _releaser(pool, whole) if isinstance(whole, memoryview) else None
                     chunk, whole = ByteChunk(path, line, whole, release), b""
                     yield chunk
                     del chunk
@@ -259,55 +258,24 @@ def iter_byte_chunks(
             progress(done, total)
 
 
-class _Windows:
-    """The mappings ``_pread_chunks`` reads its views into, reused: a chunk's buffer comes back
-    when its consumer is done with it (``ByteChunk.done``).  Reading each chunk into a new
-    ``bytes`` cost a fresh allocation each time, and where the chunks are read by the threads
-    that parse them (``app.stats.read._feed``) each thread's allocator arena kept its own
-    freed ones: 269-299 MB peak on 5M lines, 252-264 with this pool (240-249 with one glibc arena
-    as well: ``cli.main.GLIBC_MALLOPT``; ``stats``, BENCHMARKS.md stop 51).  A buffer is an anonymous
-    ``mmap`` (its pages touched only as far as reads reach); ``take`` never waits (none free: a
-    new one), ``give`` keeps ``keep`` of them."""
+def _releaser(pool: MappedBuffers, view: memoryview) -> Callable[[], None]:
+    """What ``ByteChunk.release`` calls for ``view``: the view let go, its buffer given back.
+    Reading each chunk into a new ``bytes`` instead, where the chunks are read by the threads
+    that parse them (``app.stats.read._feed``), each thread's allocator arena kept its own freed
+    ones: 269-299 MB peak on 5M lines, 252-264 with the pool (240-249 with one glibc arena as
+    well: ``cli.main.GLIBC_MALLOPT``; ``stats``, BENCHMARKS.md stop 51)."""
+    buf = view.obj
+    assert isinstance(buf, mmap.mmap)
 
-    def __init__(self, keep: int = 4) -> None:
-        self.keep = keep
-        self._free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
+    def release() -> None:
+        view.release()
+        pool.give(buf)
 
-    def take(self, size: int) -> mmap.mmap:
-        while True:
-            try:
-                buf = self._free.get_nowait()
-            except queue.Empty:
-                return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)  # anonymous, private: plain memory
-            if len(buf) >= size:
-                return buf
-            _close(buf)  # too small for the reads now asked for
-
-    def give(self, buf: mmap.mmap) -> None:
-        if self._free.qsize() < self.keep:
-            self._free.put(buf)
-        else:
-            _close(buf)
-
-    def releaser(self, view: memoryview) -> Callable[[], None]:
-        """What ``ByteChunk.release`` calls for ``view``: the view let go, its buffer given back."""
-        buf = view.obj
-        assert isinstance(buf, mmap.mmap)
-
-        def release() -> None:
-            view.release()
-            self.give(buf)
-
-        return release
-
-
-def _close(buf: mmap.mmap) -> None:
-    with contextlib.suppress(BufferError):  # a view of it still held somewhere: the collector closes it
-        buf.close()
+    return release
 
 
 def _pread_chunks(fd: int, path: str, chunk_bytes: int, views: bool = False,
-                  window: Callable[[], int] | None = None, pool: _Windows | None = None,
+                  window: Callable[[], int] | None = None, pool: MappedBuffers | None = None,
                   ) -> Generator[tuple[bytes | memoryview, int], None, int]:
     """Whole-line chunks of a plain file by positioned reads (``os.pread``, the kernel's copy
     with the GIL released).  Reading a block and cutting it (``iter_byte_chunks``' general path)

@@ -14,7 +14,6 @@ import gzip
 import io
 import mmap
 import os
-import queue
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +23,7 @@ from typing import BinaryIO, TypeVar
 
 from why502.errors import InputError
 from why502.sources import once, readahead
+from why502.sources.buffers import MappedBuffers
 from why502.sources.opening import (
     check_named,
     discovered_skip,
@@ -356,35 +356,21 @@ class ViewBatch:
     bytes_total: int = 0
 
 
-class ReadBuffers:
-    """Reusable read buffers for ``iter_byte_views``.
+class ReadBuffers(MappedBuffers):
+    """Reusable read buffers for ``iter_byte_views`` (``sources.buffers``), each of room for a
+    batch and its carried head.
 
     Why: reading each batch into a new ``bytes`` (``iter_byte_batches``) and copying it once more
     at its last newline cost the reading thread -- the one that starts the workers' batches --
     about a third of its CPU on a 540 MiB log: page faults and zeroing of fresh 2 MiB
     allocations, their unmapping (TLB shoot-downs on the other core) and the copy (``perf``,
-    BENCHMARKS.md stop 48).  A buffer is an anonymous ``mmap``: its pages are touched only as far
-    as reads reach (a batch plus its carried head; the rest of the room, for an over-long line,
-    stays unmapped).  ``take`` never waits: with no buffer free it makes a new one, so a consumer
-    that keeps one costs memory, never a hang; ``give`` keeps at most ``keep`` of them."""
+    BENCHMARKS.md stop 48).  The rest of a buffer's room, for an over-long line, stays unmapped."""
 
     def __init__(self, batch_bytes: int, max_line_bytes: int = DEFAULT_MAX_LINE, keep: int = 4) -> None:
         self.batch_bytes = batch_bytes
         self.max_line_bytes = max_line_bytes
         # the carry before a read is at most max(max_line, batch - 1) bytes (_view_chunks)
-        self.size = max(batch_bytes, max_line_bytes) + batch_bytes
-        self.keep = keep
-        self._free: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
-
-    def take(self) -> mmap.mmap:
-        try:
-            return self._free.get_nowait()
-        except queue.Empty:
-            return mmap.mmap(-1, self.size)
-
-    def give(self, buffer: mmap.mmap) -> None:
-        if self._free.qsize() < self.keep:
-            self._free.put(buffer)
+        super().__init__(max(batch_bytes, max_line_bytes) + batch_bytes, keep)
 
 
 def iter_byte_views(

@@ -98,7 +98,7 @@ static int fold_frame(const GroupTable *t, const char *data, int nparts, const c
     int rc = -1;
     if (frame_new(&fr, (int64_t)t->used, nparts + 2) != 0) goto out;
     for (int k = 0; k < nparts; k++) {
-        struct ArrowArray *a = formats[k][0] == 's' ? gt_fixed(t, 's', k) : gt_utf8(t, k);
+        struct ArrowArray *a = formats[k][0] == 's' ? gt_fixed(t, 's', k) : gt_nullable(t, k, 'u'); /* no null part */
         if (frame_add(&fr, formats[k], names[k], 0, a) != 0) goto out;
     }
     if (answered) {
