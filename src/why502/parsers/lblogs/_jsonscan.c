@@ -42,6 +42,7 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -935,7 +936,13 @@ done:
  * an absent key from a null one).  A table may keep each group's least and greatest time (the
  * `time` key's whole value, polars' order of strings: bytewise, a prefix first).  A line whose
  * time is no string of 16 to FOLD_TIME_MAX bytes starting with a digit goes back (as rows), so
- * the minute and the range are the time's.  The tables live across the blocks of a read (a
+ * the minute and the range are the time's.  A time that is a number (Caddy's `ts`, Unix seconds,
+ * kind 'g') must be one of 0 to 253402300799 (a four-digit year): its minute ('m') is the Unix
+ * minute of the time as Python's datetime.fromtimestamp reads it (the microseconds rounded half
+ * to even: 59.9999996 s is the next minute), its range the least and greatest number (that
+ * reading is monotonic, and the text the parser writes of it of fixed width, so the order is the
+ * text's).  A line whose `prefix` key does not hold a string starting with its text goes back
+ * (Caddy's logger: its error lines are no requests).  The tables live across the blocks of a read (a
  * capsule, json_fold_new) and are taken with json_fold_take; a block and a take never run at
  * once on one fold (`busy`). */
 
@@ -948,16 +955,46 @@ typedef struct {
     char mode[FOLD_PARTS];
     int n, ranged;
     GroupTable t;
-    Buf ranges; /* GtRange of each group (by FoldGroup.id) when `ranged` */
+    Buf ranges; /* GtRange of each group (by FoldGroup.id) when `ranged`; NumRange for a number time */
 } FoldTable;
 
 typedef struct {
     Spec sp;
     PyObject *owners; /* the Python objects the spec's names point into */
-    int time_key, status, ntables, busy;
+    int time_key, time_number, status, ntables, busy;
+    int prefix_key[FOLD_PARTS];
+    const char *prefix[FOLD_PARTS];
+    Py_ssize_t prefix_len[FOLD_PARTS];
+    int nprefix;
     int64_t rows;
     FoldTable tables[FOLD_TABLES];
 } JsonFold;
+
+typedef struct {
+    double lo, hi;
+} NumRange;
+
+/* the Unix minute of `ts` as datetime.fromtimestamp(ts, utc) reads it: its microseconds rounded
+ * half to even (CPython _PyTime_ObjectToTimeval, _PyTime_ROUND_HALF_EVEN; nearbyint in the
+ * default rounding mode), a million of them a second more */
+static inline int64_t unix_minute(double ts) {
+    double whole;
+    double us = nearbyint(modf(ts, &whole) * 1e6);
+    int64_t sec = (int64_t)whole + (us >= 1e6 ? 1 : 0);
+    return sec / 60;
+}
+
+static inline void num_range(Buf *ranges, int64_t id, double v) {
+    size_t at = (size_t)id * sizeof(NumRange);
+    if (at == ranges->len) {
+        NumRange r = {v, v};
+        buf_put(ranges, (const char *)&r, sizeof r);
+    } else if (at < ranges->len) {
+        NumRange *r = (NumRange *)ranges->data + id;
+        if (v < r->lo) r->lo = v;
+        if (v > r->hi) r->hi = v;
+    }
+}
 
 #define JSON_FOLD "why502.json_fold"
 
@@ -1002,7 +1039,10 @@ static void fold_part(GroupTable *t, const Key *key, char mode, const Val *v, in
         return;
     }
     if (v->n < 0 || (mode == 'f' && !failure)) { gt_null(t); return; }
-    if (key->kind == 'u' || key->kind == 's') gt_part(t, v->s, mode == 'm' && v->n > 16 ? 16 : v->n);
+    if (mode == 'm' && key->kind == 'g') {
+        int64_t minute = unix_minute(v->g);
+        gt_fixed_part(t, &minute, sizeof minute);
+    } else if (key->kind == 'u' || key->kind == 's') gt_part(t, v->s, mode == 'm' && v->n > 16 ? 16 : v->n);
     else if (key->kind == 'g') gt_fixed_part(t, &v->g, sizeof v->g);
     else gt_fixed_part(t, &v->i, sizeof v->i);
 }
@@ -1015,7 +1055,13 @@ static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     uint64_t seen = 0;
     if (!json_line(&f->sp, s, n, vals, &seen)) return 0;
     const Val *tv = f->time_key >= 0 ? &vals[f->time_key] : NULL;
-    if (tv != NULL && (tv->n < 16 || tv->n > FOLD_TIME_MAX || !is_dig(tv->s[0]))) return 0;
+    if (tv != NULL && (f->time_number ? tv->n < 0 || !(tv->g >= 0.0 && tv->g < 253402300800.0)
+                                      : tv->n < 16 || tv->n > FOLD_TIME_MAX || !is_dig(tv->s[0])))
+        return 0;
+    for (int k = 0; k < f->nprefix; k++) {
+        const Val *v = &vals[f->prefix_key[k]];
+        if (v->n < f->prefix_len[k] || memcmp(v->s, f->prefix[k], (size_t)f->prefix_len[k]) != 0) return 0;
+    }
     int failure = f->status >= 0 && vals[f->status].n >= 0 && vals[f->status].i >= 500;
     for (int k = 0; k < f->ntables; k++) {
         FoldTable *ft = &f->tables[k];
@@ -1029,7 +1075,8 @@ static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
         gt_fixed_part(&ft->t, &present, sizeof present);
         int64_t id = gt_count(&ft->t, 0, 0, 0);
         if (id < 0 || !ft->ranged || tv == NULL) continue; /* out of memory: failed, the block's answer an error */
-        gt_range(&ft->ranges, id, tv->s, (size_t)tv->n);
+        if (f->time_number) num_range(&ft->ranges, id, tv->g);
+        else gt_range(&ft->ranges, id, tv->s, (size_t)tv->n);
     }
     f->rows++;
     return 1;
@@ -1045,17 +1092,18 @@ static int fold_key_named(const Spec *sp, PyObject *name) {
     return v;
 }
 
-/* json_fold_new(keys, forbidden, nested_ok, tables, time): a fold; tables: ((parts, ranged), ...)
- * with parts ((name, mode), ...); time: the key of each row's time, or None */
+/* json_fold_new(keys, forbidden, nested_ok, tables, time, prefix): a fold; tables: ((parts,
+ * ranged), ...) with parts ((name, mode), ...); time: the key of each row's time, or None;
+ * prefix: ((name, text), ...) */
 static PyObject *json_fold_new(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *keys, *forbidden, *tables, *time;
+    PyObject *keys, *forbidden, *tables, *time, *prefix;
     int nested_ok;
-    if (!PyArg_ParseTuple(args, "O!O!pO!O", &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok,
-                          &PyTuple_Type, &tables, &time))
+    if (!PyArg_ParseTuple(args, "O!O!pO!OO!", &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok,
+                          &PyTuple_Type, &tables, &time, &PyTuple_Type, &prefix))
         return NULL;
     JsonFold *f = calloc(1, sizeof *f);
     if (f == NULL) return PyErr_NoMemory();
-    f->owners = Py_BuildValue("(OOO)", keys, forbidden, tables);
+    f->owners = Py_BuildValue("(OOOO)", keys, forbidden, tables, prefix);
     if (f->owners == NULL || load_spec(&f->sp, keys, forbidden, nested_ok) != 0) goto fail;
     f->status = -1;
     for (int k = 0; k < f->sp.nkeys && f->status < 0; k++)
@@ -1063,10 +1111,33 @@ static PyObject *json_fold_new(PyObject *Py_UNUSED(self), PyObject *args) {
     f->time_key = -1;
     if (time != Py_None) {
         if ((f->time_key = fold_key_named(&f->sp, time)) < 0) goto fail;
-        if (f->sp.keys[f->time_key].kind != 'u') {
-            PyErr_SetString(PyExc_ValueError, "the time key is a string key ('u')");
+        char kind = f->sp.keys[f->time_key].kind;
+        if (kind != 'u' && kind != 'g') {
+            PyErr_SetString(PyExc_ValueError, "the time key is a string ('u') or a number ('g')");
             goto fail;
         }
+        f->time_number = kind == 'g';
+    }
+    if (PyTuple_GET_SIZE(prefix) > FOLD_PARTS) {
+        PyErr_SetString(PyExc_ValueError, "too many prefixes");
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(prefix); k++) {
+        PyObject *name, *text;
+        PyObject *e = PyTuple_GET_ITEM(prefix, k);
+        if (!PyTuple_Check(e) || !PyArg_ParseTuple(e, "OS", &name, &text)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a prefix is (name, text)");
+            goto fail;
+        }
+        int key = fold_key_named(&f->sp, name);
+        if (key < 0) goto fail;
+        if (f->sp.keys[key].kind != 'u') {
+            PyErr_SetString(PyExc_ValueError, "a prefix's key is a string key ('u')");
+            goto fail;
+        }
+        f->prefix_key[f->nprefix] = key;
+        f->prefix[f->nprefix] = PyBytes_AS_STRING(text);
+        f->prefix_len[f->nprefix++] = PyBytes_GET_SIZE(text);
     }
     if (PyTuple_GET_SIZE(tables) < 1 || PyTuple_GET_SIZE(tables) > FOLD_TABLES) {
         PyErr_SetString(PyExc_ValueError, "1 to 4 tables");
@@ -1167,7 +1238,8 @@ static int fold_table_frame(const JsonFold *f, const FoldTable *ft, PyObject **s
     for (int p = 0; p < ft->n; p++) {
         const Key *key = &f->sp.keys[ft->key[p]];
         char mode = ft->mode[p], name[MAX_NAME_LEN + 1];
-        const char *format = mode == 'e' || mode == 'm' || key->kind == 'u' || key->kind == 's' ? "u"
+        const char *format = mode == 'm' && key->kind == 'g' ? "l" /* the Unix minute */
+                           : mode == 'e' || mode == 'm' || key->kind == 'u' || key->kind == 's' ? "u"
                            : key->kind == 'g' ? "g" : "l";
         memcpy(name, key->name, (size_t)key->len);
         name[key->len] = 0;
@@ -1175,8 +1247,20 @@ static int fold_table_frame(const JsonFold *f, const FoldTable *ft, PyObject **s
     }
     if (frame_add(&fr, "l", "present", 1, gt_nullable(t, ft->n, 'l')) != 0) goto out;
     if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
-    for (int hi = 0; ft->ranged && hi < 2; hi++)
-        if (frame_add(&fr, "u", hi ? "last" : "first", 0, gt_range_column(t, &ft->ranges, hi)) != 0) goto out;
+    for (int hi = 0; ft->ranged && hi < 2; hi++) {
+        struct ArrowArray *a;
+        if (f->time_number) {
+            const NumRange *rs = (const NumRange *)ft->ranges.data;
+            Buf b = {0};
+            for (size_t s = 0; s < t->cap; s++)
+                if (t->slots[s].len != 0) {
+                    double v = hi ? rs[t->slots[s].id].hi : rs[t->slots[s].id].lo;
+                    buf_put(&b, (const char *)&v, sizeof v);
+                }
+            a = b.failed ? (free(b.data), NULL) : child_array((int64_t)t->used, buf_take(&b), NULL);
+        } else a = gt_range_column(t, &ft->ranges, hi);
+        if (frame_add(&fr, f->time_number ? "g" : "u", hi ? "last" : "first", 0, a) != 0) goto out;
+    }
     rc = frame_capsules(&fr, sc, ac);
 out:
     frame_free(&fr);
@@ -1192,7 +1276,8 @@ static PyObject *json_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
     if (frames == NULL) return NULL;
     for (int k = 0; k < f->ntables; k++) {
         PyObject *sc, *ac;
-        if (f->tables[k].ranged && f->tables[k].ranges.len != f->tables[k].t.used * sizeof(GtRange)) {
+        size_t slot = f->time_number ? sizeof(NumRange) : sizeof(GtRange);
+        if (f->tables[k].ranged && f->tables[k].ranges.len != f->tables[k].t.used * slot) {
             PyErr_NoMemory();
             Py_DECREF(frames);
             return NULL;
@@ -1221,8 +1306,8 @@ static PyMethodDef module_methods[] = {
      "handed back): the lines json_columns would read, grouped by the values of the keys of group ((name, "
      "mode 'v' or 'f')), for watch (parsers/lblogs/counts.py)"},
     {"json_fold_new", json_fold_new, METH_VARARGS,
-     "json_fold_new(keys, forbidden, nested_ok, tables, time) -> a fold: tables ((parts, ranged), ...) of "
-     "parts ((name, mode 'v', 'f', 'e' or 'm'), ...) the lines json_columns would read are counted in, "
+     "json_fold_new(keys, forbidden, nested_ok, tables, time, prefix) -> a fold: tables ((parts, ranged), ...) "
+     "of parts ((name, mode 'v', 'f', 'e' or 'm'), ...) the lines json_columns would read are counted in, "
      "across blocks, for stats (parsers/lblogs/jsonfold.py)"},
     {"json_fold_block", json_fold_block, METH_VARARGS,
      "json_fold_block(fold, data) -> (lines, rows handed back (uint32 bytes), their text, rows counted)"},

@@ -65,11 +65,17 @@ class JsonFoldSpec:
     without a service URL).  Every key the parser reads for those must be among them:
     ``tests/stats/test_json_fold.py`` holds the fold's ``stats`` equal to the rows'."""
 
-    time: str
+    time: str  # a string (an ISO time) or a number (Unix seconds, ``_jsonscan.c``)
     decide: tuple[FoldPart, ...]
     per: tuple[FoldPart, ...]
     timing: tuple[FoldPart, ...]
     timing_reads: tuple[str, ...] = ()
+    #: the keys that must hold a string starting with a text, else the line is a row (Caddy's
+    #: logger: its error lines are no requests)
+    prefix: tuple[tuple[str, str], ...] = ()
+    #: a group's values as the object the parser is given (the parts' values by key, as read;
+    #: nested keys written ``parent.name``, a counted key as its count)
+    obj: Callable[[dict[str, Any]], dict[str, Any]] = as_read
     #: the timing of a frame of groups (the parts' columns) as the family's column reader
     #: computes it (a Series or expression), when it has one: a timing of many values (a time in
     #: nanoseconds) is then not read once per value by the parser

@@ -47,17 +47,18 @@ CACHE_MAX = 1 << 17
 class _Decider:
     """A group's values -> the family's record of them, once per distinct group."""
 
-    def __init__(self, parse: ParseJson, names: tuple[str, ...]) -> None:
-        self.parse, self.names = parse, names
+    def __init__(self, parse: ParseJson, names: tuple[str, ...],
+                 shape: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self.parse, self.names, self.shape = parse, names, shape
         self.cache: dict[tuple[Any, ...], LbRecord] = {}
 
     def obj(self, values: tuple[Any, ...], present: int) -> dict[str, Any]:
-        """The object of a group's ``values`` (bit k of ``present``: part k's key is in the line)."""
+        """The keys of a group's ``values`` the line holds (bit k of ``present``: part k's key)."""
         return {name: value for k, (name, value) in enumerate(zip(self.names, values)) if (present >> k) & 1}
 
     def decide(self, obj: dict[str, Any]) -> LbRecord:
-        """The parser's record of ``obj``."""
-        rec = self.parse(obj)
+        """The parser's record of the keys ``obj`` (shaped as the parser reads them: ``JsonFoldSpec.obj``)."""
+        rec = self.parse(self.shape(obj))
         if rec is None or rec.kind != "access":  # the pass takes no such line (tested)
             raise ValueError(f"a group its parser does not read as a request: {obj!r}")
         return rec
@@ -83,14 +84,14 @@ class JsonFold:
         self.cap = module.json_fold_new(
             count.keys, tuple(f.encode() for f in count.forbidden), count.nested_ok,
             tuple((tuple((name.encode(), mode) for name, mode in parts), ranged) for parts, ranged in tables),
-            spec.time.encode())
-        self.timeline = _Decider(parse, tuple(name for name, _m in tables[0][0]))
+            spec.time.encode(), tuple((name.encode(), text.encode()) for name, text in spec.prefix))
+        self.timeline = _Decider(parse, tuple(name for name, _m in tables[0][0]), spec.obj)
         # the per-target table's groups are decided in two steps: the target, group, status,
         # made_by and retries once per value of the keys other than the timing's, the timing once
         # per value of its keys (and of ``timing_reads``): most groups differ by their timing
         # alone (Envoy's bench log: 28k groups, 507 values of the other keys, 376 timings)
         self.width = len(spec.decide) + len(spec.per)
-        self.per = _Decider(parse, tuple(name for name, _m in (*spec.decide, *spec.per)))
+        self.per = _Decider(parse, tuple(name for name, _m in (*spec.decide, *spec.per)), spec.obj)
         self.timing_names = tuple(name for name, _m in spec.timing)
         self.reads = tuple(self.per.names.index(k) for k in spec.timing_reads)
         self.timing_of = spec.timing_of
@@ -112,19 +113,35 @@ class JsonFold:
         return Counted(int(rows), timeline, target, group, codes)
 
     def _timeline(self, groups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The timeline's groups decided (their minute the time's first 16 characters, as
+        ``lbstats._minute``), and the failures the edge made itself with their first and last
+        time.  A time that is a number (Unix seconds) comes as its Unix minute, and its range
+        as numbers: the parser writes each as text (``_seconds``)."""
         width = len(self.timeline.names)
+        number = groups.schema[self.timeline.names[-1]] == pl.Int64
         tl: list[tuple[Any, ...]] = []
         codes: list[tuple[Any, ...]] = []
         for row in groups.iter_rows():
-            rec = self.timeline(row[:width], row[width])
+            values, present = row[:width], row[width]
+            if number:
+                values = (*values[:-1], values[-1] * 60.0)
+            rec = self.timeline(values, present)
             n, first, last = row[width + 1:]
             minute = rec.time[:16] if rec.time is not None else None
             tl.append((minute, rec.status, rec.made_by, rec.retries, n))
             if rec.failed and rec.made_by == "lb":
+                if number:
+                    first, last = (self._seconds(values, present, t) for t in (first, last))
                 codes.append((rec.code, rec.status, rec.made_by, rec.symptom, rec.proxy_status, rec.cause,
                               True, rec.kind, first, last, n))
         return (pl.DataFrame(tl, schema=_TIMELINE, orient="row"),
                 pl.DataFrame(codes, schema=_CODES, orient="row"))
+
+    def _seconds(self, values: tuple[Any, ...], present: int, seconds: float) -> str | None:
+        """The parser's text of the time ``seconds`` of a group of ``values``."""
+        obj = self.timeline.obj(values, present)
+        obj[self.timeline.names[-1]] = seconds
+        return self.timeline.decide(obj).time
 
     def _per(self, groups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The per-target table's groups decided: the target, group, status, made_by and
