@@ -76,6 +76,10 @@ typedef struct {
     const char *forbidden[MAX_FORBIDDEN];
     Py_ssize_t forbidden_len[MAX_FORBIDDEN];
     int16_t slot[TABLE]; /* -1 empty; k < MAX_KEYS: a key; MAX_KEYS + f: a forbidden name */
+    /* bit min(len, 63) of names[first byte]: the lengths of the names starting with each byte,
+     * so that most keys and string values of a line, which are no name of the spec, are told so
+     * without hashing (spec_find was ~15 % of a Caddy line's scan, BENCHMARKS.md stop 52) */
+    uint64_t lengths[256];
 } Spec;
 
 /* a name's slot: its length and three of its bytes (every key of a line is looked up, most
@@ -86,8 +90,11 @@ static inline uint32_t name_hash(const char *s, Py_ssize_t n) {
            + (unsigned char)s[n / 2] * 3u;
 }
 
+static inline uint64_t length_bit(Py_ssize_t n) { return 1ULL << (n < 63 ? n : 63); }
+
 static int spec_put(Spec *sp, const char *s, Py_ssize_t n, int16_t v) {
     uint32_t h = name_hash(s, n);
+    if (n > 0) sp->lengths[(unsigned char)s[0]] |= length_bit(n);
     for (int probe = 0; probe < TABLE; probe++) {
         int16_t *at = &sp->slot[(h + (uint32_t)probe) & (TABLE - 1)];
         if (*at < 0) { *at = v; return 0; }
@@ -97,6 +104,7 @@ static int spec_put(Spec *sp, const char *s, Py_ssize_t n, int16_t v) {
 
 /* the slot value of name s, or -1 */
 static int spec_find(const Spec *sp, const char *s, Py_ssize_t n) {
+    if (n > 0 && !(sp->lengths[(unsigned char)s[0]] & length_bit(n))) return -1;
     uint32_t h = name_hash(s, n);
     for (int probe = 0; probe < TABLE; probe++) {
         int16_t v = sp->slot[(h + (uint32_t)probe) & (TABLE - 1)];
@@ -110,31 +118,49 @@ static int spec_find(const Spec *sp, const char *s, Py_ssize_t n) {
 
 /* --- the scan of one line ------------------------------------------------------------------ */
 
+#define MAX_ONCE 8
+
+/* texts `"name"` whose occurrences in a line are counted while it is scanned (watch's `once`,
+ * below): in a valid JSON line such a text is a string whose whole content is `name`, or lies
+ * within an escaped string (after an escaped quote, up to the string's closing quote) -- a
+ * quote outside strings opens or closes one, and the byte after a closing quote is never a
+ * name's first.  Counting them in the scan of each string replaced two memmem calls over every
+ * line (~9 % of a Caddy line's counting, BENCHMARKS.md stop 52); the same count as memmem's,
+ * though an occurrence within an escaped string is never one a status regex reads (a key with
+ * an escape sends the line back, and a value is followed by no colon). */
+typedef struct {
+    int n;
+    const char *name[MAX_ONCE]; /* the text without its quotes */
+    Py_ssize_t len[MAX_ONCE];
+    int count[MAX_ONCE];
+} Once;
+
 typedef struct {
     const char *p, *end;
     const Spec *sp;
     int bad; /* the line goes back */
+    Once *once; /* NULL: nothing counted */
 } Cur;
+
+/* the occurrences of the once texts in a string [start, q) just scanned (q its closing quote) */
+static void once_count(Once *o, const char *start, const char *q, int escaped) {
+    for (int k = 0; k < o->n; k++) {
+        Py_ssize_t len = o->len[k];
+        if (!escaped) {
+            o->count[k] += q - start == len && memcmp(start, o->name[k], (size_t)len) == 0;
+            continue;
+        }
+        /* within an escaped string: an escaped quote, the name, then the closing quote (a quote
+         * right after the name inside the string would be escaped: a backslash after the name) */
+        o->count[k] += q - start >= len + 1 && q[-len - 1] == '"' && memcmp(q - len, o->name[k], (size_t)len) == 0;
+    }
+}
 
 static inline void ws(Cur *c) {
     while (c->p < c->end && *c->p == ' ') c->p++;
 }
 
 static inline int is_dig(char ch) { return ch >= '0' && ch <= '9'; }
-
-/* whether a byte of s[0..n) is >= 0x80, eight at a time */
-static int any_high(const char *s, Py_ssize_t n) {
-    const uint64_t high = 0x8080808080808080ULL;
-    Py_ssize_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, s + k, 8);
-        if (w & high) return 1;
-    }
-    for (; k < n; k++)
-        if ((unsigned char)s[k] >= 0x80) return 1;
-    return 0;
-}
 
 /* whether a byte of s[0..n) is a control (< 0x20, or 0x7f), eight at a time */
 static int any_control(const char *s, Py_ssize_t n) {
@@ -156,32 +182,46 @@ static int any_control(const char *s, Py_ssize_t n) {
     return 0;
 }
 
-/* a string at c->p (the opening quote): its body [*s, *s + *n), whether it holds a backslash or a
- * byte >= 0x80; 0 when it is not a valid JSON string (control bytes were refused for the line) */
-/* the first quote or backslash in [p, end), or NULL; eight bytes at a time (the strings of a
- * log line are short: a memchr call per string cost more than the scan) */
-static inline const char *quote_or_backslash(const char *p, const char *end) {
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+/* the first quote or backslash in [p, end), or NULL, and (*high) whether a byte before it is
+ * >= 0x80; eight bytes at a time (the strings of a log line are short: a memchr call per string
+ * cost more than the scan; the high bytes are gathered in the same pass: a second pass over each
+ * string for them was ~15 % of the scan, BENCHMARKS.md stop 52).  The lowest flagged byte of a
+ * word is exact (the borrows of the zero-byte test only run upwards), so only the bytes below it
+ * count for *high. */
+static inline const char *quote_or_backslash(const char *p, const char *end, int *high) {
+    const uint64_t ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
+    uint64_t seen = 0;
     while (end - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
         uint64_t a = w ^ ('"' * ones), b = w ^ ('\\' * ones);
-        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b)) & high;
-        if (hit) return p + (__builtin_ctzll(hit) >> 3);
+        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b)) & hi;
+        if (hit) {
+            *high = seen != 0 || (w & hi & ((hit & -hit) - 1)) != 0;
+            return p + (__builtin_ctzll(hit) >> 3);
+        }
+        seen |= w & hi;
         p += 8;
     }
-    for (; p < end; p++)
-        if (*p == '"' || *p == '\\') return p;
+    for (; p < end; p++) {
+        if (*p == '"' || *p == '\\') {
+            *high = seen != 0;
+            return p;
+        }
+        if ((unsigned char)*p >= 0x80) seen = 1;
+    }
     return NULL;
 }
 
+/* a string at c->p (the opening quote): its body [*s, *s + *n), whether it holds a backslash or a
+ * byte >= 0x80; 0 when it is not a valid JSON string (control bytes were refused for the line) */
 static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int *high) {
     const char *start = c->p + 1;
-    const char *q = quote_or_backslash(start, c->end);
+    const char *q = quote_or_backslash(start, c->end, high);
     if (q == NULL) return 0;
     if (*q == '"') { /* the common case: no escape */
+        if (c->once != NULL) once_count(c->once, start, q, 0);
         *escaped = 0;
-        *high = any_high(start, q - start);
         *s = start;
         *n = q - start;
         c->p = q + 1;
@@ -212,6 +252,7 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
         if (ch >= 0x80) *high = 1;
         q++;
     }
+    if (c->once != NULL) once_count(c->once, start, q, 1);
     *s = start;
     *n = q - start;
     c->p = q + 1;
@@ -354,6 +395,25 @@ static int read_value(Cur *c, const Key *k, Val *v) {
         return 1;
     case 'g': {
         if (num.sig > 17 || num.exp_digits > 2 || k->required) return 0;
+        if (!num.exp && num.digits <= 15) {
+            /* Clinger's fast path (as _albscan.c's read_seconds): the digits as an integer below
+             * 2^53 and a power of ten up to 1e15 are exact doubles, so their quotient is the
+             * correctly rounded value -- strtod's (strtod was ~6 % of a Caddy line's scan) */
+            static const double p10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                           1e12, 1e13, 1e14, 1e15};
+            uint64_t m = 0;
+            int after = -1;
+            for (Py_ssize_t j = num.s[0] == '-' ? 1 : 0; j < num.n; j++) {
+                if (num.s[j] == '.') after = 0;
+                else {
+                    m = m * 10 + (uint64_t)(num.s[j] - '0');
+                    after += after >= 0;
+                }
+            }
+            double x = (double)m / p10[after < 0 ? 0 : after];
+            v->g = num.s[0] == '-' ? -x : x;
+            return 1;
+        }
         char tmp[48];
         if (num.n >= (Py_ssize_t)sizeof tmp) return 0;
         memcpy(tmp, num.s, (size_t)num.n);
@@ -475,9 +535,11 @@ static int read_member(Cur *c, const Key *k, Val *v) {
 
 /* one line: the values of the keys read (vals[k].n < 0 when null or absent; bit k of *seen_out,
  * when given, set when key k is in the line); 0 when it goes back */
-static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out) {
+static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out, Once *once) {
     if (n < 2 || s[0] != '{' || s[n - 1] != '}' || any_control(s, n)) return 0;
-    Cur c = {s + 1, s + n, sp, 0};
+    if (once != NULL)
+        for (int k = 0; k < once->n; k++) once->count[k] = 0;
+    Cur c = {s + 1, s + n, sp, 0, once};
     uint64_t seen = 0;
     for (int k = 0; k < sp->nkeys; k++) vals[k].n = -1;
     ws(&c);
@@ -638,7 +700,7 @@ typedef struct {
 static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Val vals[MAX_KEYS];
-    if (!json_line(t->sp, s, n, vals, NULL)) return 0;
+    if (!json_line(t->sp, s, n, vals, NULL, NULL)) return 0;
     int nk = t->sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
@@ -734,9 +796,7 @@ typedef struct {
     const char *prefix[MAX_GROUP];
     Py_ssize_t prefix_len[MAX_GROUP];
     int nprefix;
-    const char *once[MAX_GROUP];
-    Py_ssize_t once_len[MAX_GROUP];
-    int nonce;
+    Once once; /* its texts (counted per line by the scan) */
 } Group;
 
 typedef struct {
@@ -763,14 +823,6 @@ static int flush_group(Counter *c) {
     return rc;
 }
 
-/* whether t occurs at most once in s[0..n) */
-static int at_most_once(const char *s, Py_ssize_t n, const char *t, Py_ssize_t tn) {
-    const char *a = memmem(s, (size_t)n, t, (size_t)tn);
-    if (a == NULL) return 1;
-    const char *rest = a + 1;
-    return memmem(rest, (size_t)(s + n - rest), t, (size_t)tn) == NULL;
-}
-
 static void key_value(Buf *b, char kind, const Val *v) {
     if (v->n < 0) { buf_put(b, "n", 1); return; }
     if (kind == 'l' || kind == 'c') { buf_put(b, "i", 1); buf_put(b, (const char *)&v->i, sizeof v->i); }
@@ -791,9 +843,10 @@ static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     const Group *g = c->g;
     Val vals[MAX_KEYS];
     uint64_t seen;
-    if (c->error || !json_line(sp, s, n, vals, &seen)) return 0;
-    for (int k = 0; k < g->nonce; k++)
-        if (!at_most_once(s, n, g->once[k], g->once_len[k])) return 0;
+    Once once = g->once;
+    if (c->error || !json_line(sp, s, n, vals, &seen, &once)) return 0;
+    for (int k = 0; k < once.n; k++)
+        if (once.count[k] > 1) return 0;
     for (int k = 0; k < g->nprefix; k++) {
         const Val *v = &vals[g->prefix_key[k]];
         char kind = sp->keys[g->prefix_key[k]].kind;
@@ -841,7 +894,7 @@ static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefi
     g->status = -1;
     for (int k = 0; k < sp->nkeys && g->status < 0; k++)
         if (sp->keys[k].required && sp->keys[k].kind == 'l') g->status = k;
-    if (PyTuple_GET_SIZE(group) > MAX_GROUP || PyTuple_GET_SIZE(prefix) > MAX_GROUP || PyTuple_GET_SIZE(once) > MAX_GROUP) {
+    if (PyTuple_GET_SIZE(group) > MAX_GROUP || PyTuple_GET_SIZE(prefix) > MAX_GROUP || PyTuple_GET_SIZE(once) > MAX_ONCE) {
         PyErr_SetString(PyExc_ValueError, "too many group, prefix or once entries");
         return -1;
     }
@@ -874,12 +927,16 @@ static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefi
     }
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(once); k++) {
         PyObject *text = PyTuple_GET_ITEM(once, k);
-        if (!PyBytes_Check(text) || PyBytes_GET_SIZE(text) == 0) {
-            PyErr_SetString(PyExc_TypeError, "a once entry is non-empty bytes");
+        const char *t = PyBytes_Check(text) ? PyBytes_AS_STRING(text) : NULL;
+        Py_ssize_t tn = t != NULL ? PyBytes_GET_SIZE(text) : 0;
+        /* `"name"`, a name without quote or backslash (the form Once counts) */
+        if (t == NULL || tn < 3 || t[0] != '"' || t[tn - 1] != '"' || memchr(t + 1, '"', (size_t)(tn - 2))
+            || memchr(t + 1, '\\', (size_t)(tn - 2))) {
+            PyErr_SetString(PyExc_ValueError, "a once entry is a quoted name without quote or backslash");
             return -1;
         }
-        g->once[g->nonce] = PyBytes_AS_STRING(text);
-        g->once_len[g->nonce++] = PyBytes_GET_SIZE(text);
+        g->once.name[g->once.n] = t + 1;
+        g->once.len[g->once.n++] = tn - 2;
     }
     return 0;
 }
@@ -1053,7 +1110,7 @@ static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     JsonFold *f = ctx;
     Val vals[MAX_KEYS];
     uint64_t seen = 0;
-    if (!json_line(&f->sp, s, n, vals, &seen)) return 0;
+    if (!json_line(&f->sp, s, n, vals, &seen, NULL)) return 0;
     const Val *tv = f->time_key >= 0 ? &vals[f->time_key] : NULL;
     if (tv != NULL && (f->time_number ? tv->n < 0 || !(tv->g >= 0.0 && tv->g < 253402300800.0)
                                       : tv->n < 16 || tv->n > FOLD_TIME_MAX || !is_dig(tv->s[0])))
