@@ -36,13 +36,17 @@
  * _OK.sub (tests/haproxy/test_hapscan_counts.py: the same as the regexes on every input).
  */
 #define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getentropy */
+#endif
 #include <Python.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arrow_buf.h"
+#include "group_table.h"
 
 /* the groups cut from a line */
 enum { G_CLIENT, G_TIME, G_BACKEND, G_SERVER, G_TR, G_TW, G_TC, G_TRR, G_TA, G_STATUS, G_BYTES, G_TS,
@@ -209,11 +213,40 @@ static int httplog_row(const char *s, Py_ssize_t n, Groups *g) {
     return httplog_search(s, s, s + n, g, NULL);
 }
 
+/* The fold (issue 28 item 2; nginx's is proxies/nginx/_scan_fold.h, BENCHMARKS.md stop 51): the
+ * rows the statistics engine only counts, counted here into groups instead of handed over as
+ * columns.  The engine's aggregation (evidence/stats/reduce.py, Reducer._aggregate) reads a row
+ * that is no 5xx and made one attempt at most for four things only -- the request count, the
+ * timeline (rows per minute key, status, host), the attempts (rows per distinct
+ * $upstream_addr/_status/_connect_time/_header_time/_response_time strings) and the last answered
+ * row per $upstream_addr -- so such a row is grouped by those same strings, with the meanings of
+ * RowPlan.typed and the engine's checks (LineParser.regex_ok):
+ *
+ *   - an httplog row makes one attempt (upstream_addr is backend/server or the backend: no
+ *     ", " or " : " in it; the caller turns the fold off when a config address could hold one);
+ *   - five: status >= 500, those rows go out as columns (kept one by one for the error-log join);
+ *   - a line whose time the engine's shape check refuses (_shape_ok) is handed back (take_line);
+ *   - the minute key: the time's first 17 bytes (minute_expr: str.slice(0, 17) of $time_local,
+ *     which is the time, a space and the zone);
+ *   - has_up: upstream_addr not "-" (a backend named "-" with <NOSRV>); answered: has_up and
+ *     not 444/499, the row number and time (the 20 bytes in the line: the caller adds the zone)
+ *     of the last such row per upstream_addr.
+ *
+ * The host is no key part: httplog has none (stats.py gives the engine "-", as for every
+ * variable it does not fill).  Groups are keyed by the raw backend/server; the caller maps them
+ * to the config's addresses as it does the columns. */
+typedef struct {
+    GroupTable timeline, attempts, answered;
+    int64_t rows;
+} Fold;
+
 typedef struct {
     NCol *cols;
     int64_t taken;
     const char *zone;
     Py_ssize_t zone_n;
+    Fold *fold;        /* NULL: every row as columns */
+    const char *data;  /* the block (the answered times are offsets in it) */
 } Taker;
 
 /* -?\d{1,18} as a number (fits: below 10**18) */
@@ -229,12 +262,67 @@ static inline void put_text(NCol *c, const char *p, Py_ssize_t n) {
     ncol_utf8_end(c, 1);
 }
 
-/* stats.py's _secs: max(ms, 0) / 1000 with three decimals, by integer arithmetic */
+/* stats.py's _secs: max(ms, 0) / 1000 with three decimals, by integer arithmetic, into
+ * out[32]; its length (snprintf's "%lld.%03lld" was ~9 % of the pass) */
+static int secs_text(char *out, int64_t ms) {
+    char rev[24];
+    int n = 0, k = 0;
+    if (ms < 0) ms = 0;
+    int64_t whole = ms / 1000, frac = ms % 1000;
+    do { rev[k++] = (char)('0' + whole % 10); whole /= 10; } while (whole > 0);
+    while (k > 0) out[n++] = rev[--k];
+    out[n++] = '.';
+    out[n++] = (char)('0' + frac / 100);
+    out[n++] = (char)('0' + frac / 10 % 10);
+    out[n++] = (char)('0' + frac % 10);
+    return n;
+}
+
 static void put_secs(NCol *c, int64_t ms) {
     char text[32];
-    if (ms < 0) ms = 0;
-    int n = snprintf(text, sizeof text, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
-    put_text(c, text, n);
+    put_text(c, text, secs_text(text, ms));
+}
+
+static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/* the engine's shape check of $time_local on this time (parser.py _shape_ok: a year in
+ * 1970-9998, one of the twelve month names; the '/' and ':' the cut checked already).  A line
+ * that fails it is handed back: its row is counted unparsed, with its text as a sample, which
+ * the polars path has at hand (the raw-block reader has no text of the rows taken here) */
+static int time_plausible(const char *t) {
+    int year = (t[7] - '0') * 1000 + (t[8] - '0') * 100 + (t[9] - '0') * 10 + (t[10] - '0');
+    if (year < 1970 || year >= 9999) return 0;
+    for (int m = 0; m < 12; m++)
+        if (memcmp(t + 3, MONTHS + 3 * m, 3) == 0) return 1;
+    return 0;
+}
+
+/* the row counted in the fold: 1, or 0 when it goes out as columns.  Without the GIL. */
+static int fold_row(Taker *t, const Groups *g, int st, uint32_t row, const char *uct, int uct_n, const char *uht,
+                    int uht_n, const char *urt, int urt_n) {
+    Fold *f = t->fold;
+    if (st >= 500) return 0;
+    Span backend = g->g[G_BACKEND], srv = g->g[G_SERVER], status = g->g[G_STATUS];
+    gt_part(&f->timeline, g->g[G_TIME].p, 17);
+    gt_part(&f->timeline, status.p, status.n);
+    gt_count(&f->timeline, row, 0, 0);
+    int nosrv = srv.n == 7 && memcmp(srv.p, "<NOSRV>", 7) == 0;
+    /* upstream_addr: backend/server (contiguous in the line), or the backend alone */
+    Py_ssize_t ua_n = nosrv ? backend.n : srv.p + srv.n - backend.p;
+    if (!(ua_n == 1 && backend.p[0] == '-')) { /* has_up */
+        gt_part(&f->attempts, backend.p, ua_n);
+        gt_part(&f->attempts, status.p, status.n);
+        gt_part(&f->attempts, uct, uct_n);
+        gt_part(&f->attempts, uht, uht_n);
+        gt_part(&f->attempts, urt, urt_n);
+        gt_count(&f->attempts, row, 0, 0);
+        if (st != 444 && st != 499) {
+            gt_part(&f->answered, backend.p, ua_n);
+            gt_count(&f->answered, row, (Py_ssize_t)(g->g[G_TIME].p - t->data), g->g[G_TIME].n);
+        }
+    }
+    f->rows++;
+    return 1;
 }
 
 /* scan_lines' TakeLine: a line HTTPLOG reads into the columns; a line it does not read is also
@@ -245,6 +333,7 @@ static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     int got = httplog_row(s, n, &g);
     if (got < 0) return 0;
     if (got == 0) return 1;
+    if (!time_plausible(g.g[G_TIME].p)) return 0;
     NCol *c = t->cols;
     int64_t tr = ms_of(g.g[G_TR]), tw = ms_of(g.g[G_TW]), tc = ms_of(g.g[G_TC]), trr = ms_of(g.g[G_TRR]),
             ta = ms_of(g.g[G_TA]);
@@ -253,6 +342,15 @@ static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
      * (log.to_fields: the termination state's second letter not one of HAProxy's own phases) */
     char phase = g.g[G_TS].p[1];
     int relayed = connected && trr >= 0 && !memchr("RQCHT", phase, 5);
+    if (t->fold != NULL) {
+        char uct[32], uht[32], urt[32];
+        int uct_n = connected ? secs_text(uct, tc) : (uct[0] = '-', 1);
+        int uht_n = relayed ? secs_text(uht, tc + trr) : (uht[0] = '-', 1);
+        int urt_n = connected ? secs_text(urt, ta - (tr > 0 ? tr : 0) - (tw > 0 ? tw : 0)) : (urt[0] = '-', 1);
+        const char *sp = g.g[G_STATUS].p;
+        int st = (sp[0] - '0') * 100 + (sp[1] - '0') * 10 + (sp[2] - '0');
+        if (fold_row(t, &g, st, row, uct, uct_n, uht, uht_n, urt, urt_n)) return 1;
+    }
     ncol_fixed(&c[C_IDX], &row, sizeof row);
     put_text(&c[C_REMOTE_ADDR], g.g[G_CLIENT].p, g.g[G_CLIENT].n);
     col_put(&c[C_TIME_LOCAL].data, g.g[G_TIME].p, (size_t)g.g[G_TIME].n);
@@ -282,16 +380,57 @@ static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     return 1;
 }
 
+static void fold_free(Fold *f) {
+    gt_free(&f->timeline);
+    gt_free(&f->attempts);
+    gt_free(&f->answered);
+}
+
+/* the fold's groups as three frames' capsules -- timeline (minute, status, n), attempts (ua, us,
+ * uct, uht, urt, n), answered (ua, time, _ord) -- and the rows folded; NULL with an error set */
+static PyObject *fold_result(const Fold *f, const char *data) {
+    static const char *const tl_names[] = {"minute", "status"}, *const tl_formats[] = {"u", "u"};
+    static const char *const att_names[] = {"ua", "us", "uct", "uht", "urt"},
+                             *const att_formats[] = {"u", "u", "u", "u", "u"};
+    PyObject *caps[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    Frame fr = {NULL, NULL};
+    int ok = !f->timeline.failed && !f->attempts.failed && !f->answered.failed
+             && gt_frame(&f->timeline, 2, tl_names, tl_formats, &caps[0], &caps[1]) == 0
+             && gt_frame(&f->attempts, 5, att_names, att_formats, &caps[2], &caps[3]) == 0
+             && frame_new(&fr, (int64_t)f->answered.used, 3) == 0
+             && frame_add(&fr, "u", "ua", 0, gt_nullable(&f->answered, 0, 'u')) == 0
+             && frame_add(&fr, "u", "time", 0, gt_last_values(&f->answered, data)) == 0
+             && frame_add(&fr, "I", "_ord", 0, gt_fixed(&f->answered, 'r', 0)) == 0
+             && frame_capsules(&fr, &caps[4], &caps[5]) == 0;
+    frame_free(&fr);
+    if (!ok) {
+        for (int k = 0; k < 6; k++) Py_XDECREF(caps[k]);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
+    }
+    return Py_BuildValue("(NNNNNNL)", caps[0], caps[1], caps[2], caps[3], caps[4], caps[5], (long long)f->rows);
+}
+
 static PyObject *httplog_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     const char *zone;
     Py_ssize_t zone_n;
-    if (!PyArg_ParseTuple(args, "y*y#", &data, &zone, &zone_n)) return NULL;
+    int folding = 0;
+    if (!PyArg_ParseTuple(args, "y*y#|p", &data, &zone, &zone_n, &folding)) return NULL;
     NCol cols[N_COLS];
     memset(cols, 0, sizeof cols);
     for (int k = C_REMOTE_ADDR; k < N_COLS; k++) ncol_utf8_start(&cols[k]);
-    Taker t = {cols, 0, zone, zone_n};
+    Fold fold;
+    memset(&fold, 0, sizeof fold);
+    Taker t = {cols, 0, zone, zone_n, folding ? &fold : NULL, data.buf};
     PyObject *out = pass_result(&data, take_line, &t, &t.taken, cols, N_COLS, SPEC);
+    if (out != NULL && folding) {
+        PyObject *groups = fold_result(&fold, data.buf);
+        PyObject *both = groups != NULL ? Py_BuildValue("(ON)", out, groups) : NULL;
+        Py_DECREF(out);
+        out = both;
+    }
+    fold_free(&fold);
     PyBuffer_Release(&data);
     return out;
 }
@@ -535,9 +674,11 @@ static PyObject *httplog_quiet(PyObject *Py_UNUSED(self), PyObject *args) {
 
 static PyMethodDef module_methods[] = {
     {"httplog_columns", httplog_columns, METH_VARARGS,
-     "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
-     "their text): the engine's columns of the lines of a block HTTPLOG reads, with their row "
-     "(proxies/haproxy/stats.py: httplog_fields)"},
+     "httplog_columns(data, zone, fold=False) -> (arrow schema, arrow array, lines, rows handed back (uint32 "
+     "bytes), their text): the engine's columns of the lines of a block HTTPLOG reads, with their row "
+     "(proxies/haproxy/stats.py: httplog_fields); with fold, (that, (timeline schema, array, attempts "
+     "schema, array, answered schema, array, rows folded)): the rows the engine only counts, grouped "
+     "instead of handed over (the fold above)"},
     {"httplog_counts", httplog_counts, METH_VARARGS,
      "httplog_counts(data) -> ({(backend, server, TR, Tw, Tc, Ta, status): lines}, the lines handed back, "
      "the block's newlines): "
@@ -553,4 +694,8 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__hapscan(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__hapscan(void) {
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (group_table.h) */
+    return PyModule_Create(&module_def);
+}
