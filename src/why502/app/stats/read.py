@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -397,7 +398,7 @@ class FrameFeed:
 
 
 def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader,
-                progress: ProgressBytes, blocks: BlockReader | None = None) -> FrameFeed:
+                progress: ProgressBytes, blocks: BlockReader | None = None, workers: int = 2) -> FrameFeed:
     """Read another proxy's access log ``paths`` (plain or ``.gz``, in the order given) once,
     in batches of lines (``sources.logfiles.iter_batches``), each turned into the engine's
     columns by the proxy's ``frames`` and aggregated into ``acc``: no rewritten copy, no second
@@ -414,16 +415,33 @@ def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader
     if blocks is None:
         for name, first, lines in batches_of(paths, progress):
             feed.add(name, first, lines)
-    else:
-        fold = acc.reducer.folds_fields
+        feed.flush()
+        return feed
+    fold = acc.reducer.folds_fields
+
+    def take(batch: ByteBatch, first: int, got: Future[tuple[pl.DataFrame, Folded | None] | None]) -> None:
+        read = got.result()
+        if read is None:
+            feed.add(batch.path, first, _lines(batch.data))
+        else:
+            feed.add_block(batch.path, first, batch.data, *read)
+
+    # the pass (no GIL) and its frames (polars, no GIL) on the next blocks in worker threads
+    # while this one aggregates; taken in input order, at most BLOCKS_AHEAD blocks in flight
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        ahead: deque[tuple[ByteBatch, int, Future[tuple[pl.DataFrame, Folded | None] | None]]] = deque()
         for batch, first in _raw_batches(paths, progress):
-            got = blocks(batch.data, first - 1, fold)
-            if got is None:
-                feed.add(batch.path, first, _lines(batch.data))
-            else:
-                feed.add_block(batch.path, first, batch.data, *got)
+            ahead.append((batch, first, pool.submit(blocks, batch.data, first - 1, fold)))
+            if len(ahead) > BLOCKS_AHEAD:
+                take(*ahead.popleft())
+        while ahead:
+            take(*ahead.popleft())
     feed.flush()
     return feed
+
+
+# raw blocks (1 MiB each) read and passed ahead of the one being aggregated
+BLOCKS_AHEAD = 3
 
 
 

@@ -241,7 +241,7 @@ def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], loc
             opts.progress(base + n, total)
 
     if opts.frames is not None:
-        feed = read_frames(acc, group, opts.frames, progress, opts.blocks)
+        feed = read_frames(acc, group, opts.frames, progress, opts.blocks, opts.workers)
         if not acc.lines and feed.first is not None:
             path, line, text = feed.first
             raise InputError(
