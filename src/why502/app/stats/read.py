@@ -336,8 +336,13 @@ class FrameFeed:
     and aggregated into ``acc`` a group of rows at a time (a call's fixed cost: ``_scan_into``).
     Each row keeps its file and its line there (``_row``), so a 5xx row names the user's file."""
 
-    def __init__(self, acc: StatsAccumulator, frames: FrameReader) -> None:
+    def __init__(self, acc: StatsAccumulator, frames: FrameReader,
+                 pool: ThreadPoolExecutor | None = None) -> None:
         self.acc, self.frames = acc, frames
+        # ``pool``: each group of rows aggregated in a worker (``Reducer`` touches no shared
+        # state), merged in order here (``drain``); at most ``PARTS_AHEAD`` groups in flight
+        self._pool = pool
+        self._parts: deque[Future[Partial]] = deque()
         self._pending: list[pl.DataFrame] = []
         self._folded: list[tuple[int, Folded]] = []
         self._held, self._path = 0, ""
@@ -393,8 +398,18 @@ class FrameFeed:
             rows = (pl.concat(self._pending, rechunk=False) if self._pending else
                     self.frames(pl.Series("line", [], dtype=pl.String), 0))
             folded = Folded.together(self._folded)
-            self.acc.merge(self.acc.reducer.partial_fields(rows, self._path, folded))
+            if self._pool is None:
+                self.acc.merge(self.acc.reducer.partial_fields(rows, self._path, folded))
+            else:
+                reducer = self.acc.reducer
+                self._parts.append(self._pool.submit(reducer.partial_fields, rows, self._path, folded))
+                self.drain(PARTS_AHEAD)
         self._pending, self._folded, self._held = [], [], 0
+
+    def drain(self, keep: int = 0) -> None:
+        """Merge the groups aggregated in the pool, in order, until ``keep`` are left in flight."""
+        while len(self._parts) > keep:
+            self.acc.merge(self._parts.popleft().result())
 
 
 def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader,
@@ -411,37 +426,59 @@ def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader
     then typing and grouping every row, was most of HAProxy's ``stats`` (BENCHMARKS.md, stop
     52).  (The batches keep ``iter_batches``' size: the rows are aggregated in the same parts
     either way, ``FrameFeed._hold``.)"""
-    feed = FrameFeed(acc, frames)
     if blocks is None:
+        feed = FrameFeed(acc, frames)
         for name, first, lines in batches_of(paths, progress):
             feed.add(name, first, lines)
         feed.flush()
         return feed
     fold = acc.reducer.folds_fields
+    Read = tuple[ByteBatch, int, "tuple[pl.DataFrame, Folded | None] | None"]
+    # each worker reads its next block (the kernel's copy on its core) under a lock, so blocks
+    # are taken in order, and runs the pass (no GIL) and its frames (polars, no GIL) on it while
+    # this thread aggregates the blocks before it, in input order (as ``_feed`` does); the
+    # reader runs in this run's context (the files it keeps open, ``sources.once``)
+    taking = threading.Lock()
+    numbered = enumerate(_raw_batches(paths, progress))
+    context = contextvars.copy_context()
 
-    def take(batch: ByteBatch, first: int, got: Future[tuple[pl.DataFrame, Folded | None] | None]) -> None:
-        read = got.result()
+    def work() -> tuple[int, Read] | None:
+        with taking:
+            got = context.run(next, numbered, None)
+        if got is None:
+            return None
+        k, (batch, first) = got
+        return k, (batch, first, blocks(batch.data, first - 1, fold))
+
+    def take(batch: ByteBatch, first: int, read: tuple[pl.DataFrame, Folded | None] | None) -> None:
         if read is None:
             feed.add(batch.path, first, _lines(batch.data))
         else:
             feed.add_block(batch.path, first, batch.data, *read)
 
-    # the pass (no GIL) and its frames (polars, no GIL) on the next blocks in worker threads
-    # while this one aggregates; taken in input order, at most BLOCKS_AHEAD blocks in flight
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        ahead: deque[tuple[ByteBatch, int, Future[tuple[pl.DataFrame, Folded | None] | None]]] = deque()
-        for batch, first in _raw_batches(paths, progress):
-            ahead.append((batch, first, pool.submit(blocks, batch.data, first - 1, fold)))
-            if len(ahead) > BLOCKS_AHEAD:
-                take(*ahead.popleft())
-        while ahead:
-            take(*ahead.popleft())
-    feed.flush()
+        feed = FrameFeed(acc, frames, pool)
+        running = deque(pool.submit(work) for _ in range(BLOCKS_AHEAD))
+        done: dict[int, Read] = {}  # read ahead of their turn
+        turn = 0
+        while running:
+            result = running.popleft().result()
+            if result is None:  # no block left
+                continue
+            running.append(pool.submit(work))
+            done[result[0]] = result[1]
+            while turn in done:
+                take(*done.pop(turn))
+                turn += 1
+        feed.flush()
+        feed.drain()
     return feed
 
 
-# raw blocks (1 MiB each) read and passed ahead of the one being aggregated
+# raw blocks (1 MiB each) read and passed in the workers at a time, ahead of the aggregation,
+# and groups of rows (``GROUP_ROWS``) being aggregated there while this thread takes more
 BLOCKS_AHEAD = 3
+PARTS_AHEAD = 1
 
 
 
