@@ -205,3 +205,49 @@ def test_a_block_of_nothing_but_folded_rows(tmp_path: Path) -> None:
     got = httplog_block(log.read_bytes(), {}, "+0000", 0, True)
     assert got is not None and got[0].height == 0 and got[1] is not None and got[1].rows == 50
     assert _stats(log, True) == _stats(log, False)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_gz_and_several_files_read_as_one_set(tmp_path: Path) -> None:
+    """A rotated set (``.gz`` and plain, read in the order given, each file's rows flushed apart)
+    through the raw blocks gives the polars answer; the rows name their own file's lines."""
+    import gzip
+
+    old = _log(tmp_path / "haproxy.log.1", 2500, seed=8)
+    gz = tmp_path / "haproxy.log.2.gz"
+    gz.write_bytes(gzip.compress(_log(tmp_path / "plain", 2500, seed=9).read_bytes()))
+    new = _log(tmp_path / "haproxy.log", 2500, seed=10)
+
+    def both(native: bool) -> str:
+        with engine(native):
+            report = proxied_report([str(gz), str(old), str(new)], "haproxy", None, None, None, None, None)
+        return json.dumps(report.to_dict(), sort_keys=False, default=str)
+
+    native = both(True)
+    assert native == both(False)
+    assert json.loads(native)["requests"] > 6000
+
+
+def test_a_log_without_a_request_says_so_alike(tmp_path: Path) -> None:
+    """No httplog line at all: the same message with the raw blocks as with the lines (the
+    non-blank lines counted, the first one named)."""
+    from why502.errors import InputError
+
+    log = tmp_path / "haproxy.log"
+    log.write_text("\n\nServer app/s1 is DOWN, reason: Layer4 connection problem\nProxy fe started.\n",
+                   encoding="utf-8")
+    said = []
+    for native in (True, False):
+        with engine(native), pytest.raises(InputError) as err:
+            proxied_report([str(log)], "haproxy", None, None, None, None, None)
+        said.append(str(err.value))
+    assert said[0] == said[1] and "none of the 2 lines" in said[0] and ":3" in said[0]
+
+
+def test_an_unreadable_file_fails_the_run_from_the_workers(tmp_path: Path) -> None:
+    from why502.errors import InputError
+
+    bad = tmp_path / "haproxy.log.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00" + b"not gzip at all" * 10)
+    with engine(True), pytest.raises(InputError):
+        proxied_report([str(bad)], "haproxy", None, None, None, None, None)
