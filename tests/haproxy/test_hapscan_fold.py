@@ -194,6 +194,7 @@ def test_the_fold_is_off_where_a_row_is_wanted_whole() -> None:
     assert foldable({"app/s1": "10.0.0.1:80"})
     for odd in ("10.0.0.1:80, 10.0.0.2:80", "a : b", "-", ""):
         assert not foldable({"app/s1": odd})
+    assert not foldable({"-": "10.0.0.1:80"})  # "-" would become an upstream
 
 
 def test_a_block_of_nothing_but_folded_rows(tmp_path: Path) -> None:

@@ -191,16 +191,14 @@ def httplog_block(data: bytes, addresses: Mapping[str, str], zone: str, first_ro
     module = _native_module() if native_on() else None
     if module is None:
         return None
-    fold = fold and foldable(addresses)
-    got = module.httplog_columns(data, zone.encode(), fold)
-    (schema, array, _count, back_rows, back_text), groups = got if fold else (got, None)
-    # one query per block (each costs ~0.2 ms of polars' planning, whatever its rows): the row
-    # numbered in the file, backend/server -> the config's address (a backend alone holds no
-    # "/"), no text (the rows taken pass the engine's checks: ``_hapscan.c`` hands back the others)
-    ua = _mapped(pl.col("upstream_addr"), addresses)
-    no_text = pl.lit(None, dtype=pl.String).alias("_text")
-    taken = frame(schema, array).select((pl.col("idx").cast(pl.Int64) + first_row).alias("_row"),
-                                        *(ua if f == "upstream_addr" else pl.col(f) for f in FIELDS), no_text)
+    # the pass makes the columns and the groups as the engine takes them -- the row numbered in
+    # the file, backend/server -> the config's address (as ``replace`` would), no text (the rows
+    # taken pass the engine's checks: ``_hapscan.c`` hands back the others), the groups in the
+    # engine's types -- so no polars query per block is left but the Arrow imports (four small
+    # queries were ~1-2 ms a block against the pass's ~1.7: BENCHMARKS.md, stop 52)
+    (schema, array, _count, back_rows, back_text), groups = module.httplog_block(
+        data, zone.encode(), first_row, fold and foldable(addresses), dict(addresses))
+    taken = frame(schema, array)
     back = array_of("I", back_rows)
     if back:  # the lines handed back, in polars, numbered as in the block
         lines = pl.Series("line", back_text.decode("utf-8", errors="replace").split("\n")[:-1])
@@ -208,45 +206,26 @@ def httplog_block(data: bytes, addresses: Mapping[str, str], zone: str, first_ro
         rest = rest.with_columns(pl.Series("_n", back, dtype=pl.Int64).gather(rest["_row"]) + first_row) \
             .drop("_row").rename({"_n": "_row"}).select("_row", *FIELDS, "_text")
         taken = pl.concat([taken, rest]).sort("_row")
-    return taken, (_folded(groups, addresses, zone, first_row) if groups is not None else None)
+    return taken, (_folded(groups) if groups is not None else None)
 
 
 def foldable(addresses: Mapping[str, str]) -> bool:
     """Whether the pass may fold with these addresses: none that the engine would read as
-    several attempts (", ", " : ") or as no upstream ("-", "") -- the pass decides on the
-    ``backend/server`` it read (``_hapscan.c``), which is mapped after."""
-    return not any(a in ("", "-") or ", " in a or " : " in a for a in addresses.values())
+    several attempts (", ", " : ") or as no upstream ("-", ""), and no ``-`` mapped -- the pass
+    decides on the ``backend/server`` it read (``_hapscan.c``), which is mapped after."""
+    odd = any(a in ("", "-") or ", " in a or " : " in a for a in addresses.values())
+    return "-" not in addresses and not odd
 
 
-def _mapped(ua: pl.Expr, addresses: Mapping[str, str]) -> pl.Expr:
-    """``ua`` (``backend/server``, or the backend alone) as the config's address when it has one."""
-    return ua.replace(dict(addresses)) if addresses else ua
-
-
-def _folded(groups: FoldGroups, addresses: Mapping[str, str], zone: str,
-            first_row: int) -> Folded | None:
-    """The pass's groups as the engine's ``Folded`` (``Reducer._aggregate``'s own groupings):
-    the status as ``Int16``, the host ``-`` (httplog has none: ``partial_fields`` gives the engine
-    ``-`` for a variable a plug-in does not fill), the counts as ``UInt32`` (polars' ``len``), the
-    upstreams mapped to the config's addresses, the answered times with the zone the columns get,
-    their rows numbered in the file."""
-    import polars as pl
-
+def _folded(groups: FoldGroups) -> Folded | None:
+    """The pass's groups as the engine's ``Folded`` (made in the engine's types by the pass)."""
     from why502.evidence.stats.parser import Folded
     from why502.parsers.arrowcols import frame
 
     tl_s, tl_a, att_s, att_a, ans_s, ans_a, rows = groups
     if not rows:
         return None
-    count = pl.col("n").cast(pl.UInt32).alias("len")
-    ua = _mapped(pl.col("ua"), addresses)
-    timeline = frame(tl_s, tl_a).select("minute", pl.col("status").cast(pl.Int16),
-                                        pl.lit("-").alias("host"), count)
-    attempts = frame(att_s, att_a).select(ua, "us", "uct", "uht", "urt", count)
-    answered = frame(ans_s, ans_a).select(
-        ua, pl.concat_str([pl.col("time"), pl.lit(f" {zone}")]).alias("time"),
-        (pl.col("_ord").cast(pl.Int64) + first_row).alias("_ord"))
-    return Folded(int(rows), timeline, attempts, answered)
+    return Folded(int(rows), frame(tl_s, tl_a), frame(att_s, att_a), frame(ans_s, ans_a))
 
 
 def _fields_polars(lines: pl.Series, addresses: Mapping[str, str], zone: str,
