@@ -42,11 +42,14 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arrow_buf.h"
+#include "group_table.h"
 
 #define MAX_KEYS 64
 #define MAX_FORBIDDEN 64
@@ -914,6 +917,384 @@ done:
     return out;
 }
 
+
+/* --- the fold (stats): the rows `stats` only counts, counted here ---------------------------
+ *
+ * LbStatsAccumulator (evidence/lbstats.py) reads every row only for counts keyed by a few of its
+ * values: the timeline by (minute, status, made_by, retries), the targets and target groups by
+ * (key, status, made_by, retries, upstream_ms), the failures the edge made itself by their code
+ * with their first and last time.  A JSON family's status, made_by, code, retries, target,
+ * group and timing are decided from a few read keys (its parser, parse_json), so a line
+ * json_line reads is counted here, in tables keyed by the *raw values* of those keys, and each
+ * group is decided once by the family's parser on the Python side (parsers/lblogs/jsonfold.py),
+ * the way json_counts serves watch.  A table is a list of (key, mode) parts:
+ *   'v' the value; 'f' the value when the status (the first required integer key) is 500 or
+ *   more, else null (a value that decides a failure only: a body size); 'e' whether it is empty
+ *   (null when absent, "" when null, "" or "-", "x" otherwise: Envoy's %RESPONSE_DURATION%);
+ *   'm' a string's first 16 bytes (the minute of an ISO time: lbstats._minute);
+ * and which of the table's keys the line holds (`present`, bit k for part k: a parser may tell
+ * an absent key from a null one).  A table may keep each group's least and greatest time (the
+ * `time` key's whole value, polars' order of strings: bytewise, a prefix first).  A line whose
+ * time is no string of 16 to FOLD_TIME_MAX bytes starting with a digit goes back (as rows), so
+ * the minute and the range are the time's.  A time that is a number (Caddy's `ts`, Unix seconds,
+ * kind 'g') must be one of 0 to 253402300799 (a four-digit year): its minute ('m') is the Unix
+ * minute of the time as Python's datetime.fromtimestamp reads it (the microseconds rounded half
+ * to even: 59.9999996 s is the next minute), its range the least and greatest number (that
+ * reading is monotonic, and the text the parser writes of it of fixed width, so the order is the
+ * text's).  A line whose `prefix` key does not hold a string starting with its text goes back
+ * (Caddy's logger: its error lines are no requests).  The tables live across the blocks of a read (a
+ * capsule, json_fold_new) and are taken with json_fold_take; a block and a take never run at
+ * once on one fold (`busy`). */
+
+#define FOLD_TABLES 4
+#define FOLD_PARTS 24
+#define FOLD_TIME_MAX GT_TIME_MAX
+
+typedef struct {
+    int key[FOLD_PARTS];
+    char mode[FOLD_PARTS];
+    int n, ranged;
+    GroupTable t;
+    Buf ranges; /* GtRange of each group (by FoldGroup.id) when `ranged`; NumRange for a number time */
+} FoldTable;
+
+typedef struct {
+    Spec sp;
+    PyObject *owners; /* the Python objects the spec's names point into */
+    int time_key, time_number, status, ntables, busy;
+    int prefix_key[FOLD_PARTS];
+    const char *prefix[FOLD_PARTS];
+    Py_ssize_t prefix_len[FOLD_PARTS];
+    int nprefix;
+    int64_t rows;
+    FoldTable tables[FOLD_TABLES];
+} JsonFold;
+
+typedef struct {
+    double lo, hi;
+} NumRange;
+
+/* the Unix minute of `ts` as datetime.fromtimestamp(ts, utc) reads it: its microseconds rounded
+ * half to even (CPython _PyTime_ObjectToTimeval, _PyTime_ROUND_HALF_EVEN; nearbyint in the
+ * default rounding mode), a million of them a second more */
+static inline int64_t unix_minute(double ts) {
+    double whole;
+    double us = nearbyint(modf(ts, &whole) * 1e6);
+    int64_t sec = (int64_t)whole + (us >= 1e6 ? 1 : 0);
+    return sec / 60;
+}
+
+static inline void num_range(Buf *ranges, int64_t id, double v) {
+    size_t at = (size_t)id * sizeof(NumRange);
+    if (at == ranges->len) {
+        NumRange r = {v, v};
+        buf_put(ranges, (const char *)&r, sizeof r);
+    } else if (at < ranges->len) {
+        NumRange *r = (NumRange *)ranges->data + id;
+        if (v < r->lo) r->lo = v;
+        if (v > r->hi) r->hi = v;
+    }
+}
+
+#define JSON_FOLD "why502.json_fold"
+
+static void json_fold_clear(JsonFold *f) {
+    for (int k = 0; k < f->ntables; k++) {
+        gt_free(&f->tables[k].t);
+        free(f->tables[k].ranges.data);
+        memset(&f->tables[k].ranges, 0, sizeof f->tables[k].ranges);
+    }
+    f->rows = 0;
+}
+
+static int json_fold_failed(const JsonFold *f) {
+    for (int k = 0; k < f->ntables; k++)
+        if (f->tables[k].t.failed || f->tables[k].ranges.failed) return 1;
+    return 0;
+}
+
+static void json_fold_capsule_free(PyObject *cap) {
+    JsonFold *f = PyCapsule_GetPointer(cap, JSON_FOLD);
+    if (f == NULL) { PyErr_Clear(); return; }
+    json_fold_clear(f);
+    Py_XDECREF(f->owners);
+    free(f);
+}
+
+static JsonFold *json_fold_of(PyObject *cap) {
+    JsonFold *f = PyCapsule_GetPointer(cap, JSON_FOLD);
+    if (f != NULL && f->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the fold is in use by another call");
+        return NULL;
+    }
+    return f;
+}
+
+/* part k of a line's key in table t */
+static void fold_part(GroupTable *t, const Key *key, char mode, const Val *v, int present, int failure) {
+    if (mode == 'e') {
+        if (!present) gt_null(t);
+        else if (v->n < 0 || v->n == 0 || (v->n == 1 && v->s[0] == '-')) gt_part(t, "", 0);
+        else gt_part(t, "x", 1);
+        return;
+    }
+    if (v->n < 0 || (mode == 'f' && !failure)) { gt_null(t); return; }
+    if (mode == 'm' && key->kind == 'g') {
+        int64_t minute = unix_minute(v->g);
+        gt_fixed_part(t, &minute, sizeof minute);
+    } else if (key->kind == 'u' || key->kind == 's') gt_part(t, v->s, mode == 'm' && v->n > 16 ? 16 : v->n);
+    else if (key->kind == 'g') gt_fixed_part(t, &v->g, sizeof v->g);
+    else gt_fixed_part(t, &v->i, sizeof v->i);
+}
+
+/* scan_lines' TakeLine of the fold (without the GIL): 1 when the line was counted */
+static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    JsonFold *f = ctx;
+    Val vals[MAX_KEYS];
+    uint64_t seen = 0;
+    if (!json_line(&f->sp, s, n, vals, &seen)) return 0;
+    const Val *tv = f->time_key >= 0 ? &vals[f->time_key] : NULL;
+    if (tv != NULL && (f->time_number ? tv->n < 0 || !(tv->g >= 0.0 && tv->g < 253402300800.0)
+                                      : tv->n < 16 || tv->n > FOLD_TIME_MAX || !is_dig(tv->s[0])))
+        return 0;
+    for (int k = 0; k < f->nprefix; k++) {
+        const Val *v = &vals[f->prefix_key[k]];
+        if (v->n < f->prefix_len[k] || memcmp(v->s, f->prefix[k], (size_t)f->prefix_len[k]) != 0) return 0;
+    }
+    int failure = f->status >= 0 && vals[f->status].n >= 0 && vals[f->status].i >= 500;
+    for (int k = 0; k < f->ntables; k++) {
+        FoldTable *ft = &f->tables[k];
+        uint64_t present = 0;
+        for (int p = 0; p < ft->n; p++) {
+            int key = ft->key[p];
+            int has = (seen >> key) & 1;
+            present |= (uint64_t)has << p;
+            fold_part(&ft->t, &f->sp.keys[key], ft->mode[p], &vals[key], has, failure);
+        }
+        gt_fixed_part(&ft->t, &present, sizeof present);
+        int64_t id = gt_count(&ft->t, 0, 0, 0);
+        if (id < 0 || !ft->ranged || tv == NULL) continue; /* out of memory: failed, the block's answer an error */
+        if (f->time_number) num_range(&ft->ranges, id, tv->g);
+        else gt_range(&ft->ranges, id, tv->s, (size_t)tv->n);
+    }
+    f->rows++;
+    return 1;
+}
+
+static int fold_key_named(const Spec *sp, PyObject *name) {
+    if (!PyBytes_Check(name)) { PyErr_SetString(PyExc_TypeError, "a key name is bytes"); return -1; }
+    int v = spec_find(sp, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name));
+    if (v < 0 || v >= MAX_KEYS || sp->keys[v].kind == 'o') {
+        PyErr_SetString(PyExc_ValueError, "a fold's key is a read key of the spec");
+        return -1;
+    }
+    return v;
+}
+
+/* json_fold_new(keys, forbidden, nested_ok, tables, time, prefix): a fold; tables: ((parts,
+ * ranged), ...) with parts ((name, mode), ...); time: the key of each row's time, or None;
+ * prefix: ((name, text), ...) */
+static PyObject *json_fold_new(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *keys, *forbidden, *tables, *time, *prefix;
+    int nested_ok;
+    if (!PyArg_ParseTuple(args, "O!O!pO!OO!", &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok,
+                          &PyTuple_Type, &tables, &time, &PyTuple_Type, &prefix))
+        return NULL;
+    JsonFold *f = calloc(1, sizeof *f);
+    if (f == NULL) return PyErr_NoMemory();
+    f->owners = Py_BuildValue("(OOOO)", keys, forbidden, tables, prefix);
+    if (f->owners == NULL || load_spec(&f->sp, keys, forbidden, nested_ok) != 0) goto fail;
+    f->status = -1;
+    for (int k = 0; k < f->sp.nkeys && f->status < 0; k++)
+        if (f->sp.keys[k].required && f->sp.keys[k].kind == 'l') f->status = k;
+    f->time_key = -1;
+    if (time != Py_None) {
+        if ((f->time_key = fold_key_named(&f->sp, time)) < 0) goto fail;
+        char kind = f->sp.keys[f->time_key].kind;
+        if (kind != 'u' && kind != 'g') {
+            PyErr_SetString(PyExc_ValueError, "the time key is a string ('u') or a number ('g')");
+            goto fail;
+        }
+        f->time_number = kind == 'g';
+    }
+    if (PyTuple_GET_SIZE(prefix) > FOLD_PARTS) {
+        PyErr_SetString(PyExc_ValueError, "too many prefixes");
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(prefix); k++) {
+        PyObject *name, *text;
+        PyObject *e = PyTuple_GET_ITEM(prefix, k);
+        if (!PyTuple_Check(e) || !PyArg_ParseTuple(e, "OS", &name, &text)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a prefix is (name, text)");
+            goto fail;
+        }
+        int key = fold_key_named(&f->sp, name);
+        if (key < 0) goto fail;
+        if (f->sp.keys[key].kind != 'u') {
+            PyErr_SetString(PyExc_ValueError, "a prefix's key is a string key ('u')");
+            goto fail;
+        }
+        f->prefix_key[f->nprefix] = key;
+        f->prefix[f->nprefix] = PyBytes_AS_STRING(text);
+        f->prefix_len[f->nprefix++] = PyBytes_GET_SIZE(text);
+    }
+    if (PyTuple_GET_SIZE(tables) < 1 || PyTuple_GET_SIZE(tables) > FOLD_TABLES) {
+        PyErr_SetString(PyExc_ValueError, "1 to 4 tables");
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(tables); k++) {
+        FoldTable *ft = &f->tables[k];
+        PyObject *parts;
+        f->ntables++;
+        PyObject *t = PyTuple_GET_ITEM(tables, k);
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "O!p", &PyTuple_Type, &parts, &ft->ranged)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a table is (parts, ranged)");
+            goto fail;
+        }
+        if (ft->ranged && f->time_key < 0) {
+            PyErr_SetString(PyExc_ValueError, "a ranged table needs the time key");
+            goto fail;
+        }
+        if (PyTuple_GET_SIZE(parts) < 1 || PyTuple_GET_SIZE(parts) > FOLD_PARTS) {
+            PyErr_SetString(PyExc_ValueError, "1 to 24 parts a table");
+            goto fail;
+        }
+        for (Py_ssize_t p = 0; p < PyTuple_GET_SIZE(parts); p++) {
+            PyObject *name;
+            const char *mode;
+            Py_ssize_t mode_len;
+            PyObject *e = PyTuple_GET_ITEM(parts, p);
+            if (!PyTuple_Check(e) || !PyArg_ParseTuple(e, "Os#", &name, &mode, &mode_len)) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a part is (name, mode)");
+                goto fail;
+            }
+            if (mode_len != 1 || mode[0] == 0 || !strchr("vfem", mode[0])) {
+                PyErr_SetString(PyExc_ValueError, "a part's mode is v, f, e or m");
+                goto fail;
+            }
+            if ((ft->key[ft->n] = fold_key_named(&f->sp, name)) < 0) goto fail;
+            if (mode[0] == 'm' && ft->key[ft->n] != f->time_key) {
+                PyErr_SetString(PyExc_ValueError, "the minute is the time key's");
+                goto fail;
+            }
+            ft->mode[ft->n++] = mode[0];
+        }
+    }
+    PyObject *cap = PyCapsule_New(f, JSON_FOLD, json_fold_capsule_free);
+    if (cap != NULL) return cap;
+fail:
+    json_fold_clear(f);
+    Py_XDECREF(f->owners);
+    free(f);
+    return NULL;
+}
+
+/* json_fold_block(fold, data) -> (lines, rows handed back (uint32 bytes), their text, rows counted) */
+static PyObject *json_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *cap;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "Oy*", &cap, &data)) return NULL;
+    JsonFold *f = json_fold_of(cap);
+    if (f == NULL) { PyBuffer_Release(&data); return NULL; }
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
+    int64_t nrows = 0, before = f->rows;
+    int failed = 0;
+    f->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    nrows = scan_lines(data.buf, data.len, fold_object, f, &back, &back_text);
+    failed = back.failed || back_text.failed || json_fold_failed(f);
+    Py_END_ALLOW_THREADS
+    f->busy = 0;
+    if (failed) PyErr_NoMemory();
+    else if (nrows > UINT32_MAX) PyErr_SetString(PyExc_ValueError, "block too long");
+    else out = Py_BuildValue("(Ly#y#L)", (long long)nrows, back.data ? back.data : "", (Py_ssize_t)back.len,
+                             back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len,
+                             (long long)(f->rows - before));
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* (groups of the largest table, rows counted) */
+static PyObject *json_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
+    JsonFold *f = json_fold_of(cap);
+    if (f == NULL) return NULL;
+    size_t most = 0;
+    for (int k = 0; k < f->ntables; k++)
+        if (f->tables[k].t.used > most) most = f->tables[k].t.used;
+    return Py_BuildValue("(nL)", (Py_ssize_t)most, (long long)f->rows);
+}
+
+/* one table as a frame's capsules: its parts (named by their keys), `present`, `n`, and, when
+ * ranged, `first` and `last`; 0, or -1 with an error set */
+static int fold_table_frame(const JsonFold *f, const FoldTable *ft, PyObject **sc, PyObject **ac) {
+    const GroupTable *t = &ft->t;
+    Frame fr = {NULL, NULL};
+    int rc = -1;
+    if (frame_new(&fr, (int64_t)t->used, ft->n + 2 + (ft->ranged ? 2 : 0)) != 0) goto out;
+    for (int p = 0; p < ft->n; p++) {
+        const Key *key = &f->sp.keys[ft->key[p]];
+        char mode = ft->mode[p], name[MAX_NAME_LEN + 1];
+        const char *format = mode == 'm' && key->kind == 'g' ? "l" /* the Unix minute */
+                           : mode == 'e' || mode == 'm' || key->kind == 'u' || key->kind == 's' ? "u"
+                           : key->kind == 'g' ? "g" : "l";
+        memcpy(name, key->name, (size_t)key->len);
+        name[key->len] = 0;
+        if (frame_add(&fr, format, name, 1, gt_nullable(t, p, format[0])) != 0) goto out;
+    }
+    if (frame_add(&fr, "l", "present", 1, gt_nullable(t, ft->n, 'l')) != 0) goto out;
+    if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
+    for (int hi = 0; ft->ranged && hi < 2; hi++) {
+        struct ArrowArray *a;
+        if (f->time_number) {
+            const NumRange *rs = (const NumRange *)ft->ranges.data;
+            Buf b = {0};
+            for (size_t s = 0; s < t->cap; s++)
+                if (t->slots[s].len != 0) {
+                    double v = hi ? rs[t->slots[s].id].hi : rs[t->slots[s].id].lo;
+                    buf_put(&b, (const char *)&v, sizeof v);
+                }
+            a = b.failed ? (free(b.data), NULL) : child_array((int64_t)t->used, buf_take(&b), NULL);
+        } else a = gt_range_column(t, &ft->ranges, hi);
+        if (frame_add(&fr, f->time_number ? "g" : "u", hi ? "last" : "first", 0, a) != 0) goto out;
+    }
+    rc = frame_capsules(&fr, sc, ac);
+out:
+    frame_free(&fr);
+    return rc;
+}
+
+/* json_fold_take(fold) -> ((schema, array) of each table, rows counted): the groups since the
+ * last take, the tables emptied */
+static PyObject *json_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
+    JsonFold *f = json_fold_of(cap);
+    if (f == NULL) return NULL;
+    PyObject *frames = PyTuple_New(f->ntables);
+    if (frames == NULL) return NULL;
+    for (int k = 0; k < f->ntables; k++) {
+        PyObject *sc, *ac;
+        size_t slot = f->time_number ? sizeof(NumRange) : sizeof(GtRange);
+        if (f->tables[k].ranged && f->tables[k].ranges.len != f->tables[k].t.used * slot) {
+            PyErr_NoMemory();
+            Py_DECREF(frames);
+            return NULL;
+        }
+        if (fold_table_frame(f, &f->tables[k], &sc, &ac) != 0) {
+            if (!PyErr_Occurred()) PyErr_NoMemory();
+            Py_DECREF(frames);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(frames, k, Py_BuildValue("(NN)", sc, ac));
+        if (PyTuple_GET_ITEM(frames, k) == NULL) { Py_DECREF(frames); return NULL; }
+    }
+    int64_t rows = f->rows;
+    json_fold_clear(f);
+    return Py_BuildValue("(NL)", frames, (long long)rows);
+}
+
 static PyMethodDef module_methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
      "json_columns(data, keys, forbidden, nested_ok) -> (arrow schema, arrow array, lines, rows handed back "
@@ -924,6 +1305,16 @@ static PyMethodDef module_methods[] = {
      "json_counts(data, keys, forbidden, nested_ok, group, prefix, once) -> ({group key: lines}, the lines "
      "handed back): the lines json_columns would read, grouped by the values of the keys of group ((name, "
      "mode 'v' or 'f')), for watch (parsers/lblogs/counts.py)"},
+    {"json_fold_new", json_fold_new, METH_VARARGS,
+     "json_fold_new(keys, forbidden, nested_ok, tables, time, prefix) -> a fold: tables ((parts, ranged), ...) "
+     "of parts ((name, mode 'v', 'f', 'e' or 'm'), ...) the lines json_columns would read are counted in, "
+     "across blocks, for stats (parsers/lblogs/jsonfold.py)"},
+    {"json_fold_block", json_fold_block, METH_VARARGS,
+     "json_fold_block(fold, data) -> (lines, rows handed back (uint32 bytes), their text, rows counted)"},
+    {"json_fold_size", json_fold_size, METH_O, "json_fold_size(fold) -> (groups of its largest table, rows counted)"},
+    {"json_fold_take", json_fold_take, METH_O,
+     "json_fold_take(fold) -> (((schema, array) of each table: its parts, present, n[, first, last]), rows): "
+     "the groups since the last take, the tables emptied"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -933,4 +1324,8 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__jsonscan(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__jsonscan(void) {
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (group_table.h) */
+    return PyModule_Create(&module_def);
+}
