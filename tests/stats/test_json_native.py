@@ -372,3 +372,31 @@ def test_the_pass_reads_each_number_as_python_does() -> None:
         if k in read:
             want = float(t)
             assert read[k] == want and str(read[k]) == str(want), t  # the sign of zero too
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_control_byte_anywhere_sends_the_line_back(family: str) -> None:
+    """json.loads refuses a raw control byte in a string and the pass takes whitespace to be the
+    space only: a line with a byte below 0x20 or 0x7f anywhere -- in a key, a value, an escaped
+    string, a number, between tokens -- is handed back (the string scan finds them,
+    ``quote_or_backslash``; there is no pass over the line for them any more)."""
+    import random
+
+    from why502.proxies.caddy import frame as caddy
+    from why502.proxies.envoy import frame as envoy
+    from why502.proxies.traefik import frame as traefik
+
+    schema, native = {"cloudflare": (batch.CLOUDFLARE_SCHEMA, batch._CF_NATIVE),
+                      "traefik": (traefik.SCHEMA, traefik._NATIVE), "envoy": (envoy.SCHEMA, envoy._NATIVE),
+                      "caddy": (caddy.SCHEMA, caddy._NATIVE)}[family]
+    base = '{"zz":"a\\u0045\\nb",' + PLAIN[family][1:]  # an escaped string (a key not read) too
+    rng = random.Random(7)
+    lines = [base]
+    for _ in range(400):
+        at = rng.randrange(1, len(base) - 1)
+        byte = rng.choice([*range(0x20), 0x7f])
+        lines.append(base[:at] + chr(byte) + base[at:])
+    got = batch.json_block("\n".join(lines).replace("\n\n", "\n").encode(), schema, native)
+    assert got is not None
+    frame, _back = got
+    assert frame["idx"].to_list() == [0]  # only the line without one

@@ -162,40 +162,23 @@ static inline void ws(Cur *c) {
 
 static inline int is_dig(char ch) { return ch >= '0' && ch <= '9'; }
 
-/* whether a byte of s[0..n) is a control (< 0x20, or 0x7f), eight at a time */
-static int any_control(const char *s, Py_ssize_t n) {
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    Py_ssize_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, s + k, 8);
-        uint64_t low = w & ~high;                 /* each byte's low 7 bits */
-        uint64_t x = low ^ (0x7f * ones);
-        /* (low - 0x20) borrows into bit 7 of a byte < 0x20 (counted only where the byte had no
-         * high bit), (x - 1) of a byte equal to 0x7f */
-        if ((((low - 0x20 * ones) & ~low) | ((x - ones) & ~x)) & ~w & high) return 1;
-    }
-    for (; k < n; k++) {
-        unsigned char ch = (unsigned char)s[k];
-        if (ch < 0x20 || ch == 0x7f) return 1;
-    }
-    return 0;
-}
-
-/* the first quote or backslash in [p, end), or NULL, and (*high) whether a byte before it is
- * >= 0x80; eight bytes at a time (the strings of a log line are short: a memchr call per string
- * cost more than the scan; the high bytes are gathered in the same pass: a second pass over each
- * string for them was ~15 % of the scan, BENCHMARKS.md stop 52).  The lowest flagged byte of a
- * word is exact (the borrows of the zero-byte test only run upwards), so only the bytes below it
- * count for *high. */
+/* the first quote, backslash or control byte (< 0x20, or 0x7f) in [p, end), or NULL, and
+ * (*high) whether a byte before it is >= 0x80; eight bytes at a time (the strings of a log line
+ * are short: a memchr call per string cost more than the scan).  The high bytes and the control
+ * bytes are found in the same pass: a pass over each string for its high bytes and one over the
+ * whole line for control bytes were ~15 % and ~10 % of the scan (BENCHMARKS.md stop 52).  A
+ * control byte outside a string fails the grammar (whitespace is the space only), inside one
+ * it is no JSON: either way the line goes back, as before.  The lowest flagged byte of a word
+ * is exact (the borrows of the byte tests only run upwards), so only the bytes below it count
+ * for *high. */
 static inline const char *quote_or_backslash(const char *p, const char *end, int *high) {
     const uint64_t ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
     uint64_t seen = 0;
     while (end - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        uint64_t a = w ^ ('"' * ones), b = w ^ ('\\' * ones);
-        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b)) & hi;
+        uint64_t a = w ^ ('"' * ones), b = w ^ ('\\' * ones), d = w ^ (0x7f * ones);
+        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b) | ((d - ones) & ~d) | ((w - 0x20 * ones) & ~w)) & hi;
         if (hit) {
             *high = seen != 0 || (w & hi & ((hit & -hit) - 1)) != 0;
             return p + (__builtin_ctzll(hit) >> 3);
@@ -204,21 +187,22 @@ static inline const char *quote_or_backslash(const char *p, const char *end, int
         p += 8;
     }
     for (; p < end; p++) {
-        if (*p == '"' || *p == '\\') {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\' || ch < 0x20 || ch == 0x7f) {
             *high = seen != 0;
             return p;
         }
-        if ((unsigned char)*p >= 0x80) seen = 1;
+        if (ch >= 0x80) seen = 1;
     }
     return NULL;
 }
 
 /* a string at c->p (the opening quote): its body [*s, *s + *n), whether it holds a backslash or a
- * byte >= 0x80; 0 when it is not a valid JSON string (control bytes were refused for the line) */
+ * byte >= 0x80; 0 when it is not a valid JSON string (no closing quote, or a control byte in it) */
 static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int *high) {
     const char *start = c->p + 1;
     const char *q = quote_or_backslash(start, c->end, high);
-    if (q == NULL) return 0;
+    if (q == NULL || (*q != '"' && *q != '\\')) return 0; /* no end, or a control byte */
     if (*q == '"') { /* the common case: no escape */
         if (c->once != NULL) once_count(c->once, start, q, 0);
         *escaped = 0;
@@ -233,6 +217,7 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
         if (q >= c->end) return 0;
         unsigned char ch = (unsigned char)*q;
         if (ch == '"') break;
+        if (ch < 0x20 || ch == 0x7f) return 0;
         if (ch == '\\') {
             if (q + 1 >= c->end) return 0;
             char e = q[1];
@@ -536,7 +521,8 @@ static int read_member(Cur *c, const Key *k, Val *v) {
 /* one line: the values of the keys read (vals[k].n < 0 when null or absent; bit k of *seen_out,
  * when given, set when key k is in the line); 0 when it goes back */
 static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out, Once *once) {
-    if (n < 2 || s[0] != '{' || s[n - 1] != '}' || any_control(s, n)) return 0;
+    /* (a control byte anywhere sends the line back: quote_or_backslash, the grammar) */
+    if (n < 2 || s[0] != '{' || s[n - 1] != '}') return 0;
     if (once != NULL)
         for (int k = 0; k < once->n; k++) once->count[k] = 0;
     Cur c = {s + 1, s + n, sp, 0, once};
