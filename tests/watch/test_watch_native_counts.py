@@ -504,6 +504,8 @@ def _envoy_text_bent() -> list[str]:
                 line.replace("] ", "]\t"), line.replace('" 503', '"  503').replace('" 200', '"  200'),
                 line.replace(" 503 UF", " 503  UF").replace(" 200 -", " 200  -"),
                 line.replace('"rec/1"', '"{rec}"'), line.replace('"rec/1"', '"réc"'),
+                # a JSON object in a token: parse_line reads the line as JSON (family.json_object)
+                line.replace('"rec/1"', '{"response_flags":"UH","response_code":404,"upstream_host":"h"}'),
                 line.replace('"rec/1"', '"rec\x01"'), line.replace('"rec/1"', '"rec\x7f"'),
                 line.replace('"rec/1"', '"rec'), line.replace('"rec/1"', 'rec"1'),
                 line.replace('"rec/1"', '"a" "b" "c" "d" "e" "f"'), line + ' "x" "y"', line + " z",
