@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '9fb127061c58a5dbc94e6b8e32b4fe59e3aabe3864a98c8f457e1bdeec91ba10'
+DIGEST = '4bca2c03f33a43ae63496dd6d152bbe46bafda25fa2a51830316fe96182de439'
 NO_CLIENT: Any = (
     (
     ),
