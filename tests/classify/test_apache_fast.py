@@ -332,3 +332,16 @@ def test_a_reach_keeps_the_steps_it_walked() -> None:
             assert built is not None
             assert (stored.end, stored.nfa.edges, stored.nfa.eps, stored.nfa.cond, stored.alive) == \
                 (built.end, built.nfa.edges, built.nfa.eps, built.nfa.cond, built.alive), name
+
+
+def test_a_reach_keeps_a_bounded_number_of_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``_STEPS_KEPT`` the kept steps are dropped (a log of ever new messages), and the
+    answers stay the automaton's."""
+    monkeypatch.setattr(headblind, "_STEPS_KEPT", 8)
+    reach = headblind.head_reach(r"(?i)\b5\d\d\b[^.;!?]{0,60}?\b(?:when|because)", WITH_CLIENT, "] ")
+    assert reach is not None and reach.alive
+    rng = random.Random(9)
+    for _ in range(300):
+        msg = "".join(rng.choice("5 02x.bWHENcause") for _ in range(rng.randrange(40)))
+        assert reach.completes(msg) == _walk(reach, msg), msg
+        assert len(reach._steps) <= 8 and len(reach._sets) <= 8

@@ -334,6 +334,12 @@ def can_start_inside(pattern: str, parts: list[tuple[str, bool]], tail: str, fla
     return reach is None or reach.ends_inside or bool(reach.alive)
 
 
+#: the steps a reach keeps (``Reach.completes``): past it they are dropped and walked again; a
+#: log of ever new messages kept ~1 MB of them over the ~45 reaches of an Apache memo (tracemalloc,
+#: 20k random messages of the rules' words), each set of states one object
+_STEPS_KEPT = 512
+
+
 class Reach:
     """What a regex can do from inside a head: ``ends_inside`` (a match that read a variable
     part ends inside the head), ``alive`` (the regex's states, with what came before and what
@@ -351,6 +357,7 @@ class Reach:
         # walking the NFA a character at a time was ~4 ms a message (``error_memo._learn``)
         self._steps: dict[tuple[frozenset[tuple[int, int, int]], str], frozenset[tuple[int, int, int]]] = {}
         self._ended: dict[frozenset[tuple[int, int, int]], bool] = {}
+        self._sets: dict[frozenset[tuple[int, int, int]], frozenset[tuple[int, int, int]]] = {}
 
     def pruned(self) -> Reach:
         """The same reach with only the states a match alive past the head can still go to (the
@@ -391,10 +398,12 @@ class Reach:
                 return True
             nxt = steps.get((states, ch))
             if nxt is None:
-                if len(steps) > 65536:  # a bound on the memory of a long run
+                if len(steps) >= _STEPS_KEPT:  # a bound on the memory of a long run
                     steps.clear()
                     ended.clear()
-                nxt = steps[(states, ch)] = self._step(states, ch)
+                    self._sets.clear()
+                nxt = self._step(states, ch)
+                nxt = steps[(states, ch)] = self._sets.setdefault(nxt, nxt)  # one object a set
             states = nxt
             if not states:
                 return False

@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '4bca2c03f33a43ae63496dd6d152bbe46bafda25fa2a51830316fe96182de439'
+DIGEST = '885c40d1eaae18357ae4dc1110ed77c2ad2e7e05d5fd7c8134f51f42a8d0ed16'
 NO_CLIENT: Any = (
     (
     ),
