@@ -420,7 +420,7 @@ def test_mutated_lines_are_counted_as_parse_line_or_handed_back(family: str) -> 
     assert Counter(whole.statuses) == statuses
 
 
-@pytest.mark.parametrize("family", ["alb", "traefik", "cloudflare"])
+@pytest.mark.parametrize("family", ["alb", "traefik", "cloudflare", "envoy", "istio"])
 def test_the_counted_families_keep_polars_out_of_the_agent(family: str, tmp_path: Path) -> None:
     """The light agent (issue 28 item 5): following ALB's, Traefik's or Cloudflare's access log
     (Caddy's: ``test_watch_agent.py``), the follow loop counts natively and loads neither polars
@@ -428,11 +428,13 @@ def test_the_counted_families_keep_polars_out_of_the_agent(family: str, tmp_path
     from tests.watch.test_watch_agent import follow_loop_modules
 
     make = {"alb": gen_lb_logs.alb, "traefik": gen_lb_logs.traefik_json,
-            "cloudflare": gen_lb_logs.cloudflare}[family]
+            "cloudflare": gen_lb_logs.cloudflare, "envoy": gen_lb_logs.envoy,  # (text: _envoyscan)
+            "istio": gen_lb_logs.istio}[family]
     rng = random.Random(11)
     log = tmp_path / f"{family}.log"
     log.write_text("".join(make(gen_lb_logs.Req(rng, i, 2000.0)) + "\n" for i in range(2000)))
-    loaded, events = follow_loop_modules(["--access-log", str(log), "--log-type", family, "--from-start"])
+    loaded, events = follow_loop_modules(["--access-log", str(log), "--log-type",
+                                          "envoy" if family == "istio" else family, "--from-start"])
     assert '"incident-opened"' in events
     assert loaded == []
 
@@ -589,6 +591,9 @@ def test_watch_exports_the_same_envoy_text_metrics_with_the_native_counter(
     sets += [("published", _envoy_text_published()), ("bent", bent), ("bench", bench),
              ("bench then bent", bench[:50] + bent), ("bent then bench", bent[-40:] + bench),
              ("json then text", [PLAIN["envoy"]] * 25 + bench[:500] + bent)]
+    rng = random.Random(52)  # gen_lb_logs' failure-dense mixes (a quarter fail: every flag and detail)
+    for make in (gen_lb_logs.envoy, gen_lb_logs.istio):
+        sets.append((make.__name__, [make(gen_lb_logs.Req(rng, i, 2000.0)) for i in range(3000)]))
     modes = set()
     own = 0
     for name, lines in sets:
