@@ -33,12 +33,13 @@ setup(ext_modules=[Extension(
     include_dirs=[_SHARED],
     depends=[f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h"],
     extra_compile_args=_FLAGS,
+    libraries=["m"],
     optional=True,
 ) for name in ("_albscan", "_jsonscan")), Extension(
     "why502.proxies.haproxy._hapscan",
     sources=["src/why502/proxies/haproxy/_hapscan.c"],
     include_dirs=[_SHARED],
-    depends=[f"{_SHARED}/arrow_buf.h"],
+    depends=[f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h"],
     extra_compile_args=_FLAGS,
     optional=True,
 ), Extension(

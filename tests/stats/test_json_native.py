@@ -340,3 +340,35 @@ def test_caddy_request_keys_and_header_names_are_read_or_handed_back() -> None:
     assert frame["request.uri"].to_list() == [None if m is None else "/cart" for _l, m, _n in read]
     # and the decisions on them are the per-line parser's, through the batch reader too
     assert _frame_agrees("caddy", lines) == len(read)
+
+
+def test_the_pass_reads_each_number_as_python_does() -> None:
+    """A float column's numbers (Caddy's ``duration``, kind 'g'): up to 15 digits without an
+    exponent the pass divides the digits by a power of ten (Clinger's fast path), beyond it
+    calls strtod; either way the double is ``float(text)``'s, on random numbers of every
+    length, scale and sign, the halfway cases and the zeros."""
+    import random
+
+    from why502.proxies.caddy.frame import _NATIVE, SCHEMA
+
+    rng = random.Random(52)
+    texts = ["0", "-0", "0.0", "-0.0", "0.1", "0.3", "1.5", "2.675", "9007199254740993", "123456789012345",
+             "1234567890.12345", "0.000000000000001", "999999999999999", "0.1234567890123456",
+             "1795521884.9201121", "1e5", "2.5E-3"]
+    for _ in range(3000):
+        int_part = str(rng.randrange(10 ** rng.randrange(1, 12)))
+        frac = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 10)))
+        texts.append(("-" if rng.random() < 0.2 else "") + int_part + (f".{frac}" if frac else ""))
+    base = json.loads(PLAIN["caddy"])
+    lines = []
+    for t in texts:
+        lines.append(json.dumps(base, separators=(",", ":")).replace('"duration":0.002', f'"duration":{t}'))
+    got = batch.json_block("\n".join(lines).encode(), SCHEMA, _NATIVE)
+    assert got is not None
+    frame, _back = got
+    read = dict(zip(frame["idx"].to_list(), frame["duration"].to_list()))
+    assert len(read) > 2800  # (a few bent ones go back: a zero-padded one, ...)
+    for k, t in enumerate(texts):
+        if k in read:
+            want = float(t)
+            assert read[k] == want and str(read[k]) == str(want), t  # the sign of zero too

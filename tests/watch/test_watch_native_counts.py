@@ -215,7 +215,13 @@ def _json_lines() -> list[str]:
                       base.replace("502", "200").replace('{"', '{"x":{' + key + ':503},"', 1),
                       # between Caddy's logger and its status: the regex reads this one
                       base.replace('"msg":', '"x":{' + key + ':404},"msg":', 1),
-                      base.replace('"msg":', '"x":[{' + key + ':200}],"msg":', 1)]
+                      base.replace('"msg":', '"x":[{' + key + ':200}],"msg":', 1),
+                      # the quoted name at the end of an escaped key (the status regex reads
+                      # it: the line is handed back, a key with an escape always is) or value
+                      # (counted as an occurrence, ``_jsonscan.c`` ``Once``; no regex reads it)
+                      base.replace('{"', '{"a \\' + key + ':404,"', 1),
+                      base[:-1] + ',"x":"a \\' + key + '"}',
+                      base[:-1] + ',"x":"a \\' + key[:-1] + '\\""}']
     # Caddy's own 503/504 (a symptom each) against the backend's: the size, the headers
     caddy = PLAIN["caddy"]
     for status in ("503", "504", "500"):

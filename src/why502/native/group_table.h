@@ -256,4 +256,59 @@ out:
     return rc;
 }
 
+/* --- each group's least and greatest time ---------------------------------------------------
+ * A fold that keeps the first and last time of its groups (the failures' codes) keeps them in a
+ * side table of fixed slots, by the group's number (FoldGroup.id): a row whose time is longer
+ * than GT_TIME_MAX bytes is not counted (its owner hands it over as a row).  Times compare as
+ * polars orders strings: bytewise, a prefix first. */
+
+#define GT_TIME_MAX 48
+
+typedef struct {
+    uint8_t lo_n, hi_n;
+    char lo[GT_TIME_MAX], hi[GT_TIME_MAX];
+} GtRange;
+
+static inline int gt_less(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c < 0 || (c == 0 && an < bn);
+}
+
+/* group `id`'s range (in `ranges`) widened by the time s[0, n), n <= GT_TIME_MAX: the range of
+ * a group just made (id == its number of ranges) starts there; `ranges->failed` when out of
+ * memory */
+static inline void gt_range(Buf *ranges, int64_t id, const char *s, size_t n) {
+    size_t at = (size_t)id * sizeof(GtRange);
+    if (at == ranges->len) {
+        GtRange r;
+        memset(&r, 0, sizeof r);
+        r.lo_n = r.hi_n = (uint8_t)n;
+        memcpy(r.lo, s, n);
+        memcpy(r.hi, s, n);
+        buf_put(ranges, (const char *)&r, sizeof r);
+    } else if (at < ranges->len) {
+        GtRange *r = (GtRange *)ranges->data + id;
+        if (gt_less(s, n, r->lo, r->lo_n)) { memcpy(r->lo, s, n); r->lo_n = (uint8_t)n; }
+        if (gt_less(r->hi, r->hi_n, s, n)) { memcpy(r->hi, s, n); r->hi_n = (uint8_t)n; }
+    }
+}
+
+/* the least (hi 0) or greatest (hi 1) time of every group as a utf8 column; NULL when out of
+ * memory */
+static inline struct ArrowArray *gt_range_column(const GroupTable *t, const Buf *ranges, int hi) {
+    const GtRange *rs = (const GtRange *)ranges->data;
+    NCol c;
+    memset(&c, 0, sizeof c);
+    ncol_utf8_start(&c);
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        const GtRange *r = &rs[g->id];
+        col_put(&c.data, hi ? r->hi : r->lo, hi ? r->hi_n : r->lo_n);
+        ncol_utf8_end(&c, 1);
+    }
+    if (ncol_failed(&c)) { ncol_free(&c); return NULL; }
+    return ncol_array(&c, 1, (int64_t)t->used);
+}
+
 #endif /* WHY502_GROUP_TABLE_H */

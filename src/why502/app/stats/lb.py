@@ -304,7 +304,7 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     size = batch_bytes if fams.frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
     items: Iterator[tuple[Any, ...]]
     fold = fams.fold(family) if counted is not None and native_on() else None
-    if fams.block(family) is not None and native_on():
+    if (fams.block(family) is not None or fold is not None) and native_on():
         convert: Callable[..., _Converted] = _convert_block
         items = _blocks(paths, family, size, *(() if fold is None else (fold,)))
     else:

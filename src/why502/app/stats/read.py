@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,10 +28,11 @@ import polars as pl
 
 from why502.errors import InputError
 from why502.evidence.stats import UNPARSED_SAMPLES, Partial, StatsAccumulator
+from why502.evidence.stats.parser import Folded
 from why502.evidence.stats.reduce import Deferred
 from why502.parsers.log_format import ByteChunk
 from why502.sources.byte_chunks import MAX_LINE_BYTES, file_size, head_lines, iter_byte_chunks, lines_of
-from why502.sources.logfiles import iter_batches
+from why502.sources.logfiles import ByteBatch, iter_batches, iter_numbered_bytes
 from why502.sources.opening import note_utf16
 from why502.sources.scan import (
     BATCH_ROWS,
@@ -310,6 +312,12 @@ class _Deferred:
 #: lines (a ``String`` series) and the 0-based number of its first line in its file -> the
 #: ``Reducer.partial_fields`` rows of its requests (lines that are no request left out)
 FrameReader = Callable[[pl.Series, int], pl.DataFrame]
+#: ... and its reader of raw blocks, when it has a native pass (``ProxiedInput.blocks``): the
+#: undecoded bytes of whole lines, the 0-based number of the first one in its file and whether it
+#: may count the rows the engine only counts itself (``Reducer.folds_fields``) -> the rows as
+#: ``FrameReader`` gives them and those it counted (``Folded``: None, none), or None when it
+#: cannot read the block (not built, turned off): its lines then go to the ``FrameReader``
+BlockReader = Callable[[bytes, int, bool], "tuple[pl.DataFrame, Folded | None] | None"]
 
 
 @dataclass(frozen=True)
@@ -328,52 +336,169 @@ class FrameFeed:
     and aggregated into ``acc`` a group of rows at a time (a call's fixed cost: ``_scan_into``).
     Each row keeps its file and its line there (``_row``), so a 5xx row names the user's file."""
 
-    def __init__(self, acc: StatsAccumulator, frames: FrameReader) -> None:
+    def __init__(self, acc: StatsAccumulator, frames: FrameReader,
+                 pool: ThreadPoolExecutor | None = None) -> None:
         self.acc, self.frames = acc, frames
+        # ``pool``: each group of rows aggregated in a worker (``Reducer`` touches no shared
+        # state), merged in order here (``drain``); at most ``PARTS_AHEAD`` groups in flight
+        self._pool = pool
+        self._parts: deque[Future[Partial]] = deque()
         self._pending: list[pl.DataFrame] = []
+        self._folded: list[tuple[int, Folded]] = []
         self._held, self._path = 0, ""
         # the non-blank lines handed to ``frames``, and the first of them: lines it leaves out
         # are no request (HAProxy's own event lines), but when it leaves out every line the
-        # format is not the log's, and the run says so instead of "0 lines" (``unread``)
+        # format is not the log's, and the run says so instead of "0 lines" (``unread``).
+        # Raw blocks (``add_block``) are counted until the first row: that message is all it is for
         self.seen = 0
         self.first: tuple[str, int, str] | None = None
+        self.rows = 0  # rows read so far (folded ones included)
 
     def add(self, path: str, first_line: int, lines: pl.Series) -> None:
         """The lines of ``path`` from its line ``first_line`` (1-based) on."""
-        if path != self._path:
-            self.flush()
-            self._path = path
+        self._note(path, first_line, lines)
+        self._hold(path, self.frames(lines, first_line - 1), None)
+
+    def add_block(self, path: str, first_line: int, data: bytes, rows: pl.DataFrame,
+                  folded: Folded | None) -> None:
+        """The rows (and the counted groups, ``folded``) a ``BlockReader`` read of ``data``, the
+        undecoded lines of ``path`` from its line ``first_line`` on."""
+        if not self.rows:  # (decoded as ``iter_batches`` decodes them)
+            self._note(path, first_line, _lines(data))
+        self._hold(path, rows, folded)
+
+    def _note(self, path: str, first_line: int, lines: pl.Series) -> None:
         blank = ~lines.str.contains(r"\S")
         self.seen += lines.len() - int(blank.sum())
         if self.first is None and self.seen:
             k = int(blank.arg_min() or 0)
             self.first = (path, first_line + k, str(lines[k]))
-        rows = self.frames(lines, first_line - 1)
+
+    def _hold(self, path: str, rows: pl.DataFrame, folded: Folded | None) -> None:
+        if path != self._path:
+            self.flush()
+            self._path = path
+        # rows are aggregated GROUP_ROWS at a time, the folded ones counted as the rows they stand
+        # for (their groups are fewer): the 5xx rows then reach the accumulator in the same parts
+        # with the fold as without it, and its bounded tables (``StatsAccumulator``: 5xx by
+        # client) prune at the same points -- the same answer, to the byte
+        if folded is not None:
+            self._folded.append((0, folded))
+            self._held += folded.rows
+            self.rows += folded.rows
         if rows.height:
             self._pending.append(rows)
             self._held += rows.height
-            if self._held >= GROUP_ROWS:
-                self.flush()
+            self.rows += rows.height
+        if self._held >= GROUP_ROWS:
+            self.flush()
 
     def flush(self) -> None:
-        if self._pending:
-            rows = pl.concat(self._pending, rechunk=False)
-            self.acc.merge(self.acc.reducer.partial_fields(rows, self._path))
-        self._pending, self._held = [], 0
+        if self._pending or self._folded:
+            rows = (pl.concat(self._pending, rechunk=False) if self._pending else
+                    self.frames(pl.Series("line", [], dtype=pl.String), 0))
+            folded = Folded.together(self._folded)
+            if self._pool is None:
+                self.acc.merge(self.acc.reducer.partial_fields(rows, self._path, folded))
+            else:
+                reducer = self.acc.reducer
+                self._parts.append(self._pool.submit(reducer.partial_fields, rows, self._path, folded))
+                self.drain(PARTS_AHEAD)
+        self._pending, self._folded, self._held = [], [], 0
+
+    def drain(self, keep: int = 0) -> None:
+        """Merge the groups aggregated in the pool, in order, until ``keep`` are left in flight."""
+        while len(self._parts) > keep:
+            self.acc.merge(self._parts.popleft().result())
 
 
 def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader,
-                progress: ProgressBytes) -> FrameFeed:
+                progress: ProgressBytes, blocks: BlockReader | None = None, workers: int = 2) -> FrameFeed:
     """Read another proxy's access log ``paths`` (plain or ``.gz``, in the order given) once,
     in batches of lines (``sources.logfiles.iter_batches``), each turned into the engine's
     columns by the proxy's ``frames`` and aggregated into ``acc``: no rewritten copy, no second
     parse (before: its lines were rewritten as nginx text into a scratch file that this engine
-    parsed again, issue 23 item 3)."""
-    feed = FrameFeed(acc, frames)
-    for name, first, lines in batches_of(paths, progress):
-        feed.add(name, first, lines)
-    feed.flush()
+    parsed again, issue 23 item 3).
+
+    With ``blocks`` (the plug-in's native pass) the same batches are handed over undecoded, and
+    the pass counts the rows the engine only counts itself when the run allows it
+    (``Reducer.folds_fields``): decoding, splitting and joining the lines again for the pass,
+    then typing and grouping every row, was most of HAProxy's ``stats`` (BENCHMARKS.md, stop
+    52).  (The batches keep ``iter_batches``' size: the rows are aggregated in the same parts
+    either way, ``FrameFeed._hold``.)"""
+    if blocks is None:
+        feed = FrameFeed(acc, frames)
+        for name, first, lines in batches_of(paths, progress):
+            feed.add(name, first, lines)
+        feed.flush()
+        return feed
+    fold = acc.reducer.folds_fields
+    Read = tuple[ByteBatch, int, "tuple[pl.DataFrame, Folded | None] | None"]
+    # each worker reads its next block (the kernel's copy on its core) under a lock, so blocks
+    # are taken in order, and runs the pass (no GIL) and its frames (polars, no GIL) on it while
+    # this thread aggregates the blocks before it, in input order (as ``_feed`` does); the
+    # reader runs in this run's context (the files it keeps open, ``sources.once``)
+    taking = threading.Lock()
+    numbered = enumerate(_raw_batches(paths, progress))
+    context = contextvars.copy_context()
+
+    def work() -> tuple[int, Read] | None:
+        with taking:
+            got = context.run(next, numbered, None)
+        if got is None:
+            return None
+        k, (batch, first) = got
+        return k, (batch, first, blocks(batch.data, first - 1, fold))
+
+    def take(batch: ByteBatch, first: int, read: tuple[pl.DataFrame, Folded | None] | None) -> None:
+        if read is None:
+            feed.add(batch.path, first, _lines(batch.data))
+        else:
+            feed.add_block(batch.path, first, batch.data, *read)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        feed = FrameFeed(acc, frames, pool)
+        running = deque(pool.submit(work) for _ in range(BLOCKS_AHEAD))
+        done: dict[int, Read] = {}  # read ahead of their turn
+        turn = 0
+        while running:
+            result = running.popleft().result()
+            if result is None:  # no block left
+                continue
+            running.append(pool.submit(work))
+            done[result[0]] = result[1]
+            while turn in done:
+                take(*done.pop(turn))
+                turn += 1
+        feed.flush()
+        feed.drain()
     return feed
+
+
+# raw blocks (1 MiB each) read and passed in the workers at a time, ahead of the aggregation,
+# and groups of rows (``GROUP_ROWS``) being aggregated there while this thread takes more
+BLOCKS_AHEAD = 3
+PARTS_AHEAD = 1
+
+
+
+def _raw_batches(paths: Iterable[str], progress: ProgressBytes | None = None
+                 ) -> Iterator[tuple[ByteBatch, int]]:
+    """``batches_of``' batches undecoded (``sources.logfiles.iter_numbered_bytes``): (the batch,
+    the number of its first line)."""
+    try:
+        for batch, first, count in iter_numbered_bytes(paths):
+            if count:
+                yield batch, first
+            if progress is not None:
+                progress(batch.bytes_done)
+    except OSError as err:
+        raise InputError(f"cannot read {err.filename}: {err.strerror or err}") from None
+
+
+def _lines(data: bytes) -> pl.Series:
+    """A raw batch's lines as ``batches_of`` gives them (``iter_batches``' decoding)."""
+    return pl.Series("line", [data.decode("utf-8", errors="replace")]).str.split("\n").explode()
 
 
 def batches_of(paths: Iterable[str], progress: ProgressBytes | None = None

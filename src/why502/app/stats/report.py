@@ -21,7 +21,7 @@ from why502.findings.results import LbStatsReport, StatsReport
 from why502.proxies.base import resolve
 
 if TYPE_CHECKING:
-    from why502.app.stats.read import FrameReader
+    from why502.app.stats.read import BlockReader, FrameReader
     from why502.evidence.stats.model import AccessStats
 
 
@@ -32,6 +32,7 @@ class ProxiedInput:
     frames: FrameReader  # a batch of its lines -> the engine's columns (app.stats.read.read_frames)
     log_format: str  # the engine's format whose variables the frames fill ("why502", ...)
     source: str  # what its log format is called in the report ("HAProxy httplog ...")
+    blocks: BlockReader | None = None  # ... of a raw block, by its native pass (None: it has none)
     # upstream address -> (timeout seconds, where): its response timeout per server
     timeouts: dict[str, tuple[float, str]] | None = None
     notes: list[str] = field(default_factory=list)
@@ -60,7 +61,7 @@ def proxied_report(files: list[str], proxy: str, config: str | None, log_format:
     opts = StatsOptions(paths=list(files), log_format=inp.log_format, error_logs=error_logs,
                         no_error_log=not error_logs, since=since, until=until, timeouts=inp.timeouts,
                         maker=proxies.of(proxy).vocabulary.stats_word, format_source=inp.source,
-                        frames=inp.frames)
+                        frames=inp.frames, blocks=inp.blocks)
     st, _ = run_stats(opts)
     report = access_report(st)
     report.proxy = proxy  # who "made by nginx" means: the proxy that wrote the log

@@ -15,7 +15,7 @@ from why502 import proxies
 from why502.app.stats.errorlog import error_rows
 from why502.app.stats.formats import check_matched, choose_format
 from why502.app.stats.inputs import access_paths, outside_window
-from why502.app.stats.read import FrameFeed, FrameReader, read_files, read_frames
+from why502.app.stats.read import BlockReader, FrameFeed, FrameReader, read_files, read_frames
 from why502.errors import InputError
 from why502.evidence.stats import AccessStats, ErrorParts, StatsAccumulator
 from why502.proxies.base import resolve
@@ -64,6 +64,7 @@ class StatsOptions:
     # (``read.read_frames``), in ``log_format`` (the engine's format whose variables it fills):
     # ``paths`` are read once, in the order given, as one set
     frames: FrameReader | None = None
+    blocks: BlockReader | None = None  # ... and of its raw blocks, by its native pass (``read.read_frames``)
     # another proxy's access log aggregated already, while another pass read its file (diagnose's
     # error-log pass: ``Hooks.access_feed``): finished here like a set read here; ``paths`` unused
     fed: FedLog | None = None
@@ -240,7 +241,7 @@ def _read_group(opts: StatsOptions, cfg: LogConfig | None, group: list[str], loc
             opts.progress(base + n, total)
 
     if opts.frames is not None:
-        feed = read_frames(acc, group, opts.frames, progress)
+        feed = read_frames(acc, group, opts.frames, progress, opts.blocks, opts.workers)
         if not acc.lines and feed.first is not None:
             path, line, text = feed.first
             raise InputError(

@@ -96,6 +96,19 @@ class Folded:
             timeline = timeline.with_columns(pl.lit(None, dtype=pl.String).alias("host"))
         return Folded(int(rows), timeline, arrow_frame(att_s, att_a), arrow_frame(ans_s, ans_a))
 
+    @staticmethod
+    def together(parts: list[tuple[int, Folded]]) -> Folded | None:
+        """Several pieces' groups as one (None: none), each piece's ``_ord`` shifted by its
+        offset (its first row's number in the file)."""
+        if not parts:
+            return None
+        return Folded(
+            rows=sum(f.rows for _, f in parts),
+            timeline=pl.concat([f.timeline for _, f in parts], how="vertical_relaxed"),
+            attempts=pl.concat([f.attempts for _, f in parts], how="vertical_relaxed"),
+            answered=pl.concat([f.answered.with_columns(pl.col("_ord").cast(pl.Int64) + off)
+                                for off, f in parts], how="vertical_relaxed"))
+
 
 @dataclass(frozen=True)
 class _Segment:

@@ -202,15 +202,8 @@ class Reducer:
         part = Partial(path=path, counts_lines=False)
         typed = pl.concat([d.typed.with_columns(pl.col("_row").cast(pl.Int64) + off) for off, d in batch],
                           how="vertical_relaxed")
-        groups = [(off, d.folded) for off, d in batch if d.folded is not None]
-        folded = None
-        if groups:
-            folded = Folded(
-                rows=sum(f.rows for _, f in groups),
-                timeline=pl.concat([f.timeline for _, f in groups], how="vertical_relaxed"),
-                attempts=pl.concat([f.attempts for _, f in groups], how="vertical_relaxed"),
-                answered=pl.concat([f.answered.with_columns(pl.col("_ord").cast(pl.Int64) + off)
-                                    for off, f in groups], how="vertical_relaxed"))
+        folded = Folded.together([(off, d.folded) for off, d in batch if d.folded is not None])
+        if folded is not None:
             part.folded = folded.rows
         self._aggregate(typed, part, folded)
         return part
@@ -253,9 +246,11 @@ class Reducer:
             .with_columns(pl.when(~pl.col("_ok")).then(pl.col("_text")).alias("_text"))
         )
 
-    def partial_rematched(self, batch: pl.DataFrame, path: str, counted: pl.Series | None = None) -> Partial:
+    def partial_rematched(self, batch: pl.DataFrame, path: str, counted: pl.Series | None = None,
+                          folded: Folded | None = None) -> Partial:
         """Aggregates of a batch of ``rematch_plan`` rows (``_row`` = line number - 1).
-        ``counted``: rows already counted unparsed (fetched for their text only)."""
+        ``counted``: rows already counted unparsed (fetched for their text only); ``folded``:
+        rows counted by the reader itself, aggregated with these (``partial_fields``)."""
         part = Partial(path=path)
         ok = batch["_ok"]
         missed = batch.filter(~ok)
@@ -266,11 +261,26 @@ class Reducer:
             for r, t in missed.head(UNPARSED_SAMPLES).select("_row", "_text").iter_rows()
         ]
         good = batch.filter(ok).drop("_text")
-        if good.height:
-            self._aggregate(self.plan.typed(good.lazy()).collect(), part)
+        if folded is not None:
+            part.folded = folded.rows
+        if good.height or folded is not None:
+            self._aggregate(self.plan.typed(good.lazy()).collect(), part, folded)
         return part
 
-    def partial_fields(self, fields: pl.DataFrame, path: str) -> Partial:
+    @property
+    def folds_fields(self) -> bool:
+        """Whether a stats plug-in reading its own log into this format's variables may count
+        the rows of no 5xx itself (``partial_fields``' ``folded``: :class:`Folded`, as nginx's C
+        scanner does, ``_fold_program``): only when a row is wanted for nothing but the counts
+        the fold makes -- no location (``loc_expr``), no ``--since``/``--until`` window, a minute
+        key that is a slice of ``$time_local`` (``minute_expr``), and every upstream variable in
+        the format (the fold's attempts are grouped by all five)."""
+        plan = self.plan
+        return (plan.loc_expr is None and plan.since is None and plan.until is None
+                and self.kind == "time_local" and self.has_up
+                and plan.upstream == list(UPSTREAM_COLUMNS.values()))
+
+    def partial_fields(self, fields: pl.DataFrame, path: str, folded: Folded | None = None) -> Partial:
         """Aggregates of a batch of rows another proxy's stats plug-in read from its own log
         (``Hooks.stats``: HAProxy's httplog, Apache's ``LogFormat``) straight into this format's
         variables, with nginx's meanings: ``_row`` (line number - 1 in ``path``), the variables it
@@ -278,15 +288,16 @@ class Reducer:
         for the samples of a row whose values fail the shape checks).  The values get the checks
         of the whole-line path (``LineParser.regex_ok``), so a row counts or is unparsed as
         before, when such lines were rewritten as nginx text and parsed again; no text is made
-        and none parsed twice (issue 23 item 3)."""
+        and none parsed twice (issue 23 item 3).  ``folded``: the rows the plug-in counted itself
+        (only when ``folds_fields``; rows numbered as ``_row``), aggregated with these."""
         have = set(fields.columns)
         values = [pl.col(f) if f in have else pl.lit("-", dtype=pl.String).alias(f) for f in self.fields]
         ok = self.parser.regex_ok(pl.col)
         batch = fields.lazy().select(
             pl.col("_row").cast(pl.UInt32), *values,
             ok.alias("_ok"), pl.when(~ok).then(pl.col("_text")).alias("_text")).collect()
-        part = self.partial_rematched(batch, path)
-        part.rows = part.newlines = batch.height
+        part = self.partial_rematched(batch, path, folded=folded)
+        part.rows = part.newlines = batch.height + (folded.rows if folded is not None else 0)
         return part
 
     @property

@@ -385,25 +385,13 @@ static void put_row(NCol *c, uint32_t idx, const Row *r) {
  * the blocks of a read (a capsule, alb_fold_new) and are taken (alb_fold_take) when Python wants
  * them; a block and a take never run at once on one fold (`busy`). */
 
-#define ALB_TIME_MAX 40
-
-/* the least and greatest time of a group of `codes` (by its number, FoldGroup.id) */
-typedef struct {
-    uint8_t lo_n, hi_n;
-    char lo[ALB_TIME_MAX], hi[ALB_TIME_MAX];
-} TimeRange;
+#define ALB_TIME_MAX 40 /* <= GT_TIME_MAX */
 
 typedef struct {
     GroupTable timeline, target, group, codes;
-    Buf ranges; /* TimeRange of each group of codes */
+    Buf ranges; /* GtRange of each group of codes */
     int busy;
 } AlbFold;
-
-/* a < b as polars orders strings: bytewise, a prefix first */
-static inline int str_less(const char *a, size_t an, const char *b, size_t bn) {
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c < 0 || (c == 0 && an < bn);
-}
 
 #define ALB_FOLD "why502.alb_fold"
 
@@ -452,21 +440,8 @@ static int alb_fold_row(AlbFold *f, const Row *r) {
         gt_part(&f->codes, r->made_by.p, r->made_by.n);
         int64_t id = gt_count(&f->codes, 0, 0, 0);
         if (id < 0) return 1; /* out of memory: the table is failed, the block's answer an error */
-        const char *tp = r->time.p;
-        uint8_t tn = (uint8_t)r->time.n;
-        if ((size_t)id * sizeof(TimeRange) == f->ranges.len) { /* a new group */
-            TimeRange tr;
-            memset(&tr, 0, sizeof tr);
-            tr.lo_n = tr.hi_n = tn;
-            memcpy(tr.lo, tp, tn);
-            memcpy(tr.hi, tp, tn);
-            buf_put(&f->ranges, (const char *)&tr, sizeof tr);
-            if (f->ranges.failed) f->codes.failed = 1;
-        } else {
-            TimeRange *tr = (TimeRange *)f->ranges.data + id;
-            if (str_less(tp, tn, tr->lo, tr->lo_n)) { memcpy(tr->lo, tp, tn); tr->lo_n = tn; }
-            if (str_less(tr->hi, tr->hi_n, tp, tn)) { memcpy(tr->hi, tp, tn); tr->hi_n = tn; }
-        }
+        gt_range(&f->ranges, id, r->time.p, (size_t)r->time.n);
+        if (f->ranges.failed) f->codes.failed = 1;
     }
     return 1;
 }
@@ -562,26 +537,13 @@ static int codes_frame(const AlbFold *f, PyObject **sc, PyObject **ac) {
     static const char *const names[] = {"code", "status", "made_by"};
     static const char *const formats[] = {"u", "l", "u"};
     const GroupTable *t = &f->codes;
-    const TimeRange *ranges = (const TimeRange *)f->ranges.data;
     Frame fr = {NULL, NULL};
     int rc = -1;
     if (frame_new(&fr, (int64_t)t->used, 6) != 0) goto out;
     for (int k = 0; k < 3; k++)
         if (frame_add(&fr, formats[k], names[k], 1, gt_nullable(t, k, formats[k][0])) != 0) goto out;
-    for (int hi = 0; hi < 2; hi++) {
-        NCol c;
-        memset(&c, 0, sizeof c);
-        ncol_utf8_start(&c);
-        for (size_t s = 0; s < t->cap; s++) {
-            const FoldGroup *g = &t->slots[s];
-            if (g->len == 0) continue;
-            const TimeRange *tr = &ranges[g->id];
-            col_put(&c.data, hi ? tr->hi : tr->lo, hi ? tr->hi_n : tr->lo_n);
-            ncol_utf8_end(&c, 1);
-        }
-        struct ArrowArray *a = ncol_failed(&c) ? (ncol_free(&c), NULL) : ncol_array(&c, 1, (int64_t)t->used);
-        if (frame_add(&fr, "u", hi ? "last" : "first", 0, a) != 0) goto out;
-    }
+    for (int hi = 0; hi < 2; hi++)
+        if (frame_add(&fr, "u", hi ? "last" : "first", 0, gt_range_column(t, &f->ranges, hi)) != 0) goto out;
     if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
     rc = frame_capsules(&fr, sc, ac);
 out:

@@ -42,11 +42,14 @@
 #define _GNU_SOURCE /* memmem */
 #endif
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arrow_buf.h"
+#include "group_table.h"
 
 #define MAX_KEYS 64
 #define MAX_FORBIDDEN 64
@@ -73,6 +76,10 @@ typedef struct {
     const char *forbidden[MAX_FORBIDDEN];
     Py_ssize_t forbidden_len[MAX_FORBIDDEN];
     int16_t slot[TABLE]; /* -1 empty; k < MAX_KEYS: a key; MAX_KEYS + f: a forbidden name */
+    /* bit min(len, 63) of names[first byte]: the lengths of the names starting with each byte,
+     * so that most keys and string values of a line, which are no name of the spec, are told so
+     * without hashing (spec_find was ~15 % of a Caddy line's scan, BENCHMARKS.md stop 52) */
+    uint64_t lengths[256];
 } Spec;
 
 /* a name's slot: its length and three of its bytes (every key of a line is looked up, most
@@ -83,8 +90,11 @@ static inline uint32_t name_hash(const char *s, Py_ssize_t n) {
            + (unsigned char)s[n / 2] * 3u;
 }
 
+static inline uint64_t length_bit(Py_ssize_t n) { return 1ULL << (n < 63 ? n : 63); }
+
 static int spec_put(Spec *sp, const char *s, Py_ssize_t n, int16_t v) {
     uint32_t h = name_hash(s, n);
+    if (n > 0) sp->lengths[(unsigned char)s[0]] |= length_bit(n);
     for (int probe = 0; probe < TABLE; probe++) {
         int16_t *at = &sp->slot[(h + (uint32_t)probe) & (TABLE - 1)];
         if (*at < 0) { *at = v; return 0; }
@@ -94,6 +104,7 @@ static int spec_put(Spec *sp, const char *s, Py_ssize_t n, int16_t v) {
 
 /* the slot value of name s, or -1 */
 static int spec_find(const Spec *sp, const char *s, Py_ssize_t n) {
+    if (n > 0 && !(sp->lengths[(unsigned char)s[0]] & length_bit(n))) return -1;
     uint32_t h = name_hash(s, n);
     for (int probe = 0; probe < TABLE; probe++) {
         int16_t v = sp->slot[(h + (uint32_t)probe) & (TABLE - 1)];
@@ -107,31 +118,49 @@ static int spec_find(const Spec *sp, const char *s, Py_ssize_t n) {
 
 /* --- the scan of one line ------------------------------------------------------------------ */
 
+#define MAX_ONCE 8
+
+/* texts `"name"` whose occurrences in a line are counted while it is scanned (watch's `once`,
+ * below): in a valid JSON line such a text is a string whose whole content is `name`, or lies
+ * within an escaped string (after an escaped quote, up to the string's closing quote) -- a
+ * quote outside strings opens or closes one, and the byte after a closing quote is never a
+ * name's first.  Counting them in the scan of each string replaced two memmem calls over every
+ * line (~9 % of a Caddy line's counting, BENCHMARKS.md stop 52); the same count as memmem's,
+ * though an occurrence within an escaped string is never one a status regex reads (a key with
+ * an escape sends the line back, and a value is followed by no colon). */
+typedef struct {
+    int n;
+    const char *name[MAX_ONCE]; /* the text without its quotes */
+    Py_ssize_t len[MAX_ONCE];
+    int count[MAX_ONCE];
+} Once;
+
 typedef struct {
     const char *p, *end;
     const Spec *sp;
     int bad; /* the line goes back */
+    Once *once; /* NULL: nothing counted */
 } Cur;
+
+/* the occurrences of the once texts in a string [start, q) just scanned (q its closing quote) */
+static void once_count(Once *o, const char *start, const char *q, int escaped) {
+    for (int k = 0; k < o->n; k++) {
+        Py_ssize_t len = o->len[k];
+        if (!escaped) {
+            o->count[k] += q - start == len && memcmp(start, o->name[k], (size_t)len) == 0;
+            continue;
+        }
+        /* within an escaped string: an escaped quote, the name, then the closing quote (a quote
+         * right after the name inside the string would be escaped: a backslash after the name) */
+        o->count[k] += q - start >= len + 1 && q[-len - 1] == '"' && memcmp(q - len, o->name[k], (size_t)len) == 0;
+    }
+}
 
 static inline void ws(Cur *c) {
     while (c->p < c->end && *c->p == ' ') c->p++;
 }
 
 static inline int is_dig(char ch) { return ch >= '0' && ch <= '9'; }
-
-/* whether a byte of s[0..n) is >= 0x80, eight at a time */
-static int any_high(const char *s, Py_ssize_t n) {
-    const uint64_t high = 0x8080808080808080ULL;
-    Py_ssize_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        uint64_t w;
-        memcpy(&w, s + k, 8);
-        if (w & high) return 1;
-    }
-    for (; k < n; k++)
-        if ((unsigned char)s[k] >= 0x80) return 1;
-    return 0;
-}
 
 /* whether a byte of s[0..n) is a control (< 0x20, or 0x7f), eight at a time */
 static int any_control(const char *s, Py_ssize_t n) {
@@ -153,32 +182,46 @@ static int any_control(const char *s, Py_ssize_t n) {
     return 0;
 }
 
-/* a string at c->p (the opening quote): its body [*s, *s + *n), whether it holds a backslash or a
- * byte >= 0x80; 0 when it is not a valid JSON string (control bytes were refused for the line) */
-/* the first quote or backslash in [p, end), or NULL; eight bytes at a time (the strings of a
- * log line are short: a memchr call per string cost more than the scan) */
-static inline const char *quote_or_backslash(const char *p, const char *end) {
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+/* the first quote or backslash in [p, end), or NULL, and (*high) whether a byte before it is
+ * >= 0x80; eight bytes at a time (the strings of a log line are short: a memchr call per string
+ * cost more than the scan; the high bytes are gathered in the same pass: a second pass over each
+ * string for them was ~15 % of the scan, BENCHMARKS.md stop 52).  The lowest flagged byte of a
+ * word is exact (the borrows of the zero-byte test only run upwards), so only the bytes below it
+ * count for *high. */
+static inline const char *quote_or_backslash(const char *p, const char *end, int *high) {
+    const uint64_t ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
+    uint64_t seen = 0;
     while (end - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
         uint64_t a = w ^ ('"' * ones), b = w ^ ('\\' * ones);
-        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b)) & high;
-        if (hit) return p + (__builtin_ctzll(hit) >> 3);
+        uint64_t hit = (((a - ones) & ~a) | ((b - ones) & ~b)) & hi;
+        if (hit) {
+            *high = seen != 0 || (w & hi & ((hit & -hit) - 1)) != 0;
+            return p + (__builtin_ctzll(hit) >> 3);
+        }
+        seen |= w & hi;
         p += 8;
     }
-    for (; p < end; p++)
-        if (*p == '"' || *p == '\\') return p;
+    for (; p < end; p++) {
+        if (*p == '"' || *p == '\\') {
+            *high = seen != 0;
+            return p;
+        }
+        if ((unsigned char)*p >= 0x80) seen = 1;
+    }
     return NULL;
 }
 
+/* a string at c->p (the opening quote): its body [*s, *s + *n), whether it holds a backslash or a
+ * byte >= 0x80; 0 when it is not a valid JSON string (control bytes were refused for the line) */
 static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int *high) {
     const char *start = c->p + 1;
-    const char *q = quote_or_backslash(start, c->end);
+    const char *q = quote_or_backslash(start, c->end, high);
     if (q == NULL) return 0;
     if (*q == '"') { /* the common case: no escape */
+        if (c->once != NULL) once_count(c->once, start, q, 0);
         *escaped = 0;
-        *high = any_high(start, q - start);
         *s = start;
         *n = q - start;
         c->p = q + 1;
@@ -209,6 +252,7 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
         if (ch >= 0x80) *high = 1;
         q++;
     }
+    if (c->once != NULL) once_count(c->once, start, q, 1);
     *s = start;
     *n = q - start;
     c->p = q + 1;
@@ -351,6 +395,25 @@ static int read_value(Cur *c, const Key *k, Val *v) {
         return 1;
     case 'g': {
         if (num.sig > 17 || num.exp_digits > 2 || k->required) return 0;
+        if (!num.exp && num.digits <= 15) {
+            /* Clinger's fast path (as _albscan.c's read_seconds): the digits as an integer below
+             * 2^53 and a power of ten up to 1e15 are exact doubles, so their quotient is the
+             * correctly rounded value -- strtod's (strtod was ~6 % of a Caddy line's scan) */
+            static const double p10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                           1e12, 1e13, 1e14, 1e15};
+            uint64_t m = 0;
+            int after = -1;
+            for (Py_ssize_t j = num.s[0] == '-' ? 1 : 0; j < num.n; j++) {
+                if (num.s[j] == '.') after = 0;
+                else {
+                    m = m * 10 + (uint64_t)(num.s[j] - '0');
+                    after += after >= 0;
+                }
+            }
+            double x = (double)m / p10[after < 0 ? 0 : after];
+            v->g = num.s[0] == '-' ? -x : x;
+            return 1;
+        }
         char tmp[48];
         if (num.n >= (Py_ssize_t)sizeof tmp) return 0;
         memcpy(tmp, num.s, (size_t)num.n);
@@ -472,9 +535,11 @@ static int read_member(Cur *c, const Key *k, Val *v) {
 
 /* one line: the values of the keys read (vals[k].n < 0 when null or absent; bit k of *seen_out,
  * when given, set when key k is in the line); 0 when it goes back */
-static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out) {
+static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out, Once *once) {
     if (n < 2 || s[0] != '{' || s[n - 1] != '}' || any_control(s, n)) return 0;
-    Cur c = {s + 1, s + n, sp, 0};
+    if (once != NULL)
+        for (int k = 0; k < once->n; k++) once->count[k] = 0;
+    Cur c = {s + 1, s + n, sp, 0, once};
     uint64_t seen = 0;
     for (int k = 0; k < sp->nkeys; k++) vals[k].n = -1;
     ws(&c);
@@ -635,7 +700,7 @@ typedef struct {
 static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Val vals[MAX_KEYS];
-    if (!json_line(t->sp, s, n, vals, NULL)) return 0;
+    if (!json_line(t->sp, s, n, vals, NULL, NULL)) return 0;
     int nk = t->sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
@@ -731,9 +796,7 @@ typedef struct {
     const char *prefix[MAX_GROUP];
     Py_ssize_t prefix_len[MAX_GROUP];
     int nprefix;
-    const char *once[MAX_GROUP];
-    Py_ssize_t once_len[MAX_GROUP];
-    int nonce;
+    Once once; /* its texts (counted per line by the scan) */
 } Group;
 
 typedef struct {
@@ -760,14 +823,6 @@ static int flush_group(Counter *c) {
     return rc;
 }
 
-/* whether t occurs at most once in s[0..n) */
-static int at_most_once(const char *s, Py_ssize_t n, const char *t, Py_ssize_t tn) {
-    const char *a = memmem(s, (size_t)n, t, (size_t)tn);
-    if (a == NULL) return 1;
-    const char *rest = a + 1;
-    return memmem(rest, (size_t)(s + n - rest), t, (size_t)tn) == NULL;
-}
-
 static void key_value(Buf *b, char kind, const Val *v) {
     if (v->n < 0) { buf_put(b, "n", 1); return; }
     if (kind == 'l' || kind == 'c') { buf_put(b, "i", 1); buf_put(b, (const char *)&v->i, sizeof v->i); }
@@ -788,9 +843,10 @@ static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     const Group *g = c->g;
     Val vals[MAX_KEYS];
     uint64_t seen;
-    if (c->error || !json_line(sp, s, n, vals, &seen)) return 0;
-    for (int k = 0; k < g->nonce; k++)
-        if (!at_most_once(s, n, g->once[k], g->once_len[k])) return 0;
+    Once once = g->once;
+    if (c->error || !json_line(sp, s, n, vals, &seen, &once)) return 0;
+    for (int k = 0; k < once.n; k++)
+        if (once.count[k] > 1) return 0;
     for (int k = 0; k < g->nprefix; k++) {
         const Val *v = &vals[g->prefix_key[k]];
         char kind = sp->keys[g->prefix_key[k]].kind;
@@ -838,7 +894,7 @@ static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefi
     g->status = -1;
     for (int k = 0; k < sp->nkeys && g->status < 0; k++)
         if (sp->keys[k].required && sp->keys[k].kind == 'l') g->status = k;
-    if (PyTuple_GET_SIZE(group) > MAX_GROUP || PyTuple_GET_SIZE(prefix) > MAX_GROUP || PyTuple_GET_SIZE(once) > MAX_GROUP) {
+    if (PyTuple_GET_SIZE(group) > MAX_GROUP || PyTuple_GET_SIZE(prefix) > MAX_GROUP || PyTuple_GET_SIZE(once) > MAX_ONCE) {
         PyErr_SetString(PyExc_ValueError, "too many group, prefix or once entries");
         return -1;
     }
@@ -871,12 +927,16 @@ static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefi
     }
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(once); k++) {
         PyObject *text = PyTuple_GET_ITEM(once, k);
-        if (!PyBytes_Check(text) || PyBytes_GET_SIZE(text) == 0) {
-            PyErr_SetString(PyExc_TypeError, "a once entry is non-empty bytes");
+        const char *t = PyBytes_Check(text) ? PyBytes_AS_STRING(text) : NULL;
+        Py_ssize_t tn = t != NULL ? PyBytes_GET_SIZE(text) : 0;
+        /* `"name"`, a name without quote or backslash (the form Once counts) */
+        if (t == NULL || tn < 3 || t[0] != '"' || t[tn - 1] != '"' || memchr(t + 1, '"', (size_t)(tn - 2))
+            || memchr(t + 1, '\\', (size_t)(tn - 2))) {
+            PyErr_SetString(PyExc_ValueError, "a once entry is a quoted name without quote or backslash");
             return -1;
         }
-        g->once[g->nonce] = PyBytes_AS_STRING(text);
-        g->once_len[g->nonce++] = PyBytes_GET_SIZE(text);
+        g->once.name[g->once.n] = t + 1;
+        g->once.len[g->once.n++] = tn - 2;
     }
     return 0;
 }
@@ -914,6 +974,384 @@ done:
     return out;
 }
 
+
+/* --- the fold (stats): the rows `stats` only counts, counted here ---------------------------
+ *
+ * LbStatsAccumulator (evidence/lbstats.py) reads every row only for counts keyed by a few of its
+ * values: the timeline by (minute, status, made_by, retries), the targets and target groups by
+ * (key, status, made_by, retries, upstream_ms), the failures the edge made itself by their code
+ * with their first and last time.  A JSON family's status, made_by, code, retries, target,
+ * group and timing are decided from a few read keys (its parser, parse_json), so a line
+ * json_line reads is counted here, in tables keyed by the *raw values* of those keys, and each
+ * group is decided once by the family's parser on the Python side (parsers/lblogs/jsonfold.py),
+ * the way json_counts serves watch.  A table is a list of (key, mode) parts:
+ *   'v' the value; 'f' the value when the status (the first required integer key) is 500 or
+ *   more, else null (a value that decides a failure only: a body size); 'e' whether it is empty
+ *   (null when absent, "" when null, "" or "-", "x" otherwise: Envoy's %RESPONSE_DURATION%);
+ *   'm' a string's first 16 bytes (the minute of an ISO time: lbstats._minute);
+ * and which of the table's keys the line holds (`present`, bit k for part k: a parser may tell
+ * an absent key from a null one).  A table may keep each group's least and greatest time (the
+ * `time` key's whole value, polars' order of strings: bytewise, a prefix first).  A line whose
+ * time is no string of 16 to FOLD_TIME_MAX bytes starting with a digit goes back (as rows), so
+ * the minute and the range are the time's.  A time that is a number (Caddy's `ts`, Unix seconds,
+ * kind 'g') must be one of 0 to 253402300799 (a four-digit year): its minute ('m') is the Unix
+ * minute of the time as Python's datetime.fromtimestamp reads it (the microseconds rounded half
+ * to even: 59.9999996 s is the next minute), its range the least and greatest number (that
+ * reading is monotonic, and the text the parser writes of it of fixed width, so the order is the
+ * text's).  A line whose `prefix` key does not hold a string starting with its text goes back
+ * (Caddy's logger: its error lines are no requests).  The tables live across the blocks of a read (a
+ * capsule, json_fold_new) and are taken with json_fold_take; a block and a take never run at
+ * once on one fold (`busy`). */
+
+#define FOLD_TABLES 4
+#define FOLD_PARTS 24
+#define FOLD_TIME_MAX GT_TIME_MAX
+
+typedef struct {
+    int key[FOLD_PARTS];
+    char mode[FOLD_PARTS];
+    int n, ranged;
+    GroupTable t;
+    Buf ranges; /* GtRange of each group (by FoldGroup.id) when `ranged`; NumRange for a number time */
+} FoldTable;
+
+typedef struct {
+    Spec sp;
+    PyObject *owners; /* the Python objects the spec's names point into */
+    int time_key, time_number, status, ntables, busy;
+    int prefix_key[FOLD_PARTS];
+    const char *prefix[FOLD_PARTS];
+    Py_ssize_t prefix_len[FOLD_PARTS];
+    int nprefix;
+    int64_t rows;
+    FoldTable tables[FOLD_TABLES];
+} JsonFold;
+
+typedef struct {
+    double lo, hi;
+} NumRange;
+
+/* the Unix minute of `ts` as datetime.fromtimestamp(ts, utc) reads it: its microseconds rounded
+ * half to even (CPython _PyTime_ObjectToTimeval, _PyTime_ROUND_HALF_EVEN; nearbyint in the
+ * default rounding mode), a million of them a second more */
+static inline int64_t unix_minute(double ts) {
+    double whole;
+    double us = nearbyint(modf(ts, &whole) * 1e6);
+    int64_t sec = (int64_t)whole + (us >= 1e6 ? 1 : 0);
+    return sec / 60;
+}
+
+static inline void num_range(Buf *ranges, int64_t id, double v) {
+    size_t at = (size_t)id * sizeof(NumRange);
+    if (at == ranges->len) {
+        NumRange r = {v, v};
+        buf_put(ranges, (const char *)&r, sizeof r);
+    } else if (at < ranges->len) {
+        NumRange *r = (NumRange *)ranges->data + id;
+        if (v < r->lo) r->lo = v;
+        if (v > r->hi) r->hi = v;
+    }
+}
+
+#define JSON_FOLD "why502.json_fold"
+
+static void json_fold_clear(JsonFold *f) {
+    for (int k = 0; k < f->ntables; k++) {
+        gt_free(&f->tables[k].t);
+        free(f->tables[k].ranges.data);
+        memset(&f->tables[k].ranges, 0, sizeof f->tables[k].ranges);
+    }
+    f->rows = 0;
+}
+
+static int json_fold_failed(const JsonFold *f) {
+    for (int k = 0; k < f->ntables; k++)
+        if (f->tables[k].t.failed || f->tables[k].ranges.failed) return 1;
+    return 0;
+}
+
+static void json_fold_capsule_free(PyObject *cap) {
+    JsonFold *f = PyCapsule_GetPointer(cap, JSON_FOLD);
+    if (f == NULL) { PyErr_Clear(); return; }
+    json_fold_clear(f);
+    Py_XDECREF(f->owners);
+    free(f);
+}
+
+static JsonFold *json_fold_of(PyObject *cap) {
+    JsonFold *f = PyCapsule_GetPointer(cap, JSON_FOLD);
+    if (f != NULL && f->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the fold is in use by another call");
+        return NULL;
+    }
+    return f;
+}
+
+/* part k of a line's key in table t */
+static void fold_part(GroupTable *t, const Key *key, char mode, const Val *v, int present, int failure) {
+    if (mode == 'e') {
+        if (!present) gt_null(t);
+        else if (v->n < 0 || v->n == 0 || (v->n == 1 && v->s[0] == '-')) gt_part(t, "", 0);
+        else gt_part(t, "x", 1);
+        return;
+    }
+    if (v->n < 0 || (mode == 'f' && !failure)) { gt_null(t); return; }
+    if (mode == 'm' && key->kind == 'g') {
+        int64_t minute = unix_minute(v->g);
+        gt_fixed_part(t, &minute, sizeof minute);
+    } else if (key->kind == 'u' || key->kind == 's') gt_part(t, v->s, mode == 'm' && v->n > 16 ? 16 : v->n);
+    else if (key->kind == 'g') gt_fixed_part(t, &v->g, sizeof v->g);
+    else gt_fixed_part(t, &v->i, sizeof v->i);
+}
+
+/* scan_lines' TakeLine of the fold (without the GIL): 1 when the line was counted */
+static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    JsonFold *f = ctx;
+    Val vals[MAX_KEYS];
+    uint64_t seen = 0;
+    if (!json_line(&f->sp, s, n, vals, &seen, NULL)) return 0;
+    const Val *tv = f->time_key >= 0 ? &vals[f->time_key] : NULL;
+    if (tv != NULL && (f->time_number ? tv->n < 0 || !(tv->g >= 0.0 && tv->g < 253402300800.0)
+                                      : tv->n < 16 || tv->n > FOLD_TIME_MAX || !is_dig(tv->s[0])))
+        return 0;
+    for (int k = 0; k < f->nprefix; k++) {
+        const Val *v = &vals[f->prefix_key[k]];
+        if (v->n < f->prefix_len[k] || memcmp(v->s, f->prefix[k], (size_t)f->prefix_len[k]) != 0) return 0;
+    }
+    int failure = f->status >= 0 && vals[f->status].n >= 0 && vals[f->status].i >= 500;
+    for (int k = 0; k < f->ntables; k++) {
+        FoldTable *ft = &f->tables[k];
+        uint64_t present = 0;
+        for (int p = 0; p < ft->n; p++) {
+            int key = ft->key[p];
+            int has = (seen >> key) & 1;
+            present |= (uint64_t)has << p;
+            fold_part(&ft->t, &f->sp.keys[key], ft->mode[p], &vals[key], has, failure);
+        }
+        gt_fixed_part(&ft->t, &present, sizeof present);
+        int64_t id = gt_count(&ft->t, 0, 0, 0);
+        if (id < 0 || !ft->ranged || tv == NULL) continue; /* out of memory: failed, the block's answer an error */
+        if (f->time_number) num_range(&ft->ranges, id, tv->g);
+        else gt_range(&ft->ranges, id, tv->s, (size_t)tv->n);
+    }
+    f->rows++;
+    return 1;
+}
+
+static int fold_key_named(const Spec *sp, PyObject *name) {
+    if (!PyBytes_Check(name)) { PyErr_SetString(PyExc_TypeError, "a key name is bytes"); return -1; }
+    int v = spec_find(sp, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name));
+    if (v < 0 || v >= MAX_KEYS || sp->keys[v].kind == 'o') {
+        PyErr_SetString(PyExc_ValueError, "a fold's key is a read key of the spec");
+        return -1;
+    }
+    return v;
+}
+
+/* json_fold_new(keys, forbidden, nested_ok, tables, time, prefix): a fold; tables: ((parts,
+ * ranged), ...) with parts ((name, mode), ...); time: the key of each row's time, or None;
+ * prefix: ((name, text), ...) */
+static PyObject *json_fold_new(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *keys, *forbidden, *tables, *time, *prefix;
+    int nested_ok;
+    if (!PyArg_ParseTuple(args, "O!O!pO!OO!", &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok,
+                          &PyTuple_Type, &tables, &time, &PyTuple_Type, &prefix))
+        return NULL;
+    JsonFold *f = calloc(1, sizeof *f);
+    if (f == NULL) return PyErr_NoMemory();
+    f->owners = Py_BuildValue("(OOOO)", keys, forbidden, tables, prefix);
+    if (f->owners == NULL || load_spec(&f->sp, keys, forbidden, nested_ok) != 0) goto fail;
+    f->status = -1;
+    for (int k = 0; k < f->sp.nkeys && f->status < 0; k++)
+        if (f->sp.keys[k].required && f->sp.keys[k].kind == 'l') f->status = k;
+    f->time_key = -1;
+    if (time != Py_None) {
+        if ((f->time_key = fold_key_named(&f->sp, time)) < 0) goto fail;
+        char kind = f->sp.keys[f->time_key].kind;
+        if (kind != 'u' && kind != 'g') {
+            PyErr_SetString(PyExc_ValueError, "the time key is a string ('u') or a number ('g')");
+            goto fail;
+        }
+        f->time_number = kind == 'g';
+    }
+    if (PyTuple_GET_SIZE(prefix) > FOLD_PARTS) {
+        PyErr_SetString(PyExc_ValueError, "too many prefixes");
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(prefix); k++) {
+        PyObject *name, *text;
+        PyObject *e = PyTuple_GET_ITEM(prefix, k);
+        if (!PyTuple_Check(e) || !PyArg_ParseTuple(e, "OS", &name, &text)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a prefix is (name, text)");
+            goto fail;
+        }
+        int key = fold_key_named(&f->sp, name);
+        if (key < 0) goto fail;
+        if (f->sp.keys[key].kind != 'u') {
+            PyErr_SetString(PyExc_ValueError, "a prefix's key is a string key ('u')");
+            goto fail;
+        }
+        f->prefix_key[f->nprefix] = key;
+        f->prefix[f->nprefix] = PyBytes_AS_STRING(text);
+        f->prefix_len[f->nprefix++] = PyBytes_GET_SIZE(text);
+    }
+    if (PyTuple_GET_SIZE(tables) < 1 || PyTuple_GET_SIZE(tables) > FOLD_TABLES) {
+        PyErr_SetString(PyExc_ValueError, "1 to 4 tables");
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(tables); k++) {
+        FoldTable *ft = &f->tables[k];
+        PyObject *parts;
+        f->ntables++;
+        PyObject *t = PyTuple_GET_ITEM(tables, k);
+        if (!PyTuple_Check(t) || !PyArg_ParseTuple(t, "O!p", &PyTuple_Type, &parts, &ft->ranged)) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a table is (parts, ranged)");
+            goto fail;
+        }
+        if (ft->ranged && f->time_key < 0) {
+            PyErr_SetString(PyExc_ValueError, "a ranged table needs the time key");
+            goto fail;
+        }
+        if (PyTuple_GET_SIZE(parts) < 1 || PyTuple_GET_SIZE(parts) > FOLD_PARTS) {
+            PyErr_SetString(PyExc_ValueError, "1 to 24 parts a table");
+            goto fail;
+        }
+        for (Py_ssize_t p = 0; p < PyTuple_GET_SIZE(parts); p++) {
+            PyObject *name;
+            const char *mode;
+            Py_ssize_t mode_len;
+            PyObject *e = PyTuple_GET_ITEM(parts, p);
+            if (!PyTuple_Check(e) || !PyArg_ParseTuple(e, "Os#", &name, &mode, &mode_len)) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a part is (name, mode)");
+                goto fail;
+            }
+            if (mode_len != 1 || mode[0] == 0 || !strchr("vfem", mode[0])) {
+                PyErr_SetString(PyExc_ValueError, "a part's mode is v, f, e or m");
+                goto fail;
+            }
+            if ((ft->key[ft->n] = fold_key_named(&f->sp, name)) < 0) goto fail;
+            if (mode[0] == 'm' && ft->key[ft->n] != f->time_key) {
+                PyErr_SetString(PyExc_ValueError, "the minute is the time key's");
+                goto fail;
+            }
+            ft->mode[ft->n++] = mode[0];
+        }
+    }
+    PyObject *cap = PyCapsule_New(f, JSON_FOLD, json_fold_capsule_free);
+    if (cap != NULL) return cap;
+fail:
+    json_fold_clear(f);
+    Py_XDECREF(f->owners);
+    free(f);
+    return NULL;
+}
+
+/* json_fold_block(fold, data) -> (lines, rows handed back (uint32 bytes), their text, rows counted) */
+static PyObject *json_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *cap;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "Oy*", &cap, &data)) return NULL;
+    JsonFold *f = json_fold_of(cap);
+    if (f == NULL) { PyBuffer_Release(&data); return NULL; }
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
+    int64_t nrows = 0, before = f->rows;
+    int failed = 0;
+    f->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    nrows = scan_lines(data.buf, data.len, fold_object, f, &back, &back_text);
+    failed = back.failed || back_text.failed || json_fold_failed(f);
+    Py_END_ALLOW_THREADS
+    f->busy = 0;
+    if (failed) PyErr_NoMemory();
+    else if (nrows > UINT32_MAX) PyErr_SetString(PyExc_ValueError, "block too long");
+    else out = Py_BuildValue("(Ly#y#L)", (long long)nrows, back.data ? back.data : "", (Py_ssize_t)back.len,
+                             back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len,
+                             (long long)(f->rows - before));
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* (groups of the largest table, rows counted) */
+static PyObject *json_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
+    JsonFold *f = json_fold_of(cap);
+    if (f == NULL) return NULL;
+    size_t most = 0;
+    for (int k = 0; k < f->ntables; k++)
+        if (f->tables[k].t.used > most) most = f->tables[k].t.used;
+    return Py_BuildValue("(nL)", (Py_ssize_t)most, (long long)f->rows);
+}
+
+/* one table as a frame's capsules: its parts (named by their keys), `present`, `n`, and, when
+ * ranged, `first` and `last`; 0, or -1 with an error set */
+static int fold_table_frame(const JsonFold *f, const FoldTable *ft, PyObject **sc, PyObject **ac) {
+    const GroupTable *t = &ft->t;
+    Frame fr = {NULL, NULL};
+    int rc = -1;
+    if (frame_new(&fr, (int64_t)t->used, ft->n + 2 + (ft->ranged ? 2 : 0)) != 0) goto out;
+    for (int p = 0; p < ft->n; p++) {
+        const Key *key = &f->sp.keys[ft->key[p]];
+        char mode = ft->mode[p], name[MAX_NAME_LEN + 1];
+        const char *format = mode == 'm' && key->kind == 'g' ? "l" /* the Unix minute */
+                           : mode == 'e' || mode == 'm' || key->kind == 'u' || key->kind == 's' ? "u"
+                           : key->kind == 'g' ? "g" : "l";
+        memcpy(name, key->name, (size_t)key->len);
+        name[key->len] = 0;
+        if (frame_add(&fr, format, name, 1, gt_nullable(t, p, format[0])) != 0) goto out;
+    }
+    if (frame_add(&fr, "l", "present", 1, gt_nullable(t, ft->n, 'l')) != 0) goto out;
+    if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
+    for (int hi = 0; ft->ranged && hi < 2; hi++) {
+        struct ArrowArray *a;
+        if (f->time_number) {
+            const NumRange *rs = (const NumRange *)ft->ranges.data;
+            Buf b = {0};
+            for (size_t s = 0; s < t->cap; s++)
+                if (t->slots[s].len != 0) {
+                    double v = hi ? rs[t->slots[s].id].hi : rs[t->slots[s].id].lo;
+                    buf_put(&b, (const char *)&v, sizeof v);
+                }
+            a = b.failed ? (free(b.data), NULL) : child_array((int64_t)t->used, buf_take(&b), NULL);
+        } else a = gt_range_column(t, &ft->ranges, hi);
+        if (frame_add(&fr, f->time_number ? "g" : "u", hi ? "last" : "first", 0, a) != 0) goto out;
+    }
+    rc = frame_capsules(&fr, sc, ac);
+out:
+    frame_free(&fr);
+    return rc;
+}
+
+/* json_fold_take(fold) -> ((schema, array) of each table, rows counted): the groups since the
+ * last take, the tables emptied */
+static PyObject *json_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
+    JsonFold *f = json_fold_of(cap);
+    if (f == NULL) return NULL;
+    PyObject *frames = PyTuple_New(f->ntables);
+    if (frames == NULL) return NULL;
+    for (int k = 0; k < f->ntables; k++) {
+        PyObject *sc, *ac;
+        size_t slot = f->time_number ? sizeof(NumRange) : sizeof(GtRange);
+        if (f->tables[k].ranged && f->tables[k].ranges.len != f->tables[k].t.used * slot) {
+            PyErr_NoMemory();
+            Py_DECREF(frames);
+            return NULL;
+        }
+        if (fold_table_frame(f, &f->tables[k], &sc, &ac) != 0) {
+            if (!PyErr_Occurred()) PyErr_NoMemory();
+            Py_DECREF(frames);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(frames, k, Py_BuildValue("(NN)", sc, ac));
+        if (PyTuple_GET_ITEM(frames, k) == NULL) { Py_DECREF(frames); return NULL; }
+    }
+    int64_t rows = f->rows;
+    json_fold_clear(f);
+    return Py_BuildValue("(NL)", frames, (long long)rows);
+}
+
 static PyMethodDef module_methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
      "json_columns(data, keys, forbidden, nested_ok) -> (arrow schema, arrow array, lines, rows handed back "
@@ -924,6 +1362,16 @@ static PyMethodDef module_methods[] = {
      "json_counts(data, keys, forbidden, nested_ok, group, prefix, once) -> ({group key: lines}, the lines "
      "handed back): the lines json_columns would read, grouped by the values of the keys of group ((name, "
      "mode 'v' or 'f')), for watch (parsers/lblogs/counts.py)"},
+    {"json_fold_new", json_fold_new, METH_VARARGS,
+     "json_fold_new(keys, forbidden, nested_ok, tables, time, prefix) -> a fold: tables ((parts, ranged), ...) "
+     "of parts ((name, mode 'v', 'f', 'e' or 'm'), ...) the lines json_columns would read are counted in, "
+     "across blocks, for stats (parsers/lblogs/jsonfold.py)"},
+    {"json_fold_block", json_fold_block, METH_VARARGS,
+     "json_fold_block(fold, data) -> (lines, rows handed back (uint32 bytes), their text, rows counted)"},
+    {"json_fold_size", json_fold_size, METH_O, "json_fold_size(fold) -> (groups of its largest table, rows counted)"},
+    {"json_fold_take", json_fold_take, METH_O,
+     "json_fold_take(fold) -> (((schema, array) of each table: its parts, present, n[, first, last]), rows): "
+     "the groups since the last take, the tables emptied"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -933,4 +1381,8 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__jsonscan(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__jsonscan(void) {
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (group_table.h) */
+    return PyModule_Create(&module_def);
+}

@@ -25,6 +25,8 @@ from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.parsers.lblogs.fold import BlockFold
+
 EDGE_CODES = frozenset({520, 521, 522, 523, 524, 525, 526, 530})
 
 
@@ -108,9 +110,17 @@ def _cloudflare_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return cloudflare_block(data)
 
 
+def _cloudflare_fold() -> BlockFold | None:
+    """``stats``' fold of its lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
+    from why502.parsers.lblogs.counts import CLOUDFLARE_COUNTS, CLOUDFLARE_FOLD
+    from why502.parsers.lblogs.jsonfold import json_fold
+
+    return json_fold(CLOUDFLARE_COUNTS, CLOUDFLARE_FOLD, parse_cloudflare)
+
+
 CLOUDFLARE = LogFamily(
     name="cloudflare", title="Cloudflare's edge", rank=20, is_json=is_cloudflare,
-    parse_json=parse_cloudflare, frame=_cloudflare_frame, block=_cloudflare_block,
+    parse_json=parse_cloudflare, frame=_cloudflare_frame, block=_cloudflare_block, fold=_cloudflare_fold,
     default_timeout=(120.0, "Cloudflare Proxy Read Timeout, 120 s by default (formerly 100 s)"),
     status_patterns=(re.compile(rb'^[^\n]*?"EdgeResponseStatus":(\d{1,3})[,}]', re.M),),
 )

@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from why502.catalog.terms import term
-from why502.parsers.lblogs.countspec import JsonCount, as_read
+from why502.parsers.lblogs.countspec import JsonCount, JsonFoldSpec, as_read
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord
 
@@ -99,6 +99,24 @@ CLOUDFLARE_COUNTS = JsonCount(
     group=(("EdgeResponseStatus", "v"), ("OriginResponseStatus", "v"), ("OriginIP", "v"),
            ("ClientRequestHost", "v")),
     prefix=(), once=('"EdgeResponseStatus"',), obj=as_read)
+
+def _cloudflare_timing(groups: Any) -> Any:
+    from why502.parsers.lblogs.batch import cloudflare_upstream_ms  # polars: only when stats reads
+
+    return cloudflare_upstream_ms(groups)
+
+
+#: what ``stats`` counts of Cloudflare's lines in the native pass (``parsers.lblogs.jsonfold``):
+#: ``parse_cloudflare`` decides who made the status and its code from the two statuses, reads
+#: the target and group from ``OriginIP`` and ``ClientRequestHost`` and the timing from the first
+#: of three keys that holds one
+CLOUDFLARE_FOLD = JsonFoldSpec(
+    time="EdgeStartTimestamp",
+    decide=(("EdgeResponseStatus", "v"), ("OriginResponseStatus", "v")),
+    per=(("OriginIP", "v"), ("ClientRequestHost", "v")),
+    timing=tuple((k, "v") for k in ("OriginResponseHeaderReceiveDurationMs", "OriginResponseDurationMs",
+                                    "OriginResponseTime")),
+    timing_of=_cloudflare_timing)
 
 
 def _group_values(raw: bytes, names: tuple[str, ...]) -> dict[str, Any]:

@@ -47,3 +47,36 @@ def as_read(v: dict[str, Any]) -> dict[str, Any]:
 OTHER_EDGE_KEYS = ("EdgeResponseStatus", "RayID", "response_flags", "response_flag", "responseFlags",
                    "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
                    "upstreamTransportFailureReason")
+
+
+#: a part of a fold's table: (key, mode) -- ``_jsonscan.c``'s fold: 'v' the value, 'f' the value
+#: from status 500 on, 'e' whether it is empty, 'm' the minute of the time key
+FoldPart = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class JsonFoldSpec:
+    """What ``stats`` counts of a JSON family's lines in the native pass instead of as rows
+    (``parsers/lblogs/jsonfold.py``): ``time`` the key each row's time is read from (a row whose
+    time is another key's goes out as a row), ``decide`` the parts the family's parser decides
+    a row's status, who made it, its code and retries from, ``per`` the parts it reads the target
+    and the target group from, ``timing`` those of the upstream timing, and ``timing_reads`` the
+    keys of ``decide`` and ``per`` the timing's reading depends on as well (Traefik's: no timing
+    without a service URL).  Every key the parser reads for those must be among them:
+    ``tests/stats/test_json_fold.py`` holds the fold's ``stats`` equal to the rows'."""
+
+    time: str  # a string (an ISO time) or a number (Unix seconds, ``_jsonscan.c``)
+    decide: tuple[FoldPart, ...]
+    per: tuple[FoldPart, ...]
+    timing: tuple[FoldPart, ...]
+    timing_reads: tuple[str, ...] = ()
+    #: the keys that must hold a string starting with a text, else the line is a row (Caddy's
+    #: logger: its error lines are no requests)
+    prefix: tuple[tuple[str, str], ...] = ()
+    #: a group's values as the object the parser is given (the parts' values by key, as read;
+    #: nested keys written ``parent.name``, a counted key as its count)
+    obj: Callable[[dict[str, Any]], dict[str, Any]] = as_read
+    #: the timing of a frame of groups (the parts' columns) as the family's column reader
+    #: computes it (a Series or expression), when it has one: a timing of many values (a time in
+    #: nanoseconds) is then not read once per value by the parser
+    timing_of: Callable[[Any], Any] | None = None

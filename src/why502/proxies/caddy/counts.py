@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from why502.parsers.lblogs.countspec import OTHER_EDGE_KEYS, JsonCount
+from why502.parsers.lblogs.countspec import OTHER_EDGE_KEYS, JsonCount, JsonFoldSpec
 
 _CADDY_REQUEST = ("method", "uri", "host", "client_ip", "remote_ip", "remote_addr")
 
@@ -33,3 +33,18 @@ COUNTS = JsonCount(
     forbidden=OTHER_EDGE_KEYS, nested_ok=True,
     group=(("status", "v"), ("size", "f"), ("resp_headers", "f"), ("request.host", "f")),
     prefix=(("logger", "http.log.access"),), once=('"status"',), obj=_caddy_obj)
+
+
+def _fold_obj(v: dict[str, Any]) -> dict[str, Any]:
+    """A group of the fold as ``parse_caddy`` reads it: ``_caddy_obj``'s keys and the time."""
+    return {**_caddy_obj({"status": None, **v}), "ts": v.get("ts")}
+
+
+#: what ``stats`` counts of its access lines in the native pass (``parsers.lblogs.jsonfold``):
+#: ``parse_caddy`` decides made_by and the code from the status and, from 500 on, whether the
+#: answer is Caddy's own (no body, no header but its own); the group is the request's host; no
+#: target or timing is logged; a row's time is ``ts`` (Unix seconds); its other loggers' lines
+#: (errors, the proxy's own) are rows
+FOLD = JsonFoldSpec(
+    time="ts", decide=(("status", "v"), ("size", "f"), ("resp_headers", "f")),
+    per=(("request.host", "v"),), timing=(), prefix=(("logger", "http.log.access"),), obj=_fold_obj)

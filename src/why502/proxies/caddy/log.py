@@ -24,10 +24,12 @@ from why502.catalog.terms import term
 from why502.parsers.lblogs.family import LogFamily, json_object
 from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
-from why502.proxies.caddy.counts import COUNTS
+from why502.proxies.caddy.counts import COUNTS, FOLD
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from why502.parsers.lblogs.fold import BlockFold
 
 NAME = "caddy"  # the family: this proxy's name (--log-type caddy, the vocabulary's family)
 
@@ -222,13 +224,20 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return caddy_block(data)
 
 
+def _fold() -> BlockFold | None:
+    """``stats``' fold of its access lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
+    from why502.parsers.lblogs.jsonfold import json_fold
+
+    return json_fold(COUNTS, FOLD, parse_caddy)
+
+
 CADDY = LogFamily(
     counts=COUNTS,
     name=NAME, title="Caddy", rank=40, is_json=is_caddy, parse_json=parse_caddy,
     sniffers=((50, lambda line: parse_caddy1(line) is not None),
               (55, lambda line: parse_caddy_console(line) is not None)),
     text_parsers=(parse_caddy1, parse_caddy_console),
-    own_line=caddy_own, frame=_frame, block=_block,
+    own_line=caddy_own, frame=_frame, block=_block, fold=_fold,
     status_patterns=(re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
 )
 """Caddy's family: no default timeout (it waits for a response header without limit)."""

@@ -4,7 +4,7 @@ polars-free, as the agent is."""
 
 from __future__ import annotations
 
-from why502.parsers.lblogs.countspec import JsonCount, as_read
+from why502.parsers.lblogs.countspec import JsonCount, JsonFoldSpec, as_read
 
 # its JSON keys (proxies/envoy/frame.py: _STATUS ... _RESPONSE_DURATION; log.parse_envoy_json)
 _ENVOY_STATUS = ("response_code", "responseCode", "status")
@@ -33,3 +33,16 @@ COUNTS = JsonCount(
                                 *_ENVOY_TARGET)),
            *((k, "e") for k in _ENVOY_RESPONSE_DURATION)),
     prefix=(), once=('"response_code"',), obj=as_read)
+
+#: what ``stats`` counts of its JSON lines in the native pass (``parsers.lblogs.jsonfold``): the
+#: keys ``parse_envoy_json`` decides status, made_by, code and retries from (``_record``: the
+#: flags, details and transport failure; ``_no_upstream_byte``: whether %RESPONSE_DURATION% is
+#: there and empty), and those of the target, cluster and upstream time; a row's time is
+#: ``start_time`` (the first key ``_text`` tries)
+FOLD = JsonFoldSpec(
+    time="start_time",
+    decide=(*((k, "v") for k in (*_ENVOY_STATUS, *_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR)),
+            *((k, "e") for k in _ENVOY_RESPONSE_DURATION)),
+    per=tuple((k, "v") for k in _ENVOY_TARGET),
+    timing=tuple((k, "v") for k in ("upstream_service_time", "upstreamServiceTime",
+                                    "x-envoy-upstream-service-time")))

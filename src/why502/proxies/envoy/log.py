@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
-from why502.proxies.envoy.counts import COUNTS
+from why502.proxies.envoy.counts import COUNTS, FOLD
 from why502.proxies.envoy.proxy import ROUTE_TIMEOUT
 
 if TYPE_CHECKING:
     import polars as pl
 
     from why502.parsers.lblogs.counts import BlockCounter
+    from why502.parsers.lblogs.fold import BlockFold
 
 NAME = "envoy"  # the family: this proxy's name (--log-type envoy, the vocabulary's family)
 
@@ -296,6 +297,13 @@ def _text_counter(status_rx: re.Pattern[bytes] | None) -> BlockCounter | None:
     return text_counter(status_rx)
 
 
+def _fold() -> BlockFold | None:
+    """``stats``' fold of its JSON lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
+    from why502.parsers.lblogs.jsonfold import json_fold
+
+    return json_fold(COUNTS, FOLD, parse_envoy_json)
+
+
 def _is_kv(line: str) -> bool:
     return parse_envoy_kv(line) is not None
 
@@ -306,7 +314,7 @@ ENVOY = LogFamily(
     # its default/Istio text line is strict (a bracketed time or Istio's separators): tried
     # early; the key=value format is a search for a flags key, tried after every strict format
     sniffers=((30, is_envoy_text), (70, _is_kv)),
-    text_parsers=(parse_envoy_text, parse_envoy_kv), frame=envoy_frame,
+    text_parsers=(parse_envoy_text, parse_envoy_kv), frame=envoy_frame, fold=_fold,
     default_timeout=(ROUTE_TIMEOUT,
                      "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
     # the status of a request line: JSON's response_code, or the field after the quoted request

@@ -29,20 +29,25 @@
  * '}', the request runs to the next quote or the line's end.
  *
  * The columns come back through the Arrow C data interface (native/arrow_buf.h); the scan runs
- * without the GIL.
+ * without the GIL.  `stats` reads raw blocks through httplog_block: the same cut, the columns
+ * as the engine takes them, and the rows it only counts folded into groups (the fold, below).
  *
  * `why502 watch` (polars-free) has two entries of its own, below: httplog_counts, the same cutting
  * grouping the lines by what log.HttplogCounter counts of them, and httplog_quiet, log.quiet's
  * _OK.sub (tests/haproxy/test_hapscan_counts.py: the same as the regexes on every input).
  */
 #define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getentropy */
+#endif
 #include <Python.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arrow_buf.h"
+#include "group_table.h"
 
 /* the groups cut from a line */
 enum { G_CLIENT, G_TIME, G_BACKEND, G_SERVER, G_TR, G_TW, G_TC, G_TRR, G_TA, G_STATUS, G_BYTES, G_TS,
@@ -59,6 +64,17 @@ static const ColSpec SPEC[N_COLS] = {
     {"idx", "I"}, {"remote_addr", "u"}, {"time_local", "u"}, {"request", "u"}, {"status", "u"},
     {"body_bytes_sent", "u"}, {"request_time", "u"}, {"upstream_addr", "u"}, {"upstream_status", "u"},
     {"upstream_connect_time", "u"}, {"upstream_header_time", "u"}, {"upstream_response_time", "u"},
+};
+
+/* the columns as the engine takes them (httplog_block: stats.py's httplog_block, no polars step
+ * after): the row numbered in the file, upstream_addr mapped to the config's address, and
+ * _text, null (the rows taken pass the engine's checks; the others are handed back) */
+enum { C_TEXT = N_COLS, N_FINAL };
+static const ColSpec SPEC_FINAL[N_FINAL] = {
+    {"_row", "l"}, {"remote_addr", "u"}, {"time_local", "u"}, {"request", "u"}, {"status", "u"},
+    {"body_bytes_sent", "u"}, {"request_time", "u"}, {"upstream_addr", "u"}, {"upstream_status", "u"},
+    {"upstream_connect_time", "u"}, {"upstream_header_time", "u"}, {"upstream_response_time", "u"},
+    {"_text", "u"},
 };
 
 typedef struct {
@@ -209,11 +225,106 @@ static int httplog_row(const char *s, Py_ssize_t n, Groups *g) {
     return httplog_search(s, s, s + n, g, NULL);
 }
 
+/* The fold (issue 28 item 2; nginx's is proxies/nginx/_scan_fold.h, BENCHMARKS.md stop 51): the
+ * rows the statistics engine only counts, counted here into groups instead of handed over as
+ * columns.  The engine's aggregation (evidence/stats/reduce.py, Reducer._aggregate) reads a row
+ * that is no 5xx and made one attempt at most for four things only -- the request count, the
+ * timeline (rows per minute key, status, host), the attempts (rows per distinct
+ * $upstream_addr/_status/_connect_time/_header_time/_response_time strings) and the last answered
+ * row per $upstream_addr -- so such a row is grouped by those same strings, with the meanings of
+ * RowPlan.typed and the engine's checks (LineParser.regex_ok):
+ *
+ *   - an httplog row makes one attempt (upstream_addr is backend/server or the backend: no
+ *     ", " or " : " in it; the caller turns the fold off when a config address could hold one);
+ *   - five: status >= 500, those rows go out as columns (kept one by one for the error-log join);
+ *   - a line whose time the engine's shape check refuses (_shape_ok) is handed back (take_line);
+ *   - the minute key: the time's first 17 bytes (minute_expr: str.slice(0, 17) of $time_local,
+ *     which is the time, a space and the zone);
+ *   - has_up: upstream_addr not "-" (a backend named "-" with <NOSRV>); answered: has_up and
+ *     not 444/499, the row number and time (the 20 bytes in the line; the zone added at the end)
+ *     of the last such row per upstream_addr.
+ *
+ * The host is no key part: httplog has none (stats.py gives the engine "-", as for every
+ * variable it does not fill).  Groups are keyed by the backend/server read, mapped to the
+ * config's addresses when they are handed over (fold_result), as the columns' are when written
+ * (AddrMap); the fold runs only in httplog_block, whose frames are the engine's as they are. */
+typedef struct {
+    GroupTable timeline, attempts, answered;
+    int64_t rows;
+} Fold;
+
+/* the config's address of each backend/server (stats.py: server_addresses), as polars'
+ * replace() maps the upstream_addr column: a value equal to a name becomes its address */
+typedef struct {
+    GroupTable names; /* a group per name; its id indexes `where` */
+    Buf addrs;        /* the addresses' bytes */
+    Buf where;        /* per id: (offset, length) in addrs, as two size_t */
+    Buf key;          /* a look-up's key */
+    int failed;
+} AddrMap;
+
+/* the address of the name p[0, n), or the name itself */
+static void addr_of(AddrMap *m, const char *p, Py_ssize_t n, const char **out, Py_ssize_t *out_n) {
+    *out = p;
+    *out_n = n;
+    GroupTable *t = &m->names;
+    if (t->used == 0 || n > UINT32_MAX - 8) return;
+    uint32_t len = (uint32_t)n;
+    m->key.len = 0;
+    buf_put(&m->key, (const char *)&len, sizeof len); /* the key as gt_part writes it */
+    buf_put(&m->key, p, (size_t)n);
+    if (m->key.failed) { m->failed = 1; return; }
+    uint64_t h = fold_hash(m->key.data, m->key.len);
+    for (size_t i = (size_t)h & (t->cap - 1); t->slots[i].len != 0; i = (i + 1) & (t->cap - 1)) {
+        const FoldGroup *g = &t->slots[i];
+        if (g->hash == h && g->len == m->key.len && memcmp(t->arena.data + g->off, m->key.data, g->len) == 0) {
+            size_t at[2];
+            memcpy(at, m->where.data + 2 * sizeof(size_t) * g->id, sizeof at);
+            *out = m->addrs.data + at[0];
+            *out_n = (Py_ssize_t)at[1];
+            return;
+        }
+    }
+}
+
+/* the map of a {name: address} dict (str: str); 0, or -1 with an error set */
+static int addr_map(PyObject *dict, AddrMap *m) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    if (dict == Py_None) return 0;
+    if (!PyDict_Check(dict)) { PyErr_SetString(PyExc_TypeError, "addresses is a dict"); return -1; }
+    while (PyDict_Next(dict, &pos, &k, &v)) {
+        Py_ssize_t kn, vn;
+        const char *kp = PyUnicode_AsUTF8AndSize(k, &kn), *vp = kp ? PyUnicode_AsUTF8AndSize(v, &vn) : NULL;
+        if (vp == NULL) return -1;
+        size_t at[2] = {m->addrs.len, (size_t)vn};
+        buf_put(&m->addrs, vp, (size_t)vn);
+        buf_put(&m->where, (const char *)at, sizeof at);
+        gt_part(&m->names, kp, kn);
+        if (gt_count(&m->names, 0, 0, 0) != (int64_t)m->names.used - 1 || m->addrs.failed || m->where.failed) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void addr_free(AddrMap *m) {
+    gt_free(&m->names);
+    free(m->addrs.data);
+    free(m->where.data);
+    free(m->key.data);
+}
+
 typedef struct {
     NCol *cols;
     int64_t taken;
     const char *zone;
     Py_ssize_t zone_n;
+    Fold *fold;        /* NULL: every row as columns */
+    const char *data;  /* the block (the answered times are offsets in it) */
+    AddrMap *map;      /* NULL: the columns of httplog_columns; else httplog_block's (SPEC_FINAL) */
+    int64_t first_row; /* (httplog_block) the block's first row in its file */
 } Taker;
 
 /* -?\d{1,18} as a number (fits: below 10**18) */
@@ -229,12 +340,68 @@ static inline void put_text(NCol *c, const char *p, Py_ssize_t n) {
     ncol_utf8_end(c, 1);
 }
 
-/* stats.py's _secs: max(ms, 0) / 1000 with three decimals, by integer arithmetic */
+/* stats.py's _secs: max(ms, 0) / 1000 with three decimals, by integer arithmetic, into
+ * out[32]; its length (snprintf's "%lld.%03lld" was ~9 % of the pass) */
+static int secs_text(char *out, int64_t ms) {
+    char rev[24];
+    int n = 0, k = 0;
+    if (ms < 0) ms = 0;
+    int64_t whole = ms / 1000, frac = ms % 1000;
+    do { rev[k++] = (char)('0' + whole % 10); whole /= 10; } while (whole > 0);
+    while (k > 0) out[n++] = rev[--k];
+    out[n++] = '.';
+    out[n++] = (char)('0' + frac / 100);
+    out[n++] = (char)('0' + frac / 10 % 10);
+    out[n++] = (char)('0' + frac % 10);
+    return n;
+}
+
 static void put_secs(NCol *c, int64_t ms) {
     char text[32];
-    if (ms < 0) ms = 0;
-    int n = snprintf(text, sizeof text, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
-    put_text(c, text, n);
+    put_text(c, text, secs_text(text, ms));
+}
+
+static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+/* the engine's shape check of $time_local on this time (parser.py _shape_ok: a year in
+ * 1970-9998, one of the twelve month names; the '/' and ':' the cut checked already).  A line
+ * that fails it is handed back: its row is counted unparsed, with its text as a sample, which
+ * the polars path has at hand (the raw-block reader has no text of the rows taken here) */
+static int time_plausible(const char *t) {
+    int year = (t[7] - '0') * 1000 + (t[8] - '0') * 100 + (t[9] - '0') * 10 + (t[10] - '0');
+    if (year < 1970 || year >= 9999) return 0;
+    for (int m = 0; m < 12; m++)
+        if (memcmp(t + 3, MONTHS + 3 * m, 3) == 0) return 1;
+    return 0;
+}
+
+/* the row counted in the fold: 1, or 0 when it goes out as columns.  Without the GIL. */
+static int fold_row(Taker *t, const Groups *g, int st, uint32_t row, const char *uct, int uct_n, const char *uht,
+                    int uht_n, const char *urt, int urt_n) {
+    Fold *f = t->fold;
+    if (st >= 500) return 0;
+    Span backend = g->g[G_BACKEND], srv = g->g[G_SERVER], status = g->g[G_STATUS];
+    int16_t s16 = (int16_t)st; /* the engine's status (RowPlan.typed: Int16) */
+    gt_part(&f->timeline, g->g[G_TIME].p, 17);
+    gt_part(&f->timeline, (const char *)&s16, sizeof s16);
+    gt_count(&f->timeline, row, 0, 0);
+    int nosrv = srv.n == 7 && memcmp(srv.p, "<NOSRV>", 7) == 0;
+    /* upstream_addr: backend/server (contiguous in the line), or the backend alone */
+    Py_ssize_t ua_n = nosrv ? backend.n : srv.p + srv.n - backend.p;
+    if (!(ua_n == 1 && backend.p[0] == '-')) { /* has_up */
+        gt_part(&f->attempts, backend.p, ua_n);
+        gt_part(&f->attempts, status.p, status.n);
+        gt_part(&f->attempts, uct, uct_n);
+        gt_part(&f->attempts, uht, uht_n);
+        gt_part(&f->attempts, urt, urt_n);
+        gt_count(&f->attempts, row, 0, 0);
+        if (st != 444 && st != 499) {
+            gt_part(&f->answered, backend.p, ua_n);
+            gt_count(&f->answered, row, (Py_ssize_t)(g->g[G_TIME].p - t->data), g->g[G_TIME].n);
+        }
+    }
+    f->rows++;
+    return 1;
 }
 
 /* scan_lines' TakeLine: a line HTTPLOG reads into the columns; a line it does not read is also
@@ -245,6 +412,7 @@ static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     int got = httplog_row(s, n, &g);
     if (got < 0) return 0;
     if (got == 0) return 1;
+    if (!time_plausible(g.g[G_TIME].p)) return 0;
     NCol *c = t->cols;
     int64_t tr = ms_of(g.g[G_TR]), tw = ms_of(g.g[G_TW]), tc = ms_of(g.g[G_TC]), trr = ms_of(g.g[G_TRR]),
             ta = ms_of(g.g[G_TA]);
@@ -253,7 +421,22 @@ static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
      * (log.to_fields: the termination state's second letter not one of HAProxy's own phases) */
     char phase = g.g[G_TS].p[1];
     int relayed = connected && trr >= 0 && !memchr("RQCHT", phase, 5);
-    ncol_fixed(&c[C_IDX], &row, sizeof row);
+    if (t->fold != NULL) {
+        char uct[32], uht[32], urt[32];
+        int uct_n = connected ? secs_text(uct, tc) : (uct[0] = '-', 1);
+        int uht_n = relayed ? secs_text(uht, tc + trr) : (uht[0] = '-', 1);
+        int urt_n = connected ? secs_text(urt, ta - (tr > 0 ? tr : 0) - (tw > 0 ? tw : 0)) : (urt[0] = '-', 1);
+        const char *sp = g.g[G_STATUS].p;
+        int st = (sp[0] - '0') * 100 + (sp[1] - '0') * 10 + (sp[2] - '0');
+        if (fold_row(t, &g, st, row, uct, uct_n, uht, uht_n, urt, urt_n)) return 1;
+    }
+    if (t->map != NULL) {
+        int64_t at = t->first_row + row;
+        ncol_fixed(&c[C_IDX], &at, sizeof at);
+        ncol_utf8_end(&c[C_TEXT], 0);
+    } else {
+        ncol_fixed(&c[C_IDX], &row, sizeof row);
+    }
     put_text(&c[C_REMOTE_ADDR], g.g[G_CLIENT].p, g.g[G_CLIENT].n);
     col_put(&c[C_TIME_LOCAL].data, g.g[G_TIME].p, (size_t)g.g[G_TIME].n);
     col_put(&c[C_TIME_LOCAL].data, " ", 1);
@@ -264,7 +447,13 @@ static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     put_text(&c[C_BYTES_SENT], g.g[G_BYTES].p, g.g[G_BYTES].n);
     put_secs(&c[C_REQUEST_TIME], ta);
     Span srv = g.g[G_SERVER];
-    if (srv.n == 7 && memcmp(srv.p, "<NOSRV>", 7) == 0) {
+    int nosrv = srv.n == 7 && memcmp(srv.p, "<NOSRV>", 7) == 0;
+    if (t->map != NULL) { /* backend/server (contiguous in the line) or the backend, mapped */
+        const char *ua;
+        Py_ssize_t ua_n;
+        addr_of(t->map, g.g[G_BACKEND].p, nosrv ? g.g[G_BACKEND].n : srv.p + srv.n - g.g[G_BACKEND].p, &ua, &ua_n);
+        put_text(&c[C_UPSTREAM_ADDR], ua, ua_n);
+    } else if (nosrv) {
         put_text(&c[C_UPSTREAM_ADDR], g.g[G_BACKEND].p, g.g[G_BACKEND].n);
     } else {
         col_put(&c[C_UPSTREAM_ADDR].data, g.g[G_BACKEND].p, (size_t)g.g[G_BACKEND].n);
@@ -282,6 +471,100 @@ static int take_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     return 1;
 }
 
+/* part 0 of every group (a name) as its address, utf8 */
+static struct ArrowArray *mapped_names(const GroupTable *t, AddrMap *m) {
+    NCol c;
+    memset(&c, 0, sizeof c);
+    ncol_utf8_start(&c);
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        uint32_t n;
+        const char *v = gt_key_part(t, g, 0, &n), *ua;
+        Py_ssize_t ua_n;
+        addr_of(m, v, n, &ua, &ua_n);
+        put_text(&c, ua, ua_n);
+    }
+    if (ncol_failed(&c) || m->failed) { ncol_free(&c); return NULL; }
+    return ncol_array(&c, 1, (int64_t)t->used);
+}
+
+/* `n` rows of the text s[0, len) */
+static struct ArrowArray *same_text(size_t n, const char *v, Py_ssize_t len) {
+    NCol c;
+    memset(&c, 0, sizeof c);
+    ncol_utf8_start(&c);
+    for (size_t k = 0; k < n; k++) put_text(&c, v, len);
+    if (ncol_failed(&c)) { ncol_free(&c); return NULL; }
+    return ncol_array(&c, 1, (int64_t)n);
+}
+
+/* the answered groups' last times with the zone ($time_local: the time, a space, the zone),
+ * and their last rows numbered in the file (int64) */
+static struct ArrowArray *last_times(const GroupTable *t, const char *data, const char *zone, Py_ssize_t zone_n) {
+    NCol c;
+    memset(&c, 0, sizeof c);
+    ncol_utf8_start(&c);
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        col_put(&c.data, data + g->last_at, g->last_len);
+        col_put(&c.data, " ", 1);
+        put_text(&c, zone, zone_n);
+    }
+    if (ncol_failed(&c)) { ncol_free(&c); return NULL; }
+    return ncol_array(&c, 1, (int64_t)t->used);
+}
+
+static struct ArrowArray *last_rows(const GroupTable *t, int64_t first_row) {
+    Buf b = {0};
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        int64_t x = first_row + g->last_row;
+        buf_put(&b, (const char *)&x, sizeof x);
+    }
+    if (b.failed) { free(b.data); return NULL; }
+    return child_array((int64_t)t->used, buf_take(&b), NULL);
+}
+
+/* the fold's groups as the engine's three frames (evidence/stats/parser.py Folded, as
+ * Reducer._aggregate groups its own rows) -- timeline (minute, status int16, host "-": httplog
+ * has none and stats.py gives the engine "-" for a variable it does not fill, len uint32: polars'
+ * len), attempts (ua mapped, us, uct, uht, urt, len), answered (ua mapped, time with the zone,
+ * _ord: the row in the file) -- as capsules, and the rows folded; NULL with an error set */
+static PyObject *fold_result(const Fold *f, const Taker *t) {
+    PyObject *caps[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    static const char *const att[] = {"us", "uct", "uht", "urt"};
+    Frame tl = {NULL, NULL}, at = {NULL, NULL}, an = {NULL, NULL};
+    int ok = !f->timeline.failed && !f->attempts.failed && !f->answered.failed
+             && frame_new(&tl, (int64_t)f->timeline.used, 4) == 0
+             && frame_add(&tl, "u", "minute", 0, gt_nullable(&f->timeline, 0, 'u')) == 0
+             && frame_add(&tl, "s", "status", 0, gt_fixed(&f->timeline, 's', 1)) == 0
+             && frame_add(&tl, "u", "host", 0, same_text(f->timeline.used, "-", 1)) == 0
+             && frame_add(&tl, "I", "len", 0, gt_fixed(&f->timeline, 'c', 0)) == 0
+             && frame_capsules(&tl, &caps[0], &caps[1]) == 0
+             && frame_new(&at, (int64_t)f->attempts.used, 6) == 0
+             && frame_add(&at, "u", "ua", 0, mapped_names(&f->attempts, t->map)) == 0;
+    for (int k = 0; ok && k < 4; k++) ok = frame_add(&at, "u", att[k], 0, gt_nullable(&f->attempts, k + 1, 'u')) == 0;
+    ok = ok && frame_add(&at, "I", "len", 0, gt_fixed(&f->attempts, 'c', 0)) == 0
+         && frame_capsules(&at, &caps[2], &caps[3]) == 0
+         && frame_new(&an, (int64_t)f->answered.used, 3) == 0
+         && frame_add(&an, "u", "ua", 0, mapped_names(&f->answered, t->map)) == 0
+         && frame_add(&an, "u", "time", 0, last_times(&f->answered, t->data, t->zone, t->zone_n)) == 0
+         && frame_add(&an, "l", "_ord", 0, last_rows(&f->answered, t->first_row)) == 0
+         && frame_capsules(&an, &caps[4], &caps[5]) == 0;
+    frame_free(&tl);
+    frame_free(&at);
+    frame_free(&an);
+    if (!ok) {
+        for (int k = 0; k < 6; k++) Py_XDECREF(caps[k]);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
+    }
+    return Py_BuildValue("(NNNNNNL)", caps[0], caps[1], caps[2], caps[3], caps[4], caps[5], (long long)f->rows);
+}
+
 static PyObject *httplog_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     const char *zone;
@@ -290,8 +573,49 @@ static PyObject *httplog_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     NCol cols[N_COLS];
     memset(cols, 0, sizeof cols);
     for (int k = C_REMOTE_ADDR; k < N_COLS; k++) ncol_utf8_start(&cols[k]);
-    Taker t = {cols, 0, zone, zone_n};
+    Taker t = {cols, 0, zone, zone_n, NULL, data.buf, NULL, 0};
     PyObject *out = pass_result(&data, take_line, &t, &t.taken, cols, N_COLS, SPEC);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+static PyObject *httplog_block(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    const char *zone;
+    Py_ssize_t zone_n;
+    long long first_row;
+    int folding;
+    PyObject *addresses;
+    if (!PyArg_ParseTuple(args, "y*y#LpO", &data, &zone, &zone_n, &first_row, &folding, &addresses)) return NULL;
+    NCol cols[N_FINAL];
+    memset(cols, 0, sizeof cols);
+    for (int k = C_REMOTE_ADDR; k < N_FINAL; k++) ncol_utf8_start(&cols[k]);
+    Fold fold;
+    memset(&fold, 0, sizeof fold);
+    AddrMap map;
+    memset(&map, 0, sizeof map);
+    Taker t = {cols, 0, zone, zone_n, folding ? &fold : NULL, data.buf, &map, (int64_t)first_row};
+    PyObject *out = NULL;
+    if (first_row < 0 || first_row > INT64_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "bad first row");
+        for (int k = 0; k < N_FINAL; k++) ncol_free(&cols[k]);
+    } else if (addr_map(addresses, &map) != 0) {
+        for (int k = 0; k < N_FINAL; k++) ncol_free(&cols[k]);
+    } else {
+        out = pass_result(&data, take_line, &t, &t.taken, cols, N_FINAL, SPEC_FINAL);
+        if (out != NULL && map.failed) { Py_CLEAR(out); PyErr_NoMemory(); }
+    }
+    if (out != NULL) {
+        PyObject *groups = folding ? fold_result(&fold, &t) : Py_None;
+        if (groups == Py_None) Py_INCREF(groups);
+        PyObject *both = groups != NULL ? Py_BuildValue("(ON)", out, groups) : NULL;
+        Py_DECREF(out);
+        out = both;
+    }
+    gt_free(&fold.timeline);
+    gt_free(&fold.attempts);
+    gt_free(&fold.answered);
+    addr_free(&map);
     PyBuffer_Release(&data);
     return out;
 }
@@ -538,6 +862,12 @@ static PyMethodDef module_methods[] = {
      "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
      "their text): the engine's columns of the lines of a block HTTPLOG reads, with their row "
      "(proxies/haproxy/stats.py: httplog_fields)"},
+    {"httplog_block", httplog_block, METH_VARARGS,
+     "httplog_block(data, zone, first_row, fold, addresses) -> ((schema, array, lines, rows handed back, "
+     "their text), groups or None): the columns as the engine takes them (_row in the file, upstream_addr "
+     "mapped by the {backend/server: address} dict, _text null) and, with fold, the rows the engine only "
+     "counts as its three Folded frames' capsules and the rows folded (timeline, attempts, answered) "
+     "(proxies/haproxy/stats.py: httplog_block)"},
     {"httplog_counts", httplog_counts, METH_VARARGS,
      "httplog_counts(data) -> ({(backend, server, TR, Tw, Tc, Ta, status): lines}, the lines handed back, "
      "the block's newlines): "
@@ -553,4 +883,8 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__hapscan(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__hapscan(void) {
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (group_table.h) */
+    return PyModule_Create(&module_def);
+}

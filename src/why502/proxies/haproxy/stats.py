@@ -36,9 +36,10 @@ from why502.proxies.haproxy.source import servers_state
 if TYPE_CHECKING:
     import polars as pl
 
-    from why502.app.stats.read import FramedLog
+    from why502.app.stats.read import BlockReader, FramedLog
     from why502.app.stats.report import ProxiedInput
     from why502.app.stats.run import FedLog
+    from why502.evidence.stats.parser import Folded, FoldGroups
     from why502.findings.results import StatsReport
 
 
@@ -170,6 +171,63 @@ def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
     return rows.select((pl.col("idx").cast(pl.Int64) + first_row).alias("_row"), *FIELDS, "_text")
 
 
+def httplog_block(data: bytes, addresses: Mapping[str, str], zone: str, first_row: int = 0,
+                  fold: bool = False) -> tuple[pl.DataFrame, Folded | None] | None:
+    """:func:`httplog_fields` on the undecoded lines of a raw block (``app.stats.read``'s
+    ``BlockReader``), None when the native pass is not there or turned off.  The pass takes
+    only lines of printable ASCII, and hands the others back undecoded: those are decoded as the
+    batch reader decodes a whole batch (UTF-8, U+FFFD for a bad byte; a newline ends any bad
+    sequence, so a line decodes alone as within its batch) and read by :func:`_fields_polars`.
+
+    ``fold``: the rows the engine only counts (no 5xx; ``_hapscan.c``'s fold says which and why)
+    are counted by the pass into groups and handed back as ``Folded`` instead of as rows, as
+    nginx's C scanner does (BENCHMARKS.md, stops 51 and 52).  Not when a config address could
+    read as several attempts (", ", " : ") or as none ("-", ""): the pass groups by the
+    ``backend/server`` it read, mapped here."""
+    import polars as pl
+
+    from why502.parsers.arrowcols import frame, native_on
+
+    module = _native_module() if native_on() else None
+    if module is None:
+        return None
+    # the pass makes the columns and the groups as the engine takes them -- the row numbered in
+    # the file, backend/server -> the config's address (as ``replace`` would), no text (the rows
+    # taken pass the engine's checks: ``_hapscan.c`` hands back the others), the groups in the
+    # engine's types -- so no polars query per block is left but the Arrow imports (four small
+    # queries were ~1-2 ms a block against the pass's ~1.7: BENCHMARKS.md, stop 52)
+    (schema, array, _count, back_rows, back_text), groups = module.httplog_block(
+        data, zone.encode(), first_row, fold and foldable(addresses), dict(addresses))
+    taken = frame(schema, array)
+    back = array_of("I", back_rows)
+    if back:  # the lines handed back, in polars, numbered as in the block
+        lines = pl.Series("line", back_text.decode("utf-8", errors="replace").split("\n")[:-1])
+        rest = _fields_polars(lines, addresses, zone)
+        rest = rest.with_columns(pl.Series("_n", back, dtype=pl.Int64).gather(rest["_row"]) + first_row) \
+            .drop("_row").rename({"_n": "_row"}).select("_row", *FIELDS, "_text")
+        taken = pl.concat([taken, rest]).sort("_row")
+    return taken, (_folded(groups) if groups is not None else None)
+
+
+def foldable(addresses: Mapping[str, str]) -> bool:
+    """Whether the pass may fold with these addresses: none that the engine would read as
+    several attempts (", ", " : ") or as no upstream ("-", ""), and no ``-`` mapped -- the pass
+    decides on the ``backend/server`` it read (``_hapscan.c``), which is mapped after."""
+    odd = any(a in ("", "-") or ", " in a or " : " in a for a in addresses.values())
+    return "-" not in addresses and not odd
+
+
+def _folded(groups: FoldGroups) -> Folded | None:
+    """The pass's groups as the engine's ``Folded`` (made in the engine's types by the pass)."""
+    from why502.evidence.stats.parser import Folded
+    from why502.parsers.arrowcols import frame
+
+    tl_s, tl_a, att_s, att_a, ans_s, ans_a, rows = groups
+    if not rows:
+        return None
+    return Folded(int(rows), frame(tl_s, tl_a), frame(att_s, att_a), frame(ans_s, ans_a))
+
+
 def _fields_polars(lines: pl.Series, addresses: Mapping[str, str], zone: str,
                    first_row: int = 0) -> pl.DataFrame:
     """:func:`httplog_fields` in polars alone: ``HTTPLOG`` in polars' string kernels, then the
@@ -230,6 +288,13 @@ def access_frames(config: str | None) -> Callable[[pl.Series, int], pl.DataFrame
     return lambda lines, first_row: httplog_fields(lines, addresses, zone, first_row)
 
 
+def access_blocks(config: str | None) -> BlockReader:
+    """The reader ``app.stats.read.read_frames`` calls on each raw block of the log (its
+    ``BlockReader``: :func:`httplog_block`)."""
+    addresses, zone = server_addresses(config), _zone()
+    return lambda data, first_row, fold: httplog_block(data, addresses, zone, first_row, fold)
+
+
 def proxied_input(files: list[str], config: str | None, log_format: str | None) -> ProxiedInput:
     """What ``app.stats.report.proxied_report`` needs to read HAProxy's log: its reader, the
     engine's format it fills (``why502``), each server's ``timeout server``, and the backends
@@ -248,7 +313,7 @@ def proxied_input(files: list[str], config: str | None, log_format: str | None) 
             report.servers_now = servers
         report.notes = [*report.notes, *why]
 
-    return ProxiedInput(frames=access_frames(config), log_format="why502",
+    return ProxiedInput(frames=access_frames(config), blocks=access_blocks(config), log_format="why502",
                         source="HAProxy httplog (configuration.txt 8.2.3)", timeouts=timeouts,
                         notes=notes, finish=finish)
 

@@ -106,6 +106,15 @@ def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return (finish(out, NAME) if out.height else empty_records()), rest.to_list()
 
 
+def traefik_upstream_ms(rec: pl.DataFrame) -> pl.Series:
+    """``parse_traefik_json``'s upstream timing of each row of ``rec``: ``OriginDuration`` (ns,
+    Float64) as ms, as Python divides, when the row names a service URL (else None).  Also the
+    timing of the groups ``stats`` counts natively (``counts.FOLD``)."""
+    odur = div(rec["OriginDuration"], 1e6)
+    return rec.select(pl.when(odur.is_not_null() & nonempty("ServiceURL").is_not_null()).then(odur)
+                      .otherwise(None).alias("upstream_ms"))["upstream_ms"]
+
+
 def _json_records(rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """``log.parse_traefik_json``'s decisions on the fields read (``SCHEMA``); ``rest`` with the
     lines they do not decide as it does."""
@@ -113,8 +122,7 @@ def _json_records(rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.
     rec, rest = refuse(rec, rest, pl.col("DownstreamStatus").is_null())
     if rec.height == 0:
         return rec, rest
-    rec = rec.with_columns(div(rec["Duration"], 1e6).alias("dur_ms"),
-                           div(rec["OriginDuration"], 1e6).alias("odur_ms"))
+    rec = rec.with_columns(div(rec["Duration"], 1e6).alias("dur_ms"), traefik_upstream_ms(rec))
     rec = rec.join(_PHRASE, left_on="DownstreamStatus", right_on="status", how="left")
     status = pl.col("DownstreamStatus")
     url, router = nonempty("ServiceURL"), nonempty("RouterName")
@@ -128,8 +136,7 @@ def _json_records(rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.
         pl.when(own).then(_code(status, url, router)).otherwise(None).alias("code"),
         pl.coalesce(nonempty("ServiceAddr"), url).alias("target"),
         nonempty("ServiceName").alias("group"),
-        pl.when(pl.col("odur_ms").is_not_null() & url.is_not_null()).then(pl.col("odur_ms"))
-        .otherwise(None).alias("upstream_ms"),
+        pl.col("upstream_ms"),
         pl.col("dur_ms").alias("duration_ms"),
         pl.col("RetryAttempts").alias("retries"),
         pl.lit("access").alias("kind"),

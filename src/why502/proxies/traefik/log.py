@@ -20,10 +20,12 @@ from why502.catalog.terms import go_error_family, term
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.golang import clf_time, go_error_code, go_target
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
-from why502.proxies.traefik.counts import COUNTS
+from why502.proxies.traefik.counts import COUNTS, FOLD
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from why502.parsers.lblogs.fold import BlockFold
 
 _TRAEFIK_CLF = re.compile(
     r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\S+) (?P<size>\S+) '
@@ -205,13 +207,20 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return traefik_block(data)
 
 
+def _fold() -> BlockFold | None:
+    """``stats``' fold of its JSON lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
+    from why502.parsers.lblogs.jsonfold import json_fold
+
+    return json_fold(COUNTS, FOLD, parse_traefik_json)
+
+
 TRAEFIK = LogFamily(
     counts=COUNTS,
     name="traefik", title="Traefik", rank=50, is_json=is_traefik, parse_json=parse_traefik_json,
     # its CLF line is strict (anchored, ``NNNms`` at the end): tried early; its error line is a
     # search, tried after every strict format
     sniffers=((20, is_traefik_clf), (60, lambda line: parse_traefik_error(line) is not None)),
-    text_parsers=(parse_traefik_clf, parse_traefik_error), frame=_frame, block=_block,
+    text_parsers=(parse_traefik_clf, parse_traefik_error), frame=_frame, block=_block, fold=_fold,
     # the status of a request line: its JSON key, or the field after the quoted request (CLF)
     status_patterns=(re.compile(rb'^[^\n]*?"DownstreamStatus":(\d{1,3})[,}]', re.M),
                      re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),

@@ -1,0 +1,199 @@
+"""The rows of a JSON family's log that ``stats`` only counts, counted in the native JSON pass
+(issue 28 item 2), as ``parsers.lblogs.fold`` describes for the ALB: what
+``LbStatsAccumulator`` does with a row is count it by its minute, status, who made it, its
+retries, target, target group and upstream timing, and keep a failure the edge made itself by
+its code with its first and last time.
+
+The ALB pass decides its rows in C.  A JSON family's decisions are its parser's
+(``LogFamily.parse_json``: Envoy's response flags and details, Cloudflare's two statuses,
+Traefik's router and service), so here the pass (``_jsonscan.c``'s fold) groups the lines it
+reads by the *raw values* of the keys those decisions read (``countspec.JsonFoldSpec``), and
+each group is decided once, by the parser, on an object holding those values -- as
+``json_counts`` serves ``watch``.  Two tables: the timeline (the deciding keys and the minute,
+each group with its least and greatest time) and the per-target table (the deciding keys with
+the target, group and timing keys).  A group is decided once per read (``_Decider``'s cache);
+a key the parser reads that the spec leaves out would make the groups wrong, which
+``tests/stats/test_json_fold.py`` catches by comparing ``stats`` with the fold and without it.
+"""
+
+from __future__ import annotations
+
+import array
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from why502.parsers.arrowcols import frame as arrow_frame
+from why502.parsers.lblogs.batch import empty_records
+from why502.parsers.lblogs.countspec import JsonCount, JsonFoldSpec
+from why502.parsers.lblogs.fold import Counted
+from why502.parsers.lblogs.model import LbRecord
+
+ParseJson = Callable[[dict[str, Any]], "LbRecord | None"]
+
+_TIMELINE = {"minute": pl.String, "status": pl.Int64, "made_by": pl.String, "retries": pl.Int64,
+             "n": pl.Int64}
+_CODES = {"code": pl.String, "status": pl.Int64, "made_by": pl.String, "symptom": pl.String,
+          "proxy_status": pl.String, "cause": pl.String, "failed": pl.Boolean, "kind": pl.String,
+          "first": pl.String, "last": pl.String, "n": pl.Int64}
+_PER = {"status": pl.Int64, "made_by": pl.String, "retries": pl.Int64, "upstream_ms": pl.Float64,
+        "n": pl.Int64}
+#: decided groups kept for the next takes of a read (each is a parser call); past this many the
+#: cache starts again (a read of ever new timings)
+CACHE_MAX = 1 << 17
+
+
+class _Decider:
+    """A group's values -> the family's record of them, once per distinct group."""
+
+    def __init__(self, parse: ParseJson, names: tuple[str, ...],
+                 shape: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self.parse, self.names, self.shape = parse, names, shape
+        self.cache: dict[tuple[Any, ...], LbRecord] = {}
+
+    def obj(self, values: tuple[Any, ...], present: int) -> dict[str, Any]:
+        """The keys of a group's ``values`` the line holds (bit k of ``present``: part k's key)."""
+        return {name: value for k, (name, value) in enumerate(zip(self.names, values)) if (present >> k) & 1}
+
+    def decide(self, obj: dict[str, Any]) -> LbRecord:
+        """The parser's record of the keys ``obj`` (shaped as the parser reads them: ``JsonFoldSpec.obj``)."""
+        rec = self.parse(self.shape(obj))
+        if rec is None or rec.kind != "access":  # the pass takes no such line (tested)
+            raise ValueError(f"a group its parser does not read as a request: {obj!r}")
+        return rec
+
+    def __call__(self, values: tuple[Any, ...], present: int) -> LbRecord:
+        """The record of a group's values, decided once."""
+        key = (*values, present)
+        rec = self.cache.get(key)
+        if rec is None:
+            if len(self.cache) >= CACHE_MAX:
+                self.cache.clear()
+            rec = self.cache[key] = self.decide(self.obj(values, present))
+        return rec
+
+
+class JsonFold:
+    """``parsers.lblogs.fold.BlockFold`` of a JSON family: its lines counted in ``_jsonscan.c``'s
+    fold across the blocks of one read, the groups decided by ``parse`` when taken."""
+
+    def __init__(self, module: Any, count: JsonCount, spec: JsonFoldSpec, parse: ParseJson) -> None:
+        self.module = module
+        tables = (((*spec.decide, (spec.time, "m")), True), ((*spec.decide, *spec.per, *spec.timing), False))
+        self.cap = module.json_fold_new(
+            count.keys, tuple(f.encode() for f in count.forbidden), count.nested_ok,
+            tuple((tuple((name.encode(), mode) for name, mode in parts), ranged) for parts, ranged in tables),
+            spec.time.encode(), tuple((name.encode(), text.encode()) for name, text in spec.prefix))
+        self.timeline = _Decider(parse, tuple(name for name, _m in tables[0][0]), spec.obj)
+        # the per-target table's groups are decided in two steps: the target, group, status,
+        # made_by and retries once per value of the keys other than the timing's, the timing once
+        # per value of its keys (and of ``timing_reads``): most groups differ by their timing
+        # alone (Envoy's bench log: 28k groups, 507 values of the other keys, 376 timings)
+        self.width = len(spec.decide) + len(spec.per)
+        self.per = _Decider(parse, tuple(name for name, _m in (*spec.decide, *spec.per)), spec.obj)
+        self.timing_names = tuple(name for name, _m in spec.timing)
+        self.reads = tuple(self.per.names.index(k) for k in spec.timing_reads)
+        self.timing_of = spec.timing_of
+
+    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+        _lines, back_rows, _text, folded = self.module.json_fold_block(self.cap, data)
+        return _NO_RECORDS, array.array("I", back_rows).tolist(), int(folded)
+
+    def size(self) -> tuple[int, int]:
+        groups, rows = self.module.json_fold_size(self.cap)
+        return int(groups), int(rows)
+
+    def take(self) -> Counted | None:
+        (tl_caps, per_caps), rows = self.module.json_fold_take(self.cap)
+        if not rows:
+            return None
+        timeline, codes = self._timeline(arrow_frame(*tl_caps))
+        target, group = self._per(arrow_frame(*per_caps))
+        return Counted(int(rows), timeline, target, group, codes)
+
+    def _timeline(self, groups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The timeline's groups decided (their minute the time's first 16 characters, as
+        ``lbstats._minute``), and the failures the edge made itself with their first and last
+        time.  A time that is a number (Unix seconds) comes as its Unix minute, and its range
+        as numbers: the parser writes each as text (``_seconds``)."""
+        width = len(self.timeline.names)
+        number = groups.schema[self.timeline.names[-1]] == pl.Int64
+        tl: list[tuple[Any, ...]] = []
+        codes: list[tuple[Any, ...]] = []
+        for row in groups.iter_rows():
+            values, present = row[:width], row[width]
+            if number:
+                values = (*values[:-1], values[-1] * 60.0)
+            rec = self.timeline(values, present)
+            n, first, last = row[width + 1:]
+            minute = rec.time[:16] if rec.time is not None else None
+            tl.append((minute, rec.status, rec.made_by, rec.retries, n))
+            if rec.failed and rec.made_by == "lb":
+                if number:
+                    first, last = (self._seconds(values, present, t) for t in (first, last))
+                codes.append((rec.code, rec.status, rec.made_by, rec.symptom, rec.proxy_status, rec.cause,
+                              True, rec.kind, first, last, n))
+        return (pl.DataFrame(tl, schema=_TIMELINE, orient="row"),
+                pl.DataFrame(codes, schema=_CODES, orient="row"))
+
+    def _seconds(self, values: tuple[Any, ...], present: int, seconds: float) -> str | None:
+        """The parser's text of the time ``seconds`` of a group of ``values``."""
+        obj = self.timeline.obj(values, present)
+        obj[self.timeline.names[-1]] = seconds
+        return self.timeline.decide(obj).time
+
+    def _per(self, groups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The per-target table's groups decided: the target, group, status, made_by and
+        retries once per distinct value of the keys other than the timing's, then joined back;
+        the timing by the family's own expression (``JsonFoldSpec.timing_of``, the one its
+        column reader uses), else once per distinct timing by the parser."""
+        names = self.per.names
+        split = 1 << self.width  # ``present``: the bits of the parts, the timing's above the others'
+        groups = groups.with_columns((pl.col("present") % split).alias("_p"),
+                                     (pl.col("present") // split).alias("_t"))
+        keys = [*names, "_p"]
+        combos = groups.select(keys).unique()
+        decided = [self.per(row[:-1], row[-1]) for row in combos.iter_rows()]
+        # (the decided columns under names no key has: Envoy reads a key "status")
+        combos = combos.with_columns(
+            pl.Series("_target", [r.target for r in decided], dtype=pl.String),
+            pl.Series("_group", [r.group for r in decided], dtype=pl.String),
+            pl.Series("_status", [r.status for r in decided], dtype=pl.Int64),
+            pl.Series("_made_by", [r.made_by for r in decided], dtype=pl.String),
+            pl.Series("_retries", [r.retries for r in decided], dtype=pl.Int64))
+        both = groups.join(combos, on=keys, how="left", nulls_equal=True)
+        if self.timing_of is not None:
+            both = both.with_columns(pl.Series("_ms", self.timing_of(both), dtype=pl.Float64))
+        else:
+            tkeys = [*self.timing_names, "_t", *(names[k] for k in self.reads)]
+            timings = both.unique(subset=tkeys, keep="any")
+            ms = [self._upstream_ms(row) for row in timings.iter_rows(named=True)]
+            both = both.join(timings.select(*tkeys).with_columns(pl.Series("_ms", ms, dtype=pl.Float64)),
+                             on=tkeys, how="left", nulls_equal=True)
+        both = both.select(*(pl.col(f"_{c}").alias(c) for c in ("target", "group", "status", "made_by",
+                                                               "retries", "ms")), pl.col("n"))
+        both = both.rename({"ms": "upstream_ms"})
+        return both.drop("group"), both.drop("target")
+
+    def _upstream_ms(self, row: dict[str, Any]) -> float | None:
+        """The parser's upstream timing of a group (``row``: the group's columns by name), read
+        with the rest of its values (which do not change it: ``JsonFoldSpec.timing_reads``)."""
+        tpresent, present = row["_t"], row["_p"]
+        obj = self.per.obj(tuple(row[name] for name in self.per.names), present)
+        obj.update((name, row[name]) for k, name in enumerate(self.timing_names) if (tpresent >> k) & 1)
+        return self.per.decide(obj).upstream_ms
+
+
+_NO_RECORDS = empty_records()
+
+
+def json_fold(count: JsonCount, spec: JsonFoldSpec, parse: ParseJson) -> JsonFold | None:
+    """A new fold of the native JSON pass for a family, or None when the pass was not built (or
+    has no fold) or is turned off (``WHY502_NATIVE=0``)."""
+    from why502.parsers.lblogs.batch import _native_pass
+
+    module = _native_pass("_jsonscan")
+    if module is None or not hasattr(module, "json_fold_new"):
+        return None
+    return JsonFold(module, count, spec, parse)
