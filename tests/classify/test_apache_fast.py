@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,148 @@ def test_a_reach_completes_only_on_a_message_that_continues_it() -> None:
     assert reach is not None and not reach.ends_inside and reach.alive
     assert reach.completes("Bad Gateway from x")
     assert not reach.completes("Connection to child 7 established")
+
+
+# -- a block's lines counted at once (ApacheMemo.failures: watch's error-log counter) -----------
+
+def _want(lines: list[str]) -> Counter[tuple[str, str | None]]:
+    """What the per-line recogniser counts of ``lines`` (``PlainMemo.failures``)."""
+    from why502.parsers.linememo import PlainMemo
+
+    return PlainMemo().failures(lines)
+
+
+def _bent_blocks(rng: random.Random) -> list[list[str]]:
+    """Blocks of the corpus cut at random, the lines of a key spread across blocks and repeated
+    (a key seen once in a block, then in many), with lines the block regex must leave to the
+    per-line path: a ``\\r`` (at the end, inside), the head's other shapes, a client port 502
+    before a message a 502 rule reads, non-ASCII, a head cut short."""
+    odd = [CLIENT_LINE + "Bad Gateway from the origin\r", HEAD_LINE + "Bad\rGateway",
+           CLIENT_LINE.replace(":4020]", ":502]") + "Bad Gateway from the origin",
+           CLIENT_LINE.replace(":4020]", ":502]") + "Bad Gateway from the origin",
+           CLIENT_LINE + "Bad Gateway from the origin", CLIENT_LINE + "Bad Gateway from the origin",
+           HEAD_LINE + "AH01071: Got error 'PHP message: é'", HEAD_LINE[:30] + " upstream timed out",
+           HEAD_LINE.replace("[pid 31985:tid 31992]", "[pid 31985]") + HOSTILE_MESSAGES[8],
+           CLIENT_LINE.replace("10.1.2.3:4020", "x") + HOSTILE_MESSAGES[8], HEAD_LINE, CLIENT_LINE]
+    pool = LINES_ALL + odd * 20
+    blocks = []
+    for _ in range(60):
+        start = rng.randrange(len(pool))
+        block = pool[start:start + rng.randrange(1, 400)]
+        block += rng.choices(odd + LINES_ALL[:200], k=rng.randrange(0, 40))
+        rng.shuffle(block)
+        blocks.append([t for t in block if t])
+    return blocks
+
+
+def test_a_block_counts_what_its_lines_count_one_by_one() -> None:
+    rng = random.Random(52)
+    memo = ApacheMemo()  # one memo across the blocks: keys learnt in one, answered in the next
+    blocks = _bent_blocks(rng)
+    for block in blocks * 2:
+        assert memo.failures(block) == _want(block), block[:3]
+    assert memo.hits > sum(len(b) for b in blocks)  # most answers from the memo's keys
+
+
+def test_the_bench_blocks_are_counted_by_key() -> None:
+    """The bench's shapes: every line of a block taken by its key after the first block (none
+    left to the per-line path), and counted as line by line."""
+    for dense in (False, True):
+        rng = random.Random(3)
+        lines = [watch_bench._apache(rng, i, dense=dense).rstrip("\n") for i in range(4000)]
+        memo = ApacheMemo()
+        assert memo.failures(lines[:2000]) == _want(lines[:2000])
+        slow = memo.slow
+        assert memo.failures(lines[2000:]) == _want(lines[2000:])
+        assert memo.slow == slow and memo.hits >= 2000
+
+
+def test_a_key_whose_lines_read_the_head_is_read_line_by_line() -> None:
+    """A key learnt from harmless ports, then a block with a port 502 among them: the rule that
+    reads ``502] Bad Gateway`` counts that line alone (the key has checks: ``_entry``)."""
+    memo = ApacheMemo()
+    msg = "Bad Gateway from the origin"
+    harmless = [CLIENT_LINE.replace(":4020]", f":{p}]") + msg for p in ("4020", "4021", "4022")]
+    assert memo.failures(harmless) == _want(harmless)
+    block = [*harmless, CLIENT_LINE.replace(":4020]", ":502]") + msg, *harmless]
+    want = _want(block)
+    assert memo.failures(block) == want
+    assert want != _want(harmless + harmless)  # the 502 line counts apart
+
+
+def test_mutated_apache_blocks_count_as_their_lines() -> None:
+    """A mutation fuzz of the block path: lines of the corpus damaged at random bytes."""
+    from tests.watch.test_watch_native_counts import _mutated
+
+    rng = random.Random(7)
+    base = [t for t in LINES_ALL if HEAD.match(t)]
+    lines = [t.replace("\n", " ") for t in _mutated(base, 3000, seed=52)]
+    memo = ApacheMemo()
+    for k in range(0, len(lines), 300):
+        block = lines[k:k + 300] + rng.choices(base, k=50)
+        assert memo.failures(block) == _want(block)
+
+
+def _walk(reach: headblind.Reach, message: str) -> bool:
+    """``Reach.completes`` without its kept steps: the automaton walked a character at a time."""
+    nfa, states = reach.nfa, set(reach.alive)
+    for ch in message:
+        if any(r == reach.end for r, _p, _n in states):
+            return True
+        code = ord(ch)
+        bit = 1 << code if code < 128 else headblind._NON_ASCII
+        prev = headblind._PREV_WORD if ch.isalnum() or ch == "_" else headblind._PREV_OTHER
+        nxt: set[tuple[int, int, int]] = set()
+        for r, _p, need in states:
+            for mask, r2 in nfa.edges[r]:
+                if headblind._needed(mask, need) & bit:
+                    nxt.update((rr, prev, nd) for rr, nd in nfa.closure_at(r2, prev, headblind._NEED_ANY))
+        states = nxt
+        if not states:
+            return False
+    if any(r == reach.end for r, _p, _n in states):
+        return True
+    return any(reach.end in nfa.closure([r]) for r, _p, _n in states)
+
+
+def test_a_reach_keeps_the_steps_it_walked() -> None:
+    """``completes`` (its steps kept across messages, the automata stored with the proof) says
+    what the automaton walked afresh says, on every message of the corpus, in two orders."""
+    messages = [t[m.end():] for t in LINES_ALL if (m := HEAD.match(t))]
+    messages += [*HOSTILE_MESSAGES, "502] Bad Gateway", "1] Bad Gateway x", "] Bad Gateway", ""]
+    reaches = [r for client in (False, True) for *_x, r in apache_fast._plan(client).rules if r is not None]
+    reaches += [r for client in (False, True) for r in apache_fast._plan(client).others]
+    assert len(reaches) >= 20
+    said = 0
+    for reach in reaches:
+        for msgs in (messages, messages[::-1]):
+            for msg in msgs:
+                want = _walk(reach, msg)
+                assert reach.completes(msg) == want, msg
+                said += want
+    assert said > 0
+    for client in (False, True):  # the stored automata are the ones built from the regexes
+        named = dict(apache_fast.checked_regexes())
+        rules, others = apache_fast.hazards(client)
+        for name, alive in (*((f"rule {rid}", a) for rid, a in rules), *others):
+            stored = apache_fast._stored_reach(name, client)
+            built = apache_fast._rebuilt(named[name], alive)
+            if stored is None:
+                assert built is None or built is apache_fast._NEVER, name
+                continue
+            assert built is not None
+            assert (stored.end, stored.nfa.edges, stored.nfa.eps, stored.nfa.cond, stored.alive) == \
+                (built.end, built.nfa.edges, built.nfa.eps, built.nfa.cond, built.alive), name
+
+
+def test_a_reach_keeps_a_bounded_number_of_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``_STEPS_KEPT`` the kept steps are dropped (a log of ever new messages), and the
+    answers stay the automaton's."""
+    monkeypatch.setattr(headblind, "_STEPS_KEPT", 8)
+    reach = headblind.head_reach(r"(?i)\b5\d\d\b[^.;!?]{0,60}?\b(?:when|because)", WITH_CLIENT, "] ")
+    assert reach is not None and reach.alive
+    rng = random.Random(9)
+    for _ in range(300):
+        msg = "".join(rng.choice("5 02x.bWHENcause") for _ in range(rng.randrange(40)))
+        assert reach.completes(msg) == _walk(reach, msg), msg
+        assert len(reach._steps) <= 8 and len(reach._sets) <= 8

@@ -48,3 +48,23 @@ def test_the_kernel_log_compiles_the_kernels_rules_alone() -> None:
         assert kernel and {p.source for p, _rx, _unless in kernel} == {"kernel"}
     finally:
         errorlog._source_rules.cache_clear()
+
+
+def test_a_line_compiles_the_rules_its_needles_gate_alone() -> None:
+    """``MatchRules`` compiles a rule when a line asks it: a line of Apache's benign shape asks a
+    few (BENCHMARKS.md stop 52), and the rules it asks are the file's, in order, as compiled."""
+    errorlog._match_rules.cache_clear()
+    try:
+        line = ("[Mon Nov 23 09:32:33.986462 2026] [ssl:info] [pid 31985:tid 31992] [client 10.1.5.5:40005] "
+                "AH01964: Connection to child 5 established (server shop:443)")
+        errorlog.classify_line(line)
+        rules = errorlog._match_rules()
+        compiled = sum(r is not None for r in rules._rules)
+        assert 0 < compiled < len(rules) // 4
+        for i, (p, rx, unless) in enumerate(rules):
+            assert p is rules.infos[i] and rx.pattern == p.match
+            assert (unless.pattern if unless else None) == (p.unless or None)
+        assert [p for p, _rx, _u in rules] == [p for p in load_patterns() if p.match]
+    finally:
+        errorlog._match_rules.cache_clear()
+        errorlog._source_rules.cache_clear()

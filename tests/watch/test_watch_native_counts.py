@@ -426,7 +426,7 @@ def test_mutated_lines_are_counted_as_parse_line_or_handed_back(family: str) -> 
     assert Counter(whole.statuses) == statuses
 
 
-@pytest.mark.parametrize("family", ["alb", "traefik", "cloudflare"])
+@pytest.mark.parametrize("family", ["alb", "traefik", "cloudflare", "envoy", "istio"])
 def test_the_counted_families_keep_polars_out_of_the_agent(family: str, tmp_path: Path) -> None:
     """The light agent (issue 28 item 5): following ALB's, Traefik's or Cloudflare's access log
     (Caddy's: ``test_watch_agent.py``), the follow loop counts natively and loads neither polars
@@ -434,10 +434,209 @@ def test_the_counted_families_keep_polars_out_of_the_agent(family: str, tmp_path
     from tests.watch.test_watch_agent import follow_loop_modules
 
     make = {"alb": gen_lb_logs.alb, "traefik": gen_lb_logs.traefik_json,
-            "cloudflare": gen_lb_logs.cloudflare}[family]
+            "cloudflare": gen_lb_logs.cloudflare, "envoy": gen_lb_logs.envoy,  # (text: _envoyscan)
+            "istio": gen_lb_logs.istio}[family]
     rng = random.Random(11)
     log = tmp_path / f"{family}.log"
     log.write_text("".join(make(gen_lb_logs.Req(rng, i, 2000.0)) + "\n" for i in range(2000)))
-    loaded, events = follow_loop_modules(["--access-log", str(log), "--log-type", family, "--from-start"])
+    loaded, events = follow_loop_modules(["--access-log", str(log), "--log-type",
+                                          "envoy" if family == "istio" else family, "--from-start"])
     assert '"incident-opened"' in events
     assert loaded == []
+
+
+# -- Envoy's text lines (default and Istio formats) ---------------------------------------------
+
+ENVOY_TEXT_LOGS = ("cloud/envoy-recorded.log", "cloud/recorded/envoy/envoy-default.log",
+                   "cloud/recorded/envoy/envoy-istio-text.log")
+
+
+def _envoy_text_published() -> list[str]:
+    """The recorded text lines and the published ones (Envoy's docs, Istio's issues)."""
+    lines = [t for name in ENVOY_TEXT_LOGS for t in (FIX / name).read_text().splitlines() if t]
+    for jsonl in ("envoy.jsonl", "istio.jsonl"):
+        lines += [str(json.loads(row)["line"]) for row in (FIX / "cloud" / jsonl).read_text().splitlines()
+                  if row.strip() and not str(json.loads(row)["line"]).startswith("{")]
+    return lines
+
+
+def _envoy_text_bench(n: int, seed: int = 5) -> list[str]:
+    import watch_bench
+
+    rng = random.Random(seed)
+    return [watch_bench._envoy(rng, i).rstrip("\n") for i in range(n)]
+
+
+_DEFAULT = ('[2026-11-22T11:07:58.526Z] "GET /dead HTTP/1.1" {status} {flags} 0 98 0 - "-" "rec/1" '
+            '"66108e88" "127.0.0.1:57335" {host}')
+_ISTIO = ('[2026-11-22T11:07:58.526Z] "GET /dead HTTP/1.1" {status} {flags} {details} - "{tfr}" 0 98 0 - "-" '
+          '"rec/1" "66108e88" "shop" {host} {cluster} 127.0.0.1:57335 127.0.0.1:51136 - -')
+
+
+def _envoy_text_bent() -> list[str]:
+    """The text formats bent at each field the counter reads: statuses, flags (the proxy's own
+    at any status, malformed lists), details and transport failure reasons (each refinement of
+    ``_refine``, a direct response), hosts and clusters (dashes, absent, quoted), the three
+    integers moved, quoted, missing, and the head broken where ``_HEAD`` or the status regex
+    could read the line otherwise (a lower-case method, no time, a ``]`` in the request, a
+    four-digit status, two spaces, a tab, a brace, non-ASCII)."""
+    out: list[str] = []
+    for status in ("0", "200", "204", "404", "429", "499", "500", "502", "503", "504", "599", "999",
+                   "5", "05", "0503", "1000"):
+        for flags in ("-", "UF", "URX,UF", "UH", "UT", "UC", "UO", "NR", "NC", "DC", "UAEX", "RL",
+                      "UPE", "URX", "DC,UF", "UF,", "uf", "-X", ",UF", "UF,,UH", "X"):
+            for host in ('"127.0.0.1:54367"', '"-"', '""', "-", ""):
+                out.append(_DEFAULT.format(status=status, flags=flags, host=host).rstrip())
+    for status in ("200", "503", "502", "504", "500"):
+        for flags in ("-", "UF", "UC", "UR", "UPE", "UAEX", "NC", "URX"):
+            for details, tfr in (("via_upstream", "-"), ("-", "-"), ("direct_response", "-"),
+                                 ("upstream_reset_before_response_started", "delayed_connect_error:_111"),
+                                 ("upstream_reset", "delayed_connect_error:_Connection_refused"),
+                                 ("x", "delayed_connect_error:_113"), ("x", "TLS_error:_certificate"),
+                                 ("x", "connection_timeout"), ("x", "connection_termination"),
+                                 ("headers_too_large", "-"), ("-", "")):
+                for host, cluster in (('"10.0.0.1:80"', "outbound|80||a.svc"), ('"-"', "-"),
+                                      ('"10.0.0.1:80"', ""), ('"10.0.0.1:80"', '"c"'), ("", "")):
+                    out.append(_ISTIO.format(status=status, flags=flags, details=details, tfr=tfr,
+                                             host=host, cluster=cluster).rstrip())
+    base = _DEFAULT.format(status="503", flags="UF", host='"127.0.0.1:54367"')
+    ok = _DEFAULT.format(status="200", flags="-", host='"127.0.0.1:54367"')
+    for line in (base, ok):
+        out += [line.replace(" 0 98 0 ", " 0 98 x "), line.replace(" 0 98 0 ", ' 0 "98" 0 '),
+                line.replace(" 0 98 0 ", " 0 98 "), line.replace(" 0 98 0 ", " 1 2 3 4 5 "),
+                line.replace(" 0 98 0 ", " 0 98 0"), line.replace(" 0 98 0 ", " ² 98 0 "),
+                line.replace("GET", "get"), line.replace('"GET ', '"'), line.replace('"GET ', '"GET'),
+                line.replace("GET /dead", "GET /de]ad"), line.replace("GET /dead", 'GET /de"ad'),
+                line.replace("2026-11-22T", "2026-11-22 "), line.replace("[2026", "[026"),
+                line.replace("[2026-11-22T11:07:58.526Z] ", ""), "x " + line, line.replace("] ", "]  "),
+                line.replace("] ", "]\t"), line.replace('" 503', '"  503').replace('" 200', '"  200'),
+                line.replace(" 503 UF", " 503  UF").replace(" 200 -", " 200  -"),
+                line.replace('"rec/1"', '"{rec}"'), line.replace('"rec/1"', '"réc"'),
+                # a JSON object in a token: parse_line reads the line as JSON (family.json_object)
+                line.replace('"rec/1"', '{"response_flags":"UH","response_code":404,"upstream_host":"h"}'),
+                line.replace('"rec/1"', '"rec\x01"'), line.replace('"rec/1"', '"rec\x7f"'),
+                line.replace('"rec/1"', '"rec'), line.replace('"rec/1"', 'rec"1'),
+                line.replace('"rec/1"', '"a" "b" "c" "d" "e" "f"'), line + ' "x" "y"', line + " z",
+                line.replace("2026-11-22T11:07:58.526Z", "2026-11-22T11:07:58.526Z]["),
+                line.replace(' "-" ', ' "response_code":503, '), line + " " + " ".join(["t"] * 70),
+                line.replace("0 98 0 ", " ".join(["9"] * 2 + ['"q"'] * 70) + " 0 98 0 ")]
+    return out
+
+
+def _text_taken(lines: list[str]) -> list[tuple[str, tuple[int | None, tuple[str, str] | None]]]:
+    """``taken`` of the text counter alone (the JSON counter after it takes no text line)."""
+    from why502.proxies.envoy.textcount import text_counter
+
+    count = text_counter(None)
+    assert count is not None
+    out = []
+    for text in lines:
+        got = count(f"{text}\n".encode())
+        if got.rest:
+            assert not got.statuses and not got.failures, text
+            assert got.rest == f"{text}\n".encode()
+        else:
+            out.append((text, counted(got)))
+    return out
+
+
+def test_the_envoy_text_counter_takes_the_plain_lines() -> None:
+    count = native_counter(families().get("envoy"))
+    assert count is not None
+    plain = [t for name in ENVOY_TEXT_LOGS[:2] for t in (FIX / name).read_text().splitlines()
+             if t and " 404 NR " not in t]  # (a flagged line below 500 goes back: its docstring)
+    lines = plain + _envoy_text_bench(2000)
+    out = count("".join(f"{t}\n" for t in lines).encode())
+    assert out.rest == b"", out.rest[:300]
+    assert sum(out.statuses.values()) == len(lines)
+    assert sum(out.failures.values()) >= 100
+    # Istio's: the lines without a brace in their details
+    istio = [t for t in (FIX / ENVOY_TEXT_LOGS[2]).read_text().splitlines()
+             if t and "{" not in t and " 404 NR " not in t]
+    assert len(istio) >= 3
+    assert count("".join(f"{t}\n" for t in istio).encode()).rest == b""
+
+
+def test_the_envoy_text_counter_counts_each_line_it_takes_as_parse_line() -> None:
+    """Line by line: a line the counter takes is counted as ``parse_line`` reads it, and as the
+    text status regex (what watch counted before) reads it.  (The JSON key's regex may read one
+    too -- ``"response_code":503,`` as a token --: under it the counter is off.)"""
+    from why502.proxies.envoy.log import TEXT_STATUS
+
+    lines = [*_envoy_text_published(), *_envoy_text_bent(), *_envoy_text_bench(300)]
+    took = _text_taken(lines)
+    for text, got in took:
+        assert got == per_line("envoy", text), text
+        m = TEXT_STATUS.search(text.encode())
+        assert m is not None and int(m.group(1)) == got[0], text
+        assert got[0] is not None and (got[0] >= 500 or " - " in text), text
+    assert len(took) > 1500
+    assert sum(1 for _t, got in took if got[1] is not None) > 300  # failures decided natively
+    assert len(took) < len(lines) - 200  # and the doubtful lines handed back
+
+
+def _rx_in_force(lines: list[str]) -> bool:
+    """Does ``watch`` read these lines with a status regex (it agreed on the first ones)?"""
+    import re
+
+    from why502.app.watch.engine import _status_regex
+
+    return isinstance(_status_regex("envoy", lines[:20]), re.Pattern)
+
+
+def test_watch_exports_the_same_envoy_text_metrics_with_the_native_counter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways, with the status regex in force (plain lines first) and without it (bent
+    lines first), on the recorded logs, the bent lines, the bench's, and a log of JSON lines
+    first (the JSON key's regex in force: the text counter stays off)."""
+    from tests.stats.test_json_native import PLAIN
+
+    bent = _envoy_text_bent()
+    bench = _envoy_text_bench(3000)
+    sets = [(name, (FIX / name).read_text().splitlines()) for name in ENVOY_TEXT_LOGS]
+    sets += [("published", _envoy_text_published()), ("bent", bent), ("bench", bench),
+             ("bench then bent", bench[:50] + bent), ("bent then bench", bent[-40:] + bench),
+             ("json then text", [PLAIN["envoy"]] * 25 + bench[:500] + bent)]
+    rng = random.Random(52)  # gen_lb_logs' failure-dense mixes (a quarter fail: every flag and detail)
+    for make in (gen_lb_logs.envoy, gen_lb_logs.istio):
+        sets.append((make.__name__, [make(gen_lb_logs.Req(rng, i, 2000.0)) for i in range(3000)]))
+    modes = set()
+    own = 0
+    for name, lines in sets:
+        modes.add(_rx_in_force(lines))
+        native = exported(tmp_path, lines, "envoy", True, monkeypatch)
+        ref = exported(tmp_path, lines, "envoy", False, monkeypatch)
+        assert native == ref, (name, {k: (native.get(k), ref.get(k)) for k in native.keys() | ref.keys()
+                                      if native.get(k) != ref.get(k)})
+        own += sum(v for k, v in native.items() if k.startswith("why502_upstream_failures_total"))
+    assert modes == {True, False}
+    assert own > 0
+
+
+def test_the_envoy_text_counter_stays_off_under_the_json_status_regex() -> None:
+    from why502.proxies.envoy.log import JSON_STATUS, TEXT_STATUS
+    from why502.proxies.envoy.textcount import text_counter
+
+    assert text_counter(JSON_STATUS) is None
+    assert text_counter(TEXT_STATUS) is not None and text_counter(None) is not None
+
+
+def test_mutated_envoy_text_lines_are_counted_as_parse_line_or_handed_back() -> None:
+    """The mutation fuzz of the text counter (run it under the sanitizers after a C change)."""
+    base = [*_envoy_text_published(), *_envoy_text_bent(), *_envoy_text_bench(300)]
+    lines = _mutated(base, 8000, seed=52)
+    took = _text_taken(lines)
+    for text, got in took:
+        assert got == per_line("envoy", text), text
+    assert len(took) > 1000
+    from why502.proxies.envoy.textcount import text_counter
+
+    count = text_counter(None)
+    assert count is not None
+    whole = count("".join(f"{t}\n" for t in lines).encode())
+    assert whole.rest.count(b"\n") == len(lines) - len(took)
+    assert Counter(whole.statuses) == Counter(got[0] for _t, got in took if got[0] is not None)
+    assert whole.failures == Counter(got[1] for _t, got in took if got[1] is not None)
+    # the last line without its newline, and empty lines, go back as lines
+    one = base[0]
+    assert count(f"{one}\n\n{one}".encode()).rest.count(b"\n") in (1, 3)

@@ -371,11 +371,40 @@ def classify_engine_message(msg: str, time: str | None, level: str | None) -> Cl
 
 
 
+_MatchRule = tuple[PatternInfo, re.Pattern[str], "re.Pattern[str] | None"]
+
+
+class MatchRules:
+    """Every ``match`` rule (``infos``, in the file's order) and, by position, the rule with its
+    regex and its ``unless`` regex (None: no exclusion), each compiled when first asked for.
+
+    Why: a line is asked only the rules one of whose needles it holds (``_gated_rules``), and
+    compiling all ~195 at once was ~0.1 CPU-s of every process that reads one line -- a third of
+    ``watch``'s first 200k lines of Apache's error log (BENCHMARKS.md stop 52)."""
+
+    def __init__(self, infos: tuple[PatternInfo, ...]) -> None:
+        self.infos = infos
+        self._rules: list[_MatchRule | None] = [None] * len(infos)
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    def __getitem__(self, i: int) -> _MatchRule:
+        got = self._rules[i]
+        if got is None:
+            p = self.infos[i]
+            assert p.match is not None  # (infos: the rules with a match)
+            got = self._rules[i] = (p, re.compile(p.match), re.compile(p.unless) if p.unless else None)
+        return got
+
+    def __iter__(self) -> Iterator[_MatchRule]:
+        return (self[i] for i in range(len(self.infos)))
+
+
 @lru_cache(maxsize=1)
-def _match_rules() -> tuple[tuple[PatternInfo, re.Pattern[str], re.Pattern[str] | None], ...]:
-    """Each ``match`` rule with its regex and its ``unless`` regex (None: no exclusion)."""
-    return tuple((p, re.compile(p.match), re.compile(p.unless) if p.unless else None)
-                 for p in load_patterns() if p.match)
+def _match_rules() -> MatchRules:
+    """Each ``match`` rule with its regex and its ``unless`` regex (``MatchRules``)."""
+    return MatchRules(tuple(p for p in load_patterns() if p.match))
 
 
 @lru_cache(maxsize=1)
@@ -392,9 +421,6 @@ def prefilter_needles() -> list[str]:
     return sorted(needles)
 
 
-_MatchRule = tuple[PatternInfo, re.Pattern[str], "re.Pattern[str] | None"]
-
-
 @lru_cache(maxsize=32)
 def _source_rules(source: str) -> tuple[_MatchRule, ...]:
     """``_match_rules`` of one program, in rule order, its regexes compiled alone.
@@ -404,7 +430,8 @@ def _source_rules(source: str) -> tuple[_MatchRule, ...]:
     live ``diagnose`` (``parse_kernel_log``'s first call, BENCHMARKS.md stop 48).  When the
     whole set is compiled already, its entries are shared."""
     if _match_rules.cache_info().currsize:
-        return tuple(r for r in _match_rules() if r[0].source == source)
+        rules = _match_rules()
+        return tuple(rules[i] for i, p in enumerate(rules.infos) if p.source == source)
     return tuple((p, re.compile(p.match), re.compile(p.unless) if p.unless else None)
                  for p in load_patterns() if p.match and p.source == source)
 
@@ -413,7 +440,7 @@ def _source_rules(source: str) -> tuple[_MatchRule, ...]:
 def _needle_index() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, tuple[int, ...]], ...]]:
     """Each ``match`` rule's needles (``PatternInfo.needles``, lower-case; the property builds its
     tuple anew at each call), and each needle with the positions of the rules it gates."""
-    per_rule = tuple(p.needles for p, _rx, _unless in _match_rules())
+    per_rule = tuple(p.needles for p in _match_rules().infos)
     gates: dict[str, list[int]] = {}
     for i, needles in enumerate(per_rule):
         for n in needles:

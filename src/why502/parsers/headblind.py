@@ -334,6 +334,12 @@ def can_start_inside(pattern: str, parts: list[tuple[str, bool]], tail: str, fla
     return reach is None or reach.ends_inside or bool(reach.alive)
 
 
+#: the steps a reach keeps (``Reach.completes``): past it they are dropped and walked again; a
+#: log of ever new messages kept ~1 MB of them over the ~45 reaches of an Apache memo (tracemalloc,
+#: 20k random messages of the rules' words), each set of states one object
+_STEPS_KEPT = 512
+
+
 class Reach:
     """What a regex can do from inside a head: ``ends_inside`` (a match that read a variable
     part ends inside the head), ``alive`` (the regex's states, with what came before and what
@@ -346,6 +352,12 @@ class Reach:
         self.end = end
         self.ends_inside = ends_inside
         self.alive = alive
+        # the automaton's steps met so far, (states, character) -> states (a lazy DFA, as
+        # ``completes`` walks it): an Apache log's messages share most of their characters, and
+        # walking the NFA a character at a time was ~4 ms a message (``error_memo._learn``)
+        self._steps: dict[tuple[frozenset[tuple[int, int, int]], str], frozenset[tuple[int, int, int]]] = {}
+        self._ended: dict[frozenset[tuple[int, int, int]], bool] = {}
+        self._sets: dict[frozenset[tuple[int, int, int]], frozenset[tuple[int, int, int]]] = {}
 
     def pruned(self) -> Reach:
         """The same reach with only the states a match alive past the head can still go to (the
@@ -374,26 +386,44 @@ class Reach:
 
     def completes(self, message: str) -> bool:
         """Whether a match alive past the head ends inside ``message``, the rest of the line.
-        A lookaround is taken as true, the end of the line as ``$``: "can", never "cannot" wrongly."""
-        nfa, states = self.nfa, set(self.alive)
+        A lookaround is taken as true, the end of the line as ``$``: "can", never "cannot" wrongly.
+        Each step is the NFA's (``_step``), kept once met (``_steps``, bounded)."""
+        states = self.alive
+        steps, ended = self._steps, self._ended
         for ch in message:
-            if any(r == self.end for r, _prev, _need in states):
+            done = ended.get(states)
+            if done is None:
+                done = ended[states] = any(r == self.end for r, _prev, _need in states)
+            if done:
                 return True
-            code = ord(ch)
-            bit = 1 << code if code < 128 else _NON_ASCII
-            prev = _PREV_WORD if ch.isalnum() or ch == "_" else _PREV_OTHER
-            nxt: set[tuple[int, int, int]] = set()
-            for r, _p, need in states:
-                for mask, r2 in nfa.edges[r]:
-                    if _needed(mask, need) & bit:
-                        nxt.update((rr, prev, nd) for rr, nd in nfa.closure_at(r2, prev, _NEED_ANY))
+            nxt = steps.get((states, ch))
+            if nxt is None:
+                if len(steps) >= _STEPS_KEPT:  # a bound on the memory of a long run
+                    steps.clear()
+                    ended.clear()
+                    self._sets.clear()
+                nxt = self._step(states, ch)
+                nxt = steps[(states, ch)] = self._sets.setdefault(nxt, nxt)  # one object a set
             states = nxt
             if not states:
                 return False
         if any(r == self.end for r, _prev, _need in states):
             return True
         # the line ends: "$" holds there (closure_at fails it inside a head); taken as true
-        return any(self.end in nfa.closure([r]) for r, _prev, _need in states)
+        return any(self.end in self.nfa.closure([r]) for r, _prev, _need in states)
+
+    def _step(self, states: frozenset[tuple[int, int, int]], ch: str) -> frozenset[tuple[int, int, int]]:
+        """The states after reading ``ch`` from ``states``."""
+        nfa = self.nfa
+        code = ord(ch)
+        bit = 1 << code if code < 128 else _NON_ASCII
+        prev = _PREV_WORD if ch.isalnum() or ch == "_" else _PREV_OTHER
+        nxt: set[tuple[int, int, int]] = set()
+        for r, _p, need in states:
+            for mask, r2 in nfa.edges[r]:
+                if _needed(mask, need) & bit:
+                    nxt.update((rr, prev, nd) for rr, nd in nfa.closure_at(r2, prev, _NEED_ANY))
+        return frozenset(nxt)
 
 
 def head_reach(pattern: str, parts: list[tuple[str, bool]], tail: str, flags: int = 0,

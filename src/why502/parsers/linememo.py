@@ -13,6 +13,7 @@ either way.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -29,6 +30,10 @@ class LineMemo(Protocol):
         """``watch``'s count of the line: (symptom, upstream) of a failed request (a record with a
         status), None when the line is none."""
 
+    def failures(self, lines: list[str]) -> Counter[tuple[str, str | None]]:
+        """``failure`` of each of ``lines`` (no line holds a newline), counted (None left out):
+        a memo may answer a block of lines of one message at once."""
+
 
 class PlainMemo:
     """``classify_line`` itself (no proxy declared a memo)."""
@@ -41,6 +46,14 @@ class PlainMemo:
         if rec is None or rec.status is None:
             return None
         return rec.symptom, rec.upstream
+
+    def failures(self, lines: list[str]) -> Counter[tuple[str, str | None]]:
+        out: Counter[tuple[str, str | None]] = Counter()
+        for line in lines:
+            got = self.failure(line)
+            if got is not None:
+                out[got] += 1
+        return out
 
 
 _maker: Callable[[], LineMemo] | None = None

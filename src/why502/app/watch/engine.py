@@ -727,7 +727,8 @@ class Watch:
         if f.native is None:
             from why502.parsers.lblogs.counts import native_counter
 
-            f.native = native_counter(families().get(f.family)) or False
+            rx = f.status_rx if isinstance(f.status_rx, re.Pattern) else None
+            f.native = native_counter(families().get(f.family), rx) or False
         statuses: dict[int, int] = {}
         failures: list[tuple[str, str, int]] = []  # (symptom, target or group, requests), in order
         native = f.native(data) if not isinstance(f.native, bool) else None

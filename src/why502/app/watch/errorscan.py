@@ -101,11 +101,8 @@ class ErrorCounter:
             if rest is None:
                 return counts
             data = rest + b"\n"
-        failures: Counter[tuple[str, str | None]] = Counter()
-        for line in self._candidates(data):
-            got = self.memo.failure(line)  # = count_per_line's classify_line, same counts
-            if got is not None:
-                failures[got] += 1
+        # = count_per_line's classify_line, same counts (a memo answers a message's lines at once)
+        failures = self.memo.failures(self._candidates(data))
         # the label once per distinct upstream, not once a line (a pure function of it)
         for (symptom, upstream), n in failures.items():
             counts[(symptom, upstream_label(upstream) if upstream else "")] += n
@@ -118,7 +115,7 @@ class ErrorCounter:
             # no prefilter: every line is read, which counts the same (a line without a needle is
             # one classify_line cannot read), and spares ~400 passes over the block that would
             # skip almost none of it (a dense Apache error log: 1.1 s of 4 a 20k-line block)
-            return [raw.decode("utf-8", "replace") for raw in lines if raw]
+            return _lines(data)  # (decoded once: a line's bytes decode alike alone or in the block)
         low = data.lower()
         absent: set[bytes] = set()
         present = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import struct
 from collections import Counter
 from collections.abc import Callable
@@ -183,12 +184,38 @@ def _decided(rec: LbRecord | None) -> tuple[int | None, tuple[str, str] | None]:
     return status, ((rec.symptom or "", rec.target or rec.group or "") if failed else None)
 
 
-def native_counter(fam: LogFamily | None) -> BlockCounter | None:
+def _chained(first: BlockCounter, then: BlockCounter) -> BlockCounter:
+    """``first``, then ``then`` on the lines ``first`` hands back: a family of text and JSON
+    lines (each pass takes only its own)."""
+    def count(data: bytes) -> BlockCounts:
+        a = first(data)
+        if not a.rest:
+            return a
+        b = then(a.rest)
+        statuses = dict(a.statuses)
+        for code, n in b.statuses.items():
+            statuses[code] = statuses.get(code, 0) + n
+        return BlockCounts(statuses, a.failures + b.failures, b.rest)
+    return count
+
+
+def native_counter(fam: LogFamily | None, status_rx: re.Pattern[bytes] | None = None) -> BlockCounter | None:
     """The native counter of the blocks of family ``fam`` (``proxies.logfamilies.families()``'s:
-    a JSON family's groups are decided by its parser), or None: no such pass, not built, or
-    turned off (``WHY502_NATIVE=0``: the agent then reads every line as before)."""
+    a JSON family's groups are decided by its parser; its text lines by its own counter,
+    ``LogFamily.text_counts``, given ``status_rx``: the status regex ``Watch._lb`` reads the
+    other lines with, None when it reads them with ``parse_line``), or None: no such pass, not
+    built, or turned off (``WHY502_NATIVE=0``: the agent then reads every line as before)."""
     if os.environ.get("WHY502_NATIVE", "1") == "0" or fam is None:
         return None
+    whole = _whole_counter(fam)
+    text = fam.text_counts(status_rx) if fam.text_counts is not None else None
+    if text is None:
+        return whole
+    return text if whole is None else _chained(text, whole)
+
+
+def _whole_counter(fam: LogFamily) -> BlockCounter | None:
+    """The counter of ``_albscan`` or ``_jsonscan`` for ``fam``, when there is one."""
     if fam.name == "alb":
         module = _module("_albscan")
         return _alb(module) if module is not None and hasattr(module, "alb_counts") else None

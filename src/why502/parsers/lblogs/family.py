@@ -46,6 +46,9 @@ BlockReader = Callable[[bytes], "tuple[pl.DataFrame, list[int]] | None"]
 #: ``() -> a new fold of its native block reader`` (``parsers.lblogs.fold``), or None when it
 #: cannot run
 FoldMaker = Callable[[], "BlockFold | None"]
+#: a native counter of a block (``parsers.lblogs.counts.BlockCounter``: its counts' type is
+#: defined there, above this module)
+TextCounter = Callable[[bytes], Any]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ class LogFamily:
     status_patterns: tuple[re.Pattern[bytes], ...] = ()
     #: how ``watch`` counts its JSON lines natively (``parsers.lblogs.counts``), None: line by line
     counts: JsonCount | None = None
+    #: ``watch``'s native counter of its text lines, given the status regex the agent reads the
+    #: other lines with (None: ``parse_line``): a ``parsers.lblogs.counts.BlockCounter``, or None
+    #: (not built, turned off, or that regex reads some of its lines otherwise); run before the
+    #: JSON counter, which gets the lines it hands back
+    text_counts: Callable[[re.Pattern[bytes] | None], TextCounter | None] | None = None
 
 
 def json_object(line: str) -> dict[str, Any] | None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections import Counter
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +66,14 @@ HEAD = re.compile(
 ``[module:level] [pid N:tid M]`` (kept in the key: a year, a handful of processes) and the client
 (masked, optional)."""
 _TAIL = "] "
+# a whole line of HEAD's shape after the newline before it, its groups a key's parts (the fixed
+# part, the client's "] [client " or "", the message to the line's end, no "\r": ``failure``
+# strips it): a block's lines grouped by key in one pass over "\n" + the block
+# (``ApacheMemo.failures``); the same parts as ``HEAD.match`` cuts them (the same regex up to the
+# message, which takes any rest of the line).  The leading newline, not ``^`` and re.M: a
+# literal start lets the regex engine skip to the next line (twice as fast)
+_KEYED_LINES = 2048  # lines per findall: the strings of a whole 1 MiB block's matches were ~2 MB
+_KEYED = re.compile(rf"\n{_TIME}({_FIXED})(?:(\] \[client )[0-9A-Fa-f.:]{{1,64}})?\] ([^\r\n]*)(?![^\n])")
 _NO_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False)]
 _WITH_CLIENT: list[tuple[str, bool]] = [(_TIME, True), (_FIXED, False), (_CLIENT, True)]
 _MEMO_MAX = 4096  # messages kept; past it the memo starts again (a log of ever new messages)
@@ -82,11 +91,14 @@ def checked_regexes() -> list[tuple[str, _Checked]]:
         if rx is not None:
             out.append((name, (rx.pattern, rx.flags, anchored)))
 
-    for p, rx, unless in errorlog._match_rules():
+    for p in errorlog._match_rules().infos:
         if p.source == "apache":
             continue  # Apache's rules read the message the head leaves (heads.toml)
-        add(f"rule {p.id}", rx, False)
-        add(f"unless {p.id}", unless, False)
+        # as written, not compiled (``errorlog.MatchRules``: compiled when a line asks them);
+        # flags 0: a str pattern's are its inline ones, which the checker's parse reads the same
+        out.append((f"rule {p.id}", (p.match or "", 0, False)))
+        if p.unless:
+            out.append((f"unless {p.id}", (p.unless, 0, False)))
     add("nginx head", errorlog._HEAD, True)
     add("nginx stderr", errorlog._stderr_re(), True)
     add("nginx partial head", errorlog._ENGINE_PARTIAL, False)
@@ -176,6 +188,12 @@ def prove(client: bool) -> _Proof:
     return tuple(rules.items()), tuple(others)
 
 
+@lru_cache(maxsize=1)
+def _current() -> bool:
+    """Is the stored proof (and its automata) this very one (``digest``)?"""
+    return digest() == _apache_proof.DIGEST
+
+
 @lru_cache(maxsize=2)
 def hazards(client: bool) -> _Proof:
     """``prove(client)``, read from the proof stored with the package when it was made from the
@@ -183,7 +201,7 @@ def hazards(client: bool) -> _Proof:
     one saves ~3 CPU-s a start).  ``tests/classify/test_apache_fast.py`` fails when the stored
     proof is stale: ``python -m why502.proxies.apache.error_memo >
     src/why502/proxies/apache/_error_memo_proof.py``."""
-    if digest() == _apache_proof.DIGEST:
+    if _current():
         stored: _Proof = _apache_proof.WITH_CLIENT if client else _apache_proof.NO_CLIENT
         return stored
     return prove(client)
@@ -200,7 +218,67 @@ def proof_source() -> str:
         f"DIGEST = {digest()!r}\n"
         f"NO_CLIENT: Any = {_lines(prove(False))}\n"
         f"WITH_CLIENT: Any = {_lines(prove(True))}\n"
+        f"{_automata_source()}"
     )
+
+
+# a stored automaton of a reach (``_Plan``): (end, edges as (mask index, next state), next states
+# without a character, assertions, alive states) -- headblind.Reach of its pruned _Nfa
+_Stored = tuple[int, tuple[tuple[tuple[int, int], ...], ...], tuple[tuple[int, ...], ...],
+                tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]]
+
+
+def _automata() -> tuple[list[int], dict[str, dict[str, _Stored]]]:
+    """The pruned automata of every reach the plans use (``_rebuilt``: ~0.2 CPU-s to build at
+    each start, the regexes compiled into their automata in Python), by head shape and regex
+    name, with their character masks in one table."""
+    masks: dict[int, int] = {}
+    out: dict[str, dict[str, _Stored]] = {}
+    named = dict(checked_regexes())
+    for shape, client in (("no_client", False), ("with_client", True)):
+        rules, others = prove(client)
+        kept: dict[str, _Stored] = {}
+        for name, alive in (*((f"rule {rid}", a) for rid, a in rules), *others):
+            reach = _rebuilt(named[name], alive)
+            if reach is None or reach is _NEVER:
+                continue
+            nfa = reach.nfa
+            edges = tuple(tuple((masks.setdefault(mask, len(masks)), t) for mask, t in e) for e in nfa.edges)
+            kept[name] = (reach.end, edges, tuple(tuple(e) for e in nfa.eps),
+                          tuple(sorted((a, b, c) for (a, b), c in nfa.cond.items())),
+                          tuple(sorted(reach.alive)))
+        out[shape] = kept
+    return list(masks), out
+
+
+def _automata_source() -> str:
+    table, shapes = _automata()
+    lines = ["MASKS: Any = ("]
+    lines.extend(f"    {m!r}," for m in table)
+    lines.append(")")
+    for shape, kept in shapes.items():
+        lines.append(f"AUTOMATA_{shape.upper()}: Any = {{")
+        lines.extend(f"    {name!r}: {stored!r}," for name, stored in kept.items())
+        lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _stored_reach(name: str, client: bool) -> headblind.Reach | None:
+    """The stored automaton of the reach of ``name`` (``_automata``), when the stored proof is
+    this very one (``digest``): the same as ``_rebuilt`` gives, without building it again."""
+    if not _current():
+        return None
+    kept = getattr(_apache_proof, "AUTOMATA_WITH_CLIENT" if client else "AUTOMATA_NO_CLIENT", {})
+    stored = kept.get(name)
+    if stored is None:
+        return None
+    end, edges, eps, cond, alive = stored
+    masks = _apache_proof.MASKS
+    nfa = headblind._Nfa()
+    nfa.edges = [[(masks[k], t) for k, t in e] for e in edges]
+    nfa.eps = [list(e) for e in eps]
+    nfa.cond = {(a, b): c for a, b, c in cond}
+    return headblind.Reach(nfa, end, False, frozenset(alive))
 
 
 def _lines(proof: _Proof) -> str:
@@ -223,20 +301,22 @@ class _Plan:
 
     def __init__(self, client: bool) -> None:
         rules, others = hazards(client)
-        by_id = {p.id: (p, rx, unless) for p, rx, unless in errorlog._match_rules()}
+        rules_of = errorlog._match_rules()
+        by_id = {p.id: i for i, p in enumerate(rules_of.infos)}
         named = dict(checked_regexes())
-        # each rule that can read a masked part: its needles, regexes and its own regex's reach
-        self.rules: list[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str] | None,
-                               headblind.Reach | None]] = []
+        # each rule that can read a masked part: its needles, its place among the rules (its
+        # regexes compiled when a message asks them: errorlog.MatchRules) and its own regex's reach
+        self.rules_of = rules_of
+        self.rules: list[tuple[tuple[str, ...], int, headblind.Reach | None]] = []
         self.usable = True
         for rid, alive in rules:
-            p, rx, unless = by_id[rid]
+            p = rules_of.infos[by_id[rid]]
             if not p.needles:
                 self.usable = False  # never the case today (the tests say so): no needle to gate on
-            self.rules.append((p.needles, rx, unless, _rebuilt(named[f"rule {rid}"], alive)))
+            self.rules.append((p.needles, by_id[rid], _reach_of(f"rule {rid}", named, alive, client)))
         self.others: list[headblind.Reach] = []
         for name, alive in others:
-            reach = _rebuilt(named[name], alive)
+            reach = _reach_of(name, named, alive, client)
             if reach is None:
                 self.usable = False  # a regex asked of every line that can read inside the head
             else:
@@ -251,12 +331,19 @@ class _Plan:
         if any(reach.completes(message) for reach in self.others):
             return None
         last = m.end() - len(_TAIL)
+        low = text.lower()
         out: list[_LineCheck] = []
-        for needles, rx, unless, reach in self.rules:
+        for needles, at, reach in self.rules:
             if reach is None or reach.completes(message):
+                _p, rx, unless = self.rules_of[at]
                 out.append((needles, (rx,) if unless is None else (rx, unless)))
                 continue
-            # the rule's own regex matches in the message alone, the same on every line of the key
+            # the rule's own regex matches in the message alone, the same on every line of the key;
+            # a line it matches holds one of its needles (the catalog's contract, ``PatternInfo.
+            # needles``): without one it is not searched (~60 searches, ~1.2 ms a message)
+            if not any(n in low for n in needles):
+                continue
+            _p, rx, unless = self.rules_of[at]
             hit = rx.search(text)
             if hit is not None and hit.start() < last:
                 return None  # cannot be: the proof says otherwise; keep nothing rather than guess
@@ -266,6 +353,16 @@ class _Plan:
 
 
 _NEVER = headblind.Reach(headblind._Nfa(), -1, False, frozenset())  # completes nothing
+
+
+def _reach_of(name: str, named: dict[str, _Checked], alive: _Alive | None,
+              client: bool) -> headblind.Reach | None:
+    """``_rebuilt``, from the stored automaton when there is one (``_stored_reach``)."""
+    if alive:
+        stored = _stored_reach(name, client)
+        if stored is not None:
+            return stored
+    return _rebuilt(named[name], alive)
 
 
 def _rebuilt(check: _Checked, alive: _Alive | None) -> headblind.Reach | None:
@@ -357,6 +454,62 @@ class ApacheMemo:
         if rec is None or rec.status is None:
             return None
         return rec.symptom, rec.upstream
+
+    def failures(self, lines: list[str]) -> Counter[tuple[str, str | None]]:
+        """``failure`` of each line, counted: the lines of a key grouped in one regex pass over
+        the block (``_KEYED``: the head's parts as ``HEAD.match`` cuts them), each key's answer
+        then taken once for all its lines; a line of a key read the slow way (not kept, seen once,
+        or with checks of its own: ``_entry``), or that ``_KEYED`` does not take (another
+        shape, a ``\r``), goes through ``failure`` itself.  Per line, ``failure`` cost ~2 us of
+        Python where mtail only counts (BENCHMARKS.md stop 52)."""
+        out: Counter[tuple[str, str | None]] = Counter()
+        slow: set[tuple[str, bool, str]] = set()
+        taken = 0
+        keys: Counter[tuple[str, str, str]] = Counter()
+        for k in range(0, len(lines), _KEYED_LINES):  # a slice at a time: its matches' strings
+            keys.update(_KEYED.findall("\n" + "\n".join(lines[k:k + _KEYED_LINES])))  # (the RSS)
+        for (fixed, client, message), n in keys.items():
+            key = (fixed, bool(client), message)
+            entry = self._keyed(key, n)
+            if entry is None or entry.checks:
+                slow.add(key)
+                continue
+            taken += n
+            self.hits += n
+            rec = entry.rec
+            if rec is not None and rec.status is not None:
+                out[(rec.symptom, rec.upstream)] += n
+        if taken == len(lines):
+            return out
+        for line in lines:
+            m = HEAD.match(line)
+            if (m is not None and "\r" not in line
+                    and (m.group("fixed"), m.group("client") is not None, line[m.end():]) not in slow):
+                continue  # counted with its key above
+            got = self.failure(line)
+            if got is not None:
+                out[got] += 1
+        return out
+
+    def _keyed(self, key: tuple[str, bool, str], n: int) -> _Entry | None:
+        """The kept answer of a key ``failures`` found on ``n`` lines of a block, learnt on a line
+        of that key (its time and client are masked: any of them proves the same), None: its
+        lines are read one by one (``_entry`` decides; a key seen on one line only is left to it,
+        as a message seen once is)."""
+        got = self._memo.get(key, _MISSING)
+        if got is _MISSING and n < 2:
+            return None
+        if got is _MISSING or got is _ONCE:
+            fixed, client, message = key
+            text = _head(_OTHER_TIME[0], fixed, _OTHER_CLIENT[0] if client else None) + message
+            m = HEAD.match(text)
+            if (m is None or m.group("fixed") != fixed or (m.group("client") is not None) != client
+                    or text[m.end():] != message):
+                return None
+            if got is _MISSING and len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            got = self._memo[key] = _learn(text, m)
+        return got
 
     def _entry(self, text: str, m: re.Match[str]) -> _Entry | None:
         """The kept answer for ``text`` (read and kept on first sight), None: read it the slow way."""

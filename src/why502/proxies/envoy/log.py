@@ -35,6 +35,7 @@ from why502.proxies.envoy.proxy import ROUTE_TIMEOUT
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.parsers.lblogs.counts import BlockCounter
     from why502.parsers.lblogs.fold import BlockFold
 
 NAME = "envoy"  # the family: this proxy's name (--log-type envoy, the vocabulary's family)
@@ -281,6 +282,21 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     return frame(lines)
 
 
+#: ``watch``'s status regexes (``LogFamily.status_patterns``): a JSON line's response_code, and
+#: the field after the quoted request of the text formats (``_envoyscan.c`` takes only lines it
+#: reads as this one does)
+JSON_STATUS = re.compile(rb'^[^\n]*?"response_code":(\d{1,3})[,}]', re.M)
+TEXT_STATUS = re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)
+
+
+def _text_counter(status_rx: re.Pattern[bytes] | None) -> BlockCounter | None:
+    """``watch``'s native counter of the text lines (``textcount.py``, imported when the agent
+    follows this family: it imports this module)."""
+    from why502.proxies.envoy.textcount import text_counter
+
+    return text_counter(status_rx)
+
+
 def _fold() -> BlockFold | None:
     """``stats``' fold of its JSON lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
     from why502.parsers.lblogs.jsonfold import json_fold
@@ -302,6 +318,6 @@ ENVOY = LogFamily(
     default_timeout=(ROUTE_TIMEOUT,
                      "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
     # the status of a request line: JSON's response_code, or the field after the quoted request
-    status_patterns=(re.compile(rb'^[^\n]*?"response_code":(\d{1,3})[,}]', re.M),
-                     re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),
+    status_patterns=(JSON_STATUS, TEXT_STATUS),
+    text_counts=_text_counter,
 )
