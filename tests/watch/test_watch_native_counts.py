@@ -640,3 +640,46 @@ def test_mutated_envoy_text_lines_are_counted_as_parse_line_or_handed_back() -> 
     # the last line without its newline, and empty lines, go back as lines
     one = base[0]
     assert count(f"{one}\n\n{one}".encode()).rest.count(b"\n") in (1, 3)
+
+
+# -- the edge's own failures below 500 --------------------------------------------------------
+
+def _own_below_500(family: str) -> tuple[list[str], str]:
+    """Plain request lines (so the family's status regex is chosen), then requests below 500
+    that are still the edge's own failures -- Envoy's 200 with UT (a gRPC answer after the route
+    timed out), its text twin, Cloudflare's 429 and 403 with no origin status -- and the symptom
+    the parser gives them."""
+    from tests.stats.test_json_native import PLAIN
+
+    if family == "envoy-text":
+        head = ('[2026-11-21T10:00:0{s}.000Z] "GET /cart HTTP/1.1" {code} {flags} 0 91 2 {ust} '
+                '"-" "curl/8" "a" ')
+        plain = [head.format(s=k, code=200, flags="-", ust=1) + '"shop.example.com" "10.0.0.14:8080"'
+                 for k in range(10)]
+        own = [head.format(s=k, code=200, flags="UT", ust="-") + '"shop.example.com" "10.0.0.14:8080"'
+               for k in range(5)]
+        return [*plain, *own], "read-timeout"
+    if family == "envoy":
+        base = PLAIN["envoy"].replace('"response_flags":"UF"', '"response_flags":"-"').replace(
+            '"response_code":503', '"response_code":200')
+        own = base.replace('"response_flags":"-"', '"response_flags":"UT"')
+        return [*([base] * 25), *([own] * 5)], "read-timeout"
+    base = PLAIN["cloudflare"].replace(":502,", ":200,")
+    own = (base.replace('"EdgeResponseStatus":200', '"EdgeResponseStatus":429')
+           .replace('"OriginResponseStatus":200', '"OriginResponseStatus":0'))
+    return [*([base] * 25), *([own] * 5)], "rate-limited"
+
+
+@pytest.mark.parametrize("family", ["envoy", "envoy-text", "cloudflare"])
+def test_the_edges_own_failures_below_500_are_counted_with_and_without_the_native_counter(
+        family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request below 500 can be the edge's own failure (``LbRecord.failed``): read line by
+    line, the agent read only the 5xx past the status regex and missed them, while the native
+    counter, which decides each line, counted them -- two answers for one log."""
+    lines, symptom = _own_below_500(family)
+    log_type = "envoy" if family == "envoy-text" else family
+    for native in (True, False):
+        got = exported(tmp_path, lines, log_type, native, monkeypatch)
+        failures = {k: v for k, v in got.items() if k.startswith("why502_upstream_failures_total")}
+        assert sum(failures.values()) == 5, (native, got)
+        assert all(f'symptom="{symptom}"' in k for k in failures), (native, got)

@@ -761,8 +761,9 @@ class Watch:
         the proxy's own failures to ``failures``, in the order of the lines):
         the status is taken by one regex per family over the whole block
         (``LogFamily.status_patterns``, C speed), and ``parse_line`` reads only the lines that
-        matter -- the 5xx, and the lines that are not requests (Caddy's and Traefik's error
-        lines).  The regex is used only once it agreed with ``parse_line`` on the first lines
+        matter -- the 5xx, the requests below 500 that may be the edge's own failure
+        (``LogFamily.own_below_500``), and the lines that are not requests (Caddy's and Traefik's
+        error lines).  The regex is used only once it agreed with ``parse_line`` on the first lines
         read (``_status_regex``): a format it misreads is read line by line.  Returns the lines
         no reader took."""
         rx = f.status_rx if isinstance(f.status_rx, re.Pattern) else None
@@ -770,13 +771,25 @@ class Watch:
         slow: list[str] = []
         if rx is not None:
             matched = 0
+            read: dict[int, bytes] = {}  # where -> line, of the requests to parse
             for m in rx.finditer(data):
                 matched += 1
                 code = int(m.group(1))
                 statuses[code] = statuses.get(code, 0) + 1
                 if code >= 500:
                     start = data.rfind(b"\n", 0, m.start()) + 1
-                    slow.append(data[start:data.find(b"\n", m.end())].decode("utf-8", "replace"))
+                    read[start] = data[start:data.find(b"\n", m.end())]
+            fam = families().get(f.family)
+            for own in fam.own_below_500 if fam is not None else ():
+                # a request below 500 that may be the edge's own failure: read by the parser too
+                for m in own.finditer(data):
+                    start = data.rfind(b"\n", 0, m.start()) + 1
+                    line = data[start:data.find(b"\n", m.end())]
+                    status = rx.search(line)
+                    if status is not None and int(status.group(1)) < 500:
+                        read[start] = line
+            # the failures in the order of the lines (the label cap keeps the first targets)
+            slow = [read[start].decode("utf-8", "replace") for start in sorted(read)]
             if matched < lines:  # lines that are not requests: each read for what it is
                 slow += [t for t in _text_lines(data) if t.strip() and not rx.search(t.encode())]
         else:

@@ -123,4 +123,7 @@ CLOUDFLARE = LogFamily(
     parse_json=parse_cloudflare, frame=_cloudflare_frame, block=_cloudflare_block, fold=_cloudflare_fold,
     default_timeout=(120.0, "Cloudflare Proxy Read Timeout, 120 s by default (formerly 100 s)"),
     status_patterns=(re.compile(rb'^[^\n]*?"EdgeResponseStatus":(\d{1,3})[,}]', re.M),),
+    # the edge's own 403 (a WAF rule) and 429 (a rate limit) when the origin never answered
+    # (``parse_cloudflare``; the vocabulary's "403" and "429")
+    own_below_500=(re.compile(rb'"EdgeResponseStatus":4(?:03|29)[,}]'),),
 )

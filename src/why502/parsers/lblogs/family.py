@@ -76,6 +76,10 @@ class LogFamily:
     default_timeout: tuple[float, str] | None = None
     #: regexes whose group 1 is a request line's status (``watch`` counts without parsing)
     status_patterns: tuple[re.Pattern[bytes], ...] = ()
+    #: regexes of the request lines below 500 that may still be the edge's own failure
+    #: (``LbRecord.failed``: Envoy's flags on a 200, Cloudflare's own 403/429): ``watch`` reads
+    #: those with the parser too, not only the 5xx its status regex finds
+    own_below_500: tuple[re.Pattern[bytes], ...] = ()
     #: how ``watch`` counts its JSON lines natively (``parsers.lblogs.counts``), None: line by line
     counts: JsonCount | None = None
     #: ``watch``'s native counter of its text lines, given the status regex the agent reads the

@@ -287,6 +287,11 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
 #: reads as this one does)
 JSON_STATUS = re.compile(rb'^[^\n]*?"response_code":(\d{1,3})[,}]', re.M)
 TEXT_STATUS = re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)
+#: a request below 500 may still be its own failure: a response flag (a gRPC 200 with UT after
+#: the route timed out) -- ``LogFamily.own_below_500``, a JSON line's flags key or the text
+#: line's field after the status that is not "-"
+OWN_FLAGGED = (re.compile(rb'"(?:response_flags?|responseFlags)":"[A-Z]'),
+               re.compile(rb'\] "[A-Z]+ [^"\n]*" \d{1,3} [A-Z]'))
 
 
 def _text_counter(status_rx: re.Pattern[bytes] | None) -> BlockCounter | None:
@@ -318,6 +323,6 @@ ENVOY = LogFamily(
     default_timeout=(ROUTE_TIMEOUT,
                      "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
     # the status of a request line: JSON's response_code, or the field after the quoted request
-    status_patterns=(JSON_STATUS, TEXT_STATUS),
+    status_patterns=(JSON_STATUS, TEXT_STATUS), own_below_500=OWN_FLAGGED,
     text_counts=_text_counter,
 )
