@@ -39,9 +39,10 @@ _CODES = {"code": pl.String, "status": pl.Int64, "made_by": pl.String, "symptom"
           "first": pl.String, "last": pl.String, "n": pl.Int64}
 _PER = {"status": pl.Int64, "made_by": pl.String, "retries": pl.Int64, "upstream_ms": pl.Float64,
         "n": pl.Int64}
-#: decided groups kept for the next takes of a read (each is a parser call); past this many the
-#: cache starts again (a read of ever new timings)
-CACHE_MAX = 1 << 17
+#: decided groups kept for the next takes of a read (each is a parser call, ~10 us): the
+#: per-target table's values other than the timing's repeat across takes, the timeline's carry
+#: their minute and rarely do; past this many (a few MB of records) the cache starts again
+CACHE_MAX = 1 << 14
 
 
 class _Decider:
