@@ -100,6 +100,7 @@ CLOUDFLARE_COUNTS = JsonCount(
            ("ClientRequestHost", "v")),
     prefix=(), once=('"EdgeResponseStatus"',), obj=as_read)
 
+
 def _cloudflare_timing(groups: Any) -> Any:
     from why502.parsers.lblogs.batch import cloudflare_upstream_ms  # polars: only when stats reads
 
