@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -63,6 +64,10 @@ class ParsedInputs:
     entries: dict[tuple[str, str, Any], _Entry] = field(default_factory=dict)
     parses: Counter[tuple[str, str]] = field(default_factory=Counter)
     files: dict[str, io.BufferedReader] = field(default_factory=dict)  # open logs, by absolute path (keep)
+    # keep/kept/take from several threads at once: diagnose's passes run together, and one file
+    # can be two of its inputs (the same path as error log and access log): two takes of one
+    # kept file raised KeyError (a fresh-clone CI run, stop 52) and could both hand it out
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def close(self) -> None:
         """Close the files kept and never taken (a sniffed log no reader read whole)."""
@@ -129,34 +134,41 @@ def keep(path: str) -> io.BufferedReader | None:
     if registry is None:
         return None
     key = os.path.abspath(path)
-    fh = _fresh(registry, key, path)
-    if fh is not None:
-        return fh
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+    with registry.lock:
+        fh = _fresh(registry, key, path)
+        if fh is not None:
+            return fh
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None
+            fh = open(path, "rb")  # noqa: SIM115 - closed by take's reader or at the run's end
+        except (OSError, ValueError):
             return None
-        fh = open(path, "rb")  # noqa: SIM115 - closed by take's reader or at the run's end
-    except (OSError, ValueError):
-        return None
-    registry.files[key] = fh
-    return fh
+        registry.files[key] = fh
+        return fh
 
 
 def kept(path: str) -> io.BufferedReader | None:
     """The file :func:`keep` holds for ``path``, rewound and still kept (None: none held, not
     opened here): for a reader that only looks at it by offset (``sources.scan.probe``)."""
     registry = _registry(path)
-    return _fresh(registry, os.path.abspath(path), path) if registry is not None else None
+    if registry is None:
+        return None
+    with registry.lock:
+        return _fresh(registry, os.path.abspath(path), path)
 
 
 def take(path: str) -> io.BufferedReader | None:
     """The file :func:`keep` holds for ``path``, rewound and handed over: the caller reads it and
     closes it; a later :func:`keep` opens the file again.  None when none is held."""
     registry = _registry(path)
+    if registry is None:
+        return None
     key = os.path.abspath(path)
-    fh = _fresh(registry, key, path) if registry is not None else None
-    if fh is not None and registry is not None:
-        del registry.files[key]
+    with registry.lock:  # one taker gets it; another, at the same time, opens its own
+        fh = _fresh(registry, key, path)
+        if fh is not None:
+            del registry.files[key]
     return fh
 
 
@@ -168,7 +180,8 @@ def _registry(path: str) -> ParsedInputs | None:
 
 def _fresh(registry: ParsedInputs, key: str, path: str) -> io.BufferedReader | None:
     """The kept file of ``key`` at offset 0 when ``path`` still names it (a log rotated since it
-    was kept is another file: the kept one is closed and forgotten)."""
+    was kept is another file: the kept one is closed and forgotten).  Called with the registry's
+    lock held."""
     fh = registry.files.get(key)
     if fh is None:
         return None
@@ -179,6 +192,6 @@ def _fresh(registry: ParsedInputs, key: str, path: str) -> io.BufferedReader | N
             return fh
     except (OSError, ValueError):
         pass
-    del registry.files[key]
+    registry.files.pop(key, None)
     fh.close()
     return None
