@@ -28,8 +28,9 @@
  *   - the three integers are found among the tokens (else parse_envoy_text reads no record);
  *   - below 500, no flag: the status regex's reading (the agent reads a line below 500 no
  *     further) and parse_line's (no flag: no code, so no failure of the proxy's own) are the
- *     same.  A flagged line below 500 (a 200 with UT, a 404 with NR) is handed back: the agent
- *     counts its failure when it has no status regex and not when it has one.
+ *     same.  A flagged line below 500 (a 200 with UT, a 404 with NR) is handed back: the
+ *     line-by-line path reads it with the parser (LogFamily.own_below_500), which may count a
+ *     failure of the proxy's own.
  *
  * A taken line counts its status; a 5xx is grouped by the values parse_envoy_text decides it on
  * -- (status, flags, details, transport failure reason, upstream host, upstream cluster), as
