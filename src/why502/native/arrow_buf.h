@@ -184,6 +184,27 @@ static inline void *buf_take(Buf *b) {
     return d;
 }
 
+/* the length of a block's whole lines: without the final newline (the empty "line" after it is
+ * none: the counting passes, which hand back no row of it) */
+static inline Py_ssize_t whole_lines_len(const Py_buffer *data) {
+    return data->len > 0 && ((const char *)data->buf)[data->len - 1] == '\n' ? data->len - 1 : data->len;
+}
+
+/* each k in [0, n) with counts[k] > 0 set in the dict `into` as {k: counts[k]} (a counting
+ * pass's {status: lines}); 0, or -1 with an error set */
+static inline int counts_into(PyObject *into, const int64_t *counts, int64_t n) {
+    for (int64_t k = 0; k < n; k++) {
+        if (counts[k] == 0) continue;
+        PyObject *key = PyLong_FromLongLong(k);
+        PyObject *v = PyLong_FromLongLong(counts[k]);
+        int rc = key != NULL && v != NULL ? PyDict_SetItem(into, key, v) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(v);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 /* a pass's reader of one line (without its newline): 1 when it took the line as row `row` */
 typedef int (*TakeLine)(void *ctx, const char *s, Py_ssize_t n, uint32_t row);
 

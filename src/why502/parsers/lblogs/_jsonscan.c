@@ -943,7 +943,7 @@ static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     if (load_spec(sp, keys, forbidden, nested_ok) != 0 || load_group(g, sp, group, prefix, once) != 0) goto done;
     if ((c.counts = PyDict_New()) == NULL) goto done;
     /* whole lines: the empty "line" after the last newline is none */
-    Py_ssize_t len = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n' ? data.len - 1 : data.len;
+    Py_ssize_t len = whole_lines_len(&data);
     scan_lines(data.buf, len, count_object, &c, &back, &back_text);
     if (c.error || flush_group(&c) != 0) goto done;
     if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }

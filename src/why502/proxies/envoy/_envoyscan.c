@@ -209,19 +209,11 @@ static PyObject *text_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     statuses = PyDict_New();
     if (c->groups == NULL || statuses == NULL) goto done;
     /* whole lines: the empty "line" after the last newline is none */
-    Py_ssize_t len = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n' ? data.len - 1 : data.len;
+    Py_ssize_t len = whole_lines_len(&data);
     scan_lines(data.buf, len, count_line, c, &back, &back_text);
     if (c->error) goto done;
     if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }
-    for (int64_t k = 0; k < N_STATUS; k++) {
-        if (c->status[k] == 0) continue;
-        PyObject *key = PyLong_FromLongLong(k);
-        PyObject *v = PyLong_FromLongLong(c->status[k]);
-        int rc = key != NULL && v != NULL ? PyDict_SetItem(statuses, key, v) : -1;
-        Py_XDECREF(key);
-        Py_XDECREF(v);
-        if (rc != 0) goto done;
-    }
+    if (counts_into(statuses, c->status, N_STATUS) != 0) goto done;
     out = Py_BuildValue("(OOy#)", statuses, c->groups, back_text.data ? back_text.data : "",
                         (Py_ssize_t)back_text.len);
 done:
