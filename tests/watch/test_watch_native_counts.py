@@ -24,7 +24,7 @@ from tests.support.native import native_pass
 from why502.app.watch.engine import WatchOptions
 from why502.app.watch.incidents import Rules
 from why502.app.watch.metrics import MAX_UPSTREAMS
-from why502.parsers.lblogs.counts import BlockCounts, native_counter
+from why502.parsers.lblogs.counts import BlockCounter, BlockCounts, native_counter
 from why502.proxies.logfamilies import families
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,10 +67,11 @@ def counted(counts: BlockCounts) -> tuple[int | None, tuple[str, str] | None]:
     return status, failure
 
 
-def taken(family: str, lines: list[str]) -> list[tuple[str, tuple[int | None, tuple[str, str] | None]]]:
-    """The lines ``family``'s counter takes, each counted alone (``counted``); a line it hands
-    back is handed back whole, with nothing counted of it."""
-    count = native_counter(families().get(family))
+def taken(family: str, lines: list[str], count: BlockCounter | None = None,
+          ) -> list[tuple[str, tuple[int | None, tuple[str, str] | None]]]:
+    """The lines ``family``'s counter (or ``count``) takes, each counted alone (``counted``); a
+    line it hands back is handed back whole, with nothing counted of it."""
+    count = count or native_counter(families().get(family))
     assert count is not None
     out = []
     for text in lines:
@@ -529,15 +530,7 @@ def _text_taken(lines: list[str]) -> list[tuple[str, tuple[int | None, tuple[str
 
     count = text_counter(None)
     assert count is not None
-    out = []
-    for text in lines:
-        got = count(f"{text}\n".encode())
-        if got.rest:
-            assert not got.statuses and not got.failures, text
-            assert got.rest == f"{text}\n".encode()
-        else:
-            out.append((text, counted(got)))
-    return out
+    return taken("envoy", lines, count)
 
 
 def test_the_envoy_text_counter_takes_the_plain_lines() -> None:
