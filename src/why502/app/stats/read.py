@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
 
@@ -217,6 +218,46 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
         acc.merge(acc.reducer.partial_batch(pl.concat(pending, rechunk=False), path))
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def pulled_in_order(pool: ThreadPoolExecutor, items: Iterator[T], convert: Callable[[T], R],
+                    ahead: int) -> Iterator[R]:
+    """``convert(item)`` of each of ``items`` in ``pool``'s workers, yielded in input order, at
+    most ``ahead`` in flight.  Each worker takes its own next item (under a lock, so items are
+    taken in order): reading an item -- the kernel's copy of a chunk -- happens on the worker's
+    core, not the consumer's (with the C scanner that copy was a third of the merging thread's
+    work, and the workers waited on it, BENCHMARKS.md stop 51).  ``items`` is advanced in this
+    run's context (the files it keeps open, ``sources.once``: a worker's own context has none,
+    and opened the log again)."""
+    taking = threading.Lock()
+    numbered = enumerate(items)
+    context = contextvars.copy_context()
+
+    def work() -> tuple[int, R] | None:
+        with taking:
+            got = context.run(next, numbered, None)
+        if got is None:
+            return None
+        k, item = got
+        del got  # (no reference to the item is kept past its conversion)
+        return k, convert(item)
+
+    running: deque[Future[tuple[int, R] | None]] = deque(pool.submit(work) for _ in range(max(1, ahead)))
+    done: dict[int, R] = {}  # converted ahead of their turn
+    turn = 0
+    while running:
+        result = running.popleft().result()
+        if result is None:  # no item left for that worker
+            continue
+        running.append(pool.submit(work))
+        done[result[0]] = result[1]
+        while turn in done:
+            yield done.pop(turn)
+            turn += 1
+
+
 def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
           saw: Callable[[Partial], None] | None = None) -> None:
     """Parse chunks in ``workers`` threads, merge in input order (at most ``workers`` in flight:
@@ -229,37 +270,9 @@ def _feed(acc: StatsAccumulator, chunks: Iterator[ByteChunk], workers: int,
             batch.merge(_partial(acc, chunk), saw)
         batch.flush()
         return
-    # each worker reads its own next chunk (the kernel's copy of it on the worker's core, not the
-    # merging thread's: with the C scanner that copy was a third of this thread's work, and the
-    # workers waited on it) under a lock, so chunks are taken in order, one per worker at a time
-    taking = threading.Lock()
-    numbered = enumerate(chunks)
-    # the reader runs in this run's context (the files it keeps open, ``sources.once``: a
-    # worker's own context has none, and opened the log again), one worker at a time
-    context = contextvars.copy_context()
-
-    def work() -> tuple[int, Partial] | None:
-        with taking:
-            got = context.run(next, numbered, None)
-        if got is None:
-            return None
-        k, chunk = got
-        del got
-        return k, _partial(acc, chunk)
-
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        running: list[Future[tuple[int, Partial] | None]] = [pool.submit(work) for _ in range(workers)]
-        done: dict[int, Partial] = {}  # finished ahead of their turn
-        turn = 0
-        while running:
-            result = running.pop(0).result()
-            if result is None:  # no chunk left for that worker
-                continue
-            running.append(pool.submit(work))
-            done[result[0]] = result[1]
-            while turn in done:
-                batch.merge(done.pop(turn), saw)
-                turn += 1
+        for part in pulled_in_order(pool, chunks, lambda chunk: _partial(acc, chunk), workers):
+            batch.merge(part, saw)
     batch.flush()
 
 
@@ -434,21 +447,12 @@ def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader
         return feed
     fold = acc.reducer.folds_fields
     Read = tuple[ByteBatch, int, "tuple[pl.DataFrame, Folded | None] | None"]
-    # each worker reads its next block (the kernel's copy on its core) under a lock, so blocks
-    # are taken in order, and runs the pass (no GIL) and its frames (polars, no GIL) on it while
-    # this thread aggregates the blocks before it, in input order (as ``_feed`` does); the
-    # reader runs in this run's context (the files it keeps open, ``sources.once``)
-    taking = threading.Lock()
-    numbered = enumerate(_raw_batches(paths, progress))
-    context = contextvars.copy_context()
 
-    def work() -> tuple[int, Read] | None:
-        with taking:
-            got = context.run(next, numbered, None)
-        if got is None:
-            return None
-        k, (batch, first) = got
-        return k, (batch, first, blocks(batch.data, first - 1, fold))
+    def work(item: tuple[ByteBatch, int]) -> Read:
+        # the pass (no GIL) and its frames (polars, no GIL) in the worker, while this thread
+        # aggregates the blocks before it, in input order (as ``_feed`` does)
+        batch, first = item
+        return batch, first, blocks(batch.data, first - 1, fold)
 
     def take(batch: ByteBatch, first: int, read: tuple[pl.DataFrame, Folded | None] | None) -> None:
         if read is None:
@@ -458,18 +462,8 @@ def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         feed = FrameFeed(acc, frames, pool)
-        running = deque(pool.submit(work) for _ in range(BLOCKS_AHEAD))
-        done: dict[int, Read] = {}  # read ahead of their turn
-        turn = 0
-        while running:
-            result = running.popleft().result()
-            if result is None:  # no block left
-                continue
-            running.append(pool.submit(work))
-            done[result[0]] = result[1]
-            while turn in done:
-                take(*done.pop(turn))
-                turn += 1
+        for read in pulled_in_order(pool, _raw_batches(paths, progress), work, BLOCKS_AHEAD):
+            take(*read)
         feed.flush()
         feed.drain()
     return feed
