@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from why502.cli.proxyargs import in_words
@@ -125,44 +124,35 @@ def _print_notes(notes: list[str]) -> None:
 
 
 def _run_lb(args: argparse.Namespace, log_type: str) -> int:
-    """A load balancer / proxy access log: one row per request it failed itself."""
-    from collections import Counter
-
+    """A load balancer / proxy access log: one row per request it failed itself (``jsonl``), or
+    their summary, counted as ``stats`` reads the log (``app.stats.lbsummary``: no record per
+    failure) unless ``--since`` asks for each failure's time."""
     from why502.app.stats.lb import classify_lb
+    from why502.app.stats.lbsummary import summarize_lb, summary_of_rows
+    from why502.findings.results import ClassifySummary, ClassifySymptom
     from why502.textutil import dump_json
     from why502.timeargs import parse_time_arg
 
     if not args.files or "-" in args.files:
         raise UsageError(f"--log-type {log_type} reads files (or a directory), not stdin")
     since = parse_time_arg(args.since, "--since") if args.since else None
-    counts: Counter[tuple[str, str, str]] = Counter()
-    spans: dict[tuple[str, str, str], list[str]] = {}
-    rows = 0
-    for row in classify_lb(list(args.files), log_type, since=since):
-        rows += 1
-        if args.format == "jsonl":
+    if args.format == "jsonl":
+        rows = 0
+        for row in classify_lb(list(args.files), log_type, since=since):
+            rows += 1
             sys.stdout.write(dump_json(row, indent=None) + "\n")
-            continue
-        # a line the family does not read, but the classify rules do, is the rules' row: it has
-        # no family ``code`` (app.stats.lb.classify_lb)
-        key = (str(row["symptom"] or "-"), str(row.get("code") or "-"), str(row["status"] or "-"))
-        counts[key] += 1
-        if row["time"]:
-            span = spans.setdefault(key, [str(row["time"]), str(row["time"])])
-            span[0], span[1] = min(span[0], str(row["time"])), max(span[1], str(row["time"]))
-    if args.format != "jsonl":
-        from why502.findings.results import ClassifySummary, ClassifySymptom
-
-        _write(args, ClassifySummary(
-            files=[str(f) for f in args.files], log_type=log_type, lines_read=None, recognised=rows,
-            failures=rows,
-            symptoms=[ClassifySymptom(id=sym, kind="symptom", lines=n, word=code,
-                                      statuses={status: n} if status != "-" else {},
-                                      sources={log_type: n},
-                                      first=spans.get((sym, code, status), [None, None])[0],
-                                      last=spans.get((sym, code, status), [None, None])[1])
-                      for (sym, code, status), n in counts.most_common(args.top)]))
-    return EXIT_FINDINGS if rows else EXIT_HEALTHY
+        return EXIT_FINDINGS if rows else EXIT_HEALTHY
+    summary = (summarize_lb(list(args.files), log_type) if since is None
+               else summary_of_rows(classify_lb(list(args.files), log_type, since=since)))
+    failures = summary.failures
+    _write(args, ClassifySummary(
+        files=[str(f) for f in args.files], log_type=log_type, lines_read=None, recognised=failures,
+        failures=failures,
+        symptoms=[ClassifySymptom(id=sym, kind="symptom", lines=t.n, word=code,
+                                  statuses={status: t.n} if status != "-" else {},
+                                  sources={log_type: t.n}, first=t.first, last=t.last)
+                  for (sym, code, status), t in summary.ranked(args.top)]))
+    return EXIT_FINDINGS if failures else EXIT_HEALTHY
 
 
 def _write_jsonl(text: bytes) -> None:

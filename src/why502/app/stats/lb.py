@@ -142,7 +142,7 @@ class _Converted:
     path: str
     frame: pl.DataFrame  # evidence.lbstats.COLUMNS
     lines: int  # non-empty lines
-    unparsed: list[tuple[int, str]]  # (line number, text) of the lines no parser took
+    unparsed: list[tuple[int, str]]  # (line number, whole text) of the lines no parser took
     folded: int = 0  # rows the native pass counted in its fold instead (none of them in ``frame``)
     counted: Counted | None = None  # the fold's groups, when they were taken after this block
 
@@ -252,7 +252,7 @@ def _finish(path: str, first_line: int, family: str, frame: pl.DataFrame,
             continue
         rec = fams.parse_line(text, family)
         if rec is None:
-            unparsed.append((first_line + idx, text[:300]))
+            unparsed.append((first_line + idx, text))
         else:
             builder.add(rec, path, first_line + idx)
     builder.add_frame(frame.with_columns(
@@ -292,18 +292,24 @@ def _blocks(paths: list[str], family: str, batch_bytes: int,
 
 def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             batch_bytes: int = VECTOR_BATCH_BYTES, counted: Callable[[Counted], None] | None = None,
+            unread: Callable[[list[tuple[int, str]]], None] | None = None, codes_only: bool = False,
             ) -> LbRead:
     """Every line of ``paths`` as ``family`` rows, a batch at a time into ``sink`` (the frame of
     ``evidence.lbstats.COLUMNS``, in file order), and what was counted on the way.  Memory is
     bounded by ``WORKERS`` + 1 batches whatever the size of the input.  A family with a native
     block reader gets the raw bytes (``_convert_block``).  With ``counted``, a family whose
     native pass has a fold (``parsers.lblogs.fold``) counts the rows ``stats`` only counts
-    itself, and they go to ``counted`` as groups instead of to ``sink`` as rows."""
+    itself, and they go to ``counted`` as groups instead of to ``sink`` as rows.  ``unread``
+    gets the (line number, text) of the lines no parser of the family took, a batch at a time
+    (what ``classify`` reads with its rules instead).  ``codes_only``: of the groups, only their
+    ``Counted.codes`` is wanted (``BlockFold.codes_only``)."""
     read = LbRead(family, 0, 0, 0, [], [])
     fams = families()
     size = batch_bytes if fams.frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
     items: Iterator[tuple[Any, ...]]
     fold = fams.fold(family) if counted is not None and native_on() else None
+    if fold is not None and codes_only:
+        fold.codes_only()
     if (fams.block(family) is not None or fold is not None) and native_on():
         convert: Callable[..., _Converted] = _convert_block
         items = _blocks(paths, family, size, *(() if fold is None else (fold,)))
@@ -317,8 +323,10 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             read.lines += done.lines
             read.unparsed += len(done.unparsed)
             for n, text in done.unparsed[: max(0, 3 - len(read.samples))]:
-                read.samples.append((done.path, n, text))
+                read.samples.append((done.path, n, text[:300]))
             read.rows += done.frame.height + done.folded
+            if unread is not None and done.unparsed:
+                unread(done.unparsed)
             sink(done.frame)
             if done.counted is not None and counted is not None:
                 counted(done.counted)

@@ -49,3 +49,7 @@ class BlockFold(Protocol):
 
     def take(self) -> Counted | None:
         """The groups counted since the last ``take`` (None: no row), and the tables emptied."""
+
+    def codes_only(self) -> None:
+        """From now on only ``Counted.codes`` is wanted (``classify``'s summary): a fold may
+        leave its other tables empty.  Called before the first block."""

@@ -96,6 +96,20 @@ class JsonFold:
         self.timing_names = tuple(name for name, _m in spec.timing)
         self.reads = tuple(self.per.names.index(k) for k in spec.timing_reads)
         self.timing_of = spec.timing_of
+        self.count, self.spec = count, spec
+        self.codes: _Decider | None = None
+
+    def codes_only(self) -> None:
+        """One table only, the deciding keys with each group's least and greatest time: what
+        ``Counted.codes`` is made of (``classify``'s summary).  No minute in its key and no
+        per-target table: the groups are the distinct deciding values (Cloudflare's and
+        Traefik's per-target groups were nearly the rows, their nanosecond timings)."""
+        count, spec = self.count, self.spec
+        self.cap = self.module.json_fold_new(
+            count.keys, tuple(f.encode() for f in count.forbidden), count.nested_ok,
+            ((tuple((name.encode(), mode) for name, mode in spec.decide), True),),
+            spec.time.encode(), tuple((name.encode(), text.encode()) for name, text in spec.prefix))
+        self.codes = _Decider(self.timeline.parse, tuple(name for name, _m in spec.decide), spec.obj)
 
     def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
         _lines, back_rows, _text, folded = self.module.json_fold_block(self.cap, data)
@@ -106,12 +120,42 @@ class JsonFold:
         return int(groups), int(rows)
 
     def take(self) -> Counted | None:
+        if self.codes is not None:
+            return self._take_codes()
         (tl_caps, per_caps), rows = self.module.json_fold_take(self.cap)
         if not rows:
             return None
         timeline, codes = self._timeline(arrow_frame(*tl_caps))
         target, group = self._per(arrow_frame(*per_caps))
         return Counted(int(rows), timeline, target, group, codes)
+
+    def _take_codes(self) -> Counted | None:
+        """``take`` of ``codes_only``'s table: each group decided with its least time as the
+        row's time (the parser reads a request only with one; its decisions do not depend on
+        which), its range as the parser writes the times."""
+        assert self.codes is not None
+        ((caps,), rows) = self.module.json_fold_take(self.cap)
+        if not rows:
+            return None
+        groups = arrow_frame(*caps)
+        width = len(self.codes.names)
+        time = self.spec.time
+        codes: list[tuple[Any, ...]] = []
+        for row in groups.iter_rows():
+            values, present, n, first, last = row[:width], row[width], *row[width + 1:]
+            obj = self.codes.obj(values, present)
+            obj[time] = first
+            rec = self.codes.decide(obj)
+            if rec.failed and rec.made_by == "lb":
+                if isinstance(first, float):  # Unix seconds: the parser's text of each
+                    first = rec.time
+                    obj[time] = last
+                    last = self.codes.decide(obj).time
+                codes.append((rec.code, rec.status, rec.made_by, rec.symptom, rec.proxy_status, rec.cause,
+                              True, rec.kind, first, last, n))
+        empty_per = pl.DataFrame(schema={"target": pl.String, "group": pl.String, **_PER})
+        return Counted(int(rows), pl.DataFrame(schema=_TIMELINE), empty_per.drop("group"),
+                       empty_per.drop("target"), pl.DataFrame(codes, schema=_CODES, orient="row"))
 
     def _timeline(self, groups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The timeline's groups decided (their minute the time's first 16 characters, as

@@ -1,0 +1,142 @@
+"""``why502 classify``'s summary of a load balancer / proxy log, counted as ``stats`` reads the
+log (``app.stats.lbsummary``): the failures the native passes count in their folds
+(``BlockFold.codes_only``: the deciding values of each group with its least and greatest time,
+each group decided once by the family's parser), the rows they hand over counted by polars,
+the lines no parser takes read by the classify rules -- the answer must be the row path's
+(``lb.classify_lb``, a record per failure, which ``--format jsonl`` and ``--since`` keep).
+
+Compared, as (symptom, code, status, count, first, last) in the order shown: the fold, the same
+native readers with the fold off, the polars-only readers (``WHY502_NATIVE=0``) and the row path;
+on every published and recorded edge line with ``test_json_native``'s bends and the published
+ALB entries, on the bench's generated lines read in small blocks with the groups taken
+many times mid-read, and through the CLI on every recorded edge log.  A spec that leaves out a
+key the parser decides from must change the answer (the sabotage below).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunMain
+from tests.stats.test_alb_native import _published as _alb_published
+from tests.stats.test_json_fold import _write
+from tests.stats.test_json_native import _lines
+from tests.stats.test_lb_fold import _mode
+from tests.support.native import native_pass
+from why502.app.stats import lb as lb_app
+from why502.app.stats import lbsummary
+from why502.parsers.errorlog import classify_line
+from why502.parsers.lblogs import jsonfold
+from why502.parsers.lblogs.family import LogFamilies
+from why502.proxies.envoy import counts as envoy_counts
+from why502.proxies.logfamilies import families
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILT, pytestmark = native_pass("why502.parsers.lblogs._jsonscan", "the native JSON pass")
+RECORDED = ROOT / "tests" / "fixtures" / "cloud"
+
+sys.path.insert(0, str(ROOT / "bench"))
+import gen_lb_logs  # noqa: E402  (the bench's lines: bench/gen_lb_logs.py)
+
+FAMILIES = ("alb", "envoy", "cloudflare", "traefik", "caddy")
+GENERATED = {"alb": gen_lb_logs.alb, "envoy": gen_lb_logs.envoy_json, "cloudflare": gen_lb_logs.cloudflare,
+             "traefik": gen_lb_logs.traefik_json, "caddy": gen_lb_logs.caddy}
+
+Shown = list[tuple[tuple[str, str, str], int, str | None, str | None]]
+
+
+def _shown(summary: lbsummary.LbSummary) -> Shown:
+    return [(key, t.n, t.first, t.last) for key, t in summary.ranked()]
+
+
+def _folded(path: Path, family: str, mode: str, monkeypatch: pytest.MonkeyPatch, **kw: int) -> Shown:
+    with _mode(mode, monkeypatch):
+        return _shown(lbsummary.summarize_lb([str(path)], family, **kw))
+
+
+def _rows(path: Path, family: str) -> Shown:
+    return _shown(lbsummary.summary_of_rows(lb_app.classify_lb([str(path)], family)))
+
+
+def _check(path: Path, family: str, monkeypatch: pytest.MonkeyPatch, **kw: int) -> Shown:
+    """The four answers are one; that one.  (The classify rules' reading of a line the family
+    does not read is the same function on the same text every time: read once per test, the
+    other families' ~1 KB lines cost ~1 ms each.)"""
+    rules = functools.cache(classify_line)
+    monkeypatch.setattr(lbsummary, "classify_line", rules)
+    monkeypatch.setattr(lb_app, "classify_line", rules)
+    got = _folded(path, family, "fold", monkeypatch, **kw)
+    assert got == _rows(path, family)
+    assert got == _folded(path, family, "columns", monkeypatch, **kw)
+    assert got == _folded(path, family, "polars", monkeypatch, **kw)
+    return got
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_published_recorded_and_bent_lines(family: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every edge line and bend (and the ALB's published entries), read as each family: the other
+    families' lines are the classify rules' or nothing."""
+    lines = [*_lines(), *_alb_published()]
+    got = _check(_write(tmp_path, lines), family, monkeypatch)
+    assert sum(n for _k, n, _f, _l in got) > 10
+
+
+def _generated(family: str, n: int, seed: int, rate: float = 20.0) -> list[str]:
+    rng = random.Random(seed)
+    return [GENERATED[family](gen_lb_logs.Req(rng, i, rate)) for i in range(n)]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generated_lines_in_small_blocks(family: str, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's lines (a quarter failing, over three minutes: first and last times vary),
+    read 16 KB at a time with the groups taken whenever a table holds 40 of them, with an
+    error page pasted in: counts summed across many takes, times across blocks."""
+    lines = _generated(family, 3000, 7)
+    lines[1500:1500] = ["2026/11/21 10:00:01 [error] 7#7: *1 connect() failed (111: Connection refused) "
+                        "while connecting to upstream, client: 10.0.0.1, server: x, request: \"GET / "
+                        "HTTP/1.1\", upstream: \"http://10.0.0.9:80/\"", "not an entry"]
+    path = _write(tmp_path, lines)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)
+    got = _check(path, family, monkeypatch, batch_bytes=16 << 10)
+    assert len(got) >= 2 and all(first and last for _k, _n, first, last in got)
+    assert any(key[0] == "connection-refused" and key[1] == "-" for key, *_ in got)  # the rules' row
+    assert got == _folded(path, family, "fold", monkeypatch)  # blocks and takes change nothing
+
+
+def test_a_spec_without_a_key_its_parser_reads_changes_the_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sabotage the comparisons above must catch: the codes' table keyed without a key the
+    parser decides a failure from."""
+    path = _write(tmp_path, _generated("envoy", 3000, 2))
+    right = _folded(path, "envoy", "fold", monkeypatch)
+    fam = families().get("envoy")
+    assert fam is not None and fam.counts is not None and fam.parse_json is not None
+    count, parse = fam.counts, fam.parse_json
+    spec = dataclasses.replace(envoy_counts.FOLD,
+                               decide=tuple(p for p in envoy_counts.FOLD.decide if p[0] != "response_flags"))
+    monkeypatch.setattr(LogFamilies, "fold", lambda self, _name: jsonfold.json_fold(count, spec, parse))
+    assert _folded(path, "envoy", "fold", monkeypatch) != right
+
+
+def _recorded() -> list[Path]:
+    return sorted(p for p in RECORDED.rglob("*.log"))
+
+
+@pytest.mark.parametrize("path", _recorded(), ids=lambda p: str(p.relative_to(RECORDED)))
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_the_cli_summary_is_the_rows_summary(path: Path, fmt: str, run_main: RunMain,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the command a user types: the summary is the one ``--since`` (the row path)
+    gives when it keeps every line, on every recorded edge log."""
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run_main("classify", str(path), "--format", fmt)
+    again = run_main("classify", str(path), "--format", fmt, "--since", "1970-01-01T00:00:00Z")
+    assert (code, out, err) == again
