@@ -19,8 +19,10 @@ import dataclasses
 import functools
 import random
 import sys
+import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.conftest import RunMain
@@ -34,6 +36,7 @@ from why502.app.stats import lbsummary
 from why502.parsers.errorlog import classify_line
 from why502.parsers.lblogs import jsonfold
 from why502.parsers.lblogs.family import LogFamilies
+from why502.parsers.lblogs.fold import Counted, FoldPerThread
 from why502.proxies.envoy import counts as envoy_counts
 from why502.proxies.logfamilies import families
 
@@ -140,3 +143,38 @@ def test_the_cli_summary_is_the_rows_summary(path: Path, fmt: str, run_main: Run
     code, out, err = run_main("classify", str(path), "--format", fmt)
     again = run_main("classify", str(path), "--format", fmt, "--since", "1970-01-01T00:00:00Z")
     assert (code, out, err) == again
+
+
+def test_a_fold_per_thread_counts_what_one_fold_does() -> None:
+    """``FoldPerThread``: two threads reading blocks, a fold each, taken at the end, count the
+    failures one fold counts (the summary's two cores)."""
+    lines = _generated("envoy", 2000, 3)
+    blocks = ["\n".join(lines[k:k + 100]).encode() for k in range(0, len(lines), 100)]
+
+    def codes(counted: list[Counted]) -> list[tuple[object, ...]]:
+        frame = pl.concat([c.codes for c in counted]).group_by("code", "status").agg(
+            pl.col("n").sum(), pl.col("first").min(), pl.col("last").max())
+        return sorted(frame.iter_rows())
+
+    one = families().fold("envoy")
+    assert one is not None
+    one.codes_only()
+    for data in blocks:
+        one.block(data)
+    whole = one.take()
+    assert whole is not None
+    per = FoldPerThread(lambda: families().fold("envoy"), codes_only=True)
+    ready = threading.Barrier(2)
+
+    def read(part: list[bytes]) -> None:
+        ready.wait()  # both threads hold a fold
+        for data in part:
+            per.block(data)
+
+    threads = [threading.Thread(target=read, args=(blocks[k::2],)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(per.folds) == 2
+    assert codes(per.take_all()) == codes([whole]) and codes([whole])

@@ -24,7 +24,7 @@ from why502.evidence.stats.parser import lines_at
 from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS, empty_records
-from why502.parsers.lblogs.fold import BlockFold, Counted
+from why502.parsers.lblogs.fold import BlockFold, Counted, FoldPerThread
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
@@ -135,6 +135,8 @@ T = TypeVar("T")
 # short spikes that failed runs under an 800 MiB RLIMIT_DATA (one thread: ~300 MB, passes;
 # BENCHMARKS.md), for no CPU saved on a loaded 2-core machine.
 WORKERS = 1
+#: workers of a read that hands over few rows (``read_lb(codes_only=True)``): a fold each
+CODES_WORKERS = 2
 
 
 @dataclass
@@ -268,14 +270,13 @@ def batch_lines(batch: LineBatch) -> pl.Series:
 
 
 def _in_order(pool: ThreadPoolExecutor, convert: Callable[..., T],
-              items: Iterator[tuple[Any, ...]]) -> Iterator[T]:
-    """``convert(*item)`` of each item, in input order, at most ``WORKERS`` ahead of the
-    consumer (``Executor.map`` would submit every batch of the input at once and hold all
-    their rows)."""
+              items: Iterator[tuple[Any, ...]], ahead: int = WORKERS) -> Iterator[T]:
+    """``convert(*item)`` of each item, in input order, at most ``ahead`` of the consumer
+    (``Executor.map`` would submit every batch of the input at once and hold all their rows)."""
     pending: deque[Future[T]] = deque()
     for item in items:
         pending.append(pool.submit(convert, *item))
-        if len(pending) > WORKERS:
+        if len(pending) > ahead:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
@@ -308,16 +309,20 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     size = batch_bytes if fams.frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
     items: Iterator[tuple[Any, ...]]
     fold = fams.fold(family) if counted is not None and native_on() else None
+    workers = WORKERS
     if fold is not None and codes_only:
-        fold.codes_only()
+        # the rows handed over are few (failures, odd lines): the pass runs on two cores, a
+        # fold each (FoldPerThread), without the memory two threads of rows took
+        fold = FoldPerThread(lambda: fams.fold(family), codes_only=True)
+        workers = CODES_WORKERS
     if (fams.block(family) is not None or fold is not None) and native_on():
         convert: Callable[..., _Converted] = _convert_block
         items = _blocks(paths, family, size, *(() if fold is None else (fold,)))
     else:
         convert = _convert
         items = ((batch, family) for batch in iter_batches(expand_paths(paths), batch_bytes=size))
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for done in _in_order(pool, convert, items):
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in _in_order(pool, convert, items, workers):
             if not read.files or read.files[-1] != done.path:
                 read.files.append(done.path)
             read.lines += done.lines
@@ -330,7 +335,10 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             sink(done.frame)
             if done.counted is not None and counted is not None:
                 counted(done.counted)
-    if fold is not None and counted is not None and (rest := fold.take()) is not None:
+    if isinstance(fold, FoldPerThread) and counted is not None:
+        for groups in fold.take_all():  # every block is done: no worker uses a fold
+            counted(groups)
+    elif fold is not None and counted is not None and (rest := fold.take()) is not None:
         counted(rest)  # every block is done: the worker thread no longer uses the fold
     return read
 

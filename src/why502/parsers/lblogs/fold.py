@@ -9,6 +9,8 @@ had been handed over (``tests/stats/test_lb_fold.py``).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -53,3 +55,48 @@ class BlockFold(Protocol):
     def codes_only(self) -> None:
         """From now on only ``Counted.codes`` is wanted (``classify``'s summary): a fold may
         leave its other tables empty.  Called before the first block."""
+
+
+class FoldPerThread:
+    """A ``BlockFold`` that is one fold per thread that reads blocks: each worker counts into its
+    own (a fold serves one block at a time), and ``take_all`` takes every one once the blocks
+    are done.  The groups of several folds sum like those of one (``Counted`` is counts, and
+    least/greatest times): what lets ``classify``'s summary run its native pass on two cores."""
+
+    def __init__(self, make: Callable[[], BlockFold | None], codes_only: bool = False) -> None:
+        self.make, self.wants_codes_only = make, codes_only
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.folds: list[BlockFold] = []
+
+    def _mine(self) -> BlockFold:
+        fold: BlockFold | None = getattr(self.local, "fold", None)
+        if fold is None:
+            fold = self.make()
+            if fold is None:  # the first was made, so the pass is there: no other answer
+                raise RuntimeError("the native pass went away during a read")
+            if self.wants_codes_only:
+                fold.codes_only()
+            self.local.fold = fold
+            with self.lock:
+                self.folds.append(fold)
+        return fold
+
+    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+        return self._mine().block(data)
+
+    def size(self) -> tuple[int, int]:
+        return self._mine().size()
+
+    def take(self) -> Counted | None:
+        """The calling thread's groups (a worker's, when its fold is large)."""
+        return self._mine().take()
+
+    def codes_only(self) -> None:
+        self.wants_codes_only = True
+
+    def take_all(self) -> list[Counted]:
+        """Every thread's groups: call once no block is being read."""
+        with self.lock:
+            folds = list(self.folds)
+        return [got for fold in folds if (got := fold.take()) is not None]
