@@ -34,7 +34,8 @@ ParseJson = Callable[[dict[str, Any]], "LbRecord | None"]
 
 _TIMELINE = {"minute": pl.String, "status": pl.Int64, "made_by": pl.String, "retries": pl.Int64,
              "n": pl.Int64}
-_CODES = {"code": pl.String, "status": pl.Int64, "made_by": pl.String, "symptom": pl.String,
+#: ``Counted.codes``' columns
+CODES_SCHEMA = {"code": pl.String, "status": pl.Int64, "made_by": pl.String, "symptom": pl.String,
           "proxy_status": pl.String, "cause": pl.String, "failed": pl.Boolean, "kind": pl.String,
           "first": pl.String, "last": pl.String, "n": pl.Int64}
 _PER = {"status": pl.Int64, "made_by": pl.String, "retries": pl.Int64, "upstream_ms": pl.Float64,
@@ -43,6 +44,12 @@ _PER = {"status": pl.Int64, "made_by": pl.String, "retries": pl.Int64, "upstream
 #: per-target table's values other than the timing's repeat across takes, the timeline's carry
 #: their minute and rarely do; past this many (a few MB of records) the cache starts again
 CACHE_MAX = 1 << 14
+
+
+def empty_counted() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``Counted``'s timeline, target and group frames of no row (a codes-only fold's)."""
+    per = pl.DataFrame(schema={"target": pl.String, "group": pl.String, **_PER})
+    return pl.DataFrame(schema=_TIMELINE), per.drop("group"), per.drop("target")
 
 
 class _Decider:
@@ -112,8 +119,14 @@ class JsonFold:
         self.codes = _Decider(self.timeline.parse, tuple(name for name, _m in spec.decide), spec.obj)
 
     def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
-        _lines, back_rows, _text, folded = self.module.json_fold_block(self.cap, data)
-        return _NO_RECORDS, array.array("I", back_rows).tolist(), int(folded)
+        back, _text, folded = self.block_text(data)
+        return _NO_RECORDS, back, folded
+
+    def block_text(self, data: bytes) -> tuple[list[int], bytes, int]:
+        """``block``'s lines handed back, with their text (each line and a newline), and the
+        rows counted: for a family whose other lines another pass reads."""
+        _lines, back_rows, text, folded = self.module.json_fold_block(self.cap, data)
+        return array.array("I", back_rows).tolist(), text, int(folded)
 
     def size(self) -> tuple[int, int]:
         groups, rows = self.module.json_fold_size(self.cap)
@@ -153,9 +166,7 @@ class JsonFold:
                     last = self.codes.decide(obj).time
                 codes.append((rec.code, rec.status, rec.made_by, rec.symptom, rec.proxy_status, rec.cause,
                               True, rec.kind, first, last, n))
-        empty_per = pl.DataFrame(schema={"target": pl.String, "group": pl.String, **_PER})
-        return Counted(int(rows), pl.DataFrame(schema=_TIMELINE), empty_per.drop("group"),
-                       empty_per.drop("target"), pl.DataFrame(codes, schema=_CODES, orient="row"))
+        return Counted(int(rows), *empty_counted(), pl.DataFrame(codes, schema=CODES_SCHEMA, orient="row"))
 
     def _timeline(self, groups: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The timeline's groups decided (their minute the time's first 16 characters, as
@@ -180,7 +191,7 @@ class JsonFold:
                 codes.append((rec.code, rec.status, rec.made_by, rec.symptom, rec.proxy_status, rec.cause,
                               True, rec.kind, first, last, n))
         return (pl.DataFrame(tl, schema=_TIMELINE, orient="row"),
-                pl.DataFrame(codes, schema=_CODES, orient="row"))
+                pl.DataFrame(codes, schema=CODES_SCHEMA, orient="row"))
 
     def _seconds(self, values: tuple[Any, ...], present: int, seconds: float) -> str | None:
         """The parser's text of the time ``seconds`` of a group of ``values``."""

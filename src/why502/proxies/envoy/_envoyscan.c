@@ -52,6 +52,7 @@ typedef struct {
     int64_t status[N_STATUS];
     PyObject *groups; /* {(status, flags, details, tfr, upstream or None, cluster or None): lines} */
     int error;        /* a Python error is set */
+    int ranged;       /* text_ranges: each group's value is [lines, least time, greatest time] */
 } Counts;
 
 typedef struct {
@@ -72,6 +73,36 @@ static int count_add(PyObject *dict, PyObject *key, Py_ssize_t n) {
     int rc = PyDict_SetItem(dict, key, now);
     Py_DECREF(now);
     return rc;
+}
+
+/* text_ranges' group update: [lines, least time, greatest time], the times the bracketed
+ * text as written (bytewise order: what min/max of the parser's time strings give) */
+static int range_add(PyObject *dict, PyObject *key, const char *time, Py_ssize_t tn) {
+    PyObject *old = PyDict_GetItemWithError(dict, key);
+    if (old == NULL && PyErr_Occurred()) return -1;
+    if (old == NULL) {
+        PyObject *t = PyBytes_FromStringAndSize(time, tn);
+        PyObject *v = t != NULL ? Py_BuildValue("[iOO]", 1, t, t) : NULL;
+        Py_XDECREF(t);
+        int rc = v != NULL ? PyDict_SetItem(dict, key, v) : -1;
+        Py_XDECREF(v);
+        return rc;
+    }
+    PyObject *n = PyLong_FromLongLong(PyLong_AsLongLong(PyList_GET_ITEM(old, 0)) + 1);
+    if (n == NULL) return -1;
+    PyList_SetItem(old, 0, n); /* steals n */
+    for (int k = 1; k <= 2; k++) {
+        PyObject *have = PyList_GET_ITEM(old, k);
+        Py_ssize_t hn = PyBytes_GET_SIZE(have);
+        int c = memcmp(time, PyBytes_AS_STRING(have), (size_t)(tn < hn ? tn : hn));
+        if (c == 0) c = (tn > hn) - (tn < hn);
+        if ((k == 1 && c < 0) || (k == 2 && c > 0)) {
+            PyObject *t = PyBytes_FromStringAndSize(time, tn);
+            if (t == NULL) return -1;
+            PyList_SetItem(old, k, t);
+        }
+    }
+    return 0;
 }
 
 /* a token's bytes, or None (absent) */
@@ -193,18 +224,20 @@ static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
                                   (details ? details : &empty)->p, (details ? details : &empty)->n,
                                   (tfr ? tfr : &empty)->p, (tfr ? tfr : &empty)->n,
                                   tok_bytes(upstream), tok_bytes(cluster));
-    if (key == NULL || count_add(c->groups, key, 1) != 0) c->error = 1;
+    if (key == NULL || (c->ranged ? range_add(c->groups, key, s + 1, rb - s - 1) : count_add(c->groups, key, 1)) != 0)
+        c->error = 1;
     Py_XDECREF(key);
     return 1;
 }
 
-static PyObject *text_counts(PyObject *Py_UNUSED(self), PyObject *args) {
+static PyObject *scan(PyObject *args, int ranged) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
     Counts *c = calloc(1, sizeof *c);
     Buf back = {0}, back_text = {0};
     PyObject *statuses = NULL, *out = NULL;
     if (c == NULL) { PyErr_NoMemory(); goto done; }
+    c->ranged = ranged;
     c->groups = PyDict_New();
     statuses = PyDict_New();
     if (c->groups == NULL || statuses == NULL) goto done;
@@ -214,8 +247,9 @@ static PyObject *text_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     if (c->error) goto done;
     if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }
     if (counts_into(statuses, c->status, N_STATUS) != 0) goto done;
-    out = Py_BuildValue("(OOy#)", statuses, c->groups, back_text.data ? back_text.data : "",
-                        (Py_ssize_t)back_text.len);
+    out = ranged ? Py_BuildValue("(OOy#)", statuses, c->groups, back.data ? back.data : "", (Py_ssize_t)back.len)
+                 : Py_BuildValue("(OOy#)", statuses, c->groups, back_text.data ? back_text.data : "",
+                                 (Py_ssize_t)back_text.len);
 done:
     if (c != NULL) {
         Py_XDECREF(c->groups);
@@ -228,11 +262,19 @@ done:
     return out;
 }
 
+static PyObject *text_counts(PyObject *Py_UNUSED(self), PyObject *args) { return scan(args, 0); }
+
+static PyObject *text_ranges(PyObject *Py_UNUSED(self), PyObject *args) { return scan(args, 1); }
+
 static PyMethodDef module_methods[] = {
     {"text_counts", text_counts, METH_VARARGS,
      "text_counts(data) -> ({status: lines}, {(status, flags, details, tfr, upstream or None, cluster or None): "
      "lines} of the 5xx, the lines handed back): what watch counts of the Envoy text access-log lines of a block "
      "whose shape leaves no doubt, without polars (proxies/envoy/textcount.py)"},
+    {"text_ranges", text_ranges, METH_VARARGS,
+     "text_ranges(data) -> ({status: lines}, {group: [lines, least time, greatest time]} of the 5xx, the row "
+     "numbers of the lines handed back (uint32 bytes)): text_counts with each group's times, for classify's "
+     "summary (proxies/envoy/textfold.py)"},
     {NULL, NULL, 0, NULL},
 };
 

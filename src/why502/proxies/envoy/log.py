@@ -303,10 +303,13 @@ def _text_counter(status_rx: re.Pattern[bytes] | None) -> BlockCounter | None:
 
 
 def _fold() -> BlockFold | None:
-    """``stats``' fold of its JSON lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
+    """``stats``' fold of its JSON lines (``parsers.lblogs.jsonfold``), and, for ``classify``'s
+    summary, of its text lines (``textfold``), imported when a read starts."""
     from why502.parsers.lblogs.jsonfold import json_fold
+    from why502.proxies.envoy.textfold import EnvoyFold
 
-    return json_fold(COUNTS, FOLD, parse_envoy_json)
+    json = json_fold(COUNTS, FOLD, parse_envoy_json)
+    return EnvoyFold(json) if json is not None else None
 
 
 def _is_kv(line: str) -> bool:

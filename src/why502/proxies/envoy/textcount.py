@@ -20,6 +20,7 @@ from collections import Counter
 from types import ModuleType
 
 from why502.parsers.lblogs.counts import BlockCounter, BlockCounts
+from why502.parsers.lblogs.model import LbRecord
 from why502.proxies.envoy.log import TEXT_STATUS, _dash, _record
 
 __all__ = ["text_counter"]
@@ -41,17 +42,23 @@ def _text(v: bytes | None) -> str | None:
     return None if v is None else v.decode("ascii")
 
 
-def decide(group: Group) -> tuple[str, str] | None:
-    """A 5xx group's failure of the proxy's own, (symptom, target or group), as ``Watch._lb``
-    counts the record ``parse_envoy_text`` reads of each of its lines (None: none): the same
-    ``_record`` call, with the values the parser passes it (the dash of an absent details or
-    transport failure reason read as empty, of an absent host or cluster as None)."""
+def record(group: Group) -> LbRecord:
+    """The record ``parse_envoy_text`` reads of each line of a 5xx group, but for the values
+    that do not decide it (time, request, client...): the same ``_record`` call, with the values
+    the parser passes it (the dash of an absent details or transport failure reason read as
+    empty, of an absent host or cluster as None)."""
     status, flags, details, tfr, upstream, cluster = group
     d, t = details.decode("ascii"), tfr.decode("ascii")
-    rec = _record(status=status, flags=flags.decode("ascii").split(","), details=d if d != "-" else "",
-                  tfr=t if t != "-" else "", time=None, request=None, host=None,
-                  upstream=_dash(_text(upstream)), cluster=_dash(_text(cluster)), duration=None,
-                  upstream_ms=None, client=None)
+    return _record(status=status, flags=flags.decode("ascii").split(","), details=d if d != "-" else "",
+                   tfr=t if t != "-" else "", time=None, request=None, host=None,
+                   upstream=_dash(_text(upstream)), cluster=_dash(_text(cluster)), duration=None,
+                   upstream_ms=None, client=None)
+
+
+def decide(group: Group) -> tuple[str, str] | None:
+    """A 5xx group's failure of the proxy's own, (symptom, target or group), as ``Watch._lb``
+    counts the record ``parse_envoy_text`` reads of each of its lines (None: none)."""
+    rec = record(group)
     if rec.failed and rec.made_by == "lb" and rec.symptom:
         return rec.symptom, rec.target or rec.group or ""
     return None
