@@ -171,7 +171,7 @@ def test_a_window_hands_every_row_over(tmp_path: Path, monkeypatch: pytest.Monke
     assert _stats(path, "fold", monkeypatch, since=since) == _stats(path, "polars", monkeypatch, since=since)
     assert calls == []
     _stats(path, "fold", monkeypatch)
-    assert calls == ["alb"]
+    assert calls and set(calls) == {"alb"}  # (a fold for each worker that reads blocks)
 
 
 def test_minus_zero_timings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

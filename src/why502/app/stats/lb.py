@@ -103,24 +103,67 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
                         ) -> Iterator[RecordBatch]:
     """``iter_records(paths, family)`` a batch at a time, the answered requests left as rows
     (``RecordBatch``); the family must have a vectorised reader.  ``certain``: only answered
-    rows where it is true stay rows (the others become records, for a check made line by line)."""
+    rows where it is true stay rows (the others become records, for a check made line by line).
+    A family with a native block reader gets raw blocks (no decoding, split or join of the lines
+    it takes), and the batches are converted on a worker thread (at most ``WORKERS`` ahead)
+    while the caller counts the one before: ``diagnose`` read them one after the other, decoded
+    (BENCHMARKS.md "2026-11-26 (stop 53)")."""
     fams = families()
-    vector = fams.frame(family)
-    if vector is None:
+    if fams.frame(family) is None:
         raise ValueError(f"{family} has no vectorised reader")
-    for batch in iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES):
-        series = batch_lines(batch)
-        frame, rest = vector(series)
-        answered = ANSWERED if certain is None else ANSWERED & certain
-        mask = frame.select(answered.fill_null(False).alias("a"))["a"]
-        recs: dict[int, LbRecord | None] = {
-            int(row["idx"]): _record(family, row) for row in frame.filter(~mask).iter_rows(named=True)}
-        for idx in rest.to_list():
-            text = str(series[idx])
-            if text.strip():
-                recs[idx] = fams.parse_line(text, family)
-        others = [(idx, str(series[idx]), recs[idx]) for idx in sorted(recs)]
-        yield RecordBatch(batch.path, batch.first_line, frame.filter(mask), others)
+    items: Iterator[tuple[Any, ...]]
+    if fams.block(family) is not None and native_on():
+        convert: Callable[..., RecordBatch] = _record_block
+        items = ((block, line, family, certain) for block, line, _count in
+                 iter_numbered_bytes(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES))
+    else:
+        convert = _record_batch
+        items = ((batch, family, certain) for batch in
+                 iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        yield from _in_order(pool, convert, items)
+
+
+def _record_batch(batch: LineBatch, family: str, certain: pl.Expr | None) -> RecordBatch:
+    """One decoded batch as ``iter_record_batches`` hands it over."""
+    vector = families().frame(family)
+    assert vector is not None  # (iter_record_batches checked)
+    series = batch_lines(batch)
+    frame, rest = vector(series)
+    return _recorded(batch.path, batch.first_line, family, frame, certain,
+                     lambda idxs: [str(series[i]) for i in idxs], {i: str(series[i]) for i in rest.to_list()})
+
+
+def _record_block(block: ByteBatch, first_line: int, family: str, certain: pl.Expr | None) -> RecordBatch:
+    """One raw block as ``iter_record_batches`` hands it over, through the family's native
+    reader; the text of a line that becomes a record decoded as a batch is (``_decoded``)."""
+    native = _native_rows(block, family)
+    if native is None:  # not built, or the block is mostly lines it does not read
+        return _record_batch(_decoded(block, first_line), family, certain)
+    frame, texts, _lines, _folded = native
+
+    def texts_of(idxs: list[int]) -> list[str]:
+        return [(b or b"").decode("utf-8", errors="replace") for b in lines_at(block.data, idxs)]
+    return _recorded(block.path, first_line, family, frame, certain, texts_of, texts)
+
+
+def _recorded(path: str, first_line: int, family: str, frame: pl.DataFrame, certain: pl.Expr | None,
+              texts_of: Callable[[list[int]], list[str]], rest: dict[int, str]) -> RecordBatch:
+    """A batch's rows split: the answered ones stay rows; the others become records with their
+    text (``texts_of``: the lines' text by ``idx``, ascending), and of the lines the readers did
+    not take (``rest``: text by ``idx``) the non-empty ones are read by the family's parser."""
+    fams = families()
+    answered = ANSWERED if certain is None else ANSWERED & certain
+    mask = frame.select(answered.fill_null(False).alias("a"))["a"]
+    rows = {int(row["idx"]): _record(family, row) for row in frame.filter(~mask).iter_rows(named=True)}
+    idxs = sorted(rows)
+    recs: dict[int, tuple[str, LbRecord | None]] = {
+        idx: (text, rows[idx]) for idx, text in zip(idxs, texts_of(idxs), strict=True)}
+    for idx, text in rest.items():
+        if text.strip():
+            recs[idx] = (text, fams.parse_line(text, family))
+    others = [(idx, *recs[idx]) for idx in sorted(recs)]
+    return RecordBatch(path, first_line, frame.filter(mask), others)
 
 
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
@@ -135,8 +178,10 @@ T = TypeVar("T")
 # short spikes that failed runs under an 800 MiB RLIMIT_DATA (one thread: ~300 MB, passes;
 # BENCHMARKS.md), for no CPU saved on a loaded 2-core machine.
 WORKERS = 1
-#: workers of a read that hands over few rows (``read_lb(codes_only=True)``): a fold each
-CODES_WORKERS = 2
+#: workers of a read whose fold counts all but the edge's own failures and odd lines
+#: (``read_lb(codes_only=True)``): two threads of so few rows are not the memory two threads of
+#: every row were; a fold each (``FoldPerThread``)
+FOLD_WORKERS = 2
 
 
 @dataclass
@@ -297,13 +342,14 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             ) -> LbRead:
     """Every line of ``paths`` as ``family`` rows, a batch at a time into ``sink`` (the frame of
     ``evidence.lbstats.COLUMNS``, in file order), and what was counted on the way.  Memory is
-    bounded by ``WORKERS`` + 1 batches whatever the size of the input.  A family with a native
-    block reader gets the raw bytes (``_convert_block``).  With ``counted``, a family whose
-    native pass has a fold (``parsers.lblogs.fold``) counts the rows ``stats`` only counts
-    itself, and they go to ``counted`` as groups instead of to ``sink`` as rows.  ``unread``
-    gets the (line number, text) of the lines no parser of the family took, a batch at a time
-    (what ``classify`` reads with its rules instead).  ``codes_only``: of the groups, only their
-    ``Counted.codes`` is wanted (``BlockFold.codes_only``)."""
+    bounded by ``WORKERS`` + 1 batches (``FOLD_WORKERS`` + 1, ``codes_only``) whatever the size of
+    the input.  A family with a native block reader gets the raw bytes (``_convert_block``).
+    With ``counted``, a family whose native pass has a fold (``parsers.lblogs.fold``) counts
+    the rows ``stats`` only counts itself, and they go to ``counted`` as groups instead of to
+    ``sink`` as rows.  ``unread`` gets the (line number, text) of the lines no parser of the
+    family took, a batch at a time (what ``classify`` reads with its rules instead).
+    ``codes_only``: of the groups, only their ``Counted.codes`` is wanted
+    (``BlockFold.codes_only``)."""
     read = LbRead(family, 0, 0, 0, [], [])
     fams = families()
     size = batch_bytes if fams.frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
@@ -311,10 +357,9 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     fold = fams.fold(family) if counted is not None and native_on() else None
     workers = WORKERS
     if fold is not None and codes_only:
-        # the rows handed over are few (failures, odd lines): the pass runs on two cores, a
-        # fold each (FoldPerThread), without the memory two threads of rows took
+        # the pass on two cores (FOLD_WORKERS)
         fold = FoldPerThread(lambda: fams.fold(family), codes_only=True)
-        workers = CODES_WORKERS
+        workers = FOLD_WORKERS
     if (fams.block(family) is not None or fold is not None) and native_on():
         convert: Callable[..., _Converted] = _convert_block
         items = _blocks(paths, family, size, *(() if fold is None else (fold,)))
