@@ -61,8 +61,7 @@ class FoldPerThread:
     """A ``BlockFold`` that is one fold per thread that reads blocks: each worker counts into its
     own (a fold serves one block at a time), and ``take_all`` takes every one once the blocks
     are done.  The groups of several folds sum like those of one (``Counted`` is counts, and
-    least/greatest times): what lets ``stats`` and ``classify``'s summary run a folding native pass
-    on two cores."""
+    least/greatest times): what lets ``classify``'s summary run its native pass on two cores."""
 
     def __init__(self, make: Callable[[], BlockFold | None], codes_only: bool = False) -> None:
         self.make, self.wants_codes_only = make, codes_only
