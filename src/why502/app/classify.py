@@ -317,10 +317,13 @@ def _rows_native(files: Sequence[Path | str], batch_bytes: int, workers: int, ye
 # ~70 MiB more peak RSS with two workers (bench/classify_bench.py).
 JSONL_BATCH_BYTES = 2 * 1024 * 1024
 
-# Summary batches: 4 MiB (~15k nginx lines).  Each batch has a fixed cost (~2 ms: query set-up,
-# rule resolution), so 1 MiB batches spent ~30 % more CPU; a worker's transient memory is ~15x
-# its batch (split buffers, extracted columns), so larger batches cost RSS (bench/README.md).
-SUMMARY_BATCH_BYTES = 4 * 1024 * 1024
+# Summary batches: 5 MiB (~18k error-log lines).  Each batch has a fixed cost (~4-6 ms of CPU: the
+# group query's set-up and regex warm-up, rule resolution, the peel): 1 MiB batches spent ~30 %
+# more CPU than 4 MiB ones, and 5 MiB ones 5-10 % less than 4 MiB (BENCHMARKS.md, stop 53).  A
+# worker's transient memory is ~10-15x its batch (split buffers, extracted columns), so larger
+# batches cost RSS: 5 MiB peaked at 170-190 MiB on framed 1M-line logs, 6 MiB at 201 MiB
+# (``--timestamps``), past the 200 MiB target.
+SUMMARY_BATCH_BYTES = 5 * 1024 * 1024
 # One worker: the streaming query already spreads each batch over polars' threads; a second
 # worker bought nothing measurable on a 2-core VM (load ~2.5) and cost ~20 MiB of peak RSS
 # (2 x 4 MiB: ~180 MiB on the outage shape).
