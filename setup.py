@@ -49,4 +49,9 @@ setup(ext_modules=[Extension(
     depends=[f"{_SHARED}/arrow_buf.h"],
     extra_compile_args=_FLAGS,
     optional=True,
+), Extension(
+    "why502.sources._lines",
+    sources=["src/why502/sources/_lines.c"],
+    extra_compile_args=_FLAGS,
+    optional=True,
 )])

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from why502.findings.model import Diagnostic
+from why502.sources.newlines import newlines
 from why502.sources.rotation import is_rotated_sibling, rotation_age
 
 __all__ = ["FileFollower", "PollResult", "hand_out"]
@@ -453,7 +454,7 @@ def hand_out(block: bytes, out: PollResult, raw: bool) -> None:
     """Whole lines (``block`` ends with a newline) to ``out``, as bytes or as text."""
     if raw:
         out.chunks.append(block)
-        out.count += block.count(b"\n")
+        out.count += newlines(block)
     else:
         out.lines.extend(block[:-1].decode("utf-8", "replace").split("\n"))
 

@@ -24,6 +24,7 @@ from typing import BinaryIO, TypeVar
 from why502.errors import InputError
 from why502.sources import once, readahead
 from why502.sources.buffers import MappedBuffers
+from why502.sources.newlines import newlines
 from why502.sources.opening import (
     check_named,
     discovered_skip,
@@ -220,7 +221,7 @@ def _numbered(chunks: Iterator[ByteBatch]) -> Iterator[tuple[ByteBatch, int, int
     newline is one byte in UTF-8 and in the replacement decoding alike)."""
     line_no = 1
     for chunk in chunks:
-        count = chunk.data.count(b"\n") + 1
+        count = newlines(chunk.data) + 1
         yield chunk, line_no, count
         line_no += count
 

@@ -1,0 +1,35 @@
+"""The newlines of a block of bytes: ``_lines.count_newlines`` (sixteen bytes at a time, ~5x
+``bytes.count``) when it was built and the native passes are not turned off
+(``WHY502_NATIVE=0``), else ``bytes.count``.  Every reader numbers its blocks' lines with it
+(``logfiles._numbered``), and ``watch``'s follower counts the lines it hands out
+(``follow.hand_out``)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from functools import cache
+
+
+@cache
+def _counter(native: str) -> Callable[[bytes], int]:
+    """The counter for the value of ``WHY502_NATIVE`` (a test may change it mid-run)."""
+    if native != "0":
+        try:
+            module = importlib.import_module("why502.sources._lines")
+        except ImportError:
+            pass
+        else:
+            count: Callable[[bytes], int] = module.count_newlines
+            return count
+    return _count_bytes
+
+
+def _count_bytes(data: bytes) -> int:
+    return data.count(b"\n")
+
+
+def newlines(data: bytes) -> int:
+    """``data.count(b"\\n")``."""
+    return _counter(os.environ.get("WHY502_NATIVE", "1"))(data)
