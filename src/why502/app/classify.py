@@ -45,6 +45,7 @@ from why502.sources.logfiles import (
     iter_byte_batches,
     iter_byte_views,
 )
+from why502.sources.newlines import newlines
 from why502.sources.opening import notes_here, notes_into
 from why502.textutil import dump_json, json_inert
 from why502.timeargs import parse_time_arg
@@ -513,7 +514,7 @@ def _numbered(files: Sequence[Path | str], batch_bytes: int, tolerate: Tolerate 
         line_no = 1
         for chunk in iter_byte_batches([f], batch_bytes=batch_bytes, tolerate=tolerate):
             yield chunk, line_no
-            line_no += chunk.data.count(b"\n") + 1
+            line_no += newlines(chunk.data) + 1
 
 
 def _splice_exact(

@@ -28,6 +28,7 @@ from why502.errors import InputError, not_found
 from why502.parsers.log_format import ByteChunk
 from why502.sources import once
 from why502.sources.buffers import MappedBuffers
+from why502.sources.newlines import newlines
 from why502.sources.opening import check_named, gunzip, is_stream, note, note_utf16, open_stream
 from why502.sources.rotation import order_rotated, rotated_base
 
@@ -198,7 +199,7 @@ def iter_byte_chunks(
                     except StopIteration as stop:
                         fh.seek(stop.value)  # EOF, or a line longer than a chunk: go on below
                         break
-                    following = line + bytes(whole).count(b"\n") if count_lines else 0
+                    following = line + newlines(whole) if count_lines else 0
                     # the chunk is the consumer's from here: no reference kept while the next
                     # is read (a consumer that frees chunks as it goes holds one fewer)
                     release = _releaser(pool, whole) if isinstance(whole, memoryview) else None
@@ -239,7 +240,7 @@ def iter_byte_chunks(
                     whole = block[: cut + 1]
                 carry = block[cut + 1 :]
                 yield ByteChunk(path, line, whole)
-                line = line + whole.count(b"\n") if count_lines else 0
+                line = line + newlines(whole) if count_lines else 0
                 if progress is not None and path != "-":
                     try:
                         pos = raw.tell()

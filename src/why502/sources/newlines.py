@@ -11,9 +11,11 @@ import os
 from collections.abc import Callable
 from functools import cache
 
+Block = bytes | bytearray | memoryview
+
 
 @cache
-def _counter(native: str) -> Callable[[bytes], int]:
+def _counter(native: str) -> Callable[[Block], int]:
     """The counter for the value of ``WHY502_NATIVE`` (a test may change it mid-run)."""
     if native != "0":
         try:
@@ -21,15 +23,15 @@ def _counter(native: str) -> Callable[[bytes], int]:
         except ImportError:
             pass
         else:
-            count: Callable[[bytes], int] = module.count_newlines
+            count: Callable[[Block], int] = module.count_newlines
             return count
     return _count_bytes
 
 
-def _count_bytes(data: bytes) -> int:
-    return data.count(b"\n")
+def _count_bytes(data: Block) -> int:
+    return (bytes(data) if isinstance(data, memoryview) else data).count(b"\n")
 
 
-def newlines(data: bytes) -> int:
+def newlines(data: Block) -> int:
     """``data.count(b"\\n")``."""
     return _counter(os.environ.get("WHY502_NATIVE", "1"))(data)

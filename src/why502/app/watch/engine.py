@@ -44,6 +44,7 @@ from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES, Capability, choose, g
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
 from why502.sources.follow import FileFollower
+from why502.sources.newlines import newlines
 from why502.sources.proxyprocs import own_default_config
 from why502.sources.stream import StreamFollower
 
@@ -653,7 +654,7 @@ class Watch:
             # nginx's two logs in one stream: its error lines apart from its requests
             errors = b"".join(_ERROR_LINE.findall(data))
             if errors:
-                n = errors.count(b"\n")
+                n = newlines(errors)
                 self._keep(f, "error", errors, n, at)
                 self._errors(errors, bucket)
                 data = _ERROR_LINE.sub(b"", data) if n < count else b""
@@ -736,7 +737,7 @@ class Watch:
             unparsed = self._lb_lines(f, data, lines, statuses, failures)
         else:
             statuses = dict(native.statuses)
-            unparsed = self._lb_lines(f, native.rest, native.rest.count(b"\n"), statuses, failures)
+            unparsed = self._lb_lines(f, native.rest, newlines(native.rest), statuses, failures)
             labels = {label for _symptom, label in native.failures} | {t[1] for t in failures}
             if self.metrics.caps(labels):
                 # the block's failures past the label cap: which targets become "other" depends

@@ -29,6 +29,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricF
 from prometheus_client.registry import Collector
 
 from why502.parsers.log_format import FIXED_SHAPES, CompiledFormat, compile_format, split_pieces
+from why502.sources.newlines import newlines
 
 __all__ = ["BUCKETS", "BlockCounter", "LineCounter", "Traffic", "make_parser"]
 
@@ -209,7 +210,7 @@ class LineCounter:
         found: list[Any] = self.regex.findall(data)
         if self.single:
             found = [(f,) for f in found]
-        if len(found) == data.count(b"\n"):  # the usual case: every line matched
+        if len(found) == newlines(data):  # the usual case: every line matched
             unparsed = 0
         else:  # blank lines are nobody's (nginx never writes one)
             unparsed = max(sum(1 for line in data.splitlines() if line.strip()) - len(found), 0)
