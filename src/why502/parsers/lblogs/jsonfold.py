@@ -36,8 +36,8 @@ _TIMELINE = {"minute": pl.String, "status": pl.Int64, "made_by": pl.String, "ret
              "n": pl.Int64}
 #: ``Counted.codes``' columns
 CODES_SCHEMA = {"code": pl.String, "status": pl.Int64, "made_by": pl.String, "symptom": pl.String,
-          "proxy_status": pl.String, "cause": pl.String, "failed": pl.Boolean, "kind": pl.String,
-          "first": pl.String, "last": pl.String, "n": pl.Int64}
+                "proxy_status": pl.String, "cause": pl.String, "failed": pl.Boolean, "kind": pl.String,
+                "first": pl.String, "last": pl.String, "n": pl.Int64}
 _PER = {"status": pl.Int64, "made_by": pl.String, "retries": pl.Int64, "upstream_ms": pl.Float64,
         "n": pl.Int64}
 #: decided groups kept for the next takes of a read (each is a parser call, ~10 us): the
