@@ -104,66 +104,88 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
     """``iter_records(paths, family)`` a batch at a time, the answered requests left as rows
     (``RecordBatch``); the family must have a vectorised reader.  ``certain``: only answered
     rows where it is true stay rows (the others become records, for a check made line by line).
-    A family with a native block reader gets raw blocks (no decoding, split or join of the lines
-    it takes), and the batches are converted on a worker thread (at most ``WORKERS`` ahead)
-    while the caller counts the one before: ``diagnose`` read them one after the other, decoded
-    (BENCHMARKS.md "2026-11-26 (stop 53)")."""
-    fams = families()
-    if fams.frame(family) is None:
+    Read by ``_each_rows``: raw blocks through a native reader, on a worker thread while the
+    caller counts the batch before (``diagnose`` read them one after the other, decoded:
+    BENCHMARKS.md "2026-11-26 (stop 53)")."""
+    if families().frame(family) is None:
         raise ValueError(f"{family} has no vectorised reader")
-    items: Iterator[tuple[Any, ...]]
-    if fams.block(family) is not None and native_on():
-        convert: Callable[..., RecordBatch] = _record_block
-        items = ((block, line, family, certain) for block, line, _count in
-                 iter_numbered_bytes(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES))
-    else:
-        convert = _record_batch
-        items = ((batch, family, certain) for batch in
-                 iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES))
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        yield from _in_order(pool, convert, items)
+    yield from _each_rows(paths, family, lambda rows: _recorded(rows, family, certain))
 
 
-def _record_batch(batch: LineBatch, family: str, certain: pl.Expr | None) -> RecordBatch:
-    """One decoded batch as ``iter_record_batches`` hands it over."""
+@dataclass(frozen=True)
+class _Rows:
+    """One block (or decoded batch) of a log through the family's readers: its rows
+    (``frame``, with each line's ``idx``), the text of the lines no reader took (``rest``, by
+    ``idx``), and ``texts_of``: the text of lines by ``idx`` (ascending), as a decoded batch
+    has it."""
+
+    path: str
+    first_line: int
+    frame: pl.DataFrame
+    rest: dict[int, str]
+    texts_of: Callable[[list[int]], list[str]]
+
+
+def _batch_rows(batch: LineBatch, family: str) -> _Rows:
     vector = families().frame(family)
-    assert vector is not None  # (iter_record_batches checked)
+    assert vector is not None  # (_each_rows' callers read such families only)
     series = batch_lines(batch)
     frame, rest = vector(series)
-    return _recorded(batch.path, batch.first_line, family, frame, certain,
-                     lambda idxs: [str(series[i]) for i in idxs], {i: str(series[i]) for i in rest.to_list()})
+    return _Rows(batch.path, batch.first_line, frame, {i: str(series[i]) for i in rest.to_list()},
+                 lambda idxs: [str(series[i]) for i in idxs])
 
 
-def _record_block(block: ByteBatch, first_line: int, family: str, certain: pl.Expr | None) -> RecordBatch:
-    """One raw block as ``iter_record_batches`` hands it over, through the family's native
-    reader; the text of a line that becomes a record decoded as a batch is (``_decoded``)."""
+def _block_rows(block: ByteBatch, first_line: int, family: str) -> _Rows:
+    """Through the family's native reader; decoded when it cannot run or hands back most of
+    the block (``_native_rows``)."""
     native = _native_rows(block, family)
-    if native is None:  # not built, or the block is mostly lines it does not read
-        return _record_batch(_decoded(block, first_line), family, certain)
-    frame, texts, _lines, _folded = native
+    if native is None:
+        return _batch_rows(_decoded(block, first_line), family)
+    frame, rest, _lines, _folded = native
 
     def texts_of(idxs: list[int]) -> list[str]:
         return [(b or b"").decode("utf-8", errors="replace") for b in lines_at(block.data, idxs)]
-    return _recorded(block.path, first_line, family, frame, certain, texts_of, texts)
+    return _Rows(block.path, first_line, frame, rest, texts_of)
 
 
-def _recorded(path: str, first_line: int, family: str, frame: pl.DataFrame, certain: pl.Expr | None,
-              texts_of: Callable[[list[int]], list[str]], rest: dict[int, str]) -> RecordBatch:
-    """A batch's rows split: the answered ones stay rows; the others become records with their
-    text (``texts_of``: the lines' text by ``idx``, ascending), and of the lines the readers did
-    not take (``rest``: text by ``idx``) the non-empty ones are read by the family's parser."""
+def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T]) -> Iterator[T]:
+    """``use`` of each block of ``paths`` read as ``family`` (a family with a vectorised
+    reader), in file order: raw blocks when it has a native block reader (no decoding, split or
+    join of the lines it takes), else decoded batches; read and used on a worker thread, at
+    most ``WORKERS`` ahead of the caller."""
+    items: Iterator[tuple[Any, ...]]
+    if families().block(family) is not None and native_on():
+        read: Callable[..., _Rows] = _block_rows
+        items = _blocks(paths, family, VECTOR_BATCH_BYTES)
+    else:
+        read = _batch_rows
+        batches = iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES)
+        items = ((batch, family) for batch in batches)
+
+    def work(*item: Any) -> T:
+        return use(read(*item))
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        yield from _in_order(pool, work, items)
+
+
+def _recorded(rows: _Rows, family: str, certain: pl.Expr | None) -> RecordBatch:
+    """A block's rows split: the answered ones stay rows; the others become records with their
+    text, and of the lines the readers did not take the non-empty ones are read by the family's
+    parser."""
     fams = families()
     answered = ANSWERED if certain is None else ANSWERED & certain
-    mask = frame.select(answered.fill_null(False).alias("a"))["a"]
-    rows = {int(row["idx"]): _record(family, row) for row in frame.filter(~mask).iter_rows(named=True)}
-    idxs = sorted(rows)
+    mask = rows.frame.select(answered.fill_null(False).alias("a"))["a"]
+    recorded = {int(row["idx"]): _record(family, row)
+                for row in rows.frame.filter(~mask).iter_rows(named=True)}
+    idxs = sorted(recorded)
     recs: dict[int, tuple[str, LbRecord | None]] = {
-        idx: (text, rows[idx]) for idx, text in zip(idxs, texts_of(idxs), strict=True)}
-    for idx, text in rest.items():
+        idx: (text, recorded[idx]) for idx, text in zip(idxs, rows.texts_of(idxs), strict=True)}
+    for idx, text in rows.rest.items():
         if text.strip():
             recs[idx] = (text, fams.parse_line(text, family))
     others = [(idx, *recs[idx]) for idx in sorted(recs)]
-    return RecordBatch(path, first_line, frame.filter(mask), others)
+    return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask), others)
 
 
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
@@ -453,55 +475,25 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
             if (failure := _failure(rec, text)) is not None:
                 yield path, n, failure
         return
-    items: Iterator[tuple[Any, ...]]
-    if fams.block(family) is not None and native_on():
-        find: Callable[..., list[_Found]] = _block_failures
-        items = _blocks(paths, family, VECTOR_BATCH_BYTES)
-    else:
-        find = _batch_failures
-        batches = iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES)
-        items = ((batch, family) for batch in batches)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        for found in _in_order(pool, find, items):
-            yield from found
+    for found in _each_rows(paths, family, lambda rows: _failures_of(rows, family)):
+        yield from found
 
 
 _Found = tuple[str, int, "LbRecord | Classified"]
 _FAILED = (pl.col("made_by") == "lb") & pl.col("failed")
 
 
-def _batch_failures(batch: LineBatch, family: str) -> list[_Found]:
-    """The failures of one batch of decoded lines (``_lb_failures``)."""
-    vector = families().frame(family)
-    if vector is None:  # such a family is read line by line (_lb_failures)
-        return []
-    series = batch_lines(batch)
-    frame, rest = vector(series)
-    return _failures_of(batch.path, batch.first_line, family, frame, series, rest.to_list())
-
-
-def _block_failures(block: ByteBatch, first_line: int, family: str) -> list[_Found]:
-    """The failures of one block of raw lines, through the family's native reader."""
-    native = _native_rows(block, family)
-    if native is None:
-        return _batch_failures(_decoded(block, first_line), family)
-    frame, texts, _lines, _folded = native
-    return _failures_of(block.path, first_line, family, frame, texts, list(texts))
-
-
-def _failures_of(path: str, first_line: int, family: str, frame: pl.DataFrame,
-                 texts: pl.Series | dict[int, str], rest: list[int]) -> list[_Found]:
-    """The failed rows of ``frame`` as records, and of the lines ``rest`` (their text in
-    ``texts`` by ``idx``) what the family's parser or the classify rules read, in line order."""
+def _failures_of(rows: _Rows, family: str) -> list[_Found]:
+    """The failed rows of a block as records, and of the lines no reader took what the
+    family's parser or the classify rules read, in line order."""
     fams = families()
     found: dict[int, LbRecord | Classified] = {
-        int(row["idx"]): _record(family, row) for row in frame.filter(_FAILED).iter_rows(named=True)}
-    for idx in rest:
-        text = str(texts[idx])
+        int(row["idx"]): _record(family, row) for row in rows.frame.filter(_FAILED).iter_rows(named=True)}
+    for idx, text in rows.rest.items():
         rec = fams.parse_line(text, family) if text.strip() else None
         if (failure := _failure(rec, text)) is not None:
             found[idx] = failure
-    return [(path, first_line + idx, found[idx]) for idx in sorted(found)]
+    return [(rows.path, rows.first_line + idx, found[idx]) for idx in sorted(found)]
 
 
 def _row(path: str, n: int, rec: LbRecord | Classified) -> dict[str, object]:
