@@ -83,9 +83,16 @@ _KEY = [_shown("symptom"), _shown("code"), _shown("status")]
 _FAILED = pl.col("failed") & (pl.col("made_by") == "lb")
 
 
-def _add_groups(summary: LbSummary, groups: pl.DataFrame) -> None:
-    for sym, code, status, n, first, last in groups.iter_rows():
-        summary.add((sym, code, status), int(n), first, last)
+def _add_failed(summary: LbSummary, frame: pl.DataFrame, n: pl.Expr, first: str, last: str) -> None:
+    """The failures the edge made itself in ``frame`` (rows, or a fold's groups), by key: their
+    count ``n`` and the least ``first`` and greatest ``last`` time that is not empty."""
+    failed = frame.filter(_FAILED)
+    if not failed.height:
+        return
+    groups = failed.group_by(_KEY).agg(n, pl.col(first).filter(pl.col(first) != "").min().alias("_first"),
+                                       pl.col(last).filter(pl.col(last) != "").max().alias("_last"))
+    for sym, code, status, count, least, most in groups.iter_rows():
+        summary.add((sym, code, status), int(count), least, most)
 
 
 def summary_of_rows(rows: Iterable[dict[str, object]]) -> LbSummary:
@@ -106,18 +113,10 @@ def summarize_lb(paths: list[str], family: str, batch_bytes: int = VECTOR_BATCH_
     summary = LbSummary()
 
     def rows(frame: pl.DataFrame) -> None:
-        failed = frame.filter(_FAILED)
-        if failed.height:
-            _add_groups(summary, failed.group_by(_KEY).agg(
-                pl.len(), pl.col("time").filter(pl.col("time") != "").min().alias("first"),
-                pl.col("time").filter(pl.col("time") != "").max().alias("last")))
+        _add_failed(summary, frame, pl.len(), "time", "time")
 
     def counted(groups: Counted) -> None:
-        failed = groups.codes.filter(_FAILED)
-        if failed.height:
-            _add_groups(summary, failed.group_by(_KEY).agg(
-                pl.col("n").sum(), pl.col("first").filter(pl.col("first") != "").min(),
-                pl.col("last").filter(pl.col("last") != "").max()))
+        _add_failed(summary, groups.codes, pl.col("n").sum(), "first", "last")
 
     def unread(lines: Iterable[tuple[int, str]]) -> None:
         for _n, text in lines:
