@@ -151,10 +151,11 @@ def _broken_pipe(stack: Stack, run: ScenarioRun) -> None:
         }}
     """))
     run.steps.append("the backend closes the connection while the 16 MB request body is being sent")
-    # Whether nginx notices the reset in writev() or in the following recv() is a race; retry a
-    # few times (bounded: at most 10 uploads) until the sending side saw it, as it does for most
-    # uploads.  The wait for the line is 1 s: on a loaded machine nginx wrote it after 0.3 s (a
-    # CI rehearsal lost the race six times in a row with the shorter wait).
+    # Whether nginx notices the reset in writev() or in the read handler is a race the backend
+    # tilts (assets/backend.py close_while_sending: it closes while nginx is writing); retry a
+    # few times (bounded: at most 10 uploads) until the sending side saw it.  The wait for the
+    # line is 1 s: on a loaded machine nginx wrote it after 0.3 s.  CI once lost all 10 uploads
+    # (twice, with the rerun) when the backend closed right after its last recv().
     body = b"x" * (16 << 20)
     for _ in range(10):
         run.record("POST /upload", [stack.request("/upload", method="POST", body=body)])
