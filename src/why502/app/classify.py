@@ -398,6 +398,8 @@ def _summarize_native(
     scanners = errorlog_native.ThreadScanners(book, max_groups=_NATIVE_GROUPS)
     since = errorlog_native.engine_since(_since_iso(cutoff))
 
+    folds = _classify_folds() if cutoff is None else ()
+
     def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
         try:
             count, exact = scanners.get().summarize(chunk.data, since)
@@ -406,13 +408,43 @@ def _summarize_native(
             buffers.give(chunk.buffer)
         if exact is None:
             return None, count
-        return _summarize_lines(split_lines(exact)[0], year, cutoff, exact), count
+        rows: list[tuple[Any, ...]] = []
+        for fold in folds:
+            got, exact = fold(exact)
+            rows += got
+        agg = _summarize_lines(split_lines(exact)[0], year, cutoff, exact) if exact else None
+        if rows:
+            agg = _with_rows(agg, rows)
+        return agg, count
 
     for agg, count in _pull(batches, seen, NATIVE_WORKERS, work):
         summary.lines_read += count
         if agg is not None:
             summary.add_aggregate(agg)
     _fold_native_groups(summary, book, scanners)
+
+
+def _classify_folds() -> tuple[Callable[[bytes], tuple[list[tuple[Any, ...]], bytes]], ...]:
+    """Each proxy's counter of the lines of its log the summary can count by group
+    (``Hooks.classify_fold``: HAProxy's session lines, one record per group instead of per
+    line).  Not with ``--since``: its cut is per line, on the records."""
+    from why502.proxies import PROXIES
+    from why502.proxies.base import resolve
+
+    return tuple(resolve(p.hooks.classify_fold) for p in PROXIES.values()  # type: ignore[misc]
+                 if p.hooks.classify_fold)
+
+
+def _with_rows(agg: pl.DataFrame | None, rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    """A batch's summary frame with a fold's rows added (``SUMMARY_SCHEMA``'s columns): the
+    totals take them as they take the rules', so the upstreams' order and ``MAX_UPSTREAMS``
+    cut come out the same."""
+    import polars as pl
+
+    from why502.parsers.errorlog_batch import SUMMARY_SCHEMA
+
+    frame = pl.DataFrame(rows, schema=SUMMARY_SCHEMA, orient="row")
+    return frame if agg is None else pl.concat([agg.select(*SUMMARY_SCHEMA), frame], how="vertical_relaxed")
 
 
 def _fold_native_groups(summary: ClassifySummary, book: errorlog_native.RuleBook,

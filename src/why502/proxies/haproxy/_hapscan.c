@@ -662,20 +662,35 @@ static uint64_t key_hash(const char *p, size_t n) {
     return h;
 }
 
-static int tally_grow(Tally *t) {
-    size_t cap = t->cap ? t->cap * 2 : 256;
-    Slot *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL) return -1;
-    for (size_t k = 0; k < t->cap; k++) {
-        if (t->slots[k].n == 0) continue;
-        size_t at = (size_t)t->slots[k].hash & (cap - 1);
-        while (slots[at].n != 0) at = (at + 1) & (cap - 1);
-        slots[at] = t->slots[k];
+/* a table of elements of `size` bytes that each start with a Slot (open addressing, linear
+ * probing): twice the room (`first` elements at the start), every group moved over */
+static int slots_grow(void **slots, size_t *cap, size_t size, size_t first) {
+    size_t room = *cap ? *cap * 2 : first;
+    char *to = calloc(room, size), *from = *slots;
+    if (to == NULL) return -1;
+    for (size_t k = 0; k < *cap; k++) {
+        const Slot *sl = (const Slot *)(from + k * size);
+        if (sl->n == 0) continue;
+        size_t at = (size_t)sl->hash & (room - 1);
+        while (((const Slot *)(to + at * size))->n != 0) at = (at + 1) & (room - 1);
+        memcpy(to + at * size, sl, size);
     }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
+    free(from);
+    *slots = to;
+    *cap = room;
     return 0;
+}
+
+/* the element of the key (p, n) hashed h: the group's, or the empty one where it would go */
+static Slot *slot_find(void *slots, size_t cap, size_t size, const char *keys, const char *p, size_t n, uint64_t h) {
+    for (size_t at = (size_t)h & (cap - 1);; at = (at + 1) & (cap - 1)) {
+        Slot *sl = (Slot *)((char *)slots + at * size);
+        if (sl->n == 0 || (sl->hash == h && sl->len == n && memcmp(keys + sl->off, p, n) == 0)) return sl;
+    }
+}
+
+static int tally_grow(Tally *t) {
+    return slots_grow((void **)&t->slots, &t->cap, sizeof(Slot), 256);
 }
 
 /* one more line of the group t->key */
@@ -684,18 +699,15 @@ static int tally_add(Tally *t) {
     const char *p = t->key.data;
     size_t n = t->key.len;
     uint64_t h = key_hash(p, n);
-    size_t at = (size_t)h & (t->cap - 1);
-    for (; t->slots[at].n != 0; at = (at + 1) & (t->cap - 1)) {
-        Slot *sl = &t->slots[at];
-        if (sl->hash == h && sl->len == n && memcmp(t->keys.data + sl->off, p, n) == 0) {
-            sl->n++;
-            return 0;
-        }
+    Slot *sl = slot_find(t->slots, t->cap, sizeof(Slot), t->keys.data, p, n, h);
+    if (sl->n != 0) {
+        sl->n++;
+        return 0;
     }
     size_t off = t->keys.len;
     buf_put(&t->keys, p, n);
     if (t->keys.failed || n > UINT32_MAX) return -1;
-    t->slots[at] = (Slot){h, off, (uint32_t)n, 1};
+    *sl = (Slot){h, off, (uint32_t)n, 1};
     t->used++;
     return 0;
 }
@@ -725,20 +737,25 @@ static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     return 1;
 }
 
-/* the group of slot `sl` as the regex's tuple of str; NULL with an error set */
-static PyObject *group_tuple(const Tally *t, const Slot *sl) {
-    PyObject *tup = PyTuple_New(N_COUNTED);
+/* a key of `fields` values joined by NUL bytes as a tuple of str; NULL with an error set */
+static PyObject *key_tuple(const char *p, size_t len, int fields) {
+    PyObject *tup = PyTuple_New(fields);
     if (tup == NULL) return NULL;
-    const char *p = t->keys.data + sl->off, *end = p + sl->len;
-    for (int k = 0; k < N_COUNTED; k++) {
-        const char *q = k + 1 < N_COUNTED ? memchr(p, '\0', (size_t)(end - p)) : end;
-        if (q == NULL) q = end; /* (never: the key holds N_COUNTED - 1 NULs) */
+    const char *end = p + len;
+    for (int k = 0; k < fields; k++) {
+        const char *q = k + 1 < fields ? memchr(p, '\0', (size_t)(end - p)) : end;
+        if (q == NULL) q = end; /* (never: the key holds fields - 1 NULs) */
         PyObject *v = PyUnicode_DecodeASCII(p, q - p, NULL);
         if (v == NULL) { Py_DECREF(tup); return NULL; }
         PyTuple_SET_ITEM(tup, k, v);
         p = q < end ? q + 1 : end;
     }
     return tup;
+}
+
+/* the group of slot `sl` as the regex's tuple of str; NULL with an error set */
+static PyObject *group_tuple(const Tally *t, const Slot *sl) {
+    return key_tuple(t->keys.data + sl->off, sl->len, N_COUNTED);
 }
 
 static PyObject *httplog_counts(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -857,6 +874,367 @@ static PyObject *httplog_quiet(PyObject *Py_UNUSED(self), PyObject *args) {
     return out;
 }
 
+/* ---- session_groups: classify's summary of the log (proxies/haproxy/classifyfold.py) -------
+ *
+ * `classify` reads a session line with errorlog.classify_line: the first of heads.toml's session
+ * tails searched in the line decides the rule by the termination state's first two letters, the
+ * server "<NOSRV>" and the status, and the record's time is the accept date (heads._clf_time),
+ * its upstream "backend/server".  The summary keeps of a record its symptom, status, source,
+ * upstream and time, so lines that agree on (backend, server, state, status) give the same row
+ * but for the time: this pass groups them, with each group's least and greatest time as
+ * _clf_time writes it (an ISO string, compared as Python compares str) and the text of its first
+ * line, which the caller decides with classify_line itself.
+ *
+ * What makes that exact is that only lines of one strict shape are taken, every other line is
+ * handed back for classify_line:
+ *   [<PRI>][BSD "Mmm dd HH:MM:SS " or ISO stamp " "][host ]tag[pid]: ] -- or no prefix at all
+ *   client:port [dd/Mon/yyyy:HH:MM:SS[.f]] frontend backend/server a/b/c/d/[+]e status [+]bytes
+ *   cc cs tsxx [+]n/n/n/n/[+]n n/n [{captures} ...] "METHOD target HTTP/d.d" (or "<BADREQ>")
+ * (captures without a space), printable ASCII with none of ( ) # * ` \ and none of "upstream", "[lua]", ", client: ",
+ * "unix: ", " while " (in any case).  On such a line: the tail regex's leftmost match starts at
+ * backend/server (no earlier token holds "d/d/d/d/d" after an optional "x/y"), the date regex's
+ * at the client; no nginx head, stderr head or "pid#tid:" can match; the headless key phrases
+ * either cannot be formed from its tokens or find none of the words that would take them
+ * ("upstream", " while ", ", client: ", a call's "()", "worker_connections are not enough" needs
+ * five words where the request has three); and normalize changes nothing (normalize.may_change:
+ * its triggers are excluded, and its one left, a capital first letter, repairs only a line with
+ * " while ").  tests/classify/test_classify_sessions.py holds every taken line to classify_line. */
+
+typedef struct {
+    Slot slot;         /* the key (backend NUL server NUL state NUL status) in SessTable.keys */
+    size_t line_off;   /* the group's first line, in SessTable.lines */
+    uint32_t line_len;
+    char least[32], most[32];
+    uint8_t least_n, most_n;
+} SessGroup;
+
+typedef struct {
+    Buf keys, key, lines;
+    SessGroup *slots;
+    size_t cap, used, max_groups;
+    int failed;
+} SessTable;
+
+static int sess_grow(SessTable *t) {
+    return slots_grow((void **)&t->slots, &t->cap, sizeof(SessGroup), 64);
+}
+
+/* Python's str comparison of two ASCII strings: -1, 0, 1 */
+static int iso_cmp(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c) return c < 0 ? -1 : 1;
+    return an < bn ? -1 : an > bn;
+}
+
+/* "Mmm " -> 1..12 (0: no month of _MONTHS) */
+static int month_of(const char *p) {
+    for (int k = 0; k < 12; k++)
+        if (memcmp(p, MONTHS + 3 * k, 3) == 0) return k + 1;
+    return 0;
+}
+
+static int digits(const char *p, const char *end, int n) {
+    if (end - p < n) return 0;
+    for (int k = 0; k < n; k++)
+        if (!is_dig(p[k])) return 0;
+    return 1;
+}
+
+/* the bytes a taken line may not hold, and the words (module comment above) */
+static int sess_clean(const char *s, Py_ssize_t n) {
+    for (Py_ssize_t k = 0; k < n; k++) {
+        switch (s[k]) {
+        case '(': case ')': case '#': case '*': case '`': case '\\':
+            return 0;
+        case 'u':
+            if (n - k >= 8 && memcmp(s + k, "upstream", 8) == 0) return 0;
+            if (n - k >= 6 && memcmp(s + k, "unix: ", 6) == 0) return 0;
+            break;
+        case '[':
+            if (n - k >= 5 && memcmp(s + k, "[lua]", 5) == 0) return 0;
+            break;
+        case ',':
+            if (n - k >= 10 && memcmp(s + k, ", client: ", 10) == 0) return 0;
+            break;
+        case ' ':
+            if (n - k >= 7 && (s[k + 1] | 0x20) == 'w' && (s[k + 2] | 0x20) == 'h' && (s[k + 3] | 0x20) == 'i' &&
+                (s[k + 4] | 0x20) == 'l' && (s[k + 5] | 0x20) == 'e' && s[k + 6] == ' ')
+                return 0;
+            break;
+        default:
+            break;
+        }
+    }
+    return 1;
+}
+
+/* a run of bytes of `ok` (1..max), then `stop`: *p past the stop; the run's length or 0 */
+static Py_ssize_t run_of(const char **p, const char *end, int (*ok)(char), Py_ssize_t max, char stop) {
+    const char *q = *p;
+    while (q < end && q - *p <= max && ok(*q)) q++;
+    Py_ssize_t n = q - *p;
+    if (n == 0 || n > max || q == end || *q != stop) return 0;
+    *p = q + 1;
+    return n;
+}
+
+static int host_byte(char c) { return upper(c) || lower(c) || is_dig(c) || c == '.' || c == '_' || c == '-'; }
+static int client_char(char c) { return upper(c) || lower(c) || is_dig(c) || c == '.' || c == ':' || c == '_' || c == '-'; }
+static int token_byte(char c) { return c != ' '; }
+static int name_byte(char c) { return c != ' ' && c != '/'; }
+static int state_byte(char c) { return c == '-' || upper(c) || lower(c); }
+
+/* the syslog prefix, if any: *p past it; 0 when the line has one of another shape */
+static int sess_prefix(const char **p, const char *end) {
+    const char *q = *p;
+    if (q < end && *q == '<') { /* <PRI> */
+        q++;
+        const char *d = q;
+        while (q < end && is_dig(*q) && q - d < 3) q++;
+        if (q == d || q == end || *q != '>') return 0;
+        q++;
+    }
+    int stamp = 0;
+    if (end - q >= 16 && upper(q[0]) && lower(q[1]) && lower(q[2]) && q[3] == ' ' && month_of(q) &&
+        (q[4] == ' ' || is_dig(q[4])) && is_dig(q[5]) && q[6] == ' ' && digits(q + 7, end, 2) && q[9] == ':' &&
+        digits(q + 10, end, 2) && q[12] == ':' && digits(q + 13, end, 2) && q[15] == ' ') {
+        q += 16, stamp = 1; /* BSD: "Nov 21 10:00:00 ", "Nov  1 10:00:00 " */
+    } else if (end - q >= 20 && digits(q, end, 4) && q[4] == '-' && digits(q + 5, end, 2) && q[7] == '-' &&
+               digits(q + 8, end, 2) && q[10] == 'T' && digits(q + 11, end, 2) && q[13] == ':' &&
+               digits(q + 14, end, 2) && q[16] == ':' && digits(q + 17, end, 2)) {
+        const char *r = q + 19; /* ISO 8601 / RFC 3339: fraction, then Z or an offset */
+        if (r < end && *r == '.') {
+            const char *d = ++r;
+            while (r < end && is_dig(*r) && r - d < 9) r++;
+            if (r == d) return 0;
+        }
+        if (r < end && *r == 'Z') r++;
+        else if (end - r >= 6 && (*r == '+' || *r == '-') && digits(r + 1, end, 2) && r[3] == ':' && digits(r + 4, end, 2))
+            r += 6;
+        else return 0;
+        if (r == end || *r != ' ') return 0;
+        q = r + 1, stamp = 1;
+    }
+    if (!stamp) {
+        if (q != *p) return 0; /* a <PRI> with no stamp */
+        return 1; /* no prefix: the line starts with the client */
+    }
+    /* [host ]tag[pid]: */
+    for (int k = 0; k < 2; k++) {
+        const char *t = q;
+        while (q < end && host_byte(*q) && q - t <= 255) q++;
+        if (q == t || q == end) return 0;
+        if (*q == ' ' && k == 0) { q++; continue; } /* the host */
+        if (*q != '[') return 0;
+        const char *d = ++q;
+        while (q < end && is_dig(*q) && q - d <= 10) q++;
+        if (q == d || end - q < 3 || q[0] != ']' || q[1] != ':' || q[2] != ' ') return 0;
+        *p = q + 3;
+        return 1;
+    }
+    return 0;
+}
+
+/* the httplog fields of a strict line; 0 when it is not one */
+typedef struct {
+    Span backend, server, state, status, date;
+} SessLine;
+
+static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
+    const char *p = s, *end = s + n;
+    if (!sess_prefix(&p, end)) return 0;
+    /* client:port [ */
+    const char *c = p;
+    while (p < end && client_char(*p) && p - c <= 70) p++;
+    if (p == end || *p != ' ' || p - c < 3) return 0;
+    { /* the client ends in :port (1-5 digits) */
+        const char *d = p;
+        while (d > c && is_dig(d[-1])) d--;
+        if (p - d < 1 || p - d > 5 || d - 1 <= c || d[-1] != ':') return 0;
+    }
+    p++;
+    /* [dd/Mon/yyyy:HH:MM:SS[.fraction]] */
+    if (end - p < 23 || p[0] != '[' || !digits(p + 1, end, 2) || p[3] != '/' || !month_of(p + 4) || p[7] != '/' ||
+        !digits(p + 8, end, 4) || p[12] != ':' || !digits(p + 13, end, 2) || p[15] != ':' ||
+        !digits(p + 16, end, 2) || p[18] != ':' || !digits(p + 19, end, 2))
+        return 0;
+    out->date.p = p + 1;
+    const char *r = p + 21;
+    if (r < end && *r == '.') {
+        const char *d = ++r;
+        while (r < end && is_dig(*r) && r - d < 10) r++;
+        if (r == d || r - d > 9) return 0;
+    }
+    if (end - r < 2 || r[0] != ']' || r[1] != ' ') return 0;
+    out->date.n = r - (p + 1);
+    p = r + 2;
+    /* frontend backend/server */
+    if (!run_of(&p, end, name_byte, 256, ' ')) return 0;
+    out->backend.p = p;
+    if (!(out->backend.n = run_of(&p, end, name_byte, 256, '/'))) return 0;
+    out->server.p = p;
+    if (!(out->server.n = run_of(&p, end, token_byte, 256, ' '))) return 0;
+    /* TR/Tw/Tc/Tr/[+]Ta */
+    for (int k = 0; k < 5; k++) {
+        if (k == 4 && p < end && *p == '+') p++;
+        if (p < end && *p == '-') p++;
+        const char *d = p;
+        while (p < end && is_dig(*p) && p - d <= 20) p++;
+        if (p == d || p - d > 20 || p == end || *p != (k < 4 ? '/' : ' ')) return 0;
+        p++;
+    }
+    /* status [+]bytes cc cs */
+    if (end - p < 4 || !digits(p, end, 3) || p[3] != ' ') return 0;
+    out->status.p = p, out->status.n = 3;
+    p += 4;
+    if (p < end && *p == '+') p++;
+    {
+        const char *d = p;
+        while (p < end && is_dig(*p) && p - d <= 20) p++;
+        if (p == d || p - d > 20 || p == end || *p != ' ') return 0;
+        p++;
+    }
+    if (!run_of(&p, end, token_byte, 256, ' ') || !run_of(&p, end, token_byte, 256, ' ')) return 0;
+    /* the termination state */
+    if (end - p < 5 || !state_byte(p[0]) || !state_byte(p[1]) || !state_byte(p[2]) || !state_byte(p[3]) || p[4] != ' ')
+        return 0;
+    out->state.p = p, out->state.n = 2;
+    p += 5;
+    /* [+]ac/fc/bc/sc/[+]rc sq/bq */
+    for (int k = 0; k < 7; k++) {
+        if ((k == 0 || k == 4) && p < end && *p == '+') p++;
+        const char *d = p;
+        while (p < end && is_dig(*p) && p - d <= 20) p++;
+        if (p == d || p - d > 20 || p == end || *p != (k == 4 || k == 6 ? ' ' : '/')) return 0;
+        p++;
+    }
+    /* captured headers, " {...}" with no space inside (a capture of words goes back) */
+    for (int k = 0; end - p >= 3 && p[0] == '{'; k++) {
+        const char *q = p + 1;
+        while (q < end && *q != '}' && *q != '{' && *q != ' ' && *q != '"') q++;
+        if (k == 8 || q == end || *q != '}' || end - q < 2 || q[1] != ' ') return 0;
+        p = q + 2;
+    }
+    /* "METHOD target HTTP/d.d" or "<BADREQ>", to the line's end */
+    if (end - p < 2 || p[0] != '"' || end[-1] != '"') return 0;
+    const char *q = p + 1, *qe = end - 1;
+    if (qe - q == 8 && memcmp(q, "<BADREQ>", 8) == 0) return 1;
+    const char *m = q;
+    while (q < qe && upper(*q) && q - m <= 20) q++;
+    if (q == m || q - m > 20 || q == qe || *q != ' ') return 0;
+    const char *t = ++q;
+    while (q < qe && *q != ' ' && *q != '"') q++;
+    if (q == t || qe - q != 9 || memcmp(q, " HTTP/", 6) != 0 || !is_dig(q[6]) || q[7] != '.' || !is_dig(q[8]))
+        return 0;
+    return 1;
+}
+
+/* _clf_time of the accept date: "yyyy-MM-ddTHH:MM:SS[.f]" into out (>= 30 bytes); its length */
+static size_t sess_iso(Span date, char *out) {
+    const char *d = date.p;
+    int mon = month_of(d + 3);
+    memcpy(out, d + 7, 4);
+    out[4] = '-';
+    out[5] = (char)('0' + mon / 10), out[6] = (char)('0' + mon % 10);
+    out[7] = '-';
+    memcpy(out + 8, d, 2);
+    out[10] = 'T';
+    size_t clock = (size_t)date.n - 12;
+    memcpy(out + 11, d + 12, clock);
+    return 11 + clock;
+}
+
+static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    SessTable *t = ctx;
+    SessLine g;
+    if (t->failed || n < 40 || !printable(s, n) || !sess_parse(s, n, &g) || !sess_clean(s, n)) return 0;
+    t->key.len = 0;
+    buf_put(&t->key, g.backend.p, (size_t)g.backend.n);
+    buf_put(&t->key, "", 1);
+    buf_put(&t->key, g.server.p, (size_t)g.server.n);
+    buf_put(&t->key, "", 1);
+    buf_put(&t->key, g.state.p, 2);
+    buf_put(&t->key, "", 1);
+    buf_put(&t->key, g.status.p, 3);
+    if (t->key.failed) { t->failed = 1; return 0; }
+    char iso[32];
+    size_t iso_n = sess_iso(g.date, iso);
+    const char *k = t->key.data;
+    size_t kn = t->key.len;
+    uint64_t h = key_hash(k, kn);
+    SessGroup *sg = (SessGroup *)slot_find(t->slots, t->cap, sizeof(SessGroup), t->keys.data, k, kn, h);
+    if (sg->slot.n != 0) {
+        sg->slot.n++;
+        if (iso_cmp(iso, iso_n, sg->least, sg->least_n) < 0) memcpy(sg->least, iso, iso_n), sg->least_n = (uint8_t)iso_n;
+        if (iso_cmp(iso, iso_n, sg->most, sg->most_n) > 0) memcpy(sg->most, iso, iso_n), sg->most_n = (uint8_t)iso_n;
+        return 1;
+    }
+    if (t->used >= t->max_groups) return 0; /* past the bound: the line goes back */
+    if ((t->used + 1) * 2 > t->cap) {
+        if (sess_grow(t) != 0) { t->failed = 1; return 0; }
+        sg = (SessGroup *)slot_find(t->slots, t->cap, sizeof(SessGroup), t->keys.data, k, kn, h);
+    }
+    sg->slot = (Slot){h, t->keys.len, (uint32_t)kn, 1};
+    buf_put(&t->keys, k, kn);
+    sg->line_off = t->lines.len, sg->line_len = (uint32_t)n;
+    buf_put(&t->lines, s, (size_t)n);
+    memcpy(sg->least, iso, iso_n), memcpy(sg->most, iso, iso_n);
+    sg->least_n = sg->most_n = (uint8_t)iso_n;
+    if (t->keys.failed || t->lines.failed) t->failed = 1;
+    t->used++;
+    return 1;
+}
+
+static PyObject *session_groups(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    Py_ssize_t max_groups;
+    if (!PyArg_ParseTuple(args, "y*n", &data, &max_groups)) return NULL;
+    SessTable t = {{0}, {0}, {0}, NULL, 0, 0, (size_t)(max_groups > 0 ? max_groups : 0), 0};
+    Buf back = {0}, back_text = {0};
+    PyObject *groups = NULL, *out = NULL;
+    int failed = 0;
+    int64_t lines = 0;
+    int ends = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n';
+    Py_ssize_t len = ends ? data.len - 1 : data.len;
+    Py_BEGIN_ALLOW_THREADS
+    if (sess_grow(&t) != 0) t.failed = 1;
+    else if (data.len > 0) lines = scan_lines(data.buf, len, sess_take, &t, &back, &back_text);
+    failed = t.failed || back.failed || back_text.failed;
+    Py_END_ALLOW_THREADS
+    if (failed) { PyErr_NoMemory(); goto done; }
+    if ((groups = PyList_New(0)) == NULL) goto done;
+    for (size_t k = 0; k < t.cap; k++) {
+        const SessGroup *sg = &t.slots[k];
+        if (sg->slot.n == 0) continue;
+        PyObject *key = key_tuple(t.keys.data + sg->slot.off, sg->slot.len, 4);
+        PyObject *item = key == NULL ? NULL :
+            Py_BuildValue("(NLy#s#s#)", key, (long long)sg->slot.n, t.lines.data + sg->line_off, (Py_ssize_t)sg->line_len,
+                          sg->least, (Py_ssize_t)sg->least_n, sg->most, (Py_ssize_t)sg->most_n);
+        int rc = item != NULL ? PyList_Append(groups, item) : -1;
+        Py_XDECREF(item);
+        if (rc != 0) goto done;
+    }
+    /* a last line without a newline, handed back, gets one from scan_lines: not here */
+    Py_ssize_t back_n = (Py_ssize_t)back_text.len;
+    if (!ends && data.len > 0 && back.len >= sizeof(uint32_t)) {
+        uint32_t r;
+        memcpy(&r, back.data + back.len - sizeof r, sizeof r);
+        if ((int64_t)r == lines - 1) back_n--;
+    }
+    out = Py_BuildValue("(Oy#)", groups, back_text.data ? back_text.data : "", back_n);
+done:
+    Py_XDECREF(groups);
+    free(t.slots);
+    free(t.keys.data);
+    free(t.key.data);
+    free(t.lines.data);
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"httplog_columns", httplog_columns, METH_VARARGS,
      "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
@@ -873,6 +1251,10 @@ static PyMethodDef module_methods[] = {
      "the block's newlines): "
      "the lines of a block whose reading by log._FAST / log._BLOCK leaves no doubt, grouped by the "
      "fields watch counts (proxies/haproxy/log.py: HttplogCounter)"},
+    {"session_groups", session_groups, METH_VARARGS,
+     "session_groups(data, max_groups) -> ([((backend, server, state, status), lines, first line, least time, "
+     "greatest time)], the lines handed back): the lines of a block of one strict httplog shape grouped by what "
+     "classify's summary keeps of them, the times as heads._clf_time writes them (proxies/haproxy/classifyfold.py)"},
     {"httplog_quiet", httplog_quiet, METH_VARARGS,
      "httplog_quiet(data) -> the block without the lines log._OK removes (proxies/haproxy/log.py: quiet)"},
     {NULL, NULL, 0, NULL},

@@ -70,6 +70,7 @@ class Haproxy(BaseProxy):
                   access_sniff="why502.proxies.haproxy.log:looks_like_httplog",
                   edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats",
                   watch_quiet="why502.proxies.haproxy.log:quiet",
+                  classify_fold="why502.proxies.haproxy.classifyfold:fold_block",
                   analyze="why502.proxies.haproxy.analyze")
 
     def detect(self, raw: str, masked: str) -> int:

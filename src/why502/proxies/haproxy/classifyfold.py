@@ -1,0 +1,81 @@
+"""``classify``'s summary of this proxy's log, its session lines counted in a native pass.
+
+HAProxy's log is its access log too: one line per request, most of them requests that went well.
+``classify`` reads each line with ``errorlog.classify_line`` (~40 us: the session tail, the head,
+the key phrases, ``normalize``), ~16k lines per CPU-second (BENCHMARKS.md, issue 28 item 2).  The
+summary keeps of a record only its symptom, status, source, upstream and time, and a session
+line's record is decided by its termination state, its server (``<NOSRV>``) and its status
+(``parsers.errorlog._classify_other``), its upstream is ``backend/server`` and its time the accept
+date.  So ``_hapscan.session_groups`` groups the lines of one strict shape by (backend, server,
+state, status) with each group's least and greatest time, without the GIL, and each group is
+decided once here by ``classify_line`` on its first line: the same rows as every line read on
+its own (the C file says why the shape makes that so; ``tests/classify/test_classify_sessions.py``
+holds every taken line to ``classify_line``).  Every other line is handed back, for the rules.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import ModuleType
+
+from why502.parsers.errorlog import classify_line
+from why502.proxies.haproxy import log
+
+#: a summary row: (symptom, status, source, upstream, lines, first time, last time)
+Row = tuple[str, int | None, str, str | None, int, str | None, str | None]
+_Key = tuple[str, str, str, str]
+_Decision = tuple[str, int | None, str, str | None] | None
+
+# Groups one call keeps before it hands the lines of further ones back: a block holds a few
+# hundred (backends x servers x states x statuses); the bound keeps hostile input small.
+MAX_GROUPS = 4096
+# Decisions kept across blocks (a long-lived process, ``why502 mcp``, reads many logs)
+_MAX_DECIDED = 65536
+
+
+def _native() -> ModuleType | None:
+    """The native pass with ``session_groups``, unless it is turned off (``WHY502_NATIVE=0``)."""
+    module = log._native()
+    return module if module is not None and hasattr(module, "session_groups") else None
+
+
+class _Decisions:
+    """Each group's record decided once per run, by ``classify_line`` on the group's first line.
+
+    Keyed by the group alone: every line of a group gives the same record but for its time
+    (module docstring).  Two workers may decide the same group at once: both get the same."""
+
+    def __init__(self) -> None:
+        self.known: dict[_Key, _Decision] = {}
+        self.lock = threading.Lock()
+
+    def of(self, key: _Key, line: bytes) -> _Decision:
+        with self.lock:
+            if key in self.known:
+                return self.known[key]
+        got = classify_line(line.decode("ascii"))
+        decided = None if got is None else (got.symptom, got.status, got.source, got.upstream)
+        with self.lock:
+            if len(self.known) >= _MAX_DECIDED:  # a hostile log of endless names: start again
+                self.known.clear()
+            self.known[key] = decided
+        return decided
+
+
+_DECISIONS = _Decisions()
+
+
+def fold_block(data: bytes) -> tuple[list[Row], bytes]:
+    """``Hooks.classify_fold``: the summary rows of the session lines of ``data`` the native pass
+    takes, and the lines it hands back (for ``classify_line``), newlines kept.  Without the pass
+    (not built, or ``WHY502_NATIVE=0``) every line goes back."""
+    native = _native()
+    if native is None or b"/" not in data:
+        return [], data
+    groups, back = native.session_groups(data, MAX_GROUPS)
+    rows: list[Row] = []
+    for key, n, line, first, last in groups:
+        decided = _DECISIONS.of(key, line)
+        if decided is not None:
+            rows.append((*decided, n, first, last))
+    return rows, back

@@ -1,0 +1,256 @@
+"""HAProxy's session lines counted by group for ``classify``'s summary (``_hapscan.session_groups``,
+``proxies/haproxy/classifyfold.py``) must give what ``classify_line`` gives each line alone.
+
+The pass takes only lines of one strict shape and decides each group (backend, server, state,
+status) once, on its first line: so every line it takes must read, through ``classify_line``, as
+the group's decision with the time the pass computed; every line it does not take must come back
+as it was.  Checked on every real line of the fixtures, on lines bent at every field (prefixes,
+names, timers, states, statuses, requests, the words and marks that would let another rule
+read a line), on generated ones, and through the command against the per-line engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.classify.test_classify_engines import real_lines
+from tests.support.clirun import WHY502
+from tests.support.paths import FIXTURES_DIR
+from why502.parsers.errorlog import classify_line
+from why502.proxies.haproxy.classifyfold import MAX_GROUPS, _native, fold_block
+
+NATIVE = _native()
+pytestmark = pytest.mark.skipif(NATIVE is None and os.environ.get("WHY502_REQUIRE_NATIVE") != "1",
+                                reason="_hapscan was not built (no C compiler at install time)")
+
+BASE = ('{prefix}{client}:{port} [{date}] {fe} {be}/{srv} {timers} {status} {bytes} {cc} {cs} {ts} '
+        '{counters} 0/0 {captures}"{request}"')
+PREFIXES = ["", "<134>Nov 21 10:00:00 haproxy[29614]: ", "Nov  1 09:08:07 lb-1 haproxy[7]: ",
+            "<13>Dec 31 23:59:59 host.example haproxy[1]: ", "2026-11-21T10:00:00.123+01:00 lb haproxy[9]: ",
+            "2026-11-21T10:00:00Z haproxy[9]: ", "Nov 21 10:00:00 localhost haproxy[11396]: "]
+DATES = ["21/Nov/2026:10:00:00.004", "21/Nov/2026:10:00:00.5", "21/Nov/2026:10:00:00",
+         "01/Jan/1999:00:00:59.123456789", "29/Feb/2024:23:59:59.999"]
+STATES = ["----", "SC--", "sC--", "SH--", "sH--", "PH--", "sQ--", "CR--", "PR--", "LR--", "CD--",
+          "SD--", "cD--", "--NI", "CH--", "cH--", "SCDN", "IH--", "RR--", "KR--"]
+STATUSES = ["200", "302", "400", "403", "404", "408", "429", "500", "502", "503", "504"]
+SERVERS = [("app", "web1"), ("api", "<NOSRV>"), ("fe", "<NOSRV>"), ("static", "10.0.0.7:8080"), ("b", "s/x"),
+           ("requests", "limiting"), ("Be", "Srv")]
+REQUESTS = ["GET / HTTP/1.1", "POST /api/v1/users/42?x=1&y=%20 HTTP/1.0", "<BADREQ>",
+            "GET /limiting%20requests HTTP/2.0", "DELETE /a;b,c.d!e@f$g~h'i HTTP/1.1"]
+TIMERS = ["0/0/0/25/26", "0/-1/-1/-1/0", "-1/-1/-1/-1/+5054", "0/30001/-1/-1/30001", "12/0/1/-1/401"]
+
+
+def _line(**over: str) -> str:
+    fields = {"prefix": PREFIXES[1], "client": "192.168.0.1", "port": "33492", "date": DATES[0], "fe": "fe",
+              "be": "app", "srv": "web1", "timers": TIMERS[0], "status": "503", "bytes": "217", "cc": "-",
+              "cs": "-", "ts": "SC--", "counters": "1/1/0/0/0", "request": "GET / HTTP/1.1", "captures": ""}
+    fields.update(over)
+    return BASE.format(**fields)
+
+
+def bent_lines() -> list[str]:
+    """Each field's values, crossed where the decision could depend on them."""
+    out = []
+    for (be, srv), ts, status in itertools.product(SERVERS, STATES, STATUSES):
+        out.append(_line(be=be, srv=srv, ts=ts, status=status))
+    for prefix, date, timers, request in itertools.product(PREFIXES, DATES, TIMERS, REQUESTS):
+        out.append(_line(prefix=prefix, date=date, timers=timers, request=request, ts="sH--", status="504"))
+        out.append(_line(prefix=prefix, date=date, timers=timers, request=request, ts="----", status="200"))
+    for fe, cc, cs in itertools.product(["fe", "https-in~", "Limiting", "limiting", "x.y-z_1"],
+                                        ["-", "requests", "connections", "SESSID=1"],
+                                        ["-", "worker_connections"]):
+        out += [_line(fe=fe, cc=cc, cs=cs), _line(fe=fe, cc=cc, cs=cs, ts="----", status="200")]
+    for word in ["{", "}", "While", "WHILE", "client:", "unix:", "lua", "Upstream"]:
+        out += [_line(fe=f"f{word}e"), _line(request=f"GET /a{word}b HTTP/1.1", ts="----", status="200")]
+    for captures in ["{Go-http-client/2.0} ", "{docs.example.internal||} {|||} ", "{} ", "{a|b} " * 8]:
+        out += [_line(captures=captures), _line(captures=captures, ts="----", status="200")]
+    for client in ["::1", "10.0.0.1", "fe80::1", "host-name"]:
+        out += [_line(client=client), _line(client=client, ts="----", status="200")]
+    out += [_line(bytes="+512"), _line(counters="+1/1/0/0/+3"), _line(be="b" * 256), _line(srv="s" * 256)]
+    return out
+
+
+def broken_lines() -> list[str]:
+    """Lines the pass must hand back: each mark or word another rule (or ``normalize``) reads,
+    and each way out of the strict shape."""
+    marks = ["(", ")", "#", "*", "`", "\\", "upstream", "[lua]", ", client: ", "unix: ", " while ", " WHILE ",
+             " While "]
+    out = [_line(request=f"GET /a{m}b HTTP/1.1") for m in marks]
+    out += [_line(fe=f"f{m}e") for m in marks if " " not in m]
+    out += [
+        _line(be="b" * 257), _line(srv="s" * 257), _line(date="21/Foo/2026:10:00:00"),
+        _line(date="21/Nov/2026:10:00:00.1234567890"), _line(status="-1"), _line(status="5030"),
+        _line(ts="S1--"), _line(ts="SC-"), _line(request="GET worker_connections are not enough"),
+        _line(request="GET / HTTP/1.1 extra"), _line(request="GET / HTTP/1.1x"),
+        _line(request='GET /"x HTTP/1.1'), _line(port="123456"), _line(prefix="web-1  | "),
+        _line(prefix="<134>"), _line(prefix="2026-11-21T10:00:00+0000 lb haproxy[9]: "),
+        _line(timers="0/0/0/25"), _line(timers="0/0/0/25/26/27"), _line(timers="0/ 0/0/25/26"),
+        _line(fe="a/b"), _line(client="1.2.3.4/5"), _line() + " ", _line() + "\r", _line() + " {x}",
+        _line(captures="{Mozilla/5.0 X11} "), _line(captures="{a|b} " * 9), _line(captures="{a{b} "),
+        _line(captures="{ab "), _line(captures="{a}"), _line().replace(" fe ", " fe\t"),
+        _line(request="GET /\u00e9 HTTP/1.1"), "(" + _line(),
+        json.dumps({"log": _line()}), _line(prefix="nginx: [error] "),
+    ]
+    return out
+
+
+def _random_lines(n: int, seed: int) -> list[str]:
+    """Fields drawn from the values above and from bytes near the shape's edges."""
+    rnd = random.Random(seed)
+    pool = "aZ09-_./:;,~!@$%'=+<>[] "
+    out = []
+    for _ in range(n):
+        token = "".join(rnd.choice(pool) for _ in range(rnd.randint(1, 6))).strip() or "x"
+        field = rnd.choice(["fe", "srv", "cc", "cs", "request", "client", "be"])
+        value = {"request": f"GET /{token} HTTP/1.1"}.get(field, token)
+        out.append(_line(**{field: value, "ts": rnd.choice(STATES), "status": rnd.choice(STATUSES),
+                            "prefix": rnd.choice(PREFIXES)}))
+    return out
+
+
+def _taken(line: str) -> tuple[tuple[str, ...], int, str, str, str] | None:
+    assert NATIVE is not None
+    groups, back = NATIVE.session_groups((line + "\n").encode(), MAX_GROUPS)
+    if not groups:
+        assert back == (line + "\n").encode("utf-8", "surrogateescape")
+        return None
+    assert back == b"" and len(groups) == 1
+    key, n, first, least, most = groups[0]
+    assert n == 1 and first.decode() == line and least == most
+    return key, n, first.decode(), least, most
+
+
+def _check_taken(lines: list[str]) -> tuple[int, int, int]:
+    """Every taken line reads as its group's first taken line does, at the pass's time."""
+    decided: dict[tuple[str, ...], tuple[object, ...] | None] = {}
+    taken = failures = 0
+    for line in lines:
+        got = _taken(line)
+        if got is None:
+            continue
+        key, _, _, least, _ = got
+        taken += 1
+        rec = classify_line(line, year=2026)
+        mine = None if rec is None else (rec.symptom, rec.status, rec.source, rec.upstream)
+        if key not in decided:
+            decided[key] = mine
+        assert mine == decided[key], (key, line)
+        if rec is not None:
+            failures += 1
+            assert rec.time == least, line
+            assert rec.upstream == f"{key[0]}/{key[1]}", line
+    return taken, failures, len(decided)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_every_taken_real_line_reads_as_its_group() -> None:
+    lines = real_lines()
+    for path in sorted((FIXTURES_DIR / "recorded-proxies" / "haproxy").glob("*.log")):
+        lines += path.read_text(encoding="utf-8").splitlines()
+    for raw in (FIXTURES_DIR / "field").glob("*.jsonl"):
+        lines += [json.loads(x)["line"] for x in raw.read_text(encoding="utf-8").splitlines() if x.strip()]
+    taken, failures, groups = _check_taken(lines)
+    # 56 lines hold an httplog line: 47 are of the strict shape (the others: a docker or
+    # custom prefix, a capture of words, a line cut short, a log-format with more after it)
+    assert taken >= 45 and failures >= 30 and groups >= 12, (taken, failures, groups)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_every_taken_bent_line_reads_as_its_group() -> None:
+    lines = bent_lines()
+    taken, failures, groups = _check_taken(lines)
+    assert taken == len(lines), [ln for ln in lines if _taken(ln) is None][:5]
+    assert failures >= 500 and groups >= 300
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_generated_lines_taken_read_as_their_group() -> None:
+    lines = _random_lines(3000, seed=20261126)
+    taken, failures, _ = _check_taken(lines)
+    assert taken >= 500 and failures >= 100, (taken, failures)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+@pytest.mark.parametrize("line", broken_lines())
+def test_lines_out_of_the_shape_go_back(line: str) -> None:
+    assert _taken(line) is None
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_a_block_keeps_its_other_lines_in_order_and_counts_each_group() -> None:
+    assert NATIVE is not None
+    dates = ("21/Nov/2026:10:00:00.5", "21/Nov/2026:10:00:00.004", "21/Nov/2026:09:59:59",
+             "21/Nov/2026:10:00:00")
+    good = [_line(ts="sH--", status="504", date=d) for d in dates]
+    bad = broken_lines()[:4]
+    mixed = [good[0], bad[0], good[1], bad[1], "", good[2], bad[2], good[3], bad[3]]
+    for ends in (True, False):
+        data = "\n".join(mixed).encode() + (b"\n" if ends else b"")
+        groups, back = NATIVE.session_groups(data, MAX_GROUPS)
+        want = "\n".join([bad[0], bad[1], "", bad[2], bad[3]]) + ("\n" if ends else "")
+        assert back.decode() == want
+        assert len(groups) == 1
+        key, n, first, least, most = groups[0]
+        assert (key, n, first.decode()) == (("app", "web1", "sH", "504"), 4, good[0])
+        times = [classify_line(g).time for g in good]  # type: ignore[union-attr]
+        assert (least, most) == (min(times), max(times))  # type: ignore[type-var]
+    assert NATIVE.session_groups(b"", MAX_GROUPS) == ([], b"")
+    assert NATIVE.session_groups(b"\n", MAX_GROUPS) == ([], b"\n")
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_past_the_group_bound_lines_go_back() -> None:
+    assert NATIVE is not None
+    lines = [_line(srv=f"web{k}") for k in range(10)]
+    groups, back = NATIVE.session_groups(("\n".join(lines) + "\n").encode(), 3)
+    assert len(groups) == 3 and back.decode().splitlines() == lines[3:]
+
+
+def test_without_the_pass_every_line_goes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = ("\n".join(bent_lines()[:50]) + "\n").encode()
+    monkeypatch.setenv("WHY502_NATIVE", "0")
+    assert fold_block(data) == ([], data)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_fold_rows_are_the_failures_of_the_groups() -> None:
+    lines = [_line(ts="SC--", status="503"), _line(ts="SC--", status="503", date="21/Nov/2026:09:00:00"),
+             _line(ts="----", status="200"), _line(ts="PR--", status="403"), broken_lines()[0]]
+    rows, back = fold_block(("\n".join(lines) + "\n").encode())
+    rec = classify_line(lines[0])
+    assert rec is not None
+    assert rows == [(rec.symptom, rec.status, "haproxy", "app/web1", 2, "2026-11-21T09:00:00",
+                     "2026-11-21T10:00:00.004")]
+    assert back.decode() == lines[4] + "\n"
+
+
+def _cli(path: Path, native: bool) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "WHY502_NATIVE": "1" if native else "0", "COLUMNS": "400"}
+    return subprocess.run([WHY502, "classify", "--no-progress", "--format", "json", str(path)],
+                          capture_output=True, env=env, timeout=120)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_the_command_prints_what_the_per_line_engine_prints(tmp_path: Path) -> None:
+    """The whole summary (symptoms, statuses, first and last times, upstreams and their cut)
+    through the command, against ``WHY502_NATIVE=0`` (every line through the rules)."""
+    rnd = random.Random(7)
+    lines = bent_lines() + broken_lines() + _random_lines(500, seed=3)
+    lines += [_line(be=f"b{k % 40}", srv=f"s{k % 7}", ts=rnd.choice(STATES), status=rnd.choice(STATUSES),
+                    date=f"21/Nov/2026:10:{k % 60:02d}:{rnd.randint(0, 59):02d}.{rnd.randint(0, 999)}")
+              for k in range(3000)]
+    rnd.shuffle(lines)
+    lines += (FIXTURES_DIR / "recorded" / "haproxy-too-slow" / "haproxy.log").read_text().splitlines()
+    path = tmp_path / "haproxy.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    per_line, folded = _cli(path, native=False), _cli(path, native=True)
+    assert folded.returncode == per_line.returncode == 1, folded.stderr
+    assert json.loads(folded.stdout) == json.loads(per_line.stdout)
+    assert len(json.loads(folded.stdout)["upstreams"]) == 10
