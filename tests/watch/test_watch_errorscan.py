@@ -120,3 +120,20 @@ def test_the_peels_as_one_regex_cut_what_the_peels_one_by_one_cut() -> None:
         one_by_one = replace(shape, peel_any=None)
         for text in APACHE + [t.replace("\n", " ") for t in LINES]:
             assert _head_declared(shape, text) == _head_declared(one_by_one, text), text
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_haproxy_session_lines_counted_by_group_as_the_per_line_path(native: bool) -> None:
+    """HAProxy's session lines go through its counter by group (``Hooks.classify_fold``): the
+    same counts as each line read alone, among nginx lines and lines the counter hands back."""
+    from tests.classify.test_classify_sessions import NATIVE, bent_lines, broken_lines
+
+    if NATIVE is None or (native and errorlog_native.native() is None):
+        pytest.skip("a native pass was not built")
+    hap = [ln for p in sorted((FIXTURES_DIR / "recorded").glob("haproxy-*/haproxy.log"))
+           for ln in p.read_text(encoding="utf-8").splitlines()]
+    lines = bent_lines() + broken_lines() + hap + BLOCK[:-1].decode("utf-8", "replace").split("\n")[:400]
+    lines = [ln.replace("\r", " ") for ln in lines]
+    reference = count_per_line(lines)
+    assert sum(n for (symptom, up), n in reference.items() if up in ("app", "api", "b", "Be")) >= 1000
+    assert ErrorCounter(native=native).count(("\n".join(lines) + "\n").encode()) == reference

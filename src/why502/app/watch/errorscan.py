@@ -18,7 +18,10 @@ held the agent at 4,245 lines/s on an nginx error log and 395 on Apache's (BENCH
   block (``bytes.__contains__`` over the lowered block, C speed), and each line is asked only
   about those; a line that is not ASCII is always read (``str.lower`` is not ``bytes.lower``).
   A block whose first lines mostly hold a needle (a failure-dense log, Apache's in an outage) is
-  read whole instead: the ~400 block-wide searches would skip nothing (BENCHMARKS.md stop 44).
+  read whole instead: the ~400 block-wide searches would skip nothing (BENCHMARKS.md stop 44);
+* before that, a proxy's own counter of its log's lines by group takes what it can
+  (``Hooks.classify_fold``, as in ``classify``'s summary: HAProxy's session lines, each group
+  decided once by ``classify_line`` on its first line), so those lines are not read one by one.
 
 ``count_per_line`` is the reference (what ``watch`` did before, line by line);
 ``tests/watch/test_watch_errorscan.py`` checks that both give the same counts on a mixed block.
@@ -27,14 +30,16 @@ held the agent at 4,245 lines/s on an nginx error log and 395 on Apache's (BENCH
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Any
 
-import why502.proxies  # noqa: F401 - hands the engine's scanner down (parsers.native)
 from why502.app.watch.metrics import upstream_label
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import classify_line, prefilter_needles
 from why502.parsers.linememo import new_memo
+from why502.proxies import PROXIES  # (also hands the engine's scanner down: parsers.native)
+from why502.proxies.base import resolve
 
 __all__ = ["ErrorCounter", "count_per_line"]
 
@@ -65,6 +70,12 @@ def _needles() -> tuple[tuple[bytes, ...], dict[bytes, tuple[bytes, ...]]]:
     needles = [n.encode() for n in prefilter_needles()]
     parts = {n: tuple(m for m in needles if m != n and m in n) for n in needles}
     return tuple(sorted(needles, key=len)), parts  # the parts before the needles that hold them
+
+
+# each proxy's counter of its log's lines by group (``Hooks.classify_fold``): (block) -> (summary
+# rows (symptom, status, source, upstream, lines, first, last), the lines it hands back)
+_FOLDS: tuple[Callable[[bytes], tuple[list[tuple[Any, ...]], bytes]], ...] = tuple(
+    resolve(p.hooks.classify_fold) for p in PROXIES.values() if p.hooks.classify_fold)  # type: ignore[misc]
 
 
 class ErrorCounter:
@@ -101,6 +112,11 @@ class ErrorCounter:
             if rest is None:
                 return counts
             data = rest + b"\n"
+        for fold in _FOLDS:
+            rows, data = fold(data)
+            for symptom, status, _source, upstream, n, _first, _last in rows:
+                if status is not None:  # (an evidence event is no failed request)
+                    counts[(symptom, upstream_label(upstream) if upstream else "")] += n
         # = count_per_line's classify_line, same counts (a memo answers a message's lines at once)
         failures = self.memo.failures(self._candidates(data))
         # the label once per distinct upstream, not once a line (a pure function of it)
