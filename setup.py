@@ -7,7 +7,9 @@ hands it to: ``Hooks.native_scanner``) and cuts nginx access lines for ``stats``
 ``why502.parsers.lblogs._jsonscan`` pulls the read keys out of JSON log lines for the JSON
 readers (``parsers/lblogs/batch.py``); ``why502.proxies.haproxy._hapscan`` cuts HAProxy's httplog
 lines for its stats reader (``proxies/haproxy/stats.py``); ``why502.proxies.envoy._envoyscan`` counts
-Envoy's text access-log lines for ``watch`` (``proxies/envoy/textcount.py``).  All share ``src/why502/native/arrow_buf.h`` (their columns
+Envoy's text access-log lines for ``watch`` (``proxies/envoy/textcount.py``);
+``why502.proxies.apache._apachescan`` groups httpd's error lines by key for ``watch``'s memo
+(``proxies/apache/error_memo.py``).  All share ``src/why502/native/arrow_buf.h`` (their columns
 handed to polars).  They are optional: without a C compiler or Python's headers (Debian:
 ``apt-get install gcc python3-dev``) the build skips them with a warning and why502 runs the
 same, on its polars readers.
@@ -45,6 +47,13 @@ setup(ext_modules=[Extension(
 ), Extension(
     "why502.proxies.envoy._envoyscan",
     sources=["src/why502/proxies/envoy/_envoyscan.c"],
+    include_dirs=[_SHARED],
+    depends=[f"{_SHARED}/arrow_buf.h"],
+    extra_compile_args=_FLAGS,
+    optional=True,
+), Extension(
+    "why502.proxies.apache._apachescan",
+    sources=["src/why502/proxies/apache/_apachescan.c"],
     include_dirs=[_SHARED],
     depends=[f"{_SHARED}/arrow_buf.h"],
     extra_compile_args=_FLAGS,

@@ -34,6 +34,10 @@ class LineMemo(Protocol):
         """``failure`` of each of ``lines`` (no line holds a newline), counted (None left out):
         a memo may answer a block of lines of one message at once."""
 
+    def failures_of_block(self, data: bytes) -> tuple[Counter[tuple[str, str | None]], bytes]:
+        """``failures`` of the lines of ``data`` (whole lines) it can count without reading
+        them one by one (a native pass), and the other lines, handed back for ``failures``."""
+
 
 class PlainMemo:
     """``classify_line`` itself (no proxy declared a memo)."""
@@ -54,6 +58,9 @@ class PlainMemo:
             if got is not None:
                 out[got] += 1
         return out
+
+    def failures_of_block(self, data: bytes) -> tuple[Counter[tuple[str, str | None]], bytes]:
+        return Counter(), data
 
 
 _maker: Callable[[], LineMemo] | None = None

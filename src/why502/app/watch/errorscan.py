@@ -117,8 +117,10 @@ class ErrorCounter:
             for symptom, status, _source, upstream, n, _first, _last in rows:
                 if status is not None:  # (an evidence event is no failed request)
                     counts[(symptom, upstream_label(upstream) if upstream else "")] += n
-        # = count_per_line's classify_line, same counts (a memo answers a message's lines at once)
-        failures = self.memo.failures(self._candidates(data))
+        # = count_per_line's classify_line, same counts (a memo answers a message's lines at once,
+        # or a block of them in a native pass: Apache's keys)
+        failures, data = self.memo.failures_of_block(data)
+        failures.update(self.memo.failures(self._candidates(data)))
         # the label once per distinct upstream, not once a line (a pure function of it)
         for (symptom, upstream), n in failures.items():
             counts[(symptom, upstream_label(upstream) if upstream else "")] += n

@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '885c40d1eaae18357ae4dc1110ed77c2ad2e7e05d5fd7c8134f51f42a8d0ed16'
+DIGEST = '15d0c00c681316f3de4d7f5509e5f8a223774573bf9172b4696a88b930b4ae4b'
 NO_CLIENT: Any = (
     (
     ),

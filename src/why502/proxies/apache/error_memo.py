@@ -40,12 +40,15 @@ The answer kept is what ``watch`` counts (symptom and upstream of a failed reque
 from __future__ import annotations
 
 import hashlib
+import importlib
+import os
 import re
 import sys
 from collections import Counter
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
+from types import ModuleType
 
 from why502.parsers import errorlog, headblind, heads, normalize, wrappers
 from why502.parsers.headblind import can_start_inside, lookbehind_width
@@ -416,6 +419,20 @@ _MISSING = _Entry(None, (), ())  # a key not seen yet (compared by identity)
 _ONCE = _Entry(None, (), ())  # a key seen once
 
 
+@cache
+def _module() -> ModuleType | None:
+    """The native pass (``_apachescan.c``), when it was built (``setup.py``)."""
+    try:
+        return importlib.import_module("why502.proxies.apache._apachescan")
+    except ImportError:
+        return None
+
+
+def _native() -> ModuleType | None:
+    """The native pass, unless it is turned off (``WHY502_NATIVE=0``)."""
+    return None if os.environ.get("WHY502_NATIVE", "1") == "0" else _module()
+
+
 class ApacheMemo:
     """``classify_line``'s answer for Apache lines, kept per key (module doc); a line of another
     shape, or one the proof does not cover, is read by ``classify_line`` itself."""
@@ -490,6 +507,30 @@ class ApacheMemo:
             if got is not None:
                 out[got] += 1
         return out
+
+    def failures_of_block(self, data: bytes) -> tuple[Counter[tuple[str, str | None]], bytes]:
+        """``failures`` of a block's lines in one native pass (``_apachescan.apache_keys``: the
+        keys ``_KEYED`` cuts, counted, the other lines handed back), each key's answer taken
+        once; when a key's lines must be read one by one (not kept, seen once, checks of their
+        own), the whole block is handed back for ``failures``, which knows each line's key.
+        Without the pass (not built, ``WHY502_NATIVE=0``) every line goes back."""
+        native = _native()
+        if native is None:
+            return Counter(), data
+        keys, back = native.apache_keys(data)
+        entries = []
+        for key, n in keys.items():
+            entry = self._keyed(key, n)
+            if entry is None or entry.checks:
+                return Counter(), data
+            entries.append((entry, n))
+        out: Counter[tuple[str, str | None]] = Counter()
+        for entry, n in entries:
+            self.hits += n
+            rec = entry.rec
+            if rec is not None and rec.status is not None:
+                out[(rec.symptom, rec.upstream)] += n
+        return out, back
 
     def _keyed(self, key: tuple[str, bool, str], n: int) -> _Entry | None:
         """The kept answer of a key ``failures`` found on ``n`` lines of a block, learnt on a line

@@ -1,0 +1,189 @@
+/*
+ * why502.proxies.apache._apachescan -- httpd's error lines grouped by key in one native pass.
+ *
+ * The optional fast path of ApacheMemo.failures_of_block (Python side: proxies/apache/
+ * error_memo.py).  The reference is that module's _KEYED regex, found in "\n" + the lines:
+ *
+ *   \n\[(?:Mon|...|Sun) (?:Jan|...|Dec) [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{6}
+ *   ( [0-9]{4}\] \[[A-Za-z0-9_-]{1,32}:[a-z]{1,10}[0-9]?\] \[pid [0-9]{1,10}(?::tid [0-9]{1,20})?)
+ *   (?:(\] \[client )[0-9A-Fa-f.:]{1,64})?\] ([^\r\n]*)(?![^\n])
+ *
+ * i.e. a whole line of httpd's default head (ap_log_error's "[%t] [%m:%l] [pid %P:tid %T]
+ * [client %a] ", server/log.c) whose key is (the fixed part, whether a client is there, the
+ * message to the line's end).  Each part is cut as the regex takes it: every quantifier is
+ * followed by a byte its class does not hold, so the greedy run is the only one, but for the
+ * optional client: when "] [client ADDR" is not followed by "] " (or ADDR is longer than 64 or
+ * holds another byte), the regex leaves the group out and the message starts at "[client".
+ * Only lines of ASCII bytes without a "\r" are taken (the regex reads str, whose classes this
+ * cut holds to on ASCII alone); every other line is handed back, for the per-line path
+ * (tests/watch/test_apache_keyed.py: the same keys and counts as the regex on every input).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arrow_buf.h"
+
+static const char DAYS[] = "MonTueWedThuFriSatSun";
+static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+static inline int dig(char c) { return c >= '0' && c <= '9'; }
+
+static int one_of(const char *p, const char *names, int count) {
+    for (int k = 0; k < count; k++)
+        if (memcmp(p, names + 3 * k, 3) == 0) return 1;
+    return 0;
+}
+
+/* a run of digits, min..max long: its length, 0 when there is none of that length */
+static Py_ssize_t digits(const char *p, const char *end, Py_ssize_t min, Py_ssize_t max) {
+    Py_ssize_t n = 0;
+    while (p + n < end && dig(p[n])) n++;
+    return n >= min && n <= max ? n : 0;
+}
+
+static int module_byte(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || dig(c) || c == '_' || c == '-';
+}
+
+static int addr_byte(char c) {
+    return dig(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || c == '.' || c == ':';
+}
+
+/* the key of a line (s, n), no newline in it: 1 with the fixed part [*fixed, *fixed_n), the
+ * client flag and the message's start; 0 when _KEYED does not match the line */
+static int cut(const char *s, Py_ssize_t n, const char **fixed, Py_ssize_t *fixed_n, int *client, const char **msg) {
+    const char *p = s, *end = s + n;
+    /* [Www Mmm dd hh:mm:ss.uuuuuu */
+    if (n < 27 || p[0] != '[' || !one_of(p + 1, DAYS, 7) || p[4] != ' ' || !one_of(p + 5, MONTHS, 12) ||
+        p[8] != ' ' || !(p[9] == ' ' || dig(p[9])) || !dig(p[10]) || p[11] != ' ' || !dig(p[12]) || !dig(p[13]) ||
+        p[14] != ':' || !dig(p[15]) || !dig(p[16]) || p[17] != ':' || !dig(p[18]) || !dig(p[19]) || p[20] != '.' ||
+        digits(p + 21, end, 6, 6) == 0)
+        return 0;
+    p += 27;
+    /* the fixed part: " yyyy] [module:level] [pid N(:tid M)" */
+    const char *f = p;
+    if (end - p < 8 || p[0] != ' ' || digits(p + 1, end, 4, 4) == 0 || p[5] != ']' || p[6] != ' ' || p[7] != '[')
+        return 0;
+    p += 8;
+    Py_ssize_t k = 0;
+    while (p + k < end && module_byte(p[k])) k++;
+    if (k < 1 || k > 32 || p + k == end || p[k] != ':') return 0;
+    p += k + 1;
+    k = 0;
+    while (p + k < end && p[k] >= 'a' && p[k] <= 'z') k++;
+    if (k < 1 || k > 10) return 0;
+    p += k;
+    if (p < end && dig(*p)) p++;
+    if (end - p < 7 || memcmp(p, "] [pid ", 7) != 0) return 0;
+    p += 7;
+    if ((k = digits(p, end, 1, 10)) == 0) return 0;
+    p += k;
+    if (end - p >= 5 && memcmp(p, ":tid ", 5) == 0 && (k = digits(p + 5, end, 1, 20)) != 0) p += 5 + k;
+    *fixed = f;
+    *fixed_n = p - f;
+    /* (] [client ADDR)? then "] " */
+    *client = 0;
+    if (end - p >= 10 && memcmp(p, "] [client ", 10) == 0) {
+        const char *a = p + 10;
+        k = 0;
+        while (a + k < end && addr_byte(a[k])) k++;
+        if (k >= 1 && k <= 64 && end - (a + k) >= 2 && a[k] == ']' && a[k + 1] == ' ') {
+            *client = 1;
+            *msg = a + k + 2;
+            return 1;
+        }
+    }
+    if (end - p < 2 || p[0] != ']' || p[1] != ' ') return 0;
+    *msg = p + 2;
+    return 1;
+}
+
+static int ascii_no_cr(const char *s, Py_ssize_t n) {
+    for (Py_ssize_t k = 0; k < n; k++)
+        if ((unsigned char)s[k] >= 0x80 || s[k] == '\r') return 0;
+    return 1;
+}
+
+/* keys[key] += n; -1 with an error set */
+static int add_run(PyObject *keys, PyObject *key, long long n) {
+    PyObject *had = PyDict_GetItemWithError(keys, key);
+    if (had == NULL && PyErr_Occurred()) return -1;
+    long long before = had ? PyLong_AsLongLong(had) : 0;
+    PyObject *v = PyLong_FromLongLong(before + n);
+    int rc = v ? PyDict_SetItem(keys, key, v) : -1;
+    Py_XDECREF(v);
+    return rc;
+}
+
+/* apache_keys(data): ({(fixed, client, message): lines}, the lines handed back).  The dict is
+ * filled under the GIL (a key's str made once: a block holds few keys and many lines each) */
+static PyObject *apache_keys(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    PyObject *keys = PyDict_New(), *out = NULL;
+    Buf back = {0};
+    if (keys == NULL) goto done;
+    const char *s = data.buf, *end = s + data.len;
+    /* runs of one key: most lines of a block repeat the key of the line before (its bytes are
+     * compared in place: the block stays put for the whole call) */
+    PyObject *last_key = NULL;
+    const char *last_fixed = NULL, *last_msg = NULL;
+    Py_ssize_t last_fixed_n = 0, last_tail = 0;
+    long long run = 0; /* lines of last_key not yet added to the dict */
+    int last_client = 0;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        const char *fixed, *msg;
+        Py_ssize_t fixed_n;
+        int client;
+        if (e > s && ascii_no_cr(s, e - s) && cut(s, e - s, &fixed, &fixed_n, &client, &msg)) {
+            Py_ssize_t tail = e - msg;
+            if (last_key == NULL || last_fixed_n != fixed_n || last_tail != tail || last_client != client ||
+                memcmp(last_fixed, fixed, (size_t)fixed_n) != 0 || memcmp(last_msg, msg, (size_t)tail) != 0) {
+                if (last_key != NULL && add_run(keys, last_key, run) != 0) goto done;
+                Py_CLEAR(last_key);
+                PyObject *fx = PyUnicode_DecodeASCII(fixed, fixed_n, NULL);
+                PyObject *ms = fx ? PyUnicode_DecodeASCII(msg, tail, NULL) : NULL;
+                last_key = ms ? PyTuple_Pack(3, fx, client ? Py_True : Py_False, ms) : NULL;
+                Py_XDECREF(fx);
+                Py_XDECREF(ms);
+                if (last_key == NULL) goto done;
+                last_fixed = fixed, last_fixed_n = fixed_n, last_msg = msg, last_tail = tail, last_client = client;
+                run = 0;
+            }
+            run++;
+        } else {
+            buf_put(&back, s, (size_t)(e - s));
+            buf_put(&back, "\n", 1);
+        }
+        if (nl == NULL) break;
+        s = nl + 1;
+    }
+    if (last_key != NULL && add_run(keys, last_key, run) != 0) goto done;
+    if (back.failed) { PyErr_NoMemory(); goto done; }
+    out = Py_BuildValue("(Oy#)", keys, back.data ? back.data : "", (Py_ssize_t)back.len);
+done:
+    Py_XDECREF(last_key);
+    Py_XDECREF(keys);
+    free(back.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"apache_keys", apache_keys, METH_VARARGS,
+     "apache_keys(data) -> ({(fixed, client, message): lines}, the lines handed back, each with a newline): "
+     "the lines of a block error_memo._KEYED takes, by its key (proxies/apache/error_memo.py)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_apachescan", "httpd's error lines grouped by key in one native pass.",
+    -1, module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__apachescan(void) { return PyModule_Create(&module_def); }
