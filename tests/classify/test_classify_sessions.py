@@ -231,9 +231,20 @@ def test_fold_rows_are_the_failures_of_the_groups() -> None:
     assert back.decode() == lines[4] + "\n"
 
 
-def _cli(path: Path, native: bool) -> subprocess.CompletedProcess[bytes]:
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_lines_before_since_are_left_out_as_filter_since_leaves_them() -> None:
+    """``--since`` compares the record's time with the cutoff as text (``filter_since``): a
+    fraction sorts after the whole second, the cutoff's second itself is in."""
+    dates = ["21/Nov/2026:09:59:59.999", "21/Nov/2026:10:00:00", "21/Nov/2026:10:00:00.000",
+             "21/Nov/2026:10:00:01", "20/Dec/2025:23:00:00"]
+    rows, back = fold_block(("\n".join(_line(date=d) for d in dates) + "\n").encode(), "2026-11-21T10:00:00")
+    assert back == b"" and len(rows) == 1
+    assert rows[0][4:] == (3, "2026-11-21T10:00:00", "2026-11-21T10:00:01")
+
+
+def _cli(path: Path, native: bool, *args: str) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "WHY502_NATIVE": "1" if native else "0", "COLUMNS": "400"}
-    return subprocess.run([WHY502, "classify", "--no-progress", "--format", "json", str(path)],
+    return subprocess.run([WHY502, "classify", "--no-progress", "--format", "json", *args, str(path)],
                           capture_output=True, env=env, timeout=120)
 
 
@@ -254,3 +265,11 @@ def test_the_command_prints_what_the_per_line_engine_prints(tmp_path: Path) -> N
     assert folded.returncode == per_line.returncode == 1, folded.stderr
     assert json.loads(folded.stdout) == json.loads(per_line.stdout)
     assert len(json.loads(folded.stdout)["upstreams"]) == 10
+    # --since: the lines before the cutoff left out the same way (the 2026 lines span 10:00-10:59)
+    whole = json.loads(folded.stdout)["failures"]
+    for since in ("2026-11-21T10:30:00", "2026-11-21T10:00:00", "2030-01-01"):
+        per_line, folded = _cli(path, False, "--since", since), _cli(path, True, "--since", since)
+        assert folded.returncode == per_line.returncode
+        assert json.loads(folded.stdout) == json.loads(per_line.stdout)
+        if since == "2026-11-21T10:30:00":
+            assert 0 < json.loads(folded.stdout)["failures"] < whole

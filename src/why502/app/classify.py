@@ -398,7 +398,8 @@ def _summarize_native(
     scanners = errorlog_native.ThreadScanners(book, max_groups=_NATIVE_GROUPS)
     since = errorlog_native.engine_since(_since_iso(cutoff))
 
-    folds = _classify_folds() if cutoff is None else ()
+    folds = _classify_folds()
+    since_stamp = cutoff.isoformat(timespec="seconds") if cutoff is not None else None  # filter_since's
 
     def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
         try:
@@ -410,7 +411,7 @@ def _summarize_native(
             return None, count
         rows: list[tuple[Any, ...]] = []
         for fold in folds:
-            got, exact = fold(exact)
+            got, exact = fold(exact, since_stamp)
             rows += got
         agg = _summarize_lines(split_lines(exact)[0], year, cutoff, exact) if exact else None
         if rows:
@@ -424,10 +425,10 @@ def _summarize_native(
     _fold_native_groups(summary, book, scanners)
 
 
-def _classify_folds() -> tuple[Callable[[bytes], tuple[list[tuple[Any, ...]], bytes]], ...]:
+def _classify_folds() -> tuple[Callable[[bytes, str | None], tuple[list[tuple[Any, ...]], bytes]], ...]:
     """Each proxy's counter of the lines of its log the summary can count by group
-    (``Hooks.classify_fold``: HAProxy's session lines, one record per group instead of per
-    line).  Not with ``--since``: its cut is per line, on the records."""
+    (``Hooks.classify_fold``: a proxy's session lines, one record per group instead of per line;
+    ``--since``'s cutoff handed over as ``filter_since`` compares it)."""
     from why502.proxies import PROXIES
     from why502.proxies.base import resolve
 

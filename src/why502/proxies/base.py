@@ -303,10 +303,12 @@ class Hooks:
     #: went well taken out before they are classified (HAProxy's log is its access log too: most
     #: of it is such lines, ``proxies.haproxy.log``); "": its error log holds failures only
     watch_quiet: str = ""
-    #: app.classify: ``(block: bytes) -> (rows, bytes)``: the lines of a block of its log that
-    #: ``classify``'s summary can count by group, as summary rows (symptom, status, source,
-    #: upstream, lines, first, last), and the block's other lines, handed back for the rules
-    #: (HAProxy's session lines: ``proxies.haproxy.classifyfold``); "": every line is read alone
+    #: app.classify: ``(block: bytes, since: str | None) -> (rows, bytes)``: the lines of a block
+    #: of its log that ``classify``'s summary can count by group, as summary rows (symptom,
+    #: status, source, upstream, lines, first, last), those before ``since`` (``--since`` as
+    #: ``app.classify.filter_since`` compares it) left out, and the block's other lines, handed
+    #: back for the rules (HAProxy's session lines: ``proxies.haproxy.classifyfold``; ``watch``'s
+    #: error counter too, with no ``since``); "": every line is read alone
     classify_fold: str = ""
     #: analyzers: the module of its ``analyze`` plug-in (``proxies.<name>.analyze``): the
     #: findings only its own machinery makes, in the analyzers' terms (HAProxy: every server of a

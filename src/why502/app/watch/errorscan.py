@@ -74,7 +74,7 @@ def _needles() -> tuple[tuple[bytes, ...], dict[bytes, tuple[bytes, ...]]]:
 
 # each proxy's counter of its log's lines by group (``Hooks.classify_fold``): (block) -> (summary
 # rows (symptom, status, source, upstream, lines, first, last), the lines it hands back)
-_FOLDS: tuple[Callable[[bytes], tuple[list[tuple[Any, ...]], bytes]], ...] = tuple(
+_FOLDS: tuple[Callable[[bytes, str | None], tuple[list[tuple[Any, ...]], bytes]], ...] = tuple(
     resolve(p.hooks.classify_fold) for p in PROXIES.values() if p.hooks.classify_fold)  # type: ignore[misc]
 
 
@@ -113,7 +113,7 @@ class ErrorCounter:
                 return counts
             data = rest + b"\n"
         for fold in _FOLDS:
-            rows, data = fold(data)
+            rows, data = fold(data, None)
             for symptom, status, _source, upstream, n, _first, _last in rows:
                 if status is not None:  # (an evidence event is no failed request)
                     counts[(symptom, upstream_label(upstream) if upstream else "")] += n

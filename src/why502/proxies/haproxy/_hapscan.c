@@ -912,6 +912,8 @@ typedef struct {
     Buf keys, key, lines;
     SessGroup *slots;
     size_t cap, used, max_groups;
+    const char *since; /* --since's "YYYY-MM-DDTHH:MM:SS" (NULL: none): earlier lines are left out */
+    Py_ssize_t since_n;
     int failed;
 } SessTable;
 
@@ -1149,6 +1151,11 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     SessTable *t = ctx;
     SessLine g;
     if (t->failed || n < 40 || !printable(s, n) || !sess_parse(s, n, &g) || !sess_clean(s, n)) return 0;
+    char iso[32];
+    size_t iso_n = sess_iso(g.date, iso);
+    /* app.classify.filter_since on the record: its time, naive, compared as text with the
+     * cutoff; a line before it is read (taken) and left out of every group */
+    if (t->since != NULL && iso_cmp(iso, iso_n, t->since, (size_t)t->since_n) < 0) return 1;
     t->key.len = 0;
     buf_put(&t->key, g.backend.p, (size_t)g.backend.n);
     buf_put(&t->key, "", 1);
@@ -1158,8 +1165,6 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     buf_put(&t->key, "", 1);
     buf_put(&t->key, g.status.p, 3);
     if (t->key.failed) { t->failed = 1; return 0; }
-    char iso[32];
-    size_t iso_n = sess_iso(g.date, iso);
     const char *k = t->key.data;
     size_t kn = t->key.len;
     uint64_t h = key_hash(k, kn);
@@ -1188,9 +1193,10 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
 
 static PyObject *session_groups(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
-    Py_ssize_t max_groups;
-    if (!PyArg_ParseTuple(args, "y*n", &data, &max_groups)) return NULL;
-    SessTable t = {{0}, {0}, {0}, NULL, 0, 0, (size_t)(max_groups > 0 ? max_groups : 0), 0};
+    Py_ssize_t max_groups, since_n = 0;
+    const char *since = NULL;
+    if (!PyArg_ParseTuple(args, "y*n|z#", &data, &max_groups, &since, &since_n)) return NULL;
+    SessTable t = {{0}, {0}, {0}, NULL, 0, 0, (size_t)(max_groups > 0 ? max_groups : 0), since, since_n, 0};
     Buf back = {0}, back_text = {0};
     PyObject *groups = NULL, *out = NULL;
     int failed = 0;
@@ -1252,9 +1258,10 @@ static PyMethodDef module_methods[] = {
      "the lines of a block whose reading by log._FAST / log._BLOCK leaves no doubt, grouped by the "
      "fields watch counts (proxies/haproxy/log.py: HttplogCounter)"},
     {"session_groups", session_groups, METH_VARARGS,
-     "session_groups(data, max_groups) -> ([((backend, server, state, status), lines, first line, least time, "
+     "session_groups(data, max_groups, since=None) -> ([((backend, server, state, status), lines, first line, least time, "
      "greatest time)], the lines handed back): the lines of a block of one strict httplog shape grouped by what "
-     "classify's summary keeps of them, the times as heads._clf_time writes them (proxies/haproxy/classifyfold.py)"},
+     "classify's summary keeps of them, the times as heads._clf_time writes them, those before since (text "
+     "compared) left out (proxies/haproxy/classifyfold.py)"},
     {"httplog_quiet", httplog_quiet, METH_VARARGS,
      "httplog_quiet(data) -> the block without the lines log._OK removes (proxies/haproxy/log.py: quiet)"},
     {NULL, NULL, 0, NULL},

@@ -65,14 +65,16 @@ class _Decisions:
 _DECISIONS = _Decisions()
 
 
-def fold_block(data: bytes) -> tuple[list[Row], bytes]:
+def fold_block(data: bytes, since: str | None = None) -> tuple[list[Row], bytes]:
     """``Hooks.classify_fold``: the summary rows of the session lines of ``data`` the native pass
-    takes, and the lines it hands back (for ``classify_line``), newlines kept.  Without the pass
-    (not built, or ``WHY502_NATIVE=0``) every line goes back."""
+    takes, and the lines it hands back (for ``classify_line``), newlines kept.  ``since``: the
+    cutoff as ``--since`` compares it (``app.classify.filter_since``: ``YYYY-MM-DDTHH:MM:SS``,
+    local): a taken line before it is left out.  Without the pass (not built, or
+    ``WHY502_NATIVE=0``) every line goes back."""
     native = _native()
     if native is None or b"/" not in data:
         return [], data
-    groups, back = native.session_groups(data, MAX_GROUPS)
+    groups, back = native.session_groups(data, MAX_GROUPS, since.encode("ascii") if since else None)
     rows: list[Row] = []
     for key, n, line, first, last in groups:
         decided = _DECISIONS.of(key, line)
