@@ -273,3 +273,47 @@ def test_the_command_prints_what_the_per_line_engine_prints(tmp_path: Path) -> N
         assert json.loads(folded.stdout) == json.loads(per_line.stdout)
         if since == "2026-11-21T10:30:00":
             assert 0 < json.loads(folded.stdout)["failures"] < whole
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_the_per_line_engine_skips_only_lines_it_reads_as_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``classify_series`` (``diagnose``'s and ``--format jsonl``'s per-line path) with the
+    quiet lines skipped (``Hooks.classify_quiet``) gives every record it gives reading them."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from why502.parsers.errorlog_batch import classify_series
+    from why502.parsers.linememo import quiet
+
+    lines = bent_lines() + broken_lines() + _random_lines(800, seed=11) + real_lines()[:600]
+    series = pl.Series(lines)
+    assert len(quiet(series)) >= 1000  # the test is of skipping: many lines are skipped
+    fast = classify_series(series, year=2026)
+    monkeypatch.setenv("WHY502_NATIVE", "0")
+    assert not quiet(series)
+    assert_frame_equal(fast, classify_series(series, year=2026))
+    assert fast.height >= 1500
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_jsonl_and_diagnose_print_what_the_per_line_engine_prints(tmp_path: Path) -> None:
+    rnd = random.Random(9)
+    lines = [_line(be=f"b{k % 5}", srv=f"s{k % 3}", ts=rnd.choice(STATES), status=rnd.choice(STATUSES),
+                   date=f"21/Nov/2026:10:{k % 60:02d}:{rnd.randint(0, 59):02d}.{rnd.randint(0, 999):03d}")
+             for k in range(4000)] + broken_lines()
+    path = tmp_path / "haproxy.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {**os.environ, "COLUMNS": "400"}
+    out = {}
+    for native in ("0", "1"):
+        jsonl = subprocess.run([WHY502, "classify", "--no-progress", "--format", "jsonl", str(path)],
+                               capture_output=True, env={**env, "WHY502_NATIVE": native}, timeout=120)
+        diag = subprocess.run([WHY502, "diagnose", "--offline", "--proxy", "haproxy", "--error-log",
+                               str(path), "--format", "json"], capture_output=True,
+                              env={**env, "WHY502_NATIVE": native}, timeout=120)
+        report = json.loads(diag.stdout)
+        report.pop("generated_at")
+        report["inputs"].pop("elapsed_ms", None)
+        out[native] = (jsonl.returncode, jsonl.stdout, diag.returncode, report)
+    assert out["1"] == out["0"]
+    assert out["1"][1].count(b"\n") >= 1000 and out["1"][3]["findings"]

@@ -30,7 +30,7 @@ from why502.facts.captures import Captures
 from why502.parsers import errorlog
 from why502.parsers.errorlog import prefilter_needles
 from why502.parsers.errorlog_peel import peel
-from why502.parsers.linememo import shared_memo
+from why502.parsers.linememo import quiet, shared_memo
 from why502.parsers.normalize import FRAGMENT_INSIDE, FRAGMENT_PHASES, HEAD_REPAIR_MARKS
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
@@ -194,6 +194,11 @@ def _classify_exactly(cand: pl.DataFrame, year: int) -> pl.DataFrame:
     """``cand`` (``idx``, ``line``) through the per-line recogniser, ``errorlog.classify_line``."""
     records = []
     memo = shared_memo()
+    # the lines a proxy's finder knows classify_line reads as nothing (HAProxy's requests that
+    # went well, its session lines by group: parsers.linememo.quiet), not read one by one
+    skip = quiet(cand.get_column("line"))
+    if skip:
+        cand = cand.filter(~pl.int_range(pl.len()).is_in(sorted(skip)))
     for idx, line in cand.iter_rows():
         c = memo.classify(line, year=year)  # classify_line's record (a proxy's memo: parsers.linememo)
         if c is not None:

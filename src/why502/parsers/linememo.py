@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from why502.parsers import errorlog
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class LineMemo(Protocol):
@@ -65,6 +68,9 @@ class PlainMemo:
 
 _maker: Callable[[], LineMemo] | None = None
 _shared: LineMemo | None = None
+_quiet_paths: tuple[str, ...] = ()
+_quiet: list[Callable[[pl.Series], list[int]]] | None = None
+_resolve: Callable[[str], object] | None = None
 
 
 def install(maker: Callable[[], LineMemo] | None) -> None:
@@ -85,3 +91,26 @@ def shared_memo() -> LineMemo:
     if _shared is None:
         _shared = new_memo()
     return _shared
+
+
+def install_quiet(paths: tuple[str, ...], resolve: Callable[[str], object]) -> None:
+    """The registry's finders of lines ``classify_line`` reads as nothing (``Hooks.classify_quiet``,
+    dotted paths resolved at the first use, by ``resolve``)."""
+    global _quiet_paths, _quiet, _resolve
+    _quiet_paths, _quiet, _resolve = paths, None, resolve
+
+
+def quiet(lines: pl.Series) -> set[int]:
+    """The positions in ``lines`` (strings, no newline in any) a proxy's finder knows
+    ``classify_line`` reads as nothing (none when no proxy declares one): the per-line path
+    skips them, the same records."""
+    global _quiet
+    if not _quiet_paths or not lines.len():
+        return set()
+    if _quiet is None:
+        assert _resolve is not None
+        _quiet = [cast("Callable[[pl.Series], list[int]]", _resolve(p)) for p in _quiet_paths]
+    out: set[int] = set()
+    for finder in _quiet:
+        out.update(finder(lines))
+    return out

@@ -86,6 +86,8 @@ def _line_memo() -> Callable[[], _linememo.LineMemo] | None:
 
 
 _linememo.install(_line_memo())  # the parsers below ask it, never the registry (parsers.linememo)
+_linememo.install_quiet(tuple(p.hooks.classify_quiet for p in PROXIES.values() if p.hooks.classify_quiet),
+                       resolve)
 
 HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
 INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy

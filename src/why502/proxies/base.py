@@ -310,6 +310,11 @@ class Hooks:
     #: back for the rules (HAProxy's session lines: ``proxies.haproxy.classifyfold``; ``watch``'s
     #: error counter too, with no ``since``); "": every line is read alone
     classify_fold: str = ""
+    #: parsers: ``(lines: list[str]) -> list[int]``: the positions of the lines of its log that
+    #: ``classify_line`` reads as nothing, found without reading them one by one (HAProxy's session
+    #: lines of a group that went well: ``proxies.haproxy.classifyfold``), handed to the per-line
+    #: path of ``classify``/``diagnose`` by the registry (``parsers.linememo.quiet``); "": none
+    classify_quiet: str = ""
     #: analyzers: the module of its ``analyze`` plug-in (``proxies.<name>.analyze``): the
     #: findings only its own machinery makes, in the analyzers' terms (HAProxy: every server of a
     #: backend taken DOWN by its health checks, ``Capability.HEALTH_CHECKED_SERVERS``; functions

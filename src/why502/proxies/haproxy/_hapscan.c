@@ -902,6 +902,7 @@ static PyObject *httplog_quiet(PyObject *Py_UNUSED(self), PyObject *args) {
 
 typedef struct {
     Slot slot;         /* the key (backend NUL server NUL state NUL status) in SessTable.keys */
+    uint32_t id;       /* the groups in the order they were first seen */
     size_t line_off;   /* the group's first line, in SessTable.lines */
     uint32_t line_len;
     char least[32], most[32];
@@ -914,6 +915,7 @@ typedef struct {
     size_t cap, used, max_groups;
     const char *since; /* --since's "YYYY-MM-DDTHH:MM:SS" (NULL: none): earlier lines are left out */
     Py_ssize_t since_n;
+    int32_t last;      /* the group of the line just read: its id, -1 handed back, -2 before since */
     int failed;
 } SessTable;
 
@@ -1150,12 +1152,16 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     (void)row;
     SessTable *t = ctx;
     SessLine g;
+    t->last = -1;
     if (t->failed || n < 40 || !printable(s, n) || !sess_parse(s, n, &g) || !sess_clean(s, n)) return 0;
     char iso[32];
     size_t iso_n = sess_iso(g.date, iso);
     /* app.classify.filter_since on the record: its time, naive, compared as text with the
      * cutoff; a line before it is read (taken) and left out of every group */
-    if (t->since != NULL && iso_cmp(iso, iso_n, t->since, (size_t)t->since_n) < 0) return 1;
+    if (t->since != NULL && iso_cmp(iso, iso_n, t->since, (size_t)t->since_n) < 0) {
+        t->last = -2;
+        return 1;
+    }
     t->key.len = 0;
     buf_put(&t->key, g.backend.p, (size_t)g.backend.n);
     buf_put(&t->key, "", 1);
@@ -1171,6 +1177,7 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     SessGroup *sg = (SessGroup *)slot_find(t->slots, t->cap, sizeof(SessGroup), t->keys.data, k, kn, h);
     if (sg->slot.n != 0) {
         sg->slot.n++;
+        t->last = (int32_t)sg->id;
         if (iso_cmp(iso, iso_n, sg->least, sg->least_n) < 0) memcpy(sg->least, iso, iso_n), sg->least_n = (uint8_t)iso_n;
         if (iso_cmp(iso, iso_n, sg->most, sg->most_n) > 0) memcpy(sg->most, iso, iso_n), sg->most_n = (uint8_t)iso_n;
         return 1;
@@ -1181,6 +1188,8 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
         sg = (SessGroup *)slot_find(t->slots, t->cap, sizeof(SessGroup), t->keys.data, k, kn, h);
     }
     sg->slot = (Slot){h, t->keys.len, (uint32_t)kn, 1};
+    sg->id = (uint32_t)t->used;
+    t->last = (int32_t)sg->id;
     buf_put(&t->keys, k, kn);
     sg->line_off = t->lines.len, sg->line_len = (uint32_t)n;
     buf_put(&t->lines, s, (size_t)n);
@@ -1191,13 +1200,29 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     return 1;
 }
 
+/* sess_take, and each line's group (SessTable.last) appended to *rows as an int32 */
+typedef struct {
+    SessTable *t;
+    Buf *rows;
+} SessRows;
+
+static int sess_take_row(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    SessRows *r = ctx;
+    int took = sess_take(r->t, s, n, row);
+    buf_put(r->rows, (const char *)&r->t->last, sizeof r->t->last);
+    return took;
+}
+
 static PyObject *session_groups(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     Py_ssize_t max_groups, since_n = 0;
     const char *since = NULL;
-    if (!PyArg_ParseTuple(args, "y*n|z#", &data, &max_groups, &since, &since_n)) return NULL;
-    SessTable t = {{0}, {0}, {0}, NULL, 0, 0, (size_t)(max_groups > 0 ? max_groups : 0), since, since_n, 0};
-    Buf back = {0}, back_text = {0};
+    int want_rows = 0;
+    if (!PyArg_ParseTuple(args, "y*n|z#p", &data, &max_groups, &since, &since_n, &want_rows)) return NULL;
+    SessTable t = {{0}, {0}, {0}, NULL, 0, 0, (size_t)(max_groups > 0 ? max_groups : 0), since, since_n, -1, 0};
+    Buf back = {0}, back_text = {0}, rows = {0};
+    SessRows with_rows = {&t, &rows};
+    const SessGroup **by_id = NULL;
     PyObject *groups = NULL, *out = NULL;
     int failed = 0;
     int64_t lines = 0;
@@ -1205,14 +1230,17 @@ static PyObject *session_groups(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_ssize_t len = ends ? data.len - 1 : data.len;
     Py_BEGIN_ALLOW_THREADS
     if (sess_grow(&t) != 0) t.failed = 1;
+    else if (data.len > 0 && want_rows) lines = scan_lines(data.buf, len, sess_take_row, &with_rows, &back, &back_text);
     else if (data.len > 0) lines = scan_lines(data.buf, len, sess_take, &t, &back, &back_text);
-    failed = t.failed || back.failed || back_text.failed;
+    if (!t.failed && (by_id = calloc(t.used + 1, sizeof *by_id)) == NULL) t.failed = 1;
+    for (size_t k = 0; by_id != NULL && k < t.cap; k++)
+        if (t.slots[k].slot.n != 0) by_id[t.slots[k].id] = &t.slots[k];
+    failed = t.failed || back.failed || back_text.failed || rows.failed;
     Py_END_ALLOW_THREADS
     if (failed) { PyErr_NoMemory(); goto done; }
     if ((groups = PyList_New(0)) == NULL) goto done;
-    for (size_t k = 0; k < t.cap; k++) {
-        const SessGroup *sg = &t.slots[k];
-        if (sg->slot.n == 0) continue;
+    for (size_t k = 0; k < t.used; k++) {
+        const SessGroup *sg = by_id[k];
         PyObject *key = key_tuple(t.keys.data + sg->slot.off, sg->slot.len, 4);
         PyObject *item = key == NULL ? NULL :
             Py_BuildValue("(NLy#s#s#)", key, (long long)sg->slot.n, t.lines.data + sg->line_off, (Py_ssize_t)sg->line_len,
@@ -1228,9 +1256,15 @@ static PyObject *session_groups(PyObject *Py_UNUSED(self), PyObject *args) {
         memcpy(&r, back.data + back.len - sizeof r, sizeof r);
         if ((int64_t)r == lines - 1) back_n--;
     }
-    out = Py_BuildValue("(Oy#)", groups, back_text.data ? back_text.data : "", back_n);
+    if (want_rows)
+        out = Py_BuildValue("(Oy#y#)", groups, back_text.data ? back_text.data : "", back_n,
+                            rows.data ? rows.data : "", (Py_ssize_t)rows.len);
+    else
+        out = Py_BuildValue("(Oy#)", groups, back_text.data ? back_text.data : "", back_n);
 done:
     Py_XDECREF(groups);
+    free(by_id);
+    free(rows.data);
     free(t.slots);
     free(t.keys.data);
     free(t.key.data);
@@ -1258,10 +1292,11 @@ static PyMethodDef module_methods[] = {
      "the lines of a block whose reading by log._FAST / log._BLOCK leaves no doubt, grouped by the "
      "fields watch counts (proxies/haproxy/log.py: HttplogCounter)"},
     {"session_groups", session_groups, METH_VARARGS,
-     "session_groups(data, max_groups, since=None) -> ([((backend, server, state, status), lines, first line, least time, "
+     "session_groups(data, max_groups, since=None, rows=False) -> ([((backend, server, state, status), lines, first line, least time, "
      "greatest time)], the lines handed back): the lines of a block of one strict httplog shape grouped by what "
      "classify's summary keeps of them, the times as heads._clf_time writes them, those before since (text "
-     "compared) left out (proxies/haproxy/classifyfold.py)"},
+     "compared) left out, in the order first seen; with rows, a third item: each line's group as int32 bytes "
+     "(-1 handed back, -2 before since) (proxies/haproxy/classifyfold.py)"},
     {"httplog_quiet", httplog_quiet, METH_VARARGS,
      "httplog_quiet(data) -> the block without the lines log._OK removes (proxies/haproxy/log.py: quiet)"},
     {NULL, NULL, 0, NULL},
