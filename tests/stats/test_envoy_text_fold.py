@@ -85,7 +85,8 @@ _BENDS: tuple[tuple[str, str], ...] = (
     ('" outbound', '" ""'), ("HTTP/1.1\" ", "HTTP/1.1\"  "), ("Z] ", "Z]] "), ("Z] ", "Z] x "),
     ("T", "t"), ("Z] ", "Z with a time far too long for the ranges to keep as it is written here] "),
     ("Z] ", "Z\u00e9] "), ("curl", "cu\u00e9rl"), ("curl", "cu\trl"), ("curl", "cu{rl"), ("10.0", "\u0661.0"),
-    ('" 0 ', '" \u0660 '), ("HTTP/1.1", "HTTP/1.1\r"), (" 98 ", " 98\u00a0"),
+    ('" 0 ', '" \u0660 '), ("HTTP/1.1", "HTTP/1.1\r"), (" 98 ", " 98\u00a0"), ("outbound", "out\tbound"),
+    ("outbound", "out\u00a0bound"), ('" outbound', '"\u2003outbound'),
 )
 
 
@@ -100,6 +101,33 @@ def _bent(lines: list[str], seed: int) -> list[str]:
             out.append(line.replace(old, new))
     for line in rng.sample(lines, min(60, len(lines))):
         out.append(line[: rng.randrange(1, len(line))])
+    return out
+
+
+def _grid() -> list[str]:
+    """Istio lines of every failure flag with details and transport failure reasons that each
+    decide a symptom alone (the reason where the details say nothing, and the other way round),
+    at several statuses, targets and timings, in time order (``test_every_flag_detail_and_reason``)."""
+    flags = ("UF", "UC", "UR", "UPE", "UAEX", "NR", "NC", "URX", "UH", "UT", "DC", "LR", "UF,URX", "-")
+    details = ("-", "via_upstream", "direct_response",
+               "upstream_reset_before_response_started{connection_termination}",
+               "upstream_reset_before_response_started{connection_failure}")
+    reasons = ("-", "", "TLS_error:_CERTIFICATE_VERIFY_FAILED", "delayed_connect_error:_111",
+               "delayed_connect_error:_Connection_refused", "delayed_connect_error:_113",
+               "connection_termination", "headers_too_large", "connection_timeout")
+    out = []
+    k = 0
+    for flag in flags:
+        for detail in details:
+            for reason in reasons:
+                for status in (503, 200, 404, 0):
+                    k += 1
+                    time = f"2026-11-21T10:{k // 60:02d}:{k % 60:02d}.{k % 1000:03d}Z"
+                    ust = k % 13 if k % 5 else "-"
+                    out.append(f'[{time}] "GET /x HTTP/1.1" {status} {flag} {detail} - "{reason}" 0 98 '
+                               f'{k % 50} {ust} "10.0.0.1" "curl" "id-{k}" "a.example.com" '
+                               f'"10.0.{k % 4}.9:8080" outbound|80||s{k % 3}.default.svc.cluster.local '
+                               "10.1.0.8:1 10.1.0.8:2 - -")
     return out
 
 
@@ -154,6 +182,24 @@ def test_recorded_published_and_bent_lines(tmp_path: Path, monkeypatch: pytest.M
     got = _check(_write(tmp_path, mixed), monkeypatch, timeout_s=timeout_s)
     assert got["5xx"] and got["by_code"] and got["retries"]["requests"]  # type: ignore[index]
     assert len(got["targets"]) > 3 and len(got["groups"]) > 3  # type: ignore[arg-type]
+
+
+def test_every_flag_detail_and_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_grid``'s lines, in time order, with bent ones among them: every decision the reader
+    makes of the flags, details and transport failure reason, counted alike -- and the codes of
+    one count (the grid's are all ties) ranked alike: in the order of their first lines."""
+    lines = _grid()
+    assert _folded(lines) == len(lines)
+    rng = random.Random(12)
+    for k in rng.sample(range(len(lines)), 300):
+        old, new = _BENDS[rng.randrange(len(_BENDS))]
+        lines[k] = lines[k].replace(old, new, 1)
+    got = _check(_write(tmp_path, lines), monkeypatch)
+    counts = [code["count"] for code in got["by_code"]]  # type: ignore[attr-defined]
+    assert len(counts) > 10 and len(set(counts)) < len(counts)
+    assert {code["symptom"] for code in got["by_code"]} >= {  # type: ignore[attr-defined]
+        "tls-failure", "connection-refused", "unreachable", "connect-timeout", "premature-close",
+        "header-too-big", "upstream-not-configured"}
 
 
 def test_each_recorded_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

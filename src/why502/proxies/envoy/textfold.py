@@ -94,9 +94,10 @@ class EnvoyFold:
             return got
         if got is None:
             return text
-        return Counted(got.rows + text.rows, *(pl.concat([a, b], how="vertical_relaxed") for a, b in (
+        timeline, target, group, codes = (pl.concat([a, b], how="vertical_relaxed") for a, b in (
             (got.timeline, text.timeline), (got.target, text.target), (got.group, text.group),
-            (got.codes, text.codes))))
+            (got.codes, text.codes)))
+        return Counted(got.rows + text.rows, timeline, target, group, _in_time_order(codes))
 
     def _take_ranges(self) -> Counted | None:
         """The summary's groups of the text lines (``codes_only``), decided by the parser."""
@@ -198,11 +199,21 @@ class TextFold:
             return None
         tl = self.decide.of(arrow_frame(*tl_caps))
         timeline = tl.select("minute", "status", "made_by", "retries", "n")
-        codes = (tl.filter(pl.col("failed") & (pl.col("made_by") == "lb")).drop("code")
-                 .rename({"_code": "code"}).select(*CODES_SCHEMA).cast(CODES_SCHEMA))  # type: ignore[arg-type]
+        codes = _in_time_order(tl.filter(pl.col("failed") & (pl.col("made_by") == "lb")).drop("code")
+                               .rename({"_code": "code"}).select(*CODES_SCHEMA)
+                               .cast(CODES_SCHEMA))  # type: ignore[arg-type]
         per = self.timing.of(self.place.of(self.decide.of(arrow_frame(*per_caps))))
         both = per.select("target", "group", "status", "made_by", "retries", "upstream_ms", "n")
         return Counted(int(rows), timeline, both.drop("group"), both.drop("target"), codes)
+
+
+def _in_time_order(codes: pl.DataFrame) -> pl.DataFrame:
+    """The failures' groups by their least time (then their values): the accumulator ranks
+    codes of one count in the order it first saw them (``LbStatsAccumulator._by_code``), which
+    on the row path is the order of their first lines -- the order of their least times in a log
+    written in time order.  In the pass's hash order (seeded per process) a tie would come out
+    in another order each run."""
+    return codes.sort(["first", "code", "symptom", "proxy_status", "cause", "status"], nulls_last=True)
 
 
 _NONE = empty_records()  # the rows a pass hands over: none (the lines it does not take go back)
