@@ -263,17 +263,17 @@ def _pass(line: str) -> dict[str, str | None] | None:
     module = _module()
     assert module is not None
     cap = module.text_fold_new()
-    back, taken = module.text_fold_block(cap, (line + "\n").encode())
+    back, text, taken = module.text_fold_block(cap, (line + "\n").encode())
     if not taken:
-        assert len(back) == 4  # the one line, handed back
+        assert len(back) == 4 and text == (line + "\n").encode()  # the one line, handed back
         return None
-    (tl, per, rows) = module.text_fold_take(cap)
+    (tl, target, group, rows) = module.text_fold_take(cap)
     assert rows == 1
-    t, p = arrow_frame(*tl).row(0, named=True), arrow_frame(*per).row(0, named=True)
-    assert (t["n"], p["n"]) == (1, 1) and t["first"] == t["last"]
-    assert all(t[k] == p[k] for k in ("code", "flags", "details", "tfr"))
-    return {"minute": t["minute"], "time": t["first"], **{k: p[k] for k in (
-        "code", "flags", "details", "tfr", "uhost", "cluster", "ust")}}
+    t, p, g = (arrow_frame(*caps).row(0, named=True) for caps in (tl, target, group))
+    assert (t["n"], p["n"], g["n"]) == (1, 1, 1) and t["first"] == t["last"]
+    assert all(t[k] == p[k] == g[k] for k in ("code", "flags", "details", "tfr")) and p["ust"] == g["ust"]
+    return {"minute": t["minute"], "time": t["first"], "cluster": g["cluster"], **{k: p[k] for k in (
+        "code", "flags", "details", "tfr", "uhost", "ust")}}
 
 
 def _same_reading(lines: list[str]) -> int:

@@ -277,12 +277,15 @@ static PyObject *text_ranges(PyObject *Py_UNUSED(self), PyObject *args) { return
  * and retries, by its target and its group with the upstream timing, and, for a failure Envoy
  * made itself, by its code with its least and greatest time (evidence/lbstats.py).  So the fold
  * takes the lines ENVOY_RX takes, with no doubt about what each group captures, and counts them
- * by the raw captures those values are decided on, in two tables:
+ * by the raw captures those values are decided on, in three tables:
  *
  *   - the timeline: (minute, code, flags, details, tfr), each group with its least and greatest
  *     time (the decisions of made_by, retries and the failure's code read the status, flags,
  *     details and transport failure reason only);
- *   - the per-target table: (code, flags, details, tfr, upstream host, cluster, upstream time).
+ *   - the per-target table: (code, flags, details, tfr, upstream host, upstream time), and the
+ *     per-group table: (code, flags, details, tfr, cluster, upstream time) -- two tables, not one
+ *     of both keys: targets in several clusters (the bench's Istio log) multiplied the groups,
+ *     and the takes with them (11 takes of its 1M lines instead of 1).
  *
  * Each group is decided once in Python by the reader's own expressions on its captures
  * (proxies/envoy/textfold.py), so no decision is made here.  A line is taken only when:
@@ -421,7 +424,7 @@ static int rx_line(const char *s, Py_ssize_t n, RxLine *m) {
 }
 
 typedef struct {
-    GroupTable timeline, per;
+    GroupTable timeline, target, group;
     Buf ranges; /* GtRange of each timeline group (by FoldGroup.id) */
     int64_t rows;
     int busy;
@@ -439,7 +442,7 @@ static int fold_text_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) 
     (void)row;
     TextFold *f = ctx;
     RxLine m;
-    if (!printable(s, n) || !rx_line(s, n, &m) || m.time.n > GT_TIME_MAX) return 0;
+    if (n < 16 || s[0] != '[' || !printable(s, n) || !rx_line(s, n, &m) || m.time.n > GT_TIME_MAX) return 0;
     GroupTable *t = &f->timeline;
     gt_part(t, m.time.p, m.time.n < 16 ? m.time.n : 16);
     span_part(t, &m.code);
@@ -448,29 +451,31 @@ static int fold_text_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) 
     span_part(t, &m.tfr);
     int64_t id = gt_count(t, 0, 0, 0);
     if (id >= 0) gt_range(&f->ranges, id, m.time.p, (size_t)m.time.n);
-    t = &f->per;
-    span_part(t, &m.code);
-    span_part(t, &m.flags);
-    span_part(t, &m.details);
-    span_part(t, &m.tfr);
-    span_part(t, &m.uhost);
-    span_part(t, &m.cluster);
-    span_part(t, &m.ust);
-    gt_count(t, 0, 0, 0);
+    for (int k = 0; k < 2; k++) {
+        t = k == 0 ? &f->target : &f->group;
+        span_part(t, &m.code);
+        span_part(t, &m.flags);
+        span_part(t, &m.details);
+        span_part(t, &m.tfr);
+        span_part(t, k == 0 ? &m.uhost : &m.cluster);
+        span_part(t, &m.ust);
+        gt_count(t, 0, 0, 0);
+    }
     f->rows++;
     return 1;
 }
 
 static void text_fold_clear(TextFold *f) {
     gt_free(&f->timeline);
-    gt_free(&f->per);
+    gt_free(&f->target);
+    gt_free(&f->group);
     free(f->ranges.data);
     memset(&f->ranges, 0, sizeof f->ranges);
     f->rows = 0;
 }
 
 static int text_fold_failed(const TextFold *f) {
-    return f->timeline.failed || f->per.failed || f->ranges.failed;
+    return f->timeline.failed || f->target.failed || f->group.failed || f->ranges.failed;
 }
 
 static void text_fold_capsule_free(PyObject *cap) {
@@ -497,7 +502,8 @@ static PyObject *text_fold_new(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ar
     return cap;
 }
 
-/* text_fold_block(fold, data) -> (rows handed back (uint32 bytes), rows counted) */
+/* text_fold_block(fold, data) -> (rows handed back (uint32 bytes), their text (each line and a
+ * newline), rows counted) */
 static PyObject *text_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *cap;
     Py_buffer data;
@@ -517,7 +523,8 @@ static PyObject *text_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
     f->busy = 0;
     if (failed) PyErr_NoMemory();
     else if (nrows > UINT32_MAX) PyErr_SetString(PyExc_ValueError, "block too long");
-    else out = Py_BuildValue("(y#L)", back.data ? back.data : "", (Py_ssize_t)back.len,
+    else out = Py_BuildValue("(y#y#L)", back.data ? back.data : "", (Py_ssize_t)back.len,
+                             back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len,
                              (long long)(f->rows - before));
     free(back.data);
     free(back_text.data);
@@ -525,17 +532,20 @@ static PyObject *text_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
     return out;
 }
 
-/* (groups of the larger table, rows counted) */
+/* (groups of the largest table, rows counted) */
 static PyObject *text_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
     TextFold *f = text_fold_of(cap);
     if (f == NULL) return NULL;
-    size_t most = f->timeline.used > f->per.used ? f->timeline.used : f->per.used;
+    size_t most = f->timeline.used;
+    if (f->target.used > most) most = f->target.used;
+    if (f->group.used > most) most = f->group.used;
     return Py_BuildValue("(nL)", (Py_ssize_t)most, (long long)f->rows);
 }
 
 static const char *const TL_NAMES[] = {"minute", "code", "flags", "details", "tfr"};
-static const char *const PER_NAMES[] = {"code", "flags", "details", "tfr", "uhost", "cluster", "ust"};
-static const char *const UTF8[] = {"u", "u", "u", "u", "u", "u", "u"};
+static const char *const TARGET_NAMES[] = {"code", "flags", "details", "tfr", "uhost", "ust"};
+static const char *const GROUP_NAMES[] = {"code", "flags", "details", "tfr", "cluster", "ust"};
+static const char *const UTF8[] = {"u", "u", "u", "u", "u", "u"};
 
 /* the timeline as a frame's capsules: its parts, n, first, last; 0, or -1 with an error set */
 static int text_timeline_frame(const TextFold *f, PyObject **sc, PyObject **ac) {
@@ -554,26 +564,34 @@ out:
     return rc;
 }
 
-/* text_fold_take(fold) -> ((schema, array) of the timeline, of the per-target table, rows
- * counted): the groups since the last take, the tables emptied */
+/* text_fold_take(fold) -> ((schema, array) of the timeline, of the per-target table, of the
+ * per-group table, rows counted): the groups since the last take, the tables emptied */
 static PyObject *text_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
     TextFold *f = text_fold_of(cap);
     if (f == NULL) return NULL;
-    PyObject *tsc, *tac, *psc, *pac;
+    PyObject *tsc, *tac, *psc, *pac, *gsc, *gac;
     if (f->ranges.len != f->timeline.used * sizeof(GtRange)) return PyErr_NoMemory();
     if (text_timeline_frame(f, &tsc, &tac) != 0) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         return NULL;
     }
-    if (gt_frame(&f->per, 7, PER_NAMES, UTF8, &psc, &pac) != 0) {
+    if (gt_frame(&f->target, 6, TARGET_NAMES, UTF8, &psc, &pac) != 0) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         Py_DECREF(tsc);
         Py_DECREF(tac);
         return NULL;
     }
+    if (gt_frame(&f->group, 6, GROUP_NAMES, UTF8, &gsc, &gac) != 0) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        Py_DECREF(tsc);
+        Py_DECREF(tac);
+        Py_DECREF(psc);
+        Py_DECREF(pac);
+        return NULL;
+    }
     int64_t rows = f->rows;
     text_fold_clear(f);
-    return Py_BuildValue("((NN)(NN)L)", tsc, tac, psc, pac, (long long)rows);
+    return Py_BuildValue("((NN)(NN)(NN)L)", tsc, tac, psc, pac, gsc, gac, (long long)rows);
 }
 
 static PyMethodDef module_methods[] = {
@@ -589,12 +607,13 @@ static PyMethodDef module_methods[] = {
      "text_fold_new() -> a fold: the text lines ENVOY_RX takes without doubt, counted across blocks by the "
      "captures stats decides them on, for stats (proxies/envoy/textfold.py)"},
     {"text_fold_block", text_fold_block, METH_VARARGS,
-     "text_fold_block(fold, data) -> (rows handed back (uint32 bytes), rows counted)"},
-    {"text_fold_size", text_fold_size, METH_O, "text_fold_size(fold) -> (groups of its larger table, rows counted)"},
+     "text_fold_block(fold, data) -> (rows handed back (uint32 bytes), their text (each line and a newline), "
+     "rows counted)"},
+    {"text_fold_size", text_fold_size, METH_O, "text_fold_size(fold) -> (groups of its largest table, rows counted)"},
     {"text_fold_take", text_fold_take, METH_O,
      "text_fold_take(fold) -> ((schema, array) of the timeline (minute, code, flags, details, tfr, n, first, "
-     "last), of the per-target table (code, flags, details, tfr, uhost, cluster, ust, n), rows): the groups "
-     "since the last take, the tables emptied"},
+     "last), of the per-target table (code, flags, details, tfr, uhost, ust, n), of the per-group table (code, "
+     "flags, details, tfr, cluster, ust, n), rows): the groups since the last take, the tables emptied"},
     {NULL, NULL, 0, NULL},
 };
 
