@@ -23,6 +23,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import RunMain
+from tests.stats import test_lb_fold as lb_fold
 from tests.stats.test_json_native import _lines as _edge_lines
 from tests.stats.test_lb_fold import _mode
 from tests.support.native import native_pass
@@ -144,17 +145,12 @@ def _write(tmp: Path, lines: list[str], name: str = "envoy.log") -> Path:
 
 
 def _stats(path: Path, mode: str, monkeypatch: pytest.MonkeyPatch, **kw: object) -> str:
-    with _mode(mode, monkeypatch):
-        return json.dumps(lb_app.lb_stats([str(path)], "envoy", **kw))  # type: ignore[arg-type]
+    return lb_fold._stats(path, mode, monkeypatch, "envoy", **kw)
 
 
 def _check(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: object) -> dict[str, object]:
     """The fold's document is the rows' (native readers without the fold, polars alone)."""
-    folded = _stats(path, "fold", monkeypatch, **kw)
-    assert folded == _stats(path, "columns", monkeypatch, **kw)
-    assert folded == _stats(path, "polars", monkeypatch, **kw)
-    out: dict[str, object] = json.loads(folded)
-    return out
+    return lb_fold._check(path, monkeypatch, "envoy", **kw)
 
 
 def _folded(lines: list[str]) -> int:

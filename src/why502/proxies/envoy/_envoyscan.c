@@ -67,6 +67,29 @@ typedef struct {
 static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 static inline int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 
+/* \d{4}-\d\d-\d\dT at p (11 bytes the caller has) */
+static inline int iso_date(const char *p) {
+    return is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3]) && p[4] == '-'
+           && is_digit(p[5]) && is_digit(p[6]) && p[7] == '-' && is_digit(p[8]) && is_digit(p[9]) && p[10] == 'T';
+}
+
+/* the flags at p, `[A-Z]+(?:,[A-Z]+)*|-`, and a space: the space's position, or NULL (a shorter
+ * run or fewer repeats is followed by a capital or a comma, not the space: one way to match) */
+static inline const char *flags_end(const char *p, const char *e) {
+    if (p < e && *p == '-') {
+        p++;
+    } else {
+        for (;;) {
+            const char *r = p;
+            while (p < e && is_upper(*p)) p++;
+            if (p == r) return NULL;
+            if (p < e && *p == ',') { p++; continue; }
+            break;
+        }
+    }
+    return p < e && *p == ' ' ? p : NULL;
+}
+
 static int count_add(PyObject *dict, PyObject *key, Py_ssize_t n) {
     PyObject *old = PyDict_GetItemWithError(dict, key);
     if (old == NULL && PyErr_Occurred()) return -1;
@@ -122,9 +145,7 @@ static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     if (c->error || n < 16 || s[0] != '[' || !printable(s, n) || memchr(s, '{', (size_t)n) != NULL) return 0;
     /* _HEAD's time: \[\d{4}-\d\d-\d\dT[^\]]*\] " */
     p = s + 1;
-    if (!(is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3]) && p[4] == '-'
-          && is_digit(p[5]) && is_digit(p[6]) && p[7] == '-' && is_digit(p[8]) && is_digit(p[9])
-          && p[10] == 'T')) return 0;
+    if (!iso_date(p)) return 0;
     p += 11;
     const char *rb = memchr(p, ']', (size_t)(e - p));
     if (rb == NULL || e - rb < 3 || rb[1] != ' ' || rb[2] != '"') return 0;
@@ -149,18 +170,7 @@ static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     p++;
     /* the flags: [A-Z]+(?:,[A-Z]+)*|- and a space */
     const char *flags = p;
-    if (p < e && *p == '-') {
-        p++;
-    } else {
-        for (;;) {
-            const char *r = p;
-            while (p < e && is_upper(*p)) p++;
-            if (p == r) return 0;
-            if (p < e && *p == ',') { p++; continue; }
-            break;
-        }
-    }
-    if (p >= e || *p != ' ') return 0;
+    if ((p = flags_end(p, e)) == NULL) return 0;
     Py_ssize_t nflags = p - flags;
     int dash = nflags == 1 && flags[0] == '-';
     if (status < 500 && !dash) return 0;
@@ -372,9 +382,7 @@ static int rx_line(const char *s, Py_ssize_t n, RxLine *m) {
     if (n < 16 || s[0] != '[') return 0;
     /* \[(?P<time>\d{4}-\d\d-\d\dT[^\]]*)\] "  */
     p = s + 1;
-    if (!(is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3]) && p[4] == '-'
-          && is_digit(p[5]) && is_digit(p[6]) && p[7] == '-' && is_digit(p[8]) && is_digit(p[9])
-          && p[10] == 'T')) return 0;
+    if (!iso_date(p)) return 0;
     const char *rb = memchr(p + 11, ']', (size_t)(e - p - 11));
     if (rb == NULL || e - rb < 3 || rb[1] != ' ' || rb[2] != '"') return 0;
     m->time.p = p;
@@ -391,18 +399,7 @@ static int rx_line(const char *s, Py_ssize_t n, RxLine *m) {
     p = q + 1;
     /* (?P<flags>[A-Z]+(?:,[A-Z]+)*|-) and a space */
     const char *flags = p;
-    if (p < e && *p == '-') {
-        p++;
-    } else {
-        for (;;) {
-            const char *r = p;
-            while (p < e && is_upper(*p)) p++;
-            if (p == r) return 0;
-            if (p < e && *p == ',') { p++; continue; }
-            break;
-        }
-    }
-    if (p >= e || *p != ' ') return 0;
+    if ((p = flags_end(p, e)) == NULL) return 0;
     m->flags.p = flags;
     m->flags.n = p - flags;
     p++;
