@@ -148,41 +148,63 @@ def decided(groups: pl.DataFrame) -> pl.DataFrame:
     return finish(text_records(m), NAME)
 
 
-#: the captures that decide a row's status, made_by, retries and failure (``_DECIDE``), its target
-#: (``uhost``), group (``cluster``) and timing (``ust``): ``text_records`` reads each value from
-#: these alone (the time, request, authority and duration decide nothing ``stats`` counts)
-_DECIDE = ["code", "flags", "details", "tfr"]
-_DECIDED = {"status": "status", "made_by": "made_by", "retries": "retries", "code": "_code",
-            "symptom": "symptom", "proxy_status": "proxy_status", "cause": "cause", "failed": "failed",
-            "kind": "kind"}
-#: decided values kept for the next takes of a read, per table; past this many rows it starts again
+#: what ``stats`` counts of a line, by the captures that decide it (``text_records`` reads each
+#: value from these alone: the time, request, authority and duration decide nothing it counts):
+#: {kind: (its captures, {the reader's column: its name in the groups})}
+_KINDS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "decide": (["code", "flags", "details", "tfr"],
+               {"status": "status", "made_by": "made_by", "retries": "retries", "code": "_code",
+                "symptom": "symptom", "proxy_status": "proxy_status", "cause": "cause", "failed": "failed",
+                "kind": "kind"}),
+    "target": (["uhost"], {"target": "target"}),
+    "group": (["cluster"], {"group": "group"}),
+    "timing": (["ust"], {"upstream_ms": "upstream_ms"}),
+}
+#: decided values kept for the next takes of a read, per kind; past this many it starts again
 CACHE_MAX = 1 << 14
 
 
 class _Decisions:
-    """The reader's decisions of the distinct values of some captures (``keys``), each decided
-    once per read (``decided``) and kept as a frame to join the groups to: a take's groups
-    mostly repeat the values of the takes before (a fixed cost of ~15 ms a ``decided`` call,
-    the expressions' build, was most of a take)."""
+    """The reader's decisions of the distinct values of each kind of captures (``_KINDS``), each
+    decided once per read and kept as a frame to join the groups to: a take's groups mostly
+    repeat the values of the takes before.  The values a take has not seen yet are decided in one
+    ``decided`` call, all kinds together: its fixed cost (~15 ms, the expressions' build) was
+    most of a take, and four of them most of ``stats`` on a short log."""
 
-    def __init__(self, keys: list[str], columns: dict[str, str]) -> None:
-        self.keys, self.columns = keys, columns
-        self.known: pl.DataFrame | None = None
+    def __init__(self) -> None:
+        self.known: dict[str, pl.DataFrame | None] = dict.fromkeys(_KINDS)
 
-    def of(self, groups: pl.DataFrame) -> pl.DataFrame:
-        """``groups`` with the decided ``columns`` (renamed as their values) joined on ``keys``."""
-        values = groups.select(self.keys).unique()
-        if self.known is not None and self.known.height + values.height > CACHE_MAX:
-            self.known = None  # bounded: decided again from here
-        if self.known is not None:
-            values = values.join(self.known.select(self.keys), on=self.keys, how="anti", nulls_equal=True)
-        if values.height:
-            rec = decided(values)
-            new = pl.concat([values, rec.select(*(pl.col(c).alias(a) for c, a in self.columns.items()))],
-                            how="horizontal")
-            self.known = new if self.known is None else pl.concat([self.known, new], how="vertical")
-        assert self.known is not None
-        return groups.join(self.known, on=self.keys, how="left", nulls_equal=True)
+    def learn(self, wanted: dict[str, pl.DataFrame]) -> None:
+        """Decide the values of each kind in ``wanted`` (frames holding its captures) not known yet."""
+        new: dict[str, pl.DataFrame] = {}
+        for kind, groups in wanted.items():
+            keys = _KINDS[kind][0]
+            values = groups.select(keys).unique()
+            known = self.known[kind]
+            if known is not None and known.height + values.height > CACHE_MAX:
+                known = self.known[kind] = None  # bounded: decided again from here
+            if known is not None:
+                values = values.join(known.select(keys), on=keys, how="anti", nulls_equal=True)
+            if values.height:
+                new[kind] = values
+        if not new:
+            return
+        # one frame of every kind's values (each row's other captures null), read once
+        rec = decided(pl.concat(list(new.values()), how="diagonal"))
+        at = 0
+        for kind, values in new.items():
+            columns = _KINDS[kind][1]
+            got = pl.concat([values, rec.slice(at, values.height).select(
+                *(pl.col(c).alias(a) for c, a in columns.items()))], how="horizontal")
+            at += values.height
+            known = self.known[kind]
+            self.known[kind] = got if known is None else pl.concat([known, got], how="vertical")
+
+    def of(self, kind: str, groups: pl.DataFrame) -> pl.DataFrame:
+        """``groups`` with the decided columns of ``kind`` joined (``learn`` saw its values)."""
+        known = self.known[kind]
+        assert known is not None
+        return groups.join(known, on=_KINDS[kind][0], how="left", nulls_equal=True)
 
 
 class TextFold:
@@ -193,10 +215,7 @@ class TextFold:
     def __init__(self, module: Any) -> None:
         self.module = module
         self.cap = module.text_fold_new()
-        self.decide = _Decisions(_DECIDE, _DECIDED)
-        self.target = _Decisions(["uhost"], {"target": "target"})
-        self.group = _Decisions(["cluster"], {"group": "group"})
-        self.timing = _Decisions(["ust"], {"upstream_ms": "upstream_ms"})
+        self.decisions = _Decisions()
 
     def block(self, data: bytes) -> tuple[list[int], bytes, int]:
         """The lines of ``data`` it hands back (their numbers in ``data``, their text: each line
@@ -215,14 +234,19 @@ class TextFold:
         (tl_caps, target_caps, group_caps, rows) = self.module.text_fold_take(self.cap)
         if not rows:
             return None
-        tl = self.decide.of(arrow_frame(*tl_caps))
+        tl, target, group = arrow_frame(*tl_caps), arrow_frame(*target_caps), arrow_frame(*group_caps)
+        deciding = _KINDS["decide"][0]
+        known = self.decisions
+        known.learn({"decide": pl.concat([t.select(deciding) for t in (tl, target, group)]), "target": target,
+                     "group": group, "timing": pl.concat([target.select("ust"), group.select("ust")])})
+        tl = known.of("decide", tl)
         timeline = tl.select("minute", "status", "made_by", "retries", "n")
         codes = _in_time_order(tl.filter(pl.col("failed") & (pl.col("made_by") == "lb")).drop("code")
                                .rename({"_code": "code"}).select(*CODES_SCHEMA)
                                .cast(CODES_SCHEMA))  # type: ignore[arg-type]
-        per = {key: self.timing.of(place.of(self.decide.of(arrow_frame(*caps)))).select(
+        per = {key: known.of("timing", known.of(key, known.of("decide", groups))).select(
             key, "status", "made_by", "retries", "upstream_ms", "n")
-            for key, place, caps in (("target", self.target, target_caps), ("group", self.group, group_caps))}
+            for key, groups in (("target", target), ("group", group))}
         return Counted(int(rows), timeline, per["target"], per["group"], codes)
 
 
