@@ -48,7 +48,7 @@ setup(ext_modules=[Extension(
     "why502.proxies.envoy._envoyscan",
     sources=["src/why502/proxies/envoy/_envoyscan.c"],
     include_dirs=[_SHARED],
-    depends=[f"{_SHARED}/arrow_buf.h"],
+    depends=[f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h"],
     extra_compile_args=_FLAGS,
     optional=True,
 ), Extension(

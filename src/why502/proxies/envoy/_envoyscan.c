@@ -43,7 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "arrow_buf.h"
+#include "group_table.h"
 
 #define N_STATUS 1000 /* a status has 1-3 digits */
 #define MAX_TOKS 64   /* a line of more tokens (before the three integers, or in a 5xx) goes back */
@@ -63,6 +66,29 @@ typedef struct {
 
 static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
 static inline int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+
+/* \d{4}-\d\d-\d\dT at p (11 bytes the caller has) */
+static inline int iso_date(const char *p) {
+    return is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3]) && p[4] == '-'
+           && is_digit(p[5]) && is_digit(p[6]) && p[7] == '-' && is_digit(p[8]) && is_digit(p[9]) && p[10] == 'T';
+}
+
+/* the flags at p, `[A-Z]+(?:,[A-Z]+)*|-`, and a space: the space's position, or NULL (a shorter
+ * run or fewer repeats is followed by a capital or a comma, not the space: one way to match) */
+static inline const char *flags_end(const char *p, const char *e) {
+    if (p < e && *p == '-') {
+        p++;
+    } else {
+        for (;;) {
+            const char *r = p;
+            while (p < e && is_upper(*p)) p++;
+            if (p == r) return NULL;
+            if (p < e && *p == ',') { p++; continue; }
+            break;
+        }
+    }
+    return p < e && *p == ' ' ? p : NULL;
+}
 
 static int count_add(PyObject *dict, PyObject *key, Py_ssize_t n) {
     PyObject *old = PyDict_GetItemWithError(dict, key);
@@ -119,9 +145,7 @@ static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     if (c->error || n < 16 || s[0] != '[' || !printable(s, n) || memchr(s, '{', (size_t)n) != NULL) return 0;
     /* _HEAD's time: \[\d{4}-\d\d-\d\dT[^\]]*\] " */
     p = s + 1;
-    if (!(is_digit(p[0]) && is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3]) && p[4] == '-'
-          && is_digit(p[5]) && is_digit(p[6]) && p[7] == '-' && is_digit(p[8]) && is_digit(p[9])
-          && p[10] == 'T')) return 0;
+    if (!iso_date(p)) return 0;
     p += 11;
     const char *rb = memchr(p, ']', (size_t)(e - p));
     if (rb == NULL || e - rb < 3 || rb[1] != ' ' || rb[2] != '"') return 0;
@@ -146,18 +170,7 @@ static int count_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     p++;
     /* the flags: [A-Z]+(?:,[A-Z]+)*|- and a space */
     const char *flags = p;
-    if (p < e && *p == '-') {
-        p++;
-    } else {
-        for (;;) {
-            const char *r = p;
-            while (p < e && is_upper(*p)) p++;
-            if (p == r) return 0;
-            if (p < e && *p == ',') { p++; continue; }
-            break;
-        }
-    }
-    if (p >= e || *p != ' ') return 0;
+    if ((p = flags_end(p, e)) == NULL) return 0;
     Py_ssize_t nflags = p - flags;
     int dash = nflags == 1 && flags[0] == '-';
     if (status < 500 && !dash) return 0;
@@ -266,6 +279,318 @@ static PyObject *text_counts(PyObject *Py_UNUSED(self), PyObject *args) { return
 
 static PyObject *text_ranges(PyObject *Py_UNUSED(self), PyObject *args) { return scan(args, 1); }
 
+/* --- stats' fold of the text lines (issue 28 item 2) --------------------------------------------
+ *
+ * `why502 stats` reads a text line with the vectorised reader (proxies/envoy/frame.py: ENVOY_RX,
+ * polars' extract_groups, then the decisions of log._record as column expressions), and all it
+ * does with the row is count it by its minute (the time's first 16 characters), status, made_by
+ * and retries, by its target and its group with the upstream timing, and, for a failure Envoy
+ * made itself, by its code with its least and greatest time (evidence/lbstats.py).  So the fold
+ * takes the lines ENVOY_RX takes, with no doubt about what each group captures, and counts them
+ * by the raw captures those values are decided on, in three tables:
+ *
+ *   - the timeline: (minute, code, flags, details, tfr), each group with its least and greatest
+ *     time (the decisions of made_by, retries and the failure's code read the status, flags,
+ *     details and transport failure reason only);
+ *   - the per-target table: (code, flags, details, tfr, upstream host, upstream time), and the
+ *     per-group table: (code, flags, details, tfr, cluster, upstream time) -- two tables, not one
+ *     of both keys: targets in several clusters (the bench's Istio log) multiplied the groups,
+ *     and the takes with them (11 takes of its 1M lines instead of 1).
+ *
+ * Each group is decided once in Python by the reader's own expressions on its captures
+ * (proxies/envoy/textfold.py), so no decision is made here.  A line is taken only when:
+ *
+ *   - every byte is printable ASCII (0x20-0x7e): the regex's \d, \s and \S (Unicode in Rust's
+ *     regex) are then ASCII digits, the space, and anything but the space; the line starts with
+ *     `[`, so the reader never tries it as JSON (frame.envoy_frame: lines starting with `{`);
+ *   - ENVOY_RX matches it (rx_line below follows the regex step by step: each of its quantifiers
+ *     has one way to match that can be followed, so no backtracking but the optional Istio group,
+ *     tried first as the regex tries it, then without);
+ *   - its time is at most GT_TIME_MAX bytes (the ranges' fixed slots).
+ *
+ * Every other line is handed back and stays a row.  tests/stats/test_envoy_text_fold.py holds the
+ * stats document equal to the rows' on every recorded and published line and on bent ones. */
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n; /* -1: the group did not take part in the match (polars: null) */
+} Span;
+
+typedef struct {
+    Span time, code, flags, details, tfr, ust, uhost, cluster;
+} RxLine;
+
+/* [^\s"]* from p, on printable ASCII: the end of the run */
+static inline const char *word_end(const char *p, const char *e) {
+    while (p < e && *p != ' ' && *p != '"') p++;
+    return p;
+}
+
+static inline const char *digits_end(const char *p, const char *e) {
+    while (p < e && is_digit(*p)) p++;
+    return p;
+}
+
+/* "[^"]*" at p: the position after the closing quote (its text in *v), or NULL */
+static inline const char *quoted_at(const char *p, const char *e, Span *v) {
+    if (p >= e || *p != '"') return NULL;
+    const char *q = memchr(p + 1, '"', (size_t)(e - p - 1));
+    if (q == NULL) return NULL;
+    if (v != NULL) { v->p = p + 1; v->n = q - p - 1; }
+    return q + 1;
+}
+
+/* ENVOY_RX from its bytes received to its end, at p:
+ *   \d+ \d+ (?P<dur>\d+) (?P<ust>\S+) "[^"]*" "[^"]*" "[^"]*" "(?P<auth>[^"]*)" "(?P<uhost>[^"]*)"
+ *   (?:(?: "[^"]*")* (?P<cluster>[^\s"]+))?
+ * 1 when it matches (ust, uhost and cluster set) */
+static int rx_rest(const char *p, const char *e, RxLine *m) {
+    for (int k = 0; k < 3; k++) { /* \d+ and a space: a shorter run is followed by a digit */
+        const char *q = digits_end(p, e);
+        if (q == p || q >= e || *q != ' ') return 0;
+        p = q + 1;
+    }
+    const char *q = p; /* \S+ and a space: the whole run (a shorter one is followed by a non-space) */
+    while (q < e && *q != ' ') q++;
+    if (q == p || q >= e) return 0;
+    m->ust.p = p;
+    m->ust.n = q - p;
+    p = q;
+    for (int k = 0; k < 5; k++) { /* ` "[^"]*"` five times: [^"]* ends at the next quote */
+        if (p >= e || *p != ' ') return 0;
+        p = quoted_at(p + 1, e, k == 4 ? &m->uhost : NULL);
+        if (p == NULL) return 0;
+    }
+    /* the optional tail: as many ` "[^"]*"` as there are, then ` [^\s"]+`; fewer of them would
+     * leave ` "` next, where the cluster cannot start: no cluster then */
+    while (e - p >= 2 && p[0] == ' ' && p[1] == '"') {
+        const char *r = quoted_at(p + 1, e, NULL);
+        if (r == NULL) break;
+        p = r;
+    }
+    m->cluster.n = -1;
+    if (p < e && *p == ' ') {
+        const char *r = word_end(p + 1, e);
+        if (r > p + 1) { m->cluster.p = p + 1; m->cluster.n = r - p - 1; }
+    }
+    return 1;
+}
+
+/* ENVOY_RX on a printable line: 1 when it matches, its captures in *m */
+static int rx_line(const char *s, Py_ssize_t n, RxLine *m) {
+    const char *e = s + n, *p;
+    if (n < 16 || s[0] != '[') return 0;
+    /* \[(?P<time>\d{4}-\d\d-\d\dT[^\]]*)\] "  */
+    p = s + 1;
+    if (!iso_date(p)) return 0;
+    const char *rb = memchr(p + 11, ']', (size_t)(e - p - 11));
+    if (rb == NULL || e - rb < 3 || rb[1] != ' ' || rb[2] != '"') return 0;
+    m->time.p = p;
+    m->time.n = rb - p;
+    /* (?P<req>[^"]*)" : up to the next quote, then a space */
+    const char *q = memchr(rb + 3, '"', (size_t)(e - rb - 3));
+    if (q == NULL || e - q < 2 || q[1] != ' ') return 0;
+    p = q + 2;
+    /* (?P<code>\d{1,3}) and a space */
+    q = digits_end(p, e);
+    if (q == p || q - p > 3 || q >= e || *q != ' ') return 0;
+    m->code.p = p;
+    m->code.n = q - p;
+    p = q + 1;
+    /* (?P<flags>[A-Z]+(?:,[A-Z]+)*|-) and a space */
+    const char *flags = p;
+    if ((p = flags_end(p, e)) == NULL) return 0;
+    m->flags.p = flags;
+    m->flags.n = p - flags;
+    p++;
+    /* (?:(?P<details>[^\s"]+) [^\s"]+ "(?P<tfr>[^"]*)" )? -- tried first, as the regex does */
+    const char *d = word_end(p, e);
+    if (d > p && d < e && *d == ' ') {
+        const char *t = word_end(d + 1, e);
+        Span tfr;
+        const char *z = t > d + 1 && t < e && *t == ' ' ? quoted_at(t + 1, e, &tfr) : NULL;
+        if (z != NULL && z < e && *z == ' ' && rx_rest(z + 1, e, m)) {
+            m->details.p = p;
+            m->details.n = d - p;
+            m->tfr = tfr;
+            return 1;
+        }
+    }
+    m->details.n = m->tfr.n = -1;
+    return rx_rest(p, e, m);
+}
+
+typedef struct {
+    GroupTable timeline, target, group;
+    Buf ranges; /* GtRange of each timeline group (by FoldGroup.id) */
+    int64_t rows;
+    int busy;
+} TextFold;
+
+#define TEXT_FOLD "why502.envoy_text_fold"
+
+static inline void span_part(GroupTable *t, const Span *v) {
+    if (v->n < 0) gt_null(t);
+    else gt_part(t, v->p, v->n);
+}
+
+/* scan_lines' TakeLine of the fold (without the GIL): 1 when the line was counted */
+static int fold_text_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    TextFold *f = ctx;
+    RxLine m;
+    if (n < 16 || s[0] != '[' || !printable(s, n) || !rx_line(s, n, &m) || m.time.n > GT_TIME_MAX) return 0;
+    GroupTable *t = &f->timeline;
+    gt_part(t, m.time.p, m.time.n < 16 ? m.time.n : 16);
+    span_part(t, &m.code);
+    span_part(t, &m.flags);
+    span_part(t, &m.details);
+    span_part(t, &m.tfr);
+    int64_t id = gt_count(t, 0, 0, 0);
+    if (id >= 0) gt_range(&f->ranges, id, m.time.p, (size_t)m.time.n);
+    for (int k = 0; k < 2; k++) {
+        t = k == 0 ? &f->target : &f->group;
+        span_part(t, &m.code);
+        span_part(t, &m.flags);
+        span_part(t, &m.details);
+        span_part(t, &m.tfr);
+        span_part(t, k == 0 ? &m.uhost : &m.cluster);
+        span_part(t, &m.ust);
+        gt_count(t, 0, 0, 0);
+    }
+    f->rows++;
+    return 1;
+}
+
+static void text_fold_clear(TextFold *f) {
+    gt_free(&f->timeline);
+    gt_free(&f->target);
+    gt_free(&f->group);
+    free(f->ranges.data);
+    memset(&f->ranges, 0, sizeof f->ranges);
+    f->rows = 0;
+}
+
+static int text_fold_failed(const TextFold *f) {
+    return f->timeline.failed || f->target.failed || f->group.failed || f->ranges.failed;
+}
+
+static void text_fold_capsule_free(PyObject *cap) {
+    TextFold *f = PyCapsule_GetPointer(cap, TEXT_FOLD);
+    if (f == NULL) { PyErr_Clear(); return; }
+    text_fold_clear(f);
+    free(f);
+}
+
+static TextFold *text_fold_of(PyObject *cap) {
+    TextFold *f = PyCapsule_GetPointer(cap, TEXT_FOLD);
+    if (f != NULL && f->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the fold is in use by another call");
+        return NULL;
+    }
+    return f;
+}
+
+static PyObject *text_fold_new(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args)) {
+    TextFold *f = calloc(1, sizeof *f);
+    if (f == NULL) return PyErr_NoMemory();
+    PyObject *cap = PyCapsule_New(f, TEXT_FOLD, text_fold_capsule_free);
+    if (cap == NULL) free(f);
+    return cap;
+}
+
+/* text_fold_block(fold, data) -> (rows handed back (uint32 bytes), their text (each line and a
+ * newline), rows counted) */
+static PyObject *text_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *cap;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "Oy*", &cap, &data)) return NULL;
+    TextFold *f = text_fold_of(cap);
+    if (f == NULL) { PyBuffer_Release(&data); return NULL; }
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
+    int64_t nrows = 0, before = f->rows;
+    int failed = 0;
+    Py_ssize_t len = whole_lines_len(&data); /* the empty "line" after the last newline is none */
+    f->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    nrows = scan_lines(data.buf, len, fold_text_line, f, &back, &back_text);
+    failed = back.failed || back_text.failed || text_fold_failed(f);
+    Py_END_ALLOW_THREADS
+    f->busy = 0;
+    if (failed) PyErr_NoMemory();
+    else if (nrows > UINT32_MAX) PyErr_SetString(PyExc_ValueError, "block too long");
+    else out = Py_BuildValue("(y#y#L)", back.data ? back.data : "", (Py_ssize_t)back.len,
+                             back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len,
+                             (long long)(f->rows - before));
+    free(back.data);
+    free(back_text.data);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* (groups of the largest table, rows counted) */
+static PyObject *text_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
+    TextFold *f = text_fold_of(cap);
+    if (f == NULL) return NULL;
+    size_t most = f->timeline.used;
+    if (f->target.used > most) most = f->target.used;
+    if (f->group.used > most) most = f->group.used;
+    return Py_BuildValue("(nL)", (Py_ssize_t)most, (long long)f->rows);
+}
+
+static const char *const TL_NAMES[] = {"minute", "code", "flags", "details", "tfr"};
+static const char *const TARGET_NAMES[] = {"code", "flags", "details", "tfr", "uhost", "ust"};
+static const char *const GROUP_NAMES[] = {"code", "flags", "details", "tfr", "cluster", "ust"};
+static const char *const UTF8[] = {"u", "u", "u", "u", "u", "u"};
+
+/* the timeline as a frame's capsules: its parts, n, first, last; 0, or -1 with an error set */
+static int text_timeline_frame(const TextFold *f, PyObject **sc, PyObject **ac) {
+    const GroupTable *t = &f->timeline;
+    Frame fr = {NULL, NULL};
+    int rc = -1;
+    if (frame_new(&fr, (int64_t)t->used, 5 + 3) != 0) goto out;
+    for (int k = 0; k < 5; k++)
+        if (frame_add(&fr, "u", TL_NAMES[k], 1, gt_nullable(t, k, 'u')) != 0) goto out;
+    if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
+    if (frame_add(&fr, "u", "first", 0, gt_range_column(t, &f->ranges, 0)) != 0) goto out;
+    if (frame_add(&fr, "u", "last", 0, gt_range_column(t, &f->ranges, 1)) != 0) goto out;
+    rc = frame_capsules(&fr, sc, ac);
+out:
+    frame_free(&fr);
+    return rc;
+}
+
+/* text_fold_take(fold) -> ((schema, array) of the timeline, of the per-target table, of the
+ * per-group table, rows counted): the groups since the last take, the tables emptied */
+static PyObject *text_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
+    TextFold *f = text_fold_of(cap);
+    if (f == NULL) return NULL;
+    PyObject *tsc, *tac, *psc, *pac, *gsc, *gac;
+    if (f->ranges.len != f->timeline.used * sizeof(GtRange)) return PyErr_NoMemory();
+    if (text_timeline_frame(f, &tsc, &tac) != 0) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
+    }
+    if (gt_frame(&f->target, 6, TARGET_NAMES, UTF8, &psc, &pac) != 0) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        Py_DECREF(tsc);
+        Py_DECREF(tac);
+        return NULL;
+    }
+    if (gt_frame(&f->group, 6, GROUP_NAMES, UTF8, &gsc, &gac) != 0) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        Py_DECREF(tsc);
+        Py_DECREF(tac);
+        Py_DECREF(psc);
+        Py_DECREF(pac);
+        return NULL;
+    }
+    int64_t rows = f->rows;
+    text_fold_clear(f);
+    return Py_BuildValue("((NN)(NN)(NN)L)", tsc, tac, psc, pac, gsc, gac, (long long)rows);
+}
+
 static PyMethodDef module_methods[] = {
     {"text_counts", text_counts, METH_VARARGS,
      "text_counts(data) -> ({status: lines}, {(status, flags, details, tfr, upstream or None, cluster or None): "
@@ -275,6 +600,17 @@ static PyMethodDef module_methods[] = {
      "text_ranges(data) -> ({status: lines}, {group: [lines, least time, greatest time]} of the 5xx, the row "
      "numbers of the lines handed back (uint32 bytes)): text_counts with each group's times, for classify's "
      "summary (proxies/envoy/textfold.py)"},
+    {"text_fold_new", text_fold_new, METH_NOARGS,
+     "text_fold_new() -> a fold: the text lines ENVOY_RX takes without doubt, counted across blocks by the "
+     "captures stats decides them on, for stats (proxies/envoy/textfold.py)"},
+    {"text_fold_block", text_fold_block, METH_VARARGS,
+     "text_fold_block(fold, data) -> (rows handed back (uint32 bytes), their text (each line and a newline), "
+     "rows counted)"},
+    {"text_fold_size", text_fold_size, METH_O, "text_fold_size(fold) -> (groups of its largest table, rows counted)"},
+    {"text_fold_take", text_fold_take, METH_O,
+     "text_fold_take(fold) -> ((schema, array) of the timeline (minute, code, flags, details, tfr, n, first, "
+     "last), of the per-target table (code, flags, details, tfr, uhost, ust, n), of the per-group table (code, "
+     "flags, details, tfr, cluster, ust, n), rows): the groups since the last take, the tables emptied"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -283,4 +619,8 @@ static struct PyModuleDef module_def = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__envoyscan(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__envoyscan(void) {
+    uint64_t seed;
+    if (getentropy(&seed, sizeof seed) == 0) fold_seed ^= seed; /* the fold's hash (group_table.h) */
+    return PyModule_Create(&module_def);
+}

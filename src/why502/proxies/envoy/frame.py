@@ -123,6 +123,13 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
 
 def _text(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     ok, rest = match_rx(lines, ENVOY_RX)
+    return text_records(ok), rest
+
+
+def text_records(ok: pl.DataFrame) -> pl.DataFrame:
+    """The records of ``ENVOY_RX``'s captures (the struct column ``m``, with ``idx``): the text
+    reader's one reading of them, also the decision of each group of ``stats``' native fold of
+    the text lines (``textfold.py``: the groups' captures in ``m``), so both decide alike."""
     f = pl.col("m").struct.field
     blank = pl.lit("")
     req = f("req").str.extract_groups(r"^(?P<method>\S+) (?P<path>\S+)")
@@ -139,7 +146,7 @@ def _text(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         duration_ms=f("dur").cast(pl.Float64, strict=False),
         client=pl.lit(None, dtype=pl.String),
     )
-    return out, rest
+    return out
 
 
 # log.parse_envoy_json's keys, in _get's order (the nested "upstream.*" ones are not read here:

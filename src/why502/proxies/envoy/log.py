@@ -303,8 +303,8 @@ def _text_counter(status_rx: re.Pattern[bytes] | None) -> BlockCounter | None:
 
 
 def _fold() -> BlockFold | None:
-    """``stats``' fold of its JSON lines (``parsers.lblogs.jsonfold``), and, for ``classify``'s
-    summary, of its text lines (``textfold``), imported when a read starts."""
+    """``stats``' and ``classify``'s summary's fold of its JSON lines (``parsers.lblogs.jsonfold``)
+    and of its text lines (``textfold``), imported when a read starts."""
     from why502.parsers.lblogs.jsonfold import json_fold
     from why502.proxies.envoy.textfold import EnvoyFold
 
