@@ -12,7 +12,9 @@ holds ``stats`` equal to the rows').  Before, each text line was a row of the po
 (~5.5 us a line, 0.18M lines/s; BENCHMARKS.md "2026-11-26 (stop 54)").
 
 For ``classify``'s summary (``BlockFold.codes_only``), what it keeps of a line is whether the
-proxy failed it itself and, if so, its code, status, symptom and time.  ``text_ranges`` is
+proxy failed it itself and, if so, its code, status, symptom and time: the stats fold's codes
+(with each group's least and greatest time), its other tables unused.  Without that fold (a
+build of ``_envoyscan`` before it), ``text_ranges`` counts them: it is
 ``watch``'s text counter (``textcount.py``: it takes only the lines whose shape leaves no doubt,
 and hands the others back) with each 5xx group's least and greatest time: a taken line below
 500 has no flag, so no code and no failure of the proxy's own (the pass's header says why); a
@@ -56,8 +58,11 @@ class EnvoyFold:
 
     def codes_only(self) -> None:
         self.json.codes_only()
-        self.text = _module()
-        self.stats = None
+        # the summary keeps the stats fold's codes (its other tables unused): it reads Istio's
+        # lines too, which watch's counter hands back (1M Istio lines 2.9 -> 0.8 s; the default
+        # format 0.6 -> 0.65-0.8 s); a build without it counts with watch's counter
+        if self.stats is None:
+            self.text = _module()
 
     def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
         if self.text is None and self.stats is None:
