@@ -310,7 +310,7 @@ class Hooks:
     #: back for the rules (HAProxy's session lines: ``proxies.haproxy.classifyfold``; ``watch``'s
     #: error counter too, with no ``since``); "": every line is read alone
     classify_fold: str = ""
-    #: parsers: ``(lines: list[str]) -> list[int]``: the positions of the lines of its log that
+    #: parsers: ``(lines: polars.Series) -> list[int]``: the positions of the lines of its log that
     #: ``classify_line`` reads as nothing, found without reading them one by one (HAProxy's session
     #: lines of a group that went well: ``proxies.haproxy.classifyfold``), handed to the per-line
     #: path of ``classify``/``diagnose`` by the registry (``parsers.linememo.quiet``); "": none

@@ -11,6 +11,10 @@ state, status) with each group's least and greatest time, without the GIL, and e
 decided once here by ``classify_line`` on its first line: the same rows as every line read on
 its own (the C file says why the shape makes that so; ``tests/classify/test_classify_sessions.py``
 holds every taken line to ``classify_line``).  Every other line is handed back, for the rules.
+
+The same pass serves ``watch``'s error counter (``fold_block``, the failures counted by group)
+and the per-line path of ``diagnose`` and ``--format jsonl`` (``quiet_lines``: the lines of the
+groups read as nothing, which that path then skips; each failure line is still read alone).
 """
 
 from __future__ import annotations
