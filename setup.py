@@ -20,47 +20,25 @@ from setuptools import Extension, setup
 _FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 _SHARED = "src/why502/native"
 
-setup(ext_modules=[Extension(
-    "why502.proxies.nginx._scan",
-    sources=["src/why502/proxies/nginx/_scan.c"],
-    include_dirs=[_SHARED],
-    depends=[f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h", "src/why502/proxies/nginx/_scan_wrappers.h",
-             "src/why502/proxies/nginx/_scan_access.h", "src/why502/proxies/nginx/_scan_columns.h",
-             "src/why502/proxies/nginx/_scan_fold.h"],
-    extra_compile_args=_FLAGS,
-    optional=True,
-), *(Extension(
-    f"why502.parsers.lblogs.{name}",
-    sources=[f"src/why502/parsers/lblogs/{name}.c"],
-    include_dirs=[_SHARED],
-    depends=[f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h"],
-    extra_compile_args=_FLAGS,
-    libraries=["m"],
-    optional=True,
-) for name in ("_albscan", "_jsonscan")), Extension(
-    "why502.proxies.haproxy._hapscan",
-    sources=["src/why502/proxies/haproxy/_hapscan.c"],
-    include_dirs=[_SHARED],
-    depends=[f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h"],
-    extra_compile_args=_FLAGS,
-    optional=True,
-), Extension(
-    "why502.proxies.envoy._envoyscan",
-    sources=["src/why502/proxies/envoy/_envoyscan.c"],
-    include_dirs=[_SHARED],
-    depends=[f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h"],
-    extra_compile_args=_FLAGS,
-    optional=True,
-), Extension(
-    "why502.proxies.apache._apachescan",
-    sources=["src/why502/proxies/apache/_apachescan.c"],
-    include_dirs=[_SHARED],
-    depends=[f"{_SHARED}/arrow_buf.h"],
-    extra_compile_args=_FLAGS,
-    optional=True,
-), Extension(
-    "why502.sources._lines",
-    sources=["src/why502/sources/_lines.c"],
-    extra_compile_args=_FLAGS,
-    optional=True,
-)])
+
+def _native(module: str, *headers: str, libraries: tuple[str, ...] = ()) -> Extension:
+    """One optional extension: ``why502.x._y`` from ``src/why502/x/_y.c``, rebuilt when one of the
+    ``headers`` it includes changes."""
+    return Extension(module, sources=[f"src/{module.replace('.', '/')}.c"], include_dirs=[_SHARED],
+                     depends=list(headers), extra_compile_args=_FLAGS, libraries=list(libraries),
+                     optional=True)
+
+
+_ARROW, _GROUPS = f"{_SHARED}/arrow_buf.h", f"{_SHARED}/group_table.h"
+
+setup(ext_modules=[
+    _native("why502.proxies.nginx._scan", _ARROW, _GROUPS, "src/why502/proxies/nginx/_scan_wrappers.h",
+            "src/why502/proxies/nginx/_scan_access.h", "src/why502/proxies/nginx/_scan_columns.h",
+            "src/why502/proxies/nginx/_scan_fold.h"),
+    _native("why502.parsers.lblogs._albscan", _ARROW, _GROUPS, libraries=("m",)),
+    _native("why502.parsers.lblogs._jsonscan", _ARROW, _GROUPS, libraries=("m",)),
+    _native("why502.proxies.haproxy._hapscan", _ARROW, _GROUPS),
+    _native("why502.proxies.envoy._envoyscan", _ARROW, _GROUPS),
+    _native("why502.proxies.apache._apachescan", _ARROW),
+    _native("why502.sources._lines"),
+])

@@ -398,7 +398,9 @@ def _summarize_native(
     scanners = errorlog_native.ThreadScanners(book, max_groups=_NATIVE_GROUPS)
     since = errorlog_native.engine_since(_since_iso(cutoff))
 
-    folds = _classify_folds()
+    from why502.proxies import classify_folds
+
+    folds = classify_folds()  # each proxy's counter by group (Hooks.classify_fold), --since handed over
     since_stamp = cutoff.isoformat(timespec="seconds") if cutoff is not None else None  # filter_since's
 
     def work(chunk: ViewBatch) -> tuple[pl.DataFrame | None, int]:
@@ -423,17 +425,6 @@ def _summarize_native(
         if agg is not None:
             summary.add_aggregate(agg)
     _fold_native_groups(summary, book, scanners)
-
-
-def _classify_folds() -> tuple[Callable[[bytes, str | None], tuple[list[tuple[Any, ...]], bytes]], ...]:
-    """Each proxy's counter of the lines of its log the summary can count by group
-    (``Hooks.classify_fold``: a proxy's session lines, one record per group instead of per line;
-    ``--since``'s cutoff handed over as ``filter_since`` compares it)."""
-    from why502.proxies import PROXIES
-    from why502.proxies.base import resolve
-
-    return tuple(resolve(p.hooks.classify_fold) for p in PROXIES.values()  # type: ignore[misc]
-                 if p.hooks.classify_fold)
 
 
 def _with_rows(agg: pl.DataFrame | None, rows: list[tuple[Any, ...]]) -> pl.DataFrame:

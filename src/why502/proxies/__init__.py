@@ -20,8 +20,9 @@ import importlib
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from types import ModuleType
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from why502.errors import InputError, UsageError
 from why502.parsers import linememo as _linememo
@@ -89,14 +90,28 @@ _linememo.install(_line_memo())  # the parsers below ask it, never the registry 
 _linememo.install_quiet(tuple(p.hooks.classify_quiet for p in PROXIES.values() if p.hooks.classify_quiet),
                        resolve)
 
+#: a proxy's counter of its log's lines by group (``Hooks.classify_fold``): (block, --since's
+#: cutoff) -> (summary rows (symptom, status, source, upstream, lines, first, last), the lines
+#: it hands back)
+ClassifyFold = Callable[[bytes, "str | None"], "tuple[list[tuple[Any, ...]], bytes]"]
+
+
+@cache
+def classify_folds() -> tuple[ClassifyFold, ...]:
+    """Each proxy's ``Hooks.classify_fold``, resolved once: ``classify``'s summary and ``watch``'s
+    error counter hand a block to each before they read its lines one by one."""
+    return tuple(cast(ClassifyFold, resolve(p.hooks.classify_fold))
+                 for p in PROXIES.values() if p.hooks.classify_fold)
+
+
 HEAD_BYTES = 1 << 20  # what detection reads of a file (the first MiB)
 INCLUDE_FILES = 16  # at most this many included files are read to detect a file's proxy
 INCLUDE_DEPTH = 2
 
-__all__ = ["DEFAULT", "PROXIES", "SCHEMA_1_BINARY", "SCHEMA_1_CONFIG", "Capability", "Proxy", "choose",
-           "config_key", "detect_file", "detect_process", "detect_text", "found_on_host", "get",
-           "installed_binary", "names", "of", "option_aliases", "packaged_config", "report_config",
-           "writable_intents"]
+__all__ = ["DEFAULT", "PROXIES", "SCHEMA_1_BINARY", "SCHEMA_1_CONFIG", "Capability", "ClassifyFold", "Proxy",
+           "choose", "classify_folds", "config_key", "detect_file", "detect_process", "detect_text",
+           "found_on_host", "get", "installed_binary", "names", "of", "option_aliases", "packaged_config",
+           "report_config", "writable_intents"]
 
 
 def source_of(name: str | None = None) -> ModuleType:

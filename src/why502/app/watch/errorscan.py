@@ -30,16 +30,14 @@ held the agent at 4,245 lines/s on an nginx error log and 395 on Apache's (BENCH
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import cache
-from typing import Any
 
 from why502.app.watch.metrics import upstream_label
 from why502.parsers import errorlog_native
 from why502.parsers.errorlog import classify_line, prefilter_needles
 from why502.parsers.linememo import new_memo
-from why502.proxies import PROXIES  # (also hands the engine's scanner down: parsers.native)
-from why502.proxies.base import resolve
+from why502.proxies import classify_folds  # (also hands the engine's scanner down: parsers.native)
 
 __all__ = ["ErrorCounter", "count_per_line"]
 
@@ -70,12 +68,6 @@ def _needles() -> tuple[tuple[bytes, ...], dict[bytes, tuple[bytes, ...]]]:
     needles = [n.encode() for n in prefilter_needles()]
     parts = {n: tuple(m for m in needles if m != n and m in n) for n in needles}
     return tuple(sorted(needles, key=len)), parts  # the parts before the needles that hold them
-
-
-# each proxy's counter of its log's lines by group (``Hooks.classify_fold``): (block) -> (summary
-# rows (symptom, status, source, upstream, lines, first, last), the lines it hands back)
-_FOLDS: tuple[Callable[[bytes, str | None], tuple[list[tuple[Any, ...]], bytes]], ...] = tuple(
-    resolve(p.hooks.classify_fold) for p in PROXIES.values() if p.hooks.classify_fold)  # type: ignore[misc]
 
 
 class ErrorCounter:
@@ -112,7 +104,7 @@ class ErrorCounter:
             if rest is None:
                 return counts
             data = rest + b"\n"
-        for fold in _FOLDS:
+        for fold in classify_folds():  # each proxy's counter of its lines by group
             rows, data = fold(data, None)
             for symptom, status, _source, upstream, n, _first, _last in rows:
                 if status is not None:  # (an evidence event is no failed request)

@@ -766,9 +766,8 @@ static PyObject *httplog_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *groups = NULL, *out = NULL;
     int failed = 0;
     int64_t lines = 0;
-    /* whole lines: the empty "line" after the last newline is none */
-    int ends = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n';
-    Py_ssize_t len = ends ? data.len - 1 : data.len;
+    Py_ssize_t len = whole_lines_len(&data); /* the empty "line" after the last newline is none */
+    int ends = len != data.len;
     Py_BEGIN_ALLOW_THREADS
     if (tally_grow(&t) != 0) t.failed = 1;
     else lines = scan_lines(data.buf, len, count_line, &t, &back, &back_text);
@@ -1200,7 +1199,7 @@ static int sess_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     return 1;
 }
 
-/* sess_take, and each line's group (SessTable.last) appended to *rows as an int32 */
+/* sess_take, and (rows not NULL) each line's group (SessTable.last) appended to *rows as an int32 */
 typedef struct {
     SessTable *t;
     Buf *rows;
@@ -1209,7 +1208,7 @@ typedef struct {
 static int sess_take_row(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     SessRows *r = ctx;
     int took = sess_take(r->t, s, n, row);
-    buf_put(r->rows, (const char *)&r->t->last, sizeof r->t->last);
+    if (r->rows != NULL) buf_put(r->rows, (const char *)&r->t->last, sizeof r->t->last);
     return took;
 }
 
@@ -1221,17 +1220,16 @@ static PyObject *session_groups(PyObject *Py_UNUSED(self), PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*n|z#p", &data, &max_groups, &since, &since_n, &want_rows)) return NULL;
     SessTable t = {{0}, {0}, {0}, NULL, 0, 0, (size_t)(max_groups > 0 ? max_groups : 0), since, since_n, -1, 0};
     Buf back = {0}, back_text = {0}, rows = {0};
-    SessRows with_rows = {&t, &rows};
+    SessRows with_rows = {&t, want_rows ? &rows : NULL};
     const SessGroup **by_id = NULL;
     PyObject *groups = NULL, *out = NULL;
     int failed = 0;
     int64_t lines = 0;
-    int ends = data.len > 0 && ((const char *)data.buf)[data.len - 1] == '\n';
-    Py_ssize_t len = ends ? data.len - 1 : data.len;
+    Py_ssize_t len = whole_lines_len(&data); /* the empty "line" after the last newline is none */
+    int ends = len != data.len;
     Py_BEGIN_ALLOW_THREADS
     if (sess_grow(&t) != 0) t.failed = 1;
-    else if (data.len > 0 && want_rows) lines = scan_lines(data.buf, len, sess_take_row, &with_rows, &back, &back_text);
-    else if (data.len > 0) lines = scan_lines(data.buf, len, sess_take, &t, &back, &back_text);
+    else if (data.len > 0) lines = scan_lines(data.buf, len, sess_take_row, &with_rows, &back, &back_text);
     if (!t.failed && (by_id = calloc(t.used + 1, sizeof *by_id)) == NULL) t.failed = 1;
     for (size_t k = 0; by_id != NULL && k < t.cap; k++)
         if (t.slots[k].slot.n != 0) by_id[t.slots[k].id] = &t.slots[k];
