@@ -5,7 +5,7 @@ is.  Written by ``python -m why502.proxies.apache.error_memo``; never edit by ha
 
 from typing import Any
 
-DIGEST = '15d0c00c681316f3de4d7f5509e5f8a223774573bf9172b4696a88b930b4ae4b'
+DIGEST = '01e314b63a47e264c83581d26cbd4b85db63dbe961dbedb59f6aa25010373ab2'
 NO_CLIENT: Any = (
     (
     ),

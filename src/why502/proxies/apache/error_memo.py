@@ -492,10 +492,7 @@ class ApacheMemo:
                 slow.add(key)
                 continue
             taken += n
-            self.hits += n
-            rec = entry.rec
-            if rec is not None and rec.status is not None:
-                out[(rec.symptom, rec.upstream)] += n
+            self._count(entry, n, out)
         if taken == len(lines):
             return out
         for line in lines:
@@ -526,11 +523,16 @@ class ApacheMemo:
             entries.append((entry, n))
         out: Counter[tuple[str, str | None]] = Counter()
         for entry, n in entries:
-            self.hits += n
-            rec = entry.rec
-            if rec is not None and rec.status is not None:
-                out[(rec.symptom, rec.upstream)] += n
+            self._count(entry, n, out)
         return out, back
+
+    def _count(self, entry: _Entry, n: int, out: Counter[tuple[str, str | None]]) -> None:
+        """``n`` lines of a key answered by its kept ``entry``: a failed request's (symptom,
+        upstream) counted in ``out``."""
+        self.hits += n
+        rec = entry.rec
+        if rec is not None and rec.status is not None:
+            out[(rec.symptom, rec.upstream)] += n
 
     def _keyed(self, key: tuple[str, bool, str], n: int) -> _Entry | None:
         """The kept answer of a key ``failures`` found on ``n`` lines of a block, learnt on a line
