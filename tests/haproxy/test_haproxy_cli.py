@@ -61,7 +61,8 @@ def test_without_nginx_the_packaged_haproxy_config_is_diagnosed(
     assert report.inputs["proxy"] == "haproxy" and report.inputs["config"] == str(cfg)
     assert report.findings[0].cause == "backend-too-slow"
     logs_only = diagnose(DiagnoseOptions(error_logs=[str(HAP / "sh-timeout.log")], offline=True))
-    assert "config" not in logs_only.inputs and "proxy" not in logs_only.inputs, logs_only.inputs
+    # its lines are HAProxy's: read in its words (the proxy sniffed), still no config of this host
+    assert "config" not in logs_only.inputs and logs_only.inputs["proxy"] == "haproxy", logs_only.inputs
     assert logs_only.findings, "the log's failures are still found"
 
 
@@ -79,3 +80,25 @@ def test_lint_takes_config_and_runs_the_haproxy_rules(run_main: RunMain) -> None
     (short,) = [f for f in data["findings"] if f["code"] == "W502-026"]
     assert short["line"] == 13 and "-    timeout server 1s" in short["diff"]
     assert "+    timeout server 35s" in short["diff"]
+
+
+@pytest.mark.parametrize("name", ["backend-502", "sc-refused", "sh-timeout"])
+def test_stats_reads_an_httplog_given_alone_as_with_proxy(run_main: RunMain, name: str) -> None:
+    """``why502 stats haproxy.log``, no ``--proxy``: the log's own format is sniffed as diagnose
+    sniffs it (``Hooks.access_sniff``).  It was read with nginx's reader, matched no line and
+    told the user to give an nginx ``--log-format`` (exit 3)."""
+    log = str(HAP / f"{name}.log")
+    code, out, err = run_main("stats", log, "--format", "json", "--no-progress")
+    forced_code, forced, _err = run_main("stats", "--proxy", "haproxy", log, "--format", "json",
+                                         "--no-progress")
+    assert (code, err) == (forced_code, "") and code in (0, 1)
+    got, want = json.loads(out), json.loads(forced)
+    assert got == want and got["log_format"].startswith("HAProxy httplog")
+    assert got["requests"] > 0
+
+
+def test_stats_on_an_nginx_log_is_not_sniffed_as_haproxy(run_main: RunMain, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text('127.0.0.1 - - [21/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "curl/8.0"\n')
+    code, out, err = run_main("stats", str(log), "--format", "json", "--no-progress")
+    assert code == 1 and err == "" and "HAProxy" not in json.loads(out)["log_format"]

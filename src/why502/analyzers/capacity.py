@@ -296,9 +296,14 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
     timing = _timing(ev, peer, target)
     conf = 0.7
     if timing is not None:
+        # no timeout known (logs alone: no config read, and the log says none) -- the requests'
+        # times are said without one (was: a TypeError that lost the analyzer's finding)
+        limit = timeout if timeout is not None else timing.timeout_s
+        reached = (f"{timing.at_timeout} of {timing.requests} requests to {timing.upstream} took ≥ "
+                   f"the {limit:g}s timeout" if limit is not None else
+                   f"{timing.requests} requests to {timing.upstream} (no timeout read to compare them with)")
         items.append(EvidenceItem(
-            kind="stat", summary=f"access log: {timing.at_timeout} of {timing.requests} requests to "
-                                 f"{timing.upstream} took ≥ the {timeout:g}s timeout"
+            kind="stat", summary=f"access log: {reached}"
                                  + (f"; p95 {timing.p95_ms / 1000:.1f}s" if timing.p95_ms else ""),
             count=timing.at_timeout))
         if timing.at_timeout:
@@ -326,8 +331,10 @@ def _slow(ev: Evidence, peer: str | None, groups: list[SymptomGroup], fpm_busy: 
                     (target.pass_file or target.file) if target else None))
     return Candidate(finding=make_finding(
         "backend-too-slow", confidence=conf, groups=groups,
-        explanation=f"{peer or 'The backend'} did not send its response header within {name} "
-                    f"({timeout or 0:g}s), so {proxy} gave up and answered {_answered(groups)}"
+        # its value when read (none: logs alone, no config -- "(0s)" was said)
+        explanation=f"{peer or 'The backend'} did not send its response header within {name}"
+                    + (f" ({timeout:g}s)" if timeout else "")
+                    + f", so {proxy} gave up and answered {_answered(groups)}"
                     + vocabulary.timeout_state + ".",
         evidence=items, fix=fix, upstream=upstream_name(ev, peer), target=peer),
         claims=claims(groups))
@@ -358,7 +365,8 @@ def _held(ev: Evidence, peer: str | None, groups: list[SymptomGroup], held: Sett
         items.append(EvidenceItem(
             kind="stat", count=waited,
             summary=f"access log: {waited} of {timing.requests} requests to {timing.upstream} "
-                    f"waited the whole {timeout or 0:g}s ({name}); the other {fast} were answered "
+                    f"waited the whole {name}" + (f" ({timeout:g}s)" if timeout else "")
+                    + f"; the other {fast} were answered "
                     + (f"in {timing.p50_ms / 1000:.2f}s at the median" if timing.p50_ms is not None
                        else "before it")))
         if fast > waited:
@@ -379,8 +387,9 @@ def _held(ev: Evidence, peer: str | None, groups: list[SymptomGroup], held: Sett
                         *reload_commands(ev)])
     return Candidate(finding=make_finding(
         "workers-exhausted", confidence=conf, groups=groups,
-        explanation=f"Requests to {peer or 'the backend'} waited the whole {name} "
-                    f"({timeout or 0:g}s) for a PHP-FPM worker while others were answered at once: "
+        explanation=f"Requests to {peer or 'the backend'} waited the whole {name}"
+                    + (f" ({timeout:g}s)" if timeout else "")
+                    + " for a PHP-FPM worker while others were answered at once: "
                     f"the proxy keeps idle FastCGI connections ({held.value}), each holds a worker "
                     "blocked reading the next request on it, and a new client's first request never "
                     "reuses one, so once they hold every worker it waits in PHP-FPM's backlog. A slow "

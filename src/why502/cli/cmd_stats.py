@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.default_proxy_config == "-" and (not args.files or "-" in args.files):
         raise UsageError(f"stdin can carry the {default_proxy().config_dump} dump or an access log, not both")
     config = config_path(args)
-    from why502.app.stats.sniff import check_log_type, sniff_log_type
+    from why502.app.stats.sniff import check_log_type, sniff_access_logs, sniff_log_type
     from why502.proxies import DEFAULT, DEFAULT_FLAG, PROXIES
     from why502.proxies.logfamilies import log_types
 
@@ -135,6 +135,12 @@ def run(args: argparse.Namespace) -> int:
         log_type = sniff_log_type(list(args.files))
     if log_type not in (None, DEFAULT):  # the default proxy's access log is the engine's own
         return _run_lb(args, log_type, since, until)
+    if log_type is None and args.files and not config and not args.log_format and args.proxy is None:
+        # logs alone in another proxy's own access format (HAProxy's httplog), as diagnose reads
+        # them: the default's reader matched none of its lines and said to give a format
+        own = sniff_access_logs(list(args.files))
+        if own is not None:
+            return _rewritten(args, own, None, since, until)
     opts = StatsOptions(
         paths=list(args.files),
         log_format=args.log_format,

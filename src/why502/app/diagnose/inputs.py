@@ -170,7 +170,7 @@ def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
         listens=view.listens if view is not None else (),
         limit_settings=view.limit_settings if view is not None else (),
         header_limit=view.header_limit if view is not None else None,
-        main_file=view.main_file if view is not None else None,
+        main_file=(view.main_file or None) if view is not None else None,  # "": none read (logs alone)
         user=view.user if view is not None else None,
         group=view.group if view is not None else None,
         max_connections=view.max_connections if view is not None else None,

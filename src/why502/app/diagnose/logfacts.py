@@ -59,7 +59,9 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
     # error logs' one read (Hooks.access_feed), unless an access log is named
     feed_hook = proxies.of(conf.proxy).hooks.access_feed if conf.proxy is not None else None
     feed: Any = None
-    if feed_hook and not conf.access_logs:
+    # (an access log that is one of the error logs, as HAProxy's one log named as --access-log
+    # becomes: the same file, read once)
+    if feed_hook and set(conf.access_logs) <= set(conf.error_logs):
         try:
             feed = resolve(feed_hook)(conf.facts.main_file, since)  # type: ignore[operator]
         except InputError:  # its config unreadable: the hook's own read says so (access_stats)

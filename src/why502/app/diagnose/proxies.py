@@ -13,12 +13,14 @@ and ``config_facts`` hooks (:func:`read_with_hooks`); nothing here names one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from why502.app.diagnose.options import DiagnoseOptions
+from why502.app.stats.sniff import (
+    sniff_access_logs as sniff_access_logs,  # (re-exported: proxies.haproxy.diagnose)
+)
 from why502.errors import InputError
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.routes import PathRouter
@@ -46,31 +48,11 @@ def which_proxy(options: DiagnoseOptions) -> str:
     # looked for on this host (a log-only run reads no host config); unless an access log is in
     # another proxy's own format (HAProxy's httplog), which the default's reader cannot read
     if options.proxy is None and options.config is None:
-        sniffed = sniff_access_logs(options.access_logs)
+        # HAProxy's one log named as an error log alone is its access log too
+        sniffed = sniff_access_logs(list(options.access_logs) or list(options.error_logs))
         if sniffed is not None:
             return sniffed
     return choose(options.proxy, options.config)
-
-
-def sniff_access_logs(paths: list[str]) -> str | None:
-    """The proxy whose own access-log format (``Hooks.access_sniff``) the first lines of the
-    first readable access log are in, else None (stdin is not sniffed: it is read once)."""
-    from why502.sources.byte_chunks import head_lines
-
-    sniffers = [(name, p.hooks.access_sniff) for name, p in PROXIES.items() if p.hooks.access_sniff]
-    for path in paths:
-        if path == "-" or not os.path.isfile(path):
-            continue
-        try:
-            lines = head_lines(path, 50, keep=True)  # the access log is read whole next
-        except (OSError, InputError):
-            continue
-        for name, hook in sniffers:
-            sniff = cast(Callable[[list[str]], bool], resolve(hook))
-            if sniff(lines):
-                return name
-        return None
-    return None
 
 
 def discovered() -> str:

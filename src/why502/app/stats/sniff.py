@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from why502.errors import InputError, UsageError
-from why502.proxies import DEFAULT
+from why502.proxies import DEFAULT, PROXIES
+from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families, log_types
 from why502.sources.logfiles import LineBatch, expand_inputs, head_batch, iter_batches
 from why502.sources.once import parsed
@@ -118,3 +121,26 @@ def _rereadable(path: str) -> bool:
     except OSError:
         return True  # a glob, or missing: expand_paths judges it
     return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
+def sniff_access_logs(paths: list[str]) -> str | None:
+    """The proxy whose own access-log format (``Hooks.access_sniff``) the first lines of the
+    first readable access log are in, else None (stdin is not sniffed: it is read once).
+    ``diagnose`` and ``stats`` given logs alone ask it: HAProxy's httplog read with the default
+    proxy's reader matched no line (``stats``: "none of the lines matches the log format")."""
+    from why502.sources.byte_chunks import head_lines
+
+    sniffers = [(name, p.hooks.access_sniff) for name, p in PROXIES.items() if p.hooks.access_sniff]
+    for path in paths:
+        if path == "-" or not os.path.isfile(path):
+            continue
+        try:
+            lines = head_lines(path, 50, keep=True)  # the access log is read whole next
+        except (OSError, InputError):
+            continue
+        for name, hook in sniffers:
+            sniff = cast(Callable[[list[str]], bool], resolve(hook))
+            if sniff(lines):
+                return name
+        return None
+    return None

@@ -286,8 +286,15 @@ class Watch:
         if o.logs.count(STDIN) + o.error_logs.count(STDIN) + o.access_logs.count(STDIN) > 1:
             raise UsageError("stdin (-) can be followed once")
         self._running_master(diags)
-        # the one registry says which proxy (--proxy, else the --config file's content)
-        self.proxy = choose(o.proxy, o.config or o.default_proxy_config,
+        # the one registry says which proxy (--proxy, else the --config file's content, else --
+        # logs alone -- a log in another proxy's own format: HAProxy's, as diagnose and stats
+        # sniff it; its lines were read as nginx's, no request counted, its timeouts in nginx's words)
+        which = o.proxy
+        if which is None and o.config is None and o.default_proxy_config is None:
+            from why502.app.stats.sniff import sniff_access_logs
+
+            which = sniff_access_logs([p for p in (*o.access_logs, *o.error_logs, *o.logs) if p != STDIN])
+        self.proxy = choose(which, o.config or o.default_proxy_config,
                             "--config" if o.config is not None else DEFAULT_FLAG)
         if not get(self.proxy).can(Capability.WATCH):
             if not self._edge_config():

@@ -25,10 +25,18 @@ DEBIAN_LOG = PROXY.vocabulary.default_error_log
 
 def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
                  inputs: dict[str, Any]) -> ProxyView:
-    """The ``haproxy.cfg`` (``--config`` or /etc/haproxy/haproxy.cfg) and, live, ``show stat``."""
-    cfg = source.load_config(options.config)
-    if not cfg.sections:
-        raise InputError(f"{cfg.main_file}: not a readable haproxy.cfg (no section found)")
+    """The ``haproxy.cfg`` (``--config`` or /etc/haproxy/haproxy.cfg) and, live, ``show stat``.
+    Logs alone (``DiagnoseOptions.logs_only``: the logs were sniffed as HAProxy's) read no
+    config of this host, as nginx's logs alone do: they may come from another machine, and a
+    packaged ``haproxy.cfg`` that names none of their backends is not theirs."""
+    if options.config is None and options.logs_only():
+        diags.append(Diagnostic("info", "only the logs named were read: this host's HAProxy config was "
+                                "not (pass --config FILE, or --discover to read this host's)"))
+        cfg = HaproxyConfig(main_file="")
+    else:
+        cfg = source.load_config(options.config)
+        if not cfg.sections:
+            raise InputError(f"{cfg.main_file}: not a readable haproxy.cfg (no section found)")
     for p in cfg.problems:
         diags.append(Diagnostic("warning" if p.severity != "error" else "error", p.message,
                                 f"{p.file}:{p.line}" if p.file else None))
@@ -39,8 +47,16 @@ def read_haproxy(options: DiagnoseOptions, diags: list[Diagnostic],
                      live_states=_live_states(cfg, aliases), limit_settings=limit_settings(cfg),
                      header_limit=header_limit(cfg))
     inputs["proxy"] = PROXY.name
-    inputs["config"] = cfg.main_file
-    inputs["config_files"] = cfg.files
+    if cfg.main_file:
+        inputs["config"] = cfg.main_file
+        inputs["config_files"] = cfg.files
+    one_log = _httplogs(options.access_logs) if not options.error_logs else []
+    if one_log:
+        # HAProxy writes one log: a session line is the request's access line and, in its
+        # termination state, why it failed (configuration.txt 8.5).  Named as --access-log it
+        # was read for its statuses only, "nothing read says why" a session that timed out
+        view.error_logs = one_log
+        return view
     if not options.error_logs:
         # a master in a container logs inside it: its syslog file is read through its root,
         # never this host's file of the same name (issue 31)
@@ -74,3 +90,10 @@ def _live_states(cfg: HaproxyConfig, aliases: dict[str, str]) -> LiveStates:
         inputs["runtime_api"] = bool(found)
         return by_key if found else None
     return states
+
+
+def _httplogs(paths: tuple[str, ...] | list[str]) -> list[str]:
+    """The files of ``paths`` whose first lines are HAProxy's httplog (``Hooks.access_sniff``)."""
+    from why502.app.diagnose.proxies import sniff_access_logs
+
+    return [p for p in paths if sniff_access_logs([p]) == PROXY.name]
