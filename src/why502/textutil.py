@@ -264,3 +264,25 @@ def parse_size(text: str) -> int | None:
     if not m:
         return None
     return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+
+
+# The first bytes polars' readers take for a compressed input and decompress instead of reading
+# (``read_csv``, ``scan_csv``, ``read_lines``, ``read_ndjson``, on bytes and on files alike; polars
+# 2.1, polars-io ``utils/compression.rs``: gzip 1f 8b, zlib 78 01/5e/9c/da, zstd 28 b5 2f fd).  A
+# log whose first line starts ``x^`` or ``x\x01`` is text: polars failed it "corrupt deflate
+# stream" -- an internal error for ``classify`` and ``stats``, the whole log refused by
+# ``diagnose``.  The second bytes of the zlib header with a preset dictionary (78 20/7d/bb/f9) are
+# guarded too, should a later polars take them.
+_SNIFFED_MAGIC = re.compile(rb"\A(?:\x1f\x8b|x[\x01\x5e\x9c\xda\x20\x7d\xbb\xf9]|\x28\xb5\x2f\xfd)")
+
+
+def polars_sniffs(data: bytes | memoryview) -> bool:
+    """Would polars read ``data`` (the first bytes of an input) as compressed?"""
+    return _SNIFFED_MAGIC.match(bytes(data[:4])) is not None
+
+
+def unsniffed(data: bytes) -> tuple[bytes, int]:
+    """``data`` as polars reads it as text: when it starts like a compressed stream
+    (:func:`polars_sniffs`), with a blank line put before it (the caller drops that first row),
+    and 1; else ``data`` as it is, and 0.  The copy is made only for such an input."""
+    return (b"\n" + data, 1) if polars_sniffs(data) else (data, 0)

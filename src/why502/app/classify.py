@@ -47,7 +47,7 @@ from why502.sources.logfiles import (
 )
 from why502.sources.newlines import newlines
 from why502.sources.opening import notes_here, notes_into
-from why502.textutil import dump_json, json_inert
+from why502.textutil import dump_json, json_inert, unsniffed
 from why502.timeargs import parse_time_arg
 
 if TYPE_CHECKING:
@@ -146,10 +146,12 @@ def split_lines(data: bytes) -> tuple[pl.Series, int]:
     if read_lines is None:  # older polars
         text = pl.Series("line", [data.decode("utf-8", errors="replace")]).str.split("\n").explode()
         return text, text.len()
+    guarded, blank = unsniffed(data)  # a first line polars would take for a zlib stream
     try:
-        lines = read_lines(data).to_series()
+        lines = read_lines(guarded).to_series()
     except pl.exceptions.ComputeError:
-        lines = read_lines(data.decode("utf-8", errors="replace").encode()).to_series()
+        lines = read_lines(guarded.decode("utf-8", errors="replace").encode()).to_series()
+    lines = lines.slice(blank) if blank else lines
     return lines, lines.len() + (not data or data.endswith(b"\n"))
 
 

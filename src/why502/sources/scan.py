@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from why502.sources import once
+from why502.textutil import polars_sniffs
 
 if TYPE_CHECKING:
     import polars as pl
@@ -74,8 +75,10 @@ def probe(path: str, limit: int | None) -> tuple[bytes | None, bool]:
 
 def scannable(head: bytes | None) -> bool:
     """True for a non-empty regular file that is not gzip (by its magic bytes, whatever its
-    name): the files ``scan_split`` can read.  ``head``: the file's, from :func:`probe`."""
-    return head is not None and head[:2] != _GZIP_MAGIC
+    name) and that polars would not take for another compressed stream (``x^`` first:
+    ``textutil.polars_sniffs``; the chunk reader reads it): the files ``scan_split`` can read.
+    ``head``: the file's, from :func:`probe`."""
+    return head is not None and head[:2] != _GZIP_MAGIC and not polars_sniffs(head)
 
 
 def has_long_line(path: str, limit: int) -> bool:

@@ -45,6 +45,7 @@ from why502.parsers.log_format import (
     split_pieces,
 )
 from why502.parsers.native import scanner_module
+from why502.textutil import unsniffed
 
 BAD_BLANK, BAD_SHORT, BAD_RECHECK = 1, 2, 3  # why a row failed the fast split (``_bad``)
 _DEFERRABLE = frozenset({"remote_addr"})  # needed for the 5xx rows only
@@ -477,6 +478,7 @@ class LineParser:
         too, so row ``r`` is line ``r`` of the chunk.  Strict UTF-8 first (it is the common case
         and decodes faster), lossy decoding when the chunk has bytes that are not UTF-8
         (``escape=json``/``none`` formats write header bytes raw)."""
+        data, blank = unsniffed(data)  # a first line polars would take for a zlib stream
         for encoding in ("utf8", "utf8-lossy"):
             try:
                 df = pl.read_csv(
@@ -494,7 +496,7 @@ class LineParser:
                     eol_char="\n",
                     raise_if_empty=False,
                 )
-                return df
+                return df.slice(blank) if blank else df
             except pl.exceptions.ComputeError as err:
                 if encoding != "utf8" or "utf-8" not in str(err).lower():
                     raise

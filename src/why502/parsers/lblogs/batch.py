@@ -26,6 +26,7 @@ from why502.parsers.arrowcols import native_on
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
 from why502.parsers.lblogs.fold import Counted
+from why502.textutil import unsniffed
 
 ALB_RX = (
     r'^(?:http|https|h2|grpcs|ws|wss) (?P<time>\S+) \S+ (?P<client>\S+) (?P<target>\S+) (?P<rq>\S+) '
@@ -573,7 +574,9 @@ def _ndjson(rows: pl.DataFrame, schema: dict[str, pl.DataType]) -> tuple[pl.Data
     import io
 
     try:
-        rec = pl.read_ndjson(io.BytesIO(rows["text"].str.join("\n").cast(pl.Binary).item()), schema=schema)
+        # (a blank line first when the text starts like a zlib stream: NDJSON skips it)
+        text = unsniffed(rows["text"].str.join("\n").cast(pl.Binary).item())[0]
+        rec = pl.read_ndjson(io.BytesIO(text), schema=schema)
         if rec.height == rows.height:
             return rec.with_columns(rows["idx"]), pl.Series("idx", [], dtype=pl.UInt32)
     except (pl.exceptions.PolarsError, ValueError):
