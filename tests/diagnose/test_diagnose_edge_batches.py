@@ -2,9 +2,11 @@
 counting line by line gives.
 
 ``app.diagnose.lb._count_batches`` counts the requests that answered together (``Answered``)
-and sends every other line through ``LbEvidence.add`` in line order, then restores what the
-order of the lines decides: which target answered before it failed, whether one answered after
-a failure, its last answer's time, and the order of every table (``LbEvidence.reserve``).  Here
+and the batch's other rows together too (``evidence.lb_rows``; a batch of few such rows sends
+each through ``LbEvidence.add`` in line order: the ``together`` fixture runs both ways), then
+restores what the order of the lines decides: which target answered before it failed, whether
+one answered after a failure, its last answer's time, and the order of every table
+(``LbEvidence.reserve``).  Here
 the whole report (findings, evidence, notes; timing fields dropped) is compared with the
 line-by-line count -- the code before the change, still run for ``--since`` and mixed families
 -- on every published and recorded edge line of each family, and on ALB logs built so that a
@@ -18,6 +20,7 @@ import datetime as dt
 import io
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,27 @@ ALB = ("https 2026-11-21T10:{m:02d}:{s:02d}.{us:06d}Z app/lb/1 192.0.2.{c}:4431 
        '0.000 {st} {tst} 34 366 "GET https://www.example.com:443/{path} HTTP/1.1" "curl/8" ECDHE TLSv1.2 '
        "arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/{group}/73e2 \"Root=1-1\" \"www.example.com\" "
        '"-" 0 2026-11-21T10:{m:02d}:{s:02d}.{us:06d}Z "forward" "-" "-" "{target}" "{tst}" "-" "-"')
+
+
+@pytest.fixture(params=["records-below-256", "rows-always"])
+def together(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Both ways a batch counts its other rows: a record each through ``LbEvidence.add`` (a few
+    rows), or together as a frame (``evidence.lb_rows``; forced here on every batch, however
+    small).  Yields the rows counted together, so a test can tell the second way ran."""
+    counted: list[int] = []
+    if request.param == "rows-always":
+        from why502.evidence import lb_rows
+
+        real = lb_rows.add_rows
+        monkeypatch.setattr(stats_lb, "GROUPED_MIN_ROWS", 0)
+
+        def spy(ev: Any, rows: Any, *args: Any) -> None:
+            counted.append(rows.height)
+            real(ev, rows, *args)
+        monkeypatch.setattr(lb_rows, "add_rows", spy)
+    yield counted
+    if request.param == "rows-always":  # (a batch whose rows --since dropped counts 0 of them)
+        assert counted, "no batch counted its rows together"
 
 
 def _strip(doc: Any) -> Any:
@@ -65,7 +89,8 @@ def _family_lines(family: str) -> list[str]:
 
 @pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik"])
 def test_every_published_line_gives_the_same_report(family: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     together: list[int]) -> None:
     lines = _family_lines(family)
     if family == "alb":
         lines = [str(json.loads(r)["line"]) for name in ("cloud/alb.jsonl", "edge-field/alb.jsonl")
@@ -169,7 +194,8 @@ def _evidence(paths: list[str], family: str, batched: bool, cutoff: dt.datetime 
 
 @pytest.mark.parametrize("batch", [600, 4096, 1 << 20])
 def test_the_evidence_itself_is_the_same_in_every_field_and_order(batch: int, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  together: list[int]) -> None:
     """Stronger than the report: every field of every target's life (answered before it failed,
     answered after a failure, its last answer's time), every counter and its order."""
     rng = random.Random(batch + 1)
@@ -181,7 +207,8 @@ def test_the_evidence_itself_is_the_same_in_every_field_and_order(batch: int, tm
 
 @pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik"])
 def test_the_evidence_of_the_published_lines_is_the_same(family: str, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          together: list[int]) -> None:
     lines = _family_lines(family)
     rng = random.Random(7)
     shuffled = [rng.choice(lines) for _ in range(400)] if lines else []
@@ -191,7 +218,7 @@ def test_the_evidence_of_the_published_lines_is_the_same(family: str, tmp_path: 
     assert _evidence([str(log)], family, True) == _evidence([str(log)], family, False)
 
 
-def test_an_answer_after_a_failure_in_one_batch(tmp_path: Path) -> None:
+def test_an_answer_after_a_failure_in_one_batch(tmp_path: Path, together: list[int]) -> None:
     """A target that fails, then answers, both in one batch: the answer is counted together
     with the batch's others after the failure went through ``add`` -- it must still mark the
     target as answering after a failure, and only the second target answered before failing."""
@@ -234,7 +261,8 @@ def test_since_gives_the_same_evidence_and_report(batch: int, tmp_path: Path,
 
 
 @pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik"])
-def test_since_on_the_published_lines(family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_since_on_the_published_lines(family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      together: list[int]) -> None:
     lines = _family_lines(family)
     log = tmp_path / f"{family}.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -242,3 +270,42 @@ def test_since_on_the_published_lines(family: str, tmp_path: Path, monkeypatch: 
     for cutoff in (dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
                    dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc)):
         assert _evidence([str(log)], family, True, cutoff) == _evidence([str(log)], family, False, cutoff)
+
+
+@pytest.mark.parametrize("batch", [4096, 1 << 20])
+def test_the_bounds_of_the_kept_lists_are_the_same(batch: int, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   together: list[int]) -> None:
+    """Each failure group keeps its first samples, durations, targets with times and times per
+    target, in line order: made small, the lists fill within a batch and across batches (a
+    block holds ~160 of these lines: a target fails ~6 times in one, its 9 times span two)."""
+    from why502.evidence import lb_evidence
+
+    for name, value in (("TARGET_TIMES", 9), ("TARGETS_TIMED", 2), ("DURATIONS_KEPT", 45),
+                        ("SAMPLES_KEPT", 2)):
+        monkeypatch.setattr(lb_evidence, name, value)
+    rng = random.Random(batch + 3)
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join(_alb_log(rng, 1500)) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", batch)
+    batched = _evidence([str(log)], "alb", True)
+    assert batched == _evidence([str(log)], "alb", False)
+    groups = dict(dict(batched[1]["alb"])["failures"])
+    assert any(len(dict(g)["target_times"]) == 2 for g in groups.values())
+    assert any(len(dict(g)["durations_ms"]) == 45 for g in groups.values())
+
+
+def test_a_backend_5xx_after_a_failure_in_an_earlier_batch(tmp_path: Path, together: list[int]) -> None:
+    """A target the load balancer failed in one batch whose next lines are only its own 5xx
+    (made by the backend: an answer, to its life) and no answered request: it answered after a
+    failure, which only the target's earlier failures can tell."""
+    logs = []
+    for part, (st, tst, tp) in enumerate((("502", "-", "-1"), ("500", "500", "0.010"))):
+        lines = [ALB.format(m=part, s=i % 60, us=i, c=1, target="10.0.0.7:80", tp=tp, st=st, tst=tst,
+                            path="x", group="api") for i in range(300)]
+        logs.append(tmp_path / f"alb-{part}.log")  # (a batch never spans two files)
+        logs[-1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    paths = [str(p) for p in logs]
+    batched = _evidence(paths, "alb", True)
+    assert batched == _evidence(paths, "alb", False)
+    assert dict(dict(dict(batched[1]["alb"])["targets"])["10.0.0.7:80"])["ok_after_failure"] is True

@@ -53,6 +53,9 @@ class FailureGroup:
 # failure times kept per target and targets kept per group (bounded: a log has millions of lines)
 TARGET_TIMES = 300
 TARGETS_TIMED = 1000
+#: durations kept per group, and sample lines
+DURATIONS_KEPT = 100_000
+SAMPLES_KEPT = 3
 
 
 @dataclass
@@ -305,10 +308,10 @@ def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) 
     if minute:
         grp.minutes[minute] += 1
     dur = rec.duration_ms if rec.duration_ms is not None else rec.upstream_ms
-    if dur is not None and len(grp.durations_ms) < 100_000:
+    if dur is not None and len(grp.durations_ms) < DURATIONS_KEPT:
         grp.durations_ms.append(dur)
     if rec.time:
         grp.first = rec.time if grp.first is None or rec.time < grp.first else grp.first
         grp.last = rec.time if grp.last is None or rec.time > grp.last else grp.last
-    if len(grp.samples) < 3:
+    if len(grp.samples) < SAMPLES_KEPT:
         grp.samples.append(sample)

@@ -11,6 +11,7 @@ Reached when every ``--access-log`` is such a log (detected from the content, or
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -203,18 +204,35 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     (``--since``): a line written before it is counted as a line and nothing else, as
     ``_before`` decides; an answered row whose time only ``_before`` can judge is a record.
     (non-empty lines, lines no parser read)."""
+    import polars as pl
+
     from why502.app.stats.lb import iter_record_batches  # an edge's log only (issue 28)
+    from why502.evidence.lb_rows import add_rows
 
     certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
-    for batch in iter_record_batches(paths, family, certain):
+    # the other rows counted together too (evidence.lb_rows), but for a join with the proxy's
+    # error lines: each access line takes its error line in turn (ErrorJoin.take)
+    # the answered rows are summed on the reading thread too (_answered), while this one counts
+    # the batch before: the two threads' shares were ~45 / 55 % of the run (BENCHMARKS.md stop 55)
+    def summarize(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], ...]]:
+        return _answered(rows if early is None else rows.filter(~early))
+
+    for batch in iter_record_batches(paths, family, certain, grouped=join is None, summarize=summarize,
+                                     drop=early):
         lines += batch.lines
         ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
-        rows = batch.answered if early is None else batch.answered.filter(~early)
+        failed = batch.rows
         others = [(idx, text, rec) for idx, text, rec in batch.others
                   if rec is None or cutoff is None or not (rec.time and _before(rec.time, cutoff))]
         unparsed += sum(rec is None for _idx, _text, rec in batch.others)
-        answered, firsts = _answered(rows)
+        answered, firsts = batch.summary
+        if failed is not None:
+            requests = failed.filter(pl.col("_access"))
+            for table, column in ((0, "_target"), (1, "status"), (2, "_minute")):
+                for key, first in (requests.filter(pl.col(column).is_not_null()).group_by(column)
+                                   .agg(pl.col("idx").min()).iter_rows()):
+                    firsts[table][key] = min(firsts[table].get(key, first), first)
         for idx, _text, rec in others:  # their keys' first places in the batch, too
             if rec is not None and rec.family == family and rec.kind == "access":
                 minute = minute_of(rec.time)
@@ -237,15 +255,20 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                     run.first_bad = idx if run.first_bad is None else run.first_bad
                 elif rec.time:
                     run.other_ok_idx = idx
+        if failed is not None:
+            add_rows(ev, failed, batch.texts, answered, batch.path, batch.first_line)
         ev.add_answered(answered)
     return lines, unparsed
 
 
 # The times ``_before`` reads exactly as this does: ``datetime.isoformat``'s own forms (3 or 6
-# digits of fraction, as every Python reads them), a real date of a year from 1, the time of a
-# day, a UTC offset or none (read as UTC).  Any other time is judged by ``_before`` itself.
+# digits of fraction, as every Python reads them -- from 3.11 any number, the first six kept:
+# Go's RFC 3339 with nanoseconds, Traefik's and Caddy's, went line by line), a real date of a
+# year from 1, the time of a day, a UTC offset or none (read as UTC).  Any other time is judged
+# by ``_before`` itself.
+_FRACTION = r"\d+" if sys.version_info >= (3, 11) else r"\d{3}|\d{6}"
 _ISO = (r"^(?P<date>\d{4}-\d\d-\d\d)T(?P<H>[01]\d|2[0-3]):(?P<M>[0-5]\d):(?P<S>[0-5]\d)"
-        r"(?:\.(?P<f>\d{3}|\d{6}))?(?P<z>Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?$")
+        r"(?:\.(?P<f>" + _FRACTION + r"))?(?P<z>Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?$")
 
 
 def _cutoff_exprs(cutoff: dt.datetime) -> tuple[pl.Expr, pl.Expr]:
@@ -256,7 +279,7 @@ def _cutoff_exprs(cutoff: dt.datetime) -> tuple[pl.Expr, pl.Expr]:
     t = pl.col("time")
     g = t.str.extract_groups(_ISO).struct.field
     date = g("date").str.to_date("%Y-%m-%d", strict=False)
-    fraction = g("f").fill_null("0").str.pad_end(6, "0").cast(pl.Int64)
+    fraction = g("f").fill_null("0").str.slice(0, 6).str.pad_end(6, "0").cast(pl.Int64)
     offset = (pl.when(g("z").is_null() | (g("z") == "Z")).then(0)
               .otherwise((g("z").str.slice(1, 2).cast(pl.Int64) * 60 + g("z").str.slice(4, 2).cast(pl.Int64))
                          * pl.when(g("z").str.starts_with("-")).then(-1).otherwise(1)))

@@ -12,7 +12,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import polars as pl
@@ -42,6 +42,17 @@ from why502.sources.once import parsed
 # is counted: 4 MB batches took Traefik JSON's stats 28 MB higher than 2 MB ones on 200k lines
 # (BENCHMARKS.md, "2026-11-25 (stop 41)").
 VECTOR_BATCH_BYTES = 2 << 20
+#: ``diagnose``'s batches are this many of ``stats``': counted together its rows cost a few dozen
+#: polars queries a batch (~1 ms each, whatever the batch's size), which on 2 MB batches were
+#: most of its time (1M ALB lines: 4.8 s at 2 MB, 2.8 s at 8 MB, 2.2 s at 16 MB; 120, 170 and
+#: 232 MB of RSS; BENCHMARKS.md stop 55)
+RECORD_BATCHES = 4
+#: ... and this many when the lines are decoded (a family with no native block reader, Envoy's
+#: JSON: 1M lines 6.4 s at 268 MB with 4, 7.9 s at 192 MB with 2; the bound is 300 MB)
+DECODED_RECORD_BATCHES = 2
+#: a batch counts its other rows together (``RecordBatch.rows``) from this many on; fewer go
+#: through ``LbEvidence.add`` one by one, which costs less than the queries (~6 us a row)
+GROUPED_MIN_ROWS = 256
 
 
 @dataclass
@@ -86,11 +97,20 @@ class RecordBatch:
     first_line: int
     answered: pl.DataFrame
     others: list[tuple[int, str, LbRecord | None]]
+    #: with ``grouped``: the rows that did not answer, kept a frame (``evidence.lb_rows.prepared``)
+    #: instead of records, and the text of the lines the counting may keep (``sample_rows``)
+    rows: pl.DataFrame | None = None
+    texts: dict[int, str] = field(default_factory=dict)
+    #: ``summarize(answered)``, computed on the reading thread (``iter_record_batches``)
+    summary: Any = None
+    #: rows of ``rows`` left out as ``drop`` said (written before ``--since``): lines, no more
+    dropped: int = 0
 
     @property
     def lines(self) -> int:
         """Its non-empty lines (a row of the vectorised readers is one)."""
-        return self.answered.height + len(self.others)
+        return (self.answered.height + len(self.others) + self.dropped
+                + (self.rows.height if self.rows is not None else 0))
 
 
 # an access line with no 5xx that the proxy did not fail itself: all that ``LbEvidence.add``
@@ -100,6 +120,8 @@ ANSWERED = ((pl.col("kind") == "access") & (pl.col("status").is_null() | (pl.col
 
 
 def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None = None,
+                        grouped: bool = False, summarize: Callable[[pl.DataFrame], Any] | None = None,
+                        batch_bytes: int | None = None, drop: pl.Expr | None = None,
                         ) -> Iterator[RecordBatch]:
     """``iter_records(paths, family)`` a batch at a time, the answered requests left as rows
     (``RecordBatch``); the family must have a vectorised reader.  ``certain``: only answered
@@ -109,7 +131,14 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
     BENCHMARKS.md "2026-11-26 (stop 53)")."""
     if families().frame(family) is None:
         raise ValueError(f"{family} has no vectorised reader")
-    yield from _each_rows(paths, family, lambda rows: _recorded(rows, family, certain))
+    def read(rows: _Rows) -> RecordBatch:
+        batch = _recorded(rows, family, certain, grouped, drop)
+        if summarize is not None:
+            batch.summary = summarize(batch.answered)
+        return batch
+    blocks = families().block(family) is not None and native_on()
+    size = batch_bytes or (RECORD_BATCHES if blocks else DECODED_RECORD_BATCHES) * VECTOR_BATCH_BYTES
+    yield from _each_rows(paths, family, read, size)
 
 
 @dataclass(frozen=True)
@@ -148,18 +177,20 @@ def _block_rows(block: ByteBatch, first_line: int, family: str) -> _Rows:
     return _Rows(block.path, first_line, frame, rest, texts_of)
 
 
-def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T]) -> Iterator[T]:
+def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
+               batch_bytes: int | None = None) -> Iterator[T]:
     """``use`` of each block of ``paths`` read as ``family`` (a family with a vectorised
     reader), in file order: raw blocks when it has a native block reader (no decoding, split or
     join of the lines it takes), else decoded batches; read and used on a worker thread, at
     most ``WORKERS`` ahead of the caller."""
     items: Iterator[tuple[Any, ...]]
+    batch_bytes = batch_bytes or VECTOR_BATCH_BYTES
     if families().block(family) is not None and native_on():
         read: Callable[..., _Rows] = _block_rows
-        items = _blocks(paths, family, VECTOR_BATCH_BYTES)
+        items = _blocks(paths, family, batch_bytes)
     else:
         read = _batch_rows
-        batches = iter_batches(expand_paths(paths), batch_bytes=VECTOR_BATCH_BYTES)
+        batches = iter_batches(expand_paths(paths), batch_bytes=batch_bytes)
         items = ((batch, family) for batch in batches)
 
     def work(*item: Any) -> T:
@@ -169,13 +200,20 @@ def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T]) -> Iter
         yield from _in_order(pool, work, items)
 
 
-def _recorded(rows: _Rows, family: str, certain: pl.Expr | None) -> RecordBatch:
+def _recorded(rows: _Rows, family: str, certain: pl.Expr | None, grouped: bool = False,
+              drop: pl.Expr | None = None) -> RecordBatch:
     """A block's rows split: the answered ones stay rows; the others become records with their
     text, and of the lines the readers did not take the non-empty ones are read by the family's
-    parser."""
+    parser.  ``grouped``: the others stay rows too (``RecordBatch.rows``, counted together by
+    ``evidence.lb_rows``) when the batch allows it -- no line the readers left is a request,
+    and with ``certain`` every such row's time is one it judges."""
     fams = families()
     answered = ANSWERED if certain is None else ANSWERED & certain
     mask = rows.frame.select(answered.fill_null(False).alias("a"))["a"]
+    if grouped:
+        together = _grouped(rows, family, mask, certain, drop)
+        if together is not None:
+            return together
     recorded = {int(row["idx"]): _record(family, row)
                 for row in rows.frame.filter(~mask).iter_rows(named=True)}
     idxs = sorted(recorded)
@@ -186,6 +224,43 @@ def _recorded(rows: _Rows, family: str, certain: pl.Expr | None) -> RecordBatch:
             recs[idx] = (text, fams.parse_line(text, family))
     others = [(idx, *recs[idx]) for idx in sorted(recs)]
     return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask), others)
+
+
+def _grouped(rows: _Rows, family: str, mask: pl.Series, certain: pl.Expr | None,
+             drop: pl.Expr | None = None) -> RecordBatch | None:
+    """``_recorded``'s batch with the other rows kept a frame -- with them the lines only the
+    family's parser reads, as rows -- or None when they must be records: too few to be worth
+    the queries (``GROUPED_MIN_ROWS``), a line the parser reads as another family's, or (with
+    ``certain``) a row whose time only the line-by-line check can judge."""
+    from why502.evidence import lb_rows  # diagnose's counting (issue 28)
+
+    others = rows.frame.filter(~mask)
+    if others.height < GROUPED_MIN_ROWS:
+        return None
+    fams = families()
+    left = [(idx, text, fams.parse_line(text, family)) for idx, text in sorted(rows.rest.items())
+            if text.strip()]
+    read = [(idx, rec) for idx, _text, rec in left if rec is not None]
+    if any(rec.family != family for _idx, rec in read):
+        return None
+    if read:  # the lines only the parser reads, as rows among the others (in idx order)
+        others = pl.concat([others, pl.DataFrame(
+            [(idx, *(rec.failed if c == "failed" else getattr(rec, c) for c in RECORD_COLUMNS))
+             for idx, rec in read], schema=others.schema, orient="row")])
+    if certain is not None and not others.select(certain.fill_null(False).all()).item():
+        return None
+    dropped = 0
+    if drop is not None:  # (every row's time is one ``certain`` judges: ``drop`` is never null)
+        kept = others.filter(~drop)
+        dropped, others = others.height - kept.height, kept
+    ready = lb_rows.prepared(others)
+    idxs = lb_rows.sample_rows(ready)
+    from_block = [i for i in idxs if i not in rows.rest]
+    texts = dict(zip(from_block, rows.texts_of(from_block), strict=True))
+    texts.update({i: rows.rest[i] for i in idxs if i in rows.rest})
+    return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask),
+                       [(idx, text, rec) for idx, text, rec in left if rec is None], ready, texts,
+                       dropped=dropped)
 
 
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
