@@ -309,3 +309,27 @@ def test_a_backend_5xx_after_a_failure_in_an_earlier_batch(tmp_path: Path, toget
     batched = _evidence(paths, "alb", True)
     assert batched == _evidence(paths, "alb", False)
     assert dict(dict(dict(batched[1]["alb"])["targets"])["10.0.0.7:80"])["ok_after_failure"] is True
+
+
+def test_details_that_name_each_request_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    together: list[int]) -> None:
+    """Cloudflare's detail names the request ("RayID ..."): its table per failure group holds the
+    first ``DETAILS_KEPT`` distinct ones (a table of every one grew with the log), the same
+    whichever way the rows are counted."""
+    import re
+
+    from why502.evidence import lb_evidence
+
+    monkeypatch.setattr(lb_evidence, "DETAILS_KEPT", 5)
+    lines = [line for line in _family_lines("cloudflare") if '"RayID":"' in line]
+    assert lines
+    rng = random.Random(11)
+    made = [re.sub(r'"RayID":"[^"]*"', f'"RayID":"{i:016x}"', rng.choice(lines)) for i in range(600)]
+    log = tmp_path / "cloudflare.log"
+    log.write_text("\n".join(made) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", 16 << 10)
+    batched = _evidence([str(log)], "cloudflare", True)
+    assert batched == _evidence([str(log)], "cloudflare", False)
+    groups = dict(dict(batched[1]["cloudflare"])["failures"])
+    assert groups and all(len(dict(g)["details"]) <= 5 for g in groups.values())
+    assert any(len(dict(g)["details"]) == 5 for g in groups.values())

@@ -56,6 +56,10 @@ TARGETS_TIMED = 1000
 #: durations kept per group, and sample lines
 DURATIONS_KEPT = 100_000
 SAMPLES_KEPT = 3
+#: distinct details counted per group: a proxy's detail can name the request (Cloudflare's
+#: "RayID ..."), and a table of every one grew with the log (1M lines: 250k keys); the top ones
+#: are what is said of them (``analyzers.cloud_lb``)
+DETAILS_KEPT = 1000
 
 
 @dataclass
@@ -304,7 +308,9 @@ def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) 
     if rec.group:
         grp.groups[rec.group] += 1
     if rec.detail:
-        grp.details[rec.detail[:200]] += 1
+        detail = rec.detail[:200]
+        if detail in grp.details or len(grp.details) < DETAILS_KEPT:
+            grp.details[detail] += 1
     if minute:
         grp.minutes[minute] += 1
     dur = rec.duration_ms if rec.duration_ms is not None else rec.upstream_ms

@@ -197,7 +197,7 @@ def _lives(ev: LbEvidence, access: pl.DataFrame, answered: Answered) -> None:
 # the values of a failure group's tables, with the Counter of FailureGroup each one counts into
 _TABLES = (("_code", "codes"), ("_symptom", "symptoms"), ("_proxy_status", "proxy_status"),
            ("status", "statuses"), ("_target", "targets"), ("_group", "groups"),
-           ("_detail", "details"), ("_minute", "minutes"))
+           ("_minute", "minutes"))
 
 
 def _groups(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], path: str,
@@ -226,6 +226,12 @@ def _groups(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], path: 
         for (_c, name), value in zip(_TABLES, values, strict=True):
             if value is not None:
                 getattr(grp, name)[value] += n
+    # the details on their own: one that differs on every line (Cloudflare's "RayID ...") made
+    # as many groups as rows above; the first DETAILS_KEPT distinct ones are counted (_into)
+    for gid, detail, n in _in_order(rows.filter(pl.col("_detail").is_not_null()), ["_gid", "_detail"]):
+        details = groups[gid].details
+        if detail in details or len(details) < kept.DETAILS_KEPT:
+            details[detail] += n
     spans = rows.filter(pl.col("_timed")).group_by("_gid").agg(pl.col("time").min().alias("lo"),
                                                                pl.col("time").max().alias("hi"))
     for gid, lo, hi in spans.iter_rows():
