@@ -182,7 +182,8 @@ def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
     """``use`` of each block of ``paths`` read as ``family`` (a family with a vectorised
     reader), in file order: raw blocks when it has a native block reader (no decoding, split or
     join of the lines it takes), else decoded batches; read and used on a worker thread, at
-    most ``WORKERS`` ahead of the caller."""
+    most ``WORKERS`` ahead of the caller (two for diagnose's 8 MB batches: Caddy 2.8 -> 2.2 s,
+    but Traefik's common-format log 234 -> 297 MB, at the 300 MB bound; BENCHMARKS.md stop 55)."""
     items: Iterator[tuple[Any, ...]]
     batch_bytes = batch_bytes or VECTOR_BATCH_BYTES
     if families().block(family) is not None and native_on():
@@ -193,11 +194,15 @@ def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
         batches = iter_batches(expand_paths(paths), batch_bytes=batch_bytes)
         items = ((batch, family) for batch in batches)
 
-    def work(*item: Any) -> T:
+    def work(item: tuple[Any, ...]) -> T:
         return use(read(*item))
 
+    from why502.app.stats.read import pulled_in_order
+
+    # the worker takes its next block itself: the kernel's copy of the file's pages is made on
+    # its core (read here, it was a fifth of diagnose's counting thread, BENCHMARKS.md stop 55)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        yield from _in_order(pool, work, items)
+        yield from pulled_in_order(pool, items, work, WORKERS)
 
 
 def _recorded(rows: _Rows, family: str, certain: pl.Expr | None, grouped: bool = False,
