@@ -9,6 +9,7 @@ system of the child) and peak RSS (``stats_bench.run``), lines/s and the ratio t
 
     python bench/lb_bench.py --lines 1000000                         # every family, 1M lines
     python bench/lb_bench.py --only classify-summary                 # classify's summary (--format json)
+    python bench/lb_bench.py --only diagnose                         # diagnose --offline --access-log F
     python bench/lb_bench.py --family cloudflare --lines 1000000 5000000 20000000 --only stats
     python bench/lb_bench.py --gz-folder --lines 1000000 --only stats --only classify  # ALB .gz folder
 
@@ -49,6 +50,9 @@ def command(kind: str, family: str, log: Path) -> list[str]:
         extra = ["--proxy", "apache", "--config", str(log.with_suffix(".conf"))]
     if kind == "stats":
         return [WHY502, kind, *extra, str(log), "--format", "json", "--no-progress"]
+    if kind == "diagnose":  # the edge's log alone, offline: the report the on-call reads first
+        named = ["--proxy", family, "--config", str(log.with_suffix(".conf"))] if family == "apache" else []
+        return [WHY502, "diagnose", "--offline", *named, "--access-log", str(log), "--format", "json"]
     # classify: a row per failure (jsonl), or the summary (--format json: what the default
     # text table shows, counted as stats reads the log)
     return [WHY502, "classify", str(log), "--format", "json" if kind == "classify-summary" else "jsonl"]
@@ -107,7 +111,7 @@ def main() -> int:
                     help="--gz-folder: WHY502_READ_AHEAD budgets to time ('' = the default)")
     ap.add_argument("--family", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
     ap.add_argument("--lines", type=int, nargs="*", default=[1_000_000])
-    ap.add_argument("--only", choices=("stats", "classify", "classify-summary"), action="append")
+    ap.add_argument("--only", choices=("stats", "classify", "classify-summary", "diagnose"), action="append")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "lb")
     args = ap.parse_args()
     if args.gz_folder:
