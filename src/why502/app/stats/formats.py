@@ -95,3 +95,37 @@ def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_
             f"none of the {acc.lines} lines of {last_path} matches the log format ({source}): "
             f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}"
         )
+
+
+#: the share of a file's first lines in one predefined access-log format that makes it an
+#: access log to ``classify`` (``access_log_hint``)
+ACCESS_SHARE = 0.9
+
+
+def access_log_hint(paths: list[str]) -> tuple[str, int] | None:
+    """When the first readable file of ``paths`` is an access log in a predefined format (at
+    least ``ACCESS_SHARE`` of its first 200 lines match one): a sentence saying so, and how
+    many of those lines are a 5xx.  ``classify`` reads error logs: on an access log it found no
+    failure in words and said "no upstream failure found" (exit 0) of a log full of 502s; its
+    requests are ``stats``' to count.  Stdin and missing files: None."""
+    for path in paths:
+        if path == "-" or not os.path.isfile(path):
+            continue
+        try:
+            lines = [ln for ln in head_lines(path, 200) if ln.strip()]
+        except (OSError, InputError):
+            return None
+        if not lines:
+            return None
+        name, hits = guess_format(lines)
+        if hits < ACCESS_SHARE * len(lines):
+            return None
+        rx = re.compile(compile_format(*PREDEFINED[name], name=name).pattern)
+        statuses = [m.group("status") for ln in lines if (m := rx.match(ln)) is not None]
+        five = sum(1 for st in statuses if st.isdigit() and 500 <= int(st) <= 599)
+        shown = strip_terminal_escapes(path)
+        return (f"{shown} is an access log ({hits} of its first {len(lines)} lines in the '{name}' "
+                f"format, {five} of them a 5xx): classify reads the words of error logs; "
+                f"`why502 stats {shown}` counts its requests and who made each 5xx, and "
+                "`why502 diagnose --access-log` joins it to the error log"), five
+    return None
