@@ -211,10 +211,10 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
 
     certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
-    # the other rows counted together too (evidence.lb_rows), but for a join with the proxy's
-    # error lines: each access line takes its error line in turn (ErrorJoin.take)
-    # the answered rows are summed on the reading thread too (_answered), while this one counts
-    # the batch before: the two threads' shares were ~45 / 55 % of the run (BENCHMARKS.md stop 55)
+    # the answered rows are summed on the reading thread (_answered) while this one counts the
+    # batch before; the other rows are counted together too (evidence.lb_rows), but for a join
+    # with the proxy's error lines, where each access line takes its error line in turn
+    # (ErrorJoin.take); BENCHMARKS.md stop 55
     def summarize(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], ...]]:
         return _answered(rows if early is None else rows.filter(~early))
 

@@ -182,8 +182,9 @@ def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
     """``use`` of each block of ``paths`` read as ``family`` (a family with a vectorised
     reader), in file order: raw blocks when it has a native block reader (no decoding, split or
     join of the lines it takes), else decoded batches; read and used on a worker thread, at
-    most ``WORKERS`` ahead of the caller (two for diagnose's 8 MB batches: Caddy 2.8 -> 2.2 s,
-    but Traefik's common-format log 234 -> 297 MB, at the 300 MB bound; BENCHMARKS.md stop 55)."""
+    most ``WORKERS`` ahead of the caller (two were tried for diagnose's 8 MB batches: Caddy
+    2.8 -> 2.2 s, but Traefik's common-format log 234 -> 297 MB, at the 300 MB bound; not kept,
+    BENCHMARKS.md stop 55)."""
     items: Iterator[tuple[Any, ...]]
     batch_bytes = batch_bytes or VECTOR_BATCH_BYTES
     if families().block(family) is not None and native_on():

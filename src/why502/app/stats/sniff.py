@@ -123,11 +123,13 @@ def _rereadable(path: str) -> bool:
     return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
-def sniff_access_logs(paths: list[str]) -> str | None:
+def sniff_access_logs(paths: list[str], keep: bool = True) -> str | None:
     """The proxy whose own access-log format (``Hooks.access_sniff``) the first lines of the
     first readable access log are in, else None (stdin is not sniffed: it is read once).
     ``diagnose`` and ``stats`` given logs alone ask it: HAProxy's httplog read with the default
-    proxy's reader matched no line (``stats``: "none of the lines matches the log format")."""
+    proxy's reader matched no line (``stats``: "none of the lines matches the log format").
+    ``keep``: the file is read whole next in this run (``head_lines``); ``watch`` only follows
+    it, and a kept file would hold a rotated log's space until the agent stops."""
     from why502.sources.byte_chunks import head_lines
 
     sniffers = [(name, p.hooks.access_sniff) for name, p in PROXIES.items() if p.hooks.access_sniff]
@@ -135,7 +137,7 @@ def sniff_access_logs(paths: list[str]) -> str | None:
         if path == "-" or not os.path.isfile(path):
             continue
         try:
-            lines = head_lines(path, 50, keep=True)  # the access log is read whole next
+            lines = head_lines(path, 50, keep=keep)
         except (OSError, InputError):
             continue
         for name, hook in sniffers:

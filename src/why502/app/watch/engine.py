@@ -293,7 +293,8 @@ class Watch:
         if which is None and o.config is None and o.default_proxy_config is None:
             from why502.app.stats.sniff import sniff_access_logs
 
-            which = sniff_access_logs([p for p in (*o.access_logs, *o.error_logs, *o.logs) if p != STDIN])
+            which = sniff_access_logs([p for p in (*o.access_logs, *o.error_logs, *o.logs) if p != STDIN],
+                                      keep=False)
         self.proxy = choose(which, o.config or o.default_proxy_config,
                             "--config" if o.config is not None else DEFAULT_FLAG)
         if not get(self.proxy).can(Capability.WATCH):
