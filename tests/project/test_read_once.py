@@ -469,7 +469,7 @@ def test_a_log_whose_format_or_family_is_guessed_from_its_head_is_opened_once(tm
         "classify .gz": (["classify", gz, "--format", "json"], [gz]),
     }
     opened = {name: [_opens(argv)[log] for log in logs] for name, (argv, logs) in cases.items()}
-    assert all(n == [1] * len(n) for n in opened.values()), opened
+    assert all(n == [1] * len(n) for n in opened.values()), repr(opened)
 
 
 def test_a_kept_log_is_handed_on_once_and_closed_with_the_run(tmp_path: Path) -> None:

@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
     if log_type not in (None, ENGINE):  # --log-type nginx: the engine's own error log
         return _run_lb(args, str(log_type))
+    from why502.app.stats.formats import access_log_head
+
+    head = access_log_head(output_inputs(args))  # (before the read: the file is opened once)
     progress = _Progress(enabled=not args.no_progress)
     notes: list[str] = []  # a damaged rotated sibling found by --rotated: a note, not an abort
     try:
@@ -85,23 +88,23 @@ def run(args: argparse.Namespace) -> int:
                                            on_batch=progress.update, notes=notes):
                 failures += count
                 _write_jsonl(text)
-            return EXIT_FINDINGS if failures or _access_log(args) else EXIT_HEALTHY
+            return EXIT_FINDINGS if failures or _access_log(head) else EXIT_HEALTHY
     finally:
         progress.close()
         _print_notes(notes)  # after the data, whichever way the run ends
     # text: the whole summary, cut to --top by the reporter (its catalog notes name the three
     # first symptoms whatever --top is); json: the first --top rows of each list
     _write(args, summary.summary(args.top if args.format == "json" else None))
-    return EXIT_FINDINGS if summary.failures() or _access_log(args) else EXIT_HEALTHY
+    return EXIT_FINDINGS if summary.failures() or _access_log(head) else EXIT_HEALTHY
 
 
-def _access_log(args: argparse.Namespace) -> bool:
+def _access_log(head: tuple[str, list[str]] | None) -> bool:
     """No failure found: when the input is an access log, say so on stderr (``classify`` reads
     error logs) and whether its first lines hold a 5xx -- then the run is not "healthy" (exit
     1): a log whose proxy served 5xx is never that (``app.stats.formats.access_log_hint``)."""
     from why502.app.stats.formats import access_log_hint
 
-    hint = access_log_hint(output_inputs(args))
+    hint = access_log_hint(*head) if head is not None else None
     if hint is None:
         return False
     print(f"why502 classify: note: {hint[0]}", file=sys.stderr)

@@ -102,30 +102,36 @@ def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_
 ACCESS_SHARE = 0.9
 
 
-def access_log_hint(paths: list[str]) -> tuple[str, int] | None:
-    """When the first readable file of ``paths`` is an access log in a predefined format (at
-    least ``ACCESS_SHARE`` of its first 200 lines match one): a sentence saying so, and how
-    many of those lines are a 5xx.  ``classify`` reads error logs: on an access log it found no
-    failure in words and said "no upstream failure found" (exit 0) of a log full of 502s; its
-    requests are ``stats``' to count.  Stdin and missing files: None."""
+def access_log_head(paths: list[str]) -> tuple[str, list[str]] | None:
+    """The first regular file of ``paths`` and its first 200 non-empty lines, read before the
+    run reads it whole (``head_lines``' kept file: it is opened once), for
+    :func:`access_log_hint`; None for stdin or nothing readable."""
     for path in paths:
         if path == "-" or not os.path.isfile(path):
             continue
         try:
-            lines = [ln for ln in head_lines(path, 200) if ln.strip()]
+            return path, [ln for ln in head_lines(path, 200, keep=True) if ln.strip()]
         except (OSError, InputError):
             return None
-        if not lines:
-            return None
-        name, hits = guess_format(lines)
-        if hits < ACCESS_SHARE * len(lines):
-            return None
-        rx = re.compile(compile_format(*PREDEFINED[name], name=name).pattern)
-        statuses = [m.group("status") for ln in lines if (m := rx.match(ln)) is not None]
-        five = sum(1 for st in statuses if st.isdigit() and 500 <= int(st) <= 599)
-        shown = strip_terminal_escapes(path)
-        return (f"{shown} is an access log ({hits} of its first {len(lines)} lines in the '{name}' "
-                f"format, {five} of them a 5xx): classify reads the words of error logs; "
-                f"`why502 stats {shown}` counts its requests and who made each 5xx, and "
-                "`why502 diagnose --access-log` joins it to the error log"), five
     return None
+
+
+def access_log_hint(path: str, lines: list[str]) -> tuple[str, int] | None:
+    """When ``lines`` (the head of ``path``: :func:`access_log_head`) are an access log in a
+    predefined format (at least ``ACCESS_SHARE`` of them match one): a sentence saying so, and
+    how many of them are a 5xx.  ``classify`` reads error logs: on an access log it found no
+    failure in words and said "no upstream failure found" (exit 0) of a log full of 502s; its
+    requests are ``stats``' to count."""
+    if not lines:
+        return None
+    name, hits = guess_format(lines)
+    if hits < ACCESS_SHARE * len(lines):
+        return None
+    rx = re.compile(compile_format(*PREDEFINED[name], name=name).pattern)
+    statuses = [m.group("status") for ln in lines if (m := rx.match(ln)) is not None]
+    five = sum(1 for st in statuses if st.isdigit() and 500 <= int(st) <= 599)
+    shown = strip_terminal_escapes(path)
+    return (f"{shown} is an access log ({hits} of its first {len(lines)} lines in the '{name}' "
+            f"format, {five} of them a 5xx): classify reads the words of error logs; "
+            f"`why502 stats {shown}` counts its requests and who made each 5xx, and "
+            "`why502 diagnose --access-log` joins it to the error log"), five
