@@ -81,18 +81,44 @@ class FedLog:
     itself: the same accumulator, format, window and zone, the 5xx rows spilled to disk as there
     (``sources.spill``).  ``close`` removes those."""
 
-    def __init__(self, frames: FrameReader, log_format: str, since: datetime | None = None) -> None:
+    def __init__(self, frames: FrameReader, log_format: str, since: datetime | None = None,
+                 blocks: BlockReader | None = None) -> None:
         self.fmt, self.fmt_source = choose_format(log_format, None, [])
         self.store = DiskFrames()
         self.acc = StatsAccumulator(self.fmt, since=since, locations=None, tz=local_zone_name(),
                                     store=self.store)
         self._feed = FrameFeed(self.acc, frames)
+        self._blocks = blocks
         self.paths: list[str] = []  # the files fed, in the order they came
 
     def add(self, path: str, first_line: int, lines: pl.Series) -> None:
         if path not in self.paths:
             self.paths.append(path)
         self._feed.add(path, first_line, lines)
+
+    def add_text(self, path: str, first_line: int, text: str) -> None:
+        """``add`` of the lines of ``text`` (whole lines joined by newlines, as a ``LineBatch``
+        holds them): through the plug-in's native pass when it runs (``blocks``, as ``stats``
+        reads the file: ``read.read_frames``), else split into lines for ``frames``.  The
+        feed's lines through polars were two thirds of the thread that classifies HAProxy's log
+        for diagnose (BENCHMARKS.md stop 55).  A line that is not printable ASCII -- a byte the
+        reading pass decoded as U+FFFD too -- is handed back by the pass and read as ``frames``
+        reads it."""
+        import polars as pl
+
+        read = None
+        if self._blocks is not None:
+            try:
+                data = text.encode("utf-8") + b"\n"
+            except UnicodeEncodeError:  # (a lone surrogate: the lines as they are, below)
+                data = b""
+            read = self._blocks(data, first_line - 1, self.acc.reducer.folds_fields) if data else None
+        if read is None:
+            self.add(path, first_line, pl.Series("line", [text]).str.split("\n").explode())
+            return
+        if path not in self.paths:
+            self.paths.append(path)
+        self._feed.add_block(path, first_line, data, *read)
 
     def done(self) -> StatsAccumulator:
         """The accumulator, every row fed aggregated."""

@@ -342,7 +342,7 @@ class HttplogFeed:
     def __init__(self, config: str | None, since: datetime | None = None, head: bool = True) -> None:
         from why502.app.stats.run import FedLog
 
-        self._log = FedLog(access_frames(config), "why502", since)
+        self._log = FedLog(access_frames(config), "why502", since, blocks=access_blocks(config))
         self.head = head
         self._take: dict[str, bool] = {}
 
@@ -356,14 +356,14 @@ class HttplogFeed:
 
         if (self.head and batch.path == "-") or not batch.count:
             return
-        lines = pl.Series("line", [batch.text]).str.split("\n").explode()
         take = self._take.get(batch.path)
         if take is None:
-            head = lines.head(self.HEAD) if batch.first_line == 1 else lines.head(0)
+            head = (pl.Series("line", batch.text.split("\n", self.HEAD)[:self.HEAD]) if batch.first_line == 1
+                    else pl.Series("line", [], dtype=pl.String))
             take = self._take[batch.path] = (
                 not self.head or bool(head.str.contains(haproxy_log.HTTPLOG.pattern).any()))
         if take:
-            self._log.add(batch.path, batch.first_line, lines)
+            self._log.add_text(batch.path, batch.first_line, batch.text)
 
     def log(self) -> FedLog:
         """The lines fed, aggregated (what ``haproxy_for_diagnose`` would read)."""
