@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.stats.test_lb_frames import _corpus
+from tests.support.reports import without_timing
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats import lb as stats_lb
 from why502.cli.main import main
@@ -59,19 +60,11 @@ def together(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         assert counted, "no batch counted its rows together"
 
 
-def _strip(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k not in ("generated_at", "elapsed_ms")}
-    if isinstance(doc, list):
-        return [_strip(x) for x in doc]
-    return doc
-
-
 def _diagnose(log: Path, *extra: str) -> tuple[int, Any]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = main(["diagnose", "--offline", "--access-log", str(log), *extra, "--format", "json"])
-    return code, _strip(json.loads(out.getvalue())) if out.getvalue().strip() else None
+    return code, without_timing(json.loads(out.getvalue())) if out.getvalue().strip() else None
 
 
 def _both(log: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[Any, Any]:

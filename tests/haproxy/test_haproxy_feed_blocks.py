@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import RunMain
 from tests.support.native import native_pass
 from tests.support.paths import FIXTURES_DIR
+from tests.support.reports import without_timing
 
 BUILT, pytestmark = native_pass("why502.proxies.haproxy._hapscan", "HAProxy's native pass")
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +25,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 import gen_lb_logs  # noqa: E402  (the bench's lines: bench/gen_lb_logs.py)
 
 HAP = FIXTURES_DIR / "recorded-proxies" / "haproxy"
-
-
-def _strip(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k not in ("generated_at", "elapsed_ms")}
-    if isinstance(doc, list):
-        return [_strip(x) for x in doc]
-    return doc
 
 
 def _reports(run_main: RunMain, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Any, Any]:
@@ -50,7 +43,7 @@ def _reports(run_main: RunMain, monkeypatch: pytest.MonkeyPatch, *args: str) -> 
         m.setattr(stats_run.FedLog, "__init__", _without_blocks(stats_run.FedLog.__init__))
         code2, out2, _err2 = run_main("diagnose", "--offline", "--format", "json", *args)
     assert code == code2
-    return _strip(json.loads(out)), _strip(json.loads(out2))
+    return without_timing(json.loads(out)), without_timing(json.loads(out2))
 
 
 def _without_blocks(init: Any) -> Any:
