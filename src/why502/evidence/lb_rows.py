@@ -4,7 +4,7 @@
 ``diagnose`` on an edge log counts the requests that answered a batch at a time (``Answered``),
 but built a record and called ``add`` for every other row: ~6 us each, a quarter of the rows of a
 failure-dense log, and on the reading thread the record itself (a dict per row) and the text of
-every such line (BENCHMARKS.md stop 53: ~40 % of the run's CPU).  Here the rows stay a frame:
+every such line (~40 % of the run's CPU, BENCHMARKS.md stop 55).  Here the rows stay a frame:
 each table of the evidence is counted by a group-by whose groups are applied in the order of
 their first row, which is the order ``add`` gives every table (a key enters a ``Counter`` at
 its first row); what the order of the rows decides of a target's life is taken from the first
