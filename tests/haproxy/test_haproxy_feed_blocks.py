@@ -2,7 +2,8 @@
 that aggregates its requests (``HttplogFeed``).  The feed now hands the batch's text to the
 native pass, as ``stats`` reads the file (``FedLog.add_text``); it split the text into lines for
 polars (two thirds of the classifying thread: BENCHMARKS.md stop 55).  The report is the same
-either way: recorded logs, the bench's generated lines and lines the pass must hand back."""
+either way -- recorded logs, the bench's generated lines and lines the pass must hand back --
+and so are the statistics the feed gives diagnose, to the 5xx rows' line numbers."""
 
 from __future__ import annotations
 
@@ -70,3 +71,45 @@ def test_generated_lines_and_lines_the_pass_hands_back(run_main: RunMain, monkey
     log.write_text("\n".join(made) + "\n", encoding="utf-8")
     native, lines = _reports(run_main, monkeypatch, "--access-log", str(log))
     assert native["findings"] and native == lines
+
+
+def _sorted(value: Any) -> Any:
+    """Tables as sorted items: the pass counts the rows it folds into groups that reach the
+    tables in another order than the rows do (the values, not the order, are the statistics)."""
+    if isinstance(value, dict):
+        return sorted(((repr(k), _sorted(v)) for k, v in value.items()), key=lambda kv: kv[0])
+    if isinstance(value, (list, tuple)):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _fed_stats(log: Path, blocks: bool) -> Any:
+    """The statistics the feed gives diagnose (``compute_for_diagnose(fed=...)``), every field:
+    the 5xx rows' files and line numbers too, which no report shows."""
+    import dataclasses
+
+    from why502.app.stats.run import compute_for_diagnose
+    from why502.proxies.haproxy.stats import HttplogFeed
+    from why502.sources.logfiles import iter_batches
+
+    feed = HttplogFeed(None)
+    if not blocks:
+        feed._log._blocks = None
+    try:
+        for batch in iter_batches([log], batch_bytes=64 << 10):
+            feed.feed(batch)
+        st = compute_for_diagnose([], error_logs=[str(log)], fed=feed.log())
+        return _sorted(dataclasses.asdict(st) if dataclasses.is_dataclass(st) else vars(st))
+    finally:
+        feed.close()
+
+
+def test_the_fed_statistics_are_the_same_line_for_line(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    made = [gen_lb_logs.haproxy(gen_lb_logs.Req(rng, i, 2000.0)) for i in range(4000)]
+    for i in range(0, 4000, 89):
+        made[i] = made[i].replace("GET /", "GET /\u00e9/", 1)
+    log = tmp_path / "haproxy.log"
+    log.write_text("\n".join(made) + "\n", encoding="utf-8")
+    native, lines = _fed_stats(log, True), _fed_stats(log, False)
+    assert str(log) in repr(native) and native == lines
