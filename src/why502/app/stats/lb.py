@@ -213,11 +213,13 @@ def _recorded(rows: _Rows, family: str, certain: pl.Expr | None, grouped: bool =
     parser.  ``grouped``: the others stay rows too (``RecordBatch.rows``, counted together by
     ``evidence.lb_rows``) when the batch allows it -- no line the readers left is a request,
     and with ``certain`` every such row's time is one it judges."""
-    fams = families()
     answered = ANSWERED if certain is None else ANSWERED & certain
     mask = rows.frame.select(answered.fill_null(False).alias("a"))["a"]
+    # the lines the readers left, read once by the parser (whichever way the others go)
+    parse = families().parse_line
+    left = [(idx, text, parse(text, family)) for idx, text in sorted(rows.rest.items()) if text.strip()]
     if grouped:
-        together = _grouped(rows, family, mask, certain, drop)
+        together = _grouped(rows, family, mask, left, certain, drop)
         if together is not None:
             return together
     recorded = {int(row["idx"]): _record(family, row)
@@ -225,27 +227,23 @@ def _recorded(rows: _Rows, family: str, certain: pl.Expr | None, grouped: bool =
     idxs = sorted(recorded)
     recs: dict[int, tuple[str, LbRecord | None]] = {
         idx: (text, recorded[idx]) for idx, text in zip(idxs, rows.texts_of(idxs), strict=True)}
-    for idx, text in rows.rest.items():
-        if text.strip():
-            recs[idx] = (text, fams.parse_line(text, family))
+    recs.update((idx, (text, rec)) for idx, text, rec in left)
     others = [(idx, *recs[idx]) for idx in sorted(recs)]
     return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask), others)
 
 
-def _grouped(rows: _Rows, family: str, mask: pl.Series, certain: pl.Expr | None,
-             drop: pl.Expr | None = None) -> RecordBatch | None:
+def _grouped(rows: _Rows, family: str, mask: pl.Series, left: list[tuple[int, str, LbRecord | None]],
+             certain: pl.Expr | None, drop: pl.Expr | None = None) -> RecordBatch | None:
     """``_recorded``'s batch with the other rows kept a frame -- with them the lines only the
-    family's parser reads, as rows -- or None when they must be records: too few to be worth
-    the queries (``GROUPED_MIN_ROWS``), a line the parser reads as another family's, or (with
-    ``certain``) a row whose time only the line-by-line check can judge."""
+    family's parser reads (``left``: each with its record, or None), as rows -- or None when
+    they must be records: too few to be worth the queries (``GROUPED_MIN_ROWS``), a line the
+    parser reads as another family's, or (with ``certain``) a row whose time only the
+    line-by-line check can judge."""
     from why502.evidence import lb_rows  # diagnose's counting (issue 28)
 
     others = rows.frame.filter(~mask)
     if others.height < GROUPED_MIN_ROWS:
         return None
-    fams = families()
-    left = [(idx, text, fams.parse_line(text, family)) for idx, text in sorted(rows.rest.items())
-            if text.strip()]
     read = [(idx, rec) for idx, _text, rec in left if rec is not None]
     if any(rec.family != family for _idx, rec in read):
         return None
