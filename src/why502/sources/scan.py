@@ -39,7 +39,6 @@ GROUP_ROWS = 75_000
 # rows per group while the groups' keys are as many as their rows (unique hosts): their
 # aggregates are as big as the group, so it stays small (``app.stats.read._scan_into``)
 SMALL_GROUP_ROWS = 25_000
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 HEAD_BYTES = 256 << 10  # what ``sources.byte_chunks.head_lines`` guesses a format from
@@ -74,11 +73,11 @@ def probe(path: str, limit: int | None) -> tuple[bytes | None, bool]:
 
 
 def scannable(head: bytes | None) -> bool:
-    """True for a non-empty regular file that is not gzip (by its magic bytes, whatever its
-    name) and that polars would not take for another compressed stream (``x^`` first:
-    ``textutil.polars_sniffs``; the chunk reader reads it): the files ``scan_split`` can read.
-    ``head``: the file's, from :func:`probe`."""
-    return head is not None and head[:2] != _GZIP_MAGIC and not polars_sniffs(head)
+    """True for a non-empty regular file whose first bytes polars would not take for a
+    compressed stream (``textutil.polars_sniffs``, by the magic bytes whatever the name): gzip,
+    and a text file starting ``x^`` -- the chunk reader reads those: the files ``scan_split``
+    can read.  ``head``: the file's, from :func:`probe`."""
+    return head is not None and not polars_sniffs(head)
 
 
 def has_long_line(path: str, limit: int) -> bool:
