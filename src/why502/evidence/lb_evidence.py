@@ -49,6 +49,19 @@ class FailureGroup:
     # pod IP to the pod that had it then (``diagnose --k8s``: evidence.kubernetes.edge_groups)
     target_times: dict[str, list[tuple[str, int | None]]] = field(default_factory=dict)
 
+    def stamps_room(self, target: str) -> int:
+        """How many more (time, status) of ``target`` ``target_times`` keeps: the first
+        ``TARGETS_TIMED`` targets are admitted (here, at their first timed failure), each up to
+        ``TARGET_TIMES``; 0 for a target past them.  One rule for ``_into`` and ``lb_rows``."""
+        if target not in self.target_times and len(self.target_times) >= TARGETS_TIMED:
+            return 0
+        return TARGET_TIMES - len(self.target_times.setdefault(target, []))
+
+    def count_detail(self, detail: str, n: int = 1) -> None:
+        """``n`` more of ``detail``, when it is one of the first ``DETAILS_KEPT`` distinct ones."""
+        if detail in self.details or len(self.details) < DETAILS_KEPT:
+            self.details[detail] += n
+
 
 # failure times kept per target and targets kept per group (bounded: a log has millions of lines)
 TARGET_TIMES = 300
@@ -301,16 +314,12 @@ def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) 
         grp.statuses[rec.status] += 1
     if rec.target:
         grp.targets[rec.target] += 1
-        if rec.time and (rec.target in grp.target_times or len(grp.target_times) < TARGETS_TIMED):
-            stamps = grp.target_times.setdefault(rec.target, [])
-            if len(stamps) < TARGET_TIMES:
-                stamps.append((rec.time, rec.status))
+        if rec.time and grp.stamps_room(rec.target) > 0:
+            grp.target_times[rec.target].append((rec.time, rec.status))
     if rec.group:
         grp.groups[rec.group] += 1
     if rec.detail:
-        detail = rec.detail[:200]
-        if detail in grp.details or len(grp.details) < DETAILS_KEPT:
-            grp.details[detail] += 1
+        grp.count_detail(rec.detail[:200])
     if minute:
         grp.minutes[minute] += 1
     dur = rec.duration_ms if rec.duration_ms is not None else rec.upstream_ms

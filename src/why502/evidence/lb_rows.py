@@ -227,11 +227,9 @@ def _groups(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], path: 
             if value is not None:
                 getattr(grp, name)[value] += n
     # the details on their own: one that differs on every line (Cloudflare's "RayID ...") made
-    # as many groups as rows above; the first DETAILS_KEPT distinct ones are counted (_into)
+    # as many groups as rows above; the first DETAILS_KEPT distinct ones (FailureGroup.count_detail)
     for gid, detail, n in _in_order(rows.filter(pl.col("_detail").is_not_null()), ["_gid", "_detail"]):
-        details = groups[gid].details
-        if detail in details or len(details) < kept.DETAILS_KEPT:
-            details[detail] += n
+        groups[gid].count_detail(detail, n)
     spans = rows.filter(pl.col("_timed")).group_by("_gid").agg(pl.col("time").min().alias("lo"),
                                                                pl.col("time").max().alias("hi"))
     for gid, lo, hi in spans.iter_rows():
@@ -259,10 +257,8 @@ def _target_times(grp: FailureGroup, rows: pl.DataFrame) -> None:
         return
     room: dict[str, int] = {}
     for (target,) in timed.select(pl.col("_target").unique(maintain_order=True)).iter_rows():
-        if target in grp.target_times or len(grp.target_times) < kept.TARGETS_TIMED:
-            stamps = grp.target_times.setdefault(target, [])
-            if len(stamps) < kept.TARGET_TIMES:
-                room[target] = kept.TARGET_TIMES - len(stamps)
+        if (left := grp.stamps_room(target)) > 0:
+            room[target] = left
     if not room:
         return
     rooms = pl.DataFrame({"_target": list(room), "_room": list(room.values())},
