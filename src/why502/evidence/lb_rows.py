@@ -82,6 +82,19 @@ def sample_rows(rows: pl.DataFrame) -> list[int]:
     return sorted({*five.to_list(), *grouped.to_list()})
 
 
+def first_places(rows: pl.DataFrame) -> tuple[dict[Any, int], dict[Any, int], dict[Any, int]]:
+    """The first ``idx`` of each target, status and minute among the access rows of
+    ``prepared(rows)`` (for ``LbEvidence.reserve``, with the answered rows'); run on the
+    reading thread, beside ``prepared``."""
+    import polars as pl
+
+    requests = rows.filter(pl.col("_access"))
+    return tuple(  # type: ignore[return-value]
+        dict(requests.filter(pl.col(column).is_not_null()).group_by(column).agg(pl.col("idx").min())
+             .iter_rows())
+        for column in ("_target", "status", "_minute"))
+
+
 def add_rows(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], answered: Answered,
              path: str, first_line: int) -> None:
     """Count ``rows`` (``prepared``, in ``idx`` order: a batch's rows that are not

@@ -204,8 +204,6 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     (``--since``): a line written before it is counted as a line and nothing else, as
     ``_before`` decides; an answered row whose time only ``_before`` can judge is a record.
     (non-empty lines, lines no parser read)."""
-    import polars as pl
-
     from why502.app.stats.lb import iter_record_batches  # an edge's log only (issue 28)
     from why502.evidence.lb_rows import add_rows
 
@@ -227,12 +225,9 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                   if rec is None or cutoff is None or not (rec.time and _before(rec.time, cutoff))]
         unparsed += sum(rec is None for _idx, _text, rec in batch.others)
         answered, firsts = batch.summary
-        if failed is not None:
-            requests = failed.filter(pl.col("_access"))
-            for table, column in ((0, "_target"), (1, "status"), (2, "_minute")):
-                for key, first in (requests.filter(pl.col(column).is_not_null()).group_by(column)
-                                   .agg(pl.col("idx").min()).iter_rows()):
-                    firsts[table][key] = min(firsts[table].get(key, first), first)
+        for table, places in enumerate(batch.firsts):  # the other rows' (read with them)
+            for key, first in places.items():
+                firsts[table][key] = min(firsts[table].get(key, first), first)
         for idx, _text, rec in others:  # their keys' first places in the batch, too
             if rec is not None and rec.family == family and rec.kind == "access":
                 minute = minute_of(rec.time)
