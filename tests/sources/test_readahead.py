@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clirun import WHY502
+from tests.support.reports import without_timing
 from why502.app.stats.sniff import expand_paths
 from why502.errors import InputError
 from why502.sources import readahead
@@ -299,17 +300,9 @@ def test_expand_paths_gives_the_folder_in_name_order(folder: Path) -> None:
     assert files == sorted(files) and budget_for(files, 2 << 20) > 0
 
 
-def _untimed(doc: object) -> object:
-    if isinstance(doc, dict):
-        return {k: _untimed(v) for k, v in doc.items() if k not in ("elapsed_ms", "generated_at")}
-    if isinstance(doc, list):
-        return [_untimed(v) for v in doc]
-    return doc
-
-
 def test_cli_diagnose_access_log_folder_as_before(folder: Path) -> None:
     argv = ("diagnose", "--access-log", str(folder), "--format", "json")
     par, seq = _cli(*argv, ahead="16K"), _cli(*argv, ahead="0")
     assert (par.returncode, par.stderr) == (seq.returncode, seq.stderr)
-    assert _untimed(json.loads(par.stdout)) == _untimed(json.loads(seq.stdout))
+    assert without_timing(json.loads(par.stdout)) == without_timing(json.loads(seq.stdout))
     assert seq.returncode == 1, seq.stderr[-500:]
