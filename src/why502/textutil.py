@@ -286,3 +286,39 @@ def unsniffed(data: bytes) -> tuple[bytes, int]:
     (:func:`polars_sniffs`), with a blank line put before it (the caller drops that first row),
     and 1; else ``data`` as it is, and 0.  The copy is made only for such an input."""
     return (b"\n" + data, 1) if polars_sniffs(data) else (data, 0)
+
+
+def lines_at(data: bytes, rows: list[int]) -> list[bytes | None]:
+    """The bytes of lines ``rows`` (0-based, ascending) of ``data`` (``None`` past the end).
+
+    The few lines that the fast parser rejects are needed as text, and splitting a whole chunk
+    into a list of lines for them costs more than the rest of the parse: instead newlines are
+    counted window by window (C speed) up to each wanted line.  Many wanted lines (a wrong
+    format): one split is cheaper."""
+    if len(rows) * 64 > len(data) // 128:
+        lines = data.split(b"\n")
+        return [lines[r] if r < len(lines) else None for r in rows]
+    out: list[bytes | None] = []
+    pos = 0  # an offset in data
+    seen = 0  # newlines in data[:pos]
+    window = 1 << 16
+    for r in rows:
+        while seen < r:
+            k = data.count(b"\n", pos, pos + window)
+            if seen + k < r and pos + window < len(data):
+                pos += window
+                seen += k
+                continue
+            while seen < r:
+                nl = data.find(b"\n", pos)
+                if nl < 0:
+                    break
+                pos = nl + 1
+                seen += 1
+            break
+        if seen < r:
+            out.append(None)
+            continue
+        end = data.find(b"\n", pos)
+        out.append(data[pos : end if end >= 0 else len(data)])
+    return out

@@ -14,10 +14,11 @@ import pytest
 from why502.errors import UsageError
 from why502.evidence.stats.breakdown import uri_template
 from why502.evidence.stats.histogram import Histogram
-from why502.evidence.stats.parser import LineParser, lines_at
+from why502.evidence.stats.parser import LineParser
 from why502.evidence.stats.timeline import detect_incidents
 from why502.parsers.log_format import PREDEFINED, compile_format
 from why502.sources.byte_chunks import iter_byte_chunks, order_rotated
+from why502.textutil import lines_at
 
 
 def test_histogram_percentiles_within_one_percent() -> None:

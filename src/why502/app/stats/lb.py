@@ -20,7 +20,6 @@ import polars as pl
 from why502.app.stats.sniff import expand_paths
 from why502.errors import InputError
 from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
-from why502.evidence.stats.parser import lines_at
 from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS, empty_records
@@ -36,6 +35,7 @@ from why502.sources.logfiles import (
     iter_numbered_bytes,
 )
 from why502.sources.once import parsed
+from why502.textutil import lines_at
 
 # The vectorised readers pay a fixed cost per batch, and a batch being converted holds ~6x its
 # size (the text, its lines, the guards' columns, the reader's buffers) while the one before it

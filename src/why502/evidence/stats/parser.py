@@ -45,7 +45,7 @@ from why502.parsers.log_format import (
     split_pieces,
 )
 from why502.parsers.native import scanner_module
-from why502.textutil import unsniffed
+from why502.textutil import lines_at, unsniffed
 
 BAD_BLANK, BAD_SHORT, BAD_RECHECK = 1, 2, 3  # why a row failed the fast split (``_bad``)
 _DEFERRABLE = frozenset({"remote_addr"})  # needed for the 5xx rows only
@@ -563,42 +563,6 @@ class LineParser:
                 if matched.height:
                     good = pl.concat([good, matched.select(good.columns)], how="vertical_relaxed")
         return good, unparsed, samples, rows, folded
-
-
-def lines_at(data: bytes, rows: list[int]) -> list[bytes | None]:
-    """The bytes of lines ``rows`` (0-based, ascending) of ``data`` (``None`` past the end).
-
-    The few lines that the fast parser rejects are needed as text, and splitting a whole chunk
-    into a list of lines for them costs more than the rest of the parse: instead newlines are
-    counted window by window (C speed) up to each wanted line.  Many wanted lines (a wrong
-    format): one split is cheaper."""
-    if len(rows) * 64 > len(data) // 128:
-        lines = data.split(b"\n")
-        return [lines[r] if r < len(lines) else None for r in rows]
-    out: list[bytes | None] = []
-    pos = 0  # an offset in data
-    seen = 0  # newlines in data[:pos]
-    window = 1 << 16
-    for r in rows:
-        while seen < r:
-            k = data.count(b"\n", pos, pos + window)
-            if seen + k < r and pos + window < len(data):
-                pos += window
-                seen += k
-                continue
-            while seen < r:
-                nl = data.find(b"\n", pos)
-                if nl < 0:
-                    break
-                pos = nl + 1
-                seen += 1
-            break
-        if seen < r:
-            out.append(None)
-            continue
-        end = data.find(b"\n", pos)
-        out.append(data[pos : end if end >= 0 else len(data)])
-    return out
 
 
 def _shape_ok(var: str, e: pl.Expr) -> pl.Expr:

@@ -13,6 +13,8 @@ parser's (``tests/stats/test_lb_frames.py`` checks it on every published and rec
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from why502.parsers.lblogs.batch import (
@@ -20,6 +22,7 @@ from why502.parsers.lblogs.batch import (
     dash,
     empty_records,
     finish,
+    json_block,
     json_rows,
     key_is,
     match_rx,
@@ -35,6 +38,7 @@ from why502.proxies.envoy.log import (
     NAME,
     PRIMARY_FLAGS,
 )
+from why502.textutil import lines_at
 
 # Envoy's default format, optionally with Istio's three fields after the flags and its
 # %UPSTREAM_CLUSTER% after the upstream host (parse_envoy_text reads the same).
@@ -192,15 +196,51 @@ _NATIVE = JsonPass(any_of=_ENVOY_KEYS, forbidden=("EdgeResponseStatus", "RayID")
                    text_numbers=_NUMBERS)
 
 
+# what every response-duration key's name ends with (a block without it has none of them)
+_DURATION_END = b'uration"'
+assert all(f'"{k}"'.encode().endswith(_DURATION_END) for k in _RESPONSE_DURATION)
+# (the ``idx`` of some lines, a key) -> whether each of those lines has the key at its top level
+Present = Callable[[pl.Series, str], pl.Series]
+
+
 def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ, native=_NATIVE)
+    return _json_records(rec, rest, lambda idx, key: lines.gather(idx).str.contains(key_is((key,), "")))
+
+
+def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """``LogFamily.block`` of Envoy: the native JSON pass on the raw block, then ``_json``'s
+    decisions; every other line (the text formats, the JSON lines the pass leaves) is handed
+    back, to ``envoy_frame``.  ``diagnose`` and ``classify`` read a JSON access log without
+    decoding, splitting and joining its lines again for the pass (BENCHMARKS.md, stop 56)."""
+    native = json_block(data, SCHEMA, _NATIVE)
+    if native is None:
+        return None
+
+    # none of the keys' names anywhere in the block (most logs have none): no line has one; one
+    # scan of the block for the three names' common end (~2 % of the run each scan)
+    names = _DURATION_END in data
+
+    def present(idx: pl.Series, key: str) -> pl.Series:
+        if not names or f'"{key}"'.encode() not in data:
+            return pl.Series([False] * idx.len(), dtype=pl.Boolean)
+        texts = [(b or b"").decode("utf-8", errors="replace") for b in lines_at(data, idx.to_list())]
+        return pl.Series(texts, dtype=pl.String).str.contains(key_is((key,), ""))
+
+    out, rest = _json_records(native[0], pl.Series("idx", native[1], dtype=pl.UInt32), present)
+    return (finish(out, NAME) if out.height else empty_records()), rest.to_list()
+
+
+def _json_records(rec: pl.DataFrame, rest: pl.Series, present: Present) -> tuple[pl.DataFrame, pl.Series]:
+    """``log.parse_envoy_json``'s decisions on the fields read (``SCHEMA``) of the rows ``rec``;
+    ``rest`` with the lines they do not decide as it does.  ``present`` says which lines have
+    a response-duration key (its null value and its absence read differently)."""
     if rec.height == 0:
         return rec, rest
     # each field once, as _get reads it (the expressions below use them many times)
     rec = rec.select("idx", *(_get(keys).alias(name) for name, keys in _FIELDS.items()),
                      *(pl.col(k) for k in _RESPONSE_DURATION),
-                     *(lines.gather(rec["idx"]).str.contains(key_is((k,), "")).alias(f"present_{k}")
-                       for k in _RESPONSE_DURATION))
+                     *(present(rec["idx"], k).alias(f"present_{k}") for k in _RESPONSE_DURATION))
     status, dur, ust, flags = pl.col("_status"), pl.col("_dur"), pl.col("_ust"), pl.col("_flags")
     # to_int / to_float read these texts as the cast does (else: the per-line parser); flags as
     # Envoy writes them (split(",") and the filter of empty ones would change others); the

@@ -302,6 +302,13 @@ def _text_counter(status_rx: re.Pattern[bytes] | None) -> BlockCounter | None:
     return text_counter(status_rx)
 
 
+def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+    """The native block reader of its JSON lines (``frame.envoy_block``)."""
+    from why502.proxies.envoy.frame import envoy_block
+
+    return envoy_block(data)
+
+
 def _fold() -> BlockFold | None:
     """``stats``' and ``classify``'s summary's fold of its JSON lines (``parsers.lblogs.jsonfold``)
     and of its text lines (``textfold``), imported when a read starts."""
@@ -322,7 +329,7 @@ ENVOY = LogFamily(
     # its default/Istio text line is strict (a bracketed time or Istio's separators): tried
     # early; the key=value format is a search for a flags key, tried after every strict format
     sniffers=((30, is_envoy_text), (70, _is_kv)),
-    text_parsers=(parse_envoy_text, parse_envoy_kv), frame=envoy_frame, fold=_fold,
+    text_parsers=(parse_envoy_text, parse_envoy_kv), frame=envoy_frame, block=_block, fold=_fold,
     default_timeout=(ROUTE_TIMEOUT,
                      "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
     # the status of a request line: JSON's response_code, or the field after the quoted request

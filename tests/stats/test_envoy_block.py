@@ -1,0 +1,127 @@
+"""Envoy's native block reader (``proxies.envoy.frame.envoy_block``): a raw block of its JSON
+access log is read by the native JSON pass, with ``_json``'s decisions, and gives the rows the
+decoded reader and the per-line parser give.
+
+Its one reading of its own: whether a line has a response-duration key (``%RESPONSE_DURATION%``:
+a null, "" or "-" value says no upstream answered, so a 5xx is Envoy's own; an absent key says
+nothing), which it answers from the raw block (no line holds the keys' names: none has them).
+The mixed corpus of ``test_json_native`` sends a block of mostly other families' lines back to
+the decoded reader, so here the block is Envoy's own lines: the published and recorded ones and
+the same lines with each response-duration key absent, null, empty, "-" or a number.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.stats.test_lb_frames import _corpus, _frame_agrees
+from tests.support.native import native_pass
+from why502.app.stats import lb
+from why502.parsers.lblogs import batch
+from why502.proxies.envoy import frame as envoy
+from why502.proxies.logfamilies import families
+from why502.sources.logfiles import ByteBatch, LineBatch
+
+BUILT, pytestmark = native_pass("why502.parsers.lblogs._jsonscan", "the native JSON pass")
+
+_FORMS = (None, "", "-", "12")  # a response-duration key's values (None: JSON null)
+
+
+def _envoy_json_lines() -> list[str]:
+    """The corpus' JSON lines Envoy's parser reads, and each with every response-duration form."""
+    fams = families()
+    own = [x for x in _corpus() if x.startswith("{") and fams.parse_line(x, "envoy") is not None
+           and fams.parse_line(x, "envoy").family == "envoy"]  # type: ignore[union-attr]
+    out = list(own)
+    for line in own:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict) or any(k in obj for k in envoy._RESPONSE_DURATION):
+            continue
+        for key in envoy._RESPONSE_DURATION:
+            for form in _FORMS:
+                out.append(json.dumps({key: form, **obj}, separators=(",", ":")))
+    return out
+
+
+def _rows(lines: list[str], native: str, monkeypatch: pytest.MonkeyPatch, block: bool) -> lb._Converted:
+    monkeypatch.setenv("WHY502_NATIVE", native)
+    batch._native_pass.cache_clear()
+    try:
+        text = "\n".join(lines)
+        if block:
+            return lb._convert_block(ByteBatch("f.log", text.encode()), 1, "envoy")
+        return lb._convert(LineBatch("f.log", 1, text, len(lines)), "envoy")
+    finally:
+        batch._native_pass.cache_clear()
+
+
+def test_the_block_reader_gives_the_decoded_readers_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _envoy_json_lines()
+    assert len(lines) > 200
+    calls: list[int] = []
+    read = envoy.envoy_block
+
+    def counted(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
+        got = read(data)
+        calls.append(got[0].height if got is not None else -1)
+        return got
+
+    monkeypatch.setattr(envoy, "envoy_block", counted)
+    ref = _rows(lines, "0", monkeypatch, block=False)
+    got = _rows(lines, "1", monkeypatch, block=True)
+    # the block reader ran and read most of the lines itself (not the decoded fallback)
+    assert calls and calls[0] > len(lines) // 2, calls
+    assert (got.lines, got.unparsed) == (ref.lines, ref.unparsed)
+    assert got.frame.equals(ref.frame, null_equal=True), [
+        (i, a, b) for i, (a, b) in enumerate(zip(got.frame.iter_rows(), ref.frame.iter_rows(), strict=False))
+        if a != b][:2]
+    # and a response-duration key's emptiness made some 5xx Envoy's own
+    made = got.frame.filter(pl.col("status") >= 500)["made_by"].value_counts()
+    assert set(made["made_by"].to_list()) >= {"lb", "backend"}
+
+
+def test_a_null_response_duration_is_read_from_the_block() -> None:
+    """The key present with null is no upstream answer (the 5xx is Envoy's); absent says nothing."""
+    base = {"response_code": 503, "response_flags": "-", "response_code_details": "via_upstream",
+            "start_time": "2026-11-21T10:00:00.000Z", "upstream_host": "10.0.0.1:80", "duration": 3}
+    lines = [json.dumps({**base, "response_duration": None}), json.dumps(base),
+             json.dumps({**base, "responseDuration": "-"}), json.dumps({**base, "targetDuration": 12})
+             .replace("12", '"12"')]
+    got = envoy.envoy_block("\n".join(lines).encode())
+    if got is None:
+        pytest.skip("the native JSON pass is off")
+    frame, back = got
+    assert back == []
+    assert frame["made_by"].to_list() == ["lb", "backend", "lb", "backend"]
+    assert _frame_agrees("envoy", lines) == 4
+
+
+def test_diagnose_reads_an_envoy_json_log_through_the_block_reader(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's command: ``diagnose --access-log`` on an Envoy JSON log gives the same report
+    with the native passes on and off."""
+    import subprocess
+    import sys
+
+    from tests.support.reports import without_timing
+
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(_envoy_json_lines() * 3) + "\n", encoding="utf-8")
+    docs, codes = [], []
+    for native in ("1", "0"):
+        env = {"WHY502_NATIVE": native, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+        argv = [sys.executable, "-m", "why502", "diagnose", "--offline", "--access-log", str(log),
+                "--format", "json"]
+        run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        assert run.stdout, run.stderr
+        docs.append(without_timing(json.loads(run.stdout)))
+        codes.append(run.returncode)
+    assert docs[0] == docs[1] and codes[0] == codes[1]
+    assert docs[0]["findings"], docs[0]
