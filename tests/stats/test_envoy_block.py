@@ -1,8 +1,11 @@
-"""Envoy's native block reader (``proxies.envoy.frame.envoy_block``): a raw block of its JSON
-access log is read by the native JSON pass, with ``_json``'s decisions, and gives the rows the
-decoded reader and the per-line parser give.
+"""Envoy's native block reader (``proxies.envoy.frame.envoy_block``): a raw block of its access
+log is read by the native text pass (``_envoyscan.text_columns``: ENVOY_RX's captures) and the
+native JSON pass, each on the lines the other hands back, and gives the rows the decoded reader
+and the per-line parser give -- on the text lines of ``test_envoy_text_fold`` (recorded,
+published, bent where the pass must hand a line back or read it as the regex does, generated,
+and every flag, detail and reason), on the JSON lines below, and on both mixed in one block.
 
-Its one reading of its own: whether a line has a response-duration key (``%RESPONSE_DURATION%``:
+The JSON reading's one choice of its own: whether a line has a response-duration key (``%RESPONSE_DURATION%``:
 a null, "" or "-" value says no upstream answered, so a 5xx is Envoy's own; an absent key says
 nothing), which it answers from the raw block (no line holds the keys' names: none has them).
 The mixed corpus of ``test_json_native`` sends a block of mostly other families' lines back to
@@ -18,11 +21,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.stats import test_envoy_text_fold as text_fold
 from tests.stats.test_lb_frames import _corpus, _frame_agrees
 from tests.support.native import native_pass
 from why502.app.stats import lb
 from why502.parsers.lblogs import batch
 from why502.proxies.envoy import frame as envoy
+from why502.proxies.envoy.log import _RESPONSE_DURATION
 from why502.proxies.logfamilies import families
 from why502.sources.logfiles import ByteBatch, LineBatch
 
@@ -42,9 +47,9 @@ def _envoy_json_lines() -> list[str]:
             obj = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(obj, dict) or any(k in obj for k in envoy._RESPONSE_DURATION):
+        if not isinstance(obj, dict) or any(k in obj for k in _RESPONSE_DURATION):
             continue
-        for key in envoy._RESPONSE_DURATION:
+        for key in _RESPONSE_DURATION:
             for form in _FORMS:
                 out.append(json.dumps({key: form, **obj}, separators=(",", ":")))
     return out
@@ -74,17 +79,94 @@ def test_the_block_reader_gives_the_decoded_readers_rows(monkeypatch: pytest.Mon
         return got
 
     monkeypatch.setattr(envoy, "envoy_block", counted)
-    ref = _rows(lines, "0", monkeypatch, block=False)
-    got = _rows(lines, "1", monkeypatch, block=True)
-    # the block reader ran and read most of the lines itself (not the decoded fallback)
-    assert calls and calls[0] > len(lines) // 2, calls
-    assert (got.lines, got.unparsed) == (ref.lines, ref.unparsed)
-    assert got.frame.equals(ref.frame, null_equal=True), [
-        (i, a, b) for i, (a, b) in enumerate(zip(got.frame.iter_rows(), ref.frame.iter_rows(), strict=False))
-        if a != b][:2]
+    got = _compared(lines, monkeypatch, calls)
     # and a response-duration key's emptiness made some 5xx Envoy's own
     made = got.frame.filter(pl.col("status") >= 500)["made_by"].value_counts()
     assert set(made["made_by"].to_list()) >= {"lb", "backend"}
+
+
+def _text_lines() -> list[str]:
+    return [*text_fold._corpus(), *text_fold._grid()]
+
+
+def _same(got: lb._Converted, ref: lb._Converted) -> None:
+    assert (got.lines, got.unparsed) == (ref.lines, ref.unparsed)
+    _equal(got.frame, ref.frame)
+
+
+def _equal(got: pl.DataFrame, ref: pl.DataFrame) -> None:
+    assert got.columns == ref.columns
+    assert got.equals(ref, null_equal=True), [
+        (i, a, b) for i, (a, b) in enumerate(zip(got.iter_rows(), ref.iter_rows(), strict=False))
+        if a != b][:2]
+
+
+def _compared(lines: list[str], monkeypatch: pytest.MonkeyPatch, read: list[int]) -> lb._Converted:
+    """``stats``' rows of ``lines`` through the block reader, held equal to the decoded reader's
+    without the native passes, then its records to ``envoy_frame``'s; ``read`` (filled by a spy
+    on the pass under test) says the pass itself read most lines, not the decoded fallback."""
+    ref = _rows(lines, "0", monkeypatch, block=False)
+    got = _rows(lines, "1", monkeypatch, block=True)
+    assert read and read[0] > len(lines) // 2, read
+    _same(got, ref)
+    monkeypatch.undo()
+    assert _records_agree(lines) > len(lines) // 2
+    return got
+
+
+def _records_agree(lines: list[str]) -> int:
+    """``envoy_block``'s records of ``lines`` (every column a record has: the request, host and
+    client ``diagnose`` shows, which ``stats``' rows leave out) are ``envoy_frame``'s, and it hands
+    back the lines ``envoy_frame`` leaves to the per-line parser or more; how many it read."""
+    data = "\n".join(lines).encode()
+    got = envoy.envoy_block(data)
+    assert got is not None
+    frame, back = got
+    ref, rest = envoy.envoy_frame(pl.Series("text", data.decode().split("\n"), dtype=pl.String))
+    assert set(rest.to_list()) <= set(back)
+    # the lines it hands back are read by envoy_frame (``lb._native_rows``): its rows of them
+    more, _left = envoy.envoy_frame(pl.Series("text", [data.decode().split("\n")[i] for i in back],
+                                              dtype=pl.String))
+    more = more.with_columns(pl.Series("idx", back, dtype=pl.UInt32).gather(more["idx"]).alias("idx"))
+    _equal(pl.concat([frame, more]).sort("idx"), ref)
+    return frame.height
+
+
+def test_the_text_pass_gives_the_decoded_readers_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Envoy's and Istio's text lines: the text pass reads the plain ones (most of them), hands
+    back the bent ones it cannot read as the regex does, and the rows are the decoded reader's."""
+    lines = _text_lines()
+    assert len(lines) > 1500
+    taken: list[int] = []
+    module = envoy._text_pass()
+    assert module is not None
+    columns = module.text_columns
+
+    class Spy:
+        def text_columns(self, chunk: bytes) -> object:
+            got = columns(chunk)
+            taken.append(got[2] - len(got[3]) // 4)  # lines - handed back
+            return got
+
+    monkeypatch.setattr(envoy, "_text_pass", lambda: Spy())
+    _compared(lines, monkeypatch, taken)
+
+
+@pytest.mark.parametrize("first", ["json", "text"])
+def test_a_block_of_both_formats(first: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON and text lines interleaved: each pass reads its own, whichever the block starts with."""
+    js, text = _envoy_json_lines(), _text_lines()
+    mixed = [x for pair in zip(js, text, strict=False) for x in pair]
+    if first == "text":
+        mixed = mixed[1:]
+    ref = _rows(mixed, "0", monkeypatch, block=False)
+    got = _rows(mixed, "1", monkeypatch, block=True)
+    _same(got, ref)
+    native = envoy.envoy_block("\n".join(mixed).encode())
+    assert native is not None
+    frame, back = native
+    assert frame.height > len(mixed) * 2 // 3 and len(back) < len(mixed) // 3
+    assert _records_agree(mixed) == frame.height
 
 
 def test_a_null_response_duration_is_read_from_the_block() -> None:

@@ -386,13 +386,21 @@ def json_block(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
     """The native pass on ``data`` (whole lines as read): (the ``schema`` fields and ``idx`` of the
     lines it reads; the ``idx`` of the lines it hands back), or None when it was not built, is
     turned off, or cannot build a column of ``schema``."""
+    got = json_block_text(data, schema, native)
+    return None if got is None else got[:2]
+
+
+def json_block_text(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
+                    ) -> tuple[pl.DataFrame, list[int], bytes] | None:
+    """``json_block`` with the text of the lines handed back (each line and a newline): for a
+    family whose other lines another pass reads."""
     module = _native_pass("_jsonscan")
     spec = native.keys(schema)
     if module is None or spec is None:
         return None
-    schema_cap, array_cap, _n, back_rows, _back_text = module.json_columns(
+    schema_cap, array_cap, _n, back_rows, back_text = module.json_columns(
         data, spec, tuple(f.encode() for f in native.forbidden), native.nested_ok)
-    return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist()
+    return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist(), back_text
 
 
 def _json_polars(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),

@@ -317,7 +317,7 @@ typedef struct {
 } Span;
 
 typedef struct {
-    Span time, code, flags, details, tfr, ust, uhost, cluster;
+    Span time, req, code, flags, details, tfr, dur, ust, auth, uhost, cluster;
 } RxLine;
 
 /* [^\s"]* from p, on printable ASCII: the end of the run */
@@ -348,6 +348,7 @@ static int rx_rest(const char *p, const char *e, RxLine *m) {
     for (int k = 0; k < 3; k++) { /* \d+ and a space: a shorter run is followed by a digit */
         const char *q = digits_end(p, e);
         if (q == p || q >= e || *q != ' ') return 0;
+        if (k == 2) { m->dur.p = p; m->dur.n = q - p; }
         p = q + 1;
     }
     const char *q = p; /* \S+ and a space: the whole run (a shorter one is followed by a non-space) */
@@ -358,7 +359,7 @@ static int rx_rest(const char *p, const char *e, RxLine *m) {
     p = q;
     for (int k = 0; k < 5; k++) { /* ` "[^"]*"` five times: [^"]* ends at the next quote */
         if (p >= e || *p != ' ') return 0;
-        p = quoted_at(p + 1, e, k == 4 ? &m->uhost : NULL);
+        p = quoted_at(p + 1, e, k == 4 ? &m->uhost : k == 3 ? &m->auth : NULL);
         if (p == NULL) return 0;
     }
     /* the optional tail: as many ` "[^"]*"` as there are, then ` [^\s"]+`; fewer of them would
@@ -390,6 +391,8 @@ static int rx_line(const char *s, Py_ssize_t n, RxLine *m) {
     /* (?P<req>[^"]*)" : up to the next quote, then a space */
     const char *q = memchr(rb + 3, '"', (size_t)(e - rb - 3));
     if (q == NULL || e - q < 2 || q[1] != ' ') return 0;
+    m->req.p = rb + 3;
+    m->req.n = q - rb - 3;
     p = q + 2;
     /* (?P<code>\d{1,3}) and a space */
     q = digits_end(p, e);
@@ -591,7 +594,63 @@ static PyObject *text_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
     return Py_BuildValue("((NN)(NN)(NN)L)", tsc, tac, psc, pac, gsc, gac, (long long)rows);
 }
 
+/* ---- the captures as columns (``envoy_block``) ------------------------------------------- */
+
+/* `diagnose` and `classify` read each text line's record (proxies/envoy/frame.py: text_records on
+ * ENVOY_RX's captures).  text_columns gives the captures of the lines the fold would take (every
+ * byte printable ASCII, ENVOY_RX matching as rx_line follows it) as columns, a capture that took
+ * no part in the match null as polars' extract_groups gives it; every other line is handed back
+ * (the decoded reader reads it).  tests/stats/test_envoy_block.py holds the rows equal to the
+ * decoded reader's on every recorded and published line and on bent ones. */
+
+enum { TC_IDX, TC_TIME, TC_REQ, TC_CODE, TC_FLAGS, TC_DETAILS, TC_TFR, TC_DUR, TC_UST, TC_AUTH, TC_UHOST,
+       TC_CLUSTER, N_TC };
+
+static const ColSpec TEXT_SPEC[N_TC] = {
+    {"idx", "I"}, {"time", "u"}, {"req", "u"}, {"code", "u"}, {"flags", "u"}, {"details", "u"}, {"tfr", "u"},
+    {"dur", "u"}, {"ust", "u"}, {"auth", "u"}, {"uhost", "u"}, {"cluster", "u"}};
+
+typedef struct {
+    NCol *cols;
+    int64_t taken;
+} TextTaker;
+
+static inline void col_span(NCol *c, const Span *v) {
+    if (v->n >= 0) col_put(&c->data, v->p, (size_t)v->n);
+    ncol_utf8_end(c, v->n >= 0);
+}
+
+/* scan_lines' TakeLine of text_columns (without the GIL): 1 when the line was taken */
+static int take_text_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    TextTaker *t = ctx;
+    RxLine m;
+    if (n < 16 || s[0] != '[' || !printable(s, n) || !rx_line(s, n, &m)) return 0;
+    NCol *c = t->cols;
+    ncol_fixed(&c[TC_IDX], &row, sizeof row);
+    const Span *v[N_TC] = {NULL, &m.time, &m.req, &m.code, &m.flags, &m.details, &m.tfr, &m.dur, &m.ust, &m.auth,
+                           &m.uhost, &m.cluster};
+    for (int k = TC_TIME; k < N_TC; k++) col_span(&c[k], v[k]);
+    t->taken++;
+    return 1;
+}
+
+/* text_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */
+static PyObject *text_columns(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    NCol cols[N_TC];
+    memset(cols, 0, sizeof cols);
+    for (int k = TC_TIME; k < N_TC; k++) ncol_utf8_start(&cols[k]);
+    TextTaker t = {cols, 0};
+    PyObject *out = pass_result(&data, take_text_line, &t, &t.taken, cols, N_TC, TEXT_SPEC);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
+    {"text_columns", text_columns, METH_VARARGS,
+     "text_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): ENVOY_RX's "
+     "captures of the Envoy text lines of a block whose shape leaves no doubt, as columns (proxies/envoy/frame.py)"},
     {"text_counts", text_counts, METH_VARARGS,
      "text_counts(data) -> ({status: lines}, {(status, flags, details, tfr, upstream or None, cluster or None): "
      "lines} of the 5xx, the lines handed back): what watch counts of the Envoy text access-log lines of a block "

@@ -13,16 +13,23 @@ parser's (``tests/stats/test_lb_frames.py`` checks it on every published and rec
 
 from __future__ import annotations
 
+import array
+import importlib
+import re
 from collections.abc import Callable
+from types import ModuleType
 
 import polars as pl
 
+from why502.parsers.arrowcols import frame as arrow_frame
+from why502.parsers.arrowcols import native_on
 from why502.parsers.lblogs.batch import (
     JsonPass,
+    _native_pass,
     dash,
     empty_records,
     finish,
-    json_block,
+    json_block_text,
     json_rows,
     key_is,
     match_rx,
@@ -125,6 +132,10 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
     ).collect()
 
 
+# ENVOY_RX's captures, in its order (the text pass's columns: ``_envoyscan.text_columns``)
+_CAPTURES = tuple(re.compile(ENVOY_RX).groupindex)
+
+
 def _text(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     ok, rest = match_rx(lines, ENVOY_RX)
     return text_records(ok), rest
@@ -209,14 +220,70 @@ def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
 
 
 def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
-    """``LogFamily.block`` of Envoy: the native JSON pass on the raw block, then ``_json``'s
-    decisions; every other line (the text formats, the JSON lines the pass leaves) is handed
-    back, to ``envoy_frame``.  ``diagnose`` and ``classify`` read a JSON access log without
-    decoding, splitting and joining its lines again for the pass (BENCHMARKS.md, stop 56)."""
-    native = json_block(data, SCHEMA, _NATIVE)
-    if native is None:
+    """``LogFamily.block`` of Envoy: its text lines through the native text pass
+    (``_envoyscan.text_columns``: ENVOY_RX's captures, then ``text_records``), its JSON lines
+    through the native JSON pass (then ``_json``'s decisions), each pass on the lines the other
+    handed back, the one the block starts with first; every line neither takes is handed back,
+    to ``envoy_frame``.  ``diagnose`` and ``classify`` read the log without decoding and
+    splitting its lines, nor joining them again for the JSON pass, nor a regex over every text
+    line (BENCHMARKS.md, stop 56).  None when neither pass can run."""
+    text = _text_pass()
+    if text is None and _native_pass("_jsonscan") is None:
         return None
 
+    def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+        return json_block_text(chunk, SCHEMA, _NATIVE)
+
+    def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+        if text is None:
+            return None
+        schema_cap, array_cap, _n, back_rows, back_text = text.text_columns(chunk)
+        return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist(), back_text
+
+    parts: list[pl.DataFrame] = []
+    chunk, back = data, list(range(data.count(b"\n") + 1))  # each line of the chunk: its line of data
+    for kind, run in (("json", on_json), ("text", on_text))[:: 1 if data[:1] == b"{" else -1]:
+        got = run(chunk)
+        if got is None:
+            continue
+        rows, left, chunk = got
+        mapping = pl.Series("idx", back, dtype=pl.UInt32)
+        rows = rows.with_columns(mapping.gather(rows["idx"]).alias("idx"))
+        back = [back[i] for i in left if i < len(back)]  # (the chunk's last "line": after its last newline)
+        if rows.height and kind == "text":
+            parts.append(_text_rows(rows))
+        elif rows.height:
+            read, refused = _json_rows(rows, data)
+            parts.append(read)
+            back = sorted([*back, *refused])
+        if not back:
+            break
+    parts = [p for p in parts if p.height]
+    if not parts:
+        return empty_records(), back
+    return finish(pl.concat(parts, how="vertical_relaxed"), NAME), back
+
+
+def _text_pass() -> ModuleType | None:
+    """The native text pass (``_envoyscan``), when it was built and is not turned off."""
+    if not native_on():
+        return None
+    try:
+        module = importlib.import_module("why502.proxies.envoy._envoyscan")
+    except ImportError:
+        return None
+    return module if hasattr(module, "text_columns") else None
+
+
+def _text_rows(captures: pl.DataFrame) -> pl.DataFrame:
+    """``text_records`` of the text pass's captures (``idx`` and one column per capture)."""
+    return text_records(captures.select("idx", pl.struct(_CAPTURES).alias("m")))
+
+
+def _json_rows(fields: pl.DataFrame, data: bytes) -> tuple[pl.DataFrame, list[int]]:
+    """``_json_records`` of the JSON pass's fields (``idx`` of ``data``'s lines), whether a line
+    has a response-duration key read from ``data``: (the records, the ``idx`` of the lines its
+    decisions refuse -- a number's text the parser reads otherwise -- for the decoded reader)."""
     # none of the keys' names anywhere in the block (most logs have none): no line has one; one
     # scan of the block for the three names' common end (~2 % of the run each scan)
     names = _DURATION_END in data
@@ -227,8 +294,8 @@ def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
         texts = [(b or b"").decode("utf-8", errors="replace") for b in lines_at(data, idx.to_list())]
         return pl.Series(texts, dtype=pl.String).str.contains(key_is((key,), ""))
 
-    out, rest = _json_records(native[0], pl.Series("idx", native[1], dtype=pl.UInt32), present)
-    return (finish(out, NAME) if out.height else empty_records()), rest.to_list()
+    out, refused = _json_records(fields, pl.Series("idx", [], dtype=pl.UInt32), present)
+    return out, refused.to_list()
 
 
 def _json_records(rec: pl.DataFrame, rest: pl.Series, present: Present) -> tuple[pl.DataFrame, pl.Series]:
