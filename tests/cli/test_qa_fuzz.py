@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import RunMain
 from tests.support.paths import FIXTURES_DIR
 from why502.cli.cmd_render import load_report
 from why502.errors import Why502Error
@@ -246,3 +247,28 @@ def test_an_alb_line_with_a_5000_digit_status_is_read() -> None:
         "https 2018-07-02T22:23:00.186641Z app/lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 "
         "0.037 200 " + "9" * 5000 + ' 34 366 "GET https://x:443/ HTTP/1.1" "curl" - - arn:x "Root=1" '
         '"-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-"')
+
+
+_HUGE = "99999999999999999999"  # 20 digits: no Int64 holds it
+
+
+@pytest.mark.parametrize("line", [
+    '127.0.0.1 - - [22/Nov/2026:11:08:42 +0000] "GET /ok HTTP/1.1" ' + _HUGE
+    + ' 11 "-" "-" 1 "ok@file" "http://127.0.0.1:47025" 1ms',
+    '{"EdgeResponseStatus":' + _HUGE + ',"OriginResponseStatus":502,'
+    '"EdgeStartTimestamp":"2026-11-21T10:00:00Z","ClientRequestHost":"a","RayID":"1"}',
+    '{"DownstreamStatus":502,"RetryAttempts":' + _HUGE + ',"StartUTC":"2026-11-21T10:00:00Z",'
+    '"ServiceURL":"http://10.0.0.1:80"}',
+], ids=["traefik-clf-status", "cloudflare-status", "traefik-json-retries"])
+@pytest.mark.parametrize("command", ["stats", "classify", "diagnose"])
+def test_a_20_digit_number_in_an_edge_log_is_no_number(line: str, command: str, run_main: RunMain,
+                                                       tmp_path: Path) -> None:
+    """A status (or count) no Int64 holds made ``stats``, ``classify`` and ``diagnose`` end in an
+    internal error (exit 4) building their Int64 columns: ``model.to_int`` now reads it as no number."""
+    log = tmp_path / "access.log"
+    log.write_text(line + "\n" + line.replace(_HUGE, "502", 1) + "\n", encoding="utf-8")
+    argv = (["diagnose", "--offline", "--access-log", str(log)] if command == "diagnose"
+            else [command, str(log)])
+    code, out, err = run_main(*argv, "--format", "json")
+    assert code in (0, 1), err
+    assert json.loads(out)

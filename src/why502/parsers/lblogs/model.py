@@ -66,18 +66,24 @@ def resolved(rec: LbRecord, family: str | None = None) -> LbRecord:
     )
 
 
+#: the ints a record holds: its columns are Int64 (``evidence.lbstats.COLUMNS``)
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
 def to_int(text: str | int | float | None) -> int | None:
-    """An int from a log field ('-', '', None and garbage are None)."""
+    """An int from a log field ('-', '', None, garbage, and a number no Int64 holds are None:
+    a status of 20 digits in Traefik's common format or Cloudflare's JSON made ``stats`` end in
+    an internal error building its columns)."""
     if text is None or isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        return int(text) if math.isfinite(text) else None
-    t = text.strip()
-    digits = t.lstrip("-")
-    # ASCII and at most 20 digits: "²" passes isdigit() and 5000 digits overflow int() (bench/fuzz.py)
-    if digits.isascii() and digits.isdigit() and len(digits) <= 20:
-        return int(t)
-    return None
+        value = int(text) if math.isfinite(text) else None
+    else:
+        t = text.strip()
+        digits = t.lstrip("-")
+        # ASCII and at most 20 digits: "²" passes isdigit() and 5000 digits overflow int() (bench/fuzz.py)
+        value = int(t) if digits.isascii() and digits.isdigit() and len(digits) <= 20 else None
+    return value if value is not None and value in _INT64 else None
 
 
 def to_float(text: str | int | float | None) -> float | None:
