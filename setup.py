@@ -9,7 +9,9 @@ readers (``parsers/lblogs/batch.py``); ``why502.proxies.haproxy._hapscan`` cuts 
 lines for its stats reader (``proxies/haproxy/stats.py``); ``why502.proxies.envoy._envoyscan`` counts
 Envoy's text access-log lines for ``watch`` (``proxies/envoy/textcount.py``);
 ``why502.proxies.apache._apachescan`` groups httpd's error lines by key for ``watch``'s memo
-(``proxies/apache/error_memo.py``).  All share ``src/why502/native/arrow_buf.h`` (their columns
+(``proxies/apache/error_memo.py``); ``why502.proxies.traefik._traefikscan`` cuts Traefik's
+common-format access lines for its block reader (``proxies/traefik/frame.py``), as
+``_envoyscan`` also cuts Envoy's text lines for Envoy's (``proxies/envoy/frame.py``).  All share ``src/why502/native/arrow_buf.h`` (their columns
 handed to polars).  They are optional: without a C compiler or Python's headers (Debian:
 ``apt-get install gcc python3-dev``) the build skips them with a warning and why502 runs the
 same, on its polars readers.
@@ -40,5 +42,6 @@ setup(ext_modules=[
     _native("why502.proxies.haproxy._hapscan", _ARROW, _GROUPS),
     _native("why502.proxies.envoy._envoyscan", _ARROW, _GROUPS),
     _native("why502.proxies.apache._apachescan", _ARROW),
+    _native("why502.proxies.traefik._traefikscan", _ARROW),
     _native("why502.sources._lines"),
 ])

@@ -23,13 +23,12 @@ import pytest
 
 from tests.stats import test_envoy_text_fold as text_fold
 from tests.stats.test_lb_frames import _corpus, _frame_agrees
+from tests.support import blocks
 from tests.support.native import native_pass
 from why502.app.stats import lb
-from why502.parsers.lblogs import batch
 from why502.proxies.envoy import frame as envoy
 from why502.proxies.envoy.log import _RESPONSE_DURATION
 from why502.proxies.logfamilies import families
-from why502.sources.logfiles import ByteBatch, LineBatch
 
 BUILT, pytestmark = native_pass("why502.parsers.lblogs._jsonscan", "the native JSON pass")
 
@@ -55,31 +54,12 @@ def _envoy_json_lines() -> list[str]:
     return out
 
 
-def _rows(lines: list[str], native: str, monkeypatch: pytest.MonkeyPatch, block: bool) -> lb._Converted:
-    monkeypatch.setenv("WHY502_NATIVE", native)
-    batch._native_pass.cache_clear()
-    try:
-        text = "\n".join(lines)
-        if block:
-            return lb._convert_block(ByteBatch("f.log", text.encode()), 1, "envoy")
-        return lb._convert(LineBatch("f.log", 1, text, len(lines)), "envoy")
-    finally:
-        batch._native_pass.cache_clear()
 
 
 def test_the_block_reader_gives_the_decoded_readers_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = _envoy_json_lines()
     assert len(lines) > 200
-    calls: list[int] = []
-    read = envoy.envoy_block
-
-    def counted(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
-        got = read(data)
-        calls.append(got[0].height if got is not None else -1)
-        return got
-
-    monkeypatch.setattr(envoy, "envoy_block", counted)
-    got = _compared(lines, monkeypatch, calls)
+    got = _compared(lines, monkeypatch, blocks.spied(monkeypatch, envoy, "envoy_block"))
     # and a response-duration key's emptiness made some 5xx Envoy's own
     made = got.frame.filter(pl.col("status") >= 500)["made_by"].value_counts()
     assert set(made["made_by"].to_list()) >= {"lb", "backend"}
@@ -89,47 +69,27 @@ def _text_lines() -> list[str]:
     return [*text_fold._corpus(), *text_fold._grid()]
 
 
-def _same(got: lb._Converted, ref: lb._Converted) -> None:
-    assert (got.lines, got.unparsed) == (ref.lines, ref.unparsed)
-    _equal(got.frame, ref.frame)
 
 
-def _equal(got: pl.DataFrame, ref: pl.DataFrame) -> None:
-    assert got.columns == ref.columns
-    assert got.equals(ref, null_equal=True), [
-        (i, a, b) for i, (a, b) in enumerate(zip(got.iter_rows(), ref.iter_rows(), strict=False))
-        if a != b][:2]
+
+
+def _records_agree(lines: list[str]) -> int:
+    return blocks.records_agree(envoy.envoy_block, envoy.envoy_frame, lines)
 
 
 def _compared(lines: list[str], monkeypatch: pytest.MonkeyPatch, read: list[int]) -> lb._Converted:
     """``stats``' rows of ``lines`` through the block reader, held equal to the decoded reader's
     without the native passes, then its records to ``envoy_frame``'s; ``read`` (filled by a spy
     on the pass under test) says the pass itself read most lines, not the decoded fallback."""
-    ref = _rows(lines, "0", monkeypatch, block=False)
-    got = _rows(lines, "1", monkeypatch, block=True)
+    ref = blocks.rows("envoy", lines, "0", monkeypatch, block=False)
+    got = blocks.rows("envoy", lines, "1", monkeypatch, block=True)
     assert read and read[0] > len(lines) // 2, read
-    _same(got, ref)
+    blocks.same(got, ref)
     monkeypatch.undo()
     assert _records_agree(lines) > len(lines) // 2
     return got
 
 
-def _records_agree(lines: list[str]) -> int:
-    """``envoy_block``'s records of ``lines`` (every column a record has: the request, host and
-    client ``diagnose`` shows, which ``stats``' rows leave out) are ``envoy_frame``'s, and it hands
-    back the lines ``envoy_frame`` leaves to the per-line parser or more; how many it read."""
-    data = "\n".join(lines).encode()
-    got = envoy.envoy_block(data)
-    assert got is not None
-    frame, back = got
-    ref, rest = envoy.envoy_frame(pl.Series("text", data.decode().split("\n"), dtype=pl.String))
-    assert set(rest.to_list()) <= set(back)
-    # the lines it hands back are read by envoy_frame (``lb._native_rows``): its rows of them
-    more, _left = envoy.envoy_frame(pl.Series("text", [data.decode().split("\n")[i] for i in back],
-                                              dtype=pl.String))
-    more = more.with_columns(pl.Series("idx", back, dtype=pl.UInt32).gather(more["idx"]).alias("idx"))
-    _equal(pl.concat([frame, more]).sort("idx"), ref)
-    return frame.height
 
 
 def test_the_text_pass_gives_the_decoded_readers_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,19 +97,7 @@ def test_the_text_pass_gives_the_decoded_readers_rows(monkeypatch: pytest.Monkey
     back the bent ones it cannot read as the regex does, and the rows are the decoded reader's."""
     lines = _text_lines()
     assert len(lines) > 1500
-    taken: list[int] = []
-    module = envoy._text_pass()
-    assert module is not None
-    columns = module.text_columns
-
-    class Spy:
-        def text_columns(self, chunk: bytes) -> object:
-            got = columns(chunk)
-            taken.append(got[2] - len(got[3]) // 4)  # lines - handed back
-            return got
-
-    monkeypatch.setattr(envoy, "_text_pass", lambda: Spy())
-    _compared(lines, monkeypatch, taken)
+    _compared(lines, monkeypatch, blocks.spied_pass(monkeypatch, envoy, "_text_pass", "text_columns"))
 
 
 @pytest.mark.parametrize("first", ["json", "text"])
@@ -159,9 +107,9 @@ def test_a_block_of_both_formats(first: str, monkeypatch: pytest.MonkeyPatch) ->
     mixed = [x for pair in zip(js, text, strict=False) for x in pair]
     if first == "text":
         mixed = mixed[1:]
-    ref = _rows(mixed, "0", monkeypatch, block=False)
-    got = _rows(mixed, "1", monkeypatch, block=True)
-    _same(got, ref)
+    ref = blocks.rows("envoy", mixed, "0", monkeypatch, block=False)
+    got = blocks.rows("envoy", mixed, "1", monkeypatch, block=True)
+    blocks.same(got, ref)
     native = envoy.envoy_block("\n".join(mixed).encode())
     assert native is not None
     frame, back = native

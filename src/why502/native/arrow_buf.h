@@ -265,6 +265,13 @@ static inline void ncol_utf8_end(NCol *c, int ok) {
     ncol_bit(c, ok);
 }
 
+/* the next row of a utf8 column: the `n` bytes at `p`, or null when `n` < 0 (a regex group that
+ * took no part in the match, as polars' extract_groups gives it) */
+static inline void ncol_utf8(NCol *c, const char *p, Py_ssize_t n) {
+    if (n > 0) col_put(&c->data, p, (size_t)n);
+    ncol_utf8_end(c, n >= 0);
+}
+
 /* the next row of a fixed-width column (`size` bytes at v; NULL: null) */
 static inline void ncol_fixed(NCol *c, const void *v, size_t size) {
     static const char zero[8] = {0};
@@ -411,6 +418,62 @@ done:
     for (int k = 0; k < n; k++) ncol_free(&cols[k]);
     free(back.data);
     free(back_text.data);
+    return out;
+}
+
+/* ---- a regex's captures as columns (the cut of a proxy's text format) ---------------------- */
+
+/* one capture of a line: its bytes, or n = -1 when its group took no part in the match */
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Capture;
+
+#define MAX_CAPTURES 16
+
+/* a format's cut of one line (without its newline): 1 when the line matches as its reader's
+ * regex would, its captures in caps[0..ncaps) */
+typedef int (*CaptureLine)(const char *s, Py_ssize_t n, Capture *caps);
+
+typedef struct {
+    CaptureLine read;
+    NCol *cols; /* idx, then one utf8 column per capture */
+    int ncaps;
+    int64_t taken;
+} CaptureTaker;
+
+/* scan_lines' TakeLine of capture_columns (without the GIL): a line is taken when `read`
+ * matches it and every byte is printable ASCII (a regex's \S, \d and $ are Unicode in Rust's
+ * regex: on ASCII they are the bytes a cut compares) */
+static inline int capture_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    CaptureTaker *t = ctx;
+    Capture caps[MAX_CAPTURES];
+    if (!t->read(s, n, caps) || !printable(s, n)) return 0;
+    ncol_fixed(&t->cols[0], &row, sizeof row);
+    for (int k = 0; k < t->ncaps; k++) ncol_utf8(&t->cols[k + 1], caps[k].p, caps[k].n);
+    t->taken++;
+    return 1;
+}
+
+/* The body of a pass `f(data) -> (schema, array, lines, rows handed back (uint32 bytes), their
+ * text)`: the captures `names` (ncaps of them, at most MAX_CAPTURES) of the lines `read` takes as
+ * columns after "idx", every other line handed back (frame_result's answer); NULL with an error
+ * set. */
+static inline PyObject *capture_columns(PyObject *args, CaptureLine read, const char *const *names, int ncaps) {
+    Py_buffer data;
+    if (ncaps > MAX_CAPTURES) { PyErr_SetString(PyExc_ValueError, "too many captures"); return NULL; }
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    NCol cols[MAX_CAPTURES + 1];
+    ColSpec spec[MAX_CAPTURES + 1];
+    memset(cols, 0, sizeof cols);
+    spec[0] = (ColSpec){"idx", "I"};
+    for (int k = 0; k < ncaps; k++) {
+        spec[k + 1] = (ColSpec){names[k], "u"};
+        ncol_utf8_start(&cols[k + 1]);
+    }
+    CaptureTaker t = {read, cols, ncaps, 0};
+    PyObject *out = pass_result(&data, capture_take, &t, &t.taken, cols, ncaps + 1, spec);
+    PyBuffer_Release(&data);
     return out;
 }
 

@@ -23,6 +23,7 @@ from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
 from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS, empty_records
+from why502.parsers.lblogs.family import BlockReader
 from why502.parsers.lblogs.fold import BlockFold, Counted, FoldPerThread
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
@@ -367,6 +368,8 @@ def _native_rows(block: ByteBatch, family: str, fold: BlockFold | None = None,
         return None
     if fold is not None:
         frame, back, folded = fold.block(block.data)
+        if back and reader is not None:
+            frame, back = _read_back(block.data, frame, back, reader)
     else:
         native = reader(block.data) if reader is not None else None
         if native is None:
@@ -387,6 +390,22 @@ def _native_rows(block: ByteBatch, family: str, fold: BlockFold | None = None,
         frame = pl.concat([frame, more.with_columns(back_idx.gather(more["idx"]).alias("idx"))],
                           how="vertical_relaxed")
     return frame, {back[i]: str(back_lines[i]) for i in rest.to_list()}, lines + folded, folded
+
+
+def _read_back(data: bytes, frame: pl.DataFrame, back: list[int], reader: BlockReader,
+               ) -> tuple[pl.DataFrame, list[int]]:
+    """The lines a fold handed back (``back``, of ``data``) through the family's block reader:
+    (``frame`` with the rows it read, the lines it hands back in turn).  A fold counts one format
+    of a family's log (Traefik's: its JSON lines); the reader may read another natively
+    (Traefik's common format) that the decoded reader would cut with a regex."""
+    got = reader(b"\n".join(line or b"" for line in lines_at(data, back)))
+    if got is None:
+        return frame, back
+    more, left = got
+    if more.height:
+        more = more.with_columns(pl.Series("idx", back, dtype=pl.UInt32).gather(more["idx"]).alias("idx"))
+        frame = pl.concat([frame, more], how="vertical_relaxed") if frame.height else more
+    return frame, [back[i] for i in left if i < len(back)]
 
 
 def _finish(path: str, first_line: int, family: str, frame: pl.DataFrame,

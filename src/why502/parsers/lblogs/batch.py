@@ -14,9 +14,11 @@ from __future__ import annotations
 import array
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 import polars as pl
 
@@ -390,6 +392,68 @@ def json_block(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
     return None if got is None else got[:2]
 
 
+#: a native pass on a block: (its rows, with the ``idx`` of the block's lines they are; the
+#: ``idx`` of the lines it hands back; their text, each line and a newline), None when it cannot run
+BlockPass = Callable[[bytes], "tuple[pl.DataFrame, list[int], bytes] | None"]
+
+
+def pass_columns(answer: tuple[Any, Any, int, bytes, bytes]) -> tuple[pl.DataFrame, list[int], bytes]:
+    """A native pass's answer (``arrow_buf.h`` ``frame_result``: schema, array, lines, the rows
+    handed back as uint32 bytes, their text) as a ``BlockPass``'s."""
+    schema_cap, array_cap, _lines, back_rows, back_text = answer
+    return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist(), back_text
+
+
+def chained_passes(data: bytes, passes: list[tuple[str, BlockPass]],
+                   ) -> tuple[list[tuple[str, pl.DataFrame]], list[int]] | None:
+    """Each of ``passes`` on the lines the ones before it handed back (a family whose log mixes
+    formats: Envoy's text and JSON lines, Traefik's common format and JSON): (each pass's name
+    and rows, their ``idx`` the lines of ``data``; the ``idx`` of the lines none took), or None
+    when no pass could run.  Order the passes by the format the block most likely holds: the
+    first reads the whole block, the next only what it leaves."""
+    parts: list[tuple[str, pl.DataFrame]] = []
+    chunk, back = data, list(range(data.count(b"\n") + 1))  # each line of the chunk: its line of data
+    ran = False
+    for name, run in passes:
+        got = run(chunk)
+        if got is None:
+            continue
+        ran = True
+        rows, left, chunk = got
+        if rows.height:
+            mapping = pl.Series("idx", back, dtype=pl.UInt32)
+            parts.append((name, rows.with_columns(mapping.gather(rows["idx"]).alias("idx"))))
+        back = [back[i] for i in left if i < len(back)]  # (a chunk's last "line": after its last newline)
+        if not back:
+            break
+    return (parts, back) if ran else None
+
+
+#: a pass's rows -> (their records, the ``idx`` of those the decisions refuse: the decoded reader's)
+Decide = Callable[[str, pl.DataFrame], "tuple[pl.DataFrame, list[int]]"]
+
+
+def json_and_text_block(data: bytes, family: str, on_json: BlockPass, on_text: BlockPass, decide: Decide,
+                        ) -> tuple[pl.DataFrame, list[int]] | None:
+    """``LogFamily.block`` of a family whose log holds JSON lines and a text format: both passes
+    chained (``chained_passes``; the JSON one first when the block starts with ``{``), each
+    pass's rows decided by ``decide("json" | "text", rows)``: (the records, finished; the
+    ``idx`` of every line read by neither), or None when neither pass can run."""
+    passes = [("json", on_json), ("text", on_text)]
+    got = chained_passes(data, passes if data[:1] == b"{" else passes[::-1])
+    if got is None:
+        return None
+    parts, back = got
+    out: list[pl.DataFrame] = []
+    for name, rows in parts:
+        read, refused = decide(name, rows)
+        if read.height:
+            out.append(read)
+        back.extend(refused)
+    back.sort()
+    return (finish(pl.concat(out, how="vertical_relaxed"), family) if out else empty_records()), back
+
+
 def json_block_text(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
                     ) -> tuple[pl.DataFrame, list[int], bytes] | None:
     """``json_block`` with the text of the lines handed back (each line and a newline): for a
@@ -398,9 +462,8 @@ def json_block_text(data: bytes, schema: dict[str, pl.DataType], native: JsonPas
     spec = native.keys(schema)
     if module is None or spec is None:
         return None
-    schema_cap, array_cap, _n, back_rows, back_text = module.json_columns(
-        data, spec, tuple(f.encode() for f in native.forbidden), native.nested_ok)
-    return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist(), back_text
+    return pass_columns(module.json_columns(data, spec, tuple(f.encode() for f in native.forbidden),
+                                            native.nested_ok))
 
 
 def _json_polars(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),
@@ -506,6 +569,15 @@ def clf_iso(raw: pl.Expr) -> pl.Expr:
     iso = (date + pl.lit("T") + g("H") + pl.lit(":") + g("M") + pl.lit(":") + g("S")
            + sign + g("zh") + pl.lit(":") + g("zm"))
     return pl.when(valid).then(iso).otherwise(None)
+
+
+def clf_iso_of(times: pl.Series) -> pl.Series:
+    """``clf_iso`` of each of ``times``, worked out once per distinct time: a log's lines share
+    their second (its regex, date check and concatenations over every row were ~0.9 s per 1M
+    Traefik lines, three quarters of their decisions; BENCHMARKS.md stop 56)."""
+    distinct = times.drop_nulls().unique()
+    iso = pl.DataFrame({"t": distinct}).select(clf_iso(pl.col("t")).alias("iso"))["iso"]
+    return times.replace_strict(distinct, iso, default=None, return_dtype=pl.String)
 
 
 def key_is(keys: tuple[str, ...] | list[str], value: str) -> str:

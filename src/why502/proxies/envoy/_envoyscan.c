@@ -603,48 +603,24 @@ static PyObject *text_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
  * (the decoded reader reads it).  tests/stats/test_envoy_block.py holds the rows equal to the
  * decoded reader's on every recorded and published line and on bent ones. */
 
-enum { TC_IDX, TC_TIME, TC_REQ, TC_CODE, TC_FLAGS, TC_DETAILS, TC_TFR, TC_DUR, TC_UST, TC_AUTH, TC_UHOST,
-       TC_CLUSTER, N_TC };
+/* ENVOY_RX's groups, in its order (frame.py's _CAPTURES) */
+static const char *const CAPTURE_NAMES[] = {"time", "req", "code", "flags", "details", "tfr", "dur", "ust", "auth",
+                                            "uhost", "cluster"};
+#define N_CAPTURES ((int)(sizeof CAPTURE_NAMES / sizeof *CAPTURE_NAMES))
 
-static const ColSpec TEXT_SPEC[N_TC] = {
-    {"idx", "I"}, {"time", "u"}, {"req", "u"}, {"code", "u"}, {"flags", "u"}, {"details", "u"}, {"tfr", "u"},
-    {"dur", "u"}, {"ust", "u"}, {"auth", "u"}, {"uhost", "u"}, {"cluster", "u"}};
-
-typedef struct {
-    NCol *cols;
-    int64_t taken;
-} TextTaker;
-
-static inline void col_span(NCol *c, const Span *v) {
-    if (v->n >= 0) col_put(&c->data, v->p, (size_t)v->n);
-    ncol_utf8_end(c, v->n >= 0);
-}
-
-/* scan_lines' TakeLine of text_columns (without the GIL): 1 when the line was taken */
-static int take_text_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
-    TextTaker *t = ctx;
+/* capture_columns' CaptureLine: rx_line's captures in ENVOY_RX's order */
+static int rx_captures(const char *s, Py_ssize_t n, Capture *caps) {
     RxLine m;
-    if (n < 16 || s[0] != '[' || !printable(s, n) || !rx_line(s, n, &m)) return 0;
-    NCol *c = t->cols;
-    ncol_fixed(&c[TC_IDX], &row, sizeof row);
-    const Span *v[N_TC] = {NULL, &m.time, &m.req, &m.code, &m.flags, &m.details, &m.tfr, &m.dur, &m.ust, &m.auth,
-                           &m.uhost, &m.cluster};
-    for (int k = TC_TIME; k < N_TC; k++) col_span(&c[k], v[k]);
-    t->taken++;
+    if (n < 16 || s[0] != '[' || !rx_line(s, n, &m)) return 0;
+    const Span *v[] = {&m.time, &m.req, &m.code, &m.flags, &m.details, &m.tfr, &m.dur, &m.ust, &m.auth, &m.uhost,
+                       &m.cluster};
+    for (int k = 0; k < N_CAPTURES; k++) caps[k] = (Capture){v[k]->p, v[k]->n};
     return 1;
 }
 
 /* text_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */
 static PyObject *text_columns(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
-    NCol cols[N_TC];
-    memset(cols, 0, sizeof cols);
-    for (int k = TC_TIME; k < N_TC; k++) ncol_utf8_start(&cols[k]);
-    TextTaker t = {cols, 0};
-    PyObject *out = pass_result(&data, take_text_line, &t, &t.taken, cols, N_TC, TEXT_SPEC);
-    PyBuffer_Release(&data);
-    return out;
+    return capture_columns(args, rx_captures, CAPTURE_NAMES, N_CAPTURES);
 }
 
 static PyMethodDef module_methods[] = {

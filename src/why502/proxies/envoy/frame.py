@@ -13,7 +13,6 @@ parser's (``tests/stats/test_lb_frames.py`` checks it on every published and rec
 
 from __future__ import annotations
 
-import array
 import importlib
 import re
 from collections.abc import Callable
@@ -21,19 +20,19 @@ from types import ModuleType
 
 import polars as pl
 
-from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.arrowcols import native_on
 from why502.parsers.lblogs.batch import (
     JsonPass,
-    _native_pass,
     dash,
     empty_records,
     finish,
+    json_and_text_block,
     json_block_text,
     json_rows,
     key_is,
     match_rx,
     on_rows,
+    pass_columns,
     refuse,
 )
 from why502.proxies.envoy.log import (
@@ -223,45 +222,22 @@ def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     """``LogFamily.block`` of Envoy: its text lines through the native text pass
     (``_envoyscan.text_columns``: ENVOY_RX's captures, then ``text_records``), its JSON lines
     through the native JSON pass (then ``_json``'s decisions), each pass on the lines the other
-    handed back, the one the block starts with first; every line neither takes is handed back,
-    to ``envoy_frame``.  ``diagnose`` and ``classify`` read the log without decoding and
-    splitting its lines, nor joining them again for the JSON pass, nor a regex over every text
-    line (BENCHMARKS.md, stop 56).  None when neither pass can run."""
+    handed back, the one the block starts with first (``batch.json_and_text_block``); every line
+    neither takes is handed back, to ``envoy_frame``.  ``diagnose`` and ``classify`` read the log
+    without decoding and splitting its lines, nor joining them again for the JSON pass, nor a
+    regex over every text line (BENCHMARKS.md, stop 56).  None when neither pass can run."""
     text = _text_pass()
-    if text is None and _native_pass("_jsonscan") is None:
-        return None
 
     def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
         return json_block_text(chunk, SCHEMA, _NATIVE)
 
     def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        if text is None:
-            return None
-        schema_cap, array_cap, _n, back_rows, back_text = text.text_columns(chunk)
-        return arrow_frame(schema_cap, array_cap), array.array("I", back_rows).tolist(), back_text
+        return None if text is None else pass_columns(text.text_columns(chunk))
 
-    parts: list[pl.DataFrame] = []
-    chunk, back = data, list(range(data.count(b"\n") + 1))  # each line of the chunk: its line of data
-    for kind, run in (("json", on_json), ("text", on_text))[:: 1 if data[:1] == b"{" else -1]:
-        got = run(chunk)
-        if got is None:
-            continue
-        rows, left, chunk = got
-        mapping = pl.Series("idx", back, dtype=pl.UInt32)
-        rows = rows.with_columns(mapping.gather(rows["idx"]).alias("idx"))
-        back = [back[i] for i in left if i < len(back)]  # (the chunk's last "line": after its last newline)
-        if rows.height and kind == "text":
-            parts.append(_text_rows(rows))
-        elif rows.height:
-            read, refused = _json_rows(rows, data)
-            parts.append(read)
-            back = sorted([*back, *refused])
-        if not back:
-            break
-    parts = [p for p in parts if p.height]
-    if not parts:
-        return empty_records(), back
-    return finish(pl.concat(parts, how="vertical_relaxed"), NAME), back
+    def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+        return (_text_rows(rows), []) if name == "text" else _json_rows(rows, data)
+
+    return json_and_text_block(data, NAME, on_json, on_text, decide)
 
 
 def _text_pass() -> ModuleType | None:

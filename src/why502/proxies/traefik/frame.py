@@ -12,23 +12,29 @@ recorded line).
 
 from __future__ import annotations
 
+import importlib
+import re
 from http import HTTPStatus
+from types import ModuleType
 
 import polars as pl
 
+from why502.parsers.arrowcols import native_on
 from why502.parsers.lblogs.batch import (
     NO_BOOL,
     JsonPass,
-    clf_iso,
+    clf_iso_of,
     div,
     empty_records,
     finish,
-    json_block,
+    json_and_text_block,
+    json_block_text,
     json_rows,
     key_is,
     match_rx,
     nonempty,
     on_rows,
+    pass_columns,
     refuse,
 )
 
@@ -97,13 +103,41 @@ def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
 
 
 def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
-    """``LogFamily.block`` of Traefik: the native pass on raw JSON lines, then the same
-    decisions (its CLF lines are handed back, to ``traefik_frame``)."""
-    native = json_block(data, SCHEMA, _NATIVE)
-    if native is None:
+    """``LogFamily.block`` of Traefik: its common-format lines through the native CLF pass
+    (``_traefikscan.clf_columns``: CLF_RX's captures, then ``_clf``'s decisions), its JSON
+    lines through the native JSON pass (then ``_json``'s), each on the lines the other handed
+    back, the one the block starts with first (``batch.json_and_text_block``); every line neither
+    takes is handed back, to ``traefik_frame``.  The common format is Traefik's default: its
+    lines were cut by a regex over the decoded batch (BENCHMARKS.md, stop 56).  None when
+    neither pass can run."""
+    clf = _clf_pass()
+
+    def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+        return json_block_text(chunk, SCHEMA, _NATIVE)
+
+    def on_clf(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+        return None if clf is None else pass_columns(clf.clf_columns(chunk))
+
+    none = pl.Series("idx", [], dtype=pl.UInt32)
+
+    def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+        if name == "text":
+            read, refused = _clf_records(rows.select("idx", pl.struct(_CLF_CAPTURES).alias("m")), none)
+        else:
+            read, refused = _json_records(rows, none)
+        return read, refused.to_list()
+
+    return json_and_text_block(data, NAME, on_json, on_clf, decide)
+
+
+def _clf_pass() -> ModuleType | None:
+    """The native CLF pass (``_traefikscan``), when it was built and is not turned off."""
+    if not native_on():
         return None
-    out, rest = _json_records(native[0], pl.Series("idx", native[1], dtype=pl.UInt32))
-    return (finish(out, NAME) if out.height else empty_records()), rest.to_list()
+    try:
+        return importlib.import_module("why502.proxies.traefik._traefikscan")
+    except ImportError:
+        return None
 
 
 def traefik_upstream_ms(rec: pl.DataFrame) -> pl.Series:
@@ -151,7 +185,7 @@ def _json_records(rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.
     return out, rest
 
 
-# log._TRAEFIK_CLF, its time the one form clf_iso converts as clf_time does
+# log._TRAEFIK_CLF, its time the one form clf_iso (clf_iso_of) converts as clf_time does
 CLF_RX = (
     r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\S+) (?P<size>\S+) '
     r'(?:"[^"]*"|-) (?:"[^"]*"|-) (?P<count>\d+) (?:"(?P<router>[^"]*)"|-) (?:"(?P<url>[^"]*)"|-) '
@@ -159,11 +193,20 @@ CLF_RX = (
 )
 
 
+# CLF_RX's captures, in its order (the native pass's columns: ``_traefikscan.clf_columns``)
+_CLF_CAPTURES = tuple(re.compile(CLF_RX).groupindex)
+
+
 def _clf(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    ok, rest = match_rx(lines, CLF_RX)
+    return _clf_records(*match_rx(lines, CLF_RX))
+
+
+def _clf_records(ok: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``log.parse_traefik_clf``'s decisions on CLF_RX's captures (the struct column ``m``, with
+    ``idx``); ``rest`` with the lines they do not decide as it does."""
     f = pl.col("m").struct.field
-    ok = ok.with_columns(clf_iso(f("time")).alias("iso"), f("status").alias("status_text"),
-                         f("dur").alias("dur_text"))
+    ok = ok.with_columns(clf_iso_of(ok["m"].struct.field("time")).alias("iso"),
+                         f("status").alias("status_text"), f("dur").alias("dur_text"))
     # a time clf_time keeps as written, a status or size to_int reads otherwise than the cast
     # (over 18 digits), a duration float() reads otherwise (ASCII digits only here)
     ok, rest = refuse(ok, rest, pl.col("iso").is_null()
