@@ -680,17 +680,23 @@ typedef struct {
     const Spec *sp;
     NCol *cols;
     int64_t taken;
+    int seen; /* a column "_seen" too: bit k set when the line has key k of the spec */
 } Taker;
 
 /* scan_lines' TakeLine: an object's read keys into the columns */
 static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Val vals[MAX_KEYS];
-    if (!json_line(t->sp, s, n, vals, NULL, NULL)) return 0;
+    uint64_t seen = 0;
+    if (!json_line(t->sp, s, n, vals, t->seen ? &seen : NULL, NULL)) return 0;
     int nk = t->sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
     ncol_fixed(&t->cols[nk], &row, sizeof row);
+    if (t->seen) {
+        int64_t bits = (int64_t)seen;
+        ncol_fixed(&t->cols[nk + 1], &bits, sizeof bits);
+    }
     t->taken++;
     return 1;
 }
@@ -698,11 +704,12 @@ static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
 static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     PyObject *keys, *forbidden;
-    int nested_ok;
-    if (!PyArg_ParseTuple(args, "y*O!O!p", &data, &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok))
+    int nested_ok, seen = 0;
+    if (!PyArg_ParseTuple(args, "y*O!O!p|p", &data, &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok,
+                          &seen))
         return NULL;
     Spec *sp = malloc(sizeof *sp);
-    NCol *cols = calloc(MAX_KEYS + 1, sizeof *cols);
+    NCol *cols = calloc(MAX_KEYS + 2, sizeof *cols);
     Buf back = {0}, back_text = {0};
     PyObject *out = NULL;
     Frame fr = {NULL, NULL};
@@ -714,17 +721,17 @@ static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     int64_t nrows = 0, taken = 0;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    Taker t = {sp, cols, 0};
+    Taker t = {sp, cols, 0, seen};
     nrows = scan_lines(data.buf, data.len, take_object, &t, &back, &back_text);
     taken = t.taken;
     failed = back.failed || back_text.failed;
-    for (int k = 0; k <= nk; k++) failed |= ncol_failed(&cols[k]);
+    for (int k = 0; k <= nk + 1; k++) failed |= ncol_failed(&cols[k]);
     Py_END_ALLOW_THREADS
     if (failed) { PyErr_NoMemory(); goto done; }
     if (nrows > UINT32_MAX) { PyErr_SetString(PyExc_ValueError, "block too long"); goto done; }
     int ncols = 0;
     for (int k = 0; k < nk; k++) ncols += sp->keys[k].kind != 'o';
-    if (frame_new(&fr, taken, ncols + 1) != 0) goto done;
+    if (frame_new(&fr, taken, ncols + 1 + (seen != 0)) != 0) goto done;
     for (int k = 0; k < nk; k++) {
         char kind = sp->keys[k].kind, name[256];
         if (kind == 'o') continue;
@@ -737,11 +744,13 @@ static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
             goto done;
     }
     if (frame_add(&fr, "I", "idx", 0, child_array(taken, buf_take(&cols[nk].data), NULL)) != 0) goto done;
+    if (seen && frame_add(&fr, "l", "_seen", 0, child_array(taken, buf_take(&cols[nk + 1].data), NULL)) != 0)
+        goto done;
     out = frame_result(&fr, nrows, &back, &back_text);
 done:
     frame_free(&fr);
     if (cols != NULL) {
-        for (int k = 0; k <= MAX_KEYS; k++) ncol_free(&cols[k]);
+        for (int k = 0; k <= MAX_KEYS + 1; k++) ncol_free(&cols[k]);
         free(cols);
     }
     free(sp);
@@ -1340,10 +1349,11 @@ static PyObject *json_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
 
 static PyMethodDef module_methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
-     "json_columns(data, keys, forbidden, nested_ok) -> (arrow schema, arrow array, lines, rows handed back "
-     "(uint32 bytes), their text): the read keys ((name, kind, required, any_of[, names]); 'parent.name' a "
+     "json_columns(data, keys, forbidden, nested_ok[, seen]) -> (arrow schema, arrow array, lines, rows handed "
+     "back (uint32 bytes), their text): the read keys ((name, kind, required, any_of[, names]); 'parent.name' a "
      "key of a nested object) of the JSON lines of a block whose values leave no doubt "
-     "(parsers/lblogs/batch.py: json_rows)"},
+     "(parsers/lblogs/batch.py: json_rows); with seen, a column _seen whose bit k says the line has key k of "
+     "the spec (a null value and an absent key read alike otherwise: Envoy's %RESPONSE_DURATION%)"},
     {"json_counts", json_counts, METH_VARARGS,
      "json_counts(data, keys, forbidden, nested_ok, group, prefix, once) -> ({group key: lines}, the lines "
      "handed back): the lines json_columns would read, grouped by the values of the keys of group ((name, "

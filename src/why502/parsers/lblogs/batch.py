@@ -454,16 +454,18 @@ def json_and_text_block(data: bytes, family: str, on_json: BlockPass, on_text: B
     return (finish(pl.concat(out, how="vertical_relaxed"), family) if out else empty_records()), back
 
 
-def json_block_text(data: bytes, schema: dict[str, pl.DataType], native: JsonPass,
+def json_block_text(data: bytes, schema: dict[str, pl.DataType], native: JsonPass, seen: bool = False,
                     ) -> tuple[pl.DataFrame, list[int], bytes] | None:
     """``json_block`` with the text of the lines handed back (each line and a newline): for a
-    family whose other lines another pass reads."""
+    family whose other lines another pass reads.  ``seen``: a column ``_seen`` too, whose bit k
+    says the line has the k-th key of ``native.keys(schema)`` (a null value and an absent key
+    are both null in the columns)."""
     module = _native_pass("_jsonscan")
     spec = native.keys(schema)
     if module is None or spec is None:
         return None
     return pass_columns(module.json_columns(data, spec, tuple(f.encode() for f in native.forbidden),
-                                            native.nested_ok))
+                                            native.nested_ok, seen))
 
 
 def _json_polars(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),

@@ -44,7 +44,6 @@ from why502.proxies.envoy.log import (
     NAME,
     PRIMARY_FLAGS,
 )
-from why502.textutil import lines_at
 
 # Envoy's default format, optionally with Istio's three fields after the flags and its
 # %UPSTREAM_CLUSTER% after the upstream host (parse_envoy_text reads the same).
@@ -61,7 +60,33 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
              upstream_ms: pl.Expr, duration_ms: pl.Expr, client: pl.Expr,
              local_reply: pl.Expr | None = None) -> pl.DataFrame:
     """``log._record`` on each row of ``df``: ``flags``/``details``/``tfr`` are "" when absent;
-    ``local_reply`` is ``log._no_upstream_byte`` (JSON only: a 5xx the backend never answered)."""
+    ``local_reply`` is ``log._no_upstream_byte`` (JSON only: a 5xx the backend never answered).
+
+    The decisions (who made the status, the flag, the symptom, Proxy-Status, retries, detail)
+    read the status, flags, details, transport failure reason and local reply only, whose
+    combinations are few: they are made once per combination (``_decided``) and joined back --
+    over every row, ~25 regexes a row were most of the reader's time (BENCHMARKS.md stop 56)."""
+    keyed = df.select(
+        "idx", time.alias("time"), status.alias("status"), flags.alias("_flags"), details.alias("_details"),
+        tfr.alias("_tfr"), (local_reply if local_reply is not None else pl.lit(False)).alias("_local"),
+        target.alias("target"), group.alias("group"), upstream_ms.alias("upstream_ms"),
+        duration_ms.alias("duration_ms"), client.alias("client"), request.alias("request"),
+        host.alias("host"))
+    keys = ["status", "_flags", "_details", "_tfr", "_local"]
+    decided = _decided(keyed.select(keys).unique())
+    both = keyed.join(decided, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return both.select(
+        "idx", "time", "status", "made_by", "code", "r_symptom", "r_proxy_status", "target", "group",
+        "upstream_ms", "duration_ms", "retries", pl.lit("access").alias("kind"), "client", "request", "host",
+        "detail", pl.lit(None, dtype=pl.Int64).alias("backend_status"))
+
+
+def _decided(combos: pl.DataFrame) -> pl.DataFrame:
+    """``_records``' decisions on each of ``combos`` (its key columns ``status``, ``_flags``,
+    ``_details``, ``_tfr``, ``_local``): those columns with ``made_by``, ``code``,
+    ``r_symptom``, ``r_proxy_status``, ``retries`` and ``detail``."""
+    status, flags, details, tfr = pl.col("status"), pl.col("_flags"), pl.col("_details"), pl.col("_tfr")
+    local_reply = pl.col("_local")
     primary: pl.Expr = pl.lit(None, dtype=pl.String)
     for flag in reversed(PRIMARY_FLAGS):
         primary = pl.when(flags.str.contains(rf"(?:^|,){flag}(?:,|$)")).then(pl.lit(flag)).otherwise(primary)
@@ -71,9 +96,8 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
     made_by = (pl.when(lb).then(pl.lit("lb")).when(via).then(pl.lit("backend"))
                .when(own).then(pl.lit("lb"))
                .when(status.is_null() | (status == 0)).then(pl.lit("unknown")).otherwise(pl.lit("backend")))
-    if local_reply is not None:
-        made_by = (pl.when((made_by == "backend") & (status >= 500).fill_null(False) & local_reply)
-                   .then(pl.lit("lb")).otherwise(made_by))
+    made_by = (pl.when((made_by == "backend") & (status >= 500).fill_null(False) & local_reply)
+               .then(pl.lit("lb")).otherwise(made_by))
     low = (details + pl.lit(" ") + tfr).str.to_lowercase()
     uf_tls = (primary == "UF") & low.str.contains("tls_error|certificate")
     uf_timeout = (primary == "UF") & low.str.contains("timeout|_110|timed_out")
@@ -108,26 +132,14 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
     parts = [pl.when(e.is_in(["", "-"])).then(None).otherwise(e) for e in (flags, details, tfr)]
     detail_parts = pl.concat_str(parts, separator=" ", ignore_nulls=True)
     # lazily: the common subexpressions (primary, low, made_by) are computed once
-    return df.lazy().select(
-        "idx",
-        time.alias("time"),
-        status.alias("status"),
+    return combos.lazy().with_columns(
         made_by.alias("made_by"),
         pl.when(lb).then(primary).otherwise(None).alias("code"),
         sym.alias("r_symptom"),
         pst.alias("r_proxy_status"),
-        target.alias("target"),
-        group.alias("group"),
-        upstream_ms.alias("upstream_ms"),
-        duration_ms.alias("duration_ms"),
         pl.when(flags.str.contains(r"(?:^|,)URX(?:,|$)")).then(pl.lit(1)).otherwise(None)
         .cast(pl.Int64).alias("retries"),
-        pl.lit("access").alias("kind"),
-        client.alias("client"),
-        request.alias("request"),
-        host.alias("host"),
         pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
-        pl.lit(None, dtype=pl.Int64).alias("backend_status"),
     ).collect()
 
 
@@ -206,9 +218,6 @@ _NATIVE = JsonPass(any_of=_ENVOY_KEYS, forbidden=("EdgeResponseStatus", "RayID")
                    text_numbers=_NUMBERS)
 
 
-# what every response-duration key's name ends with (a block without it has none of them)
-_DURATION_END = b'uration"'
-assert all(f'"{k}"'.encode().endswith(_DURATION_END) for k in _RESPONSE_DURATION)
 # (the ``idx`` of some lines, a key) -> whether each of those lines has the key at its top level
 Present = Callable[[pl.Series, str], pl.Series]
 
@@ -216,6 +225,13 @@ Present = Callable[[pl.Series, str], pl.Series]
 def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=_READ, native=_NATIVE)
     return _json_records(rec, rest, lambda idx, key: lines.gather(idx).str.contains(key_is((key,), "")))
+
+
+# each response-duration key's bit in the native pass's ``_seen`` (its index in the pass's spec:
+# the schema's order, no nested key in it)
+_SPEC_NAMES = [name.decode() for name, *_rest in (_NATIVE.keys(SCHEMA) or ())]
+assert not any("." in name for name in _SPEC_NAMES)
+_SEEN_BIT = {key: _SPEC_NAMES.index(key) for key in _RESPONSE_DURATION}
 
 
 def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
@@ -229,13 +245,13 @@ def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     text = _text_pass()
 
     def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        return json_block_text(chunk, SCHEMA, _NATIVE)
+        return json_block_text(chunk, SCHEMA, _NATIVE, seen=True)
 
     def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
         return None if text is None else pass_columns(text.text_columns(chunk))
 
     def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
-        return (_text_rows(rows), []) if name == "text" else _json_rows(rows, data)
+        return (_text_rows(rows), []) if name == "text" else _json_rows(rows)
 
     return json_and_text_block(data, NAME, on_json, on_text, decide)
 
@@ -256,19 +272,16 @@ def _text_rows(captures: pl.DataFrame) -> pl.DataFrame:
     return text_records(captures.select("idx", pl.struct(_CAPTURES).alias("m")))
 
 
-def _json_rows(fields: pl.DataFrame, data: bytes) -> tuple[pl.DataFrame, list[int]]:
-    """``_json_records`` of the JSON pass's fields (``idx`` of ``data``'s lines), whether a line
-    has a response-duration key read from ``data``: (the records, the ``idx`` of the lines its
-    decisions refuse -- a number's text the parser reads otherwise -- for the decoded reader)."""
-    # none of the keys' names anywhere in the block (most logs have none): no line has one; one
-    # scan of the block for the three names' common end (~2 % of the run each scan)
-    names = _DURATION_END in data
+def _json_rows(fields: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """``_json_records`` of the JSON pass's fields (with ``_seen``: which of the spec's keys each
+    line has): (the records, the ``idx`` of the lines its decisions refuse -- a number's text the
+    parser reads otherwise -- for the decoded reader).  A response-duration key's presence is
+    its bit of ``_seen``: a scan of the block for each name cost ~8 % of ``diagnose``."""
+    seen = fields["_seen"]
+    fields = fields.drop("_seen")
 
     def present(idx: pl.Series, key: str) -> pl.Series:
-        if not names or f'"{key}"'.encode() not in data:
-            return pl.Series([False] * idx.len(), dtype=pl.Boolean)
-        texts = [(b or b"").decode("utf-8", errors="replace") for b in lines_at(data, idx.to_list())]
-        return pl.Series(texts, dtype=pl.String).str.contains(key_is((key,), ""))
+        return (seen // (1 << _SEEN_BIT[key])) % 2 == 1
 
     out, refused = _json_records(fields, pl.Series("idx", [], dtype=pl.UInt32), present)
     return out, refused.to_list()
