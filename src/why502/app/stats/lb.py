@@ -305,6 +305,23 @@ class _Converted:
 # 1 << 14, as fast; BENCHMARKS.md "2026-11-26 (stop 51)".)
 FOLD_TAKE_GROUPS = 1 << 14
 FOLD_TAKE_ROWS = 1 << 30
+# ... unless its groups repeat: while the rows counted are at least FOLD_REPEATS times its
+# groups, the table may grow to FOLD_TAKE_GROUPS_MAX.  A take costs per group (each decided,
+# joined, summed: ~40 polars queries a take), and a table emptied by a take fills again with the
+# same groups: Envoy JSON's 1M lines hold 28k per-target groups, taken 16k at a time they were
+# decided again and again (1.72 s; 1.20 s with 64k-group takes).  Where the groups are nearly
+# the rows (Cloudflare's and Traefik's nanosecond timings) a bigger table only holds more: 16k
+# kept them at 277 MB, 64k took them past 300 (BENCHMARKS.md stop 56).
+FOLD_TAKE_GROUPS_MAX = 1 << 16
+FOLD_REPEATS = 4
+
+
+def take_now(groups: int, rows: int) -> bool:
+    """Whether a fold holding ``groups`` groups (of its largest table) for ``rows`` rows since
+    its last take is taken now (``FOLD_TAKE_GROUPS`` ... ``FOLD_TAKE_GROUPS_MAX``)."""
+    if rows >= FOLD_TAKE_ROWS or groups >= FOLD_TAKE_GROUPS_MAX:
+        return True
+    return groups >= FOLD_TAKE_GROUPS and rows < FOLD_REPEATS * groups
 
 
 def _convert(batch: LineBatch, family: str) -> _Converted:
@@ -339,10 +356,8 @@ def _convert_block(block: ByteBatch, first_line: int, family: str, fold: BlockFo
     else:
         done = _finish(block.path, first_line, family, frame, texts, list(texts), lines)
         done.folded = folded
-    if fold is not None:
-        groups, rows = fold.size()
-        if groups >= FOLD_TAKE_GROUPS or rows >= FOLD_TAKE_ROWS:
-            done.counted = fold.take()
+    if fold is not None and take_now(*fold.size()):
+        done.counted = fold.take()
     return done
 
 
