@@ -223,3 +223,28 @@ def test_a_group_its_parser_refuses_is_an_error() -> None:
     decide = jsonfold._Decider(lambda obj: None, ("a",), dict)
     with pytest.raises(ValueError, match="does not read"):
         decide((1,), 1)
+
+
+@pytest.mark.parametrize(("family", "widened"), [("caddy", True), ("cloudflare", False), ("traefik", False)])
+def test_a_fold_of_repeating_groups_is_read_on_two_lanes(family: str, widened: bool, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``read_lb``'s ``Lanes``: a stats fold takes its second thread once its groups repeat
+    (Caddy's bench lines), never when a take's groups were nearly its rows (Cloudflare's and
+    Traefik's nanosecond timings); either way the document is the rows' own, and the same
+    run after run whatever order the two threads' groups come in."""
+    lines = _generated(family, 6000, 17, rate=20.0)
+    path = _write(tmp_path, lines)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 200)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS_MAX", 800)
+    widen = lb_app.Lanes.widen
+    calls: list[int] = []
+
+    def counted(self: lb_app.Lanes) -> None:
+        calls.append(self.n)
+        widen(self)
+
+    monkeypatch.setattr(lb_app.Lanes, "widen", counted)
+    runs = {_stats(path, family, "fold", monkeypatch, batch_bytes=8 << 10) for _ in range(3)}
+    assert bool(calls) is widened, calls
+    assert len(runs) == 1
+    assert runs == {_stats(path, family, "polars", monkeypatch, batch_bytes=8 << 10)}

@@ -348,9 +348,11 @@ class LbStatsAccumulator:
                 .group_by(_CODE_KEYS, maintain_order=True).agg(pl.col("status").first()))
         agg = rows.group_by(_CODE_KEYS, maintain_order=True).agg(_CODE_AGGS).join(
             mode, on=_CODE_KEYS, how="left", nulls_equal=True, maintain_order="left")
+        # ties in the codes' key order, not the order they were first counted in: a fold read on
+        # two threads counts its groups in an order of its own (``app.stats.lb.Lanes``)
         agg = agg.select("code", "symptom", "proxy_status", "cause", "count", "status", "first", "last",
-                         "kind").sort(["count", "code"], descending=[True, False], nulls_last=True,
-                                      maintain_order=True)
+                         "kind").sort(["count", *_CODE_KEYS], descending=[True, False, False, False, False],
+                                      nulls_last=True, maintain_order=True)
         out = []
         for r in agg.iter_rows(named=True):
             t = term(self.family, r["code"]) if r["code"] else None

@@ -296,6 +296,7 @@ class _Converted:
     unparsed: list[tuple[int, str]]  # (line number, whole text) of the lines no parser took
     folded: int = 0  # rows the native pass counted in its fold instead (none of them in ``frame``)
     counted: Counted | None = None  # the fold's groups, when they were taken after this block
+    dense: bool = False  # the groups taken were nearly their rows (``take_now``)
 
 
 # The fold's groups are taken (and counted) once its largest table holds this many groups, or
@@ -356,8 +357,9 @@ def _convert_block(block: ByteBatch, first_line: int, family: str, fold: BlockFo
     else:
         done = _finish(block.path, first_line, family, frame, texts, list(texts), lines)
         done.folded = folded
-    if fold is not None and take_now(*fold.size()):
+    if fold is not None and take_now(*(size := fold.size())):
         done.counted = fold.take()
+        done.dense = size[1] < FOLD_REPEATS * size[0]
     return done
 
 
@@ -451,14 +453,36 @@ def batch_lines(batch: LineBatch) -> pl.Series:
     return pl.Series("text", batch.text.split("\n"), dtype=pl.String)
 
 
-def _in_order(pool: ThreadPoolExecutor, convert: Callable[..., T],
-              items: Iterator[tuple[Any, ...]], ahead: int = WORKERS) -> Iterator[T]:
-    """``convert(*item)`` of each item, in input order, at most ``ahead`` of the consumer
-    (``Executor.map`` would submit every batch of the input at once and hold all their rows)."""
+class Lanes:
+    """The threads a read converts its batches on, and how many batches it converts ahead of its
+    consumer (``_in_order``): one thread each (a ``FoldPerThread`` fold each), of which the
+    first ``n`` take the batches in turn; the consumer may widen ``n`` while reading."""
+
+    def __init__(self, n: int, most: int) -> None:
+        self.n = n
+        self.pools = [ThreadPoolExecutor(max_workers=1) for _ in range(most)]
+        self.turn = 0
+
+    def submit(self, convert: Callable[..., T], *item: Any) -> Future[T]:
+        self.turn = (self.turn + 1) % self.n
+        return self.pools[self.turn].submit(convert, *item)
+
+    def widen(self) -> None:
+        self.n = len(self.pools)
+
+    def shutdown(self) -> None:
+        for pool in self.pools:
+            pool.shutdown()
+
+
+def _in_order(lanes: Lanes, convert: Callable[..., T], items: Iterator[tuple[Any, ...]]) -> Iterator[T]:
+    """``convert(*item)`` of each item on ``lanes``, in input order, at most ``lanes.n`` of the
+    consumer (``Executor.map`` would submit every batch of the input at once and hold all their
+    rows)."""
     pending: deque[Future[T]] = deque()
     for item in items:
-        pending.append(pool.submit(convert, *item))
-        if len(pending) > ahead:
+        pending.append(lanes.submit(convert, *item))
+        while len(pending) > lanes.n:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
@@ -493,9 +517,14 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     items: Iterator[tuple[Any, ...]]
     fold = fams.fold(family) if counted is not None and native_on() else None
     workers = WORKERS
-    if fold is not None and codes_only:
-        # the pass on two cores (FOLD_WORKERS)
-        fold = FoldPerThread(lambda: fams.fold(family), codes_only=True)
+    if fold is not None:
+        # the pass on two cores (FOLD_WORKERS), a fold each: the rows it counts are few to keep.
+        # For stats, the second lane only once FOLD_REPEATS x FOLD_TAKE_GROUPS rows were counted
+        # with no take whose groups were nearly its rows (``take_now``; Cloudflare's and
+        # Traefik's nanosecond timings, whose first take comes after ~20k rows): there the
+        # accumulator, not the pass, is the slow side, and a second thread held Cloudflare's 1M
+        # lines at 284-295 MB instead of 277 (BENCHMARKS.md stop 56)
+        fold = FoldPerThread(lambda: fams.fold(family), codes_only=codes_only)
         workers = FOLD_WORKERS
     if (fams.block(family) is not None or fold is not None) and native_on():
         convert: Callable[..., _Converted] = _convert_block
@@ -503,8 +532,14 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     else:
         convert = _convert
         items = ((batch, family) for batch in iter_batches(expand_paths(paths), batch_bytes=size))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done in _in_order(pool, convert, items, workers):
+    stats_fold = isinstance(fold, FoldPerThread) and not codes_only
+    lanes, folded, dense = Lanes(1 if stats_fold else workers, workers), 0, False
+    try:
+        for done in _in_order(lanes, convert, items):
+            folded += done.folded
+            dense = dense or done.dense
+            if stats_fold and lanes.n == 1 and not dense and folded >= FOLD_REPEATS * FOLD_TAKE_GROUPS:
+                lanes.widen()
             if not read.files or read.files[-1] != done.path:
                 read.files.append(done.path)
             read.lines += done.lines
@@ -517,6 +552,8 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             sink(done.frame)
             if done.counted is not None and counted is not None:
                 counted(done.counted)
+    finally:
+        lanes.shutdown()  # (waits for the blocks still converting)
     if isinstance(fold, FoldPerThread) and counted is not None:
         for groups in fold.take_all():  # every block is done: no worker uses a fold
             counted(groups)
