@@ -54,8 +54,6 @@ def _envoy_json_lines() -> list[str]:
     return out
 
 
-
-
 def test_the_block_reader_gives_the_decoded_readers_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = _envoy_json_lines()
     assert len(lines) > 200
@@ -67,10 +65,6 @@ def test_the_block_reader_gives_the_decoded_readers_rows(monkeypatch: pytest.Mon
 
 def _text_lines() -> list[str]:
     return [*text_fold._corpus(), *text_fold._grid()]
-
-
-
-
 
 
 def _records_agree(lines: list[str]) -> int:
@@ -88,8 +82,6 @@ def _compared(lines: list[str], monkeypatch: pytest.MonkeyPatch, read: list[int]
     monkeypatch.undo()
     assert _records_agree(lines) > len(lines) // 2
     return got
-
-
 
 
 def test_the_text_pass_gives_the_decoded_readers_rows(monkeypatch: pytest.MonkeyPatch) -> None:

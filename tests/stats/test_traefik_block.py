@@ -84,12 +84,6 @@ def _plain_and_bent() -> tuple[list[str], list[str]]:
     return plain, bent
 
 
-
-
-
-
-
-
 def _records_agree(lines: list[str]) -> int:
     return blocks.records_agree(traefik.traefik_block, traefik.traefik_frame, lines)
 
