@@ -38,8 +38,8 @@ _FORMS = (None, "", "-", "12")  # a response-duration key's values (None: JSON n
 def _envoy_json_lines() -> list[str]:
     """The corpus' JSON lines Envoy's parser reads, and each with every response-duration form."""
     fams = families()
-    own = [x for x in _corpus() if x.startswith("{") and fams.parse_line(x, "envoy") is not None
-           and fams.parse_line(x, "envoy").family == "envoy"]  # type: ignore[union-attr]
+    own = [x for x in _corpus() if x.startswith("{")
+           and (rec := fams.parse_line(x, "envoy")) is not None and rec.family == "envoy"]
     out = list(own)
     for line in own:
         try:

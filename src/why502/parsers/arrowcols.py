@@ -9,7 +9,9 @@ polars' Rust and none per row in Python.
 
 from __future__ import annotations
 
+import importlib
 import os
+from types import ModuleType
 
 import polars as pl
 
@@ -33,3 +35,16 @@ def native_on() -> bool:
     """Whether the native passes may run (``WHY502_NATIVE=0`` turns every one off: the polars
     readers then do everything, for comparison and tests)."""
     return os.environ.get("WHY502_NATIVE", "1") != "0"
+
+
+def native_pass(module: str, entry: str | None = None) -> ModuleType | None:
+    """A native pass's module (``module``, dotted), when it was built (``setup.py``: optional),
+    has ``entry`` (a build from before that function was added lacks it) and is not turned off
+    (:func:`native_on`); else None, and the polars readers do its work."""
+    if not native_on():
+        return None
+    try:
+        found = importlib.import_module(module)
+    except ImportError:
+        return None
+    return found if entry is None or hasattr(found, entry) else None

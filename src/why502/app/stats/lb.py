@@ -317,12 +317,17 @@ FOLD_TAKE_GROUPS_MAX = 1 << 16
 FOLD_REPEATS = 4
 
 
+def dense(groups: int, rows: int) -> bool:
+    """Whether a fold's ``groups`` are nearly its ``rows`` (fewer than ``FOLD_REPEATS`` rows each)."""
+    return rows < FOLD_REPEATS * groups
+
+
 def take_now(groups: int, rows: int) -> bool:
     """Whether a fold holding ``groups`` groups (of its largest table) for ``rows`` rows since
     its last take is taken now (``FOLD_TAKE_GROUPS`` ... ``FOLD_TAKE_GROUPS_MAX``)."""
     if rows >= FOLD_TAKE_ROWS or groups >= FOLD_TAKE_GROUPS_MAX:
         return True
-    return groups >= FOLD_TAKE_GROUPS and rows < FOLD_REPEATS * groups
+    return groups >= FOLD_TAKE_GROUPS and dense(groups, rows)
 
 
 def _convert(batch: LineBatch, family: str) -> _Converted:
@@ -359,7 +364,7 @@ def _convert_block(block: ByteBatch, first_line: int, family: str, fold: BlockFo
         done.folded = folded
     if fold is not None and take_now(*(size := fold.size())):
         done.counted = fold.take()
-        done.dense = size[1] < FOLD_REPEATS * size[0]
+        done.dense = dense(*size)
     return done
 
 
@@ -533,12 +538,12 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
         convert = _convert
         items = ((batch, family) for batch in iter_batches(expand_paths(paths), batch_bytes=size))
     stats_fold = isinstance(fold, FoldPerThread) and not codes_only
-    lanes, folded, dense = Lanes(1 if stats_fold else workers, workers), 0, False
+    lanes, folded, any_dense = Lanes(1 if stats_fold else workers, workers), 0, False
     try:
         for done in _in_order(lanes, convert, items):
             folded += done.folded
-            dense = dense or done.dense
-            if stats_fold and lanes.n == 1 and not dense and folded >= FOLD_REPEATS * FOLD_TAKE_GROUPS:
+            any_dense = any_dense or done.dense
+            if stats_fold and lanes.n == 1 and not any_dense and folded >= FOLD_REPEATS * FOLD_TAKE_GROUPS:
                 lanes.widen()
             if not read.files or read.files[-1] != done.path:
                 read.files.append(done.path)

@@ -12,7 +12,6 @@ recorded line).
 from __future__ import annotations
 
 import array
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import polars as pl
 
 from why502.catalog.terms import load_terms
 from why502.parsers.arrowcols import frame as arrow_frame
-from why502.parsers.arrowcols import native_on
+from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
 from why502.parsers.lblogs.fold import Counted
@@ -190,12 +189,7 @@ def alb_fold() -> AlbFold | None:
 def _native_pass(name: str) -> ModuleType | None:
     """The native pass ``name`` of this package (``_albscan``: ALB entries; ``_jsonscan``: the JSON
     families' keys), when it was built (``setup.py``) and is not turned off (``WHY502_NATIVE=0``)."""
-    if not native_on():
-        return None
-    try:
-        return importlib.import_module(f"why502.parsers.lblogs.{name}")
-    except ImportError:
-        return None
+    return native_pass(f"why502.parsers.lblogs.{name}")
 
 
 def _alb_polars(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:

@@ -13,14 +13,13 @@ parser's (``tests/stats/test_lb_frames.py`` checks it on every published and rec
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from types import ModuleType
 
 import polars as pl
 
-from why502.parsers.arrowcols import native_on
+from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.batch import (
     JsonPass,
     dash,
@@ -258,13 +257,7 @@ def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 def _text_pass() -> ModuleType | None:
     """The native text pass (``_envoyscan``), when it was built and is not turned off."""
-    if not native_on():
-        return None
-    try:
-        module = importlib.import_module("why502.proxies.envoy._envoyscan")
-    except ImportError:
-        return None
-    return module if hasattr(module, "text_columns") else None
+    return native_pass("why502.proxies.envoy._envoyscan", "text_columns")
 
 
 def _text_rows(captures: pl.DataFrame) -> pl.DataFrame:

@@ -12,14 +12,13 @@ recorded line).
 
 from __future__ import annotations
 
-import importlib
 import re
 from http import HTTPStatus
 from types import ModuleType
 
 import polars as pl
 
-from why502.parsers.arrowcols import native_on
+from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.batch import (
     NO_BOOL,
     JsonPass,
@@ -132,12 +131,7 @@ def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 def _clf_pass() -> ModuleType | None:
     """The native CLF pass (``_traefikscan``), when it was built and is not turned off."""
-    if not native_on():
-        return None
-    try:
-        return importlib.import_module("why502.proxies.traefik._traefikscan")
-    except ImportError:
-        return None
+    return native_pass("why502.proxies.traefik._traefikscan")
 
 
 def traefik_upstream_ms(rec: pl.DataFrame) -> pl.Series:
