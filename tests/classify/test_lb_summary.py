@@ -216,3 +216,30 @@ def test_the_text_pass_keeps_each_groups_least_and_greatest_time() -> None:
     statuses, groups, back = module.text_ranges("\n".join(line.format(t=t) for t in times).encode())
     assert statuses == {502: 5} and not back
     assert list(groups.values()) == [[5, b"2026-11-21T10:00:01.000", b"2026-11-21T10:00:09.000Z"]]
+
+
+def test_a_build_without_the_text_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build of ``_envoyscan`` from before ``stats``' text fold (no ``text_fold_*``): Envoy's
+    fold is ``EnvoyFold``, whose summary counts the text lines with ``watch``'s counter
+    (``text_ranges``) and whose ``stats`` keeps them rows -- the same answers."""
+    from tests.stats import test_lb_fold as lb_fold
+    from why502.proxies.envoy import textfold
+    from why502.proxies.envoy.textcount import _module
+
+    module = _module()
+    assert module is not None
+    older = type("Older", (), {"text_ranges": staticmethod(module.text_ranges),
+                               "text_counts": staticmethod(module.text_counts)})
+    monkeypatch.setattr(textfold, "_module", lambda: older)
+    assert isinstance(families().fold("envoy"), textfold.EnvoyFold)
+    rng = random.Random(5)
+    lines = [*_generated("istio", 1500, 3), *_generated("envoy-text", 1500, 4)]
+    for k in rng.sample(range(len(lines)), 400):
+        old, new = _TEXT_BENDS[rng.randrange(len(_TEXT_BENDS))]
+        lines[k] = lines[k].replace(old, new, 1)
+    lines[::10] = _generated("envoy", len(lines[::10]), 8)
+    path = _write(tmp_path, lines)
+    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)
+    got = _check(path, "envoy", monkeypatch, batch_bytes=16 << 10)
+    assert len(got) >= 3
+    lb_fold._check(path, monkeypatch, "envoy", batch_bytes=64 << 10)

@@ -26,11 +26,11 @@ from tests.conftest import RunMain
 from tests.stats import test_lb_fold as lb_fold
 from tests.stats.test_json_native import _lines as _edge_lines
 from tests.stats.test_lb_fold import _mode
+from tests.support import blocks
 from tests.support.native import native_pass
 from why502.app.stats import lb as lb_app
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.proxies.envoy.frame import ENVOY_RX
-from why502.proxies.logfamilies import families
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT, pytestmark = native_pass("why502.proxies.envoy._envoyscan", "the native Envoy text pass")
@@ -154,13 +154,7 @@ def _check(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: object) -> dict[st
 
 
 def _folded(lines: list[str]) -> int:
-    """Lines the fold counts of ``lines`` (one block, read for ``stats``)."""
-    fold = families().fold("envoy")
-    assert fold is not None
-    _frame, _back, folded = fold.block(("\n".join(lines) + "\n").encode())
-    counted = fold.take()
-    assert counted is None or counted.rows == folded
-    return folded
+    return blocks.folded("envoy", lines)
 
 
 @pytest.mark.parametrize("timeout_s", [None, 0.05])
@@ -218,10 +212,7 @@ def test_generated_lines_in_small_blocks(kind: str, tmp_path: Path, monkeypatch:
         old, new = _BENDS[rng.randrange(len(_BENDS))]
         lines[k] = lines[k].replace(old, new, 1)
     lines[::10] = _generated("json", len(lines[::10]), 8)
-    for _ in range(300):  # several workers write a log
-        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
-        lines[i], lines[j] = lines[j], lines[i]
-    lines[1500:1500] = ["<html><body>502 Bad Gateway</body></html>", "", "not an entry"]
+    blocks.scrambled(lines, rng)
     assert _folded(lines) > 3000
     path = _write(tmp_path, lines)
     monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)

@@ -5,6 +5,7 @@ reader and through the family's vectorised reader."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import polars as pl
@@ -12,6 +13,7 @@ import pytest
 
 from why502.app.stats import lb
 from why502.parsers.lblogs import batch
+from why502.proxies.logfamilies import families
 from why502.sources.logfiles import ByteBatch, LineBatch
 
 BlockReader = Callable[[bytes], "tuple[pl.DataFrame, list[int]] | None"]
@@ -31,6 +33,25 @@ def rows(family: str, lines: list[str], native: str, monkeypatch: pytest.MonkeyP
         return lb._convert(LineBatch("f.log", 1, text, len(lines)), family)
     finally:
         batch._native_pass.cache_clear()
+
+
+def folded(family: str, lines: list[str]) -> int:
+    """Lines ``family``'s ``stats`` fold counts of ``lines`` (one block), its take agreeing."""
+    fold = families().fold(family)
+    assert fold is not None
+    _frame, _back, count = fold.block(("\n".join(lines) + "\n").encode())
+    counted = fold.take()
+    assert counted is None or counted.rows == count
+    return count
+
+
+def scrambled(lines: list[str], rng: random.Random) -> None:
+    """``lines`` as several workers write a log (300 lines swapped out of time order) with an
+    error page and a stray line pasted in, in place."""
+    for _ in range(300):
+        i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
+        lines[i], lines[j] = lines[j], lines[i]
+    lines[1500:1500] = ["<html><body>502 Bad Gateway</body></html>", "", "not an entry"]
 
 
 def equal(got: pl.DataFrame, ref: pl.DataFrame) -> None:

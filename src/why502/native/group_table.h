@@ -311,4 +311,31 @@ static inline struct ArrowArray *gt_range_column(const GroupTable *t, const Buf 
     return ncol_array(&c, 1, (int64_t)t->used);
 }
 
+/* --- a fold's block --------------------------------------------------------------------------
+ * A text fold's `*_fold_block(fold, data)`: the lines of data[0, len) offered to `take(ctx)`
+ * without the GIL, the fold marked `busy` meanwhile; `failed(ctx)`: its tables ran out of memory.
+ * Returns (rows handed back (uint32 bytes), their text (each line and a newline), rows counted:
+ * what `*rows` grew by), or NULL with an error set. */
+static inline PyObject *fold_scan(const Py_buffer *data, Py_ssize_t len, TakeLine take, void *ctx, int *busy,
+                                  const int64_t *rows, int (*failed)(const void *ctx)) {
+    Buf back = {0}, back_text = {0};
+    PyObject *out = NULL;
+    int64_t nrows = 0, before = *rows;
+    int bad = 0;
+    *busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    nrows = scan_lines(data->buf, len, take, ctx, &back, &back_text);
+    bad = back.failed || back_text.failed || failed(ctx);
+    Py_END_ALLOW_THREADS
+    *busy = 0;
+    if (bad) PyErr_NoMemory();
+    else if (nrows > UINT32_MAX) PyErr_SetString(PyExc_ValueError, "block too long");
+    else out = Py_BuildValue("(y#y#L)", back.data ? back.data : "", (Py_ssize_t)back.len,
+                             back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len,
+                             (long long)(*rows - before));
+    free(back.data);
+    free(back_text.data);
+    return out;
+}
+
 #endif /* WHY502_GROUP_TABLE_H */

@@ -474,7 +474,8 @@ static void text_fold_clear(TextFold *f) {
     f->rows = 0;
 }
 
-static int text_fold_failed(const TextFold *f) {
+static int text_fold_failed(const void *ctx) {
+    const TextFold *f = ctx;
     return f->timeline.failed || f->target.failed || f->group.failed || f->ranges.failed;
 }
 
@@ -509,25 +510,9 @@ static PyObject *text_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "Oy*", &cap, &data)) return NULL;
     TextFold *f = text_fold_of(cap);
-    if (f == NULL) { PyBuffer_Release(&data); return NULL; }
-    Buf back = {0}, back_text = {0};
     PyObject *out = NULL;
-    int64_t nrows = 0, before = f->rows;
-    int failed = 0;
-    Py_ssize_t len = whole_lines_len(&data); /* the empty "line" after the last newline is none */
-    f->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    nrows = scan_lines(data.buf, len, fold_text_line, f, &back, &back_text);
-    failed = back.failed || back_text.failed || text_fold_failed(f);
-    Py_END_ALLOW_THREADS
-    f->busy = 0;
-    if (failed) PyErr_NoMemory();
-    else if (nrows > UINT32_MAX) PyErr_SetString(PyExc_ValueError, "block too long");
-    else out = Py_BuildValue("(y#y#L)", back.data ? back.data : "", (Py_ssize_t)back.len,
-                             back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len,
-                             (long long)(f->rows - before));
-    free(back.data);
-    free(back_text.data);
+    if (f != NULL) /* the empty "line" after the last newline is none */
+        out = fold_scan(&data, whole_lines_len(&data), fold_text_line, f, &f->busy, &f->rows, text_fold_failed);
     PyBuffer_Release(&data);
     return out;
 }

@@ -313,10 +313,10 @@ def _fold() -> BlockFold | None:
     """``stats``' and ``classify``'s summary's fold of its JSON lines (``parsers.lblogs.jsonfold``)
     and of its text lines (``textfold``), imported when a read starts."""
     from why502.parsers.lblogs.jsonfold import json_fold
-    from why502.proxies.envoy.textfold import EnvoyFold
+    from why502.proxies.envoy.textfold import envoy_fold
 
     json = json_fold(COUNTS, FOLD, parse_envoy_json)
-    return EnvoyFold(json) if json is not None else None
+    return envoy_fold(json) if json is not None else None
 
 
 def _is_kv(line: str) -> bool:

@@ -2,14 +2,15 @@
 in the JSON pass's fold (``parsers.lblogs.jsonfold``), its text lines (default and Istio
 formats) in ``_envoyscan.c`` (issue 28 item 2).
 
-For ``stats``, the text lines go through ``_envoyscan.text_fold_*``: the lines the text reader's
-regex (``frame.ENVOY_RX``) takes without doubt are counted in C by the regex's raw captures
-that ``stats`` decides a row on (the pass's header says which), in three tables, and each group
-is decided once here by the reader's own expressions (``frame.text_records``, then
-``batch.finish``) on its captures: the row path's decisions, made on the groups instead of on
-each row.  The lines the pass leaves go back and stay rows (``tests/stats/test_envoy_text_fold.py``
-holds ``stats`` equal to the rows').  Before, each text line was a row of the polars reader
-(~5.5 us a line, 0.18M lines/s; BENCHMARKS.md "2026-11-26 (stop 54)").
+For ``stats``, the text lines go through ``_envoyscan.text_fold_*`` (chained with the JSON fold by
+``parsers.lblogs.chainfold``): the lines the text reader's regex (``frame.ENVOY_RX``) takes without
+doubt are counted in C by the regex's raw captures that ``stats`` decides a row on (the pass's
+header says which), in three tables, and each group is decided once here by the reader's own
+expressions (``frame.text_records``, then ``batch.finish``) on its captures: the row path's
+decisions, made on the groups instead of on each row.  The lines the pass leaves go back and stay
+rows (``tests/stats/test_envoy_text_fold.py`` holds ``stats`` equal to the rows').  Before, each
+text line was a row of the polars reader (~5.5 us a line, 0.18M lines/s; BENCHMARKS.md "2026-11-26
+(stop 54)").
 
 For ``classify``'s summary (``BlockFold.codes_only``), what it keeps of a line is whether the
 proxy failed it itself and, if so, its code, status, symptom and time: the stats fold's codes
@@ -31,7 +32,8 @@ from typing import Any
 import polars as pl
 
 from why502.parsers.arrowcols import frame as arrow_frame
-from why502.parsers.lblogs.batch import empty_records, finish
+from why502.parsers.lblogs.batch import finish
+from why502.parsers.lblogs.chainfold import NO_RECORDS, JsonAndTextFold, in_time_order, summed
 from why502.parsers.lblogs.fold import Counted
 from why502.parsers.lblogs.jsonfold import CODES_SCHEMA, JsonFold, empty_counted
 from why502.proxies.envoy.frame import text_records
@@ -42,36 +44,27 @@ _Range = list[Any]  # [lines, least time, greatest time]: the times as bytes
 
 
 class EnvoyFold:
-    """``parsers.lblogs.fold.BlockFold`` of this proxy's log: the JSON fold, and the text lines
-    it hands back counted by ``text_fold_block`` (``stats``) or by ``text_ranges`` (the
-    summary, ``codes_only``)."""
+    """``parsers.lblogs.fold.BlockFold`` of this proxy's log on a build of ``_envoyscan`` without
+    stats' text fold (``envoy_fold`` chains the two folds when it has it): the JSON fold, and,
+    for ``classify``'s summary (``codes_only``), the text lines it hands back counted by
+    ``text_ranges``; for ``stats`` the text lines stay rows."""
 
     def __init__(self, json: JsonFold) -> None:
         self.json = json
         self.text: Any = None  # _envoyscan, once codes_only
         self.groups: dict[Group, _Range] = {}
         self.rows = 0
-        module = _module()
-        # stats' fold of the text lines (None: a build without it, the text lines stay rows)
-        self.stats: TextFold | None = TextFold(module) if module is not None and hasattr(
-            module, "text_fold_new") else None
 
     def codes_only(self) -> None:
         self.json.codes_only()
-        # the summary keeps the stats fold's codes (its other tables unused): it reads Istio's
-        # lines too, which watch's counter hands back (1M Istio lines 2.9 -> 0.8 s; the default
-        # format 0.6 -> 0.65-0.8 s); a build without it counts with watch's counter
-        if self.stats is None:
-            self.text = _module()
+        self.text = _module()
 
     def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
-        if self.text is None and self.stats is None:
+        if self.text is None:
             return self.json.block(data)
-        if self.stats is not None:
-            return self._stats_block(data, self.stats)
         back, text, folded = self.json.block_text(data)
         if not back:
-            return _NONE, back, folded
+            return NO_RECORDS, back, folded
         statuses, groups, kept_rows = self.text.text_ranges(text)
         taken = sum(statuses.values())
         for group, (n, first, last) in groups.items():
@@ -82,46 +75,17 @@ class EnvoyFold:
                 have[0] += n
                 have[1], have[2] = min(have[1], first), max(have[2], last)
         self.rows += taken
-        return _NONE, [back[i] for i in array.array("I", kept_rows)], folded + taken
-
-    def _stats_block(self, data: bytes, stats: TextFold) -> tuple[pl.DataFrame, list[int], int]:
-        """``stats``' block: the two passes, the one of the block's first line first on the block
-        as it is, the other on the lines it hands back.  They take no line in common (a text
-        line starts with ``[``, a JSON one with ``{``), so the order changes no count; it spares
-        a log of one format the other pass's scan and the copy of every line for it (~0.1 s of
-        1M Istio lines).  (The empty "line" after a block's last newline, which the text pass
-        does not offer, is no row either way.)"""
-        if data[:1] == b"{":
-            back, text, folded = self.json.block_text(data)
-            if not back:
-                return _NONE, back, folded
-            kept, _text, taken = stats.block(text)
-            return _NONE, [back[i] for i in kept], folded + taken
-        back, text, taken = stats.block(data)
-        if not back:
-            return _NONE, back, taken
-        # (the JSON pass reads a line after a final newline: that newline is the text pass's)
-        kept, _text, folded = self.json.block_text(text[:-1])
-        return _NONE, [back[i] for i in kept], folded + taken
+        return NO_RECORDS, [back[i] for i in array.array("I", kept_rows)], folded + taken
 
     def size(self) -> tuple[int, int]:
         groups, rows = self.json.size()
-        if self.stats is not None:
-            text_groups, text_rows = self.stats.size()
-            return max(groups, text_groups), rows + text_rows
         return max(groups, len(self.groups)), rows + self.rows
 
     def take(self) -> Counted | None:
-        got = self.json.take()
-        text = self.stats.take() if self.stats is not None else self._take_ranges()
+        got, text = self.json.take(), self._take_ranges()
         if text is None:
             return got
-        if got is None:
-            return text
-        timeline, target, group, codes = (pl.concat([a, b], how="vertical_relaxed") for a, b in (
-            (got.timeline, text.timeline), (got.target, text.target), (got.group, text.group),
-            (got.codes, text.codes)))
-        return Counted(got.rows + text.rows, timeline, target, group, _in_time_order(codes))
+        return text if got is None else summed(got, text)
 
     def _take_ranges(self) -> Counted | None:
         """The summary's groups of the text lines (``codes_only``), decided by the parser."""
@@ -246,7 +210,7 @@ class TextFold:
                      "group": group, "timing": pl.concat([target.select("ust"), group.select("ust")])})
         tl = known.of("decide", tl)
         timeline = tl.select("minute", "status", "made_by", "retries", "n")
-        codes = _in_time_order(tl.filter(pl.col("failed") & (pl.col("made_by") == "lb")).drop("code")
+        codes = in_time_order(tl.filter(pl.col("failed") & (pl.col("made_by") == "lb")).drop("code")
                                .rename({"_code": "code"}).select(*CODES_SCHEMA)
                                .cast(CODES_SCHEMA))  # type: ignore[arg-type]
         per = {key: known.of("timing", known.of(key, known.of("decide", groups))).select(
@@ -255,13 +219,10 @@ class TextFold:
         return Counted(int(rows), timeline, per["target"], per["group"], codes)
 
 
-def _in_time_order(codes: pl.DataFrame) -> pl.DataFrame:
-    """The failures' groups by their least time (then their values): the accumulator ranks
-    codes of one count in the order it first saw them (``LbStatsAccumulator._by_code``), which
-    on the row path is the order of their first lines -- the order of their least times in a log
-    written in time order.  In the pass's hash order (seeded per process) a tie would come out
-    in another order each run."""
-    return codes.sort(["first", "code", "symptom", "proxy_status", "cause", "status"], nulls_last=True)
-
-
-_NONE = empty_records()  # the rows a pass hands over: none (the lines it does not take go back)
+def envoy_fold(json: JsonFold) -> JsonAndTextFold | EnvoyFold:
+    """This proxy's fold: the JSON fold chained with the text fold (``JsonAndTextFold``), or, on
+    a build of ``_envoyscan`` without the text fold, ``EnvoyFold``."""
+    module = _module()
+    if module is not None and hasattr(module, "text_fold_new"):
+        return JsonAndTextFold(json, TextFold(module))
+    return EnvoyFold(json)
