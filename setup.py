@@ -42,6 +42,6 @@ setup(ext_modules=[
     _native("why502.proxies.haproxy._hapscan", _ARROW, _GROUPS),
     _native("why502.proxies.envoy._envoyscan", _ARROW, _GROUPS),
     _native("why502.proxies.apache._apachescan", _ARROW),
-    _native("why502.proxies.traefik._traefikscan", _ARROW),
+    _native("why502.proxies.traefik._traefikscan", _ARROW, _GROUPS),
     _native("why502.sources._lines"),
 ])

@@ -30,8 +30,11 @@ from tests.support.native import native_pass
 from tests.support.reports import without_timing
 from why502.app.stats import lb
 from why502.parsers.lblogs import batch
+from why502.parsers.lblogs.jsonfold import json_fold
 from why502.proxies.logfamilies import families
 from why502.proxies.traefik import frame as traefik
+from why502.proxies.traefik.counts import COUNTS, FOLD
+from why502.proxies.traefik.log import parse_traefik_json
 from why502.sources.logfiles import ByteBatch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +94,7 @@ def _records_agree(lines: list[str]) -> int:
 def test_the_clf_pass_gives_the_decoded_readers_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = _clf_lines()
     assert len(lines) > 600
-    taken = blocks.spied_pass(monkeypatch, traefik, "_clf_pass", "clf_columns")
+    taken = blocks.spied_pass(monkeypatch, traefik, "clf_pass", "clf_columns")
     ref = blocks.rows("traefik", lines, "0", monkeypatch, block=False)
     got = blocks.rows("traefik", lines, "1", monkeypatch, block=True)
     # the pass itself read most of the lines (not the decoded fallback), and handed some back
@@ -152,14 +155,15 @@ def test_the_commands_on_a_common_format_log(command: str, tmp_path: Path) -> No
 
 def test_stats_fold_hands_the_common_format_lines_to_the_block_reader(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """``stats``' JSON fold takes Traefik's JSON lines and hands the others back; those go to the
-    block reader (``lb._read_back``), not to the regex over the decoded lines."""
+    """On a build without the common-format fold (``clffold``), ``stats``' JSON fold takes
+    Traefik's JSON lines and hands the others back; those go to the block reader
+    (``lb._read_back``), not to the regex over the decoded lines."""
     lines = _clf_lines()
     read = blocks.spied(monkeypatch, traefik, "traefik_block")
     ref = blocks.rows("traefik", lines, "0", monkeypatch, block=False)
     monkeypatch.setenv("WHY502_NATIVE", "1")
     batch._native_pass.cache_clear()
-    fold = families().fold("traefik")
+    fold = json_fold(COUNTS, FOLD, parse_traefik_json)
     assert fold is not None
     got = lb._convert_block(ByteBatch("f.log", "\n".join(lines).encode()), 1, "traefik", fold)
     assert read and read[0] > len(lines) // 3, read

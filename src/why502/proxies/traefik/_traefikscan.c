@@ -34,10 +34,11 @@
 #include <string.h>
 
 #include "arrow_buf.h"
+#include "group_table.h"
 
 typedef Capture Span;
 
-/* CLF_RX's groups, in its order (the columns after "idx": frame.py's _CLF_CAPTURES) */
+/* CLF_RX's groups, in its order (the columns after "idx": frame.py's CLF_CAPTURES) */
 enum { C_CLIENT, C_TIME, C_REQ, C_STATUS, C_SIZE, C_COUNT, C_ROUTER, C_URL, C_DUR, N_CAPS };
 static const char *const NAMES[N_CAPS] = {"client", "time", "req", "status", "size", "count", "router", "url", "dur"};
 
@@ -115,11 +116,237 @@ static PyObject *clf_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     return capture_columns(args, clf_line, NAMES, N_CAPS);
 }
 
+/* --- stats' fold of the common-format lines (issue 28 item 2) ------------------------------------
+ *
+ * All `why502 stats` does with a common-format row (frame.py: clf_records, then the accumulator,
+ * evidence/lbstats.py) is count it by its minute, status, made_by and retries, by its target (the
+ * server URL) and its group (the router), with no upstream timing (the format has none), and,
+ * for a failure Traefik made itself, keep its code with its least and greatest time.  made_by and
+ * the code are decided (log._traefik_own, log._traefik_code) on the status, the router, the URL
+ * and, from 500 on, the body size.  So the fold counts the lines clf_columns takes by
+ *
+ *   (minute, status, size, router, url), each group with its least and greatest time,
+ *
+ * the raw captures, the size only when the status reads as a number of 500 or more (below, or
+ * not a number, no decision reads it: a null part), and each group is decided in Python by the
+ * reader's own expressions (proxies/traefik/clffold.py).  The row's time and minute are the ISO
+ * form clf_records gives it (batch.clf_iso: `datetime.strptime(t, "%d/%b/%Y:%H:%M:%S
+ * %z").isoformat()` of Go's one form), worked out here (clf_iso below): a line is taken only when
+ *
+ *   - clf_columns would take it (printable ASCII, CLF_RX matches);
+ *   - its time is that form exactly (batch._CLF_TIME: two-digit day, an English month as Go
+ *     writes it, a year other than 0000, a real date, hours 00-23, minutes and seconds 00-59, an
+ *     offset of +/-hhmm with hh 00-23 and mm 00-59);
+ *   - neither its status nor its size is a number of 19 digits or more (clf_records hands those
+ *     back: model.to_int reads them otherwise than the cast).
+ *
+ * Every other line is handed back and stays a row.  tests/stats/test_traefik_clf_fold.py holds
+ * the stats document equal to the rows' on every recorded and published line and on bent ones. */
+
+static const char MONTHS[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+static inline int dig(char c) { return c >= '0' && c <= '9'; }
+
+/* two digits at p, the first at most `hi` (and, when it is `hi`, the second at most `hi2`) */
+static inline int two(const char *p, char hi, char hi2) {
+    return dig(p[0]) && dig(p[1]) && p[0] <= hi && (p[0] < hi || p[1] <= hi2);
+}
+
+/* batch.clf_iso of a time (`02/Jan/2006:15:04:05 -0700`): 1 and its 25 bytes in iso
+ * (`2006-01-02T15:04:05-07:00`; an offset of zero is +00:00, as isoformat writes it), or 0 */
+static int clf_iso(const char *t, Py_ssize_t n, char iso[25]) {
+    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n != 26 || t[2] != '/' || t[6] != '/' || t[11] != ':' || t[14] != ':' || t[17] != ':' || t[20] != ' ')
+        return 0;
+    if (!dig(t[0]) || !dig(t[1]) || !dig(t[7]) || !dig(t[8]) || !dig(t[9]) || !dig(t[10])) return 0;
+    int month = -1;
+    for (int k = 0; k < 12; k++)
+        if (memcmp(t + 3, MONTHS[k], 3) == 0) { month = k; break; }
+    if (month < 0) return 0;
+    int year = (t[7] - '0') * 1000 + (t[8] - '0') * 100 + (t[9] - '0') * 10 + (t[10] - '0');
+    int day = (t[0] - '0') * 10 + (t[1] - '0');
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    int most = DAYS[month] + (month == 1 && leap);
+    if (year == 0 || day < 1 || day > most) return 0;
+    /* hours [01][0-9]|2[0-3], minutes and seconds [0-5][0-9], the offset's the same */
+    if (!two(t + 12, '2', '3') || !two(t + 15, '5', '9') || !two(t + 18, '5', '9')) return 0;
+    if ((t[21] != '+' && t[21] != '-') || !two(t + 22, '2', '3') || !two(t + 24, '5', '9')) return 0;
+    memcpy(iso, t + 7, 4);
+    iso[4] = '-';
+    iso[5] = (char)('0' + (month + 1) / 10);
+    iso[6] = (char)('0' + (month + 1) % 10);
+    iso[7] = '-';
+    memcpy(iso + 8, t, 2);
+    iso[10] = 'T';
+    memcpy(iso + 11, t + 12, 8); /* HH:MM:SS */
+    int zero = memcmp(t + 22, "0000", 4) == 0;
+    iso[19] = zero ? '+' : t[21];
+    memcpy(iso + 20, t + 22, 2);
+    iso[22] = ':';
+    memcpy(iso + 23, t + 24, 2);
+    return 1;
+}
+
+/* a capture matching ^-?\d{19,}$ (to_int reads it otherwise than the cast) */
+static inline int long_number(const Span *v) {
+    Py_ssize_t k = v->n > 0 && v->p[0] == '-' ? 1 : 0, digits = v->n - k;
+    if (digits < 19) return 0;
+    for (; k < v->n; k++)
+        if (!dig(v->p[k])) return 0;
+    return 1;
+}
+
+/* the status read as _to_int reads it (^-?[0-9]{1,18}$) is a number of 500 or more */
+static inline int status_500(const Span *v) {
+    if (v->n < 1 || v->n > 18) return 0;
+    long long x = 0;
+    for (Py_ssize_t k = 0; k < v->n; k++) {
+        if (!dig(v->p[k])) return 0;
+        x = x * 10 + (v->p[k] - '0');
+    }
+    return x >= 500;
+}
+
+typedef struct {
+    GroupTable groups;
+    Buf ranges; /* GtRange of each group (by FoldGroup.id) */
+    int64_t rows;
+    int busy;
+} ClfFold;
+
+#define CLF_FOLD "why502.traefik_clf_fold"
+
+static inline void span_part(GroupTable *t, const Span *v) {
+    if (v->n < 0) gt_null(t);
+    else gt_part(t, v->p, v->n);
+}
+
+/* scan_lines' TakeLine of the fold (without the GIL): 1 when the line was counted */
+static int fold_clf_line(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    (void)row;
+    ClfFold *f = ctx;
+    Capture m[N_CAPS];
+    char iso[25];
+    if (!printable(s, n) || !clf_line(s, n, m) || !clf_iso(m[C_TIME].p, m[C_TIME].n, iso)
+        || long_number(&m[C_STATUS]) || long_number(&m[C_SIZE]))
+        return 0;
+    GroupTable *t = &f->groups;
+    gt_part(t, iso, 16);
+    span_part(t, &m[C_STATUS]);
+    if (status_500(&m[C_STATUS])) span_part(t, &m[C_SIZE]);
+    else gt_null(t);
+    span_part(t, &m[C_ROUTER]);
+    span_part(t, &m[C_URL]);
+    int64_t id = gt_count(t, 0, 0, 0);
+    if (id >= 0) gt_range(&f->ranges, id, iso, sizeof iso);
+    f->rows++;
+    return 1;
+}
+
+static void clf_fold_clear(ClfFold *f) {
+    gt_free(&f->groups);
+    free(f->ranges.data);
+    memset(&f->ranges, 0, sizeof f->ranges);
+    f->rows = 0;
+}
+
+static int clf_fold_failed(const void *ctx) {
+    const ClfFold *f = ctx;
+    return f->groups.failed || f->ranges.failed;
+}
+
+static void clf_fold_capsule_free(PyObject *cap) {
+    ClfFold *f = PyCapsule_GetPointer(cap, CLF_FOLD);
+    if (f == NULL) { PyErr_Clear(); return; }
+    clf_fold_clear(f);
+    free(f);
+}
+
+static ClfFold *clf_fold_of(PyObject *cap) {
+    ClfFold *f = PyCapsule_GetPointer(cap, CLF_FOLD);
+    if (f != NULL && f->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the fold is in use by another call");
+        return NULL;
+    }
+    return f;
+}
+
+static PyObject *clf_fold_new(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args)) {
+    ClfFold *f = calloc(1, sizeof *f);
+    if (f == NULL) return PyErr_NoMemory();
+    PyObject *cap = PyCapsule_New(f, CLF_FOLD, clf_fold_capsule_free);
+    if (cap == NULL) free(f);
+    return cap;
+}
+
+/* clf_fold_block(fold, data) -> (rows handed back (uint32 bytes), their text (each line and a
+ * newline), rows counted) */
+static PyObject *clf_fold_block(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *cap;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "Oy*", &cap, &data)) return NULL;
+    ClfFold *f = clf_fold_of(cap);
+    PyObject *out = NULL;
+    if (f != NULL) /* the empty "line" after the last newline is none */
+        out = fold_scan(&data, whole_lines_len(&data), fold_clf_line, f, &f->busy, &f->rows, clf_fold_failed);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+/* (groups, rows counted) */
+static PyObject *clf_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
+    ClfFold *f = clf_fold_of(cap);
+    if (f == NULL) return NULL;
+    return Py_BuildValue("(nL)", (Py_ssize_t)f->groups.used, (long long)f->rows);
+}
+
+static const char *const FOLD_NAMES[] = {"minute", "status", "size", "router", "url"};
+#define FOLD_PARTS 5
+
+/* clf_fold_take(fold) -> ((schema, array) of the groups: their parts, n, first, last; rows
+ * counted): the groups since the last take, the table emptied */
+static PyObject *clf_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
+    ClfFold *f = clf_fold_of(cap);
+    if (f == NULL) return NULL;
+    const GroupTable *t = &f->groups;
+    if (f->ranges.len != t->used * sizeof(GtRange)) return PyErr_NoMemory();
+    Frame fr = {NULL, NULL};
+    PyObject *sc = NULL, *ac = NULL;
+    int rc = -1;
+    if (frame_new(&fr, (int64_t)t->used, FOLD_PARTS + 3) != 0) goto out;
+    for (int k = 0; k < FOLD_PARTS; k++)
+        if (frame_add(&fr, "u", FOLD_NAMES[k], 1, gt_nullable(t, k, 'u')) != 0) goto out;
+    if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
+    if (frame_add(&fr, "u", "first", 0, gt_range_column(t, &f->ranges, 0)) != 0) goto out;
+    if (frame_add(&fr, "u", "last", 0, gt_range_column(t, &f->ranges, 1)) != 0) goto out;
+    rc = frame_capsules(&fr, &sc, &ac);
+out:
+    frame_free(&fr);
+    if (rc != 0) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
+    }
+    int64_t rows = f->rows;
+    clf_fold_clear(f);
+    return Py_BuildValue("((NN)L)", sc, ac, (long long)rows);
+}
+
 static PyMethodDef module_methods[] = {
     {"clf_columns", clf_columns, METH_VARARGS,
      "clf_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): CLF_RX's captures "
      "of the Traefik common-format lines of a block whose shape leaves no doubt, as columns "
      "(proxies/traefik/frame.py)"},
+    {"clf_fold_new", clf_fold_new, METH_NOARGS,
+     "clf_fold_new() -> a fold: the common-format lines clf_columns takes, counted across blocks by the captures "
+     "stats decides them on, with their time in ISO form (proxies/traefik/clffold.py)"},
+    {"clf_fold_block", clf_fold_block, METH_VARARGS,
+     "clf_fold_block(fold, data) -> (rows handed back (uint32 bytes), their text (each line and a newline), "
+     "rows counted)"},
+    {"clf_fold_size", clf_fold_size, METH_O, "clf_fold_size(fold) -> (groups, rows counted)"},
+    {"clf_fold_take", clf_fold_take, METH_O,
+     "clf_fold_take(fold) -> ((schema, array) of the groups (minute, status, size, router, url, n, first, last), "
+     "rows counted), the table emptied"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -109,7 +109,7 @@ def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     takes is handed back, to ``traefik_frame``.  The common format is Traefik's default: its
     lines were cut by a regex over the decoded batch (BENCHMARKS.md, stop 56).  None when
     neither pass can run."""
-    clf = _clf_pass()
+    clf = clf_pass()
 
     def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
         return json_block_text(chunk, SCHEMA, _NATIVE)
@@ -121,7 +121,7 @@ def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
     def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
         if name == "text":
-            read, refused = _clf_records(rows.select("idx", pl.struct(_CLF_CAPTURES).alias("m")), none)
+            read, refused = clf_records(rows.select("idx", pl.struct(CLF_CAPTURES).alias("m")), none)
         else:
             read, refused = _json_records(rows, none)
         return read, refused.to_list()
@@ -129,7 +129,7 @@ def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return json_and_text_block(data, NAME, on_json, on_clf, decide)
 
 
-def _clf_pass() -> ModuleType | None:
+def clf_pass() -> ModuleType | None:
     """The native CLF pass (``_traefikscan``), when it was built and is not turned off."""
     return native_pass("why502.proxies.traefik._traefikscan")
 
@@ -188,14 +188,14 @@ CLF_RX = (
 
 
 # CLF_RX's captures, in its order (the native pass's columns: ``_traefikscan.clf_columns``)
-_CLF_CAPTURES = tuple(re.compile(CLF_RX).groupindex)
+CLF_CAPTURES = tuple(re.compile(CLF_RX).groupindex)
 
 
 def _clf(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    return _clf_records(*match_rx(lines, CLF_RX))
+    return clf_records(*match_rx(lines, CLF_RX))
 
 
-def _clf_records(ok: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+def clf_records(ok: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """``log.parse_traefik_clf``'s decisions on CLF_RX's captures (the struct column ``m``, with
     ``idx``); ``rest`` with the lines they do not decide as it does."""
     f = pl.col("m").struct.field

@@ -208,10 +208,13 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 def _fold() -> BlockFold | None:
-    """``stats``' fold of its JSON lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
+    """``stats``' and ``classify``'s summary's fold of its JSON lines (``parsers.lblogs.jsonfold``)
+    and of its common-format lines (``clffold``), imported when a read starts."""
     from why502.parsers.lblogs.jsonfold import json_fold
+    from why502.proxies.traefik.clffold import traefik_fold
 
-    return json_fold(COUNTS, FOLD, parse_traefik_json)
+    json = json_fold(COUNTS, FOLD, parse_traefik_json)
+    return traefik_fold(json) if json is not None else None
 
 
 TRAEFIK = LogFamily(
