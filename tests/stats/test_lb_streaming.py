@@ -16,7 +16,14 @@ import polars as pl
 
 from tests.support.limits import limited
 from why502.app.stats.lb import _record, read_lb
-from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator, _pick, compute_lb_stats
+from why502.evidence.lbstats import (
+    MERGE_EVERY,
+    LbFrameBuilder,
+    LbStatsAccumulator,
+    _pick,
+    _Sums,
+    compute_lb_stats,
+)
 from why502.parsers.lblogs.batch import cloudflare_frame
 from why502.proxies.logfamilies import families
 
@@ -135,3 +142,22 @@ def test_envoy_stats_within_a_data_limit_the_whole_file_reader_exceeded(tmp_path
     data = json.loads(proc.stdout)
     assert data["requests"] == 1_000_000 and data["5xx"] == 200_000
     assert data["made_by"]["lb"] == 200_000
+
+
+def test_partial_sums_merged_by_level_are_one_grouping() -> None:
+    """``_Sums`` merges its parts ``MERGE_EVERY`` at a time and the merged ones by level: its
+    frame is the one grouping of every row added -- the same sums, every key in its first-seen
+    place -- whatever the parts' sizes and however many of them (keys nearly the rows, and keys
+    that repeat)."""
+    rng = random.Random(3)
+    for spread in (10, 100_000):
+        sums = _Sums(["k"], [pl.col("n").sum()])
+        added = []
+        for _ in range(MERGE_EVERY ** 2 + 37):
+            keys = [rng.randrange(spread) for _ in range(rng.randrange(0, 40))]
+            part = pl.DataFrame({"k": keys, "n": [1] * len(keys)}, schema={"k": pl.Int64, "n": pl.Int64})
+            added.append(part)
+            sums.add(part)
+        assert len(sums.parts) < 2 * MERGE_EVERY  # merged as it went, by level
+        whole = pl.concat(added).group_by("k", maintain_order=True).agg(pl.col("n").sum())
+        assert sums.frame().equals(whole)

@@ -131,23 +131,49 @@ def _rounded(digits: int) -> pl.Expr:
 
 
 class _Sums:
-    """A frame of per-key partial sums, merged (``group_by(keys).agg(aggs)``) every
-    ``MERGE_EVERY`` additions, first-seen order kept (``maintain_order``)."""
+    """A frame of per-key partial sums, first-seen order kept (``maintain_order``): the parts
+    added are merged (``group_by(keys).agg(aggs)``) ``MERGE_EVERY`` at a time, and the merged
+    parts in turn once ``MERGE_EVERY`` of one level are at the end -- each row is merged about
+    once per level, not once per ``MERGE_EVERY`` parts added.  Merging every part into one each
+    time re-grouped the whole table every ``MERGE_EVERY`` additions: where the keys are nearly
+    the rows (Cloudflare's and Traefik's nanosecond timings, up to ``VALUE_CAP`` of them) that
+    was ~0.45 of ``stats``' ~2.9 s on 1M lines (BENCHMARKS.md stop 57).  Merging any run of
+    consecutive parts keeps every key's first-seen place, so ``frame`` is the same whatever was
+    merged when."""
 
     def __init__(self, keys: list[str], aggs: list[pl.Expr]) -> None:
         self.keys, self.aggs = keys, aggs
         self.parts: list[pl.DataFrame] = []
+        self.levels: list[int] = []  # each part's: how many merges made it
 
     def add(self, part: pl.DataFrame) -> None:
         if part.height:
             self.parts.append(part)
-        if len(self.parts) >= MERGE_EVERY:
-            self.parts = [self.frame()]
+            self.levels.append(0)
+        while len(self.levels) >= MERGE_EVERY and len(set(self.levels[-MERGE_EVERY:])) == 1:
+            level = self.levels[-1] + 1
+            merged = self._merged(self.parts[-MERGE_EVERY:])
+            del self.parts[-MERGE_EVERY:], self.levels[-MERGE_EVERY:]
+            self.parts.append(merged)
+            self.levels.append(level)
+
+    @property
+    def rows(self) -> int:
+        """The rows of its parts (a key may be in several)."""
+        return sum(p.height for p in self.parts)
 
     def frame(self) -> pl.DataFrame:
         if not self.parts:
             return pl.DataFrame()
-        both = pl.concat(self.parts, how="vertical_relaxed")
+        return self._merged(self.parts)
+
+    def replace(self, frame: pl.DataFrame) -> None:
+        """Its parts replaced by ``frame`` (its merged parts, changed: the timings rounded)."""
+        self.parts = [frame] if frame.height else []
+        self.levels = [max(self.levels, default=0) + 1] if frame.height else []
+
+    def _merged(self, parts: list[pl.DataFrame]) -> pl.DataFrame:
+        both = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
         return both.group_by(self.keys, maintain_order=True).agg(self.aggs)
 
 
@@ -325,17 +351,15 @@ class LbStatsAccumulator:
 
     def _bound(self) -> None:
         """Round the timings once a table of distinct ones passes ``VALUE_CAP`` rows."""
-        sizes = [sum(p.height for p in v.parts) for v in self.values.values()]
-        if max(sizes) <= VALUE_CAP:
+        if max(v.rows for v in self.values.values()) <= VALUE_CAP:
             return
         for v in self.values.values():
-            v.parts = [v.frame()]
-        while max(v.parts[0].height if v.parts else 0 for v in self.values.values()) > VALUE_CAP // 2:
+            v.replace(v.frame())
+        while max(v.rows for v in self.values.values()) > VALUE_CAP // 2:
             self.digits = 2 if self.digits is None else self.digits - 1
             for v in self.values.values():
                 if v.parts:
-                    v.parts = [v.parts[0].with_columns(_rounded(self.digits))
-                               .group_by(v.keys).agg(pl.col("n").sum())]
+                    v.replace(v.parts[0].with_columns(_rounded(self.digits)).group_by(v.keys).agg(pl.col("n").sum()))
 
     def _by_code(self) -> list[dict[str, Any]]:
         err = self.codes["error"].frame()
