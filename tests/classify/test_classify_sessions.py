@@ -276,21 +276,26 @@ def test_the_command_prints_what_the_per_line_engine_prints(tmp_path: Path) -> N
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
-def test_the_per_line_engine_skips_only_lines_it_reads_as_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_per_line_engine_gives_the_records_of_the_lines_it_does_not_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """``classify_series`` (``diagnose``'s and ``--format jsonl``'s per-line path) with the
-    quiet lines skipped (``Hooks.classify_quiet``) gives every record it gives reading them."""
+    session lines' records built by group (``Hooks.classify_known``: each group decided once,
+    each line its own time, client, frontend, request and message) gives every record, every
+    column, that reading each line gives."""
     import polars as pl
     from polars.testing import assert_frame_equal
 
     from why502.parsers.errorlog_batch import classify_series
-    from why502.parsers.linememo import quiet
+    from why502.parsers.linememo import known
 
     lines = bent_lines() + broken_lines() + _random_lines(800, seed=11) + real_lines()[:600]
     series = pl.Series(lines)
-    assert len(quiet(series)) >= 1000  # the test is of skipping: many lines are skipped
+    positions, records = known(series, 2026)
+    # the test is of lines not read one by one: many of them, failures among them
+    assert len(positions) >= 1000 and sum(r.height for r in records) >= 300
     fast = classify_series(series, year=2026)
     monkeypatch.setenv("WHY502_NATIVE", "0")
-    assert not quiet(series)
+    assert known(series, 2026) == (set(), [])
     assert_frame_equal(fast, classify_series(series, year=2026))
     assert fast.height >= 1500
 
@@ -317,3 +322,53 @@ def test_jsonl_and_diagnose_print_what_the_per_line_engine_prints(tmp_path: Path
         out[native] = (jsonl.returncode, jsonl.stdout, diag.returncode, report)
     assert out["1"] == out["0"]
     assert out["1"][1].count(b"\n") >= 1000 and out["1"][3]["findings"]
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_each_line_of_a_group_keeps_its_own_head(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records built by group (``known_lines``) take each line's own head: lines of one
+    group (backend, server, state, status) whose clients are up to the date regex's 64
+    characters and past them (then it has none), each prefix, date, frontend and request --
+    every column as reading each line alone gives it."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from why502.parsers.errorlog_batch import classify_series
+    from why502.parsers.linememo import known
+
+    rnd = random.Random(17)
+    clients = ["10.0.0.1", "::ffff:10.0.0.1", "a" * 63, "b" * 64, "c" * 65, "d-" * 34, "host_x.example"]
+    lines = [_line(prefix=rnd.choice(PREFIXES), client=rnd.choice(clients), date=rnd.choice(DATES),
+                   fe=rnd.choice(["fe", "https-in", "f" * 256]), request=rnd.choice(REQUESTS),
+                   status=status, ts=ts)
+             for _ in range(60) for status, ts in (("503", "SC--"), ("504", "sH--"), ("200", "----"))]
+    series = pl.Series(lines)
+    positions, records = known(series, 2026)
+    assert len(positions) > 150 and sum(r.height for r in records) > 100  # (a client past 70 goes back)
+    fast = classify_series(series, year=2026)
+    monkeypatch.setenv("WHY502_NATIVE", "0")
+    assert_frame_equal(fast, classify_series(series, year=2026))
+    assert fast["client"].null_count() > 0 and fast["client"].n_unique() >= 5
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_a_group_whose_first_line_disagrees_is_read_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check ``known_lines`` makes on each group's first line: when the pass's fields are not
+    the record ``classify_line`` gives it (here the time made wrong on purpose), the group's lines
+    go to the per-line path -- fewer lines known, the same records."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from why502.parsers.errorlog_batch import classify_series
+    from why502.parsers.linememo import known
+    from why502.proxies.haproxy import classifyfold
+
+    lines = bent_lines()[:2000]
+    series = pl.Series(lines)
+    right = classify_series(series, year=2026)
+    whole = len(known(series, 2026)[0])
+    monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
+    monkeypatch.setattr(classifyfold, "_iso", lambda date: date.str.slice(0, 10))
+    positions, records = known(series, 2026)
+    assert len(positions) < whole and not records  # only the groups read as nothing are known
+    assert_frame_equal(classify_series(series, year=2026), right)

@@ -30,7 +30,7 @@ from why502.facts.captures import Captures
 from why502.parsers import errorlog
 from why502.parsers.errorlog import prefilter_needles
 from why502.parsers.errorlog_peel import peel
-from why502.parsers.linememo import quiet, shared_memo
+from why502.parsers.linememo import known, shared_memo
 from why502.parsers.normalize import FRAGMENT_INSIDE, FRAGMENT_PHASES, HEAD_REPAIR_MARKS
 
 # ``Classified.captures``: the facts a line rule's named groups found (null: none)
@@ -194,9 +194,11 @@ def _classify_exactly(cand: pl.DataFrame, year: int) -> pl.DataFrame:
     """``cand`` (``idx``, ``line``) through the per-line recogniser, ``errorlog.classify_line``."""
     records = []
     memo = shared_memo()
-    # the lines a proxy's finder knows classify_line reads as nothing (HAProxy's requests that
-    # went well, its session lines by group: parsers.linememo.quiet), not read one by one
-    skip = quiet(cand.get_column("line"))
+    # the lines a proxy's finder reads without classify_line, with their records (HAProxy's
+    # session lines by group: parsers.linememo.known), not read one by one
+    skip, found = known(cand.get_column("line"), year)
+    found = [f.with_columns(cand.get_column("idx").gather(f.get_column("idx")).cast(pl.UInt32).alias("idx"))
+             for f in found]
     if skip:
         cand = cand.filter(~pl.int_range(pl.len()).is_in(sorted(skip)))
     for idx, line in cand.iter_rows():
@@ -204,9 +206,11 @@ def _classify_exactly(cand: pl.DataFrame, year: int) -> pl.DataFrame:
         if c is not None:
             records.append({"idx": idx, **c.to_dict(), "pattern": c.pattern,
                             "captures": captures_column(c.captures)})
-    if not records:
+    if records:
+        found.append(pl.DataFrame(records, schema=OUTPUT_SCHEMA))
+    if not found:
         return empty_frame()
-    return pl.DataFrame(records, schema=OUTPUT_SCHEMA)
+    return pl.concat(found).sort("idx") if len(found) > 1 else found[0]
 
 
 # ----------------------------------------------------------------------------------------------

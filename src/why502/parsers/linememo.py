@@ -68,8 +68,8 @@ class PlainMemo:
 
 _maker: Callable[[], LineMemo] | None = None
 _shared: LineMemo | None = None
-_quiet_paths: tuple[str, ...] = ()
-_quiet: list[Callable[[pl.Series], list[int]]] | None = None
+_known_paths: tuple[str, ...] = ()
+_known: list[Callable[[pl.Series, int], tuple[list[int], pl.DataFrame | None]]] | None = None
 _resolve: Callable[[str], object] | None = None
 
 
@@ -93,24 +93,34 @@ def shared_memo() -> LineMemo:
     return _shared
 
 
-def install_quiet(paths: tuple[str, ...], resolve: Callable[[str], object]) -> None:
-    """The registry's finders of lines ``classify_line`` reads as nothing (``Hooks.classify_quiet``,
-    dotted paths resolved at the first use, by ``resolve``)."""
-    global _quiet_paths, _quiet, _resolve
-    _quiet_paths, _quiet, _resolve = paths, None, resolve
+def install_known(paths: tuple[str, ...], resolve: Callable[[str], object]) -> None:
+    """The registry's finders of lines whose ``classify_line`` records they give without reading
+    the lines one by one (``Hooks.classify_known``, dotted paths resolved at the first use, by
+    ``resolve``)."""
+    global _known_paths, _known, _resolve
+    _known_paths, _known, _resolve = paths, None, resolve
 
 
-def quiet(lines: pl.Series) -> set[int]:
-    """The positions in ``lines`` (strings, no newline in any) a proxy's finder knows
-    ``classify_line`` reads as nothing (none when no proxy declares one): the per-line path
-    skips them, the same records."""
-    global _quiet
-    if not _quiet_paths or not lines.len():
-        return set()
-    if _quiet is None:
+Finder = Callable[["pl.Series", int], "tuple[list[int], pl.DataFrame | None]"]
+
+
+def known(lines: pl.Series, year: int) -> tuple[set[int], list[pl.DataFrame]]:
+    """The positions in ``lines`` (strings, no newline in any) a proxy's finder read without the
+    per-line recogniser, and the records ``classify_line(line, year)`` gives them (frames of
+    ``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position; a line read as nothing has none):
+    the per-line path reads the other lines, the same records.  None found when no proxy
+    declares a finder."""
+    global _known
+    if not _known_paths or not lines.len():
+        return set(), []
+    if _known is None:
         assert _resolve is not None
-        _quiet = [cast("Callable[[pl.Series], list[int]]", _resolve(p)) for p in _quiet_paths]
-    out: set[int] = set()
-    for finder in _quiet:
-        out.update(finder(lines))
-    return out
+        _known = [cast("Finder", _resolve(p)) for p in _known_paths]
+    positions: set[int] = set()
+    records: list[pl.DataFrame] = []
+    for finder in _known:
+        found, got = finder(lines, year)
+        positions.update(found)
+        if got is not None and got.height:
+            records.append(got)
+    return positions, records

@@ -87,8 +87,8 @@ def _line_memo() -> Callable[[], _linememo.LineMemo] | None:
 
 
 _linememo.install(_line_memo())  # the parsers below ask it, never the registry (parsers.linememo)
-_linememo.install_quiet(tuple(p.hooks.classify_quiet for p in PROXIES.values() if p.hooks.classify_quiet),
-                       resolve)
+_linememo.install_known(tuple(p.hooks.classify_known for p in PROXIES.values() if p.hooks.classify_known),
+                        resolve)
 
 #: a proxy's counter of its log's lines by group (``Hooks.classify_fold``): (block, --since's
 #: cutoff) -> (summary rows (symptom, status, source, upstream, lines, first, last), the lines

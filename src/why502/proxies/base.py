@@ -310,11 +310,13 @@ class Hooks:
     #: back for the rules (HAProxy's session lines: ``proxies.haproxy.classifyfold``; ``watch``'s
     #: error counter too, with no ``since``); "": every line is read alone
     classify_fold: str = ""
-    #: parsers: ``(lines: polars.Series) -> list[int]``: the positions of the lines of its log that
-    #: ``classify_line`` reads as nothing, found without reading them one by one (HAProxy's session
-    #: lines of a group that went well: ``proxies.haproxy.classifyfold``), handed to the per-line
-    #: path of ``classify``/``diagnose`` by the registry (``parsers.linememo.quiet``); "": none
-    classify_quiet: str = ""
+    #: parsers: ``(lines: polars.Series, year: int) -> (list[int], polars.DataFrame | None)``: the
+    #: positions of the lines of its log whose ``classify_line`` records it gives without reading
+    #: them one by one, and those records (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position;
+    #: a line read as nothing has none) -- HAProxy's session lines by group
+    #: (``proxies.haproxy.classifyfold.known_lines``) --, handed to the per-line path of
+    #: ``classify``/``diagnose`` by the registry (``parsers.linememo.known``); "": none
+    classify_known: str = ""
     #: analyzers: the module of its ``analyze`` plug-in (``proxies.<name>.analyze``): the
     #: findings only its own machinery makes, in the analyzers' terms (HAProxy: every server of a
     #: backend taken DOWN by its health checks, ``Capability.HEALTH_CHECKED_SERVERS``; functions

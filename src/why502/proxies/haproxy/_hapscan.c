@@ -1041,6 +1041,7 @@ static int sess_prefix(const char **p, const char *end) {
 /* the httplog fields of a strict line; 0 when it is not one */
 typedef struct {
     Span backend, server, state, status, date;
+    Span client, frontend, request; /* session_columns' (the client null past 64 bytes) */
 } SessLine;
 
 static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
@@ -1054,6 +1055,9 @@ static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
         const char *d = p;
         while (d > c && is_dig(d[-1])) d--;
         if (p - d < 1 || p - d > 5 || d - 1 <= c || d[-1] != ':') return 0;
+        /* heads.toml's date regex: its client is at most 64 characters, else it has none */
+        out->client.p = c;
+        out->client.n = d - 1 - c <= 64 ? d - 1 - c : -1;
     }
     p++;
     /* [dd/Mon/yyyy:HH:MM:SS[.fraction]] */
@@ -1072,7 +1076,8 @@ static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
     out->date.n = r - (p + 1);
     p = r + 2;
     /* frontend backend/server */
-    if (!run_of(&p, end, name_byte, 256, ' ')) return 0;
+    out->frontend.p = p;
+    if (!(out->frontend.n = run_of(&p, end, name_byte, 256, ' '))) return 0;
     out->backend.p = p;
     if (!(out->backend.n = run_of(&p, end, name_byte, 256, '/'))) return 0;
     out->server.p = p;
@@ -1121,6 +1126,8 @@ static int sess_parse(const char *s, Py_ssize_t n, SessLine *out) {
     /* "METHOD target HTTP/d.d" or "<BADREQ>", to the line's end */
     if (end - p < 2 || p[0] != '"' || end[-1] != '"') return 0;
     const char *q = p + 1, *qe = end - 1;
+    out->request.p = q;
+    out->request.n = qe - q;
     if (qe - q == 8 && memcmp(q, "<BADREQ>", 8) == 0) return 1;
     const char *m = q;
     while (q < qe && upper(*q) && q - m <= 20) q++;
@@ -1273,6 +1280,35 @@ done:
     return out;
 }
 
+/* ---- session_columns: diagnose's and --format jsonl's records of the session lines ----------
+ *
+ * The per-line path (parsers/errorlog_batch.py _classify_exactly) keeps a record per failure: a
+ * session line's record is its group's (backend, server, state, status: the rule, its symptom,
+ * status, side, upstream) with the line's own head -- heads.session_line's client and frontend
+ * (the date regex), accept date and request line (the request regex after the tail) -- and its
+ * message (the line unwrapped).  session_columns gives those fields of the lines session_groups
+ * takes, as columns; proxies/haproxy/classifyfold.py (known_lines) decides each group once with
+ * classify_line and builds the records.  On a taken line the date regex matches at the client
+ * (module comment of session_groups), whose client group is the token before ":port" when it is
+ * at most 64 characters (else the group takes no part: null), whose server is the frontend, and
+ * the request regex's group is the text between the last field's quotes. */
+
+static const char *const SESS_NAMES[] = {"backend", "server", "state", "status", "client", "date", "frontend",
+                                         "request"};
+
+static int sess_captures(const char *s, Py_ssize_t n, Capture *caps) {
+    SessLine g;
+    if (n < 40 || !sess_parse(s, n, &g) || !sess_clean(s, n)) return 0;
+    const Span *spans[] = {&g.backend, &g.server, &g.state, &g.status, &g.client, &g.date, &g.frontend, &g.request};
+    for (int k = 0; k < 8; k++) caps[k] = (Capture){spans[k]->p, spans[k]->n};
+    return 1;
+}
+
+/* session_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */
+static PyObject *session_columns(PyObject *Py_UNUSED(self), PyObject *args) {
+    return capture_columns(args, sess_captures, SESS_NAMES, 8);
+}
+
 static PyMethodDef module_methods[] = {
     {"httplog_columns", httplog_columns, METH_VARARGS,
      "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
@@ -1295,6 +1331,10 @@ static PyMethodDef module_methods[] = {
      "classify's summary keeps of them, the times as heads._clf_time writes them, those before since (text "
      "compared) left out, in the order first seen; with rows, a third item: each line's group as int32 bytes "
      "(-1 handed back, -2 before since) (proxies/haproxy/classifyfold.py)"},
+    {"session_columns", session_columns, METH_VARARGS,
+     "session_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): the lines "
+     "session_groups takes, as columns idx, backend, server, state, status, client, date, frontend, request "
+     "(proxies/haproxy/classifyfold.py: known_lines)"},
     {"httplog_quiet", httplog_quiet, METH_VARARGS,
      "httplog_quiet(data) -> the block without the lines log._OK removes (proxies/haproxy/log.py: quiet)"},
     {NULL, NULL, 0, NULL},

@@ -13,18 +13,19 @@ its own (the C file says why the shape makes that so; ``tests/classify/test_clas
 holds every taken line to ``classify_line``).  Every other line is handed back, for the rules.
 
 The same pass serves ``watch``'s error counter (``fold_block``, the failures counted by group)
-and the per-line path of ``diagnose`` and ``--format jsonl`` (``quiet_lines``: the lines of the
-groups read as nothing, which that path then skips; each failure line is still read alone).
+and the per-line path of ``diagnose`` and ``--format jsonl`` (``known_lines``: the session lines'
+records, each group decided once by ``classify_line`` on its first line and each line given its
+own time, client, frontend, request and message from ``_hapscan.session_columns``; before, each
+failure line was read alone, ~21 us, most of ``diagnose`` on a failure-dense HAProxy log).
 """
 
 from __future__ import annotations
 
-import array
 import threading
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from why502.parsers.errorlog import classify_line
+from why502.parsers.errorlog import Classified, classify_line
 from why502.proxies.haproxy import log
 
 if TYPE_CHECKING:
@@ -92,28 +93,106 @@ def fold_block(data: bytes, since: str | None = None) -> tuple[list[Row], bytes]
     return rows, back
 
 
-def quiet_lines(lines: pl.Series) -> list[int]:
-    """``Hooks.classify_quiet``: the positions in ``lines`` (strings, no newline in any) of the
-    session lines the native pass takes whose group ``classify_line`` reads as nothing -- a
-    request that went well, a client's error --, so the per-line paths (``diagnose``,
-    ``classify --format jsonl``) need not read them: every line of such a group reads the same
-    (the pass's shape).  Lines of the other groups are still read one by one (their records
-    differ per line).  The lines go to the pass joined in one string by polars, not as a list of
-    str: ~1.5 MB less per 4 MiB batch."""
+#: the per-line fields of a record a session line's group does not decide (``session_columns``)
+_OWN = ("time", "client", "server", "request", "message")
+
+
+class _Templates:
+    """Each group's record as ``classify_line`` reads its first line, once per run (None: read as
+    nothing), and whether ``session_columns``' fields of that line are the record's own -- else
+    the group's lines are left to the per-line path.  Keyed by the group: its lines' records
+    differ only in ``_OWN`` (the module docstring)."""
+
+    def __init__(self) -> None:
+        self.known: dict[_Key, tuple[Classified | None, bool]] = {}
+        self.lock = threading.Lock()
+
+    def of(self, key: _Key, line: str, own: dict[str, str | None], year: int,
+           ) -> tuple[Classified | None, bool]:
+        with self.lock:
+            if key in self.known:
+                return self.known[key]
+        got = classify_line(line, year=year)
+        agrees = got is None or {name: getattr(got, name) for name in _OWN} == own
+        with self.lock:
+            if len(self.known) >= _MAX_DECIDED:  # a hostile log of endless names: start again
+                self.known.clear()
+            self.known[key] = (got, agrees)
+        return got, agrees
+
+
+_TEMPLATES = _Templates()
+_KEYS = ["backend", "server", "state", "status"]
+
+
+def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | None]:
+    """``Hooks.classify_known``: the positions in ``lines`` (strings, no newline in any) of the
+    session lines the native pass takes, and the records ``classify_line(line, year)`` gives
+    them (``errorlog_batch.OUTPUT_SCHEMA``, ``idx`` the position; None: no record), so the
+    per-line paths (``diagnose``, ``classify --format jsonl``) need not read them one by one.
+    A group read as nothing -- a request that went well, a client's error -- has no record;
+    the records of a failure's group are its first line's, each with its own time, client,
+    frontend and request (``session_columns``) and message (the line unwrapped: ~4 us, of the
+    ~21 us ``classify_line`` takes).  The lines go to the pass joined in one string by polars,
+    not as a list of str: ~1.5 MB less per 4 MiB batch."""
     native = _native()
-    if native is None or not lines.len():
-        return []
-    joined = lines.fill_null("").str.join("\n").item()
-    data = joined.encode("utf-8", "surrogatepass")
-    groups, _back, rows = native.session_groups(data, MAX_GROUPS, None, True)
-    ids = array.array("i", rows)
-    if len(ids) != lines.len():  # (a line holding a newline: never from the readers) -- read all
-        return []
-    nothing = [k for k, (key, _n, line, _first, _last) in enumerate(groups)
-               if _DECISIONS.of(key, line) is None]
-    if not nothing:
-        return []
+    if native is None or not hasattr(native, "session_columns") or not lines.len():
+        return [], None
     import polars as pl  # (the per-line paths have it loaded; watch's agent never calls this)
 
-    found = pl.Series(ids, dtype=pl.Int32)
-    return found.is_in(nothing).arg_true().to_list()  # type: ignore[no-any-return]
+    from why502.parsers.arrowcols import frame as arrow_frame
+    from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
+    from why502.parsers.wrappers import unwrap
+
+    data = lines.fill_null("").str.join("\n").item().encode("utf-8", "surrogatepass")
+    sc, ac, count, _back, _text = native.session_columns(data)
+    del data, _back, _text  # (a batch's copy: gone before the records are built)
+    if count != lines.len():  # (a line holding a newline: never from the readers) -- read all
+        return [], None
+    cols = arrow_frame(sc, ac).select("idx", *_KEYS, _iso(pl.col("date")).alias("time"), "client", "frontend",
+                                      "request")
+    firsts = cols.unique(subset=_KEYS, keep="first", maintain_order=True)
+    taken: list[tuple[_Key, Classified]] = []
+    left: list[_Key] = []
+    for row in firsts.iter_rows(named=True):
+        key = (row["backend"], row["server"], row["state"], row["status"])
+        line = str(lines[row["idx"]])
+        own = {"time": row["time"], "client": row["client"], "server": row["frontend"],
+               "request": row["request"], "message": unwrap(line, year=year).text}
+        got, agrees = _TEMPLATES.of(key, line, own, year)
+        if not agrees:
+            left.append(key)
+        elif got is not None:
+            taken.append((key, got))
+    if left:
+        cols = cols.join(pl.DataFrame(left, schema=dict.fromkeys(_KEYS, pl.String), orient="row"), on=_KEYS,
+                         how="anti", nulls_equal=True)
+    positions = cols["idx"].to_list()
+    if not taken:
+        return positions, None
+    fixed = [c for c in OUTPUT_SCHEMA if c not in ("idx", *_OWN)]
+    schema: dict[str, pl.DataType] = {**{k: pl.String() for k in _KEYS},
+                                      **{f"_{c}": OUTPUT_SCHEMA[c] for c in fixed}}
+    templates = pl.DataFrame(
+        [(*key, *(captures_column(rec.captures) if c == "captures" else getattr(rec, c) for c in fixed))
+         for key, rec in taken], schema=schema, orient="row")
+    failed = cols.join(templates, on=_KEYS, how="inner", nulls_equal=True).sort("idx")
+    messages = pl.Series("message", [unwrap(str(line), year=year).text
+                                     for line in lines.gather(failed["idx"])], dtype=pl.String)
+    records = failed.with_columns(messages).select(
+        pl.col("idx"), *(pl.col(c).alias(c) if c in _OWN else pl.col(f"_{c}").alias(c)
+                         for c in OUTPUT_SCHEMA if c != "idx" and c != "server"),
+        pl.col("frontend").alias("server"))
+    return positions, records.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+
+
+def _iso(date: pl.Expr) -> pl.Expr:
+    """``heads._clf_time`` of the accept dates ``session_columns`` takes
+    (``dd/Mon/yyyy:HH:MM:SS[.f]``, an English month as written): ``yyyy-MM-ddTHH:MM:SS[.f]``."""
+    import polars as pl
+
+    months = {m: f"{k:02d}" for k, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+    month = date.str.slice(3, 3).replace_strict(months, default=None, return_dtype=pl.String)
+    return pl.concat_str(date.str.slice(7, 4), pl.lit("-"), month, pl.lit("-"), date.str.slice(0, 2),
+                         pl.lit("T"), date.str.slice(12))

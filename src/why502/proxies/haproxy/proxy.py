@@ -71,7 +71,7 @@ class Haproxy(BaseProxy):
                   edits="why502.proxies.haproxy.edit", stats="why502.proxies.haproxy.stats",
                   watch_quiet="why502.proxies.haproxy.log:quiet",
                   classify_fold="why502.proxies.haproxy.classifyfold:fold_block",
-                  classify_quiet="why502.proxies.haproxy.classifyfold:quiet_lines",
+                  classify_known="why502.proxies.haproxy.classifyfold:known_lines",
                   analyze="why502.proxies.haproxy.analyze")
 
     def detect(self, raw: str, masked: str) -> int:
