@@ -29,6 +29,7 @@ from tests.support import blocks
 from tests.support.native import native_pass
 from tests.support.reports import without_timing
 from why502.app.stats import lb
+from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs import batch
 from why502.parsers.lblogs.jsonfold import json_fold
 from why502.proxies.logfamilies import families
@@ -169,3 +170,21 @@ def test_stats_fold_hands_the_common_format_lines_to_the_block_reader(
     assert read and read[0] > len(lines) // 3, read
     assert (got.lines, got.unparsed, got.folded) == (ref.lines, ref.unparsed, 0)
     blocks.equal(got.frame, ref.frame)
+
+
+def test_the_columns_hold_every_length_and_null() -> None:
+    """The pass's text columns reach polars as string views (``arrow_buf.h`` ``utf8_to_view``:
+    up to 12 bytes inline, longer ones by offset into the data): values of every length from 0
+    to 40 bytes, a null among them, read back as written."""
+    module = traefik.clf_pass()
+    assert module is not None
+    routers = ["r" * n + ("@f" if n else "") for n in range(0, 40)]
+    lines = [f'10.0.0.{k} - - [21/Nov/2026:10:00:0{k % 10} +0000] "GET /{"p" * k} HTTP/1.1" 502 {k} "-" "-" '
+             f'{k} {"-" if k % 7 == 3 else chr(34) + router + chr(34)} "http://a:{k}" {k}ms'
+             for k, router in enumerate(routers)]
+    sc, ac, count, back, _text = module.clf_columns("\n".join(lines).encode())
+    got = arrow_frame(sc, ac)
+    assert count == len(lines) and not back and got.height == len(lines)
+    assert got["router"].to_list() == [None if k % 7 == 3 else r for k, r in enumerate(routers)]
+    assert got["req"].to_list() == [f'GET /{"p" * k} HTTP/1.1' for k in range(len(lines))]
+    assert got["size"].to_list() == [str(k) for k in range(len(lines))]

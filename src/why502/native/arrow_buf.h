@@ -113,8 +113,8 @@ static inline void schema_child_release(struct ArrowSchema *s) {
 
 /* an array's private data: the memory its buffers point to (freed on release) */
 typedef struct {
-    const void *bufs[3];
-    void *mem[3];
+    const void *bufs[4];
+    void *mem[4];
 } ArrPriv;
 
 static inline void array_release(struct ArrowArray *a) {
@@ -127,7 +127,7 @@ static inline void array_release(struct ArrowArray *a) {
     free(a->children);
     ArrPriv *p = a->private_data;
     if (p != NULL) {
-        for (int k = 0; k < 3; k++) free(p->mem[k]);
+        for (int k = 0; k < 4; k++) free(p->mem[k]);
         free(p);
     }
     a->release = NULL;
@@ -323,9 +323,50 @@ static inline int frame_new(Frame *f, int64_t length, int64_t n) {
     return 0;
 }
 
+/* A utf8 array (validity, int32 offsets, data) made a utf8 view array ("vu": validity, views,
+ * the data, the data's length), in place: polars keeps its strings as views, and converting an
+ * imported utf8 column to them was ~8 % of `diagnose` on 1M Envoy JSON lines (polars_compute's
+ * binary_to_binview; BENCHMARKS.md stop 57).  A view (Arrow columnar format, "Variable-size
+ * Binary View Layout") is the length (int32), then up to 12 bytes inline, or the first 4
+ * bytes, the buffer's index (0) and the offset.  0, or -1 when out of memory (the array as it
+ * was). */
+static inline int utf8_to_view(struct ArrowArray *a) {
+    ArrPriv *p = a->private_data;
+    const int32_t *off = p->bufs[1];
+    const char *data = p->bufs[2];
+    int64_t n = a->length;
+    char *views = malloc((size_t)(n > 0 ? n : 1) * 16);
+    int64_t *sizes = malloc(sizeof *sizes);
+    if (views == NULL || sizes == NULL) { free(views); free(sizes); return -1; }
+    for (int64_t k = 0; k < n; k++) {
+        char *v = views + 16 * k;
+        int32_t len = off[k + 1] - off[k];
+        memset(v, 0, 16);
+        memcpy(v, &len, 4);
+        if (len <= 12) {
+            memcpy(v + 4, data + off[k], (size_t)len);
+        } else {
+            int32_t buffer = 0;
+            memcpy(v + 4, data + off[k], 4);
+            memcpy(v + 8, &buffer, 4);
+            memcpy(v + 12, &off[k], 4);
+        }
+    }
+    *sizes = off[n];
+    free(p->mem[1]);
+    p->bufs[1] = p->mem[1] = views;
+    p->bufs[3] = p->mem[3] = sizes;
+    a->n_buffers = 4;
+    return 0;
+}
+
 /* the next column (`format` a static Arrow format string; `ca` taken, NULL when it could not
- * be made); 0, or -1 with MemoryError set */
+ * be made); 0, or -1 with MemoryError set.  A utf8 column ("u") goes as a utf8 view ("vu"). */
 static inline int frame_add(Frame *f, const char *format, const char *name, int nullable, struct ArrowArray *ca) {
+    if (ca != NULL && strcmp(format, "u") == 0 && ca->n_buffers == 3) {
+        if (utf8_to_view(ca) != 0) { ca->release(ca); free(ca); ca = NULL; }
+        else format = "vu";
+    }
     struct ArrowSchema *cs = calloc(1, sizeof *cs);
     if (cs == NULL || ca == NULL) {
         free(cs);
