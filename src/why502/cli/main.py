@@ -184,12 +184,15 @@ def _fill_command(command_parser: argparse.ArgumentParser, name: str) -> ModuleT
 #   was 40 % of its CPU in the kernel (4.7 of 11.6 s on 4M lines: unmapped, then faulted back in
 #   zeroed); with the smaller aggregation groups (``sources.scan.GROUP_ROWS``) the peak is the
 #   same, 270-290 MB from 1M to 4M lines (BENCHMARKS.md, issue 28 item 4).
-# - for diagnose, freed pages kept 100 ms: returning them at once was a third of its CPU on the
+# - for diagnose, freed pages kept 50 ms: returning them at once was a third of its CPU on the
 #   100 MB host of bench/diagnose_bench.py (0.8-0.9 s of kernel time of 2.8 s; 0.25-0.35 s
 #   kept 10 ms to 1 s), for +15-25 MB of peak RSS (~270 MB); on 1 GB of logs 15.1 CPU-s
-#   instead of 23.4 s, 432 MB instead of 405 MB (BENCHMARKS.md, issue 28 item 1).
+#   instead of 23.4 s, 432 MB instead of 405 MB (BENCHMARKS.md, issue 28 item 1).  It was 100 ms
+#   (25-100 ms alike on that host); what is kept grows with the rate memory is freed, and once
+#   HAProxy's session lines got their records by group (twice the pace) 100 ms held its 1M-line
+#   log at 280-291 MB, 50 ms at 260-266, as fast (BENCHMARKS.md stop 57).
 ALLOCATOR = {"classify": "narenas:1", "stats": "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0,retain:false",
-             "diagnose": "narenas:1,dirty_decay_ms:100,muzzy_decay_ms:0,retain:false"}
+             "diagnose": "narenas:1,dirty_decay_ms:50,muzzy_decay_ms:0,retain:false"}
 ALLOCATOR_DEFAULT = "narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
 # What polars' own ``__init__`` writes into ``os.environ["_RJEM_MALLOC_CONF"]`` when it is
 # imported (polars/__init__.py: its defaults, THP keys with ``POLARS_THP=1``, then the value it
