@@ -42,3 +42,11 @@ def test_turned_off_it_is_bytes_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WHY502_NATIVE", "0")
     assert nl_mod._counter("0") is nl_mod._count_bytes
     assert newlines(b"a\nb\n") == newlines(memoryview(b"a\nb\n")) == 2
+
+
+def test_lanes_counted_in_rounds() -> None:
+    """Every byte a newline, around the size of one round of the byte-lane counters (63 steps
+    of 64 bytes: 252 per lane, below the 255 a lane holds) and of several."""
+    for size in (*range(4030, 4100), *range(8060, 8070), 64 * 63 * 5 + 1):
+        assert newlines(b"\n" * size) == size, size
+        assert newlines(b"x" + b"\n" * size) == size, size

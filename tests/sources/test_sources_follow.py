@@ -323,3 +323,53 @@ def _readlink(path: str) -> str:
         return os.readlink(path)
     except OSError:
         return ""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_raw_follower_hands_out_what_the_line_follower_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """``watch``'s raw follower reads into a buffer it reuses, after the kept partial line
+    (``FileFollower._read_after_partial``); the line follower reads each chunk anew and splits it
+    (``split_lines``): the same lines, through writes cut anywhere (mid-line, mid-newline run),
+    lines longer than the cut (handed out cut, their rest dropped), reads smaller than a line,
+    and a rotation."""
+    import random
+
+    from why502.sources import follow
+
+    monkeypatch.setattr(follow, "CHUNK", 64)
+    monkeypatch.setattr(follow, "MAX_LINE", 150)
+    rng = random.Random(seed)
+    path = tmp_path / "access.log"
+    path.write_bytes(b"")
+    raw = FileFollower(str(path), from_start=True, raw=True, budget=200)
+    text = FileFollower(str(path), from_start=True, budget=200)
+    got_raw: list[bytes] = []
+    got_text: list[str] = []
+
+    def poll() -> None:
+        for _ in range(50):
+            a, b = raw.poll(), text.poll()
+            got_raw.extend(a.chunks)
+            got_text.extend(b.lines)
+            assert a.count == sum(c.count(b"\n") for c in a.chunks)
+            if not a.chunks and not b.lines:
+                return
+
+    for k in range(300):
+        line = (b"x" * rng.choice([0, 1, 5, 40, 63, 64, 65, 149, 150, 151, 400]) + b"\n") * rng.choice([1, 3])
+        with path.open("ab") as fh:
+            cut = rng.randrange(len(line) + 1)
+            fh.write(line[:cut])
+            fh.flush()
+            if rng.random() < 0.5:
+                poll()
+            fh.write(line[cut:])
+        if k == 150:
+            os.rename(path, tmp_path / "access.log.1")
+            path.write_bytes(b"")
+        poll()
+    time.sleep(0.01)
+    poll()
+    assert b"".join(got_raw).decode().split("\n")[:-1] == got_text
+    assert len(got_text) > 300
