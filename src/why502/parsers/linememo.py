@@ -68,8 +68,11 @@ class PlainMemo:
 
 _maker: Callable[[], LineMemo] | None = None
 _shared: LineMemo | None = None
+#: a proxy's finder (``Hooks.classify_known``): (lines, year) -> (positions it read, their records)
+Finder = Callable[["pl.Series", int], "tuple[list[int], pl.DataFrame | None]"]
+
 _known_paths: tuple[str, ...] = ()
-_known: list[Callable[[pl.Series, int], tuple[list[int], pl.DataFrame | None]]] | None = None
+_known: list[Finder] | None = None
 _resolve: Callable[[str], object] | None = None
 
 
@@ -99,9 +102,6 @@ def install_known(paths: tuple[str, ...], resolve: Callable[[str], object]) -> N
     ``resolve``)."""
     global _known_paths, _known, _resolve
     _known_paths, _known, _resolve = paths, None, resolve
-
-
-Finder = Callable[["pl.Series", int], "tuple[list[int], pl.DataFrame | None]"]
 
 
 def known(lines: pl.Series, year: int) -> tuple[set[int], list[pl.DataFrame]]:
