@@ -209,22 +209,20 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
 
     certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
-    # the answered rows are summed on the reading thread (_answered) while this one counts the
-    # batch before; the other rows are counted together too (evidence.lb_rows), but for a join
-    # with the proxy's error lines, where each access line takes its error line in turn
-    # (ErrorJoin.take); BENCHMARKS.md stop 55
-    def summarize(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], ...]]:
-        return _answered(rows if early is None else rows.filter(~early))
-
-    for batch in iter_record_batches(paths, family, certain, grouped=join is None, summarize=summarize,
-                                     drop=early):
+    # the answered rows are summed here (_answered) while the reading thread reads and decides the
+    # next batch; the other rows are counted together too (evidence.lb_rows), but for a join with
+    # the proxy's error lines, where each access line takes its error line in turn
+    # (ErrorJoin.take).  The sums were made on the reading thread (stop 55), which has since
+    # become the slow side: here, every edge family's diagnose took 5-20 % less wall time
+    # (BENCHMARKS.md stop 57)
+    for batch in iter_record_batches(paths, family, certain, grouped=join is None, drop=early):
         lines += batch.lines
         ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
         failed = batch.rows
         others = [(idx, text, rec) for idx, text, rec in batch.others
                   if rec is None or cutoff is None or not (rec.time and _before(rec.time, cutoff))]
         unparsed += sum(rec is None for _idx, _text, rec in batch.others)
-        answered, firsts = batch.summary
+        answered, firsts = _answered(batch.answered if early is None else batch.answered.filter(~early))
         for table, places in enumerate(batch.firsts):  # the other rows' (read with them)
             for key, first in places.items():
                 firsts[table][key] = min(firsts[table].get(key, first), first)

@@ -102,8 +102,6 @@ class RecordBatch:
     #: instead of records, and the text of the lines the counting may keep (``sample_rows``)
     rows: pl.DataFrame | None = None
     texts: dict[int, str] = field(default_factory=dict)
-    #: ``summarize(answered)``, computed on the reading thread (``iter_record_batches``)
-    summary: Any = None
     #: rows of ``rows`` left out as ``drop`` said (written before ``--since``): lines, no more
     dropped: int = 0
     #: ``evidence.lb_rows.first_places(rows)``, with ``rows``
@@ -123,8 +121,7 @@ ANSWERED = ((pl.col("kind") == "access") & (pl.col("status").is_null() | (pl.col
 
 
 def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None = None,
-                        grouped: bool = False, summarize: Callable[[pl.DataFrame], Any] | None = None,
-                        batch_bytes: int | None = None, drop: pl.Expr | None = None,
+                        grouped: bool = False, batch_bytes: int | None = None, drop: pl.Expr | None = None,
                         ) -> Iterator[RecordBatch]:
     """``iter_records(paths, family)`` a batch at a time, the answered requests left as rows
     (``RecordBatch``); the family must have a vectorised reader.  ``certain``: only answered
@@ -135,10 +132,7 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
     if families().frame(family) is None:
         raise ValueError(f"{family} has no vectorised reader")
     def read(rows: _Rows) -> RecordBatch:
-        batch = _recorded(rows, family, certain, grouped, drop)
-        if summarize is not None:
-            batch.summary = summarize(batch.answered)
-        return batch
+        return _recorded(rows, family, certain, grouped, drop)
     blocks = families().block(family) is not None and native_on()
     size = batch_bytes or (RECORD_BATCHES if blocks else DECODED_RECORD_BATCHES) * VECTOR_BATCH_BYTES
     yield from _each_rows(paths, family, read, size)
