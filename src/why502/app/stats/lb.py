@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import polars as pl
@@ -24,17 +25,22 @@ from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS, empty_records
 from why502.parsers.lblogs.family import BlockReader
-from why502.parsers.lblogs.fold import BlockFold, Counted, FoldPerThread
+from why502.parsers.lblogs.fold import BlockFold, Counted, FoldPerThread, Raw
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
+from why502.sources import readahead
 from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
     ByteBatch,
     LineBatch,
+    ReadBuffers,
+    ViewBatch,
     iter_batches,
+    iter_byte_views,
     iter_numbered_bytes,
 )
+from why502.sources.newlines import newlines
 from why502.sources.once import parsed
 from why502.textutil import lines_at
 
@@ -339,7 +345,7 @@ def _convert(batch: LineBatch, family: str) -> _Converted:
     return _finish(batch.path, batch.first_line, family, frame, series, rest.to_list(), lines)
 
 
-def _convert_block(block: ByteBatch, first_line: int, family: str, fold: BlockFold | None = None,
+def _convert_block(block: ByteBatch | ViewBatch, first_line: int, family: str, fold: BlockFold | None = None,
                    ) -> _Converted:
     """One block of raw lines -> its rows, through the family's native block reader: no
     decoding, split or join of the lines it takes (~1.5 of the ~5.6 us a line cost around
@@ -365,12 +371,12 @@ def _convert_block(block: ByteBatch, first_line: int, family: str, fold: BlockFo
 _NO_ROWS = LbFrameBuilder().frame()
 
 
-def _decoded(block: ByteBatch, first_line: int) -> LineBatch:
-    text = block.data.decode("utf-8", errors="replace")
+def _decoded(block: ByteBatch | ViewBatch, first_line: int) -> LineBatch:
+    text = str(block.data, "utf-8", "replace")
     return LineBatch(block.path, first_line, text, text.count("\n") + 1)
 
 
-def _native_rows(block: ByteBatch, family: str, fold: BlockFold | None = None,
+def _native_rows(block: ByteBatch | ViewBatch, family: str, fold: BlockFold | None = None,
                  ) -> tuple[pl.DataFrame, dict[int, str], int, int] | None:
     """The family's native block reader on ``block`` (``fold``'s, which counts some rows
     itself), the lines it hands back through the vectorised reader: (the rows, by ``idx``; the
@@ -382,12 +388,16 @@ def _native_rows(block: ByteBatch, family: str, fold: BlockFold | None = None,
     folded = 0
     if vector is None:
         return None
+    data: Raw = block.data
     if fold is not None:
-        frame, back, folded = fold.block(block.data)
-        if back and reader is not None:
-            frame, back = _read_back(block.data, frame, back, reader)
+        frame, back, folded = fold.block(data)
+        if back:  # the lines handed back are read by bytes' own methods (a view has none)
+            data = bytes(data) if not isinstance(data, bytes) else data
+            if reader is not None:
+                frame, back = _read_back(data, frame, back, reader)
     else:
-        native = reader(block.data) if reader is not None else None
+        data = bytes(data) if not isinstance(data, bytes) else data
+        native = reader(data) if reader is not None else None
         if native is None:
             return None
         frame, back = native
@@ -397,8 +407,9 @@ def _native_rows(block: ByteBatch, family: str, fold: BlockFold | None = None,
         # mostly lines it does not read (Traefik's CLF lines): the decoded batch is cheaper than
         # cutting them out one by one (traefik-clf stats took 5.7 s instead of 4.9 that way)
         return None
+    assert isinstance(data, bytes)  # (made bytes above once a line came back)
     back_lines = pl.Series("text", [(b or b"").decode("utf-8", errors="replace")
-                                    for b in lines_at(block.data, back)], dtype=pl.String)
+                                    for b in lines_at(data, back)], dtype=pl.String)
     lines = frame.height + int(back_lines.str.contains(r"\S").sum())  # every line it took is one
     more, rest = vector(back_lines)
     if more.height:
@@ -496,6 +507,34 @@ def _blocks(paths: list[str], family: str, batch_bytes: int,
         yield block, line, family, *fold
 
 
+def _view_blocks(paths: list[str], family: str, buffers: ReadBuffers, fold: BlockFold,
+                 ) -> Iterator[tuple[Any, ...]]:
+    """``_blocks``' items for a fold, each block a view of a read buffer that ``buffers`` reuses
+    (``sources.logfiles.iter_byte_views``: the same blocks, cut at the same places): the
+    converter hands the buffer back (``_convert_view``).  Reading each block into a new
+    ``bytes`` and copying it once more at its last newline cost the reading thread ~0.4 s per
+    500 MB, while the workers waited for it (Envoy JSON's 1M lines, BENCHMARKS.md stop 57).  A
+    block's lines are counted before it is handed out: its buffer may be read into again as soon
+    as its converter is done."""
+    path, line = None, 1
+    for block in iter_byte_views(expand_paths(paths), buffers):
+        if block.path != path:
+            path, line = block.path, 1
+        count = newlines(block.data) + 1
+        yield block, line, family, fold
+        line += count
+
+
+def _convert_view(buffers: ReadBuffers, block: ViewBatch, first_line: int, family: str, fold: BlockFold,
+                  ) -> _Converted:
+    """``_convert_block`` of a block read into one of ``buffers``, handed back once converted
+    (the rows and texts it gives are copies: no view of the buffer outlives the call)."""
+    try:
+        return _convert_block(block, first_line, family, fold)
+    finally:
+        buffers.give(block.buffer)
+
+
 def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
             batch_bytes: int = VECTOR_BATCH_BYTES, counted: Callable[[Counted], None] | None = None,
             unread: Callable[[list[tuple[int, str]]], None] | None = None, codes_only: bool = False,
@@ -525,8 +564,13 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
         # lines at 284-295 MB instead of 277 (BENCHMARKS.md stop 56)
         fold = FoldPerThread(lambda: fams.fold(family), codes_only=codes_only)
         workers = FOLD_WORKERS
-    if (fams.block(family) is not None or fold is not None) and native_on():
-        convert: Callable[..., _Converted] = _convert_block
+    if fold is not None and native_on() and not readahead.budget_for(expand_paths(paths), size):
+        # a plain file, or one .gz: read into buffers the workers hand back (``_view_blocks``)
+        buffers = ReadBuffers(size, keep=workers + 2)
+        convert: Callable[..., _Converted] = partial(_convert_view, buffers)
+        items = _view_blocks(paths, family, buffers, fold)
+    elif (fams.block(family) is not None or fold is not None) and native_on():
+        convert = _convert_block
         items = _blocks(paths, family, size, *(() if fold is None else (fold,)))
     else:
         convert = _convert

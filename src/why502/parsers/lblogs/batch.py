@@ -26,7 +26,7 @@ from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
-from why502.parsers.lblogs.fold import Counted
+from why502.parsers.lblogs.fold import Counted, Raw
 from why502.textutil import unsniffed
 
 ALB_RX = (
@@ -159,7 +159,7 @@ class AlbFold:
     def codes_only(self) -> None:
         """Nothing to leave out: the pass decides its rows itself, and its tables are small."""
 
-    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+    def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         schema_cap, array_cap, _lines, back_rows, _text, folded = self.module.alb_columns(data, self.cap)
         back = array.array("I", back_rows).tolist()
         taken = arrow_frame(schema_cap, array_cap)

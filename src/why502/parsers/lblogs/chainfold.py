@@ -12,14 +12,14 @@ from typing import Protocol
 import polars as pl
 
 from why502.parsers.lblogs.batch import empty_records
-from why502.parsers.lblogs.fold import Counted
+from why502.parsers.lblogs.fold import Counted, Raw
 from why502.parsers.lblogs.jsonfold import JsonFold
 
 
 class TextPass(Protocol):
     """A family's fold of its text lines (``_envoyscan.text_fold_*``, ``_traefikscan.clf_fold_*``)."""
 
-    def block(self, data: bytes) -> tuple[list[int], bytes, int]:
+    def block(self, data: Raw) -> tuple[list[int], bytes, int]:
         """The lines of ``data`` it hands back (their numbers in ``data``, their text: each line
         and a newline), and how many it counted."""
 
@@ -40,7 +40,7 @@ class JsonAndTextFold:
     def codes_only(self) -> None:
         self.json.codes_only()
 
-    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+    def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         """The two passes, the one of the block's first line first on the block as it is, the
         other on the lines it hands back.  They take no line in common (a text line never starts
         with ``{``, a JSON one does), so the order changes no count; it spares a log of one

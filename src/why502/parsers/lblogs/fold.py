@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import polars as pl
 
+#: a block of raw lines as a fold reads it: bytes, or a view of a read buffer (``app.stats.lb``
+#: reads a plain file into buffers it reuses; the native passes take any contiguous buffer)
+Raw = bytes | memoryview
+
 #: the columns of each frame of :class:`Counted` (``n``: the rows of the group)
 TIMELINE_KEYS = ("minute", "status", "made_by", "retries")
 PER_KEYS = ("status", "made_by", "retries", "upstream_ms")
@@ -42,7 +46,7 @@ class BlockFold(Protocol):
     """A native block reader that counts rows across the blocks of one read (one per read: a
     block and a ``take`` must not run at once)."""
 
-    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+    def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         """``BlockReader``'s answer on ``data`` (the rows it hands over, the ``idx`` of the lines
         it hands back) and how many rows it counted instead."""
 
@@ -82,7 +86,7 @@ class FoldPerThread:
                 self.folds.append(fold)
         return fold
 
-    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+    def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         return self._mine().block(data)
 
     def size(self) -> tuple[int, int]:

@@ -27,7 +27,7 @@ import polars as pl
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs.batch import empty_records
 from why502.parsers.lblogs.countspec import JsonCount, JsonFoldSpec
-from why502.parsers.lblogs.fold import Counted
+from why502.parsers.lblogs.fold import Counted, Raw
 from why502.parsers.lblogs.model import LbRecord
 
 ParseJson = Callable[[dict[str, Any]], "LbRecord | None"]
@@ -118,11 +118,11 @@ class JsonFold:
             spec.time.encode(), tuple((name.encode(), text.encode()) for name, text in spec.prefix))
         self.codes = _Decider(self.timeline.parse, tuple(name for name, _m in spec.decide), spec.obj)
 
-    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+    def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         back, _text, folded = self.block_text(data)
         return _NO_RECORDS, back, folded
 
-    def block_text(self, data: bytes) -> tuple[list[int], bytes, int]:
+    def block_text(self, data: Raw) -> tuple[list[int], bytes, int]:
         """``block``'s lines handed back, with their text (each line and a newline), and the
         rows counted: for a family whose other lines another pass reads."""
         _lines, back_rows, text, folded = self.module.json_fold_block(self.cap, data)

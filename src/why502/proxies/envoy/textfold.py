@@ -34,7 +34,7 @@ import polars as pl
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs.batch import finish
 from why502.parsers.lblogs.chainfold import NO_RECORDS, JsonAndTextFold, in_time_order, summed
-from why502.parsers.lblogs.fold import Counted
+from why502.parsers.lblogs.fold import Counted, Raw
 from why502.parsers.lblogs.jsonfold import CODES_SCHEMA, JsonFold, empty_counted
 from why502.proxies.envoy.frame import text_records
 from why502.proxies.envoy.log import NAME
@@ -59,7 +59,7 @@ class EnvoyFold:
         self.json.codes_only()
         self.text = _module()
 
-    def block(self, data: bytes) -> tuple[pl.DataFrame, list[int], int]:
+    def block(self, data: Raw) -> tuple[pl.DataFrame, list[int], int]:
         if self.text is None:
             return self.json.block(data)
         back, text, folded = self.json.block_text(data)
@@ -186,7 +186,7 @@ class TextFold:
         self.cap = module.text_fold_new()
         self.decisions = _Decisions()
 
-    def block(self, data: bytes) -> tuple[list[int], bytes, int]:
+    def block(self, data: Raw) -> tuple[list[int], bytes, int]:
         """The lines of ``data`` it hands back (their numbers in ``data``, their text: each line
         and a newline), and how many it counted."""
         back, text, taken = self.module.text_fold_block(self.cap, data)

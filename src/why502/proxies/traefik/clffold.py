@@ -24,7 +24,7 @@ import polars as pl
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs.batch import decided
 from why502.parsers.lblogs.chainfold import JsonAndTextFold, in_time_order
-from why502.parsers.lblogs.fold import Counted
+from why502.parsers.lblogs.fold import Counted, Raw
 from why502.parsers.lblogs.jsonfold import CODES_SCHEMA, JsonFold
 from why502.proxies.traefik.frame import CLF_CAPTURES, NAME, clf_pass, clf_records
 
@@ -71,7 +71,7 @@ class ClfFold:
         self.module = module
         self.cap = module.clf_fold_new()
 
-    def block(self, data: bytes) -> tuple[list[int], bytes, int]:
+    def block(self, data: Raw) -> tuple[list[int], bytes, int]:
         back, text, taken = self.module.clf_fold_block(self.cap, data)
         return array.array("I", back).tolist(), text, int(taken)
 
