@@ -297,6 +297,10 @@ class _Converted:
     folded: int = 0  # rows the native pass counted in its fold instead (none of them in ``frame``)
     counted: Counted | None = None  # the fold's groups, when they were taken after this block
     dense: bool = False  # the groups taken were nearly their rows (``take_now``)
+    #: with ``_convert_view``: the block's lines (its newlines + 1), its line numbers counted from
+    #: 1 -- the reader numbers them (``read_lb``: ``_renumbered``); 0: numbered in its file
+    count: int = 0
+    file_no: int = 0  # (with ``count``) which of the inputs, in order, the block is of
 
 
 # The fold's groups are taken (and counted) once its largest table holds this many groups, or
@@ -513,26 +517,38 @@ def _view_blocks(paths: list[str], family: str, buffers: ReadBuffers, fold: Bloc
     (``sources.logfiles.iter_byte_views``: the same blocks, cut at the same places): the
     converter hands the buffer back (``_convert_view``).  Reading each block into a new
     ``bytes`` and copying it once more at its last newline cost the reading thread ~0.4 s per
-    500 MB, while the workers waited for it (Envoy JSON's 1M lines, BENCHMARKS.md stop 57).  A
-    block's lines are counted before it is handed out: its buffer may be read into again as soon
-    as its converter is done."""
-    path, line = None, 1
-    for block in iter_byte_views(expand_paths(paths), buffers):
-        if block.path != path:
-            path, line = block.path, 1
-        count = newlines(block.data) + 1
-        yield block, line, family, fold
-        line += count
+    500 MB, while the workers waited for it (Envoy JSON's 1M lines, BENCHMARKS.md stop 57).
+    Each block is numbered from 1 and its lines counted by its converter; the reader numbers
+    them in the file (``_renumbered``): counting 500 MB of newlines here was ~0.2 s more of
+    the thread the workers wait for."""
+    for file_no, path in enumerate(expand_paths(paths)):
+        for block in iter_byte_views([path], buffers):
+            yield block, 1, family, fold, file_no
 
 
 def _convert_view(buffers: ReadBuffers, block: ViewBatch, first_line: int, family: str, fold: BlockFold,
-                  ) -> _Converted:
+                  file_no: int) -> _Converted:
     """``_convert_block`` of a block read into one of ``buffers``, handed back once converted
     (the rows and texts it gives are copies: no view of the buffer outlives the call)."""
     try:
-        return _convert_block(block, first_line, family, fold)
+        count = newlines(block.data) + 1
+        done = _convert_block(block, first_line, family, fold)
+        done.count, done.file_no = count, file_no
+        return done
     finally:
         buffers.give(block.buffer)
+
+
+def _renumbered(done: _Converted, first: dict[int, int]) -> None:
+    """A block ``_convert_view`` numbered from 1, numbered in its file: ``first`` holds the
+    number of each input's next line (the blocks of an input come in order)."""
+    start = first.get(done.file_no, 1)
+    first[done.file_no] = start + done.count
+    if start == 1:
+        return
+    done.unparsed = [(n + start - 1, text) for n, text in done.unparsed]
+    if done.frame.height:
+        done.frame = done.frame.with_columns(pl.col("line") + (start - 1))
 
 
 def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
@@ -577,8 +593,11 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
         items = ((batch, family) for batch in iter_batches(expand_paths(paths), batch_bytes=size))
     stats_fold = isinstance(fold, FoldPerThread) and not codes_only
     lanes, folded, any_dense = Lanes(1 if stats_fold else workers, workers), 0, False
+    first: dict[int, int] = {}  # (``_renumbered``)
     try:
         for done in _in_order(lanes, convert, items):
+            if done.count:
+                _renumbered(done, first)
             folded += done.folded
             any_dense = any_dense or done.dense
             if stats_fold and lanes.n == 1 and not any_dense and folded >= FOLD_REPEATS * FOLD_TAKE_GROUPS:
