@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
@@ -192,7 +193,7 @@ def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
     batch_bytes = batch_bytes or VECTOR_BATCH_BYTES
     if families().block(family) is not None and native_on():
         read: Callable[..., _Rows] = _block_rows
-        items = _blocks(paths, family, batch_bytes)
+        items = _blocks(expand_paths(paths), family, batch_bytes)
     else:
         read = _batch_rows
         batches = iter_batches(expand_paths(paths), batch_bytes=batch_bytes)
@@ -502,16 +503,16 @@ def _in_order(lanes: Lanes, convert: Callable[..., T], items: Iterator[tuple[Any
         yield pending.popleft().result()
 
 
-def _blocks(paths: list[str], family: str, batch_bytes: int,
+def _blocks(files: Sequence[Path | str], family: str, batch_bytes: int,
             *fold: BlockFold) -> Iterator[tuple[Any, ...]]:
-    """(block, number of its first line, family[, fold]) of ``paths`` read as raw bytes (an ALB
-    folder's ``.gz`` files inflated ahead on a thread, ``sources.readahead``): the input of
-    ``_convert_block``."""
-    for block, line, _count in iter_numbered_bytes(expand_paths(paths), batch_bytes=batch_bytes):
+    """(block, number of its first line, family[, fold]) of ``files`` (``expand_paths``' answer)
+    read as raw bytes (an ALB folder's ``.gz`` files inflated ahead on a thread,
+    ``sources.readahead``): the input of ``_convert_block``."""
+    for block, line, _count in iter_numbered_bytes(files, batch_bytes=batch_bytes):
         yield block, line, family, *fold
 
 
-def _view_blocks(paths: list[str], family: str, buffers: ReadBuffers, fold: BlockFold,
+def _view_blocks(files: Sequence[Path | str], family: str, buffers: ReadBuffers, fold: BlockFold,
                  ) -> Iterator[tuple[Any, ...]]:
     """``_blocks``' items for a fold, each block a view of a read buffer that ``buffers`` reuses
     (``sources.logfiles.iter_byte_views``: the same blocks, cut at the same places): the
@@ -521,7 +522,7 @@ def _view_blocks(paths: list[str], family: str, buffers: ReadBuffers, fold: Bloc
     Each block is numbered from 1 and its lines counted by its converter; the reader numbers
     them in the file (``_renumbered``): counting 500 MB of newlines here was ~0.2 s more of
     the thread the workers wait for."""
-    for file_no, path in enumerate(expand_paths(paths)):
+    for file_no, path in enumerate(files):
         for block in iter_byte_views([path], buffers):
             yield block, 1, family, fold, file_no
 
@@ -569,29 +570,28 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     fams = families()
     size = batch_bytes if fams.frame(family) is not None else min(batch_bytes, DEFAULT_BATCH_BYTES)
     items: Iterator[tuple[Any, ...]]
-    fold = fams.fold(family) if counted is not None and native_on() else None
-    workers = WORKERS
-    if fold is not None:
-        # the pass on two cores (FOLD_WORKERS), a fold each: the rows it counts are few to keep.
-        # For stats, the second lane only once FOLD_REPEATS x FOLD_TAKE_GROUPS rows were counted
-        # with no take whose groups were nearly its rows (``take_now``; Cloudflare's and
-        # Traefik's nanosecond timings, whose first take comes after ~20k rows): there the
-        # accumulator, not the pass, is the slow side, and a second thread held Cloudflare's 1M
-        # lines at 284-295 MB instead of 277 (BENCHMARKS.md stop 56)
-        fold = FoldPerThread(lambda: fams.fold(family), codes_only=codes_only)
-        workers = FOLD_WORKERS
-    if fold is not None and native_on() and not readahead.budget_for(expand_paths(paths), size):
+    files = expand_paths(paths)  # (a folder walked once)
+    # the pass on two cores (FOLD_WORKERS), a fold each: the rows it counts are few to keep.
+    # For stats, the second lane only once FOLD_REPEATS x FOLD_TAKE_GROUPS rows were counted
+    # with no take whose groups were nearly its rows (``take_now``; Cloudflare's and Traefik's
+    # nanosecond timings, whose first take comes after ~20k rows): there the accumulator, not
+    # the pass, is the slow side, and a second thread held Cloudflare's 1M lines at 284-295 MB
+    # instead of 277 (BENCHMARKS.md stop 56).  (A fold is made first to learn the pass can run.)
+    fold = (FoldPerThread(lambda: fams.fold(family), codes_only=codes_only)
+            if counted is not None and native_on() and fams.fold(family) is not None else None)
+    workers = WORKERS if fold is None else FOLD_WORKERS
+    if fold is not None and not readahead.budget_for(files, size):
         # a plain file, or one .gz: read into buffers the workers hand back (``_view_blocks``)
         buffers = ReadBuffers(size, keep=workers + 2)
         convert: Callable[..., _Converted] = partial(_convert_view, buffers)
-        items = _view_blocks(paths, family, buffers, fold)
-    elif (fams.block(family) is not None or fold is not None) and native_on():
+        items = _view_blocks(files, family, buffers, fold)
+    elif (fams.block(family) is not None and native_on()) or fold is not None:
         convert = _convert_block
-        items = _blocks(paths, family, size, *(() if fold is None else (fold,)))
+        items = _blocks(files, family, size, *(() if fold is None else (fold,)))
     else:
         convert = _convert
-        items = ((batch, family) for batch in iter_batches(expand_paths(paths), batch_bytes=size))
-    stats_fold = isinstance(fold, FoldPerThread) and not codes_only
+        items = ((batch, family) for batch in iter_batches(files, batch_bytes=size))
+    stats_fold = fold is not None and not codes_only
     lanes, folded, any_dense = Lanes(1 if stats_fold else workers, workers), 0, False
     first: dict[int, int] = {}  # (``_renumbered``)
     try:
@@ -616,11 +616,9 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
                 counted(done.counted)
     finally:
         lanes.shutdown()  # (waits for the blocks still converting)
-    if isinstance(fold, FoldPerThread) and counted is not None:
+    if fold is not None and counted is not None:
         for groups in fold.take_all():  # every block is done: no worker uses a fold
             counted(groups)
-    elif fold is not None and counted is not None and (rest := fold.take()) is not None:
-        counted(rest)  # every block is done: the worker thread no longer uses the fold
     return read
 
 
