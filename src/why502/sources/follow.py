@@ -445,15 +445,7 @@ class FileFollower:
             self._advance(f, n)
             end = kept + n
             f.guard = bytes(view[end - _GUARD:end]) if n >= _GUARD else (f.guard + view[kept:end])[-_GUARD:]
-            cut = buf.rfind(b"\n", 0, end)
-            if cut >= 0:
-                hand_out(bytes(view[:cut + 1]), out, True)
-            rest = view[cut + 1:end]
-            if len(rest) > MAX_LINE:  # (split_lines: a line without end, handed out cut)
-                hand_out(bytes(rest[:MAX_LINE]) + b"\n", out, True)
-                f.partial, f.skipping = b"", True
-            else:
-                f.partial = bytes(rest)
+            self._hand_out_cut(f, _cut_lines(buf, end), out, True)
             return n
         finally:
             view.release()
@@ -466,7 +458,13 @@ class FileFollower:
                 return
             f.skipping = False
             data = data[nl + 1:]
-        whole, f.partial, overlong = split_lines(f.partial, data)
+        FileFollower._hand_out_cut(f, split_lines(f.partial, data), out, raw)
+
+    @staticmethod
+    def _hand_out_cut(f: _Open, cut: tuple[bytes, bytes, bytes | None], out: PollResult, raw: bool) -> None:
+        """``split_lines``' answer handed out: the whole lines, then a line cut at ``MAX_LINE``
+        (the rest of it skipped), the unended rest kept."""
+        whole, f.partial, overlong = cut
         if whole:
             hand_out(whole, out, raw)
         if overlong is not None:
@@ -488,11 +486,20 @@ def split_lines(partial: bytes, data: bytes) -> tuple[bytes, bytes, bytes | None
     so memory stays bounded; the rest to keep is then empty).  One splitter for the file
     follower and the stdin stream."""
     buf = partial + data if partial else data
-    cut = buf.rfind(b"\n")
-    whole, rest = (b"", buf) if cut < 0 else (buf[:cut + 1], buf[cut + 1:])
-    if len(rest) > MAX_LINE:
-        return whole, b"", rest[:MAX_LINE] + b"\n"
-    return whole, rest, None
+    return _cut_lines(buf, len(buf))
+
+
+def _cut_lines(buf: bytes | bytearray, end: int) -> tuple[bytes, bytes, bytes | None]:
+    """``split_lines`` of ``buf[:end]`` (the partial line and the new data, already together:
+    ``FileFollower._read_after_partial`` reads into a buffer after the partial line), each part
+    copied out of ``buf`` once."""
+    cut = buf.rfind(b"\n", 0, end)
+    with memoryview(buf) as view:
+        whole = bytes(view[:cut + 1]) if cut >= 0 else b""
+        rest = view[cut + 1:end]
+        if len(rest) > MAX_LINE:
+            return whole, b"", bytes(rest[:MAX_LINE]) + b"\n"
+        return whole, bytes(rest), None
 
 
 def hand_out(block: bytes, out: PollResult, raw: bool) -> None:
