@@ -22,8 +22,9 @@ failure line was read alone, ~21 us, most of ``diagnose`` on a failure-dense HAP
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from why502.parsers.errorlog import Classified, classify_line
 from why502.proxies.haproxy import log
@@ -107,13 +108,15 @@ class _Templates:
         self.known: dict[_Key, tuple[Classified | None, bool]] = {}
         self.lock = threading.Lock()
 
-    def of(self, key: _Key, line: str, own: dict[str, str | None], year: int,
+    def of(self, key: _Key, line: str, own: Callable[[], dict[str, str | None]], year: int,
            ) -> tuple[Classified | None, bool]:
+        """``key``'s record and whether ``own()`` (the pass's fields of ``line``, worked out only
+        for a group not decided yet) are that record's."""
         with self.lock:
             if key in self.known:
                 return self.known[key]
         got = classify_line(line, year=year)
-        agrees = got is None or {name: getattr(got, name) for name in _OWN} == own
+        agrees = got is None or {name: getattr(got, name) for name in _OWN} == own()
         with self.lock:
             if len(self.known) >= _MAX_DECIDED:  # a hostile log of endless names: start again
                 self.known.clear()
@@ -157,8 +160,11 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     for row in firsts.iter_rows(named=True):
         key = (row["backend"], row["server"], row["state"], row["status"])
         line = str(lines[row["idx"]])
-        own = {"time": row["time"], "client": row["client"], "server": row["frontend"],
-               "request": row["request"], "message": unwrap(line, year=year).text}
+
+        def own(row: dict[str, Any] = row, line: str = line) -> dict[str, str | None]:
+            return {"time": row["time"], "client": row["client"], "server": row["frontend"],
+                    "request": row["request"], "message": unwrap(line, year=year).text}
+
         got, agrees = _TEMPLATES.of(key, line, own, year)
         if not agrees:
             left.append(key)
