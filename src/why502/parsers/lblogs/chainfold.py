@@ -7,7 +7,8 @@ folds' groups are summed as one fold's.
 
 from __future__ import annotations
 
-from typing import Protocol
+import array
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -28,6 +29,29 @@ class TextPass(Protocol):
 
     def take(self) -> Counted | None:
         """The groups counted since the last ``take`` (None: no row), the tables emptied."""
+
+
+class NativeTextFold:
+    """The ``block`` and ``size`` of a text fold of a native pass whose entries are
+    ``<prefix>_new``, ``<prefix>_block`` (``group_table.h`` ``fold_scan``'s answer),
+    ``<prefix>_size`` and ``<prefix>_take``: its subclass decides the groups ``take`` gets
+    (``proxies.envoy.textfold.TextFold``, ``proxies.traefik.clffold.ClfFold``)."""
+
+    def __init__(self, module: Any, prefix: str) -> None:
+        self.module = module
+        self._block, self._size = getattr(module, f"{prefix}_block"), getattr(module, f"{prefix}_size")
+        self._take = getattr(module, f"{prefix}_take")
+        self.cap = getattr(module, f"{prefix}_new")()
+
+    def block(self, data: Raw) -> tuple[list[int], bytes, int]:
+        """The lines of ``data`` it hands back (their numbers in ``data``, their text: each line
+        and a newline), and how many it counted."""
+        back, text, taken = self._block(self.cap, data)
+        return array.array("I", back).tolist(), text, int(taken)
+
+    def size(self) -> tuple[int, int]:
+        groups, rows = self._size(self.cap)
+        return int(groups), int(rows)
 
 
 class JsonAndTextFold:

@@ -33,7 +33,7 @@ import polars as pl
 
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs.batch import finish
-from why502.parsers.lblogs.chainfold import NO_RECORDS, JsonAndTextFold, in_time_order, summed
+from why502.parsers.lblogs.chainfold import NO_RECORDS, JsonAndTextFold, NativeTextFold, in_time_order, summed
 from why502.parsers.lblogs.fold import Counted, Raw
 from why502.parsers.lblogs.jsonfold import CODES_SCHEMA, JsonFold, empty_counted
 from why502.proxies.envoy.frame import text_records
@@ -176,31 +176,20 @@ class _Decisions:
         return groups.join(known, on=_KINDS[kind][0], how="left", nulls_equal=True)
 
 
-class TextFold:
+class TextFold(NativeTextFold):
     """``stats``' fold of the text lines: ``_envoyscan.text_fold_*`` counts them across the
     blocks of a read, and ``take`` decides each group's captures with the reader's expressions
     (``decided``), once per distinct value per read (``_Decisions``)."""
 
     def __init__(self, module: Any) -> None:
-        self.module = module
-        self.cap = module.text_fold_new()
+        super().__init__(module, "text_fold")
         self.decisions = _Decisions()
-
-    def block(self, data: Raw) -> tuple[list[int], bytes, int]:
-        """The lines of ``data`` it hands back (their numbers in ``data``, their text: each line
-        and a newline), and how many it counted."""
-        back, text, taken = self.module.text_fold_block(self.cap, data)
-        return array.array("I", back).tolist(), text, int(taken)
-
-    def size(self) -> tuple[int, int]:
-        groups, rows = self.module.text_fold_size(self.cap)
-        return int(groups), int(rows)
 
     def take(self) -> Counted | None:
         """The groups since the last take as ``Counted``'s frames (None: no line counted): the
         timeline's groups with their minute, and the failures Envoy made itself with their least
         and greatest time; the per-target and per-group tables' (each holds every line)."""
-        (tl_caps, target_caps, group_caps, rows) = self.module.text_fold_take(self.cap)
+        (tl_caps, target_caps, group_caps, rows) = self._take(self.cap)
         if not rows:
             return None
         tl, target, group = arrow_frame(*tl_caps), arrow_frame(*target_caps), arrow_frame(*group_caps)

@@ -16,15 +16,14 @@ accumulator (1M lines: 1.86 s, 0.54M lines/s; BENCHMARKS.md "2026-11-26 (stop 56
 
 from __future__ import annotations
 
-import array
 from typing import Any
 
 import polars as pl
 
 from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.lblogs.batch import decided
-from why502.parsers.lblogs.chainfold import JsonAndTextFold, in_time_order
-from why502.parsers.lblogs.fold import Counted, Raw
+from why502.parsers.lblogs.chainfold import JsonAndTextFold, NativeTextFold, in_time_order
+from why502.parsers.lblogs.fold import Counted
 from why502.parsers.lblogs.jsonfold import CODES_SCHEMA, JsonFold
 from why502.proxies.traefik.frame import CLF_CAPTURES, NAME, clf_pass, clf_records
 
@@ -62,26 +61,17 @@ def decide(groups: pl.DataFrame) -> pl.DataFrame:
                       .rename({"status": "st"})], how="horizontal")
 
 
-class ClfFold:
+class ClfFold(NativeTextFold):
     """``stats``' fold of the common-format lines (``parsers.lblogs.chainfold.TextPass``):
     ``_traefikscan.clf_fold_*`` counts them across the blocks of a read, and ``take`` decides
     each group's captures with the reader's expressions (``decide``)."""
 
     def __init__(self, module: Any) -> None:
-        self.module = module
-        self.cap = module.clf_fold_new()
-
-    def block(self, data: Raw) -> tuple[list[int], bytes, int]:
-        back, text, taken = self.module.clf_fold_block(self.cap, data)
-        return array.array("I", back).tolist(), text, int(taken)
-
-    def size(self) -> tuple[int, int]:
-        groups, rows = self.module.clf_fold_size(self.cap)
-        return int(groups), int(rows)
+        super().__init__(module, "clf_fold")
 
     def take(self) -> Counted | None:
         """The groups since the last take as ``Counted``'s frames (None: no line counted)."""
-        caps, rows = self.module.clf_fold_take(self.cap)
+        caps, rows = self._take(self.cap)
         if not rows:
             return None
         groups = arrow_frame(*caps)
