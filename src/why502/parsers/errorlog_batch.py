@@ -28,6 +28,7 @@ import polars as pl
 from why502.catalog.patterns import families
 from why502.facts.captures import Captures
 from why502.parsers import errorlog
+from why502.parsers.access_line import CLF_REQUEST
 from why502.parsers.errorlog import prefilter_needles
 from why502.parsers.errorlog_peel import peel
 from why502.parsers.linememo import known, shared_memo
@@ -186,7 +187,10 @@ def _classify_engine(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
 def _classify_others(df: pl.DataFrame, year: int) -> pl.DataFrame:
     if df.height == 0:
         return empty_frame()
-    cand = df.filter(pl.col("line").str.contains_any(prefilter_needles(), ascii_case_insensitive=True))
+    # a request line of an access log is no message (``errorlog._classify_other``): filtered here
+    # in polars' regex, not line by line in Python
+    cand = df.filter(pl.col("line").str.contains_any(prefilter_needles(), ascii_case_insensitive=True)
+                     & ~pl.col("line").str.contains(CLF_REQUEST))
     return _classify_exactly(cand, year)
 
 

@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from why502.errors import InputError
+from why502.parsers.access_line import clf_status
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
 from why502.proxies import DEFAULT_FLAG
 from why502.sources.byte_chunks import head_lines, rotated_base
@@ -64,7 +65,48 @@ def choose_format(
     sample = head_lines(paths[0], keep=keep) if paths else []
     name, hits = guess_format(sample)
     fmt, escape = PREDEFINED[name]
+    if hits * 2 < len(sample):
+        longer = guess_followed(sample)
+        if longer[1] > hits and longer[1] * 2 >= len(sample):
+            name, hits = longer
+            fmt, escape = _STARTS[name]
+            return (compile_format(f"{fmt} {UNNAMED}", escape, name=None),
+                    f"guessed: {name} followed by fields no predefined format names "
+                    f"({hits}/{len(sample)} first lines match; give --log-format or the proxy's "
+                    "config to read them)")
     return compile_format(fmt, escape, name=name), f"guessed: {name} ({hits}/{len(sample)} first lines match)"
+
+
+UNNAMED = "$unnamed_fields"
+"""The variable that stands for the fields after a predefined format's last one
+(:func:`guess_followed`): a format's last variable matches the rest of the line
+(``log_format.compile_format``), and no engine column reads this name."""
+
+
+def guess_followed(lines: list[str]) -> tuple[str, int]:
+    """The predefined format the most ``lines`` start with and go on after (a space, then more
+    fields), and how many (a tie: the longer format): nginx's ``combined`` with
+    ``rt=$request_time`` appended, Apache's ``common`` with ``%D`` (``%h %l %u %t "%r" %>s %b
+    %D``) -- formats a config names and nobody gave.  Their requests, statuses and times are
+    still the predefined format's fields; reading them beats refusing the log
+    (``check_matched``'s "none of the lines matches")."""
+    best, score = "combined", -1
+    for name, (fmt, escape) in _STARTS.items():
+        rx = re.compile(compile_format(f"{fmt} {UNNAMED}", escape, name=None).pattern)
+        hits = sum(1 for ln in lines if rx.match(ln))
+        if hits > score or (hits == score and len(fmt) > len(_STARTS[best][0])):
+            best, score = name, hits  # a tie: the longer format, which names more of the line
+    return best, score
+
+
+_STARTS: dict[str, tuple[str, str | None]] = {
+    "common": ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent', None),
+    **PREDEFINED,
+}
+"""The formats a log's lines may start with (:func:`guess_followed`): the predefined ones and
+the Common Log Format -- Apache's ``common`` (``%h %l %u %t \"%r\" %>s %b``, mod_log_config)
+in nginx's variables, which nginx predefines no name for (its ``combined`` is ``common`` and
+two quoted fields)."""
 
 
 def _config_format_name(cfg: LogConfig, paths: list[str]) -> tuple[str, str] | None:
@@ -125,13 +167,26 @@ def access_log_hint(path: str, lines: list[str]) -> tuple[str, int] | None:
     if not lines:
         return None
     name, hits = guess_format(lines)
-    if hits < ACCESS_SHARE * len(lines):
-        return None
-    rx = re.compile(compile_format(*PREDEFINED[name], name=name).pattern)
-    statuses = [m.group("status") for ln in lines if (m := rx.match(ln)) is not None]
-    five = sum(1 for st in statuses if st.isdigit() and 500 <= int(st) <= 599)
+    if hits >= ACCESS_SHARE * len(lines):
+        rx = re.compile(compile_format(*PREDEFINED[name], name=name).pattern)
+        statuses = [int(m.group("status")) for ln in lines
+                    if (m := rx.match(ln)) is not None and m.group("status").isdigit()]
+        shape = f"in the '{name}' format"
+        count = f"`why502 stats {strip_terminal_escapes(path)}`"
+    else:
+        # no predefined format, but the common log format's start with more fields after it
+        # (Apache's ``%h %l %u %t "%r" %>s %b %D``): an access log all the same, whose format
+        # stats must be told (parsers.access_line)
+        statuses = [st for ln in lines if (st := clf_status(ln)) is not None]
+        hits = len(statuses)
+        if hits < ACCESS_SHARE * len(lines):
+            return None
+        shape = "starting in the common log format, with fields no predefined format names after it"
+        count = (f"`why502 stats {strip_terminal_escapes(path)}` (with --log-format or the "
+                 "proxy's config for the fields after the common ones)")
+    five = sum(1 for st in statuses if 500 <= st <= 599)
     shown = strip_terminal_escapes(path)
-    return (f"{shown} is an access log ({hits} of its first {len(lines)} lines in the '{name}' "
-            f"format, {five} of them a 5xx): classify reads the words of error logs; "
-            f"`why502 stats {shown}` counts its requests and who made each 5xx, and "
-            "`why502 diagnose --access-log` joins it to the error log"), five
+    return (f"{shown} is an access log ({hits} of its first {len(lines)} lines {shape}, {five} "
+            f"of them a 5xx): classify reads the words of error logs; {count} counts its "
+            "requests and who made each 5xx, and `why502 diagnose --access-log` joins it to the "
+            "error log"), five
