@@ -129,7 +129,6 @@ def test_generated_lines_in_small_blocks(kind: str, tmp_path: Path, monkeypatch:
                         "HTTP/1.1\", upstream: \"http://10.0.0.9:80/\"", "not an entry"]
     path = _write(tmp_path, lines)
     monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)
-    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS_MAX", 160)  # (repeated groups wait up to 160)
     got = _check(path, family, monkeypatch, batch_bytes=16 << 10)
     assert len(got) >= 2 and all(first and last for _k, _n, first, last in got)
     assert any(key[0] == "connection-refused" and key[1] == "-" for key, *_ in got)  # the rules' row

@@ -216,7 +216,6 @@ def test_generated_lines_in_small_blocks(kind: str, tmp_path: Path, monkeypatch:
     assert _folded(lines) > 3000
     path = _write(tmp_path, lines)
     monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)
-    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS_MAX", 160)  # (repeated groups wait up to 160)
     got = _check(path, monkeypatch, batch_bytes=16 << 10, timeout_s=0.05)
     assert got["unparsed"] and got["by_code"]
     # blocks and takes change nothing

@@ -187,7 +187,6 @@ def test_generated_lines_in_small_blocks(tmp_path: Path, monkeypatch: pytest.Mon
     assert _folded(lines) > 3000
     path = _write(tmp_path, lines)
     monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS", 40)
-    monkeypatch.setattr(lb_app, "FOLD_TAKE_GROUPS_MAX", 160)
     got = _check(path, monkeypatch, batch_bytes=16 << 10)
     assert got["unparsed"] and got["by_code"]
     assert got == json.loads(lb_fold._stats(path, "fold", monkeypatch, "traefik"))

@@ -76,9 +76,9 @@ class LbFrameBuilder:
 
 # Partial aggregates are merged once this many have piled up (each is a few rows per key).
 MERGE_EVERY = 16
-# Distinct timings kept exactly before they are rounded (to 0.01 ms, then 0.1 ms, ...): a
-# percentile is then exact to its printed 0.1 ms while the table stays bounded, whatever the
-# number of lines (Cloudflare's and Traefik's nanosecond timings are all distinct).
+# Distinct timings (each counted at the 0.1 ms it is printed at: ``_TIMING``) kept before they
+# are rounded further (to 1 ms, then 10 ms, ...), so the table stays bounded whatever the number
+# of lines.
 VALUE_CAP = 500_000
 # Rows pooled before they are reduced (~100-250 bytes each in columns: 3-8 MB).  It was 1 << 17
 # (~20-33 MB): Traefik JSON's ``stats`` held 349 MB at 1M lines, 41 MB of it this pool on 200k
@@ -114,11 +114,18 @@ def _pcts_of(counts: pl.DataFrame, value: str = "upstream_ms") -> dict[str, floa
     return {"p50_ms": r[0], "p95_ms": r[1], "p99_ms": r[2], "max_ms": r[3]}
 
 
-# A timing of -0.0 ms (a "-0.000" target time) is 0.0: polars groups the two under whichever it
-# saw first, so the sign printed would depend on the order the rows were counted in (the native
-# fold counts its rows before the rows it hands over, ``parsers.lblogs.fold``).
-_TIMING = (pl.when(pl.col("upstream_ms") == 0.0).then(0.0).otherwise(pl.col("upstream_ms"))
-           .alias("upstream_ms"))
+# Each timing is counted at the tenth of a millisecond, polars' ``round(1)`` (``rint(x * 10) /
+# 10``, half to even): every figure of the timings is printed at 0.1 ms, and a quantile of
+# timings rounded alike (rounding keeps their order) is the same element rounded -- p50 ... max
+# are the figures the exact timings gave, rounded this way; the counts near and over the timeout
+# compare the rounded timing.  Counted exactly, Cloudflare's and Traefik's nanosecond timings
+# were nearly one distinct value per line, and so were the native fold's groups
+# (``_jsonscan.c`` ``tenth_ms`` reads them at this tenth: BENCHMARKS.md stop 58).  A timing of
+# -0.0 ms (a "-0.000" target time, or a negative one rounded to zero) is 0.0: polars groups the
+# two under whichever it saw first, so the sign printed would depend on the order the rows
+# were counted in (the native fold counts its rows before the rows it hands over).
+_TENTH = pl.col("upstream_ms").round(1)
+_TIMING = pl.when(_TENTH == 0.0).then(0.0).otherwise(_TENTH).alias("upstream_ms")
 
 
 def _rounded(digits: int) -> pl.Expr:
@@ -356,7 +363,7 @@ class LbStatsAccumulator:
         for v in self.values.values():
             v.replace(v.frame())
         while max(v.rows for v in self.values.values()) > VALUE_CAP // 2:
-            self.digits = 2 if self.digits is None else self.digits - 1
+            self.digits = 0 if self.digits is None else self.digits - 1  # (``_TIMING``: 1 already)
             for v in self.values.values():
                 if v.parts:
                     v.replace(v.parts[0].with_columns(_rounded(self.digits)).group_by(v.keys).agg(pl.col("n").sum()))

@@ -297,7 +297,6 @@ class _Converted:
     unparsed: list[tuple[int, str]]  # (line number, whole text) of the lines no parser took
     folded: int = 0  # rows the native pass counted in its fold instead (none of them in ``frame``)
     counted: Counted | None = None  # the fold's groups, when they were taken after this block
-    dense: bool = False  # the groups taken were nearly their rows (``take_now``)
     #: with ``_convert_view``: the block's lines (its newlines + 1), its line numbers counted from
     #: 1 -- the reader numbers them (``read_lb``: ``_renumbered``); 0: numbered in its file
     count: int = 0
@@ -305,34 +304,31 @@ class _Converted:
 
 
 # The fold's groups are taken (and counted) once its largest table holds this many groups, or
-# this many rows were counted (its counts are uint32): its tables stay ~1-2 MB each.  (600k ALB
-# lines of distinct targets peaked 495-531 MB with 1 << 15-17, 431-468 with 1 << 14, 455-467
-# with every row handed over; the bench's 5M lines 115-117 MB with 1 << 15-17, 127-129 with
-# 1 << 14, as fast; BENCHMARKS.md "2026-11-26 (stop 51)".)
-FOLD_TAKE_GROUPS = 1 << 14
-FOLD_TAKE_ROWS = 1 << 30
-# ... unless its groups repeat: while the rows counted are at least FOLD_REPEATS times its
-# groups, the table may grow to FOLD_TAKE_GROUPS_MAX.  A take costs per group (each decided,
+# this many rows were counted (its counts are uint32).  A take costs per group (each decided,
 # joined, summed: ~40 polars queries a take), and a table emptied by a take fills again with the
 # same groups: Envoy JSON's 1M lines hold 28k per-target groups, taken 16k at a time they were
-# decided again and again (1.72 s; 1.20 s with 64k-group takes).  Where the groups are nearly
-# the rows (Cloudflare's and Traefik's nanosecond timings) a bigger table only holds more: 16k
-# kept them at 277 MB, 64k took them past 300 (BENCHMARKS.md stop 56).
-FOLD_TAKE_GROUPS_MAX = 1 << 16
-FOLD_REPEATS = 4
-
-
-def dense(groups: int, rows: int) -> bool:
-    """Whether a fold's ``groups`` are nearly its ``rows`` (fewer than ``FOLD_REPEATS`` rows each)."""
-    return rows < FOLD_REPEATS * groups
+# decided again and again (1.72 s; 1.20 s with 64k-group takes, BENCHMARKS.md stop 56).  Until
+# stop 58 a table whose groups were nearly its rows was taken at 16k groups: Cloudflare's and
+# Traefik's nanosecond timings made a group of nearly every line, and a bigger table only held
+# more.  Counted at the 0.1 ms the accumulator counts them at (``_jsonscan.c`` ``tenth_ms``),
+# their groups repeat; taken at 16k (1.3 lines a group in each take) they were taken 746k times
+# for 1M lines, at 128k ~240k times: 2.2 -> 1.4 s (BENCHMARKS.md stop 58).  The price is on a
+# log whose groups never repeat (600k ALB lines, a distinct target on each): 430 -> 513 MB, past
+# the 300 MB bound either way (its accumulator keeps every target).  A table of 128k groups is
+# ~15-30 MB.
+FOLD_TAKE_GROUPS = 1 << 17
+FOLD_TAKE_ROWS = 1 << 30
+# ``stats`` counts on a second lane (a fold of its own) once this many rows were counted: a
+# small log is read before a second thread would pay for itself.  (Until stop 58 not when a take
+# had been dense -- Cloudflare's timings: the accumulator, summing ~1 group a row, was the slow
+# side, and two lanes held 284-295 MB instead of 277; counted at 0.1 ms it is not.)
+FOLD_WIDEN_ROWS = 1 << 16
 
 
 def take_now(groups: int, rows: int) -> bool:
     """Whether a fold holding ``groups`` groups (of its largest table) for ``rows`` rows since
-    its last take is taken now (``FOLD_TAKE_GROUPS`` ... ``FOLD_TAKE_GROUPS_MAX``)."""
-    if rows >= FOLD_TAKE_ROWS or groups >= FOLD_TAKE_GROUPS_MAX:
-        return True
-    return groups >= FOLD_TAKE_GROUPS and dense(groups, rows)
+    its last take is taken now (``FOLD_TAKE_GROUPS``, ``FOLD_TAKE_ROWS``)."""
+    return rows >= FOLD_TAKE_ROWS or groups >= FOLD_TAKE_GROUPS
 
 
 def _convert(batch: LineBatch, family: str) -> _Converted:
@@ -367,9 +363,8 @@ def _convert_block(block: ByteBatch | ViewBatch, first_line: int, family: str, f
     else:
         done = _finish(block.path, first_line, family, frame, texts, list(texts), lines)
         done.folded = folded
-    if fold is not None and take_now(*(size := fold.size())):
+    if fold is not None and take_now(*fold.size()):
         done.counted = fold.take()
-        done.dense = dense(*size)
     return done
 
 
@@ -572,11 +567,8 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
     items: Iterator[tuple[Any, ...]]
     files = expand_paths(paths)  # (a folder walked once)
     # the pass on two cores (FOLD_WORKERS), a fold each: the rows it counts are few to keep.
-    # For stats, the second lane only once FOLD_REPEATS x FOLD_TAKE_GROUPS rows were counted
-    # with no take whose groups were nearly its rows (``take_now``; Cloudflare's and Traefik's
-    # nanosecond timings, whose first take comes after ~20k rows): there the accumulator, not
-    # the pass, is the slow side, and a second thread held Cloudflare's 1M lines at 284-295 MB
-    # instead of 277 (BENCHMARKS.md stop 56).  (A fold is made first to learn the pass can run.)
+    # For stats, the second lane once FOLD_WIDEN_ROWS rows were counted.  (A fold is made first
+    # to learn the pass can run.)
     fold = (FoldPerThread(lambda: fams.fold(family), codes_only=codes_only)
             if counted is not None and native_on() and fams.fold(family) is not None else None)
     workers = WORKERS if fold is None else FOLD_WORKERS
@@ -592,15 +584,14 @@ def read_lb(paths: list[str], family: str, sink: Callable[[pl.DataFrame], None],
         convert = _convert
         items = ((batch, family) for batch in iter_batches(files, batch_bytes=size))
     stats_fold = fold is not None and not codes_only
-    lanes, folded, any_dense = Lanes(1 if stats_fold else workers, workers), 0, False
+    lanes, folded = Lanes(1 if stats_fold else workers, workers), 0
     first: dict[int, int] = {}  # (``_renumbered``)
     try:
         for done in _in_order(lanes, convert, items):
             if done.count:
                 _renumbered(done, first)
             folded += done.folded
-            any_dense = any_dense or done.dense
-            if stats_fold and lanes.n == 1 and not any_dense and folded >= FOLD_REPEATS * FOLD_TAKE_GROUPS:
+            if stats_fold and lanes.n == 1 and folded >= FOLD_WIDEN_ROWS:
                 lanes.widen()
             if not read.files or read.files[-1] != done.path:
                 read.files.append(done.path)

@@ -984,6 +984,8 @@ done:
  *   more, else null (a value that decides a failure only: a body size); 'e' whether it is empty
  *   (null when absent, "" when null, "" or "-", "x" otherwise: Envoy's %RESPONSE_DURATION%);
  *   'm' a string's first 16 bytes (the minute of an ISO time: lbstats._minute);
+ *   'q' a timing in milliseconds, 'n' one in nanoseconds, each a number (kind 'g') read at the
+ *   tenth of a millisecond LbStatsAccumulator counts timings at (tenth_ms below);
  * and which of the table's keys the line holds (`present`, bit k for part k: a parser may tell
  * an absent key from a null one).  A table may keep each group's least and greatest time (the
  * `time` key's whole value, polars' order of strings: bytewise, a prefix first).  A line whose
@@ -1082,6 +1084,21 @@ static JsonFold *json_fold_of(PyObject *cap) {
     return f;
 }
 
+/* A timing `g` (mode 'q': milliseconds; 'n': nanoseconds, the family's reader dividing by 1e6)
+ * as the number whose reading is that timing at the tenth of a millisecond: LbStatsAccumulator
+ * counts each timing as polars' round(1) has it (evidence/lbstats.py _TIMING: rint(x * 10) / 10,
+ * half to even, the rounding mode C's nearbyint uses by default), so the groups of timings that
+ * round alike are one group here -- Cloudflare's and Traefik's nanosecond timings made a group
+ * of nearly every line (BENCHMARKS.md stop 58).  The number handed on is q / 10 ('q') or q * 1e5
+ * ('n'; an integer below 2^53, exact, which the reader's division by 1e6 turns into the double
+ * nearest q / 10, as q / 10.0 is): the same timing once rounded.  A timing that far (over 2^52
+ * tenths, or ~1e10 ms in nanoseconds) or not finite stays as read: the accumulator rounds it. */
+static inline double tenth_ms(double g, char mode) {
+    double q = nearbyint((mode == 'n' ? g / 1e6 : g) * 10.0);
+    if (!(fabs(q) < (mode == 'n' ? 9.0e10 : 4503599627370496.0))) return g;
+    return mode == 'n' ? q * 1e5 : q / 10.0;
+}
+
 /* part k of a line's key in table t */
 static void fold_part(GroupTable *t, const Key *key, char mode, const Val *v, int present, int failure) {
     if (mode == 'e') {
@@ -1095,7 +1112,10 @@ static void fold_part(GroupTable *t, const Key *key, char mode, const Val *v, in
         int64_t minute = unix_minute(v->g);
         gt_fixed_part(t, &minute, sizeof minute);
     } else if (key->kind == 'u' || key->kind == 's') gt_part(t, v->s, mode == 'm' && v->n > 16 ? 16 : v->n);
-    else if (key->kind == 'g') gt_fixed_part(t, &v->g, sizeof v->g);
+    else if (key->kind == 'g' && (mode == 'q' || mode == 'n')) {
+        double g = tenth_ms(v->g, mode);
+        gt_fixed_part(t, &g, sizeof g);
+    } else if (key->kind == 'g') gt_fixed_part(t, &v->g, sizeof v->g);
     else gt_fixed_part(t, &v->i, sizeof v->i);
 }
 
@@ -1221,13 +1241,17 @@ static PyObject *json_fold_new(PyObject *Py_UNUSED(self), PyObject *args) {
                 if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a part is (name, mode)");
                 goto fail;
             }
-            if (mode_len != 1 || mode[0] == 0 || !strchr("vfem", mode[0])) {
-                PyErr_SetString(PyExc_ValueError, "a part's mode is v, f, e or m");
+            if (mode_len != 1 || mode[0] == 0 || !strchr("vfemqn", mode[0])) {
+                PyErr_SetString(PyExc_ValueError, "a part's mode is v, f, e, m, q or n");
                 goto fail;
             }
             if ((ft->key[ft->n] = fold_key_named(&f->sp, name)) < 0) goto fail;
             if (mode[0] == 'm' && ft->key[ft->n] != f->time_key) {
                 PyErr_SetString(PyExc_ValueError, "the minute is the time key's");
+                goto fail;
+            }
+            if ((mode[0] == 'q' || mode[0] == 'n') && f->sp.keys[ft->key[ft->n]].kind != 'g') {
+                PyErr_SetString(PyExc_ValueError, "a timing ('q', 'n') is a number key's (kind g)");
                 goto fail;
             }
             ft->mode[ft->n++] = mode[0];
@@ -1360,7 +1384,7 @@ static PyMethodDef module_methods[] = {
      "mode 'v' or 'f')), for watch (parsers/lblogs/counts.py)"},
     {"json_fold_new", json_fold_new, METH_VARARGS,
      "json_fold_new(keys, forbidden, nested_ok, tables, time, prefix) -> a fold: tables ((parts, ranged), ...) "
-     "of parts ((name, mode 'v', 'f', 'e' or 'm'), ...) the lines json_columns would read are counted in, "
+     "of parts ((name, mode 'v', 'f', 'e', 'm', 'q' or 'n'), ...) the lines json_columns would read are counted in, "
      "across blocks, for stats (parsers/lblogs/jsonfold.py)"},
     {"json_fold_block", json_fold_block, METH_VARARGS,
      "json_fold_block(fold, data) -> (lines, rows handed back (uint32 bytes), their text, rows counted)"},

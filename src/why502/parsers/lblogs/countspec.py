@@ -50,7 +50,9 @@ OTHER_EDGE_KEYS = ("EdgeResponseStatus", "RayID", "response_flags", "response_fl
 
 
 #: a part of a fold's table: (key, mode) -- ``_jsonscan.c``'s fold: 'v' the value, 'f' the value
-#: from status 500 on, 'e' whether it is empty, 'm' the minute of the time key
+#: from status 500 on, 'e' whether it is empty, 'm' the minute of the time key, 'q' / 'n' a
+#: timing in ms / ns read at the tenth of a millisecond (``evidence.lbstats._TIMING``: the
+#: reader's timing of the value handed on is the timing rounded as the accumulator rounds it)
 FoldPart = tuple[str, str]
 
 

@@ -44,4 +44,4 @@ FOLD = JsonFoldSpec(
     decide=(("DownstreamStatus", "v"), ("OriginContentSize", "f"), ("ServiceURL", "v"), ("RouterName", "v"),
             ("RetryAttempts", "v")),
     per=(("ServiceAddr", "v"), ("ServiceName", "v")),
-    timing=(("OriginDuration", "v"),), timing_reads=("ServiceURL",), timing_of=_timing)
+    timing=(("OriginDuration", "n"),), timing_reads=("ServiceURL",), timing_of=_timing)
