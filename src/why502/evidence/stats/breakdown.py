@@ -198,7 +198,9 @@ def breakdown_5xx(
                 .then(pl.lit("backend"))
             )
         who = who.otherwise(pl.lit("unknown"))
-    keys: dict[str, pl.Expr] = {"uri": uri_template(pl.col("request")), "client": pl.col("client")}
+    # the URI template is worked out per distinct request (``_per_key``): four regex passes over
+    # each kept 5xx row were ~0.11 s of 250k rows, run after the whole log was read
+    keys: dict[str, pl.Expr] = {"uri": pl.col("request"), "client": pl.col("client")}
     if where is not None:
         keys["location"] = where
     tables: dict[str, pl.DataFrame | None] = dict.fromkeys(keys)
@@ -221,6 +223,9 @@ def breakdown_5xx(
                 (pl.col("made_by") == ENGINE).sum().alias("by_proxy"),
                 (pl.col("made_by") == "backend").sum().alias("by_backend"),
             )
+            if name == "uri":  # the requests' sums, summed again by their template
+                g = g.with_columns(uri_template(pl.col("uri")).alias("uri")).group_by("uri").agg(
+                    pl.all().sum())
             have = tables[name]
             merged = (
                 g
