@@ -9,12 +9,15 @@ that answers 502 and one that refuses.  For each log:
   never "healthy" (``app.stats.formats.access_log_hint``, ``parsers.access_line``);
 - ``stats`` reads every request and status from the known start of the line
   (``app.stats.formats.guess_followed``) -- all but ``vhost_combined``, whose start is no
-  predefined format: it keeps the one-line error naming what it tried.
+  predefined format: it keeps the one-line error naming what it tried;
+- ``diagnose`` given the access log and the error log alone is Apache's run, every request read
+  (``Hooks.error_sniff``, ``proxies.apache.log.guess_log_format``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,12 +51,18 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, P
             pytest.skip(str(err))
         got = Counter(r.status for r in [*stack.requests("/orders", count=4),
                                          *stack.requests("/down", count=3)])
-        for path in paths.values():
-            stack.wait_for_log(path, "/down", timeout=5)
+        want = sum(got.values())
+        deadline = time.monotonic() + 10  # each child writes its own lines, in its own time
+        while time.monotonic() < deadline and not all(
+                path.exists() and len(path.read_text().splitlines()) >= want for path in paths.values()):
+            time.sleep(0.05)
         kept = tmp_path_factory.mktemp("apache-logs")  # the stack's temp dir goes with it
         copies = {name: kept / path.name for name, path in paths.items()}
         for name, path in paths.items():
             copies[name].write_bytes(path.read_bytes())
+        from why502.proxies.apache.lab import apache_paths
+
+        (kept / "error.log").write_bytes(apache_paths(stack)[1].read_bytes())
     yield copies, Counter({int(k): v for k, v in got.items() if k is not None})
 
 
@@ -82,6 +91,23 @@ def test_stats_reads_each_without_its_format(logs: tuple[dict[str, Path], Counte
     assert doc["requests"] == 7 and doc["unparsed"] == 0
     assert doc["by_status"] == {str(k): v for k, v in sorted(statuses.items())}
     assert doc["log_format"].endswith(" $unnamed_fields")
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_diagnose_reads_the_logs_alone_as_apaches(logs: tuple[dict[str, Path], Counter[int]],
+                                                  name: str) -> None:
+    """Each access log with the run's error log, no ``--proxy``, no config: the error log's head
+    makes the run Apache's (``Hooks.error_sniff``) and the access log's format is guessed from
+    its head (``proxies.apache.log.guess_log_format``): every request read, the findings
+    Apache's."""
+    paths, _statuses = logs
+    done = why502("diagnose", "--offline", "--access-log", str(paths[name]),
+                  "--error-log", str(paths[name].with_name("error.log")), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["inputs"]["proxy"] == "apache" and doc["inputs"]["access_requests"] == 7
+    assert doc["findings"] and {f["proxy"] for f in doc["findings"]} == {"apache"}
 
 
 @pytest.mark.real

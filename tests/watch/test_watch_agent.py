@@ -70,6 +70,17 @@ def test_the_follow_loop_loads_neither_polars_nor_rich(args: list[str]) -> None:
     assert loaded == []
 
 
+def test_apaches_error_log_alone_is_followed_as_apaches() -> None:
+    """No ``--proxy``, no config: the error log's own head makes the agent Apache's
+    (``Hooks.error_sniff``), as ``diagnose`` reads the same log -- before, its incident said
+    "proxy_read_timeout ... so nginx gave up" of an Apache host."""
+    _loaded, events = follow_loop_modules(
+        ["--error-log", str(REC / "apache-too-slow" / "apache-error.log"), "--from-start"])
+    opened = next(json.loads(ln) for ln in events.splitlines() if '"incident-opened"' in ln)
+    summary = opened["incident"]["summary"]
+    assert "Apache gave up" in summary and "ProxyTimeout" in summary and "nginx" not in summary
+
+
 def test_stdin_too() -> None:
     log = (REC / "haproxy-backend-down" / "haproxy.log").read_bytes()
     loaded, events = follow_loop_modules(

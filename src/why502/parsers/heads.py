@@ -291,6 +291,15 @@ def _head_simple(rx: re.Pattern[str], text: str, conv: str) -> Head | None:
     return Head(msg=gd["msg"], time=time, level=level.lower() if level else None)
 
 
+def starts_with_head(source: str, text: str) -> bool:
+    """Whether ``text`` starts with the head a proxy declares for ``source``'s lines (its
+    ``heads.toml`` shape's ``line``; not the headless fallbacks ``head_for`` also accepts): what
+    says a log is that program's own error log (``Hooks.error_sniff``)."""
+    shape_name = families().heads.get(source)
+    shape = _shapes().get(shape_name) if shape_name else None
+    return shape is not None and shape.line.match(text) is not None
+
+
 def head_for(source: str, text: str) -> Head | None:
     """The head ``source``'s lines start with, cut off ``text`` (None: no head of that shape, or
     the source has none).  Which head a source writes is data (``patterns.toml`` ``[heads]``,

@@ -279,6 +279,11 @@ class Hooks:
     #: config) is then this proxy's, instead of the default's reading nothing and saying
     #: "healthy" (issue 24 item 5: HAProxy's httplog).  "": its access log is nginx's format
     access_sniff: str = ""
+    #: app.diagnose: ``(first lines) -> bool``: are these the first lines of this proxy's own
+    #: error log?  A run given only logs, none of them an access log ``access_sniff`` knows, is
+    #: then this proxy's: Apache's error log read as nginx's gave nginx's words and nginx's fix
+    #: (``proxy_read_timeout``, ``nginx -t``) for an Apache host.  "": its error log is nginx's
+    error_sniff: str = ""
     #: app.fix: ``(config) -> str | None``: a sentence when the config read is owned by a control
     #: plane (an xDS-managed Envoy: ``proxies.envoy.xds``), so ``fix`` prints its lint findings'
     #: changes in the control plane's terms and refuses ``--apply``; "": never managed

@@ -21,6 +21,9 @@ from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.stats.sniff import (
     sniff_access_logs as sniff_access_logs,  # (re-exported: proxies.haproxy.diagnose)
 )
+from why502.app.stats.sniff import (
+    sniff_error_logs,
+)
 from why502.errors import InputError
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.routes import PathRouter
@@ -50,6 +53,8 @@ def which_proxy(options: DiagnoseOptions) -> str:
     if options.proxy is None and options.config is None:
         # HAProxy's one log named as an error log alone is its access log too
         sniffed = sniff_access_logs(list(options.access_logs) or list(options.error_logs))
+        if sniffed is None:  # the error log's own head (Apache's)
+            sniffed = sniff_error_logs(list(options.error_logs))
         if sniffed is not None:
             return sniffed
     return choose(options.proxy, options.config)

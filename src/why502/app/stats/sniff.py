@@ -123,6 +123,15 @@ def _rereadable(path: str) -> bool:
     return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
+def sniff_error_logs(paths: list[str]) -> str | None:
+    """The proxy whose own error-log lines (``Hooks.error_sniff``) the first lines of the first
+    readable error log are, else None (stdin is not sniffed: it is read once).  ``diagnose`` given
+    logs alone asks it when no access log told (``sniff_access_logs``): Apache's error log read
+    as nginx's got nginx's words and nginx's fix."""
+    sniffers = [(name, p.hooks.error_sniff) for name, p in PROXIES.items() if p.hooks.error_sniff]
+    return _sniffed(paths, sniffers)
+
+
 def sniff_access_logs(paths: list[str], keep: bool = True) -> str | None:
     """The proxy whose own access-log format (``Hooks.access_sniff``) the first lines of the
     first readable access log are in, else None (stdin is not sniffed: it is read once).
@@ -130,9 +139,15 @@ def sniff_access_logs(paths: list[str], keep: bool = True) -> str | None:
     proxy's reader matched no line (``stats``: "none of the lines matches the log format").
     ``keep``: the file is read whole next in this run (``head_lines``); ``watch`` only follows
     it, and a kept file would hold a rotated log's space until the agent stops."""
+    sniffers = [(name, p.hooks.access_sniff) for name, p in PROXIES.items() if p.hooks.access_sniff]
+    return _sniffed(paths, sniffers, keep)
+
+
+def _sniffed(paths: list[str], sniffers: list[tuple[str, str]], keep: bool = False) -> str | None:
+    """The first proxy whose sniff (a hook's path) takes the first 50 lines of the first readable
+    regular file of ``paths``, else None."""
     from why502.sources.byte_chunks import head_lines
 
-    sniffers = [(name, p.hooks.access_sniff) for name, p in PROXIES.items() if p.hooks.access_sniff]
     for path in paths:
         if path == "-" or not os.path.isfile(path):
             continue
@@ -145,4 +160,5 @@ def sniff_access_logs(paths: list[str], keep: bool = True) -> str | None:
             if sniff(lines):
                 return name
         return None
+    return None
     return None

@@ -291,10 +291,12 @@ class Watch:
         # sniff it; its lines were read as nginx's, no request counted, its timeouts in nginx's words)
         which = o.proxy
         if which is None and o.config is None and o.default_proxy_config is None:
-            from why502.app.stats.sniff import sniff_access_logs
+            from why502.app.stats.sniff import sniff_access_logs, sniff_error_logs
 
             which = sniff_access_logs([p for p in (*o.access_logs, *o.error_logs, *o.logs) if p != STDIN],
                                       keep=False)
+            # else the error log's own head (Apache's), as diagnose asks it
+            which = which or sniff_error_logs([p for p in (*o.error_logs, *o.logs) if p != STDIN])
         self.proxy = choose(which, o.config or o.default_proxy_config,
                             "--config" if o.config is not None else DEFAULT_FLAG)
         if not get(self.proxy).can(Capability.WATCH):

@@ -21,19 +21,28 @@ from why502.proxies.apache.source import apache_config
 def read_apache(options: DiagnoseOptions, diags: list[Diagnostic],
                 inputs: dict[str, Any]) -> ProxyView:
     """Apache's config (``--config``, else Debian's /etc/apache2/apache2.conf; httpd.conf
-    elsewhere) and its ErrorLog."""
-    path = options.config or PROXY.vocabulary.default_config
-    try:
-        cfg = apache_config(path)
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
-    if not cfg.directives:
-        raise InputError(f"{path}: not a readable Apache config (no directive found)")
+    elsewhere) and its ErrorLog.  Logs alone (``DiagnoseOptions.logs_only``: the logs were
+    sniffed as Apache's, ``Hooks.error_sniff``) read no config of this host, as nginx's and
+    HAProxy's logs alone do: they may come from another machine, and this host's packaged
+    config (its ``CustomLog`` formats, its ``ProxyTimeout``) is not theirs."""
+    if options.config is None and options.logs_only():
+        diags.append(Diagnostic("info", "only the logs named were read: this host's Apache config was "
+                                "not (pass --config FILE, or --discover to read this host's)"))
+        cfg = ApacheConfig(main_file="", server_root="")
+    else:
+        path = options.config or PROXY.vocabulary.default_config
+        try:
+            cfg = apache_config(path)
+        except OSError as err:
+            raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+        if not cfg.directives:
+            raise InputError(f"{path}: not a readable Apache config (no directive found)")
     diags += [Diagnostic("warning", p) for p in cfg.problems]
     targets, groups, files, aliases = apache_facts(cfg)
     inputs["proxy"] = PROXY.name
-    inputs["config"] = cfg.main_file
-    inputs["config_files"] = cfg.files
+    if cfg.main_file:
+        inputs["config"] = cfg.main_file
+        inputs["config_files"] = cfg.files
     view = ProxyView(PROXY.name, cfg.main_file, targets, groups, files, aliases, user=cfg.user,
                      group=cfg.group, router=apache_router(cfg))
     if not options.error_logs:

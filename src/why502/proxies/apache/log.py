@@ -44,9 +44,41 @@ class ApacheFormat:
     regex: re.Pattern[str]
     timed: bool  # has %D or %T: the time served is known
     relay: bool = False  # has %{proxy-status}n: who made a 5xx is in the line (module docstring)
+    followed: bool = False  # a line may go on after the format (``guess_log_format``)
 
 
-def compile_log_format(fmt: str) -> ApacheFormat:
+def looks_like_error_log(lines: list[str]) -> bool:
+    """``Hooks.error_sniff``: at least half of the non-empty ``lines`` start with httpd's
+    error-log head (``heads.toml``: ``[Tue Oct 26 17:27:20.477742 2021] [proxy:error] ...``)."""
+    from why502.parsers.heads import starts_with_head
+
+    kept = [ln for ln in lines if ln.strip()]
+    return bool(kept) and 2 * sum(1 for ln in kept if starts_with_head("apache", ln)) >= len(kept)
+
+
+def guess_log_format(lines: list[str]) -> tuple[str, bool]:
+    """The ``LogFormat`` of an access log no config names, from its first ``lines``: the
+    nickname (``combined``, ``common``, ``vhost_combined``) at least half of them match, else
+    the one at least half start with and go on after (``%h %l %u %t "%r" %>s %b %D``: a
+    ``LogFormat`` in the config nobody gave; the known start is read, the rest not named), else
+    ``combined`` as before.  Returns (format, followed)."""
+    kept = [ln for ln in lines if ln.strip()]
+    for followed in (False, True):
+        best, hits = COMBINED, 0
+        for fmt in sorted(NICKNAMES.values(), key=len, reverse=True):  # a tie: the longer
+            rx = compile_log_format(fmt, followed).regex
+            n = sum(1 for ln in kept if rx.match(ln))
+            if n > hits:
+                best, hits = fmt, n
+        if kept and 2 * hits >= len(kept):
+            return best, followed
+    return COMBINED, False
+
+
+def compile_log_format(fmt: str, followed: bool = False) -> ApacheFormat:
+    """``fmt`` (a ``LogFormat`` string) as the regex of its lines, each item the engine reads a
+    named group; ``followed``: the line may go on after the format's last item (a space, then
+    anything: ``guess_log_format``)."""
     parts: list[str] = []
     pos = 0
     used: set[str] = set()
@@ -90,7 +122,8 @@ def compile_log_format(fmt: str) -> ApacheFormat:
         else:
             parts.append(f"(?:{rx})")
     parts.append(re.escape(fmt[pos:]))
-    return ApacheFormat(fmt, re.compile("^" + "".join(parts) + r"\s*$"), timed, relay)
+    end = r"(?:\s.*)?$" if followed else r"\s*$"
+    return ApacheFormat(fmt, re.compile("^" + "".join(parts) + end), timed, relay, followed)
 
 
 def engine_format(fmt: ApacheFormat) -> str:

@@ -60,6 +60,7 @@ class Apache(BaseProxy):
                   fix_service="why502.proxies.apache.fix:Apache",
                   lab_runtime="why502.proxies.apache.lab:start_apache",
                   access_log="why502.proxies.apache.stats:apache_for_diagnose",
+                  error_sniff="why502.proxies.apache.log:looks_like_error_log",
                   master_args="why502.proxies.apache.process:master_args",
                   mitigate="why502.proxies.apache.mitigate:STOPGAPS",
                   diagnose_view="why502.proxies.apache.diagnose:read_apache",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from why502.errors import InputError
 from why502.proxies.apache import log as apache_log
 from why502.proxies.apache.config import ApacheConfig
+from why502.proxies.apache.source import access_head
 from why502.proxies.apache.source import apache_config as _read_config
 
 if TYPE_CHECKING:
@@ -66,8 +67,14 @@ def _only_target(config: str | None) -> str:
 
 
 def _format(config: str | None, paths: list[str], given: str | None) -> tuple[apache_log.ApacheFormat, str]:
-    """The compiled ``LogFormat`` and the backend a relayed 5xx names."""
-    fmt = apache_log.compile_log_format(apache_format(config, paths, given))
+    """The compiled ``LogFormat`` and the backend a relayed 5xx names.  With neither a config nor
+    a format given, the format is guessed from the first file's head (``log.guess_log_format``):
+    a run given Apache's logs alone read an access log in ``common`` + ``%D`` as ``combined``,
+    and read no request of it."""
+    if config is None and not given and paths:
+        fmt = apache_log.compile_log_format(*apache_log.guess_log_format(access_head(paths[0])))
+    else:
+        fmt = apache_log.compile_log_format(apache_format(config, paths, given))
     return fmt, (_only_target(config) if fmt.relay else "-")
 
 
@@ -152,8 +159,9 @@ def proxied_input(files: list[str], config: str | None, log_format: str | None) 
     from why502.app.stats.report import ProxiedInput
 
     frames, fmt = _reader(config, files, log_format)
+    shown = f"{fmt.format} followed by fields it does not name" if fmt.followed else fmt.format
     return ProxiedInput(frames=frames, log_format=apache_log.engine_format(fmt),
-                        source=f"Apache LogFormat {fmt.format}")
+                        source=f"Apache LogFormat {shown}")
 
 
 def apache_for_diagnose(access_logs: list[str], error_logs: list[str], config: str | None) -> FramedLog:
