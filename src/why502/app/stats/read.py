@@ -367,10 +367,11 @@ class FrameFeed:
         self.first: tuple[str, int, str] | None = None
         self.rows = 0  # rows read so far (folded ones included)
 
-    def add(self, path: str, first_line: int, lines: pl.Series) -> None:
-        """The lines of ``path`` from its line ``first_line`` (1-based) on."""
+    def add(self, path: str, first_line: int, lines: pl.Series, rows: pl.DataFrame | None = None) -> None:
+        """The lines of ``path`` from its line ``first_line`` (1-based) on; ``rows``: their
+        ``frames`` already (read in a worker: ``read_frames``)."""
         self._note(path, first_line, lines)
-        self._hold(path, self.frames(lines, first_line - 1), None)
+        self._hold(path, self.frames(lines, first_line - 1) if rows is None else rows, None)
 
     def add_block(self, path: str, first_line: int, data: bytes, rows: pl.DataFrame,
                   folded: Folded | None) -> None:
@@ -440,10 +441,21 @@ def read_frames(acc: StatsAccumulator, paths: Iterable[str], frames: FrameReader
     52).  (The batches keep ``iter_batches``' size: the rows are aggregated in the same parts
     either way, ``FrameFeed._hold``.)"""
     if blocks is None:
-        feed = FrameFeed(acc, frames)
-        for name, first, lines in batches_of(paths, progress):
-            feed.add(name, first, lines)
-        feed.flush()
+        # the plug-in's reader of each batch (Apache's ``LogFormat`` regex in polars' string
+        # kernels, run one batch at a time) in the workers, the aggregation behind them as in
+        # the block path: on the main thread alone it was two thirds of Apache's ``stats``
+        # (py-spy, BENCHMARKS.md stop 58)
+        def framed(item: tuple[str, int, pl.Series]) -> tuple[str, int, pl.Series, pl.DataFrame]:
+            name, first, lines = item
+            return name, first, lines, frames(lines, first - 1)
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            feed = FrameFeed(acc, frames, pool)
+            for name, first, lines, rows in pulled_in_order(pool, batches_of(paths, progress), framed,
+                                                            BLOCKS_AHEAD):
+                feed.add(name, first, lines, rows)
+            feed.flush()
+            feed.drain()
         return feed
     fold = acc.reducer.folds_fields
     Read = tuple[ByteBatch, int, "tuple[pl.DataFrame, Folded | None] | None"]
