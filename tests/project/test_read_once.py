@@ -509,3 +509,13 @@ def test_a_log_rotated_after_its_sniff_is_read_from_the_new_file(tmp_path: Path)
         log.write_bytes(b"new line\n")
         assert [b.lines for b in iter_batches([log])] == [["new line"]]
         assert held.closed and once.kept(str(log)) is None
+
+
+def test_apaches_logs_alone_are_opened_once() -> None:
+    """Apache's logs given alone: the error log's head says whose they are
+    (``sniff_error_logs``) and the access log's head which ``LogFormat``
+    (``proxies.apache.source.access_head``) -- each read from the file the run keeps, so each log
+    is opened once."""
+    access, err = str(APA_SLOW / "apache-access.log"), str(APA_SLOW / "apache-error.log")
+    seen = _opens(["diagnose", "--offline", "--error-log", err, "--access-log", access, "--format", "json"])
+    assert (seen[access], seen[err]) == (1, 1), {k: v for k, v in seen.items() if "apache-" in k}

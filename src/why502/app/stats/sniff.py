@@ -123,13 +123,14 @@ def _rereadable(path: str) -> bool:
     return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
-def sniff_error_logs(paths: list[str]) -> str | None:
+def sniff_error_logs(paths: list[str], keep: bool = True) -> str | None:
     """The proxy whose own error-log lines (``Hooks.error_sniff``) the first lines of the first
     readable error log are, else None (stdin is not sniffed: it is read once).  ``diagnose`` given
     logs alone asks it when no access log told (``sniff_access_logs``): Apache's error log read
-    as nginx's got nginx's words and nginx's fix."""
+    as nginx's got nginx's words and nginx's fix.  ``keep``: as ``sniff_access_logs``' (the file
+    opened once: the reader of the whole log takes it)."""
     sniffers = [(name, p.hooks.error_sniff) for name, p in PROXIES.items() if p.hooks.error_sniff]
-    return _sniffed(paths, sniffers)
+    return _sniffed(paths, sniffers, keep)
 
 
 def sniff_access_logs(paths: list[str], keep: bool = True) -> str | None:

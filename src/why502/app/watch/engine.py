@@ -296,7 +296,7 @@ class Watch:
             which = sniff_access_logs([p for p in (*o.access_logs, *o.error_logs, *o.logs) if p != STDIN],
                                       keep=False)
             # else the error log's own head (Apache's), as diagnose asks it
-            which = which or sniff_error_logs([p for p in (*o.error_logs, *o.logs) if p != STDIN])
+            which = which or sniff_error_logs([p for p in (*o.error_logs, *o.logs) if p != STDIN], keep=False)
         self.proxy = choose(which, o.config or o.default_proxy_config,
                             "--config" if o.config is not None else DEFAULT_FLAG)
         if not get(self.proxy).can(Capability.WATCH):

@@ -15,10 +15,12 @@ def apache_config(path: str) -> ApacheConfig:
     return parsed(__name__, path, lambda: load_apache(path), files=lambda cfg: cfg.files)
 
 
-def access_head(path: str) -> list[str]:
+def access_head(path: str, keep: bool = True) -> list[str]:
     """The first 200 non-blank lines of the access log ``path`` (``.gz`` read through), or none
-    when it cannot be read (the reader of the whole file says why)."""
+    when it cannot be read (the reader of the whole file says why).  ``keep``: the file is read
+    whole next in this run, which takes the file opened here (``head_lines``); not for a file
+    ``watch`` only follows."""
     try:
-        return head_lines(path, 200)
+        return head_lines(path, 200, keep=keep)
     except (OSError, InputError):
         return []

@@ -66,13 +66,14 @@ def _only_target(config: str | None) -> str:
     return next(iter(keys)) if len(keys) == 1 else "-"
 
 
-def _format(config: str | None, paths: list[str], given: str | None) -> tuple[apache_log.ApacheFormat, str]:
+def _format(config: str | None, paths: list[str], given: str | None,
+            keep: bool = True) -> tuple[apache_log.ApacheFormat, str]:
     """The compiled ``LogFormat`` and the backend a relayed 5xx names.  With neither a config nor
     a format given, the format is guessed from the first file's head (``log.guess_log_format``):
     a run given Apache's logs alone read an access log in ``common`` + ``%D`` as ``combined``,
-    and read no request of it."""
+    and read no request of it.  ``keep``: as ``source.access_head``'s."""
     if config is None and not given and paths:
-        fmt = apache_log.compile_log_format(*apache_log.guess_log_format(access_head(paths[0])))
+        fmt = apache_log.compile_log_format(*apache_log.guess_log_format(access_head(paths[0], keep)))
     else:
         fmt = apache_log.compile_log_format(apache_format(config, paths, given))
     return fmt, (_only_target(config) if fmt.relay else "-")
@@ -186,7 +187,7 @@ def apache_for_watch(config: str | None, path: str) -> tuple[Callable[[str], str
     every line failed nginx's format and no incident ever opened on Apache's access log)."""
     from why502.parsers.log_format import PREDEFINED
 
-    fmt, upstream = _format(config, [path], None)
+    fmt, upstream = _format(config, [path], None, keep=False)  # (followed, never read whole)
     engine = apache_log.engine_format(fmt)
     nginx_format = PREDEFINED[engine][0] if engine in PREDEFINED else engine
     return (lambda line: apache_log.to_nginx_line(line, fmt, upstream)), nginx_format
