@@ -21,9 +21,7 @@ from why502.app.diagnose.options import DiagnoseOptions
 from why502.app.stats.sniff import (
     sniff_access_logs as sniff_access_logs,  # (re-exported: proxies.haproxy.diagnose)
 )
-from why502.app.stats.sniff import (
-    sniff_error_logs,
-)
+from why502.app.stats.sniff import sniff_error_logs
 from why502.errors import InputError
 from why502.evidence.model import GroupFact, TargetFact
 from why502.facts.routes import PathRouter

@@ -162,4 +162,3 @@ def _sniffed(paths: list[str], sniffers: list[tuple[str, str]], keep: bool = Fal
                 return name
         return None
     return None
-    return None
