@@ -81,6 +81,20 @@ def test_apaches_error_log_alone_is_followed_as_apaches() -> None:
     assert "Apache gave up" in summary and "ProxyTimeout" in summary and "nginx" not in summary
 
 
+def test_an_access_log_in_common_and_more_is_counted() -> None:
+    """An access log whose format nothing names and no predefined format matches whole --
+    Apache's ``%h %l %u %t "%r" %>s %b %D``, recorded from ``apache2`` -- is guessed as ``stats``
+    guesses it (``formats.guessed``: the Common Log Format, followed): before, every line was
+    unparsed and no incident ever opened; the agent still loads neither polars nor rich."""
+    log = FIXTURES / "matrix-cells" / "apache-gunicorn-timeout-window" / "apache-access.log"
+    lines = [ln for ln in log.read_text().splitlines() if ln]
+    loaded, events = follow_loop_modules(["--access-log", str(log), "--from-start"])
+    opened = next(json.loads(ln) for ln in events.splitlines() if '"incident-opened"' in ln)
+    assert opened["incident"]["requests"] == len(lines)
+    assert opened["incident"]["errors_5xx"] == sum(1 for ln in lines if ln.split('" ')[1][0] == "5")
+    assert loaded == []
+
+
 def test_stdin_too() -> None:
     log = (REC / "haproxy-backend-down" / "haproxy.log").read_bytes()
     loaded, events = follow_loop_modules(

@@ -62,7 +62,14 @@ def choose_format(
             name, where = chosen
             name_, fmt, escape = resolve_format(name, formats)
             return compile_format(fmt, escape, name=name_), f"log_format {name} ({where})"
-    sample = head_lines(paths[0], keep=keep) if paths else []
+    return guessed(head_lines(paths[0], keep=keep) if paths else [])
+
+
+def guessed(sample: list[str]) -> tuple[CompiledFormat, str]:
+    """The format of a log's first lines ``sample`` when nothing names it, and a sentence saying
+    it was guessed: the predefined format most of them match whole, else the one (or the Common
+    Log Format) most of them start with and go on after (:func:`guess_followed`), else the best
+    whole match all the same (its error then names it).  ``stats`` and ``watch`` guess alike."""
     name, hits = guess_format(sample)
     fmt, escape = PREDEFINED[name]
     if hits * 2 < len(sample):

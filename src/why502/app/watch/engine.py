@@ -693,14 +693,13 @@ class Watch:
 
     def _access(self, f: _Followed, data: bytes, count: int, bucket: Any) -> None:
         if f.parser is None:
-            from why502.app.stats.formats import guess_format
+            # guessed as ``stats`` guesses it (``formats.guessed``): an Apache log in ``common`` +
+            # ``%D`` followed alone matched no predefined format, and no request was counted
+            from why502.app.stats.formats import guessed
             from why502.app.watch.traffic import make_parser
-            from why502.parsers.log_format import PREDEFINED, compile_format
 
             head = data[:65536].decode("utf-8", "replace").split("\n")[:100]
-            name, _hits = guess_format([ln for ln in head if ln])
-            fmt, escape = PREDEFINED[name]
-            f.parser = make_parser(compile_format(fmt, escape, name=name))
+            f.parser = make_parser(guessed([ln for ln in head if ln])[0])
         if f.rewrite is not None:  # a line no request keeps its text: counted as unparsed
             text = data.decode("utf-8", "replace").splitlines()
             data = "".join((f.rewrite(ln) or ln) + "\n" for ln in text).encode()
