@@ -128,6 +128,25 @@ def test_hostile_line_cannot_reach_the_terminal(run_main: RunMain) -> None:
     assert "request:  GET /\\x1b]0;pwned\\x07\\x1b[31mred HTTP/1.1" in out
 
 
+@pytest.mark.parametrize("log", ["recorded/apache-too-slow/apache-access.log",
+                                 "recorded/backend-5xx-combined-log/access.log"])
+def test_an_access_line_is_said_to_be_one(run_main: RunMain, log: str) -> None:
+    """A request line pasted from an access log (Apache's ``%D`` one, nginx's ``combined``) has
+    no message to explain: the usage error says what it is, its status, and what reads it
+    (``parsers.access_line``), instead of "not a known upstream-failure line"."""
+    from tests.support.paths import FIXTURES_DIR
+
+    line = next(ln for ln in (FIXTURES_DIR / log).read_text().splitlines() if ln)
+    status = int(line.split('" ')[1].split()[0])
+    code, out, err = run_main("explain", line)
+    assert code == 2 and out == ""
+    assert f"an access-log request line (status {status}: the proxy answered a 5xx, not why)" in err
+    assert "why502 diagnose --access-log" in err and "not a known upstream-failure line" not in err
+    ok = line.replace(f'" {status} ', '" 200 ', 1)
+    code, _out, err = run_main("explain", ok)
+    assert code == 2 and "(status 200: no failure)" in err
+
+
 def test_unrecognised_line_is_exit_2(run_main: RunMain) -> None:
     code, out, err = run_main("explain", "GET / HTTP/1.1 200 everything is fine \x1b[2J")
     assert code == 2 and out == ""

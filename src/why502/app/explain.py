@@ -88,6 +88,7 @@ def _term_entries(terms: list[Term], catalog: Catalog) -> list[Entry]:
 
 
 def _explain_line(text: str) -> Explanation:
+    from why502.parsers.access_line import clf_status
     from why502.parsers.normalize import normalize  # lazy: only pasted lines need the classifier
     from why502.parsers.recognise import read_line
     from why502.proxies.logfamilies import families
@@ -101,6 +102,16 @@ def _explain_line(text: str) -> Explanation:
     record = reading.classified
     if record is None:
         shown = shorten(strip_terminal_escapes(first.strip()), 70)
+        status = clf_status(first.strip())
+        if status is not None:
+            # a request line of an access log (``parsers.access_line``): no message to explain,
+            # and its status alone names no cause -- say what it is and what reads it
+            said = ("the proxy answered a 5xx, not why" if status >= 500 else "no failure")
+            raise UsageError(
+                f"an access-log request line (status {status}: {said}), not an error message: "
+                f"{shown!r} -- `why502 stats ACCESS_LOG` counts its requests and "
+                "`why502 diagnose --access-log ACCESS_LOG --error-log ERROR_LOG` finds why in the "
+                "error log's lines of the same moment")
         raise UsageError(
             f"not a known upstream-failure line: {shown!r} "
             "(why502 reads nginx, Apache, HAProxy, Envoy, Caddy, Traefik, Kong, APISIX, Cloudflare, "
