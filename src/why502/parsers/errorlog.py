@@ -567,10 +567,18 @@ def classify_line(text: str, year: int = 1970, repair: bool = True) -> Classifie
     is, without ``normalize``'s second chance (tests use it to find the lines only a repair reads).
     """
     line = text.rstrip("\r\n")
+    if is_clf_request(line):
+        # a request line of an access log (``parsers.access_line``): a request the proxy
+        # answered, its status stats' to count, and its referer, agent and URL the client's
+        # words -- no message; the prose rules' "502" searched each 5xx of it in vain (no
+        # fixture line of that shape was classified: the batch engine drops them too).  Asked
+        # before the repair, which would unquote Apache's \" in the request
+        return None
     got = _classify_text(line, year)
-    if got is None and repair and not is_clf_request(line):  # a repair would unquote a request
+    if got is None and repair:
         norm = normalize(line)
-        got = _classify_text(norm.text, year) if norm.changed else None
+        got = (_classify_text(norm.text, year)
+               if norm.changed and not is_clf_request(norm.text) else None)
     if got is not None and got.time is not None and not got.time.isascii():
         # every program writes its time in ASCII digits; Python's ``\d`` also takes other
         # scripts' digits ("202٦"), which would sort after every real time: no time, as the
@@ -592,12 +600,9 @@ def _classify_text(line: str, year: int) -> Classified | None:
     m = stderr.match(inner) if stderr is not None else None
     if m:
         return classify_engine_message(m.group("msg"), un.time, m.group("level"))
-    if is_clf_request(line) or (inner is not line and is_clf_request(inner)):
-        # a request line of an access log (``parsers.access_line``), as written or inside a
-        # wrapper (unwrapping unescapes Apache's \" in the request): a request the proxy
-        # answered, its status stats' to count, and its referer, agent and URL the client's
-        # words -- no message; the prose rules' "502" searched each 5xx of it in vain (no
-        # fixture line of that shape was classified: the batch engine drops them too)
+    if inner is not line and is_clf_request(inner):
+        # a request line inside a wrapper (``classify_line`` asked of the line as written; the
+        # unwrapping unescapes Apache's \" in the request)
         return None
     other = _classify_other(inner, un.time)
     if other is not None:
