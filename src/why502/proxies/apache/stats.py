@@ -34,13 +34,18 @@ def apache_config(path: str) -> ApacheConfig:
     return _read_config(path)
 
 
-def apache_format(config: str | None, paths: list[str], given: str | None) -> str:
-    """The ``LogFormat`` of ``paths``: ``given`` (a string or nickname), else the format of the
-    config's ``CustomLog`` writing that file, else ``combined``."""
+def apache_format(config: str | None, paths: list[str], given: str | None,
+                  keep: bool = True) -> tuple[str, bool]:
+    """The ``LogFormat`` of ``paths`` and whether its lines go on after it: ``given`` (a string
+    or nickname), else the format of the config's ``CustomLog`` writing that file (``combined``
+    when none does), else -- no config -- the one guessed from the first file's head
+    (``log.guess_log_format``: a run given Apache's logs alone read an access log in ``common`` +
+    ``%D`` as ``combined``, and read no request of it).  ``keep``: as
+    ``source.access_head``'s."""
     if given:
-        return apache_log.NICKNAMES.get(given, given)
+        return apache_log.NICKNAMES.get(given, given), False
     if config is None:
-        return apache_log.COMBINED
+        return apache_log.guess_log_format(access_head(paths[0], keep) if paths else [])
     try:
         cfg = apache_config(config)
     except OSError as err:
@@ -50,8 +55,8 @@ def apache_format(config: str | None, paths: list[str], given: str | None) -> st
     for d in cfg.values("CustomLog"):
         if len(d.args) >= 2 and os.path.basename(cfg.resolve(d.args[0])) in names:
             fmt = d.args[1]
-            return nick.get(fmt, apache_log.NICKNAMES.get(fmt, fmt))
-    return apache_log.COMBINED
+            return nick.get(fmt, apache_log.NICKNAMES.get(fmt, fmt)), False
+    return apache_log.COMBINED, False
 
 
 def _only_target(config: str | None) -> str:
@@ -68,14 +73,8 @@ def _only_target(config: str | None) -> str:
 
 def _format(config: str | None, paths: list[str], given: str | None,
             keep: bool = True) -> tuple[apache_log.ApacheFormat, str]:
-    """The compiled ``LogFormat`` and the backend a relayed 5xx names.  With neither a config nor
-    a format given, the format is guessed from the first file's head (``log.guess_log_format``):
-    a run given Apache's logs alone read an access log in ``common`` + ``%D`` as ``combined``,
-    and read no request of it.  ``keep``: as ``source.access_head``'s."""
-    if config is None and not given and paths:
-        fmt = apache_log.compile_log_format(*apache_log.guess_log_format(access_head(paths[0], keep)))
-    else:
-        fmt = apache_log.compile_log_format(apache_format(config, paths, given))
+    """The compiled ``LogFormat`` (:func:`apache_format`) and the backend a relayed 5xx names."""
+    fmt = apache_log.compile_log_format(*apache_format(config, paths, given, keep))
     return fmt, (_only_target(config) if fmt.relay else "-")
 
 
