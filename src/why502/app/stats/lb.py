@@ -315,7 +315,7 @@ class _Converted:
 # for 1M lines, at 128k ~240k times: 2.2 -> 1.4 s (BENCHMARKS.md stop 58).  The price is on a
 # log whose groups never repeat (600k ALB lines, a distinct target on each): 430 -> 513 MB, past
 # the 300 MB bound either way (its accumulator keeps every target).  A table of 128k groups is
-# ~15-30 MB.
+# ~15-30 MB by estimate (its keys, ~100-200 bytes a group), not measured alone.
 FOLD_TAKE_GROUPS = 1 << 17
 FOLD_TAKE_ROWS = 1 << 30
 # ``stats`` counts on a second lane (a fold of its own) once this many rows were counted: a
