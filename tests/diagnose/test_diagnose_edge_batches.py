@@ -326,3 +326,29 @@ def test_details_that_name_each_request_are_bounded(tmp_path: Path, monkeypatch:
     groups = dict(dict(batched[1]["cloudflare"])["failures"])
     assert groups and all(len(dict(g)["details"]) <= 5 for g in groups.values())
     assert any(len(dict(g)["details"]) == 5 for g in groups.values())
+
+
+@pytest.mark.parametrize("batch", [16 << 10, 1 << 20])
+def test_a_full_table_of_details_still_counts_the_ones_it_has(batch: int, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               together: list[int]) -> None:
+    """A failure group's table of details, once full, goes on counting the details it holds
+    when they come again (``FailureGroup.count_detail``): counted together, the rows of a full
+    group are cut to its details before they are grouped, never dropped."""
+    import re
+
+    from why502.evidence import lb_evidence
+
+    monkeypatch.setattr(lb_evidence, "DETAILS_KEPT", 5)
+    lines = [line for line in _family_lines("cloudflare") if '"RayID":"' in line]
+    rng = random.Random(12)
+    made = [re.sub(r'"RayID":"[^"]*"', f'"RayID":"{i % 8:016x}"', rng.choice(lines)) for i in range(800)]
+    log = tmp_path / "cloudflare.log"
+    log.write_text("\n".join(made) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", batch)
+    batched = _evidence([str(log)], "cloudflare", True)
+    assert batched == _evidence([str(log)], "cloudflare", False)
+    groups = dict(dict(batched[1]["cloudflare"])["failures"])
+    # (dataclasses.asdict makes a Counter of its (key, count) pairs: each pair is a key, once)
+    sums = [sum(n for (_detail, n), _once in dict(g)["details"]) for g in groups.values()]
+    assert sums and max(sums) > 20  # the details kept go on being counted after the table filled

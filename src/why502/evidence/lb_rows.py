@@ -4,12 +4,12 @@
 ``diagnose`` on an edge log counts the requests that answered a batch at a time (``Answered``),
 but built a record and called ``add`` for every other row: ~6 us each, a quarter of the rows of a
 failure-dense log, and on the reading thread the record itself (a dict per row) and the text of
-every such line (~40 % of the run's CPU, BENCHMARKS.md stop 55).  Here the rows stay a frame:
-each table of the evidence is counted by a group-by whose groups are applied in the order of
-their first row, which is the order ``add`` gives every table (a key enters a ``Counter`` at
-its first row); what the order of the rows decides of a target's life is taken from the first
-and last row indices (``_lives``); the few lines whose text is kept (the samples) come with the
-batch (``texts``).  ``tests/diagnose/test_diagnose_edge_batches.py`` compares every field and
+every such line (~40 % of the run's CPU, BENCHMARKS.md stop 55).  Here the rows stay a frame,
+grouped once by every value ``add`` counts (``tally``); each table of the evidence is rolled up
+from those groups in the order of their first row, which is the order ``add`` gives every table
+(a key enters a ``Counter`` at its first row); what the order of the rows decides of a target's
+life is taken from the first and last row indices (``_lives``); the few lines whose text is kept
+(the samples) come with the batch (``texts``).  ``tests/diagnose/test_diagnose_edge_batches.py`` compares every field and
 every order of the evidence with the line-by-line count.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from why502.evidence import lb_evidence as kept  # its limits read at each call, as _into reads them
@@ -82,79 +83,106 @@ def sample_rows(rows: pl.DataFrame) -> list[int]:
     return sorted({*five.to_list(), *grouped.to_list()})
 
 
-def first_places(rows: pl.DataFrame) -> tuple[dict[Any, int], dict[Any, int], dict[Any, int]]:
-    """The first ``idx`` of each target, status and minute among the access rows of
-    ``prepared(rows)`` (for ``LbEvidence.reserve``, with the answered rows'); run on the
-    reading thread, beside ``prepared``."""
+#: the keys of ``tally``'s groups: every value ``add`` reads of a row to count it in a table, so
+#: each table is a roll-up of these groups (few: a batch has a few statuses, minutes and targets)
+_FINE = ("_access", "_five", "_bad", "_gid", "made_by", "status", "_minute", "_code", "_symptom",
+         "_proxy_status", "_target", "_group")
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A batch's other rows (``prepared``) grouped by every value ``add`` counts (``_FINE``),
+    the groups in the order of their first row, each as ``(*keys, n, first idx, last idx, least
+    and greatest time, last timed idx, its time)``: one polars query, where each table was
+    counted by its own (a few dozen a batch, ~0.5 ms each whatever the batch's size: most of
+    ``diagnose``'s counting thread, BENCHMARKS.md stop 59).  Every table is rolled up from these
+    groups in Python; a key's first group is its first row, so the rolled-up tables keep the
+    order ``add`` gives them.  ``firsts``: the first ``idx`` of each target, status and minute
+    among the access rows (for ``LbEvidence.reserve``)."""
+
+    groups: list[tuple[Any, ...]]
+    firsts: tuple[dict[Any, int], dict[Any, int], dict[Any, int]]
+
+
+def tally(rows: pl.DataFrame) -> Tally:
+    """``Tally`` of ``rows`` (``prepared``: in ``idx`` order, so a group's last timed row is
+    its last)."""
     import polars as pl
 
-    requests = rows.filter(pl.col("_access"))
-    return tuple(  # type: ignore[return-value]
-        dict(requests.filter(pl.col(column).is_not_null()).group_by(column).agg(pl.col("idx").min())
-             .iter_rows())
-        for column in ("_target", "status", "_minute"))
+    idx, timed = pl.col("idx"), pl.col("_timed")
+    groups = (rows.group_by(list(_FINE)).agg(
+        pl.len(), idx.min().alias("_first"), idx.max().alias("_last"),
+        pl.col("time").filter(timed).min().alias("_lo"), pl.col("time").filter(timed).max().alias("_hi"),
+        idx.filter(timed).max().alias("_last_timed"), pl.col("time").filter(timed).last().alias("_last_time"))
+        .sort("_first").rows())
+    firsts: tuple[dict[Any, int], dict[Any, int], dict[Any, int]] = ({}, {}, {})
+    for g in groups:
+        if g[_ACCESS]:
+            for table, key in zip(firsts, (g[_TARGET], g[_STATUS], g[_MINUTE]), strict=True):
+                if key is not None and key not in table:
+                    table[key] = g[_N + 1]
+    return Tally(groups, firsts)
+
+
+# the places of a group's fields in ``Tally.groups``
+(_ACCESS, _FIVE, _BAD, _GID, _MADE_BY, _STATUS, _MINUTE, _CODE, _SYMPTOM, _PROXY_STATUS, _TARGET,
+ _GROUP) = range(len(_FINE))
+_N = len(_FINE)
+_FIRST, _LAST, _LO, _HI, _LAST_TIMED, _LAST_TIME = range(_N + 1, _N + 7)
 
 
 def add_rows(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], answered: Answered,
-             path: str, first_line: int) -> None:
+             path: str, first_line: int, counted: Tally | None = None) -> None:
     """Count ``rows`` (``prepared``, in ``idx`` order: a batch's rows that are not
     ``answered``) into ``ev`` as ``add`` counts each in turn, and fill ``answered``'s runs with
     what its ``add_answered`` reads of them (``first_bad``, ``other_ok_idx``).  ``ev.reserve``
     has made room for the batch's targets, statuses and minutes; ``texts``: the lines of
-    ``sample_rows``."""
-    import polars as pl
-
+    ``sample_rows``; ``counted``: ``tally(rows)``, when the caller made it for ``reserve``."""
     if rows.height == 0:
         return
-    timed = rows.filter(pl.col("_timed"))
-    if timed.height:
-        lo, hi = str(timed["time"].min()), str(timed["time"].max())
+    groups = (counted or tally(rows)).groups
+    spans = [(g[_LO], g[_HI]) for g in groups if g[_LO] is not None]
+    if spans:
+        lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
         ev.first = lo if ev.first is None or lo < ev.first else ev.first
         ev.last = hi if ev.last is None or hi > ev.last else ev.last
-    access = rows.filter(pl.col("_access"))
-    ev.error_lines += rows.height - access.height
-    if access.height:
-        _requests(ev, access, texts, path, first_line)
-        _lives(ev, access, answered)
-    grouped = rows.filter(pl.col("_gid").is_not_null())
-    if grouped.height:
-        _groups(ev, grouped, texts, path, first_line)
+    access = [g for g in groups if g[_ACCESS]]
+    ev.error_lines += sum(g[_N] for g in groups if not g[_ACCESS])
+    if access:
+        _requests(ev, access, rows, texts, path, first_line)
+        _lives(ev, access, rows, answered)
+    if any(g[_GID] is not None for g in groups):
+        _groups(ev, groups, rows, texts, path, first_line)
 
 
-def _requests(ev: LbEvidence, access: pl.DataFrame, texts: Mapping[int, str], path: str,
-              first_line: int) -> None:
+def _requests(ev: LbEvidence, access: list[tuple[Any, ...]], rows: pl.DataFrame,
+              texts: Mapping[int, str], path: str, first_line: int) -> None:
     """What ``add`` counts of every access line: the request, its status and minute (their
     tables' order is ``reserve``'s), and of a 5xx who made it, its minute and the first lines."""
     import polars as pl
 
-    ev.requests += access.height
-    ev.statuses.update(_counts(access.filter(pl.col("status").is_not_null()), "status"))
-    ev.totals_per_minute.update(_counts(access.filter(pl.col("_minute").is_not_null()), "_minute"))
-    five = access.filter(pl.col("_five"))
-    if not five.height:
-        return
-    ev.five += five.height
-    for idx, time in five.select("idx", "time").head(max(0, FIVE_SAMPLES - len(ev.five_samples))).iter_rows():
-        ev.five_samples.append(Sample(path, first_line + idx, texts[idx], time))
-    for made_by, n in _in_order(five, ["made_by"]):
-        ev.made_by[made_by] += n
-    for minute, status, n in _in_order(five.filter(pl.col("_minute").is_not_null()), ["_minute", "status"]):
-        ev.per_minute.setdefault(minute, Counter())[str(status)] += n
+    for g in access:
+        n = g[_N]
+        ev.requests += n
+        if g[_STATUS] is not None:
+            ev.statuses[g[_STATUS]] += n
+        if g[_MINUTE] is not None:
+            ev.totals_per_minute[g[_MINUTE]] += n
+        if g[_FIVE]:
+            ev.five += n
+            ev.made_by[g[_MADE_BY]] += n
+            if g[_MINUTE] is not None:
+                minute = ev.per_minute.get(g[_MINUTE])
+                if minute is None:
+                    minute = ev.per_minute[g[_MINUTE]] = Counter()
+                minute[str(g[_STATUS])] += n
+    room = FIVE_SAMPLES - len(ev.five_samples)
+    if room > 0 and any(g[_FIVE] for g in access):
+        for idx, time in rows.filter(pl.col("_five")).select("idx", "time").head(room).iter_rows():
+            ev.five_samples.append(Sample(path, first_line + idx, texts[idx], time))
 
 
-def _counts(rows: pl.DataFrame, key: str) -> dict[Any, int]:
-    return dict(rows.group_by(key).len().iter_rows())
-
-
-def _in_order(rows: pl.DataFrame, keys: list[str]) -> list[tuple[Any, ...]]:
-    """``(*keys, n)`` of ``rows``' groups by ``keys``, in the order of each group's first row."""
-    import polars as pl
-
-    return list(rows.group_by(keys).agg(pl.len().alias("_n"), pl.col("idx").min().alias("_first"))
-                .sort("_first").drop("_first").iter_rows())
-
-
-def _lives(ev: LbEvidence, access: pl.DataFrame, answered: Answered) -> None:
+def _lives(ev: LbEvidence, access: list[tuple[Any, ...]], rows: pl.DataFrame, answered: Answered) -> None:
     """What ``LbEvidence._target`` does with each access line, per target (a line naming none:
     ``unnamed``), from the first and last indices of its failures and answers:
 
@@ -167,39 +195,40 @@ def _lives(ev: LbEvidence, access: pl.DataFrame, answered: Answered) -> None:
     - its last answer's time, and the run's ``first_bad`` and ``other_ok_idx``."""
     import polars as pl
 
-    idx, bad, timed = pl.col("idx"), pl.col("_bad"), pl.col("_timed")
-    per = access.group_by("_target").agg(
-        bad.sum().alias("n_bad"), (~bad).sum().alias("n_ok"),
-        idx.filter(bad).min().alias("first_bad"), idx.filter(~bad).min().alias("first_ok"),
-        idx.filter(~bad).max().alias("last_ok"),
-        idx.filter(~bad & timed).max().alias("last_ok_timed"),
-        pl.col("time").filter(~bad & timed).sort_by(idx.filter(~bad & timed)).last().alias("last_ok_time"))
+    per: dict[str | None, _Life] = {}
+    for g in access:
+        rolled = per.get(g[_TARGET])
+        if rolled is None:
+            rolled = per[g[_TARGET]] = _Life()
+        rolled.take(g)
     asked: list[tuple[str | None, int]] = []  # (target, index after which a failure is one after an answer)
-    for target, n_bad, n_ok, first_bad, first_ok, last_ok, last_ok_timed, last_ok_time in per.iter_rows():
+    for target, seen in per.items():
         life = ev.life(target)
         run = answered.targets.get(target)
-        if n_bad and life.first_failed_after_ok is None:
+        if seen.n_bad and life.first_failed_after_ok is None:
             if life.ok:
                 asked.append((target, -1))
             else:
-                answers = [i for i in (first_ok, run.first_idx if run is not None else None) if i is not None]
+                answers = [i for i in (seen.first_ok, run.first_idx if run is not None else None)
+                           if i is not None]
                 if answers:  # a failure after the first of them is one after an answer
                     asked.append((target, min(answers)))
-        if n_ok and (life.failed or (first_bad is not None and last_ok > first_bad)):
+        if seen.n_ok and (life.failed or (seen.first_bad is not None and seen.last_ok > seen.first_bad)):
             life.ok_after_failure = True
-        life.failed += n_bad
-        life.ok += n_ok
-        if last_ok_time is not None:
-            life.last_ok = last_ok_time
+        life.failed += seen.n_bad
+        life.ok += seen.n_ok
+        if seen.last_ok_time is not None:
+            life.last_ok = seen.last_ok_time
         if run is not None:
-            if first_bad is not None:
-                run.first_bad = first_bad if run.first_bad is None else run.first_bad
-            if last_ok_timed is not None:
-                run.other_ok_idx = last_ok_timed
+            if seen.first_bad is not None:
+                run.first_bad = seen.first_bad if run.first_bad is None else run.first_bad
+            if seen.last_ok_timed is not None:
+                run.other_ok_idx = seen.last_ok_timed
     if asked:
+        idx, bad = pl.col("idx"), pl.col("_bad")
         after = pl.DataFrame({"_target": [t for t, _a in asked], "_after": [a for _t, a in asked]},
                              schema={"_target": pl.String, "_after": pl.Int64})
-        firsts = (access.filter(bad & pl.col("time").is_not_null())
+        firsts = (rows.filter(pl.col("_access") & bad & pl.col("time").is_not_null())
                   .join(after, on="_target", nulls_equal=True)
                   .filter(idx.cast(pl.Int64) > pl.col("_after"))
                   .group_by("_target").agg(pl.col("time").sort_by(idx).first()))
@@ -207,76 +236,108 @@ def _lives(ev: LbEvidence, access: pl.DataFrame, answered: Answered) -> None:
             ev.life(target).first_failed_after_ok = time
 
 
+class _Life:
+    """One target's access rows of a batch, rolled up from ``Tally`` groups."""
+
+    __slots__ = ("first_bad", "first_ok", "last_ok", "last_ok_time", "last_ok_timed", "n_bad", "n_ok")
+
+    def __init__(self) -> None:
+        self.n_bad = self.n_ok = 0
+        self.first_bad: int | None = None
+        self.first_ok: int | None = None
+        self.last_ok = -1
+        self.last_ok_timed: int | None = None
+        self.last_ok_time: str | None = None
+
+    def take(self, g: tuple[Any, ...]) -> None:
+        if g[_BAD]:
+            self.n_bad += g[_N]
+            self.first_bad = g[_FIRST] if self.first_bad is None else min(self.first_bad, g[_FIRST])
+            return
+        self.n_ok += g[_N]
+        self.first_ok = g[_FIRST] if self.first_ok is None else min(self.first_ok, g[_FIRST])
+        self.last_ok = max(self.last_ok, g[_LAST])
+        if g[_LAST_TIMED] is not None and (self.last_ok_timed is None or g[_LAST_TIMED] > self.last_ok_timed):
+            self.last_ok_timed, self.last_ok_time = g[_LAST_TIMED], g[_LAST_TIME]
+
+
 # the values of a failure group's tables, with the Counter of FailureGroup each one counts into
-_TABLES = (("_code", "codes"), ("_symptom", "symptoms"), ("_proxy_status", "proxy_status"),
-           ("status", "statuses"), ("_target", "targets"), ("_group", "groups"),
-           ("_minute", "minutes"))
+_TABLES = ((_CODE, "codes"), (_SYMPTOM, "symptoms"), (_PROXY_STATUS, "proxy_status"),
+           (_STATUS, "statuses"), (_TARGET, "targets"), (_GROUP, "groups"), (_MINUTE, "minutes"))
 
 
-def _groups(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], path: str,
-            first_line: int) -> None:
+def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
+            texts: Mapping[int, str], path: str, first_line: int) -> None:
     """What ``add`` does with a failure: the group its cause names (``_into``), or the count of
-    the proxy's failures without a word for why (``unexplained``)."""
+    the proxy's failures without a word for why (``unexplained``).  The tables come from the
+    tally; what is kept of the first rows (samples, durations, times per target) and the
+    details (one may differ on every line) from at most three queries, run together."""
     import polars as pl
 
     groups: dict[str, FailureGroup] = {}
-    for gid, n in _in_order(rows, ["_gid"]):
+    for g in tallied:
+        gid = g[_GID]
+        if gid is None:
+            continue
         if gid == "u":
-            ev.unexplained += n
-        elif gid == "b":
-            groups[gid] = ev.backend_5xx
-        else:
-            table = ev.failures if gid[0] == "a" else ev.error_failures
-            cause = gid[2:]
-            groups[gid] = table.setdefault(cause, FailureGroup(cause=cause))
+            ev.unexplained += g[_N]
+            continue
+        grp = groups.get(gid)
+        if grp is None:
+            if gid == "b":
+                grp = ev.backend_5xx
+            else:
+                table = ev.failures if gid[0] == "a" else ev.error_failures
+                grp = table.setdefault(gid[2:], FailureGroup(cause=gid[2:]))
+            groups[gid] = grp
+        n = g[_N]
+        grp.count += n
+        for place, name in _TABLES:
+            if g[place] is not None:
+                getattr(grp, name)[g[place]] += n
+        if g[_LO] is not None:
+            grp.first = g[_LO] if grp.first is None or g[_LO] < grp.first else grp.first
+            grp.last = g[_HI] if grp.last is None or g[_HI] > grp.last else grp.last
     if not groups:
         return
-    rows = rows.filter(pl.col("_gid") != "u")
-    keys = [c for c, _f in _TABLES]
-    for gid, *values, n in _in_order(rows, ["_gid", *keys]):
-        grp = groups[gid]
-        grp.count += n
-        for (_c, name), value in zip(_TABLES, values, strict=True):
-            if value is not None:
-                getattr(grp, name)[value] += n
+    mine = rows.lazy().filter(pl.col("_gid").is_not_null() & (pl.col("_gid") != "u"))
+    queries: list[pl.LazyFrame] = []
+    rooms = {gid: (kept.DURATIONS_KEPT - len(grp.durations_ms), kept.SAMPLES_KEPT - len(grp.samples))
+             for gid, grp in groups.items()}
+    durations = max(d for d, _s in rooms.values())
+    samples = max(s for _d, s in rooms.values())
+    if durations > 0 or samples > 0:
+        queries.append(mine.group_by("_gid").agg(
+            pl.col("_dur").drop_nulls().head(max(durations, 0)), pl.col("idx").head(max(samples, 0)),
+            pl.col("time").head(max(samples, 0))))
+    # each target's first times and statuses, the targets in the order of their first timed row
+    # (``stamps_room`` admits a target at it); ``maintain_order``: the groups in that order
+    queries.append(mine.filter(pl.col("_target").is_not_null() & pl.col("_timed"))
+                   .group_by("_gid", "_target", maintain_order=True)
+                   .agg(pl.col("time").head(kept.TARGET_TIMES), pl.col("status").head(kept.TARGET_TIMES)))
     # the details on their own: one that differs on every line (Cloudflare's "RayID ...") made
-    # as many groups as rows above; the first DETAILS_KEPT distinct ones (FailureGroup.count_detail)
-    for gid, detail, n in _in_order(rows.filter(pl.col("_detail").is_not_null()), ["_gid", "_detail"]):
-        groups[gid].count_detail(detail, n)
-    spans = rows.filter(pl.col("_timed")).group_by("_gid").agg(pl.col("time").min().alias("lo"),
-                                                               pl.col("time").max().alias("hi"))
-    for gid, lo, hi in spans.iter_rows():
+    # as many groups as rows; a group whose table is full counts only the ones it has
+    # (FailureGroup.count_detail), so its other rows are left out before grouping
+    full = [gid for gid, grp in groups.items() if len(grp.details) >= kept.DETAILS_KEPT]
+    detailed = mine.filter(pl.col("_detail").is_not_null())
+    if full:
+        known = sorted({d for gid in full for d in groups[gid].details})
+        detailed = detailed.filter(~pl.col("_gid").is_in(full) | pl.col("_detail").is_in(known))
+    queries.append(detailed.group_by("_gid", "_detail")
+                   .agg(pl.len().alias("_n"), pl.col("idx").min().alias("_first")).sort("_first"))
+    got = pl.collect_all(queries)
+    if durations > 0 or samples > 0:
+        for gid, durs, idxs, times in got[0].iter_rows():
+            grp = groups[gid]
+            dur_room, sample_room = rooms[gid]
+            if dur_room > 0:
+                grp.durations_ms.extend(durs[:dur_room])
+            for i, time in zip(idxs[:max(sample_room, 0)], times, strict=False):
+                grp.samples.append(Sample(path, first_line + i, texts[i], time))
+    for gid, target, times, statuses in got[-2].iter_rows():
         grp = groups[gid]
-        grp.first = lo if grp.first is None or lo < grp.first else grp.first
-        grp.last = hi if grp.last is None or hi > grp.last else grp.last
-    for gid, grp in groups.items():
-        mine = rows.filter(pl.col("_gid") == gid)
-        room = kept.DURATIONS_KEPT - len(grp.durations_ms)
+        room = grp.stamps_room(target)
         if room > 0:
-            grp.durations_ms.extend(mine["_dur"].drop_nulls().head(room).to_list())
-        first = mine.select("idx", "time").head(max(0, kept.SAMPLES_KEPT - len(grp.samples)))
-        for i, time in first.iter_rows():
-            grp.samples.append(Sample(path, first_line + i, texts[i], time))
-        _target_times(grp, mine)
-
-
-def _target_times(grp: FailureGroup, rows: pl.DataFrame) -> None:
-    """``FailureGroup.target_times``: the first ``TARGETS_TIMED`` targets with a time, each with
-    its first ``TARGET_TIMES`` (time, status), in line order."""
-    import polars as pl
-
-    timed = rows.filter(pl.col("_target").is_not_null() & pl.col("_timed"))
-    if not timed.height:
-        return
-    room: dict[str, int] = {}
-    for (target,) in timed.select(pl.col("_target").unique(maintain_order=True)).iter_rows():
-        if (left := grp.stamps_room(target)) > 0:
-            room[target] = left
-    if not room:
-        return
-    rooms = pl.DataFrame({"_target": list(room), "_room": list(room.values())},
-                         schema={"_target": pl.String, "_room": pl.Int64})
-    taken = (timed.join(rooms, on="_target", maintain_order="left")
-             .filter(pl.int_range(pl.len()).over("_target") < pl.col("_room")))
-    for target, time, status in taken.select("_target", "time", "status").iter_rows():
-        grp.target_times[target].append((time, status))
+            grp.target_times[target].extend(zip(times[:room], statuses[:room], strict=True))
+    for gid, detail, n, _first in got[-1].iter_rows():
+        groups[gid].count_detail(detail, n)

@@ -205,7 +205,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     ``_before`` decides; an answered row whose time only ``_before`` can judge is a record.
     (non-empty lines, lines no parser read)."""
     from why502.app.stats.lb import iter_record_batches  # an edge's log only (issue 28)
-    from why502.evidence.lb_rows import add_rows
+    from why502.evidence.lb_rows import add_rows, tally
 
     certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
@@ -223,7 +223,8 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                   if rec is None or cutoff is None or not (rec.time and _before(rec.time, cutoff))]
         unparsed += sum(rec is None for _idx, _text, rec in batch.others)
         answered, firsts = _answered(batch.answered if early is None else batch.answered.filter(~early))
-        for table, places in enumerate(batch.firsts):  # the other rows' (read with them)
+        counted = tally(failed) if failed is not None else None
+        for table, places in enumerate(counted.firsts if counted is not None else ()):  # the other rows'
             for key, first in places.items():
                 firsts[table][key] = min(firsts[table].get(key, first), first)
         for idx, _text, rec in others:  # their keys' first places in the batch, too
@@ -249,7 +250,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                 elif rec.time:
                     run.other_ok_idx = idx
         if failed is not None:
-            add_rows(ev, failed, batch.texts, answered, batch.path, batch.first_line)
+            add_rows(ev, failed, batch.texts, answered, batch.path, batch.first_line, counted)
         ev.add_answered(answered)
     return lines, unparsed
 
@@ -285,37 +286,47 @@ def _cutoff_exprs(cutoff: dt.datetime) -> tuple[pl.Expr, pl.Expr]:
 
 def _answered(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], dict[Any, int], dict[Any, int]]]:
     """A batch's answered rows counted together, and the first ``idx`` of each target, status
-    and minute among them (for ``LbEvidence.reserve``)."""
+    and minute among them (for ``LbEvidence.reserve``).  One query groups the rows by status,
+    minute and target, and each table is rolled up from those groups in the order of their
+    first row (five queries did it, one per table: ~1 ms a batch each, whatever its size;
+    BENCHMARKS.md stop 59)."""
     import polars as pl
 
-    t = pl.col("time")
+    t, idx = pl.col("time"), pl.col("idx")
     truthy = t.is_not_null() & (t != "")
     minute = pl.when((t.str.len_chars() >= 16) & (t.str.slice(4, 1) == "-")).then(t.str.slice(0, 16))
     target = pl.col("target")
     key = pl.when(target.is_null() | (target == "")).then(None).otherwise(target)
+    timed = pl.col("_timed")
+    timed_idx, timed_t = idx.filter(timed), t.filter(timed)
+    groups = (rows.lazy().select("idx", "status", "time", minute.alias("_minute"), key.alias("_key"),
+                                 truthy.alias("_timed"))
+              .group_by("status", "_minute", "_key")
+              .agg(pl.len(), idx.min().alias("_first"), idx.max().alias("_last"),
+                   timed_idx.max().alias("_at"), timed_t.sort_by(timed_idx).last().alias("_time"),
+                   timed_t.min().alias("_lo"), timed_t.max().alias("_hi"))
+              .sort("_first").collect().rows())
     out = Answered(requests=rows.height)
-    by_status = (rows.filter(pl.col("status").is_not_null()).group_by("status")
-                 .agg(pl.len().alias("n"), pl.col("idx").min().alias("first")).sort("first"))
-    by_minute = (rows.select(minute.alias("minute"), "idx").filter(pl.col("minute").is_not_null())
-                 .group_by("minute").agg(pl.len().alias("n"), pl.col("idx").min().alias("first"))
-                 .sort("first"))
-    keyed = rows.with_columns(key.alias("key"))
-    runs = keyed.group_by("key").agg(pl.len().alias("n"), pl.col("idx").min().alias("first"),
-                                     pl.col("idx").max().alias("last"))
-    timed = keyed.filter(truthy).group_by("key").agg(pl.col("idx").max().alias("at"),
-                                                     pl.col("time").sort_by("idx").last().alias("time"))
-    span = rows.filter(truthy).select(t.min().alias("a"), t.max().alias("b"))
-    out.statuses.update({int(st): int(n) for st, n, _f in by_status.iter_rows()})
-    out.minutes.update({str(m): int(n) for m, n, _f in by_minute.iter_rows()})
-    if span.height:
-        out.first, out.last = span["a"][0], span["b"][0]
-    for k, n, first, last in runs.iter_rows():
-        out.targets[k] = TargetRun(n=int(n), first_idx=int(first), last_idx=int(last))
-    for k, at, time in timed.iter_rows():
-        out.targets[k].last_time, out.targets[k].last_time_idx = time, int(at)
-    firsts = ({str(k): int(f) for k, _n, f, _l in runs.iter_rows() if k},
-              {int(st): int(f) for st, _n, f in by_status.iter_rows()},
-              {str(m): int(f) for m, _n, f in by_minute.iter_rows()})
+    firsts: tuple[dict[Any, int], dict[Any, int], dict[Any, int]] = ({}, {}, {})
+    for status, minute_, k, n, first, last, at, time, lo, hi in groups:
+        if status is not None:
+            out.statuses[int(status)] += n
+            firsts[1].setdefault(int(status), first)
+        if minute_ is not None:
+            out.minutes[str(minute_)] += n
+            firsts[2].setdefault(str(minute_), first)
+        if k:
+            firsts[0].setdefault(str(k), first)
+        run = out.targets.get(k)
+        if run is None:
+            run = out.targets[k] = TargetRun(n=0, first_idx=first, last_idx=last)
+        run.n += n
+        run.last_idx = max(run.last_idx, last)
+        if at is not None and at > run.last_time_idx:
+            run.last_time, run.last_time_idx = time, at
+        if lo is not None:
+            out.first = lo if out.first is None or lo < out.first else out.first
+            out.last = hi if out.last is None or hi > out.last else out.last
     return out, firsts
 
 

@@ -111,8 +111,6 @@ class RecordBatch:
     texts: dict[int, str] = field(default_factory=dict)
     #: rows of ``rows`` left out as ``drop`` said (written before ``--since``): lines, no more
     dropped: int = 0
-    #: ``evidence.lb_rows.first_places(rows)``, with ``rows``
-    firsts: tuple[dict[Any, int], ...] = ()
 
     @property
     def lines(self) -> int:
@@ -268,7 +266,7 @@ def _grouped(rows: _Rows, family: str, mask: pl.Series, left: list[tuple[int, st
     texts.update({i: rows.rest[i] for i in idxs if i in rows.rest})
     return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask),
                        [(idx, text, rec) for idx, text, rec in left if rec is None], ready, texts,
-                       dropped=dropped, firsts=lb_rows.first_places(ready))
+                       dropped=dropped)
 
 
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
