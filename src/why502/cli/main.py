@@ -235,7 +235,11 @@ _KEEP_FREED = ((-3, 64 << 20), (-1, 256 << 20))  # (M_MMAP_THRESHOLD, 64 MiB), (
 # stats' workers read and parse their own chunks (``app.stats.read._feed``): each thread's own
 # glibc arena kept what it freed, 252-264 MB peak on 5M lines against 240-249 with one arena
 # (M_ARENA_MAX -8), at the same speed (BENCHMARKS.md, stop 51)
-GLIBC_MALLOPT = {"classify": _KEEP_FREED, "stats": (*_KEEP_FREED, (-8, 1))}
+# diagnose reads an edge log's batches on two threads (``app.stats.lb.RECORD_WORKERS``): each
+# one's own arena held its freed lines, 274 MB on Traefik's common-format log (1M lines) against
+# 249 MB with one, the same speed (BENCHMARKS.md stop 59)
+_ONE_ARENA = ((-8, 1),)  # M_ARENA_MAX
+GLIBC_MALLOPT = {"classify": _KEEP_FREED, "stats": (*_KEEP_FREED, (-8, 1)), "diagnose": _ONE_ARENA}
 
 
 def _tune_glibc_malloc(command: str) -> None:

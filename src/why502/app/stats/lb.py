@@ -55,6 +55,12 @@ VECTOR_BATCH_BYTES = 2 << 20
 #: most of its time (1M ALB lines: 4.8 s at 2 MB, 2.8 s at 8 MB, 2.2 s at 16 MB; 120, 170 and
 #: 232 MB of RSS; BENCHMARKS.md stop 55)
 RECORD_BATCHES = 4
+#: ``diagnose``'s batches are read and split on this many threads: once its counting thread
+#: grouped a batch's rows in one query (``evidence.lb_rows.tally``) it waited on the reading
+#: thread most of the run.  Two were tried at stop 55, when the counting thread was the slow
+#: side: Traefik's common-format log went from 234 to 297 MB, most of it each thread's own glibc
+#: arena (diagnose keeps one now: ``cli.main.GLIBC_MALLOPT``); BENCHMARKS.md stop 59
+RECORD_WORKERS = 2
 #: ... and this many when the lines are decoded (a family with no native block reader, Envoy's
 #: JSON: 1M lines 6.4 s at 268 MB with 4, 7.9 s at 192 MB with 2; the bound is 300 MB)
 DECODED_RECORD_BATCHES = 2
@@ -140,7 +146,7 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
         return _recorded(rows, family, certain, grouped, drop)
     blocks = families().block(family) is not None and native_on()
     size = batch_bytes or (RECORD_BATCHES if blocks else DECODED_RECORD_BATCHES) * VECTOR_BATCH_BYTES
-    yield from _each_rows(paths, family, read, size)
+    yield from _each_rows(paths, family, read, size, RECORD_WORKERS)
 
 
 @dataclass(frozen=True)
@@ -180,13 +186,11 @@ def _block_rows(block: ByteBatch, first_line: int, family: str) -> _Rows:
 
 
 def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
-               batch_bytes: int | None = None) -> Iterator[T]:
+               batch_bytes: int | None = None, workers: int = 1) -> Iterator[T]:
     """``use`` of each block of ``paths`` read as ``family`` (a family with a vectorised
     reader), in file order: raw blocks when it has a native block reader (no decoding, split or
-    join of the lines it takes), else decoded batches; read and used on a worker thread, at
-    most ``WORKERS`` ahead of the caller (two were tried for diagnose's 8 MB batches: Caddy
-    2.8 -> 2.2 s, but Traefik's common-format log 234 -> 297 MB, at the 300 MB bound; not kept,
-    BENCHMARKS.md stop 55)."""
+    join of the lines it takes), else decoded batches; read and used on ``workers`` threads, at
+    most that many ahead of the caller (diagnose's batches: ``RECORD_WORKERS``)."""
     items: Iterator[tuple[Any, ...]]
     batch_bytes = batch_bytes or VECTOR_BATCH_BYTES
     if families().block(family) is not None and native_on():
@@ -204,8 +208,8 @@ def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
 
     # the worker takes its next block itself: the kernel's copy of the file's pages is made on
     # its core (read here, it was a fifth of diagnose's counting thread, BENCHMARKS.md stop 55)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        yield from pulled_in_order(pool, items, work, WORKERS)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield from pulled_in_order(pool, items, work, workers)
 
 
 def _recorded(rows: _Rows, family: str, certain: pl.Expr | None, grouped: bool = False,
