@@ -9,8 +9,8 @@ grouped once by every value ``add`` counts (``tally``); each table of the eviden
 from those groups in the order of their first row, which is the order ``add`` gives every table
 (a key enters a ``Counter`` at its first row); what the order of the rows decides of a target's
 life is taken from the first and last row indices (``_lives``); the few lines whose text is kept
-(the samples) come with the batch (``texts``).  ``tests/diagnose/test_diagnose_edge_batches.py`` compares every field and
-every order of the evidence with the line-by-line count.
+(the samples) come with the batch (``texts``).  ``tests/diagnose/test_diagnose_edge_batches.py``
+compares every field and every order of the evidence with the line-by-line count.
 """
 
 from __future__ import annotations
