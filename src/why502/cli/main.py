@@ -235,11 +235,12 @@ _KEEP_FREED = ((-3, 64 << 20), (-1, 256 << 20))  # (M_MMAP_THRESHOLD, 64 MiB), (
 # stats' workers read and parse their own chunks (``app.stats.read._feed``): each thread's own
 # glibc arena kept what it freed, 252-264 MB peak on 5M lines against 240-249 with one arena
 # (M_ARENA_MAX -8), at the same speed (BENCHMARKS.md, stop 51)
-# diagnose reads an edge log's batches on two threads (``app.stats.lb.RECORD_WORKERS``): each
-# one's own arena held its freed lines, 274 MB on Traefik's common-format log (1M lines) against
-# 249 MB with one, the same speed (BENCHMARKS.md stop 59)
-_ONE_ARENA = ((-8, 1),)  # M_ARENA_MAX
-GLIBC_MALLOPT = {"classify": _KEEP_FREED, "stats": (*_KEEP_FREED, (-8, 1)), "diagnose": _ONE_ARENA}
+# diagnose the same way: it reads an edge log's batches on two threads (``app.stats.lb.
+# RECORD_WORKERS``), whose own arenas held their freed lines (Traefik's common-format log, 1M
+# lines: 274 MB against 249 MB with one arena), and each 8 MB block was mapped afresh (ALB, 1M
+# lines: 0.60 s of kernel time, 0.33 s with the thresholds fixed; BENCHMARKS.md stop 59)
+GLIBC_MALLOPT = {"classify": _KEEP_FREED, "stats": (*_KEEP_FREED, (-8, 1)),
+                 "diagnose": (*_KEEP_FREED, (-8, 1))}
 
 
 def _tune_glibc_malloc(command: str) -> None:
