@@ -205,16 +205,15 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     ``_before`` decides; an answered row whose time only ``_before`` can judge is a record.
     (non-empty lines, lines no parser read)."""
     from why502.app.stats.lb import iter_record_batches  # an edge's log only (issue 28)
-    from why502.evidence.lb_rows import add_rows, tally
+    from why502.evidence.lb_rows import add_rows
 
     certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
-    # the answered rows are summed here (_answered) while the reading thread reads and decides the
-    # next batch; the other rows are counted together too (evidence.lb_rows), but for a join with
-    # the proxy's error lines, where each access line takes its error line in turn
-    # (ErrorJoin.take).  The sums were made on the reading thread (stop 55), which has since
-    # become the slow side: here, every edge family's diagnose took 5-20 % less wall time
-    # (BENCHMARKS.md stop 57)
+    # the answered rows are summed here (_answered) while the reading threads read and decide
+    # the next batches (ALB's pass counts most of them itself: LogFamily.answers); the other
+    # rows are counted together too (evidence.lb_rows, grouped on the reading thread:
+    # RecordBatch.tally), but for a join with the proxy's error lines, where each access line
+    # takes its error line in turn (ErrorJoin.take).  BENCHMARKS.md stops 57 and 59
     for batch in iter_record_batches(paths, family, certain, grouped=join is None, drop=early):
         lines += batch.lines
         ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
@@ -222,8 +221,9 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
         others = [(idx, text, rec) for idx, text, rec in batch.others
                   if rec is None or cutoff is None or not (rec.time and _before(rec.time, cutoff))]
         unparsed += sum(rec is None for _idx, _text, rec in batch.others)
-        answered, firsts = _answered(batch.answered if early is None else batch.answered.filter(~early))
-        counted = tally(failed) if failed is not None else None
+        answered, firsts = _answered(batch.answered if early is None else batch.answered.filter(~early),
+                                     batch.answers)
+        counted = batch.tally if failed is not None else None
         for table, places in enumerate(counted.firsts if counted is not None else ()):  # the other rows'
             for key, first in places.items():
                 firsts[table][key] = min(firsts[table].get(key, first), first)
@@ -284,29 +284,21 @@ def _cutoff_exprs(cutoff: dt.datetime) -> tuple[pl.Expr, pl.Expr]:
     return certain, (t.is_not_null() & (t != "") & (us < limit))
 
 
-def _answered(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], dict[Any, int], dict[Any, int]]]:
+def _answered(rows: pl.DataFrame, native: pl.DataFrame | None = None,
+              ) -> tuple[Answered, tuple[dict[Any, int], dict[Any, int], dict[Any, int]]]:
     """A batch's answered rows counted together, and the first ``idx`` of each target, status
     and minute among them (for ``LbEvidence.reserve``).  One query groups the rows by status,
-    minute and target, and each table is rolled up from those groups in the order of their
-    first row (five queries did it, one per table: ~1 ms a batch each, whatever its size;
-    BENCHMARKS.md stop 59)."""
-    import polars as pl
-
-    t, idx = pl.col("time"), pl.col("idx")
-    truthy = t.is_not_null() & (t != "")
-    minute = pl.when((t.str.len_chars() >= 16) & (t.str.slice(4, 1) == "-")).then(t.str.slice(0, 16))
-    target = pl.col("target")
-    key = pl.when(target.is_null() | (target == "")).then(None).otherwise(target)
-    timed = pl.col("_timed")
-    timed_idx, timed_t = idx.filter(timed), t.filter(timed)
-    groups = (rows.lazy().select("idx", "status", "time", minute.alias("_minute"), key.alias("_key"),
-                                 truthy.alias("_timed"))
-              .group_by("status", "_minute", "_key")
-              .agg(pl.len(), idx.min().alias("_first"), idx.max().alias("_last"),
-                   timed_idx.max().alias("_at"), timed_t.sort_by(timed_idx).last().alias("_time"),
-                   timed_t.min().alias("_lo"), timed_t.max().alias("_hi"))
-              .sort("_first").collect().rows())
-    out = Answered(requests=rows.height)
+    minute and target (``_answer_groups``), and each table is rolled up from those groups in
+    the order of their first row (five queries did it, one per table: ~1 ms a batch each,
+    whatever its size; BENCHMARKS.md stop 59).  ``native``: the groups of the requests the
+    family's native pass counted itself (``LogFamily.answers``: the same columns but ``_at``,
+    every such row having a time), rolled up with them."""
+    groups = _answer_groups(rows) if rows.height else []
+    if native is not None and native.height:
+        groups += [(st, m, k, n, first, last, last, time, lo, hi)
+                   for st, m, k, n, first, last, time, lo, hi in native.rows()]
+        groups.sort(key=lambda g: g[4])
+    out = Answered(requests=sum(g[3] for g in groups))
     firsts: tuple[dict[Any, int], dict[Any, int], dict[Any, int]] = ({}, {}, {})
     for status, minute_, k, n, first, last, at, time, lo, hi in groups:
         if status is not None:
@@ -328,6 +320,28 @@ def _answered(rows: pl.DataFrame) -> tuple[Answered, tuple[dict[Any, int], dict[
             out.first = lo if out.first is None or lo < out.first else out.first
             out.last = hi if out.last is None or hi > out.last else out.last
     return out, firsts
+
+
+def _answer_groups(rows: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """The answered rows grouped by (status, minute, target): ``(status, minute, target, rows,
+    first idx, last idx, last timed idx, its time, least and greatest time)``, in the order of
+    their first row -- the reference of the native passes' answers (``_albscan.c``)."""
+    import polars as pl
+
+    t, idx = pl.col("time"), pl.col("idx")
+    truthy = t.is_not_null() & (t != "")
+    minute = pl.when((t.str.len_chars() >= 16) & (t.str.slice(4, 1) == "-")).then(t.str.slice(0, 16))
+    target = pl.col("target")
+    key = pl.when(target.is_null() | (target == "")).then(None).otherwise(target)
+    timed = pl.col("_timed")
+    timed_idx, timed_t = idx.filter(timed), t.filter(timed)
+    return (rows.lazy().select("idx", "status", "time", minute.alias("_minute"), key.alias("_key"),
+                               truthy.alias("_timed"))
+            .group_by("status", "_minute", "_key")
+            .agg(pl.len(), idx.min().alias("_first"), idx.max().alias("_last"),
+                 timed_idx.max().alias("_at"), timed_t.sort_by(timed_idx).last().alias("_time"),
+                 timed_t.min().alias("_lo"), timed_t.max().alias("_hi"))
+            .sort("_first").collect().rows())
 
 
 def _error_join(paths: list[str], families: tuple[str, ...]) -> ErrorJoin | None:

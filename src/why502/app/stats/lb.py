@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -25,7 +25,7 @@ from why502.evidence.lbstats import LbFrameBuilder, LbStatsAccumulator
 from why502.parsers.arrowcols import native_on
 from why502.parsers.errorlog import Classified, classify_line
 from why502.parsers.lblogs.batch import RECORD_COLUMNS, empty_records
-from why502.parsers.lblogs.family import BlockReader
+from why502.parsers.lblogs.family import BlockReader, FrameReader
 from why502.parsers.lblogs.fold import BlockFold, Counted, FoldPerThread, Raw
 from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
@@ -45,6 +45,9 @@ from why502.sources.newlines import newlines
 from why502.sources.once import parsed
 from why502.textutil import lines_at
 
+if TYPE_CHECKING:
+    from why502.evidence.lb_rows import Tally
+
 # The vectorised readers pay a fixed cost per batch, and a batch being converted holds ~6x its
 # size (the text, its lines, the guards' columns, the reader's buffers) while the one before it
 # is counted: 4 MB batches took Traefik JSON's stats 28 MB higher than 2 MB ones on 200k lines
@@ -55,6 +58,12 @@ VECTOR_BATCH_BYTES = 2 << 20
 #: most of its time (1M ALB lines: 4.8 s at 2 MB, 2.8 s at 8 MB, 2.2 s at 16 MB; 120, 170 and
 #: 232 MB of RSS; BENCHMARKS.md stop 55)
 RECORD_BATCHES = 4
+#: ... and this many when the family's native pass counts the requests that answered itself
+#: (``LogFamily.answers``): a batch's rows are then the quarter that did not, so a batch twice as
+#: big holds about what one of ``RECORD_BATCHES`` did, and halves the queries the counting
+#: thread makes (ALB, 1M lines: 1.16-1.20 s at 8 MB, 0.97-1.01 s at 16 MB, 161-169 and 203-218
+#: MB of RSS; BENCHMARKS.md stop 59)
+ANSWERS_RECORD_BATCHES = 8
 #: ``diagnose``'s batches are read and split on this many threads: once its counting thread
 #: grouped a batch's rows in one query (``evidence.lb_rows.tally``) it waited on the reading
 #: thread most of the run.  Two were tried at stop 55, when the counting thread was the slow
@@ -117,12 +126,17 @@ class RecordBatch:
     texts: dict[int, str] = field(default_factory=dict)
     #: rows of ``rows`` left out as ``drop`` said (written before ``--since``): lines, no more
     dropped: int = 0
+    #: the answered requests the native pass counted itself, as groups (``_Rows.answers``)
+    answers: pl.DataFrame | None = None
+    #: ``evidence.lb_rows.tally(rows)``, made on the reading thread with ``rows``
+    tally: Tally | None = None
 
     @property
     def lines(self) -> int:
         """Its non-empty lines (a row of the vectorised readers is one)."""
         return (self.answered.height + len(self.others) + self.dropped
-                + (self.rows.height if self.rows is not None else 0))
+                + (self.rows.height if self.rows is not None else 0)
+                + (int(self.answers["len"].sum()) if self.answers is not None else 0))
 
 
 # an access line with no 5xx that the proxy did not fail itself: all that ``LbEvidence.add``
@@ -145,8 +159,12 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
     def read(rows: _Rows) -> RecordBatch:
         return _recorded(rows, family, certain, grouped, drop)
     blocks = families().block(family) is not None and native_on()
-    size = batch_bytes or (RECORD_BATCHES if blocks else DECODED_RECORD_BATCHES) * VECTOR_BATCH_BYTES
-    yield from _each_rows(paths, family, read, size, RECORD_WORKERS)
+    # the answered requests counted by the native pass, but for --since (its check of each
+    # row's time is made on the rows: ``certain``, ``drop``)
+    answering = blocks and certain is None and drop is None and families().answers(family) is not None
+    batches = ANSWERS_RECORD_BATCHES if answering else RECORD_BATCHES if blocks else DECODED_RECORD_BATCHES
+    size = batch_bytes or batches * VECTOR_BATCH_BYTES
+    yield from _each_rows(paths, family, read, size, RECORD_WORKERS, answering=answering)
 
 
 @dataclass(frozen=True)
@@ -161,6 +179,8 @@ class _Rows:
     frame: pl.DataFrame
     rest: dict[int, str]
     texts_of: Callable[[list[int]], list[str]]
+    #: the requests the native pass counted instead (``LogFamily.answers``): their groups
+    answers: pl.DataFrame | None = None
 
 
 def _batch_rows(batch: LineBatch, family: str) -> _Rows:
@@ -172,29 +192,57 @@ def _batch_rows(batch: LineBatch, family: str) -> _Rows:
                  lambda idxs: [str(series[i]) for i in idxs])
 
 
-def _block_rows(block: ByteBatch, first_line: int, family: str) -> _Rows:
+def _block_rows(block: ByteBatch, first_line: int, family: str, answering: bool = False) -> _Rows:
     """Through the family's native reader; decoded when it cannot run or hands back most of
-    the block (``_native_rows``)."""
-    native = _native_rows(block, family)
-    if native is None:
-        return _batch_rows(_decoded(block, first_line), family)
-    frame, rest, _lines, _folded = native
+    the block (``_native_rows``).  ``answering``: the requests that answered counted by its
+    native pass when it can (``LogFamily.answers``; ``_answers_rows``)."""
+    got = _answers_rows(block, family) if answering else None
+    answers = None
+    if got is not None:
+        frame, rest, answers = got
+    else:
+        native = _native_rows(block, family)
+        if native is None:
+            return _batch_rows(_decoded(block, first_line), family)
+        frame, rest, _lines, _folded = native
 
     def texts_of(idxs: list[int]) -> list[str]:
         return [(b or b"").decode("utf-8", errors="replace") for b in lines_at(block.data, idxs)]
-    return _Rows(block.path, first_line, frame, rest, texts_of)
+    return _Rows(block.path, first_line, frame, rest, texts_of, answers)
+
+
+def _answers_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int, str], pl.DataFrame] | None:
+    """The family's answering reader on ``block``: (the rows of the other lines, by ``idx``;
+    the text of the lines no reader took, by ``idx``; the answered requests' groups), or None
+    when it has none that can run, or it handed back most of the block."""
+    fams = families()
+    reader, vector = fams.answers(family), fams.frame(family)
+    if reader is None or vector is None:
+        return None
+    data = bytes(block.data) if not isinstance(block.data, bytes) else block.data
+    got = reader(data)
+    if got is None:
+        return None
+    frame, back, answers = got
+    if not back:
+        return frame, {}, answers
+    if len(back) > frame.height + int(answers["len"].sum()):
+        return None  # (as _native_rows: mostly lines it does not read)
+    frame, rest, _lines = _read_back_lines(data, frame, back, vector)
+    return frame, rest, answers
 
 
 def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
-               batch_bytes: int | None = None, workers: int = 1) -> Iterator[T]:
+               batch_bytes: int | None = None, workers: int = 1, answering: bool = False) -> Iterator[T]:
     """``use`` of each block of ``paths`` read as ``family`` (a family with a vectorised
     reader), in file order: raw blocks when it has a native block reader (no decoding, split or
     join of the lines it takes), else decoded batches; read and used on ``workers`` threads, at
-    most that many ahead of the caller (diagnose's batches: ``RECORD_WORKERS``)."""
+    most that many ahead of the caller (diagnose's batches: ``RECORD_WORKERS``).  ``answering``:
+    see ``_block_rows``."""
     items: Iterator[tuple[Any, ...]]
     batch_bytes = batch_bytes or VECTOR_BATCH_BYTES
     if families().block(family) is not None and native_on():
-        read: Callable[..., _Rows] = _block_rows
+        read: Callable[..., _Rows] = partial(_block_rows, answering=answering)
         items = _blocks(expand_paths(paths), family, batch_bytes)
     else:
         read = _batch_rows
@@ -235,7 +283,7 @@ def _recorded(rows: _Rows, family: str, certain: pl.Expr | None, grouped: bool =
         idx: (text, recorded[idx]) for idx, text in zip(idxs, rows.texts_of(idxs), strict=True)}
     recs.update((idx, (text, rec)) for idx, text, rec in left)
     others = [(idx, *recs[idx]) for idx in sorted(recs)]
-    return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask), others)
+    return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask), others, answers=rows.answers)
 
 
 def _grouped(rows: _Rows, family: str, mask: pl.Series, left: list[tuple[int, str, LbRecord | None]],
@@ -270,7 +318,7 @@ def _grouped(rows: _Rows, family: str, mask: pl.Series, left: list[tuple[int, st
     texts.update({i: rows.rest[i] for i in idxs if i in rows.rest})
     return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask),
                        [(idx, text, rec) for idx, text, rec in left if rec is None], ready, texts,
-                       dropped=dropped)
+                       dropped=dropped, answers=rows.answers, tally=lb_rows.tally(ready))
 
 
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
@@ -410,6 +458,15 @@ def _native_rows(block: ByteBatch | ViewBatch, family: str, fold: BlockFold | No
         # cutting them out one by one (traefik-clf stats took 5.7 s instead of 4.9 that way)
         return None
     assert isinstance(data, bytes)  # (made bytes above once a line came back)
+    frame, rest, lines = _read_back_lines(data, frame, back, vector)
+    return frame, rest, lines + folded, folded
+
+
+def _read_back_lines(data: bytes, frame: pl.DataFrame, back: list[int], vector: FrameReader,
+                     ) -> tuple[pl.DataFrame, dict[int, str], int]:
+    """The lines a native reader handed back (``back``, of ``data``) through the vectorised
+    reader: (``frame`` with its rows, by ``idx``; the text of the lines neither took, by
+    ``idx``; the non-empty lines, every row of ``frame`` one)."""
     back_lines = pl.Series("text", [(b or b"").decode("utf-8", errors="replace")
                                     for b in lines_at(data, back)], dtype=pl.String)
     lines = frame.height + int(back_lines.str.contains(r"\S").sum())  # every line it took is one
@@ -418,7 +475,7 @@ def _native_rows(block: ByteBatch | ViewBatch, family: str, fold: BlockFold | No
         back_idx = pl.Series("idx", back, dtype=pl.UInt32)
         frame = pl.concat([frame, more.with_columns(back_idx.gather(more["idx"]).alias("idx"))],
                           how="vertical_relaxed")
-    return frame, {back[i]: str(back_lines[i]) for i in rest.to_list()}, lines + folded, folded
+    return frame, {back[i]: str(back_lines[i]) for i in rest.to_list()}, lines
 
 
 def _read_back(data: bytes, frame: pl.DataFrame, back: list[int], reader: BlockReader,

@@ -179,6 +179,12 @@ def _alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return alb_block(data)
 
 
+def _alb_answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    from why502.parsers.lblogs.batch import alb_answers_block
+
+    return alb_answers_block(data)
+
+
 def _alb_fold() -> AlbFold | None:
     from why502.parsers.lblogs.batch import alb_fold
 
@@ -187,7 +193,7 @@ def _alb_fold() -> AlbFold | None:
 
 ALB = LogFamily(
     name="alb", title="the ALB", rank=0, sniffers=((10, is_alb),), text_parsers=(parse_alb,),
-    frame=_alb_frame, block=_alb_block, fold=_alb_fold,
+    frame=_alb_frame, block=_alb_block, fold=_alb_fold, answers=_alb_answers,
     default_timeout=(60.0, "ALB idle timeout, default 60 s (idle_timeout.timeout_seconds)"),
 )
 ELB = LogFamily(

@@ -143,6 +143,21 @@ def alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return _alb_taken(arrow_frame(schema_cap, array_cap)), array.array("I", back_rows).tolist()
 
 
+def alb_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """``alb_block`` with the requests that surely answered counted by the pass instead
+    (``_albscan.c``, "the answers"): (records of the other entries it takes, the ``idx`` of the
+    lines it hands back, the answered requests' groups as ``evidence.lb_rows.answer_groups``
+    makes them), or None when the pass was not built or is turned off."""
+    module = _native_pass("_albscan")
+    if module is None:
+        return None
+    schema_cap, array_cap, _lines, back_rows, _back_text, ans_schema, ans_array = module.alb_columns(
+        data, None, True)
+    taken = arrow_frame(schema_cap, array_cap)
+    return ((_alb_taken(taken) if taken.height else _NO_RECORDS), array.array("I", back_rows).tolist(),
+            arrow_frame(ans_schema, ans_array))
+
+
 def _alb_taken(taken: pl.DataFrame) -> pl.DataFrame:
     return finish(taken.with_columns(pl.lit("access").alias("kind")), "alb")
 

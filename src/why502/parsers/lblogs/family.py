@@ -46,6 +46,10 @@ BlockReader = Callable[[bytes], "tuple[pl.DataFrame, list[int]] | None"]
 #: ``() -> a new fold of its native block reader`` (``parsers.lblogs.fold``), or None when it
 #: cannot run
 FoldMaker = Callable[[], "BlockFold | None"]
+#: ``BlockReader`` that counts the requests ``diagnose`` only counts instead of handing them
+#: over: ``(records of the other lines it takes, the idx of the lines it hands back, the counted
+#: requests' groups as ``evidence.lb_rows.answer_groups`` makes them)``, or None when it cannot run
+AnswersReader = Callable[[bytes], "tuple[pl.DataFrame, list[int], pl.DataFrame] | None"]
 #: a native counter of a block (``parsers.lblogs.counts.BlockCounter``: its counts' type is
 #: defined there, above this module)
 TextCounter = Callable[[bytes], Any]
@@ -72,6 +76,8 @@ class LogFamily:
     block: BlockReader | None = None
     #: its native block reader that counts the rows ``stats`` only counts (``parsers.lblogs.fold``)
     fold: FoldMaker | None = None
+    #: its native block reader that counts the requests ``diagnose`` only counts
+    answers: AnswersReader | None = None
     #: the timeout it applies to the backend when nothing else is known: (seconds, where from)
     default_timeout: tuple[float, str] | None = None
     #: regexes whose group 1 is a request line's status (``watch`` counts without parsing)
@@ -171,6 +177,11 @@ class LogFamilies:
         """The family's native block reader, or None."""
         fam = self.get(name)
         return fam.block if fam is not None else None
+
+    def answers(self, name: str | None) -> AnswersReader | None:
+        """The family's native block reader that counts the answered requests, or None."""
+        fam = self.get(name)
+        return fam.answers if fam is not None else None
 
     def fold(self, name: str | None) -> BlockFold | None:
         """A new fold of the family's native block reader (``parsers.lblogs.fold``), or None."""

@@ -1,0 +1,163 @@
+"""The native ALB pass counts the requests ``diagnose`` only counts, and gives what counting
+their rows gives.
+
+``diagnose`` on an edge log counts each batch's answered requests by (status, minute, target)
+(``app.diagnose.lb._answered``, its groups made by ``_answer_groups``: the reference).  ALB's
+pass (``_albscan.c``, "the answers") counts the entries that surely answered itself and hands
+over only the others as columns.  On every published ALB line and its bent variants (the
+corpus of ``tests/stats/test_alb_native.py``: dashes, statuses, times of other shapes, the
+ALB's own 4xx with and without a code), cut into blocks at several places, the counts with the
+pass must equal the counts of the same rows handed over -- in every field and every order --
+and every row that did not surely answer must still come as a row.  And ``diagnose`` must use
+the pass: an equality reached with the pass unused would prove nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import random
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.stats.test_alb_native import _corpus, _published, _set
+from tests.support.native import native_pass
+from why502.app.diagnose import lb as diagnose_lb
+from why502.app.stats.lb import ANSWERED
+from why502.parsers.lblogs import batch
+
+BUILT, pytestmark = native_pass("why502.parsers.lblogs._albscan", "the native ALB pass")
+
+
+def _ordered(answered: Any) -> Any:
+    """An ``Answered`` with its tables in their order (``reserve`` reads that order)."""
+    d = dataclasses.asdict(answered)
+    return {k: list(v.items()) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+def _block(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _both(lines: list[str]) -> tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(``_answered`` of the answered rows handed over, ``_answered`` with the pass's answers,
+    every row handed over, the rows handed over with the answers, the answers)."""
+    data = _block(lines)
+    got = batch.alb_block(data)
+    answering = batch.alb_answers_block(data)
+    assert got is not None and answering is not None
+    every, _back = got
+    rest, _back2, answers = answering
+    answered = ANSWERED.fill_null(False)
+    reference = diagnose_lb._answered(every.filter(answered))
+    counted = diagnose_lb._answered(rest.filter(answered), answers)
+    return reference, counted, every, rest, answers
+
+
+def _extra() -> list[str]:
+    """Entries whose answer the pass must decide as the rows would: the ALB's own 4xx with a
+    code (``lb-rejected``: a symptom, so no answer) and without one, a status of "-", a target
+    of "-", times too short for a minute, without a '-' at their fifth byte, and longer than
+    the pass keeps (48 bytes)."""
+    out = []
+    for base in _published():
+        f = base.split(" ")
+        if len(f) < 12 or f[0] not in ("http", "https", "h2"):
+            continue
+        for status, tstatus in (("460", "-"), ("403", "403"), ("404", "-"), ("-", "-"), ("200", "-"),
+                                ("200", "200"), ("499", "-"), ("302", "302")):
+            g = list(f)
+            g[8], g[9] = status, tstatus
+            out.append(" ".join(g))
+        for time in ("2026-11-21T10", "2026/11/21T10:00:00.000000Z", "x" * 15,
+                     "2026-11-21T10:00:00." + "1" * 40 + "Z", "2026-11-21T10:00:00." + "1" * 27 + "Z"):
+            g = list(f)
+            g[1] = time
+            out.append(" ".join(g))
+        g = list(f)
+        g[4] = "-"
+        out.append(" ".join(g))
+        # the ALB's own status below 500 whose reason has a symptom (a failure, no answer), and
+        # one whose reason has none (an answer)
+        for reason in ('"TargetConnectionErrorCount"', '"LambdaConnectionTimeout"', '"SomethingElse"'):
+            for status in ("460", "200", "-"):
+                out.append(_set(_set(_set(base, 8, status), 9, "-"), 24, reason))
+    return out
+
+
+@functools.cache
+def _lines() -> tuple[str, ...]:
+    return (*_corpus(), *_extra())
+
+
+def test_the_answers_equal_the_rows_counted() -> None:
+    lines = list(_lines())
+    reference, counted, every, rest, answers = _both(lines)
+    assert _ordered(counted[0]) == _ordered(reference[0])
+    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+    # the pass counted plain entries, and every row that did not surely answer is still a row
+    assert answers.height and int(answers["len"].sum()) > len(lines) // 10
+    answered = ANSWERED.fill_null(False)
+    assert rest.filter(~answered).equals(every.filter(~answered))
+    assert rest.height + int(answers["len"].sum()) == every.height
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_answers_equal_the_rows_counted_in_any_order_and_block(seed: int) -> None:
+    """Shuffled and cut into blocks: each block's counts the same both ways (the groups' first
+    and last rows, last and least and greatest times depend on the order)."""
+    rng = random.Random(seed)
+    lines = list(_lines())
+    rng.shuffle(lines)
+    at = 0
+    while at < len(lines):
+        size = rng.randint(1, 900)
+        reference, counted, *_ = _both(lines[at:at + size])
+        assert _ordered(counted[0]) == _ordered(reference[0]), (at, size)
+        assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+        at += size
+
+
+def test_diagnose_counts_the_answers_natively(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``diagnose`` on an ALB log takes the pass's answers (most of a log's requests), and its
+    report is the one without them."""
+    import contextlib
+    import io
+    import json
+
+    from tests.support.reports import without_timing
+    from why502.cli.main import main
+    from why502.proxies.logfamilies import families
+
+    rng = random.Random(9)
+    lines = [rng.choice(_published()) for _ in range(3000)]
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def report() -> Any:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            main(["diagnose", "--offline", "--access-log", str(log), "--format", "json"])
+        return without_timing(json.loads(out.getvalue()))
+
+    counted: list[int] = []
+    real = batch.alb_answers_block
+
+    def spy(data: bytes) -> Any:
+        got = real(data)
+        if got is not None:
+            counted.append(int(got[2]["len"].sum()))
+        return got
+
+    monkeypatch.setattr(batch, "alb_answers_block", spy)
+    with_answers = report()
+    assert sum(counted) > len(lines) // 2
+    registry = type(families())
+    monkeypatch.setattr(registry, "answers", lambda _self, _name: None)  # every row handed over
+    calls = len(counted)
+    without = report()
+    assert len(counted) == calls
+    assert with_answers == without
