@@ -205,15 +205,16 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     ``_before`` decides; an answered row whose time only ``_before`` can judge is a record.
     (non-empty lines, lines no parser read)."""
     from why502.app.stats.lb import iter_record_batches  # an edge's log only (issue 28)
-    from why502.evidence.lb_rows import add_rows
+    from why502.evidence.lb_rows import add_rows, tally
 
     certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
     # the answered rows are summed here (_answered) while the reading threads read and decide
     # the next batches (ALB's pass counts most of them itself: LogFamily.answers); the other
-    # rows are counted together too (evidence.lb_rows, grouped on the reading thread:
-    # RecordBatch.tally), but for a join with the proxy's error lines, where each access line
-    # takes its error line in turn (ErrorJoin.take).  BENCHMARKS.md stops 57 and 59
+    # rows are counted together too (evidence.lb_rows.tally: grouped on the reading threads,
+    # Envoy's text log took 289-300 MB instead of 281-286 on 5M lines, and longer), but for a
+    # join with the proxy's error lines, where each access line takes its error line in turn
+    # (ErrorJoin.take).  BENCHMARKS.md stops 57 and 59
     for batch in iter_record_batches(paths, family, certain, grouped=join is None, drop=early):
         lines += batch.lines
         ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
@@ -223,7 +224,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
         unparsed += sum(rec is None for _idx, _text, rec in batch.others)
         answered, firsts = _answered(batch.answered if early is None else batch.answered.filter(~early),
                                      batch.answers)
-        counted = batch.tally if failed is not None else None
+        counted = tally(failed) if failed is not None else None
         for table, places in enumerate(counted.firsts if counted is not None else ()):  # the other rows'
             for key, first in places.items():
                 firsts[table][key] = min(firsts[table].get(key, first), first)
