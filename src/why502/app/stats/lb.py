@@ -58,7 +58,7 @@ RECORD_BATCHES = 4
 #: ... and this many when the family's native pass counts the requests that answered itself
 #: (``LogFamily.answers``): a batch's rows are then the quarter that did not, so a batch twice as
 #: big holds about what one of ``RECORD_BATCHES`` did, and halves the queries the counting
-#: thread makes (ALB, 1M lines: 1.16-1.20 s at 8 MB, 0.97-1.01 s at 16 MB, 161-169 and 203-218
+#: thread makes (ALB, 1M lines: 1.19-1.26 s at 8 MB, 0.96-1.03 s at 16 MB, 161-169 and 200-232
 #: MB of RSS; BENCHMARKS.md stop 59)
 ANSWERS_RECORD_BATCHES = 8
 #: ``diagnose``'s batches are read and split on this many threads: once its counting thread
