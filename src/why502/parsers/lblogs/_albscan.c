@@ -455,7 +455,7 @@ static inline int alb_fold_failed(const AlbFold *f) {
  * app/diagnose/lb.py counts a batch's requests that answered -- app/stats/lb.ANSWERED: an access
  * line with no 5xx that the proxy did not fail itself -- by (status, minute, target), with each
  * group's rows, first and last row, last time and least and greatest time
- * (evidence/lb_rows.answer_groups, whose polars query is the reference).  So an entry that is
+ * (app/diagnose/lb.py _answer_groups, whose polars query is the reference).  So an entry that is
  * surely such a request is counted here, per block, instead of written as columns:
  *
  *   - every ALB entry is an access line; no 5xx: no status, or one below 500;
@@ -794,7 +794,7 @@ static PyMethodDef module_methods[] = {
      "alb_columns(data, fold) counts in the fold (alb_fold_new) the entries stats only counts instead, "
      "and gives their number sixth; alb_columns(data, None, True) counts the requests that surely "
      "answered by (status, minute, target) instead, and gives their groups' schema and array sixth "
-     "and seventh (evidence/lb_rows.answer_groups)"},
+     "and seventh (app/diagnose/lb.py _answer_groups)"},
     {"alb_fold_new", alb_fold_new, METH_NOARGS,
      "alb_fold_new() -> a fold: the tables alb_columns(data, fold) counts rows in, across blocks"},
     {"alb_fold_size", alb_fold_size, METH_O, "alb_fold_size(fold) -> (groups of its largest table, rows counted)"},

@@ -146,7 +146,7 @@ def alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 def alb_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
     """``alb_block`` with the requests that surely answered counted by the pass instead
     (``_albscan.c``, "the answers"): (records of the other entries it takes, the ``idx`` of the
-    lines it hands back, the answered requests' groups as ``evidence.lb_rows.answer_groups``
+    lines it hands back, the answered requests' groups as ``app.diagnose.lb._answer_groups``
     makes them), or None when the pass was not built or is turned off."""
     module = _native_pass("_albscan")
     if module is None:

@@ -48,7 +48,7 @@ BlockReader = Callable[[bytes], "tuple[pl.DataFrame, list[int]] | None"]
 FoldMaker = Callable[[], "BlockFold | None"]
 #: ``BlockReader`` that counts the requests ``diagnose`` only counts instead of handing them
 #: over: ``(records of the other lines it takes, the idx of the lines it hands back, the counted
-#: requests' groups as ``evidence.lb_rows.answer_groups`` makes them)``, or None when it cannot run
+#: requests' groups as ``app.diagnose.lb._answer_groups`` makes them)``, or None when it cannot run
 AnswersReader = Callable[[bytes], "tuple[pl.DataFrame, list[int], pl.DataFrame] | None"]
 #: a native counter of a block (``parsers.lblogs.counts.BlockCounter``: its counts' type is
 #: defined there, above this module)
