@@ -40,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "answers.h"
 #include "arrow_buf.h"
 #include "group_table.h"
 
@@ -450,90 +451,22 @@ static inline int alb_fold_failed(const AlbFold *f) {
     return f->timeline.failed || f->target.failed || f->group.failed || f->codes.failed;
 }
 
-/* --- the answers: the requests `diagnose` only counts ---------------------------------------
+/* --- the answers: the requests `diagnose` only counts (native/answers.h) ----------------------
  *
- * app/diagnose/lb.py counts a batch's requests that answered -- app/stats/lb.ANSWERED: an access
- * line with no 5xx that the proxy did not fail itself -- by (status, minute, target), with each
- * group's rows, first and last row, last time and least and greatest time
- * (app/diagnose/lb.py _answer_groups, whose polars query is the reference).  So an entry that is
- * surely such a request is counted here, per block, instead of written as columns:
+ * An entry that surely answered is counted in the block's answers instead of written as columns:
  *
  *   - every ALB entry is an access line; no 5xx: no status, or one below 500;
  *   - not failed by the ALB: a status the ALB made (made_by "lb") fails when its code has a
  *     symptom in the vocabulary (batch.finish joins it in Python), so an entry with such a code
  *     goes out as columns, and Python decides; without a code it has no symptom and answered;
- *   - the key: the status (null: "-"), the minute -- the time's first 16 bytes when it has 16
- *     and a '-' at byte 4, else null (lb_rows: t.str.slice(0, 16) on that condition; alb_row
- *     takes printable ASCII only, a byte is a character) -- and the target (null: "-");
- *   - an ALB time is never empty, so every entry is "timed": the last row is the last timed one
- *     and its time the group's last time (gt_count keeps the last row's value); a time longer
- *     than GT_TIME_MAX goes out as columns (the least and greatest are kept in fixed slots). */
-
-typedef struct {
-    GroupTable t;
-    Buf firsts; /* the first row of each group (uint32), by its number */
-    Buf ranges; /* GtRange of each group */
-    const char *base; /* the block: gt_count keeps the offset of the last row's time in it */
-} Answers;
-
-static void answers_free(Answers *a) {
-    gt_free(&a->t);
-    free(a->firsts.data);
-    free(a->ranges.data);
-    memset(a, 0, sizeof *a);
-}
+ *   - its key: the status (null: "-") and the target (null: "-"); alb_row takes printable ASCII
+ *     only, and an ALB time is never empty (answers.h says why both matter). */
 
 /* the row counted as an answer: 1, or 0 when it goes out as columns.  Runs without the GIL. */
 static int answers_row(Answers *a, const Row *r, uint32_t row) {
     if ((r->has_status && r->status >= 500) || (r->lb && r->has_code)) return 0;
-    if (r->time.n == 0 || r->time.n > GT_TIME_MAX) return 0;
-    gt_fixed_part(&a->t, r->has_status ? &r->status : NULL, sizeof r->status);
-    if (r->time.n >= 16 && r->time.p[4] == '-') gt_part(&a->t, r->time.p, 16);
-    else gt_null(&a->t);
-    if (r->has_target) gt_part(&a->t, r->target.p, r->target.n);
-    else gt_null(&a->t);
-    int64_t id = gt_count(&a->t, row, r->time.p - a->base, r->time.n);
-    if (id < 0) return 1; /* out of memory: the table is failed, the block's answer an error */
-    if ((size_t)id * sizeof row == a->firsts.len) buf_put(&a->firsts, (const char *)&row, sizeof row);
-    gt_range(&a->ranges, id, r->time.p, (size_t)r->time.n);
-    if (a->firsts.failed || a->ranges.failed) a->t.failed = 1;
-    return 1;
-}
-
-/* the first rows of every group, in the table's order, as a uint32 column */
-static struct ArrowArray *answers_firsts(const Answers *a) {
-    const uint32_t *firsts = (const uint32_t *)a->firsts.data;
-    Buf b = {0};
-    for (size_t s = 0; s < a->t.cap; s++) {
-        const FoldGroup *g = &a->t.slots[s];
-        if (g->len == 0) continue;
-        buf_put(&b, (const char *)&firsts[g->id], sizeof *firsts);
-    }
-    if (b.failed) { free(b.data); return NULL; }
-    return child_array((int64_t)a->t.used, buf_take(&b), NULL);
-}
-
-/* the answers as a frame's capsules: (status, _minute, _key, len, _first, _last, _time, _lo,
- * _hi); 0, or -1 with an error set */
-static int answers_frame(const Answers *a, PyObject **sc, PyObject **ac) {
-    const GroupTable *t = &a->t;
-    Frame fr = {NULL, NULL};
-    int rc = -1;
-    if (frame_new(&fr, (int64_t)t->used, 9) != 0) goto out;
-    if (frame_add(&fr, "l", "status", 1, gt_nullable(t, 0, 'l')) != 0
-        || frame_add(&fr, "u", "_minute", 1, gt_nullable(t, 1, 'u')) != 0
-        || frame_add(&fr, "u", "_key", 1, gt_nullable(t, 2, 'u')) != 0
-        || frame_add(&fr, "l", "len", 0, gt_counts64(t)) != 0
-        || frame_add(&fr, "I", "_first", 0, answers_firsts(a)) != 0
-        || frame_add(&fr, "I", "_last", 0, gt_fixed(t, 'r', 0)) != 0
-        || frame_add(&fr, "u", "_time", 0, gt_last_values(t, a->base)) != 0
-        || frame_add(&fr, "u", "_lo", 0, gt_range_column(t, &a->ranges, 0)) != 0
-        || frame_add(&fr, "u", "_hi", 0, gt_range_column(t, &a->ranges, 1)) != 0)
-        goto out;
-    rc = frame_capsules(&fr, sc, ac);
-out:
-    frame_free(&fr);
-    return rc;
+    return answers_count(a, r->has_status ? &r->status : NULL, r->time.p, r->time.n,
+                         r->has_target ? r->target.p : NULL, r->target.n, row);
 }
 
 typedef struct {

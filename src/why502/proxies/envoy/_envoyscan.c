@@ -45,6 +45,7 @@
 
 #include <unistd.h>
 
+#include "answers.h"
 #include "arrow_buf.h"
 #include "group_table.h"
 
@@ -608,10 +609,84 @@ static PyObject *text_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     return capture_columns(args, rx_captures, CAPTURE_NAMES, N_CAPTURES);
 }
 
+/* --- the answers: the requests `diagnose` only counts (native/answers.h) ----------------------
+ *
+ * A text line ENVOY_RX takes is counted in the block's answers instead of written as captures
+ * when it surely answered, as frame.py's decisions (text_records, _records, _decided, then
+ * batch.finish) read it: its flags are "-", so it has no primary flag, no code (_decided's code
+ * is the primary flag) and no symptom (every symptom _decided gives needs a primary flag, and the
+ * vocabulary's is joined on the code): whoever made its status (the details "via_upstream" or
+ * "direct_response" only say who), it failed only with a 5xx; and its code, 1-3 digits, is below
+ * 500.  Its key: that code, its time's minute, and its upstream host (null: "-" or "").  Every
+ * other line goes out as captures, as text_columns gives them. */
+
+typedef struct {
+    NCol *cols; /* idx, then one utf8 column per capture */
+    int64_t taken;
+    Answers *answers;
+} AnswerTaker;
+
+/* scan_lines' TakeLine (without the GIL): a line taken as an answer, or as captures */
+static int answer_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
+    AnswerTaker *t = ctx;
+    RxLine m;
+    if (n < 16 || s[0] != '[' || !rx_line(s, n, &m) || !printable(s, n)) return 0;
+    if (m.flags.n == 1 && m.flags.p[0] == '-') {
+        int64_t code = 0;
+        for (Py_ssize_t k = 0; k < m.code.n; k++) code = code * 10 + (m.code.p[k] - '0');
+        if (code < 500 && answers_count(t->answers, &code, m.time.p, m.time.n, m.uhost.p, m.uhost.n, row))
+            return 1;
+    }
+    const Span *v[] = {&m.time, &m.req, &m.code, &m.flags, &m.details, &m.tfr, &m.dur, &m.ust, &m.auth, &m.uhost,
+                       &m.cluster};
+    ncol_fixed(&t->cols[0], &row, sizeof row);
+    for (int k = 0; k < N_CAPTURES; k++) ncol_utf8(&t->cols[k + 1], v[k]->p, v[k]->n);
+    t->taken++;
+    return 1;
+}
+
+/* text_answers(data) -> text_columns' answer and the answers' schema and array */
+static PyObject *text_answers(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    NCol cols[N_CAPTURES + 1];
+    ColSpec spec[N_CAPTURES + 1];
+    memset(cols, 0, sizeof cols);
+    spec[0] = (ColSpec){"idx", "I"};
+    for (int k = 0; k < N_CAPTURES; k++) {
+        spec[k + 1] = (ColSpec){CAPTURE_NAMES[k], "u"};
+        ncol_utf8_start(&cols[k + 1]);
+    }
+    Answers answers;
+    memset(&answers, 0, sizeof answers);
+    answers.base = (const char *)data.buf;
+    AnswerTaker t = {cols, 0, &answers};
+    PyObject *out = pass_result(&data, answer_take, &t, &t.taken, cols, N_CAPTURES + 1, spec);
+    PyObject *sc = NULL, *ac = NULL;
+    if (out != NULL && answers.t.failed) {
+        Py_CLEAR(out);
+        PyErr_NoMemory();
+    }
+    if (out != NULL && answers_frame(&answers, &sc, &ac) != 0) Py_CLEAR(out);
+    if (out != NULL) {
+        PyObject *more = Py_BuildValue("(OOOOONN)", PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 1),
+                                       PyTuple_GET_ITEM(out, 2), PyTuple_GET_ITEM(out, 3),
+                                       PyTuple_GET_ITEM(out, 4), sc, ac);
+        Py_SETREF(out, more);
+    }
+    answers_free(&answers);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
     {"text_columns", text_columns, METH_VARARGS,
      "text_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): ENVOY_RX's "
      "captures of the Envoy text lines of a block whose shape leaves no doubt, as columns (proxies/envoy/frame.py)"},
+    {"text_answers", text_answers, METH_VARARGS,
+     "text_answers(data) -> text_columns' five and the (schema, array) of the requests that surely answered, "
+     "counted by (status, minute, upstream host) instead of given as captures (app/diagnose/lb.py "
+     "_answer_groups)"},
     {"text_counts", text_counts, METH_VARARGS,
      "text_counts(data) -> ({status: lines}, {(status, flags, details, tfr, upstream or None, cluster or None): "
      "lines} of the 5xx, the lines handed back): what watch counts of the Envoy text access-log lines of a block "

@@ -19,6 +19,7 @@ from types import ModuleType
 
 import polars as pl
 
+from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.batch import (
     JsonPass,
@@ -253,6 +254,35 @@ def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
         return (_text_rows(rows), []) if name == "text" else _json_rows(rows)
 
     return json_and_text_block(data, NAME, on_json, on_text, decide)
+
+
+def envoy_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """``envoy_block`` with the text lines that surely answered counted by the text pass instead
+    (``_envoyscan.text_answers``, "the answers"): (the records of the other lines it reads, the
+    ``idx`` of the lines it hands back, the answered requests' groups as
+    ``app.diagnose.lb._answer_groups`` makes them), or None when the text pass cannot run or the
+    block starts with a JSON line (the JSON pass reads it first, the text pass only what is left:
+    its groups would number that rest's lines)."""
+    text = _text_pass()
+    if text is None or not hasattr(text, "text_answers") or data[:1] == b"{":
+        return None
+    counted: list[pl.DataFrame] = []
+
+    def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+        return json_block_text(chunk, SCHEMA, _NATIVE, seen=True)
+
+    def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes]:
+        schema, array, lines, back_rows, back_text, answers_schema, answers_array = text.text_answers(chunk)
+        counted.append(arrow_frame(answers_schema, answers_array))
+        return pass_columns((schema, array, lines, back_rows, back_text))
+
+    def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+        return (_text_rows(rows), []) if name == "text" else _json_rows(rows)
+
+    got = json_and_text_block(data, NAME, on_json, on_text, decide)
+    if got is None or len(counted) != 1:  # (the text pass ran first, on the whole block)
+        return None
+    return got[0], got[1], counted[0]
 
 
 def _text_pass() -> ModuleType | None:

@@ -309,6 +309,14 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return envoy_block(data)
 
 
+def _answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """``diagnose``'s block reader that counts the text lines that surely answered
+    (``frame.envoy_answers_block``)."""
+    from why502.proxies.envoy.frame import envoy_answers_block
+
+    return envoy_answers_block(data)
+
+
 def _fold() -> BlockFold | None:
     """``stats``' and ``classify``'s summary's fold of its JSON lines (``parsers.lblogs.jsonfold``)
     and of its text lines (``textfold``), imported when a read starts."""
@@ -330,6 +338,7 @@ ENVOY = LogFamily(
     # early; the key=value format is a search for a flags key, tried after every strict format
     sniffers=((30, is_envoy_text), (70, _is_kv)),
     text_parsers=(parse_envoy_text, parse_envoy_kv), frame=envoy_frame, block=_block, fold=_fold,
+    answers=_answers,
     default_timeout=(ROUTE_TIMEOUT,
                      "Envoy route timeout, default 15 s (Istio: none unless a VirtualService sets one)"),
     # the status of a request line: JSON's response_code, or the field after the quoted request

@@ -1,0 +1,97 @@
+/*
+ * The answers: the requests `diagnose` only counts, counted by a native pass per block instead
+ * of handed over as columns (issue 28 item 2).
+ *
+ * app/diagnose/lb.py counts a batch's requests that answered -- app/stats/lb.ANSWERED: an access
+ * line with no 5xx that the proxy did not fail itself -- by (status, minute, target), with each
+ * group's rows, first and last row, last timed row and its time, and least and greatest time
+ * (app/diagnose/lb.py _answer_groups, whose polars query is the reference).  A pass that can tell
+ * a line is surely such a request (its own rule: parsers/lblogs/_albscan.c, proxies/envoy/
+ * _envoyscan.c) counts it here with answers_count, and hands the table over with answers_frame:
+ *
+ *   - the minute is the time's first 16 bytes when it has 16 and a '-' at byte 4, else null
+ *     (_answer_groups: t.str.slice(0, 16) on that condition; the passes take printable ASCII
+ *     only, so a byte is a character);
+ *   - the target is null when the line names none (a null, "" or "-": the readers make "-" null
+ *     and _answer_groups makes "" null);
+ *   - the passes count only lines with a time (never empty), so every counted row is "timed":
+ *     the last row is the last timed one and its time the group's last time (gt_count keeps the
+ *     last row's value); a time longer than GT_TIME_MAX is not counted (the least and greatest
+ *     are kept in fixed slots) and the line goes out as columns.
+ */
+#ifndef WHY502_ANSWERS_H
+#define WHY502_ANSWERS_H
+
+#include "group_table.h"
+
+typedef struct {
+    GroupTable t;
+    Buf firsts; /* the first row of each group (uint32), by its number */
+    Buf ranges; /* GtRange of each group */
+    const char *base; /* the block: gt_count keeps the offset of the last row's time in it */
+} Answers;
+
+static inline void answers_free(Answers *a) {
+    gt_free(&a->t);
+    free(a->firsts.data);
+    free(a->ranges.data);
+    memset(a, 0, sizeof *a);
+}
+
+/* row `row` of the block counted as an answer: its status (NULL: none), its time time[0, tn)
+ * (inside the block: a->base), its target target[0, gn) (NULL, or gn == 0: none).  1 when
+ * counted, 0 when the line must go out as columns (no time, or a longer one than the slots
+ * keep).  Runs without the GIL. */
+static inline int answers_count(Answers *a, const int64_t *status, const char *time, Py_ssize_t tn,
+                                const char *target, Py_ssize_t gn, uint32_t row) {
+    if (tn <= 0 || tn > GT_TIME_MAX) return 0;
+    gt_fixed_part(&a->t, status, sizeof *status);
+    if (tn >= 16 && time[4] == '-') gt_part(&a->t, time, 16);
+    else gt_null(&a->t);
+    if (target != NULL && gn > 0 && !(gn == 1 && target[0] == '-')) gt_part(&a->t, target, gn);
+    else gt_null(&a->t);
+    int64_t id = gt_count(&a->t, row, time - a->base, tn);
+    if (id < 0) return 1; /* out of memory: the table is failed, the block's answer an error */
+    if ((size_t)id * sizeof row == a->firsts.len) buf_put(&a->firsts, (const char *)&row, sizeof row);
+    gt_range(&a->ranges, id, time, (size_t)tn);
+    if (a->firsts.failed || a->ranges.failed) a->t.failed = 1;
+    return 1;
+}
+
+/* the first rows of every group, in the table's order, as a uint32 column */
+static inline struct ArrowArray *answers_firsts(const Answers *a) {
+    const uint32_t *firsts = (const uint32_t *)a->firsts.data;
+    Buf b = {0};
+    for (size_t s = 0; s < a->t.cap; s++) {
+        const FoldGroup *g = &a->t.slots[s];
+        if (g->len == 0) continue;
+        buf_put(&b, (const char *)&firsts[g->id], sizeof *firsts);
+    }
+    if (b.failed) { free(b.data); return NULL; }
+    return child_array((int64_t)a->t.used, buf_take(&b), NULL);
+}
+
+/* the answers as a frame's capsules: (status, _minute, _key, len, _first, _last, _time, _lo,
+ * _hi); 0, or -1 with an error set */
+static inline int answers_frame(const Answers *a, PyObject **sc, PyObject **ac) {
+    const GroupTable *t = &a->t;
+    Frame fr = {NULL, NULL};
+    int rc = -1;
+    if (frame_new(&fr, (int64_t)t->used, 9) != 0) goto out;
+    if (frame_add(&fr, "l", "status", 1, gt_nullable(t, 0, 'l')) != 0
+        || frame_add(&fr, "u", "_minute", 1, gt_nullable(t, 1, 'u')) != 0
+        || frame_add(&fr, "u", "_key", 1, gt_nullable(t, 2, 'u')) != 0
+        || frame_add(&fr, "l", "len", 0, gt_counts64(t)) != 0
+        || frame_add(&fr, "I", "_first", 0, answers_firsts(a)) != 0
+        || frame_add(&fr, "I", "_last", 0, gt_fixed(t, 'r', 0)) != 0
+        || frame_add(&fr, "u", "_time", 0, gt_last_values(t, a->base)) != 0
+        || frame_add(&fr, "u", "_lo", 0, gt_range_column(t, &a->ranges, 0)) != 0
+        || frame_add(&fr, "u", "_hi", 0, gt_range_column(t, &a->ranges, 1)) != 0)
+        goto out;
+    rc = frame_capsules(&fr, sc, ac);
+out:
+    frame_free(&fr);
+    return rc;
+}
+
+#endif /* WHY502_ANSWERS_H */

@@ -1,0 +1,141 @@
+"""Envoy's native text pass counts the requests ``diagnose`` only counts, and gives what counting
+their rows gives.
+
+The counterpart of ``test_alb_answers.py`` for Envoy's and Istio's text lines
+(``_envoyscan.text_answers``, ``frame.envoy_answers_block``): a line whose flags are ``-`` and
+whose code is below 500 is counted by (status, minute, upstream host) in the pass; every other
+line comes as captures and is decided as before.  On the recorded, published, generated and bent
+text lines of ``tests/stats/test_envoy_text_fold.py`` and its grid of every flag, detail and
+transport failure reason at several statuses, whole and shuffled into blocks (a JSON line first
+in a block leaves it to the pass that reads JSON), the counts equal the rows' in every field and
+order, the other rows are the same rows, and ``diagnose`` uses the pass with the same report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.stats.test_envoy_text_fold import _corpus, _generated, _grid
+from tests.support.native import native_pass
+from why502.app.diagnose import lb as diagnose_lb
+from why502.app.stats.lb import ANSWERED
+from why502.proxies.envoy import frame
+
+BUILT, pytestmark = native_pass("why502.proxies.envoy._envoyscan", "the native Envoy text pass")
+
+
+def _ordered(answered: Any) -> Any:
+    d = dataclasses.asdict(answered)
+    return {k: list(v.items()) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+def _no_upstream() -> list[str]:
+    """Lines that name no upstream host (``"-"`` and ``""``: both no target to the reader) or
+    one of odd text, at answering and failing statuses."""
+    out = []
+    for line in _generated("envoy", 40, 11) + _generated("istio", 40, 12):
+        quoted = list(re.finditer(r'"(\d+\.\d+\.\d+\.\d+:\d+)"', line))
+        if not quoted:
+            continue
+        at = quoted[-1]
+        for host in ("-", "", "--", " x"):
+            out.append(line[:at.start()] + f'"{host}"' + line[at.end():])
+    assert out
+    return out
+
+
+@functools.cache
+def _lines() -> tuple[str, ...]:
+    return (*_corpus(), *_grid(), *_no_upstream())
+
+
+def _both(lines: list[str]) -> tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    got = frame.envoy_block(data)
+    assert got is not None
+    every, back = got
+    answered = ANSWERED.fill_null(False)
+    reference = diagnose_lb._answered(every.filter(answered))
+    answering = frame.envoy_answers_block(data)
+    if answering is None:  # (a block that starts with a JSON line)
+        assert data[:1] == b"{"
+        return reference, reference, every, every, None
+    rest, back2, answers = answering
+    assert back2 == back
+    return reference, diagnose_lb._answered(rest.filter(answered), answers), every, rest, answers
+
+
+def test_the_answers_equal_the_rows_counted() -> None:
+    lines = list(_lines())
+    reference, counted, every, rest, answers = _both(lines)
+    assert answers is not None
+    assert _ordered(counted[0]) == _ordered(reference[0])
+    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+    assert int(answers["len"].sum()) > len(lines) // 10  # the pass counted plain lines
+    answered = ANSWERED.fill_null(False)
+    assert rest.filter(~answered).equals(every.filter(~answered))
+    assert rest.height + int(answers["len"].sum()) == every.height
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_answers_equal_the_rows_counted_in_any_order_and_block(seed: int) -> None:
+    rng = random.Random(seed)
+    lines = list(_lines())
+    rng.shuffle(lines)
+    at = 0
+    while at < len(lines):
+        size = rng.randint(1, 700)
+        reference, counted, *_ = _both(lines[at:at + size])
+        assert _ordered(counted[0]) == _ordered(reference[0]), (at, size)
+        assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+        at += size
+
+
+@pytest.mark.parametrize("kind", ["envoy", "istio"])
+def test_diagnose_counts_the_answers_natively(kind: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``diagnose`` on an Envoy or Istio text log takes the pass's answers (most of its
+    requests), and its report is the one without them."""
+    import contextlib
+    import io
+    import json
+
+    from tests.support.reports import without_timing
+    from why502.cli.main import main
+    from why502.proxies.logfamilies import families
+
+    lines = _generated(kind, 3000, 7)
+    log = tmp_path / f"{kind}.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def report() -> Any:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            main(["diagnose", "--offline", "--access-log", str(log), "--format", "json"])
+        return without_timing(json.loads(out.getvalue()))
+
+    counted: list[int] = []
+    real = frame.envoy_answers_block
+
+    def spy(data: bytes) -> Any:
+        got = real(data)
+        if got is not None:
+            counted.append(int(got[2]["len"].sum()))
+        return got
+
+    monkeypatch.setattr(frame, "envoy_answers_block", spy)
+    with_answers = report()
+    assert sum(counted) > len(lines) // 2
+    monkeypatch.setattr(type(families()), "answers", lambda _self, _name: None)  # every row handed over
+    calls = len(counted)
+    without = report()
+    assert len(counted) == calls
+    assert with_answers == without
