@@ -14,7 +14,6 @@ the pass: an equality reached with the pass unused would prove nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import random
 from pathlib import Path
@@ -24,6 +23,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_alb_native import _corpus, _published, _set
+from tests.support.answers import answers_off, counting, ordered, report
 from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
@@ -32,10 +32,6 @@ from why502.parsers.lblogs import batch
 BUILT, pytestmark = native_pass("why502.parsers.lblogs._albscan", "the native ALB pass")
 
 
-def _ordered(answered: Any) -> Any:
-    """An ``Answered`` with its tables in their order (``reserve`` reads that order)."""
-    d = dataclasses.asdict(answered)
-    return {k: list(v.items()) if isinstance(v, dict) else v for k, v in d.items()}
 
 
 def _block(lines: list[str]) -> bytes:
@@ -96,7 +92,7 @@ def _lines() -> tuple[str, ...]:
 def test_the_answers_equal_the_rows_counted() -> None:
     lines = list(_lines())
     reference, counted, every, rest, answers = _both(lines)
-    assert _ordered(counted[0]) == _ordered(reference[0])
+    assert ordered(counted[0]) == ordered(reference[0])
     assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
     # the pass counted plain entries, and every row that did not surely answer is still a row
     assert answers.height and int(answers["len"].sum()) > len(lines) // 10
@@ -116,7 +112,7 @@ def test_the_answers_equal_the_rows_counted_in_any_order_and_block(seed: int) ->
     while at < len(lines):
         size = rng.randint(1, 900)
         reference, counted, *_ = _both(lines[at:at + size])
-        assert _ordered(counted[0]) == _ordered(reference[0]), (at, size)
+        assert ordered(counted[0]) == ordered(reference[0]), (at, size)
         assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
         at += size
 
@@ -124,40 +120,14 @@ def test_the_answers_equal_the_rows_counted_in_any_order_and_block(seed: int) ->
 def test_diagnose_counts_the_answers_natively(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``diagnose`` on an ALB log takes the pass's answers (most of a log's requests), and its
     report is the one without them."""
-    import contextlib
-    import io
-    import json
-
-    from tests.support.reports import without_timing
-    from why502.cli.main import main
-    from why502.proxies.logfamilies import families
-
     rng = random.Random(9)
     lines = [rng.choice(_published()) for _ in range(3000)]
     log = tmp_path / "alb.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    def report() -> Any:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            main(["diagnose", "--offline", "--access-log", str(log), "--format", "json"])
-        return without_timing(json.loads(out.getvalue()))
-
-    counted: list[int] = []
-    real = batch.alb_answers_block
-
-    def spy(data: bytes) -> Any:
-        got = real(data)
-        if got is not None:
-            counted.append(int(got[2]["len"].sum()))
-        return got
-
-    monkeypatch.setattr(batch, "alb_answers_block", spy)
-    with_answers = report()
+    counted = counting(monkeypatch, batch, "alb_answers_block")
+    with_answers = report(log)
     assert sum(counted) > len(lines) // 2
-    registry = type(families())
-    monkeypatch.setattr(registry, "answers", lambda _self, _name: None)  # every row handed over
+    answers_off(monkeypatch)
     calls = len(counted)
-    without = report()
+    assert report(log) == with_answers
     assert len(counted) == calls
-    assert with_answers == without

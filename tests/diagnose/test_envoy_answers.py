@@ -13,7 +13,6 @@ order, the other rows are the same rows, and ``diagnose`` uses the pass with the
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import random
 import re
@@ -24,6 +23,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_envoy_text_fold import _corpus, _generated, _grid
+from tests.support.answers import answers_off, counting, ordered, report
 from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
@@ -32,9 +32,6 @@ from why502.proxies.envoy import frame
 BUILT, pytestmark = native_pass("why502.proxies.envoy._envoyscan", "the native Envoy text pass")
 
 
-def _ordered(answered: Any) -> Any:
-    d = dataclasses.asdict(answered)
-    return {k: list(v.items()) if isinstance(v, dict) else v for k, v in d.items()}
 
 
 def _no_upstream() -> list[str]:
@@ -77,7 +74,7 @@ def test_the_answers_equal_the_rows_counted() -> None:
     lines = list(_lines())
     reference, counted, every, rest, answers = _both(lines)
     assert answers is not None
-    assert _ordered(counted[0]) == _ordered(reference[0])
+    assert ordered(counted[0]) == ordered(reference[0])
     assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
     assert int(answers["len"].sum()) > len(lines) // 10  # the pass counted plain lines
     answered = ANSWERED.fill_null(False)
@@ -94,7 +91,7 @@ def test_the_answers_equal_the_rows_counted_in_any_order_and_block(seed: int) ->
     while at < len(lines):
         size = rng.randint(1, 700)
         reference, counted, *_ = _both(lines[at:at + size])
-        assert _ordered(counted[0]) == _ordered(reference[0]), (at, size)
+        assert ordered(counted[0]) == ordered(reference[0]), (at, size)
         assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
         at += size
 
@@ -104,38 +101,13 @@ def test_diagnose_counts_the_answers_natively(kind: str, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """``diagnose`` on an Envoy or Istio text log takes the pass's answers (most of its
     requests), and its report is the one without them."""
-    import contextlib
-    import io
-    import json
-
-    from tests.support.reports import without_timing
-    from why502.cli.main import main
-    from why502.proxies.logfamilies import families
-
     lines = _generated(kind, 3000, 7)
     log = tmp_path / f"{kind}.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    def report() -> Any:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-            main(["diagnose", "--offline", "--access-log", str(log), "--format", "json"])
-        return without_timing(json.loads(out.getvalue()))
-
-    counted: list[int] = []
-    real = frame.envoy_answers_block
-
-    def spy(data: bytes) -> Any:
-        got = real(data)
-        if got is not None:
-            counted.append(int(got[2]["len"].sum()))
-        return got
-
-    monkeypatch.setattr(frame, "envoy_answers_block", spy)
-    with_answers = report()
+    counted = counting(monkeypatch, frame, "envoy_answers_block")
+    with_answers = report(log)
     assert sum(counted) > len(lines) // 2
-    monkeypatch.setattr(type(families()), "answers", lambda _self, _name: None)  # every row handed over
+    answers_off(monkeypatch)
     calls = len(counted)
-    without = report()
+    assert report(log) == with_answers
     assert len(counted) == calls
-    assert with_answers == without

@@ -94,4 +94,32 @@ out:
     return rc;
 }
 
+/* an empty table for the block `data` */
+static inline void answers_start(Answers *a, const Py_buffer *data) {
+    memset(a, 0, sizeof *a);
+    a->base = (const char *)data->buf;
+}
+
+/* a pass's answer (frame_result's: schema, array, lines, rows handed back, their text) with the
+ * answers' schema and array after it, the table freed; NULL with an error set (`out` is taken) */
+static inline PyObject *answers_result(PyObject *out, Answers *a) {
+    PyObject *sc = NULL, *ac = NULL;
+    if (out != NULL && a->t.failed) {
+        Py_CLEAR(out);
+        PyErr_NoMemory();
+    }
+    if (out != NULL && answers_frame(a, &sc, &ac) != 0) Py_CLEAR(out);
+    if (out != NULL) {
+        PyObject *more = Py_BuildValue("(OOOOONN)", PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 1),
+                                       PyTuple_GET_ITEM(out, 2), PyTuple_GET_ITEM(out, 3), PyTuple_GET_ITEM(out, 4),
+                                       sc, ac);
+        Py_SETREF(out, more);
+    } else {
+        Py_XDECREF(sc);
+        Py_XDECREF(ac);
+    }
+    answers_free(a);
+    return out;
+}
+
 #endif /* WHY502_ANSWERS_H */

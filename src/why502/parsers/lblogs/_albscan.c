@@ -517,29 +517,11 @@ static PyObject *alb_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     for (int k = 0; k < N_COLS; k++)
         if (COLS[k].format[0] == 'u') ncol_utf8_start(&cols[k]);
     Answers answers;
-    memset(&answers, 0, sizeof answers);
-    answers.base = (const char *)data.buf;
+    answers_start(&answers, &data);
     Taker t = {cols, 0, fold, 0, answering ? &answers : NULL};
     if (fold != NULL) fold->busy = 1;
     PyObject *out = pass_result(&data, take_entry, &t, &t.taken, cols, N_COLS, COLS);
-    if (answering) { /* (schema, array, lines, back rows, back text, answers' schema and array) */
-        PyObject *sc = NULL, *ac = NULL;
-        if (out != NULL && answers.t.failed) {
-            Py_CLEAR(out);
-            PyErr_NoMemory();
-        }
-        if (out != NULL && answers_frame(&answers, &sc, &ac) != 0) Py_CLEAR(out);
-        if (out != NULL) {
-            PyObject *more = Py_BuildValue("(OOOOONN)", PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 1),
-                                           PyTuple_GET_ITEM(out, 2), PyTuple_GET_ITEM(out, 3),
-                                           PyTuple_GET_ITEM(out, 4), sc, ac);
-            Py_SETREF(out, more);
-        } else {
-            Py_XDECREF(sc);
-            Py_XDECREF(ac);
-        }
-        answers_free(&answers);
-    }
+    if (answering) out = answers_result(out, &answers);
     if (fold != NULL) {
         fold->busy = 0;
         if (out != NULL && alb_fold_failed(fold)) {

@@ -658,23 +658,10 @@ static PyObject *text_answers(PyObject *Py_UNUSED(self), PyObject *args) {
         ncol_utf8_start(&cols[k + 1]);
     }
     Answers answers;
-    memset(&answers, 0, sizeof answers);
-    answers.base = (const char *)data.buf;
+    answers_start(&answers, &data);
     AnswerTaker t = {cols, 0, &answers};
-    PyObject *out = pass_result(&data, answer_take, &t, &t.taken, cols, N_CAPTURES + 1, spec);
-    PyObject *sc = NULL, *ac = NULL;
-    if (out != NULL && answers.t.failed) {
-        Py_CLEAR(out);
-        PyErr_NoMemory();
-    }
-    if (out != NULL && answers_frame(&answers, &sc, &ac) != 0) Py_CLEAR(out);
-    if (out != NULL) {
-        PyObject *more = Py_BuildValue("(OOOOONN)", PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 1),
-                                       PyTuple_GET_ITEM(out, 2), PyTuple_GET_ITEM(out, 3),
-                                       PyTuple_GET_ITEM(out, 4), sc, ac);
-        Py_SETREF(out, more);
-    }
-    answers_free(&answers);
+    PyObject *out = answers_result(pass_result(&data, answer_take, &t, &t.taken, cols, N_CAPTURES + 1, spec),
+                                   &answers);
     PyBuffer_Release(&data);
     return out;
 }

@@ -1,0 +1,54 @@
+"""What the tests of the native passes' answers share (``tests/diagnose/test_alb_answers.py``,
+``test_envoy_answers.py``): an ``Answered`` in its tables' order, ``diagnose``'s report of a log,
+a spy on a family's answering reader, and every family's answers turned off."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.reports import without_timing
+
+
+def ordered(answered: Any) -> Any:
+    """An ``Answered`` with its tables in their order (``LbEvidence.reserve`` reads that order)."""
+    d = dataclasses.asdict(answered)
+    return {k: list(v.items()) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+def report(log: Path) -> Any:
+    """``diagnose --offline --access-log log --format json``, its timing fields dropped."""
+    from why502.cli.main import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        main(["diagnose", "--offline", "--access-log", str(log), "--format", "json"])
+    return without_timing(json.loads(out.getvalue()))
+
+
+def counting(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
+    """``module.name`` (an answering reader) spied on: the requests it counted, one entry a call."""
+    counted: list[int] = []
+    real = getattr(module, name)
+
+    def spy(data: bytes) -> Any:
+        got = real(data)
+        if got is not None:
+            counted.append(int(got[2]["len"].sum()))
+        return got
+
+    monkeypatch.setattr(module, name, spy)
+    return counted
+
+
+def answers_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No family has an answering reader: every request is handed over as a row."""
+    from why502.proxies.logfamilies import families
+
+    monkeypatch.setattr(type(families()), "answers", lambda _self, _name: None)
