@@ -111,3 +111,21 @@ def test_diagnose_counts_the_answers_natively(kind: str, tmp_path: Path,
     calls = len(counted)
     assert report(log) == with_answers
     assert len(counted) == calls
+
+
+def test_a_log_of_json_lines_is_read_in_the_batches_of_every_row(tmp_path: Path) -> None:
+    """The pass answers text lines only: a log that starts with JSON lines is read in the
+    batches every row fits (``app.stats.lb._answers_apply``: on the answers' 16 MB batches two
+    such blocks held every row at once, 311 MB on 1M lines), a text log in the answers' ones."""
+    from why502.app.stats import lb as stats_lb
+
+    text = tmp_path / "envoy.log"
+    text.write_text("\n".join(_generated("envoy", 20, 3)) + "\n", encoding="utf-8")
+    json_log = tmp_path / "envoy.json.log"
+    json_log.write_text("\n".join(
+        f'{{"start_time":"2026-11-21T10:00:{k:02d}.000Z","method":"GET","path":"/","response_code":200,'
+        '"response_flags":"-","upstream_host":"10.0.0.1:80","duration":5}' for k in range(20)) + "\n",
+        encoding="utf-8")
+    assert stats_lb._answers_apply([str(text)], "envoy")
+    assert not stats_lb._answers_apply([str(json_log)], "envoy")
+    assert not stats_lb._answers_apply([str(text)], "caddy")  # (no answering reader)

@@ -31,6 +31,7 @@ from why502.parsers.lblogs.model import LbRecord
 from why502.parsers.recognise import lb_reported
 from why502.proxies.logfamilies import families
 from why502.sources import readahead
+from why502.sources.byte_chunks import head_lines
 from why502.sources.logfiles import (
     DEFAULT_BATCH_BYTES,
     ByteBatch,
@@ -156,10 +157,23 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
     blocks = families().block(family) is not None and native_on()
     # the answered requests counted by the native pass, but for --since (its check of each
     # row's time is made on the rows: ``certain``, ``drop``)
-    answering = blocks and certain is None and drop is None and families().answers(family) is not None
+    answering = blocks and certain is None and drop is None and _answers_apply(paths, family)
     batches = ANSWERS_RECORD_BATCHES if answering else RECORD_BATCHES if blocks else DECODED_RECORD_BATCHES
     size = batch_bytes or batches * VECTOR_BATCH_BYTES
     yield from _each_rows(paths, family, read, size, RECORD_WORKERS, answering=answering)
+
+
+def _answers_apply(paths: list[str], family: str) -> bool:
+    """Whether the family's answering reader (``LogFamily.answers``) reads the log, asked of its
+    first lines: Envoy's reads its text lines only, and on a log of its JSON lines the 16 MB
+    batches of the answers held every row of two of them at once (Envoy JSON, 1M lines: 311 MB
+    instead of 227; BENCHMARKS.md stop 59)."""
+    reader = families().answers(family)
+    files = expand_paths(paths) if reader is not None else []
+    if reader is None or not files:
+        return False
+    head = head_lines(str(files[0]), 50)
+    return bool(head) and reader(("\n".join(head) + "\n").encode("utf-8", "surrogatepass")) is not None
 
 
 @dataclass(frozen=True)
