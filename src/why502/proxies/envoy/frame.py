@@ -244,16 +244,10 @@ def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     regex over every text line (BENCHMARKS.md, stop 56).  None when neither pass can run."""
     text = _text_pass()
 
-    def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        return json_block_text(chunk, SCHEMA, _NATIVE, seen=True)
-
     def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
         return None if text is None else pass_columns(text.text_columns(chunk))
 
-    def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
-        return (_text_rows(rows), []) if name == "text" else _json_rows(rows)
-
-    return json_and_text_block(data, NAME, on_json, on_text, decide)
+    return json_and_text_block(data, NAME, _on_json, on_text, _decide)
 
 
 def envoy_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
@@ -268,21 +262,25 @@ def envoy_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFr
         return None
     counted: list[pl.DataFrame] = []
 
-    def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        return json_block_text(chunk, SCHEMA, _NATIVE, seen=True)
-
     def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes]:
         schema, array, lines, back_rows, back_text, answers_schema, answers_array = text.text_answers(chunk)
         counted.append(arrow_frame(answers_schema, answers_array))
         return pass_columns((schema, array, lines, back_rows, back_text))
 
-    def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
-        return (_text_rows(rows), []) if name == "text" else _json_rows(rows)
-
-    got = json_and_text_block(data, NAME, on_json, on_text, decide)
+    got = json_and_text_block(data, NAME, _on_json, on_text, _decide)
     if got is None or len(counted) != 1:  # (the text pass ran first, on the whole block)
         return None
     return got[0], got[1], counted[0]
+
+
+def _on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+    """The JSON pass of ``envoy_block``: its rows with which of the spec's keys each line has."""
+    return json_block_text(chunk, SCHEMA, _NATIVE, seen=True)
+
+
+def _decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """Each pass's rows of ``envoy_block`` decided (``batch.Decide``)."""
+    return (_text_rows(rows), []) if name == "text" else _json_rows(rows)
 
 
 def _text_pass() -> ModuleType | None:
