@@ -131,3 +131,16 @@ def test_diagnose_counts_the_answers_natively(tmp_path: Path, monkeypatch: pytes
     calls = len(counted)
     assert report(log) == with_answers
     assert len(counted) == calls
+
+
+def test_a_target_per_line_fills_the_table_and_the_rest_come_as_rows() -> None:
+    """A block of a distinct target per line: the pass's table stops at its bound
+    (``ANSWERS_MAX_GROUPS``, 4096 groups) and the lines past it come over as rows, counted the
+    same in the roll-up (a table of a group per line held a log of them at ~290 MB)."""
+    base = next(line for line in _published() if line.split(" ")[8:10] == ["200", "200"])
+    lines = [_set(base, 4, f"10.{k // 65536}.{k // 256 % 256}.{k % 256}:80") for k in range(6000)]
+    reference, counted, every, rest, answers = _both(lines)
+    assert answers.height == 4096 and int(answers["len"].sum()) == 4096
+    assert rest.height == 6000 - 4096 and every.height == 6000
+    assert ordered(counted[0]) == ordered(reference[0])
+    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]

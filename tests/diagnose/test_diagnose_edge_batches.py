@@ -352,3 +352,32 @@ def test_a_full_table_of_details_still_counts_the_ones_it_has(batch: int, tmp_pa
     # (dataclasses.asdict makes a Counter of its (key, count) pairs: each pair is a key, once)
     sums = [sum(n for (_detail, n), _once in dict(g)["details"]) for g in groups.values()]
     assert sums and max(sums) > 20  # the details kept go on being counted after the table filled
+
+
+@pytest.mark.parametrize("batch", [4096, 1 << 20])
+def test_targets_past_the_bound_are_counted_in_the_totals_only(batch: int, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               together: list[int]) -> None:
+    """A log of a target per line: the first ``TARGETS_KEPT`` distinct targets have a life and a
+    count per failure group, the others only the totals (a life of each took 1M such lines to
+    ~500 MB) -- the same whichever way the rows are counted, with a note."""
+    from why502.evidence import lb_evidence
+
+    monkeypatch.setattr(lb_evidence, "TARGETS_KEPT", 40)
+    rng = random.Random(batch + 5)
+    lines = [ALB.format(m=i // 60 % 60, s=i % 60, us=i, c=1, target=f"10.0.{i // 250}.{i % 250}:80",
+                        tp=rng.choice(["0.010", "-1"]), st=st, tst=tst, path="x", group="api")
+             for i, (st, tst) in enumerate(rng.choice([("200", "200"), ("502", "-"), ("503", "503")])
+                                           for _ in range(900))]
+    log = tmp_path / "alb.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(stats_lb, "VECTOR_BATCH_BYTES", batch)
+    batched = _evidence([str(log)], "alb", True)
+    assert batched == _evidence([str(log)], "alb", False)
+    ev = dict(batched[1]["alb"])
+    assert len(ev["targets"]) == 40 and ev["targets_capped"] is True
+    assert ev["requests"] == 900
+    assert all(len(dict(g)["targets"]) <= 40 for g in dict(ev["failures"]).values())
+    _code, report = _diagnose(log)
+    notes = report["diagnostics"]
+    assert any("more than 40 distinct targets" in str(d) for d in notes), notes

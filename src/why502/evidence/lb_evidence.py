@@ -57,6 +57,11 @@ class FailureGroup:
             return 0
         return TARGET_TIMES - len(self.target_times.setdefault(target, []))
 
+    def count_target(self, target: str, n: int = 1) -> None:
+        """``n`` more of ``target``, when it is one of the first ``TARGETS_KEPT`` distinct ones."""
+        if target in self.targets or len(self.targets) < TARGETS_KEPT:
+            self.targets[target] += n
+
     def count_detail(self, detail: str, n: int = 1) -> None:
         """``n`` more of ``detail``, when it is one of the first ``DETAILS_KEPT`` distinct ones."""
         if detail in self.details or len(self.details) < DETAILS_KEPT:
@@ -69,6 +74,11 @@ TARGETS_TIMED = 1000
 #: durations kept per group, and sample lines
 DURATIONS_KEPT = 100_000
 SAMPLES_KEPT = 3
+#: distinct targets followed one by one per log (``LbEvidence.life``) and counted per failure
+#: group (``FailureGroup.count_target``): a log of a target per line (hostile, or pods churning
+#: for days) kept a life of each -- 1M ALB lines of a target each took diagnose to 470-560 MB
+#: (BENCHMARKS.md stop 59); the first ones seen are kept, the others counted in the totals only
+TARGETS_KEPT = 50_000
 #: distinct details counted per group: a proxy's detail can name the request (Cloudflare's
 #: "RayID ..."), and a table of every one grew with the log (1M lines: 250k keys); the top ones
 #: are what is said of them (``analyzers.cloud_lb``)
@@ -117,6 +127,8 @@ class LbEvidence:
     # (``ErrorJoin``): counted as requests here, weighed there once
     joined: int = 0
     five_samples: list[Sample] = field(default_factory=list)  # the first 5xx lines, whoever made them
+    #: a target past the first ``TARGETS_KEPT`` was seen: it has no life of its own (``life``)
+    targets_capped: bool = False
 
     def add(self, rec: LbRecord, file: str, line: int, text: str, *, joined: bool = False,
             ok_before: bool = False) -> None:
@@ -181,15 +193,24 @@ class LbEvidence:
 
 
     def life(self, target: str | None) -> TargetLife:
-        """The life of ``target`` (a line naming none: ``unnamed``)."""
-        return self.targets.setdefault(target, TargetLife()) if target else self.unnamed
+        """The life of ``target`` (a line naming none: ``unnamed``); past the first
+        ``TARGETS_KEPT`` distinct targets, a life of its own that is not kept."""
+        if not target:
+            return self.unnamed
+        life = self.targets.get(target)
+        if life is None:
+            if len(self.targets) >= TARGETS_KEPT:
+                self.targets_capped = True
+                return TargetLife()
+            life = self.targets[target] = TargetLife()
+        return life
 
     def reserve(self, targets: Iterable[str], statuses: Iterable[int], minutes: Iterable[str]) -> None:
         """Make room for keys in the order a batch first shows them, before its lines are
         counted out of order (``add_answered`` after ``add``): every table then keeps the order
         of the lines, as line-by-line counting gives it."""
         for t in targets:
-            self.targets.setdefault(t, TargetLife())
+            self.life(t)
         for st in statuses:
             self.statuses.setdefault(st, 0)
         for m in minutes:
@@ -313,7 +334,7 @@ def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) 
     if rec.status is not None:
         grp.statuses[rec.status] += 1
     if rec.target:
-        grp.targets[rec.target] += 1
+        grp.count_target(rec.target)
         if rec.time and grp.stamps_room(rec.target) > 0:
             grp.target_times[rec.target].append((rec.time, rec.status))
     if rec.group:

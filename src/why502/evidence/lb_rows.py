@@ -293,7 +293,11 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
         n = g[_N]
         grp.count += n
         for place, name in _TABLES:
-            if g[place] is not None:
+            if g[place] is None:
+                continue
+            if place == _TARGET:
+                grp.count_target(g[place], n)
+            else:
                 getattr(grp, name)[g[place]] += n
         if g[_LO] is not None:
             grp.first = g[_LO] if grp.first is None or g[_LO] < grp.first else grp.first

@@ -24,6 +24,13 @@
 
 #include "group_table.h"
 
+/* Groups a block's table holds: past them a line goes out as columns, as it did before the
+ * answers (a log of a target per line made as many groups as lines, each a row of the table
+ * and of its frame, and the roll-up's Python objects; a block holds a few hundred of a real
+ * log's (statuses x minutes x targets)).  Any split between the table and the columns counts
+ * the same: _answered rolls both up together. */
+#define ANSWERS_MAX_GROUPS 4096
+
 typedef struct {
     GroupTable t;
     Buf firsts; /* the first row of each group (uint32), by its number */
@@ -40,11 +47,11 @@ static inline void answers_free(Answers *a) {
 
 /* row `row` of the block counted as an answer: its status (NULL: none), its time time[0, tn)
  * (inside the block: a->base), its target target[0, gn) (NULL, or gn == 0: none).  1 when
- * counted, 0 when the line must go out as columns (no time, or a longer one than the slots
- * keep).  Runs without the GIL. */
+ * counted, 0 when the line must go out as columns (no time, a longer one than the slots keep,
+ * or the table full).  Runs without the GIL. */
 static inline int answers_count(Answers *a, const int64_t *status, const char *time, Py_ssize_t tn,
                                 const char *target, Py_ssize_t gn, uint32_t row) {
-    if (tn <= 0 || tn > GT_TIME_MAX) return 0;
+    if (tn <= 0 || tn > GT_TIME_MAX || a->t.used >= ANSWERS_MAX_GROUPS) return 0;
     gt_fixed_part(&a->t, status, sizeof *status);
     if (tn >= 16 && time[4] == '-') gt_part(&a->t, time, 16);
     else gt_null(&a->t);

@@ -161,6 +161,12 @@ def read_edge(options: DiagnoseOptions, families: tuple[str, ...], since: dt.dat
         diags.append(Diagnostic(severity="info", message=(
             f"{unparsed:,} of {lines:,} lines were not {' or '.join(read)} request lines (not counted)")))
     for fam, ev in read.items():
+        if ev.targets_capped:
+            from why502.evidence.lb_evidence import TARGETS_KEPT
+
+            diags.append(Diagnostic(severity="info", message=(
+                f"more than {TARGETS_KEPT:,} distinct targets in the {fam} log: the first {TARGETS_KEPT:,} "
+                "are followed one by one, the others are counted in the totals only")))
         if ev.joined:
             diags.append(Diagnostic(severity="info", message=(
                 f"{ev.joined:,} failed requests of the {fam} access log are lines of its error log "

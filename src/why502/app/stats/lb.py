@@ -172,7 +172,7 @@ def _answers_apply(paths: list[str], family: str) -> bool:
     files = expand_paths(paths) if reader is not None else []
     if reader is None or not files:
         return False
-    head = head_lines(str(files[0]), 50)
+    head = head_lines(str(files[0]), 50, keep=True)  # (the read that follows takes the file opened)
     return bool(head) and reader(("\n".join(head) + "\n").encode("utf-8", "surrogatepass")) is not None
 
 
