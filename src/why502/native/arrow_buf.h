@@ -476,20 +476,27 @@ typedef struct {
  * regex would, its captures in caps[0..ncaps) */
 typedef int (*CaptureLine)(const char *s, Py_ssize_t n, Capture *caps);
 
+/* a taken line's captures counted elsewhere instead of written as columns (1), or not (0);
+ * without the GIL */
+typedef int (*CaptureCounted)(void *ctx, const Capture *caps, uint32_t row);
+
 typedef struct {
     CaptureLine read;
     NCol *cols; /* idx, then one utf8 column per capture */
     int ncaps;
     int64_t taken;
+    CaptureCounted counted; /* NULL: every taken line is written */
+    void *counted_ctx;
 } CaptureTaker;
 
-/* scan_lines' TakeLine of capture_columns (without the GIL): a line is taken when `read`
+/* scan_lines' TakeLine of capture_pass (without the GIL): a line is taken when `read`
  * matches it and every byte is printable ASCII (a regex's \S, \d and $ are Unicode in Rust's
  * regex: on ASCII they are the bytes a cut compares) */
 static inline int capture_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     CaptureTaker *t = ctx;
     Capture caps[MAX_CAPTURES];
     if (!t->read(s, n, caps) || !printable(s, n)) return 0;
+    if (t->counted != NULL && t->counted(t->counted_ctx, caps, row)) return 1;
     ncol_fixed(&t->cols[0], &row, sizeof row);
     for (int k = 0; k < t->ncaps; k++) ncol_utf8(&t->cols[k + 1], caps[k].p, caps[k].n);
     t->taken++;
@@ -500,10 +507,10 @@ static inline int capture_take(void *ctx, const char *s, Py_ssize_t n, uint32_t 
  * text)`: the captures `names` (ncaps of them, at most MAX_CAPTURES) of the lines `read` takes as
  * columns after "idx", every other line handed back (frame_result's answer); NULL with an error
  * set. */
-static inline PyObject *capture_columns(PyObject *args, CaptureLine read, const char *const *names, int ncaps) {
-    Py_buffer data;
+/* capture_columns on `data`, the lines `counted` counts left out of the columns (NULL: none) */
+static inline PyObject *capture_pass(const Py_buffer *data, CaptureLine read, const char *const *names, int ncaps,
+                                     CaptureCounted counted, void *counted_ctx) {
     if (ncaps > MAX_CAPTURES) { PyErr_SetString(PyExc_ValueError, "too many captures"); return NULL; }
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
     NCol cols[MAX_CAPTURES + 1];
     ColSpec spec[MAX_CAPTURES + 1];
     memset(cols, 0, sizeof cols);
@@ -512,8 +519,14 @@ static inline PyObject *capture_columns(PyObject *args, CaptureLine read, const 
         spec[k + 1] = (ColSpec){names[k], "u"};
         ncol_utf8_start(&cols[k + 1]);
     }
-    CaptureTaker t = {read, cols, ncaps, 0};
-    PyObject *out = pass_result(&data, capture_take, &t, &t.taken, cols, ncaps + 1, spec);
+    CaptureTaker t = {read, cols, ncaps, 0, counted, counted_ctx};
+    return pass_result(data, capture_take, &t, &t.taken, cols, ncaps + 1, spec);
+}
+
+static inline PyObject *capture_columns(PyObject *args, CaptureLine read, const char *const *names, int ncaps) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    PyObject *out = capture_pass(&data, read, names, ncaps, NULL, NULL);
     PyBuffer_Release(&data);
     return out;
 }

@@ -593,6 +593,8 @@ static PyObject *text_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
 static const char *const CAPTURE_NAMES[] = {"time", "req", "code", "flags", "details", "tfr", "dur", "ust", "auth",
                                             "uhost", "cluster"};
 #define N_CAPTURES ((int)(sizeof CAPTURE_NAMES / sizeof *CAPTURE_NAMES))
+/* the places in CAPTURE_NAMES of the captures the answers read */
+enum { CAP_TIME = 0, CAP_CODE = 2, CAP_FLAGS = 3, CAP_UHOST = 9 };
 
 /* capture_columns' CaptureLine: rx_line's captures in ENVOY_RX's order */
 static int rx_captures(const char *s, Py_ssize_t n, Capture *caps) {
@@ -620,48 +622,24 @@ static PyObject *text_columns(PyObject *Py_UNUSED(self), PyObject *args) {
  * 500.  Its key: that code, its time's minute, and its upstream host (null: "-" or "").  Every
  * other line goes out as captures, as text_columns gives them. */
 
-typedef struct {
-    NCol *cols; /* idx, then one utf8 column per capture */
-    int64_t taken;
-    Answers *answers;
-} AnswerTaker;
-
-/* scan_lines' TakeLine (without the GIL): a line taken as an answer, or as captures */
-static int answer_take(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
-    AnswerTaker *t = ctx;
-    RxLine m;
-    if (n < 16 || s[0] != '[' || !rx_line(s, n, &m) || !printable(s, n)) return 0;
-    if (m.flags.n == 1 && m.flags.p[0] == '-') {
-        int64_t code = 0;
-        for (Py_ssize_t k = 0; k < m.code.n; k++) code = code * 10 + (m.code.p[k] - '0');
-        if (code < 500 && answers_count(t->answers, &code, m.time.p, m.time.n, m.uhost.p, m.uhost.n, row))
-            return 1;
-    }
-    const Span *v[] = {&m.time, &m.req, &m.code, &m.flags, &m.details, &m.tfr, &m.dur, &m.ust, &m.auth, &m.uhost,
-                       &m.cluster};
-    ncol_fixed(&t->cols[0], &row, sizeof row);
-    for (int k = 0; k < N_CAPTURES; k++) ncol_utf8(&t->cols[k + 1], v[k]->p, v[k]->n);
-    t->taken++;
-    return 1;
+/* capture_pass' CaptureCounted: the line counted in the answers (ctx) when it surely answered */
+static int answer_counted(void *ctx, const Capture *caps, uint32_t row) {
+    const Capture *flags = &caps[CAP_FLAGS], *code = &caps[CAP_CODE];
+    if (flags->n != 1 || flags->p[0] != '-') return 0;
+    int64_t status = 0;
+    for (Py_ssize_t k = 0; k < code->n; k++) status = status * 10 + (code->p[k] - '0');
+    return status < 500 && answers_count(ctx, &status, caps[CAP_TIME].p, caps[CAP_TIME].n, caps[CAP_UHOST].p,
+                                         caps[CAP_UHOST].n, row);
 }
 
 /* text_answers(data) -> text_columns' answer and the answers' schema and array */
 static PyObject *text_answers(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
-    NCol cols[N_CAPTURES + 1];
-    ColSpec spec[N_CAPTURES + 1];
-    memset(cols, 0, sizeof cols);
-    spec[0] = (ColSpec){"idx", "I"};
-    for (int k = 0; k < N_CAPTURES; k++) {
-        spec[k + 1] = (ColSpec){CAPTURE_NAMES[k], "u"};
-        ncol_utf8_start(&cols[k + 1]);
-    }
     Answers answers;
     answers_start(&answers, &data);
-    AnswerTaker t = {cols, 0, &answers};
-    PyObject *out = answers_result(pass_result(&data, answer_take, &t, &t.taken, cols, N_CAPTURES + 1, spec),
-                                   &answers);
+    PyObject *out = answers_result(
+        capture_pass(&data, rx_captures, CAPTURE_NAMES, N_CAPTURES, answer_counted, &answers), &answers);
     PyBuffer_Release(&data);
     return out;
 }
