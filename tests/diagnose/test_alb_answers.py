@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_alb_native import _corpus, _published, _set
-from tests.support.answers import answers_off, counting, ordered, report
+from tests.support.answers import answers_off, counting, ordered, report, same_in_blocks
 from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
@@ -105,16 +105,7 @@ def test_the_answers_equal_the_rows_counted() -> None:
 def test_the_answers_equal_the_rows_counted_in_any_order_and_block(seed: int) -> None:
     """Shuffled and cut into blocks: each block's counts the same both ways (the groups' first
     and last rows, last and least and greatest times depend on the order)."""
-    rng = random.Random(seed)
-    lines = list(_lines())
-    rng.shuffle(lines)
-    at = 0
-    while at < len(lines):
-        size = rng.randint(1, 900)
-        reference, counted, *_ = _both(lines[at:at + size])
-        assert ordered(counted[0]) == ordered(reference[0]), (at, size)
-        assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
-        at += size
+    same_in_blocks(list(_lines()), _both, seed, 900)
 
 
 def test_diagnose_counts_the_answers_natively(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,6 @@ order, the other rows are the same rows, and ``diagnose`` uses the pass with the
 from __future__ import annotations
 
 import functools
-import random
 import re
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_envoy_text_fold import _corpus, _generated, _grid
-from tests.support.answers import answers_off, counting, ordered, report
+from tests.support.answers import answers_off, counting, ordered, report, same_in_blocks
 from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
@@ -84,16 +83,7 @@ def test_the_answers_equal_the_rows_counted() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_answers_equal_the_rows_counted_in_any_order_and_block(seed: int) -> None:
-    rng = random.Random(seed)
-    lines = list(_lines())
-    rng.shuffle(lines)
-    at = 0
-    while at < len(lines):
-        size = rng.randint(1, 700)
-        reference, counted, *_ = _both(lines[at:at + size])
-        assert ordered(counted[0]) == ordered(reference[0]), (at, size)
-        assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
-        at += size
+    same_in_blocks(list(_lines()), _both, seed, 700)
 
 
 @pytest.mark.parametrize("kind", ["envoy", "istio"])

@@ -1,6 +1,7 @@
 """What the tests of the native passes' answers share (``tests/diagnose/test_alb_answers.py``,
-``test_envoy_answers.py``): an ``Answered`` in its tables' order, ``diagnose``'s report of a log,
-a spy on a family's answering reader, and every family's answers turned off."""
+``test_envoy_answers.py``): an ``Answered`` in its tables' order, the check of shuffled blocks,
+``diagnose``'s report of a log, a spy on a family's answering reader, and every family's answers
+turned off."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import contextlib
 import dataclasses
 import io
 import json
+import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,24 @@ def ordered(answered: Any) -> Any:
     """An ``Answered`` with its tables in their order (``LbEvidence.reserve`` reads that order)."""
     d = dataclasses.asdict(answered)
     return {k: list(v.items()) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+def same_in_blocks(lines: list[str], both: Callable[[list[str]], tuple[Any, ...]], seed: int,
+                   most: int) -> None:
+    """``lines`` shuffled and cut into blocks of 1 to ``most`` lines: in each block the
+    ``_answered`` of the rows handed over and of the pass's answers (``both``' first two) are the
+    same in every field and order (the groups' first and last rows, last and least and greatest
+    times depend on the order)."""
+    rng = random.Random(seed)
+    lines = list(lines)
+    rng.shuffle(lines)
+    at = 0
+    while at < len(lines):
+        size = rng.randint(1, most)
+        reference, counted, *_ = both(lines[at:at + size])
+        assert ordered(counted[0]) == ordered(reference[0]), (at, size)
+        assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+        at += size
 
 
 def report(log: Path) -> Any:
