@@ -135,3 +135,31 @@ def test_a_target_per_line_fills_the_table_and_the_rest_come_as_rows() -> None:
     assert rest.height == 6000 - 4096 and every.height == 6000
     assert ordered(counted[0]) == ordered(reference[0])
     assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+
+
+def test_a_block_of_mostly_other_lines_is_decoded_and_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block the pass hands back most of (lines of another program among a few entries) is
+    decoded and read by the vectorised reader, as without the answers, and the native block
+    reader is not run on it a second time."""
+    from why502.app.stats import lb as stats_lb
+    from why502.sources.logfiles import ByteBatch
+
+    entries = _published()[:5]
+    lines = [*entries, *(f"some other program's line {k}" for k in range(40))]
+    block = ByteBatch("alb.log", "\n".join(lines).encode())
+    calls = counting(monkeypatch, batch, "alb_answers_block")
+    plain_reads: list[int] = []
+    real_block = batch.alb_block
+
+    def alb_block(data: bytes) -> Any:
+        plain_reads.append(len(data))
+        return real_block(data)
+
+    monkeypatch.setattr(batch, "alb_block", alb_block)
+    answering = stats_lb._block_rows(block, 1, "alb", answering=True)
+    # the pass once, then the decoded reader's own (alb_frame runs it on the decoded lines): the
+    # block reader is not asked again about the lines the answering one handed back
+    assert len(calls) == 1 and len(plain_reads) == 1 and answering.answers is None
+    plain = stats_lb._block_rows(block, 1, "alb")
+    assert answering.frame.equals(plain.frame) and answering.rest == plain.rest
+    assert answering.frame.height == len(entries)

@@ -205,25 +205,29 @@ def _block_rows(block: ByteBatch, first_line: int, family: str, answering: bool 
     """Through the family's native reader; decoded when it cannot run or hands back most of
     the block (``_native_rows``).  ``answering``: the requests that answered counted by its
     native pass when it can (``LogFamily.answers``; ``_answers_rows``)."""
-    got = _answers_rows(block, family) if answering else None
-    answers = None
-    if got is not None:
-        frame, rest, answers = got
-    else:
-        native = _native_rows(block, family)
-        if native is None:
-            return _batch_rows(_decoded(block, first_line), family)
-        frame, rest, _lines, _folded = native
+    if answering:
+        rows = _answers_rows(block, first_line, family)
+        if rows is not None:
+            return rows
+    native = _native_rows(block, family)
+    if native is None:
+        return _batch_rows(_decoded(block, first_line), family)
+    frame, rest, _lines, _folded = native
+    return _Rows(block.path, first_line, frame, rest, _texts_of(block))
 
+
+def _texts_of(block: ByteBatch) -> Callable[[list[int]], list[str]]:
+    """``_Rows.texts_of`` of a raw block: its lines by ``idx``, decoded."""
     def texts_of(idxs: list[int]) -> list[str]:
         return [(b or b"").decode("utf-8", errors="replace") for b in lines_at(block.data, idxs)]
-    return _Rows(block.path, first_line, frame, rest, texts_of, answers)
+    return texts_of
 
 
-def _answers_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int, str], pl.DataFrame] | None:
-    """The family's answering reader on ``block``: (the rows of the other lines, by ``idx``;
-    the text of the lines no reader took, by ``idx``; the answered requests' groups), or None
-    when it has none that can run, or it handed back most of the block."""
+def _answers_rows(block: ByteBatch, first_line: int, family: str) -> _Rows | None:
+    """The rows of ``block`` through the family's answering reader (the answered requests'
+    groups in ``answers``), decoded when it hands back most of the block (as ``_native_rows``
+    would say of the same lines: its reader is not run again), or None when it has none that
+    can run."""
     fams = families()
     reader, vector = fams.answers(family), fams.frame(family)
     if reader is None or vector is None:
@@ -233,12 +237,12 @@ def _answers_rows(block: ByteBatch, family: str) -> tuple[pl.DataFrame, dict[int
     if got is None:
         return None
     frame, back, answers = got
-    if not back:
-        return frame, {}, answers
-    if len(back) > frame.height + int(answers["len"].sum()):
-        return None  # (as _native_rows: mostly lines it does not read)
-    frame, rest, _lines = _read_back_lines(data, frame, back, vector)
-    return frame, rest, answers
+    rest: dict[int, str] = {}
+    if back:
+        if len(back) > frame.height + int(answers["len"].sum()):  # mostly lines it does not read
+            return _batch_rows(_decoded(block, first_line), family)
+        frame, rest, _lines = _read_back_lines(data, frame, back, vector)
+    return _Rows(block.path, first_line, frame, rest, _texts_of(block), answers)
 
 
 def _each_rows(paths: list[str], family: str, use: Callable[[_Rows], T],
