@@ -135,12 +135,66 @@ typedef struct {
     int count[MAX_ONCE];
 } Once;
 
+/* The keys of the last line, in the order they were scanned (at every depth), each with the
+ * place it was read at (`site`) and what that place made of it (`memo`: a spec lookup, whether
+ * it is forbidden...).  A log's lines are written by one encoder and have the same keys in the
+ * same order: a key is first compared with the one at its place in the last line -- one compare
+ * of its bytes and its closing quote -- before it is scanned for its end and looked up.  Keys
+ * were most of a line's bytes and their scan, lookup and compares ~35 % of a Cloudflare line's
+ * (BENCHMARKS.md stop 60).  A kept key is one scan_string read without an escape, a byte >= 0x80
+ * or a control byte, so a line whose bytes at that place are the key and a quote holds the same
+ * string: everything the place decides from the text alone is decided alike. */
+#define SHAPE_KEYS 128
+#define SHAPE_KEY_MAX 56
+
+typedef struct {
+    uint8_t len; /* 0: nothing kept at this place */
+    int16_t site, memo;
+    char text[SHAPE_KEY_MAX];
+} ShapeKey;
+
+typedef struct {
+    ShapeKey k[SHAPE_KEYS];
+} Shape;
+
 typedef struct {
     const char *p, *end;
     const Spec *sp;
     int bad; /* the line goes back */
     Once *once; /* NULL: nothing counted */
+    Shape *shape; /* NULL: keys are not compared with the last line's */
+    int pos;      /* the place of the next key in the line */
 } Cur;
+
+/* the first n bytes of a and b are the same (n <= SHAPE_KEY_MAX; keys are short: a call to
+ * memcmp per key cost more than the compare) */
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    uint64_t x, y;
+    if (n >= 8) {
+        Py_ssize_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        if (i == n) return 1;
+        memcpy(&x, a + n - 8, 8); /* the last bytes, overlapping the ones compared */
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v) return 0;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
 
 /* the occurrences of the once texts in a string [start, q) just scanned (q its closing quote) */
 static void once_count(Once *o, const char *start, const char *q, int escaped) {
@@ -244,6 +298,41 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
     return 1;
 }
 
+/* sites of a key (ShapeKey.site): where in the scan it is read */
+#define SITE_TOP 1
+#define SITE_OBJECT 2 /* + the parent key: read_object */
+#define SITE_SKIPPED 70
+#define SITE_COUNTED 80 /* + the 'c' key: count_keys */
+
+/* the key at c->p when it is the one kept at its place for `site`: its body, and the place's
+ * memo, c->p after its closing quote; 0 (nothing moved) when it is not */
+static inline int shape_hit(Cur *c, int site, const char **s, Py_ssize_t *n, int *memo) {
+    if (c->shape == NULL || c->pos >= SHAPE_KEYS) return 0;
+    const ShapeKey *k = &c->shape->k[c->pos];
+    Py_ssize_t len = k->len;
+    if (len == 0 || k->site != site || c->end - c->p < len + 2 || c->p[0] != '"' || c->p[len + 1] != '"'
+        || !same_bytes(c->p + 1, k->text, len))
+        return 0;
+    *s = c->p + 1;
+    *n = len;
+    *memo = k->memo;
+    if (c->once != NULL) once_count(c->once, *s, *s + len, 0);
+    c->p += len + 2;
+    c->pos++;
+    return 1;
+}
+
+/* the key just scanned at its place (kept when it can be: no escape, no high byte, short) */
+static inline void shape_keep(Cur *c, int site, const char *s, Py_ssize_t n, int esc, int high, int memo) {
+    if (c->shape == NULL || c->pos >= SHAPE_KEYS) return;
+    ShapeKey *k = &c->shape->k[c->pos++];
+    if (esc || high || n <= 0 || n > SHAPE_KEY_MAX) { k->len = 0; return; }
+    memcpy(k->text, s, (size_t)n);
+    k->len = (uint8_t)n;
+    k->site = (int16_t)site;
+    k->memo = (int16_t)memo;
+}
+
 /* a number at c->p (RFC 8259): its text, digits of its integer and fraction parts (all, and
  * from the first that is not 0), whether it has a fraction and an exponent, and the exponent's
  * digits; 0 when it is no number */
@@ -315,8 +404,13 @@ static int skip_value(Cur *c, int depth) {
         if (c->p < c->end && *c->p == (obj ? '}' : ']')) { c->p++; return 1; }
         for (;;) {
             if (obj) {
-                if (c->p >= c->end || *c->p != '"' || !scan_string(c, &s, &n, &esc, &high)) return 0;
-                if (esc || forbidden_text(c->sp, s, n)) c->bad = 1;
+                int memo;
+                if (!shape_hit(c, SITE_SKIPPED, &s, &n, &memo)) {
+                    if (c->p >= c->end || *c->p != '"' || !scan_string(c, &s, &n, &esc, &high)) return 0;
+                    memo = esc || forbidden_text(c->sp, s, n);
+                    shape_keep(c, SITE_SKIPPED, s, n, esc, high, memo);
+                }
+                if (memo) c->bad = 1;
                 ws(c);
                 if (c->p >= c->end || *c->p != ':') return 0;
                 c->p++;
@@ -411,10 +505,8 @@ static int read_value(Cur *c, const Key *k, Val *v) {
     }
 }
 
-/* a member's key at c->p and the colon after it: 0 when malformed or the key holds an escape */
-static int member_key(Cur *c, const char **key, Py_ssize_t *klen, int *high) {
-    int esc;
-    if (c->p >= c->end || *c->p != '"' || !scan_string(c, key, klen, &esc, high) || esc) return 0;
+/* the colon after a member's key, and the spaces around it: 0 when malformed */
+static inline int member_colon(Cur *c) {
     ws(c);
     if (c->p >= c->end || *c->p != ':') return 0;
     c->p++;
@@ -457,10 +549,16 @@ static int count_keys(Cur *c, const Key *k, Val *v) {
     else for (;;) {
         const char *key;
         Py_ssize_t klen;
-        int high;
-        if (!member_key(c, &key, &klen, &high) || high || forbidden_text(c->sp, key, klen)) return 0;
-        int own = 0;
-        for (int i = 0; i < k->nnames && !own; i++) own = lower_is(key, klen, k->names[i], k->names_len[i]);
+        int high, esc, own, site = SITE_COUNTED + (int)(k - c->sp->keys);
+        if (!shape_hit(c, site, &key, &klen, &own)) {
+            if (c->p >= c->end || *c->p != '"' || !scan_string(c, &key, &klen, &esc, &high) || esc || high
+                || forbidden_text(c->sp, key, klen))
+                return 0;
+            own = 0;
+            for (int i = 0; i < k->nnames && !own; i++) own = lower_is(key, klen, k->names[i], k->names_len[i]);
+            shape_keep(c, site, key, klen, 0, 0, own);
+        }
+        if (!member_colon(c)) return 0;
         others += !own;
         if (!skip_value(c, 1) || c->bad) return 0;
         int next = member_next(c);
@@ -491,14 +589,19 @@ static int read_object(Cur *c, int parent, Val *vals, uint64_t *seen) {
     for (;;) {
         const char *key;
         Py_ssize_t klen;
-        int high;
-        if (!member_key(c, &key, &klen, &high) || forbidden_text(sp, key, klen)) return 0;
-        int v = -1;
-        if (klen <= MAX_NAME_LEN) {
-            memcpy(full + pk->len + 1, key, (size_t)klen);
-            v = spec_find(sp, full, pk->len + 1 + klen);
-            if (v >= MAX_KEYS || (v >= 0 && sp->keys[v].parent != parent)) v = -1;
+        int high, esc, v; /* v: the key read, -1 none, -2 forbidden */
+        if (!shape_hit(c, SITE_OBJECT + parent, &key, &klen, &v)) {
+            if (c->p >= c->end || *c->p != '"' || !scan_string(c, &key, &klen, &esc, &high) || esc) return 0;
+            v = -1;
+            if (forbidden_text(sp, key, klen)) v = -2;
+            else if (klen <= MAX_NAME_LEN) {
+                memcpy(full + pk->len + 1, key, (size_t)klen);
+                v = spec_find(sp, full, pk->len + 1 + klen);
+                if (v >= MAX_KEYS || (v >= 0 && sp->keys[v].parent != parent)) v = -1;
+            }
+            shape_keep(c, SITE_OBJECT + parent, key, klen, 0, high, v);
         }
+        if (v == -2 || !member_colon(c)) return 0;
         if (v >= 0) {
             if (*seen & (1ULL << v)) return 0; /* written twice */
             *seen |= 1ULL << v;
@@ -520,12 +623,13 @@ static int read_member(Cur *c, const Key *k, Val *v) {
 
 /* one line: the values of the keys read (vals[k].n < 0 when null or absent; bit k of *seen_out,
  * when given, set when key k is in the line); 0 when it goes back */
-static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out, Once *once) {
+static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uint64_t *seen_out, Once *once,
+                     Shape *shape) {
     /* (a control byte anywhere sends the line back: quote_or_backslash, the grammar) */
     if (n < 2 || s[0] != '{' || s[n - 1] != '}') return 0;
     if (once != NULL)
         for (int k = 0; k < once->n; k++) once->count[k] = 0;
-    Cur c = {s + 1, s + n, sp, 0, once};
+    Cur c = {s + 1, s + n, sp, 0, once, shape, 0};
     uint64_t seen = 0;
     for (int k = 0; k < sp->nkeys; k++) vals[k].n = -1;
     ws(&c);
@@ -533,15 +637,15 @@ static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uin
     for (;;) {
         const char *key;
         Py_ssize_t klen;
-        int esc, high;
-        if (c.p >= c.end || *c.p != '"' || !scan_string(&c, &key, &klen, &esc, &high) || esc) return 0;
-        ws(&c);
-        if (c.p >= c.end || *c.p != ':') return 0;
-        c.p++;
-        ws(&c);
-        int v = spec_find(sp, key, klen);
+        int esc, high, v;
+        if (!shape_hit(&c, SITE_TOP, &key, &klen, &v)) {
+            if (c.p >= c.end || *c.p != '"' || !scan_string(&c, &key, &klen, &esc, &high) || esc) return 0;
+            v = spec_find(sp, key, klen);
+            if (v >= 0 && v < MAX_KEYS && sp->keys[v].parent >= 0) v = -1; /* "parent.name" at the top level */
+            shape_keep(&c, SITE_TOP, key, klen, 0, high, v);
+        }
+        if (!member_colon(&c)) return 0;
         if (v >= MAX_KEYS) return 0; /* another family's key */
-        if (v >= 0 && sp->keys[v].parent >= 0) v = -1; /* "parent.name" written at the top level */
         if (v >= 0) {
             if (seen & (1ULL << v)) return 0; /* written twice */
             seen |= 1ULL << v;
@@ -681,6 +785,7 @@ typedef struct {
     NCol *cols;
     int64_t taken;
     int seen; /* a column "_seen" too: bit k set when the line has key k of the spec */
+    Shape *shape;
 } Taker;
 
 /* scan_lines' TakeLine: an object's read keys into the columns */
@@ -688,7 +793,7 @@ static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Val vals[MAX_KEYS];
     uint64_t seen = 0;
-    if (!json_line(t->sp, s, n, vals, t->seen ? &seen : NULL, NULL)) return 0;
+    if (!json_line(t->sp, s, n, vals, t->seen ? &seen : NULL, NULL, t->shape)) return 0;
     int nk = t->sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
@@ -710,10 +815,11 @@ static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
         return NULL;
     Spec *sp = malloc(sizeof *sp);
     NCol *cols = calloc(MAX_KEYS + 2, sizeof *cols);
+    Shape *shape = calloc(1, sizeof *shape);
     Buf back = {0}, back_text = {0};
     PyObject *out = NULL;
     Frame fr = {NULL, NULL};
-    if (sp == NULL || cols == NULL) { PyErr_NoMemory(); goto done; }
+    if (sp == NULL || cols == NULL || shape == NULL) { PyErr_NoMemory(); goto done; }
     if (load_spec(sp, keys, forbidden, nested_ok) != 0) goto done;
     int nk = sp->nkeys;
     for (int k = 0; k < nk; k++)
@@ -721,7 +827,7 @@ static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     int64_t nrows = 0, taken = 0;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    Taker t = {sp, cols, 0, seen};
+    Taker t = {sp, cols, 0, seen, shape};
     nrows = scan_lines(data.buf, data.len, take_object, &t, &back, &back_text);
     taken = t.taken;
     failed = back.failed || back_text.failed;
@@ -754,6 +860,7 @@ done:
         free(cols);
     }
     free(sp);
+    free(shape);
     free(back.data);
     free(back_text.data);
     PyBuffer_Release(&data);
@@ -801,6 +908,7 @@ typedef struct {
     Buf key, last;    /* this line's group key; the last one's, its lines not yet in counts */
     int64_t pending;
     int error;
+    Shape *shape;
 } Counter;
 
 /* the last group's pending lines into counts */
@@ -839,7 +947,7 @@ static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Val vals[MAX_KEYS];
     uint64_t seen;
     Once once = g->once;
-    if (c->error || !json_line(sp, s, n, vals, &seen, &once)) return 0;
+    if (c->error || !json_line(sp, s, n, vals, &seen, &once, c->shape)) return 0;
     for (int k = 0; k < once.n; k++)
         if (once.count[k] > 1) return 0;
     for (int k = 0; k < g->nprefix; k++) {
@@ -945,10 +1053,11 @@ static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
         return NULL;
     Spec *sp = malloc(sizeof *sp);
     Group *g = malloc(sizeof *g);
-    Counter c = {sp, g, NULL, {0}, {0}, 0, 0};
+    Shape *shape = calloc(1, sizeof *shape);
+    Counter c = {sp, g, NULL, {0}, {0}, 0, 0, shape};
     Buf back = {0}, back_text = {0};
     PyObject *out = NULL;
-    if (sp == NULL || g == NULL) { PyErr_NoMemory(); goto done; }
+    if (sp == NULL || g == NULL || shape == NULL) { PyErr_NoMemory(); goto done; }
     if (load_spec(sp, keys, forbidden, nested_ok) != 0 || load_group(g, sp, group, prefix, once) != 0) goto done;
     if ((c.counts = PyDict_New()) == NULL) goto done;
     /* whole lines: the empty "line" after the last newline is none */
@@ -963,6 +1072,7 @@ done:
     free(c.last.data);
     free(sp);
     free(g);
+    free(shape);
     free(back.data);
     free(back_text.data);
     PyBuffer_Release(&data);
@@ -1022,6 +1132,7 @@ typedef struct {
     int nprefix;
     int64_t rows;
     FoldTable tables[FOLD_TABLES];
+    Shape shape; /* the keys of the last line read, across the blocks */
 } JsonFold;
 
 typedef struct {
@@ -1125,7 +1236,7 @@ static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     JsonFold *f = ctx;
     Val vals[MAX_KEYS];
     uint64_t seen = 0;
-    if (!json_line(&f->sp, s, n, vals, &seen, NULL)) return 0;
+    if (!json_line(&f->sp, s, n, vals, &seen, NULL, &f->shape)) return 0;
     const Val *tv = f->time_key >= 0 ? &vals[f->time_key] : NULL;
     if (tv != NULL && (f->time_number ? tv->n < 0 || !(tv->g >= 0.0 && tv->g < 253402300800.0)
                                       : tv->n < 16 || tv->n > FOLD_TIME_MAX || !is_dig(tv->s[0])))
