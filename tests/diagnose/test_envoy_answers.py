@@ -103,10 +103,12 @@ def test_diagnose_counts_the_answers_natively(kind: str, tmp_path: Path,
     assert len(counted) == calls
 
 
-def test_a_log_of_json_lines_is_read_in_the_batches_of_every_row(tmp_path: Path) -> None:
-    """The pass answers text lines only: a log that starts with JSON lines is read in the
-    batches every row fits (``app.stats.lb._answers_apply``: on the answers' 16 MB batches two
-    such blocks held every row at once, 311 MB on 1M lines), a text log in the answers' ones."""
+def test_a_log_of_json_lines_is_answered_by_the_json_pass(tmp_path: Path) -> None:
+    """A log that starts with JSON lines is answered too, by the JSON pass
+    (``tests/diagnose/test_json_answers.py``), and read in the answers' 16 MB batches, as a text
+    log is; a family without an answering reader is read in the batches every row fits
+    (``app.stats.lb._answers_apply``: with no answers, two 16 MB blocks held every row at once,
+    311 MB on 1M Envoy JSON lines, BENCHMARKS.md stop 59)."""
     from why502.app.stats import lb as stats_lb
 
     text = tmp_path / "envoy.log"
@@ -117,5 +119,7 @@ def test_a_log_of_json_lines_is_read_in_the_batches_of_every_row(tmp_path: Path)
         '"response_flags":"-","upstream_host":"10.0.0.1:80","duration":5}' for k in range(20)) + "\n",
         encoding="utf-8")
     assert stats_lb._answers_apply([str(text)], "envoy")
-    assert not stats_lb._answers_apply([str(json_log)], "envoy")
+    assert stats_lb._answers_apply([str(json_log)], "envoy")
+    got = frame.envoy_answers_block(json_log.read_bytes())
+    assert got is not None and int(got[2]["len"].sum()) == 20
     assert not stats_lb._answers_apply([str(text)], "caddy")  # (no answering reader)

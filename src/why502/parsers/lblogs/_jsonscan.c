@@ -48,6 +48,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "answers.h"
 #include "arrow_buf.h"
 #include "group_table.h"
 
@@ -780,20 +781,179 @@ static const char *arrow_format(char kind) {
     return kind == 'l' || kind == 'c' ? "l" : kind == 'g' ? "g" : "u";
 }
 
+/* --- the answers: the requests `diagnose` only counts (native/answers.h) ----------------------
+ *
+ * A line json_line reads is counted in the block's answers instead of written as columns when
+ * it surely answered (app/stats/lb.ANSWERED: an access line with no 5xx that the edge did not
+ * fail itself), by the family's rule, which its Python side gives (parsers/lblogs/batch.py
+ * AnswerRule, with why each family's decisions make it sure):
+ *   - `status`: its keys in order, the first holding a value (not null, not "") is the status:
+ *     an integer, or a text of one to three digits; it is below 500 and not one of `except`
+ *     (statuses below 500 the edge may make itself: Cloudflare's own 403 and 429);
+ *   - `time`, `target`: the first of their keys holding a value (a string) -- the value the
+ *     family's records take (answers.h reads the time's minute as they do); a target may be
+ *     none;
+ *   - `clean`: each key null, "" or "-" (Envoy's response flags: no flag, no failure below 500);
+ *   - `numbers`: each key null, "", "-" or a plain decimal as the family's decisions take it
+ *     (-?[0-9]{1,15}(.[0-9]+)?: Envoy's durations as text; any other sends its line to the
+ *     per-line parser, whose reading is not vouched for here);
+ *   - `named`: one of them at least holds a value (Traefik's router or service URL: without
+ *     both, a request below 500 is Traefik's own "no router");
+ * and a "-" in a key of `status`, `time` or `target` sends the line out as columns: the families
+ * read "-" differently (Envoy's as none, Cloudflare's and Traefik's as a value), answers_count
+ * reads it as no target, so such a line is left to the family's own decisions. */
+
+#define RULE_KEYS 8
+
+typedef struct {
+    int keys[RULE_KEYS];
+    int n;
+} RuleKeys;
+
+typedef struct {
+    RuleKeys status, time, target, clean, numbers, named;
+    int64_t except[RULE_KEYS];
+    int nexcept;
+} AnswerRule;
+
+static inline int val_empty(const Val *v) { return v->n < 0 || v->n == 0; }
+static inline int val_dash(const Spec *sp, int k, const Val *v) {
+    char kind = sp->keys[k].kind;
+    return (kind == 'u' || kind == 's') && v->n == 1 && v->s[0] == '-';
+}
+
+/* the first key of `r` holding a value (not null, not ""), or -1; -2 when one holds "-" */
+static int rule_first(const Spec *sp, const RuleKeys *r, const Val *vals) {
+    int first = -1;
+    for (int i = 0; i < r->n; i++) {
+        int k = r->keys[i];
+        if (val_dash(sp, k, &vals[k])) return -2;
+        if (first < 0 && !val_empty(&vals[k])) first = k;
+    }
+    return first;
+}
+
+static int plain_decimal(const char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0, digits = 0;
+    if (i < n && s[i] == '-') i++;
+    while (i < n && is_dig(s[i]) && digits <= 15) { i++; digits++; }
+    if (digits == 0 || digits > 15) return 0;
+    if (i == n) return 1;
+    if (s[i++] != '.' || i == n) return 0;
+    while (i < n && is_dig(s[i])) i++;
+    return i == n;
+}
+
+/* whether the line read (vals) surely answered, and its status into *status */
+static int rule_answered(const Spec *sp, const AnswerRule *r, const Val *vals, int64_t *status) {
+    int k = rule_first(sp, &r->status, vals);
+    if (k < 0) return 0;
+    const Val *v = &vals[k];
+    if (sp->keys[k].kind == 'l') *status = v->i;
+    else if (sp->keys[k].kind == 'u' || sp->keys[k].kind == 's') {
+        if (v->n > 3) return 0;
+        int64_t x = 0;
+        for (Py_ssize_t i = 0; i < v->n; i++) {
+            if (!is_dig(v->s[i])) return 0;
+            x = x * 10 + (v->s[i] - '0');
+        }
+        *status = x;
+    } else return 0;
+    if (*status < 0 || *status >= 500) return 0;
+    for (int i = 0; i < r->nexcept; i++)
+        if (*status == r->except[i]) return 0;
+    for (int i = 0; i < r->clean.n; i++) {
+        int c = r->clean.keys[i];
+        if (!val_empty(&vals[c]) && !val_dash(sp, c, &vals[c])) return 0;
+    }
+    for (int i = 0; i < r->numbers.n; i++) {
+        int c = r->numbers.keys[i];
+        const Val *x = &vals[c];
+        if (val_empty(x) || val_dash(sp, c, x)) continue;
+        char kind = sp->keys[c].kind;
+        if ((kind != 'u' && kind != 's') || !plain_decimal(x->s, x->n)) return 0;
+    }
+    if (r->named.n > 0) {
+        int any = 0;
+        for (int i = 0; i < r->named.n && !any; i++) any = !val_empty(&vals[r->named.keys[i]]);
+        if (!any) return 0;
+    }
+    return 1;
+}
+
+/* the line counted in the answers when it surely answered: 1 when counted */
+static int rule_count(const Spec *sp, const AnswerRule *r, Answers *a, const Val *vals, uint32_t row) {
+    int64_t status;
+    if (!rule_answered(sp, r, vals, &status)) return 0;
+    int tk = rule_first(sp, &r->time, vals), gk = rule_first(sp, &r->target, vals);
+    if (tk < 0 || gk == -2) return 0;
+    const Val *t = &vals[tk], *g = gk >= 0 ? &vals[gk] : NULL;
+    return answers_count(a, &status, t->s, t->n, g ? g->s : NULL, g ? g->n : 0, row);
+}
+
+/* the keys of a rule's role: a tuple of names (bytes), each a read key of a string kind (or, for
+ * `status`, of an integer one) */
+static int load_rule_keys(const Spec *sp, PyObject *names, RuleKeys *out, int integers) {
+    if (!PyTuple_Check(names) || PyTuple_GET_SIZE(names) > RULE_KEYS) {
+        PyErr_SetString(PyExc_ValueError, "a rule's keys are a tuple of at most 8 names");
+        return -1;
+    }
+    out->n = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *b = PyTuple_GET_ITEM(names, i);
+        int v = PyBytes_Check(b) ? spec_find(sp, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b)) : -1;
+        char kind = v >= 0 && v < MAX_KEYS ? sp->keys[v].kind : 0;
+        if (!(kind == 'u' || kind == 's' || (integers && kind == 'l'))) {
+            PyErr_SetString(PyExc_ValueError, "a rule's key is a read key of the spec, of a text kind");
+            return -1;
+        }
+        out->keys[out->n++] = v;
+    }
+    return 0;
+}
+
+/* AnswerRule from (status, time, target, clean, numbers, named, except) */
+static int load_rule(const Spec *sp, PyObject *rule, AnswerRule *r) {
+    PyObject *status, *time, *target, *clean, *numbers, *named, *except;
+    memset(r, 0, sizeof *r);
+    if (!PyTuple_Check(rule) || !PyArg_ParseTuple(rule, "OOOOOOO!", &status, &time, &target, &clean, &numbers,
+                                                  &named, &PyTuple_Type, &except)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a rule is a tuple of seven tuples");
+        return -1;
+    }
+    if (load_rule_keys(sp, status, &r->status, 1) != 0 || load_rule_keys(sp, time, &r->time, 0) != 0
+        || load_rule_keys(sp, target, &r->target, 0) != 0 || load_rule_keys(sp, clean, &r->clean, 0) != 0
+        || load_rule_keys(sp, numbers, &r->numbers, 0) != 0 || load_rule_keys(sp, named, &r->named, 0) != 0)
+        return -1;
+    if (r->status.n == 0 || r->time.n == 0 || PyTuple_GET_SIZE(except) > RULE_KEYS) {
+        PyErr_SetString(PyExc_ValueError, "a rule has a status and a time, and at most 8 statuses excepted");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(except); i++) {
+        long long x = PyLong_AsLongLong(PyTuple_GET_ITEM(except, i));
+        if (x == -1 && PyErr_Occurred()) return -1;
+        r->except[r->nexcept++] = x;
+    }
+    return 0;
+}
+
 typedef struct {
     const Spec *sp;
     NCol *cols;
     int64_t taken;
     int seen; /* a column "_seen" too: bit k set when the line has key k of the spec */
     Shape *shape;
+    const AnswerRule *rule; /* NULL: no answers counted */
+    Answers *answers;
 } Taker;
 
-/* scan_lines' TakeLine: an object's read keys into the columns */
+/* scan_lines' TakeLine: an object's read keys into the columns (or counted in the answers) */
 static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
     Taker *t = ctx;
     Val vals[MAX_KEYS];
     uint64_t seen = 0;
     if (!json_line(t->sp, s, n, vals, t->seen ? &seen : NULL, NULL, t->shape)) return 0;
+    if (t->rule != NULL && rule_count(t->sp, t->rule, t->answers, vals, row)) return 1;
     int nk = t->sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (t->sp->keys[k].kind != 'o') put_value(&t->cols[k], t->sp->keys[k].kind, &vals[k]);
@@ -808,11 +968,15 @@ static int take_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
 
 static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer data;
-    PyObject *keys, *forbidden;
+    PyObject *keys, *forbidden, *rule_spec = Py_None;
     int nested_ok, seen = 0;
-    if (!PyArg_ParseTuple(args, "y*O!O!p|p", &data, &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok,
-                          &seen))
+    if (!PyArg_ParseTuple(args, "y*O!O!p|pO", &data, &PyTuple_Type, &keys, &PyTuple_Type, &forbidden, &nested_ok,
+                          &seen, &rule_spec))
         return NULL;
+    AnswerRule rule;
+    Answers answers;
+    int answering = rule_spec != Py_None;
+    answers_start(&answers, &data);
     Spec *sp = malloc(sizeof *sp);
     NCol *cols = calloc(MAX_KEYS + 2, sizeof *cols);
     Shape *shape = calloc(1, sizeof *shape);
@@ -821,13 +985,14 @@ static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     Frame fr = {NULL, NULL};
     if (sp == NULL || cols == NULL || shape == NULL) { PyErr_NoMemory(); goto done; }
     if (load_spec(sp, keys, forbidden, nested_ok) != 0) goto done;
+    if (answering && load_rule(sp, rule_spec, &rule) != 0) goto done;
     int nk = sp->nkeys;
     for (int k = 0; k < nk; k++)
         if (sp->keys[k].kind == 'u' || sp->keys[k].kind == 's') ncol_utf8_start(&cols[k]);
     int64_t nrows = 0, taken = 0;
     int failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    Taker t = {sp, cols, 0, seen, shape};
+    Taker t = {sp, cols, 0, seen, shape, answering ? &rule : NULL, &answers};
     nrows = scan_lines(data.buf, data.len, take_object, &t, &back, &back_text);
     taken = t.taken;
     failed = back.failed || back_text.failed;
@@ -853,7 +1018,9 @@ static PyObject *json_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     if (seen && frame_add(&fr, "l", "_seen", 0, child_array(taken, buf_take(&cols[nk + 1].data), NULL)) != 0)
         goto done;
     out = frame_result(&fr, nrows, &back, &back_text);
+    if (answering) out = answers_result(out, &answers);
 done:
+    answers_free(&answers);
     frame_free(&fr);
     if (cols != NULL) {
         for (int k = 0; k <= MAX_KEYS + 1; k++) ncol_free(&cols[k]);
@@ -1484,11 +1651,13 @@ static PyObject *json_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
 
 static PyMethodDef module_methods[] = {
     {"json_columns", json_columns, METH_VARARGS,
-     "json_columns(data, keys, forbidden, nested_ok[, seen]) -> (arrow schema, arrow array, lines, rows handed "
+     "json_columns(data, keys, forbidden, nested_ok[, seen[, rule]]) -> (arrow schema, arrow array, lines, rows handed "
      "back (uint32 bytes), their text): the read keys ((name, kind, required, any_of[, names]); 'parent.name' a "
      "key of a nested object) of the JSON lines of a block whose values leave no doubt "
      "(parsers/lblogs/batch.py: json_rows); with seen, a column _seen whose bit k says the line has key k of "
-     "the spec (a null value and an absent key read alike otherwise: Envoy's %RESPONSE_DURATION%)"},
+     "the spec (a null value and an absent key read alike otherwise: Envoy's %RESPONSE_DURATION%); with a rule "
+     "(status, time, target, clean, numbers, named, except), the lines that surely answered are counted instead "
+     "and the answers' (schema, array) follow (native/answers.h)"},
     {"json_counts", json_counts, METH_VARARGS,
      "json_counts(data, keys, forbidden, nested_ok, group, prefix, once) -> ({group key: lines}, the lines "
      "handed back): the lines json_columns would read, grouped by the values of the keys of group ((name, "

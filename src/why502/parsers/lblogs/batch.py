@@ -27,6 +27,7 @@ from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
 from why502.parsers.lblogs.fold import Counted, Raw
+from why502.parsers.lblogs.json_answers import AnswerRule, json_answers_text
 from why502.textutil import unsniffed
 
 ALB_RX = (
@@ -368,6 +369,15 @@ class JsonPass:
 _CF_NATIVE = JsonPass(required=("EdgeResponseStatus", "OriginResponseStatus"))
 
 
+# Cloudflare's answers (``json_answers``): ``_cloudflare_records`` makes a status below 500 the
+# edge's own failure only when the origin answered nothing and the status is 403 or 429 (the
+# vocabulary's codes; every one of ``EDGE_CODES`` is a 5xx), so any other below 500 answered.
+# Its time is ``EdgeStartTimestamp`` as written (a number is no string: the line goes back), its
+# target ``OriginIP`` ("" is none; "-" is kept as a value: such a line goes out as columns).
+CF_ANSWERS = AnswerRule(status=("EdgeResponseStatus",), time=("EdgeStartTimestamp",), target=("OriginIP",),
+                        own_below_500=(403, 429))
+
+
 def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str, ...] = (),
               skip: tuple[str, ...] = (), unique: tuple[str, ...] = (),
               native: JsonPass | None = None) -> tuple[pl.DataFrame, pl.Series]:
@@ -615,6 +625,17 @@ def cloudflare_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     if native is None:
         return None
     return _cloudflare_records(native[0]), native[1]
+
+
+def cloudflare_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """``cloudflare_block`` with the requests that surely answered counted by the pass instead
+    (``json_answers``): (records of the other lines it reads, the ``idx`` of the lines it hands
+    back, the answers' groups), or None when the pass cannot run."""
+    got = json_answers_text(data, CLOUDFLARE_SCHEMA, _CF_NATIVE, CF_ANSWERS)
+    if got is None:
+        return None
+    rows, back, _text, answers = got
+    return _cloudflare_records(rows), back, answers
 
 
 def _cloudflare_records(rec: pl.DataFrame) -> pl.DataFrame:

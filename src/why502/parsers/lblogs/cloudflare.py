@@ -110,6 +110,12 @@ def _cloudflare_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return cloudflare_block(data)
 
 
+def _cloudflare_answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    from why502.parsers.lblogs.batch import cloudflare_answers_block
+
+    return cloudflare_answers_block(data)
+
+
 def _cloudflare_fold() -> BlockFold | None:
     """``stats``' fold of its lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
     from why502.parsers.lblogs.counts import CLOUDFLARE_COUNTS, CLOUDFLARE_FOLD
@@ -121,6 +127,7 @@ def _cloudflare_fold() -> BlockFold | None:
 CLOUDFLARE = LogFamily(
     name="cloudflare", title="Cloudflare's edge", rank=20, is_json=is_cloudflare,
     parse_json=parse_cloudflare, frame=_cloudflare_frame, block=_cloudflare_block, fold=_cloudflare_fold,
+    answers=_cloudflare_answers,
     default_timeout=(120.0, "Cloudflare Proxy Read Timeout, 120 s by default (formerly 100 s)"),
     status_patterns=(re.compile(rb'^[^\n]*?"EdgeResponseStatus":(\d{1,3})[,}]', re.M),),
     # the edge's own 403 (a WAF rule) and 429 (a rate limit) when the origin never answered

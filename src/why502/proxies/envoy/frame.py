@@ -35,6 +35,7 @@ from why502.parsers.lblogs.batch import (
     pass_columns,
     refuse,
 )
+from why502.parsers.lblogs.json_answers import AnsweredPass, AnswerRule, json_answers_text, json_first_answers
 from why502.proxies.envoy.log import (
     _ENVOY_KEYS,
     _OWN_DETAILS,
@@ -217,6 +218,15 @@ def _get(keys: tuple[str, ...]) -> pl.Expr:
 _NATIVE = JsonPass(any_of=_ENVOY_KEYS, forbidden=("EdgeResponseStatus", "RayID"), nested_ok=False,
                    text_numbers=_NUMBERS)
 
+# Envoy's JSON answers (``json_answers``), as ``_json_records`` and ``_decided`` read a line:
+# with no response flag (each flags key null, "" or "-") it has no primary flag, so no code and
+# no symptom (each of ``_decided``'s needs a primary flag; the vocabulary's is joined on the
+# code): below 500 it did not fail, whoever made its status.  Its durations must be texts those
+# decisions take (another goes to the per-line parser), its status, time and upstream host the
+# first key of each that holds a value (``_get``; "-" sends the line out as columns).
+JSON_ANSWERS = AnswerRule(status=_STATUS, time=_TIME, target=_UPSTREAM, clean=_FLAGS,
+                          numbers=(*_DURATION, *_UST))
+
 
 # (the ``idx`` of some lines, a key) -> whether each of those lines has the key at its top level
 Present = Callable[[pl.Series, str], pl.Series]
@@ -242,23 +252,20 @@ def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     neither takes is handed back, to ``envoy_frame``.  ``diagnose`` and ``classify`` read the log
     without decoding and splitting its lines, nor joining them again for the JSON pass, nor a
     regex over every text line (BENCHMARKS.md, stop 56).  None when neither pass can run."""
-    text = _text_pass()
-
-    def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        return None if text is None else pass_columns(text.text_columns(chunk))
-
-    return json_and_text_block(data, NAME, _on_json, on_text, _decide)
+    return json_and_text_block(data, NAME, _on_json, _on_text, _decide)
 
 
 def envoy_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
-    """``envoy_block`` with the text lines that surely answered counted by the text pass instead
-    (``_envoyscan.text_answers``, "the answers"): (the records of the other lines it reads, the
-    ``idx`` of the lines it hands back, the answered requests' groups as
-    ``app.diagnose.lb._answer_groups`` makes them), or None when the text pass cannot run or the
-    block starts with a JSON line (the JSON pass reads it first, the text pass only what is left:
-    its groups would number that rest's lines)."""
+    """``envoy_block`` with the lines that surely answered counted by the pass that reads the
+    block first instead ("the answers"): the JSON pass by ``JSON_ANSWERS`` when the block starts
+    with a JSON line (``json_answers``), else the text pass (``_envoyscan.text_answers``): (the
+    records of the other lines read, the ``idx`` of the lines handed back, the answered requests'
+    groups as ``app.diagnose.lb._answer_groups`` makes them), or None when that pass cannot run
+    (the pass after it reads only what is left: its groups would number that rest's lines)."""
+    if data[:1] == b"{":
+        return json_first_answers(data, NAME, _on_json_answers, _on_text, _decide)
     text = _text_pass()
-    if text is None or not hasattr(text, "text_answers") or data[:1] == b"{":
+    if text is None or not hasattr(text, "text_answers"):
         return None
     counted: list[pl.DataFrame] = []
 
@@ -276,6 +283,17 @@ def envoy_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFr
 def _on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
     """The JSON pass of ``envoy_block``: its rows with which of the spec's keys each line has."""
     return json_block_text(chunk, SCHEMA, _NATIVE, seen=True)
+
+
+def _on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+    """The text pass of ``envoy_block`` (None when it was not built or is turned off)."""
+    text = _text_pass()
+    return None if text is None else pass_columns(text.text_columns(chunk))
+
+
+def _on_json_answers(chunk: bytes) -> AnsweredPass | None:
+    """``_on_json`` with the answers counted (``JSON_ANSWERS``)."""
+    return json_answers_text(chunk, SCHEMA, _NATIVE, JSON_ANSWERS, seen=True)
 
 
 def _decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:

@@ -36,6 +36,7 @@ from why502.parsers.lblogs.batch import (
     pass_columns,
     refuse,
 )
+from why502.parsers.lblogs.json_answers import AnsweredPass, AnswerRule, json_answers_text, json_first_answers
 
 NAME = "traefik"
 
@@ -95,6 +96,14 @@ _NATIVE = JsonPass(required=("DownstreamStatus",), nested_ok=False, forbidden=(
     "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
     "upstreamTransportFailureReason"))
 
+# Traefik's JSON answers (``json_answers``), as ``_json_records`` and ``_decide`` read a line:
+# below 500, Traefik made the status itself only when the line names neither a router nor a
+# service URL (``_decide``'s ``own``: its "no router" 404), so one that names either answered.
+# Its time is StartUTC, else time; its target ServiceAddr, else ServiceURL ("" none; "-" kept as
+# a value: such a line goes out as columns).
+JSON_ANSWERS = AnswerRule(status=("DownstreamStatus",), time=("StartUTC", "time"),
+                          target=("ServiceAddr", "ServiceURL"), named=("RouterName", "ServiceURL"))
+
 
 def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     rec, rest = json_rows(lines, SCHEMA, _TAKE, _SKIP, unique=tuple(SCHEMA), native=_NATIVE)
@@ -109,24 +118,41 @@ def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     takes is handed back, to ``traefik_frame``.  The common format is Traefik's default: its
     lines were cut by a regex over the decoded batch (BENCHMARKS.md, stop 56).  None when
     neither pass can run."""
+    return json_and_text_block(data, NAME, _on_json, _on_clf, _decide_pass)
+
+
+def traefik_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """``traefik_block`` with the JSON lines that surely answered counted by the JSON pass
+    instead (``JSON_ANSWERS``, "the answers"), when the block starts with a JSON line: (the
+    records of the other lines read, the ``idx`` of the lines handed back, the answers' groups),
+    or None (a block of the common format: its pass counts none)."""
+    return json_first_answers(data, NAME, _on_json_answers, _on_clf, _decide_pass)
+
+
+def _on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+    """The JSON pass of ``traefik_block``."""
+    return json_block_text(chunk, SCHEMA, _NATIVE)
+
+
+def _on_json_answers(chunk: bytes) -> AnsweredPass | None:
+    """``_on_json`` with the answers counted (``JSON_ANSWERS``)."""
+    return json_answers_text(chunk, SCHEMA, _NATIVE, JSON_ANSWERS)
+
+
+def _on_clf(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+    """The common-format pass of ``traefik_block`` (None when it was not built or is off)."""
     clf = clf_pass()
+    return None if clf is None else pass_columns(clf.clf_columns(chunk))
 
-    def on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        return json_block_text(chunk, SCHEMA, _NATIVE)
 
-    def on_clf(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        return None if clf is None else pass_columns(clf.clf_columns(chunk))
-
+def _decide_pass(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """Each pass's rows of ``traefik_block`` decided (``batch.Decide``)."""
     none = pl.Series("idx", [], dtype=pl.UInt32)
-
-    def decide(name: str, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
-        if name == "text":
-            read, refused = clf_records(rows.select("idx", pl.struct(CLF_CAPTURES).alias("m")), none)
-        else:
-            read, refused = _json_records(rows, none)
-        return read, refused.to_list()
-
-    return json_and_text_block(data, NAME, on_json, on_clf, decide)
+    if name == "text":
+        read, refused = clf_records(rows.select("idx", pl.struct(CLF_CAPTURES).alias("m")), none)
+    else:
+        read, refused = _json_records(rows, none)
+    return read, refused.to_list()
 
 
 def clf_pass() -> ModuleType | None:

@@ -207,6 +207,13 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return traefik_block(data)
 
 
+def _answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """The native block reader that counts the answered requests (``frame.traefik_answers_block``)."""
+    from why502.proxies.traefik.frame import traefik_answers_block
+
+    return traefik_answers_block(data)
+
+
 def _fold() -> BlockFold | None:
     """``stats``' and ``classify``'s summary's fold of its JSON lines (``parsers.lblogs.jsonfold``)
     and of its common-format lines (``clffold``), imported when a read starts."""
@@ -224,6 +231,7 @@ TRAEFIK = LogFamily(
     # search, tried after every strict format
     sniffers=((20, is_traefik_clf), (60, lambda line: parse_traefik_error(line) is not None)),
     text_parsers=(parse_traefik_clf, parse_traefik_error), frame=_frame, block=_block, fold=_fold,
+    answers=_answers,
     # the status of a request line: its JSON key, or the field after the quoted request (CLF)
     status_patterns=(re.compile(rb'^[^\n]*?"DownstreamStatus":(\d{1,3})[,}]', re.M),
                      re.compile(rb'^[^\n]*?\] "[A-Z]+ [^"\n]*" (\d{1,3}) ', re.M)),

@@ -1,0 +1,212 @@
+"""The native JSON pass counts the requests ``diagnose`` only counts, for Cloudflare, Envoy and
+Traefik, and gives what counting their rows gives.
+
+The counterpart of ``test_alb_answers.py`` for the JSON families (``parsers/lblogs/json_answers``,
+``_jsonscan.c`` ``rule_answered``): a line the pass reads is counted by (status, minute, target)
+when its family's ``AnswerRule`` makes it sure it answered; every other line comes as columns
+and is decided as before.  On every published, recorded and bent JSON edge line (the corpus of
+``tests/stats/test_json_native.py``, whatever its family), on the bench's lines, and on a grid
+that sets each key a rule reads to every kind of value that could make the rule wrong (a status
+the edge makes itself, a "-", "" or null where a value is expected, a flag, a duration of
+another form, no router), whole and shuffled into blocks, the counts with the pass equal the
+counts of the rows handed over in every field and order, every other row is the same row, and
+``diagnose`` uses the pass with the same report.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.stats.test_json_native import PLAIN, _lines
+from tests.support.answers import answers_off, counting, ordered, report, same_in_blocks
+from tests.support.native import native_pass
+from why502.app.diagnose import lb as diagnose_lb
+from why502.app.stats.lb import ANSWERED
+from why502.parsers.lblogs import batch
+from why502.proxies.envoy import frame as envoy
+from why502.proxies.traefik import frame as traefik
+
+BUILT, pytestmark = native_pass("why502.parsers.lblogs._jsonscan", "the native JSON pass")
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+import gen_lb_logs  # noqa: E402  (the bench's lines: bench/gen_lb_logs.py)
+
+Reader = Callable[[bytes], Any]
+#: family -> (its block reader, its answering reader, the bench's name of its JSON log)
+READERS: dict[str, tuple[Reader, Reader, str]] = {
+    "cloudflare": (batch.cloudflare_block, batch.cloudflare_answers_block, "cloudflare"),
+    "envoy": (envoy.envoy_block, envoy.envoy_answers_block, "envoy-json"),
+    "traefik": (traefik.traefik_block, traefik.traefik_answers_block, "traefik-json"),
+}
+
+# each key a rule reads, and the values to set it to (a JSON text; None: the key removed)
+_GRID: dict[str, dict[str, tuple[str | None, ...]]] = {
+    "cloudflare": {
+        "EdgeResponseStatus": ("200", "0", "403", "429", "404", "499", "500", "502", "520", "-1", '"200"'),
+        "OriginResponseStatus": ("0", "200", "403", "502"),
+        "EdgeStartTimestamp": ('""', '"-"', '"2026-11-21"', "null", "1795521884", '"2026-11-21T10:00:59Z"'),
+        "OriginIP": ('""', '"-"', "null", None, '"10.0.0.9"', '"--"'),
+    },
+    "envoy": {
+        "response_code": ("200", "0", "404", "499", "500", "503", '"200"', '"-"', '""', "null", "2000", "-1"),
+        "response_flags": ('"-"', '""', "null", '"UF"', '"NR"', '"DC"', '"URX"'),
+        "start_time": ('""', '"-"', "null", '"2026-11-21"', '"2026-11-21T10:00:59.999Z"'),
+        "upstream_host": ('""', '"-"', "null", None, '"10.0.0.9:80"'),
+        "duration": ('"12"', '"1.5"', '"1e3"', '"-"', '""', '"x"', "12", "null"),
+        "upstream_service_time": ('"12"', '"-"', '"1.5.1"', "null", '"-5"', '"1234567890123456"'),
+        "response_code_details": ('"via_upstream"', '"direct_response"', '"route_not_found"', "null"),
+    },
+    "traefik": {
+        "DownstreamStatus": ("200", "0", "404", "499", "500", "502", "503"),
+        "RouterName": ('""', '"-"', "null", None, '"web@docker"'),
+        "ServiceURL": ('""', '"-"', "null", None, '"http://10.0.0.9"'),
+        "ServiceAddr": ('""', '"-"', "null", None, '"10.0.0.9:80"'),
+        "StartUTC": ('""', '"-"', "null", None, '"2026-11-21T10:00:59Z"'),
+        "time": ('""', '"-"', "null", None, '"2026-11-21T10:01:00Z"'),
+        "OriginContentSize": ("0", "11", "21"),
+    },
+}
+
+
+def _set(line: str, key: str, value: str | None) -> str:
+    obj = json.loads(line)
+    if value is None:
+        obj.pop(key, None)
+    else:
+        obj[key] = json.loads(value)
+    return json.dumps(obj, separators=(",", ":"))
+
+
+# the plain line of each family made one that answered (the grid's base)
+_ANSWERED = {
+    "cloudflare": {"EdgeResponseStatus": "200", "OriginResponseStatus": "200"},
+    "envoy": {"response_code": "200", "response_flags": '"-"', "response_code_details": '"via_upstream"',
+              "upstream_transport_failure_reason": "null"},
+    "traefik": {"DownstreamStatus": "200", "OriginStatus": "200"},
+}
+
+
+def _grid(family: str) -> Iterator[str]:
+    """The family's plain line made an answer, with one key set to each of its values, and with
+    pairs of keys set."""
+    base = PLAIN[family]
+    for key, answered in _ANSWERED[family].items():
+        base = _set(base, key, answered)
+    grid = _GRID[family]
+    keys = list(grid)
+    for key in keys:
+        for value in grid[key]:
+            yield _set(base, key, value)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            for va in grid[a]:
+                for vb in grid[b][:4]:
+                    yield _set(_set(base, a, va), b, vb)
+    if family == "traefik":  # its own "no router" 404: neither a router nor a service URL
+        for none in ('""', "null", None):
+            for status in ("404", "200"):
+                unnamed = _set(_set(base, "RouterName", none), "ServiceURL", none)
+                yield _set(unnamed, "DownstreamStatus", status)
+
+
+def _bench(name: str, n: int, seed: int = 5) -> list[str]:
+    """``n`` lines of the bench's log ``name`` (``bench/gen_lb_logs.py``)."""
+    rng = random.Random(seed)
+    make = gen_lb_logs.FAMILIES[name]
+    return [make(gen_lb_logs.Req(rng, i, 2000.0)) for i in range(n)]
+
+
+@functools.cache
+def _all(family: str) -> tuple[str, ...]:
+    return (*_lines(), *_grid(family), *_bench(READERS[family][2], 400))
+
+
+def _both(family: str) -> Callable[[list[str]], tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+    block, answering, _bench = READERS[family]
+
+    def both(lines: list[str]) -> tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """(``_answered`` of the answered rows handed over, ``_answered`` with the pass's answers,
+        every row handed over, the rows handed over with the answers, the answers)."""
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        got = block(data)
+        assert got is not None
+        every, back = got
+        answered = ANSWERED.fill_null(False)
+        reference = diagnose_lb._answered(every.filter(answered))
+        with_answers = answering(data)
+        if with_answers is None:  # (a block that starts with a line of the text format)
+            assert family != "cloudflare" and data[:1] != b"{"
+            empty = pl.DataFrame()
+            return reference, reference, every, every, empty
+        rest, back2, answers = with_answers
+        assert back2 == back
+        return reference, diagnose_lb._answered(rest.filter(answered), answers), every, rest, answers
+
+    return both
+
+
+@pytest.mark.parametrize("family", list(READERS))
+def test_the_answers_equal_the_rows_counted(family: str) -> None:
+    lines = list(_all(family))
+    lines.sort(key=lambda line: not line.startswith("{"))  # (the JSON pass reads the block first)
+    reference, counted, every, rest, answers = _both(family)(lines)
+    assert ordered(counted[0]) == ordered(reference[0])
+    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+    assert int(answers["len"].sum()) > 300  # the pass counted plain lines
+    answered = ANSWERED.fill_null(False)
+    assert rest.filter(~answered).equals(every.filter(~answered))
+    assert rest.height + int(answers["len"].sum()) == every.height
+
+
+@pytest.mark.parametrize("family", list(READERS))
+def test_the_grid_is_counted_where_the_rule_is_sure_and_only_there(family: str) -> None:
+    """The rule counts the grid's lines that answered and leaves every line the family may have
+    failed itself below 500 (Cloudflare's 403/429 with no origin answer, Envoy's flags,
+    Traefik's "no router") as rows: each such row is still there, and marked failed."""
+    block, answering, _bench = READERS[family]
+    lines = list(_grid(family))
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    every, _back = block(data)
+    rest, _back2, answers = answering(data)
+    # below 500: the rows that failed (Cloudflare's 403/429, Envoy's flags), and for Traefik its
+    # own lines ("no router": the vocabulary gives it no symptom today, the rule is sure anyway)
+    lb_own = (pl.col("made_by") == "lb") & (family == "traefik")
+    own = (pl.col("status") < 500) & (pl.col("failed") | lb_own)
+    assert every.filter(own).height > 0
+    assert every.filter(own).equals(rest.filter(own))
+    assert int(answers["len"].sum()) > 20
+
+
+@pytest.mark.parametrize("family", list(READERS))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_answers_equal_the_rows_counted_in_any_order_and_block(family: str, seed: int) -> None:
+    same_in_blocks(list(_all(family)), _both(family), seed, 700)
+
+
+@pytest.mark.parametrize("family", list(READERS))
+def test_diagnose_counts_the_answers_natively(family: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``diagnose`` on the family's JSON log takes the pass's answers (most of its requests),
+    and its report is the one without them."""
+    _block, answering, bench = READERS[family]
+    lines = _bench(bench, 3000)
+    log = tmp_path / f"{bench}.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    module = batch if family == "cloudflare" else envoy if family == "envoy" else traefik
+    counted = counting(monkeypatch, module, answering.__name__)
+    with_answers = report(log)
+    assert sum(counted) > len(lines) // 2
+    answers_off(monkeypatch)
+    calls = len(counted)
+    assert report(log) == with_answers
+    assert len(counted) == calls
