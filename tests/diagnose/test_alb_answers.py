@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_alb_native import _corpus, _published, _set
-from tests.support.answers import answers_off, counting, ordered, report, same_in_blocks
+from tests.support.answers import counting, diagnose_takes_the_answers, ordered, same_in_blocks
 from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
@@ -115,13 +115,7 @@ def test_diagnose_counts_the_answers_natively(tmp_path: Path, monkeypatch: pytes
     lines = [rng.choice(_published()) for _ in range(3000)]
     log = tmp_path / "alb.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    counted = counting(monkeypatch, batch, "alb_answers_block")
-    with_answers = report(log)
-    assert sum(counted) > len(lines) // 2
-    answers_off(monkeypatch)
-    calls = len(counted)
-    assert report(log) == with_answers
-    assert len(counted) == calls
+    diagnose_takes_the_answers(log, len(lines), monkeypatch, batch, "alb_answers_block")
 
 
 def test_a_target_per_line_fills_the_table_and_the_rest_come_as_rows() -> None:

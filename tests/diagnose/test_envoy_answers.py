@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_envoy_text_fold import _corpus, _generated, _grid
-from tests.support.answers import answers_off, counting, ordered, report, same_in_blocks
+from tests.support.answers import diagnose_takes_the_answers, ordered, same_in_blocks
 from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
@@ -94,13 +94,7 @@ def test_diagnose_counts_the_answers_natively(kind: str, tmp_path: Path,
     lines = _generated(kind, 3000, 7)
     log = tmp_path / f"{kind}.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    counted = counting(monkeypatch, frame, "envoy_answers_block")
-    with_answers = report(log)
-    assert sum(counted) > len(lines) // 2
-    answers_off(monkeypatch)
-    calls = len(counted)
-    assert report(log) == with_answers
-    assert len(counted) == calls
+    diagnose_takes_the_answers(log, len(lines), monkeypatch, frame, "envoy_answers_block")
 
 
 def test_a_log_of_json_lines_is_answered_by_the_json_pass(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ import polars as pl
 import pytest
 
 from tests.stats.test_json_native import PLAIN, _lines
-from tests.support.answers import answers_off, counting, ordered, report, same_in_blocks
+from tests.support.answers import diagnose_takes_the_answers, ordered, same_in_blocks
 from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
@@ -203,10 +203,4 @@ def test_diagnose_counts_the_answers_natively(family: str, tmp_path: Path,
     log = tmp_path / f"{bench}.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     module = batch if family == "cloudflare" else envoy if family == "envoy" else traefik
-    counted = counting(monkeypatch, module, answering.__name__)
-    with_answers = report(log)
-    assert sum(counted) > len(lines) // 2
-    answers_off(monkeypatch)
-    calls = len(counted)
-    assert report(log) == with_answers
-    assert len(counted) == calls
+    diagnose_takes_the_answers(log, len(lines), monkeypatch, module, answering.__name__)

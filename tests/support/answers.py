@@ -73,3 +73,17 @@ def answers_off(monkeypatch: pytest.MonkeyPatch) -> None:
     from why502.proxies.logfamilies import families
 
     monkeypatch.setattr(type(families()), "answers", lambda _self, _name: None)
+
+
+def diagnose_takes_the_answers(log: Path, lines: int, monkeypatch: pytest.MonkeyPatch, module: object,
+                               name: str) -> None:
+    """``diagnose`` on ``log`` (of ``lines`` requests) counts most of them through ``module.name``
+    (the family's answering reader), and its report is the one with every family's answers off
+    (the reader then never called)."""
+    counted = counting(monkeypatch, module, name)
+    with_answers = report(log)
+    assert sum(counted) > lines // 2
+    answers_off(monkeypatch)
+    calls = len(counted)
+    assert report(log) == with_answers
+    assert len(counted) == calls
