@@ -115,8 +115,8 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
                          "stopped, or was deregistered / replaced while still receiving traffic")))
     if grp.details:
         items.append(EvidenceItem(kind="log", summary=f"{name} said: {_top(dict(grp.details), 2)}"))
-    if grp.cause == "backend-too-slow" and grp.durations_ms:
-        worst = max(grp.durations_ms)
+    if grp.cause == "backend-too-slow" and grp.worst_ms is not None:
+        worst = grp.worst_ms
         items.append(EvidenceItem(kind="stat", summary=f"these requests waited up to {worst / 1000:.2f}s: "
                                   "the load balancer's timeout expired before the backend answered"))
     for s in grp.samples:

@@ -41,7 +41,10 @@ class FailureGroup:
     groups: Counter[str] = field(default_factory=Counter)
     minutes: Counter[str] = field(default_factory=Counter)
     details: Counter[str] = field(default_factory=Counter)
-    durations_ms: list[float] = field(default_factory=list)
+    #: the longest a failure of the group took (its duration, else its upstream time): all that
+    #: is said of its timings (``analyzers.cloud_lb``).  Every one was kept, up to 100,000 a
+    #: group, as floats: ~26 MB of diagnose's memory at 5M Envoy JSON lines (BENCHMARKS.md stop 60)
+    worst_ms: float | None = None
     first: str | None = None
     last: str | None = None
     samples: list[Sample] = field(default_factory=list)
@@ -71,8 +74,7 @@ class FailureGroup:
 # failure times kept per target and targets kept per group (bounded: a log has millions of lines)
 TARGET_TIMES = 300
 TARGETS_TIMED = 1000
-#: durations kept per group, and sample lines
-DURATIONS_KEPT = 100_000
+#: sample lines kept per group
 SAMPLES_KEPT = 3
 #: distinct targets followed one by one per log (``LbEvidence.life``) and counted per failure
 #: group (``FailureGroup.count_target``): a log of a target per line (hostile, or pods churning
@@ -344,8 +346,8 @@ def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) 
     if minute:
         grp.minutes[minute] += 1
     dur = rec.duration_ms if rec.duration_ms is not None else rec.upstream_ms
-    if dur is not None and len(grp.durations_ms) < DURATIONS_KEPT:
-        grp.durations_ms.append(dur)
+    if dur is not None and (grp.worst_ms is None or dur > grp.worst_ms):
+        grp.worst_ms = dur
     if rec.time:
         grp.first = rec.time if grp.first is None or rec.time < grp.first else grp.first
         grp.last = rec.time if grp.last is None or rec.time > grp.last else grp.last

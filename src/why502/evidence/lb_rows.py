@@ -270,8 +270,8 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
             texts: Mapping[int, str], path: str, first_line: int) -> None:
     """What ``add`` does with a failure: the group its cause names (``_into``), or the count of
     the proxy's failures without a word for why (``unexplained``).  The tables come from the
-    tally; what is kept of the first rows (samples, durations, times per target) and the
-    details (one may differ on every line) from at most three queries, run together."""
+    tally; the longest duration, what is kept of the first rows (samples, times per target) and
+    the details (one may differ on every line) from three queries, run together."""
     import polars as pl
 
     groups: dict[str, FailureGroup] = {}
@@ -306,14 +306,10 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
         return
     mine = rows.lazy().filter(pl.col("_gid").is_not_null() & (pl.col("_gid") != "u"))
     queries: list[pl.LazyFrame] = []
-    rooms = {gid: (kept.DURATIONS_KEPT - len(grp.durations_ms), kept.SAMPLES_KEPT - len(grp.samples))
-             for gid, grp in groups.items()}
-    durations = max(d for d, _s in rooms.values())
-    samples = max(s for _d, s in rooms.values())
-    if durations > 0 or samples > 0:
-        queries.append(mine.group_by("_gid").agg(
-            pl.col("_dur").drop_nulls().head(max(durations, 0)), pl.col("idx").head(max(samples, 0)),
-            pl.col("time").head(max(samples, 0))))
+    rooms = {gid: kept.SAMPLES_KEPT - len(grp.samples) for gid, grp in groups.items()}
+    samples = max(0, *rooms.values())
+    queries.append(mine.group_by("_gid").agg(
+        pl.col("_dur").max(), pl.col("idx").head(samples), pl.col("time").head(samples)))
     # each target's first times and statuses, the targets in the order of their first timed row
     # (``stamps_room`` admits a target at it); ``maintain_order``: the groups in that order
     queries.append(mine.filter(pl.col("_target").is_not_null() & pl.col("_timed"))
@@ -330,14 +326,12 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
     queries.append(detailed.group_by("_gid", "_detail")
                    .agg(pl.len().alias("_n"), pl.col("idx").min().alias("_first")).sort("_first"))
     got = pl.collect_all(queries)
-    if durations > 0 or samples > 0:
-        for gid, durs, idxs, times in got[0].iter_rows():
-            grp = groups[gid]
-            dur_room, sample_room = rooms[gid]
-            if dur_room > 0:
-                grp.durations_ms.extend(durs[:dur_room])
-            for i, time in zip(idxs[:max(sample_room, 0)], times, strict=False):
-                grp.samples.append(Sample(path, first_line + i, texts[i], time))
+    for gid, worst, idxs, times in got[0].iter_rows():
+        grp = groups[gid]
+        if worst is not None and (grp.worst_ms is None or worst > grp.worst_ms):
+            grp.worst_ms = worst
+        for i, time in zip(idxs[:max(rooms[gid], 0)], times, strict=False):
+            grp.samples.append(Sample(path, first_line + i, texts[i], time))
     for gid, target, times, statuses in got[-2].iter_rows():
         grp = groups[gid]
         room = grp.stamps_room(target)
