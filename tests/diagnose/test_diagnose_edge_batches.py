@@ -392,9 +392,10 @@ def test_the_longest_wait_is_the_longest_of_every_failure(tmp_path: Path, monkey
     for k in range(3000):
         wait = 60000 + (k % 97) if k != 2711 else 91234
         lines.append(json.dumps({
-            "start_time": f"2026-11-21T10:{k // 60 % 60:02d}:{k % 60:02d}.000Z", "method": "GET", "path": "/a",
-            "response_code": 504, "response_flags": "UT", "response_code_details": "upstream_response_timeout",
-            "duration": wait, "upstream_host": f"10.0.0.{k % 5}:8080", "upstream_cluster": "shop"},
+            "start_time": f"2026-11-21T10:{k // 60 % 60:02d}:{k % 60:02d}.000Z", "method": "GET",
+            "path": "/a", "response_code": 504, "response_flags": "UT",
+            "response_code_details": "upstream_response_timeout", "duration": wait,
+            "upstream_host": f"10.0.0.{k % 5}:8080", "upstream_cluster": "shop"},
             separators=(",", ":")))
     log = tmp_path / "envoy.json.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
