@@ -1,5 +1,5 @@
-"""The native JSON pass counts the requests ``diagnose`` only counts, for Cloudflare, Envoy and
-Traefik, and gives what counting their rows gives.
+"""The native JSON pass counts the requests ``diagnose`` only counts, for Cloudflare, Envoy,
+Traefik and Caddy, and gives what counting their rows gives.
 
 The counterpart of ``test_alb_answers.py`` for the JSON families (``parsers/lblogs/json_answers``,
 ``_jsonscan.c`` ``rule_answered``): a line the pass reads is counted by (status, minute, target)
@@ -8,7 +8,9 @@ and is decided as before.  On every published, recorded and bent JSON edge line 
 ``tests/stats/test_json_native.py``, whatever its family), on the bench's lines, and on a grid
 that sets each key a rule reads to every kind of value that could make the rule wrong (a status
 the edge makes itself, a "-", "" or null where a value is expected, a flag, a duration of
-another form, no router), whole and shuffled into blocks, the counts with the pass equal the
+another form, no router, Caddy's logger and its Unix times -- the text the pass writes of a
+number must be the one polars writes, to the microsecond rounded half to even), whole and
+shuffled into blocks, the counts with the pass equal the
 counts of the rows handed over in every field and order, every other row is the same row, and
 ``diagnose`` uses the pass with the same report.
 """
@@ -32,6 +34,7 @@ from tests.support.native import native_pass
 from why502.app.diagnose import lb as diagnose_lb
 from why502.app.stats.lb import ANSWERED
 from why502.parsers.lblogs import batch
+from why502.proxies.caddy import frame as caddy
 from why502.proxies.envoy import frame as envoy
 from why502.proxies.traefik import frame as traefik
 
@@ -47,6 +50,7 @@ READERS: dict[str, tuple[Reader, Reader, str]] = {
     "cloudflare": (batch.cloudflare_block, batch.cloudflare_answers_block, "cloudflare"),
     "envoy": (envoy.envoy_block, envoy.envoy_answers_block, "envoy-json"),
     "traefik": (traefik.traefik_block, traefik.traefik_answers_block, "traefik-json"),
+    "caddy": (caddy.caddy_block, caddy.caddy_answers_block, "caddy"),
 }
 
 # each key a rule reads, and the values to set it to (a JSON text; None: the key removed)
@@ -75,6 +79,15 @@ _GRID: dict[str, dict[str, tuple[str | None, ...]]] = {
         "time": ('""', '"-"', "null", None, '"2026-11-21T10:01:00Z"'),
         "OriginContentSize": ("0", "11", "21"),
     },
+    "caddy": {
+        "status": ("200", "0", "404", "499", "500", "502", "503", "504", '"200"', "null"),
+        "logger": ('"http.log.access.log0"', '"http.log.access"', '"http.log.error.log0"',
+                   '"http.log.acces"', '""', "null", None, "12"),
+        "ts": ("0", "-1", "1795521884", "1795521884.9201121", "253402300799.9999996", "253402300800",
+               "1700000000.0000005", "1700000000.0000015", "1699999999.9999995", '"1795521884"', "null",
+               None),
+        "size": ("0", "3", "null"),
+    },
 }
 
 
@@ -93,6 +106,7 @@ _ANSWERED = {
     "envoy": {"response_code": "200", "response_flags": '"-"', "response_code_details": '"via_upstream"',
               "upstream_transport_failure_reason": "null"},
     "traefik": {"DownstreamStatus": "200", "OriginStatus": "200"},
+    "caddy": {"status": "200", "size": "1024", "level": '"info"'},
 }
 
 
@@ -112,6 +126,13 @@ def _grid(family: str) -> Iterator[str]:
             for va in grid[a]:
                 for vb in grid[b][:4]:
                     yield _set(_set(base, a, va), b, vb)
+    if family == "caddy":  # Unix times of every scale, and at the half microsecond
+        rng = random.Random(11)
+        for _ in range(300):
+            ts = rng.choice([rng.uniform(0, 4e9), rng.uniform(0, 1e6), rng.uniform(2.5e11, 253402300799.0)])
+            yield _set(base, "ts", repr(ts))
+        for k in range(128):  # k/128 s is k x 7812.5 us, exactly: half to even, not away from zero
+            yield _set(base, "ts", repr(1795521884 + 60 * k + k / 128))  # (a minute each: its own group)
     if family == "traefik":  # its own "no router" 404: neither a router nor a service URL
         for none in ('""', "null", None):
             for status in ("404", "200"):
@@ -182,7 +203,7 @@ def test_the_grid_is_counted_where_the_rule_is_sure_and_only_there(family: str) 
     # own lines ("no router": the vocabulary gives it no symptom today, the rule is sure anyway)
     lb_own = (pl.col("made_by") == "lb") & (family == "traefik")
     own = (pl.col("status") < 500) & (pl.col("failed") | lb_own)
-    assert every.filter(own).height > 0
+    assert every.filter(own).height > 0 or family == "caddy"  # (Caddy fails nothing below 500)
     assert every.filter(own).equals(rest.filter(own))
     assert int(answers["len"].sum()) > 20
 
@@ -202,5 +223,26 @@ def test_diagnose_counts_the_answers_natively(family: str, tmp_path: Path,
     lines = _bench(bench, 3000)
     log = tmp_path / f"{bench}.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    module = batch if family == "cloudflare" else envoy if family == "envoy" else traefik
+    module = {"cloudflare": batch, "envoy": envoy, "traefik": traefik, "caddy": caddy}[family]
     diagnose_takes_the_answers(log, len(lines), monkeypatch, module, answering.__name__)
+
+
+def test_the_times_the_pass_writes_are_the_records_times() -> None:
+    """Caddy's time is a number the pass writes as text (``_jsonscan.c`` ``unix_text``): of each
+    line, a minute apart (a group each), the group's times are the record's, to the microsecond
+    -- random times of every scale, and the ones at half a microsecond (k/128 s is k x 7812.5 us
+    exactly, rounded half to even as CPython and polars do)."""
+    base = PLAIN["caddy"]
+    for key, answered in _ANSWERED["caddy"].items():
+        base = _set(base, key, answered)
+    rng = random.Random(4)
+    stamps = [60 * k + (k % 128) / 128 for k in range(400)]
+    stamps += [60 * (400 + k) + rng.random() for k in range(400)]
+    lines = [_set(base, "ts", repr(1795521884 + s)) for s in stamps]
+    lines += [_set(base, "ts", repr(60.0 * k + rng.random())) for k in range(100)]  # 1970
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    every, _back = caddy.caddy_block(data)
+    _rest, _back2, answers = caddy.caddy_answers_block(data)
+    assert answers["len"].to_list() == [1] * len(lines)
+    assert sorted(answers["_lo"].to_list()) == sorted(every["time"].to_list())
+    assert answers["_lo"].to_list() == answers["_hi"].to_list() == answers["_time"].to_list()

@@ -36,13 +36,35 @@ typedef struct {
     Buf firsts; /* the first row of each group (uint32), by its number */
     Buf ranges; /* GtRange of each group */
     const char *base; /* the block: gt_count keeps the offset of the last row's time in it */
+    /* the times the pass wrote itself (answers_count_made: a time the line holds as a number,
+     * Caddy's Unix seconds), when it counts with them: the offsets are then in here */
+    Buf made;
+    int made_times;
 } Answers;
 
 static inline void answers_free(Answers *a) {
     gt_free(&a->t);
     free(a->firsts.data);
     free(a->ranges.data);
+    free(a->made.data);
     memset(a, 0, sizeof *a);
+}
+
+/* answers_count with the time at offset `at` of the times' buffer (the block, or `made`) */
+static inline int answers_count_at(Answers *a, const int64_t *status, const char *time, Py_ssize_t tn,
+                                   Py_ssize_t at, const char *target, Py_ssize_t gn, uint32_t row) {
+    if (tn <= 0 || tn > GT_TIME_MAX || a->t.used >= ANSWERS_MAX_GROUPS) return 0;
+    gt_fixed_part(&a->t, status, sizeof *status);
+    if (tn >= 16 && time[4] == '-') gt_part(&a->t, time, 16);
+    else gt_null(&a->t);
+    if (target != NULL && gn > 0 && !(gn == 1 && target[0] == '-')) gt_part(&a->t, target, gn);
+    else gt_null(&a->t);
+    int64_t id = gt_count(&a->t, row, at, tn);
+    if (id < 0) return 1; /* out of memory: the table is failed, the block's answer an error */
+    if ((size_t)id * sizeof row == a->firsts.len) buf_put(&a->firsts, (const char *)&row, sizeof row);
+    gt_range(&a->ranges, id, time, (size_t)tn);
+    if (a->firsts.failed || a->ranges.failed) a->t.failed = 1;
+    return 1;
 }
 
 /* row `row` of the block counted as an answer: its status (NULL: none), its time time[0, tn)
@@ -51,18 +73,19 @@ static inline void answers_free(Answers *a) {
  * or the table full).  Runs without the GIL. */
 static inline int answers_count(Answers *a, const int64_t *status, const char *time, Py_ssize_t tn,
                                 const char *target, Py_ssize_t gn, uint32_t row) {
+    return answers_count_at(a, status, time, tn, time - a->base, target, gn, row);
+}
+
+/* answers_count of a time the pass wrote (text[0, tn)), kept in `made`: a pass counts all its
+ * answers with times of its own or none (the offsets of one table are in one buffer) */
+static inline int answers_count_made(Answers *a, const int64_t *status, const char *text, Py_ssize_t tn,
+                                     const char *target, Py_ssize_t gn, uint32_t row) {
     if (tn <= 0 || tn > GT_TIME_MAX || a->t.used >= ANSWERS_MAX_GROUPS) return 0;
-    gt_fixed_part(&a->t, status, sizeof *status);
-    if (tn >= 16 && time[4] == '-') gt_part(&a->t, time, 16);
-    else gt_null(&a->t);
-    if (target != NULL && gn > 0 && !(gn == 1 && target[0] == '-')) gt_part(&a->t, target, gn);
-    else gt_null(&a->t);
-    int64_t id = gt_count(&a->t, row, time - a->base, tn);
-    if (id < 0) return 1; /* out of memory: the table is failed, the block's answer an error */
-    if ((size_t)id * sizeof row == a->firsts.len) buf_put(&a->firsts, (const char *)&row, sizeof row);
-    gt_range(&a->ranges, id, time, (size_t)tn);
-    if (a->firsts.failed || a->ranges.failed) a->t.failed = 1;
-    return 1;
+    Py_ssize_t at = (Py_ssize_t)a->made.len;
+    buf_put(&a->made, text, (size_t)tn);
+    if (a->made.failed) { a->t.failed = 1; return 1; }
+    a->made_times = 1;
+    return answers_count_at(a, status, a->made.data + at, tn, at, target, gn, row);
 }
 
 /* the first rows of every group, in the table's order, as a uint32 column */
@@ -91,7 +114,7 @@ static inline int answers_frame(const Answers *a, PyObject **sc, PyObject **ac) 
         || frame_add(&fr, "l", "len", 0, gt_counts64(t)) != 0
         || frame_add(&fr, "I", "_first", 0, answers_firsts(a)) != 0
         || frame_add(&fr, "I", "_last", 0, gt_fixed(t, 'r', 0)) != 0
-        || frame_add(&fr, "u", "_time", 0, gt_last_values(t, a->base)) != 0
+        || frame_add(&fr, "u", "_time", 0, gt_last_values(t, a->made_times ? a->made.data : a->base)) != 0
         || frame_add(&fr, "u", "_lo", 0, gt_range_column(t, &a->ranges, 0)) != 0
         || frame_add(&fr, "u", "_hi", 0, gt_range_column(t, &a->ranges, 1)) != 0)
         goto out;

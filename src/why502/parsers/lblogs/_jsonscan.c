@@ -799,6 +799,10 @@ static const char *arrow_format(char kind) {
  *     per-line parser, whose reading is not vouched for here);
  *   - `named`: one of them at least holds a value (Traefik's router or service URL: without
  *     both, a request below 500 is Traefik's own "no router");
+ *   - `prefix`: each (key, text) a string starting with the text (Caddy's logger: its other
+ *     lines are no requests);
+ *   - `unix_time`: the time is a number of Unix seconds, 0 to 253402300799 (Caddy's `ts`), and
+ *     the record's time is the text the family writes of it (unix_text);
  * and a "-" in a key of `status`, `time` or `target` sends the line out as columns: the families
  * read "-" differently (Envoy's as none, Cloudflare's and Traefik's as a value), answers_count
  * reads it as no target, so such a line is left to the family's own decisions. */
@@ -811,10 +815,42 @@ typedef struct {
 } RuleKeys;
 
 typedef struct {
-    RuleKeys status, time, target, clean, numbers, named;
+    RuleKeys status, time, target, clean, numbers, named, prefix;
+    const char *prefix_text[RULE_KEYS];
+    Py_ssize_t prefix_len[RULE_KEYS];
     int64_t except[RULE_KEYS];
-    int nexcept;
+    int nexcept, unix_time;
 } AnswerRule;
+
+/* the days since 1970-01-01 of a proleptic Gregorian date's inverse: its year, month and day
+ * (Howard Hinnant's civil_from_days, http://howardhinnant.github.io/date_algorithms.html) */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* the text caddy/frame.py _time (log._unix) writes of Unix seconds ts, 0 <= ts < 253402300800:
+ * datetime.fromtimestamp(ts, utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), the microseconds of the
+ * fraction rounded half to even (as unix_minute reads them); 27 bytes into out */
+static Py_ssize_t unix_text(double ts, char *out) {
+    double whole;
+    double us = nearbyint(modf(ts, &whole) * 1e6);
+    int64_t total = (int64_t)whole * 1000000 + (int64_t)us;
+    int64_t secs = total / 1000000, frac = total % 1000000;
+    int64_t days = secs / 86400, rem = secs % 86400, y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    int n = snprintf(out, 32, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", (long long)y, m, d,
+                     (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60), (long long)frac);
+    return n == 27 ? 27 : -1;
+}
 
 static inline int val_empty(const Val *v) { return v->n < 0 || v->n == 0; }
 static inline int val_dash(const Spec *sp, int k, const Val *v) {
@@ -878,6 +914,10 @@ static int rule_answered(const Spec *sp, const AnswerRule *r, const Val *vals, i
         for (int i = 0; i < r->named.n && !any; i++) any = !val_empty(&vals[r->named.keys[i]]);
         if (!any) return 0;
     }
+    for (int i = 0; i < r->prefix.n; i++) {
+        const Val *x = &vals[r->prefix.keys[i]];
+        if (x->n < r->prefix_len[i] || memcmp(x->s, r->prefix_text[i], (size_t)r->prefix_len[i]) != 0) return 0;
+    }
     return 1;
 }
 
@@ -885,14 +925,26 @@ static int rule_answered(const Spec *sp, const AnswerRule *r, const Val *vals, i
 static int rule_count(const Spec *sp, const AnswerRule *r, Answers *a, const Val *vals, uint32_t row) {
     int64_t status;
     if (!rule_answered(sp, r, vals, &status)) return 0;
-    int tk = rule_first(sp, &r->time, vals), gk = rule_first(sp, &r->target, vals);
-    if (tk < 0 || gk == -2) return 0;
-    const Val *t = &vals[tk], *g = gk >= 0 ? &vals[gk] : NULL;
+    int gk = rule_first(sp, &r->target, vals);
+    if (gk == -2) return 0;
+    const Val *g = gk >= 0 ? &vals[gk] : NULL;
+    if (r->unix_time) { /* the first time key holding a number */
+        const Val *t = NULL;
+        for (int i = 0; i < r->time.n && t == NULL; i++)
+            if (vals[r->time.keys[i]].n >= 0) t = &vals[r->time.keys[i]];
+        char text[32];
+        if (t == NULL || !(t->g >= 0.0 && t->g < 253402300800.0)) return 0;
+        Py_ssize_t tn = unix_text(t->g, text);
+        return tn > 0 && answers_count_made(a, &status, text, tn, g ? g->s : NULL, g ? g->n : 0, row);
+    }
+    int tk = rule_first(sp, &r->time, vals);
+    if (tk < 0) return 0;
+    const Val *t = &vals[tk];
     return answers_count(a, &status, t->s, t->n, g ? g->s : NULL, g ? g->n : 0, row);
 }
 
 /* the keys of a rule's role: a tuple of names (bytes), each a read key of a string kind (or, for
- * `status`, of an integer one) */
+ * `status`, of an integer one; for a Unix time, a number) */
 static int load_rule_keys(const Spec *sp, PyObject *names, RuleKeys *out, int integers) {
     if (!PyTuple_Check(names) || PyTuple_GET_SIZE(names) > RULE_KEYS) {
         PyErr_SetString(PyExc_ValueError, "a rule's keys are a tuple of at most 8 names");
@@ -903,7 +955,7 @@ static int load_rule_keys(const Spec *sp, PyObject *names, RuleKeys *out, int in
         PyObject *b = PyTuple_GET_ITEM(names, i);
         int v = PyBytes_Check(b) ? spec_find(sp, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b)) : -1;
         char kind = v >= 0 && v < MAX_KEYS ? sp->keys[v].kind : 0;
-        if (!(kind == 'u' || kind == 's' || (integers && kind == 'l'))) {
+        if (integers == 2 ? kind != 'g' : !(kind == 'u' || kind == 's' || (integers && kind == 'l'))) {
             PyErr_SetString(PyExc_ValueError, "a rule's key is a read key of the spec, of a text kind");
             return -1;
         }
@@ -912,16 +964,40 @@ static int load_rule_keys(const Spec *sp, PyObject *names, RuleKeys *out, int in
     return 0;
 }
 
-/* AnswerRule from (status, time, target, clean, numbers, named, except) */
+/* AnswerRule from (status, time, target, clean, numbers, named, except[, unix_time[, prefix]]),
+ * prefix a tuple of (name, text) */
 static int load_rule(const Spec *sp, PyObject *rule, AnswerRule *r) {
-    PyObject *status, *time, *target, *clean, *numbers, *named, *except;
+    PyObject *status, *time, *target, *clean, *numbers, *named, *except, *prefix = NULL;
     memset(r, 0, sizeof *r);
-    if (!PyTuple_Check(rule) || !PyArg_ParseTuple(rule, "OOOOOOO!", &status, &time, &target, &clean, &numbers,
-                                                  &named, &PyTuple_Type, &except)) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a rule is a tuple of seven tuples");
+    if (!PyTuple_Check(rule) || !PyArg_ParseTuple(rule, "OOOOOOO!|pO!", &status, &time, &target, &clean, &numbers,
+                                                  &named, &PyTuple_Type, &except, &r->unix_time, &PyTuple_Type,
+                                                  &prefix)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a rule is a tuple of seven tuples and two more");
         return -1;
     }
-    if (load_rule_keys(sp, status, &r->status, 1) != 0 || load_rule_keys(sp, time, &r->time, 0) != 0
+    if (prefix != NULL) {
+        PyObject *names = PyTuple_New(PyTuple_GET_SIZE(prefix));
+        if (names == NULL) return -1;
+        int bad = PyTuple_GET_SIZE(prefix) > RULE_KEYS;
+        for (Py_ssize_t i = 0; !bad && i < PyTuple_GET_SIZE(prefix); i++) {
+            PyObject *pair = PyTuple_GET_ITEM(prefix, i);
+            bad = !PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 1));
+            if (bad) break;
+            Py_INCREF(PyTuple_GET_ITEM(pair, 0));
+            PyTuple_SET_ITEM(names, i, PyTuple_GET_ITEM(pair, 0));
+            /* (the texts live as long as the rule's tuple, which the caller holds for the call) */
+            r->prefix_text[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1));
+            r->prefix_len[i] = PyBytes_GET_SIZE(PyTuple_GET_ITEM(pair, 1));
+        }
+        int rc = bad ? -1 : load_rule_keys(sp, names, &r->prefix, 0);
+        Py_DECREF(names);
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "a rule's prefix is at most 8 (name, text) of bytes");
+            return -1;
+        }
+        if (rc != 0) return -1;
+    }
+    if (load_rule_keys(sp, status, &r->status, 1) != 0 || load_rule_keys(sp, time, &r->time, r->unix_time ? 2 : 0) != 0
         || load_rule_keys(sp, target, &r->target, 0) != 0 || load_rule_keys(sp, clean, &r->clean, 0) != 0
         || load_rule_keys(sp, numbers, &r->numbers, 0) != 0 || load_rule_keys(sp, named, &r->named, 0) != 0)
         return -1;

@@ -43,8 +43,12 @@ class AnswerRule:
     their keys holding a value is the record's time / target (or none).
     ``clean``: keys that must be null, "" or "-".  ``numbers``: keys that must be null, "", "-"
     or a plain decimal (``-?[0-9]{1,15}(.[0-9]+)?``).  ``named``: keys one of which at least
-    must hold a value.  A "-" in a key of ``status``, ``time`` or ``target`` sends the line out
-    as columns (the families read "-" differently; the counting reads it as no target)."""
+    must hold a value.  ``prefix``: (key, text) pairs, each key a string starting with its text.
+    ``unix_time``: the time keys hold Unix seconds (0 to 253402300799), and the record's time is
+    ``datetime.fromtimestamp(ts, utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` of the first (Caddy's
+    ``ts``; ``_jsonscan.c`` ``unix_text``).  A "-" in a key of ``status``, ``time`` or ``target``
+    sends the line out as columns (the families read "-" differently; the counting reads it as no
+    target)."""
 
     status: tuple[str, ...]
     time: tuple[str, ...]
@@ -53,11 +57,14 @@ class AnswerRule:
     numbers: tuple[str, ...] = ()
     named: tuple[str, ...] = ()
     own_below_500: tuple[int, ...] = ()
+    prefix: tuple[tuple[str, str], ...] = ()
+    unix_time: bool = False
 
-    def spec(self) -> tuple[tuple[bytes, ...] | tuple[int, ...], ...]:
+    def spec(self) -> tuple[Any, ...]:
         """The rule as ``_jsonscan.json_columns`` takes it."""
         roles = (self.status, self.time, self.target, self.clean, self.numbers, self.named)
-        return (*(tuple(k.encode() for k in keys) for keys in roles), self.own_below_500)
+        return (*(tuple(k.encode() for k in keys) for keys in roles), self.own_below_500, self.unix_time,
+                tuple((k.encode(), text.encode()) for k, text in self.prefix))
 
 
 #: (the pass's rows, the ``idx`` of the lines it hands back, their text, the answers' groups)

@@ -28,6 +28,7 @@ from why502.parsers.lblogs.batch import (
     nonempty,
     refuse,
 )
+from why502.parsers.lblogs.json_answers import AnswerRule, json_answers_text
 
 NAME = "caddy"
 
@@ -59,6 +60,13 @@ _NATIVE = JsonPass(required=("status",), counted=(("resp_headers", _OWN_HEADERS)
     "response_code_details", "responseCodeDetails", "upstream_transport_failure_reason",
     "upstreamTransportFailureReason"))
 
+# Caddy's answers (``json_answers``), as ``_records`` reads a line: below 500 Caddy made no
+# failure (its made_by is the backend's or unknown, with no code); the line must be what
+# ``_records`` takes as a request (its logger "http.log.access..."; a time fromtimestamp writes
+# as ``_time`` does: ``unix_time``).  It names no target.
+JSON_ANSWERS = AnswerRule(status=("status",), time=("ts",), prefix=(("logger", "http.log.access"),),
+                          unix_time=True)
+
 
 def _time(ts: pl.Expr) -> pl.Expr:
     """``log._unix``: ``datetime.fromtimestamp(ts, utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")``,
@@ -84,6 +92,18 @@ def caddy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
         return None
     out, rest = _records(native[0], pl.Series("idx", native[1], dtype=pl.UInt32))
     return out, rest.to_list()
+
+
+def caddy_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """``caddy_block`` with the requests that surely answered counted by the pass instead
+    (``JSON_ANSWERS``): (records of the other lines read, the ``idx`` of the lines handed back
+    or refused, the answers' groups), or None when the pass cannot run."""
+    got = json_answers_text(data, SCHEMA, _NATIVE, JSON_ANSWERS)
+    if got is None:
+        return None
+    rows, back, _text, answers = got
+    out, rest = _records(rows, pl.Series("idx", back, dtype=pl.UInt32))
+    return out, sorted(rest.to_list()), answers
 
 
 def _records(rec: pl.DataFrame, rest: pl.Series) -> tuple[pl.DataFrame, pl.Series]:

@@ -224,6 +224,13 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
     return caddy_block(data)
 
 
+def _answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """The native block reader that counts the answered requests (``frame.caddy_answers_block``)."""
+    from why502.proxies.caddy.frame import caddy_answers_block
+
+    return caddy_answers_block(data)
+
+
 def _fold() -> BlockFold | None:
     """``stats``' fold of its access lines (``parsers.lblogs.jsonfold``), imported when a read starts."""
     from why502.parsers.lblogs.jsonfold import json_fold
@@ -237,7 +244,7 @@ CADDY = LogFamily(
     sniffers=((50, lambda line: parse_caddy1(line) is not None),
               (55, lambda line: parse_caddy_console(line) is not None)),
     text_parsers=(parse_caddy1, parse_caddy_console),
-    own_line=caddy_own, frame=_frame, block=_block, fold=_fold,
+    own_line=caddy_own, frame=_frame, block=_block, fold=_fold, answers=_answers,
     status_patterns=(re.compile(rb'^[^\n]*?"logger":"http\.log\.access[^\n]*?"status":(\d{1,3})[,}]', re.M),),
 )
 """Caddy's family: no default timeout (it waits for a response header without limit)."""
