@@ -116,4 +116,4 @@ def test_a_log_of_json_lines_is_answered_by_the_json_pass(tmp_path: Path) -> Non
     assert stats_lb._answers_apply([str(json_log)], "envoy")
     got = frame.envoy_answers_block(json_log.read_bytes())
     assert got is not None and int(got[2]["len"].sum()) == 20
-    assert not stats_lb._answers_apply([str(text)], "caddy")  # (no answering reader)
+    assert not stats_lb._answers_apply([str(text)], "elb")  # (no answering reader)
