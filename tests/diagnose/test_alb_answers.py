@@ -19,14 +19,19 @@ import random
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 
 from tests.stats.test_alb_native import _corpus, _published, _set
-from tests.support.answers import counting, diagnose_takes_the_answers, ordered, same_in_blocks
+from tests.support.answers import (
+    Both,
+    both,
+    counted_alike,
+    counting,
+    diagnose_takes_the_answers,
+    ordered,
+    same_in_blocks,
+)
 from tests.support.native import native_pass
-from why502.app.diagnose import lb as diagnose_lb
-from why502.app.stats.lb import ANSWERED
 from why502.parsers.lblogs import batch
 
 BUILT, pytestmark = native_pass("why502.parsers.lblogs._albscan", "the native ALB pass")
@@ -38,19 +43,8 @@ def _block(lines: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _both(lines: list[str]) -> tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(``_answered`` of the answered rows handed over, ``_answered`` with the pass's answers,
-    every row handed over, the rows handed over with the answers, the answers)."""
-    data = _block(lines)
-    got = batch.alb_block(data)
-    answering = batch.alb_answers_block(data)
-    assert got is not None and answering is not None
-    every, _back = got
-    rest, _back2, answers = answering
-    answered = ANSWERED.fill_null(False)
-    reference = diagnose_lb._answered(every.filter(answered))
-    counted = diagnose_lb._answered(rest.filter(answered), answers)
-    return reference, counted, every, rest, answers
+def _both(lines: list[str]) -> Both:
+    return both(batch.alb_block, batch.alb_answers_block, lines)
 
 
 def _extra() -> list[str]:
@@ -91,14 +85,8 @@ def _lines() -> tuple[str, ...]:
 
 def test_the_answers_equal_the_rows_counted() -> None:
     lines = list(_lines())
-    reference, counted, every, rest, answers = _both(lines)
-    assert ordered(counted[0]) == ordered(reference[0])
-    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
     # the pass counted plain entries, and every row that did not surely answer is still a row
-    assert answers.height and int(answers["len"].sum()) > len(lines) // 10
-    answered = ANSWERED.fill_null(False)
-    assert rest.filter(~answered).equals(every.filter(~answered))
-    assert rest.height + int(answers["len"].sum()) == every.height
+    counted_alike(_both(lines), len(lines) // 10)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

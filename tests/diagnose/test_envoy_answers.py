@@ -16,16 +16,12 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
 
-import polars as pl
 import pytest
 
 from tests.stats.test_envoy_text_fold import _corpus, _generated, _grid
-from tests.support.answers import diagnose_takes_the_answers, ordered, same_in_blocks
+from tests.support.answers import Both, both, counted_alike, diagnose_takes_the_answers, same_in_blocks
 from tests.support.native import native_pass
-from why502.app.diagnose import lb as diagnose_lb
-from why502.app.stats.lb import ANSWERED
 from why502.proxies.envoy import frame
 
 BUILT, pytestmark = native_pass("why502.proxies.envoy._envoyscan", "the native Envoy text pass")
@@ -53,32 +49,13 @@ def _lines() -> tuple[str, ...]:
     return (*_corpus(), *_grid(), *_no_upstream())
 
 
-def _both(lines: list[str]) -> tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-    got = frame.envoy_block(data)
-    assert got is not None
-    every, back = got
-    answered = ANSWERED.fill_null(False)
-    reference = diagnose_lb._answered(every.filter(answered))
-    answering = frame.envoy_answers_block(data)
-    if answering is None:  # (a block that starts with a JSON line)
-        assert data[:1] == b"{"
-        return reference, reference, every, every, None
-    rest, back2, answers = answering
-    assert back2 == back
-    return reference, diagnose_lb._answered(rest.filter(answered), answers), every, rest, answers
+def _both(lines: list[str]) -> Both:
+    return both(frame.envoy_block, frame.envoy_answers_block, lines)
 
 
 def test_the_answers_equal_the_rows_counted() -> None:
     lines = list(_lines())
-    reference, counted, every, rest, answers = _both(lines)
-    assert answers is not None
-    assert ordered(counted[0]) == ordered(reference[0])
-    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
-    assert int(answers["len"].sum()) > len(lines) // 10  # the pass counted plain lines
-    answered = ANSWERED.fill_null(False)
-    assert rest.filter(~answered).equals(every.filter(~answered))
-    assert rest.height + int(answers["len"].sum()) == every.height
+    counted_alike(_both(lines), len(lines) // 10)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

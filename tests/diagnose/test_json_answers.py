@@ -29,10 +29,8 @@ import polars as pl
 import pytest
 
 from tests.stats.test_json_native import PLAIN, _lines
-from tests.support.answers import diagnose_takes_the_answers, ordered, same_in_blocks
+from tests.support.answers import Both, both, counted_alike, diagnose_takes_the_answers, same_in_blocks
 from tests.support.native import native_pass
-from why502.app.diagnose import lb as diagnose_lb
-from why502.app.stats.lb import ANSWERED
 from why502.parsers.lblogs import batch
 from why502.proxies.caddy import frame as caddy
 from why502.proxies.envoy import frame as envoy
@@ -152,41 +150,16 @@ def _all(family: str) -> tuple[str, ...]:
     return (*_lines(), *_grid(family), *_bench(READERS[family][2], 400))
 
 
-def _both(family: str) -> Callable[[list[str]], tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+def _both(family: str) -> Callable[[list[str]], Both]:
     block, answering, _bench = READERS[family]
-
-    def both(lines: list[str]) -> tuple[Any, Any, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """(``_answered`` of the answered rows handed over, ``_answered`` with the pass's answers,
-        every row handed over, the rows handed over with the answers, the answers)."""
-        data = ("\n".join(lines) + "\n").encode("utf-8")
-        got = block(data)
-        assert got is not None
-        every, back = got
-        answered = ANSWERED.fill_null(False)
-        reference = diagnose_lb._answered(every.filter(answered))
-        with_answers = answering(data)
-        if with_answers is None:  # (a block that starts with a line of the text format)
-            assert family != "cloudflare" and data[:1] != b"{"
-            empty = pl.DataFrame()
-            return reference, reference, every, every, empty
-        rest, back2, answers = with_answers
-        assert back2 == back
-        return reference, diagnose_lb._answered(rest.filter(answered), answers), every, rest, answers
-
-    return both
+    return functools.partial(both, block, answering)
 
 
 @pytest.mark.parametrize("family", list(READERS))
 def test_the_answers_equal_the_rows_counted(family: str) -> None:
     lines = list(_all(family))
     lines.sort(key=lambda line: not line.startswith("{"))  # (the JSON pass reads the block first)
-    reference, counted, every, rest, answers = _both(family)(lines)
-    assert ordered(counted[0]) == ordered(reference[0])
-    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
-    assert int(answers["len"].sum()) > 300  # the pass counted plain lines
-    answered = ANSWERED.fill_null(False)
-    assert rest.filter(~answered).equals(every.filter(~answered))
-    assert rest.height + int(answers["len"].sum()) == every.height
+    counted_alike(_both(family)(lines), 300)
 
 
 @pytest.mark.parametrize("family", list(READERS))

@@ -87,3 +87,39 @@ def diagnose_takes_the_answers(log: Path, lines: int, monkeypatch: pytest.Monkey
     calls = len(counted)
     assert report(log) == with_answers
     assert len(counted) == calls
+
+
+#: (``_answered`` of the answered rows handed over, ``_answered`` with the pass's answers, every
+#: row handed over, the rows handed over with the answers, the answers)
+Both = tuple[Any, Any, Any, Any, Any]
+
+
+def both(block: Callable[[bytes], Any], answering: Callable[[bytes], Any], lines: list[str]) -> Both:
+    """A block of ``lines`` read by the family's block reader and by its answering reader (which
+    must run, and hand back the same lines): what ``diagnose`` counts of each (``Both``)."""
+    from why502.app.diagnose import lb as diagnose_lb
+    from why502.app.stats.lb import ANSWERED
+
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    got, with_answers = block(data), answering(data)
+    assert got is not None and with_answers is not None
+    every, back = got
+    rest, back2, answers = with_answers
+    assert back2 == back
+    answered = ANSWERED.fill_null(False)
+    reference = diagnose_lb._answered(every.filter(answered))
+    return reference, diagnose_lb._answered(rest.filter(answered), answers), every, rest, answers
+
+
+def counted_alike(got: Both, least: int) -> None:
+    """``both``'s two counts are the same in every field and order, the pass counted more than
+    ``least`` requests, and every row that did not surely answer is still the same row."""
+    from why502.app.stats.lb import ANSWERED
+
+    reference, counted, every, rest, answers = got
+    assert ordered(counted[0]) == ordered(reference[0])
+    assert [list(t.items()) for t in counted[1]] == [list(t.items()) for t in reference[1]]
+    assert int(answers["len"].sum()) > least
+    answered = ANSWERED.fill_null(False)
+    assert rest.filter(~answered).equals(every.filter(~answered))
+    assert rest.height + int(answers["len"].sum()) == every.height

@@ -19,7 +19,6 @@ from types import ModuleType
 
 import polars as pl
 
-from why502.parsers.arrowcols import frame as arrow_frame
 from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.batch import (
     JsonPass,
@@ -35,7 +34,12 @@ from why502.parsers.lblogs.batch import (
     pass_columns,
     refuse,
 )
-from why502.parsers.lblogs.json_answers import AnsweredPass, AnswerRule, json_answers_text, json_first_answers
+from why502.parsers.lblogs.json_answers import (
+    AnsweredPass,
+    AnswerRule,
+    json_answers_text,
+    mixed_answers,
+)
 from why502.proxies.envoy.log import (
     _ENVOY_KEYS,
     _OWN_DETAILS,
@@ -262,22 +266,8 @@ def envoy_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFr
     records of the other lines read, the ``idx`` of the lines handed back, the answered requests'
     groups as ``app.diagnose.lb._answer_groups`` makes them), or None when that pass cannot run
     (the pass after it reads only what is left: its groups would number that rest's lines)."""
-    if data[:1] == b"{":
-        return json_first_answers(data, NAME, _on_json_answers, _on_text, _decide)
-    text = _text_pass()
-    if text is None or not hasattr(text, "text_answers"):
-        return None
-    counted: list[pl.DataFrame] = []
-
-    def on_text(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes]:
-        schema, array, lines, back_rows, back_text, answers_schema, answers_array = text.text_answers(chunk)
-        counted.append(arrow_frame(answers_schema, answers_array))
-        return pass_columns((schema, array, lines, back_rows, back_text))
-
-    got = json_and_text_block(data, NAME, _on_json, on_text, _decide)
-    if got is None or len(counted) != 1:  # (the text pass ran first, on the whole block)
-        return None
-    return got[0], got[1], counted[0]
+    return mixed_answers(data, NAME, _on_json_answers, _on_json, getattr(_text_pass(), "text_answers", None),
+                         _on_text, _decide)
 
 
 def _on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answers.h"
 #include "arrow_buf.h"
 #include "group_table.h"
 
@@ -301,6 +302,48 @@ static PyObject *clf_fold_size(PyObject *Py_UNUSED(self), PyObject *cap) {
     return Py_BuildValue("(nL)", (Py_ssize_t)f->groups.used, (long long)f->rows);
 }
 
+/* --- the answers: the requests `diagnose` only counts (native/answers.h) ----------------------
+ *
+ * A line clf_columns takes is counted in the block's answers instead of written as captures when
+ * it surely answered, as frame.py's clf_records (then batch.finish) reads it:
+ *   - the fold's conditions hold (clf_iso reads its time; neither its status nor its size is a
+ *     number of 19 digits or more): clf_records refuses no such line;
+ *   - its status is one to three digits, below 500;
+ *   - it names a router or a server URL (a capture that is not "-"): below 500, Traefik made the
+ *     status itself only with neither (_decide's own: its "no router" 404), and a status it did
+ *     not make fails only from 500 on.
+ * Its key: the status, the minute of its ISO time (clf_iso, written here: answers_count_made),
+ * and the URL, the record's target ("-" and "" none, as _answer_groups reads them).  Every other line goes out as captures, as clf_columns gives them. */
+
+static inline int named(const Span *v) { return v->n > 0 ? !(v->n == 1 && v->p[0] == '-') : v->n == 0; }
+
+/* capture_pass' CaptureCounted: the line counted in the answers (ctx) when it surely answered */
+static int clf_answer_counted(void *ctx, const Capture *m, uint32_t row) {
+    const Span *st = &m[C_STATUS], *url = &m[C_URL];
+    char iso[25];
+    if (st->n < 1 || st->n > 3 || (!named(&m[C_ROUTER]) && !named(url))) return 0;
+    int64_t status = 0;
+    for (Py_ssize_t k = 0; k < st->n; k++) {
+        if (!dig(st->p[k])) return 0;
+        status = status * 10 + (st->p[k] - '0');
+    }
+    if (status >= 500 || long_number(&m[C_SIZE]) || !clf_iso(m[C_TIME].p, m[C_TIME].n, iso)) return 0;
+    return answers_count_made(ctx, &status, iso, sizeof iso, url->n > 0 ? url->p : NULL, url->n > 0 ? url->n : 0,
+                              row);
+}
+
+/* clf_answers(data) -> clf_columns' answer and the answers' schema and array */
+static PyObject *clf_answers(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Answers answers;
+    answers_start(&answers, &data);
+    PyObject *out = answers_result(capture_pass(&data, clf_line, NAMES, N_CAPS, clf_answer_counted, &answers),
+                                   &answers);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static const char *const FOLD_NAMES[] = {"minute", "status", "size", "router", "url"};
 #define FOLD_PARTS 5
 
@@ -337,6 +380,9 @@ static PyMethodDef module_methods[] = {
      "clf_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): CLF_RX's captures "
      "of the Traefik common-format lines of a block whose shape leaves no doubt, as columns "
      "(proxies/traefik/frame.py)"},
+    {"clf_answers", clf_answers, METH_VARARGS,
+     "clf_answers(data) -> clf_columns' five and the (schema, array) of the requests that surely answered, "
+     "counted by status, minute and URL instead of written as captures (native/answers.h)"},
     {"clf_fold_new", clf_fold_new, METH_NOARGS,
      "clf_fold_new() -> a fold: the common-format lines clf_columns takes, counted across blocks by the captures "
      "stats decides them on, with their time in ISO form (proxies/traefik/clffold.py)"},

@@ -36,7 +36,12 @@ from why502.parsers.lblogs.batch import (
     pass_columns,
     refuse,
 )
-from why502.parsers.lblogs.json_answers import AnsweredPass, AnswerRule, json_answers_text, json_first_answers
+from why502.parsers.lblogs.json_answers import (
+    AnsweredPass,
+    AnswerRule,
+    json_answers_text,
+    mixed_answers,
+)
 
 NAME = "traefik"
 
@@ -122,11 +127,14 @@ def traefik_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 def traefik_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
-    """``traefik_block`` with the JSON lines that surely answered counted by the JSON pass
-    instead (``JSON_ANSWERS``, "the answers"), when the block starts with a JSON line: (the
-    records of the other lines read, the ``idx`` of the lines handed back, the answers' groups),
-    or None (a block of the common format: its pass counts none)."""
-    return json_first_answers(data, NAME, _on_json_answers, _on_clf, _decide_pass)
+    """``traefik_block`` with the lines that surely answered counted by the pass that reads the
+    block first instead ("the answers"): the JSON pass by ``JSON_ANSWERS`` when the block starts
+    with a JSON line, else the common-format pass (``_traefikscan.clf_answers``): (the records of
+    the other lines read, the ``idx`` of the lines handed back, the answers' groups), or None
+    when that pass cannot run (the pass after it reads what is left, numbered anew)."""
+    clf = clf_pass()
+    return mixed_answers(data, NAME, _on_json_answers, _on_json, getattr(clf, "clf_answers", None), _on_clf,
+                         _decide_pass)
 
 
 def _on_json(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
