@@ -78,10 +78,28 @@ static inline int gt_grow(GroupTable *t) {
     return 0;
 }
 
+/* the built key's hash, its slot fetched into the cache ahead of gt_count_hashed: an owner with
+ * several tables hashes each row's keys first, so their slots -- of tables far bigger than the
+ * cache, the loads most of a lookup's time -- are fetched at once (BENCHMARKS.md stop 60) */
+static inline uint64_t gt_prefetch(const GroupTable *t) {
+    uint64_t h = fold_hash(t->key.data, t->key.len);
+    if (t->cap > 0) __builtin_prefetch(&t->slots[(size_t)h & (t->cap - 1)]);
+    return h;
+}
+
+static inline int64_t gt_count_hashed(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ssize_t n, int hashed,
+                                      uint64_t hash);
+
 /* the built key counted once more, row `row` its last (with a value at data[at, at + n)); the
  * group's number (FoldGroup.id: its owner's side tables are indexed by it), or -1 when out of
  * memory (the table is `failed` from then on) */
 static inline int64_t gt_count(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ssize_t n) {
+    return gt_count_hashed(t, row, at, n, 0, 0);
+}
+
+/* gt_count, the key's hash given when `hashed` (gt_prefetch's) */
+static inline int64_t gt_count_hashed(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ssize_t n, int hashed,
+                                      uint64_t hash) {
     int64_t id = -1;
     if (t->failed || t->key.failed || t->used >= UINT32_MAX) { t->failed = 1; t->key.len = 0; return -1; }
     if ((t->used + 1) * 2 > t->cap && gt_grow(t) != 0) { t->failed = 1; t->key.len = 0; return -1; }
@@ -96,7 +114,7 @@ static inline int64_t gt_count(GroupTable *t, uint32_t row, Py_ssize_t at, Py_ss
         t->key.len = 0;
         return g->id;
     }
-    uint64_t h = fold_hash(k, len);
+    uint64_t h = hashed ? hash : fold_hash(k, len);
     size_t i = (size_t)h & (t->cap - 1);
     for (;;) {
         g = &t->slots[i];

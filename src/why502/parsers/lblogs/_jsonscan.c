@@ -1490,7 +1490,8 @@ static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
         if (v->n < f->prefix_len[k] || memcmp(v->s, f->prefix[k], (size_t)f->prefix_len[k]) != 0) return 0;
     }
     int failure = f->status >= 0 && vals[f->status].n >= 0 && vals[f->status].i >= 500;
-    for (int k = 0; k < f->ntables; k++) {
+    uint64_t hashes[FOLD_TABLES];
+    for (int k = 0; k < f->ntables; k++) { /* every table's key, its slot fetched */
         FoldTable *ft = &f->tables[k];
         uint64_t present = 0;
         for (int p = 0; p < ft->n; p++) {
@@ -1500,7 +1501,11 @@ static int fold_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
             fold_part(&ft->t, &f->sp.keys[key], ft->mode[p], &vals[key], has, failure);
         }
         gt_fixed_part(&ft->t, &present, sizeof present);
-        int64_t id = gt_count(&ft->t, 0, 0, 0);
+        hashes[k] = gt_prefetch(&ft->t);
+    }
+    for (int k = 0; k < f->ntables; k++) {
+        FoldTable *ft = &f->tables[k];
+        int64_t id = gt_count_hashed(&ft->t, 0, 0, 0, 1, hashes[k]);
         if (id < 0 || !ft->ranged || tv == NULL) continue; /* out of memory: failed, the block's answer an error */
         if (f->time_number) num_range(&ft->ranges, id, tv->g);
         else gt_range(&ft->ranges, id, tv->s, (size_t)tv->n);
