@@ -199,7 +199,7 @@ static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
 }
 
 /* the occurrences of the once texts in a string [start, q) just scanned (q its closing quote) */
-static void once_count(Once *o, const char *start, const char *q, int escaped) {
+static inline void once_count(Once *o, const char *start, const char *q, int escaped) {
     for (int k = 0; k < o->n; k++) {
         Py_ssize_t len = o->len[k];
         if (!escaped) {
