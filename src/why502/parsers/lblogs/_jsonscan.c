@@ -786,8 +786,8 @@ static const char *arrow_format(char kind) {
  *
  * A line json_line reads is counted in the block's answers instead of written as columns when
  * it surely answered (app/stats/lb.ANSWERED: an access line with no 5xx that the edge did not
- * fail itself), by the family's rule, which its Python side gives (parsers/lblogs/batch.py
- * AnswerRule, with why each family's decisions make it sure):
+ * fail itself), by the family's rule, which its Python side gives (parsers/lblogs/json_answers.py
+ * AnswerRule; each family's says why its decisions make it sure):
  *   - `status`: its keys in order, the first holding a value (not null, not "") is the status:
  *     an integer, or a text of one to three digits; it is below 500 and not one of `except`
  *     (statuses below 500 the edge may make itself: Cloudflare's own 403 and 429);
@@ -823,8 +823,8 @@ typedef struct {
     int nexcept, unix_time;
 } AnswerRule;
 
-/* the days since 1970-01-01 of a proleptic Gregorian date's inverse: its year, month and day
- * (Howard Hinnant's civil_from_days, http://howardhinnant.github.io/date_algorithms.html) */
+/* the proleptic Gregorian date (year, month, day) `z` days after 1970-01-01 (Howard Hinnant's
+ * civil_from_days, http://howardhinnant.github.io/date_algorithms.html) */
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -998,7 +998,8 @@ static int load_rule(const Spec *sp, PyObject *rule, AnswerRule *r) {
         }
         if (rc != 0) return -1;
     }
-    if (load_rule_keys(sp, status, &r->status, 1) != 0 || load_rule_keys(sp, time, &r->time, r->unix_time ? 2 : 0) != 0
+    if (load_rule_keys(sp, status, &r->status, 1) != 0
+        || load_rule_keys(sp, time, &r->time, r->unix_time ? 2 : 0) != 0
         || load_rule_keys(sp, target, &r->target, 0) != 0 || load_rule_keys(sp, clean, &r->clean, 0) != 0
         || load_rule_keys(sp, numbers, &r->numbers, 0) != 0 || load_rule_keys(sp, named, &r->named, 0) != 0)
         return -1;

@@ -111,6 +111,7 @@ def _cloudflare_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 def _cloudflare_answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """The native block reader that counts the answered requests (``batch.cloudflare_answers_block``)."""
     from why502.parsers.lblogs.batch import cloudflare_answers_block
 
     return cloudflare_answers_block(data)
