@@ -431,7 +431,10 @@ def chained_passes(data: bytes, passes: list[tuple[str, BlockPass]],
     when no pass could run.  Order the passes by the format the block most likely holds: the
     first reads the whole block, the next only what it leaves."""
     parts: list[tuple[str, pl.DataFrame]] = []
-    chunk, back = data, list(range(data.count(b"\n") + 1))  # each line of the chunk: its line of data
+    # each line of the chunk: its line of data; None while the chunk is data (a pass numbers its
+    # lines as data's: counting the block's newlines for a list of them was ~9 % of Istio's
+    # diagnose, BENCHMARKS.md stop 60)
+    chunk, back = data, None
     ran = False
     for name, run in passes:
         got = run(chunk)
@@ -440,12 +443,15 @@ def chained_passes(data: bytes, passes: list[tuple[str, BlockPass]],
         ran = True
         rows, left, chunk = got
         if rows.height:
-            mapping = pl.Series("idx", back, dtype=pl.UInt32)
-            parts.append((name, rows.with_columns(mapping.gather(rows["idx"]).alias("idx"))))
-        back = [back[i] for i in left if i < len(back)]  # (a chunk's last "line": after its last newline)
+            if back is not None:
+                mapping = pl.Series("idx", back, dtype=pl.UInt32)
+                rows = rows.with_columns(mapping.gather(rows["idx"]).alias("idx"))
+            parts.append((name, rows))
+        # (a chunk's last "line": after its last newline)
+        back = list(left) if back is None else [back[i] for i in left if i < len(back)]
         if not back:
             break
-    return (parts, back) if ran else None
+    return (parts, back if back is not None else []) if ran else None
 
 
 #: a pass's rows -> (their records, the ``idx`` of those the decisions refuse: the decoded reader's)
