@@ -10,9 +10,9 @@ that sets each key a rule reads to every kind of value that could make the rule 
 the edge makes itself, a "-", "" or null where a value is expected, a flag, a duration of
 another form, no router, Caddy's logger and its Unix times -- the text the pass writes of a
 number must be the one polars writes, to the microsecond rounded half to even), whole and
-shuffled into blocks, the counts with the pass equal the
-counts of the rows handed over in every field and order, every other row is the same row, and
-``diagnose`` uses the pass with the same report.
+shuffled into blocks, the counts with the pass equal the counts of the rows handed over in every
+field and order, every other row is the same row, and ``diagnose`` uses the pass with the same
+report.
 """
 
 from __future__ import annotations
