@@ -23,6 +23,7 @@ from tests.stats.test_envoy_text_fold import _corpus, _generated, _grid
 from tests.support.answers import Both, both, counted_alike, diagnose_takes_the_answers, same_in_blocks
 from tests.support.native import native_pass
 from why502.proxies.envoy import frame
+from why502.proxies.logfamilies import families
 
 BUILT, pytestmark = native_pass("why502.proxies.envoy._envoyscan", "the native Envoy text pass")
 
@@ -77,9 +78,9 @@ def test_diagnose_counts_the_answers_natively(kind: str, tmp_path: Path,
 def test_a_log_of_json_lines_is_answered_by_the_json_pass(tmp_path: Path) -> None:
     """A log that starts with JSON lines is answered too, by the JSON pass
     (``tests/diagnose/test_json_answers.py``), and read in the answers' 16 MB batches, as a text
-    log is; a family without an answering reader is read in the batches every row fits
-    (``app.stats.lb._answers_apply``: with no answers, two 16 MB blocks held every row at once,
-    311 MB on 1M Envoy JSON lines, BENCHMARKS.md stop 59)."""
+    log is; a family without an answering reader, or a log whose lines its reader hands back, is
+    read in the batches every row fits (``app.stats.lb._answers_apply``: with no answers, two
+    16 MB blocks held every row at once, 311 MB on 1M Envoy JSON lines, BENCHMARKS.md stop 59)."""
     from why502.app.stats import lb as stats_lb
 
     text = tmp_path / "envoy.log"
@@ -94,3 +95,12 @@ def test_a_log_of_json_lines_is_answered_by_the_json_pass(tmp_path: Path) -> Non
     got = frame.envoy_answers_block(json_log.read_bytes())
     assert got is not None and int(got[2]["len"].sum()) == 20
     assert not stats_lb._answers_apply([str(text)], "elb")  # (no answering reader)
+    # a format no pass reads (Envoy's key=value, a user's own): the reader runs and hands every
+    # line back, so the log is read in the batches every row fits (1M lines: 465 MB, 277 since)
+    kv = tmp_path / "envoy.kv.log"
+    kv.write_text("".join(f"ts=2026-11-21T10:00:{k:02d}Z response_flags=UF status=503 "
+                          "status_details=upstream_reset_before_response_started{connection_failure}\n"
+                          for k in range(20)), encoding="utf-8")
+    assert frame.envoy_answers_block(kv.read_bytes()) is not None
+    assert families().parse_line(kv.read_text(encoding="utf-8").splitlines()[0], "envoy") is not None
+    assert not stats_lb._answers_apply([str(kv)], "envoy")

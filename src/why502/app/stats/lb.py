@@ -165,15 +165,25 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
 
 def _answers_apply(paths: list[str], family: str) -> bool:
     """Whether the family's answering reader (``LogFamily.answers``) reads the log, asked of its
-    first lines: Envoy's reads its text lines only, and on a log of its JSON lines the 16 MB
-    batches of the answers held every row of two of them at once (Envoy JSON, 1M lines: 311 MB
-    instead of 227; BENCHMARKS.md stop 59)."""
+    first lines: on a log whose lines its passes hand back (Envoy's JSON before its pass counted
+    answers, a format of a user's own: Envoy's key=value), a batch is decoded whole, and the
+    answers' 16 MB batches held every row of two of them at once (Envoy JSON, 1M lines: 311 MB
+    instead of 227, BENCHMARKS.md stop 59; Envoy key=value read with ``--log-type envoy``, 1M
+    lines: 465 MB while a reader that ran at all was asked no more, 277 MB since, stop 60)."""
     reader = families().answers(family)
     files = expand_paths(paths) if reader is not None else []
     if reader is None or not files:
         return False
     head = head_lines(str(files[0]), 50, keep=True)  # (the read that follows takes the file opened)
-    return bool(head) and reader(("\n".join(head) + "\n").encode("utf-8", "surrogatepass")) is not None
+    got = reader(("\n".join(head) + "\n").encode("utf-8", "surrogatepass")) if head else None
+    return got is not None and _reads_most(*got)
+
+
+def _reads_most(frame: pl.DataFrame, back: list[int], answers: pl.DataFrame) -> bool:
+    """Whether an answering reader took most of a block's lines (as rows or answers): else the
+    block is read decoded (``_answers_rows``), and the log in the batches of every row
+    (``_answers_apply``)."""
+    return len(back) <= frame.height + int(answers["len"].sum())
 
 
 @dataclass(frozen=True)
@@ -239,7 +249,7 @@ def _answers_rows(block: ByteBatch, first_line: int, family: str) -> _Rows | Non
     frame, back, answers = got
     rest: dict[int, str] = {}
     if back:
-        if len(back) > frame.height + int(answers["len"].sum()):  # mostly lines it does not read
+        if not _reads_most(frame, back, answers):
             return _batch_rows(_decoded(block, first_line), family)
         frame, rest, _lines = _read_back_lines(data, frame, back, vector)
     return _Rows(block.path, first_line, frame, rest, _texts_of(block), answers)
