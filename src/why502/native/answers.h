@@ -152,4 +152,18 @@ static inline PyObject *answers_result(PyObject *out, Answers *a) {
     return out;
 }
 
+/* A text pass's answering entry: `(data) -> capture_columns' five and the answers' schema and
+ * array`, the lines `counted` counts (its ctx: the block's Answers) left out of the captures
+ * (Envoy's text_answers, Traefik's clf_answers); NULL with an error set. */
+static inline PyObject *capture_answers(PyObject *args, CaptureLine read, const char *const *names, int ncaps,
+                                        CaptureCounted counted) {
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    Answers answers;
+    answers_start(&answers, &data);
+    PyObject *out = answers_result(capture_pass(&data, read, names, ncaps, counted, &answers), &answers);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 #endif /* WHY502_ANSWERS_H */

@@ -216,7 +216,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     certain, early = _cutoff_exprs(cutoff) if cutoff is not None else (None, None)
     lines = unparsed = 0
     # the answered rows are summed here (_answered) while the reading threads read and decide
-    # the next batches (ALB's pass counts most of them itself: LogFamily.answers); the other
+    # the next batches (most families' native passes count most of them: LogFamily.answers); the other
     # rows are counted together too (evidence.lb_rows.tally: grouped on the reading threads,
     # Envoy's text log took 289-300 MB instead of 281-286 on 5M lines, and longer), but for a
     # join with the proxy's error lines, where each access line takes its error line in turn
@@ -332,7 +332,7 @@ def _answered(rows: pl.DataFrame, native: pl.DataFrame | None = None,
 def _answer_groups(rows: pl.DataFrame) -> list[tuple[Any, ...]]:
     """The answered rows grouped by (status, minute, target): ``(status, minute, target, rows,
     first idx, last idx, last timed idx, its time, least and greatest time)``, in the order of
-    their first row -- the reference of the native passes' answers (``_albscan.c``)."""
+    their first row -- the reference of the native passes' answers (``native/answers.h``)."""
     import polars as pl
 
     t, idx = pl.col("time"), pl.col("idx")

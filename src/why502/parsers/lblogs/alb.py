@@ -180,6 +180,7 @@ def _alb_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 def _alb_answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
+    """The native block reader that counts the answered requests (``batch.alb_answers_block``)."""
     from why502.parsers.lblogs.batch import alb_answers_block
 
     return alb_answers_block(data)

@@ -27,7 +27,7 @@ from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
 from why502.parsers.lblogs.fold import Counted, Raw
-from why502.parsers.lblogs.json_answers import AnswerRule, json_answers_text
+from why502.parsers.lblogs.json_answers import AnswerRule, json_answers_text, split_answers
 from why502.textutil import unsniffed
 
 ALB_RX = (
@@ -152,11 +152,8 @@ def alb_answers_block(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFram
     module = _native_pass("_albscan")
     if module is None:
         return None
-    schema_cap, array_cap, _lines, back_rows, _back_text, ans_schema, ans_array = module.alb_columns(
-        data, None, True)
-    taken = arrow_frame(schema_cap, array_cap)
-    return ((_alb_taken(taken) if taken.height else _NO_RECORDS), array.array("I", back_rows).tolist(),
-            arrow_frame(ans_schema, ans_array))
+    taken, back, _text, answers = split_answers(module.alb_columns(data, None, True))
+    return (_alb_taken(taken) if taken.height else _NO_RECORDS), back, answers
 
 
 def _alb_taken(taken: pl.DataFrame) -> pl.DataFrame:

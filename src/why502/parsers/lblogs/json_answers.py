@@ -14,14 +14,15 @@ answers and the rows counts the same.
 Each family states its rule next to its decisions (Cloudflare: ``batch``; Envoy, Traefik and
 Caddy: their ``frame`` modules), and says why those decisions make a line that passes it an
 answer.  A family whose log mixes JSON and a text format (Envoy, Traefik) counts the answers of
-the pass that reads a block first: ``json_first_answers``, or ``text_first_answers`` with its
-text pass's own answers (``_envoyscan.text_answers``, ``_traefikscan.clf_answers``).
+the pass that reads a block first (``mixed_answers``): the JSON pass's, or its text pass's own
+(``_envoyscan.text_answers``, ``_traefikscan.clf_answers``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -76,7 +77,9 @@ AnsweredPass = tuple[pl.DataFrame, list[int], bytes, pl.DataFrame]
 
 
 def split_answers(answer: tuple[Any, ...]) -> AnsweredPass:
-    """``json_columns``' answer with a rule (its five, then the answers' schema and array)."""
+    """A native pass's answer with the answers (``native/answers.h`` ``answers_result``: its five,
+    then the answers' schema and array): ``json_columns`` with a rule, ``alb_columns``,
+    ``text_answers``, ``clf_answers``."""
     from why502.parsers.lblogs.batch import pass_columns
 
     schema_cap, array_cap, lines, back_rows, back_text, answers_schema, answers_array = answer
@@ -98,64 +101,42 @@ def json_answers_text(data: bytes, schema: dict[str, pl.DataType], native: JsonP
                                              native.nested_ok, seen, rule.spec()))
 
 
-def json_first_answers(data: bytes, family: str, on_json: Callable[[bytes], AnsweredPass | None],
-                       on_text: TextPass, decide: Decide,
-                       ) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
-    """``batch.json_and_text_block`` of a block that starts with a JSON line, its JSON pass
-    counting the answers (``on_json``): (the records of the other lines read, the ``idx`` of the
-    lines handed back, the answers' groups), or None when the block starts otherwise or the
-    JSON pass cannot run.  Only a pass that reads the whole block counts answers: the rows it
-    numbers are the block's lines (the pass after it reads what is left, numbered anew)."""
-    from why502.parsers.lblogs.batch import json_and_text_block
-
-    if data[:1] != b"{":
-        return None
-    counted: list[pl.DataFrame] = []
-
-    def json_pass(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
-        got = on_json(chunk)
-        if got is None:
-            return None
-        counted.append(got[3])
-        return got[:3]
-
-    got = json_and_text_block(data, family, json_pass, on_text, decide)
-    if got is None or len(counted) != 1:
-        return None
-    return got[0], got[1], counted[0]
+def _text_answered(text_answers: Callable[[bytes], Any], chunk: bytes) -> AnsweredPass:
+    """A native text pass's answer with the answers (``split_answers``)."""
+    return split_answers(text_answers(chunk))
 
 
 def mixed_answers(data: bytes, family: str, json_answers: Callable[[bytes], AnsweredPass | None],
                   on_json: TextPass, text_answers: Callable[[bytes], Any] | None, on_text: TextPass,
                   decide: Decide) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
-    """The answers of a block of a family whose log mixes JSON and a text format, counted by the
-    pass that reads it first: ``json_first_answers`` with ``json_answers`` when it starts with a
-    JSON line, else ``text_first_answers`` with the text pass's ``text_answers`` (None: that pass
-    was not built or is off, and the block has no answers)."""
-    if data[:1] == b"{":
-        return json_first_answers(data, family, json_answers, on_text, decide)
-    if text_answers is None:
-        return None
-    return text_first_answers(data, family, on_json, text_answers, decide)
-
-
-def text_first_answers(data: bytes, family: str, on_json: TextPass, text_answers: Callable[[bytes], Any],
-                       decide: Decide) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
-    """``json_first_answers`` for a block that starts with a line of the text format, its text
-    pass counting the answers: ``text_answers(chunk)`` is the native pass's answer (its columns'
-    five, then the answers' schema and array).  None when the block starts with a JSON line."""
+    """``batch.json_and_text_block`` of a family whose log mixes JSON and a text format, the pass
+    that reads the block first counting the answers: the JSON one (``json_answers``) when the
+    block starts with a JSON line, else the text one (``text_answers``: the native pass's answer,
+    its columns' five then the answers' schema and array; None when that pass was not built or
+    is off).  (The records of the other lines read, the ``idx`` of the lines handed back, the
+    answers' groups), or None when the first pass cannot run.  Only a pass that reads the whole
+    block counts answers: the rows it numbers are the block's lines (the pass after it reads
+    what is left, numbered anew)."""
     from why502.parsers.lblogs.batch import json_and_text_block
 
-    if data[:1] == b"{":
+    json_first = data[:1] == b"{"
+    if json_first:
+        first = json_answers
+    elif text_answers is not None:
+        first = partial(_text_answered, text_answers)
+    else:
         return None
     counted: list[pl.DataFrame] = []
 
-    def text_pass(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes]:
-        rows, back, text, answers = split_answers(text_answers(chunk))
-        counted.append(answers)
-        return rows, back, text
+    def counting(chunk: bytes) -> tuple[pl.DataFrame, list[int], bytes] | None:
+        got = first(chunk)
+        if got is None:
+            return None
+        counted.append(got[3])
+        return got[:3]
 
-    got = json_and_text_block(data, family, on_json, text_pass, decide)
-    if got is None or len(counted) != 1:  # (the text pass ran first, on the whole block)
+    got = (json_and_text_block(data, family, counting, on_text, decide) if json_first
+           else json_and_text_block(data, family, on_json, counting, decide))
+    if got is None or len(counted) != 1:
         return None
     return got[0], got[1], counted[0]

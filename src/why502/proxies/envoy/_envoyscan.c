@@ -634,14 +634,7 @@ static int answer_counted(void *ctx, const Capture *caps, uint32_t row) {
 
 /* text_answers(data) -> text_columns' answer and the answers' schema and array */
 static PyObject *text_answers(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
-    Answers answers;
-    answers_start(&answers, &data);
-    PyObject *out = answers_result(
-        capture_pass(&data, rx_captures, CAPTURE_NAMES, N_CAPTURES, answer_counted, &answers), &answers);
-    PyBuffer_Release(&data);
-    return out;
+    return capture_answers(args, rx_captures, CAPTURE_NAMES, N_CAPTURES, answer_counted);
 }
 
 static PyMethodDef module_methods[] = {

@@ -310,7 +310,7 @@ def _block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
 
 
 def _answers(data: bytes) -> tuple[pl.DataFrame, list[int], pl.DataFrame] | None:
-    """``diagnose``'s block reader that counts the text lines that surely answered
+    """``diagnose``'s block reader that counts the lines that surely answered, text or JSON
     (``frame.envoy_answers_block``)."""
     from why502.proxies.envoy.frame import envoy_answers_block
 

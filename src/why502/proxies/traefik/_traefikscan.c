@@ -334,14 +334,7 @@ static int clf_answer_counted(void *ctx, const Capture *m, uint32_t row) {
 
 /* clf_answers(data) -> clf_columns' answer and the answers' schema and array */
 static PyObject *clf_answers(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer data;
-    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
-    Answers answers;
-    answers_start(&answers, &data);
-    PyObject *out = answers_result(capture_pass(&data, clf_line, NAMES, N_CAPS, clf_answer_counted, &answers),
-                                   &answers);
-    PyBuffer_Release(&data);
-    return out;
+    return capture_answers(args, clf_line, NAMES, N_CAPS, clf_answer_counted);
 }
 
 static const char *const FOLD_NAMES[] = {"minute", "status", "size", "router", "url"};
