@@ -65,6 +65,11 @@ class FailureGroup:
         if target in self.targets or len(self.targets) < TARGETS_KEPT:
             self.targets[target] += n
 
+    def waited(self, ms: float | None) -> None:
+        """A failure of the group took ``ms`` (None: no timing): ``worst_ms`` is the longest."""
+        if ms is not None and (self.worst_ms is None or ms > self.worst_ms):
+            self.worst_ms = ms
+
     def count_detail(self, detail: str, n: int = 1) -> None:
         """``n`` more of ``detail``, when it is one of the first ``DETAILS_KEPT`` distinct ones."""
         if detail in self.details or len(self.details) < DETAILS_KEPT:
@@ -345,9 +350,7 @@ def _into(grp: FailureGroup, rec: LbRecord, sample: Sample, minute: str | None) 
         grp.count_detail(rec.detail[:200])
     if minute:
         grp.minutes[minute] += 1
-    dur = rec.duration_ms if rec.duration_ms is not None else rec.upstream_ms
-    if dur is not None and (grp.worst_ms is None or dur > grp.worst_ms):
-        grp.worst_ms = dur
+    grp.waited(rec.duration_ms if rec.duration_ms is not None else rec.upstream_ms)
     if rec.time:
         grp.first = rec.time if grp.first is None or rec.time < grp.first else grp.first
         grp.last = rec.time if grp.last is None or rec.time > grp.last else grp.last

@@ -328,8 +328,7 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
     got = pl.collect_all(queries)
     for gid, worst, idxs, times in got[0].iter_rows():
         grp = groups[gid]
-        if worst is not None and (grp.worst_ms is None or worst > grp.worst_ms):
-            grp.worst_ms = worst
+        grp.waited(worst)
         for i, time in zip(idxs[:max(rooms[gid], 0)], times, strict=False):
             grp.samples.append(Sample(path, first_line + i, texts[i], time))
     for gid, target, times, statuses in got[-2].iter_rows():
