@@ -92,8 +92,8 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
     confidence = round(min(0.95, (0.55 if told else 0.35) + 0.4 * share), 2)
     items = [EvidenceItem(
         kind="stat",
-        summary=(f"{grp.count:,} requests failed by {name} itself ({words}) between {grp.first} and "
-                 f"{grp.last}: {_top({str(k): v for k, v in grp.statuses.items()})}"
+        summary=(f"{grp.count:,} requests failed by {name} itself ({words}){_span(grp.first, grp.last)}: "
+                 f"{_top({str(k): v for k, v in grp.statuses.items()})}"
                  + (f"; Proxy-Status {_top(dict(grp.proxy_status), 2)}" if grp.proxy_status else "")),
         count=grp.count, time=grp.first)]
     if grp.minutes:
@@ -142,6 +142,12 @@ def _failure_finding(ev: LbEvidence, grp: FailureGroup, lb_total: int) -> Findin
     )
 
 
+def _span(first: str | None, last: str | None) -> str:
+    """" between FIRST and LAST", or nothing when the log's format has no time (a user's own
+    key=value format without one printed "between None and None")."""
+    return f" between {first} and {last}" if first and last else ""
+
+
 def _backend_finding(ev: LbEvidence) -> Finding:
     grp = ev.backend_5xx
     name = _lb_name(ev.family)
@@ -149,7 +155,7 @@ def _backend_finding(ev: LbEvidence) -> Finding:
     share = grp.count / ev.five if ev.five else 0.0
     items = [EvidenceItem(kind="stat", count=grp.count, time=grp.first, summary=(
         f"{grp.count:,} 5xx were the backend's own answers, relayed by {name} "
-        f"({_top({str(k): v for k, v in grp.statuses.items()})}) between {grp.first} and {grp.last}"))]
+        f"({_top({str(k): v for k, v in grp.statuses.items()})}){_span(grp.first, grp.last)}"))]
     if grp.targets:
         items.append(EvidenceItem(kind="stat", summary=f"by target: {_top(dict(grp.targets))}"))
     if grp.groups:

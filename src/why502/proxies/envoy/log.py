@@ -51,7 +51,7 @@ _HEAD = re.compile(
     r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) '
 )
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-_KV_FLAG = re.compile(r"\bresponse_flags?=(?P<flags>[A-Z,]+)\b")
+_KV_FLAG = re.compile(r"(?:^|\s)(?:response_flags?|responseFlags)=")
 
 
 def is_envoy_text(line: str) -> bool:
@@ -260,18 +260,43 @@ def _no_upstream_byte(obj: dict[str, Any]) -> bool:
     return False
 
 
+# A ``key=value`` line: a word of letters, digits and ``_.-`` after a space (or the line's
+# start), ``=``, and a value up to the next space or a double-quoted one (Envoy writes a format
+# string's operators as they come: a user quoting %REQ(USER-AGENT)% keeps its spaces inside).
+_KV_PAIR = re.compile(r'(?:^|(?<=\s))([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+# %RESPONSE_FLAGS%: the flags, comma-separated, or "-" when there are none (usage.rst); a
+# line of this format has the key whatever the request's outcome.
+_FLAGS_VALUE = re.compile(r"[A-Z]+(?:,[A-Z]+)*|-")
+_KV_FLAG_KEYS = ("response_flags", "responseFlags", "response_flag")
+
+
+def kv_fields(line: str) -> dict[str, str]:
+    """The ``key=value`` pairs of a line (the first of a key written twice), quotes removed."""
+    out: dict[str, str] = {}
+    for m in _KV_PAIR.finditer(line):
+        value = m.group(2)
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        out.setdefault(m.group(1), value)
+    return out
+
+
 def parse_envoy_kv(line: str) -> LbRecord | None:
-    """A ``key=value`` format (users' own); only the flags, status and details are read."""
-    m = _KV_FLAG.search(line)
-    if m is None:
+    """A ``key=value`` format (users' own).  Its keys are read as a JSON format's
+    (``parse_envoy_json``: the operators' snake_case or camelCase names, ``status`` for the
+    code), so a user who names them after the operators gets the same record either way.  It
+    is Envoy's when it has a flags key whose value is flags or ``-``: a success line is one
+    too (only failed lines were read before, and a log of 25 % 503s read as not Envoy's at all
+    and came out "healthy")."""
+    if "=" not in line or _KV_FLAG.search(line) is None:
         return None
-    st = re.search(r"\bstatus=(\d{1,3})\b", line)
-    det = re.search(r"\bstatus_details=(\S+)", line)
-    return _record(
-        status=to_int(st.group(1)) if st else None, flags=m["flags"].split(","),
-        details=det.group(1) if det else "", tfr="", time=None, request=None, host=None,
-        upstream=None, cluster=None, duration=None, upstream_ms=None, client=None,
-    )
+    fields = kv_fields(line)
+    flags = next((fields[k] for k in _KV_FLAG_KEYS if k in fields), None)
+    if flags is None or not _FLAGS_VALUE.fullmatch(flags):
+        return None
+    if "status_details" in fields:  # this format's first reader's name for the details
+        fields.setdefault("response_code_details", fields["status_details"])
+    return parse_envoy_json(fields)
 
 
 def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
