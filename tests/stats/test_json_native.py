@@ -400,3 +400,40 @@ def test_a_control_byte_anywhere_sends_the_line_back(family: str) -> None:
     assert got is not None
     frame, _back = got
     assert frame["idx"].to_list() == [0]  # only the line without one
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_high_byte_anywhere_in_a_string_is_seen(family: str) -> None:
+    """A byte >= 0x80 in a string the pass reads sends the line back (Python decodes it: an
+    invalid one must never reach a column), wherever it stands against the scan's 16- and
+    8-byte words -- before the closing quote in the same word, in an earlier word, right after
+    it -- and one in a string the pass does not read leaves the row as it was.  Every value
+    string of the line is bent in turn, with a valid (é) and an invalid (0xff) byte, padded to
+    land on each side of the words' edges."""
+    from why502.proxies.caddy import frame as caddy
+    from why502.proxies.envoy import frame as envoy
+    from why502.proxies.traefik import frame as traefik
+
+    schema, native = {"cloudflare": (batch.CLOUDFLARE_SCHEMA, batch._CF_NATIVE),
+                      "traefik": (traefik.SCHEMA, traefik._NATIVE), "envoy": (envoy.SCHEMA, envoy._NATIVE),
+                      "caddy": (caddy.SCHEMA, caddy._NATIVE)}[family]
+    base = PLAIN[family].encode()
+    plain = batch.json_block(base, schema, native)
+    assert plain is not None and plain[0].height == 1
+    want = plain[0].row(0, named=True)
+    lines: list[bytes] = []
+    spans = [m.span(1) for m in re.finditer(rb':"([^"\\]*)"', base)]
+    for start, end in spans:
+        for high in (b"\xc3\xa9", b"\xff"):
+            for at in range(start, end + 1):
+                for pad in (0, 7, 15, 16, 17, 31):
+                    lines.append(base[:at] + b"a" * pad + high + base[at:])
+    got = batch.json_block(b"\n".join(lines), schema, native)
+    assert got is not None
+    frame, _back = got
+    for row in frame.iter_rows(named=True):
+        line = lines[row["idx"]]
+        # taken: the high byte is in a string the pass does not read, and the row is the plain one
+        assert {k: v for k, v in row.items() if k not in ("idx", "_seen")} == \
+            {k: v for k, v in want.items() if k not in ("idx", "_seen")}, line
+    assert len(spans) >= 4 and 0 < frame.height < len(lines)
