@@ -144,3 +144,34 @@ def test_the_vectorised_and_the_line_reader_see_one_log(tmp_path: Path) -> None:
     frame, rest = envoy_frame(pl.Series(lines))
     assert rest.len() == 0 and frame.height == 50
     assert frame.filter(pl.col("code") == "UF").height == 13
+
+
+def test_the_decisions_are_made_once_per_combination_across_batches() -> None:
+    """``batch.DecisionMemo``: each combination decided once while it is kept, the rows as
+    ``decide`` gives them whatever was kept, an empty batch typed alike, and past ``most`` it
+    starts again (a hostile log's endless details cannot grow it)."""
+    from why502.parsers.lblogs.batch import DecisionMemo
+    from why502.proxies.envoy.frame import _DECISION_KEYS, _decided
+
+    seen: list[int] = []
+
+    def counting(combos: pl.DataFrame) -> pl.DataFrame:
+        seen.append(combos.height)
+        return _decided(combos)
+
+    memo = DecisionMemo(_DECISION_KEYS, counting, most=3)
+    rows = [(503, "UF", "upstream_reset_before_response_started{connection_failure}", "", False),
+            (200, "", "via_upstream", "", False), (None, "", "", "", False), (504, "UT", "", "", True)]
+    schema = {"status": pl.Int64, "_flags": pl.String, "_details": pl.String, "_tfr": pl.String,
+              "_local": pl.Boolean}
+
+    def frame(at: list[int]) -> pl.DataFrame:
+        return pl.DataFrame([rows[k] for k in at], schema=schema, orient="row")
+
+    for at in ([0, 1], [1, 0], [2], [0, 1], [3], [0]):
+        got = memo(frame(at))
+        assert got.equals(_decided(frame(at)).select(got.columns)), at
+    # [1, 0] and the second [0, 1] were kept; [3] was a fourth: it started over, so [0] is new
+    assert seen == [2, 1, 1, 1]
+    empty = memo(frame([]))
+    assert empty.height == 0 and empty.schema == _decided(frame([0])).select(empty.columns).schema

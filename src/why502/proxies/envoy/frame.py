@@ -21,6 +21,7 @@ import polars as pl
 
 from why502.parsers.arrowcols import native_pass
 from why502.parsers.lblogs.batch import (
+    DecisionMemo,
     JsonPass,
     dash,
     empty_records,
@@ -77,13 +78,16 @@ def _records(df: pl.DataFrame, *, time: pl.Expr, status: pl.Expr, flags: pl.Expr
         target.alias("target"), group.alias("group"), upstream_ms.alias("upstream_ms"),
         duration_ms.alias("duration_ms"), client.alias("client"), request.alias("request"),
         host.alias("host"))
-    keys = ["status", "_flags", "_details", "_tfr", "_local"]
-    decided = _decided(keyed.select(keys).unique())
+    keys = _DECISION_KEYS
+    decided = _DECISIONS(keyed.select(keys).unique())
     both = keyed.join(decided, on=keys, how="left", nulls_equal=True, maintain_order="left")
     return both.select(
         "idx", "time", "status", "made_by", "code", "r_symptom", "r_proxy_status", "target", "group",
         "upstream_ms", "duration_ms", "retries", pl.lit("access").alias("kind"), "client", "request", "host",
         "detail", pl.lit(None, dtype=pl.Int64).alias("backend_status"))
+
+
+_DECISION_KEYS = ["status", "_flags", "_details", "_tfr", "_local"]
 
 
 def _decided(combos: pl.DataFrame) -> pl.DataFrame:
@@ -146,6 +150,10 @@ def _decided(combos: pl.DataFrame) -> pl.DataFrame:
         .cast(pl.Int64).alias("retries"),
         pl.when(detail_parts == "").then(None).otherwise(detail_parts).alias("detail"),
     ).collect()
+
+
+#: ``_decided`` once per combination across batches
+_DECISIONS = DecisionMemo(_DECISION_KEYS, _decided)
 
 
 # ENVOY_RX's captures, in its order (the text pass's columns: ``_envoyscan.text_columns``)
@@ -409,8 +417,11 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     order; the ``idx`` of the others, for the per-line parser)."""
     # ENVOY_RX starts at "[" and the JSON reader takes only lines starting with "{": each
     # reader gets its own lines (the text regex over a JSON log was ~5 us a line for nothing)
+    # (ENVOY_RX is anchored at "[": a line of another start is no text line for it to try)
     braced = lines.str.starts_with("{")
-    text, rest = on_rows(_text, lines, (~braced).arg_true())
+    bracketed = lines.str.starts_with("[")
+    text, rest = on_rows(_text, lines, bracketed.arg_true())
+    rest = pl.concat([rest, (~braced & ~bracketed).arg_true().cast(pl.UInt32)]).sort()
     has_flags = lines.gather(rest).str.contains(_KV_FLAGS)
     kv, kv_left = on_rows(_kv, lines, rest.filter(has_flags))
     rest = pl.concat([rest.filter(~has_flags), kv_left])
