@@ -65,9 +65,99 @@ static PyObject *count_newlines(PyObject *Py_UNUSED(self), PyObject *arg) {
     return PyLong_FromSsize_t(n);
 }
 
+/* ---- read_cut: a reader's next block of whole lines, with no copy of it ---------------------
+ *
+ * sources/logfiles.py `_chunks` read each block into a new bytes and sliced it at its last
+ * newline: a second copy of every byte, into fresh pages (a 1.1 GB log: 0.32-0.34 s of the
+ * reading thread, 0.21 s now, 0.19 s for the reads alone).  Here the block is read straight
+ * after the carried head of its first line, into the bytes that is handed out, which is then
+ * shrunk in place to its last newline; only the bytes after it (less than a line) are copied,
+ * as the next carry.  The reader's readinto fills a memoryview of the new bytes' storage, which
+ * must be gone before the resize (a reader that kept it or a view of it: an error). */
+
+/* a new bytes (never shared, its hash not taken) made `n` bytes long in its room: the size and
+ * the closing NUL a bytes keeps after its bytes.  Not _PyBytes_Resize: its realloc of every
+ * block to a size of its own left the freed blocks too small for the next ones, and the heap
+ * grew with the file (a 1.1 GB log read in 16 MiB blocks: 590 MB RSS, against 101 MB sliced
+ * and 68 MB so).  The room stays the block's until it is freed (a line more than its bytes). */
+static void shorten(PyObject *buf, Py_ssize_t n) {
+    Py_SET_SIZE(buf, n);
+    PyBytes_AS_STRING(buf)[n] = '\0';
+}
+
+static PyObject *read_cut(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *readinto, *carry;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "OSn:read_cut", &readinto, &carry, &size)) return NULL;
+    if (size <= 0) {
+        PyErr_SetString(PyExc_ValueError, "read_cut: size must be positive");
+        return NULL;
+    }
+    Py_ssize_t head = PyBytes_GET_SIZE(carry);
+    if (head > PY_SSIZE_T_MAX - size) return PyErr_NoMemory();
+    Py_ssize_t room = head + size; /* the carry, then `size` bytes read: the blocks of a read */
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, room);
+    if (buf == NULL) return NULL;
+    char *data = PyBytes_AS_STRING(buf);
+    memcpy(data, PyBytes_AS_STRING(carry), (size_t)head);
+    PyObject *view = PyMemoryView_FromMemory(data + head, size, PyBUF_WRITE);
+    if (view == NULL) goto fail;
+    PyObject *got = PyObject_CallOneArg(readinto, view);
+    /* a reader that kept the view, an export of it, or a view made from it (a cast, a slice:
+     * they share its managed buffer) could still write into the storage: it is never freed
+     * under them (left to leak) and the read is an error.  None of io's readers keeps one. */
+    PyMemoryViewObject *mv = (PyMemoryViewObject *)view;
+    if (Py_REFCNT(view) > 1 || mv->exports > 0 || Py_REFCNT((PyObject *)mv->mbuf) > 1) {
+        Py_DECREF(view);
+        Py_XDECREF(got);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_BufferError, "read_cut: the reader kept the buffer it read into");
+        return NULL;
+    }
+    Py_DECREF(view);
+    if (got == NULL) goto fail;
+    Py_ssize_t n = got == Py_None ? 0 : PyLong_AsSsize_t(got);
+    Py_DECREF(got);
+    if (n == -1 && PyErr_Occurred()) goto fail;
+    if (n < 0 || n > size) {
+        PyErr_SetString(PyExc_ValueError, "read_cut: readinto returned a count out of range");
+        goto fail;
+    }
+    /* the last newline among the bytes read (the carry holds none): a byte loop from the end,
+     * which meets it within a line's length */
+    const char *nl = NULL;
+    for (const char *q = data + head + n; q > data + head;) {
+        if (*--q == '\n') {
+            nl = q;
+            break;
+        }
+    }
+    Py_ssize_t total = head + n;
+    if (nl == NULL) { /* no newline read: everything is the carry (None: no block) */
+        shorten(buf, total);
+        PyObject *out = Py_BuildValue("(OOn)", Py_None, buf, n);
+        Py_DECREF(buf);
+        return out;
+    }
+    Py_ssize_t cut = nl - data;
+    PyObject *rest = PyBytes_FromStringAndSize(nl + 1, total - cut - 1);
+    if (rest == NULL) goto fail;
+    shorten(buf, cut);
+    PyObject *out = Py_BuildValue("(NNn)", buf, rest, n);
+    return out;
+fail:
+    Py_DECREF(buf);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
     {"count_newlines", count_newlines, METH_O,
      "count_newlines(data) -> the number of b'\\n' bytes in data (a bytes-like object): data.count(b'\\n')"},
+    {"read_cut", read_cut, METH_VARARGS,
+     "read_cut(readinto, carry, size) -> (block, rest, read): carry + up to size bytes read by "
+     "readinto(memoryview), cut after its last newline (block: the bytes before that newline, "
+     "rest: the bytes after it; block None when none was read: rest is all of it); read: how "
+     "many bytes readinto read (0: the end) (sources/logfiles.py _chunks)"},
     {NULL, NULL, 0, NULL},
 };
 

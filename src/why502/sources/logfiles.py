@@ -24,7 +24,7 @@ from typing import BinaryIO, TypeVar
 from why502.errors import InputError
 from why502.sources import once, readahead
 from why502.sources.buffers import MappedBuffers
-from why502.sources.newlines import newlines
+from why502.sources.newlines import newlines, read_cut
 from why502.sources.opening import (
     check_named,
     discovered_skip,
@@ -320,7 +320,23 @@ def _chunks(reader: BinaryIO, batch_bytes: int, max_line: int, cuts: list[int]) 
     ``cuts[0]`` counts the lines cut at ``max_line``."""
     carry = b""
     skipping = False  # inside an over-long line whose head was already kept
+    readinto = getattr(reader, "readinto", None)
+    cut_in_place = read_cut() if readinto is not None else None
     while True:
+        if cut_in_place is not None and readinto is not None and not skipping:
+            # the block read after the carry and cut at its last newline in place (``_lines``:
+            # the slice below copied every byte once more); the same blocks as below
+            block, rest, got = cut_in_place(readinto, carry, batch_bytes)
+            if not got:
+                break
+            carry = rest
+            if block is not None:
+                yield block
+            elif len(carry) > max_line:  # no newline yet: an over-long line's head, as below
+                yield carry[:max_line]
+                carry, skipping = b"", True
+                cuts[0] += 1
+            continue
         chunk = reader.read(batch_bytes)
         if not chunk:
             break

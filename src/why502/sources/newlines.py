@@ -35,3 +35,26 @@ def _count_bytes(data: Block) -> int:
 def newlines(data: Block) -> int:
     """``data.count(b"\\n")``."""
     return _counter(os.environ.get("WHY502_NATIVE", "1"))(data)
+
+
+#: ``_lines.read_cut``: (readinto, carry, size) -> (block or None, rest, bytes read)
+ReadCut = Callable[[Callable[[memoryview], int | None], bytes, int], tuple[bytes | None, bytes, int]]
+
+
+def read_cut() -> ReadCut | None:
+    """``_lines.read_cut`` (a reader's next block of whole lines read in place: no copy of the
+    block at its last newline) when it was built and the native passes are not turned off, else
+    None: ``logfiles._chunks`` reads and slices."""
+    return _read_cut(os.environ.get("WHY502_NATIVE", "1"))
+
+
+@cache
+def _read_cut(native: str) -> ReadCut | None:
+    if native == "0":
+        return None
+    try:
+        module = importlib.import_module("why502.sources._lines")
+    except ImportError:
+        return None
+    got: ReadCut | None = getattr(module, "read_cut", None)
+    return got
