@@ -33,7 +33,8 @@ WRAPPERS = [
     '  "msg": "x\\" y",', "2 host 2026-11-21T10:00:00Z h t: ", "2026-11-21T10:00:00Z h app 1 - - ",
     "\u0663\u0663\u0663\u0663-\u0661\u0661-21T10:00:00Z ", "kernel: [  1.5] ",
 ]
-FIRSTS = ["", " ", "\t", "\u2003", "\x1c", "\u0663", "\u00b2", "7", "A", "z", "É", "k", "[", "<", '"', "{", "|"]
+FIRSTS = ["", " ", "\t", "\u2003", "\x1c", "\u0663", "\u00b2", "7", "A", "z", "É", "k", "[", "<", '"', "{",
+          "|"]
 LINE = "upstream timed out (110: Connection timed out) while reading response header"
 
 
