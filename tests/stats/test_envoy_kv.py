@@ -175,3 +175,25 @@ def test_the_decisions_are_made_once_per_combination_across_batches() -> None:
     assert seen == [2, 1, 1, 1]
     empty = memo(frame([]))
     assert empty.height == 0 and empty.schema == _decided(frame([0])).select(empty.columns).schema
+
+
+def test_an_access_log_of_no_known_format_is_no_healthy_verdict(tmp_path: Path) -> None:
+    """A named access log none of whose lines any reader takes: the report is printed (its notes
+    say why) and the run exits 3 with the reason, as ``stats`` does -- not "healthy", exit 0,
+    which is what the key=value Envoy log got.  With a finding from another input the report
+    stands (exit 1)."""
+    log = tmp_path / "own.log"
+    log.write_text("".join(f"ts=2026-11-21T10:00:{k:02d}Z code={503 if k % 4 == 0 else 200} x=1\n"
+                           for k in range(40)), encoding="utf-8")
+    res = why502("diagnose", "--access-log", str(log))
+    assert res.returncode == 3, res.stderr
+    assert "no root cause found in what could be read" in res.stdout
+    assert res.stderr.count("\n") == 1 and f"none of the 40 lines of {log} matches" in res.stderr
+    out = tmp_path / "r.json"
+    res = why502("diagnose", "--access-log", str(log), "--format", "json", "-o", str(out))
+    assert res.returncode == 3 and "(no finding)" in res.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["findings"] == []
+    error_log = Path(__file__).resolve().parents[1] / "fixtures/recorded/all-upstreams-down/error.log"
+    res = why502("diagnose", "--access-log", str(log), "--error-log", str(error_log), "--format", "json")
+    assert res.returncode == 1, res.stderr
+    assert json.loads(res.stdout)["findings"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from why502.cli.output import add_redact_argument, for_output, refuse_input, write_output
 from why502.cli.proxyargs import (
@@ -20,7 +21,10 @@ from why502.cli.proxyargs import (
     with_vocabulary,
 )
 from why502.cli.vocab import add_format_argument, add_output_argument
-from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, UsageError
+from why502.errors import EXIT_FINDINGS, EXIT_HEALTHY, InputError, UsageError
+
+if TYPE_CHECKING:
+    from why502.findings.model import Report
 
 DESCRIPTION = in_words("""\
 Find why this reverse proxy returns 502/503/504: read {own.title}'s config ({own.config_dump}) and the logs it
@@ -144,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     fmt: str = args.format or (_SUFFIXES.get(Path(args.output).suffix.lower(), "text")
                                if args.output else "text")
     text = _render(for_output(report, args), fmt, args.verbose, to_file=bool(args.output))
+    unread = _unmatched_access_log(report, list(args.access_log))
     if args.output:
         from why502.proxies import SCHEMA_1_CONFIG
 
@@ -151,13 +156,34 @@ def run(args: argparse.Namespace) -> int:
                                "app_logs") for v in _as_list(report.inputs.get(key))]
         write_output(args.output, text, [*named, *found])
         if fmt != "text":
-            print(f"why502: report written to {args.output} "
-                  f"({'healthy' if report.healthy else f'{len(report.findings)} finding(s)'})",
-                  file=sys.stderr)
+            said = ("no finding" if unread else "healthy" if report.healthy
+                    else f"{len(report.findings)} finding(s)")
+            print(f"why502: report written to {args.output} ({said})", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if unread is not None:  # after the report: its notes say the rest
+        raise InputError(unread)
     # 1 only for a failure going on: a report of recovered incidents only is 0 (issue 31)
     return EXIT_FINDINGS if report.failing_now else EXIT_HEALTHY
+
+
+def _unmatched_access_log(report: Report, named: list[str]) -> str | None:
+    """The note of an access log named with ``--access-log`` none of whose lines any reader
+    took, when the report has no finding: exit 3, not "healthy".  An Envoy log in a format of
+    the user's own with 25 % 503s was such a log, and its run said ``"healthy": true`` and exit
+    0 -- a verdict on nothing read.  ``stats`` refuses the same log (exit 3, the same words);
+    ``diagnose`` still prints its report, whose notes say it.  With a finding from the other
+    inputs the report stands (exit 1) and the note says which log was not used."""
+    if not report.healthy or not named:
+        return None
+    for d in report.diagnostics:
+        if d.message.startswith(_NOT_USED) and " matches the log format" in d.message \
+                and any(f" of {p} " in d.message for p in named):
+            return d.message[len(_NOT_USED):]
+    return None
+
+
+_NOT_USED = "access log not used: "
 
 
 def _as_list(value: object) -> list[object]:

@@ -25,6 +25,7 @@ from why502.findings.model import Diagnostic
 from why502.proxies import PROXIES, of
 from why502.proxies.base import resolve
 from why502.sources.fpm import FpmConfig, fpm_log_paths, load_fpm_config
+from why502.sources.logfiles import file_identity
 from why502.sources.opening import discovered_skip
 
 
@@ -151,6 +152,11 @@ def read_config(options: DiagnoseOptions, diags: list[Diagnostic],
                   else list(options.error_logs))
     access_logs = (view.access_logs if view is not None and view.access_logs and not options.access_logs
                    else list(options.access_logs))
+    # a log the edge reader read already (Caddy's access log named with --access-log, which its
+    # Caddyfile names too): not read again as the proxy's own lines -- it matched none of them,
+    # and the note said the access log was "not used"
+    edge_read = {file_identity(p) for p in (inputs.get("edge") or {}).get("access_logs") or ()}
+    access_logs = [p for p in access_logs if file_identity(p) not in edge_read] if edge_read else access_logs
     pools: list[FpmPool] = []
     fpm_config: FpmConfig | None = None
     # a proxy in a container: this host's PHP-FPM pools are not the ones behind it
