@@ -372,3 +372,28 @@ def test_a_group_whose_first_line_disagrees_is_read_line_by_line(monkeypatch: py
     positions, records = known(series, 2026)
     assert len(positions) < whole and not records  # only the groups read as nothing are known
     assert_frame_equal(classify_series(series, year=2026), right)
+
+
+
+def test_finders_first_or_after_the_regexes_give_the_same_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``errorlog_batch.classify_series`` lets HAProxy's finder read a batch before the nginx
+    regexes unless the batch starts with an nginx engine line: every real line of the fixtures
+    (HAProxy's, nginx's, Apache's, the edges'), shuffled into batches, gets the same record in
+    both orders."""
+    import re
+
+    import polars as pl
+
+    from why502.parsers import errorlog_batch
+
+    lines = real_lines()
+    rng = random.Random(61)
+    for _ in range(6):
+        batch = pl.Series("line", rng.sample(lines, min(len(lines), 3000)))
+        assert errorlog_batch._known_first(batch, 2026)[1] is not None  # HAProxy's lines among them
+        monkeypatch.setattr(errorlog_batch, "_ENGINE_FIRST", re.compile(r"(?!)"))  # finders first
+        first = errorlog_batch.classify_series(batch, year=2026)
+        monkeypatch.setattr(errorlog_batch, "_ENGINE_FIRST", re.compile(r""))  # the regexes first
+        after = errorlog_batch.classify_series(batch, year=2026)
+        assert first.height > 100
+        assert first.equals(after)

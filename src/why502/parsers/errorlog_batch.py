@@ -87,9 +87,10 @@ def classify_series(
     got = peel(text)
     text, pending = got.text, got.pending
     # the lines a proxy's finder reads (HAProxy's session lines: every line of its log) first,
-    # with their records; the regexes below then run over the other lines only (over a 1M-line
-    # HAProxy log they were ~1.1 CPU-s of diagnose's 5.6, for lines the finder took anyway)
-    found, taken = _known_first(text, year)
+    # with their records, unless the batch is nginx's; the regexes below then run over the other
+    # lines only (over a 1M-line HAProxy log they were ~1.1 CPU-s of diagnose's 5.6, for lines
+    # the finder took anyway).  Either order gives each line the same record (``_known_first``)
+    found, taken = _known_first(text, year) if not _ENGINE_FIRST.match(str(text[0])) else ([], None)
     base = pl.DataFrame({"line": text}).with_row_index("idx")
     if taken is not None:
         base = base.filter(~taken)
@@ -188,6 +189,12 @@ def _classify_engine(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
         pl.col("pattern"),
         pl.lit(None, dtype=CAPTURES_DTYPE).alias("captures"),
     )
+
+
+# a batch that starts with an nginx engine line is nginx's error log: its finders' turn comes after
+# the regexes, on the few lines left (over every line of it, HAProxy's session pass and the join
+# it needs cost ~0.8 CPU-s per 1M nginx lines for nothing)
+_ENGINE_FIRST = re.compile(errorlog.ENGINE_HEAD_PREFIX)
 
 
 def _known_first(text: pl.Series, year: int) -> tuple[list[pl.DataFrame], pl.Series | None]:
