@@ -223,13 +223,13 @@ static inline int is_dig(char ch) { return ch >= '0' && ch <= '9'; }
 
 /* the first quote, backslash or control byte (< 0x20, or 0x7f) in [p, end), or NULL, and
  * (*high) whether a byte before it is >= 0x80; sixteen (SSE2) or eight bytes at a time (the
- * strings of a log line are short: a memchr call per string cost more than the scan).  The high bytes and the control
- * bytes are found in the same pass: a pass over each string for its high bytes and one over the
- * whole line for control bytes were ~15 % and ~10 % of the scan (BENCHMARKS.md stop 52).  A
- * control byte outside a string fails the grammar (whitespace is the space only), inside one
- * it is no JSON: either way the line goes back, as before.  The lowest flagged byte of a word
- * is exact (the borrows of the byte tests only run upwards), so only the bytes below it count
- * for *high. */
+ * strings of a log line are short: a memchr call per string cost more than the scan).  The high
+ * bytes and the control bytes are found in the same pass: a pass over each string for its high
+ * bytes and one over the whole line for control bytes were ~15 % and ~10 % of the scan
+ * (BENCHMARKS.md stop 52).  A control byte outside a string fails the grammar (whitespace is the
+ * space only), inside one it is no JSON: either way the line goes back, as before.  The lowest
+ * flagged byte of a word is exact (the borrows of the byte tests only run upwards; the SSE2
+ * compares are per byte), so only the bytes below it count for *high. */
 static inline const char *quote_or_backslash(const char *p, const char *end, int *high) {
     const uint64_t ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
     uint64_t seen = 0;

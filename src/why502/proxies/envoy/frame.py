@@ -416,8 +416,8 @@ def envoy_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """(records of the Envoy text, JSON and key=value lines the fast readers take, in ``idx``
     order; the ``idx`` of the others, for the per-line parser)."""
     # ENVOY_RX starts at "[" and the JSON reader takes only lines starting with "{": each
-    # reader gets its own lines (the text regex over a JSON log was ~5 us a line for nothing)
-    # (ENVOY_RX is anchored at "[": a line of another start is no text line for it to try)
+    # reader gets its own lines (the text regex over a JSON log was ~5 us a line for nothing);
+    # the others (a key=value format's) go to the key=value reader when they have a flags key
     braced = lines.str.starts_with("{")
     bracketed = lines.str.starts_with("[")
     text, rest = on_rows(_text, lines, bracketed.arg_true())
