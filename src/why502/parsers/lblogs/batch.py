@@ -24,7 +24,7 @@ import polars as pl
 
 from why502.catalog.terms import load_terms
 from why502.parsers.arrowcols import frame as arrow_frame
-from why502.parsers.arrowcols import native_pass
+from why502.parsers.arrowcols import joined_bytes, native_pass
 from why502.parsers.lblogs.alb import CONNECT_TIMEOUT_S
 from why502.parsers.lblogs.family import FrameReader
 from why502.parsers.lblogs.fold import Counted, Raw
@@ -101,7 +101,7 @@ def alb_frame(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     Regex, expressions and the vocabulary join were ~14 of the ~19 µs a line cost in polars
     (BENCHMARKS.md "2026-11-25 (stop 42)")."""
     # (no line: no block -- an empty text would be one empty line)
-    native = (alb_block(lines.str.join("\n").item().encode())
+    native = (alb_block(joined_bytes(lines))
               if _native_pass("_albscan") and lines.len() else None)
     if native is None or native[0].height + len(native[1]) != lines.len():  # a "line" with a newline
         return _alb_polars(lines)
@@ -388,7 +388,7 @@ def json_rows(lines: pl.Series, schema: dict[str, pl.DataType], take: tuple[str,
     if native is None:
         return _json_polars(lines, schema, take, skip, unique)
     # (a batch with no line starting with "{" -- Traefik's CLF lines -- is not worth the pass)
-    native_rows = (json_block(lines.str.join("\n").item().encode(), schema, native)
+    native_rows = (json_block(joined_bytes(lines), schema, native)
                    if _native_pass("_jsonscan") is not None and lines.str.starts_with("{").any() else None)
 
     def polars_rows(some: pl.Series) -> tuple[pl.DataFrame, pl.Series]:

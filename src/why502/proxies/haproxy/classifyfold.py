@@ -144,10 +144,11 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     import polars as pl  # (the per-line paths have it loaded; watch's agent never calls this)
 
     from why502.parsers.arrowcols import frame as arrow_frame
+    from why502.parsers.arrowcols import joined_bytes
     from why502.parsers.errorlog_batch import OUTPUT_SCHEMA, captures_column
     from why502.parsers.wrappers import unwrap
 
-    data = lines.fill_null("").str.join("\n").item().encode("utf-8", "surrogatepass")
+    data = joined_bytes(lines.fill_null(""))
     sc, ac, count, _back, _text = native.session_columns(data)
     del data, _back, _text  # (a batch's copy: gone before the records are built)
     if count != lines.len():  # (a line holding a newline: never from the readers) -- read all

@@ -148,13 +148,13 @@ def httplog_fields(lines: pl.Series, addresses: Mapping[str, str], zone: str,
     ~0.4 us (BENCHMARKS.md, stop 50)."""
     import polars as pl
 
-    from why502.parsers.arrowcols import frame, native_on
+    from why502.parsers.arrowcols import frame, joined_bytes, native_on
     from why502.parsers.lblogs.batch import with_rest
 
     module = _native_module() if native_on() and lines.len() else None
     if module is None:
         return _fields_polars(lines, addresses, zone, first_row)
-    schema, array, count, back_rows, _text = module.httplog_columns(lines.str.join("\n").item().encode(),
+    schema, array, count, back_rows, _text = module.httplog_columns(joined_bytes(lines),
                                                                     zone.encode())
     if count != lines.len():  # a "line" holding a newline: the regex reads the batch
         return _fields_polars(lines, addresses, zone, first_row)
