@@ -135,6 +135,16 @@ def test_a_command_error_is_the_commands_one_line(logs: Path) -> None:
     assert text.startswith("why502 lint: ") and "\n" not in text and "Traceback" not in text
 
 
+def test_diagnose_of_a_log_no_reader_takes_is_an_error_not_healthy(logs: Path) -> None:
+    """An agent naming an access log in a format why502 does not read gets the reason as the
+    tool's error, not ``"healthy": true`` (the command exits 3 for it: cmd_diagnose)."""
+    (logs / "own.log").write_text("ts=2026-11-21T10:00:00Z code=503 x=1\n" * 20, encoding="utf-8")
+    _, results = _session(["--root", str(logs)], [("diagnose", {"access_logs": [str(logs / "own.log")]})])
+    assert results[0].is_error
+    text = results[0].content[0].text
+    assert text.startswith("why502 diagnose: ") and "none of the 20 lines" in text and "\n" not in text
+
+
 def test_bad_flags_are_one_line() -> None:
     out = why502("mcp", "--root", "/nonexistent-dir")
     assert out.returncode == 2 and "not a directory" in out.stderr
