@@ -43,10 +43,13 @@ from why502.parsers.lblogs.json_answers import (
 )
 from why502.proxies.envoy.log import (
     _ENVOY_KEYS,
+    _FLAGS_VALUE,
+    _KV_FLAG,
     _OWN_DETAILS,
     _REFUSED,
     _RESPONSE_DURATION,
     _UNREACHABLE,
+    FLAG_KEYS,
     NAME,
     PRIMARY_FLAGS,
 )
@@ -190,7 +193,7 @@ def text_records(ok: pl.DataFrame) -> pl.DataFrame:
 
 # log.parse_envoy_json's keys, in _get's order (the nested "upstream.*" ones are not read here:
 # a line with a nested object goes to the per-line parser)
-_FLAGS = ("response_flags", "responseFlags", "response_flag")
+_FLAGS = FLAG_KEYS
 _STATUS = ("response_code", "responseCode", "status")
 _METHOD = ("method", "requestMethod")
 _PATH = ("path", "requestPath", "x-envoy-origin-path")
@@ -374,9 +377,10 @@ def _local_reply() -> pl.Expr:
     return out
 
 
-# log.kv_fields' pairs, whole (a key, "=", a value up to a space or double-quoted)
+# log.kv_fields' pairs, whole (a key, "=", a value up to a space or double-quoted); a line with
+# log._KV_FLAG's flags key is tried
 _KV_PAIR = r'(?:^|\s)[A-Za-z_][\w.\-]*=(?:"(?:[^"\\]|\\.)*"|\S*)'
-_KV_FLAGS = r"(?:^|\s)(?:response_flags?|responseFlags)="
+_KV_FLAGS = _KV_FLAG.pattern
 
 
 def _kv(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
@@ -403,7 +407,7 @@ def _kv(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     wide = wide.with_columns(pl.coalesce("response_code_details", "status_details")
                              .alias("response_code_details")).drop("status_details")
     first_flags = pl.coalesce(*_FLAGS)  # the first flags key the line has, "" included
-    envoy = first_flags.is_not_null() & first_flags.str.contains(r"^(?:[A-Z]+(?:,[A-Z]+)*|-)$")
+    envoy = first_flags.is_not_null() & first_flags.str.contains(f"^(?:{_FLAGS_VALUE.pattern})$")
     taken = wide.filter(envoy)
     left = wide.filter(~envoy)["idx"]
     rec, refused = _json_records(taken.select("idx", *_READ), pl.Series("idx", [], dtype=pl.UInt32),

@@ -51,6 +51,9 @@ _HEAD = re.compile(
     r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) '
 )
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+#: the keys of %RESPONSE_FLAGS% in a JSON or key=value format, in the order they are read
+FLAG_KEYS = ("response_flags", "responseFlags", "response_flag")
+# a key=value line's flags key (``parse_envoy_kv``; ``frame._kv`` takes the same lines)
 _KV_FLAG = re.compile(r"(?:^|\s)(?:response_flags?|responseFlags)=")
 
 
@@ -221,7 +224,7 @@ def _text(obj: dict[str, Any], *keys: str) -> str | None:
 def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
     if not is_envoy_json(obj):
         return None
-    flags = str(_get(obj, "response_flags", "responseFlags", "response_flag") or "")
+    flags = str(_get(obj, *FLAG_KEYS) or "")
     status = to_int(_get(obj, "response_code", "responseCode", "status"))
     method = _text(obj, "method", "requestMethod")
     path = _text(obj, "path", "requestPath", "x-envoy-origin-path")
@@ -267,7 +270,6 @@ _KV_PAIR = re.compile(r'(?:^|(?<=\s))([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S*)
 # %RESPONSE_FLAGS%: the flags, comma-separated, or "-" when there are none (usage.rst); a
 # line of this format has the key whatever the request's outcome.
 _FLAGS_VALUE = re.compile(r"[A-Z]+(?:,[A-Z]+)*|-")
-_KV_FLAG_KEYS = ("response_flags", "responseFlags", "response_flag")
 
 
 def kv_fields(line: str) -> dict[str, str]:
@@ -291,7 +293,7 @@ def parse_envoy_kv(line: str) -> LbRecord | None:
     if "=" not in line or _KV_FLAG.search(line) is None:
         return None
     fields = kv_fields(line)
-    flags = next((fields[k] for k in _KV_FLAG_KEYS if k in fields), None)
+    flags = next((fields[k] for k in FLAG_KEYS if k in fields), None)
     if flags is None or not _FLAGS_VALUE.fullmatch(flags):
         return None
     if "status_details" in fields:  # this format's first reader's name for the details
