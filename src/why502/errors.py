@@ -32,6 +32,16 @@ class InputError(Why502Error):
     exit_code = EXIT_INPUT
 
 
+class UnmatchedLogError(InputError):
+    """A log none of whose lines is in the format it is read in (``stats`` exits 3 for it;
+    ``diagnose`` says it in a note whose ``source`` is ``path``, and exits 3 when nothing else
+    gave a finding)."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class LimitError(Why502Error):
     """The machine's limits stop the run (threads that cannot start); said like running out
     of memory, with the same exit."""

@@ -192,7 +192,10 @@ def test_an_access_log_of_no_known_format_is_no_healthy_verdict(tmp_path: Path) 
     out = tmp_path / "r.json"
     res = why502("diagnose", "--access-log", str(log), "--format", "json", "-o", str(out))
     assert res.returncode == 3 and "(no finding)" in res.stderr
-    assert json.loads(out.read_text(encoding="utf-8"))["findings"] == []
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert saved["findings"] == []
+    notes = [d for d in saved["diagnostics"] if d["message"].startswith("access log not used")]
+    assert [d["source"] for d in notes] == [str(log)]  # the note names its file
     error_log = Path(__file__).resolve().parents[1] / "fixtures/recorded/all-upstreams-down/error.log"
     res = why502("diagnose", "--access-log", str(log), "--error-log", str(error_log), "--format", "json")
     assert res.returncode == 1, res.stderr

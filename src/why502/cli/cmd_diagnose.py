@@ -7,6 +7,7 @@ polars, rich and crossplane are imported inside ``run``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,21 +170,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _unmatched_access_log(report: Report, named: list[str]) -> str | None:
     """The note of an access log named with ``--access-log`` none of whose lines any reader
-    took, when the report has no finding: exit 3, not "healthy".  An Envoy log in a format of
-    the user's own with 25 % 503s was such a log, and its run said ``"healthy": true`` and exit
-    0 -- a verdict on nothing read.  ``stats`` refuses the same log (exit 3, the same words);
-    ``diagnose`` still prints its report, whose notes say it.  With a finding from the other
-    inputs the report stands (exit 1) and the note says which log was not used."""
+    took (``access.not_used``: its ``source`` is the file), when the report has no finding: exit
+    3, not "healthy".  An Envoy log in a format of the user's own with 25 % 503s was such a log,
+    and its run said ``"healthy": true`` and exit 0 -- a verdict on nothing read.  ``stats``
+    refuses the same log (exit 3, the same words); ``diagnose`` still prints its report, whose
+    notes say it.  With a finding from the other inputs the report stands (exit 1) and the note
+    says which log was not used."""
+    from why502.app.diagnose.access import NOT_USED
+
     if not report.healthy or not named:
         return None
+    files = {os.path.realpath(p) for p in named}
     for d in report.diagnostics:
-        if d.message.startswith(_NOT_USED) and " matches the log format" in d.message \
-                and any(f" of {p} " in d.message for p in named):
-            return d.message[len(_NOT_USED):]
+        if d.source is not None and d.message.startswith(NOT_USED) and os.path.realpath(d.source) in files:
+            return d.message[len(NOT_USED):]
     return None
-
-
-_NOT_USED = "access log not used: "
 
 
 def _as_list(value: object) -> list[object]:

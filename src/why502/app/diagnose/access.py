@@ -19,7 +19,7 @@ from why502.app.stats import compute_for_diagnose
 from why502.app.stats.errorlog import JoinRows
 from why502.app.stats.read import FramedLog
 from why502.app.stats.run import AccessRead, FedLog
-from why502.errors import InputError
+from why502.errors import InputError, UnmatchedLogError
 from why502.evidence.model import UpstreamTiming
 from why502.evidence.stats import AccessStats, UpstreamStats
 from why502.findings.model import Diagnostic
@@ -59,6 +59,18 @@ def start_access(paths: list[str], cfg: Any, since: datetime | None, explicit: b
     return Started(read, readable, diags)
 
 
+#: the start of the note of an access log ``diagnose`` could not use
+NOT_USED = "access log not used: "
+
+
+def not_used(err: InputError) -> Diagnostic:
+    """The note of an access log the run could not use; a log none of whose lines is in its
+    format (``UnmatchedLogError``) is its ``source`` (``cli.cmd_diagnose`` exits 3 for a named
+    one when nothing else gave a finding)."""
+    return Diagnostic("warning", f"{NOT_USED}{err}",
+                      source=err.path if isinstance(err, UnmatchedLogError) else None)
+
+
 def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
                  since: datetime | None, diags: list[Diagnostic], inputs: dict[str, Any],
                  explicit: bool, join: JoinRows | None = None, proxy: str | None = None,
@@ -85,7 +97,7 @@ def access_stats(paths: list[str], cfg: Any, error_logs: list[str],
         log: FramedLog | FedLog = (fed() if fed is not None else
                                    resolve(hook)(list(paths), list(error_logs or ()), config))  # type: ignore[operator]
     except InputError as err:
-        diags.append(Diagnostic("warning", f"access log not used: {err}"))
+        diags.append(not_used(err))
         return {}, None
     if not log.paths or (isinstance(log, FramedLog) and log.frames is None):
         inputs["access_logs"] = []
@@ -125,7 +137,7 @@ def _access_stats(paths: list[str], cfg: Any, error_logs: list[str],
     except InputError as err:
         # the files exist (checked above): lines that do not parse are a tool-side problem,
         # a diagnostic, not a reason to withhold the diagnosis
-        diags.append(Diagnostic("warning", f"access log not used: {err}"))
+        diags.append(not_used(err))
         return {}, None
     except OSError as err:
         diags.append(Diagnostic("warning", f"access log not read: {err.strerror or err}"))

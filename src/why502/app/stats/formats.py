@@ -13,7 +13,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from why502.errors import InputError
+from why502.errors import InputError, UnmatchedLogError
 from why502.parsers.access_line import clf_status
 from why502.parsers.log_format import PREDEFINED, CompiledFormat, compile_format, resolve_format
 from why502.proxies import DEFAULT_FLAG
@@ -132,7 +132,7 @@ def _config_format_name(cfg: LogConfig, paths: list[str]) -> tuple[str, str] | N
 
 
 def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_path: str) -> None:
-    """Raise ``InputError`` when ``acc`` read lines but none of them is a request in ``fmt``
+    """Raise ``UnmatchedLogError`` when ``acc`` read lines but none of them is a request in ``fmt``
     (``source``: where the format came from), with the first line and a hint."""
     if acc.lines and acc.requests + acc.filtered == 0:
         sample = strip_terminal_escapes(acc.samples[0]["text"]) if acc.samples else ""
@@ -140,10 +140,9 @@ def check_matched(acc: StatsAccumulator, fmt: CompiledFormat, source: str, last_
         if sample and re.match(fmt.pattern.removesuffix(r"\r?$"), sample):
             hint = "the lines start like this format but go on after it: give the full log_format"
         hint = utf16_hint(last_path) or hint  # the reason, when it is one (sources.opening)
-        raise InputError(
+        raise UnmatchedLogError(
             f"none of the {acc.lines} lines of {last_path} matches the log format ({source}): "
-            f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}"
-        )
+            f"{fmt.format!r}; first line: {sample[:200]!r} -- {hint}", last_path)
 
 
 #: the share of a file's first lines in one predefined access-log format that makes it an
