@@ -151,3 +151,42 @@ def test_discovered_unreadable_logs_are_notes(world: Path) -> None:
     assert doc["findings"][0]["cause"] == "keepalive-race"
     notes = [d["message"] for d in doc["diagnostics"]]
     assert any(str(locked) in m and "permission denied" in m.lower() for m in notes), notes
+
+
+ALB_502 = ('http 2026-11-21T10:00:0{s}.000000Z app/lb/1 192.0.2.7:4431 10.0.0.5:8080 0.000 0.001 -1 502 '
+           '- 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/8" - - '
+           'arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/web/73e2 "Root=1-1" "-" "-" 0 '
+           '2026-11-21T10:00:0{s}.000000Z "forward" "-" "-" "10.0.0.5:8080" "-" "-" "-"\n')
+
+
+@pytest.mark.parametrize("flag", FLAGS)
+def test_named_folder_without_what_the_flag_reads_is_an_error(world: Path, tmp_path: Path, flag: str) -> None:
+    """A directory is read by two flags only (``--access-log``: a load balancer's log tree,
+    ``--fpm-conf``: a folder of pools); one holding none of that, or a directory given to a flag
+    that reads one file, is exit 3 naming it -- it was a warning under "healthy", exit 0."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("nothing a proxy wrote\n", encoding="utf-8")
+    r = _run(_args(world, flag, str(folder)))
+    assert r.returncode == 3, (r.returncode, r.stdout[-500:], r.stderr)
+    assert str(folder) in r.stderr and "directory" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    r = _run(["--kernel-log" if flag != "--kernel-log" else "--app-log", str(folder)])
+    assert r.returncode == 3 and "directory" in r.stderr, (r.returncode, r.stdout[-500:], r.stderr)
+
+
+def test_named_folders_that_hold_what_their_flag_reads_are_read(world: Path, tmp_path: Path) -> None:
+    """The other side: an ALB log tree under ``--access-log`` and a pool folder under
+    ``--fpm-conf`` are read, not refused."""
+    tree = tmp_path / "AWSLogs" / "1" / "elasticloadbalancing" / "us-east-2"
+    tree.mkdir(parents=True)
+    (tree / "1_elasticloadbalancing_us-east-2_app.lb.1_20261121T1005Z_10.0.0.1_x.log").write_text(
+        "".join(ALB_502.format(s=s) for s in range(6)), encoding="utf-8")
+    r = _run(["--access-log", str(tmp_path / "AWSLogs"), "--format", "json"])
+    assert r.returncode == 1, (r.returncode, r.stdout[-800:], r.stderr)
+    assert json.loads(r.stdout)["findings"], r.stdout[-800:]
+    pools = tmp_path / "pool.d"
+    pools.mkdir()
+    shutil.copy(world / "www.conf", pools / "www.conf")
+    r = _run([*_args(world, "--fpm-conf", str(pools)), "--format", "json"])
+    assert r.returncode in (0, 1), (r.returncode, r.stdout[-800:], r.stderr)

@@ -10,12 +10,15 @@ all to read" is an ``InputError`` too.
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from why502.app.stats.sniff import sniff_log_types
 from why502.errors import InputError
 from why502.proxies import DEFAULT, DEFAULT_FLAG, found_on_host, of
+from why502.sources.once import parsed
 from why502.sources.opening import readable
 
 
@@ -110,8 +113,34 @@ def check_named_inputs(options: DiagnoseOptions) -> None:
              *(("--app-conf", p) for p in options.app_confs),
              ("--k8s", options.k8s if options.k8s != "kubectl" else None)]
     for flag, path in named:
-        if path and path != "-" and (why := unreadable(path)):
+        if path and path != "-" and (why := unreadable(path) or _folder_refused(flag, path, options)):
             raise InputError(f"cannot read {path} ({flag}): {why}")
+
+
+def _folder_refused(flag: str, path: str, options: DiagnoseOptions) -> str | None:
+    """Why a directory named with ``flag`` holds nothing that flag reads, or None (not a
+    directory, or one that does).
+
+    Only two flags read a folder: ``--access-log`` a load balancer's log tree (AWS writes one
+    ``.log.gz`` per node and five minutes; ``app.stats.lb``) and ``--fpm-conf`` a pool directory
+    (its ``*.conf``, ``sources.fpm``).  A folder that holds none of what its flag reads was a
+    warning under a "healthy" answer (exit 0): the user's input was not read at all.
+    """
+    if not os.path.isdir(path):
+        return None
+    if flag == "--fpm-conf":
+        return None if glob.glob(os.path.join(glob.escape(path), "*.conf")) else (
+            "a directory with no *.conf file (name php-fpm.conf, or the folder of its pools)")
+    if flag == "--access-log":
+        forced = options.log_type not in (None, "auto", DEFAULT)
+        if forced or parsed("edge-sniff", path, lambda: sniff_log_types([path])):
+            return None
+        return ("a directory, and no file in it is a load balancer's log (a folder is read whole only "
+                "as ALB/ELB/Cloudflare/... logs: name an access log of "
+                f"{of(DEFAULT).vocabulary.title} as a file)")
+    if flag in ("--kernel-log", "--error-log", "--fpm-log", "--app-log"):
+        return "is a directory, not a log"
+    return None
 
 
 def nothing_to_read(options: DiagnoseOptions) -> InputError:
