@@ -16,6 +16,7 @@ import json
 import os
 import random
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -349,6 +350,56 @@ def test_each_line_of_a_group_keeps_its_own_head(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("WHY502_NATIVE", "0")
     assert_frame_equal(fast, classify_series(series, year=2026))
     assert fast["client"].null_count() > 0 and fast["client"].n_unique() >= 5
+
+
+@pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")
+def test_messages_the_pass_leaves_to_unwrap_are_unwraps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message of each failed line is the native pass's (``_hapscan.unwrapped``,
+    ``native/unwrap_ascii.h``) or, for a line it hands back, ``unwrap``'s: with every line handed
+    back, or every other one, the records are the same."""
+    import array
+
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from why502.parsers import arrowcols
+    from why502.parsers.errorlog_batch import classify_series
+    from why502.proxies.haproxy import classifyfold
+
+    rnd = random.Random(62)
+    lines = [_line(prefix=rnd.choice(PREFIXES), date=rnd.choice(DATES), request=rnd.choice(REQUESTS),
+                   status=status, ts=ts)
+             for _ in range(80) for status, ts in (("503", "SC--"), ("504", "sH--"), ("200", "----"))]
+    series = pl.Series(lines)
+    right = classify_series(series, year=2026)
+    real, real_frame = classifyfold._native(), arrowcols.frame
+    assert real is not None
+    for back_every in (1, 2):
+        dropped: set[int] = set()
+
+        class HandsBack:
+            """The pass, handing back every ``back_every``-th line of ``unwrapped``."""
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(real, name)
+
+            @staticmethod
+            def unwrapped(data: bytes, every: int = back_every) -> tuple[object, ...]:
+                sc, ac, count, _back, text = real.unwrapped(data)
+                dropped.clear()
+                dropped.update(range(0, count, every))
+                return sc, ac, count, array.array("I", sorted(dropped)).tobytes(), text
+
+        def frame(*capsules: object) -> pl.DataFrame:
+            cols = real_frame(*capsules)  # type: ignore[arg-type]
+            return cols.filter(~pl.col("idx").is_in(sorted(dropped))) if cols.columns == ["idx", "message"] else cols
+
+        monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
+        monkeypatch.setattr(classifyfold, "_native", HandsBack)
+        monkeypatch.setattr(arrowcols, "frame", frame)
+        got = classify_series(series, year=2026)
+        assert_frame_equal(got, right)
+        assert got["message"].null_count() == 0 and got.height > 100 and dropped
 
 
 @pytest.mark.skipif(NATIVE is None, reason="_hapscan not built")

@@ -48,6 +48,7 @@
 
 #include "arrow_buf.h"
 #include "group_table.h"
+#include "unwrap_ascii.h"
 
 /* the groups cut from a line */
 enum { G_CLIENT, G_TIME, G_BACKEND, G_SERVER, G_TR, G_TW, G_TC, G_TRR, G_TA, G_STATUS, G_BYTES, G_TS,
@@ -1309,6 +1310,37 @@ static PyObject *session_columns(PyObject *Py_UNUSED(self), PyObject *args) {
     return capture_columns(args, sess_captures, SESS_NAMES, 8);
 }
 
+/* ---- unwrapped: the failed session lines' messages ------------------------------------------
+ *
+ * A record's message is its line unwrapped (wrappers.unwrap's text): known_lines asked unwrap for
+ * each failed line, ~4 us of Python each, a sixth of diagnose's CPU on a failure-dense log.  Here
+ * it is where unwrap_ascii.h says unwrap's text starts; a line it leaves to Python is handed back.
+ * Asked of the failed lines only: a message column of every session line held ~25 MB more at the
+ * peak of diagnose's 1M-line run. */
+
+static const char *const MESSAGE_NAMES[] = {"message"};
+
+static int message_capture(const char *s, Py_ssize_t n, Capture *caps) {
+    Py_ssize_t at = unwrap_at(s, n);
+    if (at < 0) return 0;
+    caps[0] = (Capture){s + at, n - at};
+    return 1;
+}
+
+/* unwrapped(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text) */
+static PyObject *unwrapped(PyObject *Py_UNUSED(self), PyObject *args) {
+    return capture_columns(args, message_capture, MESSAGE_NAMES, 1);
+}
+
+/* unwrap_offset(line) -> where wrappers.unwrap(line).text starts in it, or -1 (unwrap_ascii.h) */
+static PyObject *unwrap_offset(PyObject *Py_UNUSED(self), PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) != 0) return NULL;
+    Py_ssize_t at = unwrap_at(b.buf, b.len);
+    PyBuffer_Release(&b);
+    return PyLong_FromSsize_t(at);
+}
+
 static PyMethodDef module_methods[] = {
     {"httplog_columns", httplog_columns, METH_VARARGS,
      "httplog_columns(data, zone) -> (arrow schema, arrow array, lines, rows handed back (uint32 bytes), "
@@ -1335,6 +1367,13 @@ static PyMethodDef module_methods[] = {
      "session_columns(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): the lines "
      "session_groups takes, as columns idx, backend, server, state, status, client, date, frontend, request "
      "(proxies/haproxy/classifyfold.py: known_lines)"},
+    {"unwrapped", unwrapped, METH_VARARGS,
+     "unwrapped(data) -> (schema, array, lines, rows handed back (uint32 bytes), their text): each line's "
+     "wrappers.unwrap text as columns idx, message; a line Python must unwrap is handed back "
+     "(native/unwrap_ascii.h; proxies/haproxy/classifyfold.py: known_lines)"},
+    {"unwrap_offset", unwrap_offset, METH_O,
+     "unwrap_offset(line) -> where wrappers.unwrap(line).text starts in the line (bytes, no newline), or -1 "
+     "when Python must say (native/unwrap_ascii.h)"},
     {"httplog_quiet", httplog_quiet, METH_VARARGS,
      "httplog_quiet(data) -> the block without the lines log._OK removes (proxies/haproxy/log.py: quiet)"},
     {NULL, NULL, 0, NULL},

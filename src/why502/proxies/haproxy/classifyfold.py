@@ -21,6 +21,7 @@ failure line was read alone, ~21 us, most of ``diagnose`` on a failure-dense HAP
 
 from __future__ import annotations
 
+import array
 import threading
 from collections.abc import Callable
 from types import ModuleType
@@ -135,9 +136,11 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     per-line paths (``diagnose``, ``classify --format jsonl``) need not read them one by one.
     A group read as nothing -- a request that went well, a client's error -- has no record;
     the records of a failure's group are its first line's, each with its own time, client,
-    frontend and request (``session_columns``) and message (the line unwrapped: ~4 us, of the
-    ~21 us ``classify_line`` takes).  The lines go to the pass joined in one string by polars,
-    not as a list of str: ~1.5 MB less per 4 MiB batch."""
+    frontend, request and message (``session_columns``: the message is where ``unwrap``'s text
+    starts, found natively -- ``native/unwrap_ascii.h`` -- and asked of ``unwrap`` only where the
+    pass leaves it null; ``unwrap`` on every failed line, ~4 us each, was a sixth of
+    ``diagnose``'s CPU on a failure-dense log).  The lines go to the pass joined in one string by
+    polars, not as a list of str: ~1.5 MB less per 4 MiB batch."""
     native = _native()
     if native is None or not hasattr(native, "session_columns") or not lines.len():
         return [], None
@@ -184,13 +187,32 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
         [(*key, *(captures_column(rec.captures) if c == "captures" else getattr(rec, c) for c in fixed))
          for key, rec in taken], schema=schema, orient="row")
     failed = cols.join(templates, on=_KEYS, how="inner", nulls_equal=True).sort("idx")
-    messages = pl.Series("message", [unwrap(str(line), year=year).text
-                                     for line in lines.gather(failed["idx"])], dtype=pl.String)
-    records = failed.with_columns(messages).select(
+    records = failed.with_columns(_messages(native, lines.gather(failed["idx"]), year)).select(
         pl.col("idx"), *(pl.col(c).alias(c) if c in _OWN else pl.col(f"_{c}").alias(c)
                          for c in OUTPUT_SCHEMA if c != "idx" and c != "server"),
         pl.col("frontend").alias("server"))
     return positions, records.select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
+
+
+def _messages(native: ModuleType, failed: pl.Series, year: int) -> pl.Series:
+    """The message of each of the ``failed`` lines: ``unwrap(line).text``, found by the native
+    pass (``_hapscan.unwrapped``) and asked of ``unwrap`` for the lines it hands back."""
+    import polars as pl
+
+    from why502.parsers.arrowcols import frame as arrow_frame
+    from why502.parsers.arrowcols import joined_bytes
+    from why502.parsers.wrappers import unwrap
+
+    if not hasattr(native, "unwrapped"):  # (a build from before the pass)
+        return pl.Series("message", [unwrap(str(line), year=year).text for line in failed], dtype=pl.String)
+    sc, ac, _count, back, _text = native.unwrapped(joined_bytes(failed.fill_null("")))
+    got = arrow_frame(sc, ac)
+    if not back:
+        return got["message"]
+    rows = pl.Series("idx", array.array("I", back).tolist(), dtype=pl.UInt32)
+    texts = [unwrap(str(line), year=year).text for line in failed.gather(rows)]
+    asked = pl.DataFrame({"idx": rows, "message": texts}, schema={"idx": pl.UInt32, "message": pl.String})
+    return pl.concat([got.select("idx", "message"), asked]).sort("idx")["message"]
 
 
 def _iso(date: pl.Expr) -> pl.Expr:
