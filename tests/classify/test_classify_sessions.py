@@ -16,7 +16,6 @@ import json
 import os
 import random
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,6 +83,13 @@ def broken_lines() -> list[str]:
     marks = ["(", ")", "#", "*", "`", "\\", "upstream", "[lua]", ", client: ", "unix: ", " while ", " WHILE ",
              " While "]
     out = [_line(request=f"GET /a{m}b HTTP/1.1") for m in marks]
+    # each mark at every place of a sixteen-byte word (the pass compares sixteen bytes at a time)
+    out += [_line(request=f"GET /a{m}b{'x' * pad} HTTP/1.1") for m in marks for pad in range(1, 16)]
+    # " while " where a taken line can hold a space around a word: the syslog host, at many places
+    out += [_line(prefix=f"{pri}Nov 21 10:00:00{' ' * (1 + len(pri) % 2)}{host} haproxy[1]: ")
+            for host in ("while", "While", "WHILE", "wHiLe") for pri in ("", "<1>", "<13>", "<134>", "<1>1 ")]
+    out += [_line(prefix=f"2026-11-21T10:00:00{frac}Z {host} haproxy[1]: ")
+            for host in ("While", "WHILE") for frac in ("", ".1", ".12", ".123", ".1234", ".12345")]
     out += [_line(fe=f"f{m}e") for m in marks if " " not in m]
     out += [
         _line(be="b" * 257), _line(srv="s" * 257), _line(date="21/Foo/2026:10:00:00"),
@@ -374,9 +380,8 @@ def test_messages_the_pass_leaves_to_unwrap_are_unwraps(monkeypatch: pytest.Monk
     right = classify_series(series, year=2026)
     real, real_frame = classifyfold._native(), arrowcols.frame
     assert real is not None
+    dropped: set[int] = set()  # the lines the pass below handed back in its last call
     for back_every in (1, 2):
-        dropped: set[int] = set()
-
         class HandsBack:
             """The pass, handing back every ``back_every``-th line of ``unwrapped``."""
 
@@ -392,7 +397,9 @@ def test_messages_the_pass_leaves_to_unwrap_are_unwraps(monkeypatch: pytest.Monk
 
         def frame(*capsules: object) -> pl.DataFrame:
             cols = real_frame(*capsules)  # type: ignore[arg-type]
-            return cols.filter(~pl.col("idx").is_in(sorted(dropped))) if cols.columns == ["idx", "message"] else cols
+            if cols.columns != ["idx", "message"]:
+                return cols
+            return cols.filter(~pl.col("idx").is_in(sorted(dropped)))
 
         monkeypatch.setattr(classifyfold, "_TEMPLATES", classifyfold._Templates())
         monkeypatch.setattr(classifyfold, "_native", HandsBack)
