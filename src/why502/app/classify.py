@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from why502.catalog.patterns import EVENT_IDS, FAILED_REQUEST_EVENTS
 from why502.parsers import errorlog_native
@@ -231,21 +231,23 @@ def classify_files(
     with_text: bool = False,
     year: int | None = None,
     tolerate: Tolerate | None = None,
+    side: SideRead | None = None,
 ) -> Iterator[pl.DataFrame]:
     """``classify_paths`` for inputs already expanded (``expand_inputs``): ``files`` are read as
     named, in order -- no globs, no rotated siblings -- so a caller that handles each file on its
     own (``why502 diagnose``: strict for named files, notes for discovered ones) shares this
     loop instead of copying it.  ``with_text`` adds ``text``, the raw line of each record, and
     ``captures``, the facts its pattern found (pid, process, pool, unit, ...);
-    ``year`` fills in BSD syslog stamps (default: this year).  Yields only non-empty frames."""
+    ``year`` fills in BSD syslog stamps (default: this year); ``side``: another reader of the
+    same batches (:class:`SideRead`).  Yields only non-empty frames."""
     wanted = tuple(fields)
     stamp_year = dt.date.today().year if year is None else year
-    if with_text and on_batch is None and since is None and wanted == tuple(FIELD_NAMES) \
+    if with_text and on_batch is None and side is None and since is None and wanted == tuple(FIELD_NAMES) \
             and errorlog_native.available():
         yield from _rows_native(files, batch_bytes, workers, stamp_year, tolerate)
         return
     for df in _run(iter_batches(files, batch_bytes=batch_bytes, tolerate=tolerate), on_batch, workers,
-                   lambda batch: _classify_batch(batch, stamp_year, wanted, since, with_text)):
+                   lambda batch: _classify_batch(batch, stamp_year, wanted, since, with_text), side):
         if df.height:
             yield df
 
@@ -589,23 +591,48 @@ def _tolerate(paths: Sequence[str], rotated: bool, notes: list[str] | None) -> T
     return tol
 
 
+class SideRead(Protocol):
+    """A second reader of the batches ``classify_files`` reads (diagnose's HAProxy access-log
+    feed: HAProxy writes one log, read once as both logs).  ``read`` runs in the classifying
+    workers next to the batch's classification (it must touch no shared state), ``take`` in the
+    caller's thread, in input order, with what ``read`` gave.  As ``on_batch`` in the reading
+    thread the feed's native pass and the batch's encoding were ~20 % of the thread the whole run
+    waits on (BENCHMARKS.md stop 62)."""
+
+    def read(self, batch: LineBatch) -> object: ...
+
+    def take(self, batch: LineBatch, got: object) -> None: ...
+
+
 def _run(
     batches: Iterator[B], on_batch: Callable[[B], None] | None, workers: int,
-    work: Callable[[B], R],
+    work: Callable[[B], R], side: SideRead | None = None,
 ) -> Iterator[R]:
-    """Read batches in this thread, run ``work`` on ``workers`` threads (polars releases the
-    GIL), yield results in input order with at most ``workers + 1`` batches in flight."""
+    """Read batches in this thread, run ``work`` (and ``side.read``) on ``workers`` threads
+    (polars releases the GIL), yield results in input order (``side.take`` of each batch just
+    before its result) with at most ``workers + 1`` batches in flight."""
     limit = max(1, workers)
+
+    def job(batch: B) -> tuple[R, object]:
+        return work(batch), (side.read(batch) if side is not None else None)  # type: ignore[arg-type]
+
+    def done() -> R:
+        batch, future = pending.popleft()
+        result, got = future.result()
+        if side is not None:
+            side.take(batch, got)  # type: ignore[arg-type]
+        return result
+
     with ThreadPoolExecutor(max_workers=limit) as pool:
-        pending: deque[Future[R]] = deque()
+        pending: deque[tuple[B, Future[tuple[R, object]]]] = deque()
         for batch in batches:
             if on_batch is not None:
                 on_batch(batch)
-            pending.append(pool.submit(work, batch))
+            pending.append((batch, pool.submit(job, batch)))
             if len(pending) > limit:
-                yield pending.popleft().result()
+                yield done()
         while pending:
-            yield pending.popleft().result()
+            yield done()
 
 
 def _pull(

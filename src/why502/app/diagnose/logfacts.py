@@ -85,8 +85,7 @@ def read_logs(options: DiagnoseOptions, conf: ConfigRead, since: datetime | None
                 read[kind] = classify_into(agg, paths, since, diags, explicit=options.named(kind),
                                            seen=seen, join=join if kind == "error_logs" else None,
                                            family=family if kind == "error_logs" else None,
-                                           on_batch=feed.feed if feed is not None and kind == "error_logs"
-                                           else None)
+                                           side=feed if feed is not None and kind == "error_logs" else None)
             read["app_logs"] += classify_into(agg, list(found_app_logs or []), since, diags,
                                               explicit=False, seen=seen)
         finally:

@@ -10,13 +10,12 @@ classified twice.  The kernel log is read by ``sources.system`` (``journalctl -k
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 import polars as pl
 
-from why502.app.classify import classify_files, filter_since
+from why502.app.classify import SideRead, classify_files, filter_since
 from why502.app.stats.errorlog import JoinRows
 from why502.app.stats.sniff import has_lines_of
 from why502.errors import InputError
@@ -26,7 +25,7 @@ from why502.evidence.model import LogEvent
 from why502.findings.model import Diagnostic
 from why502.proxies import DEFAULT
 from why502.sources import system
-from why502.sources.logfiles import LineBatch, expand_inputs, file_identity
+from why502.sources.logfiles import expand_inputs, file_identity
 from why502.sources.opening import discovered_skip, take_notes
 
 # 4 MiB batches, two classifying threads while the next batch is read (app.classify._run):
@@ -43,7 +42,7 @@ FileKey = tuple[int, int] | str  # sources.logfiles.file_identity()
 def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                   diags: list[Diagnostic], explicit: bool, seen: set[FileKey] | None = None,
                   join: JoinRows | None = None, family: str | None = None,
-                  on_batch: Callable[[LineBatch], None] | None = None) -> list[str]:
+                  side: SideRead | None = None) -> list[str]:
     """Classify every line of ``paths`` (rotated sets, .gz) into ``agg``; return files read.
 
     The loop is ``app.classify.classify_files`` (the ``why502 classify`` one); this adds the
@@ -56,8 +55,9 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
     reads them), so ``compute_for_diagnose`` need not read and classify the error log again.
     ``family``: the proxy's own log family of ``parsers.lblogs`` (its JSON error lines): a file
     with lines of it is read by that family's reader (``app.stats.lb.classify_lb``, the rows of
-    ``why502 classify``).  ``on_batch``: each batch read, before it is classified (HAProxy's
-    one log is its access log too: ``Hooks.access_feed``), so the file is not read again.
+    ``why502 classify``).  ``side``: another reader of each batch read, next to its
+    classification (HAProxy's one log is its access log too: ``Hooks.access_feed``), so the
+    file is not read again.
     """
     if not paths:
         return []
@@ -107,7 +107,7 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                 continue
             try:
                 for df in classify_files([f], batch_bytes=BATCH_BYTES, with_text=True,
-                                         workers=CLASSIFY_WORKERS, on_batch=on_batch):
+                                         workers=CLASSIFY_WORKERS, side=side):
                     if join is not None:
                         join.add(error_join_rows(df))
                     agg.add(df if since is None else filter_since(df, since))

@@ -377,8 +377,14 @@ class FrameFeed:
                   folded: Folded | None) -> None:
         """The rows (and the counted groups, ``folded``) a ``BlockReader`` read of ``data``, the
         undecoded lines of ``path`` from its line ``first_line`` on."""
-        if not self.rows:  # (decoded as ``iter_batches`` decodes them)
-            self._note(path, first_line, _lines(data))
+        self.add_read(path, first_line, lambda: _lines(data), rows, folded)
+
+    def add_read(self, path: str, first_line: int, lines: Callable[[], pl.Series], rows: pl.DataFrame,
+                 folded: Folded | None) -> None:
+        """``add_block`` of a block read elsewhere, ``lines()`` its lines (decoded as
+        ``iter_batches`` decodes them), asked only until the first row."""
+        if not self.rows:
+            self._note(path, first_line, lines())
         self._hold(path, rows, folded)
 
     def _note(self, path: str, first_line: int, lines: pl.Series) -> None:

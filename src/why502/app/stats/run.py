@@ -9,7 +9,7 @@ import contextvars
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from why502 import proxies
 from why502.app.stats.errorlog import error_rows
@@ -28,6 +28,7 @@ from why502.textutil import strip_terminal_escapes
 if TYPE_CHECKING:
     import polars as pl
 
+    from why502.evidence.stats.parser import Folded
     from why502.facts.logconfig import LogConfig
     from why502.parsers.log_format import CompiledFormat
 
@@ -73,6 +74,13 @@ class StatsOptions:
     stats_views: bool = True
 
 
+class TextRead(NamedTuple):
+    """A batch's lines as the plug-in's native pass read them (``FedLog.read_text``)."""
+
+    rows: pl.DataFrame
+    folded: Folded | None
+
+
 class FedLog:
     """Another proxy's access log aggregated while another pass reads the same file: HAProxy
     writes one log, which ``diagnose`` reads as its error log, and that one read hands each
@@ -103,22 +111,33 @@ class FedLog:
         feed's lines through polars were two thirds of the thread that classifies HAProxy's log
         for diagnose (BENCHMARKS.md stop 55).  A line that is not printable ASCII -- a byte the
         reading pass decoded as U+FFFD too -- is handed back by the pass and read as ``frames``
-        reads it."""
+        reads it.  ``read_text`` then ``add_read``: the first may run in another thread."""
+        self.add_read(path, first_line, text, self.read_text(first_line, text))
+
+    def read_text(self, first_line: int, text: str) -> TextRead | None:
+        """The native pass over ``text`` (the lines from ``first_line`` on): no shared state is
+        touched, so it may run in any thread (``app.classify.SideRead``); None: not read so."""
+        if self._blocks is None:
+            return None
+        try:
+            data = text.encode("utf-8") + b"\n"
+        except UnicodeEncodeError:  # (a lone surrogate: the lines as they are, in add_read)
+            return None
+        read = self._blocks(data, first_line - 1, self.acc.reducer.folds_fields)
+        return None if read is None else TextRead(*read)  # (not data: a batch's copy per batch in flight)
+
+    def add_read(self, path: str, first_line: int, text: str, got: TextRead | None) -> None:
+        """The lines of ``text`` aggregated, as ``read_text`` read them (None: split here for
+        ``frames``); in the order of the file."""
         import polars as pl
 
-        read = None
-        if self._blocks is not None:
-            try:
-                data = text.encode("utf-8") + b"\n"
-            except UnicodeEncodeError:  # (a lone surrogate: the lines as they are, below)
-                data = b""
-            read = self._blocks(data, first_line - 1, self.acc.reducer.folds_fields) if data else None
-        if read is None:
+        if got is None:
             self.add(path, first_line, pl.Series("line", [text]).str.split("\n").explode())
             return
         if path not in self.paths:
             self.paths.append(path)
-        self._feed.add_block(path, first_line, data, *read)
+        self._feed.add_read(path, first_line, lambda: pl.Series("line", [text]).str.split("\n").explode(),
+                            got.rows, got.folded)
 
     def done(self) -> StatsAccumulator:
         """The accumulator, every row fed aggregated."""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import islice
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from why502.errors import InputError
 from why502.proxies.haproxy import log as haproxy_log
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from why502.app.stats.read import BlockReader, FramedLog
     from why502.app.stats.report import ProxiedInput
-    from why502.app.stats.run import FedLog
+    from why502.app.stats.run import FedLog, TextRead
     from why502.evidence.stats.parser import Folded, FoldGroups
     from why502.findings.results import StatsReport
 
@@ -352,18 +352,37 @@ class HttplogFeed:
         return self._log.paths
 
     def feed(self, batch: _Batch) -> None:
-        import polars as pl
+        """Each batch, in the order of the file: ``take(batch, read(batch))``."""
+        self.take(batch, self.read(batch))
 
+    def read(self, batch: _Batch) -> TextRead | None:
+        """The native pass over ``batch`` (``FedLog.read_text``), in any thread: the
+        ``app.classify.SideRead`` of diagnose's classifying pass, run in its workers."""
+        if (self.head and batch.path == "-") or not batch.count or self._take.get(batch.path) is False:
+            return None
+        if batch.first_line == 1:  # (a file's first batch decides; take, in order, reads the answer)
+            self._taken(batch)
+        return self._log.read_text(batch.first_line, batch.text)
+
+    def take(self, batch: _Batch, got: object) -> None:
+        """``batch``'s lines aggregated as ``read`` read them, in the order of the file."""
         if (self.head and batch.path == "-") or not batch.count:
             return
+        if self._taken(batch):
+            self._log.add_read(batch.path, batch.first_line, batch.text, cast("TextRead | None", got))
+
+    def _taken(self, batch: _Batch) -> bool:
+        """Whether the lines of ``batch``'s file are read (its first 200 lines hold httplog
+        lines, or ``head`` is off): decided on its first batch, once."""
+        import polars as pl
+
         take = self._take.get(batch.path)
         if take is None:
             head = (pl.Series("line", batch.text.split("\n", self.HEAD)[:self.HEAD]) if batch.first_line == 1
                     else pl.Series("line", [], dtype=pl.String))
             take = self._take[batch.path] = (
                 not self.head or bool(head.str.contains(haproxy_log.HTTPLOG.pattern).any()))
-        if take:
-            self._log.add_text(batch.path, batch.first_line, batch.text)
+        return take
 
     def log(self) -> FedLog:
         """The lines fed, aggregated (what ``haproxy_for_diagnose`` would read)."""
