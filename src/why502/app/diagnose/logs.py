@@ -32,6 +32,11 @@ from why502.sources.opening import discovered_skip, take_notes
 # at most three batches in flight, each needing ~15x its size while it is classified
 BATCH_BYTES = 4 << 20
 CLASSIFY_WORKERS = 2
+# 3 MiB with a side reader (HAProxy's access-log feed, read in the same workers: app.classify.
+# SideRead): the workers, no longer waiting on the reading thread, classify two batches at once
+# more of the time; at 4 MiB HAProxy's 4M-line log peaked at 298-315 MB, at 3 MiB 283 MB, as fast
+# on 1M lines (2.28 against 2.24 s; BENCHMARKS.md stop 62)
+SIDE_BATCH_BYTES = 3 << 20
 
 # What ``app.stats.read_error_lines`` returns, in its order: the access-log join's input.
 JOIN_COLUMNS = ("time", "client", "request", "host", "upstream", "symptom", "message")
@@ -106,7 +111,8 @@ def classify_into(agg: LogAggregator, paths: list[str], since: datetime | None,
                     diags.append(Diagnostic("warning", f"cannot read {f}: {err.strerror or err}", f))
                 continue
             try:
-                for df in classify_files([f], batch_bytes=BATCH_BYTES, with_text=True,
+                for df in classify_files([f], batch_bytes=BATCH_BYTES if side is None else SIDE_BATCH_BYTES,
+                                         with_text=True,
                                          workers=CLASSIFY_WORKERS, side=side):
                     if join is not None:
                         join.add(error_join_rows(df))
