@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.stats.test_lb_frames import _corpus, _frame_agrees
 from tests.support.clirun import why502
@@ -88,6 +89,24 @@ def test_the_batch_reader_gives_the_parsers_rows() -> None:
     bent = [re.sub(rx, repl, line, count=1) for line in lines for rx, repl in _BENT]
     taken = _frame_agrees("envoy", lines + bent)
     assert taken >= len(lines) + len(bent) // 2
+
+
+def test_the_batch_reader_reads_a_batch_in_parts_as_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_kv`` reads ``KV_ROWS`` lines at a time (its pivot's memory): the records and the lines
+    handed back, numbered in the batch, are the same in parts of any size as whole -- and as
+    the per-line parser's (``_frame_agrees``)."""
+    from why502.proxies.envoy import frame
+
+    lines = _kv_lines()
+    bent = [re.sub(rx, repl, line, count=1) for line in lines for rx, repl in _BENT]
+    series = pl.Series("line", lines + bent)
+    whole = frame._kv(series)
+    for rows in (1, 7, 64, series.len() - 1):
+        monkeypatch.setattr(frame, "KV_ROWS", rows)
+        rec, rest = frame._kv(series)
+        assert rec.equals(whole[0]) and rest.equals(whole[1]), rows
+        assert rec["idx"].dtype == pl.UInt32 and rest.dtype == pl.UInt32
+    assert _frame_agrees("envoy", lines + bent) >= len(lines)
 
 
 def test_a_success_line_is_envoys_and_a_log_of_them_is_sniffed(tmp_path: Path) -> None:

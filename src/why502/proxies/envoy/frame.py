@@ -383,11 +383,31 @@ _KV_PAIR = r'(?:^|\s)[A-Za-z_][\w.\-]*=(?:"(?:[^"\\]|\\.)*"|\S*)'
 _KV_FLAGS = _KV_FLAG.pattern
 
 
+#: lines of a key=value log read at a time: each line's pairs become rows of their own (~6 a
+#: line) before the pivot, and a whole 16 MiB block of them at once held diagnose's 1M-line run
+#: at 352 MB (BENCHMARKS.md stop 62)
+KV_ROWS = 16384
+
+
 def _kv(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """``log.parse_envoy_kv`` on a batch: each line's pairs (the first of a key written twice,
     quotes removed) as the JSON reader's text fields, then ``_json_records``' decisions.  A
     line whose first flags key holds no flags nor "-" is not Envoy's (the per-line parser says
-    so).  1M lines of a key=value format took 39 s line by line."""
+    so).  1M lines of a key=value format took 39 s line by line.  Read ``KV_ROWS`` lines at a
+    time (the records and the lines handed back numbered in ``lines``)."""
+    if lines.len() <= KV_ROWS:
+        return _kv_rows(lines)
+    recs, rests = [], []
+    for start in range(0, lines.len(), KV_ROWS):
+        rec, rest = _kv_rows(lines.slice(start, KV_ROWS))
+        recs.append(rec.with_columns(pl.col("idx") + start))
+        rests.append(rest + start)
+    taken = [rec for rec in recs if rec.height]  # (a part with none is not in the records' shape)
+    return pl.concat(taken, how="vertical_relaxed") if taken else recs[0], pl.concat(rests)
+
+
+def _kv_rows(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """``_kv`` of at most ``KV_ROWS`` lines."""
     df = pl.DataFrame({"text": lines}).with_row_index("idx")
     pairs = (df.select("idx", pl.col("text").str.extract_all(_KV_PAIR).alias("pair")).explode("pair")
              .filter(pl.col("pair").is_not_null())
