@@ -5,33 +5,34 @@ polars-free, as the agent is."""
 from __future__ import annotations
 
 from why502.parsers.lblogs.countspec import JsonCount, JsonFoldSpec, as_read
+from why502.proxies.envoy.keys import (
+    CLUSTER_KEYS,
+    DETAILS_KEYS,
+    FLAG_KEYS,
+    NUMBER_KEYS,
+    RESPONSE_DURATION_KEYS,
+    STATUS_KEYS,
+    STRING_KEYS,
+    TFR_KEYS,
+    UPSTREAM_KEYS,
+    UST_KEYS,
+)
 
-# its JSON keys (proxies/envoy/frame.py: _STATUS ... _RESPONSE_DURATION; log.parse_envoy_json)
-_ENVOY_STATUS = ("response_code", "responseCode", "status")
-_ENVOY_NUMBERS = (*_ENVOY_STATUS, "duration", "upstream_service_time", "upstreamServiceTime",
-                  "x-envoy-upstream-service-time")
-_ENVOY_FLAGS = ("response_flags", "responseFlags", "response_flag")
-_ENVOY_DETAILS = ("response_code_details", "responseCodeDetails")
-_ENVOY_TFR = ("upstream_transport_failure_reason", "upstreamTransportFailureReason")
-_ENVOY_TARGET = ("upstream_host", "upstreamHost", "upstream_cluster", "upstreamCluster")
-_ENVOY_STRINGS = (*_ENVOY_FLAGS, "method", "requestMethod", "path", "requestPath", "x-envoy-origin-path",
-                  *_ENVOY_DETAILS, *_ENVOY_TFR, "start_time", "startTime", "timestamp", "authority",
-                  "requestAuthority", *_ENVOY_TARGET, "downstream_remote_address", "remote_addr",
-                  "x_forwarded_for")
-_ENVOY_RESPONSE_DURATION = ("response_duration", "responseDuration", "targetDuration")
+# its JSON keys (keys.py: log.parse_envoy_json's)
+_ENVOY_TARGET = (*UPSTREAM_KEYS, *CLUSTER_KEYS)
 #: ``watch``'s native counting of its JSON access lines (``parsers.lblogs.counts``; its column
 #: pass's spec: proxies/envoy/frame.py ``SCHEMA``, every key text, ``_NATIVE``)
 COUNTS = JsonCount(
     "envoy",
-    keys=(*((k.encode(), "s", False, False, ()) for k in _ENVOY_NUMBERS),
-          *((k.encode(), "u", False, k in (*_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR), ())
-            for k in (*_ENVOY_STRINGS, *_ENVOY_RESPONSE_DURATION))),
+    keys=(*((k.encode(), "s", False, False, ()) for k in NUMBER_KEYS),
+          *((k.encode(), "u", False, k in (*FLAG_KEYS, *DETAILS_KEYS, *TFR_KEYS), ())
+            for k in (*STRING_KEYS, *RESPONSE_DURATION_KEYS))),
     forbidden=("EdgeResponseStatus", "RayID"), nested_ok=False,
     # a flag or detail makes the proxy's own failure at any status (a 200 with UT): every
     # deciding value counts; of %RESPONSE_DURATION% only whether it is empty, and which key
-    group=(*((k, "v") for k in (*_ENVOY_STATUS, *_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR,
+    group=(*((k, "v") for k in (*STATUS_KEYS, *FLAG_KEYS, *DETAILS_KEYS, *TFR_KEYS,
                                 *_ENVOY_TARGET)),
-           *((k, "e") for k in _ENVOY_RESPONSE_DURATION)),
+           *((k, "e") for k in RESPONSE_DURATION_KEYS)),
     prefix=(), once=('"response_code"',), obj=as_read)
 
 #: what ``stats`` counts of its JSON lines in the native pass (``parsers.lblogs.jsonfold``): the
@@ -41,8 +42,7 @@ COUNTS = JsonCount(
 #: ``start_time`` (the first key ``_text`` tries)
 FOLD = JsonFoldSpec(
     time="start_time",
-    decide=(*((k, "v") for k in (*_ENVOY_STATUS, *_ENVOY_FLAGS, *_ENVOY_DETAILS, *_ENVOY_TFR)),
-            *((k, "e") for k in _ENVOY_RESPONSE_DURATION)),
+    decide=(*((k, "v") for k in (*STATUS_KEYS, *FLAG_KEYS, *DETAILS_KEYS, *TFR_KEYS)),
+            *((k, "e") for k in RESPONSE_DURATION_KEYS)),
     per=tuple((k, "v") for k in _ENVOY_TARGET),
-    timing=tuple((k, "v") for k in ("upstream_service_time", "upstreamServiceTime",
-                                    "x-envoy-upstream-service-time")))
+    timing=tuple((k, "v") for k in UST_KEYS))

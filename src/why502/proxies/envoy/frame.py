@@ -41,6 +41,23 @@ from why502.parsers.lblogs.json_answers import (
     json_answers_text,
     mixed_answers,
 )
+from why502.proxies.envoy.keys import (
+    CLIENT_KEYS,
+    CLUSTER_KEYS,
+    DETAILS_KEYS,
+    DURATION_KEYS,
+    FLAG_KEYS,
+    HOST_KEYS,
+    METHOD_KEYS,
+    NUMBER_KEYS,
+    PATH_KEYS,
+    STATUS_KEYS,
+    STRING_KEYS,
+    TFR_KEYS,
+    TIME_KEYS,
+    UPSTREAM_KEYS,
+    UST_KEYS,
+)
 from why502.proxies.envoy.log import (
     _ENVOY_KEYS,
     _FLAGS_VALUE,
@@ -49,7 +66,6 @@ from why502.proxies.envoy.log import (
     _REFUSED,
     _RESPONSE_DURATION,
     _UNREACHABLE,
-    FLAG_KEYS,
     NAME,
     PRIMARY_FLAGS,
 )
@@ -191,23 +207,14 @@ def text_records(ok: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
-# log.parse_envoy_json's keys, in _get's order (the nested "upstream.*" ones are not read here:
-# a line with a nested object goes to the per-line parser)
-_FLAGS = FLAG_KEYS
-_STATUS = ("response_code", "responseCode", "status")
-_METHOD = ("method", "requestMethod")
-_PATH = ("path", "requestPath", "x-envoy-origin-path")
-_DETAILS = ("response_code_details", "responseCodeDetails")
-_TFR = ("upstream_transport_failure_reason", "upstreamTransportFailureReason")
-_TIME = ("start_time", "startTime", "timestamp")
-_HOST = ("authority", "requestAuthority")
-_UPSTREAM = ("upstream_host", "upstreamHost")
-_CLUSTER = ("upstream_cluster", "upstreamCluster")
-_DURATION = ("duration",)
-_UST = ("upstream_service_time", "upstreamServiceTime", "x-envoy-upstream-service-time")
-_CLIENT = ("downstream_remote_address", "remote_addr", "x_forwarded_for")
-_NUMBERS = (*_STATUS, *_DURATION, *_UST)  # read as numbers by to_int / to_float
-_STRINGS = (*_FLAGS, *_METHOD, *_PATH, *_DETAILS, *_TFR, *_TIME, *_HOST, *_UPSTREAM, *_CLUSTER, *_CLIENT)
+# log.parse_envoy_json's keys (keys.py), in _get's order (the nested "upstream.*" ones are not
+# read here: a line with a nested object goes to the per-line parser)
+_FLAGS, _STATUS, _METHOD, _PATH = FLAG_KEYS, STATUS_KEYS, METHOD_KEYS, PATH_KEYS
+_DETAILS, _TFR, _TIME, _HOST = DETAILS_KEYS, TFR_KEYS, TIME_KEYS, HOST_KEYS
+_UPSTREAM, _CLUSTER, _DURATION = UPSTREAM_KEYS, CLUSTER_KEYS, DURATION_KEYS
+_UST, _CLIENT = UST_KEYS, CLIENT_KEYS
+_NUMBERS = NUMBER_KEYS  # read as numbers by to_int / to_float
+_STRINGS = STRING_KEYS
 _READ = (*_NUMBERS, *_STRINGS, *_RESPONSE_DURATION)
 # every field as text: a number's text is what to_int/to_float read (checked below); a string
 # field holding a number, a boolean, NaN or a huge exponent is left to the parser

@@ -30,6 +30,22 @@ from typing import TYPE_CHECKING, Any
 from why502.parsers.lblogs.family import LogFamily
 from why502.parsers.lblogs.model import LbRecord, resolved, to_float, to_int
 from why502.proxies.envoy.counts import COUNTS, FOLD
+from why502.proxies.envoy.keys import (
+    CLIENT_KEYS,
+    CLUSTER_KEYS,
+    DETAILS_KEYS,
+    DURATION_KEYS,
+    FLAG_KEYS,
+    HOST_KEYS,
+    METHOD_KEYS,
+    PATH_KEYS,
+    RESPONSE_DURATION_KEYS,
+    STATUS_KEYS,
+    TFR_KEYS,
+    TIME_KEYS,
+    UPSTREAM_KEYS,
+    UST_KEYS,
+)
 from why502.proxies.envoy.proxy import ROUTE_TIMEOUT
 
 if TYPE_CHECKING:
@@ -51,8 +67,6 @@ _HEAD = re.compile(
     r'(?P<flags>[A-Z]+(?:,[A-Z]+)*|-) '
 )
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-#: the keys of %RESPONSE_FLAGS% in a JSON or key=value format, in the order they are read
-FLAG_KEYS = ("response_flags", "responseFlags", "response_flag")
 # a key=value line's flags key (``parse_envoy_kv``; ``frame._kv`` takes the same lines)
 _KV_FLAG = re.compile(r"(?:^|\s)(?:response_flags?|responseFlags)=")
 
@@ -225,33 +239,29 @@ def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
     if not is_envoy_json(obj):
         return None
     flags = str(_get(obj, *FLAG_KEYS) or "")
-    status = to_int(_get(obj, "response_code", "responseCode", "status"))
-    method = _text(obj, "method", "requestMethod")
-    path = _text(obj, "path", "requestPath", "x-envoy-origin-path")
+    status = to_int(_get(obj, *STATUS_KEYS))
+    method = _text(obj, *METHOD_KEYS)
+    path = _text(obj, *PATH_KEYS)
     rec = _record(
         status=status, flags=flags.split(","),
-        details=str(_get(obj, "response_code_details", "responseCodeDetails") or ""),
-        tfr=str(_get(obj, "upstream_transport_failure_reason", "upstreamTransportFailureReason") or ""),
-        time=_text(obj, "start_time", "startTime", "timestamp"),
+        details=str(_get(obj, *DETAILS_KEYS) or ""),
+        tfr=str(_get(obj, *TFR_KEYS) or ""),
+        time=_text(obj, *TIME_KEYS),
         request=f"{method} {path}" if method and path else None,
-        host=_text(obj, "authority", "requestAuthority"),
-        upstream=_text(obj, "upstream_host", "upstreamHost", "upstream.host"),
-        cluster=_text(obj, "upstream_cluster", "upstreamCluster", "upstream.service"),
-        duration=to_float(_get(obj, "duration")),
-        upstream_ms=to_float(_get(obj, "upstream_service_time", "upstreamServiceTime",
-                                  "x-envoy-upstream-service-time", "upstream.duration")),
-        client=_text(obj, "downstream_remote_address", "remote_addr", "x_forwarded_for"),
+        host=_text(obj, *HOST_KEYS),
+        upstream=_text(obj, *UPSTREAM_KEYS, "upstream.host"),
+        cluster=_text(obj, *CLUSTER_KEYS, "upstream.service"),
+        duration=to_float(_get(obj, *DURATION_KEYS)),
+        upstream_ms=to_float(_get(obj, *UST_KEYS, "upstream.duration")),
+        client=_text(obj, *CLIENT_KEYS),
     )
     if rec.made_by == "backend" and status is not None and status >= 500 and _no_upstream_byte(obj):
         return replace(rec, made_by="lb")
     return rec
 
 
-# %RESPONSE_DURATION%: "from the start time to the first byte read from the upstream host", "-"
-# (JSON null) when no byte was read (envoyproxy/envoy docs/root/configuration/observability/
-# access_log/usage.rst).  Its keys in Envoy's snake_case, camelCase, and Gloo Edge's documented
-# JSON format ("targetDuration": "%RESPONSE_DURATION%").
-_RESPONSE_DURATION = ("response_duration", "responseDuration", "targetDuration")
+# %RESPONSE_DURATION%'s keys (keys.py)
+_RESPONSE_DURATION = RESPONSE_DURATION_KEYS
 
 
 def _no_upstream_byte(obj: dict[str, Any]) -> bool:
