@@ -88,6 +88,23 @@ def test_alb_folder_of_gz_files_and_forced_type(run_main: RunMain, tmp_path: Pat
     assert timings["timeout"]["seconds"] == 60.0
 
 
+def test_alb_log_tree_with_aws_test_file_is_sniffed_as_alb(run_main: RunMain, tmp_path: Path) -> None:
+    """Elastic Load Balancing writes ``AWSLogs/<account>/ELBAccessLogTestFile`` (one line, no
+    record) when access logs are enabled, and its name sorts before ``elasticloadbalancing/``:
+    a tree synced from the bucket is still read as ALB's, by ``stats`` and ``diagnose`` alike,
+    with no flag (the test file's line counted as a line no reader took)."""
+    account = tmp_path / "AWSLogs" / "123456789012"
+    folder = account / "elasticloadbalancing" / "us-east-2" / "2018" / "07"
+    folder.mkdir(parents=True)
+    _published(folder, "alb", gz=True)
+    (account / "ELBAccessLogTestFile").write_text(
+        "Enable AccessLog for ELB: my-loadbalancer at 2018-07-02T10:14:26.531Z\n", encoding="utf-8")
+    data = _stats(run_main, str(tmp_path / "AWSLogs"))
+    assert data["requests"] == 11 and data["log_type"] == "alb", data
+    code, out, err = run_main("diagnose", "--access-log", str(tmp_path / "AWSLogs"), "--format", "json")
+    assert code == 1 and json.loads(out)["findings"], (code, out[-500:], err)
+
+
 def test_envoy_groups_timeout_and_retries(run_main: RunMain) -> None:
     data = _stats(run_main, str(REC / "envoy/envoy-istio-json.log"), "--lb-timeout", "2")
     groups = {g["group"]: g for g in data["groups"]}  # type: ignore[attr-defined]

@@ -70,7 +70,12 @@ def sniff_log_types(paths: list[str]) -> tuple[str, ...]:
 
 
 def _first_lines(paths: list[str]) -> list[str] | None:
-    """The first complete lines of the first readable input (``SNIFF_BYTES``), or None."""
+    """The first complete lines of the first readable input (``SNIFF_BYTES``), or None.  In a
+    folder, those of the first of its first files (by name) that are a family's log, else of the
+    first readable one: an ALB's log tree holds ``AWSLogs/<account>/ELBAccessLogTestFile``, which
+    Elastic Load Balancing writes when access logs are enabled ("The test file is not an actual
+    access log file", the ALB user guide's "Enable access logs"), and its name sorts before
+    ``elasticloadbalancing/``: read first, it made the tree no load balancer's log."""
     for p in paths:
         if p == "-" or not _rereadable(p):
             return None
@@ -78,14 +83,25 @@ def _first_lines(paths: list[str]) -> list[str] | None:
             files = expand_paths([p])
         except InputError:
             continue
-        for f in files[:3]:
+        first: list[str] | None = None
+        for f in files[:_SNIFF_FILES]:
             try:
                 batch = _head(f)
             except InputError:
                 continue
-            if batch is not None:
-                return batch.lines[:-1] if batch.count > 1 else batch.lines
+            if batch is None:
+                continue
+            lines = batch.lines[:-1] if batch.count > 1 else batch.lines
+            if len(files) == 1 or families().detect_families(lines):
+                return lines
+            first = lines if first is None else first
+        if first is not None:
+            return first
     return None
+
+
+#: the files of a folder whose first lines are sniffed, by name (``_first_lines``)
+_SNIFF_FILES = 3
 
 
 def has_lines_of(paths: list[str], family: str) -> bool:
