@@ -88,21 +88,31 @@ def test_alb_folder_of_gz_files_and_forced_type(run_main: RunMain, tmp_path: Pat
     assert timings["timeout"]["seconds"] == 60.0
 
 
-def test_alb_log_tree_with_aws_test_file_is_sniffed_as_alb(run_main: RunMain, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cloudtrail", [0, 40])
+def test_alb_log_tree_with_aws_test_file_is_sniffed_as_alb(run_main: RunMain, tmp_path: Path,
+                                                           cloudtrail: int) -> None:
     """Elastic Load Balancing writes ``AWSLogs/<account>/ELBAccessLogTestFile`` (one line, no
-    record) when access logs are enabled, and its name sorts before ``elasticloadbalancing/``:
-    a tree synced from the bucket is still read as ALB's, by ``stats`` and ``diagnose`` alike,
-    with no flag (the test file's line counted as a line no reader took)."""
-    account = tmp_path / "AWSLogs" / "123456789012"
+    record) when access logs are enabled, and a bucket shared with CloudTrail holds
+    ``AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/*.json.gz``: both sort before
+    ``elasticloadbalancing/``.  A tree synced from the bucket is still read as ALB's, by
+    ``stats`` and ``diagnose`` alike, with no flag (the other files' lines counted as lines no
+    reader took), from the folder or from the bucket's root above it."""
+    account = tmp_path / "bucket" / "AWSLogs" / "123456789012"
     folder = account / "elasticloadbalancing" / "us-east-2" / "2018" / "07"
     folder.mkdir(parents=True)
     _published(folder, "alb", gz=True)
     (account / "ELBAccessLogTestFile").write_text(
         "Enable AccessLog for ELB: my-loadbalancer at 2018-07-02T10:14:26.531Z\n", encoding="utf-8")
-    data = _stats(run_main, str(tmp_path / "AWSLogs"))
-    assert data["requests"] == 11 and data["log_type"] == "alb", data
-    code, out, err = run_main("diagnose", "--access-log", str(tmp_path / "AWSLogs"), "--format", "json")
-    assert code == 1 and json.loads(out)["findings"], (code, out[-500:], err)
+    for k in range(cloudtrail):  # (one region a day, as many as the sniff's bound and more)
+        day = account / "CloudTrail" / f"us-east-{1 + k % 2}" / "2018" / "07" / f"{1 + k // 2:02d}"
+        day.mkdir(parents=True, exist_ok=True)
+        with gzip.open(day / f"123456789012_CloudTrail_us-east-1_20180701T0000Z_{k}.json.gz", "wt") as fh:
+            fh.write(json.dumps({"Records": [{"eventVersion": "1.08", "eventName": "ListBuckets"}]}))
+    for root in (tmp_path / "bucket" / "AWSLogs", tmp_path / "bucket"):
+        data = _stats(run_main, str(root))
+        assert data["requests"] == 11 and data["log_type"] == "alb", data
+        code, out, err = run_main("diagnose", "--access-log", str(root), "--format", "json")
+        assert code == 1 and json.loads(out)["findings"], (code, out[-500:], err)
 
 
 def test_envoy_groups_timeout_and_retries(run_main: RunMain) -> None:

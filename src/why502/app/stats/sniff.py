@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
@@ -71,11 +71,13 @@ def sniff_log_types(paths: list[str]) -> tuple[str, ...]:
 
 def _first_lines(paths: list[str]) -> list[str] | None:
     """The first complete lines of the first readable input (``SNIFF_BYTES``), or None.  In a
-    folder, those of the first of its first files (by name) that are a family's log, else of the
-    first readable one: an ALB's log tree holds ``AWSLogs/<account>/ELBAccessLogTestFile``, which
-    Elastic Load Balancing writes when access logs are enabled ("The test file is not an actual
-    access log file", the ALB user guide's "Enable access logs"), and its name sorts before
-    ``elasticloadbalancing/``: read first, it made the tree no load balancer's log."""
+    folder, those of the first file that is a family's log among its first file by name and
+    then one file per subtree, breadth first (``_spread``), else of the first readable one.  An
+    ALB's log tree holds ``AWSLogs/<account>/ELBAccessLogTestFile``, which Elastic Load Balancing
+    writes when access logs are enabled ("The test file is not an actual access log file", the
+    ALB user guide's "Enable access logs"), and a bucket shared with CloudTrail holds
+    ``AWSLogs/<account>/CloudTrail/...``: both sort before ``elasticloadbalancing/``, and read
+    first they made the tree no load balancer's log."""
     for p in paths:
         if p == "-" or not _rereadable(p):
             return None
@@ -84,7 +86,7 @@ def _first_lines(paths: list[str]) -> list[str] | None:
         except InputError:
             continue
         first: list[str] | None = None
-        for f in files[:_SNIFF_FILES]:
+        for f in _candidates(p, files):
             try:
                 batch = _head(f)
             except InputError:
@@ -100,8 +102,38 @@ def _first_lines(paths: list[str]) -> list[str] | None:
     return None
 
 
-#: the files of a folder whose first lines are sniffed, by name (``_first_lines``)
-_SNIFF_FILES = 3
+#: the files of a folder whose first lines are sniffed at most (``_first_lines``)
+_SNIFF_FILES = 16
+
+
+def _candidates(root: str, files: list[Path]) -> Iterator[Path]:
+    """The files of ``root`` (``expand_paths``' answer) to sniff: its first, then ``_spread``'s."""
+    if not files:
+        return
+    yield files[0]
+    if len(files) > 1 and os.path.isdir(root):
+        yield from (f for f in _spread(Path(root), files) if f != files[0])
+
+
+def _spread(root: Path, files: list[Path]) -> list[Path]:
+    """At most ``_SNIFF_FILES`` of ``files`` (sorted, all under ``root``), one per subtree and
+    breadth first: the first file under each entry of ``root``, then under each entry of those
+    entries, and so on -- so a tree of several kinds of logs (``CloudTrail/``, then
+    ``elasticloadbalancing/``) shows each kind in its first few files."""
+    parts = [f.relative_to(root).parts if f.is_relative_to(root) else (f.name,) for f in files]
+    out: list[Path] = []
+    taken: set[int] = set()
+    for depth in range(1, max(len(x) for x in parts) + 1):
+        firsts: dict[tuple[str, ...], int] = {}
+        for i, x in enumerate(parts):
+            firsts.setdefault(x[:depth], i)
+        for i in firsts.values():
+            if i not in taken:
+                taken.add(i)
+                out.append(files[i])
+                if len(out) >= _SNIFF_FILES:
+                    return out
+    return out
 
 
 def has_lines_of(paths: list[str], family: str) -> bool:
