@@ -107,3 +107,20 @@ def test_what_python_must_say_is_left_to_it(line: str) -> None:
     from why502.proxies.haproxy import _hapscan
 
     assert _hapscan.unwrap_offset(line.encode("utf-8")) == -1
+
+
+def test_every_fixture_line_it_answers_for_is_unwraps() -> None:
+    """The lines real programs wrote (every text file of the fixtures: nginx, HAProxy, Apache,
+    the edges, syslog, journald, CRI, docker, kubectl), each as the native offset reads it."""
+    from tests.support.paths import FIXTURES_DIR
+
+    answered = 0
+    for path in sorted(FIXTURES_DIR.rglob("*")):
+        if not path.is_file() or path.stat().st_size > 20_000_000:
+            continue
+        data = path.read_bytes()[:2_000_000]
+        if b"\0" in data[:4096]:
+            continue
+        for raw in data.split(b"\n")[:5000]:
+            answered += _same(raw.decode("utf-8", errors="replace")) >= 0
+    assert answered > 3000
