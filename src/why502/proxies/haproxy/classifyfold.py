@@ -136,11 +136,11 @@ def known_lines(lines: pl.Series, year: int) -> tuple[list[int], pl.DataFrame | 
     per-line paths (``diagnose``, ``classify --format jsonl``) need not read them one by one.
     A group read as nothing -- a request that went well, a client's error -- has no record;
     the records of a failure's group are its first line's, each with its own time, client,
-    frontend, request and message (``session_columns``: the message is where ``unwrap``'s text
-    starts, found natively -- ``native/unwrap_ascii.h`` -- and asked of ``unwrap`` only where the
-    pass leaves it null; ``unwrap`` on every failed line, ~4 us each, was a sixth of
-    ``diagnose``'s CPU on a failure-dense log).  The lines go to the pass joined in one string by
-    polars, not as a list of str: ~1.5 MB less per 4 MiB batch."""
+    frontend and request (``session_columns``) and message (``_messages``: where ``unwrap``'s
+    text starts in each failed line, found natively -- ``native/unwrap_ascii.h`` -- and asked of
+    ``unwrap`` only for the lines the pass hands back; ``unwrap`` on every failed line, ~4 us
+    each, was a sixth of ``diagnose``'s CPU on a failure-dense log).  The lines go to the pass
+    joined in one string by polars, not as a list of str: ~1.5 MB less per 4 MiB batch."""
     native = _native()
     if native is None or not hasattr(native, "session_columns") or not lines.len():
         return [], None
