@@ -27,7 +27,7 @@ from tests.support import blocks
 from tests.support.native import native_pass
 from why502.app.stats import lb
 from why502.proxies.envoy import frame as envoy
-from why502.proxies.envoy.log import _RESPONSE_DURATION
+from why502.proxies.envoy.keys import RESPONSE_DURATION_KEYS
 from why502.proxies.logfamilies import families
 
 BUILT, pytestmark = native_pass("why502.parsers.lblogs._jsonscan", "the native JSON pass")
@@ -46,9 +46,9 @@ def _envoy_json_lines() -> list[str]:
             obj = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(obj, dict) or any(k in obj for k in _RESPONSE_DURATION):
+        if not isinstance(obj, dict) or any(k in obj for k in RESPONSE_DURATION_KEYS):
             continue
-        for key in _RESPONSE_DURATION:
+        for key in RESPONSE_DURATION_KEYS:
             for form in _FORMS:
                 out.append(json.dumps({key: form, **obj}, separators=(",", ":")))
     return out

@@ -51,6 +51,7 @@ from why502.proxies.envoy.keys import (
     METHOD_KEYS,
     NUMBER_KEYS,
     PATH_KEYS,
+    RESPONSE_DURATION_KEYS,
     STATUS_KEYS,
     STRING_KEYS,
     TFR_KEYS,
@@ -64,7 +65,6 @@ from why502.proxies.envoy.log import (
     _KV_FLAG,
     _OWN_DETAILS,
     _REFUSED,
-    _RESPONSE_DURATION,
     _UNREACHABLE,
     NAME,
     PRIMARY_FLAGS,
@@ -209,22 +209,16 @@ def text_records(ok: pl.DataFrame) -> pl.DataFrame:
 
 # log.parse_envoy_json's keys (keys.py), in _get's order (the nested "upstream.*" ones are not
 # read here: a line with a nested object goes to the per-line parser)
-_FLAGS, _STATUS, _METHOD, _PATH = FLAG_KEYS, STATUS_KEYS, METHOD_KEYS, PATH_KEYS
-_DETAILS, _TFR, _TIME, _HOST = DETAILS_KEYS, TFR_KEYS, TIME_KEYS, HOST_KEYS
-_UPSTREAM, _CLUSTER, _DURATION = UPSTREAM_KEYS, CLUSTER_KEYS, DURATION_KEYS
-_UST, _CLIENT = UST_KEYS, CLIENT_KEYS
-_NUMBERS = NUMBER_KEYS  # read as numbers by to_int / to_float
-_STRINGS = STRING_KEYS
-_READ = (*_NUMBERS, *_STRINGS, *_RESPONSE_DURATION)
+_READ = (*NUMBER_KEYS, *STRING_KEYS, *RESPONSE_DURATION_KEYS)
 # every field as text: a number's text is what to_int/to_float read (checked below); a string
 # field holding a number, a boolean, NaN or a huge exponent is left to the parser
 SCHEMA: dict[str, pl.DataType] = {k: pl.String() for k in _READ}
 _TAKE = (key_is(_ENVOY_KEYS, ""),)
 _SKIP = (
     r":\s*[{\[]", r'"(?:EdgeResponseStatus|RayID)"',  # a nested value; Cloudflare's line (rank 20)
-    key_is((*_STRINGS, *_RESPONSE_DURATION), r"[-\d]"),
+    key_is((*STRING_KEYS, *RESPONSE_DURATION_KEYS), r"[-\d]"),
     key_is(_READ, r"(?:true|false|NaN|-?Infinity)"),
-    key_is(_NUMBERS, r'"?[-\d.]+[eE]'),
+    key_is(NUMBER_KEYS, r'"?[-\d.]+[eE]'),
 )
 _INT = r"^-?[0-9]{1,18}$"
 _FLOAT = r"^-?[0-9]{1,15}(?:\.[0-9]+)?$"
@@ -238,7 +232,7 @@ def _get(keys: tuple[str, ...]) -> pl.Expr:
 # the same guards for the native JSON pass (``batch.JsonPass``): one of Envoy's keys, no
 # Cloudflare key, no nested value; the numbers read as their text
 _NATIVE = JsonPass(any_of=_ENVOY_KEYS, forbidden=("EdgeResponseStatus", "RayID"), nested_ok=False,
-                   text_numbers=_NUMBERS)
+                   text_numbers=NUMBER_KEYS)
 
 # Envoy's JSON answers (``json_answers``), as ``_json_records`` and ``_decided`` read a line:
 # with no response flag (each flags key null, "" or "-") it has no primary flag, so no code and
@@ -246,8 +240,8 @@ _NATIVE = JsonPass(any_of=_ENVOY_KEYS, forbidden=("EdgeResponseStatus", "RayID")
 # code): below 500 it did not fail, whoever made its status.  Its durations must be texts those
 # decisions take (another goes to the per-line parser), its status, time and upstream host the
 # first key of each that holds a value (``_get``; "-" sends the line out as columns).
-JSON_ANSWERS = AnswerRule(status=_STATUS, time=_TIME, target=_UPSTREAM, clean=_FLAGS,
-                          numbers=(*_DURATION, *_UST))
+JSON_ANSWERS = AnswerRule(status=STATUS_KEYS, time=TIME_KEYS, target=UPSTREAM_KEYS, clean=FLAG_KEYS,
+                          numbers=(*DURATION_KEYS, *UST_KEYS))
 
 
 # (the ``idx`` of some lines, a key) -> whether each of those lines has the key at its top level
@@ -263,7 +257,7 @@ def _json(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
 # the schema's order, no nested key in it)
 _SPEC_NAMES = [name.decode() for name, *_rest in (_NATIVE.keys(SCHEMA) or ())]
 assert not any("." in name for name in _SPEC_NAMES)
-_SEEN_BIT = {key: _SPEC_NAMES.index(key) for key in _RESPONSE_DURATION}
+_SEEN_BIT = {key: _SPEC_NAMES.index(key) for key in RESPONSE_DURATION_KEYS}
 
 
 def envoy_block(data: bytes) -> tuple[pl.DataFrame, list[int]] | None:
@@ -342,8 +336,8 @@ def _json_records(rec: pl.DataFrame, rest: pl.Series, present: Present) -> tuple
         return rec, rest
     # each field once, as _get reads it (the expressions below use them many times)
     rec = rec.select("idx", *(_get(keys).alias(name) for name, keys in _FIELDS.items()),
-                     *(pl.col(k) for k in _RESPONSE_DURATION),
-                     *(present(rec["idx"], k).alias(f"present_{k}") for k in _RESPONSE_DURATION))
+                     *(pl.col(k) for k in RESPONSE_DURATION_KEYS),
+                     *(present(rec["idx"], k).alias(f"present_{k}") for k in RESPONSE_DURATION_KEYS))
     status, dur, ust, flags = pl.col("_status"), pl.col("_dur"), pl.col("_ust"), pl.col("_flags")
     # to_int / to_float read these texts as the cast does (else: the per-line parser); flags as
     # Envoy writes them (split(",") and the filter of empty ones would change others); the
@@ -369,16 +363,17 @@ def _json_records(rec: pl.DataFrame, rest: pl.Series, present: Present) -> tuple
     return out, rest
 
 
-_FIELDS = {"_status": _STATUS, "_dur": _DURATION, "_ust": _UST, "_flags": _FLAGS, "_method": _METHOD,
-           "_path": _PATH, "_details": _DETAILS, "_tfr": _TFR, "_time": _TIME, "_host": _HOST,
-           "_upstream": _UPSTREAM, "_cluster": _CLUSTER, "_client": _CLIENT}
+_FIELDS = {"_status": STATUS_KEYS, "_dur": DURATION_KEYS, "_ust": UST_KEYS, "_flags": FLAG_KEYS,
+           "_method": METHOD_KEYS, "_path": PATH_KEYS, "_details": DETAILS_KEYS, "_tfr": TFR_KEYS,
+           "_time": TIME_KEYS, "_host": HOST_KEYS, "_upstream": UPSTREAM_KEYS, "_cluster": CLUSTER_KEYS,
+           "_client": CLIENT_KEYS}
 
 
 def _local_reply() -> pl.Expr:
     """``log._no_upstream_byte``: the first of its keys the line has decides (null, "" or "-": no
     upstream byte); ``present_<key>`` says whether the line has the key."""
     out: pl.Expr = pl.lit(False)
-    for k in reversed(_RESPONSE_DURATION):
+    for k in reversed(RESPONSE_DURATION_KEYS):
         empty = pl.col(k).is_null() | pl.col(k).is_in(["", "-"])
         out = pl.when(pl.col(f"present_{k}")).then(empty).otherwise(out)
     return out
@@ -433,7 +428,7 @@ def _kv_rows(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
                              for k in (*_READ, "status_details") if k not in wide.columns)
     wide = wide.with_columns(pl.coalesce("response_code_details", "status_details")
                              .alias("response_code_details")).drop("status_details")
-    first_flags = pl.coalesce(*_FLAGS)  # the first flags key the line has, "" included
+    first_flags = pl.coalesce(*FLAG_KEYS)  # the first flags key the line has, "" included
     envoy = first_flags.is_not_null() & first_flags.str.contains(f"^(?:{_FLAGS_VALUE.pattern})$")
     taken = wide.filter(envoy)
     left = wide.filter(~envoy)["idx"]

@@ -260,14 +260,10 @@ def parse_envoy_json(obj: dict[str, Any]) -> LbRecord | None:
     return rec
 
 
-# %RESPONSE_DURATION%'s keys (keys.py)
-_RESPONSE_DURATION = RESPONSE_DURATION_KEYS
-
-
 def _no_upstream_byte(obj: dict[str, Any]) -> bool:
     """The format logs %RESPONSE_DURATION% and it is empty: no upstream answered, so a 5xx
     without a response flag is still the proxy's own (a local reply), not the backend's."""
-    for k in _RESPONSE_DURATION:
+    for k in RESPONSE_DURATION_KEYS:
         if k in obj:
             return obj[k] in (None, "", "-")
     return False
