@@ -17,9 +17,10 @@
  * each greedy run is one the next token cannot extend (a run of non-spaces before a space, a tag
  * before '[' or ':'), so its length is the only one that can match.
  * tests/haproxy/test_unwrap_native.py holds the offsets equal to unwrap's on every layer, their
- * stacks, and bent lines around each.  Used by _hapscan's session_columns (the message of
- * HAProxy's session lines, proxies/haproxy/classifyfold.py): ~4 us of Python per failed line,
- * a sixth of diagnose's CPU on a failure-dense HAProxy log (BENCHMARKS.md stop 62).
+ * stacks, and bent lines around each.  Used by _hapscan's unwrapped (the message of HAProxy's
+ * failed session lines, proxies/haproxy/classifyfold.py: ~4 us of Python per failed line, a
+ * sixth of diagnose's CPU on a failure-dense HAProxy log, BENCHMARKS.md stop 62), and by nginx's
+ * scanner for the CRI and --timestamps framings it peels (proxies/nginx/_scan_wrappers.h).
  */
 #ifndef WHY502_UNWRAP_ASCII_H
 #define WHY502_UNWRAP_ASCII_H
@@ -38,7 +39,7 @@ static inline int ua_tag(char c) { return ua_word(c) || c == '.' || c == '/' || 
 /* _ISO at s[i] followed by a space: the offset after the space, or -1.  The fraction is all its
  * digits and the offset is taken with its colon when it has one: any shorter choice is followed by
  * a digit, a colon or the offset's sign, never by the space. */
-static Py_ssize_t ua_iso_space(const char *s, Py_ssize_t i, Py_ssize_t n) {
+static inline Py_ssize_t ua_iso_space(const char *s, Py_ssize_t i, Py_ssize_t n) {
     static const char shape[] = "dddd-dd-dd_dd:dd:dd";
     if (n - i < 20) return -1;
     for (int k = 0; k < 19; k++) {
@@ -70,7 +71,7 @@ static inline Py_ssize_t ua_token_space(const char *s, Py_ssize_t i, Py_ssize_t 
 }
 
 /* (?P<tag>[\w./@-]+)(?:\[\d+\])?: at s[i]: the offset after ": ", or -1 */
-static Py_ssize_t ua_tag_colon(const char *s, Py_ssize_t i, Py_ssize_t n) {
+static inline Py_ssize_t ua_tag_colon(const char *s, Py_ssize_t i, Py_ssize_t n) {
     Py_ssize_t t = i;
     while (t < n && ua_tag(s[t])) t++;
     if (t == i) return -1;
@@ -83,7 +84,7 @@ static Py_ssize_t ua_tag_colon(const char *s, Py_ssize_t i, Py_ssize_t n) {
 }
 
 /* _CRI: ^ISO (?:stdout|stderr) [FP] ? */
-static Py_ssize_t ua_cri(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_cri(const char *s, Py_ssize_t n) {
     Py_ssize_t j = ua_iso_space(s, 0, n);
     if (j < 0 || n - j < 8 || (memcmp(s + j, "stdout ", 7) != 0 && memcmp(s + j, "stderr ", 7) != 0)) return -1;
     j += 7;
@@ -93,7 +94,7 @@ static Py_ssize_t ua_cri(const char *s, Py_ssize_t n) {
 }
 
 /* _PRI: ^<\d{1,3}>(?:1 )? */
-static Py_ssize_t ua_pri(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_pri(const char *s, Py_ssize_t n) {
     Py_ssize_t d = 1;
     while (d < n && d <= 4 && ua_dig(s[d])) d++;
     if (d == 1 || d > 4 || d >= n || s[d] != '>') return -1;
@@ -102,7 +103,7 @@ static Py_ssize_t ua_pri(const char *s, Py_ssize_t n) {
 }
 
 /* _SYSLOG_ISO after its optional head: ISO (?!level )\S+ tag[pid]?: at s[i] */
-static Py_ssize_t ua_syslog_iso_at(const char *s, Py_ssize_t i, Py_ssize_t n) {
+static inline Py_ssize_t ua_syslog_iso_at(const char *s, Py_ssize_t i, Py_ssize_t n) {
     static const char *const levels[] = {"CRIT", "ERRO", "WARN", "INFO", "DEBG", "TRAC", "BLAT"};
     Py_ssize_t j = ua_iso_space(s, i, n);
     if (j < 0) return -1;
@@ -114,7 +115,7 @@ static Py_ssize_t ua_syslog_iso_at(const char *s, Py_ssize_t i, Py_ssize_t n) {
 }
 
 /* _SYSLOG_ISO: ^(?:\d \S+ )?ISO ...: with the head first, then without it */
-static Py_ssize_t ua_syslog_iso(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_syslog_iso(const char *s, Py_ssize_t n) {
     if (n >= 3 && ua_dig(s[0]) && s[1] == ' ') {
         Py_ssize_t k = ua_token_space(s, 2, n);
         Py_ssize_t got = k < 0 ? -1 : ua_syslog_iso_at(s, k, n);
@@ -124,7 +125,7 @@ static Py_ssize_t ua_syslog_iso(const char *s, Py_ssize_t n) {
 }
 
 /* _SYSLOG_5424: ^ISO \S+ \S+ \S+ \S+ (?:-|\[.*?\]) -- the lazy bracket ends at the first "] " */
-static Py_ssize_t ua_syslog_5424(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_syslog_5424(const char *s, Py_ssize_t n) {
     Py_ssize_t j = ua_iso_space(s, 0, n);
     for (int k = 0; k < 4 && j >= 0; k++) j = ua_token_space(s, j, n);
     if (j < 0 || j >= n) return -1;
@@ -136,7 +137,7 @@ static Py_ssize_t ua_syslog_5424(const char *s, Py_ssize_t n) {
 }
 
 /* _SYSLOG_BSD after "Mon ", from the day's last digit on: ` \d\d:\d\d:\d\d(?:\.\d+)? \S+ tag[pid]?: ` */
-static Py_ssize_t ua_bsd_rest(const char *s, Py_ssize_t i, Py_ssize_t n) {
+static inline Py_ssize_t ua_bsd_rest(const char *s, Py_ssize_t i, Py_ssize_t n) {
     if (n - i < 10 || s[i] != ' ' || !ua_dig(s[i + 1]) || !ua_dig(s[i + 2]) || s[i + 3] != ':' || !ua_dig(s[i + 4])
         || !ua_dig(s[i + 5]) || s[i + 6] != ':' || !ua_dig(s[i + 7]) || !ua_dig(s[i + 8]))
         return -1;
@@ -152,7 +153,7 @@ static Py_ssize_t ua_bsd_rest(const char *s, Py_ssize_t i, Py_ssize_t n) {
 }
 
 /* _SYSLOG_BSD: ^[A-Z][a-z]{2} [ \d]?\d ...: the day's optional first character taken first */
-static Py_ssize_t ua_syslog_bsd(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_syslog_bsd(const char *s, Py_ssize_t n) {
     if (n < 6 || !ua_upper(s[0]) || !ua_lower(s[1]) || !ua_lower(s[2]) || s[3] != ' ') return -1;
     if ((s[4] == ' ' || ua_dig(s[4])) && ua_dig(s[5])) {
         Py_ssize_t got = ua_bsd_rest(s, 6, n);
@@ -162,7 +163,7 @@ static Py_ssize_t ua_syslog_bsd(const char *s, Py_ssize_t n) {
 }
 
 /* _COMPOSE: ^[A-Za-z0-9][\w.-]*\s+\| ? */
-static Py_ssize_t ua_compose(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_compose(const char *s, Py_ssize_t n) {
     Py_ssize_t k = 1;
     while (k < n && (ua_word(s[k]) || s[k] == '.' || s[k] == '-')) k++;
     Py_ssize_t m = k;
@@ -173,7 +174,7 @@ static Py_ssize_t ua_compose(const char *s, Py_ssize_t n) {
 }
 
 /* \[\s*\d+\.\d+\]  at s[i]: the offset after the ']' and the space after it, or -1 */
-static Py_ssize_t ua_dmesg_at(const char *s, Py_ssize_t i, Py_ssize_t n) {
+static inline Py_ssize_t ua_dmesg_at(const char *s, Py_ssize_t i, Py_ssize_t n) {
     if (i >= n || s[i] != '[') return -1;
     i++;
     while (i < n && s[i] == ' ') i++;
@@ -187,7 +188,7 @@ static Py_ssize_t ua_dmesg_at(const char *s, Py_ssize_t i, Py_ssize_t n) {
 }
 
 /* _KERNEL_TAG: ^kernel: (?:\[\s*\d+\.\d+\] )? */
-static Py_ssize_t ua_kernel(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_kernel(const char *s, Py_ssize_t n) {
     if (n < 8 || memcmp(s, "kernel: ", 8) != 0) return -1;
     Py_ssize_t d = ua_dmesg_at(s, 8, n);
     return d >= 0 ? d : 8;
@@ -195,7 +196,7 @@ static Py_ssize_t ua_kernel(const char *s, Py_ssize_t n) {
 
 /* one round of unwrap's loop on s[0..n): the length of the layer it strips, 0 for none, -1 when
  * the round is one this file does not follow (a JSON layer could be tried) */
-static Py_ssize_t ua_round(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t ua_round(const char *s, Py_ssize_t n) {
     if (n == 0) return 0;
     char first = s[0];
     if (first == ' ' || first == '{' || first == '"') return -1;
@@ -213,7 +214,7 @@ static Py_ssize_t ua_round(const char *s, Py_ssize_t n) {
 }
 
 /* where unwrap(line).text starts in s[0..n) (a line without its newline), or -1 (module comment) */
-static Py_ssize_t unwrap_at(const char *s, Py_ssize_t n) {
+static inline Py_ssize_t unwrap_at(const char *s, Py_ssize_t n) {
     for (Py_ssize_t k = 0; k < n; k++)
         if ((unsigned char)s[k] < 0x20 || (unsigned char)s[k] > 0x7e || s[k] == '\\') return -1;
     Py_ssize_t at = 0;

@@ -17,31 +17,9 @@
  * may_normalize() proves normalize() leaves it as it is.
  */
 
-static inline int ws(char c) { return (unsigned char)c <= 0x20; } /* a superset of str.isspace() in ASCII */
+#include "unwrap_ascii.h" /* wrappers._ISO and _CRI, followed as unwrap() reads them */
 
-/* wrappers._ISO: \d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)? followed by
- * a space; greedy, as the regex's only match that a space can follow.  Returns the offset after
- * that space, or -1. */
-static Py_ssize_t iso_prefix(const char *s, Py_ssize_t n) {
-    static const char shape[] = "dddd-dd-dd_dd:dd:dd";
-    if (n < 20) return -1;
-    for (int i = 0; i < 19; i++) {
-        char want = shape[i];
-        if (want == 'd' ? !dig(s[i]) : want == '_' ? (s[i] != 'T' && s[i] != ' ') : s[i] != want) return -1;
-    }
-    Py_ssize_t i = 19;
-    if (i + 1 < n && (s[i] == '.' || s[i] == ',') && dig(s[i + 1])) {
-        i += 1;
-        while (i < n && dig(s[i])) i++;
-    }
-    if (i < n && s[i] == 'Z') {
-        i++;
-    } else if (i + 2 < n && (s[i] == '+' || s[i] == '-') && dig(s[i + 1]) && dig(s[i + 2])) {
-        if (i + 5 < n && s[i + 3] == ':' && dig(s[i + 4]) && dig(s[i + 5])) i += 6; /* +05:30 */
-        else if (i + 4 < n && dig(s[i + 3]) && dig(s[i + 4])) i += 5; /* +0530 */
-    }
-    return i < n && s[i] == ' ' ? i + 1 : -1;
-}
+static inline int ws(char c) { return (unsigned char)c <= 0x20; } /* a superset of str.isspace() in ASCII */
 
 static int hex_value(char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -113,18 +91,14 @@ static const char *unwrap_once(const char *s, Py_ssize_t n, Buf *scratch, Py_ssi
         *len = k;
         return scratch->data ? scratch->data : "";
     }
-    Py_ssize_t at = iso_prefix(s, n);
-    if (at < 0) return NULL;
-    const char *p = s + at, *end = s + n;
-    if ((starts(p, end, "stdout ", 7) || starts(p, end, "stderr ", 7)) && end - p >= 8 &&
-        (p[7] == 'F' || p[7] == 'P')) { /* CRI: (?:stdout|stderr) [FP] ? */
-        p += 8;
-        if (p < end && *p == ' ') p++;
-    } else {
+    Py_ssize_t at = ua_cri(s, n); /* CRI: <time> (?:stdout|stderr) [FP] ? (unwrap_ascii.h, as unwrap reads it) */
+    if (at < 0) {
+        at = ua_iso_space(s, 0, n); /* --timestamps: <time> */
+        if (at < 0) return NULL;
         *bare = 1;
     }
-    *len = end - p;
-    return p;
+    *len = n - at;
+    return s + at;
 }
 
 /* Whether the unwrap loop would stop at `inner` (a valid nginx head at its start, message at
