@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from why502.app.diagnose.options import DiagnoseOptions
-from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, sniff_log_types
+from why502.app.stats.sniff import LOG_TYPES, check_log_type, has_lines_of, sniffed_log_types
 from why502.errors import InputError
 from why502.evidence.lb_evidence import Answered, ErrorJoin, LbEvidence, TargetRun, minute_of
 from why502.evidence.model import EdgeFacts, GroupFact, TargetFact
@@ -25,20 +25,10 @@ from why502.facts.live_group import GroupLive
 from why502.findings.model import Diagnostic
 from why502.proxies.base import resolve
 from why502.proxies.logfamilies import families as families_of
-from why502.sources.once import parsed
 from why502.sources.proxyprocs import EdgeProcess
 
 if TYPE_CHECKING:
     import polars as pl
-
-
-def _sniffed(paths: list[str]) -> tuple[str, ...]:
-    """``sniff_log_types(paths)``, a single file's kept for the run (``sources.once``): diagnose
-    asks it twice, which edge families the run is (:func:`edge_families`) and which access logs
-    are an edge's (:func:`edge_logs`), and each asking opened the file (issue 23 item 3)."""
-    if len(paths) == 1:
-        return parsed("edge-sniff", paths[0], lambda: sniff_log_types(paths))
-    return sniff_log_types(paths)
 
 
 def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
@@ -58,7 +48,7 @@ def edge_families(options: DiagnoseOptions) -> tuple[str, ...]:
         return _edge_error_logs(options)
     if options.default_proxy_config or "-" in options.access_logs:
         return ()
-    families = _sniffed(list(options.access_logs))
+    families = sniffed_log_types(list(options.access_logs))
     if not families and admin_only:
         return (str(options.proxy),)
     if options.config and options.config != "-" and options.error_logs:
@@ -85,7 +75,7 @@ def _edge_error_logs(options: DiagnoseOptions) -> tuple[str, ...]:
     if (not options.error_logs or options.default_proxy_config or options.config or options.proxy
             or "-" in options.error_logs):
         return ()
-    return _sniffed(list(options.error_logs))
+    return sniffed_log_types(list(options.error_logs))
 
 
 def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
@@ -104,7 +94,7 @@ def edge_logs(options: DiagnoseOptions) -> tuple[list[str], tuple[str, ...]]:
     paths: list[str] = []
     families: dict[str, None] = {}
     for path in options.access_logs:
-        found = _sniffed([path])
+        found = sniffed_log_types([path])
         if found:
             paths.append(path)
             families.update(dict.fromkeys(found))

@@ -15,10 +15,9 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from why502.app.stats.sniff import sniff_log_types
+from why502.app.stats.sniff import sniffed_log_types
 from why502.errors import InputError
 from why502.proxies import DEFAULT, DEFAULT_FLAG, found_on_host, of
-from why502.sources.once import parsed
 from why502.sources.opening import readable
 
 
@@ -133,7 +132,7 @@ def _folder_refused(flag: str, path: str, options: DiagnoseOptions) -> str | Non
             "a directory with no *.conf file (name php-fpm.conf, or the folder of its pools)")
     if flag == "--access-log":
         forced = options.log_type not in (None, "auto", DEFAULT)
-        if forced or parsed("edge-sniff", path, lambda: sniff_log_types([path])):
+        if forced or sniffed_log_types([path]):
             return None
         return ("a directory, and no file in it is a load balancer's log (a folder is read whole only "
                 "as ALB/ELB/Cloudflare/... logs: name an access log of "

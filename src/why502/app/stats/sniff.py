@@ -69,6 +69,16 @@ def sniff_log_types(paths: list[str]) -> tuple[str, ...]:
     return families().detect_families(lines) if lines is not None else ()
 
 
+def sniffed_log_types(paths: list[str]) -> tuple[str, ...]:
+    """``sniff_log_types(paths)``, a single input's kept for the run (``sources.once``): diagnose
+    asks it of the same access log more than once -- is a named folder an edge's log tree
+    (``app.diagnose.options``), which edge families the run is and which access logs are an
+    edge's (``app.diagnose.lb``) -- and each asking opened the file (issue 23 item 3)."""
+    if len(paths) == 1:
+        return parsed("edge-sniff", paths[0], lambda: sniff_log_types(paths))
+    return sniff_log_types(paths)
+
+
 def _first_lines(paths: list[str]) -> list[str] | None:
     """The first complete lines of the first readable input (``SNIFF_BYTES``), or None.  In a
     folder, those of the first file that is a family's log among its first file by name and
