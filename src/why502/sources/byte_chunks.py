@@ -223,7 +223,10 @@ def iter_byte_chunks(
                     block, skipping = block[nl + 1 :], False
                 cut = block.rfind(b"\n")
                 if cut < 0:
-                    carry += block
+                    # (no more of the block than the cut needs: a carry the size of the block
+                    # grown by each next one held two blocks more at the peak, BENCHMARKS.md
+                    # stop 63)
+                    carry += memoryview(block)[: MAX_LINE_BYTES + 1 - len(carry)]
                     if len(carry) > MAX_LINE_BYTES:
                         carry, skipping = carry[:MAX_LINE_BYTES], True
                         cut_lines += 1
@@ -238,9 +241,14 @@ def iter_byte_chunks(
                     whole = block
                 else:
                     whole = block[: cut + 1]
-                carry = block[cut + 1 :]
+                carry = block[cut + 1 : cut + 2 + MAX_LINE_BYTES]
                 yield ByteChunk(path, line, whole)
                 line = line + newlines(whole) if count_lines else 0
+                if len(carry) > MAX_LINE_BYTES:  # an over-long line begins: cut it now, keep its head
+                    carry, skipping = b"", True
+                    cut_lines += 1
+                    yield ByteChunk(path, line, block[cut + 1 : cut + 1 + MAX_LINE_BYTES] + b"\n")
+                    line = line + 1 if count_lines else 0
                 if progress is not None and path != "-":
                     try:
                         pos = raw.tell()
