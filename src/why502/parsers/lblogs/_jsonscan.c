@@ -84,6 +84,9 @@ typedef struct {
      * so that most keys and string values of a line, which are no name of the spec, are told so
      * without hashing (spec_find was ~15 % of a Caddy line's scan, BENCHMARKS.md stop 52) */
     uint64_t lengths[256];
+    /* the same of the forbidden names alone: a string value skipped is compared with those only
+     * (forbidden_text), and most values share a first byte and a length with some key */
+    uint64_t forbidden_lengths[256];
 } Spec;
 
 /* a name's slot: its length and three of its bytes (every key of a line is looked up, most
@@ -99,6 +102,7 @@ static inline uint64_t length_bit(Py_ssize_t n) { return 1ULL << (n < 63 ? n : 6
 static int spec_put(Spec *sp, const char *s, Py_ssize_t n, int16_t v) {
     uint32_t h = name_hash(s, n);
     if (n > 0) sp->lengths[(unsigned char)s[0]] |= length_bit(n);
+    if (n > 0 && v >= MAX_KEYS) sp->forbidden_lengths[(unsigned char)s[0]] |= length_bit(n);
     for (int probe = 0; probe < TABLE; probe++) {
         int16_t *at = &sp->slot[(h + (uint32_t)probe) & (TABLE - 1)];
         if (*at < 0) { *at = v; return 0; }
@@ -282,11 +286,15 @@ static inline const char *quote_or_backslash(const char *p, const char *end, int
 
 /* a string at c->p (the opening quote): its body [*s, *s + *n), whether it holds a backslash or a
  * byte >= 0x80; 0 when it is not a valid JSON string (no closing quote, or a control byte in it) */
-static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int *high) {
+static int scan_escaped(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int *high);
+
+static inline __attribute__((always_inline)) int scan_string(Cur *c, const char **s, Py_ssize_t *n,
+                                                            int *escaped, int *high) {
     const char *start = c->p + 1;
     const char *q = quote_or_backslash(start, c->end, high);
     if (q == NULL || (*q != '"' && *q != '\\')) return 0; /* no end, or a control byte */
-    if (*q == '"') { /* the common case: no escape */
+    if (*q == '"') { /* the common case: no escape (inlined: a call per string was ~8 % of a
+                      * Cloudflare line's instructions, BENCHMARKS.md stop 63) */
         if (c->once != NULL) once_count(c->once, start, q, 0);
         *escaped = 0;
         *s = start;
@@ -294,6 +302,14 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
         c->p = q + 1;
         return 1;
     }
+    return scan_escaped(c, s, n, escaped, high);
+}
+
+/* scan_string's string holding a backslash, read again from its start */
+static __attribute__((noinline)) int scan_escaped(Cur *c, const char **s, Py_ssize_t *n, int *escaped,
+                                                  int *high) {
+    const char *start = c->p + 1;
+    const char *q;
     *escaped = 1;
     *high = 0;
     for (q = start;;) {
@@ -335,12 +351,31 @@ static int scan_string(Cur *c, const char **s, Py_ssize_t *n, int *escaped, int 
 
 /* the key at c->p when it is the one kept at its place for `site`: its body, and the place's
  * memo, c->p after its closing quote; 0 (nothing moved) when it is not */
-static inline int shape_hit(Cur *c, int site, const char **s, Py_ssize_t *n, int *memo) {
+static inline __attribute__((always_inline)) int shape_hit(Cur *c, int site, const char **s, Py_ssize_t *n,
+                                                          int *memo) {
     if (c->shape == NULL || c->pos >= SHAPE_KEYS) return 0;
     const ShapeKey *k = &c->shape->k[c->pos];
     Py_ssize_t len = k->len;
-    if (len == 0 || k->site != site || c->end - c->p < len + 2 || c->p[0] != '"' || c->p[len + 1] != '"'
-        || !same_bytes(c->p + 1, k->text, len))
+    if (len == 0 || k->site != site || c->end - c->p < len + 2 || c->p[0] != '"' || c->p[len + 1] != '"')
+        return 0;
+#if defined(__SSE2__)
+    /* a key of up to 32 bytes in one or two sixteen-byte compares when the line holds that many
+     * bytes after its quote (the kept text is SHAPE_KEY_MAX bytes whatever its length): the
+     * loop of eight-byte words was most of this function (BENCHMARKS.md stop 63) */
+    if (len <= 32 && c->end - c->p >= 33) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(c->p + 1));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)k->text);
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, b));
+        if (len > 16) {
+            __m128i a2 = _mm_loadu_si128((const __m128i *)(const void *)(c->p + 17));
+            __m128i b2 = _mm_loadu_si128((const __m128i *)(const void *)(k->text + 16));
+            eq |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a2, b2)) << 16;
+        }
+        uint64_t want = (1ULL << len) - 1;
+        if ((eq & want) != want) return 0;
+    } else
+#endif
+    if (!same_bytes(c->p + 1, k->text, len))
         return 0;
     *s = c->p + 1;
     *n = len;
@@ -373,7 +408,7 @@ typedef struct {
 
 static int scan_number(Cur *c, Num *num) {
     const char *q = c->p;
-    memset(num, 0, sizeof *num);
+    *num = (Num){0}; /* (no call to memset for a few words) */
     if (q < c->end && *q == '-') q++;
     if (q >= c->end || !is_dig(*q)) return 0;
     if (*q == '0') { q++; num->digits = 1; }
@@ -401,13 +436,37 @@ static int scan_number(Cur *c, Num *num) {
     return 1;
 }
 
+/* a number at c->p skipped: scan_number's grammar, nothing counted (most of a line's numbers
+ * are skipped) */
+static inline int skip_number(Cur *c) {
+    const char *q = c->p;
+    if (q < c->end && *q == '-') q++;
+    if (q >= c->end || !is_dig(*q)) return 0;
+    if (*q == '0') q++;
+    else while (q < c->end && is_dig(*q)) q++;
+    if (q < c->end && *q == '.') {
+        q++;
+        if (q >= c->end || !is_dig(*q)) return 0;
+        while (q < c->end && is_dig(*q)) q++;
+    }
+    if (q < c->end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < c->end && (*q == '+' || *q == '-')) q++;
+        if (q >= c->end || !is_dig(*q)) return 0;
+        while (q < c->end && is_dig(*q)) q++;
+    }
+    c->p = q;
+    return 1;
+}
+
 static int lit(Cur *c, const char *word, size_t n) {
     if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0) return 0;
     c->p += n;
     return 1;
 }
 
-static int forbidden_text(const Spec *sp, const char *s, Py_ssize_t n) {
+static inline int forbidden_text(const Spec *sp, const char *s, Py_ssize_t n) {
+    if (n > 0 && !(sp->forbidden_lengths[(unsigned char)s[0]] & length_bit(n))) return 0;
     int v = spec_find(sp, s, n);
     return v >= MAX_KEYS;
 }
@@ -418,7 +477,6 @@ static int skip_value(Cur *c, int depth) {
     const char *s;
     Py_ssize_t n;
     int esc, high;
-    Num num;
     switch (*c->p) {
     case '"':
         if (!scan_string(c, &s, &n, &esc, &high)) return 0;
@@ -456,8 +514,26 @@ static int skip_value(Cur *c, int depth) {
     case 't': return lit(c, "true", 4);
     case 'f': return lit(c, "false", 5);
     case 'n': return lit(c, "null", 4);
-    default: return scan_number(c, &num);
+    default: return skip_number(c);
     }
+}
+
+/* skip_value of a member's value, its strings and numbers here (most of a line's values: a
+ * call per value was ~5 % of a Cloudflare line's instructions, BENCHMARKS.md stop 63) */
+static inline __attribute__((always_inline)) int skip_member(Cur *c, int depth) {
+    if (c->p < c->end) {
+        char ch = *c->p;
+        if (ch == '"') {
+            const char *s;
+            Py_ssize_t n;
+            int esc, high;
+            if (!scan_string(c, &s, &n, &esc, &high)) return 0;
+            if (!esc && forbidden_text(c->sp, s, n)) c->bad = 1;
+            return 1;
+        }
+        if (ch == '-' || is_dig(ch)) return skip_number(c);
+    }
+    return skip_value(c, depth);
 }
 
 /* what one read key holds: null (n < 0), or the value's text and number */
@@ -495,7 +571,11 @@ static int read_value(Cur *c, const Key *k, Val *v) {
     switch (k->kind) {
     case 'l':
         if (num.frac || num.exp || num.digits > 15) return 0;
-        v->i = strtoll(num.s, NULL, 10); /* stops at the first non-digit: the number's end */
+        { /* strtoll's value of at most 15 digits, an optional minus before them */
+            int64_t x = 0;
+            for (Py_ssize_t j = num.s[0] == '-'; j < num.n; j++) x = x * 10 + (num.s[j] - '0');
+            v->i = num.s[0] == '-' ? -x : x;
+        }
         return 1;
     case 's':
         if (num.frac || num.exp || num.digits > 18 || k->required) return 0;
@@ -536,6 +616,11 @@ static int read_value(Cur *c, const Key *k, Val *v) {
 
 /* the colon after a member's key, and the spaces around it: 0 when malformed */
 static inline int member_colon(Cur *c) {
+    if (c->p < c->end && *c->p == ':') { /* the common case: no space before it */
+        c->p++;
+        ws(c);
+        return 1;
+    }
     ws(c);
     if (c->p >= c->end || *c->p != ':') return 0;
     c->p++;
@@ -589,7 +674,7 @@ static int count_keys(Cur *c, const Key *k, Val *v) {
         }
         if (!member_colon(c)) return 0;
         others += !own;
-        if (!skip_value(c, 1) || c->bad) return 0;
+        if (!skip_member(c, 1) || c->bad) return 0;
         int next = member_next(c);
         if (next == 0) return 0;
         if (next == 2) break;
@@ -635,7 +720,7 @@ static int read_object(Cur *c, int parent, Val *vals, uint64_t *seen) {
             if (*seen & (1ULL << v)) return 0; /* written twice */
             *seen |= 1ULL << v;
             if (!read_member(c, &sp->keys[v], &vals[v])) return 0;
-        } else if (!skip_value(c, 1)) {
+        } else if (!skip_member(c, 1)) {
             return 0;
         }
         if (c->bad) return 0;
@@ -681,7 +766,7 @@ static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uin
             int ok = sp->keys[v].kind == 'o' ? read_object(&c, v, vals, &seen)
                                              : read_member(&c, &sp->keys[v], &vals[v]);
             if (!ok) return 0;
-        } else if (!skip_value(&c, 0)) {
+        } else if (!skip_member(&c, 0)) {
             return 0;
         }
         if (c.bad) return 0;
