@@ -234,7 +234,7 @@ static inline int is_dig(char ch) { return ch >= '0' && ch <= '9'; }
  * space only), inside one it is no JSON: either way the line goes back, as before.  The lowest
  * flagged byte of a word is exact (the borrows of the byte tests only run upwards; the SSE2
  * compares are per byte), so only the bytes below it count for *high. */
-static inline const char *quote_or_backslash(const char *p, const char *end, int *high) {
+static inline __attribute__((always_inline)) const char *quote_or_backslash(const char *p, const char *end, int *high) {
     const uint64_t ones = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
     uint64_t seen = 0;
 #if defined(__SSE2__)
