@@ -141,6 +141,10 @@ typedef struct {
     const char *name[MAX_ONCE]; /* the text without its quotes */
     Py_ssize_t len[MAX_ONCE];
     int count[MAX_ONCE];
+    /* length_bit of each name's length: most strings of a line have none of them, and are told
+     * so by one test (the loop over the names for every key and value was ~14 % of a Cloudflare
+     * block's counting, BENCHMARKS.md stop 63) */
+    uint64_t lens;
 } Once;
 
 /* The keys of the last line, in the order they were scanned (at every depth), each with the
@@ -207,6 +211,7 @@ static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
 
 /* the occurrences of the once texts in a string [start, q) just scanned (q its closing quote) */
 static inline void once_count(Once *o, const char *start, const char *q, int escaped) {
+    if (!escaped && !(o->lens & length_bit(q - start))) return;
     for (int k = 0; k < o->n; k++) {
         Py_ssize_t len = o->len[k];
         if (!escaped) {
@@ -1271,26 +1276,52 @@ typedef struct {
 typedef struct {
     const Spec *sp;
     const Group *g;
-    PyObject *counts; /* {group key: lines} */
-    Buf key, last;    /* this line's group key; the last one's, its lines not yet in counts */
+    /* the groups counted: each key is '#' and the group key (a table key is never empty), its
+     * count the group's lines; made a dict of {group key: lines} once the block is read
+     * (counts_dict).  A dict updated at each change of group -- a bytes object, a hash, an int
+     * -- was ~15 % of a Cloudflare block's instructions, whose groups change most lines
+     * (BENCHMARKS.md stop 63) */
+    GroupTable table;
+    Buf key, last;    /* this line's group key; the last one's, its lines not yet in the table */
     int64_t pending;
     int error;
     Shape *shape;
 } Counter;
 
-/* the last group's pending lines into counts */
+/* the last group's pending lines into the table */
 static int flush_group(Counter *c) {
     if (c->pending == 0) return 0;
-    PyObject *key = PyBytes_FromStringAndSize(c->last.data ? c->last.data : "", (Py_ssize_t)c->last.len);
-    if (key == NULL) return -1;
-    PyObject *old = PyDict_GetItemWithError(c->counts, key);
-    PyObject *now = old == NULL && PyErr_Occurred() ? NULL
-                                                    : PyLong_FromLongLong((old ? PyLong_AsLongLong(old) : 0) + c->pending);
-    int rc = now != NULL ? PyDict_SetItem(c->counts, key, now) : -1;
-    Py_XDECREF(now);
-    Py_DECREF(key);
+    buf_put(&c->table.key, "#", 1);
+    buf_put(&c->table.key, c->last.data, c->last.len);
+    if (gt_count(&c->table, 0, 0, 0) < 0) { PyErr_NoMemory(); return -1; }
+    c->table.last->count += (uint32_t)(c->pending - 1); /* (the group just counted once) */
     c->pending = 0;
-    return rc;
+    return 0;
+}
+
+/* the table's groups as {group key: lines}, in the order they were first seen (the order the
+ * dict had when it was filled line by line); NULL with an error set */
+static PyObject *counts_dict(const GroupTable *t) {
+    PyObject *counts = PyDict_New();
+    const FoldGroup **by_id = t->used ? malloc(t->used * sizeof *by_id) : NULL;
+    if (counts == NULL || (t->used && by_id == NULL)) {
+        Py_XDECREF(counts);
+        free(by_id);
+        return PyErr_NoMemory();
+    }
+    for (size_t k = 0; k < t->cap; k++)
+        if (t->slots[k].len != 0) by_id[t->slots[k].id] = &t->slots[k];
+    for (size_t k = 0; k < t->used; k++) {
+        const FoldGroup *g = by_id[k];
+        PyObject *key = PyBytes_FromStringAndSize(t->arena.data + g->off + 1, (Py_ssize_t)g->len - 1);
+        PyObject *n = key != NULL ? PyLong_FromUnsignedLong(g->count) : NULL;
+        int rc = n != NULL ? PyDict_SetItem(counts, key, n) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(n);
+        if (rc != 0) { Py_DECREF(counts); counts = NULL; break; }
+    }
+    free(by_id);
+    return counts;
 }
 
 static void key_value(Buf *b, char kind, const Val *v) {
@@ -1406,6 +1437,7 @@ static int load_group(Group *g, const Spec *sp, PyObject *group, PyObject *prefi
             return -1;
         }
         g->once.name[g->once.n] = t + 1;
+        g->once.lens |= length_bit(tn - 2);
         g->once.len[g->once.n++] = tn - 2;
     }
     return 0;
@@ -1421,20 +1453,22 @@ static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     Spec *sp = malloc(sizeof *sp);
     Group *g = malloc(sizeof *g);
     Shape *shape = calloc(1, sizeof *shape);
-    Counter c = {sp, g, NULL, {0}, {0}, 0, 0, shape};
+    Counter c = {sp, g, {0}, {0}, {0}, 0, 0, shape};
+    PyObject *counts = NULL;
     Buf back = {0}, back_text = {0};
     PyObject *out = NULL;
     if (sp == NULL || g == NULL || shape == NULL) { PyErr_NoMemory(); goto done; }
     if (load_spec(sp, keys, forbidden, nested_ok) != 0 || load_group(g, sp, group, prefix, once) != 0) goto done;
-    if ((c.counts = PyDict_New()) == NULL) goto done;
     /* whole lines: the empty "line" after the last newline is none */
     Py_ssize_t len = whole_lines_len(&data);
     scan_lines(data.buf, len, count_object, &c, &back, &back_text);
     if (c.error || flush_group(&c) != 0) goto done;
-    if (back.failed || back_text.failed) { PyErr_NoMemory(); goto done; }
-    out = Py_BuildValue("(Oy#)", c.counts, back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len);
+    if (back.failed || back_text.failed || c.table.failed) { PyErr_NoMemory(); goto done; }
+    if ((counts = counts_dict(&c.table)) == NULL) goto done;
+    out = Py_BuildValue("(Oy#)", counts, back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len);
 done:
-    Py_XDECREF(c.counts);
+    Py_XDECREF(counts);
+    gt_free(&c.table);
     free(c.key.data);
     free(c.last.data);
     free(sp);
