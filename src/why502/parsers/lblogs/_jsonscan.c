@@ -175,8 +175,9 @@ typedef struct {
     const Spec *sp;
     int bad; /* the line goes back */
     Once *once; /* NULL: nothing counted */
-    Shape *shape; /* NULL: keys are not compared with the last line's */
-    int pos;      /* the place of the next key in the line */
+    /* the place of the next key in the line's Shape, and the end of its places (both NULL: keys
+     * are not compared with the last line's) */
+    ShapeKey *sk, *sk_end;
 } Cur;
 
 /* the first n bytes of a and b are the same (n <= SHAPE_KEY_MAX; keys are short: a call to
@@ -358,8 +359,8 @@ static __attribute__((noinline)) int scan_escaped(Cur *c, const char **s, Py_ssi
  * memo, c->p after its closing quote; 0 (nothing moved) when it is not */
 static inline __attribute__((always_inline)) int shape_hit(Cur *c, int site, const char **s, Py_ssize_t *n,
                                                           int *memo) {
-    if (c->shape == NULL || c->pos >= SHAPE_KEYS) return 0;
-    const ShapeKey *k = &c->shape->k[c->pos];
+    if (c->sk == c->sk_end) return 0;
+    const ShapeKey *k = c->sk;
     Py_ssize_t len = k->len;
     if (len == 0 || k->site != site || c->end - c->p < len + 2 || c->p[0] != '"' || c->p[len + 1] != '"')
         return 0;
@@ -387,14 +388,14 @@ static inline __attribute__((always_inline)) int shape_hit(Cur *c, int site, con
     *memo = k->memo;
     if (c->once != NULL) once_count(c->once, *s, *s + len, 0);
     c->p += len + 2;
-    c->pos++;
+    c->sk++;
     return 1;
 }
 
 /* the key just scanned at its place (kept when it can be: no escape, no high byte, short) */
 static inline void shape_keep(Cur *c, int site, const char *s, Py_ssize_t n, int esc, int high, int memo) {
-    if (c->shape == NULL || c->pos >= SHAPE_KEYS) return;
-    ShapeKey *k = &c->shape->k[c->pos++];
+    if (c->sk == c->sk_end) return;
+    ShapeKey *k = c->sk++;
     if (esc || high || n <= 0 || n > SHAPE_KEY_MAX) { k->len = 0; return; }
     memcpy(k->text, s, (size_t)n);
     k->len = (uint8_t)n;
@@ -748,7 +749,7 @@ static int json_line(const Spec *sp, const char *s, Py_ssize_t n, Val *vals, uin
     if (n < 2 || s[0] != '{' || s[n - 1] != '}') return 0;
     if (once != NULL)
         for (int k = 0; k < once->n; k++) once->count[k] = 0;
-    Cur c = {s + 1, s + n, sp, 0, once, shape, 0};
+    Cur c = {s + 1, s + n, sp, 0, once, shape ? shape->k : NULL, shape ? shape->k + SHAPE_KEYS : NULL};
     uint64_t seen = 0;
     for (int k = 0; k < sp->nkeys; k++) vals[k].n = -1;
     ws(&c);
