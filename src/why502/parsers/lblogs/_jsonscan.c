@@ -1280,7 +1280,7 @@ typedef struct {
     /* the groups counted: each key is '#' and the group key (a table key is never empty), its
      * count the group's lines; made a dict of {group key: lines} once the block is read
      * (counts_dict).  A dict updated at each change of group -- a bytes object, a hash, an int
-     * -- was ~15 % of a Cloudflare block's instructions, whose groups change most lines
+     * -- was ~4 % of a Cloudflare block's instructions in json_counts, its groups changing often
      * (BENCHMARKS.md stop 63) */
     GroupTable table;
     Buf key, last;    /* this line's group key; the last one's, its lines not yet in the table */
