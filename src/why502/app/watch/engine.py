@@ -757,7 +757,7 @@ class Watch:
                 failures[:0] = [(symptom, label, n) for (symptom, label), n in native.failures.items()]
         for symptom, label, n in failures:
             up = self.metrics.bounded(label)
-            self.metrics.upstream_failures.labels(symptom, up).inc(n)
+            self.metrics.failed(symptom, up, n)
             bucket.failures += n
             bucket.symptoms[(symptom, up)] += n
         if statuses:
@@ -824,7 +824,7 @@ class Watch:
             self.errors = ErrorCounter()
         for (symptom, label), n in self.errors.count(data).items():
             up = self.metrics.bounded(label) if label else ""
-            self.metrics.upstream_failures.labels(symptom, up).inc(n)
+            self.metrics.failed(symptom, up, n)
             bucket.failures += n
             bucket.symptoms[(symptom, up)] += n
             if symptom == "no-live-upstreams":

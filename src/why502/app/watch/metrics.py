@@ -93,6 +93,8 @@ class Metrics:
                                     "Duration of the last health check of a config target.",
                                     ["target"], registry=r)
         self._upstreams: set[str] = set()
+        #: ``upstream_failures``' child of each (symptom, upstream) pair (``failed``)
+        self._failure_children: dict[tuple[str, str], Counter] = {}
         self._labels: dict[str, str] = {}
         self._alertmanager_up: Gauge | None = None
 
@@ -126,6 +128,18 @@ class Metrics:
             return "other"
         self._upstreams.add(upstream)
         return upstream
+
+    def failed(self, symptom: str, upstream: str, n: int) -> None:
+        """``why502_upstream_failures{symptom, upstream}`` += ``n``, each pair's child looked up
+        once: prometheus_client's ``labels()`` checks its values and takes a lock at every call
+        (~2-3 us), and a block of Cloudflare's lines counts ~30 pairs, ~7 % of the agent's CPU
+        there (BENCHMARKS.md stop 63).  The children are never removed, and the pairs are few
+        (``bounded`` upstreams)."""
+        key = (symptom, upstream)
+        child = self._failure_children.get(key)
+        if child is None:
+            child = self._failure_children[key] = self.upstream_failures.labels(symptom, upstream)
+        child.inc(n)
 
     def caps(self, upstreams: set[str]) -> bool:
         """Would ``bounded`` of these upstreams reach the cap with some of them still new (which
