@@ -477,6 +477,16 @@ static inline int forbidden_text(const Spec *sp, const char *s, Py_ssize_t n) {
     return v >= MAX_KEYS;
 }
 
+/* a string value at c->p skipped (one holding a forbidden name refuses the line: c->bad) */
+static inline __attribute__((always_inline)) int skip_string(Cur *c) {
+    const char *s;
+    Py_ssize_t n;
+    int esc, high;
+    if (!scan_string(c, &s, &n, &esc, &high)) return 0;
+    if (!esc && forbidden_text(c->sp, s, n)) c->bad = 1;
+    return 1;
+}
+
 /* skip any value (depth: nesting so far); 0 when malformed or refused */
 static int skip_value(Cur *c, int depth) {
     if (c->p >= c->end || depth > 64) return 0;
@@ -485,9 +495,7 @@ static int skip_value(Cur *c, int depth) {
     int esc, high;
     switch (*c->p) {
     case '"':
-        if (!scan_string(c, &s, &n, &esc, &high)) return 0;
-        if (!esc && forbidden_text(c->sp, s, n)) c->bad = 1;
-        return 1;
+        return skip_string(c);
     case '{':
     case '[': {
         if (!c->sp->nested_ok) c->bad = 1; /* a nested value, which the family's guards refuse */
@@ -529,14 +537,7 @@ static int skip_value(Cur *c, int depth) {
 static inline __attribute__((always_inline)) int skip_member(Cur *c, int depth) {
     if (c->p < c->end) {
         char ch = *c->p;
-        if (ch == '"') {
-            const char *s;
-            Py_ssize_t n;
-            int esc, high;
-            if (!scan_string(c, &s, &n, &esc, &high)) return 0;
-            if (!esc && forbidden_text(c->sp, s, n)) c->bad = 1;
-            return 1;
-        }
+        if (ch == '"') return skip_string(c);
         if (ch == '-' || is_dig(ch)) return skip_number(c);
     }
     return skip_value(c, depth);
@@ -1277,28 +1278,16 @@ typedef struct {
 typedef struct {
     const Spec *sp;
     const Group *g;
-    /* the groups counted: each key is '#' and the group key (a table key is never empty), its
-     * count the group's lines; made a dict of {group key: lines} once the block is read
-     * (counts_dict).  A dict updated at each change of group -- a bytes object, a hash, an int
-     * -- was ~4 % of a Cloudflare block's instructions in json_counts, its groups changing often
-     * (BENCHMARKS.md stop 63) */
+    /* the groups counted, each line into its group as it is read: a key is '#' and the group
+     * key (a table key is never empty), a run of lines of one group found by the table's last
+     * group; made a dict of {group key: lines} once the block is read (counts_dict).  A dict
+     * updated at each change of group -- a bytes object, a hash, an int -- was ~4 % of a
+     * Cloudflare block's instructions in json_counts, its groups changing often (BENCHMARKS.md
+     * stop 63) */
     GroupTable table;
-    Buf key, last;    /* this line's group key; the last one's, its lines not yet in the table */
-    int64_t pending;
     int error;
     Shape *shape;
 } Counter;
-
-/* the last group's pending lines into the table */
-static int flush_group(Counter *c) {
-    if (c->pending == 0) return 0;
-    buf_put(&c->table.key, "#", 1);
-    buf_put(&c->table.key, c->last.data, c->last.len);
-    if (gt_count(&c->table, 0, 0, 0) < 0) { PyErr_NoMemory(); return -1; }
-    c->table.last->count += (uint32_t)(c->pending - 1); /* (the group just counted once) */
-    c->pending = 0;
-    return 0;
-}
 
 /* the table's groups as {group key: lines}, in the order they were first seen (the order the
  * dict had when it was filled line by line); NULL with an error set */
@@ -1356,27 +1345,17 @@ static int count_object(void *ctx, const char *s, Py_ssize_t n, uint32_t row) {
             return 0;
     }
     int failure = g->status >= 0 && vals[g->status].n >= 0 && vals[g->status].i >= 500;
-    c->key.len = 0;
+    Buf *key = &c->table.key;
+    buf_put(key, "#", 1);
     for (int k = 0; k < g->n; k++) {
         const Val *v = &vals[g->key[k]];
-        if (g->mode[k] == 'f' && !failure) buf_put(&c->key, "n", 1);
-        else if (!(seen & (1ULL << g->key[k]))) buf_put(&c->key, "a", 1);
+        if (g->mode[k] == 'f' && !failure) buf_put(key, "n", 1);
+        else if (!(seen & (1ULL << g->key[k]))) buf_put(key, "a", 1);
         else if (g->mode[k] == 'e') /* empty (null, "", "-") or not */
-            buf_put(&c->key, v->n < 0 || v->n == 0 || (v->n == 1 && v->s[0] == '-') ? "n" : "x", 1);
-        else key_value(&c->key, sp->keys[g->key[k]].kind, v);
+            buf_put(key, v->n < 0 || v->n == 0 || (v->n == 1 && v->s[0] == '-') ? "n" : "x", 1);
+        else key_value(key, sp->keys[g->key[k]].kind, v);
     }
-    if (c->key.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
-    /* a run of lines of one group (most requests of a busy log are alike) is one dict update */
-    if (c->pending > 0 && c->key.len == c->last.len
-        && (c->key.len == 0 || memcmp(c->key.data, c->last.data, c->key.len) == 0)) {
-        c->pending++;
-        return 1;
-    }
-    if (flush_group(c) != 0) { c->error = 1; return 0; }
-    c->last.len = 0;
-    buf_put(&c->last, c->key.data, c->key.len);
-    if (c->last.failed) { PyErr_NoMemory(); c->error = 1; return 0; }
-    c->pending = 1;
+    if (gt_count(&c->table, 0, 0, 0) < 0) { PyErr_NoMemory(); c->error = 1; return 0; } /* (out of memory) */
     return 1;
 }
 
@@ -1454,7 +1433,7 @@ static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     Spec *sp = malloc(sizeof *sp);
     Group *g = malloc(sizeof *g);
     Shape *shape = calloc(1, sizeof *shape);
-    Counter c = {sp, g, {0}, {0}, {0}, 0, 0, shape};
+    Counter c = {sp, g, {0}, 0, shape};
     PyObject *counts = NULL;
     Buf back = {0}, back_text = {0};
     PyObject *out = NULL;
@@ -1463,15 +1442,13 @@ static PyObject *json_counts(PyObject *Py_UNUSED(self), PyObject *args) {
     /* whole lines: the empty "line" after the last newline is none */
     Py_ssize_t len = whole_lines_len(&data);
     scan_lines(data.buf, len, count_object, &c, &back, &back_text);
-    if (c.error || flush_group(&c) != 0) goto done;
+    if (c.error) goto done;
     if (back.failed || back_text.failed || c.table.failed) { PyErr_NoMemory(); goto done; }
     if ((counts = counts_dict(&c.table)) == NULL) goto done;
     out = Py_BuildValue("(Oy#)", counts, back_text.data ? back_text.data : "", (Py_ssize_t)back_text.len);
 done:
     Py_XDECREF(counts);
     gt_free(&c.table);
-    free(c.key.data);
-    free(c.last.data);
     free(sp);
     free(g);
     free(shape);
