@@ -222,33 +222,31 @@ def iter_byte_chunks(
                         continue
                     block, skipping = block[nl + 1 :], False
                 cut = block.rfind(b"\n")
+                # (the carry never holds more of a line than its cut needs: carried whole and
+                # grown by each next block, it held two blocks more at the peak, BENCHMARKS.md
+                # stop 63)
                 if cut < 0:
-                    # (no more of the block than the cut needs: a carry the size of the block
-                    # grown by each next one held two blocks more at the peak, BENCHMARKS.md
-                    # stop 63)
                     carry += memoryview(block)[: MAX_LINE_BYTES + 1 - len(carry)]
-                    if len(carry) > MAX_LINE_BYTES:
-                        carry, skipping = carry[:MAX_LINE_BYTES], True
-                        cut_lines += 1
-                        yield ByteChunk(path, line, carry + b"\n")
-                        line = line + 1 if count_lines else 0
-                        carry = b""
-                    continue
-                # one copy of the block at most (chunks are megabytes; copies cost real time)
-                if carry:
-                    whole = b"".join((carry, memoryview(block)[: cut + 1]))
-                elif cut == len(block) - 1:
-                    whole = block
                 else:
-                    whole = block[: cut + 1]
-                carry = block[cut + 1 : cut + 2 + MAX_LINE_BYTES]
-                yield ByteChunk(path, line, whole)
-                line = line + newlines(whole) if count_lines else 0
-                if len(carry) > MAX_LINE_BYTES:  # an over-long line begins: cut it now, keep its head
-                    carry, skipping = b"", True
+                    # one copy of the block at most (chunks are megabytes; copies cost real time)
+                    if carry:
+                        whole = b"".join((carry, memoryview(block)[: cut + 1]))
+                    elif cut == len(block) - 1:
+                        whole = block
+                    else:
+                        whole = block[: cut + 1]
+                    carry = block[cut + 1 : cut + 2 + MAX_LINE_BYTES]
+                    yield ByteChunk(path, line, whole)
+                    line = line + newlines(whole) if count_lines else 0
+                if len(carry) > MAX_LINE_BYTES:  # an over-long line: its head given, the rest skipped
                     cut_lines += 1
-                    yield ByteChunk(path, line, block[cut + 1 : cut + 1 + MAX_LINE_BYTES] + b"\n")
+                    carry = carry[:MAX_LINE_BYTES]  # (the longer one freed before the head is made)
+                    head, carry, skipping = carry + b"\n", b"", True
+                    yield ByteChunk(path, line, head)
+                    del head  # (the consumer's: not held while the next block is read)
                     line = line + 1 if count_lines else 0
+                if cut < 0:
+                    continue
                 if progress is not None and path != "-":
                     try:
                         pos = raw.tell()
