@@ -9,9 +9,20 @@ what the pass itself gained.  ``bench/lb_bench.py`` writes the logs (``--out``).
     python bench/json_pass.py --out /tmp/lb --family cloudflare --runs 5
 
 Per family, best of ``--runs``: ``block`` -- the first 64 MB through ``json_columns`` (the
-family's block reader: Cloudflare's and Envoy's; one thread, the same block each run) and through
-the fold; ``file`` -- the whole file, read into memory first in 8 MB blocks, through a new fold
-each run (its tables grow as on a real read: ~175k groups for Cloudflare's 1M lines).
+family's block reader: Cloudflare's and Envoy's; one thread, the same block each run), through
+the fold and through ``watch``'s counter (``json_counts``, in the 1 MiB reads of its catch-up);
+``file`` -- the whole file, read into memory first in 8 MB blocks, through a new fold each run
+(its tables grow as on a real read: ~175k groups for Cloudflare's 1M lines).
+
+On a shared machine a timing of one build moves by 10-40 % from run to run, which hides a change
+of a few per cent; the instructions the pass executes do not move.  ``--once fold|counts`` runs
+that entry once on the first ``--mb`` MB, for callgrind collecting inside the pass only -- compare
+the counts of two builds (BENCHMARKS.md stop 63):
+
+    valgrind --tool=callgrind --toggle-collect=json_fold_block \
+        python bench/json_pass.py --out /tmp/lb --family cloudflare --once fold --mb 20
+    valgrind --tool=callgrind --toggle-collect=json_counts \
+        python bench/json_pass.py --out /tmp/lb --family cloudflare --once counts --mb 20
 """
 
 from __future__ import annotations
@@ -58,6 +69,34 @@ def best(runs: int, work: Callable[[], Any]) -> float:
     return min(times)
 
 
+def counter(name: str) -> Callable[[list[bytes]], int]:
+    """``watch``'s native counter of the family (``parsers.lblogs.counts``) over some blocks: the
+    requests it counted."""
+    from why502.parsers.lblogs.counts import native_counter
+    from why502.proxies.logfamilies import families
+
+    count = native_counter(families().get(FAMILIES[name]))
+    assert count is not None, f"{name}: no native counter (not built, or WHY502_NATIVE=0)"
+    return lambda blocks: sum(sum(count(b).statuses.values()) for b in blocks)
+
+
+def once(name: str, path: Path, entry: str, mb: int) -> None:
+    """``--once``: the fold on the first ``mb`` MB as one block, or the counter on them in 1 MiB
+    reads, a single time (what callgrind counts)."""
+    from why502.proxies.logfamilies import families
+
+    if entry == "fold":
+        block = blocks_of(path, mb << 20, mb << 20)[0]
+        fold = families().fold(FAMILIES[name])
+        assert fold is not None
+        frame, _back, counted = fold.block(block)
+        print(f"{name}: the fold counted {counted + frame.height} lines of {len(block) / 1e6:.1f} MB")
+        return
+    blocks = blocks_of(path, 1 << 20, mb << 20)
+    print(f"{name}: the counter counted {counter(name)(blocks)} requests of "
+          f"{sum(map(len, blocks)) / 1e6:.1f} MB")
+
+
 def columns_reader(name: str) -> Callable[[bytes], Any] | None:
     """The family's native column pass on a block, where it has one of its own."""
     from why502.parsers.lblogs import batch
@@ -77,6 +116,8 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--family", action="append", choices=sorted(FAMILIES))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--once", choices=("fold", "counts"), help="run this entry once (for callgrind)")
+    ap.add_argument("--mb", type=int, default=20, help="--once: the first MB of the log")
     a = ap.parse_args()
     from why502.proxies.logfamilies import families
 
@@ -85,11 +126,17 @@ def main() -> None:
         if not path.is_file():
             print(f"{name}: no {path} (bench/gen_lb_logs.py --family {name} --lines {a.lines} --out {a.out})")
             continue
+        if a.once:
+            once(name, path, a.once, a.mb)
+            continue
         block = blocks_of(path, 64 << 20, 64 << 20)[0]
         fold = families().fold(FAMILIES[name])
         assert fold is not None
         took = best(a.runs, partial(fold.block, block))
         print(f"{name:13s} block, the fold     {len(block) / took / 1e9:5.2f} GB/s", flush=True)
+        reads = blocks_of(path, 1 << 20, 64 << 20)
+        took = best(a.runs, partial(counter(name), reads))
+        print(f"{name:13s} block, the counter  {sum(map(len, reads)) / took / 1e9:5.2f} GB/s", flush=True)
         reader = columns_reader(name)
         if reader is not None:
             took = best(a.runs, partial(reader, block))
