@@ -108,9 +108,8 @@ static inline int answers_frame(const Answers *a, PyObject **sc, PyObject **ac) 
     Frame fr = {NULL, NULL};
     int rc = -1;
     if (frame_new(&fr, (int64_t)t->used, 9) != 0) goto out;
-    if (frame_add(&fr, "l", "status", 1, gt_nullable(t, 0, 'l')) != 0
-        || frame_add(&fr, "u", "_minute", 1, gt_nullable(t, 1, 'u')) != 0
-        || frame_add(&fr, "u", "_key", 1, gt_nullable(t, 2, 'u')) != 0
+    static const char *const names[] = {"status", "_minute", "_key"}, *const formats[] = {"l", "u", "u"};
+    if (gt_add_parts(&fr, t, 3, formats, names) != 0
         || frame_add(&fr, "l", "len", 0, gt_counts64(t)) != 0
         || frame_add(&fr, "I", "_first", 0, answers_firsts(a)) != 0
         || frame_add(&fr, "I", "_last", 0, gt_fixed(t, 'r', 0)) != 0

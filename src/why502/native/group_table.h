@@ -245,6 +245,52 @@ static inline struct ArrowArray *gt_nullable(const GroupTable *t, int k, char fo
     return ncol_array(&c, format == 'u', (int64_t)t->used);
 }
 
+/* parts 0 .. nparts-1 of every group as nullable columns added to `fr` (formats[k] "u", "l" or
+ * "g", named names[k]), each group's key read once for all of them.  gt_nullable, a column at a
+ * time, fetched every group's key from the arena once per column, in the slots' (the hash's)
+ * order: for a table bigger than the cache a miss per group and column (Cloudflare's per-target
+ * table, ~126k groups of 16 parts a take: most of json_fold_take, BENCHMARKS.md stop 64).  The
+ * rows are in the slots' order, as every column of a table here.  0, or -1 with an error set
+ * (the columns not added released). */
+#define GT_MAX_PARTS 32
+static inline int gt_add_parts(Frame *fr, const GroupTable *t, int nparts, const char *const *formats,
+                               const char *const *names) {
+    NCol c[GT_MAX_PARTS];
+    if (nparts > GT_MAX_PARTS) { PyErr_SetString(PyExc_ValueError, "too many key parts"); return -1; }
+    memset(c, 0, sizeof c);
+    for (int k = 0; k < nparts; k++)
+        if (formats[k][0] == 'u') ncol_utf8_start(&c[k]);
+    for (size_t s = 0; s < t->cap; s++) {
+        const FoldGroup *g = &t->slots[s];
+        if (g->len == 0) continue;
+        const char *p = t->arena.data + g->off;
+        for (int k = 0; k < nparts; k++) {
+            uint32_t n;
+            memcpy(&n, p, sizeof n);
+            p += sizeof n;
+            if (formats[k][0] == 'u') {
+                if (n != GT_NULL) col_put(&c[k].data, p, n);
+                ncol_utf8_end(&c[k], n != GT_NULL);
+            } else {
+                ncol_fixed(&c[k], n == GT_NULL ? NULL : p, 8);
+            }
+            if (n != GT_NULL) p += n;
+        }
+    }
+    int failed = 0;
+    for (int k = 0; k < nparts; k++) failed |= ncol_failed(&c[k]);
+    int k = 0;
+    for (; !failed && k < nparts; k++)
+        if (frame_add(fr, formats[k], names[k], 1, ncol_array(&c[k], formats[k][0] == 'u', (int64_t)t->used)) != 0) {
+            k++;
+            failed = 1;
+            break;
+        }
+    for (; k < nparts; k++) ncol_free(&c[k]); /* the columns not added */
+    if (failed && !PyErr_Occurred()) PyErr_NoMemory();
+    return failed ? -1 : 0;
+}
+
 /* the counts of every group as an int64 column */
 static inline struct ArrowArray *gt_counts64(const GroupTable *t) {
     Buf b = {0};
@@ -265,8 +311,7 @@ static inline int gt_frame(const GroupTable *t, int nparts, const char *const *n
     Frame fr = {NULL, NULL};
     int rc = -1;
     if (frame_new(&fr, (int64_t)t->used, nparts + 1) != 0) goto out;
-    for (int k = 0; k < nparts; k++)
-        if (frame_add(&fr, formats[k], names[k], 1, gt_nullable(t, k, formats[k][0])) != 0) goto out;
+    if (gt_add_parts(&fr, t, nparts, formats, names) != 0) goto out;
     if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
     rc = frame_capsules(&fr, sc, ac);
 out:

@@ -565,8 +565,7 @@ static int codes_frame(const AlbFold *f, PyObject **sc, PyObject **ac) {
     Frame fr = {NULL, NULL};
     int rc = -1;
     if (frame_new(&fr, (int64_t)t->used, 6) != 0) goto out;
-    for (int k = 0; k < 3; k++)
-        if (frame_add(&fr, formats[k], names[k], 1, gt_nullable(t, k, formats[k][0])) != 0) goto out;
+    if (gt_add_parts(&fr, t, 3, formats, names) != 0) goto out;
     for (int hi = 0; hi < 2; hi++)
         if (frame_add(&fr, "u", hi ? "last" : "first", 0, gt_range_column(t, &f->ranges, hi)) != 0) goto out;
     if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;

@@ -1805,18 +1805,22 @@ static int fold_table_frame(const JsonFold *f, const FoldTable *ft, PyObject **s
     const GroupTable *t = &ft->t;
     Frame fr = {NULL, NULL};
     int rc = -1;
+    char names[FOLD_PARTS + 1][MAX_NAME_LEN + 1];
+    const char *formats[FOLD_PARTS + 1], *name_of[FOLD_PARTS + 1];
     if (frame_new(&fr, (int64_t)t->used, ft->n + 2 + (ft->ranged ? 2 : 0)) != 0) goto out;
     for (int p = 0; p < ft->n; p++) {
         const Key *key = &f->sp.keys[ft->key[p]];
-        char mode = ft->mode[p], name[MAX_NAME_LEN + 1];
-        const char *format = mode == 'm' && key->kind == 'g' ? "l" /* the Unix minute */
-                           : mode == 'e' || mode == 'm' || key->kind == 'u' || key->kind == 's' ? "u"
-                           : key->kind == 'g' ? "g" : "l";
-        memcpy(name, key->name, (size_t)key->len);
-        name[key->len] = 0;
-        if (frame_add(&fr, format, name, 1, gt_nullable(t, p, format[0])) != 0) goto out;
+        char mode = ft->mode[p];
+        formats[p] = mode == 'm' && key->kind == 'g' ? "l" /* the Unix minute */
+                   : mode == 'e' || mode == 'm' || key->kind == 'u' || key->kind == 's' ? "u"
+                   : key->kind == 'g' ? "g" : "l";
+        memcpy(names[p], key->name, (size_t)key->len);
+        names[p][key->len] = 0;
+        name_of[p] = names[p];
     }
-    if (frame_add(&fr, "l", "present", 1, gt_nullable(t, ft->n, 'l')) != 0) goto out;
+    formats[ft->n] = "l";
+    name_of[ft->n] = "present";
+    if (gt_add_parts(&fr, t, ft->n + 1, formats, name_of) != 0) goto out;
     if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
     for (int hi = 0; ft->ranged && hi < 2; hi++) {
         struct ArrowArray *a;

@@ -539,8 +539,7 @@ static int text_timeline_frame(const TextFold *f, PyObject **sc, PyObject **ac) 
     Frame fr = {NULL, NULL};
     int rc = -1;
     if (frame_new(&fr, (int64_t)t->used, 5 + 3) != 0) goto out;
-    for (int k = 0; k < 5; k++)
-        if (frame_add(&fr, "u", TL_NAMES[k], 1, gt_nullable(t, k, 'u')) != 0) goto out;
+    if (gt_add_parts(&fr, t, 5, UTF8, TL_NAMES) != 0) goto out;
     if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
     if (frame_add(&fr, "u", "first", 0, gt_range_column(t, &f->ranges, 0)) != 0) goto out;
     if (frame_add(&fr, "u", "last", 0, gt_range_column(t, &f->ranges, 1)) != 0) goto out;

@@ -351,8 +351,8 @@ static PyObject *clf_fold_take(PyObject *Py_UNUSED(self), PyObject *cap) {
     PyObject *sc = NULL, *ac = NULL;
     int rc = -1;
     if (frame_new(&fr, (int64_t)t->used, FOLD_PARTS + 3) != 0) goto out;
-    for (int k = 0; k < FOLD_PARTS; k++)
-        if (frame_add(&fr, "u", FOLD_NAMES[k], 1, gt_nullable(t, k, 'u')) != 0) goto out;
+    static const char *const utf8[FOLD_PARTS] = {"u", "u", "u", "u", "u"};
+    if (gt_add_parts(&fr, t, FOLD_PARTS, utf8, FOLD_NAMES) != 0) goto out;
     if (frame_add(&fr, "l", "n", 0, gt_counts64(t)) != 0) goto out;
     if (frame_add(&fr, "u", "first", 0, gt_range_column(t, &f->ranges, 0)) != 0) goto out;
     if (frame_add(&fr, "u", "last", 0, gt_range_column(t, &f->ranges, 1)) != 0) goto out;
