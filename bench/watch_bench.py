@@ -11,6 +11,8 @@ Two measurements on a generated access log (combined format + the upstream field
   2.5 and 5 minutes (and 10 to 60 on long runs) and its peak (``/proc/PID/status``);
   ``--rotate-mb`` rotates the file as logrotate's ``create`` does, so a 30-minute run at 200k
   lines/s (~68 GB unrotated) fits the disk and the followers cross rotations under load;
+  without it a run that would not fit the disk (less 2 GiB) is refused before it starts, and at
+  ``--rate 0`` the appender stops there; SIGTERM, like Ctrl-C, removes the run's files;
 - catch-up: watch's engine with ``--from-start`` reads a file of ``--lines`` lines (0: skip);
   mtail reads the same file with ``--one_shot``.
 
@@ -36,6 +38,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -273,11 +276,15 @@ import sys, time
 import os
 path, seconds, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 rotate = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+most = int(sys.argv[5]) if len(sys.argv) > 5 else 0  # not rotating: stop before this many bytes
 block = sys.stdin.read()
 per = block.count("\n")
 n, start = 0, time.perf_counter()
 fh = open(path, "a")
 while time.perf_counter() - start < seconds:
+    if most and not rotate and fh.tell() + len(block) > most:
+        print("disk", flush=True)
+        break
     fh.write(block)
     fh.flush()
     n += per
@@ -415,6 +422,7 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
                                     "--address", "127.0.0.1", "--port", str(mport),
                                     "--logtostderr"],
                           f"http://127.0.0.1:{mport}/metrics", "lines_total"))
+    proc: subprocess.Popen[str] | None = None
     try:
         deadline = time.monotonic() + 30
         while any(t.count() is None for t in tools) and time.monotonic() < deadline:
@@ -423,8 +431,9 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
         rng = random.Random(2)
         maker = make_line(family, shape)
         block = "".join(maker(rng, i) for i in range(1000))
+        most = room_for(tmp, block, seconds, rate, rotate_mb)
         proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(seconds),
-                                 str(rate), str(rotate_mb << 20)],
+                                 str(rate), str(rotate_mb << 20), str(most)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 text=True)
         assert proc.stdin is not None and proc.stdout is not None
@@ -432,8 +441,17 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
         proc.stdin.close()
         written: list[tuple[float, int]] = []
         out = proc.stdout
-        reader = threading.Thread(target=lambda: written.extend(
-            (float(a), int(b)) for a, b in (ln.split() for ln in out)), daemon=True)
+        full: list[bool] = []  # the appender stopped at ``room_for``'s bound
+
+        def read_appender() -> None:
+            for ln in out:
+                if ln == "disk\n":
+                    full.append(True)
+                else:
+                    a, b = ln.split()
+                    written.append((float(a), int(b)))
+
+        reader = threading.Thread(target=read_appender, daemon=True)
         reader.start()
         start = time.perf_counter()
         cpu0 = {t.name: t.cpu_s() for t in tools}
@@ -454,6 +472,8 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
         result: dict[str, Any] = {"family": family, "shape": shape, "seconds": round(appended - start, 1),
                                   "lines": total, "rate_asked": rate or "max",
                                   "load": os.getloadavg()[0]}
+        if full:
+            result["stopped"] = "the disk's bound (room_for): pass --rotate-mb"
         for t in tools:
             result[t.name] = _summary(t, written, start, appended, total, cpu0[t.name])
         result["why502 watch"]["polars_loaded"] = polars_mapped(tools[0].proc.pid)
@@ -464,6 +484,9 @@ def live(tmp: Path, seconds: float, rate: float, every: float = 0.1,
                                            for e in events]
         return result
     finally:
+        if proc is not None and proc.poll() is None:  # (stopped by a signal or an error)
+            proc.kill()
+            proc.wait()
         for t in tools:
             t.stop()
 
@@ -513,6 +536,31 @@ def _summary(t: Tool, written: list[tuple[float, int]], start: float, appended: 
             "peak_rss_mb": round(max(kb for _, kb in t.rss) / 1024) if t.rss else None}
 
 
+#: what the appender leaves free on the temporary directory's disk when the file is not rotated
+DISK_SPARE = 2 << 30
+
+
+def room_for(tmp: Path, block: str, seconds: float, rate: float, rotate_mb: int) -> int:
+    """The most bytes the appender may write to an unrotated file (0: no bound, it rotates).  A
+    run that would fill the disk is refused before it starts: 300 s at 200k lines/s of
+    Cloudflare's ~1.1 KB lines is ~66 GB, and a run that was killed left them in its temporary
+    directory (stop 64).  At ``--rate 0`` (as fast as it can) the appender stops at the bound."""
+    if rotate_mb:
+        return 0
+    free = shutil.disk_usage(tmp).free - DISK_SPARE
+    need = len(block.encode()) / 1000 * rate * seconds
+    if free <= 0 or need > free:
+        raise SystemExit(f"watch_bench: {seconds:.0f} s at {rate:,.0f} lines/s of {tmp} would write "
+                         f"~{need / 1e9:.1f} GB, more than the {max(free, 0) / 1e9:.1f} GB free (less "
+                         f"{DISK_SPARE >> 30} GiB): pass --rotate-mb, a lower --rate or fewer --seconds")
+    return free
+
+
+def _stopped(signum: int, _frame: Any) -> None:
+    """SIGTERM ends the run as Ctrl-C does: its temporary directory is removed."""
+    raise SystemExit(128 + signum)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -543,6 +591,7 @@ def main() -> int:
     ap.add_argument("--live", type=int, default=1,
                     help="0: the catch-up alone (one core, in this process), no live run")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, _stopped)
     result: dict[str, Any] = {}
     for family in args.family or ["nginx"]:
         with tempfile.TemporaryDirectory(prefix="why502-watch-bench-") as d:
