@@ -143,7 +143,7 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
     """A load balancer / proxy access log: one row per request it failed itself (``jsonl``), or
     their summary, counted as ``stats`` reads the log (``app.stats.lbsummary``: no record per
     failure) unless ``--since`` asks for each failure's time."""
-    from why502.app.stats.lb import classify_lb
+    from why502.app.stats.lb import classify_lb, classify_lb_jsonl
     from why502.app.stats.lbsummary import summarize_lb, summary_of_rows
     from why502.findings.results import ClassifySummary, ClassifySymptom
     from why502.textutil import dump_json
@@ -154,6 +154,11 @@ def _run_lb(args: argparse.Namespace, log_type: str) -> int:
     since = parse_time_arg(args.since, "--since") if args.since else None
     if args.format == "jsonl":
         rows = 0
+        if since is None:  # a block's rows written at once (app.stats.lb.classify_lb_jsonl)
+            for text, count in classify_lb_jsonl(list(args.files), log_type):
+                rows += count
+                _write_jsonl(text)
+            return EXIT_FINDINGS if rows else EXIT_HEALTHY
         for row in classify_lb(list(args.files), log_type, since=since):
             rows += 1
             sys.stdout.write(dump_json(row, indent=None) + "\n")

@@ -44,7 +44,7 @@ from why502.sources.logfiles import (
 )
 from why502.sources.newlines import newlines
 from why502.sources.once import parsed
-from why502.textutil import lines_at
+from why502.textutil import dump_json, json_inert, lines_at
 
 if TYPE_CHECKING:
     from why502.evidence.lb_rows import Tally
@@ -825,6 +825,97 @@ def classify_lb(paths: list[str], family: str, since: dt.datetime | None = None,
     for path, n, rec in _lb_failures(paths, family):
         if not _before(rec, cutoff):
             yield _row(path, n, rec)
+
+
+def classify_lb_jsonl(paths: list[str], family: str) -> Iterator[tuple[bytes, int]]:
+    """``classify_lb(paths, family)``'s rows as ``classify --format jsonl`` writes them
+    (``dump_json(row, indent=None)``, a line each: UTF-8, C1 controls escaped), a block at a
+    time: (their text, how many).  A block's failed rows are written by polars in the reading
+    worker (``_jsonl_of``): a dict, a ``dump_json`` and a write per row in the main thread were
+    ~20 us a failure, 0.2M lines/s on every edge family's failure-dense log (BENCHMARKS.md
+    stop 64).  The same bytes: ``tests/stats/test_lb_jsonl.py``."""
+    if families().frame(family) is None:  # every line through the parser: the rows one by one
+        for path, n, rec in _lb_failures(paths, family):
+            yield (dump_json(_row(path, n, rec), indent=None) + "\n").encode("utf-8"), 1
+        return
+    # as diagnose reads them: the requests that answered counted by the native pass, never a
+    # row (none of them is a failure the proxy made: ``ANSWERED``), on ``RECORD_WORKERS`` threads
+    answering = families().block(family) is not None and native_on() and _answers_apply(paths, family)
+    for text, count in _each_rows(paths, family, lambda rows: _jsonl_of(rows, family), _jsonl_batch(paths),
+                                  RECORD_WORKERS, answering=answering):
+        if count:
+            yield text, count
+
+
+#: the lines of a ``classify_lb_jsonl`` batch, about: a batch costs ~4 ms of polars queries
+#: whatever its size (Cloudflare's 1M lines, 2 MiB batches: 3.4 s, 16 MiB: 1.3 s) and holds its
+#: rows' columns (Envoy's text log, 5M lines, 16 MiB batches of ~96k short lines: 307 MB, 8 MiB:
+#: 203 MB), so a batch is sized by its lines, not its bytes (BENCHMARKS.md stop 64)
+JSONL_BATCH_LINES = 1 << 15
+
+
+def _jsonl_batch(paths: list[str]) -> int:
+    """The bytes of ``JSONL_BATCH_LINES`` lines of the log (its first file's first lines), in
+    blocks of ``VECTOR_BATCH_BYTES``: one at least, ``ANSWERS_RECORD_BATCHES`` at most."""
+    files = expand_paths(paths)
+    head = head_lines(str(files[0]), 200, keep=True) if files else []
+    per_line = sum(len(ln.encode("utf-8", "surrogatepass")) + 1 for ln in head) / len(head) if head else 200.0
+    blocks = round(JSONL_BATCH_LINES * per_line / VECTOR_BATCH_BYTES)
+    return min(ANSWERS_RECORD_BATCHES, max(1, blocks)) * VECTOR_BATCH_BYTES
+
+
+#: ``_row``'s fields of a record column, in its order: (field, column or None); a field without
+#: a column is the line's number, its file, the family (``source``) or null
+_ROW_FIELDS = (("line", None), ("file", None), ("source", None), ("symptom", "symptom"), ("status", "status"),
+               ("time", "time"), ("level", None), ("upstream", "target"), ("client", "client"),
+               ("server", None), ("request", "request"), ("host", "host"), ("message", "detail"),
+               ("made_by", "made_by"), ("code", "code"), ("proxy_status", "proxy_status"), ("cause", "cause"),
+               ("group", "group"))
+
+
+def _json_value(column: str) -> pl.Expr:
+    """Each value of a string column as ``json.dumps(value, ensure_ascii=False)`` writes it
+    (null: ``null``): polars' JSON encoder escapes the same characters the same way (``"``,
+    ``\\``, the controls below 0x20 as ``\\b \\t \\n \\f \\r`` or ``\\u00xx``; nothing else),
+    checked on every character below 0x3000 and random ones above (tests/stats/test_lb_jsonl.py)."""
+    return pl.struct(pl.col(column).cast(pl.String).alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+
+
+def _jsonl_of(rows: _Rows, family: str) -> tuple[bytes, int]:
+    """``classify_lb_jsonl``'s text of one block: its failed rows (``_FAILED``) written by polars
+    in ``_row``'s order of fields, with ``dump_json``'s separators, and the lines no reader took
+    that are failures too (read by the family's parser or the classify rules: ``_failure``)
+    written one by one, all in the order of their lines (``_failures_of``'s)."""
+    fams = families()
+    rest = [(idx, dump_json(_row(rows.path, rows.first_line + idx, found), indent=None))
+            for idx, text in sorted(rows.rest.items())
+            if (found := _failure(fams.parse_line(text, family) if text.strip() else None, text)) is not None]
+    failed = rows.frame.filter(_FAILED).sort("idx")
+    if not failed.height and not rest:
+        return b"", 0
+    parts: list[pl.Expr] = []
+    for k, (name, column) in enumerate(_ROW_FIELDS):
+        parts.append(pl.lit(("{" if k == 0 else ", ") + dump_json(name, indent=None) + ": "))
+        if name == "line":
+            parts.append((pl.col("idx").cast(pl.Int64) + rows.first_line).cast(pl.String))
+        elif name == "file":
+            parts.append(pl.lit(dump_json(rows.path, indent=None)))
+        elif name == "source":
+            parts.append(pl.lit(dump_json(family, indent=None)))
+        elif column is None:
+            parts.append(pl.lit("null"))
+        elif failed.schema[column].is_integer():
+            parts.append(pl.col(column).cast(pl.String).fill_null("null"))
+        else:
+            parts.append(_json_value(column))
+    parts.append(pl.lit("}"))
+    row = pl.concat_str(parts)
+    if not rest:
+        text = failed.select((row + "\n").str.join("")).item()
+    else:  # (a few lines a block at most: merged in Python)
+        written = failed.select(pl.col("idx").cast(pl.Int64), row).rows() if failed.height else []
+        text = "".join(line + "\n" for _idx, line in sorted([*written, *rest], key=lambda r: r[0]))
+    return json_inert(text).encode("utf-8"), failed.height + len(rest)
 
 
 @dataclass(frozen=True)
