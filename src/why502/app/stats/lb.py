@@ -874,10 +874,12 @@ _ROW_FIELDS = (("line", None), ("file", None), ("source", None), ("symptom", "sy
 
 
 def _json_value(column: str) -> pl.Expr:
-    """Each value of a string column as ``json.dumps(value, ensure_ascii=False)`` writes it
-    (null: ``null``): polars' JSON encoder escapes the same characters the same way (``"``,
-    ``\\``, the controls below 0x20 as ``\\b \\t \\n \\f \\r`` or ``\\u00xx``; nothing else),
-    checked on every character below 0x3000 and random ones above (tests/stats/test_lb_jsonl.py)."""
+    """Each value of a string column as ``dump_json`` writes it before ``json_inert`` (Python's
+    encoder with ``ensure_ascii=False``; null: ``null``): polars' JSON encoder escapes the same
+    characters the same way (``"``, ``\\``, the controls below 0x20 as ``\\b \\t \\n \\f \\r`` or
+    ``\\u00xx``; nothing else), checked on every character below 0x3000 and random ones above
+    (tests/stats/test_lb_jsonl.py).  Strict as ``dump_json`` is: a row holds only strings, integers
+    and nulls (no float to write as NaN), and the text goes through ``json_inert``."""
     return pl.struct(pl.col(column).cast(pl.String).alias("v")).struct.json_encode().str.slice(5).str.head(-1)
 
 
