@@ -249,7 +249,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                 elif rec.time:
                     run.other_ok_idx = idx
         if failed is not None:
-            add_rows(ev, failed, batch.texts, answered, batch.path, batch.first_line, counted)
+            add_rows(ev, failed, batch.texts, answered, batch.path, batch.first_line, counted, batch.firsts)
         ev.add_answered(answered)
     return lines, unparsed
 

@@ -47,7 +47,7 @@ from why502.sources.once import parsed
 from why502.textutil import dump_json, json_inert, lines_at
 
 if TYPE_CHECKING:
-    from why502.evidence.lb_rows import Tally
+    from why502.evidence.lb_rows import Firsts, Tally
 
 # The vectorised readers pay a fixed cost per batch, and a batch being converted holds ~6x its
 # size (the text, its lines, the guards' columns, the reader's buffers) while the one before it
@@ -129,8 +129,9 @@ class RecordBatch:
     dropped: int = 0
     #: the answered requests the native pass counted itself, as groups (``_Rows.answers``)
     answers: pl.DataFrame | None = None
-    #: ``evidence.lb_rows.tally(rows)``, made on the reading thread with ``rows``
+    #: ``evidence.lb_rows.tally(rows)`` and ``first_rows(rows)``, made on the reading thread with ``rows``
     tally: Tally | None = None
+    firsts: Firsts | None = None
 
     @property
     def lines(self) -> int:
@@ -350,7 +351,8 @@ def _grouped(rows: _Rows, family: str, mask: pl.Series, left: list[tuple[int, st
     texts.update({i: rows.rest[i] for i in idxs if i in rows.rest})
     return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask),
                        [(idx, text, rec) for idx, text, rec in left if rec is None], ready, texts,
-                       dropped=dropped, answers=rows.answers, tally=lb_rows.tally(ready))
+                       dropped=dropped, answers=rows.answers, tally=lb_rows.tally(ready),
+                       firsts=lb_rows.first_rows(ready))
 
 
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
