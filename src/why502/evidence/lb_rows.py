@@ -132,13 +132,12 @@ _FIRST, _LAST, _LO, _HI, _LAST_TIMED, _LAST_TIME = range(_N + 1, _N + 7)
 
 
 def add_rows(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], answered: Answered,
-             path: str, first_line: int, counted: Tally | None = None, firsts: Firsts | None = None) -> None:
+             path: str, first_line: int, counted: Tally | None = None) -> None:
     """Count ``rows`` (``prepared``, in ``idx`` order: a batch's rows that are not
     ``answered``) into ``ev`` as ``add`` counts each in turn, and fill ``answered``'s runs with
     what its ``add_answered`` reads of them (``first_bad``, ``other_ok_idx``).  ``ev.reserve``
     has made room for the batch's targets, statuses and minutes; ``texts``: the lines of
-    ``sample_rows``; ``counted``: ``tally(rows)``, when the caller made it for ``reserve``;
-    ``firsts``: ``first_rows(rows)``, when a reading thread made it."""
+    ``sample_rows``; ``counted``: ``tally(rows)``, when the caller made it for ``reserve``."""
     if rows.height == 0:
         return
     groups = (counted or tally(rows)).groups
@@ -153,7 +152,7 @@ def add_rows(ev: LbEvidence, rows: pl.DataFrame, texts: Mapping[int, str], answe
         _requests(ev, access, rows, texts, path, first_line)
         _lives(ev, access, rows, answered)
     if any(g[_GID] is not None for g in groups):
-        _groups(ev, groups, rows, texts, path, first_line, firsts)
+        _groups(ev, groups, rows, texts, path, first_line)
 
 
 def _requests(ev: LbEvidence, access: list[tuple[Any, ...]], rows: pl.DataFrame,
@@ -267,52 +266,12 @@ _TABLES = ((_CODE, "codes"), (_SYMPTOM, "symptoms"), (_PROXY_STATUS, "proxy_stat
            (_STATUS, "statuses"), (_TARGET, "targets"), (_GROUP, "groups"), (_MINUTE, "minutes"))
 
 
-#: ``first_rows``' answer: each failure group's longest duration and first rows, and each
-#: (group, target)'s first times and statuses
-Firsts = tuple["pl.DataFrame", "pl.DataFrame"]
-
-
-def _failed(rows: pl.DataFrame) -> pl.LazyFrame:
-    """The rows of a failure group (``_gid``), but the proxy's failures without a word for why."""
-    import polars as pl
-
-    return rows.lazy().filter(pl.col("_gid").is_not_null() & (pl.col("_gid") != "u"))
-
-
-def _firsts_queries(mine: pl.LazyFrame, samples: int) -> list[pl.LazyFrame]:
-    """``_groups``' queries of each group's longest duration and first ``samples`` rows, and of
-    each (group, target)'s first times and statuses, the targets in the order of their first
-    timed row (``stamps_room`` admits a target at it; ``maintain_order``: the groups in that
-    order)."""
-    import polars as pl
-
-    return [mine.group_by("_gid").agg(pl.col("_dur").max(), pl.col("idx").head(samples),
-                                      pl.col("time").head(samples)),
-            mine.filter(pl.col("_target").is_not_null() & pl.col("_timed"))
-            .group_by("_gid", "_target", maintain_order=True)
-            .agg(pl.col("time").head(kept.TARGET_TIMES), pl.col("status").head(kept.TARGET_TIMES))]
-
-
-def first_rows(rows: pl.DataFrame) -> Firsts:
-    """``_groups``' two queries that read no state of the evidence, made by the reading thread
-    that split the batch, as ``tally`` is: each group's first ``SAMPLES_KEPT`` rows, of which
-    ``_groups`` keeps as many as its group has room for.  Made by the thread that counts the
-    batches, they were mostly a wait on polars' pool the reading threads kept busy (1M lines of
-    every edge family: 16-33 % less wall time, BENCHMARKS.md stop 64)."""
-    import polars as pl
-
-    longest, stamps = pl.collect_all(_firsts_queries(_failed(rows), kept.SAMPLES_KEPT))
-    return longest, stamps
-
-
 def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
-            texts: Mapping[int, str], path: str, first_line: int,
-            firsts: Firsts | None = None) -> None:
+            texts: Mapping[int, str], path: str, first_line: int) -> None:
     """What ``add`` does with a failure: the group its cause names (``_into``), or the count of
     the proxy's failures without a word for why (``unexplained``).  The tables come from the
     tally; the longest duration, what is kept of the first rows (samples, times per target) and
-    the details (one may differ on every line) from three queries, run together -- the first two
-    made by the reading thread when ``firsts`` (``first_rows``) is given."""
+    the details (one may differ on every line) from three queries, run together."""
     import polars as pl
 
     groups: dict[str, FailureGroup] = {}
@@ -345,11 +304,17 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
             grp.last = g[_HI] if grp.last is None or g[_HI] > grp.last else grp.last
     if not groups:
         return
-    mine = _failed(rows)
+    mine = rows.lazy().filter(pl.col("_gid").is_not_null() & (pl.col("_gid") != "u"))
     queries: list[pl.LazyFrame] = []
     rooms = {gid: kept.SAMPLES_KEPT - len(grp.samples) for gid, grp in groups.items()}
-    if firsts is None:
-        queries += _firsts_queries(mine, max(0, *rooms.values()))
+    samples = max(0, *rooms.values())
+    queries.append(mine.group_by("_gid").agg(
+        pl.col("_dur").max(), pl.col("idx").head(samples), pl.col("time").head(samples)))
+    # each target's first times and statuses, the targets in the order of their first timed row
+    # (``stamps_room`` admits a target at it); ``maintain_order``: the groups in that order
+    queries.append(mine.filter(pl.col("_target").is_not_null() & pl.col("_timed"))
+                   .group_by("_gid", "_target", maintain_order=True)
+                   .agg(pl.col("time").head(kept.TARGET_TIMES), pl.col("status").head(kept.TARGET_TIMES)))
     # the details on their own: one that differs on every line (Cloudflare's "RayID ...") made
     # as many groups as rows; a group whose table is full counts only the ones it has
     # (FailureGroup.count_detail), so its other rows are left out before grouping
@@ -361,13 +326,12 @@ def _groups(ev: LbEvidence, tallied: list[tuple[Any, ...]], rows: pl.DataFrame,
     queries.append(detailed.group_by("_gid", "_detail")
                    .agg(pl.len().alias("_n"), pl.col("idx").min().alias("_first")).sort("_first"))
     got = pl.collect_all(queries)
-    longest, stamps = firsts if firsts is not None else (got[0], got[1])
-    for gid, worst, idxs, times in longest.iter_rows():
+    for gid, worst, idxs, times in got[0].iter_rows():
         grp = groups[gid]
         grp.waited(worst)
         for i, time in zip(idxs[:max(rooms[gid], 0)], times, strict=False):
             grp.samples.append(Sample(path, first_line + i, texts[i], time))
-    for gid, target, times, statuses in stamps.iter_rows():
+    for gid, target, times, statuses in got[-2].iter_rows():
         grp = groups[gid]
         room = grp.stamps_room(target)
         if room > 0:

@@ -207,12 +207,11 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
     lines = unparsed = 0
     # the answered rows are summed here (_answered) while the reading threads read and decide
     # the next batches (most families' native passes count most of them: LogFamily.answers); the other
-    # rows are counted together too, but for a join with the proxy's error lines, where each
-    # access line takes its error line in turn (ErrorJoin.take).  Their groups (lb_rows.tally)
-    # are made on the reading threads (RecordBatch.tally): made here, this thread waited on
-    # polars' pool, which the reading threads kept busy (1M lines of every edge family: 18-34 %
-    # less wall time, peaks within +15 MB; at stop 59 it had cost Envoy's text log memory and
-    # time, before the native passes counted the answers).  BENCHMARKS.md stops 57, 59 and 64
+    # rows are counted together too (evidence.lb_rows.tally: grouped on the reading threads,
+    # Envoy's text log took 289-300 MB instead of 281-286 on 5M lines, and longer; at stop 64,
+    # with two of lb_rows._groups' queries there too, no faster once the tree compared with
+    # had its bytecode), but for a join with the proxy's error lines, where each access line
+    # takes its error line in turn (ErrorJoin.take).  BENCHMARKS.md stops 57, 59 and 64
     for batch in iter_record_batches(paths, family, certain, grouped=join is None, drop=early):
         lines += batch.lines
         ev = evs.get(family) or evs.setdefault(family, LbEvidence(family=family))
@@ -222,7 +221,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
         unparsed += sum(rec is None for _idx, _text, rec in batch.others)
         answered, firsts = _answered(batch.answered if early is None else batch.answered.filter(~early),
                                      batch.answers)
-        counted = (batch.tally or tally(failed)) if failed is not None else None
+        counted = tally(failed) if failed is not None else None
         for table, places in enumerate(counted.firsts if counted is not None else ()):  # the other rows'
             for key, first in places.items():
                 firsts[table][key] = min(firsts[table].get(key, first), first)
@@ -249,7 +248,7 @@ def _count_batches(paths: list[str], family: str, evs: dict[str, LbEvidence],
                 elif rec.time:
                     run.other_ok_idx = idx
         if failed is not None:
-            add_rows(ev, failed, batch.texts, answered, batch.path, batch.first_line, counted, batch.firsts)
+            add_rows(ev, failed, batch.texts, answered, batch.path, batch.first_line, counted)
         ev.add_answered(answered)
     return lines, unparsed
 

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -45,9 +45,6 @@ from why502.sources.logfiles import (
 from why502.sources.newlines import newlines
 from why502.sources.once import parsed
 from why502.textutil import dump_json, json_inert, lines_at
-
-if TYPE_CHECKING:
-    from why502.evidence.lb_rows import Firsts, Tally
 
 # The vectorised readers pay a fixed cost per batch, and a batch being converted holds ~6x its
 # size (the text, its lines, the guards' columns, the reader's buffers) while the one before it
@@ -129,9 +126,6 @@ class RecordBatch:
     dropped: int = 0
     #: the answered requests the native pass counted itself, as groups (``_Rows.answers``)
     answers: pl.DataFrame | None = None
-    #: ``evidence.lb_rows.tally(rows)`` and ``first_rows(rows)``, made on the reading thread with ``rows``
-    tally: Tally | None = None
-    firsts: Firsts | None = None
 
     @property
     def lines(self) -> int:
@@ -351,8 +345,7 @@ def _grouped(rows: _Rows, family: str, mask: pl.Series, left: list[tuple[int, st
     texts.update({i: rows.rest[i] for i in idxs if i in rows.rest})
     return RecordBatch(rows.path, rows.first_line, rows.frame.filter(mask),
                        [(idx, text, rec) for idx, text, rec in left if rec is None], ready, texts,
-                       dropped=dropped, answers=rows.answers, tally=lb_rows.tally(ready),
-                       firsts=lb_rows.first_rows(ready))
+                       dropped=dropped, answers=rows.answers)
 
 
 def _record(family: str, row: dict[str, Any]) -> LbRecord:
