@@ -472,6 +472,19 @@ def test_a_log_whose_format_or_family_is_guessed_from_its_head_is_opened_once(tm
     assert all(n == [1] * len(n) for n in opened.values()), repr(opened)
 
 
+@pytest.mark.parametrize("name", ["envoy-istio-text.log", "envoy-istio-json.log"])
+def test_classify_jsonl_of_an_edge_log_opens_it_once(name: str) -> None:
+    """``classify --format jsonl`` of an edge log: its family's sniff, the answering reader's
+    look at its head and the batch size's (``app.stats.lb._jsonl_batch``: the lines' length)
+    share the file the read takes (it was opened twice when the last did not keep it)."""
+    log = str(FIXTURES_DIR / "cloud" / "recorded" / "envoy" / name)
+    # (the rows go to stdout's bytes: cli.cmd_classify._write_jsonl)
+    with log_reads() as seen, contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO())):
+        code = main(["classify", log, "--format", "jsonl"])
+    assert code == 1
+    assert seen[log] == 1, seen
+
+
 def test_a_kept_log_is_handed_on_once_and_closed_with_the_run(tmp_path: Path) -> None:
     """``keep`` opens once and rewinds; ``take`` hands the file over and forgets it; a file
     never taken is closed when the run ends; outside a run nothing is kept."""

@@ -157,20 +157,22 @@ def iter_record_batches(paths: list[str], family: str, certain: pl.Expr | None =
     blocks = families().block(family) is not None and native_on()
     # the answered requests counted by the native pass, but for --since (its check of each
     # row's time is made on the rows: ``certain``, ``drop``)
-    answering = blocks and certain is None and drop is None and _answers_apply(paths, family)
+    answering = certain is None and drop is None and _answers_apply(paths, family)
     batches = ANSWERS_RECORD_BATCHES if answering else RECORD_BATCHES if blocks else DECODED_RECORD_BATCHES
     size = batch_bytes or batches * VECTOR_BATCH_BYTES
     yield from _each_rows(paths, family, read, size, RECORD_WORKERS, answering=answering)
 
 
 def _answers_apply(paths: list[str], family: str) -> bool:
-    """Whether the family's answering reader (``LogFamily.answers``) reads the log, asked of its
-    first lines: on a log whose lines its passes hand back (Envoy's JSON before its pass counted
-    answers, a format of a user's own: Envoy's key=value), a batch is decoded whole, and the
-    answers' 16 MB batches held every row of two of them at once (Envoy JSON, 1M lines: 311 MB
-    instead of 227, BENCHMARKS.md stop 59; Envoy key=value read with ``--log-type envoy``, 1M
-    lines: 465 MB while a reader that ran at all was asked no more, 277 MB since, stop 60)."""
-    reader = families().answers(family)
+    """Whether the family's answering reader (``LogFamily.answers``) reads the log: its native
+    block reader can run (``WHY502_NATIVE``), and its first lines say so -- on a log whose lines
+    its passes hand back (Envoy's JSON before its pass counted answers, a format of a user's own:
+    Envoy's key=value), a batch is decoded whole, and the answers' 16 MB batches held every row of
+    two of them at once (Envoy JSON, 1M lines: 311 MB instead of 227, BENCHMARKS.md stop 59; Envoy
+    key=value read with ``--log-type envoy``, 1M lines: 465 MB while a reader that ran at all was
+    asked no more, 277 MB since, stop 60)."""
+    fams = families()
+    reader = fams.answers(family) if fams.block(family) is not None and native_on() else None
     files = expand_paths(paths) if reader is not None else []
     if reader is None or not files:
         return False
@@ -775,14 +777,22 @@ _FAILED = (pl.col("made_by") == "lb") & pl.col("failed")
 def _failures_of(rows: _Rows, family: str) -> list[_Found]:
     """The failed rows of a block as records, and of the lines no reader took what the
     family's parser or the classify rules read, in line order."""
-    fams = families()
     found: dict[int, LbRecord | Classified] = {
         int(row["idx"]): _record(family, row) for row in rows.frame.filter(_FAILED).iter_rows(named=True)}
+    found.update(_rest_failures(rows, family))
+    return [(rows.path, rows.first_line + idx, found[idx]) for idx in sorted(found)]
+
+
+def _rest_failures(rows: _Rows, family: str) -> dict[int, LbRecord | Classified]:
+    """Of a block's lines no reader took, the failures the family's parser or the classify rules
+    read in them (``_failure``), by ``idx``."""
+    fams = families()
+    found: dict[int, LbRecord | Classified] = {}
     for idx, text in rows.rest.items():
         rec = fams.parse_line(text, family) if text.strip() else None
         if (failure := _failure(rec, text)) is not None:
             found[idx] = failure
-    return [(rows.path, rows.first_line + idx, found[idx]) for idx in sorted(found)]
+    return found
 
 
 def _row(path: str, n: int, rec: LbRecord | Classified) -> dict[str, object]:
@@ -835,7 +845,7 @@ def classify_lb_jsonl(paths: list[str], family: str) -> Iterator[tuple[bytes, in
         return
     # as diagnose reads them: the requests that answered counted by the native pass, never a
     # row (none of them is a failure the proxy made: ``ANSWERED``), on ``RECORD_WORKERS`` threads
-    answering = families().block(family) is not None and native_on() and _answers_apply(paths, family)
+    answering = _answers_apply(paths, family)
     for text, count in _each_rows(paths, family, lambda rows: _jsonl_of(rows, family), _jsonl_batch(paths),
                                   RECORD_WORKERS, answering=answering):
         if count:
@@ -852,9 +862,10 @@ JSONL_BATCH_LINES = 1 << 15
 def _jsonl_batch(paths: list[str]) -> int:
     """The bytes of ``JSONL_BATCH_LINES`` lines of the log (its first file's first lines), in
     blocks of ``VECTOR_BATCH_BYTES``: one at least, ``ANSWERS_RECORD_BATCHES`` at most."""
+    from why502.app.stats.read import bytes_per_line
+
     files = expand_paths(paths)
-    head = head_lines(str(files[0]), 200, keep=True) if files else []
-    per_line = sum(len(ln.encode("utf-8", "surrogatepass")) + 1 for ln in head) / len(head) if head else 200.0
+    per_line = bytes_per_line(str(files[0]), keep=True) if files else 200.0
     blocks = round(JSONL_BATCH_LINES * per_line / VECTOR_BATCH_BYTES)
     return min(ANSWERS_RECORD_BATCHES, max(1, blocks)) * VECTOR_BATCH_BYTES
 
@@ -883,10 +894,8 @@ def _jsonl_of(rows: _Rows, family: str) -> tuple[bytes, int]:
     in ``_row``'s order of fields, with ``dump_json``'s separators, and the lines no reader took
     that are failures too (read by the family's parser or the classify rules: ``_failure``)
     written one by one, all in the order of their lines (``_failures_of``'s)."""
-    fams = families()
     rest = [(idx, dump_json(_row(rows.path, rows.first_line + idx, found), indent=None))
-            for idx, text in sorted(rows.rest.items())
-            if (found := _failure(fams.parse_line(text, family) if text.strip() else None, text)) is not None]
+            for idx, found in sorted(_rest_failures(rows, family).items())]
     failed = rows.frame.filter(_FAILED).sort("idx")
     if not failed.height and not rest:
         return b"", 0

@@ -142,10 +142,11 @@ def _tracked(chunks: Iterator[ByteChunk], progress: ProgressBytes) -> Iterator[B
         del chunk  # not held while the next one is read
 
 
-def _bytes_per_line(path: str, head: bytes | None = None) -> float:
+def bytes_per_line(path: str, head: bytes | None = None, keep: bool = False) -> float:
     """Average line length of ``path``'s first lines (progress of a scan is counted in lines);
-    ``head``: its first bytes, already read (a plain file's, not gzip's)."""
-    sample = lines_of(head) if head is not None and head[:2] != b"\x1f\x8b" else head_lines(path)
+    ``head``: its first bytes, already read (a plain file's, not gzip's); ``keep``: the file read
+    whole next takes the one opened here (``head_lines``)."""
+    sample = lines_of(head) if head is not None and head[:2] != b"\x1f\x8b" else head_lines(path, keep=keep)
     return sum(len(ln.encode("utf-8", "replace")) + 1 for ln in sample) / len(sample) if sample else 200.0
 
 
@@ -194,7 +195,7 @@ def _scan_into(acc: StatsAccumulator, path: str, lossy: bool, progress: Progress
     aggregated ``GROUP_ROWS`` at a time, because each aggregation call has a fixed cost of
     ~10 ms (measured: 50k-row groups took 20% more CPU than 200k-row ones; ``sources.scan``)."""
     size = file_size(path)
-    per_line = _bytes_per_line(path, head)
+    per_line = bytes_per_line(path, head)
     split = scan_split(path, acc.reducer.parser.split_columns, lossy=lossy)
     plan = acc.reducer.scan_plan(split).with_row_index("_row")
     pending: list[pl.DataFrame] = []
