@@ -39,6 +39,35 @@ def test_classify_healthy_lb_log_exits_0(run_main: RunMain, tmp_path: Path) -> N
     assert code == 0
 
 
+@pytest.mark.parametrize("fmt", [(), ("--format", "jsonl"), ("--format", "json"), ("--since", "2020-01-01")])
+@pytest.mark.parametrize("family", ["alb", "cloudflare", "envoy", "caddy", "traefik", "cloudflared"])
+def test_a_file_of_no_family_request_is_an_error_not_healthy(
+        run_main: RunMain, tmp_path: Path, family: str, fmt: tuple[str, ...]) -> None:
+    """Random text (or the wrong ``--log-type``) said "0 requests failed" and exited 0, as a
+    healthy log would: ``stats`` and ``diagnose`` say there is no request line (exit 3), and so
+    does ``classify`` in each of its outputs and paths, on stderr, with nothing on stdout."""
+    log = tmp_path / "noise.txt"
+    log.write_text("".join(f"q{n}Zr+/Kx{n * 7919 % 1000:03d}vWb== not a log line\n" for n in range(300)))
+    code, out, err = run_main("classify", str(log), "--log-type", family, *fmt)
+    assert (code, out) == (3, ""), (code, out, err)
+    assert f"no {family} request line in {log}" in err
+
+
+def test_a_log_of_only_the_rules_failures_is_no_error(
+        run_main: RunMain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pasted nginx error line under ``--log-type envoy`` is no Envoy request, but the classify
+    rules read a failure in it: that is an answer, not a wrong format."""
+    monkeypatch.setenv("COLUMNS", "400")  # content, not layout: a wide terminal
+    log = tmp_path / "pasted.log"
+    log.write_text('2026/11/22 11:07:58 [error] 7#7: *1 connect() failed (111: Connection refused) while '
+                   'connecting to upstream, client: 10.0.0.1, server: _, request: "GET / HTTP/1.1", '
+                   'upstream: "http://127.0.0.1:9000/", host: "x"\n')
+    for fmt in ((), ("--format", "jsonl"), ("--since", "2020-01-01")):
+        code, out, err = run_main("classify", str(log), "--log-type", "envoy", *fmt)
+        assert code == 1, (fmt, out, err)
+        assert "connection-refused" in out, fmt
+
+
 def test_hostile_lb_line_reaches_no_terminal(run_main: RunMain, tmp_path: Path) -> None:
     log = tmp_path / "envoy.log"
     log.write_text('[2026-11-22T11:07:58.526Z] "GET /\x1b[31mred HTTP/1.1" 503 UF 0 98 0 - "-" "ua" "id" '

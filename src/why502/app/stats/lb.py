@@ -761,13 +761,36 @@ def _lb_failures(paths: list[str], family: str) -> Iterator[tuple[str, int, LbRe
     (``parsers.recognise``), instead of being dropped.  Batches are read on a worker thread
     (at most ``WORKERS`` ahead), as raw blocks when the family has a native reader."""
     fams = families()
+    seen = False
     if fams.frame(family) is None:
         for path, n, text, rec in iter_records(paths, family):
+            seen = seen or rec is not None
             if (failure := _failure(rec, text)) is not None:
+                seen = True
                 yield path, n, failure
-        return
-    for found in _each_rows(paths, family, lambda rows: _failures_of(rows, family)):
-        yield from found
+    else:
+        def use(rows: _Rows) -> tuple[list[_Found], bool]:
+            return _failures_of(rows, family), _requests(rows)
+
+        for found, requests in _each_rows(paths, family, use):
+            seen = seen or requests or bool(found)
+            yield from found
+    if not seen:
+        raise no_request_line(family, paths)
+
+
+def no_request_line(family: str, paths: list[str]) -> InputError:
+    """The error of an input in which ``family``'s readers found no request and the classify
+    rules no failure: the wrong ``--log-type``, or no log at all.  ``classify`` said "0 requests
+    failed" and exited 0 (healthy) on a file of random text; ``stats`` and ``diagnose`` already
+    said this (exit 3)."""
+    named = ", ".join(paths) or "the input"
+    return InputError(f"no {family} request line in {named}: is --log-type {family} the log's format?")
+
+
+def _requests(rows: _Rows) -> bool:
+    """Whether a block held a request of the family: a row, or one the native pass counted."""
+    return bool(rows.frame.height) or (rows.answers is not None and bool(rows.answers.height))
 
 
 _Found = tuple[str, int, "LbRecord | Classified"]
@@ -846,10 +869,15 @@ def classify_lb_jsonl(paths: list[str], family: str) -> Iterator[tuple[bytes, in
     # as diagnose reads them: the requests that answered counted by the native pass, never a
     # row (none of them is a failure the proxy made: ``ANSWERED``), on ``RECORD_WORKERS`` threads
     answering = _answers_apply(paths, family)
-    for text, count in _each_rows(paths, family, lambda rows: _jsonl_of(rows, family), _jsonl_batch(paths),
-                                  RECORD_WORKERS, answering=answering):
+    seen = False
+    for (text, count), requests in _each_rows(
+            paths, family, lambda rows: (_jsonl_of(rows, family), _requests(rows)), _jsonl_batch(paths),
+            RECORD_WORKERS, answering=answering):
+        seen = seen or requests or bool(count)
         if count:
             yield text, count
+    if not seen:
+        raise no_request_line(family, paths)
 
 
 #: the lines of a ``classify_lb_jsonl`` batch, about: a batch costs ~4 ms of polars queries

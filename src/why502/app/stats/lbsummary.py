@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from why502.app.stats.lb import VECTOR_BATCH_BYTES, read_lb
+from why502.app.stats.lb import VECTOR_BATCH_BYTES, no_request_line, read_lb
 from why502.parsers.errorlog import classify_line
 from why502.parsers.lblogs.fold import Counted
 
@@ -114,7 +114,8 @@ def summary_of_rows(rows: Iterable[dict[str, object]]) -> LbSummary:
 
 def summarize_lb(paths: list[str], family: str, batch_bytes: int = VECTOR_BATCH_BYTES) -> LbSummary:
     """The summary of ``paths`` read as ``family`` (no ``--since``: a row the fold counts has no
-    time of its own to window, so ``classify --since`` keeps the row path)."""
+    time of its own to window, so ``classify --since`` keeps the row path).  An input with no
+    request of the family and no failure the classify rules read is an error, not "0 failed"."""
     summary = LbSummary()
 
     def rows(frame: pl.DataFrame) -> None:
@@ -130,5 +131,7 @@ def summarize_lb(paths: list[str], family: str, batch_bytes: int = VECTOR_BATCH_
             time = found.time or None
             summary.add((found.symptom or "-", "-", str(found.status or "-")), 1, time, time)
 
-    read_lb(paths, family, rows, batch_bytes, counted=counted, unread=unread, codes_only=True)
+    read = read_lb(paths, family, rows, batch_bytes, counted=counted, unread=unread, codes_only=True)
+    if not read.rows and not summary.failures:  # (as the row path: ``lb.no_request_line``)
+        raise no_request_line(family, paths)
     return summary
