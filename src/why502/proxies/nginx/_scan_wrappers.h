@@ -200,10 +200,7 @@ static int paren_repairs(const char *s, Py_ssize_t n) {
     return 0;
 }
 
-/* normalize._QUOTED_ACTION: a quote or backquote, a lower-case letter (the repair reads only a
- * message that opens in lower case), then no quote or backquote before " while <action>
- * upstream".  Each quote starts a span up to the next one; the action holds no quote, so it lies
- * inside the span.  The actions as _QUOTED_ACTION's alternation spells them. */
+/* The actions as normalize._QUOTED_ACTION's alternation spells them. */
 static const char *const quoted_actions[] = {"connecting to upstream", "sending request to upstream",
                                               "reading response header from upstream",
                                               "reading upstream upstream", "SSL handshaking to upstream"};
@@ -216,6 +213,10 @@ static int while_action_at(const char *w, const char *end) {
     return 0;
 }
 
+/* normalize._QUOTED_ACTION: a quote or backquote, a lower-case letter (the repair reads only a
+ * message that opens in lower case), then no quote or backquote before " while <action>
+ * upstream".  Each quote starts a span up to the next one; the action holds no quote, so it lies
+ * inside the span. */
 static int quoted_action(const char *s, Py_ssize_t n) {
     const char *end = s + n, *q = s, *w = s;
     /* Most lines asked hold no " while <action>" anywhere (a ModSecurity denial: a dozen quoted
