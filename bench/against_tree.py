@@ -6,11 +6,11 @@ with its own parent.  This script compares the working tree with any commit (a s
 release), the way the bisect that found it did (BENCHMARKS.md, Classify, stop 65):
 
 * the commit's tree is unpacked with ``git archive`` into ``--trees`` (kept, reused), its native
-  passes built in place (``setup.py build_ext --inplace``, with this tree's ``pyproject.toml``
-  when the commit's metadata is one this venv's setuptools cannot read), its modules compiled and
-  the package's caches primed, as ``scripts/test`` does for the working tree -- without them each
-  start of the old tree compiles ~130 modules, ~0.3 s a run that is not the code's
-  (bench/README.md, "Comparing two trees");
+  passes built in place (``setup.py build_ext --inplace``; when that fails on PEP 639 licence
+  metadata, which this venv's setuptools rejects, the metadata is written the old way and the
+  build run again), its modules compiled and the package's caches primed, as ``scripts/test``
+  does for the working tree -- without them each start of the old tree compiles ~130 modules,
+  ~0.3 s a run that is not the code's (bench/README.md, "Comparing two trees");
 * each command runs the old tree (``PYTHONPATH`` = its ``src``) and the installed one in turn,
   ``--rounds`` times, so a drift of the machine's speed falls on both; printed: the medians of
   wall and CPU seconds and of peak RSS, and the median of the per-round CPU ratios.
@@ -42,6 +42,10 @@ from stats_bench import run
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_PY = Path(sys.executable)
+
+
+class BuildError(Exception):
+    """The old tree could not be unpacked or built (exit 2)."""
 
 
 def _git(*args: str) -> str:
@@ -85,7 +89,7 @@ def build_tree(ref: str, trees: Path) -> Path:
         done = subprocess.run(build, cwd=tree, capture_output=True, text=True)
         if done.returncode != 0:
             last = done.stderr.strip().splitlines()[-1:]
-            raise SystemExit(f"against_tree: cannot build {sha[:12]}: {last}")
+            raise BuildError(f"cannot build {sha[:12]}: {last}")
     subprocess.run([str(VENV_PY), "-m", "compileall", "-q", "src"], cwd=tree, capture_output=True)
     _py(tree, "from why502.catalog.tomldata import prime; prime()")
     _py(tree, "from why502.classcode import prime; prime()")
@@ -127,11 +131,8 @@ def main() -> int:
     args = ap.parse_args()
     try:
         tree = build_tree(args.ref, args.trees)
-    except subprocess.CalledProcessError as exc:
+    except (subprocess.CalledProcessError, BuildError) as exc:
         print(f"against_tree: {exc}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:
-        print(exc, file=sys.stderr)
         return 2
     load = os.getloadavg()[0]
     print(f"old: {args.ref} ({tree.name}); new: the installed tree; {args.rounds} interleaved rounds; "
