@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from why502.parsers.lblogs.model import LbRecord
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -74,6 +77,18 @@ class FailureGroup:
         """``n`` more of ``detail``, when it is one of the first ``DETAILS_KEPT`` distinct ones."""
         if detail in self.details or len(self.details) < DETAILS_KEPT:
             self.details[detail] += n
+
+    def full_details(self, build: Callable[[list[str]], T]) -> T | None:
+        """None while the details table has room; once it is full (it takes no new detail, so
+        its keys never change again), ``build`` of its keys, sorted -- made once and kept (not a
+        field: the evidence compared and written is the same).  ``evidence.lb_rows`` keeps the
+        rows of a full group's known details only, and made its column of them each batch."""
+        if len(self.details) < DETAILS_KEPT:
+            return None
+        made = self.__dict__.get("_full_details")
+        if made is None:
+            made = self.__dict__["_full_details"] = build(sorted(self.details))
+        return cast("T", made)
 
 
 # failure times kept per target and targets kept per group (bounded: a log has millions of lines)
